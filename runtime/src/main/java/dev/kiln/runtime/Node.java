@@ -1,0 +1,30 @@
+package dev.kiln.runtime;
+
+/**
+ * One recorded operation on the autograd tape: the inputs it read and how to turn the gradient of
+ * its output into gradients of those inputs. Activation gradients are returned fresh ("="); the
+ * engine accumulates them ("+=") into whatever else flows to the same tensor and into leaf
+ * {@code grad()}s.
+ */
+public abstract class Node {
+  final Tensor[] inputs;
+
+  protected Node(Tensor... inputs) {
+    this.inputs = inputs;
+  }
+
+  /** A short name for error messages and {@code toString}, e.g. {@code "linear"}. */
+  public abstract String name();
+
+  /**
+   * Gradients of the inputs, index for index; an entry may be {@code null} where that input needs
+   * no gradient ({@link Tensor#requiresGrad()} false).
+   *
+   * @param gradOutput gradient of the loss with respect to this node's output (same shape)
+   */
+  protected abstract Tensor[] backward(Tensor gradOutput);
+
+  protected final boolean needsGrad(int input) {
+    return inputs[input].requiresGrad();
+  }
+}

@@ -1,0 +1,121 @@
+package dev.kiln.runtime;
+
+import java.util.Arrays;
+
+/** Shape arithmetic shared by tensors, layers and (later) the annotation processor. Allocates no tensors. */
+public final class Shapes {
+  private Shapes() {}
+
+  /** Number of elements of a shape; throws if a dimension is negative or the count overflows an int. */
+  public static int numel(int... shape) {
+    long n = 1;
+    for (int d : shape) {
+      if (d < 0) {
+        throw new IllegalArgumentException("negative dimension in shape " + Arrays.toString(shape));
+      }
+      n *= d;
+      if (n > Integer.MAX_VALUE) {
+        throw new IllegalArgumentException(
+            "shape " + Arrays.toString(shape) + " has more than 2^31-1 elements");
+      }
+    }
+    return (int) n;
+  }
+
+  /** Row-major (C order) strides of a shape. */
+  public static int[] contiguousStrides(int... shape) {
+    int[] strides = new int[shape.length];
+    int s = 1;
+    for (int i = shape.length - 1; i >= 0; i--) {
+      strides[i] = s;
+      s *= shape[i];
+    }
+    return strides;
+  }
+
+  /** Resolves a possibly negative dimension index against a rank, as PyTorch does. */
+  public static int normalizeDim(int dim, int rank) {
+    int d = dim < 0 ? dim + rank : dim;
+    if (d < 0 || d >= rank) {
+      throw new IllegalArgumentException(
+          "dimension " + dim + " is out of range for a tensor of rank " + rank
+              + " (expected " + (-rank) + ".." + (rank - 1) + ")");
+    }
+    return d;
+  }
+
+  /**
+   * Resolves a reshape target with at most one {@code -1} against an element count.
+   *
+   * @throws IllegalArgumentException naming both shapes when the counts differ
+   */
+  public static int[] inferReshape(int[] from, int... to) {
+    int numel = numel(from);
+    int inferred = -1;
+    long known = 1;
+    for (int i = 0; i < to.length; i++) {
+      if (to[i] == -1) {
+        if (inferred >= 0) {
+          throw new IllegalArgumentException("reshape " + Arrays.toString(to) + ": only one dimension can be -1");
+        }
+        inferred = i;
+      } else if (to[i] < 0) {
+        throw new IllegalArgumentException("reshape " + Arrays.toString(to) + ": negative dimension " + to[i]);
+      } else {
+        known *= to[i];
+      }
+    }
+    int[] result = to.clone();
+    if (inferred >= 0) {
+      if (known == 0 || numel % known != 0) {
+        throw new IllegalArgumentException(
+            "cannot reshape " + Arrays.toString(from) + " (" + numel + " elements) into " + Arrays.toString(to));
+      }
+      result[inferred] = (int) (numel / known);
+    } else if (known != numel) {
+      throw new IllegalArgumentException(
+          "cannot reshape " + Arrays.toString(from) + " (" + numel + " elements) into "
+              + Arrays.toString(to) + " (" + known + " elements)");
+    }
+    return result;
+  }
+
+  /** Shape of {@code flatten(startDim, endDim)}: the dimensions between the two merged into one. */
+  public static int[] flatten(int[] shape, int startDim, int endDim) {
+    if (shape.length == 0) {
+      return new int[] {1};
+    }
+    int s = normalizeDim(startDim, shape.length);
+    int e = normalizeDim(endDim, shape.length);
+    if (s > e) {
+      throw new IllegalArgumentException(
+          "flatten: start_dim " + startDim + " comes after end_dim " + endDim + " for shape " + Arrays.toString(shape));
+    }
+    int[] out = new int[shape.length - (e - s)];
+    int k = 0;
+    for (int i = 0; i < s; i++) {
+      out[k++] = shape[i];
+    }
+    long merged = 1;
+    for (int i = s; i <= e; i++) {
+      merged *= shape[i];
+    }
+    out[k++] = (int) merged;
+    for (int i = e + 1; i < shape.length; i++) {
+      out[k++] = shape[i];
+    }
+    return out;
+  }
+
+  /** {@code [2, 3]} style text, with {@code N} for a symbolic batch dimension marked by -1. */
+  public static String toString(int... shape) {
+    StringBuilder sb = new StringBuilder("[");
+    for (int i = 0; i < shape.length; i++) {
+      if (i > 0) {
+        sb.append(", ");
+      }
+      sb.append(shape[i] == -1 ? "N" : Integer.toString(shape[i]));
+    }
+    return sb.append(']').toString();
+  }
+}

@@ -1,0 +1,517 @@
+package dev.kiln.runtime;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * A dense, row-major float32 tensor of any rank, with reverse-mode automatic differentiation.
+ *
+ * <p>Tensors are contiguous: {@link #reshape} and {@link #flatten} return views that share the
+ * backing array. Operations on tensors that {@link #requiresGrad()} record a {@link Node} on the
+ * tape (unless inside {@link Kiln#noGrad()}); {@link #backward()} walks it and accumulates
+ * gradients into the leaves' {@link #grad()} until they are zeroed.
+ */
+public final class Tensor {
+  private final float[] data;
+  private final int offset;
+  private final int[] shape;
+  private final int[] strides;
+  private final int numel;
+  private final DType dtype;
+  private boolean requiresGrad;
+  private Tensor grad;
+  private final Node gradFn;
+
+  private Tensor(float[] data, int offset, int[] shape, DType dtype, Node gradFn) {
+    this.data = data;
+    this.offset = offset;
+    this.shape = shape;
+    this.strides = Shapes.contiguousStrides(shape);
+    this.numel = Shapes.numel(shape);
+    this.dtype = dtype;
+    this.gradFn = gradFn;
+    this.requiresGrad = gradFn != null;
+    if (offset < 0 || offset + numel > data.length) {
+      throw new IllegalArgumentException(
+          "tensor of shape " + Shapes.toString(shape) + " needs " + numel + " values from offset " + offset
+              + " but its buffer holds " + data.length);
+    }
+  }
+
+  // ---------------------------------------------------------------- factories
+
+  /** A tensor holding a copy of {@code data} with the given shape (rank 1 if no shape is given). */
+  public static Tensor of(float[] data, int... shape) {
+    int[] s = shape.length == 0 ? new int[] {data.length} : shape.clone();
+    if (Shapes.numel(s) != data.length) {
+      throw new IllegalArgumentException(
+          "Tensor.of: shape " + Shapes.toString(s) + " needs " + Shapes.numel(s) + " values, got " + data.length);
+    }
+    return new Tensor(data.clone(), 0, s, DType.FLOAT32, null);
+  }
+
+  /** A rank-0 tensor. */
+  public static Tensor scalar(float value) {
+    return new Tensor(new float[] {value}, 0, new int[0], DType.FLOAT32, null);
+  }
+
+  /** Class indices for a loss such as cross-entropy: a rank-1 {@link DType#INT32} tensor. */
+  public static Tensor labels(int... classes) {
+    float[] d = new float[classes.length];
+    for (int i = 0; i < classes.length; i++) {
+      if (classes[i] < 0 || classes[i] > (1 << 24)) {
+        throw new IllegalArgumentException("Tensor.labels: class index " + classes[i] + " at " + i + " is out of range");
+      }
+      d[i] = classes[i];
+    }
+    return new Tensor(d, 0, new int[] {classes.length}, DType.INT32, null);
+  }
+
+  public static Tensor zeros(int... shape) {
+    return new Tensor(new float[Shapes.numel(shape)], 0, shape.clone(), DType.FLOAT32, null);
+  }
+
+  public static Tensor ones(int... shape) {
+    return full(1f, shape);
+  }
+
+  public static Tensor full(float value, int... shape) {
+    float[] d = new float[Shapes.numel(shape)];
+    Arrays.fill(d, value);
+    return new Tensor(d, 0, shape.clone(), DType.FLOAT32, null);
+  }
+
+  /** Standard normal samples from the global generator ({@link Kiln#manualSeed}). */
+  public static Tensor randn(int... shape) {
+    float[] d = new float[Shapes.numel(shape)];
+    SplittableRandom rng = Kiln.generator();
+    for (int i = 0; i < d.length; i += 2) {
+      // Box-Muller: two normals from two uniforms.
+      double u1 = 1.0 - rng.nextDouble();
+      double u2 = rng.nextDouble();
+      double r = Math.sqrt(-2.0 * Math.log(u1));
+      d[i] = (float) (r * Math.cos(2 * Math.PI * u2));
+      if (i + 1 < d.length) {
+        d[i + 1] = (float) (r * Math.sin(2 * Math.PI * u2));
+      }
+    }
+    return new Tensor(d, 0, shape.clone(), DType.FLOAT32, null);
+  }
+
+  /** Uniform samples in {@code [low, high)} from the global generator. */
+  public static Tensor uniform(float low, float high, int... shape) {
+    if (!(low <= high)) {
+      throw new IllegalArgumentException("Tensor.uniform: low " + low + " is above high " + high);
+    }
+    float[] d = new float[Shapes.numel(shape)];
+    SplittableRandom rng = Kiln.generator();
+    for (int i = 0; i < d.length; i++) {
+      d[i] = (float) (low + (high - low) * rng.nextDouble());
+    }
+    return new Tensor(d, 0, shape.clone(), DType.FLOAT32, null);
+  }
+
+  /** Uniform samples in {@code [0, 1)}. */
+  public static Tensor rand(int... shape) {
+    return uniform(0f, 1f, shape);
+  }
+
+  /**
+   * Wraps an array without copying, for kernels and readers that built it. The caller gives up the
+   * array: later writes to it are visible through the tensor.
+   */
+  public static Tensor wrap(float[] data, int... shape) {
+    return new Tensor(data, 0, shape.clone(), DType.FLOAT32, null);
+  }
+
+  /** Like {@link #wrap} with an explicit type, e.g. labels gathered by a data loader. */
+  public static Tensor wrap(float[] data, DType dtype, int... shape) {
+    return new Tensor(data, 0, shape.clone(), dtype, null);
+  }
+
+  /** The result of an operation recorded on the tape, for {@link Ops} and layer implementations. */
+  static Tensor result(float[] data, int[] shape, Node gradFn) {
+    return new Tensor(data, 0, shape, DType.FLOAT32, gradFn);
+  }
+
+  // ---------------------------------------------------------------- shape and values
+
+  /** A copy of the shape. */
+  public int[] shape() {
+    return shape.clone();
+  }
+
+  /** Size of one dimension; negative indices count from the end. */
+  public int size(int dim) {
+    return shape[Shapes.normalizeDim(dim, shape.length)];
+  }
+
+  /** A copy of the row-major strides, in elements. */
+  public int[] stride() {
+    return strides.clone();
+  }
+
+  public int dim() {
+    return shape.length;
+  }
+
+  public int numel() {
+    return numel;
+  }
+
+  public DType dtype() {
+    return dtype;
+  }
+
+  public Device device() {
+    return Device.cpu();
+  }
+
+  /** This tensor on {@code device}; the same tensor when it is already there. */
+  public Tensor to(Device device) {
+    if (device.isCpu()) {
+      return this;
+    }
+    throw new IllegalStateException("Tensor.to(" + device + "): only the CPU backend is built");
+  }
+
+  /**
+   * The backing array, row-major from {@link #offset()}. For kernels and optimizers: writes bypass
+   * autograd.
+   */
+  public float[] buffer() {
+    return data;
+  }
+
+  /** Index of the first element in {@link #buffer()}. */
+  public int offset() {
+    return offset;
+  }
+
+  /** The single value of a one-element tensor. */
+  public float item() {
+    if (numel != 1) {
+      throw new IllegalStateException(
+          "item(): tensor of shape " + Shapes.toString(shape) + " has " + numel + " elements, expected 1");
+    }
+    return data[offset];
+  }
+
+  /** The value at a full index, e.g. {@code t.get(2, 5)}. */
+  public float get(int... index) {
+    return data[offset + flatIndex(index)];
+  }
+
+  private int flatIndex(int[] index) {
+    if (index.length != shape.length) {
+      throw new IllegalArgumentException(
+          "index " + Arrays.toString(index) + " has " + index.length + " coordinates for a tensor of shape "
+              + Shapes.toString(shape));
+    }
+    int flat = 0;
+    for (int i = 0; i < index.length; i++) {
+      if (index[i] < 0 || index[i] >= shape[i]) {
+        throw new IndexOutOfBoundsException(
+            "index " + Arrays.toString(index) + " is out of bounds for shape " + Shapes.toString(shape));
+      }
+      flat += index[i] * strides[i];
+    }
+    return flat;
+  }
+
+  /** A copy of the values in row-major order. */
+  public float[] toFloatArray() {
+    return Arrays.copyOfRange(data, offset, offset + numel);
+  }
+
+  /** The values rounded to ints, for label and index tensors. */
+  public int[] toIntArray() {
+    int[] out = new int[numel];
+    for (int i = 0; i < numel; i++) {
+      out[i] = Math.round(data[offset + i]);
+    }
+    return out;
+  }
+
+  /** Indices of the maxima along {@code dim} (first one on ties), as an {@link DType#INT32} tensor. */
+  public Tensor argmax(int dim) {
+    int d = Shapes.normalizeDim(dim, shape.length);
+    int outer = 1;
+    for (int i = 0; i < d; i++) {
+      outer *= shape[i];
+    }
+    int n = shape[d];
+    int inner = strides[d];
+    int[] outShape = new int[shape.length - 1];
+    for (int i = 0, k = 0; i < shape.length; i++) {
+      if (i != d) {
+        outShape[k++] = shape[i];
+      }
+    }
+    float[] out = new float[outer * inner];
+    for (int o = 0; o < outer; o++) {
+      for (int in = 0; in < inner; in++) {
+        int base = offset + o * n * inner + in;
+        int best = 0;
+        float bestValue = data[base];
+        for (int j = 1; j < n; j++) {
+          float v = data[base + j * inner];
+          if (v > bestValue || (Float.isNaN(v) && !Float.isNaN(bestValue))) {
+            best = j;
+            bestValue = v;
+          }
+        }
+        out[o * inner + in] = best;
+      }
+    }
+    return new Tensor(out, 0, outShape, DType.INT32, null);
+  }
+
+  /** A view with a new shape (one dimension may be -1); shares the data and the tape. */
+  public Tensor reshape(int... newShape) {
+    return Ops.reshape(this, newShape);
+  }
+
+  /** Same as {@link #reshape}: every Kiln tensor is contiguous. */
+  public Tensor view(int... newShape) {
+    return reshape(newShape);
+  }
+
+  /** Merges dimensions {@code startDim..endDim} into one (PyTorch's {@code torch.flatten}). */
+  public Tensor flatten(int startDim, int endDim) {
+    return reshape(Shapes.flatten(shape, startDim, endDim));
+  }
+
+  /** A view sharing this tensor's data at {@code offset} with a new shape; not on the tape. */
+  Tensor viewOf(int[] newShape, Node fn) {
+    return new Tensor(data, offset, newShape, dtype, fn);
+  }
+
+  // ---------------------------------------------------------------- arithmetic shortcuts
+
+  public Tensor matmul(Tensor other) {
+    return Ops.matmul(this, other);
+  }
+
+  public Tensor add(Tensor other) {
+    return Ops.add(this, other);
+  }
+
+  public Tensor mul(Tensor other) {
+    return Ops.mul(this, other);
+  }
+
+  public Tensor mul(float scalar) {
+    return Ops.scale(this, scalar);
+  }
+
+  public Tensor relu() {
+    return Ops.relu(this);
+  }
+
+  public Tensor sum() {
+    return Ops.sum(this);
+  }
+
+  public Tensor mean() {
+    return Ops.mean(this);
+  }
+
+  // ---------------------------------------------------------------- autograd
+
+  public boolean requiresGrad() {
+    return requiresGrad;
+  }
+
+  /** Marks a leaf tensor as a parameter whose gradient {@link #backward()} accumulates. */
+  public Tensor requiresGrad(boolean value) {
+    if (gradFn != null && !value) {
+      throw new IllegalStateException(
+          "requiresGrad(false) on the result of " + gradFn.name() + ": use detach() to leave the tape");
+    }
+    if (value && dtype != DType.FLOAT32) {
+      throw new IllegalStateException("only float tensors can require gradients, this one is " + dtype);
+    }
+    this.requiresGrad = value;
+    return this;
+  }
+
+  /** True for tensors not produced by a recorded operation (inputs and parameters). */
+  public boolean isLeaf() {
+    return gradFn == null;
+  }
+
+  /** The operation that produced this tensor, or {@code null} for a leaf. */
+  public Node gradFn() {
+    return gradFn;
+  }
+
+  /** The accumulated gradient of a leaf, or {@code null} before the first backward (or after zeroing). */
+  public Tensor grad() {
+    return grad;
+  }
+
+  /** Replaces the gradient; {@code null} clears it (what {@code zeroGrad} does). */
+  public void setGrad(Tensor g) {
+    if (g != null && !Arrays.equals(g.shape, shape)) {
+      throw new IllegalArgumentException(
+          "gradient of shape " + Shapes.toString(g.shape) + " for a tensor of shape " + Shapes.toString(shape));
+    }
+    this.grad = g;
+  }
+
+  /** The same data, cut off from the tape. */
+  public Tensor detach() {
+    return new Tensor(data, offset, shape.clone(), dtype, null);
+  }
+
+  /** Back-propagates from a one-element tensor (a loss), seeding its gradient with 1. */
+  public void backward() {
+    if (numel != 1) {
+      throw new IllegalStateException(
+          "backward() without an argument needs a one-element tensor (a loss), got shape " + Shapes.toString(shape)
+              + "; pass the output gradient explicitly");
+    }
+    backward(Tensor.full(1f, shape));
+  }
+
+  /** Back-propagates {@code gradOutput}, the gradient of some scalar with respect to this tensor. */
+  public void backward(Tensor gradOutput) {
+    if (!requiresGrad) {
+      throw new IllegalStateException(
+          "backward(): this tensor does not require grad (no input of it requires grad, or it was computed under noGrad)");
+    }
+    if (!Arrays.equals(gradOutput.shape, shape)) {
+      throw new IllegalArgumentException(
+          "backward(): gradient of shape " + Shapes.toString(gradOutput.shape) + " for a tensor of shape "
+              + Shapes.toString(shape));
+    }
+    if (gradFn == null) {
+      accumulate(this, gradOutput);
+      return;
+    }
+    List<Tensor> order = topologicalOrder(this);
+    Map<Tensor, Tensor> grads = new IdentityHashMap<>();
+    grads.put(this, gradOutput);
+    try (var g = Kiln.noGrad()) {
+      for (int i = order.size() - 1; i >= 0; i--) {
+        Tensor t = order.get(i);
+        Tensor gt = grads.remove(t);
+        if (gt == null) {
+          continue;
+        }
+        Node fn = t.gradFn;
+        Tensor[] inputGrads = fn.backward(gt);
+        for (int k = 0; k < fn.inputs.length; k++) {
+          Tensor in = fn.inputs[k];
+          Tensor gin = inputGrads[k];
+          if (gin == null || !in.requiresGrad) {
+            continue;
+          }
+          if (in.gradFn == null) {
+            accumulate(in, gin);
+          } else {
+            Tensor prev = grads.get(in);
+            grads.put(in, prev == null ? gin : sumInto(prev, gin));
+          }
+        }
+      }
+    }
+  }
+
+  /** Tensors reachable from {@code root} through recorded nodes, inputs before their users. */
+  private static List<Tensor> topologicalOrder(Tensor root) {
+    List<Tensor> order = new ArrayList<>();
+    Map<Tensor, Boolean> visited = new IdentityHashMap<>();
+    ArrayDeque<Object[]> stack = new ArrayDeque<>();
+    stack.push(new Object[] {root, 0});
+    visited.put(root, Boolean.TRUE);
+    while (!stack.isEmpty()) {
+      Object[] frame = stack.peek();
+      Tensor t = (Tensor) frame[0];
+      int next = (Integer) frame[1];
+      Tensor[] inputs = t.gradFn.inputs;
+      if (next < inputs.length) {
+        frame[1] = next + 1;
+        Tensor in = inputs[next];
+        if (in.gradFn != null && in.requiresGrad && visited.put(in, Boolean.TRUE) == null) {
+          stack.push(new Object[] {in, 0});
+        }
+      } else {
+        stack.pop();
+        order.add(t);
+      }
+    }
+    return order;
+  }
+
+  private static void accumulate(Tensor leaf, Tensor g) {
+    if (leaf.grad == null) {
+      leaf.grad = new Tensor(g.toFloatArray(), 0, leaf.shape.clone(), DType.FLOAT32, null);
+    } else {
+      float[] dst = leaf.grad.data;
+      int o = leaf.grad.offset;
+      float[] src = g.data;
+      int so = g.offset;
+      for (int i = 0; i < leaf.numel; i++) {
+        dst[o + i] += src[so + i];
+      }
+    }
+  }
+
+  private static Tensor sumInto(Tensor a, Tensor b) {
+    float[] out = a.toFloatArray();
+    for (int i = 0; i < out.length; i++) {
+      out[i] += b.data[b.offset + i];
+    }
+    return new Tensor(out, 0, a.shape.clone(), DType.FLOAT32, null);
+  }
+
+  // ---------------------------------------------------------------- printing
+
+  /** PyTorch-like text: {@code tensor([[1.0000, 2.0000], ...], requires_grad=true)}. */
+  @Override
+  public String toString() {
+    StringBuilder sb = new StringBuilder("tensor(");
+    appendValues(sb, 0, offset, "       ");
+    if (shape.length > 1 || numel > 6) {
+      sb.append(", shape=").append(Shapes.toString(shape));
+    }
+    if (dtype != DType.FLOAT32) {
+      sb.append(", dtype=").append(dtype.name().toLowerCase(java.util.Locale.ROOT));
+    }
+    if (gradFn != null) {
+      sb.append(", grad_fn=").append(gradFn.name());
+    } else if (requiresGrad) {
+      sb.append(", requires_grad=true");
+    }
+    return sb.append(')').toString();
+  }
+
+  private void appendValues(StringBuilder sb, int dim, int start, String indent) {
+    if (dim == shape.length) {
+      float v = data[start];
+      sb.append(dtype == DType.INT32 ? Integer.toString(Math.round(v)) : String.format(java.util.Locale.ROOT, "%.4f", v));
+      return;
+    }
+    sb.append('[');
+    int n = shape[dim];
+    boolean elide = n > 6;
+    for (int i = 0; i < n; i++) {
+      if (elide && i == 3) {
+        sb.append(dim == shape.length - 1 ? "..., " : "...,\n" + indent + " ".repeat(dim + 1));
+        i = n - 3;
+      }
+      appendValues(sb, dim + 1, start + i * strides[dim], indent);
+      if (i < n - 1) {
+        sb.append(dim == shape.length - 1 ? ", " : ",\n" + indent + " ".repeat(dim + 1));
+      }
+    }
+    sb.append(']');
+  }
+}

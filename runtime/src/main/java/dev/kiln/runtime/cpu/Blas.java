@@ -1,0 +1,172 @@
+package dev.kiln.runtime.cpu;
+
+import java.lang.System.Logger.Level;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.Loader;
+import org.bytedeco.openblas.global.openblas_nolapack;
+
+/**
+ * Single-precision matrix multiply, row-major: {@code C = alpha * op(A) * op(B) + beta * C}.
+ *
+ * <p>Runs OpenBLAS {@code cblas_sgemm} through the JavaCPP preset when its natives load, and a
+ * pure-Java kernel otherwise (announced with one log line). Tensors live on the Java heap, and
+ * JNI copies whole {@code float[]} arguments in and out on every call (measured 2-4x slower than
+ * native pointers, see docs/benchmarks.md); so the arrays are staged through per-thread off-heap
+ * buffers, copying each operand once and only the result back.
+ *
+ * <p>Threads: OpenBLAS owns the cores while it multiplies ({@code kiln.threads}, default all
+ * processors); Kiln's own element-wise kernels run on the calling thread between calls, so the
+ * two never compete.
+ */
+public final class Blas {
+  private static final System.Logger LOG = System.getLogger("dev.kiln.runtime");
+  private static final boolean NATIVE = loadNative();
+  private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+  private Blas() {}
+
+  private static boolean loadNative() {
+    String choice = System.getProperty("kiln.blas", "openblas");
+    if (choice.equals("java")) {
+      LOG.log(Level.INFO, "Kiln: matrix multiply uses the pure-Java kernel (-Dkiln.blas=java)");
+      return false;
+    }
+    try {
+      Loader.load(openblas_nolapack.class);
+      int threads = Integer.getInteger("kiln.threads", Runtime.getRuntime().availableProcessors());
+      openblas_nolapack.blas_set_num_threads(Math.max(1, threads));
+      return true;
+    } catch (Throwable t) {
+      LOG.log(Level.WARNING, "Kiln: OpenBLAS natives did not load (" + t + "); matrix multiply falls back to pure Java, expect it to be several times slower");
+      return false;
+    }
+  }
+
+  /** Whether OpenBLAS is in use (false means the pure-Java fallback). */
+  public static boolean isNative() {
+    return NATIVE;
+  }
+
+  /** Short description for benchmark tables, e.g. {@code "OpenBLAS 0.3.31 (2 threads)"}. */
+  public static String describe() {
+    if (!NATIVE) {
+      return "pure Java";
+    }
+    return "OpenBLAS (" + openblas_nolapack.blas_get_num_threads() + " threads)";
+  }
+
+  /**
+   * {@code C[m x n] = alpha * op(A)[m x k] * op(B)[k x n] + beta * C}, all row-major with leading
+   * dimensions {@code lda, ldb, ldc}. {@code op(X)} is X or its transpose.
+   */
+  public static void sgemm(
+      boolean transA, boolean transB, int m, int n, int k, float alpha,
+      float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
+      float beta, float[] c, int cOff, int ldc) {
+    if (m == 0 || n == 0) {
+      return;
+    }
+    if (NATIVE) {
+      nativeSgemm(transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
+    } else {
+      javaSgemm(transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
+    }
+  }
+
+  private static void nativeSgemm(
+      boolean transA, boolean transB, int m, int n, int k, float alpha,
+      float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
+      float beta, float[] c, int cOff, int ldc) {
+    int aLen = ((transA ? k : m) - 1) * lda + (transA ? m : k);
+    int bLen = ((transB ? n : k) - 1) * ldb + (transB ? k : n);
+    int cLen = (m - 1) * ldc + n;
+    Scratch s = SCRATCH.get();
+    FloatPointer pa = s.a(aLen);
+    FloatPointer pb = s.b(bLen);
+    FloatPointer pc = s.c(cLen);
+    pa.put(a, aOff, aLen);
+    pb.put(b, bOff, bLen);
+    if (beta != 0f) {
+      pc.put(c, cOff, cLen);
+    }
+    openblas_nolapack.cblas_sgemm(
+        openblas_nolapack.CblasRowMajor,
+        transA ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans,
+        transB ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans,
+        m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+    pc.get(c, cOff, cLen);
+  }
+
+  /** Blocked i-k-j loops over rows of C; the inner loop runs along contiguous rows so the JIT vectorises it. */
+  static void javaSgemm(
+      boolean transA, boolean transB, int m, int n, int k, float alpha,
+      float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
+      float beta, float[] c, int cOff, int ldc) {
+    float[] bt = b;
+    int btOff = bOff;
+    int btLd = ldb;
+    if (transB) { // make op(B) row-major k x n once
+      bt = new float[k * n];
+      for (int p = 0; p < k; p++) {
+        for (int j = 0; j < n; j++) {
+          bt[p * n + j] = b[bOff + j * ldb + p];
+        }
+      }
+      btOff = 0;
+      btLd = n;
+    }
+    float[] row = new float[n];
+    for (int i = 0; i < m; i++) {
+      java.util.Arrays.fill(row, 0f);
+      for (int p = 0; p < k; p++) {
+        float av = transA ? a[aOff + p * lda + i] : a[aOff + i * lda + p];
+        if (av == 0f) {
+          continue;
+        }
+        int bRow = btOff + p * btLd;
+        for (int j = 0; j < n; j++) {
+          row[j] += av * bt[bRow + j];
+        }
+      }
+      int cRow = cOff + i * ldc;
+      if (beta == 0f) {
+        for (int j = 0; j < n; j++) {
+          c[cRow + j] = alpha * row[j];
+        }
+      } else {
+        for (int j = 0; j < n; j++) {
+          c[cRow + j] = alpha * row[j] + beta * c[cRow + j];
+        }
+      }
+    }
+  }
+
+  /** Growing off-heap staging buffers, one set per thread, kept for the thread's life. */
+  private static final class Scratch {
+    private FloatPointer a;
+    private FloatPointer b;
+    private FloatPointer c;
+
+    FloatPointer a(long n) {
+      return a = ensure(a, n);
+    }
+
+    FloatPointer b(long n) {
+      return b = ensure(b, n);
+    }
+
+    FloatPointer c(long n) {
+      return c = ensure(c, n);
+    }
+
+    private static FloatPointer ensure(FloatPointer p, long n) {
+      if (p != null && p.capacity() >= n) {
+        return p;
+      }
+      if (p != null) {
+        p.close();
+      }
+      return new FloatPointer(Math.max(n, 1 << 16));
+    }
+  }
+}

@@ -1,0 +1,115 @@
+package dev.kiln.runtime.cpu;
+
+/**
+ * The CPU element-wise and reduction kernels, over raw row-major arrays. One copy of each kernel:
+ * eager ops ({@code dev.kiln.runtime.Ops}) and generated code both call these. Backward kernels
+ * take gradients out first, then the incoming gradient, then saved forward values (llm.c order),
+ * and overwrite ("=") their outputs unless their name says {@code accumulate}.
+ */
+public final class CpuKernels {
+  private CpuKernels() {}
+
+  /** {@code out[r, j] = x[r, j] + bias[j]} for {@code rows x cols}; {@code out} may be {@code x}. */
+  public static void addBiasRows(float[] out, int outOff, float[] x, int xOff, float[] bias, int biasOff, int rows, int cols) {
+    for (int r = 0; r < rows; r++) {
+      int o = outOff + r * cols;
+      int xi = xOff + r * cols;
+      for (int j = 0; j < cols; j++) {
+        out[o + j] = x[xi + j] + bias[biasOff + j];
+      }
+    }
+  }
+
+  /** {@code out[r, j] = max(0, x[r, j] + bias[j])}: the bias-add and ReLU epilogue of a linear layer in one pass. */
+  public static void addBiasRelu(float[] out, int outOff, float[] x, int xOff, float[] bias, int biasOff, int rows, int cols) {
+    for (int r = 0; r < rows; r++) {
+      int o = outOff + r * cols;
+      int xi = xOff + r * cols;
+      for (int j = 0; j < cols; j++) {
+        float v = x[xi + j] + bias[biasOff + j];
+        out[o + j] = v > 0f ? v : 0f;
+      }
+    }
+  }
+
+  /** {@code dbias[j] (+)= sum_r dout[r, j]}. */
+  public static void biasGradient(float[] dbias, int dbOff, float[] dout, int dOff, int rows, int cols, boolean accumulate) {
+    if (!accumulate) {
+      java.util.Arrays.fill(dbias, dbOff, dbOff + cols, 0f);
+    }
+    for (int r = 0; r < rows; r++) {
+      int d = dOff + r * cols;
+      for (int j = 0; j < cols; j++) {
+        dbias[dbOff + j] += dout[d + j];
+      }
+    }
+  }
+
+  /** {@code out = max(0, x)}; {@code out} may be {@code x}. */
+  public static void reluForward(float[] out, int outOff, float[] x, int xOff, int n) {
+    for (int i = 0; i < n; i++) {
+      float v = x[xOff + i];
+      out[outOff + i] = v > 0f ? v : 0f;
+    }
+  }
+
+  /** {@code dx = dout * (y > 0)} where {@code y} is the ReLU's output; {@code dx} may be {@code dout}. */
+  public static void reluBackward(float[] dx, int dxOff, float[] dout, int dOff, float[] y, int yOff, int n) {
+    for (int i = 0; i < n; i++) {
+      dx[dxOff + i] = y[yOff + i] > 0f ? dout[dOff + i] : 0f;
+    }
+  }
+
+  /**
+   * Cross-entropy of logits against class indices, log-softmax and NLL in one pass per row.
+   * Writes the softmax probabilities into {@code probs} (kept for backward) and each row's loss
+   * into {@code losses}.
+   *
+   * @throws IllegalArgumentException naming the row when a target is not a class index in range
+   */
+  public static void crossEntropyForward(
+      float[] losses, float[] probs, float[] logits, int lOff, float[] targets, int tOff, int rows, int classes) {
+    for (int r = 0; r < rows; r++) {
+      int base = lOff + r * classes;
+      float t = targets[tOff + r];
+      int target = (int) t;
+      if (target != t || target < 0 || target >= classes) {
+        throw new IllegalArgumentException(
+            "cross-entropy: target " + t + " in row " + r + " is not a class index in 0.." + (classes - 1));
+      }
+      float max = Float.NEGATIVE_INFINITY;
+      for (int j = 0; j < classes; j++) {
+        max = Math.max(max, logits[base + j]);
+      }
+      double sum = 0;
+      int pBase = r * classes;
+      for (int j = 0; j < classes; j++) {
+        float e = (float) Math.exp(logits[base + j] - max);
+        probs[pBase + j] = e;
+        sum += e;
+      }
+      float inv = (float) (1.0 / sum);
+      for (int j = 0; j < classes; j++) {
+        probs[pBase + j] *= inv;
+      }
+      losses[r] = (float) (Math.log(sum) + max - logits[base + target]);
+    }
+  }
+
+  /**
+   * Gradient of cross-entropy with respect to the logits: {@code (softmax - onehot(target)) * scale[r]},
+   * where {@code scale[r]} is the incoming gradient of row r's loss (already divided by N for a mean).
+   */
+  public static void crossEntropyBackward(
+      float[] dlogits, float[] rowScale, boolean scaleIsUniform, float[] probs, float[] targets, int tOff, int rows, int classes) {
+    for (int r = 0; r < rows; r++) {
+      float s = scaleIsUniform ? rowScale[0] : rowScale[r];
+      int base = r * classes;
+      int target = (int) targets[tOff + r];
+      for (int j = 0; j < classes; j++) {
+        dlogits[base + j] = probs[base + j] * s;
+      }
+      dlogits[base + target] -= s;
+    }
+  }
+}
