@@ -86,7 +86,7 @@ public final class Blas {
     FloatPointer pc = s.c(cLen);
     pa.put(a, aOff, aLen);
     pb.put(b, bOff, bLen);
-    if (beta != 0f) {
+    if (beta != 0f || ldc != n) { // C is read, or its gaps between rows must survive the copy back
       pc.put(c, cOff, cLen);
     }
     openblas_nolapack.cblas_sgemm(

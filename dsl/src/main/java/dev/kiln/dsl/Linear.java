@@ -1,0 +1,81 @@
+package dev.kiln.dsl;
+
+import dev.kiln.runtime.Ops;
+import dev.kiln.runtime.Shapes;
+import dev.kiln.runtime.Tensor;
+
+/**
+ * Fully connected layer, {@code y = x W^T + b}: input {@code [N, in]} (or {@code [*, in]}),
+ * output {@code [N, out]}. Parameters {@code weight [out, in]} and {@code bias [out]} start as
+ * PyTorch initialises them: uniform in {@code ±1/sqrt(in)} (Kaiming-uniform with a = sqrt(5)).
+ */
+public class Linear extends Module {
+  private final int inFeatures;
+  private final int outFeatures;
+  private final boolean hasBias;
+  private final Tensor weight;
+  private final Tensor bias;
+
+  public Linear(int inFeatures, int outFeatures) {
+    this(inFeatures, outFeatures, true);
+  }
+
+  /** {@code bias=false} leaves the bias out, as PyTorch's {@code Linear(in, out, bias=False)}. */
+  public Linear(int inFeatures, int outFeatures, boolean bias) {
+    if (inFeatures <= 0 || outFeatures <= 0) {
+      throw new IllegalArgumentException(
+          "Linear(" + inFeatures + ", " + outFeatures + "): feature counts must be positive");
+    }
+    this.inFeatures = inFeatures;
+    this.outFeatures = outFeatures;
+    this.hasBias = bias;
+    float bound = (float) (1.0 / Math.sqrt(inFeatures));
+    this.weight = registerParameter("weight", Tensor.uniform(-bound, bound, outFeatures, inFeatures).requiresGrad(true));
+    this.bias = bias ? registerParameter("bias", Tensor.uniform(-bound, bound, outFeatures).requiresGrad(true)) : null;
+  }
+
+  public int inFeatures() {
+    return inFeatures;
+  }
+
+  public int outFeatures() {
+    return outFeatures;
+  }
+
+  public Tensor weight() {
+    return weight;
+  }
+
+  /** The bias, or {@code null} when built with {@code bias=false}. */
+  public Tensor bias() {
+    return bias;
+  }
+
+  @Override
+  public Tensor forward(Tensor x) {
+    int[] shape = x.shape();
+    outputShape(shape);
+    if (shape.length == 2) {
+      return Ops.linear(x, weight, bias);
+    }
+    int[] outShape = shape.clone();
+    outShape[outShape.length - 1] = outFeatures;
+    return Ops.linear(x.reshape(-1, inFeatures), weight, bias).reshape(outShape);
+  }
+
+  @Override
+  public int[] outputShape(int[] in) {
+    if (in.length < 1 || in[in.length - 1] != inFeatures) {
+      throw new ShapeException(
+          this + " expects [N, " + inFeatures + "], receives " + Shapes.toString(in));
+    }
+    int[] out = in.clone();
+    out[out.length - 1] = outFeatures;
+    return out;
+  }
+
+  @Override
+  protected String extraRepr() {
+    return "in_features=" + inFeatures + ", out_features=" + outFeatures + ", bias=" + hasBias;
+  }
+}

@@ -1,0 +1,67 @@
+package dev.kiln.runtime.cpu;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+/** OpenBLAS (when it loads) and the pure-Java fallback against a double-precision triple loop. */
+class BlasTest {
+  private static final int[][] SHAPES = {{1, 1, 1}, {3, 5, 7}, {17, 33, 9}, {64, 10, 130}};
+
+  @Test
+  void everyTransposeCombinationMatchesReference() {
+    SplittableRandom rng = new SplittableRandom(3);
+    for (int[] s : SHAPES) {
+      int m = s[0], n = s[1], k = s[2];
+      for (int ta = 0; ta < 2; ta++) {
+        for (int tb = 0; tb < 2; tb++) {
+          boolean transA = ta == 1, transB = tb == 1;
+          int lda = (transA ? m : k) + 2, ldb = (transB ? k : n) + 1, ldc = n + 3;
+          float[] a = random(rng, (transA ? k : m) * lda);
+          float[] b = random(rng, (transB ? n : k) * ldb);
+          float[] c0 = random(rng, m * ldc);
+          for (float beta : new float[] {0f, 0.5f}) {
+            double[] ref = reference(transA, transB, m, n, k, 1.5f, a, lda, b, ldb, beta, c0, ldc);
+            float[] viaBlas = c0.clone();
+            Blas.sgemm(transA, transB, m, n, k, 1.5f, a, 0, lda, b, 0, ldb, beta, viaBlas, 0, ldc);
+            float[] viaJava = c0.clone();
+            Blas.javaSgemm(transA, transB, m, n, k, 1.5f, a, 0, lda, b, 0, ldb, beta, viaJava, 0, ldc);
+            String what = m + "x" + n + "x" + k + " transA=" + transA + " transB=" + transB + " beta=" + beta;
+            for (int i = 0; i < m * ldc; i++) {
+              double tol = 1e-5 * (1 + Math.abs(ref[i])) * Math.sqrt(k);
+              assertEquals(ref[i], viaBlas[i], tol, what + " (" + Blas.describe() + ") at " + i);
+              assertEquals(ref[i], viaJava[i], tol, what + " (pure Java) at " + i);
+            }
+          }
+        }
+      }
+    }
+  }
+
+  private static float[] random(SplittableRandom rng, int n) {
+    float[] a = new float[n];
+    for (int i = 0; i < n; i++) {
+      a[i] = (float) (rng.nextDouble() * 2 - 1);
+    }
+    return a;
+  }
+
+  private static double[] reference(boolean ta, boolean tb, int m, int n, int k, float alpha,
+      float[] a, int lda, float[] b, int ldb, float beta, float[] c, int ldc) {
+    double[] out = new double[c.length];
+    for (int i = 0; i < c.length; i++) {
+      out[i] = c[i];
+    }
+    for (int i = 0; i < m; i++) {
+      for (int j = 0; j < n; j++) {
+        double s = 0;
+        for (int p = 0; p < k; p++) {
+          s += (double) (ta ? a[p * lda + i] : a[i * lda + p]) * (tb ? b[j * ldb + p] : b[p * ldb + j]);
+        }
+        out[i * ldc + j] = alpha * s + beta * c[i * ldc + j];
+      }
+    }
+    return out;
+  }
+}
