@@ -8,16 +8,45 @@ import dev.kiln.runtime.Tensor;
  * batch dimension: {@code [N, 1, 28, 28] -> [N, 784]}.
  */
 public class Flatten extends Module {
-  private final int startDim;
-  private final int endDim;
+  /** Flatten's hyper-parameters and shape rule. A symbolic batch dimension (-1) stays symbolic. */
+  public record Spec(int startDim, int endDim) implements LayerSpec {
+    @Override
+    public int[] outputShape(int[] in) {
+      int s, e;
+      int[] out;
+      try {
+        out = Shapes.flatten(in, startDim, endDim);
+        s = Shapes.normalizeDim(startDim, in.length);
+        e = Shapes.normalizeDim(endDim, in.length);
+      } catch (IllegalArgumentException ex) {
+        throw new ShapeException(this + " cannot take " + Shapes.toString(in) + ": " + ex.getMessage());
+      }
+      for (int i = 0; i < in.length; i++) {
+        if (in[i] == -1) {
+          out[i < s ? i : i <= e ? s : i - (e - s)] = -1;
+        }
+      }
+      return out;
+    }
+
+    @Override
+    public String toString() {
+      return "Flatten(start_dim=" + startDim + ", end_dim=" + endDim + ")";
+    }
+  }
+
+  private final Spec spec;
 
   public Flatten() {
     this(1, -1);
   }
 
   public Flatten(int startDim, int endDim) {
-    this.startDim = startDim;
-    this.endDim = endDim;
+    this.spec = new Spec(startDim, endDim);
+  }
+
+  public Spec spec() {
+    return spec;
   }
 
   @Override
@@ -27,23 +56,11 @@ public class Flatten extends Module {
 
   @Override
   public int[] outputShape(int[] in) {
-    try {
-      int[] out = Shapes.flatten(in, startDim, endDim);
-      for (int i = 0; i < in.length; i++) { // a symbolic batch dimension stays symbolic
-        if (in[i] == -1) {
-          int s = startDim < 0 ? startDim + in.length : startDim;
-          int e = endDim < 0 ? endDim + in.length : endDim;
-          out[i < s ? i : i <= e ? s : i - (e - s)] = -1;
-        }
-      }
-      return out;
-    } catch (IllegalArgumentException e) {
-      throw new ShapeException(this + " cannot take " + Shapes.toString(in) + ": " + e.getMessage());
-    }
+    return spec.outputShape(in);
   }
 
   @Override
-  protected String extraRepr() {
-    return "start_dim=" + startDim + ", end_dim=" + endDim;
+  public String toString() {
+    return spec.toString();
   }
 }

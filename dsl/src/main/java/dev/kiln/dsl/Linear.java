@@ -10,9 +10,32 @@ import dev.kiln.runtime.Tensor;
  * PyTorch initialises them: uniform in {@code ±1/sqrt(in)} (Kaiming-uniform with a = sqrt(5)).
  */
 public class Linear extends Module {
-  private final int inFeatures;
-  private final int outFeatures;
-  private final boolean hasBias;
+  /** Linear's hyper-parameters and shape rule: {@code [*, in] -> [*, out]}. */
+  public record Spec(int inFeatures, int outFeatures, boolean bias) implements LayerSpec {
+    public Spec {
+      if (inFeatures <= 0 || outFeatures <= 0) {
+        throw new IllegalArgumentException(
+            "Linear(" + inFeatures + ", " + outFeatures + "): feature counts must be positive");
+      }
+    }
+
+    @Override
+    public int[] outputShape(int[] in) {
+      if (in.length < 1 || in[in.length - 1] != inFeatures) {
+        throw new ShapeException(this + " expects [N, " + inFeatures + "], receives " + Shapes.toString(in));
+      }
+      int[] out = in.clone();
+      out[out.length - 1] = outFeatures;
+      return out;
+    }
+
+    @Override
+    public String toString() {
+      return "Linear(in_features=" + inFeatures + ", out_features=" + outFeatures + ", bias=" + bias + ")";
+    }
+  }
+
+  private final Spec spec;
   private final Tensor weight;
   private final Tensor bias;
 
@@ -22,24 +45,14 @@ public class Linear extends Module {
 
   /** {@code bias=false} leaves the bias out, as PyTorch's {@code Linear(in, out, bias=False)}. */
   public Linear(int inFeatures, int outFeatures, boolean bias) {
-    if (inFeatures <= 0 || outFeatures <= 0) {
-      throw new IllegalArgumentException(
-          "Linear(" + inFeatures + ", " + outFeatures + "): feature counts must be positive");
-    }
-    this.inFeatures = inFeatures;
-    this.outFeatures = outFeatures;
-    this.hasBias = bias;
+    this.spec = new Spec(inFeatures, outFeatures, bias);
     float bound = (float) (1.0 / Math.sqrt(inFeatures));
     this.weight = registerParameter("weight", Tensor.uniform(-bound, bound, outFeatures, inFeatures).requiresGrad(true));
     this.bias = bias ? registerParameter("bias", Tensor.uniform(-bound, bound, outFeatures).requiresGrad(true)) : null;
   }
 
-  public int inFeatures() {
-    return inFeatures;
-  }
-
-  public int outFeatures() {
-    return outFeatures;
+  public Spec spec() {
+    return spec;
   }
 
   public Tensor weight() {
@@ -58,24 +71,16 @@ public class Linear extends Module {
     if (shape.length == 2) {
       return Ops.linear(x, weight, bias);
     }
-    int[] outShape = shape.clone();
-    outShape[outShape.length - 1] = outFeatures;
-    return Ops.linear(x.reshape(-1, inFeatures), weight, bias).reshape(outShape);
+    return Ops.linear(x.reshape(-1, spec.inFeatures()), weight, bias).reshape(outputShape(shape));
   }
 
   @Override
   public int[] outputShape(int[] in) {
-    if (in.length < 1 || in[in.length - 1] != inFeatures) {
-      throw new ShapeException(
-          this + " expects [N, " + inFeatures + "], receives " + Shapes.toString(in));
-    }
-    int[] out = in.clone();
-    out[out.length - 1] = outFeatures;
-    return out;
+    return spec.outputShape(in);
   }
 
   @Override
-  protected String extraRepr() {
-    return "in_features=" + inFeatures + ", out_features=" + outFeatures + ", bias=" + hasBias;
+  public String toString() {
+    return spec.toString();
   }
 }

@@ -5,6 +5,21 @@ import dev.kiln.runtime.Tensor;
 
 /** {@code max(0, x)} element-wise; any shape. */
 public class ReLU extends Module {
+  /** ReLU's shape rule: any shape, unchanged. */
+  public record Spec() implements LayerSpec {
+    @Override
+    public int[] outputShape(int[] in) {
+      return in.clone();
+    }
+
+    @Override
+    public String toString() {
+      return "ReLU()";
+    }
+  }
+
+  private static final Spec SPEC = new Spec();
+
   @Override
   public Tensor forward(Tensor x) {
     return Ops.relu(x);
@@ -12,6 +27,6 @@ public class ReLU extends Module {
 
   @Override
   public int[] outputShape(int[] in) {
-    return in.clone();
+    return SPEC.outputShape(in);
   }
 }

@@ -1,0 +1,169 @@
+package dev.kiln.dsl;
+
+import static dev.kiln.dsl.F.flatten;
+import static dev.kiln.dsl.F.relu;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.kiln.runtime.Kiln;
+import dev.kiln.runtime.Tensor;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class ModuleTest {
+  /** The tutorials' MLP as a hand-written module. */
+  static class Mlp extends Module {
+    final Linear fc1 = new Linear(784, 512);
+    final Linear fc2 = new Linear(512, 512);
+    final Linear fc3 = new Linear(512, 10);
+
+    @Override
+    public Tensor forward(Tensor x) {
+      x = flatten(x);
+      return fc3.apply(relu(fc2.apply(relu(fc1.apply(x)))));
+    }
+  }
+
+  static Sequential tutorialMlp() {
+    return Sequential.of(new Flatten(), new Linear(784, 512), new ReLU(), new Linear(512, 512), new ReLU(), new Linear(512, 10));
+  }
+
+  @Test
+  void sequentialChildrenAreNumberedLikePyTorch() {
+    assertEquals(
+        List.of("1.weight", "1.bias", "3.weight", "3.bias", "5.weight", "5.bias"),
+        List.copyOf(tutorialMlp().namedParameters().keySet()));
+  }
+
+  @Test
+  void builderNamesChildren() {
+    Sequential s = Sequential.builder().add("linear1", new Linear(4, 3)).add("relu1", new ReLU()).add(new Linear(3, 2)).build();
+    assertEquals(List.of("linear1.weight", "linear1.bias", "2.weight", "2.bias"), List.copyOf(s.namedParameters().keySet()));
+    assertTrue(s.get("relu1") instanceof ReLU);
+    assertSame(s.get(0), s.get("linear1"));
+    assertThrows(IllegalArgumentException.class, () -> Sequential.builder().add("a", new ReLU()).add("a", new ReLU()));
+    var e = assertThrows(IllegalArgumentException.class, () -> s.get("nope"));
+    assertTrue(e.getMessage().contains("linear1"), e.getMessage());
+  }
+
+  @Test
+  void fieldsAreFoundInDeclarationOrder() {
+    Mlp m = new Mlp();
+    assertEquals(List.of("fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias", "fc3.weight", "fc3.bias"),
+        List.copyOf(m.namedParameters().keySet()));
+    assertEquals(784 * 512 + 512 + 512 * 512 + 512 + 512 * 10 + 10, m.parameterCount());
+    assertEquals(6, m.parameters().size());
+  }
+
+  @Test
+  void nestedModulesGetDottedNames() {
+    class Outer extends Module {
+      final Sequential features = Sequential.of(new Linear(2, 2), new ReLU());
+      final Linear head = new Linear(2, 1);
+
+      @Override
+      public Tensor forward(Tensor x) {
+        return head.apply(features.apply(x));
+      }
+    }
+    assertEquals(List.of("features.0.weight", "features.0.bias", "head.weight", "head.bias"),
+        List.copyOf(new Outer().namedParameters().keySet()));
+  }
+
+  @Test
+  void toStringMatchesPyTorchRepr() {
+    assertEquals(
+        "Sequential(\n"
+            + "  (0): Flatten(start_dim=1, end_dim=-1)\n"
+            + "  (1): Linear(in_features=784, out_features=512, bias=true)\n"
+            + "  (2): ReLU()\n"
+            + "  (3): Linear(in_features=512, out_features=512, bias=true)\n"
+            + "  (4): ReLU()\n"
+            + "  (5): Linear(in_features=512, out_features=10, bias=true)\n"
+            + ")",
+        tutorialMlp().toString());
+    assertEquals("Mlp(\n  (fc1): Linear(in_features=784, out_features=512, bias=true)\n"
+        + "  (fc2): Linear(in_features=512, out_features=512, bias=true)\n"
+        + "  (fc3): Linear(in_features=512, out_features=10, bias=true)\n)", new Mlp().toString());
+  }
+
+  @Test
+  void trainAndEvalReachEveryChild() {
+    Sequential s = Sequential.of(Sequential.of(new ReLU()), new ReLU());
+    s.eval();
+    assertFalse(((Sequential) s.get(0)).get(0).isTraining());
+    s.train();
+    assertTrue(((Sequential) s.get(0)).get(0).isTraining());
+  }
+
+  @Test
+  void linearInitialisationIsPyTorchsUniformBound() {
+    Kiln.manualSeed(0);
+    Linear l = new Linear(100, 50);
+    float bound = 0.1f;
+    float max = 0;
+    for (float v : l.weight().toFloatArray()) {
+      assertTrue(Math.abs(v) <= bound, "weight " + v + " outside ±" + bound);
+      max = Math.max(max, Math.abs(v));
+    }
+    assertTrue(max > 0.09f, "weights should fill the range, max |w| = " + max);
+    for (float v : l.bias().toFloatArray()) {
+      assertTrue(Math.abs(v) <= bound);
+    }
+    assertEquals(null, new Linear(3, 2, false).bias());
+    assertEquals(List.of("weight"), List.copyOf(new Linear(3, 2, false).namedParameters().keySet()));
+  }
+
+  @Test
+  void seedMakesModelsIdentical() {
+    Kiln.manualSeed(5);
+    float[] a = new Mlp().fc1.weight().toFloatArray();
+    Kiln.manualSeed(5);
+    float[] b = new Mlp().fc1.weight().toFloatArray();
+    assertArrayEquals(a, b);
+  }
+
+  @Test
+  void shapeRulesAndRuntimeShapeErrorsNameTheLayer() {
+    assertArrayEquals(new int[] {-1, 10}, tutorialMlp().outputShape(new int[] {-1, 1, 28, 28}));
+    var e = assertThrows(ShapeException.class, () -> new Linear(1152, 10).outputShape(new int[] {-1, 6272}));
+    assertEquals("Linear(in_features=1152, out_features=10, bias=true) expects [N, 1152], receives [N, 6272]", e.getMessage());
+    e = assertThrows(ShapeException.class, () -> new Mlp().forward(Tensor.zeros(2, 1, 28, 27)));
+    assertTrue(e.getMessage().contains("receives [2, 756]"), e.getMessage());
+    assertThrows(ShapeException.class, () -> new Mlp().outputShape(new int[] {-1, 784}));
+  }
+
+  @Test
+  void flattenShapeKeepsSymbolicBatch() {
+    assertArrayEquals(new int[] {-1, 784}, new Flatten().outputShape(new int[] {-1, 1, 28, 28}));
+    assertArrayEquals(new int[] {-1, 28, 28}, new Flatten(1, 2).outputShape(new int[] {-1, 1, 28, 28}));
+    assertArrayEquals(new int[] {2, 3, 20}, new Flatten(2, 3).forward(Tensor.zeros(2, 3, 4, 5)).shape());
+  }
+
+  @Test
+  void forwardAndBackwardThroughTheMlp() {
+    Kiln.manualSeed(0);
+    Sequential net = tutorialMlp();
+    Tensor logits = net.forward(Tensor.randn(4, 1, 28, 28));
+    assertArrayEquals(new int[] {4, 10}, logits.shape());
+    new CrossEntropyLoss().apply(logits, Tensor.labels(1, 2, 3, 4)).backward();
+    for (Tensor p : net.parameters()) {
+      assertArrayEquals(p.shape(), p.grad().shape());
+    }
+  }
+
+  @Test
+  void crossEntropyReductions() {
+    Tensor logits = Tensor.of(new float[] {1, 2, 3, 3, 2, 1}, 2, 3);
+    Tensor y = Tensor.labels(2, 2);
+    float a = 0.40760596f; // -log softmax([1,2,3])[2]
+    float b = 2.40760596f; // -log softmax([3,2,1])[2]
+    assertEquals((a + b) / 2, new CrossEntropyLoss().apply(logits, y).item(), 1e-6f);
+    assertEquals(a + b, new CrossEntropyLoss(Reduction.SUM).apply(logits, y).item(), 1e-6f);
+    assertArrayEquals(new float[] {a, b}, new CrossEntropyLoss(Reduction.NONE).apply(logits, y).toFloatArray(), 1e-6f);
+  }
+}

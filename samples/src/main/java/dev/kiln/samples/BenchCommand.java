@@ -1,0 +1,151 @@
+package dev.kiln.samples;
+
+import dev.kiln.dsl.CrossEntropyLoss;
+import dev.kiln.dsl.Module;
+import dev.kiln.runtime.Kiln;
+import dev.kiln.runtime.Tensor;
+import dev.kiln.runtime.cpu.Blas;
+import dev.kiln.runtime.optim.SGD;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * {@code bench}: Kiln's step and inference times next to the PyTorch peer's, measured in the same
+ * run so that both see the same machine state. Prints a Markdown table; the ratio column is
+ * Kiln / PyTorch (below 1 is faster than PyTorch).
+ */
+final class BenchCommand {
+  private static final Pattern MS_MEDIAN = Pattern.compile("ms_median ([0-9.]+)");
+  private static final Pattern VERSION = Pattern.compile("peer pytorch (\\S+)");
+
+  private BenchCommand() {}
+
+  /** One row of the table: what was timed and the median milliseconds of each side. */
+  private record Row(String task, String model, int batch, double kilnMs, double peerMs) {}
+
+  static void run(Args args) {
+    int steps = args.integer("steps", 200, 1);
+    String peerArg = args.string("peer", "../shared/peers/pytorch_peer.py");
+    args.rejectUnknown();
+    Path peer = peerArg.equals("none") ? null : Path.of(peerArg);
+    if (peer != null && !Files.isRegularFile(peer)) {
+      System.out.println("PyTorch peer not found at " + peer + " (pass --peer PATH, or --peer none); timing Kiln alone");
+      peer = null;
+    }
+
+    List<Row> rows = new ArrayList<>();
+    String[] peerVersion = {"-"};
+    for (int batch : new int[] {64, 256}) {
+      double kiln = timeTrainStep(batch, steps);
+      double torch = peerMs(peer, peerVersion, "step", batch, steps);
+      rows.add(new Row("train step", "mlp", batch, kiln, torch));
+    }
+    for (int batch : new int[] {64, 1}) {
+      double kiln = timeInference(batch, steps);
+      double torch = peerMs(peer, peerVersion, "infer", batch, steps);
+      rows.add(new Row("inference", "mlp", batch, kiln, torch));
+    }
+
+    System.out.printf(Locale.ROOT, "%nKiln eager (CPU, %s, %d cores) vs PyTorch %s (2 threads, OPENBLAS_NUM_THREADS=1); median of %d steps after 10 warm-up%n%n",
+        Blas.describe(), Runtime.getRuntime().availableProcessors(), peerVersion[0], steps);
+    System.out.println("| task | model | batch | Kiln eager ms | PyTorch ms | Kiln / PyTorch |");
+    System.out.println("|---|---|---:|---:|---:|---:|");
+    for (Row r : rows) {
+      System.out.printf(Locale.ROOT, "| %s | %s | %d | %.3f | %s | %s |%n", r.task, r.model, r.batch, r.kilnMs,
+          Double.isNaN(r.peerMs) ? "-" : String.format(Locale.ROOT, "%.3f", r.peerMs),
+          Double.isNaN(r.peerMs) ? "-" : String.format(Locale.ROOT, "%.2f", r.kilnMs / r.peerMs));
+    }
+  }
+
+  /** Median milliseconds of one SGD-with-momentum step on random data, as the peer measures it. */
+  static double timeTrainStep(int batch, int steps) {
+    Kiln.manualSeed(0);
+    Module net = Models.mlp();
+    var opt = new SGD(net.parameters(), 0.01).momentum(0.9);
+    var criterion = new CrossEntropyLoss();
+    Tensor x = Tensor.randn(batch, 1, 28, 28);
+    int[] labels = new int[batch];
+    for (int i = 0; i < batch; i++) {
+      labels[i] = Kiln.generator().nextInt(10);
+    }
+    Tensor y = Tensor.labels(labels);
+    net.train();
+    return medianMs(steps, () -> {
+      opt.zeroGrad();
+      criterion.apply(net.forward(x), y).backward();
+      opt.step();
+    });
+  }
+
+  /** Median milliseconds of one forward pass in eval mode under {@code noGrad}. */
+  static double timeInference(int batch, int steps) {
+    Kiln.manualSeed(0);
+    Module net = Models.mlp();
+    net.eval();
+    Tensor x = Tensor.randn(batch, 1, 28, 28);
+    try (var g = Kiln.noGrad()) {
+      return medianMs(steps, () -> net.forward(x));
+    }
+  }
+
+  private static double medianMs(int steps, Runnable step) {
+    for (int i = 0; i < 10; i++) {
+      step.run();
+    }
+    double[] ms = new double[steps];
+    for (int i = 0; i < steps; i++) {
+      long t = System.nanoTime();
+      step.run();
+      ms[i] = (System.nanoTime() - t) / 1e6;
+    }
+    Arrays.sort(ms);
+    return ms[steps / 2];
+  }
+
+  /** Runs the PyTorch peer for one figure; NaN when there is no peer or it fails (its output says why). */
+  private static double peerMs(Path peer, String[] version, String task, int batch, int steps) {
+    if (peer == null) {
+      return Double.NaN;
+    }
+    List<String> cmd = List.of("python3", peer.toString(), task, "--model", "mlp", "--batch", Integer.toString(batch),
+        "--threads", "2", "--steps", Integer.toString(steps));
+    ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+    pb.environment().put("OPENBLAS_NUM_THREADS", "1");
+    try {
+      Process p = pb.start();
+      StringBuilder out = new StringBuilder();
+      try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+        for (String line; (line = r.readLine()) != null; ) {
+          out.append(line).append('\n');
+        }
+      }
+      int status = p.waitFor();
+      Matcher m = MS_MEDIAN.matcher(out);
+      if (status != 0 || !m.find()) {
+        System.out.println("PyTorch peer failed (" + String.join(" ", cmd) + "):\n" + out.toString().strip());
+        return Double.NaN;
+      }
+      Matcher v = VERSION.matcher(out);
+      if (v.find()) {
+        version[0] = v.group(1);
+      }
+      return Double.parseDouble(m.group(1));
+    } catch (IOException e) {
+      System.out.println("PyTorch peer could not start (" + e.getMessage() + "); is python3 with torch installed?");
+      return Double.NaN;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return Double.NaN;
+    }
+  }
+}

@@ -1,0 +1,87 @@
+package dev.kiln.samples;
+
+import dev.kiln.dsl.CrossEntropyLoss;
+import dev.kiln.dsl.Module;
+import dev.kiln.runtime.Kiln;
+import dev.kiln.runtime.Tensor;
+import dev.kiln.runtime.cpu.Blas;
+import dev.kiln.runtime.data.Batch;
+import dev.kiln.runtime.data.DataLoader;
+import dev.kiln.runtime.data.Dataset;
+import dev.kiln.runtime.data.Example;
+import dev.kiln.runtime.data.FashionMnist;
+import dev.kiln.runtime.optim.SGD;
+import dev.kiln.runtime.util.Progress;
+import java.util.Locale;
+
+/**
+ * {@code fashion-mnist}: the tutorials' training loop, written the way a PyTorch user writes it.
+ * Prints one line per epoch and ends with a {@code RESULT} line that scripts can grep.
+ */
+final class FashionMnistCommand {
+  private FashionMnistCommand() {}
+
+  static void run(Args args) {
+    String model = args.string("model", "mlp");
+    int epochs = args.integer("epochs", 5, 1);
+    int batch = args.integer("batch", 64, 1);
+    double lr = args.number("lr", 0.01);
+    double momentum = args.number("momentum", 0.9);
+    long seed = args.integer("seed", 0, 0);
+    args.flag("eager"); // the only mode until the annotation processor lands
+    args.rejectUnknown();
+    if (!model.equals("mlp")) {
+      throw new Args.UsageException("fashion-mnist: --model must be mlp (the CNN arrives with the layer set), got '" + model + "'");
+    }
+
+    Kiln.manualSeed(seed);
+    Dataset<Example> trainSet = FashionMnist.train();
+    Dataset<Example> testSet = FashionMnist.test();
+    Module net = Models.mlp();
+    System.out.printf(Locale.ROOT, "FashionMNIST: %d training and %d test images; matrix multiply: %s%n",
+        trainSet.size(), testSet.size(), Blas.describe());
+    System.out.println(net);
+
+    var criterion = new CrossEntropyLoss();
+    var opt = new SGD(net.parameters(), lr).momentum(momentum);
+    var train = new DataLoader<>(trainSet, batch, true);
+    var test = new DataLoader<>(testSet, 1000, false);
+    double trainSeconds = 0;
+    double accuracy = 0;
+    for (int epoch = 1; epoch <= epochs; epoch++) {
+      net.train();
+      Progress bar = Progress.start(String.format(Locale.ROOT, "epoch %d/%d", epoch, epochs), train.size());
+      for (Batch b : train) {
+        opt.zeroGrad();
+        Tensor loss = criterion.apply(net.forward(b.x()), b.y());
+        loss.backward();
+        opt.step();
+        bar.step(loss.item());
+      }
+      bar.finish();
+      trainSeconds += bar.seconds();
+      accuracy = evaluate(net, test);
+      System.out.printf(Locale.ROOT, "epoch %d/%d  train_loss %.4f  test_accuracy %.2f%%  seconds %.1f%n",
+          epoch, epochs, bar.meanLoss(), accuracy, bar.seconds());
+    }
+    System.out.printf(Locale.ROOT, "RESULT model=%s mode=eager epochs=%d test_accuracy=%.2f train_seconds=%.1f%n",
+        model, epochs, accuracy, trainSeconds);
+  }
+
+  /** Percentage of test images whose arg-max class equals the label. */
+  static double evaluate(Module net, DataLoader<Example> test) {
+    net.eval();
+    long correct = 0, total = 0;
+    try (var g = Kiln.noGrad()) {
+      for (Batch b : test) {
+        int[] predicted = net.forward(b.x()).argmax(1).toIntArray();
+        int[] labels = b.y().toIntArray();
+        for (int i = 0; i < labels.length; i++) {
+          correct += predicted[i] == labels[i] ? 1 : 0;
+        }
+        total += labels.length;
+      }
+    }
+    return 100.0 * correct / total;
+  }
+}
