@@ -14,7 +14,12 @@ import java.util.Map;
  * A network or a layer, like PyTorch's {@code nn.Module}. Subclasses declare their layers as
  * fields and implement {@link #forward}; children and parameters are found from those fields (in
  * declaration order) and from {@link #registerModule}/{@link #registerParameter}, so parameter
- * names are PyTorch's {@code state_dict} keys: {@code fc1.weight}, {@code 0.bias}, ...
+ * names are PyTorch's {@code state_dict} keys: {@code fc1.weight}, {@code 0.bias}, ... Static and
+ * {@code transient} fields are not part of the tree (a transient field may point to a layer
+ * registered elsewhere without registering it twice).
+ *
+ * <p>Import it by name ({@code import dev.kiln.dsl.Module;}): with only {@code dev.kiln.dsl.*},
+ * javac finds {@code Module} ambiguous with {@code java.lang.Module}.
  */
 public abstract class Module {
   private final Map<String, Tensor> parameters = new LinkedHashMap<>();
@@ -79,6 +84,25 @@ public abstract class Module {
       }
     }
     return out;
+  }
+
+  /**
+   * The descendant at a dotted path, as PyTorch's {@code get_submodule}: {@code "features.0"}.
+   *
+   * @throws IllegalArgumentException naming the missing part and what exists there
+   */
+  public Module getSubmodule(String path) {
+    Module m = this;
+    for (String part : path.split("\\.")) {
+      Map<String, Module> children = m.namedChildren();
+      Module next = children.get(part);
+      if (next == null) {
+        throw new IllegalArgumentException(
+            name() + " has no submodule '" + path + "': '" + part + "' is not among " + children.keySet());
+      }
+      m = next;
+    }
+    return m;
   }
 
   /** This module's own parameters: registered ones, then {@link Tensor} fields that require grad. */
@@ -201,7 +225,8 @@ public abstract class Module {
     List<Field> out = new ArrayList<>();
     for (Class<?> c : chain) {
       for (Field f : c.getDeclaredFields()) {
-        if (!Modifier.isStatic(f.getModifiers()) && !f.isSynthetic()) {
+        int mod = f.getModifiers();
+        if (!Modifier.isStatic(mod) && !Modifier.isTransient(mod) && !f.isSynthetic()) {
           out.add(f);
         }
       }

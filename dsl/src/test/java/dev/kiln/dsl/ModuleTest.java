@@ -75,6 +75,24 @@ class ModuleTest {
   }
 
   @Test
+  void transientFieldsAndSubmodulePaths() {
+    class Holder extends Module {
+      final Sequential features = Sequential.of(new Linear(2, 2), new ReLU());
+      final transient Linear alias = (Linear) features.get(0);
+
+      @Override
+      public Tensor forward(Tensor x) {
+        return features.apply(x);
+      }
+    }
+    Holder h = new Holder();
+    assertEquals(List.of("features.0.weight", "features.0.bias"), List.copyOf(h.namedParameters().keySet()));
+    assertSame(h.alias, h.getSubmodule("features.0"));
+    var e = assertThrows(IllegalArgumentException.class, () -> h.getSubmodule("features.3"));
+    assertTrue(e.getMessage().contains("'3' is not among [0, 1]"), e.getMessage());
+  }
+
+  @Test
   void toStringMatchesPyTorchRepr() {
     assertEquals(
         "Sequential(\n"

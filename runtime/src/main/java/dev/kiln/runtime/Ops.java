@@ -75,7 +75,7 @@ public final class Ops {
     if (!track(a, b)) {
       return Tensor.wrap(out, m, n);
     }
-    return Tensor.result(out, new int[] {m, n}, new Node(a, b) {
+    return Tensor.ofNode(out, new int[] {m, n}, new Node(a, b) {
       @Override public String name() {
         return "matmul";
       }
@@ -124,7 +124,7 @@ public final class Ops {
       return Tensor.wrap(out, rows, outF);
     }
     Tensor[] inputs = bias == null ? new Tensor[] {x, weight} : new Tensor[] {x, weight, bias};
-    return Tensor.result(out, new int[] {rows, outF}, new Node(inputs) {
+    return Tensor.ofNode(out, new int[] {rows, outF}, new Node(inputs) {
       @Override public String name() {
         return "linear";
       }
@@ -187,7 +187,7 @@ public final class Ops {
     if (!track(a, b)) {
       return Tensor.wrap(out, a.shape());
     }
-    return Tensor.result(out, a.shape(), new Node(a, b) {
+    return Tensor.ofNode(out, a.shape(), new Node(a, b) {
       @Override public String name() {
         return "add";
       }
@@ -215,7 +215,7 @@ public final class Ops {
     if (!track(a, b)) {
       return Tensor.wrap(out, a.shape());
     }
-    return Tensor.result(out, a.shape(), new Node(a, b) {
+    return Tensor.ofNode(out, a.shape(), new Node(a, b) {
       @Override public String name() {
         return "mul";
       }
@@ -257,7 +257,7 @@ public final class Ops {
     if (!track(a)) {
       return Tensor.wrap(out, a.shape());
     }
-    return Tensor.result(out, a.shape(), new Node(a) {
+    return Tensor.ofNode(out, a.shape(), new Node(a) {
       @Override public String name() {
         return "scale";
       }
@@ -277,7 +277,7 @@ public final class Ops {
     if (!track(x)) {
       return Tensor.wrap(out, x.shape());
     }
-    return Tensor.result(out, x.shape(), new Node(x) {
+    return Tensor.ofNode(out, x.shape(), new Node(x) {
       @Override public String name() {
         return "relu";
       }
@@ -317,7 +317,7 @@ public final class Ops {
     if (!track(x)) {
       return Tensor.wrap(out);
     }
-    return Tensor.result(out, new int[0], new Node(x) {
+    return Tensor.ofNode(out, new int[0], new Node(x) {
       @Override public String name() {
         return name;
       }
@@ -346,7 +346,7 @@ public final class Ops {
     if (!track(logits)) {
       return Tensor.wrap(out);
     }
-    return Tensor.result(out, new int[0], new Node(logits) {
+    return Tensor.ofNode(out, new int[0], new Node(logits) {
       @Override public String name() {
         return "cross_entropy";
       }
@@ -363,7 +363,7 @@ public final class Ops {
     if (!track(logits)) {
       return Tensor.wrap(ce.losses, ce.rows);
     }
-    return Tensor.result(ce.losses, new int[] {ce.rows}, new Node(logits) {
+    return Tensor.ofNode(ce.losses, new int[] {ce.rows}, new Node(logits) {
       @Override public String name() {
         return "cross_entropy";
       }

@@ -134,9 +134,15 @@ public final class Tensor {
     return new Tensor(data, 0, shape.clone(), dtype, null);
   }
 
-  /** The result of an operation recorded on the tape, for {@link Ops} and layer implementations. */
-  static Tensor result(float[] data, int[] shape, Node gradFn) {
-    return new Tensor(data, 0, shape, DType.FLOAT32, gradFn);
+  /**
+   * The result of an operation recorded on the tape: {@code data} (given up by the caller) with
+   * {@code gradFn} as the node {@link #backward()} calls. For {@link Ops} and generated code.
+   */
+  public static Tensor ofNode(float[] data, int[] shape, Node gradFn) {
+    if (gradFn == null) {
+      throw new IllegalArgumentException("Tensor.ofNode: gradFn must not be null (use wrap for plain data)");
+    }
+    return new Tensor(data, 0, shape.clone(), DType.FLOAT32, gradFn);
   }
 
   // ---------------------------------------------------------------- shape and values
@@ -363,6 +369,20 @@ public final class Tensor {
           "gradient of shape " + Shapes.toString(g.shape) + " for a tensor of shape " + Shapes.toString(shape));
     }
     this.grad = g;
+  }
+
+  /**
+   * The gradient buffer of a leaf, created as zeros when there is none yet, for code that
+   * accumulates into it directly ({@code +=}) instead of returning a gradient from a {@link Node}.
+   */
+  public Tensor ensureGrad() {
+    if (!requiresGrad || gradFn != null) {
+      throw new IllegalStateException("ensureGrad(): only leaf tensors that require grad have a gradient buffer");
+    }
+    if (grad == null) {
+      grad = Tensor.zeros(shape);
+    }
+    return grad;
   }
 
   /** The same data, cut off from the tape. */

@@ -32,8 +32,11 @@ public final class CpuKernels {
     }
   }
 
-  /** {@code dbias[j] (+)= sum_r dout[r, j]}. */
+  /** {@code dbias[j] (+)= sum_r dout[r, j]}; nothing when {@code dbias} is null. */
   public static void biasGradient(float[] dbias, int dbOff, float[] dout, int dOff, int rows, int cols, boolean accumulate) {
+    if (dbias == null) {
+      return;
+    }
     if (!accumulate) {
       java.util.Arrays.fill(dbias, dbOff, dbOff + cols, 0f);
     }
@@ -41,6 +44,31 @@ public final class CpuKernels {
       int d = dOff + r * cols;
       for (int j = 0; j < cols; j++) {
         dbias[dbOff + j] += dout[d + j];
+      }
+    }
+  }
+
+  /**
+   * ReLU backward folded into the bias gradient: {@code d = d * (y > 0)} in place, and
+   * {@code dbias[j] (+)= sum_r d[r, j]} in the same pass ({@code y} is the ReLU's output).
+   * A null {@code dbias} only masks.
+   */
+  public static void reluBackwardBiasGradient(
+      float[] dbias, int dbOff, float[] d, int dOff, float[] y, int yOff, int rows, int cols, boolean accumulate) {
+    if (dbias == null) {
+      reluBackward(d, dOff, d, dOff, y, yOff, rows * cols);
+      return;
+    }
+    if (!accumulate) {
+      java.util.Arrays.fill(dbias, dbOff, dbOff + cols, 0f);
+    }
+    for (int r = 0; r < rows; r++) {
+      int di = dOff + r * cols;
+      int yi = yOff + r * cols;
+      for (int j = 0; j < cols; j++) {
+        float v = y[yi + j] > 0f ? d[di + j] : 0f;
+        d[di + j] = v;
+        dbias[dbOff + j] += v;
       }
     }
   }

@@ -1,0 +1,42 @@
+package dev.kiln.processor;
+
+/**
+ * Every diagnostic the processor reports, one sentence each saying what is wrong and what to
+ * write instead. Tests match on these texts.
+ */
+public enum Message {
+  NOT_A_MODULE("@Model class %s must extend dev.kiln.dsl.Module"),
+  FINAL_CLASS("@Model class %s must not be final: Kiln generates %s as its subclass"),
+  PRIVATE_CLASS("@Model class %s must not be private: the generated %s extends it"),
+  NO_DEFAULT_CONSTRUCTOR("@Model class %s needs a constructor without parameters that %s can call"),
+  INNER_CLASS("@Model class %s must be top-level or static: the generated class cannot create an inner class"),
+  BAD_FACTORY("@Model method %s must be static, take no parameters and return dev.kiln.dsl.Sequential"),
+  BAD_INPUT_SHAPE("@Model(input = %s) must list one sample's dimensions, each at least 1"),
+  NO_FORWARD("@Model class %s must implement Tensor forward(Tensor x)"),
+  PRIVATE_LAYER("layer field %s must not be private: the generated subclass reads it"),
+  NO_INITIALIZER("layer field %s has no initializer: declare it as 'final %s %s = new %s(...)'"),
+  NON_FINAL_LAYER("layer field %s must be final so that the compiled plan stays valid"),
+  UNKNOWN_LAYER("%s: layer type %s is not supported by the Kiln compiler; supported: %s"),
+  NON_CONSTANT_ARGUMENT("%s: argument '%s' of %s is not a compile-time constant; use literals, arithmetic and static final constants"),
+  BAD_LAYER_ARGUMENTS("%s: %s"),
+  UNSUPPORTED_STATEMENT("unsupported statement in forward: %s; write local assignments (Tensor h = fc1.apply(x);) and one return"),
+  UNSUPPORTED_EXPRESSION("unsupported expression in forward: %s; write layer calls (fc1.apply(x)), F functions (relu, flatten) and local variables"),
+  UNKNOWN_VALUE("'%s' is not the input or a local assigned earlier in forward"),
+  NOT_A_LAYER("'%s' is not a layer field of %s declared with an initializer"),
+  UNSUPPORTED_FUNCTION("function %s is not supported by the Kiln compiler; supported: %s"),
+  NO_RETURN("forward must end with 'return <tensor>;'"),
+  SHAPE_MISMATCH("%s: %s, from %s"),
+  NOT_A_CHAIN("%s: the compiler supports one chain of layers from the input to the result; %s"),
+  UNSUPPORTED_SEQUENTIAL("%s: write the Sequential as Sequential.of(...) or Sequential.builder().add(...).build()"),
+  INTERNAL_ERROR("Kiln's processor failed on this model (please report it): %s");
+
+  private final String format;
+
+  Message(String format) {
+    this.format = format;
+  }
+
+  public String format(Object... args) {
+    return String.format(format, args);
+  }
+}

@@ -1,0 +1,72 @@
+package dev.kiln.processor.check;
+
+import dev.kiln.dsl.ShapeException;
+import dev.kiln.processor.Diagnostics;
+import dev.kiln.processor.Message;
+import dev.kiln.processor.ir.ModelIr;
+import dev.kiln.processor.ir.Source;
+import dev.kiln.processor.ir.StepIr;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Pass 2: infers every value's shape from {@code @Model(input)} through the steps with the dsl
+ * layers' own shape rules, and checks that the steps form the one chain the generator compiles.
+ */
+public final class ShapeChecker {
+  private final Diagnostics diagnostics;
+
+  public ShapeChecker(Diagnostics diagnostics) {
+    this.diagnostics = diagnostics;
+  }
+
+  /**
+   * Checks the shapes; the chain structure only when {@code partial} is false (a partial IR misses
+   * the steps whose errors the reader already reported).
+   */
+  public Optional<CheckedModel> check(ModelIr ir, boolean partial) {
+    int before = diagnostics.count();
+    int[] input = new int[ir.input().length + 1];
+    input[0] = -1;
+    System.arraycopy(ir.input(), 0, input, 1, ir.input().length);
+
+    Map<String, int[]> shapes = new HashMap<>();
+    Map<String, String> producers = new HashMap<>();
+    shapes.put(ir.inputName(), input);
+    producers.put(ir.inputName(), "the input " + ir.inputName() + " (@Model input)");
+    List<int[]> ins = new ArrayList<>();
+    List<int[]> outs = new ArrayList<>();
+    String previous = ir.inputName();
+    for (StepIr step : ir.steps()) {
+      String label = step.layer() != null ? step.layer().path() : step.text();
+      Source where = step.layer() != null && ir.form() == ModelIr.Form.METHOD ? step.layer().source() : step.source();
+      if (!partial && !step.input().equals(previous)) {
+        diagnostics.error(where, Message.NOT_A_CHAIN, label,
+            "it reads " + producers.get(step.input()) + " while the value before it is not used; drop the unused value");
+        return Optional.empty();
+      }
+      int[] in = shapes.get(step.input());
+      producers.putIfAbsent(step.output(), step.text());
+      previous = step.output();
+      if (in == null) {
+        continue; // fed by a step whose error is already reported: its shape is unknown
+      }
+      try {
+        int[] out = step.spec().outputShape(in);
+        shapes.put(step.output(), out);
+        ins.add(in);
+        outs.add(out);
+      } catch (ShapeException e) {
+        diagnostics.error(where, Message.SHAPE_MISMATCH, label, e.getMessage(), producers.get(step.input()));
+      }
+    }
+    if (!partial && !ir.result().equals(previous)) {
+      diagnostics.error(ir.source(), Message.NOT_A_CHAIN, ir.generatedName(),
+          "forward returns " + producers.get(ir.result()) + " but not the last value computed");
+    }
+    return diagnostics.count() > before ? Optional.empty() : Optional.of(new CheckedModel(ir, input, ins, outs));
+  }
+}

@@ -1,0 +1,526 @@
+package dev.kiln.processor.read;
+
+import com.sun.source.tree.AssignmentTree;
+import com.sun.source.tree.BlockTree;
+import com.sun.source.tree.CompilationUnitTree;
+import com.sun.source.tree.ExpressionStatementTree;
+import com.sun.source.tree.ExpressionTree;
+import com.sun.source.tree.IdentifierTree;
+import com.sun.source.tree.MemberSelectTree;
+import com.sun.source.tree.MethodInvocationTree;
+import com.sun.source.tree.MethodTree;
+import com.sun.source.tree.NewClassTree;
+import com.sun.source.tree.ParenthesizedTree;
+import com.sun.source.tree.ReturnTree;
+import com.sun.source.tree.StatementTree;
+import com.sun.source.tree.Tree;
+import com.sun.source.tree.VariableTree;
+import com.sun.source.util.TreePath;
+import com.sun.source.util.Trees;
+import dev.kiln.dsl.Flatten;
+import dev.kiln.dsl.LayerSpec;
+import dev.kiln.dsl.Model;
+import dev.kiln.dsl.ReLU;
+import dev.kiln.processor.Diagnostics;
+import dev.kiln.processor.Message;
+import dev.kiln.processor.ir.LayerIr;
+import dev.kiln.processor.ir.ModelIr;
+import dev.kiln.processor.ir.Source;
+import dev.kiln.processor.ir.StepIr;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import javax.lang.model.element.Element;
+import javax.lang.model.element.ElementKind;
+import javax.lang.model.element.ExecutableElement;
+import javax.lang.model.element.Modifier;
+import javax.lang.model.element.NestingKind;
+import javax.lang.model.element.PackageElement;
+import javax.lang.model.element.TypeElement;
+import javax.lang.model.element.VariableElement;
+import javax.lang.model.type.TypeMirror;
+import javax.lang.model.util.ElementFilter;
+import javax.lang.model.util.Elements;
+import javax.lang.model.util.Types;
+
+/**
+ * Pass 1: reads a {@code @Model} declaration into a {@link ModelIr}. Layer constructor arguments
+ * are folded to constants and turned into the dsl's {@link LayerSpec}s; the body of
+ * {@code forward} is read through javac's Tree API into steps. Every problem is reported to
+ * {@link Diagnostics} and reading goes on, so that one build shows all errors of a model.
+ */
+public final class DeclarationReader {
+  private static final String MODULE = "dev.kiln.dsl.Module";
+  private static final String SEQUENTIAL = "dev.kiln.dsl.Sequential";
+  private static final String TENSOR = "dev.kiln.runtime.Tensor";
+  private static final String FUNCTIONS = "dev.kiln.dsl.F";
+
+  private final Trees trees;
+  private final Elements elements;
+  private final Types types;
+  private final Diagnostics diagnostics;
+  private final ConstantFolder folder;
+
+  public DeclarationReader(Trees trees, Elements elements, Types types, Diagnostics diagnostics) {
+    this.trees = trees;
+    this.elements = elements;
+    this.types = types;
+    this.diagnostics = diagnostics;
+    this.folder = new ConstantFolder(trees);
+  }
+
+  /** A layer as declared: a leaf with its spec, or a Sequential of children. */
+  private sealed interface LayerNode permits Leaf, Seq {}
+
+  private record Leaf(LayerIr layer) implements LayerNode {}
+
+  private record Seq(String path, List<LayerNode> children) implements LayerNode {}
+
+  /**
+   * The IR, or empty when the declaration cannot be read at all (the reason is reported). The IR
+   * may be partial when errors were reported: steps that depend on a broken layer or statement
+   * are left out, so that the checker can still report the errors of the rest.
+   */
+  public Optional<ModelIr> read(Element element) {
+    return Optional.ofNullable(element.getKind() == ElementKind.METHOD
+        ? readMethod((ExecutableElement) element)
+        : readClass((TypeElement) element));
+  }
+
+  // ------------------------------------------------------------------ the two declaration forms
+
+  private ModelIr readMethod(ExecutableElement method) {
+    TypeElement owner = (TypeElement) method.getEnclosingElement();
+    String name = method.getSimpleName().toString();
+    String generated = "Kiln" + Character.toUpperCase(name.charAt(0)) + name.substring(1);
+    boolean returnsSequential = types.isSameType(method.getReturnType(), type(SEQUENTIAL));
+    if (!method.getModifiers().contains(Modifier.STATIC) || !method.getParameters().isEmpty() || !returnsSequential
+        || method.getModifiers().contains(Modifier.PRIVATE)) {
+      diagnostics.error(method, Message.BAD_FACTORY, name + "()");
+      return null;
+    }
+    int[] input = inputShape(method);
+    MethodTree tree = trees.getTree(method);
+    CompilationUnitTree unit = trees.getPath(method).getCompilationUnit();
+    List<? extends StatementTree> body = tree.getBody().getStatements();
+    if (body.size() != 1 || !(body.get(0) instanceof ReturnTree ret) || ret.getExpression() == null) {
+      diagnostics.error(unit, tree, Message.UNSUPPORTED_SEQUENTIAL, name + "()");
+      return null;
+    }
+    List<LayerIr> layers = new ArrayList<>();
+    LayerNode root = layerNode(ret.getExpression(), "", unit, layers);
+    if (!(root instanceof Seq seq)) {
+      if (root != null) {
+        diagnostics.error(unit, ret, Message.UNSUPPORTED_SEQUENTIAL, name + "()");
+      }
+      return null;
+    }
+    Steps steps = new Steps("x");
+    steps.applySequential(seq, "x", name + "()", source(unit, ret));
+    return new ModelIr(ModelIr.Form.METHOD, method, packageOf(owner), nestedName(owner), name,
+        prefixed(owner, generated), input, "x", layers, steps.list, steps.last, source(unit, tree));
+  }
+
+  private ModelIr readClass(TypeElement type) {
+    String name = type.getSimpleName().toString();
+    String generated = prefixed(type, "Kiln" + name);
+    boolean ok = checkClassShape(type, generated);
+    int[] input = inputShape(type);
+    CompilationUnitTree unit = trees.getPath(type).getCompilationUnit();
+
+    Map<String, LayerNode> fields = new LinkedHashMap<>();
+    Set<String> broken = new HashSet<>();
+    List<LayerIr> layers = new ArrayList<>();
+    for (VariableElement field : ElementFilter.fieldsIn(type.getEnclosedElements())) {
+      if (field.getModifiers().contains(Modifier.STATIC) || !types.isAssignable(field.asType(), type(MODULE))) {
+        continue;
+      }
+      String fieldName = field.getSimpleName().toString();
+      VariableTree vt = (VariableTree) trees.getTree(field);
+      String typeName = types.asElement(field.asType()).getSimpleName().toString();
+      if (field.getModifiers().contains(Modifier.PRIVATE)) {
+        diagnostics.error(field, Message.PRIVATE_LAYER, fieldName);
+      }
+      if (vt.getInitializer() == null) {
+        diagnostics.error(field, Message.NO_INITIALIZER, fieldName, typeName, fieldName, typeName);
+        broken.add(fieldName);
+        continue;
+      }
+      if (!field.getModifiers().contains(Modifier.FINAL)) {
+        diagnostics.error(field, Message.NON_FINAL_LAYER, fieldName);
+      }
+      LayerNode node = layerNode(vt.getInitializer(), fieldName, unit, layers);
+      if (node != null) {
+        fields.put(fieldName, node);
+      } else {
+        broken.add(fieldName);
+      }
+    }
+
+    ExecutableElement forward = null;
+    for (ExecutableElement m : ElementFilter.methodsIn(type.getEnclosedElements())) {
+      if (m.getSimpleName().contentEquals("forward") && m.getParameters().size() == 1
+          && types.isSameType(m.getParameters().get(0).asType(), type(TENSOR))) {
+        forward = m;
+      }
+    }
+    if (forward == null) {
+      diagnostics.error(type, Message.NO_FORWARD, name);
+      return null;
+    }
+    MethodTree tree = trees.getTree(forward);
+    String inputName = forward.getParameters().get(0).getSimpleName().toString();
+    Steps steps = new Steps(inputName);
+    steps.broken.addAll(broken);
+    steps.readBody(tree.getBody(), unit, fields, name);
+    if (!ok || steps.last == null) {
+      return null;
+    }
+    return new ModelIr(ModelIr.Form.CLASS, type, packageOf(type), nestedName(type), null, generated, input,
+        inputName, layers, steps.list, steps.last, source(unit, trees.getTree(type)));
+  }
+
+  private boolean checkClassShape(TypeElement type, String generated) {
+    String name = type.getSimpleName().toString();
+    int before = diagnostics.count();
+    if (!types.isAssignable(type.asType(), type(MODULE))) {
+      diagnostics.error(type, Message.NOT_A_MODULE, name);
+    }
+    if (type.getModifiers().contains(Modifier.FINAL)) {
+      diagnostics.error(type, Message.FINAL_CLASS, name, generated);
+    }
+    if (type.getModifiers().contains(Modifier.PRIVATE)) {
+      diagnostics.error(type, Message.PRIVATE_CLASS, name, generated);
+    }
+    if (type.getNestingKind() == NestingKind.MEMBER && !type.getModifiers().contains(Modifier.STATIC)
+        || type.getNestingKind() == NestingKind.LOCAL || type.getNestingKind() == NestingKind.ANONYMOUS) {
+      diagnostics.error(type, Message.INNER_CLASS, name);
+    }
+    List<ExecutableElement> ctors = ElementFilter.constructorsIn(type.getEnclosedElements());
+    boolean noArg = ctors.stream().anyMatch(c -> c.getParameters().isEmpty() && !c.getModifiers().contains(Modifier.PRIVATE));
+    if (!noArg) {
+      diagnostics.error(type, Message.NO_DEFAULT_CONSTRUCTOR, name, generated);
+    }
+    return diagnostics.count() == before;
+  }
+
+  private int[] inputShape(Element element) {
+    int[] input = element.getAnnotation(Model.class).input();
+    if (input.length == 0 || Arrays.stream(input).anyMatch(d -> d < 1)) {
+      diagnostics.error(element, Message.BAD_INPUT_SHAPE, Arrays.toString(input));
+    }
+    return input;
+  }
+
+  // ------------------------------------------------------------------ layer declarations
+
+  /** Reads {@code new Linear(...)}, {@code Sequential.of(...)} or a builder chain; null after an error. */
+  private LayerNode layerNode(ExpressionTree expr, String path, CompilationUnitTree unit, List<LayerIr> layers) {
+    String label = path.isEmpty() ? "model" : path;
+    if (expr instanceof ParenthesizedTree p) {
+      return layerNode(p.getExpression(), path, unit, layers);
+    }
+    if (expr instanceof NewClassTree nc) {
+      Element ctor = trees.getElement(TreePath.getPath(unit, nc));
+      if (ctor == null) {
+        return null; // javac reports the unresolved type itself
+      }
+      TypeElement cls = (TypeElement) ctor.getEnclosingElement();
+      String qualified = cls.getQualifiedName().toString();
+      if (!LayerCatalog.knows(qualified)) {
+        diagnostics.error(unit, nc, Message.UNKNOWN_LAYER, label, cls.getSimpleName(), LayerCatalog.supported());
+        return null;
+      }
+      List<Object> args = new ArrayList<>();
+      for (ExpressionTree a : nc.getArguments()) {
+        try {
+          args.add(folder.fold(a, unit));
+        } catch (ConstantFolder.NotConstant e) {
+          diagnostics.error(unit, e.tree, Message.NON_CONSTANT_ARGUMENT, label, e.tree, cls.getSimpleName());
+          return null;
+        }
+      }
+      try {
+        LayerIr layer = new LayerIr(path, LayerCatalog.create(qualified, args), source(unit, nc));
+        layers.add(layer);
+        return new Leaf(layer);
+      } catch (LayerCatalog.BadArguments e) {
+        diagnostics.error(unit, nc, Message.BAD_LAYER_ARGUMENTS, label, e.getMessage());
+        return null;
+      }
+    }
+    if (expr instanceof MethodInvocationTree mi) {
+      List<ExpressionTree> children = sequentialChildren(mi, unit);
+      List<String> names = sequentialNames(mi, unit);
+      if (children == null) {
+        diagnostics.error(unit, expr, Message.UNSUPPORTED_SEQUENTIAL, label);
+        return null;
+      }
+      List<LayerNode> nodes = new ArrayList<>();
+      for (int i = 0; i < children.size(); i++) {
+        String child = names.get(i) == null ? Integer.toString(i) : names.get(i);
+        LayerNode n = layerNode(children.get(i), path.isEmpty() ? child : path + "." + child, unit, layers);
+        if (n == null) {
+          return null;
+        }
+        nodes.add(n);
+      }
+      return new Seq(path, nodes);
+    }
+    diagnostics.error(unit, expr, Message.UNKNOWN_LAYER, label, expr.getKind().toString().toLowerCase(Locale.ROOT), LayerCatalog.supported());
+    return null;
+  }
+
+  /** The layer expressions of {@code Sequential.of(a, b)} or of a builder chain, or null if it is neither. */
+  private List<ExpressionTree> sequentialChildren(MethodInvocationTree mi, CompilationUnitTree unit) {
+    List<ExpressionTree> out = new ArrayList<>();
+    return collectSequential(mi, unit, out, new ArrayList<>()) ? out : null;
+  }
+
+  /** Names given with {@code .add("name", layer)}; null entries for unnamed children. */
+  private List<String> sequentialNames(MethodInvocationTree mi, CompilationUnitTree unit) {
+    List<String> names = new ArrayList<>();
+    collectSequential(mi, unit, new ArrayList<>(), names);
+    return names;
+  }
+
+  private boolean collectSequential(MethodInvocationTree mi, CompilationUnitTree unit, List<ExpressionTree> layers, List<String> names) {
+    if (!(mi.getMethodSelect() instanceof MemberSelectTree select)) {
+      return false;
+    }
+    Element method = trees.getElement(TreePath.getPath(unit, mi));
+    if (method == null) {
+      return false;
+    }
+    String owner = ((TypeElement) method.getEnclosingElement()).getQualifiedName().toString();
+    String name = select.getIdentifier().toString();
+    if (owner.equals(SEQUENTIAL) && name.equals("of")) {
+      for (ExpressionTree a : mi.getArguments()) {
+        layers.add(a);
+        names.add(null);
+      }
+      return true;
+    }
+    if (owner.equals(SEQUENTIAL) && name.equals("builder")) {
+      return true;
+    }
+    if (!owner.equals(SEQUENTIAL + ".Builder") || !(select.getExpression() instanceof MethodInvocationTree inner)) {
+      return false;
+    }
+    if (!collectSequential(inner, unit, layers, names)) {
+      return false;
+    }
+    if (name.equals("build")) {
+      return true;
+    }
+    if (name.equals("add") && mi.getArguments().size() == 2) {
+      try {
+        Object n = folder.fold(mi.getArguments().get(0), unit);
+        names.add(String.valueOf(n));
+      } catch (ConstantFolder.NotConstant e) {
+        return false;
+      }
+      layers.add(mi.getArguments().get(1));
+      return true;
+    }
+    if (name.equals("add") && mi.getArguments().size() == 1) {
+      names.add(Integer.toString(layers.size()));
+      layers.add(mi.getArguments().get(0));
+      return true;
+    }
+    return false;
+  }
+
+  // ------------------------------------------------------------------ forward
+
+  /** Builds the step list while reading statements; {@code last} is the returned value. */
+  private final class Steps {
+    final List<StepIr> list = new ArrayList<>();
+    final Map<String, String> locals = new HashMap<>();
+    /** Layer fields whose declaration had an error (already reported): their uses stay silent. */
+    final Set<String> broken = new HashSet<>();
+    /** Locals whose value is unknown after an error: their uses stay silent. */
+    private final Set<String> unknown = new HashSet<>();
+    String last;
+    private int counter;
+
+    Steps(String inputName) {
+      locals.put(inputName, inputName);
+    }
+
+    void readBody(BlockTree body, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
+      List<? extends StatementTree> statements = body.getStatements();
+      for (StatementTree s : statements) {
+        if (s instanceof VariableTree v && v.getInitializer() != null) {
+          assign(v.getName().toString(), expression(v.getInitializer(), unit, fields, className));
+        } else if (s instanceof ExpressionStatementTree es && es.getExpression() instanceof AssignmentTree a
+            && a.getVariable() instanceof IdentifierTree target) {
+          assign(target.getName().toString(), expression(a.getExpression(), unit, fields, className));
+        } else if (s instanceof ReturnTree r && r.getExpression() != null) {
+          last = expression(r.getExpression(), unit, fields, className);
+          return;
+        } else {
+          diagnostics.error(unit, s, Message.UNSUPPORTED_STATEMENT, describe(s));
+        }
+      }
+      diagnostics.error(unit, body, Message.NO_RETURN);
+    }
+
+    private void assign(String local, String value) {
+      if (value == null) {
+        locals.remove(local);
+        unknown.add(local);
+      } else {
+        locals.put(local, value);
+        unknown.remove(local);
+      }
+    }
+
+    private String expression(ExpressionTree e, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
+      if (e instanceof ParenthesizedTree p) {
+        return expression(p.getExpression(), unit, fields, className);
+      }
+      if (e instanceof IdentifierTree id) {
+        String value = locals.get(id.getName().toString());
+        if (value == null && !unknown.contains(id.getName().toString())) {
+          diagnostics.error(unit, e, Message.UNKNOWN_VALUE, id.getName());
+        }
+        return value;
+      }
+      if (!(e instanceof MethodInvocationTree mi)) {
+        diagnostics.error(unit, e, Message.UNSUPPORTED_EXPRESSION, describe(e));
+        return null;
+      }
+      // fc1.apply(x) / this.fc1.forward(x)
+      if (mi.getMethodSelect() instanceof MemberSelectTree ms
+          && (ms.getIdentifier().contentEquals("apply") || ms.getIdentifier().contentEquals("forward"))
+          && mi.getArguments().size() == 1) {
+        String field = fieldName(ms.getExpression());
+        LayerNode node = field == null ? null : fields.get(field);
+        if (node == null && broken.contains(field)) {
+          return null;
+        }
+        if (node == null) {
+          diagnostics.error(unit, ms.getExpression(), Message.NOT_A_LAYER, ms.getExpression(), className);
+          return null;
+        }
+        String input = expression(mi.getArguments().get(0), unit, fields, className);
+        if (input == null) {
+          return null;
+        }
+        Source where = source(unit, mi);
+        return node instanceof Leaf leaf
+            ? step(input, leaf.layer.spec(), leaf.layer, mi.toString(), where)
+            : applySequential((Seq) node, input, mi.toString(), where);
+      }
+      Element method = trees.getElement(TreePath.getPath(unit, mi));
+      if (method instanceof ExecutableElement ex
+          && ((TypeElement) ex.getEnclosingElement()).getQualifiedName().contentEquals(FUNCTIONS)) {
+        return function(mi, ex.getSimpleName().toString(), unit, fields, className);
+      }
+      diagnostics.error(unit, e, Message.UNSUPPORTED_EXPRESSION, "call " + mi.getMethodSelect());
+      return null;
+    }
+
+    private String function(MethodInvocationTree mi, String name, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
+      List<? extends ExpressionTree> args = mi.getArguments();
+      LayerSpec spec;
+      if (name.equals("relu") && args.size() == 1) {
+        spec = new ReLU.Spec();
+      } else if (name.equals("flatten") && args.size() == 1) {
+        spec = new Flatten.Spec(1, -1);
+      } else if (name.equals("flatten") && args.size() == 3) {
+        try {
+          spec = new Flatten.Spec(((Number) folder.fold(args.get(1), unit)).intValue(), ((Number) folder.fold(args.get(2), unit)).intValue());
+        } catch (ConstantFolder.NotConstant | ClassCastException e) {
+          diagnostics.error(unit, mi, Message.NON_CONSTANT_ARGUMENT, "flatten", "dims", "flatten");
+          return null;
+        }
+      } else {
+        diagnostics.error(unit, mi, Message.UNSUPPORTED_FUNCTION, "F." + name + " with " + args.size() + " argument(s)", "relu(x), flatten(x), flatten(x, start, end)");
+        return null;
+      }
+      String input = expression(args.get(0), unit, fields, className);
+      return input == null ? null : step(input, spec, null, mi.toString(), source(unit, mi));
+    }
+
+    String applySequential(Seq seq, String input, String text, Source where) {
+      String value = input;
+      for (LayerNode child : seq.children()) {
+        value = child instanceof Leaf leaf
+            ? step(value, leaf.layer.spec(), leaf.layer, text, where)
+            : applySequential((Seq) child, value, text, where);
+      }
+      last = value;
+      return value;
+    }
+
+    private String step(String input, LayerSpec spec, LayerIr layer, String text, Source where) {
+      String out = "v" + (++counter);
+      list.add(new StepIr(out, input, spec, layer, text, where));
+      last = out;
+      return out;
+    }
+  }
+
+  private static String fieldName(ExpressionTree receiver) {
+    if (receiver instanceof IdentifierTree id) {
+      return id.getName().toString();
+    }
+    if (receiver instanceof MemberSelectTree ms && ms.getExpression() instanceof IdentifierTree self
+        && self.getName().contentEquals("this")) {
+      return ms.getIdentifier().toString();
+    }
+    return null;
+  }
+
+  private static String describe(Tree t) {
+    return t.getKind().toString().toLowerCase(Locale.ROOT).replace('_', ' ') + " '" + firstLine(t) + "'";
+  }
+
+  private static String firstLine(Tree t) {
+    String s = t.toString().strip();
+    int nl = s.indexOf('\n');
+    return nl < 0 ? s : s.substring(0, nl) + " ...";
+  }
+
+  // ------------------------------------------------------------------ helpers
+
+  private Source source(CompilationUnitTree unit, Tree tree) {
+    long pos = trees.getSourcePositions().getStartPosition(unit, tree);
+    return new Source(unit, tree, unit.getLineMap().getLineNumber(pos));
+  }
+
+  private TypeMirror type(String qualifiedName) {
+    return elements.getTypeElement(qualifiedName).asType();
+  }
+
+  private String packageOf(Element e) {
+    PackageElement p = elements.getPackageOf(e);
+    return p.isUnnamed() ? "" : p.getQualifiedName().toString();
+  }
+
+  /** {@code Outer.Inner} for a nested class, as written in source. */
+  private String nestedName(TypeElement type) {
+    String qualified = type.getQualifiedName().toString();
+    String pkg = packageOf(type);
+    return pkg.isEmpty() ? qualified : qualified.substring(pkg.length() + 1);
+  }
+
+  /** Generated names of nested declarations join the enclosing classes with '_': {@code KilnOuter_Inner}. */
+  private String prefixed(TypeElement owner, String simple) {
+    String nested = nestedName(owner);
+    int dot = nested.lastIndexOf('.');
+    if (owner.getKind() == ElementKind.CLASS && simple.equals("Kiln" + owner.getSimpleName())) {
+      return dot < 0 ? simple : "Kiln" + nested.replace('.', '_');
+    }
+    return simple;
+  }
+}

@@ -1,0 +1,228 @@
+package dev.kiln.processor;
+
+import static com.google.testing.compile.CompilationSubject.assertThat;
+import static com.google.testing.compile.Compiler.javac;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import com.google.testing.compile.Compilation;
+import com.google.testing.compile.JavaFileObjects;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import javax.tools.JavaFileObject;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Golden generated sources for the MLP in both declaration forms, and one test per diagnostic,
+ * each checked on its file and line. Set KILN_REGENERATE_GOLDEN=1 to rewrite the golden files
+ * after an intended change of the generator.
+ */
+class ProcessorTest {
+  static JavaFileObject model(String name) {
+    return JavaFileObjects.forResource("models/" + name + ".java");
+  }
+
+  /**
+   * Compiles with every lint but "processing" as errors ("processing" only says that no processor
+   * claimed @Generated, which no generator can avoid; Kiln's own build uses the same setting).
+   */
+  static Compilation compile(JavaFileObject... sources) {
+    return javac().withProcessors(new ModelProcessor()).withOptions("-Xlint:all,-processing", "-Werror").compile(sources);
+  }
+
+  private static void assertGolden(Compilation c, String generated, String goldenName) throws IOException {
+    JavaFileObject file = c.generatedSourceFile("test." + generated).orElseThrow();
+    String actual = file.getCharContent(false).toString();
+    Path golden = Path.of("src/test/resources/expected/" + goldenName);
+    if (System.getenv("KILN_REGENERATE_GOLDEN") != null) {
+      Files.writeString(golden, actual, StandardCharsets.UTF_8);
+    }
+    assertEquals(Files.readString(golden, StandardCharsets.UTF_8), actual,
+        "generated " + generated + " differs from " + golden + " (KILN_REGENERATE_GOLDEN=1 rewrites it)");
+  }
+
+  @Test
+  void classFormMatchesGoldenSource() throws IOException {
+    Compilation c = compile(model("Mlp"));
+    assertThat(c).succeededWithoutWarnings();
+    assertGolden(c, "KilnMlp", "KilnMlp.class-form.java");
+  }
+
+  @Test
+  void methodFormMatchesGoldenSource() throws IOException {
+    Compilation c = compile(model("Models"));
+    assertThat(c).succeededWithoutWarnings();
+    assertGolden(c, "KilnMlp", "KilnMlp.method-form.java");
+  }
+
+  @Test
+  void everySupportedConstructCompilesWithoutWarnings() throws IOException {
+    Compilation c = compile(model("Mixed"));
+    assertThat(c).succeededWithoutWarnings();
+    assertGolden(c, "KilnMixed", "KilnMixed.java");
+  }
+
+  private static JavaFileObject source(String name, String... lines) {
+    return JavaFileObjects.forSourceLines("test." + name, lines);
+  }
+
+  private static final String[] HEADER = {
+    "package test;",
+    "import static dev.kiln.dsl.F.*;",
+    "import dev.kiln.dsl.*;",
+    "import dev.kiln.dsl.Module;", // a wildcard alone is ambiguous with java.lang.Module
+    "import dev.kiln.runtime.Tensor;",
+  };
+
+  private static JavaFileObject classModel(String name, String... body) {
+    String[] lines = new String[HEADER.length + body.length];
+    System.arraycopy(HEADER, 0, lines, 0, HEADER.length);
+    System.arraycopy(body, 0, lines, HEADER.length, body.length);
+    return source(name, lines);
+  }
+
+  @Test
+  void linearInFeaturesMismatchIsReportedOnTheCall() {
+    JavaFileObject f = classModel("Bad",
+        "@Model(input = {1, 28, 28})",
+        "public class Bad extends Module {",
+        "  final Linear fc1 = new Linear(1152, 10);",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    x = flatten(x);",
+        "    return fc1.apply(x);",
+        "  }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorCount(1);
+    assertThat(c).hadErrorContaining(
+            "fc1: Linear(in_features=1152, out_features=10, bias=true) expects [N, 1152], receives [N, 784], from flatten(x)")
+        .inFile(f).onLineContaining("return fc1.apply(x)");
+  }
+
+  @Test
+  void sequentialMismatchIsReportedOnTheLayer() {
+    JavaFileObject f = source("Seq",
+        "package test;",
+        "import dev.kiln.dsl.*;",
+        "public class Seq {",
+        "  @Model(input = {784})",
+        "  static Sequential net() {",
+        "    return Sequential.of(new Linear(784, 256), new ReLU(),",
+        "        new Linear(128, 10));",
+        "  }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining("2: Linear(in_features=128, out_features=10, bias=true) expects [N, 128], receives [N, 256]")
+        .inFile(f).onLineContaining("new Linear(128, 10)");
+  }
+
+  @Test
+  void nonConstantArgumentIsReportedOnTheArgument() {
+    JavaFileObject f = classModel("NonConst",
+        "@Model(input = {4})",
+        "public class NonConst extends Module {",
+        "  int hidden = 8;",
+        "  final Linear fc1 = new Linear(4, hidden);",
+        "  @Override public Tensor forward(Tensor x) { return fc1.apply(x); }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining("fc1: argument 'hidden' of Linear is not a compile-time constant")
+        .inFile(f).onLineContaining("new Linear(4, hidden)");
+  }
+
+  @Test
+  void layerWithoutInitializerIsReportedOnTheField() {
+    JavaFileObject f = classModel("Late",
+        "@Model(input = {4})",
+        "public class Late extends Module {",
+        "  final Linear fc1;",
+        "  public Late() { fc1 = new Linear(4, 2); }",
+        "  @Override public Tensor forward(Tensor x) { return fc1.apply(x); }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining("layer field fc1 has no initializer: declare it as 'final Linear fc1 = new Linear(...)'")
+        .inFile(f).onLineContaining("final Linear fc1;");
+  }
+
+  @Test
+  void unsupportedConstructSaysWhatToWriteInstead() {
+    JavaFileObject f = classModel("Loop",
+        "@Model(input = {4})",
+        "public class Loop extends Module {",
+        "  final Linear fc1 = new Linear(4, 4);",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    for (int i = 0; i < 3; i++) { x = fc1.apply(x); }",
+        "    return x;",
+        "  }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining("unsupported statement in forward: for loop")
+        .inFile(f).onLineContaining("for (int i");
+    assertThat(c).hadErrorContaining("write local assignments");
+  }
+
+  @Test
+  void unknownCallAndNonLayerAreReported() {
+    JavaFileObject f = classModel("Calls",
+        "@Model(input = {4})",
+        "public class Calls extends Module {",
+        "  final Linear fc1 = new Linear(4, 4);",
+        "  final Tensor scale = Tensor.ones(4);",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    x = x.mul(scale);",
+        "    return fc1.apply(x);",
+        "  }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining("unsupported expression in forward: call x.mul")
+        .inFile(f).onLineContaining("x = x.mul(scale)");
+  }
+
+  @Test
+  void allErrorsOfAModelInOneBuild() {
+    JavaFileObject f = classModel("Many",
+        "@Model(input = {4})",
+        "public class Many extends Module {",
+        "  int width = 3;",
+        "  final Linear fc1 = new Linear(4, width);",
+        "  final Linear fc2 = new Linear(9, 2);",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    while (x == null) { }",
+        "    return fc2.apply(x);",
+        "  }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining("not a compile-time constant").inFile(f).onLineContaining("new Linear(4, width)");
+    assertThat(c).hadErrorContaining("unsupported statement in forward: while loop").inFile(f).onLineContaining("while");
+    assertThat(c).hadErrorContaining("fc2: Linear(in_features=9, out_features=2, bias=true) expects [N, 9], receives [N, 4]")
+        .inFile(f).onLineContaining("return fc2.apply(x)");
+  }
+
+  @Test
+  void declarationShapeErrors() {
+    JavaFileObject f = classModel("Shape",
+        "@Model(input = {4})",
+        "public final class Shape extends Module {",
+        "  private final Linear fc1 = new Linear(4, 2);",
+        "  @Override public Tensor forward(Tensor x) { return fc1.apply(x); }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining("@Model class Shape must not be final").inFile(f).onLineContaining("public final class Shape");
+    assertThat(c).hadErrorContaining("layer field fc1 must not be private").inFile(f).onLineContaining("private final Linear fc1");
+  }
+
+  @Test
+  void unknownLayerTypeListsTheSupportedOnes() {
+    JavaFileObject f = classModel("Custom",
+        "@Model(input = {4})",
+        "public class Custom extends Module {",
+        "  static class Twice extends Module { @Override public Tensor forward(Tensor x) { return x; } }",
+        "  final Twice t = new Twice();",
+        "  @Override public Tensor forward(Tensor x) { return t.apply(x); }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining("t: layer type Twice is not supported by the Kiln compiler; supported: Linear, ReLU, Flatten, Sequential")
+        .inFile(f).onLineContaining("new Twice()");
+  }
+}
