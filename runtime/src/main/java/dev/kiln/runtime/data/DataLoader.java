@@ -1,0 +1,137 @@
+package dev.kiln.runtime.data;
+
+import dev.kiln.runtime.Kiln;
+import java.util.Arrays;
+import java.util.Iterator;
+import java.util.NoSuchElementException;
+import java.util.Objects;
+import java.util.SplittableRandom;
+
+/**
+ * Iterates over a dataset in mini-batches, like PyTorch's {@code DataLoader}. Each call to {@link
+ * #iterator()} (each {@code for (Batch b : loader)} loop) is one epoch that visits every sample
+ * once; with {@code shuffle} the order is a fresh random permutation drawn from {@link
+ * Kiln#generator()}, so consecutive epochs differ and {@link Kiln#manualSeed} makes the whole
+ * sequence reproducible. Without it the order is {@code 0 .. n-1}.
+ *
+ * <p>The last batch of an epoch is smaller when the batch size does not divide the dataset size,
+ * unless {@code dropLast} is set, in which case it is skipped. Batches come from {@link
+ * BatchSource#gather} when the dataset implements it and from stacking its examples otherwise.
+ *
+ * <pre>{@code
+ * var loader = new DataLoader<>(FashionMnist.train(), 64, true);
+ * for (Batch b : loader) { ... b.x() ... b.y() ... }
+ * }</pre>
+ *
+ * @param <T> the dataset's example type
+ */
+public final class DataLoader<T extends Example> implements Iterable<Batch> {
+  private final Dataset<T> dataset;
+  private final int batchSize;
+  private final boolean shuffle;
+  private final boolean dropLast;
+
+  /** A loader that keeps the last, possibly smaller, batch of each epoch. */
+  public DataLoader(Dataset<T> dataset, int batchSize, boolean shuffle) {
+    this(dataset, batchSize, shuffle, false);
+  }
+
+  /**
+   * A loader over {@code dataset}.
+   *
+   * @param batchSize samples per batch, at least 1
+   * @param shuffle whether each epoch visits the samples in a new random order
+   * @param dropLast whether to skip the last batch of an epoch when it has fewer than {@code batchSize} samples
+   * @throws IllegalArgumentException when {@code batchSize < 1}
+   */
+  public DataLoader(Dataset<T> dataset, int batchSize, boolean shuffle, boolean dropLast) {
+    this.dataset = Objects.requireNonNull(dataset, "DataLoader: dataset is null");
+    if (batchSize < 1) {
+      throw new IllegalArgumentException("DataLoader: batch size must be at least 1, got " + batchSize);
+    }
+    this.batchSize = batchSize;
+    this.shuffle = shuffle;
+    this.dropLast = dropLast;
+  }
+
+  /** Starts an epoch: a new permutation when shuffling, {@code 0 .. n-1} otherwise. */
+  @Override
+  public Iterator<Batch> iterator() {
+    int n = dataset.size();
+    int[] order = shuffle ? permutation(n, Kiln.generator()) : identity(n);
+    int batches = batchCount(n);
+    return new Iterator<>() {
+      private int next;
+
+      @Override
+      public boolean hasNext() {
+        return next < batches;
+      }
+
+      @Override
+      public Batch next() {
+        if (!hasNext()) {
+          throw new NoSuchElementException("DataLoader: the epoch has ended after " + batches + " batches");
+        }
+        int start = next++ * batchSize;
+        return load(Arrays.copyOfRange(order, start, Math.min(start + batchSize, n)));
+      }
+    };
+  }
+
+  private Batch load(int[] indices) {
+    return dataset instanceof BatchSource source ? source.gather(indices) : Collate.stack(dataset, indices);
+  }
+
+  /** The number of batches in one epoch. */
+  public int size() {
+    return batchCount(dataset.size());
+  }
+
+  /** The number of samples in the dataset. */
+  public int datasetSize() {
+    return dataset.size();
+  }
+
+  /** The dataset this loader reads. */
+  public Dataset<T> dataset() {
+    return dataset;
+  }
+
+  /** Samples per batch (the last batch of an epoch may have fewer unless {@link #dropLast()}). */
+  public int batchSize() {
+    return batchSize;
+  }
+
+  /** Whether each epoch draws a new random order. */
+  public boolean shuffle() {
+    return shuffle;
+  }
+
+  /** Whether an incomplete last batch is skipped. */
+  public boolean dropLast() {
+    return dropLast;
+  }
+
+  private int batchCount(int n) {
+    return dropLast ? n / batchSize : n / batchSize + (n % batchSize == 0 ? 0 : 1);
+  }
+
+  private static int[] identity(int n) {
+    int[] order = new int[n];
+    Arrays.setAll(order, i -> i);
+    return order;
+  }
+
+  /** A uniformly random permutation of {@code 0 .. n-1} (Fisher–Yates). */
+  private static int[] permutation(int n, SplittableRandom rng) {
+    int[] order = identity(n);
+    for (int i = n - 1; i > 0; i--) {
+      int j = rng.nextInt(i + 1);
+      int t = order[i];
+      order[i] = order[j];
+      order[j] = t;
+    }
+    return order;
+  }
+}

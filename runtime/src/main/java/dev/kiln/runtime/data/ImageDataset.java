@@ -1,0 +1,120 @@
+package dev.kiln.runtime.data;
+
+import dev.kiln.runtime.DType;
+import dev.kiln.runtime.Tensor;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * Labelled greyscale images kept as the bytes of their files and normalised as they are copied
+ * out, the way the PyTorch tutorials' {@code transforms.ToTensor()} followed by {@code
+ * transforms.Normalize((0.5,), (0.5,))} does: {@code value = (byte / 255 - 0.5) / 0.5}, in {@code
+ * [-1, 1]}.
+ *
+ * <p>A sample is an {@link Example} of a {@code [1, H, W]} float image and a rank-0 {@link
+ * DType#INT32} label; {@link #gather} builds a {@code [B, 1, H, W]} batch and {@code [B]} labels
+ * straight from the bytes, without a tensor per sample.
+ */
+public final class ImageDataset implements Dataset<Example>, BatchSource {
+  /** The normalised value of each byte. */
+  private static final float[] NORMALISED = new float[256];
+
+  static {
+    for (int b = 0; b < 256; b++) {
+      NORMALISED[b] = (b / 255f - 0.5f) / 0.5f;
+    }
+  }
+
+  private final byte[] pixels;
+  private final byte[] labels;
+  private final int height;
+  private final int width;
+  private final List<String> classNames;
+
+  private ImageDataset(byte[] pixels, byte[] labels, int height, int width, List<String> classNames) {
+    this.pixels = pixels;
+    this.labels = labels;
+    this.height = height;
+    this.width = width;
+    this.classNames = classNames;
+  }
+
+  /**
+   * Pairs an IDX image file of shape {@code [N, H, W]} with an IDX label file of shape {@code [N]}.
+   *
+   * @throws DatasetFormatException when the shapes are wrong, the counts differ or a label is not an
+   *     index into {@code classNames}
+   */
+  static ImageDataset of(IdxArray images, IdxArray labels, List<String> classNames) throws DatasetFormatException {
+    if (images.rank() != 3) {
+      throw new DatasetFormatException(images.source(),
+          "expected images of shape [count, rows, columns], the header declares " + Arrays.toString(images.dims()));
+    }
+    if (labels.rank() != 1) {
+      throw new DatasetFormatException(labels.source(), "expected labels of shape [count], the header declares "
+          + Arrays.toString(labels.dims()));
+    }
+    if (images.dim(0) != labels.dim(0)) {
+      throw new DatasetFormatException(labels.source(), "holds " + labels.dim(0) + " labels but "
+          + images.source() + " holds " + images.dim(0) + " images");
+    }
+    for (int i = 0; i < labels.length(); i++) {
+      if (labels.unsignedByte(i) >= classNames.size()) {
+        throw new DatasetFormatException(labels.source(), "label " + labels.unsignedByte(i) + " of sample " + i
+            + " is not a class index 0.." + (classNames.size() - 1));
+      }
+    }
+    return new ImageDataset(images.bytes(), labels.bytes(), images.dim(1), images.dim(2), List.copyOf(classNames));
+  }
+
+  @Override
+  public int size() {
+    return labels.length;
+  }
+
+  /** Image {@code index} as a {@code [1, H, W]} float tensor and its label as a rank-0 INT32 tensor. */
+  @Override
+  public Example get(int index) {
+    float[] image = new float[height * width];
+    copyImage(index, image, 0);
+    return new Example(Tensor.wrap(image, 1, height, width), Tensor.wrap(new float[] {label(index)}, DType.INT32));
+  }
+
+  /** Images {@code [B, 1, H, W]} and labels {@code [B]} (INT32) of the samples at {@code indices}. */
+  @Override
+  public Batch gather(int[] indices) {
+    int imageSize = height * width;
+    float[] x = new float[Math.multiplyExact(indices.length, imageSize)];
+    float[] y = new float[indices.length];
+    for (int k = 0; k < indices.length; k++) {
+      copyImage(indices[k], x, k * imageSize);
+      y[k] = label(indices[k]);
+    }
+    return new Batch(Tensor.wrap(x, indices.length, 1, height, width), Tensor.wrap(y, DType.INT32, indices.length));
+  }
+
+  private void copyImage(int index, float[] out, int offset) {
+    Objects.checkIndex(index, size());
+    int imageSize = height * width;
+    int from = index * imageSize;
+    for (int p = 0; p < imageSize; p++) {
+      out[offset + p] = NORMALISED[Byte.toUnsignedInt(pixels[from + p])];
+    }
+  }
+
+  /** The class index of sample {@code index}. */
+  public int label(int index) {
+    return Byte.toUnsignedInt(labels[Objects.checkIndex(index, size())]);
+  }
+
+  /** The shape of one image, {@code [1, H, W]}. */
+  public int[] imageShape() {
+    return new int[] {1, height, width};
+  }
+
+  /** The name of each class, indexed by label. */
+  public List<String> classNames() {
+    return classNames;
+  }
+}

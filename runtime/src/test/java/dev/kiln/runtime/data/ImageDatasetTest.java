@@ -1,0 +1,95 @@
+package dev.kiln.runtime.data;
+
+import static dev.kiln.runtime.data.IdxFiles.idx;
+import static dev.kiln.runtime.data.IdxFiles.write;
+import static dev.kiln.runtime.data.IdxFiles.writeSplit;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.kiln.runtime.DType;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ImageDatasetTest {
+  private static final List<String> DIGITS = Mnist.classNames();
+
+  @TempDir Path dir;
+
+  private ImageDataset load(byte[] imageFile, byte[] labelFile) throws IOException {
+    return ImageDataset.of(Idx.read(write(dir, "images", imageFile)), Idx.read(write(dir, "labels", labelFile)), DIGITS);
+  }
+
+  @Test
+  void bytesAreNormalisedLikeToTensorThenNormalizeHalfHalf() throws IOException {
+    ImageDataset d = load(idx(new int[] {2, 1, 3}, new byte[] {0, (byte) 255, (byte) 128, 51, 102, (byte) 204}),
+        idx(new int[] {2}, new byte[] {3, 9}));
+    assertEquals(2, d.size());
+    assertArrayEquals(new int[] {1, 1, 3}, d.imageShape());
+    Example e = d.get(0);
+    assertArrayEquals(new int[] {1, 1, 3}, e.x().shape());
+    assertArrayEquals(new float[] {-1f, 1f, (128 / 255f - 0.5f) / 0.5f}, e.x().toFloatArray(), 1e-6f);
+    assertArrayEquals(new int[0], e.y().shape());
+    assertEquals(DType.INT32, e.y().dtype());
+    assertEquals(3f, e.y().item());
+    assertEquals(9, d.label(1));
+
+    Batch b = d.gather(new int[] {1, 0, 1});
+    assertArrayEquals(new int[] {3, 1, 1, 3}, b.x().shape());
+    assertArrayEquals(new float[] {-0.6f, -0.2f, 0.6f}, new float[] {b.x().get(0, 0, 0, 0), b.x().get(0, 0, 0, 1),
+        b.x().get(2, 0, 0, 2)}, 1e-6f);
+    assertArrayEquals(new int[] {9, 3, 9}, b.y().toIntArray());
+    assertEquals(DType.INT32, b.y().dtype());
+    assertThrows(IndexOutOfBoundsException.class, () -> d.gather(new int[] {2}));
+  }
+
+  @Test
+  void imageAndLabelCountsMustAgree() throws IOException {
+    var e = assertThrows(DatasetFormatException.class,
+        () -> load(idx(new int[] {3, 2, 2}, new byte[12]), idx(new int[] {2}, new byte[2])));
+    assertTrue(e.getMessage().startsWith(dir.resolve("labels") + ": holds 2 labels but "), e.getMessage());
+    assertTrue(e.getMessage().contains(dir.resolve("images") + " holds 3 images"), e.getMessage());
+  }
+
+  @Test
+  void labelsMustBeClassIndices() {
+    var e = assertThrows(DatasetFormatException.class,
+        () -> load(idx(new int[] {2, 1, 1}, new byte[2]), idx(new int[] {2}, new byte[] {1, 10})));
+    assertTrue(e.getMessage().startsWith(dir.resolve("labels") + ": label 10 of sample 1 is not a class index 0..9"),
+        e.getMessage());
+  }
+
+  @Test
+  void filesMustHaveTheRightRanks() {
+    var images = assertThrows(DatasetFormatException.class,
+        () -> load(idx(new int[] {2, 4}, new byte[8]), idx(new int[] {2}, new byte[2])));
+    assertTrue(images.getMessage().contains("images: expected images of shape [count, rows, columns]"), images.getMessage());
+    var labels = assertThrows(DatasetFormatException.class,
+        () -> load(idx(new int[] {2, 1, 1}, new byte[2]), idx(new int[] {2, 1}, new byte[2])));
+    assertTrue(labels.getMessage().contains("labels: expected labels of shape [count]"), labels.getMessage());
+  }
+
+  @Test
+  void loadsASplitFromADirectoryCompressedOrNot() throws IOException {
+    writeSplit(dir, "train", new byte[] {5, 0, 9}, true);
+    writeSplit(dir, "t10k", new byte[] {1, 2}, false);
+    ImageDataset train = FashionMnist.train(dir);
+    assertEquals(3, train.size());
+    assertEquals(9, train.label(2));
+    assertEquals("Sandal", train.classNames().get(train.label(0)));
+    assertEquals(2, Mnist.test(dir).size());
+    assertEquals(List.of("0", "1", "2", "3", "4", "5", "6", "7", "8", "9"), Mnist.test(dir).classNames());
+  }
+
+  @Test
+  void aMissingFileInTheGivenDirectoryIsNamed() throws IOException {
+    writeSplit(dir, "train", new byte[] {1}, true);
+    var e = assertThrows(UncheckedIOException.class, () -> FashionMnist.test(dir));
+    assertTrue(e.getMessage().contains(dir.resolve("t10k-images-idx3-ubyte.gz").toString()), e.getMessage());
+  }
+}
