@@ -16,6 +16,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.function.Supplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -31,7 +32,7 @@ final class BenchCommand {
   private BenchCommand() {}
 
   /** One row of the table: what was timed and the median milliseconds of each side. */
-  private record Row(String task, String model, int batch, double kilnMs, double peerMs) {}
+  private record Row(String task, String model, int batch, double eagerMs, double compiledMs, double peerMs) {}
 
   static void run(Args args) {
     int steps = args.integer("steps", 200, 1);
@@ -46,31 +47,36 @@ final class BenchCommand {
     List<Row> rows = new ArrayList<>();
     String[] peerVersion = {"-"};
     for (int batch : new int[] {64, 256}) {
-      double kiln = timeTrainStep(batch, steps);
+      double eager = timeTrainStep(Models::mlp, batch, steps);
+      double compiled = timeTrainStep(KilnMlp::new, batch, steps);
       double torch = peerMs(peer, peerVersion, "step", batch, steps);
-      rows.add(new Row("train step", "mlp", batch, kiln, torch));
+      rows.add(new Row("train step", "mlp", batch, eager, compiled, torch));
     }
     for (int batch : new int[] {64, 1}) {
-      double kiln = timeInference(batch, steps);
+      double eager = timeInference(Models::mlp, batch, steps);
+      double compiled = timeInference(KilnMlp::new, batch, steps);
       double torch = peerMs(peer, peerVersion, "infer", batch, steps);
-      rows.add(new Row("inference", "mlp", batch, kiln, torch));
+      rows.add(new Row("inference", "mlp", batch, eager, compiled, torch));
     }
 
-    System.out.printf(Locale.ROOT, "%nKiln eager (CPU, %s, %d cores) vs PyTorch %s (2 threads, OPENBLAS_NUM_THREADS=1); median of %d steps after 10 warm-up%n%n",
+    System.out.printf(Locale.ROOT, "%nKiln (CPU, %s, %d cores) vs PyTorch %s (2 threads, OPENBLAS_NUM_THREADS=1); median of %d steps after 10 warm-up%n%n",
         Blas.describe(), Runtime.getRuntime().availableProcessors(), peerVersion[0], steps);
-    System.out.println("| task | model | batch | Kiln eager ms | PyTorch ms | Kiln / PyTorch |");
-    System.out.println("|---|---|---:|---:|---:|---:|");
+    System.out.println("| task | model | batch | Kiln eager ms | Kiln compiled ms | PyTorch ms | eager / PyTorch | compiled / PyTorch |");
+    System.out.println("|---|---|---:|---:|---:|---:|---:|---:|");
     for (Row r : rows) {
-      System.out.printf(Locale.ROOT, "| %s | %s | %d | %.3f | %s | %s |%n", r.task, r.model, r.batch, r.kilnMs,
-          Double.isNaN(r.peerMs) ? "-" : String.format(Locale.ROOT, "%.3f", r.peerMs),
-          Double.isNaN(r.peerMs) ? "-" : String.format(Locale.ROOT, "%.2f", r.kilnMs / r.peerMs));
+      System.out.printf(Locale.ROOT, "| %s | %s | %d | %.3f | %.3f | %s | %s | %s |%n", r.task, r.model, r.batch, r.eagerMs, r.compiledMs,
+          format(r.peerMs, "%.3f"), format(r.eagerMs / r.peerMs, "%.2f"), format(r.compiledMs / r.peerMs, "%.2f"));
     }
   }
 
+  private static String format(double value, String pattern) {
+    return Double.isNaN(value) ? "-" : String.format(Locale.ROOT, pattern, value);
+  }
+
   /** Median milliseconds of one SGD-with-momentum step on random data, as the peer measures it. */
-  static double timeTrainStep(int batch, int steps) {
+  static double timeTrainStep(Supplier<Module> model, int batch, int steps) {
     Kiln.manualSeed(0);
-    Module net = Models.mlp();
+    Module net = model.get();
     var opt = new SGD(net.parameters(), 0.01).momentum(0.9);
     var criterion = new CrossEntropyLoss();
     Tensor x = Tensor.randn(batch, 1, 28, 28);
@@ -88,9 +94,9 @@ final class BenchCommand {
   }
 
   /** Median milliseconds of one forward pass in eval mode under {@code noGrad}. */
-  static double timeInference(int batch, int steps) {
+  static double timeInference(Supplier<Module> model, int batch, int steps) {
     Kiln.manualSeed(0);
-    Module net = Models.mlp();
+    Module net = model.get();
     net.eval();
     Tensor x = Tensor.randn(batch, 1, 28, 28);
     try (var g = Kiln.noGrad()) {
