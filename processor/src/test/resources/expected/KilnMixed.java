@@ -111,17 +111,19 @@ public final class KilnMixed extends Mixed {
       float[] dx = needsGrad(0) ? new float[n * 24] : null;
       // head Linear(in_features=16, out_features=5, bias=true): gradient of [N, 16]   Mixed.java:27
       CpuKernels.biasGradient(Compiled.gradBuffer(head.bias()), 0, g.buffer(), g.offset(), n, 5, true);
+      float headBeta = Compiled.gradBeta(head.weight());
       float[] headGW = Compiled.gradBuffer(head.weight());
       if (headGW != null) {
-        Blas.sgemm(true, false, 5, 16, n, 1f, g.buffer(), g.offset(), 5, p.a3, 0, 16, 1f, headGW, 0, 16);
+        Blas.sgemm(true, false, 5, 16, n, 1f, g.buffer(), g.offset(), 5, p.a3, 0, 16, headBeta, headGW, 0, 16);
       }
       Tensor headW = head.weight();
       Blas.sgemm(false, false, n, 16, 5, 1f, g.buffer(), g.offset(), 5, headW.buffer(), headW.offset(), 16, 0f, p.da3, 0, 16);
       // features.fc Linear(in_features=24, out_features=16, bias=false) + features.act ReLU(): gradient of [N, 24]   Mixed.java:26
       CpuKernels.reluBackwardBiasGradient(null, 0, p.da3, 0, p.a3, 0, n, 16, true);
+      float features_fcBeta = Compiled.gradBeta(features_fc.weight());
       float[] features_fcGW = Compiled.gradBuffer(features_fc.weight());
       if (features_fcGW != null) {
-        Blas.sgemm(true, false, 16, 24, n, 1f, p.da3, 0, 16, p.a1, 0, 24, 1f, features_fcGW, 0, 24);
+        Blas.sgemm(true, false, 16, 24, n, 1f, p.da3, 0, 16, p.a1, 0, 24, features_fcBeta, features_fcGW, 0, 24);
       }
       Tensor features_fcW = features_fc.weight();
       Blas.sgemm(false, false, n, 24, 16, 1f, p.da3, 0, 16, features_fcW.buffer(), features_fcW.offset(), 24, 0f, p.da1, 0, 24);

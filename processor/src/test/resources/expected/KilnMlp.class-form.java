@@ -108,25 +108,28 @@ public final class KilnMlp extends Mlp {
       float[] dx = needsGrad(0) ? new float[n * 784] : null;
       // fc3 Linear(in_features=512, out_features=10, bias=true): gradient of [N, 512]   Mlp.java:23
       CpuKernels.biasGradient(Compiled.gradBuffer(fc3.bias()), 0, g.buffer(), g.offset(), n, 10, true);
+      float fc3Beta = Compiled.gradBeta(fc3.weight());
       float[] fc3GW = Compiled.gradBuffer(fc3.weight());
       if (fc3GW != null) {
-        Blas.sgemm(true, false, 10, 512, n, 1f, g.buffer(), g.offset(), 10, p.a3, 0, 512, 1f, fc3GW, 0, 512);
+        Blas.sgemm(true, false, 10, 512, n, 1f, g.buffer(), g.offset(), 10, p.a3, 0, 512, fc3Beta, fc3GW, 0, 512);
       }
       Tensor fc3W = fc3.weight();
       Blas.sgemm(false, false, n, 512, 10, 1f, g.buffer(), g.offset(), 10, fc3W.buffer(), fc3W.offset(), 512, 0f, p.da3, 0, 512);
       // fc2 Linear(in_features=512, out_features=512, bias=true) + relu(fc2.apply(x)): gradient of [N, 512]   Mlp.java:22
       CpuKernels.reluBackwardBiasGradient(Compiled.gradBuffer(fc2.bias()), 0, p.da3, 0, p.a3, 0, n, 512, true);
+      float fc2Beta = Compiled.gradBeta(fc2.weight());
       float[] fc2GW = Compiled.gradBuffer(fc2.weight());
       if (fc2GW != null) {
-        Blas.sgemm(true, false, 512, 512, n, 1f, p.da3, 0, 512, p.a2, 0, 512, 1f, fc2GW, 0, 512);
+        Blas.sgemm(true, false, 512, 512, n, 1f, p.da3, 0, 512, p.a2, 0, 512, fc2Beta, fc2GW, 0, 512);
       }
       Tensor fc2W = fc2.weight();
       Blas.sgemm(false, false, n, 512, 512, 1f, p.da3, 0, 512, fc2W.buffer(), fc2W.offset(), 512, 0f, p.da2, 0, 512);
       // fc1 Linear(in_features=784, out_features=512, bias=true) + relu(fc1.apply(x)): gradient of [N, 784]   Mlp.java:21
       CpuKernels.reluBackwardBiasGradient(Compiled.gradBuffer(fc1.bias()), 0, p.da2, 0, p.a2, 0, n, 512, true);
+      float fc1Beta = Compiled.gradBeta(fc1.weight());
       float[] fc1GW = Compiled.gradBuffer(fc1.weight());
       if (fc1GW != null) {
-        Blas.sgemm(true, false, 512, 784, n, 1f, p.da2, 0, 512, in, inOff, 784, 1f, fc1GW, 0, 784);
+        Blas.sgemm(true, false, 512, 784, n, 1f, p.da2, 0, 512, in, inOff, 784, fc1Beta, fc1GW, 0, 784);
       }
       Tensor fc1W = fc1.weight();
       if (dx != null) {

@@ -125,25 +125,28 @@ public final class KilnMlp extends Module {
       float[] dx = needsGrad(0) ? new float[n * 784] : null;
       // 5 Linear(in_features=512, out_features=10, bias=true): gradient of [N, 512]   Models.java:14
       CpuKernels.biasGradient(Compiled.gradBuffer(layer5.bias()), 0, g.buffer(), g.offset(), n, 10, true);
+      float layer5Beta = Compiled.gradBeta(layer5.weight());
       float[] layer5GW = Compiled.gradBuffer(layer5.weight());
       if (layer5GW != null) {
-        Blas.sgemm(true, false, 10, 512, n, 1f, g.buffer(), g.offset(), 10, p.a3, 0, 512, 1f, layer5GW, 0, 512);
+        Blas.sgemm(true, false, 10, 512, n, 1f, g.buffer(), g.offset(), 10, p.a3, 0, 512, layer5Beta, layer5GW, 0, 512);
       }
       Tensor layer5W = layer5.weight();
       Blas.sgemm(false, false, n, 512, 10, 1f, g.buffer(), g.offset(), 10, layer5W.buffer(), layer5W.offset(), 512, 0f, p.da3, 0, 512);
       // 3 Linear(in_features=512, out_features=512, bias=true) + 4 ReLU(): gradient of [N, 512]   Models.java:14
       CpuKernels.reluBackwardBiasGradient(Compiled.gradBuffer(layer3.bias()), 0, p.da3, 0, p.a3, 0, n, 512, true);
+      float layer3Beta = Compiled.gradBeta(layer3.weight());
       float[] layer3GW = Compiled.gradBuffer(layer3.weight());
       if (layer3GW != null) {
-        Blas.sgemm(true, false, 512, 512, n, 1f, p.da3, 0, 512, p.a2, 0, 512, 1f, layer3GW, 0, 512);
+        Blas.sgemm(true, false, 512, 512, n, 1f, p.da3, 0, 512, p.a2, 0, 512, layer3Beta, layer3GW, 0, 512);
       }
       Tensor layer3W = layer3.weight();
       Blas.sgemm(false, false, n, 512, 512, 1f, p.da3, 0, 512, layer3W.buffer(), layer3W.offset(), 512, 0f, p.da2, 0, 512);
       // 1 Linear(in_features=784, out_features=512, bias=true) + 2 ReLU(): gradient of [N, 784]   Models.java:14
       CpuKernels.reluBackwardBiasGradient(Compiled.gradBuffer(layer1.bias()), 0, p.da2, 0, p.a2, 0, n, 512, true);
+      float layer1Beta = Compiled.gradBeta(layer1.weight());
       float[] layer1GW = Compiled.gradBuffer(layer1.weight());
       if (layer1GW != null) {
-        Blas.sgemm(true, false, 512, 784, n, 1f, p.da2, 0, 512, in, inOff, 784, 1f, layer1GW, 0, 784);
+        Blas.sgemm(true, false, 512, 784, n, 1f, p.da2, 0, 512, in, inOff, 784, layer1Beta, layer1GW, 0, 784);
       }
       Tensor layer1W = layer1.weight();
       if (dx != null) {

@@ -62,6 +62,15 @@ public final class Compiled {
   }
 
   /**
+   * The GEMM {@code beta} for writing a parameter's gradient: 0 when the parameter has no gradient
+   * yet (the product is written, not added, so nothing is read back), 1 to accumulate. Call it
+   * before {@link #gradBuffer}, which creates the gradient.
+   */
+  public static float gradBeta(Tensor parameter) {
+    return parameter != null && parameter.grad() != null ? 1f : 0f;
+  }
+
+  /**
    * Fails when a compiled model's activation buffers were overwritten by a later forward before
    * this backward ran.
    */

@@ -59,7 +59,7 @@ final class BenchCommand {
       rows.add(new Row("inference", "mlp", batch, eager, compiled, torch));
     }
 
-    System.out.printf(Locale.ROOT, "%nKiln (CPU, %s, %d cores) vs PyTorch %s (2 threads, OPENBLAS_NUM_THREADS=1); median of %d steps after 10 warm-up%n%n",
+    System.out.printf(Locale.ROOT, "%nKiln (CPU, %s, %d cores) vs PyTorch %s (2 threads, OPENBLAS_NUM_THREADS=1); median of %d steps after >= 1 s of warm-up%n%n",
         Blas.describe(), Runtime.getRuntime().availableProcessors(), peerVersion[0], steps);
     System.out.println("| task | model | batch | Kiln eager ms | Kiln compiled ms | PyTorch ms | eager / PyTorch | compiled / PyTorch |");
     System.out.println("|---|---|---:|---:|---:|---:|---:|---:|");
@@ -104,8 +104,10 @@ final class BenchCommand {
     }
   }
 
+  /** Median milliseconds of {@code steps} runs after a warm-up long enough for the JIT (at least 1 s). */
   private static double medianMs(int steps, Runnable step) {
-    for (int i = 0; i < 10; i++) {
+    long warmUntil = System.nanoTime() + 1_000_000_000L;
+    for (int i = 0; i < 10 || System.nanoTime() < warmUntil; i++) {
       step.run();
     }
     double[] ms = new double[steps];
@@ -123,7 +125,8 @@ final class BenchCommand {
     if (peer == null) {
       return Double.NaN;
     }
-    List<String> cmd = List.of("python3", peer.toString(), task, "--model", "mlp", "--batch", Integer.toString(batch),
+    String python = Files.isExecutable(Path.of("/usr/bin/python3")) ? "/usr/bin/python3" : "python3"; // Debian's, with torch
+    List<String> cmd = List.of(python, peer.toString(), task, "--model", "mlp", "--batch", Integer.toString(batch),
         "--threads", "2", "--steps", Integer.toString(steps));
     ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
     pb.environment().put("OPENBLAS_NUM_THREADS", "1");

@@ -322,10 +322,11 @@ public final class Generator {
         } else if (k.linear().bias()) {
           b.addStatement("$T.biasGradient($T.gradBuffer($L.bias()), 0, $L, $L, $L, $L, true)", KERNELS, COMPILED, layer, d.array, d.offset, rows, outF);
         }
-        b.addStatement("float[] $LGW = $T.gradBuffer($L.weight())", layer, COMPILED, layer)
+        b.addStatement("float $LBeta = $T.gradBeta($L.weight())", layer, COMPILED, layer)
+            .addStatement("float[] $LGW = $T.gradBuffer($L.weight())", layer, COMPILED, layer)
             .beginControlFlow("if ($LGW != null)", layer)
-            .addStatement("$T.sgemm(true, false, $L, $L, $L, 1f, $L, $L, $L, $L, $L, $L, 1f, $LGW, 0, $L)", BLAS,
-                outF, inF, rows, d.array, d.offset, outF, in.array, in.offset, inF, layer, inF)
+            .addStatement("$T.sgemm(true, false, $L, $L, $L, 1f, $L, $L, $L, $L, $L, $L, $LBeta, $LGW, 0, $L)", BLAS,
+                outF, inF, rows, d.array, d.offset, outF, in.array, in.offset, inF, layer, layer, inF)
             .endControlFlow();
         b.addStatement("$T $LW = $L.weight()", TENSOR, layer, layer);
         String gemm = "$T.sgemm(false, false, $L, $L, $L, 1f, $L, $L, $L, $LW.buffer(), $LW.offset(), $L, 0f, $L, $L, $L)";
