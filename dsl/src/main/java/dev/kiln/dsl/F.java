@@ -36,4 +36,9 @@ public final class F {
   public static Tensor crossEntropy(Tensor logits, Tensor target) {
     return Ops.crossEntropy(logits, target, true);
   }
+
+  // ---- convolution and pooling
+
+  // ---- normalisation, dropout, activations
+
 }

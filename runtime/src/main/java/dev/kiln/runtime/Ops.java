@@ -415,4 +415,12 @@ public final class Ops {
       return Tensor.wrap(d, rows, classes);
     }
   }
+
+  // ------------------------------------------------------------------ convolution and pooling
+
+  // (end of convolution and pooling)
+
+  // ------------------------------------------------------------------ normalisation, dropout, activations, regression losses
+
+  // (end of normalisation, dropout, activations, regression losses)
 }
