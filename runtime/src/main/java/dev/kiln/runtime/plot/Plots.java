@@ -1,0 +1,155 @@
+package dev.kiln.runtime.plot;
+
+import dev.kiln.runtime.util.ConfusionMatrix;
+import java.awt.BasicStroke;
+import java.awt.Color;
+import java.awt.Font;
+import java.awt.Graphics2D;
+import java.awt.RenderingHints;
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.stream.IntStream;
+import javax.imageio.ImageIO;
+import org.knowm.xchart.BitmapEncoder;
+import org.knowm.xchart.HeatMapChart;
+import org.knowm.xchart.HeatMapChartBuilder;
+import org.knowm.xchart.XYChart;
+import org.knowm.xchart.XYChartBuilder;
+import org.knowm.xchart.style.markers.SeriesMarkers;
+
+/**
+ * The tutorials' matplotlib figures as PNG files: training curves, a normalised confusion matrix
+ * with class names, and a grid of images with predicted and true labels. Charts are drawn by
+ * XChart; works headless.
+ */
+public final class Plots {
+  private Plots() {}
+
+  static {
+    if (System.getProperty("java.awt.headless") == null) {
+      System.setProperty("java.awt.headless", "true");
+    }
+  }
+
+  /** Train loss and test accuracy per epoch, side by side. */
+  public static void trainingCurves(Path png, List<Double> trainLoss, List<Double> testAccuracy) {
+    if (trainLoss.isEmpty() || trainLoss.size() != testAccuracy.size()) {
+      throw new IllegalArgumentException(
+          "training curves need one loss and one accuracy per epoch, got " + trainLoss.size() + " and " + testAccuracy.size());
+    }
+    List<Integer> epochs = IntStream.rangeClosed(1, trainLoss.size()).boxed().toList();
+    XYChart loss = new XYChartBuilder().width(560).height(400).title("Training loss").xAxisTitle("epoch").yAxisTitle("loss").build();
+    loss.addSeries("train loss", epochs, trainLoss).setMarker(SeriesMarkers.CIRCLE);
+    XYChart accuracy = new XYChartBuilder().width(560).height(400).title("Test accuracy").xAxisTitle("epoch").yAxisTitle("%").build();
+    accuracy.addSeries("test accuracy", epochs, testAccuracy).setMarker(SeriesMarkers.CIRCLE);
+    for (XYChart c : List.of(loss, accuracy)) {
+      c.getStyler().setLegendVisible(false);
+      c.getStyler().setXAxisDecimalPattern("0");
+    }
+    loss.getStyler().setYAxisDecimalPattern("0.000");
+    accuracy.getStyler().setYAxisDecimalPattern("0.0");
+    BufferedImage left = BitmapEncoder.getBufferedImage(loss);
+    BufferedImage right = BitmapEncoder.getBufferedImage(accuracy);
+    BufferedImage both = new BufferedImage(left.getWidth() + right.getWidth(), left.getHeight(), BufferedImage.TYPE_INT_RGB);
+    Graphics2D g = both.createGraphics();
+    g.drawImage(left, 0, 0, null);
+    g.drawImage(right, left.getWidth(), 0, null);
+    g.dispose();
+    write(both, png);
+  }
+
+  /** The row-normalised confusion matrix as a heat map with the class names on both axes. */
+  public static void confusionMatrix(Path png, ConfusionMatrix matrix, List<String> classNames) {
+    if (classNames.size() != matrix.classes()) {
+      throw new IllegalArgumentException(
+          "confusion matrix has " + matrix.classes() + " classes but " + classNames.size() + " names were given");
+    }
+    double[][] norm = matrix.normalized();
+    int k = matrix.classes();
+    List<Number[]> cells = new ArrayList<>();
+    for (int truth = 0; truth < k; truth++) {
+      for (int predicted = 0; predicted < k; predicted++) {
+        // y runs bottom-up in XChart: put the first class on top, as matplotlib's imshow does
+        cells.add(new Number[] {predicted, k - 1 - truth, Math.round(norm[truth][predicted] * 100) / 100.0});
+      }
+    }
+    List<String> reversed = new ArrayList<>(classNames);
+    java.util.Collections.reverse(reversed);
+    HeatMapChart chart = new HeatMapChartBuilder().width(900).height(800)
+        .title(String.format(Locale.ROOT, "Confusion matrix (normalised), accuracy %.2f%%", matrix.accuracy()))
+        .xAxisTitle("predicted").yAxisTitle("true").build();
+    chart.getStyler().setShowValue(true);
+    chart.getStyler().setLegendVisible(false);
+    chart.getStyler().setXAxisLabelRotation(45);
+    chart.getStyler().setRangeColors(new Color[] {new Color(247, 251, 255), new Color(107, 174, 214), new Color(8, 48, 107)});
+    chart.addSeries("fraction", new ArrayList<>(classNames), reversed, cells);
+    write(BitmapEncoder.getBufferedImage(chart), png);
+  }
+
+  /**
+   * Up to {@code columns * rows} grey images with "predicted (true)" above each, green when right
+   * and red when wrong, as the tutorials' prediction grids.
+   *
+   * @param images one array of {@code height * width} values in [-1, 1] (normalised) per image
+   */
+  public static void predictionGrid(Path png, List<float[]> images, int height, int width,
+      int[] predicted, int[] truth, List<String> classNames, int columns) {
+    int n = images.size();
+    if (n == 0 || predicted.length < n || truth.length < n || columns < 1) {
+      throw new IllegalArgumentException("prediction grid: " + n + " images, " + predicted.length
+          + " predictions, " + truth.length + " labels, " + columns + " columns");
+    }
+    int scale = 4, cellW = width * scale, caption = 34, cellH = height * scale + caption, pad = 10;
+    int rows = (n + columns - 1) / columns;
+    BufferedImage out = new BufferedImage(columns * (cellW + pad) + pad, rows * (cellH + pad) + pad, BufferedImage.TYPE_INT_RGB);
+    Graphics2D g = out.createGraphics();
+    g.setRenderingHint(RenderingHints.KEY_TEXT_ANTIALIASING, RenderingHints.VALUE_TEXT_ANTIALIAS_ON);
+    g.setColor(Color.WHITE);
+    g.fillRect(0, 0, out.getWidth(), out.getHeight());
+    g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 11));
+    for (int i = 0; i < n; i++) {
+      float[] img = images.get(i);
+      if (img.length != height * width) {
+        throw new IllegalArgumentException("prediction grid: image " + i + " has " + img.length + " values, expected " + height * width);
+      }
+      int x0 = pad + (i % columns) * (cellW + pad);
+      int y0 = pad + (i / columns) * (cellH + pad);
+      boolean right = predicted[i] == truth[i];
+      g.setColor(right ? new Color(0, 120, 0) : new Color(190, 0, 0));
+      g.drawString(classNames.get(predicted[i]), x0, y0 + 12);
+      g.drawString("(" + classNames.get(truth[i]) + ")", x0, y0 + 26);
+      for (int y = 0; y < height; y++) {
+        for (int x = 0; x < width; x++) {
+          int v = Math.max(0, Math.min(255, Math.round((img[y * width + x] + 1f) * 127.5f)));
+          g.setColor(new Color(v, v, v));
+          g.fillRect(x0 + x * scale, y0 + caption + y * scale, scale, scale);
+        }
+      }
+      g.setStroke(new BasicStroke(2));
+      g.setColor(right ? new Color(0, 120, 0) : new Color(190, 0, 0));
+      g.drawRect(x0, y0 + caption, cellW, height * scale);
+    }
+    g.dispose();
+    write(out, png);
+  }
+
+  private static void write(BufferedImage image, Path png) {
+    try {
+      Path parent = png.toAbsolutePath().getParent();
+      if (parent != null) {
+        Files.createDirectories(parent);
+      }
+      if (!ImageIO.write(image, "png", png.toFile())) {
+        throw new IOException("no PNG writer available");
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("could not write " + png + ": " + e.getMessage(), e);
+    }
+  }
+}
