@@ -41,4 +41,48 @@ public final class F {
 
   // ---- normalisation, dropout, activations
 
+  /** {@code 1 / (1 + exp(-x))} element-wise; any shape. */
+  public static Tensor sigmoid(Tensor x) {
+    return Ops.sigmoid(x);
+  }
+
+  /** {@code tanh(x)} element-wise; any shape. */
+  public static Tensor tanh(Tensor x) {
+    return Ops.tanh(x);
+  }
+
+  /** {@code x > 0 ? x : negativeSlope * x} element-wise; any shape. */
+  public static Tensor leakyRelu(Tensor x, double negativeSlope) {
+    return Ops.leakyRelu(x, negativeSlope);
+  }
+
+  /** Softmax along {@code dim} (negative counts from the end); the output has x's shape. */
+  public static Tensor softmax(Tensor x, int dim) {
+    return Ops.softmax(x, dim);
+  }
+
+  /** {@code log(softmax(x, dim))}, computed stably; the output has x's shape. */
+  public static Tensor logSoftmax(Tensor x, int dim) {
+    return Ops.logSoftmax(x, dim);
+  }
+
+  /**
+   * Inverted dropout: with {@code training}, zeroes each element with probability {@code p} and
+   * scales the rest by {@code 1 / (1 - p)}; without it, returns x. Pass {@code isTraining()} from
+   * inside a module's {@code forward}.
+   */
+  public static Tensor dropout(Tensor x, double p, boolean training) {
+    return Ops.dropout(x, p, training);
+  }
+
+  /** {@code a + b}, where b has a's shape or a's trailing dimensions (e.g. a bias row). */
+  public static Tensor add(Tensor a, Tensor b) {
+    return Ops.add(a, b);
+  }
+
+  /** {@code a * b} element-wise, where b has a's shape or a's trailing dimensions. */
+  public static Tensor mul(Tensor a, Tensor b) {
+    return Ops.mul(a, b);
+  }
+
 }

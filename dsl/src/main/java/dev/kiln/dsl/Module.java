@@ -5,10 +5,12 @@ import dev.kiln.runtime.Shapes;
 import dev.kiln.runtime.Tensor;
 import java.lang.reflect.Field;
 import java.lang.reflect.Modifier;
+import java.math.BigDecimal;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 
 /**
  * A network or a layer, like PyTorch's {@code nn.Module}. Subclasses declare their layers as
@@ -16,13 +18,15 @@ import java.util.Map;
  * declaration order) and from {@link #registerModule}/{@link #registerParameter}, so parameter
  * names are PyTorch's {@code state_dict} keys: {@code fc1.weight}, {@code 0.bias}, ... Static and
  * {@code transient} fields are not part of the tree (a transient field may point to a layer
- * registered elsewhere without registering it twice).
+ * registered elsewhere without registering it twice). Buffers ({@link #registerBuffer}) are state
+ * that is saved but not trained, such as batch norm's running statistics.
  *
  * <p>Import it by name ({@code import dev.kiln.dsl.Module;}): with only {@code dev.kiln.dsl.*},
  * javac finds {@code Module} ambiguous with {@code java.lang.Module}.
  */
 public abstract class Module {
   private final Map<String, Tensor> parameters = new LinkedHashMap<>();
+  private final Map<String, Tensor> buffers = new LinkedHashMap<>();
   private final Map<String, Module> modules = new LinkedHashMap<>();
   private boolean training = true;
 
@@ -56,6 +60,24 @@ public abstract class Module {
     return parameter;
   }
 
+  /**
+   * Registers a buffer under {@code name}, as PyTorch's {@code register_buffer}: state saved in
+   * {@link #stateDict()} but not a parameter, so no optimizer trains it (e.g. running statistics).
+   * Code that updates it writes its {@link Tensor#buffer()} in place.
+   */
+  protected final Tensor registerBuffer(String name, Tensor buffer) {
+    if (buffer == null) {
+      throw new IllegalArgumentException(name() + ": buffer '" + name + "' must not be null");
+    }
+    if (buffer.requiresGrad()) {
+      throw new IllegalArgumentException(
+          name() + ": buffer '" + name + "' requires grad; a trained tensor is a parameter (registerParameter)");
+    }
+    checkNewName(name);
+    buffers.put(name, buffer);
+    return buffer;
+  }
+
   /** Registers a child module under {@code name}. */
   protected final <M extends Module> M registerModule(String name, M module) {
     checkNewName(name);
@@ -67,7 +89,7 @@ public abstract class Module {
     if (name.isEmpty() || name.contains(".")) {
       throw new IllegalArgumentException(name() + ": '" + name + "' is not a valid name (non-empty, no dots)");
     }
-    if (parameters.containsKey(name) || modules.containsKey(name)) {
+    if (parameters.containsKey(name) || buffers.containsKey(name) || modules.containsKey(name)) {
       throw new IllegalArgumentException(name() + ": '" + name + "' is already registered");
     }
   }
@@ -119,16 +141,44 @@ public abstract class Module {
     return out;
   }
 
-  /** Every parameter with its dotted name, depth first, as PyTorch's {@code named_parameters()}. */
-  public Map<String, Tensor> namedParameters() {
-    Map<String, Tensor> out = new LinkedHashMap<>();
-    collectParameters("", out);
+  /** This module's own parameters then its own buffers: its part of the state dict. */
+  private Map<String, Tensor> ownState() {
+    Map<String, Tensor> out = ownParameters();
+    out.putAll(buffers);
     return out;
   }
 
-  private void collectParameters(String prefix, Map<String, Tensor> out) {
-    ownParameters().forEach((name, p) -> out.putIfAbsent(prefix + name, p));
-    namedChildren().forEach((name, child) -> child.collectParameters(prefix + name + ".", out));
+  /** Every parameter with its dotted name, depth first, as PyTorch's {@code named_parameters()}. */
+  public Map<String, Tensor> namedParameters() {
+    return collect(Module::ownParameters);
+  }
+
+  /** Every buffer with its dotted name, depth first, as PyTorch's {@code named_buffers()}: {@code bn1.running_mean}, ... */
+  public Map<String, Tensor> namedBuffers() {
+    return collect(m -> m.buffers);
+  }
+
+  /**
+   * Parameters and buffers by dotted name in PyTorch's {@code state_dict()} order: for each module,
+   * its own parameters, then its own buffers, then its children's entries, recursively. The values
+   * are detached views sharing the data ({@code keep_vars=False}).
+   */
+  public Map<String, Tensor> stateDict() {
+    Map<String, Tensor> out = collect(Module::ownState);
+    out.replaceAll((name, t) -> t.detach());
+    return out;
+  }
+
+  /** {@code own}'s entries of this module and, prefixed with their names, of its descendants, depth first. */
+  private Map<String, Tensor> collect(Function<Module, Map<String, Tensor>> own) {
+    Map<String, Tensor> out = new LinkedHashMap<>();
+    collect("", own, out);
+    return out;
+  }
+
+  private void collect(String prefix, Function<Module, Map<String, Tensor>> own, Map<String, Tensor> out) {
+    own.apply(this).forEach((name, t) -> out.putIfAbsent(prefix + name, t));
+    namedChildren().forEach((name, child) -> child.collect(prefix + name + ".", own, out));
   }
 
   /** Every parameter, in {@link #namedParameters()} order, for an optimizer. */
@@ -192,6 +242,32 @@ public abstract class Module {
   /** Hyper-parameters shown between the parentheses of {@link #toString()}, like PyTorch's {@code extra_repr}. */
   protected String extraRepr() {
     return "";
+  }
+
+  /**
+   * A number as Python's {@code repr} writes it, for reprs that match PyTorch's: {@code 0.1},
+   * {@code 1e-05}, {@code 1.0}, {@code 1e+16} (shortest digits; scientific below 1e-4 and from 1e16).
+   */
+  protected static String pythonRepr(double value) {
+    if (Double.isNaN(value)) {
+      return "nan";
+    }
+    if (Double.isInfinite(value)) {
+      return value > 0 ? "inf" : "-inf";
+    }
+    if (value == 0) {
+      return 1 / value < 0 ? "-0.0" : "0.0";
+    }
+    BigDecimal d = new BigDecimal(Double.toString(Math.abs(value))).stripTrailingZeros();
+    String digits = d.unscaledValue().toString();
+    int exponent = digits.length() - 1 - d.scale(); // |value| = d.ddd * 10^exponent
+    String sign = value < 0 ? "-" : "";
+    if (exponent < -4 || exponent >= 16) {
+      String mantissa = digits.length() == 1 ? digits : digits.charAt(0) + "." + digits.substring(1);
+      return sign + mantissa + "e" + (exponent < 0 ? "-" : "+") + (Math.abs(exponent) < 10 ? "0" : "") + Math.abs(exponent);
+    }
+    String plain = d.toPlainString();
+    return sign + (plain.contains(".") ? plain : plain + ".0");
   }
 
   /** The module tree in PyTorch's layout: {@code Sequential(\n  (0): Linear(in_features=..., ...)\n)}. */

@@ -1,7 +1,9 @@
 package dev.kiln.runtime;
 
+import dev.kiln.runtime.cpu.ActivationKernels;
 import dev.kiln.runtime.cpu.Blas;
 import dev.kiln.runtime.cpu.CpuKernels;
+import dev.kiln.runtime.cpu.NormKernels;
 import java.util.Arrays;
 
 /**
@@ -421,6 +423,311 @@ public final class Ops {
   // (end of convolution and pooling)
 
   // ------------------------------------------------------------------ normalisation, dropout, activations, regression losses
+
+  /**
+   * Batch normalisation over dimension 1 of {@code x [N, C, *]} (PyTorch's {@code F.batch_norm}):
+   * {@code (x - mean[c]) / sqrt(var[c] + eps) * weight[c] + bias[c]}, statistics per channel over
+   * the other dimensions (x is seen as {@code [N, C, L]}).
+   *
+   * <p>In training the batch's mean and biased variance normalise, the gradient flows through them
+   * too, and {@code runningMean}/{@code runningVar}, when given, are updated in place:
+   * {@code running = (1 - momentum) * running + momentum * batch}, with the variance unbiased
+   * ({@code n / (n - 1)}). In evaluation the running statistics normalise and are left as they are.
+   *
+   * @param x input {@code [N, C]}, {@code [N, C, L]} or {@code [N, C, H, W]}; the output has its shape
+   * @param runningMean {@code [C]} buffer; may be null (with runningVar) in training only
+   * @param runningVar {@code [C]} buffer
+   * @param weight {@code [C]} scale, or null together with bias for no affine transform
+   * @param bias {@code [C]} shift
+   * @throws IllegalArgumentException when training on one value per channel (as PyTorch), when a
+   *     {@code [C]} tensor does not match x (naming both shapes), or when eval has no running statistics
+   */
+  public static Tensor batchNorm(
+      Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight, Tensor bias, boolean training, double momentum, double eps) {
+    requireFloat("batch_norm", x);
+    if (x.dim() < 2) {
+      throw new IllegalArgumentException(
+          "batch_norm: input must be [N, C, *] (rank 2 or more), got shape " + Shapes.toString(x.shape()));
+    }
+    requireBothOrNeither("running_mean", runningMean, "running_var", runningVar);
+    requireBothOrNeither("weight", weight, "bias", bias);
+    requireChannels(x, "running_mean", runningMean);
+    requireChannels(x, "running_var", runningVar);
+    requireChannels(x, "weight", weight);
+    requireChannels(x, "bias", bias);
+    int n = x.size(0), c = x.size(1), l = Shapes.numel(Arrays.copyOfRange(x.shape(), 2, x.dim()));
+    float[] mean, var;
+    if (training) {
+      int count = n * l;
+      if (count < 2) {
+        throw new IllegalArgumentException(
+            "Expected more than 1 value per channel when training, got input size " + Shapes.toString(x.shape()));
+      }
+      mean = new float[c];
+      var = new float[c];
+      NormKernels.batchStatistics(mean, 0, var, 0, x.buffer(), x.offset(), n, c, l);
+      if (runningMean != null) {
+        NormKernels.updateRunningStatistics(
+            runningMean.buffer(), runningMean.offset(), runningVar.buffer(), runningVar.offset(), mean, 0, var, 0, c, count, momentum);
+      }
+    } else {
+      if (runningMean == null) {
+        throw new IllegalArgumentException(
+            "batch_norm: evaluation normalises with the running statistics, so running_mean and running_var must be given");
+      }
+      // Copies: the backward must see the statistics this forward used, even if a training step updates them meanwhile.
+      mean = runningMean.toFloatArray();
+      var = runningVar.toFloatArray();
+    }
+    float[] out = new float[x.numel()];
+    NormKernels.batchNormForward(out, 0, x.buffer(), x.offset(), mean, 0, var, 0,
+        bufferOrNull(weight), offsetOf(weight), bufferOrNull(bias), offsetOf(bias), n, c, l, eps);
+    if (!track(x, weight, bias)) {
+      return Tensor.wrap(out, x.shape());
+    }
+    boolean affine = weight != null;
+    Tensor[] inputs = affine ? new Tensor[] {x, weight, bias} : new Tensor[] {x};
+    return Tensor.ofNode(out, x.shape(), new Node(inputs) {
+      @Override public String name() {
+        return "batch_norm";
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        float[] dx = needsGrad(0) ? new float[x.numel()] : null;
+        float[] dw = affine && needsGrad(1) ? new float[c] : null;
+        float[] db = affine && needsGrad(2) ? new float[c] : null;
+        NormKernels.batchNormBackward(dx, 0, dw, 0, db, 0, g.buffer(), g.offset(), x.buffer(), x.offset(), mean, 0, var, 0,
+            bufferOrNull(weight), offsetOf(weight), n, c, l, eps, training);
+        Tensor[] grads = new Tensor[inputs.length];
+        grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());
+        if (affine) {
+          grads[1] = dw == null ? null : Tensor.wrap(dw, c);
+          grads[2] = db == null ? null : Tensor.wrap(db, c);
+        }
+        return grads;
+      }
+    });
+  }
+
+  private static void requireBothOrNeither(String firstName, Tensor first, String secondName, Tensor second) {
+    if ((first == null) != (second == null)) {
+      throw new IllegalArgumentException(
+          "batch_norm: " + firstName + " and " + secondName + " go together: give both or neither");
+    }
+  }
+
+  /** Checks that a per-channel tensor of batch norm, if given, is a float {@code [C]} for input x. */
+  private static void requireChannels(Tensor x, String name, Tensor perChannel) {
+    if (perChannel == null) {
+      return;
+    }
+    requireFloat("batch_norm " + name, perChannel);
+    if (perChannel.dim() != 1 || perChannel.size(0) != x.size(1)) {
+      throw new IllegalArgumentException(
+          "batch_norm: input " + Shapes.toString(x.shape()) + " has " + x.size(1) + " channels, but " + name + " has shape "
+              + Shapes.toString(perChannel.shape()) + " (expected [" + x.size(1) + "])");
+    }
+  }
+
+  private static float[] bufferOrNull(Tensor t) {
+    return t == null ? null : t.buffer();
+  }
+
+  private static int offsetOf(Tensor t) {
+    return t == null ? 0 : t.offset();
+  }
+
+  /**
+   * Inverted dropout (PyTorch's {@code F.dropout}): in training each element is zeroed with
+   * probability {@code p} and the others are scaled by {@code 1 / (1 - p)}, which keeps the
+   * expected value. The mask comes from {@link Kiln#generator()}, so {@link Kiln#manualSeed}
+   * repeats it, and the backward multiplies by the same mask. Outside training, or with
+   * {@code p = 0}, {@code x} itself is returned. Any shape.
+   *
+   * @param p probability of zeroing an element, in [0, 1]; {@code p = 1} gives zeros
+   */
+  public static Tensor dropout(Tensor x, double p, boolean training) {
+    if (!(p >= 0 && p <= 1)) {
+      throw new IllegalArgumentException("dropout: probability has to be between 0 and 1, but got " + p);
+    }
+    if (!training || p == 0) {
+      return x;
+    }
+    int count = x.numel();
+    float[] mask = new float[count];
+    ActivationKernels.dropoutMask(mask, 0, count, p, Kiln.generator());
+    return unary("dropout", x,
+        (out, outOff, in, inOff, n) -> ActivationKernels.applyMask(out, outOff, in, inOff, mask, 0, n),
+        (dx, dxOff, g, gOff, y, yOff, n) -> ActivationKernels.applyMask(dx, dxOff, g, gOff, mask, 0, n));
+  }
+
+  /** {@code 1 / (1 + exp(-x))} element-wise; any shape. The gradient is {@code y * (1 - y)}. */
+  public static Tensor sigmoid(Tensor x) {
+    return unary("sigmoid", x, ActivationKernels::sigmoidForward, ActivationKernels::sigmoidBackward);
+  }
+
+  /** {@code tanh(x)} element-wise; any shape. The gradient is {@code 1 - y^2}. */
+  public static Tensor tanh(Tensor x) {
+    return unary("tanh", x, ActivationKernels::tanhForward, ActivationKernels::tanhBackward);
+  }
+
+  /** {@code x > 0 ? x : negativeSlope * x} element-wise; any shape. */
+  public static Tensor leakyRelu(Tensor x, double negativeSlope) {
+    float slope = (float) negativeSlope;
+    return unary("leaky_relu", x,
+        (out, outOff, in, inOff, n) -> ActivationKernels.leakyReluForward(out, outOff, in, inOff, n, slope),
+        (dx, dxOff, g, gOff, y, yOff, n) -> ActivationKernels.leakyReluBackward(dx, dxOff, g, gOff, x.buffer(), x.offset(), n, slope));
+  }
+
+  /**
+   * Softmax along {@code dim} (negative counts from the end): {@code exp(x) / sum(exp(x))}, shifted
+   * by the maximum so that large values do not overflow. Rank 1 or more; the output has x's shape.
+   */
+  public static Tensor softmax(Tensor x, int dim) {
+    Along a = Along.of("softmax", x, dim);
+    return unary("softmax", x,
+        (out, outOff, in, inOff, n) -> ActivationKernels.softmaxForward(out, outOff, in, inOff, a.outer(), a.size(), a.inner()),
+        (dx, dxOff, g, gOff, y, yOff, n) ->
+            ActivationKernels.softmaxBackward(dx, dxOff, g, gOff, y, yOff, a.outer(), a.size(), a.inner()));
+  }
+
+  /** {@code log(softmax(x, dim))}, computed as {@code x - logsumexp(x)} without forming the softmax. */
+  public static Tensor logSoftmax(Tensor x, int dim) {
+    Along a = Along.of("log_softmax", x, dim);
+    return unary("log_softmax", x,
+        (out, outOff, in, inOff, n) -> ActivationKernels.logSoftmaxForward(out, outOff, in, inOff, a.outer(), a.size(), a.inner()),
+        (dx, dxOff, g, gOff, y, yOff, n) ->
+            ActivationKernels.logSoftmaxBackward(dx, dxOff, g, gOff, y, yOff, a.outer(), a.size(), a.inner()));
+  }
+
+  /** A tensor seen as {@code [outer, size, inner]} around one of its dimensions, as the softmax kernels take it. */
+  private record Along(int outer, int size, int inner) {
+    static Along of(String op, Tensor x, int dim) {
+      int[] shape = x.shape();
+      int d;
+      try {
+        d = Shapes.normalizeDim(dim, shape.length);
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException(op + " of shape " + Shapes.toString(shape) + ": " + e.getMessage(), e);
+      }
+      int outer = 1, inner = 1;
+      for (int i = 0; i < d; i++) {
+        outer *= shape[i];
+      }
+      for (int i = d + 1; i < shape.length; i++) {
+        inner *= shape[i];
+      }
+      return new Along(outer, shape[d], inner);
+    }
+  }
+
+  /** A kernel writing {@code n} outputs from {@code n} inputs (the forward of a shape-preserving op). */
+  @FunctionalInterface
+  private interface UnaryForward {
+    void run(float[] out, int outOff, float[] x, int xOff, int n);
+  }
+
+  /** A kernel writing the input gradient from the output gradient and the forward's output {@code y}. */
+  @FunctionalInterface
+  private interface UnaryBackward {
+    void run(float[] dx, int dxOff, float[] dout, int dOff, float[] y, int yOff, int n);
+  }
+
+  /** Runs a one-input op whose output has its input's shape, and records its backward. */
+  private static Tensor unary(String name, Tensor x, UnaryForward forwardKernel, UnaryBackward backwardKernel) {
+    requireFloat(name, x);
+    int n = x.numel();
+    float[] out = new float[n];
+    forwardKernel.run(out, 0, x.buffer(), x.offset(), n);
+    if (!track(x)) {
+      return Tensor.wrap(out, x.shape());
+    }
+    return Tensor.ofNode(out, x.shape(), new Node(x) {
+      @Override public String name() {
+        return name;
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        float[] dx = new float[n];
+        backwardKernel.run(dx, 0, g.buffer(), g.offset(), out, 0, n);
+        return new Tensor[] {Tensor.wrap(dx, x.shape())};
+      }
+    });
+  }
+
+  /**
+   * Mean (or, with {@code mean} false, sum) absolute error between {@code input} and
+   * {@code target} of the same shape, as a rank-0 tensor (PyTorch's {@code F.l1_loss}).
+   */
+  public static Tensor l1Loss(Tensor input, Tensor target, boolean mean) {
+    return reduce(l1LossPerElement(input, target), mean);
+  }
+
+  /**
+   * {@code |input - target|} element-wise ({@code reduction='none'}), with input's shape. The
+   * gradient is {@code sign(input - target)}, 0 where they are equal; the target's is its negative.
+   */
+  public static Tensor l1LossPerElement(Tensor input, Tensor target) {
+    return pointwiseLoss("l1_loss", input, target, ActivationKernels::l1Forward, ActivationKernels::l1Backward);
+  }
+
+  /**
+   * Mean (or, with {@code mean} false, sum) squared error between {@code input} and {@code target}
+   * of the same shape, as a rank-0 tensor (PyTorch's {@code F.mse_loss}).
+   */
+  public static Tensor mseLoss(Tensor input, Tensor target, boolean mean) {
+    return reduce(mseLossPerElement(input, target), mean);
+  }
+
+  /** {@code (input - target)^2} element-wise ({@code reduction='none'}), with input's shape. */
+  public static Tensor mseLossPerElement(Tensor input, Tensor target) {
+    return pointwiseLoss("mse_loss", input, target, ActivationKernels::mseForward, ActivationKernels::mseBackward);
+  }
+
+  private static Tensor reduce(Tensor perElement, boolean average) {
+    return average ? mean(perElement) : sum(perElement);
+  }
+
+  /** A kernel writing {@code n} per-element losses from inputs and targets. */
+  @FunctionalInterface
+  private interface LossForward {
+    void run(float[] out, int outOff, float[] x, int xOff, float[] target, int tOff, int n);
+  }
+
+  /** A kernel writing the input gradient of per-element losses; the target's gradient is its negative. */
+  @FunctionalInterface
+  private interface LossBackward {
+    void run(float[] dx, int dxOff, float[] dout, int dOff, float[] x, int xOff, float[] target, int tOff, int n);
+  }
+
+  /** Runs a per-element loss of two same-shaped tensors and records its backward to both. */
+  private static Tensor pointwiseLoss(String name, Tensor input, Tensor target, LossForward forwardKernel, LossBackward backwardKernel) {
+    requireFloat(name, input);
+    requireFloat(name, target);
+    if (!Arrays.equals(input.shape(), target.shape())) {
+      throw new IllegalArgumentException(
+          name + ": input " + Shapes.toString(input.shape()) + " and target " + Shapes.toString(target.shape())
+              + " must have the same shape");
+    }
+    int n = input.numel();
+    float[] out = new float[n];
+    forwardKernel.run(out, 0, input.buffer(), input.offset(), target.buffer(), target.offset(), n);
+    if (!track(input, target)) {
+      return Tensor.wrap(out, input.shape());
+    }
+    return Tensor.ofNode(out, input.shape(), new Node(input, target) {
+      @Override public String name() {
+        return name;
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        float[] d = new float[n];
+        backwardKernel.run(d, 0, g.buffer(), g.offset(), input.buffer(), input.offset(), target.buffer(), target.offset(), n);
+        Tensor dInput = Tensor.wrap(d, input.shape());
+        return new Tensor[] {needsGrad(0) ? dInput : null, needsGrad(1) ? scale(dInput, -1f) : null};
+      }
+    });
+  }
 
   // (end of normalisation, dropout, activations, regression losses)
 }

@@ -1,0 +1,57 @@
+package dev.kiln.dsl;
+
+import dev.kiln.runtime.Ops;
+import dev.kiln.runtime.Shapes;
+import dev.kiln.runtime.Tensor;
+
+/**
+ * Softmax along dimension {@code dim} (negative counts from the end), as PyTorch's
+ * {@code nn.Softmax(dim)}: the values along it become probabilities that sum to 1. Any shape
+ * that has the dimension; the output has the input's shape. For a loss, feed logits to
+ * {@link CrossEntropyLoss} instead, which includes the log-softmax.
+ */
+public class Softmax extends Module {
+  /** Softmax's hyper-parameter and shape rule: any shape with dimension {@code dim}, unchanged. */
+  public record Spec(int dim) implements LayerSpec {
+    @Override
+    public int[] outputShape(int[] in) {
+      try {
+        Shapes.normalizeDim(dim, in.length);
+      } catch (IllegalArgumentException e) {
+        throw new ShapeException(this + " cannot take " + Shapes.toString(in) + ": " + e.getMessage());
+      }
+      return in.clone();
+    }
+
+    @Override
+    public String toString() {
+      return "Softmax(dim=" + dim + ")";
+    }
+  }
+
+  private final Spec spec;
+
+  public Softmax(int dim) {
+    this.spec = new Spec(dim);
+  }
+
+  public Spec spec() {
+    return spec;
+  }
+
+  @Override
+  public Tensor forward(Tensor x) {
+    outputShape(x.shape());
+    return Ops.softmax(x, spec.dim());
+  }
+
+  @Override
+  public int[] outputShape(int[] in) {
+    return spec.outputShape(in);
+  }
+
+  @Override
+  public String toString() {
+    return spec.toString();
+  }
+}

@@ -1,0 +1,74 @@
+package dev.kiln.dsl;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.kiln.runtime.Tensor;
+import org.junit.jupiter.api.Test;
+
+/** The losses against the values the tutorials quote, and their reductions, gradients and errors. */
+class LossTest {
+  private static final Tensor INPUTS = Tensor.of(new float[] {1, 2, 3});
+  private static final Tensor TARGETS = Tensor.of(new float[] {1, 2, 5});
+
+  @Test
+  void l1LossReferenceValues() {
+    assertEquals(2.0f, new L1Loss(Reduction.SUM).apply(INPUTS, TARGETS).item(), 1e-6f);
+    assertEquals(2.0f / 3, new L1Loss().apply(INPUTS, TARGETS).item(), 1e-6f);
+    assertEquals(0.6667f, new L1Loss(Reduction.MEAN).apply(INPUTS, TARGETS).item(), 1e-4f);
+    assertArrayEquals(new float[] {0, 0, 2}, new L1Loss(Reduction.NONE).apply(INPUTS, TARGETS).toFloatArray());
+  }
+
+  @Test
+  void mseLossReferenceValues() {
+    assertEquals(4.0f / 3, new MSELoss().apply(INPUTS, TARGETS).item(), 1e-6f);
+    assertEquals(1.3333f, new MSELoss().apply(INPUTS, TARGETS).item(), 1e-4f);
+    assertEquals(4.0f, new MSELoss(Reduction.SUM).apply(INPUTS, TARGETS).item(), 1e-6f);
+    assertArrayEquals(new float[] {0, 0, 4}, new MSELoss(Reduction.NONE).apply(INPUTS, TARGETS).toFloatArray());
+  }
+
+  @Test
+  void crossEntropyReferenceValue() {
+    double expected = -0.2 + Math.log(Math.exp(0.1) + Math.exp(0.2) + Math.exp(0.3)); // 1.10194...
+    Tensor loss = new CrossEntropyLoss().apply(Tensor.of(new float[] {0.1f, 0.2f, 0.3f}, 1, 3), Tensor.labels(1));
+    assertEquals(expected, loss.item(), 1e-6);
+    assertEquals(1.1019, loss.item(), 1e-4);
+  }
+
+  @Test
+  void reductionsKeepTheShapeOfElementWiseLosses() {
+    Tensor p = Tensor.randn(2, 3, 4);
+    Tensor t = Tensor.randn(2, 3, 4);
+    assertArrayEquals(new int[] {2, 3, 4}, new MSELoss(Reduction.NONE).apply(p, t).shape());
+    assertEquals(0, new MSELoss().apply(p, t).dim());
+    assertEquals(0, new L1Loss(Reduction.SUM).apply(p, t).dim());
+  }
+
+  @Test
+  void mseGradientIsTwiceTheErrorOverTheCount() {
+    Tensor p = Tensor.of(new float[] {1, 2, 3}).requiresGrad(true);
+    new MSELoss().apply(p, TARGETS).backward();
+    assertArrayEquals(new float[] {0, 0, 2f * (3 - 5) / 3}, p.grad().toFloatArray(), 1e-6f);
+    Tensor q = Tensor.of(new float[] {1.5f, 2, 3}).requiresGrad(true);
+    new L1Loss(Reduction.SUM).apply(q, TARGETS).backward();
+    assertArrayEquals(new float[] {1, 0, -1}, q.grad().toFloatArray(), "sign of the error, 0 at a tie");
+  }
+
+  @Test
+  void mismatchedShapesAreRejectedNamingBoth() {
+    var e = assertThrows(IllegalArgumentException.class, () -> new L1Loss().apply(Tensor.zeros(4, 1), Tensor.zeros(4)));
+    assertEquals("l1_loss: input [4, 1] and target [4] must have the same shape", e.getMessage());
+    e = assertThrows(IllegalArgumentException.class, () -> new MSELoss(Reduction.NONE).apply(Tensor.zeros(2, 3), Tensor.zeros(3, 2)));
+    assertTrue(e.getMessage().contains("[2, 3]") && e.getMessage().contains("[3, 2]"), e.getMessage());
+  }
+
+  @Test
+  void reprsAndReduction() {
+    assertEquals("L1Loss()", new L1Loss().toString());
+    assertEquals("MSELoss()", new MSELoss(Reduction.SUM).toString());
+    assertEquals(Reduction.MEAN, new MSELoss().reduction());
+    assertThrows(IllegalArgumentException.class, () -> new L1Loss(null));
+  }
+}

@@ -1,0 +1,199 @@
+package dev.kiln.runtime.cpu;
+
+import java.util.SplittableRandom;
+
+/**
+ * Element-wise kernels over raw row-major arrays: the activations (sigmoid, tanh, leaky ReLU,
+ * softmax and log-softmax along a dimension), dropout's mask, and the per-element regression
+ * losses (L1, squared error). As in {@link CpuKernels}, backward kernels take gradients out first,
+ * then the incoming gradient, then saved forward values, and overwrite their outputs; an output may
+ * be the same array as an input at the same offset.
+ *
+ * <p>Softmax kernels see the tensor as {@code [outer, size, inner]} with the reduced dimension in
+ * the middle: {@code inner = 1} for the last dimension, element {@code (o, k, i)} at
+ * {@code (o*size + k)*inner + i}.
+ */
+public final class ActivationKernels {
+  private ActivationKernels() {}
+
+  // ------------------------------------------------------------------ sigmoid, tanh, leaky ReLU
+
+  /** {@code out = 1 / (1 + exp(-x))}, without overflow for large |x|. */
+  public static void sigmoidForward(float[] out, int outOff, float[] x, int xOff, int n) {
+    for (int i = 0; i < n; i++) {
+      double v = x[xOff + i];
+      double e = Math.exp(-Math.abs(v)); // in (0, 1]: never overflows
+      out[outOff + i] = (float) (v >= 0 ? 1 / (1 + e) : e / (1 + e));
+    }
+  }
+
+  /** {@code dx = dout * y * (1 - y)}, where {@code y} is the sigmoid's output. */
+  public static void sigmoidBackward(float[] dx, int dxOff, float[] dout, int dOff, float[] y, int yOff, int n) {
+    for (int i = 0; i < n; i++) {
+      float s = y[yOff + i];
+      dx[dxOff + i] = dout[dOff + i] * s * (1f - s);
+    }
+  }
+
+  /** {@code out = tanh(x)}. */
+  public static void tanhForward(float[] out, int outOff, float[] x, int xOff, int n) {
+    for (int i = 0; i < n; i++) {
+      out[outOff + i] = (float) Math.tanh(x[xOff + i]);
+    }
+  }
+
+  /** {@code dx = dout * (1 - y^2)}, where {@code y} is the tanh's output. */
+  public static void tanhBackward(float[] dx, int dxOff, float[] dout, int dOff, float[] y, int yOff, int n) {
+    for (int i = 0; i < n; i++) {
+      float t = y[yOff + i];
+      dx[dxOff + i] = dout[dOff + i] * (1f - t * t);
+    }
+  }
+
+  /** {@code out = x > 0 ? x : slope * x}. */
+  public static void leakyReluForward(float[] out, int outOff, float[] x, int xOff, int n, float slope) {
+    for (int i = 0; i < n; i++) {
+      float v = x[xOff + i];
+      out[outOff + i] = v > 0f ? v : slope * v;
+    }
+  }
+
+  /** {@code dx = dout * (x > 0 ? 1 : slope)}, from the input {@code x} (the slope may be negative). */
+  public static void leakyReluBackward(float[] dx, int dxOff, float[] dout, int dOff, float[] x, int xOff, int n, float slope) {
+    for (int i = 0; i < n; i++) {
+      float g = dout[dOff + i];
+      dx[dxOff + i] = x[xOff + i] > 0f ? g : slope * g;
+    }
+  }
+
+  // ------------------------------------------------------------------ softmax and log-softmax
+
+  /** {@code out = exp(x - logsumexp(x))} along the middle dimension of {@code [outer, size, inner]}. */
+  public static void softmaxForward(float[] out, int outOff, float[] x, int xOff, int outer, int size, int inner) {
+    for (int o = 0; o < outer; o++) {
+      for (int in = 0; in < inner; in++) {
+        int first = o * size * inner + in;
+        double lse = logSumExp(x, xOff + first, size, inner);
+        for (int k = 0; k < size; k++) {
+          int at = first + k * inner;
+          out[outOff + at] = (float) Math.exp(x[xOff + at] - lse);
+        }
+      }
+    }
+  }
+
+  /** {@code dx = y * (dout - sum(dout * y))}, sums along the softmax dimension; {@code y} is the softmax's output. */
+  public static void softmaxBackward(
+      float[] dx, int dxOff, float[] dout, int dOff, float[] y, int yOff, int outer, int size, int inner) {
+    for (int o = 0; o < outer; o++) {
+      for (int in = 0; in < inner; in++) {
+        int first = o * size * inner + in;
+        double dot = 0;
+        for (int k = 0; k < size; k++) {
+          int at = first + k * inner;
+          dot += (double) dout[dOff + at] * y[yOff + at];
+        }
+        for (int k = 0; k < size; k++) {
+          int at = first + k * inner;
+          dx[dxOff + at] = (float) (y[yOff + at] * (dout[dOff + at] - dot));
+        }
+      }
+    }
+  }
+
+  /** {@code out = x - logsumexp(x)} along the middle dimension of {@code [outer, size, inner]}. */
+  public static void logSoftmaxForward(float[] out, int outOff, float[] x, int xOff, int outer, int size, int inner) {
+    for (int o = 0; o < outer; o++) {
+      for (int in = 0; in < inner; in++) {
+        int first = o * size * inner + in;
+        double lse = logSumExp(x, xOff + first, size, inner);
+        for (int k = 0; k < size; k++) {
+          int at = first + k * inner;
+          out[outOff + at] = (float) (x[xOff + at] - lse);
+        }
+      }
+    }
+  }
+
+  /** {@code dx = dout - exp(y) * sum(dout)}, sums along the dimension; {@code y} is the log-softmax's output. */
+  public static void logSoftmaxBackward(
+      float[] dx, int dxOff, float[] dout, int dOff, float[] y, int yOff, int outer, int size, int inner) {
+    for (int o = 0; o < outer; o++) {
+      for (int in = 0; in < inner; in++) {
+        int first = o * size * inner + in;
+        double sum = 0;
+        for (int k = 0; k < size; k++) {
+          sum += dout[dOff + first + k * inner];
+        }
+        for (int k = 0; k < size; k++) {
+          int at = first + k * inner;
+          dx[dxOff + at] = (float) (dout[dOff + at] - Math.exp(y[yOff + at]) * sum);
+        }
+      }
+    }
+  }
+
+  /** {@code log(sum_k exp(x[from + k*stride]))}, shifted by the maximum so that large values do not overflow. */
+  private static double logSumExp(float[] x, int from, int size, int stride) {
+    float max = Float.NEGATIVE_INFINITY;
+    for (int k = 0; k < size; k++) {
+      max = Math.max(max, x[from + k * stride]);
+    }
+    double sum = 0;
+    for (int k = 0; k < size; k++) {
+      sum += Math.exp(x[from + k * stride] - max);
+    }
+    return max + Math.log(sum);
+  }
+
+  // ------------------------------------------------------------------ dropout
+
+  /**
+   * Inverted-dropout mask: each entry is 0 with probability {@code p}, else {@code 1 / (1 - p)},
+   * one uniform draw from {@code rng} per entry. With {@code p = 1} every entry is 0.
+   */
+  public static void dropoutMask(float[] mask, int maskOff, int n, double p, SplittableRandom rng) {
+    float keep = (float) (1.0 / (1.0 - p)); // infinite for p = 1, but then nothing is kept
+    for (int i = 0; i < n; i++) {
+      mask[maskOff + i] = rng.nextDouble() < p ? 0f : keep;
+    }
+  }
+
+  /** {@code out = x * mask}: dropout's forward (x the input) and its backward (x the output gradient). */
+  public static void applyMask(float[] out, int outOff, float[] x, int xOff, float[] mask, int maskOff, int n) {
+    for (int i = 0; i < n; i++) {
+      out[outOff + i] = x[xOff + i] * mask[maskOff + i];
+    }
+  }
+
+  // ------------------------------------------------------------------ regression losses, per element
+
+  /** {@code out = |x - target|}. */
+  public static void l1Forward(float[] out, int outOff, float[] x, int xOff, float[] target, int tOff, int n) {
+    for (int i = 0; i < n; i++) {
+      out[outOff + i] = Math.abs(x[xOff + i] - target[tOff + i]);
+    }
+  }
+
+  /** {@code dx = dout * sign(x - target)} (0 where they are equal); the target's gradient is {@code -dx}. */
+  public static void l1Backward(float[] dx, int dxOff, float[] dout, int dOff, float[] x, int xOff, float[] target, int tOff, int n) {
+    for (int i = 0; i < n; i++) {
+      dx[dxOff + i] = dout[dOff + i] * Math.signum(x[xOff + i] - target[tOff + i]);
+    }
+  }
+
+  /** {@code out = (x - target)^2}. */
+  public static void mseForward(float[] out, int outOff, float[] x, int xOff, float[] target, int tOff, int n) {
+    for (int i = 0; i < n; i++) {
+      float d = x[xOff + i] - target[tOff + i];
+      out[outOff + i] = d * d;
+    }
+  }
+
+  /** {@code dx = dout * 2 * (x - target)}; the target's gradient is {@code -dx}. */
+  public static void mseBackward(float[] dx, int dxOff, float[] dout, int dOff, float[] x, int xOff, float[] target, int tOff, int n) {
+    for (int i = 0; i < n; i++) {
+      dx[dxOff + i] = dout[dOff + i] * 2f * (x[xOff + i] - target[tOff + i]);
+    }
+  }
+}

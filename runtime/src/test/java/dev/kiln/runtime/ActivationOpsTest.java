@@ -1,0 +1,157 @@
+package dev.kiln.runtime;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** Activations, dropout and the regression losses: gradients against finite differences, values by hand. */
+class ActivationOpsTest {
+  private static final double EPS = 1e-2;
+  private static final double ATOL = 2e-3;
+  private static final double RTOL = 2e-3;
+
+  @BeforeEach
+  void seed() {
+    Kiln.manualSeed(42);
+  }
+
+  private static Tensor param(int... shape) {
+    return Tensor.randn(shape).requiresGrad(true);
+  }
+
+  @Test
+  void sigmoidAndTanhGradients() {
+    GradCheck.check("sigmoid", in -> Ops.sigmoid(in[0]), EPS, ATOL, RTOL, param(3, 4));
+    GradCheck.check("tanh", in -> Ops.tanh(in[0]), EPS, ATOL, RTOL, param(3, 4));
+  }
+
+  @Test
+  void sigmoidAndTanhValuesStayFiniteForLargeInputs() {
+    Tensor x = Tensor.of(new float[] {-1000f, -1f, 0f, 1f, 1000f});
+    assertArrayEquals(new float[] {0f, 0.26894142f, 0.5f, 0.73105858f, 1f}, Ops.sigmoid(x).toFloatArray(), 1e-7f);
+    assertArrayEquals(new float[] {-1f, -0.76159416f, 0f, 0.76159416f, 1f}, Ops.tanh(x).toFloatArray(), 1e-7f);
+  }
+
+  @Test
+  void leakyReluGradientAndValues() {
+    GradCheck.check("leaky_relu", in -> Ops.leakyRelu(in[0], 0.01), EPS, ATOL, RTOL,
+        GradCheck.awayFromZero(0.05f, 4, 5).requiresGrad(true));
+    GradCheck.check("leaky_relu negative slope", in -> Ops.leakyRelu(in[0], -0.3), EPS, ATOL, RTOL,
+        GradCheck.awayFromZero(0.05f, 6).requiresGrad(true));
+    assertArrayEquals(new float[] {-0.02f, 0f, 3f}, Ops.leakyRelu(Tensor.of(new float[] {-2f, 0f, 3f}), 0.01).toFloatArray(), 1e-7f);
+  }
+
+  @Test
+  void softmaxAndLogSoftmaxGradientsAlongSeveralDimensions() {
+    for (int dim : new int[] {0, 1, 2, -1}) {
+      GradCheck.check("softmax dim " + dim, in -> Ops.softmax(in[0], dim), EPS, ATOL, RTOL, param(3, 4, 2));
+      GradCheck.check("log_softmax dim " + dim, in -> Ops.logSoftmax(in[0], dim), EPS, ATOL, RTOL, param(3, 4, 2));
+    }
+    GradCheck.check("softmax rank 1", in -> Ops.softmax(in[0], 0), EPS, ATOL, RTOL, param(5));
+  }
+
+  @Test
+  void softmaxValuesAlongADimension() {
+    // [2, 3] along dim 0: columns (1, 1), (0, ln 3), (5, 5).
+    Tensor x = Tensor.of(new float[] {1f, 0f, 5f, 1f, (float) Math.log(3), 5f}, 2, 3);
+    assertArrayEquals(new float[] {0.5f, 0.25f, 0.5f, 0.5f, 0.75f, 0.5f}, Ops.softmax(x, 0).toFloatArray(), 1e-6f);
+    float[] rows = Ops.softmax(x, 1).toFloatArray();
+    assertEquals(1f, rows[0] + rows[1] + rows[2], 1e-6f);
+    assertEquals(1f, rows[3] + rows[4] + rows[5], 1e-6f);
+  }
+
+  @Test
+  void logSoftmaxIsTheLogOfSoftmaxAndStableForLargeLogits() {
+    Tensor x = Tensor.randn(4, 5);
+    float[] soft = Ops.softmax(x, 1).toFloatArray();
+    float[] log = Ops.logSoftmax(x, 1).toFloatArray();
+    for (int i = 0; i < soft.length; i++) {
+      assertEquals(Math.log(soft[i]), log[i], 1e-5);
+    }
+    Tensor big = Tensor.of(new float[] {1000f, 0f}, 1, 2);
+    assertArrayEquals(new float[] {0f, -1000f}, Ops.logSoftmax(big, -1).toFloatArray(), 1e-3f);
+    assertArrayEquals(new float[] {1f, 0f}, Ops.softmax(big, -1).toFloatArray(), 1e-7f);
+  }
+
+  @Test
+  void softmaxDimensionOutOfRangeNamesTheShape() {
+    var e = assertThrows(IllegalArgumentException.class, () -> Ops.softmax(Tensor.zeros(2, 3), 2));
+    assertTrue(e.getMessage().contains("softmax of shape [2, 3]") && e.getMessage().contains("dimension 2"), e.getMessage());
+    e = assertThrows(IllegalArgumentException.class, () -> Ops.logSoftmax(Tensor.zeros(2, 3), -3));
+    assertTrue(e.getMessage().contains("log_softmax of shape [2, 3]"), e.getMessage());
+  }
+
+  @Test
+  void dropoutGradientWithTheSameMaskEachEvaluation() {
+    GradCheck.check("dropout", in -> {
+      Kiln.manualSeed(7); // every evaluation draws the same mask
+      return Ops.dropout(in[0], 0.3, true);
+    }, EPS, ATOL, RTOL, param(4, 6));
+  }
+
+  @Test
+  void dropoutBackwardUsesTheSavedMask() {
+    Tensor x = Tensor.ones(1000).requiresGrad(true);
+    Tensor y = Ops.dropout(x, 0.25, true);
+    Ops.sum(y).backward();
+    float[] kept = y.toFloatArray();
+    float[] grad = x.grad().toFloatArray();
+    for (int i = 0; i < kept.length; i++) {
+      assertTrue(kept[i] == 0f || kept[i] == 1f / 0.75f, "value " + kept[i]);
+      assertEquals(kept[i], grad[i], "the gradient of x -> x * mask is the mask");
+    }
+  }
+
+  @Test
+  void dropoutEdgeCasesAndBadProbabilities() {
+    Tensor x = Tensor.randn(3, 4);
+    assertSame(x, Ops.dropout(x, 0.5, false), "outside training the input passes unchanged");
+    assertSame(x, Ops.dropout(x, 0.0, true));
+    assertArrayEquals(new float[12], Ops.dropout(x, 1.0, true).toFloatArray(), 0f, "p = 1 zeroes everything");
+    for (double p : new double[] {-0.1, 1.5, Double.NaN}) {
+      var e = assertThrows(IllegalArgumentException.class, () -> Ops.dropout(x, p, true));
+      assertTrue(e.getMessage().contains("between 0 and 1, but got " + p), e.getMessage());
+    }
+  }
+
+  /** A target that differs from {@code input} by at least 0.1 everywhere, so that |x - t| has no kink nearby. */
+  private static Tensor targetAwayFrom(Tensor input) {
+    return Ops.add(input.detach(), GradCheck.awayFromZero(0.1f, input.shape()));
+  }
+
+  @Test
+  void regressionLossGradientsForInputAndTarget() {
+    Tensor input = param(3, 4);
+    Tensor target = targetAwayFrom(input).requiresGrad(true);
+    GradCheck.check("l1 none", in -> Ops.l1LossPerElement(in[0], in[1]), EPS, ATOL, RTOL, input, target);
+    GradCheck.check("l1 mean", in -> Ops.l1Loss(in[0], in[1], true), EPS, ATOL, RTOL, input, target);
+    GradCheck.check("l1 sum", in -> Ops.l1Loss(in[0], in[1], false), EPS, ATOL, RTOL, input, target);
+    GradCheck.check("mse none", in -> Ops.mseLossPerElement(in[0], in[1]), EPS, ATOL, RTOL, input, target);
+    GradCheck.check("mse mean", in -> Ops.mseLoss(in[0], in[1], true), EPS, ATOL, RTOL, input, target);
+    GradCheck.check("mse sum", in -> Ops.mseLoss(in[0], in[1], false), EPS, ATOL, RTOL, input, target);
+  }
+
+  @Test
+  void regressionLossValues() {
+    Tensor x = Tensor.of(new float[] {1, 2, 3});
+    Tensor t = Tensor.of(new float[] {1, 2, 5});
+    assertArrayEquals(new float[] {0, 0, 2}, Ops.l1LossPerElement(x, t).toFloatArray());
+    assertArrayEquals(new float[] {0, 0, 4}, Ops.mseLossPerElement(x, t).toFloatArray());
+    assertEquals(2f / 3, Ops.l1Loss(x, t, true).item(), 1e-6f);
+    assertEquals(4f, Ops.mseLoss(x, t, false).item(), 1e-6f);
+    assertEquals(0, Ops.l1Loss(x, t, true).dim(), "a reduced loss is a scalar");
+  }
+
+  @Test
+  void regressionLossShapeErrorsNameBothShapes() {
+    var e = assertThrows(IllegalArgumentException.class, () -> Ops.mseLoss(Tensor.zeros(2, 3), Tensor.zeros(3), true));
+    assertEquals("mse_loss: input [2, 3] and target [3] must have the same shape", e.getMessage());
+    e = assertThrows(IllegalArgumentException.class, () -> Ops.l1LossPerElement(Tensor.zeros(2), Tensor.labels(0, 1)));
+    assertTrue(e.getMessage().contains("l1_loss") && e.getMessage().contains("float"), e.getMessage());
+  }
+}

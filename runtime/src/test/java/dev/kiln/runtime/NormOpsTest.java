@@ -1,0 +1,159 @@
+package dev.kiln.runtime;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** Batch normalisation: gradients against finite differences, statistics against hand computations. */
+class NormOpsTest {
+  private static final double EPS = 1e-2;
+  private static final double ATOL = 2e-3;
+  private static final double RTOL = 5e-3;
+  private static final double BN_EPS = 1e-5;
+
+  @BeforeEach
+  void seed() {
+    Kiln.manualSeed(42);
+  }
+
+  private static Tensor param(int... shape) {
+    return Tensor.randn(shape).requiresGrad(true);
+  }
+
+  private static Tensor training(Tensor x, Tensor weight, Tensor bias) {
+    return Ops.batchNorm(x, null, null, weight, bias, true, 0.1, BN_EPS);
+  }
+
+  @Test
+  void trainingGradientFlowsThroughTheBatchStatistics() {
+    GradCheck.check("bn1d train", in -> training(in[0], in[1], in[2]), EPS, ATOL, RTOL, param(6, 3), param(3), param(3));
+    GradCheck.check("bn1d [N, C, L] train", in -> training(in[0], in[1], in[2]), EPS, ATOL, RTOL, param(3, 2, 4), param(2), param(2));
+    GradCheck.check("bn2d train", in -> training(in[0], in[1], in[2]), EPS, ATOL, RTOL, param(2, 3, 2, 3), param(3), param(3));
+    GradCheck.check("bn train, no affine", in -> training(in[0], null, null), EPS, ATOL, RTOL, param(4, 3, 2));
+  }
+
+  @Test
+  void trainingGradientUpdatesRunningStatisticsHarmlessly() {
+    Tensor mean = Tensor.zeros(3), var = Tensor.ones(3);
+    GradCheck.check("bn train with running stats",
+        in -> Ops.batchNorm(in[0], mean, var, in[1], in[2], true, 0.1, BN_EPS), EPS, ATOL, RTOL, param(5, 3), param(3), param(3));
+  }
+
+  @Test
+  void evalGradientUsesFixedRunningStatistics() {
+    Tensor mean = Tensor.of(new float[] {0.5f, -1f, 0f});
+    Tensor var = Tensor.of(new float[] {2f, 0.5f, 1f});
+    GradCheck.check("bn eval", in -> Ops.batchNorm(in[0], mean, var, in[1], in[2], false, 0.1, BN_EPS),
+        EPS, ATOL, RTOL, param(2, 3, 2, 2), param(3), param(3));
+    GradCheck.check("bn eval, no affine", in -> Ops.batchNorm(in[0], mean, var, null, null, false, 0.1, BN_EPS),
+        EPS, ATOL, RTOL, param(4, 3));
+    assertArrayEquals(new float[] {0.5f, -1f, 0f}, mean.toFloatArray(), "evaluation leaves the running mean");
+  }
+
+  @Test
+  void trainingOutputHasZeroMeanAndUnitBiasedVariancePerChannel() {
+    Tensor x = Tensor.randn(4, 2, 3, 3);
+    float[] y = training(x, null, null).toFloatArray();
+    for (int c = 0; c < 2; c++) {
+      double sum = 0, squares = 0;
+      for (int i = 0; i < 4; i++) {
+        for (int j = 0; j < 9; j++) {
+          double v = y[(i * 2 + c) * 9 + j];
+          sum += v;
+          squares += v * v;
+        }
+      }
+      assertEquals(0, sum / 36, 1e-5, "channel " + c + " mean");
+      assertEquals(1, squares / 36, 1e-3, "channel " + c + " biased variance");
+    }
+  }
+
+  @Test
+  void runningStatisticsAfterTwoBatchesUseTheUnbiasedVariance() {
+    Tensor runningMean = Tensor.zeros(2), runningVar = Tensor.ones(2);
+    // Batch 1, channel 0: 1, 2, 3, 6 -> mean 3, sum of squares 14, unbiased var 14/3.
+    //          channel 1: 0, 0, 4, 4 -> mean 2, sum of squares 16, unbiased var 16/3.
+    Tensor b1 = Tensor.of(new float[] {1, 0, 2, 0, 3, 4, 6, 4}, 4, 2);
+    // Batch 2, channel 0: 2, 4 -> mean 3, unbiased var 2; channel 1: -1, 1 -> mean 0, unbiased var 2.
+    Tensor b2 = Tensor.of(new float[] {2, -1, 4, 1}, 2, 2);
+    Ops.batchNorm(b1, runningMean, runningVar, null, null, true, 0.1, BN_EPS);
+    assertArrayEquals(new float[] {0.9f * 0 + 0.1f * 3, 0.9f * 0 + 0.1f * 2}, runningMean.toFloatArray(), 1e-6f);
+    assertArrayEquals(new float[] {0.9f + 0.1f * 14 / 3, 0.9f + 0.1f * 16 / 3}, runningVar.toFloatArray(), 1e-6f);
+    Ops.batchNorm(b2, runningMean, runningVar, null, null, true, 0.1, BN_EPS);
+    assertArrayEquals(new float[] {0.9f * 0.3f + 0.1f * 3, 0.9f * 0.2f + 0.1f * 0}, runningMean.toFloatArray(), 1e-6f);
+    assertArrayEquals(new float[] {0.9f * (0.9f + 0.1f * 14 / 3) + 0.1f * 2, 0.9f * (0.9f + 0.1f * 16 / 3) + 0.1f * 2},
+        runningVar.toFloatArray(), 1e-6f);
+  }
+
+  @Test
+  void runningStatisticsCountEveryPositionOfAChannel() {
+    // [N=1, C=1, L=4]: 4 values per channel, mean 2.5, unbiased var 5/3; momentum 1 copies them.
+    Tensor runningMean = Tensor.zeros(1), runningVar = Tensor.ones(1);
+    Ops.batchNorm(Tensor.of(new float[] {1, 2, 3, 4}, 1, 1, 4), runningMean, runningVar, null, null, true, 1.0, BN_EPS);
+    assertEquals(2.5f, runningMean.get(0), 1e-6f);
+    assertEquals(5f / 3, runningVar.get(0), 1e-6f);
+  }
+
+  @Test
+  void evalNormalisesWithTheRunningStatistics() {
+    Tensor mean = Tensor.of(new float[] {1f, -2f});
+    Tensor var = Tensor.of(new float[] {4f, 0.25f});
+    Tensor weight = Tensor.of(new float[] {2f, 3f});
+    Tensor bias = Tensor.of(new float[] {0.5f, -1f});
+    Tensor x = Tensor.of(new float[] {3f, -1f, 1f, -2.5f}, 2, 2);
+    float[] y = Ops.batchNorm(x, mean, var, weight, bias, false, 0.1, BN_EPS).toFloatArray();
+    double s0 = 1 / Math.sqrt(4 + BN_EPS), s1 = 1 / Math.sqrt(0.25 + BN_EPS);
+    assertArrayEquals(new float[] {
+        (float) ((3 - 1) * s0 * 2 + 0.5), (float) ((-1 + 2) * s1 * 3 - 1),
+        (float) ((1 - 1) * s0 * 2 + 0.5), (float) ((-2.5 + 2) * s1 * 3 - 1)}, y, 1e-5f);
+    assertArrayEquals(new float[] {1f, -2f}, mean.toFloatArray());
+    assertArrayEquals(new float[] {4f, 0.25f}, var.toFloatArray());
+  }
+
+  @Test
+  void trainingWithOneValuePerChannelFailsLikePyTorch() {
+    var e = assertThrows(IllegalArgumentException.class, () -> training(Tensor.randn(1, 512), null, null));
+    assertEquals("Expected more than 1 value per channel when training, got input size [1, 512]", e.getMessage());
+    e = assertThrows(IllegalArgumentException.class, () -> training(Tensor.randn(1, 3, 1, 1), null, null));
+    assertEquals("Expected more than 1 value per channel when training, got input size [1, 3, 1, 1]", e.getMessage());
+    // Evaluation normalises a single sample with the running statistics.
+    assertArrayEquals(new int[] {1, 512},
+        Ops.batchNorm(Tensor.randn(1, 512), Tensor.zeros(512), Tensor.ones(512), null, null, false, 0.1, BN_EPS).shape());
+    // One sample with several positions per channel is enough to train.
+    assertArrayEquals(new int[] {1, 3, 2, 2}, training(Tensor.randn(1, 3, 2, 2), null, null).shape());
+  }
+
+  @Test
+  void onlyTheWantedGradientsAreComputed() {
+    Tensor x = Tensor.randn(4, 3);
+    Tensor weight = Tensor.ones(3).requiresGrad(true);
+    Tensor bias = Tensor.zeros(3);
+    Ops.sum(Ops.mul(training(x, weight, bias), Tensor.randn(4, 3))).backward();
+    assertArrayEquals(new int[] {3}, weight.grad().shape());
+    assertNull(x.grad());
+    assertNull(bias.grad());
+  }
+
+  @Test
+  void badArgumentsAreNamed() {
+    Tensor x = Tensor.zeros(2, 3);
+    var e = assertThrows(IllegalArgumentException.class, () -> training(x, Tensor.ones(4), Tensor.zeros(4)));
+    assertTrue(e.getMessage().contains("[2, 3]") && e.getMessage().contains("weight has shape [4]"), e.getMessage());
+    e = assertThrows(IllegalArgumentException.class,
+        () -> Ops.batchNorm(x, Tensor.zeros(3, 1), Tensor.ones(3), null, null, true, 0.1, BN_EPS));
+    assertTrue(e.getMessage().contains("[2, 3]") && e.getMessage().contains("running_mean has shape [3, 1]"), e.getMessage());
+    e = assertThrows(IllegalArgumentException.class, () -> training(Tensor.zeros(5), null, null));
+    assertTrue(e.getMessage().contains("[5]"), e.getMessage());
+    e = assertThrows(IllegalArgumentException.class, () -> training(x, Tensor.ones(3), null));
+    assertTrue(e.getMessage().contains("weight and bias"), e.getMessage());
+    e = assertThrows(IllegalArgumentException.class, () -> Ops.batchNorm(x, Tensor.zeros(3), null, null, null, true, 0.1, BN_EPS));
+    assertTrue(e.getMessage().contains("running_mean and running_var"), e.getMessage());
+    e = assertThrows(IllegalArgumentException.class, () -> Ops.batchNorm(x, null, null, null, null, false, 0.1, BN_EPS));
+    assertTrue(e.getMessage().contains("evaluation"), e.getMessage());
+  }
+}
