@@ -39,6 +39,31 @@ public final class F {
 
   // ---- convolution and pooling
 
+  /** 2-d convolution, stride 1, no padding: {@code [N, C, H, W]} with weight {@code [O, C, kH, kW]}; {@code bias [O]} may be null. */
+  public static Tensor conv2d(Tensor x, Tensor weight, Tensor bias) {
+    return conv2d(x, weight, bias, 1, 0);
+  }
+
+  /** 2-d convolution with the same stride and zero padding along height and width; {@code bias} may be null. */
+  public static Tensor conv2d(Tensor x, Tensor weight, Tensor bias, int stride, int padding) {
+    return Ops.conv2d(x, weight, bias, stride, stride, padding, padding);
+  }
+
+  /** Max pooling over {@code kernel x kernel} windows moved by {@code kernel}: {@code [N, C, 28, 28] -> [N, C, 14, 14]} for 2. */
+  public static Tensor maxPool2d(Tensor x, int kernel) {
+    return maxPool2d(x, kernel, kernel);
+  }
+
+  /** Max pooling over {@code kernel x kernel} windows moved by {@code stride}, no padding. */
+  public static Tensor maxPool2d(Tensor x, int kernel, int stride) {
+    return maxPool2d(x, kernel, stride, 0, false);
+  }
+
+  /** Max pooling as PyTorch's {@code F.max_pool2d(x, kernel, stride, padding, ceil_mode=ceilMode)}. */
+  public static Tensor maxPool2d(Tensor x, int kernel, int stride, int padding, boolean ceilMode) {
+    return Ops.maxPool2d(x, kernel, kernel, stride, stride, padding, padding, ceilMode);
+  }
+
   // ---- normalisation, dropout, activations
 
   /** {@code 1 / (1 + exp(-x))} element-wise; any shape. */

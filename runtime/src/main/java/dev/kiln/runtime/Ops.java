@@ -420,6 +420,105 @@ public final class Ops {
 
   // ------------------------------------------------------------------ convolution and pooling
 
+  /**
+   * 2-d convolution (cross-correlation) as PyTorch's {@code F.conv2d}: input {@code [N, C, H, W]},
+   * weight {@code [O, C, kH, kW]}, bias {@code [O]} or null; output {@code [N, O, outH, outW]} with
+   * {@code outH = (H + 2 padH - kH) / strideH + 1} (rounded down), likewise outW. Padding is zeros.
+   */
+  public static Tensor conv2d(Tensor x, Tensor weight, Tensor bias, int strideH, int strideW, int padH, int padW) {
+    requireFloat("conv2d", x);
+    requireFloat("conv2d", weight);
+    requireRank("conv2d", "input", x, 4);
+    requireRank("conv2d", "weight", weight, 4);
+    int outC = weight.size(0);
+    if (x.size(1) != weight.size(1)) {
+      throw new IllegalArgumentException(
+          "conv2d: input " + Shapes.toString(x.shape()) + " has " + x.size(1) + " channels, weight "
+              + Shapes.toString(weight.shape()) + " expects " + weight.size(1));
+    }
+    if (bias != null && (bias.dim() != 1 || bias.size(0) != outC)) {
+      throw new IllegalArgumentException(
+          "conv2d: bias " + Shapes.toString(bias.shape()) + " does not match weight " + Shapes.toString(weight.shape())
+              + " (expected [" + outC + "])");
+    }
+    dev.kiln.runtime.cpu.Conv2dShape s;
+    try {
+      s = new dev.kiln.runtime.cpu.Conv2dShape(x.size(0), x.size(1), x.size(2), x.size(3),
+          outC, weight.size(2), weight.size(3), strideH, strideW, padH, padW);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(
+          "conv2d: input " + Shapes.toString(x.shape()) + ", weight " + Shapes.toString(weight.shape()) + ": "
+              + e.getMessage(), e);
+    }
+    int[] outShape = {s.batch(), outC, s.outHeight(), s.outWidth()};
+    float[] out = new float[Shapes.numel(outShape)];
+    dev.kiln.runtime.cpu.ConvKernels.conv2dForward(out, 0, x.buffer(), x.offset(),
+        weight.buffer(), weight.offset(), bias == null ? null : bias.buffer(), bias == null ? 0 : bias.offset(), s);
+    if (!track(x, weight, bias)) {
+      return Tensor.wrap(out, outShape);
+    }
+    Tensor[] inputs = bias == null ? new Tensor[] {x, weight} : new Tensor[] {x, weight, bias};
+    return Tensor.ofNode(out, outShape, new Node(inputs) {
+      @Override public String name() {
+        return "conv2d";
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        float[] dx = needsGrad(0) ? new float[x.numel()] : null;
+        float[] dw = needsGrad(1) ? new float[weight.numel()] : null;
+        float[] db = bias != null && needsGrad(2) ? new float[outC] : null;
+        dev.kiln.runtime.cpu.ConvKernels.conv2dBackward(dx, 0, dw, 0, db, 0, false, g.buffer(), g.offset(),
+            x.buffer(), x.offset(), weight.buffer(), weight.offset(), s);
+        Tensor[] grads = new Tensor[inputs.length];
+        grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());
+        grads[1] = dw == null ? null : Tensor.wrap(dw, weight.shape());
+        if (db != null) {
+          grads[2] = Tensor.wrap(db, outC);
+        }
+        return grads;
+      }
+    });
+  }
+
+  /**
+   * 2-d max pooling as PyTorch's {@code F.max_pool2d}: input {@code [N, C, H, W]}, output
+   * {@code [N, C, outH, outW]}, each the maximum of a {@code kernelH x kernelW} window (padding
+   * counts as minus infinity, and may be at most half the kernel). {@code ceilMode} rounds the
+   * output size up, keeping a last partial window that starts inside the input. The gradient goes
+   * to the element each maximum came from.
+   */
+  public static Tensor maxPool2d(
+      Tensor x, int kernelH, int kernelW, int strideH, int strideW, int padH, int padW, boolean ceilMode) {
+    requireFloat("max_pool2d", x);
+    requireRank("max_pool2d", "input", x, 4);
+    dev.kiln.runtime.cpu.Pool2dShape s;
+    try {
+      s = new dev.kiln.runtime.cpu.Pool2dShape(x.size(0), x.size(1), x.size(2), x.size(3),
+          kernelH, kernelW, strideH, strideW, padH, padW, ceilMode);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("max_pool2d: input " + Shapes.toString(x.shape()) + ": " + e.getMessage(), e);
+    }
+    int[] outShape = {s.batch(), s.channels(), s.outHeight(), s.outWidth()};
+    int n = Shapes.numel(outShape);
+    float[] out = new float[n];
+    int[] argmax = new int[n];
+    dev.kiln.runtime.cpu.ConvKernels.maxPool2dForward(out, 0, argmax, x.buffer(), x.offset(), s);
+    if (!track(x)) {
+      return Tensor.wrap(out, outShape);
+    }
+    return Tensor.ofNode(out, outShape, new Node(x) {
+      @Override public String name() {
+        return "max_pool2d";
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        float[] dx = new float[x.numel()];
+        dev.kiln.runtime.cpu.ConvKernels.maxPool2dBackward(dx, 0, g.buffer(), g.offset(), argmax, s);
+        return new Tensor[] {Tensor.wrap(dx, x.shape())};
+      }
+    });
+  }
+
   // (end of convolution and pooling)
 
   // ------------------------------------------------------------------ normalisation, dropout, activations, regression losses

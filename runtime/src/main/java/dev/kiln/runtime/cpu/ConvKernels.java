@@ -1,0 +1,315 @@
+package dev.kiln.runtime.cpu;
+
+import java.util.Arrays;
+
+/**
+ * CPU kernels for 2-d convolution and max pooling over raw NCHW arrays, in {@link CpuKernels}'
+ * conventions: backward kernels take gradients out first, then the incoming gradient, then saved
+ * forward values.
+ *
+ * <p>Convolution is lowered to matrix products. A chunk of {@code cn} samples is unfolded
+ * (im2col) into a matrix {@code cols[K, cn * P]}, {@code K = inC * kH * kW} rows (one per weight
+ * of a filter) by {@code P = outH * outW} output positions per sample, so that one
+ * {@link Blas#sgemm} per chunk does the work:
+ *
+ * <pre>
+ *   forward   Y[outC, cn*P]  = W[outC, K] @ cols
+ *   weight    dW[outC, K]   += dY[outC, cn*P] @ cols^T
+ *   input     dcols[K, cn*P] = W^T @ dY, folded back onto dx (col2im)
+ * </pre>
+ *
+ * Chunks are as large as {@link #COLS_BUDGET} allows, so the products are large even for small
+ * feature maps. {@code Y} and {@code dY} are channel-major ({@code [outC, cn*P]}) and are moved to
+ * and from NCHW ({@code [cn, outC, P]}) on the way out and in. Both matrices live in per-thread
+ * scratch arrays that grow to the largest chunk seen and are then reused.
+ */
+public final class ConvKernels {
+  /** Floats of im2col matrix one chunk may hold (16 MiB); a single sample may exceed it. */
+  private static final int COLS_BUDGET = 1 << 22;
+
+  private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+  private ConvKernels() {}
+
+  // ------------------------------------------------------------------ convolution
+
+  /**
+   * Cross-correlation as PyTorch's {@code conv2d}: {@code out[n, o, i, j] = bias[o] + sum over c, a, b of
+   * x[n, c, i*strideH - padH + a, j*strideW - padW + b] * w[o, c, a, b]}, zero outside the input.
+   *
+   * @param out {@code [batch, outC, outH, outW]}, overwritten
+   * @param x {@code [batch, inC, H, W]}
+   * @param w {@code [outC, inC, kH, kW]}
+   * @param bias {@code [outC]}, or null for none
+   */
+  public static void conv2dForward(
+      float[] out, int outOff, float[] x, int xOff, float[] w, int wOff, float[] bias, int biasOff, Conv2dShape s) {
+    int k = s.patchSize();
+    int p = s.outPlaneSize();
+    int outC = s.outChannels();
+    int chunk = chunkSize(s);
+    Scratch scratch = SCRATCH.get();
+    for (int n0 = 0; n0 < s.batch(); n0 += chunk) {
+      int cn = Math.min(chunk, s.batch() - n0);
+      int ld = cn * p;
+      float[] cols = scratch.cols(k * ld);
+      float[] y = scratch.channelMajor(outC * ld);
+      im2col(cols, x, xOff, n0, cn, s);
+      Blas.sgemm(false, false, outC, ld, k, 1f, w, wOff, k, cols, 0, ld, 0f, y, 0, ld);
+      for (int i = 0; i < cn; i++) {
+        for (int o = 0; o < outC; o++) {
+          int src = o * ld + i * p;
+          int dst = outOff + ((n0 + i) * outC + o) * p;
+          float b = bias == null ? 0f : bias[biasOff + o];
+          for (int j = 0; j < p; j++) {
+            out[dst + j] = y[src + j] + b;
+          }
+        }
+      }
+    }
+  }
+
+  /**
+   * Gradients of {@link #conv2dForward}; a null gradient array is skipped. {@code dx} is always
+   * overwritten; {@code dw} and {@code dbias} are overwritten, or added to when {@code accumulate}.
+   *
+   * @param dx {@code [batch, inC, H, W]}, or null
+   * @param dw {@code [outC, inC, kH, kW]}, or null
+   * @param dbias {@code [outC]}, or null
+   * @param dout gradient of the output, {@code [batch, outC, outH, outW]}
+   * @param x the forward input, {@code [batch, inC, H, W]} (read only when {@code dw} is wanted)
+   * @param w the weight, {@code [outC, inC, kH, kW]} (read only when {@code dx} is wanted)
+   */
+  public static void conv2dBackward(
+      float[] dx, int dxOff, float[] dw, int dwOff, float[] dbias, int dbOff, boolean accumulate,
+      float[] dout, int doutOff, float[] x, int xOff, float[] w, int wOff, Conv2dShape s) {
+    int k = s.patchSize();
+    int p = s.outPlaneSize();
+    int outC = s.outChannels();
+    if (dw != null && !accumulate) {
+      Arrays.fill(dw, dwOff, dwOff + outC * k, 0f);
+    }
+    if (dbias != null && !accumulate) {
+      Arrays.fill(dbias, dbOff, dbOff + outC, 0f);
+    }
+    int chunk = chunkSize(s);
+    Scratch scratch = SCRATCH.get();
+    for (int n0 = 0; n0 < s.batch(); n0 += chunk) {
+      int cn = Math.min(chunk, s.batch() - n0);
+      int ld = cn * p;
+      float[] dy = scratch.channelMajor(outC * ld);
+      for (int i = 0; i < cn; i++) {
+        for (int o = 0; o < outC; o++) {
+          System.arraycopy(dout, doutOff + ((n0 + i) * outC + o) * p, dy, o * ld + i * p, p);
+        }
+      }
+      if (dbias != null) {
+        for (int o = 0; o < outC; o++) {
+          double sum = 0;
+          for (int j = o * ld, end = j + ld; j < end; j++) {
+            sum += dy[j];
+          }
+          dbias[dbOff + o] += (float) sum;
+        }
+      }
+      float[] cols = scratch.cols(k * ld);
+      if (dw != null) {
+        im2col(cols, x, xOff, n0, cn, s);
+        Blas.sgemm(false, true, outC, k, ld, 1f, dy, 0, ld, cols, 0, ld, 1f, dw, dwOff, k);
+      }
+      if (dx != null) {
+        Blas.sgemm(true, false, k, ld, outC, 1f, w, wOff, k, dy, 0, ld, 0f, cols, 0, ld);
+        col2im(dx, dxOff, cols, n0, cn, s);
+      }
+    }
+  }
+
+  /** Samples per chunk: as many as fit {@link #COLS_BUDGET}, at least one. */
+  private static int chunkSize(Conv2dShape s) {
+    long perSample = (long) s.patchSize() * s.outPlaneSize();
+    return (int) Math.max(1, Math.min(s.batch(), COLS_BUDGET / perSample));
+  }
+
+  /**
+   * Unfolds samples {@code n0 .. n0+cn-1} of {@code x} into {@code cols[K, cn*P]}: row
+   * {@code (c, a, b)}, column {@code (i, oh, ow)} holds {@code x[n0+i, c, oh*sH - pH + a, ow*sW - pW + b]},
+   * or 0 in the padding.
+   */
+  private static void im2col(float[] cols, float[] x, int xOff, int n0, int cn, Conv2dShape s) {
+    int h = s.height(), wd = s.width(), outH = s.outHeight(), outW = s.outWidth();
+    int sh = s.strideH(), sw = s.strideW(), ph = s.padH(), pw = s.padW();
+    int p = outH * outW;
+    int ld = cn * p;
+    for (int i = 0; i < cn; i++) {
+      int sample = xOff + (n0 + i) * s.inputSampleSize();
+      int row = 0;
+      for (int c = 0; c < s.inChannels(); c++) {
+        int plane = sample + c * h * wd;
+        for (int a = 0; a < s.kernelH(); a++) {
+          for (int b = 0; b < s.kernelW(); b++, row++) {
+            int owLo = firstInside(b, sw, pw, outW);
+            int owHi = endInside(b, sw, pw, wd, outW);
+            int dst = row * ld + i * p;
+            for (int oh = 0; oh < outH; oh++, dst += outW) {
+              int ih = oh * sh - ph + a;
+              if (ih < 0 || ih >= h || owLo >= owHi) {
+                Arrays.fill(cols, dst, dst + outW, 0f);
+                continue;
+              }
+              Arrays.fill(cols, dst, dst + owLo, 0f);
+              int src = plane + ih * wd - pw + b;
+              if (sw == 1) {
+                System.arraycopy(x, src + owLo, cols, dst + owLo, owHi - owLo);
+              } else {
+                for (int ow = owLo; ow < owHi; ow++) {
+                  cols[dst + ow] = x[src + ow * sw];
+                }
+              }
+              Arrays.fill(cols, dst + owHi, dst + outW, 0f);
+            }
+          }
+        }
+      }
+    }
+  }
+
+  /**
+   * The adjoint of {@link #im2col}: overwrites samples {@code n0 .. n0+cn-1} of {@code dx} with
+   * the sum of the {@code cols} entries that were read from each input element.
+   */
+  private static void col2im(float[] dx, int dxOff, float[] cols, int n0, int cn, Conv2dShape s) {
+    int h = s.height(), wd = s.width(), outH = s.outHeight(), outW = s.outWidth();
+    int sh = s.strideH(), sw = s.strideW(), ph = s.padH(), pw = s.padW();
+    int p = outH * outW;
+    int ld = cn * p;
+    int sampleSize = s.inputSampleSize();
+    Arrays.fill(dx, dxOff + n0 * sampleSize, dxOff + (n0 + cn) * sampleSize, 0f);
+    for (int i = 0; i < cn; i++) {
+      int sample = dxOff + (n0 + i) * sampleSize;
+      int row = 0;
+      for (int c = 0; c < s.inChannels(); c++) {
+        int plane = sample + c * h * wd;
+        for (int a = 0; a < s.kernelH(); a++) {
+          for (int b = 0; b < s.kernelW(); b++, row++) {
+            int owLo = firstInside(b, sw, pw, outW);
+            int owHi = endInside(b, sw, pw, wd, outW);
+            int src = row * ld + i * p;
+            for (int oh = 0; oh < outH; oh++, src += outW) {
+              int ih = oh * sh - ph + a;
+              if (ih < 0 || ih >= h) {
+                continue;
+              }
+              int dst = plane + ih * wd - pw + b;
+              if (sw == 1) {
+                for (int ow = owLo; ow < owHi; ow++) {
+                  dx[dst + ow] += cols[src + ow];
+                }
+              } else {
+                for (int ow = owLo; ow < owHi; ow++) {
+                  dx[dst + ow * sw] += cols[src + ow];
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+
+  /** The first output column {@code ow} whose input column {@code ow*stride - pad + b} is {@code >= 0}, capped at {@code outW}. */
+  private static int firstInside(int b, int stride, int pad, int outW) {
+    return Math.min(outW, Math.max(0, Math.floorDiv(pad - b + stride - 1, stride)));
+  }
+
+  /** One past the last output column whose input column {@code ow*stride - pad + b} is {@code < width}. */
+  private static int endInside(int b, int stride, int pad, int width, int outW) {
+    return Math.min(outW, Math.max(0, Math.floorDiv(width - 1 + pad - b, stride) + 1));
+  }
+
+  // ------------------------------------------------------------------ max pooling
+
+  /**
+   * Max pooling as PyTorch's {@code max_pool2d}: each output is the maximum of its window, with
+   * padding counting as minus infinity, and the first maximum in row-major order is the one
+   * recorded for the backward. A NaN in a window makes the output NaN, as in PyTorch; unlike
+   * PyTorch, the recorded element is then the largest one before the first NaN (the NaN itself
+   * when it comes first).
+   *
+   * <p>Each output row is built up one input row and kernel column at a time, so the inner loop
+   * runs along the row; its compare-and-select compiles to conditional moves, which matters
+   * because which element is largest is unpredictable.
+   *
+   * @param out {@code [batch, channels, outH, outW]}, overwritten
+   * @param argmax one entry per output element (from index 0): the flat index {@code ih * W + iw}
+   *     of the maximum within its input plane
+   * @param x {@code [batch, channels, H, W]}
+   */
+  public static void maxPool2dForward(float[] out, int outOff, int[] argmax, float[] x, int xOff, Pool2dShape s) {
+    int h = s.height(), wd = s.width(), outH = s.outHeight(), outW = s.outWidth();
+    int sh = s.strideH(), sw = s.strideW(), ph = s.padH(), pw = s.padW();
+    int planes = s.batch() * s.channels();
+    for (int pl = 0, o = 0; pl < planes; pl++) {
+      int plane = xOff + pl * h * wd;
+      for (int oh = 0; oh < outH; oh++, o += outW) {
+        int hLo = Math.max(oh * sh - ph, 0), hHi = Math.min(oh * sh - ph + s.kernelH(), h);
+        for (int ow = 0; ow < outW; ow++) {
+          out[outOff + o + ow] = Float.NEGATIVE_INFINITY;
+          argmax[o + ow] = hLo * wd + Math.max(ow * sw - pw, 0);
+        }
+        for (int ih = hLo; ih < hHi; ih++) {
+          for (int b = 0; b < s.kernelW(); b++) {
+            int atZero = ih * wd - pw + b; // the index output column 0 would read
+            for (int ow = firstInside(b, sw, pw, outW), end = endInside(b, sw, pw, wd, outW); ow < end; ow++) {
+              int i = atZero + ow * sw;
+              float v = x[plane + i];
+              float max = out[outOff + o + ow];
+              argmax[o + ow] = v > max ? i : argmax[o + ow];
+              out[outOff + o + ow] = Math.max(max, v);
+            }
+          }
+        }
+      }
+    }
+  }
+
+  /**
+   * Gradient of {@link #maxPool2dForward}: each output's gradient goes to the input element it
+   * was taken from. {@code dx} is overwritten.
+   *
+   * @param dx {@code [batch, channels, H, W]}
+   * @param dout {@code [batch, channels, outH, outW]}
+   * @param argmax as written by the forward
+   */
+  public static void maxPool2dBackward(float[] dx, int dxOff, float[] dout, int doutOff, int[] argmax, Pool2dShape s) {
+    int planeIn = s.height() * s.width();
+    int planeOut = s.outHeight() * s.outWidth();
+    int planes = s.batch() * s.channels();
+    Arrays.fill(dx, dxOff, dxOff + planes * planeIn, 0f);
+    for (int pl = 0, o = 0; pl < planes; pl++) {
+      int plane = dxOff + pl * planeIn;
+      for (int end = o + planeOut; o < end; o++) {
+        dx[plane + argmax[o]] += dout[doutOff + o];
+      }
+    }
+  }
+
+  /** Per-thread growing work arrays: the im2col matrix and a channel-major output or gradient. */
+  private static final class Scratch {
+    private float[] cols = new float[0];
+    private float[] channelMajor = new float[0];
+
+    float[] cols(int n) {
+      if (cols.length < n) {
+        cols = new float[n];
+      }
+      return cols;
+    }
+
+    float[] channelMajor(int n) {
+      if (channelMajor.length < n) {
+        channelMajor = new float[n];
+      }
+      return channelMajor;
+    }
+  }
+}
