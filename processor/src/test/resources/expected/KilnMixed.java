@@ -37,11 +37,11 @@ public final class KilnMixed extends Mixed {
     CpuKernels.reluForward(p.a1, 0, in, inOff, n * 24);
     // features.flat Flatten(start_dim=1, end_dim=-1): [N, 2, 3, 4] -> [N, 24]   Mixed.java:26
     // a view: no work
-    // features.fc Linear(in_features=24, out_features=16, bias=false) + features.act ReLU(): [N, 24] -> [N, 16]   Mixed.java:26
+    // features.fc Linear(in_features=24, out_features=16, bias=False) + features.act ReLU(): [N, 24] -> [N, 16]   Mixed.java:26
     Tensor features_fcW = features_fc.weight();
     Blas.sgemm(false, true, n, 16, 24, 1f, p.a1, 0, 24, features_fcW.buffer(), features_fcW.offset(), 24, 0f, p.a3, 0, 16);
     CpuKernels.reluForward(p.a3, 0, p.a3, 0, n * 16);
-    // head Linear(in_features=16, out_features=5, bias=true): [N, 16] -> [N, 5]   Mixed.java:27
+    // head Linear(in_features=16, out_features=5, bias=True): [N, 16] -> [N, 5]   Mixed.java:27
     Tensor headW = head.weight();
     Blas.sgemm(false, true, n, 5, 16, 1f, p.a3, 0, 16, headW.buffer(), headW.offset(), 16, 0f, out, 0, 5);
     Tensor headB = head.bias();
@@ -109,7 +109,7 @@ public final class KilnMixed extends Mixed {
       float[] in = x.buffer();
       int inOff = x.offset();
       float[] dx = needsGrad(0) ? new float[n * 24] : null;
-      // head Linear(in_features=16, out_features=5, bias=true): gradient of [N, 16]   Mixed.java:27
+      // head Linear(in_features=16, out_features=5, bias=True): gradient of [N, 16]   Mixed.java:27
       CpuKernels.biasGradient(Compiled.gradBuffer(head.bias()), 0, g.buffer(), g.offset(), n, 5, true);
       float headBeta = Compiled.gradBeta(head.weight());
       float[] headGW = Compiled.gradBuffer(head.weight());
@@ -118,7 +118,7 @@ public final class KilnMixed extends Mixed {
       }
       Tensor headW = head.weight();
       Blas.sgemm(false, false, n, 16, 5, 1f, g.buffer(), g.offset(), 5, headW.buffer(), headW.offset(), 16, 0f, p.da3, 0, 16);
-      // features.fc Linear(in_features=24, out_features=16, bias=false) + features.act ReLU(): gradient of [N, 24]   Mixed.java:26
+      // features.fc Linear(in_features=24, out_features=16, bias=False) + features.act ReLU(): gradient of [N, 24]   Mixed.java:26
       CpuKernels.reluBackwardBiasGradient(null, 0, p.da3, 0, p.a3, 0, n, 16, true);
       float features_fcBeta = Compiled.gradBeta(features_fc.weight());
       float[] features_fcGW = Compiled.gradBuffer(features_fc.weight());

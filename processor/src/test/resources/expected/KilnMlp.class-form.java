@@ -28,17 +28,17 @@ public final class KilnMlp extends Mlp {
     float[] out = new float[n * 10];
     // flatten(x): [N, 1, 28, 28] -> [N, 784]   Mlp.java:20
     // a view: no work
-    // fc1 Linear(in_features=784, out_features=512, bias=true) + relu(fc1.apply(x)): [N, 784] -> [N, 512]   Mlp.java:21
+    // fc1 Linear(in_features=784, out_features=512, bias=True) + relu(fc1.apply(x)): [N, 784] -> [N, 512]   Mlp.java:21
     Tensor fc1W = fc1.weight();
     Blas.sgemm(false, true, n, 512, 784, 1f, in, inOff, 784, fc1W.buffer(), fc1W.offset(), 784, 0f, p.a2, 0, 512);
     Tensor fc1B = fc1.bias();
     CpuKernels.addBiasRelu(p.a2, 0, p.a2, 0, fc1B.buffer(), fc1B.offset(), n, 512);
-    // fc2 Linear(in_features=512, out_features=512, bias=true) + relu(fc2.apply(x)): [N, 512] -> [N, 512]   Mlp.java:22
+    // fc2 Linear(in_features=512, out_features=512, bias=True) + relu(fc2.apply(x)): [N, 512] -> [N, 512]   Mlp.java:22
     Tensor fc2W = fc2.weight();
     Blas.sgemm(false, true, n, 512, 512, 1f, p.a2, 0, 512, fc2W.buffer(), fc2W.offset(), 512, 0f, p.a3, 0, 512);
     Tensor fc2B = fc2.bias();
     CpuKernels.addBiasRelu(p.a3, 0, p.a3, 0, fc2B.buffer(), fc2B.offset(), n, 512);
-    // fc3 Linear(in_features=512, out_features=10, bias=true): [N, 512] -> [N, 10]   Mlp.java:23
+    // fc3 Linear(in_features=512, out_features=10, bias=True): [N, 512] -> [N, 10]   Mlp.java:23
     Tensor fc3W = fc3.weight();
     Blas.sgemm(false, true, n, 10, 512, 1f, p.a3, 0, 512, fc3W.buffer(), fc3W.offset(), 512, 0f, out, 0, 10);
     Tensor fc3B = fc3.bias();
@@ -106,7 +106,7 @@ public final class KilnMlp extends Mlp {
       float[] in = x.buffer();
       int inOff = x.offset();
       float[] dx = needsGrad(0) ? new float[n * 784] : null;
-      // fc3 Linear(in_features=512, out_features=10, bias=true): gradient of [N, 512]   Mlp.java:23
+      // fc3 Linear(in_features=512, out_features=10, bias=True): gradient of [N, 512]   Mlp.java:23
       CpuKernels.biasGradient(Compiled.gradBuffer(fc3.bias()), 0, g.buffer(), g.offset(), n, 10, true);
       float fc3Beta = Compiled.gradBeta(fc3.weight());
       float[] fc3GW = Compiled.gradBuffer(fc3.weight());
@@ -115,7 +115,7 @@ public final class KilnMlp extends Mlp {
       }
       Tensor fc3W = fc3.weight();
       Blas.sgemm(false, false, n, 512, 10, 1f, g.buffer(), g.offset(), 10, fc3W.buffer(), fc3W.offset(), 512, 0f, p.da3, 0, 512);
-      // fc2 Linear(in_features=512, out_features=512, bias=true) + relu(fc2.apply(x)): gradient of [N, 512]   Mlp.java:22
+      // fc2 Linear(in_features=512, out_features=512, bias=True) + relu(fc2.apply(x)): gradient of [N, 512]   Mlp.java:22
       CpuKernels.reluBackwardBiasGradient(Compiled.gradBuffer(fc2.bias()), 0, p.da3, 0, p.a3, 0, n, 512, true);
       float fc2Beta = Compiled.gradBeta(fc2.weight());
       float[] fc2GW = Compiled.gradBuffer(fc2.weight());
@@ -124,7 +124,7 @@ public final class KilnMlp extends Mlp {
       }
       Tensor fc2W = fc2.weight();
       Blas.sgemm(false, false, n, 512, 512, 1f, p.da3, 0, 512, fc2W.buffer(), fc2W.offset(), 512, 0f, p.da2, 0, 512);
-      // fc1 Linear(in_features=784, out_features=512, bias=true) + relu(fc1.apply(x)): gradient of [N, 784]   Mlp.java:21
+      // fc1 Linear(in_features=784, out_features=512, bias=True) + relu(fc1.apply(x)): gradient of [N, 784]   Mlp.java:21
       CpuKernels.reluBackwardBiasGradient(Compiled.gradBuffer(fc1.bias()), 0, p.da2, 0, p.a2, 0, n, 512, true);
       float fc1Beta = Compiled.gradBeta(fc1.weight());
       float[] fc1GW = Compiled.gradBuffer(fc1.weight());

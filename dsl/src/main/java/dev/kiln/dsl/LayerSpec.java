@@ -13,7 +13,7 @@ public interface LayerSpec {
    */
   int[] outputShape(int[] inputShape);
 
-  /** PyTorch's repr of the layer, e.g. {@code Linear(in_features=784, out_features=512, bias=true)}. */
+  /** PyTorch's repr of the layer, e.g. {@code Linear(in_features=784, out_features=512, bias=True)}. */
   @Override
   String toString();
 }

@@ -31,7 +31,7 @@ public class Linear extends Module {
 
     @Override
     public String toString() {
-      return "Linear(in_features=" + inFeatures + ", out_features=" + outFeatures + ", bias=" + bias + ")";
+      return "Linear(in_features=" + inFeatures + ", out_features=" + outFeatures + ", bias=" + (bias ? "True" : "False") + ")";
     }
   }
 

@@ -97,16 +97,16 @@ class ModuleTest {
     assertEquals(
         "Sequential(\n"
             + "  (0): Flatten(start_dim=1, end_dim=-1)\n"
-            + "  (1): Linear(in_features=784, out_features=512, bias=true)\n"
+            + "  (1): Linear(in_features=784, out_features=512, bias=True)\n"
             + "  (2): ReLU()\n"
-            + "  (3): Linear(in_features=512, out_features=512, bias=true)\n"
+            + "  (3): Linear(in_features=512, out_features=512, bias=True)\n"
             + "  (4): ReLU()\n"
-            + "  (5): Linear(in_features=512, out_features=10, bias=true)\n"
+            + "  (5): Linear(in_features=512, out_features=10, bias=True)\n"
             + ")",
         tutorialMlp().toString());
-    assertEquals("Mlp(\n  (fc1): Linear(in_features=784, out_features=512, bias=true)\n"
-        + "  (fc2): Linear(in_features=512, out_features=512, bias=true)\n"
-        + "  (fc3): Linear(in_features=512, out_features=10, bias=true)\n)", new Mlp().toString());
+    assertEquals("Mlp(\n  (fc1): Linear(in_features=784, out_features=512, bias=True)\n"
+        + "  (fc2): Linear(in_features=512, out_features=512, bias=True)\n"
+        + "  (fc3): Linear(in_features=512, out_features=10, bias=True)\n)", new Mlp().toString());
   }
 
   @Test
@@ -149,7 +149,7 @@ class ModuleTest {
   void shapeRulesAndRuntimeShapeErrorsNameTheLayer() {
     assertArrayEquals(new int[] {-1, 10}, tutorialMlp().outputShape(new int[] {-1, 1, 28, 28}));
     var e = assertThrows(ShapeException.class, () -> new Linear(1152, 10).outputShape(new int[] {-1, 6272}));
-    assertEquals("Linear(in_features=1152, out_features=10, bias=true) expects [N, 1152], receives [N, 6272]", e.getMessage());
+    assertEquals("Linear(in_features=1152, out_features=10, bias=True) expects [N, 1152], receives [N, 6272]", e.getMessage());
     e = assertThrows(ShapeException.class, () -> new Mlp().forward(Tensor.zeros(2, 1, 28, 27)));
     assertTrue(e.getMessage().contains("receives [2, 756]"), e.getMessage());
     assertThrows(ShapeException.class, () -> new Mlp().outputShape(new int[] {-1, 784}));

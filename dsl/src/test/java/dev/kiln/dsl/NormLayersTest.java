@@ -47,10 +47,10 @@ class NormLayersTest {
         new BatchNorm2d(3, 2.5e-6, 1, true).toString());
     assertEquals(
         "Net(\n"
-            + "  (fc1): Linear(in_features=4, out_features=8, bias=true)\n"
+            + "  (fc1): Linear(in_features=4, out_features=8, bias=True)\n"
             + "  (bn1): BatchNorm1d(8, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)\n"
             + "  (drop): Dropout(p=0.4, inplace=False)\n"
-            + "  (fc2): Linear(in_features=8, out_features=3, bias=true)\n"
+            + "  (fc2): Linear(in_features=8, out_features=3, bias=True)\n"
             + ")",
         new Net().toString());
   }
@@ -264,7 +264,7 @@ class NormLayersTest {
     assertEquals("LeakyReLU(negative_slope=0.01)", new LeakyReLU().toString());
     assertEquals("LeakyReLU(negative_slope=0.2)", new LeakyReLU(0.2).toString());
     assertEquals("Softmax(dim=1)", new Softmax(1).toString());
-    assertEquals("Sequential(\n  (0): Linear(in_features=4, out_features=3, bias=true)\n  (1): Softmax(dim=-1)\n)",
+    assertEquals("Sequential(\n  (0): Linear(in_features=4, out_features=3, bias=True)\n  (1): Softmax(dim=-1)\n)",
         Sequential.of(new Linear(4, 3), new Softmax(-1)).toString());
   }
 

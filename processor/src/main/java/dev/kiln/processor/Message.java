@@ -23,7 +23,7 @@ public enum Message {
   UNSUPPORTED_EXPRESSION("unsupported expression in forward: %s; write layer calls (fc1.apply(x)), F functions (relu, flatten) and local variables"),
   UNKNOWN_VALUE("'%s' is not the input or a local assigned earlier in forward"),
   NOT_A_LAYER("'%s' is not a layer field of %s declared with an initializer"),
-  UNSUPPORTED_FUNCTION("function %s is not supported by the Kiln compiler; supported: %s"),
+  UNSUPPORTED_FUNCTION("%s"),
   NO_RETURN("forward must end with 'return <tensor>;'"),
   SHAPE_MISMATCH("%s: %s, from %s"),
   NOT_A_CHAIN("%s: the compiler supports one chain of layers from the input to the result; %s"),

@@ -63,6 +63,60 @@ class ProcessorTest {
     assertGolden(c, "KilnMixed", "KilnMixed.java");
   }
 
+  @Test
+  void convolutionalModelIsCheckedAndGeneratedAsEagerSteps() throws IOException {
+    Compilation c = compile(model("SmallCnn"));
+    assertThat(c).succeededWithoutWarnings();
+    assertGolden(c, "KilnSmallCnn", "KilnSmallCnn.java");
+  }
+
+  @Test
+  void convolutionShapeErrorsNameTheLayerAndTheShapes() {
+    JavaFileObject f = classModel("BadCnn",
+        "@Model(input = {1, 28, 28})",
+        "public class BadCnn extends Module {",
+        "  final Conv2d conv1 = new Conv2d(3, 8, 3).padding(1);",
+        "  final Linear fc1 = new Linear(1000, 10);",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    x = maxPool2d(relu(conv1.apply(x)), 2);",
+        "    x = flatten(x);",
+        "    return fc1.apply(x);",
+        "  }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining("conv1: Conv2d(3, 8").inFile(f).onLineContaining("x = maxPool2d(relu(conv1.apply(x)), 2);");
+    assertThat(c).hadErrorContaining("receives [N, 1, 28, 28]");
+  }
+
+  @Test
+  void flattenedSizeIsGivenForTheNextLinear() {
+    JavaFileObject f = classModel("BadFlat",
+        "@Model(input = {1, 28, 28})",
+        "public class BadFlat extends Module {",
+        "  final Conv2d conv1 = new Conv2d(1, 32, 3).padding(1);",
+        "  final Linear fc1 = new Linear(1152, 10);",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    x = maxPool2d(relu(conv1.apply(x)), 2);",
+        "    return fc1.apply(flatten(x));",
+        "  }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining("fc1: Linear(in_features=1152, out_features=10, bias=True) expects [N, 1152], receives [N, 6272], from flatten(x)")
+        .inFile(f).onLineContaining("return fc1.apply(flatten(x));");
+  }
+
+  @Test
+  void poolingWindowLargerThanTheInput() {
+    JavaFileObject f = classModel("BigPool",
+        "@Model(input = {1, 4, 4})",
+        "public class BigPool extends Module {",
+        "  final MaxPool2d pool = new MaxPool2d(5);",
+        "  @Override public Tensor forward(Tensor x) { return pool.apply(x); }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining("pool: MaxPool2d(kernel_size=5").inFile(f).onLineContaining("return pool.apply(x)");
+  }
+
   private static JavaFileObject source(String name, String... lines) {
     return JavaFileObjects.forSourceLines("test." + name, lines);
   }
@@ -96,7 +150,7 @@ class ProcessorTest {
     Compilation c = compile(f);
     assertThat(c).hadErrorCount(1);
     assertThat(c).hadErrorContaining(
-            "fc1: Linear(in_features=1152, out_features=10, bias=true) expects [N, 1152], receives [N, 784], from flatten(x)")
+            "fc1: Linear(in_features=1152, out_features=10, bias=True) expects [N, 1152], receives [N, 784], from flatten(x)")
         .inFile(f).onLineContaining("return fc1.apply(x)");
   }
 
@@ -113,7 +167,7 @@ class ProcessorTest {
         "  }",
         "}");
     Compilation c = compile(f);
-    assertThat(c).hadErrorContaining("2: Linear(in_features=128, out_features=10, bias=true) expects [N, 128], receives [N, 256]")
+    assertThat(c).hadErrorContaining("2: Linear(in_features=128, out_features=10, bias=True) expects [N, 128], receives [N, 256]")
         .inFile(f).onLineContaining("new Linear(128, 10)");
   }
 
@@ -195,7 +249,7 @@ class ProcessorTest {
     Compilation c = compile(f);
     assertThat(c).hadErrorContaining("not a compile-time constant").inFile(f).onLineContaining("new Linear(4, width)");
     assertThat(c).hadErrorContaining("unsupported statement in forward: while loop").inFile(f).onLineContaining("while");
-    assertThat(c).hadErrorContaining("fc2: Linear(in_features=9, out_features=2, bias=true) expects [N, 9], receives [N, 4]")
+    assertThat(c).hadErrorContaining("fc2: Linear(in_features=9, out_features=2, bias=True) expects [N, 9], receives [N, 4]")
         .inFile(f).onLineContaining("return fc2.apply(x)");
   }
 
@@ -222,7 +276,7 @@ class ProcessorTest {
         "  @Override public Tensor forward(Tensor x) { return t.apply(x); }",
         "}");
     Compilation c = compile(f);
-    assertThat(c).hadErrorContaining("t: layer type Twice is not supported by the Kiln compiler; supported: Linear, ReLU, Flatten, Sequential")
+    assertThat(c).hadErrorContaining("t: layer type Twice is not supported by the Kiln compiler; supported: Linear, Conv2d, MaxPool2d, BatchNorm1d")
         .inFile(f).onLineContaining("new Twice()");
   }
 }

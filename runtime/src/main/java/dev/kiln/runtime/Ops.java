@@ -2,8 +2,11 @@ package dev.kiln.runtime;
 
 import dev.kiln.runtime.cpu.ActivationKernels;
 import dev.kiln.runtime.cpu.Blas;
+import dev.kiln.runtime.cpu.Conv2dShape;
+import dev.kiln.runtime.cpu.ConvKernels;
 import dev.kiln.runtime.cpu.CpuKernels;
 import dev.kiln.runtime.cpu.NormKernels;
+import dev.kiln.runtime.cpu.Pool2dShape;
 import java.util.Arrays;
 
 /**
@@ -441,9 +444,9 @@ public final class Ops {
           "conv2d: bias " + Shapes.toString(bias.shape()) + " does not match weight " + Shapes.toString(weight.shape())
               + " (expected [" + outC + "])");
     }
-    dev.kiln.runtime.cpu.Conv2dShape s;
+    Conv2dShape s;
     try {
-      s = new dev.kiln.runtime.cpu.Conv2dShape(x.size(0), x.size(1), x.size(2), x.size(3),
+      s = new Conv2dShape(x.size(0), x.size(1), x.size(2), x.size(3),
           outC, weight.size(2), weight.size(3), strideH, strideW, padH, padW);
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException(
@@ -452,7 +455,7 @@ public final class Ops {
     }
     int[] outShape = {s.batch(), outC, s.outHeight(), s.outWidth()};
     float[] out = new float[Shapes.numel(outShape)];
-    dev.kiln.runtime.cpu.ConvKernels.conv2dForward(out, 0, x.buffer(), x.offset(),
+    ConvKernels.conv2dForward(out, 0, x.buffer(), x.offset(),
         weight.buffer(), weight.offset(), bias == null ? null : bias.buffer(), bias == null ? 0 : bias.offset(), s);
     if (!track(x, weight, bias)) {
       return Tensor.wrap(out, outShape);
@@ -467,7 +470,7 @@ public final class Ops {
         float[] dx = needsGrad(0) ? new float[x.numel()] : null;
         float[] dw = needsGrad(1) ? new float[weight.numel()] : null;
         float[] db = bias != null && needsGrad(2) ? new float[outC] : null;
-        dev.kiln.runtime.cpu.ConvKernels.conv2dBackward(dx, 0, dw, 0, db, 0, false, g.buffer(), g.offset(),
+        ConvKernels.conv2dBackward(dx, 0, dw, 0, db, 0, false, g.buffer(), g.offset(),
             x.buffer(), x.offset(), weight.buffer(), weight.offset(), s);
         Tensor[] grads = new Tensor[inputs.length];
         grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());
@@ -491,9 +494,9 @@ public final class Ops {
       Tensor x, int kernelH, int kernelW, int strideH, int strideW, int padH, int padW, boolean ceilMode) {
     requireFloat("max_pool2d", x);
     requireRank("max_pool2d", "input", x, 4);
-    dev.kiln.runtime.cpu.Pool2dShape s;
+    Pool2dShape s;
     try {
-      s = new dev.kiln.runtime.cpu.Pool2dShape(x.size(0), x.size(1), x.size(2), x.size(3),
+      s = new Pool2dShape(x.size(0), x.size(1), x.size(2), x.size(3),
           kernelH, kernelW, strideH, strideW, padH, padW, ceilMode);
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException("max_pool2d: input " + Shapes.toString(x.shape()) + ": " + e.getMessage(), e);
@@ -502,7 +505,7 @@ public final class Ops {
     int n = Shapes.numel(outShape);
     float[] out = new float[n];
     int[] argmax = new int[n];
-    dev.kiln.runtime.cpu.ConvKernels.maxPool2dForward(out, 0, argmax, x.buffer(), x.offset(), s);
+    ConvKernels.maxPool2dForward(out, 0, argmax, x.buffer(), x.offset(), s);
     if (!track(x)) {
       return Tensor.wrap(out, outShape);
     }
@@ -513,7 +516,7 @@ public final class Ops {
 
       @Override protected Tensor[] backward(Tensor g) {
         float[] dx = new float[x.numel()];
-        dev.kiln.runtime.cpu.ConvKernels.maxPool2dBackward(dx, 0, g.buffer(), g.offset(), argmax, s);
+        ConvKernels.maxPool2dBackward(dx, 0, g.buffer(), g.offset(), argmax, s);
         return new Tensor[] {Tensor.wrap(dx, x.shape())};
       }
     });

@@ -37,6 +37,10 @@ final class BenchCommand {
   static void run(Args args) {
     int steps = args.integer("steps", 200, 1);
     String peerArg = args.string("peer", "../shared/peers/pytorch_peer.py");
+    String model = args.string("model", "all");
+    if (!List.of("mlp", "cnn", "all").contains(model)) {
+      throw new Args.UsageException("bench: --model must be mlp, cnn or all, got '" + model + "'");
+    }
     args.rejectUnknown();
     Path peer = peerArg.equals("none") ? null : Path.of(peerArg);
     if (peer != null && !Files.isRegularFile(peer)) {
@@ -46,17 +50,22 @@ final class BenchCommand {
 
     List<Row> rows = new ArrayList<>();
     String[] peerVersion = {"-"};
-    for (int batch : new int[] {64, 256}) {
-      double eager = timeTrainStep(Models::mlp, batch, steps);
-      double compiled = timeTrainStep(KilnMlp::new, batch, steps);
-      double torch = peerMs(peer, peerVersion, "step", batch, steps);
-      rows.add(new Row("train step", "mlp", batch, eager, compiled, torch));
+    if (!model.equals("cnn")) {
+      for (int batch : new int[] {64, 256}) {
+        rows.add(new Row("train step", "mlp", batch, timeTrainStep(Models::mlp, batch, steps),
+            timeTrainStep(KilnMlp::new, batch, steps), peerMs(peer, peerVersion, "step", "mlp", batch, steps)));
+      }
+      for (int batch : new int[] {64, 1}) {
+        rows.add(new Row("inference", "mlp", batch, timeInference(Models::mlp, batch, steps),
+            timeInference(KilnMlp::new, batch, steps), peerMs(peer, peerVersion, "infer", "mlp", batch, steps)));
+      }
     }
-    for (int batch : new int[] {64, 1}) {
-      double eager = timeInference(Models::mlp, batch, steps);
-      double compiled = timeInference(KilnMlp::new, batch, steps);
-      double torch = peerMs(peer, peerVersion, "infer", batch, steps);
-      rows.add(new Row("inference", "mlp", batch, eager, compiled, torch));
+    if (!model.equals("mlp")) {
+      int cnnSteps = Math.max(1, steps / 4);
+      rows.add(new Row("train step", "cnn", 64, timeTrainStep(FashionCnn::new, 64, cnnSteps), Double.NaN,
+          peerMs(peer, peerVersion, "step", "cnn", 64, cnnSteps)));
+      rows.add(new Row("inference", "cnn", 64, timeInference(FashionCnn::new, 64, cnnSteps), Double.NaN,
+          peerMs(peer, peerVersion, "infer", "cnn", 64, cnnSteps)));
     }
 
     System.out.printf(Locale.ROOT, "%nKiln (CPU, %s, %d cores) vs PyTorch %s (2 threads, OPENBLAS_NUM_THREADS=1); median of %d steps after >= 1 s of warm-up%n%n",
@@ -64,7 +73,8 @@ final class BenchCommand {
     System.out.println("| task | model | batch | Kiln eager ms | Kiln compiled ms | PyTorch ms | eager / PyTorch | compiled / PyTorch |");
     System.out.println("|---|---|---:|---:|---:|---:|---:|---:|");
     for (Row r : rows) {
-      System.out.printf(Locale.ROOT, "| %s | %s | %d | %.3f | %.3f | %s | %s | %s |%n", r.task, r.model, r.batch, r.eagerMs, r.compiledMs,
+      System.out.printf(Locale.ROOT, "| %s | %s | %d | %.3f | %s | %s | %s | %s |%n", r.task, r.model, r.batch, r.eagerMs,
+          format(r.compiledMs, "%.3f"),
           format(r.peerMs, "%.3f"), format(r.eagerMs / r.peerMs, "%.2f"), format(r.compiledMs / r.peerMs, "%.2f"));
     }
   }
@@ -121,12 +131,12 @@ final class BenchCommand {
   }
 
   /** Runs the PyTorch peer for one figure; NaN when there is no peer or it fails (its output says why). */
-  private static double peerMs(Path peer, String[] version, String task, int batch, int steps) {
+  private static double peerMs(Path peer, String[] version, String task, String model, int batch, int steps) {
     if (peer == null) {
       return Double.NaN;
     }
     String python = Files.isExecutable(Path.of("/usr/bin/python3")) ? "/usr/bin/python3" : "python3"; // Debian's, with torch
-    List<String> cmd = List.of(python, peer.toString(), task, "--model", "mlp", "--batch", Integer.toString(batch),
+    List<String> cmd = List.of(python, peer.toString(), task, "--model", model, "--batch", Integer.toString(batch),
         "--threads", "2", "--steps", Integer.toString(steps));
     ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
     pb.environment().put("OPENBLAS_NUM_THREADS", "1");

@@ -1,5 +1,6 @@
 package dev.kiln.processor.gen;
 
+import dev.kiln.dsl.LayerSpec;
 import dev.kiln.dsl.Linear;
 import dev.kiln.processor.ir.LayerIr;
 import dev.kiln.processor.ir.Source;
@@ -8,7 +9,8 @@ import dev.kiln.processor.ir.Source;
  * One planned step of the compiled forward: several source steps fused into one pass.
  *
  * @param kind what runs
- * @param label the source steps it covers, for the comment: {@code (1) Linear(...) + (2) ReLU()}
+ * @param label the source steps it covers, for the comment: {@code 1 Linear(...) + 2 ReLU()}
+ * @param spec the (first) step's spec
  * @param layer the layer holding the parameters (LINEAR), else null
  * @param linear its spec (LINEAR), else null
  * @param relu whether a ReLU is fused into the epilogue (LINEAR)
@@ -19,8 +21,9 @@ import dev.kiln.processor.ir.Source;
  * @param source the source step, for the comment's file and line
  */
 record Kernel(
-    Kind kind, String label, LayerIr layer, Linear.Spec linear, boolean relu,
+    Kind kind, String label, LayerSpec spec, LayerIr layer, Linear.Spec linear, boolean relu,
     String in, String out, int[] inShape, int[] outShape, Source source) {
+
 
   enum Kind {
     /** A reshape (Flatten): no work, the output aliases the input. */
@@ -28,7 +31,9 @@ record Kernel(
     /** GEMM + bias (+ ReLU) epilogue; backward: ReLU mask + bias gradient in one pass, then two GEMMs. */
     LINEAR,
     /** A ReLU on its own. */
-    RELU
+    RELU,
+    /** A layer with no generated kernel yet: runs the layer's eager forward (recorded on the tape). */
+    EAGER
   }
 
   /** Values per sample of the output (all dimensions after the batch). */

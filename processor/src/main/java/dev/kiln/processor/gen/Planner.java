@@ -11,20 +11,26 @@ import java.util.List;
 /**
  * Fusion: turns the checked chain of steps into kernels. A Linear followed by a ReLU becomes one
  * GEMM with a bias+ReLU epilogue (its backward masks and reduces the bias gradient in one pass);
- * Flatten becomes a view.
+ * Flatten becomes a view. A model with any layer that has no generated kernel yet (convolution,
+ * pooling, batch norm, dropout, other activations) is planned as {@link Kernel.Kind#EAGER} steps
+ * throughout, each running its layer's eager kernels.
  */
 final class Planner {
   private Planner() {}
 
   static List<Kernel> plan(CheckedModel model) {
     List<StepIr> steps = model.ir().steps();
+    boolean fusable = steps.stream().allMatch(
+        s -> s.spec() instanceof Linear.Spec || s.spec() instanceof ReLU.Spec || s.spec() instanceof Flatten.Spec);
     List<Kernel> kernels = new ArrayList<>();
     for (int i = 0; i < steps.size(); i++) {
       StepIr s = steps.get(i);
       int[] in = model.stepInputs().get(i);
       int[] out = model.stepOutputs().get(i);
       String label = label(s);
-      if (s.spec() instanceof Linear.Spec lin) {
+      if (!fusable) {
+        kernels.add(new Kernel(Kernel.Kind.EAGER, label, s.spec(), s.layer(), null, false, s.input(), s.output(), in, out, s.source()));
+      } else if (s.spec() instanceof Linear.Spec lin) {
         boolean relu = i + 1 < steps.size() && steps.get(i + 1).spec() instanceof ReLU.Spec;
         String outValue = s.output();
         if (relu) {
@@ -32,13 +38,11 @@ final class Planner {
           label += " + " + label(r);
           outValue = r.output();
         }
-        kernels.add(new Kernel(Kernel.Kind.LINEAR, label, s.layer(), lin, relu, s.input(), outValue, in, out, s.source()));
+        kernels.add(new Kernel(Kernel.Kind.LINEAR, label, s.spec(), s.layer(), lin, relu, s.input(), outValue, in, out, s.source()));
       } else if (s.spec() instanceof ReLU.Spec) {
-        kernels.add(new Kernel(Kernel.Kind.RELU, label, null, null, false, s.input(), s.output(), in, out, s.source()));
-      } else if (s.spec() instanceof Flatten.Spec) {
-        kernels.add(new Kernel(Kernel.Kind.VIEW, label, null, null, false, s.input(), s.output(), in, out, s.source()));
+        kernels.add(new Kernel(Kernel.Kind.RELU, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
       } else {
-        throw new IllegalStateException("no kernel for " + s.spec()); // the reader admits only the layers above
+        kernels.add(new Kernel(Kernel.Kind.VIEW, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
       }
     }
     return kernels;

@@ -17,10 +17,8 @@ import com.sun.source.tree.Tree;
 import com.sun.source.tree.VariableTree;
 import com.sun.source.util.TreePath;
 import com.sun.source.util.Trees;
-import dev.kiln.dsl.Flatten;
 import dev.kiln.dsl.LayerSpec;
 import dev.kiln.dsl.Model;
-import dev.kiln.dsl.ReLU;
 import dev.kiln.processor.Diagnostics;
 import dev.kiln.processor.Message;
 import dev.kiln.processor.ir.LayerIr;
@@ -227,34 +225,14 @@ public final class DeclarationReader {
     if (expr instanceof ParenthesizedTree p) {
       return layerNode(p.getExpression(), path, unit, layers);
     }
-    if (expr instanceof NewClassTree nc) {
-      Element ctor = trees.getElement(TreePath.getPath(unit, nc));
-      if (ctor == null) {
-        return null; // javac reports the unresolved type itself
-      }
-      TypeElement cls = (TypeElement) ctor.getEnclosingElement();
-      String qualified = cls.getQualifiedName().toString();
-      if (!LayerCatalog.knows(qualified)) {
-        diagnostics.error(unit, nc, Message.UNKNOWN_LAYER, label, cls.getSimpleName(), LayerCatalog.supported());
+    if (expr instanceof NewClassTree || isLayerBuilderCall(expr, unit)) {
+      LayerSpec spec = layerSpec(expr, label, unit);
+      if (spec == null) {
         return null;
       }
-      List<Object> args = new ArrayList<>();
-      for (ExpressionTree a : nc.getArguments()) {
-        try {
-          args.add(folder.fold(a, unit));
-        } catch (ConstantFolder.NotConstant e) {
-          diagnostics.error(unit, e.tree, Message.NON_CONSTANT_ARGUMENT, label, e.tree, cls.getSimpleName());
-          return null;
-        }
-      }
-      try {
-        LayerIr layer = new LayerIr(path, LayerCatalog.create(qualified, args), source(unit, nc));
-        layers.add(layer);
-        return new Leaf(layer);
-      } catch (LayerCatalog.BadArguments e) {
-        diagnostics.error(unit, nc, Message.BAD_LAYER_ARGUMENTS, label, e.getMessage());
-        return null;
-      }
+      LayerIr layer = new LayerIr(path, spec, source(unit, expr));
+      layers.add(layer);
+      return new Leaf(layer);
     }
     if (expr instanceof MethodInvocationTree mi) {
       List<ExpressionTree> children = sequentialChildren(mi, unit);
@@ -276,6 +254,71 @@ public final class DeclarationReader {
     }
     diagnostics.error(unit, expr, Message.UNKNOWN_LAYER, label, expr.getKind().toString().toLowerCase(Locale.ROOT), LayerCatalog.supported());
     return null;
+  }
+
+  /** Whether {@code expr} is a builder call on a layer, e.g. {@code new Conv2d(1, 32, 3).padding(1)}. */
+  private boolean isLayerBuilderCall(ExpressionTree expr, CompilationUnitTree unit) {
+    if (!(expr instanceof MethodInvocationTree mi) || !(mi.getMethodSelect() instanceof MemberSelectTree)) {
+      return false;
+    }
+    Element method = trees.getElement(TreePath.getPath(unit, mi));
+    return method != null && LayerCatalog.knows(((TypeElement) method.getEnclosingElement()).getQualifiedName().toString());
+  }
+
+  /** The spec of {@code new Layer(args)} followed by any builder calls; null after a reported error. */
+  private LayerSpec layerSpec(ExpressionTree expr, String label, CompilationUnitTree unit) {
+    if (expr instanceof MethodInvocationTree mi && mi.getMethodSelect() instanceof MemberSelectTree select) {
+      LayerSpec receiver = layerSpec(select.getExpression(), label, unit);
+      List<Object> args = constants(mi.getArguments(), label, select.getIdentifier().toString(), unit);
+      if (receiver == null || args == null) {
+        return null;
+      }
+      String owner = ((TypeElement) trees.getElement(TreePath.getPath(unit, mi)).getEnclosingElement()).getQualifiedName().toString();
+      try {
+        return LayerCatalog.builder(owner, receiver, select.getIdentifier().toString(), args);
+      } catch (LayerCatalog.BadArguments e) {
+        diagnostics.error(unit, mi, Message.BAD_LAYER_ARGUMENTS, label, e.getMessage());
+        return null;
+      }
+    }
+    if (!(expr instanceof NewClassTree nc)) {
+      diagnostics.error(unit, expr, Message.UNKNOWN_LAYER, label, expr.getKind().toString().toLowerCase(Locale.ROOT), LayerCatalog.supported());
+      return null;
+    }
+    Element ctor = trees.getElement(TreePath.getPath(unit, nc));
+    if (ctor == null) {
+      return null; // javac reports the unresolved type itself
+    }
+    TypeElement cls = (TypeElement) ctor.getEnclosingElement();
+    String qualified = cls.getQualifiedName().toString();
+    if (!LayerCatalog.knows(qualified)) {
+      diagnostics.error(unit, nc, Message.UNKNOWN_LAYER, label, cls.getSimpleName(), LayerCatalog.supported());
+      return null;
+    }
+    List<Object> args = constants(nc.getArguments(), label, cls.getSimpleName().toString(), unit);
+    if (args == null) {
+      return null;
+    }
+    try {
+      return LayerCatalog.create(qualified, args);
+    } catch (LayerCatalog.BadArguments e) {
+      diagnostics.error(unit, nc, Message.BAD_LAYER_ARGUMENTS, label, e.getMessage());
+      return null;
+    }
+  }
+
+  /** Folds arguments to constants; null after reporting the first that is not one. */
+  private List<Object> constants(List<? extends ExpressionTree> trees, String label, String callee, CompilationUnitTree unit) {
+    List<Object> args = new ArrayList<>();
+    for (ExpressionTree a : trees) {
+      try {
+        args.add(folder.fold(a, unit));
+      } catch (ConstantFolder.NotConstant e) {
+        diagnostics.error(unit, e.tree, Message.NON_CONSTANT_ARGUMENT, label, e.tree, callee);
+        return null;
+      }
+    }
+    return args;
   }
 
   /** The layer expressions of {@code Sequential.of(a, b)} or of a builder chain, or null if it is neither. */
@@ -431,20 +474,19 @@ public final class DeclarationReader {
 
     private String function(MethodInvocationTree mi, String name, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
       List<? extends ExpressionTree> args = mi.getArguments();
+      if (args.isEmpty()) {
+        diagnostics.error(unit, mi, Message.UNSUPPORTED_EXPRESSION, "call " + mi.getMethodSelect() + " without a tensor");
+        return null;
+      }
+      List<Object> constants = constants(args.subList(1, args.size()), mi.toString(), name, unit);
+      if (constants == null) {
+        return null;
+      }
       LayerSpec spec;
-      if (name.equals("relu") && args.size() == 1) {
-        spec = new ReLU.Spec();
-      } else if (name.equals("flatten") && args.size() == 1) {
-        spec = new Flatten.Spec(1, -1);
-      } else if (name.equals("flatten") && args.size() == 3) {
-        try {
-          spec = new Flatten.Spec(((Number) folder.fold(args.get(1), unit)).intValue(), ((Number) folder.fold(args.get(2), unit)).intValue());
-        } catch (ConstantFolder.NotConstant | ClassCastException e) {
-          diagnostics.error(unit, mi, Message.NON_CONSTANT_ARGUMENT, "flatten", "dims", "flatten");
-          return null;
-        }
-      } else {
-        diagnostics.error(unit, mi, Message.UNSUPPORTED_FUNCTION, "F." + name + " with " + args.size() + " argument(s)", "relu(x), flatten(x), flatten(x, start, end)");
+      try {
+        spec = LayerCatalog.function(name, constants);
+      } catch (LayerCatalog.BadArguments e) {
+        diagnostics.error(unit, mi, Message.UNSUPPORTED_FUNCTION, e.getMessage());
         return null;
       }
       String input = expression(args.get(0), unit, fields, className);

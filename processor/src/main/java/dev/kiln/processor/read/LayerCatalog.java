@@ -1,20 +1,30 @@
 package dev.kiln.processor.read;
 
+import dev.kiln.dsl.BatchNorm1d;
+import dev.kiln.dsl.BatchNorm2d;
+import dev.kiln.dsl.Conv2d;
+import dev.kiln.dsl.Dropout;
 import dev.kiln.dsl.Flatten;
 import dev.kiln.dsl.LayerSpec;
+import dev.kiln.dsl.LeakyReLU;
 import dev.kiln.dsl.Linear;
+import dev.kiln.dsl.MaxPool2d;
 import dev.kiln.dsl.ReLU;
+import dev.kiln.dsl.Sigmoid;
+import dev.kiln.dsl.Softmax;
+import dev.kiln.dsl.Tanh;
 import java.util.List;
 import java.util.Map;
 
 /**
- * The layers the compiler knows, and how their constructor arguments (already folded to
- * constants) become the dsl's own {@link LayerSpec}, which holds the shape rule.
+ * The layers the compiler knows: how their constructor arguments and builder calls (already
+ * folded to constants) become the dsl's own {@link LayerSpec}, which holds the shape rule; and
+ * the functions of {@code F} with the spec of the equivalent layer.
  */
 final class LayerCatalog {
   private LayerCatalog() {}
 
-  /** A constructor's arguments were not what the layer takes; the message says what it takes. */
+  /** Arguments were not what the layer or function takes; the message says what it takes. */
   static final class BadArguments extends Exception {
     BadArguments(String message) {
       super(message, null, false, false);
@@ -25,22 +35,67 @@ final class LayerCatalog {
     LayerSpec create(List<Object> args) throws BadArguments;
   }
 
-  private static final Map<String, Factory> LAYERS = Map.of(
-      "dev.kiln.dsl.Linear", args -> switch (args.size()) {
-        case 2 -> new Linear.Spec(integer(args, 0, "in_features"), integer(args, 1, "out_features"), true);
-        case 3 -> new Linear.Spec(integer(args, 0, "in_features"), integer(args, 1, "out_features"), bool(args, 2, "bias"));
+  private interface Builder {
+    LayerSpec apply(LayerSpec spec, String method, List<Object> args) throws BadArguments;
+  }
+
+  private static final String DSL = "dev.kiln.dsl.";
+
+  private static final Map<String, Factory> LAYERS = Map.ofEntries(
+      Map.entry(DSL + "Linear", args -> switch (args.size()) {
+        case 2 -> new Linear.Spec(integer(args, 0), integer(args, 1), true);
+        case 3 -> new Linear.Spec(integer(args, 0), integer(args, 1), bool(args, 2));
         default -> throw new BadArguments("Linear takes (in_features, out_features[, bias])");
-      },
-      "dev.kiln.dsl.ReLU", args -> {
-        if (!args.isEmpty()) {
-          throw new BadArguments("ReLU takes no arguments");
-        }
-        return new ReLU.Spec();
-      },
-      "dev.kiln.dsl.Flatten", args -> switch (args.size()) {
+      }),
+      Map.entry(DSL + "ReLU", args -> none(args, "ReLU", new ReLU.Spec())),
+      Map.entry(DSL + "Sigmoid", args -> none(args, "Sigmoid", new Sigmoid.Spec())),
+      Map.entry(DSL + "Tanh", args -> none(args, "Tanh", new Tanh.Spec())),
+      Map.entry(DSL + "LeakyReLU", args -> args.isEmpty() ? new LeakyReLU.Spec(0.01) : new LeakyReLU.Spec(number(args, 0))),
+      Map.entry(DSL + "Softmax", args -> new Softmax.Spec(integer(args, 0))),
+      Map.entry(DSL + "Dropout", args -> args.isEmpty() ? new Dropout.Spec(0.5) : new Dropout.Spec(number(args, 0))),
+      Map.entry(DSL + "Flatten", args -> switch (args.size()) {
         case 0 -> new Flatten.Spec(1, -1);
-        case 2 -> new Flatten.Spec(integer(args, 0, "start_dim"), integer(args, 1, "end_dim"));
+        case 2 -> new Flatten.Spec(integer(args, 0), integer(args, 1));
         default -> throw new BadArguments("Flatten takes () or (start_dim, end_dim)");
+      }),
+      Map.entry(DSL + "Conv2d", args -> switch (args.size()) {
+        case 3 -> new Conv2d.Spec(integer(args, 0), integer(args, 1), integer(args, 2), integer(args, 2), 1, 1, 0, 0, true);
+        case 4 -> new Conv2d.Spec(integer(args, 0), integer(args, 1), integer(args, 2), integer(args, 3), 1, 1, 0, 0, true);
+        default -> throw new BadArguments("Conv2d takes (in_channels, out_channels, kernel_size) or (in, out, kernel_h, kernel_w)");
+      }),
+      Map.entry(DSL + "MaxPool2d", args -> new MaxPool2d.Spec(integer(args, 0), integer(args, 0), 0, false)),
+      Map.entry(DSL + "BatchNorm1d", args -> switch (args.size()) {
+        case 1 -> new BatchNorm1d.Spec(integer(args, 0), 1e-5, 0.1, true);
+        case 4 -> new BatchNorm1d.Spec(integer(args, 0), number(args, 1), number(args, 2), bool(args, 3));
+        default -> throw new BadArguments("BatchNorm1d takes (num_features) or (num_features, eps, momentum, affine)");
+      }),
+      Map.entry(DSL + "BatchNorm2d", args -> switch (args.size()) {
+        case 1 -> new BatchNorm2d.Spec(integer(args, 0), 1e-5, 0.1, true);
+        case 4 -> new BatchNorm2d.Spec(integer(args, 0), number(args, 1), number(args, 2), bool(args, 3));
+        default -> throw new BadArguments("BatchNorm2d takes (num_features) or (num_features, eps, momentum, affine)");
+      }));
+
+  /** Builder-style calls on a layer, e.g. {@code new Conv2d(1, 32, 3).padding(1)}. */
+  private static final Map<String, Builder> BUILDERS = Map.of(
+      DSL + "Conv2d", (spec, method, args) -> {
+        Conv2d.Spec s = (Conv2d.Spec) spec;
+        return switch (method + "/" + args.size()) {
+          case "stride/1" -> s.withStride(integer(args, 0), integer(args, 0));
+          case "stride/2" -> s.withStride(integer(args, 0), integer(args, 1));
+          case "padding/1" -> s.withPadding(integer(args, 0), integer(args, 0));
+          case "padding/2" -> s.withPadding(integer(args, 0), integer(args, 1));
+          case "bias/1" -> s.withBias(bool(args, 0));
+          default -> throw new BadArguments("Conv2d has no builder " + method + " with " + args.size() + " argument(s); it has stride, padding, bias");
+        };
+      },
+      DSL + "MaxPool2d", (spec, method, args) -> {
+        MaxPool2d.Spec s = (MaxPool2d.Spec) spec;
+        return switch (method + "/" + args.size()) {
+          case "stride/1" -> new MaxPool2d.Spec(s.kernelSize(), integer(args, 0), s.padding(), s.ceilMode());
+          case "padding/1" -> new MaxPool2d.Spec(s.kernelSize(), s.stride(), integer(args, 0), s.ceilMode());
+          case "ceilMode/1" -> new MaxPool2d.Spec(s.kernelSize(), s.stride(), s.padding(), bool(args, 0));
+          default -> throw new BadArguments("MaxPool2d has no builder " + method + " with " + args.size() + " argument(s); it has stride, padding, ceilMode");
+        };
       });
 
   static boolean knows(String qualifiedName) {
@@ -49,18 +104,65 @@ final class LayerCatalog {
 
   /** Simple names of the supported layers, for messages. */
   static String supported() {
-    return "Linear, ReLU, Flatten, Sequential";
+    return "Linear, Conv2d, MaxPool2d, BatchNorm1d, BatchNorm2d, Dropout, Flatten, ReLU, Sigmoid, Tanh, LeakyReLU, Softmax, Sequential";
   }
 
   static LayerSpec create(String qualifiedName, List<Object> args) throws BadArguments {
     try {
       return LAYERS.get(qualifiedName).create(args);
+    } catch (IndexOutOfBoundsException e) {
+      throw new BadArguments(qualifiedName.substring(DSL.length()) + " needs more arguments than " + args.size());
     } catch (IllegalArgumentException e) { // the spec's own validation
       throw new BadArguments(e.getMessage());
     }
   }
 
-  private static int integer(List<Object> args, int i, String name) throws BadArguments {
+  /** Applies a builder call; unknown builders are reported with the ones that exist. */
+  static LayerSpec builder(String qualifiedName, LayerSpec spec, String method, List<Object> args) throws BadArguments {
+    Builder b = BUILDERS.get(qualifiedName);
+    if (b == null) {
+      throw new BadArguments(qualifiedName.substring(DSL.length()) + " has no builder methods; pass its arguments to the constructor");
+    }
+    try {
+      return b.apply(spec, method, args);
+    } catch (IllegalArgumentException e) {
+      throw new BadArguments(e.getMessage());
+    }
+  }
+
+  /**
+   * The spec of an {@code F} function applied to one tensor, given its constant arguments after
+   * the tensor; e.g. {@code maxPool2d(x, 2)} is {@code MaxPool2d(2)}.
+   */
+  static LayerSpec function(String name, List<Object> args) throws BadArguments {
+    try {
+      return switch (name + "/" + args.size()) {
+        case "relu/0" -> new ReLU.Spec();
+        case "sigmoid/0" -> new Sigmoid.Spec();
+        case "tanh/0" -> new Tanh.Spec();
+        case "leakyRelu/1" -> new LeakyReLU.Spec(number(args, 0));
+        case "softmax/1" -> new Softmax.Spec(integer(args, 0));
+        case "flatten/0" -> new Flatten.Spec(1, -1);
+        case "flatten/2" -> new Flatten.Spec(integer(args, 0), integer(args, 1));
+        case "maxPool2d/1" -> new MaxPool2d.Spec(integer(args, 0), integer(args, 0), 0, false);
+        case "maxPool2d/2" -> new MaxPool2d.Spec(integer(args, 0), integer(args, 1), 0, false);
+        case "maxPool2d/4" -> new MaxPool2d.Spec(integer(args, 0), integer(args, 1), integer(args, 2), bool(args, 3));
+        default -> throw new BadArguments("F." + name + " with " + (args.size() + 1) + " argument(s) is not supported by the Kiln compiler; "
+            + "supported: relu, sigmoid, tanh, leakyRelu(x, slope), softmax(x, dim), flatten(x[, start, end]), maxPool2d(x, k[, stride[, padding, ceilMode]])");
+      };
+    } catch (IllegalArgumentException e) {
+      throw new BadArguments(e.getMessage());
+    }
+  }
+
+  private static LayerSpec none(List<Object> args, String name, LayerSpec spec) throws BadArguments {
+    if (!args.isEmpty()) {
+      throw new BadArguments(name + " takes no arguments");
+    }
+    return spec;
+  }
+
+  private static int integer(List<Object> args, int i) throws BadArguments {
     Object v = args.get(i);
     if (v instanceof Integer n) {
       return n;
@@ -68,13 +170,20 @@ final class LayerCatalog {
     if (v instanceof Long l && l == (int) (long) l) {
       return (int) (long) l;
     }
-    throw new BadArguments(name + " must be an int, got " + v);
+    throw new BadArguments("argument " + (i + 1) + " must be an int, got " + v);
   }
 
-  private static boolean bool(List<Object> args, int i, String name) throws BadArguments {
+  private static double number(List<Object> args, int i) throws BadArguments {
+    if (args.get(i) instanceof Number n) {
+      return n.doubleValue();
+    }
+    throw new BadArguments("argument " + (i + 1) + " must be a number, got " + args.get(i));
+  }
+
+  private static boolean bool(List<Object> args, int i) throws BadArguments {
     if (args.get(i) instanceof Boolean b) {
       return b;
     }
-    throw new BadArguments(name + " must be a boolean, got " + args.get(i));
+    throw new BadArguments("argument " + (i + 1) + " must be a boolean, got " + args.get(i));
   }
 }

@@ -1,0 +1,44 @@
+package dev.kiln.processor.gen;
+
+import com.palantir.javapoet.ClassName;
+import com.palantir.javapoet.CodeBlock;
+import dev.kiln.dsl.Flatten;
+import dev.kiln.dsl.LayerSpec;
+import dev.kiln.dsl.LeakyReLU;
+import dev.kiln.dsl.MaxPool2d;
+import dev.kiln.dsl.ReLU;
+import dev.kiln.dsl.Sigmoid;
+import dev.kiln.dsl.Softmax;
+import dev.kiln.dsl.Tanh;
+
+/** The {@code F} call that computes a functional step, written back from its spec. */
+final class Functions {
+  private static final ClassName F = ClassName.get("dev.kiln.dsl", "F");
+
+  private Functions() {}
+
+  static CodeBlock call(LayerSpec spec, String input) {
+    if (spec instanceof ReLU.Spec) {
+      return CodeBlock.of("$T.relu($L)", F, input);
+    }
+    if (spec instanceof Sigmoid.Spec) {
+      return CodeBlock.of("$T.sigmoid($L)", F, input);
+    }
+    if (spec instanceof Tanh.Spec) {
+      return CodeBlock.of("$T.tanh($L)", F, input);
+    }
+    if (spec instanceof LeakyReLU.Spec s) {
+      return CodeBlock.of("$T.leakyRelu($L, $L)", F, input, s.negativeSlope());
+    }
+    if (spec instanceof Softmax.Spec s) {
+      return CodeBlock.of("$T.softmax($L, $L)", F, input, s.dim());
+    }
+    if (spec instanceof Flatten.Spec s) {
+      return CodeBlock.of("$T.flatten($L, $L, $L)", F, input, s.startDim(), s.endDim());
+    }
+    if (spec instanceof MaxPool2d.Spec s) {
+      return CodeBlock.of("$T.maxPool2d($L, $L, $L, $L, $L)", F, input, s.kernelSize(), s.stride(), s.padding(), s.ceilMode());
+    }
+    throw new IllegalStateException("no F function for " + spec); // LayerCatalog.function admits only these
+  }
+}
