@@ -15,7 +15,7 @@ import dev.kiln.runtime.Tensor;
  * updated by every training batch with {@code momentum} (the variance unbiased), and
  * {@code num_batches_tracked}, a rank-0 count of training batches (exact up to 2^24).
  */
-public abstract class BatchNorm extends Module {
+public abstract class BatchNorm<S extends BatchNorm.Options> extends Layer<S> {
   static final double DEFAULT_EPS = 1e-5;
   static final double DEFAULT_MOMENTUM = 0.1;
 
@@ -34,15 +34,14 @@ public abstract class BatchNorm extends Module {
     boolean affine();
   }
 
-  private final Options options;
   private final Tensor weight;
   private final Tensor bias;
   private final Tensor runningMean;
   private final Tensor runningVar;
   private final Tensor numBatchesTracked;
 
-  BatchNorm(Options options) {
-    this.options = options;
+  BatchNorm(S options) {
+    super(options);
     int c = options.numFeatures();
     this.weight = options.affine() ? registerParameter("weight", Tensor.ones(c).requiresGrad(true)) : null;
     this.bias = options.affine() ? registerParameter("bias", Tensor.zeros(c).requiresGrad(true)) : null;
@@ -86,22 +85,14 @@ public abstract class BatchNorm extends Module {
   @Override
   public Tensor forward(Tensor x) {
     outputShape(x.shape());
-    Tensor y = Ops.batchNorm(x, runningMean, runningVar, weight, bias, isTraining(), options.momentum(), options.eps());
+    Tensor y = Ops.batchNorm(x, runningMean, runningVar, weight, bias, isTraining(), spec().momentum(), spec().eps());
     if (isTraining()) {
       numBatchesTracked.buffer()[numBatchesTracked.offset()] += 1;
     }
     return y;
   }
 
-  @Override
-  public int[] outputShape(int[] in) {
-    return options.outputShape(in);
-  }
 
-  @Override
-  public String toString() {
-    return options.toString();
-  }
 
   // ---- shared by the Spec records
 

@@ -5,7 +5,7 @@ package dev.kiln.dsl;
  * dimensions, as PyTorch's {@code nn.BatchNorm1d}; the output has the input's shape. See
  * {@link BatchNorm} for the parameters, buffers and training/evaluation behaviour.
  */
-public class BatchNorm1d extends BatchNorm {
+public class BatchNorm1d extends BatchNorm<BatchNorm1d.Spec> {
   /** BatchNorm1d's hyper-parameters and shape rule: {@code [N, C]} or {@code [N, C, L]}, unchanged. */
   public record Spec(int numFeatures, double eps, double momentum, boolean affine) implements BatchNorm.Options {
     public Spec {
@@ -23,7 +23,6 @@ public class BatchNorm1d extends BatchNorm {
     }
   }
 
-  private final Spec spec;
 
   /** {@code numFeatures} channels, eps 1e-5, momentum 0.1, affine: PyTorch's defaults. */
   public BatchNorm1d(int numFeatures) {
@@ -36,10 +35,6 @@ public class BatchNorm1d extends BatchNorm {
 
   private BatchNorm1d(Spec spec) {
     super(spec);
-    this.spec = spec;
   }
 
-  public Spec spec() {
-    return spec;
-  }
 }

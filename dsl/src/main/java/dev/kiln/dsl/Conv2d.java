@@ -22,7 +22,7 @@ import dev.kiln.runtime.cpu.Conv2dShape;
  * {@code fan_in = in * kH * kW}. They are plain fields, found by {@link Module} under those names,
  * so that {@code bias(false)} can drop the bias; the weight is drawn once and never replaced.
  */
-public class Conv2d extends Module {
+public class Conv2d extends Layer<Conv2d.Spec> {
   /** Conv2d's hyper-parameters and shape rule: {@code [N, in, H, W] -> [N, out, outH, outW]}. */
   public record Spec(
       int inChannels, int outChannels, int kernelH, int kernelW, int strideH, int strideW, int padH, int padW,
@@ -85,7 +85,6 @@ public class Conv2d extends Module {
     }
   }
 
-  private Spec spec;
   private final Tensor weight;
   private Tensor bias;
   private boolean used;
@@ -97,18 +96,18 @@ public class Conv2d extends Module {
 
   /** A {@code kernelH x kernelW} kernel, stride 1, no padding, with a bias. */
   public Conv2d(int inChannels, int outChannels, int kernelH, int kernelW) {
-    this.spec = new Spec(inChannels, outChannels, kernelH, kernelW, 1, 1, 0, 0, true);
+    super(new Spec(inChannels, outChannels, kernelH, kernelW, 1, 1, 0, 0, true));
     this.weight = Tensor.uniform(-bound(), bound(), outChannels, inChannels, kernelH, kernelW).requiresGrad(true);
     this.bias = newBias();
   }
 
   /** PyTorch's initialisation bound, {@code 1/sqrt(fan_in)}. */
   private float bound() {
-    return (float) (1.0 / Math.sqrt((double) spec.inChannels() * spec.kernelH() * spec.kernelW()));
+    return (float) (1.0 / Math.sqrt((double) spec().inChannels() * spec().kernelH() * spec().kernelW()));
   }
 
   private Tensor newBias() {
-    return Tensor.uniform(-bound(), bound(), spec.outChannels()).requiresGrad(true);
+    return Tensor.uniform(-bound(), bound(), spec().outChannels()).requiresGrad(true);
   }
 
   /** The same stride along height and width; returns this layer. */
@@ -118,7 +117,7 @@ public class Conv2d extends Module {
 
   /** Stride along height and width; returns this layer. */
   public Conv2d stride(int strideH, int strideW) {
-    return reconfigure(spec.withStride(strideH, strideW));
+    return reconfigure(spec().withStride(strideH, strideW));
   }
 
   /** The same zero padding on all four sides; returns this layer. */
@@ -128,7 +127,7 @@ public class Conv2d extends Module {
 
   /** Zero padding above and below ({@code padH}) and left and right ({@code padW}); returns this layer. */
   public Conv2d padding(int padH, int padW) {
-    return reconfigure(spec.withPadding(padH, padW));
+    return reconfigure(spec().withPadding(padH, padW));
   }
 
   /**
@@ -136,7 +135,7 @@ public class Conv2d extends Module {
    * {@code bias(true)} after it draws a fresh one.
    */
   public Conv2d bias(boolean on) {
-    reconfigure(spec.withBias(on));
+    reconfigure(spec().withBias(on));
     if (!on) {
       bias = null;
     } else if (bias == null) {
@@ -147,15 +146,12 @@ public class Conv2d extends Module {
 
   private Conv2d reconfigure(Spec next) {
     if (used) {
-      throw new IllegalStateException(spec + ": set stride, padding and bias before the first forward");
+      throw new IllegalStateException(spec() + ": set stride, padding and bias before the first forward");
     }
-    spec = next;
+    spec(next);
     return this;
   }
 
-  public Spec spec() {
-    return spec;
-  }
 
   public Tensor weight() {
     return weight;
@@ -170,16 +166,8 @@ public class Conv2d extends Module {
   public Tensor forward(Tensor x) {
     outputShape(x.shape());
     used = true;
-    return Ops.conv2d(x, weight, bias, spec.strideH(), spec.strideW(), spec.padH(), spec.padW());
+    return Ops.conv2d(x, weight, bias, spec().strideH(), spec().strideW(), spec().padH(), spec().padW());
   }
 
-  @Override
-  public int[] outputShape(int[] in) {
-    return spec.outputShape(in);
-  }
 
-  @Override
-  public String toString() {
-    return spec.toString();
-  }
 }

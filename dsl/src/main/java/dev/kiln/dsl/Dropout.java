@@ -10,7 +10,7 @@ import dev.kiln.runtime.Tensor;
  * ({@link #eval()}) the input passes unchanged. Any shape. The masks come from the global
  * generator, so {@link Kiln#manualSeed} repeats them.
  */
-public class Dropout extends Module {
+public class Dropout extends Layer<Dropout.Spec> {
   /** Dropout's hyper-parameter and shape rule: any shape, unchanged. */
   public record Spec(double p) implements LayerSpec {
     public Spec {
@@ -30,7 +30,6 @@ public class Dropout extends Module {
     }
   }
 
-  private final Spec spec;
 
   /** p = 0.5, PyTorch's default. */
   public Dropout() {
@@ -38,25 +37,14 @@ public class Dropout extends Module {
   }
 
   public Dropout(double p) {
-    this.spec = new Spec(p);
+    super(new Spec(p));
   }
 
-  public Spec spec() {
-    return spec;
-  }
 
   @Override
   public Tensor forward(Tensor x) {
-    return Ops.dropout(x, spec.p(), isTraining());
+    return Ops.dropout(x, spec().p(), isTraining());
   }
 
-  @Override
-  public int[] outputShape(int[] in) {
-    return spec.outputShape(in);
-  }
 
-  @Override
-  public String toString() {
-    return spec.toString();
-  }
 }

@@ -7,7 +7,7 @@ import dev.kiln.runtime.Tensor;
  * Merges dimensions {@code startDim..endDim} into one; the default {@code Flatten()} keeps the
  * batch dimension: {@code [N, 1, 28, 28] -> [N, 784]}.
  */
-public class Flatten extends Module {
+public class Flatten extends Layer<Flatten.Spec> {
   /** Flatten's hyper-parameters and shape rule. A symbolic batch dimension (-1) stays symbolic. */
   public record Spec(int startDim, int endDim) implements LayerSpec {
     @Override
@@ -35,32 +35,20 @@ public class Flatten extends Module {
     }
   }
 
-  private final Spec spec;
 
   public Flatten() {
     this(1, -1);
   }
 
   public Flatten(int startDim, int endDim) {
-    this.spec = new Spec(startDim, endDim);
+    super(new Spec(startDim, endDim));
   }
 
-  public Spec spec() {
-    return spec;
-  }
 
   @Override
   public Tensor forward(Tensor x) {
     return x.reshape(outputShape(x.shape()));
   }
 
-  @Override
-  public int[] outputShape(int[] in) {
-    return spec.outputShape(in);
-  }
 
-  @Override
-  public String toString() {
-    return spec.toString();
-  }
 }

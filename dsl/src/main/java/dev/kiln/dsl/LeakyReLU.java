@@ -4,7 +4,7 @@ import dev.kiln.runtime.Ops;
 import dev.kiln.runtime.Tensor;
 
 /** {@code x > 0 ? x : negativeSlope * x} element-wise; any shape. */
-public class LeakyReLU extends Module {
+public class LeakyReLU extends Layer<LeakyReLU.Spec> {
   /** LeakyReLU's hyper-parameter and shape rule: any shape, unchanged. */
   public record Spec(double negativeSlope) implements LayerSpec {
     public Spec {
@@ -24,7 +24,6 @@ public class LeakyReLU extends Module {
     }
   }
 
-  private final Spec spec;
 
   /** negative_slope = 0.01, PyTorch's default. */
   public LeakyReLU() {
@@ -32,25 +31,14 @@ public class LeakyReLU extends Module {
   }
 
   public LeakyReLU(double negativeSlope) {
-    this.spec = new Spec(negativeSlope);
+    super(new Spec(negativeSlope));
   }
 
-  public Spec spec() {
-    return spec;
-  }
 
   @Override
   public Tensor forward(Tensor x) {
-    return Ops.leakyRelu(x, spec.negativeSlope());
+    return Ops.leakyRelu(x, spec().negativeSlope());
   }
 
-  @Override
-  public int[] outputShape(int[] in) {
-    return spec.outputShape(in);
-  }
 
-  @Override
-  public String toString() {
-    return spec.toString();
-  }
 }

@@ -9,7 +9,7 @@ import dev.kiln.runtime.Tensor;
  * output {@code [N, out]}. Parameters {@code weight [out, in]} and {@code bias [out]} start as
  * PyTorch initialises them: uniform in {@code ±1/sqrt(in)} (Kaiming-uniform with a = sqrt(5)).
  */
-public class Linear extends Module {
+public class Linear extends Layer<Linear.Spec> {
   /** Linear's hyper-parameters and shape rule: {@code [*, in] -> [*, out]}. */
   public record Spec(int inFeatures, int outFeatures, boolean bias) implements LayerSpec {
     public Spec {
@@ -35,7 +35,6 @@ public class Linear extends Module {
     }
   }
 
-  private final Spec spec;
   private final Tensor weight;
   private final Tensor bias;
 
@@ -45,15 +44,12 @@ public class Linear extends Module {
 
   /** {@code bias=false} leaves the bias out, as PyTorch's {@code Linear(in, out, bias=False)}. */
   public Linear(int inFeatures, int outFeatures, boolean bias) {
-    this.spec = new Spec(inFeatures, outFeatures, bias);
+    super(new Spec(inFeatures, outFeatures, bias));
     float bound = (float) (1.0 / Math.sqrt(inFeatures));
     this.weight = registerParameter("weight", Tensor.uniform(-bound, bound, outFeatures, inFeatures).requiresGrad(true));
     this.bias = bias ? registerParameter("bias", Tensor.uniform(-bound, bound, outFeatures).requiresGrad(true)) : null;
   }
 
-  public Spec spec() {
-    return spec;
-  }
 
   public Tensor weight() {
     return weight;
@@ -71,16 +67,8 @@ public class Linear extends Module {
     if (shape.length == 2) {
       return Ops.linear(x, weight, bias);
     }
-    return Ops.linear(x.reshape(-1, spec.inFeatures()), weight, bias).reshape(outputShape(shape));
+    return Ops.linear(x.reshape(-1, spec().inFeatures()), weight, bias).reshape(outputShape(shape));
   }
 
-  @Override
-  public int[] outputShape(int[] in) {
-    return spec.outputShape(in);
-  }
 
-  @Override
-  public String toString() {
-    return spec.toString();
-  }
 }

@@ -18,7 +18,7 @@ import dev.kiln.runtime.cpu.Pool2dShape;
  * <p>The stride defaults to the kernel size. The builder methods change this layer and return it;
  * it has no parameters.
  */
-public class MaxPool2d extends Module {
+public class MaxPool2d extends Layer<MaxPool2d.Spec> {
   /** MaxPool2d's hyper-parameters and shape rule: {@code [N, C, H, W] -> [N, C, outH, outW]}. */
   public record Spec(int kernelSize, int stride, int padding, boolean ceilMode) implements LayerSpec {
     public Spec {
@@ -52,49 +52,37 @@ public class MaxPool2d extends Module {
     }
   }
 
-  private Spec spec;
 
   /** A {@code kernelSize x kernelSize} window moved by its own size, no padding. */
   public MaxPool2d(int kernelSize) {
-    this.spec = new Spec(kernelSize, kernelSize, 0, false);
+    super(new Spec(kernelSize, kernelSize, 0, false));
   }
 
   /** The step between windows; returns this layer. */
   public MaxPool2d stride(int stride) {
-    spec = new Spec(spec.kernelSize(), stride, spec.padding(), spec.ceilMode());
+    spec(new Spec(spec().kernelSize(), stride, spec().padding(), spec().ceilMode()));
     return this;
   }
 
   /** Padding (counted as minus infinity) on all four sides, at most half the kernel size; returns this layer. */
   public MaxPool2d padding(int padding) {
-    spec = new Spec(spec.kernelSize(), spec.stride(), padding, spec.ceilMode());
+    spec(new Spec(spec().kernelSize(), spec().stride(), padding, spec().ceilMode()));
     return this;
   }
 
   /** Whether the output size is rounded up, keeping a last partial window; returns this layer. */
   public MaxPool2d ceilMode(boolean on) {
-    spec = new Spec(spec.kernelSize(), spec.stride(), spec.padding(), on);
+    spec(new Spec(spec().kernelSize(), spec().stride(), spec().padding(), on));
     return this;
   }
 
-  public Spec spec() {
-    return spec;
-  }
 
   @Override
   public Tensor forward(Tensor x) {
     outputShape(x.shape());
-    int k = spec.kernelSize(), s = spec.stride(), p = spec.padding();
-    return Ops.maxPool2d(x, k, k, s, s, p, p, spec.ceilMode());
+    int k = spec().kernelSize(), s = spec().stride(), p = spec().padding();
+    return Ops.maxPool2d(x, k, k, s, s, p, p, spec().ceilMode());
   }
 
-  @Override
-  public int[] outputShape(int[] in) {
-    return spec.outputShape(in);
-  }
 
-  @Override
-  public String toString() {
-    return spec.toString();
-  }
 }

@@ -4,7 +4,7 @@ import dev.kiln.runtime.Ops;
 import dev.kiln.runtime.Tensor;
 
 /** {@code max(0, x)} element-wise; any shape. */
-public class ReLU extends Module {
+public class ReLU extends Layer<ReLU.Spec> {
   /** ReLU's shape rule: any shape, unchanged. */
   public record Spec() implements LayerSpec {
     @Override
@@ -18,15 +18,13 @@ public class ReLU extends Module {
     }
   }
 
-  private static final Spec SPEC = new Spec();
+  public ReLU() {
+    super(new Spec());
+  }
 
   @Override
   public Tensor forward(Tensor x) {
     return Ops.relu(x);
   }
 
-  @Override
-  public int[] outputShape(int[] in) {
-    return SPEC.outputShape(in);
-  }
 }

@@ -4,7 +4,7 @@ import dev.kiln.runtime.Ops;
 import dev.kiln.runtime.Tensor;
 
 /** {@code 1 / (1 + exp(-x))} element-wise; any shape. */
-public class Sigmoid extends Module {
+public class Sigmoid extends Layer<Sigmoid.Spec> {
   /** Sigmoid's shape rule: any shape, unchanged. */
   public record Spec() implements LayerSpec {
     @Override
@@ -18,15 +18,13 @@ public class Sigmoid extends Module {
     }
   }
 
-  private static final Spec SPEC = new Spec();
+  public Sigmoid() {
+    super(new Spec());
+  }
 
   @Override
   public Tensor forward(Tensor x) {
     return Ops.sigmoid(x);
   }
 
-  @Override
-  public int[] outputShape(int[] in) {
-    return SPEC.outputShape(in);
-  }
 }

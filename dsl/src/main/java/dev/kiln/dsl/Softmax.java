@@ -10,7 +10,7 @@ import dev.kiln.runtime.Tensor;
  * that has the dimension; the output has the input's shape. For a loss, feed logits to
  * {@link CrossEntropyLoss} instead, which includes the log-softmax.
  */
-public class Softmax extends Module {
+public class Softmax extends Layer<Softmax.Spec> {
   /** Softmax's hyper-parameter and shape rule: any shape with dimension {@code dim}, unchanged. */
   public record Spec(int dim) implements LayerSpec {
     @Override
@@ -29,29 +29,17 @@ public class Softmax extends Module {
     }
   }
 
-  private final Spec spec;
 
   public Softmax(int dim) {
-    this.spec = new Spec(dim);
+    super(new Spec(dim));
   }
 
-  public Spec spec() {
-    return spec;
-  }
 
   @Override
   public Tensor forward(Tensor x) {
     outputShape(x.shape());
-    return Ops.softmax(x, spec.dim());
+    return Ops.softmax(x, spec().dim());
   }
 
-  @Override
-  public int[] outputShape(int[] in) {
-    return spec.outputShape(in);
-  }
 
-  @Override
-  public String toString() {
-    return spec.toString();
-  }
 }

@@ -4,7 +4,7 @@ import dev.kiln.runtime.Ops;
 import dev.kiln.runtime.Tensor;
 
 /** {@code tanh(x)} element-wise; any shape. */
-public class Tanh extends Module {
+public class Tanh extends Layer<Tanh.Spec> {
   /** Tanh's shape rule: any shape, unchanged. */
   public record Spec() implements LayerSpec {
     @Override
@@ -18,15 +18,13 @@ public class Tanh extends Module {
     }
   }
 
-  private static final Spec SPEC = new Spec();
+  public Tanh() {
+    super(new Spec());
+  }
 
   @Override
   public Tensor forward(Tensor x) {
     return Ops.tanh(x);
   }
 
-  @Override
-  public int[] outputShape(int[] in) {
-    return SPEC.outputShape(in);
-  }
 }

@@ -153,6 +153,10 @@ class ParityTest {
       }
     }
     ep.forEach((k, v) -> assertClose(k + " after 10 steps", cp.get(k).toFloatArray(), v.toFloatArray(), 1e-4));
+    Map<String, Tensor> es = eager.stateDict();
+    Map<String, Tensor> cs = compiled.stateDict();
+    assertEquals(List.copyOf(es.keySet()), List.copyOf(cs.keySet()), "state dict keys (parameters and buffers)");
+    es.forEach((k, v) -> assertClose(k + " (state) after 10 steps", cs.get(k).toFloatArray(), v.toFloatArray(), 1e-4));
 
     // Evaluation under noGrad records nothing; a stale backward is refused.
     try (var g = Kiln.noGrad()) {
