@@ -20,23 +20,66 @@ public final class NormKernels {
     for (int ch = 0; ch < c; ch++) {
       double sum = 0;
       for (int i = 0; i < n; i++) {
-        int base = xOff + (i * c + ch) * l;
-        for (int j = 0; j < l; j++) {
-          sum += x[base + j];
-        }
+        sum += sum(x, xOff + (i * c + ch) * l, l);
       }
       double mu = sum / count;
       double squares = 0;
       for (int i = 0; i < n; i++) {
-        int base = xOff + (i * c + ch) * l;
-        for (int j = 0; j < l; j++) {
-          double d = x[base + j] - mu;
-          squares += d * d;
-        }
+        squares += squaredDeviations(x, xOff + (i * c + ch) * l, l, (float) mu);
       }
       mean[meanOff + ch] = (float) mu;
       var[varOff + ch] = (float) (squares / count);
     }
+  }
+
+  // Row reductions in float with four independent accumulators (one dependency chain would make
+  // the loop latency-bound), summed into double across rows by the callers.
+
+  private static double sum(float[] a, int off, int len) {
+    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    int j = 0;
+    for (; j + 3 < len; j += 4) {
+      s0 += a[off + j];
+      s1 += a[off + j + 1];
+      s2 += a[off + j + 2];
+      s3 += a[off + j + 3];
+    }
+    for (; j < len; j++) {
+      s0 += a[off + j];
+    }
+    return (double) s0 + s1 + s2 + s3;
+  }
+
+  private static double squaredDeviations(float[] a, int off, int len, float mu) {
+    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    int j = 0;
+    for (; j + 3 < len; j += 4) {
+      float d0 = a[off + j] - mu, d1 = a[off + j + 1] - mu, d2 = a[off + j + 2] - mu, d3 = a[off + j + 3] - mu;
+      s0 += d0 * d0;
+      s1 += d1 * d1;
+      s2 += d2 * d2;
+      s3 += d3 * d3;
+    }
+    for (; j < len; j++) {
+      float d = a[off + j] - mu;
+      s0 += d * d;
+    }
+    return (double) s0 + s1 + s2 + s3;
+  }
+
+  private static double dot(float[] a, int aOff, float[] b, int bOff, int len) {
+    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    int j = 0;
+    for (; j + 3 < len; j += 4) {
+      s0 += a[aOff + j] * b[bOff + j];
+      s1 += a[aOff + j + 1] * b[bOff + j + 1];
+      s2 += a[aOff + j + 2] * b[bOff + j + 2];
+      s3 += a[aOff + j + 3] * b[bOff + j + 3];
+    }
+    for (; j < len; j++) {
+      s0 += a[aOff + j] * b[bOff + j];
+    }
+    return (double) s0 + s1 + s2 + s3;
   }
 
   /**
@@ -98,16 +141,13 @@ public final class NormKernels {
       double mu = mean[meanOff + ch];
       double rstd = 1.0 / Math.sqrt(var[varOff + ch] + eps);
       double sumG = 0;
-      double sumGXhat = 0;
+      double sumGX = 0;
       for (int i = 0; i < n; i++) {
         int gi = dOff + (i * c + ch) * l;
-        int xi = xOff + (i * c + ch) * l;
-        for (int j = 0; j < l; j++) {
-          double g = dout[gi + j];
-          sumG += g;
-          sumGXhat += g * (x[xi + j] - mu) * rstd;
-        }
+        sumG += sum(dout, gi, l);
+        sumGX += dot(dout, gi, x, xOff + (i * c + ch) * l, l);
       }
+      double sumGXhat = rstd * (sumGX - mu * sumG); // sum(g * (x - mu) * rstd)
       if (dbias != null) {
         dbias[dbOff + ch] = (float) sumG;
       }
@@ -120,13 +160,16 @@ public final class NormKernels {
       double meanG = throughStatistics ? sumG / count : 0;
       double meanGXhat = throughStatistics ? sumGXhat / count : 0;
       double scale = (weight == null ? 1.0 : weight[wOff + ch]) * rstd;
+      // dx = scale * (g - meanG - (x - mu) * rstd * meanGXhat) = a * g + b * x + k
+      float a = (float) scale;
+      float b = (float) (-scale * rstd * meanGXhat);
+      float k = (float) (scale * (rstd * meanGXhat * mu - meanG));
       for (int i = 0; i < n; i++) {
         int o = dxOff + (i * c + ch) * l;
         int gi = dOff + (i * c + ch) * l;
         int xi = xOff + (i * c + ch) * l;
         for (int j = 0; j < l; j++) {
-          double xhat = (x[xi + j] - mu) * rstd;
-          dx[o + j] = (float) (scale * (dout[gi + j] - meanG - xhat * meanGXhat));
+          dx[o + j] = a * dout[gi + j] + b * x[xi + j] + k;
         }
       }
     }
