@@ -30,7 +30,7 @@ public final class KilnMixed extends Mixed {
     int n = Compiled.batchSize("KilnMixed", x, 2, 3, 4);
     Plan p = plans.computeIfAbsent(n, Plan::new);
     p.generation++;
-    float[] in = x.buffer();
+    float[] in = x.readBuffer();
     int inOff = x.offset();
     float[] out = new float[n * 5];
     // relu(input): [N, 2, 3, 4] -> [N, 2, 3, 4]   Mixed.java:25
@@ -38,14 +38,12 @@ public final class KilnMixed extends Mixed {
     // features.flat Flatten(start_dim=1, end_dim=-1): [N, 2, 3, 4] -> [N, 24]   Mixed.java:26
     // a view: no work
     // features.fc Linear(in_features=24, out_features=16, bias=False) + features.act ReLU(): [N, 24] -> [N, 16]   Mixed.java:26
-    Tensor features_fcW = features_fc.weight();
-    Blas.sgemm(false, true, n, 16, 24, 1f, p.a1, 0, 24, features_fcW.buffer(), features_fcW.offset(), 24, 0f, p.a3, 0, 16);
+    Blas.sgemm(false, true, n, 16, 24, 1f, p.a1, 0, 24, features_fc.weight(), 24, 0f, p.a3, 0, 16);
     CpuKernels.reluForward(p.a3, 0, p.a3, 0, n * 16);
     // head Linear(in_features=16, out_features=5, bias=True): [N, 16] -> [N, 5]   Mixed.java:27
-    Tensor headW = head.weight();
-    Blas.sgemm(false, true, n, 5, 16, 1f, p.a3, 0, 16, headW.buffer(), headW.offset(), 16, 0f, out, 0, 5);
+    Blas.sgemm(false, true, n, 5, 16, 1f, p.a3, 0, 16, head.weight(), 16, 0f, out, 0, 5);
     Tensor headB = head.bias();
-    CpuKernels.addBiasRows(out, 0, out, 0, headB.buffer(), headB.offset(), n, 5);
+    CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 5);
     if (!Compiled.recording(x, features_fc.weight(), head.weight(), head.bias())) {
       return Tensor.wrap(out, n, 5);
     }
@@ -106,27 +104,23 @@ public final class KilnMixed extends Mixed {
     protected Tensor[] backward(Tensor g) {
       Compiled.checkGeneration("KilnMixed", p.n, p.generation, generation);
       int n = p.n;
-      float[] in = x.buffer();
+      float[] in = x.readBuffer();
       int inOff = x.offset();
       float[] dx = needsGrad(0) ? new float[n * 24] : null;
       // head Linear(in_features=16, out_features=5, bias=True): gradient of [N, 16]   Mixed.java:27
-      CpuKernels.biasGradient(Compiled.gradBuffer(head.bias()), 0, g.buffer(), g.offset(), n, 5, true);
-      float headBeta = Compiled.gradBeta(head.weight());
-      float[] headGW = Compiled.gradBuffer(head.weight());
+      CpuKernels.biasGradient(Compiled.gradBuffer(head.bias()), 0, g.readBuffer(), g.offset(), n, 5, true);
+      Tensor headGW = Compiled.grad(head.weight());
       if (headGW != null) {
-        Blas.sgemm(true, false, 5, 16, n, 1f, g.buffer(), g.offset(), 5, p.a3, 0, 16, headBeta, headGW, 0, 16);
+        Blas.sgemm(true, false, 5, 16, n, 1f, g.readBuffer(), g.offset(), 5, p.a3, 0, 16, 1f, headGW, 16);
       }
-      Tensor headW = head.weight();
-      Blas.sgemm(false, false, n, 16, 5, 1f, g.buffer(), g.offset(), 5, headW.buffer(), headW.offset(), 16, 0f, p.da3, 0, 16);
+      Blas.sgemm(false, false, n, 16, 5, 1f, g.readBuffer(), g.offset(), 5, head.weight(), 16, 0f, p.da3, 0, 16);
       // features.fc Linear(in_features=24, out_features=16, bias=False) + features.act ReLU(): gradient of [N, 24]   Mixed.java:26
       CpuKernels.reluBackwardBiasGradient(null, 0, p.da3, 0, p.a3, 0, n, 16, true);
-      float features_fcBeta = Compiled.gradBeta(features_fc.weight());
-      float[] features_fcGW = Compiled.gradBuffer(features_fc.weight());
+      Tensor features_fcGW = Compiled.grad(features_fc.weight());
       if (features_fcGW != null) {
-        Blas.sgemm(true, false, 16, 24, n, 1f, p.da3, 0, 16, p.a1, 0, 24, features_fcBeta, features_fcGW, 0, 24);
+        Blas.sgemm(true, false, 16, 24, n, 1f, p.da3, 0, 16, p.a1, 0, 24, 1f, features_fcGW, 24);
       }
-      Tensor features_fcW = features_fc.weight();
-      Blas.sgemm(false, false, n, 24, 16, 1f, p.da3, 0, 16, features_fcW.buffer(), features_fcW.offset(), 24, 0f, p.da1, 0, 24);
+      Blas.sgemm(false, false, n, 24, 16, 1f, p.da3, 0, 16, features_fc.weight(), 24, 0f, p.da1, 0, 24);
       // relu(input): gradient of [N, 2, 3, 4]   Mixed.java:25
       if (dx != null) {
         CpuKernels.reluBackward(dx, 0, p.da1, 0, p.a1, 0, n * 24);

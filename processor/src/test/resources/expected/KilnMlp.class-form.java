@@ -23,26 +23,23 @@ public final class KilnMlp extends Mlp {
     int n = Compiled.batchSize("KilnMlp", x, 1, 28, 28);
     Plan p = plans.computeIfAbsent(n, Plan::new);
     p.generation++;
-    float[] in = x.buffer();
+    float[] in = x.readBuffer();
     int inOff = x.offset();
     float[] out = new float[n * 10];
     // flatten(x): [N, 1, 28, 28] -> [N, 784]   Mlp.java:20
     // a view: no work
     // fc1 Linear(in_features=784, out_features=512, bias=True) + relu(fc1.apply(x)): [N, 784] -> [N, 512]   Mlp.java:21
-    Tensor fc1W = fc1.weight();
-    Blas.sgemm(false, true, n, 512, 784, 1f, in, inOff, 784, fc1W.buffer(), fc1W.offset(), 784, 0f, p.a2, 0, 512);
+    Blas.sgemm(false, true, n, 512, 784, 1f, in, inOff, 784, fc1.weight(), 784, 0f, p.a2, 0, 512);
     Tensor fc1B = fc1.bias();
-    CpuKernels.addBiasRelu(p.a2, 0, p.a2, 0, fc1B.buffer(), fc1B.offset(), n, 512);
+    CpuKernels.addBiasRelu(p.a2, 0, p.a2, 0, fc1B.readBuffer(), fc1B.offset(), n, 512);
     // fc2 Linear(in_features=512, out_features=512, bias=True) + relu(fc2.apply(x)): [N, 512] -> [N, 512]   Mlp.java:22
-    Tensor fc2W = fc2.weight();
-    Blas.sgemm(false, true, n, 512, 512, 1f, p.a2, 0, 512, fc2W.buffer(), fc2W.offset(), 512, 0f, p.a3, 0, 512);
+    Blas.sgemm(false, true, n, 512, 512, 1f, p.a2, 0, 512, fc2.weight(), 512, 0f, p.a3, 0, 512);
     Tensor fc2B = fc2.bias();
-    CpuKernels.addBiasRelu(p.a3, 0, p.a3, 0, fc2B.buffer(), fc2B.offset(), n, 512);
+    CpuKernels.addBiasRelu(p.a3, 0, p.a3, 0, fc2B.readBuffer(), fc2B.offset(), n, 512);
     // fc3 Linear(in_features=512, out_features=10, bias=True): [N, 512] -> [N, 10]   Mlp.java:23
-    Tensor fc3W = fc3.weight();
-    Blas.sgemm(false, true, n, 10, 512, 1f, p.a3, 0, 512, fc3W.buffer(), fc3W.offset(), 512, 0f, out, 0, 10);
+    Blas.sgemm(false, true, n, 10, 512, 1f, p.a3, 0, 512, fc3.weight(), 512, 0f, out, 0, 10);
     Tensor fc3B = fc3.bias();
-    CpuKernels.addBiasRows(out, 0, out, 0, fc3B.buffer(), fc3B.offset(), n, 10);
+    CpuKernels.addBiasRows(out, 0, out, 0, fc3B.readBuffer(), fc3B.offset(), n, 10);
     if (!Compiled.recording(x, fc1.weight(), fc1.bias(), fc2.weight(), fc2.bias(), fc3.weight(), fc3.bias())) {
       return Tensor.wrap(out, n, 10);
     }
@@ -103,37 +100,31 @@ public final class KilnMlp extends Mlp {
     protected Tensor[] backward(Tensor g) {
       Compiled.checkGeneration("KilnMlp", p.n, p.generation, generation);
       int n = p.n;
-      float[] in = x.buffer();
+      float[] in = x.readBuffer();
       int inOff = x.offset();
       float[] dx = needsGrad(0) ? new float[n * 784] : null;
       // fc3 Linear(in_features=512, out_features=10, bias=True): gradient of [N, 512]   Mlp.java:23
-      CpuKernels.biasGradient(Compiled.gradBuffer(fc3.bias()), 0, g.buffer(), g.offset(), n, 10, true);
-      float fc3Beta = Compiled.gradBeta(fc3.weight());
-      float[] fc3GW = Compiled.gradBuffer(fc3.weight());
+      CpuKernels.biasGradient(Compiled.gradBuffer(fc3.bias()), 0, g.readBuffer(), g.offset(), n, 10, true);
+      Tensor fc3GW = Compiled.grad(fc3.weight());
       if (fc3GW != null) {
-        Blas.sgemm(true, false, 10, 512, n, 1f, g.buffer(), g.offset(), 10, p.a3, 0, 512, fc3Beta, fc3GW, 0, 512);
+        Blas.sgemm(true, false, 10, 512, n, 1f, g.readBuffer(), g.offset(), 10, p.a3, 0, 512, 1f, fc3GW, 512);
       }
-      Tensor fc3W = fc3.weight();
-      Blas.sgemm(false, false, n, 512, 10, 1f, g.buffer(), g.offset(), 10, fc3W.buffer(), fc3W.offset(), 512, 0f, p.da3, 0, 512);
+      Blas.sgemm(false, false, n, 512, 10, 1f, g.readBuffer(), g.offset(), 10, fc3.weight(), 512, 0f, p.da3, 0, 512);
       // fc2 Linear(in_features=512, out_features=512, bias=True) + relu(fc2.apply(x)): gradient of [N, 512]   Mlp.java:22
       CpuKernels.reluBackwardBiasGradient(Compiled.gradBuffer(fc2.bias()), 0, p.da3, 0, p.a3, 0, n, 512, true);
-      float fc2Beta = Compiled.gradBeta(fc2.weight());
-      float[] fc2GW = Compiled.gradBuffer(fc2.weight());
+      Tensor fc2GW = Compiled.grad(fc2.weight());
       if (fc2GW != null) {
-        Blas.sgemm(true, false, 512, 512, n, 1f, p.da3, 0, 512, p.a2, 0, 512, fc2Beta, fc2GW, 0, 512);
+        Blas.sgemm(true, false, 512, 512, n, 1f, p.da3, 0, 512, p.a2, 0, 512, 1f, fc2GW, 512);
       }
-      Tensor fc2W = fc2.weight();
-      Blas.sgemm(false, false, n, 512, 512, 1f, p.da3, 0, 512, fc2W.buffer(), fc2W.offset(), 512, 0f, p.da2, 0, 512);
+      Blas.sgemm(false, false, n, 512, 512, 1f, p.da3, 0, 512, fc2.weight(), 512, 0f, p.da2, 0, 512);
       // fc1 Linear(in_features=784, out_features=512, bias=True) + relu(fc1.apply(x)): gradient of [N, 784]   Mlp.java:21
       CpuKernels.reluBackwardBiasGradient(Compiled.gradBuffer(fc1.bias()), 0, p.da2, 0, p.a2, 0, n, 512, true);
-      float fc1Beta = Compiled.gradBeta(fc1.weight());
-      float[] fc1GW = Compiled.gradBuffer(fc1.weight());
+      Tensor fc1GW = Compiled.grad(fc1.weight());
       if (fc1GW != null) {
-        Blas.sgemm(true, false, 512, 784, n, 1f, p.da2, 0, 512, in, inOff, 784, fc1Beta, fc1GW, 0, 784);
+        Blas.sgemm(true, false, 512, 784, n, 1f, p.da2, 0, 512, in, inOff, 784, 1f, fc1GW, 784);
       }
-      Tensor fc1W = fc1.weight();
       if (dx != null) {
-        Blas.sgemm(false, false, n, 784, 512, 1f, p.da2, 0, 512, fc1W.buffer(), fc1W.offset(), 784, 0f, dx, 0, 784);
+        Blas.sgemm(false, false, n, 784, 512, 1f, p.da2, 0, 512, fc1.weight(), 784, 0f, dx, 0, 784);
       }
       Tensor[] grads = new Tensor[7];
       grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());

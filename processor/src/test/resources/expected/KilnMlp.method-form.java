@@ -40,26 +40,23 @@ public final class KilnMlp extends Module {
     int n = Compiled.batchSize("KilnMlp", x, 1, 28, 28);
     Plan p = plans.computeIfAbsent(n, Plan::new);
     p.generation++;
-    float[] in = x.buffer();
+    float[] in = x.readBuffer();
     int inOff = x.offset();
     float[] out = new float[n * 10];
     // 0 Flatten(start_dim=1, end_dim=-1): [N, 1, 28, 28] -> [N, 784]   Models.java:14
     // a view: no work
     // 1 Linear(in_features=784, out_features=512, bias=True) + 2 ReLU(): [N, 784] -> [N, 512]   Models.java:14
-    Tensor layer1W = layer1.weight();
-    Blas.sgemm(false, true, n, 512, 784, 1f, in, inOff, 784, layer1W.buffer(), layer1W.offset(), 784, 0f, p.a2, 0, 512);
+    Blas.sgemm(false, true, n, 512, 784, 1f, in, inOff, 784, layer1.weight(), 784, 0f, p.a2, 0, 512);
     Tensor layer1B = layer1.bias();
-    CpuKernels.addBiasRelu(p.a2, 0, p.a2, 0, layer1B.buffer(), layer1B.offset(), n, 512);
+    CpuKernels.addBiasRelu(p.a2, 0, p.a2, 0, layer1B.readBuffer(), layer1B.offset(), n, 512);
     // 3 Linear(in_features=512, out_features=512, bias=True) + 4 ReLU(): [N, 512] -> [N, 512]   Models.java:14
-    Tensor layer3W = layer3.weight();
-    Blas.sgemm(false, true, n, 512, 512, 1f, p.a2, 0, 512, layer3W.buffer(), layer3W.offset(), 512, 0f, p.a3, 0, 512);
+    Blas.sgemm(false, true, n, 512, 512, 1f, p.a2, 0, 512, layer3.weight(), 512, 0f, p.a3, 0, 512);
     Tensor layer3B = layer3.bias();
-    CpuKernels.addBiasRelu(p.a3, 0, p.a3, 0, layer3B.buffer(), layer3B.offset(), n, 512);
+    CpuKernels.addBiasRelu(p.a3, 0, p.a3, 0, layer3B.readBuffer(), layer3B.offset(), n, 512);
     // 5 Linear(in_features=512, out_features=10, bias=True): [N, 512] -> [N, 10]   Models.java:14
-    Tensor layer5W = layer5.weight();
-    Blas.sgemm(false, true, n, 10, 512, 1f, p.a3, 0, 512, layer5W.buffer(), layer5W.offset(), 512, 0f, out, 0, 10);
+    Blas.sgemm(false, true, n, 10, 512, 1f, p.a3, 0, 512, layer5.weight(), 512, 0f, out, 0, 10);
     Tensor layer5B = layer5.bias();
-    CpuKernels.addBiasRows(out, 0, out, 0, layer5B.buffer(), layer5B.offset(), n, 10);
+    CpuKernels.addBiasRows(out, 0, out, 0, layer5B.readBuffer(), layer5B.offset(), n, 10);
     if (!Compiled.recording(x, layer1.weight(), layer1.bias(), layer3.weight(), layer3.bias(), layer5.weight(), layer5.bias())) {
       return Tensor.wrap(out, n, 10);
     }
@@ -120,37 +117,31 @@ public final class KilnMlp extends Module {
     protected Tensor[] backward(Tensor g) {
       Compiled.checkGeneration("KilnMlp", p.n, p.generation, generation);
       int n = p.n;
-      float[] in = x.buffer();
+      float[] in = x.readBuffer();
       int inOff = x.offset();
       float[] dx = needsGrad(0) ? new float[n * 784] : null;
       // 5 Linear(in_features=512, out_features=10, bias=True): gradient of [N, 512]   Models.java:14
-      CpuKernels.biasGradient(Compiled.gradBuffer(layer5.bias()), 0, g.buffer(), g.offset(), n, 10, true);
-      float layer5Beta = Compiled.gradBeta(layer5.weight());
-      float[] layer5GW = Compiled.gradBuffer(layer5.weight());
+      CpuKernels.biasGradient(Compiled.gradBuffer(layer5.bias()), 0, g.readBuffer(), g.offset(), n, 10, true);
+      Tensor layer5GW = Compiled.grad(layer5.weight());
       if (layer5GW != null) {
-        Blas.sgemm(true, false, 10, 512, n, 1f, g.buffer(), g.offset(), 10, p.a3, 0, 512, layer5Beta, layer5GW, 0, 512);
+        Blas.sgemm(true, false, 10, 512, n, 1f, g.readBuffer(), g.offset(), 10, p.a3, 0, 512, 1f, layer5GW, 512);
       }
-      Tensor layer5W = layer5.weight();
-      Blas.sgemm(false, false, n, 512, 10, 1f, g.buffer(), g.offset(), 10, layer5W.buffer(), layer5W.offset(), 512, 0f, p.da3, 0, 512);
+      Blas.sgemm(false, false, n, 512, 10, 1f, g.readBuffer(), g.offset(), 10, layer5.weight(), 512, 0f, p.da3, 0, 512);
       // 3 Linear(in_features=512, out_features=512, bias=True) + 4 ReLU(): gradient of [N, 512]   Models.java:14
       CpuKernels.reluBackwardBiasGradient(Compiled.gradBuffer(layer3.bias()), 0, p.da3, 0, p.a3, 0, n, 512, true);
-      float layer3Beta = Compiled.gradBeta(layer3.weight());
-      float[] layer3GW = Compiled.gradBuffer(layer3.weight());
+      Tensor layer3GW = Compiled.grad(layer3.weight());
       if (layer3GW != null) {
-        Blas.sgemm(true, false, 512, 512, n, 1f, p.da3, 0, 512, p.a2, 0, 512, layer3Beta, layer3GW, 0, 512);
+        Blas.sgemm(true, false, 512, 512, n, 1f, p.da3, 0, 512, p.a2, 0, 512, 1f, layer3GW, 512);
       }
-      Tensor layer3W = layer3.weight();
-      Blas.sgemm(false, false, n, 512, 512, 1f, p.da3, 0, 512, layer3W.buffer(), layer3W.offset(), 512, 0f, p.da2, 0, 512);
+      Blas.sgemm(false, false, n, 512, 512, 1f, p.da3, 0, 512, layer3.weight(), 512, 0f, p.da2, 0, 512);
       // 1 Linear(in_features=784, out_features=512, bias=True) + 2 ReLU(): gradient of [N, 784]   Models.java:14
       CpuKernels.reluBackwardBiasGradient(Compiled.gradBuffer(layer1.bias()), 0, p.da2, 0, p.a2, 0, n, 512, true);
-      float layer1Beta = Compiled.gradBeta(layer1.weight());
-      float[] layer1GW = Compiled.gradBuffer(layer1.weight());
+      Tensor layer1GW = Compiled.grad(layer1.weight());
       if (layer1GW != null) {
-        Blas.sgemm(true, false, 512, 784, n, 1f, p.da2, 0, 512, in, inOff, 784, layer1Beta, layer1GW, 0, 784);
+        Blas.sgemm(true, false, 512, 784, n, 1f, p.da2, 0, 512, in, inOff, 784, 1f, layer1GW, 784);
       }
-      Tensor layer1W = layer1.weight();
       if (dx != null) {
-        Blas.sgemm(false, false, n, 784, 512, 1f, p.da2, 0, 512, layer1W.buffer(), layer1W.offset(), 784, 0f, dx, 0, 784);
+        Blas.sgemm(false, false, n, 784, 512, 1f, p.da2, 0, 512, layer1.weight(), 784, 0f, dx, 0, 784);
       }
       Tensor[] grads = new Tensor[7];
       grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());

@@ -62,12 +62,11 @@ public final class Compiled {
   }
 
   /**
-   * The GEMM {@code beta} for writing a parameter's gradient: 0 when the parameter has no gradient
-   * yet (the product is written, not added, so nothing is read back), 1 to accumulate. Call it
-   * before {@link #gradBuffer}, which creates the gradient.
+   * The gradient of a parameter (created as zeros if needed) for direct accumulation, or
+   * {@code null} when the parameter does not require grad.
    */
-  public static float gradBeta(Tensor parameter) {
-    return parameter != null && parameter.grad() != null ? 1f : 0f;
+  public static Tensor grad(Tensor parameter) {
+    return parameter.requiresGrad() ? parameter.ensureGrad() : null;
   }
 
   /**

@@ -17,7 +17,7 @@ import java.util.SplittableRandom;
  * gradients into the leaves' {@link #grad()} until they are zeroed.
  */
 public final class Tensor {
-  private final float[] data;
+  private final Storage storage;
   private final int offset;
   private final int[] shape;
   private final int[] strides;
@@ -28,7 +28,11 @@ public final class Tensor {
   private final Node gradFn;
 
   private Tensor(float[] data, int offset, int[] shape, DType dtype, Node gradFn) {
-    this.data = data;
+    this(Storage.ofHeap(data), offset, shape, dtype, gradFn);
+  }
+
+  private Tensor(Storage storage, int offset, int[] shape, DType dtype, Node gradFn) {
+    this.storage = storage;
     this.offset = offset;
     this.shape = shape;
     this.strides = Shapes.contiguousStrides(shape);
@@ -36,10 +40,10 @@ public final class Tensor {
     this.dtype = dtype;
     this.gradFn = gradFn;
     this.requiresGrad = gradFn != null;
-    if (offset < 0 || offset + numel > data.length) {
+    if (offset < 0 || offset + numel > storage.length()) {
       throw new IllegalArgumentException(
           "tensor of shape " + Shapes.toString(shape) + " needs " + numel + " values from offset " + offset
-              + " but its buffer holds " + data.length);
+              + " but its buffer holds " + storage.length());
     }
   }
 
@@ -187,11 +191,42 @@ public final class Tensor {
   }
 
   /**
-   * The backing array, row-major from {@link #offset()}. For kernels and optimizers: writes bypass
-   * autograd.
+   * The backing array, row-major from {@link #offset()}, for reading and writing. For kernels and
+   * optimizers: writes bypass autograd. Use {@link #readBuffer()} when only reading.
    */
   public float[] buffer() {
-    return data;
+    return storage.heapForWrite();
+  }
+
+  /**
+   * The backing array for reading only: unlike {@link #buffer()} it keeps a native copy current,
+   * so a parameter read here is not copied to native memory again. Do not write through it.
+   */
+  public float[] readBuffer() {
+    return storage.heapForRead();
+  }
+
+  /**
+   * The values in native memory (index 0 is the storage's first element: add {@link #offset()}),
+   * for reading only. For native kernels; requires {@code dev.kiln.runtime.cpu.Blas.isNative()}.
+   */
+  public org.bytedeco.javacpp.FloatPointer readNative() {
+    return storage.nativeForRead();
+  }
+
+  /** Like {@link #readNative()} for writing: the heap array becomes stale until read again. */
+  public org.bytedeco.javacpp.FloatPointer writeNative() {
+    return storage.nativeForWrite();
+  }
+
+  /** Whether the native copy is current (the native kernels may use it without copying). */
+  public boolean isNativeCurrent() {
+    return storage.isNativeCurrent();
+  }
+
+  /** Sets every value to zero in place, on whichever side (heap or native) is current. */
+  public void zero() {
+    storage.zero(offset, offset + numel);
   }
 
   /** Index of the first element in {@link #buffer()}. */
@@ -205,12 +240,12 @@ public final class Tensor {
       throw new IllegalStateException(
           "item(): tensor of shape " + Shapes.toString(shape) + " has " + numel + " elements, expected 1");
     }
-    return data[offset];
+    return storage.heapForRead()[offset];
   }
 
   /** The value at a full index, e.g. {@code t.get(2, 5)}. */
   public float get(int... index) {
-    return data[offset + flatIndex(index)];
+    return storage.heapForRead()[offset + flatIndex(index)];
   }
 
   private int flatIndex(int[] index) {
@@ -232,12 +267,13 @@ public final class Tensor {
 
   /** A copy of the values in row-major order. */
   public float[] toFloatArray() {
-    return Arrays.copyOfRange(data, offset, offset + numel);
+    return Arrays.copyOfRange(storage.heapForRead(), offset, offset + numel);
   }
 
   /** The values rounded to ints, for label and index tensors. */
   public int[] toIntArray() {
     int[] out = new int[numel];
+    float[] data = storage.heapForRead();
     for (int i = 0; i < numel; i++) {
       out[i] = Math.round(data[offset + i]);
     }
@@ -260,6 +296,7 @@ public final class Tensor {
       }
     }
     float[] out = new float[outer * inner];
+    float[] data = storage.heapForRead();
     for (int o = 0; o < outer; o++) {
       for (int in = 0; in < inner; in++) {
         int base = offset + o * n * inner + in;
@@ -295,7 +332,7 @@ public final class Tensor {
 
   /** A view sharing this tensor's data at {@code offset} with a new shape; not on the tape. */
   Tensor viewOf(int[] newShape, Node fn) {
-    return new Tensor(data, offset, newShape, dtype, fn);
+    return new Tensor(storage, offset, newShape, dtype, fn);
   }
 
   // ---------------------------------------------------------------- arithmetic shortcuts
@@ -380,14 +417,16 @@ public final class Tensor {
       throw new IllegalStateException("ensureGrad(): only leaf tensors that require grad have a gradient buffer");
     }
     if (grad == null) {
-      grad = Tensor.zeros(shape);
+      grad = dev.kiln.runtime.cpu.Blas.isNative()
+          ? new Tensor(Storage.nativeZeros(numel), 0, shape.clone(), DType.FLOAT32, null)
+          : Tensor.zeros(shape);
     }
     return grad;
   }
 
   /** The same data, cut off from the tape. */
   public Tensor detach() {
-    return new Tensor(data, offset, shape.clone(), dtype, null);
+    return new Tensor(storage, offset, shape.clone(), dtype, null);
   }
 
   /** Back-propagates from a one-element tensor (a loss), seeding its gradient with 1. */
@@ -474,9 +513,9 @@ public final class Tensor {
     if (leaf.grad == null) {
       leaf.grad = new Tensor(g.toFloatArray(), 0, leaf.shape.clone(), DType.FLOAT32, null);
     } else {
-      float[] dst = leaf.grad.data;
+      float[] dst = leaf.grad.buffer();
       int o = leaf.grad.offset;
-      float[] src = g.data;
+      float[] src = g.readBuffer();
       int so = g.offset;
       for (int i = 0; i < leaf.numel; i++) {
         dst[o + i] += src[so + i];
@@ -486,8 +525,9 @@ public final class Tensor {
 
   private static Tensor sumInto(Tensor a, Tensor b) {
     float[] out = a.toFloatArray();
+    float[] bd = b.readBuffer();
     for (int i = 0; i < out.length; i++) {
-      out[i] += b.data[b.offset + i];
+      out[i] += bd[b.offset + i];
     }
     return new Tensor(out, 0, a.shape.clone(), DType.FLOAT32, null);
   }
@@ -515,7 +555,7 @@ public final class Tensor {
 
   private void appendValues(StringBuilder sb, int dim, int start, String indent) {
     if (dim == shape.length) {
-      float v = data[start];
+      float v = storage.heapForRead()[start];
       sb.append(dtype == DType.INT32 ? Integer.toString(Math.round(v)) : String.format(java.util.Locale.ROOT, "%.4f", v));
       return;
     }

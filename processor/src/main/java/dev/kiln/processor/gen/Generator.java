@@ -198,7 +198,7 @@ public final class Generator {
         .addStatement("int n = $T.batchSize($S, x, $L)", COMPILED, name, joined(sample))
         .addStatement("Plan p = plans.computeIfAbsent(n, Plan::new)")
         .addStatement("p.generation++")
-        .addStatement("float[] in = x.buffer()")
+        .addStatement("float[] in = x.readBuffer()")
         .addStatement("int inOff = x.offset()")
         .addStatement("float[] out = new float[n * $L]", perSample(outShape));
     Map<String, Ref> refs = new LinkedHashMap<>();
@@ -212,13 +212,12 @@ public final class Generator {
         case LINEAR -> {
           String layer = layerField(k.layer());
           String rows = rows(k);
-          b.addStatement("$T $LW = $L.weight()", TENSOR, layer, layer);
-          b.addStatement("$T.sgemm(false, true, $L, $L, $L, 1f, $L, $L, $L, $LW.buffer(), $LW.offset(), $L, 0f, $L, $L, $L)",
+          b.addStatement("$T.sgemm(false, true, $L, $L, $L, 1f, $L, $L, $L, $L.weight(), $L, 0f, $L, $L, $L)",
               BLAS, rows, k.linear().outFeatures(), k.linear().inFeatures(), in.array, in.offset, k.linear().inFeatures(),
-              layer, layer, k.linear().inFeatures(), out.array, out.offset, k.linear().outFeatures());
+              layer, k.linear().inFeatures(), out.array, out.offset, k.linear().outFeatures());
           if (k.linear().bias()) {
             b.addStatement("$T $LB = $L.bias()", TENSOR, layer, layer);
-            b.addStatement("$T.$L($L, $L, $L, $L, $LB.buffer(), $LB.offset(), $L, $L)", KERNELS, k.relu() ? "addBiasRelu" : "addBiasRows",
+            b.addStatement("$T.$L($L, $L, $L, $L, $LB.readBuffer(), $LB.offset(), $L, $L)", KERNELS, k.relu() ? "addBiasRelu" : "addBiasRows",
                 out.array, out.offset, out.array, out.offset, layer, layer, rows, k.linear().outFeatures());
           } else if (k.relu()) {
             b.addStatement("$T.reluForward($L, $L, $L, $L, n * $L)", KERNELS, out.array, out.offset, out.array, out.offset, k.outPerSample());
@@ -335,13 +334,13 @@ public final class Generator {
     CodeBlock.Builder b = CodeBlock.builder()
         .addStatement("$T.checkGeneration($S, p.n, p.generation, generation)", COMPILED, name)
         .addStatement("int n = p.n")
-        .addStatement("float[] in = x.buffer()")
+        .addStatement("float[] in = x.readBuffer()")
         .addStatement("int inOff = x.offset()")
         .addStatement("float[] dx = needsGrad(0) ? new float[n * $L] : null", sizes.get("in"));
     Map<String, Ref> refs = new LinkedHashMap<>();
     String finalStorage = kernels.isEmpty() ? "in" : storage.get(kernels.get(kernels.size() - 1).out());
     Map<String, Ref> grads = new LinkedHashMap<>();
-    grads.put(finalStorage, new Ref("g.buffer()", "g.offset()", false));
+    grads.put(finalStorage, new Ref("g.readBuffer()", "g.offset()", false));
     for (int i = kernels.size() - 1; i >= 0; i--) {
       Kernel k = kernels.get(i);
       if (k.kind() == Kernel.Kind.VIEW) {
@@ -374,15 +373,13 @@ public final class Generator {
         } else if (k.linear().bias()) {
           b.addStatement("$T.biasGradient($T.gradBuffer($L.bias()), 0, $L, $L, $L, $L, true)", KERNELS, COMPILED, layer, d.array, d.offset, rows, outF);
         }
-        b.addStatement("float $LBeta = $T.gradBeta($L.weight())", layer, COMPILED, layer)
-            .addStatement("float[] $LGW = $T.gradBuffer($L.weight())", layer, COMPILED, layer)
+        b.addStatement("$T $LGW = $T.grad($L.weight())", TENSOR, layer, COMPILED, layer)
             .beginControlFlow("if ($LGW != null)", layer)
-            .addStatement("$T.sgemm(true, false, $L, $L, $L, 1f, $L, $L, $L, $L, $L, $L, $LBeta, $LGW, 0, $L)", BLAS,
-                outF, inF, rows, d.array, d.offset, outF, in.array, in.offset, inF, layer, layer, inF)
+            .addStatement("$T.sgemm(true, false, $L, $L, $L, 1f, $L, $L, $L, $L, $L, $L, 1f, $LGW, $L)", BLAS,
+                outF, inF, rows, d.array, d.offset, outF, in.array, in.offset, inF, layer, inF)
             .endControlFlow();
-        b.addStatement("$T $LW = $L.weight()", TENSOR, layer, layer);
-        String gemm = "$T.sgemm(false, false, $L, $L, $L, 1f, $L, $L, $L, $LW.buffer(), $LW.offset(), $L, 0f, $L, $L, $L)";
-        Object[] args = {BLAS, rows, inF, outF, d.array, d.offset, outF, layer, layer, inF, target.array, target.offset, inF};
+        String gemm = "$T.sgemm(false, false, $L, $L, $L, 1f, $L, $L, $L, $L.weight(), $L, 0f, $L, $L, $L)";
+        Object[] args = {BLAS, rows, inF, outF, d.array, d.offset, outF, layer, inF, target.array, target.offset, inF};
         if (inStorage.equals("in")) {
           b.beginControlFlow("if (dx != null)").addStatement(gemm, args).endControlFlow();
         } else {
@@ -392,7 +389,7 @@ public final class Generator {
       grads.put(inStorage, target);
     }
     if (kernels.stream().allMatch(k -> k.kind() == Kernel.Kind.VIEW)) {
-      b.beginControlFlow("if (dx != null)").addStatement("System.arraycopy(g.buffer(), g.offset(), dx, 0, dx.length)").endControlFlow();
+      b.beginControlFlow("if (dx != null)").addStatement("System.arraycopy(g.readBuffer(), g.offset(), dx, 0, dx.length)").endControlFlow();
     }
     b.addStatement("$T[] grads = new $T[$L]", TENSOR, TENSOR, params.size() + 1)
         .addStatement("grads[0] = dx == null ? null : $T.wrap(dx, x.shape())", TENSOR)

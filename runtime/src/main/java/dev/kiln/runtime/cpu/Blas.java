@@ -1,6 +1,7 @@
 package dev.kiln.runtime.cpu;
 
 import java.lang.System.Logger.Level;
+import dev.kiln.runtime.Tensor;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.Loader;
 import org.bytedeco.openblas.global.openblas_nolapack;
@@ -73,29 +74,106 @@ public final class Blas {
     }
   }
 
+  /**
+   * As {@link #sgemm(boolean, boolean, int, int, int, float, float[], int, int, float[], int, int, float, float[], int, int)}
+   * with {@code B} a tensor (a weight): OpenBLAS reads the tensor's native copy, which stays current
+   * across steps when the optimizer updates it natively, so the weight is not copied per call.
+   */
+  public static void sgemm(
+      boolean transA, boolean transB, int m, int n, int k, float alpha,
+      float[] a, int aOff, int lda, Tensor b, int ldb,
+      float beta, float[] c, int cOff, int ldc) {
+    if (m == 0 || n == 0) {
+      return;
+    }
+    if (!NATIVE) {
+      javaSgemm(transA, transB, m, n, k, alpha, a, aOff, lda, b.readBuffer(), b.offset(), ldb, beta, c, cOff, ldc);
+      return;
+    }
+    Scratch s = SCRATCH.get();
+    FloatPointer pa = stage(s, true, a, aOff, span(transA ? k : m, transA ? m : k, lda));
+    FloatPointer pc = stageC(c, cOff, m, n, ldc, beta, s);
+    openblas_nolapack.cblas_sgemm(openblas_nolapack.CblasRowMajor, op(transA), op(transB),
+        m, n, k, alpha, pa, lda, b.readNative().getPointer(b.offset()), ldb, beta, pc, ldc);
+    pc.get(c, cOff, span(m, n, ldc));
+  }
+
+  /**
+   * As {@link #sgemm(boolean, boolean, int, int, int, float, float[], int, int, float[], int, int, float, float[], int, int)}
+   * with {@code C} a tensor (a weight gradient), written in its native copy: the optimizer then
+   * reads it there without a copy.
+   */
+  public static void sgemm(
+      boolean transA, boolean transB, int m, int n, int k, float alpha,
+      float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
+      float beta, Tensor c, int ldc) {
+    if (m == 0 || n == 0) {
+      return;
+    }
+    if (!NATIVE) {
+      javaSgemm(transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c.buffer(), c.offset(), ldc);
+      return;
+    }
+    Scratch s = SCRATCH.get();
+    FloatPointer pa = stage(s, true, a, aOff, span(transA ? k : m, transA ? m : k, lda));
+    FloatPointer pb = stage(s, false, b, bOff, span(transB ? n : k, transB ? k : n, ldb));
+    openblas_nolapack.cblas_sgemm(openblas_nolapack.CblasRowMajor, op(transA), op(transB),
+        m, n, k, alpha, pa, lda, pb, ldb, beta, c.writeNative().getPointer(c.offset()), ldc);
+  }
+
+  /** {@code y += alpha * x} over {@code n} native values (BLAS saxpy); requires {@link #isNative()}. */
+  public static void axpy(int n, float alpha, FloatPointer x, FloatPointer y) {
+    openblas_nolapack.cblas_saxpy(n, alpha, x, 1, y, 1);
+  }
+
+  /** {@code y = x} over {@code n} native values (BLAS scopy); requires {@link #isNative()}. */
+  public static void copy(int n, FloatPointer x, FloatPointer y) {
+    openblas_nolapack.cblas_scopy(n, x, 1, y, 1);
+  }
+
+  /** {@code x *= alpha} over {@code n} native values (BLAS sscal); requires {@link #isNative()}. */
+  public static void scale(int n, float alpha, FloatPointer x) {
+    openblas_nolapack.cblas_sscal(n, alpha, x, 1);
+  }
+
+  private static int op(boolean trans) {
+    return trans ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans;
+  }
+
+  /** Elements spanned by a {@code rows x cols} row-major operand with leading dimension {@code ld}. */
+  private static int span(int rows, int cols, int ld) {
+    return (rows - 1) * ld + cols;
+  }
+
+  /** Copies {@code len} values of an operand into scratch A ({@code a == true}) or B. */
+  private static FloatPointer stage(Scratch s, boolean a, float[] x, int off, int len) {
+    FloatPointer into = a ? s.a(len) : s.b(len);
+    into.put(x, off, len);
+    return into;
+  }
+
+  private static FloatPointer stageC(float[] c, int cOff, int m, int n, int ldc, float beta, Scratch s) {
+    int len = span(m, n, ldc);
+    FloatPointer pc = s.c(len);
+    if (beta != 0f || ldc != n) { // C is read, or its gaps between rows must survive the copy back
+      pc.put(c, cOff, len);
+    }
+    return pc;
+  }
+
   private static void nativeSgemm(
       boolean transA, boolean transB, int m, int n, int k, float alpha,
       float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
       float beta, float[] c, int cOff, int ldc) {
-    int aLen = ((transA ? k : m) - 1) * lda + (transA ? m : k);
-    int bLen = ((transB ? n : k) - 1) * ldb + (transB ? k : n);
-    int cLen = (m - 1) * ldc + n;
     Scratch s = SCRATCH.get();
-    FloatPointer pa = s.a(aLen);
-    FloatPointer pb = s.b(bLen);
-    FloatPointer pc = s.c(cLen);
-    pa.put(a, aOff, aLen);
-    pb.put(b, bOff, bLen);
-    if (beta != 0f || ldc != n) { // C is read, or its gaps between rows must survive the copy back
-      pc.put(c, cOff, cLen);
-    }
-    openblas_nolapack.cblas_sgemm(
-        openblas_nolapack.CblasRowMajor,
-        transA ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans,
-        transB ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans,
+    FloatPointer pa = stage(s, true, a, aOff, span(transA ? k : m, transA ? m : k, lda));
+    FloatPointer pb = stage(s, false, b, bOff, span(transB ? n : k, transB ? k : n, ldb));
+    FloatPointer pc = stageC(c, cOff, m, n, ldc, beta, s);
+    openblas_nolapack.cblas_sgemm(openblas_nolapack.CblasRowMajor, op(transA), op(transB),
         m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
-    pc.get(c, cOff, cLen);
+    pc.get(c, cOff, span(m, n, ldc));
   }
+
 
   /** Blocked i-k-j loops over rows of C; the inner loop runs along contiguous rows so the JIT vectorises it. */
   static void javaSgemm(

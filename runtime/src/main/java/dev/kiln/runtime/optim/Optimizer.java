@@ -41,11 +41,17 @@ public abstract class Optimizer {
     return Collections.unmodifiableList(groups);
   }
 
-  /** Clears every parameter's gradient (PyTorch's {@code zero_grad(set_to_none=True)}). */
+  /**
+   * Sets every parameter's gradient to zero in place (PyTorch 1.13's default
+   * {@code zero_grad(set_to_none=False)}): gradients keep their memory, and a gradient held in
+   * native memory is cleared there without a copy. Gradients not created yet stay absent.
+   */
   public void zeroGrad() {
     for (ParamGroup g : groups) {
       for (Tensor p : g.params()) {
-        p.setGrad(null);
+        if (p.grad() != null) {
+          p.grad().zero();
+        }
       }
     }
   }

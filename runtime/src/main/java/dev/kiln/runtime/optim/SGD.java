@@ -1,9 +1,11 @@
 package dev.kiln.runtime.optim;
 
 import dev.kiln.runtime.Tensor;
+import dev.kiln.runtime.cpu.Blas;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import org.bytedeco.javacpp.FloatPointer;
 
 /**
  * Stochastic gradient descent with PyTorch's update rule:
@@ -23,7 +25,8 @@ public final class SGD extends Optimizer {
   private float dampening;
   private float weightDecay;
   private boolean nesterov;
-  private final Map<Tensor, float[]> momentumBuffers = new IdentityHashMap<>();
+  private final Map<Tensor, Tensor> momentumBuffers = new IdentityHashMap<>();
+  private FloatPointer scratch; // native d for weight decay / Nesterov, grown as needed
 
   public SGD(List<Tensor> params, double lr) {
     super(params, lr);
@@ -69,30 +72,78 @@ public final class SGD extends Optimizer {
 
   @Override
   protected void update(Tensor param, Tensor grad, double lr) {
+    Tensor buf = null;
+    boolean first = false;
+    if (momentum != 0f) {
+      buf = momentumBuffers.get(param);
+      first = buf == null;
+      if (first) {
+        buf = Tensor.zeros(param.shape());
+        momentumBuffers.put(param, buf);
+      }
+    }
+    if (Blas.isNative() && param.isNativeCurrent() && grad.isNativeCurrent()) {
+      nativeUpdate(param, grad, buf, first, (float) lr);
+    } else {
+      heapUpdate(param, grad, buf, first, (float) lr);
+    }
+  }
+
+  /** The rule above, element by element on the heap arrays. */
+  private void heapUpdate(Tensor param, Tensor grad, Tensor momentumBuffer, boolean first, float rate) {
     float[] p = param.buffer();
     int po = param.offset();
-    float[] g = grad.buffer();
+    float[] g = grad.readBuffer();
     int go = grad.offset();
     int n = param.numel();
-    float rate = (float) lr;
-    if (momentum == 0f) {
+    if (momentumBuffer == null) {
       for (int i = 0; i < n; i++) {
         p[po + i] -= rate * (g[go + i] + weightDecay * p[po + i]);
       }
       return;
     }
-    float[] buf = momentumBuffers.get(param);
-    boolean first = buf == null;
-    if (first) {
-      buf = new float[n];
-      momentumBuffers.put(param, buf);
-    }
+    float[] buf = momentumBuffer.buffer();
     float keep = 1f - dampening;
     for (int i = 0; i < n; i++) {
       float d = g[go + i] + weightDecay * p[po + i];
       float b = first ? d : momentum * buf[i] + keep * d;
       buf[i] = b;
       p[po + i] -= rate * (nesterov ? d + momentum * b : b);
+    }
+  }
+
+  /**
+   * The same rule as BLAS level-1 calls on the native copies, for parameters whose gradient a
+   * compiled model wrote natively: nothing is copied between the heap and native memory.
+   */
+  private void nativeUpdate(Tensor param, Tensor grad, Tensor momentumBuffer, boolean first, float rate) {
+    int n = param.numel();
+    FloatPointer p = param.writeNative().getPointer(param.offset());
+    FloatPointer d = grad.readNative().getPointer(grad.offset());
+    if (weightDecay != 0f || nesterov) { // d = grad + weightDecay * p, in scratch (the gradient stays as it is)
+      if (scratch == null || scratch.capacity() < n) {
+        scratch = new FloatPointer(n);
+      }
+      Blas.copy(n, d, scratch);
+      Blas.axpy(n, weightDecay, p, scratch);
+      d = scratch;
+    }
+    if (momentumBuffer == null) {
+      Blas.axpy(n, -rate, d, p);
+      return;
+    }
+    FloatPointer buf = momentumBuffer.writeNative();
+    if (first) {
+      Blas.copy(n, d, buf);
+    } else {
+      Blas.scale(n, momentum, buf);
+      Blas.axpy(n, 1f - dampening, d, buf);
+    }
+    if (nesterov) { // d += momentum * buf (d is the scratch copy here)
+      Blas.axpy(n, momentum, buf, d);
+      Blas.axpy(n, -rate, d, p);
+    } else {
+      Blas.axpy(n, -rate, buf, p);
     }
   }
 }
