@@ -1,0 +1,175 @@
+package dev.kiln.runtime.optim;
+
+import dev.kiln.runtime.Tensor;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The step shared by {@link Adam} and {@link AdamW}; they differ only in how weight decay enters.
+ * Per parameter, with its own step count {@code t} (PyTorch 1.13's {@code _single_tensor_adam}):
+ *
+ * <pre>
+ *   t    = t + 1
+ *   g    = grad + weightDecay * p                     (Adam: L2 penalty in the gradient)
+ *   p    = p * (1 - lr * weightDecay)                 (AdamW: decoupled decay, instead)
+ *   m    = beta1 * m + (1 - beta1) * g
+ *   v    = beta2 * v + (1 - beta2) * g * g
+ *   vmax = max(vmax, v);  v' = amsgrad ? vmax : v
+ *   bc1  = 1 - beta1^t,   bc2 = 1 - beta2^t
+ *   denom = sqrt(v') / sqrt(bc2) + eps
+ *   p    = p - (lr / bc1) * m / denom
+ * </pre>
+ *
+ * which is {@code p -= lr * mhat / (sqrt(vhat) + eps)} with {@code mhat = m / bc1} and
+ * {@code vhat = v' / bc2}, evaluated in PyTorch's order. Moments are float32 like the parameters;
+ * the bias corrections are computed in double and rounded once, as PyTorch does.
+ *
+ * @param <S> the concrete optimizer, returned by the fluent setters
+ */
+public abstract sealed class AdamBase<S extends AdamBase<S>> extends Optimizer permits Adam, AdamW {
+  private final boolean decoupledWeightDecay;
+  private double beta1 = 0.9;
+  private double beta2 = 0.999;
+  private double eps = 1e-8;
+  private double weightDecay;
+  private boolean amsgrad;
+  private final Map<Tensor, Moments> moments = new IdentityHashMap<>();
+
+  /** Running state of one parameter. */
+  private static final class Moments {
+    int step;
+    final float[] m;
+    final float[] v;
+    float[] vMax;
+
+    Moments(int n) {
+      m = new float[n];
+      v = new float[n];
+    }
+  }
+
+  AdamBase(String name, List<Tensor> params, double lr, double weightDecay, boolean decoupledWeightDecay) {
+    super(params, checkLr(name, lr));
+    this.decoupledWeightDecay = decoupledWeightDecay;
+    weightDecay(weightDecay);
+  }
+
+  private static double checkLr(String name, double lr) {
+    if (!(lr >= 0) || Double.isInfinite(lr)) {
+      throw new IllegalArgumentException(name + ": learning rate must be finite and >= 0, got " + lr);
+    }
+    return lr;
+  }
+
+  @SuppressWarnings("unchecked")
+  private S self() {
+    return (S) this;
+  }
+
+  private String name() {
+    return getClass().getSimpleName();
+  }
+
+  /** Decay rates of the running averages of the gradient and its square; each in [0, 1). */
+  public S betas(double beta1, double beta2) {
+    checkBeta("beta1", beta1);
+    checkBeta("beta2", beta2);
+    this.beta1 = beta1;
+    this.beta2 = beta2;
+    return self();
+  }
+
+  private void checkBeta(String which, double beta) {
+    if (!(beta >= 0 && beta < 1)) {
+      throw new IllegalArgumentException(name() + ": " + which + " must be in [0, 1), got " + beta);
+    }
+  }
+
+  /** Term added to the denominator for numerical stability; finite and >= 0. */
+  public S eps(double eps) {
+    this.eps = checkNonNegative("eps", eps);
+    return self();
+  }
+
+  /** Weight decay factor; finite and >= 0. See {@link Adam} and {@link AdamW} for how it is applied. */
+  public S weightDecay(double weightDecay) {
+    this.weightDecay = checkNonNegative("weight decay", weightDecay);
+    return self();
+  }
+
+  private double checkNonNegative(String what, double value) {
+    if (!(value >= 0) || Double.isInfinite(value)) {
+      throw new IllegalArgumentException(name() + ": " + what + " must be finite and >= 0, got " + value);
+    }
+    return value;
+  }
+
+  /** Whether to normalise by the running maximum of {@code v} (the AMSGrad variant). */
+  public S amsgrad(boolean amsgrad) {
+    this.amsgrad = amsgrad;
+    return self();
+  }
+
+  public double beta1() {
+    return beta1;
+  }
+
+  public double beta2() {
+    return beta2;
+  }
+
+  public double eps() {
+    return eps;
+  }
+
+  public double weightDecay() {
+    return weightDecay;
+  }
+
+  public boolean amsgrad() {
+    return amsgrad;
+  }
+
+  @Override
+  protected final void update(Tensor param, Tensor grad, double lr) {
+    float[] p = param.buffer();
+    int po = param.offset();
+    float[] g = grad.buffer();
+    int go = grad.offset();
+    int n = param.numel();
+    Moments s = moments.computeIfAbsent(param, k -> new Moments(n));
+    if (amsgrad && s.vMax == null) {
+      s.vMax = new float[n];
+    }
+    int t = ++s.step;
+
+    float b1 = (float) beta1;
+    float b2 = (float) beta2;
+    float keep1 = (float) (1 - beta1);
+    float keep2 = (float) (1 - beta2);
+    float l2 = decoupledWeightDecay ? 0f : (float) weightDecay;
+    float shrink = decoupledWeightDecay ? (float) (1 - lr * weightDecay) : 1f;
+    float stepSize = (float) (lr / (1 - Math.pow(beta1, t)));
+    float bc2Sqrt = (float) Math.sqrt(1 - Math.pow(beta2, t));
+    float epsilon = (float) eps;
+    float[] m = s.m;
+    float[] v = s.v;
+    float[] vMax = s.vMax;
+
+    for (int i = 0; i < n; i++) {
+      float pi = p[po + i] * shrink;
+      float gi = g[go + i] + l2 * pi;
+      float mi = b1 * m[i] + keep1 * gi;
+      float vi = b2 * v[i] + keep2 * gi * gi;
+      m[i] = mi;
+      v[i] = vi;
+      if (vMax != null) {
+        vi = Math.max(vMax[i], vi);
+        vMax[i] = vi;
+      }
+      float denom = (float) Math.sqrt(vi) / bc2Sqrt + epsilon;
+      p[po + i] = pi - stepSize * mi / denom;
+    }
+  }
+}

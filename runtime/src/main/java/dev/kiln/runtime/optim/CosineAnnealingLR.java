@@ -1,0 +1,37 @@
+package dev.kiln.runtime.optim;
+
+/**
+ * Anneals each group's learning rate from its base rate down to {@code etaMin} over {@code tMax}
+ * epochs along half a cosine, PyTorch's {@code CosineAnnealingLR} in its closed form
+ * ({@code _get_closed_form_lr}):
+ *
+ * <pre>
+ *   lr = etaMin + (base_lr - etaMin) * (1 + cos(pi * epoch / tMax)) / 2
+ * </pre>
+ *
+ * Past {@code tMax} the cosine goes on, so the rate climbs back to the base rate at
+ * {@code 2 * tMax}, as in PyTorch.
+ */
+public final class CosineAnnealingLR extends LRScheduler {
+  private final int tMax;
+  private final double etaMin;
+
+  public CosineAnnealingLR(Optimizer optimizer, int tMax, double etaMin) {
+    super(optimizer);
+    this.tMax = checkPositive("CosineAnnealingLR", "tMax", tMax);
+    if (!(etaMin >= 0) || Double.isInfinite(etaMin)) {
+      throw new IllegalArgumentException("CosineAnnealingLR: etaMin must be finite and >= 0, got " + etaMin);
+    }
+    this.etaMin = etaMin;
+  }
+
+  /** With PyTorch's default {@code etaMin} of 0. */
+  public CosineAnnealingLR(Optimizer optimizer, int tMax) {
+    this(optimizer, tMax, 0.0);
+  }
+
+  @Override
+  protected double lrAt(double baseLr, int epoch) {
+    return etaMin + (baseLr - etaMin) * (1 + Math.cos(Math.PI * epoch / tMax)) / 2;
+  }
+}

@@ -1,0 +1,140 @@
+package dev.kiln.runtime.optim;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.kiln.runtime.Tensor;
+import java.util.List;
+import java.util.function.Function;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.Executable;
+
+/** Learning-rate schedules against PyTorch 1.13 (reference.txt), over two param groups. */
+class SchedulerTest {
+  private static final int EPOCHS = 8;
+  private final Reference ref = Reference.get();
+
+  /** An optimizer with two param groups at learning rates 0.1 and 0.05, as in the script. */
+  private static SGD twoGroups() {
+    SGD opt = new SGD(List.of(param()), 0.1);
+    opt.addParamGroup(List.of(param()), 0.05);
+    return opt;
+  }
+
+  private static Tensor param() {
+    return Tensor.zeros(1).requiresGrad(true);
+  }
+
+  /** Steps the scheduler EPOCHS times, comparing its rates and the groups' with PyTorch's. */
+  private void replay(String name, Function<Optimizer, LRScheduler> factory) {
+    SGD opt = twoGroups();
+    LRScheduler sched = factory.apply(opt);
+    for (int epoch = 0; epoch <= EPOCHS; epoch++) {
+      if (epoch > 0) {
+        sched.step();
+      }
+      assertEquals(epoch, sched.lastEpoch());
+      double[] expected = ref.values(name, epoch);
+      List<Double> last = sched.getLastLr();
+      assertEquals(expected.length, last.size());
+      for (int g = 0; g < expected.length; g++) {
+        String what = name + " epoch " + epoch + " group " + g;
+        Reference.assertClose(expected[g], last.get(g), what);
+        assertEquals(last.get(g), opt.paramGroups().get(g).lr(), what + ": group lr");
+      }
+    }
+  }
+
+  @Test
+  void stepLR() {
+    replay("steplr", opt -> new StepLR(opt, 2, 0.5));
+  }
+
+  @Test
+  void multiStepLR() {
+    replay("multisteplr", opt -> new MultiStepLR(opt, List.of(2, 5), 0.1));
+  }
+
+  @Test
+  void exponentialLR() {
+    replay("exponentiallr", opt -> new ExponentialLR(opt, 0.9));
+  }
+
+  @Test
+  void cosineAnnealingLR() {
+    replay("cosineannealinglr", opt -> new CosineAnnealingLR(opt, 4, 0.001));
+  }
+
+  @Test
+  void defaultGammaIsATenthAndDefaultEtaMinZero() {
+    SGD opt = twoGroups();
+    StepLR step = new StepLR(opt, 1);
+    step.step();
+    assertEquals(List.of(0.1 * 0.1, 0.05 * 0.1), step.getLastLr());
+
+    MultiStepLR multi = new MultiStepLR(twoGroups(), List.of(1));
+    multi.step();
+    assertEquals(List.of(0.1 * 0.1, 0.05 * 0.1), multi.getLastLr());
+
+    CosineAnnealingLR cos = new CosineAnnealingLR(twoGroups(), 2);
+    cos.step();
+    cos.step();
+    assertEquals(0.0, cos.getLastLr().get(0), 1e-18);
+  }
+
+  @Test
+  void baseRatesAreTheGroupsRatesAtConstruction() {
+    SGD opt = twoGroups();
+    opt.paramGroups().forEach(g -> g.lr(g.lr() * 2));
+    ExponentialLR sched = new ExponentialLR(opt, 0.5);
+    assertEquals(List.of(0.2, 0.1), sched.baseLrs());
+    assertEquals(List.of(0.2, 0.1), sched.getLastLr());
+    assertEquals(0, sched.lastEpoch());
+    sched.step();
+    assertEquals(List.of(0.1, 0.05), sched.getLastLr());
+  }
+
+  @Test
+  void schedulesAdam() {
+    Tensor p = param();
+    Adam adam = new Adam(List.of(p), 0.01);
+    StepLR sched = new StepLR(adam, 1, 0.5);
+    sched.step();
+    assertEquals(0.005, adam.paramGroups().get(0).lr());
+  }
+
+  @Test
+  void groupAddedAfterConstructionIsReported() {
+    SGD opt = twoGroups();
+    StepLR sched = new StepLR(opt, 1);
+    opt.addParamGroup(List.of(param()), 0.3);
+    var e = assertThrows(IllegalStateException.class, sched::step);
+    assertTrue(e.getMessage().contains("has 3 param groups but had 2"), e.getMessage());
+  }
+
+  @Test
+  void badArgumentsAreRejected() {
+    SGD opt = twoGroups();
+    rejects("StepLR: step size must be >= 1, got 0", () -> new StepLR(opt, 0, 0.1));
+    rejects("StepLR: gamma must be finite and >= 0, got -0.5", () -> new StepLR(opt, 2, -0.5));
+    rejects("MultiStepLR: milestones must be a non-empty list", () -> new MultiStepLR(opt, List.of(), 0.1));
+    rejects("MultiStepLR: milestones must be strictly increasing epochs >= 1, got [5, 2]",
+        () -> new MultiStepLR(opt, List.of(5, 2), 0.1));
+    rejects("MultiStepLR: milestones must be strictly increasing epochs >= 1, got [0, 2]",
+        () -> new MultiStepLR(opt, List.of(0, 2), 0.1));
+    rejects("MultiStepLR: milestones must be strictly increasing epochs >= 1, got [2, 2]",
+        () -> new MultiStepLR(opt, List.of(2, 2), 0.1));
+    rejects("ExponentialLR: gamma must be finite and >= 0, got NaN", () -> new ExponentialLR(opt, Double.NaN));
+    rejects("CosineAnnealingLR: tMax must be >= 1, got 0", () -> new CosineAnnealingLR(opt, 0, 0.0));
+    rejects("CosineAnnealingLR: etaMin must be finite and >= 0, got -0.001",
+        () -> new CosineAnnealingLR(opt, 4, -0.001));
+    var e = assertThrows(NullPointerException.class, () -> new ExponentialLR(null, 0.9));
+    assertTrue(e.getMessage().contains("ExponentialLR: optimizer is null"), e.getMessage());
+  }
+
+  private static void rejects(String message, Executable call) {
+    var e = assertThrows(IllegalArgumentException.class, call);
+    assertTrue(e.getMessage().contains(message), "message was: " + e.getMessage());
+  }
+}

@@ -1,0 +1,125 @@
+#!/usr/bin/python3
+"""Writes reference.txt: optimizer steps and scheduler learning rates computed by PyTorch.
+
+Run with Debian's torch (1.13) from this directory:
+
+    /usr/bin/python3 make_reference.py
+
+The Java tests (AdamTest, SgdReferenceTest, SchedulerTest) replay the same cases in Kiln and
+compare with the values written here. Each line of reference.txt is
+
+    name step index value
+
+- ``init 0 i v``: element i of the starting parameter (float32, shape [6]);
+- ``grad s i v``: element i of the gradient set by hand before optimizer step s (1..5);
+- ``<optimizer case> s i v``: element i of the parameter after optimizer step s;
+- ``<scheduler case> e g v``: the learning rate of param group g at epoch e (0 = after
+  construction, then after each scheduler.step()), from scheduler.get_last_lr().
+
+Values are float32 (parameters, gradients) or float64 (learning rates) printed with repr, so
+Java reads them back exactly. The hyperparameters of each case are in CASES and SCHEDULERS
+below; the Java tests spell out the same ones.
+"""
+import os
+
+import torch
+
+STEPS = 5
+EPOCHS = 8
+INIT = [0.5, -1.5, 2.0, -0.75, 1.25, 3.0]
+# Large first gradients, then small ones, so that amsgrad's running maximum of v matters.
+GRADS = [
+    [2.0, -1.5, 0.8, 3.0, -0.4, 1.2],
+    [0.1, 0.2, -0.3, -0.25, 0.05, -0.1],
+    [-0.7, 0.9, 0.6, -1.1, 2.5, 0.3],
+    [0.05, -0.02, 0.4, 0.15, -0.3, 0.08],
+    [1.3, 0.6, -0.9, 0.2, 0.7, -2.2],
+]
+
+
+def lr_times_tenth_before_step_3(opt, step):
+    """The tutorials' hand-made decay: opt.paramGroups().forEach(g -> g.lr(g.lr() * 0.1))."""
+    if step == 3:
+        for group in opt.param_groups:
+            group["lr"] *= 0.1
+
+
+CASES = {
+    "adam_default": (lambda p: torch.optim.Adam(p, lr=0.05), None),
+    "adam_wd_amsgrad": (
+        lambda p: torch.optim.Adam(p, lr=0.05, betas=(0.8, 0.9), eps=1e-6, weight_decay=0.1, amsgrad=True),
+        None,
+    ),
+    "adam_lr_change": (lambda p: torch.optim.Adam(p, lr=0.1), lr_times_tenth_before_step_3),
+    "adamw_default": (lambda p: torch.optim.AdamW(p, lr=0.05), None),
+    "adamw": (lambda p: torch.optim.AdamW(p, lr=0.05, betas=(0.85, 0.995), eps=1e-7, weight_decay=0.2), None),
+    "sgd_nesterov": (
+        lambda p: torch.optim.SGD(p, lr=0.02, momentum=0.9, nesterov=True, weight_decay=0.01),
+        None,
+    ),
+    "sgd_dampening": (lambda p: torch.optim.SGD(p, lr=0.02, momentum=0.9, dampening=0.5), None),
+}
+
+SCHEDULERS = {
+    "steplr": lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5),
+    "multisteplr": lambda opt: torch.optim.lr_scheduler.MultiStepLR(opt, milestones=[2, 5], gamma=0.1),
+    "exponentiallr": lambda opt: torch.optim.lr_scheduler.ExponentialLR(opt, gamma=0.9),
+    "cosineannealinglr": lambda opt: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=4, eta_min=0.001),
+}
+# Two param groups, so the tests see that each keeps its own base lr.
+GROUP_LRS = [0.1, 0.05]
+
+
+def run_optimizer(make, before_step):
+    p = torch.tensor(INIT, dtype=torch.float32, requires_grad=True)
+    opt = make([p])
+    rows = []
+    for step in range(1, STEPS + 1):
+        if before_step is not None:
+            before_step(opt, step)
+        p.grad = torch.tensor(GRADS[step - 1], dtype=torch.float32)
+        opt.step()
+        rows.append(p.detach().clone().tolist())
+    return rows
+
+
+def run_scheduler(make):
+    params = [torch.zeros(1, requires_grad=True) for _ in GROUP_LRS]
+    opt = torch.optim.SGD([{"params": [p], "lr": lr} for p, lr in zip(params, GROUP_LRS)], lr=GROUP_LRS[0])
+    sched = make(opt)
+    rows = [sched.get_last_lr()]
+    for _ in range(EPOCHS):
+        opt.step()  # no gradients: changes nothing, keeps the "scheduler before optimizer" warning away
+        sched.step()
+        rows.append(sched.get_last_lr())
+    return rows
+
+
+def main():
+    lines = [f"# written by make_reference.py with torch {torch.__version__}: name step index value"]
+    lines += [f"init 0 {i} {v!r}" for i, v in enumerate(torch.tensor(INIT).tolist())]
+    for step, grad in enumerate(GRADS, start=1):
+        lines += [f"grad {step} {i} {v!r}" for i, v in enumerate(torch.tensor(grad).tolist())]
+
+    results = {name: run_optimizer(make, hook) for name, (make, hook) in CASES.items()}
+    # Sanity checks on the cases themselves: amsgrad must change the result, and no parameter
+    # may come near zero, where a relative comparison would say nothing.
+    plain = run_optimizer(lambda p: torch.optim.Adam(p, lr=0.05, betas=(0.8, 0.9), eps=1e-6, weight_decay=0.1), None)
+    assert plain != results["adam_wd_amsgrad"], "amsgrad made no difference: pick other gradients"
+    for name, rows in results.items():
+        assert all(abs(v) > 0.1 for row in rows for v in row), f"{name}: a parameter came near zero"
+        for step, row in enumerate(rows, start=1):
+            lines += [f"{name} {step} {i} {v!r}" for i, v in enumerate(row)]
+
+    for name, make in SCHEDULERS.items():
+        for epoch, lrs in enumerate(run_scheduler(make)):
+            lines += [f"{name} {epoch} {g} {v!r}" for g, v in enumerate(lrs)]
+
+    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference.txt")
+    with open(out, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print(f"wrote {len(lines)} lines to {out}")
+
+
+if __name__ == "__main__":
+    main()
