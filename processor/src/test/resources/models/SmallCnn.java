@@ -21,7 +21,7 @@ public class SmallCnn extends Module {
   final BatchNorm2d bn1 = new BatchNorm2d(CHANNELS);
   final Linear fc1 = new Linear(CHANNELS * 4 * 4, 6);
   final BatchNorm1d bnFc1 = new BatchNorm1d(6);
-  final Dropout dropout = new Dropout(0.0);
+  final Dropout dropout = new Dropout(0.25);
   final Linear fc2 = new Linear(6, 3);
 
   @Override

@@ -89,7 +89,7 @@ class ParityTest {
     "Mlp, test.Mlp, test.KilnMlp, 1:28:28, 10, true",
     "Models, test.Models.mlp(), test.KilnMlp, 1:28:28, 10, true",
     "Mixed, test.Mixed, test.KilnMixed, 2:3:4, 5, true",
-    "SmallCnn, test.SmallCnn, test.KilnSmallCnn, 1:8:8, 3, false",
+    "SmallCnn, test.SmallCnn, test.KilnSmallCnn, 1:8:8, 3, true",
   })
   void compiledMatchesEager(String source, String eagerName, String compiledName, String sampleShape, int classes, boolean fused) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(source));
@@ -124,7 +124,9 @@ class ParityTest {
     Tensor y = Tensor.labels(labels);
     Tensor xe = Tensor.of(x.toFloatArray(), shape).requiresGrad(true);
     Tensor xc = Tensor.of(x.toFloatArray(), shape).requiresGrad(true);
+    Kiln.manualSeed(100); // the same dropout masks for both
     Tensor outE = eager.forward(xe);
+    Kiln.manualSeed(100);
     Tensor outC = compiled.forward(xc);
     assertArrayEquals(outE.shape(), outC.shape());
     assertClose("output", outC.toFloatArray(), outE.toFloatArray(), 1e-5);
@@ -148,6 +150,7 @@ class ParityTest {
         Module m = (Module) pair.get(0);
         SGD opt = (SGD) pair.get(1);
         opt.zeroGrad();
+        Kiln.manualSeed(200 + step);
         new CrossEntropyLoss().apply(m.forward(xs), y).backward();
         opt.step();
       }
@@ -157,6 +160,14 @@ class ParityTest {
     Map<String, Tensor> cs = compiled.stateDict();
     assertEquals(List.copyOf(es.keySet()), List.copyOf(cs.keySet()), "state dict keys (parameters and buffers)");
     es.forEach((k, v) -> assertClose(k + " (state) after 10 steps", cs.get(k).toFloatArray(), v.toFloatArray(), 1e-4));
+
+    // Evaluation mode (running statistics, no dropout) gives the same outputs too.
+    eager.eval();
+    compiled.eval();
+    try (var g = Kiln.noGrad()) {
+      assertClose("eval output", compiled.forward(x).toFloatArray(), eager.forward(x).toFloatArray(), 1e-5);
+    }
+    compiled.train();
 
     // Evaluation under noGrad records nothing; a stale backward is refused.
     try (var g = Kiln.noGrad()) {

@@ -70,6 +70,27 @@ public final class Compiled {
   }
 
   /**
+   * Fails like eager batch norm when training statistics would come from one value per channel.
+   *
+   * @param shape the batch norm's input shape, for the message
+   */
+  public static void requireBatchStatistics(int... shape) {
+    long count = shape[0];
+    for (int i = 2; i < shape.length; i++) {
+      count *= shape[i];
+    }
+    if (count < 2) {
+      throw new IllegalArgumentException(
+          "Expected more than 1 value per channel when training, got input size " + Shapes.toString(shape));
+    }
+  }
+
+  /** Adds one to a batch norm's {@code num_batches_tracked} counter. */
+  public static void countBatch(Tensor numBatchesTracked) {
+    numBatchesTracked.buffer()[numBatchesTracked.offset()] += 1;
+  }
+
+  /**
    * Fails when a compiled model's activation buffers were overwritten by a later forward before
    * this backward ran.
    */

@@ -62,10 +62,10 @@ final class BenchCommand {
     }
     if (!model.equals("mlp")) {
       int cnnSteps = Math.max(1, steps / 4);
-      rows.add(new Row("train step", "cnn", 64, timeTrainStep(FashionCnn::new, 64, cnnSteps), Double.NaN,
-          peerMs(peer, peerVersion, "step", "cnn", 64, cnnSteps)));
-      rows.add(new Row("inference", "cnn", 64, timeInference(FashionCnn::new, 64, cnnSteps), Double.NaN,
-          peerMs(peer, peerVersion, "infer", "cnn", 64, cnnSteps)));
+      rows.add(new Row("train step", "cnn", 64, timeTrainStep(FashionCnn::new, 64, cnnSteps),
+          timeTrainStep(KilnFashionCnn::new, 64, cnnSteps), peerMs(peer, peerVersion, "step", "cnn", 64, cnnSteps)));
+      rows.add(new Row("inference", "cnn", 64, timeInference(FashionCnn::new, 64, cnnSteps),
+          timeInference(KilnFashionCnn::new, 64, cnnSteps), peerMs(peer, peerVersion, "infer", "cnn", 64, cnnSteps)));
     }
 
     System.out.printf(Locale.ROOT, "%nKiln (CPU, %s, %d cores) vs PyTorch %s (2 threads, OPENBLAS_NUM_THREADS=1); median of %d steps after >= 1 s of warm-up%n%n",

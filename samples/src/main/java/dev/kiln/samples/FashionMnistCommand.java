@@ -43,10 +43,6 @@ final class FashionMnistCommand {
     if (!model.equals("mlp") && !model.equals("cnn")) {
       throw new Args.UsageException("fashion-mnist: --model must be mlp or cnn, got '" + model + "'");
     }
-    if (model.equals("cnn") && !eager) {
-      System.out.println("note: KilnFashionCnn was shape-checked at compile time; its forward runs the layers' eager kernels"
-          + " (no fused convolution code yet)");
-    }
 
     Kiln.manualSeed(seed);
     Dataset<Example> trainSet = FashionMnist.train();

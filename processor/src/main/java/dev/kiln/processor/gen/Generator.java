@@ -10,6 +10,11 @@ import com.palantir.javapoet.MethodSpec;
 import com.palantir.javapoet.ParameterizedTypeName;
 import com.palantir.javapoet.TypeName;
 import com.palantir.javapoet.TypeSpec;
+import dev.kiln.dsl.BatchNorm;
+import dev.kiln.dsl.Conv2d;
+import dev.kiln.dsl.Dropout;
+import dev.kiln.dsl.Linear;
+import dev.kiln.dsl.MaxPool2d;
 import dev.kiln.processor.check.CheckedModel;
 import dev.kiln.processor.ir.LayerIr;
 import dev.kiln.processor.ir.ModelIr;
@@ -35,6 +40,12 @@ public final class Generator {
   static final ClassName COMPILED = ClassName.get("dev.kiln.runtime", "Compiled");
   static final ClassName BLAS = ClassName.get("dev.kiln.runtime.cpu", "Blas");
   static final ClassName KERNELS = ClassName.get("dev.kiln.runtime.cpu", "CpuKernels");
+  static final ClassName CONV = ClassName.get("dev.kiln.runtime.cpu", "ConvKernels");
+  static final ClassName NORM = ClassName.get("dev.kiln.runtime.cpu", "NormKernels");
+  static final ClassName ACTIVATIONS = ClassName.get("dev.kiln.runtime.cpu", "ActivationKernels");
+  static final ClassName CONV_SHAPE = ClassName.get("dev.kiln.runtime.cpu", "Conv2dShape");
+  static final ClassName POOL_SHAPE = ClassName.get("dev.kiln.runtime.cpu", "Pool2dShape");
+  static final ClassName KILN = ClassName.get("dev.kiln.runtime", "Kiln");
   static final ClassName MODULE = ClassName.get("dev.kiln.dsl", "Module");
   static final ClassName SEQUENTIAL = ClassName.get("dev.kiln.dsl", "Sequential");
   static final ClassName LINEAR = ClassName.get("dev.kiln.dsl", "Linear");
@@ -94,7 +105,7 @@ public final class Generator {
       }
     }
     // A ReLU at the very end masks the incoming gradient in place: it needs a buffer of its own.
-    if (lastComputing >= 0 && kernels.get(lastComputing).kind() == Kernel.Kind.LINEAR && kernels.get(lastComputing).relu()) {
+    if (lastComputing >= 0 && kernels.get(lastComputing).relu()) {
       gradientBuffers.add("out");
     }
   }
@@ -143,7 +154,32 @@ public final class Generator {
   // ------------------------------------------------------------------ layers
 
   private List<LayerIr> parameterLayers() {
-    return kernels.stream().filter(k -> k.kind() == Kernel.Kind.LINEAR).map(Kernel::layer).collect(Collectors.toList());
+    return kernels.stream()
+        .filter(k -> k.kind() == Kernel.Kind.LINEAR || k.kind() == Kernel.Kind.CONV || k.kind() == Kernel.Kind.BATCHNORM)
+        .map(Kernel::layer).collect(Collectors.toList());
+  }
+
+  /** {@code fc1.weight(), fc1.bias(), ...}: every parameter the fused code reads, in layer order. */
+  private List<String> parameterExpressions() {
+    List<String> params = new ArrayList<>();
+    for (LayerIr layer : parameterLayers()) {
+      String f = layerField(layer);
+      boolean weight = !(layer.spec() instanceof BatchNorm.Options o) || o.affine();
+      boolean bias = layer.spec() instanceof Linear.Spec l ? l.bias()
+          : layer.spec() instanceof Conv2d.Spec c ? c.bias()
+          : ((BatchNorm.Options) layer.spec()).affine();
+      if (weight) {
+        params.add(f + ".weight()");
+      }
+      if (bias) {
+        params.add(f + ".bias()");
+      }
+    }
+    return params;
+  }
+
+  private boolean usesTrainingMode() {
+    return kernels.stream().anyMatch(k -> k.kind() == Kernel.Kind.BATCHNORM || k.kind() == Kernel.Kind.DROPOUT);
   }
 
   /** Layers the generated code names: those with parameters when fused, every layer step otherwise. */
@@ -201,8 +237,12 @@ public final class Generator {
         .addStatement("float[] in = x.readBuffer()")
         .addStatement("int inOff = x.offset()")
         .addStatement("float[] out = new float[n * $L]", perSample(outShape));
+    if (usesTrainingMode()) {
+      b.addStatement("boolean training = isTraining()");
+    }
     Map<String, Ref> refs = new LinkedHashMap<>();
-    for (Kernel k : kernels) {
+    for (int j = 0; j < kernels.size(); j++) {
+      Kernel k = kernels.get(j);
       b.add("// $L: $L -> $L   $L\n", k.label(), Shapes.toString(k.inShape()), Shapes.toString(k.outShape()), k.source().where());
       Ref in = ref(k.in(), refs);
       Ref out = ref(k.out(), refs);
@@ -223,23 +263,41 @@ public final class Generator {
             b.addStatement("$T.reluForward($L, $L, $L, $L, n * $L)", KERNELS, out.array, out.offset, out.array, out.offset, k.outPerSample());
           }
         }
+        case CONV -> {
+          String layer = layerField(k.layer());
+          boolean bias = ((Conv2d.Spec) k.spec()).bias();
+          b.addStatement("$T $LW = $L.weight()", TENSOR, layer, layer);
+          if (bias) {
+            b.addStatement("$T $LB = $L.bias()", TENSOR, layer, layer);
+          }
+          b.addStatement("$T.conv2dForward($L, $L, $L, $L, $LW.readBuffer(), $LW.offset(), $L, p.shape$L)", CONV,
+              out.array, out.offset, in.array, in.offset, layer, layer,
+              bias ? layer + "B.readBuffer(), " + layer + "B.offset()" : "null, 0", j + 1);
+        }
+        case POOL -> b.addStatement("$T.maxPool2dForward($L, $L, p.argmax$L, $L, $L, p.shape$L)", CONV,
+            out.array, out.offset, j + 1, in.array, in.offset, j + 1);
+        case BATCHNORM -> batchNormForward(b, k, j + 1, in, out);
+        case DROPOUT -> b.beginControlFlow("if (training)")
+            .addStatement("$T.dropoutMask(p.mask$L, 0, n * $L, $L, $T.generator())", ACTIVATIONS, j + 1, k.outPerSample(),
+                ((Dropout.Spec) k.spec()).p(), KILN)
+            .addStatement("$T.applyMask($L, $L, $L, $L, p.mask$L, 0, n * $L)", ACTIVATIONS, out.array, out.offset,
+                in.array, in.offset, j + 1, k.outPerSample())
+            .nextControlFlow("else")
+            .addStatement("System.arraycopy($L, $L, $L, $L, n * $L)", in.array, in.offset, out.array, out.offset, k.outPerSample())
+            .endControlFlow();
+        case EAGER -> throw new IllegalStateException("eager steps are generated by eagerForward");
       }
     }
     if (kernels.stream().allMatch(k -> k.kind() == Kernel.Kind.VIEW)) {
       b.addStatement("System.arraycopy(in, inOff, out, 0, out.length)");
     }
-    List<String> params = new ArrayList<>();
-    for (LayerIr layer : parameterLayers()) {
-      params.add(layerField(layer) + ".weight()");
-      if (((dev.kiln.dsl.Linear.Spec) layer.spec()).bias()) {
-        params.add(layerField(layer) + ".bias()");
-      }
-    }
+    List<String> params = parameterExpressions();
     String shapeArgs = "n" + (outShape.length > 1 ? ", " + joined(Arrays.copyOfRange(outShape, 1, outShape.length)) : "");
     b.beginControlFlow("if (!$T.recording(x$L))", COMPILED, params.isEmpty() ? "" : ", " + String.join(", ", params))
         .addStatement("return $T.wrap(out, $L)", TENSOR, shapeArgs)
         .endControlFlow()
-        .addStatement("return $T.ofNode(out, new int[] {$L}, new Backward(x, p, out))", TENSOR, shapeArgs);
+        .addStatement("return $T.ofNode(out, new int[] {$L}, new Backward(x, p, out$L))", TENSOR, shapeArgs,
+            usesTrainingMode() ? ", training" : "");
     return MethodSpec.methodBuilder("forward")
         .addAnnotation(Override.class)
         .addModifiers(Modifier.PUBLIC)
@@ -277,6 +335,50 @@ public final class Generator {
         .build();
   }
 
+  /** ReLU mask in place (when fused), then the batch-norm gradients; parameter gradients are added to the parameters'. */
+  private void batchNormBackward(CodeBlock.Builder b, Kernel k, int j, Ref in, Ref out, Ref d, Ref target) {
+    BatchNorm.Options o = (BatchNorm.Options) k.spec();
+    String bn = layerField(k.layer());
+    int c = k.channels(), l = k.spatial();
+    if (k.relu()) {
+      b.addStatement("$T.reluBackward($L, $L, $L, $L, $L, $L, n * $L)", KERNELS, d.array, d.offset, d.array, d.offset,
+          out.array, out.offset, k.outPerSample());
+    }
+    String gradsOut = o.affine() ? "p.dweight" + j + ", 0, p.dbias" + j + ", 0" : "null, 0, null, 0";
+    String weight = o.affine() ? bn + ".weight().readBuffer(), " + bn + ".weight().offset()" : "null, 0";
+    b.addStatement("$T.batchNormBackward($L, $L, $L, $L, $L, $L, $L, p.mean$L, 0, p.var$L, 0, $L, n, $L, $L, $L, training)", NORM,
+        target.array, target.offset, gradsOut, d.array, d.offset, in.array, in.offset, j, j, weight, c, l, o.eps());
+    if (o.affine()) {
+      b.addStatement("$T.accumulate($T.gradBuffer($L.weight()), 0, p.dweight$L, 0, $L)", KERNELS, COMPILED, bn, j, c)
+          .addStatement("$T.accumulate($T.gradBuffer($L.bias()), 0, p.dbias$L, 0, $L)", KERNELS, COMPILED, bn, j, c);
+    }
+  }
+
+  /** Batch statistics (training) or running statistics (evaluation), then one normalising pass (+ ReLU). */
+  private void batchNormForward(CodeBlock.Builder b, Kernel k, int j, Ref in, Ref out) {
+    BatchNorm.Options o = (BatchNorm.Options) k.spec();
+    String bn = layerField(k.layer());
+    int c = k.channels(), l = k.spatial();
+    b.beginControlFlow("if (training)")
+        .addStatement("$T.requireBatchStatistics(n, $L)", COMPILED, joined(Arrays.copyOfRange(k.inShape(), 1, k.inShape().length)))
+        .addStatement("$T.batchStatistics(p.mean$L, 0, p.var$L, 0, $L, $L, n, $L, $L)", NORM, j, j, in.array, in.offset, c, l)
+        .addStatement("$T.updateRunningStatistics($L.runningMean().buffer(), $L.runningMean().offset(), $L.runningVar().buffer(), "
+            + "$L.runningVar().offset(), p.mean$L, 0, p.var$L, 0, $L, n * $L, $L)", NORM, bn, bn, bn, bn, j, j, c, l, o.momentum())
+        .addStatement("$T.countBatch($L.numBatchesTracked())", COMPILED, bn)
+        .nextControlFlow("else")
+        .addStatement("System.arraycopy($L.runningMean().readBuffer(), $L.runningMean().offset(), p.mean$L, 0, $L)", bn, bn, j, c)
+        .addStatement("System.arraycopy($L.runningVar().readBuffer(), $L.runningVar().offset(), p.var$L, 0, $L)", bn, bn, j, c)
+        .endControlFlow();
+    String affine = o.affine()
+        ? bn + ".weight().readBuffer(), " + bn + ".weight().offset(), " + bn + ".bias().readBuffer(), " + bn + ".bias().offset()"
+        : "null, 0, null, 0";
+    b.addStatement("$T.batchNormForward($L, $L, $L, $L, p.mean$L, 0, p.var$L, 0, $L, n, $L, $L, $L)", NORM,
+        out.array, out.offset, in.array, in.offset, j, j, affine, c, l, o.eps());
+    if (k.relu()) {
+      b.addStatement("$T.reluForward($L, $L, $L, $L, n * $L)", KERNELS, out.array, out.offset, out.array, out.offset, k.outPerSample());
+    }
+  }
+
   private Ref ref(String value, Map<String, Ref> refs) {
     return refs.computeIfAbsent(value, v -> {
       String s = storage.get(v);
@@ -309,27 +411,58 @@ public final class Generator {
       t.addField(FLOATS, "d" + d, Modifier.FINAL);
       ctor.addStatement("this.d$L = new float[n * $L]", d, sizes.get(d));
     }
+    for (int j = 1; j <= kernels.size(); j++) {
+      Kernel k = kernels.get(j - 1);
+      int[] in = k.inShape();
+      switch (k.kind()) {
+        case CONV -> {
+          Conv2d.Spec c = (Conv2d.Spec) k.spec();
+          t.addField(CONV_SHAPE, "shape" + j, Modifier.FINAL);
+          ctor.addStatement("this.shape$L = new $T(n, $L, $L, $L, $L, $L, $L, $L, $L, $L, $L)", j, CONV_SHAPE, in[1], in[2], in[3],
+              c.outChannels(), c.kernelH(), c.kernelW(), c.strideH(), c.strideW(), c.padH(), c.padW());
+        }
+        case POOL -> {
+          MaxPool2d.Spec m = (MaxPool2d.Spec) k.spec();
+          t.addField(POOL_SHAPE, "shape" + j, Modifier.FINAL);
+          ctor.addStatement("this.shape$L = new $T(n, $L, $L, $L, $L, $L, $L, $L, $L, $L, $L)", j, POOL_SHAPE, in[1], in[2], in[3],
+              m.kernelSize(), m.kernelSize(), m.stride(), m.stride(), m.padding(), m.padding(), m.ceilMode());
+          t.addField(ArrayTypeName.of(TypeName.INT), "argmax" + j, Modifier.FINAL);
+          ctor.addStatement("this.argmax$L = new int[n * $L]", j, k.outPerSample());
+        }
+        case BATCHNORM -> {
+          for (String f : List.of("mean", "var", "dweight", "dbias")) {
+            t.addField(FLOATS, f + j, Modifier.FINAL);
+            ctor.addStatement("this.$L$L = new float[$L]", f, j, k.channels());
+          }
+        }
+        case DROPOUT -> {
+          t.addField(FLOATS, "mask" + j, Modifier.FINAL);
+          ctor.addStatement("this.mask$L = new float[n * $L]", j, k.outPerSample());
+        }
+        default -> { }
+      }
+    }
     return t.addMethod(ctor.build()).build();
   }
 
   // ------------------------------------------------------------------ backward
 
   private TypeSpec backward() {
-    List<String> params = new ArrayList<>();
-    for (LayerIr layer : parameterLayers()) {
-      params.add(layerField(layer) + ".weight()");
-      if (((dev.kiln.dsl.Linear.Spec) layer.spec()).bias()) {
-        params.add(layerField(layer) + ".bias()");
-      }
+    List<String> params = parameterExpressions();
+    MethodSpec.Builder ctorBuilder = MethodSpec.constructorBuilder()
+        .addParameter(TENSOR, "x").addParameter(ClassName.get("", "Plan"), "p").addParameter(FLOATS, "out");
+    if (usesTrainingMode()) {
+      ctorBuilder.addParameter(TypeName.BOOLEAN, "training");
     }
-    MethodSpec ctor = MethodSpec.constructorBuilder()
-        .addParameter(TENSOR, "x").addParameter(ClassName.get("", "Plan"), "p").addParameter(FLOATS, "out")
-        .addStatement("super(x$L)", params.isEmpty() ? "" : ", " + String.join(", ", params))
+    ctorBuilder.addStatement("super(x$L)", params.isEmpty() ? "" : ", " + String.join(", ", params))
         .addStatement("this.x = x")
         .addStatement("this.p = p")
         .addStatement("this.out = out")
-        .addStatement("this.generation = p.generation")
-        .build();
+        .addStatement("this.generation = p.generation");
+    if (usesTrainingMode()) {
+      ctorBuilder.addStatement("this.training = training");
+    }
+    MethodSpec ctor = ctorBuilder.build();
 
     CodeBlock.Builder b = CodeBlock.builder()
         .addStatement("$T.checkGeneration($S, p.n, p.generation, generation)", COMPILED, name)
@@ -352,7 +485,33 @@ public final class Generator {
       Ref d = grads.get(storage.get(k.out()));
       String inStorage = storage.get(k.in());
       Ref target = inStorage.equals("in") ? new Ref("dx", "0", true) : new Ref("p.d" + inStorage, "0", true);
-      if (k.kind() == Kernel.Kind.RELU) {
+      if (k.relu() && !d.owned) { // the ReLU mask is applied in place: work on a copy of the incoming gradient
+        b.addStatement("System.arraycopy($L, $L, p.dout, 0, n * $L)", d.array, d.offset, k.outPerSample());
+        d = new Ref("p.dout", "0", true);
+      }
+      int j = i + 1;
+      if (k.kind() == Kernel.Kind.CONV) {
+        String layer = layerField(k.layer());
+        b.addStatement("$T $LW = $L.weight()", TENSOR, layer, layer)
+            .addStatement("$T.conv2dBackward($L, $L, $T.gradBuffer($L.weight()), 0, $L, 0, true, $L, $L, $L, $L, $LW.readBuffer(), $LW.offset(), p.shape$L)",
+                CONV, target.array, target.offset, COMPILED, layer,
+                ((Conv2d.Spec) k.spec()).bias() ? CodeBlock.of("$T.gradBuffer($L.bias())", COMPILED, layer) : "null",
+                d.array, d.offset, in.array, in.offset, layer, layer, j);
+      } else if (k.kind() == Kernel.Kind.POOL) {
+        b.beginControlFlow("if ($L != null)", target.array)
+            .addStatement("$T.maxPool2dBackward($L, $L, $L, $L, p.argmax$L, p.shape$L)", CONV, target.array, target.offset,
+                d.array, d.offset, j, j)
+            .endControlFlow();
+      } else if (k.kind() == Kernel.Kind.DROPOUT) {
+        b.beginControlFlow("if ($L != null && training)", target.array)
+            .addStatement("$T.applyMask($L, $L, $L, $L, p.mask$L, 0, n * $L)", ACTIVATIONS, target.array, target.offset,
+                d.array, d.offset, j, k.outPerSample())
+            .nextControlFlow("else if ($L != null)", target.array)
+            .addStatement("System.arraycopy($L, $L, $L, $L, n * $L)", d.array, d.offset, target.array, target.offset, k.outPerSample())
+            .endControlFlow();
+      } else if (k.kind() == Kernel.Kind.BATCHNORM) {
+        batchNormBackward(b, k, j, in, out, d, target);
+      } else if (k.kind() == Kernel.Kind.RELU) {
         b.beginControlFlow("if ($L != null)", target.array)
             .addStatement("$T.reluBackward($L, $L, $L, $L, $L, $L, n * $L)", KERNELS, target.array, target.offset,
                 d.array, d.offset, out.array, out.offset, k.outPerSample())
@@ -361,10 +520,6 @@ public final class Generator {
         String layer = layerField(k.layer());
         String rows = rows(k);
         int inF = k.linear().inFeatures(), outF = k.linear().outFeatures();
-        if (k.relu() && !d.owned) {
-          b.addStatement("System.arraycopy($L, $L, p.dout, 0, n * $L)", d.array, d.offset, k.outPerSample());
-          d = new Ref("p.dout", "0", true);
-        }
         String gb = k.linear().bias() ? "$T.gradBuffer(" + layer + ".bias())" : "null";
         if (k.relu()) {
           b.addStatement("$T.reluBackwardBiasGradient(" + gb + ", 0, $L, $L, $L, $L, $L, $L, true)",
@@ -403,6 +558,8 @@ public final class Generator {
         .addField(ClassName.get("", "Plan"), "p", Modifier.PRIVATE, Modifier.FINAL)
         .addField(FLOATS, "out", Modifier.PRIVATE, Modifier.FINAL)
         .addField(TypeName.INT, "generation", Modifier.PRIVATE, Modifier.FINAL)
+        .addFields(usesTrainingMode()
+            ? List.of(FieldSpec.builder(TypeName.BOOLEAN, "training", Modifier.PRIVATE, Modifier.FINAL).build()) : List.of())
         .addMethod(ctor)
         .addMethod(MethodSpec.methodBuilder("name").addAnnotation(Override.class).addModifiers(Modifier.PUBLIC)
             .returns(String.class).addStatement("return $S", name + ".backward").build())

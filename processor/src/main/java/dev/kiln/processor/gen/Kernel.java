@@ -32,7 +32,15 @@ record Kernel(
     LINEAR,
     /** A ReLU on its own. */
     RELU,
-    /** A layer with no generated kernel yet: runs the layer's eager forward (recorded on the tape). */
+    /** Convolution (im2col + GEMM), bias in the same pass. */
+    CONV,
+    /** Max pooling, argmax kept for backward. */
+    POOL,
+    /** Batch norm (+ ReLU fused into its output pass); statistics kept for backward. */
+    BATCHNORM,
+    /** Inverted dropout with a mask drawn per forward in training; identity in evaluation. */
+    DROPOUT,
+    /** A layer with no generated kernel yet: the whole model runs its layers' eager forwards. */
     EAGER
   }
 
@@ -52,6 +60,20 @@ record Kernel(
       r *= inShape[i];
     }
     return r;
+  }
+
+  /** Channels (dimension 1) of the input. */
+  int channels() {
+    return inShape[1];
+  }
+
+  /** Values per channel and sample of the input: 1 for [N, C], H*W for [N, C, H, W]. */
+  int spatial() {
+    int l = 1;
+    for (int i = 2; i < inShape.length; i++) {
+      l *= inShape[i];
+    }
+    return l;
   }
 
   private static int perSample(int[] shape) {

@@ -1,6 +1,10 @@
 package dev.kiln.processor.gen;
 
+import dev.kiln.dsl.BatchNorm;
+import dev.kiln.dsl.Conv2d;
+import dev.kiln.dsl.Dropout;
 import dev.kiln.dsl.Flatten;
+import dev.kiln.dsl.MaxPool2d;
 import dev.kiln.dsl.Linear;
 import dev.kiln.dsl.ReLU;
 import dev.kiln.processor.check.CheckedModel;
@@ -11,17 +15,19 @@ import java.util.List;
 /**
  * Fusion: turns the checked chain of steps into kernels. A Linear followed by a ReLU becomes one
  * GEMM with a bias+ReLU epilogue (its backward masks and reduces the bias gradient in one pass);
- * Flatten becomes a view. A model with any layer that has no generated kernel yet (convolution,
- * pooling, batch norm, dropout, other activations) is planned as {@link Kernel.Kind#EAGER} steps
- * throughout, each running its layer's eager kernels.
+ * Flatten (and dropout with p = 0) becomes a view; batch norm takes a following ReLU into its
+ * output pass. A model with any layer that has no generated kernel yet (sigmoid, tanh, leaky
+ * ReLU, softmax) is planned as {@link Kernel.Kind#EAGER} steps throughout, each running its
+ * layer's eager kernels.
  */
 final class Planner {
   private Planner() {}
 
   static List<Kernel> plan(CheckedModel model) {
     List<StepIr> steps = model.ir().steps();
-    boolean fusable = steps.stream().allMatch(
-        s -> s.spec() instanceof Linear.Spec || s.spec() instanceof ReLU.Spec || s.spec() instanceof Flatten.Spec);
+    boolean fusable = steps.stream().allMatch(s -> s.spec() instanceof Linear.Spec || s.spec() instanceof ReLU.Spec
+        || s.spec() instanceof Flatten.Spec || s.spec() instanceof Conv2d.Spec || s.spec() instanceof MaxPool2d.Spec
+        || s.spec() instanceof BatchNorm.Options || s.spec() instanceof Dropout.Spec);
     List<Kernel> kernels = new ArrayList<>();
     for (int i = 0; i < steps.size(); i++) {
       StepIr s = steps.get(i);
@@ -39,6 +45,21 @@ final class Planner {
           outValue = r.output();
         }
         kernels.add(new Kernel(Kernel.Kind.LINEAR, label, s.spec(), s.layer(), lin, relu, s.input(), outValue, in, out, s.source()));
+      } else if (s.spec() instanceof BatchNorm.Options) {
+        boolean relu = i + 1 < steps.size() && steps.get(i + 1).spec() instanceof ReLU.Spec;
+        String outValue = s.output();
+        if (relu) {
+          StepIr r = steps.get(++i);
+          label += " + " + label(r);
+          outValue = r.output();
+        }
+        kernels.add(new Kernel(Kernel.Kind.BATCHNORM, label, s.spec(), s.layer(), null, relu, s.input(), outValue, in, out, s.source()));
+      } else if (s.spec() instanceof Conv2d.Spec) {
+        kernels.add(new Kernel(Kernel.Kind.CONV, label, s.spec(), s.layer(), null, false, s.input(), s.output(), in, out, s.source()));
+      } else if (s.spec() instanceof MaxPool2d.Spec) {
+        kernels.add(new Kernel(Kernel.Kind.POOL, label, s.spec(), s.layer(), null, false, s.input(), s.output(), in, out, s.source()));
+      } else if (s.spec() instanceof Dropout.Spec d && d.p() > 0) {
+        kernels.add(new Kernel(Kernel.Kind.DROPOUT, label, s.spec(), s.layer(), null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof ReLU.Spec) {
         kernels.add(new Kernel(Kernel.Kind.RELU, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
       } else {

@@ -72,6 +72,16 @@ public final class CpuKernels {
     }
   }
 
+  /** {@code dst[i] += src[i]} for {@code n} values; nothing when {@code dst} is null. */
+  public static void accumulate(float[] dst, int dstOff, float[] src, int srcOff, int n) {
+    if (dst == null) {
+      return;
+    }
+    for (int i = 0; i < n; i++) {
+      dst[dstOff + i] += src[srcOff + i];
+    }
+  }
+
   /** {@code out = max(0, x)}; {@code out} may be {@code x}. ({@code Math.max} vectorises; a ternary branches.) */
   public static void reluForward(float[] out, int outOff, float[] x, int xOff, int n) {
     for (int i = 0; i < n; i++) {
