@@ -1,16 +1,22 @@
 package dev.kiln.dsl;
 
+import dev.kiln.runtime.DType;
 import dev.kiln.runtime.Device;
 import dev.kiln.runtime.Shapes;
 import dev.kiln.runtime.Tensor;
+import dev.kiln.runtime.io.SafeTensors;
+import java.io.IOException;
 import java.lang.reflect.Field;
 import java.lang.reflect.Modifier;
 import java.math.BigDecimal;
+import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
+import java.util.stream.Collectors;
 
 /**
  * A network or a layer, like PyTorch's {@code nn.Module}. Subclasses declare their layers as
@@ -167,6 +173,113 @@ public abstract class Module {
     Map<String, Tensor> out = collect(Module::ownState);
     out.replaceAll((name, t) -> t.detach());
     return out;
+  }
+
+  /**
+   * The keys {@link #loadStateDict(Map, boolean)} skipped when not strict, as PyTorch's
+   * {@code _IncompatibleKeys}: this module's keys the state lacked, and the state's keys this module
+   * does not have, each in order.
+   */
+  public record IncompatibleKeys(List<String> missingKeys, List<String> unexpectedKeys) {
+    public IncompatibleKeys {
+      missingKeys = List.copyOf(missingKeys);
+      unexpectedKeys = List.copyOf(unexpectedKeys);
+    }
+  }
+
+  /**
+   * Copies {@code state} into this module's parameters and buffers, strictly: the same as
+   * {@code loadStateDict(state, true)}.
+   *
+   * @throws IllegalArgumentException listing every missing key, unexpected key and shape mismatch
+   */
+  public void loadStateDict(Map<String, Tensor> state) {
+    loadStateDict(state, true);
+  }
+
+  /**
+   * Copies {@code state} into this module's parameters and buffers in place, as PyTorch's
+   * {@code load_state_dict}: the tensors stay the same objects, so an optimizer built on
+   * {@link #parameters()} keeps training them. Values are converted to each tensor's type (float to
+   * an {@link DType#INT32} buffer truncates toward zero, as PyTorch's {@code copy_}).
+   *
+   * <p>Nothing is copied unless everything fits. Shapes must always match; when {@code strict},
+   * the keys must also be exactly those of {@link #stateDict()}. Every problem is reported at
+   * once, in PyTorch's words.
+   *
+   * @return the keys skipped when not strict (none when strict)
+   * @throws IllegalArgumentException listing every missing key, unexpected key and shape mismatch
+   */
+  public IncompatibleKeys loadStateDict(Map<String, Tensor> state, boolean strict) {
+    return loadStateDict(state, strict, "");
+  }
+
+  /** {@code source}, if not empty, says where the state came from in the message. */
+  private IncompatibleKeys loadStateDict(Map<String, Tensor> state, boolean strict, String source) {
+    Map<String, Tensor> own = collect(Module::ownState);
+    List<String> missing = own.keySet().stream().filter(k -> !state.containsKey(k)).collect(Collectors.toList());
+    List<String> unexpected = state.keySet().stream().filter(k -> !own.containsKey(k)).collect(Collectors.toList());
+    List<String> errors = new ArrayList<>();
+    if (strict && !missing.isEmpty()) {
+      errors.add("Missing key(s) in state_dict: " + quoted(missing) + ".");
+    }
+    if (strict && !unexpected.isEmpty()) {
+      errors.add("Unexpected key(s) in state_dict: " + quoted(unexpected) + ".");
+    }
+    own.forEach((key, target) -> {
+      Tensor value = state.get(key);
+      if (value != null && !Arrays.equals(value.shape(), target.shape())) {
+        errors.add("size mismatch for " + key + ": copying a param with shape " + Shapes.toString(value.shape())
+            + " from checkpoint, the shape in current model is " + Shapes.toString(target.shape()) + ".");
+      } else if (value == null && state.containsKey(key)) {
+        errors.add("null value for " + key + ".");
+      }
+    });
+    if (!errors.isEmpty()) {
+      throw new IllegalArgumentException("Error(s) in loading state_dict for " + name() + source + ":\n\t"
+          + String.join("\n\t", errors));
+    }
+    own.forEach((key, target) -> {
+      Tensor value = state.get(key);
+      if (value != null) {
+        copyInto(target, value);
+      }
+    });
+    return new IncompatibleKeys(missing, unexpected);
+  }
+
+  /** Overwrites {@code target}'s values with {@code source}'s (same shape), converting to target's type. */
+  private static void copyInto(Tensor target, Tensor source) {
+    float[] values = source.toFloatArray();
+    if (target.dtype() == DType.INT32 && source.dtype() != DType.INT32) {
+      for (int i = 0; i < values.length; i++) {
+        values[i] = (float) (long) values[i];
+      }
+    }
+    System.arraycopy(values, 0, target.buffer(), target.offset(), values.length);
+  }
+
+  private static String quoted(List<String> keys) {
+    return keys.stream().map(k -> '"' + k + '"').collect(Collectors.joining(", "));
+  }
+
+  /**
+   * Saves {@link #stateDict()} to {@code file} in the safetensors format, which PyTorch reads,
+   * replacing any previous file atomically (see {@link SafeTensors#write}).
+   */
+  public void save(Path file) throws IOException {
+    SafeTensors.write(file, stateDict());
+  }
+
+  /**
+   * Loads a safetensors file written by {@link #save} or by PyTorch into this module, strictly (see
+   * {@link #loadStateDict(Map, boolean)}).
+   *
+   * @throws dev.kiln.runtime.io.CheckpointFormatException when the file is not valid safetensors
+   * @throws IllegalArgumentException, naming the file, when its tensors do not fit this module
+   */
+  public void load(Path file) throws IOException {
+    loadStateDict(SafeTensors.read(file), true, " from " + file);
   }
 
   /** {@code own}'s entries of this module and, prefixed with their names, of its descendants, depth first. */

@@ -1,0 +1,161 @@
+package dev.kiln.dsl;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.kiln.runtime.DType;
+import dev.kiln.runtime.Tensor;
+import dev.kiln.runtime.io.CheckpointFormatException;
+import dev.kiln.runtime.io.SafeTensors;
+import dev.kiln.runtime.optim.SGD;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@link Module#loadStateDict}, {@link Module#save} and {@link Module#load}. */
+class StateDictTest {
+  @TempDir Path dir;
+
+  private static Sequential mlp() {
+    return Sequential.of(new Linear(3, 2), new ReLU(), new Linear(2, 1));
+  }
+
+  /** A copy of every value of a module's state, to compare before and after. */
+  private static Map<String, float[]> values(Module m) {
+    Map<String, float[]> out = new LinkedHashMap<>();
+    m.stateDict().forEach((k, t) -> out.put(k, t.toFloatArray()));
+    return out;
+  }
+
+  private static void assertSameState(Map<String, Tensor> expected, Map<String, Tensor> actual) {
+    assertEquals(List.copyOf(expected.keySet()), List.copyOf(actual.keySet()));
+    expected.forEach((k, t) -> {
+      assertArrayEquals(t.shape(), actual.get(k).shape(), k);
+      assertEquals(t.dtype(), actual.get(k).dtype(), k);
+      assertArrayEquals(t.toFloatArray(), actual.get(k).toFloatArray(), k);
+    });
+  }
+
+  /** Training batches through the batch norm, so that its buffers are no longer the initial ones. */
+  private static TorchNet trainedNet(int batches) {
+    TorchNet net = new TorchNet();
+    for (int i = 0; i < batches; i++) {
+      net.bn.apply(Tensor.randn(5, 2));
+    }
+    return net;
+  }
+
+  @Test
+  void loadCopiesIntoTheSameTensorsSoTheOptimizerKeepsTrainingThem() {
+    Sequential target = mlp();
+    Sequential source = mlp();
+    List<Tensor> params = target.parameters();
+    SGD sgd = new SGD(params, 0.1);
+    target.loadStateDict(source.stateDict());
+    assertSameState(source.stateDict(), target.stateDict());
+    List<Tensor> after = target.parameters();
+    for (int i = 0; i < params.size(); i++) {
+      assertSame(params.get(i), after.get(i));
+    }
+    source.parameters().get(0).buffer()[0] = 42f; // a copy, not a share
+    assertNotEquals(42f, params.get(0).toFloatArray()[0]);
+
+    float[] loaded = params.get(0).toFloatArray();
+    target.apply(Tensor.randn(4, 3)).sum().backward();
+    sgd.step();
+    assertNotEquals(loaded[0], target.stateDict().get("0.weight").toFloatArray()[0], "the optimizer trains the loaded tensor");
+  }
+
+  @Test
+  void strictLoadReportsEveryProblemAtOnceAndChangesNothing() {
+    Sequential m = mlp();
+    Map<String, float[]> before = values(m);
+    Map<String, Tensor> state = new LinkedHashMap<>(mlp().stateDict());
+    state.remove("0.bias");
+    state.remove("2.bias");
+    state.put("2.weight", Tensor.zeros(2, 2));
+    state.put("extra", Tensor.zeros(1));
+    var e = assertThrows(IllegalArgumentException.class, () -> m.loadStateDict(state));
+    assertEquals("Error(s) in loading state_dict for Sequential:\n"
+        + "\tMissing key(s) in state_dict: \"0.bias\", \"2.bias\".\n"
+        + "\tUnexpected key(s) in state_dict: \"extra\".\n"
+        + "\tsize mismatch for 2.weight: copying a param with shape [2, 2] from checkpoint, the shape in current model is [1, 2].",
+        e.getMessage());
+    Map<String, float[]> after = values(m);
+    before.forEach((k, v) -> assertArrayEquals(v, after.get(k), k + " is untouched, though 0.weight fitted"));
+  }
+
+  @Test
+  void nonStrictLoadSkipsKeysButStillChecksShapes() {
+    Sequential m = mlp();
+    Sequential source = mlp();
+    Map<String, Tensor> state = new LinkedHashMap<>(source.stateDict());
+    state.remove("0.bias");
+    state.put("extra", Tensor.zeros(1));
+    Module.IncompatibleKeys skipped = m.loadStateDict(state, false);
+    assertEquals(List.of("0.bias"), skipped.missingKeys());
+    assertEquals(List.of("extra"), skipped.unexpectedKeys());
+    assertArrayEquals(source.stateDict().get("0.weight").toFloatArray(), m.stateDict().get("0.weight").toFloatArray());
+    assertEquals(new Module.IncompatibleKeys(List.of(), List.of()), m.loadStateDict(source.stateDict(), false));
+
+    state.put("2.weight", Tensor.zeros(1, 3));
+    var e = assertThrows(IllegalArgumentException.class, () -> m.loadStateDict(state, false));
+    assertTrue(e.getMessage().contains("size mismatch for 2.weight"), e.getMessage());
+    assertTrue(!e.getMessage().contains("Missing") && !e.getMessage().contains("Unexpected"), e.getMessage());
+  }
+
+  @Test
+  void integerBuffersStayIntegers() {
+    BatchNorm1d bn = new BatchNorm1d(2);
+    Tensor count = bn.numBatchesTracked();
+    Map<String, Tensor> state = new LinkedHashMap<>(bn.stateDict());
+    state.put("num_batches_tracked", Tensor.wrap(new float[] {12}, DType.INT32));
+    bn.loadStateDict(state);
+    assertSame(count, bn.numBatchesTracked());
+    assertEquals(12f, count.item());
+    state.put("num_batches_tracked", Tensor.scalar(7.9f)); // float to int truncates, as PyTorch's copy_
+    bn.loadStateDict(state);
+    assertEquals(7f, count.item());
+    assertEquals(DType.INT32, count.dtype());
+  }
+
+  @Test
+  void saveAndLoadRoundTripEveryParameterAndBuffer() throws IOException {
+    TorchNet saved = trainedNet(3);
+    Path f = dir.resolve("net.safetensors");
+    saved.save(f);
+    TorchNet loaded = new TorchNet();
+    loaded.load(f);
+    assertSameState(saved.stateDict(), loaded.stateDict());
+    assertEquals(3f, loaded.bn.numBatchesTracked().item());
+    Map<String, Tensor> file = SafeTensors.read(f);
+    assertSameState(saved.stateDict(), file);
+    assertEquals(DType.INT32, file.get("bn.num_batches_tracked").dtype());
+  }
+
+  @Test
+  void loadNamesTheFileWhenItDoesNotFit() throws IOException {
+    Path f = dir.resolve("mlp.safetensors");
+    mlp().save(f);
+    var e = assertThrows(IllegalArgumentException.class, () -> new TorchNet().load(f));
+    assertTrue(e.getMessage().startsWith("Error(s) in loading state_dict for TorchNet from " + f + ":\n"), e.getMessage());
+    assertTrue(e.getMessage().contains("Missing key(s) in state_dict: \"mlp.0.weight\""), e.getMessage());
+    assertTrue(e.getMessage().contains("Unexpected key(s) in state_dict: \"0.weight\""), e.getMessage());
+  }
+
+  @Test
+  void loadRejectsAFileThatIsNotSafetensors() throws IOException {
+    Path f = Files.writeString(dir.resolve("notes.txt"), "not a checkpoint");
+    var e = assertThrows(CheckpointFormatException.class, () -> mlp().load(f));
+    assertTrue(e.getMessage().startsWith(f + ": "), e.getMessage());
+  }
+}
