@@ -102,6 +102,7 @@ class ConvOpsTest {
         {3, 1, 6, 8, 5, 1, 1, 3, 2, 0, 1},
         {2, 4, 5, 5, 2, 5, 5, 1, 1, 2, 2},
         {1, 2, 4, 4, 3, 4, 4, 1, 1, 0, 0},
+        {2, 3, 6, 9, 2, 3, 5, 1, 1, 0, 2}, // as wide as the input, not as high: the block-copy im2col
         // 18 * 4096 im2col floats per sample: the batch is unfolded in more than one chunk
         {60, 2, 64, 64, 3, 3, 3, 1, 1, 1, 1}};
     for (int[] c : cases) {

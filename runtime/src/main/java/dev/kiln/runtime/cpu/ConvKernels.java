@@ -136,6 +136,10 @@ public final class ConvKernels {
    * or 0 in the padding.
    */
   private static void im2col(float[] cols, float[] x, int xOff, int n0, int cn, Conv2dShape s) {
+    if (s.strideH() == 1 && s.strideW() == 1 && s.outWidth() == s.width()) {
+      im2colSameWidth(cols, x, xOff, n0, cn, s);
+      return;
+    }
     int h = s.height(), wd = s.width(), outH = s.outHeight(), outW = s.outWidth();
     int sh = s.strideH(), sw = s.strideW(), ph = s.padH(), pw = s.padW();
     int p = outH * outW;
@@ -166,6 +170,54 @@ public final class ConvKernels {
                 }
               }
               zero(cols, dst + owHi, dst + outW);
+            }
+          }
+        }
+      }
+    }
+  }
+
+  /**
+   * {@link #im2col} for stride 1 when the output is as wide as the input ("same" padding, the
+   * tutorials' 3x3 convolutions with padding 1). For a kernel offset {@code (a, b)} the valid
+   * output rows read consecutive input rows shifted by {@code b - padW}, so they are copied as
+   * ONE block; the {@code |shift|} columns per row that the block copy takes from the
+   * neighbouring row are then zeroed. This replaces a copy and two fills per output row.
+   */
+  private static void im2colSameWidth(float[] cols, float[] x, int xOff, int n0, int cn, Conv2dShape s) {
+    int h = s.height(), wd = s.width(), outH = s.outHeight(), outW = s.outWidth();
+    int ph = s.padH(), pw = s.padW();
+    int p = outH * outW;
+    int ld = cn * p;
+    for (int i = 0; i < cn; i++) {
+      int sample = xOff + (n0 + i) * s.inputSampleSize();
+      int row = 0;
+      for (int c = 0; c < s.inChannels(); c++) {
+        int plane = sample + c * h * wd;
+        for (int a = 0; a < s.kernelH(); a++) {
+          int ohLo = Math.max(0, ph - a), ohHi = Math.min(outH, h + ph - a);
+          for (int b = 0; b < s.kernelW(); b++, row++) {
+            int dst0 = row * ld + i * p;
+            if (ohHi <= ohLo) {
+              zero(cols, dst0, dst0 + p);
+              continue;
+            }
+            zero(cols, dst0, dst0 + ohLo * outW);
+            zero(cols, dst0 + ohHi * outW, dst0 + p);
+            int shift = b - pw;
+            int dst = dst0 + ohLo * outW;
+            int src = plane + (ohLo - ph + a) * wd + shift;
+            int len = (ohHi - ohLo) * outW;
+            if (shift >= 0) {
+              System.arraycopy(x, src, cols, dst, len - shift);
+              for (int r = dst + outW - shift; r <= dst + len - shift; r += outW) {
+                zero(cols, r, r + shift);
+              }
+            } else {
+              System.arraycopy(x, src - shift, cols, dst - shift, len + shift);
+              for (int r = dst; r < dst + len; r += outW) {
+                zero(cols, r, r - shift);
+              }
             }
           }
         }
