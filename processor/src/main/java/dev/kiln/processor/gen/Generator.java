@@ -298,12 +298,16 @@ public final class Generator {
         .endControlFlow()
         .addStatement("return $T.ofNode(out, new int[] {$L}, new Backward(x, p, out$L))", TENSOR, shapeArgs,
             usesTrainingMode() ? ", training" : "");
+    return forwardMethod(b.build());
+  }
+
+  private static MethodSpec forwardMethod(CodeBlock body) {
     return MethodSpec.methodBuilder("forward")
         .addAnnotation(Override.class)
         .addModifiers(Modifier.PUBLIC)
         .returns(TENSOR)
         .addParameter(TENSOR, "x")
-        .addCode(b.build())
+        .addCode(body)
         .build();
   }
 
@@ -326,13 +330,7 @@ public final class Generator {
       last = out;
     }
     b.addStatement("return $L", last);
-    return MethodSpec.methodBuilder("forward")
-        .addAnnotation(Override.class)
-        .addModifiers(Modifier.PUBLIC)
-        .returns(TENSOR)
-        .addParameter(TENSOR, "x")
-        .addCode(b.build())
-        .build();
+    return forwardMethod(b.build());
   }
 
   /** ReLU mask in place (when fused), then the batch-norm gradients; parameter gradients are added to the parameters'. */

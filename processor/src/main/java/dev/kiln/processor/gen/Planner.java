@@ -36,7 +36,8 @@ final class Planner {
       String label = label(s);
       if (!fusable) {
         kernels.add(new Kernel(Kernel.Kind.EAGER, label, s.spec(), s.layer(), null, false, s.input(), s.output(), in, out, s.source()));
-      } else if (s.spec() instanceof Linear.Spec lin) {
+      } else if (s.spec() instanceof Linear.Spec || s.spec() instanceof BatchNorm.Options) {
+        // a following ReLU joins the output pass (GEMM epilogue, or the normalising pass)
         boolean relu = i + 1 < steps.size() && steps.get(i + 1).spec() instanceof ReLU.Spec;
         String outValue = s.output();
         if (relu) {
@@ -44,16 +45,9 @@ final class Planner {
           label += " + " + label(r);
           outValue = r.output();
         }
-        kernels.add(new Kernel(Kernel.Kind.LINEAR, label, s.spec(), s.layer(), lin, relu, s.input(), outValue, in, out, s.source()));
-      } else if (s.spec() instanceof BatchNorm.Options) {
-        boolean relu = i + 1 < steps.size() && steps.get(i + 1).spec() instanceof ReLU.Spec;
-        String outValue = s.output();
-        if (relu) {
-          StepIr r = steps.get(++i);
-          label += " + " + label(r);
-          outValue = r.output();
-        }
-        kernels.add(new Kernel(Kernel.Kind.BATCHNORM, label, s.spec(), s.layer(), null, relu, s.input(), outValue, in, out, s.source()));
+        Kernel.Kind kind = s.spec() instanceof Linear.Spec ? Kernel.Kind.LINEAR : Kernel.Kind.BATCHNORM;
+        Linear.Spec linear = s.spec() instanceof Linear.Spec l ? l : null;
+        kernels.add(new Kernel(kind, label, s.spec(), s.layer(), linear, relu, s.input(), outValue, in, out, s.source()));
       } else if (s.spec() instanceof Conv2d.Spec) {
         kernels.add(new Kernel(Kernel.Kind.CONV, label, s.spec(), s.layer(), null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof MaxPool2d.Spec) {
