@@ -39,9 +39,41 @@ public abstract class Module {
   /** Computes the output for a batch. */
   public abstract Tensor forward(Tensor x);
 
+  /**
+   * Told of every {@link #apply} on this thread while set (by {@link Summary}); null otherwise, so
+   * an ordinary forward pass costs one thread-local read.
+   */
+  static final ThreadLocal<ForwardListener> FORWARD_LISTENER = new ThreadLocal<>();
+
+  /** What {@link #apply} tells the {@link #FORWARD_LISTENER}: a module and the output it just computed. */
+  @FunctionalInterface
+  interface ForwardListener {
+    void afterForward(Module module, Tensor output);
+  }
+
   /** Calls {@link #forward}: write {@code fc1.apply(x)} as PyTorch users write {@code self.fc1(x)}. */
   public Tensor apply(Tensor x) {
-    return forward(x);
+    Tensor y = forward(x);
+    ForwardListener listener = FORWARD_LISTENER.get();
+    if (listener != null) {
+      listener.afterForward(this, y);
+    }
+    return y;
+  }
+
+  /**
+   * The table {@code torchsummary.summary(model, inputShape)} prints, as a string (nothing is
+   * printed): one row per leaf layer in the order the forward pass runs them, with its output shape
+   * ({@code -1} for the batch) and parameter count, then the parameter totals and a memory estimate.
+   * The rows come from one forward pass, without gradients and in evaluation mode, on a batch of two
+   * zero inputs of shape {@code inputShape} (no batch dimension); the training mode is restored
+   * afterwards. Layers called through {@link #apply} are seen; functional calls ({@code F.relu}) are
+   * not, as in torchsummary. See {@link Summary} for the layout.
+   *
+   * @throws ShapeException if the input shape does not fit the model
+   */
+  public String summary(int... inputShape) {
+    return Summary.of(this, inputShape);
   }
 
   /**

@@ -14,9 +14,20 @@ public final class Main {
       "                confusion.png and predictions.png to DIR (default runs/fashion-mnist-<model>)",
       "  bench [--model mlp|cnn|all] [--steps 200] [--peer PATH|none]",
       "                time training steps and inference next to the PyTorch peer",
+      "  regression [--epochs 2000] [--lr 0.01] [--seed 0]",
+      "                fit Linear(2, 1) to add two numbers; predict [[8,9],[10,11],[1.5,2.5]]",
+      "  summary       torchsummary's table for the tutorials' networks",
+      "  save-load [--file PATH] [--seed 0]",
+      "                train the MLP briefly, save it, load it into a fresh model, compare outputs",
+      "  intermediate  read a hidden layer's activation beside the output",
+      "  cifar10 [--epochs 1] [--batch 64] [--lr 0.01] [--momentum 0.9] [--seed 0]",
+      "                train the tutorials' CIFAR-10 network and report test accuracy",
       "",
       "FashionMNIST is read from $KILN_DATA, ~/.kiln/datasets/fashion-mnist or",
-      "/usr/share/datasets/fashion-mnist (Debian: apt-get install dataset-fashion-mnist).");
+      "/usr/share/datasets/fashion-mnist (Debian: apt-get install dataset-fashion-mnist).",
+      "CIFAR-10 is not downloaded: extract the files of cifar-10-batches-bin from",
+      "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz into ~/.kiln/datasets/cifar-10-batches-bin",
+      "or $KILN_DATA/cifar-10-batches-bin.");
 
   private Main() {}
 
@@ -29,6 +40,11 @@ public final class Main {
       switch (args[0]) {
         case "fashion-mnist" -> FashionMnistCommand.run(new Args(args[0], args, 1, Set.of("eager")));
         case "bench" -> BenchCommand.run(new Args(args[0], args, 1, Set.of()));
+        case "regression" -> RegressionCommand.run(new Args(args[0], args, 1, Set.of()));
+        case "summary" -> SummaryCommand.run(new Args(args[0], args, 1, Set.of()));
+        case "save-load" -> SaveLoadCommand.run(new Args(args[0], args, 1, Set.of()));
+        case "intermediate" -> IntermediateCommand.run(new Args(args[0], args, 1, Set.of()));
+        case "cifar10" -> Cifar10Command.run(new Args(args[0], args, 1, Set.of()));
         default -> throw new Args.UsageException("unknown command '" + args[0] + "'");
       }
     } catch (Args.UsageException e) {

@@ -123,8 +123,16 @@ record DatasetFiles(
     return dirs;
   }
 
-  /** Where downloads go: {@code <kiln home>/datasets/<directory>}. */
-  private Path downloadDirectory() {
+  /**
+   * A dataset that is only looked for, never downloaded (it has no mirror): use {@link
+   * #searchDirectories()} and {@link #downloadDirectory()}, not {@link #locate}.
+   */
+  static DatasetFiles localOnly(String name, String directory) {
+    return new DatasetFiles(name, directory, null, null, null, Map.of(), List.of(), null);
+  }
+
+  /** Where downloads go, and where a user puts the files: {@code <kiln home>/datasets/<directory>}. */
+  Path downloadDirectory() {
     String home = System.getProperty("kiln.home");
     Path kilnHome = isSet(home) ? Path.of(home) : Path.of(System.getProperty("user.home"), ".kiln");
     return kilnHome.resolve("datasets").resolve(directory);

@@ -7,14 +7,14 @@ import java.util.List;
 import java.util.Objects;
 
 /**
- * Labelled greyscale images kept as the bytes of their files and normalised as they are copied
- * out, the way the PyTorch tutorials' {@code transforms.ToTensor()} followed by {@code
- * transforms.Normalize((0.5,), (0.5,))} does: {@code value = (byte / 255 - 0.5) / 0.5}, in {@code
- * [-1, 1]}.
+ * Labelled images (greyscale or colour) kept as the bytes of their files and normalised as they are
+ * copied out, the way the PyTorch tutorials' {@code transforms.ToTensor()} followed by {@code
+ * transforms.Normalize((0.5,), (0.5,))} (or {@code (0.5, 0.5, 0.5)} for each colour channel) does:
+ * {@code value = (byte / 255 - 0.5) / 0.5}, in {@code [-1, 1]}.
  *
- * <p>A sample is an {@link Example} of a {@code [1, H, W]} float image and a rank-0 {@link
- * DType#INT32} label; {@link #gather} builds a {@code [B, 1, H, W]} batch and {@code [B]} labels
- * straight from the bytes, without a tensor per sample.
+ * <p>A sample is an {@link Example} of a {@code [C, H, W]} float image ({@code C} is 1 for
+ * greyscale, 3 for RGB) and a rank-0 {@link DType#INT32} label; {@link #gather} builds a {@code [B,
+ * C, H, W]} batch and {@code [B]} labels straight from the bytes, without a tensor per sample.
  */
 public final class ImageDataset implements Dataset<Example>, BatchSource {
   /** The normalised value of each byte. */
@@ -28,13 +28,15 @@ public final class ImageDataset implements Dataset<Example>, BatchSource {
 
   private final byte[] pixels;
   private final byte[] labels;
+  private final int channels;
   private final int height;
   private final int width;
   private final List<String> classNames;
 
-  private ImageDataset(byte[] pixels, byte[] labels, int height, int width, List<String> classNames) {
+  private ImageDataset(byte[] pixels, byte[] labels, int channels, int height, int width, List<String> classNames) {
     this.pixels = pixels;
     this.labels = labels;
+    this.channels = channels;
     this.height = height;
     this.width = width;
     this.classNames = classNames;
@@ -65,7 +67,20 @@ public final class ImageDataset implements Dataset<Example>, BatchSource {
             + " is not a class index 0.." + (classNames.size() - 1));
       }
     }
-    return new ImageDataset(images.bytes(), labels.bytes(), images.dim(1), images.dim(2), List.copyOf(classNames));
+    return new ImageDataset(images.bytes(), labels.bytes(), 1, images.dim(1), images.dim(2), List.copyOf(classNames));
+  }
+
+  /**
+   * Images stored channel by channel ({@code [N, C, H, W]} row-major bytes) with one label byte per
+   * image; the caller has checked that the labels index {@code classNames}.
+   */
+  static ImageDataset ofPixels(byte[] pixels, byte[] labels, int channels, int height, int width,
+      List<String> classNames) {
+    if (pixels.length != (long) labels.length * channels * height * width) {
+      throw new IllegalArgumentException(pixels.length + " pixel bytes are not " + labels.length + " images of "
+          + channels + "x" + height + "x" + width);
+    }
+    return new ImageDataset(pixels, labels, channels, height, width, List.copyOf(classNames));
   }
 
   @Override
@@ -73,30 +88,30 @@ public final class ImageDataset implements Dataset<Example>, BatchSource {
     return labels.length;
   }
 
-  /** Image {@code index} as a {@code [1, H, W]} float tensor and its label as a rank-0 INT32 tensor. */
+  /** Image {@code index} as a {@code [C, H, W]} float tensor and its label as a rank-0 INT32 tensor. */
   @Override
   public Example get(int index) {
-    float[] image = new float[height * width];
+    float[] image = new float[imageSize()];
     copyImage(index, image, 0);
-    return new Example(Tensor.wrap(image, 1, height, width), Tensor.wrap(new float[] {label(index)}, DType.INT32));
+    return new Example(Tensor.wrap(image, channels, height, width), Tensor.wrap(new float[] {label(index)}, DType.INT32));
   }
 
-  /** Images {@code [B, 1, H, W]} and labels {@code [B]} (INT32) of the samples at {@code indices}. */
+  /** Images {@code [B, C, H, W]} and labels {@code [B]} (INT32) of the samples at {@code indices}. */
   @Override
   public Batch gather(int[] indices) {
-    int imageSize = height * width;
+    int imageSize = imageSize();
     float[] x = new float[Math.multiplyExact(indices.length, imageSize)];
     float[] y = new float[indices.length];
     for (int k = 0; k < indices.length; k++) {
       copyImage(indices[k], x, k * imageSize);
       y[k] = label(indices[k]);
     }
-    return new Batch(Tensor.wrap(x, indices.length, 1, height, width), Tensor.wrap(y, DType.INT32, indices.length));
+    return new Batch(Tensor.wrap(x, indices.length, channels, height, width), Tensor.wrap(y, DType.INT32, indices.length));
   }
 
   private void copyImage(int index, float[] out, int offset) {
     Objects.checkIndex(index, size());
-    int imageSize = height * width;
+    int imageSize = imageSize();
     int from = index * imageSize;
     for (int p = 0; p < imageSize; p++) {
       out[offset + p] = NORMALISED[Byte.toUnsignedInt(pixels[from + p])];
@@ -108,9 +123,14 @@ public final class ImageDataset implements Dataset<Example>, BatchSource {
     return Byte.toUnsignedInt(labels[Objects.checkIndex(index, size())]);
   }
 
-  /** The shape of one image, {@code [1, H, W]}. */
+  /** The shape of one image, {@code [C, H, W]}. */
   public int[] imageShape() {
-    return new int[] {1, height, width};
+    return new int[] {channels, height, width};
+  }
+
+  /** The values in one image, {@code C * H * W}. */
+  private int imageSize() {
+    return channels * height * width;
   }
 
   /** The name of each class, indexed by label. */

@@ -1,0 +1,187 @@
+package dev.kiln.dsl;
+
+import dev.kiln.runtime.Kiln;
+import dev.kiln.runtime.Tensor;
+import java.math.BigDecimal;
+import java.math.RoundingMode;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Collectors;
+
+/**
+ * The model summary of {@link Module#summary}, laid out exactly as the {@code torchsummary}
+ * package prints it:
+ *
+ * <pre>
+ * ----------------------------------------------------------------
+ *         Layer (type)               Output Shape         Param #
+ * ================================================================
+ *             Linear-1                    [-1, 8]              24
+ *               ReLU-2                    [-1, 8]               0
+ *             Linear-3                    [-1, 1]               9
+ * ================================================================
+ * Total params: 33
+ * Trainable params: 33
+ * Non-trainable params: 0
+ * ----------------------------------------------------------------
+ * Input size (MB): 0.00
+ * Forward/backward pass size (MB): 0.00
+ * Params size (MB): 0.00
+ * Estimated Total Size (MB): 0.00
+ * ----------------------------------------------------------------
+ * </pre>
+ *
+ * <p>As in torchsummary, a layer is named by its class and its 1-based position among the rows; a
+ * layer called twice has two rows and its parameters count twice; memory assumes 4-byte floats: the
+ * input of one sample, twice the outputs of every row (the activations and their gradients), and the
+ * parameters, in MiB rounded to two decimals the way Python's {@code %0.2f} rounds. Unlike
+ * torchsummary, which hooks every module but {@code Sequential}s, only leaf modules (those without
+ * children) have rows, so that a container written by hand does not count its layers' parameters a
+ * second time.
+ */
+final class Summary {
+  private static final String RULE = "-".repeat(64);
+  private static final String DOUBLE_RULE = "=".repeat(64);
+  private static final double MIB = 1024.0 * 1024.0;
+  /** The batch the forward pass runs on, as torchsummary's. */
+  private static final int BATCH = 2;
+
+  /** One line of the table: a leaf layer's output shape (batch dimension -1) and parameter counts. */
+  private record Row(String name, int[] outputShape, long params, long trainableParams) {
+    long outputsPerSample() {
+      long n = 1;
+      for (int i = 1; i < outputShape.length; i++) {
+        n *= outputShape[i];
+      }
+      return n;
+    }
+  }
+
+  private Summary() {}
+
+  /** The summary of {@code model} for samples of shape {@code inputShape} (without the batch dimension). */
+  static String of(Module model, int... inputShape) {
+    if (inputShape.length == 0) {
+      throw new IllegalArgumentException("summary: give the shape of one input sample, e.g. summary(1, 28, 28)");
+    }
+    for (int d : inputShape) {
+      if (d <= 0) {
+        throw new IllegalArgumentException("summary: input dimensions must be positive, got " + Arrays.toString(inputShape));
+      }
+    }
+    return format(record(model, inputShape), inputShape);
+  }
+
+  /** Runs one forward pass on a zero batch and returns a row for each leaf layer applied, in order. */
+  private static List<Row> record(Module model, int[] inputShape) {
+    int[] batchShape = new int[inputShape.length + 1];
+    batchShape[0] = BATCH;
+    System.arraycopy(inputShape, 0, batchShape, 1, inputShape.length);
+    List<Row> rows = new ArrayList<>();
+    Module.ForwardListener recorder = (module, output) -> {
+      if (module.namedChildren().isEmpty()) {
+        rows.add(row(module, rows.size() + 1, output));
+      }
+    };
+    List<Map.Entry<Module, Boolean>> modes = trainingModes(model);
+    Module.ForwardListener previous = Module.FORWARD_LISTENER.get();
+    Module.FORWARD_LISTENER.set(recorder);
+    try (var noGrad = Kiln.noGrad()) {
+      model.eval();
+      model.apply(Tensor.zeros(batchShape));
+    } finally {
+      Module.FORWARD_LISTENER.set(previous);
+      modes.forEach(e -> e.getKey().train(e.getValue()));
+    }
+    return rows;
+  }
+
+  private static Row row(Module layer, int index, Tensor output) {
+    int[] shape = output.shape().clone();
+    shape[0] = -1;
+    long params = 0;
+    long trainable = 0;
+    for (Tensor p : layer.parameters()) {
+      params += p.numel();
+      trainable += p.requiresGrad() ? p.numel() : 0;
+    }
+    return new Row(layer.name() + "-" + index, shape, params, trainable);
+  }
+
+  /**
+   * The training flag of the model and each descendant, breadth first: restoring them in this
+   * order ({@link Module#train(boolean)} also sets the descendants) leaves each module as it was.
+   */
+  private static List<Map.Entry<Module, Boolean>> trainingModes(Module model) {
+    List<Map.Entry<Module, Boolean>> modes = new ArrayList<>();
+    Set<Module> seen = Collections.newSetFromMap(new IdentityHashMap<>());
+    ArrayDeque<Module> pending = new ArrayDeque<>(List.of(model));
+    while (!pending.isEmpty()) {
+      Module m = pending.removeFirst();
+      if (seen.add(m)) {
+        modes.add(Map.entry(m, m.isTraining()));
+        pending.addAll(m.namedChildren().values());
+      }
+    }
+    return modes;
+  }
+
+  private static String format(List<Row> rows, int[] inputShape) {
+    StringBuilder sb = new StringBuilder();
+    sb.append(RULE).append('\n');
+    sb.append(line("Layer (type)", "Output Shape", "Param #"));
+    sb.append(DOUBLE_RULE).append('\n');
+    long totalParams = 0;
+    long trainableParams = 0;
+    long totalOutputs = 0;
+    for (Row r : rows) {
+      sb.append(line(r.name(), shapeString(r.outputShape()), thousands(r.params())));
+      totalParams += r.params();
+      trainableParams += r.trainableParams();
+      totalOutputs += r.outputsPerSample();
+    }
+    long inputValues = Arrays.stream(inputShape).asLongStream().reduce(1, (a, b) -> a * b);
+    double inputSize = inputValues * 4.0 / MIB;
+    double outputSize = 2.0 * totalOutputs * 4.0 / MIB;
+    double paramsSize = totalParams * 4.0 / MIB;
+    double totalSize = paramsSize + outputSize + inputSize; // torchsummary's order of addition
+    sb.append(DOUBLE_RULE).append('\n');
+    sb.append("Total params: ").append(thousands(totalParams)).append('\n');
+    sb.append("Trainable params: ").append(thousands(trainableParams)).append('\n');
+    sb.append("Non-trainable params: ").append(thousands(totalParams - trainableParams)).append('\n');
+    sb.append(RULE).append('\n');
+    sb.append("Input size (MB): ").append(twoDecimals(inputSize)).append('\n');
+    sb.append("Forward/backward pass size (MB): ").append(twoDecimals(outputSize)).append('\n');
+    sb.append("Params size (MB): ").append(twoDecimals(paramsSize)).append('\n');
+    sb.append("Estimated Total Size (MB): ").append(twoDecimals(totalSize)).append('\n');
+    sb.append(RULE);
+    return sb.toString();
+  }
+
+  /** torchsummary's {@code "{:>20}  {:>25} {:>15}"}. */
+  private static String line(String layer, String shape, String params) {
+    return String.format(Locale.ROOT, "%20s  %25s %15s", layer, shape, params) + "\n";
+  }
+
+  /** Python's {@code str(list)}: {@code [-1, 32, 28, 28]}. */
+  private static String shapeString(int[] shape) {
+    return Arrays.stream(shape).mapToObj(Integer::toString).collect(Collectors.joining(", ", "[", "]"));
+  }
+
+  /** Python's {@code "{0:,}"}: {@code 401,920}. */
+  private static String thousands(long n) {
+    return String.format(Locale.ROOT, "%,d", n);
+  }
+
+  /** Python's {@code "%0.2f"}: the exact binary value rounded half to even (Java's %.2f rounds 0.125 up). */
+  private static String twoDecimals(double value) {
+    return new BigDecimal(value).setScale(2, RoundingMode.HALF_EVEN).toPlainString();
+  }
+}

@@ -1,0 +1,126 @@
+package dev.kiln.dsl;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.kiln.runtime.Tensor;
+import org.junit.jupiter.api.Test;
+
+/** {@link Module#summary} prints what torchsummary prints (expected texts from torchsummary's format code). */
+class SummaryTest {
+  /** The tutorial's regression model, nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 1)). */
+  @Test
+  void tutorialRegressionModel() {
+    Module model = Sequential.of(new Linear(2, 8), new ReLU(), new Linear(8, 1));
+    assertEquals("""
+----------------------------------------------------------------
+        Layer (type)               Output Shape         Param #
+================================================================
+            Linear-1                    [-1, 8]              24
+              ReLU-2                    [-1, 8]               0
+            Linear-3                    [-1, 1]               9
+================================================================
+Total params: 33
+Trainable params: 33
+Non-trainable params: 0
+----------------------------------------------------------------
+Input size (MB): 0.00
+Forward/backward pass size (MB): 0.00
+Params size (MB): 0.00
+Estimated Total Size (MB): 0.00
+----------------------------------------------------------------""", model.summary(2));
+  }
+
+  /** The tutorials' FashionMNIST MLP: Linear(784, 512) holds 784 * 512 + 512 = 401,920 parameters. */
+  @Test
+  void fashionMnistMlp() {
+    Module model = Sequential.of(
+        new Flatten(), new Linear(784, 512), new ReLU(), new Linear(512, 512), new ReLU(), new Linear(512, 10));
+    assertEquals("""
+----------------------------------------------------------------
+        Layer (type)               Output Shape         Param #
+================================================================
+           Flatten-1                  [-1, 784]               0
+            Linear-2                  [-1, 512]         401,920
+              ReLU-3                  [-1, 512]               0
+            Linear-4                  [-1, 512]         262,656
+              ReLU-5                  [-1, 512]               0
+            Linear-6                   [-1, 10]           5,130
+================================================================
+Total params: 669,706
+Trainable params: 669,706
+Non-trainable params: 0
+----------------------------------------------------------------
+Input size (MB): 0.00
+Forward/backward pass size (MB): 0.02
+Params size (MB): 2.55
+Estimated Total Size (MB): 2.58
+----------------------------------------------------------------""", model.summary(1, 28, 28));
+  }
+
+  /** A small CNN written by hand: rows follow the forward pass, functional calls are not rows. */
+  @Test
+  void handWrittenCnn() {
+    Module model = new SmallCnn();
+    assertEquals("""
+----------------------------------------------------------------
+        Layer (type)               Output Shape         Param #
+================================================================
+            Conv2d-1            [-1, 8, 28, 28]              80
+       BatchNorm2d-2            [-1, 8, 28, 28]              16
+              ReLU-3            [-1, 8, 28, 28]               0
+         MaxPool2d-4            [-1, 8, 14, 14]               0
+           Flatten-5                 [-1, 1568]               0
+            Linear-6                   [-1, 10]          15,690
+================================================================
+Total params: 15,786
+Trainable params: 15,786
+Non-trainable params: 0
+----------------------------------------------------------------
+Input size (MB): 0.00
+Forward/backward pass size (MB): 0.17
+Params size (MB): 0.06
+Estimated Total Size (MB): 0.23
+----------------------------------------------------------------""", model.summary(1, 28, 28));
+  }
+
+  static final class SmallCnn extends Module {
+    final Linear fc = new Linear(8 * 14 * 14, 10); // declared first, applied last: rows follow execution
+    final Sequential features = Sequential.of(new Conv2d(1, 8, 3).padding(1), new BatchNorm2d(8), new ReLU());
+    final MaxPool2d pool = new MaxPool2d(2);
+    final Flatten flatten = new Flatten();
+
+    @Override
+    public Tensor forward(Tensor x) {
+      return fc.apply(flatten.apply(pool.apply(features.apply(x))));
+    }
+  }
+
+  @Test
+  void restoresEachModulesModeAndStopsRecording() {
+    SmallCnn model = new SmallCnn();
+    model.train();
+    model.pool.eval();
+    model.summary(1, 28, 28);
+    assertTrue(model.isTraining());
+    assertTrue(model.features.get(1).isTraining());
+    assertFalse(model.pool.isTraining());
+    assertNull(Module.FORWARD_LISTENER.get());
+
+    model.eval();
+    model.summary(1, 28, 28);
+    assertFalse(model.features.isTraining());
+  }
+
+  @Test
+  void rejectsBadInputShapes() {
+    Module model = Sequential.of(new Linear(2, 8));
+    assertThrows(IllegalArgumentException.class, model::summary);
+    assertThrows(IllegalArgumentException.class, () -> model.summary(0));
+    assertThrows(ShapeException.class, () -> model.summary(3));
+    assertNull(Module.FORWARD_LISTENER.get());
+  }
+}

@@ -1,0 +1,186 @@
+package dev.kiln.runtime.data;
+
+import java.io.FileNotFoundException;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Collectors;
+import java.util.stream.IntStream;
+
+/**
+ * CIFAR-10: 32x32 colour pictures in 10 classes, 50,000 for training and 10,000 for testing, as
+ * {@code [3, 32, 32]} images normalised to {@code [-1, 1]} as in the PyTorch tutorials ({@code
+ * ToTensor()} then {@code Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))}, see {@link ImageDataset}).
+ *
+ * <p>The data is read from the binary version's files, {@code data_batch_1.bin} to {@code
+ * data_batch_5.bin} and {@code test_batch.bin}: records of one label byte (0 to 9) and 3072 pixel
+ * bytes (the red, then green, then blue 32x32 plane, each row by row), 10,000 records per file.
+ * {@link #train()} and {@link #test()} look for them where {@link FashionMnist} looks for its files,
+ * in a directory named {@value #DIRECTORY}: under (or directly in) the directory named by the system
+ * property {@code kiln.data} or the environment variable {@code KILN_DATA}, then in {@code
+ * ~/.kiln/datasets/cifar-10-batches-bin}. They are not downloaded: extract {@value #ARCHIVE} there
+ * yourself.
+ */
+public final class Cifar10 {
+  /** The directory the binary archive extracts to, and the one searched for. */
+  public static final String DIRECTORY = "cifar-10-batches-bin";
+  /** The binary archive's download location. */
+  public static final String ARCHIVE = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz";
+
+  static final int CHANNELS = 3;
+  static final int SIZE = 32;
+  static final int PIXELS = CHANNELS * SIZE * SIZE;
+  /** One label byte, then the pixels. */
+  static final int RECORD = 1 + PIXELS;
+
+  static final List<String> TRAIN_FILES =
+      IntStream.rangeClosed(1, 5).mapToObj(i -> "data_batch_" + i + ".bin").collect(Collectors.toUnmodifiableList());
+  static final List<String> TEST_FILES = List.of("test_batch.bin");
+
+  private static final DatasetFiles FILES = DatasetFiles.localOnly("CIFAR-10", DIRECTORY);
+  private static final List<String> CLASS_NAMES = List.of(
+      "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck");
+
+  private Cifar10() {}
+
+  /**
+   * The 50,000 training images of {@code data_batch_1.bin} to {@code data_batch_5.bin}.
+   *
+   * @throws UncheckedIOException listing the places searched and where to put the files when they
+   *     are not found, or naming the file and offset that is corrupt
+   */
+  public static ImageDataset train() {
+    return load(null, TRAIN_FILES);
+  }
+
+  /**
+   * The 10,000 test images of {@code test_batch.bin}.
+   *
+   * @throws UncheckedIOException as {@link #train()} does
+   */
+  public static ImageDataset test() {
+    return load(null, TEST_FILES);
+  }
+
+  /** The training images from the files in {@code dir}; nothing else is searched. */
+  public static ImageDataset train(Path dir) {
+    return load(dir, TRAIN_FILES);
+  }
+
+  /** The test images from the file in {@code dir}; nothing else is searched. */
+  public static ImageDataset test(Path dir) {
+    return load(dir, TEST_FILES);
+  }
+
+  /** The names of the 10 classes, indexed by label: airplane, automobile, ..., truck. */
+  public static List<String> classNames() {
+    return CLASS_NAMES;
+  }
+
+  /**
+   * Whether the files of both splits are in one of the places {@link #train()} searches, for
+   * programs that skip training without them.
+   */
+  public static boolean isAvailable() {
+    return FILES.searchDirectories().stream().anyMatch(dir -> holdsAll(dir, allFiles()));
+  }
+
+  /** Reads {@code fileNames} from {@code dir}, or from the first searched directory holding them all when null. */
+  private static ImageDataset load(Path dir, List<String> fileNames) {
+    try {
+      Path from = dir != null ? dir : locate(fileNames);
+      List<Path> files = new ArrayList<>();
+      for (String name : fileNames) {
+        Path file = from.resolve(name);
+        if (!Files.isRegularFile(file)) {
+          throw new FileNotFoundException(file + ": no such file");
+        }
+        files.add(file);
+      }
+      return read(files);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e.getMessage(), e);
+    }
+  }
+
+  /** The first searched directory holding every file in {@code fileNames}. */
+  private static Path locate(List<String> fileNames) throws FileNotFoundException {
+    List<Path> searched = FILES.searchDirectories();
+    for (Path dir : searched) {
+      if (holdsAll(dir, fileNames)) {
+        return dir;
+      }
+    }
+    String places = searched.stream().map(p -> "  " + p).collect(Collectors.joining("\n"));
+    throw new FileNotFoundException("CIFAR-10: " + String.join(", ", fileNames) + " not found in any of\n" + places
+        + "\nKiln does not download CIFAR-10: download " + ARCHIVE + ", extract it, and put the files of its "
+        + DIRECTORY + " directory (" + String.join(", ", allFiles()) + ") in " + FILES.downloadDirectory()
+        + ", or in <dir>/" + DIRECTORY + " for a directory <dir> named by the kiln.data system property or the"
+        + " KILN_DATA environment variable.");
+  }
+
+  private static boolean holdsAll(Path dir, List<String> fileNames) {
+    return fileNames.stream().allMatch(name -> Files.isRegularFile(dir.resolve(name)));
+  }
+
+  private static List<String> allFiles() {
+    List<String> all = new ArrayList<>(TRAIN_FILES);
+    all.addAll(TEST_FILES);
+    return all;
+  }
+
+  /**
+   * The records of {@code files}, in order, as one dataset.
+   *
+   * @throws DatasetFormatException naming the file and the byte offset of the first bad record: an
+   *     empty file, a length that is not a whole number of records, a label above 9
+   */
+  static ImageDataset read(List<Path> files) throws IOException {
+    long records = 0;
+    for (Path file : files) {
+      records += recordCount(file);
+    }
+    if (records * PIXELS > Integer.MAX_VALUE - 8) {
+      throw new IOException("CIFAR-10: " + records + " images do not fit in one array");
+    }
+    byte[] pixels = new byte[Math.toIntExact(records * PIXELS)];
+    byte[] labels = new byte[Math.toIntExact(records)];
+    int image = 0;
+    for (Path file : files) {
+      byte[] bytes = Files.readAllBytes(file);
+      checkLength(file, bytes.length);
+      for (int offset = 0; offset < bytes.length; offset += RECORD, image++) {
+        int label = Byte.toUnsignedInt(bytes[offset]);
+        if (label >= CLASS_NAMES.size()) {
+          throw new DatasetFormatException(file, "label " + label + " at offset " + offset + " (record "
+              + offset / RECORD + ") is not a class index 0.." + (CLASS_NAMES.size() - 1));
+        }
+        labels[image] = (byte) label;
+        System.arraycopy(bytes, offset + 1, pixels, image * PIXELS, PIXELS);
+      }
+    }
+    return ImageDataset.ofPixels(pixels, labels, CHANNELS, SIZE, SIZE, CLASS_NAMES);
+  }
+
+  /** The number of records in {@code file}, after checking that its length is a whole number of them. */
+  private static long recordCount(Path file) throws IOException {
+    long length = Files.size(file);
+    checkLength(file, length);
+    return length / RECORD;
+  }
+
+  private static void checkLength(Path file, long length) throws DatasetFormatException {
+    if (length == 0) {
+      throw new DatasetFormatException(file, "is empty: expected a record of " + RECORD
+          + " bytes (1 label byte, " + PIXELS + " pixel bytes) at offset 0");
+    }
+    if (length % RECORD != 0) {
+      long offset = length / RECORD * RECORD;
+      throw new DatasetFormatException(file, "holds " + length + " bytes, not a whole number of " + RECORD
+          + "-byte records: the record at offset " + offset + " has only " + (length - offset) + " bytes");
+    }
+  }
+}

@@ -1,0 +1,71 @@
+package dev.kiln.samples;
+
+import dev.kiln.dsl.CrossEntropyLoss;
+import dev.kiln.dsl.Module;
+import dev.kiln.runtime.Kiln;
+import dev.kiln.runtime.Tensor;
+import dev.kiln.runtime.data.Batch;
+import dev.kiln.runtime.data.Cifar10;
+import dev.kiln.runtime.data.DataLoader;
+import dev.kiln.runtime.data.ImageDataset;
+import dev.kiln.runtime.optim.SGD;
+import dev.kiln.runtime.util.Progress;
+import java.io.FileNotFoundException;
+import java.io.UncheckedIOException;
+import java.util.Locale;
+
+/**
+ * {@code cifar10}: trains the tutorials' CIFAR-10 network ({@link Models#cifar10()}) with
+ * cross-entropy and SGD and reports the test accuracy after each epoch. Without the CIFAR-10 files
+ * it says where to put them and exits with status 1.
+ */
+final class Cifar10Command {
+  private Cifar10Command() {}
+
+  static void run(Args args) {
+    int epochs = args.integer("epochs", 1, 1);
+    int batch = args.integer("batch", 64, 1);
+    double lr = args.number("lr", 0.01);
+    double momentum = args.number("momentum", 0.9);
+    long seed = args.integer("seed", 0, 0);
+    args.rejectUnknown();
+
+    ImageDataset trainSet;
+    ImageDataset testSet;
+    try {
+      trainSet = Cifar10.train();
+      testSet = Cifar10.test();
+    } catch (UncheckedIOException e) {
+      if (!(e.getCause() instanceof FileNotFoundException)) {
+        throw e;
+      }
+      System.err.println("error: " + e.getMessage());
+      System.exit(1);
+      return;
+    }
+    Kiln.manualSeed(seed);
+    Module net = Models.cifar10();
+    System.out.printf(Locale.ROOT, "CIFAR-10: %d training and %d test images%n", trainSet.size(), testSet.size());
+    System.out.println(net);
+
+    var criterion = new CrossEntropyLoss();
+    var opt = new SGD(net.parameters(), lr).momentum(momentum);
+    var train = new DataLoader<>(trainSet, batch, true);
+    var test = new DataLoader<>(testSet, 1000, false);
+    for (int epoch = 1; epoch <= epochs; epoch++) {
+      net.train();
+      Progress bar = Progress.start(String.format(Locale.ROOT, "epoch %d/%d", epoch, epochs), train.size());
+      for (Batch b : train) {
+        opt.zeroGrad();
+        Tensor loss = criterion.apply(net.apply(b.x()), b.y());
+        loss.backward();
+        opt.step();
+        bar.step(loss.item());
+      }
+      bar.finish();
+      double accuracy = FashionMnistCommand.evaluate(net, test, null);
+      System.out.printf(Locale.ROOT, "epoch %d/%d  train_loss %.4f  test_accuracy %.2f%%  seconds %.1f%n",
+          epoch, epochs, bar.meanLoss(), accuracy, bar.seconds());
+    }
+  }
+}
