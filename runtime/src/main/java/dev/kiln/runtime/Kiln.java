@@ -1,7 +1,5 @@
 package dev.kiln.runtime;
 
-import java.util.SplittableRandom;
-
 /**
  * Global switches, as in PyTorch's {@code torch} namespace: the random seed and the gradient mode.
  *
@@ -12,21 +10,38 @@ import java.util.SplittableRandom;
  */
 public final class Kiln {
   private static final ThreadLocal<int[]> NO_GRAD_DEPTH = ThreadLocal.withInitial(() -> new int[1]);
-  private static volatile SplittableRandom generator = new SplittableRandom();
+  /**
+   * One instance for the life of the program, so a reference to it never goes stale; seeding sets
+   * its state. Unseeded, it starts from a seed that differs from run to run.
+   */
+  private static final Generator GENERATOR = new Generator(new java.util.SplittableRandom().nextLong());
 
   private Kiln() {}
 
   /** Seeds the global generator used by initialisation, {@code randn}, shuffling and dropout. */
   public static void manualSeed(long seed) {
-    generator = new SplittableRandom(seed);
+    GENERATOR.setState(seed);
   }
 
   /**
    * The global generator. Every random draw in Kiln goes through it so that {@link #manualSeed}
-   * makes a run reproducible; callers that need a stream of their own should {@code split()} it.
+   * makes a run reproducible and {@link #rngState()} captures where a run is in its random stream.
    */
-  public static SplittableRandom generator() {
-    return generator;
+  public static Generator generator() {
+    return GENERATOR;
+  }
+
+  /** The global generator's state, for a checkpoint ({@code torch.get_rng_state()}). */
+  public static long rngState() {
+    return GENERATOR.state();
+  }
+
+  /**
+   * Puts back a state read by {@link #rngState()}: the draws that follow are those that followed
+   * it then ({@code torch.set_rng_state}).
+   */
+  public static void setRngState(long state) {
+    GENERATOR.setState(state);
   }
 
   /** Whether operations on tensors that require gradients record themselves on the tape. */

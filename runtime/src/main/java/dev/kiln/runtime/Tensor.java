@@ -6,7 +6,6 @@ import java.util.Arrays;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.SplittableRandom;
 
 /**
  * A dense, row-major float32 tensor of any rank, with reverse-mode automatic differentiation.
@@ -93,7 +92,7 @@ public final class Tensor {
   /** Standard normal samples from the global generator ({@link Kiln#manualSeed}). */
   public static Tensor randn(int... shape) {
     float[] d = new float[Shapes.numel(shape)];
-    SplittableRandom rng = Kiln.generator();
+    Generator rng = Kiln.generator();
     for (int i = 0; i < d.length; i += 2) {
       // Box-Muller: two normals from two uniforms.
       double u1 = 1.0 - rng.nextDouble();
@@ -113,7 +112,7 @@ public final class Tensor {
       throw new IllegalArgumentException("Tensor.uniform: low " + low + " is above high " + high);
     }
     float[] d = new float[Shapes.numel(shape)];
-    SplittableRandom rng = Kiln.generator();
+    Generator rng = Kiln.generator();
     for (int i = 0; i < d.length; i++) {
       d[i] = (float) (low + (high - low) * rng.nextDouble());
     }

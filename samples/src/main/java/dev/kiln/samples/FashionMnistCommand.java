@@ -11,10 +11,13 @@ import dev.kiln.runtime.data.Dataset;
 import dev.kiln.runtime.data.Example;
 import dev.kiln.runtime.data.FashionMnist;
 import dev.kiln.runtime.data.ImageDataset;
+import dev.kiln.runtime.io.Checkpoint;
 import dev.kiln.runtime.optim.SGD;
 import dev.kiln.runtime.plot.Plots;
 import dev.kiln.runtime.util.ConfusionMatrix;
 import dev.kiln.runtime.util.Progress;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -26,6 +29,11 @@ import java.util.Locale;
  * Runs the class the annotation processor compiled from {@link Models#mlp()} ({@code KilnMlp}),
  * or with {@code --eager} the declaration itself.
  * Prints one line per epoch and ends with a {@code RESULT} line that scripts can grep.
+ *
+ * <p>{@code --checkpoint PATH} writes a {@link Checkpoint} (model, optimizer, random generator,
+ * epoch) to PATH after every epoch; {@code --resume PATH} restores one and continues from the epoch
+ * after it, ending with exactly the parameters of an unbroken run with the same seed and options.
+ * Both may name the same file. The plots of a resumed run show only the epochs it ran.
  */
 final class FashionMnistCommand {
   private FashionMnistCommand() {}
@@ -39,6 +47,8 @@ final class FashionMnistCommand {
     long seed = args.integer("seed", 0, 0);
     boolean eager = args.flag("eager");
     Path out = Path.of(args.string("out", "runs/fashion-mnist-" + model));
+    Path checkpoint = optionalPath(args.string("checkpoint", null));
+    Path resume = optionalPath(args.string("resume", null));
     args.rejectUnknown();
     if (!model.equals("mlp") && !model.equals("cnn")) {
       throw new Args.UsageException("fashion-mnist: --model must be mlp or cnn, got '" + model + "'");
@@ -52,17 +62,58 @@ final class FashionMnistCommand {
         trainSet.size(), testSet.size(), eager ? "eager" : "compiled", Blas.describe());
     System.out.println(net);
 
-    var criterion = new CrossEntropyLoss();
-    var opt = new SGD(net.parameters(), lr).momentum(momentum);
-    var train = new DataLoader<>(trainSet, batch, true);
     var test = new DataLoader<>(testSet, 1000, false);
+    Outcome outcome;
+    try {
+      outcome = train(net, trainSet, test, new Training(epochs, batch, lr, momentum, checkpoint, resume));
+    } catch (IOException e) {
+      throw new UncheckedIOException("fashion-mnist: " + e.getMessage(), e);
+    }
+    writePlots(out, net, test, testSet, outcome.losses(), outcome.accuracies());
+    System.out.printf(Locale.ROOT, "RESULT model=%s mode=%s epochs=%d test_accuracy=%.2f train_seconds=%.1f%n",
+        model, eager ? "eager" : "compiled", epochs, outcome.accuracy(), outcome.trainSeconds());
+  }
+
+  private static Path optionalPath(String value) {
+    return value == null ? null : Path.of(value);
+  }
+
+  /**
+   * The training loop's settings.
+   *
+   * @param checkpoint where to write a {@link Checkpoint} after every epoch, or null
+   * @param resume a checkpoint to continue from, at the epoch after the one it was written after, or
+   *     null to start afresh
+   */
+  record Training(int epochs, int batch, double lr, double momentum, Path checkpoint, Path resume) {}
+
+  /** What a run produced: each epoch's mean training loss and test accuracy (of the epochs run here). */
+  record Outcome(List<Double> losses, List<Double> accuracies, double accuracy, double trainSeconds) {}
+
+  /**
+   * Trains {@code net} with SGD and momentum, shuffling {@code trainSet} each epoch, and evaluates
+   * it on {@code test} after each epoch. With {@link Training#resume()}, the model, optimizer and
+   * random generator are restored first, so the run ends with exactly the parameters of one that
+   * was never stopped (same seed and settings).
+   *
+   * @throws IOException when a checkpoint cannot be read or written (the message names the file)
+   */
+  static Outcome train(Module net, Dataset<Example> trainSet, DataLoader<Example> test, Training t) throws IOException {
+    var criterion = new CrossEntropyLoss();
+    var opt = new SGD(net.parameters(), t.lr()).momentum(t.momentum());
+    var train = new DataLoader<>(trainSet, t.batch(), true);
+    int first = 1;
+    if (t.resume() != null) {
+      first = Checkpoint.load(t.resume(), net::loadStateDict, opt, null) + 1;
+      System.out.printf(Locale.ROOT, "resumed from %s after epoch %d%n", t.resume(), first - 1);
+    }
     double trainSeconds = 0;
-    double accuracy = 0;
+    double accuracy = first > t.epochs() ? evaluate(net, test, null) : 0;
     List<Double> losses = new ArrayList<>();
     List<Double> accuracies = new ArrayList<>();
-    for (int epoch = 1; epoch <= epochs; epoch++) {
+    for (int epoch = first; epoch <= t.epochs(); epoch++) {
       net.train();
-      Progress bar = Progress.start(String.format(Locale.ROOT, "epoch %d/%d", epoch, epochs), train.size());
+      Progress bar = Progress.start(String.format(Locale.ROOT, "epoch %d/%d", epoch, t.epochs()), train.size());
       for (Batch b : train) {
         opt.zeroGrad();
         Tensor loss = criterion.apply(net.forward(b.x()), b.y());
@@ -76,11 +127,12 @@ final class FashionMnistCommand {
       losses.add(bar.meanLoss());
       accuracies.add(accuracy);
       System.out.printf(Locale.ROOT, "epoch %d/%d  train_loss %.4f  test_accuracy %.2f%%  seconds %.1f%n",
-          epoch, epochs, bar.meanLoss(), accuracy, bar.seconds());
+          epoch, t.epochs(), bar.meanLoss(), accuracy, bar.seconds());
+      if (t.checkpoint() != null) {
+        Checkpoint.save(t.checkpoint(), net.stateDict(), opt, null, epoch);
+      }
     }
-    writePlots(out, net, test, testSet, losses, accuracies);
-    System.out.printf(Locale.ROOT, "RESULT model=%s mode=%s epochs=%d test_accuracy=%.2f train_seconds=%.1f%n",
-        model, eager ? "eager" : "compiled", epochs, accuracy, trainSeconds);
+    return new Outcome(losses, accuracies, accuracy, trainSeconds);
   }
 
   /** Percentage of test images whose arg-max class equals the label; fills {@code matrix} when given. */

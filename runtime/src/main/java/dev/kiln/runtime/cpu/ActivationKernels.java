@@ -1,6 +1,6 @@
 package dev.kiln.runtime.cpu;
 
-import java.util.SplittableRandom;
+import dev.kiln.runtime.Generator;
 
 /**
  * Element-wise kernels over raw row-major arrays: the activations (sigmoid, tanh, leaky ReLU,
@@ -152,7 +152,7 @@ public final class ActivationKernels {
    * Inverted-dropout mask: each entry is 0 with probability {@code p}, else {@code 1 / (1 - p)},
    * one uniform draw from {@code rng} per entry. With {@code p = 1} every entry is 0.
    */
-  public static void dropoutMask(float[] mask, int maskOff, int n, double p, SplittableRandom rng) {
+  public static void dropoutMask(float[] mask, int maskOff, int n, double p, Generator rng) {
     float keep = (float) (1.0 / (1.0 - p)); // infinite for p = 1, but then nothing is kept
     for (int i = 0; i < n; i++) {
       mask[maskOff + i] = rng.nextDouble() < p ? 0f : keep;

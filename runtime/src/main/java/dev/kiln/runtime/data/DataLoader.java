@@ -1,11 +1,11 @@
 package dev.kiln.runtime.data;
 
+import dev.kiln.runtime.Generator;
 import dev.kiln.runtime.Kiln;
 import java.util.Arrays;
 import java.util.Iterator;
 import java.util.NoSuchElementException;
 import java.util.Objects;
-import java.util.SplittableRandom;
 
 /**
  * Iterates over a dataset in mini-batches, like PyTorch's {@code DataLoader}. Each call to {@link
@@ -124,7 +124,7 @@ public final class DataLoader<T extends Example> implements Iterable<Batch> {
   }
 
   /** A uniformly random permutation of {@code 0 .. n-1} (Fisher–Yates). */
-  private static int[] permutation(int n, SplittableRandom rng) {
+  private static int[] permutation(int n, Generator rng) {
     int[] order = identity(n);
     for (int i = n - 1; i > 0; i--) {
       int j = rng.nextInt(i + 1);

@@ -1,7 +1,9 @@
 package dev.kiln.runtime.optim;
 
 import dev.kiln.runtime.Tensor;
+import dev.kiln.runtime.io.StateEncoding;
 import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -36,6 +38,11 @@ public abstract sealed class AdamBase<S extends AdamBase<S>> extends Optimizer p
   private boolean amsgrad;
   private final Map<Tensor, Moments> moments = new IdentityHashMap<>();
 
+  private static final String STEP = "step";
+  private static final String EXP_AVG = "exp_avg";
+  private static final String EXP_AVG_SQ = "exp_avg_sq";
+  private static final String MAX_EXP_AVG_SQ = "max_exp_avg_sq";
+
   /** Running state of one parameter. */
   private static final class Moments {
     int step;
@@ -46,6 +53,13 @@ public abstract sealed class AdamBase<S extends AdamBase<S>> extends Optimizer p
     Moments(int n) {
       m = new float[n];
       v = new float[n];
+    }
+
+    Moments(int step, float[] m, float[] v, float[] vMax) {
+      this.step = step;
+      this.m = m;
+      this.v = v;
+      this.vMax = vMax;
     }
   }
 
@@ -129,6 +143,41 @@ public abstract sealed class AdamBase<S extends AdamBase<S>> extends Optimizer p
 
   public boolean amsgrad() {
     return amsgrad;
+  }
+
+  /**
+   * PyTorch's names: {@code step}, {@code exp_avg} (m), {@code exp_avg_sq} (v) and, once amsgrad
+   * has been on, {@code max_exp_avg_sq} (vmax).
+   */
+  @Override
+  protected final Map<String, Tensor> parameterState(Tensor param) {
+    Moments s = moments.get(param);
+    if (s == null) {
+      return Map.of();
+    }
+    int[] shape = param.shape();
+    Map<String, Tensor> out = new LinkedHashMap<>();
+    out.put(STEP, StateEncoding.ofLong(s.step));
+    out.put(EXP_AVG, Tensor.wrap(s.m.clone(), shape));
+    out.put(EXP_AVG_SQ, Tensor.wrap(s.v.clone(), shape));
+    if (s.vMax != null) {
+      out.put(MAX_EXP_AVG_SQ, Tensor.wrap(s.vMax.clone(), shape));
+    }
+    return out;
+  }
+
+  @Override
+  protected final void loadParameterStates(List<ParamState> states) {
+    Map<Tensor, Moments> loaded = new IdentityHashMap<>();
+    for (ParamState s : states) {
+      s.requireOnly(STEP, EXP_AVG, EXP_AVG_SQ, MAX_EXP_AVG_SQ);
+      if (!s.isEmpty()) {
+        loaded.put(s.param(),
+            new Moments(s.count(STEP), s.floats(EXP_AVG), s.floats(EXP_AVG_SQ), s.floatsOrNull(MAX_EXP_AVG_SQ)));
+      }
+    }
+    moments.clear();
+    moments.putAll(loaded);
   }
 
   @Override

@@ -1,8 +1,12 @@
 package dev.kiln.runtime.optim;
 
+import dev.kiln.runtime.Tensor;
+import dev.kiln.runtime.io.StateEncoding;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 
 /**
@@ -22,10 +26,15 @@ import java.util.Objects;
  *
  * The rates follow PyTorch's closed forms, so a rate set by hand on a group is replaced at the
  * next {@link #step()}. Every scheduler here gives the base rate at epoch 0.
+ *
+ * <p>{@link #stateDict()} and {@link #loadStateDict(Map)} save and restore the epoch and the base
+ * rates, so that a resumed run goes on with the same rates.
  */
 public abstract class LRScheduler {
+  private static final String LAST_EPOCH = "last_epoch";
+
   private final Optimizer optimizer;
-  private final List<Double> baseLrs;
+  private List<Double> baseLrs;
   private List<Double> lastLrs;
   private int lastEpoch;
 
@@ -51,13 +60,75 @@ public abstract class LRScheduler {
               + baseLrs.size() + " when the scheduler was made; make the scheduler after adding groups");
     }
     lastEpoch++;
-    List<Double> lrs = new ArrayList<>(groups.size());
+    lastLrs = lrsAt(lastEpoch);
     for (int i = 0; i < groups.size(); i++) {
-      double lr = lrAt(baseLrs.get(i), lastEpoch);
-      groups.get(i).lr(lr);
-      lrs.add(lr);
+      groups.get(i).lr(lastLrs.get(i));
     }
-    lastLrs = Collections.unmodifiableList(lrs);
+  }
+
+  /** Each group's rate at {@code epoch}: the base rates at 0. */
+  private List<Double> lrsAt(int epoch) {
+    if (epoch == 0) {
+      return baseLrs;
+    }
+    List<Double> lrs = new ArrayList<>(baseLrs.size());
+    for (double base : baseLrs) {
+      lrs.add(lrAt(base, epoch));
+    }
+    return Collections.unmodifiableList(lrs);
+  }
+
+  /**
+   * The scheduler's state, like PyTorch's {@code scheduler.state_dict()}: {@code last_epoch} (a
+   * rank-0 int32 tensor) and each group's base rate as {@code base_lrs.<g>}, exactly (see {@link
+   * StateEncoding}). The schedule's own settings ({@code gamma}, milestones, ...) are not saved:
+   * the scheduler that loads the state is built with them.
+   */
+  public final Map<String, Tensor> stateDict() {
+    Map<String, Tensor> out = new LinkedHashMap<>();
+    out.put(LAST_EPOCH, StateEncoding.ofInt(lastEpoch));
+    for (int g = 0; g < baseLrs.size(); g++) {
+      out.put(baseLrKey(g), StateEncoding.ofDouble(baseLrs.get(g)));
+    }
+    return out;
+  }
+
+  /**
+   * Restores a state written by {@link #stateDict()} for as many param groups: the epoch, the base
+   * rates and so {@link #getLastLr()}. The optimizer's rates are not touched; they come back with
+   * its own {@link Optimizer#loadStateDict}, as in PyTorch. Nothing changes unless the state fits.
+   *
+   * @throws IllegalArgumentException naming the key that is unexpected, missing or does not fit
+   */
+  public final void loadStateDict(Map<String, Tensor> state) {
+    String name = getClass().getSimpleName();
+    try {
+      int epoch = StateEncoding.toInt(state, LAST_EPOCH);
+      if (epoch < 0) {
+        throw new IllegalArgumentException(LAST_EPOCH + " is " + epoch + ", not an epoch");
+      }
+      List<Double> bases = new ArrayList<>();
+      for (int g = 0; g < baseLrs.size(); g++) {
+        bases.add(StateEncoding.toDouble(state, baseLrKey(g)));
+      }
+      if (state.size() != 1 + bases.size()) {
+        List<String> unexpected = new ArrayList<>(state.keySet());
+        unexpected.remove(LAST_EPOCH);
+        for (int g = 0; g < bases.size(); g++) {
+          unexpected.remove(baseLrKey(g));
+        }
+        throw new IllegalArgumentException("unexpected key(s) " + unexpected + " for " + bases.size() + " param group(s)");
+      }
+      baseLrs = List.copyOf(bases);
+      lastEpoch = epoch;
+      lastLrs = lrsAt(epoch);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(name + ": " + e.getMessage(), e);
+    }
+  }
+
+  private static String baseLrKey(int group) {
+    return "base_lrs." + group;
   }
 
   /** The number of {@link #step()} calls so far: 0 after construction. */

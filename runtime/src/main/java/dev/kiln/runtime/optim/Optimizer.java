@@ -1,13 +1,31 @@
 package dev.kiln.runtime.optim;
 
+import dev.kiln.runtime.DType;
 import dev.kiln.runtime.Tensor;
+import dev.kiln.runtime.io.StateEncoding;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.function.Supplier;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
-/** Base of the optimizers: parameter groups, {@link #zeroGrad()} and {@link #step()}. */
+/**
+ * Base of the optimizers: parameter groups, {@link #zeroGrad()}, {@link #step()}, and the state
+ * dict that a checkpoint saves and restores.
+ *
+ * <p>The state dict follows PyTorch's layout, flattened to tensors: parameters are numbered across
+ * all groups in order (group 0's first, then group 1's, ...), each parameter's running state is
+ * {@code state.<i>.<name>} ({@code momentum_buffer}, {@code exp_avg}, ...), and each group's
+ * learning rate is {@code param_groups.<g>.lr}. Hyperparameters other than the learning rate
+ * (momentum, betas, ...) are not saved: the optimizer that loads the state is built with them.
+ * Counts and learning rates are kept exactly, as {@link StateEncoding} describes.
+ */
 public abstract class Optimizer {
   private final List<ParamGroup> groups = new ArrayList<>();
   private final Map<Tensor, Boolean> seen = new IdentityHashMap<>();
@@ -69,4 +87,182 @@ public abstract class Optimizer {
 
   /** Applies one update to {@code param} in place. */
   protected abstract void update(Tensor param, Tensor grad, double lr);
+
+  // ------------------------------------------------------------------ state dict
+
+  private static final Pattern PARAM_STATE_KEY = Pattern.compile("state\\.(\\d{1,9})\\.(.+)");
+  private static final Pattern GROUP_LR_KEY = Pattern.compile("param_groups\\.(\\d{1,9})\\.lr");
+
+  /**
+   * The optimizer's state, like PyTorch's {@code optimizer.state_dict()}: each parameter's running
+   * state as {@code state.<i>.<name>} (absent for a parameter not stepped yet), then each group's
+   * learning rate as {@code param_groups.<g>.lr}. The tensors are copies: later steps do not change
+   * them.
+   */
+  public final Map<String, Tensor> stateDict() {
+    Map<String, Tensor> out = new LinkedHashMap<>();
+    List<Tensor> params = indexedParams();
+    for (int i = 0; i < params.size(); i++) {
+      String prefix = "state." + i + ".";
+      parameterState(params.get(i)).forEach((name, t) -> out.put(prefix + name, t));
+    }
+    for (int g = 0; g < groups.size(); g++) {
+      out.put(groupLrKey(g), StateEncoding.ofDouble(groups.get(g).lr()));
+    }
+    return out;
+  }
+
+  /**
+   * Restores a state written by {@link #stateDict()} of an optimizer of the same kind over
+   * parameters of the same shapes in the same order: every parameter's running state is replaced
+   * (a parameter without saved state starts afresh, as if never stepped) and every group's learning
+   * rate is set. Nothing changes unless the whole state fits.
+   *
+   * @throws IllegalArgumentException naming every key that is unexpected, and the first that is
+   *     missing or does not fit
+   */
+  public final void loadStateDict(Map<String, Tensor> state) {
+    List<Tensor> params = indexedParams();
+    List<Map<String, Tensor>> perParam = new ArrayList<>();
+    for (int i = 0; i < params.size(); i++) {
+      perParam.add(new LinkedHashMap<>());
+    }
+    Set<String> unexpected = new TreeSet<>();
+    for (Map.Entry<String, Tensor> e : state.entrySet()) {
+      Matcher m = PARAM_STATE_KEY.matcher(e.getKey());
+      if (m.matches() && Integer.parseInt(m.group(1)) < params.size()) {
+        perParam.get(Integer.parseInt(m.group(1))).put(e.getKey(), e.getValue());
+      } else if (!isGroupLrKey(e.getKey())) {
+        unexpected.add(e.getKey());
+      }
+    }
+    String name = getClass().getSimpleName();
+    if (!unexpected.isEmpty()) {
+      throw new IllegalArgumentException(name + ": unexpected key(s) in the state dict " + unexpected + " for "
+          + params.size() + " parameters in " + groups.size() + " group(s)");
+    }
+    double[] lrs = new double[groups.size()];
+    for (int g = 0; g < lrs.length; g++) {
+      lrs[g] = StateEncoding.toDouble(state, groupLrKey(g));
+      if (!(lrs[g] >= 0) || Double.isInfinite(lrs[g])) {
+        throw new IllegalArgumentException(name + ": " + groupLrKey(g) + " is " + lrs[g] + ", not a learning rate");
+      }
+    }
+    List<ParamState> states = new ArrayList<>(params.size());
+    for (int i = 0; i < params.size(); i++) {
+      states.add(new ParamState(name, i, params.get(i), perParam.get(i)));
+    }
+    loadParameterStates(states);
+    for (int g = 0; g < lrs.length; g++) {
+      groups.get(g).lr(lrs[g]);
+    }
+  }
+
+  private boolean isGroupLrKey(String key) {
+    Matcher m = GROUP_LR_KEY.matcher(key);
+    return m.matches() && Integer.parseInt(m.group(1)) < groups.size();
+  }
+
+  private static String groupLrKey(int group) {
+    return "param_groups." + group + ".lr";
+  }
+
+  /** Every parameter of every group, in order: position {@code i} is the one {@code state.<i>} names. */
+  private List<Tensor> indexedParams() {
+    List<Tensor> out = new ArrayList<>();
+    for (ParamGroup g : groups) {
+      out.addAll(g.params());
+    }
+    return out;
+  }
+
+  /**
+   * The running state of {@code param} by PyTorch's names, as copies; empty when it has none (it
+   * has not been stepped).
+   */
+  protected abstract Map<String, Tensor> parameterState(Tensor param);
+
+  /**
+   * Replaces the running state of every parameter with the saved one ({@link ParamState#isEmpty()}
+   * for a parameter saved without state). Implementations read and check every entry before they
+   * change anything, so that a state that does not fit leaves the optimizer as it was.
+   *
+   * @throws IllegalArgumentException from {@link ParamState}'s readers
+   */
+  protected abstract void loadParameterStates(List<ParamState> states);
+
+  /**
+   * The saved running state of one parameter, for {@link #loadParameterStates}: readers that check
+   * each entry and name its key ({@code state.<i>.<name>}) when it is missing or does not fit.
+   */
+  protected static final class ParamState {
+    private final String optimizer;
+    private final int index;
+    private final Tensor param;
+    private final Map<String, Tensor> entries; // by full key, state.<index>.<name>
+
+    ParamState(String optimizer, int index, Tensor param, Map<String, Tensor> entries) {
+      this.optimizer = optimizer;
+      this.index = index;
+      this.param = param;
+      this.entries = entries;
+    }
+
+    /** The parameter this state belongs to. */
+    public Tensor param() {
+      return param;
+    }
+
+    /** Whether nothing was saved for the parameter. */
+    public boolean isEmpty() {
+      return entries.isEmpty();
+    }
+
+    /** Throws unless every saved name is one of {@code names}. */
+    public void requireOnly(String... names) {
+      Set<String> extra = new TreeSet<>(entries.keySet());
+      for (String name : names) {
+        extra.remove(key(name));
+      }
+      if (!extra.isEmpty()) {
+        throw error("unexpected state " + extra + "; " + optimizer + " keeps " + List.of(names));
+      }
+    }
+
+    /** A copy of the float32 tensor {@code name}, which must have the parameter's shape. */
+    public float[] floats(String name) {
+      return read(() -> StateEncoding.require(entries, key(name), DType.FLOAT32, param.shape()).toFloatArray());
+    }
+
+    /** Like {@link #floats}, or null when {@code name} was not saved. */
+    public float[] floatsOrNull(String name) {
+      return entries.containsKey(key(name)) ? floats(name) : null;
+    }
+
+    /** A count saved with {@link StateEncoding#ofLong}; it must lie in {@code [0, Integer.MAX_VALUE]}. */
+    public int count(String name) {
+      long value = read(() -> StateEncoding.toLong(entries, key(name)));
+      if (value < 0 || value > Integer.MAX_VALUE) {
+        throw error(key(name) + " is " + value + ", not a count");
+      }
+      return (int) value;
+    }
+
+    private String key(String name) {
+      return "state." + index + "." + name;
+    }
+
+    /** Runs a {@link StateEncoding} reader, putting the optimizer's name before its message. */
+    private <T> T read(Supplier<T> reader) {
+      try {
+        return reader.get();
+      } catch (IllegalArgumentException e) {
+        throw error(e.getMessage());
+      }
+    }
+
+    private IllegalArgumentException error(String problem) {
+      return new IllegalArgumentException(optimizer + ": " + problem);
+    }
+  }
 }

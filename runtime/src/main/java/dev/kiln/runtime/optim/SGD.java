@@ -62,6 +62,26 @@ public final class SGD extends Optimizer {
     return momentum;
   }
 
+  /** {@code momentum_buffer}, once the parameter has been stepped with momentum. */
+  @Override
+  protected Map<String, Tensor> parameterState(Tensor param) {
+    Tensor buf = momentumBuffers.get(param);
+    return buf == null ? Map.of() : Map.of("momentum_buffer", Tensor.wrap(buf.toFloatArray(), buf.shape()));
+  }
+
+  @Override
+  protected void loadParameterStates(List<ParamState> states) {
+    Map<Tensor, Tensor> loaded = new IdentityHashMap<>();
+    for (ParamState s : states) {
+      s.requireOnly("momentum_buffer");
+      if (!s.isEmpty()) {
+        loaded.put(s.param(), Tensor.wrap(s.floats("momentum_buffer"), s.param().shape()));
+      }
+    }
+    momentumBuffers.clear();
+    momentumBuffers.putAll(loaded);
+  }
+
   @Override
   public void step() {
     if (nesterov && (momentum <= 0 || dampening != 0)) {

@@ -1,0 +1,88 @@
+package dev.kiln.runtime;
+
+/**
+ * Kiln's pseudo-random generator: SplitMix64 (Steele, Lea and Flood), whose whole state is one
+ * {@code long}. That state can be read with {@link #state()} and put back with {@link
+ * #setState(long)}, so a training checkpoint can resume the exact random stream (shuffling,
+ * dropout) an unbroken run would have drawn.
+ *
+ * <p>The draws are bit for bit those of {@code new java.util.SplittableRandom(seed)} (the same
+ * algorithm, which Kiln used before), so seeded runs give the same numbers as they did then.
+ *
+ * <p>Not thread-safe: share one generator between threads only with outside locking.
+ */
+public final class Generator {
+  /** The odd increment added to the state at every draw (the golden ratio, as a 64-bit fraction). */
+  private static final long GOLDEN_GAMMA = 0x9e3779b97f4a7c15L;
+
+  private long state;
+
+  /** A generator whose first draws are those of {@code new SplittableRandom(seed)}. */
+  public Generator(long seed) {
+    this.state = seed;
+  }
+
+  /** The current state: a generator given it by {@link #setState(long)} continues with the same draws. */
+  public long state() {
+    return state;
+  }
+
+  /** Puts back a state read by {@link #state()}; any {@code long} is a valid state. */
+  public void setState(long state) {
+    this.state = state;
+  }
+
+  /** A uniformly distributed {@code long}. */
+  public long nextLong() {
+    return mix64(nextSeed());
+  }
+
+  /** A uniformly distributed {@code int}. */
+  public int nextInt() {
+    return mix32(nextSeed());
+  }
+
+  /**
+   * A uniformly distributed int in {@code [0, bound)}, without modulo bias (rejection sampling, as
+   * {@code SplittableRandom.nextInt(bound)}).
+   *
+   * @throws IllegalArgumentException when {@code bound <= 0}
+   */
+  public int nextInt(int bound) {
+    if (bound <= 0) {
+      throw new IllegalArgumentException("Generator.nextInt: bound must be positive, got " + bound);
+    }
+    int r = nextInt();
+    int m = bound - 1;
+    if ((bound & m) == 0) { // a power of two: the low bits are uniform
+      return r & m;
+    }
+    // Reject the top partial range of 31-bit values so every residue is equally likely.
+    for (int u = r >>> 1; u + m - (r = u % bound) < 0; u = nextInt() >>> 1) {
+      // draw again
+    }
+    return r;
+  }
+
+  /** A uniformly distributed double in {@code [0, 1)}, a multiple of 2^-53. */
+  public double nextDouble() {
+    return (nextLong() >>> 11) * 0x1.0p-53;
+  }
+
+  private long nextSeed() {
+    return state += GOLDEN_GAMMA;
+  }
+
+  /** Stafford's variant 13 of MurmurHash3's 64-bit finaliser. */
+  private static long mix64(long z) {
+    z = (z ^ (z >>> 30)) * 0xbf58476d1ce4e5b9L;
+    z = (z ^ (z >>> 27)) * 0x94d049bb133111ebL;
+    return z ^ (z >>> 31);
+  }
+
+  /** Stafford's variant 4, keeping the high 32 bits. */
+  private static int mix32(long z) {
+    z = (z ^ (z >>> 33)) * 0x62a9d9ed799705f5L;
+    return (int) (((z ^ (z >>> 28)) * 0xcb24d0a5c88c35b3L) >>> 32);
+  }
+}

@@ -1,0 +1,133 @@
+package dev.kiln.runtime.io;
+
+import dev.kiln.runtime.Kiln;
+import dev.kiln.runtime.Tensor;
+import dev.kiln.runtime.optim.LRScheduler;
+import dev.kiln.runtime.optim.Optimizer;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.function.Consumer;
+
+/**
+ * A resumable training checkpoint in one safetensors file: everything a run needs to go on after a
+ * given epoch exactly as if it had not stopped.
+ *
+ * <pre>
+ *   model.&lt;name&gt;          the model's state dict (parameters and buffers)
+ *   optimizer.&lt;key&gt;       {@link Optimizer#stateDict()}: state.&lt;i&gt;.&lt;name&gt;, param_groups.&lt;g&gt;.lr
+ *   scheduler.&lt;key&gt;       {@link LRScheduler#stateDict()}, when there is a scheduler
+ *   epoch                 the last completed epoch, a rank-0 int32 tensor
+ *   rng                   {@link Kiln#rngState()}, exactly (see {@link StateEncoding#ofLong})
+ * </pre>
+ *
+ * <pre>{@code
+ * int start = resume ? Checkpoint.load(path, net::loadStateDict, opt, sched) + 1 : 1;
+ * for (int epoch = start; epoch <= epochs; epoch++) {
+ *   train(...);
+ *   sched.step();
+ *   Checkpoint.save(path, net.stateDict(), opt, sched, epoch);
+ * }
+ * }</pre>
+ *
+ * <p>Save at the end of an epoch, after the scheduler's step: the generator's state then is where
+ * the next epoch's shuffle and dropout draws begin. Writing replaces the file atomically (see
+ * {@link SafeTensors#write}), so a crash while saving leaves the previous checkpoint whole.
+ */
+public final class Checkpoint {
+  private static final String MODEL = "model.";
+  private static final String OPTIMIZER = "optimizer.";
+  private static final String SCHEDULER = "scheduler.";
+  private static final String EPOCH = "epoch";
+  private static final String RNG = "rng";
+
+  private Checkpoint() {}
+
+  /**
+   * Writes a checkpoint of the state after {@code epoch} to {@code file}, replacing any previous
+   * file atomically.
+   *
+   * @param model the model's state dict ({@code module.stateDict()})
+   * @param scheduler the learning-rate scheduler, or null when there is none
+   * @param epoch the epoch just completed, in {@code [0, 2^24]}
+   * @throws IOException when the file cannot be written; the previous file is then left as it was
+   */
+  public static void save(Path file, Map<String, Tensor> model, Optimizer optimizer, LRScheduler scheduler, int epoch)
+      throws IOException {
+    if (epoch < 0) {
+      throw new IllegalArgumentException(file + ": epoch must be >= 0, got " + epoch);
+    }
+    Map<String, Tensor> all = new LinkedHashMap<>();
+    putPrefixed(all, MODEL, model);
+    putPrefixed(all, OPTIMIZER, optimizer.stateDict());
+    if (scheduler != null) {
+      putPrefixed(all, SCHEDULER, scheduler.stateDict());
+    }
+    all.put(EPOCH, StateEncoding.ofInt(epoch));
+    all.put(RNG, StateEncoding.ofLong(Kiln.rngState()));
+    SafeTensors.write(file, all);
+  }
+
+  /**
+   * Restores a checkpoint written by {@link #save}: the model through {@code loadModel} (usually
+   * {@code module::loadStateDict}, which checks the keys and shapes), the optimizer, the scheduler
+   * when given, and the global generator's state.
+   *
+   * <p>The file is read and checked as a whole before anything is restored, and the optimizer and
+   * scheduler each change nothing unless their state fits; but a mismatch found in a later part (the
+   * model, say, after the optimizer) leaves the earlier parts restored. Do not go on training with
+   * objects whose load failed.
+   *
+   * @param scheduler the scheduler to restore, or null; it must be given when the checkpoint has one
+   * @return the epoch the checkpoint was written after; training resumes at the one after it
+   * @throws CheckpointFormatException naming the file when it is not a valid safetensors file or
+   *     lacks the epoch or generator state
+   * @throws IllegalArgumentException naming the file when its state does not fit the model,
+   *     optimizer or scheduler
+   * @throws IOException when the file cannot be read
+   */
+  public static int load(Path file, Consumer<Map<String, Tensor>> loadModel, Optimizer optimizer, LRScheduler scheduler)
+      throws IOException {
+    Map<String, Tensor> all = SafeTensors.read(file);
+    int epoch;
+    long rng;
+    try {
+      epoch = StateEncoding.toInt(all, EPOCH);
+      rng = StateEncoding.toLong(all, RNG);
+    } catch (IllegalArgumentException e) {
+      throw new CheckpointFormatException(file, "not a Kiln training checkpoint: " + e.getMessage(), e);
+    }
+    Map<String, Tensor> schedulerState = withPrefix(all, SCHEDULER);
+    if (scheduler == null && !schedulerState.isEmpty()) {
+      throw new IllegalArgumentException(file + ": the checkpoint holds a learning-rate scheduler's state but no "
+          + "scheduler was given to restore it");
+    }
+    try {
+      optimizer.loadStateDict(withPrefix(all, OPTIMIZER));
+      if (scheduler != null) {
+        scheduler.loadStateDict(schedulerState);
+      }
+      loadModel.accept(withPrefix(all, MODEL));
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(file + ": " + e.getMessage(), e);
+    }
+    Kiln.setRngState(rng);
+    return epoch;
+  }
+
+  private static void putPrefixed(Map<String, Tensor> out, String prefix, Map<String, Tensor> entries) {
+    entries.forEach((key, t) -> out.put(prefix + key, t));
+  }
+
+  /** The entries of {@code all} whose key starts with {@code prefix}, without it, in order. */
+  private static Map<String, Tensor> withPrefix(Map<String, Tensor> all, String prefix) {
+    Map<String, Tensor> out = new LinkedHashMap<>();
+    all.forEach((key, t) -> {
+      if (key.startsWith(prefix)) {
+        out.put(key.substring(prefix.length()), t);
+      }
+    });
+    return out;
+  }
+}

@@ -1,0 +1,258 @@
+package dev.kiln.runtime.io;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.kiln.runtime.Kiln;
+import dev.kiln.runtime.Tensor;
+import dev.kiln.runtime.optim.Adam;
+import dev.kiln.runtime.optim.AdamW;
+import dev.kiln.runtime.optim.ExponentialLR;
+import dev.kiln.runtime.optim.LRScheduler;
+import dev.kiln.runtime.optim.Optimizer;
+import dev.kiln.runtime.optim.SGD;
+import dev.kiln.runtime.optim.StepLR;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.AbstractMap;
+import java.util.AbstractSet;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Function;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@link Checkpoint} round trips: a run stopped after some steps, saved, and loaded into fresh
+ * objects goes on with exactly the parameters of an unbroken run.
+ */
+class CheckpointTest {
+  @TempDir Path dir;
+
+  /** A tiny model: two parameters in two param groups, the second with a rate of its own. */
+  private static final class Model {
+    final Tensor w = Tensor.of(new float[] {0.5f, -1.25f, 2f, 0.1f}, 2, 2).requiresGrad(true);
+    final Tensor b = Tensor.of(new float[] {0.3f, -0.7f}).requiresGrad(true);
+
+    Map<String, Tensor> stateDict() {
+      Map<String, Tensor> m = new LinkedHashMap<>();
+      m.put("w", w);
+      m.put("b", b);
+      return m;
+    }
+
+    void loadStateDict(Map<String, Tensor> state) {
+      assertEquals(Set.of("w", "b"), state.keySet());
+      stateDict().forEach((k, t) -> System.arraycopy(state.get(k).toFloatArray(), 0, t.buffer(), 0, t.numel()));
+    }
+
+    /** A made-up gradient that depends on the values, so that state carried wrongly shows. */
+    void setGrads(int step) {
+      for (Tensor p : List.of(w, b)) {
+        float[] v = p.toFloatArray();
+        for (int i = 0; i < v.length; i++) {
+          v[i] = (float) Math.sin(3 * v[i] + step) + 0.1f * i;
+        }
+        p.setGrad(Tensor.wrap(v, p.shape()));
+      }
+    }
+  }
+
+  /** An optimizer over the model's two parameters, in two groups. */
+  private static Optimizer sgd(Model m) {
+    SGD opt = new SGD(List.of(m.w), 0.1).momentum(0.9).weightDecay(0.01);
+    opt.addParamGroup(List.of(m.b), 0.05);
+    return opt;
+  }
+
+  private static Optimizer adam(Model m) {
+    Adam opt = new Adam(List.of(m.w), 0.01).amsgrad(true).weightDecay(0.001);
+    opt.addParamGroup(List.of(m.b), 0.003);
+    return opt;
+  }
+
+  private static Optimizer adamW(Model m) {
+    AdamW opt = new AdamW(List.of(m.w), 0.01);
+    opt.addParamGroup(List.of(m.b), 0.02);
+    return opt;
+  }
+
+  /** Optimizer steps {@code from} to {@code to - 1}, the scheduler stepping after every second one. */
+  private static void train(Model m, Optimizer opt, LRScheduler sched, int from, int to) {
+    for (int step = from; step < to; step++) {
+      opt.zeroGrad();
+      m.setGrads(step);
+      opt.step();
+      if (sched != null && step % 2 == 1) {
+        sched.step();
+      }
+    }
+  }
+
+  private void assertResumesExactly(Function<Model, Optimizer> factory, Function<Optimizer, LRScheduler> schedFactory)
+      throws IOException {
+    Model unbroken = new Model();
+    Optimizer opt = factory.apply(unbroken);
+    LRScheduler sched = schedFactory.apply(opt);
+    train(unbroken, opt, sched, 0, 7);
+
+    Path file = dir.resolve("ckpt.safetensors");
+    Model first = new Model();
+    Optimizer firstOpt = factory.apply(first);
+    LRScheduler firstSched = schedFactory.apply(firstOpt);
+    train(first, firstOpt, firstSched, 0, 4);
+    Kiln.manualSeed(1234);
+    long rng = Kiln.rngState();
+    Checkpoint.save(file, first.stateDict(), firstOpt, firstSched, 4);
+
+    Kiln.manualSeed(5);
+    Model resumed = new Model();
+    resumed.w.buffer()[0] = 42f; // a fresh model that differs from the saved one
+    Optimizer resumedOpt = factory.apply(resumed);
+    LRScheduler resumedSched = schedFactory.apply(resumedOpt);
+    assertEquals(4, Checkpoint.load(file, resumed::loadStateDict, resumedOpt, resumedSched));
+    assertEquals(rng, Kiln.rngState());
+    if (firstSched != null) {
+      assertEquals(firstSched.lastEpoch(), resumedSched.lastEpoch());
+      assertEquals(firstSched.getLastLr(), resumedSched.getLastLr());
+    }
+    train(resumed, resumedOpt, resumedSched, 4, 7);
+
+    assertArrayEquals(unbroken.w.toFloatArray(), resumed.w.toFloatArray());
+    assertArrayEquals(unbroken.b.toFloatArray(), resumed.b.toFloatArray());
+    assertEquals(opt.paramGroups().get(1).lr(), resumedOpt.paramGroups().get(1).lr());
+  }
+
+  @Test
+  void sgdMomentumResumesExactly() throws IOException {
+    assertResumesExactly(CheckpointTest::sgd, opt -> new StepLR(opt, 1, 0.5));
+  }
+
+  @Test
+  void adamWithAmsgradResumesExactly() throws IOException {
+    assertResumesExactly(CheckpointTest::adam, opt -> new ExponentialLR(opt, 0.9));
+  }
+
+  @Test
+  void adamWWithoutSchedulerResumesExactly() throws IOException {
+    assertResumesExactly(CheckpointTest::adamW, opt -> null);
+  }
+
+  @Test
+  void optimizerStateUsesPyTorchNames() {
+    Model m = new Model();
+    Optimizer sgd = sgd(m);
+    assertEquals(List.of("param_groups.0.lr", "param_groups.1.lr"), List.copyOf(sgd.stateDict().keySet()));
+    train(m, sgd, null, 0, 1);
+    assertEquals(List.of("state.0.momentum_buffer", "state.1.momentum_buffer", "param_groups.0.lr",
+        "param_groups.1.lr"), List.copyOf(sgd.stateDict().keySet()));
+
+    Optimizer adam = adam(m);
+    train(m, adam, null, 0, 1);
+    assertEquals(List.of("state.0.step", "state.0.exp_avg", "state.0.exp_avg_sq", "state.0.max_exp_avg_sq",
+        "state.1.step", "state.1.exp_avg", "state.1.exp_avg_sq", "state.1.max_exp_avg_sq", "param_groups.0.lr",
+        "param_groups.1.lr"), List.copyOf(adam.stateDict().keySet()));
+  }
+
+  @Test
+  void sixtyFourBitValuesSurviveTheFileExactly() throws IOException {
+    Path file = dir.resolve("exact.safetensors");
+    Model m = new Model();
+    Optimizer opt = sgd(m);
+    opt.paramGroups().get(0).lr(0.1 + 1e-17 * 3); // a double no float holds
+    double lr = opt.paramGroups().get(0).lr();
+    for (long state : new long[] {Long.MIN_VALUE, -1L, 0x7fff_ffff_ffff_ffffL, 0x1234_5678_9abc_def0L}) {
+      Kiln.setRngState(state);
+      Checkpoint.save(file, m.stateDict(), opt, null, 3);
+      Kiln.setRngState(0);
+      opt.paramGroups().get(0).lr(1);
+      Checkpoint.load(file, m::loadStateDict, opt, null);
+      assertEquals(state, Kiln.rngState());
+      assertEquals(lr, opt.paramGroups().get(0).lr());
+    }
+  }
+
+  @Test
+  void aCrashWhileSavingLeavesThePreviousCheckpointIntact() throws IOException {
+    Path file = dir.resolve("ckpt.safetensors");
+    Model m = new Model();
+    Optimizer opt = sgd(m);
+    train(m, opt, null, 0, 2);
+    Checkpoint.save(file, m.stateDict(), opt, null, 1);
+    byte[] previous = Files.readAllBytes(file);
+
+    Map<String, Tensor> crashing = new AbstractMap<>() {
+      @Override
+      public Set<Entry<String, Tensor>> entrySet() {
+        return new AbstractSet<>() {
+          @Override
+          public Iterator<Entry<String, Tensor>> iterator() {
+            Iterator<Entry<String, Tensor>> real = m.stateDict().entrySet().iterator();
+            return new Iterator<>() {
+              int served;
+
+              @Override
+              public boolean hasNext() {
+                return true;
+              }
+
+              @Override
+              public Entry<String, Tensor> next() {
+                if (served++ == 1) {
+                  throw new IllegalStateException("simulated crash");
+                }
+                return real.next();
+              }
+            };
+          }
+
+          @Override
+          public int size() {
+            return 2;
+          }
+        };
+      }
+    };
+    train(m, opt, null, 2, 3);
+    assertThrows(IllegalStateException.class, () -> Checkpoint.save(file, crashing, opt, null, 2));
+    assertArrayEquals(previous, Files.readAllBytes(file), "the previous checkpoint is untouched");
+    try (Stream<Path> files = Files.list(dir)) {
+      assertEquals(List.of(file), files.toList(), "no temporary file is left");
+    }
+  }
+
+  @Test
+  void stateThatDoesNotFitIsRejectedNamingTheFileAndChangesNothing() throws IOException {
+    Path file = dir.resolve("sgd.safetensors");
+    Model m = new Model();
+    Optimizer opt = sgd(m);
+    train(m, opt, null, 0, 1);
+    Checkpoint.save(file, m.stateDict(), opt, null, 1);
+
+    Tensor other = Tensor.zeros(3).requiresGrad(true);
+    SGD wrong = new SGD(List.of(other), 0.5).momentum(0.9);
+    wrong.addParamGroup(List.of(Tensor.zeros(2).requiresGrad(true)), 0.5);
+    var e = assertThrows(IllegalArgumentException.class, () -> Checkpoint.load(file, s -> {}, wrong, null));
+    assertTrue(e.getMessage().startsWith(file + ": SGD: state.0.momentum_buffer"), e.getMessage());
+    assertEquals(Map.of("param_groups.0.lr", 0.5, "param_groups.1.lr", 0.5), Map.of(
+        "param_groups.0.lr", wrong.paramGroups().get(0).lr(), "param_groups.1.lr", wrong.paramGroups().get(1).lr()));
+
+    var missing = assertThrows(IllegalArgumentException.class,
+        () -> Checkpoint.load(file, m::loadStateDict, sgd(new Model()), new StepLR(opt, 2)));
+    assertTrue(missing.getMessage().contains("StepLR: missing last_epoch"), missing.getMessage());
+
+    Path plain = dir.resolve("weights.safetensors");
+    SafeTensors.write(plain, m.stateDict());
+    var format = assertThrows(CheckpointFormatException.class,
+        () -> Checkpoint.load(plain, m::loadStateDict, sgd(new Model()), null));
+    assertTrue(format.getMessage().startsWith(plain + ": not a Kiln training checkpoint: missing epoch"),
+        format.getMessage());
+  }
+}
