@@ -53,6 +53,9 @@ final class FashionMnistCommand {
     if (!model.equals("mlp") && !model.equals("cnn")) {
       throw new Args.UsageException("fashion-mnist: --model must be mlp or cnn, got '" + model + "'");
     }
+    if (resume != null && !java.nio.file.Files.isRegularFile(resume)) {
+      throw new Args.UsageException("fashion-mnist: --resume " + resume + ": no such checkpoint file (write one with --checkpoint)");
+    }
 
     Kiln.manualSeed(seed);
     Dataset<Example> trainSet = FashionMnist.train();

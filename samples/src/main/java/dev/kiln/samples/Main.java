@@ -8,10 +8,14 @@ public final class Main {
       "usage: java -jar samples/target/kiln-samples.jar <command> [options]",
       "",
       "commands:",
-      "  fashion-mnist --model mlp|cnn [--epochs 5] [--batch 64] [--lr 0.01] [--momentum 0.9] [--seed 0] [--eager] [--out DIR]",
+      "  fashion-mnist --model mlp|cnn [--epochs 5] [--batch 64] [--lr 0.01] [--momentum 0.9] [--seed 0] [--eager]",
+      "                [--out DIR] [--checkpoint PATH] [--resume PATH]",
       "                train the tutorials' model on FashionMNIST and report test accuracy;",
       "                compiled by the annotation processor unless --eager; writes training.png,",
-      "                confusion.png and predictions.png to DIR (default runs/fashion-mnist-<model>)",
+      "                confusion.png and predictions.png to DIR (default runs/fashion-mnist-<model>);",
+      "                --checkpoint writes model, optimizer and RNG state to PATH after every epoch,",
+      "                --resume continues from such a file at the next epoch, with the same results as",
+      "                an unbroken run (use the same options)",
       "  bench [--model mlp|cnn|all] [--steps 200] [--peer PATH|none]",
       "                time training steps and inference next to the PyTorch peer",
       "  regression [--epochs 2000] [--lr 0.01] [--seed 0]",
@@ -51,6 +55,10 @@ public final class Main {
       System.err.println("error: " + e.getMessage());
       System.err.println(USAGE);
       System.exit(2);
+    } catch (java.io.UncheckedIOException | IllegalArgumentException | IllegalStateException e) {
+      // a missing dataset, a bad checkpoint, a model that does not fit: the message says what and where
+      System.err.println("error: " + e.getMessage());
+      System.exit(1);
     }
   }
 }
