@@ -12,9 +12,10 @@ public final class Kiln {
   private static final ThreadLocal<int[]> NO_GRAD_DEPTH = ThreadLocal.withInitial(() -> new int[1]);
   /**
    * One instance for the life of the program, so a reference to it never goes stale; seeding sets
-   * its state. Unseeded, it starts from a seed that differs from run to run.
+   * its state. Unseeded, it starts from PyTorch's default CPU seed (67280421310721), so a program
+   * that never calls {@link #manualSeed} is still reproducible, as it is in PyTorch.
    */
-  private static final Generator GENERATOR = new Generator(new java.util.SplittableRandom().nextLong());
+  private static final Generator GENERATOR = new Generator(67280421310721L);
 
   private Kiln() {}
 
