@@ -16,6 +16,9 @@ public final class Main {
       "                --checkpoint writes model, optimizer and RNG state to PATH after every epoch,",
       "                --resume continues from such a file at the next epoch, with the same results as",
       "                an unbroken run (use the same options)",
+      "  mnist [--epochs 10] [--batch 64] [--lr 0.01] [--momentum 0.9] [--seed 0] [--eager]",
+      "                the PyTorch tutorial's MNIST MLP with BatchNorm1d: SGD with momentum, the learning",
+      "                rate multiplied by 0.1 every 5 epochs (StepLR); train loss, test accuracy and lr per epoch",
       "  bench [--model mlp|cnn|all] [--steps 200] [--peer PATH|none]",
       "                time training steps and inference next to the PyTorch peer",
       "  regression [--epochs 2000] [--lr 0.01] [--seed 0]",
@@ -27,6 +30,8 @@ public final class Main {
       "  cifar10 [--epochs 1] [--batch 64] [--lr 0.01] [--momentum 0.9] [--seed 0]",
       "                train the tutorials' CIFAR-10 network and report test accuracy",
       "",
+      "MNIST is read the same way from a mnist directory (~/.kiln/datasets/mnist, /usr/share/datasets/mnist),",
+      "or downloaded into ~/.kiln/datasets/mnist.",
       "FashionMNIST is read from $KILN_DATA, ~/.kiln/datasets/fashion-mnist or",
       "/usr/share/datasets/fashion-mnist (Debian: apt-get install dataset-fashion-mnist).",
       "CIFAR-10 is not downloaded: extract the files of cifar-10-batches-bin from",
@@ -43,6 +48,7 @@ public final class Main {
     try {
       switch (args[0]) {
         case "fashion-mnist" -> FashionMnistCommand.run(new Args(args[0], args, 1, Set.of("eager")));
+        case "mnist" -> MnistCommand.run(new Args(args[0], args, 1, Set.of("eager")));
         case "bench" -> BenchCommand.run(new Args(args[0], args, 1, Set.of()));
         case "regression" -> RegressionCommand.run(new Args(args[0], args, 1, Set.of()));
         case "summary" -> SummaryCommand.run(new Args(args[0], args, 1, Set.of()));

@@ -1,5 +1,6 @@
 package dev.kiln.samples;
 
+import dev.kiln.dsl.BatchNorm1d;
 import dev.kiln.dsl.Flatten;
 import dev.kiln.dsl.Conv2d;
 import dev.kiln.dsl.Linear;
@@ -20,6 +21,19 @@ public final class Models {
         new Linear(28 * 28, 512), new ReLU(),
         new Linear(512, 512), new ReLU(),
         new Linear(512, 10));
+  }
+
+  /**
+   * The MNIST network of the PyTorch tutorial ({@code Net(28 * 28, 300, 100, 10)}): Flatten, then
+   * Linear(784, 300) BatchNorm1d(300) ReLU, Linear(300, 100) BatchNorm1d(100) ReLU, Linear(100, 10).
+   */
+  @Model(input = {1, 28, 28})
+  public static Sequential mnistMlp() {
+    return Sequential.of(
+        new Flatten(),
+        new Linear(28 * 28, 300), new BatchNorm1d(300), new ReLU(),
+        new Linear(300, 100), new BatchNorm1d(100), new ReLU(),
+        new Linear(100, 10));
   }
 
   /**

@@ -1,0 +1,92 @@
+package dev.kiln.samples;
+
+import dev.kiln.dsl.CrossEntropyLoss;
+import dev.kiln.dsl.Module;
+import dev.kiln.runtime.Kiln;
+import dev.kiln.runtime.Tensor;
+import dev.kiln.runtime.cpu.Blas;
+import dev.kiln.runtime.data.Batch;
+import dev.kiln.runtime.data.DataLoader;
+import dev.kiln.runtime.data.Dataset;
+import dev.kiln.runtime.data.Example;
+import dev.kiln.runtime.data.ImageDataset;
+import dev.kiln.runtime.data.Mnist;
+import dev.kiln.runtime.optim.SGD;
+import dev.kiln.runtime.optim.StepLR;
+import dev.kiln.runtime.util.Progress;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.function.Consumer;
+
+/**
+ * {@code mnist}: the PyTorch tutorial's MNIST MLP ({@link Models#mnistMlp()}, Linear layers with
+ * BatchNorm1d) trained with SGD and momentum, the learning rate multiplied by 0.1 every 5 epochs by
+ * a {@link StepLR} stepped once per epoch. Runs the class the annotation processor compiled ({@code
+ * KilnMnistMlp}), or with {@code --eager} the declaration itself. Prints the train loss, test
+ * accuracy and learning rate of each epoch, and ends with a {@code RESULT} line.
+ */
+final class MnistCommand {
+  private MnistCommand() {}
+
+  static void run(Args args) {
+    int epochs = args.integer("epochs", 10, 1);
+    int batch = args.integer("batch", 64, 1);
+    double lr = args.number("lr", 0.01);
+    double momentum = args.number("momentum", 0.9);
+    long seed = args.integer("seed", 0, 0);
+    boolean eager = args.flag("eager");
+    args.rejectUnknown();
+
+    Kiln.manualSeed(seed);
+    ImageDataset trainSet = Mnist.train(); // a missing dataset: UncheckedIOException saying where to put it
+    ImageDataset testSet = Mnist.test();
+    Module net = eager ? Models.mnistMlp() : new KilnMnistMlp();
+    String mode = eager ? "eager" : "compiled";
+    System.out.printf(Locale.ROOT, "MNIST: %d training and %d test images; %s mode; matrix multiply: %s%n",
+        trainSet.size(), testSet.size(), mode, Blas.describe());
+    System.out.println(net);
+
+    List<Epoch> history = train(net, trainSet, new DataLoader<>(testSet, 1000, false), epochs, batch, lr, momentum,
+        e -> System.out.printf(Locale.ROOT, "epoch %d/%d  train_loss %.4f  test_accuracy %.2f%%  lr %s  seconds %.1f%n",
+            e.epoch(), epochs, e.trainLoss(), e.testAccuracy(), e.lr(), e.seconds()));
+    System.out.printf(Locale.ROOT, "RESULT model=mnist-mlp mode=%s epochs=%d test_accuracy=%.2f%n",
+        mode, epochs, history.get(history.size() - 1).testAccuracy());
+  }
+
+  /** One epoch's metrics; {@code lr} is the learning rate the epoch trained with. */
+  record Epoch(int epoch, double trainLoss, double testAccuracy, double lr, double seconds) {}
+
+  /**
+   * Trains {@code net} for {@code epochs} epochs with cross-entropy, SGD with momentum and {@code
+   * StepLR(opt, 5, 0.1)} stepped after each epoch (so epochs 1-5 use {@code lr}, 6-10 {@code lr /
+   * 10}, as the tutorial's loop does), evaluating on {@code test} after each epoch and handing each
+   * epoch's metrics to {@code report}.
+   */
+  static List<Epoch> train(Module net, Dataset<Example> trainSet, DataLoader<Example> test, int epochs, int batch,
+      double lr, double momentum, Consumer<Epoch> report) {
+    var criterion = new CrossEntropyLoss();
+    var opt = new SGD(net.parameters(), lr).momentum(momentum);
+    var scheduler = new StepLR(opt, 5, 0.1);
+    var train = new DataLoader<>(trainSet, batch, true);
+    List<Epoch> history = new ArrayList<>();
+    for (int epoch = 1; epoch <= epochs; epoch++) {
+      double epochLr = scheduler.getLastLr().get(0);
+      net.train();
+      Progress bar = Progress.start(String.format(Locale.ROOT, "epoch %d/%d", epoch, epochs), train.size());
+      for (Batch b : train) {
+        opt.zeroGrad();
+        Tensor loss = criterion.apply(net.forward(b.x()), b.y());
+        loss.backward();
+        opt.step();
+        bar.step(loss.item());
+      }
+      bar.finish();
+      scheduler.step();
+      Epoch e = new Epoch(epoch, bar.meanLoss(), FashionMnistCommand.evaluate(net, test, null), epochLr, bar.seconds());
+      history.add(e);
+      report.accept(e);
+    }
+    return history;
+  }
+}
