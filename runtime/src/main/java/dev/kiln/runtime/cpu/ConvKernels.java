@@ -105,7 +105,7 @@ public final class ConvKernels {
       }
       if (dbias != null) {
         for (int o = 0; o < outC; o++) {
-          dbias[dbOff + o] += (float) rowSum(dy, o * ld, ld);
+          dbias[dbOff + o] += (float) NormKernels.sum(dy, o * ld, ld);
         }
       }
       float[] cols = scratch.cols(k * ld);
@@ -118,22 +118,6 @@ public final class ConvKernels {
         col2im(dx, dxOff, cols, n0, cn, s);
       }
     }
-  }
-
-  /** Sum of {@code a[off, off+len)} with four independent float accumulators (one chain would be latency-bound). */
-  private static double rowSum(float[] a, int off, int len) {
-    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    int j = off, end = off + len;
-    for (; j + 3 < end; j += 4) {
-      s0 += a[j];
-      s1 += a[j + 1];
-      s2 += a[j + 2];
-      s3 += a[j + 3];
-    }
-    for (; j < end; j++) {
-      s0 += a[j];
-    }
-    return (double) s0 + s1 + s2 + s3;
   }
 
   /** Samples per chunk: as many as fit {@link #COLS_BUDGET}, at least one. */

@@ -35,7 +35,8 @@ public final class NormKernels {
   // Row reductions in float with four independent accumulators (one dependency chain would make
   // the loop latency-bound), summed into double across rows by the callers.
 
-  private static double sum(float[] a, int off, int len) {
+  /** Sum of {@code a[off, off+len)}; also used by the convolution's bias gradient. */
+  static double sum(float[] a, int off, int len) {
     float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
     int j = 0;
     for (; j + 3 < len; j += 4) {
