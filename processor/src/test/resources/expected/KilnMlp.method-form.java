@@ -43,17 +43,17 @@ public final class KilnMlp extends Module {
     float[] in = x.readBuffer();
     int inOff = x.offset();
     float[] out = new float[n * 10];
-    // 0 Flatten(start_dim=1, end_dim=-1): [N, 1, 28, 28] -> [N, 784]   Models.java:14
+    // 0 Flatten(start_dim=1, end_dim=-1): [N, 1, 28, 28] -> [N, 784]   Models.java:15
     // a view: no work
-    // 1 Linear(in_features=784, out_features=512, bias=True) + 2 ReLU(): [N, 784] -> [N, 512]   Models.java:14
+    // 1 Linear(in_features=784, out_features=512, bias=True) + 2 ReLU(): [N, 784] -> [N, 512]   Models.java:16
     Blas.sgemm(false, true, n, 512, 784, 1f, in, inOff, 784, layer1.weight(), 784, 0f, p.a2, 0, 512);
     Tensor layer1B = layer1.bias();
     CpuKernels.addBiasRelu(p.a2, 0, p.a2, 0, layer1B.readBuffer(), layer1B.offset(), n, 512);
-    // 3 Linear(in_features=512, out_features=512, bias=True) + 4 ReLU(): [N, 512] -> [N, 512]   Models.java:14
+    // 3 Linear(in_features=512, out_features=512, bias=True) + 4 ReLU(): [N, 512] -> [N, 512]   Models.java:17
     Blas.sgemm(false, true, n, 512, 512, 1f, p.a2, 0, 512, layer3.weight(), 512, 0f, p.a3, 0, 512);
     Tensor layer3B = layer3.bias();
     CpuKernels.addBiasRelu(p.a3, 0, p.a3, 0, layer3B.readBuffer(), layer3B.offset(), n, 512);
-    // 5 Linear(in_features=512, out_features=10, bias=True): [N, 512] -> [N, 10]   Models.java:14
+    // 5 Linear(in_features=512, out_features=10, bias=True): [N, 512] -> [N, 10]   Models.java:18
     Blas.sgemm(false, true, n, 10, 512, 1f, p.a3, 0, 512, layer5.weight(), 512, 0f, out, 0, 10);
     Tensor layer5B = layer5.bias();
     CpuKernels.addBiasRows(out, 0, out, 0, layer5B.readBuffer(), layer5B.offset(), n, 10);
@@ -120,21 +120,21 @@ public final class KilnMlp extends Module {
       float[] in = x.readBuffer();
       int inOff = x.offset();
       float[] dx = needsGrad(0) ? new float[n * 784] : null;
-      // 5 Linear(in_features=512, out_features=10, bias=True): gradient of [N, 512]   Models.java:14
+      // 5 Linear(in_features=512, out_features=10, bias=True): gradient of [N, 512]   Models.java:18
       CpuKernels.biasGradient(Compiled.gradBuffer(layer5.bias()), 0, g.readBuffer(), g.offset(), n, 10, true);
       Tensor layer5GW = Compiled.grad(layer5.weight());
       if (layer5GW != null) {
         Blas.sgemm(true, false, 10, 512, n, 1f, g.readBuffer(), g.offset(), 10, p.a3, 0, 512, 1f, layer5GW, 512);
       }
       Blas.sgemm(false, false, n, 512, 10, 1f, g.readBuffer(), g.offset(), 10, layer5.weight(), 512, 0f, p.da3, 0, 512);
-      // 3 Linear(in_features=512, out_features=512, bias=True) + 4 ReLU(): gradient of [N, 512]   Models.java:14
+      // 3 Linear(in_features=512, out_features=512, bias=True) + 4 ReLU(): gradient of [N, 512]   Models.java:17
       CpuKernels.reluBackwardBiasGradient(Compiled.gradBuffer(layer3.bias()), 0, p.da3, 0, p.a3, 0, n, 512, true);
       Tensor layer3GW = Compiled.grad(layer3.weight());
       if (layer3GW != null) {
         Blas.sgemm(true, false, 512, 512, n, 1f, p.da3, 0, 512, p.a2, 0, 512, 1f, layer3GW, 512);
       }
       Blas.sgemm(false, false, n, 512, 512, 1f, p.da3, 0, 512, layer3.weight(), 512, 0f, p.da2, 0, 512);
-      // 1 Linear(in_features=784, out_features=512, bias=True) + 2 ReLU(): gradient of [N, 784]   Models.java:14
+      // 1 Linear(in_features=784, out_features=512, bias=True) + 2 ReLU(): gradient of [N, 784]   Models.java:16
       CpuKernels.reluBackwardBiasGradient(Compiled.gradBuffer(layer1.bias()), 0, p.da2, 0, p.a2, 0, n, 512, true);
       Tensor layer1GW = Compiled.grad(layer1.weight());
       if (layer1GW != null) {

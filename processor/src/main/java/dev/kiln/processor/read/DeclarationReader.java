@@ -121,7 +121,7 @@ public final class DeclarationReader {
       return null;
     }
     Steps steps = new Steps("x");
-    steps.applySequential(seq, "x", name + "()", source(unit, ret));
+    steps.applySequential(seq, "x", name + "()", null); // each step points at its layer's own line
     return new ModelIr(ModelIr.Form.METHOD, method, packageOf(owner), nestedName(owner), name,
         prefixed(owner, generated), input, "x", layers, steps.list, steps.last, source(unit, tree));
   }
@@ -493,11 +493,12 @@ public final class DeclarationReader {
       return input == null ? null : step(input, spec, null, mi.toString(), source(unit, mi));
     }
 
+    /** Steps for each layer in order; {@code where} is the call site, or null for each layer's declaration. */
     String applySequential(Seq seq, String input, String text, Source where) {
       String value = input;
       for (LayerNode child : seq.children()) {
         value = child instanceof Leaf leaf
-            ? step(value, leaf.layer.spec(), leaf.layer, text, where)
+            ? step(value, leaf.layer.spec(), leaf.layer, text, where != null ? where : leaf.layer.source())
             : applySequential((Seq) child, value, text, where);
       }
       last = value;
