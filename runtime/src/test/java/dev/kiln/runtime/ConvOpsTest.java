@@ -366,4 +366,38 @@ class ConvOpsTest {
     e = assertThrows(IllegalArgumentException.class, () -> Ops.maxPool2d(Tensor.zeros(4, 4), 2, 2, 2, 2, 0, 0, false));
     assertEquals("max_pool2d: input must have rank 4, got shape [4, 4]", e.getMessage());
   }
+
+  /** The 2x2 stride-2 fast path against a naive max and argmax (routing of the gradient), odd width included. */
+  @Test
+  void twoByTwoPoolingMatchesANaiveMax() {
+    Kiln.manualSeed(21);
+    int n = 2, c = 3, h = 8, w = 9;
+    Tensor x = Tensor.randn(n, c, h, w).requiresGrad(true);
+    Tensor y = Ops.maxPool2d(x, 2, 2, 2, 2, 0, 0, false);
+    float[] xv = x.toFloatArray();
+    float[] yv = y.toFloatArray();
+    float[] expectedGrad = new float[xv.length];
+    int oh = h / 2, ow = w / 2;
+    for (int p = 0; p < n * c; p++) {
+      for (int i = 0; i < oh; i++) {
+        for (int j = 0; j < ow; j++) {
+          int best = -1;
+          float max = Float.NEGATIVE_INFINITY;
+          for (int a = 0; a < 2; a++) {
+            for (int b = 0; b < 2; b++) {
+              int idx = p * h * w + (2 * i + a) * w + 2 * j + b;
+              if (xv[idx] > max) {
+                max = xv[idx];
+                best = idx;
+              }
+            }
+          }
+          assertEquals(max, yv[(p * oh + i) * ow + j], "max at plane " + p + " (" + i + ", " + j + ")");
+          expectedGrad[best] += 1f;
+        }
+      }
+    }
+    Ops.sum(y).backward();
+    assertArrayEquals(expectedGrad, x.grad().toFloatArray());
+  }
 }

@@ -120,6 +120,38 @@ public final class ConvKernels {
     }
   }
 
+  /**
+   * {@link #maxPool2dForward} for the tutorials' 2x2 windows with stride 2 when every window lies
+   * inside the input: the four values of a window are read once and the result written once
+   * (the general loop reads and writes each output once per window element). Same tie and NaN
+   * rules: the first maximum in row-major window order wins, NaN propagates to the value.
+   */
+  private static void maxPool2x2(float[] out, int outOff, int[] argmax, float[] x, int xOff, Pool2dShape s) {
+    int h = s.height(), wd = s.width(), outH = s.outHeight(), outW = s.outWidth();
+    int planes = s.batch() * s.channels();
+    for (int pl = 0, o = 0; pl < planes; pl++) {
+      int plane = xOff + pl * h * wd;
+      for (int oh = 0; oh < outH; oh++, o += outW) {
+        int top = 2 * oh * wd;
+        int bottom = top + wd;
+        for (int ow = 0; ow < outW; ow++) {
+          int i0 = top + 2 * ow, i1 = i0 + 1, i2 = bottom + 2 * ow, i3 = i2 + 1;
+          float v0 = x[plane + i0], v1 = x[plane + i1], v2 = x[plane + i2], v3 = x[plane + i3];
+          int best = i0;
+          float max = v0;
+          best = v1 > max ? i1 : best;
+          max = Math.max(max, v1);
+          best = v2 > max ? i2 : best;
+          max = Math.max(max, v2);
+          best = v3 > max ? i3 : best;
+          max = Math.max(max, v3);
+          out[outOff + o + ow] = max;
+          argmax[o + ow] = best;
+        }
+      }
+    }
+  }
+
   /** Samples per chunk: as many as fit {@link #COLS_BUDGET}, at least one. */
   private static int chunkSize(Conv2dShape s) {
     long perSample = (long) s.patchSize() * s.outPlaneSize();
@@ -300,6 +332,11 @@ public final class ConvKernels {
    * @param x {@code [batch, channels, H, W]}
    */
   public static void maxPool2dForward(float[] out, int outOff, int[] argmax, float[] x, int xOff, Pool2dShape s) {
+    if (s.kernelH() == 2 && s.kernelW() == 2 && s.strideH() == 2 && s.strideW() == 2 && s.padH() == 0 && s.padW() == 0
+        && 2 * s.outHeight() <= s.height() && 2 * s.outWidth() <= s.width()) {
+      maxPool2x2(out, outOff, argmax, x, xOff, s);
+      return;
+    }
     int h = s.height(), wd = s.width(), outH = s.outHeight(), outW = s.outWidth();
     int sh = s.strideH(), sw = s.strideW(), ph = s.padH(), pw = s.padW();
     int planes = s.batch() * s.channels();
