@@ -11,9 +11,13 @@ import java.util.Map;
  * A dense, row-major float32 tensor of any rank, with reverse-mode automatic differentiation.
  *
  * <p>Tensors are contiguous: {@link #reshape} and {@link #flatten} return views that share the
- * backing array. Operations on tensors that {@link #requiresGrad()} record a {@link Node} on the
+ * storage. Operations on tensors that {@link #requiresGrad()} record a {@link Node} on the
  * tape (unless inside {@link Kiln#noGrad()}); {@link #backward()} walks it and accumulates
  * gradients into the leaves' {@link #grad()} until they are zeroed.
+ *
+ * <p>The values live on the Java heap, in native memory, or both (see {@code Storage}): eager
+ * kernels use {@link #buffer()}/{@link #readBuffer()}, OpenBLAS uses {@link #readNative()}/
+ * {@link #writeNative()}, and each side is copied from the other only when it is stale.
  */
 public final class Tensor {
   private final Storage storage;
