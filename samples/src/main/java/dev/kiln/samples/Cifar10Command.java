@@ -3,8 +3,6 @@ package dev.kiln.samples;
 import dev.kiln.dsl.CrossEntropyLoss;
 import dev.kiln.dsl.Module;
 import dev.kiln.runtime.Kiln;
-import dev.kiln.runtime.Tensor;
-import dev.kiln.runtime.data.Batch;
 import dev.kiln.runtime.data.Cifar10;
 import dev.kiln.runtime.data.DataLoader;
 import dev.kiln.runtime.data.ImageDataset;
@@ -53,17 +51,8 @@ final class Cifar10Command {
     var train = new DataLoader<>(trainSet, batch, true);
     var test = new DataLoader<>(testSet, 1000, false);
     for (int epoch = 1; epoch <= epochs; epoch++) {
-      net.train();
-      Progress bar = Progress.start(String.format(Locale.ROOT, "epoch %d/%d", epoch, epochs), train.size());
-      for (Batch b : train) {
-        opt.zeroGrad();
-        Tensor loss = criterion.apply(net.apply(b.x()), b.y());
-        loss.backward();
-        opt.step();
-        bar.step(loss.item());
-      }
-      bar.finish();
-      double accuracy = FashionMnistCommand.evaluate(net, test, null);
+      Progress bar = TrainingLoop.epoch(net, train, criterion, opt, String.format(Locale.ROOT, "epoch %d/%d", epoch, epochs));
+      double accuracy = TrainingLoop.evaluate(net, test, null);
       System.out.printf(Locale.ROOT, "epoch %d/%d  train_loss %.4f  test_accuracy %.2f%%  seconds %.1f%n",
           epoch, epochs, bar.meanLoss(), accuracy, bar.seconds());
     }

@@ -3,7 +3,6 @@ package dev.kiln.samples;
 import dev.kiln.dsl.CrossEntropyLoss;
 import dev.kiln.dsl.Module;
 import dev.kiln.runtime.Kiln;
-import dev.kiln.runtime.Tensor;
 import dev.kiln.runtime.cpu.Blas;
 import dev.kiln.runtime.data.Batch;
 import dev.kiln.runtime.data.DataLoader;
@@ -111,22 +110,13 @@ final class FashionMnistCommand {
       System.out.printf(Locale.ROOT, "resumed from %s after epoch %d%n", t.resume(), first - 1);
     }
     double trainSeconds = 0;
-    double accuracy = first > t.epochs() ? evaluate(net, test, null) : 0;
+    double accuracy = first > t.epochs() ? TrainingLoop.evaluate(net, test, null) : 0;
     List<Double> losses = new ArrayList<>();
     List<Double> accuracies = new ArrayList<>();
     for (int epoch = first; epoch <= t.epochs(); epoch++) {
-      net.train();
-      Progress bar = Progress.start(String.format(Locale.ROOT, "epoch %d/%d", epoch, t.epochs()), train.size());
-      for (Batch b : train) {
-        opt.zeroGrad();
-        Tensor loss = criterion.apply(net.forward(b.x()), b.y());
-        loss.backward();
-        opt.step();
-        bar.step(loss.item());
-      }
-      bar.finish();
+      Progress bar = TrainingLoop.epoch(net, train, criterion, opt, String.format(Locale.ROOT, "epoch %d/%d", epoch, t.epochs()));
       trainSeconds += bar.seconds();
-      accuracy = evaluate(net, test, null);
+      accuracy = TrainingLoop.evaluate(net, test, null);
       losses.add(bar.meanLoss());
       accuracies.add(accuracy);
       System.out.printf(Locale.ROOT, "epoch %d/%d  train_loss %.4f  test_accuracy %.2f%%  seconds %.1f%n",
@@ -138,31 +128,11 @@ final class FashionMnistCommand {
     return new Outcome(losses, accuracies, accuracy, trainSeconds);
   }
 
-  /** Percentage of test images whose arg-max class equals the label; fills {@code matrix} when given. */
-  static double evaluate(Module net, DataLoader<Example> test, ConfusionMatrix matrix) {
-    net.eval();
-    long correct = 0, total = 0;
-    try (var g = Kiln.noGrad()) {
-      for (Batch b : test) {
-        int[] predicted = net.forward(b.x()).argmax(1).toIntArray();
-        int[] labels = b.y().toIntArray();
-        for (int i = 0; i < labels.length; i++) {
-          correct += predicted[i] == labels[i] ? 1 : 0;
-        }
-        total += labels.length;
-        if (matrix != null) {
-          matrix.add(labels, predicted);
-        }
-      }
-    }
-    return 100.0 * correct / total;
-  }
-
   /** The tutorials' figures: loss and accuracy curves, confusion matrix, a grid of predictions. */
   private static void writePlots(Path dir, Module net, DataLoader<Example> test, ImageDataset testSet,
       List<Double> losses, List<Double> accuracies) {
     ConfusionMatrix matrix = new ConfusionMatrix(FashionMnist.classNames().size());
-    evaluate(net, test, matrix);
+    TrainingLoop.evaluate(net, test, matrix);
     Plots.trainingCurves(dir.resolve("training.png"), losses, accuracies);
     Plots.confusionMatrix(dir.resolve("confusion.png"), matrix, FashionMnist.classNames());
 

@@ -3,9 +3,7 @@ package dev.kiln.samples;
 import dev.kiln.dsl.CrossEntropyLoss;
 import dev.kiln.dsl.Module;
 import dev.kiln.runtime.Kiln;
-import dev.kiln.runtime.Tensor;
 import dev.kiln.runtime.cpu.Blas;
-import dev.kiln.runtime.data.Batch;
 import dev.kiln.runtime.data.DataLoader;
 import dev.kiln.runtime.data.Dataset;
 import dev.kiln.runtime.data.Example;
@@ -72,18 +70,9 @@ final class MnistCommand {
     List<Epoch> history = new ArrayList<>();
     for (int epoch = 1; epoch <= epochs; epoch++) {
       double epochLr = scheduler.getLastLr().get(0);
-      net.train();
-      Progress bar = Progress.start(String.format(Locale.ROOT, "epoch %d/%d", epoch, epochs), train.size());
-      for (Batch b : train) {
-        opt.zeroGrad();
-        Tensor loss = criterion.apply(net.forward(b.x()), b.y());
-        loss.backward();
-        opt.step();
-        bar.step(loss.item());
-      }
-      bar.finish();
+      Progress bar = TrainingLoop.epoch(net, train, criterion, opt, String.format(Locale.ROOT, "epoch %d/%d", epoch, epochs));
       scheduler.step();
-      Epoch e = new Epoch(epoch, bar.meanLoss(), FashionMnistCommand.evaluate(net, test, null), epochLr, bar.seconds());
+      Epoch e = new Epoch(epoch, bar.meanLoss(), TrainingLoop.evaluate(net, test, null), epochLr, bar.seconds());
       history.add(e);
       report.accept(e);
     }

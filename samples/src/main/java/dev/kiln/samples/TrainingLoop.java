@@ -1,0 +1,56 @@
+package dev.kiln.samples;
+
+import dev.kiln.dsl.Loss;
+import dev.kiln.dsl.Module;
+import dev.kiln.runtime.Kiln;
+import dev.kiln.runtime.Tensor;
+import dev.kiln.runtime.data.Batch;
+import dev.kiln.runtime.data.DataLoader;
+import dev.kiln.runtime.data.Example;
+import dev.kiln.runtime.optim.Optimizer;
+import dev.kiln.runtime.util.ConfusionMatrix;
+import dev.kiln.runtime.util.Progress;
+
+/** The tutorials' training and evaluation loops, written once for every sample command. */
+final class TrainingLoop {
+  private TrainingLoop() {}
+
+  /**
+   * One epoch the way a PyTorch user writes it: zero the gradients, forward, loss, backward,
+   * step, with a progress bar.
+   *
+   * @return the finished bar, which knows the epoch's mean loss and seconds
+   */
+  static Progress epoch(Module net, DataLoader<Example> train, Loss criterion, Optimizer opt, String label) {
+    net.train();
+    Progress bar = Progress.start(label, train.size());
+    for (Batch b : train) {
+      opt.zeroGrad();
+      Tensor loss = criterion.apply(net.forward(b.x()), b.y());
+      loss.backward();
+      opt.step();
+      bar.step(loss.item());
+    }
+    bar.finish();
+    return bar;
+  }
+
+  /** Percentage of test images whose arg-max class equals the label; fills {@code matrix} when given. */
+  static double evaluate(Module net, DataLoader<Example> test, ConfusionMatrix matrix) {
+    net.eval();
+    long correct = 0, total = 0;
+    try (var g = Kiln.noGrad()) {
+      for (Batch b : test) {
+        int[] predicted = net.forward(b.x()).argmax(1).toIntArray();
+        int[] labels = b.y().toIntArray();
+        for (int i = 0; i < labels.length; i++) {
+          correct += predicted[i] == labels[i] ? 1 : 0;
+        }
+        total += labels.length;
+        if (matrix != null) {
+          matrix.add(labels, predicted);
+        }
+      }
+    }
+    return 100.0 * correct / total;
+  }}
