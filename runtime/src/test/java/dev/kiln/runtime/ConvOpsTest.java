@@ -103,6 +103,8 @@ class ConvOpsTest {
         {2, 4, 5, 5, 2, 5, 5, 1, 1, 2, 2},
         {1, 2, 4, 4, 3, 4, 4, 1, 1, 0, 0},
         {2, 3, 6, 9, 2, 3, 5, 1, 1, 0, 2}, // as wide as the input, not as high: the block-copy im2col
+        {2, 2, 2, 6, 3, 5, 5, 1, 1, 2, 2}, // same width, some kernel rows never inside the input
+        {1, 2, 5, 7, 2, 3, 7, 1, 1, 1, 3}, // same width, wrapped columns on both sides, more than one
         // 18 * 4096 im2col floats per sample: the batch is unfolded in more than one chunk
         {60, 2, 64, 64, 3, 3, 3, 1, 1, 1, 1}};
     for (int[] c : cases) {

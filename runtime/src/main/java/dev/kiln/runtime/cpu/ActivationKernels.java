@@ -161,9 +161,11 @@ public final class ActivationKernels {
 
   /** {@code out = x * mask}: dropout's forward (x the input) and its backward (x the output gradient). */
   public static void applyMask(float[] out, int outOff, float[] x, int xOff, float[] mask, int maskOff, int n) {
-    for (int i = 0; i < n; i++) {
-      out[outOff + i] = x[xOff + i] * mask[maskOff + i];
-    }
+    Parallel.forRange(n, n, (part, from, to) -> {
+      for (int i = from; i < to; i++) {
+        out[outOff + i] = x[xOff + i] * mask[maskOff + i];
+      }
+    });
   }
 
   // ------------------------------------------------------------------ regression losses, per element

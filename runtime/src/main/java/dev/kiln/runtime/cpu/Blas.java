@@ -15,14 +15,22 @@ import org.bytedeco.openblas.global.openblas_nolapack;
  * native pointers, see docs/benchmarks.md); so the arrays are staged through per-thread off-heap
  * buffers, copying each operand once and only the result back.
  *
- * <p>Threads: OpenBLAS owns the cores while it multiplies ({@code kiln.threads}, default all
- * processors); Kiln's own element-wise kernels run on the calling thread between calls, so the
- * two never compete.
+ * <p>Threads: OpenBLAS runs single-threaded and large products are split into blocks of C over
+ * {@link Parallel}'s threads ({@code kiln.threads}, default all processors), the same threads
+ * that run Kiln's other kernels. Letting OpenBLAS thread itself was measured worse: its workers
+ * spin after each call and took the second core from the Java kernels that followed.
  */
 public final class Blas {
   private static final System.Logger LOG = System.getLogger("dev.kiln.runtime");
   private static final boolean NATIVE = loadNative();
   private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+  /** Columns (or rows) of C per unit of a split product. */
+  private static final int PANEL = 16;
+  /**
+   * Multiply-adds that count as one element of {@link Parallel#forRange}'s work: splitting pays
+   * from about 2M multiply-adds (a 64x64x512 product), where a hand-off costs a few percent.
+   */
+  private static final int GEMM_WORK_SCALE = 64;
 
   private Blas() {}
 
@@ -34,8 +42,7 @@ public final class Blas {
     }
     try {
       Loader.load(openblas_nolapack.class);
-      int threads = Integer.getInteger("kiln.threads", Runtime.getRuntime().availableProcessors());
-      openblas_nolapack.blas_set_num_threads(Math.max(1, threads));
+      openblas_nolapack.blas_set_num_threads(1); // Kiln splits products over its own threads (Parallel)
       return true;
     } catch (Throwable t) {
       LOG.log(Level.WARNING, "Kiln: OpenBLAS natives did not load (" + t + "); matrix multiply falls back to pure Java, expect it to be several times slower");
@@ -48,12 +55,12 @@ public final class Blas {
     return NATIVE;
   }
 
-  /** Short description for benchmark tables, e.g. {@code "OpenBLAS 0.3.31 (2 threads)"}. */
+  /** Short description for benchmark tables, e.g. {@code "OpenBLAS, 2 threads"}. */
   public static String describe() {
     if (!NATIVE) {
       return "pure Java";
     }
-    return "OpenBLAS (" + openblas_nolapack.blas_get_num_threads() + " threads)";
+    return "OpenBLAS, " + Parallel.threads() + (Parallel.threads() == 1 ? " thread" : " threads");
   }
 
   /**
@@ -93,8 +100,7 @@ public final class Blas {
     Scratch s = SCRATCH.get();
     FloatPointer pa = stage(s, true, a, aOff, span(transA ? k : m, transA ? m : k, lda));
     FloatPointer pc = stageC(c, cOff, m, n, ldc, beta, s);
-    openblas_nolapack.cblas_sgemm(openblas_nolapack.CblasRowMajor, op(transA), op(transB),
-        m, n, k, alpha, pa, lda, b.readNative().getPointer(b.offset()), ldb, beta, pc, ldc);
+    gemm(transA, transB, m, n, k, alpha, pa, lda, b.readNative().getPointer(b.offset()), ldb, beta, pc, ldc);
     pc.get(c, cOff, span(m, n, ldc));
   }
 
@@ -117,8 +123,7 @@ public final class Blas {
     Scratch s = SCRATCH.get();
     FloatPointer pa = stage(s, true, a, aOff, span(transA ? k : m, transA ? m : k, lda));
     FloatPointer pb = stage(s, false, b, bOff, span(transB ? n : k, transB ? k : n, ldb));
-    openblas_nolapack.cblas_sgemm(openblas_nolapack.CblasRowMajor, op(transA), op(transB),
-        m, n, k, alpha, pa, lda, pb, ldb, beta, c.writeNative().getPointer(c.offset()), ldc);
+    gemm(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, c.writeNative().getPointer(c.offset()), ldc);
   }
 
   /** {@code y += alpha * x} over {@code n} native values (BLAS saxpy); requires {@link #isNative()}. */
@@ -169,11 +174,47 @@ public final class Blas {
     FloatPointer pa = stage(s, true, a, aOff, span(transA ? k : m, transA ? m : k, lda));
     FloatPointer pb = stage(s, false, b, bOff, span(transB ? n : k, transB ? k : n, ldb));
     FloatPointer pc = stageC(c, cOff, m, n, ldc, beta, s);
-    openblas_nolapack.cblas_sgemm(openblas_nolapack.CblasRowMajor, op(transA), op(transB),
-        m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+    gemm(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
     pc.get(c, cOff, span(m, n, ldc));
   }
 
+
+  /**
+   * One product on native operands, split over {@link Parallel}'s threads when it is large: the
+   * rows of C (when it has more rows than columns) or its columns, in blocks of whole 16-float
+   * panels, each part a single-threaded OpenBLAS call on its own block of C. Each element of C is
+   * still one dot product over all of k, so the split does not change the arithmetic.
+   */
+  private static void gemm(
+      boolean transA, boolean transB, int m, int n, int k, float alpha,
+      FloatPointer a, int lda, FloatPointer b, int ldb, float beta, FloatPointer c, int ldc) {
+    if (Parallel.busy()) { // inside a kernel's part (or another thread's region): one call
+      openblas_nolapack.cblas_sgemm(openblas_nolapack.CblasRowMajor, op(transA), op(transB),
+          m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+      return;
+    }
+    boolean byRows = m > n;
+    int panels = ((byRows ? m : n) + PANEL - 1) / PANEL;
+    Parallel.forRange(panels, (long) m * n * k / GEMM_WORK_SCALE, (part, from, to) -> {
+      int lo = from * PANEL;
+      int hi = Math.min(to * PANEL, byRows ? m : n);
+      if (hi <= lo) {
+        return;
+      }
+      if (lo == 0 && hi == (byRows ? m : n)) {
+        openblas_nolapack.cblas_sgemm(openblas_nolapack.CblasRowMajor, op(transA), op(transB),
+            m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+      } else if (byRows) {
+        openblas_nolapack.cblas_sgemm(openblas_nolapack.CblasRowMajor, op(transA), op(transB),
+            hi - lo, n, k, alpha, a.getPointer(transA ? lo : (long) lo * lda), lda, b, ldb, beta,
+            c.getPointer((long) lo * ldc), ldc);
+      } else {
+        openblas_nolapack.cblas_sgemm(openblas_nolapack.CblasRowMajor, op(transA), op(transB),
+            m, hi - lo, k, alpha, a, lda, b.getPointer(transB ? (long) lo * ldb : lo), ldb, beta,
+            c.getPointer(lo), ldc);
+      }
+    });
+  }
 
   /** Blocked i-k-j loops over rows of C; the inner loop runs along contiguous rows so the JIT vectorises it. */
   static void javaSgemm(

@@ -84,16 +84,20 @@ public final class CpuKernels {
 
   /** {@code out = max(0, x)}; {@code out} may be {@code x}. ({@code Math.max} vectorises; a ternary branches.) */
   public static void reluForward(float[] out, int outOff, float[] x, int xOff, int n) {
-    for (int i = 0; i < n; i++) {
-      out[outOff + i] = Math.max(x[xOff + i], 0f);
-    }
+    Parallel.forRange(n, n, (part, from, to) -> {
+      for (int i = from; i < to; i++) {
+        out[outOff + i] = Math.max(x[xOff + i], 0f);
+      }
+    });
   }
 
   /** {@code dx = dout * (y > 0)} where {@code y} is the ReLU's output; {@code dx} may be {@code dout}. */
   public static void reluBackward(float[] dx, int dxOff, float[] dout, int dOff, float[] y, int yOff, int n) {
-    for (int i = 0; i < n; i++) {
-      dx[dxOff + i] = passIfPositive(dout[dOff + i], y[yOff + i]);
-    }
+    Parallel.forRange(n, n, (part, from, to) -> {
+      for (int i = from; i < to; i++) {
+        dx[dxOff + i] = passIfPositive(dout[dOff + i], y[yOff + i]);
+      }
+    });
   }
 
   /**

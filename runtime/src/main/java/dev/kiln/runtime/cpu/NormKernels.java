@@ -1,5 +1,7 @@
 package dev.kiln.runtime.cpu;
 
+import java.util.Arrays;
+
 /**
  * Batch-normalisation kernels over raw row-major arrays. The input is seen as {@code [N, C, L]}:
  * {@code L = 1} for {@code [N, C]} (BatchNorm1d) and {@code L = H*W} for {@code [N, C, H, W]}
@@ -12,30 +14,54 @@ public final class NormKernels {
   private NormKernels() {}
 
   /**
-   * The batch mean and the biased batch variance (divided by {@code N*L}) of each channel, two-pass
-   * in double: {@code mean[c]}, {@code var[c]} for {@code c < C}.
+   * The batch mean and the biased batch variance (divided by {@code N*L}) of each channel, two
+   * passes: {@code mean[c]}, {@code var[c]} for {@code c < C}.
    */
   public static void batchStatistics(float[] mean, int meanOff, float[] var, int varOff, float[] x, int xOff, int n, int c, int l) {
     double count = (double) n * l;
-    for (int ch = 0; ch < c; ch++) {
-      double sum = 0;
+    Parallel.forRange(c, 2L * n * c * l, (part, c0, c1) -> {
+      int width = (c1 - c0) * l;
+      Rows rows = ROWS.get();
+      float[] acc = rows.zeroed(0, width);
       for (int i = 0; i < n; i++) {
-        sum += sum(x, xOff + (i * c + ch) * l, l);
+        addInto(acc, x, xOff + (i * c + c0) * l, width);
       }
-      double mu = sum / count;
-      double squares = 0;
+      float[] mu = rows.get(1, width);
+      for (int ch = c0; ch < c1; ch++) {
+        float m = (float) (sum(acc, (ch - c0) * l, l) / count);
+        mean[meanOff + ch] = m;
+        Arrays.fill(mu, (ch - c0) * l, (ch - c0 + 1) * l, m);
+      }
+      Arrays.fill(acc, 0, width, 0f);
       for (int i = 0; i < n; i++) {
-        squares += squaredDeviations(x, xOff + (i * c + ch) * l, l, (float) mu);
+        int row = xOff + (i * c + c0) * l;
+        for (int t = 0; t < width; t++) {
+          float d = x[row + t] - mu[t];
+          acc[t] += d * d;
+        }
       }
-      mean[meanOff + ch] = (float) mu;
-      var[varOff + ch] = (float) (squares / count);
+      for (int ch = c0; ch < c1; ch++) {
+        var[varOff + ch] = (float) (sum(acc, (ch - c0) * l, l) / count);
+      }
+    });
+  }
+
+  // The reductions over a channel's N*L values are done as element-wise sums over the N samples'
+  // rows of a block of channels (acc[t] += x[i, t]: the JIT vectorises these loops, a scalar
+  // reduction it does not), then one short reduction per channel over its L sums, in double.
+  // Per-channel factors are spread into rows of the block's width first, so the element-wise
+  // loops have no per-channel inner loop (L is 1 for BatchNorm1d). Blocks of channels are
+  // {@link Parallel}'s parts.
+
+  private static final ThreadLocal<Rows> ROWS = ThreadLocal.withInitial(Rows::new);
+
+  private static void addInto(float[] acc, float[] x, int off, int len) {
+    for (int t = 0; t < len; t++) {
+      acc[t] += x[off + t];
     }
   }
 
-  // Row reductions in float with four independent accumulators (one dependency chain would make
-  // the loop latency-bound), summed into double across rows by the callers.
-
-  /** Sum of {@code a[off, off+len)}; also used by the convolution's bias gradient. */
+  /** Sum of {@code a[off, off+len)} in double; also the convolution's bias gradient. */
   static double sum(float[] a, int off, int len) {
     float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
     int j = 0;
@@ -51,36 +77,22 @@ public final class NormKernels {
     return (double) s0 + s1 + s2 + s3;
   }
 
-  private static double squaredDeviations(float[] a, int off, int len, float mu) {
-    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    int j = 0;
-    for (; j + 3 < len; j += 4) {
-      float d0 = a[off + j] - mu, d1 = a[off + j + 1] - mu, d2 = a[off + j + 2] - mu, d3 = a[off + j + 3] - mu;
-      s0 += d0 * d0;
-      s1 += d1 * d1;
-      s2 += d2 * d2;
-      s3 += d3 * d3;
-    }
-    for (; j < len; j++) {
-      float d = a[off + j] - mu;
-      s0 += d * d;
-    }
-    return (double) s0 + s1 + s2 + s3;
-  }
+  /** Per-thread rows of a block's width, reused between calls. */
+  private static final class Rows {
+    private final float[][] rows = new float[6][0];
 
-  private static double dot(float[] a, int aOff, float[] b, int bOff, int len) {
-    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    int j = 0;
-    for (; j + 3 < len; j += 4) {
-      s0 += a[aOff + j] * b[bOff + j];
-      s1 += a[aOff + j + 1] * b[bOff + j + 1];
-      s2 += a[aOff + j + 2] * b[bOff + j + 2];
-      s3 += a[aOff + j + 3] * b[bOff + j + 3];
+    float[] get(int which, int width) {
+      if (rows[which].length < width) {
+        rows[which] = new float[width];
+      }
+      return rows[which];
     }
-    for (; j < len; j++) {
-      s0 += a[aOff + j] * b[bOff + j];
+
+    float[] zeroed(int which, int width) {
+      float[] r = get(which, width);
+      Arrays.fill(r, 0, width, 0f);
+      return r;
     }
-    return (double) s0 + s1 + s2 + s3;
   }
 
   /**
@@ -109,19 +121,45 @@ public final class NormKernels {
   public static void batchNormForward(
       float[] out, int outOff, float[] x, int xOff, float[] mean, int meanOff, float[] var, int varOff,
       float[] weight, int wOff, float[] bias, int bOff, int n, int c, int l, double eps) {
-    for (int ch = 0; ch < c; ch++) {
-      double rstd = 1.0 / Math.sqrt(var[varOff + ch] + eps);
-      double w = weight == null ? 1.0 : weight[wOff + ch];
-      float scale = (float) (w * rstd);
-      float shift = (float) ((bias == null ? 0.0 : bias[bOff + ch]) - mean[meanOff + ch] * w * rstd);
+    normalise(out, outOff, x, xOff, mean, meanOff, var, varOff, weight, wOff, bias, bOff, n, c, l, eps, false);
+  }
+
+  /** {@link #batchNormForward} followed by ReLU, in one pass: {@code out = max(0, bn(x))}. */
+  public static void batchNormReluForward(
+      float[] out, int outOff, float[] x, int xOff, float[] mean, int meanOff, float[] var, int varOff,
+      float[] weight, int wOff, float[] bias, int bOff, int n, int c, int l, double eps) {
+    normalise(out, outOff, x, xOff, mean, meanOff, var, varOff, weight, wOff, bias, bOff, n, c, l, eps, true);
+  }
+
+  private static void normalise(
+      float[] out, int outOff, float[] x, int xOff, float[] mean, int meanOff, float[] var, int varOff,
+      float[] weight, int wOff, float[] bias, int bOff, int n, int c, int l, double eps, boolean relu) {
+    Parallel.forRange(c, (long) n * c * l, (part, c0, c1) -> {
+      int width = (c1 - c0) * l;
+      Rows rows = ROWS.get();
+      float[] scale = rows.get(0, width);
+      float[] shift = rows.get(1, width);
+      for (int ch = c0; ch < c1; ch++) {
+        double rstd = 1.0 / Math.sqrt(var[varOff + ch] + eps);
+        double w = weight == null ? 1.0 : weight[wOff + ch];
+        int from = (ch - c0) * l;
+        Arrays.fill(scale, from, from + l, (float) (w * rstd));
+        Arrays.fill(shift, from, from + l, (float) ((bias == null ? 0.0 : bias[bOff + ch]) - mean[meanOff + ch] * w * rstd));
+      }
       for (int i = 0; i < n; i++) {
-        int o = outOff + (i * c + ch) * l;
-        int xi = xOff + (i * c + ch) * l;
-        for (int j = 0; j < l; j++) {
-          out[o + j] = x[xi + j] * scale + shift;
+        int o = outOff + (i * c + c0) * l;
+        int xi = xOff + (i * c + c0) * l;
+        if (relu) {
+          for (int t = 0; t < width; t++) {
+            out[o + t] = Math.max(x[xi + t] * scale[t] + shift[t], 0f);
+          }
+        } else {
+          for (int t = 0; t < width; t++) {
+            out[o + t] = x[xi + t] * scale[t] + shift[t];
+          }
         }
       }
-    }
+    });
   }
 
   /**
@@ -131,48 +169,99 @@ public final class NormKernels {
    * channel's {@code N*L} values; without it (evaluation: fixed running statistics)
    * {@code dx = w * rstd * dout}. Always {@code dweight[c] = sum(dout * xhat)} and
    * {@code dbias[c] = sum(dout)}. Any of {@code dx}, {@code dweight}, {@code dbias} may be null
-   * (not wanted), and {@code weight} may be null (no affine transform).
+   * (not wanted), and {@code weight} may be null (no affine transform). {@code dx} may be
+   * {@code dout}.
    */
   public static void batchNormBackward(
       float[] dx, int dxOff, float[] dweight, int dwOff, float[] dbias, int dbOff, float[] dout, int dOff,
       float[] x, int xOff, float[] mean, int meanOff, float[] var, int varOff, float[] weight, int wOff,
       int n, int c, int l, double eps, boolean throughStatistics) {
+    gradients(dx, dxOff, dweight, dwOff, dbias, dbOff, dout, dOff, null, 0, x, xOff, mean, meanOff, var, varOff,
+        weight, wOff, n, c, l, eps, throughStatistics);
+  }
+
+  /**
+   * Gradients of {@link #batchNormReluForward}: {@link #batchNormBackward} of
+   * {@code dout * (y > 0)}, where {@code y} is the forward's output, with the ReLU's mask applied
+   * while reading {@code dout} (no separate pass). {@code dout} is not changed.
+   */
+  public static void batchNormReluBackward(
+      float[] dx, int dxOff, float[] dweight, int dwOff, float[] dbias, int dbOff, float[] dout, int dOff,
+      float[] y, int yOff, float[] x, int xOff, float[] mean, int meanOff, float[] var, int varOff,
+      float[] weight, int wOff, int n, int c, int l, double eps, boolean throughStatistics) {
+    gradients(dx, dxOff, dweight, dwOff, dbias, dbOff, dout, dOff, y, yOff, x, xOff, mean, meanOff, var, varOff,
+        weight, wOff, n, c, l, eps, throughStatistics);
+  }
+
+  private static void gradients(
+      float[] dx, int dxOff, float[] dweight, int dwOff, float[] dbias, int dbOff, float[] dout, int dOff,
+      float[] y, int yOff, float[] x, int xOff, float[] mean, int meanOff, float[] var, int varOff,
+      float[] weight, int wOff, int n, int c, int l, double eps, boolean throughStatistics) {
     double count = (double) n * l;
-    for (int ch = 0; ch < c; ch++) {
-      double mu = mean[meanOff + ch];
-      double rstd = 1.0 / Math.sqrt(var[varOff + ch] + eps);
-      double sumG = 0;
-      double sumGX = 0;
+    Parallel.forRange(c, 3L * n * c * l, (part, c0, c1) -> {
+      int width = (c1 - c0) * l;
+      Rows rows = ROWS.get();
+      float[] accG = rows.zeroed(0, width);
+      float[] accGX = rows.zeroed(1, width);
       for (int i = 0; i < n; i++) {
-        int gi = dOff + (i * c + ch) * l;
-        sumG += sum(dout, gi, l);
-        sumGX += dot(dout, gi, x, xOff + (i * c + ch) * l, l);
-      }
-      double sumGXhat = rstd * (sumGX - mu * sumG); // sum(g * (x - mu) * rstd)
-      if (dbias != null) {
-        dbias[dbOff + ch] = (float) sumG;
-      }
-      if (dweight != null) {
-        dweight[dwOff + ch] = (float) sumGXhat;
-      }
-      if (dx == null) {
-        continue;
-      }
-      double meanG = throughStatistics ? sumG / count : 0;
-      double meanGXhat = throughStatistics ? sumGXhat / count : 0;
-      double scale = (weight == null ? 1.0 : weight[wOff + ch]) * rstd;
-      // dx = scale * (g - meanG - (x - mu) * rstd * meanGXhat) = a * g + b * x + k
-      float a = (float) scale;
-      float b = (float) (-scale * rstd * meanGXhat);
-      float k = (float) (scale * (rstd * meanGXhat * mu - meanG));
-      for (int i = 0; i < n; i++) {
-        int o = dxOff + (i * c + ch) * l;
-        int gi = dOff + (i * c + ch) * l;
-        int xi = xOff + (i * c + ch) * l;
-        for (int j = 0; j < l; j++) {
-          dx[o + j] = a * dout[gi + j] + b * x[xi + j] + k;
+        int gi = dOff + (i * c + c0) * l;
+        int xi = xOff + (i * c + c0) * l;
+        if (y == null) {
+          for (int t = 0; t < width; t++) {
+            float g = dout[gi + t];
+            accG[t] += g;
+            accGX[t] += g * x[xi + t];
+          }
+        } else {
+          int yi = yOff + (i * c + c0) * l;
+          for (int t = 0; t < width; t++) {
+            float g = CpuKernels.passIfPositive(dout[gi + t], y[yi + t]);
+            accG[t] += g;
+            accGX[t] += g * x[xi + t];
+          }
         }
       }
-    }
+      float[] a = rows.get(2, width);
+      float[] b = rows.get(3, width);
+      float[] k = rows.get(4, width);
+      for (int ch = c0; ch < c1; ch++) {
+        int from = (ch - c0) * l;
+        double mu = mean[meanOff + ch];
+        double rstd = 1.0 / Math.sqrt(var[varOff + ch] + eps);
+        double sumG = sum(accG, from, l);
+        double sumGXhat = rstd * (sum(accGX, from, l) - mu * sumG); // sum(g * (x - mu) * rstd)
+        if (dbias != null) {
+          dbias[dbOff + ch] = (float) sumG;
+        }
+        if (dweight != null) {
+          dweight[dwOff + ch] = (float) sumGXhat;
+        }
+        double meanG = throughStatistics ? sumG / count : 0;
+        double meanGXhat = throughStatistics ? sumGXhat / count : 0;
+        double scale = (weight == null ? 1.0 : weight[wOff + ch]) * rstd;
+        // dx = scale * (g - meanG - (x - mu) * rstd * meanGXhat) = a * g + b * x + k
+        Arrays.fill(a, from, from + l, (float) scale);
+        Arrays.fill(b, from, from + l, (float) (-scale * rstd * meanGXhat));
+        Arrays.fill(k, from, from + l, (float) (scale * (rstd * meanGXhat * mu - meanG)));
+      }
+      if (dx == null) {
+        return;
+      }
+      for (int i = 0; i < n; i++) {
+        int o = dxOff + (i * c + c0) * l;
+        int gi = dOff + (i * c + c0) * l;
+        int xi = xOff + (i * c + c0) * l;
+        if (y == null) {
+          for (int t = 0; t < width; t++) {
+            dx[o + t] = a[t] * dout[gi + t] + b[t] * x[xi + t] + k[t];
+          }
+        } else {
+          int yi = yOff + (i * c + c0) * l;
+          for (int t = 0; t < width; t++) {
+            dx[o + t] = a[t] * CpuKernels.passIfPositive(dout[gi + t], y[yi + t]) + b[t] * x[xi + t] + k[t];
+          }
+        }
+      }
+    });
   }
 }
