@@ -71,6 +71,28 @@ class ProcessorTest {
   }
 
   @Test
+  void severalOutputsMatchGoldenSource() throws IOException {
+    Compilation c = compile(model("HiddenMlp"));
+    assertThat(c).succeededWithoutWarnings();
+    assertGolden(c, "KilnHiddenMlp", "KilnHiddenMlp.java");
+  }
+
+  @Test
+  void severalOutputsBesideForwardsOwnBodyMatchGoldenSource() throws IOException {
+    Compilation c = compile(model("HiddenCnn"));
+    assertThat(c).succeededWithoutWarnings();
+    assertGolden(c, "KilnHiddenCnn", "KilnHiddenCnn.java");
+  }
+
+  @Test
+  void severalOutputsAsArrayAndEagerCompileWithoutWarnings() throws IOException {
+    Compilation c = compile(model("HiddenArray"), model("HiddenEager"));
+    assertThat(c).succeededWithoutWarnings();
+    assertGolden(c, "KilnHiddenArray", "KilnHiddenArray.java");
+    assertGolden(c, "KilnHiddenEager", "KilnHiddenEager.java");
+  }
+
+  @Test
   void convolutionShapeErrorsNameTheLayerAndTheShapes() {
     JavaFileObject f = classModel("BadCnn",
         "@Model(input = {1, 28, 28})",
