@@ -28,7 +28,7 @@ public enum Message {
   NO_OUTPUTS_RETURN("%s must end with 'return %s;', each output a local or a layer call"),
   BAD_OUTPUTS_METHOD("%s returns several outputs, so it must be an instance method taking one Tensor that the generated class can override (not static, private or final): write '%s %s(Tensor x)'"),
   TWO_OUTPUTS_METHODS("%s: a @Model class may declare one method returning several outputs besides forward, and %s is one already; keep one"),
-  NON_TENSOR_COMPONENT("record component %s of %s is a %s, not a Tensor: a method returning several outputs returns a record of Tensors"),
+  NON_TENSOR_COMPONENT("record component %s of %s has type %s, not Tensor: a method returning several outputs returns a record of Tensors"),
   PRIVATE_OUTPUTS_RECORD("record %s must not be private: the generated %s returns it"),
   FORWARD_CALLS_OUTPUTS("forward may use %s only as its whole body: write 'return %s;' or compute the result with layer calls"),
   SHAPE_MISMATCH("%s: %s, from %s"),

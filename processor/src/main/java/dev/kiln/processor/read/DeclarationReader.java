@@ -239,7 +239,10 @@ public final class DeclarationReader {
         }
         for (RecordComponentElement c : record.getRecordComponents()) {
           if (!types.isSameType(c.asType(), type(TENSOR))) {
-            diagnostics.error(c, Message.NON_TENSOR_COMPONENT, c.getSimpleName(), record.getSimpleName(), c.asType());
+            // javac places the component's private field on its declaration, the component element nowhere
+            Element at = ElementFilter.fieldsIn(record.getEnclosedElements()).stream()
+                .filter(field -> field.getSimpleName().equals(c.getSimpleName())).findFirst().map(Element.class::cast).orElse(m);
+            diagnostics.error(at, Message.NON_TENSOR_COMPONENT, c.getSimpleName(), record.getSimpleName(), c.asType());
             ok = false;
           }
         }
