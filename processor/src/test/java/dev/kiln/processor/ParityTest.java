@@ -9,14 +9,22 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.testing.compile.Compilation;
 import dev.kiln.dsl.CrossEntropyLoss;
+import dev.kiln.dsl.MSELoss;
+import dev.kiln.dsl.Reduction;
 import dev.kiln.dsl.Module;
 import dev.kiln.runtime.Kiln;
 import dev.kiln.runtime.Tensor;
 import dev.kiln.runtime.optim.SGD;
 import java.io.IOException;
 import java.io.InputStream;
+import java.lang.reflect.Method;
+import java.lang.reflect.RecordComponent;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.function.Supplier;
 import javax.tools.JavaFileObject;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -90,6 +98,10 @@ class ParityTest {
     "Models, test.Models.mlp(), test.KilnMlp, 1:28:28, 10, true",
     "Mixed, test.Mixed, test.KilnMixed, 2:3:4, 5, true",
     "SmallCnn, test.SmallCnn, test.KilnSmallCnn, 1:8:8, 3, true",
+    "HiddenMlp, test.HiddenMlp, test.KilnHiddenMlp, 6, 3, true",
+    "HiddenCnn, test.HiddenCnn, test.KilnHiddenCnn, 1:6:6, 3, true",
+    "HiddenArray, test.HiddenArray, test.KilnHiddenArray, 5, 7, true",
+    "HiddenEager, test.HiddenEager, test.KilnHiddenEager, 4, 2, false",
   })
   void compiledMatchesEager(String source, String eagerName, String compiledName, String sampleShape, int classes, boolean fused) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(source));
@@ -137,6 +149,10 @@ class ParityTest {
     lossC.backward();
     assertClose("input gradient", xc.grad().toFloatArray(), xe.grad().toFloatArray(), 1e-5);
     ep.forEach((k, v) -> {
+      if (v.grad() == null) { // not used by forward's result (a model whose forward returns a hidden output)
+        assertTrue(cp.get(k).grad() == null, k + " has a gradient in the compiled model only");
+        return;
+      }
       assertNotNull(cp.get(k).grad(), k + " has no gradient in the compiled model");
       assertClose(k + " gradient", cp.get(k).grad().toFloatArray(), v.grad().toFloatArray(), 1e-5);
     });
@@ -182,5 +198,138 @@ class ParityTest {
     }
     var bad = assertThrows(IllegalArgumentException.class, () -> compiled.forward(Tensor.zeros(2, 3)));
     assertTrue(bad.getMessage().contains("got [2, 3]"), bad.getMessage());
+  }
+
+  /** The outputs of a model's outputs method, in order: a record's components or the array's elements. */
+  static List<Tensor> outputs(Module model, String method, Tensor x) {
+    try {
+      Class<?> owner = model.getClass();
+      while (Arrays.stream(owner.getDeclaredMethods()).noneMatch(d -> d.getName().equals(method))) {
+        owner = owner.getSuperclass();
+      }
+      Method m = owner.getDeclaredMethod(method, Tensor.class);
+      m.setAccessible(true);
+      Object result = m.invoke(model, x);
+      if (result instanceof Tensor[] array) {
+        return List.of(array);
+      }
+      List<Tensor> out = new ArrayList<>();
+      for (RecordComponent c : result.getClass().getRecordComponents()) {
+        Method accessor = c.getAccessor();
+        accessor.setAccessible(true);
+        out.add((Tensor) accessor.invoke(result));
+      }
+      return out;
+    } catch (ReflectiveOperationException e) {
+      throw new AssertionError("cannot call " + method, e);
+    }
+  }
+
+  /**
+   * A loss on some outputs: mean squared error on output 0, summed squared error on the others,
+   * against fixed random targets.
+   */
+  static Tensor loss(List<Tensor> outputs, List<Tensor> targets, Set<Integer> used) {
+    Tensor loss = null;
+    for (int i : used) {
+      Tensor term = i == 0 ? new MSELoss().apply(outputs.get(i), targets.get(i))
+          : new MSELoss(Reduction.SUM).apply(outputs.get(i), targets.get(i));
+      loss = loss == null ? term : loss.add(term);
+    }
+    return loss;
+  }
+
+  /**
+   * Several outputs: every output, and the input and parameter gradients of a loss on each subset
+   * of them (a parameter no used output depends on has no gradient in either), agree with eager
+   * mode; outputs keep their values through backward and the next forward; two losses backward
+   * one after the other add up as in eager mode.
+   */
+  @ParameterizedTest
+  @CsvSource({
+    "HiddenMlp, forwardWithHidden, 6, 0 | 1 | 0:1",
+    "HiddenCnn, inspect, 1:6:6, 0 | 1 | 2 | 0:1 | 1:2 | 0:1:2",
+    "HiddenArray, all, 5, 0 | 1 | 2 | 0:2 | 0:1:2",
+    "HiddenEager, forwardWithHidden, 4, 0 | 1 | 0:1",
+  })
+  void severalOutputsMatchEager(String source, String method, String sampleShape, String subsets) {
+    Compilation c = ProcessorTest.compile(ProcessorTest.model(source));
+    assertThat(c).succeededWithoutWarnings();
+    ClassLoader loader = new CompiledClasses(c);
+    Supplier<Module> eagerFactory = factory(loader, "test." + source);
+    Supplier<Module> compiledFactory = factory(loader, "test.Kiln" + source);
+    String[] dims = sampleShape.split(":");
+    int batch = 5;
+    int[] shape = new int[dims.length + 1];
+    shape[0] = batch;
+    for (int i = 0; i < dims.length; i++) {
+      shape[i + 1] = Integer.parseInt(dims[i]);
+    }
+    Kiln.manualSeed(5);
+    Tensor x = Tensor.randn(shape);
+    Tensor other = Tensor.randn(shape);
+    List<Tensor> targets = new ArrayList<>();
+    for (Tensor o : outputs(eagerFactory.get(), method, x)) {
+      targets.add(Tensor.randn(o.shape()));
+    }
+
+    for (String subset : subsets.split("\\|")) {
+      Set<Integer> used = new TreeSet<>();
+      for (String i : subset.strip().split(":")) {
+        used.add(Integer.parseInt(i));
+      }
+      String what = source + " loss on outputs " + used;
+      Kiln.manualSeed(11);
+      Module eager = eagerFactory.get();
+      Kiln.manualSeed(11);
+      Module compiled = compiledFactory.get();
+      Tensor xe = Tensor.of(x.toFloatArray(), shape).requiresGrad(true);
+      Tensor xc = Tensor.of(x.toFloatArray(), shape).requiresGrad(true);
+      Kiln.manualSeed(100); // the same dropout masks for both
+      List<Tensor> oe = outputs(eager, method, xe);
+      Kiln.manualSeed(100);
+      List<Tensor> oc = outputs(compiled, method, xc);
+      List<float[]> before = oc.stream().map(Tensor::toFloatArray).toList();
+      loss(oe, targets, used).backward();
+      loss(oc, targets, used).backward();
+      for (int i = 0; i < oe.size(); i++) {
+        assertArrayEquals(oe.get(i).shape(), oc.get(i).shape(), what + ": shape of output " + i);
+        assertClose(what + ": output " + i, oc.get(i).toFloatArray(), oe.get(i).toFloatArray(), 1e-5);
+      }
+      assertClose(what + ": input gradient", xc.grad().toFloatArray(), xe.grad().toFloatArray(), 1e-5);
+      Map<String, Tensor> cp = compiled.namedParameters();
+      eager.namedParameters().forEach((k, v) -> {
+        if (v.grad() == null) {
+          assertTrue(cp.get(k).grad() == null, what + ": " + k + " has a gradient in the compiled model only");
+        } else {
+          assertNotNull(cp.get(k).grad(), what + ": " + k + " has no gradient in the compiled model");
+          assertClose(what + ": " + k + " gradient", cp.get(k).grad().toFloatArray(), v.grad().toFloatArray(), 1e-5);
+        }
+      });
+      // The next forward of the same batch size reuses the plan's buffers: earlier outputs keep their values.
+      outputs(compiled, method, other);
+      compiled.forward(other);
+      for (int i = 0; i < oc.size(); i++) {
+        assertArrayEquals(before.get(i), oc.get(i).toFloatArray(), what + ": output " + i + " changed after backward and the next forward");
+      }
+    }
+
+    // Two losses, backward one after the other: each output's gradient is added once.
+    Kiln.manualSeed(11);
+    Module eager = eagerFactory.get();
+    Kiln.manualSeed(11);
+    Module compiled = compiledFactory.get();
+    Kiln.manualSeed(100);
+    List<Tensor> oe = outputs(eager, method, x);
+    Kiln.manualSeed(100);
+    List<Tensor> oc = outputs(compiled, method, x);
+    int last = oe.size() - 1;
+    loss(oe, targets, Set.of(0)).backward();
+    loss(oe, targets, Set.of(last)).backward();
+    loss(oc, targets, Set.of(0)).backward();
+    loss(oc, targets, Set.of(last)).backward();
+    Map<String, Tensor> cp = compiled.namedParameters();
+    eager.namedParameters().forEach((k, v) ->
+        assertClose(source + " two backward calls: " + k + " gradient", cp.get(k).grad().toFloatArray(), v.grad().toFloatArray(), 1e-5));
   }
 }

@@ -71,6 +71,28 @@ class ProcessorTest {
   }
 
   @Test
+  void severalOutputsMatchGoldenSource() throws IOException {
+    Compilation c = compile(model("HiddenMlp"));
+    assertThat(c).succeededWithoutWarnings();
+    assertGolden(c, "KilnHiddenMlp", "KilnHiddenMlp.java");
+  }
+
+  @Test
+  void severalOutputsBesideForwardsOwnBodyMatchGoldenSource() throws IOException {
+    Compilation c = compile(model("HiddenCnn"));
+    assertThat(c).succeededWithoutWarnings();
+    assertGolden(c, "KilnHiddenCnn", "KilnHiddenCnn.java");
+  }
+
+  @Test
+  void severalOutputsAsArrayAndEagerCompileWithoutWarnings() throws IOException {
+    Compilation c = compile(model("HiddenArray"), model("HiddenEager"));
+    assertThat(c).succeededWithoutWarnings();
+    assertGolden(c, "KilnHiddenArray", "KilnHiddenArray.java");
+    assertGolden(c, "KilnHiddenEager", "KilnHiddenEager.java");
+  }
+
+  @Test
   void convolutionShapeErrorsNameTheLayerAndTheShapes() {
     JavaFileObject f = classModel("BadCnn",
         "@Model(input = {1, 28, 28})",
@@ -278,5 +300,167 @@ class ProcessorTest {
     Compilation c = compile(f);
     assertThat(c).hadErrorContaining("t: layer type Twice is not supported by the Kiln compiler; supported: Linear, Conv2d, MaxPool2d, BatchNorm1d")
         .inFile(f).onLineContaining("new Twice()");
+  }
+
+  // ------------------------------------------------------------------ several outputs
+
+  @Test
+  void outputsRecordComponentThatIsNotATensor() {
+    JavaFileObject f = classModel("BadRecord",
+        "@Model(input = {4})",
+        "public class BadRecord extends Module {",
+        "  final Linear fc1 = new Linear(4, 2);",
+        "  record Outputs(Tensor output,",
+        "      int step) {}",
+        "  Outputs withStep(Tensor x) { return new Outputs(fc1.apply(x), 1); }",
+        "  @Override public Tensor forward(Tensor x) { return withStep(x).output(); }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining(Message.NON_TENSOR_COMPONENT.format("step", "Outputs", "int"))
+        .inFile(f).onLineContaining("int step");
+  }
+
+  @Test
+  void outputsBuiltFromAnUnknownValue() {
+    JavaFileObject f = classModel("BadResult",
+        "@Model(input = {4})",
+        "public class BadResult extends Module {",
+        "  final Linear fc1 = new Linear(4, 2);",
+        "  Tensor cache;",
+        "  record Outputs(Tensor output, Tensor hidden) {}",
+        "  Outputs forwardWithHidden(Tensor x) {",
+        "    Tensor out = fc1.apply(x);",
+        "    return new Outputs(out, cache);",
+        "  }",
+        "  @Override public Tensor forward(Tensor x) { return forwardWithHidden(x).output(); }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining(Message.UNKNOWN_VALUE.format("cache", "forwardWithHidden"))
+        .inFile(f).onLineContaining("return new Outputs(out, cache);");
+  }
+
+  @Test
+  void outputsReturnedOtherwiseThanAsANewRecord() {
+    JavaFileObject f = classModel("BadReturn",
+        "@Model(input = {4})",
+        "public class BadReturn extends Module {",
+        "  final Linear fc1 = new Linear(4, 2);",
+        "  record Outputs(Tensor output, Tensor hidden) {",
+        "    static Outputs of(Tensor a, Tensor b) { return new Outputs(a, b); }",
+        "  }",
+        "  Outputs forwardWithHidden(Tensor x) {",
+        "    Tensor out = fc1.apply(x);",
+        "    return Outputs.of(out, x);",
+        "  }",
+        "  @Override public Tensor forward(Tensor x) { return forwardWithHidden(x).output(); }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining(Message.NO_OUTPUTS_RETURN.format("forwardWithHidden", "new Outputs(output, hidden)"))
+        .inFile(f).onLineContaining("return Outputs.of(out, x);");
+  }
+
+  @Test
+  void twoOutputsMethods() {
+    JavaFileObject f = classModel("TwoOutputs",
+        "@Model(input = {4})",
+        "public class TwoOutputs extends Module {",
+        "  final Linear fc1 = new Linear(4, 2);",
+        "  record Outputs(Tensor output, Tensor hidden) {}",
+        "  Outputs first(Tensor x) { Tensor h = fc1.apply(x); return new Outputs(h, h); }",
+        "  Tensor[] second(Tensor x) { Tensor h = fc1.apply(x); return new Tensor[] {h, h}; }",
+        "  @Override public Tensor forward(Tensor x) { return first(x).output(); }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining(Message.TWO_OUTPUTS_METHODS.format("second", "first"))
+        .inFile(f).onLineContaining("Tensor[] second(Tensor x)");
+  }
+
+  @Test
+  void outputsMethodWithTheWrongParameters() {
+    JavaFileObject f = classModel("WrongParameters",
+        "@Model(input = {4})",
+        "public class WrongParameters extends Module {",
+        "  final Linear fc1 = new Linear(4, 2);",
+        "  record Outputs(Tensor output, Tensor hidden) {}",
+        "  Outputs forwardWithHidden(Tensor x, int layer) { Tensor h = fc1.apply(x); return new Outputs(h, h); }",
+        "  @Override public Tensor forward(Tensor x) { return fc1.apply(x); }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining(Message.BAD_OUTPUTS_METHOD.format("forwardWithHidden", "Outputs", "forwardWithHidden"))
+        .inFile(f).onLineContaining("Outputs forwardWithHidden(Tensor x, int layer)");
+  }
+
+  @Test
+  void privateOutputsMethodAndRecord() {
+    JavaFileObject f = classModel("PrivateOutputs",
+        "@Model(input = {4})",
+        "public class PrivateOutputs extends Module {",
+        "  final Linear fc1 = new Linear(4, 2);",
+        "  private record Outputs(Tensor output, Tensor hidden) {}",
+        "  private Outputs forwardWithHidden(Tensor x) { Tensor h = fc1.apply(x); return new Outputs(h, h); }",
+        "  @Override public Tensor forward(Tensor x) { return forwardWithHidden(x).output(); }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining(Message.BAD_OUTPUTS_METHOD.format("forwardWithHidden", "Outputs", "forwardWithHidden"))
+        .inFile(f).onLineContaining("private Outputs forwardWithHidden");
+    assertThat(c).hadErrorContaining(Message.PRIVATE_OUTPUTS_RECORD.format("Outputs", "KilnPrivateOutputs"))
+        .inFile(f).onLineContaining("private record Outputs");
+  }
+
+  @Test
+  void forwardUsesTheOutputsMethodInsideAnExpression() {
+    JavaFileObject f = classModel("Inside",
+        "@Model(input = {4})",
+        "public class Inside extends Module {",
+        "  final Linear fc1 = new Linear(4, 2);",
+        "  record Outputs(Tensor output, Tensor hidden) {}",
+        "  Outputs forwardWithHidden(Tensor x) { Tensor h = fc1.apply(x); return new Outputs(relu(h), h); }",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    return relu(forwardWithHidden(x).hidden());",
+        "  }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining(Message.FORWARD_CALLS_OUTPUTS.format("forwardWithHidden", "forwardWithHidden(x).output()"))
+        .inFile(f).onLineContaining("return relu(forwardWithHidden(x).hidden());");
+  }
+
+  @Test
+  void outputsMustIncludeTheLastValueComputed() {
+    JavaFileObject f = classModel("DeadEnd",
+        "@Model(input = {4})",
+        "public class DeadEnd extends Module {",
+        "  final Linear fc1 = new Linear(4, 3);",
+        "  final Linear fc2 = new Linear(3, 2);",
+        "  record Outputs(Tensor output, Tensor hidden) {}",
+        "  Outputs forwardWithHidden(Tensor x) {",
+        "    Tensor h = fc1.apply(x);",
+        "    Tensor unused = fc2.apply(h);",
+        "    return new Outputs(h, h);",
+        "  }",
+        "  @Override public Tensor forward(Tensor x) { return forwardWithHidden(x).output(); }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining("forwardWithHidden: the compiler supports one chain of layers from the input to the result; "
+            + "none of its outputs is the last value computed, fc2.apply(h)")
+        .inFile(f).onLineContaining("Outputs forwardWithHidden(Tensor x) {");
+  }
+
+  @Test
+  void outputsShapeErrorsAreReportedLikeForwards() {
+    JavaFileObject f = classModel("OutputsShape",
+        "@Model(input = {4})",
+        "public class OutputsShape extends Module {",
+        "  final Linear fc1 = new Linear(4, 3);",
+        "  final Linear fc2 = new Linear(5, 2);",
+        "  record Outputs(Tensor output, Tensor hidden) {}",
+        "  Outputs forwardWithHidden(Tensor x) {",
+        "    Tensor h = fc1.apply(x);",
+        "    return new Outputs(fc2.apply(h), h);",
+        "  }",
+        "  @Override public Tensor forward(Tensor x) { return forwardWithHidden(x).output(); }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining("fc2: Linear(in_features=5, out_features=2, bias=True) expects [N, 5], receives [N, 3], from fc1.apply(x)")
+        .inFile(f).onLineContaining("return new Outputs(fc2.apply(h), h);");
   }
 }

@@ -101,4 +101,31 @@ public final class Compiled {
               + " keeps one set of activations per batch size, so call backward before the next forward of that size");
     }
   }
+
+  /**
+   * Adds the gradient that reached one output of a compiled model with several outputs into the
+   * gradient buffer of the value it returns (see {@link OutputGradients}).
+   *
+   * @param dst the value's gradient buffer; {@code null} when no gradient is wanted (the input's, when {@code x} needs none)
+   * @param gradient the output's gradient, {@code null} when the loss did not use that output
+   * @param flowing whether {@code dst} already holds the gradient coming back from later layers;
+   *     if not, it is overwritten
+   * @return whether {@code dst} now holds a gradient, so that the layers before it must run
+   */
+  public static boolean addOutputGradient(float[] dst, int dstOffset, Tensor gradient, boolean flowing) {
+    if (gradient == null || dst == null) {
+      return flowing || gradient != null;
+    }
+    float[] src = gradient.readBuffer();
+    int so = gradient.offset();
+    int count = gradient.numel();
+    if (!flowing) {
+      System.arraycopy(src, so, dst, dstOffset, count);
+      return true;
+    }
+    for (int i = 0; i < count; i++) {
+      dst[dstOffset + i] += src[so + i];
+    }
+    return true;
+  }
 }

@@ -2,13 +2,18 @@ package dev.kiln.samples;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kiln.dsl.Linear;
 import dev.kiln.dsl.Module;
 import dev.kiln.runtime.Kiln;
 import dev.kiln.runtime.Tensor;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -35,6 +40,40 @@ class SampleCommandsTest {
     for (float v : out.hidden().toFloatArray()) {
       assertEquals(Math.max(v, 0), v); // after the ReLU
     }
+  }
+
+  @Test
+  void compiledHiddenNetReturnsTheSameOutputsAndGradients() {
+    Kiln.manualSeed(1);
+    var eager = new IntermediateCommand.HiddenNet();
+    Kiln.manualSeed(1);
+    IntermediateCommand.HiddenNet compiled = new KilnIntermediateCommand_HiddenNet();
+    Tensor x = RegressionCommand.matrix(RegressionCommand.X);
+    var e = eager.forwardWithHidden(x);
+    var c = compiled.forwardWithHidden(x);
+    assertEquals(0, IntermediateCommand.maxDifference(c.hidden(), e.hidden()), 1e-5);
+    assertEquals(0, IntermediateCommand.maxDifference(c.output(), e.output()), 1e-5);
+    // a loss on both outputs reaches every parameter as in eager mode
+    e.output().sum().add(e.hidden().mean()).backward();
+    c.output().sum().add(c.hidden().mean()).backward();
+    var cp = compiled.namedParameters();
+    eager.namedParameters().forEach((k, v) ->
+        assertEquals(0, IntermediateCommand.maxDifference(cp.get(k).grad(), v.grad()), 1e-5, k));
+  }
+
+  @Test
+  void intermediateCommandPrintsTheCompiledHiddenOutput() {
+    PrintStream stdout = System.out;
+    ByteArrayOutputStream captured = new ByteArrayOutputStream();
+    System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
+    try {
+      IntermediateCommand.run(new Args("intermediate", new String[] {"intermediate"}, 1, Set.of()));
+    } finally {
+      System.setOut(stdout);
+    }
+    String text = captured.toString(StandardCharsets.UTF_8);
+    assertTrue(text.contains("3. the compiled KilnIntermediateCommand_HiddenNet.forwardWithHidden(x), hidden:"), text);
+    assertTrue(text.contains("equals eager: hidden true, output true"), text);
   }
 
   @Test

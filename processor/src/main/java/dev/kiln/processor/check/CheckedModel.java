@@ -6,11 +6,27 @@ import java.util.List;
 /**
  * A model whose shapes fit: the IR with each step's input and output shape ({@code -1} for the
  * batch dimension). Only the generator consumes it.
+ *
+ * @param outputs the model's outputs method checked the same way (its {@code ir} is
+ *     {@link ModelIr#outputsGraph()}), or null when there is none
  */
-public record CheckedModel(ModelIr ir, int[] inputShape, List<int[]> stepInputs, List<int[]> stepOutputs) {
+public record CheckedModel(ModelIr ir, int[] inputShape, List<int[]> stepInputs, List<int[]> stepOutputs, CheckedModel outputs) {
   public CheckedModel {
     stepInputs = List.copyOf(stepInputs);
     stepOutputs = List.copyOf(stepOutputs);
+  }
+
+  /** The shape of a value: the input or a step's output. */
+  public int[] shapeOf(String value) {
+    for (int i = 0; i < ir.steps().size(); i++) {
+      if (ir.steps().get(i).output().equals(value)) {
+        return stepOutputs.get(i);
+      }
+    }
+    if (value.equals(ir.inputName())) {
+      return inputShape;
+    }
+    throw new IllegalArgumentException("no value " + value);
   }
 
   /** The shape {@code forward} returns. */

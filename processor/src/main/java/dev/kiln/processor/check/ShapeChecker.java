@@ -25,9 +25,26 @@ public final class ShapeChecker {
 
   /**
    * Checks the shapes; the chain structure only when {@code partial} is false (a partial IR misses
-   * the steps whose errors the reader already reported).
+   * the steps whose errors the reader already reported). A model with an outputs method has its
+   * body checked the same way, as a second graph.
    */
   public Optional<CheckedModel> check(ModelIr ir, boolean partial) {
+    int before = diagnostics.count();
+    Optional<CheckedModel> forward = graph(ir, partial, ir.forwardDelegates() ? List.of() : List.of(ir.result()), null);
+    Optional<CheckedModel> outputs = ir.outputs() == null ? Optional.empty()
+        : graph(ir.outputsGraph(), partial, ir.outputs().results(), ir.outputs().method());
+    if (diagnostics.count() > before || forward.isEmpty()) {
+      return Optional.empty();
+    }
+    CheckedModel f = forward.get();
+    return Optional.of(new CheckedModel(ir, f.inputShape(), f.stepInputs(), f.stepOutputs(), outputs.orElse(null)));
+  }
+
+  /**
+   * One method's steps: {@code results} are the values it returns (none when forward only calls
+   * the outputs method); {@code method} names the outputs method, null for forward.
+   */
+  private Optional<CheckedModel> graph(ModelIr ir, boolean partial, List<String> results, String method) {
     int before = diagnostics.count();
     int[] input = new int[ir.input().length + 1];
     input[0] = -1;
@@ -63,10 +80,14 @@ public final class ShapeChecker {
         diagnostics.error(where, Message.SHAPE_MISMATCH, label, e.getMessage(), producers.get(step.input()));
       }
     }
-    if (!partial && !ir.result().equals(previous)) {
+    if (!partial && method == null && results.size() == 1 && !results.get(0).equals(previous)) {
       diagnostics.error(ir.source(), Message.NOT_A_CHAIN, ir.generatedName(),
-          "forward returns " + producers.get(ir.result()) + " but not the last value computed");
+          "forward returns " + producers.get(results.get(0)) + " but not the last value computed");
     }
-    return diagnostics.count() > before ? Optional.empty() : Optional.of(new CheckedModel(ir, input, ins, outs));
+    if (!partial && method != null && !results.contains(previous)) {
+      diagnostics.error(ir.source(), Message.NOT_A_CHAIN, method,
+          "none of its outputs is the last value computed, " + producers.get(previous) + "; return it or drop it");
+    }
+    return diagnostics.count() > before ? Optional.empty() : Optional.of(new CheckedModel(ir, input, ins, outs, null));
   }
 }

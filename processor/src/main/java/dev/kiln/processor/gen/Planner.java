@@ -11,6 +11,7 @@ import dev.kiln.processor.check.CheckedModel;
 import dev.kiln.processor.ir.StepIr;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 
 /**
  * Fusion: turns the checked chain of steps into kernels. A Linear followed by a ReLU becomes one
@@ -18,12 +19,13 @@ import java.util.List;
  * Flatten (and dropout with p = 0) becomes a view; batch norm takes a following ReLU into its
  * output pass. A model with any layer that has no generated kernel yet (sigmoid, tanh, leaky
  * ReLU, softmax) is planned as {@link Kernel.Kind#EAGER} steps throughout, each running its
- * layer's eager kernels.
+ * layer's eager kernels. A value the method returns (one of several outputs) keeps a pass of its
+ * own: a ReLU after it is not fused, since that would overwrite it.
  */
 final class Planner {
   private Planner() {}
 
-  static List<Kernel> plan(CheckedModel model) {
+  static List<Kernel> plan(CheckedModel model, Set<String> returned) {
     List<StepIr> steps = model.ir().steps();
     boolean fusable = steps.stream().allMatch(s -> s.spec() instanceof Linear.Spec || s.spec() instanceof ReLU.Spec
         || s.spec() instanceof Flatten.Spec || s.spec() instanceof Conv2d.Spec || s.spec() instanceof MaxPool2d.Spec
@@ -38,7 +40,7 @@ final class Planner {
         kernels.add(new Kernel(Kernel.Kind.EAGER, label, s.spec(), s.layer(), null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof Linear.Spec || s.spec() instanceof BatchNorm.Options) {
         // a following ReLU joins the output pass (GEMM epilogue, or the normalising pass)
-        boolean relu = i + 1 < steps.size() && steps.get(i + 1).spec() instanceof ReLU.Spec;
+        boolean relu = i + 1 < steps.size() && steps.get(i + 1).spec() instanceof ReLU.Spec && !returned.contains(s.output());
         String outValue = s.output();
         if (relu) {
           StepIr r = steps.get(++i);

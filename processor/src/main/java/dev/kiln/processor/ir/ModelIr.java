@@ -15,6 +15,10 @@ import javax.lang.model.element.Element;
  * @param factoryMethod the static method's name for {@link Form#METHOD}, else null
  * @param generatedName simple name of the class to generate, e.g. {@code KilnMlp}
  * @param input one sample's shape from {@code @Model(input)}
+ * @param outputs the method returning several tensors besides forward, or null
+ * @param forwardReturns the component of {@code outputs} that forward returns when its body is
+ *     {@code return forwardWithHidden(x).output();} ({@code steps} are then empty and
+ *     {@code result} null), else -1
  */
 public record ModelIr(
     Form form,
@@ -28,12 +32,32 @@ public record ModelIr(
     List<LayerIr> layers,
     List<StepIr> steps,
     String result,
-    Source source) {
+    Source source,
+    OutputsIr outputs,
+    int forwardReturns) {
 
   public ModelIr {
     layers = List.copyOf(layers);
     steps = List.copyOf(steps);
     input = input.clone();
+    if (forwardReturns >= 0 && (outputs == null || !steps.isEmpty())) {
+      throw new IllegalArgumentException("forward returns a component of " + outputs + " but has steps of its own");
+    }
+  }
+
+  /** Whether forward's body is {@code return forwardWithHidden(x).output();}. */
+  public boolean forwardDelegates() {
+    return forwardReturns >= 0;
+  }
+
+  /**
+   * The same model seen through its outputs method: its steps and input name, its last value as
+   * {@code result}. The checker and generator treat it as one more graph to compile.
+   */
+  public ModelIr outputsGraph() {
+    String last = outputs.steps().isEmpty() ? outputs.inputName() : outputs.steps().get(outputs.steps().size() - 1).output();
+    return new ModelIr(form, element, packageName, declaringType, factoryMethod, generatedName, input, outputs.inputName(),
+        layers, outputs.steps(), last, outputs.source(), outputs, -1);
   }
 
   /** The two ways to declare a model. */

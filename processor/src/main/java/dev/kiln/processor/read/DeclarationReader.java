@@ -1,5 +1,6 @@
 package dev.kiln.processor.read;
 
+import com.sun.source.tree.ArrayAccessTree;
 import com.sun.source.tree.AssignmentTree;
 import com.sun.source.tree.BlockTree;
 import com.sun.source.tree.CompilationUnitTree;
@@ -9,6 +10,7 @@ import com.sun.source.tree.IdentifierTree;
 import com.sun.source.tree.MemberSelectTree;
 import com.sun.source.tree.MethodInvocationTree;
 import com.sun.source.tree.MethodTree;
+import com.sun.source.tree.NewArrayTree;
 import com.sun.source.tree.NewClassTree;
 import com.sun.source.tree.ParenthesizedTree;
 import com.sun.source.tree.ReturnTree;
@@ -23,6 +25,7 @@ import dev.kiln.processor.Diagnostics;
 import dev.kiln.processor.Message;
 import dev.kiln.processor.ir.LayerIr;
 import dev.kiln.processor.ir.ModelIr;
+import dev.kiln.processor.ir.OutputsIr;
 import dev.kiln.processor.ir.Source;
 import dev.kiln.processor.ir.StepIr;
 import java.util.ArrayList;
@@ -41,8 +44,11 @@ import javax.lang.model.element.ExecutableElement;
 import javax.lang.model.element.Modifier;
 import javax.lang.model.element.NestingKind;
 import javax.lang.model.element.PackageElement;
+import javax.lang.model.element.RecordComponentElement;
 import javax.lang.model.element.TypeElement;
 import javax.lang.model.element.VariableElement;
+import javax.lang.model.type.ArrayType;
+import javax.lang.model.type.TypeKind;
 import javax.lang.model.type.TypeMirror;
 import javax.lang.model.util.ElementFilter;
 import javax.lang.model.util.Elements;
@@ -120,10 +126,10 @@ public final class DeclarationReader {
       }
       return null;
     }
-    Steps steps = new Steps("x");
+    Steps steps = new Steps("forward", "x");
     steps.applySequential(seq, "x", name + "()", null); // each step points at its layer's own line
     return new ModelIr(ModelIr.Form.METHOD, method, packageOf(owner), nestedName(owner), name,
-        prefixed(owner, generated), input, "x", layers, steps.list, steps.last, source(unit, tree));
+        prefixed(owner, generated), input, "x", layers, steps.list, steps.last, source(unit, tree), null, -1);
   }
 
   private ModelIr readClass(TypeElement type) {
@@ -173,16 +179,148 @@ public final class DeclarationReader {
       diagnostics.error(type, Message.NO_FORWARD, name);
       return null;
     }
+    ExecutableElement outputsMethod = outputsMethod(type, generated);
+    OutputsIr outputs = null;
+    if (outputsMethod != null) {
+      outputs = readOutputs(outputsMethod, unit, fields, broken, name);
+      ok &= outputs != null;
+    }
+
     MethodTree tree = trees.getTree(forward);
     String inputName = forward.getParameters().get(0).getSimpleName().toString();
-    Steps steps = new Steps(inputName);
+    int delegate = outputs == null ? -1 : delegation(tree, inputName, outputsMethod, outputs, unit);
+    if (delegate >= 0) {
+      return !ok ? null : new ModelIr(ModelIr.Form.CLASS, type, packageOf(type), nestedName(type), null, generated, input,
+          inputName, layers, List.of(), null, source(unit, trees.getTree(type)), outputs, delegate);
+    }
+    Steps steps = new Steps("forward", inputName);
     steps.broken.addAll(broken);
-    steps.readBody(tree.getBody(), unit, fields, name);
+    if (outputs != null) {
+      steps.outputsMethod = outputsMethod;
+      steps.outputsCall = outputs.call(0);
+    }
+    steps.readBody(tree.getBody(), unit, fields, name, null);
     if (!ok || steps.last == null) {
       return null;
     }
     return new ModelIr(ModelIr.Form.CLASS, type, packageOf(type), nestedName(type), null, generated, input,
-        inputName, layers, steps.list, steps.last, source(unit, trees.getTree(type)));
+        inputName, layers, steps.list, steps.last, source(unit, trees.getTree(type)), outputs, -1);
+  }
+
+  // ------------------------------------------------------------------ a method returning several outputs
+
+  /**
+   * The one instance method besides forward that returns a record with Tensor components (or
+   * {@code Tensor[]}), after checking its signature and record; null if there is none or it is
+   * unusable (reported).
+   */
+  private ExecutableElement outputsMethod(TypeElement type, String generated) {
+    ExecutableElement found = null;
+    boolean ok = true;
+    for (ExecutableElement m : ElementFilter.methodsIn(type.getEnclosedElements())) {
+      if (m.getSimpleName().contentEquals("forward") || m.getModifiers().contains(Modifier.STATIC) || !returnsOutputs(m)) {
+        continue;
+      }
+      if (found != null) {
+        diagnostics.error(m, Message.TWO_OUTPUTS_METHODS, m.getSimpleName(), found.getSimpleName());
+        continue;
+      }
+      found = m;
+      String returns = types.asElement(m.getReturnType()) instanceof TypeElement r ? r.getSimpleName().toString() : "Tensor[]";
+      boolean oneTensor = m.getParameters().size() == 1 && types.isSameType(m.getParameters().get(0).asType(), type(TENSOR));
+      if (!oneTensor || m.getModifiers().contains(Modifier.PRIVATE) || m.getModifiers().contains(Modifier.FINAL)) {
+        diagnostics.error(m, Message.BAD_OUTPUTS_METHOD, m.getSimpleName(), returns, m.getSimpleName());
+        ok = false;
+      }
+      if (types.asElement(m.getReturnType()) instanceof TypeElement record) {
+        if (record.getModifiers().contains(Modifier.PRIVATE)) {
+          diagnostics.error(record, Message.PRIVATE_OUTPUTS_RECORD, record.getSimpleName(), generated);
+          ok = false;
+        }
+        for (RecordComponentElement c : record.getRecordComponents()) {
+          if (!types.isSameType(c.asType(), type(TENSOR))) {
+            // javac places the component's private field on its declaration, the component element nowhere
+            Element at = ElementFilter.fieldsIn(record.getEnclosedElements()).stream()
+                .filter(field -> field.getSimpleName().equals(c.getSimpleName())).findFirst().map(Element.class::cast).orElse(m);
+            diagnostics.error(at, Message.NON_TENSOR_COMPONENT, c.getSimpleName(), record.getSimpleName(), c.asType());
+            ok = false;
+          }
+        }
+      }
+    }
+    return ok ? found : null;
+  }
+
+  /** A record type with at least one Tensor component, or {@code Tensor[]}. */
+  private boolean returnsOutputs(ExecutableElement m) {
+    TypeMirror t = m.getReturnType();
+    if (t.getKind() == TypeKind.ARRAY) {
+      return types.isSameType(((ArrayType) t).getComponentType(), type(TENSOR));
+    }
+    return types.asElement(t) instanceof TypeElement r && r.getKind() == ElementKind.RECORD
+        && r.getRecordComponents().stream().anyMatch(c -> types.isSameType(c.asType(), type(TENSOR)));
+  }
+
+  /** Reads the outputs method's body like forward's; null when a returned value is unknown (reported). */
+  private OutputsIr readOutputs(ExecutableElement m, CompilationUnitTree unit, Map<String, LayerNode> fields, Set<String> broken, String className) {
+    String name = m.getSimpleName().toString();
+    String inputName = m.getParameters().get(0).getSimpleName().toString();
+    TypeElement record = types.asElement(m.getReturnType()) instanceof TypeElement r ? r : null;
+    List<String> components = new ArrayList<>();
+    if (record != null) {
+      record.getRecordComponents().forEach(c -> components.add(c.getSimpleName().toString()));
+    }
+    String returned = record == null ? "new Tensor[] {out, hidden}"
+        : "new " + record.getSimpleName() + "(" + String.join(", ", components) + ")";
+    Steps steps = new Steps(name, inputName);
+    steps.broken.addAll(broken);
+    MethodTree tree = trees.getTree(m);
+    steps.readBody(tree.getBody(), unit, fields, className, returned);
+    if (steps.results == null || steps.results.contains(null)) {
+      return null;
+    }
+    if (record == null) {
+      for (int i = 0; i < steps.results.size(); i++) {
+        components.add("[" + i + "]");
+      }
+    }
+    return new OutputsIr(name, record == null ? null : packageOf(record), record == null ? null : nestedName(record),
+        components, inputName, steps.list, steps.results, source(unit, tree));
+  }
+
+  /**
+   * The component forward returns when its whole body is {@code return forwardWithHidden(x).output();}
+   * (or {@code ...(x)[0]}) on its own parameter, else -1: forward is then read as a body of its own.
+   */
+  private int delegation(MethodTree forward, String inputName, ExecutableElement outputsMethod, OutputsIr outputs, CompilationUnitTree unit) {
+    List<? extends StatementTree> body = forward.getBody().getStatements();
+    if (body.size() != 1 || !(body.get(0) instanceof ReturnTree ret) || ret.getExpression() == null) {
+      return -1;
+    }
+    ExpressionTree e = ret.getExpression();
+    while (e instanceof ParenthesizedTree p) {
+      e = p.getExpression();
+    }
+    ExpressionTree call;
+    int index;
+    if (e instanceof ArrayAccessTree aa && outputs.isArray()) {
+      call = aa.getExpression();
+      try {
+        index = folder.fold(aa.getIndex(), unit) instanceof Integer i && i >= 0 && i < outputs.components().size() ? i : -1;
+      } catch (ConstantFolder.NotConstant ex) {
+        return -1;
+      }
+    } else if (e instanceof MethodInvocationTree accessor && accessor.getArguments().isEmpty()
+        && accessor.getMethodSelect() instanceof MemberSelectTree ms && !outputs.isArray()) {
+      call = ms.getExpression();
+      index = outputs.components().indexOf(ms.getIdentifier().toString());
+    } else {
+      return -1;
+    }
+    boolean callsOnInput = call instanceof MethodInvocationTree mi && mi.getArguments().size() == 1
+        && mi.getArguments().get(0) instanceof IdentifierTree arg && arg.getName().contentEquals(inputName)
+        && outputsMethod.equals(trees.getElement(TreePath.getPath(unit, mi)));
+    return callsOnInput ? index : -1;
   }
 
   private boolean checkClassShape(TypeElement type, String generated) {
@@ -391,14 +529,27 @@ public final class DeclarationReader {
     final Set<String> broken = new HashSet<>();
     /** Locals whose value is unknown after an error: their uses stay silent. */
     private final Set<String> unknown = new HashSet<>();
+    /** The method being read ({@code forward}, or the outputs method), for messages. */
+    private final String methodName;
+    /** The model's outputs method, which forward may call only as its whole body; null if none. */
+    ExecutableElement outputsMethod;
+    /** How forward calls it, for the message: {@code forwardWithHidden(x).output()}. */
+    String outputsCall;
     String last;
+    /** The returned outputs (outputs method only), null where a value is unknown. */
+    List<String> results;
     private int counter;
 
-    Steps(String inputName) {
+    Steps(String method, String inputName) {
+      this.methodName = method;
       locals.put(inputName, inputName);
     }
 
-    void readBody(BlockTree body, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
+    /**
+     * Reads a body of local assignments and one return: of one tensor ({@code returned} null), or
+     * of several, as {@code returned} writes them ({@code new Outputs(...)}, {@code new Tensor[] {...}}).
+     */
+    void readBody(BlockTree body, CompilationUnitTree unit, Map<String, LayerNode> fields, String className, String returned) {
       List<? extends StatementTree> statements = body.getStatements();
       for (StatementTree s : statements) {
         if (s instanceof VariableTree v && v.getInitializer() != null) {
@@ -406,14 +557,39 @@ public final class DeclarationReader {
         } else if (s instanceof ExpressionStatementTree es && es.getExpression() instanceof AssignmentTree a
             && a.getVariable() instanceof IdentifierTree target) {
           assign(target.getName().toString(), expression(a.getExpression(), unit, fields, className));
-        } else if (s instanceof ReturnTree r && r.getExpression() != null) {
+        } else if (s instanceof ReturnTree r && r.getExpression() != null && returned == null) {
           last = expression(r.getExpression(), unit, fields, className);
           return;
+        } else if (s instanceof ReturnTree r && r.getExpression() != null) {
+          readResults(r.getExpression(), unit, fields, className, returned);
+          return;
         } else {
-          diagnostics.error(unit, s, Message.UNSUPPORTED_STATEMENT, describe(s));
+          diagnostics.error(unit, s, Message.UNSUPPORTED_STATEMENT, methodName, describe(s));
         }
       }
-      diagnostics.error(unit, body, Message.NO_RETURN);
+      if (returned == null) {
+        diagnostics.error(unit, body, Message.NO_RETURN);
+      } else {
+        diagnostics.error(unit, body, Message.NO_OUTPUTS_RETURN, methodName, returned);
+      }
+    }
+
+    /** {@code new Outputs(a, fc2.apply(a))} or {@code new Tensor[] {a, b}}: one value per output. */
+    private void readResults(ExpressionTree e, CompilationUnitTree unit, Map<String, LayerNode> fields, String className, String returned) {
+      while (e instanceof ParenthesizedTree p) {
+        e = p.getExpression();
+      }
+      List<? extends ExpressionTree> args = e instanceof NewClassTree nc && nc.getClassBody() == null ? nc.getArguments()
+          : e instanceof NewArrayTree na && na.getInitializers() != null ? na.getInitializers()
+          : null;
+      if (args == null) {
+        diagnostics.error(unit, e, Message.NO_OUTPUTS_RETURN, methodName, returned);
+        return;
+      }
+      results = new ArrayList<>();
+      for (ExpressionTree a : args) {
+        results.add(expression(a, unit, fields, className));
+      }
     }
 
     private void assign(String local, String value) {
@@ -433,12 +609,16 @@ public final class DeclarationReader {
       if (e instanceof IdentifierTree id) {
         String value = locals.get(id.getName().toString());
         if (value == null && !unknown.contains(id.getName().toString())) {
-          diagnostics.error(unit, e, Message.UNKNOWN_VALUE, id.getName());
+          diagnostics.error(unit, e, Message.UNKNOWN_VALUE, id.getName(), methodName);
         }
         return value;
       }
+      if (outputsMethod != null && callsOutputs(e, unit)) {
+        diagnostics.error(unit, e, Message.FORWARD_CALLS_OUTPUTS, outputsMethod.getSimpleName(), outputsCall);
+        return null;
+      }
       if (!(e instanceof MethodInvocationTree mi)) {
-        diagnostics.error(unit, e, Message.UNSUPPORTED_EXPRESSION, describe(e));
+        diagnostics.error(unit, e, Message.UNSUPPORTED_EXPRESSION, methodName, describe(e));
         return null;
       }
       // fc1.apply(x) / this.fc1.forward(x)
@@ -468,14 +648,28 @@ public final class DeclarationReader {
           && ((TypeElement) ex.getEnclosingElement()).getQualifiedName().contentEquals(FUNCTIONS)) {
         return function(mi, ex.getSimpleName().toString(), unit, fields, className);
       }
-      diagnostics.error(unit, e, Message.UNSUPPORTED_EXPRESSION, "call " + mi.getMethodSelect());
+      diagnostics.error(unit, e, Message.UNSUPPORTED_EXPRESSION, methodName, "call " + mi.getMethodSelect());
       return null;
+    }
+
+    /** Whether {@code e} calls the outputs method: {@code m(x)}, {@code m(x).output()}, {@code m(x)[0]}. */
+    private boolean callsOutputs(ExpressionTree e, CompilationUnitTree unit) {
+      if (e instanceof ArrayAccessTree aa) {
+        return callsOutputs(aa.getExpression(), unit);
+      }
+      if (!(e instanceof MethodInvocationTree mi)) {
+        return false;
+      }
+      if (outputsMethod.equals(trees.getElement(TreePath.getPath(unit, mi)))) {
+        return true;
+      }
+      return mi.getMethodSelect() instanceof MemberSelectTree ms && callsOutputs(ms.getExpression(), unit);
     }
 
     private String function(MethodInvocationTree mi, String name, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
       List<? extends ExpressionTree> args = mi.getArguments();
       if (args.isEmpty()) {
-        diagnostics.error(unit, mi, Message.UNSUPPORTED_EXPRESSION, "call " + mi.getMethodSelect() + " without a tensor");
+        diagnostics.error(unit, mi, Message.UNSUPPORTED_EXPRESSION, methodName, "call " + mi.getMethodSelect() + " without a tensor");
         return null;
       }
       List<Object> constants = constants(args.subList(1, args.size()), mi.toString(), name, unit);
