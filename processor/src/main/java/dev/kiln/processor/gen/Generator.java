@@ -112,14 +112,20 @@ public final class Generator {
         gradientBuffers.add(in);
       }
     }
-    // A ReLU at the very end masks the incoming gradient in place: it needs a buffer of its own.
-    if (lastComputing >= 0 && kernels.get(lastComputing).relu()) {
+    // A ReLU fused into a Linear at the very end masks the incoming gradient in place: it needs a
+    // buffer of its own (batch norm applies the mask as it reads the gradient).
+    if (lastComputing >= 0 && masksInPlace(kernels.get(lastComputing))) {
       gradientBuffers.add("out");
     }
     // Each output's gradient is added into the gradient of the value it returns.
     if (outputs != null) {
       outputs.results().stream().map(storage::get).filter(st -> !st.equals("in")).forEach(gradientBuffers::add);
     }
+  }
+
+  /** Whether the kernel's backward applies its fused ReLU's mask to the incoming gradient in place. */
+  private static boolean masksInPlace(Kernel k) {
+    return k.relu() && k.kind() != Kernel.Kind.BATCHNORM;
   }
 
   private boolean fused() {
@@ -367,19 +373,21 @@ public final class Generator {
     return forwardMethod(b.build());
   }
 
-  /** ReLU mask in place (when fused), then the batch-norm gradients; parameter gradients are added to the parameters'. */
+  /** The batch-norm gradients (through the fused ReLU's mask); parameter gradients are added to the parameters'. */
   private void batchNormBackward(CodeBlock.Builder b, Kernel k, int j, Ref in, Ref out, Ref d, Ref target) {
     BatchNorm.Options o = (BatchNorm.Options) k.spec();
     String bn = layerField(k.layer());
     int c = k.channels(), l = k.spatial();
-    if (k.relu()) {
-      b.addStatement("$T.reluBackward($L, $L, $L, $L, $L, $L, n * $L)", KERNELS, d.array, d.offset, d.array, d.offset,
-          out.array, out.offset, k.outPerSample());
-    }
     String gradsOut = o.affine() ? "p.dweight" + j + ", 0, p.dbias" + j + ", 0" : "null, 0, null, 0";
     String weight = o.affine() ? bn + ".weight().readBuffer(), " + bn + ".weight().offset()" : "null, 0";
-    b.addStatement("$T.batchNormBackward($L, $L, $L, $L, $L, $L, $L, p.mean$L, 0, p.var$L, 0, $L, n, $L, $L, $L, training)", NORM,
-        target.array, target.offset, gradsOut, d.array, d.offset, in.array, in.offset, j, j, weight, c, l, o.eps());
+    if (k.relu()) { // the ReLU's mask is applied as the gradient is read
+      b.addStatement("$T.batchNormReluBackward($L, $L, $L, $L, $L, $L, $L, $L, $L, p.mean$L, 0, p.var$L, 0, $L, n, $L, $L, $L, training)",
+          NORM, target.array, target.offset, gradsOut, d.array, d.offset, out.array, out.offset, in.array, in.offset, j, j,
+          weight, c, l, o.eps());
+    } else {
+      b.addStatement("$T.batchNormBackward($L, $L, $L, $L, $L, $L, $L, p.mean$L, 0, p.var$L, 0, $L, n, $L, $L, $L, training)", NORM,
+          target.array, target.offset, gradsOut, d.array, d.offset, in.array, in.offset, j, j, weight, c, l, o.eps());
+    }
     if (o.affine()) {
       b.addStatement("$T.accumulate($T.gradBuffer($L.weight()), 0, p.dweight$L, 0, $L)", KERNELS, COMPILED, bn, j, c)
           .addStatement("$T.accumulate($T.gradBuffer($L.bias()), 0, p.dbias$L, 0, $L)", KERNELS, COMPILED, bn, j, c);
@@ -404,11 +412,8 @@ public final class Generator {
     String affine = o.affine()
         ? bn + ".weight().readBuffer(), " + bn + ".weight().offset(), " + bn + ".bias().readBuffer(), " + bn + ".bias().offset()"
         : "null, 0, null, 0";
-    b.addStatement("$T.batchNormForward($L, $L, $L, $L, p.mean$L, 0, p.var$L, 0, $L, n, $L, $L, $L)", NORM,
-        out.array, out.offset, in.array, in.offset, j, j, affine, c, l, o.eps());
-    if (k.relu()) {
-      b.addStatement("$T.reluForward($L, $L, $L, $L, n * $L)", KERNELS, out.array, out.offset, out.array, out.offset, k.outPerSample());
-    }
+    b.addStatement("$T.$L($L, $L, $L, $L, p.mean$L, 0, p.var$L, 0, $L, n, $L, $L, $L)", NORM,
+        k.relu() ? "batchNormReluForward" : "batchNormForward", out.array, out.offset, in.array, in.offset, j, j, affine, c, l, o.eps());
   }
 
   private Ref ref(String value, Map<String, Ref> refs) {
@@ -527,7 +532,7 @@ public final class Generator {
       Ref d = grads.get(storage.get(k.out()));
       String inStorage = storage.get(k.in());
       Ref target = inStorage.equals("in") ? new Ref("dx", "0", true) : new Ref("p.d" + inStorage, "0", true);
-      if (k.relu() && !d.owned) { // the ReLU mask is applied in place: work on a copy of the incoming gradient
+      if (masksInPlace(k) && !d.owned) { // work on a copy of the incoming gradient
         b.addStatement("System.arraycopy($L, $L, p.dout, 0, n * $L)", d.array, d.offset, k.outPerSample());
         d = new Ref("p.dout", "0", true);
       }
