@@ -218,7 +218,7 @@ public final class KilnSmallCnn extends SmallCnn {
         System.arraycopy(p.da7, 0, p.da6, 0, n * 6);
       }
       // bnFc1 BatchNorm1d(6, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True) + relu(bnFc1.apply(fc1.apply(x))): gradient of [N, 6]   SmallCnn.java:31
-      NormKernels.batchNormReluBackward(p.da5, 0, p.dweight6, 0, p.dbias6, 0, p.da6, 0, p.a6, 0, p.a5, 0, p.mean6, 0, p.var6, 0, bnFc1.weight().readBuffer(), bnFc1.weight().offset(), n, 6, 1, 1.0E-5, training);
+      NormKernels.batchNormReluBackward(p.da5, 0, p.dweight6, 0, p.dbias6, 0, p.da6, 0, p.a5, 0, p.mean6, 0, p.var6, 0, bnFc1.weight().readBuffer(), bnFc1.weight().offset(), bnFc1.bias().readBuffer(), bnFc1.bias().offset(), n, 6, 1, 1.0E-5, training);
       CpuKernels.accumulate(Compiled.gradBuffer(bnFc1.weight()), 0, p.dweight6, 0, 6);
       CpuKernels.accumulate(Compiled.gradBuffer(bnFc1.bias()), 0, p.dbias6, 0, 6);
       // fc1 Linear(in_features=64, out_features=6, bias=True): gradient of [N, 64]   SmallCnn.java:31
@@ -233,7 +233,7 @@ public final class KilnSmallCnn extends SmallCnn {
         ConvKernels.maxPool2dBackward(p.da2, 0, p.da3, 0, p.argmax3, p.shape3);
       }
       // bn1 BatchNorm2d(4, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True) + relu(bn1.apply(conv1.apply(x))): gradient of [N, 4, 8, 8]   SmallCnn.java:29
-      NormKernels.batchNormReluBackward(p.da1, 0, p.dweight2, 0, p.dbias2, 0, p.da2, 0, p.a2, 0, p.a1, 0, p.mean2, 0, p.var2, 0, bn1.weight().readBuffer(), bn1.weight().offset(), n, 4, 64, 1.0E-5, training);
+      NormKernels.batchNormReluBackward(p.da1, 0, p.dweight2, 0, p.dbias2, 0, p.da2, 0, p.a1, 0, p.mean2, 0, p.var2, 0, bn1.weight().readBuffer(), bn1.weight().offset(), bn1.bias().readBuffer(), bn1.bias().offset(), n, 4, 64, 1.0E-5, training);
       CpuKernels.accumulate(Compiled.gradBuffer(bn1.weight()), 0, p.dweight2, 0, 4);
       CpuKernels.accumulate(Compiled.gradBuffer(bn1.bias()), 0, p.dbias2, 0, 4);
       // conv1 Conv2d(1, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1)): gradient of [N, 1, 8, 8]   SmallCnn.java:29

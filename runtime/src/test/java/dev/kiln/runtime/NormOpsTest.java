@@ -128,6 +128,49 @@ class NormOpsTest {
     assertArrayEquals(new int[] {1, 3, 2, 2}, training(Tensor.randn(1, 3, 2, 2), null, null).shape());
   }
 
+  /**
+   * The fused kernels against the plain ones: BN+ReLU forward equals max(0, BN); its backward,
+   * which recomputes the ReLU's mask from x, equals the plain backward of the masked gradient, bit
+   * for bit (same operations), for training and evaluation, with and without the affine transform.
+   * Large enough ({@code 64 x 8 x 49}) to be split over the CPU threads.
+   */
+  @Test
+  void fusedBatchNormReluMatchesBatchNormThenRelu() {
+    int n = 64, c = 8, l = 49, size = n * c * l;
+    float[] x = Tensor.randn(n, c, l).toFloatArray();
+    float[] g = Tensor.randn(n, c, l).toFloatArray();
+    float[] weight = Tensor.randn(c).toFloatArray();
+    float[] bias = Tensor.randn(c).toFloatArray();
+    float[] mean = new float[c], var = new float[c];
+    dev.kiln.runtime.cpu.NormKernels.batchStatistics(mean, 0, var, 0, x, 0, n, c, l);
+    for (boolean affine : new boolean[] {true, false}) {
+      float[] w = affine ? weight : null, b = affine ? bias : null;
+      float[] plain = new float[size], fused = new float[size];
+      dev.kiln.runtime.cpu.NormKernels.batchNormForward(plain, 0, x, 0, mean, 0, var, 0, w, 0, b, 0, n, c, l, BN_EPS);
+      dev.kiln.runtime.cpu.NormKernels.batchNormReluForward(fused, 0, x, 0, mean, 0, var, 0, w, 0, b, 0, n, c, l, BN_EPS);
+      float[] masked = new float[size];
+      int positives = 0;
+      for (int i = 0; i < size; i++) {
+        assertEquals(Math.max(plain[i], 0f), fused[i], 0f, "forward at " + i);
+        masked[i] = fused[i] > 0 ? g[i] : 0f;
+        positives += fused[i] > 0 ? 1 : 0;
+      }
+      assertTrue(positives > size / 4 && positives < 3 * size / 4, "the ReLU masks a fair share: " + positives);
+      for (boolean train : new boolean[] {true, false}) {
+        String what = (affine ? "affine" : "no affine") + (train ? ", training" : ", evaluation");
+        float[] dxPlain = new float[size], dwPlain = new float[c], dbPlain = new float[c];
+        float[] dxFused = new float[size], dwFused = new float[c], dbFused = new float[c];
+        dev.kiln.runtime.cpu.NormKernels.batchNormBackward(dxPlain, 0, dwPlain, 0, dbPlain, 0, masked, 0, x, 0, mean, 0, var, 0,
+            w, 0, n, c, l, BN_EPS, train);
+        dev.kiln.runtime.cpu.NormKernels.batchNormReluBackward(dxFused, 0, dwFused, 0, dbFused, 0, g, 0, x, 0, mean, 0, var, 0,
+            w, 0, b, 0, n, c, l, BN_EPS, train);
+        assertArrayEquals(dxPlain, dxFused, 0f, what + ": dx");
+        assertArrayEquals(dwPlain, dwFused, 0f, what + ": dweight");
+        assertArrayEquals(dbPlain, dbFused, 0f, what + ": dbias");
+      }
+    }
+  }
+
   @Test
   void onlyTheWantedGradientsAreComputed() {
     Tensor x = Tensor.randn(4, 3);

@@ -374,16 +374,17 @@ public final class Generator {
   }
 
   /** The batch-norm gradients (through the fused ReLU's mask); parameter gradients are added to the parameters'. */
-  private void batchNormBackward(CodeBlock.Builder b, Kernel k, int j, Ref in, Ref out, Ref d, Ref target) {
+  private void batchNormBackward(CodeBlock.Builder b, Kernel k, int j, Ref in, Ref d, Ref target) {
     BatchNorm.Options o = (BatchNorm.Options) k.spec();
     String bn = layerField(k.layer());
     int c = k.channels(), l = k.spatial();
     String gradsOut = o.affine() ? "p.dweight" + j + ", 0, p.dbias" + j + ", 0" : "null, 0, null, 0";
     String weight = o.affine() ? bn + ".weight().readBuffer(), " + bn + ".weight().offset()" : "null, 0";
-    if (k.relu()) { // the ReLU's mask is applied as the gradient is read
-      b.addStatement("$T.batchNormReluBackward($L, $L, $L, $L, $L, $L, $L, $L, $L, p.mean$L, 0, p.var$L, 0, $L, n, $L, $L, $L, training)",
-          NORM, target.array, target.offset, gradsOut, d.array, d.offset, out.array, out.offset, in.array, in.offset, j, j,
-          weight, c, l, o.eps());
+    if (k.relu()) { // the ReLU's mask is recomputed from the input as the gradient is read
+      String bias = o.affine() ? bn + ".bias().readBuffer(), " + bn + ".bias().offset()" : "null, 0";
+      b.addStatement("$T.batchNormReluBackward($L, $L, $L, $L, $L, $L, $L, p.mean$L, 0, p.var$L, 0, $L, $L, n, $L, $L, $L, training)",
+          NORM, target.array, target.offset, gradsOut, d.array, d.offset, in.array, in.offset, j, j,
+          weight, bias, c, l, o.eps());
     } else {
       b.addStatement("$T.batchNormBackward($L, $L, $L, $L, $L, $L, $L, p.mean$L, 0, p.var$L, 0, $L, n, $L, $L, $L, training)", NORM,
           target.array, target.offset, gradsOut, d.array, d.offset, in.array, in.offset, j, j, weight, c, l, o.eps());
@@ -557,7 +558,7 @@ public final class Generator {
             .addStatement("System.arraycopy($L, $L, $L, $L, n * $L)", d.array, d.offset, target.array, target.offset, k.outPerSample())
             .endControlFlow();
       } else if (k.kind() == Kernel.Kind.BATCHNORM) {
-        batchNormBackward(b, k, j, in, out, d, target);
+        batchNormBackward(b, k, j, in, d, target);
       } else if (k.kind() == Kernel.Kind.RELU) {
         b.beginControlFlow("if ($L != null)", target.array)
             .addStatement("$T.reluBackward($L, $L, $L, $L, $L, $L, n * $L)", KERNELS, target.array, target.offset,

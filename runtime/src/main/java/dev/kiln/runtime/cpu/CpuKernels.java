@@ -101,7 +101,7 @@ public final class CpuKernels {
   }
 
   /**
-   * {@code y > 0 ? g : 0} for a ReLU's output {@code y} (zero or positive), in plain float
+   * {@code y > 0 ? g : 0} for a ReLU's output {@code y}, in plain float
    * arithmetic so that the loops using it vectorise: {@code y * 2^149} is at least 1 for every
    * positive float (the smallest is {@code 2^-149}) and 0 for 0, and clamping it to [0, 1] gives
    * an exact 0/1 factor. A comparison compiles to a branch (mispredicted on half the elements of
@@ -110,7 +110,12 @@ public final class CpuKernels {
    * NaN, and a NaN {@code y} passes NaN on: the run has diverged either way.
    */
   static float passIfPositive(float g, float y) {
-    return g * Math.min(Math.max(y * 0x1p100f * 0x1p49f, 0f), 1f);
+    return g * positive(y);
+  }
+
+  /** {@code z > 0 ? 1 : 0} (NaN for NaN) in float arithmetic, as {@link #passIfPositive} explains. */
+  static float positive(float z) {
+    return Math.min(Math.max(z * 0x1p100f * 0x1p49f, 0f), 1f);
   }
 
   /**

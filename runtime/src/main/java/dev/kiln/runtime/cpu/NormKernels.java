@@ -73,6 +73,23 @@ public final class NormKernels {
     return (double) s0 + s1 + s2 + s3;
   }
 
+  /**
+   * The forward's per-value factors for channels {@code [c0, c1)}: {@code bn(x) = x * scale + shift},
+   * spread over rows of {@code (c1 - c0) * l}. One place, so that the backward recomputes the
+   * forward's ReLU decisions bit for bit.
+   */
+  private static void forwardFactors(
+      float[] scale, float[] shift, int c0, int c1, int l, float[] mean, int meanOff, float[] var, int varOff,
+      float[] weight, int wOff, float[] bias, int bOff, double eps) {
+    for (int ch = c0; ch < c1; ch++) {
+      double rstd = 1.0 / Math.sqrt(var[varOff + ch] + eps);
+      double w = weight == null ? 1.0 : weight[wOff + ch];
+      int from = (ch - c0) * l;
+      Arrays.fill(scale, from, from + l, (float) (w * rstd));
+      Arrays.fill(shift, from, from + l, (float) ((bias == null ? 0.0 : bias[bOff + ch]) - mean[meanOff + ch] * w * rstd));
+    }
+  }
+
   // The row loops. These kernels are bound by memory traffic at batch 64 (6.4 MB a tensor for
   // the first block's activations): each pass over the data counts, which is why the ReLU's
   // mask is applied inside the batch-norm passes instead of in a pass of its own.
@@ -104,11 +121,14 @@ public final class NormKernels {
     }
   }
 
-  private static void sumMaskedRows(float[] accG, float[] accGX, float[] g, int gi, float[] y, int yi, float[] x, int xi, int len) {
+  /** {@link #sumRows} of {@code g} masked by the forward's ReLU, {@code x * scale + shift > 0}. */
+  private static void sumMaskedRows(
+      float[] accG, float[] accGX, float[] g, int gi, float[] x, int xi, float[] scale, float[] shift, int len) {
     for (int t = 0; t < len; t++) {
-      float v = CpuKernels.passIfPositive(g[gi + t], y[yi + t]);
+      float xv = x[xi + t];
+      float v = g[gi + t] * CpuKernels.positive(xv * scale[t] + shift[t]);
       accG[t] += v;
-      accGX[t] += v * x[xi + t];
+      accGX[t] += v * xv;
     }
   }
 
@@ -120,15 +140,17 @@ public final class NormKernels {
   }
 
   private static void maskedInputGradientRow(
-      float[] dx, int o, float[] a, float[] g, int gi, float[] y, int yi, float[] b, float[] x, int xi, float[] k, int len) {
+      float[] dx, int o, float[] a, float[] g, int gi, float[] b, float[] x, int xi, float[] k, float[] scale, float[] shift,
+      int len) {
     for (int t = 0; t < len; t++) {
-      dx[o + t] = a[t] * CpuKernels.passIfPositive(g[gi + t], y[yi + t]) + b[t] * x[xi + t] + k[t];
+      float xv = x[xi + t];
+      dx[o + t] = a[t] * (g[gi + t] * CpuKernels.positive(xv * scale[t] + shift[t])) + b[t] * xv + k[t];
     }
   }
 
   /** Per-thread rows of a block's width, reused between calls. */
   private static final class Rows {
-    private final float[][] rows = new float[6][0];
+    private final float[][] rows = new float[7][0];
 
     float[] get(int which, int width) {
       if (rows[which].length < width) {
@@ -188,13 +210,7 @@ public final class NormKernels {
       Rows rows = ROWS.get();
       float[] scale = rows.get(0, width);
       float[] shift = rows.get(1, width);
-      for (int ch = c0; ch < c1; ch++) {
-        double rstd = 1.0 / Math.sqrt(var[varOff + ch] + eps);
-        double w = weight == null ? 1.0 : weight[wOff + ch];
-        int from = (ch - c0) * l;
-        Arrays.fill(scale, from, from + l, (float) (w * rstd));
-        Arrays.fill(shift, from, from + l, (float) ((bias == null ? 0.0 : bias[bOff + ch]) - mean[meanOff + ch] * w * rstd));
-      }
+      forwardFactors(scale, shift, c0, c1, l, mean, meanOff, var, varOff, weight, wOff, bias, bOff, eps);
       for (int i = 0; i < n; i++) {
         int o = outOff + (i * c + c0) * l;
         int xi = xOff + (i * c + c0) * l;
@@ -221,26 +237,29 @@ public final class NormKernels {
       float[] dx, int dxOff, float[] dweight, int dwOff, float[] dbias, int dbOff, float[] dout, int dOff,
       float[] x, int xOff, float[] mean, int meanOff, float[] var, int varOff, float[] weight, int wOff,
       int n, int c, int l, double eps, boolean throughStatistics) {
-    gradients(dx, dxOff, dweight, dwOff, dbias, dbOff, dout, dOff, null, 0, x, xOff, mean, meanOff, var, varOff,
+    gradients(dx, dxOff, dweight, dwOff, dbias, dbOff, dout, dOff, false, null, 0, x, xOff, mean, meanOff, var, varOff,
         weight, wOff, n, c, l, eps, throughStatistics);
   }
 
   /**
    * Gradients of {@link #batchNormReluForward}: {@link #batchNormBackward} of
-   * {@code dout * (y > 0)}, where {@code y} is the forward's output, with the ReLU's mask applied
-   * while reading {@code dout} (no separate pass). {@code dout} is not changed.
+   * {@code dout * (y > 0)}. The ReLU's mask is recomputed from {@code x} with the forward's own
+   * float factors ({@code x * scale + shift > 0} exactly when the forward's output was positive),
+   * inside the batch-norm passes: no pass of its own and no read of the forward's output, whose
+   * traffic these memory-bound passes would otherwise pay for. {@code bias} may be null (no affine
+   * transform), as in the forward. {@code dout} is not changed.
    */
   public static void batchNormReluBackward(
       float[] dx, int dxOff, float[] dweight, int dwOff, float[] dbias, int dbOff, float[] dout, int dOff,
-      float[] y, int yOff, float[] x, int xOff, float[] mean, int meanOff, float[] var, int varOff,
-      float[] weight, int wOff, int n, int c, int l, double eps, boolean throughStatistics) {
-    gradients(dx, dxOff, dweight, dwOff, dbias, dbOff, dout, dOff, y, yOff, x, xOff, mean, meanOff, var, varOff,
+      float[] x, int xOff, float[] mean, int meanOff, float[] var, int varOff,
+      float[] weight, int wOff, float[] bias, int bOff, int n, int c, int l, double eps, boolean throughStatistics) {
+    gradients(dx, dxOff, dweight, dwOff, dbias, dbOff, dout, dOff, true, bias, bOff, x, xOff, mean, meanOff, var, varOff,
         weight, wOff, n, c, l, eps, throughStatistics);
   }
 
   private static void gradients(
       float[] dx, int dxOff, float[] dweight, int dwOff, float[] dbias, int dbOff, float[] dout, int dOff,
-      float[] y, int yOff, float[] x, int xOff, float[] mean, int meanOff, float[] var, int varOff,
+      boolean relu, float[] bias, int bOff, float[] x, int xOff, float[] mean, int meanOff, float[] var, int varOff,
       float[] weight, int wOff, int n, int c, int l, double eps, boolean throughStatistics) {
     double count = (double) n * l;
     Parallel.forRange(c, 3L * n * c * l, (part, c0, c1) -> {
@@ -248,13 +267,18 @@ public final class NormKernels {
       Rows rows = ROWS.get();
       float[] accG = rows.zeroed(0, width);
       float[] accGX = rows.zeroed(1, width);
+      float[] scale = relu ? rows.get(5, width) : null;
+      float[] shift = relu ? rows.get(6, width) : null;
+      if (relu) {
+        forwardFactors(scale, shift, c0, c1, l, mean, meanOff, var, varOff, weight, wOff, bias, bOff, eps);
+      }
       for (int i = 0; i < n; i++) {
         int gi = dOff + (i * c + c0) * l;
         int xi = xOff + (i * c + c0) * l;
-        if (y == null) {
-          sumRows(accG, accGX, dout, gi, x, xi, width);
+        if (relu) {
+          sumMaskedRows(accG, accGX, dout, gi, x, xi, scale, shift, width);
         } else {
-          sumMaskedRows(accG, accGX, dout, gi, y, yOff + (i * c + c0) * l, x, xi, width);
+          sumRows(accG, accGX, dout, gi, x, xi, width);
         }
       }
       float[] a = rows.get(2, width);
@@ -274,11 +298,11 @@ public final class NormKernels {
         }
         double meanG = throughStatistics ? sumG / count : 0;
         double meanGXhat = throughStatistics ? sumGXhat / count : 0;
-        double scale = (weight == null ? 1.0 : weight[wOff + ch]) * rstd;
-        // dx = scale * (g - meanG - (x - mu) * rstd * meanGXhat) = a * g + b * x + k
-        Arrays.fill(a, from, from + l, (float) scale);
-        Arrays.fill(b, from, from + l, (float) (-scale * rstd * meanGXhat));
-        Arrays.fill(k, from, from + l, (float) (scale * (rstd * meanGXhat * mu - meanG)));
+        double ws = (weight == null ? 1.0 : weight[wOff + ch]) * rstd;
+        // dx = ws * (g - meanG - (x - mu) * rstd * meanGXhat) = a * g + b * x + k
+        Arrays.fill(a, from, from + l, (float) ws);
+        Arrays.fill(b, from, from + l, (float) (-ws * rstd * meanGXhat));
+        Arrays.fill(k, from, from + l, (float) (ws * (rstd * meanGXhat * mu - meanG)));
       }
       if (dx == null) {
         return;
@@ -287,10 +311,10 @@ public final class NormKernels {
         int o = dxOff + (i * c + c0) * l;
         int gi = dOff + (i * c + c0) * l;
         int xi = xOff + (i * c + c0) * l;
-        if (y == null) {
-          inputGradientRow(dx, o, a, dout, gi, b, x, xi, k, width);
+        if (relu) {
+          maskedInputGradientRow(dx, o, a, dout, gi, b, x, xi, k, scale, shift, width);
         } else {
-          maskedInputGradientRow(dx, o, a, dout, gi, y, yOff + (i * c + c0) * l, b, x, xi, k, width);
+          inputGradientRow(dx, o, a, dout, gi, b, x, xi, k, width);
         }
       }
     });
