@@ -230,10 +230,10 @@ public final class KilnSmallCnn extends SmallCnn {
       Blas.sgemm(false, false, n, 64, 6, 1f, p.da5, 0, 6, fc1.weight(), 64, 0f, p.da3, 0, 64);
       // maxPool2d(relu(bn1.apply(conv1.apply(x))), 2): gradient of [N, 4, 8, 8]   SmallCnn.java:29
       if (p.da2 != null) {
-        ConvKernels.maxPool2dBackward(p.da2, 0, p.da3, 0, p.argmax3, p.shape3);
+        ConvKernels.maxPool2dReluBackward(p.da2, 0, p.da3, 0, p.a3, 0, p.argmax3, p.shape3);
       }
       // bn1 BatchNorm2d(4, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True) + relu(bn1.apply(conv1.apply(x))): gradient of [N, 4, 8, 8]   SmallCnn.java:29
-      NormKernels.batchNormReluBackward(p.da1, 0, p.dweight2, 0, p.dbias2, 0, p.da2, 0, p.a1, 0, p.mean2, 0, p.var2, 0, bn1.weight().readBuffer(), bn1.weight().offset(), bn1.bias().readBuffer(), bn1.bias().offset(), n, 4, 64, 1.0E-5, training);
+      NormKernels.batchNormBackward(p.da1, 0, p.dweight2, 0, p.dbias2, 0, p.da2, 0, p.a1, 0, p.mean2, 0, p.var2, 0, bn1.weight().readBuffer(), bn1.weight().offset(), n, 4, 64, 1.0E-5, training);
       CpuKernels.accumulate(Compiled.gradBuffer(bn1.weight()), 0, p.dweight2, 0, 4);
       CpuKernels.accumulate(Compiled.gradBuffer(bn1.bias()), 0, p.dbias2, 0, 4);
       // conv1 Conv2d(1, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1)): gradient of [N, 1, 8, 8]   SmallCnn.java:29

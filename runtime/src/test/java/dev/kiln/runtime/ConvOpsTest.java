@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kiln.runtime.cpu.Conv2dShape;
 import dev.kiln.runtime.cpu.ConvKernels;
+import dev.kiln.runtime.cpu.CpuKernels;
 import dev.kiln.runtime.cpu.Pool2dShape;
 import java.util.Arrays;
 import org.junit.jupiter.api.BeforeEach;
@@ -370,6 +371,41 @@ class ConvOpsTest {
   }
 
   /** The 2x2 stride-2 fast path against a naive max and argmax (routing of the gradient), odd width included. */
+  /**
+   * maxPool2dReluBackward (the ReLU's mask applied at the pooled values) equals the pooling's
+   * gradient followed by the ReLU's, for the 2x2 path and an overlapping 3x3 stride-2 window
+   * with padding, on a ReLU output with many zeros (whole windows of them, so ties at 0 too).
+   */
+  @Test
+  void poolingBackwardWithTheReluMaskMatchesPoolThenRelu() {
+    Kiln.manualSeed(5);
+    int[][] windows = {{2, 2, 0}, {3, 2, 1}}; // kernel, stride, padding
+    for (int[] win : windows) {
+      Pool2dShape s = new Pool2dShape(4, 3, 12, 10, win[0], win[0], win[1], win[1], win[2], win[2], false);
+      float[] z = Tensor.randn(4, 3, 12, 10).toFloatArray();
+      float[] y = new float[z.length];
+      for (int i = 0; i < z.length; i++) {
+        y[i] = Math.max(z[i] - 1.2f, 0f); // ~88% zeros: many windows all zero
+      }
+      int outSize = 4 * 3 * s.outHeight() * s.outWidth();
+      float[] pooled = new float[outSize];
+      int[] argmax = new int[outSize];
+      ConvKernels.maxPool2dForward(pooled, 0, argmax, y, 0, s);
+      float[] g = Tensor.randn(outSize).toFloatArray();
+      float[] expected = new float[z.length];
+      ConvKernels.maxPool2dBackward(expected, 0, g, 0, argmax, s);
+      CpuKernels.reluBackward(expected, 0, expected, 0, y, 0, z.length);
+      float[] actual = new float[z.length];
+      ConvKernels.maxPool2dReluBackward(actual, 0, g, 0, pooled, 0, argmax, s);
+      int masked = 0;
+      for (float v : pooled) {
+        masked += v == 0f ? 1 : 0;
+      }
+      assertTrue(masked > outSize / 10, "some pooled values are 0: " + masked);
+      assertArrayEquals(expected, actual, 0f, Arrays.toString(win));
+    }
+  }
+
   @Test
   void twoByTwoPoolingMatchesANaiveMax() {
     Kiln.manualSeed(21);

@@ -71,6 +71,9 @@ public final class Generator {
   /** The component forward returns when forward is {@code return outputsMethod(x).component();}, else -1. */
   private final int forwardReturns;
 
+  /** Values of BN+ReLU kernels whose only reader is a max pooling, which then applies the ReLU's mask in its backward. */
+  private final Set<String> maskedByPooling;
+
   private Generator(CheckedModel model, OutputsIr outputs, int forwardReturns) {
     this.model = model;
     this.ir = model.ir();
@@ -78,7 +81,30 @@ public final class Generator {
     this.forwardReturns = forwardReturns;
     this.kernels = Planner.plan(model, outputs == null ? Set.of() : Set.copyOf(outputs.results()));
     this.name = ir.generatedName();
+    this.maskedByPooling = maskedByPooling();
     assignStorage();
+  }
+
+  /**
+   * The ReLU's mask can move from a batch norm's backward into the max pooling that alone reads
+   * its output: the pooling's gradient reaches only the window maxima, which are the pooling's
+   * outputs, so masking by {@code pooled > 0} there is the same mask on a quarter of the values,
+   * and the batch norm's passes need no mask. Not for a value that is also returned (its
+   * gradient arrives unmasked) or read by anything else.
+   */
+  private Set<String> maskedByPooling() {
+    Set<String> masked = new LinkedHashSet<>();
+    Set<String> returned = outputs == null ? Set.of() : Set.copyOf(outputs.results());
+    for (Kernel k : kernels) {
+      if (k.kind() != Kernel.Kind.BATCHNORM || !k.relu() || returned.contains(k.out())) {
+        continue;
+      }
+      List<Kernel> readers = kernels.stream().filter(r -> r.in().equals(k.out())).toList();
+      if (readers.size() == 1 && readers.get(0).kind() == Kernel.Kind.POOL) {
+        masked.add(k.out());
+      }
+    }
+    return masked;
   }
 
   /** The generated source file of a checked model. */
@@ -380,7 +406,7 @@ public final class Generator {
     int c = k.channels(), l = k.spatial();
     String gradsOut = o.affine() ? "p.dweight" + j + ", 0, p.dbias" + j + ", 0" : "null, 0, null, 0";
     String weight = o.affine() ? bn + ".weight().readBuffer(), " + bn + ".weight().offset()" : "null, 0";
-    if (k.relu()) { // the ReLU's mask is recomputed from the input as the gradient is read
+    if (k.relu() && !maskedByPooling.contains(k.out())) { // the ReLU's mask is recomputed from the input as the gradient is read
       String bias = o.affine() ? bn + ".bias().readBuffer(), " + bn + ".bias().offset()" : "null, 0";
       b.addStatement("$T.batchNormReluBackward($L, $L, $L, $L, $L, $L, $L, p.mean$L, 0, p.var$L, 0, $L, $L, n, $L, $L, $L, training)",
           NORM, target.array, target.offset, gradsOut, d.array, d.offset, in.array, in.offset, j, j,
@@ -546,10 +572,15 @@ public final class Generator {
                 ((Conv2d.Spec) k.spec()).bias() ? CodeBlock.of("$T.gradBuffer($L.bias())", COMPILED, layer) : "null",
                 d.array, d.offset, in.array, in.offset, layer, layer, j);
       } else if (k.kind() == Kernel.Kind.POOL) {
-        b.beginControlFlow("if ($L != null)", target.array)
-            .addStatement("$T.maxPool2dBackward($L, $L, $L, $L, p.argmax$L, p.shape$L)", CONV, target.array, target.offset,
-                d.array, d.offset, j, j)
-            .endControlFlow();
+        b.beginControlFlow("if ($L != null)", target.array);
+        if (maskedByPooling.contains(k.in())) { // the preceding ReLU's mask, applied to the pooled values
+          b.addStatement("$T.maxPool2dReluBackward($L, $L, $L, $L, $L, $L, p.argmax$L, p.shape$L)", CONV, target.array,
+              target.offset, d.array, d.offset, out.array, out.offset, j, j);
+        } else {
+          b.addStatement("$T.maxPool2dBackward($L, $L, $L, $L, p.argmax$L, p.shape$L)", CONV, target.array, target.offset,
+              d.array, d.offset, j, j);
+        }
+        b.endControlFlow();
       } else if (k.kind() == Kernel.Kind.DROPOUT) {
         b.beginControlFlow("if ($L != null && training)", target.array)
             .addStatement("$T.applyMask($L, $L, $L, $L, p.mask$L, 0, n * $L)", ACTIVATIONS, target.array, target.offset,

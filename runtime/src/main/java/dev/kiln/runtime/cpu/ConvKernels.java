@@ -499,6 +499,30 @@ public final class ConvKernels {
     });
   }
 
+  /**
+   * Gradient of {@code maxPool2d(relu(z))} with respect to {@code z}: {@link #maxPool2dBackward}
+   * with each output's gradient passed only where that output, the pooled ReLU value, is
+   * positive. This is the ReLU's mask exactly (every gradient lands on a window maximum, whose
+   * value is the pooled output), applied to the pooled values instead of the whole input.
+   *
+   * @param out the forward's pooled output, {@code [batch, channels, outH, outW]}
+   */
+  public static void maxPool2dReluBackward(
+      float[] dx, int dxOff, float[] dout, int doutOff, float[] out, int outOff, int[] argmax, Pool2dShape s) {
+    int planeIn = s.height() * s.width();
+    int planeOut = s.outHeight() * s.outWidth();
+    int planes = s.batch() * s.channels();
+    Parallel.forRange(planes, (long) planes * planeIn, (part, from, to) -> {
+      Arrays.fill(dx, dxOff + from * planeIn, dxOff + to * planeIn, 0f);
+      for (int pl = from, o = from * planeOut; pl < to; pl++) {
+        int plane = dxOff + pl * planeIn;
+        for (int end = o + planeOut; o < end; o++) {
+          dx[plane + argmax[o]] += CpuKernels.passIfPositive(dout[doutOff + o], out[outOff + o]);
+        }
+      }
+    });
+  }
+
   /** Per-thread growing work arrays: the im2col matrix, a channel-major output or gradient, partial weight and bias gradients. */
   private static final class Scratch {
     private float[] cols = new float[0];

@@ -19,25 +19,29 @@ public final class NormKernels {
    */
   public static void batchStatistics(float[] mean, int meanOff, float[] var, int varOff, float[] x, int xOff, int n, int c, int l) {
     double count = (double) n * l;
-    Parallel.forRange(c, 2L * n * c * l, (part, c0, c1) -> {
-      int width = (c1 - c0) * l;
-      Rows rows = ROWS.get();
-      float[] acc = rows.zeroed(0, width);
-      for (int i = 0; i < n; i++) {
-        addInto(acc, x, xOff + (i * c + c0) * l, width);
-      }
-      float[] mu = rows.get(1, width);
-      for (int ch = c0; ch < c1; ch++) {
-        float m = (float) (sum(acc, (ch - c0) * l, l) / count);
-        mean[meanOff + ch] = m;
-        Arrays.fill(mu, (ch - c0) * l, (ch - c0 + 1) * l, m);
-      }
-      Arrays.fill(acc, 0, width, 0f);
-      for (int i = 0; i < n; i++) {
-        addSquaredDeviations(acc, x, xOff + (i * c + c0) * l, mu, width);
-      }
-      for (int ch = c0; ch < c1; ch++) {
-        var[varOff + ch] = (float) (sum(acc, (ch - c0) * l, l) / count);
+    Parallel.forRange(c, 2L * n * c * l, (part, lo, hi) -> {
+      int block = channelBlock(n, l);
+      for (int c0 = lo; c0 < hi; c0 += block) {
+        int c1 = Math.min(hi, c0 + block);
+        int width = (c1 - c0) * l;
+        Rows rows = ROWS.get();
+        float[] acc = rows.zeroed(0, width);
+        for (int i = 0; i < n; i++) {
+          addInto(acc, x, xOff + (i * c + c0) * l, width);
+        }
+        float[] mu = rows.get(1, width);
+        for (int ch = c0; ch < c1; ch++) {
+          float m = (float) (sum(acc, (ch - c0) * l, l) / count);
+          mean[meanOff + ch] = m;
+          Arrays.fill(mu, (ch - c0) * l, (ch - c0 + 1) * l, m);
+        }
+        Arrays.fill(acc, 0, width, 0f);
+        for (int i = 0; i < n; i++) {
+          addSquaredDeviations(acc, x, xOff + (i * c + c0) * l, mu, width);
+        }
+        for (int ch = c0; ch < c1; ch++) {
+          var[varOff + ch] = (float) (sum(acc, (ch - c0) * l, l) / count);
+        }
       }
     });
   }
@@ -148,6 +152,16 @@ public final class NormKernels {
     }
   }
 
+  /**
+   * Channels handled together within a part: as many as keep their {@code N*L} values of three
+   * arrays within about 1 MiB, so that a kernel's second pass over a block reads it from the
+   * core's cache, not memory, and the per-value factor rows stay small (for the first CNN block,
+   * one channel: 64 x 784 values; BatchNorm1d takes the whole part at once).
+   */
+  private static int channelBlock(int n, int l) {
+    return (int) Math.max(1, (1L << 18) / (3L * n * l));
+  }
+
   /** Per-thread rows of a block's width, reused between calls. */
   private static final class Rows {
     private final float[][] rows = new float[7][0];
@@ -205,19 +219,23 @@ public final class NormKernels {
   private static void normalise(
       float[] out, int outOff, float[] x, int xOff, float[] mean, int meanOff, float[] var, int varOff,
       float[] weight, int wOff, float[] bias, int bOff, int n, int c, int l, double eps, boolean relu) {
-    Parallel.forRange(c, (long) n * c * l, (part, c0, c1) -> {
-      int width = (c1 - c0) * l;
-      Rows rows = ROWS.get();
-      float[] scale = rows.get(0, width);
-      float[] shift = rows.get(1, width);
-      forwardFactors(scale, shift, c0, c1, l, mean, meanOff, var, varOff, weight, wOff, bias, bOff, eps);
-      for (int i = 0; i < n; i++) {
-        int o = outOff + (i * c + c0) * l;
-        int xi = xOff + (i * c + c0) * l;
-        if (relu) {
-          scaleShiftReluRow(out, o, x, xi, scale, shift, width);
-        } else {
-          scaleShiftRow(out, o, x, xi, scale, shift, width);
+    Parallel.forRange(c, (long) n * c * l, (part, lo, hi) -> {
+      int block = channelBlock(n, l);
+      for (int c0 = lo; c0 < hi; c0 += block) {
+        int c1 = Math.min(hi, c0 + block);
+        int width = (c1 - c0) * l;
+        Rows rows = ROWS.get();
+        float[] scale = rows.get(0, width);
+        float[] shift = rows.get(1, width);
+        forwardFactors(scale, shift, c0, c1, l, mean, meanOff, var, varOff, weight, wOff, bias, bOff, eps);
+        for (int i = 0; i < n; i++) {
+          int o = outOff + (i * c + c0) * l;
+          int xi = xOff + (i * c + c0) * l;
+          if (relu) {
+            scaleShiftReluRow(out, o, x, xi, scale, shift, width);
+          } else {
+            scaleShiftRow(out, o, x, xi, scale, shift, width);
+          }
         }
       }
     });
@@ -262,59 +280,63 @@ public final class NormKernels {
       boolean relu, float[] bias, int bOff, float[] x, int xOff, float[] mean, int meanOff, float[] var, int varOff,
       float[] weight, int wOff, int n, int c, int l, double eps, boolean throughStatistics) {
     double count = (double) n * l;
-    Parallel.forRange(c, 3L * n * c * l, (part, c0, c1) -> {
-      int width = (c1 - c0) * l;
-      Rows rows = ROWS.get();
-      float[] accG = rows.zeroed(0, width);
-      float[] accGX = rows.zeroed(1, width);
-      float[] scale = relu ? rows.get(5, width) : null;
-      float[] shift = relu ? rows.get(6, width) : null;
-      if (relu) {
-        forwardFactors(scale, shift, c0, c1, l, mean, meanOff, var, varOff, weight, wOff, bias, bOff, eps);
-      }
-      for (int i = 0; i < n; i++) {
-        int gi = dOff + (i * c + c0) * l;
-        int xi = xOff + (i * c + c0) * l;
+    Parallel.forRange(c, 3L * n * c * l, (part, lo, hi) -> {
+      int block = channelBlock(n, l);
+      for (int c0 = lo; c0 < hi; c0 += block) {
+        int c1 = Math.min(hi, c0 + block);
+        int width = (c1 - c0) * l;
+        Rows rows = ROWS.get();
+        float[] accG = rows.zeroed(0, width);
+        float[] accGX = rows.zeroed(1, width);
+        float[] scale = relu ? rows.get(5, width) : null;
+        float[] shift = relu ? rows.get(6, width) : null;
         if (relu) {
-          sumMaskedRows(accG, accGX, dout, gi, x, xi, scale, shift, width);
-        } else {
-          sumRows(accG, accGX, dout, gi, x, xi, width);
+          forwardFactors(scale, shift, c0, c1, l, mean, meanOff, var, varOff, weight, wOff, bias, bOff, eps);
         }
-      }
-      float[] a = rows.get(2, width);
-      float[] b = rows.get(3, width);
-      float[] k = rows.get(4, width);
-      for (int ch = c0; ch < c1; ch++) {
-        int from = (ch - c0) * l;
-        double mu = mean[meanOff + ch];
-        double rstd = 1.0 / Math.sqrt(var[varOff + ch] + eps);
-        double sumG = sum(accG, from, l);
-        double sumGXhat = rstd * (sum(accGX, from, l) - mu * sumG); // sum(g * (x - mu) * rstd)
-        if (dbias != null) {
-          dbias[dbOff + ch] = (float) sumG;
+        for (int i = 0; i < n; i++) {
+          int gi = dOff + (i * c + c0) * l;
+          int xi = xOff + (i * c + c0) * l;
+          if (relu) {
+            sumMaskedRows(accG, accGX, dout, gi, x, xi, scale, shift, width);
+          } else {
+            sumRows(accG, accGX, dout, gi, x, xi, width);
+          }
         }
-        if (dweight != null) {
-          dweight[dwOff + ch] = (float) sumGXhat;
+        float[] a = rows.get(2, width);
+        float[] b = rows.get(3, width);
+        float[] k = rows.get(4, width);
+        for (int ch = c0; ch < c1; ch++) {
+          int from = (ch - c0) * l;
+          double mu = mean[meanOff + ch];
+          double rstd = 1.0 / Math.sqrt(var[varOff + ch] + eps);
+          double sumG = sum(accG, from, l);
+          double sumGXhat = rstd * (sum(accGX, from, l) - mu * sumG); // sum(g * (x - mu) * rstd)
+          if (dbias != null) {
+            dbias[dbOff + ch] = (float) sumG;
+          }
+          if (dweight != null) {
+            dweight[dwOff + ch] = (float) sumGXhat;
+          }
+          double meanG = throughStatistics ? sumG / count : 0;
+          double meanGXhat = throughStatistics ? sumGXhat / count : 0;
+          double ws = (weight == null ? 1.0 : weight[wOff + ch]) * rstd;
+          // dx = ws * (g - meanG - (x - mu) * rstd * meanGXhat) = a * g + b * x + k
+          Arrays.fill(a, from, from + l, (float) ws);
+          Arrays.fill(b, from, from + l, (float) (-ws * rstd * meanGXhat));
+          Arrays.fill(k, from, from + l, (float) (ws * (rstd * meanGXhat * mu - meanG)));
         }
-        double meanG = throughStatistics ? sumG / count : 0;
-        double meanGXhat = throughStatistics ? sumGXhat / count : 0;
-        double ws = (weight == null ? 1.0 : weight[wOff + ch]) * rstd;
-        // dx = ws * (g - meanG - (x - mu) * rstd * meanGXhat) = a * g + b * x + k
-        Arrays.fill(a, from, from + l, (float) ws);
-        Arrays.fill(b, from, from + l, (float) (-ws * rstd * meanGXhat));
-        Arrays.fill(k, from, from + l, (float) (ws * (rstd * meanGXhat * mu - meanG)));
-      }
-      if (dx == null) {
-        return;
-      }
-      for (int i = 0; i < n; i++) {
-        int o = dxOff + (i * c + c0) * l;
-        int gi = dOff + (i * c + c0) * l;
-        int xi = xOff + (i * c + c0) * l;
-        if (relu) {
-          maskedInputGradientRow(dx, o, a, dout, gi, b, x, xi, k, scale, shift, width);
-        } else {
-          inputGradientRow(dx, o, a, dout, gi, b, x, xi, k, width);
+        if (dx == null) {
+          continue;
+        }
+        for (int i = 0; i < n; i++) {
+          int o = dxOff + (i * c + c0) * l;
+          int gi = dOff + (i * c + c0) * l;
+          int xi = xOff + (i * c + c0) * l;
+          if (relu) {
+            maskedInputGradientRow(dx, o, a, dout, gi, b, x, xi, k, scale, shift, width);
+          } else {
+            inputGradientRow(dx, o, a, dout, gi, b, x, xi, k, width);
+          }
         }
       }
     });
