@@ -54,9 +54,9 @@ public final class KilnHiddenCnn extends HiddenCnn {
       System.arraycopy(bn1.runningMean().readBuffer(), bn1.runningMean().offset(), p.mean2, 0, 4);
       System.arraycopy(bn1.runningVar().readBuffer(), bn1.runningVar().offset(), p.var2, 0, 4);
     }
-    NormKernels.batchNormReluForward(p.a2, 0, p.a1, 0, p.mean2, 0, p.var2, 0, bn1.weight().readBuffer(), bn1.weight().offset(), bn1.bias().readBuffer(), bn1.bias().offset(), n, 4, 36, 1.0E-5);
+    NormKernels.batchNormReluMaxPool2x2(p.a3, 0, p.argmax3, p.a1, 0, p.mean2, 0, p.var2, 0, bn1.weight().readBuffer(), bn1.weight().offset(), bn1.bias().readBuffer(), bn1.bias().offset(), 1.0E-5, p.shape3);
     // maxPool2d(relu(bn1.apply(conv1.apply(x))), 2): [N, 4, 6, 6] -> [N, 4, 3, 3]   HiddenCnn.java:36
-    ConvKernels.maxPool2dForward(p.a3, 0, p.argmax3, p.a2, 0, p.shape3);
+    // computed with the batch norm above, in one pass
     // flatten(x): [N, 4, 3, 3] -> [N, 36]   HiddenCnn.java:37
     // a view: no work
     // fc1 Linear(in_features=36, out_features=5, bias=True) + relu(fc1.apply(flatten(x))): [N, 36] -> [N, 5]   HiddenCnn.java:37
@@ -299,8 +299,6 @@ public final class KilnHiddenCnn extends HiddenCnn {
 
     final float[] a1;
 
-    final float[] a2;
-
     final float[] a3;
 
     final float[] a5;
@@ -330,7 +328,6 @@ public final class KilnHiddenCnn extends HiddenCnn {
     Plan(int n) {
       this.n = n;
       this.a1 = new float[n * 144];
-      this.a2 = new float[n * 144];
       this.a3 = new float[n * 36];
       this.a5 = new float[n * 5];
       this.da1 = new float[n * 144];

@@ -47,9 +47,9 @@ public final class KilnSmallCnn extends SmallCnn {
       System.arraycopy(bn1.runningMean().readBuffer(), bn1.runningMean().offset(), p.mean2, 0, 4);
       System.arraycopy(bn1.runningVar().readBuffer(), bn1.runningVar().offset(), p.var2, 0, 4);
     }
-    NormKernels.batchNormReluForward(p.a2, 0, p.a1, 0, p.mean2, 0, p.var2, 0, bn1.weight().readBuffer(), bn1.weight().offset(), bn1.bias().readBuffer(), bn1.bias().offset(), n, 4, 64, 1.0E-5);
+    NormKernels.batchNormReluMaxPool2x2(p.a3, 0, p.argmax3, p.a1, 0, p.mean2, 0, p.var2, 0, bn1.weight().readBuffer(), bn1.weight().offset(), bn1.bias().readBuffer(), bn1.bias().offset(), 1.0E-5, p.shape3);
     // maxPool2d(relu(bn1.apply(conv1.apply(x))), 2): [N, 4, 8, 8] -> [N, 4, 4, 4]   SmallCnn.java:29
-    ConvKernels.maxPool2dForward(p.a3, 0, p.argmax3, p.a2, 0, p.shape3);
+    // computed with the batch norm above, in one pass
     // flatten(x): [N, 4, 4, 4] -> [N, 64]   SmallCnn.java:30
     // a view: no work
     // fc1 Linear(in_features=64, out_features=6, bias=True): [N, 64] -> [N, 6]   SmallCnn.java:31
@@ -93,8 +93,6 @@ public final class KilnSmallCnn extends SmallCnn {
     int generation;
 
     final float[] a1;
-
-    final float[] a2;
 
     final float[] a3;
 
@@ -143,7 +141,6 @@ public final class KilnSmallCnn extends SmallCnn {
     Plan(int n) {
       this.n = n;
       this.a1 = new float[n * 256];
-      this.a2 = new float[n * 256];
       this.a3 = new float[n * 64];
       this.a5 = new float[n * 6];
       this.a6 = new float[n * 6];

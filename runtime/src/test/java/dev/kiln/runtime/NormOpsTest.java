@@ -171,6 +171,31 @@ class NormOpsTest {
     }
   }
 
+  /** BN+ReLU+2x2 pooling in one pass equals the two kernels in a row, outputs and argmax, bit for bit. */
+  @Test
+  void batchNormReluPoolingInOnePassMatchesTheKernelsInARow() {
+    int n = 16, c = 6, h = 10, w = 8;
+    float[] x = Tensor.randn(n, c, h, w).toFloatArray();
+    float[] weight = Tensor.randn(c).toFloatArray();
+    float[] bias = Tensor.randn(c).toFloatArray();
+    float[] mean = new float[c], var = new float[c];
+    dev.kiln.runtime.cpu.NormKernels.batchStatistics(mean, 0, var, 0, x, 0, n, c, h * w);
+    var pool = new dev.kiln.runtime.cpu.Pool2dShape(n, c, h, w, 2, 2, 2, 2, 0, 0, false);
+    int outSize = n * c * (h / 2) * (w / 2);
+    float[] y = new float[x.length], expected = new float[outSize], actual = new float[outSize];
+    int[] expectedArgmax = new int[outSize], actualArgmax = new int[outSize];
+    dev.kiln.runtime.cpu.NormKernels.batchNormReluForward(y, 0, x, 0, mean, 0, var, 0, weight, 0, bias, 0, n, c, h * w, BN_EPS);
+    dev.kiln.runtime.cpu.ConvKernels.maxPool2dForward(expected, 0, expectedArgmax, y, 0, pool);
+    dev.kiln.runtime.cpu.NormKernels.batchNormReluMaxPool2x2(actual, 0, actualArgmax, x, 0, mean, 0, var, 0, weight, 0, bias, 0,
+        BN_EPS, pool);
+    assertArrayEquals(expected, actual, 0f);
+    assertArrayEquals(expectedArgmax, actualArgmax);
+    var threeByThree = new dev.kiln.runtime.cpu.Pool2dShape(n, c, h, w, 3, 3, 2, 2, 0, 0, false);
+    var e = assertThrows(IllegalArgumentException.class, () -> dev.kiln.runtime.cpu.NormKernels.batchNormReluMaxPool2x2(
+        actual, 0, actualArgmax, x, 0, mean, 0, var, 0, weight, 0, bias, 0, BN_EPS, threeByThree));
+    assertTrue(e.getMessage().contains("2x2 windows"), e.getMessage());
+  }
+
   @Test
   void onlyTheWantedGradientsAreComputed() {
     Tensor x = Tensor.randn(4, 3);

@@ -73,6 +73,11 @@ public final class Generator {
 
   /** Values of BN+ReLU kernels whose only reader is a max pooling, which then applies the ReLU's mask in its backward. */
   private final Set<String> maskedByPooling;
+  /**
+   * Of those, the ones pooled by plain 2x2 windows (stride 2, no padding, inside the input): the
+   * forward computes BN+ReLU and the pooling in one kernel, mapped to the index of the pooling kernel.
+   */
+  private final Map<String, Integer> pooledInOnePass;
 
   private Generator(CheckedModel model, OutputsIr outputs, int forwardReturns) {
     this.model = model;
@@ -82,6 +87,7 @@ public final class Generator {
     this.kernels = Planner.plan(model, outputs == null ? Set.of() : Set.copyOf(outputs.results()));
     this.name = ir.generatedName();
     this.maskedByPooling = maskedByPooling();
+    this.pooledInOnePass = pooledInOnePass();
     assignStorage();
   }
 
@@ -92,6 +98,23 @@ public final class Generator {
    * and the batch norm's passes need no mask. Not for a value that is also returned (its
    * gradient arrives unmasked) or read by anything else.
    */
+  private Map<String, Integer> pooledInOnePass() {
+    Map<String, Integer> fused = new LinkedHashMap<>();
+    for (int i = 0; i < kernels.size(); i++) {
+      Kernel pool = kernels.get(i);
+      if (pool.kind() != Kernel.Kind.POOL || !maskedByPooling.contains(pool.in())) {
+        continue;
+      }
+      MaxPool2d.Spec m = (MaxPool2d.Spec) pool.spec();
+      int[] in = pool.inShape();
+      boolean inside = !m.ceilMode() || (in[2] % 2 == 0 && in[3] % 2 == 0);
+      if (m.kernelSize() == 2 && m.stride() == 2 && m.padding() == 0 && inside) {
+        fused.put(pool.in(), i);
+      }
+    }
+    return fused;
+  }
+
   private Set<String> maskedByPooling() {
     Set<String> masked = new LinkedHashSet<>();
     Set<String> returned = outputs == null ? Set.of() : Set.copyOf(outputs.results());
@@ -130,7 +153,7 @@ public final class Generator {
       String s = k == lastComputing ? "out" : "a" + (k + 1);
       storage.put(kernel.out(), s);
       sizes.put(s, kernel.outPerSample());
-      if (!s.equals("out")) {
+      if (!s.equals("out") && !pooledInOnePass.containsKey(kernel.out())) { // a pooled-in-one-pass map is never written
         activationBuffers.add(s);
       }
       String in = storage.get(kernel.in());
@@ -334,9 +357,18 @@ public final class Generator {
               out.array, out.offset, in.array, in.offset, layer, layer,
               bias ? layer + "B.readBuffer(), " + layer + "B.offset()" : "null, 0", j + 1);
         }
-        case POOL -> b.addStatement("$T.maxPool2dForward($L, $L, p.argmax$L, $L, $L, p.shape$L)", CONV,
-            out.array, out.offset, j + 1, in.array, in.offset, j + 1);
-        case BATCHNORM -> batchNormForward(b, k, j + 1, in, out);
+        case POOL -> {
+          if (pooledInOnePass.containsKey(k.in())) {
+            b.add("// computed with the batch norm above, in one pass\n");
+          } else {
+            b.addStatement("$T.maxPool2dForward($L, $L, p.argmax$L, $L, $L, p.shape$L)", CONV,
+                out.array, out.offset, j + 1, in.array, in.offset, j + 1);
+          }
+        }
+        case BATCHNORM -> {
+          Integer pool = pooledInOnePass.get(k.out());
+          batchNormForward(b, k, j + 1, in, pool == null ? out : ref(kernels.get(pool).out(), refs), pool == null ? -1 : pool + 1);
+        }
         case DROPOUT -> b.beginControlFlow("if (training)")
             .addStatement("$T.dropoutMask(p.mask$L, 0, n * $L, $L, $T.generator())", ACTIVATIONS, j + 1, k.outPerSample(),
                 ((Dropout.Spec) k.spec()).p(), KILN)
@@ -421,8 +453,11 @@ public final class Generator {
     }
   }
 
-  /** Batch statistics (training) or running statistics (evaluation), then one normalising pass (+ ReLU). */
-  private void batchNormForward(CodeBlock.Builder b, Kernel k, int j, Ref in, Ref out) {
+  /**
+   * Batch statistics (training) or running statistics (evaluation), then one normalising pass (+ ReLU), or, with
+   * {@code pool > 0}, one pass that also max-pools into that pooling kernel's output ({@code out}).
+   */
+  private void batchNormForward(CodeBlock.Builder b, Kernel k, int j, Ref in, Ref out, int pool) {
     BatchNorm.Options o = (BatchNorm.Options) k.spec();
     String bn = layerField(k.layer());
     int c = k.channels(), l = k.spatial();
@@ -439,6 +474,11 @@ public final class Generator {
     String affine = o.affine()
         ? bn + ".weight().readBuffer(), " + bn + ".weight().offset(), " + bn + ".bias().readBuffer(), " + bn + ".bias().offset()"
         : "null, 0, null, 0";
+    if (pool > 0) { // BN + ReLU + 2x2 max pooling: out is the pooling's output
+      b.addStatement("$T.batchNormReluMaxPool2x2($L, $L, p.argmax$L, $L, $L, p.mean$L, 0, p.var$L, 0, $L, $L, p.shape$L)", NORM,
+          out.array, out.offset, pool, in.array, in.offset, j, j, affine, o.eps(), pool);
+      return;
+    }
     b.addStatement("$T.$L($L, $L, $L, $L, p.mean$L, 0, p.var$L, 0, $L, n, $L, $L, $L)", NORM,
         k.relu() ? "batchNormReluForward" : "batchNormForward", out.array, out.offset, in.array, in.offset, j, j, affine, c, l, o.eps());
   }

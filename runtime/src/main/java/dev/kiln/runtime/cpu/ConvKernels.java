@@ -437,8 +437,7 @@ public final class ConvKernels {
    */
   public static void maxPool2dForward(float[] out, int outOff, int[] argmax, float[] x, int xOff, Pool2dShape s) {
     int planes = s.batch() * s.channels();
-    boolean twoByTwo = s.kernelH() == 2 && s.kernelW() == 2 && s.strideH() == 2 && s.strideW() == 2 && s.padH() == 0
-        && s.padW() == 0 && 2 * s.outHeight() <= s.height() && 2 * s.outWidth() <= s.width();
+    boolean twoByTwo = isPlainTwoByTwo(s);
     Parallel.forRange(planes, (long) planes * s.height() * s.width(), (part, from, to) -> {
       if (twoByTwo) {
         maxPool2x2(out, outOff, argmax, x, xOff, s, from, to);
@@ -446,6 +445,12 @@ public final class ConvKernels {
         maxPool(out, outOff, argmax, x, xOff, s, from, to);
       }
     });
+  }
+
+  /** Whether the pooling is the tutorials' plain one: 2x2 windows at stride 2, no padding, every window inside the input. */
+  public static boolean isPlainTwoByTwo(Pool2dShape s) {
+    return s.kernelH() == 2 && s.kernelW() == 2 && s.strideH() == 2 && s.strideW() == 2 && s.padH() == 0 && s.padW() == 0
+        && 2 * s.outHeight() <= s.height() && 2 * s.outWidth() <= s.width();
   }
 
   /** {@link #maxPool2dForward} over planes {@code [plLo, plHi)}, any window. */

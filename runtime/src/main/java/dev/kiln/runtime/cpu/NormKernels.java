@@ -86,17 +86,29 @@ public final class NormKernels {
       float[] scale, float[] shift, int c0, int c1, int l, float[] mean, int meanOff, float[] var, int varOff,
       float[] weight, int wOff, float[] bias, int bOff, double eps) {
     for (int ch = c0; ch < c1; ch++) {
-      double rstd = 1.0 / Math.sqrt(var[varOff + ch] + eps);
-      double w = weight == null ? 1.0 : weight[wOff + ch];
       int from = (ch - c0) * l;
-      Arrays.fill(scale, from, from + l, (float) (w * rstd));
-      Arrays.fill(shift, from, from + l, (float) ((bias == null ? 0.0 : bias[bOff + ch]) - mean[meanOff + ch] * w * rstd));
+      Arrays.fill(scale, from, from + l, scaleOf(ch, var, varOff, weight, wOff, eps));
+      Arrays.fill(shift, from, from + l, shiftOf(ch, mean, meanOff, var, varOff, weight, wOff, bias, bOff, eps));
     }
   }
 
-  // The row loops. These kernels are bound by memory traffic at batch 64 (6.4 MB a tensor for
-  // the first block's activations): each pass over the data counts, which is why the ReLU's
-  // mask is applied inside the batch-norm passes instead of in a pass of its own.
+  /** Channel {@code ch}'s {@code weight / sqrt(var + eps)}. */
+  private static float scaleOf(int ch, float[] var, int varOff, float[] weight, int wOff, double eps) {
+    double rstd = 1.0 / Math.sqrt(var[varOff + ch] + eps);
+    return (float) ((weight == null ? 1.0 : weight[wOff + ch]) * rstd);
+  }
+
+  /** Channel {@code ch}'s {@code bias - mean * weight / sqrt(var + eps)}. */
+  private static float shiftOf(
+      int ch, float[] mean, int meanOff, float[] var, int varOff, float[] weight, int wOff, float[] bias, int bOff, double eps) {
+    double rstd = 1.0 / Math.sqrt(var[varOff + ch] + eps);
+    double w = weight == null ? 1.0 : weight[wOff + ch];
+    return (float) ((bias == null ? 0.0 : bias[bOff + ch]) - mean[meanOff + ch] * w * rstd);
+  }
+
+  // The row loops. Each pass over a batch's activations costs (6.4 MB a tensor for the first CNN
+  // block at batch 64, and C2 vectorises these multi-array loops poorly), which is why ReLU and
+  // pooling are folded into the batch-norm passes rather than run as passes of their own.
 
   private static void addSquaredDeviations(float[] acc, float[] x, int off, float[] mu, int len) {
     for (int t = 0; t < len; t++) {
@@ -235,6 +247,57 @@ public final class NormKernels {
             scaleShiftReluRow(out, o, x, xi, scale, shift, width);
           } else {
             scaleShiftRow(out, o, x, xi, scale, shift, width);
+          }
+        }
+      }
+    });
+  }
+
+  /**
+   * {@link #batchNormReluForward} then {@link ConvKernels#maxPool2dForward} with 2x2 windows at
+   * stride 2, in one pass that never writes the normalised map: each window's four values are
+   * normalised, clamped at 0 and reduced at once. Outputs and argmax are bit for bit those of
+   * the two kernels in a row (same float operations, same first-maximum rule). The pooling must
+   * be the plain 2x2 one: kernel 2, stride 2, no padding, every window inside the input.
+   *
+   * @param out the pooled output, {@code [batch, channels, H/2, W/2]}
+   * @param argmax as {@link ConvKernels#maxPool2dForward} writes it
+   * @param x {@code [batch, channels, H, W]}
+   * @throws IllegalArgumentException when the pooling is not the plain 2x2 one
+   */
+  public static void batchNormReluMaxPool2x2(
+      float[] out, int outOff, int[] argmax, float[] x, int xOff, float[] mean, int meanOff, float[] var, int varOff,
+      float[] weight, int wOff, float[] bias, int bOff, double eps, Pool2dShape s) {
+    if (!ConvKernels.isPlainTwoByTwo(s)) {
+      throw new IllegalArgumentException("batchNormReluMaxPool2x2 needs 2x2 windows at stride 2 without padding, got " + s);
+    }
+    int c = s.channels(), h = s.height(), wd = s.width(), outH = s.outHeight(), outW = s.outWidth();
+    int planes = s.batch() * c;
+    Parallel.forRange(planes, (long) planes * h * wd, (part, from, to) -> {
+      for (int pl = from; pl < to; pl++) {
+        int ch = pl % c;
+        float sc = scaleOf(ch, var, varOff, weight, wOff, eps);
+        float sh = shiftOf(ch, mean, meanOff, var, varOff, weight, wOff, bias, bOff, eps);
+        int plane = xOff + pl * h * wd;
+        for (int oh = 0, o = pl * outH * outW; oh < outH; oh++, o += outW) {
+          int top = 2 * oh * wd;
+          int bottom = top + wd;
+          for (int ow = 0; ow < outW; ow++) {
+            int i0 = top + 2 * ow, i1 = i0 + 1, i2 = bottom + 2 * ow, i3 = i2 + 1;
+            float v0 = Math.max(x[plane + i0] * sc + sh, 0f);
+            float v1 = Math.max(x[plane + i1] * sc + sh, 0f);
+            float v2 = Math.max(x[plane + i2] * sc + sh, 0f);
+            float v3 = Math.max(x[plane + i3] * sc + sh, 0f);
+            int best = i0;
+            float max = v0;
+            best = v1 > max ? i1 : best;
+            max = Math.max(max, v1);
+            best = v2 > max ? i2 : best;
+            max = Math.max(max, v2);
+            best = v3 > max ? i3 : best;
+            max = Math.max(max, v3);
+            out[outOff + o + ow] = max;
+            argmax[o + ow] = best;
           }
         }
       }
