@@ -16,6 +16,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.function.DoubleSupplier;
 import java.util.function.Supplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -36,40 +37,42 @@ final class BenchCommand {
 
   static void run(Args args) {
     int steps = args.integer("steps", 200, 1);
+    int rounds = args.integer("rounds", 1, 1);
     String peerArg = args.string("peer", "../shared/peers/pytorch_peer.py");
     String model = args.string("model", "all");
     if (!List.of("mlp", "cnn", "all").contains(model)) {
       throw new Args.UsageException("bench: --model must be mlp, cnn or all, got '" + model + "'");
     }
     args.rejectUnknown();
-    Path peer = peerArg.equals("none") ? null : Path.of(peerArg);
-    if (peer != null && !Files.isRegularFile(peer)) {
-      System.out.println("PyTorch peer not found at " + peer + " (pass --peer PATH, or --peer none); timing Kiln alone");
-      peer = null;
+    Path peerPath = peerArg.equals("none") ? null : Path.of(peerArg);
+    if (peerPath != null && !Files.isRegularFile(peerPath)) {
+      System.out.println("PyTorch peer not found at " + peerPath + " (pass --peer PATH, or --peer none); timing Kiln alone");
     }
+    Path peer = peerPath != null && Files.isRegularFile(peerPath) ? peerPath : null;
 
     List<Row> rows = new ArrayList<>();
     String[] peerVersion = {"-"};
     if (!model.equals("cnn")) {
       for (int batch : new int[] {64, 256}) {
-        rows.add(new Row("train step", "mlp", batch, timeTrainStep(Models::mlp, batch, steps),
-            timeTrainStep(KilnMlp::new, batch, steps), peerMs(peer, peerVersion, "step", "mlp", batch, steps)));
+        rows.add(measure(rounds, "train step", "mlp", batch, () -> timeTrainStep(Models::mlp, batch, steps),
+            () -> timeTrainStep(KilnMlp::new, batch, steps), () -> peerMs(peer, peerVersion, "step", "mlp", batch, steps)));
       }
       for (int batch : new int[] {64, 1}) {
-        rows.add(new Row("inference", "mlp", batch, timeInference(Models::mlp, batch, steps),
-            timeInference(KilnMlp::new, batch, steps), peerMs(peer, peerVersion, "infer", "mlp", batch, steps)));
+        rows.add(measure(rounds, "inference", "mlp", batch, () -> timeInference(Models::mlp, batch, steps),
+            () -> timeInference(KilnMlp::new, batch, steps), () -> peerMs(peer, peerVersion, "infer", "mlp", batch, steps)));
       }
     }
     if (!model.equals("mlp")) {
       int cnnSteps = Math.max(1, steps / 4);
-      rows.add(new Row("train step", "cnn", 64, timeTrainStep(FashionCnn::new, 64, cnnSteps),
-          timeTrainStep(KilnFashionCnn::new, 64, cnnSteps), peerMs(peer, peerVersion, "step", "cnn", 64, cnnSteps)));
-      rows.add(new Row("inference", "cnn", 64, timeInference(FashionCnn::new, 64, cnnSteps),
-          timeInference(KilnFashionCnn::new, 64, cnnSteps), peerMs(peer, peerVersion, "infer", "cnn", 64, cnnSteps)));
+      rows.add(measure(rounds, "train step", "cnn", 64, () -> timeTrainStep(FashionCnn::new, 64, cnnSteps),
+          () -> timeTrainStep(KilnFashionCnn::new, 64, cnnSteps), () -> peerMs(peer, peerVersion, "step", "cnn", 64, cnnSteps)));
+      rows.add(measure(rounds, "inference", "cnn", 64, () -> timeInference(FashionCnn::new, 64, cnnSteps),
+          () -> timeInference(KilnFashionCnn::new, 64, cnnSteps), () -> peerMs(peer, peerVersion, "infer", "cnn", 64, cnnSteps)));
     }
 
-    System.out.printf(Locale.ROOT, "%nKiln (CPU, %s, %d cores) vs PyTorch %s (2 threads, OPENBLAS_NUM_THREADS=1); median of %d steps after >= 1 s of warm-up%n%n",
-        Blas.describe(), Runtime.getRuntime().availableProcessors(), peerVersion[0], steps);
+    System.out.printf(Locale.ROOT, "%nKiln (CPU, %s, %d cores) vs PyTorch %s (2 threads, OPENBLAS_NUM_THREADS=1); median of %d steps after >= 1 s of warm-up%s%n%n",
+        Blas.describe(), Runtime.getRuntime().availableProcessors(), peerVersion[0], steps,
+        rounds == 1 ? "" : String.format(Locale.ROOT, ", median of %d rounds taken in turn (Kiln eager, Kiln compiled, PyTorch)", rounds));
     System.out.println("| task | model | batch | Kiln eager ms | Kiln compiled ms | PyTorch ms | eager / PyTorch | compiled / PyTorch |");
     System.out.println("|---|---|---:|---:|---:|---:|---:|---:|");
     for (Row r : rows) {
@@ -77,6 +80,29 @@ final class BenchCommand {
           format(r.compiledMs, "%.3f"),
           format(r.peerMs, "%.3f"), format(r.eagerMs / r.peerMs, "%.2f"), format(r.compiledMs / r.peerMs, "%.2f"));
     }
+  }
+
+  /**
+   * One table row measured {@code rounds} times, the three timings taken in turn each round, and
+   * each column the median over rounds: the machine's slow and fast phases then reach Kiln and
+   * PyTorch alike, which makes the ratios steadier than one long measurement of each.
+   */
+  private static Row measure(int rounds, String task, String model, int batch, DoubleSupplier eager, DoubleSupplier compiled,
+      DoubleSupplier peer) {
+    double[] e = new double[rounds], c = new double[rounds], p = new double[rounds];
+    for (int r = 0; r < rounds; r++) {
+      e[r] = eager.getAsDouble();
+      c[r] = compiled.getAsDouble();
+      p[r] = peer.getAsDouble();
+    }
+    return new Row(task, model, batch, median(e), median(c), median(p));
+  }
+
+  /** The median, NaN when any value is (no peer). */
+  private static double median(double[] values) {
+    double[] sorted = values.clone();
+    Arrays.sort(sorted);
+    return Double.isNaN(sorted[sorted.length - 1]) ? Double.NaN : sorted[sorted.length / 2];
   }
 
   private static String format(double value, String pattern) {

@@ -77,6 +77,24 @@ class SampleCommandsTest {
   }
 
   @Test
+  void benchPrintsOneRowPerTaskWithoutAPeer() {
+    PrintStream stdout = System.out;
+    ByteArrayOutputStream captured = new ByteArrayOutputStream();
+    System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
+    try {
+      String[] args = {"bench", "--model", "mlp", "--steps", "2", "--rounds", "2", "--peer", "none"};
+      BenchCommand.run(new Args("bench", args, 1, Set.of()));
+    } finally {
+      System.setOut(stdout);
+    }
+    String text = captured.toString(StandardCharsets.UTF_8);
+    assertTrue(text.contains("median of 2 rounds taken in turn"), text);
+    long rows = text.lines().filter(l -> l.startsWith("| train step | mlp") || l.startsWith("| inference | mlp")).count();
+    assertEquals(4, rows, text);
+    assertTrue(text.contains("| train step | mlp | 64 |") && text.contains("| - | - | - |"), "no peer: its columns are '-'\n" + text);
+  }
+
+  @Test
   void saveAndLoadGiveIdenticalOutputs(@TempDir Path dir) throws IOException {
     assertEquals(0f, SaveLoadCommand.roundTrip(dir.resolve("mlp.safetensors"), 1));
   }
