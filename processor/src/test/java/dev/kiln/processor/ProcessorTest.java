@@ -12,6 +12,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import javax.tools.JavaFileObject;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * Golden generated sources for the MLP in both declaration forms, and one test per diagnostic,
@@ -42,46 +44,24 @@ class ProcessorTest {
         "generated " + generated + " differs from " + golden + " (KILN_REGENERATE_GOLDEN=1 rewrites it)");
   }
 
-  @Test
-  void classFormMatchesGoldenSource() throws IOException {
-    Compilation c = compile(model("Mlp"));
+  /**
+   * Each model compiles without warnings into the golden source: class form, method form, every
+   * supported construct, a small CNN (BN+ReLU+pooling fused), several outputs (delegating
+   * {@code forward}, and beside a {@code forward} with its own body).
+   */
+  @ParameterizedTest(name = "{0} -> {2}")
+  @CsvSource({
+      "Mlp, KilnMlp, KilnMlp.class-form.java",
+      "Models, KilnMlp, KilnMlp.method-form.java",
+      "Mixed, KilnMixed, KilnMixed.java",
+      "SmallCnn, KilnSmallCnn, KilnSmallCnn.java",
+      "HiddenMlp, KilnHiddenMlp, KilnHiddenMlp.java",
+      "HiddenCnn, KilnHiddenCnn, KilnHiddenCnn.java"
+  })
+  void generatesTheGoldenSourceWithoutWarnings(String model, String generated, String golden) throws IOException {
+    Compilation c = compile(model(model));
     assertThat(c).succeededWithoutWarnings();
-    assertGolden(c, "KilnMlp", "KilnMlp.class-form.java");
-  }
-
-  @Test
-  void methodFormMatchesGoldenSource() throws IOException {
-    Compilation c = compile(model("Models"));
-    assertThat(c).succeededWithoutWarnings();
-    assertGolden(c, "KilnMlp", "KilnMlp.method-form.java");
-  }
-
-  @Test
-  void everySupportedConstructCompilesWithoutWarnings() throws IOException {
-    Compilation c = compile(model("Mixed"));
-    assertThat(c).succeededWithoutWarnings();
-    assertGolden(c, "KilnMixed", "KilnMixed.java");
-  }
-
-  @Test
-  void convolutionalModelIsCheckedAndGeneratedAsEagerSteps() throws IOException {
-    Compilation c = compile(model("SmallCnn"));
-    assertThat(c).succeededWithoutWarnings();
-    assertGolden(c, "KilnSmallCnn", "KilnSmallCnn.java");
-  }
-
-  @Test
-  void severalOutputsMatchGoldenSource() throws IOException {
-    Compilation c = compile(model("HiddenMlp"));
-    assertThat(c).succeededWithoutWarnings();
-    assertGolden(c, "KilnHiddenMlp", "KilnHiddenMlp.java");
-  }
-
-  @Test
-  void severalOutputsBesideForwardsOwnBodyMatchGoldenSource() throws IOException {
-    Compilation c = compile(model("HiddenCnn"));
-    assertThat(c).succeededWithoutWarnings();
-    assertGolden(c, "KilnHiddenCnn", "KilnHiddenCnn.java");
+    assertGolden(c, generated, golden);
   }
 
   @Test

@@ -63,35 +63,32 @@ class SampleCommandsTest {
 
   @Test
   void intermediateCommandPrintsTheCompiledHiddenOutput() {
-    PrintStream stdout = System.out;
-    ByteArrayOutputStream captured = new ByteArrayOutputStream();
-    System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
-    try {
-      IntermediateCommand.run(new Args("intermediate", new String[] {"intermediate"}, 1, Set.of()));
-    } finally {
-      System.setOut(stdout);
-    }
-    String text = captured.toString(StandardCharsets.UTF_8);
+    String text = printed(() -> IntermediateCommand.run(new Args("intermediate", new String[] {"intermediate"}, 1, Set.of())));
     assertTrue(text.contains("3. the compiled KilnIntermediateCommand_HiddenNet.forwardWithHidden(x), hidden:"), text);
     assertTrue(text.contains("equals eager: hidden true, output true"), text);
   }
 
   @Test
   void benchPrintsOneRowPerTaskWithoutAPeer() {
-    PrintStream stdout = System.out;
-    ByteArrayOutputStream captured = new ByteArrayOutputStream();
-    System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
-    try {
-      String[] args = {"bench", "--model", "mlp", "--steps", "2", "--rounds", "2", "--peer", "none"};
-      BenchCommand.run(new Args("bench", args, 1, Set.of()));
-    } finally {
-      System.setOut(stdout);
-    }
-    String text = captured.toString(StandardCharsets.UTF_8);
+    String[] args = {"bench", "--model", "mlp", "--steps", "2", "--rounds", "2", "--peer", "none"};
+    String text = printed(() -> BenchCommand.run(new Args("bench", args, 1, Set.of())));
     assertTrue(text.contains("median of 2 rounds taken in turn"), text);
     long rows = text.lines().filter(l -> l.startsWith("| train step | mlp") || l.startsWith("| inference | mlp")).count();
     assertEquals(4, rows, text);
     assertTrue(text.contains("| train step | mlp | 64 |") && text.contains("| - | - | - |"), "no peer: its columns are '-'\n" + text);
+  }
+
+  /** What {@code command} prints on standard output. */
+  private static String printed(Runnable command) {
+    PrintStream stdout = System.out;
+    ByteArrayOutputStream captured = new ByteArrayOutputStream();
+    System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
+    try {
+      command.run();
+    } finally {
+      System.setOut(stdout);
+    }
+    return captured.toString(StandardCharsets.UTF_8);
   }
 
   @Test

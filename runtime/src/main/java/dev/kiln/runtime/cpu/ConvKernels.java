@@ -165,19 +165,31 @@ public final class ConvKernels {
         for (int ow = 0; ow < outW; ow++) {
           int i0 = top + 2 * ow, i1 = i0 + 1, i2 = bottom + 2 * ow, i3 = i2 + 1;
           float v0 = x[plane + i0], v1 = x[plane + i1], v2 = x[plane + i2], v3 = x[plane + i3];
-          int best = i0;
-          float max = v0;
-          best = v1 > max ? i1 : best;
-          max = Math.max(max, v1);
-          best = v2 > max ? i2 : best;
-          max = Math.max(max, v2);
-          best = v3 > max ? i3 : best;
-          max = Math.max(max, v3);
-          out[outOff + o + ow] = max;
-          argmax[o + ow] = best;
+          out[outOff + o + ow] = max4(v0, v1, v2, v3);
+          argmax[o + ow] = argmax4(v0, v1, v2, v3, i0, i1, i2, i3);
         }
       }
     }
+  }
+
+  /** The largest of a 2x2 window's values in row-major order; NaN if any is NaN. */
+  static float max4(float v0, float v1, float v2, float v3) {
+    return Math.max(Math.max(Math.max(v0, v1), v2), v3);
+  }
+
+  /**
+   * The index of a 2x2 window's first maximum in row-major order, as compare-and-selects (they
+   * compile to conditional moves: which element wins is unpredictable). With a NaN it is the
+   * largest value before the first NaN, as {@link #maxPool2dForward} documents.
+   */
+  static int argmax4(float v0, float v1, float v2, float v3, int i0, int i1, int i2, int i3) {
+    int best = i0;
+    float max = v0;
+    best = v1 > max ? i1 : best;
+    max = Math.max(max, v1);
+    best = v2 > max ? i2 : best;
+    max = Math.max(max, v2);
+    return v3 > max ? i3 : best;
   }
 
   /**
@@ -490,18 +502,7 @@ public final class ConvKernels {
    * @param argmax as written by the forward
    */
   public static void maxPool2dBackward(float[] dx, int dxOff, float[] dout, int doutOff, int[] argmax, Pool2dShape s) {
-    int planeIn = s.height() * s.width();
-    int planeOut = s.outHeight() * s.outWidth();
-    int planes = s.batch() * s.channels();
-    Parallel.forRange(planes, (long) planes * planeIn, (part, from, to) -> {
-      Arrays.fill(dx, dxOff + from * planeIn, dxOff + to * planeIn, 0f);
-      for (int pl = from, o = from * planeOut; pl < to; pl++) {
-        int plane = dxOff + pl * planeIn;
-        for (int end = o + planeOut; o < end; o++) {
-          dx[plane + argmax[o]] += dout[doutOff + o];
-        }
-      }
-    });
+    scatterToMaxima(dx, dxOff, dout, doutOff, null, 0, argmax, s);
   }
 
   /**
@@ -514,6 +515,12 @@ public final class ConvKernels {
    */
   public static void maxPool2dReluBackward(
       float[] dx, int dxOff, float[] dout, int doutOff, float[] out, int outOff, int[] argmax, Pool2dShape s) {
+    scatterToMaxima(dx, dxOff, dout, doutOff, out, outOff, argmax, s);
+  }
+
+  /** Overwrites {@code dx} with each output's gradient at its window maximum, masked by {@code out > 0} unless {@code out} is null. */
+  private static void scatterToMaxima(
+      float[] dx, int dxOff, float[] dout, int doutOff, float[] out, int outOff, int[] argmax, Pool2dShape s) {
     int planeIn = s.height() * s.width();
     int planeOut = s.outHeight() * s.outWidth();
     int planes = s.batch() * s.channels();
@@ -522,7 +529,8 @@ public final class ConvKernels {
       for (int pl = from, o = from * planeOut; pl < to; pl++) {
         int plane = dxOff + pl * planeIn;
         for (int end = o + planeOut; o < end; o++) {
-          dx[plane + argmax[o]] += CpuKernels.passIfPositive(dout[doutOff + o], out[outOff + o]);
+          float g = dout[doutOff + o];
+          dx[plane + argmax[o]] += out == null ? g : CpuKernels.passIfPositive(g, out[outOff + o]);
         }
       }
     });

@@ -288,16 +288,8 @@ public final class NormKernels {
             float v1 = Math.max(x[plane + i1] * sc + sh, 0f);
             float v2 = Math.max(x[plane + i2] * sc + sh, 0f);
             float v3 = Math.max(x[plane + i3] * sc + sh, 0f);
-            int best = i0;
-            float max = v0;
-            best = v1 > max ? i1 : best;
-            max = Math.max(max, v1);
-            best = v2 > max ? i2 : best;
-            max = Math.max(max, v2);
-            best = v3 > max ? i3 : best;
-            max = Math.max(max, v3);
-            out[outOff + o + ow] = max;
-            argmax[o + ow] = best;
+            out[outOff + o + ow] = ConvKernels.max4(v0, v1, v2, v3);
+            argmax[o + ow] = ConvKernels.argmax4(v0, v1, v2, v3, i0, i1, i2, i3);
           }
         }
       }
