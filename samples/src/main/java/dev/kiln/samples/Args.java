@@ -1,5 +1,6 @@
 package dev.kiln.samples;
 
+import dev.kiln.runtime.Device;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Map;
@@ -67,6 +68,21 @@ final class Args {
     } catch (NumberFormatException e) {
       throw new UsageException(command + ": --" + name + " expects a number, got '" + v + "'");
     }
+  }
+
+  /**
+   * {@code --device auto|cpu|cuda}, default {@code auto}: CUDA when it loads and works, else the
+   * CPU (logged once, with what the probe found). {@code cuda} fails, naming what is missing,
+   * where CUDA cannot be used.
+   */
+  Device device() {
+    String d = string("device", "auto");
+    return switch (d) {
+      case "auto" -> Device.best();
+      case "cpu" -> Device.cpu();
+      case "cuda" -> Device.cuda();
+      default -> throw new UsageException(command + ": --device must be auto, cpu or cuda, got '" + d + "'");
+    };
   }
 
   /** Fails on options the command never asked for (typos). Call after reading all options. */

@@ -2,6 +2,7 @@ package dev.kiln.samples;
 
 import dev.kiln.dsl.CrossEntropyLoss;
 import dev.kiln.dsl.Module;
+import dev.kiln.runtime.Device;
 import dev.kiln.runtime.Kiln;
 import dev.kiln.runtime.data.Cifar10;
 import dev.kiln.runtime.data.DataLoader;
@@ -26,6 +27,7 @@ final class Cifar10Command {
     double lr = args.number("lr", 0.01);
     double momentum = args.number("momentum", 0.9);
     long seed = args.integer("seed", 0, 0);
+    Device device = args.device();
     args.rejectUnknown();
 
     ImageDataset trainSet;
@@ -42,8 +44,8 @@ final class Cifar10Command {
       return;
     }
     Kiln.manualSeed(seed);
-    Module net = Models.cifar10();
-    System.out.printf(Locale.ROOT, "CIFAR-10: %d training and %d test images%n", trainSet.size(), testSet.size());
+    Module net = Models.cifar10().to(device);
+    System.out.printf(Locale.ROOT, "CIFAR-10: %d training and %d test images; device %s%n", trainSet.size(), testSet.size(), device);
     System.out.println(net);
 
     var criterion = new CrossEntropyLoss();

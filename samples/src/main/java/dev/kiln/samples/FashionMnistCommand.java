@@ -2,6 +2,7 @@ package dev.kiln.samples;
 
 import dev.kiln.dsl.CrossEntropyLoss;
 import dev.kiln.dsl.Module;
+import dev.kiln.runtime.Device;
 import dev.kiln.runtime.Kiln;
 import dev.kiln.runtime.cpu.Blas;
 import dev.kiln.runtime.data.Batch;
@@ -48,6 +49,7 @@ final class FashionMnistCommand {
     Path out = Path.of(args.string("out", "runs/fashion-mnist-" + model));
     Path checkpoint = optionalPath(args.string("checkpoint", null));
     Path resume = optionalPath(args.string("resume", null));
+    Device device = args.device();
     args.rejectUnknown();
     if (!model.equals("mlp") && !model.equals("cnn")) {
       throw new Args.UsageException("fashion-mnist: --model must be mlp or cnn, got '" + model + "'");
@@ -59,9 +61,10 @@ final class FashionMnistCommand {
     Kiln.manualSeed(seed);
     Dataset<Example> trainSet = FashionMnist.train();
     ImageDataset testSet = FashionMnist.test();
-    Module net = model.equals("cnn") ? (eager ? new FashionCnn() : new KilnFashionCnn()) : eager ? Models.mlp() : new KilnMlp();
-    System.out.printf(Locale.ROOT, "FashionMNIST: %d training and %d test images; %s mode; matrix multiply: %s%n",
-        trainSet.size(), testSet.size(), eager ? "eager" : "compiled", Blas.describe());
+    Module net = (model.equals("cnn") ? (eager ? new FashionCnn() : new KilnFashionCnn()) : eager ? Models.mlp() : new KilnMlp())
+        .to(device);
+    System.out.printf(Locale.ROOT, "FashionMNIST: %d training and %d test images; %s mode; device %s; matrix multiply: %s%n",
+        trainSet.size(), testSet.size(), eager ? "eager" : "compiled", device, Blas.describe());
     System.out.println(net);
 
     var test = new DataLoader<>(testSet, 1000, false);

@@ -2,6 +2,7 @@ package dev.kiln.samples;
 
 import dev.kiln.dsl.CrossEntropyLoss;
 import dev.kiln.dsl.Module;
+import dev.kiln.runtime.Device;
 import dev.kiln.runtime.Kiln;
 import dev.kiln.runtime.cpu.Blas;
 import dev.kiln.runtime.data.DataLoader;
@@ -34,15 +35,16 @@ final class MnistCommand {
     double momentum = args.number("momentum", 0.9);
     long seed = args.integer("seed", 0, 0);
     boolean eager = args.flag("eager");
+    Device device = args.device();
     args.rejectUnknown();
 
     Kiln.manualSeed(seed);
     ImageDataset trainSet = Mnist.train(); // a missing dataset: UncheckedIOException saying where to put it
     ImageDataset testSet = Mnist.test();
-    Module net = eager ? Models.mnistMlp() : new KilnMnistMlp();
+    Module net = (eager ? Models.mnistMlp() : new KilnMnistMlp()).to(device);
     String mode = eager ? "eager" : "compiled";
-    System.out.printf(Locale.ROOT, "MNIST: %d training and %d test images; %s mode; matrix multiply: %s%n",
-        trainSet.size(), testSet.size(), mode, Blas.describe());
+    System.out.printf(Locale.ROOT, "MNIST: %d training and %d test images; %s mode; device %s; matrix multiply: %s%n",
+        trainSet.size(), testSet.size(), mode, device, Blas.describe());
     System.out.println(net);
 
     List<Epoch> history = train(net, trainSet, new DataLoader<>(testSet, 1000, false), epochs, batch, lr, momentum,

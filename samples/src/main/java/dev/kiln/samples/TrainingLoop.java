@@ -2,6 +2,7 @@ package dev.kiln.samples;
 
 import dev.kiln.dsl.Loss;
 import dev.kiln.dsl.Module;
+import dev.kiln.runtime.Device;
 import dev.kiln.runtime.Kiln;
 import dev.kiln.runtime.Tensor;
 import dev.kiln.runtime.data.Batch;
@@ -23,10 +24,11 @@ final class TrainingLoop {
    */
   static Progress epoch(Module net, DataLoader<Example> train, Loss criterion, Optimizer opt, String label) {
     net.train();
+    Device device = deviceOf(net);
     Progress bar = Progress.start(label, train.size());
     for (Batch b : train) {
       opt.zeroGrad();
-      Tensor loss = criterion.apply(net.forward(b.x()), b.y());
+      Tensor loss = criterion.apply(net.forward(b.x().to(device)), b.y().to(device));
       loss.backward();
       opt.step();
       bar.step(loss.item());
@@ -38,10 +40,11 @@ final class TrainingLoop {
   /** Percentage of test images whose arg-max class equals the label; fills {@code matrix} when given. */
   static double evaluate(Module net, DataLoader<Example> test, ConfusionMatrix matrix) {
     net.eval();
+    Device device = deviceOf(net);
     long correct = 0, total = 0;
     try (var g = Kiln.noGrad()) {
       for (Batch b : test) {
-        int[] predicted = net.forward(b.x()).argmax(1).toIntArray();
+        int[] predicted = net.forward(b.x().to(device)).argmax(1).toIntArray();
         int[] labels = b.y().toIntArray();
         for (int i = 0; i < labels.length; i++) {
           correct += predicted[i] == labels[i] ? 1 : 0;
@@ -53,4 +56,10 @@ final class TrainingLoop {
       }
     }
     return 100.0 * correct / total;
-  }}
+  }
+  /** Where the model's parameters live, as PyTorch's {@code next(model.parameters()).device}: batches go there. */
+  private static Device deviceOf(Module net) {
+    var params = net.parameters();
+    return params.isEmpty() ? Device.cpu() : params.get(0).device();
+  }
+}
