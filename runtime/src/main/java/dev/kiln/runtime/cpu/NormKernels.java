@@ -20,6 +20,22 @@ public final class NormKernels {
   public static void batchStatistics(float[] mean, int meanOff, float[] var, int varOff, float[] x, int xOff, int n, int c, int l) {
     double count = (double) n * l;
     Parallel.forRange(c, 2L * n * c * l, (part, lo, hi) -> {
+      if (l >= LONG_ROWS) {
+        for (int ch = lo; ch < hi; ch++) {
+          double s = 0;
+          for (int i = 0; i < n; i++) {
+            s += sum(x, xOff + (i * c + ch) * l, l);
+          }
+          float m = (float) (s / count);
+          double q = 0;
+          for (int i = 0; i < n; i++) {
+            q += squaredDeviations(x, xOff + (i * c + ch) * l, l, m);
+          }
+          mean[meanOff + ch] = m;
+          var[varOff + ch] = (float) (q / count);
+        }
+        return;
+      }
       int block = channelBlock(n, l);
       for (int c0 = lo; c0 < hi; c0 += block) {
         int c1 = Math.min(hi, c0 + block);
@@ -174,6 +190,106 @@ public final class NormKernels {
     return (int) Math.max(1, (1L << 18) / (3L * n * l));
   }
 
+  // Long rows (BatchNorm2d: L = H*W of at least LONG_ROWS) go channel by channel with scalar
+  // factors and reductions in four independent float chains per row: measured 40% faster than
+  // the row accumulators there (C2 in JDK 17 runs loops over several arrays at different runtime
+  // offsets as scalar code either way, and these read two arrays instead of four). Short rows
+  // (BatchNorm1d: L = 1) use the row accumulators, which run along channels instead.
+
+  /** Row length from which the per-channel kernels are used. */
+  private static final int LONG_ROWS = 16;
+
+  private static double squaredDeviations(float[] a, int off, int len, float mu) {
+    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    int j = 0;
+    for (; j + 3 < len; j += 4) {
+      float d0 = a[off + j] - mu, d1 = a[off + j + 1] - mu, d2 = a[off + j + 2] - mu, d3 = a[off + j + 3] - mu;
+      s0 += d0 * d0;
+      s1 += d1 * d1;
+      s2 += d2 * d2;
+      s3 += d3 * d3;
+    }
+    for (; j < len; j++) {
+      float d = a[off + j] - mu;
+      s0 += d * d;
+    }
+    return (double) s0 + s1 + s2 + s3;
+  }
+
+  private static void normaliseRow(float[] out, int o, float[] x, int xi, float scale, float shift, int len, boolean relu) {
+    if (relu) {
+      for (int t = 0; t < len; t++) {
+        out[o + t] = Math.max(x[xi + t] * scale + shift, 0f);
+      }
+    } else {
+      for (int t = 0; t < len; t++) {
+        out[o + t] = x[xi + t] * scale + shift;
+      }
+    }
+  }
+
+  /**
+   * Adds {@code sum(g)} and {@code sum(g * x)} over a row to {@code sums[0]} and {@code sums[1]},
+   * with {@code g} masked by the forward's ReLU ({@code x * scale + shift > 0}) when {@code relu}.
+   */
+  private static void sumAndDot(float[] g, int gi, float[] x, int xi, int len, boolean relu, float scale, float shift, double[] sums) {
+    float a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;
+    int t = 0;
+    if (relu) {
+      for (; t + 3 < len; t += 4) {
+        float x0 = x[xi + t], x1 = x[xi + t + 1], x2 = x[xi + t + 2], x3 = x[xi + t + 3];
+        float g0 = g[gi + t] * CpuKernels.positive(x0 * scale + shift);
+        float g1 = g[gi + t + 1] * CpuKernels.positive(x1 * scale + shift);
+        float g2 = g[gi + t + 2] * CpuKernels.positive(x2 * scale + shift);
+        float g3 = g[gi + t + 3] * CpuKernels.positive(x3 * scale + shift);
+        a0 += g0;
+        a1 += g1;
+        a2 += g2;
+        a3 += g3;
+        b0 += g0 * x0;
+        b1 += g1 * x1;
+        b2 += g2 * x2;
+        b3 += g3 * x3;
+      }
+    } else {
+      for (; t + 3 < len; t += 4) {
+        float g0 = g[gi + t], g1 = g[gi + t + 1], g2 = g[gi + t + 2], g3 = g[gi + t + 3];
+        a0 += g0;
+        a1 += g1;
+        a2 += g2;
+        a3 += g3;
+        b0 += g0 * x[xi + t];
+        b1 += g1 * x[xi + t + 1];
+        b2 += g2 * x[xi + t + 2];
+        b3 += g3 * x[xi + t + 3];
+      }
+    }
+    for (; t < len; t++) {
+      float xv = x[xi + t];
+      float v = relu ? g[gi + t] * CpuKernels.positive(xv * scale + shift) : g[gi + t];
+      a0 += v;
+      b0 += v * xv;
+    }
+    sums[0] += (double) a0 + a1 + a2 + a3;
+    sums[1] += (double) b0 + b1 + b2 + b3;
+  }
+
+  /** {@code dx = a * g + b * x + k} over a row, {@code g} masked by the forward's ReLU when {@code relu}. */
+  private static void inputGradientRow(
+      float[] dx, int o, float a, float[] g, int gi, float b, float[] x, int xi, float k, int len, boolean relu, float scale,
+      float shift) {
+    if (relu) {
+      for (int t = 0; t < len; t++) {
+        float xv = x[xi + t];
+        dx[o + t] = a * (g[gi + t] * CpuKernels.positive(xv * scale + shift)) + b * xv + k;
+      }
+    } else {
+      for (int t = 0; t < len; t++) {
+        dx[o + t] = a * g[gi + t] + b * x[xi + t] + k;
+      }
+    }
+  }
+
   /** Per-thread rows of a block's width, reused between calls. */
   private static final class Rows {
     private final float[][] rows = new float[7][0];
@@ -232,6 +348,17 @@ public final class NormKernels {
       float[] out, int outOff, float[] x, int xOff, float[] mean, int meanOff, float[] var, int varOff,
       float[] weight, int wOff, float[] bias, int bOff, int n, int c, int l, double eps, boolean relu) {
     Parallel.forRange(c, (long) n * c * l, (part, lo, hi) -> {
+      if (l >= LONG_ROWS) {
+        for (int ch = lo; ch < hi; ch++) {
+          float sc = scaleOf(ch, var, varOff, weight, wOff, eps);
+          float sh = shiftOf(ch, mean, meanOff, var, varOff, weight, wOff, bias, bOff, eps);
+          for (int i = 0; i < n; i++) {
+            int at = (i * c + ch) * l;
+            normaliseRow(out, outOff + at, x, xOff + at, sc, sh, l, relu);
+          }
+        }
+        return;
+      }
       int block = channelBlock(n, l);
       for (int c0 = lo; c0 < hi; c0 += block) {
         int c1 = Math.min(hi, c0 + block);
@@ -336,6 +463,43 @@ public final class NormKernels {
       float[] weight, int wOff, int n, int c, int l, double eps, boolean throughStatistics) {
     double count = (double) n * l;
     Parallel.forRange(c, 3L * n * c * l, (part, lo, hi) -> {
+      if (l >= LONG_ROWS) {
+        double[] sums = new double[2];
+        for (int ch = lo; ch < hi; ch++) {
+          float sc = relu ? scaleOf(ch, var, varOff, weight, wOff, eps) : 0f;
+          float sh = relu ? shiftOf(ch, mean, meanOff, var, varOff, weight, wOff, bias, bOff, eps) : 0f;
+          sums[0] = 0;
+          sums[1] = 0;
+          for (int i = 0; i < n; i++) {
+            int at = (i * c + ch) * l;
+            sumAndDot(dout, dOff + at, x, xOff + at, l, relu, sc, sh, sums);
+          }
+          double mu = mean[meanOff + ch];
+          double rstd = 1.0 / Math.sqrt(var[varOff + ch] + eps);
+          double sumG = sums[0];
+          double sumGXhat = rstd * (sums[1] - mu * sumG); // sum(g * (x - mu) * rstd)
+          if (dbias != null) {
+            dbias[dbOff + ch] = (float) sumG;
+          }
+          if (dweight != null) {
+            dweight[dwOff + ch] = (float) sumGXhat;
+          }
+          if (dx == null) {
+            continue;
+          }
+          double meanG = throughStatistics ? sumG / count : 0;
+          double meanGXhat = throughStatistics ? sumGXhat / count : 0;
+          double ws = (weight == null ? 1.0 : weight[wOff + ch]) * rstd;
+          float a = (float) ws;
+          float b = (float) (-ws * rstd * meanGXhat);
+          float k = (float) (ws * (rstd * meanGXhat * mu - meanG));
+          for (int i = 0; i < n; i++) {
+            int at = (i * c + ch) * l;
+            inputGradientRow(dx, dxOff + at, a, dout, dOff + at, b, x, xOff + at, k, l, relu, sc, sh);
+          }
+        }
+        return;
+      }
       int block = channelBlock(n, l);
       for (int c0 = lo; c0 < hi; c0 += block) {
         int c1 = Math.min(hi, c0 + block);
