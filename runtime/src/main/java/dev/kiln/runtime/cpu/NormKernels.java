@@ -36,38 +36,34 @@ public final class NormKernels {
         }
         return;
       }
-      int block = channelBlock(n, l);
-      for (int c0 = lo; c0 < hi; c0 += block) {
-        int c1 = Math.min(hi, c0 + block);
-        int width = (c1 - c0) * l;
-        Rows rows = ROWS.get();
-        float[] acc = rows.zeroed(0, width);
-        for (int i = 0; i < n; i++) {
-          addInto(acc, x, xOff + (i * c + c0) * l, width);
-        }
-        float[] mu = rows.get(1, width);
-        for (int ch = c0; ch < c1; ch++) {
-          float m = (float) (sum(acc, (ch - c0) * l, l) / count);
-          mean[meanOff + ch] = m;
-          Arrays.fill(mu, (ch - c0) * l, (ch - c0 + 1) * l, m);
-        }
-        Arrays.fill(acc, 0, width, 0f);
-        for (int i = 0; i < n; i++) {
-          addSquaredDeviations(acc, x, xOff + (i * c + c0) * l, mu, width);
-        }
-        for (int ch = c0; ch < c1; ch++) {
-          var[varOff + ch] = (float) (sum(acc, (ch - c0) * l, l) / count);
-        }
+      int c0 = lo, c1 = hi;
+      int width = (c1 - c0) * l;
+      Rows rows = ROWS.get();
+      float[] acc = rows.zeroed(0, width);
+      for (int i = 0; i < n; i++) {
+        addInto(acc, x, xOff + (i * c + c0) * l, width);
+      }
+      float[] mu = rows.get(1, width);
+      for (int ch = c0; ch < c1; ch++) {
+        float m = (float) (sum(acc, (ch - c0) * l, l) / count);
+        mean[meanOff + ch] = m;
+        Arrays.fill(mu, (ch - c0) * l, (ch - c0 + 1) * l, m);
+      }
+      Arrays.fill(acc, 0, width, 0f);
+      for (int i = 0; i < n; i++) {
+        addSquaredDeviations(acc, x, xOff + (i * c + c0) * l, mu, width);
+      }
+      for (int ch = c0; ch < c1; ch++) {
+        var[varOff + ch] = (float) (sum(acc, (ch - c0) * l, l) / count);
       }
     });
   }
 
-  // The reductions over a channel's N*L values are done as element-wise sums over the N samples'
-  // rows of a block of channels (acc[t] += x[i, t]: the JIT vectorises these loops, a scalar
-  // reduction it does not), then one short reduction per channel over its L sums, in double.
-  // Per-channel factors are spread into rows of the block's width first, so the element-wise
-  // loops have no per-channel inner loop (L is 1 for BatchNorm1d). Blocks of channels are
-  // {@link Parallel}'s parts.
+  // Short rows (BatchNorm1d, L = 1): the reductions over a channel's N*L values are element-wise
+  // sums over the N samples' rows of a part's channels (acc[t] += x[i, t], running along the
+  // channels), then one short reduction per channel over its L sums, in double. Per-channel
+  // factors are spread into rows of the part's width first, so the element-wise loops have no
+  // per-channel inner loop. Parts of channels are {@link Parallel}'s.
 
   private static final ThreadLocal<Rows> ROWS = ThreadLocal.withInitial(Rows::new);
 
@@ -180,116 +176,6 @@ public final class NormKernels {
     }
   }
 
-  /**
-   * Channels handled together within a part: as many as keep their {@code N*L} values of three
-   * arrays within about 1 MiB, so that a kernel's second pass over a block reads it from the
-   * core's cache, not memory, and the per-value factor rows stay small (for the first CNN block,
-   * one channel: 64 x 784 values; BatchNorm1d takes the whole part at once).
-   */
-  private static int channelBlock(int n, int l) {
-    return (int) Math.max(1, (1L << 18) / (3L * n * l));
-  }
-
-  // Long rows (BatchNorm2d: L = H*W of at least LONG_ROWS) go channel by channel with scalar
-  // factors and reductions in four independent float chains per row: measured 40% faster than
-  // the row accumulators there (C2 in JDK 17 runs loops over several arrays at different runtime
-  // offsets as scalar code either way, and these read two arrays instead of four). Short rows
-  // (BatchNorm1d: L = 1) use the row accumulators, which run along channels instead.
-
-  /** Row length from which the per-channel kernels are used. */
-  private static final int LONG_ROWS = 16;
-
-  private static double squaredDeviations(float[] a, int off, int len, float mu) {
-    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    int j = 0;
-    for (; j + 3 < len; j += 4) {
-      float d0 = a[off + j] - mu, d1 = a[off + j + 1] - mu, d2 = a[off + j + 2] - mu, d3 = a[off + j + 3] - mu;
-      s0 += d0 * d0;
-      s1 += d1 * d1;
-      s2 += d2 * d2;
-      s3 += d3 * d3;
-    }
-    for (; j < len; j++) {
-      float d = a[off + j] - mu;
-      s0 += d * d;
-    }
-    return (double) s0 + s1 + s2 + s3;
-  }
-
-  private static void normaliseRow(float[] out, int o, float[] x, int xi, float scale, float shift, int len, boolean relu) {
-    if (relu) {
-      for (int t = 0; t < len; t++) {
-        out[o + t] = Math.max(x[xi + t] * scale + shift, 0f);
-      }
-    } else {
-      for (int t = 0; t < len; t++) {
-        out[o + t] = x[xi + t] * scale + shift;
-      }
-    }
-  }
-
-  /**
-   * Adds {@code sum(g)} and {@code sum(g * x)} over a row to {@code sums[0]} and {@code sums[1]},
-   * with {@code g} masked by the forward's ReLU ({@code x * scale + shift > 0}) when {@code relu}.
-   */
-  private static void sumAndDot(float[] g, int gi, float[] x, int xi, int len, boolean relu, float scale, float shift, double[] sums) {
-    float a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;
-    int t = 0;
-    if (relu) {
-      for (; t + 3 < len; t += 4) {
-        float x0 = x[xi + t], x1 = x[xi + t + 1], x2 = x[xi + t + 2], x3 = x[xi + t + 3];
-        float g0 = g[gi + t] * CpuKernels.positive(x0 * scale + shift);
-        float g1 = g[gi + t + 1] * CpuKernels.positive(x1 * scale + shift);
-        float g2 = g[gi + t + 2] * CpuKernels.positive(x2 * scale + shift);
-        float g3 = g[gi + t + 3] * CpuKernels.positive(x3 * scale + shift);
-        a0 += g0;
-        a1 += g1;
-        a2 += g2;
-        a3 += g3;
-        b0 += g0 * x0;
-        b1 += g1 * x1;
-        b2 += g2 * x2;
-        b3 += g3 * x3;
-      }
-    } else {
-      for (; t + 3 < len; t += 4) {
-        float g0 = g[gi + t], g1 = g[gi + t + 1], g2 = g[gi + t + 2], g3 = g[gi + t + 3];
-        a0 += g0;
-        a1 += g1;
-        a2 += g2;
-        a3 += g3;
-        b0 += g0 * x[xi + t];
-        b1 += g1 * x[xi + t + 1];
-        b2 += g2 * x[xi + t + 2];
-        b3 += g3 * x[xi + t + 3];
-      }
-    }
-    for (; t < len; t++) {
-      float xv = x[xi + t];
-      float v = relu ? g[gi + t] * CpuKernels.positive(xv * scale + shift) : g[gi + t];
-      a0 += v;
-      b0 += v * xv;
-    }
-    sums[0] += (double) a0 + a1 + a2 + a3;
-    sums[1] += (double) b0 + b1 + b2 + b3;
-  }
-
-  /** {@code dx = a * g + b * x + k} over a row, {@code g} masked by the forward's ReLU when {@code relu}. */
-  private static void inputGradientRow(
-      float[] dx, int o, float a, float[] g, int gi, float b, float[] x, int xi, float k, int len, boolean relu, float scale,
-      float shift) {
-    if (relu) {
-      for (int t = 0; t < len; t++) {
-        float xv = x[xi + t];
-        dx[o + t] = a * (g[gi + t] * CpuKernels.positive(xv * scale + shift)) + b * xv + k;
-      }
-    } else {
-      for (int t = 0; t < len; t++) {
-        dx[o + t] = a * g[gi + t] + b * x[xi + t] + k;
-      }
-    }
-  }
-
   /** Per-thread rows of a block's width, reused between calls. */
   private static final class Rows {
     private final float[][] rows = new float[7][0];
@@ -359,22 +245,19 @@ public final class NormKernels {
         }
         return;
       }
-      int block = channelBlock(n, l);
-      for (int c0 = lo; c0 < hi; c0 += block) {
-        int c1 = Math.min(hi, c0 + block);
-        int width = (c1 - c0) * l;
-        Rows rows = ROWS.get();
-        float[] scale = rows.get(0, width);
-        float[] shift = rows.get(1, width);
-        forwardFactors(scale, shift, c0, c1, l, mean, meanOff, var, varOff, weight, wOff, bias, bOff, eps);
-        for (int i = 0; i < n; i++) {
-          int o = outOff + (i * c + c0) * l;
-          int xi = xOff + (i * c + c0) * l;
-          if (relu) {
-            scaleShiftReluRow(out, o, x, xi, scale, shift, width);
-          } else {
-            scaleShiftRow(out, o, x, xi, scale, shift, width);
-          }
+      int c0 = lo, c1 = hi;
+      int width = (c1 - c0) * l;
+      Rows rows = ROWS.get();
+      float[] scale = rows.get(0, width);
+      float[] shift = rows.get(1, width);
+      forwardFactors(scale, shift, c0, c1, l, mean, meanOff, var, varOff, weight, wOff, bias, bOff, eps);
+      for (int i = 0; i < n; i++) {
+        int o = outOff + (i * c + c0) * l;
+        int xi = xOff + (i * c + c0) * l;
+        if (relu) {
+          scaleShiftReluRow(out, o, x, xi, scale, shift, width);
+        } else {
+          scaleShiftRow(out, o, x, xi, scale, shift, width);
         }
       }
     });
@@ -500,62 +383,59 @@ public final class NormKernels {
         }
         return;
       }
-      int block = channelBlock(n, l);
-      for (int c0 = lo; c0 < hi; c0 += block) {
-        int c1 = Math.min(hi, c0 + block);
-        int width = (c1 - c0) * l;
-        Rows rows = ROWS.get();
-        float[] accG = rows.zeroed(0, width);
-        float[] accGX = rows.zeroed(1, width);
-        float[] scale = relu ? rows.get(5, width) : null;
-        float[] shift = relu ? rows.get(6, width) : null;
+      int c0 = lo, c1 = hi;
+      int width = (c1 - c0) * l;
+      Rows rows = ROWS.get();
+      float[] accG = rows.zeroed(0, width);
+      float[] accGX = rows.zeroed(1, width);
+      float[] scale = relu ? rows.get(5, width) : null;
+      float[] shift = relu ? rows.get(6, width) : null;
+      if (relu) {
+        forwardFactors(scale, shift, c0, c1, l, mean, meanOff, var, varOff, weight, wOff, bias, bOff, eps);
+      }
+      for (int i = 0; i < n; i++) {
+        int gi = dOff + (i * c + c0) * l;
+        int xi = xOff + (i * c + c0) * l;
         if (relu) {
-          forwardFactors(scale, shift, c0, c1, l, mean, meanOff, var, varOff, weight, wOff, bias, bOff, eps);
+          sumMaskedRows(accG, accGX, dout, gi, x, xi, scale, shift, width);
+        } else {
+          sumRows(accG, accGX, dout, gi, x, xi, width);
         }
-        for (int i = 0; i < n; i++) {
-          int gi = dOff + (i * c + c0) * l;
-          int xi = xOff + (i * c + c0) * l;
-          if (relu) {
-            sumMaskedRows(accG, accGX, dout, gi, x, xi, scale, shift, width);
-          } else {
-            sumRows(accG, accGX, dout, gi, x, xi, width);
-          }
+      }
+      float[] a = rows.get(2, width);
+      float[] b = rows.get(3, width);
+      float[] k = rows.get(4, width);
+      for (int ch = c0; ch < c1; ch++) {
+        int from = (ch - c0) * l;
+        double mu = mean[meanOff + ch];
+        double rstd = 1.0 / Math.sqrt(var[varOff + ch] + eps);
+        double sumG = sum(accG, from, l);
+        double sumGXhat = rstd * (sum(accGX, from, l) - mu * sumG); // sum(g * (x - mu) * rstd)
+        if (dbias != null) {
+          dbias[dbOff + ch] = (float) sumG;
         }
-        float[] a = rows.get(2, width);
-        float[] b = rows.get(3, width);
-        float[] k = rows.get(4, width);
-        for (int ch = c0; ch < c1; ch++) {
-          int from = (ch - c0) * l;
-          double mu = mean[meanOff + ch];
-          double rstd = 1.0 / Math.sqrt(var[varOff + ch] + eps);
-          double sumG = sum(accG, from, l);
-          double sumGXhat = rstd * (sum(accGX, from, l) - mu * sumG); // sum(g * (x - mu) * rstd)
-          if (dbias != null) {
-            dbias[dbOff + ch] = (float) sumG;
-          }
-          if (dweight != null) {
-            dweight[dwOff + ch] = (float) sumGXhat;
-          }
-          double meanG = throughStatistics ? sumG / count : 0;
-          double meanGXhat = throughStatistics ? sumGXhat / count : 0;
-          double ws = (weight == null ? 1.0 : weight[wOff + ch]) * rstd;
-          // dx = ws * (g - meanG - (x - mu) * rstd * meanGXhat) = a * g + b * x + k
-          Arrays.fill(a, from, from + l, (float) ws);
-          Arrays.fill(b, from, from + l, (float) (-ws * rstd * meanGXhat));
-          Arrays.fill(k, from, from + l, (float) (ws * (rstd * meanGXhat * mu - meanG)));
+        if (dweight != null) {
+          dweight[dwOff + ch] = (float) sumGXhat;
         }
-        if (dx == null) {
-          continue;
-        }
-        for (int i = 0; i < n; i++) {
-          int o = dxOff + (i * c + c0) * l;
-          int gi = dOff + (i * c + c0) * l;
-          int xi = xOff + (i * c + c0) * l;
-          if (relu) {
-            maskedInputGradientRow(dx, o, a, dout, gi, b, x, xi, k, scale, shift, width);
-          } else {
-            inputGradientRow(dx, o, a, dout, gi, b, x, xi, k, width);
-          }
+        double meanG = throughStatistics ? sumG / count : 0;
+        double meanGXhat = throughStatistics ? sumGXhat / count : 0;
+        double ws = (weight == null ? 1.0 : weight[wOff + ch]) * rstd;
+        // dx = ws * (g - meanG - (x - mu) * rstd * meanGXhat) = a * g + b * x + k
+        Arrays.fill(a, from, from + l, (float) ws);
+        Arrays.fill(b, from, from + l, (float) (-ws * rstd * meanGXhat));
+        Arrays.fill(k, from, from + l, (float) (ws * (rstd * meanGXhat * mu - meanG)));
+      }
+      if (dx == null) {
+        return;
+      }
+      for (int i = 0; i < n; i++) {
+        int o = dxOff + (i * c + c0) * l;
+        int gi = dOff + (i * c + c0) * l;
+        int xi = xOff + (i * c + c0) * l;
+        if (relu) {
+          maskedInputGradientRow(dx, o, a, dout, gi, b, x, xi, k, scale, shift, width);
+        } else {
+          inputGradientRow(dx, o, a, dout, gi, b, x, xi, k, width);
         }
       }
     });
