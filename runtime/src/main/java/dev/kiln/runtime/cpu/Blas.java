@@ -183,7 +183,8 @@ public final class Blas {
    * One product on native operands, split over {@link Parallel}'s threads when it is large: the
    * rows of C (when it has more rows than columns) or its columns, in blocks of whole 16-float
    * panels, each part a single-threaded OpenBLAS call on its own block of C. Each element of C is
-   * still one dot product over all of k, so the split does not change the arithmetic.
+   * still computed by one call over all of k, and the split depends only on the sizes, so results
+   * are reproducible.
    */
   private static void gemm(
       boolean transA, boolean transB, int m, int n, int k, float alpha,

@@ -7,7 +7,8 @@ import org.junit.jupiter.api.Test;
 
 /** OpenBLAS (when it loads) and the pure-Java fallback against a double-precision triple loop. */
 class BlasTest {
-  private static final int[][] SHAPES = {{1, 1, 1}, {3, 5, 7}, {17, 33, 9}, {64, 10, 130}};
+  /** m, n, k; the last two are large enough to be split over the threads, by rows and by columns, in uneven panels. */
+  private static final int[][] SHAPES = {{1, 1, 1}, {3, 5, 7}, {17, 33, 9}, {64, 10, 130}, {150, 37, 400}, {33, 203, 350}};
 
   @Test
   void everyTransposeCombinationMatchesReference() {
