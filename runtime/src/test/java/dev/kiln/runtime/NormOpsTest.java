@@ -196,6 +196,36 @@ class NormOpsTest {
     assertTrue(e.getMessage().contains("2x2 windows"), e.getMessage());
   }
 
+  /** Statistics stay accurate when the mean is large against the spread (the one-pass form shifts by a sample). */
+  @Test
+  void statisticsOfValuesFarFromZero() {
+    int n = 8, c = 3, l = 40;
+    float[] x = Tensor.randn(n, c, l).toFloatArray();
+    for (int i = 0; i < x.length; i++) {
+      x[i] = 1000f + (i / l % c) * 250f + 0.01f * x[i];
+    }
+    float[] mean = new float[c], var = new float[c];
+    dev.kiln.runtime.cpu.NormKernels.batchStatistics(mean, 0, var, 0, x, 0, n, c, l);
+    for (int ch = 0; ch < c; ch++) {
+      double m = 0, q = 0;
+      for (int i = 0; i < n; i++) {
+        for (int j = 0; j < l; j++) {
+          m += x[(i * c + ch) * l + j];
+        }
+      }
+      m /= n * l;
+      for (int i = 0; i < n; i++) {
+        for (int j = 0; j < l; j++) {
+          double d = x[(i * c + ch) * l + j] - m;
+          q += d * d;
+        }
+      }
+      q /= n * l;
+      assertEquals(m, mean[ch], 1e-4 * m, "mean of channel " + ch);
+      assertEquals(q, var[ch], 1e-3 * q, "variance of channel " + ch + " (about 1e-4 around a mean of 1000+)");
+    }
+  }
+
   @Test
   void onlyTheWantedGradientsAreComputed() {
     Tensor x = Tensor.randn(4, 3);

@@ -14,25 +14,28 @@ public final class NormKernels {
   private NormKernels() {}
 
   /**
-   * The batch mean and the biased batch variance (divided by {@code N*L}) of each channel, two
-   * passes: {@code mean[c]}, {@code var[c]} for {@code c < C}.
+   * The batch mean and the biased batch variance (divided by {@code N*L}) of each channel:
+   * {@code mean[c]}, {@code var[c]} for {@code c < C}. Long rows (BatchNorm2d) take one pass over
+   * the values shifted by the channel's first one; short rows two passes (mean, then squared
+   * deviations).
    */
   public static void batchStatistics(float[] mean, int meanOff, float[] var, int varOff, float[] x, int xOff, int n, int c, int l) {
     double count = (double) n * l;
     Parallel.forRange(c, 2L * n * c * l, (part, lo, hi) -> {
       if (l >= LONG_ROWS) {
+        double[] sums = new double[2];
         for (int ch = lo; ch < hi; ch++) {
-          double s = 0;
+          // one pass over x - k, k the channel's first value: the shifted-data form of
+          // E[x^2] - E[x]^2, which stays accurate when the mean is large against the spread
+          float k = x[xOff + ch * l];
+          sums[0] = 0;
+          sums[1] = 0;
           for (int i = 0; i < n; i++) {
-            s += sum(x, xOff + (i * c + ch) * l, l);
+            sumAndSquares(x, xOff + (i * c + ch) * l, l, k, sums);
           }
-          float m = (float) (s / count);
-          double q = 0;
-          for (int i = 0; i < n; i++) {
-            q += squaredDeviations(x, xOff + (i * c + ch) * l, l, m);
-          }
-          mean[meanOff + ch] = m;
-          var[varOff + ch] = (float) (q / count);
+          double shiftedMean = sums[0] / count;
+          mean[meanOff + ch] = (float) (k + shiftedMean);
+          var[varOff + ch] = (float) Math.max(0.0, sums[1] / count - shiftedMean * shiftedMean);
         }
         return;
       }
@@ -185,22 +188,30 @@ public final class NormKernels {
   /** Row length from which the per-channel kernels are used. */
   private static final int LONG_ROWS = 16;
 
-  private static double squaredDeviations(float[] a, int off, int len, float mu) {
-    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  /** Adds {@code sum(a - k)} and {@code sum((a - k)^2)} over a row to {@code sums[0]} and {@code sums[1]}. */
+  private static void sumAndSquares(float[] a, int off, int len, float k, double[] sums) {
+    float s0 = 0, s1 = 0, s2 = 0, s3 = 0, q0 = 0, q1 = 0, q2 = 0, q3 = 0;
     int j = 0;
     for (; j + 3 < len; j += 4) {
-      float d0 = a[off + j] - mu, d1 = a[off + j + 1] - mu, d2 = a[off + j + 2] - mu, d3 = a[off + j + 3] - mu;
-      s0 += d0 * d0;
-      s1 += d1 * d1;
-      s2 += d2 * d2;
-      s3 += d3 * d3;
+      float d0 = a[off + j] - k, d1 = a[off + j + 1] - k, d2 = a[off + j + 2] - k, d3 = a[off + j + 3] - k;
+      s0 += d0;
+      s1 += d1;
+      s2 += d2;
+      s3 += d3;
+      q0 += d0 * d0;
+      q1 += d1 * d1;
+      q2 += d2 * d2;
+      q3 += d3 * d3;
     }
     for (; j < len; j++) {
-      float d = a[off + j] - mu;
-      s0 += d * d;
+      float d = a[off + j] - k;
+      s0 += d;
+      q0 += d * d;
     }
-    return (double) s0 + s1 + s2 + s3;
+    sums[0] += (double) s0 + s1 + s2 + s3;
+    sums[1] += (double) q0 + q1 + q2 + q3;
   }
+
 
   private static void normaliseRow(float[] out, int o, float[] x, int xi, float scale, float shift, int len, boolean relu) {
     if (relu) {
