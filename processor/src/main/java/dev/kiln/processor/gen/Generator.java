@@ -73,10 +73,7 @@ public final class Generator {
 
   /** Values of BN+ReLU kernels whose only reader is a max pooling, which then applies the ReLU's mask in its backward. */
   private final Set<String> maskedByPooling;
-  /**
-   * Of those, the ones pooled by plain 2x2 windows (stride 2, no padding, inside the input): the
-   * forward computes BN+ReLU and the pooling in one kernel, mapped to the index of the pooling kernel.
-   */
+  /** Of those, the ones computed with their 2x2 pooling in one forward pass, mapped to the pooling kernel's index. */
   private final Map<String, Integer> pooledInOnePass;
 
   private Generator(CheckedModel model, OutputsIr outputs, int forwardReturns) {
@@ -84,50 +81,13 @@ public final class Generator {
     this.ir = model.ir();
     this.outputs = outputs;
     this.forwardReturns = forwardReturns;
-    this.kernels = Planner.plan(model, outputs == null ? Set.of() : Set.copyOf(outputs.results()));
-    this.name = ir.generatedName();
-    this.maskedByPooling = maskedByPooling();
-    this.pooledInOnePass = pooledInOnePass();
-    assignStorage();
-  }
-
-  /**
-   * The ReLU's mask can move from a batch norm's backward into the max pooling that alone reads
-   * its output: the pooling's gradient reaches only the window maxima, which are the pooling's
-   * outputs, so masking by {@code pooled > 0} there is the same mask on a quarter of the values,
-   * and the batch norm's passes need no mask. Not for a value that is also returned (its
-   * gradient arrives unmasked) or read by anything else.
-   */
-  private Map<String, Integer> pooledInOnePass() {
-    Map<String, Integer> fused = new LinkedHashMap<>();
-    for (int i = 0; i < kernels.size(); i++) {
-      Kernel pool = kernels.get(i);
-      if (pool.kind() != Kernel.Kind.POOL || !maskedByPooling.contains(pool.in())) {
-        continue;
-      }
-      MaxPool2d.Spec m = (MaxPool2d.Spec) pool.spec();
-      int[] in = pool.inShape();
-      boolean inside = !m.ceilMode() || (in[2] % 2 == 0 && in[3] % 2 == 0);
-      if (m.kernelSize() == 2 && m.stride() == 2 && m.padding() == 0 && inside) {
-        fused.put(pool.in(), i);
-      }
-    }
-    return fused;
-  }
-
-  private Set<String> maskedByPooling() {
-    Set<String> masked = new LinkedHashSet<>();
     Set<String> returned = outputs == null ? Set.of() : Set.copyOf(outputs.results());
-    for (Kernel k : kernels) {
-      if (k.kind() != Kernel.Kind.BATCHNORM || !k.relu() || returned.contains(k.out())) {
-        continue;
-      }
-      List<Kernel> readers = kernels.stream().filter(r -> r.in().equals(k.out())).toList();
-      if (readers.size() == 1 && readers.get(0).kind() == Kernel.Kind.POOL) {
-        masked.add(k.out());
-      }
-    }
-    return masked;
+    this.kernels = Planner.plan(model, returned);
+    this.name = ir.generatedName();
+    Planner.PoolFusion pooling = Planner.poolFusion(kernels, returned);
+    this.maskedByPooling = pooling.maskedByPooling();
+    this.pooledInOnePass = pooling.pooledInOnePass();
+    assignStorage();
   }
 
   /** The generated source file of a checked model. */

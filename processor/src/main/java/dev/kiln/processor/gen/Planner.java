@@ -10,7 +10,10 @@ import dev.kiln.dsl.ReLU;
 import dev.kiln.processor.check.CheckedModel;
 import dev.kiln.processor.ir.StepIr;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -20,7 +23,8 @@ import java.util.Set;
  * output pass. A model with any layer that has no generated kernel yet (sigmoid, tanh, leaky
  * ReLU, softmax) is planned as {@link Kernel.Kind#EAGER} steps throughout, each running its
  * layer's eager kernels. A value the method returns (one of several outputs) keeps a pass of its
- * own: a ReLU after it is not fused, since that would overwrite it.
+ * own: a ReLU after it is not fused, since that would overwrite it. Batch norm + ReLU read by a
+ * max pooling alone fuses further ({@link #poolFusion}).
  */
 final class Planner {
   private Planner() {}
@@ -63,6 +67,46 @@ final class Planner {
       }
     }
     return kernels;
+  }
+
+  /**
+   * How batch norm + ReLU fuses with a max pooling that alone reads it.
+   *
+   * @param maskedByPooling values of BN+ReLU kernels whose ReLU mask moves into the pooling's
+   *     backward: the pooling's gradient reaches only the window maxima, which are its outputs, so
+   *     masking by {@code pooled > 0} there is the same mask on a quarter of the values, and the
+   *     batch norm's passes need none
+   * @param pooledInOnePass of those, the ones whose pooling is the plain 2x2 one (stride 2, no
+   *     padding, every window inside): the forward computes BN+ReLU and the pooling in one pass
+   *     and never writes the normalised map; mapped to the pooling kernel's index
+   */
+  record PoolFusion(Set<String> maskedByPooling, Map<String, Integer> pooledInOnePass) {}
+
+  /**
+   * The {@link PoolFusion} of a plan. Not for a value that is also returned (its gradient arrives
+   * unmasked) or read by anything else.
+   */
+  static PoolFusion poolFusion(List<Kernel> kernels, Set<String> returned) {
+    Set<String> masked = new LinkedHashSet<>();
+    Map<String, Integer> onePass = new LinkedHashMap<>();
+    for (Kernel k : kernels) {
+      if (k.kind() != Kernel.Kind.BATCHNORM || !k.relu() || returned.contains(k.out())) {
+        continue;
+      }
+      List<Kernel> readers = kernels.stream().filter(r -> r.in().equals(k.out())).toList();
+      if (readers.size() != 1 || readers.get(0).kind() != Kernel.Kind.POOL) {
+        continue;
+      }
+      Kernel pool = readers.get(0);
+      masked.add(k.out());
+      MaxPool2d.Spec m = (MaxPool2d.Spec) pool.spec();
+      int[] in = pool.inShape();
+      boolean inside = !m.ceilMode() || (in[2] % 2 == 0 && in[3] % 2 == 0);
+      if (m.kernelSize() == 2 && m.stride() == 2 && m.padding() == 0 && inside) {
+        onePass.put(k.out(), kernels.indexOf(pool));
+      }
+    }
+    return new PoolFusion(masked, onePass);
   }
 
   /** {@code fc1 Linear(in_features=...)} for a layer, the call as written for a function. */

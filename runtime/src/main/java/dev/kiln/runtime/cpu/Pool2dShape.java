@@ -35,11 +35,7 @@ public record Pool2dShape(
    * @throws IllegalArgumentException naming the offending values
    */
   public static void checkWindow(int kernelH, int kernelW, int strideH, int strideW, int padH, int padW) {
-    if (kernelH <= 0 || kernelW <= 0 || strideH <= 0 || strideW <= 0 || padH < 0 || padW < 0) {
-      throw new IllegalArgumentException(
-          "kernel_size (" + kernelH + ", " + kernelW + ") and stride (" + strideH + ", " + strideW
-              + ") must be positive and padding (" + padH + ", " + padW + ") non-negative");
-    }
+    Conv2dShape.checkWindow(kernelH, kernelW, strideH, strideW, padH, padW);
     if (padH > kernelH / 2 || padW > kernelW / 2) {
       throw new IllegalArgumentException(
           "padding (" + padH + ", " + padW + ") must be at most half of kernel_size ("
