@@ -371,11 +371,14 @@ public abstract class Module {
     return training;
   }
 
-  /** This module with its parameters on {@code device}. */
+  /**
+   * Moves this module's parameters (with their gradients) and buffers to {@code device}, in place,
+   * as PyTorch's {@code module.to(device)}: the same tensor objects, so an optimizer made before
+   * the move keeps working.
+   */
   public Module to(Device device) {
-    if (!device.isCpu()) {
-      throw new IllegalStateException(name() + ".to(" + device + "): only the CPU backend is built");
-    }
+    namedParameters().values().forEach(t -> t.moveTo(device));
+    namedBuffers().values().forEach(t -> t.moveTo(device));
     return this;
   }
 

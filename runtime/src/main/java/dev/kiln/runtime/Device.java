@@ -1,17 +1,18 @@
 package dev.kiln.runtime;
 
+import dev.kiln.runtime.cuda.Cuda;
 import java.lang.System.Logger.Level;
 
 /**
- * Where tensors live and kernels run. This build executes on the CPU. {@link #best()} probes for
- * CUDA once (inside {@code try/catch (Throwable)}: no driver, a missing library or a version
- * mismatch never escapes), logs one line saying what it found, and returns the CPU; the CUDA
- * kernels themselves are not part of this build yet, so {@link #cuda()} explains why it fails.
+ * Where tensors live and kernels run: the CPU, or the first CUDA GPU. {@link #best()} tries CUDA
+ * once (inside {@code try/catch (Throwable)}: no driver, a missing library or a version mismatch
+ * never escapes), logs one line saying what it found, and returns the GPU when it works, else the
+ * CPU. {@link #cuda()} is for code that wants the GPU or nothing: it throws with the reason.
  */
 public final class Device {
   private static final System.Logger LOG = System.getLogger("dev.kiln.runtime");
   private static final Device CPU = new Device("cpu");
-  private static volatile String cudaProbe;
+  private static final Device CUDA = new Device("cuda");
   static volatile boolean announced; // package-private: the test resets it
   private final String name;
 
@@ -24,39 +25,53 @@ public final class Device {
   }
 
   /**
-   * The first CUDA device.
+   * The first CUDA GPU, its libraries loaded and its stream and handles made on first call.
    *
-   * @throws IllegalStateException always in this build, saying whether CUDA was found: the CUDA
-   *     kernels are not yet written. Use {@link #best()} to get a device without failing.
+   * @throws IllegalStateException if CUDA cannot be used here, naming what was missing or failed
    */
   public static Device cuda() {
-    throw new IllegalStateException("Device.cuda(): " + probeCuda() + "; this build of Kiln has no CUDA kernels yet: use Device.best() or Device.cpu()");
+    try {
+      Cuda.get();
+      return CUDA;
+    } catch (Throwable t) {
+      throw new IllegalStateException("Device.cuda(): CUDA not available: " + t.getMessage() + "; use Device.best() or Device.cpu()", t);
+    }
   }
 
-  /** The fastest device that works on this machine: the CPU in this build (logged once, with why). */
+  /** The fastest device that works on this machine: the GPU when CUDA loads, else the CPU (logged once, with why). */
   public static Device best() {
+    Device d;
+    String line;
+    try {
+      Cuda cuda = Cuda.get();
+      d = CUDA;
+      line = "Kiln: running on CUDA (" + cuda.describe() + ")";
+    } catch (Throwable t) {
+      d = CPU;
+      line = "Kiln: running on the CPU (" + cudaStatus() + ")";
+    }
     if (!announced) {
       announced = true;
-      LOG.log(Level.INFO, "Kiln: running on the CPU (" + probeCuda() + ")");
+      LOG.log(Level.INFO, line);
     }
-    return CPU;
+    return d;
   }
 
-  /** What the CUDA probe found, in words, e.g. "CUDA not available: libcudart.so.13 not found". */
+  /** What CUDA looks like here, in words, e.g. "CUDA not available: not found: libcuda.so.1 (the NVIDIA driver)". */
   public static String cudaStatus() {
-    return probeCuda();
-  }
-
-  private static String probeCuda() {
-    String found = cudaProbe;
-    if (found == null) {
-      found = cudaProbe = CudaProbe.run();
+    try {
+      return "CUDA found: " + Cuda.get().describe();
+    } catch (Throwable t) {
+      return "CUDA not available: " + t.getMessage();
     }
-    return found;
   }
 
   public boolean isCpu() {
     return this == CPU;
+  }
+
+  public boolean isCuda() {
+    return this == CUDA;
   }
 
   public String name() {
@@ -66,25 +81,5 @@ public final class Device {
   @Override
   public String toString() {
     return name;
-  }
-
-  /** Loads the CUDA runtime through JavaCPP and counts devices; any failure becomes a sentence. */
-  private static final class CudaProbe {
-    static String run() {
-      try {
-        org.bytedeco.javacpp.Loader.load(org.bytedeco.cuda.global.cudart.class);
-        int[] count = new int[1];
-        int status = org.bytedeco.cuda.global.cudart.cudaGetDeviceCount(count);
-        if (status != 0) {
-          return "CUDA runtime loaded but cudaGetDeviceCount failed: "
-              + org.bytedeco.cuda.global.cudart.cudaGetErrorString(status).getString();
-        }
-        return count[0] == 0 ? "CUDA runtime loaded but no GPU is visible" : "CUDA found " + count[0] + " GPU(s)";
-      } catch (Throwable t) {
-        String why = t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();
-        int nl = why.indexOf('\n');
-        return "CUDA not available: " + (nl < 0 ? why : why.substring(0, nl));
-      }
-    }
   }
 }

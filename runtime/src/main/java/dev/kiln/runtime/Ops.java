@@ -66,6 +66,7 @@ public final class Ops {
 
   /** {@code a[m,k] @ b[k,n]}. d/da = g @ b^T, d/db = a^T @ g. */
   public static Tensor matmul(Tensor a, Tensor b) {
+    Devices.requireCpu("matmul", a, b);
     requireFloat("matmul", a);
     requireFloat("matmul", b);
     requireRank("matmul", "left operand", a, 2);
@@ -107,6 +108,7 @@ public final class Ops {
    * null. dx = g @ W, dW = g^T @ x, db = column sums of g.
    */
   public static Tensor linear(Tensor x, Tensor weight, Tensor bias) {
+    Devices.requireCpu("linear", x, weight, bias);
     requireFloat("linear", x);
     requireRank("linear", "input", x, 2);
     requireRank("linear", "weight", weight, 2);
@@ -183,6 +185,7 @@ public final class Ops {
 
   /** {@code a + b}, where b has a's shape or a's trailing dimensions (e.g. a bias row). */
   public static Tensor add(Tensor a, Tensor b) {
+    Devices.requireCpu("add", a, b);
     requireFloat("add", a);
     requireFloat("add", b);
     int repeats = broadcastRepeats("add", a, b);
@@ -205,6 +208,7 @@ public final class Ops {
 
   /** {@code a * b} element-wise, where b has a's shape or a's trailing dimensions. */
   public static Tensor mul(Tensor a, Tensor b) {
+    Devices.requireCpu("mul", a, b);
     requireFloat("mul", a);
     requireFloat("mul", b);
     int repeats = broadcastRepeats("mul", a, b);
@@ -254,6 +258,7 @@ public final class Ops {
 
   /** {@code a * s} for a constant {@code s}. */
   public static Tensor scale(Tensor a, float s) {
+    Devices.requireCpu("scale", a);
     requireFloat("scale", a);
     float[] out = a.toFloatArray();
     for (int i = 0; i < out.length; i++) {
@@ -275,6 +280,7 @@ public final class Ops {
 
   /** {@code max(0, x)}. The gradient passes where the output is positive. */
   public static Tensor relu(Tensor x) {
+    Devices.requireCpu("relu", x);
     requireFloat("relu", x);
     int n = x.numel();
     float[] out = new float[n];
@@ -311,6 +317,7 @@ public final class Ops {
   }
 
   private static Tensor reduceAll(Tensor x, float factor, String name) {
+    Devices.requireCpu(name, x);
     requireFloat(name, x);
     float[] d = x.buffer();
     int o = x.offset();
@@ -364,6 +371,7 @@ public final class Ops {
 
   /** Cross-entropy per sample ({@code reduction='none'}): a tensor of shape {@code [N]}. */
   public static Tensor crossEntropyPerSample(Tensor logits, Tensor target) {
+    Devices.requireCpu("cross_entropy", logits, target);
     CrossEntropy ce = CrossEntropy.forward(logits, target);
     if (!track(logits)) {
       return Tensor.wrap(ce.losses, ce.rows);
@@ -429,6 +437,7 @@ public final class Ops {
    * {@code outH = (H + 2 padH - kH) / strideH + 1} (rounded down), likewise outW. Padding is zeros.
    */
   public static Tensor conv2d(Tensor x, Tensor weight, Tensor bias, int strideH, int strideW, int padH, int padW) {
+    Devices.requireCpu("conv2d", x, weight, bias);
     requireFloat("conv2d", x);
     requireFloat("conv2d", weight);
     requireRank("conv2d", "input", x, 4);
@@ -492,6 +501,7 @@ public final class Ops {
    */
   public static Tensor maxPool2d(
       Tensor x, int kernelH, int kernelW, int strideH, int strideW, int padH, int padW, boolean ceilMode) {
+    Devices.requireCpu("max_pool2d", x);
     requireFloat("max_pool2d", x);
     requireRank("max_pool2d", "input", x, 4);
     Pool2dShape s;
@@ -546,6 +556,7 @@ public final class Ops {
    */
   public static Tensor batchNorm(
       Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight, Tensor bias, boolean training, double momentum, double eps) {
+    Devices.requireCpu("batch_norm", x, runningMean, runningVar, weight, bias);
     requireFloat("batch_norm", x);
     if (x.dim() < 2) {
       throw new IllegalArgumentException(
@@ -649,6 +660,7 @@ public final class Ops {
    * @param p probability of zeroing an element, in [0, 1]; {@code p = 1} gives zeros
    */
   public static Tensor dropout(Tensor x, double p, boolean training) {
+    Devices.requireCpu("dropout", x);
     if (!(p >= 0 && p <= 1)) {
       throw new IllegalArgumentException("dropout: probability has to be between 0 and 1, but got " + p);
     }
@@ -737,6 +749,7 @@ public final class Ops {
 
   /** Runs a one-input op whose output has its input's shape, and records its backward. */
   private static Tensor unary(String name, Tensor x, UnaryForward forwardKernel, UnaryBackward backwardKernel) {
+    Devices.requireCpu(name, x);
     requireFloat(name, x);
     int n = x.numel();
     float[] out = new float[n];
@@ -804,6 +817,7 @@ public final class Ops {
 
   /** Runs a per-element loss of two same-shaped tensors and records its backward to both. */
   private static Tensor pointwiseLoss(String name, Tensor input, Tensor target, LossForward forwardKernel, LossBackward backwardKernel) {
+    Devices.requireCpu(name, input, target);
     requireFloat(name, input);
     requireFloat(name, target);
     if (!Arrays.equals(input.shape(), target.shape())) {

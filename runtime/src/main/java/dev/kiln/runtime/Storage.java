@@ -1,10 +1,13 @@
 package dev.kiln.runtime;
 
+import dev.kiln.runtime.cuda.Cuda;
+import dev.kiln.runtime.cuda.CudaBuffer;
 import java.util.Arrays;
 import org.bytedeco.javacpp.FloatPointer;
 
 /**
- * The values behind a tensor and its views, resident on the Java heap, in native memory, or both.
+ * The values behind a tensor and its views, resident on the Java heap, in native memory, in
+ * CUDA device memory, or several of these.
  *
  * <p>Eager kernels work on the heap array. Native code (OpenBLAS) cannot use a heap array without
  * copying it, so tensors that native code touches on every step (parameters, their gradients)
@@ -12,14 +15,22 @@ import org.bytedeco.javacpp.FloatPointer;
  * side makes the other stale. A parameter that the compiled model reads natively and the
  * optimizer updates natively is therefore never copied during training. Either side is
  * allocated when first needed; native memory is freed by JavaCPP when the storage is collected.
- * Not thread-safe, like the tensors that own it.
+ *
+ * <p>A storage has a home {@link Device}: where kernels read and write it. The device side of a
+ * CUDA storage is one more copy under the same rule, so code that reads the heap array of a CUDA
+ * tensor (printing, {@code item()}) gets current values by a download, and a write to the heap
+ * array is uploaded before the next kernel reads it. Device memory goes back to the caching
+ * allocator when the storage is collected. Not thread-safe, like the tensors that own it.
  */
 final class Storage {
   private final int length;
   private float[] heap;
   private FloatPointer nativeData;
+  private CudaBuffer cuda;
   private boolean heapCurrent;
   private boolean nativeCurrent;
+  private boolean cudaCurrent;
+  private Device home = Device.cpu();
 
   private Storage(int length) {
     this.length = length;
@@ -42,8 +53,56 @@ final class Storage {
     return s;
   }
 
+  /**
+   * Device memory for {@code length} floats whose values a kernel is about to write: nothing is
+   * uploaded and the contents are undefined until then.
+   */
+  static Storage onCuda(int length) {
+    Storage s = new Storage(length);
+    s.cuda = Cuda.get().allocate(length);
+    s.cudaCurrent = true;
+    s.home = Device.cuda();
+    return s;
+  }
+
+  /** Device memory for {@code length} floats, zeroed. */
+  static Storage cudaZeros(int length) {
+    Storage s = onCuda(length);
+    Cuda.get().zero(s.cuda.address(), length);
+    return s;
+  }
+
   int length() {
     return length;
+  }
+
+  Device device() {
+    return home;
+  }
+
+  /**
+   * Makes {@code device} this storage's home, copying the values there; the other sides are
+   * dropped, so a parameter moved to the GPU keeps no stale heap array.
+   */
+  void moveTo(Device device) {
+    if (device == home) {
+      return;
+    }
+    if (device.isCuda()) {
+      cudaForRead();
+      heap = null;
+      nativeData = null;
+      heapCurrent = false;
+      nativeCurrent = false;
+    } else {
+      heapForRead();
+      if (cuda != null) {
+        cuda.release();
+        cuda = null;
+      }
+      cudaCurrent = false;
+    }
+    home = device;
   }
 
   boolean isNativeCurrent() {
@@ -58,6 +117,8 @@ final class Storage {
       }
       if (nativeCurrent) {
         nativeData.get(heap, 0, length);
+      } else if (cudaCurrent) {
+        Cuda.get().download(cuda.address(), heap, 0, length);
       }
       heapCurrent = true;
     }
@@ -68,6 +129,7 @@ final class Storage {
   float[] heapForWrite() {
     float[] h = heapForRead();
     nativeCurrent = false;
+    cudaCurrent = false;
     return h;
   }
 
@@ -79,6 +141,8 @@ final class Storage {
       }
       if (heapCurrent) {
         nativeData.put(heap, 0, length);
+      } else if (cudaCurrent) {
+        Cuda.get().download(cuda.address(), nativeData, length);
       }
       nativeCurrent = true;
     }
@@ -89,12 +153,40 @@ final class Storage {
   FloatPointer nativeForWrite() {
     FloatPointer p = nativeForRead();
     heapCurrent = false;
+    cudaCurrent = false;
     return p;
+  }
+
+  /** The device address of the first value, current, for reading only (uploads when stale). */
+  long cudaForRead() {
+    if (!cudaCurrent) {
+      Cuda device = Cuda.get();
+      if (cuda == null) {
+        cuda = device.allocate(length);
+      }
+      if (heapCurrent) {
+        device.upload(heap, 0, cuda.address(), length);
+      } else if (nativeCurrent) {
+        device.upload(nativeData, cuda.address(), length);
+      }
+      cudaCurrent = true;
+    }
+    return cuda.address();
+  }
+
+  /** The device address, current, for reading and writing: the host copies become stale. */
+  long cudaForWrite() {
+    long a = cudaForRead();
+    heapCurrent = false;
+    nativeCurrent = false;
+    return a;
   }
 
   /** Sets {@code [from, to)} to zero on the side that is current, leaving the other stale. */
   void zero(int from, int to) {
-    if (nativeCurrent && !heapCurrent) {
+    if (home.isCuda()) {
+      Cuda.get().zero(cudaForWrite() + (long) from * Float.BYTES, to - from);
+    } else if (nativeCurrent && !heapCurrent) {
       if (from == 0 && to == length) {
         nativeData.zero();
       } else {

@@ -181,16 +181,96 @@ public final class Tensor {
     return dtype;
   }
 
+  /** Where this tensor's values live and its operations run. */
   public Device device() {
-    return Device.cpu();
+    return storage.device();
   }
 
-  /** This tensor on {@code device}; the same tensor when it is already there. */
+  /**
+   * This tensor on {@code device}: the same tensor when it is already there, else a copy there.
+   * Like PyTorch's {@code to}, the copy is on the tape: its gradient goes back to this device.
+   */
   public Tensor to(Device device) {
-    if (device.isCpu()) {
+    if (device == device()) {
       return this;
     }
-    throw new IllegalStateException("Tensor.to(" + device + "): only the CPU backend is built");
+    Storage copy;
+    if (device.isCuda()) {
+      copy = Storage.onCuda(numel);
+      dev.kiln.runtime.cuda.Cuda.get().upload(storage.heapForRead(), offset, copy.cudaForWrite(), numel);
+    } else {
+      float[] values = new float[numel];
+      dev.kiln.runtime.cuda.Cuda.get().download(storage.cudaForRead() + (long) offset * Float.BYTES, values, 0, numel);
+      copy = Storage.ofHeap(values);
+    }
+    if (!requiresGrad || !Kiln.isGradEnabled()) {
+      return new Tensor(copy, 0, shape.clone(), dtype, null);
+    }
+    Device from = device();
+    return new Tensor(copy, 0, shape.clone(), dtype, new Node(this) {
+      @Override public String name() {
+        return "to(" + device + ")";
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        return new Tensor[] {g.to(from)};
+      }
+    });
+  }
+
+  /**
+   * Moves this tensor's values, and its gradient's, to {@code device} in place: the tensor object
+   * stays the same, so optimizers and modules that hold it need no update. For
+   * {@code Module.to}; every view sharing the storage moves with it.
+   */
+  public void moveTo(Device device) {
+    storage.moveTo(device);
+    if (grad != null) {
+      grad.moveTo(device);
+    }
+  }
+
+  /**
+   * A new tensor on {@code device} whose values the caller is about to write: zeros on the CPU,
+   * uninitialised device memory on CUDA. For kernels' outputs.
+   */
+  public static Tensor empty(Device device, int... shape) {
+    int[] s = shape.clone();
+    Storage st = device.isCuda() ? Storage.onCuda(Shapes.numel(s)) : Storage.ofHeap(new float[Shapes.numel(s)]);
+    return new Tensor(st, 0, s, DType.FLOAT32, null);
+  }
+
+  /** Zeros on {@code device}. */
+  public static Tensor zeros(Device device, int... shape) {
+    if (device.isCpu()) {
+      return zeros(shape);
+    }
+    return new Tensor(Storage.cudaZeros(Shapes.numel(shape)), 0, shape.clone(), DType.FLOAT32, null);
+  }
+
+  /**
+   * {@code values} (a tensor no one else holds, e.g. a kernel's output) as the result of an
+   * operation recorded on the tape with {@code gradFn}. The device-neutral form of
+   * {@link #ofNode(float[], int[], Node)}.
+   */
+  public static Tensor ofNode(Tensor values, Node gradFn) {
+    if (gradFn == null) {
+      throw new IllegalArgumentException("Tensor.ofNode: gradFn must not be null");
+    }
+    return new Tensor(values.storage, values.offset, values.shape.clone(), values.dtype, gradFn);
+  }
+
+  /**
+   * The device address of this tensor's first value, current, for reading (uploads when stale).
+   * For CUDA kernels; the tensor must live on CUDA.
+   */
+  public long readCuda() {
+    return storage.cudaForRead() + (long) offset * Float.BYTES;
+  }
+
+  /** The device address of this tensor's first value, for writing: host copies become stale. */
+  public long writeCuda() {
+    return storage.cudaForWrite() + (long) offset * Float.BYTES;
   }
 
   /**
@@ -315,7 +395,7 @@ public final class Tensor {
         out[o * inner + in] = best;
       }
     }
-    return new Tensor(out, 0, outShape, DType.INT32, null);
+    return new Tensor(out, 0, outShape, DType.INT32, null).to(device());
   }
 
   /** A view with a new shape (one dimension may be -1); shares the data and the tape. */
@@ -419,7 +499,9 @@ public final class Tensor {
     if (!requiresGrad || gradFn != null) {
       throw new IllegalStateException("ensureGrad(): only leaf tensors that require grad have a gradient buffer");
     }
-    if (grad == null) {
+    if (grad == null && device().isCuda()) {
+      grad = zeros(device(), shape);
+    } else if (grad == null) {
       grad = dev.kiln.runtime.cpu.Blas.isNative()
           ? new Tensor(Storage.nativeZeros(numel), 0, shape.clone(), DType.FLOAT32, null)
           : Tensor.zeros(shape);
@@ -439,7 +521,7 @@ public final class Tensor {
           "backward() without an argument needs a one-element tensor (a loss), got shape " + Shapes.toString(shape)
               + "; pass the output gradient explicitly");
     }
-    backward(Tensor.full(1f, shape));
+    backward(Tensor.full(1f, shape).to(device()));
   }
 
   /** Back-propagates {@code gradOutput}, the gradient of some scalar with respect to this tensor. */
@@ -513,6 +595,16 @@ public final class Tensor {
   }
 
   private static void accumulate(Tensor leaf, Tensor g) {
+    if (leaf.device().isCuda()) {
+      Tensor gd = g.to(leaf.device());
+      if (leaf.grad == null) {
+        leaf.grad = empty(leaf.device(), leaf.shape);
+        dev.kiln.runtime.cuda.Cuda.get().copy(gd.readCuda(), leaf.grad.writeCuda(), leaf.numel);
+      } else {
+        dev.kiln.runtime.cuda.CoreKernels.addInto(leaf.grad.writeCuda(), gd.readCuda(), leaf.numel);
+      }
+      return;
+    }
     if (leaf.grad == null) {
       leaf.grad = new Tensor(g.toFloatArray(), 0, leaf.shape.clone(), DType.FLOAT32, null);
     } else {
@@ -527,6 +619,11 @@ public final class Tensor {
   }
 
   private static Tensor sumInto(Tensor a, Tensor b) {
+    if (a.device().isCuda()) {
+      Tensor out = empty(a.device(), a.shape);
+      dev.kiln.runtime.cuda.CoreKernels.add(out.writeCuda(), a.readCuda(), b.to(a.device()).readCuda(), a.numel);
+      return out;
+    }
     float[] out = a.toFloatArray();
     float[] bd = b.readBuffer();
     for (int i = 0; i < out.length; i++) {

@@ -43,7 +43,7 @@ class ArgsTest {
   @Test
   void deviceChoices() {
     assertSame(Device.cpu(), args("--device", "cpu").device());
-    assertSame(Device.cpu(), args().device(), "auto, on a machine without CUDA kernels in this build: the CPU");
+    assertSame(Device.cpu(), args().device(), "auto, on a machine without a GPU: the CPU");
     var e = assertThrows(Args.UsageException.class, () -> args("--device", "gpu").device());
     assertEquals("train: --device must be auto, cpu or cuda, got 'gpu'", e.getMessage());
     var cuda = assertThrows(IllegalStateException.class, () -> args("--device", "cuda").device());
