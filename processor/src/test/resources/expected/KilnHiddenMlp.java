@@ -59,12 +59,20 @@ public final class KilnHiddenMlp extends HiddenMlp {
 
   @Override
   public Tensor forward(Tensor x) {
+    if (Compiled.onCuda("KilnHiddenMlp", x, fc1.weight(), fc1.bias(), fc2.weight(), fc2.bias())) {
+      // no fused CUDA code is generated yet: the eager CUDA kernels run the declared forward
+      return super.forward(x);
+    }
     // forwardWithHidden(x).output(): only that output is kept, its tensor carries the backward node
     return compiledForwardWithHidden(x, false)[0];
   }
 
   @Override
   public HiddenMlp.Outputs forwardWithHidden(Tensor x) {
+    if (Compiled.onCuda("KilnHiddenMlp", x, fc1.weight(), fc1.bias(), fc2.weight(), fc2.bias())) {
+      // no fused CUDA code is generated yet: the eager CUDA kernels run the declared forwardWithHidden
+      return super.forwardWithHidden(x);
+    }
     Tensor[] outputs = compiledForwardWithHidden(x, true);
     return new HiddenMlp.Outputs(outputs[0], outputs[1]);
   }

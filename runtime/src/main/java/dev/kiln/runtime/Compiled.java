@@ -9,6 +9,25 @@ import java.util.Arrays;
 public final class Compiled {
   private Compiled() {}
 
+  private static final java.util.Set<String> ANNOUNCED_ON_CUDA = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+  /**
+   * True when the input or a parameter lives on CUDA: the generated fused code runs on host
+   * arrays, so the model's declared method runs instead, its layers calling the eager CUDA
+   * kernels (logged once per model). A mix of devices is then reported by the first layer.
+   */
+  public static boolean onCuda(String model, Tensor x, Tensor... parameters) {
+    boolean cuda = x.device().isCuda();
+    for (Tensor p : parameters) {
+      cuda |= p.device().isCuda();
+    }
+    if (cuda && ANNOUNCED_ON_CUDA.add(model)) {
+      System.getLogger("dev.kiln.runtime").log(System.Logger.Level.INFO,
+          model + " on CUDA: runs its declared forward through the eager CUDA kernels (fused CUDA code is not generated yet)");
+    }
+    return cuda;
+  }
+
   /**
    * The batch size of {@code x}, after checking that its other dimensions are one sample's shape.
    *

@@ -178,6 +178,9 @@ public final class Generator {
     }
     type.addField(plansField());
     type.addMethod(forward());
+    if (ir.form() == ModelIr.Form.METHOD) {
+      type.addMethod(eagerFallback());
+    }
     type.addType(plan());
     type.addType(backward());
     return JavaFile.builder(ir.packageName(), type.build()).skipJavaLangImports(true).indent("  ").build();
@@ -353,16 +356,48 @@ public final class Generator {
         .endControlFlow()
         .addStatement("return $T.ofNode(out, new int[] {$L}, new Backward(x, p, out$L))", TENSOR, shapeArgs,
             usesTrainingMode() ? ", training" : "");
-    return forwardMethod(b.build());
+    return forwardMethod(b.build(), true);
   }
 
-  private static MethodSpec forwardMethod(CodeBlock body) {
+  private MethodSpec forwardMethod(CodeBlock body, boolean fusedCode) {
     return MethodSpec.methodBuilder("forward")
         .addAnnotation(Override.class)
         .addModifiers(Modifier.PUBLIC)
         .returns(TENSOR)
         .addParameter(TENSOR, "x")
+        .addCode(fusedCode ? cudaGuard("forward") : CodeBlock.of(""))
         .addCode(body)
+        .build();
+  }
+
+  /**
+   * The fused code works on host arrays; on CUDA the model's own method runs instead (for a model
+   * declared by a factory method, its layers one after another), the layers calling the eager CUDA
+   * kernels, until the processor generates fused CUDA code.
+   */
+  private CodeBlock cudaGuard(String method) {
+    List<String> params = parameterExpressions();
+    return CodeBlock.builder()
+        .beginControlFlow("if ($T.onCuda($S, x$L))", COMPILED, name, params.isEmpty() ? "" : ", " + String.join(", ", params))
+        .add("// no fused CUDA code is generated yet: the eager CUDA kernels run the declared $L\n", method)
+        .addStatement(ir.form() == ModelIr.Form.CLASS ? "return super.$L(x)" : "return $LEager(x)", method)
+        .endControlFlow()
+        .build();
+  }
+
+  /**
+   * For a model declared by a factory method (no forward of its own to fall back to): what its
+   * {@code Sequential} does, each child applied in order.
+   */
+  private MethodSpec eagerFallback() {
+    return MethodSpec.methodBuilder("forwardEager").addModifiers(Modifier.PRIVATE).returns(TENSOR).addParameter(TENSOR, "x")
+        .addJavadoc("The children's eager forward, in order, as the declared {@code Sequential} runs them: what runs on CUDA.\n")
+        .addStatement("$T.batchSize($S, x, $L)", COMPILED, name, joined(Arrays.copyOfRange(model.inputShape(), 1, model.inputShape().length)))
+        .addStatement("$T y = x", TENSOR)
+        .beginControlFlow("for ($T child : namedChildren().values())", MODULE)
+        .addStatement("y = child.apply(y)")
+        .endControlFlow()
+        .addStatement("return y")
         .build();
   }
 
@@ -388,7 +423,7 @@ public final class Generator {
       return eagerOutputsMethod(b, locals);
     }
     b.addStatement("return $L", last);
-    return forwardMethod(b.build());
+    return forwardMethod(b.build(), false);
   }
 
   /** The batch-norm gradients (through the fused ReLU's mask); parameter gradients are added to the parameters'. */
@@ -666,7 +701,7 @@ public final class Generator {
     if (!fused()) {
       type.addMethod(eagerForward());
       if (forwardReturns >= 0) {
-        type.addMethod(forwardMethod(CodeBlock.builder().addStatement("return $L", outputs.call(forwardReturns)).build()));
+        type.addMethod(forwardMethod(CodeBlock.builder().addStatement("return $L", outputs.call(forwardReturns)).build(), false));
       }
       return;
     }
@@ -679,7 +714,7 @@ public final class Generator {
       type.addType(backward());
       type.addMethod(forwardMethod(CodeBlock.builder()
           .add("// $L: only that output is kept, its tensor carries the backward node\n", outputs.call(forwardReturns))
-          .addStatement("return $L(x, false)[$L]", compiled, forwardReturns).build()));
+          .addStatement("return $L(x, false)[$L]", compiled, forwardReturns).build(), true));
       call = compiled + "(x, true)";
     } else {
       String inner = Character.toUpperCase(compiled.charAt(0)) + compiled.substring(1);
@@ -696,7 +731,8 @@ public final class Generator {
       call = compiled + ".outputs(x)";
     }
     MethodSpec.Builder m = MethodSpec.methodBuilder(outputs.method()).addAnnotation(Override.class)
-        .addModifiers(Modifier.PUBLIC).returns(returns).addParameter(TENSOR, "x");
+        .addModifiers(Modifier.PUBLIC).returns(returns).addParameter(TENSOR, "x")
+        .addCode(cudaGuard(outputs.method()));
     if (outputs.isArray()) {
       m.addStatement("return $L", call);
     } else {

@@ -1,6 +1,8 @@
 package dev.kiln.runtime.optim;
 
+import dev.kiln.runtime.Device;
 import dev.kiln.runtime.Tensor;
+import dev.kiln.runtime.cuda.OptimKernels;
 import dev.kiln.runtime.io.StateEncoding;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
@@ -43,23 +45,32 @@ public abstract sealed class AdamBase<S extends AdamBase<S>> extends Optimizer p
   private static final String EXP_AVG_SQ = "exp_avg_sq";
   private static final String MAX_EXP_AVG_SQ = "max_exp_avg_sq";
 
-  /** Running state of one parameter. */
+  /** Running state of one parameter, on the parameter's device. */
   private static final class Moments {
     int step;
-    final float[] m;
-    final float[] v;
-    float[] vMax;
+    final Tensor m;
+    final Tensor v;
+    Tensor vMax;
 
-    Moments(int n) {
-      m = new float[n];
-      v = new float[n];
+    Moments(Tensor param) {
+      m = Tensor.zeros(param.device(), param.shape());
+      v = Tensor.zeros(param.device(), param.shape());
     }
 
-    Moments(int step, float[] m, float[] v, float[] vMax) {
+    Moments(int step, Tensor m, Tensor v, Tensor vMax) {
       this.step = step;
       this.m = m;
       this.v = v;
       this.vMax = vMax;
+    }
+
+    /** Follows the parameter to its device (after loading a checkpoint, or moving the model). */
+    void moveTo(Device device) {
+      m.moveTo(device);
+      v.moveTo(device);
+      if (vMax != null) {
+        vMax.moveTo(device);
+      }
     }
   }
 
@@ -158,10 +169,10 @@ public abstract sealed class AdamBase<S extends AdamBase<S>> extends Optimizer p
     int[] shape = param.shape();
     Map<String, Tensor> out = new LinkedHashMap<>();
     out.put(STEP, StateEncoding.ofLong(s.step));
-    out.put(EXP_AVG, Tensor.wrap(s.m.clone(), shape));
-    out.put(EXP_AVG_SQ, Tensor.wrap(s.v.clone(), shape));
+    out.put(EXP_AVG, Tensor.wrap(s.m.toFloatArray(), shape));
+    out.put(EXP_AVG_SQ, Tensor.wrap(s.v.toFloatArray(), shape));
     if (s.vMax != null) {
-      out.put(MAX_EXP_AVG_SQ, Tensor.wrap(s.vMax.clone(), shape));
+      out.put(MAX_EXP_AVG_SQ, Tensor.wrap(s.vMax.toFloatArray(), shape));
     }
     return out;
   }
@@ -173,7 +184,8 @@ public abstract sealed class AdamBase<S extends AdamBase<S>> extends Optimizer p
       s.requireOnly(STEP, EXP_AVG, EXP_AVG_SQ, MAX_EXP_AVG_SQ);
       if (!s.isEmpty()) {
         loaded.put(s.param(),
-            new Moments(s.count(STEP), s.floats(EXP_AVG), s.floats(EXP_AVG_SQ), s.floatsOrNull(MAX_EXP_AVG_SQ)));
+            new Moments(s.count(STEP), Tensor.wrap(s.floats(EXP_AVG), s.param().shape()), Tensor.wrap(s.floats(EXP_AVG_SQ), s.param().shape()),
+                s.floatsOrNull(MAX_EXP_AVG_SQ) == null ? null : Tensor.wrap(s.floatsOrNull(MAX_EXP_AVG_SQ), s.param().shape())));
       }
     }
     moments.clear();
@@ -182,14 +194,13 @@ public abstract sealed class AdamBase<S extends AdamBase<S>> extends Optimizer p
 
   @Override
   protected final void update(Tensor param, Tensor grad, double lr) {
-    float[] p = param.buffer();
-    int po = param.offset();
-    float[] g = grad.buffer();
-    int go = grad.offset();
     int n = param.numel();
-    Moments s = moments.computeIfAbsent(param, k -> new Moments(n));
+    Moments s = moments.computeIfAbsent(param, Moments::new);
+    if (s.m.device() != param.device()) {
+      s.moveTo(param.device());
+    }
     if (amsgrad && s.vMax == null) {
-      s.vMax = new float[n];
+      s.vMax = Tensor.zeros(param.device(), param.shape());
     }
     int t = ++s.step;
 
@@ -202,9 +213,18 @@ public abstract sealed class AdamBase<S extends AdamBase<S>> extends Optimizer p
     float stepSize = (float) (lr / (1 - Math.pow(beta1, t)));
     float bc2Sqrt = (float) Math.sqrt(1 - Math.pow(beta2, t));
     float epsilon = (float) eps;
-    float[] m = s.m;
-    float[] v = s.v;
-    float[] vMax = s.vMax;
+    if (param.device().isCuda()) {
+      OptimKernels.adam(param.writeCuda(), grad.to(param.device()).readCuda(), s.m.writeCuda(), s.v.writeCuda(),
+          s.vMax == null ? 0L : s.vMax.writeCuda(), n, b1, b2, keep1, keep2, l2, shrink, stepSize, bc2Sqrt, epsilon);
+      return;
+    }
+    float[] p = param.buffer();
+    int po = param.offset();
+    float[] g = grad.readBuffer();
+    int go = grad.offset();
+    float[] m = s.m.buffer();
+    float[] v = s.v.buffer();
+    float[] vMax = s.vMax == null ? null : s.vMax.buffer();
 
     for (int i = 0; i < n; i++) {
       float pi = p[po + i] * shrink;

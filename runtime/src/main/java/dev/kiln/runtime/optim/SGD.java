@@ -2,6 +2,7 @@ package dev.kiln.runtime.optim;
 
 import dev.kiln.runtime.Tensor;
 import dev.kiln.runtime.cpu.Blas;
+import dev.kiln.runtime.cuda.OptimKernels;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
@@ -98,11 +99,16 @@ public final class SGD extends Optimizer {
       buf = momentumBuffers.get(param);
       first = buf == null;
       if (first) {
-        buf = Tensor.zeros(param.shape());
+        buf = Tensor.zeros(param.device(), param.shape());
         momentumBuffers.put(param, buf);
+      } else if (buf.device() != param.device()) { // loaded from a checkpoint, or the model moved
+        buf.moveTo(param.device());
       }
     }
-    if (Blas.isNative() && param.isNativeCurrent() && grad.isNativeCurrent()) {
+    if (param.device().isCuda()) {
+      OptimKernels.sgd(param.writeCuda(), grad.to(param.device()).readCuda(), buf == null ? 0L : buf.writeCuda(), param.numel(),
+          (float) lr, momentum, dampening, weightDecay, nesterov, first);
+    } else if (Blas.isNative() && param.isNativeCurrent() && grad.isNativeCurrent()) {
       nativeUpdate(param, grad, buf, first, (float) lr);
     } else {
       heapUpdate(param, grad, buf, first, (float) lr);
