@@ -2,9 +2,11 @@ package dev.kiln.samples;
 
 import dev.kiln.dsl.CrossEntropyLoss;
 import dev.kiln.dsl.Module;
+import dev.kiln.runtime.Device;
 import dev.kiln.runtime.Kiln;
 import dev.kiln.runtime.Tensor;
 import dev.kiln.runtime.cpu.Blas;
+import dev.kiln.runtime.cuda.Cuda;
 import dev.kiln.runtime.optim.SGD;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -38,7 +40,10 @@ final class BenchCommand {
   static void run(Args args) {
     int steps = args.integer("steps", 200, 1);
     int rounds = args.integer("rounds", 1, 1);
-    String peerArg = args.string("peer", "../shared/peers/pytorch_peer.py");
+    // bench measures the CPU unless told otherwise (auto would make CPU figures depend on the machine)
+    Device device = args.string("device", "cpu").equals("auto") ? Device.best() : args.device();
+    boolean cuda = device.isCuda();
+    String peerArg = args.string("peer", cuda ? "samples/peer/pytorch_cuda_peer.py" : "../shared/peers/pytorch_peer.py");
     String model = args.string("model", "all");
     if (!List.of("mlp", "cnn", "all").contains(model)) {
       throw new Args.UsageException("bench: --model must be mlp, cnn or all, got '" + model + "'");
@@ -53,26 +58,36 @@ final class BenchCommand {
     List<Row> rows = new ArrayList<>();
     String[] peerVersion = {"-"};
     if (!model.equals("cnn")) {
-      for (int batch : new int[] {64, 256}) {
-        rows.add(measure(rounds, "train step", "mlp", batch, () -> timeTrainStep(Models::mlp, batch, steps),
-            () -> timeTrainStep(KilnMlp::new, batch, steps), () -> peerMs(peer, peerVersion, "step", "mlp", batch, steps)));
+      for (int batch : cuda ? new int[] {64, 512} : new int[] {64, 256}) {
+        rows.add(measure(rounds, "train step", "mlp", batch, () -> timeTrainStep(Models::mlp, device, batch, steps),
+            () -> timeTrainStep(KilnMlp::new, device, batch, steps), () -> peerMs(peer, cuda, peerVersion, "step", "mlp", batch, steps)));
       }
       for (int batch : new int[] {64, 1}) {
-        rows.add(measure(rounds, "inference", "mlp", batch, () -> timeInference(Models::mlp, batch, steps),
-            () -> timeInference(KilnMlp::new, batch, steps), () -> peerMs(peer, peerVersion, "infer", "mlp", batch, steps)));
+        rows.add(measure(rounds, "inference", "mlp", batch, () -> timeInference(Models::mlp, device, batch, steps),
+            () -> timeInference(KilnMlp::new, device, batch, steps), () -> peerMs(peer, cuda, peerVersion, "infer", "mlp", batch, steps)));
       }
     }
     if (!model.equals("mlp")) {
-      int cnnSteps = Math.max(1, steps / 4);
-      rows.add(measure(rounds, "train step", "cnn", 64, () -> timeTrainStep(FashionCnn::new, 64, cnnSteps),
-          () -> timeTrainStep(KilnFashionCnn::new, 64, cnnSteps), () -> peerMs(peer, peerVersion, "step", "cnn", 64, cnnSteps)));
-      rows.add(measure(rounds, "inference", "cnn", 64, () -> timeInference(FashionCnn::new, 64, cnnSteps),
-          () -> timeInference(KilnFashionCnn::new, 64, cnnSteps), () -> peerMs(peer, peerVersion, "infer", "cnn", 64, cnnSteps)));
+      int cnnSteps = cuda ? steps : Math.max(1, steps / 4);
+      for (int batch : cuda ? new int[] {64, 512} : new int[] {64}) {
+        rows.add(measure(rounds, "train step", "cnn", batch, () -> timeTrainStep(FashionCnn::new, device, batch, cnnSteps),
+            () -> timeTrainStep(KilnFashionCnn::new, device, batch, cnnSteps),
+            () -> peerMs(peer, cuda, peerVersion, "step", "cnn", batch, cnnSteps)));
+      }
+      rows.add(measure(rounds, "inference", "cnn", 64, () -> timeInference(FashionCnn::new, device, 64, cnnSteps),
+          () -> timeInference(KilnFashionCnn::new, device, 64, cnnSteps), () -> peerMs(peer, cuda, peerVersion, "infer", "cnn", 64, cnnSteps)));
     }
 
-    System.out.printf(Locale.ROOT, "%nKiln (CPU, %s, %d cores) vs PyTorch %s (2 threads, OPENBLAS_NUM_THREADS=1); median of %d steps after >= 1 s of warm-up%s%n%n",
-        Blas.describe(), Runtime.getRuntime().availableProcessors(), peerVersion[0], steps,
-        rounds == 1 ? "" : String.format(Locale.ROOT, ", median of %d rounds taken in turn (Kiln eager, Kiln compiled, PyTorch)", rounds));
+    if (cuda) {
+      System.out.printf(Locale.ROOT, "%nKiln (CUDA, %s; compiled models run the eager CUDA kernels) vs PyTorch %s (CUDA, eager, FP32 without TF32);"
+              + " median of %d steps after >= 1 s of warm-up, each step ended by a stream synchronisation%s%n%n",
+          Cuda.get().describe(), peerVersion[0], steps,
+          rounds == 1 ? "" : String.format(Locale.ROOT, ", median of %d rounds taken in turn (Kiln eager, Kiln compiled, PyTorch)", rounds));
+    } else {
+      System.out.printf(Locale.ROOT, "%nKiln (CPU, %s, %d cores) vs PyTorch %s (2 threads, OPENBLAS_NUM_THREADS=1); median of %d steps after >= 1 s of warm-up%s%n%n",
+          Blas.describe(), Runtime.getRuntime().availableProcessors(), peerVersion[0], steps,
+          rounds == 1 ? "" : String.format(Locale.ROOT, ", median of %d rounds taken in turn (Kiln eager, Kiln compiled, PyTorch)", rounds));
+    }
     System.out.println("| task | model | batch | Kiln eager ms | Kiln compiled ms | PyTorch ms | eager / PyTorch | compiled / PyTorch |");
     System.out.println("|---|---|---:|---:|---:|---:|---:|---:|");
     for (Row r : rows) {
@@ -110,33 +125,44 @@ final class BenchCommand {
   }
 
   /** Median milliseconds of one SGD-with-momentum step on random data, as the peer measures it. */
-  static double timeTrainStep(Supplier<Module> model, int batch, int steps) {
+  static double timeTrainStep(Supplier<Module> model, Device device, int batch, int steps) {
     Kiln.manualSeed(0);
-    Module net = model.get();
+    Module net = model.get().to(device);
     var opt = new SGD(net.parameters(), 0.01).momentum(0.9);
     var criterion = new CrossEntropyLoss();
-    Tensor x = Tensor.randn(batch, 1, 28, 28);
+    Tensor x = Tensor.randn(batch, 1, 28, 28).to(device);
     int[] labels = new int[batch];
     for (int i = 0; i < batch; i++) {
       labels[i] = Kiln.generator().nextInt(10);
     }
-    Tensor y = Tensor.labels(labels);
+    Tensor y = Tensor.labels(labels).to(device);
     net.train();
     return medianMs(steps, () -> {
       opt.zeroGrad();
       criterion.apply(net.forward(x), y).backward();
       opt.step();
+      finish(device);
     });
   }
 
+  /** Waits for the GPU's queue, so that a step's time is its work and not only its launches. */
+  private static void finish(Device device) {
+    if (device.isCuda()) {
+      Cuda.get().synchronize();
+    }
+  }
+
   /** Median milliseconds of one forward pass in eval mode under {@code noGrad}. */
-  static double timeInference(Supplier<Module> model, int batch, int steps) {
+  static double timeInference(Supplier<Module> model, Device device, int batch, int steps) {
     Kiln.manualSeed(0);
-    Module net = model.get();
+    Module net = model.get().to(device);
     net.eval();
-    Tensor x = Tensor.randn(batch, 1, 28, 28);
+    Tensor x = Tensor.randn(batch, 1, 28, 28).to(device);
     try (var g = Kiln.noGrad()) {
-      return medianMs(steps, () -> net.forward(x));
+      return medianMs(steps, () -> {
+        net.forward(x);
+        finish(device);
+      });
     }
   }
 
@@ -157,13 +183,17 @@ final class BenchCommand {
   }
 
   /** Runs the PyTorch peer for one figure; NaN when there is no peer or it fails (its output says why). */
-  private static double peerMs(Path peer, String[] version, String task, String model, int batch, int steps) {
+  private static double peerMs(Path peer, boolean cuda, String[] version, String task, String model, int batch, int steps) {
     if (peer == null) {
       return Double.NaN;
     }
-    String python = Files.isExecutable(Path.of("/usr/bin/python3")) ? "/usr/bin/python3" : "python3"; // Debian's, with torch
-    List<String> cmd = List.of(python, peer.toString(), task, "--model", model, "--batch", Integer.toString(batch),
-        "--threads", "2", "--steps", Integer.toString(steps));
+    // on the CPU, Debian's python3 (with torch); on a GPU machine, the python3 on the PATH, which has CUDA torch
+    String python = !cuda && Files.isExecutable(Path.of("/usr/bin/python3")) ? "/usr/bin/python3" : "python3";
+    List<String> cmd = new ArrayList<>(List.of(python, peer.toString(), task, "--model", model, "--batch", Integer.toString(batch),
+        "--steps", Integer.toString(steps)));
+    if (!cuda) {
+      cmd.addAll(List.of("--threads", "2"));
+    }
     ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
     pb.environment().put("OPENBLAS_NUM_THREADS", "1");
     try {

@@ -19,7 +19,7 @@ public final class Main {
       "  mnist [--epochs 10] [--batch 64] [--lr 0.01] [--momentum 0.9] [--seed 0] [--eager] [--device auto|cpu|cuda]",
       "                the PyTorch tutorial's MNIST MLP with BatchNorm1d: SGD with momentum, the learning",
       "                rate multiplied by 0.1 every 5 epochs (StepLR); train loss, test accuracy and lr per epoch",
-      "  bench [--model mlp|cnn|all] [--steps 200] [--rounds 1] [--peer PATH|none]",
+      "  bench [--model mlp|cnn|all] [--steps 200] [--rounds 1] [--device cpu|cuda] [--peer PATH|none]",
       "                time training steps and inference next to the PyTorch peer",
       "  regression [--epochs 2000] [--lr 0.01] [--seed 0]",
       "                fit Linear(2, 1) to add two numbers; predict [[8,9],[10,11],[1.5,2.5]]",
