@@ -1,0 +1,128 @@
+package dev.kiln.runtime;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.kiln.runtime.cuda.Cuda;
+import dev.kiln.runtime.optim.Adam;
+import dev.kiln.runtime.optim.AdamW;
+import dev.kiln.runtime.optim.Optimizer;
+import dev.kiln.runtime.optim.SGD;
+import java.util.List;
+import java.util.function.Function;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Tensors on the GPU: copies both ways, gradients through {@code to}, in-place moves, the
+ * autograd engine's sums on the device, and the optimizers' device steps against their CPU steps.
+ * Needs a GPU: tagged cuda (docs/cuda.md says how to run these).
+ */
+@Tag("cuda")
+class CudaTensorTest {
+  private static final Device GPU = Device.cuda();
+
+  static float relativeError(float[] actual, float[] expected) {
+    double diff = 0, norm = 0;
+    for (int i = 0; i < expected.length; i++) {
+      diff += (actual[i] - expected[i]) * (double) (actual[i] - expected[i]);
+      norm += expected[i] * (double) expected[i];
+    }
+    return (float) Math.sqrt(diff / Math.max(norm, 1e-30));
+  }
+
+  @Test
+  void copiesBothWaysExactly() {
+    Kiln.manualSeed(1);
+    Tensor x = Tensor.randn(3, 5, 7);
+    Tensor d = x.to(GPU);
+    assertSame(GPU, d.device());
+    assertArrayEquals(x.shape(), d.shape());
+    assertArrayEquals(x.toFloatArray(), d.toFloatArray(), "download of an upload");
+    Tensor back = d.to(Device.cpu());
+    assertSame(Device.cpu(), back.device());
+    assertArrayEquals(x.toFloatArray(), back.toFloatArray());
+    assertSame(d, d.to(GPU), "to(the same device) is the tensor itself");
+    Tensor view = x.reshape(15, 7).to(GPU);
+    assertArrayEquals(x.toFloatArray(), view.toFloatArray());
+  }
+
+  @Test
+  void hostWritesReachTheDeviceAndBack() {
+    Tensor d = Tensor.zeros(GPU, 4);
+    assertArrayEquals(new float[4], d.toFloatArray());
+    d.buffer()[2] = 5f; // a host write: uploaded before the next device read
+    Tensor e = Tensor.empty(GPU, 4);
+    Cuda.get().copy(d.readCuda(), e.writeCuda(), 4);
+    assertArrayEquals(new float[] {0, 0, 5, 0}, e.toFloatArray());
+    e.zero();
+    assertArrayEquals(new float[4], e.toFloatArray());
+  }
+
+  @Test
+  void gradientFlowsBackThroughTo() {
+    Tensor x = Tensor.of(new float[] {1, 2, 3}).requiresGrad(true);
+    Tensor d = x.to(GPU);
+    assertTrue(d.requiresGrad());
+    d.backward(Tensor.of(new float[] {0.5f, -1f, 2f}).to(GPU));
+    assertSame(Device.cpu(), x.grad().device());
+    assertArrayEquals(new float[] {0.5f, -1f, 2f}, x.grad().toFloatArray());
+  }
+
+  @Test
+  void moveToKeepsTheTensorObjectAndItsGradient() {
+    Tensor p = Tensor.of(new float[] {1, 2}).requiresGrad(true);
+    p.setGrad(Tensor.of(new float[] {3, 4}));
+    p.moveTo(GPU);
+    assertSame(GPU, p.device());
+    assertSame(GPU, p.grad().device());
+    assertArrayEquals(new float[] {1, 2}, p.toFloatArray());
+    assertArrayEquals(new float[] {3, 4}, p.grad().toFloatArray());
+    p.moveTo(Device.cpu());
+    assertSame(Device.cpu(), p.device());
+    assertArrayEquals(new float[] {1, 2}, p.toFloatArray());
+  }
+
+  @Test
+  void deviceAllocatorReusesFreedBlocks() {
+    var memory = Cuda.get().memory();
+    var a = Cuda.get().allocate(1000);
+    long address = a.address();
+    a.release();
+    var b = Cuda.get().allocate(900); // the same 4 KiB size class
+    assertEquals(address, b.address(), "a released block of the class is handed out again");
+    b.release();
+    assertTrue(memory.cachedBytes() >= 4096);
+  }
+
+  @Test
+  void optimizersStepOnTheDeviceAsOnTheCpu() {
+    List<Function<List<Tensor>, Optimizer>> makers = List.of(
+        ps -> new SGD(ps, 0.1),
+        ps -> new SGD(ps, 0.1).momentum(0.9).weightDecay(0.01),
+        ps -> new SGD(ps, 0.05).momentum(0.9).nesterov(true),
+        ps -> new SGD(ps, 0.05).momentum(0.8).dampening(0.1),
+        ps -> new Adam(ps, 0.01),
+        ps -> new Adam(ps, 0.01).weightDecay(0.1).amsgrad(true),
+        ps -> new AdamW(ps, 0.01));
+    for (int which = 0; which < makers.size(); which++) {
+      Kiln.manualSeed(7);
+      Tensor cpu = Tensor.randn(37, 11).requiresGrad(true);
+      Tensor gpu = Tensor.of(cpu.toFloatArray(), 37, 11).requiresGrad(true);
+      gpu.moveTo(GPU);
+      Optimizer oc = makers.get(which).apply(List.of(cpu));
+      Optimizer og = makers.get(which).apply(List.of(gpu));
+      for (int step = 0; step < 4; step++) {
+        Tensor g = Tensor.randn(37, 11);
+        cpu.setGrad(g);
+        gpu.setGrad(g.to(GPU));
+        oc.step();
+        og.step();
+      }
+      float err = relativeError(gpu.toFloatArray(), cpu.toFloatArray());
+      assertTrue(err < 1e-5f, "optimizer " + which + " (" + og.getClass().getSimpleName() + "): CUDA vs CPU parameters differ, relative error " + err);
+    }
+  }
+}
