@@ -66,7 +66,7 @@ public final class Ops {
 
   /** {@code a[m,k] @ b[k,n]}. d/da = g @ b^T, d/db = a^T @ g. */
   public static Tensor matmul(Tensor a, Tensor b) {
-    Devices.requireCpu("matmul", a, b);
+    boolean cuda = Devices.onCuda("matmul", a, b);
     requireFloat("matmul", a);
     requireFloat("matmul", b);
     requireRank("matmul", "left operand", a, 2);
@@ -75,6 +75,9 @@ public final class Ops {
     if (b.size(0) != k) {
       throw new IllegalArgumentException(
           "matmul: " + Shapes.toString(a.shape()) + " @ " + Shapes.toString(b.shape()) + ": inner dimensions " + k + " and " + b.size(0) + " differ");
+    }
+    if (cuda) {
+      return CudaLayerOps.matmul(a, b);
     }
     float[] out = new float[m * n];
     Blas.sgemm(false, false, m, n, k, 1f, a.buffer(), a.offset(), k, b.buffer(), b.offset(), n, 0f, out, 0, n);
@@ -108,7 +111,7 @@ public final class Ops {
    * null. dx = g @ W, dW = g^T @ x, db = column sums of g.
    */
   public static Tensor linear(Tensor x, Tensor weight, Tensor bias) {
-    Devices.requireCpu("linear", x, weight, bias);
+    boolean cuda = Devices.onCuda("linear", x, weight, bias);
     requireFloat("linear", x);
     requireRank("linear", "input", x, 2);
     requireRank("linear", "weight", weight, 2);
@@ -121,6 +124,9 @@ public final class Ops {
     if (bias != null && (bias.dim() != 1 || bias.size(0) != outF)) {
       throw new IllegalArgumentException(
           "linear: bias " + Shapes.toString(bias.shape()) + " does not match " + outF + " output features");
+    }
+    if (cuda) {
+      return CudaLayerOps.linear(x, weight, bias);
     }
     float[] out = new float[rows * outF];
     Blas.sgemm(false, true, rows, outF, in, 1f, x.buffer(), x.offset(), in, weight.buffer(), weight.offset(), in, 0f, out, 0, outF);
@@ -437,7 +443,7 @@ public final class Ops {
    * {@code outH = (H + 2 padH - kH) / strideH + 1} (rounded down), likewise outW. Padding is zeros.
    */
   public static Tensor conv2d(Tensor x, Tensor weight, Tensor bias, int strideH, int strideW, int padH, int padW) {
-    Devices.requireCpu("conv2d", x, weight, bias);
+    boolean cuda = Devices.onCuda("conv2d", x, weight, bias);
     requireFloat("conv2d", x);
     requireFloat("conv2d", weight);
     requireRank("conv2d", "input", x, 4);
@@ -461,6 +467,9 @@ public final class Ops {
       throw new IllegalArgumentException(
           "conv2d: input " + Shapes.toString(x.shape()) + ", weight " + Shapes.toString(weight.shape()) + ": "
               + e.getMessage(), e);
+    }
+    if (cuda) {
+      return CudaLayerOps.conv2d(x, weight, bias, s);
     }
     int[] outShape = {s.batch(), outC, s.outHeight(), s.outWidth()};
     float[] out = new float[Shapes.numel(outShape)];
@@ -556,7 +565,7 @@ public final class Ops {
    */
   public static Tensor batchNorm(
       Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight, Tensor bias, boolean training, double momentum, double eps) {
-    Devices.requireCpu("batch_norm", x, runningMean, runningVar, weight, bias);
+    boolean cuda = Devices.onCuda("batch_norm", x, runningMean, runningVar, weight, bias);
     requireFloat("batch_norm", x);
     if (x.dim() < 2) {
       throw new IllegalArgumentException(
@@ -569,13 +578,20 @@ public final class Ops {
     requireChannels(x, "weight", weight);
     requireChannels(x, "bias", bias);
     int n = x.size(0), c = x.size(1), l = Shapes.numel(Arrays.copyOfRange(x.shape(), 2, x.dim()));
+    int count = n * l;
+    if (training && count < 2) {
+      throw new IllegalArgumentException(
+          "Expected more than 1 value per channel when training, got input size " + Shapes.toString(x.shape()));
+    }
+    if (!training && runningMean == null) {
+      throw new IllegalArgumentException(
+          "batch_norm: evaluation normalises with the running statistics, so running_mean and running_var must be given");
+    }
+    if (cuda) {
+      return CudaLayerOps.batchNorm(x, runningMean, runningVar, weight, bias, training, momentum, eps, n, c, l);
+    }
     float[] mean, var;
     if (training) {
-      int count = n * l;
-      if (count < 2) {
-        throw new IllegalArgumentException(
-            "Expected more than 1 value per channel when training, got input size " + Shapes.toString(x.shape()));
-      }
       mean = new float[c];
       var = new float[c];
       NormKernels.batchStatistics(mean, 0, var, 0, x.buffer(), x.offset(), n, c, l);
@@ -584,10 +600,6 @@ public final class Ops {
             runningMean.buffer(), runningMean.offset(), runningVar.buffer(), runningVar.offset(), mean, 0, var, 0, c, count, momentum);
       }
     } else {
-      if (runningMean == null) {
-        throw new IllegalArgumentException(
-            "batch_norm: evaluation normalises with the running statistics, so running_mean and running_var must be given");
-      }
       // Copies: the backward must see the statistics this forward used, even if a training step updates them meanwhile.
       mean = runningMean.toFloatArray();
       var = runningVar.toFloatArray();

@@ -1,0 +1,305 @@
+package dev.kiln.runtime;
+
+import dev.kiln.runtime.cpu.Conv2dShape;
+import dev.kiln.runtime.cuda.CuBlas;
+import dev.kiln.runtime.cuda.CuDnn;
+import dev.kiln.runtime.cuda.Cuda;
+import java.lang.ref.Reference;
+
+/**
+ * The CUDA side of {@link Ops}' layer operations: matmul and linear through cuBLAS, conv2d and
+ * batch norm through cuDNN. {@link Ops} checks the arguments (the same checks, the same messages
+ * for both devices) and comes here when they live on the GPU; each method computes the same
+ * values as the CPU code and records the same derivative, returning CUDA tensors.
+ *
+ * <p>One difference in how gradients travel: a leaf parameter's gradient (a weight, a bias) is
+ * accumulated where it lives, by the library call itself ({@code beta = 1} into the existing
+ * gradient, or written into a new gradient tensor when there is none), and the node returns
+ * {@code null} for it, as compiled models do on the CPU. The engine's result, {@code grad +=
+ * contribution}, is the same; what is saved is a temporary and an add kernel per parameter and
+ * step. Input gradients, and those of non-leaf weights, are returned fresh as on the CPU.
+ *
+ * <p>Device memory is handled by address ({@code readCuda}/{@code writeCuda}), so a tensor whose
+ * address has been taken must stay reachable until its call is queued: were it collected, its block
+ * could be handed to an output allocated meanwhile. Each method ends with {@link #keepAlive}.
+ */
+final class CudaLayerOps {
+  private CudaLayerOps() {}
+
+  /** As {@code Ops.track}: a node is recorded when grad mode is on and an input requires grad. */
+  private static boolean track(Tensor... inputs) {
+    if (!Kiln.isGradEnabled()) {
+      return false;
+    }
+    for (Tensor t : inputs) {
+      if (t != null && t.requiresGrad()) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // ------------------------------------------------------------------ matrix products
+
+  /** {@code a[m,k] @ b[k,n]}, checked by {@link Ops#matmul}. d/da = g @ b^T, d/db = a^T @ g. */
+  static Tensor matmul(Tensor a, Tensor b) {
+    int m = a.size(0), k = a.size(1), n = b.size(1);
+    Device dev = a.device();
+    Tensor out = Tensor.empty(dev, m, n);
+    CuBlas.sgemm(false, false, m, n, k, 1f, a.readCuda(), k, b.readCuda(), n, 0f, out.writeCuda(), n);
+    keepAlive(a, b);
+    if (!track(a, b)) {
+      return out;
+    }
+    return Tensor.ofNode(out, new Node(a, b) {
+      @Override public String name() {
+        return "matmul";
+      }
+
+      @Override protected Tensor[] backward(Tensor gradOutput) {
+        Tensor g = onDevice(gradOutput, dev);
+        Tensor da = null, db = null;
+        if (needsGrad(0)) {
+          da = Tensor.empty(dev, m, k);
+          CuBlas.sgemm(false, true, m, k, n, 1f, g.readCuda(), n, b.readCuda(), n, 0f, da.writeCuda(), k);
+        }
+        if (needsGrad(1)) {
+          db = Tensor.empty(dev, k, n);
+          CuBlas.sgemm(true, false, k, n, m, 1f, a.readCuda(), k, g.readCuda(), n, 0f, db.writeCuda(), n);
+        }
+        keepAlive(g, a, b);
+        return new Tensor[] {da, db};
+      }
+    });
+  }
+
+  /**
+   * {@code x[N,in] @ weight[out,in]^T + bias[out]}, checked by {@link Ops#linear}. dx = g @ W,
+   * dW = g^T @ x, db = column sums of g.
+   */
+  static Tensor linear(Tensor x, Tensor weight, Tensor bias) {
+    int rows = x.size(0), in = x.size(1), outF = weight.size(0);
+    Device dev = x.device();
+    Tensor out = Tensor.empty(dev, rows, outF);
+    CuBlas.sgemm(false, true, rows, outF, in, 1f, x.readCuda(), in, weight.readCuda(), in, 0f, out.writeCuda(), outF);
+    if (bias != null) {
+      CuBlas.addBiasRows(out.writeCuda(), bias.readCuda(), rows, outF);
+    }
+    keepAlive(x, weight, bias);
+    if (!track(x, weight, bias)) {
+      return out;
+    }
+    Tensor[] inputs = bias == null ? new Tensor[] {x, weight} : new Tensor[] {x, weight, bias};
+    return Tensor.ofNode(out, new Node(inputs) {
+      @Override public String name() {
+        return "linear";
+      }
+
+      @Override protected Tensor[] backward(Tensor gradOutput) {
+        Tensor g = onDevice(gradOutput, dev);
+        Tensor[] grads = new Tensor[inputs.length];
+        if (needsGrad(0)) {
+          Tensor dx = Tensor.empty(dev, rows, in);
+          CuBlas.sgemm(false, false, rows, in, outF, 1f, g.readCuda(), outF, weight.readCuda(), in, 0f, dx.writeCuda(), in);
+          grads[0] = dx;
+        }
+        if (needsGrad(1)) {
+          GradSink dw = GradSink.of(weight);
+          CuBlas.sgemm(true, false, outF, in, rows, 1f, g.readCuda(), outF, x.readCuda(), in,
+              dw.accumulate() ? 1f : 0f, dw.address(), in);
+          grads[1] = dw.returned();
+        }
+        if (bias != null && needsGrad(2)) {
+          GradSink db = GradSink.of(bias);
+          CuBlas.columnSums(db.address(), g.readCuda(), rows, outF, db.accumulate());
+          grads[2] = db.returned();
+        }
+        keepAlive(g, x, weight);
+        return grads;
+      }
+    });
+  }
+
+  // ------------------------------------------------------------------ convolution
+
+  /** 2-d convolution of {@code x} by {@code weight} (+ bias), checked and measured by {@link Ops#conv2d}. */
+  static Tensor conv2d(Tensor x, Tensor weight, Tensor bias, Conv2dShape s) {
+    Device dev = x.device();
+    Tensor out = Tensor.empty(dev, s.batch(), s.outChannels(), s.outHeight(), s.outWidth());
+    CuDnn.conv2dForward(s, x.readCuda(), weight.readCuda(), out.writeCuda());
+    if (bias != null) {
+      CuDnn.conv2dAddBias(s, bias.readCuda(), out.writeCuda());
+    }
+    keepAlive(x, weight, bias);
+    if (!track(x, weight, bias)) {
+      return out;
+    }
+    Tensor[] inputs = bias == null ? new Tensor[] {x, weight} : new Tensor[] {x, weight, bias};
+    return Tensor.ofNode(out, new Node(inputs) {
+      @Override public String name() {
+        return "conv2d";
+      }
+
+      @Override protected Tensor[] backward(Tensor gradOutput) {
+        Tensor g = onDevice(gradOutput, dev);
+        Tensor[] grads = new Tensor[inputs.length];
+        if (needsGrad(0)) {
+          Tensor dx = Tensor.empty(dev, x.shape());
+          CuDnn.conv2dBackwardData(s, weight.readCuda(), g.readCuda(), dx.writeCuda());
+          grads[0] = dx;
+        }
+        if (needsGrad(1)) {
+          GradSink dw = GradSink.of(weight);
+          CuDnn.conv2dBackwardFilter(s, x.readCuda(), g.readCuda(), dw.address(), dw.accumulate());
+          grads[1] = dw.returned();
+        }
+        if (bias != null && needsGrad(2)) {
+          GradSink db = GradSink.of(bias);
+          CuDnn.conv2dBiasGradient(s, g.readCuda(), db.address(), db.accumulate());
+          grads[2] = db.returned();
+        }
+        keepAlive(g, x, weight);
+        return grads;
+      }
+    });
+  }
+
+  // ------------------------------------------------------------------ normalisation
+
+  /**
+   * Batch normalisation of {@code x}, seen as {@code [n, c, l]}, checked by {@link Ops#batchNorm}
+   * (which also refuses training on one value per channel and evaluation without running
+   * statistics). Training normalises with the batch's statistics and moves the running ones
+   * towards them in place (cuDNN's update, with the unbiased variance, as the CPU's); evaluation
+   * normalises with the running statistics, and copies them for the backward, as the CPU does.
+   *
+   * @throws IllegalArgumentException when eps is below what cuDNN accepts
+   */
+  static Tensor batchNorm(Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight, Tensor bias,
+      boolean training, double momentum, double eps, int n, int c, int l) {
+    CuDnn.checkBatchNormEpsilon(eps);
+    Device dev = x.device();
+    boolean tracking = track(x, weight, bias);
+    Tensor out = Tensor.empty(dev, x.shape());
+    // Kept for the backward: the batch mean and 1 / sqrt(var + eps) in training, copies of the
+    // running statistics in evaluation (a later training step may update those in place).
+    Tensor savedMean = tracking ? Tensor.empty(dev, c) : null;
+    Tensor savedSpread = tracking ? Tensor.empty(dev, c) : null;
+    if (training) {
+      CuDnn.batchNormTraining(n, c, l, x.readCuda(), out.writeCuda(), read(weight), read(bias), momentum,
+          write(runningMean), write(runningVar), eps, write(savedMean), write(savedSpread));
+    } else {
+      CuDnn.batchNormInference(n, c, l, x.readCuda(), out.writeCuda(), read(weight), read(bias),
+          runningMean.readCuda(), runningVar.readCuda(), eps);
+      if (tracking) {
+        Cuda.get().copy(runningMean.readCuda(), savedMean.writeCuda(), c);
+        Cuda.get().copy(runningVar.readCuda(), savedSpread.writeCuda(), c);
+      }
+    }
+    keepAlive(x, runningMean, runningVar, weight, bias);
+    if (!tracking) {
+      return out;
+    }
+    boolean affine = weight != null;
+    Tensor[] inputs = affine ? new Tensor[] {x, weight, bias} : new Tensor[] {x};
+    return Tensor.ofNode(out, new Node(inputs) {
+      @Override public String name() {
+        return "batch_norm";
+      }
+
+      @Override protected Tensor[] backward(Tensor gradOutput) {
+        Tensor g = onDevice(gradOutput, dev);
+        Tensor dx = needsGrad(0) ? Tensor.empty(dev, x.shape()) : null;
+        GradSink dw = affine && needsGrad(1) ? GradSink.of(weight) : null;
+        GradSink db = affine && needsGrad(2) ? GradSink.of(bias) : null;
+        boolean accumulate = GradSink.shareAccumulation(dw, db);
+        if (training) {
+          CuDnn.batchNormBackward(n, c, l, x.readCuda(), g.readCuda(), write(dx), read(weight),
+              GradSink.address(dw), GradSink.address(db), accumulate, eps, savedMean.readCuda(), savedSpread.readCuda());
+        } else {
+          CuDnn.batchNormInferenceBackward(n, c, l, x.readCuda(), g.readCuda(), write(dx), read(weight),
+              savedMean.readCuda(), savedSpread.readCuda(), eps, GradSink.address(dw), GradSink.address(db), accumulate);
+        }
+        keepAlive(g, x, weight, savedMean, savedSpread);
+        Tensor[] grads = new Tensor[inputs.length];
+        grads[0] = dx;
+        if (affine) {
+          grads[1] = dw == null ? null : dw.returned();
+          grads[2] = db == null ? null : db.returned();
+        }
+        return grads;
+      }
+    });
+  }
+
+  // ------------------------------------------------------------------ helpers
+
+  /**
+   * Where a backward writes a parameter's gradient: {@code target}, added to ({@code accumulate})
+   * or overwritten; {@code returned} is what the node hands the engine for it (null when the
+   * gradient went straight into a leaf's {@code grad()}).
+   */
+  private record GradSink(Tensor target, boolean accumulate, Tensor returned) {
+    /**
+     * A leaf with a CUDA gradient: add into it. A leaf without one: a new gradient, set now and
+     * written by the call. Anything else (a weight computed by an op): a fresh tensor, returned.
+     */
+    static GradSink of(Tensor p) {
+      if (p.isLeaf()) {
+        Tensor g = p.grad();
+        if (g != null && g.device().isCuda()) {
+          return new GradSink(g, true, null);
+        }
+        if (g == null) {
+          Tensor fresh = Tensor.empty(p.device(), p.shape());
+          p.setGrad(fresh);
+          return new GradSink(fresh, false, null);
+        }
+      }
+      Tensor fresh = Tensor.empty(p.device(), p.shape());
+      return new GradSink(fresh, false, fresh);
+    }
+
+    long address() {
+      return target.writeCuda();
+    }
+
+    static long address(GradSink s) {
+      return s == null ? 0 : s.address();
+    }
+
+    /**
+     * cuDNN's batch-norm backward has one {@code beta} for both parameter gradients: when either
+     * accumulates, a freshly made one is zeroed first so that both can. Returns that shared flag.
+     */
+    static boolean shareAccumulation(GradSink a, GradSink b) {
+      boolean any = (a != null && a.accumulate) || (b != null && b.accumulate);
+      for (GradSink s : new GradSink[] {a, b}) {
+        if (any && s != null && !s.accumulate) {
+          Cuda.get().zero(s.address(), s.target.numel());
+        }
+      }
+      return any;
+    }
+  }
+
+  /** The gradient arriving at a node, on the node's device (it is already, unless an op mixed devices). */
+  private static Tensor onDevice(Tensor g, Device dev) {
+    return g.device() == dev ? g : g.to(dev);
+  }
+
+  /** A tensor's device address for reading, 0 for none. */
+  private static long read(Tensor t) {
+    return t == null ? 0 : t.readCuda();
+  }
+
+  /** A tensor's device address for writing, 0 for none. */
+  private static long write(Tensor t) {
+    return t == null ? 0 : t.writeCuda();
+  }
+
+  /** Keeps tensors whose addresses were passed to queued calls reachable until here (see the class comment). */
+  private static void keepAlive(Tensor... tensors) {
+    Reference.reachabilityFence(tensors);
+  }
+}
