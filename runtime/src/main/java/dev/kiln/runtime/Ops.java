@@ -12,12 +12,15 @@ import java.util.Arrays;
 /**
  * The differentiable operations of eager mode, each with its derivative next to it: this file is
  * Kiln's derivative table. Each op checks its shapes (the message names both), computes through
- * {@link CpuKernels} or {@link Blas}, and records a {@link Node} when gradients are wanted.
+ * {@link CpuKernels} or {@link Blas}, and records a {@link Node} when gradients are wanted. Ops
+ * with a CUDA kernel hand tensors that live on the GPU to {@code CudaOps}, which makes the same
+ * checks and records the same derivatives on the device; the others refuse them
+ * ({@code Devices.requireCpu}).
  */
 public final class Ops {
   private Ops() {}
 
-  private static boolean track(Tensor... inputs) {
+  static boolean track(Tensor... inputs) {
     if (!Kiln.isGradEnabled()) {
       return false;
     }
@@ -29,13 +32,13 @@ public final class Ops {
     return false;
   }
 
-  private static void requireFloat(String op, Tensor t) {
+  static void requireFloat(String op, Tensor t) {
     if (t.dtype() != DType.FLOAT32) {
       throw new IllegalArgumentException(op + ": expected a float tensor, got " + t.dtype() + " of shape " + Shapes.toString(t.shape()));
     }
   }
 
-  private static void requireRank(String op, String what, Tensor t, int rank) {
+  static void requireRank(String op, String what, Tensor t, int rank) {
     if (t.dim() != rank) {
       throw new IllegalArgumentException(
           op + ": " + what + " must have rank " + rank + ", got shape " + Shapes.toString(t.shape()));
@@ -167,7 +170,7 @@ public final class Ops {
   // ------------------------------------------------------------------ element-wise
 
   /** Whether {@code small}'s shape is a suffix of {@code big}'s (b broadcast over leading dimensions). */
-  private static int broadcastRepeats(String op, Tensor big, Tensor small) {
+  static int broadcastRepeats(String op, Tensor big, Tensor small) {
     int[] bs = big.shape(), ss = small.shape();
     if (ss.length > bs.length
         || !Arrays.equals(ss, Arrays.copyOfRange(bs, bs.length - ss.length, bs.length))) {
@@ -191,7 +194,9 @@ public final class Ops {
 
   /** {@code a + b}, where b has a's shape or a's trailing dimensions (e.g. a bias row). */
   public static Tensor add(Tensor a, Tensor b) {
-    Devices.requireCpu("add", a, b);
+    if (Devices.onCuda("add", a, b)) {
+      return CudaOps.add(a, b);
+    }
     requireFloat("add", a);
     requireFloat("add", b);
     int repeats = broadcastRepeats("add", a, b);
@@ -214,7 +219,9 @@ public final class Ops {
 
   /** {@code a * b} element-wise, where b has a's shape or a's trailing dimensions. */
   public static Tensor mul(Tensor a, Tensor b) {
-    Devices.requireCpu("mul", a, b);
+    if (Devices.onCuda("mul", a, b)) {
+      return CudaOps.mul(a, b);
+    }
     requireFloat("mul", a);
     requireFloat("mul", b);
     int repeats = broadcastRepeats("mul", a, b);
@@ -264,7 +271,9 @@ public final class Ops {
 
   /** {@code a * s} for a constant {@code s}. */
   public static Tensor scale(Tensor a, float s) {
-    Devices.requireCpu("scale", a);
+    if (Devices.onCuda("scale", a)) {
+      return CudaOps.scale(a, s);
+    }
     requireFloat("scale", a);
     float[] out = a.toFloatArray();
     for (int i = 0; i < out.length; i++) {
@@ -286,7 +295,9 @@ public final class Ops {
 
   /** {@code max(0, x)}. The gradient passes where the output is positive. */
   public static Tensor relu(Tensor x) {
-    Devices.requireCpu("relu", x);
+    if (Devices.onCuda("relu", x)) {
+      return CudaOps.relu(x);
+    }
     requireFloat("relu", x);
     int n = x.numel();
     float[] out = new float[n];
@@ -323,7 +334,9 @@ public final class Ops {
   }
 
   private static Tensor reduceAll(Tensor x, float factor, String name) {
-    Devices.requireCpu(name, x);
+    if (Devices.onCuda(name, x)) {
+      return CudaOps.reduceAll(x, factor, name);
+    }
     requireFloat(name, x);
     float[] d = x.buffer();
     int o = x.offset();
@@ -354,6 +367,9 @@ public final class Ops {
    * gives the backward {@code (softmax - onehot) / N} in one pass.
    */
   public static Tensor crossEntropy(Tensor logits, Tensor target, boolean mean) {
+    if (Devices.onCuda("cross_entropy", logits, target)) {
+      return CudaOps.crossEntropy(logits, target, mean);
+    }
     CrossEntropy ce = CrossEntropy.forward(logits, target);
     double s = 0;
     for (float l : ce.losses) {
@@ -377,7 +393,9 @@ public final class Ops {
 
   /** Cross-entropy per sample ({@code reduction='none'}): a tensor of shape {@code [N]}. */
   public static Tensor crossEntropyPerSample(Tensor logits, Tensor target) {
-    Devices.requireCpu("cross_entropy", logits, target);
+    if (Devices.onCuda("cross_entropy", logits, target)) {
+      return CudaOps.crossEntropyPerSample(logits, target);
+    }
     CrossEntropy ce = CrossEntropy.forward(logits, target);
     if (!track(logits)) {
       return Tensor.wrap(ce.losses, ce.rows);
@@ -391,6 +409,22 @@ public final class Ops {
         return new Tensor[] {ce.backward(g.toFloatArray(), false)};
       }
     });
+  }
+
+  /** Checks cross-entropy's arguments: float logits {@code [N, C]}, class indices {@code [N]}. Shared with {@link CudaOps}. */
+  static void checkCrossEntropy(Tensor logits, Tensor target) {
+    requireFloat("cross_entropy", logits);
+    requireRank("cross_entropy", "input (logits)", logits, 2);
+    if (target.dtype() != DType.INT32) {
+      throw new IllegalArgumentException(
+          "cross_entropy: target must hold class indices (Tensor.labels(...)), got a float tensor of shape "
+              + Shapes.toString(target.shape()));
+    }
+    if (target.dim() != 1 || target.size(0) != logits.size(0)) {
+      throw new IllegalArgumentException(
+          "cross_entropy: input " + Shapes.toString(logits.shape()) + " needs a target of shape ["
+              + logits.size(0) + "], got " + Shapes.toString(target.shape()));
+    }
   }
 
   /** Forward state of one cross-entropy call, kept for its backward. */
@@ -410,18 +444,7 @@ public final class Ops {
     }
 
     static CrossEntropy forward(Tensor logits, Tensor target) {
-      requireFloat("cross_entropy", logits);
-      requireRank("cross_entropy", "input (logits)", logits, 2);
-      if (target.dtype() != DType.INT32) {
-        throw new IllegalArgumentException(
-            "cross_entropy: target must hold class indices (Tensor.labels(...)), got a float tensor of shape "
-                + Shapes.toString(target.shape()));
-      }
-      if (target.dim() != 1 || target.size(0) != logits.size(0)) {
-        throw new IllegalArgumentException(
-            "cross_entropy: input " + Shapes.toString(logits.shape()) + " needs a target of shape ["
-                + logits.size(0) + "], got " + Shapes.toString(target.shape()));
-      }
+      checkCrossEntropy(logits, target);
       CrossEntropy ce = new CrossEntropy(logits.size(0), logits.size(1), target);
       CpuKernels.crossEntropyForward(
           ce.losses, ce.probs, logits.buffer(), logits.offset(), target.buffer(), target.offset(), ce.rows, ce.classes);
@@ -510,16 +533,10 @@ public final class Ops {
    */
   public static Tensor maxPool2d(
       Tensor x, int kernelH, int kernelW, int strideH, int strideW, int padH, int padW, boolean ceilMode) {
-    Devices.requireCpu("max_pool2d", x);
-    requireFloat("max_pool2d", x);
-    requireRank("max_pool2d", "input", x, 4);
-    Pool2dShape s;
-    try {
-      s = new Pool2dShape(x.size(0), x.size(1), x.size(2), x.size(3),
-          kernelH, kernelW, strideH, strideW, padH, padW, ceilMode);
-    } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException("max_pool2d: input " + Shapes.toString(x.shape()) + ": " + e.getMessage(), e);
+    if (Devices.onCuda("max_pool2d", x)) {
+      return CudaOps.maxPool2d(x, kernelH, kernelW, strideH, strideW, padH, padW, ceilMode);
     }
+    Pool2dShape s = checkMaxPool2d(x, kernelH, kernelW, strideH, strideW, padH, padW, ceilMode);
     int[] outShape = {s.batch(), s.channels(), s.outHeight(), s.outWidth()};
     int n = Shapes.numel(outShape);
     float[] out = new float[n];
@@ -539,6 +556,19 @@ public final class Ops {
         return new Tensor[] {Tensor.wrap(dx, x.shape())};
       }
     });
+  }
+
+  /** Checks a max pooling's input and window, returning its geometry; shared with {@link CudaOps}. */
+  static Pool2dShape checkMaxPool2d(
+      Tensor x, int kernelH, int kernelW, int strideH, int strideW, int padH, int padW, boolean ceilMode) {
+    requireFloat("max_pool2d", x);
+    requireRank("max_pool2d", "input", x, 4);
+    try {
+      return new Pool2dShape(x.size(0), x.size(1), x.size(2), x.size(3),
+          kernelH, kernelW, strideH, strideW, padH, padW, ceilMode);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("max_pool2d: input " + Shapes.toString(x.shape()) + ": " + e.getMessage(), e);
+    }
   }
 
   // (end of convolution and pooling)
@@ -672,7 +702,7 @@ public final class Ops {
    * @param p probability of zeroing an element, in [0, 1]; {@code p = 1} gives zeros
    */
   public static Tensor dropout(Tensor x, double p, boolean training) {
-    Devices.requireCpu("dropout", x);
+    boolean cuda = Devices.onCuda("dropout", x);
     if (!(p >= 0 && p <= 1)) {
       throw new IllegalArgumentException("dropout: probability has to be between 0 and 1, but got " + p);
     }
@@ -682,6 +712,10 @@ public final class Ops {
     int count = x.numel();
     float[] mask = new float[count];
     ActivationKernels.dropoutMask(mask, 0, count, p, Kiln.generator());
+    if (cuda) {
+      // The mask is drawn here on the host for both devices, so a seed gives the same mask on each.
+      return CudaOps.dropout(x, mask);
+    }
     return unary("dropout", x,
         (out, outOff, in, inOff, n) -> ActivationKernels.applyMask(out, outOff, in, inOff, mask, 0, n),
         (dx, dxOff, g, gOff, y, yOff, n) -> ActivationKernels.applyMask(dx, dxOff, g, gOff, mask, 0, n));
@@ -689,16 +723,25 @@ public final class Ops {
 
   /** {@code 1 / (1 + exp(-x))} element-wise; any shape. The gradient is {@code y * (1 - y)}. */
   public static Tensor sigmoid(Tensor x) {
+    if (Devices.onCuda("sigmoid", x)) {
+      return CudaOps.sigmoid(x);
+    }
     return unary("sigmoid", x, ActivationKernels::sigmoidForward, ActivationKernels::sigmoidBackward);
   }
 
   /** {@code tanh(x)} element-wise; any shape. The gradient is {@code 1 - y^2}. */
   public static Tensor tanh(Tensor x) {
+    if (Devices.onCuda("tanh", x)) {
+      return CudaOps.tanh(x);
+    }
     return unary("tanh", x, ActivationKernels::tanhForward, ActivationKernels::tanhBackward);
   }
 
   /** {@code x > 0 ? x : negativeSlope * x} element-wise; any shape. */
   public static Tensor leakyRelu(Tensor x, double negativeSlope) {
+    if (Devices.onCuda("leaky_relu", x)) {
+      return CudaOps.leakyRelu(x, negativeSlope);
+    }
     float slope = (float) negativeSlope;
     return unary("leaky_relu", x,
         (out, outOff, in, inOff, n) -> ActivationKernels.leakyReluForward(out, outOff, in, inOff, n, slope),
@@ -710,6 +753,9 @@ public final class Ops {
    * by the maximum so that large values do not overflow. Rank 1 or more; the output has x's shape.
    */
   public static Tensor softmax(Tensor x, int dim) {
+    if (Devices.onCuda("softmax", x)) {
+      return CudaOps.softmax(x, dim, false);
+    }
     Along a = Along.of("softmax", x, dim);
     return unary("softmax", x,
         (out, outOff, in, inOff, n) -> ActivationKernels.softmaxForward(out, outOff, in, inOff, a.outer(), a.size(), a.inner()),
@@ -719,6 +765,9 @@ public final class Ops {
 
   /** {@code log(softmax(x, dim))}, computed as {@code x - logsumexp(x)} without forming the softmax. */
   public static Tensor logSoftmax(Tensor x, int dim) {
+    if (Devices.onCuda("log_softmax", x)) {
+      return CudaOps.softmax(x, dim, true);
+    }
     Along a = Along.of("log_softmax", x, dim);
     return unary("log_softmax", x,
         (out, outOff, in, inOff, n) -> ActivationKernels.logSoftmaxForward(out, outOff, in, inOff, a.outer(), a.size(), a.inner()),
@@ -727,7 +776,7 @@ public final class Ops {
   }
 
   /** A tensor seen as {@code [outer, size, inner]} around one of its dimensions, as the softmax kernels take it. */
-  private record Along(int outer, int size, int inner) {
+  record Along(int outer, int size, int inner) {
     static Along of(String op, Tensor x, int dim) {
       int[] shape = x.shape();
       int d;
@@ -761,7 +810,7 @@ public final class Ops {
 
   /** Runs a one-input op whose output has its input's shape, and records its backward. */
   private static Tensor unary(String name, Tensor x, UnaryForward forwardKernel, UnaryBackward backwardKernel) {
-    Devices.requireCpu(name, x);
+    Devices.requireCpu(name, x); // the public ops have sent CUDA tensors to CudaOps already
     requireFloat(name, x);
     int n = x.numel();
     float[] out = new float[n];
@@ -795,6 +844,9 @@ public final class Ops {
    * gradient is {@code sign(input - target)}, 0 where they are equal; the target's is its negative.
    */
   public static Tensor l1LossPerElement(Tensor input, Tensor target) {
+    if (Devices.onCuda("l1_loss", input, target)) {
+      return CudaOps.l1LossPerElement(input, target);
+    }
     return pointwiseLoss("l1_loss", input, target, ActivationKernels::l1Forward, ActivationKernels::l1Backward);
   }
 
@@ -808,7 +860,21 @@ public final class Ops {
 
   /** {@code (input - target)^2} element-wise ({@code reduction='none'}), with input's shape. */
   public static Tensor mseLossPerElement(Tensor input, Tensor target) {
+    if (Devices.onCuda("mse_loss", input, target)) {
+      return CudaOps.mseLossPerElement(input, target);
+    }
     return pointwiseLoss("mse_loss", input, target, ActivationKernels::mseForward, ActivationKernels::mseBackward);
+  }
+
+  /** Checks the arguments of a per-element loss: two float tensors of one shape. Shared with {@link CudaOps}. */
+  static void checkPointwiseLoss(String name, Tensor input, Tensor target) {
+    requireFloat(name, input);
+    requireFloat(name, target);
+    if (!Arrays.equals(input.shape(), target.shape())) {
+      throw new IllegalArgumentException(
+          name + ": input " + Shapes.toString(input.shape()) + " and target " + Shapes.toString(target.shape())
+              + " must have the same shape");
+    }
   }
 
   private static Tensor reduce(Tensor perElement, boolean average) {
@@ -829,14 +895,8 @@ public final class Ops {
 
   /** Runs a per-element loss of two same-shaped tensors and records its backward to both. */
   private static Tensor pointwiseLoss(String name, Tensor input, Tensor target, LossForward forwardKernel, LossBackward backwardKernel) {
-    Devices.requireCpu(name, input, target);
-    requireFloat(name, input);
-    requireFloat(name, target);
-    if (!Arrays.equals(input.shape(), target.shape())) {
-      throw new IllegalArgumentException(
-          name + ": input " + Shapes.toString(input.shape()) + " and target " + Shapes.toString(target.shape())
-              + " must have the same shape");
-    }
+    Devices.requireCpu(name, input, target); // as in unary: CUDA tensors went to CudaOps
+    checkPointwiseLoss(name, input, target);
     int n = input.numel();
     float[] out = new float[n];
     forwardKernel.run(out, 0, input.buffer(), input.offset(), target.buffer(), target.offset(), n);

@@ -127,14 +127,10 @@ public final class CpuKernels {
    */
   public static void crossEntropyForward(
       float[] losses, float[] probs, float[] logits, int lOff, float[] targets, int tOff, int rows, int classes) {
+    requireClassIndices(targets, tOff, rows, classes);
     for (int r = 0; r < rows; r++) {
       int base = lOff + r * classes;
-      float t = targets[tOff + r];
-      int target = (int) t;
-      if (target != t || target < 0 || target >= classes) {
-        throw new IllegalArgumentException(
-            "cross-entropy: target " + t + " in row " + r + " is not a class index in 0.." + (classes - 1));
-      }
+      int target = (int) targets[tOff + r];
       float max = Float.NEGATIVE_INFINITY;
       for (int j = 0; j < classes; j++) {
         max = Math.max(max, logits[base + j]);
@@ -151,6 +147,23 @@ public final class CpuKernels {
         probs[pBase + j] *= inv;
       }
       losses[r] = (float) (Math.log(sum) + max - logits[base + target]);
+    }
+  }
+
+  /**
+   * Checks cross-entropy targets: each a whole number in {@code 0..classes-1} (class indices are
+   * stored as floats). Run before any kernel reads {@code logits[r, target[r]]}, on either device.
+   *
+   * @throws IllegalArgumentException naming the first row whose target is not a class index in range
+   */
+  public static void requireClassIndices(float[] targets, int tOff, int rows, int classes) {
+    for (int r = 0; r < rows; r++) {
+      float t = targets[tOff + r];
+      int target = (int) t;
+      if (target != t || target < 0 || target >= classes) {
+        throw new IllegalArgumentException(
+            "cross-entropy: target " + t + " in row " + r + " is not a class index in 0.." + (classes - 1));
+      }
     }
   }
 

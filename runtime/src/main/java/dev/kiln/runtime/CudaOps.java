@@ -1,0 +1,419 @@
+package dev.kiln.runtime;
+
+import dev.kiln.runtime.cpu.CpuKernels;
+import dev.kiln.runtime.cpu.Pool2dShape;
+import dev.kiln.runtime.cuda.CoreKernels;
+import dev.kiln.runtime.cuda.Cuda;
+import dev.kiln.runtime.cuda.CudaBuffer;
+import dev.kiln.runtime.cuda.CudaException;
+import dev.kiln.runtime.cuda.ElementwiseKernels;
+import java.util.function.Supplier;
+
+/**
+ * The CUDA side of {@link Ops}'s element-wise ops, reductions, activations, losses and max
+ * pooling. Each is called by its {@code Ops} twin once {@link Devices#onCuda} has found every
+ * tensor argument on the GPU; it makes the same checks (Ops' own, so the messages are the same),
+ * runs {@link ElementwiseKernels}, and records a {@link Node} whose backward also runs on the GPU:
+ * results and gradients stay on the device. The formulas are the CPU's (see the kernels), so
+ * the two backends agree to float rounding.
+ *
+ * <p>A failed launch or allocation is rethrown as a {@link CudaException} that starts with the
+ * op's name. A fault inside a kernel surfaces at the next synchronising call, which may belong to
+ * a later op; {@code -Dkiln.cuda.sync=true} reports it at its own.
+ */
+final class CudaOps {
+  private CudaOps() {}
+
+  // ------------------------------------------------------------------ helpers
+
+  /** Runs an op's allocations and launches, naming the op in any CUDA failure. */
+  private static <T> T named(String op, Supplier<T> body) {
+    try {
+      return body.get();
+    } catch (CudaException e) {
+      throw new CudaException(op + ": " + e.getMessage(), e);
+    }
+  }
+
+  private static Device cuda() {
+    return Device.cuda();
+  }
+
+  /** A new, uninitialised tensor on the GPU, for a kernel to write. */
+  private static Tensor empty(int... shape) {
+    return Tensor.empty(cuda(), shape);
+  }
+
+  /** An incoming gradient on the GPU (the engine passes them there; a caller's seed may be on the CPU). */
+  private static Tensor onGpu(Tensor g) {
+    return g.device().isCuda() ? g : g.to(cuda());
+  }
+
+  /** A kernel writing {@code n} outputs from {@code n} inputs, by device address. */
+  @FunctionalInterface
+  private interface UnaryForward {
+    void run(long out, long x, long n);
+  }
+
+  /** A kernel writing the input gradient from the output gradient, the input {@code x} and the output {@code y}. */
+  @FunctionalInterface
+  private interface UnaryBackward {
+    void run(long dx, long g, long x, long y, long n);
+  }
+
+  /** Runs a one-input op whose output has its input's shape, and records its backward (Ops' {@code unary}). */
+  private static Tensor unary(String name, Tensor x, UnaryForward forward, UnaryBackward backward) {
+    Ops.requireFloat(name, x);
+    int n = x.numel();
+    Tensor out = named(name, () -> {
+      Tensor y = empty(x.shape());
+      forward.run(y.writeCuda(), x.readCuda(), n);
+      return y;
+    });
+    if (!Ops.track(x)) {
+      return out;
+    }
+    return Tensor.ofNode(out, new Node(x) {
+      @Override public String name() {
+        return name;
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        return named(name + " backward", () -> {
+          Tensor dx = empty(x.shape());
+          backward.run(dx.writeCuda(), onGpu(g).readCuda(), x.readCuda(), out.readCuda(), n);
+          return new Tensor[] {dx};
+        });
+      }
+    });
+  }
+
+  // ------------------------------------------------------------------ element-wise
+
+  /** {@link Ops#add}: b of a's shape or a's trailing dimensions; b's gradient summed back to its shape. */
+  static Tensor add(Tensor a, Tensor b) {
+    Ops.requireFloat("add", a);
+    Ops.requireFloat("add", b);
+    int repeats = Ops.broadcastRepeats("add", a, b);
+    Tensor out = named("add", () -> {
+      Tensor o = empty(a.shape());
+      if (repeats == 1) {
+        CoreKernels.add(o.writeCuda(), a.readCuda(), b.readCuda(), a.numel());
+      } else {
+        ElementwiseKernels.addRepeated(o.writeCuda(), a.readCuda(), b.readCuda(), b.numel(), a.numel());
+      }
+      return o;
+    });
+    if (!Ops.track(a, b)) {
+      return out;
+    }
+    return Tensor.ofNode(out, new Node(a, b) {
+      @Override public String name() {
+        return "add";
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        return named("add backward", () -> {
+          Tensor gd = onGpu(g);
+          return new Tensor[] {gd, needsGrad(1) ? reduceTo(gd, b, repeats) : null};
+        });
+      }
+    });
+  }
+
+  /** Sums a gradient of the big operand's shape down to {@code small}'s (Ops' {@code reduceTo}). */
+  private static Tensor reduceTo(Tensor g, Tensor small, int repeats) {
+    if (repeats == 1) {
+      return g.viewOf(small.shape(), null);
+    }
+    Tensor out = empty(small.shape());
+    ElementwiseKernels.sumRows(out.writeCuda(), g.readCuda(), repeats, small.numel());
+    return out;
+  }
+
+  /** {@link Ops#mul}: element-wise, b of a's shape or a's trailing dimensions. */
+  static Tensor mul(Tensor a, Tensor b) {
+    Ops.requireFloat("mul", a);
+    Ops.requireFloat("mul", b);
+    int repeats = Ops.broadcastRepeats("mul", a, b);
+    Tensor out = named("mul", () -> product(a, b, repeats));
+    if (!Ops.track(a, b)) {
+      return out;
+    }
+    return Tensor.ofNode(out, new Node(a, b) {
+      @Override public String name() {
+        return "mul";
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        return named("mul backward", () -> {
+          Tensor gd = onGpu(g);
+          Tensor da = needsGrad(0) ? product(gd, b, repeats) : null;
+          Tensor db = needsGrad(1) ? reduceTo(product(gd, a, 1), b, repeats) : null;
+          return new Tensor[] {da, db};
+        });
+      }
+    });
+  }
+
+  /** {@code big * small} with small repeated {@code repeats} times over big (1: same number of elements). */
+  private static Tensor product(Tensor big, Tensor small, int repeats) {
+    Tensor o = empty(big.shape());
+    if (repeats == 1) {
+      ElementwiseKernels.mul(o.writeCuda(), big.readCuda(), small.readCuda(), big.numel());
+    } else {
+      ElementwiseKernels.mulRepeated(o.writeCuda(), big.readCuda(), small.readCuda(), small.numel(), big.numel());
+    }
+    return o;
+  }
+
+  /** {@link Ops#scale}: {@code a * s}. */
+  static Tensor scale(Tensor a, float s) {
+    Ops.requireFloat("scale", a);
+    Tensor out = named("scale", () -> {
+      Tensor o = empty(a.shape());
+      ElementwiseKernels.scale(o.writeCuda(), a.readCuda(), s, a.numel());
+      return o;
+    });
+    if (!Ops.track(a)) {
+      return out;
+    }
+    return Tensor.ofNode(out, new Node(a) {
+      @Override public String name() {
+        return "scale";
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        return new Tensor[] {scale(onGpu(g), s)};
+      }
+    });
+  }
+
+  /** {@link Ops#relu}: the gradient passes where the output is positive. */
+  static Tensor relu(Tensor x) {
+    return unary("relu", x, ElementwiseKernels::reluForward, (dx, g, in, y, n) -> ElementwiseKernels.reluBackward(dx, g, y, n));
+  }
+
+  /** {@link Ops#sigmoid}; the gradient is {@code y * (1 - y)}. */
+  static Tensor sigmoid(Tensor x) {
+    return unary("sigmoid", x, ElementwiseKernels::sigmoidForward,
+        (dx, g, in, y, n) -> ElementwiseKernels.sigmoidBackward(dx, g, y, n));
+  }
+
+  /** {@link Ops#tanh}; the gradient is {@code 1 - y^2}. */
+  static Tensor tanh(Tensor x) {
+    return unary("tanh", x, ElementwiseKernels::tanhForward, (dx, g, in, y, n) -> ElementwiseKernels.tanhBackward(dx, g, y, n));
+  }
+
+  /** {@link Ops#leakyRelu}; the gradient is taken from the input, as the slope may be negative. */
+  static Tensor leakyRelu(Tensor x, double negativeSlope) {
+    float slope = (float) negativeSlope;
+    return unary("leaky_relu", x,
+        (out, in, n) -> ElementwiseKernels.leakyReluForward(out, in, slope, n),
+        (dx, g, in, y, n) -> ElementwiseKernels.leakyReluBackward(dx, g, in, slope, n));
+  }
+
+  /** {@link Ops#softmax} ({@code log} false) or {@link Ops#logSoftmax} along {@code dim}. */
+  static Tensor softmax(Tensor x, int dim, boolean log) {
+    String name = log ? "log_softmax" : "softmax";
+    Ops.Along a = Ops.Along.of(name, x, dim);
+    return unary(name, x,
+        (out, in, n) -> ElementwiseKernels.softmaxForward(out, in, a.outer(), a.size(), a.inner(), log),
+        (dx, g, in, y, n) -> ElementwiseKernels.softmaxBackward(dx, g, y, a.outer(), a.size(), a.inner(), log));
+  }
+
+  /**
+   * The end of {@link Ops#dropout} on the GPU: {@code x * mask}, the mask drawn on the host by the
+   * caller (the same draws as on the CPU) and uploaded once for the forward and the backward.
+   */
+  static Tensor dropout(Tensor x, float[] mask) {
+    Ops.requireFloat("dropout", x);
+    Tensor m = named("dropout", () -> Tensor.wrap(mask, x.shape()).to(cuda()));
+    return unary("dropout", x,
+        (out, in, n) -> ElementwiseKernels.mul(out, in, m.readCuda(), n),
+        (dx, g, in, y, n) -> ElementwiseKernels.mul(dx, g, m.readCuda(), n));
+  }
+
+  // ------------------------------------------------------------------ reductions
+
+  /** Ops' {@code reduceAll}: {@code factor * sum(x)} as a rank-0 tensor; the gradient is {@code g * factor} everywhere. */
+  static Tensor reduceAll(Tensor x, float factor, String name) {
+    Ops.requireFloat(name, x);
+    Tensor out = named(name, () -> {
+      Tensor o = empty();
+      ElementwiseKernels.sum(o.writeCuda(), x.readCuda(), x.numel(), factor);
+      return o;
+    });
+    if (!Ops.track(x)) {
+      return out;
+    }
+    return Tensor.ofNode(out, new Node(x) {
+      @Override public String name() {
+        return name;
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        return named(name + " backward", () -> {
+          Tensor dx = empty(x.shape());
+          ElementwiseKernels.fillScaled(dx.writeCuda(), onGpu(g).readCuda(), factor, x.numel());
+          return new Tensor[] {dx};
+        });
+      }
+    });
+  }
+
+  // ------------------------------------------------------------------ losses
+
+  /** Forward state of one cross-entropy call on the GPU, kept for its backward (Ops' {@code CrossEntropy}). */
+  private record CrossEntropy(int rows, int classes, Tensor losses, Tensor probs, Tensor target) {
+    static CrossEntropy forward(Tensor logits, Tensor target) {
+      Ops.checkCrossEntropy(logits, target);
+      int rows = logits.size(0), classes = logits.size(1);
+      // The kernel indexes the logits by the targets unchecked, so they are checked here, with
+      // the CPU's message; labels usually come from the host, where they are current.
+      CpuKernels.requireClassIndices(target.readBuffer(), target.offset(), rows, classes);
+      return named("cross_entropy", () -> {
+        Tensor losses = empty(rows);
+        Tensor probs = empty(rows, classes);
+        ElementwiseKernels.crossEntropyForward(
+            losses.writeCuda(), probs.writeCuda(), logits.readCuda(), target.readCuda(), rows, classes);
+        return new CrossEntropy(rows, classes, losses, probs, target);
+      });
+    }
+
+    /** {@code (softmax - onehot) * g[r * stride] * factor}: per-sample ({@code stride 1}) or one gradient for all rows. */
+    Tensor backward(Tensor g, int stride, float factor) {
+      return named("cross_entropy backward", () -> {
+        Tensor d = empty(rows, classes);
+        ElementwiseKernels.crossEntropyBackward(
+            d.writeCuda(), probs.readCuda(), target.readCuda(), onGpu(g).readCuda(), stride, factor, rows, classes);
+        return d;
+      });
+    }
+  }
+
+  /** {@link Ops#crossEntropy}: the per-sample losses averaged or summed on the GPU, as one node. */
+  static Tensor crossEntropy(Tensor logits, Tensor target, boolean mean) {
+    CrossEntropy ce = CrossEntropy.forward(logits, target);
+    float factor = mean ? 1f / ce.rows() : 1f;
+    Tensor out = named("cross_entropy", () -> {
+      Tensor o = empty();
+      ElementwiseKernels.sum(o.writeCuda(), ce.losses().readCuda(), ce.rows(), factor);
+      return o;
+    });
+    if (!Ops.track(logits)) {
+      return out;
+    }
+    return Tensor.ofNode(out, new Node(logits) {
+      @Override public String name() {
+        return "cross_entropy";
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        return new Tensor[] {ce.backward(g, 0, factor)};
+      }
+    });
+  }
+
+  /** {@link Ops#crossEntropyPerSample}: losses of shape {@code [N]}. */
+  static Tensor crossEntropyPerSample(Tensor logits, Tensor target) {
+    CrossEntropy ce = CrossEntropy.forward(logits, target);
+    if (!Ops.track(logits)) {
+      return ce.losses();
+    }
+    return Tensor.ofNode(ce.losses(), new Node(logits) {
+      @Override public String name() {
+        return "cross_entropy";
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        return new Tensor[] {ce.backward(g, 1, 1f)};
+      }
+    });
+  }
+
+  /** A per-element loss kernel's forward, by device address. */
+  @FunctionalInterface
+  private interface LossForward {
+    void run(long out, long x, long target, long n);
+  }
+
+  /** A per-element loss kernel's input gradient; the target's is its negative. */
+  @FunctionalInterface
+  private interface LossBackward {
+    void run(long dx, long g, long x, long target, long n);
+  }
+
+  /** {@link Ops#l1LossPerElement}: {@code |input - target|}. */
+  static Tensor l1LossPerElement(Tensor input, Tensor target) {
+    return pointwiseLoss("l1_loss", input, target, ElementwiseKernels::l1Forward, ElementwiseKernels::l1Backward);
+  }
+
+  /** {@link Ops#mseLossPerElement}: {@code (input - target)^2}. */
+  static Tensor mseLossPerElement(Tensor input, Tensor target) {
+    return pointwiseLoss("mse_loss", input, target, ElementwiseKernels::mseForward, ElementwiseKernels::mseBackward);
+  }
+
+  /** Ops' {@code pointwiseLoss}: a per-element loss of two same-shaped tensors, with gradients to both. */
+  private static Tensor pointwiseLoss(String name, Tensor input, Tensor target, LossForward forward, LossBackward backward) {
+    Ops.checkPointwiseLoss(name, input, target);
+    int n = input.numel();
+    Tensor out = named(name, () -> {
+      Tensor o = empty(input.shape());
+      forward.run(o.writeCuda(), input.readCuda(), target.readCuda(), n);
+      return o;
+    });
+    if (!Ops.track(input, target)) {
+      return out;
+    }
+    return Tensor.ofNode(out, new Node(input, target) {
+      @Override public String name() {
+        return name;
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        Tensor dInput = named(name + " backward", () -> {
+          Tensor d = empty(input.shape());
+          backward.run(d.writeCuda(), onGpu(g).readCuda(), input.readCuda(), target.readCuda(), n);
+          return d;
+        });
+        return new Tensor[] {needsGrad(0) ? dInput : null, needsGrad(1) ? scale(dInput, -1f) : null};
+      }
+    });
+  }
+
+  // ------------------------------------------------------------------ pooling
+
+  /** {@link Ops#maxPool2d}: the argmax of each window kept on the device (ints) for the backward. */
+  static Tensor maxPool2d(Tensor x, int kernelH, int kernelW, int strideH, int strideW, int padH, int padW, boolean ceilMode) {
+    Pool2dShape s = Ops.checkMaxPool2d(x, kernelH, kernelW, strideH, strideW, padH, padW, ceilMode);
+    int planes = s.batch() * s.channels();
+    int planeIn = s.height() * s.width(), planeOut = s.outHeight() * s.outWidth();
+    int[] outShape = {s.batch(), s.channels(), s.outHeight(), s.outWidth()};
+    boolean track = Ops.track(x);
+    CudaBuffer argmax = named("max_pool2d", () -> Cuda.get().allocate((long) planes * planeOut));
+    Tensor out = named("max_pool2d", () -> {
+      Tensor o = empty(outShape);
+      ElementwiseKernels.maxPool2dForward(o.writeCuda(), argmax.address(), x.readCuda(), planes, s.height(), s.width(),
+          s.outHeight(), s.outWidth(), s.kernelH(), s.kernelW(), s.strideH(), s.strideW(), s.padH(), s.padW());
+      return o;
+    });
+    if (!track) {
+      argmax.release(); // safe at once: later users of the block are queued after the kernel
+      return out;
+    }
+    return Tensor.ofNode(out, new Node(x) {
+      @Override public String name() {
+        return "max_pool2d";
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        return named("max_pool2d backward", () -> {
+          Tensor dx = Tensor.zeros(cuda(), x.shape());
+          ElementwiseKernels.maxPool2dBackward(dx.writeCuda(), onGpu(g).readCuda(), argmax.address(), planes, planeIn, planeOut);
+          return new Tensor[] {dx};
+        });
+      }
+    });
+  }
+}

@@ -1,0 +1,689 @@
+package dev.kiln.runtime.cuda;
+
+/**
+ * The element-wise, reduction, softmax, loss and max-pooling kernels of eager mode on the GPU:
+ * the CUDA twins of {@code cpu.CpuKernels}, {@code cpu.ActivationKernels} and the pooling half of
+ * {@code cpu.ConvKernels}, with the same formulas, argument order (outputs first, then the
+ * incoming gradient, then saved forward values, then sizes) and tie and NaN rules, so that the
+ * two backends agree to float rounding (exactly for ReLU and max pooling).
+ *
+ * <p>Launchers take device addresses as {@code long} and check their sizes on the host, naming
+ * the kernel in the exception. Element counts fit an {@code int} (a tensor's {@code numel} does);
+ * they are passed as {@code long long} where a thread index is compared with them, since
+ * {@code blockIdx.x * blockDim.x} may pass 2^31 in the last block of a large launch. Past that
+ * check an index fits an {@code int}, and divisions and remainders are taken in 32 bits (a 64-bit
+ * one is a long instruction sequence on a GPU); offsets into memory stay 64-bit.
+ *
+ * <p>Every reduction adds in an order fixed by the sizes alone, so results repeat bit for bit
+ * from run to run; the one exception is the max-pooling backward, whose atomic adds make the sum
+ * order vary where windows overlap (with at most one contribution per element, the usual case of
+ * stride at least the kernel, it is exact).
+ */
+public final class ElementwiseKernels {
+  /** Threads per block of the kernels that use shared memory or warps: the source assumes 256. */
+  static final int THREADS = 256;
+  /** Rows of a softmax handled by one block: one warp each. */
+  private static final int ROWS_PER_BLOCK = THREADS / 32;
+  /** Blocks of the first pass of {@link #sum}: enough to fill a GPU, and a fixed order of addition. */
+  private static final int SUM_BLOCKS = 1024;
+  /** Rows one block of {@code kiln_sum_rows} adds before a second pass takes over. */
+  private static final int ROWS_PER_CHUNK = 1024;
+
+  /** The CUDA C source, public so that a test can compile it without a GPU. */
+  public static final String SOURCE = """
+      // Kernels with shared memory or warp shuffles are launched with 256 threads per block
+      // (ElementwiseKernels.THREADS); the others with any block size.
+
+      __device__ __forceinline__ float kiln_neg_inf() { return __int_as_float(0xff800000); }
+
+      // The maximum over a warp, in every lane (lane 0's value, broadcast, so that all agree).
+      __device__ __forceinline__ float kiln_warp_max(float v) {
+        for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_down_sync(0xffffffffu, v, o));
+        return __shfl_sync(0xffffffffu, v, 0);
+      }
+
+      // The sum over a warp, in every lane; the order of addition is fixed (a tree), and the lanes
+      // take lane 0's result rather than each its own, which may round differently.
+      __device__ __forceinline__ float kiln_warp_sum(float v) {
+        for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
+        return __shfl_sync(0xffffffffu, v, 0);
+      }
+
+      // ---------------------------------------------------------------- activations
+
+      // out = max(x, 0); a NaN passes through, as with Java's Math.max.
+      extern "C" __global__ void kiln_relu_forward(float* out, const float* x, long long n) {
+        long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (i < n) {
+          float v = x[i];
+          out[i] = (v > 0.0f || v != v) ? v : 0.0f;
+        }
+      }
+
+      // dx = g where the output y > 0, else 0: a product with a 0/1 factor (NaN for a NaN y), as
+      // the CPU's arithmetic mask computes it, so that the two agree bit for bit.
+      extern "C" __global__ void kiln_relu_backward(float* dx, const float* g, const float* y, long long n) {
+        long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (i < n) {
+          float v = y[i];
+          float pass = v > 0.0f ? 1.0f : (v == v ? 0.0f : v);
+          dx[i] = g[i] * pass;
+        }
+      }
+
+      // out = 1 / (1 + exp(-x)), from exp(-|x|) <= 1 so that nothing overflows.
+      extern "C" __global__ void kiln_sigmoid_forward(float* out, const float* x, long long n) {
+        long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (i < n) {
+          float v = x[i];
+          float e = expf(-fabsf(v));
+          out[i] = v >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
+        }
+      }
+
+      // dx = g * y * (1 - y), y the sigmoid's output.
+      extern "C" __global__ void kiln_sigmoid_backward(float* dx, const float* g, const float* y, long long n) {
+        long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (i < n) {
+          float s = y[i];
+          dx[i] = g[i] * s * (1.0f - s);
+        }
+      }
+
+      extern "C" __global__ void kiln_tanh_forward(float* out, const float* x, long long n) {
+        long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (i < n) out[i] = tanhf(x[i]);
+      }
+
+      // dx = g * (1 - y^2), y the tanh's output.
+      extern "C" __global__ void kiln_tanh_backward(float* dx, const float* g, const float* y, long long n) {
+        long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (i < n) {
+          float t = y[i];
+          dx[i] = g[i] * (1.0f - t * t);
+        }
+      }
+
+      // out = x > 0 ? x : slope * x
+      extern "C" __global__ void kiln_leaky_relu_forward(float* out, const float* x, float slope, long long n) {
+        long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (i < n) {
+          float v = x[i];
+          out[i] = v > 0.0f ? v : slope * v;
+        }
+      }
+
+      // dx = x > 0 ? g : slope * g, from the input x (the slope may be negative, so not from y).
+      extern "C" __global__ void kiln_leaky_relu_backward(float* dx, const float* g, const float* x, float slope, long long n) {
+        long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (i < n) {
+          float v = g[i];
+          dx[i] = x[i] > 0.0f ? v : slope * v;
+        }
+      }
+
+      // ---------------------------------------------------------------- arithmetic
+
+      // out = a * b, same shapes (also dropout's mask, forward and backward)
+      extern "C" __global__ void kiln_mul(float* out, const float* a, const float* b, long long n) {
+        long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (i < n) out[i] = a[i] * b[i];
+      }
+
+      // out[r, j] = a[r, j] + b[j]: b repeated over the leading dimensions of a, seen as [n / cols, cols]
+      extern "C" __global__ void kiln_add_repeated(float* out, const float* a, const float* b, int cols, long long n) {
+        long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (i < n) out[i] = a[i] + b[(int) i % cols];
+      }
+
+      // out[r, j] = a[r, j] * b[j]
+      extern "C" __global__ void kiln_mul_repeated(float* out, const float* a, const float* b, int cols, long long n) {
+        long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (i < n) out[i] = a[i] * b[(int) i % cols];
+      }
+
+      // out = x * s
+      extern "C" __global__ void kiln_scale(float* out, const float* x, float s, long long n) {
+        long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (i < n) out[i] = x[i] * s;
+      }
+
+      // out[i] = g[0] * factor: the gradient of a sum (factor 1) or mean (1 / n) of all elements.
+      extern "C" __global__ void kiln_fill_scaled(float* out, const float* g, float factor, long long n) {
+        long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (i < n) out[i] = g[0] * factor;
+      }
+
+      // ---------------------------------------------------------------- reductions
+
+      // First pass of the sum of all elements: block b adds its grid-stride share of x into
+      // partial[b], in double as the CPU does. The grid size depends on n only, so the order of
+      // addition, and the result, never change from run to run. 256 threads.
+      extern "C" __global__ void kiln_sum_partials(double* partial, const float* x, long long n) {
+        __shared__ double s[256];
+        double acc = 0.0;
+        for (long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) {
+          acc += x[i];
+        }
+        s[threadIdx.x] = acc;
+        __syncthreads();
+        for (int w = 128; w > 0; w >>= 1) {
+          if (threadIdx.x < w) s[threadIdx.x] += s[threadIdx.x + w];
+          __syncthreads();
+        }
+        if (threadIdx.x == 0) partial[blockIdx.x] = s[0];
+      }
+
+      // Second pass, one block of 256 threads: out[0] = (float) (sum(partial) * factor).
+      extern "C" __global__ void kiln_sum_finish(float* out, const double* partial, int count, float factor) {
+        __shared__ double s[256];
+        double acc = 0.0;
+        for (int i = threadIdx.x; i < count; i += blockDim.x) acc += partial[i];
+        s[threadIdx.x] = acc;
+        __syncthreads();
+        for (int w = 128; w > 0; w >>= 1) {
+          if (threadIdx.x < w) s[threadIdx.x] += s[threadIdx.x + w];
+          __syncthreads();
+        }
+        if (threadIdx.x == 0) out[0] = (float) (s[0] * (double) factor);
+      }
+
+      // Column sums of x[rows, cols], chunk by chunk: out[chunk, j] = sum of x[r, j] over the rows
+      // r of chunk blockIdx.y (rowsPerChunk of them). A block of 256 threads covers 32 columns
+      // (blockIdx.x) with 8 threads per column, which take every 8th row and then add up their
+      // 8 partial sums in a fixed order. Adjacent threads read adjacent columns (coalesced).
+      extern "C" __global__ void kiln_sum_rows(float* out, const float* x, int rows, int cols, int rowsPerChunk) {
+        __shared__ float part[8][32];
+        int lane = threadIdx.x & 31, k = threadIdx.x >> 5;
+        int j = blockIdx.x * 32 + lane;
+        int r0 = blockIdx.y * rowsPerChunk;
+        int r1 = (int) min((long long) rows, (long long) r0 + rowsPerChunk);
+        float acc = 0.0f;
+        if (j < cols) {
+          for (int r = r0 + k; r < r1; r += 8) acc += x[(long long) r * cols + j];
+        }
+        part[k][lane] = acc;
+        __syncthreads();
+        if (k == 0 && j < cols) {
+          float t = part[0][lane];
+          for (int q = 1; q < 8; q++) t += part[q][lane];
+          out[(long long) blockIdx.y * cols + j] = t;
+        }
+      }
+
+      // ---------------------------------------------------------------- softmax and log-softmax
+
+      // Along the last dimension (rows of `size` contiguous values), one warp per row, 8 rows per
+      // block of 256: y = exp(x - max) / sum, or with `takeLog` set, y = x - (max + log(sum)).
+      extern "C" __global__ void kiln_softmax_rows_forward(float* y, const float* x, int rows, int size, int takeLog) {
+        int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+        int lane = threadIdx.x & 31;
+        if (row >= rows) return; // the whole warp leaves together, so the shuffles stay complete
+        const float* xr = x + (long long) row * size;
+        float* yr = y + (long long) row * size;
+        float m = kiln_neg_inf();
+        for (int k = lane; k < size; k += 32) m = fmaxf(m, xr[k]);
+        m = kiln_warp_max(m);
+        float s = 0.0f;
+        for (int k = lane; k < size; k += 32) s += expf(xr[k] - m);
+        s = kiln_warp_sum(s);
+        if (takeLog) {
+          float lse = m + logf(s);
+          for (int k = lane; k < size; k += 32) yr[k] = xr[k] - lse;
+        } else {
+          for (int k = lane; k < size; k += 32) yr[k] = expf(xr[k] - m) / s;
+        }
+      }
+
+      // Backward of kiln_softmax_rows_forward from its output y: dx = y * (g - sum(g * y)), or
+      // with `takeLog` set, dx = g - exp(y) * sum(g).
+      extern "C" __global__ void kiln_softmax_rows_backward(float* dx, const float* g, const float* y, int rows, int size, int takeLog) {
+        int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+        int lane = threadIdx.x & 31;
+        if (row >= rows) return;
+        long long base = (long long) row * size;
+        float s = 0.0f;
+        for (int k = lane; k < size; k += 32) s += takeLog ? g[base + k] : g[base + k] * y[base + k];
+        s = kiln_warp_sum(s);
+        for (int k = lane; k < size; k += 32) {
+          long long at = base + k;
+          dx[at] = takeLog ? g[at] - expf(y[at]) * s : y[at] * (g[at] - s);
+        }
+      }
+
+      // Along a middle dimension of x seen as [outer, size, inner] (inner > 1): one thread per
+      // (outer, inner) pair, walking its `size` values `inner` apart; adjacent threads read
+      // adjacent values. Same formulas as kiln_softmax_rows_forward.
+      extern "C" __global__ void kiln_softmax_strided_forward(float* y, const float* x, int outer, int size, int inner, int takeLog) {
+        long long t = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (t >= (long long) outer * inner) return;
+        long long first = (long long) ((int) t / inner) * size * inner + (int) t % inner;
+        float m = kiln_neg_inf();
+        for (int k = 0; k < size; k++) m = fmaxf(m, x[first + (long long) k * inner]);
+        float s = 0.0f;
+        for (int k = 0; k < size; k++) s += expf(x[first + (long long) k * inner] - m);
+        float lse = m + logf(s);
+        for (int k = 0; k < size; k++) {
+          long long at = first + (long long) k * inner;
+          y[at] = takeLog ? x[at] - lse : expf(x[at] - m) / s;
+        }
+      }
+
+      // Backward of kiln_softmax_strided_forward, formulas as kiln_softmax_rows_backward.
+      extern "C" __global__ void kiln_softmax_strided_backward(
+          float* dx, const float* g, const float* y, int outer, int size, int inner, int takeLog) {
+        long long t = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (t >= (long long) outer * inner) return;
+        long long first = (long long) ((int) t / inner) * size * inner + (int) t % inner;
+        float s = 0.0f;
+        for (int k = 0; k < size; k++) {
+          long long at = first + (long long) k * inner;
+          s += takeLog ? g[at] : g[at] * y[at];
+        }
+        for (int k = 0; k < size; k++) {
+          long long at = first + (long long) k * inner;
+          dx[at] = takeLog ? g[at] - expf(y[at]) * s : y[at] * (g[at] - s);
+        }
+      }
+
+      // ---------------------------------------------------------------- losses
+
+      // Cross-entropy of logits[rows, classes] against class indices stored as floats (checked
+      // on the host: whole numbers in 0..classes-1), one warp per row, 8 rows per block of 256:
+      // probs = softmax(logits), kept for the backward; loss = log(sum exp(x - max)) + max - x[target].
+      extern "C" __global__ void kiln_cross_entropy_forward(
+          float* losses, float* probs, const float* logits, const float* targets, int rows, int classes) {
+        int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+        int lane = threadIdx.x & 31;
+        if (row >= rows) return;
+        const float* xr = logits + (long long) row * classes;
+        float* pr = probs + (long long) row * classes;
+        float m = kiln_neg_inf();
+        for (int k = lane; k < classes; k += 32) m = fmaxf(m, xr[k]);
+        m = kiln_warp_max(m);
+        float s = 0.0f;
+        for (int k = lane; k < classes; k += 32) s += expf(xr[k] - m);
+        s = kiln_warp_sum(s);
+        for (int k = lane; k < classes; k += 32) pr[k] = expf(xr[k] - m) / s;
+        if (lane == 0) losses[row] = logf(s) + m - xr[(int) targets[row]];
+      }
+
+      // dlogits[r, j] = (probs[r, j] - (j == target[r])) * scale[r * scaleStride] * factor: the
+      // per-sample gradients g[r] (stride 1, factor 1), or one g[0] for a mean (stride 0, factor
+      // 1 / rows) or sum (factor 1). Written as the CPU does: p * s, then s subtracted at the target.
+      extern "C" __global__ void kiln_cross_entropy_backward(float* dlogits, const float* probs, const float* targets,
+          const float* scale, int scaleStride, float factor, int classes, long long n) {
+        long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (i < n) {
+          int r = (int) i / classes;
+          int j = (int) i - r * classes;
+          float s = scale[r * scaleStride] * factor;
+          float d = probs[i] * s;
+          dlogits[i] = j == (int) targets[r] ? d - s : d;
+        }
+      }
+
+      // out = |x - t|
+      extern "C" __global__ void kiln_l1_forward(float* out, const float* x, const float* t, long long n) {
+        long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (i < n) out[i] = fabsf(x[i] - t[i]);
+      }
+
+      // dx = g * sign(x - t), with Java's Math.signum: 0 (signed) where equal, NaN for NaN.
+      extern "C" __global__ void kiln_l1_backward(float* dx, const float* g, const float* x, const float* t, long long n) {
+        long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (i < n) {
+          float d = x[i] - t[i];
+          dx[i] = g[i] * (d > 0.0f ? 1.0f : (d < 0.0f ? -1.0f : d));
+        }
+      }
+
+      // out = (x - t)^2
+      extern "C" __global__ void kiln_mse_forward(float* out, const float* x, const float* t, long long n) {
+        long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (i < n) {
+          float d = x[i] - t[i];
+          out[i] = d * d;
+        }
+      }
+
+      // dx = g * 2 * (x - t)
+      extern "C" __global__ void kiln_mse_backward(float* dx, const float* g, const float* x, const float* t, long long n) {
+        long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (i < n) dx[i] = g[i] * 2.0f * (x[i] - t[i]);
+      }
+
+      // ---------------------------------------------------------------- max pooling
+
+      // One thread per output element of x[planes, height, width] pooled to [planes, outH, outW]
+      // (cpu.Pool2dShape's geometry). The window is clipped to the input (padding counts as minus
+      // infinity) and read in row-major order, with ConvKernels.maxPool2dForward's rules: the
+      // first maximum is recorded in argmax (its index ih * width + iw within the plane); a NaN
+      // makes the value NaN, and the recorded element is then the largest one before the first
+      // NaN (the NaN itself when it comes first).
+      extern "C" __global__ void kiln_max_pool2d_forward(float* out, int* argmax, const float* x,
+          int planes, int height, int width, int outH, int outW,
+          int kernelH, int kernelW, int strideH, int strideW, int padH, int padW) {
+        long long thread = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (thread >= (long long) planes * outH * outW) return;
+        int o = (int) thread;
+        int ow = o % outW;
+        int oh = o / outW % outH;
+        int plane = o / (outW * outH);
+        int hLo = max(oh * strideH - padH, 0), hHi = min(oh * strideH - padH + kernelH, height);
+        int wLo = max(ow * strideW - padW, 0), wHi = min(ow * strideW - padW + kernelW, width);
+        const float* xp = x + (long long) plane * height * width;
+        float m = kiln_neg_inf();
+        int best = hLo * width + wLo;
+        for (int ih = hLo; ih < hHi; ih++) {
+          for (int iw = wLo; iw < wHi; iw++) {
+            int at = ih * width + iw;
+            float v = xp[at];
+            best = v > m ? at : best;
+            // Java's Math.max: a NaN, once seen, stays; +0 wins over -0
+            m = (v > m || v != v || (__float_as_int(v) == 0 && m == 0.0f)) ? v : m;
+          }
+        }
+        out[o] = m;
+        argmax[o] = best;
+      }
+
+      // Gradient of max pooling: each output's gradient is added at its recorded maximum, into a
+      // dx the caller has zeroed. Atomic, since overlapping windows may share a maximum.
+      extern "C" __global__ void kiln_max_pool2d_backward(
+          float* dx, const float* g, const int* argmax, int planeIn, int planeOut, long long n) {
+        long long o = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (o < n) atomicAdd(dx + (long long) ((int) o / planeOut) * planeIn + argmax[o], g[o]);
+      }
+      """;
+
+  private ElementwiseKernels() {}
+
+  private static CudaKernel kernel(String name) {
+    return CudaModule.of("kiln_elementwise.cu", SOURCE).kernel(name);
+  }
+
+  private static void require(boolean ok, String function, String what) {
+    if (!ok) {
+      throw new IllegalArgumentException(function + ": " + what);
+    }
+  }
+
+  private static void requireCount(String function, long n) {
+    require(n >= 0 && n <= Integer.MAX_VALUE, function, "element count " + n + " is outside 0.." + Integer.MAX_VALUE);
+  }
+
+  private static void requireDims(String function, int... dims) {
+    for (int d : dims) {
+      require(d >= 0, function, "negative size " + d + " in " + java.util.Arrays.toString(dims));
+    }
+  }
+
+  /** {@code count} items of at most {@code perBlock} each: the number of blocks, checked to fit a grid. */
+  private static int blocks(String function, long count, int perBlock) {
+    long b = (count + perBlock - 1) / perBlock;
+    require(b <= Integer.MAX_VALUE, function, count + " items is more than one launch covers");
+    return (int) b;
+  }
+
+  // ------------------------------------------------------------------ activations
+
+  /** {@code out = max(x, 0)}. */
+  public static void reluForward(long out, long x, long n) {
+    requireCount("relu_forward", n);
+    kernel("kiln_relu_forward").launch1d(n, out, x, n);
+  }
+
+  /** {@code dx = y > 0 ? g : 0}, {@code y} the ReLU's output. */
+  public static void reluBackward(long dx, long g, long y, long n) {
+    requireCount("relu_backward", n);
+    kernel("kiln_relu_backward").launch1d(n, dx, g, y, n);
+  }
+
+  /** {@code out = 1 / (1 + exp(-x))}. */
+  public static void sigmoidForward(long out, long x, long n) {
+    requireCount("sigmoid_forward", n);
+    kernel("kiln_sigmoid_forward").launch1d(n, out, x, n);
+  }
+
+  /** {@code dx = g * y * (1 - y)}, {@code y} the sigmoid's output. */
+  public static void sigmoidBackward(long dx, long g, long y, long n) {
+    requireCount("sigmoid_backward", n);
+    kernel("kiln_sigmoid_backward").launch1d(n, dx, g, y, n);
+  }
+
+  /** {@code out = tanh(x)}. */
+  public static void tanhForward(long out, long x, long n) {
+    requireCount("tanh_forward", n);
+    kernel("kiln_tanh_forward").launch1d(n, out, x, n);
+  }
+
+  /** {@code dx = g * (1 - y^2)}, {@code y} the tanh's output. */
+  public static void tanhBackward(long dx, long g, long y, long n) {
+    requireCount("tanh_backward", n);
+    kernel("kiln_tanh_backward").launch1d(n, dx, g, y, n);
+  }
+
+  /** {@code out = x > 0 ? x : slope * x}. */
+  public static void leakyReluForward(long out, long x, float slope, long n) {
+    requireCount("leaky_relu_forward", n);
+    kernel("kiln_leaky_relu_forward").launch1d(n, out, x, slope, n);
+  }
+
+  /** {@code dx = x > 0 ? g : slope * g}, from the input {@code x}. */
+  public static void leakyReluBackward(long dx, long g, long x, float slope, long n) {
+    requireCount("leaky_relu_backward", n);
+    kernel("kiln_leaky_relu_backward").launch1d(n, dx, g, x, slope, n);
+  }
+
+  // ------------------------------------------------------------------ arithmetic
+
+  /** {@code out = a * b}, same shapes; also applies dropout's mask. */
+  public static void mul(long out, long a, long b, long n) {
+    requireCount("mul", n);
+    kernel("kiln_mul").launch1d(n, out, a, b, n);
+  }
+
+  /** {@code out[r, j] = a[r, j] + b[j]} for {@code a} seen as {@code [n / cols, cols]}. */
+  public static void addRepeated(long out, long a, long b, int cols, long n) {
+    requireRepeated("add_repeated", cols, n);
+    kernel("kiln_add_repeated").launch1d(n, out, a, b, cols, n);
+  }
+
+  /** {@code out[r, j] = a[r, j] * b[j]} for {@code a} seen as {@code [n / cols, cols]}. */
+  public static void mulRepeated(long out, long a, long b, int cols, long n) {
+    requireRepeated("mul_repeated", cols, n);
+    kernel("kiln_mul_repeated").launch1d(n, out, a, b, cols, n);
+  }
+
+  private static void requireRepeated(String function, int cols, long n) {
+    requireCount(function, n);
+    require(n == 0 || (cols > 0 && n % cols == 0), function, n + " elements are not whole rows of " + cols);
+  }
+
+  /** {@code out = x * s}. */
+  public static void scale(long out, long x, float s, long n) {
+    requireCount("scale", n);
+    kernel("kiln_scale").launch1d(n, out, x, s, n);
+  }
+
+  /** {@code out[0..n) = g[0] * factor}: the gradient of a sum or mean of all elements. */
+  public static void fillScaled(long out, long g, float factor, long n) {
+    requireCount("fill_scaled", n);
+    kernel("kiln_fill_scaled").launch1d(n, out, g, factor, n);
+  }
+
+  // ------------------------------------------------------------------ reductions
+
+  /**
+   * {@code out[0] = (float) (sum(x[0..n)) * factor)}, the sum accumulated in double in an order
+   * that depends on {@code n} only: a first pass of up to {@value #SUM_BLOCKS} blocks, each adding
+   * a grid-stride share, then one block adding their partial sums. {@code n = 0} gives 0.
+   */
+  public static void sum(long out, long x, long n, float factor) {
+    requireCount("sum", n);
+    int blocks = Math.max(1, Math.min(SUM_BLOCKS, blocks("sum", n, THREADS)));
+    // Doubles, two floats each; back to the allocator's cache at once, which is safe because
+    // every later use of the block is queued on the same stream after these two kernels.
+    CudaBuffer partial = Cuda.get().allocate(2L * blocks);
+    try {
+      kernel("kiln_sum_partials").launch(blocks, 1, THREADS, 0, partial.address(), x, n);
+      kernel("kiln_sum_finish").launch(1, 1, THREADS, 0, out, partial.address(), blocks, factor);
+    } finally {
+      partial.release();
+    }
+  }
+
+  /**
+   * Column sums {@code out[j] = sum_r x[r, j]} of {@code x[rows, cols]}: the gradient of a tensor
+   * repeated over leading dimensions, reduced back to its own shape. Long columns are cut into
+   * chunks of {@value #ROWS_PER_CHUNK} rows summed in parallel, then the chunks' sums are summed
+   * the same way; the order of addition depends on the sizes only.
+   */
+  public static void sumRows(long out, long x, int rows, int cols) {
+    requireDims("sum_rows", rows, cols);
+    if (cols == 0) {
+      return;
+    }
+    int columnBlocks = blocks("sum_rows", cols, 32);
+    int chunks = Math.max(1, Math.min(65535, (rows + ROWS_PER_CHUNK - 1) / ROWS_PER_CHUNK));
+    int rowsPerChunk = Math.max(1, (rows + chunks - 1) / chunks);
+    CudaKernel k = kernel("kiln_sum_rows");
+    if (chunks == 1) {
+      k.launch(columnBlocks, 1, THREADS, 0, out, x, rows, cols, rowsPerChunk);
+      return;
+    }
+    CudaBuffer partial = Cuda.get().allocate((long) chunks * cols);
+    try {
+      k.launch(columnBlocks, chunks, THREADS, 0, partial.address(), x, rows, cols, rowsPerChunk);
+      sumRows(out, partial.address(), chunks, cols);
+    } finally {
+      partial.release(); // safe: later users of the block are queued after these kernels
+    }
+  }
+
+  // ------------------------------------------------------------------ softmax and log-softmax
+
+  /**
+   * Softmax ({@code takeLog} false) or log-softmax along the middle dimension of {@code x} seen as
+   * {@code [outer, size, inner]}: a warp per row when the dimension is the last one
+   * ({@code inner = 1}), else a thread per {@code (outer, inner)} pair.
+   */
+  public static void softmaxForward(long y, long x, int outer, int size, int inner, boolean takeLog) {
+    String function = takeLog ? "log_softmax_forward" : "softmax_forward";
+    requireDims(function, outer, size, inner);
+    if ((long) outer * size * inner == 0) {
+      return;
+    }
+    if (inner == 1) {
+      kernel("kiln_softmax_rows_forward").launch(blocks(function, outer, ROWS_PER_BLOCK), 1, THREADS, 0, y, x, outer, size, takeLog ? 1 : 0);
+    } else {
+      kernel("kiln_softmax_strided_forward").launch1d((long) outer * inner, y, x, outer, size, inner, takeLog ? 1 : 0);
+    }
+  }
+
+  /**
+   * Gradient of {@link #softmaxForward} from its output {@code y}: {@code dx = y * (g - sum(g * y))},
+   * or for the log-softmax {@code dx = g - exp(y) * sum(g)}, sums along the dimension.
+   */
+  public static void softmaxBackward(long dx, long g, long y, int outer, int size, int inner, boolean takeLog) {
+    String function = takeLog ? "log_softmax_backward" : "softmax_backward";
+    requireDims(function, outer, size, inner);
+    if ((long) outer * size * inner == 0) {
+      return;
+    }
+    if (inner == 1) {
+      kernel("kiln_softmax_rows_backward").launch(blocks(function, outer, ROWS_PER_BLOCK), 1, THREADS, 0, dx, g, y, outer, size, takeLog ? 1 : 0);
+    } else {
+      kernel("kiln_softmax_strided_backward").launch1d((long) outer * inner, dx, g, y, outer, size, inner, takeLog ? 1 : 0);
+    }
+  }
+
+  // ------------------------------------------------------------------ losses
+
+  /**
+   * Cross-entropy per row of {@code logits[rows, classes]}: writes the softmax into
+   * {@code probs[rows, classes]} and each row's loss into {@code losses[rows]}. The targets,
+   * class indices stored as floats, must have been checked on the host: the kernel reads
+   * {@code logits[r, (int) target[r]]} unchecked.
+   */
+  public static void crossEntropyForward(long losses, long probs, long logits, long targets, int rows, int classes) {
+    requireDims("cross_entropy_forward", rows, classes);
+    require(rows == 0 || classes > 0, "cross_entropy_forward", rows + " rows of 0 classes have no loss");
+    if (rows == 0) {
+      return;
+    }
+    kernel("kiln_cross_entropy_forward").launch(blocks("cross_entropy_forward", rows, ROWS_PER_BLOCK), 1, THREADS, 0,
+        losses, probs, logits, targets, rows, classes);
+  }
+
+  /**
+   * {@code dlogits = (probs - onehot(target)) * s[r]} with {@code s[r] = scale[r * scaleStride] * factor}:
+   * stride 1 and factor 1 for per-sample gradients, stride 0 for one gradient shared by every row
+   * (a mean, {@code factor = 1 / rows}, or a sum).
+   */
+  public static void crossEntropyBackward(long dlogits, long probs, long targets, long scale, int scaleStride, float factor,
+      int rows, int classes) {
+    requireDims("cross_entropy_backward", rows, classes);
+    require(scaleStride == 0 || scaleStride == 1, "cross_entropy_backward", "scale stride " + scaleStride + " is not 0 or 1");
+    long n = (long) rows * classes;
+    requireCount("cross_entropy_backward", n);
+    kernel("kiln_cross_entropy_backward").launch1d(n, dlogits, probs, targets, scale, scaleStride, factor, classes, n);
+  }
+
+  /** {@code out = |x - t|}. */
+  public static void l1Forward(long out, long x, long t, long n) {
+    requireCount("l1_forward", n);
+    kernel("kiln_l1_forward").launch1d(n, out, x, t, n);
+  }
+
+  /** {@code dx = g * sign(x - t)}; the target's gradient is {@code -dx}. */
+  public static void l1Backward(long dx, long g, long x, long t, long n) {
+    requireCount("l1_backward", n);
+    kernel("kiln_l1_backward").launch1d(n, dx, g, x, t, n);
+  }
+
+  /** {@code out = (x - t)^2}. */
+  public static void mseForward(long out, long x, long t, long n) {
+    requireCount("mse_forward", n);
+    kernel("kiln_mse_forward").launch1d(n, out, x, t, n);
+  }
+
+  /** {@code dx = g * 2 * (x - t)}; the target's gradient is {@code -dx}. */
+  public static void mseBackward(long dx, long g, long x, long t, long n) {
+    requireCount("mse_backward", n);
+    kernel("kiln_mse_backward").launch1d(n, dx, g, x, t, n);
+  }
+
+  // ------------------------------------------------------------------ max pooling
+
+  /**
+   * Max pooling of {@code x[planes, height, width]} (planes = batch * channels) into
+   * {@code out[planes, outH, outW]}, recording in {@code argmax} (an int buffer of as many
+   * entries) each maximum's index {@code ih * width + iw} within its plane. The geometry is
+   * {@code cpu.Pool2dShape}'s, which the caller has built and so checked; the tie and NaN rules are
+   * {@code cpu.ConvKernels.maxPool2dForward}'s.
+   */
+  public static void maxPool2dForward(long out, long argmax, long x, int planes, int height, int width, int outH, int outW,
+      int kernelH, int kernelW, int strideH, int strideW, int padH, int padW) {
+    requireDims("max_pool2d_forward", planes, height, width, outH, outW, padH, padW);
+    require(kernelH > 0 && kernelW > 0 && strideH > 0 && strideW > 0, "max_pool2d_forward",
+        "kernel " + kernelH + "x" + kernelW + " and stride " + strideH + "x" + strideW + " must be positive");
+    long n = (long) planes * outH * outW;
+    requireCount("max_pool2d_forward", n);
+    requireCount("max_pool2d_forward", (long) planes * height * width);
+    kernel("kiln_max_pool2d_forward").launch1d(n, out, argmax, x, planes, height, width, outH, outW,
+        kernelH, kernelW, strideH, strideW, padH, padW);
+  }
+
+  /**
+   * Gradient of {@link #maxPool2dForward}: {@code g[planes, outH, outW]} added at the recorded
+   * maxima of {@code dx[planes, planeIn]}, which the caller has zeroed.
+   */
+  public static void maxPool2dBackward(long dx, long g, long argmax, int planes, int planeIn, int planeOut) {
+    requireDims("max_pool2d_backward", planes, planeIn, planeOut);
+    long n = (long) planes * planeOut;
+    requireCount("max_pool2d_backward", n);
+    kernel("kiln_max_pool2d_backward").launch1d(n, dx, g, argmax, planeIn, planeOut, n);
+  }
+}

@@ -1,0 +1,422 @@
+package dev.kiln.runtime;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import java.util.Arrays;
+import java.util.function.Function;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The CUDA ops of {@link CudaOps} against the CPU backend: each op runs forward and backward on
+ * both devices from the same random inputs and the same random output gradient, and the values
+ * and every input's gradient must agree to a relative error {@code ||cuda - cpu|| / ||cpu||} of
+ * {@value #TOLERANCE} (exactly, bit for bit, where the two compute the same float operations
+ * in the same order: ReLU, dropout, max pooling). Needs a GPU: tagged {@code cuda}, run with
+ * {@code -Dkiln.excludedGroups= -Dgroups=cuda}.
+ */
+@Tag("cuda")
+class CudaOpsTest {
+  private static final double TOLERANCE = 1e-4;
+  /** Reseeds the generator before each device's forward, so that ops that draw (dropout) draw the same. */
+  private static final long FORWARD_SEED = 99;
+  private static Device gpu;
+
+  /** How closely the two devices must agree. */
+  private enum Match {
+    /** Relative norm error below the tolerance, values and gradients. */
+    CLOSE,
+    /** Bit for bit (NaN matching NaN), values and gradients. */
+    EXACT,
+    /** Values bit for bit, gradients close (atomic adds in a varying order). */
+    EXACT_VALUES
+  }
+
+  @BeforeAll
+  static void requireGpu() {
+    gpu = Device.cuda(); // throws, saying why, where there is no usable GPU
+  }
+
+  @BeforeEach
+  void seed() {
+    Kiln.manualSeed(2024);
+  }
+
+  // ------------------------------------------------------------------ the comparison
+
+  /**
+   * Runs {@code f} on CPU copies and on GPU copies of {@code inputs} (CPU tensors; float ones get
+   * {@code requiresGrad}), backpropagates one random output gradient through both, and compares
+   * the outputs and the gradient of every float input. Returns the GPU output.
+   */
+  private static Tensor compare(String op, Match match, Function<Tensor[], Tensor> f, Tensor... inputs) {
+    Tensor[] onCpu = new Tensor[inputs.length];
+    Tensor[] onGpu = new Tensor[inputs.length];
+    for (int i = 0; i < inputs.length; i++) {
+      onCpu[i] = Tensor.wrap(inputs[i].toFloatArray(), inputs[i].dtype(), inputs[i].shape());
+      onGpu[i] = onCpu[i].to(gpu);
+      assertTrue(onGpu[i].device().isCuda(), op + ": input " + i + " did not move to the GPU");
+      if (inputs[i].dtype() == DType.FLOAT32) {
+        onCpu[i].requiresGrad(true);
+        onGpu[i].requiresGrad(true);
+      }
+    }
+    Kiln.manualSeed(FORWARD_SEED);
+    Tensor cpuOut = f.apply(onCpu);
+    Kiln.manualSeed(FORWARD_SEED);
+    Tensor gpuOut = f.apply(onGpu);
+    assertTrue(gpuOut.device().isCuda(), op + ": the result is on " + gpuOut.device() + ", expected cuda");
+    assertArrayEquals(cpuOut.shape(), gpuOut.shape(),
+        op + ": result shape " + Shapes.toString(gpuOut.shape()) + " on cuda, " + Shapes.toString(cpuOut.shape()) + " on cpu");
+    agree(op + ": forward values " + Shapes.toString(cpuOut.shape()), match != Match.CLOSE, gpuOut, cpuOut);
+
+    Tensor gradOut = Tensor.randn(cpuOut.shape());
+    cpuOut.backward(gradOut);
+    gpuOut.backward(gradOut.to(gpu));
+    for (int i = 0; i < inputs.length; i++) {
+      if (!onCpu[i].requiresGrad()) {
+        continue;
+      }
+      String what = op + ": gradient of input " + i + " " + Shapes.toString(inputs[i].shape());
+      Tensor cpuGrad = onCpu[i].grad();
+      Tensor gpuGrad = onGpu[i].grad();
+      if (cpuGrad == null) {
+        assertNull(gpuGrad, what + ": none on the cpu, but one on cuda");
+        continue;
+      }
+      assertNotNull(gpuGrad, what + ": none on cuda");
+      assertTrue(gpuGrad.device().isCuda(), what + ": on " + gpuGrad.device() + ", expected cuda");
+      assertArrayEquals(cpuGrad.shape(), gpuGrad.shape(), what + ": shape " + Shapes.toString(gpuGrad.shape()) + " on cuda");
+      agree(what, match == Match.EXACT, gpuGrad, cpuGrad);
+    }
+    return gpuOut;
+  }
+
+  /** Fails unless {@code cuda}'s values equal {@code cpu}'s (bit for bit, or to the relative tolerance). */
+  private static void agree(String what, boolean exact, Tensor cuda, Tensor cpu) {
+    float[] a = cuda.toFloatArray();
+    float[] b = cpu.toFloatArray();
+    assertEquals(b.length, a.length, what + ": element counts differ");
+    if (exact) {
+      for (int i = 0; i < a.length; i++) {
+        if (Float.floatToIntBits(a[i]) != Float.floatToIntBits(b[i])) { // any NaN matches any NaN, 0 and -0 differ
+          fail(what + " differ at flat index " + i + ": cuda " + a[i] + ", cpu " + b[i] + " (expected bit-for-bit equality)");
+        }
+      }
+      return;
+    }
+    double diff = 0, norm = 0;
+    int worst = -1;
+    double worstAbs = -1;
+    for (int i = 0; i < a.length; i++) {
+      double d = (double) a[i] - b[i];
+      diff += d * d;
+      norm += (double) b[i] * b[i];
+      if (!(Math.abs(d) <= worstAbs)) {
+        worstAbs = Math.abs(d);
+        worst = i;
+      }
+    }
+    double rel = norm == 0 ? Math.sqrt(diff) : Math.sqrt(diff / norm);
+    if (!(rel < TOLERANCE)) {
+      fail(String.format("%s differ: relative error %.3g (tolerance %.1g); largest difference at flat index %d: cuda %s, cpu %s",
+          what, rel, TOLERANCE, worst, a[worst], b[worst]));
+    }
+  }
+
+  private static Tensor randn(float scale, int... shape) {
+    float[] d = Tensor.randn(shape).toFloatArray();
+    for (int i = 0; i < d.length; i++) {
+      d[i] *= scale;
+    }
+    return Tensor.of(d, shape);
+  }
+
+  private static Tensor labels(int rows, int classes) {
+    int[] l = new int[rows];
+    for (int i = 0; i < rows; i++) {
+      l[i] = Kiln.generator().nextInt(classes);
+    }
+    return Tensor.labels(l);
+  }
+
+  // ------------------------------------------------------------------ element-wise
+
+  @Test
+  void addSameShapeAndRepeated() {
+    compare("add same shape", Match.CLOSE, in -> Ops.add(in[0], in[1]), Tensor.randn(4, 3, 5), Tensor.randn(4, 3, 5));
+    compare("add [4,3,5] + [5]", Match.CLOSE, in -> Ops.add(in[0], in[1]), Tensor.randn(4, 3, 5), Tensor.randn(5));
+    compare("add [4,3,5] + [3,5]", Match.CLOSE, in -> Ops.add(in[0], in[1]), Tensor.randn(4, 3, 5), Tensor.randn(3, 5));
+    compare("add [4,3,5] + rank 0", Match.CLOSE, in -> Ops.add(in[0], in[1]), Tensor.randn(4, 3, 5), Tensor.randn());
+    // More than 1024 rows: the bias gradient is summed in chunks, then the chunks' sums.
+    compare("add [3000,40] + [40]", Match.CLOSE, in -> Ops.add(in[0], in[1]), Tensor.randn(3000, 40), Tensor.randn(40));
+    compare("add [70000,2] + [2]", Match.CLOSE, in -> Ops.add(in[0], in[1]), Tensor.randn(70000, 2), Tensor.randn(2));
+  }
+
+  @Test
+  void mulSameShapeAndRepeated() {
+    compare("mul same shape", Match.CLOSE, in -> Ops.mul(in[0], in[1]), Tensor.randn(4, 3, 5), Tensor.randn(4, 3, 5));
+    compare("mul [4,3,5] * [5]", Match.CLOSE, in -> Ops.mul(in[0], in[1]), Tensor.randn(4, 3, 5), Tensor.randn(5));
+    compare("mul [4,3,5] * [3,5]", Match.CLOSE, in -> Ops.mul(in[0], in[1]), Tensor.randn(4, 3, 5), Tensor.randn(3, 5));
+    compare("mul [4,3,5] * rank 0", Match.CLOSE, in -> Ops.mul(in[0], in[1]), Tensor.randn(4, 3, 5), Tensor.randn());
+    compare("mul [2500,33] * [33]", Match.CLOSE, in -> Ops.mul(in[0], in[1]), Tensor.randn(2500, 33), Tensor.randn(33));
+  }
+
+  @Test
+  void addAndMulCheckShapesAsOnTheCpu() {
+    Tensor a = Tensor.randn(4, 3).to(gpu);
+    Tensor b = Tensor.randn(4).to(gpu);
+    var e = assertThrows(IllegalArgumentException.class, () -> Ops.add(a, b));
+    assertTrue(e.getMessage().startsWith("add: shapes [4, 3] and [4] do not broadcast"), e.getMessage());
+    e = assertThrows(IllegalArgumentException.class, () -> Ops.mul(a, b));
+    assertTrue(e.getMessage().startsWith("mul: shapes [4, 3] and [4] do not broadcast"), e.getMessage());
+  }
+
+  @Test
+  void scale() {
+    compare("scale", Match.CLOSE, in -> Ops.scale(in[0], -0.37f), Tensor.randn(6, 7));
+  }
+
+  // ------------------------------------------------------------------ activations
+
+  @Test
+  void reluIsExact() {
+    compare("relu", Match.EXACT, in -> Ops.relu(in[0]), Tensor.randn(5, 301));
+  }
+
+  @Test
+  void sigmoidAndTanh() {
+    compare("sigmoid", Match.CLOSE, in -> Ops.sigmoid(in[0]), randn(4f, 7, 33));
+    compare("tanh", Match.CLOSE, in -> Ops.tanh(in[0]), randn(2f, 7, 33));
+    Tensor extreme = Tensor.of(new float[] {-1000f, -30f, -1f, 0.5f, 30f, 1000f});
+    compare("sigmoid of large values", Match.CLOSE, in -> Ops.sigmoid(in[0]), extreme);
+    compare("tanh of large values", Match.CLOSE, in -> Ops.tanh(in[0]), extreme);
+  }
+
+  @Test
+  void leakyReluWithPositiveAndNegativeSlopes() {
+    compare("leaky_relu 0.01", Match.CLOSE, in -> Ops.leakyRelu(in[0], 0.01), Tensor.randn(9, 40));
+    compare("leaky_relu -0.3", Match.CLOSE, in -> Ops.leakyRelu(in[0], -0.3), Tensor.randn(9, 40));
+  }
+
+  @Test
+  void softmaxAndLogSoftmaxAlongEveryDimension() {
+    for (int dim : new int[] {0, 1, 2, -1}) {
+      compare("softmax [3,4,5] dim " + dim, Match.CLOSE, in -> Ops.softmax(in[0], dim), randn(3f, 3, 4, 5));
+      compare("log_softmax [3,4,5] dim " + dim, Match.CLOSE, in -> Ops.logSoftmax(in[0], dim), randn(3f, 3, 4, 5));
+    }
+    // Rows longer than a warp, rows of one value, and a long strided dimension.
+    compare("softmax [8,1000] dim 1", Match.CLOSE, in -> Ops.softmax(in[0], 1), randn(3f, 8, 1000));
+    compare("log_softmax [8,1000] dim 1", Match.CLOSE, in -> Ops.logSoftmax(in[0], 1), randn(3f, 8, 1000));
+    compare("softmax [8,1000] dim 0", Match.CLOSE, in -> Ops.softmax(in[0], 0), randn(3f, 8, 1000));
+    compare("log_softmax [700,6] dim 0", Match.CLOSE, in -> Ops.logSoftmax(in[0], 0), randn(3f, 700, 6));
+    compare("softmax [50,1] dim 1", Match.CLOSE, in -> Ops.softmax(in[0], 1), Tensor.randn(50, 1));
+    compare("softmax rank 1", Match.CLOSE, in -> Ops.softmax(in[0], 0), Tensor.randn(37));
+    var e = assertThrows(IllegalArgumentException.class, () -> Ops.softmax(Tensor.randn(2, 3).to(gpu), 2));
+    assertTrue(e.getMessage().startsWith("softmax of shape [2, 3]: dimension 2 is out of range"), e.getMessage());
+  }
+
+  @Test
+  void dropoutDrawsTheSameMaskOnBothDevices() {
+    // compare() reseeds before each device's forward: the masks match only if both draw the same.
+    Tensor gpuOut = compare("dropout p=0.3", Match.EXACT, in -> Ops.dropout(in[0], 0.3, true), Tensor.randn(13, 77));
+    float[] values = gpuOut.toFloatArray();
+    long zeros = 0;
+    for (float v : values) {
+      zeros += v == 0f ? 1 : 0;
+    }
+    assertTrue(zeros > 0.2 * values.length && zeros < 0.4 * values.length, "dropout p=0.3 zeroed " + zeros + " of " + values.length);
+    compare("dropout p=1", Match.EXACT, in -> Ops.dropout(in[0], 1.0, true), Tensor.randn(4, 5));
+    Tensor x = Tensor.randn(3, 4).to(gpu);
+    assertSame(x, Ops.dropout(x, 0.0, true), "dropout with p = 0 returns its input");
+    assertSame(x, Ops.dropout(x, 0.5, false), "dropout outside training returns its input");
+    assertThrows(IllegalArgumentException.class, () -> Ops.dropout(x, 1.5, true));
+  }
+
+  // ------------------------------------------------------------------ reductions
+
+  @Test
+  void sumAndMean() {
+    compare("sum [1000]", Match.CLOSE, in -> Ops.sum(in[0]), Tensor.randn(1000));
+    compare("mean [1000]", Match.CLOSE, in -> Ops.mean(in[0]), Tensor.randn(1000));
+    // More elements than one pass of 1024 blocks of 256 threads covers at once.
+    compare("sum [300,1000]", Match.CLOSE, in -> Ops.sum(in[0]), Tensor.randn(300, 1000));
+    compare("mean [300,1000]", Match.CLOSE, in -> Ops.mean(in[0]), Tensor.randn(300, 1000));
+    compare("sum rank 0", Match.CLOSE, in -> Ops.sum(in[0]), Tensor.randn());
+    assertEquals(0f, Ops.sum(Tensor.zeros(gpu, 0, 3)).item(), "sum of an empty tensor");
+    assertThrows(IllegalArgumentException.class, () -> Ops.mean(Tensor.zeros(gpu, 0)));
+  }
+
+  // ------------------------------------------------------------------ losses
+
+  @Test
+  void crossEntropyPerSampleMeanAndSum() {
+    Tensor logits = randn(2f, 32, 10);
+    Tensor target = labels(32, 10);
+    compare("cross_entropy per sample", Match.CLOSE, in -> Ops.crossEntropyPerSample(in[0], in[1]), logits, target);
+    compare("cross_entropy mean", Match.CLOSE, in -> Ops.crossEntropy(in[0], in[1], true), logits, target);
+    compare("cross_entropy sum", Match.CLOSE, in -> Ops.crossEntropy(in[0], in[1], false), logits, target);
+    // Many classes (each warp walks its row in steps of 32), one class, and a last partial block of rows.
+    compare("cross_entropy mean [19,1000]", Match.CLOSE, in -> Ops.crossEntropy(in[0], in[1], true), randn(3f, 19, 1000), labels(19, 1000));
+    compare("cross_entropy [5,1]", Match.CLOSE, in -> Ops.crossEntropyPerSample(in[0], in[1]), Tensor.randn(5, 1), labels(5, 1));
+  }
+
+  @Test
+  void crossEntropyChecksLabelsOnTheHostAsTheCpuDoes() {
+    Tensor logits = Tensor.randn(3, 4);
+    Tensor bad = Tensor.labels(0, 4, 1);
+    var cpu = assertThrows(IllegalArgumentException.class, () -> Ops.crossEntropyPerSample(logits, bad));
+    var cuda = assertThrows(IllegalArgumentException.class, () -> Ops.crossEntropyPerSample(logits.to(gpu), bad.to(gpu)));
+    assertEquals(cpu.getMessage(), cuda.getMessage(), "cross_entropy: the message for an out-of-range label");
+    assertThrows(IllegalArgumentException.class, () -> Ops.crossEntropy(logits.to(gpu), bad.to(gpu), true));
+    Tensor floatTarget = Tensor.zeros(3).to(gpu);
+    var e = assertThrows(IllegalArgumentException.class, () -> Ops.crossEntropy(logits.to(gpu), floatTarget, true));
+    assertTrue(e.getMessage().startsWith("cross_entropy: target must hold class indices"), e.getMessage());
+  }
+
+  @Test
+  void l1AndMseLosses() {
+    Tensor input = Tensor.randn(6, 35);
+    Tensor target = Tensor.randn(6, 35);
+    compare("l1_loss per element", Match.CLOSE, in -> Ops.l1LossPerElement(in[0], in[1]), input, target);
+    compare("mse_loss per element", Match.CLOSE, in -> Ops.mseLossPerElement(in[0], in[1]), input, target);
+    compare("l1_loss mean", Match.CLOSE, in -> Ops.l1Loss(in[0], in[1], true), input, target);
+    compare("mse_loss sum", Match.CLOSE, in -> Ops.mseLoss(in[0], in[1], false), input, target);
+    var e = assertThrows(IllegalArgumentException.class, () -> Ops.mseLoss(Tensor.randn(2, 3).to(gpu), Tensor.randn(3, 2).to(gpu), true));
+    assertTrue(e.getMessage().startsWith("mse_loss: input [2, 3] and target [3, 2] must have the same shape"), e.getMessage());
+  }
+
+  // ------------------------------------------------------------------ max pooling
+
+  /** {@code {N, C, H, W, kernelH, kernelW, strideH, strideW, padH, padW, ceilMode (0/1)}}. */
+  private static final int[][] POOLS = {
+    {2, 3, 8, 8, 2, 2, 2, 2, 0, 0, 0}, // the tutorials' 2x2 (the CPU's fast path)
+    {2, 3, 7, 9, 3, 3, 2, 2, 1, 1, 1}, // ceil mode with padding, overlapping windows
+    {2, 3, 7, 9, 3, 3, 2, 2, 1, 1, 0},
+    {2, 3, 10, 10, 3, 3, 3, 3, 1, 1, 1}, // ceil mode with padding, disjoint windows
+    {1, 2, 9, 10, 2, 3, 2, 1, 1, 1, 1}, // unequal kernel and stride
+    {2, 2, 5, 5, 5, 5, 1, 1, 2, 2, 0},
+    {2, 2, 6, 7, 4, 2, 3, 2, 2, 1, 1},
+  };
+
+  private static Tensor maxPool(Tensor x, int[] p) {
+    return Ops.maxPool2d(x, p[4], p[5], p[6], p[7], p[8], p[9], p[10] == 1);
+  }
+
+  /** Disjoint windows: every input element gets at most one gradient, so the backward is exact too. */
+  private static Match poolMatch(int[] p) {
+    return p[4] <= p[6] && p[5] <= p[7] ? Match.EXACT : Match.EXACT_VALUES;
+  }
+
+  @Test
+  void maxPool2dWithStridePaddingAndCeilMode() {
+    for (int[] p : POOLS) {
+      compare("max_pool2d " + Arrays.toString(p), poolMatch(p), in -> maxPool(in[0], p), Tensor.randn(p[0], p[1], p[2], p[3]));
+    }
+  }
+
+  @Test
+  void maxPool2dTiesAndNaNFollowTheCpuRule() {
+    for (int[] p : POOLS) {
+      int[] shape = {p[0], p[1], p[2], p[3]};
+      // Rounded values: many ties, where the first maximum in row-major window order wins.
+      float[] ties = Tensor.randn(shape).toFloatArray();
+      for (int i = 0; i < ties.length; i++) {
+        ties[i] = Math.round(ties[i]);
+      }
+      // A NaN makes its windows' values NaN; the recorded element is the largest before the first NaN.
+      float[] nans = Tensor.randn(shape).toFloatArray();
+      for (int i = 0; i < nans.length; i += 7) {
+        nans[i] = Float.NaN;
+      }
+      compare("max_pool2d ties " + Arrays.toString(p), poolMatch(p), in -> maxPool(in[0], p), Tensor.of(ties, shape));
+      compare("max_pool2d NaN " + Arrays.toString(p), poolMatch(p), in -> maxPool(in[0], p), Tensor.of(nans, shape));
+    }
+  }
+
+  @Test
+  void maxPool2dChecksItsWindowAsTheCpuDoes() {
+    Tensor x = Tensor.randn(1, 1, 4, 4);
+    var cpu = assertThrows(IllegalArgumentException.class, () -> Ops.maxPool2d(x, 2, 2, 2, 2, 2, 2, false));
+    var cuda = assertThrows(IllegalArgumentException.class, () -> Ops.maxPool2d(x.to(gpu), 2, 2, 2, 2, 2, 2, false));
+    assertEquals(cpu.getMessage(), cuda.getMessage());
+  }
+
+  // ------------------------------------------------------------------ autograd on the device
+
+  @Test
+  void aChainOfOpsWithSharedInputs() {
+    // x feeds two branches (two gradients summed into a leaf) and h is used twice (summed inside the graph).
+    compare("chain", Match.CLOSE, in -> {
+      Tensor h = Ops.tanh(Ops.add(Ops.mul(in[0], in[1]), in[2]));
+      Tensor y = Ops.add(Ops.mul(h, h), Ops.leakyRelu(h, 0.1));
+      Tensor loss = Ops.mseLoss(Ops.sigmoid(y), in[3], true);
+      return Ops.add(loss, Ops.scale(Ops.sum(Ops.relu(in[0])), 0.01f));
+    }, Tensor.randn(16, 8), Tensor.randn(8), Tensor.randn(8), Tensor.rand(16, 8));
+  }
+
+  @Test
+  void backwardFromAScalarLossOnTheGpu() {
+    Tensor w = Tensor.randn(10, 5).to(gpu).requiresGrad(true);
+    Tensor loss = Ops.crossEntropy(Ops.relu(w), labels(10, 5).to(gpu), true);
+    loss.backward();
+    assertNotNull(w.grad(), "no gradient reached the leaf");
+    assertTrue(w.grad().device().isCuda(), "the gradient is on " + w.grad().device());
+    float[] g = w.grad().toFloatArray();
+    assertTrue(Arrays.stream(toDoubles(g)).allMatch(Double::isFinite), "gradient " + Arrays.toString(g));
+  }
+
+  private static double[] toDoubles(float[] f) {
+    double[] d = new double[f.length];
+    for (int i = 0; i < f.length; i++) {
+      d[i] = f[i];
+    }
+    return d;
+  }
+
+  @Test
+  void withoutGradientsNothingIsRecorded() {
+    Tensor x = Tensor.randn(2, 3, 6, 6).to(gpu).requiresGrad(true);
+    try (var g = Kiln.noGrad()) {
+      Tensor[] outs = {
+        Ops.relu(x), Ops.maxPool2d(x, 2, 2, 2, 2, 0, 0, false), Ops.sum(x), Ops.softmax(x, 1),
+        Ops.crossEntropyPerSample(Ops.reshape(x, 6, 36), labels(6, 36).to(gpu)),
+      };
+      for (Tensor out : outs) {
+        assertTrue(out.isLeaf() && !out.requiresGrad(), "recorded under noGrad: " + out);
+        assertTrue(out.device().isCuda(), "on " + out.device());
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ the device rule
+
+  @Test
+  void mixingDevicesThrowsNamingTheOpAndBothDevices() {
+    Tensor cpu = Tensor.randn(4, 3);
+    Tensor cuda = Tensor.randn(4, 3).to(gpu);
+    Tensor labelsOnCpu = Tensor.labels(0, 1, 2, 0);
+    expectMixed("add", () -> Ops.add(cpu, cuda));
+    expectMixed("add", () -> Ops.add(cuda, Tensor.randn(3)));
+    expectMixed("mul", () -> Ops.mul(cuda, cpu));
+    expectMixed("cross_entropy", () -> Ops.crossEntropyPerSample(cuda, labelsOnCpu));
+    expectMixed("cross_entropy", () -> Ops.crossEntropy(cuda, labelsOnCpu, true));
+    expectMixed("l1_loss", () -> Ops.l1LossPerElement(cpu, cuda));
+    expectMixed("mse_loss", () -> Ops.mseLoss(cuda, cpu, true));
+  }
+
+  private static void expectMixed(String op, Runnable call) {
+    var e = assertThrows(IllegalArgumentException.class, call::run, op + " on a cpu and a cuda tensor");
+    String m = e.getMessage();
+    assertTrue(m.startsWith(op + ": ") && m.contains(" on cpu") && m.contains(" on cuda"), "message should name " + op + " and both devices: " + m);
+  }
+}

@@ -1,0 +1,98 @@
+package dev.kiln.runtime.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The runtime's CUDA kernel families compile with NVRTC for Ampere (sm_80) and Hopper (sm_90), and
+ * each cubin holds every {@code extern "C"} function the launchers ask for. Needs NVRTC, not a
+ * GPU ({@code eval "$(scripts/cuda-dev-env)"}; run with {@code -Dgroups=nvrtc}).
+ */
+@Tag("nvrtc")
+class KernelSourcesTest {
+  private static final int[][] ARCHITECTURES = {{8, 0}, {9, 0}};
+  private static final Pattern DEFINED = Pattern.compile("extern \"C\" __global__ void (\\w+)\\s*\\(");
+  private static final Pattern LAUNCHED = Pattern.compile("kernel\\(\"(\\w+)\"\\)");
+
+  @Test
+  void coreKernelsCompile() {
+    checkFamily("kiln_core.cu", CoreKernels.SOURCE, List.of("kiln_fill", "kiln_add_into", "kiln_add"));
+  }
+
+  @Test
+  void elementwiseKernelsCompile() {
+    checkFamily("kiln_elementwise.cu", ElementwiseKernels.SOURCE, List.of(
+        "kiln_relu_forward", "kiln_relu_backward",
+        "kiln_sigmoid_forward", "kiln_sigmoid_backward",
+        "kiln_tanh_forward", "kiln_tanh_backward",
+        "kiln_leaky_relu_forward", "kiln_leaky_relu_backward",
+        "kiln_mul", "kiln_add_repeated", "kiln_mul_repeated", "kiln_scale", "kiln_fill_scaled",
+        "kiln_sum_partials", "kiln_sum_finish", "kiln_sum_rows",
+        "kiln_softmax_rows_forward", "kiln_softmax_rows_backward",
+        "kiln_softmax_strided_forward", "kiln_softmax_strided_backward",
+        "kiln_cross_entropy_forward", "kiln_cross_entropy_backward",
+        "kiln_l1_forward", "kiln_l1_backward", "kiln_mse_forward", "kiln_mse_backward",
+        "kiln_max_pool2d_forward", "kiln_max_pool2d_backward"));
+  }
+
+  /**
+   * Every name a Java launcher passes to {@code kernel("...")} is defined in its family's source: a
+   * misspelt name would otherwise only fail on a GPU, at {@code cuModuleGetFunction}. Reads the
+   * launchers' source files (Maven runs tests in the module directory).
+   */
+  @Test
+  void everyLaunchedKernelIsDefined() throws IOException {
+    checkLaunched("CoreKernels.java", CoreKernels.SOURCE);
+    checkLaunched("ElementwiseKernels.java", ElementwiseKernels.SOURCE);
+  }
+
+  private static void checkFamily(String name, String source, List<String> expected) {
+    assertEquals(new TreeSet<>(expected), new TreeSet<>(matches(DEFINED, source)),
+        name + ": the kernels defined in the source are not the ones this test expects");
+    for (int[] arch : ARCHITECTURES) {
+      String target = name + " for sm_" + arch[0] + arch[1];
+      byte[] cubin = Nvrtc.compile(name, source, arch[0], arch[1]);
+      assertTrue(cubin.length > 0, target + ": empty cubin");
+      // The cubin is an ELF file; its symbol table spells each extern "C" name out unmangled.
+      String bytes = new String(cubin, StandardCharsets.ISO_8859_1);
+      for (String function : expected) {
+        assertTrue(bytes.contains(function + "\0"), target + ": the cubin has no symbol " + function);
+      }
+    }
+  }
+
+  private static void checkLaunched(String file, String source) throws IOException {
+    Path path = Path.of("src/main/java/dev/kiln/runtime/cuda", file);
+    if (!Files.exists(path)) {
+      fail("cannot read " + path.toAbsolutePath() + ": run the tests from the runtime module's directory (as Maven does)");
+    }
+    List<String> launched = matches(LAUNCHED, Files.readString(path));
+    List<String> defined = matches(DEFINED, source);
+    assertTrue(!launched.isEmpty(), file + ": found no kernel(\"...\") calls");
+    for (String function : launched) {
+      assertTrue(defined.contains(function), file + " launches " + function + ", which its source does not define");
+    }
+  }
+
+  private static List<String> matches(Pattern pattern, String text) {
+    List<String> out = new ArrayList<>();
+    Matcher m = pattern.matcher(text);
+    while (m.find()) {
+      out.add(m.group(1));
+    }
+    return out;
+  }
+}
