@@ -48,6 +48,11 @@ class KernelSourcesTest {
         "kiln_max_pool2d_forward", "kiln_max_pool2d_backward"));
   }
 
+  @Test
+  void optimizerKernelsCompile() {
+    checkFamily("kiln_optim.cu", OptimKernels.SOURCE, List.of("kiln_sgd", "kiln_adam"));
+  }
+
   /**
    * Every name a Java launcher passes to {@code kernel("...")} is defined in its family's source: a
    * misspelt name would otherwise only fail on a GPU, at {@code cuModuleGetFunction}. Reads the
@@ -57,6 +62,7 @@ class KernelSourcesTest {
   void everyLaunchedKernelIsDefined() throws IOException {
     checkLaunched("CoreKernels.java", CoreKernels.SOURCE);
     checkLaunched("ElementwiseKernels.java", ElementwiseKernels.SOURCE);
+    checkLaunched("OptimKernels.java", OptimKernels.SOURCE);
   }
 
   private static void checkFamily(String name, String source, List<String> expected) {
