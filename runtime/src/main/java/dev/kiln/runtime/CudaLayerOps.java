@@ -26,19 +26,6 @@ import java.lang.ref.Reference;
 final class CudaLayerOps {
   private CudaLayerOps() {}
 
-  /** As {@code Ops.track}: a node is recorded when grad mode is on and an input requires grad. */
-  private static boolean track(Tensor... inputs) {
-    if (!Kiln.isGradEnabled()) {
-      return false;
-    }
-    for (Tensor t : inputs) {
-      if (t != null && t.requiresGrad()) {
-        return true;
-      }
-    }
-    return false;
-  }
-
   // ------------------------------------------------------------------ matrix products
 
   /** {@code a[m,k] @ b[k,n]}, checked by {@link Ops#matmul}. d/da = g @ b^T, d/db = a^T @ g. */
@@ -48,7 +35,7 @@ final class CudaLayerOps {
     Tensor out = Tensor.empty(dev, m, n);
     CuBlas.sgemm(false, false, m, n, k, 1f, a.readCuda(), k, b.readCuda(), n, 0f, out.writeCuda(), n);
     keepAlive(a, b);
-    if (!track(a, b)) {
+    if (!Ops.track(a, b)) {
       return out;
     }
     return Tensor.ofNode(out, new Node(a, b) {
@@ -86,7 +73,7 @@ final class CudaLayerOps {
       CuBlas.addBiasRows(out.writeCuda(), bias.readCuda(), rows, outF);
     }
     keepAlive(x, weight, bias);
-    if (!track(x, weight, bias)) {
+    if (!Ops.track(x, weight, bias)) {
       return out;
     }
     Tensor[] inputs = bias == null ? new Tensor[] {x, weight} : new Tensor[] {x, weight, bias};
@@ -131,7 +118,7 @@ final class CudaLayerOps {
       CuDnn.conv2dAddBias(s, bias.readCuda(), out.writeCuda());
     }
     keepAlive(x, weight, bias);
-    if (!track(x, weight, bias)) {
+    if (!Ops.track(x, weight, bias)) {
       return out;
     }
     Tensor[] inputs = bias == null ? new Tensor[] {x, weight} : new Tensor[] {x, weight, bias};
@@ -179,7 +166,7 @@ final class CudaLayerOps {
       boolean training, double momentum, double eps, int n, int c, int l) {
     CuDnn.checkBatchNormEpsilon(eps);
     Device dev = x.device();
-    boolean tracking = track(x, weight, bias);
+    boolean tracking = Ops.track(x, weight, bias);
     Tensor out = Tensor.empty(dev, x.shape());
     // Kept for the backward: the batch mean and 1 / sqrt(var + eps) in training, copies of the
     // running statistics in evaluation (a later training step may update those in place).
