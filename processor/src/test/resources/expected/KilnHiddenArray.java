@@ -72,8 +72,8 @@ public final class KilnHiddenArray extends HiddenArray {
 
   @Override
   public Tensor forward(Tensor x) {
-    if (Compiled.onCuda("KilnHiddenArray", x, fc1.weight(), fc1.bias(), fc2.weight(), fc2.bias())) {
-      // no fused CUDA code is generated yet: the eager CUDA kernels run the declared forward
+    if (Compiled.onCudaEager("KilnHiddenArray", x, fc1.weight(), fc1.bias(), fc2.weight(), fc2.bias())) {
+      // no fused CUDA code is generated for several outputs yet: the eager CUDA kernels run the declared forward
       return super.forward(x);
     }
     // all(x)[1]: only that output is kept, its tensor carries the backward node
@@ -82,8 +82,8 @@ public final class KilnHiddenArray extends HiddenArray {
 
   @Override
   public Tensor[] all(Tensor x) {
-    if (Compiled.onCuda("KilnHiddenArray", x, fc1.weight(), fc1.bias(), fc2.weight(), fc2.bias())) {
-      // no fused CUDA code is generated yet: the eager CUDA kernels run the declared all
+    if (Compiled.onCudaEager("KilnHiddenArray", x, fc1.weight(), fc1.bias(), fc2.weight(), fc2.bias())) {
+      // no fused CUDA code is generated for several outputs yet: the eager CUDA kernels run the declared all
       return super.all(x);
     }
     return compiledAll(x, true);

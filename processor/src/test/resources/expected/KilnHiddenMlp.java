@@ -59,8 +59,8 @@ public final class KilnHiddenMlp extends HiddenMlp {
 
   @Override
   public Tensor forward(Tensor x) {
-    if (Compiled.onCuda("KilnHiddenMlp", x, fc1.weight(), fc1.bias(), fc2.weight(), fc2.bias())) {
-      // no fused CUDA code is generated yet: the eager CUDA kernels run the declared forward
+    if (Compiled.onCudaEager("KilnHiddenMlp", x, fc1.weight(), fc1.bias(), fc2.weight(), fc2.bias())) {
+      // no fused CUDA code is generated for several outputs yet: the eager CUDA kernels run the declared forward
       return super.forward(x);
     }
     // forwardWithHidden(x).output(): only that output is kept, its tensor carries the backward node
@@ -69,8 +69,8 @@ public final class KilnHiddenMlp extends HiddenMlp {
 
   @Override
   public HiddenMlp.Outputs forwardWithHidden(Tensor x) {
-    if (Compiled.onCuda("KilnHiddenMlp", x, fc1.weight(), fc1.bias(), fc2.weight(), fc2.bias())) {
-      // no fused CUDA code is generated yet: the eager CUDA kernels run the declared forwardWithHidden
+    if (Compiled.onCudaEager("KilnHiddenMlp", x, fc1.weight(), fc1.bias(), fc2.weight(), fc2.bias())) {
+      // no fused CUDA code is generated for several outputs yet: the eager CUDA kernels run the declared forwardWithHidden
       return super.forwardWithHidden(x);
     }
     Tensor[] outputs = compiledForwardWithHidden(x, true);

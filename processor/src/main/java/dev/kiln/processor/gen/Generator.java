@@ -48,6 +48,9 @@ public final class Generator {
   static final ClassName CONV_SHAPE = ClassName.get("dev.kiln.runtime.cpu", "Conv2dShape");
   static final ClassName POOL_SHAPE = ClassName.get("dev.kiln.runtime.cpu", "Pool2dShape");
   static final ClassName KILN = ClassName.get("dev.kiln.runtime", "Kiln");
+  static final ClassName F = ClassName.get("dev.kiln.dsl", "F");
+  static final ClassName CUDA_COMPILED = ClassName.get("dev.kiln.runtime", "CudaCompiled");
+  static final ClassName CUDA_SOURCE = ClassName.get("dev.kiln.runtime", "CudaCompiled", "Source");
   static final ClassName MODULE = ClassName.get("dev.kiln.dsl", "Module");
   static final ClassName SEQUENTIAL = ClassName.get("dev.kiln.dsl", "Sequential");
   static final ClassName LINEAR = ClassName.get("dev.kiln.dsl", "Linear");
@@ -177,12 +180,21 @@ public final class Generator {
       return JavaFile.builder(ir.packageName(), type.build()).skipJavaLangImports(true).indent("  ").build();
     }
     type.addField(plansField());
+    String cuda = CudaSource.of(name, ir.source().where(), kernels, pooledInOnePass);
     type.addMethod(forward());
-    if (ir.form() == ModelIr.Form.METHOD) {
-      type.addMethod(eagerFallback());
-    }
+    type.addMethod(forwardCuda(cuda != null));
     type.addType(plan());
     type.addType(backward());
+    if (cuda != null) {
+      type.addType(TypeSpec.classBuilder("CudaCode")
+          .addModifiers(Modifier.PRIVATE, Modifier.STATIC, Modifier.FINAL)
+          .addJavadoc("The CUDA C source of this plan's fused element-wise kernels ({@link #forwardCuda}), compiled by NVRTC at\n"
+              + "first use and cached by source.\n")
+          .addField(FieldSpec.builder(CUDA_SOURCE, "SOURCE", Modifier.STATIC, Modifier.FINAL)
+              .initializer("new $T($S, $S)", CUDA_SOURCE, name, cuda)
+              .build())
+          .build());
+    }
     return JavaFile.builder(ir.packageName(), type.build()).skipJavaLangImports(true).indent("  ").build();
   }
 
@@ -371,34 +383,121 @@ public final class Generator {
   }
 
   /**
-   * The fused code works on host arrays; on CUDA the model's own method runs instead (for a model
-   * declared by a factory method, its layers one after another), the layers calling the eager CUDA
-   * kernels, until the processor generates fused CUDA code.
+   * The fused code works on host arrays. On CUDA the single-output forward of a fused plan runs
+   * {@link #forwardCuda}; a model's several-outputs method (and a forward returning one of them)
+   * runs the model's own method instead, its layers calling the eager CUDA kernels.
    */
   private CodeBlock cudaGuard(String method) {
     List<String> params = parameterExpressions();
+    String args = params.isEmpty() ? "" : ", " + String.join(", ", params);
+    if (outputs == null && method.equals("forward")) {
+      return CodeBlock.builder()
+          .beginControlFlow("if ($T.onCuda($S, x$L))", COMPILED, name, args)
+          .addStatement("return forwardCuda(x)")
+          .endControlFlow()
+          .build();
+    }
     return CodeBlock.builder()
-        .beginControlFlow("if ($T.onCuda($S, x$L))", COMPILED, name, params.isEmpty() ? "" : ", " + String.join(", ", params))
-        .add("// no fused CUDA code is generated yet: the eager CUDA kernels run the declared $L\n", method)
-        .addStatement(ir.form() == ModelIr.Form.CLASS ? "return super.$L(x)" : "return $LEager(x)", method)
+        .beginControlFlow("if ($T.onCudaEager($S, x$L))", COMPILED, name, args)
+        .add("// no fused CUDA code is generated for several outputs yet: the eager CUDA kernels run the declared $L\n", method)
+        .addStatement("return super.$L(x)", method)
         .endControlFlow()
         .build();
   }
 
   /**
-   * For a model declared by a factory method (no forward of its own to fall back to): what its
-   * {@code Sequential} does, each child applied in order.
+   * The plan on CUDA: one call per planned step, recorded on the tape. Steps with a fused
+   * element-wise chain (Linear + ReLU, batch norm with its ReLU and pooling) run the kernels this
+   * class's CUDA source defines ({@link CudaSource}); the others (convolution, a Linear alone,
+   * pooling, dropout, views) run their layers' eager CUDA kernels (cuDNN, cuBLAS).
    */
-  private MethodSpec eagerFallback() {
-    return MethodSpec.methodBuilder("forwardEager").addModifiers(Modifier.PRIVATE).returns(TENSOR).addParameter(TENSOR, "x")
-        .addJavadoc("The children's eager forward, in order, as the declared {@code Sequential} runs them: what runs on CUDA.\n")
-        .addStatement("$T.batchSize($S, x, $L)", COMPILED, name, joined(Arrays.copyOfRange(model.inputShape(), 1, model.inputShape().length)))
-        .addStatement("$T y = x", TENSOR)
-        .beginControlFlow("for ($T child : namedChildren().values())", MODULE)
-        .addStatement("y = child.apply(y)")
-        .endControlFlow()
-        .addStatement("return y")
+  private MethodSpec forwardCuda(boolean hasSource) {
+    int[] sample = Arrays.copyOfRange(model.inputShape(), 1, model.inputShape().length);
+    CodeBlock.Builder b = CodeBlock.builder().addStatement("int n = $T.batchSize($S, x, $L)", COMPILED, name, joined(sample));
+    boolean training = kernels.stream().anyMatch(k -> k.kind() == Kernel.Kind.BATCHNORM);
+    if (training) {
+      b.addStatement("boolean training = isTraining()");
+    }
+    Map<String, String> locals = new LinkedHashMap<>();
+    locals.put(ir.inputName(), "x");
+    String last = "x";
+    for (int j = 0; j < kernels.size(); j++) {
+      Kernel k = kernels.get(j);
+      b.add("// $L: $L -> $L   $L\n", k.label(), Shapes.toString(k.inShape()), Shapes.toString(k.outShape()), k.source().where());
+      String in = locals.get(k.in());
+      String out = k.out();
+      String step = CudaSource.step(j);
+      switch (k.kind()) {
+        case LINEAR -> {
+          if (k.relu()) {
+            String layer = layerField(k.layer());
+            b.addStatement("$T $L = $T.linearRelu(CudaCode.SOURCE, $S, $L, $L.weight(), $L, $L, $L)", TENSOR, out, CUDA_COMPILED, step, in, layer,
+                k.linear().bias() ? layer + ".bias()" : "null", rows(k), batchShape(k.outShape()));
+          } else {
+            b.addStatement("$T $L = $L.apply($L)", TENSOR, out, layerField(k.layer()), in);
+          }
+        }
+        case BATCHNORM -> {
+          BatchNorm.Options o = (BatchNorm.Options) k.spec();
+          String bn = layerField(k.layer());
+          String affine = o.affine() ? bn + ".weight(), " + bn + ".bias()" : "null, null";
+          b.beginControlFlow("if (training)")
+              .addStatement("$T.requireBatchStatistics(n, $L)", COMPILED, joined(Arrays.copyOfRange(k.inShape(), 1, k.inShape().length)))
+              .endControlFlow();
+          Integer pool = pooledInOnePass.get(k.out());
+          if (pool != null) {
+            out = kernels.get(pool).out();
+            b.addStatement("$T $L = $T.batchNormReluMaxPool2x2(CudaCode.SOURCE, $S, $L, $L.runningMean(), $L.runningVar(), $L, training, n, $L, $L)",
+                TENSOR, out, CUDA_COMPILED, step, in, bn, bn, affine, k.channels(), batchShape(kernels.get(pool).outShape()));
+          } else {
+            b.addStatement("$T $L = $T.batchNorm(CudaCode.SOURCE, $S, $L, $L.runningMean(), $L.runningVar(), $L, training, n, $L)",
+                TENSOR, out, CUDA_COMPILED, step, in, bn, bn, affine, k.channels());
+          }
+          b.beginControlFlow("if (training)")
+              .addStatement("$T.countBatch($L.numBatchesTracked())", COMPILED, bn)
+              .endControlFlow();
+        }
+        case POOL -> {
+          if (pooledInOnePass.containsKey(k.in())) {
+            b.add("// computed with the batch norm above, in one pass\n");
+            last = out;
+            continue;
+          }
+          b.addStatement("$T $L = $L", TENSOR, out, eagerCall(k, in));
+        }
+        case VIEW, RELU, CONV, DROPOUT -> b.addStatement("$T $L = $L", TENSOR, out, eagerCall(k, in));
+        case EAGER -> throw new IllegalStateException("an unfused plan has no CUDA code");
+      }
+      locals.put(out, out);
+      last = out;
+    }
+    b.addStatement("return $L", locals.get(last));
+    return MethodSpec.methodBuilder("forwardCuda").addModifiers(Modifier.PRIVATE).returns(TENSOR).addParameter(TENSOR, "x")
+        .addJavadoc(hasSource
+            ? "The plan on CUDA, step by step on the tape: the fused element-wise chains run the kernels of {@link CudaCode},\n"
+                + "the other steps their layers' CUDA kernels (cuDNN, cuBLAS).\n"
+            : "The plan on CUDA, step by step on the tape, each step running its layer's CUDA kernels (cuDNN, cuBLAS).\n")
+        .addCode(b.build())
         .build();
+  }
+
+  /**
+   * The eager call of a step without generated CUDA code: a convolution's layer's {@code apply}
+   * (the fused class keeps fields for the layers with parameters only), else the function.
+   */
+  private CodeBlock eagerCall(Kernel k, String in) {
+    if (k.kind() == Kernel.Kind.CONV) {
+      return CodeBlock.of("$L.apply($L)", layerField(k.layer()), in);
+    }
+    if (k.spec() instanceof Dropout.Spec d) {
+      return CodeBlock.of("$T.dropout($L, $L, isTraining())", F, in, d.p());
+    }
+    return Functions.call(k.spec(), in);
+  }
+
+  /** A shape with the batch as {@code n}: {@code n, 4, 4, 4}. */
+  private static String batchShape(int[] shape) {
+    return "n" + (shape.length > 1 ? ", " + joined(Arrays.copyOfRange(shape, 1, shape.length)) : "");
   }
 
   /** Straight-line forward calling each layer's eager kernels, for models with unfused layers. */
