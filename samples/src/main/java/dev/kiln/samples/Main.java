@@ -31,7 +31,7 @@ public final class Main {
       "                train the tutorials' CIFAR-10 network and report test accuracy",
       "",
       "--device auto (the default) runs on CUDA when it loads and works, else on the CPU, saying why;",
-      "--device cuda fails with what is missing where it cannot run (this build has CPU kernels only).",
+      "--device cuda fails with what is missing where it cannot run (driver, CUDA libraries, a GPU).",
       "MNIST is read the same way from a mnist directory (~/.kiln/datasets/mnist, /usr/share/datasets/mnist),",
       "or downloaded into ~/.kiln/datasets/mnist.",
       "FashionMNIST is read from $KILN_DATA, ~/.kiln/datasets/fashion-mnist or",
