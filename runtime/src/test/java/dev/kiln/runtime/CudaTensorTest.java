@@ -107,22 +107,38 @@ class CudaTensorTest {
         ps -> new Adam(ps, 0.01),
         ps -> new Adam(ps, 0.01).weightDecay(0.1).amsgrad(true),
         ps -> new AdamW(ps, 0.01));
+    // 41 parameters: two launches' tables (32 each), sizes from 1 value to several blocks (2048 values each)
+    int[] sizes = new int[41];
+    for (int i = 0; i < sizes.length; i++) {
+      sizes[i] = i == 0 ? 1 : i == 1 ? 4097 : i == 2 ? 37 * 11 : 1 + (i * 131) % 700;
+    }
     for (int which = 0; which < makers.size(); which++) {
       Kiln.manualSeed(7);
-      Tensor cpu = Tensor.randn(37, 11).requiresGrad(true);
-      Tensor gpu = Tensor.of(cpu.toFloatArray(), 37, 11).requiresGrad(true);
-      gpu.moveTo(GPU);
-      Optimizer oc = makers.get(which).apply(List.of(cpu));
-      Optimizer og = makers.get(which).apply(List.of(gpu));
+      List<Tensor> cpu = new java.util.ArrayList<>();
+      List<Tensor> gpu = new java.util.ArrayList<>();
+      for (int size : sizes) {
+        Tensor c = Tensor.randn(size).requiresGrad(true);
+        Tensor g = Tensor.of(c.toFloatArray(), size).requiresGrad(true);
+        g.moveTo(GPU);
+        cpu.add(c);
+        gpu.add(g);
+      }
+      Optimizer oc = makers.get(which).apply(cpu);
+      Optimizer og = makers.get(which).apply(gpu);
       for (int step = 0; step < 4; step++) {
-        Tensor g = Tensor.randn(37, 11);
-        cpu.setGrad(g);
-        gpu.setGrad(g.to(GPU));
+        for (int i = 0; i < sizes.length; i++) {
+          Tensor g = Tensor.randn(sizes[i]);
+          cpu.get(i).setGrad(g);
+          gpu.get(i).setGrad(g.to(GPU));
+        }
         oc.step();
         og.step();
       }
-      float err = relativeError(gpu.toFloatArray(), cpu.toFloatArray());
-      assertTrue(err < 1e-5f, "optimizer " + which + " (" + og.getClass().getSimpleName() + "): CUDA vs CPU parameters differ, relative error " + err);
+      for (int i = 0; i < sizes.length; i++) {
+        float err = relativeError(gpu.get(i).toFloatArray(), cpu.get(i).toFloatArray());
+        assertTrue(err < 1e-5f, "optimizer " + which + " (" + og.getClass().getSimpleName() + "), parameter " + i + " of "
+            + sizes[i] + " values: CUDA vs CPU differ, relative error " + err);
+      }
     }
   }
 }

@@ -3,12 +3,15 @@ package dev.kiln.runtime.cuda;
 import org.bytedeco.cuda.cudart.CUfunc_st;
 import org.bytedeco.cuda.global.cudart;
 import org.bytedeco.javacpp.LongPointer;
+import org.bytedeco.javacpp.Pointer;
 
 /**
  * One {@code __global__} function, launched on Kiln's stream. Arguments are given in the kernel's
  * order as boxed values: a {@link Long} is a device address (or a 64-bit integer), an
  * {@link Integer} an {@code int}, a {@link Float} a {@code float}. Each goes into its own 8-byte
- * slot, which is what {@code cuLaunchKernel} reads through its array of argument pointers.
+ * slot, which is what {@code cuLaunchKernel} reads through its array of argument pointers. A
+ * {@link Pointer} is a struct passed by value: the driver reads its bytes from host memory at the
+ * launch (the kernel's parameter type says how many).
  */
 public final class CudaKernel {
   /** Threads per block for the one-dimensional launches of {@link #launch1d}. */
@@ -51,6 +54,11 @@ public final class CudaKernel {
     for (int i = 0; i < args.length; i++) {
       Object a = args[i];
       long bits;
+      if (a instanceof Pointer struct) {
+        pointers.put(i, struct.address());
+        continue;
+      }
+      pointers.put(i, slots.address() + (long) i * Long.BYTES);
       if (a instanceof Long l) {
         bits = l;
       } else if (a instanceof Integer n) {
@@ -59,7 +67,7 @@ public final class CudaKernel {
         bits = Float.floatToRawIntBits(f) & 0xffffffffL;
       } else {
         throw new IllegalArgumentException(name + ": argument " + i + " is a " + (a == null ? "null" : a.getClass().getSimpleName())
-            + "; kernels take Long (address), Integer or Float");
+            + "; kernels take Long (address), Integer, Float or a Pointer to a struct");
       }
       slots.put(i, bits);
     }

@@ -1,66 +1,195 @@
 package dev.kiln.runtime.cuda;
 
+import java.util.List;
+import org.bytedeco.javacpp.BytePointer;
+
 /**
- * The optimizers' update rules on the device, one launch per parameter, in the same order of
- * float operations as the CPU loops of {@code SGD} and {@code AdamBase} (the GPU contracts
- * {@code a * b + c} into one rounding, so results agree to float rounding, not bit for bit).
+ * The optimizers' update rules on the device: one launch steps up to {@value #LIST} parameters,
+ * whose addresses, sizes and per-parameter scalars travel in a table passed by value as a kernel
+ * argument (as PyTorch's multi-tensor apply does), so a step costs one launch per 32 parameters
+ * and no copy to the device. Each block updates {@value #CHUNK} values of one parameter. The float
+ * operations are those of the CPU loops of {@code SGD} and {@code AdamBase}, in the same order
+ * (the GPU contracts {@code a * b + c} into one rounding, so results agree to float rounding, not
+ * bit for bit).
  */
 public final class OptimKernels {
+  /** Parameters per launch: the table's capacity. */
+  public static final int LIST = 32;
+  /** Values each block updates. */
+  static final int CHUNK = 2048;
+
   /** The CUDA C source, public so that a test can compile it without a GPU. */
   public static final String SOURCE = """
-      // SGD with momentum, dampening, weight decay and Nesterov (torch.optim.SGD's rule).
-      // buf may be null when momentum is 0; first: the momentum buffer starts as d.
-      extern "C" __global__ void kiln_sgd(float* p, const float* g, float* buf, int n, float lr,
-                                          float momentum, float dampening, float weightDecay,
-                                          int nesterov, int first) {
-        int i = blockIdx.x * blockDim.x + threadIdx.x;
-        if (i >= n) return;
-        float d = g[i] + weightDecay * p[i];
-        if (buf == nullptr) {
-          p[i] -= lr * d;
-          return;
-        }
-        float b = first ? d : momentum * buf[i] + (1.0f - dampening) * d;
-        buf[i] = b;
-        p[i] -= lr * (nesterov ? d + momentum * b : b);
+      #define KILN_LIST 32
+      #define KILN_CHUNK 2048
+
+      // The parameters of one launch. Layout (bytes): 5 pointer arrays at 0, 256, 512, 768, 1024;
+      // s0 at 1280, s1 at 1408, n at 1536, flag at 1664, start at 1792 (33 ints), count at 1924;
+      // 1928 in all. OptimKernels.Table writes it.
+      struct kiln_param_list {
+        float* p[KILN_LIST];        // the parameters
+        const float* g[KILN_LIST];  // their gradients
+        float* a[KILN_LIST];        // SGD: momentum buffer (null without momentum); Adam: first moment
+        float* b[KILN_LIST];        // Adam: second moment
+        float* c[KILN_LIST];        // Adam: running maximum of the second moment (null unless amsgrad)
+        float s0[KILN_LIST];        // Adam: lr / (1 - beta1^t)
+        float s1[KILN_LIST];        // Adam: sqrt(1 - beta2^t)
+        int n[KILN_LIST];           // values
+        int flag[KILN_LIST];        // SGD: the momentum buffer starts as d (first step)
+        int start[KILN_LIST + 1];   // each parameter's first block; start[count]: the blocks launched
+        int count;
+      };
+      static_assert(sizeof(kiln_param_list) == 1928, "OptimKernels.Table.BYTES");
+
+      // Which parameter block blockIdx.x works on, and its range of values.
+      __device__ __forceinline__ int kiln_list_entry(const kiln_param_list& L, int* from, int* to) {
+        int t = 0;
+        while (t + 1 < L.count && L.start[t + 1] <= (int) blockIdx.x) t++;
+        *from = ((int) blockIdx.x - L.start[t]) * KILN_CHUNK;
+        *to = min(*from + KILN_CHUNK, L.n[t]);
+        return t;
       }
 
-      // Adam / AdamW (PyTorch 1.13's _single_tensor_adam); vmax is null unless amsgrad.
-      extern "C" __global__ void kiln_adam(float* p, const float* g, float* m, float* v, float* vmax, int n,
-                                           float b1, float b2, float keep1, float keep2, float l2, float shrink,
-                                           float stepSize, float bc2Sqrt, float eps) {
-        int i = blockIdx.x * blockDim.x + threadIdx.x;
-        if (i >= n) return;
-        float pi = p[i] * shrink;
-        float gi = g[i] + l2 * pi;
-        float mi = b1 * m[i] + keep1 * gi;
-        float vi = b2 * v[i] + keep2 * gi * gi;
-        m[i] = mi;
-        v[i] = vi;
-        if (vmax != nullptr) {
-          vi = fmaxf(vmax[i], vi);
-          vmax[i] = vi;
+      // SGD with momentum, dampening, weight decay and Nesterov (torch.optim.SGD's rule).
+      extern "C" __global__ void kiln_sgd(kiln_param_list L, float lr, float momentum, float dampening,
+                                          float weightDecay, int nesterov) {
+        int from, to;
+        int t = kiln_list_entry(L, &from, &to);
+        float* p = L.p[t];
+        const float* g = L.g[t];
+        float* buf = L.a[t];
+        int first = L.flag[t];
+        for (int i = from + threadIdx.x; i < to; i += blockDim.x) {
+          float d = g[i] + weightDecay * p[i];
+          if (buf == nullptr) {
+            p[i] -= lr * d;
+            continue;
+          }
+          float b = first ? d : momentum * buf[i] + (1.0f - dampening) * d;
+          buf[i] = b;
+          p[i] -= lr * (nesterov ? d + momentum * b : b);
         }
-        float denom = sqrtf(vi) / bc2Sqrt + eps;
-        p[i] = pi - stepSize * mi / denom;
+      }
+
+      // Adam / AdamW (PyTorch 1.13's _single_tensor_adam).
+      extern "C" __global__ void kiln_adam(kiln_param_list L, float b1, float b2, float keep1, float keep2,
+                                           float l2, float shrink, float eps) {
+        int from, to;
+        int t = kiln_list_entry(L, &from, &to);
+        float* p = L.p[t];
+        const float* g = L.g[t];
+        float* m = L.a[t];
+        float* v = L.b[t];
+        float* vmax = L.c[t];
+        float stepSize = L.s0[t], bc2Sqrt = L.s1[t];
+        for (int i = from + threadIdx.x; i < to; i += blockDim.x) {
+          float pi = p[i] * shrink;
+          float gi = g[i] + l2 * pi;
+          float mi = b1 * m[i] + keep1 * gi;
+          float vi = b2 * v[i] + keep2 * gi * gi;
+          m[i] = mi;
+          v[i] = vi;
+          if (vmax != nullptr) {
+            vi = fmaxf(vmax[i], vi);
+            vmax[i] = vi;
+          }
+          float denom = sqrtf(vi) / bc2Sqrt + eps;
+          p[i] = pi - stepSize * mi / denom;
+        }
       }
       """;
 
   private OptimKernels() {}
 
+  /**
+   * One parameter's part in a step: device addresses (0 for none) and its scalars.
+   *
+   * @param a SGD: the momentum buffer, 0 without momentum; Adam: the first moment
+   * @param b Adam: the second moment
+   * @param c Adam: the maximum of the second moment, 0 unless amsgrad
+   * @param s0 Adam: {@code lr / (1 - beta1^t)}
+   * @param s1 Adam: {@code sqrt(1 - beta2^t)}
+   * @param first SGD: the momentum buffer starts as this step's direction
+   */
+  public record Entry(long p, long g, long a, long b, long c, float s0, float s1, int n, boolean first) {
+    public static Entry sgd(long p, long g, long buf, int n, boolean first) {
+      return new Entry(p, g, buf, 0, 0, 0f, 0f, n, first);
+    }
+
+    public static Entry adam(long p, long g, long m, long v, long vmax, int n, float stepSize, float bc2Sqrt) {
+      return new Entry(p, g, m, v, vmax, stepSize, bc2Sqrt, n, false);
+    }
+  }
+
+  /** SGD steps of {@code entries}, {@value #LIST} per launch. */
+  public static void sgd(List<Entry> entries, float lr, float momentum, float dampening, float weightDecay, boolean nesterov) {
+    launch(kernel("kiln_sgd"), entries, lr, momentum, dampening, weightDecay, nesterov ? 1 : 0);
+  }
+
+  /** Adam steps of {@code entries} (each with its own bias corrections), {@value #LIST} per launch. */
+  public static void adam(List<Entry> entries, float b1, float b2, float keep1, float keep2, float l2, float shrink, float eps) {
+    launch(kernel("kiln_adam"), entries, b1, b2, keep1, keep2, l2, shrink, eps);
+  }
+
   private static CudaKernel kernel(String name) {
     return CudaModule.of("kiln_optim.cu", SOURCE).kernel(name);
   }
 
-  /** One SGD step of {@code n} values; {@code buf} is 0 (null) without momentum. */
-  public static void sgd(long p, long g, long buf, int n, float lr, float momentum, float dampening, float weightDecay,
-      boolean nesterov, boolean first) {
-    kernel("kiln_sgd").launch1d(n, p, g, buf, n, lr, momentum, dampening, weightDecay, nesterov ? 1 : 0, first ? 1 : 0);
+  private static void launch(CudaKernel k, List<Entry> entries, Object... scalars) {
+    for (int from = 0; from < entries.size(); from += LIST) {
+      List<Entry> part = entries.subList(from, Math.min(from + LIST, entries.size()));
+      try (Table table = new Table(part)) {
+        if (table.blocks == 0) {
+          continue;
+        }
+        Object[] args = new Object[scalars.length + 1];
+        args[0] = table.bytes;
+        System.arraycopy(scalars, 0, args, 1, scalars.length);
+        k.launch(table.blocks, 1, CudaKernel.BLOCK, 0, args);
+      }
+    }
   }
 
-  /** One Adam step of {@code n} values; {@code vmax} is 0 (null) unless amsgrad. */
-  public static void adam(long p, long g, long m, long v, long vmax, int n, float b1, float b2, float keep1, float keep2,
-      float l2, float shrink, float stepSize, float bc2Sqrt, float eps) {
-    kernel("kiln_adam").launch1d(n, p, g, m, v, vmax, n, b1, b2, keep1, keep2, l2, shrink, stepSize, bc2Sqrt, eps);
+  /**
+   * A {@code kiln_param_list} in host memory, handed to {@code cuLaunchKernel} as the first
+   * argument's value (the driver copies kernel arguments at the launch, so it may be freed after).
+   */
+  static final class Table implements AutoCloseable {
+    static final int BYTES = 1928;
+    private static final int P = 0, G = 256, A = 512, B = 768, C = 1024, S0 = 1280, S1 = 1408, N = 1536, FLAG = 1664,
+        START = 1792, COUNT = 1924;
+
+    final BytePointer bytes = new BytePointer(BYTES);
+    final int blocks;
+
+    Table(List<Entry> entries) {
+      if (entries.size() > LIST) {
+        throw new IllegalArgumentException(entries.size() + " parameters in one table, at most " + LIST);
+      }
+      bytes.fill(0);
+      int block = 0;
+      for (int t = 0; t < entries.size(); t++) {
+        Entry e = entries.get(t);
+        bytes.putLong(P + 8L * t, e.p());
+        bytes.putLong(G + 8L * t, e.g());
+        bytes.putLong(A + 8L * t, e.a());
+        bytes.putLong(B + 8L * t, e.b());
+        bytes.putLong(C + 8L * t, e.c());
+        bytes.putFloat(S0 + 4L * t, e.s0());
+        bytes.putFloat(S1 + 4L * t, e.s1());
+        bytes.putInt(N + 4L * t, e.n());
+        bytes.putInt(FLAG + 4L * t, e.first() ? 1 : 0);
+        bytes.putInt(START + 4L * t, block);
+        block += (e.n() + CHUNK - 1) / CHUNK;
+      }
+      bytes.putInt(START + 4L * entries.size(), block);
+      bytes.putInt(COUNT, entries.size());
+      blocks = block;
+    }
+
+    @Override
+    public void close() {
+      bytes.close();
+    }
   }
 }

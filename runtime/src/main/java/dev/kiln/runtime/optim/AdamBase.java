@@ -4,6 +4,8 @@ import dev.kiln.runtime.Device;
 import dev.kiln.runtime.Tensor;
 import dev.kiln.runtime.cuda.OptimKernels;
 import dev.kiln.runtime.io.StateEncoding;
+import java.lang.ref.Reference;
+import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -192,32 +194,48 @@ public abstract sealed class AdamBase<S extends AdamBase<S>> extends Optimizer p
     moments.putAll(loaded);
   }
 
+  /** The CUDA parameters in one launch per 32 ({@link OptimKernels#adam}), the others one by one. */
+  @Override
+  protected final void updateGroup(List<Tensor> params, double lr) {
+    List<OptimKernels.Entry> onCuda = new ArrayList<>();
+    List<Tensor> kept = new ArrayList<>(); // gradients copied to the device stay reachable until the launch
+    for (Tensor p : params) {
+      if (!p.device().isCuda()) {
+        update(p, p.grad(), lr);
+        continue;
+      }
+      Moments s = moments(p);
+      int t = ++s.step;
+      Tensor grad = p.grad().to(p.device());
+      kept.add(grad);
+      onCuda.add(OptimKernels.Entry.adam(p.writeCuda(), grad.readCuda(), s.m.writeCuda(), s.v.writeCuda(),
+          s.vMax == null ? 0L : s.vMax.writeCuda(), p.numel(), stepSize(lr, t), bc2Sqrt(t)));
+    }
+    if (!onCuda.isEmpty()) {
+      OptimKernels.adam(onCuda, (float) beta1, (float) beta2, (float) (1 - beta1), (float) (1 - beta2), l2(), shrink(lr), (float) eps);
+    }
+    Reference.reachabilityFence(kept);
+  }
+
   @Override
   protected final void update(Tensor param, Tensor grad, double lr) {
+    if (param.device().isCuda()) {
+      updateGroup(List.of(param), lr);
+      return;
+    }
     int n = param.numel();
-    Moments s = moments.computeIfAbsent(param, Moments::new);
-    if (s.m.device() != param.device()) {
-      s.moveTo(param.device());
-    }
-    if (amsgrad && s.vMax == null) {
-      s.vMax = Tensor.zeros(param.device(), param.shape());
-    }
+    Moments s = moments(param);
     int t = ++s.step;
 
     float b1 = (float) beta1;
     float b2 = (float) beta2;
     float keep1 = (float) (1 - beta1);
     float keep2 = (float) (1 - beta2);
-    float l2 = decoupledWeightDecay ? 0f : (float) weightDecay;
-    float shrink = decoupledWeightDecay ? (float) (1 - lr * weightDecay) : 1f;
-    float stepSize = (float) (lr / (1 - Math.pow(beta1, t)));
-    float bc2Sqrt = (float) Math.sqrt(1 - Math.pow(beta2, t));
+    float l2 = l2();
+    float shrink = shrink(lr);
+    float stepSize = stepSize(lr, t);
+    float bc2Sqrt = bc2Sqrt(t);
     float epsilon = (float) eps;
-    if (param.device().isCuda()) {
-      OptimKernels.adam(param.writeCuda(), grad.to(param.device()).readCuda(), s.m.writeCuda(), s.v.writeCuda(),
-          s.vMax == null ? 0L : s.vMax.writeCuda(), n, b1, b2, keep1, keep2, l2, shrink, stepSize, bc2Sqrt, epsilon);
-      return;
-    }
     float[] p = param.buffer();
     int po = param.offset();
     float[] g = grad.readBuffer();
@@ -240,5 +258,37 @@ public abstract sealed class AdamBase<S extends AdamBase<S>> extends Optimizer p
       float denom = (float) Math.sqrt(vi) / bc2Sqrt + epsilon;
       p[po + i] = pi - stepSize * mi / denom;
     }
+  }
+
+  /** The parameter's moments, made on its device at its first step, moved with it. */
+  private Moments moments(Tensor param) {
+    Moments s = moments.computeIfAbsent(param, Moments::new);
+    if (s.m.device() != param.device()) {
+      s.moveTo(param.device());
+    }
+    if (amsgrad && s.vMax == null) {
+      s.vMax = Tensor.zeros(param.device(), param.shape());
+    }
+    return s;
+  }
+
+  /** Adam's L2 penalty on the gradient (AdamW decays the weights instead). */
+  private float l2() {
+    return decoupledWeightDecay ? 0f : (float) weightDecay;
+  }
+
+  /** AdamW's decoupled weight decay, as the factor the parameter is multiplied by. */
+  private float shrink(double lr) {
+    return decoupledWeightDecay ? (float) (1 - lr * weightDecay) : 1f;
+  }
+
+  /** {@code lr / (1 - beta1^t)}: the step with the first moment's bias correction. */
+  private float stepSize(double lr, int t) {
+    return (float) (lr / (1 - Math.pow(beta1, t)));
+  }
+
+  /** {@code sqrt(1 - beta2^t)}: the second moment's bias correction. */
+  private float bc2Sqrt(int t) {
+    return (float) Math.sqrt(1 - Math.pow(beta2, t));
   }
 }

@@ -77,11 +77,23 @@ public abstract class Optimizer {
   /** Updates every parameter that has a gradient; parameters without one are left alone. */
   public void step() {
     for (ParamGroup g : groups) {
+      List<Tensor> stepped = new ArrayList<>();
       for (Tensor p : g.params()) {
         if (p.grad() != null) {
-          update(p, p.grad(), g.lr());
+          stepped.add(p);
         }
       }
+      updateGroup(stepped, g.lr());
+    }
+  }
+
+  /**
+   * Applies one update to each of {@code params} (a group's parameters that have gradients), in
+   * order. The optimizers step their CUDA parameters together, in one launch per 32.
+   */
+  protected void updateGroup(List<Tensor> params, double lr) {
+    for (Tensor p : params) {
+      update(p, p.grad(), lr);
     }
   }
 

@@ -3,6 +3,8 @@ package dev.kiln.runtime.optim;
 import dev.kiln.runtime.Tensor;
 import dev.kiln.runtime.cpu.Blas;
 import dev.kiln.runtime.cuda.OptimKernels;
+import java.lang.ref.Reference;
+import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
@@ -91,28 +93,59 @@ public final class SGD extends Optimizer {
     super.step();
   }
 
+  /** The CUDA parameters in one launch per 32 ({@link OptimKernels#sgd}), the others one by one. */
+  @Override
+  protected void updateGroup(List<Tensor> params, double lr) {
+    List<OptimKernels.Entry> onCuda = new ArrayList<>();
+    List<Tensor> kept = new ArrayList<>(); // gradients copied to the device stay reachable until the launch
+    for (Tensor p : params) {
+      if (!p.device().isCuda()) {
+        update(p, p.grad(), lr);
+        continue;
+      }
+      boolean first = momentum != 0f && !momentumBuffers.containsKey(p);
+      Tensor buf = momentumBuffer(p);
+      Tensor grad = p.grad().to(p.device());
+      kept.add(grad);
+      onCuda.add(OptimKernels.Entry.sgd(p.writeCuda(), grad.readCuda(), buf == null ? 0L : buf.writeCuda(), p.numel(), first));
+    }
+    if (!onCuda.isEmpty()) {
+      OptimKernels.sgd(onCuda, (float) lr, momentum, dampening, weightDecay, nesterov);
+    }
+    Reference.reachabilityFence(kept);
+  }
+
   @Override
   protected void update(Tensor param, Tensor grad, double lr) {
-    Tensor buf = null;
-    boolean first = false;
-    if (momentum != 0f) {
-      buf = momentumBuffers.get(param);
-      first = buf == null;
-      if (first) {
-        buf = Tensor.zeros(param.device(), param.shape());
-        momentumBuffers.put(param, buf);
-      } else if (buf.device() != param.device()) { // loaded from a checkpoint, or the model moved
-        buf.moveTo(param.device());
-      }
-    }
     if (param.device().isCuda()) {
-      OptimKernels.sgd(param.writeCuda(), grad.to(param.device()).readCuda(), buf == null ? 0L : buf.writeCuda(), param.numel(),
-          (float) lr, momentum, dampening, weightDecay, nesterov, first);
-    } else if (Blas.isNative() && param.isNativeCurrent() && grad.isNativeCurrent()) {
+      updateGroup(List.of(param), lr);
+      return;
+    }
+    boolean first = momentum != 0f && !momentumBuffers.containsKey(param);
+    Tensor buf = momentumBuffer(param);
+    if (Blas.isNative() && param.isNativeCurrent() && grad.isNativeCurrent()) {
       nativeUpdate(param, grad, buf, first, (float) lr);
     } else {
       heapUpdate(param, grad, buf, first, (float) lr);
     }
+  }
+
+  /**
+   * The parameter's momentum buffer, zeros made on its device at its first step, moved to its
+   * device when loaded from a checkpoint or when the model moved; null without momentum.
+   */
+  private Tensor momentumBuffer(Tensor param) {
+    if (momentum == 0f) {
+      return null;
+    }
+    Tensor buf = momentumBuffers.get(param);
+    if (buf == null) {
+      buf = Tensor.zeros(param.device(), param.shape());
+      momentumBuffers.put(param, buf);
+    } else if (buf.device() != param.device()) {
+      buf.moveTo(param.device());
+    }
+    return buf;
   }
 
   /** The rule above, element by element on the heap arrays. */

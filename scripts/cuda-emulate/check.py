@@ -1,0 +1,266 @@
+"""Checks Kiln's generated CUDA kernels, run on the CPU by emulate.py, against PyTorch (float64) on the CPU.
+Launched by check-generated, which dumps the sources; see there. Every launch mirrors CudaCompiled's:
+argument order, grid and block sizes, which pointers are null when.
+
+    python3 check.py WORKDIR MODEL=SOURCE.cu:BATCH ...
+"""
+import re
+import sys
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import emulate
+
+TOLERANCE = 1e-5
+rng = np.random.default_rng(20261123)
+rows_out = []  # (check, error, worst quantity, ok, note)
+
+
+def rel(got, ref):
+    """|got - ref| / |ref| (Frobenius norms), in float64; NaN when got has a NaN."""
+    got = np.asarray(got, np.float64).reshape(-1)
+    ref = np.asarray(ref, np.float64).reshape(-1)
+    d, r = np.linalg.norm(got - ref), np.linalg.norm(ref)
+    return d / r if r > 0 else d
+
+
+def report(check, errors, note=""):
+    """One table row: the worst of errors (name -> relative error, or a count of mismatches for names ending '#')."""
+    worst_name, worst, ok = "", 0.0, True
+    for name, e in errors.items():
+        bad = e != 0 if name.endswith("#") else not (e <= TOLERANCE)  # a NaN is bad
+        if bad or not ok:
+            if ok or (e > worst):
+                worst_name, worst = name, e
+            ok = ok and not bad
+        elif not name.endswith("#") and e >= worst:
+            worst_name, worst = name, e
+    rows_out.append((check, worst, worst_name, ok, note))
+    for name, e in errors.items():
+        if (e != 0 if name.endswith("#") else not (e <= TOLERANCE)):
+            print(f"  FAIL {check}: {name} = {e:.3g}", flush=True)
+
+
+# ----------------------------------------------------------------------------------------------------
+# What a source holds, read from its text: per step kJ, a Linear + ReLU or a batch norm with its sizes.
+
+def steps(text):
+    names = list(dict.fromkeys(re.findall(r'__global__ void (k\d+)_forward\b', text)))
+    starts = [text.rfind("\n", 0, text.index(f"{s}_")) for s in names] + [len(text)]
+    out = []
+    for i, s in enumerate(names):
+        sec = text[starts[i]:starts[i + 1]]
+        fwd = re.search(rf"void {s}_forward\((.*?)\n}}", sec, re.S).group(0)
+        body = re.sub(rf"\b{s}_", "kJ_", re.sub(r"//.*", "", sec))  # the step's code, without its name and comments
+        if f"{s}_statistics" in sec:
+            l, c = map(int, re.search(rf"#define {s}_AT\(ch, j\) \(\(\(long long\) \(\(j\) / (\d+)\) \* (\d+) \+", sec).groups())
+            st = dict(kind="bn", step=s, c=c, l=l, body=body, relu="kiln_relu" in fwd,
+                      eps=float(re.search(r"sqrt\(\(double\) var \+ ([-+.0-9eE]+)\)", sec).group(1)),
+                      momentum=float(re.search(r"runningMean\[ch\] = \(float\) \(\(1\.0 - ([-+.0-9eE]+)\)", sec).group(1)))
+            pool = re.search(r"\[n, \d+, (\d+), (\d+)\] -> \[n, \d+, (\d+), (\d+)\]", sec)
+            st["pool"] = tuple(map(int, pool.groups())) if "int* argmax, const float* x" in fwd else None
+            if st["pool"]:
+                assert st["pool"][0] * st["pool"][1] == l
+        else:
+            st = dict(kind="linear", step=s, f=int(re.search(r"if \(col < (\d+)\)", sec).group(1)), bias="bias[" in fwd, body=body)
+        out.append(st)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------
+# Batch norm (+ ReLU (+ 2x2 max pool)): CudaCompiled.normalise and its backward node.
+
+def bn_forward(m, st, x, rm, rv, w, b, training, n):
+    s, c = st["step"], st["c"]
+    count = x.a.size
+    mean, var, factors = m.empty(c), m.empty(c), m.empty(2 * c)
+    if training:
+        m.launch(s + "_statistics", c, 256, mean, var, factors, rm, rv, w, b, x, n)
+    else:
+        mean.a[:], var.a[:] = rm.a, rv.a  # Cuda.copy of the running statistics
+        m.launch1d(s + "_factors", c, factors, mean, var, w, b)
+    if st["pool"]:
+        h, wd, oh, ow = st["pool"]
+        out_count = n * c * oh * ow
+        argmax, y = m.empty(out_count, np.int32), m.empty(out_count)
+        m.launch1d(s + "_forward", out_count, y, argmax, x, factors, out_count)
+    else:
+        argmax, y = None, m.empty(count)
+        m.launch1d(s + "_forward", count, y, x, factors, count)
+    return dict(mean=mean, var=var, factors=factors, y=y, argmax=argmax, x=x, w=w, training=training, n=n)
+
+
+def bn_backward(m, st, fw, g, dw, db, acc_w, acc_b):
+    s, c = st["step"], st["c"]
+    x, count = fw["x"], fw["x"].a.size
+    coef = m.empty(3 * c)
+    out, argmax = (fw["y"], fw["argmax"]) if st["pool"] else (None, None)
+    m.launch(s + "_backward_reduce", c, 256, coef, dw, db, g, x, out, argmax, fw["mean"], fw["var"], fw["w"], fw["factors"],
+             fw["n"], int(fw["training"]), acc_w, acc_b)
+    dx = m.empty(count)
+    m.launch1d(s + "_backward", count, dx, g, x, out, argmax, coef, fw["factors"], count)
+    return dx
+
+
+def bn_reference(st, x, rm, rv, w, b, training, g):
+    """PyTorch in float64: outputs, pooling indices, running statistics after, gradients of sum(out * g)."""
+    t = lambda a: torch.tensor(np.asarray(a, np.float64))
+    x64 = t(x).requires_grad_()
+    w64 = t(w).requires_grad_() if w is not None else None
+    b64 = t(b).requires_grad_() if b is not None else None
+    rm64, rv64 = t(rm), t(rv)
+    y = F.batch_norm(x64, rm64, rv64, w64, b64, training, st["momentum"], st["eps"])
+    if st["relu"]:
+        y = F.relu(y)
+    idx = None
+    if st["pool"]:
+        y, idx = F.max_pool2d(y, 2, return_indices=True)
+    (y * t(g).reshape(y.shape)).sum().backward()
+    grad = lambda p: None if p is None else p.grad.numpy()
+    return dict(y=y.detach().numpy(), idx=None if idx is None else idx.numpy(), rm=rm64.numpy(), rv=rv64.numpy(),
+                dx=x64.grad.numpy(), dw=grad(w64), db=grad(b64))
+
+
+def argmax_mismatches(st, x, fw, ref, training):
+    """Windows whose argmax differs from PyTorch's, where the reference's top two differ clearly or all are 0."""
+    n, c, (h, wd, oh, ow) = fw["n"], st["c"], st["pool"]
+    xs = x.reshape(n, c, h, wd).astype(np.float64)
+    if training:
+        mu, var = xs.mean(axis=(0, 2, 3)), xs.var(axis=(0, 2, 3))
+    else:
+        mu, var = fw["mean"].a.astype(np.float64), fw["var"].a.astype(np.float64)
+    w = fw["w"].a.astype(np.float64) if fw["w"] is not None else np.ones(c)
+    bias = fw.get("b_values", np.zeros(c))
+    v = np.maximum((xs - mu[None, :, None, None]) / np.sqrt(var + st["eps"])[None, :, None, None] * w[None, :, None, None]
+                   + bias[None, :, None, None], 0)
+    win = v[:, :, :2 * oh, :2 * ow].reshape(n, c, oh, 2, ow, 2).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, oh, ow, 4)
+    top = np.sort(win, axis=-1)
+    clear = (top[..., 3] == 0) | (top[..., 3] - top[..., 2] > 1e-5 * np.maximum(top[..., 3], 1e-30))
+    got = fw["argmax"].a.reshape(n, c, oh, ow)
+    return int(((got != ref["idx"]) & clear).sum())
+
+
+def check_bn(m, label, st, n, case):
+    """One batch-norm step: training forward, evaluation forward, backward in both (accumulating or not, null gradients)."""
+    c, l, s = st["c"], st["l"], st["step"]
+    shape = (n, c) + ((st["pool"][0], st["pool"][1]) if st["pool"] else (l,) if l > 1 else ())
+    affine = case != "no affine"
+    centre, spread = rng.normal(0, 2, c), rng.uniform(0.2, 3, c)
+    x = (centre[None, :, None] + spread[None, :, None] * rng.standard_normal((n, c, l))).astype(np.float32)
+    w = rng.uniform(0.5, 1.5, c).astype(np.float32) if affine else None
+    b = rng.normal(0, 0.5, c).astype(np.float32) if affine else None
+    if case == "ties":
+        b = np.full(c, -1.0, np.float32)  # most values <= 0 after the ReLU: windows of zeros
+        h, wd = st["pool"][:2]
+        xs = x.reshape(n, c, h, wd)
+        xs[..., 0:h - 1:2, 0:wd - 1:4] = xs[..., 1:h:2, 1:wd:4]    # tie between a window's first and last
+        xs[..., 0:h - 1:2, 3:wd:4] = xs[..., 1:h:2, 2:wd - 1:4]    # tie between its second and third
+    rm0, rv0 = rng.normal(0, 1, c).astype(np.float32), rng.uniform(0.5, 2, c).astype(np.float32)
+    out_shape = shape if not st["pool"] else (n, c, st["pool"][2], st["pool"][3])
+    g = rng.standard_normal(out_shape).astype(np.float32)
+    tag = f"{label} {s} " + (f"bn{len(shape) - 2 or 1}d C={c}" + (f" {shape[2]}x{shape[3]}" if len(shape) == 4 else "")
+                              + (" +relu" if st["relu"] else "") + (" +pool" if st["pool"] else "") + f" n={n}")
+    if case != "plain":
+        tag += f" [{case}]"
+    xb = m.array(x)
+    wb, bb = (m.array(w), m.array(b)) if affine else (None, None)
+    for training in (True, False):
+        mode = "train" if training else "eval"
+        rm, rv = m.array(rm0), m.array(rv0)
+        fw = bn_forward(m, st, xb, rm, rv, wb, bb, training, n)
+        fw["b_values"] = b.astype(np.float64) if affine else np.zeros(c)
+        ref = bn_reference(st, x.reshape(shape), rm0, rv0, w, b, training, g)
+        err = {"out": rel(fw["y"].a, ref["y"])}
+        if training:
+            xs = x.reshape(n, c, -1).astype(np.float64)
+            err.update(mean=rel(fw["mean"].a, xs.mean(axis=(0, 2))), var=rel(fw["var"].a, xs.var(axis=(0, 2))),
+                       runningMean=rel(rm.a, ref["rm"]), runningVar=rel(rv.a, ref["rv"]))
+        else:
+            err.update(runningUnchanged=rel(np.concatenate([rm.a, rv.a]), np.concatenate([rm0, rv0])))
+        if st["pool"]:
+            err["argmax#"] = argmax_mismatches(st, x, fw, ref, training)
+        report(f"{tag} forward {mode}", err)
+        gb = m.array(g)
+        # training: (write both), (dweight not wanted, add into dbias); evaluation: (add into dweight, dbias not wanted)
+        runs = [(0, 0), (None, 1)] if training else [(1, None)]
+        for acc_w, acc_b in runs if affine else [(None, None)]:
+            start_w = rng.standard_normal(c).astype(np.float32)
+            start_b = rng.standard_normal(c).astype(np.float32)
+            dw = None if acc_w is None else m.array(start_w) if acc_w else m.empty(c)
+            db = None if acc_b is None else m.array(start_b) if acc_b else m.empty(c)
+            dx = bn_backward(m, st, fw, gb, dw, db, acc_w or 0, acc_b or 0)
+            err = {"dx": rel(dx.a, ref["dx"])}
+            if dw is not None:
+                err["dweight"] = rel(dw.a, ref["dw"] + (start_w if acc_w else 0))
+            if db is not None:
+                err["dbias"] = rel(db.a, ref["db"] + (start_b if acc_b else 0))
+            what = lambda a, name: f"{name} null" if a is None else f"{name} {'+=' if a else '='}"
+            report(f"{tag} backward {mode} ({what(acc_w, 'dw')}, {what(acc_b, 'db')})", err)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Linear + ReLU: CudaCompiled.linearRelu's epilogue on a GEMM output, and its backward.
+
+def check_linear(m, label, st, rows):
+    s, f = st["step"], st["f"]
+    gemm = rng.standard_normal((rows, f)).astype(np.float32)  # what cuBLAS wrote
+    bias = rng.normal(0, 0.5, f).astype(np.float32) if st["bias"] else None
+    tag = f"{label} {s} linear F={f}{'' if st['bias'] else ' nobias'} +relu rows={rows}"
+    y = m.array(gemm)
+    m.launch1d(s + "_forward", rows * f, y, m.array(bias) if st["bias"] else None, rows * f)
+    g64 = torch.tensor(gemm.astype(np.float64), requires_grad=True)
+    b64 = torch.tensor(bias.astype(np.float64), requires_grad=True) if st["bias"] else None
+    ref = F.relu(g64 + b64 if st["bias"] else g64)
+    gin = rng.standard_normal((rows, f)).astype(np.float32)
+    (ref * torch.tensor(gin.astype(np.float64))).sum().backward()
+    exact = np.maximum(gemm + bias if st["bias"] else gemm, np.float32(0)).reshape(-1)
+    report(f"{tag} forward", {"y": rel(y.a, ref.detach().numpy()), "bits#": int((y.a.view(np.int32) != exact.view(np.int32)).sum())})
+    gb = m.array(gin)
+    for acc in ((0, 1) if st["bias"] else (None,)):
+        start = rng.standard_normal(f).astype(np.float32)
+        db = None if acc is None else m.array(start) if acc else m.empty(f)
+        dy = m.empty(rows * f)
+        m.launch(s + "_backward", (f + 31) // 32, 256, dy, db, gb, y, rows, acc or 0)
+        err = {"dy": rel(dy.a, g64.grad.numpy())}
+        if db is not None:
+            err["dbias"] = rel(db.a, b64.grad.numpy() + (start if acc else 0))
+        report(f"{tag} backward (db {'null' if acc is None else '+=' if acc else '='})", err)
+
+
+def main():
+    workdir = sys.argv[1]
+    torch.set_num_threads(1)
+    for arg in sys.argv[2:]:
+        label, rest = arg.split("=", 1)
+        path, batches = rest.split(":")
+        text = open(path).read()
+        m = emulate.Module(label, text, workdir)
+        seen = {}
+        for st in steps(text):
+            if st["body"] in seen:  # the same code under another name: the same results
+                rows_out.append((f"{label} {st['step']}", 0.0, "", True, f"same code as {seen[st['body']]}, not rerun"))
+                continue
+            seen[st["body"]] = st["step"]
+            for n in map(int, batches.split(",")):
+                if st["kind"] == "linear":
+                    check_linear(m, label, st, n)
+                    continue
+                check_bn(m, label, st, n, "plain")
+                if st["pool"]:
+                    check_bn(m, label, st, n, "ties")
+                if label == "Variants":  # weight and bias null: no sample has a batch norm without affine
+                    check_bn(m, label, st, n, "no affine")
+    width = max(len(r[0]) for r in rows_out)
+    print(f"\n{'check':<{width}}  {'max rel err':>11}  {'worst':<16} result")
+    for check, err, worst, ok, note in rows_out:
+        e = "" if note else f"{err:11.2e}" if isinstance(err, float) else f"{err:11d}"
+        print(f"{check:<{width}}  {e:>11}  {worst:<16} {'ok' if ok else 'FAIL'}  {note}")
+    failed = sum(not r[3] for r in rows_out)
+    print(f"\n{len(rows_out)} checks, {failed} failed (tolerance {TOLERANCE:g}; '#' counts mismatches, 0 wanted)")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
