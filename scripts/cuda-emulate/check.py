@@ -53,7 +53,7 @@ def steps(text):
     for i, s in enumerate(names):
         sec = text[starts[i]:starts[i + 1]]
         fwd = re.search(rf"void {s}_forward\((.*?)\n}}", sec, re.S).group(0)
-        body = re.sub(rf"\b{s}_", "kJ_", re.sub(r"//.*", "", sec))  # the step's code, without its name and comments
+        body = re.sub(rf"\b{s}_", "kJ_", re.sub(r"//.*", "", sec)).strip()  # the step's code, without its name and comments
         if f"{s}_statistics" in sec:
             l, c = map(int, re.search(rf"#define {s}_AT\(ch, j\) \(\(\(long long\) \(\(j\) / (\d+)\) \* (\d+) \+", sec).groups())
             st = dict(kind="bn", step=s, c=c, l=l, body=body, relu="kiln_relu" in fwd,
@@ -123,6 +123,35 @@ def bn_reference(st, x, rm, rv, w, b, training, g):
                 dx=x64.grad.numpy(), dw=grad(w64), db=grad(b64))
 
 
+def cpu_forward(st, x, fw, w, b):
+    """NormKernels' forward from the kernel's own mean and var: factors in double rounded to float, then
+    x * scale + shift as two float operations, Math.max(v, 0f), 2x2 pooling keeping the first maximum."""
+    c, n = st["c"], fw["n"]
+    rstd = 1.0 / np.sqrt(fw["var"].a.astype(np.float64) + st["eps"])
+    w64 = np.ones(c) if w is None else w.astype(np.float64)
+    b64 = np.zeros(c) if b is None else b.astype(np.float64)
+    sc = (w64 * rstd).astype(np.float32)
+    sh = (b64 - fw["mean"].a.astype(np.float64) * w64 * rstd).astype(np.float32)
+    v = x.reshape(n, c, -1) * sc[None, :, None] + sh[None, :, None]  # float32 product, then float32 sum
+    if st["relu"]:
+        v = np.where(np.isnan(v) | (v > 0), v, np.float32(0))
+    argmax = None
+    if st["pool"]:
+        h, wd, oh, ow = st["pool"]
+        win = v.reshape(n, c, h, wd)[:, :, :2 * oh, :2 * ow].reshape(n, c, oh, 2, ow, 2).transpose(0, 1, 2, 4, 3, 5)
+        win = win.reshape(n, c, oh, ow, 4)
+        q = np.argmax(win, axis=-1)  # the first maximum
+        v = np.take_along_axis(win, q[..., None], -1)[..., 0]
+        r, col = np.meshgrid(np.arange(oh), np.arange(ow), indexing="ij")
+        argmax = (2 * r + q // 2) * wd + 2 * col + q % 2
+    bits = lambda a: np.ascontiguousarray(a, np.float32).view(np.int32).reshape(-1)
+    err = {"factors cpu#": int((bits(fw["factors"].a) != bits(np.concatenate([sc, sh]))).sum()),
+           "out cpu#": int((bits(fw["y"].a) != bits(v)).sum())}
+    if st["pool"]:
+        err["argmax cpu#"] = int((fw["argmax"].a != argmax.reshape(-1)).sum())
+    return err
+
+
 def argmax_mismatches(st, x, fw, ref, training):
     """Windows whose argmax differs from PyTorch's, where the reference's top two differ clearly or all are 0."""
     n, c, (h, wd, oh, ow) = fw["n"], st["c"], st["pool"]
@@ -181,6 +210,7 @@ def check_bn(m, label, st, n, case):
             err.update(runningUnchanged=rel(np.concatenate([rm.a, rv.a]), np.concatenate([rm0, rv0])))
         if st["pool"]:
             err["argmax#"] = argmax_mismatches(st, x, fw, ref, training)
+        err.update(cpu_forward(st, x, fw, w, b))
         report(f"{tag} forward {mode}", err)
         gb = m.array(g)
         # training: (write both), (dweight not wanted, add into dbias); evaluation: (add into dweight, dbias not wanted)

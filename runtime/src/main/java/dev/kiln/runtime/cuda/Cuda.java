@@ -2,6 +2,7 @@ package dev.kiln.runtime.cuda;
 
 import java.util.List;
 import org.bytedeco.cuda.cublas.cublasContext;
+import org.bytedeco.cuda.cudart.CUevent_st;
 import org.bytedeco.cuda.cudart.CUstream_st;
 import org.bytedeco.cuda.cudart.cudaDeviceProp;
 import org.bytedeco.cuda.cudnn.cudnnContext;
@@ -47,6 +48,13 @@ public final class Cuda {
   private final DeviceMemory memory;
   private FloatPointer staging;
   private long stagingFloats;
+  /** Pinned buffers for uploads, used in turn (see {@link #upload(float[], int, long, int)}). */
+  private static final int RING = 4;
+  private static final int RING_FLOATS = 4 << 20;
+  private final FloatPointer[] ring = new FloatPointer[RING];
+  private final long[] ringCapacity = new long[RING];
+  private final CUevent_st[] ringRead = new CUevent_st[RING];
+  private int ringNext;
 
   private Cuda() {
     Loader.load(cudart.class);
@@ -172,17 +180,51 @@ public final class Cuda {
     return memory.allocate(Math.max(1, floats) * Float.BYTES);
   }
 
-  /** Copies {@code count} floats from {@code src[srcOff..]} to device address {@code dst}. */
-  public void upload(float[] src, int srcOff, long dst, int count) {
+  /**
+   * Copies {@code count} floats from {@code src[srcOff..]} to device address {@code dst}, in
+   * stream order, without waiting: the values go through one of {@value #RING} pinned buffers
+   * used in turn, each reused once the copy that last read it has run (an event per buffer), so
+   * a batch or a dropout mask uploaded during a step does not stall the host on the GPU's queue.
+   * An upload larger than {@value #RING_FLOATS} floats goes through the shared staging buffer and
+   * waits.
+   */
+  public synchronized void upload(float[] src, int srcOff, long dst, int count) {
     if (count == 0) {
       return;
     }
-    FloatPointer host = staging(count);
-    host.put(src, srcOff, count);
+    if (count > RING_FLOATS) {
+      FloatPointer host = staging(count);
+      host.put(src, srcOff, count);
+      copyToDevice(host, dst, count);
+      synchronize(); // the staging buffer is reused by the next copy: wait until this one has read it
+      return;
+    }
+    int slot = ringNext;
+    ringNext = (ringNext + 1) % RING;
+    if (ringRead[slot] == null) {
+      ringRead[slot] = new CUevent_st();
+      check("cudaEventCreateWithFlags", cudart.cudaEventCreateWithFlags(ringRead[slot], cudart.cudaEventDisableTiming));
+    } else {
+      check("cudaEventSynchronize(upload buffer " + slot + ")", cudart.cudaEventSynchronize(ringRead[slot]));
+    }
+    if (ring[slot] == null || ringCapacity[slot] < count) {
+      long size = Math.max(count, 1 << 16);
+      Pointer p = new Pointer();
+      check("cudaMallocHost(" + size * Float.BYTES + " bytes)", cudart.cudaMallocHost(p, size * Float.BYTES));
+      if (ring[slot] != null) {
+        cudart.cudaFreeHost(ring[slot]); // its last copy has run (the event above)
+      }
+      ring[slot] = new FloatPointer(p);
+      ringCapacity[slot] = size;
+    }
+    ring[slot].put(src, srcOff, count);
+    copyToDevice(ring[slot], dst, count);
+    check("cudaEventRecord(upload buffer " + slot + ")", cudart.cudaEventRecord(ringRead[slot], stream));
+  }
+
+  private void copyToDevice(Pointer host, long dst, int count) {
     check("cudaMemcpyAsync(host to device, " + count + " floats)",
         cudart.cudaMemcpyAsync(new DevicePointer(dst), host, (long) count * Float.BYTES, cudart.cudaMemcpyHostToDevice, stream));
-    // The staging buffer is reused by the next copy: wait until this one has read it.
-    synchronize();
   }
 
   /** Copies {@code count} floats from native host memory {@code src} to device address {@code dst}. */
@@ -196,7 +238,7 @@ public final class Cuda {
   }
 
   /** Copies {@code count} floats from device address {@code src} into {@code dst[dstOff..]}, waiting for them. */
-  public void download(long src, float[] dst, int dstOff, int count) {
+  public synchronized void download(long src, float[] dst, int dstOff, int count) {
     if (count == 0) {
       return;
     }
