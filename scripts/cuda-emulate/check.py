@@ -2,7 +2,7 @@
 Launched by check-generated, which dumps the sources; see there. Every launch mirrors CudaCompiled's:
 argument order, grid and block sizes, which pointers are null when.
 
-    python3 check.py WORKDIR MODEL=SOURCE.cu:BATCH ...
+    python3 check.py WORKDIR LABEL=SOURCE.cu:BATCH[,BATCH...] ...
 """
 import re
 import sys
@@ -15,7 +15,7 @@ import emulate
 
 TOLERANCE = 1e-5
 rng = np.random.default_rng(20261123)
-rows_out = []  # (check, error, worst quantity, ok, note)
+rows_out = []  # (check, error, worst quantity, ok, PyTorch float32's error, note)
 
 
 def rel(got, ref):
@@ -26,21 +26,18 @@ def rel(got, ref):
     return d / r if r > 0 else d
 
 
-def report(check, errors, note=""):
-    """One table row: the worst of errors (name -> relative error, or a count of mismatches for names ending '#')."""
-    worst_name, worst, ok = "", 0.0, True
-    for name, e in errors.items():
-        bad = e != 0 if name.endswith("#") else not (e <= TOLERANCE)  # a NaN is bad
-        if bad or not ok:
-            if ok or (e > worst):
-                worst_name, worst = name, e
-            ok = ok and not bad
-        elif not name.endswith("#") and e >= worst:
-            worst_name, worst = name, e
-    rows_out.append((check, worst, worst_name, ok, note))
-    for name, e in errors.items():
-        if (e != 0 if name.endswith("#") else not (e <= TOLERANCE)):
-            print(f"  FAIL {check}: {name} = {e:.3g}", flush=True)
+def bad(name, e):
+    return e != 0 if name.endswith("#") else not (e <= TOLERANCE)  # a NaN is bad
+
+
+def report(check, errors, torch32=None):
+    """One table row: the worst of errors (quantity -> relative error; for names ending in '#', a count of
+    mismatches) and, for that quantity, the error of PyTorch's own float32 computation (torch32)."""
+    failed = [name for name, e in errors.items() if bad(name, e)]
+    worst = failed[0] if failed else max((n for n in errors if not n.endswith("#")), key=errors.get)
+    rows_out.append((check, errors[worst], worst, not failed, (torch32 or {}).get(worst), ""))
+    for name in failed:
+        print(f"  FAIL {check}: {name} = {errors[name]:.3g}", flush=True)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -104,14 +101,14 @@ def bn_backward(m, st, fw, g, dw, db, acc_w, acc_b):
     return dx
 
 
-def bn_reference(st, x, rm, rv, w, b, training, g):
-    """PyTorch in float64: outputs, pooling indices, running statistics after, gradients of sum(out * g)."""
-    t = lambda a: torch.tensor(np.asarray(a, np.float64))
-    x64 = t(x).requires_grad_()
-    w64 = t(w).requires_grad_() if w is not None else None
-    b64 = t(b).requires_grad_() if b is not None else None
-    rm64, rv64 = t(rm), t(rv)
-    y = F.batch_norm(x64, rm64, rv64, w64, b64, training, st["momentum"], st["eps"])
+def bn_reference(st, x, rm, rv, w, b, training, g, dtype=np.float64):
+    """PyTorch: outputs, pooling indices, running statistics after, gradients of sum(out * g)."""
+    t = lambda a: torch.tensor(np.asarray(a, dtype))
+    xt = t(x).requires_grad_()
+    wt = t(w).requires_grad_() if w is not None else None
+    bt = t(b).requires_grad_() if b is not None else None
+    rmt, rvt = t(rm), t(rv)
+    y = F.batch_norm(xt, rmt, rvt, wt, bt, training, st["momentum"], st["eps"])
     if st["relu"]:
         y = F.relu(y)
     idx = None
@@ -119,8 +116,8 @@ def bn_reference(st, x, rm, rv, w, b, training, g):
         y, idx = F.max_pool2d(y, 2, return_indices=True)
     (y * t(g).reshape(y.shape)).sum().backward()
     grad = lambda p: None if p is None else p.grad.numpy()
-    return dict(y=y.detach().numpy(), idx=None if idx is None else idx.numpy(), rm=rm64.numpy(), rv=rv64.numpy(),
-                dx=x64.grad.numpy(), dw=grad(w64), db=grad(b64))
+    return dict(y=y.detach().numpy(), idx=None if idx is None else idx.numpy(), rm=rmt.numpy(), rv=rvt.numpy(),
+                dx=xt.grad.numpy(), dw=grad(wt), db=grad(bt))
 
 
 def cpu_forward(st, x, fw, w, b):
@@ -152,7 +149,7 @@ def cpu_forward(st, x, fw, w, b):
     return err
 
 
-def argmax_mismatches(st, x, fw, ref, training):
+def argmax_mismatches(st, x, fw, ref, training, w, b):
     """Windows whose argmax differs from PyTorch's, where the reference's top two differ clearly or all are 0."""
     n, c, (h, wd, oh, ow) = fw["n"], st["c"], st["pool"]
     xs = x.reshape(n, c, h, wd).astype(np.float64)
@@ -160,10 +157,10 @@ def argmax_mismatches(st, x, fw, ref, training):
         mu, var = xs.mean(axis=(0, 2, 3)), xs.var(axis=(0, 2, 3))
     else:
         mu, var = fw["mean"].a.astype(np.float64), fw["var"].a.astype(np.float64)
-    w = fw["w"].a.astype(np.float64) if fw["w"] is not None else np.ones(c)
-    bias = fw.get("b_values", np.zeros(c))
+    w = np.ones(c) if w is None else w.astype(np.float64)
+    b = np.zeros(c) if b is None else b.astype(np.float64)
     v = np.maximum((xs - mu[None, :, None, None]) / np.sqrt(var + st["eps"])[None, :, None, None] * w[None, :, None, None]
-                   + bias[None, :, None, None], 0)
+                   + b[None, :, None, None], 0)
     win = v[:, :, :2 * oh, :2 * ow].reshape(n, c, oh, 2, ow, 2).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, oh, ow, 4)
     top = np.sort(win, axis=-1)
     clear = (top[..., 3] == 0) | (top[..., 3] - top[..., 2] > 1e-5 * np.maximum(top[..., 3], 1e-30))
@@ -199,8 +196,10 @@ def check_bn(m, label, st, n, case):
         mode = "train" if training else "eval"
         rm, rv = m.array(rm0), m.array(rv0)
         fw = bn_forward(m, st, xb, rm, rv, wb, bb, training, n)
-        fw["b_values"] = b.astype(np.float64) if affine else np.zeros(c)
         ref = bn_reference(st, x.reshape(shape), rm0, rv0, w, b, training, g)
+        ref32 = bn_reference(st, x.reshape(shape), rm0, rv0, w, b, training, g, np.float32)
+        torch32 = {q: rel(ref32[k], ref[k]) for q, k in [("out", "y"), ("runningMean", "rm"), ("runningVar", "rv"),
+                                                         ("dx", "dx"), ("dweight", "dw"), ("dbias", "db")] if ref[k] is not None}
         err = {"out": rel(fw["y"].a, ref["y"])}
         if training:
             xs = x.reshape(n, c, -1).astype(np.float64)
@@ -209,9 +208,9 @@ def check_bn(m, label, st, n, case):
         else:
             err.update(runningUnchanged=rel(np.concatenate([rm.a, rv.a]), np.concatenate([rm0, rv0])))
         if st["pool"]:
-            err["argmax#"] = argmax_mismatches(st, x, fw, ref, training)
+            err["argmax#"] = argmax_mismatches(st, x, fw, ref, training, w, b)
         err.update(cpu_forward(st, x, fw, w, b))
-        report(f"{tag} forward {mode}", err)
+        report(f"{tag} forward {mode}", err, torch32)
         gb = m.array(g)
         # training: (write both), (dweight not wanted, add into dbias); evaluation: (add into dweight, dbias not wanted)
         runs = [(0, 0), (None, 1)] if training else [(1, None)]
@@ -227,7 +226,7 @@ def check_bn(m, label, st, n, case):
             if db is not None:
                 err["dbias"] = rel(db.a, ref["db"] + (start_b if acc_b else 0))
             what = lambda a, name: f"{name} null" if a is None else f"{name} {'+=' if a else '='}"
-            report(f"{tag} backward {mode} ({what(acc_w, 'dw')}, {what(acc_b, 'db')})", err)
+            report(f"{tag} backward {mode} ({what(acc_w, 'dw')}, {what(acc_b, 'db')})", err, torch32)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -270,7 +269,7 @@ def main():
         seen = {}
         for st in steps(text):
             if st["body"] in seen:  # the same code under another name: the same results
-                rows_out.append((f"{label} {st['step']}", 0.0, "", True, f"same code as {seen[st['body']]}, not rerun"))
+                rows_out.append((f"{label} {st['step']}", None, "", True, None, f"same code as {seen[st['body']]}, not rerun"))
                 continue
             seen[st["body"]] = st["step"]
             for n in map(int, batches.split(",")):
@@ -283,12 +282,14 @@ def main():
                 if label == "Variants":  # weight and bias null: no sample has a batch norm without affine
                     check_bn(m, label, st, n, "no affine")
     width = max(len(r[0]) for r in rows_out)
-    print(f"\n{'check':<{width}}  {'max rel err':>11}  {'worst':<16} result")
-    for check, err, worst, ok, note in rows_out:
-        e = "" if note else f"{err:11.2e}" if isinstance(err, float) else f"{err:11d}"
-        print(f"{check:<{width}}  {e:>11}  {worst:<16} {'ok' if ok else 'FAIL'}  {note}")
+    print(f"\n{'check':<{width}}  {'max rel err':>11}  {'worst':<14} {'torch f32':>9}  result")
+    for check, err, worst, ok, torch32, note in rows_out:
+        e = "" if err is None else f"{err:11.2e}" if isinstance(err, float) else f"{err:11d}"
+        t32 = "" if torch32 is None else f"{torch32:9.2e}"
+        print(f"{check:<{width}}  {e:>11}  {worst:<14} {t32:>9}  {'ok' if ok else 'FAIL'}  {note}")
     failed = sum(not r[3] for r in rows_out)
-    print(f"\n{len(rows_out)} checks, {failed} failed (tolerance {TOLERANCE:g}; '#' counts mismatches, 0 wanted)")
+    print(f"\n{len(rows_out)} checks, {failed} failed (tolerance {TOLERANCE:g}; '#' counts mismatches, 0 wanted;"
+          " torch f32: PyTorch's own float32 error on that quantity)")
     return 1 if failed else 0
 
 

@@ -18,7 +18,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 KERNEL = re.compile(r'extern "C" __global__ void (\w+)\s*\(([^)]*)\)')
 FUNCTION = re.compile(r'(?:__device__|__global__)[^;{]*?\b(\w+)\s*\([^)]*\)\s*\{')
 GUARD = 64
-POISON = 0x7FA5A5A5  # a NaN's bits, as float32 and as int32
+POISON = 0x7FA5A5A5  # as float32 a NaN; as int32 (argmax) an index past every plane
 
 
 class Buffer:

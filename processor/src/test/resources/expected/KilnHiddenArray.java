@@ -1,5 +1,6 @@
 package test;
 
+import dev.kiln.dsl.F;
 import dev.kiln.runtime.Compiled;
 import dev.kiln.runtime.Kiln;
 import dev.kiln.runtime.Node;
@@ -70,10 +71,26 @@ public final class KilnHiddenArray extends HiddenArray {
     return new Tensor[] {outputGradients.output(0, out, new int[] {n, 2}, anchor), anchor, outputGradients.output(2, output2Values, new int[] {n, 7}, anchor)};
   }
 
+  /**
+   * The plan on CUDA, step by step on the tape, each step running its layer's CUDA kernels (cuDNN, cuBLAS); the outputs of all in order ([0], [1], [2]).
+   */
+  private Tensor[] allCuda(Tensor x) {
+    int n = Compiled.batchSize("KilnHiddenArray", x, 5);
+    // fc1 Linear(in_features=5, out_features=7, bias=True): [N, 5] -> [N, 7]   HiddenArray.java:19
+    Tensor v1 = fc1.apply(x);
+    // relu(h): [N, 7] -> [N, 7]   HiddenArray.java:20
+    Tensor v2 = F.relu(v1);
+    // dropout Dropout(p=0.3, inplace=False): [N, 7] -> [N, 7]   HiddenArray.java:20
+    Tensor v3 = F.dropout(v2, 0.3, isTraining());
+    // fc2 Linear(in_features=7, out_features=2, bias=True): [N, 7] -> [N, 2]   HiddenArray.java:21
+    Tensor v4 = fc2.apply(v3);
+    return new Tensor[] {v4, v1, v3};
+  }
+
   @Override
   public Tensor forward(Tensor x) {
-    if (Compiled.onCudaEager("KilnHiddenArray", x, fc1.weight(), fc1.bias(), fc2.weight(), fc2.bias())) {
-      // no fused CUDA code is generated for several outputs yet: the eager CUDA kernels run the declared forward
+    if (Compiled.onCuda("KilnHiddenArray", x, fc1.weight(), fc1.bias(), fc2.weight(), fc2.bias())) {
+      // the declared forward calls all, whose CUDA form runs
       return super.forward(x);
     }
     // all(x)[1]: only that output is kept, its tensor carries the backward node
@@ -82,11 +99,7 @@ public final class KilnHiddenArray extends HiddenArray {
 
   @Override
   public Tensor[] all(Tensor x) {
-    if (Compiled.onCudaEager("KilnHiddenArray", x, fc1.weight(), fc1.bias(), fc2.weight(), fc2.bias())) {
-      // no fused CUDA code is generated for several outputs yet: the eager CUDA kernels run the declared all
-      return super.all(x);
-    }
-    return compiledAll(x, true);
+    return Compiled.onCuda("KilnHiddenArray", x, fc1.weight(), fc1.bias(), fc2.weight(), fc2.bias()) ? allCuda(x) : compiledAll(x, true);
   }
 
   /**

@@ -17,25 +17,13 @@ public final class Compiled {
    * then reported by the first step.
    */
   public static boolean onCuda(String model, Tensor x, Tensor... parameters) {
-    return onCuda(model, "runs its generated CUDA code (fused element-wise kernels compiled by NVRTC, cuBLAS, cuDNN)", x, parameters);
-  }
-
-  /**
-   * As {@link #onCuda}, for the generated code that has no CUDA form yet (a method returning several
-   * outputs): the model's declared method runs instead, its layers calling the eager CUDA kernels.
-   */
-  public static boolean onCudaEager(String model, Tensor x, Tensor... parameters) {
-    return onCuda(model, "runs its declared method through the eager CUDA kernels (no fused CUDA code for several outputs yet)",
-        x, parameters);
-  }
-
-  private static boolean onCuda(String model, String how, Tensor x, Tensor... parameters) {
     boolean cuda = x.device().isCuda();
     for (Tensor p : parameters) {
       cuda |= p.device().isCuda();
     }
     if (cuda && ANNOUNCED_ON_CUDA.add(model)) {
-      System.getLogger("dev.kiln.runtime").log(System.Logger.Level.INFO, model + " on CUDA: " + how);
+      System.getLogger("dev.kiln.runtime").log(System.Logger.Level.INFO,
+          model + " on CUDA: runs its generated CUDA code (fused element-wise kernels compiled by NVRTC, cuBLAS, cuDNN)");
     }
     return cuda;
   }

@@ -29,7 +29,7 @@ class GeneratedCudaSourcesTest {
   private static final Pattern STEP = Pattern.compile("(k\\d+)_(?:statistics|forward)\\b");
 
   @ParameterizedTest
-  @ValueSource(strings = {"KilnFashionCnn", "KilnMlp", "KilnMnistMlp"})
+  @ValueSource(strings = {"KilnFashionCnn", "KilnMlp", "KilnMnistMlp", "KilnIntermediateCommand_HiddenNet"})
   void generatedSourceCompiles(String model) throws ReflectiveOperationException {
     CudaCompiled.Source source = source(model);
     assertNotNull(source, model + " has no CUDA source");

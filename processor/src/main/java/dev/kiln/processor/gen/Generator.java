@@ -180,20 +180,13 @@ public final class Generator {
       return JavaFile.builder(ir.packageName(), type.build()).skipJavaLangImports(true).indent("  ").build();
     }
     type.addField(plansField());
-    String cuda = CudaSource.of(name, ir.source().where(), kernels, pooledInOnePass);
+    String cuda = cudaSource();
     type.addMethod(forward());
     type.addMethod(forwardCuda(cuda != null));
     type.addType(plan());
     type.addType(backward());
     if (cuda != null) {
-      type.addType(TypeSpec.classBuilder("CudaCode")
-          .addModifiers(Modifier.PRIVATE, Modifier.STATIC, Modifier.FINAL)
-          .addJavadoc("The CUDA C source of this plan's fused element-wise kernels ({@link #forwardCuda}), compiled by NVRTC at\n"
-              + "first use and cached by source.\n")
-          .addField(FieldSpec.builder(CUDA_SOURCE, "SOURCE", Modifier.STATIC, Modifier.FINAL)
-              .initializer("new $T($S, $S)", CUDA_SOURCE, name, cuda)
-              .build())
-          .build());
+      type.addType(cudaCode(name, cuda));
     }
     return JavaFile.builder(ir.packageName(), type.build()).skipJavaLangImports(true).indent("  ").build();
   }
@@ -383,26 +376,21 @@ public final class Generator {
   }
 
   /**
-   * The fused code works on host arrays. On CUDA the single-output forward of a fused plan runs
-   * {@link #forwardCuda}; a model's several-outputs method (and a forward returning one of them)
-   * runs the model's own method instead, its layers calling the eager CUDA kernels.
+   * The fused code works on host arrays; on CUDA, {@link #forwardCuda} runs instead. A forward that
+   * returns a component of the several-outputs method runs the declared forward, which calls that
+   * method, whose override runs its own CUDA plan.
    */
   private CodeBlock cudaGuard(String method) {
     List<String> params = parameterExpressions();
     String args = params.isEmpty() ? "" : ", " + String.join(", ", params);
-    if (outputs == null && method.equals("forward")) {
-      return CodeBlock.builder()
-          .beginControlFlow("if ($T.onCuda($S, x$L))", COMPILED, name, args)
-          .addStatement("return forwardCuda(x)")
-          .endControlFlow()
-          .build();
+    CodeBlock.Builder b = CodeBlock.builder().beginControlFlow("if ($T.onCuda($S, x$L))", COMPILED, name, args);
+    if (outputs == null) {
+      b.addStatement("return forwardCuda(x)");
+    } else {
+      b.add("// the declared $L calls $L, whose CUDA form runs\n", method, outputs.method())
+          .addStatement("return super.$L(x)", method);
     }
-    return CodeBlock.builder()
-        .beginControlFlow("if ($T.onCudaEager($S, x$L))", COMPILED, name, args)
-        .add("// no fused CUDA code is generated for several outputs yet: the eager CUDA kernels run the declared $L\n", method)
-        .addStatement("return super.$L(x)", method)
-        .endControlFlow()
-        .build();
+    return b.endControlFlow().build();
   }
 
   /**
@@ -471,13 +459,41 @@ public final class Generator {
       locals.put(out, out);
       last = out;
     }
-    b.addStatement("return $L", locals.get(last));
-    return MethodSpec.methodBuilder("forwardCuda").addModifiers(Modifier.PRIVATE).returns(TENSOR).addParameter(TENSOR, "x")
-        .addJavadoc(hasSource
-            ? "The plan on CUDA, step by step on the tape: the fused element-wise chains run the kernels of {@link CudaCode},\n"
-                + "the other steps their layers' CUDA kernels (cuDNN, cuBLAS).\n"
-            : "The plan on CUDA, step by step on the tape, each step running its layer's CUDA kernels (cuDNN, cuBLAS).\n")
-        .addCode(b.build())
+    String doc = hasSource
+        ? "The plan on CUDA, step by step on the tape: the fused element-wise chains run the kernels of {@link CudaCode},\n"
+            + "the other steps their layers' CUDA kernels (cuDNN, cuBLAS)"
+        : "The plan on CUDA, step by step on the tape, each step running its layer's CUDA kernels (cuDNN, cuBLAS)";
+    if (outputs == null) {
+      b.addStatement("return $L", locals.get(last));
+      return MethodSpec.methodBuilder("forwardCuda").addModifiers(Modifier.PRIVATE).returns(TENSOR).addParameter(TENSOR, "x")
+          .addJavadoc(doc + ".\n").addCode(b.build()).build();
+    }
+    b.addStatement("return new $T[] {$L}", TENSOR, outputs.results().stream().map(locals::get).collect(Collectors.joining(", ")));
+    return MethodSpec.methodBuilder(cudaOutputsMethod()).addModifiers(Modifier.PRIVATE).returns(ArrayTypeName.of(TENSOR))
+        .addParameter(TENSOR, "x")
+        .addJavadoc(doc + "; the outputs of $L in order ($L).\n", outputs.method(), String.join(", ", outputs.components()))
+        .addCode(b.build()).build();
+  }
+
+  /** This plan's CUDA source, or null when no step has generated kernels. */
+  private String cudaSource() {
+    return CudaSource.of(name, ir.source().where(), kernels, pooledInOnePass);
+  }
+
+  /** The name of the CUDA form of a several-outputs method: {@code forwardWithHiddenCuda}. */
+  private String cudaOutputsMethod() {
+    return outputs.method() + "Cuda";
+  }
+
+  /** The nested class holding a plan's CUDA source, named {@code generated} in the kernels' errors. */
+  private TypeSpec cudaCode(String generated, String source) {
+    return TypeSpec.classBuilder("CudaCode")
+        .addModifiers(Modifier.PRIVATE, Modifier.STATIC, Modifier.FINAL)
+        .addJavadoc("The CUDA C source of the plan's fused element-wise kernels, compiled by NVRTC at first use and cached\n"
+            + "by source.\n")
+        .addField(FieldSpec.builder(CUDA_SOURCE, "SOURCE", Modifier.STATIC, Modifier.FINAL)
+            .initializer("new $T($S, $S)", CUDA_SOURCE, generated, source)
+            .build())
         .build();
   }
 
@@ -805,37 +821,50 @@ public final class Generator {
       return;
     }
     String compiled = "compiled" + Character.toUpperCase(outputs.method().charAt(0)) + outputs.method().substring(1);
+    String cuda = cudaSource();
     String call;
+    String cudaCall;
     if (forwardReturns >= 0) {
       type.addField(plansField());
       type.addMethod(forward());
+      type.addMethod(forwardCuda(cuda != null));
       type.addType(plan());
       type.addType(backward());
+      if (cuda != null) {
+        type.addType(cudaCode(name, cuda));
+      }
       type.addMethod(forwardMethod(CodeBlock.builder()
           .add("// $L: only that output is kept, its tensor carries the backward node\n", outputs.call(forwardReturns))
           .addStatement("return $L(x, false)[$L]", compiled, forwardReturns).build(), true));
       call = compiled + "(x, true)";
+      cudaCall = cudaOutputsMethod() + "(x)";
     } else {
       String inner = Character.toUpperCase(compiled.charAt(0)) + compiled.substring(1);
-      type.addType(TypeSpec.classBuilder(inner)
+      TypeSpec.Builder innerType = TypeSpec.classBuilder(inner)
           .addModifiers(Modifier.PRIVATE, Modifier.FINAL)
-          .addJavadoc("The compiled $L, beside the compiled forward: its own plans and backward node.\n", outputs.method())
+          .addJavadoc("The compiled $L, beside the compiled forward: its own plans, backward node and CUDA form.\n", outputs.method())
           .addField(plansField())
           .addMethod(forward())
+          .addMethod(forwardCuda(cuda != null))
           .addType(plan())
-          .addType(backward())
-          .build());
+          .addType(backward());
+      if (cuda != null) {
+        innerType.addType(cudaCode(name + "." + inner, cuda));
+      }
+      type.addType(innerType.build());
       type.addField(FieldSpec.builder(ClassName.get("", inner), compiled, Modifier.PRIVATE, Modifier.FINAL)
           .initializer("new $L()", inner).build());
       call = compiled + ".outputs(x)";
+      cudaCall = compiled + "." + cudaOutputsMethod() + "(x)";
     }
+    List<String> params = parameterExpressions();
     MethodSpec.Builder m = MethodSpec.methodBuilder(outputs.method()).addAnnotation(Override.class)
-        .addModifiers(Modifier.PUBLIC).returns(returns).addParameter(TENSOR, "x")
-        .addCode(cudaGuard(outputs.method()));
+        .addModifiers(Modifier.PUBLIC).returns(returns).addParameter(TENSOR, "x");
+    CodeBlock onCuda = CodeBlock.of("$T.onCuda($S, x$L)", COMPILED, name, params.isEmpty() ? "" : ", " + String.join(", ", params));
     if (outputs.isArray()) {
-      m.addStatement("return $L", call);
+      m.addStatement("return $L ? $L : $L", onCuda, cudaCall, call);
     } else {
-      m.addStatement("$T[] outputs = $L", TENSOR, call)
+      m.addStatement("$T[] outputs = $L ? $L : $L", TENSOR, onCuda, cudaCall, call)
           .addStatement("return new $T($L)", returns, java.util.stream.IntStream.range(0, outputs.results().size())
               .mapToObj(i -> "outputs[" + i + "]").collect(Collectors.joining(", ")));
     }
