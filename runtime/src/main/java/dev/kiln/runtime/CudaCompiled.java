@@ -6,6 +6,7 @@ import static dev.kiln.runtime.CudaLayerOps.read;
 import static dev.kiln.runtime.CudaLayerOps.write;
 
 import dev.kiln.runtime.cuda.CuBlas;
+import dev.kiln.runtime.cuda.CuBlasLt;
 import dev.kiln.runtime.cuda.Cuda;
 import dev.kiln.runtime.cuda.CudaBuffer;
 import dev.kiln.runtime.cuda.CudaException;
@@ -63,8 +64,9 @@ public final class CudaCompiled {
 
   /**
    * A Linear followed by a ReLU: {@code y = max(x @ weight^T + bias, 0)} over {@code rows} rows
-   * (the batch times any dimensions between it and the features), written by one GEMM and the
-   * generated epilogue {@code step_forward}; the backward masks the gradient and reduces the bias
+   * (the batch times any dimensions between it and the features), written by one cuBLASLt call
+   * with the bias and ReLU in its epilogue ({@link CuBlasLt}), or where it has no algorithm by a
+   * GEMM and the generated epilogue {@code step_forward}; the backward masks the gradient and reduces the bias
    * gradient in one generated pass ({@code step_backward}), then two GEMMs.
    *
    * @param bias may be null (a Linear without bias)
@@ -77,8 +79,10 @@ public final class CudaCompiled {
     Device dev = x.device();
     Tensor out = named(op, () -> {
       Tensor y = Tensor.empty(dev, outShape);
-      CuBlas.sgemm(false, true, rows, outF, in, 1f, x.readCuda(), in, weight.readCuda(), in, 0f, y.writeCuda(), outF);
-      source.kernel(step + "_forward").launch1d((long) rows * outF, y.writeCuda(), read(bias), (long) rows * outF);
+      if (!CuBlasLt.linearRelu(y.writeCuda(), x.readCuda(), weight.readCuda(), read(bias), rows, in, outF)) {
+        CuBlas.sgemm(false, true, rows, outF, in, 1f, x.readCuda(), in, weight.readCuda(), in, 0f, y.writeCuda(), outF);
+        source.kernel(step + "_forward").launch1d((long) rows * outF, y.writeCuda(), read(bias), (long) rows * outF);
+      }
       return y;
     });
     keepAlive(x, weight, bias);

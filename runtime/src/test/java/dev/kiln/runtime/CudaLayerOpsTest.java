@@ -263,4 +263,32 @@ class CudaLayerOpsTest {
         () -> Ops.batchNorm(x.gpu(), null, null, null, null, true, 0.1, -1e-3));
     assertTrue(e.getMessage().contains("CUDNN_BN_MIN_EPSILON"), e.getMessage());
   }
+
+  /**
+   * The cuBLASLt product with bias + ReLU in its epilogue (what compiled models' Linear + ReLU
+   * steps use) against relu(linear) on the CPU: with and without bias, batch sizes 1, 64 and an odd
+   * one, feature counts that are and are not multiples of 4. cuBLASLt must have an algorithm for
+   * the tutorials' MLP shape; for the others it may decline (the caller then runs its own kernels).
+   */
+  @Test
+  void cublasLtLinearReluMatchesTheCpu() {
+    int[][] shapes = {{64, 784, 512}, {1, 784, 512}, {37, 512, 10}, {5, 7, 3}};
+    for (int[] s : shapes) {
+      for (boolean withBias : new boolean[] {true, false}) {
+        int rows = s[0], in = s[1], out = s[2];
+        String name = "cuBLASLt relu(linear) " + rows + "x" + in + " -> " + out + (withBias ? "" : " without bias");
+        Pair x = randn("x", false, rows, in);
+        Pair w = randn("weight", false, out, in);
+        Pair b = withBias ? randn("bias", false, out) : null;
+        Tensor y = Tensor.empty(cuda, rows, out);
+        boolean ran = dev.kiln.runtime.cuda.CuBlasLt.linearRelu(y.writeCuda(), x.gpu().readCuda(), w.gpu().readCuda(),
+            withBias ? b.gpu().readCuda() : 0L, rows, in, out);
+        if (!ran) {
+          assertTrue(rows != 64 || in != 784, name + ": cuBLASLt offered no algorithm for the MLP's shape");
+          continue;
+        }
+        assertClose(name, "output", y, Ops.relu(Ops.linear(x.cpu(), w.cpu(), withBias ? b.cpu() : null)));
+      }
+    }
+  }
 }
