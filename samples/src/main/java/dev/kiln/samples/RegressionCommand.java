@@ -3,6 +3,7 @@ package dev.kiln.samples;
 import dev.kiln.dsl.Linear;
 import dev.kiln.dsl.MSELoss;
 import dev.kiln.dsl.Module;
+import dev.kiln.runtime.Device;
 import dev.kiln.runtime.Kiln;
 import dev.kiln.runtime.Tensor;
 import dev.kiln.runtime.optim.SGD;
@@ -23,20 +24,22 @@ final class RegressionCommand {
     int epochs = args.integer("epochs", 2000, 1);
     double lr = args.number("lr", 0.01);
     long seed = args.integer("seed", 0, 0);
+    Device device = args.device();
     args.rejectUnknown();
 
     Kiln.manualSeed(seed);
-    Module net = new Linear(2, 1);
+    Module net = new Linear(2, 1).to(device);
     double loss = train(net, epochs, lr);
-    System.out.printf(Locale.ROOT, "trained %d epochs, lr %s: final loss %.6f%n", epochs, lr, loss);
+    System.out.printf(Locale.ROOT, "trained %d epochs on %s, lr %s: final loss %.6f%n", epochs, device, lr, loss);
     System.out.println(net.stateDict());
     System.out.println(predict(net));
   }
 
-  /** Fits {@code net} to the sums of {@link #X}'s rows; returns the last epoch's loss. */
+  /** Fits {@code net} to the sums of {@link #X}'s rows, on the net's device; returns the last epoch's loss. */
   static double train(Module net, int epochs, double lr) {
-    Tensor x = matrix(X);
-    Tensor y = rowSums(X);
+    Device device = net.parameters().get(0).device();
+    Tensor x = matrix(X).to(device);
+    Tensor y = rowSums(X).to(device);
     var criterion = new MSELoss();
     var opt = new SGD(net.parameters(), lr);
     double loss = Double.NaN;
@@ -50,10 +53,10 @@ final class RegressionCommand {
     return loss;
   }
 
-  /** The predictions for {@link #VALIDATION}, {@code [3, 1]}. */
+  /** The predictions for {@link #VALIDATION}, {@code [3, 1]}, on the net's device. */
   static Tensor predict(Module net) {
     try (var g = Kiln.noGrad()) {
-      return net.apply(matrix(VALIDATION));
+      return net.apply(matrix(VALIDATION).to(net.parameters().get(0).device()));
     }
   }
 

@@ -2,6 +2,7 @@ package dev.kiln.samples;
 
 import dev.kiln.dsl.CrossEntropyLoss;
 import dev.kiln.dsl.Module;
+import dev.kiln.runtime.Device;
 import dev.kiln.runtime.Kiln;
 import dev.kiln.runtime.Tensor;
 import dev.kiln.runtime.data.Batch;
@@ -28,10 +29,11 @@ final class SaveLoadCommand {
   static void run(Args args) {
     String file = args.string("file", null);
     long seed = args.integer("seed", 0, 0);
+    Device device = args.device();
     args.rejectUnknown();
     try {
       Path path = file != null ? Path.of(file) : Files.createTempFile("kiln-mlp-", ".safetensors");
-      float difference = roundTrip(path, seed);
+      float difference = roundTrip(path, seed, device);
       System.out.printf(Locale.ROOT, "largest difference between the outputs: %s -> %s%n",
           difference, difference == 0 ? "identical" : "DIFFERENT");
       if (file == null) {
@@ -42,19 +44,20 @@ final class SaveLoadCommand {
     }
   }
 
-  /** Trains, saves to {@code path}, loads into a fresh MLP; returns the largest output difference. */
-  static float roundTrip(Path path, long seed) throws IOException {
+  /** Trains on {@code device}, saves to {@code path}, loads into a fresh MLP there; returns the largest output difference. */
+  static float roundTrip(Path path, long seed, Device device) throws IOException {
     Kiln.manualSeed(seed);
-    Module trained = Models.mlp();
+    Module trained = Models.mlp().to(device);
     train(trained, randomImages(256, seed));
     trained.save(path);
     System.out.println("saved " + trained.stateDict().keySet() + " to " + path + " (" + Files.size(path) + " bytes)");
 
     Module loaded = Models.mlp(); // freshly initialised, different weights
     loaded.load(path);
-    System.out.println("loaded into a fresh " + loaded.getClass().getSimpleName());
+    loaded.to(device);
+    System.out.println("loaded into a fresh " + loaded.getClass().getSimpleName() + " on " + device);
 
-    Tensor x = Tensor.randn(4, 1, 28, 28);
+    Tensor x = Tensor.randn(4, 1, 28, 28).to(device);
     trained.eval();
     loaded.eval();
     float[] before;
@@ -83,12 +86,13 @@ final class SaveLoadCommand {
   private static void train(Module net, TensorDataset data) {
     var criterion = new CrossEntropyLoss();
     var opt = new SGD(net.parameters(), 0.01).momentum(0.9);
+    Device device = net.parameters().get(0).device();
     net.train();
     double loss = 0;
     int steps = 0;
     for (Batch b : new DataLoader<>(data, 64, true)) {
       opt.zeroGrad();
-      Tensor value = criterion.apply(net.apply(b.x()), b.y());
+      Tensor value = criterion.apply(net.apply(b.x().to(device)), b.y().to(device));
       value.backward();
       opt.step();
       loss += value.item();

@@ -93,7 +93,7 @@ class SampleCommandsTest {
 
   @Test
   void saveAndLoadGiveIdenticalOutputs(@TempDir Path dir) throws IOException {
-    assertEquals(0f, SaveLoadCommand.roundTrip(dir.resolve("mlp.safetensors"), 1));
+    assertEquals(0f, SaveLoadCommand.roundTrip(dir.resolve("mlp.safetensors"), 1, dev.kiln.runtime.Device.cpu()));
   }
 
   @Test
