@@ -74,7 +74,12 @@ final class FashionMnistCommand {
     } catch (IOException e) {
       throw new UncheckedIOException("fashion-mnist: " + e.getMessage(), e);
     }
-    writePlots(out, net, test, testSet, outcome.losses(), outcome.accuracies());
+    try {
+      writePlots(out, net, test, testSet, outcome.losses(), outcome.accuracies());
+    } catch (NoClassDefFoundError e) { // a jlink'd runtime without AWT, as the GPU recipe's
+      System.out.println("plots not written: this Java runtime has no java.desktop module, which drawing them needs ("
+          + e.getMessage() + ")");
+    }
     System.out.printf(Locale.ROOT, "RESULT model=%s mode=%s epochs=%d test_accuracy=%.2f train_seconds=%.1f%n",
         model, eager ? "eager" : "compiled", epochs, outcome.accuracy(), outcome.trainSeconds());
   }
@@ -147,7 +152,7 @@ final class FashionMnistCommand {
     Batch first = testSet.gather(indices);
     int[] predicted;
     try (var g = Kiln.noGrad()) {
-      predicted = net.forward(first.x()).argmax(1).toIntArray();
+      predicted = net.forward(first.x().to(TrainingLoop.deviceOf(net))).argmax(1).toIntArray();
     }
     float[] pixels = first.x().toFloatArray();
     List<float[]> images = new ArrayList<>();

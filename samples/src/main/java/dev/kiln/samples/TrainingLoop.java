@@ -58,7 +58,7 @@ final class TrainingLoop {
     return 100.0 * correct / total;
   }
   /** Where the model's parameters live, as PyTorch's {@code next(model.parameters()).device}: batches go there. */
-  private static Device deviceOf(Module net) {
+  static Device deviceOf(Module net) {
     var params = net.parameters();
     return params.isEmpty() ? Device.cpu() : params.get(0).device();
   }

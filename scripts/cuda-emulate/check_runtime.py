@@ -1,0 +1,896 @@
+"""Checks the runtime's own CUDA kernel families (CoreKernels, ElementwiseKernels, OptimKernels), run on the CPU
+by emulate.py, against PyTorch (float64) on the CPU and, where the float operations are the same, bit for bit
+against the CPU kernels' formulas (cpu.CpuKernels, ActivationKernels, ConvKernels, optim.SGD / AdamBase).
+Launched by check-runtime, which dumps the sources and constants; see there. Every launch mirrors the Java
+launchers (ElementwiseKernels, CoreKernels, OptimKernels with CudaKernel.launch1d) and their callers in CudaOps,
+SGD and AdamBase: argument order, grid and block sizes, scratch buffers, which pointers are null when.
+
+    python3 check_runtime.py WORKDIR [CLASSPATH]     (WORKDIR holds {Core,Elementwise,Optim}.cu, constants.txt)
+"""
+import collections
+import os
+import re
+import struct
+import subprocess
+import sys
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import check
+import emulate
+from check import rel, report
+
+f32 = np.float32
+rng = np.random.default_rng(20261124)
+NAN, INF = f32(np.nan), f32(np.inf)
+# Values where the rules differ: NaN, signed zeros, infinities, subnormals, overflow of exp, large and small
+SPECIALS = np.array([np.nan, -0.0, 0.0, np.inf, -np.inf, 1e-45, -1e-45, 1e-38, -1e-38, 88.7, -88.7, 100, -100,
+                     1e30, -1e30, 0.5, -0.5, 1, -1, 20, -20], f32)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Comparisons
+
+def compare(got, ref):
+    """(relative error over the entries whose reference is finite, count of non-finite references not matched:
+    the same infinity, or NaN for NaN)."""
+    got = np.asarray(got, np.float64).reshape(-1)
+    ref = np.asarray(ref, np.float64).reshape(-1)
+    fin = np.isfinite(ref)
+    e = rel(got[fin], ref[fin]) if fin.any() else 0.0
+    g, r = got[~fin], ref[~fin]
+    return e, int((~((g == r) | (np.isnan(g) & np.isnan(r)))).sum())
+
+
+def errs(name, got, ref):
+    """{name: relative error, name + ' nonfinite#': mismatches} (the latter only where the reference has some)."""
+    e, bad = compare(got, ref)
+    out = {name: e}
+    if not np.isfinite(np.asarray(ref, np.float64)).all():
+        out[name + " nonfinite#"] = bad
+    return out
+
+
+def bit_mismatches(got, want):
+    """Entries whose float32 bits differ (any NaN matches any NaN: the GPU's NaN payloads are its own)."""
+    g = np.ascontiguousarray(got, f32).reshape(-1)
+    w = np.ascontiguousarray(want, f32).reshape(-1)
+    return int(((g.view(np.int32) != w.view(np.int32)) & ~(np.isnan(g) & np.isnan(w))).sum())
+
+
+def jmax(a, b):
+    """Java's Math.max on floats: NaN if either is, +0 over -0."""
+    a, b = np.broadcast_arrays(np.asarray(a, f32), np.asarray(b, f32))
+    r = np.where(a > b, a, b)
+    r = np.where((a == 0) & (b == 0), np.where(np.signbit(a) & np.signbit(b), a, f32(0)), r)
+    return np.where(np.isnan(a) | np.isnan(b), NAN, r).astype(f32)
+
+
+def jmin(a, b):
+    """Java's Math.min on floats: NaN if either is, -0 over +0."""
+    a, b = np.broadcast_arrays(np.asarray(a, f32), np.asarray(b, f32))
+    r = np.where(a < b, a, b)
+    r = np.where((a == 0) & (b == 0), np.where(np.signbit(a) | np.signbit(b), f32(-0.0), f32(0)), r)
+    return np.where(np.isnan(a) | np.isnan(b), NAN, r).astype(f32)
+
+
+def jsignum(d):
+    """Java's Math.signum: +-1, the (signed) zero itself, NaN for NaN."""
+    return np.where(d > 0, f32(1), np.where(d < 0, f32(-1), d)).astype(f32)
+
+
+def as_float(ref):
+    """A float64 reference rounded to float32's range: what overflows a float is infinite."""
+    with np.errstate(over="ignore"):
+        return np.asarray(ref, np.float64).astype(f32).astype(np.float64)
+
+
+def t64(a):
+    return torch.tensor(np.asarray(a, np.float64))
+
+
+def torch_both(fn):
+    """fn(dtype) -> dict of numpy results, run in float64 (the reference) and float32 (PyTorch's own float error)."""
+    return fn(torch.float64), fn(torch.float32)
+
+
+def torch32_errors(r64, r32, names):
+    return {q: compare(r32[k], r64[k])[0] for q, k in names.items()}
+
+
+# ----------------------------------------------------------------------------------------------------
+# The Java launchers, mirrored
+
+Entry = collections.namedtuple("Entry", "p g a b c s0 s1 n first")  # OptimKernels.Entry: addresses, 0 for none
+keep = []  # buffers an entry list points into, alive until its launch
+
+
+class Kiln:
+    """ElementwiseKernels, CoreKernels and OptimKernels as the Java code launches them."""
+
+    def __init__(self, workdir, constants):
+        self.c = constants
+        self.core, self.ew, self.opt = (emulate.Module(n, open(os.path.join(workdir, n + ".cu")).read(), workdir)
+                                        for n in ("Core", "Elementwise", "Optim"))
+        self.core.buffers = self.opt.buffers = self.ew.buffers  # every launch checks every buffer's guards
+        self.BLOCK = constants["CudaKernel.BLOCK"]
+        self.THREADS = constants["ElementwiseKernels.THREADS"]
+        self.ROWS_PER_BLOCK = constants["ElementwiseKernels.ROWS_PER_BLOCK"]
+        self.SUM_BLOCKS = constants["ElementwiseKernels.SUM_BLOCKS"]
+        self.ROWS_PER_CHUNK = constants["ElementwiseKernels.ROWS_PER_CHUNK"]
+        self.LIST = constants["OptimKernels.LIST"]
+        self.CHUNK = constants["OptimKernels.CHUNK"]
+        self.tables = []  # (entries of one OptimKernels.launch call, [(blocks, bytes) per table]) for the Java check
+        self.launches = collections.Counter()
+
+    def array(self, values, dtype=f32):
+        return self.ew.array(values, dtype)
+
+    def empty(self, n, dtype=f32):
+        return self.ew.empty(n, dtype)
+
+    def _launch(self, m, kernel, grid, block, *args):
+        self.launches[kernel] += 1
+        m.launch(kernel, grid, block, *args)
+
+    def launch1d(self, m, kernel, count, *args):
+        """CudaKernel.launch1d: nothing for count <= 0, else blocks of BLOCK threads covering count."""
+        if count <= 0:
+            return
+        self._launch(m, kernel, (count + self.BLOCK - 1) // self.BLOCK, self.BLOCK, *args)
+
+    @staticmethod
+    def blocks(count, per):
+        return (count + per - 1) // per
+
+    # CoreKernels
+    def fill(self, out, value, n):
+        self.launch1d(self.core, "kiln_fill", n, out, value, n)
+
+    def add_into(self, out, x, n):
+        self.launch1d(self.core, "kiln_add_into", n, out, x, n)
+
+    def add(self, out, a, b, n):
+        self.launch1d(self.core, "kiln_add", n, out, a, b, n)
+
+    # ElementwiseKernels: the one-thread-per-element ones
+    def pointwise(self, kernel, n, *args):
+        self.launch1d(self.ew, "kiln_" + kernel, n, *args)
+
+    def sum(self, out, x, n, factor):
+        blocks = max(1, min(self.SUM_BLOCKS, self.blocks(n, self.THREADS)))
+        partial = self.empty(blocks, np.float64)  # Java: 2 * blocks floats from the allocator, uninitialised
+        self._launch(self.ew, "kiln_sum_partials", blocks, self.THREADS, partial, x, n)
+        self._launch(self.ew, "kiln_sum_finish", 1, self.THREADS, out, partial, blocks, factor)
+
+    def sum_rows(self, out, x, rows, cols):
+        if cols == 0:
+            return
+        column_blocks = self.blocks(cols, 32)
+        chunks = max(1, min(65535, (rows + self.ROWS_PER_CHUNK - 1) // self.ROWS_PER_CHUNK))
+        rows_per_chunk = max(1, (rows + chunks - 1) // chunks)
+        if chunks == 1:
+            self._launch(self.ew, "kiln_sum_rows", (column_blocks, 1), self.THREADS, out, x, rows, cols, rows_per_chunk)
+            return
+        partial = self.empty(chunks * cols)
+        self._launch(self.ew, "kiln_sum_rows", (column_blocks, chunks), self.THREADS, partial, x, rows, cols, rows_per_chunk)
+        self.sum_rows(out, partial, chunks, cols)
+
+    def softmax_forward(self, y, x, outer, size, inner, take_log):
+        if outer * size * inner == 0:
+            return
+        if inner == 1:
+            self._launch(self.ew, "kiln_softmax_rows_forward", self.blocks(outer, self.ROWS_PER_BLOCK), self.THREADS,
+                         y, x, outer, size, int(take_log))
+        else:
+            self.launch1d(self.ew, "kiln_softmax_strided_forward", outer * inner, y, x, outer, size, inner, int(take_log))
+
+    def softmax_backward(self, dx, g, y, outer, size, inner, take_log):
+        if outer * size * inner == 0:
+            return
+        if inner == 1:
+            self._launch(self.ew, "kiln_softmax_rows_backward", self.blocks(outer, self.ROWS_PER_BLOCK), self.THREADS,
+                         dx, g, y, outer, size, int(take_log))
+        else:
+            self.launch1d(self.ew, "kiln_softmax_strided_backward", outer * inner, dx, g, y, outer, size, inner, int(take_log))
+
+    def cross_entropy_forward(self, losses, probs, logits, targets, rows, classes):
+        assert rows == 0 or classes > 0
+        if rows == 0:
+            return
+        self._launch(self.ew, "kiln_cross_entropy_forward", self.blocks(rows, self.ROWS_PER_BLOCK), self.THREADS,
+                     losses, probs, logits, targets, rows, classes)
+
+    def cross_entropy_backward(self, dlogits, probs, targets, scale, stride, factor, rows, classes):
+        n = rows * classes
+        self.launch1d(self.ew, "kiln_cross_entropy_backward", n, dlogits, probs, targets, scale, stride, factor, classes, n)
+
+    def max_pool2d_forward(self, out, argmax, x, planes, h, w, oh, ow, kh, kw, sh, sw, ph, pw):
+        self.launch1d(self.ew, "kiln_max_pool2d_forward", planes * oh * ow, out, argmax, x, planes, h, w, oh, ow,
+                      kh, kw, sh, sw, ph, pw)
+
+    def max_pool2d_backward(self, dx, g, argmax, planes, plane_in, plane_out):
+        n = planes * plane_out
+        self.launch1d(self.ew, "kiln_max_pool2d_backward", n, dx, g, argmax, plane_in, plane_out, n)
+
+    # OptimKernels
+    def table(self, entries):
+        """OptimKernels.Table: the kiln_param_list bytes at the Java class's offsets, little-endian, and the blocks."""
+        c = lambda k: self.c["OptimKernels.Table." + k]
+        assert len(entries) <= self.LIST
+        b = bytearray(c("BYTES"))
+        block = 0
+        for t, e in enumerate(entries):
+            for field, at in (("p", "P"), ("g", "G"), ("a", "A"), ("b", "B"), ("c", "C")):
+                struct.pack_into("<q", b, c(at) + 8 * t, getattr(e, field))
+            struct.pack_into("<f", b, c("S0") + 4 * t, f32(e.s0))
+            struct.pack_into("<f", b, c("S1") + 4 * t, f32(e.s1))
+            struct.pack_into("<i", b, c("N") + 4 * t, e.n)
+            struct.pack_into("<i", b, c("FLAG") + 4 * t, 1 if e.first else 0)
+            struct.pack_into("<i", b, c("START") + 4 * t, block)
+            block += (e.n + self.CHUNK - 1) // self.CHUNK
+        struct.pack_into("<i", b, c("START") + 4 * len(entries), block)
+        struct.pack_into("<i", b, c("COUNT"), len(entries))
+        return bytes(b), block
+
+    def optim_launch(self, kernel, entries, *scalars):
+        """OptimKernels.launch: tables of LIST entries, one launch each of table.blocks blocks, none when 0."""
+        made = []
+        for start in range(0, len(entries), self.LIST):
+            tb, blocks = self.table(entries[start:start + self.LIST])
+            made.append((blocks, tb))
+            if blocks == 0:
+                continue
+            self._launch(self.opt, kernel, blocks, self.BLOCK, tb, *scalars)
+        self.tables.append((list(entries), made))
+
+
+# ----------------------------------------------------------------------------------------------------
+# CoreKernels
+
+def check_core(k):
+    for n in (1, 255, 256, 257, 5000):
+        a = rng.standard_normal(n).astype(f32)
+        b = rng.standard_normal(n).astype(f32)
+        b[: min(n, len(SPECIALS))] = SPECIALS[: min(n, len(SPECIALS))]
+        for value in (f32(3.25), f32(-0.0), NAN):
+            out = k.empty(n)
+            k.fill(out, value, n)
+            report(f"core fill {value!r} n={n}", {"out bits#": bit_mismatches(out.a, np.full(n, value, f32))})
+        out = k.array(a)
+        k.add_into(out, k.array(b), n)
+        report(f"core add_into n={n}", {**errs("out", out.a, a.astype(np.float64) + b), "out bits#": bit_mismatches(out.a, a + b)})
+        out = k.empty(n)
+        k.add(out, k.array(a), k.array(b), n)
+        report(f"core add n={n}", {**errs("out", out.a, a.astype(np.float64) + b), "out bits#": bit_mismatches(out.a, a + b)})
+
+
+# ----------------------------------------------------------------------------------------------------
+# Activations: forward vs PyTorch and the CPU formulas; backward from the kernel's own forward output
+
+ACTIVATIONS = {
+    # name: (torch function, CPU forward in float32 or None (it computes in double), CPU backward (g, x, y) in float32)
+    "relu": (torch.relu, lambda x, s: jmax(x, f32(0)),
+             lambda g, x, y, s: g * jmin(jmax(y * f32(2.0 ** 100) * f32(2.0 ** 49), f32(0)), f32(1))),
+    "sigmoid": (torch.sigmoid, None, lambda g, x, y, s: g * y * (f32(1) - y)),
+    "tanh": (torch.tanh, None, lambda g, x, y, s: g * (f32(1) - y * y)),
+    "leaky_relu": (None, lambda x, s: np.where(x > 0, x, s * x), lambda g, x, y, s: np.where(x > 0, g, s * g)),
+}
+
+
+def run_activation(k, name, x, g, slope):
+    n = x.size
+    xb, gb, y, dx = k.array(x), k.array(g), k.empty(n), k.empty(n)
+    if name == "leaky_relu":
+        k.pointwise("leaky_relu_forward", n, y, xb, slope, n)
+        k.pointwise("leaky_relu_backward", n, dx, gb, xb, slope, n)  # from the input x
+    else:
+        k.pointwise(name + "_forward", n, y, xb, n)
+        k.pointwise(name + "_backward", n, dx, gb, y, n)  # from the output y (CudaOps.unary passes out)
+    return y.a.copy(), dx.a.copy()
+
+
+def check_activations(k):
+    for name, (tfn, cpu_fwd, cpu_bwd) in ACTIVATIONS.items():
+        for slope in ((0.01, -0.3) if name == "leaky_relu" else (None,)):
+            s = f32(slope) if slope is not None else None
+            fn = tfn if tfn else (lambda t: F.leaky_relu(t, float(s)))
+            label = name + (f"({slope})" if slope is not None else "")
+            for n in (1, 1000, 4099):
+                x = (3 * rng.standard_normal(n)).astype(f32)
+                g = rng.standard_normal(n).astype(f32)
+                y, dx = run_activation(k, name, x, g, s)
+
+                def ref(dt):
+                    xt = torch.tensor(x, dtype=dt, requires_grad=True)
+                    yt = fn(xt)
+                    yt.backward(torch.tensor(g, dtype=dt))
+                    return dict(y=yt.detach().numpy(), dx=xt.grad.numpy())
+
+                r64, r32 = torch_both(ref)
+                e = {**errs("y", y, r64["y"]), **errs("dx", dx, r64["dx"])}
+                with np.errstate(all="ignore"):
+                    if cpu_fwd:
+                        e["y cpu#"] = bit_mismatches(y, cpu_fwd(x, s))
+                    e["dx cpu#"] = bit_mismatches(dx, cpu_bwd(g, x, y, s))
+                report(f"{label} forward+backward n={n}", e, torch32_errors(r64, r32, {"y": "y", "dx": "dx"}))
+            # special values: x and g over SPECIALS (every pair), forward vs PyTorch; backward vs the CPU formula (the
+            # documented NaN rules differ from PyTorch's: a NaN y passes NaN on), and vs PyTorch where y is not NaN
+            x = np.repeat(SPECIALS, len(SPECIALS))
+            g = np.tile(SPECIALS, len(SPECIALS))
+            y, dx = run_activation(k, name, x, g, s)
+            xt = torch.tensor(x.astype(np.float64), requires_grad=True)
+            yt = fn(xt)
+            yt.backward(t64(g))
+            e = errs("y", y, yt.detach().numpy())
+            with np.errstate(all="ignore"):
+                if cpu_fwd:
+                    e["y cpu#"] = bit_mismatches(y, cpu_fwd(x, s))
+                e["dx cpu#"] = bit_mismatches(dx, cpu_bwd(g, x, y, s))
+            if name == "relu":
+                e["-0 -> +0#"] = bit_mismatches(y[x == 0], np.zeros((x == 0).sum(), f32))
+                e["NaN passes#"] = int((~np.isnan(y[np.isnan(x)])).sum())
+            fin = np.isfinite(g) & ~np.isnan(y)
+            if name in ("sigmoid", "tanh"):
+                fin &= np.isfinite(x)  # PyTorch's float64 derivative of an infinite x is 0; from float y it is 0 too
+            e.update(errs("dx (no NaN y)", dx[fin], xt.grad.numpy()[fin]))
+            report(f"{label} special values (NaN, +-0, +-inf, subnormal, overflow)", e)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Arithmetic, broadcasting and their reductions (CudaOps.add / mul / scale / reduceTo)
+
+def check_arithmetic(k):
+    for n in (1, 700, 4099):
+        a = (2 * rng.standard_normal(n)).astype(f32)
+        b = (2 * rng.standard_normal(n)).astype(f32)
+        b[: min(n, len(SPECIALS))] = SPECIALS[: min(n, len(SPECIALS))]
+        out = k.empty(n)
+        k.pointwise("mul", n, out, k.array(a), k.array(b), n)
+        with np.errstate(all="ignore"):
+            report(f"mul n={n}", {**errs("out", out.a, a.astype(np.float64) * b), "out bits#": bit_mismatches(out.a, a * b)})
+            for s in (f32(-1), f32(0.37), f32(0)):
+                out = k.empty(n)
+                k.pointwise("scale", n, out, k.array(b), s, n)
+                report(f"scale {s!r} n={n}", {**errs("out", out.a, b.astype(np.float64) * np.float64(s)),
+                                              "out bits#": bit_mismatches(out.a, b * s)})
+        for factor in (f32(1), f32(1 / 3)):
+            out = k.empty(n)
+            gs = f32(-2.5)
+            k.pointwise("fill_scaled", n, out, k.array([gs]), factor, n)
+            report(f"fill_scaled factor={factor!r} n={n}", {**errs("out", out.a, np.full(n, np.float64(gs) * np.float64(factor))),
+                                                            "out bits#": bit_mismatches(out.a, np.full(n, gs * factor, f32))})
+    # a of shape big, b of its trailing dimensions: forward (add_repeated / mul_repeated, or the same-shape kernels
+    # when repeats is 1) and backward (db summed back over the repeats by sum_rows)
+    shapes = [((4, 3, 5), (3, 5)), ((2000, 7), (7,)), ((3, 5), (3, 5)), ((1, 6), (6,)), ((1500, 40), (40,)),
+              ((64, 3, 33), (3, 33)), ((0, 7), (7,)), ((5, 0), (0,))]
+    for big, small in shapes:
+        for op in ("add", "mul"):
+            check_broadcast(k, op, big, small)
+
+
+def check_broadcast(k, op, big, small):
+    nb, ns = int(np.prod(big)), int(np.prod(small))
+    repeats = nb // max(1, ns)  # Ops.broadcastRepeats
+    a = rng.standard_normal(nb).astype(f32)
+    b = rng.standard_normal(ns).astype(f32)
+    g = rng.standard_normal(nb).astype(f32)
+    ab, bb, gb = k.array(a), k.array(b), k.array(g)
+
+    def product(big_b, small_b, reps, n_small):  # CudaOps.product
+        o = k.empty(nb)
+        if reps == 1:
+            k.pointwise("mul", nb, o, big_b, small_b, nb)
+        else:
+            k.pointwise("mul_repeated", nb, o, big_b, small_b, n_small, nb)
+        return o
+
+    def reduce_to(gd):  # CudaOps.reduceTo
+        if repeats == 1:
+            return gd
+        o = k.empty(ns)
+        k.sum_rows(o, gd, repeats, ns)
+        return o
+
+    if op == "add":
+        out = k.empty(nb)
+        if repeats == 1:
+            k.add(out, ab, bb, nb)
+        else:
+            k.pointwise("add_repeated", nb, out, ab, bb, ns, nb)
+        da, db = gb, reduce_to(gb)
+    else:
+        out = product(ab, bb, repeats, ns)
+        da = product(gb, bb, repeats, ns)
+        db = reduce_to(product(gb, ab, 1, ns))
+
+    def ref(dt):
+        at = torch.tensor(a.reshape(big), dtype=dt, requires_grad=True)
+        bt = torch.tensor(b.reshape(small), dtype=dt, requires_grad=True)
+        yt = at + bt if op == "add" else at * bt
+        yt.backward(torch.tensor(g.reshape(big), dtype=dt))
+        return dict(y=yt.detach().numpy(), da=at.grad.numpy(), db=bt.grad.numpy())
+
+    r64, r32 = torch_both(ref)
+    rep = np.tile(b, repeats) if ns else b
+    exact = a + rep if op == "add" else a * rep
+    e = {**errs("out", out.a, r64["y"]), **errs("da", da.a, r64["da"]), **errs("db", db.a, r64["db"]),
+         "out bits#": bit_mismatches(out.a, exact)}
+    report(f"{op} {big} by {small} (repeats {repeats}) forward+backward", e,
+           torch32_errors(r64, r32, {"out": "y", "da": "da", "db": "db"}))
+
+
+# ----------------------------------------------------------------------------------------------------
+# Sums: ElementwiseKernels.sum (sum_partials + sum_finish) and sum_rows
+
+def check_sums(k):
+    for n in (0, 1, 1000, 65537, 300001):  # 300001: the 1024 blocks take grid-stride shares
+        x = (rng.standard_normal(n) + 0.25).astype(f32)
+        for factor in (f32(1), f32(1 / max(n, 1))):
+            out = k.empty(1)
+            k.sum(out, k.array(x), n, factor)
+            r = x.astype(np.float64).sum() * np.float64(factor)
+            cpu = f32(x.astype(np.float64).sum() * np.float64(factor))  # Ops.reduceAll: (float) (double sum * factor)
+            r32 = torch.tensor(x).sum().item() * float(factor)
+            report(f"sum n={n} factor={factor:.6g} ({max(1, min(k.SUM_BLOCKS, k.blocks(n, k.THREADS)))} blocks)",
+                   {"out": rel(out.a, r), "out cpu#": bit_mismatches(out.a, [cpu])}, {"out": rel(r32, r)})
+    # rows below, at and above the 1024-row chunk; 1050000 rows: chunks of 1024 rows, then a second pass over
+    # 1026 chunk sums, then a third over 2
+    for rows, cols in ((0, 5), (1, 1), (7, 33), (1000, 31), (1024, 64), (1025, 3), (5000, 100), (3000, 257), (1050000, 1)):
+        x = (rng.standard_normal((rows, cols)) + 0.5).astype(f32)
+        out = k.empty(cols)
+        k.sum_rows(out, k.array(x), rows, cols)
+        r = x.astype(np.float64).sum(axis=0)
+        chunks = max(1, min(65535, (rows + k.ROWS_PER_CHUNK - 1) // k.ROWS_PER_CHUNK))
+        report(f"sum_rows {rows}x{cols} ({chunks} chunk{'s' if chunks > 1 else ''})", {"out": rel(out.a, r)},
+               {"out": rel(torch.tensor(x).sum(0).numpy(), r)})
+
+
+# ----------------------------------------------------------------------------------------------------
+# Softmax and log-softmax along a dimension: [outer, size, inner]
+
+def check_softmax(k):
+    cases = [(1, 1, 1), (3, 10, 1), (20, 32, 1), (9, 33, 1), (17, 100, 1), (5, 1000, 1), (8, 2, 1),
+             (2, 37, 5), (3, 4, 12), (1, 1, 3), (4, 100, 2), (3, 33, 40)]
+    for outer, size, inner in cases:
+        for take_log in (False, True):
+            for data in ("normal", "special"):
+                if data == "special" and size < 4:
+                    continue
+                x = (3 * rng.standard_normal((outer, size, inner))).astype(f32)
+                if data == "special":  # a -inf entry, large magnitudes, a row of equal values
+                    x[0, 1, :] = -np.inf
+                    x[-1, :, :] = 7.0
+                    x[outer // 2, 2, :] = 1e4
+                    x[outer // 2, 3, :] = -1e4
+                g = rng.standard_normal((outer, size, inner)).astype(f32)
+                n = x.size
+                y, dx = k.empty(n), k.empty(n)
+                xb = k.array(x)
+                k.softmax_forward(y, xb, outer, size, inner, take_log)
+                k.softmax_backward(dx, k.array(g), y, outer, size, inner, take_log)
+
+                def ref(dt):
+                    xt = torch.tensor(x, dtype=dt, requires_grad=True)
+                    yt = (F.log_softmax if take_log else F.softmax)(xt, 1)
+                    yt.backward(torch.tensor(g, dtype=dt))
+                    return dict(y=yt.detach().numpy(), dx=xt.grad.numpy())
+
+                r64, r32 = torch_both(ref)
+                name = ("log_softmax" if take_log else "softmax") + (" rows" if inner == 1 else " strided")
+                report(f"{name} [{outer}, {size}, {inner}] {data} forward+backward",
+                       {**errs("y", y.a, r64["y"]), **errs("dx", dx.a, r64["dx"])},
+                       torch32_errors(r64, r32, {"y": "y", "dx": "dx"}))
+
+
+# ----------------------------------------------------------------------------------------------------
+# Cross-entropy: forward (losses, probs, the mean or sum by ElementwiseKernels.sum) and backward (scale stride 0, 1)
+
+def check_cross_entropy(k):
+    for rows, classes in ((1, 1), (9, 10), (64, 33), (17, 100), (5, 1000), (3, 2), (8, 32), (40, 7)):
+        x = (3 * rng.standard_normal((rows, classes))).astype(f32)
+        if rows > 2:
+            x[1] *= 300  # a row of large logits
+        t = rng.integers(0, classes, rows)
+        t[0], t[-1] = 0, classes - 1
+        targets = t.astype(f32)  # class indices stored as floats
+        losses, probs = k.empty(rows), k.empty(rows * classes)
+        xb, tb = k.array(x), k.array(targets)
+        k.cross_entropy_forward(losses, probs, xb, tb, rows, classes)
+        xt = t64(x)
+        ref_loss = F.cross_entropy(xt, torch.tensor(t), reduction="none").numpy()
+        ref_probs = F.softmax(xt, 1).numpy()
+        l32 = F.cross_entropy(torch.tensor(x), torch.tensor(t), reduction="none").numpy()
+        p32 = F.softmax(torch.tensor(x), 1).numpy()
+        # CpuKernels.crossEntropyForward's formulas, in double: probs from exp(x - max) summed in double
+        e = {**errs("losses", losses.a, ref_loss), **errs("probs", probs.a, ref_probs)}
+        report(f"cross_entropy forward {rows}x{classes}", e,
+               {"losses": compare(l32, ref_loss)[0], "probs": compare(p32, ref_probs)[0]})
+        for mode in ("mean", "sum", "none"):
+            if mode == "none":  # crossEntropyPerSample: per-sample gradients, stride 1, factor 1
+                g = rng.standard_normal(rows).astype(f32)
+                stride, factor, total = 1, f32(1), None
+            else:  # crossEntropy: sum(losses) * factor, one gradient for every row, stride 0
+                g = np.array([rng.standard_normal()], f32)
+                stride, factor = 0, f32(1) / f32(rows) if mode == "mean" else f32(1)
+                total = k.empty(1)
+                k.sum(total, losses, rows, factor)
+            d = k.empty(rows * classes)
+            k.cross_entropy_backward(d, probs, tb, k.array(g), stride, factor, rows, classes)
+
+            def ref(dt):
+                xt2 = torch.tensor(x, dtype=dt, requires_grad=True)
+                loss = F.cross_entropy(xt2, torch.tensor(t), reduction=mode)
+                loss.backward(torch.tensor(g if mode == "none" else g[0], dtype=dt))
+                return dict(loss=loss.detach().numpy(), d=xt2.grad.numpy())
+
+            r64, r32 = torch_both(ref)
+            e = errs("dlogits", d.a, r64["d"])
+            if total is not None:
+                e.update(errs("loss", total.a, r64["loss"]))
+            # CpuKernels.crossEntropyBackward on the kernel's probs: p * s, then s subtracted at the target
+            s = (g[np.arange(rows) * stride] * factor).astype(f32)
+            want = (probs.a.reshape(rows, classes) * s[:, None]).astype(f32)
+            want[np.arange(rows), t] -= s
+            e["dlogits cpu#"] = bit_mismatches(d.a, want)
+            report(f"cross_entropy {mode} backward {rows}x{classes} (scale stride {stride})", e,
+                   torch32_errors(r64, r32, {"dlogits": "d", "loss": "loss"}))
+
+
+# ----------------------------------------------------------------------------------------------------
+# L1 and squared error per element; the target's gradient is scale(dx, -1)
+
+def check_losses(k):
+    for name in ("l1", "mse"):
+        for n in (1, 1000, 4099, 0):
+            x = rng.standard_normal(n).astype(f32)
+            t = rng.standard_normal(n).astype(f32)
+            if n > 10:
+                t[:5] = x[:5]  # equal: L1's gradient is 0 there
+                x[5], t[5] = -0.0, 0.0
+                x[6], t[6] = 0.0, -0.0
+            g = rng.standard_normal(n).astype(f32)
+            xb, tb, gb = k.array(x), k.array(t), k.array(g)
+            out, dx, dt = k.empty(n), k.empty(n), k.empty(n)
+            k.pointwise(name + "_forward", n, out, xb, tb, n)
+            k.pointwise(name + "_backward", n, dx, gb, xb, tb, n)
+            k.pointwise("scale", n, dt, dx, f32(-1), n)  # CudaOps.pointwiseLoss: the target's gradient
+
+            def ref(dty):
+                xt = torch.tensor(x, dtype=dty, requires_grad=True)
+                tt = torch.tensor(t, dtype=dty, requires_grad=True)
+                lo = (F.l1_loss if name == "l1" else F.mse_loss)(xt, tt, reduction="none")
+                lo.backward(torch.tensor(g, dtype=dty))
+                return dict(out=lo.detach().numpy(), dx=xt.grad.numpy(), dt=tt.grad.numpy())
+
+            r64, r32 = torch_both(ref)
+            d = x - t
+            cpu_out = np.abs(d) if name == "l1" else d * d
+            cpu_dx = g * jsignum(d) if name == "l1" else g * f32(2) * d
+            e = {**errs("out", out.a, r64["out"]), **errs("dx", dx.a, r64["dx"]), **errs("dtarget", dt.a, r64["dt"]),
+                 "out cpu#": bit_mismatches(out.a, cpu_out), "dx cpu#": bit_mismatches(dx.a, cpu_dx)}
+            report(f"{name} loss n={n} forward+backward" + (" (x == t at 7)" if n > 10 else ""), e,
+                   torch32_errors(r64, r32, {"out": "out", "dx": "dx", "dtarget": "dt"}) if n else None)
+        # special values: every pair, against the CPU formulas (Math.signum: a signed 0 where equal, NaN for NaN)
+        x = np.repeat(SPECIALS, len(SPECIALS))
+        t = np.tile(SPECIALS, len(SPECIALS))
+        g = rng.standard_normal(x.size).astype(f32)
+        n = x.size
+        out, dx = k.empty(n), k.empty(n)
+        k.pointwise(name + "_forward", n, out, k.array(x), k.array(t), n)
+        k.pointwise(name + "_backward", n, dx, k.array(g), k.array(x), k.array(t), n)
+        with np.errstate(all="ignore"):
+            d = x - t
+            cpu_out = np.abs(d) if name == "l1" else d * d
+            cpu_dx = g * jsignum(d) if name == "l1" else g * f32(2) * d
+            report(f"{name} loss special values (NaN, +-0, +-inf)",
+                   {**errs("out", out.a, as_float(np.abs(x.astype(np.float64) - t) if name == "l1" else (x.astype(np.float64) - t) ** 2)),
+                    "out cpu#": bit_mismatches(out.a, cpu_out), "dx cpu#": bit_mismatches(dx.a, cpu_dx)})
+
+
+# ----------------------------------------------------------------------------------------------------
+# Max pooling: Pool2dShape's geometry, ConvKernels.maxPool2dForward's rules, PyTorch's F.max_pool2d
+
+def out_size(n, kernel, stride, pad, ceil):
+    """Pool2dShape.outSize."""
+    span = n + 2 * pad - kernel
+    out = ((span + stride - 1) // stride if ceil else span // stride) + 1
+    if ceil and (out - 1) * stride >= n + pad:
+        out -= 1
+    return out
+
+
+def cpu_max_pool(x, h, w, oh, ow, kh, kw, sh, sw, ph, pw):
+    """ConvKernels' general maxPool loop: the window in row-major order, argmax = v > max ? i : argmax,
+    max = Math.max(max, v), starting from -inf at the window's first element inside the input."""
+    planes = x.shape[0]
+    r = np.arange(oh)[:, None]
+    c = np.arange(ow)[None, :]
+    out = np.full((planes, oh, ow), -np.inf, f32)
+    arg = np.broadcast_to(np.maximum(r * sh - ph, 0) * w + np.maximum(c * sw - pw, 0), (planes, oh, ow)).astype(np.int64)
+    for dh in range(kh):
+        for dw in range(kw):
+            ih, iw = r * sh - ph + dh, c * sw - pw + dw
+            valid = (ih >= 0) & (ih < h) & (iw >= 0) & (iw < w)
+            v = x[:, np.clip(ih, 0, h - 1), np.clip(iw, 0, w - 1)]
+            arg = np.where(valid & (v > out), ih * w + iw, arg)
+            out = np.where(valid, jmax(out, v), out)
+    return out, arg
+
+
+def check_max_pool(k):
+    # (batch, channels, H, W, kernel, stride, padding, ceil)
+    cases = [(2, 3, 8, 8, (2, 2), (2, 2), (0, 0), False),
+             (2, 3, 7, 5, (2, 2), (2, 2), (0, 0), False),
+             (2, 3, 7, 5, (2, 2), (2, 2), (0, 0), True),
+             (2, 2, 6, 7, (2, 2), (1, 1), (0, 0), False),
+             (1, 4, 9, 9, (3, 3), (1, 1), (1, 1), False),
+             (2, 2, 10, 11, (3, 3), (2, 2), (1, 1), True),
+             (2, 2, 10, 11, (3, 3), (2, 2), (0, 0), True),
+             (2, 2, 9, 8, (3, 3), (3, 3), (0, 0), True),
+             (1, 3, 8, 9, (3, 2), (2, 1), (1, 0), False),
+             (3, 2, 5, 5, (3, 3), (1, 2), (1, 1), True),
+             (64, 16, 14, 14, (2, 2), (2, 2), (0, 0), False)]
+    for bn, ch, h, w, (kh, kw), (sh, sw), (ph, pw), ceil in cases:
+        assert ph <= kh // 2 and pw <= kw // 2  # Pool2dShape.checkWindow
+        oh, ow = out_size(h, kh, sh, ph, ceil), out_size(w, kw, sw, pw, ceil)
+        planes = bn * ch
+        for data in ("normal", "ties", "zeros", "nan/inf"):
+            if data == "normal":
+                x = rng.standard_normal((planes, h, w)).astype(f32)
+            elif data == "ties":  # few levels: windows with several equal maxima
+                x = rng.integers(-2, 2, (planes, h, w)).astype(f32)
+            elif data == "zeros":  # -0 and +0 (the value is +0 when either is there; the argmax the first) and negatives
+                x = rng.choice(np.array([-0.0, 0.0, -1.0, -3.0], f32), (planes, h, w))
+            else:
+                x = rng.standard_normal((planes, h, w)).astype(f32)
+                x.reshape(-1)[rng.choice(x.size, max(1, x.size // 20), replace=False)] = np.nan
+                x.reshape(-1)[rng.choice(x.size, max(1, x.size // 10), replace=False)] = -np.inf
+                x[0, : min(h, kh), : min(w, kw)] = -np.inf  # a window of -inf only
+            out, argmax = k.empty(planes * oh * ow), k.empty(planes * oh * ow, np.int32)
+            xb = k.array(x)
+            k.max_pool2d_forward(out, argmax, xb, planes, h, w, oh, ow, kh, kw, sh, sw, ph, pw)
+            xt = torch.tensor(x.reshape(bn, ch, h, w).astype(np.float64), requires_grad=True)
+            ry, ri = F.max_pool2d(xt, (kh, kw), (sh, sw), (ph, pw), ceil_mode=ceil, return_indices=True)
+            assert ry.shape[2:] == (oh, ow), (ry.shape, oh, ow)
+            cpu_out, cpu_arg = cpu_max_pool(x, h, w, oh, ow, kh, kw, sh, sw, ph, pw)
+            e = {**errs("out", out.a, ry.detach().numpy()), "out cpu#": bit_mismatches(out.a, cpu_out),
+                 "argmax cpu#": int((argmax.a != cpu_arg.reshape(-1)).sum())}
+            if data != "nan/inf":  # PyTorch records the last NaN of a window; Kiln the largest value before the first
+                e["argmax torch#"] = int((argmax.a != ri.numpy().reshape(-1)).sum())
+            # backward: into a zeroed dx (Tensor.zeros), atomic adds at the recorded maxima
+            g = rng.standard_normal(planes * oh * ow).astype(f32)
+            dx = k.array(np.zeros(planes * h * w, f32))
+            k.max_pool2d_backward(dx, k.array(g), argmax, planes, h * w, oh * ow)
+            scatter = np.zeros((planes, h * w))
+            np.add.at(scatter, (np.repeat(np.arange(planes), oh * ow), argmax.a.astype(np.int64)), g.astype(np.float64))
+            e.update(errs("dx (own argmax)", dx.a, scatter))
+            if data != "nan/inf":
+                ry.backward(t64(g.reshape(ry.shape)))
+                e.update(errs("dx", dx.a, xt.grad.numpy()))
+            overlap = kh > sh or kw > sw
+            report(f"max_pool2d {bn}x{ch}x{h}x{w} k{kh}x{kw} s{sh}x{sw} p{ph}x{pw}{' ceil' if ceil else ''}"
+                   f"{' overlap' if overlap else ''} [{data}]", e)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Optimizers: SGD and Adam / AdamW through OptimKernels (tables of 32), against torch.optim in float64
+
+# 37 parameters: tables of 32 and 5; sizes of 1, of 2048 (one whole block), of more (several blocks), of 0 (no block:
+# one at the start of the second table and one last)
+OPT_SIZES = [1, 2048, 2049, 5000, 0, 3, 4096, 1, 17, 300, 2047, 6145, 1, 2, 5, 64, 65, 33, 1000, 255, 256, 257,
+             1, 9, 4097, 10, 11, 12, 13, 14, 15, 16, 0, 2050, 1, 700, 0]
+LATE = {3, 33}  # no gradient at the first step (Optimizer.step leaves them out): their state starts a step later
+
+
+def opt_params(sizes):
+    p0 = [(0.5 * rng.standard_normal(n)).astype(f32) for n in sizes]
+    # the third step's gradients 100 times smaller: the second moment v falls, so that amsgrad's running maximum matters
+    grads = [[(rng.standard_normal(n) * rng.uniform(0.1, 2) * scale).astype(f32) for n in sizes] for scale in (1, 1, 0.01, 1)]
+    return p0, grads
+
+
+def torch_run(make, p0, grads, dt, late):
+    ps = [torch.tensor(p, dtype=dt) for p in p0]
+    opt = make(ps)
+    for step, gs in enumerate(grads):
+        for i, p in enumerate(ps):
+            p.grad = None if (step == 0 and i in late) else torch.tensor(gs[i], dtype=dt)
+        opt.step()
+    return ps, opt
+
+
+def per_param(got, ref, sizes):
+    """The worst relative error over the parameters (of at least one value)."""
+    return max((rel(g, r) for g, r, n in zip(got, ref, sizes) if n), default=0.0)
+
+
+def all_params(got, ref):
+    """The relative error over all parameters together: for the change of p over the steps, which may be near 0 for
+    a small parameter, where the float32 rounding of p (half an ulp of p at each step) would then dominate."""
+    return rel(np.concatenate([np.asarray(g, np.float64).reshape(-1) for g in got]),
+               np.concatenate([np.asarray(r, np.float64).reshape(-1) for r in ref]))
+
+
+def check_sgd(k, sizes, label, late):
+    lr = 0.05
+    configs = [dict(momentum=0.0), dict(momentum=0.9), dict(momentum=0.9, weight_decay=1e-2, dampening=0.1),
+               dict(momentum=0.9, nesterov=True, weight_decay=1e-3), dict(momentum=0.0, weight_decay=0.1),
+               dict(momentum=0.5, dampening=0.5, nesterov=False)]
+    for cfg in configs:
+        p0, grads = opt_params(sizes)
+        momentum, dampening = f32(cfg.get("momentum", 0)), f32(cfg.get("dampening", 0))  # SGD's float fields
+        wd, nesterov = f32(cfg.get("weight_decay", 0)), cfg.get("nesterov", False)
+        params = [k.array(p) for p in p0]
+        bufs = {}
+        for step, gs in enumerate(grads):  # SGD.updateGroup
+            entries = []
+            for i, n in enumerate(sizes):
+                if step == 0 and i in late:
+                    continue
+                first = momentum != 0 and i not in bufs
+                if momentum != 0 and i not in bufs:
+                    bufs[i] = k.array(np.zeros(n, f32))  # Tensor.zeros
+                buf = bufs.get(i)
+                g = k.array(gs[i])
+                entries.append(Entry(params[i].ptr, g.ptr, buf.ptr if buf else 0, 0, 0, 0.0, 0.0, n, first))
+                keep.append(g)  # the gradients stay alive until the launch (SGD's `kept`)
+            k.optim_launch("kiln_sgd", entries, f32(lr), momentum, dampening, wd, int(nesterov))
+            keep.clear()
+
+        def make(ps):
+            return torch.optim.SGD(ps, lr=lr, **cfg)
+
+        r64, o64 = torch_run(make, p0, grads, torch.float64, late)
+        r32, o32 = torch_run(make, p0, grads, torch.float32, late)
+        ref_p = [p.numpy() for p in r64]
+        e = {"p": per_param([b.a for b in params], ref_p, sizes),
+             "delta p": all_params([b.a - p for b, p in zip(params, p0)], [r - p for r, p in zip(ref_p, p0)])}
+        t32 = {"p": per_param([p.numpy() for p in r32], ref_p, sizes),
+               "delta p": all_params([p.numpy() - q for p, q in zip(r32, p0)], [r - q for r, q in zip(ref_p, p0)])}
+        if momentum != 0:
+            rb = [o64.state[p]["momentum_buffer"].numpy() for p in r64]
+            e["momentum_buffer"] = per_param([bufs[i].a for i in range(len(sizes))], rb, sizes)
+            t32["momentum_buffer"] = per_param([o32.state[p]["momentum_buffer"].numpy() for p in r32], rb, sizes)
+        desc = ", ".join(f"{a}={v}" for a, v in cfg.items())
+        report(f"sgd {label} ({desc}) 4 steps", e, t32)
+
+
+def check_adam(k, sizes, label, late):
+    lr = 1e-2
+    configs = [("Adam", dict()), ("Adam", dict(weight_decay=1e-2, amsgrad=True)), ("AdamW", dict(weight_decay=1e-2)),
+               ("AdamW", dict(weight_decay=0.1, amsgrad=True, betas=(0.8, 0.99), eps=1e-6)),
+               ("Adam", dict(betas=(0.5, 0.9), eps=1e-3, amsgrad=False))]
+    for kind, cfg in configs:
+        p0, grads = opt_params(sizes)
+        beta1, beta2 = cfg.get("betas", (0.9, 0.999))
+        eps, wd, amsgrad = cfg.get("eps", 1e-8), cfg.get("weight_decay", 0.0), cfg.get("amsgrad", False)
+        decoupled = kind == "AdamW"
+        if decoupled:
+            cfg.setdefault("weight_decay", 0.0)  # torch's AdamW defaults to 1e-2; Kiln's AdamW is given it
+        params = [k.array(p) for p in p0]
+        state = {}  # i -> [t, m, v, vmax]
+        for step, gs in enumerate(grads):  # AdamBase.updateGroup
+            entries = []
+            for i, n in enumerate(sizes):
+                if step == 0 and i in late:
+                    continue
+                s = state.setdefault(i, [0, k.array(np.zeros(n, f32)), k.array(np.zeros(n, f32)), None])
+                if amsgrad and s[3] is None:
+                    s[3] = k.array(np.zeros(n, f32))
+                s[0] += 1
+                t = s[0]
+                g = k.array(gs[i])
+                keep.append(g)
+                entries.append(Entry(params[i].ptr, g.ptr, s[1].ptr, s[2].ptr, s[3].ptr if s[3] else 0,
+                                     f32(lr / (1 - beta1 ** t)), f32(np.sqrt(1 - beta2 ** t)), n, False))
+            l2 = f32(0) if decoupled else f32(wd)
+            shrink = f32(1 - lr * wd) if decoupled else f32(1)
+            k.optim_launch("kiln_adam", entries, f32(beta1), f32(beta2), f32(1 - beta1), f32(1 - beta2), l2, shrink, f32(eps))
+            keep.clear()
+
+        def make(ps):
+            return (torch.optim.AdamW if decoupled else torch.optim.Adam)(ps, lr=lr, **cfg)
+
+        r64, o64 = torch_run(make, p0, grads, torch.float64, late)
+        r32, o32 = torch_run(make, p0, grads, torch.float32, late)
+        ref_p = [p.numpy() for p in r64]
+        e = {"p": per_param([b.a for b in params], ref_p, sizes),
+             "delta p": all_params([b.a - p for b, p in zip(params, p0)], [r - p for r, p in zip(ref_p, p0)])}
+        t32 = {"p": per_param([p.numpy() for p in r32], ref_p, sizes),
+               "delta p": all_params([p.numpy() - q for p, q in zip(r32, p0)], [r - q for r, q in zip(ref_p, p0)])}
+        for q, key, at in (("exp_avg", "exp_avg", 1), ("exp_avg_sq", "exp_avg_sq", 2), ("max_exp_avg_sq", "max_exp_avg_sq", 3)):
+            if at == 3 and not amsgrad:
+                continue
+            ref = [o64.state[p][key].numpy() for p in r64]
+            e[q] = per_param([state[i][at].a for i in range(len(sizes))], ref, sizes)
+            t32[q] = per_param([o32.state[p][key].numpy() for p in r32], ref, sizes)
+        desc = ", ".join(f"{a}={v}" for a, v in cfg.items())
+        report(f"{kind.lower()} {label} ({desc}) 4 steps", e, t32)
+
+
+def check_tables(k, classpath, workdir):
+    """The C struct's layout (offsetof, sizeof with g++) against OptimKernels.Table's offsets, and the bytes Java's
+    Table writes against those this script's table() wrote, for every list launched."""
+    src = open(os.path.join(workdir, "Optim.cu")).read()
+    body = re.search(r"struct kiln_param_list \{.*?\n\};", src, re.S).group(0)
+    defines = "\n".join(re.findall(r"^#define KILN_\w+ .*$", src, re.M))
+    prog = os.path.join(workdir, "layout.cpp")
+    with open(prog, "w") as f:
+        f.write(f"#include <cstddef>\n#include <cstdio>\n{defines}\n{body}\nint main() {{\n")
+        for field in ("p", "g", "a", "b", "c", "s0", "s1", "n", "flag", "start", "count"):
+            f.write(f'  std::printf("{field.upper()}=%zu\\n", offsetof(kiln_param_list, {field}));\n')
+        f.write('  std::printf("BYTES=%zu\\n", sizeof(kiln_param_list));\n}\n')
+    subprocess.run(["g++", "-std=c++20", "-o", prog[:-4], prog], check=True)
+    c_layout = dict(line.split("=") for line in subprocess.run([prog[:-4]], capture_output=True, text=True, check=True).stdout.split())
+    differ = [f"{name}: C {v}, Java {k.c['OptimKernels.Table.' + name]}" for name, v in c_layout.items()
+              if int(v) != k.c["OptimKernels.Table." + name]]
+    for d in differ:
+        print("  layout:", d)
+    report("kiln_param_list layout: offsetof/sizeof (g++) vs OptimKernels.Table", {"fields differing#": len(differ)},
+           note=f"{len(c_layout)} fields")
+    if not classpath:
+        check.rows_out.append(("OptimKernels.Table bytes (Java) vs this script's", None, "", True, None, "skipped: no classpath"))
+        return
+    spec = os.path.join(workdir, "tables.spec")
+    with open(spec, "w") as f:
+        for entries, _ in k.tables:
+            f.write(";".join(f"{e.p},{e.g},{e.a},{e.b},{e.c},{f32(e.s0).view(np.int32)},{f32(e.s1).view(np.int32)},{e.n},"
+                             f"{int(bool(e.first))}" for e in entries) + "\n")
+    here = os.path.dirname(os.path.abspath(__file__))
+    out = subprocess.run(["java", "-cp", classpath, os.path.join(here, "RuntimeSources.java"), "tables", spec],
+                         capture_output=True, text=True, check=True).stdout.split("\n")
+    java = collections.defaultdict(list)
+    for line in filter(None, out):
+        li, _, blocks, hexbytes = line.split()
+        java[int(li)].append((int(blocks), bytes.fromhex(hexbytes)))
+    mism_bytes = mism_blocks = tables = 0
+    for li, (_, made) in enumerate(k.tables):
+        theirs = java.get(li, [])
+        if len(theirs) != len(made):
+            mism_blocks += 1
+        for (b1, t1), (b2, t2) in zip(made, theirs):
+            tables += 1
+            mism_blocks += b1 != b2
+            mism_bytes += sum(x != y for x, y in zip(t1, t2)) + abs(len(t1) - len(t2))
+    report("OptimKernels.Table bytes (Java, JavaCPP) vs this script's", {"bytes#": mism_bytes, "tables or blocks#": mism_blocks},
+           note=f"{tables} tables of {len(k.tables)} launches")
+
+
+# ----------------------------------------------------------------------------------------------------
+
+def main():
+    workdir = sys.argv[1]
+    classpath = sys.argv[2] if len(sys.argv) > 2 else None
+    torch.set_num_threads(1)
+    constants = {}
+    for line in open(os.path.join(workdir, "constants.txt")):
+        name, value = line.strip().split("=")
+        constants[name] = int(value)
+    k = Kiln(workdir, constants)
+    sections = [("core", check_core), ("activations", check_activations), ("arithmetic", check_arithmetic),
+                ("sums", check_sums), ("softmax", check_softmax), ("cross-entropy", check_cross_entropy),
+                ("losses", check_losses), ("max pooling", check_max_pool),
+                ("sgd", lambda k: check_sgd(k, OPT_SIZES, "37 params", LATE)),
+                ("sgd", lambda k: check_sgd(k, [5] * 32 + [0], "32 + one empty", set())),
+                ("adam", lambda k: check_adam(k, OPT_SIZES, "37 params", LATE)),
+                ("adam", lambda k: check_adam(k, [5] * 32 + [0], "32 + one empty", set())),
+                ("tables", lambda k: check_tables(k, classpath, workdir))]
+    only = os.environ.get("ONLY")
+    for name, fn in sections:
+        if only and name not in only.split(","):
+            continue
+        print(f"{name} ...", flush=True)
+        fn(k)
+    kernels = set(k.core.kernels) | set(k.ew.kernels) | set(k.opt.kernels)
+    unlaunched = sorted(kernels - set(k.launches))
+    if not only:
+        check.rows_out.append(("every kernel of the three sources launched", len(unlaunched), "unlaunched#", not unlaunched,
+                               None, " ".join(unlaunched)))
+    return check.print_table()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
