@@ -79,7 +79,7 @@ final class BenchCommand {
     }
 
     if (cuda) {
-      System.out.printf(Locale.ROOT, "%nKiln (CUDA, %s; compiled models run the eager CUDA kernels) vs PyTorch %s (CUDA, eager, FP32 without TF32);"
+      System.out.printf(Locale.ROOT, "%nKiln (CUDA, %s; compiled models run their generated CUDA code) vs PyTorch %s (CUDA, eager, FP32 without TF32);"
               + " median of %d steps after >= 1 s of warm-up, each step ended by a stream synchronisation%s%n%n",
           Cuda.get().describe(), peerVersion[0], steps,
           rounds == 1 ? "" : String.format(Locale.ROOT, ", median of %d rounds taken in turn (Kiln eager, Kiln compiled, PyTorch)", rounds));
@@ -94,6 +94,11 @@ final class BenchCommand {
       System.out.printf(Locale.ROOT, "| %s | %s | %d | %.3f | %s | %s | %s | %s |%n", r.task, r.model, r.batch, r.eagerMs,
           format(r.compiledMs, "%.3f"),
           format(r.peerMs, "%.3f"), format(r.eagerMs / r.peerMs, "%.2f"), format(r.compiledMs / r.peerMs, "%.2f"));
+    }
+    if (cuda) {
+      var memory = Cuda.get().memory();
+      System.out.printf(Locale.ROOT, "%nKiln's device memory: peak %.1f MiB in use at once, %.1f MiB in use now, %.1f MiB cached%n",
+          memory.peakBytes() / 1048576.0, memory.inUseBytes() / 1048576.0, memory.cachedBytes() / 1048576.0);
     }
   }
 
