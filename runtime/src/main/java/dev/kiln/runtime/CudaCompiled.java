@@ -103,17 +103,7 @@ public final class CudaCompiled {
           GradSink db = bias != null && needsGrad(2) ? GradSink.of(bias) : null;
           source.kernel(step + "_backward").launch((outF + STRIP - 1) / STRIP, 1, THREADS, 0,
               dy.writeCuda(), db == null ? 0L : db.address(), g.readCuda(), out.readCuda(), rows, db != null && db.accumulate() ? 1 : 0);
-          if (needsGrad(0)) {
-            Tensor dx = Tensor.empty(dev, x.shape());
-            CuBlas.sgemm(false, false, rows, in, outF, 1f, dy.readCuda(), outF, weight.readCuda(), in, 0f, dx.writeCuda(), in);
-            grads[0] = dx;
-          }
-          if (needsGrad(1)) {
-            GradSink dw = GradSink.of(weight);
-            CuBlas.sgemm(true, false, outF, in, rows, 1f, dy.readCuda(), outF, x.readCuda(), in,
-                dw.accumulate() ? 1f : 0f, dw.address(), in);
-            grads[1] = dw.returned();
-          }
+          CudaLayerOps.linearGradients(grads, needsGrad(0), needsGrad(1), dy, x, weight, rows, in, outF);
           if (db != null) {
             grads[2] = db.returned();
           }

@@ -85,17 +85,7 @@ final class CudaLayerOps {
       @Override protected Tensor[] backward(Tensor gradOutput) {
         Tensor g = onDevice(gradOutput, dev);
         Tensor[] grads = new Tensor[inputs.length];
-        if (needsGrad(0)) {
-          Tensor dx = Tensor.empty(dev, rows, in);
-          CuBlas.sgemm(false, false, rows, in, outF, 1f, g.readCuda(), outF, weight.readCuda(), in, 0f, dx.writeCuda(), in);
-          grads[0] = dx;
-        }
-        if (needsGrad(1)) {
-          GradSink dw = GradSink.of(weight);
-          CuBlas.sgemm(true, false, outF, in, rows, 1f, g.readCuda(), outF, x.readCuda(), in,
-              dw.accumulate() ? 1f : 0f, dw.address(), in);
-          grads[1] = dw.returned();
-        }
+        linearGradients(grads, needsGrad(0), needsGrad(1), g, x, weight, rows, in, outF);
         if (bias != null && needsGrad(2)) {
           GradSink db = GradSink.of(bias);
           CuBlas.columnSums(db.address(), g.readCuda(), rows, outF, db.accumulate());
@@ -105,6 +95,28 @@ final class CudaLayerOps {
         return grads;
       }
     });
+  }
+
+  /**
+   * The gradients of {@code y = x @ weight^T} from {@code dy} ({@code [rows, out]}): into
+   * {@code grads[0]} a new input gradient shaped like {@code x} when {@code input}, and the
+   * weight's added into its gradient ({@link GradSink}) when {@code weightToo}, with what the node
+   * returns for it in {@code grads[1]}.
+   */
+  static void linearGradients(Tensor[] grads, boolean input, boolean weightToo, Tensor dy, Tensor x, Tensor weight,
+      int rows, int in, int outF) {
+    if (input) {
+      Tensor dx = Tensor.empty(x.device(), x.shape());
+      CuBlas.sgemm(false, false, rows, in, outF, 1f, dy.readCuda(), outF, weight.readCuda(), in, 0f, dx.writeCuda(), in);
+      grads[0] = dx;
+    }
+    if (weightToo) {
+      GradSink dw = GradSink.of(weight);
+      CuBlas.sgemm(true, false, outF, in, rows, 1f, dy.readCuda(), outF, x.readCuda(), in,
+          dw.accumulate() ? 1f : 0f, dw.address(), in);
+      grads[1] = dw.returned();
+    }
+    keepAlive(dy, x, weight);
   }
 
   // ------------------------------------------------------------------ convolution
