@@ -13,6 +13,7 @@ import re
 import struct
 import subprocess
 import sys
+import zlib
 
 import numpy as np
 import torch
@@ -24,7 +25,21 @@ from check import rel, report
 
 f32 = np.float32
 rng = np.random.default_rng(20261124)
+
+
+def seed(*case):
+    """Each case draws its data from its own generator, seeded by its parameters: the same data whatever runs
+    before it (ONLY=..., checks added)."""
+    global rng
+    rng = np.random.default_rng([20261124, zlib.crc32(repr(case).encode())])
+
+
 NAN, INF = f32(np.nan), f32(np.inf)
+# emulate.py's KILN_EMU_CONTRACT=1: a * b + c fused as on a GPU (nvrtc --fmad=true). The kernels whose formulas have
+# such a pattern then differ from the CPU's in the last bit, which ElementwiseKernels does not promise otherwise
+# (exact: ReLU and max pooling), so their bit checks are left out.
+CONTRACT = os.environ.get("KILN_EMU_CONTRACT") == "1"
+FUSABLE = {"tanh", "cross_entropy backward"}  # g * (1 - y * y); p * s - s at the target
 # Values where the rules differ: NaN, signed zeros, infinities, subnormals, overflow of exp, large and small
 SPECIALS = np.array([np.nan, -0.0, 0.0, np.inf, -np.inf, 1e-45, -1e-45, 1e-38, -1e-38, 88.7, -88.7, 100, -100,
                      1e30, -1e30, 0.5, -0.5, 1, -1, 20, -20], f32)
@@ -252,6 +267,7 @@ class Kiln:
 
 def check_core(k):
     for n in (1, 255, 256, 257, 5000):
+        seed("core", n)
         a = rng.standard_normal(n).astype(f32)
         b = rng.standard_normal(n).astype(f32)
         b[: min(n, len(SPECIALS))] = SPECIALS[: min(n, len(SPECIALS))]
@@ -280,6 +296,11 @@ ACTIVATIONS = {
 }
 
 
+# Backward kernels that take the forward's output: compared with PyTorch's backward of the same output (the kernel's
+# float y), so that y's own rounding (1 - y^2 near |y| = 1 loses digits) does not count against the backward.
+FROM_OUTPUT = {"sigmoid": torch.ops.aten.sigmoid_backward, "tanh": torch.ops.aten.tanh_backward}
+
+
 def run_activation(k, name, x, g, slope):
     n = x.size
     xb, gb, y, dx = k.array(x), k.array(g), k.empty(n), k.empty(n)
@@ -299,6 +320,7 @@ def check_activations(k):
             fn = tfn if tfn else (lambda t: F.leaky_relu(t, float(s)))
             label = name + (f"({slope})" if slope is not None else "")
             for n in (1, 1000, 4099):
+                seed(name, slope, n)
                 x = (3 * rng.standard_normal(n)).astype(f32)
                 g = rng.standard_normal(n).astype(f32)
                 y, dx = run_activation(k, name, x, g, s)
@@ -307,14 +329,18 @@ def check_activations(k):
                     xt = torch.tensor(x, dtype=dt, requires_grad=True)
                     yt = fn(xt)
                     yt.backward(torch.tensor(g, dtype=dt))
-                    return dict(y=yt.detach().numpy(), dx=xt.grad.numpy())
+                    dx = xt.grad.numpy()
+                    if name in FROM_OUTPUT:  # PyTorch's backward from the output, given the kernel's own y
+                        dx = FROM_OUTPUT[name](torch.tensor(g, dtype=dt), torch.tensor(y, dtype=dt)).numpy()
+                    return dict(y=yt.detach().numpy(), dx=dx)
 
                 r64, r32 = torch_both(ref)
                 e = {**errs("y", y, r64["y"]), **errs("dx", dx, r64["dx"])}
                 with np.errstate(all="ignore"):
                     if cpu_fwd:
                         e["y cpu#"] = bit_mismatches(y, cpu_fwd(x, s))
-                    e["dx cpu#"] = bit_mismatches(dx, cpu_bwd(g, x, y, s))
+                    if not (CONTRACT and name in FUSABLE):
+                        e["dx cpu#"] = bit_mismatches(dx, cpu_bwd(g, x, y, s))
                 report(f"{label} forward+backward n={n}", e, torch32_errors(r64, r32, {"y": "y", "dx": "dx"}))
             # special values: x and g over SPECIALS (every pair), forward vs PyTorch; backward vs the CPU formula (the
             # documented NaN rules differ from PyTorch's: a NaN y passes NaN on), and vs PyTorch where y is not NaN
@@ -328,14 +354,14 @@ def check_activations(k):
             with np.errstate(all="ignore"):
                 if cpu_fwd:
                     e["y cpu#"] = bit_mismatches(y, cpu_fwd(x, s))
-                e["dx cpu#"] = bit_mismatches(dx, cpu_bwd(g, x, y, s))
+                if not (CONTRACT and name in FUSABLE):
+                    e["dx cpu#"] = bit_mismatches(dx, cpu_bwd(g, x, y, s))
             if name == "relu":
                 e["-0 -> +0#"] = bit_mismatches(y[x == 0], np.zeros((x == 0).sum(), f32))
                 e["NaN passes#"] = int((~np.isnan(y[np.isnan(x)])).sum())
             fin = np.isfinite(g) & ~np.isnan(y)
-            if name in ("sigmoid", "tanh"):
-                fin &= np.isfinite(x)  # PyTorch's float64 derivative of an infinite x is 0; from float y it is 0 too
-            e.update(errs("dx (no NaN y)", dx[fin], xt.grad.numpy()[fin]))
+            ref_dx = FROM_OUTPUT[name](t64(g), t64(y)).numpy() if name in FROM_OUTPUT else xt.grad.numpy()
+            e.update(errs("dx (no NaN y)", dx[fin], ref_dx[fin]))
             report(f"{label} special values (NaN, +-0, +-inf, subnormal, overflow)", e)
 
 
@@ -344,6 +370,7 @@ def check_activations(k):
 
 def check_arithmetic(k):
     for n in (1, 700, 4099):
+        seed("arithmetic", n)
         a = (2 * rng.standard_normal(n)).astype(f32)
         b = (2 * rng.standard_normal(n)).astype(f32)
         b[: min(n, len(SPECIALS))] = SPECIALS[: min(n, len(SPECIALS))]
@@ -374,6 +401,7 @@ def check_arithmetic(k):
 def check_broadcast(k, op, big, small):
     nb, ns = int(np.prod(big)), int(np.prod(small))
     repeats = nb // max(1, ns)  # Ops.broadcastRepeats
+    seed(op, big, small)
     a = rng.standard_normal(nb).astype(f32)
     b = rng.standard_normal(ns).astype(f32)
     g = rng.standard_normal(nb).astype(f32)
@@ -427,8 +455,9 @@ def check_broadcast(k, op, big, small):
 
 def check_sums(k):
     for n in (0, 1, 1000, 65537, 300001):  # 300001: the 1024 blocks take grid-stride shares
+        seed("sum", n)
         x = (rng.standard_normal(n) + 0.25).astype(f32)
-        for factor in (f32(1), f32(1 / max(n, 1))):
+        for factor in dict.fromkeys((f32(1), f32(1 / max(n, 1)))):  # a sum, a mean
             out = k.empty(1)
             k.sum(out, k.array(x), n, factor)
             r = x.astype(np.float64).sum() * np.float64(factor)
@@ -439,6 +468,7 @@ def check_sums(k):
     # rows below, at and above the 1024-row chunk; 1050000 rows: chunks of 1024 rows, then a second pass over
     # 1026 chunk sums, then a third over 2
     for rows, cols in ((0, 5), (1, 1), (7, 33), (1000, 31), (1024, 64), (1025, 3), (5000, 100), (3000, 257), (1050000, 1)):
+        seed("sum_rows", rows, cols)
         x = (rng.standard_normal((rows, cols)) + 0.5).astype(f32)
         out = k.empty(cols)
         k.sum_rows(out, k.array(x), rows, cols)
@@ -456,15 +486,22 @@ def check_softmax(k):
              (2, 37, 5), (3, 4, 12), (1, 1, 3), (4, 100, 2), (3, 33, 40)]
     for outer, size, inner in cases:
         for take_log in (False, True):
-            for data in ("normal", "special"):
-                if data == "special" and size < 4:
+            for data in ("normal", "special", "nan/inf", "confident"):
+                if data != "normal" and size < 4 or data == "nan/inf" and outer < 2:
                     continue
+                seed("softmax", outer, size, inner, take_log, data)
                 x = (3 * rng.standard_normal((outer, size, inner))).astype(f32)
+                top = rng.integers(0, size, (outer, inner))
+                if data == "confident":
+                    x = confident(x, top)
                 if data == "special":  # a -inf entry, large magnitudes, a row of equal values
                     x[0, 1, :] = -np.inf
                     x[-1, :, :] = 7.0
                     x[outer // 2, 2, :] = 1e4
                     x[outer // 2, 3, :] = -1e4
+                if data == "nan/inf":  # a NaN in one slice, +inf in another: NaN all along each, as on the CPU
+                    x[0, 1, 0] = np.nan
+                    x[1, 2, inner - 1] = np.inf
                 g = rng.standard_normal((outer, size, inner)).astype(f32)
                 n = x.size
                 y, dx = k.empty(n), k.empty(n)
@@ -473,28 +510,51 @@ def check_softmax(k):
                 k.softmax_backward(dx, k.array(g), y, outer, size, inner, take_log)
 
                 def ref(dt):
-                    xt = torch.tensor(x, dtype=dt, requires_grad=True)
+                    xt = torch.tensor(x, dtype=dt)
                     yt = (F.log_softmax if take_log else F.softmax)(xt, 1)
-                    yt.backward(torch.tensor(g, dtype=dt))
-                    return dict(y=yt.detach().numpy(), dx=xt.grad.numpy())
+                    # the backward from the kernel's own y, as the kernel computes it (PyTorch's backward of that output)
+                    back = torch._log_softmax_backward_data if take_log else torch._softmax_backward_data
+                    dx = back(torch.tensor(g, dtype=dt), torch.tensor(y.a.reshape(x.shape), dtype=dt), 1, dt)
+                    return dict(y=yt.numpy(), dx=dx.numpy())
 
                 r64, r32 = torch_both(ref)
+                # at each slice's largest x: the entry a loss reads when the prediction is right (for the log-softmax,
+                # a value near 0 beside logits far from 0)
+                at_max = lambda a: np.take_along_axis(np.asarray(a).reshape(outer, size, inner), x.argmax(1)[:, None, :], 1)
+                for r in (r64, r32):
+                    r["y at max"] = at_max(r["y"])
                 name = ("log_softmax" if take_log else "softmax") + (" rows" if inner == 1 else " strided")
                 report(f"{name} [{outer}, {size}, {inner}] {data} forward+backward",
-                       {**errs("y", y.a, r64["y"]), **errs("dx", dx.a, r64["dx"])},
-                       torch32_errors(r64, r32, {"y": "y", "dx": "dx"}))
+                       {**errs("y", y.a, r64["y"]), **errs("y at max", at_max(y.a), r64["y at max"]), **errs("dx", dx.a, r64["dx"])},
+                       torch32_errors(r64, r32, {"y": "y", "y at max": "y at max", "dx": "dx"}))
 
 
 # ----------------------------------------------------------------------------------------------------
 # Cross-entropy: forward (losses, probs, the mean or sum by ElementwiseKernels.sum) and backward (scale stride 0, 1)
 
+def confident(x, at, offset=30.0):
+    """Logits of a classifier that has learnt: all about `offset`, the one at `at` (along axis 1) above the others by
+    log(100 (classes - 1)), so that the loss (-log-softmax at the target) is about 1e-2, far below the logits."""
+    margin = np.log(100 * max(x.shape[1] - 1, 1))
+    x = (np.asarray(x, np.float64) / 3 + offset)
+    np.put_along_axis(x, np.expand_dims(at, 1), np.take_along_axis(x, np.expand_dims(at, 1), 1) + margin, 1)
+    return x.astype(f32)
+
+
 def check_cross_entropy(k):
-    for rows, classes in ((1, 1), (9, 10), (64, 33), (17, 100), (5, 1000), (3, 2), (8, 32), (40, 7)):
+    for rows, classes, data in ((1, 1, "normal"), (9, 10, "normal"), (64, 33, "normal"), (17, 100, "normal"),
+                                (5, 1000, "normal"), (3, 2, "normal"), (8, 32, "normal"), (40, 7, "normal"),
+                                (64, 10, "confident"), (9, 100, "confident"), (9, 40, "nan/inf")):
+        seed("cross_entropy", rows, classes, data)
         x = (3 * rng.standard_normal((rows, classes))).astype(f32)
-        if rows > 2:
+        if data == "nan/inf":
+            x[0, 0], x[1, classes - 1] = np.nan, np.inf
+        if rows > 2 and data == "normal":
             x[1] *= 300  # a row of large logits
         t = rng.integers(0, classes, rows)
         t[0], t[-1] = 0, classes - 1
+        if data == "confident":
+            x = confident(x, t)
         targets = t.astype(f32)  # class indices stored as floats
         losses, probs = k.empty(rows), k.empty(rows * classes)
         xb, tb = k.array(x), k.array(targets)
@@ -506,7 +566,8 @@ def check_cross_entropy(k):
         p32 = F.softmax(torch.tensor(x), 1).numpy()
         # CpuKernels.crossEntropyForward's formulas, in double: probs from exp(x - max) summed in double
         e = {**errs("losses", losses.a, ref_loss), **errs("probs", probs.a, ref_probs)}
-        report(f"cross_entropy forward {rows}x{classes}", e,
+        report(f"cross_entropy forward {rows}x{classes}" + {"normal": "", "nan/inf": " nan/inf",
+                                                             "confident": " confident (logits ~30, loss ~1e-2)"}[data], e,
                {"losses": compare(l32, ref_loss)[0], "probs": compare(p32, ref_probs)[0]})
         for mode in ("mean", "sum", "none"):
             if mode == "none":  # crossEntropyPerSample: per-sample gradients, stride 1, factor 1
@@ -534,8 +595,10 @@ def check_cross_entropy(k):
             s = (g[np.arange(rows) * stride] * factor).astype(f32)
             want = (probs.a.reshape(rows, classes) * s[:, None]).astype(f32)
             want[np.arange(rows), t] -= s
-            e["dlogits cpu#"] = bit_mismatches(d.a, want)
-            report(f"cross_entropy {mode} backward {rows}x{classes} (scale stride {stride})", e,
+            if not (CONTRACT and "cross_entropy backward" in FUSABLE):
+                e["dlogits cpu#"] = bit_mismatches(d.a, want)
+            report(f"cross_entropy {mode} backward {rows}x{classes} (scale stride {stride})"
+                   + ("" if data == "normal" else " " + data), e,
                    torch32_errors(r64, r32, {"dlogits": "d", "loss": "loss"}))
 
 
@@ -545,6 +608,7 @@ def check_cross_entropy(k):
 def check_losses(k):
     for name in ("l1", "mse"):
         for n in (1, 1000, 4099, 0):
+            seed(name, n)
             x = rng.standard_normal(n).astype(f32)
             t = rng.standard_normal(n).astype(f32)
             if n > 10:
@@ -576,6 +640,7 @@ def check_losses(k):
         # special values: every pair, against the CPU formulas (Math.signum: a signed 0 where equal, NaN for NaN)
         x = np.repeat(SPECIALS, len(SPECIALS))
         t = np.tile(SPECIALS, len(SPECIALS))
+        seed(name, "special")
         g = rng.standard_normal(x.size).astype(f32)
         n = x.size
         out, dx = k.empty(n), k.empty(n)
@@ -638,6 +703,7 @@ def check_max_pool(k):
         oh, ow = out_size(h, kh, sh, ph, ceil), out_size(w, kw, sw, pw, ceil)
         planes = bn * ch
         for data in ("normal", "ties", "zeros", "nan/inf"):
+            seed("max_pool2d", bn, ch, h, w, kh, kw, sh, sw, ph, pw, ceil, data)
             if data == "normal":
                 x = rng.standard_normal((planes, h, w)).astype(f32)
             elif data == "ties":  # few levels: windows with several equal maxima
@@ -648,6 +714,7 @@ def check_max_pool(k):
                 x = rng.standard_normal((planes, h, w)).astype(f32)
                 x.reshape(-1)[rng.choice(x.size, max(1, x.size // 20), replace=False)] = np.nan
                 x.reshape(-1)[rng.choice(x.size, max(1, x.size // 10), replace=False)] = -np.inf
+                x.reshape(-1)[rng.choice(x.size, max(1, x.size // 30), replace=False)] = np.inf
                 x[0, : min(h, kh), : min(w, kw)] = -np.inf  # a window of -inf only
             out, argmax = k.empty(planes * oh * ow), k.empty(planes * oh * ow, np.int32)
             xb = k.array(x)
@@ -720,6 +787,7 @@ def check_sgd(k, sizes, label, late):
                dict(momentum=0.9, nesterov=True, weight_decay=1e-3), dict(momentum=0.0, weight_decay=0.1),
                dict(momentum=0.5, dampening=0.5, nesterov=False)]
     for cfg in configs:
+        seed("sgd", label, tuple(sorted(cfg.items())))
         p0, grads = opt_params(sizes)
         momentum, dampening = f32(cfg.get("momentum", 0)), f32(cfg.get("dampening", 0))  # SGD's float fields
         wd, nesterov = f32(cfg.get("weight_decay", 0)), cfg.get("nesterov", False)
@@ -764,6 +832,7 @@ def check_adam(k, sizes, label, late):
                ("AdamW", dict(weight_decay=0.1, amsgrad=True, betas=(0.8, 0.99), eps=1e-6)),
                ("Adam", dict(betas=(0.5, 0.9), eps=1e-3, amsgrad=False))]
     for kind, cfg in configs:
+        seed(kind, label, tuple(sorted(cfg.items())))
         p0, grads = opt_params(sizes)
         beta1, beta2 = cfg.get("betas", (0.9, 0.999))
         eps, wd, amsgrad = cfg.get("eps", 1e-8), cfg.get("weight_decay", 0.0), cfg.get("amsgrad", False)
@@ -840,8 +909,14 @@ def check_tables(k, classpath, workdir):
             f.write(";".join(f"{e.p},{e.g},{e.a},{e.b},{e.c},{f32(e.s0).view(np.int32)},{f32(e.s1).view(np.int32)},{e.n},"
                              f"{int(bool(e.first))}" for e in entries) + "\n")
     here = os.path.dirname(os.path.abspath(__file__))
-    out = subprocess.run(["java", "-cp", classpath, os.path.join(here, "RuntimeSources.java"), "tables", spec],
-                         capture_output=True, text=True, check=True).stdout.split("\n")
+    run = subprocess.run(["java", "-cp", classpath, os.path.join(here, "RuntimeSources.java"), "tables", spec],
+                         capture_output=True, text=True)
+    if run.returncode != 0:
+        print(run.stderr, file=sys.stderr)
+        check.rows_out.append(("OptimKernels.Table bytes (Java, JavaCPP) vs this script's", None, "", False, None,
+                               "RuntimeSources.java tables failed (above)"))
+        return
+    out = run.stdout.split("\n")
     java = collections.defaultdict(list)
     for line in filter(None, out):
         li, _, blocks, hexbytes = line.split()

@@ -179,7 +179,7 @@ int kiln_emu_launch(int gridX, int gridY, int block, bool threads, Body body) {
       seen = kiln_emu_progress;
       still = 0;
     } else if (still == 3000) {
-      std::fprintf(stderr, "cuda_shim: no thread passed a barrier in 30 s: a deadlock (divergent __syncthreads?)\n");
+      std::fprintf(stderr, "cuda_shim: no thread passed a barrier in 30 s: a deadlock (a __syncthreads, or a warp shuffle, that some thread of the block or lane of the warp never reached?)\n");
       std::fflush(stderr);
       std::_Exit(3);
     }

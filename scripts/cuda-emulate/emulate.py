@@ -6,6 +6,9 @@ long long take ints, float takes a float (passed as float32); any other type is 
 given as its bytes (the wrapper copies them into the parameter at the launch, as the driver does, and checks
 their length against sizeof). Grids are an int or (gridX, gridY).
 
+KILN_EMU_CONTRACT=1 in the environment compiles with -O2 -ffp-contract=fast -mfma instead: g++ then fuses a * b + c
+into one rounding where it can, as NVRTC does by default (--fmad=true), though not necessarily at the same places.
+
 Device memory is emulated by Buffers: numpy arrays with guard zones on both sides that must stay
 untouched (a write out of bounds is an error) and, when made with empty(), filled with a NaN pattern,
 as cudaMalloc'd memory is garbage (a read out of bounds, or of something never written, shows as NaN).
@@ -62,14 +65,15 @@ class Module:
             wrappers.append(f'extern "C" int launch_{k}(int gridX, int gridY, int block, {decl}) {{\n{copies}'
                             f'  return kiln_emu_launch(gridX, gridY, block, {str(k in threaded).lower()}, [&] {{ {k}({call}); }});\n}}')
         cpp = "\n".join(wrappers) + "\n"
-        key = hashlib.sha1((text + cpp + open(os.path.join(HERE, "cuda_shim.h")).read()).encode()).hexdigest()[:12]
+        fp = ["-O2", "-ffp-contract=fast", "-mfma"] if os.environ.get("KILN_EMU_CONTRACT") == "1" else ["-O1", "-ffp-contract=off"]
+        key = hashlib.sha1((text + cpp + open(os.path.join(HERE, "cuda_shim.h")).read() + " ".join(fp)).encode()).hexdigest()[:12]
         so = os.path.join(workdir, f"{name}-{key}.so")
         if not os.path.exists(so):
             with open(os.path.join(workdir, f"{name}.cu"), "w") as f:
                 f.write(text)
             with open(os.path.join(workdir, f"{name}-launch.cpp"), "w") as f:
                 f.write(cpp)
-            subprocess.run(["g++", "-std=c++20", "-O1", "-ffp-contract=off", "-fPIC", "-shared", "-pthread", "-w",
+            subprocess.run(["g++", "-std=c++20", *fp, "-fPIC", "-shared", "-pthread", "-w",
                             "-I", workdir, "-o", so + ".tmp", os.path.join(workdir, f"{name}-launch.cpp")], check=True)
             os.replace(so + ".tmp", so)
         self.lib = ctypes.CDLL(so)
