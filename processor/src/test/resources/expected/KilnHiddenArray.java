@@ -76,12 +76,13 @@ public final class KilnHiddenArray extends HiddenArray {
    */
   private Tensor[] allCuda(Tensor x) {
     int n = Compiled.batchSize("KilnHiddenArray", x, 5);
+    boolean training = isTraining();
     // fc1 Linear(in_features=5, out_features=7, bias=True): [N, 5] -> [N, 7]   HiddenArray.java:19
     Tensor v1 = fc1.apply(x);
     // relu(h): [N, 7] -> [N, 7]   HiddenArray.java:20
     Tensor v2 = F.relu(v1);
     // dropout Dropout(p=0.3, inplace=False): [N, 7] -> [N, 7]   HiddenArray.java:20
-    Tensor v3 = F.dropout(v2, 0.3, isTraining());
+    Tensor v3 = F.dropout(v2, 0.3, training);
     // fc2 Linear(in_features=7, out_features=2, bias=True): [N, 7] -> [N, 2]   HiddenArray.java:21
     Tensor v4 = fc2.apply(v3);
     return new Tensor[] {v4, v1, v3};

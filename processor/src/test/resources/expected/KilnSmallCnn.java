@@ -121,7 +121,7 @@ public final class KilnSmallCnn extends SmallCnn {
       Compiled.countBatch(bnFc1.numBatchesTracked());
     }
     // dropout Dropout(p=0.25, inplace=False): [N, 6] -> [N, 6]   SmallCnn.java:31
-    Tensor v9 = F.dropout(v8, 0.25, isTraining());
+    Tensor v9 = F.dropout(v8, 0.25, training);
     // fc2 Linear(in_features=6, out_features=3, bias=True): [N, 6] -> [N, 3]   SmallCnn.java:32
     Tensor v10 = fc2.apply(v9);
     return v10;

@@ -3,6 +3,8 @@ package dev.kiln.processor;
 import static com.google.testing.compile.CompilationSubject.assertThat;
 import static com.google.testing.compile.Compiler.javac;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.testing.compile.Compilation;
 import com.google.testing.compile.JavaFileObjects;
@@ -70,6 +72,35 @@ class ProcessorTest {
     assertThat(c).succeededWithoutWarnings();
     assertGolden(c, "KilnHiddenArray", "KilnHiddenArray.java");
     assertGolden(c, "KilnHiddenEager", "KilnHiddenEager.java");
+  }
+
+  /**
+   * A dropout with p = 0 is planned as a view: the CUDA form passes the value on, a dropout with
+   * p > 0 calls {@code F.dropout} with the model's training flag, and a plan without batch norm
+   * or Linear + ReLU has no CUDA source of its own.
+   */
+  @Test
+  void cudaFormOfDropoutAndViews() throws IOException {
+    JavaFileObject f = classModel("Drops",
+        "@Model(input = {1, 4, 4})",
+        "public class Drops extends Module {",
+        "  final Dropout none = new Dropout(0.0);",
+        "  final Dropout half = new Dropout(0.5);",
+        "  final Linear fc = new Linear(16, 3);",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    return fc.apply(half.apply(none.apply(flatten(x))));",
+        "  }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).succeededWithoutWarnings();
+    String generated = c.generatedSourceFile("test.KilnDrops").orElseThrow().getCharContent(false).toString();
+    String cuda = generated.substring(generated.indexOf("private Tensor forwardCuda(Tensor x)"));
+    cuda = cuda.substring(0, cuda.indexOf("\n  }\n"));
+    assertTrue(cuda.contains("Tensor v1 = F.flatten(x, 1, -1);"), cuda);
+    assertTrue(cuda.contains("Tensor v2 = v1;"), cuda);
+    assertTrue(cuda.contains("Tensor v3 = F.dropout(v2, 0.5, training);"), cuda);
+    assertTrue(cuda.contains("Tensor v4 = fc.apply(v3);"), cuda);
+    assertFalse(generated.contains("CudaCode"), "no generated kernels, no CUDA source: " + generated);
   }
 
   @Test

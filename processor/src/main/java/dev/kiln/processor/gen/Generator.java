@@ -402,7 +402,7 @@ public final class Generator {
   private MethodSpec forwardCuda(boolean hasSource) {
     int[] sample = Arrays.copyOfRange(model.inputShape(), 1, model.inputShape().length);
     CodeBlock.Builder b = CodeBlock.builder().addStatement("int n = $T.batchSize($S, x, $L)", COMPILED, name, joined(sample));
-    boolean training = kernels.stream().anyMatch(k -> k.kind() == Kernel.Kind.BATCHNORM);
+    boolean training = kernels.stream().anyMatch(k -> k.kind() == Kernel.Kind.BATCHNORM || k.kind() == Kernel.Kind.DROPOUT);
     if (training) {
       b.addStatement("boolean training = isTraining()");
     }
@@ -505,8 +505,11 @@ public final class Generator {
     if (k.kind() == Kernel.Kind.CONV) {
       return CodeBlock.of("$L.apply($L)", layerField(k.layer()), in);
     }
-    if (k.spec() instanceof Dropout.Spec d) {
-      return CodeBlock.of("$T.dropout($L, $L, isTraining())", F, in, d.p());
+    if (k.kind() == Kernel.Kind.DROPOUT) {
+      return CodeBlock.of("$T.dropout($L, $L, training)", F, in, ((Dropout.Spec) k.spec()).p());
+    }
+    if (k.spec() instanceof Dropout.Spec) { // p = 0: planned as a view, the value itself
+      return CodeBlock.of("$L", in);
     }
     return Functions.call(k.spec(), in);
   }

@@ -42,9 +42,10 @@ public final class ElementwiseKernels {
         return __shfl_sync(0xffffffffu, v, 0);
       }
 
-      // The sum over a warp, in every lane; the order of addition is fixed (a tree), and the lanes
-      // take lane 0's result rather than each its own, which may round differently.
-      __device__ __forceinline__ float kiln_warp_sum(float v) {
+      // The sum over a warp, in every lane, in double (softmax's sums, accumulated as the CPU's are);
+      // the order of addition is fixed (a tree), and the lanes take lane 0's result rather than each
+      // its own, which may round differently.
+      __device__ __forceinline__ double kiln_warp_sum_double(double v) {
         for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
         return __shfl_sync(0xffffffffu, v, 0);
       }
@@ -100,7 +101,7 @@ public final class ElementwiseKernels {
         long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
         if (i < n) {
           float t = y[i];
-          dx[i] = g[i] * (1.0f - t * t);
+          dx[i] = g[i] * (1.0f - __fmul_rn(t, t)); // no fused multiply-add: the CPU rounds t * t first
         }
       }
 
@@ -214,7 +215,9 @@ public final class ElementwiseKernels {
       // ---------------------------------------------------------------- softmax and log-softmax
 
       // Along the last dimension (rows of `size` contiguous values), one warp per row, 8 rows per
-      // block of 256: y = exp(x - max) / sum, or with `takeLog` set, y = x - (max + log(sum)).
+      // block of 256: y = exp(x - max) / sum, or with `takeLog` set, y = (x - max) - log(sum). The
+      // sum is taken in double, as on the CPU, and the maximum is subtracted before the log: with
+      // large logits, max + log(sum) in float would cost the result half an ulp of the maximum.
       extern "C" __global__ void kiln_softmax_rows_forward(float* y, const float* x, int rows, int size, int takeLog) {
         int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
         int lane = threadIdx.x & 31;
@@ -224,12 +227,13 @@ public final class ElementwiseKernels {
         float m = kiln_neg_inf();
         for (int k = lane; k < size; k += 32) m = fmaxf(m, xr[k]);
         m = kiln_warp_max(m);
-        float s = 0.0f;
-        for (int k = lane; k < size; k += 32) s += expf(xr[k] - m);
-        s = kiln_warp_sum(s);
+        double sd = 0.0;
+        for (int k = lane; k < size; k += 32) sd += expf(xr[k] - m);
+        sd = kiln_warp_sum_double(sd);
+        float s = (float) sd;
         if (takeLog) {
-          float lse = m + logf(s);
-          for (int k = lane; k < size; k += 32) yr[k] = xr[k] - lse;
+          float ls = (float) log(sd);
+          for (int k = lane; k < size; k += 32) yr[k] = (xr[k] - m) - ls;
         } else {
           for (int k = lane; k < size; k += 32) yr[k] = expf(xr[k] - m) / s;
         }
@@ -242,9 +246,9 @@ public final class ElementwiseKernels {
         int lane = threadIdx.x & 31;
         if (row >= rows) return;
         long long base = (long long) row * size;
-        float s = 0.0f;
-        for (int k = lane; k < size; k += 32) s += takeLog ? g[base + k] : g[base + k] * y[base + k];
-        s = kiln_warp_sum(s);
+        double sd = 0.0;
+        for (int k = lane; k < size; k += 32) sd += takeLog ? g[base + k] : (double) g[base + k] * y[base + k];
+        float s = (float) kiln_warp_sum_double(sd);
         for (int k = lane; k < size; k += 32) {
           long long at = base + k;
           dx[at] = takeLog ? g[at] - expf(y[at]) * s : y[at] * (g[at] - s);
@@ -260,12 +264,13 @@ public final class ElementwiseKernels {
         long long first = (long long) ((int) t / inner) * size * inner + (int) t % inner;
         float m = kiln_neg_inf();
         for (int k = 0; k < size; k++) m = fmaxf(m, x[first + (long long) k * inner]);
-        float s = 0.0f;
-        for (int k = 0; k < size; k++) s += expf(x[first + (long long) k * inner] - m);
-        float lse = m + logf(s);
+        double sd = 0.0;
+        for (int k = 0; k < size; k++) sd += expf(x[first + (long long) k * inner] - m);
+        float s = (float) sd;
+        float ls = (float) log(sd);
         for (int k = 0; k < size; k++) {
           long long at = first + (long long) k * inner;
-          y[at] = takeLog ? x[at] - lse : expf(x[at] - m) / s;
+          y[at] = takeLog ? (x[at] - m) - ls : expf(x[at] - m) / s;
         }
       }
 
@@ -275,11 +280,12 @@ public final class ElementwiseKernels {
         long long t = (long long) blockIdx.x * blockDim.x + threadIdx.x;
         if (t >= (long long) outer * inner) return;
         long long first = (long long) ((int) t / inner) * size * inner + (int) t % inner;
-        float s = 0.0f;
+        double sd = 0.0;
         for (int k = 0; k < size; k++) {
           long long at = first + (long long) k * inner;
-          s += takeLog ? g[at] : g[at] * y[at];
+          sd += takeLog ? g[at] : (double) g[at] * y[at];
         }
+        float s = (float) sd;
         for (int k = 0; k < size; k++) {
           long long at = first + (long long) k * inner;
           dx[at] = takeLog ? g[at] - expf(y[at]) * s : y[at] * (g[at] - s);
@@ -301,11 +307,13 @@ public final class ElementwiseKernels {
         float m = kiln_neg_inf();
         for (int k = lane; k < classes; k += 32) m = fmaxf(m, xr[k]);
         m = kiln_warp_max(m);
-        float s = 0.0f;
-        for (int k = lane; k < classes; k += 32) s += expf(xr[k] - m);
-        s = kiln_warp_sum(s);
+        double sd = 0.0;
+        for (int k = lane; k < classes; k += 32) sd += expf(xr[k] - m);
+        sd = kiln_warp_sum_double(sd);
+        float s = (float) sd;
         for (int k = lane; k < classes; k += 32) pr[k] = expf(xr[k] - m) / s;
-        if (lane == 0) losses[row] = logf(s) + m - xr[(int) targets[row]];
+        // log(sum) - (x[target] - max): the maximum subtracted first, as for log-softmax
+        if (lane == 0) losses[row] = (float) (log(sd) - (double) (xr[(int) targets[row]] - m));
       }
 
       // dlogits[r, j] = (probs[r, j] - (j == target[r])) * scale[r * scaleStride] * factor: the
@@ -318,7 +326,7 @@ public final class ElementwiseKernels {
           int r = (int) i / classes;
           int j = (int) i - r * classes;
           float s = scale[r * scaleStride] * factor;
-          float d = probs[i] * s;
+          float d = __fmul_rn(probs[i], s); // rounded before the subtraction below, as on the CPU (no fused multiply-add)
           dlogits[i] = j == (int) targets[r] ? d - s : d;
         }
       }
