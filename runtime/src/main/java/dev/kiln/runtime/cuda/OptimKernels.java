@@ -180,7 +180,7 @@ public final class OptimKernels {
         bytes.putInt(N + 4L * t, e.n());
         bytes.putInt(FLAG + 4L * t, e.first() ? 1 : 0);
         bytes.putInt(START + 4L * t, block);
-        block += (e.n() + CHUNK - 1) / CHUNK;
+        block += (int) ((e.n() + (long) CHUNK - 1) / CHUNK); // long: n near 2^31 would overflow
       }
       bytes.putInt(START + 4L * entries.size(), block);
       bytes.putInt(COUNT, entries.size());
