@@ -1,14 +1,15 @@
 package dev.kiln.runtime;
 
 import dev.kiln.runtime.cpu.Conv2dShape;
+import dev.kiln.runtime.cuda.BatchNormKernels;
 import dev.kiln.runtime.cuda.CuBlas;
 import dev.kiln.runtime.cuda.CuDnn;
 import dev.kiln.runtime.cuda.Cuda;
 import java.lang.ref.Reference;
 
 /**
- * The CUDA side of {@link Ops}' layer operations: matmul and linear through cuBLAS, conv2d and
- * batch norm through cuDNN. {@link Ops} checks the arguments (the same checks, the same messages
+ * The CUDA side of {@link Ops}' layer operations: matmul and linear through cuBLAS, conv2d
+ * through cuDNN, batch norm by Kiln's kernels ({@link BatchNormKernels}). {@link Ops} checks the arguments (the same checks, the same messages
  * for both devices) and comes here when they live on the GPU; each method computes the same
  * values as the CPU code and records the same derivative, returning CUDA tensors.
  *
@@ -168,35 +169,32 @@ final class CudaLayerOps {
   /**
    * Batch normalisation of {@code x}, seen as {@code [n, c, l]}, checked by {@link Ops#batchNorm}
    * (which also refuses training on one value per channel and evaluation without running
-   * statistics). Training normalises with the batch's statistics and moves the running ones
-   * towards them in place (cuDNN's update, with the unbiased variance, as the CPU's); evaluation
-   * normalises with the running statistics, and copies them for the backward, as the CPU does.
-   *
-   * @throws IllegalArgumentException when eps is below what cuDNN accepts
+   * statistics), by Kiln's own kernels ({@link BatchNormKernels}, the CPU's arithmetic). Training
+   * normalises with the batch's statistics and moves the running ones towards them in place (with
+   * the unbiased variance); evaluation normalises with the running statistics, and copies them for
+   * the backward, as the CPU does.
    */
   static Tensor batchNorm(Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight, Tensor bias,
       boolean training, double momentum, double eps, int n, int c, int l) {
-    CuDnn.checkBatchNormEpsilon(eps);
     Device dev = x.device();
-    boolean tracking = Ops.track(x, weight, bias);
-    Tensor out = Tensor.empty(dev, x.shape());
-    // Kept for the backward: the batch mean and 1 / sqrt(var + eps) in training, copies of the
-    // running statistics in evaluation (a later training step may update those in place).
-    Tensor savedMean = tracking ? Tensor.empty(dev, c) : null;
-    Tensor savedSpread = tracking ? Tensor.empty(dev, c) : null;
+    long count = (long) n * c * l;
+    // kept for the backward: the mean and variance used (the batch's, or copies of the running
+    // ones: a later training step may update those in place)
+    Tensor mean = Tensor.empty(dev, c);
+    Tensor var = Tensor.empty(dev, c);
+    Tensor factors = Tensor.empty(dev, 2 * c);
     if (training) {
-      CuDnn.batchNormTraining(n, c, l, x.readCuda(), out.writeCuda(), read(weight), read(bias), momentum,
-          write(runningMean), write(runningVar), eps, write(savedMean), write(savedSpread));
+      BatchNormKernels.statistics(mean.writeCuda(), var.writeCuda(), factors.writeCuda(), write(runningMean), write(runningVar),
+          read(weight), read(bias), x.readCuda(), n, c, l, eps, momentum);
     } else {
-      CuDnn.batchNormInference(n, c, l, x.readCuda(), out.writeCuda(), read(weight), read(bias),
-          runningMean.readCuda(), runningVar.readCuda(), eps);
-      if (tracking) {
-        Cuda.get().copy(runningMean.readCuda(), savedMean.writeCuda(), c);
-        Cuda.get().copy(runningVar.readCuda(), savedSpread.writeCuda(), c);
-      }
+      Cuda.get().copy(runningMean.readCuda(), mean.writeCuda(), c);
+      Cuda.get().copy(runningVar.readCuda(), var.writeCuda(), c);
+      BatchNormKernels.factors(factors.writeCuda(), mean.readCuda(), var.readCuda(), read(weight), read(bias), c, eps);
     }
-    keepAlive(x, runningMean, runningVar, weight, bias);
-    if (!tracking) {
+    Tensor out = Tensor.empty(dev, x.shape());
+    BatchNormKernels.forward(out.writeCuda(), x.readCuda(), factors.readCuda(), c, l, count);
+    keepAlive(x, runningMean, runningVar, weight, bias, factors);
+    if (!Ops.track(x, weight, bias)) {
       return out;
     }
     boolean affine = weight != null;
@@ -208,18 +206,18 @@ final class CudaLayerOps {
 
       @Override protected Tensor[] backward(Tensor gradOutput) {
         Tensor g = onDevice(gradOutput, dev);
-        Tensor dx = needsGrad(0) ? Tensor.empty(dev, x.shape()) : null;
         GradSink dw = affine && needsGrad(1) ? GradSink.of(weight) : null;
         GradSink db = affine && needsGrad(2) ? GradSink.of(bias) : null;
-        boolean accumulate = GradSink.shareAccumulation(dw, db);
-        if (training) {
-          CuDnn.batchNormBackward(n, c, l, x.readCuda(), g.readCuda(), write(dx), read(weight),
-              GradSink.address(dw), GradSink.address(db), accumulate, eps, savedMean.readCuda(), savedSpread.readCuda());
-        } else {
-          CuDnn.batchNormInferenceBackward(n, c, l, x.readCuda(), g.readCuda(), write(dx), read(weight),
-              savedMean.readCuda(), savedSpread.readCuda(), eps, GradSink.address(dw), GradSink.address(db), accumulate);
+        Tensor coefficients = Tensor.empty(dev, 3 * c);
+        BatchNormKernels.backwardReduce(coefficients.writeCuda(), GradSink.address(dw), GradSink.address(db), g.readCuda(),
+            x.readCuda(), mean.readCuda(), var.readCuda(), read(weight), n, c, l, eps, training,
+            dw != null && dw.accumulate(), db != null && db.accumulate());
+        Tensor dx = null;
+        if (needsGrad(0)) {
+          dx = Tensor.empty(dev, x.shape());
+          BatchNormKernels.backward(dx.writeCuda(), g.readCuda(), x.readCuda(), coefficients.readCuda(), c, l, count);
         }
-        keepAlive(g, x, weight, savedMean, savedSpread);
+        keepAlive(g, x, weight, mean, var, coefficients);
         Tensor[] grads = new Tensor[inputs.length];
         grads[0] = dx;
         if (affine) {

@@ -1,7 +1,5 @@
 package dev.kiln.runtime;
 
-import dev.kiln.runtime.cuda.Cuda;
-
 /**
  * Where a backward writes a parameter's gradient: {@code target}, added to ({@code accumulate})
  * or overwritten; {@code returned} is what the node hands the engine for it (null when the
@@ -34,19 +32,5 @@ record GradSink(Tensor target, boolean accumulate, Tensor returned) {
 
   static long address(GradSink s) {
     return s == null ? 0 : s.address();
-  }
-
-  /**
-   * cuDNN's batch-norm backward has one {@code beta} for both parameter gradients: when either
-   * accumulates, a freshly made one is zeroed first so that both can. Returns that shared flag.
-   */
-  static boolean shareAccumulation(GradSink a, GradSink b) {
-    boolean any = (a != null && a.accumulate) || (b != null && b.accumulate);
-    for (GradSink s : new GradSink[] {a, b}) {
-      if (any && s != null && !s.accumulate) {
-        Cuda.get().zero(s.address(), s.target.numel());
-      }
-    }
-    return any;
   }
 }

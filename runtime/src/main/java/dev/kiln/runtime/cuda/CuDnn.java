@@ -1,7 +1,5 @@
 package dev.kiln.runtime.cuda;
 
-import static org.bytedeco.cuda.global.cudnn.CUDNN_BATCHNORM_SPATIAL;
-import static org.bytedeco.cuda.global.cudnn.CUDNN_BN_MIN_EPSILON;
 import static org.bytedeco.cuda.global.cudnn.CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT;
 import static org.bytedeco.cuda.global.cudnn.CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT;
 import static org.bytedeco.cuda.global.cudnn.CUDNN_CONVOLUTION_FWD_ALGO_COUNT;
@@ -9,8 +7,6 @@ import static org.bytedeco.cuda.global.cudnn.CUDNN_CROSS_CORRELATION;
 import static org.bytedeco.cuda.global.cudnn.CUDNN_DATA_FLOAT;
 import static org.bytedeco.cuda.global.cudnn.CUDNN_DEFAULT_MATH;
 import static org.bytedeco.cuda.global.cudnn.CUDNN_FMA_MATH;
-import static org.bytedeco.cuda.global.cudnn.CUDNN_NOT_PROPAGATE_NAN;
-import static org.bytedeco.cuda.global.cudnn.CUDNN_OP_TENSOR_MUL;
 import static org.bytedeco.cuda.global.cudnn.CUDNN_STATUS_SUCCESS;
 import static org.bytedeco.cuda.global.cudnn.CUDNN_TENSOR_NCHW;
 
@@ -25,7 +21,6 @@ import org.bytedeco.cuda.cudnn.cudnnConvolutionBwdFilterAlgoPerf_t;
 import org.bytedeco.cuda.cudnn.cudnnConvolutionFwdAlgoPerf_t;
 import org.bytedeco.cuda.cudnn.cudnnConvolutionStruct;
 import org.bytedeco.cuda.cudnn.cudnnFilterStruct;
-import org.bytedeco.cuda.cudnn.cudnnOpTensorStruct;
 import org.bytedeco.cuda.cudnn.cudnnTensorStruct;
 import org.bytedeco.cuda.global.cudnn;
 import org.bytedeco.javacpp.Pointer;
@@ -33,9 +28,9 @@ import org.bytedeco.javacpp.SizeTPointer;
 
 /**
  * cuDNN for the layers: 2-d convolution (NCHW floats, cross-correlation, stride and padding, no
- * dilation or groups, as {@link Conv2dShape} describes) forward and backward, its bias, and batch
- * normalisation over channels. Arguments are device addresses; calls are queued on the device's
- * stream and return at once.
+ * dilation or groups, as {@link Conv2dShape} describes) forward and backward, and its bias. (Batch
+ * normalisation is Kiln's own, {@link BatchNormKernels}.) Arguments are device addresses; calls are
+ * queued on the device's stream and return at once.
  *
  * <p>Descriptors and algorithms are made once per shape and cached for the life of the process:
  * the three convolution algorithms come from cuDNN's heuristics ({@code _v7}), taking the first
@@ -46,13 +41,6 @@ import org.bytedeco.javacpp.SizeTPointer;
  * that results agree with the CPU backend to float rounding. {@code -Dkiln.cuda.tf32=true} switches
  * to {@code CUDNN_DEFAULT_MATH}, which lets cuDNN use TF32 on Ampere and later GPUs: faster, with
  * products rounded to a 10-bit mantissa (relative errors around 1e-3).
- *
- * <p>Batch normalisation sees its input as {@code [N, C, L]} (a cuDNN {@code [N, C, L, 1]} tensor
- * in {@code SPATIAL} mode): {@code L = 1} for BatchNorm1d's {@code [N, C]}, {@code H*W} for
- * BatchNorm2d. cuDNN updates the running variance with the unbiased batch variance
- * ({@code n / (n - 1)}), as PyTorch and the CPU backend's {@code NormKernels.updateRunningStatistics}
- * do; the saved statistics for the backward are the batch mean and {@code 1 / sqrt(var + eps)}
- * with the biased variance.
  *
  * <p>Not thread-safe, like {@link Cuda}: one thread drives the device at a time.
  */
@@ -67,14 +55,12 @@ public final class CuDnn {
   public static final long WORKSPACE_LIMIT = 1L << 30;
 
   private static final Map<Conv2dShape, ConvPlan> CONV_PLANS = new HashMap<>();
-  private static final Map<NormShape, NormPlan> NORM_PLANS = new HashMap<>();
   private static long plansCreated;
   private static CudaBuffer workspace;
-  private static cudnnOpTensorStruct multiply;
 
   private CuDnn() {}
 
-  /** How many shapes (convolution and batch norm) have had descriptors and algorithms made. */
+  /** How many convolution shapes have had descriptors and algorithms made. */
   public static synchronized long plansCreated() {
     return plansCreated;
   }
@@ -334,163 +320,6 @@ public final class CuDnn {
     return workspace.address();
   }
 
-  // ---------------------------------------------------------------- batch normalisation
-
-  /**
-   * Throws unless cuDNN accepts {@code eps}.
-   *
-   * @throws IllegalArgumentException when eps is below {@code CUDNN_BN_MIN_EPSILON} (or NaN)
-   */
-  public static void checkBatchNormEpsilon(double eps) {
-    if (!(eps >= CUDNN_BN_MIN_EPSILON)) {
-      throw new IllegalArgumentException("batch_norm on CUDA: eps " + eps + " is below cuDNN's minimum, CUDNN_BN_MIN_EPSILON = "
-          + CUDNN_BN_MIN_EPSILON);
-    }
-  }
-
-  /**
-   * Training forward over {@code x [n, c, l]}: normalises with the batch's statistics into y,
-   * moves {@code runningMean}/{@code runningVar} (when not 0) towards them in place by
-   * {@code momentum}, and saves the batch mean and inverse standard deviation ({@code [c]} each,
-   * when not 0) for {@link #batchNormBackward}. {@code weight}/{@code bias} 0 mean none (1 and 0).
-   */
-  public static void batchNormTraining(int n, int c, int l, long x, long y, long weight, long bias,
-      double momentum, long runningMean, long runningVar, double eps, long saveMean, long saveInvStd) {
-    checkBatchNormEpsilon(eps);
-    NormPlan p = normPlan(n, c, l);
-    Cuda.checkCudnn("cudnnBatchNormalizationForwardTraining(" + p + ")",
-        cudnn.cudnnBatchNormalizationForwardTraining(handle(), CUDNN_BATCHNORM_SPATIAL, DeviceConstants.ONE, DeviceConstants.ZERO,
-            p.x, ptr(x), p.x, ptr(y), p.channels, ptr(orOnes(weight, c)), ptr(orZeros(bias, c)),
-            momentum, ptr(runningMean), ptr(runningVar), eps, ptr(saveMean), ptr(saveInvStd)));
-  }
-
-  /** Evaluation forward: normalises {@code x [n, c, l]} with the given statistics into y. */
-  public static void batchNormInference(int n, int c, int l, long x, long y, long weight, long bias, long mean, long var, double eps) {
-    checkBatchNormEpsilon(eps);
-    if ((long) n * c * l == 0) {
-      return;
-    }
-    NormPlan p = normPlan(n, c, l);
-    Cuda.checkCudnn("cudnnBatchNormalizationForwardInference(" + p + ")",
-        cudnn.cudnnBatchNormalizationForwardInference(handle(), CUDNN_BATCHNORM_SPATIAL, DeviceConstants.ONE, DeviceConstants.ZERO,
-            p.x, ptr(x), p.x, ptr(y), p.channels, ptr(orOnes(weight, c)), ptr(orZeros(bias, c)), ptr(mean), ptr(var), eps));
-  }
-
-  /**
-   * Gradients of {@link #batchNormTraining} (through the batch statistics), from the statistics it
-   * saved: dx is written; dWeight and dBias are written, or added to when {@code accumulate}. Any
-   * of dx, dWeight, dBias may be 0 (not wanted), and weight 0 means none.
-   */
-  public static void batchNormBackward(int n, int c, int l, long x, long dy, long dx, long weight,
-      long dWeight, long dBias, boolean accumulate, double eps, long saveMean, long saveInvStd) {
-    checkBatchNormEpsilon(eps);
-    NormPlan p = normPlan(n, c, l);
-    // cuDNN writes all three; what is not wanted goes to scratch memory.
-    CudaBuffer scratchDx = dx == 0 ? Cuda.get().allocate((long) n * c * l) : null;
-    CudaBuffer scratchParams = dWeight == 0 || dBias == 0 ? Cuda.get().allocate(2L * c) : null;
-    Cuda.checkCudnn("cudnnBatchNormalizationBackward(" + p + ")",
-        cudnn.cudnnBatchNormalizationBackward(handle(), CUDNN_BATCHNORM_SPATIAL,
-            DeviceConstants.ONE, DeviceConstants.ZERO, DeviceConstants.ONE, beta(accumulate),
-            p.x, ptr(x), p.x, ptr(dy), p.x, ptr(dx != 0 ? dx : scratchDx.address()),
-            p.channels, ptr(orOnes(weight, c)),
-            ptr(dWeight != 0 ? dWeight : scratchParams.address()), ptr(dBias != 0 ? dBias : scratchParams.at(c)),
-            eps, ptr(saveMean), ptr(saveInvStd)));
-    // Given back now that the call is queued: reuse is ordered on the stream.
-    release(scratchDx);
-    release(scratchParams);
-  }
-
-  /**
-   * Gradients of {@link #batchNormInference} (fixed statistics), each from a cuDNN call, no kernel
-   * of Kiln's: {@code dx = weight * dy / sqrt(var + eps)} is itself an inference forward of dy
-   * with mean 0 and bias 0; {@code dWeight = sum(dy * xhat)}, xhat being the inference forward of x
-   * without affine transform, multiplied by dy and summed per channel; {@code dBias = sum(dy)}.
-   * dx is written, dWeight and dBias written or added to when {@code accumulate}; any may be 0.
-   */
-  public static void batchNormInferenceBackward(int n, int c, int l, long x, long dy, long dx, long weight,
-      long mean, long var, double eps, long dWeight, long dBias, boolean accumulate) {
-    checkBatchNormEpsilon(eps);
-    long count = (long) n * c * l;
-    if (count == 0) {
-      zeroUnlessAccumulating(dWeight, c, accumulate);
-      zeroUnlessAccumulating(dBias, c, accumulate);
-      return;
-    }
-    NormPlan p = normPlan(n, c, l);
-    cudnnContext h = handle();
-    if (dx != 0) {
-      Cuda.checkCudnn("cudnnBatchNormalizationForwardInference(dx, " + p + ")",
-          cudnn.cudnnBatchNormalizationForwardInference(h, CUDNN_BATCHNORM_SPATIAL, DeviceConstants.ONE, DeviceConstants.ZERO,
-              p.x, ptr(dy), p.x, ptr(dx), p.channels, ptr(orOnes(weight, c)), ptr(DeviceConstants.zeros(c)),
-              ptr(DeviceConstants.zeros(c)), ptr(var), eps));
-    }
-    if (dWeight != 0) {
-      CudaBuffer xhat = Cuda.get().allocate(count);
-      CudaBuffer product = Cuda.get().allocate(count);
-      Cuda.checkCudnn("cudnnBatchNormalizationForwardInference(xhat, " + p + ")",
-          cudnn.cudnnBatchNormalizationForwardInference(h, CUDNN_BATCHNORM_SPATIAL, DeviceConstants.ONE, DeviceConstants.ZERO,
-              p.x, ptr(x), p.x, ptr(xhat.address()), p.channels, ptr(DeviceConstants.ones(c)), ptr(DeviceConstants.zeros(c)),
-              ptr(mean), ptr(var), eps));
-      Cuda.checkCudnn("cudnnOpTensor(mul, " + p + ")",
-          cudnn.cudnnOpTensor(h, multiply(), DeviceConstants.ONE, p.x, ptr(dy), DeviceConstants.ONE, p.x, ptr(xhat.address()),
-              DeviceConstants.ZERO, p.x, ptr(product.address())));
-      channelSums(h, p, product.address(), dWeight, accumulate);
-      release(xhat);
-      release(product);
-    }
-    if (dBias != 0) {
-      channelSums(h, p, dy, dBias, accumulate);
-    }
-  }
-
-  /** {@code sums[ch] (+)= sum over n and l of t[n, ch, l]}, by the convolution's bias gradient. */
-  private static void channelSums(cudnnContext h, NormPlan p, long t, long sums, boolean accumulate) {
-    Cuda.checkCudnn("cudnnConvolutionBackwardBias(channel sums, " + p + ")",
-        cudnn.cudnnConvolutionBackwardBias(h, DeviceConstants.ONE, p.x, ptr(t), beta(accumulate), p.channels, ptr(sums)));
-  }
-
-  private static synchronized cudnnOpTensorStruct multiply() {
-    if (multiply == null) {
-      cudnnOpTensorStruct op = new cudnnOpTensorStruct();
-      Cuda.checkCudnn("cudnnCreateOpTensorDescriptor", cudnn.cudnnCreateOpTensorDescriptor(op));
-      Cuda.checkCudnn("cudnnSetOpTensorDescriptor(mul)",
-          cudnn.cudnnSetOpTensorDescriptor(op, CUDNN_OP_TENSOR_MUL, CUDNN_DATA_FLOAT, CUDNN_NOT_PROPAGATE_NAN));
-      multiply = op;
-    }
-    return multiply;
-  }
-
-  private static synchronized NormPlan normPlan(int n, int c, int l) {
-    NormShape key = new NormShape(n, c, l);
-    NormPlan p = NORM_PLANS.get(key);
-    if (p == null) {
-      p = new NormPlan(key);
-      NORM_PLANS.put(key, p);
-      plansCreated++;
-    }
-    return p;
-  }
-
-  private record NormShape(int n, int c, int l) {}
-
-  /** One batch-norm shape's descriptors: the input {@code [n, c, l, 1]} and the per-channel {@code [1, c, 1, 1]}. */
-  private static final class NormPlan {
-    final NormShape shape;
-    final cudnnTensorStruct x;
-    final cudnnTensorStruct channels;
-
-    NormPlan(NormShape shape) {
-      this.shape = shape;
-      x = tensor4d(shape.n(), shape.c(), shape.l(), 1);
-      channels = tensor4d(1, shape.c(), 1, 1);
-    }
-
-    @Override
-    public String toString() {
-      return "batch_norm [" + shape.n() + ", " + shape.c() + ", " + shape.l() + "]";
-    }
-  }
-
   // ---------------------------------------------------------------- helpers
 
   private static cudnnContext handle() {
@@ -516,23 +345,9 @@ public final class CuDnn {
     return accumulate ? DeviceConstants.ONE : DeviceConstants.ZERO;
   }
 
-  private static long orOnes(long weight, int c) {
-    return weight != 0 ? weight : DeviceConstants.ones(c);
-  }
-
-  private static long orZeros(long bias, int c) {
-    return bias != 0 ? bias : DeviceConstants.zeros(c);
-  }
-
   private static void zeroUnlessAccumulating(long address, long count, boolean accumulate) {
     if (address != 0 && !accumulate) {
       Cuda.get().zero(address, count);
-    }
-  }
-
-  private static void release(CudaBuffer b) {
-    if (b != null) {
-      b.release();
     }
   }
 }

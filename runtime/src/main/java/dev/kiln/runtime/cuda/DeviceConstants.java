@@ -4,12 +4,11 @@ import java.util.Arrays;
 import org.bytedeco.javacpp.FloatPointer;
 
 /**
- * Constant operands for library calls, so that sums, broadcasts and "no affine transform" need no
- * kernel of their own: a device vector of ones (cuBLAS sums rows by a product with it, adds a bias
- * to every row by a rank-1 update with it, cuDNN's batch norm takes it as the scale when there is
- * no weight) and one of zeros; and host scalars for the {@code alpha}/{@code beta} arguments.
+ * Constant operands for library calls, so that sums and broadcasts need no kernel of their own: a
+ * device vector of ones (cuBLAS sums rows by a product with it, adds a bias to every row by a
+ * rank-1 update with it); and host scalars for the {@code alpha}/{@code beta} arguments.
  *
- * <p>Each vector grows (to a power of two) when a longer one is asked for. Its address is valid
+ * <p>The vector grows (to a power of two) when a longer one is asked for. Its address is valid
  * for calls queued until the next request: the old block goes back to the allocator when it
  * grows, which is safe for calls already queued (reuse is ordered on the one stream), so callers
  * ask again for every call rather than keep an address.
@@ -21,8 +20,6 @@ final class DeviceConstants {
 
   private static CudaBuffer ones;
   private static long onesLength;
-  private static CudaBuffer zeros;
-  private static long zerosLength;
 
   private DeviceConstants() {}
 
@@ -44,21 +41,6 @@ final class DeviceConstants {
       onesLength = length;
     }
     return ones.address();
-  }
-
-  /** The address of at least {@code n} zeros on the device. */
-  static long zeros(long n) {
-    if (zeros == null || zerosLength < n) {
-      long length = capacity(n);
-      CudaBuffer grown = Cuda.get().allocate(length);
-      Cuda.get().zero(grown.address(), length);
-      if (zeros != null) {
-        zeros.release();
-      }
-      zeros = grown;
-      zerosLength = length;
-    }
-    return zeros.address();
   }
 
   /** A host scalar holding {@code value}: the shared ones for 0 and 1, else a fresh one. */

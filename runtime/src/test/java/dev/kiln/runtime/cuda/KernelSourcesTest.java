@@ -49,6 +49,12 @@ class KernelSourcesTest {
   }
 
   @Test
+  void batchNormKernelsCompile() {
+    checkFamily("kiln_batch_norm.cu", BatchNormKernels.SOURCE, List.of(
+        "kiln_bn_statistics", "kiln_bn_factors", "kiln_bn_forward", "kiln_bn_backward_reduce", "kiln_bn_backward"));
+  }
+
+  @Test
   void optimizerKernelsCompile() {
     checkFamily("kiln_optim.cu", OptimKernels.SOURCE, List.of("kiln_sgd", "kiln_adam"));
   }
@@ -63,6 +69,7 @@ class KernelSourcesTest {
     checkLaunched("CoreKernels.java", CoreKernels.SOURCE);
     checkLaunched("ElementwiseKernels.java", ElementwiseKernels.SOURCE);
     checkLaunched("OptimKernels.java", OptimKernels.SOURCE);
+    checkLaunched("BatchNormKernels.java", BatchNormKernels.SOURCE);
   }
 
   private static void checkFamily(String name, String source, List<String> expected) {
