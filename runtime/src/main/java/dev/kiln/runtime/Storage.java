@@ -65,6 +65,22 @@ final class Storage {
     return s;
   }
 
+  /**
+   * Device memory holding {@code count} values of {@code src} from {@code offset}, uploaded (in
+   * stream order, without waiting). With {@code keepHost} the storage also keeps a heap copy,
+   * current like the device one, so that reading it on the host costs no download: for class
+   * indices, which cross-entropy checks on the host before its kernel indexes by them.
+   */
+  static Storage uploaded(float[] src, int offset, int count, boolean keepHost) {
+    Storage s = onCuda(count);
+    Cuda.get().upload(src, offset, s.cuda.address(), count);
+    if (keepHost) {
+      s.heap = java.util.Arrays.copyOfRange(src, offset, offset + count);
+      s.heapCurrent = true;
+    }
+    return s;
+  }
+
   /** Device memory for {@code length} floats, zeroed. */
   static Storage cudaZeros(int length) {
     Storage s = onCuda(length);

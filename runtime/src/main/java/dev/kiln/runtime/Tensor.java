@@ -196,8 +196,8 @@ public final class Tensor {
     }
     Storage copy;
     if (device.isCuda()) {
-      copy = Storage.onCuda(numel);
-      dev.kiln.runtime.cuda.Cuda.get().upload(storage.heapForRead(), offset, copy.cudaForWrite(), numel);
+      // class indices keep their host copy: cross-entropy checks them there, without a download
+      copy = Storage.uploaded(storage.heapForRead(), offset, numel, dtype == DType.INT32);
     } else {
       float[] values = new float[numel];
       dev.kiln.runtime.cuda.Cuda.get().download(storage.cudaForRead() + (long) offset * Float.BYTES, values, 0, numel);

@@ -49,6 +49,24 @@ class CudaTensorTest {
     assertArrayEquals(x.toFloatArray(), view.toFloatArray());
   }
 
+  /**
+   * Class indices moved to the GPU keep a current host copy (cross-entropy checks them on the host
+   * every step: no download, no wait for the stream); float tensors do not (a batch of images would
+   * double its memory), and read back from the device.
+   */
+  @Test
+  void classIndicesKeepTheirHostCopyOnTheDevice() {
+    Tensor labels = Tensor.labels(3, 1, 4).to(GPU);
+    Tensor images = Tensor.of(new float[] {3, 1, 4}, 3).to(GPU);
+    Tensor nines = Tensor.of(new float[] {9, 9, 9}, 3).to(GPU);
+    // written behind the storages' backs: only a download would see these values
+    Cuda.get().copy(nines.readCuda(), labels.readCuda(), 3);
+    Cuda.get().copy(nines.readCuda(), images.readCuda(), 3);
+    assertArrayEquals(new float[] {3, 1, 4}, java.util.Arrays.copyOfRange(labels.readBuffer(), labels.offset(), labels.offset() + 3),
+        "class indices are read from their host copy");
+    assertArrayEquals(new float[] {9, 9, 9}, images.toFloatArray(), "a float tensor is read from the device");
+  }
+
   @Test
   void hostWritesReachTheDeviceAndBack() {
     Tensor d = Tensor.zeros(GPU, 4);
