@@ -1,8 +1,8 @@
 // The runtime's own CUDA kernel families, read by reflection from a classpath (the shaded samples jar, or
 // runtime/target/classes with the JavaCPP jars) for check-runtime.
 //   java -cp CLASSPATH scripts/cuda-emulate/RuntimeSources.java sources DIR
-//       writes DIR/{Core,Elementwise,Optim}.cu (the SOURCE strings of CoreKernels, ElementwiseKernels and
-//       OptimKernels) and DIR/constants.txt: the int constants of those classes, CudaKernel and
+//       writes DIR/{Core,Elementwise,Optim,BatchNorm}.cu (the SOURCE strings of CoreKernels, ElementwiseKernels,
+//       OptimKernels and BatchNormKernels) and DIR/constants.txt: the int constants of those classes, CudaKernel and
 //       OptimKernels.Table (the struct layout Table writes), one NAME=VALUE a line
 //   java -cp CLASSPATH scripts/cuda-emulate/RuntimeSources.java tables SPEC
 //       SPEC holds entry lists, one a line, entries separated by ';', each "p,g,a,b,c,s0,s1,n,first" (addresses and
@@ -32,12 +32,13 @@ public class RuntimeSources {
   private static void sources(Path dir) throws Exception {
     Files.createDirectories(dir);
     StringBuilder constants = new StringBuilder();
-    for (String[] c : new String[][] {{"CoreKernels", "Core"}, {"ElementwiseKernels", "Elementwise"}, {"OptimKernels", "Optim"}}) {
+    for (String[] c : new String[][] {{"CoreKernels", "Core"}, {"ElementwiseKernels", "Elementwise"}, {"OptimKernels", "Optim"},
+        {"BatchNormKernels", "BatchNorm"}}) {
       Class<?> k = Class.forName(PKG + c[0]);
       Files.writeString(dir.resolve(c[1] + ".cu.new"), (String) k.getField("SOURCE").get(null));
       Files.move(dir.resolve(c[1] + ".cu.new"), dir.resolve(c[1] + ".cu"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
     }
-    for (String name : new String[] {"ElementwiseKernels", "OptimKernels", "OptimKernels$Table", "CudaKernel"}) {
+    for (String name : new String[] {"ElementwiseKernels", "OptimKernels", "OptimKernels$Table", "BatchNormKernels", "CudaKernel"}) {
       for (Field f : Class.forName(PKG + name).getDeclaredFields()) {
         if (Modifier.isStatic(f.getModifiers()) && f.getType() == int.class) {
           f.setAccessible(true);

@@ -1,11 +1,13 @@
-"""Checks the runtime's own CUDA kernel families (CoreKernels, ElementwiseKernels, OptimKernels), run on the CPU
-by emulate.py, against PyTorch (float64) on the CPU and, where the float operations are the same, bit for bit
-against the CPU kernels' formulas (cpu.CpuKernels, ActivationKernels, ConvKernels, optim.SGD / AdamBase).
-Launched by check-runtime, which dumps the sources and constants; see there. Every launch mirrors the Java
-launchers (ElementwiseKernels, CoreKernels, OptimKernels with CudaKernel.launch1d) and their callers in CudaOps,
-SGD and AdamBase: argument order, grid and block sizes, scratch buffers, which pointers are null when.
+"""Checks the runtime's own CUDA kernel families (CoreKernels, ElementwiseKernels, OptimKernels, BatchNormKernels),
+run on the CPU by emulate.py, against PyTorch (float64) on the CPU and, where the float operations are the same, bit
+for bit against the CPU kernels' formulas (cpu.CpuKernels, ActivationKernels, ConvKernels, NormKernels,
+optim.SGD / AdamBase). Launched by check-runtime, which dumps the sources and constants; see there. Every launch
+mirrors the Java launchers (ElementwiseKernels, CoreKernels, OptimKernels, BatchNormKernels with
+CudaKernel.launch1d) and their callers in CudaOps, CudaLayerOps, SGD and AdamBase: argument order, grid and block
+sizes, scratch buffers, which pointers are null when.
 
-    python3 check_runtime.py WORKDIR [CLASSPATH]     (WORKDIR holds {Core,Elementwise,Optim}.cu, constants.txt)
+    python3 check_runtime.py WORKDIR [CLASSPATH]
+        (WORKDIR holds {Core,Elementwise,Optim,BatchNorm}.cu, constants.txt)
 """
 import collections
 import os
@@ -35,11 +37,13 @@ def seed(*case):
 
 
 NAN, INF = f32(np.nan), f32(np.inf)
-# emulate.py's KILN_EMU_CONTRACT=1: a * b + c fused as on a GPU (nvrtc --fmad=true). The kernels whose formulas have
-# such a pattern then differ from the CPU's in the last bit, which ElementwiseKernels does not promise otherwise
-# (exact: ReLU and max pooling), so their bit checks are left out.
+# emulate.py's KILN_EMU_CONTRACT=1: a * b + c fused as on a GPU (nvrtc --fmad=true). The bit checks of kernels whose
+# formulas have such a pattern would then differ from the CPU's in the last bit, so they are left out (FUSABLE). None
+# now: tanh backward (g * (1 - y * y)) and cross-entropy backward (p * s - s at the target) round their products with
+# __fmul_rn, which the GPU never fuses (nor does cuda_shim.h's, since it is out of line); BatchNormKernels' forward
+# likewise (__fmul_rn, __fadd_rn), and its backward's a * g + b * x + k has no bit check.
 CONTRACT = os.environ.get("KILN_EMU_CONTRACT") == "1"
-FUSABLE = {"tanh", "cross_entropy backward"}  # g * (1 - y * y); p * s - s at the target
+FUSABLE = set()  # names as in check_activations ("tanh") and check_cross_entropy ("cross_entropy backward")
 # Values where the rules differ: NaN, signed zeros, infinities, subnormals, overflow of exp, large and small
 SPECIALS = np.array([np.nan, -0.0, 0.0, np.inf, -np.inf, 1e-45, -1e-45, 1e-38, -1e-38, 88.7, -88.7, 100, -100,
                      1e30, -1e30, 0.5, -0.5, 1, -1, 20, -20], f32)
@@ -123,13 +127,14 @@ keep = []  # buffers an entry list points into, alive until its launch
 
 
 class Kiln:
-    """ElementwiseKernels, CoreKernels and OptimKernels as the Java code launches them."""
+    """ElementwiseKernels, CoreKernels, OptimKernels and BatchNormKernels as the Java code launches them."""
 
     def __init__(self, workdir, constants):
         self.c = constants
-        self.core, self.ew, self.opt = (emulate.Module(n, open(os.path.join(workdir, n + ".cu")).read(), workdir)
-                                        for n in ("Core", "Elementwise", "Optim"))
-        self.core.buffers = self.opt.buffers = self.ew.buffers  # every launch checks every buffer's guards
+        self.core, self.ew, self.opt, self.bn = (emulate.Module(n, open(os.path.join(workdir, n + ".cu")).read(), workdir)
+                                                 for n in ("Core", "Elementwise", "Optim", "BatchNorm"))
+        self.core.buffers = self.opt.buffers = self.bn.buffers = self.ew.buffers  # every launch checks every buffer's guards
+        self.BN_THREADS = constants["BatchNormKernels.THREADS"]
         self.BLOCK = constants["CudaKernel.BLOCK"]
         self.THREADS = constants["ElementwiseKernels.THREADS"]
         self.ROWS_PER_BLOCK = constants["ElementwiseKernels.ROWS_PER_BLOCK"]
@@ -260,6 +265,33 @@ class Kiln:
                 continue
             self._launch(self.opt, kernel, blocks, self.BLOCK, tb, *scalars)
         self.tables.append((list(entries), made))
+
+    # BatchNormKernels: eps and momentum as the raw bits of a double (Double.doubleToRawLongBits)
+    def bn_statistics(self, mean, var, factors, running_mean, running_var, weight, bias, x, n, c, l, eps, momentum):
+        if c == 0:
+            return
+        self._launch(self.bn, "kiln_bn_statistics", c, self.BN_THREADS, mean, var, factors, running_mean, running_var,
+                     weight, bias, x, n, c, l, double_bits(eps), double_bits(momentum))
+
+    def bn_factors(self, factors, mean, var, weight, bias, c, eps):
+        self.launch1d(self.bn, "kiln_bn_factors", c, factors, mean, var, weight, bias, c, double_bits(eps))
+
+    def bn_forward(self, y, x, factors, c, l, count):
+        self.launch1d(self.bn, "kiln_bn_forward", count, y, x, factors, c, l, count)
+
+    def bn_backward_reduce(self, coef, dweight, dbias, g, x, mean, var, weight, n, c, l, eps, training, acc_w, acc_b):
+        if c == 0:
+            return
+        self._launch(self.bn, "kiln_bn_backward_reduce", c, self.BN_THREADS, coef, dweight, dbias, g, x, mean, var, weight,
+                     n, c, l, double_bits(eps), int(training), int(acc_w), int(acc_b))
+
+    def bn_backward(self, dx, g, x, coef, c, l, count):
+        self.launch1d(self.bn, "kiln_bn_backward", count, dx, g, x, coef, c, l, count)
+
+
+def double_bits(d):
+    """Double.doubleToRawLongBits: a Java long (signed)."""
+    return struct.unpack("<q", struct.pack("<d", float(d)))[0]
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -743,6 +775,206 @@ def check_max_pool(k):
 
 
 # ----------------------------------------------------------------------------------------------------
+# Batch norm: BatchNormKernels as CudaLayerOps.batchNorm calls them (training: statistics, forward; evaluation: the
+# running statistics copied, factors, forward; backward: backward_reduce, then backward when dx is wanted), against
+# F.batch_norm in float64 with autograd, and bit for bit against NormKernels' float arithmetic given the kernel's own
+# statistics (scaleOf / shiftOf, x * scale + shift, updateRunningStatistics)
+
+def layer_batch_norm(k, x, running_mean, running_var, weight, bias, training, momentum, eps, n, c, l):
+    """CudaLayerOps.batchNorm's forward: (mean, var, factors, out), the first two kept for the backward."""
+    count = n * c * l
+    mean, var, factors = k.empty(c), k.empty(c), k.empty(2 * c)  # Tensor.empty
+    if training:
+        k.bn_statistics(mean, var, factors, running_mean, running_var, weight, bias, x, n, c, l, eps, momentum)
+    else:
+        mean.a[:], var.a[:] = running_mean.a, running_var.a  # Cuda.copy of the running statistics
+        k.bn_factors(factors, mean, var, weight, bias, c, eps)
+    out = k.empty(count)
+    k.bn_forward(out, x, factors, c, l, count)
+    return mean, var, factors, out
+
+
+def layer_batch_norm_backward(k, g, x, mean, var, weight, dw, db, acc_w, acc_b, want_dx, training, eps, n, c, l):
+    """CudaLayerOps.batchNorm's backward node: dw / db None when not wanted (GradSink.address 0), the accumulate flags
+    only where there is a sink; dx None when not wanted (no backward launch)."""
+    count = n * c * l
+    coef = k.empty(3 * c)
+    k.bn_backward_reduce(coef, dw, db, g, x, mean, var, weight, n, c, l, eps, training,
+                         dw is not None and acc_w, db is not None and acc_b)
+    if not want_dx:
+        return None
+    dx = k.empty(count)
+    k.bn_backward(dx, g, x, coef, c, l, count)
+    return dx
+
+
+def bn_reference(x, shape, rm0, rv0, w, b, training, momentum, eps, g, dt):
+    """F.batch_norm in dtype: y, the running statistics after, the gradients of sum(y * g), and the batch's mean and
+    biased variance."""
+    t = lambda a: None if a is None else torch.tensor(np.asarray(a), dtype=dt)
+    xt = t(x).reshape(shape).requires_grad_()
+    wt, bt = (t(w).requires_grad_(), t(b).requires_grad_()) if w is not None else (None, None)
+    rmt, rvt = t(rm0), t(rv0)
+    y = F.batch_norm(xt, rmt, rvt, wt, bt, training, momentum, eps)
+    y.backward(t(g).reshape(shape))
+    xs = xt.detach().reshape(shape[0], shape[1], int(np.prod(shape[2:], dtype=np.int64)))
+    var, mean = torch.var_mean(xs, dim=(0, 2), unbiased=False)
+    grad = lambda p: None if p is None else p.grad.numpy()
+    return dict(y=y.detach().numpy(), rm=None if rmt is None else rmt.numpy(), rv=None if rvt is None else rvt.numpy(),
+                dx=xt.grad.numpy(), dw=grad(wt), db=grad(bt), mean=mean.numpy(), var=var.numpy())
+
+
+def cpu_factors(mean, var, w, b, eps):
+    """NormKernels.scaleOf / shiftOf: double arithmetic on the float statistics, rounded to float."""
+    c = mean.size
+    rstd = 1.0 / np.sqrt(var.astype(np.float64) + eps)
+    w64 = np.ones(c) if w is None else w.astype(np.float64)
+    b64 = np.zeros(c) if b is None else b.astype(np.float64)
+    return (w64 * rstd).astype(f32), (b64 - mean.astype(np.float64) * w64 * rstd).astype(f32)
+
+
+U = 2.0 ** -24  # float's unit roundoff
+
+
+def bn_float_bounds(x, g, mu, var, w, b, training, eps):
+    """Bounds on the errors (norms of per-entry bounds) of the float arithmetic BatchNormKernels shares with NormKernels,
+    for the quantities whose inputs cancel when the mean is large against the spread (mean 1000) or when the batch
+    gives two values per channel (xhat = +-1 whatever x, dx = 0 but for eps), from float64 values: the mean kept as a
+    float (training; up to U |mean|, which moves xhat by U |mean| rstd), the variance kept as a float (rstd by U / 2),
+    each float coefficient and operation rounded (U of its size). out = x * scale + shift; dx = a * g + b * x + k
+    with a = w rstd, b = -w rstd^2 mean(g xhat), k = w rstd (rstd mean(g xhat) mean - mean(g)); dweight =
+    rstd sum(g (x - mean)) in double, rounded (and added to a float when accumulating)."""
+    x, g = x.astype(np.float64), g.astype(np.float64)
+    c = mu.size
+    w = np.ones(c) if w is None else w.astype(np.float64)
+    b = np.zeros(c) if b is None else b.astype(np.float64)
+    rstd = 1.0 / np.sqrt(var + eps)
+    ch = lambda v: np.asarray(v)[None, :, None]
+    xhat = (x - ch(mu)) * ch(rstd)
+    ws, mean_rounding = w * rstd, (np.abs(mu) if training else np.zeros(c))
+    y = xhat * ch(w) + ch(b)
+    out = U * (ch(mean_rounding * np.abs(ws)) + 2 * np.abs(x * ch(ws)) + ch(np.abs(b - mu * ws)) + 1.5 * np.abs(y))
+    sum_g, sum_gxhat = g.sum(axis=(0, 2)), (g * xhat).sum(axis=(0, 2))
+    m = x.shape[0] * x.shape[2]
+    dw = U * (mean_rounding * rstd * np.abs(sum_g) + 2.5 * np.abs(sum_gxhat))  # 2.5: with the add of an accumulation
+    mean_g, mean_gxhat = (sum_g / m, sum_gxhat / m) if training else (np.zeros(c), np.zeros(c))
+    a, bx = ch(ws) * g, ch(-ws * rstd * mean_gxhat) * x
+    k = ch(ws * (rstd * mean_gxhat * mu - mean_g))
+    dx_ref = a + bx + k
+    dx = U * (3 * np.abs(a) + 3 * np.abs(bx) + np.abs(k) + 2 * np.abs(dx_ref)
+              + ch(mean_rounding * ws * rstd) * (ch(np.abs(mean_gxhat)) + np.abs(xhat * ch(mean_g))))
+    norm = np.linalg.norm
+    ratio = lambda bound, ref: norm(bound) / norm(ref) if norm(ref) > 0 else norm(bound)  # as rel(): absolute for a 0 ref
+    return {"out": ratio(out, y), "dx": ratio(dx, dx_ref), "dweight": ratio(dw, sum_gxhat)}
+
+
+# [N, C] (BatchNorm1d), [N, C, L], [N, C, H, W]: odd sizes, C = 1, a batch of 2, channels of N*L below 256 values,
+# of more (the block's threads loop) and not a multiple of 256, and 8x3x40x40 (12800 values: 50 per thread)
+BN_SHAPES = [(7, 5), (2, 1), (64, 3), (1000, 4), (5, 3, 1), (3, 4, 7), (2, 1, 300), (2, 3, 5, 7), (4, 1, 9, 9),
+             (3, 2, 17, 19), (8, 3, 40, 40), (1, 4), (0, 3, 4)]  # the last two: evaluation only (one value, none a channel)
+# (training, running statistics, affine, momentum, eps, data); evaluation always has running statistics
+BN_CONFIGS = [(True, True, True, 0.1, 1e-5, "normal"), (True, True, False, 1.0, 1e-8, "normal"),
+              (True, False, True, 0.1, 1e-8, "normal"), (True, False, False, 0.1, 1e-5, "normal"),
+              (False, True, True, 0.1, 1e-5, "normal"), (False, True, False, 0.1, 1e-8, "normal"),
+              (True, True, True, 0.1, 1e-5, "mean 1000"), (False, True, True, 0.1, 1e-5, "mean 1000"),
+              (True, False, False, 1.0, 1e-8, "mean 1000"), (True, True, True, 0.1, 1e-5, "mean 1e6")]
+# backward runs: (dweight, dbias) as "=" (written: a fresh Tensor.empty), "+=" (added into a leaf's gradient), None
+# (not wanted: address 0), and whether dx is wanted; the two flags differ in each run where both have a sink
+BN_RUNS_AFFINE = [("+=", "=", True), ("=", None, False), (None, "+=", True)]
+
+
+def check_batch_norm(k):
+    for shape in BN_SHAPES:
+        for training, running, affine, momentum, eps, data in BN_CONFIGS:
+            if training and shape[0] * int(np.prod(shape[2:], dtype=np.int64)) < 2:
+                continue  # Ops.batchNorm refuses training on fewer than two values a channel
+            check_bn_case(k, shape, training, running, affine, momentum, eps, data)
+
+
+def check_bn_case(k, shape, training, running, affine, momentum, eps, data):
+    seed("batch_norm", shape, training, running, affine, momentum, eps, data)
+    n, c = shape[:2]
+    l = int(np.prod(shape[2:], dtype=np.int64))
+    m = n * l  # values per channel
+    if data == "normal":
+        centre, spread = rng.normal(0, 2, c), rng.uniform(0.2, 3, c)
+        if c >= 3:  # a variance of about 1e-6 about 0: eps (1e-5 or 1e-8) matters
+            centre[-1], spread[-1] = 0.0, 1e-3
+    elif data == "mean 1000":  # large against the spread: E[x^2] - E[x]^2 in float would lose every digit
+        centre, spread = 1000 + rng.normal(0, 5, c), np.ones(c)
+    else:  # "mean 1e6": E[x^2] - E[x]^2 would lose digits even in double (the values are steps of 1/16)
+        centre, spread = 1e6 + rng.normal(0, 50, c), np.ones(c)
+    statistics_only = data == "mean 1e6"  # the float mean alone moves xhat by up to 0.03: outputs are not comparable
+    x = (centre[None, :, None] + spread[None, :, None] * rng.standard_normal((n, c, l))).astype(f32)
+    w = rng.uniform(0.5, 1.5, c).astype(f32) if affine else None
+    b = rng.normal(0, 0.5, c).astype(f32) if affine else None
+    if training:
+        rm0, rv0 = rng.normal(0, 1, c).astype(f32), rng.uniform(0.5, 2, c).astype(f32)
+    else:  # running statistics near the data's, so that the output is of order 1
+        rm0 = (centre + spread * rng.normal(0, 0.3, c)).astype(f32)
+        rv0 = (spread ** 2 * rng.uniform(0.5, 2, c)).astype(f32)
+    g = rng.standard_normal((n, c, l)).astype(f32)
+
+    xb = k.array(x)
+    rm, rv = (k.array(rm0), k.array(rv0)) if running else (None, None)
+    wb, bb = (k.array(w), k.array(b)) if affine else (None, None)
+    mean, var, factors, out = layer_batch_norm(k, xb, rm, rv, wb, bb, training, momentum, eps, n, c, l)
+
+    ref_args = (x, shape, rm0 if running else None, rv0 if running else None, w, b, training, momentum, eps, g)
+    r64, r32 = bn_reference(*ref_args, torch.float64), bn_reference(*ref_args, torch.float32)
+    e, names = {}, {}  # quantity -> error; quantity -> its key in the references, for PyTorch float32's error
+    if not statistics_only:
+        e.update(errs("out", out.a, r64["y"]))
+        names["out"] = "y"
+    if training:
+        e.update(mean=rel(mean.a, r64["mean"]), var=rel(var.a, r64["var"]))
+        names.update(mean="mean", var="var")
+    if running and training:
+        e.update(runningMean=rel(rm.a, r64["rm"]), runningVar=rel(rv.a, r64["rv"]))
+        names.update(runningMean="rm", runningVar="rv")
+        # NormKernels.updateRunningStatistics on the kernel's mean and var
+        want_rm = ((1 - momentum) * rm0.astype(np.float64) + momentum * mean.a.astype(np.float64)).astype(f32)
+        want_rv = ((1 - momentum) * rv0.astype(np.float64) + momentum * var.a.astype(np.float64) * (m / (m - 1))).astype(f32)
+        e["running cpu#"] = bit_mismatches(rm.a, want_rm) + bit_mismatches(rv.a, want_rv)
+    if running and not training:
+        e["running unchanged#"] = bit_mismatches(rm.a, rm0) + bit_mismatches(rv.a, rv0)
+    sc, sh = cpu_factors(mean.a, var.a, w, b, eps)  # the CPU's arithmetic, given the kernel's statistics
+    e["factors cpu#"] = bit_mismatches(factors.a, np.concatenate([sc, sh]))
+    e["out cpu#"] = bit_mismatches(out.a, x * sc[None, :, None] + sh[None, :, None])
+
+    if not statistics_only:
+        gb = k.array(g)
+        for mode_w, mode_b, want_dx in BN_RUNS_AFFINE if affine else [(None, None, True)]:
+            start_w, start_b = rng.standard_normal(c).astype(f32), rng.standard_normal(c).astype(f32)
+            sink = lambda mode, start: None if mode is None else k.array(start) if mode == "+=" else k.empty(c)
+            dw, db = sink(mode_w, start_w), sink(mode_b, start_b)
+            dx = layer_batch_norm_backward(k, gb, xb, mean, var, wb, dw, db, mode_w == "+=", mode_b == "+=", want_dx,
+                                           training, eps, n, c, l)
+            if dx is not None:
+                e["dx"] = max(e.get("dx", 0.0), rel(dx.a, r64["dx"]))
+            for got, mode, start, q, r in ((dw, mode_w, start_w, "dweight", "dw"), (db, mode_b, start_b, "dbias", "db")):
+                if got is not None:
+                    name = q + ("+=" if mode == "+=" else "")
+                    e[name] = max(e.get(name, 0.0), rel(got.a, r64[r] + (start if mode == "+=" else 0)))
+        names.update({"dx": "dx", "dweight": "dw", "dbias": "db"} if affine else {"dx": "dx"})
+    t32 = {q: rel(r32[r], r64[r]) for q, r in names.items()}
+    # 1e-5, or the float arithmetic's own bound where that is larger (bn_float_bounds): mean 1000, two values a channel
+    xs = x.astype(np.float64)
+    mu, v = (xs.mean(axis=(0, 2)), xs.var(axis=(0, 2))) if training else (rm0.astype(np.float64), rv0.astype(np.float64))
+    bounds = bn_float_bounds(x, g, mu, v, w, b, training, eps)
+    bounds["dweight+="] = bounds["dweight"]
+    tolerances = {q: max(check.TOLERANCE, bound) for q, bound in bounds.items() if q in e}
+    loose = ", ".join(f"{q} {t:.1e}" for q, t in tolerances.items() if t > check.TOLERANCE)
+    desc = ("train" if training else "eval") + (f" running m={momentum:g}" if running and training else " running" if running
+                                                else " no running") + (" affine" if affine else "") + f" eps={eps:g}"
+    what = "statistics" if statistics_only else "forward + backward" + (" (dw/db: +=/=, =/null no dx, null/+=)" if affine else "")
+    if loose and training and m == 2:
+        loose += " (two values a channel: xhat = +-1 whatever x, dx is 0 but for eps)"
+    report(f"batch_norm {list(shape)} {desc}" + ("" if data == "normal" else f" [{data}]") + f" {what}", e, t32, tolerances,
+           note=f"float bound: {loose}" if loose else "")
+
+
+# ----------------------------------------------------------------------------------------------------
 # Optimizers: SGD and Adam / AdamW through OptimKernels (tables of 32), against torch.optim in float64
 
 # 37 parameters: tables of 32 and 5; sizes of 1, of 2048 (one whole block), of more (several blocks), of 0 (no block:
@@ -947,7 +1179,7 @@ def main():
     k = Kiln(workdir, constants)
     sections = [("core", check_core), ("activations", check_activations), ("arithmetic", check_arithmetic),
                 ("sums", check_sums), ("softmax", check_softmax), ("cross-entropy", check_cross_entropy),
-                ("losses", check_losses), ("max pooling", check_max_pool),
+                ("losses", check_losses), ("max pooling", check_max_pool), ("bn", check_batch_norm),
                 ("sgd", lambda k: check_sgd(k, OPT_SIZES, "37 params", LATE)),
                 ("sgd", lambda k: check_sgd(k, [5] * 32 + [0], "32 + one empty", set())),
                 ("adam", lambda k: check_adam(k, OPT_SIZES, "37 params", LATE)),
@@ -959,10 +1191,10 @@ def main():
             continue
         print(f"{name} ...", flush=True)
         fn(k)
-    kernels = set(k.core.kernels) | set(k.ew.kernels) | set(k.opt.kernels)
+    kernels = set(k.core.kernels) | set(k.ew.kernels) | set(k.opt.kernels) | set(k.bn.kernels)
     unlaunched = sorted(kernels - set(k.launches))
     if not only:
-        check.rows_out.append(("every kernel of the three sources launched", len(unlaunched), "unlaunched#", not unlaunched,
+        check.rows_out.append(("every kernel of the four sources launched", len(unlaunched), "unlaunched#", not unlaunched,
                                None, " ".join(unlaunched)))
     return check.print_table()
 

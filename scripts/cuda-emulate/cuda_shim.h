@@ -46,13 +46,22 @@ inline void __syncthreads() {
   kiln_emu_progress++;
 }
 
-// Compiled with -ffp-contract=off: each is one rounded float operation, as on the GPU.
-inline float __fmul_rn(float a, float b) { return a * b; }
-inline float __fadd_rn(float a, float b) { return a + b; }
+// Each one rounded operation, never fused with another, as on the GPU, whatever the compiler's -ffp-contract
+// (KILN_EMU_CONTRACT=1 compiles with fast contraction, which would fuse an inlined __fmul_rn into the __fadd_rn
+// around it): out of line, so that the product is rounded before the caller sees it.
+#define KILN_EMU_ROUNDED static __attribute__((noinline))
+KILN_EMU_ROUNDED float __fmul_rn(float a, float b) { return a * b; }
+KILN_EMU_ROUNDED float __fadd_rn(float a, float b) { return a + b; }
+KILN_EMU_ROUNDED float __fsub_rn(float a, float b) { return a - b; }
+KILN_EMU_ROUNDED double __dmul_rn(double a, double b) { return a * b; }
+KILN_EMU_ROUNDED double __dadd_rn(double a, double b) { return a + b; }
+KILN_EMU_ROUNDED double __dsub_rn(double a, double b) { return a - b; }
 inline int __float_as_int(float f) { int i; std::memcpy(&i, &f, sizeof i); return i; }
 inline float __int_as_float(int i) { float f; std::memcpy(&f, &i, sizeof f); return f; }
 inline unsigned __float_as_uint(float f) { unsigned i; std::memcpy(&i, &f, sizeof i); return i; }
 inline float __uint_as_float(unsigned i) { float f; std::memcpy(&f, &i, sizeof f); return f; }
+inline double __longlong_as_double(long long i) { double d; std::memcpy(&d, &i, sizeof d); return d; }
+inline long long __double_as_longlong(double d) { long long i; std::memcpy(&i, &d, sizeof i); return i; }
 
 // CUDA's integer min and max (any mix of integer types, compared in their common type) and float ones (fminf, fmaxf:
 // a NaN loses to a number).
