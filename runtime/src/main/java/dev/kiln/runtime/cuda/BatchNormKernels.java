@@ -18,13 +18,14 @@ package dev.kiln.runtime.cuda;
 public final class BatchNormKernels {
   private static final int THREADS = 256;
 
-  /** The CUDA C source, public so that a test can compile it without a GPU. */
-  public static final String SOURCE = """
-      // Element j (0 <= j < n * l) of channel ch in x [n, c, l].
-      #define KILN_BN_AT(ch, j, c, l) (((long long) ((j) / (l)) * (c) + (ch)) * (l) + (j) % (l))
-
+  /**
+   * CUDA C of {@code kiln_block_sum(v, red)}: the sum of every thread's {@code v} over a block of
+   * 256 threads, in a fixed order (a tree), in every thread; {@code red} is a shared
+   * {@code double[256]}. Shared with the kernels the processor generates for compiled models.
+   */
+  public static final String BLOCK_SUM = """
       // The sum of every thread's v over a block of 256 threads, in a fixed order (a tree), in every thread.
-      __device__ double kiln_bn_block_sum(double v, double* red) {
+      __device__ double kiln_block_sum(double v, double* red) {
         red[threadIdx.x] = v;
         __syncthreads();
         for (int s = 128; s > 0; s >>= 1) {
@@ -35,6 +36,13 @@ public final class BatchNormKernels {
         __syncthreads();
         return r;
       }
+      """;
+
+  /** The CUDA C source, public so that a test can compile it without a GPU. */
+  public static final String SOURCE = BLOCK_SUM + """
+
+      // Element j (0 <= j < n * l) of channel ch in x [n, c, l].
+      #define KILN_BN_AT(ch, j, c, l) (((long long) ((j) / (l)) * (c) + (ch)) * (l) + (j) % (l))
 
       // factors[ch] = w / sqrt(var + eps), factors[c + ch] = b - mean * w / sqrt(var + eps); weight and
       // bias may be null (1 and 0).
@@ -57,13 +65,13 @@ public final class BatchNormKernels {
         int m = n * l;
         double sum = 0.0;
         for (int j = threadIdx.x; j < m; j += 256) sum += x[KILN_BN_AT(ch, j, c, l)];
-        double mu = kiln_bn_block_sum(sum, red) / m;
+        double mu = kiln_block_sum(sum, red) / m;
         double squares = 0.0;
         for (int j = threadIdx.x; j < m; j += 256) {
           double d = x[KILN_BN_AT(ch, j, c, l)] - mu;
           squares += d * d;
         }
-        double v = kiln_bn_block_sum(squares, red) / m;
+        double v = kiln_block_sum(squares, red) / m;
         if (threadIdx.x == 0) {
           float fm = (float) mu, fv = (float) v;
           mean[ch] = fm;
@@ -110,8 +118,8 @@ public final class BatchNormKernels {
           sumG += d;
           sumGD += d * ((double) x[i] - mu);
         }
-        sumG = kiln_bn_block_sum(sumG, red);
-        sumGD = kiln_bn_block_sum(sumGD, red);
+        sumG = kiln_block_sum(sumG, red);
+        sumGD = kiln_block_sum(sumGD, red);
         if (threadIdx.x == 0) {
           double rstd = 1.0 / sqrt((double) var[ch] + __longlong_as_double(epsBits));
           double sumGXhat = rstd * sumGD;
