@@ -4,8 +4,6 @@ import dev.kiln.runtime.Device;
 import dev.kiln.runtime.Tensor;
 import dev.kiln.runtime.cuda.OptimKernels;
 import dev.kiln.runtime.io.StateEncoding;
-import java.lang.ref.Reference;
-import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -194,35 +192,21 @@ public abstract sealed class AdamBase<S extends AdamBase<S>> extends Optimizer p
     moments.putAll(loaded);
   }
 
-  /** The CUDA parameters in one launch per 32 ({@link OptimKernels#adam}), the others one by one. */
   @Override
-  protected final void updateGroup(List<Tensor> params, double lr) {
-    List<OptimKernels.Entry> onCuda = new ArrayList<>();
-    List<Tensor> kept = new ArrayList<>(); // gradients copied to the device stay reachable until the launch
-    for (Tensor p : params) {
-      if (!p.device().isCuda()) {
-        update(p, p.grad(), lr);
-        continue;
-      }
-      Moments s = moments(p);
-      int t = ++s.step;
-      Tensor grad = p.grad().to(p.device());
-      kept.add(grad);
-      onCuda.add(OptimKernels.Entry.adam(p.writeCuda(), grad.readCuda(), s.m.writeCuda(), s.v.writeCuda(),
-          s.vMax == null ? 0L : s.vMax.writeCuda(), p.numel(), stepSize(lr, t), bc2Sqrt(t)));
-    }
-    if (!onCuda.isEmpty()) {
-      OptimKernels.adam(onCuda, (float) beta1, (float) beta2, (float) (1 - beta1), (float) (1 - beta2), l2(), shrink(lr), (float) eps);
-    }
-    Reference.reachabilityFence(kept);
+  protected final OptimKernels.Entry cudaEntry(Tensor param, Tensor grad, double lr) {
+    Moments s = moments(param);
+    int t = ++s.step;
+    return OptimKernels.Entry.adam(param.writeCuda(), grad.readCuda(), s.m.writeCuda(), s.v.writeCuda(),
+        s.vMax == null ? 0L : s.vMax.writeCuda(), param.numel(), stepSize(lr, t), bc2Sqrt(t));
+  }
+
+  @Override
+  protected final void stepOnCuda(List<OptimKernels.Entry> entries, double lr) {
+    OptimKernels.adam(entries, (float) beta1, (float) beta2, (float) (1 - beta1), (float) (1 - beta2), l2(), shrink(lr), (float) eps);
   }
 
   @Override
   protected final void update(Tensor param, Tensor grad, double lr) {
-    if (param.device().isCuda()) {
-      updateGroup(List.of(param), lr);
-      return;
-    }
     int n = param.numel();
     Moments s = moments(param);
     int t = ++s.step;

@@ -2,7 +2,9 @@ package dev.kiln.runtime.optim;
 
 import dev.kiln.runtime.DType;
 import dev.kiln.runtime.Tensor;
+import dev.kiln.runtime.cuda.OptimKernels;
 import dev.kiln.runtime.io.StateEncoding;
+import java.lang.ref.Reference;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.IdentityHashMap;
@@ -88,16 +90,42 @@ public abstract class Optimizer {
   }
 
   /**
-   * Applies one update to each of {@code params} (a group's parameters that have gradients), in
-   * order. The optimizers step their CUDA parameters together, in one launch per 32.
+   * Applies one update to each of {@code params} (a group's parameters that have gradients): the
+   * host ones one by one ({@link #update}), the CUDA ones together ({@link #cudaEntry} for each,
+   * then {@link #stepOnCuda}: one launch per 32 parameters).
    */
-  protected void updateGroup(List<Tensor> params, double lr) {
+  private void updateGroup(List<Tensor> params, double lr) {
+    List<OptimKernels.Entry> onCuda = new ArrayList<>();
+    List<Tensor> kept = new ArrayList<>(); // gradients copied to the device stay reachable until the launch
     for (Tensor p : params) {
-      update(p, p.grad(), lr);
+      if (!p.device().isCuda()) {
+        update(p, p.grad(), lr);
+        continue;
+      }
+      Tensor grad = p.grad().to(p.device());
+      kept.add(grad);
+      onCuda.add(cudaEntry(p, grad, lr));
     }
+    if (!onCuda.isEmpty()) {
+      stepOnCuda(onCuda, lr);
+    }
+    Reference.reachabilityFence(kept);
   }
 
-  /** Applies one update to {@code param} in place. */
+  /**
+   * A CUDA parameter's part in this step (its state made or moved to the device as needed, its
+   * step counted), for {@link #stepOnCuda}; {@code grad} is on the parameter's device.
+   */
+  protected OptimKernels.Entry cudaEntry(Tensor param, Tensor grad, double lr) {
+    throw new UnsupportedOperationException(getClass().getSimpleName() + " has no CUDA step: its parameters must live on the CPU");
+  }
+
+  /** The update rule over the CUDA parameters of one group, from their {@link #cudaEntry}s. */
+  protected void stepOnCuda(List<OptimKernels.Entry> entries, double lr) {
+    throw new UnsupportedOperationException(getClass().getSimpleName() + " has no CUDA step: its parameters must live on the CPU");
+  }
+
+  /** Applies one update to {@code param}, a host tensor, in place. */
   protected abstract void update(Tensor param, Tensor grad, double lr);
 
   // ------------------------------------------------------------------ state dict

@@ -3,8 +3,6 @@ package dev.kiln.runtime.optim;
 import dev.kiln.runtime.Tensor;
 import dev.kiln.runtime.cpu.Blas;
 import dev.kiln.runtime.cuda.OptimKernels;
-import java.lang.ref.Reference;
-import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
@@ -93,34 +91,20 @@ public final class SGD extends Optimizer {
     super.step();
   }
 
-  /** The CUDA parameters in one launch per 32 ({@link OptimKernels#sgd}), the others one by one. */
   @Override
-  protected void updateGroup(List<Tensor> params, double lr) {
-    List<OptimKernels.Entry> onCuda = new ArrayList<>();
-    List<Tensor> kept = new ArrayList<>(); // gradients copied to the device stay reachable until the launch
-    for (Tensor p : params) {
-      if (!p.device().isCuda()) {
-        update(p, p.grad(), lr);
-        continue;
-      }
-      boolean first = momentum != 0f && !momentumBuffers.containsKey(p);
-      Tensor buf = momentumBuffer(p);
-      Tensor grad = p.grad().to(p.device());
-      kept.add(grad);
-      onCuda.add(OptimKernels.Entry.sgd(p.writeCuda(), grad.readCuda(), buf == null ? 0L : buf.writeCuda(), p.numel(), first));
-    }
-    if (!onCuda.isEmpty()) {
-      OptimKernels.sgd(onCuda, (float) lr, momentum, dampening, weightDecay, nesterov);
-    }
-    Reference.reachabilityFence(kept);
+  protected OptimKernels.Entry cudaEntry(Tensor param, Tensor grad, double lr) {
+    boolean first = momentum != 0f && !momentumBuffers.containsKey(param);
+    Tensor buf = momentumBuffer(param);
+    return OptimKernels.Entry.sgd(param.writeCuda(), grad.readCuda(), buf == null ? 0L : buf.writeCuda(), param.numel(), first);
+  }
+
+  @Override
+  protected void stepOnCuda(List<OptimKernels.Entry> entries, double lr) {
+    OptimKernels.sgd(entries, (float) lr, momentum, dampening, weightDecay, nesterov);
   }
 
   @Override
   protected void update(Tensor param, Tensor grad, double lr) {
-    if (param.device().isCuda()) {
-      updateGroup(List.of(param), lr);
-      return;
-    }
     boolean first = momentum != 0f && !momentumBuffers.containsKey(param);
     Tensor buf = momentumBuffer(param);
     if (Blas.isNative() && param.isNativeCurrent() && grad.isNativeCurrent()) {
