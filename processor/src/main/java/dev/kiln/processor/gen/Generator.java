@@ -179,16 +179,25 @@ public final class Generator {
       type.addMethod(eagerForward());
       return JavaFile.builder(ir.packageName(), type.build()).skipJavaLangImports(true).indent("  ").build();
     }
-    type.addField(plansField());
-    String cuda = cudaSource();
-    type.addMethod(forward());
-    type.addMethod(forwardCuda(cuda != null));
-    type.addType(plan());
-    type.addType(backward());
-    if (cuda != null) {
-      type.addType(cudaCode(name, cuda));
-    }
+    addFusedMembers(type, name);
     return JavaFile.builder(ir.packageName(), type.build()).skipJavaLangImports(true).indent("  ").build();
+  }
+
+  /**
+   * What a fused graph adds to the class that holds it: its plans, the fused forward (or outputs
+   * method), its CUDA form, the plan and backward types and, when some step has generated kernels,
+   * the CUDA source (named {@code sourceName} in NVRTC's and the kernels' messages).
+   */
+  private void addFusedMembers(TypeSpec.Builder type, String sourceName) {
+    String cuda = cudaSource();
+    type.addField(plansField())
+        .addMethod(forward())
+        .addMethod(forwardCuda(cuda != null))
+        .addType(plan())
+        .addType(backward());
+    if (cuda != null) {
+      type.addType(cudaCode(sourceName, cuda));
+    }
   }
 
   private static FieldSpec plansField() {
@@ -824,18 +833,10 @@ public final class Generator {
       return;
     }
     String compiled = "compiled" + Character.toUpperCase(outputs.method().charAt(0)) + outputs.method().substring(1);
-    String cuda = cudaSource();
     String call;
     String cudaCall;
     if (forwardReturns >= 0) {
-      type.addField(plansField());
-      type.addMethod(forward());
-      type.addMethod(forwardCuda(cuda != null));
-      type.addType(plan());
-      type.addType(backward());
-      if (cuda != null) {
-        type.addType(cudaCode(name, cuda));
-      }
+      addFusedMembers(type, name);
       type.addMethod(forwardMethod(CodeBlock.builder()
           .add("// $L: only that output is kept, its tensor carries the backward node\n", outputs.call(forwardReturns))
           .addStatement("return $L(x, false)[$L]", compiled, forwardReturns).build(), true));
@@ -845,15 +846,8 @@ public final class Generator {
       String inner = Character.toUpperCase(compiled.charAt(0)) + compiled.substring(1);
       TypeSpec.Builder innerType = TypeSpec.classBuilder(inner)
           .addModifiers(Modifier.PRIVATE, Modifier.FINAL)
-          .addJavadoc("The compiled $L, beside the compiled forward: its own plans, backward node and CUDA form.\n", outputs.method())
-          .addField(plansField())
-          .addMethod(forward())
-          .addMethod(forwardCuda(cuda != null))
-          .addType(plan())
-          .addType(backward());
-      if (cuda != null) {
-        innerType.addType(cudaCode(name + "." + inner, cuda));
-      }
+          .addJavadoc("The compiled $L, beside the compiled forward: its own plans, backward node and CUDA form.\n", outputs.method());
+      addFusedMembers(innerType, name + "." + inner);
       type.addType(innerType.build());
       type.addField(FieldSpec.builder(ClassName.get("", inner), compiled, Modifier.PRIVATE, Modifier.FINAL)
           .initializer("new $L()", inner).build());
