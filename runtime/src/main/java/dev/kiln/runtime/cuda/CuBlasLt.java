@@ -71,17 +71,24 @@ public final class CuBlasLt {
     if (p.algo == null) {
       return false;
     }
-    String call = "cublasLtMatmul(relu" + (bias != 0 ? " + bias" : "") + ", " + rows + "x" + in + " @ " + in + "x" + out + ")";
     if (bias != 0) {
       BIAS.put(0, bias);
-      check(call + " bias pointer",
-          cublas.cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, BIAS, Long.BYTES));
+      int status = cublas.cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, BIAS, Long.BYTES);
+      if (status != CUBLAS_STATUS_SUCCESS) {
+        check(describe(rows, in, out, true) + " bias pointer", status);
+      }
     }
-    Cuda cuda = Cuda.get();
-    check(call, cublas.cublasLtMatmul(handle, p.desc, DeviceConstants.ONE, new DevicePointer(w), p.a, new DevicePointer(x), p.b,
+    int status = cublas.cublasLtMatmul(handle, p.desc, DeviceConstants.ONE, new DevicePointer(w), p.a, new DevicePointer(x), p.b,
         DeviceConstants.ZERO, new DevicePointer(y), p.d, new DevicePointer(y), p.d, p.algo,
-        new DevicePointer(workspace.address()), WORKSPACE_BYTES, cuda.stream()));
+        new DevicePointer(workspace.address()), WORKSPACE_BYTES, Cuda.get().stream());
+    if (status != CUBLAS_STATUS_SUCCESS) { // the message is built only when needed: this runs every step
+      check(describe(rows, in, out, bias != 0), status);
+    }
     return true;
+  }
+
+  private static String describe(int rows, int in, int out, boolean bias) {
+    return "cublasLtMatmul(relu" + (bias ? " + bias" : "") + ", " + rows + "x" + in + " @ " + in + "x" + out + ")";
   }
 
   private static Plan plan(int rows, int in, int out, boolean bias) {
