@@ -117,14 +117,14 @@ public final class DataLoader<T extends Example> implements Iterable<Batch> {
     return dropLast ? n / batchSize : n / batchSize + (n % batchSize == 0 ? 0 : 1);
   }
 
-  private static int[] identity(int n) {
+  static int[] identity(int n) {
     int[] order = new int[n];
     Arrays.setAll(order, i -> i);
     return order;
   }
 
   /** A uniformly random permutation of {@code 0 .. n-1} (Fisher–Yates). */
-  private static int[] permutation(int n, Generator rng) {
+  static int[] permutation(int n, Generator rng) {
     int[] order = identity(n);
     for (int i = n - 1; i > 0; i--) {
       int j = rng.nextInt(i + 1);
