@@ -2,6 +2,7 @@ package dev.kiln.runtime.optim;
 
 import dev.kiln.runtime.Device;
 import dev.kiln.runtime.Tensor;
+import dev.kiln.runtime.cpu.Parallel;
 import dev.kiln.runtime.cuda.OptimKernels;
 import dev.kiln.runtime.io.StateEncoding;
 import java.util.IdentityHashMap;
@@ -220,17 +221,27 @@ public abstract sealed class AdamBase<S extends AdamBase<S>> extends Optimizer p
     float stepSize = stepSize(lr, t);
     float bc2Sqrt = bc2Sqrt(t);
     float epsilon = (float) eps;
-    float[] p = param.buffer();
-    int po = param.offset();
-    float[] g = grad.readBuffer();
-    int go = grad.offset();
-    float[] m = s.m.buffer();
-    float[] v = s.v.buffer();
-    float[] vMax = s.vMax == null ? null : s.vMax.buffer();
+    float[] p = fromZero(param, true);
+    float[] g = fromZero(grad, false);
+    float[] m = fromZero(s.m, true);
+    float[] v = fromZero(s.v, true);
+    float[] vMax = s.vMax == null ? null : fromZero(s.vMax, true);
+    Parallel.forRange(n, 6L * n, (part, from, to) ->
+        updateRange(p, g, m, v, vMax, from, to, b1, b2, keep1, keep2, l2, shrink, stepSize, bc2Sqrt, epsilon));
+    writeBack(param, p);
+    writeBack(s.m, m);
+    writeBack(s.v, v);
+    if (vMax != null) {
+      writeBack(s.vMax, vMax);
+    }
+  }
 
-    for (int i = 0; i < n; i++) {
-      float pi = p[po + i] * shrink;
-      float gi = g[go + i] + l2 * pi;
+  /** The rule over elements {@code [from, to)} of arrays that all start at the tensors' first values. */
+  private static void updateRange(float[] p, float[] g, float[] m, float[] v, float[] vMax, int from, int to,
+      float b1, float b2, float keep1, float keep2, float l2, float shrink, float stepSize, float bc2Sqrt, float epsilon) {
+    for (int i = from; i < to; i++) {
+      float pi = p[i] * shrink;
+      float gi = g[i] + l2 * pi;
       float mi = b1 * m[i] + keep1 * gi;
       float vi = b2 * v[i] + keep2 * gi * gi;
       m[i] = mi;
@@ -240,7 +251,7 @@ public abstract sealed class AdamBase<S extends AdamBase<S>> extends Optimizer p
         vMax[i] = vi;
       }
       float denom = (float) Math.sqrt(vi) / bc2Sqrt + epsilon;
-      p[po + i] = pi - stepSize * mi / denom;
+      p[i] = pi - stepSize * mi / denom;
     }
   }
 

@@ -2,6 +2,7 @@ package dev.kiln.runtime.optim;
 
 import dev.kiln.runtime.Tensor;
 import dev.kiln.runtime.cpu.Blas;
+import dev.kiln.runtime.cpu.Parallel;
 import dev.kiln.runtime.cuda.OptimKernels;
 import java.util.IdentityHashMap;
 import java.util.List;
@@ -132,26 +133,39 @@ public final class SGD extends Optimizer {
     return buf;
   }
 
-  /** The rule above, element by element on the heap arrays. */
+  /** The rule above, element by element on the heap arrays, split over the cores. */
   private void heapUpdate(Tensor param, Tensor grad, Tensor momentumBuffer, boolean first, float rate) {
-    float[] p = param.buffer();
-    int po = param.offset();
-    float[] g = grad.readBuffer();
-    int go = grad.offset();
+    float[] p = fromZero(param, true);
+    float[] g = fromZero(grad, false);
     int n = param.numel();
+    float decay = weightDecay;
     if (momentumBuffer == null) {
-      for (int i = 0; i < n; i++) {
-        p[po + i] -= rate * (g[go + i] + weightDecay * p[po + i]);
-      }
-      return;
+      Parallel.forRange(n, 3L * n, (part, from, to) -> plainRange(p, g, from, to, rate, decay));
+    } else {
+      float[] buf = fromZero(momentumBuffer, true);
+      float mu = momentum;
+      float keep = first ? 1f : 1f - dampening;
+      float carry = first ? 0f : mu; // the first step's buffer is d itself
+      boolean ahead = nesterov;
+      Parallel.forRange(n, 4L * n, (part, from, to) -> momentumRange(p, g, buf, from, to, rate, decay, mu, carry, keep, ahead));
     }
-    float[] buf = momentumBuffer.buffer();
-    float keep = 1f - dampening;
-    for (int i = 0; i < n; i++) {
-      float d = g[go + i] + weightDecay * p[po + i];
-      float b = first ? d : momentum * buf[i] + keep * d;
+    writeBack(param, p);
+  }
+
+  private static void plainRange(float[] p, float[] g, int from, int to, float rate, float decay) {
+    for (int i = from; i < to; i++) {
+      p[i] -= rate * (g[i] + decay * p[i]);
+    }
+  }
+
+  /** {@code buf = carry * buf + keep * d}, then the step along buf (or, with Nesterov, d + momentum * buf). */
+  private static void momentumRange(float[] p, float[] g, float[] buf, int from, int to, float rate, float decay,
+      float momentum, float carry, float keep, boolean nesterov) {
+    for (int i = from; i < to; i++) {
+      float d = g[i] + decay * p[i];
+      float b = carry * buf[i] + keep * d;
       buf[i] = b;
-      p[po + i] -= rate * (nesterov ? d + momentum * b : b);
+      p[i] -= rate * (nesterov ? d + momentum * b : b);
     }
   }
 

@@ -1,0 +1,70 @@
+package dev.kiln.runtime.optim;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+
+import dev.kiln.runtime.Kiln;
+import dev.kiln.runtime.Tensor;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The host update loops split a large parameter over the cores: the result must be exactly what
+ * one plain loop over the elements gives (the rules are element-wise, so no rounding may change).
+ */
+class HostUpdateTest {
+  private static final int N = 100_003; // above the split threshold, not a multiple of the part count
+
+  private static float[] random(long seed) {
+    Kiln.manualSeed(seed);
+    return Tensor.randn(N).toFloatArray();
+  }
+
+  private static Tensor param(float[] values) {
+    return Tensor.of(values.clone(), N).requiresGrad(true);
+  }
+
+  @Test
+  void sgdWithMomentumWeightDecayAndNesterov() {
+    float[] p0 = random(1);
+    float[][] grads = {random(2), random(3), random(4)};
+    Tensor p = param(p0);
+    SGD opt = new SGD(List.of(p), 0.05).momentum(0.9).weightDecay(0.01).nesterov(true);
+    float[] expected = p0.clone();
+    float[] buf = new float[N];
+    for (int step = 0; step < grads.length; step++) {
+      p.setGrad(Tensor.of(grads[step].clone(), N));
+      opt.step();
+      for (int i = 0; i < N; i++) {
+        float d = grads[step][i] + 0.01f * expected[i];
+        buf[i] = step == 0 ? d : 0.9f * buf[i] + 1f * d;
+        expected[i] -= 0.05f * (d + 0.9f * buf[i]);
+      }
+    }
+    assertArrayEquals(expected, p.toFloatArray());
+  }
+
+  @Test
+  void adamWithAmsgrad() {
+    float[] p0 = random(5);
+    float[][] grads = {random(6), random(7)};
+    Tensor p = param(p0);
+    Adam opt = new Adam(List.of(p), 0.01).amsgrad(true).weightDecay(0.1);
+    float[] expected = p0.clone();
+    float[] m = new float[N], v = new float[N], vMax = new float[N];
+    for (int step = 0; step < grads.length; step++) {
+      p.setGrad(Tensor.of(grads[step].clone(), N));
+      opt.step();
+      int t = step + 1;
+      float stepSize = (float) (0.01 / (1 - Math.pow(0.9, t)));
+      float bc2Sqrt = (float) Math.sqrt(1 - Math.pow(0.999, t));
+      for (int i = 0; i < N; i++) {
+        float g = grads[step][i] + 0.1f * expected[i];
+        m[i] = 0.9f * m[i] + (float) (1 - 0.9) * g;
+        v[i] = 0.999f * v[i] + (float) (1 - 0.999) * g * g;
+        vMax[i] = Math.max(vMax[i], v[i]);
+        expected[i] -= stepSize * m[i] / ((float) Math.sqrt(vMax[i]) / bc2Sqrt + 1e-8f);
+      }
+    }
+    assertArrayEquals(expected, p.toFloatArray());
+  }
+}
