@@ -19,6 +19,13 @@ public final class Main {
       "  mnist [--epochs 10] [--batch 64] [--lr 0.01] [--momentum 0.9] [--seed 0] [--eager] [--device auto|cpu|cuda]",
       "                the PyTorch tutorial's MNIST MLP with BatchNorm1d: SGD with momentum, the learning",
       "                rate multiplied by 0.1 every 5 epochs (StepLR); train loss, test accuracy and lr per epoch",
+      "  sweep [--model mlp|cnn] [--vary lr|batch|optimizer|all] [--values LIST] [--epochs 2] [--train-size N]",
+      "                [--optimizer sgd|adam] [--lr 0.01] [--momentum 0] [--batch 64] [--seed 0] [--eager] [--out DIR]",
+      "                [--device auto|cpu|cuda]",
+      "                the tutorial's hyper-parameter experiments: one setting varied (default values: lr",
+      "                0.1,0.01,0.001; batch 32,64,128; optimizer sgd,adam), the rest at the base, every run",
+      "                from the same seed; prints a table, writes sweep-<what>.png and .csv to DIR",
+      "                (default runs/sweep-<model>); --train-size uses the first N training images",
       "  bench [--model mlp|cnn|all] [--steps 200] [--rounds 1] [--device cpu|cuda] [--peer PATH|none]",
       "                time training steps and inference next to the PyTorch peer",
       "  regression [--epochs 2000] [--lr 0.01] [--seed 0] [--device auto|cpu|cuda]",
@@ -51,6 +58,7 @@ public final class Main {
       switch (args[0]) {
         case "fashion-mnist" -> FashionMnistCommand.run(new Args(args[0], args, 1, Set.of("eager")));
         case "mnist" -> MnistCommand.run(new Args(args[0], args, 1, Set.of("eager")));
+        case "sweep" -> SweepCommand.run(new Args(args[0], args, 1, Set.of("eager")));
         case "bench" -> BenchCommand.run(new Args(args[0], args, 1, Set.of()));
         case "regression" -> RegressionCommand.run(new Args(args[0], args, 1, Set.of()));
         case "summary" -> SummaryCommand.run(new Args(args[0], args, 1, Set.of()));

@@ -11,6 +11,7 @@ import dev.kiln.runtime.data.Example;
 import dev.kiln.runtime.optim.Optimizer;
 import dev.kiln.runtime.util.ConfusionMatrix;
 import dev.kiln.runtime.util.Progress;
+import java.util.function.DoubleConsumer;
 
 /** The tutorials' training and evaluation loops, written once for every sample command. */
 final class TrainingLoop {
@@ -23,6 +24,12 @@ final class TrainingLoop {
    * @return the finished bar, which knows the epoch's mean loss and seconds
    */
   static Progress epoch(Module net, DataLoader<Example> train, Loss criterion, Optimizer opt, String label) {
+    return epoch(net, train, criterion, opt, label, loss -> {});
+  }
+
+  /** {@link #epoch(Module, DataLoader, Loss, Optimizer, String)}, handing each step's loss to {@code perStep} too. */
+  static Progress epoch(Module net, DataLoader<Example> train, Loss criterion, Optimizer opt, String label,
+      DoubleConsumer perStep) {
     net.train();
     Device device = deviceOf(net);
     Progress bar = Progress.start(label, train.size());
@@ -31,7 +38,9 @@ final class TrainingLoop {
       Tensor loss = criterion.apply(net.forward(b.x().to(device)), b.y().to(device));
       loss.backward();
       opt.step();
-      bar.step(loss.item());
+      double value = loss.item();
+      bar.step(value);
+      perStep.accept(value);
     }
     bar.finish();
     return bar;

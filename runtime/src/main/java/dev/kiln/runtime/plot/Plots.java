@@ -54,14 +54,80 @@ public final class Plots {
     }
     loss.getStyler().setYAxisDecimalPattern("0.000");
     accuracy.getStyler().setYAxisDecimalPattern("0.0");
-    BufferedImage left = BitmapEncoder.getBufferedImage(loss);
-    BufferedImage right = BitmapEncoder.getBufferedImage(accuracy);
-    BufferedImage both = new BufferedImage(left.getWidth() + right.getWidth(), left.getHeight(), BufferedImage.TYPE_INT_RGB);
+    write(sideBySide(loss, accuracy), png);
+  }
+
+  /** One named curve of a {@link #compareRuns} chart: y over x, as many points of each. */
+  public record Series(String name, List<Double> x, List<Double> y) {
+    public Series {
+      if (x.isEmpty() || x.size() != y.size()) {
+        throw new IllegalArgumentException(
+            "series '" + name + "' needs as many x as y values, at least one, got " + x.size() + " and " + y.size());
+      }
+      x = List.copyOf(x);
+      y = List.copyOf(y);
+    }
+  }
+
+  /**
+   * Several training runs compared, as the tutorials' hyper-parameter sweeps: the training loss of
+   * each run over epochs (fractional, so a curve may have several points per epoch) on the left,
+   * its test accuracy after each epoch on the right, one colour per run. A run whose loss becomes
+   * infinite or NaN (diverged) is drawn where it is finite and does not set the loss axis's range,
+   * unless every run diverged: the others stay readable.
+   *
+   * @throws IllegalArgumentException when there are no runs, or the two lists name different runs
+   */
+  public static void compareRuns(Path png, String title, List<Series> trainLoss, List<Series> testAccuracy) {
+    List<String> names = trainLoss.stream().map(Series::name).toList();
+    if (names.isEmpty() || !names.equals(testAccuracy.stream().map(Series::name).toList())) {
+      throw new IllegalArgumentException("compareRuns needs the same runs, at least one, in both lists, got " + names
+          + " and " + testAccuracy.stream().map(Series::name).toList());
+    }
+    XYChart loss = new XYChartBuilder().width(640).height(440).title(title + ": training loss").xAxisTitle("epoch")
+        .yAxisTitle("loss").build();
+    XYChart accuracy = new XYChartBuilder().width(640).height(440).title(title + ": test accuracy").xAxisTitle("epoch")
+        .yAxisTitle("%").build();
+    double highest = Double.NEGATIVE_INFINITY;
+    for (Series s : trainLoss) {
+      List<Double> x = new ArrayList<>();
+      List<Double> y = new ArrayList<>();
+      for (int i = 0; i < s.y().size(); i++) {
+        if (Double.isFinite(s.y().get(i))) {
+          x.add(s.x().get(i));
+          y.add(s.y().get(i));
+        }
+      }
+      if (x.size() == s.y().size()) {
+        highest = Math.max(highest, y.stream().mapToDouble(Double::doubleValue).max().orElseThrow());
+      }
+      loss.addSeries(s.name(), x.isEmpty() ? s.x().subList(0, 1) : x, y.isEmpty() ? List.of(0.0) : y)
+          .setMarker(SeriesMarkers.NONE);
+    }
+    if (highest > Double.NEGATIVE_INFINITY) {
+      loss.getStyler().setYAxisMin(0.0);
+      loss.getStyler().setYAxisMax(highest * 1.05);
+    }
+    for (Series s : testAccuracy) {
+      accuracy.addSeries(s.name(), s.x(), s.y()).setMarker(SeriesMarkers.CIRCLE);
+    }
+    loss.getStyler().setYAxisDecimalPattern("0.00");
+    loss.getStyler().setXAxisDecimalPattern("0.#");
+    accuracy.getStyler().setYAxisDecimalPattern("0.0");
+    accuracy.getStyler().setXAxisDecimalPattern("0");
+    write(sideBySide(loss, accuracy), png);
+  }
+
+  private static BufferedImage sideBySide(XYChart leftChart, XYChart rightChart) {
+    BufferedImage left = BitmapEncoder.getBufferedImage(leftChart);
+    BufferedImage right = BitmapEncoder.getBufferedImage(rightChart);
+    BufferedImage both = new BufferedImage(left.getWidth() + right.getWidth(), Math.max(left.getHeight(), right.getHeight()),
+        BufferedImage.TYPE_INT_RGB);
     Graphics2D g = both.createGraphics();
     g.drawImage(left, 0, 0, null);
     g.drawImage(right, left.getWidth(), 0, null);
     g.dispose();
-    write(both, png);
+    return both;
   }
 
   /** The row-normalised confusion matrix as a heat map with the class names on both axes. */

@@ -22,6 +22,7 @@ public final class Progress {
   private final boolean interactive;
   private final long startNanos = System.nanoTime();
   private long lastDrawNanos;
+  private long finishNanos;
   private int done;
   private double lossSum;
 
@@ -59,13 +60,16 @@ public final class Progress {
     return done == 0 ? Double.NaN : lossSum / done;
   }
 
-  /** Seconds since the bar started. */
+  /** Seconds from the bar's start to {@link #finish()}, or to now while it runs. */
   public double seconds() {
-    return (System.nanoTime() - startNanos) / 1e9;
+    return ((finishNanos != 0 ? finishNanos : System.nanoTime()) - startNanos) / 1e9;
   }
 
-  /** Ends the bar's line on a terminal. */
+  /** Ends the bar (its {@link #seconds()} stop counting) and its line on a terminal. */
   public void finish() {
+    if (finishNanos == 0) {
+      finishNanos = System.nanoTime();
+    }
     if (interactive) {
       out.print("\r" + " ".repeat(line(System.nanoTime()).length()) + "\r");
       out.flush();

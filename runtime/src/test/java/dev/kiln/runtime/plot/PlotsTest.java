@@ -49,4 +49,22 @@ class PlotsTest {
     assertEquals(0x000000, g.getRGB(10 + 2, 10 + 34 + 2) & 0xFFFFFF, "first image is black");
     assertThrows(IllegalArgumentException.class, () -> Plots.confusionMatrix(cm, m, List.of("one")));
   }
+
+  @Test
+  void compareRunsDrawsOneCurvePerRunAndNamesMismatches() throws Exception {
+    Path png = dir.resolve("sweep.png");
+    var lossA = new Plots.Series("lr=0.1", List.of(0.5, 1.0, 1.5, 2.0), List.of(1.2, 0.8, 0.6, 0.5));
+    var lossB = new Plots.Series("lr=0.01", List.of(0.5, 1.0, 1.5, 2.0), List.of(2.0, 1.5, 1.1, 0.9));
+    var accA = new Plots.Series("lr=0.1", List.of(1.0, 2.0), List.of(80.0, 84.0));
+    var accB = new Plots.Series("lr=0.01", List.of(1.0, 2.0), List.of(70.0, 78.0));
+    Plots.compareRuns(png, "learning rate", List.of(lossA, lossB), List.of(accA, accB));
+    assertEquals(1280, ImageIO.read(png.toFile()).getWidth());
+
+    var e = assertThrows(IllegalArgumentException.class,
+        () -> Plots.compareRuns(png, "x", List.of(lossA, lossB), List.of(accB, accA)));
+    assertTrue(e.getMessage().contains("[lr=0.1, lr=0.01]") && e.getMessage().contains("[lr=0.01, lr=0.1]"), e.getMessage());
+    assertThrows(IllegalArgumentException.class, () -> Plots.compareRuns(png, "x", List.of(), List.of()));
+    var s = assertThrows(IllegalArgumentException.class, () -> new Plots.Series("odd", List.of(1.0), List.of()));
+    assertTrue(s.getMessage().contains("'odd'"), s.getMessage());
+  }
 }
