@@ -1,6 +1,7 @@
 package dev.kiln.runtime;
 
 import dev.kiln.runtime.cuda.Cuda;
+import dev.kiln.runtime.cuda.DeviceMemory;
 import java.lang.System.Logger.Level;
 
 /**
@@ -64,6 +65,53 @@ public final class Device {
     } catch (Throwable t) {
       return "CUDA not available: " + t.getMessage();
     }
+  }
+
+  /**
+   * Bytes of device memory held by live tensors, PyTorch's {@code torch.cuda.memory_allocated()}
+   * (in Kiln's size classes: a request is rounded up to a power of two up to 1 MiB, then to 2 MiB).
+   *
+   * @throws IllegalStateException on the CPU, whose memory is the Java heap and native buffers
+   */
+  public long memoryAllocated() {
+    return memory("memoryAllocated").inUseBytes();
+  }
+
+  /** The most bytes {@link #memoryAllocated()} has reached, since the start or {@link #resetPeakMemoryStats()}. */
+  public long maxMemoryAllocated() {
+    return memory("maxMemoryAllocated").peakBytes();
+  }
+
+  /**
+   * Bytes taken from the driver: those allocated plus those cached for reuse, PyTorch's
+   * {@code torch.cuda.memory_reserved()}.
+   */
+  public long memoryReserved() {
+    DeviceMemory m = memory("memoryReserved");
+    return m.inUseBytes() + m.cachedBytes();
+  }
+
+  /** Starts {@link #maxMemoryAllocated()} again from what is allocated now. */
+  public void resetPeakMemoryStats() {
+    memory("resetPeakMemoryStats").resetPeak();
+  }
+
+  /**
+   * Gives the device memory that no live tensor holds back to the driver, PyTorch's
+   * {@code torch.cuda.empty_cache()}. Tensors that are unreachable but not yet collected are
+   * collected first (a {@code System.gc()}), since the Java collector does not see device memory.
+   * Training does not need it: freed blocks are reused by the next steps.
+   */
+  public void emptyCache() {
+    memory("emptyCache").emptyCache();
+  }
+
+  private DeviceMemory memory(String method) {
+    if (!isCuda()) {
+      throw new IllegalStateException("Device." + method + "(): only a CUDA device has a memory allocator; this is the "
+          + name + ", whose tensors live on the Java heap and in native buffers");
+    }
+    return Cuda.get().memory();
   }
 
   public boolean isCpu() {

@@ -116,6 +116,23 @@ class CudaTensorTest {
   }
 
   @Test
+  void memoryStatisticsFollowTensorsAndEmptyCacheFreesTheCache() {
+    GPU.emptyCache();
+    GPU.resetPeakMemoryStats();
+    long before = GPU.memoryAllocated();
+    Tensor big = Tensor.zeros(GPU, 1 << 20); // 4 MiB: exactly a 2 MiB multiple
+    assertEquals(before + (4L << 20), GPU.memoryAllocated());
+    assertTrue(GPU.maxMemoryAllocated() >= before + (4L << 20));
+    assertTrue(GPU.memoryReserved() >= GPU.memoryAllocated());
+    big = null;
+    GPU.emptyCache(); // collects the unreachable tensor, then frees the cache
+    assertEquals(before, GPU.memoryAllocated());
+    assertEquals(GPU.memoryAllocated(), GPU.memoryReserved(), "nothing cached after emptyCache");
+    GPU.resetPeakMemoryStats();
+    assertEquals(before, GPU.maxMemoryAllocated());
+  }
+
+  @Test
   void optimizersStepOnTheDeviceAsOnTheCpu() {
     List<Function<List<Tensor>, Optimizer>> makers = List.of(
         ps -> new SGD(ps, 0.1),

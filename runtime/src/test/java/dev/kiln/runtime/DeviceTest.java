@@ -42,4 +42,15 @@ class DeviceTest {
     assertTrue(e.getMessage().startsWith("Device.cuda(): " + Device.cudaStatus()), e.getMessage());
     assertTrue(lines.get(0).contains(Device.cudaStatus()), "the log line says why: " + lines.get(0));
   }
+
+  @Test
+  void memoryStatisticsAreForCudaDevicesOnly() {
+    var e = assertThrows(IllegalStateException.class, () -> Device.cpu().memoryAllocated());
+    assertTrue(e.getMessage().startsWith("Device.memoryAllocated(): only a CUDA device has a memory allocator; this is the cpu"),
+        e.getMessage());
+    assertThrows(IllegalStateException.class, () -> Device.cpu().emptyCache());
+    assertThrows(IllegalStateException.class, () -> Device.cpu().maxMemoryAllocated());
+    assertThrows(IllegalStateException.class, () -> Device.cpu().memoryReserved());
+    assertThrows(IllegalStateException.class, () -> Device.cpu().resetPeakMemoryStats());
+  }
 }

@@ -96,9 +96,9 @@ final class BenchCommand {
           format(r.peerMs, "%.3f"), format(r.eagerMs / r.peerMs, "%.2f"), format(r.compiledMs / r.peerMs, "%.2f"));
     }
     if (cuda) {
-      var memory = Cuda.get().memory();
-      System.out.printf(Locale.ROOT, "%nKiln's device memory: peak %.1f MiB in use at once, %.1f MiB in use now, %.1f MiB cached%n",
-          memory.peakBytes() / 1048576.0, memory.inUseBytes() / 1048576.0, memory.cachedBytes() / 1048576.0);
+      Device gpu = Device.cuda();
+      System.out.printf(Locale.ROOT, "%nKiln's device memory: peak %.1f MiB in use at once, %.1f MiB in use now, %.1f MiB reserved%n",
+          gpu.maxMemoryAllocated() / 1048576.0, gpu.memoryAllocated() / 1048576.0, gpu.memoryReserved() / 1048576.0);
     }
   }
 

@@ -79,6 +79,21 @@ public final class DeviceMemory {
     return peak;
   }
 
+  /** Starts {@link #peakBytes()} again from what is in use now. */
+  public void resetPeak() {
+    peak = inUseBytes();
+  }
+
+  /**
+   * PyTorch's {@code torch.cuda.empty_cache()}: asks the Java collector for the blocks of tensors no
+   * longer reachable, then gives every cached block back to the driver, so that other processes
+   * (or {@code nvidia-smi}) see the memory free. Live tensors keep theirs.
+   */
+  public void emptyCache() {
+    collectGarbage();
+    releaseCached();
+  }
+
   /** Gives every cached block back to the driver. */
   public void releaseCached() {
     drainReturned();
