@@ -85,6 +85,12 @@ public final class CpuKernels {
   /** {@code out = max(0, x)}; {@code out} may be {@code x}. ({@code Math.max} vectorises; a ternary branches.) */
   public static void reluForward(float[] out, int outOff, float[] x, int xOff, int n) {
     Parallel.forRange(n, n, (part, from, to) -> {
+      if (outOff == xOff) { // one index for both arrays: see reluBackward
+        for (int i = outOff + from; i < outOff + to; i++) {
+          out[i] = Math.max(x[i], 0f);
+        }
+        return;
+      }
       for (int i = from; i < to; i++) {
         out[outOff + i] = Math.max(x[xOff + i], 0f);
       }
@@ -94,6 +100,14 @@ public final class CpuKernels {
   /** {@code dx = dout * (y > 0)} where {@code y} is the ReLU's output; {@code dx} may be {@code dout}. */
   public static void reluBackward(float[] dx, int dxOff, float[] dout, int dOff, float[] y, int yOff, int n) {
     Parallel.forRange(n, n, (part, from, to) -> {
+      if (dxOff == dOff && dOff == yOff) {
+        // The usual case (fresh tensors start at 0). Indexed by one variable the JIT vectorises
+        // the loop; with three runtime offsets it ran as scalar code (1.5 against 0.3 ns a value).
+        for (int i = dxOff + from; i < dxOff + to; i++) {
+          dx[i] = passIfPositive(dout[i], y[i]);
+        }
+        return;
+      }
       for (int i = from; i < to; i++) {
         dx[dxOff + i] = passIfPositive(dout[dOff + i], y[yOff + i]);
       }
