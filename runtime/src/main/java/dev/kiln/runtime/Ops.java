@@ -132,9 +132,11 @@ public final class Ops {
       return CudaLayerOps.linear(x, weight, bias);
     }
     float[] out = new float[rows * outF];
-    Blas.sgemm(false, true, rows, outF, in, 1f, x.buffer(), x.offset(), in, weight.buffer(), weight.offset(), in, 0f, out, 0, outF);
+    // The weight as a tensor: OpenBLAS reads its native copy, made once and kept while the weight
+    // does not change (inference), instead of staging the array on every call.
+    Blas.sgemm(false, true, rows, outF, in, 1f, x.readBuffer(), x.offset(), in, weight, in, 0f, out, 0, outF);
     if (bias != null) {
-      CpuKernels.addBiasRows(out, 0, out, 0, bias.buffer(), bias.offset(), rows, outF);
+      CpuKernels.addBiasRows(out, 0, out, 0, bias.readBuffer(), bias.offset(), rows, outF);
     }
     if (!track(x, weight, bias)) {
       return Tensor.wrap(out, rows, outF);
@@ -149,17 +151,17 @@ public final class Ops {
         Tensor[] grads = new Tensor[inputs.length];
         if (needsGrad(0)) {
           float[] dx = new float[rows * in];
-          Blas.sgemm(false, false, rows, in, outF, 1f, g.buffer(), g.offset(), outF, weight.buffer(), weight.offset(), in, 0f, dx, 0, in);
+          Blas.sgemm(false, false, rows, in, outF, 1f, g.readBuffer(), g.offset(), outF, weight, in, 0f, dx, 0, in);
           grads[0] = Tensor.wrap(dx, rows, in);
         }
         if (needsGrad(1)) {
           float[] dw = new float[outF * in];
-          Blas.sgemm(true, false, outF, in, rows, 1f, g.buffer(), g.offset(), outF, x.buffer(), x.offset(), in, 0f, dw, 0, in);
+          Blas.sgemm(true, false, outF, in, rows, 1f, g.readBuffer(), g.offset(), outF, x.readBuffer(), x.offset(), in, 0f, dw, 0, in);
           grads[1] = Tensor.wrap(dw, outF, in);
         }
         if (bias != null && needsGrad(2)) {
           float[] db = new float[outF];
-          CpuKernels.biasGradient(db, 0, g.buffer(), g.offset(), rows, outF, false);
+          CpuKernels.biasGradient(db, 0, g.readBuffer(), g.offset(), rows, outF, false);
           grads[2] = Tensor.wrap(db, outF);
         }
         return grads;

@@ -275,7 +275,9 @@ public final class Tensor {
 
   /**
    * The backing array, row-major from {@link #offset()}, for reading and writing. For kernels and
-   * optimizers: writes bypass autograd. Use {@link #readBuffer()} when only reading.
+   * optimizers: writes bypass autograd. Use {@link #readBuffer()} when only reading. Writes made
+   * through the array after the tensor has been used again (a native kernel may have copied it)
+   * are not seen there: call {@code buffer()} again before each round of writes.
    */
   public float[] buffer() {
     return storage.heapForWrite();

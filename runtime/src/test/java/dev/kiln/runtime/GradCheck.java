@@ -34,15 +34,15 @@ final class GradCheck {
       }
       assertNotNull(in.grad(), name + ": input " + k + " got no gradient");
       float[] analytic = in.grad().toFloatArray();
-      float[] data = in.buffer();
       for (int i = 0; i < in.numel(); i++) {
         int at = in.offset() + i;
-        float saved = data[at];
-        data[at] = (float) (saved + eps);
+        // buffer() again before each write: a native kernel may have read (copied) the values since
+        float saved = in.buffer()[at];
+        in.buffer()[at] = (float) (saved + eps);
         double plus = weighted(f, inputs, r);
-        data[at] = (float) (saved - eps);
+        in.buffer()[at] = (float) (saved - eps);
         double minus = weighted(f, inputs, r);
-        data[at] = saved;
+        in.buffer()[at] = saved;
         double numeric = (plus - minus) / (2 * eps);
         if (Math.abs(analytic[i] - numeric) > atol + rtol * Math.abs(numeric)) {
           fail(String.format("%s: d/d input %d [%d]: analytic %.6g, numeric %.6g (eps %g, atol %g, rtol %g)",
