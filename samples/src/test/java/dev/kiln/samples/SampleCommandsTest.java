@@ -79,7 +79,7 @@ class SampleCommandsTest {
   }
 
   /** What {@code command} prints on standard output. */
-  private static String printed(Runnable command) {
+  static String printed(Runnable command) {
     PrintStream stdout = System.out;
     ByteArrayOutputStream captured = new ByteArrayOutputStream();
     System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));

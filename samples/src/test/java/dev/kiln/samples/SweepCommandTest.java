@@ -109,7 +109,7 @@ class SweepCommandTest {
   void commandOnFashionMnistWritesTableCurvesAndCsv(@TempDir Path dir) throws IOException {
     assumeTrue(Files.isDirectory(Path.of("/usr/share/datasets/fashion-mnist")),
         "FashionMNIST is absent (apt-get install dataset-fashion-mnist)");
-    String text = printedBy(
+    String text = SampleCommandsTest.printed(
         () -> run("--vary", "optimizer", "--train-size", "600", "--epochs", "1", "--device", "cpu", "--out", dir.toString()));
     assertTrue(text.contains("on 600 FashionMNIST training images"), text);
     assertTrue(text.contains("| optimizer | optimizer | lr | momentum | batch |"), text);
@@ -134,18 +134,5 @@ class SweepCommandTest {
     } finally {
       System.setOut(stdout);
     }
-  }
-
-  /** Runs {@code work} and returns what it printed. */
-  private static String printedBy(Runnable work) {
-    PrintStream stdout = System.out;
-    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-    System.setOut(new PrintStream(bytes, true, StandardCharsets.UTF_8));
-    try {
-      work.run();
-    } finally {
-      System.setOut(stdout);
-    }
-    return bytes.toString(StandardCharsets.UTF_8);
   }
 }
