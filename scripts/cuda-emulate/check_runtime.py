@@ -1167,6 +1167,50 @@ def check_tables(k, classpath, workdir):
 
 
 # ----------------------------------------------------------------------------------------------------
+# Dropout: the mask drawn on the device from the host generator's SplitMix64 stream
+
+M64 = (1 << 64) - 1
+GAMMA = 0x9E3779B97F4A7C15
+
+
+def mix64(z):
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+    return z ^ (z >> 31)
+
+
+def draw(start, i):
+    """Generator.doubleAt(start, i): the i-th nextDouble() after state start."""
+    return (mix64((start + (i + 1) * GAMMA) & M64) >> 11) * 2.0 ** -53
+
+
+def java_long(u):
+    return u - (1 << 64) if u >= 1 << 63 else u
+
+
+def check_dropout(k):
+    # The reference is pinned to Java: new SplittableRandom(42).nextDouble() three times (Generator's draws).
+    want = [4604854642168692077, 4594929399376720760, 4598690451703514086]
+    got = [double_bits(draw(42, i)) for i in range(3)]
+    report("dropout reference vs SplittableRandom(42)", {"draws#": sum(a != b for a, b in zip(got, want))})
+    for n in (1, 700, 4099):
+        for start in (0, 42, java_long(0xDEADBEEFCAFEBABE), java_long(M64 - 5 * GAMMA % (1 << 64))):
+            for p in (0.0, 0.25, 0.5, 1.0 - 1e-7, 1.0):
+                seed("dropout", n, start & 0xFFFF, p)
+                x = (2 * rng.standard_normal(n)).astype(f32)
+                x[: min(n, len(SPECIALS))] = SPECIALS[: min(n, len(SPECIALS))]
+                keep = f32(np.float64(1.0) / (np.float64(1.0) - np.float64(p))) if p < 1 else f32(np.inf)
+                ref_mask = np.array([f32(0) if draw(start & M64, i) < p else keep for i in range(n)], dtype=f32)
+                out, mask = k.empty(n), k.empty(n)
+                k.pointwise("dropout", n, out, mask, k.array(x), start, double_bits(p), keep, n)
+                with np.errstate(all="ignore"):
+                    ref_out = x * ref_mask
+                report(f"dropout n={n} start={start} p={p}",
+                       {"mask bits#": bit_mismatches(mask.a, ref_mask), "out bits#": bit_mismatches(out.a, ref_out)},
+                       note=f"kept {int(np.count_nonzero(ref_mask))}/{n}")
+
+
+# ----------------------------------------------------------------------------------------------------
 
 def main():
     workdir = sys.argv[1]
@@ -1180,6 +1224,7 @@ def main():
     sections = [("core", check_core), ("activations", check_activations), ("arithmetic", check_arithmetic),
                 ("sums", check_sums), ("softmax", check_softmax), ("cross-entropy", check_cross_entropy),
                 ("losses", check_losses), ("max pooling", check_max_pool), ("bn", check_batch_norm),
+                ("dropout", check_dropout),
                 ("sgd", lambda k: check_sgd(k, OPT_SIZES, "37 params", LATE)),
                 ("sgd", lambda k: check_sgd(k, [5] * 32 + [0], "32 + one empty", set())),
                 ("adam", lambda k: check_adam(k, OPT_SIZES, "37 params", LATE)),

@@ -1,5 +1,6 @@
 package dev.kiln.runtime;
 
+import dev.kiln.runtime.cpu.ActivationKernels;
 import dev.kiln.runtime.cpu.CpuKernels;
 import dev.kiln.runtime.cpu.Pool2dShape;
 import dev.kiln.runtime.cuda.CoreKernels;
@@ -223,14 +224,18 @@ final class CudaOps {
   }
 
   /**
-   * The end of {@link Ops#dropout} on the GPU: {@code x * mask}, the mask drawn on the host by the
-   * caller (the same draws as on the CPU) and uploaded once for the forward and the backward.
+   * {@link Ops#dropout} on the GPU: the mask drawn on the device from a block of {@link
+   * Kiln#generator()}'s draws (the draws the CPU's mask takes, so a seed gives the same mask on both
+   * devices), kept on the device for the backward.
    */
-  static Tensor dropout(Tensor x, float[] mask) {
+  static Tensor dropout(Tensor x, double p) {
     Ops.requireFloat("dropout", x);
-    Tensor m = named("dropout", () -> Tensor.wrap(mask, x.shape()).to(cuda()));
+    int count = x.numel();
+    long start = Kiln.generator().reserve(count);
+    float keep = ActivationKernels.keepScale(p);
+    Tensor m = named("dropout", () -> empty(x.shape()));
     return unary("dropout", x,
-        (out, in, n) -> ElementwiseKernels.mul(out, in, m.readCuda(), n),
+        (out, in, n) -> ElementwiseKernels.dropout(out, m.writeCuda(), in, start, p, keep, n),
         (dx, g, in, y, n) -> ElementwiseKernels.mul(dx, g, m.readCuda(), n));
   }
 

@@ -69,6 +69,29 @@ public final class Generator {
     return (nextLong() >>> 11) * 0x1.0p-53;
   }
 
+  /**
+   * Takes the next {@code draws} draws at once, for kernels that compute them in any order (on
+   * several cores, or on the GPU): returns the state they start from, and leaves the generator
+   * where {@code draws} calls would. Draw {@code i} of the block is then {@link #doubleAt}{@code
+   * (start, i)}, exactly the value the {@code i}-th {@link #nextDouble()} would have returned, since
+   * SplitMix64's state only counts (draw {@code i} mixes {@code start + (i + 1) * gamma}).
+   *
+   * @throws IllegalArgumentException when {@code draws} is negative
+   */
+  public long reserve(long draws) {
+    if (draws < 0) {
+      throw new IllegalArgumentException("Generator.reserve: the number of draws must be >= 0, got " + draws);
+    }
+    long start = state;
+    state += draws * GOLDEN_GAMMA;
+    return start;
+  }
+
+  /** Draw {@code index} (from 0) of a block {@link #reserve reserved} at state {@code start}, as {@link #nextDouble()}. */
+  public static double doubleAt(long start, long index) {
+    return (mix64(start + (index + 1) * GOLDEN_GAMMA) >>> 11) * 0x1.0p-53;
+  }
+
   private long nextSeed() {
     return state += GOLDEN_GAMMA;
   }

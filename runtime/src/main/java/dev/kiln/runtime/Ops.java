@@ -711,13 +711,12 @@ public final class Ops {
     if (!training || p == 0) {
       return x;
     }
+    if (cuda) {
+      return CudaOps.dropout(x, p); // the same draws, made on the device
+    }
     int count = x.numel();
     float[] mask = new float[count];
     ActivationKernels.dropoutMask(mask, 0, count, p, Kiln.generator());
-    if (cuda) {
-      // The mask is drawn here on the host for both devices, so a seed gives the same mask on each.
-      return CudaOps.dropout(x, mask);
-    }
     return unary("dropout", x,
         (out, outOff, in, inOff, n) -> ActivationKernels.applyMask(out, outOff, in, inOff, mask, 0, n),
         (dx, dxOff, g, gOff, y, yOff, n) -> ActivationKernels.applyMask(dx, dxOff, g, gOff, mask, 0, n));

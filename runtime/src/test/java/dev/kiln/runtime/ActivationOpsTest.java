@@ -108,6 +108,22 @@ class ActivationOpsTest {
   }
 
   @Test
+  void dropoutMaskTakesTheGeneratorsDrawsInOrderOnEveryCore() {
+    int n = 100_003; // split over the cores
+    Kiln.manualSeed(5);
+    float[] mask = new float[n + 3];
+    dev.kiln.runtime.cpu.ActivationKernels.dropoutMask(mask, 3, n, 0.4, Kiln.generator());
+    long after = Kiln.generator().state();
+    Kiln.manualSeed(5);
+    float keep = (float) (1.0 / 0.6);
+    for (int i = 0; i < n; i++) {
+      assertEquals(Kiln.generator().nextDouble() < 0.4 ? 0f : keep, mask[3 + i], "entry " + i);
+    }
+    assertEquals(Kiln.generator().state(), after, "the generator moved on by one draw an entry");
+    assertEquals(0f, mask[0]);
+  }
+
+  @Test
   void dropoutEdgeCasesAndBadProbabilities() {
     Tensor x = Tensor.randn(3, 4);
     assertSame(x, Ops.dropout(x, 0.5, false), "outside training the input passes unchanged");

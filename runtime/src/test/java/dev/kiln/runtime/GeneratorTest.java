@@ -3,6 +3,7 @@ package dev.kiln.runtime;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
@@ -56,5 +57,24 @@ class GeneratorTest {
   @Test
   void boundMustBePositive() {
     assertThrows(IllegalArgumentException.class, () -> new Generator(0).nextInt(0));
+  }
+
+  @Test
+  void reservedDrawsAreTheSequentialOnesInAnyOrder() {
+    Generator sequential = new Generator(-7);
+    double[] draws = new double[1000];
+    for (int i = 0; i < draws.length; i++) {
+      draws[i] = sequential.nextDouble();
+    }
+    Generator block = new Generator(-7);
+    long start = block.reserve(draws.length);
+    for (int i = draws.length - 1; i >= 0; i--) {
+      assertEquals(draws[i], Generator.doubleAt(start, i), "draw " + i);
+    }
+    assertEquals(sequential.state(), block.state(), "left where 1000 draws leave it");
+    assertEquals(sequential.nextLong(), block.nextLong());
+    assertEquals(block.state(), block.reserve(0), "reserving nothing moves nothing");
+    var e = assertThrows(IllegalArgumentException.class, () -> block.reserve(-1));
+    assertTrue(e.getMessage().contains("-1"), e.getMessage());
   }
 }

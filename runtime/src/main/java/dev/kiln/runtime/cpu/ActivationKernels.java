@@ -150,13 +150,24 @@ public final class ActivationKernels {
 
   /**
    * Inverted-dropout mask: each entry is 0 with probability {@code p}, else {@code 1 / (1 - p)},
-   * one uniform draw from {@code rng} per entry. With {@code p = 1} every entry is 0.
+   * one uniform draw from {@code rng} per entry, entry {@code i} taking the {@code i}-th draw (as
+   * {@code n} calls of {@link Generator#nextDouble()} would give them). With {@code p = 1} every
+   * entry is 0. The draws are {@link Generator#reserve reserved} and computed on both cores; the
+   * CUDA kernel computes the same ones on the GPU.
    */
   public static void dropoutMask(float[] mask, int maskOff, int n, double p, Generator rng) {
-    float keep = (float) (1.0 / (1.0 - p)); // infinite for p = 1, but then nothing is kept
-    for (int i = 0; i < n; i++) {
-      mask[maskOff + i] = rng.nextDouble() < p ? 0f : keep;
-    }
+    float keep = keepScale(p);
+    long start = rng.reserve(n);
+    Parallel.forRange(n, 8L * n, (part, from, to) -> {
+      for (int i = from; i < to; i++) {
+        mask[maskOff + i] = Generator.doubleAt(start, i) < p ? 0f : keep;
+      }
+    });
+  }
+
+  /** {@code 1 / (1 - p)} in float: what dropout scales the kept entries by (infinite for p = 1, but then nothing is kept). */
+  public static float keepScale(double p) {
+    return (float) (1.0 / (1.0 - p));
   }
 
   /** {@code out = x * mask}: dropout's forward (x the input) and its backward (x the output gradient). */

@@ -126,6 +126,29 @@ public final class ElementwiseKernels {
       // ---------------------------------------------------------------- arithmetic
 
       // out = a * b, same shapes (also dropout's mask, forward and backward)
+      // SplitMix64's output mix (Stafford's variant 13), as dev.kiln.runtime.Generator's mix64.
+      __device__ __forceinline__ unsigned long long kiln_mix64(unsigned long long z) {
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+        return z ^ (z >> 31);
+      }
+
+      // Inverted dropout: mask[i] = (draw i < p) ? 0 : keep, out[i] = x[i] * mask[i]. Draw i of the
+      // block the host generator reserved at state `start` is mix64(start + (i + 1) * gamma) >> 11
+      // times 2^-53, the double Generator.nextDouble() returns: the same mask as on the CPU, drawn
+      // here without a host loop or an upload. p arrives as the bits of a double.
+      extern "C" __global__ void kiln_dropout(float* out, float* mask, const float* x, long long start,
+          long long pBits, float keep, long long n) {
+        long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (i < n) {
+          unsigned long long z = kiln_mix64((unsigned long long) start + (unsigned long long) (i + 1) * 0x9e3779b97f4a7c15ULL);
+          double u = (double) (z >> 11) * 1.1102230246251565e-16; // 2^-53
+          float m = u < __longlong_as_double(pBits) ? 0.0f : keep;
+          mask[i] = m;
+          out[i] = x[i] * m;
+        }
+      }
+
       extern "C" __global__ void kiln_mul(float* out, const float* a, const float* b, long long n) {
         long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
         if (i < n) out[i] = a[i] * b[i];
@@ -486,7 +509,17 @@ public final class ElementwiseKernels {
 
   // ------------------------------------------------------------------ arithmetic
 
-  /** {@code out = a * b}, same shapes; also applies dropout's mask. */
+  /**
+   * Inverted dropout over {@code n} values: writes the mask (0, or {@code keep} = 1 / (1 - p)) and
+   * {@code out = x * mask}. Value {@code i} takes draw {@code i} of the block a {@code
+   * dev.kiln.runtime.Generator} reserved at state {@code start}: the mask is the CPU's, bit for bit.
+   */
+  public static void dropout(long out, long mask, long x, long start, double p, float keep, long n) {
+    requireCount("dropout", n);
+    kernel("kiln_dropout").launch1d(n, out, mask, x, start, Double.doubleToRawLongBits(p), keep, n);
+  }
+
+  /** {@code out = a * b}, same shapes; also applies dropout's mask in the backward. */
   public static void mul(long out, long a, long b, long n) {
     requireCount("mul", n);
     kernel("kiln_mul").launch1d(n, out, a, b, n);

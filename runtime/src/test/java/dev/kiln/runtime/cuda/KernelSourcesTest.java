@@ -39,7 +39,7 @@ class KernelSourcesTest {
         "kiln_sigmoid_forward", "kiln_sigmoid_backward",
         "kiln_tanh_forward", "kiln_tanh_backward",
         "kiln_leaky_relu_forward", "kiln_leaky_relu_backward",
-        "kiln_mul", "kiln_add_repeated", "kiln_mul_repeated", "kiln_scale", "kiln_fill_scaled",
+        "kiln_dropout", "kiln_mul", "kiln_add_repeated", "kiln_mul_repeated", "kiln_scale", "kiln_fill_scaled",
         "kiln_sum_partials", "kiln_sum_finish", "kiln_sum_rows",
         "kiln_softmax_rows_forward", "kiln_softmax_rows_backward",
         "kiln_softmax_strided_forward", "kiln_softmax_strided_backward",
