@@ -43,9 +43,8 @@ public final class Main {
       "or downloaded into ~/.kiln/datasets/mnist.",
       "FashionMNIST is read from $KILN_DATA, ~/.kiln/datasets/fashion-mnist or",
       "/usr/share/datasets/fashion-mnist (Debian: apt-get install dataset-fashion-mnist).",
-      "CIFAR-10 is not downloaded: extract the files of cifar-10-batches-bin from",
-      "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz into ~/.kiln/datasets/cifar-10-batches-bin",
-      "or $KILN_DATA/cifar-10-batches-bin.");
+      "CIFAR-10 is read from $KILN_DATA/cifar-10-batches-bin or ~/.kiln/datasets/cifar-10-batches-bin, or",
+      "downloaded there (https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz, 162 MB, checked and extracted).");
 
   private Main() {}
 

@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 
@@ -21,8 +22,12 @@ import java.util.stream.IntStream;
  * {@link #train()} and {@link #test()} look for them where {@link FashionMnist} looks for its files,
  * in a directory named {@value #DIRECTORY}: under (or directly in) the directory named by the system
  * property {@code kiln.data} or the environment variable {@code KILN_DATA}, then in {@code
- * ~/.kiln/datasets/cifar-10-batches-bin}. They are not downloaded: extract {@value #ARCHIVE} there
- * yourself.
+ * ~/.kiln/datasets/cifar-10-batches-bin}. When none holds them, the binary archive ({@value
+ * #ARCHIVE}, 162 MB) is downloaded to {@code ~/.kiln/datasets}, checked against its published MD5
+ * checksum, its six batch files extracted into {@code ~/.kiln/datasets/cifar-10-batches-bin}, and
+ * the archive deleted, as torchvision's {@code CIFAR10(download=True)} does. The system property
+ * {@code kiln.cifar10.mirror} or the environment variable {@code KILN_CIFAR10_MIRROR} names another
+ * place to download {@code cifar-10-binary.tar.gz} from.
  */
 public final class Cifar10 {
   /** The directory the binary archive extracts to, and the one searched for. */
@@ -40,7 +45,13 @@ public final class Cifar10 {
       IntStream.rangeClosed(1, 5).mapToObj(i -> "data_batch_" + i + ".bin").collect(Collectors.toUnmodifiableList());
   static final List<String> TEST_FILES = List.of("test_batch.bin");
 
-  private static final DatasetFiles FILES = DatasetFiles.localOnly("CIFAR-10", DIRECTORY);
+  /** The archive's file name on the mirror. */
+  static final String ARCHIVE_NAME = "cifar-10-binary.tar.gz";
+  /** The MD5 checksum the dataset's page publishes for the archive (170,052,171 bytes). */
+  static final String ARCHIVE_MD5 = "c32a1d4ab5d03f1284b67883e8d87530";
+
+  static final DatasetFiles FILES = new DatasetFiles("CIFAR-10", DIRECTORY, "https://www.cs.toronto.edu/~kriz/",
+      "kiln.cifar10.mirror", "KILN_CIFAR10_MIRROR", Map.of(ARCHIVE_NAME, ARCHIVE_MD5), List.of(), null);
   private static final List<String> CLASS_NAMES = List.of(
       "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck");
 
@@ -91,7 +102,7 @@ public final class Cifar10 {
   /** Reads {@code fileNames} from {@code dir}, or from the first searched directory holding them all when null. */
   private static ImageDataset load(Path dir, List<String> fileNames) {
     try {
-      Path from = dir != null ? dir : locate(fileNames);
+      Path from = dir != null ? dir : locate(FILES, fileNames);
       List<Path> files = new ArrayList<>();
       for (String name : fileNames) {
         Path file = from.resolve(name);
@@ -106,20 +117,44 @@ public final class Cifar10 {
     }
   }
 
-  /** The first searched directory holding every file in {@code fileNames}. */
-  private static Path locate(List<String> fileNames) throws FileNotFoundException {
-    List<Path> searched = FILES.searchDirectories();
+  /**
+   * The first searched directory holding every file in {@code fileNames}; when none does, the
+   * download directory after downloading the archive and extracting it there.
+   *
+   * @throws FileNotFoundException listing the places searched, why the download failed, and where
+   *     to put the files by hand
+   * @throws DatasetFormatException when the downloaded archive cannot be extracted (it is deleted)
+   */
+  static Path locate(DatasetFiles files, List<String> fileNames) throws IOException {
+    List<Path> searched = files.searchDirectories();
     for (Path dir : searched) {
       if (holdsAll(dir, fileNames)) {
         return dir;
       }
     }
-    String places = searched.stream().map(p -> "  " + p).collect(Collectors.joining("\n"));
-    throw new FileNotFoundException("CIFAR-10: " + String.join(", ", fileNames) + " not found in any of\n" + places
-        + "\nKiln does not download CIFAR-10: download " + ARCHIVE + ", extract it, and put the files of its "
-        + DIRECTORY + " directory (" + String.join(", ", allFiles()) + ") in " + FILES.downloadDirectory()
-        + ", or in <dir>/" + DIRECTORY + " for a directory <dir> named by the kiln.data system property or the"
-        + " KILN_DATA environment variable.");
+    Path target = files.downloadDirectory();
+    Path archive = target.resolveSibling(ARCHIVE_NAME);
+    try {
+      if (!Files.isRegularFile(archive)) { // one left by an interrupted extraction passed its checksum
+        files.download(ARCHIVE_NAME, archive.getParent());
+      }
+    } catch (IOException e) {
+      String places = searched.stream().map(p -> "  " + p).collect(Collectors.joining("\n"));
+      var failure = new FileNotFoundException("CIFAR-10: " + String.join(", ", fileNames) + " not found in any of\n"
+          + places + "\nand downloading the archive failed: " + e.getMessage() + "\nDownload " + ARCHIVE + ", extract it,"
+          + " and put the files of its " + DIRECTORY + " directory (" + String.join(", ", allFiles()) + ") in " + target
+          + ", or in <dir>/" + DIRECTORY + " for a directory <dir> named by the kiln.data system property or the"
+          + " KILN_DATA environment variable.");
+      failure.initCause(e);
+      throw failure;
+    }
+    System.err.println("CIFAR-10: extracting " + DIRECTORY + " from " + archive + " to " + target);
+    try {
+      TarGz.extract(archive, DIRECTORY, allFiles(), target);
+    } finally {
+      Files.deleteIfExists(archive); // extracted, or unusable: a later call downloads it again
+    }
+    return target;
   }
 
   private static boolean holdsAll(Path dir, List<String> fileNames) {

@@ -123,14 +123,6 @@ record DatasetFiles(
     return dirs;
   }
 
-  /**
-   * A dataset that is only looked for, never downloaded (it has no mirror): use {@link
-   * #searchDirectories()} and {@link #downloadDirectory()}, not {@link #locate}.
-   */
-  static DatasetFiles localOnly(String name, String directory) {
-    return new DatasetFiles(name, directory, null, null, null, Map.of(), List.of(), null);
-  }
-
   /** Where downloads go, and where a user puts the files: {@code <kiln home>/datasets/<directory>}. */
   Path downloadDirectory() {
     String home = System.getProperty("kiln.home");
@@ -176,7 +168,7 @@ record DatasetFiles(
    *
    * @throws IOException whose message starts with the URL and says what went wrong
    */
-  private void download(String file, Path dir) throws IOException {
+  void download(String file, Path dir) throws IOException {
     URL url = URI.create(mirror() + file).toURL();
     Path target = dir.resolve(file);
     Files.createDirectories(dir);

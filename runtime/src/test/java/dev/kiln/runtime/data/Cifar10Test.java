@@ -20,7 +20,7 @@ class Cifar10Test {
   @TempDir Path dir;
 
   /** {@code count} records; record {@code r} has label {@code r % 10} and every pixel of channel c equal to r + c. */
-  private static byte[] records(int count) {
+  static byte[] records(int count) {
     byte[] bytes = new byte[count * Cifar10.RECORD];
     for (int r = 0; r < count; r++) {
       int offset = r * Cifar10.RECORD;
@@ -95,14 +95,18 @@ class Cifar10Test {
   }
 
   @Test
-  void missingFilesSayWhereToPutThem() throws IOException {
+  void missingFilesThatCannotBeDownloadedSayWhereToPutThem() throws IOException {
     Path home = Files.createDirectories(dir.resolve("home"));
-    try (var p = SystemProperties.set("kiln.data", dir.resolve("data"), "kiln.home", home)) {
+    // an unreachable mirror: the test never downloads the real archive
+    try (var p = SystemProperties.set("kiln.data", dir.resolve("data"), "kiln.home", home,
+        "kiln.cifar10.mirror", "http://127.0.0.1:1/")) {
       assumeFalse(Cifar10.isAvailable(), "CIFAR-10 is installed under $KILN_DATA");
       var e = assertThrows(UncheckedIOException.class, Cifar10::test);
       String message = e.getMessage();
       assertTrue(message.contains(home.resolve("datasets").resolve("cifar-10-batches-bin").toString()), message);
       assertTrue(message.contains(Cifar10.ARCHIVE) && message.contains("test_batch.bin"), message);
+      assertTrue(message.contains("downloading the archive failed: http://127.0.0.1:1/cifar-10-binary.tar.gz: ConnectException"),
+          message);
     }
   }
 
