@@ -83,7 +83,7 @@ public final class Ops {
       return CudaLayerOps.matmul(a, b);
     }
     float[] out = new float[m * n];
-    Blas.sgemm(false, false, m, n, k, 1f, a.buffer(), a.offset(), k, b.buffer(), b.offset(), n, 0f, out, 0, n);
+    Blas.sgemm(false, false, m, n, k, 1f, a.readBuffer(), a.offset(), k, b.readBuffer(), b.offset(), n, 0f, out, 0, n);
     if (!track(a, b)) {
       return Tensor.wrap(out, m, n);
     }
@@ -96,12 +96,12 @@ public final class Ops {
         Tensor da = null, db = null;
         if (needsGrad(0)) {
           float[] d = new float[m * k];
-          Blas.sgemm(false, true, m, k, n, 1f, g.buffer(), g.offset(), n, b.buffer(), b.offset(), n, 0f, d, 0, k);
+          Blas.sgemm(false, true, m, k, n, 1f, g.readBuffer(), g.offset(), n, b.readBuffer(), b.offset(), n, 0f, d, 0, k);
           da = Tensor.wrap(d, m, k);
         }
         if (needsGrad(1)) {
           float[] d = new float[k * n];
-          Blas.sgemm(true, false, k, n, m, 1f, a.buffer(), a.offset(), k, g.buffer(), g.offset(), n, 0f, d, 0, n);
+          Blas.sgemm(true, false, k, n, m, 1f, a.readBuffer(), a.offset(), k, g.readBuffer(), g.offset(), n, 0f, d, 0, n);
           db = Tensor.wrap(d, k, n);
         }
         return new Tensor[] {da, db};
@@ -190,7 +190,7 @@ public final class Ops {
     }
     int n = small.numel();
     float[] out = new float[n];
-    CpuKernels.biasGradient(out, 0, g.buffer(), g.offset(), repeats, n, false);
+    CpuKernels.biasGradient(out, 0, g.readBuffer(), g.offset(), repeats, n, false);
     return Tensor.wrap(out, small.shape());
   }
 
@@ -204,7 +204,7 @@ public final class Ops {
     int repeats = broadcastRepeats("add", a, b);
     int n = b.numel();
     float[] out = new float[a.numel()];
-    CpuKernels.addBiasRows(out, 0, a.buffer(), a.offset(), b.buffer(), b.offset(), repeats, n);
+    CpuKernels.addBiasRows(out, 0, a.readBuffer(), a.offset(), b.readBuffer(), b.offset(), repeats, n);
     if (!track(a, b)) {
       return Tensor.wrap(out, a.shape());
     }
@@ -228,7 +228,7 @@ public final class Ops {
     requireFloat("mul", b);
     int repeats = broadcastRepeats("mul", a, b);
     int n = b.numel();
-    float[] ad = a.buffer(), bd = b.buffer();
+    float[] ad = a.readBuffer(), bd = b.readBuffer();
     int ao = a.offset(), bo = b.offset();
     float[] out = new float[a.numel()];
     for (int r = 0; r < repeats; r++) {
@@ -245,7 +245,7 @@ public final class Ops {
       }
 
       @Override protected Tensor[] backward(Tensor g) {
-        float[] gd = g.buffer();
+        float[] gd = g.readBuffer();
         int go = g.offset();
         Tensor da = null, db = null;
         if (needsGrad(0)) {
@@ -303,7 +303,7 @@ public final class Ops {
     requireFloat("relu", x);
     int n = x.numel();
     float[] out = new float[n];
-    CpuKernels.reluForward(out, 0, x.buffer(), x.offset(), n);
+    CpuKernels.reluForward(out, 0, x.readBuffer(), x.offset(), n);
     if (!track(x)) {
       return Tensor.wrap(out, x.shape());
     }
@@ -314,7 +314,7 @@ public final class Ops {
 
       @Override protected Tensor[] backward(Tensor g) {
         float[] dx = new float[n];
-        CpuKernels.reluBackward(dx, 0, g.buffer(), g.offset(), out, 0, n);
+        CpuKernels.reluBackward(dx, 0, g.readBuffer(), g.offset(), out, 0, n);
         return new Tensor[] {Tensor.wrap(dx, x.shape())};
       }
     });
@@ -340,7 +340,7 @@ public final class Ops {
       return CudaOps.reduceAll(x, factor, name);
     }
     requireFloat(name, x);
-    float[] d = x.buffer();
+    float[] d = x.readBuffer();
     int o = x.offset();
     double s = 0;
     for (int i = 0; i < x.numel(); i++) {
@@ -449,13 +449,13 @@ public final class Ops {
       checkCrossEntropy(logits, target);
       CrossEntropy ce = new CrossEntropy(logits.size(0), logits.size(1), target);
       CpuKernels.crossEntropyForward(
-          ce.losses, ce.probs, logits.buffer(), logits.offset(), target.buffer(), target.offset(), ce.rows, ce.classes);
+          ce.losses, ce.probs, logits.readBuffer(), logits.offset(), target.readBuffer(), target.offset(), ce.rows, ce.classes);
       return ce;
     }
 
     Tensor backward(float[] scale, boolean uniform) {
       float[] d = new float[rows * classes];
-      CpuKernels.crossEntropyBackward(d, scale, uniform, probs, target.buffer(), target.offset(), rows, classes);
+      CpuKernels.crossEntropyBackward(d, scale, uniform, probs, target.readBuffer(), target.offset(), rows, classes);
       return Tensor.wrap(d, rows, classes);
     }
   }
@@ -498,8 +498,8 @@ public final class Ops {
     }
     int[] outShape = {s.batch(), outC, s.outHeight(), s.outWidth()};
     float[] out = new float[Shapes.numel(outShape)];
-    ConvKernels.conv2dForward(out, 0, x.buffer(), x.offset(),
-        weight.buffer(), weight.offset(), bias == null ? null : bias.buffer(), bias == null ? 0 : bias.offset(), s);
+    ConvKernels.conv2dForward(out, 0, x.readBuffer(), x.offset(),
+        weight.readBuffer(), weight.offset(), bias == null ? null : bias.readBuffer(), bias == null ? 0 : bias.offset(), s);
     if (!track(x, weight, bias)) {
       return Tensor.wrap(out, outShape);
     }
@@ -513,8 +513,8 @@ public final class Ops {
         float[] dx = needsGrad(0) ? new float[x.numel()] : null;
         float[] dw = needsGrad(1) ? new float[weight.numel()] : null;
         float[] db = bias != null && needsGrad(2) ? new float[outC] : null;
-        ConvKernels.conv2dBackward(dx, 0, dw, 0, db, 0, false, g.buffer(), g.offset(),
-            x.buffer(), x.offset(), weight.buffer(), weight.offset(), s);
+        ConvKernels.conv2dBackward(dx, 0, dw, 0, db, 0, false, g.readBuffer(), g.offset(),
+            x.readBuffer(), x.offset(), weight.readBuffer(), weight.offset(), s);
         Tensor[] grads = new Tensor[inputs.length];
         grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());
         grads[1] = dw == null ? null : Tensor.wrap(dw, weight.shape());
@@ -543,7 +543,7 @@ public final class Ops {
     int n = Shapes.numel(outShape);
     float[] out = new float[n];
     int[] argmax = new int[n];
-    ConvKernels.maxPool2dForward(out, 0, argmax, x.buffer(), x.offset(), s);
+    ConvKernels.maxPool2dForward(out, 0, argmax, x.readBuffer(), x.offset(), s);
     if (!track(x)) {
       return Tensor.wrap(out, outShape);
     }
@@ -554,7 +554,7 @@ public final class Ops {
 
       @Override protected Tensor[] backward(Tensor g) {
         float[] dx = new float[x.numel()];
-        ConvKernels.maxPool2dBackward(dx, 0, g.buffer(), g.offset(), argmax, s);
+        ConvKernels.maxPool2dBackward(dx, 0, g.readBuffer(), g.offset(), argmax, s);
         return new Tensor[] {Tensor.wrap(dx, x.shape())};
       }
     });
@@ -626,7 +626,7 @@ public final class Ops {
     if (training) {
       mean = new float[c];
       var = new float[c];
-      NormKernels.batchStatistics(mean, 0, var, 0, x.buffer(), x.offset(), n, c, l);
+      NormKernels.batchStatistics(mean, 0, var, 0, x.readBuffer(), x.offset(), n, c, l);
       if (runningMean != null) {
         NormKernels.updateRunningStatistics(
             runningMean.buffer(), runningMean.offset(), runningVar.buffer(), runningVar.offset(), mean, 0, var, 0, c, count, momentum);
@@ -637,7 +637,7 @@ public final class Ops {
       var = runningVar.toFloatArray();
     }
     float[] out = new float[x.numel()];
-    NormKernels.batchNormForward(out, 0, x.buffer(), x.offset(), mean, 0, var, 0,
+    NormKernels.batchNormForward(out, 0, x.readBuffer(), x.offset(), mean, 0, var, 0,
         bufferOrNull(weight), offsetOf(weight), bufferOrNull(bias), offsetOf(bias), n, c, l, eps);
     if (!track(x, weight, bias)) {
       return Tensor.wrap(out, x.shape());
@@ -653,7 +653,7 @@ public final class Ops {
         float[] dx = needsGrad(0) ? new float[x.numel()] : null;
         float[] dw = affine && needsGrad(1) ? new float[c] : null;
         float[] db = affine && needsGrad(2) ? new float[c] : null;
-        NormKernels.batchNormBackward(dx, 0, dw, 0, db, 0, g.buffer(), g.offset(), x.buffer(), x.offset(), mean, 0, var, 0,
+        NormKernels.batchNormBackward(dx, 0, dw, 0, db, 0, g.readBuffer(), g.offset(), x.readBuffer(), x.offset(), mean, 0, var, 0,
             bufferOrNull(weight), offsetOf(weight), n, c, l, eps, training);
         Tensor[] grads = new Tensor[inputs.length];
         grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());
@@ -687,7 +687,7 @@ public final class Ops {
   }
 
   private static float[] bufferOrNull(Tensor t) {
-    return t == null ? null : t.buffer();
+    return t == null ? null : t.readBuffer();
   }
 
   private static int offsetOf(Tensor t) {
@@ -746,7 +746,7 @@ public final class Ops {
     float slope = (float) negativeSlope;
     return unary("leaky_relu", x,
         (out, outOff, in, inOff, n) -> ActivationKernels.leakyReluForward(out, outOff, in, inOff, n, slope),
-        (dx, dxOff, g, gOff, y, yOff, n) -> ActivationKernels.leakyReluBackward(dx, dxOff, g, gOff, x.buffer(), x.offset(), n, slope));
+        (dx, dxOff, g, gOff, y, yOff, n) -> ActivationKernels.leakyReluBackward(dx, dxOff, g, gOff, x.readBuffer(), x.offset(), n, slope));
   }
 
   /**
@@ -815,7 +815,7 @@ public final class Ops {
     requireFloat(name, x);
     int n = x.numel();
     float[] out = new float[n];
-    forwardKernel.run(out, 0, x.buffer(), x.offset(), n);
+    forwardKernel.run(out, 0, x.readBuffer(), x.offset(), n);
     if (!track(x)) {
       return Tensor.wrap(out, x.shape());
     }
@@ -826,7 +826,7 @@ public final class Ops {
 
       @Override protected Tensor[] backward(Tensor g) {
         float[] dx = new float[n];
-        backwardKernel.run(dx, 0, g.buffer(), g.offset(), out, 0, n);
+        backwardKernel.run(dx, 0, g.readBuffer(), g.offset(), out, 0, n);
         return new Tensor[] {Tensor.wrap(dx, x.shape())};
       }
     });
@@ -900,7 +900,7 @@ public final class Ops {
     checkPointwiseLoss(name, input, target);
     int n = input.numel();
     float[] out = new float[n];
-    forwardKernel.run(out, 0, input.buffer(), input.offset(), target.buffer(), target.offset(), n);
+    forwardKernel.run(out, 0, input.readBuffer(), input.offset(), target.readBuffer(), target.offset(), n);
     if (!track(input, target)) {
       return Tensor.wrap(out, input.shape());
     }
@@ -911,7 +911,7 @@ public final class Ops {
 
       @Override protected Tensor[] backward(Tensor g) {
         float[] d = new float[n];
-        backwardKernel.run(d, 0, g.buffer(), g.offset(), input.buffer(), input.offset(), target.buffer(), target.offset(), n);
+        backwardKernel.run(d, 0, g.readBuffer(), g.offset(), input.readBuffer(), input.offset(), target.readBuffer(), target.offset(), n);
         Tensor dInput = Tensor.wrap(d, input.shape());
         return new Tensor[] {needsGrad(0) ? dInput : null, needsGrad(1) ? scale(dInput, -1f) : null};
       }
