@@ -42,7 +42,7 @@ final class Collate {
             "DataLoader: cannot stack sample " + indices[k] + " into a batch: its " + field + " is "
                 + describe(t) + " but sample " + indices[0] + " has " + describe(first));
       }
-      System.arraycopy(t.buffer(), t.offset(), out, k * rowSize, rowSize);
+      System.arraycopy(t.readBuffer(), t.offset(), out, k * rowSize, rowSize);
     }
     return Tensor.wrap(out, first.dtype(), batchShape(examples.length, first.shape()));
   }

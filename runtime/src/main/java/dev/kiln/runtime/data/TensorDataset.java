@@ -61,7 +61,7 @@ public final class TensorDataset implements Dataset<Example>, BatchSource {
     float[] out = new float[Math.multiplyExact(rowSize, indices.length)];
     for (int k = 0; k < indices.length; k++) {
       int row = Objects.checkIndex(indices[k], size());
-      System.arraycopy(t.buffer(), t.offset() + row * rowSize, out, k * rowSize, rowSize);
+      System.arraycopy(t.readBuffer(), t.offset() + row * rowSize, out, k * rowSize, rowSize);
     }
     return Tensor.wrap(out, t.dtype(), batched ? Collate.batchShape(indices.length, rowShape) : rowShape);
   }

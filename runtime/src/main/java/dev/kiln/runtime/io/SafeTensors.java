@@ -151,7 +151,7 @@ public final class SafeTensors {
           || entry.type() != StorageType.forWriting(t.dtype())) {
         throw changedWhileWriting(file);
       }
-      float[] data = t.buffer();
+      float[] data = t.readBuffer();
       for (int i = t.offset(), end = i + t.numel(); i < end; i++) {
         if (buf.remaining() < entry.type().size) {
           writeFully(channel, buf.flip());
