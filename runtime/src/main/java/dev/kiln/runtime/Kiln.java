@@ -45,6 +45,32 @@ public final class Kiln {
     GENERATOR.setState(state);
   }
 
+  private static volatile boolean detectAnomaly;
+  private static final java.util.concurrent.atomic.AtomicLong BACKWARD_CALLS = new java.util.concurrent.atomic.AtomicLong();
+
+  /**
+   * Turns anomaly detection on or off, as PyTorch's {@code torch.autograd.set_detect_anomaly}: while
+   * on, {@link Tensor#backward()} throws a {@link NonFiniteException} when the loss it starts from is
+   * NaN or infinite, or when an operation's backward returns a NaN or infinite gradient (naming the
+   * operation, the input and its shape), with the number of the backward call since detection was
+   * turned on: in a training loop, the step. Every gradient is read on the host, so it slows
+   * training; turn it on to find where a run diverges. Turning it on restarts the count.
+   */
+  public static void setDetectAnomaly(boolean on) {
+    BACKWARD_CALLS.set(0);
+    detectAnomaly = on;
+  }
+
+  /** Whether {@link #setDetectAnomaly anomaly detection} is on. */
+  public static boolean isAnomalyEnabled() {
+    return detectAnomaly;
+  }
+
+  /** Counts a backward call for anomaly detection's messages; 0 when detection is off. */
+  static long countBackward() {
+    return detectAnomaly ? BACKWARD_CALLS.incrementAndGet() : 0;
+  }
+
   /** Whether operations on tensors that require gradients record themselves on the tape. */
   public static boolean isGradEnabled() {
     return NO_GRAD_DEPTH.get()[0] == 0;

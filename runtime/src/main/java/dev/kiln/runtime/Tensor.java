@@ -537,6 +537,10 @@ public final class Tensor {
           "backward(): gradient of shape " + Shapes.toString(gradOutput.shape) + " for a tensor of shape "
               + Shapes.toString(shape));
     }
+    long call = Kiln.countBackward();
+    if (call > 0) {
+      NonFiniteException.check(numel == 1 ? "the loss" : "the output gradient", numel == 1 ? this : gradOutput, call);
+    }
     if (gradFn == null) {
       accumulate(this, gradOutput);
       return;
@@ -558,6 +562,10 @@ public final class Tensor {
           Tensor gin = inputGrads[k];
           if (gin == null || !in.requiresGrad) {
             continue;
+          }
+          if (call > 0) {
+            NonFiniteException.check(fn.name() + " backward's gradient for its input " + k + " " + Shapes.toString(in.shape),
+                gin, call);
           }
           if (in.gradFn == null) {
             accumulate(in, gin);

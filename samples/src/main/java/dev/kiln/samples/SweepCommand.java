@@ -216,17 +216,30 @@ final class SweepCommand {
       int e = epoch;
       double[] sum = {0};
       int[] count = {0, 0}; // steps in the window, steps in the epoch
-      Progress bar = TrainingLoop.epoch(net, loader, criterion, opt,
-          String.format(Locale.ROOT, "%s epoch %d/%d", label, epoch, epochs), loss -> {
-            sum[0] += loss;
-            count[1]++;
-            if (++count[0] == window || count[1] == steps) {
-              lossEpochs.add(e - 1 + (double) count[1] / steps);
-              losses.add(sum[0] / count[0]);
-              sum[0] = 0;
-              count[0] = 0;
-            }
-          });
+      Progress bar;
+      long started = System.nanoTime();
+      try {
+        bar = TrainingLoop.epoch(net, loader, criterion, opt,
+            String.format(Locale.ROOT, "%s epoch %d/%d", label, epoch, epochs), loss -> {
+              sum[0] += loss;
+              count[1]++;
+              if (++count[0] == window || count[1] == steps) {
+                lossEpochs.add(e - 1 + (double) count[1] / steps);
+                losses.add(sum[0] / count[0]);
+                sum[0] = 0;
+                count[0] = 0;
+              }
+            });
+      } catch (TrainingLoop.DivergedException diverged) { // the run ends here, marked as diverged
+        System.out.println(diverged.getMessage());
+        if (count[0] > 0) { // the window that held the bad loss
+          lossEpochs.add(e - 1 + (double) count[1] / steps);
+          losses.add(sum[0] / count[0]);
+        }
+        seconds += (System.nanoTime() - started) / 1e9;
+        accuracies.add(TrainingLoop.evaluate(net, test, null));
+        return new Run(label, s, lossEpochs, losses, accuracies, Double.NaN, seconds);
+      }
       seconds += bar.seconds();
       finalLoss = bar.meanLoss();
       accuracies.add(TrainingLoop.evaluate(net, test, null));

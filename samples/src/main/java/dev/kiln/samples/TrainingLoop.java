@@ -11,17 +11,29 @@ import dev.kiln.runtime.data.Example;
 import dev.kiln.runtime.optim.Optimizer;
 import dev.kiln.runtime.util.ConfusionMatrix;
 import dev.kiln.runtime.util.Progress;
+import java.util.Locale;
 import java.util.function.DoubleConsumer;
 
 /** The tutorials' training and evaluation loops, written once for every sample command. */
 final class TrainingLoop {
   private TrainingLoop() {}
 
+  /** Training stopped because the loss became NaN or infinite: the message names the epoch and the step. */
+  static final class DivergedException extends IllegalStateException {
+    private static final long serialVersionUID = 1L;
+
+    DivergedException(String message) {
+      super(message);
+    }
+  }
+
   /**
    * One epoch the way a PyTorch user writes it: zero the gradients, forward, loss, backward,
    * step, with a progress bar.
    *
    * @return the finished bar, which knows the epoch's mean loss and seconds
+   * @throws DivergedException at the first step whose loss is NaN or infinite (after its step's
+   *     loss reached {@code perStep}): nothing trains usefully from there
    */
   static Progress epoch(Module net, DataLoader<Example> train, Loss criterion, Optimizer opt, String label) {
     return epoch(net, train, criterion, opt, label, loss -> {});
@@ -33,7 +45,9 @@ final class TrainingLoop {
     net.train();
     Device device = deviceOf(net);
     Progress bar = Progress.start(label, train.size());
+    int step = 0;
     for (Batch b : train) {
+      step++;
       opt.zeroGrad();
       Tensor loss = criterion.apply(net.forward(b.x().to(device)), b.y().to(device));
       loss.backward();
@@ -41,6 +55,12 @@ final class TrainingLoop {
       double value = loss.item();
       bar.step(value);
       perStep.accept(value);
+      if (!Double.isFinite(value)) {
+        bar.finish();
+        throw new DivergedException(String.format(Locale.ROOT,
+            "%s: the loss is %s at step %d of %d; training stopped (a smaller learning rate may help)",
+            label, value, step, train.size()));
+      }
     }
     bar.finish();
     return bar;

@@ -71,6 +71,19 @@ class SweepCommandTest {
   }
 
   @Test
+  void aDivergingRunStopsAtItsFirstNonFiniteLossAndTheNextRunsAsUsual() {
+    List<Run> runs = sweep(Vary.LR, List.of("1e30", "0.01"), 2);
+    Run diverged = runs.get(0), fine = runs.get(1);
+    assertTrue(Double.isNaN(diverged.finalLoss()));
+    assertEquals(1, diverged.accuracies().size(), "stopped in its first epoch");
+    assertTrue(diverged.losses().size() <= 2, "no points after the first non-finite loss: " + diverged.losses());
+    assertTrue(diverged.losses().stream().anyMatch(l -> !Double.isFinite(l)), diverged.losses().toString());
+    assertEquals(2, fine.accuracies().size());
+    assertTrue(Double.isFinite(fine.finalLoss()));
+    assertEquals(sweep(Vary.LR, List.of("0.01"), 2).get(0).losses(), fine.losses(), "unaffected by the run before");
+  }
+
+  @Test
   void batchAndOptimizerSweepsChangeOnlyTheirSetting() {
     List<Run> batches = sweep(Vary.BATCH, List.of("32", "128"), 1);
     assertEquals(List.of(BASE.withBatch(32), BASE.withBatch(128)), batches.stream().map(Run::setting).toList());
