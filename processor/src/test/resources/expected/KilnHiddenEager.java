@@ -18,8 +18,8 @@ public final class KilnHiddenEager extends HiddenEager {
     Compiled.batchSize("KilnHiddenEager", x, 4);
     // fc1 Linear(in_features=4, out_features=6, bias=True): [N, 4] -> [N, 6]   HiddenEager.java:19
     Tensor v1 = fc1.apply(x);
-    // sigmoid(fc1.apply(x)): [N, 6] -> [N, 6]   HiddenEager.java:19
-    Tensor v2 = F.sigmoid(v1);
+    // softmax(fc1.apply(x), 1): [N, 6] -> [N, 6]   HiddenEager.java:19
+    Tensor v2 = F.softmax(v1, 1);
     // fc2 Linear(in_features=6, out_features=2, bias=True): [N, 6] -> [N, 2]   HiddenEager.java:20
     Tensor v3 = fc2.apply(v2);
     return new HiddenEager.Outputs(v3, v2);

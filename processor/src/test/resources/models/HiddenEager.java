@@ -1,6 +1,6 @@
 package test;
 
-import static dev.kiln.dsl.F.sigmoid;
+import static dev.kiln.dsl.F.softmax;
 
 import dev.kiln.dsl.Linear;
 import dev.kiln.dsl.Model;
@@ -16,7 +16,7 @@ public class HiddenEager extends Module {
   record Outputs(Tensor output, Tensor hidden) {}
 
   Outputs forwardWithHidden(Tensor x) {
-    Tensor hidden = sigmoid(fc1.apply(x));
+    Tensor hidden = softmax(fc1.apply(x), 1);
     return new Outputs(fc2.apply(hidden), hidden);
   }
 

@@ -102,6 +102,7 @@ class ParityTest {
     "HiddenCnn, test.HiddenCnn, test.KilnHiddenCnn, 1:6:6, 3, true",
     "HiddenArray, test.HiddenArray, test.KilnHiddenArray, 5, 7, true",
     "HiddenEager, test.HiddenEager, test.KilnHiddenEager, 4, 2, false",
+    "Activations, test.Activations, test.KilnActivations, 6, 4, true",
   })
   void compiledMatchesEager(String source, String eagerName, String compiledName, String sampleShape, int classes, boolean fused) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(source));

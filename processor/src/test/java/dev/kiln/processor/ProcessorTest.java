@@ -58,7 +58,8 @@ class ProcessorTest {
       "Mixed, KilnMixed, KilnMixed.java",
       "SmallCnn, KilnSmallCnn, KilnSmallCnn.java",
       "HiddenMlp, KilnHiddenMlp, KilnHiddenMlp.java",
-      "HiddenCnn, KilnHiddenCnn, KilnHiddenCnn.java"
+      "HiddenCnn, KilnHiddenCnn, KilnHiddenCnn.java",
+      "Activations, KilnActivations, KilnActivations.java"
   })
   void generatesTheGoldenSourceWithoutWarnings(String model, String generated, String golden) throws IOException {
     Compilation c = compile(model(model));

@@ -13,8 +13,10 @@ import com.palantir.javapoet.TypeSpec;
 import dev.kiln.dsl.BatchNorm;
 import dev.kiln.dsl.Conv2d;
 import dev.kiln.dsl.Dropout;
+import dev.kiln.dsl.LeakyReLU;
 import dev.kiln.dsl.Linear;
 import dev.kiln.dsl.MaxPool2d;
+import dev.kiln.dsl.Sigmoid;
 import dev.kiln.processor.check.CheckedModel;
 import dev.kiln.processor.ir.LayerIr;
 import dev.kiln.processor.ir.ModelIr;
@@ -309,6 +311,15 @@ public final class Generator {
       switch (k.kind()) {
         case VIEW -> b.add("// a view: no work\n");
         case RELU -> b.addStatement("$T.reluForward($L, $L, $L, $L, n * $L)", KERNELS, out.array, out.offset, in.array, in.offset, k.outPerSample());
+        case ACTIVATION -> {
+          if (k.spec() instanceof LeakyReLU.Spec l) {
+            b.addStatement("$T.leakyReluForward($L, $L, $L, $L, n * $L, $Lf)", ACTIVATIONS, out.array, out.offset, in.array,
+                in.offset, k.outPerSample(), (float) l.negativeSlope());
+          } else {
+            b.addStatement("$T.$LForward($L, $L, $L, $L, n * $L)", ACTIVATIONS, activationName(k), out.array, out.offset,
+                in.array, in.offset, k.outPerSample());
+          }
+        }
         case LINEAR -> {
           String layer = layerField(k.layer());
           String rows = rows(k);
@@ -462,7 +473,7 @@ public final class Generator {
           }
           b.addStatement("$T $L = $L", TENSOR, out, eagerCall(k, in));
         }
-        case VIEW, RELU, CONV, DROPOUT -> b.addStatement("$T $L = $L", TENSOR, out, eagerCall(k, in));
+        case VIEW, RELU, ACTIVATION, CONV, DROPOUT -> b.addStatement("$T $L = $L", TENSOR, out, eagerCall(k, in));
         case EAGER -> throw new IllegalStateException("an unfused plan has no CUDA code");
       }
       locals.put(out, out);
@@ -521,6 +532,11 @@ public final class Generator {
       return CodeBlock.of("$L", in);
     }
     return Functions.call(k.spec(), in);
+  }
+
+  /** The kernels' name of a sigmoid or tanh step: {@code sigmoid}, {@code tanh}. */
+  private static String activationName(Kernel k) {
+    return k.spec() instanceof Sigmoid.Spec ? "sigmoid" : "tanh";
   }
 
   /** A shape with the batch as {@code n}: {@code n, 4, 4, 4}. */
@@ -757,6 +773,16 @@ public final class Generator {
             .addStatement("$T.reluBackward($L, $L, $L, $L, $L, $L, n * $L)", KERNELS, target.array, target.offset,
                 d.array, d.offset, out.array, out.offset, k.outPerSample())
             .endControlFlow();
+      } else if (k.kind() == Kernel.Kind.ACTIVATION) {
+        b.beginControlFlow("if ($L != null)", target.array);
+        if (k.spec() instanceof LeakyReLU.Spec l) { // from the input: its sign picks the slope
+          b.addStatement("$T.leakyReluBackward($L, $L, $L, $L, $L, $L, n * $L, $Lf)", ACTIVATIONS, target.array,
+              target.offset, d.array, d.offset, in.array, in.offset, k.outPerSample(), (float) l.negativeSlope());
+        } else { // from the output: y (1 - y) for sigmoid, 1 - y^2 for tanh
+          b.addStatement("$T.$LBackward($L, $L, $L, $L, $L, $L, n * $L)", ACTIVATIONS, activationName(k), target.array,
+              target.offset, d.array, d.offset, out.array, out.offset, k.outPerSample());
+        }
+        b.endControlFlow();
       } else {
         String layer = layerField(k.layer());
         String rows = rows(k);

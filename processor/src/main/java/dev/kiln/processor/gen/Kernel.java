@@ -32,6 +32,8 @@ record Kernel(
     LINEAR,
     /** A ReLU on its own. */
     RELU,
+    /** Sigmoid, tanh or leaky ReLU: one element-wise pass each way (backward from the output, or the input for leaky ReLU). */
+    ACTIVATION,
     /** Convolution (im2col + GEMM), bias in the same pass. */
     CONV,
     /** Max pooling, argmax kept for backward. */

@@ -4,9 +4,13 @@ import dev.kiln.dsl.BatchNorm;
 import dev.kiln.dsl.Conv2d;
 import dev.kiln.dsl.Dropout;
 import dev.kiln.dsl.Flatten;
+import dev.kiln.dsl.LayerSpec;
+import dev.kiln.dsl.LeakyReLU;
 import dev.kiln.dsl.MaxPool2d;
 import dev.kiln.dsl.Linear;
 import dev.kiln.dsl.ReLU;
+import dev.kiln.dsl.Sigmoid;
+import dev.kiln.dsl.Tanh;
 import dev.kiln.processor.check.CheckedModel;
 import dev.kiln.processor.ir.StepIr;
 import java.util.ArrayList;
@@ -20,9 +24,9 @@ import java.util.Set;
  * Fusion: turns the checked chain of steps into kernels. A Linear followed by a ReLU becomes one
  * GEMM with a bias+ReLU epilogue (its backward masks and reduces the bias gradient in one pass);
  * Flatten (and dropout with p = 0) becomes a view; batch norm takes a following ReLU into its
- * output pass. A model with any layer that has no generated kernel yet (sigmoid, tanh, leaky
- * ReLU, softmax) is planned as {@link Kernel.Kind#EAGER} steps throughout, each running its
- * layer's eager kernels. A value the method returns (one of several outputs) keeps a pass of its
+ * output pass; sigmoid, tanh and leaky ReLU are element-wise passes of their own. A model with a
+ * layer that has no generated kernel yet (softmax) is planned as {@link Kernel.Kind#EAGER} steps
+ * throughout, each running its layer's eager kernels. A value the method returns (one of several outputs) keeps a pass of its
  * own: a ReLU after it is not fused, since that would overwrite it. Batch norm + ReLU read by a
  * max pooling alone fuses further ({@link #poolFusion}).
  */
@@ -33,7 +37,7 @@ final class Planner {
     List<StepIr> steps = model.ir().steps();
     boolean fusable = steps.stream().allMatch(s -> s.spec() instanceof Linear.Spec || s.spec() instanceof ReLU.Spec
         || s.spec() instanceof Flatten.Spec || s.spec() instanceof Conv2d.Spec || s.spec() instanceof MaxPool2d.Spec
-        || s.spec() instanceof BatchNorm.Options || s.spec() instanceof Dropout.Spec);
+        || s.spec() instanceof BatchNorm.Options || s.spec() instanceof Dropout.Spec || isActivation(s.spec()));
     List<Kernel> kernels = new ArrayList<>();
     for (int i = 0; i < steps.size(); i++) {
       StepIr s = steps.get(i);
@@ -60,6 +64,8 @@ final class Planner {
         kernels.add(new Kernel(Kernel.Kind.POOL, label, s.spec(), s.layer(), null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof Dropout.Spec d && d.p() > 0) {
         kernels.add(new Kernel(Kernel.Kind.DROPOUT, label, s.spec(), s.layer(), null, false, s.input(), s.output(), in, out, s.source()));
+      } else if (isActivation(s.spec())) {
+        kernels.add(new Kernel(Kernel.Kind.ACTIVATION, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof ReLU.Spec) {
         kernels.add(new Kernel(Kernel.Kind.RELU, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
       } else {
@@ -107,6 +113,11 @@ final class Planner {
       }
     }
     return new PoolFusion(masked, onePass);
+  }
+
+  /** Sigmoid, tanh and leaky ReLU: the element-wise activations with a kernel of their own each way. */
+  static boolean isActivation(LayerSpec spec) {
+    return spec instanceof Sigmoid.Spec || spec instanceof Tanh.Spec || spec instanceof LeakyReLU.Spec;
   }
 
   /** {@code fc1 Linear(in_features=...)} for a layer, the call as written for a function. */
