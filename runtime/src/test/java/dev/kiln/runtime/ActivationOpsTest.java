@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.BeforeEach;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /** Activations, dropout and the regression losses: gradients against finite differences, values by hand. */
@@ -104,6 +105,29 @@ class ActivationOpsTest {
     for (int i = 0; i < kept.length; i++) {
       assertTrue(kept[i] == 0f || kept[i] == 1f / 0.75f, "value " + kept[i]);
       assertEquals(kept[i], grad[i], "the gradient of x -> x * mask is the mask");
+    }
+  }
+
+  @Test
+  void tanhAndSigmoidAreTheCorrectlyRoundedFunctionOverTheirWholeRange() {
+    float[] special = {0f, -0f, 1e-38f, -1e-30f, 1e-12f, 3e-8f, -1e-5f, 0.01f, 0.0624f, 0.0625f, -0.0626f, 0.5f, 1f, -3f,
+        9f, 10f, 20f, -88f, 100f, 400f, Float.MIN_VALUE, Float.MAX_VALUE, -Float.MAX_VALUE,
+        Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, Float.NaN};
+    Kiln.manualSeed(9);
+    float[] random = Tensor.randn(100_000).toFloatArray(); // split over the cores
+    for (float[] x : List.of(special, random)) {
+      float[] t = new float[x.length];
+      float[] s = new float[x.length];
+      dev.kiln.runtime.cpu.ActivationKernels.tanhForward(t, 0, x, 0, x.length);
+      dev.kiln.runtime.cpu.ActivationKernels.sigmoidForward(s, 0, x, 0, x.length);
+      for (int i = 0; i < x.length; i++) {
+        float wantT = (float) Math.tanh(x[i]);
+        float wantS = (float) (1 / (1 + Math.exp(-(double) x[i])));
+        assertTrue(Float.compare(wantT, t[i]) == 0 || Math.abs(wantT - t[i]) <= Math.ulp(wantT),
+            "tanh(" + x[i] + ") = " + t[i] + ", want " + wantT);
+        assertTrue(Float.compare(wantS, s[i]) == 0 || Math.abs(wantS - s[i]) <= Math.ulp(wantS),
+            "sigmoid(" + x[i] + ") = " + s[i] + ", want " + wantS);
+      }
     }
   }
 
