@@ -1,5 +1,7 @@
 package dev.kiln.runtime;
 
+import java.util.concurrent.atomic.AtomicLong;
+
 /**
  * Global switches, as in PyTorch's {@code torch} namespace: the random seed and the gradient mode.
  *
@@ -46,7 +48,7 @@ public final class Kiln {
   }
 
   private static volatile boolean detectAnomaly;
-  private static final java.util.concurrent.atomic.AtomicLong BACKWARD_CALLS = new java.util.concurrent.atomic.AtomicLong();
+  private static final AtomicLong BACKWARD_CALLS = new AtomicLong();
 
   /**
    * Turns anomaly detection on or off, as PyTorch's {@code torch.autograd.set_detect_anomaly}: while

@@ -148,6 +148,7 @@ public final class SGD extends Optimizer {
       float carry = first ? 0f : mu; // the first step's buffer is d itself
       boolean ahead = nesterov;
       Parallel.forRange(n, 4L * n, (part, from, to) -> momentumRange(p, g, buf, from, to, rate, decay, mu, carry, keep, ahead));
+      writeBack(momentumBuffer, buf);
     }
     writeBack(param, p);
   }
