@@ -132,6 +132,35 @@ class ActivationOpsTest {
   }
 
   @Test
+  void leakyReluIsTheComparisonsValueForEveryInputWithoutBranching() {
+    float[] special = {0f, -0f, 1e-45f, -1e-45f, 3f, -3f, Float.MAX_VALUE, -Float.MAX_VALUE,
+        Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, Float.NaN};
+    Kiln.manualSeed(4);
+    float[] random = Tensor.randn(70_001).toFloatArray();
+    for (float slope : new float[] {0.01f, 0.2f, -0.5f, 0f}) {
+      for (float[] x : List.of(special, random)) {
+        float[] out = new float[x.length + 2]; // at an offset: the general loop
+        float[] same = new float[x.length];
+        dev.kiln.runtime.cpu.ActivationKernels.leakyReluForward(out, 2, x, 0, x.length, slope);
+        dev.kiln.runtime.cpu.ActivationKernels.leakyReluForward(same, 0, x, 0, x.length, slope);
+        float[] g = new float[x.length];
+        java.util.Arrays.fill(g, 1.5f);
+        float[] dx = new float[x.length];
+        dev.kiln.runtime.cpu.ActivationKernels.leakyReluBackward(dx, 0, g, 0, x, 0, x.length, slope);
+        for (int i = 0; i < x.length; i++) {
+          float want = x[i] > 0f ? x[i] : slope * x[i];
+          assertEquals(Float.floatToIntBits(want), Float.floatToIntBits(out[2 + i]), "forward(" + x[i] + "), slope " + slope);
+          assertEquals(Float.floatToIntBits(want), Float.floatToIntBits(same[i]), "forward(" + x[i] + "), slope " + slope);
+          if (!Float.isNaN(x[i])) {
+            float wantGrad = x[i] > 0f ? 1.5f : slope * 1.5f;
+            assertEquals(Float.floatToIntBits(wantGrad), Float.floatToIntBits(dx[i]), "backward at " + x[i] + ", slope " + slope);
+          }
+        }
+      }
+    }
+  }
+
+  @Test
   void dropoutMaskTakesTheGeneratorsDrawsInOrderOnEveryCore() {
     int n = 100_003; // split over the cores
     Kiln.manualSeed(5);
