@@ -108,6 +108,11 @@ final class SweepCommand {
     double accuracy() {
       return accuracies.get(accuracies.size() - 1);
     }
+
+    /** The varied setting's value as given: {@code 0.01} of {@code lr=0.01}. */
+    String value() {
+      return label.substring(label.indexOf('=') + 1);
+    }
   }
 
   static void run(Args args) {
@@ -168,8 +173,7 @@ final class SweepCommand {
         throw new UncheckedIOException("sweep: " + e.getMessage(), e);
       }
       Run best = runs.stream().max((a, b) -> Double.compare(a.accuracy(), b.accuracy())).orElseThrow();
-      System.out.printf(Locale.ROOT, "RESULT sweep=%s best=%s test_accuracy=%.2f%n", v.option,
-          best.label().substring(v.option.length() + 1), best.accuracy());
+      System.out.printf(Locale.ROOT, "RESULT sweep=%s best=%s test_accuracy=%.2f%n", v.option, best.value(), best.accuracy());
     }
   }
 
@@ -256,7 +260,7 @@ final class SweepCommand {
     t.append("|---|---|---:|---:|---:|---:|---:|---:|\n");
     for (Run r : runs) {
       Setting s = r.setting();
-      t.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %d | %.4f | %.2f | %.1f |%n", r.label().substring(vary.option.length() + 1),
+      t.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %d | %.4f | %.2f | %.1f |%n", r.value(),
           s.optimizer(), number(s.lr()), s.optimizer().equals("sgd") ? number(s.momentum()) : "-", s.batch(),
           r.finalLoss(), r.accuracy(), r.seconds()));
     }
