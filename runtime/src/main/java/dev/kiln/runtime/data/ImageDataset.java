@@ -12,19 +12,17 @@ import java.util.Objects;
  * transforms.Normalize((0.5,), (0.5,))} (or {@code (0.5, 0.5, 0.5)} for each colour channel) does:
  * {@code value = (byte / 255 - 0.5) / 0.5}, in {@code [-1, 1]}.
  *
+ * <p>Other statistics are a call away: {@link #normalized(double[], double[])} gives the same images
+ * under {@code Normalize(mean, std)} (e.g. MNIST's {@code (0.1307,), (0.3081,)}), and {@code
+ * normalized(new double[] {0}, new double[] {1})} is {@code ToTensor()} alone, values in {@code [0,
+ * 1]}.
+ *
  * <p>A sample is an {@link Example} of a {@code [C, H, W]} float image ({@code C} is 1 for
  * greyscale, 3 for RGB) and a rank-0 {@link DType#INT32} label; {@link #gather} builds a {@code [B,
  * C, H, W]} batch and {@code [B]} labels straight from the bytes, without a tensor per sample.
  */
 public final class ImageDataset implements Dataset<Example>, BatchSource {
-  /** The normalised value of each byte. */
-  private static final float[] NORMALISED = new float[256];
-
-  static {
-    for (int b = 0; b < 256; b++) {
-      NORMALISED[b] = (b / 255f - 0.5f) / 0.5f;
-    }
-  }
+  private static final double[] HALF = {0.5};
 
   private final byte[] pixels;
   private final byte[] labels;
@@ -32,14 +30,60 @@ public final class ImageDataset implements Dataset<Example>, BatchSource {
   private final int height;
   private final int width;
   private final List<String> classNames;
+  /** Per channel, the normalised value of each byte. */
+  private final float[][] values;
 
-  private ImageDataset(byte[] pixels, byte[] labels, int channels, int height, int width, List<String> classNames) {
+  private ImageDataset(byte[] pixels, byte[] labels, int channels, int height, int width, List<String> classNames,
+      double[] mean, double[] std) {
     this.pixels = pixels;
     this.labels = labels;
     this.channels = channels;
     this.height = height;
     this.width = width;
     this.classNames = classNames;
+    this.values = new float[channels][256];
+    for (int c = 0; c < channels; c++) {
+      float m = (float) mean[mean.length == 1 ? 0 : c];
+      float sd = (float) std[std.length == 1 ? 0 : c];
+      for (int b = 0; b < 256; b++) {
+        values[c][b] = (b / 255f - m) / sd; // ToTensor then Normalize, in float as torchvision computes them
+      }
+    }
+  }
+
+  private ImageDataset(byte[] pixels, byte[] labels, int channels, int height, int width, List<String> classNames) {
+    this(pixels, labels, channels, height, width, classNames, HALF, HALF);
+  }
+
+  /**
+   * The same images (sharing their bytes) normalised as {@code transforms.ToTensor()} followed by
+   * {@code transforms.Normalize(mean, std)}: {@code (byte / 255 - mean[c]) / std[c]}, with one mean
+   * and one standard deviation for every channel or one per channel.
+   *
+   * @throws IllegalArgumentException when a length is neither 1 nor the channel count, a mean is not
+   *     finite, or a standard deviation is not finite and positive
+   */
+  public ImageDataset normalized(double[] mean, double[] std) {
+    checkPerChannel("mean", mean);
+    checkPerChannel("std", std);
+    for (int i = 0; i < mean.length; i++) {
+      if (!Double.isFinite(mean[i])) {
+        throw new IllegalArgumentException("ImageDataset.normalized: mean[" + i + "] must be finite, got " + mean[i]);
+      }
+    }
+    for (int i = 0; i < std.length; i++) {
+      if (!(std[i] > 0) || Double.isInfinite(std[i])) {
+        throw new IllegalArgumentException("ImageDataset.normalized: std[" + i + "] must be finite and positive, got " + std[i]);
+      }
+    }
+    return new ImageDataset(pixels, labels, channels, height, width, classNames, mean.clone(), std.clone());
+  }
+
+  private void checkPerChannel(String name, double[] v) {
+    if (v.length != 1 && v.length != channels) {
+      throw new IllegalArgumentException("ImageDataset.normalized: " + name + " needs 1 or " + channels
+          + " values (one per channel), got " + v.length);
+    }
   }
 
   /**
@@ -111,10 +155,15 @@ public final class ImageDataset implements Dataset<Example>, BatchSource {
 
   private void copyImage(int index, float[] out, int offset) {
     Objects.checkIndex(index, size());
-    int imageSize = imageSize();
-    int from = index * imageSize;
-    for (int p = 0; p < imageSize; p++) {
-      out[offset + p] = NORMALISED[Byte.toUnsignedInt(pixels[from + p])];
+    int plane = height * width;
+    int from = index * imageSize();
+    for (int c = 0; c < channels; c++) {
+      float[] table = values[c];
+      int at = from + c * plane;
+      int to = offset + c * plane;
+      for (int p = 0; p < plane; p++) {
+        out[to + p] = table[Byte.toUnsignedInt(pixels[at + p])];
+      }
     }
   }
 

@@ -92,4 +92,41 @@ class ImageDatasetTest {
     var e = assertThrows(UncheckedIOException.class, () -> FashionMnist.test(dir));
     assertTrue(e.getMessage().contains(dir.resolve("t10k-images-idx3-ubyte.gz").toString()), e.getMessage());
   }
+
+  @Test
+  void normalizedAppliesToTensorThenNormalizePerChannel() {
+    // two 1x2 RGB images: channel c of image i holds bytes 10*i + c and 255
+    byte[] pixels = new byte[2 * 3 * 2];
+    for (int i = 0; i < 2; i++) {
+      for (int c = 0; c < 3; c++) {
+        pixels[i * 6 + c * 2] = (byte) (10 * i + c);
+        pixels[i * 6 + c * 2 + 1] = (byte) 255;
+      }
+    }
+    ImageDataset d = ImageDataset.ofPixels(pixels, new byte[] {0, 1}, 3, 1, 2, List.of("a", "b"));
+    ImageDataset plain = d.normalized(new double[] {0}, new double[] {1});
+    assertArrayEquals(new float[] {10 / 255f, 1f, 11 / 255f, 1f, 12 / 255f, 1f}, plain.get(1).x().toFloatArray(),
+        "ToTensor alone: byte / 255");
+    double[] mean = {0.4914, 0.4822, 0.4465};
+    double[] std = {0.2470, 0.2435, 0.2616};
+    ImageDataset cifar = d.normalized(mean, std);
+    float[] got = cifar.gather(new int[] {1, 0}).x().toFloatArray();
+    for (int i = 0; i < 2; i++) {
+      int image = 1 - i;
+      for (int c = 0; c < 3; c++) {
+        assertEquals(((10 * image + c) / 255f - (float) mean[c]) / (float) std[c], got[i * 6 + c * 2], "image " + image + " channel " + c);
+        assertEquals((1f - (float) mean[c]) / (float) std[c], got[i * 6 + c * 2 + 1]);
+      }
+    }
+    assertArrayEquals(d.get(0).x().toFloatArray(), d.normalized(new double[] {0.5}, new double[] {0.5}).get(0).x().toFloatArray(),
+        "the default is Normalize(0.5, 0.5)");
+    assertEquals(2, cifar.size());
+    assertEquals(1, cifar.label(1));
+
+    var e = assertThrows(IllegalArgumentException.class, () -> d.normalized(new double[] {0, 0}, new double[] {1}));
+    assertTrue(e.getMessage().contains("mean needs 1 or 3 values") && e.getMessage().contains("got 2"), e.getMessage());
+    e = assertThrows(IllegalArgumentException.class, () -> d.normalized(new double[] {0}, new double[] {1, 0, 1}));
+    assertTrue(e.getMessage().contains("std[1] must be finite and positive, got 0.0"), e.getMessage());
+    assertThrows(IllegalArgumentException.class, () -> d.normalized(new double[] {Double.NaN}, new double[] {1}));
+  }
 }
