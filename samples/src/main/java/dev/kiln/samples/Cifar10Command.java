@@ -27,6 +27,7 @@ final class Cifar10Command {
     double lr = args.number("lr", 0.01);
     double momentum = args.number("momentum", 0.9);
     long seed = args.integer("seed", 0, 0);
+    boolean augment = args.flag("augment");
     Device device = args.device();
     args.rejectUnknown();
 
@@ -43,9 +44,13 @@ final class Cifar10Command {
       System.exit(1);
       return;
     }
+    if (augment) { // torchvision's RandomCrop(32, padding=4) and RandomHorizontalFlip(), training images only
+      trainSet = trainSet.randomCrop(4).randomHorizontalFlip();
+    }
     Kiln.manualSeed(seed);
     Module net = Models.cifar10().to(device);
-    System.out.printf(Locale.ROOT, "CIFAR-10: %d training and %d test images; device %s%n", trainSet.size(), testSet.size(), device);
+    System.out.printf(Locale.ROOT, "CIFAR-10: %d training and %d test images%s; device %s%n", trainSet.size(), testSet.size(),
+        augment ? " (training images randomly cropped with padding 4 and flipped)" : "", device);
     System.out.println(net);
 
     var criterion = new CrossEntropyLoss();

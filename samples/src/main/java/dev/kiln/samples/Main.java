@@ -34,8 +34,9 @@ public final class Main {
       "  save-load [--file PATH] [--seed 0] [--device auto|cpu|cuda]",
       "                train the MLP briefly, save it, load it into a fresh model, compare outputs",
       "  intermediate  read a hidden layer's activation beside the output",
-      "  cifar10 [--epochs 1] [--batch 64] [--lr 0.01] [--momentum 0.9] [--seed 0] [--device auto|cpu|cuda]",
-      "                train the tutorials' CIFAR-10 network and report test accuracy",
+      "  cifar10 [--epochs 1] [--batch 64] [--lr 0.01] [--momentum 0.9] [--seed 0] [--augment] [--device auto|cpu|cuda]",
+      "                train the tutorials' CIFAR-10 network and report test accuracy; --augment crops the",
+      "                training images at random (padding 4) and flips half of them, as torchvision does",
       "",
       "--device auto (the default) runs on CUDA when it loads and works, else on the CPU, saying why;",
       "--device cuda fails with what is missing where it cannot run (driver, CUDA libraries, a GPU).",
@@ -63,7 +64,7 @@ public final class Main {
         case "summary" -> SummaryCommand.run(new Args(args[0], args, 1, Set.of()));
         case "save-load" -> SaveLoadCommand.run(new Args(args[0], args, 1, Set.of()));
         case "intermediate" -> IntermediateCommand.run(new Args(args[0], args, 1, Set.of()));
-        case "cifar10" -> Cifar10Command.run(new Args(args[0], args, 1, Set.of()));
+        case "cifar10" -> Cifar10Command.run(new Args(args[0], args, 1, Set.of("augment")));
         default -> throw new Args.UsageException("unknown command '" + args[0] + "'");
       }
     } catch (Args.UsageException e) {

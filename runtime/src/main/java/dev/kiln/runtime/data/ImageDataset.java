@@ -1,6 +1,8 @@
 package dev.kiln.runtime.data;
 
 import dev.kiln.runtime.DType;
+import dev.kiln.runtime.Generator;
+import dev.kiln.runtime.Kiln;
 import dev.kiln.runtime.Tensor;
 import java.util.Arrays;
 import java.util.List;
@@ -32,27 +34,39 @@ public final class ImageDataset implements Dataset<Example>, BatchSource {
   private final List<String> classNames;
   /** Per channel, the normalised value of each byte. */
   private final float[][] values;
+  /** Random crop: the zero padding on each side before a crop of the original size; 0 for none. */
+  private final int cropPadding;
+  /** Random horizontal flip with probability 1/2. */
+  private final boolean flip;
 
   private ImageDataset(byte[] pixels, byte[] labels, int channels, int height, int width, List<String> classNames,
-      double[] mean, double[] std) {
+      float[][] values, int cropPadding, boolean flip) {
     this.pixels = pixels;
     this.labels = labels;
     this.channels = channels;
     this.height = height;
     this.width = width;
     this.classNames = classNames;
-    this.values = new float[channels][256];
+    this.values = values;
+    this.cropPadding = cropPadding;
+    this.flip = flip;
+  }
+
+  private ImageDataset(byte[] pixels, byte[] labels, int channels, int height, int width, List<String> classNames) {
+    this(pixels, labels, channels, height, width, classNames, tables(channels, HALF, HALF), 0, false);
+  }
+
+  /** Per channel, {@code (b / 255 - mean) / std} for each byte b: ToTensor then Normalize, in float as torchvision computes them. */
+  private static float[][] tables(int channels, double[] mean, double[] std) {
+    float[][] values = new float[channels][256];
     for (int c = 0; c < channels; c++) {
       float m = (float) mean[mean.length == 1 ? 0 : c];
       float sd = (float) std[std.length == 1 ? 0 : c];
       for (int b = 0; b < 256; b++) {
-        values[c][b] = (b / 255f - m) / sd; // ToTensor then Normalize, in float as torchvision computes them
+        values[c][b] = (b / 255f - m) / sd;
       }
     }
-  }
-
-  private ImageDataset(byte[] pixels, byte[] labels, int channels, int height, int width, List<String> classNames) {
-    this(pixels, labels, channels, height, width, classNames, HALF, HALF);
+    return values;
   }
 
   /**
@@ -76,7 +90,33 @@ public final class ImageDataset implements Dataset<Example>, BatchSource {
         throw new IllegalArgumentException("ImageDataset.normalized: std[" + i + "] must be finite and positive, got " + std[i]);
       }
     }
-    return new ImageDataset(pixels, labels, channels, height, width, classNames, mean.clone(), std.clone());
+    return new ImageDataset(pixels, labels, channels, height, width, classNames, tables(channels, mean, std), cropPadding, flip);
+  }
+
+  /**
+   * The same images, each copied out through torchvision's {@code RandomCrop((H, W), padding)}: the
+   * image padded with black ({@code padding} pixels of byte 0 on every side, normalised as any
+   * byte) and a window of the original size taken at a random place. Draws come from {@link
+   * Kiln#generator()}, two per image as it is copied out, so {@link Kiln#manualSeed} repeats them.
+   * For training sets; keeps a horizontal flip already asked for (crop first, as {@code
+   * Compose([RandomCrop, RandomHorizontalFlip])}).
+   *
+   * @throws IllegalArgumentException when {@code padding} is negative
+   */
+  public ImageDataset randomCrop(int padding) {
+    if (padding < 0) {
+      throw new IllegalArgumentException("ImageDataset.randomCrop: padding must be >= 0, got " + padding);
+    }
+    return new ImageDataset(pixels, labels, channels, height, width, classNames, values, padding, flip);
+  }
+
+  /**
+   * The same images, each mirrored left to right with probability 1/2 as it is copied out
+   * (torchvision's {@code RandomHorizontalFlip()}), one draw from {@link Kiln#generator()} per
+   * image after the crop's. For training sets.
+   */
+  public ImageDataset randomHorizontalFlip() {
+    return new ImageDataset(pixels, labels, channels, height, width, classNames, values, cropPadding, true);
   }
 
   private void checkPerChannel(String name, double[] v) {
@@ -157,12 +197,45 @@ public final class ImageDataset implements Dataset<Example>, BatchSource {
     Objects.checkIndex(index, size());
     int plane = height * width;
     int from = index * imageSize();
+    if (cropPadding > 0 || flip) {
+      copyAugmented(from, out, offset);
+      return;
+    }
     for (int c = 0; c < channels; c++) {
       float[] table = values[c];
       int at = from + c * plane;
       int to = offset + c * plane;
       for (int p = 0; p < plane; p++) {
         out[to + p] = table[Byte.toUnsignedInt(pixels[at + p])];
+      }
+    }
+  }
+
+  /**
+   * One image through the random crop and flip: output pixel (y, x) is input pixel (y + dy, x' +
+   * dx), x' mirrored or not, with (dy, dx) in [-padding, padding] drawn first; outside the image,
+   * the padding's black.
+   */
+  private void copyAugmented(int from, float[] out, int offset) {
+    Generator rng = Kiln.generator();
+    int dy = 0, dx = 0;
+    if (cropPadding > 0) {
+      dy = rng.nextInt(2 * cropPadding + 1) - cropPadding; // top of the window in the padded image, less the padding
+      dx = rng.nextInt(2 * cropPadding + 1) - cropPadding;
+    }
+    boolean mirror = flip && rng.nextDouble() < 0.5;
+    int plane = height * width;
+    for (int c = 0; c < channels; c++) {
+      float[] table = values[c];
+      float black = table[0];
+      for (int y = 0; y < height; y++) {
+        int sy = y + dy;
+        int row = offset + c * plane + y * width;
+        for (int x = 0; x < width; x++) {
+          int sx = (mirror ? width - 1 - x : x) + dx;
+          out[row + x] = sy < 0 || sy >= height || sx < 0 || sx >= width
+              ? black : table[Byte.toUnsignedInt(pixels[from + c * plane + sy * width + sx])];
+        }
       }
     }
   }

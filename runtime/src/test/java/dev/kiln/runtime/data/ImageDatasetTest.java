@@ -129,4 +129,74 @@ class ImageDatasetTest {
     assertTrue(e.getMessage().contains("std[1] must be finite and positive, got 0.0"), e.getMessage());
     assertThrows(IllegalArgumentException.class, () -> d.normalized(new double[] {Double.NaN}, new double[] {1}));
   }
+
+  /** What {@code randomCrop(padding)} then {@code randomHorizontalFlip()} should give for one 1-channel image, from the same draws. */
+  private static float[] cropFlip(byte[] image, int h, int w, int padding, boolean flip, dev.kiln.runtime.Generator rng,
+      float[] table) {
+    int dy = 0, dx = 0;
+    if (padding > 0) {
+      dy = rng.nextInt(2 * padding + 1) - padding;
+      dx = rng.nextInt(2 * padding + 1) - padding;
+    }
+    boolean mirror = flip && rng.nextDouble() < 0.5;
+    float[] out = new float[h * w];
+    for (int y = 0; y < h; y++) {
+      for (int x = 0; x < w; x++) {
+        int sy = y + dy, sx = (mirror ? w - 1 - x : x) + dx;
+        out[y * w + x] = sy < 0 || sy >= h || sx < 0 || sx >= w ? table[0] : table[Byte.toUnsignedInt(image[sy * w + sx])];
+      }
+    }
+    return out;
+  }
+
+  @Test
+  void randomCropAndFlipFollowTorchvisionAndTheSeed() {
+    byte[] pixels = new byte[2 * 12];
+    for (int i = 0; i < pixels.length; i++) {
+      pixels[i] = (byte) (10 + i);
+    }
+    ImageDataset d = ImageDataset.ofPixels(pixels, new byte[] {0, 1}, 1, 3, 4, List.of("a", "b"));
+    float[] table = new float[256];
+    for (int b = 0; b < 256; b++) {
+      table[b] = (b / 255f - 0.5f) / 0.5f;
+    }
+    ImageDataset augmented = d.randomCrop(2).randomHorizontalFlip();
+    dev.kiln.runtime.Kiln.manualSeed(21);
+    var replay = new dev.kiln.runtime.Generator(dev.kiln.runtime.Kiln.rngState());
+    int mirrored = 0, shifted = 0;
+    for (int round = 0; round < 200; round++) {
+      float[] got = augmented.gather(new int[] {1, 0}).x().toFloatArray();
+      for (int k = 0; k < 2; k++) {
+        int image = 1 - k;
+        byte[] one = java.util.Arrays.copyOfRange(pixels, image * 12, image * 12 + 12);
+        float[] want = cropFlip(one, 3, 4, 2, true, replay, table);
+        assertArrayEquals(want, java.util.Arrays.copyOfRange(got, k * 12, k * 12 + 12), "round " + round + " image " + image);
+        float[] plain = d.get(image).x().toFloatArray();
+        shifted += java.util.Arrays.equals(want, plain) ? 0 : 1;
+        mirrored += want[0] == plain[3] && want[3] == plain[0] ? 1 : 0;
+      }
+    }
+    assertTrue(shifted > 300, "most windows move: " + shifted + " of 400");
+    assertTrue(mirrored > 2, "some unshifted images are mirrored: " + mirrored); // 1/25 * 1/2 of 400 expected
+
+    ImageDataset flipOnly = d.randomHorizontalFlip();
+    int flips = 0;
+    for (int round = 0; round < 400; round++) {
+      float[] got = flipOnly.get(0).x().toFloatArray();
+      float[] plain = d.get(0).x().toFloatArray();
+      boolean same = java.util.Arrays.equals(got, plain);
+      float[] mirror = new float[12];
+      for (int y = 0; y < 3; y++) {
+        for (int x = 0; x < 4; x++) {
+          mirror[y * 4 + x] = plain[y * 4 + 3 - x];
+        }
+      }
+      assertTrue(same || java.util.Arrays.equals(got, mirror), "either the image or its mirror");
+      flips += same ? 0 : 1;
+    }
+    assertTrue(flips > 150 && flips < 250, "about half mirrored: " + flips + " of 400");
+    assertArrayEquals(d.get(1).x().toFloatArray(), d.randomCrop(0).get(1).x().toFloatArray(), "padding 0 keeps the image");
+    var e = assertThrows(IllegalArgumentException.class, () -> d.randomCrop(-1));
+    assertTrue(e.getMessage().contains("-1"), e.getMessage());
+  }
 }
