@@ -1167,6 +1167,53 @@ def check_tables(k, classpath, workdir):
 
 
 # ----------------------------------------------------------------------------------------------------
+# Element-wise math: exp, log, sqrt, abs, neg, pow, launched as CudaOps does (forward, then backward from the
+# input or the output), against float64; the forwards also bit for bit against the CPU's formula (double, rounded
+# once: MathKernels)
+
+def check_math(k):
+    with np.errstate(all="ignore"):
+        for n in (1, 1000, 4099):
+            seed("math", n)
+            x = (2 * rng.standard_normal(n)).astype(f32)
+            pos = rng.uniform(0.05, 5.0, n).astype(f32)
+            g = rng.standard_normal(n).astype(f32)
+            x[: min(n, len(SPECIALS))] = SPECIALS[: min(n, len(SPECIALS))]
+            cases = [  # name, input, forward kernel args, reference y(x64), backward kernel, from ("x"/"y"), dx(x64, g64)
+                ("exp", x, (), np.exp, "mul", "y", lambda a, gg: gg * np.exp(a)),
+                ("log", pos, (), np.log, "log_backward", "x", lambda a, gg: gg / a),
+                ("sqrt", pos, (), np.sqrt, "sqrt_backward", "y", lambda a, gg: gg / (2 * np.sqrt(a))),
+                ("abs", x, (), np.abs, "abs_backward", "x", lambda a, gg: gg * np.sign(a)),
+                ("neg", x, (), np.negative, "neg", None, lambda a, gg: -gg),
+            ]
+            for e in (3.0, -1.5, 0.0):
+                base = x if e == 3.0 or e == 0.0 else pos
+                cases.append((f"pow {e}", base, (f32(e),), lambda a, e=e: np.power(a, e), "pow_backward", "x",
+                              lambda a, gg, e=e: np.zeros_like(a) if e == 0 else gg * e * np.power(a, e - 1)))
+            for name, xin, extra, fref, bwd, src, dref in cases:
+                kname = "neg" if name == "neg" else name.split()[0] + "_forward"
+                xb, gb, y, dx = k.array(xin), k.array(g), k.empty(n), k.empty(n)
+                k.pointwise(kname, n, y, xb, *extra, n)
+                if bwd == "mul":
+                    k.pointwise("mul", n, dx, gb, y, n)
+                elif bwd == "neg":
+                    k.pointwise("neg", n, dx, gb, n)
+                else:
+                    k.pointwise(bwd, n, dx, gb, xb if src == "x" else y, *extra, n)
+                x64, g64 = xin.astype(np.float64), g.astype(np.float64)
+                cpu = fref(x64).astype(f32)  # MathKernels: the double result rounded once
+                report(f"{name} n={n}", {**errs("y", y.a, in_float_range(fref(x64))),
+                                         **errs("dx", dx.a, in_float_range(dref(x64, g64))),
+                                         "y cpu#": bit_mismatches(y.a, cpu)})
+
+
+def in_float_range(ref):
+    """A float64 reference whose values beyond float32's range are the infinity a float result overflows to."""
+    r = np.asarray(ref, np.float64)
+    return np.where(np.abs(r) > np.finfo(f32).max, np.copysign(np.inf, r), r)
+
+
+# ----------------------------------------------------------------------------------------------------
 # Dropout: the mask drawn on the device from the host generator's SplitMix64 stream
 
 M64 = (1 << 64) - 1
@@ -1224,7 +1271,7 @@ def main():
     sections = [("core", check_core), ("activations", check_activations), ("arithmetic", check_arithmetic),
                 ("sums", check_sums), ("softmax", check_softmax), ("cross-entropy", check_cross_entropy),
                 ("losses", check_losses), ("max pooling", check_max_pool), ("bn", check_batch_norm),
-                ("dropout", check_dropout),
+                ("math", check_math), ("dropout", check_dropout),
                 ("sgd", lambda k: check_sgd(k, OPT_SIZES, "37 params", LATE)),
                 ("sgd", lambda k: check_sgd(k, [5] * 32 + [0], "32 + one empty", set())),
                 ("adam", lambda k: check_adam(k, OPT_SIZES, "37 params", LATE)),

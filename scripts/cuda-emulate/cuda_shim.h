@@ -53,6 +53,8 @@ inline void __syncthreads() {
 KILN_EMU_ROUNDED float __fmul_rn(float a, float b) { return a * b; }
 KILN_EMU_ROUNDED float __fadd_rn(float a, float b) { return a + b; }
 KILN_EMU_ROUNDED float __fsub_rn(float a, float b) { return a - b; }
+KILN_EMU_ROUNDED float __fdiv_rn(float a, float b) { return a / b; }
+KILN_EMU_ROUNDED float __fsqrt_rn(float a) { return std::sqrt(a); }
 KILN_EMU_ROUNDED double __dmul_rn(double a, double b) { return a * b; }
 KILN_EMU_ROUNDED double __dadd_rn(double a, double b) { return a + b; }
 KILN_EMU_ROUNDED double __dsub_rn(double a, double b) { return a - b; }

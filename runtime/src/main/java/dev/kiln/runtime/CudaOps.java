@@ -206,6 +206,37 @@ final class CudaOps {
     return unary("tanh", x, ElementwiseKernels::tanhForward, (dx, g, in, y, n) -> ElementwiseKernels.tanhBackward(dx, g, y, n));
   }
 
+  /** {@link Ops#exp}; the gradient is {@code g * y}. */
+  static Tensor exp(Tensor x) {
+    return unary("exp", x, ElementwiseKernels::expForward, (dx, g, in, y, n) -> ElementwiseKernels.mul(dx, g, y, n));
+  }
+
+  /** {@link Ops#log}; the gradient is {@code g / x}. */
+  static Tensor log(Tensor x) {
+    return unary("log", x, ElementwiseKernels::logForward, (dx, g, in, y, n) -> ElementwiseKernels.logBackward(dx, g, in, n));
+  }
+
+  /** {@link Ops#sqrt}; the gradient is {@code g / (2 y)}. */
+  static Tensor sqrt(Tensor x) {
+    return unary("sqrt", x, ElementwiseKernels::sqrtForward, (dx, g, in, y, n) -> ElementwiseKernels.sqrtBackward(dx, g, y, n));
+  }
+
+  /** {@link Ops#abs}; the gradient is {@code g * sign(x)}. */
+  static Tensor abs(Tensor x) {
+    return unary("abs", x, ElementwiseKernels::absForward, (dx, g, in, y, n) -> ElementwiseKernels.absBackward(dx, g, in, n));
+  }
+
+  /** {@link Ops#neg}; the gradient is {@code -g}. */
+  static Tensor neg(Tensor x) {
+    return unary("neg", x, ElementwiseKernels::negate, (dx, g, in, y, n) -> ElementwiseKernels.negate(dx, g, n));
+  }
+
+  /** {@link Ops#pow}; the gradient is {@code g * e * x^(e - 1)}. */
+  static Tensor pow(Tensor x, float exponent) {
+    return unary("pow", x, (out, in, n) -> ElementwiseKernels.powForward(out, in, exponent, n),
+        (dx, g, in, y, n) -> ElementwiseKernels.powBackward(dx, g, in, exponent, n));
+  }
+
   /** {@link Ops#leakyRelu}; the gradient is taken from the input, as the slope may be negative. */
   static Tensor leakyRelu(Tensor x, double negativeSlope) {
     float slope = (float) negativeSlope;

@@ -5,6 +5,7 @@ import dev.kiln.runtime.cpu.Blas;
 import dev.kiln.runtime.cpu.Conv2dShape;
 import dev.kiln.runtime.cpu.ConvKernels;
 import dev.kiln.runtime.cpu.CpuKernels;
+import dev.kiln.runtime.cpu.MathKernels;
 import dev.kiln.runtime.cpu.NormKernels;
 import dev.kiln.runtime.cpu.Pool2dShape;
 import java.util.Arrays;
@@ -720,6 +721,79 @@ public final class Ops {
     return unary("dropout", x,
         (out, outOff, in, inOff, n) -> ActivationKernels.applyMask(out, outOff, in, inOff, mask, 0, n),
         (dx, dxOff, g, gOff, y, yOff, n) -> ActivationKernels.applyMask(dx, dxOff, g, gOff, mask, 0, n));
+  }
+
+  // ------------------------------------------------------------------ element-wise math
+
+  /** {@code exp(x)} element-wise; any shape. The gradient is {@code g * exp(x)}. */
+  public static Tensor exp(Tensor x) {
+    if (Devices.onCuda("exp", x)) {
+      return CudaOps.exp(x);
+    }
+    return unary("exp", x, MathKernels::expForward, MathKernels::expBackward);
+  }
+
+  /** The natural logarithm element-wise (NaN below 0, -inf at 0); any shape. The gradient is {@code g / x}. */
+  public static Tensor log(Tensor x) {
+    if (Devices.onCuda("log", x)) {
+      return CudaOps.log(x);
+    }
+    return unary("log", x, MathKernels::logForward,
+        (dx, dxOff, g, gOff, y, yOff, n) -> MathKernels.logBackward(dx, dxOff, g, gOff, x.readBuffer(), x.offset(), n));
+  }
+
+  /** {@code sqrt(x)} element-wise (NaN below 0); any shape. The gradient is {@code g / (2 sqrt(x))}, infinite at 0. */
+  public static Tensor sqrt(Tensor x) {
+    if (Devices.onCuda("sqrt", x)) {
+      return CudaOps.sqrt(x);
+    }
+    return unary("sqrt", x, MathKernels::sqrtForward, MathKernels::sqrtBackward);
+  }
+
+  /** {@code |x|} element-wise; any shape. The gradient is {@code g * sign(x)}, 0 at 0 as in PyTorch. */
+  public static Tensor abs(Tensor x) {
+    if (Devices.onCuda("abs", x)) {
+      return CudaOps.abs(x);
+    }
+    return unary("abs", x, MathKernels::absForward,
+        (dx, dxOff, g, gOff, y, yOff, n) -> MathKernels.absBackward(dx, dxOff, g, gOff, x.readBuffer(), x.offset(), n));
+  }
+
+  /** {@code -x}; any shape. The gradient is {@code -g}. */
+  public static Tensor neg(Tensor x) {
+    if (Devices.onCuda("neg", x)) {
+      return CudaOps.neg(x);
+    }
+    return unary("neg", x, MathKernels::negate, (dx, dxOff, g, gOff, y, yOff, n) -> MathKernels.negate(dx, dxOff, g, gOff, n));
+  }
+
+  /**
+   * {@code x^exponent} element-wise ({@code Math.pow}'s rules: NaN for a negative base and a
+   * fractional exponent); any shape. The gradient is {@code g * exponent * x^(exponent - 1)}, 0 for
+   * the exponent 0.
+   */
+  public static Tensor pow(Tensor x, float exponent) {
+    if (!Float.isFinite(exponent)) {
+      throw new IllegalArgumentException("pow: the exponent must be finite, got " + exponent);
+    }
+    if (Devices.onCuda("pow", x)) {
+      return CudaOps.pow(x, exponent);
+    }
+    return unary("pow", x, (out, outOff, in, inOff, n) -> MathKernels.powForward(out, outOff, in, inOff, n, exponent),
+        (dx, dxOff, g, gOff, y, yOff, n) -> MathKernels.powBackward(dx, dxOff, g, gOff, x.readBuffer(), x.offset(), n, exponent));
+  }
+
+  /** {@code a - b}, {@code b} of a's shape or of its trailing dimensions (as {@link #add}): {@code a + (-b)}. */
+  public static Tensor sub(Tensor a, Tensor b) {
+    return add(a, neg(b));
+  }
+
+  /**
+   * {@code a / b}, {@code b} of a's shape or of its trailing dimensions (as {@link #mul}), computed
+   * as {@code a * b^-1}: within an ulp of a true division (PyTorch divides).
+   */
+  public static Tensor div(Tensor a, Tensor b) {
+    return mul(a, pow(b, -1f));
   }
 
   /** {@code 1 / (1 + exp(-x))} element-wise; any shape. The gradient is {@code y * (1 - y)}. */

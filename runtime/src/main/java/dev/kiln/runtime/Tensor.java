@@ -438,6 +438,51 @@ public final class Tensor {
     return Ops.scale(this, scalar);
   }
 
+  /** {@code this - other}; {@code other} of this shape or of its trailing dimensions. */
+  public Tensor sub(Tensor other) {
+    return Ops.sub(this, other);
+  }
+
+  /** {@code this / other} (as {@code this * other^-1}); {@code other} of this shape or of its trailing dimensions. */
+  public Tensor div(Tensor other) {
+    return Ops.div(this, other);
+  }
+
+  /** {@code this / scalar}, as a product with {@code 1 / scalar}. */
+  public Tensor div(float scalar) {
+    return Ops.scale(this, 1f / scalar);
+  }
+
+  /** {@code -this}. */
+  public Tensor neg() {
+    return Ops.neg(this);
+  }
+
+  /** {@code exp(this)} element-wise. */
+  public Tensor exp() {
+    return Ops.exp(this);
+  }
+
+  /** The natural logarithm element-wise. */
+  public Tensor log() {
+    return Ops.log(this);
+  }
+
+  /** The square root element-wise. */
+  public Tensor sqrt() {
+    return Ops.sqrt(this);
+  }
+
+  /** The absolute value element-wise. */
+  public Tensor abs() {
+    return Ops.abs(this);
+  }
+
+  /** {@code this^exponent} element-wise. */
+  public Tensor pow(float exponent) {
+    return Ops.pow(this, exponent);
+  }
+
   public Tensor relu() {
     return Ops.relu(this);
   }

@@ -194,6 +194,19 @@ class CudaOpsTest {
   }
 
   @Test
+  void elementwiseMath() {
+    compare("exp", Match.CLOSE, in -> Ops.exp(in[0]), randn(2f, 7, 33));
+    compare("log", Match.CLOSE, in -> Ops.log(in[0]), Tensor.uniform(0.1f, 5f, 7, 33));
+    compare("sqrt", Match.CLOSE, in -> Ops.sqrt(in[0]), Tensor.uniform(0.1f, 5f, 7, 33));
+    compare("abs", Match.EXACT, in -> Ops.abs(in[0]), Tensor.randn(7, 33));
+    compare("neg", Match.EXACT, in -> Ops.neg(in[0]), Tensor.randn(7, 33));
+    compare("pow 3", Match.CLOSE, in -> Ops.pow(in[0], 3f), Tensor.randn(7, 33));
+    compare("pow -1.5", Match.CLOSE, in -> Ops.pow(in[0], -1.5f), Tensor.uniform(0.5f, 3f, 7, 33));
+    compare("sub", Match.EXACT, in -> Ops.sub(in[0], in[1]), Tensor.randn(7, 33), Tensor.randn(33));
+    compare("div", Match.CLOSE, in -> Ops.div(in[0], in[1]), Tensor.randn(7, 33), Tensor.uniform(0.5f, 3f, 7, 33));
+  }
+
+  @Test
   void sigmoidAndTanh() {
     compare("sigmoid", Match.CLOSE, in -> Ops.sigmoid(in[0]), randn(4f, 7, 33));
     compare("tanh", Match.CLOSE, in -> Ops.tanh(in[0]), randn(2f, 7, 33));

@@ -126,6 +126,68 @@ public final class ElementwiseKernels {
       // ---------------------------------------------------------------- arithmetic
 
       // out = a * b, same shapes (also dropout's mask, forward and backward)
+      // ---------------------------------------------------------------- element-wise math
+      // Values in double, rounded once, as the CPU's MathKernels compute them.
+
+      extern "C" __global__ void kiln_exp_forward(float* out, const float* x, long long n) {
+        long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (i < n) out[i] = (float) exp((double) x[i]);
+      }
+
+      extern "C" __global__ void kiln_log_forward(float* out, const float* x, long long n) {
+        long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (i < n) out[i] = (float) log((double) x[i]);
+      }
+
+      // dx = g / x: log's gradient from its input
+      extern "C" __global__ void kiln_log_backward(float* dx, const float* g, const float* x, long long n) {
+        long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (i < n) dx[i] = __fdiv_rn(g[i], x[i]);
+      }
+
+      extern "C" __global__ void kiln_sqrt_forward(float* out, const float* x, long long n) {
+        long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (i < n) out[i] = __fsqrt_rn(x[i]);
+      }
+
+      // dx = g / (2 y): sqrt's gradient from its output
+      extern "C" __global__ void kiln_sqrt_backward(float* dx, const float* g, const float* y, long long n) {
+        long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (i < n) dx[i] = __fdiv_rn(g[i], 2.0f * y[i]);
+      }
+
+      extern "C" __global__ void kiln_abs_forward(float* out, const float* x, long long n) {
+        long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (i < n) out[i] = fabsf(x[i]);
+      }
+
+      // dx = g * sign(x), sign(+-0) = +0, NaN for NaN (the CPU's MathKernels.absBackward)
+      extern "C" __global__ void kiln_abs_backward(float* dx, const float* g, const float* x, long long n) {
+        long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (i < n) {
+          float v = x[i];
+          float s = v > 0.0f ? 1.0f : (v < 0.0f ? -1.0f : (v == v ? 0.0f : v));
+          dx[i] = g[i] * s;
+        }
+      }
+
+      // out = -x: negation, and its own gradient's rule
+      extern "C" __global__ void kiln_neg(float* out, const float* x, long long n) {
+        long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (i < n) out[i] = -x[i];
+      }
+
+      extern "C" __global__ void kiln_pow_forward(float* out, const float* x, float e, long long n) {
+        long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (i < n) out[i] = (float) pow((double) x[i], (double) e);
+      }
+
+      // dx = g * e * x^(e - 1), 0 for e = 0
+      extern "C" __global__ void kiln_pow_backward(float* dx, const float* g, const float* x, float e, long long n) {
+        long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (i < n) dx[i] = e == 0.0f ? 0.0f : (float) ((double) g[i] * ((double) e * pow((double) x[i], (double) e - 1.0)));
+      }
+
       // SplitMix64's output mix (Stafford's variant 13), as dev.kiln.runtime.Generator's mix64.
       __device__ __forceinline__ unsigned long long kiln_mix64(unsigned long long z) {
         z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
@@ -508,6 +570,68 @@ public final class ElementwiseKernels {
   }
 
   // ------------------------------------------------------------------ arithmetic
+
+  // ------------------------------------------------------------------ element-wise math
+
+  /** {@code out = exp(x)}; the gradient is a {@link #mul} by the output. */
+  public static void expForward(long out, long x, long n) {
+    requireCount("exp_forward", n);
+    kernel("kiln_exp_forward").launch1d(n, out, x, n);
+  }
+
+  /** {@code out = log(x)}. */
+  public static void logForward(long out, long x, long n) {
+    requireCount("log_forward", n);
+    kernel("kiln_log_forward").launch1d(n, out, x, n);
+  }
+
+  /** {@code dx = g / x}. */
+  public static void logBackward(long dx, long g, long x, long n) {
+    requireCount("log_backward", n);
+    kernel("kiln_log_backward").launch1d(n, dx, g, x, n);
+  }
+
+  /** {@code out = sqrt(x)}, correctly rounded. */
+  public static void sqrtForward(long out, long x, long n) {
+    requireCount("sqrt_forward", n);
+    kernel("kiln_sqrt_forward").launch1d(n, out, x, n);
+  }
+
+  /** {@code dx = g / (2 y)}, {@code y} the square root. */
+  public static void sqrtBackward(long dx, long g, long y, long n) {
+    requireCount("sqrt_backward", n);
+    kernel("kiln_sqrt_backward").launch1d(n, dx, g, y, n);
+  }
+
+  /** {@code out = |x|}. */
+  public static void absForward(long out, long x, long n) {
+    requireCount("abs_forward", n);
+    kernel("kiln_abs_forward").launch1d(n, out, x, n);
+  }
+
+  /** {@code dx = g * sign(x)}, sign(0) = 0. */
+  public static void absBackward(long dx, long g, long x, long n) {
+    requireCount("abs_backward", n);
+    kernel("kiln_abs_backward").launch1d(n, dx, g, x, n);
+  }
+
+  /** {@code out = -x}, also negation's backward. */
+  public static void negate(long out, long x, long n) {
+    requireCount("neg", n);
+    kernel("kiln_neg").launch1d(n, out, x, n);
+  }
+
+  /** {@code out = x^e}. */
+  public static void powForward(long out, long x, float e, long n) {
+    requireCount("pow_forward", n);
+    kernel("kiln_pow_forward").launch1d(n, out, x, e, n);
+  }
+
+  /** {@code dx = g * e * x^(e - 1)}, 0 for {@code e = 0}. */
+  public static void powBackward(long dx, long g, long x, float e, long n) {
+    requireCount("pow_backward", n);
+    kernel("kiln_pow_backward").launch1d(n, dx, g, x, e, n);
+  }
 
   /**
    * Inverted dropout over {@code n} values: writes the mask (0, or {@code keep} = 1 / (1 - p)) and

@@ -1,0 +1,106 @@
+package dev.kiln.runtime.cpu;
+
+/**
+ * Element-wise math on the CPU: exp, log, sqrt, abs, negation and a power with a constant
+ * exponent, each way. Values are computed in double and rounded once (exp, log and pow through
+ * {@link Math}, whose exp and log are JIT intrinsics); the larger ones run over both cores.
+ * Gradients follow PyTorch's formulas, including at the edges: {@code abs}'s is 0 at 0, {@code
+ * sqrt}'s infinite at 0, {@code pow}'s 0 for the exponent 0.
+ */
+public final class MathKernels {
+  /** Work weight of a transcendental element for {@link Parallel#forRange}. */
+  private static final long TRANSCENDENTAL = 16;
+
+  private MathKernels() {}
+
+  /** {@code out = exp(x)}. */
+  public static void expForward(float[] out, int outOff, float[] x, int xOff, int n) {
+    Parallel.forRange(n, TRANSCENDENTAL * n, (part, from, to) -> {
+      for (int i = from; i < to; i++) {
+        out[outOff + i] = (float) Math.exp(x[xOff + i]);
+      }
+    });
+  }
+
+  /** {@code dx = g * y}: exp's gradient, from its output {@code y}. */
+  public static void expBackward(float[] dx, int dxOff, float[] g, int gOff, float[] y, int yOff, int n) {
+    for (int i = 0; i < n; i++) {
+      dx[dxOff + i] = g[gOff + i] * y[yOff + i];
+    }
+  }
+
+  /** {@code out = log(x)} (NaN below 0, -inf at 0). */
+  public static void logForward(float[] out, int outOff, float[] x, int xOff, int n) {
+    Parallel.forRange(n, TRANSCENDENTAL * n, (part, from, to) -> {
+      for (int i = from; i < to; i++) {
+        out[outOff + i] = (float) Math.log(x[xOff + i]);
+      }
+    });
+  }
+
+  /** {@code dx = g / x}: log's gradient, from the input. */
+  public static void logBackward(float[] dx, int dxOff, float[] g, int gOff, float[] x, int xOff, int n) {
+    for (int i = 0; i < n; i++) {
+      dx[dxOff + i] = g[gOff + i] / x[xOff + i];
+    }
+  }
+
+  /** {@code out = sqrt(x)}, correctly rounded (NaN below 0). */
+  public static void sqrtForward(float[] out, int outOff, float[] x, int xOff, int n) {
+    for (int i = 0; i < n; i++) {
+      out[outOff + i] = (float) Math.sqrt(x[xOff + i]);
+    }
+  }
+
+  /** {@code dx = g / (2 y)}: sqrt's gradient from its output {@code y} (infinite at 0). */
+  public static void sqrtBackward(float[] dx, int dxOff, float[] g, int gOff, float[] y, int yOff, int n) {
+    for (int i = 0; i < n; i++) {
+      dx[dxOff + i] = g[gOff + i] / (2f * y[yOff + i]);
+    }
+  }
+
+  /** {@code out = |x|}. */
+  public static void absForward(float[] out, int outOff, float[] x, int xOff, int n) {
+    for (int i = 0; i < n; i++) {
+      out[outOff + i] = Math.abs(x[xOff + i]);
+    }
+  }
+
+  /** {@code dx = g * sign(x)}, with sign(±0) = +0 as PyTorch's {@code (0 < x) - (x < 0)} (NaN for NaN). */
+  public static void absBackward(float[] dx, int dxOff, float[] g, int gOff, float[] x, int xOff, int n) {
+    for (int i = 0; i < n; i++) {
+      float v = x[xOff + i];
+      float sign = v > 0f ? 1f : v < 0f ? -1f : v == v ? 0f : v;
+      dx[dxOff + i] = g[gOff + i] * sign;
+    }
+  }
+
+  /** {@code out = -x}: negation, which is also its own gradient's rule ({@code dx = -g}). */
+  public static void negate(float[] out, int outOff, float[] x, int xOff, int n) {
+    for (int i = 0; i < n; i++) {
+      out[outOff + i] = -x[xOff + i];
+    }
+  }
+
+  /** {@code out = x^e} ({@link Math#pow}'s special cases: x^0 = 1, NaN for a negative x and a fractional e). */
+  public static void powForward(float[] out, int outOff, float[] x, int xOff, int n, float e) {
+    Parallel.forRange(n, TRANSCENDENTAL * n, (part, from, to) -> {
+      for (int i = from; i < to; i++) {
+        out[outOff + i] = (float) Math.pow(x[xOff + i], e);
+      }
+    });
+  }
+
+  /** {@code dx = g * e * x^(e - 1)}, and 0 for {@code e = 0} (PyTorch's rule, even at x = 0). */
+  public static void powBackward(float[] dx, int dxOff, float[] g, int gOff, float[] x, int xOff, int n, float e) {
+    if (e == 0f) {
+      java.util.Arrays.fill(dx, dxOff, dxOff + n, 0f);
+      return;
+    }
+    Parallel.forRange(n, TRANSCENDENTAL * n, (part, from, to) -> {
+      for (int i = from; i < to; i++) {
+        dx[dxOff + i] = (float) (g[gOff + i] * (e * Math.pow(x[xOff + i], e - 1.0)));
+      }
+    });
+  }
+}

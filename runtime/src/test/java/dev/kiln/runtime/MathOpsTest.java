@@ -1,0 +1,89 @@
+package dev.kiln.runtime;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** exp, log, sqrt, abs, neg, pow, sub, div: values as Java's Math rounded once, gradients against finite differences. */
+class MathOpsTest {
+  private static final double EPS = 1e-2;
+  private static final double ATOL = 2e-3;
+  private static final double RTOL = 2e-3;
+
+  @BeforeEach
+  void seed() {
+    Kiln.manualSeed(17);
+  }
+
+  /** Values in [low, low + span), for ops defined on part of the line. */
+  private static Tensor in(float low, float span, int... shape) {
+    return Tensor.uniform(low, low + span, shape).requiresGrad(true);
+  }
+
+  @Test
+  void gradients() {
+    GradCheck.check("exp", in -> Ops.exp(in[0]), EPS, ATOL, RTOL, in(-2, 3, 3, 4));
+    GradCheck.check("log", in -> Ops.log(in[0]), 1e-3, ATOL, RTOL, in(0.5f, 3, 3, 4));
+    GradCheck.check("sqrt", in -> Ops.sqrt(in[0]), 1e-3, ATOL, RTOL, in(0.5f, 3, 3, 4));
+    GradCheck.check("abs", in -> Ops.abs(in[0]), EPS, ATOL, RTOL, GradCheck.awayFromZero(0.05f, 4, 5).requiresGrad(true));
+    GradCheck.check("neg", in -> Ops.neg(in[0]), EPS, ATOL, RTOL, in(-2, 4, 6));
+    GradCheck.check("pow 3", in -> Ops.pow(in[0], 3f), EPS, ATOL, RTOL, in(-2, 4, 2, 5));
+    GradCheck.check("pow -0.5", in -> Ops.pow(in[0], -0.5f), 1e-3, ATOL, RTOL, in(0.5f, 2, 2, 5));
+    GradCheck.check("sub", in -> Ops.sub(in[0], in[1]), EPS, ATOL, RTOL, in(-1, 2, 3, 4), in(-1, 2, 3, 4));
+    GradCheck.check("sub broadcast", in -> Ops.sub(in[0], in[1]), EPS, ATOL, RTOL, in(-1, 2, 3, 4), in(-1, 2, 4));
+    GradCheck.check("div", in -> Ops.div(in[0], in[1]), 1e-3, ATOL, RTOL, in(-1, 2, 3, 4), in(0.5f, 2, 3, 4));
+    GradCheck.check("div broadcast", in -> Ops.div(in[0], in[1]), 1e-3, ATOL, RTOL, in(-1, 2, 3, 4), in(0.5f, 2, 4));
+  }
+
+  @Test
+  void valuesAreMathsRoundedOnceIncludingTheEdges() {
+    float[] x = {0f, -0f, 1f, -1f, 0.5f, 2f, 1e-30f, 88f, 89f, -104f, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, Float.NaN};
+    Tensor t = Tensor.of(x.clone(), x.length);
+    float[] exp = t.exp().toFloatArray(), log = t.log().toFloatArray(), sqrt = t.sqrt().toFloatArray();
+    float[] abs = t.abs().toFloatArray(), neg = t.neg().toFloatArray(), cube = t.pow(3f).toFloatArray();
+    float[] root = t.pow(0.5f).toFloatArray();
+    for (int i = 0; i < x.length; i++) {
+      String at = " at " + x[i];
+      assertEquals(Float.floatToIntBits((float) Math.exp(x[i])), Float.floatToIntBits(exp[i]), "exp" + at);
+      assertEquals(Float.floatToIntBits((float) Math.log(x[i])), Float.floatToIntBits(log[i]), "log" + at);
+      assertEquals(Float.floatToIntBits((float) Math.sqrt(x[i])), Float.floatToIntBits(sqrt[i]), "sqrt" + at);
+      assertEquals(Float.floatToIntBits(Math.abs(x[i])), Float.floatToIntBits(abs[i]), "abs" + at);
+      assertEquals(Float.floatToIntBits(-x[i]), Float.floatToIntBits(neg[i]), "neg" + at);
+      assertEquals(Float.floatToIntBits((float) Math.pow(x[i], 3)), Float.floatToIntBits(cube[i]), "pow 3" + at);
+      assertEquals(Float.floatToIntBits((float) Math.pow(x[i], 0.5)), Float.floatToIntBits(root[i]), "pow 0.5" + at);
+    }
+    assertArrayEquals(new float[] {1.5f, -2f}, Tensor.of(new float[] {3, -4}, 2).div(2f).toFloatArray());
+    assertArrayEquals(new float[] {2f, 2f}, Tensor.of(new float[] {3, 5}, 2).sub(Tensor.of(new float[] {1, 3}, 2)).toFloatArray());
+    assertArrayEquals(new float[] {2f, -0.25f}, Tensor.of(new float[] {6, -1}, 2).div(Tensor.of(new float[] {3, 4}, 2)).toFloatArray());
+  }
+
+  @Test
+  void gradientsAtTheEdgesAreTorchs() {
+    Tensor x = Tensor.of(new float[] {0f, -0f, 2f, -3f}, 4).requiresGrad(true);
+    Ops.sum(Ops.abs(x)).backward();
+    assertArrayEquals(new float[] {0f, 0f, 1f, -1f}, x.grad().toFloatArray(), "abs: sign, 0 at 0");
+    Tensor s = Tensor.of(new float[] {0f, 4f}, 2).requiresGrad(true);
+    Ops.sum(Ops.sqrt(s)).backward();
+    assertArrayEquals(new float[] {Float.POSITIVE_INFINITY, 0.25f}, s.grad().toFloatArray(), "sqrt: infinite at 0");
+    Tensor p = Tensor.of(new float[] {0f, 5f}, 2).requiresGrad(true);
+    Ops.sum(Ops.pow(p, 0f)).backward();
+    assertArrayEquals(new float[] {0f, 0f}, p.grad().toFloatArray(), "pow 0: no gradient, even at 0");
+    var e = assertThrows(IllegalArgumentException.class, () -> Ops.pow(p, Float.NaN));
+    assertTrue(e.getMessage().contains("exponent must be finite"), e.getMessage());
+  }
+
+  @Test
+  void largeInputsSplitOverTheCoresGiveTheSameValues() {
+    Tensor x = Tensor.randn(100_003);
+    float[] v = x.toFloatArray();
+    float[] exp = x.exp().toFloatArray(), pow = x.pow(1.7f).toFloatArray();
+    for (int i = 0; i < v.length; i++) {
+      assertEquals((float) Math.exp(v[i]), exp[i]);
+      assertEquals(Float.floatToIntBits((float) Math.pow(v[i], 1.7f)), Float.floatToIntBits(pow[i]));
+    }
+  }
+}
