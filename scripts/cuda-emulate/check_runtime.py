@@ -1207,6 +1207,30 @@ def check_math(k):
                                          "y cpu#": bit_mismatches(y.a, cpu)})
 
 
+def check_along(k):
+    """kiln_sum_along / kiln_spread_along as CudaOps.reduceAlong launches them: bit for bit the CPU's double sum in
+    index order (MathKernels.sumAlong), and the spread gradient exactly."""
+    for outer, size, inner in ((1, 1, 1), (5, 7, 33), (1, 4099, 1), (1000, 3, 1), (3, 0, 4), (2, 5, 0), (0, 3, 2)):
+        for factor in (f32(1), f32(1) / f32(max(size, 1))):
+            seed("along", outer, size, inner, float(factor))
+            x = rng.standard_normal((outer, size, inner)).astype(f32)
+            g = rng.standard_normal((outer, inner)).astype(f32)
+            out, dx = k.empty(outer * inner), k.empty(outer * size * inner)
+            if outer * inner > 0:
+                k.launch1d(k.ew, "kiln_sum_along", outer * inner, out, k.array(x.reshape(-1)), outer, size, inner, factor)
+            if outer * size * inner > 0:
+                k.launch1d(k.ew, "kiln_spread_along", outer * size * inner, dx, k.array(g.reshape(-1)), size, inner, factor,
+                           outer * size * inner)
+            acc = np.zeros((outer, inner), np.float64)
+            for kk in range(size):  # index order, in double
+                acc += x[:, kk, :].astype(np.float64)
+            want = (acc * np.float64(factor)).astype(f32)
+            spread = np.repeat((g * factor)[:, None, :], size, axis=1).astype(f32)
+            report(f"sum_along [{outer}, {size}, {inner}] factor={float(factor):.4g}",
+                   {**errs("out", out.a, acc * np.float64(factor)), "out cpu#": bit_mismatches(out.a, want),
+                    "dx#": bit_mismatches(dx.a, spread)})
+
+
 def in_float_range(ref):
     """A float64 reference whose values beyond float32's range are the infinity a float result overflows to."""
     r = np.asarray(ref, np.float64)
@@ -1271,7 +1295,7 @@ def main():
     sections = [("core", check_core), ("activations", check_activations), ("arithmetic", check_arithmetic),
                 ("sums", check_sums), ("softmax", check_softmax), ("cross-entropy", check_cross_entropy),
                 ("losses", check_losses), ("max pooling", check_max_pool), ("bn", check_batch_norm),
-                ("math", check_math), ("dropout", check_dropout),
+                ("math", check_math), ("along", check_along), ("dropout", check_dropout),
                 ("sgd", lambda k: check_sgd(k, OPT_SIZES, "37 params", LATE)),
                 ("sgd", lambda k: check_sgd(k, [5] * 32 + [0], "32 + one empty", set())),
                 ("adam", lambda k: check_adam(k, OPT_SIZES, "37 params", LATE)),

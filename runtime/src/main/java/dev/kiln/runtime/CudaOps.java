@@ -272,6 +272,31 @@ final class CudaOps {
 
   // ------------------------------------------------------------------ reductions
 
+  /** Ops' {@code reduceAlong}: a sum times {@code factor} along the middle of {@code [outer, size, inner]}. */
+  static Tensor reduceAlong(String name, Tensor x, int outer, int size, int inner, float factor, int[] outShape) {
+    Tensor out = named(name, () -> {
+      Tensor o = empty(outShape);
+      ElementwiseKernels.sumAlong(o.writeCuda(), x.readCuda(), outer, size, inner, factor);
+      return o;
+    });
+    if (!Ops.track(x)) {
+      return out;
+    }
+    return Tensor.ofNode(out, new Node(x) {
+      @Override public String name() {
+        return name;
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        return named(name + " backward", () -> {
+          Tensor dx = empty(x.shape());
+          ElementwiseKernels.spreadAlong(dx.writeCuda(), onGpu(g).readCuda(), outer, size, inner, factor);
+          return new Tensor[] {dx};
+        });
+      }
+    });
+  }
+
   /** Ops' {@code reduceAll}: {@code factor * sum(x)} as a rank-0 tensor; the gradient is {@code g * factor} everywhere. */
   static Tensor reduceAll(Tensor x, float factor, String name) {
     Ops.requireFloat(name, x);

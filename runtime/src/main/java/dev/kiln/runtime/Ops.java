@@ -336,6 +336,58 @@ public final class Ops {
     return reduceAll(x, 1f / x.numel(), "mean");
   }
 
+  /**
+   * Sums along {@code dim} (negative counts from the end), as PyTorch's {@code x.sum(dim, keepdim)}:
+   * the dimension is removed, or kept with size 1 when {@code keepDim}. Added in double.
+   */
+  public static Tensor sum(Tensor x, int dim, boolean keepDim) {
+    return reduceAlong("sum", x, dim, keepDim, false);
+  }
+
+  /** Means along {@code dim}, as PyTorch's {@code x.mean(dim, keepdim)}. */
+  public static Tensor mean(Tensor x, int dim, boolean keepDim) {
+    return reduceAlong("mean", x, dim, keepDim, true);
+  }
+
+  private static Tensor reduceAlong(String name, Tensor x, int dim, boolean keepDim, boolean mean) {
+    requireFloat(name, x);
+    Along a = Along.of(name, x, dim);
+    if (mean && a.size() == 0) {
+      throw new IllegalArgumentException(name + " along dimension " + dim + " of size 0, shape " + Shapes.toString(x.shape()));
+    }
+    int d = Shapes.normalizeDim(dim, x.dim());
+    int[] shape = x.shape();
+    int[] outShape;
+    if (keepDim) {
+      outShape = shape.clone();
+      outShape[d] = 1;
+    } else {
+      outShape = new int[shape.length - 1];
+      System.arraycopy(shape, 0, outShape, 0, d);
+      System.arraycopy(shape, d + 1, outShape, d, shape.length - d - 1);
+    }
+    float factor = mean ? 1f / a.size() : 1f;
+    if (Devices.onCuda(name, x)) {
+      return CudaOps.reduceAlong(name, x, a.outer(), a.size(), a.inner(), factor, outShape);
+    }
+    float[] out = new float[a.outer() * a.inner()];
+    MathKernels.sumAlong(out, 0, x.readBuffer(), x.offset(), a.outer(), a.size(), a.inner(), factor);
+    if (!track(x)) {
+      return Tensor.wrap(out, outShape);
+    }
+    return Tensor.ofNode(out, outShape, new Node(x) {
+      @Override public String name() {
+        return name;
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        float[] dx = new float[x.numel()];
+        MathKernels.spreadAlong(dx, 0, g.readBuffer(), g.offset(), a.outer(), a.size(), a.inner(), factor);
+        return new Tensor[] {Tensor.wrap(dx, x.shape())};
+      }
+    });
+  }
+
   private static Tensor reduceAll(Tensor x, float factor, String name) {
     if (Devices.onCuda(name, x)) {
       return CudaOps.reduceAll(x, factor, name);

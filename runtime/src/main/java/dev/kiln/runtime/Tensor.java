@@ -453,6 +453,26 @@ public final class Tensor {
     return Ops.scale(this, 1f / scalar);
   }
 
+  /** Sums along {@code dim}, which is removed (PyTorch's {@code sum(dim)}). */
+  public Tensor sum(int dim) {
+    return Ops.sum(this, dim, false);
+  }
+
+  /** Sums along {@code dim}, kept with size 1 when {@code keepDim}. */
+  public Tensor sum(int dim, boolean keepDim) {
+    return Ops.sum(this, dim, keepDim);
+  }
+
+  /** Means along {@code dim}, which is removed (PyTorch's {@code mean(dim)}). */
+  public Tensor mean(int dim) {
+    return Ops.mean(this, dim, false);
+  }
+
+  /** Means along {@code dim}, kept with size 1 when {@code keepDim}. */
+  public Tensor mean(int dim, boolean keepDim) {
+    return Ops.mean(this, dim, keepDim);
+  }
+
   /** {@code -this}. */
   public Tensor neg() {
     return Ops.neg(this);

@@ -204,6 +204,9 @@ class CudaOpsTest {
     compare("pow -1.5", Match.CLOSE, in -> Ops.pow(in[0], -1.5f), Tensor.uniform(0.5f, 3f, 7, 33));
     compare("sub", Match.EXACT, in -> Ops.sub(in[0], in[1]), Tensor.randn(7, 33), Tensor.randn(33));
     compare("div", Match.CLOSE, in -> Ops.div(in[0], in[1]), Tensor.randn(7, 33), Tensor.uniform(0.5f, 3f, 7, 33));
+    compare("sum dim 1", Match.EXACT, in -> Ops.sum(in[0], 1, false), Tensor.randn(5, 7, 33));
+    compare("mean dim -1 keepdim", Match.EXACT, in -> Ops.mean(in[0], -1, true), Tensor.randn(5, 7, 33));
+    compare("sum dim 0", Match.EXACT, in -> Ops.sum(in[0], 0, false), Tensor.randn(1000, 3));
   }
 
   @Test

@@ -86,4 +86,45 @@ class MathOpsTest {
       assertEquals(Float.floatToIntBits((float) Math.pow(v[i], 1.7f)), Float.floatToIntBits(pow[i]));
     }
   }
+
+  @Test
+  void sumAndMeanAlongADimension() {
+    Tensor x = Tensor.of(new float[] {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, 2, 3, 2);
+    assertArrayEquals(new int[] {3, 2}, x.sum(0).shape());
+    assertArrayEquals(new float[] {8, 10, 12, 14, 16, 18}, x.sum(0).toFloatArray());
+    assertArrayEquals(new float[] {9, 12, 27, 30}, x.sum(1).toFloatArray());
+    assertArrayEquals(new int[] {2, 1, 2}, x.sum(1, true).shape());
+    assertArrayEquals(new float[] {3, 7, 11, 15, 19, 23}, x.sum(-1).toFloatArray());
+    assertArrayEquals(new float[] {3, 4, 9, 10}, x.mean(1).toFloatArray());
+    assertArrayEquals(new int[] {2, 3, 1}, x.mean(2, true).shape());
+    assertArrayEquals(new int[0], Tensor.of(new float[] {1, 2}, 2).sum(0).shape(), "a vector's sum along 0 is a scalar");
+
+    GradCheck.check("sum dim 1", in -> Ops.sum(in[0], 1, false), EPS, ATOL, RTOL, in(-1, 2, 2, 3, 4));
+    GradCheck.check("mean dim -1 keepdim", in -> Ops.mean(in[0], -1, true), EPS, ATOL, RTOL, in(-1, 2, 2, 3, 4));
+    GradCheck.check("mean dim 0", in -> Ops.mean(in[0], 0, false), EPS, ATOL, RTOL, in(-1, 2, 5, 3));
+
+    var e = assertThrows(IllegalArgumentException.class, () -> x.sum(3));
+    assertTrue(e.getMessage().startsWith("sum of shape [2, 3, 2]"), e.getMessage());
+    e = assertThrows(IllegalArgumentException.class, () -> Tensor.zeros(2, 0).mean(1));
+    assertTrue(e.getMessage().contains("size 0"), e.getMessage());
+    assertArrayEquals(new float[] {0, 0}, Tensor.zeros(2, 0).sum(1).toFloatArray(), "an empty sum is 0");
+  }
+
+  @Test
+  void sumAlongLargeRowsSplitsOverTheCoresInDouble() {
+    Tensor x = Tensor.randn(40_000, 3);
+    float[] v = x.toFloatArray();
+    float[] rows = x.sum(1).toFloatArray();
+    float[] cols = x.sum(0).toFloatArray();
+    double[] want = new double[3];
+    for (int r = 0; r < 40_000; r++) {
+      assertEquals((float) ((double) v[3 * r] + v[3 * r + 1] + v[3 * r + 2]), rows[r]);
+      for (int c = 0; c < 3; c++) {
+        want[c] += v[3 * r + c];
+      }
+    }
+    for (int c = 0; c < 3; c++) {
+      assertEquals((float) want[c], cols[c]);
+    }
+  }
 }

@@ -103,4 +103,40 @@ public final class MathKernels {
       }
     });
   }
+
+  /**
+   * {@code out[o, i] = factor * sum_k x[o, k, i]} over {@code x} seen as {@code [outer, size,
+   * inner]} (a sum or, with {@code factor = 1 / size}, a mean along the middle dimension), added in
+   * double in index order and rounded once; outer rows over both cores.
+   */
+  public static void sumAlong(float[] out, int outOff, float[] x, int xOff, int outer, int size, int inner, float factor) {
+    Parallel.forRange(outer, (long) outer * size * inner, (part, from, to) -> {
+      double[] acc = new double[inner];
+      for (int o = from; o < to; o++) {
+        java.util.Arrays.fill(acc, 0);
+        int base = xOff + o * size * inner;
+        for (int k = 0; k < size; k++) {
+          int row = base + k * inner;
+          for (int i = 0; i < inner; i++) {
+            acc[i] += x[row + i];
+          }
+        }
+        for (int i = 0; i < inner; i++) {
+          out[outOff + o * inner + i] = (float) (acc[i] * factor);
+        }
+      }
+    });
+  }
+
+  /** {@code dx[o, k, i] = factor * g[o, i]}: the gradient of {@link #sumAlong}, the incoming gradient spread along the dimension. */
+  public static void spreadAlong(float[] dx, int dxOff, float[] g, int gOff, int outer, int size, int inner, float factor) {
+    for (int o = 0; o < outer; o++) {
+      for (int k = 0; k < size; k++) {
+        int row = dxOff + (o * size + k) * inner;
+        for (int i = 0; i < inner; i++) {
+          dx[row + i] = g[gOff + o * inner + i] * factor;
+        }
+      }
+    }
+  }
 }

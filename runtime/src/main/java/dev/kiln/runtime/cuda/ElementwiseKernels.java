@@ -188,6 +188,29 @@ public final class ElementwiseKernels {
         if (i < n) dx[i] = e == 0.0f ? 0.0f : (float) ((double) g[i] * ((double) e * pow((double) x[i], (double) e - 1.0)));
       }
 
+      // out[o, i] = factor * sum_k x[o, k, i], x seen as [outer, size, inner]: one thread an output,
+      // added in double in index order, as the CPU's MathKernels.sumAlong
+      extern "C" __global__ void kiln_sum_along(float* out, const float* x, int outer, int size, int inner, float factor) {
+        long long t = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (t < (long long) outer * inner) {
+          int o = (int) (t / inner), i = (int) (t % inner);
+          const float* row = x + (long long) o * size * inner + i;
+          double acc = 0.0;
+          for (int k = 0; k < size; k++) acc += row[(long long) k * inner];
+          out[t] = (float) (acc * factor);
+        }
+      }
+
+      // dx[o, k, i] = factor * g[o, i]: the gradient of kiln_sum_along
+      extern "C" __global__ void kiln_spread_along(float* dx, const float* g, int size, int inner, float factor, long long n) {
+        long long t = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (t < n) {
+          long long o = t / ((long long) size * inner);
+          int i = (int) (t % inner);
+          dx[t] = g[o * inner + i] * factor;
+        }
+      }
+
       // SplitMix64's output mix (Stafford's variant 13), as dev.kiln.runtime.Generator's mix64.
       __device__ __forceinline__ unsigned long long kiln_mix64(unsigned long long z) {
         z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
@@ -631,6 +654,24 @@ public final class ElementwiseKernels {
   public static void powBackward(long dx, long g, long x, float e, long n) {
     requireCount("pow_backward", n);
     kernel("kiln_pow_backward").launch1d(n, dx, g, x, e, n);
+  }
+
+  /** {@code out[o, i] = factor * sum_k x[o, k, i]} over {@code [outer, size, inner]}, added in double. */
+  public static void sumAlong(long out, long x, int outer, int size, int inner, float factor) {
+    requireDims("sum_along", outer, size, inner);
+    long outputs = (long) outer * inner;
+    requireCount("sum_along", outputs);
+    kernel("kiln_sum_along").launch1d(outputs, out, x, outer, size, inner, factor);
+  }
+
+  /** {@code dx[o, k, i] = factor * g[o, i]}, the gradient of {@link #sumAlong}. */
+  public static void spreadAlong(long dx, long g, int outer, int size, int inner, float factor) {
+    long n = (long) outer * size * inner;
+    requireCount("spread_along", n);
+    if (n == 0) {
+      return;
+    }
+    kernel("kiln_spread_along").launch1d(n, dx, g, size, inner, factor, n);
   }
 
   /**
