@@ -116,6 +116,20 @@ class CudaTensorTest {
   }
 
   @Test
+  void gradientClippingOnTheDeviceAsOnTheCpu() {
+    Kiln.manualSeed(8);
+    Tensor g = Tensor.randn(3, 100);
+    Tensor onCpu = Tensor.zeros(3, 100).requiresGrad(true);
+    onCpu.setGrad(Tensor.of(g.toFloatArray(), 3, 100));
+    Tensor onGpu = Tensor.zeros(GPU, 3, 100).requiresGrad(true);
+    onGpu.setGrad(g.to(GPU));
+    double cpuNorm = dev.kiln.runtime.optim.ClipGrad.norm(List.of(onCpu), 2.0);
+    double gpuNorm = dev.kiln.runtime.optim.ClipGrad.norm(List.of(onGpu), 2.0);
+    assertEquals(cpuNorm, gpuNorm, 1e-4 * cpuNorm);
+    assertTrue(relativeError(onGpu.grad().toFloatArray(), onCpu.grad().toFloatArray()) < 1e-5);
+  }
+
+  @Test
   void memoryStatisticsFollowTensorsAndEmptyCacheFreesTheCache() {
     GPU.emptyCache();
     GPU.resetPeakMemoryStats();
