@@ -1231,6 +1231,16 @@ def check_along(k):
                     "dx#": bit_mismatches(dx.a, spread)})
 
 
+def check_transpose(k):
+    for rows, cols in ((1, 1), (1, 7), (37, 301), (300, 2), (0, 5)):
+        seed("transpose", rows, cols)
+        x = rng.standard_normal((rows, cols)).astype(f32)
+        out = k.empty(rows * cols)
+        if rows * cols > 0:
+            k.launch1d(k.ew, "kiln_transpose", rows * cols, out, k.array(x.reshape(-1)), rows, cols)
+        report(f"transpose {rows}x{cols}", {"out#": bit_mismatches(out.a, x.T.reshape(-1))})
+
+
 def in_float_range(ref):
     """A float64 reference whose values beyond float32's range are the infinity a float result overflows to."""
     r = np.asarray(ref, np.float64)
@@ -1295,7 +1305,7 @@ def main():
     sections = [("core", check_core), ("activations", check_activations), ("arithmetic", check_arithmetic),
                 ("sums", check_sums), ("softmax", check_softmax), ("cross-entropy", check_cross_entropy),
                 ("losses", check_losses), ("max pooling", check_max_pool), ("bn", check_batch_norm),
-                ("math", check_math), ("along", check_along), ("dropout", check_dropout),
+                ("math", check_math), ("along", check_along), ("transpose", check_transpose), ("dropout", check_dropout),
                 ("sgd", lambda k: check_sgd(k, OPT_SIZES, "37 params", LATE)),
                 ("sgd", lambda k: check_sgd(k, [5] * 32 + [0], "32 + one empty", set())),
                 ("adam", lambda k: check_adam(k, OPT_SIZES, "37 params", LATE)),

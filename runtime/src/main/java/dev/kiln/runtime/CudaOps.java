@@ -272,6 +272,31 @@ final class CudaOps {
 
   // ------------------------------------------------------------------ reductions
 
+  /** {@link Ops#transpose} of a {@code rows x cols} matrix. */
+  static Tensor transpose(Tensor x, int rows, int cols) {
+    Tensor out = named("transpose", () -> {
+      Tensor o = empty(cols, rows);
+      ElementwiseKernels.transpose(o.writeCuda(), x.readCuda(), rows, cols);
+      return o;
+    });
+    if (!Ops.track(x)) {
+      return out;
+    }
+    return Tensor.ofNode(out, new Node(x) {
+      @Override public String name() {
+        return "transpose";
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        return named("transpose backward", () -> {
+          Tensor dx = empty(rows, cols);
+          ElementwiseKernels.transpose(dx.writeCuda(), onGpu(g).readCuda(), cols, rows);
+          return new Tensor[] {dx};
+        });
+      }
+    });
+  }
+
   /** Ops' {@code reduceAlong}: a sum times {@code factor} along the middle of {@code [outer, size, inner]}. */
   static Tensor reduceAlong(String name, Tensor x, int outer, int size, int inner, float factor, int[] outShape) {
     Tensor out = named(name, () -> {

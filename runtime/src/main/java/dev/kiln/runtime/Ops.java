@@ -835,6 +835,32 @@ public final class Ops {
         (dx, dxOff, g, gOff, y, yOff, n) -> MathKernels.powBackward(dx, dxOff, g, gOff, x.readBuffer(), x.offset(), n, exponent));
   }
 
+  /** The transpose of a matrix ({@code x.t()}): {@code [rows, cols] -> [cols, rows]}, a copy; the gradient is the gradient's transpose. */
+  public static Tensor transpose(Tensor x) {
+    requireRank("transpose", "input", x, 2);
+    requireFloat("transpose", x);
+    int rows = x.size(0), cols = x.size(1);
+    if (Devices.onCuda("transpose", x)) {
+      return CudaOps.transpose(x, rows, cols);
+    }
+    float[] out = new float[rows * cols];
+    MathKernels.transpose(out, 0, x.readBuffer(), x.offset(), rows, cols);
+    if (!track(x)) {
+      return Tensor.wrap(out, cols, rows);
+    }
+    return Tensor.ofNode(out, new int[] {cols, rows}, new Node(x) {
+      @Override public String name() {
+        return "transpose";
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        float[] dx = new float[rows * cols];
+        MathKernels.transpose(dx, 0, g.readBuffer(), g.offset(), cols, rows);
+        return new Tensor[] {Tensor.wrap(dx, rows, cols)};
+      }
+    });
+  }
+
   /** {@code a - b}, {@code b} of a's shape or of its trailing dimensions (as {@link #add}): {@code a + (-b)}. */
   public static Tensor sub(Tensor a, Tensor b) {
     return add(a, neg(b));

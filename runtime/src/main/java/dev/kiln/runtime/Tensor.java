@@ -453,6 +453,11 @@ public final class Tensor {
     return Ops.scale(this, 1f / scalar);
   }
 
+  /** The transpose of a matrix, {@code [rows, cols] -> [cols, rows]} (PyTorch's {@code t()}), as a copy. */
+  public Tensor t() {
+    return Ops.transpose(this);
+  }
+
   /** Sums along {@code dim}, which is removed (PyTorch's {@code sum(dim)}). */
   public Tensor sum(int dim) {
     return Ops.sum(this, dim, false);

@@ -207,6 +207,7 @@ class CudaOpsTest {
     compare("sum dim 1", Match.EXACT, in -> Ops.sum(in[0], 1, false), Tensor.randn(5, 7, 33));
     compare("mean dim -1 keepdim", Match.EXACT, in -> Ops.mean(in[0], -1, true), Tensor.randn(5, 7, 33));
     compare("sum dim 0", Match.EXACT, in -> Ops.sum(in[0], 0, false), Tensor.randn(1000, 3));
+    compare("transpose", Match.EXACT, in -> Ops.transpose(in[0]), Tensor.randn(37, 301));
   }
 
   @Test

@@ -127,4 +127,16 @@ class MathOpsTest {
       assertEquals((float) want[c], cols[c]);
     }
   }
+
+  @Test
+  void transposeOfAMatrix() {
+    Tensor x = Tensor.of(new float[] {1, 2, 3, 4, 5, 6}, 2, 3);
+    assertArrayEquals(new int[] {3, 2}, x.t().shape());
+    assertArrayEquals(new float[] {1, 4, 2, 5, 3, 6}, x.t().toFloatArray());
+    Tensor big = Tensor.randn(70, 45);
+    assertArrayEquals(big.toFloatArray(), big.t().t().toFloatArray(), "tiles past the edges");
+    GradCheck.check("transpose", in -> Ops.matmul(Ops.transpose(in[0]), in[1]), EPS, ATOL, RTOL, in(-1, 2, 4, 3), in(-1, 2, 4, 2));
+    var e = assertThrows(IllegalArgumentException.class, () -> Tensor.randn(2, 3, 4).t());
+    assertTrue(e.getMessage().contains("transpose"), e.getMessage());
+  }
 }

@@ -139,4 +139,18 @@ public final class MathKernels {
       }
     }
   }
+
+  /** {@code out[c, r] = x[r, c]} for {@code x} of {@code rows x cols}, in 32x32 tiles so both sides stay in cache. */
+  public static void transpose(float[] out, int outOff, float[] x, int xOff, int rows, int cols) {
+    final int tile = 32;
+    for (int r0 = 0; r0 < rows; r0 += tile) {
+      for (int c0 = 0; c0 < cols; c0 += tile) {
+        for (int r = r0, rEnd = Math.min(r0 + tile, rows); r < rEnd; r++) {
+          for (int c = c0, cEnd = Math.min(c0 + tile, cols); c < cEnd; c++) {
+            out[outOff + c * rows + r] = x[xOff + r * cols + c];
+          }
+        }
+      }
+    }
+  }
 }

@@ -188,6 +188,15 @@ public final class ElementwiseKernels {
         if (i < n) dx[i] = e == 0.0f ? 0.0f : (float) ((double) g[i] * ((double) e * pow((double) x[i], (double) e - 1.0)));
       }
 
+      // out[c, r] = x[r, c]: one thread an element, reads along rows (coalesced), writes strided
+      extern "C" __global__ void kiln_transpose(float* out, const float* x, int rows, int cols) {
+        long long t = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (t < (long long) rows * cols) {
+          int r = (int) (t / cols), c = (int) (t % cols);
+          out[(long long) c * rows + r] = x[t];
+        }
+      }
+
       // out[o, i] = factor * sum_k x[o, k, i], x seen as [outer, size, inner]: one thread an output,
       // added in double in index order, as the CPU's MathKernels.sumAlong
       extern "C" __global__ void kiln_sum_along(float* out, const float* x, int outer, int size, int inner, float factor) {
@@ -654,6 +663,14 @@ public final class ElementwiseKernels {
   public static void powBackward(long dx, long g, long x, float e, long n) {
     requireCount("pow_backward", n);
     kernel("kiln_pow_backward").launch1d(n, dx, g, x, e, n);
+  }
+
+  /** {@code out[c, r] = x[r, c]} for a {@code rows x cols} matrix. */
+  public static void transpose(long out, long x, int rows, int cols) {
+    requireDims("transpose", rows, cols);
+    long n = (long) rows * cols;
+    requireCount("transpose", n);
+    kernel("kiln_transpose").launch1d(n, out, x, rows, cols);
   }
 
   /** {@code out[o, i] = factor * sum_k x[o, k, i]} over {@code [outer, size, inner]}, added in double. */
