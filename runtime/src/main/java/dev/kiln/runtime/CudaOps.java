@@ -274,34 +274,32 @@ final class CudaOps {
 
   /** {@link Ops#transpose} of a {@code rows x cols} matrix. */
   static Tensor transpose(Tensor x, int rows, int cols) {
-    Tensor out = named("transpose", () -> {
-      Tensor o = empty(cols, rows);
-      ElementwiseKernels.transpose(o.writeCuda(), x.readCuda(), rows, cols);
-      return o;
-    });
-    if (!Ops.track(x)) {
-      return out;
-    }
-    return Tensor.ofNode(out, new Node(x) {
-      @Override public String name() {
-        return "transpose";
-      }
-
-      @Override protected Tensor[] backward(Tensor g) {
-        return named("transpose backward", () -> {
-          Tensor dx = empty(rows, cols);
-          ElementwiseKernels.transpose(dx.writeCuda(), onGpu(g).readCuda(), cols, rows);
-          return new Tensor[] {dx};
-        });
-      }
-    });
+    return reshaping("transpose", x, new int[] {cols, rows},
+        (out, in) -> ElementwiseKernels.transpose(out, in, rows, cols),
+        (dx, g) -> ElementwiseKernels.transpose(dx, g, cols, rows));
   }
 
   /** Ops' {@code reduceAlong}: a sum times {@code factor} along the middle of {@code [outer, size, inner]}. */
   static Tensor reduceAlong(String name, Tensor x, int outer, int size, int inner, float factor, int[] outShape) {
+    return reshaping(name, x, outShape,
+        (out, in) -> ElementwiseKernels.sumAlong(out, in, outer, size, inner, factor),
+        (dx, g) -> ElementwiseKernels.spreadAlong(dx, g, outer, size, inner, factor));
+  }
+
+  /** A kernel from one device array to another, by address. */
+  @FunctionalInterface
+  private interface AddressKernel {
+    void run(long out, long in);
+  }
+
+  /**
+   * Runs a one-input op whose output has a shape of its own ({@code outShape}), and records its
+   * backward, which writes the input's gradient from the output's alone.
+   */
+  private static Tensor reshaping(String name, Tensor x, int[] outShape, AddressKernel forward, AddressKernel backward) {
     Tensor out = named(name, () -> {
       Tensor o = empty(outShape);
-      ElementwiseKernels.sumAlong(o.writeCuda(), x.readCuda(), outer, size, inner, factor);
+      forward.run(o.writeCuda(), x.readCuda());
       return o;
     });
     if (!Ops.track(x)) {
@@ -315,7 +313,7 @@ final class CudaOps {
       @Override protected Tensor[] backward(Tensor g) {
         return named(name + " backward", () -> {
           Tensor dx = empty(x.shape());
-          ElementwiseKernels.spreadAlong(dx.writeCuda(), onGpu(g).readCuda(), outer, size, inner, factor);
+          backward.run(dx.writeCuda(), onGpu(g).readCuda());
           return new Tensor[] {dx};
         });
       }

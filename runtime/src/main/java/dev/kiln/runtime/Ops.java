@@ -370,22 +370,9 @@ public final class Ops {
     if (Devices.onCuda(name, x)) {
       return CudaOps.reduceAlong(name, x, a.outer(), a.size(), a.inner(), factor, outShape);
     }
-    float[] out = new float[a.outer() * a.inner()];
-    MathKernels.sumAlong(out, 0, x.readBuffer(), x.offset(), a.outer(), a.size(), a.inner(), factor);
-    if (!track(x)) {
-      return Tensor.wrap(out, outShape);
-    }
-    return Tensor.ofNode(out, outShape, new Node(x) {
-      @Override public String name() {
-        return name;
-      }
-
-      @Override protected Tensor[] backward(Tensor g) {
-        float[] dx = new float[x.numel()];
-        MathKernels.spreadAlong(dx, 0, g.readBuffer(), g.offset(), a.outer(), a.size(), a.inner(), factor);
-        return new Tensor[] {Tensor.wrap(dx, x.shape())};
-      }
-    });
+    return reshaping(name, x, outShape,
+        (out, in, inOff) -> MathKernels.sumAlong(out, 0, in, inOff, a.outer(), a.size(), a.inner(), factor),
+        (dx, g, gOff) -> MathKernels.spreadAlong(dx, 0, g, gOff, a.outer(), a.size(), a.inner(), factor));
   }
 
   private static Tensor reduceAll(Tensor x, float factor, String name) {
@@ -843,20 +830,36 @@ public final class Ops {
     if (Devices.onCuda("transpose", x)) {
       return CudaOps.transpose(x, rows, cols);
     }
-    float[] out = new float[rows * cols];
-    MathKernels.transpose(out, 0, x.readBuffer(), x.offset(), rows, cols);
+    return reshaping("transpose", x, new int[] {cols, rows},
+        (out, in, inOff) -> MathKernels.transpose(out, 0, in, inOff, rows, cols),
+        (dx, g, gOff) -> MathKernels.transpose(dx, 0, g, gOff, cols, rows));
+  }
+
+  /** A kernel writing a new array from another at an offset. */
+  @FunctionalInterface
+  private interface ArrayKernel {
+    void run(float[] out, float[] in, int inOff);
+  }
+
+  /**
+   * Runs a one-input op whose output has a shape of its own ({@code outShape}), and records its
+   * backward, which writes the input's gradient from the output's alone.
+   */
+  private static Tensor reshaping(String name, Tensor x, int[] outShape, ArrayKernel forward, ArrayKernel backward) {
+    float[] out = new float[Shapes.numel(outShape)];
+    forward.run(out, x.readBuffer(), x.offset());
     if (!track(x)) {
-      return Tensor.wrap(out, cols, rows);
+      return Tensor.wrap(out, outShape);
     }
-    return Tensor.ofNode(out, new int[] {cols, rows}, new Node(x) {
+    return Tensor.ofNode(out, outShape, new Node(x) {
       @Override public String name() {
-        return "transpose";
+        return name;
       }
 
       @Override protected Tensor[] backward(Tensor g) {
-        float[] dx = new float[rows * cols];
-        MathKernels.transpose(dx, 0, g.readBuffer(), g.offset(), cols, rows);
-        return new Tensor[] {Tensor.wrap(dx, rows, cols)};
+        float[] dx = new float[x.numel()];
+        backward.run(dx, g.readBuffer(), g.offset());
+        return new Tensor[] {Tensor.wrap(dx, x.shape())};
       }
     });
   }
