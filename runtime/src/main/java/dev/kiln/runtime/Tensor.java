@@ -453,6 +453,28 @@ public final class Tensor {
     return Ops.scale(this, 1f / scalar);
   }
 
+  /**
+   * Element-wise equality with a tensor of the same shape, as PyTorch's {@code a == b}: 1 where
+   * equal, else 0 (NaN equals nothing), as a FLOAT32 tensor without gradient on this tensor's
+   * device, so that {@code pred.argmax(1).eq(labels).sum().item()} counts correct predictions.
+   *
+   * @throws IllegalArgumentException naming both shapes when they differ
+   */
+  public Tensor eq(Tensor other) {
+    if (!Arrays.equals(shape, other.shape)) {
+      throw new IllegalArgumentException(
+          "eq: shapes " + Shapes.toString(shape) + " and " + Shapes.toString(other.shape) + " differ");
+    }
+    Devices.onCuda("eq", this, other); // one device, or an error naming both
+    float[] a = toFloatArray();
+    float[] b = other.toFloatArray();
+    float[] out = new float[a.length];
+    for (int i = 0; i < a.length; i++) {
+      out[i] = a[i] == b[i] ? 1f : 0f;
+    }
+    return new Tensor(out, 0, shape.clone(), DType.FLOAT32, null).to(device());
+  }
+
   /** The transpose of a matrix, {@code [rows, cols] -> [cols, rows]} (PyTorch's {@code t()}), as a copy. */
   public Tensor t() {
     return Ops.transpose(this);

@@ -139,4 +139,18 @@ class MathOpsTest {
     var e = assertThrows(IllegalArgumentException.class, () -> Tensor.randn(2, 3, 4).t());
     assertTrue(e.getMessage().contains("transpose"), e.getMessage());
   }
+
+  @Test
+  void eqCountsMatchingPredictions() {
+    Tensor logits = Tensor.of(new float[] {0.1f, 2f, 0.3f, 5f, 1f, 0f, 0f, 0f, 9f}, 3, 3);
+    Tensor labels = Tensor.labels(1, 2, 2);
+    Tensor hits = logits.argmax(1).eq(labels);
+    assertArrayEquals(new float[] {1, 0, 1}, hits.toFloatArray());
+    assertEquals(DType.FLOAT32, hits.dtype());
+    assertEquals(2f, hits.sum().item());
+    assertArrayEquals(new float[] {0, 1}, Tensor.of(new float[] {Float.NaN, 1}, 2).eq(Tensor.of(new float[] {Float.NaN, 1}, 2))
+        .toFloatArray(), "NaN equals nothing");
+    var e = assertThrows(IllegalArgumentException.class, () -> labels.eq(Tensor.labels(1, 2)));
+    assertTrue(e.getMessage().contains("[3]") && e.getMessage().contains("[2]"), e.getMessage());
+  }
 }
