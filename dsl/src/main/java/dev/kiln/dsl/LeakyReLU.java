@@ -8,8 +8,8 @@ public class LeakyReLU extends Layer<LeakyReLU.Spec> {
   /** LeakyReLU's hyper-parameter and shape rule: any shape, unchanged. */
   public record Spec(double negativeSlope) implements LayerSpec {
     public Spec {
-      if (!Double.isFinite(negativeSlope)) {
-        throw new IllegalArgumentException("LeakyReLU: negative_slope must be a finite number, got " + negativeSlope);
+      if (!Float.isFinite((float) negativeSlope)) { // kernels compute in float
+        throw new IllegalArgumentException("LeakyReLU: negative_slope must be a finite float, got " + negativeSlope);
       }
     }
 

@@ -754,6 +754,7 @@ public final class Ops {
     if (cuda) {
       return CudaOps.dropout(x, p); // the same draws, made on the device
     }
+    requireFloat("dropout", x); // before any draw: a refused call leaves the random stream where it was
     int count = x.numel();
     float[] mask = new float[count];
     ActivationKernels.dropoutMask(mask, 0, count, p, Kiln.generator());
@@ -895,6 +896,9 @@ public final class Ops {
 
   /** {@code x > 0 ? x : negativeSlope * x} element-wise; any shape. */
   public static Tensor leakyRelu(Tensor x, double negativeSlope) {
+    if (!Float.isFinite((float) negativeSlope)) {
+      throw new IllegalArgumentException("leaky_relu: negative_slope must be a finite float, got " + negativeSlope);
+    }
     if (Devices.onCuda("leaky_relu", x)) {
       return CudaOps.leakyRelu(x, negativeSlope);
     }

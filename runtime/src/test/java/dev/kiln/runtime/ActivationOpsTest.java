@@ -147,6 +147,9 @@ class ActivationOpsTest {
         java.util.Arrays.fill(g, 1.5f);
         float[] dx = new float[x.length];
         dev.kiln.runtime.cpu.ActivationKernels.leakyReluBackward(dx, 0, g, 0, x, 0, x.length, slope);
+        float[] dxAt = new float[x.length + 3]; // at an offset: the general loop
+        dev.kiln.runtime.cpu.ActivationKernels.leakyReluBackward(dxAt, 3, g, 0, x, 0, x.length, slope);
+        assertArrayEquals(dx, java.util.Arrays.copyOfRange(dxAt, 3, x.length + 3));
         for (int i = 0; i < x.length; i++) {
           float want = x[i] > 0f ? x[i] : slope * x[i];
           assertEquals(Float.floatToIntBits(want), Float.floatToIntBits(out[2 + i]), "forward(" + x[i] + "), slope " + slope);
@@ -158,6 +161,12 @@ class ActivationOpsTest {
         }
       }
     }
+  }
+
+  @Test
+  void leakyReluRejectsASlopeThatIsNotAFiniteFloat() {
+    var e = assertThrows(IllegalArgumentException.class, () -> Ops.leakyRelu(Tensor.ones(2), 1e39));
+    assertTrue(e.getMessage().contains("finite float"), e.getMessage());
   }
 
   @Test

@@ -90,7 +90,12 @@ public final class DeviceMemory {
    * (or {@code nvidia-smi}) see the memory free. Live tensors keep theirs.
    */
   public void emptyCache() {
-    collectGarbage();
+    long before;
+    int rounds = 0;
+    do { // a collection can free tensors whose blocks the cleaner queues after the wait: repeat while blocks come back
+      before = inUseBytes();
+      collectGarbage();
+    } while (inUseBytes() < before && ++rounds < 8);
     releaseCached();
   }
 

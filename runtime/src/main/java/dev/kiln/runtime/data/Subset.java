@@ -127,11 +127,12 @@ public final class Subset<T> implements Dataset<T>, BatchSource {
     if (dataset instanceof BatchSource source) {
       return source.gather(mapped);
     }
-    if (mapped.length > 0 && !(dataset.get(mapped[0]) instanceof Example)) {
-      throw new UnsupportedOperationException("Subset.gather: the samples are "
-          + dataset.get(mapped[0]).getClass().getName() + ", not Examples, so they cannot be batched");
+    try { // each sample is read once: a dataset may draw (augment) or read a file in get()
+      return Collate.stack((Dataset<? extends Example>) dataset, mapped);
+    } catch (ClassCastException e) {
+      throw new UnsupportedOperationException("Subset.gather: the samples are not Examples, so they cannot be batched ("
+          + e.getMessage() + ")", e);
     }
-    return Collate.stack((Dataset<? extends Example>) dataset, mapped);
   }
 
   @Override

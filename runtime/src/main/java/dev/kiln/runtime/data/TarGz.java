@@ -29,8 +29,8 @@ final class TarGz {
   private TarGz() {}
 
   /**
-   * Extracts {@code <directory>/<name>} for each of {@code names} from {@code archive} into {@code
-   * into}.
+   * Extracts {@code <directory>/<name>} for each of {@code names} not yet in {@code into} from
+   * {@code archive} into {@code into}.
    *
    * @throws DatasetFormatException naming the archive when it is not gzip, is cut short, has a
    *     malformed header (with its byte offset in the uncompressed tar), or lacks a wanted file;
@@ -53,7 +53,12 @@ final class TarGz {
 
   private static void extract(Path archive, String directory, List<String> names, Path into, List<Path> written)
       throws IOException {
-    Set<String> missing = new LinkedHashSet<>(names);
+    Set<String> missing = new LinkedHashSet<>();
+    for (String name : names) { // files already there are kept as they are (and never deleted on a failure)
+      if (!Files.isRegularFile(into.resolve(name))) {
+        missing.add(name);
+      }
+    }
     Files.createDirectories(into);
     List<Path> partials = new ArrayList<>();
     try (InputStream in = new BufferedInputStream(new GZIPInputStream(Files.newInputStream(archive), 1 << 16), 1 << 16)) {

@@ -45,7 +45,7 @@ public final class ClipGrad {
     }
     double total = Math.sqrt(squares);
     double coef = maxNorm / (total + 1e-6);
-    if (coef < 1) {
+    if (coef < 1 && Double.isFinite(total)) {
       for (Tensor p : params) {
         if (p.grad() != null) {
           scaleInPlace(p.grad(), (float) coef);
@@ -55,13 +55,22 @@ public final class ClipGrad {
     return total;
   }
 
+  /**
+   * The sum of the squared values, in double. On the GPU the squares are summed there in float
+   * first; only when that overflows (values above ~1e19, an exploding step, exactly when clipping
+   * matters) is the gradient read back and summed in double.
+   */
   private static double sumOfSquares(Tensor g) {
     if (g.device().isCuda()) {
-      return Ops.sum(Ops.mul(g, g)).item();
+      double onDevice = Ops.sum(Ops.mul(g, g)).item();
+      if (Double.isFinite(onDevice) || Float.isNaN((float) onDevice)) {
+        return onDevice;
+      }
     }
-    float[] v = g.readBuffer();
+    float[] v = g.device().isCuda() ? g.toFloatArray() : g.readBuffer();
+    int from = g.device().isCuda() ? 0 : g.offset();
     double s = 0;
-    for (int i = g.offset(), end = g.offset() + g.numel(); i < end; i++) {
+    for (int i = from, end = from + g.numel(); i < end; i++) {
       s += (double) v[i] * v[i];
     }
     return s;

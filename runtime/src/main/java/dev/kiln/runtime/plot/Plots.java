@@ -101,8 +101,9 @@ public final class Plots {
       if (x.size() == s.y().size()) {
         highest = Math.max(highest, y.stream().mapToDouble(Double::doubleValue).max().orElseThrow());
       }
-      loss.addSeries(s.name(), x.isEmpty() ? s.x().subList(0, 1) : x, y.isEmpty() ? List.of(0.0) : y)
-          .setMarker(SeriesMarkers.NONE);
+      if (!x.isEmpty()) { // a run with no finite loss at all has no curve (its accuracy is still drawn)
+        loss.addSeries(s.name(), x, y).setMarker(SeriesMarkers.NONE);
+      }
     }
     if (highest > Double.NEGATIVE_INFINITY) {
       loss.getStyler().setYAxisMin(0.0);

@@ -178,6 +178,25 @@ class Cifar10DownloadTest {
   }
 
   @Test
+  void filesAlreadyThereAreKeptEvenWhenTheExtractionFails() throws Exception {
+    Files.createDirectories(extracted());
+    byte[] mine = Cifar10Test.records(4);
+    for (String name : Cifar10.TRAIN_FILES) {
+      Files.write(extracted().resolve(name), mine);
+    }
+    byte[] whole = archive(2);
+    served = Arrays.copyOf(whole, whole.length / 2); // cut short: the extraction fails
+    assertThrows(DatasetFormatException.class, () -> Cifar10.locate(files(md5(served)), Cifar10.TEST_FILES));
+    for (String name : Cifar10.TRAIN_FILES) {
+      assertArrayEquals(mine, Files.readAllBytes(extracted().resolve(name)), name + " is the user's, untouched");
+    }
+    served = whole; // and a complete archive adds only what was missing
+    Path dir = Cifar10.locate(files(md5(served)), Cifar10.TEST_FILES);
+    assertArrayEquals(mine, Files.readAllBytes(dir.resolve("data_batch_1.bin")));
+    assertEquals(3, Cifar10.test(dir).size());
+  }
+
+  @Test
   void aWrongChecksumKeepsNothingAndSaysWhatToDo() throws Exception {
     served = archive(1);
     var e = assertThrows(FileNotFoundException.class, () -> Cifar10.locate(files("0".repeat(32)), Cifar10.TEST_FILES));

@@ -114,6 +114,6 @@ class SubsetTest {
       }
     };
     var u = assertThrows(UnsupportedOperationException.class, () -> Subset.of(words, 0).gather(new int[] {0}));
-    assertTrue(u.getMessage().contains("java.lang.String"), u.getMessage());
+    assertTrue(u.getMessage().contains("not Examples") && u.getMessage().contains("java.lang.String"), u.getMessage());
   }
 }

@@ -54,6 +54,12 @@ class ClipGradTest {
     Tensor a = param(new float[] {Float.NaN, 1});
     assertTrue(Double.isNaN(ClipGrad.norm(List.of(a), 1)));
     assertEquals(1f, a.grad().toFloatArray()[1]);
+    Tensor b = param(new float[] {Float.POSITIVE_INFINITY, 2});
+    assertEquals(Double.POSITIVE_INFINITY, ClipGrad.norm(List.of(b), 1));
+    assertArrayEquals(new float[] {Float.POSITIVE_INFINITY, 2}, b.grad().toFloatArray(), "an infinite norm leaves them too");
+    Tensor huge = param(new float[] {3e20f, 4e20f}); // squares overflow float, not double
+    assertEquals(5e20, ClipGrad.norm(List.of(huge), 1), 1e14);
+    assertEquals(0.6, huge.grad().toFloatArray()[0], 1e-6);
     var e = assertThrows(IllegalArgumentException.class, () -> ClipGrad.norm(List.of(a), 0));
     assertTrue(e.getMessage().contains("maxNorm must be finite and positive, got 0.0"), e.getMessage());
     assertThrows(IllegalArgumentException.class, () -> ClipGrad.norm(List.of(a), Double.POSITIVE_INFINITY));

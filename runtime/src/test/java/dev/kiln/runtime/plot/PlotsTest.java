@@ -60,6 +60,12 @@ class PlotsTest {
     Plots.compareRuns(png, "learning rate", List.of(lossA, lossB), List.of(accA, accB));
     assertEquals(1280, ImageIO.read(png.toFile()).getWidth());
 
+    var nan = new Plots.Series("lr=10 (diverged)", List.of(0.5), List.of(Double.NaN)); // no finite loss at all
+    var accNan = new Plots.Series("lr=10 (diverged)", List.of(1.0), List.of(10.0));
+    Plots.compareRuns(png, "learning rate", List.of(nan), List.of(accNan));
+    Plots.compareRuns(png, "learning rate", List.of(lossA, nan), List.of(accA, accNan));
+    assertEquals(1280, ImageIO.read(png.toFile()).getWidth());
+
     var e = assertThrows(IllegalArgumentException.class,
         () -> Plots.compareRuns(png, "x", List.of(lossA, lossB), List.of(accB, accA)));
     assertTrue(e.getMessage().contains("[lr=0.1, lr=0.01]") && e.getMessage().contains("[lr=0.01, lr=0.1]"), e.getMessage());
