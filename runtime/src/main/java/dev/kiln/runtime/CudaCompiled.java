@@ -89,7 +89,7 @@ public final class CudaCompiled {
     if (!Ops.track(x, weight, bias)) {
       return out;
     }
-    Tensor[] inputs = bias == null ? new Tensor[] {x, weight} : new Tensor[] {x, weight, bias};
+    Tensor[] inputs = Ops.layerInputs(x, weight, bias);
     return Tensor.ofNode(out, new Node(inputs) {
       @Override public String name() {
         return source.name() + "." + step + ".backward";

@@ -77,7 +77,7 @@ final class CudaLayerOps {
     if (!Ops.track(x, weight, bias)) {
       return out;
     }
-    Tensor[] inputs = bias == null ? new Tensor[] {x, weight} : new Tensor[] {x, weight, bias};
+    Tensor[] inputs = Ops.layerInputs(x, weight, bias);
     return Tensor.ofNode(out, new Node(inputs) {
       @Override public String name() {
         return "linear";
@@ -134,7 +134,7 @@ final class CudaLayerOps {
     if (!Ops.track(x, weight, bias)) {
       return out;
     }
-    Tensor[] inputs = bias == null ? new Tensor[] {x, weight} : new Tensor[] {x, weight, bias};
+    Tensor[] inputs = Ops.layerInputs(x, weight, bias);
     return Tensor.ofNode(out, new Node(inputs) {
       @Override public String name() {
         return "conv2d";

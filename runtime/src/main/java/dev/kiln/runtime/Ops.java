@@ -142,7 +142,7 @@ public final class Ops {
     if (!track(x, weight, bias)) {
       return Tensor.wrap(out, rows, outF);
     }
-    Tensor[] inputs = bias == null ? new Tensor[] {x, weight} : new Tensor[] {x, weight, bias};
+    Tensor[] inputs = layerInputs(x, weight, bias);
     return Tensor.ofNode(out, new int[] {rows, outF}, new Node(inputs) {
       @Override public String name() {
         return "linear";
@@ -543,7 +543,7 @@ public final class Ops {
     if (!track(x, weight, bias)) {
       return Tensor.wrap(out, outShape);
     }
-    Tensor[] inputs = bias == null ? new Tensor[] {x, weight} : new Tensor[] {x, weight, bias};
+    Tensor[] inputs = layerInputs(x, weight, bias);
     return Tensor.ofNode(out, outShape, new Node(inputs) {
       @Override public String name() {
         return "conv2d";
@@ -724,6 +724,11 @@ public final class Ops {
           "batch_norm: input " + Shapes.toString(x.shape()) + " has " + x.size(1) + " channels, but " + name + " has shape "
               + Shapes.toString(perChannel.shape()) + " (expected [" + x.size(1) + "])");
     }
+  }
+
+  /** A layer's node inputs: {@code x, weight} and the bias when there is one (its gradient is input 2). */
+  static Tensor[] layerInputs(Tensor x, Tensor weight, Tensor bias) {
+    return bias == null ? new Tensor[] {x, weight} : new Tensor[] {x, weight, bias};
   }
 
   private static float[] bufferOrNull(Tensor t) {
