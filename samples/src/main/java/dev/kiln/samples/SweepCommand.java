@@ -209,40 +209,23 @@ final class SweepCommand {
     Optimizer opt = s.optimizer(net.parameters());
     var loader = new DataLoader<>(trainSet, s.batch(), true);
     var criterion = new CrossEntropyLoss();
-    int steps = loader.size();
-    int window = Math.max(1, steps / 10);
-    List<Double> lossEpochs = new ArrayList<>();
-    List<Double> losses = new ArrayList<>();
+    LossCurve curve = new LossCurve(loader.size());
     List<Double> accuracies = new ArrayList<>();
     double seconds = 0;
     double finalLoss = Double.NaN;
     for (int epoch = 1; epoch <= epochs; epoch++) {
-      int e = epoch;
-      double[] sum = {0};
-      int[] count = {0, 0}; // steps in the window, steps in the epoch
+      curve.startEpoch(epoch);
       Progress bar;
       long started = System.nanoTime();
       try {
         bar = TrainingLoop.epoch(net, loader, criterion, opt,
-            String.format(Locale.ROOT, "%s epoch %d/%d", label, epoch, epochs), loss -> {
-              sum[0] += loss;
-              count[1]++;
-              if (++count[0] == window || count[1] == steps) {
-                lossEpochs.add(e - 1 + (double) count[1] / steps);
-                losses.add(sum[0] / count[0]);
-                sum[0] = 0;
-                count[0] = 0;
-              }
-            });
+            String.format(Locale.ROOT, "%s epoch %d/%d", label, epoch, epochs), curve::add);
       } catch (TrainingLoop.DivergedException diverged) { // the run ends here, marked as diverged
         System.out.println(diverged.getMessage());
-        if (count[0] > 0) { // the window that held the bad loss
-          lossEpochs.add(e - 1 + (double) count[1] / steps);
-          losses.add(sum[0] / count[0]);
-        }
+        curve.flush(); // the window that held the bad loss
         seconds += (System.nanoTime() - started) / 1e9;
         accuracies.add(TrainingLoop.evaluate(net, test, null));
-        return new Run(label, s, lossEpochs, losses, accuracies, Double.NaN, seconds);
+        return new Run(label, s, curve.epochs, curve.means, accuracies, Double.NaN, seconds);
       }
       seconds += bar.seconds();
       finalLoss = bar.meanLoss();
@@ -250,7 +233,49 @@ final class SweepCommand {
       System.out.printf(Locale.ROOT, "%s epoch %d/%d  train_loss %.4f  test_accuracy %.2f%%  seconds %.1f%n",
           label, epoch, epochs, finalLoss, accuracies.get(accuracies.size() - 1), bar.seconds());
     }
-    return new Run(label, s, lossEpochs, losses, accuracies, finalLoss, seconds);
+    return new Run(label, s, curve.epochs, curve.means, accuracies, finalLoss, seconds);
+  }
+
+  /** The mean training loss over each tenth of an epoch, at fractional epochs (the end of each window). */
+  private static final class LossCurve {
+    final List<Double> epochs = new ArrayList<>();
+    final List<Double> means = new ArrayList<>();
+    private final int steps;
+    private final int window;
+    private int epoch;
+    private int inEpoch;
+    private int inWindow;
+    private double sum;
+
+    LossCurve(int steps) {
+      this.steps = steps;
+      this.window = Math.max(1, steps / 10);
+    }
+
+    void startEpoch(int epoch) {
+      this.epoch = epoch;
+      inEpoch = 0;
+      inWindow = 0;
+      sum = 0;
+    }
+
+    void add(double loss) {
+      sum += loss;
+      inEpoch++;
+      if (++inWindow == window || inEpoch == steps) {
+        flush();
+      }
+    }
+
+    /** Closes the current window, if it holds a step, as one point. */
+    void flush() {
+      if (inWindow > 0) {
+        epochs.add(epoch - 1 + (double) inEpoch / steps);
+        means.add(sum / inWindow);
+        sum = 0;
+        inWindow = 0;
+      }
+    }
   }
 
   /** The runs as a Markdown table: settings, last epoch's mean training loss, test accuracy, seconds. */
