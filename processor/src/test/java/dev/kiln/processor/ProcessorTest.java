@@ -59,7 +59,8 @@ class ProcessorTest {
       "SmallCnn, KilnSmallCnn, KilnSmallCnn.java",
       "HiddenMlp, KilnHiddenMlp, KilnHiddenMlp.java",
       "HiddenCnn, KilnHiddenCnn, KilnHiddenCnn.java",
-      "Activations, KilnActivations, KilnActivations.java"
+      "Activations, KilnActivations, KilnActivations.java",
+      "SoftmaxMaps, KilnSoftmaxMaps, KilnSoftmaxMaps.java"
   })
   void generatesTheGoldenSourceWithoutWarnings(String model, String generated, String golden) throws IOException {
     Compilation c = compile(model(model));
@@ -68,11 +69,11 @@ class ProcessorTest {
   }
 
   @Test
-  void severalOutputsAsArrayAndEagerCompileWithoutWarnings() throws IOException {
-    Compilation c = compile(model("HiddenArray"), model("HiddenEager"));
+  void severalOutputsAsArrayAndThroughSoftmaxCompileWithoutWarnings() throws IOException {
+    Compilation c = compile(model("HiddenArray"), model("HiddenSoftmax"));
     assertThat(c).succeededWithoutWarnings();
     assertGolden(c, "KilnHiddenArray", "KilnHiddenArray.java");
-    assertGolden(c, "KilnHiddenEager", "KilnHiddenEager.java");
+    assertGolden(c, "KilnHiddenSoftmax", "KilnHiddenSoftmax.java");
   }
 
   /**

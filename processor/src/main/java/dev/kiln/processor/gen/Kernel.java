@@ -32,7 +32,10 @@ record Kernel(
     LINEAR,
     /** A ReLU on its own. */
     RELU,
-    /** Sigmoid, tanh or leaky ReLU: one element-wise pass each way (backward from the output, or the input for leaky ReLU). */
+    /**
+     * Sigmoid, tanh, leaky ReLU or softmax: one pass each way (backward from the output, or the input for leaky
+     * ReLU); softmax's passes go along its dimension.
+     */
     ACTIVATION,
     /** Convolution (im2col + GEMM), bias in the same pass. */
     CONV,
@@ -41,9 +44,7 @@ record Kernel(
     /** Batch norm (+ ReLU fused into its output pass); statistics kept for backward. */
     BATCHNORM,
     /** Inverted dropout with a mask drawn per forward in training; identity in evaluation. */
-    DROPOUT,
-    /** A layer with no generated kernel yet: the whole model runs its layers' eager forwards. */
-    EAGER
+    DROPOUT
   }
 
   /** Values per sample of the output (all dimensions after the batch). */

@@ -10,6 +10,7 @@ import dev.kiln.dsl.MaxPool2d;
 import dev.kiln.dsl.Linear;
 import dev.kiln.dsl.ReLU;
 import dev.kiln.dsl.Sigmoid;
+import dev.kiln.dsl.Softmax;
 import dev.kiln.dsl.Tanh;
 import dev.kiln.processor.check.CheckedModel;
 import dev.kiln.processor.ir.StepIr;
@@ -24,9 +25,7 @@ import java.util.Set;
  * Fusion: turns the checked chain of steps into kernels. A Linear followed by a ReLU becomes one
  * GEMM with a bias+ReLU epilogue (its backward masks and reduces the bias gradient in one pass);
  * Flatten (and dropout with p = 0) becomes a view; batch norm takes a following ReLU into its
- * output pass; sigmoid, tanh and leaky ReLU are element-wise passes of their own. A model with a
- * layer that has no generated kernel yet (softmax) is planned as {@link Kernel.Kind#EAGER} steps
- * throughout, each running its layer's eager kernels. A value the method returns (one of several outputs) keeps a pass of its
+ * output pass; sigmoid, tanh, leaky ReLU and softmax are passes of their own. A value the method returns (one of several outputs) keeps a pass of its
  * own: a ReLU after it is not fused, since that would overwrite it. Batch norm + ReLU read by a
  * max pooling alone fuses further ({@link #poolFusion}).
  */
@@ -35,18 +34,13 @@ final class Planner {
 
   static List<Kernel> plan(CheckedModel model, Set<String> returned) {
     List<StepIr> steps = model.ir().steps();
-    boolean fusable = steps.stream().allMatch(s -> s.spec() instanceof Linear.Spec || s.spec() instanceof ReLU.Spec
-        || s.spec() instanceof Flatten.Spec || s.spec() instanceof Conv2d.Spec || s.spec() instanceof MaxPool2d.Spec
-        || s.spec() instanceof BatchNorm.Options || s.spec() instanceof Dropout.Spec || isActivation(s.spec()));
     List<Kernel> kernels = new ArrayList<>();
     for (int i = 0; i < steps.size(); i++) {
       StepIr s = steps.get(i);
       int[] in = model.stepInputs().get(i);
       int[] out = model.stepOutputs().get(i);
       String label = label(s);
-      if (!fusable) {
-        kernels.add(new Kernel(Kernel.Kind.EAGER, label, s.spec(), s.layer(), null, false, s.input(), s.output(), in, out, s.source()));
-      } else if (s.spec() instanceof Linear.Spec || s.spec() instanceof BatchNorm.Options) {
+      if (s.spec() instanceof Linear.Spec || s.spec() instanceof BatchNorm.Options) {
         // a following ReLU joins the output pass (GEMM epilogue, or the normalising pass)
         boolean relu = i + 1 < steps.size() && steps.get(i + 1).spec() instanceof ReLU.Spec && !returned.contains(s.output());
         String outValue = s.output();
@@ -68,8 +62,10 @@ final class Planner {
         kernels.add(new Kernel(Kernel.Kind.ACTIVATION, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof ReLU.Spec) {
         kernels.add(new Kernel(Kernel.Kind.RELU, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
-      } else {
+      } else if (s.spec() instanceof Flatten.Spec || s.spec() instanceof Dropout.Spec) { // dropout here has p = 0
         kernels.add(new Kernel(Kernel.Kind.VIEW, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
+      } else {
+        throw new IllegalStateException("no generated kernel for " + label + " (" + s.source().where() + ")");
       }
     }
     return kernels;
@@ -115,9 +111,9 @@ final class Planner {
     return new PoolFusion(masked, onePass);
   }
 
-  /** Sigmoid, tanh and leaky ReLU: the element-wise activations with a kernel of their own each way. */
+  /** Sigmoid, tanh, leaky ReLU and softmax: the activations with a kernel of their own each way. */
   static boolean isActivation(LayerSpec spec) {
-    return spec instanceof Sigmoid.Spec || spec instanceof Tanh.Spec || spec instanceof LeakyReLU.Spec;
+    return spec instanceof Sigmoid.Spec || spec instanceof Tanh.Spec || spec instanceof LeakyReLU.Spec || spec instanceof Softmax.Spec;
   }
 
   /** {@code fc1 Linear(in_features=...)} for a layer, the call as written for a function. */

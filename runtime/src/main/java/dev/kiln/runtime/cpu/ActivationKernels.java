@@ -126,67 +126,74 @@ public final class ActivationKernels {
 
   /** {@code out = exp(x - logsumexp(x))} along the middle dimension of {@code [outer, size, inner]}. */
   public static void softmaxForward(float[] out, int outOff, float[] x, int xOff, int outer, int size, int inner) {
-    for (int o = 0; o < outer; o++) {
-      for (int in = 0; in < inner; in++) {
-        int first = o * size * inner + in;
-        double lse = logSumExp(x, xOff + first, size, inner);
-        for (int k = 0; k < size; k++) {
-          int at = first + k * inner;
-          out[outOff + at] = (float) Math.exp(x[xOff + at] - lse);
-        }
+    alongRows(outer, size, inner, TRANSCENDENTAL, first -> {
+      double lse = logSumExp(x, xOff + first, size, inner);
+      for (int k = 0; k < size; k++) {
+        int at = first + k * inner;
+        out[outOff + at] = (float) Math.exp(x[xOff + at] - lse);
       }
-    }
+    });
   }
 
   /** {@code dx = y * (dout - sum(dout * y))}, sums along the softmax dimension; {@code y} is the softmax's output. */
   public static void softmaxBackward(
       float[] dx, int dxOff, float[] dout, int dOff, float[] y, int yOff, int outer, int size, int inner) {
-    for (int o = 0; o < outer; o++) {
-      for (int in = 0; in < inner; in++) {
-        int first = o * size * inner + in;
-        double dot = 0;
-        for (int k = 0; k < size; k++) {
-          int at = first + k * inner;
-          dot += (double) dout[dOff + at] * y[yOff + at];
-        }
-        for (int k = 0; k < size; k++) {
-          int at = first + k * inner;
-          dx[dxOff + at] = (float) (y[yOff + at] * (dout[dOff + at] - dot));
-        }
+    alongRows(outer, size, inner, 2, first -> {
+      double dot = 0;
+      for (int k = 0; k < size; k++) {
+        int at = first + k * inner;
+        dot += (double) dout[dOff + at] * y[yOff + at];
       }
-    }
+      for (int k = 0; k < size; k++) {
+        int at = first + k * inner;
+        dx[dxOff + at] = (float) (y[yOff + at] * (dout[dOff + at] - dot));
+      }
+    });
   }
 
   /** {@code out = x - logsumexp(x)} along the middle dimension of {@code [outer, size, inner]}. */
   public static void logSoftmaxForward(float[] out, int outOff, float[] x, int xOff, int outer, int size, int inner) {
-    for (int o = 0; o < outer; o++) {
-      for (int in = 0; in < inner; in++) {
-        int first = o * size * inner + in;
-        double lse = logSumExp(x, xOff + first, size, inner);
-        for (int k = 0; k < size; k++) {
-          int at = first + k * inner;
-          out[outOff + at] = (float) (x[xOff + at] - lse);
-        }
+    alongRows(outer, size, inner, TRANSCENDENTAL, first -> {
+      double lse = logSumExp(x, xOff + first, size, inner);
+      for (int k = 0; k < size; k++) {
+        int at = first + k * inner;
+        out[outOff + at] = (float) (x[xOff + at] - lse);
       }
-    }
+    });
   }
 
   /** {@code dx = dout - exp(y) * sum(dout)}, sums along the dimension; {@code y} is the log-softmax's output. */
   public static void logSoftmaxBackward(
       float[] dx, int dxOff, float[] dout, int dOff, float[] y, int yOff, int outer, int size, int inner) {
-    for (int o = 0; o < outer; o++) {
-      for (int in = 0; in < inner; in++) {
-        int first = o * size * inner + in;
-        double sum = 0;
-        for (int k = 0; k < size; k++) {
-          sum += dout[dOff + first + k * inner];
-        }
-        for (int k = 0; k < size; k++) {
-          int at = first + k * inner;
-          dx[dxOff + at] = (float) (dout[dOff + at] - Math.exp(y[yOff + at]) * sum);
-        }
+    alongRows(outer, size, inner, TRANSCENDENTAL, first -> {
+      double sum = 0;
+      for (int k = 0; k < size; k++) {
+        sum += dout[dOff + first + k * inner];
       }
-    }
+      for (int k = 0; k < size; k++) {
+        int at = first + k * inner;
+        dx[dxOff + at] = (float) (dout[dOff + at] - Math.exp(y[yOff + at]) * sum);
+      }
+    });
+  }
+
+  /** The work on one row of a softmax: the values at {@code first + k * inner}, {@code k < size}. */
+  private interface Row {
+    void run(int first);
+  }
+
+  /**
+   * Runs {@code row} for each of the {@code outer * inner} rows of {@code [outer, size, inner]}
+   * (row {@code (o, i)} starting at {@code o * size * inner + i}), split over the cores; each row is
+   * computed whole by one thread in index order, so the results do not depend on the split.
+   */
+  private static void alongRows(int outer, int size, int inner, long weight, Row row) {
+    int rows = outer * inner;
+    Parallel.forRange(rows, weight * rows * size, (part, from, to) -> {
+      for (int r = from; r < to; r++) {
+        row.run(r / inner * size * inner + r % inner);
+      }
+    });
   }
 
   /** {@code log(sum_k exp(x[from + k*stride]))}, shifted by the maximum so that large values do not overflow. */

@@ -7,9 +7,9 @@ import dev.kiln.dsl.Model;
 import dev.kiln.dsl.Module;
 import dev.kiln.runtime.Tensor;
 
-/** Several outputs of a model with a layer that has no fused kernel: checked, run by eager steps. */
+/** Several outputs, one of them a softmax of a hidden layer (along dimension 1), and a softmax along the batch. */
 @Model(input = {4})
-public class HiddenEager extends Module {
+public class HiddenSoftmax extends Module {
   final Linear fc1 = new Linear(4, 6);
   final Linear fc2 = new Linear(6, 2);
 
@@ -17,7 +17,7 @@ public class HiddenEager extends Module {
 
   Outputs forwardWithHidden(Tensor x) {
     Tensor hidden = softmax(fc1.apply(x), 1);
-    return new Outputs(fc2.apply(hidden), hidden);
+    return new Outputs(fc2.apply(softmax(hidden, 0)), hidden);
   }
 
   @Override
