@@ -3,6 +3,7 @@ package test;
 import dev.kiln.dsl.F;
 import dev.kiln.dsl.Linear;
 import dev.kiln.runtime.Compiled;
+import dev.kiln.runtime.Device;
 import dev.kiln.runtime.Node;
 import dev.kiln.runtime.Tensor;
 import dev.kiln.runtime.cpu.ActivationKernels;
@@ -31,7 +32,40 @@ public final class KilnActivations extends Activations {
   }
 
   @Override
+  protected int[] declaredInputShape() {
+    return new int[] {6};
+  }
+
+  @Override
+  public KilnActivations to(Device device) {
+    super.to(device);
+    return this;
+  }
+
+  @Override
+  public KilnActivations train() {
+    super.train();
+    return this;
+  }
+
+  @Override
+  public KilnActivations train(boolean on) {
+    super.train(on);
+    return this;
+  }
+
+  @Override
+  public KilnActivations eval() {
+    super.eval();
+    return this;
+  }
+
+  @Override
   public Tensor forward(Tensor x) {
+    if (recordingLayers()) {
+      // summary() is recording: the layers' eager forwards, each seen as it is applied
+      return super.forward(x);
+    }
     if (Compiled.onCuda("KilnActivations", x, body_0.weight(), body_0.bias(), body_2.weight(), body_2.bias(), head.weight(), head.bias())) {
       return forwardCuda(x);
     }

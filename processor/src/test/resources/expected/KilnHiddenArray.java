@@ -2,6 +2,7 @@ package test;
 
 import dev.kiln.dsl.F;
 import dev.kiln.runtime.Compiled;
+import dev.kiln.runtime.Device;
 import dev.kiln.runtime.Kiln;
 import dev.kiln.runtime.Node;
 import dev.kiln.runtime.OutputGradients;
@@ -21,6 +22,35 @@ import javax.annotation.processing.Generated;
 @Generated("dev.kiln.processor.ModelProcessor")
 public final class KilnHiddenArray extends HiddenArray {
   private final Map<Integer, Plan> plans = new HashMap<>();
+
+  @Override
+  protected int[] declaredInputShape() {
+    return new int[] {5};
+  }
+
+  @Override
+  public KilnHiddenArray to(Device device) {
+    super.to(device);
+    return this;
+  }
+
+  @Override
+  public KilnHiddenArray train() {
+    super.train();
+    return this;
+  }
+
+  @Override
+  public KilnHiddenArray train(boolean on) {
+    super.train(on);
+    return this;
+  }
+
+  @Override
+  public KilnHiddenArray eval() {
+    super.eval();
+    return this;
+  }
 
   /**
    * The fused all: its outputs in order ([0], [1], [2]), or only [1] [N, 7] (for forward) when {@code all} is false.
@@ -90,6 +120,10 @@ public final class KilnHiddenArray extends HiddenArray {
 
   @Override
   public Tensor forward(Tensor x) {
+    if (recordingLayers()) {
+      // summary() is recording: the layers' eager forwards, each seen as it is applied
+      return super.forward(x);
+    }
     if (Compiled.onCuda("KilnHiddenArray", x, fc1.weight(), fc1.bias(), fc2.weight(), fc2.bias())) {
       // the declared forward calls all, whose CUDA form runs
       return super.forward(x);
@@ -100,6 +134,10 @@ public final class KilnHiddenArray extends HiddenArray {
 
   @Override
   public Tensor[] all(Tensor x) {
+    if (recordingLayers()) {
+      // summary() is recording: the layers' eager forwards, each seen as it is applied
+      return super.all(x);
+    }
     return Compiled.onCuda("KilnHiddenArray", x, fc1.weight(), fc1.bias(), fc2.weight(), fc2.bias()) ? allCuda(x) : compiledAll(x, true);
   }
 

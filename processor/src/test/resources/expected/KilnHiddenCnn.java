@@ -3,6 +3,7 @@ package test;
 import dev.kiln.dsl.F;
 import dev.kiln.runtime.Compiled;
 import dev.kiln.runtime.CudaCompiled;
+import dev.kiln.runtime.Device;
 import dev.kiln.runtime.Node;
 import dev.kiln.runtime.OutputGradients;
 import dev.kiln.runtime.Tensor;
@@ -28,13 +29,50 @@ public final class KilnHiddenCnn extends HiddenCnn {
   private final Map<Integer, Plan> plans = new HashMap<>();
 
   @Override
+  protected int[] declaredInputShape() {
+    return new int[] {1, 6, 6};
+  }
+
+  @Override
+  public KilnHiddenCnn to(Device device) {
+    super.to(device);
+    return this;
+  }
+
+  @Override
+  public KilnHiddenCnn train() {
+    super.train();
+    return this;
+  }
+
+  @Override
+  public KilnHiddenCnn train(boolean on) {
+    super.train(on);
+    return this;
+  }
+
+  @Override
+  public KilnHiddenCnn eval() {
+    super.eval();
+    return this;
+  }
+
+  @Override
   public HiddenCnn.Outputs inspect(Tensor x) {
+    if (recordingLayers()) {
+      // summary() is recording: the layers' eager forwards, each seen as it is applied
+      return super.inspect(x);
+    }
     Tensor[] outputs = Compiled.onCuda("KilnHiddenCnn", x, conv1.weight(), conv1.bias(), bn1.weight(), bn1.bias(), fc1.weight(), fc1.bias(), fc2.weight(), fc2.bias()) ? compiledInspect.inspectCuda(x) : compiledInspect.outputs(x);
     return new HiddenCnn.Outputs(outputs[0], outputs[1], outputs[2]);
   }
 
   @Override
   public Tensor forward(Tensor x) {
+    if (recordingLayers()) {
+      // summary() is recording: the layers' eager forwards, each seen as it is applied
+      return super.forward(x);
+    }
     if (Compiled.onCuda("KilnHiddenCnn", x, conv1.weight(), conv1.bias(), bn1.weight(), bn1.bias(), fc1.weight(), fc1.bias(), fc2.weight(), fc2.bias())) {
       return forwardCuda(x);
     }

@@ -2,6 +2,7 @@ package test;
 
 import dev.kiln.runtime.Compiled;
 import dev.kiln.runtime.CudaCompiled;
+import dev.kiln.runtime.Device;
 import dev.kiln.runtime.Node;
 import dev.kiln.runtime.OutputGradients;
 import dev.kiln.runtime.Tensor;
@@ -19,6 +20,35 @@ import javax.annotation.processing.Generated;
 @Generated("dev.kiln.processor.ModelProcessor")
 public final class KilnHiddenMlp extends HiddenMlp {
   private final Map<Integer, Plan> plans = new HashMap<>();
+
+  @Override
+  protected int[] declaredInputShape() {
+    return new int[] {6};
+  }
+
+  @Override
+  public KilnHiddenMlp to(Device device) {
+    super.to(device);
+    return this;
+  }
+
+  @Override
+  public KilnHiddenMlp train() {
+    super.train();
+    return this;
+  }
+
+  @Override
+  public KilnHiddenMlp train(boolean on) {
+    super.train(on);
+    return this;
+  }
+
+  @Override
+  public KilnHiddenMlp eval() {
+    super.eval();
+    return this;
+  }
 
   /**
    * The fused forwardWithHidden: its outputs in order (output, hidden), or only output() [N, 3] (for forward) when {@code all} is false.
@@ -73,6 +103,10 @@ public final class KilnHiddenMlp extends HiddenMlp {
 
   @Override
   public Tensor forward(Tensor x) {
+    if (recordingLayers()) {
+      // summary() is recording: the layers' eager forwards, each seen as it is applied
+      return super.forward(x);
+    }
     if (Compiled.onCuda("KilnHiddenMlp", x, fc1.weight(), fc1.bias(), fc2.weight(), fc2.bias())) {
       // the declared forward calls forwardWithHidden, whose CUDA form runs
       return super.forward(x);
@@ -83,6 +117,10 @@ public final class KilnHiddenMlp extends HiddenMlp {
 
   @Override
   public HiddenMlp.Outputs forwardWithHidden(Tensor x) {
+    if (recordingLayers()) {
+      // summary() is recording: the layers' eager forwards, each seen as it is applied
+      return super.forwardWithHidden(x);
+    }
     Tensor[] outputs = Compiled.onCuda("KilnHiddenMlp", x, fc1.weight(), fc1.bias(), fc2.weight(), fc2.bias()) ? forwardWithHiddenCuda(x) : compiledForwardWithHidden(x, true);
     return new HiddenMlp.Outputs(outputs[0], outputs[1]);
   }

@@ -2,6 +2,7 @@ package test;
 
 import dev.kiln.dsl.F;
 import dev.kiln.runtime.Compiled;
+import dev.kiln.runtime.Device;
 import dev.kiln.runtime.Node;
 import dev.kiln.runtime.OutputGradients;
 import dev.kiln.runtime.Tensor;
@@ -20,6 +21,35 @@ import javax.annotation.processing.Generated;
 @Generated("dev.kiln.processor.ModelProcessor")
 public final class KilnHiddenSoftmax extends HiddenSoftmax {
   private final Map<Integer, Plan> plans = new HashMap<>();
+
+  @Override
+  protected int[] declaredInputShape() {
+    return new int[] {4};
+  }
+
+  @Override
+  public KilnHiddenSoftmax to(Device device) {
+    super.to(device);
+    return this;
+  }
+
+  @Override
+  public KilnHiddenSoftmax train() {
+    super.train();
+    return this;
+  }
+
+  @Override
+  public KilnHiddenSoftmax train(boolean on) {
+    super.train(on);
+    return this;
+  }
+
+  @Override
+  public KilnHiddenSoftmax eval() {
+    super.eval();
+    return this;
+  }
 
   /**
    * The fused forwardWithHidden: its outputs in order (output, hidden), or only output() [N, 2] (for forward) when {@code all} is false.
@@ -81,6 +111,10 @@ public final class KilnHiddenSoftmax extends HiddenSoftmax {
 
   @Override
   public Tensor forward(Tensor x) {
+    if (recordingLayers()) {
+      // summary() is recording: the layers' eager forwards, each seen as it is applied
+      return super.forward(x);
+    }
     if (Compiled.onCuda("KilnHiddenSoftmax", x, fc1.weight(), fc1.bias(), fc2.weight(), fc2.bias())) {
       // the declared forward calls forwardWithHidden, whose CUDA form runs
       return super.forward(x);
@@ -91,6 +125,10 @@ public final class KilnHiddenSoftmax extends HiddenSoftmax {
 
   @Override
   public HiddenSoftmax.Outputs forwardWithHidden(Tensor x) {
+    if (recordingLayers()) {
+      // summary() is recording: the layers' eager forwards, each seen as it is applied
+      return super.forwardWithHidden(x);
+    }
     Tensor[] outputs = Compiled.onCuda("KilnHiddenSoftmax", x, fc1.weight(), fc1.bias(), fc2.weight(), fc2.bias()) ? forwardWithHiddenCuda(x) : compiledForwardWithHidden(x, true);
     return new HiddenSoftmax.Outputs(outputs[0], outputs[1]);
   }

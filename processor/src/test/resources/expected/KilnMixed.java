@@ -4,6 +4,7 @@ import dev.kiln.dsl.F;
 import dev.kiln.dsl.Linear;
 import dev.kiln.runtime.Compiled;
 import dev.kiln.runtime.CudaCompiled;
+import dev.kiln.runtime.Device;
 import dev.kiln.runtime.Node;
 import dev.kiln.runtime.Tensor;
 import dev.kiln.runtime.cpu.Blas;
@@ -28,7 +29,40 @@ public final class KilnMixed extends Mixed {
   }
 
   @Override
+  protected int[] declaredInputShape() {
+    return new int[] {2, 3, 4};
+  }
+
+  @Override
+  public KilnMixed to(Device device) {
+    super.to(device);
+    return this;
+  }
+
+  @Override
+  public KilnMixed train() {
+    super.train();
+    return this;
+  }
+
+  @Override
+  public KilnMixed train(boolean on) {
+    super.train(on);
+    return this;
+  }
+
+  @Override
+  public KilnMixed eval() {
+    super.eval();
+    return this;
+  }
+
+  @Override
   public Tensor forward(Tensor x) {
+    if (recordingLayers()) {
+      // summary() is recording: the layers' eager forwards, each seen as it is applied
+      return super.forward(x);
+    }
     if (Compiled.onCuda("KilnMixed", x, features_fc.weight(), head.weight(), head.bias())) {
       return forwardCuda(x);
     }

@@ -3,6 +3,7 @@ package test;
 import dev.kiln.dsl.F;
 import dev.kiln.runtime.Compiled;
 import dev.kiln.runtime.CudaCompiled;
+import dev.kiln.runtime.Device;
 import dev.kiln.runtime.Node;
 import dev.kiln.runtime.Tensor;
 import dev.kiln.runtime.cpu.Blas;
@@ -21,7 +22,40 @@ public final class KilnMlp extends Mlp {
   private final Map<Integer, Plan> plans = new HashMap<>();
 
   @Override
+  protected int[] declaredInputShape() {
+    return new int[] {1, 28, 28};
+  }
+
+  @Override
+  public KilnMlp to(Device device) {
+    super.to(device);
+    return this;
+  }
+
+  @Override
+  public KilnMlp train() {
+    super.train();
+    return this;
+  }
+
+  @Override
+  public KilnMlp train(boolean on) {
+    super.train(on);
+    return this;
+  }
+
+  @Override
+  public KilnMlp eval() {
+    super.eval();
+    return this;
+  }
+
+  @Override
   public Tensor forward(Tensor x) {
+    if (recordingLayers()) {
+      // summary() is recording: the layers' eager forwards, each seen as it is applied
+      return super.forward(x);
+    }
     if (Compiled.onCuda("KilnMlp", x, fc1.weight(), fc1.bias(), fc2.weight(), fc2.bias(), fc3.weight(), fc3.bias())) {
       return forwardCuda(x);
     }

@@ -6,6 +6,7 @@ import dev.kiln.dsl.Module;
 import dev.kiln.dsl.Sequential;
 import dev.kiln.runtime.Compiled;
 import dev.kiln.runtime.CudaCompiled;
+import dev.kiln.runtime.Device;
 import dev.kiln.runtime.Node;
 import dev.kiln.runtime.Tensor;
 import dev.kiln.runtime.cpu.Blas;
@@ -21,6 +22,8 @@ import javax.annotation.processing.Generated;
  */
 @Generated("dev.kiln.processor.ModelProcessor")
 public final class KilnMlp extends Module {
+  private final transient Sequential eager;
+
   private final transient Linear layer1;
 
   private final transient Linear layer3;
@@ -32,13 +35,47 @@ public final class KilnMlp extends Module {
   public KilnMlp() {
     Sequential model = Models.mlp();
     model.namedChildren().forEach(this::registerModule);
+    this.eager = model;
     this.layer1 = (Linear) getSubmodule("1");
     this.layer3 = (Linear) getSubmodule("3");
     this.layer5 = (Linear) getSubmodule("5");
   }
 
   @Override
+  protected int[] declaredInputShape() {
+    return new int[] {1, 28, 28};
+  }
+
+  @Override
+  public KilnMlp to(Device device) {
+    super.to(device);
+    return this;
+  }
+
+  @Override
+  public KilnMlp train() {
+    super.train();
+    return this;
+  }
+
+  @Override
+  public KilnMlp train(boolean on) {
+    super.train(on);
+    return this;
+  }
+
+  @Override
+  public KilnMlp eval() {
+    super.eval();
+    return this;
+  }
+
+  @Override
   public Tensor forward(Tensor x) {
+    if (recordingLayers()) {
+      // summary() is recording: the layers' eager forwards, each seen as it is applied
+      return eager.forward(x);
+    }
     if (Compiled.onCuda("KilnMlp", x, layer1.weight(), layer1.bias(), layer3.weight(), layer3.bias(), layer5.weight(), layer5.bias())) {
       return forwardCuda(x);
     }

@@ -3,6 +3,7 @@ package test;
 import dev.kiln.dsl.F;
 import dev.kiln.runtime.Compiled;
 import dev.kiln.runtime.CudaCompiled;
+import dev.kiln.runtime.Device;
 import dev.kiln.runtime.Kiln;
 import dev.kiln.runtime.Node;
 import dev.kiln.runtime.Tensor;
@@ -27,7 +28,40 @@ public final class KilnSmallCnn extends SmallCnn {
   private final Map<Integer, Plan> plans = new HashMap<>();
 
   @Override
+  protected int[] declaredInputShape() {
+    return new int[] {1, 8, 8};
+  }
+
+  @Override
+  public KilnSmallCnn to(Device device) {
+    super.to(device);
+    return this;
+  }
+
+  @Override
+  public KilnSmallCnn train() {
+    super.train();
+    return this;
+  }
+
+  @Override
+  public KilnSmallCnn train(boolean on) {
+    super.train(on);
+    return this;
+  }
+
+  @Override
+  public KilnSmallCnn eval() {
+    super.eval();
+    return this;
+  }
+
+  @Override
   public Tensor forward(Tensor x) {
+    if (recordingLayers()) {
+      // summary() is recording: the layers' eager forwards, each seen as it is applied
+      return super.forward(x);
+    }
     if (Compiled.onCuda("KilnSmallCnn", x, conv1.weight(), conv1.bias(), bn1.weight(), bn1.bias(), fc1.weight(), fc1.bias(), bnFc1.weight(), bnFc1.bias(), fc2.weight(), fc2.bias())) {
       return forwardCuda(x);
     }

@@ -4,6 +4,7 @@ import dev.kiln.dsl.Conv2d;
 import dev.kiln.dsl.F;
 import dev.kiln.dsl.Linear;
 import dev.kiln.runtime.Compiled;
+import dev.kiln.runtime.Device;
 import dev.kiln.runtime.Node;
 import dev.kiln.runtime.Tensor;
 import dev.kiln.runtime.cpu.ActivationKernels;
@@ -34,7 +35,40 @@ public final class KilnSoftmaxMaps extends SoftmaxMaps {
   }
 
   @Override
+  protected int[] declaredInputShape() {
+    return new int[] {2, 3, 4};
+  }
+
+  @Override
+  public KilnSoftmaxMaps to(Device device) {
+    super.to(device);
+    return this;
+  }
+
+  @Override
+  public KilnSoftmaxMaps train() {
+    super.train();
+    return this;
+  }
+
+  @Override
+  public KilnSoftmaxMaps train(boolean on) {
+    super.train(on);
+    return this;
+  }
+
+  @Override
+  public KilnSoftmaxMaps eval() {
+    super.eval();
+    return this;
+  }
+
+  @Override
   public Tensor forward(Tensor x) {
+    if (recordingLayers()) {
+      // summary() is recording: the layers' eager forwards, each seen as it is applied
+      return super.forward(x);
+    }
     if (Compiled.onCuda("KilnSoftmaxMaps", x, body_0.weight(), body_0.bias(), body_4.weight(), body_4.bias())) {
       return forwardCuda(x);
     }

@@ -51,6 +51,24 @@ public abstract class Module {
     void afterForward(Module module, Tensor output);
   }
 
+  /**
+   * Whether {@link #summary} is recording the layers a forward pass applies on this thread. A
+   * compiled ({@code Kiln<Name>}) model's forward then runs its layers' eager forwards, so that each
+   * layer is seen; its fused code applies no layer.
+   */
+  protected static boolean recordingLayers() {
+    return FORWARD_LISTENER.get() != null;
+  }
+
+  /**
+   * The shape of one input sample this model was declared for ({@code @Model(input = ...)}), or null
+   * when it does not know it: a compiled ({@code Kiln<Name>}) model returns its declaration's, so that
+   * {@code summary()} needs no shape. Returns a new array.
+   */
+  protected int[] declaredInputShape() {
+    return null;
+  }
+
   /** Calls {@link #forward}: write {@code fc1.apply(x)} as PyTorch users write {@code self.fc1(x)}. */
   public Tensor apply(Tensor x) {
     Tensor y = forward(x);
@@ -68,8 +86,12 @@ public abstract class Module {
    * The rows come from one forward pass, without gradients and in evaluation mode, on a batch of two
    * zero inputs of shape {@code inputShape} (no batch dimension); the training mode is restored
    * afterwards. Layers called through {@link #apply} are seen; functional calls ({@code F.relu}) are
-   * not, as in torchsummary. See {@link Summary} for the layout.
+   * not, as in torchsummary. A compiled model ({@code Kiln<Name>}) runs its layers' eager forwards
+   * for the summary, and {@code summary()} without a shape uses its declared input shape. See
+   * {@link Summary} for the layout.
    *
+   * @throws IllegalArgumentException if no shape is given and the model was not compiled from a
+   *     {@code @Model} declaration, or a dimension is not positive
    * @throws ShapeException if the input shape does not fit the model
    */
   public String summary(int... inputShape) {

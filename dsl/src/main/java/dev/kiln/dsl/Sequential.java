@@ -1,5 +1,6 @@
 package dev.kiln.dsl;
 
+import dev.kiln.runtime.Device;
 import dev.kiln.runtime.Tensor;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -40,6 +41,32 @@ public class Sequential extends Module {
       x = m.apply(x);
     }
     return x;
+  }
+
+  // to, train and eval return the Sequential, so that Sequential.of(...).to(device) is one (as PyTorch's) statement
+
+  @Override
+  public Sequential to(Device device) {
+    super.to(device);
+    return this;
+  }
+
+  @Override
+  public Sequential train() {
+    super.train();
+    return this;
+  }
+
+  @Override
+  public Sequential train(boolean on) {
+    super.train(on);
+    return this;
+  }
+
+  @Override
+  public Sequential eval() {
+    super.eval();
+    return this;
   }
 
   @Override

@@ -69,7 +69,11 @@ final class Summary {
   /** The summary of {@code model} for samples of shape {@code inputShape} (without the batch dimension). */
   static String of(Module model, int... inputShape) {
     if (inputShape.length == 0) {
-      throw new IllegalArgumentException("summary: give the shape of one input sample, e.g. summary(1, 28, 28)");
+      inputShape = model.declaredInputShape();
+      if (inputShape == null) {
+        throw new IllegalArgumentException("summary: give the shape of one input sample, e.g. summary(1, 28, 28)"
+            + " (only a compiled Kiln<Name> model knows its own)");
+      }
     }
     for (int d : inputShape) {
       if (d <= 0) {
@@ -99,6 +103,10 @@ final class Summary {
     } finally {
       Module.FORWARD_LISTENER.set(previous);
       modes.forEach(e -> e.getKey().train(e.getValue()));
+    }
+    if (rows.isEmpty() && !model.parameters().isEmpty()) { // a forward that bypasses apply would print "Total params: 0"
+      throw new IllegalStateException("summary: the forward pass of " + model.getClass().getName()
+          + " applied no layer through apply(), although the model has parameters; call its layers as layer.apply(x)");
     }
     return rows;
   }

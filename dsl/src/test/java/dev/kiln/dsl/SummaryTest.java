@@ -3,6 +3,7 @@ package dev.kiln.dsl;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -122,5 +123,38 @@ Estimated Total Size (MB): 0.23
     assertThrows(IllegalArgumentException.class, () -> model.summary(0));
     assertThrows(ShapeException.class, () -> model.summary(3));
     assertNull(Module.FORWARD_LISTENER.get());
+  }
+
+  /** A model whose forward bypasses apply() would print an empty table with "Total params: 0": refused, saying why. */
+  @Test
+  void refusesAForwardThatAppliesNoLayer() {
+    Module model = new Module() {
+      final Linear fc = new Linear(2, 3);
+
+      @Override
+      public Tensor forward(Tensor x) {
+        return fc.forward(x);
+      }
+    };
+    var e = assertThrows(IllegalStateException.class, () -> model.summary(2));
+    assertTrue(e.getMessage().contains("applied no layer through apply()"), e.getMessage());
+    assertNull(Module.FORWARD_LISTENER.get());
+    // Functions alone, and no parameters: an empty table is the truth.
+    Module functional = new Module() {
+      @Override
+      public Tensor forward(Tensor x) {
+        return F.relu(x);
+      }
+    };
+    assertTrue(functional.summary(2).contains("Total params: 0"));
+  }
+
+  @Test
+  void sequentialKeepsItsTypeThroughToTrainAndEval() {
+    Sequential model = Sequential.of(new Linear(2, 3)).to(dev.kiln.runtime.Device.cpu()).eval();
+    assertFalse(model.isTraining());
+    Sequential same = model.train();
+    assertSame(model, same);
+    assertTrue(same.train(true).isTraining());
   }
 }

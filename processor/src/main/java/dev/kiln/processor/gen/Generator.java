@@ -162,6 +162,8 @@ public final class Generator {
       layers.addAll(several.parameterLayers());
     }
     addLayerFields(type, declared, layers);
+    type.addMethod(declaredInputShape());
+    addSelfTypedOverrides(type);
     if (several != null) {
       several.addOutputsMembers(type);
     }
@@ -248,8 +250,11 @@ public final class Generator {
   private void addLayerFields(TypeSpec.Builder type, ClassName declared, List<LayerIr> layers) {
     MethodSpec.Builder ctor = MethodSpec.constructorBuilder().addModifiers(Modifier.PUBLIC);
     if (ir.form() == ModelIr.Form.METHOD) {
+      // transient: the factory's Sequential, whose forward applies the registered layers one by one (for summary())
+      type.addField(SEQUENTIAL, "eager", Modifier.PRIVATE, Modifier.FINAL, Modifier.TRANSIENT);
       ctor.addStatement("$T model = $T.$L()", SEQUENTIAL, declared, ir.factoryMethod())
-          .addStatement("model.namedChildren().forEach(this::registerModule)");
+          .addStatement("model.namedChildren().forEach(this::registerModule)")
+          .addStatement("this.eager = model");
     }
     boolean any = false;
     Set<String> done = new LinkedHashSet<>();
@@ -373,8 +378,54 @@ public final class Generator {
         .addModifiers(Modifier.PUBLIC)
         .returns(TENSOR)
         .addParameter(TENSOR, "x")
+        .addCode(summaryGuard("forward"))
         .addCode(cudaGuard("forward"))
         .addCode(body)
+        .build();
+  }
+
+  /**
+   * While {@code summary()} records the layers a forward applies, the eager forward runs instead of
+   * the fused code (which applies no layer): the declaration's own method, or the factory's Sequential.
+   */
+  private CodeBlock summaryGuard(String method) {
+    return CodeBlock.builder()
+        .beginControlFlow("if (recordingLayers())")
+        .add("// summary() is recording: the layers' eager forwards, each seen as it is applied\n")
+        .addStatement("return $L.$L(x)", ir.form() == ModelIr.Form.METHOD ? "eager" : "super", method)
+        .endControlFlow()
+        .build();
+  }
+
+  /**
+   * {@code to}, {@code train} and {@code eval} returning the generated type (they return {@code
+   * Module} in {@code Module}), so that {@code KilnNet net = new KilnNet().to(device)} compiles.
+   */
+  private void addSelfTypedOverrides(TypeSpec.Builder type) {
+    ClassName self = ClassName.get(ir.packageName(), name);
+    type.addMethod(selfTyped(self, "to", ClassName.get("dev.kiln.runtime", "Device"), "device"))
+        .addMethod(selfTyped(self, "train", null, null))
+        .addMethod(selfTyped(self, "train", TypeName.BOOLEAN, "on"))
+        .addMethod(selfTyped(self, "eval", null, null));
+  }
+
+  /** {@code public Self method(param) { super.method(param); return this; }}, without a parameter if its type is null. */
+  private static MethodSpec selfTyped(ClassName self, String method, TypeName paramType, String param) {
+    MethodSpec.Builder m = MethodSpec.methodBuilder(method).addAnnotation(Override.class).addModifiers(Modifier.PUBLIC).returns(self);
+    if (paramType != null) {
+      m.addParameter(paramType, param);
+    }
+    return m.addStatement("super.$L($L)", method, param == null ? "" : param).addStatement("return this").build();
+  }
+
+  /** The sample shape of the declaration's {@code @Model(input = ...)}, for {@code summary()}. */
+  private MethodSpec declaredInputShape() {
+    int[] sample = Arrays.copyOfRange(model.inputShape(), 1, model.inputShape().length);
+    return MethodSpec.methodBuilder("declaredInputShape")
+        .addAnnotation(Override.class)
+        .addModifiers(Modifier.PROTECTED)
+        .returns(int[].class)
+        .addStatement("return new int[] {$L}", joined(sample))
         .build();
   }
 
@@ -858,6 +909,7 @@ public final class Generator {
     MethodSpec.Builder m = MethodSpec.methodBuilder(outputs.method()).addAnnotation(Override.class)
         .addModifiers(Modifier.PUBLIC).returns(returns).addParameter(TENSOR, "x");
     CodeBlock onCuda = CodeBlock.of("$T.onCuda($S, x$L)", COMPILED, name, params.isEmpty() ? "" : ", " + String.join(", ", params));
+    m.addCode(summaryGuard(outputs.method()));
     if (outputs.isArray()) {
       m.addStatement("return $L ? $L : $L", onCuda, cudaCall, call);
     } else {

@@ -1,0 +1,104 @@
+package dev.kiln.processor;
+
+import static com.google.testing.compile.CompilationSubject.assertThat;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.testing.compile.Compilation;
+import com.google.testing.compile.JavaFileObjects;
+import dev.kiln.dsl.Module;
+import dev.kiln.runtime.Device;
+import dev.kiln.runtime.Tensor;
+import java.util.Arrays;
+import java.util.function.Supplier;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/** What a generated {@code Kiln<Name>} class does as a {@link Module} besides its fused forward. */
+class CompiledModuleTest {
+
+  /**
+   * The fused forward applies no layer, so summary() must run the layers' eager forwards: the table
+   * is the eager model's, row for row (it printed no rows and "Total params: 0" before), and the
+   * compiled model needs no shape (it knows its declaration's). The forward afterwards is fused again.
+   */
+  @ParameterizedTest
+  @CsvSource({
+    "Mlp, test.Mlp, test.KilnMlp, 1:28:28",
+    "Models, test.Models.mlp(), test.KilnMlp, 1:28:28",
+    "Mixed, test.Mixed, test.KilnMixed, 2:3:4",
+    "SmallCnn, test.SmallCnn, test.KilnSmallCnn, 1:8:8",
+    "HiddenCnn, test.HiddenCnn, test.KilnHiddenCnn, 1:6:6",
+    "HiddenArray, test.HiddenArray, test.KilnHiddenArray, 5",
+    "SoftmaxMaps, test.SoftmaxMaps, test.KilnSoftmaxMaps, 2:3:4",
+  })
+  void summaryOfTheCompiledModelIsTheEagerModels(String source, String eagerName, String compiledName, String sampleShape) {
+    Compilation c = ProcessorTest.compile(ProcessorTest.model(source));
+    assertThat(c).succeededWithoutWarnings();
+    ClassLoader loader = new ParityTest.CompiledClasses(c);
+    Module eager = ParityTest.factory(loader, eagerName).get();
+    Module compiled = ParityTest.factory(loader, compiledName).get();
+    int[] shape = Arrays.stream(sampleShape.split(":")).mapToInt(Integer::parseInt).toArray();
+
+    String expected = eager.summary(shape);
+    assertTrue(expected.contains("Total params: "), expected);
+    assertFalse(expected.contains("Total params: 0\n"), expected);
+    assertEquals(expected, compiled.summary(shape));
+    assertEquals(expected, compiled.summary(), "summary() with the declared input shape");
+    assertTrue(compiled.isTraining(), "training mode restored");
+
+    // The fused forward runs again afterwards: it keeps a plan per batch size, so a stale backward is refused.
+    Tensor first = compiled.forward(Tensor.randn(batchOf(3, shape)).requiresGrad(true));
+    compiled.forward(Tensor.randn(batchOf(3, shape)));
+    var e = assertThrows(IllegalStateException.class, () -> first.sum().backward());
+    assertTrue(e.getMessage().contains("forward ran again"), e.getMessage());
+  }
+
+  private static int[] batchOf(int n, int[] sample) {
+    int[] shape = new int[sample.length + 1];
+    shape[0] = n;
+    System.arraycopy(sample, 0, shape, 1, sample.length);
+    return shape;
+  }
+
+  @Test
+  void eagerModelWithoutADeclaredShapeAsksForOne() {
+    Compilation c = ProcessorTest.compile(ProcessorTest.model("Mlp"));
+    Module eager = ParityTest.factory(new ParityTest.CompiledClasses(c), "test.Mlp").get();
+    var e = assertThrows(IllegalArgumentException.class, eager::summary);
+    assertTrue(e.getMessage().contains("give the shape of one input sample"), e.getMessage());
+  }
+
+  /** {@code to}, {@code train} and {@code eval} return the generated type: the DESIGN's {@code Net net = new KilnNet().to(device)}. */
+  @Test
+  void toTrainAndEvalReturnTheGeneratedType() throws Exception {
+    Compilation c = ProcessorTest.compile(ProcessorTest.model("Mlp"), JavaFileObjects.forSourceString("test.Use", """
+        package test;
+
+        import dev.kiln.runtime.Device;
+
+        public class Use implements java.util.function.Supplier<Object[]> {
+          @Override
+          public Object[] get() {
+            Mlp declared = new KilnMlp().to(Device.cpu()).eval();
+            KilnMlp compiled = new KilnMlp().train(false).train();
+            Mlp again = new KilnMlp().eval();
+            return new Object[] {declared, compiled, again};
+          }
+        }
+        """));
+    assertThat(c).succeededWithoutWarnings();
+    @SuppressWarnings("unchecked")
+    Supplier<Object[]> use = (Supplier<Object[]>) new ParityTest.CompiledClasses(c).loadClass("test.Use").getConstructor().newInstance();
+    Object[] made = use.get();
+    assertFalse(((Module) made[0]).isTraining());
+    assertTrue(((Module) made[1]).isTraining());
+    assertFalse(((Module) made[2]).isTraining());
+    Module m = ParityTest.factory(new ParityTest.CompiledClasses(c), "test.KilnMlp").get();
+    assertSame(m, m.to(Device.cpu()));
+  }
+}
