@@ -37,6 +37,31 @@ public final class F {
     return Ops.crossEntropy(logits, target, true);
   }
 
+  /** Cross-entropy combined as {@code reduction} says (PyTorch's {@code F.cross_entropy(..., reduction=)}). */
+  public static Tensor crossEntropy(Tensor logits, Tensor target, Reduction reduction) {
+    return new CrossEntropyLoss(reduction).apply(logits, target);
+  }
+
+  /** Mean squared error over every element (PyTorch's {@code F.mse_loss}). */
+  public static Tensor mseLoss(Tensor input, Tensor target) {
+    return new MSELoss().apply(input, target);
+  }
+
+  /** Squared error combined as {@code reduction} says. */
+  public static Tensor mseLoss(Tensor input, Tensor target, Reduction reduction) {
+    return new MSELoss(reduction).apply(input, target);
+  }
+
+  /** Mean absolute error over every element (PyTorch's {@code F.l1_loss}). */
+  public static Tensor l1Loss(Tensor input, Tensor target) {
+    return new L1Loss().apply(input, target);
+  }
+
+  /** Absolute error combined as {@code reduction} says. */
+  public static Tensor l1Loss(Tensor input, Tensor target, Reduction reduction) {
+    return new L1Loss(reduction).apply(input, target);
+  }
+
   // ---- convolution and pooling
 
   /** 2-d convolution, stride 1, no padding: {@code [N, C, H, W]} with weight {@code [O, C, kH, kW]}; {@code bias [O]} may be null. */

@@ -71,4 +71,21 @@ class LossTest {
     assertEquals(Reduction.MEAN, new MSELoss().reduction());
     assertThrows(IllegalArgumentException.class, () -> new L1Loss(null));
   }
+
+  /** The functional forms (F.mse_loss, F.l1_loss, F.cross_entropy with reduction=) give the classes' values. */
+  @Test
+  void functionalFormsMatchTheClasses() {
+    assertEquals(4.0f / 3, F.mseLoss(INPUTS, TARGETS).item(), 1e-6f);
+    assertEquals(4.0f, F.mseLoss(INPUTS, TARGETS, Reduction.SUM).item(), 1e-6f);
+    assertArrayEquals(new float[] {0, 0, 4}, F.mseLoss(INPUTS, TARGETS, Reduction.NONE).toFloatArray());
+    assertEquals(2.0f / 3, F.l1Loss(INPUTS, TARGETS).item(), 1e-6f);
+    assertEquals(2.0f, F.l1Loss(INPUTS, TARGETS, Reduction.SUM).item(), 1e-6f);
+    Tensor logits = Tensor.of(new float[] {0.1f, 0.2f, 0.3f, 1f, 0f, -1f}, 2, 3);
+    Tensor labels = Tensor.labels(1, 0);
+    float mean = new CrossEntropyLoss().apply(logits, labels).item();
+    assertEquals(mean, F.crossEntropy(logits, labels).item());
+    assertEquals(2 * mean, F.crossEntropy(logits, labels, Reduction.SUM).item(), 1e-6f);
+    assertArrayEquals(new CrossEntropyLoss(Reduction.NONE).apply(logits, labels).toFloatArray(),
+        F.crossEntropy(logits, labels, Reduction.NONE).toFloatArray());
+  }
 }

@@ -272,6 +272,16 @@ public final class Ops {
     });
   }
 
+  /**
+   * {@code a + c} for a constant {@code c} (PyTorch's {@code a + 1}): the constant is a one-value row
+   * added to every element, so both devices run their row-add kernels; the gradient passes unchanged.
+   */
+  public static Tensor shift(Tensor a, float c) {
+    requireFloat("add", a);
+    Tensor constant = Tensor.full(c, 1).to(a.device());
+    return add(a.reshape(a.numel(), 1), constant).reshape(a.shape());
+  }
+
   /** {@code a * s} for a constant {@code s}. */
   public static Tensor scale(Tensor a, float s) {
     if (Devices.onCuda("scale", a)) {

@@ -430,6 +430,11 @@ public final class Tensor {
     return Ops.add(this, other);
   }
 
+  /** {@code this + value} element-wise (PyTorch's {@code x + 1}). */
+  public Tensor add(float value) {
+    return Ops.shift(this, value);
+  }
+
   public Tensor mul(Tensor other) {
     return Ops.mul(this, other);
   }
@@ -441,6 +446,11 @@ public final class Tensor {
   /** {@code this - other}; {@code other} of this shape or of its trailing dimensions. */
   public Tensor sub(Tensor other) {
     return Ops.sub(this, other);
+  }
+
+  /** {@code this - value} element-wise, as {@code this + (-value)}. */
+  public Tensor sub(float value) {
+    return Ops.shift(this, -value);
   }
 
   /** {@code this / other} (as {@code this * other^-1}); {@code other} of this shape or of its trailing dimensions. */

@@ -186,6 +186,11 @@ class CudaOpsTest {
     compare("scale", Match.CLOSE, in -> Ops.scale(in[0], -0.37f), Tensor.randn(6, 7));
   }
 
+  @Test
+  void addAConstant() {
+    compare("shift", Match.EXACT, in -> Ops.shift(in[0], 1.25f), Tensor.randn(6, 7));
+  }
+
   // ------------------------------------------------------------------ activations
 
   @Test

@@ -58,6 +58,20 @@ class OpsGradientTest {
     GradCheck.check("scale", in -> Ops.scale(in[0], -2.5f), EPS, ATOL, RTOL, param(7));
   }
 
+  /** {@code x + 1} (the tutorial's {@code output = input + 1}) and {@code x - c}, on any shape, 0-d included. */
+  @Test
+  void addAndSubtractAConstant() {
+    GradCheck.check("shift", in -> Ops.mul(Ops.shift(in[0], 1.5f), in[0]), EPS, ATOL, RTOL, param(2, 3, 4));
+    Tensor x = Tensor.of(new float[] {1, -2, 3.5f, 0}, 2, 2);
+    assertArrayEquals(new float[] {2, -1, 4.5f, 1}, x.add(1).toFloatArray());
+    assertArrayEquals(new int[] {2, 2}, x.add(1).shape());
+    assertArrayEquals(new float[] {0.75f, -2.25f, 3.25f, -0.25f}, x.sub(0.25f).toFloatArray());
+    assertEquals(4f, Tensor.scalar(3).add(1).item());
+    assertEquals(0, Tensor.scalar(3).add(1).shape().length);
+    var e = assertThrows(IllegalArgumentException.class, () -> Tensor.labels(1, 2).add(1));
+    assertTrue(e.getMessage().startsWith("add"), e.getMessage());
+  }
+
   @Test
   void relu() {
     Tensor x = GradCheck.awayFromZero(0.05f, 4, 5).requiresGrad(true);
