@@ -2,6 +2,8 @@ package dev.kiln.runtime.data;
 
 import dev.kiln.runtime.Generator;
 import dev.kiln.runtime.Kiln;
+import dev.kiln.runtime.util.Progress;
+import java.io.PrintStream;
 import java.util.Arrays;
 import java.util.Iterator;
 import java.util.NoSuchElementException;
@@ -76,6 +78,58 @@ public final class DataLoader<T extends Example> implements Iterable<Batch> {
         int start = next++ * batchSize;
         return load(Arrays.copyOfRange(order, start, Math.min(start + batchSize, n)));
       }
+    };
+  }
+
+  /**
+   * This loader's epochs with a progress bar, like {@code tqdm(train_loader)}: each {@code for}
+   * loop over the result is one epoch, and the bar ({@link Progress}, on standard output) is drawn
+   * on a terminal only, redrawn as each batch's work is done (when the loop asks for the next) and
+   * cleared when the epoch ends. Elsewhere (a log file, CI) nothing is printed.
+   *
+   * <pre>{@code
+   * for (Batch b : train.withProgress("epoch " + epoch)) { ... }
+   * }</pre>
+   */
+  public Iterable<Batch> withProgress(String label) {
+    return withProgress(label, System.out, System.console() != null);
+  }
+
+  /** {@link #withProgress(String)} on any stream, drawn or not as told (for tests and embedding). */
+  public Iterable<Batch> withProgress(String label, PrintStream out, boolean interactive) {
+    Objects.requireNonNull(label, "DataLoader.withProgress: label is null");
+    Objects.requireNonNull(out, "DataLoader.withProgress: stream is null");
+    return () -> {
+      Iterator<Batch> epoch = iterator();
+      Progress bar = Progress.start(label, size(), out, interactive);
+      return new Iterator<>() {
+        private boolean handedOut;
+        private boolean finished;
+
+        @Override
+        public boolean hasNext() {
+          if (handedOut) { // the loop body of the batch handed out last has run
+            handedOut = false;
+            bar.step();
+          }
+          boolean more = epoch.hasNext();
+          if (!more && !finished) {
+            finished = true;
+            bar.finish();
+          }
+          return more;
+        }
+
+        @Override
+        public Batch next() {
+          if (!hasNext()) {
+            throw new NoSuchElementException("DataLoader: the epoch has ended after " + size() + " batches");
+          }
+          Batch b = epoch.next();
+          handedOut = true;
+          return b;
+        }
+      };
     };
   }
 

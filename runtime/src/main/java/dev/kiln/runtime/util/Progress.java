@@ -24,6 +24,7 @@ public final class Progress {
   private long lastDrawNanos;
   private long finishNanos;
   private int done;
+  private int losses;
   private double lossSum;
 
   private Progress(String label, int total, PrintStream out, boolean interactive) {
@@ -45,8 +46,14 @@ public final class Progress {
 
   /** One step done, with its loss (averaged into the running loss shown). */
   public void step(double loss) {
-    done++;
+    losses++;
     lossSum += loss;
+    step();
+  }
+
+  /** One step done, without a loss (a bar that was never given one shows none). */
+  public void step() {
+    done++;
     long now = System.nanoTime();
     if (interactive && (now - lastDrawNanos > 100_000_000L || done == total)) {
       lastDrawNanos = now;
@@ -55,9 +62,14 @@ public final class Progress {
     }
   }
 
-  /** Mean loss of the steps so far. */
+  /** Mean of the losses given so far (NaN before the first). */
   public double meanLoss() {
-    return done == 0 ? Double.NaN : lossSum / done;
+    return losses == 0 ? Double.NaN : lossSum / losses;
+  }
+
+  /** Steps done so far. */
+  public int done() {
+    return done;
   }
 
   /** Seconds from the bar's start to {@link #finish()}, or to now while it runs. */
@@ -81,8 +93,9 @@ public final class Progress {
     double rate = secs > 0 ? done / secs : 0;
     int filled = total > 0 ? (int) ((long) WIDTH * done / total) : WIDTH;
     double eta = rate > 0 ? (total - done) / rate : 0;
-    return String.format(Locale.ROOT, "%s |%s%s| %d/%d [%s<%s, %.1f it/s, loss %.4f]",
-        label, "#".repeat(filled), " ".repeat(WIDTH - filled), done, total, clock(secs), clock(eta), rate, meanLoss());
+    return String.format(Locale.ROOT, "%s |%s%s| %d/%d [%s<%s, %.1f it/s%s]",
+        label, "#".repeat(filled), " ".repeat(WIDTH - filled), done, total, clock(secs), clock(eta), rate,
+        losses == 0 ? "" : String.format(Locale.ROOT, ", loss %.4f", meanLoss()));
   }
 
   private static String clock(double seconds) {

@@ -176,4 +176,42 @@ class DataLoaderTest {
     var e = assertThrows(IllegalArgumentException.class, () -> new Batch(Tensor.zeros(4, 2), Tensor.labels(1, 2, 3)));
     assertTrue(e.getMessage().contains("[4, 2]") && e.getMessage().contains("[3]"), e.getMessage());
   }
+
+  /** tqdm(loader): the same batches as the loader, a bar redrawn after each batch's work, cleared at the end. */
+  @Test
+  void withProgressDrawsABarOverTheSameBatches() {
+    DataLoader<Example> loader = new DataLoader<>(numbered(10), 4, true);
+    Kiln.manualSeed(5);
+    List<int[]> plain = new ArrayList<>();
+    for (Batch b : loader) {
+      plain.add(b.y().toIntArray());
+    }
+    var bytes = new java.io.ByteArrayOutputStream();
+    var out = new java.io.PrintStream(bytes, true, java.nio.charset.StandardCharsets.UTF_8);
+    Kiln.manualSeed(5);
+    List<int[]> drawn = new ArrayList<>();
+    List<String> seen = new ArrayList<>();
+    for (Batch b : loader.withProgress("epoch 1", out, true)) {
+      seen.add(bytes.toString(java.nio.charset.StandardCharsets.UTF_8));
+      drawn.add(b.y().toIntArray());
+    }
+    assertEquals(plain.size(), drawn.size());
+    for (int i = 0; i < plain.size(); i++) {
+      assertArrayEquals(plain.get(i), drawn.get(i), "batch " + i);
+    }
+    assertEquals("", seen.get(0), "nothing is done before the first batch's work");
+    assertTrue(seen.get(1).contains("epoch 1 |") && seen.get(1).contains("1/3"), seen.get(1));
+    assertFalse(seen.get(1).contains("loss"), "no loss was given: " + seen.get(1));
+    String all = bytes.toString(java.nio.charset.StandardCharsets.UTF_8);
+    assertTrue(all.contains("3/3"), all);
+    assertTrue(all.endsWith("\r"), "the line is cleared at the end: " + all);
+
+    bytes.reset();
+    int batches = 0;
+    for (Batch b : loader.withProgress("quiet", out, false)) {
+      batches++;
+    }
+    assertEquals(3, batches);
+    assertEquals("", bytes.toString(java.nio.charset.StandardCharsets.UTF_8), "nothing printed when not a terminal");
+  }
 }
