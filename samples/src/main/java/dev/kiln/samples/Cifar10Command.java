@@ -14,9 +14,10 @@ import java.io.UncheckedIOException;
 import java.util.Locale;
 
 /**
- * {@code cifar10}: trains the tutorials' CIFAR-10 network ({@link Models#cifar10()}) with
- * cross-entropy and SGD and reports the test accuracy after each epoch. Without the CIFAR-10 files
- * it says where to put them and exits with status 1.
+ * {@code cifar10}: trains the tutorials' CIFAR-10 network (compiled, {@link KilnCifar10}, or with
+ * {@code --eager} {@link Models#cifar10()}) with cross-entropy and SGD and reports the test accuracy
+ * after each epoch. Without the CIFAR-10 files (and no way to download them) it says where to put
+ * them and exits with status 1.
  */
 final class Cifar10Command {
   private Cifar10Command() {}
@@ -28,6 +29,7 @@ final class Cifar10Command {
     double momentum = args.number("momentum", 0.9);
     long seed = args.integer("seed", 0, 0);
     boolean augment = args.flag("augment");
+    boolean eager = args.flag("eager");
     Device device = args.device();
     args.rejectUnknown();
 
@@ -48,9 +50,10 @@ final class Cifar10Command {
       trainSet = trainSet.randomCrop(4).randomHorizontalFlip();
     }
     Kiln.manualSeed(seed);
-    Module net = Models.cifar10().to(device);
-    System.out.printf(Locale.ROOT, "CIFAR-10: %d training and %d test images%s; device %s%n", trainSet.size(), testSet.size(),
-        augment ? " (training images randomly cropped with padding 4 and flipped)" : "", device);
+    Module net = (eager ? Models.cifar10() : new KilnCifar10()).to(device);
+    System.out.printf(Locale.ROOT, "CIFAR-10: %d training and %d test images%s; %s mode; device %s%n", trainSet.size(),
+        testSet.size(), augment ? " (training images randomly cropped with padding 4 and flipped)" : "",
+        eager ? "eager" : "compiled", device);
     System.out.println(net);
 
     var criterion = new CrossEntropyLoss();

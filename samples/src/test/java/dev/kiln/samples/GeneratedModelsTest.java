@@ -26,17 +26,25 @@ class GeneratedModelsTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"mlp", "cnn"})
+  @ValueSource(strings = {"mlp", "cnn", "cifar10"})
   void generatedClassMatchesDeclaration(String which) {
-    Supplier<Module> eagerFactory = which.equals("mlp") ? Models::mlp : FashionCnn::new;
-    Supplier<Module> compiledFactory = which.equals("mlp") ? KilnMlp::new : KilnFashionCnn::new;
+    Supplier<Module> eagerFactory = switch (which) {
+      case "mlp" -> Models::mlp;
+      case "cnn" -> FashionCnn::new;
+      default -> Models::cifar10;
+    };
+    Supplier<Module> compiledFactory = switch (which) {
+      case "mlp" -> KilnMlp::new;
+      case "cnn" -> KilnFashionCnn::new;
+      default -> KilnCifar10::new;
+    };
     Kiln.manualSeed(4);
     Module eager = eagerFactory.get();
     Kiln.manualSeed(4);
     Module compiled = compiledFactory.get();
     assertEquals(List.copyOf(eager.stateDict().keySet()), List.copyOf(compiled.stateDict().keySet()));
 
-    Tensor x = Tensor.randn(4, 1, 28, 28);
+    Tensor x = which.equals("cifar10") ? Tensor.randn(4, 3, 32, 32) : Tensor.randn(4, 1, 28, 28);
     Tensor y = Tensor.labels(3, 1, 4, 1);
     Kiln.manualSeed(5); // same dropout masks
     Tensor le = new CrossEntropyLoss().apply(eager.forward(x), y);
