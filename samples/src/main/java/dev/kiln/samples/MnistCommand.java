@@ -22,8 +22,9 @@ import java.util.function.Consumer;
  * {@code mnist}: the PyTorch tutorial's MNIST MLP ({@link Models#mnistMlp()}, Linear layers with
  * BatchNorm1d) trained with SGD and momentum, the learning rate multiplied by 0.1 every 5 epochs by
  * a {@link StepLR} stepped once per epoch. Runs the class the annotation processor compiled ({@code
- * KilnMnistMlp}), or with {@code --eager} the declaration itself. Prints the train loss, test
- * accuracy and learning rate of each epoch, and ends with a {@code RESULT} line.
+ * KilnMnistMlp}), or with {@code --eager} the declaration itself. Prints, as the tutorial does, the
+ * train loss and accuracy, test loss and accuracy of each epoch, with its learning rate, and ends
+ * with a {@code RESULT} line.
  */
 final class MnistCommand {
   private MnistCommand() {}
@@ -48,14 +49,20 @@ final class MnistCommand {
     System.out.println(net);
 
     List<Epoch> history = train(net, trainSet, new DataLoader<>(testSet, 1000, false), epochs, batch, lr, momentum,
-        e -> System.out.printf(Locale.ROOT, "epoch %d/%d  train_loss %.4f  test_accuracy %.2f%%  lr %s  seconds %.1f%n",
-            e.epoch(), epochs, e.trainLoss(), e.testAccuracy(), e.lr(), e.seconds()));
+        e -> System.out.printf(Locale.ROOT,
+            "epoch %d/%d  train_loss %.4f  train_accuracy %.2f%%  test_loss %.4f  test_accuracy %.2f%%  lr %s  seconds %.1f%n",
+            e.epoch(), epochs, e.trainLoss(), e.trainAccuracy(), e.testLoss(), e.testAccuracy(), e.lr(), e.seconds()));
     System.out.printf(Locale.ROOT, "RESULT model=mnist-mlp mode=%s epochs=%d test_accuracy=%.2f%n",
         mode, epochs, history.get(history.size() - 1).testAccuracy());
   }
 
-  /** One epoch's metrics; {@code lr} is the learning rate the epoch trained with. */
-  record Epoch(int epoch, double trainLoss, double testAccuracy, double lr, double seconds) {}
+  /**
+   * One epoch's metrics, those the tutorial prints: the mean training loss and the accuracy of the
+   * training outputs (in training mode, as they were computed), the test loss and accuracy; {@code
+   * lr} is the learning rate the epoch trained with.
+   */
+  record Epoch(int epoch, double trainLoss, double trainAccuracy, double testLoss, double testAccuracy, double lr,
+      double seconds) {}
 
   /**
    * Trains {@code net} for {@code epochs} epochs with cross-entropy, SGD with momentum and {@code
@@ -72,9 +79,13 @@ final class MnistCommand {
     List<Epoch> history = new ArrayList<>();
     for (int epoch = 1; epoch <= epochs; epoch++) {
       double epochLr = scheduler.getLastLr().get(0);
-      Progress bar = TrainingLoop.epoch(net, train, criterion, opt, String.format(Locale.ROOT, "epoch %d/%d", epoch, epochs));
+      var trainAccuracy = new TrainingLoop.Tally();
+      Progress bar = TrainingLoop.epoch(net, train, criterion, opt, String.format(Locale.ROOT, "epoch %d/%d", epoch, epochs),
+          loss -> {}, trainAccuracy);
       scheduler.step();
-      Epoch e = new Epoch(epoch, bar.meanLoss(), TrainingLoop.evaluate(net, test, null), epochLr, bar.seconds());
+      TrainingLoop.Evaluation tested = TrainingLoop.evaluate(net, test, criterion, null);
+      Epoch e = new Epoch(epoch, bar.meanLoss(), trainAccuracy.percent(), tested.loss(), tested.accuracy(), epochLr,
+          bar.seconds());
       history.add(e);
       report.accept(e);
     }

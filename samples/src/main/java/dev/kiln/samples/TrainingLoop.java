@@ -42,6 +42,16 @@ final class TrainingLoop {
   /** {@link #epoch(Module, DataLoader, Loss, Optimizer, String)}, handing each step's loss to {@code perStep} too. */
   static Progress epoch(Module net, DataLoader<Example> train, Loss criterion, Optimizer opt, String label,
       DoubleConsumer perStep) {
+    return epoch(net, train, criterion, opt, label, perStep, null);
+  }
+
+  /**
+   * {@link #epoch(Module, DataLoader, Loss, Optimizer, String, DoubleConsumer)}, counting into
+   * {@code trainAccuracy} (when not null) the training outputs whose arg-max is the label, as the
+   * tutorial's loop does ({@code _, pred = output.max(1)}).
+   */
+  static Progress epoch(Module net, DataLoader<Example> train, Loss criterion, Optimizer opt, String label,
+      DoubleConsumer perStep, Tally trainAccuracy) {
     net.train();
     Device device = deviceOf(net);
     Progress bar = Progress.start(label, train.size());
@@ -49,10 +59,14 @@ final class TrainingLoop {
     for (Batch b : train) {
       step++;
       opt.zeroGrad();
-      Tensor loss = criterion.apply(net.forward(b.x().to(device)), b.y().to(device));
+      Tensor output = net.forward(b.x().to(device));
+      Tensor loss = criterion.apply(output, b.y().to(device));
       loss.backward();
       opt.step();
       double value = loss.item();
+      if (trainAccuracy != null) {
+        trainAccuracy.add(output.argmax(1).toIntArray(), b.y().toIntArray());
+      }
       bar.step(value);
       perStep.accept(value);
       if (!Double.isFinite(value)) {
@@ -66,26 +80,59 @@ final class TrainingLoop {
     return bar;
   }
 
+  /** Correct predictions counted over batches: a percentage of the samples seen. */
+  static final class Tally {
+    private long correct;
+    private long total;
+
+    /** Counts the samples whose predicted class is their label. */
+    void add(int[] predicted, int[] labels) {
+      for (int i = 0; i < labels.length; i++) {
+        correct += predicted[i] == labels[i] ? 1 : 0;
+      }
+      total += labels.length;
+    }
+
+    /** Percentage correct (NaN before any sample). */
+    double percent() {
+      return total == 0 ? Double.NaN : 100.0 * correct / total;
+    }
+  }
+
+  /** The test loss (per sample, over the whole set) and accuracy in percent. */
+  record Evaluation(double loss, double accuracy) {}
+
   /** Percentage of test images whose arg-max class equals the label; fills {@code matrix} when given. */
   static double evaluate(Module net, DataLoader<Example> test, ConfusionMatrix matrix) {
+    return evaluate(net, test, null, matrix).accuracy();
+  }
+
+  /**
+   * In evaluation mode without gradients: the accuracy, and with a {@code criterion} the mean loss
+   * per sample over the set (each batch's mean weighted by its size; NaN without a criterion).
+   */
+  static Evaluation evaluate(Module net, DataLoader<Example> test, Loss criterion, ConfusionMatrix matrix) {
     net.eval();
     Device device = deviceOf(net);
-    long correct = 0, total = 0;
+    Tally tally = new Tally();
+    double lossSum = 0;
     try (var g = Kiln.noGrad()) {
       for (Batch b : test) {
-        int[] predicted = net.forward(b.x().to(device)).argmax(1).toIntArray();
+        Tensor output = net.forward(b.x().to(device));
+        int[] predicted = output.argmax(1).toIntArray();
         int[] labels = b.y().toIntArray();
-        for (int i = 0; i < labels.length; i++) {
-          correct += predicted[i] == labels[i] ? 1 : 0;
+        tally.add(predicted, labels);
+        if (criterion != null) {
+          lossSum += criterion.apply(output, b.y().to(device)).item() * labels.length;
         }
-        total += labels.length;
         if (matrix != null) {
           matrix.add(labels, predicted);
         }
       }
     }
-    return 100.0 * correct / total;
+    return new Evaluation(criterion == null ? Double.NaN : lossSum / test.datasetSize(), tally.percent());
   }
+
   /** Where the model's parameters live, as PyTorch's {@code next(model.parameters()).device}: batches go there. */
   static Device deviceOf(Module net) {
     var params = net.parameters();

@@ -65,5 +65,33 @@ class MnistCommandTest {
     double last = history.get(5).trainLoss();
     assertTrue(last < first, "train loss went from " + first + " to " + last);
     assertTrue(history.get(5).testAccuracy() > 10, "accuracy " + history.get(5).testAccuracy());
+    // The test set is the training set here: in evaluation mode its loss and accuracy are those of a
+    // last pass over it, and the training figures (train mode, during the epoch) lag a little behind.
+    for (MnistCommand.Epoch e : history) {
+      assertTrue(e.trainAccuracy() >= 0 && e.trainAccuracy() <= 100, e.toString());
+      assertTrue(e.testLoss() > 0 && Double.isFinite(e.testLoss()), e.toString());
+    }
+    assertTrue(history.get(5).testLoss() < history.get(0).testLoss(), history.toString());
+    assertTrue(history.get(5).trainAccuracy() > history.get(0).trainAccuracy(), history.toString());
+  }
+
+  /** The test loss is per sample over the set: batches of 7 (the last one of 1) give the loss of one batch of all 50. */
+  @Test
+  void evaluationLossIsPerSampleOverTheWholeSet() {
+    Kiln.manualSeed(3);
+    Tensor x = Tensor.randn(50, 1, 28, 28);
+    int[] classes = new int[50];
+    for (int i = 0; i < 50; i++) {
+      classes[i] = i % 10;
+    }
+    var data = new TensorDataset(x, Tensor.labels(classes));
+    Module net = new KilnMnistMlp();
+    var criterion = new dev.kiln.dsl.CrossEntropyLoss();
+    TrainingLoop.Evaluation small = TrainingLoop.evaluate(net, new DataLoader<>(data, 7, false), criterion, null);
+    TrainingLoop.Evaluation whole = TrainingLoop.evaluate(net, new DataLoader<>(data, 50, false), criterion, null);
+    assertEquals(whole.loss(), small.loss(), 1e-5 * whole.loss());
+    assertEquals(whole.accuracy(), small.accuracy());
+    assertEquals(whole.accuracy(), TrainingLoop.evaluate(net, new DataLoader<>(data, 7, false), null));
+    assertTrue(Double.isNaN(TrainingLoop.evaluate(net, new DataLoader<>(data, 7, false), null, null).loss()));
   }
 }
