@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.kiln.dsl.Linear;
 import dev.kiln.dsl.Module;
 import dev.kiln.runtime.Kiln;
 import dev.kiln.runtime.Tensor;
@@ -13,6 +12,7 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -21,13 +21,22 @@ import org.junit.jupiter.api.io.TempDir;
 class SampleCommandsTest {
   @Test
   void regressionLearnsToAddTwoNumbers() {
+    // The tutorial's settings: 50 epochs of 2 shuffled batches of 2, lr 0.001: the loss falls.
     Kiln.manualSeed(0);
-    Module net = new Linear(2, 1);
-    RegressionCommand.train(net, 2000, 0.01);
+    Module net = Models.twoLayerRegression();
+    List<Double> history = RegressionCommand.train(net, 50, 2, 0.001);
+    assertEquals(100, history.size());
+    double first = (history.get(0) + history.get(1)) / 2;
+    double last = (history.get(98) + history.get(99)) / 2;
+    assertTrue(last < first / 5, "loss " + first + " -> " + last);
+    // Trained longer, it adds.
+    Kiln.manualSeed(0);
+    net = Models.twoLayerRegression();
+    RegressionCommand.train(net, 1000, 2, 0.001);
     float[] predicted = RegressionCommand.predict(net).toFloatArray();
     float[] expected = {17, 21, 4};
     for (int i = 0; i < expected.length; i++) {
-      assertEquals(expected[i], predicted[i], 0.1, "prediction " + i);
+      assertEquals(expected[i], predicted[i], 0.5, "prediction " + i + " of " + java.util.Arrays.toString(predicted));
     }
   }
 

@@ -57,6 +57,31 @@ public final class Plots {
     write(sideBySide(loss, accuracy), png);
   }
 
+  /**
+   * A loss recorded per step, as the tutorials' {@code plt.plot(loss_history)}: the loss over the
+   * step number (from 1). Non-finite values are left out of the curve.
+   *
+   * @throws IllegalArgumentException when no value is finite
+   */
+  public static void lossHistory(Path png, String title, List<Double> losses) {
+    List<Double> steps = new ArrayList<>();
+    List<Double> finite = new ArrayList<>();
+    for (int i = 0; i < losses.size(); i++) {
+      if (Double.isFinite(losses.get(i))) {
+        steps.add(i + 1.0);
+        finite.add(losses.get(i));
+      }
+    }
+    if (finite.isEmpty()) {
+      throw new IllegalArgumentException("loss history '" + title + "' has no finite value among " + losses.size());
+    }
+    XYChart chart = new XYChartBuilder().width(640).height(420).title(title).xAxisTitle("step").yAxisTitle("loss").build();
+    chart.addSeries("loss", steps, finite).setMarker(SeriesMarkers.NONE);
+    chart.getStyler().setLegendVisible(false);
+    chart.getStyler().setXAxisDecimalPattern("0");
+    write(BitmapEncoder.getBufferedImage(chart), png);
+  }
+
   /** One named curve of a {@link #compareRuns} chart: y over x, as many points of each. */
   public record Series(String name, List<Double> x, List<Double> y) {
     public Series {

@@ -29,6 +29,18 @@ class PlotsTest {
   }
 
   @Test
+  void lossHistoryDrawsTheFiniteLosses() throws Exception {
+    Path png = dir.resolve("loss.png");
+    Plots.lossHistory(png, "regression", List.of(3.0, Double.NaN, 1.0, 0.5));
+    BufferedImage img = ImageIO.read(png.toFile());
+    assertEquals(640, img.getWidth());
+    assertEquals(420, img.getHeight());
+    var e = assertThrows(IllegalArgumentException.class,
+        () -> Plots.lossHistory(dir.resolve("none.png"), "diverged", List.of(Double.NaN, Double.POSITIVE_INFINITY)));
+    assertTrue(e.getMessage().contains("no finite value among 2"), e.getMessage());
+  }
+
+  @Test
   void pngsAreWrittenWithTheExpectedSize() throws Exception {
     Path curves = dir.resolve("curves.png");
     Plots.trainingCurves(curves, List.of(0.9, 0.5, 0.4), List.of(80.0, 85.0, 87.5));
