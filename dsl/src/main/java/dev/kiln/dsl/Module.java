@@ -92,6 +92,8 @@ public abstract class Module {
    *
    * @throws IllegalArgumentException if no shape is given and the model was not compiled from a
    *     {@code @Model} declaration, or a dimension is not positive
+   * @throws IllegalStateException if the forward pass applied no layer through {@link #apply}
+   *     although the model has parameters (the table would say "Total params: 0")
    * @throws ShapeException if the input shape does not fit the model
    */
   public String summary(int... inputShape) {

@@ -73,6 +73,35 @@ class CompiledModuleTest {
     assertTrue(e.getMessage().contains("give the shape of one input sample"), e.getMessage());
   }
 
+  /** Children named like the generated class's own fields get fields of other names; the model compiles and runs. */
+  @Test
+  void childrenNamedLikeTheClassesOwnFieldsCompile() throws Exception {
+    Compilation c = ProcessorTest.compile(JavaFileObjects.forSourceString("test.Named", """
+        package test;
+
+        import dev.kiln.dsl.Linear;
+        import dev.kiln.dsl.Model;
+        import dev.kiln.dsl.ReLU;
+        import dev.kiln.dsl.Sequential;
+
+        public final class Named {
+          private Named() {}
+
+          @Model(input = {2})
+          public static Sequential net() {
+            return Sequential.builder().add("eager", new Linear(2, 3)).add("act", new ReLU()).add("plans", new Linear(3, 1)).build();
+          }
+        }
+        """));
+    assertThat(c).succeededWithoutWarnings();
+    String source = c.generatedSourceFile("test.KilnNet").orElseThrow().getCharContent(false).toString();
+    assertTrue(source.contains("layer_eager") && source.contains("layer_plans"), source);
+    Module net = ParityTest.factory(new ParityTest.CompiledClasses(c), "test.KilnNet").get();
+    assertEquals(java.util.List.of("eager.weight", "eager.bias", "plans.weight", "plans.bias"),
+        java.util.List.copyOf(net.stateDict().keySet()));
+    assertEquals(java.util.List.of(4, 1), java.util.Arrays.stream(net.forward(Tensor.randn(4, 2)).shape()).boxed().toList());
+  }
+
   /** {@code to}, {@code train} and {@code eval} return the generated type: the DESIGN's {@code Net net = new KilnNet().to(device)}. */
   @Test
   void toTrainAndEvalReturnTheGeneratedType() throws Exception {

@@ -275,6 +275,8 @@ public final class Ops {
   /**
    * {@code a + c} for a constant {@code c} (PyTorch's {@code a + 1}): the constant is a one-value row
    * added to every element, so both devices run their row-add kernels; the gradient passes unchanged.
+   * On CUDA the constant is copied to the device on each call (4 bytes): a convenience, not a kernel
+   * for a training step's inner loop.
    */
   public static Tensor shift(Tensor a, float c) {
     requireFloat("add", a);

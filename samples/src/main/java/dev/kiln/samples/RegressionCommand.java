@@ -48,13 +48,20 @@ final class RegressionCommand {
     System.out.println(net.stateDict());
     System.out.println(predict(net));
     Path png = out.resolve("loss.png");
-    Plots.lossHistory(png, "add two numbers: MSE loss per step", history);
-    System.out.println("plot: " + png);
+    try {
+      Plots.lossHistory(png, "add two numbers: MSE loss per step", history);
+      System.out.println("plot: " + png);
+    } catch (NoClassDefFoundError e) { // a jlink'd runtime without AWT, as the GPU recipe's
+      System.out.println("plot not written: this Java runtime has no java.desktop module, which drawing it needs ("
+          + e.getMessage() + ")");
+    }
   }
 
   /**
    * Fits {@code net} to the sums of {@link #X}'s rows, on the net's device, in shuffled batches of
    * {@code batch}; returns the loss of every step.
+   *
+   * @throws TrainingLoop.DivergedException at the first step whose loss is NaN or infinite
    */
   static List<Double> train(Module net, int epochs, int batch, double lr) {
     Device device = net.parameters().get(0).device();
@@ -68,7 +75,13 @@ final class RegressionCommand {
         Tensor loss = criterion.apply(net.apply(b.x().to(device)), b.y().to(device));
         loss.backward();
         opt.step();
-        history.add((double) loss.item());
+        double value = loss.item();
+        history.add(value);
+        if (!Double.isFinite(value)) {
+          throw new TrainingLoop.DivergedException(String.format(Locale.ROOT,
+              "regression: the loss is %s at step %d (epoch %d); training stopped (a smaller learning rate may help)",
+              value, history.size(), epoch + 1));
+        }
       }
     }
     return history;

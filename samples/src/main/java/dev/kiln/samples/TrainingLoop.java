@@ -109,7 +109,8 @@ final class TrainingLoop {
 
   /**
    * In evaluation mode without gradients: the accuracy, and with a {@code criterion} the mean loss
-   * per sample over the set (each batch's mean weighted by its size; NaN without a criterion).
+   * per sample over the samples seen (each batch's loss summed over its samples, whatever the
+   * criterion's reduction; NaN without a criterion).
    */
   static Evaluation evaluate(Module net, DataLoader<Example> test, Loss criterion, ConfusionMatrix matrix) {
     net.eval();
@@ -123,14 +124,19 @@ final class TrainingLoop {
         int[] labels = b.y().toIntArray();
         tally.add(predicted, labels);
         if (criterion != null) {
-          lossSum += criterion.apply(output, b.y().to(device)).item() * labels.length;
+          Tensor loss = criterion.apply(output, b.y().to(device));
+          lossSum += switch (criterion.reduction()) {
+            case MEAN -> loss.item() * labels.length;
+            case SUM -> loss.item();
+            case NONE -> loss.sum().item();
+          };
         }
         if (matrix != null) {
           matrix.add(labels, predicted);
         }
       }
     }
-    return new Evaluation(criterion == null ? Double.NaN : lossSum / test.datasetSize(), tally.percent());
+    return new Evaluation(criterion == null ? Double.NaN : lossSum / tally.total, tally.percent());
   }
 
   /** Where the model's parameters live, as PyTorch's {@code next(model.parameters()).device}: batches go there. */

@@ -101,6 +101,23 @@ class SampleCommandsTest {
   }
 
   @Test
+  void regressionCommandPrintsPredictionsAndPlotsTheLoss(@TempDir Path dir) {
+    String out = printed(() -> RegressionCommand.run(new Args("regression",
+        new String[] {"regression", "--epochs", "3", "--out", dir.toString(), "--device", "cpu"}, 1, Set.of())));
+    assertTrue(out.contains("trained 3 epochs (6 steps of batch 2) on cpu, lr 0.001"), out);
+    assertTrue(out.contains("shape=[3, 1]"), out);
+    assertTrue(java.nio.file.Files.isRegularFile(dir.resolve("loss.png")), out);
+  }
+
+  @Test
+  void regressionStopsAtANonFiniteLoss() {
+    Kiln.manualSeed(0);
+    var e = org.junit.jupiter.api.Assertions.assertThrows(TrainingLoop.DivergedException.class,
+        () -> RegressionCommand.train(Models.twoLayerRegression(), 50, 2, 1e30));
+    assertTrue(e.getMessage().startsWith("regression: the loss is "), e.getMessage());
+  }
+
+  @Test
   void saveAndLoadGiveIdenticalOutputs(@TempDir Path dir) throws IOException {
     assertEquals(0f, SaveLoadCommand.roundTrip(dir.resolve("mlp.safetensors"), 1, dev.kiln.runtime.Device.cpu()));
   }

@@ -238,13 +238,20 @@ public final class Generator {
     return ClassName.get(layer.spec().getClass().getEnclosingClass());
   }
 
-  /** The expression naming a layer in generated code: the user's field, or a field of our own. */
+  /** Names of the generated class's own fields, which a field for a layer must not take. */
+  private static final Set<String> OWN_FIELDS = Set.of("eager", "plans");
+
+  /**
+   * The expression naming a layer in generated code: the user's field, or a field of our own
+   * ({@code layer1} for child "1", {@code features_0}, {@code layer_eager} for a child named like
+   * one of the class's own fields).
+   */
   private String layerField(LayerIr layer) {
     if (ir.form() == ModelIr.Form.CLASS && !layer.path().contains(".")) {
       return layer.path();
     }
     String s = layer.path().replace('.', '_');
-    return Character.isJavaIdentifierStart(s.charAt(0)) ? s : "layer" + s;
+    return !Character.isJavaIdentifierStart(s.charAt(0)) ? "layer" + s : OWN_FIELDS.contains(s) ? "layer_" + s : s;
   }
 
   private void addLayerFields(TypeSpec.Builder type, ClassName declared, List<LayerIr> layers) {

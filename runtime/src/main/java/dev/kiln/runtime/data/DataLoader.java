@@ -85,7 +85,8 @@ public final class DataLoader<T extends Example> implements Iterable<Batch> {
    * This loader's epochs with a progress bar, like {@code tqdm(train_loader)}: each {@code for}
    * loop over the result is one epoch, and the bar ({@link Progress}, on standard output) is drawn
    * on a terminal only, redrawn as each batch's work is done (when the loop asks for the next) and
-   * cleared when the epoch ends. Elsewhere (a log file, CI) nothing is printed.
+   * cleared when the epoch ends. Elsewhere (a log file, CI) nothing is printed. A loop left early
+   * ({@code break}, an exception) leaves the bar's last line as it was drawn.
    *
    * <pre>{@code
    * for (Batch b : train.withProgress("epoch " + epoch)) { ... }

@@ -213,5 +213,19 @@ class DataLoaderTest {
     }
     assertEquals(3, batches);
     assertEquals("", bytes.toString(java.nio.charset.StandardCharsets.UTF_8), "nothing printed when not a terminal");
+
+    // next() alone (no hasNext), hasNext() asked twice: each batch counted once, then the end.
+    bytes.reset();
+    Iterator<Batch> it = loader.withProgress("manual", out, true).iterator();
+    it.next();
+    assertTrue(it.hasNext());
+    assertTrue(it.hasNext());
+    it.next();
+    it.next();
+    assertFalse(it.hasNext());
+    assertFalse(it.hasNext());
+    String manual = bytes.toString(java.nio.charset.StandardCharsets.UTF_8);
+    assertTrue(manual.contains("3/3") && !manual.contains("4/3"), manual);
+    assertThrows(NoSuchElementException.class, it::next);
   }
 }
