@@ -32,6 +32,7 @@ public enum Message {
   PRIVATE_OUTPUTS_RECORD("record %s must not be private: the generated %s returns it"),
   FORWARD_CALLS_OUTPUTS("forward may use %s only as its whole body: write 'return %s;' or compute the result with layer calls"),
   SHAPE_MISMATCH("%s: %s, from %s"),
+  MERGES_BATCH("%s merges the batch dimension with others (%s -> %s): a compiled model keeps dimension 0 as the batch; flatten from dimension 1 (Flatten(), flatten(x))"),
   NOT_A_CHAIN("%s: the compiler supports one chain of layers from the input to the result; %s"),
   UNSUPPORTED_SEQUENTIAL("%s: write the Sequential as Sequential.of(...) or Sequential.builder().add(...).build()"),
   INTERNAL_ERROR("Kiln's processor failed on this model (please report it): %s");

@@ -140,6 +140,23 @@ class ProcessorTest {
         .inFile(f).onLineContaining("return fc1.apply(flatten(x));");
   }
 
+  /** Compiled code plans values per sample: a flatten that folds the batch in is refused on its line (it once ran N values instead of N * 4). */
+  @Test
+  void flatteningTheBatchIsACompileError() {
+    JavaFileObject f = classModel("FlatBatch",
+        "@Model(input = {4})",
+        "public class FlatBatch extends Module {",
+        "  final Linear fc = new Linear(4, 4);",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    Tensor h = relu(fc.apply(x));",
+        "    return softmax(flatten(h, 0, -1), 0);",
+        "  }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining("flatten(h, 0, -1) merges the batch dimension with others ([N, 4] -> [N]): a compiled model keeps"
+        + " dimension 0 as the batch; flatten from dimension 1").inFile(f).onLineContaining("return softmax(flatten(h, 0, -1), 0);");
+  }
+
   @Test
   void poolingWindowLargerThanTheInput() {
     JavaFileObject f = classModel("BigPool",

@@ -6,6 +6,7 @@ import dev.kiln.processor.Message;
 import dev.kiln.processor.ir.ModelIr;
 import dev.kiln.processor.ir.Source;
 import dev.kiln.processor.ir.StepIr;
+import dev.kiln.runtime.Shapes;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -73,6 +74,10 @@ public final class ShapeChecker {
       }
       try {
         int[] out = step.spec().outputShape(in);
+        if (out.length < in.length && mergesBatch(in, out)) { // a flatten that takes in dimension 0
+          diagnostics.error(where, Message.MERGES_BATCH, label, Shapes.toString(in), Shapes.toString(out));
+          continue;
+        }
         shapes.put(step.output(), out);
         ins.add(in);
         outs.add(out);
@@ -89,5 +94,21 @@ public final class ShapeChecker {
           "none of its outputs is the last value computed, " + producers.get(previous) + "; return it or drop it");
     }
     return diagnostics.count() > before ? Optional.empty() : Optional.of(new CheckedModel(ir, input, ins, outs, null));
+  }
+
+  /**
+   * Whether a step folded the batch into other dimensions ({@code flatten(x, 0, -1)}: [N, 4] ->
+   * [N*4], written [-1]): the per-sample sizes after dimension 0 no longer hold all the values.
+   */
+  private static boolean mergesBatch(int[] in, int[] out) {
+    long before = 1;
+    for (int i = 1; i < in.length; i++) {
+      before *= in[i];
+    }
+    long after = 1;
+    for (int i = 1; i < out.length; i++) {
+      after *= out[i];
+    }
+    return after != before;
   }
 }
