@@ -956,20 +956,12 @@ public final class Ops {
   record Along(int outer, int size, int inner) {
     static Along of(String op, Tensor x, int dim) {
       int[] shape = x.shape();
-      int d;
       try {
-        d = Shapes.normalizeDim(dim, shape.length);
+        int[] a = Shapes.along(shape, dim);
+        return new Along(a[0], a[1], a[2]);
       } catch (IllegalArgumentException e) {
         throw new IllegalArgumentException(op + " of shape " + Shapes.toString(shape) + ": " + e.getMessage(), e);
       }
-      int outer = 1, inner = 1;
-      for (int i = 0; i < d; i++) {
-        outer *= shape[i];
-      }
-      for (int i = d + 1; i < shape.length; i++) {
-        inner *= shape[i];
-      }
-      return new Along(outer, shape[d], inner);
     }
   }
 

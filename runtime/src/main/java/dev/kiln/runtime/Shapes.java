@@ -22,6 +22,20 @@ public final class Shapes {
     return (int) n;
   }
 
+  /**
+   * A shape seen as {@code [outer, size, inner]} around dimension {@code dim} (negative counts from
+   * the end): the products of the dimensions before it and after it, and its own size. The
+   * softmax and reduce-along kernels take their inputs this way.
+   *
+   * @throws IllegalArgumentException if {@code dim} is out of range
+   */
+  public static int[] along(int[] shape, int dim) {
+    int d = normalizeDim(dim, shape.length);
+    return new int[] {
+      numel(Arrays.copyOfRange(shape, 0, d)), shape[d], numel(Arrays.copyOfRange(shape, d + 1, shape.length))
+    };
+  }
+
   /** Row-major (C order) strides of a shape. */
   public static int[] contiguousStrides(int... shape) {
     int[] strides = new int[shape.length];

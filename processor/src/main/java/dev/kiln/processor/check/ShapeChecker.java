@@ -8,6 +8,7 @@ import dev.kiln.processor.ir.Source;
 import dev.kiln.processor.ir.StepIr;
 import dev.kiln.runtime.Shapes;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -101,14 +102,7 @@ public final class ShapeChecker {
    * [N*4], written [-1]): the per-sample sizes after dimension 0 no longer hold all the values.
    */
   private static boolean mergesBatch(int[] in, int[] out) {
-    long before = 1;
-    for (int i = 1; i < in.length; i++) {
-      before *= in[i];
-    }
-    long after = 1;
-    for (int i = 1; i < out.length; i++) {
-      after *= out[i];
-    }
-    return after != before;
+    return out.length == 0
+        || Shapes.numel(Arrays.copyOfRange(in, 1, in.length)) != Shapes.numel(Arrays.copyOfRange(out, 1, out.length));
   }
 }

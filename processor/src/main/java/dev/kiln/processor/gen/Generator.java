@@ -579,20 +579,12 @@ public final class Generator {
    * take it: {@code n * 4, 10, 1} along the last of {@code [N, 4, 10]}; {@code 1, n, 40} along the batch.
    */
   private static CodeBlock softmaxAxes(Kernel k) {
-    int[] shape = k.inShape();
-    int dim = Shapes.normalizeDim(((Softmax.Spec) k.spec()).dim(), shape.length);
-    int inner = 1;
-    for (int i = dim + 1; i < shape.length; i++) {
-      inner *= shape[i];
-    }
-    if (dim == 0) {
-      return CodeBlock.of("1, n, $L", inner);
-    }
-    int outer = 1;
-    for (int i = 1; i < dim; i++) {
-      outer *= shape[i];
-    }
-    return CodeBlock.of("$L, $L, $L", outer == 1 ? "n" : "n * " + outer, shape[dim], inner);
+    int[] oneSample = k.inShape().clone();
+    oneSample[0] = 1;
+    int dim = Shapes.normalizeDim(((Softmax.Spec) k.spec()).dim(), oneSample.length);
+    int[] a = Shapes.along(oneSample, dim); // outer per sample, size, inner
+    return dim == 0 ? CodeBlock.of("1, n, $L", a[2])
+        : CodeBlock.of("$L, $L, $L", a[0] == 1 ? "n" : "n * " + a[0], a[1], a[2]);
   }
 
   /** The kernels' name of a sigmoid or tanh step: {@code sigmoid}, {@code tanh}. */
