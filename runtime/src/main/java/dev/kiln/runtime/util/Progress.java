@@ -67,11 +67,6 @@ public final class Progress {
     return losses == 0 ? Double.NaN : lossSum / losses;
   }
 
-  /** Steps done so far. */
-  public int done() {
-    return done;
-  }
-
   /** Seconds from the bar's start to {@link #finish()}, or to now while it runs. */
   public double seconds() {
     return ((finishNanos != 0 ? finishNanos : System.nanoTime()) - startNanos) / 1e9;
