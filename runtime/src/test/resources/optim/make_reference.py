@@ -83,15 +83,26 @@ def run_optimizer(make, before_step):
     return rows
 
 
-def run_scheduler(make):
+# Epoch after whose step the "_by_hand" cases halve every group's rate by hand.
+BY_HAND_AFTER = 3
+
+
+def run_scheduler(make, by_hand=False):
+    """Each epoch's group rates. make(opt) gives one scheduler or a list of them (stepped in turn)."""
     params = [torch.zeros(1, requires_grad=True) for _ in GROUP_LRS]
     opt = torch.optim.SGD([{"params": [p], "lr": lr} for p, lr in zip(params, GROUP_LRS)], lr=GROUP_LRS[0])
-    sched = make(opt)
-    rows = [sched.get_last_lr()]
-    for _ in range(EPOCHS):
+    made = make(opt)
+    scheds = made if isinstance(made, list) else [made]
+    rows = [[g["lr"] for g in opt.param_groups]]
+    for epoch in range(1, EPOCHS + 1):
         opt.step()  # no gradients: changes nothing, keeps the "scheduler before optimizer" warning away
-        sched.step()
-        rows.append(sched.get_last_lr())
+        for sched in scheds:
+            sched.step()
+        assert scheds[-1].get_last_lr() == [g["lr"] for g in opt.param_groups]
+        rows.append([g["lr"] for g in opt.param_groups])
+        if by_hand and epoch == BY_HAND_AFTER:
+            for g in opt.param_groups:
+                g["lr"] *= 0.5
     return rows
 
 
@@ -114,6 +125,14 @@ def main():
     for name, make in SCHEDULERS.items():
         for epoch, lrs in enumerate(run_scheduler(make)):
             lines += [f"{name} {epoch} {g} {v!r}" for g, v in enumerate(lrs)]
+        # PyTorch's schedulers work from each group's current rate, so a rate changed by hand carries on.
+        for epoch, lrs in enumerate(run_scheduler(make, by_hand=True)):
+            lines += [f"{name}_by_hand {epoch} {g} {v!r}" for g, v in enumerate(lrs)]
+    # Two schedulers on one optimizer compose (PyTorch's documented chaining example).
+    chained = lambda opt: [torch.optim.lr_scheduler.ExponentialLR(opt, gamma=0.9),
+                           torch.optim.lr_scheduler.MultiStepLR(opt, milestones=[2, 5], gamma=0.1)]
+    for epoch, lrs in enumerate(run_scheduler(chained)):
+        lines += [f"chained {epoch} {g} {v!r}" for g, v in enumerate(lrs)]
 
     out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference.txt")
     with open(out, "w") as f:

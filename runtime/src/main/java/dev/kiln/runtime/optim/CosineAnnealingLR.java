@@ -2,8 +2,8 @@ package dev.kiln.runtime.optim;
 
 /**
  * Anneals each group's learning rate from its base rate down to {@code etaMin} over {@code tMax}
- * epochs along half a cosine, PyTorch's {@code CosineAnnealingLR} in its closed form
- * ({@code _get_closed_form_lr}):
+ * epochs along half a cosine, like PyTorch's {@code CosineAnnealingLR}. Unless a rate is changed
+ * by hand, the rates are its closed form ({@code _get_closed_form_lr}), up to float rounding:
  *
  * <pre>
  *   lr = etaMin + (base_lr - etaMin) * (1 + cos(pi * epoch / tMax)) / 2
@@ -28,6 +28,20 @@ public final class CosineAnnealingLR extends LRScheduler {
   /** With PyTorch's default {@code etaMin} of 0. */
   public CosineAnnealingLR(Optimizer optimizer, int tMax) {
     this(optimizer, tMax, 0.0);
+  }
+
+  /**
+   * PyTorch's recursive form: the current rate's distance above {@code etaMin} scaled by the
+   * closed form's ratio from one epoch to the next, and at the epochs where the cosine turns back up
+   * from its minimum (where that ratio divides by zero) the closed form's increase added.
+   */
+  @Override
+  protected double nextLr(double lr, double baseLr, int epoch) {
+    if (Math.floorMod(epoch - 1 - tMax, 2 * tMax) == 0) {
+      return lr + (baseLr - etaMin) * (1 - Math.cos(Math.PI / tMax)) / 2;
+    }
+    return (1 + Math.cos(Math.PI * epoch / tMax)) / (1 + Math.cos(Math.PI * (epoch - 1) / tMax)) * (lr - etaMin)
+        + etaMin;
   }
 
   @Override

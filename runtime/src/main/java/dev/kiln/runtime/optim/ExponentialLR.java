@@ -13,6 +13,11 @@ public final class ExponentialLR extends LRScheduler {
   }
 
   @Override
+  protected double nextLr(double lr, double baseLr, int epoch) {
+    return lr * gamma;
+  }
+
+  @Override
   protected double lrAt(double baseLr, int epoch) {
     return baseLr * Math.pow(gamma, epoch);
   }

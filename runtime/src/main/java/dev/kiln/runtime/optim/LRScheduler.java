@@ -13,8 +13,8 @@ import java.util.Objects;
  * Base of the learning-rate schedulers, like PyTorch's {@code torch.optim.lr_scheduler}. On
  * construction it records each param group's current learning rate as that group's base rate
  * (PyTorch's {@code initial_lr}) and stands at epoch 0; each {@link #step()} moves to the next
- * epoch and sets every group's rate to {@link #lrAt(double, int)} of its base rate. Call it once
- * per epoch, after the epoch's optimizer steps:
+ * epoch and sets every group's rate to {@link #nextLr(double, double, int)} of the rate the group
+ * has now. Call it once per epoch, after the epoch's optimizer steps:
  *
  * <pre>
  *   var sched = new StepLR(opt, 30, 0.1);
@@ -24,14 +24,19 @@ import java.util.Objects;
  *   }
  * </pre>
  *
- * The rates follow PyTorch's closed forms, so a rate set by hand on a group is replaced at the
- * next {@link #step()}. Every scheduler here gives the base rate at epoch 0.
+ * Each step works from the group's current rate, as PyTorch's {@code get_lr()} does (its
+ * "chainable" form), so a rate changed by hand between steps carries on: after {@code g.lr(g.lr()
+ * * 0.5)} a {@link StepLR} goes on halving from the new rate, and two schedulers on one optimizer
+ * compose. Without such changes the rates are PyTorch's closed forms ({@link #lrAt(double, int)}),
+ * up to float rounding. Every scheduler here gives the base rate at epoch 0.
  *
  * <p>{@link #stateDict()} and {@link #loadStateDict(Map)} save and restore the epoch and the base
  * rates, so that a resumed run goes on with the same rates.
  */
 public abstract class LRScheduler {
   private static final String LAST_EPOCH = "last_epoch";
+  private static final String BASE_LRS = "base_lrs.";
+  private static final String LAST_LRS = "_last_lr.";
 
   private final Optimizer optimizer;
   private List<Double> baseLrs;
@@ -48,7 +53,17 @@ public abstract class LRScheduler {
     this.lastLrs = baseLrs;
   }
 
-  /** The learning rate at {@code epoch} (>= 1) of a group whose rate was {@code baseLr} at epoch 0. */
+  /**
+   * The learning rate at {@code epoch} (>= 1) of a group whose rate is {@code lr} now, at epoch
+   * {@code epoch - 1}, and was {@code baseLr} at epoch 0: PyTorch's {@code get_lr()}.
+   */
+  protected abstract double nextLr(double lr, double baseLr, int epoch);
+
+  /**
+   * The learning rate at {@code epoch} (>= 1) of a group whose rate was {@code baseLr} at epoch 0
+   * and never changed by hand: PyTorch's {@code _get_closed_form_lr()}. Used for {@link
+   * #getLastLr()} after loading a state saved without the last rates.
+   */
   protected abstract double lrAt(double baseLr, int epoch);
 
   /** Moves to the next epoch and sets every param group's learning rate for it. */
@@ -60,14 +75,17 @@ public abstract class LRScheduler {
               + baseLrs.size() + " when the scheduler was made; make the scheduler after adding groups");
     }
     lastEpoch++;
-    lastLrs = lrsAt(lastEpoch);
+    List<Double> lrs = new ArrayList<>(groups.size());
     for (int i = 0; i < groups.size(); i++) {
-      groups.get(i).lr(lastLrs.get(i));
+      double lr = nextLr(groups.get(i).lr(), baseLrs.get(i), lastEpoch);
+      groups.get(i).lr(lr);
+      lrs.add(lr);
     }
+    lastLrs = Collections.unmodifiableList(lrs);
   }
 
-  /** Each group's rate at {@code epoch}: the base rates at 0. */
-  private List<Double> lrsAt(int epoch) {
+  /** Each group's rate at {@code epoch} by the closed form: the base rates at 0. */
+  private List<Double> closedFormLrsAt(int epoch) {
     if (epoch == 0) {
       return baseLrs;
     }
@@ -80,23 +98,29 @@ public abstract class LRScheduler {
 
   /**
    * The scheduler's state, like PyTorch's {@code scheduler.state_dict()}: {@code last_epoch} (a
-   * rank-0 int32 tensor) and each group's base rate as {@code base_lrs.<g>}, exactly (see {@link
-   * StateEncoding}). The schedule's own settings ({@code gamma}, milestones, ...) are not saved:
-   * the scheduler that loads the state is built with them.
+   * rank-0 int32 tensor), each group's base rate as {@code base_lrs.<g>} and the rate the scheduler
+   * last set as {@code _last_lr.<g>}, exactly (see {@link StateEncoding}). The schedule's own
+   * settings ({@code gamma}, milestones, ...) are not saved: the scheduler that loads the state is
+   * built with them.
    */
   public final Map<String, Tensor> stateDict() {
     Map<String, Tensor> out = new LinkedHashMap<>();
     out.put(LAST_EPOCH, StateEncoding.ofInt(lastEpoch));
     for (int g = 0; g < baseLrs.size(); g++) {
-      out.put(baseLrKey(g), StateEncoding.ofDouble(baseLrs.get(g)));
+      out.put(BASE_LRS + g, StateEncoding.ofDouble(baseLrs.get(g)));
+    }
+    for (int g = 0; g < lastLrs.size(); g++) {
+      out.put(LAST_LRS + g, StateEncoding.ofDouble(lastLrs.get(g)));
     }
     return out;
   }
 
   /**
    * Restores a state written by {@link #stateDict()} for as many param groups: the epoch, the base
-   * rates and so {@link #getLastLr()}. The optimizer's rates are not touched; they come back with
-   * its own {@link Optimizer#loadStateDict}, as in PyTorch. Nothing changes unless the state fits.
+   * rates and {@link #getLastLr()}. A state without {@code _last_lr.<g>} (saved before Kiln kept
+   * them) gives the closed form's rates. The optimizer's rates are not touched; they come back with
+   * its own {@link Optimizer#loadStateDict}, as in PyTorch, and the next {@link #step()} goes on
+   * from them. Nothing changes unless the state fits.
    *
    * @throws IllegalArgumentException naming the key that is unexpected, missing or does not fit
    */
@@ -107,28 +131,32 @@ public abstract class LRScheduler {
       if (epoch < 0) {
         throw new IllegalArgumentException(LAST_EPOCH + " is " + epoch + ", not an epoch");
       }
+      int groups = baseLrs.size();
+      List<String> known = new ArrayList<>(List.of(LAST_EPOCH));
       List<Double> bases = new ArrayList<>();
-      for (int g = 0; g < baseLrs.size(); g++) {
-        bases.add(StateEncoding.toDouble(state, baseLrKey(g)));
+      for (int g = 0; g < groups; g++) {
+        bases.add(StateEncoding.toDouble(state, BASE_LRS + g));
+        known.add(BASE_LRS + g);
       }
-      if (state.size() != 1 + bases.size()) {
-        List<String> unexpected = new ArrayList<>(state.keySet());
-        unexpected.remove(LAST_EPOCH);
-        for (int g = 0; g < bases.size(); g++) {
-          unexpected.remove(baseLrKey(g));
+      List<Double> lasts = null;
+      if (state.containsKey(LAST_LRS + 0)) {
+        lasts = new ArrayList<>();
+        for (int g = 0; g < groups; g++) {
+          lasts.add(StateEncoding.toDouble(state, LAST_LRS + g));
+          known.add(LAST_LRS + g);
         }
-        throw new IllegalArgumentException("unexpected key(s) " + unexpected + " for " + bases.size() + " param group(s)");
+      }
+      if (state.size() != known.size()) {
+        List<String> unexpected = new ArrayList<>(state.keySet());
+        unexpected.removeAll(known);
+        throw new IllegalArgumentException("unexpected key(s) " + unexpected + " for " + groups + " param group(s)");
       }
       baseLrs = List.copyOf(bases);
       lastEpoch = epoch;
-      lastLrs = lrsAt(epoch);
+      lastLrs = lasts != null ? List.copyOf(lasts) : closedFormLrsAt(epoch);
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException(name + ": " + e.getMessage(), e);
     }
-  }
-
-  private static String baseLrKey(int group) {
-    return "base_lrs." + group;
   }
 
   /** The number of {@link #step()} calls so far: 0 after construction. */

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kiln.runtime.Tensor;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.function.Function;
 import org.junit.jupiter.api.Test;
@@ -26,24 +27,40 @@ class SchedulerTest {
     return Tensor.zeros(1).requiresGrad(true);
   }
 
-  /** Steps the scheduler EPOCHS times, comparing its rates and the groups' with PyTorch's. */
-  private void replay(String name, Function<Optimizer, LRScheduler> factory) {
+  /** The epoch after whose step the "_by_hand" cases halve every group's rate, as the script does. */
+  private static final int BY_HAND_AFTER = 3;
+
+  /**
+   * Steps the schedulers (in turn) EPOCHS times, comparing the groups' rates and the last
+   * scheduler's with PyTorch's; with {@code byHand} every group's rate is halved after epoch
+   * BY_HAND_AFTER's step, as in the tutorials' hand-made decay.
+   */
+  private void replay(String name, boolean byHand, Function<Optimizer, List<LRScheduler>> factory) {
     SGD opt = twoGroups();
-    LRScheduler sched = factory.apply(opt);
+    List<LRScheduler> scheds = factory.apply(opt);
+    LRScheduler last = scheds.get(scheds.size() - 1);
     for (int epoch = 0; epoch <= EPOCHS; epoch++) {
       if (epoch > 0) {
-        sched.step();
+        scheds.forEach(LRScheduler::step);
       }
-      assertEquals(epoch, sched.lastEpoch());
+      assertEquals(epoch, last.lastEpoch());
       double[] expected = ref.values(name, epoch);
-      List<Double> last = sched.getLastLr();
-      assertEquals(expected.length, last.size());
+      assertEquals(expected.length, last.getLastLr().size());
       for (int g = 0; g < expected.length; g++) {
         String what = name + " epoch " + epoch + " group " + g;
-        Reference.assertClose(expected[g], last.get(g), what);
-        assertEquals(last.get(g), opt.paramGroups().get(g).lr(), what + ": group lr");
+        Reference.assertClose(expected[g], last.getLastLr().get(g), what);
+        assertEquals(last.getLastLr().get(g), opt.paramGroups().get(g).lr(), what + ": group lr");
+      }
+      if (byHand && epoch == BY_HAND_AFTER) {
+        opt.paramGroups().forEach(g -> g.lr(g.lr() * 0.5));
       }
     }
+  }
+
+  /** The schedule alone, then with a rate halved by hand, which the next steps carry on from. */
+  private void replay(String name, Function<Optimizer, LRScheduler> factory) {
+    replay(name, false, opt -> List.of(factory.apply(opt)));
+    replay(name + "_by_hand", true, opt -> List.of(factory.apply(opt)));
   }
 
   @Test
@@ -61,9 +78,39 @@ class SchedulerTest {
     replay("exponentiallr", opt -> new ExponentialLR(opt, 0.9));
   }
 
+  /** Over two periods of the cosine: the epoch after tMax takes PyTorch's other branch. */
   @Test
   void cosineAnnealingLR() {
     replay("cosineannealinglr", opt -> new CosineAnnealingLR(opt, 4, 0.001));
+  }
+
+  @Test
+  void twoSchedulersOnOneOptimizerCompose() {
+    replay("chained", false, opt -> List.of(new ExponentialLR(opt, 0.9), new MultiStepLR(opt, List.of(2, 5), 0.1)));
+  }
+
+  /**
+   * A state saved before Kiln kept the last rates ({@code last_epoch} and {@code base_lrs} only)
+   * still loads, the last rates then by the closed form; a saved state carries the last rates.
+   */
+  @Test
+  void stateWithoutLastRatesGivesTheClosedForm() {
+    StepLR saved = new StepLR(twoGroups(), 2, 0.5);
+    for (int i = 0; i < 5; i++) {
+      saved.step();
+    }
+    var state = new LinkedHashMap<>(saved.stateDict());
+    assertEquals(List.of("last_epoch", "base_lrs.0", "base_lrs.1", "_last_lr.0", "_last_lr.1"), List.copyOf(state.keySet()));
+    StepLR resumed = new StepLR(twoGroups(), 2, 0.5);
+    resumed.loadStateDict(state);
+    assertEquals(saved.getLastLr(), resumed.getLastLr());
+
+    state.remove("_last_lr.0");
+    state.remove("_last_lr.1");
+    StepLR old = new StepLR(twoGroups(), 2, 0.5);
+    old.loadStateDict(state);
+    assertEquals(5, old.lastEpoch());
+    assertEquals(List.of(0.1 * 0.25, 0.05 * 0.25), old.getLastLr());
   }
 
   @Test
