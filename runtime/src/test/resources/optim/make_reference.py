@@ -84,7 +84,7 @@ def run_optimizer(make, before_step):
 
 
 # Epoch after whose step the "_by_hand" cases halve every group's rate by hand.
-BY_HAND_AFTER = 3
+BY_HAND_AFTER = 2
 
 
 def run_scheduler(make, by_hand=False):

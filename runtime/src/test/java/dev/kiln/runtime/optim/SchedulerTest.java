@@ -28,7 +28,7 @@ class SchedulerTest {
   }
 
   /** The epoch after whose step the "_by_hand" cases halve every group's rate, as the script does. */
-  private static final int BY_HAND_AFTER = 3;
+  private static final int BY_HAND_AFTER = 2;
 
   /**
    * Steps the schedulers (in turn) EPOCHS times, comparing the groups' rates and the last
@@ -78,7 +78,10 @@ class SchedulerTest {
     replay("exponentiallr", opt -> new ExponentialLR(opt, 0.9));
   }
 
-  /** Over two periods of the cosine: the epoch after tMax takes PyTorch's other branch. */
+  /**
+   * Over two periods of the cosine: the epoch after tMax takes PyTorch's other branch. A rate
+   * changed by hand shows until tMax, where every rate is etaMin.
+   */
   @Test
   void cosineAnnealingLR() {
     replay("cosineannealinglr", opt -> new CosineAnnealingLR(opt, 4, 0.001));
