@@ -86,7 +86,9 @@ public abstract class Module {
    * The rows come from one forward pass, without gradients and in evaluation mode, on a batch of two
    * zero inputs of shape {@code inputShape} (no batch dimension); the training mode is restored
    * afterwards. Layers called through {@link #apply} are seen; functional calls ({@code F.relu}) are
-   * not, as in torchsummary. A compiled model ({@code Kiln<Name>}) runs its layers' eager forwards
+   * not, as in torchsummary. Leaf layers with parameters that no {@code apply} reached (called as
+   * {@code forward(x)}, or not at all) are named on a line after the table, whose totals leave them
+   * out. A compiled model ({@code Kiln<Name>}) runs its layers' eager forwards
    * for the summary, and {@code summary()} without a shape uses its declared input shape. See
    * {@link Summary} for the layout.
    *

@@ -44,7 +44,8 @@ import java.util.stream.Collectors;
  * parameters, in MiB rounded to two decimals the way Python's {@code %0.2f} rounds. Unlike
  * torchsummary, which hooks every module but {@code Sequential}s, only leaf modules (those without
  * children) have rows, so that a container written by hand does not count its layers' parameters a
- * second time.
+ * second time; and where torchsummary leaves a layer its hooks did not see out silently, a line after
+ * the table names each leaf layer with parameters that no row is.
  */
 final class Summary {
   private static final String RULE = "-".repeat(64);
@@ -52,6 +53,9 @@ final class Summary {
   private static final double MIB = 1024.0 * 1024.0;
   /** The batch the forward pass runs on, as torchsummary's. */
   private static final int BATCH = 2;
+
+  /** The table's rows and the leaf layers with parameters that the forward pass did not apply. */
+  private record Recording(List<Row> rows, List<String> unseen) {}
 
   /** One line of the table: a leaf layer's output shape (batch dimension -1) and parameter counts. */
   private record Row(String name, int[] outputShape, long params, long trainableParams) {
@@ -80,18 +84,29 @@ final class Summary {
         throw new IllegalArgumentException("summary: input dimensions must be positive, got " + Arrays.toString(inputShape));
       }
     }
-    return format(record(model, inputShape), inputShape);
+    Recording recording = record(model, inputShape);
+    String table = format(recording.rows(), inputShape);
+    if (recording.unseen().isEmpty()) {
+      return table;
+    }
+    return table + "\nNot in the table (no apply() reached them in the forward pass; called as forward(x), or not"
+        + " at all): " + String.join(", ", recording.unseen());
   }
 
-  /** Runs one forward pass on a zero batch and returns a row for each leaf layer applied, in order. */
-  private static List<Row> record(Module model, int[] inputShape) {
+  /**
+   * Runs one forward pass on a zero batch: a row for each leaf layer applied, in order, and the
+   * leaf layers with parameters that none of those rows is.
+   */
+  private static Recording record(Module model, int[] inputShape) {
     int[] batchShape = new int[inputShape.length + 1];
     batchShape[0] = BATCH;
     System.arraycopy(inputShape, 0, batchShape, 1, inputShape.length);
     List<Row> rows = new ArrayList<>();
+    Set<Module> applied = Collections.newSetFromMap(new IdentityHashMap<>());
     Module.ForwardListener recorder = (module, output) -> {
       if (module.namedChildren().isEmpty()) {
         rows.add(row(module, rows.size() + 1, output));
+        applied.add(module);
       }
     };
     List<Map.Entry<Module, Boolean>> modes = trainingModes(model);
@@ -108,7 +123,25 @@ final class Summary {
       throw new IllegalStateException("summary: the forward pass of " + model.getClass().getName()
           + " applied no layer through apply(), although the model has parameters; call its layers as layer.apply(x)");
     }
-    return rows;
+    List<String> unseen = new ArrayList<>();
+    unappliedLeaves(model, "", applied, Collections.newSetFromMap(new IdentityHashMap<>()), unseen);
+    return new Recording(rows, unseen);
+  }
+
+  /** Adds "path (Type, n params)" for each leaf under {@code m} with parameters and not applied, depth first. */
+  private static void unappliedLeaves(Module m, String path, Set<Module> applied, Set<Module> visited, List<String> out) {
+    if (!visited.add(m)) {
+      return;
+    }
+    Map<String, Module> children = m.namedChildren();
+    if (children.isEmpty()) {
+      long params = m.parameterCount();
+      if (params > 0 && !applied.contains(m)) {
+        out.add((path.isEmpty() ? m.name() : path) + " (" + m.name() + ", " + thousands(params) + (params == 1 ? " param)" : " params)"));
+      }
+      return;
+    }
+    children.forEach((name, child) -> unappliedLeaves(child, path.isEmpty() ? name : path + "." + name, applied, visited, out));
   }
 
   private static Row row(Module layer, int index, Tensor output) {

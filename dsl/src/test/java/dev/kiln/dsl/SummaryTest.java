@@ -149,6 +149,34 @@ Estimated Total Size (MB): 0.23
     assertTrue(functional.summary(2).contains("Total params: 0"));
   }
 
+  /**
+   * A forward mixing apply() and forward() calls (or a layer never called) would undercount
+   * silently: the table lists what apply() reached and a line after it names the layers left out.
+   */
+  @Test
+  void namesTheLayersWithParametersThatNoApplyReached() {
+    Module model = new Module() {
+      final Linear fc1 = new Linear(2, 3);
+      final Sequential head = Sequential.of(new Linear(3, 4), new ReLU(), new Linear(4, 1));
+      final Linear unused = new Linear(1, 1, false);
+
+      @Override
+      public Tensor forward(Tensor x) {
+        Tensor h = fc1.apply(x);
+        h = ((Linear) head.getSubmodule("0")).forward(h);
+        return head.getSubmodule("2").apply(F.relu(h));
+      }
+    };
+    String summary = model.summary(2);
+    assertTrue(summary.contains("Linear-1"), summary);
+    assertTrue(summary.contains("Linear-2"), summary);
+    assertTrue(summary.contains("Total params: 14"), summary); // 9 + 5: the two applied layers
+    assertTrue(summary.endsWith("Not in the table (no apply() reached them in the forward pass; called as"
+        + " forward(x), or not at all): head.0 (Linear, 16 params), unused (Linear, 1 param)"), summary);
+    // Every layer applied: no such line.
+    assertFalse(Sequential.of(new Linear(2, 3), new ReLU()).summary(2).contains("Not in the table"));
+  }
+
   @Test
   void sequentialKeepsItsTypeThroughToTrainAndEval() {
     Sequential model = Sequential.of(new Linear(2, 3)).to(dev.kiln.runtime.Device.cpu()).eval();
