@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.kiln.dsl.Module;
 import dev.kiln.runtime.Kiln;
 import dev.kiln.runtime.Tensor;
+import dev.kiln.runtime.io.SafeTensors;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -117,9 +118,12 @@ class SampleCommandsTest {
     assertTrue(e.getMessage().startsWith("regression: the loss is "), e.getMessage());
   }
 
+  /** The tutorial's round trip: a fresh model loaded from the file predicts exactly what the trained one does. */
   @Test
   void saveAndLoadGiveIdenticalOutputs(@TempDir Path dir) throws IOException {
-    assertEquals(0f, SaveLoadCommand.roundTrip(dir.resolve("mlp.safetensors"), 1, dev.kiln.runtime.Device.cpu()));
+    Path file = dir.resolve("mymodel.safetensors");
+    assertEquals(0f, SaveLoadCommand.roundTrip(file, 50, 1, dev.kiln.runtime.Device.cpu()));
+    assertEquals(List.of("0.weight", "0.bias", "2.weight", "2.bias"), List.copyOf(SafeTensors.read(file).keySet()));
   }
 
   @Test
