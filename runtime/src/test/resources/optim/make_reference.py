@@ -106,6 +106,31 @@ def run_scheduler(make, by_hand=False):
     return rows
 
 
+# A loss that improves, stalls, improves by less than the relative threshold, and so on.
+PLATEAU_METRICS = [1.0, 0.9, 0.95, 0.91, 0.9, 0.89995, 0.85, 0.86, 0.87, 0.88, 0.8, 0.81, 0.82, 0.83,
+                   0.84, 0.85] + [0.7] * 14
+PLATEAUS = {
+    "plateau_default": lambda opt: torch.optim.lr_scheduler.ReduceLROnPlateau(opt),
+    "plateau_min": lambda opt: torch.optim.lr_scheduler.ReduceLROnPlateau(
+        opt, factor=0.5, patience=2, cooldown=1, min_lr=[0.02, 0.001]),
+    "plateau_max_abs": lambda opt: torch.optim.lr_scheduler.ReduceLROnPlateau(
+        opt, mode="max", factor=0.1, patience=1, threshold=0.05, threshold_mode="abs"),
+    "plateau_eps": lambda opt: torch.optim.lr_scheduler.ReduceLROnPlateau(opt, patience=0, eps=0.01),
+}
+
+
+def run_plateau(make):
+    params = [torch.zeros(1, requires_grad=True) for _ in GROUP_LRS]
+    opt = torch.optim.SGD([{"params": [p], "lr": lr} for p, lr in zip(params, GROUP_LRS)], lr=GROUP_LRS[0])
+    sched = make(opt)
+    rows = [[g["lr"] for g in opt.param_groups]]
+    for m in PLATEAU_METRICS:
+        opt.step()
+        sched.step(m)
+        rows.append([g["lr"] for g in opt.param_groups])
+    return rows
+
+
 def main():
     lines = [f"# written by make_reference.py with torch {torch.__version__}: name step index value"]
     lines += [f"init 0 {i} {v!r}" for i, v in enumerate(torch.tensor(INIT).tolist())]
@@ -133,6 +158,12 @@ def main():
                            torch.optim.lr_scheduler.MultiStepLR(opt, milestones=[2, 5], gamma=0.1)]
     for epoch, lrs in enumerate(run_scheduler(chained)):
         lines += [f"chained {epoch} {g} {v!r}" for g, v in enumerate(lrs)]
+
+    # ReduceLROnPlateau: each group's rate after each step on PLATEAU_METRICS.
+    lines += [f"plateau_metrics {epoch} 0 {m!r}" for epoch, m in enumerate(PLATEAU_METRICS, start=1)]
+    for name, make in PLATEAUS.items():
+        for epoch, lrs in enumerate(run_plateau(make)):
+            lines += [f"{name} {epoch} {g} {v!r}" for g, v in enumerate(lrs)]
 
     out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference.txt")
     with open(out, "w") as f:

@@ -2,8 +2,8 @@ package dev.kiln.runtime.io;
 
 import dev.kiln.runtime.Kiln;
 import dev.kiln.runtime.Tensor;
-import dev.kiln.runtime.optim.LRScheduler;
 import dev.kiln.runtime.optim.Optimizer;
+import dev.kiln.runtime.optim.Scheduler;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -17,7 +17,7 @@ import java.util.function.Consumer;
  * <pre>
  *   model.&lt;name&gt;          the model's state dict (parameters and buffers)
  *   optimizer.&lt;key&gt;       {@link Optimizer#stateDict()}: state.&lt;i&gt;.&lt;name&gt;, param_groups.&lt;g&gt;.lr
- *   scheduler.&lt;key&gt;       {@link LRScheduler#stateDict()}, when there is a scheduler
+ *   scheduler.&lt;key&gt;       {@link Scheduler#stateDict()}, when there is a scheduler
  *   epoch                 the last completed epoch, a rank-0 int32 tensor
  *   rng                   {@link Kiln#rngState()}, exactly (see {@link StateEncoding#ofLong})
  * </pre>
@@ -49,11 +49,12 @@ public final class Checkpoint {
    * file atomically.
    *
    * @param model the model's state dict ({@code module.stateDict()})
-   * @param scheduler the learning-rate scheduler, or null when there is none
+   * @param scheduler the learning-rate scheduler ({@link dev.kiln.runtime.optim.LRScheduler} or {@link
+   *     dev.kiln.runtime.optim.ReduceLROnPlateau}), or null when there is none
    * @param epoch the epoch just completed, in {@code [0, 2^24]}
    * @throws IOException when the file cannot be written; the previous file is then left as it was
    */
-  public static void save(Path file, Map<String, Tensor> model, Optimizer optimizer, LRScheduler scheduler, int epoch)
+  public static void save(Path file, Map<String, Tensor> model, Optimizer optimizer, Scheduler scheduler, int epoch)
       throws IOException {
     if (epoch < 0) {
       throw new IllegalArgumentException(file + ": epoch must be >= 0, got " + epoch);
@@ -87,7 +88,7 @@ public final class Checkpoint {
    *     optimizer or scheduler
    * @throws IOException when the file cannot be read
    */
-  public static int load(Path file, Consumer<Map<String, Tensor>> loadModel, Optimizer optimizer, LRScheduler scheduler)
+  public static int load(Path file, Consumer<Map<String, Tensor>> loadModel, Optimizer optimizer, Scheduler scheduler)
       throws IOException {
     Map<String, Tensor> all = SafeTensors.read(file);
     int epoch;

@@ -33,7 +33,7 @@ import java.util.Objects;
  * <p>{@link #stateDict()} and {@link #loadStateDict(Map)} save and restore the epoch and the base
  * rates, so that a resumed run goes on with the same rates.
  */
-public abstract class LRScheduler {
+public abstract class LRScheduler implements Scheduler {
   private static final String LAST_EPOCH = "last_epoch";
   private static final String BASE_LRS = "base_lrs.";
   private static final String LAST_LRS = "_last_lr.";
@@ -103,6 +103,7 @@ public abstract class LRScheduler {
    * settings ({@code gamma}, milestones, ...) are not saved: the scheduler that loads the state is
    * built with them.
    */
+  @Override
   public final Map<String, Tensor> stateDict() {
     Map<String, Tensor> out = new LinkedHashMap<>();
     out.put(LAST_EPOCH, StateEncoding.ofInt(lastEpoch));
@@ -124,6 +125,7 @@ public abstract class LRScheduler {
    *
    * @throws IllegalArgumentException naming the key that is unexpected, missing or does not fit
    */
+  @Override
   public final void loadStateDict(Map<String, Tensor> state) {
     String name = getClass().getSimpleName();
     try {
@@ -165,6 +167,7 @@ public abstract class LRScheduler {
   }
 
   /** The learning rate this scheduler last set for each param group (the base rates at epoch 0). */
+  @Override
   public final List<Double> getLastLr() {
     return lastLrs;
   }
@@ -174,6 +177,7 @@ public abstract class LRScheduler {
     return baseLrs;
   }
 
+  @Override
   public final Optimizer optimizer() {
     return optimizer;
   }

@@ -13,6 +13,7 @@ import dev.kiln.runtime.optim.ExponentialLR;
 import dev.kiln.runtime.optim.LRScheduler;
 import dev.kiln.runtime.optim.Optimizer;
 import dev.kiln.runtime.optim.SGD;
+import dev.kiln.runtime.optim.ReduceLROnPlateau;
 import dev.kiln.runtime.optim.StepLR;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -143,6 +144,32 @@ class CheckpointTest {
   @Test
   void adamWWithoutSchedulerResumesExactly() throws IOException {
     assertResumesExactly(CheckpointTest::adamW, opt -> null);
+  }
+
+  /** A ReduceLROnPlateau's counters and best value travel in the checkpoint too. */
+  @Test
+  void reduceLROnPlateauResumesFromTheCheckpoint() throws IOException {
+    Model m = new Model();
+    Optimizer opt = sgd(m);
+    var sched = new ReduceLROnPlateau(opt).factor(0.5).patience(1).cooldown(2);
+    for (double metric : new double[] {1.0, 0.8, 0.9, 0.95}) {
+      sched.step(metric); // two bad epochs after 0.8: rates halved, cooldown 2
+    }
+    Path file = dir.resolve("plateau.safetensors");
+    Checkpoint.save(file, m.stateDict(), opt, sched, 4);
+
+    Model resumedModel = new Model();
+    Optimizer resumedOpt = sgd(resumedModel);
+    var resumed = new ReduceLROnPlateau(resumedOpt).factor(0.5).patience(1).cooldown(2);
+    assertEquals(4, Checkpoint.load(file, resumedModel::loadStateDict, resumedOpt, resumed));
+    assertEquals(List.of(0.05, 0.025), resumed.getLastLr());
+    assertEquals(0.8, resumed.best());
+    assertEquals(resumedOpt.paramGroups().get(0).lr(), 0.05);
+    for (double metric : new double[] {0.9, 0.9, 0.9, 0.9}) {
+      sched.step(metric);
+      resumed.step(metric);
+      assertEquals(sched.getLastLr(), resumed.getLastLr());
+    }
   }
 
   @Test

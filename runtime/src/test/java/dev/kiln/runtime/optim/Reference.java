@@ -63,6 +63,11 @@ final class Reference {
     }
   }
 
+  /** Whether reference.txt has {@code name} at {@code step}. */
+  boolean has(String name, int step) {
+    return rows.getOrDefault(name, Map.of()).containsKey(step);
+  }
+
   /** The values of {@code name} at {@code step}, by index. */
   double[] values(String name, int step) {
     TreeMap<Integer, Double> row = rows.getOrDefault(name, Map.of()).get(step);
