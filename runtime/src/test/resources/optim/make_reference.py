@@ -65,6 +65,11 @@ SCHEDULERS = {
     "multisteplr": lambda opt: torch.optim.lr_scheduler.MultiStepLR(opt, milestones=[2, 5], gamma=0.1),
     "exponentiallr": lambda opt: torch.optim.lr_scheduler.ExponentialLR(opt, gamma=0.9),
     "cosineannealinglr": lambda opt: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=4, eta_min=0.001),
+    # A warm-up for group 0 and a decay for group 1 (SchedulerTest writes the same functions in Java).
+    "lambdalr": lambda opt: torch.optim.lr_scheduler.LambdaLR(
+        opt, lr_lambda=[lambda e: min(1.0, (e + 1) / 4), lambda e: 0.9 ** e]),
+    "multiplicativelr": lambda opt: torch.optim.lr_scheduler.MultiplicativeLR(
+        opt, lr_lambda=lambda e: 0.95 if e % 2 else 0.8),
 }
 # Two param groups, so the tests see that each keeps its own base lr.
 GROUP_LRS = [0.1, 0.05]

@@ -19,10 +19,10 @@ import java.math.RoundingMode;
  *       summarized data when summarizing), and every value is right-aligned to its width.
  *       <ul>
  *         <li>int32: plain integers ({@code -5}, {@code 1234}).
- *         <li>float32, when every nonzero finite value is an integer (int mode): {@code 1.},
- *             {@code -3.}, or scientific when max / min of the nonzero finite |values| exceeds
- *             1000 or max exceeds 1e8;
- *         <li>float32 otherwise: scientific ({@code 1.0000e-05}) when that ratio exceeds 1000, max
+ *         <li>float32 whose nonzero finite values are all integers (int mode): {@code 1.},
+ *             {@code -3.}; scientific instead when max / min of the nonzero finite |values|
+ *             exceeds 1000 or max exceeds 1e8.
+ *         <li>other float32: scientific ({@code 1.0000e-05}) when that ratio exceeds 1000, max
  *             exceeds 1e8 or min is below 1e-4, else fixed with 4 decimals ({@code 3.1416}).
  *         <li>{@code nan}, {@code inf} and {@code -inf} print as such (no {@code .} in int mode)
  *             and do not count for the width or the mode; negative zero keeps its sign
@@ -34,8 +34,8 @@ import java.math.RoundingMode;
  *   <li><b>Wrapping.</b> A last-dimension row holds {@code floor((80 - indent) / (width + 2))}
  *       elements per line (at least 1), where indent is 7 plus the dimension's depth; the
  *       {@code " ..."} of a summarized row counts as an element. Continuation lines and the rows
- *       of higher dimensions are indented to one past the opening bracket; slices of a dimension
- *       {@code d} levels above the last are separated by {@code d} blank lines.
+ *       of higher dimensions are indented to one past their opening bracket; the slices of a
+ *       dimension {@code d} levels above the last are separated by {@code d - 1} blank lines.
  * </ul>
  */
 final class TensorFormat {
@@ -70,7 +70,8 @@ final class TensorFormat {
    * bracketed rows, possibly over several lines (continuation lines are indented for a
    * {@code tensor(} prefix). See the class comment for the rules.
    *
-   * @param data the storage; element {@code (i0, i1, ...)} is {@code data[offset + i0 * strides[0] + ...]}
+   * @param data the storage; element {@code (i0, i1, ...)} is
+   *     {@code data[offset + i0 * strides[0] + i1 * strides[1] + ...]}
    * @param offset the storage index of the first element
    * @param shape the tensor's shape, empty for a scalar
    * @param strides the stride of each dimension, in elements (nonnegative)
@@ -80,7 +81,8 @@ final class TensorFormat {
    */
   static String values(float[] data, int offset, int[] shape, int[] strides, boolean integer) {
     if (shape.length != strides.length) {
-      throw new IllegalArgumentException("shape and strides differ in rank: " + shape.length + " and " + strides.length);
+      throw new IllegalArgumentException(
+          "shape and strides differ in rank: " + shape.length + " and " + strides.length);
     }
     long numel = 1;
     for (int n : shape) {
@@ -115,7 +117,7 @@ final class TensorFormat {
     return elided(dim) ? 2 * EDGE_ITEMS : shape[dim];
   }
 
-  /** Storage indices of the shown values, in no particular order. */
+  /** Appends the shown values under dimension {@code dim} to {@code out}, counting them in {@code count[0]}. */
   private void collect(int dim, int start, float[] out, int[] count) {
     if (dim == shape.length) {
       out[count[0]++] = data[start];

@@ -36,7 +36,7 @@ public final class CosineAnnealingLR extends LRScheduler {
    * from its minimum (where that ratio divides by zero) the closed form's increase added.
    */
   @Override
-  protected double nextLr(double lr, double baseLr, int epoch) {
+  protected double nextLr(int group, double lr, double baseLr, int epoch) {
     if (Math.floorMod(epoch - 1 - tMax, 2 * tMax) == 0) {
       return lr + (baseLr - etaMin) * (1 - Math.cos(Math.PI / tMax)) / 2;
     }
@@ -45,7 +45,7 @@ public final class CosineAnnealingLR extends LRScheduler {
   }
 
   @Override
-  protected double lrAt(double baseLr, int epoch) {
+  protected double lrAt(int group, double baseLr, int epoch) {
     return etaMin + (baseLr - etaMin) * (1 + Math.cos(Math.PI * epoch / tMax)) / 2;
   }
 }

@@ -13,12 +13,12 @@ public final class ExponentialLR extends LRScheduler {
   }
 
   @Override
-  protected double nextLr(double lr, double baseLr, int epoch) {
+  protected double nextLr(int group, double lr, double baseLr, int epoch) {
     return lr * gamma;
   }
 
   @Override
-  protected double lrAt(double baseLr, int epoch) {
+  protected double lrAt(int group, double baseLr, int epoch) {
     return baseLr * Math.pow(gamma, epoch);
   }
 }

@@ -13,7 +13,7 @@ import java.util.Objects;
  * Base of the learning-rate schedulers, like PyTorch's {@code torch.optim.lr_scheduler}. On
  * construction it records each param group's current learning rate as that group's base rate
  * (PyTorch's {@code initial_lr}) and stands at epoch 0; each {@link #step()} moves to the next
- * epoch and sets every group's rate to {@link #nextLr(double, double, int)} of the rate the group
+ * epoch and sets every group's rate to {@link #nextLr(int, double, double, int)} of the rate the group
  * has now. Call it once per epoch, after the epoch's optimizer steps:
  *
  * <pre>
@@ -27,8 +27,8 @@ import java.util.Objects;
  * Each step works from the group's current rate, as PyTorch's {@code get_lr()} does (its
  * "chainable" form), so a rate changed by hand between steps carries on: after {@code g.lr(g.lr()
  * * 0.5)} a {@link StepLR} goes on halving from the new rate, and two schedulers on one optimizer
- * compose. Without such changes the rates are PyTorch's closed forms ({@link #lrAt(double, int)}),
- * up to float rounding. Every scheduler here gives the base rate at epoch 0.
+ * compose. Without such changes the rates are PyTorch's closed forms ({@link #lrAt(int, double, int)}),
+ * up to float rounding. Every scheduler here but {@link LambdaLR} gives the base rate at epoch 0.
  *
  * <p>{@link #stateDict()} and {@link #loadStateDict(Map)} save and restore the epoch and the base
  * rates, so that a resumed run goes on with the same rates.
@@ -54,17 +54,18 @@ public abstract class LRScheduler implements Scheduler {
   }
 
   /**
-   * The learning rate at {@code epoch} (>= 1) of a group whose rate is {@code lr} now, at epoch
-   * {@code epoch - 1}, and was {@code baseLr} at epoch 0: PyTorch's {@code get_lr()}.
+   * The learning rate at {@code epoch} (>= 1) of param group {@code group}, whose rate is {@code
+   * lr} now, at epoch {@code epoch - 1}, and was {@code baseLr} at construction: PyTorch's {@code
+   * get_lr()}.
    */
-  protected abstract double nextLr(double lr, double baseLr, int epoch);
+  protected abstract double nextLr(int group, double lr, double baseLr, int epoch);
 
   /**
-   * The learning rate at {@code epoch} (>= 1) of a group whose rate was {@code baseLr} at epoch 0
-   * and never changed by hand: PyTorch's {@code _get_closed_form_lr()}. Used for {@link
-   * #getLastLr()} after loading a state saved without the last rates.
+   * The learning rate at {@code epoch} of param group {@code group}, whose rate was {@code baseLr}
+   * at construction and never changed by hand: PyTorch's {@code _get_closed_form_lr()}. Used for
+   * {@link #getLastLr()} after loading a state saved without the last rates.
    */
-  protected abstract double lrAt(double baseLr, int epoch);
+  protected abstract double lrAt(int group, double baseLr, int epoch);
 
   /** Moves to the next epoch and sets every param group's learning rate for it. */
   public final void step() {
@@ -74,24 +75,32 @@ public abstract class LRScheduler implements Scheduler {
           getClass().getSimpleName() + ": the optimizer has " + groups.size() + " param groups but had "
               + baseLrs.size() + " when the scheduler was made; make the scheduler after adding groups");
     }
-    lastEpoch++;
     List<Double> lrs = new ArrayList<>(groups.size());
     for (int i = 0; i < groups.size(); i++) {
-      double lr = nextLr(groups.get(i).lr(), baseLrs.get(i), lastEpoch);
-      groups.get(i).lr(lr);
-      lrs.add(lr);
+      lrs.add(nextLr(i, groups.get(i).lr(), baseLrs.get(i), lastEpoch + 1));
     }
-    lastLrs = Collections.unmodifiableList(lrs);
+    lastEpoch++;
+    startAt(lrs);
+  }
+
+  /**
+   * Sets each group's rate to {@code lrs} and makes them the last rates: after each step, and at
+   * construction for a schedule whose epoch 0 is not the groups' rates then ({@link LambdaLR}'s
+   * {@code base_lr * lambda(0)}).
+   */
+  protected final void startAt(List<Double> lrs) {
+    List<ParamGroup> groups = optimizer.paramGroups();
+    for (int i = 0; i < groups.size(); i++) {
+      groups.get(i).lr(lrs.get(i));
+    }
+    lastLrs = List.copyOf(lrs);
   }
 
   /** Each group's rate at {@code epoch} by the closed form: the base rates at 0. */
   private List<Double> closedFormLrsAt(int epoch) {
-    if (epoch == 0) {
-      return baseLrs;
-    }
     List<Double> lrs = new ArrayList<>(baseLrs.size());
-    for (double base : baseLrs) {
-      lrs.add(lrAt(base, epoch));
+    for (int i = 0; i < baseLrs.size(); i++) {
+      lrs.add(lrAt(i, baseLrs.get(i), epoch));
     }
     return Collections.unmodifiableList(lrs);
   }

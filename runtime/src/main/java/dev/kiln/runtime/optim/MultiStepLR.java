@@ -42,12 +42,12 @@ public final class MultiStepLR extends LRScheduler {
   }
 
   @Override
-  protected double nextLr(double lr, double baseLr, int epoch) {
+  protected double nextLr(int group, double lr, double baseLr, int epoch) {
     return milestones.contains(epoch) ? lr * gamma : lr;
   }
 
   @Override
-  protected double lrAt(double baseLr, int epoch) {
+  protected double lrAt(int group, double baseLr, int epoch) {
     int passed = 0;
     while (passed < milestones.size() && milestones.get(passed) <= epoch) {
       passed++;

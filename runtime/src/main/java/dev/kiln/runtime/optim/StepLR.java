@@ -20,12 +20,12 @@ public final class StepLR extends LRScheduler {
   }
 
   @Override
-  protected double nextLr(double lr, double baseLr, int epoch) {
+  protected double nextLr(int group, double lr, double baseLr, int epoch) {
     return epoch % stepSize == 0 ? lr * gamma : lr;
   }
 
   @Override
-  protected double lrAt(double baseLr, int epoch) {
+  protected double lrAt(int group, double baseLr, int epoch) {
     return baseLr * Math.pow(gamma, epoch / stepSize);
   }
 }

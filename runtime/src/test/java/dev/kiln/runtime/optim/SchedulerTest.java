@@ -87,6 +87,17 @@ class SchedulerTest {
     replay("cosineannealinglr", opt -> new CosineAnnealingLR(opt, 4, 0.001));
   }
 
+  /** Epoch 0 is already base * lambda(0); a rate changed by hand lasts until the next step, as in PyTorch. */
+  @Test
+  void lambdaLR() {
+    replay("lambdalr", opt -> new LambdaLR(opt, List.of(e -> Math.min(1.0, (e + 1) / 4.0), e -> Math.pow(0.9, e))));
+  }
+
+  @Test
+  void multiplicativeLR() {
+    replay("multiplicativelr", opt -> new MultiplicativeLR(opt, e -> e % 2 == 1 ? 0.95 : 0.8));
+  }
+
   @Test
   void twoSchedulersOnOneOptimizerCompose() {
     replay("chained", false, opt -> List.of(new ExponentialLR(opt, 0.9), new MultiStepLR(opt, List.of(2, 5), 0.1)));
@@ -179,6 +190,15 @@ class SchedulerTest {
     rejects("CosineAnnealingLR: tMax must be >= 1, got 0", () -> new CosineAnnealingLR(opt, 0, 0.0));
     rejects("CosineAnnealingLR: etaMin must be finite and >= 0, got -0.001",
         () -> new CosineAnnealingLR(opt, 4, -0.001));
+    rejects("LambdaLR: expected 2 function(s), one per param group, got 1", () -> new LambdaLR(opt, List.of(e -> 1.0)));
+    LambdaLR negative = new LambdaLR(opt, e -> e < 2 ? 1.0 : -0.5);
+    negative.step();
+    rejects("LambdaLR: the function of param group 0 gave -0.5 at epoch 2; a learning-rate factor must be finite and >= 0",
+        negative::step);
+    assertEquals(1, negative.lastEpoch()); // the failed step changed nothing
+    assertEquals(List.of(0.1, 0.05), List.of(opt.paramGroups().get(0).lr(), opt.paramGroups().get(1).lr()));
+    rejects("MultiplicativeLR: the function of param group 1 gave NaN at epoch 1",
+        new MultiplicativeLR(opt, List.of(e -> 1.0, e -> Double.NaN))::step);
     var e = assertThrows(NullPointerException.class, () -> new ExponentialLR(null, 0.9));
     assertTrue(e.getMessage().contains("ExponentialLR: optimizer is null"), e.getMessage());
   }
