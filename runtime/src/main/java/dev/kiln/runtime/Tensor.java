@@ -746,44 +746,33 @@ public final class Tensor {
 
   // ---------------------------------------------------------------- printing
 
-  /** PyTorch-like text: {@code tensor([[1.0000, 2.0000], ...], requires_grad=true)}. */
+  /**
+   * The text PyTorch prints for this tensor: {@code tensor([[1.0000, 2.5000], [3.0000, 4.0000]],
+   * requires_grad=true)}, values laid out as PyTorch 1.13 lays them out (see {@link TensorFormat}:
+   * all of them up to 1000, a common format and width, rows wrapped at 80 columns), then the
+   * suffixes PyTorch adds, wrapped as it wraps them: {@code device=cuda}, {@code shape=[...]} where
+   * PyTorch prints {@code size=} (an empty tensor not of shape [0]) and also for a summarized one,
+   * whose shape the values no longer show, {@code dtype=int32}, and {@code grad_fn=AddBackward} or
+   * {@code requires_grad=true}. A CUDA tensor's values are downloaded to print them.
+   */
   @Override
   public String toString() {
-    StringBuilder sb = new StringBuilder("tensor(");
-    appendValues(sb, 0, offset, "       ");
-    if (shape.length > 1 || numel > 6) {
-      sb.append(", shape=").append(Shapes.toString(shape));
+    String values = TensorFormat.values(storage.heapForRead(), offset, shape, strides, dtype == DType.INT32);
+    List<String> suffixes = new ArrayList<>();
+    if (device().isCuda()) {
+      suffixes.add("device=" + device());
+    }
+    if ((numel == 0 && !(shape.length == 1 && shape[0] == 0)) || numel > TensorFormat.THRESHOLD) {
+      suffixes.add("shape=" + Shapes.toString(shape));
     }
     if (dtype != DType.FLOAT32) {
-      sb.append(", dtype=").append(dtype.name().toLowerCase(java.util.Locale.ROOT));
+      suffixes.add("dtype=" + dtype.name().toLowerCase(java.util.Locale.ROOT));
     }
     if (gradFn != null) {
-      sb.append(", grad_fn=").append(gradFn.name());
+      suffixes.add("grad_fn=" + gradFn.name());
     } else if (requiresGrad) {
-      sb.append(", requires_grad=true");
+      suffixes.add("requires_grad=true");
     }
-    return sb.append(')').toString();
-  }
-
-  private void appendValues(StringBuilder sb, int dim, int start, String indent) {
-    if (dim == shape.length) {
-      float v = storage.heapForRead()[start];
-      sb.append(dtype == DType.INT32 ? Integer.toString(Math.round(v)) : String.format(java.util.Locale.ROOT, "%.4f", v));
-      return;
-    }
-    sb.append('[');
-    int n = shape[dim];
-    boolean elide = n > 6;
-    for (int i = 0; i < n; i++) {
-      if (elide && i == 3) {
-        sb.append(dim == shape.length - 1 ? "..., " : "...,\n" + indent + " ".repeat(dim + 1));
-        i = n - 3;
-      }
-      appendValues(sb, dim + 1, start + i * strides[dim], indent);
-      if (i < n - 1) {
-        sb.append(dim == shape.length - 1 ? ", " : ",\n" + indent + " ".repeat(dim + 1));
-      }
-    }
-    sb.append(']');
+    return TensorFormat.withSuffixes("tensor(" + values, suffixes);
   }
 }

@@ -40,7 +40,8 @@ import java.math.RoundingMode;
  */
 final class TensorFormat {
   private static final int PRECISION = 4;
-  private static final long THRESHOLD = 1000;
+  /** Tensors with more elements than this are summarized. */
+  static final long THRESHOLD = 1000;
   private static final int EDGE_ITEMS = 3;
   private static final int LINE_WIDTH = 80;
   /** {@code len("tensor(")}: the column where the values start. */
@@ -260,5 +261,25 @@ final class TensorFormat {
   /** Negative, including negative zero (Python keeps the sign of -0.0 and of values rounding to 0). */
   private static boolean negative(float v) {
     return Float.floatToRawIntBits(v) < 0;
+  }
+
+  /**
+   * {@code text} (which starts with {@code tensor(}) with each suffix after {@code ", "}, or on a
+   * line of its own indented by 7 where it would pass column 80, and the closing parenthesis:
+   * PyTorch's {@code _add_suffixes}.
+   */
+  static String withSuffixes(String text, java.util.List<String> suffixes) {
+    StringBuilder sb = new StringBuilder(text);
+    int lastLineLength = text.length() - text.lastIndexOf('\n') + 1;
+    for (String suffix : suffixes) {
+      if (lastLineLength + suffix.length() + 2 > LINE_WIDTH) {
+        sb.append(",\n").append(" ".repeat(INDENT)).append(suffix);
+        lastLineLength = INDENT + suffix.length();
+      } else {
+        sb.append(", ").append(suffix);
+        lastLineLength += suffix.length() + 2;
+      }
+    }
+    return sb.append(')').toString();
   }
 }

@@ -88,10 +88,35 @@ class TensorTest {
     assertThrows(IllegalStateException.class, () -> y.requiresGrad(true));
   }
 
+  /**
+   * As PyTorch 1.13 prints (TensorFormatTest checks the values' layout case by case): here the
+   * suffixes, and a suffix that would pass column 80 going on a line of its own.
+   */
   @Test
   void toStringLooksLikePyTorch() {
     assertEquals("tensor([1.0000, 2.5000])", Tensor.of(new float[] {1, 2.5f}).toString());
-    assertEquals("tensor([1.0000], requires_grad=true)", Tensor.of(new float[] {1}).requiresGrad(true).toString());
+    assertEquals("tensor([1.], requires_grad=true)", Tensor.of(new float[] {1}).requiresGrad(true).toString());
+    float[] ramp = new float[18];
+    for (int i = 0; i < ramp.length; i++) {
+      ramp[i] = i * 0.5f + 0.25f;
+    }
+    assertEquals("""
+        tensor([0.2500, 0.7500, 1.2500, 1.7500, 2.2500, 2.7500, 3.2500, 3.7500, 4.2500,
+                4.7500, 5.2500, 5.7500, 6.2500, 6.7500, 7.2500, 7.7500, 8.2500, 8.7500],
+               requires_grad=true)""", Tensor.of(ramp).requiresGrad(true).toString());
+    assertEquals("tensor([], shape=[2, 0])", Tensor.zeros(2, 0).toString()); // PyTorch: size=(2, 0)
+    assertEquals("tensor([])", Tensor.zeros(0).toString());
+    assertEquals("tensor([3, 0, 9], dtype=int32)", Tensor.labels(3, 0, 9).toString());
+    String sum = Tensor.of(new float[] {1.25f}).requiresGrad(true).mul(2f).sum().toString();
+    assertTrue(sum.matches("tensor\\(2\\.5000, grad_fn=\\w+\\)"), sum);
+    // Summarized (over 1000 values): the shape, which the values no longer show, is added.
+    float[] big = new float[30 * 40];
+    for (int i = 0; i < big.length; i++) {
+      big[i] = i;
+    }
+    String text = Tensor.of(big, 30, 40).toString();
+    assertTrue(text.startsWith("tensor([[0.0000e+00, 1.0000e+00, 2.0000e+00,  ..., 3.7000e+01, 3.8000e+01,\n"), text);
+    assertTrue(text.endsWith("         1.1990e+03]], shape=[30, 40])"), text);
   }
 
   @Test
