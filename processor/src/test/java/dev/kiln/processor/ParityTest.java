@@ -315,7 +315,8 @@ class ParityTest {
       }
     }
 
-    // Two losses, backward one after the other: each output's gradient is added once.
+    // Two losses, backward one after the other (the first retaining the graph, as PyTorch needs): each output's
+    // gradient is added once.
     Kiln.manualSeed(11);
     Module eager = eagerFactory.get();
     Kiln.manualSeed(11);
@@ -325,9 +326,9 @@ class ParityTest {
     Kiln.manualSeed(100);
     List<Tensor> oc = outputs(compiled, method, x);
     int last = oe.size() - 1;
-    loss(oe, targets, Set.of(0)).backward();
+    loss(oe, targets, Set.of(0)).backward(true);
     loss(oe, targets, Set.of(last)).backward();
-    loss(oc, targets, Set.of(0)).backward();
+    loss(oc, targets, Set.of(0)).backward(true);
     loss(oc, targets, Set.of(last)).backward();
     Map<String, Tensor> cp = compiled.namedParameters();
     eager.namedParameters().forEach((k, v) ->

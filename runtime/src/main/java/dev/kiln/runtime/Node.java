@@ -8,6 +8,8 @@ package dev.kiln.runtime;
  */
 public abstract class Node {
   final Tensor[] inputs;
+  /** Set once a backward pass has run this node without retaining the graph: PyTorch frees its saved tensors then. */
+  boolean released;
 
   protected Node(Tensor... inputs) {
     this.inputs = inputs;

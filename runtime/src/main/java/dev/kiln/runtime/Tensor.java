@@ -618,18 +618,42 @@ public final class Tensor {
     return new Tensor(storage, offset, shape.clone(), dtype, null);
   }
 
-  /** Back-propagates from a one-element tensor (a loss), seeding its gradient with 1. */
+  /**
+   * Back-propagates from a one-element tensor (a loss), seeding its gradient with 1. As in PyTorch,
+   * the graph can be gone through once: a second backward through the same operations throws
+   * (their gradients would be added twice) unless the first one was {@link #backward(boolean)
+   * backward(true)}.
+   */
   public void backward() {
+    backward(false);
+  }
+
+  /**
+   * {@link #backward()}, keeping the graph for another backward when {@code retainGraph} is true
+   * (PyTorch's {@code retain_graph=True}): gradients then accumulate once per call.
+   */
+  public void backward(boolean retainGraph) {
     if (numel != 1) {
       throw new IllegalStateException(
           "backward() without an argument needs a one-element tensor (a loss), got shape " + Shapes.toString(shape)
               + "; pass the output gradient explicitly");
     }
-    backward(Tensor.full(1f, shape).to(device()));
+    backward(Tensor.full(1f, shape).to(device()), retainGraph);
   }
 
-  /** Back-propagates {@code gradOutput}, the gradient of some scalar with respect to this tensor. */
+  /** Back-propagates {@code gradOutput}, the gradient of some scalar with respect to this tensor, once (see {@link #backward()}). */
   public void backward(Tensor gradOutput) {
+    backward(gradOutput, false);
+  }
+
+  /**
+   * Back-propagates {@code gradOutput}, the gradient of some scalar with respect to this tensor;
+   * with {@code retainGraph} the graph stays usable for another backward.
+   *
+   * @throws IllegalStateException if an operation on the way was already gone through by a backward
+   *     that did not retain the graph
+   */
+  public void backward(Tensor gradOutput, boolean retainGraph) {
     if (!requiresGrad) {
       throw new IllegalStateException(
           "backward(): this tensor does not require grad (no input of it requires grad, or it was computed under noGrad)");
@@ -648,6 +672,14 @@ public final class Tensor {
       return;
     }
     List<Tensor> order = topologicalOrder(this);
+    for (Tensor t : order) { // before any gradient is accumulated: a refused call changes nothing
+      if (t.gradFn.released) {
+        throw new IllegalStateException("backward(): trying to go through the graph a second time: "
+            + t.gradFn.name() + " was already gone through by an earlier backward(), and its gradients would be"
+            + " added again. Call backward(true) (PyTorch's retain_graph=True) the first time if you need to go"
+            + " through it twice, or compute the forward pass again");
+      }
+    }
     Map<Tensor, Tensor> grads = new IdentityHashMap<>();
     grads.put(this, gradOutput);
     try (var g = Kiln.noGrad()) {
@@ -658,6 +690,7 @@ public final class Tensor {
           continue;
         }
         Node fn = t.gradFn;
+        fn.released = !retainGraph;
         Tensor[] inputGrads = fn.backward(gt);
         for (int k = 0; k < fn.inputs.length; k++) {
           Tensor in = fn.inputs[k];

@@ -67,7 +67,7 @@ class OutputGradientsTest {
   @Test
   void lossOnBothRunsOnceWithBothAndClearsTheStash() {
     Outputs o = outputs();
-    o.output().sum().add(o.hidden().mul(2f).sum()).backward();
+    o.output().sum().add(o.hidden().mul(2f).sum()).backward(true); // retain the graph for the second one
     assertEquals(1, o.node().calls.size());
     assertArrayEquals(new float[] {1, 1}, o.node().calls.get(0)[0].toFloatArray());
     assertArrayEquals(new float[] {2, 2, 2}, o.node().calls.get(0)[1].toFloatArray());

@@ -119,6 +119,36 @@ class TensorTest {
     assertTrue(text.endsWith("         1.1990e+03]], shape=[30, 40])"), text);
   }
 
+  /** As PyTorch: a second backward through the same operations is refused, changing nothing, unless the first retained the graph. */
+  @Test
+  void aSecondBackwardThroughTheSameGraphIsRefusedUnlessRetained() {
+    Tensor x = Tensor.ones(2).requiresGrad(true);
+    Tensor y = x.mul(x).sum();
+    y.backward();
+    var e = assertThrows(IllegalStateException.class, y::backward);
+    assertTrue(e.getMessage().startsWith("backward(): trying to go through the graph a second time: "), e.getMessage());
+    assertTrue(e.getMessage().contains("backward(true)"), e.getMessage());
+    assertArrayEquals(new float[] {2, 2}, x.grad().toFloatArray());
+
+    // Through a shared intermediate: the new operations are not run either.
+    Tensor h = x.exp();
+    h.sum().backward();
+    float[] afterFirst = x.grad().toFloatArray();
+    assertThrows(IllegalStateException.class, () -> h.mul(2f).sum().backward());
+    assertArrayEquals(afterFirst, x.grad().toFloatArray());
+
+    // Retained: each call adds its gradients once more; the last call may release the graph.
+    x.setGrad(null);
+    Tensor z = x.mul(3f).sum();
+    z.backward(true);
+    z.backward();
+    assertArrayEquals(new float[] {6, 6}, x.grad().toFloatArray());
+    assertThrows(IllegalStateException.class, z::backward);
+    // A fresh forward pass builds a fresh graph.
+    x.mul(3f).sum().backward();
+    assertArrayEquals(new float[] {9, 9}, x.grad().toFloatArray());
+  }
+
   @Test
   void deviceIsCpuAndCudaSaysWhy() {
     assertTrue(Device.best().isCpu());
