@@ -75,10 +75,11 @@ public final class Checkpoint {
    * {@code module::loadStateDict}, which checks the keys and shapes), the optimizer, the scheduler
    * when given, and the global generator's state.
    *
-   * <p>The file is read and checked as a whole before anything is restored, and the optimizer and
-   * scheduler each change nothing unless their state fits; but a mismatch found in a later part (the
-   * model, say, after the optimizer) leaves the earlier parts restored. Do not go on training with
-   * objects whose load failed.
+   * <p>All or nothing: the file is read and checked as a whole first, and when any part does not
+   * fit (the model's keys or shapes, the optimizer's, the scheduler's) the optimizer and scheduler
+   * are put back as they were and the model is left unchanged (when {@code loadModel} is {@code
+   * Module::loadStateDict}, which changes nothing unless the whole state fits), so a run can start
+   * fresh after a failed resume.
    *
    * @param scheduler the scheduler to restore, or null; it must be given when the checkpoint has one
    * @return the epoch the checkpoint was written after; training resumes at the one after it
@@ -104,6 +105,12 @@ public final class Checkpoint {
       throw new IllegalArgumentException(file + ": the checkpoint holds a learning-rate scheduler's state but no "
           + "scheduler was given to restore it");
     }
+    if (scheduler != null && schedulerState.isEmpty()) {
+      throw new IllegalArgumentException(file + ": the checkpoint holds no learning-rate scheduler state (it was "
+          + "saved without one), but a " + scheduler.getClass().getSimpleName() + " was given to restore; pass null");
+    }
+    Map<String, Tensor> optimizerBefore = optimizer.stateDict();
+    Map<String, Tensor> schedulerBefore = scheduler == null ? null : scheduler.stateDict();
     try {
       optimizer.loadStateDict(withPrefix(all, OPTIMIZER));
       if (scheduler != null) {
@@ -111,7 +118,11 @@ public final class Checkpoint {
       }
       loadModel.accept(withPrefix(all, MODEL));
     } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException(file + ": " + e.getMessage(), e);
+      optimizer.loadStateDict(optimizerBefore); // its own state: fits
+      if (scheduler != null) {
+        scheduler.loadStateDict(schedulerBefore);
+      }
+      throw new IllegalArgumentException(file + ": " + e.getMessage() + " (nothing was restored)", e);
     }
     Kiln.setRngState(rng);
     return epoch;

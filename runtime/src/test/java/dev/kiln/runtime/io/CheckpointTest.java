@@ -255,6 +255,38 @@ class CheckpointTest {
     }
   }
 
+  /** A part that does not fit (here the model, restored last) puts the optimizer and scheduler back as they were. */
+  @Test
+  void aFailedLoadRestoresNothing() throws IOException {
+    Path file = dir.resolve("all.safetensors");
+    Model m = new Model();
+    Optimizer opt = sgd(m);
+    LRScheduler sched = new StepLR(opt, 1, 0.5);
+    train(m, opt, sched, 0, 4);
+    Checkpoint.save(file, m.stateDict(), opt, sched, 2);
+
+    Model fresh = new Model();
+    Optimizer freshOpt = sgd(fresh);
+    LRScheduler freshSched = new StepLR(freshOpt, 1, 0.5);
+    Map<String, Tensor> optBefore = freshOpt.stateDict();
+    Map<String, Tensor> schedBefore = freshSched.stateDict();
+    var e = assertThrows(IllegalArgumentException.class, () -> Checkpoint.load(file, state -> {
+      throw new IllegalArgumentException("the model does not fit");
+    }, freshOpt, freshSched));
+    assertEquals(file + ": the model does not fit (nothing was restored)", e.getMessage());
+    assertStatesEqual(optBefore, freshOpt.stateDict());
+    assertStatesEqual(schedBefore, freshSched.stateDict());
+    assertEquals(0.1, freshOpt.paramGroups().get(0).lr());
+    // ... and the same objects resume once the model fits.
+    assertEquals(2, Checkpoint.load(file, fresh::loadStateDict, freshOpt, freshSched));
+    assertStatesEqual(opt.stateDict(), freshOpt.stateDict());
+  }
+
+  private static void assertStatesEqual(Map<String, Tensor> expected, Map<String, Tensor> actual) {
+    assertEquals(expected.keySet(), actual.keySet());
+    expected.forEach((k, t) -> assertArrayEquals(t.toFloatArray(), actual.get(k).toFloatArray(), k));
+  }
+
   @Test
   void stateThatDoesNotFitIsRejectedNamingTheFileAndChangesNothing() throws IOException {
     Path file = dir.resolve("sgd.safetensors");
@@ -273,7 +305,8 @@ class CheckpointTest {
 
     var missing = assertThrows(IllegalArgumentException.class,
         () -> Checkpoint.load(file, m::loadStateDict, sgd(new Model()), new StepLR(opt, 2)));
-    assertTrue(missing.getMessage().contains("StepLR: missing last_epoch"), missing.getMessage());
+    assertTrue(missing.getMessage().contains("holds no learning-rate scheduler state (it was saved without one), "
+        + "but a StepLR was given to restore"), missing.getMessage());
 
     Path plain = dir.resolve("weights.safetensors");
     SafeTensors.write(plain, m.stateDict());
