@@ -144,6 +144,9 @@ public abstract class Module {
 
   /** Registers a child module under {@code name}. */
   protected final <M extends Module> M registerModule(String name, M module) {
+    if (module == null) {
+      throw new IllegalArgumentException(name() + ": module '" + name + "' must not be null");
+    }
     checkNewName(name);
     modules.put(name, module);
     return module;

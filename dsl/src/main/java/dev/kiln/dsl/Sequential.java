@@ -14,6 +14,7 @@ import java.util.Map;
  */
 public class Sequential extends Module {
   private final List<Module> layers;
+  private final List<String> names;
 
   private Sequential(Map<String, Module> named) {
     if (named.isEmpty()) {
@@ -21,6 +22,7 @@ public class Sequential extends Module {
     }
     named.forEach(this::registerModule);
     this.layers = List.copyOf(named.values());
+    this.names = List.copyOf(named.keySet());
   }
 
   public static Sequential of(Module... layers) {
@@ -35,12 +37,30 @@ public class Sequential extends Module {
     return new Builder();
   }
 
+  /**
+   * Applies the layers in order. A layer that cannot take its input's shape throws a {@link
+   * ShapeException} naming it by its name in this Sequential: {@code Sequential layer 'fc2':
+   * Linear(in_features=5, ...) expects [N, 5], receives [2, 3]}.
+   */
   @Override
   public Tensor forward(Tensor x) {
-    for (Module m : layers) {
-      x = m.apply(x);
+    for (int i = 0; i < layers.size(); i++) {
+      try {
+        x = layers.get(i).apply(x);
+      } catch (ShapeException e) {
+        throw named(names.get(i), e);
+      }
     }
     return x;
+  }
+
+  /** {@code e} with the layer's name in front, once (the innermost Sequential names its layer first). */
+  private static ShapeException named(String name, ShapeException e) {
+    String prefix = "Sequential layer '" + name + "'";
+    ShapeException out = new ShapeException(prefix + (e.getMessage().startsWith("Sequential layer '")
+        ? " > " + e.getMessage().substring("Sequential layer ".length()) : ": " + e.getMessage()));
+    out.initCause(e);
+    return out;
   }
 
   // to, train and eval return the Sequential, so that Sequential.of(...).to(device) is one (as PyTorch's) statement
@@ -78,8 +98,12 @@ public class Sequential extends Module {
     return shape;
   }
 
-  /** The layer at a position. */
+  /** The layer at a position, 0 to {@link #size()} - 1. */
   public Module get(int index) {
+    if (index < 0 || index >= layers.size()) {
+      throw new IndexOutOfBoundsException(
+          "Sequential has " + layers.size() + " layers (0.." + (layers.size() - 1) + "), asked for index " + index);
+    }
     return layers.get(index);
   }
 
@@ -104,6 +128,9 @@ public class Sequential extends Module {
     private Builder() {}
 
     public Builder add(String name, Module layer) {
+      if (layer == null) {
+        throw new IllegalArgumentException("Sequential: layer '" + name + "' is null");
+      }
       if (named.containsKey(name)) {
         throw new IllegalArgumentException("Sequential.builder(): the name '" + name + "' is used twice");
       }

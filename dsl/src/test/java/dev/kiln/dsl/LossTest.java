@@ -88,4 +88,18 @@ class LossTest {
     assertArrayEquals(new CrossEntropyLoss(Reduction.NONE).apply(logits, labels).toFloatArray(),
         F.crossEntropy(logits, labels, Reduction.NONE).toFloatArray());
   }
+
+  /** Swapped arguments and an out-of-range label are named in the user's terms. */
+  @Test
+  void crossEntropyMistakesAreNamed() {
+    Tensor logits = Tensor.randn(2, 3);
+    var swapped = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+        () -> new CrossEntropyLoss().apply(Tensor.labels(0, 2), logits));
+    org.junit.jupiter.api.Assertions.assertTrue(swapped.getMessage().contains("are the input and the target swapped?"),
+        swapped.getMessage());
+    var range = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+        () -> new CrossEntropyLoss().apply(logits, Tensor.labels(0, 3)));
+    org.junit.jupiter.api.Assertions.assertTrue(range.getMessage().contains("target 3 in row 1 is not a class index in 0..2"),
+        range.getMessage());
+  }
 }

@@ -184,4 +184,49 @@ class ModuleTest {
     assertEquals(a + b, new CrossEntropyLoss(Reduction.SUM).apply(logits, y).item(), 1e-6f);
     assertArrayEquals(new float[] {a, b}, new CrossEntropyLoss(Reduction.NONE).apply(logits, y).toFloatArray(), 1e-6f);
   }
+
+  /** Mistakes found by the misuse audit, each named in the user's terms instead of a JDK exception. */
+  @Test
+  void sequentialMistakesAreNamed() {
+    Sequential net = Sequential.builder().add("fc1", new Linear(4, 3)).add("fc2", new Linear(5, 2)).build();
+    var shape = assertThrows(ShapeException.class, () -> net.apply(Tensor.ones(2, 4)));
+    assertTrue(shape.getMessage().startsWith("Sequential layer 'fc2': Linear(in_features=5"), shape.getMessage());
+    Sequential outer = Sequential.of(Sequential.of(new Linear(4, 3), new Linear(5, 2)));
+    var nested = assertThrows(ShapeException.class, () -> outer.apply(Tensor.ones(2, 4)));
+    assertTrue(nested.getMessage().startsWith("Sequential layer '0' > '1': Linear(in_features=5"), nested.getMessage());
+
+    var index = assertThrows(IndexOutOfBoundsException.class, () -> net.get(10));
+    assertEquals("Sequential has 2 layers (0..1), asked for index 10", index.getMessage());
+    var nul = assertThrows(IllegalArgumentException.class, () -> Sequential.of(new Linear(3, 4), null));
+    assertEquals("Sequential: layer '1' is null", nul.getMessage());
+    var registered = assertThrows(IllegalArgumentException.class, () -> new Module() {
+      {
+        registerModule("m", null);
+      }
+
+      @Override
+      public Tensor forward(Tensor x) {
+        return x;
+      }
+    });
+    assertTrue(registered.getMessage().endsWith("module 'm' must not be null"), registered.getMessage());
+  }
+
+  /** As PyTorch: a frozen layer's parameters may go to the optimizer, which leaves them alone. */
+  @Test
+  void frozenParametersAreAcceptedAndLeftAlone() {
+    Kiln.manualSeed(0);
+    Sequential net = Sequential.of(new Linear(3, 4), new ReLU(), new Linear(4, 2));
+    Linear first = (Linear) net.get(0);
+    first.parameters().forEach(p -> p.requiresGrad(false));
+    float[] frozen = first.weight().toFloatArray();
+    var opt = new dev.kiln.runtime.optim.SGD(net.parameters(), 0.1).momentum(0.9);
+    for (int i = 0; i < 3; i++) {
+      opt.zeroGrad();
+      net.apply(Tensor.randn(5, 3)).pow(2).mean().backward();
+      opt.step();
+    }
+    assertArrayEquals(frozen, first.weight().toFloatArray());
+    assertTrue(((Linear) net.get(2)).weight().grad() != null);
+  }
 }

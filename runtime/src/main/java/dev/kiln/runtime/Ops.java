@@ -467,7 +467,11 @@ public final class Ops {
 
   /** Checks cross-entropy's arguments: float logits {@code [N, C]}, class indices {@code [N]}. Shared with {@link CudaOps}. */
   static void checkCrossEntropy(Tensor logits, Tensor target) {
-    requireFloat("cross_entropy", logits);
+    if (logits.dtype() != DType.FLOAT32) {
+      throw new IllegalArgumentException("cross_entropy: the input (logits) must be a float tensor, got "
+          + logits.dtype() + " of shape " + Shapes.toString(logits.shape())
+          + (target.dtype() == DType.FLOAT32 ? "; are the input and the target swapped? (apply(prediction, target))" : ""));
+    }
     requireRank("cross_entropy", "input (logits)", logits, 2);
     if (target.dtype() != DType.INT32) {
       throw new IllegalArgumentException(

@@ -24,6 +24,10 @@ final class Collate {
     Example[] examples = new Example[indices.length];
     for (int k = 0; k < indices.length; k++) {
       examples[k] = data.get(indices[k]);
+      if (examples[k] == null) {
+        throw new IllegalStateException("DataLoader: dataset.get(" + indices[k] + ") returned null ("
+            + data.getClass().getName() + ")");
+      }
     }
     Tensor x = stack(examples, indices, "x", Example::x);
     Tensor y = stack(examples, indices, "y", Example::y);

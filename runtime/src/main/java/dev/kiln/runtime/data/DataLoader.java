@@ -44,12 +44,17 @@ public final class DataLoader<T extends Example> implements Iterable<Batch> {
    * @param batchSize samples per batch, at least 1
    * @param shuffle whether each epoch visits the samples in a new random order
    * @param dropLast whether to skip the last batch of an epoch when it has fewer than {@code batchSize} samples
-   * @throws IllegalArgumentException when {@code batchSize < 1}
+   * @throws IllegalArgumentException when {@code batchSize < 1}, or when shuffling an empty dataset
+   *     (as PyTorch's {@code RandomSampler}: an epoch would silently do nothing)
    */
   public DataLoader(Dataset<T> dataset, int batchSize, boolean shuffle, boolean dropLast) {
     this.dataset = Objects.requireNonNull(dataset, "DataLoader: dataset is null");
     if (batchSize < 1) {
       throw new IllegalArgumentException("DataLoader: batch size must be at least 1, got " + batchSize);
+    }
+    int size = datasetSize(dataset);
+    if (shuffle && size == 0) {
+      throw new IllegalArgumentException("DataLoader: the dataset is empty (0 samples); there is nothing to shuffle");
     }
     this.batchSize = batchSize;
     this.shuffle = shuffle;
@@ -59,7 +64,7 @@ public final class DataLoader<T extends Example> implements Iterable<Batch> {
   /** Starts an epoch: a new permutation when shuffling, {@code 0 .. n-1} otherwise. */
   @Override
   public Iterator<Batch> iterator() {
-    int n = dataset.size();
+    int n = datasetSize(dataset);
     int[] order = shuffle ? permutation(n, Kiln.generator()) : identity(n);
     int batches = batchCount(n);
     return new Iterator<>() {
@@ -188,5 +193,14 @@ public final class DataLoader<T extends Example> implements Iterable<Batch> {
       order[j] = t;
     }
     return order;
+  }
+
+  /** {@code dataset.size()}, checked: a custom dataset's negative size is named, not an array error. */
+  private static int datasetSize(Dataset<?> dataset) {
+    int n = dataset.size();
+    if (n < 0) {
+      throw new IllegalStateException("DataLoader: " + dataset.getClass().getName() + ".size() returned " + n);
+    }
+    return n;
   }
 }

@@ -121,8 +121,9 @@ public final class ImageDataset implements Dataset<Example>, BatchSource {
 
   private void checkPerChannel(String name, double[] v) {
     if (v.length != 1 && v.length != channels) {
-      throw new IllegalArgumentException("ImageDataset.normalized: " + name + " needs 1 or " + channels
-          + " values (one per channel), got " + v.length);
+      throw new IllegalArgumentException("ImageDataset.normalized: " + name + " needs "
+          + (channels == 1 ? "1 value (the images have one channel)" : "1 or " + channels + " values (one per channel)")
+          + ", got " + v.length);
     }
   }
 

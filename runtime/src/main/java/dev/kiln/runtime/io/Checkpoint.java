@@ -16,7 +16,7 @@ import java.util.function.Consumer;
  *
  * <pre>
  *   model.&lt;name&gt;          the model's state dict (parameters and buffers)
- *   optimizer.&lt;key&gt;       {@link Optimizer#stateDict()}: state.&lt;i&gt;.&lt;name&gt;, param_groups.&lt;g&gt;.lr
+ *   optimizer.&lt;key&gt;       {@link Optimizer#stateDict()}: state.&lt;i&gt;.&lt;name&gt;, param_groups.&lt;g&gt;.lr and .params
  *   scheduler.&lt;key&gt;       {@link Scheduler#stateDict()}, when there is a scheduler
  *   epoch                 the last completed epoch, a rank-0 int32 tensor
  *   rng                   {@link Kiln#rngState()}, exactly (see {@link StateEncoding#ofLong})

@@ -7,6 +7,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
@@ -48,6 +49,9 @@ public final class SafeTensors {
    * @throws IOException when the file cannot be read
    */
   public static Map<String, Tensor> read(Path file) throws IOException {
+    if (Files.isDirectory(file)) {
+      throw new IOException(file + ": is a directory, not a safetensors file");
+    }
     try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
       SafeTensorsHeader header = SafeTensorsHeader.read(file, channel);
       Map<String, Tensor> out = new LinkedHashMap<>();

@@ -44,9 +44,12 @@ public abstract class Optimizer {
     }
     for (int i = 0; i < params.size(); i++) {
       Tensor p = params.get(i);
-      if (!p.requiresGrad() || !p.isLeaf()) {
-        throw new IllegalArgumentException(
-            getClass().getSimpleName() + ": parameter " + i + " is not a leaf tensor that requires grad");
+      if (p == null) {
+        throw new IllegalArgumentException(getClass().getSimpleName() + ": parameter " + i + " is null");
+      }
+      if (!p.isLeaf()) {
+        throw new IllegalArgumentException(getClass().getSimpleName() + ": parameter " + i
+            + " is not a leaf tensor (it was computed from others); optimize the tensors it was computed from");
       }
       if (seen.put(p, Boolean.TRUE) != null) {
         throw new IllegalArgumentException(
@@ -151,13 +154,14 @@ public abstract class Optimizer {
   // ------------------------------------------------------------------ state dict
 
   private static final Pattern PARAM_STATE_KEY = Pattern.compile("state\\.(\\d{1,9})\\.(.+)");
-  private static final Pattern GROUP_LR_KEY = Pattern.compile("param_groups\\.(\\d{1,9})\\.lr");
+  private static final Pattern GROUP_LR_KEY = Pattern.compile("param_groups\\.(\\d{1,9})\\.(lr|params)");
 
   /**
    * The optimizer's state, like PyTorch's {@code optimizer.state_dict()}: each parameter's running
    * state as {@code state.<i>.<name>} (absent for a parameter not stepped yet), then each group's
-   * learning rate as {@code param_groups.<g>.lr}. The tensors are copies: later steps do not change
-   * them.
+   * learning rate as {@code param_groups.<g>.lr} and the indices of its parameters as {@code
+   * param_groups.<g>.params} (an int32 vector, PyTorch's {@code params} list). The tensors are
+   * copies: later steps do not change them.
    */
   public final Map<String, Tensor> stateDict() {
     Map<String, Tensor> out = new LinkedHashMap<>();
@@ -166,8 +170,12 @@ public abstract class Optimizer {
       String prefix = "state." + i + ".";
       parameterState(params.get(i)).forEach((name, t) -> out.put(prefix + name, t));
     }
+    int first = 0;
     for (int g = 0; g < groups.size(); g++) {
       out.put(groupLrKey(g), StateEncoding.ofDouble(groups.get(g).lr()));
+      int count = groups.get(g).params().size();
+      out.put(groupParamsKey(g), Tensor.wrap(expectedIndices(first, count), DType.INT32, count));
+      first += count;
     }
     return out;
   }
@@ -202,11 +210,26 @@ public abstract class Optimizer {
           + params.size() + " parameters in " + groups.size() + " group(s)");
     }
     double[] lrs = new double[groups.size()];
+    int first = 0;
     for (int g = 0; g < lrs.length; g++) {
-      lrs[g] = StateEncoding.toDouble(state, groupLrKey(g));
+      try {
+        lrs[g] = StateEncoding.toDouble(state, groupLrKey(g));
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException(name + ": " + e.getMessage() + " (this optimizer has " + groups.size()
+            + " param group(s); the state may be for fewer)", e);
+      }
       if (!(lrs[g] >= 0) || Double.isInfinite(lrs[g])) {
         throw new IllegalArgumentException(name + ": " + groupLrKey(g) + " is " + lrs[g] + ", not a learning rate");
       }
+      int count = groups.get(g).params().size();
+      Tensor saved = state.get(groupParamsKey(g)); // absent in states saved before Kiln wrote it
+      if (saved != null && !(saved.dtype() == DType.INT32 && saved.shape().length == 1
+          && Arrays.equals(saved.toFloatArray(), expectedIndices(first, count)))) {
+        throw new IllegalArgumentException(name + ": the state's param group " + g + " holds parameters "
+            + saved + ", this optimizer's holds " + count + " parameter(s) from index " + first
+            + " (PyTorch: loaded state dict contains a parameter group that doesn't match the size of optimizer's group)");
+      }
+      first += count;
     }
     List<ParamState> states = new ArrayList<>(params.size());
     for (int i = 0; i < params.size(); i++) {
@@ -225,6 +248,18 @@ public abstract class Optimizer {
 
   private static String groupLrKey(int group) {
     return "param_groups." + group + ".lr";
+  }
+
+  private static String groupParamsKey(int group) {
+    return "param_groups." + group + ".params";
+  }
+
+  private static float[] expectedIndices(int first, int count) {
+    float[] out = new float[count];
+    for (int k = 0; k < count; k++) {
+      out[k] = first + k;
+    }
+    return out;
   }
 
   /** Every parameter of every group, in order: position {@code i} is the one {@code state.<i>} names. */

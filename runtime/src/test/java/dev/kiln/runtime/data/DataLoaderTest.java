@@ -84,8 +84,11 @@ class DataLoaderTest {
   @Test
   void exactMultipleHasNoPartialBatchAndEmptyDatasetNoBatch() {
     assertEquals(5, new DataLoader<>(numbered(10), 2, true, false).size());
-    assertEquals(0, new DataLoader<>(numbered(0), 2, true).size());
-    assertFalse(new DataLoader<>(numbered(0), 2, true).iterator().hasNext());
+    assertEquals(0, new DataLoader<>(numbered(0), 2, false).size());
+    assertFalse(new DataLoader<>(numbered(0), 2, false).iterator().hasNext());
+    // Shuffling nothing is refused, as PyTorch's RandomSampler refuses it: the epoch would silently do nothing.
+    var e = assertThrows(IllegalArgumentException.class, () -> new DataLoader<>(numbered(0), 2, true));
+    assertEquals("DataLoader: the dataset is empty (0 samples); there is nothing to shuffle", e.getMessage());
   }
 
   @Test
@@ -227,5 +230,37 @@ class DataLoaderTest {
     String manual = bytes.toString(java.nio.charset.StandardCharsets.UTF_8);
     assertTrue(manual.contains("3/3") && !manual.contains("4/3"), manual);
     assertThrows(NoSuchElementException.class, it::next);
+  }
+
+  /** A custom dataset's mistakes are named: a null example, a negative size. */
+  @Test
+  void aBrokenCustomDatasetIsNamed() {
+    TensorDataset good = numbered(4);
+    Dataset<Example> nulls = new Dataset<>() {
+      @Override
+      public int size() {
+        return 4;
+      }
+
+      @Override
+      public Example get(int index) {
+        return index == 2 ? null : good.get(index);
+      }
+    };
+    var e = assertThrows(IllegalStateException.class, () -> new DataLoader<>(nulls, 4, false).iterator().next());
+    assertTrue(e.getMessage().startsWith("DataLoader: dataset.get(2) returned null"), e.getMessage());
+    Dataset<Example> negative = new Dataset<>() {
+      @Override
+      public int size() {
+        return -1;
+      }
+
+      @Override
+      public Example get(int index) {
+        return good.get(index);
+      }
+    };
+    var size = assertThrows(IllegalStateException.class, () -> new DataLoader<>(negative, 4, false));
+    assertTrue(size.getMessage().endsWith(".size() returned -1"), size.getMessage());
   }
 }

@@ -22,6 +22,7 @@ import java.util.AbstractMap;
 import java.util.AbstractSet;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -176,16 +177,45 @@ class CheckpointTest {
   void optimizerStateUsesPyTorchNames() {
     Model m = new Model();
     Optimizer sgd = sgd(m);
-    assertEquals(List.of("param_groups.0.lr", "param_groups.1.lr"), List.copyOf(sgd.stateDict().keySet()));
+    List<String> groups = List.of("param_groups.0.lr", "param_groups.0.params", "param_groups.1.lr", "param_groups.1.params");
+    assertEquals(groups, List.copyOf(sgd.stateDict().keySet()));
+    assertArrayEquals(new int[] {1}, sgd.stateDict().get("param_groups.1.params").toIntArray()); // PyTorch's indices
     train(m, sgd, null, 0, 1);
-    assertEquals(List.of("state.0.momentum_buffer", "state.1.momentum_buffer", "param_groups.0.lr",
-        "param_groups.1.lr"), List.copyOf(sgd.stateDict().keySet()));
+    List<String> expected = new ArrayList<>(List.of("state.0.momentum_buffer", "state.1.momentum_buffer"));
+    expected.addAll(groups);
+    assertEquals(expected, List.copyOf(sgd.stateDict().keySet()));
 
     Optimizer adam = adam(m);
     train(m, adam, null, 0, 1);
-    assertEquals(List.of("state.0.step", "state.0.exp_avg", "state.0.exp_avg_sq", "state.0.max_exp_avg_sq",
-        "state.1.step", "state.1.exp_avg", "state.1.exp_avg_sq", "state.1.max_exp_avg_sq", "param_groups.0.lr",
-        "param_groups.1.lr"), List.copyOf(adam.stateDict().keySet()));
+    expected = new ArrayList<>(List.of("state.0.step", "state.0.exp_avg", "state.0.exp_avg_sq", "state.0.max_exp_avg_sq",
+        "state.1.step", "state.1.exp_avg", "state.1.exp_avg_sq", "state.1.max_exp_avg_sq"));
+    expected.addAll(groups);
+    assertEquals(expected, List.copyOf(adam.stateDict().keySet()));
+  }
+
+  /** As PyTorch: a state whose groups hold other numbers of parameters is refused, changing nothing. */
+  @Test
+  void optimizerStateForOtherGroupsIsRefused() {
+    Tensor w1 = Tensor.ones(2).requiresGrad(true);
+    SGD one = new SGD(List.of(w1), 0.1).momentum(0.9);
+    SGD two = new SGD(List.of(Tensor.ones(2).requiresGrad(true), Tensor.ones(2).requiresGrad(true)), 0.5).momentum(0.9);
+    var e = assertThrows(IllegalArgumentException.class, () -> two.loadStateDict(one.stateDict()));
+    assertTrue(e.getMessage().startsWith("SGD: the state's param group 0 holds parameters tensor([0], dtype=int32), "
+        + "this optimizer's holds 2 parameter(s) from index 0"), e.getMessage());
+    assertEquals(0.5, two.paramGroups().get(0).lr());
+
+    SGD grouped = new SGD(List.of(Tensor.ones(2).requiresGrad(true)), 0.5);
+    grouped.addParamGroup(List.of(Tensor.ones(2).requiresGrad(true)), 0.5);
+    var missing = assertThrows(IllegalArgumentException.class, () -> grouped.loadStateDict(one.stateDict()));
+    assertTrue(missing.getMessage().startsWith("SGD: missing param_groups.1.lr (this optimizer has 2 param group(s)"),
+        missing.getMessage());
+
+    // A state saved before Kiln wrote the groups' parameter indices still loads.
+    Map<String, Tensor> old = new java.util.LinkedHashMap<>(one.stateDict());
+    old.remove("param_groups.0.params");
+    SGD same = new SGD(List.of(Tensor.ones(2).requiresGrad(true)), 0.3);
+    same.loadStateDict(old);
+    assertEquals(0.1, same.paramGroups().get(0).lr());
   }
 
   @Test

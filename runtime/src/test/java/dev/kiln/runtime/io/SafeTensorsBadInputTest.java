@@ -29,6 +29,12 @@ class SafeTensorsBadInputTest {
   private static final String W = entry("w", "F32", "[2]", 0, 8);
 
   @Test
+  void aDirectoryIsNamed() {
+    var e = org.junit.jupiter.api.Assertions.assertThrows(IOException.class, () -> SafeTensors.read(dir));
+    org.junit.jupiter.api.Assertions.assertEquals(dir + ": is a directory, not a safetensors file", e.getMessage());
+  }
+
+  @Test
   void shorterThanTheLengthField() throws IOException {
     assertRejected(dir, new byte[0], "truncated: the file has 0 bytes, fewer than the 8-byte header length at offset 0");
     assertRejected(dir, new byte[] {16, 0, 0, 0, 0}, "the file has 5 bytes");

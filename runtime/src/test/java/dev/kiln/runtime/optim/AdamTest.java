@@ -87,7 +87,8 @@ class AdamTest {
     rejects("AdamW: weight decay must be finite and >= 0, got Infinity",
         () -> new AdamW(ps, 0.1).weightDecay(Double.POSITIVE_INFINITY));
     rejects("Adam: got an empty parameter list", () -> new Adam(List.of(), 0.1));
-    rejects("not a leaf tensor that requires grad", () -> new Adam(List.of(Tensor.of(new float[] {1f})), 0.1));
+    Tensor computed = Tensor.of(new float[] {1f}).requiresGrad(true).mul(2f);
+    rejects("Adam: parameter 0 is not a leaf tensor (it was computed from others)", () -> new Adam(List.of(computed), 0.1));
   }
 
   @Test

@@ -110,7 +110,7 @@ class SGDTest {
   void badArgumentsAreRejected() {
     Tensor p = Tensor.of(new float[] {1f}).requiresGrad(true);
     assertThrows(IllegalArgumentException.class, () -> new SGD(List.of(p), -1));
-    assertThrows(IllegalArgumentException.class, () -> new SGD(List.of(Tensor.of(new float[] {1f})), 0.1));
+    assertThrows(IllegalArgumentException.class, () -> new SGD(List.of(p.mul(2f)), 0.1)); // not a leaf
     assertThrows(IllegalArgumentException.class, () -> new SGD(List.of(p, p), 0.1));
     var e = assertThrows(IllegalStateException.class, () -> {
       SGD opt = new SGD(List.of(p), 0.1).nesterov(true);
