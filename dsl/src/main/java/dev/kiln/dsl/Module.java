@@ -296,6 +296,11 @@ public abstract class Module {
         errors.add("null value for " + key + ".");
       }
     });
+    if (strict && state.containsKey("epoch") && state.containsKey("rng")
+        && state.keySet().stream().anyMatch(k -> k.startsWith("model."))) {
+      errors.add("This looks like a training checkpoint (Checkpoint.save): resume with Checkpoint.load(file, "
+          + "model::loadStateDict, optimizer, scheduler), or take its model.* entries.");
+    }
     if (!errors.isEmpty()) {
       throw new IllegalArgumentException("Error(s) in loading state_dict for " + name() + source + ":\n\t"
           + String.join("\n\t", errors));

@@ -115,6 +115,12 @@ final class Summary {
     try (var noGrad = Kiln.noGrad()) {
       model.eval();
       model.apply(Tensor.zeros(batchShape));
+    } catch (ShapeException e) {
+      ShapeException named = new ShapeException("summary" + Arrays.toString(inputShape).replace('[', '(').replace(']', ')')
+          + ": the model does not take samples of shape " + Arrays.toString(inputShape) + " (run as a batch of " + BATCH
+          + "): " + e.getMessage());
+      named.initCause(e);
+      throw named;
     } finally {
       Module.FORWARD_LISTENER.set(previous);
       modes.forEach(e -> e.getKey().train(e.getValue()));

@@ -162,4 +162,16 @@ class StateDictTest {
     var e = assertThrows(CheckpointFormatException.class, () -> mlp().load(f));
     assertTrue(e.getMessage().startsWith(f + ": "), e.getMessage());
   }
+
+  /** A training checkpoint given to loadStateDict is recognised, with the way to resume from it. */
+  @Test
+  void aTrainingCheckpointIsRecognised(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+    Sequential net = Sequential.of(new Linear(2, 3));
+    var opt = new dev.kiln.runtime.optim.SGD(net.parameters(), 0.1);
+    java.nio.file.Path file = dir.resolve("ckpt.safetensors");
+    dev.kiln.runtime.io.Checkpoint.save(file, net.stateDict(), opt, null, 1);
+    var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> net.load(file));
+    org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("This looks like a training checkpoint"),
+        e.getMessage());
+  }
 }

@@ -121,7 +121,9 @@ Estimated Total Size (MB): 0.23
     Module model = Sequential.of(new Linear(2, 8));
     assertThrows(IllegalArgumentException.class, model::summary);
     assertThrows(IllegalArgumentException.class, () -> model.summary(0));
-    assertThrows(ShapeException.class, () -> model.summary(3));
+    var e = assertThrows(ShapeException.class, () -> model.summary(3));
+    assertTrue(e.getMessage().startsWith("summary(3): the model does not take samples of shape [3] (run as a batch of 2): "
+        + "Sequential layer '0': Linear(in_features=2"), e.getMessage());
     assertNull(Module.FORWARD_LISTENER.get());
   }
 

@@ -592,6 +592,10 @@ public final class Tensor {
       throw new IllegalArgumentException(
           "gradient of shape " + Shapes.toString(g.shape) + " for a tensor of shape " + Shapes.toString(shape));
     }
+    if (g != null && g.dtype != DType.FLOAT32) {
+      throw new IllegalArgumentException("setGrad: a gradient must be a float tensor, got " + g.dtype + " of shape "
+          + Shapes.toString(g.shape));
+    }
     this.grad = g;
   }
 
