@@ -59,6 +59,7 @@ public final class Checkpoint {
     if (epoch < 0) {
       throw new IllegalArgumentException(file + ": epoch must be >= 0, got " + epoch);
     }
+    checkSchedulerOf(file, optimizer, scheduler);
     Map<String, Tensor> all = new LinkedHashMap<>();
     putPrefixed(all, MODEL, model);
     putPrefixed(all, OPTIMIZER, optimizer.stateDict());
@@ -100,6 +101,7 @@ public final class Checkpoint {
     } catch (IllegalArgumentException e) {
       throw new CheckpointFormatException(file, "not a Kiln training checkpoint: " + e.getMessage(), e);
     }
+    checkSchedulerOf(file, optimizer, scheduler);
     Map<String, Tensor> schedulerState = withPrefix(all, SCHEDULER);
     if (scheduler == null && !schedulerState.isEmpty()) {
       throw new IllegalArgumentException(file + ": the checkpoint holds a learning-rate scheduler's state but no "
@@ -126,6 +128,14 @@ public final class Checkpoint {
     }
     Kiln.setRngState(rng);
     return epoch;
+  }
+
+  /** Throws unless {@code scheduler} is null or sets {@code optimizer}'s rates. */
+  private static void checkSchedulerOf(Path file, Optimizer optimizer, Scheduler scheduler) {
+    if (scheduler != null && scheduler.optimizer() != optimizer) {
+      throw new IllegalArgumentException(file + ": the " + scheduler.getClass().getSimpleName()
+          + " was made for another optimizer than the " + optimizer.getClass().getSimpleName() + " given");
+    }
   }
 
   private static void putPrefixed(Map<String, Tensor> out, String prefix, Map<String, Tensor> entries) {

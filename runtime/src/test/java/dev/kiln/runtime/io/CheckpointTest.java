@@ -312,6 +312,16 @@ class CheckpointTest {
     assertStatesEqual(opt.stateDict(), freshOpt.stateDict());
   }
 
+  @Test
+  void aSchedulerOfAnotherOptimizerIsRefused() {
+    Model m = new Model();
+    Optimizer opt = sgd(m);
+    LRScheduler other = new StepLR(sgd(new Model()), 1);
+    var e = assertThrows(IllegalArgumentException.class,
+        () -> Checkpoint.save(dir.resolve("x.safetensors"), m.stateDict(), opt, other, 1));
+    assertTrue(e.getMessage().endsWith("the StepLR was made for another optimizer than the SGD given"), e.getMessage());
+  }
+
   private static void assertStatesEqual(Map<String, Tensor> expected, Map<String, Tensor> actual) {
     assertEquals(expected.keySet(), actual.keySet());
     expected.forEach((k, t) -> assertArrayEquals(t.toFloatArray(), actual.get(k).toFloatArray(), k));
@@ -333,8 +343,9 @@ class CheckpointTest {
     assertEquals(Map.of("param_groups.0.lr", 0.5, "param_groups.1.lr", 0.5), Map.of(
         "param_groups.0.lr", wrong.paramGroups().get(0).lr(), "param_groups.1.lr", wrong.paramGroups().get(1).lr()));
 
+    Optimizer freshOpt = sgd(new Model());
     var missing = assertThrows(IllegalArgumentException.class,
-        () -> Checkpoint.load(file, m::loadStateDict, sgd(new Model()), new StepLR(opt, 2)));
+        () -> Checkpoint.load(file, m::loadStateDict, freshOpt, new StepLR(freshOpt, 2)));
     assertTrue(missing.getMessage().contains("holds no learning-rate scheduler state (it was saved without one), "
         + "but a StepLR was given to restore"), missing.getMessage());
 
