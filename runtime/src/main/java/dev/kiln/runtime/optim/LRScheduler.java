@@ -30,8 +30,8 @@ import java.util.Objects;
  * compose. Without such changes the rates are PyTorch's closed forms ({@link #lrAt(int, double, int)}),
  * up to float rounding. Every scheduler here but {@link LambdaLR} gives the base rate at epoch 0.
  *
- * <p>{@link #stateDict()} and {@link #loadStateDict(Map)} save and restore the epoch and the base
- * rates, so that a resumed run goes on with the same rates.
+ * <p>{@link #stateDict()} and {@link #loadStateDict(Map)} save and restore the epoch, the base
+ * rates and the last rates, so that a resumed run goes on with the same rates.
  */
 public abstract class LRScheduler implements Scheduler {
   private static final String LAST_EPOCH = "last_epoch";
@@ -77,7 +77,13 @@ public abstract class LRScheduler implements Scheduler {
     }
     List<Double> lrs = new ArrayList<>(groups.size());
     for (int i = 0; i < groups.size(); i++) {
-      lrs.add(nextLr(i, groups.get(i).lr(), baseLrs.get(i), lastEpoch + 1));
+      double lr = nextLr(i, groups.get(i).lr(), baseLrs.get(i), lastEpoch + 1);
+      if (!(lr >= 0) || Double.isInfinite(lr)) { // checked for every group before any changes
+        throw new IllegalStateException(getClass().getSimpleName() + ": epoch " + (lastEpoch + 1) + " would set param group "
+            + i + "'s learning rate to " + lr + " (from " + groups.get(i).lr() + "); a rate set by hand may have left the "
+            + "schedule's range");
+      }
+      lrs.add(lr);
     }
     lastEpoch++;
     startAt(lrs);

@@ -98,6 +98,22 @@ class SchedulerTest {
     replay("multiplicativelr", opt -> new MultiplicativeLR(opt, e -> e % 2 == 1 ? 0.95 : 0.8));
   }
 
+  /** A rate set by hand below the cosine's floor would turn negative on its way back up: refused, changing nothing. */
+  @Test
+  void aStepToANegativeRateIsRefused() {
+    SGD opt = twoGroups();
+    CosineAnnealingLR sched = new CosineAnnealingLR(opt, 2, 0.01);
+    sched.step();
+    sched.step();
+    sched.step();
+    opt.paramGroups().forEach(g -> g.lr(0));
+    var e = assertThrows(IllegalStateException.class, sched::step);
+    assertTrue(e.getMessage().startsWith("CosineAnnealingLR: epoch 4 would set param group 0's learning rate to -0.01"),
+        e.getMessage());
+    assertEquals(3, sched.lastEpoch());
+    assertEquals(0.0, opt.paramGroups().get(1).lr());
+  }
+
   @Test
   void twoSchedulersOnOneOptimizerCompose() {
     replay("chained", false, opt -> List.of(new ExponentialLR(opt, 0.9), new MultiStepLR(opt, List.of(2, 5), 0.1)));
