@@ -104,6 +104,7 @@ class ParityTest {
     "HiddenSoftmax, test.HiddenSoftmax, test.KilnHiddenSoftmax, 4, 2",
     "Activations, test.Activations, test.KilnActivations, 6, 4",
     "SoftmaxMaps, test.SoftmaxMaps, test.KilnSoftmaxMaps, 2:3:4, 3",
+    "AwkwardNames, test.AwkwardNames, test.KilnAwkwardNames, 2:6:6, 4",
   })
   void compiledMatchesEager(String source, String eagerName, String compiledName, String sampleShape, int classes) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(source));

@@ -32,6 +32,10 @@ import java.util.Map;
 import java.util.Set;
 import java.util.stream.Collectors;
 import javax.lang.model.element.Modifier;
+import javax.lang.model.element.TypeElement;
+import javax.lang.model.element.VariableElement;
+import javax.lang.model.type.DeclaredType;
+import javax.lang.model.util.ElementFilter;
 
 /**
  * Pass 3: writes {@code Kiln<Name>} for a checked model: a {@code forward} of planned, fused
@@ -242,16 +246,64 @@ public final class Generator {
   private static final Set<String> OWN_FIELDS = Set.of("eager", "plans");
 
   /**
+   * Names the generated methods declare (parameters, locals, the Backward class's fields): a user's
+   * layer field of such a name would be shadowed there, so the generated code refers to it through
+   * a field of its own ({@code layer_out}). CUDA locals ({@code v3}) and outputs' values
+   * ({@code hiddenValues}) are matched by pattern.
+   */
+  private static final Set<String> GENERATED_NAMES = Set.of("x", "n", "p", "in", "inOff", "out", "dx", "g", "values",
+      "training", "recording", "flowing", "outputs", "outputGrads", "one", "grads", "outputGradients", "model", "anchor",
+      "all", "plans", "eager", "generation");
+
+  /**
    * The expression naming a layer in generated code: the user's field, or a field of our own
    * ({@code layer1} for child "1", {@code features_0}, {@code layer_eager} for a child named like
    * one of the class's own fields).
    */
   private String layerField(LayerIr layer) {
     if (ir.form() == ModelIr.Form.CLASS && !layer.path().contains(".")) {
-      return layer.path();
+      return referable(layer) ? layer.path() : "layer_" + layer.path();
     }
     String s = layer.path().replace('.', '_');
     return !Character.isJavaIdentifierStart(s.charAt(0)) ? "layer" + s : OWN_FIELDS.contains(s) ? "layer_" + s : s;
+  }
+
+  /**
+   * Whether generated code may name a top-level layer field of a {@code @Model} class as it is:
+   * declared with the layer's own class (not {@code Module} or {@code Layer<?>}, whose type lacks
+   * {@code weight()}), and named unlike anything the generated methods declare, including the
+   * locals they derive from layer names ({@code fcB}, {@code fcW}, {@code fcGW}).
+   */
+  private boolean referable(LayerIr layer) {
+    String name = layer.path();
+    if (GENERATED_NAMES.contains(name) || name.matches("v\\d+") || name.endsWith("Values")) {
+      return false;
+    }
+    for (LayerIr other : ir.layers()) {
+      String o = other.path();
+      if (name.equals(o + "B") || name.equals(o + "W") || name.equals(o + "GW")) {
+        return false;
+      }
+    }
+    for (VariableElement field : ElementFilter.fieldsIn(ir.element().getEnclosedElements())) {
+      if (field.getSimpleName().contentEquals(name)) {
+        return field.asType() instanceof DeclaredType t
+            && ((TypeElement) t.asElement()).getQualifiedName().contentEquals(layerClass(layer).canonicalName());
+      }
+    }
+    return true;
+  }
+
+  /**
+   * The prefix of the locals a Linear or convolution step declares ({@code fc} for {@code fcB},
+   * {@code fcW}, {@code fcGW}): the layer's field, with the step's number when the layer serves
+   * several steps of this graph (a layer applied twice), so each step's locals have names of their own.
+   */
+  private String localPrefix(Kernel k, int step) {
+    String field = layerField(k.layer());
+    long uses = kernels.stream()
+        .filter(o -> (o.kind() == Kernel.Kind.LINEAR || o.kind() == Kernel.Kind.CONV) && o.layer() == k.layer()).count();
+    return uses > 1 ? field + "_" + step : field;
   }
 
   private void addLayerFields(TypeSpec.Builder type, ClassName declared, List<LayerIr> layers) {
@@ -318,28 +370,30 @@ public final class Generator {
         }
         case LINEAR -> {
           String layer = layerField(k.layer());
+          String local = localPrefix(k, j + 1);
           String rows = rows(k);
           b.addStatement("$T.sgemm(false, true, $L, $L, $L, 1f, $L, $L, $L, $L.weight(), $L, 0f, $L, $L, $L)",
               BLAS, rows, k.linear().outFeatures(), k.linear().inFeatures(), in.array, in.offset, k.linear().inFeatures(),
               layer, k.linear().inFeatures(), out.array, out.offset, k.linear().outFeatures());
           if (k.linear().bias()) {
-            b.addStatement("$T $LB = $L.bias()", TENSOR, layer, layer);
+            b.addStatement("$T $LB = $L.bias()", TENSOR, local, layer);
             b.addStatement("$T.$L($L, $L, $L, $L, $LB.readBuffer(), $LB.offset(), $L, $L)", KERNELS, k.relu() ? "addBiasRelu" : "addBiasRows",
-                out.array, out.offset, out.array, out.offset, layer, layer, rows, k.linear().outFeatures());
+                out.array, out.offset, out.array, out.offset, local, local, rows, k.linear().outFeatures());
           } else if (k.relu()) {
             b.addStatement("$T.reluForward($L, $L, $L, $L, n * $L)", KERNELS, out.array, out.offset, out.array, out.offset, k.outPerSample());
           }
         }
         case CONV -> {
           String layer = layerField(k.layer());
+          String local = localPrefix(k, j + 1);
           boolean bias = ((Conv2d.Spec) k.spec()).bias();
-          b.addStatement("$T $LW = $L.weight()", TENSOR, layer, layer);
+          b.addStatement("$T $LW = $L.weight()", TENSOR, local, layer);
           if (bias) {
-            b.addStatement("$T $LB = $L.bias()", TENSOR, layer, layer);
+            b.addStatement("$T $LB = $L.bias()", TENSOR, local, layer);
           }
           b.addStatement("$T.conv2dForward($L, $L, $L, $L, $LW.readBuffer(), $LW.offset(), $L, p.shape$L)", CONV,
-              out.array, out.offset, in.array, in.offset, layer, layer,
-              bias ? layer + "B.readBuffer(), " + layer + "B.offset()" : "null, 0", j + 1);
+              out.array, out.offset, in.array, in.offset, local, local,
+              bias ? local + "B.readBuffer(), " + local + "B.offset()" : "null, 0", j + 1);
         }
         case POOL -> {
           if (pooledInOnePass.containsKey(k.in())) {
@@ -772,11 +826,12 @@ public final class Generator {
       int j = i + 1;
       if (k.kind() == Kernel.Kind.CONV) {
         String layer = layerField(k.layer());
-        b.addStatement("$T $LW = $L.weight()", TENSOR, layer, layer)
+        String local = localPrefix(k, j);
+        b.addStatement("$T $LW = $L.weight()", TENSOR, local, layer)
             .addStatement("$T.conv2dBackward($L, $L, $T.gradBuffer($L.weight()), 0, $L, 0, true, $L, $L, $L, $L, $LW.readBuffer(), $LW.offset(), p.shape$L)",
                 CONV, target.array, target.offset, COMPILED, layer,
                 ((Conv2d.Spec) k.spec()).bias() ? CodeBlock.of("$T.gradBuffer($L.bias())", COMPILED, layer) : "null",
-                d.array, d.offset, in.array, in.offset, layer, layer, j);
+                d.array, d.offset, in.array, in.offset, local, local, j);
       } else if (k.kind() == Kernel.Kind.POOL) {
         b.beginControlFlow("if ($L != null)", target.array);
         if (maskedByPooling.contains(k.in())) { // the preceding ReLU's mask, applied to the pooled values
@@ -826,10 +881,11 @@ public final class Generator {
         } else if (k.linear().bias()) {
           b.addStatement("$T.biasGradient($T.gradBuffer($L.bias()), 0, $L, $L, $L, $L, true)", KERNELS, COMPILED, layer, d.array, d.offset, rows, outF);
         }
-        b.addStatement("$T $LGW = $T.grad($L.weight())", TENSOR, layer, COMPILED, layer)
-            .beginControlFlow("if ($LGW != null)", layer)
+        String local = localPrefix(k, j);
+        b.addStatement("$T $LGW = $T.grad($L.weight())", TENSOR, local, COMPILED, layer)
+            .beginControlFlow("if ($LGW != null)", local)
             .addStatement("$T.sgemm(true, false, $L, $L, $L, 1f, $L, $L, $L, $L, $L, $L, 1f, $LGW, $L)", BLAS,
-                outF, inF, rows, d.array, d.offset, outF, in.array, in.offset, inF, layer, inF)
+                outF, inF, rows, d.array, d.offset, outF, in.array, in.offset, inF, local, inF)
             .endControlFlow();
         String gemm = "$T.sgemm(false, false, $L, $L, $L, 1f, $L, $L, $L, $L.weight(), $L, 0f, $L, $L, $L)";
         Object[] args = {BLAS, rows, inF, outF, d.array, d.offset, outF, layer, inF, target.array, target.offset, inF};
