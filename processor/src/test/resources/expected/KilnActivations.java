@@ -1,7 +1,9 @@
 package test;
 
 import dev.kiln.dsl.F;
+import dev.kiln.dsl.LeakyReLU;
 import dev.kiln.dsl.Linear;
+import dev.kiln.dsl.Sigmoid;
 import dev.kiln.runtime.Compiled;
 import dev.kiln.runtime.Device;
 import dev.kiln.runtime.Node;
@@ -27,6 +29,11 @@ public final class KilnActivations extends Activations {
   private final Map<Integer, Plan> plans = new HashMap<>();
 
   public KilnActivations() {
+    requireCompiledLayer("body.0", new Linear.Spec(6, 8, true));
+    requireCompiledLayer("body.1", new Sigmoid.Spec());
+    requireCompiledLayer("body.2", new Linear.Spec(8, 8, true));
+    requireCompiledLayer("body.3", new LeakyReLU.Spec(0.2));
+    requireCompiledLayer("head", new Linear.Spec(8, 4, true));
     this.body_0 = (Linear) getSubmodule("body.0");
     this.body_2 = (Linear) getSubmodule("body.2");
   }

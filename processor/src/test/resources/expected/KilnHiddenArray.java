@@ -1,6 +1,8 @@
 package test;
 
+import dev.kiln.dsl.Dropout;
 import dev.kiln.dsl.F;
+import dev.kiln.dsl.Linear;
 import dev.kiln.runtime.Compiled;
 import dev.kiln.runtime.Device;
 import dev.kiln.runtime.Kiln;
@@ -22,6 +24,12 @@ import javax.annotation.processing.Generated;
 @Generated("dev.kiln.processor.ModelProcessor")
 public final class KilnHiddenArray extends HiddenArray {
   private final Map<Integer, Plan> plans = new HashMap<>();
+
+  public KilnHiddenArray() {
+    requireCompiledLayer("fc1", new Linear.Spec(5, 7, true));
+    requireCompiledLayer("dropout", new Dropout.Spec(0.3));
+    requireCompiledLayer("fc2", new Linear.Spec(7, 2, true));
+  }
 
   @Override
   protected int[] declaredInputShape() {

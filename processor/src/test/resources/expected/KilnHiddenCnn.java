@@ -1,6 +1,9 @@
 package test;
 
+import dev.kiln.dsl.BatchNorm2d;
+import dev.kiln.dsl.Conv2d;
 import dev.kiln.dsl.F;
+import dev.kiln.dsl.Linear;
 import dev.kiln.runtime.Compiled;
 import dev.kiln.runtime.CudaCompiled;
 import dev.kiln.runtime.Device;
@@ -27,6 +30,13 @@ public final class KilnHiddenCnn extends HiddenCnn {
   private final CompiledInspect compiledInspect = new CompiledInspect();
 
   private final Map<Integer, Plan> plans = new HashMap<>();
+
+  public KilnHiddenCnn() {
+    requireCompiledLayer("conv1", new Conv2d.Spec(1, 4, 3, 3, 1, 1, 1, 1, true));
+    requireCompiledLayer("bn1", new BatchNorm2d.Spec(4, 1.0E-5, 0.1, true));
+    requireCompiledLayer("fc1", new Linear.Spec(36, 5, true));
+    requireCompiledLayer("fc2", new Linear.Spec(5, 3, true));
+  }
 
   @Override
   protected int[] declaredInputShape() {

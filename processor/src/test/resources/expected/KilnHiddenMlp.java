@@ -1,5 +1,6 @@
 package test;
 
+import dev.kiln.dsl.Linear;
 import dev.kiln.runtime.Compiled;
 import dev.kiln.runtime.CudaCompiled;
 import dev.kiln.runtime.Device;
@@ -20,6 +21,11 @@ import javax.annotation.processing.Generated;
 @Generated("dev.kiln.processor.ModelProcessor")
 public final class KilnHiddenMlp extends HiddenMlp {
   private final Map<Integer, Plan> plans = new HashMap<>();
+
+  public KilnHiddenMlp() {
+    requireCompiledLayer("fc1", new Linear.Spec(6, 8, true));
+    requireCompiledLayer("fc2", new Linear.Spec(8, 3, true));
+  }
 
   @Override
   protected int[] declaredInputShape() {

@@ -1,6 +1,7 @@
 package test;
 
 import dev.kiln.dsl.F;
+import dev.kiln.dsl.Linear;
 import dev.kiln.runtime.Compiled;
 import dev.kiln.runtime.Device;
 import dev.kiln.runtime.Node;
@@ -21,6 +22,11 @@ import javax.annotation.processing.Generated;
 @Generated("dev.kiln.processor.ModelProcessor")
 public final class KilnHiddenSoftmax extends HiddenSoftmax {
   private final Map<Integer, Plan> plans = new HashMap<>();
+
+  public KilnHiddenSoftmax() {
+    requireCompiledLayer("fc1", new Linear.Spec(4, 6, true));
+    requireCompiledLayer("fc2", new Linear.Spec(6, 2, true));
+  }
 
   @Override
   protected int[] declaredInputShape() {

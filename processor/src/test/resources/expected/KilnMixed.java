@@ -1,7 +1,9 @@
 package test;
 
 import dev.kiln.dsl.F;
+import dev.kiln.dsl.Flatten;
 import dev.kiln.dsl.Linear;
+import dev.kiln.dsl.ReLU;
 import dev.kiln.runtime.Compiled;
 import dev.kiln.runtime.CudaCompiled;
 import dev.kiln.runtime.Device;
@@ -25,6 +27,10 @@ public final class KilnMixed extends Mixed {
   private final Map<Integer, Plan> plans = new HashMap<>();
 
   public KilnMixed() {
+    requireCompiledLayer("features.flat", new Flatten.Spec(1, -1));
+    requireCompiledLayer("features.fc", new Linear.Spec(24, 16, false));
+    requireCompiledLayer("features.act", new ReLU.Spec());
+    requireCompiledLayer("head", new Linear.Spec(16, 5, true));
     this.features_fc = (Linear) getSubmodule("features.fc");
   }
 

@@ -1,6 +1,7 @@
 package test;
 
 import dev.kiln.dsl.F;
+import dev.kiln.dsl.Linear;
 import dev.kiln.runtime.Compiled;
 import dev.kiln.runtime.CudaCompiled;
 import dev.kiln.runtime.Device;
@@ -20,6 +21,12 @@ import javax.annotation.processing.Generated;
 @Generated("dev.kiln.processor.ModelProcessor")
 public final class KilnMlp extends Mlp {
   private final Map<Integer, Plan> plans = new HashMap<>();
+
+  public KilnMlp() {
+    requireCompiledLayer("fc1", new Linear.Spec(784, 512, true));
+    requireCompiledLayer("fc2", new Linear.Spec(512, 512, true));
+    requireCompiledLayer("fc3", new Linear.Spec(512, 10, true));
+  }
 
   @Override
   protected int[] declaredInputShape() {

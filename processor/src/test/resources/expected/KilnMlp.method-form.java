@@ -1,8 +1,10 @@
 package test;
 
 import dev.kiln.dsl.F;
+import dev.kiln.dsl.Flatten;
 import dev.kiln.dsl.Linear;
 import dev.kiln.dsl.Module;
+import dev.kiln.dsl.ReLU;
 import dev.kiln.dsl.Sequential;
 import dev.kiln.runtime.Compiled;
 import dev.kiln.runtime.CudaCompiled;
@@ -36,6 +38,12 @@ public final class KilnMlp extends Module {
     Sequential model = Models.mlp();
     model.namedChildren().forEach(this::registerModule);
     this.eager = model;
+    requireCompiledLayer("0", new Flatten.Spec(1, -1));
+    requireCompiledLayer("1", new Linear.Spec(784, 512, true));
+    requireCompiledLayer("2", new ReLU.Spec());
+    requireCompiledLayer("3", new Linear.Spec(512, 512, true));
+    requireCompiledLayer("4", new ReLU.Spec());
+    requireCompiledLayer("5", new Linear.Spec(512, 10, true));
     this.layer1 = (Linear) getSubmodule("1");
     this.layer3 = (Linear) getSubmodule("3");
     this.layer5 = (Linear) getSubmodule("5");

@@ -1,6 +1,11 @@
 package test;
 
+import dev.kiln.dsl.BatchNorm1d;
+import dev.kiln.dsl.BatchNorm2d;
+import dev.kiln.dsl.Conv2d;
+import dev.kiln.dsl.Dropout;
 import dev.kiln.dsl.F;
+import dev.kiln.dsl.Linear;
 import dev.kiln.runtime.Compiled;
 import dev.kiln.runtime.CudaCompiled;
 import dev.kiln.runtime.Device;
@@ -26,6 +31,15 @@ import javax.annotation.processing.Generated;
 @Generated("dev.kiln.processor.ModelProcessor")
 public final class KilnSmallCnn extends SmallCnn {
   private final Map<Integer, Plan> plans = new HashMap<>();
+
+  public KilnSmallCnn() {
+    requireCompiledLayer("conv1", new Conv2d.Spec(1, 4, 3, 3, 1, 1, 1, 1, true));
+    requireCompiledLayer("bn1", new BatchNorm2d.Spec(4, 1.0E-5, 0.1, true));
+    requireCompiledLayer("fc1", new Linear.Spec(64, 6, true));
+    requireCompiledLayer("bnFc1", new BatchNorm1d.Spec(6, 1.0E-5, 0.1, true));
+    requireCompiledLayer("dropout", new Dropout.Spec(0.25));
+    requireCompiledLayer("fc2", new Linear.Spec(6, 3, true));
+  }
 
   @Override
   protected int[] declaredInputShape() {

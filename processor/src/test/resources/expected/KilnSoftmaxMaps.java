@@ -2,7 +2,9 @@ package test;
 
 import dev.kiln.dsl.Conv2d;
 import dev.kiln.dsl.F;
+import dev.kiln.dsl.Flatten;
 import dev.kiln.dsl.Linear;
+import dev.kiln.dsl.Softmax;
 import dev.kiln.runtime.Compiled;
 import dev.kiln.runtime.Device;
 import dev.kiln.runtime.Node;
@@ -30,6 +32,11 @@ public final class KilnSoftmaxMaps extends SoftmaxMaps {
   private final Map<Integer, Plan> plans = new HashMap<>();
 
   public KilnSoftmaxMaps() {
+    requireCompiledLayer("body.0", new Conv2d.Spec(2, 2, 1, 1, 1, 1, 0, 0, true));
+    requireCompiledLayer("body.1", new Softmax.Spec(1));
+    requireCompiledLayer("body.2", new Softmax.Spec(-2));
+    requireCompiledLayer("body.3", new Flatten.Spec(1, -1));
+    requireCompiledLayer("body.4", new Linear.Spec(24, 3, true));
     this.body_0 = (Conv2d) getSubmodule("body.0");
     this.body_4 = (Linear) getSubmodule("body.4");
   }

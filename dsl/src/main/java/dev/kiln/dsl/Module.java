@@ -69,6 +69,25 @@ public abstract class Module {
     return null;
   }
 
+  /**
+   * Called by a compiled ({@code Kiln<Name>}) model's constructor for each layer its code was
+   * generated for: throws unless the layer at {@code path} has the hyper-parameters the annotation
+   * processor read from its declaration. The processor reads field initializers only, so a layer
+   * changed afterwards (in a constructor, say) would make the compiled code compute something else.
+   *
+   * @throws IllegalStateException naming the layer, what it is and what was compiled
+   */
+  protected final void requireCompiledLayer(String path, LayerSpec compiled) {
+    Module layer = getSubmodule(path);
+    LayerSpec actual = layer instanceof Layer<?> l ? l.spec() : null;
+    if (!compiled.equals(actual)) {
+      throw new IllegalStateException(getClass().getSimpleName() + ": layer '" + path + "' is " + layer
+          + ", but the compiled code was generated for " + compiled + ", as its declaration initialises it; the"
+          + " annotation processor reads layers from their initializers only, so configure them there"
+          + " (new Conv2d(1, 4, 3).padding(1), say), not in a constructor");
+    }
+  }
+
   /** Calls {@link #forward}: write {@code fc1.apply(x)} as PyTorch users write {@code self.fc1(x)}. */
   public Tensor apply(Tensor x) {
     Tensor y = forward(x);

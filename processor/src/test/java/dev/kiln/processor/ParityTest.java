@@ -27,6 +27,7 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.function.Supplier;
 import javax.tools.JavaFileObject;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -90,6 +91,24 @@ class ParityTest {
     assertEquals(expected.length, actual.length, what + ": lengths");
     double err = relativeError(actual, expected);
     assertTrue(err <= tolerance, what + ": relative error " + err + " > " + tolerance);
+  }
+
+  /** A layer changed after its initializer (in a constructor) no longer matches the compiled code: refused on construction. */
+  @Test
+  void aLayerConfiguredOutsideItsInitializerIsRefused() {
+    Compilation c = ProcessorTest.compile(ProcessorTest.model("ConfiguredInConstructor"));
+    assertThat(c).succeededWithoutWarnings();
+    Supplier<Module> compiled = factory(new CompiledClasses(c), "test.KilnConfiguredInConstructor");
+    var e = org.junit.jupiter.api.Assertions.assertThrows(AssertionError.class, compiled::get); // the factory wraps it
+    org.junit.jupiter.api.Assertions.assertTrue(rootCause(e) instanceof IllegalStateException, rootCause(e).toString());
+    assertEquals("KilnConfiguredInConstructor: layer 'conv' is Conv2d(1, 4, kernel_size=(3, 3), stride=(1, 1), "
+        + "padding=(1, 1)), but the compiled code was generated for Conv2d(1, 4, kernel_size=(3, 3), stride=(1, 1)), as "
+        + "its declaration initialises it; the annotation processor reads layers from their initializers only, so "
+        + "configure them there (new Conv2d(1, 4, 3).padding(1), say), not in a constructor", rootCause(e).getMessage());
+  }
+
+  private static Throwable rootCause(Throwable t) {
+    return t.getCause() == null ? t : rootCause(t.getCause());
   }
 
   @ParameterizedTest

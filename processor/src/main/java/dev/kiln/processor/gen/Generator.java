@@ -306,6 +306,22 @@ public final class Generator {
     return uses > 1 ? field + "_" + step : field;
   }
 
+  /** {@code new Linear.Spec(784, 512, true)}: the layer's spec record rebuilt from its components. */
+  private static CodeBlock specExpression(LayerIr layer) {
+    Record spec = (Record) layer.spec();
+    List<CodeBlock> args = new ArrayList<>();
+    for (var component : spec.getClass().getRecordComponents()) {
+      Object value;
+      try {
+        value = component.getAccessor().invoke(spec);
+      } catch (ReflectiveOperationException e) {
+        throw new IllegalStateException("cannot read " + component.getName() + " of " + spec, e);
+      }
+      args.add(value instanceof Double d ? CodeBlock.of("$L", d + "") : CodeBlock.of("$L", value));
+    }
+    return CodeBlock.of("new $T($L)", ClassName.get(spec.getClass()), CodeBlock.join(args, ", "));
+  }
+
   private void addLayerFields(TypeSpec.Builder type, ClassName declared, List<LayerIr> layers) {
     MethodSpec.Builder ctor = MethodSpec.constructorBuilder().addModifiers(Modifier.PUBLIC);
     if (ir.form() == ModelIr.Form.METHOD) {
@@ -315,7 +331,11 @@ public final class Generator {
           .addStatement("model.namedChildren().forEach(this::registerModule)")
           .addStatement("this.eager = model");
     }
-    boolean any = false;
+    // Every layer the code was generated for must still be the one its declaration initialises.
+    for (LayerIr layer : ir.layers()) {
+      ctor.addStatement("requireCompiledLayer($S, $L)", layer.path(), specExpression(layer));
+    }
+    boolean any = !ir.layers().isEmpty();
     Set<String> done = new LinkedHashSet<>();
     for (LayerIr layer : layers) {
       String field = layerField(layer);
