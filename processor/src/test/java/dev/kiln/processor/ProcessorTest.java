@@ -12,6 +12,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import javax.tools.JavaFileObject;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -283,6 +284,31 @@ class ProcessorTest {
     Compilation c = compile(f);
     assertThat(c).hadErrorContaining("unsupported expression in forward: call x.mul")
         .inFile(f).onLineContaining("x = x.mul(scale)");
+  }
+
+  /**
+   * A misspelt class, constant, method or variable gets javac's own "cannot find symbol" on its
+   * line, and no message of ours (which would make javac drop its own).
+   */
+  @Test
+  void typosAreLeftToJavac() {
+    JavaFileObject f = classModel("Typos",
+        "@Model(input = {16})",
+        "public class Typos extends Module {",
+        "  final Linear fc1 = new Lineer(16, 8);",
+        "  final Linear fc2 = new Linear(8, HIDEN);",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    Tensor h = relu(fc1.aply(x));",
+        "    h = rellu(h);",
+        "    return fc3.apply(hh);",
+        "  }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).failed();
+    for (String line : List.of("new Lineer(16, 8)", "new Linear(8, HIDEN)", "fc1.aply(x)", "rellu(h)", "fc3.apply(hh)")) {
+      assertThat(c).hadErrorContaining("cannot find symbol").inFile(f).onLineContaining(line);
+    }
+    assertTrue(c.errors().stream().allMatch(d -> d.getMessage(null).contains("cannot find symbol")), c.errors().toString());
   }
 
   @Test

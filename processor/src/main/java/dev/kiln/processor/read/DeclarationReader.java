@@ -429,6 +429,9 @@ public final class DeclarationReader {
     }
     TypeElement cls = (TypeElement) ctor.getEnclosingElement();
     String qualified = cls.getQualifiedName().toString();
+    if (unresolved(unit, nc)) {
+      return null; // a typo in the class name: javac says "cannot find symbol" itself
+    }
     if (!LayerCatalog.knows(qualified)) {
       diagnostics.error(unit, nc, Message.UNKNOWN_LAYER, label, cls.getSimpleName(), LayerCatalog.supported());
       return null;
@@ -445,6 +448,20 @@ public final class DeclarationReader {
     }
   }
 
+  /**
+   * Whether javac cannot resolve {@code tree} (a misspelt name, method or class). Such a tree gets
+   * no message of ours: javac's own "cannot find symbol" says it better, and a processor error
+   * would make javac drop it. The model is then not generated.
+   */
+  private boolean unresolved(CompilationUnitTree unit, Tree tree) {
+    TreePath path = TreePath.getPath(unit, tree);
+    if (path == null) {
+      return false;
+    }
+    TypeMirror type = trees.getTypeMirror(path);
+    return type != null && type.getKind() == TypeKind.ERROR;
+  }
+
   /** Folds arguments to constants; null after reporting the first that is not one. */
   private List<Object> constants(List<? extends ExpressionTree> trees, String label, String callee, CompilationUnitTree unit) {
     List<Object> args = new ArrayList<>();
@@ -452,7 +469,9 @@ public final class DeclarationReader {
       try {
         args.add(folder.fold(a, unit));
       } catch (ConstantFolder.NotConstant e) {
-        diagnostics.error(unit, e.tree, Message.NON_CONSTANT_ARGUMENT, label, e.tree, callee);
+        if (!unresolved(unit, e.tree)) { // else a typo, which javac reports itself
+          diagnostics.error(unit, e.tree, Message.NON_CONSTANT_ARGUMENT, label, e.tree, callee);
+        }
         return null;
       }
     }
@@ -608,7 +627,7 @@ public final class DeclarationReader {
       }
       if (e instanceof IdentifierTree id) {
         String value = locals.get(id.getName().toString());
-        if (value == null && !unknown.contains(id.getName().toString())) {
+        if (value == null && !unknown.contains(id.getName().toString()) && !unresolved(unit, e)) {
           diagnostics.error(unit, e, Message.UNKNOWN_VALUE, id.getName(), methodName);
         }
         return value;
@@ -631,7 +650,9 @@ public final class DeclarationReader {
           return null;
         }
         if (node == null) {
-          diagnostics.error(unit, ms.getExpression(), Message.NOT_A_LAYER, ms.getExpression(), className);
+          if (!unresolved(unit, ms.getExpression())) {
+            diagnostics.error(unit, ms.getExpression(), Message.NOT_A_LAYER, ms.getExpression(), className);
+          }
           return null;
         }
         String input = expression(mi.getArguments().get(0), unit, fields, className);
@@ -648,7 +669,9 @@ public final class DeclarationReader {
           && ((TypeElement) ex.getEnclosingElement()).getQualifiedName().contentEquals(FUNCTIONS)) {
         return function(mi, ex.getSimpleName().toString(), unit, fields, className);
       }
-      diagnostics.error(unit, e, Message.UNSUPPORTED_EXPRESSION, methodName, "call " + mi.getMethodSelect());
+      if (!unresolved(unit, mi)) { // else a misspelt method, which javac reports itself
+        diagnostics.error(unit, e, Message.UNSUPPORTED_EXPRESSION, methodName, "call " + mi.getMethodSelect());
+      }
       return null;
     }
 
