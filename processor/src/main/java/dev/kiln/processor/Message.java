@@ -7,6 +7,7 @@ package dev.kiln.processor;
 public enum Message {
   NOT_A_MODULE("@Model class %s must extend dev.kiln.dsl.Module"),
   FINAL_CLASS("@Model class %s must not be final: Kiln generates %s as its subclass"),
+  FINAL_FORWARD("forward of @Model class %s must not be final: the generated %s overrides it with the compiled code"),
   PRIVATE_CLASS("@Model class %s must not be private: the generated %s extends it"),
   NO_DEFAULT_CONSTRUCTOR("@Model class %s needs a constructor without parameters that %s can call"),
   INNER_CLASS("@Model class %s must be top-level or static: the generated class cannot create an inner class"),
@@ -20,6 +21,7 @@ public enum Message {
   NON_CONSTANT_ARGUMENT("%s: argument '%s' of %s is not a compile-time constant; use literals, arithmetic and static final constants"),
   BAD_LAYER_ARGUMENTS("%s: %s"),
   UNSUPPORTED_STATEMENT("unsupported statement in %s: %s; write local assignments (Tensor h = fc1.apply(x);) and one return"),
+  LAYER_IN_FORWARD("%s creates a layer (%s) on each call: declare it as a final field (final %s name = ...;) and apply it there"),
   UNSUPPORTED_EXPRESSION("unsupported expression in %s: %s; write layer calls (fc1.apply(x)), F functions (relu, flatten) and local variables"),
   UNKNOWN_VALUE("'%s' is not the input or a local assigned earlier in %s"),
   NOT_A_LAYER("'%s' is not a layer field of %s declared with an initializer"),

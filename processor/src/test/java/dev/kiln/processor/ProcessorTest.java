@@ -312,6 +312,26 @@ class ProcessorTest {
   }
 
   @Test
+  void finalForwardUnsupportedFunctionsAndLayersMadeInForwardAreNamed() {
+    JavaFileObject f = classModel("Misc",
+        "@Model(input = {16})",
+        "public class Misc extends Module {",
+        "  final Linear fc = new Linear(16, 16);",
+        "  @Override public final Tensor forward(Tensor x) {",
+        "    Tensor h = F.add(x, fc.apply(x));",
+        "    return new Linear(16, 4).apply(h);",
+        "  }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining("forward of @Model class Misc must not be final: the generated KilnMisc overrides it")
+        .inFile(f).onLineContaining("public final Tensor forward");
+    assertThat(c).hadErrorContaining("F.add with 2 argument(s) is not supported by the Kiln compiler")
+        .inFile(f).onLineContaining("F.add(x, fc.apply(x))");
+    assertThat(c).hadErrorContaining("forward creates a layer (new Linear(16, 4)) on each call: declare it as a final field")
+        .inFile(f).onLineContaining("return new Linear(16, 4)");
+  }
+
+  @Test
   void allErrorsOfAModelInOneBuild() {
     JavaFileObject f = classModel("Many",
         "@Model(input = {4})",

@@ -179,6 +179,10 @@ public final class DeclarationReader {
       diagnostics.error(type, Message.NO_FORWARD, name);
       return null;
     }
+    if (forward.getModifiers().contains(Modifier.FINAL)) {
+      diagnostics.error(forward, Message.FINAL_FORWARD, name, generated);
+      ok = false;
+    }
     ExecutableElement outputsMethod = outputsMethod(type, generated);
     OutputsIr outputs = null;
     if (outputsMethod != null) {
@@ -636,6 +640,11 @@ public final class DeclarationReader {
         diagnostics.error(unit, e, Message.FORWARD_CALLS_OUTPUTS, outputsMethod.getSimpleName(), outputsCall);
         return null;
       }
+      if (e instanceof NewClassTree nc && !unresolved(unit, nc)
+          && types.isAssignable(trees.getTypeMirror(TreePath.getPath(unit, nc)), type(MODULE))) {
+        diagnostics.error(unit, e, Message.LAYER_IN_FORWARD, methodName, nc, nc.getIdentifier());
+        return null;
+      }
       if (!(e instanceof MethodInvocationTree mi)) {
         diagnostics.error(unit, e, Message.UNSUPPORTED_EXPRESSION, methodName, describe(e));
         return null;
@@ -647,6 +656,10 @@ public final class DeclarationReader {
         String field = fieldName(ms.getExpression());
         LayerNode node = field == null ? null : fields.get(field);
         if (node == null && broken.contains(field)) {
+          return null;
+        }
+        if (node == null && ms.getExpression() instanceof NewClassTree nc) {
+          diagnostics.error(unit, nc, Message.LAYER_IN_FORWARD, methodName, nc, nc.getIdentifier());
           return null;
         }
         if (node == null) {
@@ -693,6 +706,10 @@ public final class DeclarationReader {
       List<? extends ExpressionTree> args = mi.getArguments();
       if (args.isEmpty()) {
         diagnostics.error(unit, mi, Message.UNSUPPORTED_EXPRESSION, methodName, "call " + mi.getMethodSelect() + " without a tensor");
+        return null;
+      }
+      if (!LayerCatalog.knowsFunction(name, args.size() - 1)) {
+        diagnostics.error(unit, mi, Message.UNSUPPORTED_FUNCTION, LayerCatalog.unsupportedFunction(name, args.size() - 1));
         return null;
       }
       List<Object> constants = constants(args.subList(1, args.size()), mi.toString(), name, unit);

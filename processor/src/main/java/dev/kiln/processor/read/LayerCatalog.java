@@ -135,6 +135,9 @@ final class LayerCatalog {
    * the tensor; e.g. {@code maxPool2d(x, 2)} is {@code MaxPool2d(2)}.
    */
   static LayerSpec function(String name, List<Object> args) throws BadArguments {
+    if (!knowsFunction(name, args.size())) {
+      throw new BadArguments(unsupportedFunction(name, args.size()));
+    }
     try {
       return switch (name + "/" + args.size()) {
         case "relu/0" -> new ReLU.Spec();
@@ -147,12 +150,30 @@ final class LayerCatalog {
         case "maxPool2d/1" -> new MaxPool2d.Spec(integer(args, 0), integer(args, 0), 0, false);
         case "maxPool2d/2" -> new MaxPool2d.Spec(integer(args, 0), integer(args, 1), 0, false);
         case "maxPool2d/4" -> new MaxPool2d.Spec(integer(args, 0), integer(args, 1), integer(args, 2), bool(args, 3));
-        default -> throw new BadArguments("F." + name + " with " + (args.size() + 1) + " argument(s) is not supported by the Kiln compiler; "
-            + "supported: relu, sigmoid, tanh, leakyRelu(x, slope), softmax(x, dim), flatten(x[, start, end]), maxPool2d(x, k[, stride[, padding, ceilMode]])");
+        default -> throw new BadArguments(unsupportedFunction(name, args.size()));
       };
     } catch (IllegalArgumentException e) {
       throw new BadArguments(e.getMessage());
     }
+  }
+
+  /** The {@code F} functions {@link #function} compiles, as name/number of arguments after the tensor. */
+  private static final java.util.Set<String> FUNCTIONS = java.util.Set.of("relu/0", "sigmoid/0", "tanh/0", "leakyRelu/1",
+      "softmax/1", "flatten/0", "flatten/2", "maxPool2d/1", "maxPool2d/2", "maxPool2d/4");
+
+  /**
+   * Whether {@code F.name} with {@code constants} arguments after the tensor is compiled: checked
+   * before its arguments are folded, so that {@code F.add(x, h)} is named as unsupported rather
+   * than {@code h} as not a constant.
+   */
+  static boolean knowsFunction(String name, int constants) {
+    return FUNCTIONS.contains(name + "/" + constants);
+  }
+
+  static String unsupportedFunction(String name, int constants) {
+    return "F." + name + " with " + (constants + 1) + " argument(s) is not supported by the Kiln compiler; supported: relu, "
+        + "sigmoid, tanh, leakyRelu(x, slope), softmax(x, dim), flatten(x[, start, end]), maxPool2d(x, k[, stride[, padding, "
+        + "ceilMode]]); use layer fields for the rest (new Dropout(p) as a field, say)";
   }
 
   private static LayerSpec none(List<Object> args, String name, LayerSpec spec) throws BadArguments {
