@@ -332,6 +332,25 @@ class ProcessorTest {
   }
 
   @Test
+  void aValueComputedButNotReturnedIsReportedOnItsLine() {
+    JavaFileObject f = classModel("Early",
+        "@Model(input = {16})",
+        "public class Early extends Module {",
+        "  final Linear fc1 = new Linear(16, 1 << 3);", // shifts fold too
+        "  final Linear fc2 = new Linear(8, 2);",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    Tensor h = relu(fc1.apply(x));",
+        "    Tensor out = fc2.apply(h);",
+        "    return h;",
+        "  }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining("forward: the compiler supports one chain of layers from the input to the result; "
+        + "this value, fc2.apply(h), is computed last but forward returns").inFile(f).onLineContaining("Tensor out = fc2.apply(h);");
+    assertEquals(1, c.errors().size(), c.errors().toString());
+  }
+
+  @Test
   void allErrorsOfAModelInOneBuild() {
     JavaFileObject f = classModel("Many",
         "@Model(input = {4})",

@@ -87,8 +87,12 @@ public final class ShapeChecker {
       }
     }
     if (!partial && method == null && results.size() == 1 && !results.get(0).equals(previous)) {
-      diagnostics.error(ir.source(), Message.NOT_A_CHAIN, ir.generatedName(),
-          "forward returns " + producers.get(results.get(0)) + " but not the last value computed");
+      String last = previous;
+      Source lastStep = ir.steps().stream().filter(st -> st.output().equals(last)).map(StepIr::source).findFirst()
+          .orElse(ir.source());
+      diagnostics.error(lastStep, Message.NOT_A_CHAIN, "forward",
+          "this value, " + producers.get(previous) + ", is computed last but forward returns " + producers.get(results.get(0))
+              + "; return it or drop it");
     }
     if (!partial && method != null && !results.contains(previous)) {
       diagnostics.error(ir.source(), Message.NOT_A_CHAIN, method,

@@ -56,6 +56,8 @@ final class ConstantFolder {
       }
       case PLUS, MINUS, MULTIPLY, DIVIDE, REMAINDER:
         return binary((BinaryTree) t, unit);
+      case LEFT_SHIFT, RIGHT_SHIFT, UNSIGNED_RIGHT_SHIFT:
+        return shift((BinaryTree) t, unit);
       case IDENTIFIER, MEMBER_SELECT: {
         Element e = trees.getElement(TreePath.getPath(unit, t));
         if (e instanceof VariableElement v && v.getConstantValue() != null) {
@@ -97,6 +99,30 @@ final class ConstantFolder {
       case MULTIPLY -> l * r;
       case DIVIDE -> l / r;
       default -> l % r;
+    };
+  }
+
+  /** {@code 1 << 5}: as Java shifts, typed by the left operand (int shifts use 5 bits of the distance, long 6). */
+  private Object shift(BinaryTree t, CompilationUnitTree unit) throws NotConstant {
+    Object a = fold(t.getLeftOperand(), unit);
+    Object b = fold(t.getRightOperand(), unit);
+    if (!(a instanceof Number x) || !(b instanceof Number y) || !isIntegral(x) || !isIntegral(y)) {
+      throw new NotConstant(t, "a shift of non-integers");
+    }
+    int distance = (int) y.longValue();
+    if (x instanceof Long) {
+      long l = x.longValue();
+      return switch (t.getKind()) {
+        case LEFT_SHIFT -> l << distance;
+        case RIGHT_SHIFT -> l >> distance;
+        default -> l >>> distance;
+      };
+    }
+    int i = x.intValue();
+    return switch (t.getKind()) {
+      case LEFT_SHIFT -> i << distance;
+      case RIGHT_SHIFT -> i >> distance;
+      default -> i >>> distance;
     };
   }
 
