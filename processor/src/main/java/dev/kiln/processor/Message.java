@@ -25,6 +25,8 @@ public enum Message {
   UNSUPPORTED_EXPRESSION("unsupported expression in %s: %s; write layer calls (fc1.apply(x)), F functions (relu, flatten) and local variables"),
   UNKNOWN_VALUE("'%s' is not the input or a local assigned earlier in %s"),
   NOT_A_LAYER("'%s' is not a layer field of %s declared with an initializer"),
+  INHERITED_LAYER("'%s' is a layer field inherited from %s: the compiler reads the layers the @Model class %s declares itself"),
+  ANONYMOUS_LAYER("%s: an anonymous subclass of %s cannot be compiled (its overrides would be lost); use the layer class itself"),
   UNSUPPORTED_FUNCTION("%s"),
   NO_RETURN("forward must end with 'return <tensor>;'"),
   NO_OUTPUTS_RETURN("%s must end with 'return %s;', each output a local or a layer call"),

@@ -351,6 +351,39 @@ class ProcessorTest {
   }
 
   @Test
+  void inheritedAliasedAndAnonymousLayersAreNamed() {
+    JavaFileObject inherited = classModel("Inherits",
+        "abstract class Base extends Module {",
+        "  final Linear fc1 = new Linear(4, 4);",
+        "}",
+        "@Model(input = {4})",
+        "public class Inherits extends Base {",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    return fc1.apply(x);",
+        "  }",
+        "}");
+    Compilation c = compile(inherited);
+    assertThat(c).hadErrorContaining("'fc1' is a layer field inherited from Base: the compiler reads the layers the @Model class Inherits")
+        .inFile(inherited).onLineContaining("return fc1.apply(x);");
+
+    JavaFileObject f = classModel("Odd",
+        "@Model(input = {4})",
+        "public class Odd extends Module {",
+        "  final Linear fc1 = new Linear(4, 4);",
+        "  final Linear same = fc1;",
+        "  final Linear anon = new Linear(4, 2) { };",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    return anon.apply(same.apply(x));",
+        "  }",
+        "}");
+    c = compile(f);
+    assertThat(c).hadErrorContaining("same: the compiler reads layers from their initializers").inFile(f)
+        .onLineContaining("final Linear same = fc1;");
+    assertThat(c).hadErrorContaining("anon: an anonymous subclass of Linear cannot be compiled").inFile(f)
+        .onLineContaining("new Linear(4, 2) { }");
+  }
+
+  @Test
   void allErrorsOfAModelInOneBuild() {
     JavaFileObject f = classModel("Many",
         "@Model(input = {4})",

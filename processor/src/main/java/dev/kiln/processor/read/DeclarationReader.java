@@ -394,7 +394,9 @@ public final class DeclarationReader {
       }
       return new Seq(path, nodes);
     }
-    diagnostics.error(unit, expr, Message.UNKNOWN_LAYER, label, expr.getKind().toString().toLowerCase(Locale.ROOT), LayerCatalog.supported());
+    if (!unresolved(unit, expr)) { // another field, a variable, a conditional: not an initializer the compiler reads
+      diagnostics.error(unit, expr, Message.UNSUPPORTED_SEQUENTIAL, label);
+    }
     return null;
   }
 
@@ -435,6 +437,10 @@ public final class DeclarationReader {
     String qualified = cls.getQualifiedName().toString();
     if (unresolved(unit, nc)) {
       return null; // a typo in the class name: javac says "cannot find symbol" itself
+    }
+    if (nc.getClassBody() != null) {
+      diagnostics.error(unit, nc, Message.ANONYMOUS_LAYER, label, nc.getIdentifier());
+      return null;
     }
     if (!LayerCatalog.knows(qualified)) {
       diagnostics.error(unit, nc, Message.UNKNOWN_LAYER, label, cls.getSimpleName(), LayerCatalog.supported());
@@ -660,6 +666,14 @@ public final class DeclarationReader {
         }
         if (node == null && ms.getExpression() instanceof NewClassTree nc) {
           diagnostics.error(unit, nc, Message.LAYER_IN_FORWARD, methodName, nc, nc.getIdentifier());
+          return null;
+        }
+        Element receiver = node == null ? trees.getElement(TreePath.getPath(unit, ms.getExpression())) : null;
+        if (receiver instanceof VariableElement v && v.getKind() == ElementKind.FIELD
+            && !v.getEnclosingElement().getSimpleName().contentEquals(className.contains(".")
+                ? className.substring(className.lastIndexOf('.') + 1) : className)) {
+          diagnostics.error(unit, ms.getExpression(), Message.INHERITED_LAYER, ms.getExpression(),
+              v.getEnclosingElement().getSimpleName(), className);
           return null;
         }
         if (node == null) {
