@@ -40,15 +40,17 @@ final class BenchCommand {
   static void run(Args args) {
     int steps = args.integer("steps", 200, 1);
     int rounds = args.integer("rounds", 1, 1);
-    // bench measures the CPU unless told otherwise (auto would make CPU figures depend on the machine)
-    Device device = args.string("device", "cpu").equals("auto") ? Device.best() : args.device();
-    boolean cuda = device.isCuda();
-    String peerArg = args.string("peer", cuda ? "samples/peer/pytorch_cuda_peer.py" : "../shared/peers/pytorch_peer.py");
+    String peerOption = args.string("peer", null);
     String model = args.string("model", "all");
     if (!List.of("mlp", "cnn", "all").contains(model)) {
       throw new Args.UsageException("bench: --model must be mlp, cnn or all, got '" + model + "'");
     }
-    args.rejectUnknown();
+    args.rejectUnknown("device");
+    // bench measures the CPU unless told otherwise (auto would make the figures depend on the machine)
+    Device device = args.device("cpu");
+    boolean cuda = device.isCuda();
+    String peerArg = peerOption != null ? peerOption
+        : cuda ? "samples/peer/pytorch_cuda_peer.py" : "../shared/peers/pytorch_peer.py";
     Path peerPath = peerArg.equals("none") ? null : Path.of(peerArg);
     if (peerPath != null && !Files.isRegularFile(peerPath)) {
       System.out.println("PyTorch peer not found at " + peerPath + " (pass --peer PATH, or --peer none); timing Kiln alone");

@@ -25,13 +25,13 @@ final class Cifar10Command {
   static void run(Args args) {
     int epochs = args.integer("epochs", 1, 1);
     int batch = args.integer("batch", 64, 1);
-    double lr = args.number("lr", 0.01);
-    double momentum = args.number("momentum", 0.9);
+    double lr = args.positive("lr", 0.01);
+    double momentum = args.nonNegative("momentum", 0.9);
     long seed = args.integer("seed", 0, 0);
     boolean augment = args.flag("augment");
     boolean eager = args.flag("eager");
+    args.rejectUnknown("device");
     Device device = args.device();
-    args.rejectUnknown();
 
     ImageDataset trainSet;
     ImageDataset testSet;
@@ -60,11 +60,14 @@ final class Cifar10Command {
     var opt = new SGD(net.parameters(), lr).momentum(momentum);
     var train = new DataLoader<>(trainSet, batch, true);
     var test = new DataLoader<>(testSet, 1000, false);
+    double accuracy = 0;
     for (int epoch = 1; epoch <= epochs; epoch++) {
       Progress bar = TrainingLoop.epoch(net, train, criterion, opt, String.format(Locale.ROOT, "epoch %d/%d", epoch, epochs));
-      double accuracy = TrainingLoop.evaluate(net, test, null);
+      accuracy = TrainingLoop.evaluate(net, test, null);
       System.out.printf(Locale.ROOT, "epoch %d/%d  train_loss %.4f  test_accuracy %.2f%%  seconds %.1f%n",
           epoch, epochs, bar.meanLoss(), accuracy, bar.seconds());
     }
+    System.out.printf(Locale.ROOT, "RESULT model=cifar10 mode=%s epochs=%d test_accuracy=%.2f%n",
+        eager ? "eager" : "compiled", epochs, accuracy);
   }
 }

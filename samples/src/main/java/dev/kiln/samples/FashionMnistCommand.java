@@ -4,6 +4,7 @@ import dev.kiln.dsl.CrossEntropyLoss;
 import dev.kiln.dsl.Module;
 import dev.kiln.runtime.Device;
 import dev.kiln.runtime.Kiln;
+import dev.kiln.runtime.Tensor;
 import dev.kiln.runtime.cpu.Blas;
 import dev.kiln.runtime.data.Batch;
 import dev.kiln.runtime.data.DataLoader;
@@ -12,6 +13,7 @@ import dev.kiln.runtime.data.Example;
 import dev.kiln.runtime.data.FashionMnist;
 import dev.kiln.runtime.data.ImageDataset;
 import dev.kiln.runtime.io.Checkpoint;
+import dev.kiln.runtime.io.SafeTensors;
 import dev.kiln.runtime.optim.SGD;
 import dev.kiln.runtime.plot.Plots;
 import dev.kiln.runtime.util.ConfusionMatrix;
@@ -21,8 +23,10 @@ import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 
 /**
  * {@code fashion-mnist}: the tutorials' training loop, written the way a PyTorch user writes it.
@@ -42,21 +46,21 @@ final class FashionMnistCommand {
     String model = args.string("model", "mlp");
     int epochs = args.integer("epochs", 5, 1);
     int batch = args.integer("batch", 64, 1);
-    double lr = args.number("lr", 0.01);
-    double momentum = args.number("momentum", 0.9);
+    double lr = args.positive("lr", 0.01);
+    double momentum = args.nonNegative("momentum", 0.9);
     long seed = args.integer("seed", 0, 0);
     boolean eager = args.flag("eager");
-    Path out = Path.of(args.string("out", "runs/fashion-mnist-" + model));
-    Path checkpoint = optionalPath(args.string("checkpoint", null));
-    Path resume = optionalPath(args.string("resume", null));
-    Device device = args.device();
-    args.rejectUnknown();
     if (!model.equals("mlp") && !model.equals("cnn")) {
       throw new Args.UsageException("fashion-mnist: --model must be mlp or cnn, got '" + model + "'");
     }
+    Path checkpoint = args.outputFile("checkpoint");
+    Path resume = optionalPath(args.string("resume", null));
     if (resume != null && !java.nio.file.Files.isRegularFile(resume)) {
       throw new Args.UsageException("fashion-mnist: --resume " + resume + ": no such checkpoint file (write one with --checkpoint)");
     }
+    args.rejectUnknown("out", "device");
+    Path out = args.outputDirectory("out", "runs/fashion-mnist-" + model);
+    Device device = args.device();
 
     Kiln.manualSeed(seed);
     Dataset<Example> trainSet = FashionMnist.train();
@@ -70,6 +74,9 @@ final class FashionMnistCommand {
     var test = new DataLoader<>(testSet, 1000, false);
     Outcome outcome;
     try {
+      if (resume != null) {
+        requireSameModel(resume, net, model);
+      }
       outcome = train(net, trainSet, test, new Training(epochs, batch, lr, momentum, checkpoint, resume));
     } catch (IOException e) {
       throw new UncheckedIOException("fashion-mnist: " + e.getMessage(), e);
@@ -82,6 +89,28 @@ final class FashionMnistCommand {
     }
     System.out.printf(Locale.ROOT, "RESULT model=%s mode=%s epochs=%d test_accuracy=%.2f train_seconds=%.1f%n",
         model, eager ? "eager" : "compiled", epochs, outcome.accuracy(), outcome.trainSeconds());
+  }
+
+  /**
+   * Throws, naming the first difference, unless the checkpoint holds weights of {@code net}'s keys
+   * and shapes: resuming the MLP from a CNN's checkpoint says so instead of failing on the optimizer.
+   */
+  private static void requireSameModel(Path file, Module net, String model) throws IOException {
+    Map<String, Tensor> saved = new LinkedHashMap<>();
+    SafeTensors.read(file).forEach((k, t) -> {
+      if (k.startsWith("model.")) {
+        saved.put(k.substring("model.".length()), t);
+      }
+    });
+    Map<String, Tensor> own = net.stateDict();
+    for (Map.Entry<String, Tensor> e : own.entrySet()) {
+      Tensor t = saved.get(e.getKey());
+      if (t == null || !Arrays.equals(t.shape(), e.getValue().shape())) {
+        throw new IllegalArgumentException("fashion-mnist: --resume " + file + " holds another model's weights ("
+            + e.getKey() + (t == null ? " is missing" : " has shape " + Arrays.toString(t.shape()) + ", the "
+            + model + "'s " + Arrays.toString(e.getValue().shape())) + "); was it written with another --model?");
+      }
+    }
   }
 
   private static Path optionalPath(String value) {
@@ -141,7 +170,11 @@ final class FashionMnistCommand {
       List<Double> losses, List<Double> accuracies) {
     ConfusionMatrix matrix = new ConfusionMatrix(FashionMnist.classNames().size());
     TrainingLoop.evaluate(net, test, matrix);
-    Plots.trainingCurves(dir.resolve("training.png"), losses, accuracies);
+    if (losses.isEmpty()) { // resumed from a checkpoint of the last epoch: nothing was trained here
+      System.out.println("no epochs left to train: the checkpoint was written after the last one; training.png not written");
+    } else {
+      Plots.trainingCurves(dir.resolve("training.png"), losses, accuracies);
+    }
     Plots.confusionMatrix(dir.resolve("confusion.png"), matrix, FashionMnist.classNames());
 
     int shown = 24;
@@ -161,7 +194,7 @@ final class FashionMnistCommand {
     }
     Plots.predictionGrid(dir.resolve("predictions.png"), images, 28, 28, predicted, first.y().toIntArray(),
         FashionMnist.classNames(), 8);
-    System.out.println("plots: " + dir.resolve("training.png") + ", " + dir.resolve("confusion.png") + ", "
-        + dir.resolve("predictions.png"));
+    System.out.println("plots: " + (losses.isEmpty() ? "" : dir.resolve("training.png") + ", ") + dir.resolve("confusion.png")
+        + ", " + dir.resolve("predictions.png"));
   }
 }

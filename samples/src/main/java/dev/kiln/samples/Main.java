@@ -8,9 +8,9 @@ public final class Main {
       "usage: java -jar samples/target/kiln-samples.jar <command> [options]",
       "",
       "commands:",
-      "  fashion-mnist --model mlp|cnn [--epochs 5] [--batch 64] [--lr 0.01] [--momentum 0.9] [--seed 0] [--eager]",
+      "  fashion-mnist [--model mlp|cnn] [--epochs 5] [--batch 64] [--lr 0.01] [--momentum 0.9] [--seed 0] [--eager]",
       "                [--out DIR] [--checkpoint PATH] [--resume PATH] [--device auto|cpu|cuda]",
-      "                train the tutorials' model on FashionMNIST and report test accuracy;",
+      "                train the tutorials' model (default mlp) on FashionMNIST and report test accuracy;",
       "                compiled by the annotation processor unless --eager; writes training.png,",
       "                confusion.png and predictions.png to DIR (default runs/fashion-mnist-<model>);",
       "                --checkpoint writes model, optimizer and RNG state to PATH after every epoch,",
@@ -26,16 +26,18 @@ public final class Main {
       "                the tutorial's hyper-parameter experiments: one setting varied (default values: lr",
       "                0.1,0.01,0.001; batch 32,64,128; optimizer sgd,adam), the rest at the base, every run",
       "                from the same seed; prints a table, writes sweep-<what>.png and .csv to DIR",
-      "                (default runs/sweep-<model>); --train-size uses the first N training images",
-      "  bench [--model mlp|cnn|all] [--steps 200] [--rounds 1] [--device cpu|cuda] [--peer PATH|none]",
-      "                time training steps and inference next to the PyTorch peer",
+      "                (default runs/sweep-<model>); --train-size uses the first N training images (0: all)",
+      "  bench [--model mlp|cnn|all] [--steps 200] [--rounds 1] [--device cpu|cuda|auto] [--peer PATH|none]",
+      "                time training steps and inference next to the PyTorch peer (on the CPU unless --device)",
       "  regression [--epochs 50] [--batch 2] [--lr 0.001] [--seed 0] [--out DIR] [--device auto|cpu|cuda]",
       "                the tutorial's add-two-numbers network (Linear(2, 8), ReLU, Linear(8, 1)) trained on",
       "                a dataset in shuffled batches; predicts [[8,9],[10,11],[1.5,2.5]], plots the loss",
       "                of every step to DIR/loss.png (default runs/regression)",
       "  summary       torchsummary's table for the tutorials' networks",
       "  save-load [--file PATH] [--epochs 50] [--seed 0] [--device auto|cpu|cuda]",
-      "                train the MLP briefly, save it, load it into a fresh model, compare outputs",
+      "                the tutorial's state_dict program: train the add-two-numbers model, print its state",
+      "                dict, save it (to PATH, else a temporary file), load it into a fresh model, compare",
+      "                the two models' predictions",
       "  intermediate  read a hidden layer's activation beside the output",
       "  cifar10 [--epochs 1] [--batch 64] [--lr 0.01] [--momentum 0.9] [--seed 0] [--augment] [--eager]",
       "          [--device auto|cpu|cuda]",
@@ -45,10 +47,10 @@ public final class Main {
       "",
       "--device auto (the default) runs on CUDA when it loads and works, else on the CPU, saying why;",
       "--device cuda fails with what is missing where it cannot run (driver, CUDA libraries, a GPU).",
-      "MNIST is read the same way from a mnist directory (~/.kiln/datasets/mnist, /usr/share/datasets/mnist),",
-      "or downloaded into ~/.kiln/datasets/mnist.",
       "FashionMNIST is read from $KILN_DATA, ~/.kiln/datasets/fashion-mnist or",
       "/usr/share/datasets/fashion-mnist (Debian: apt-get install dataset-fashion-mnist).",
+      "MNIST is read the same way from $KILN_DATA, ~/.kiln/datasets/mnist or /usr/share/datasets/mnist,",
+      "or downloaded into ~/.kiln/datasets/mnist.",
       "CIFAR-10 is read from $KILN_DATA/cifar-10-batches-bin or ~/.kiln/datasets/cifar-10-batches-bin, or",
       "downloaded there (https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz, 162 MB, checked and extracted).");
 
@@ -72,9 +74,11 @@ public final class Main {
         case "cifar10" -> Cifar10Command.run(new Args(args[0], args, 1, Set.of("augment")));
         default -> throw new Args.UsageException("unknown command '" + args[0] + "'");
       }
+    } catch (Args.HelpRequested e) {
+      System.out.println(USAGE);
     } catch (Args.UsageException e) {
       System.err.println("error: " + e.getMessage());
-      System.err.println(USAGE);
+      System.err.println("(java -jar samples/target/kiln-samples.jar --help lists the commands and their options)");
       System.exit(2);
     } catch (java.io.UncheckedIOException | IllegalArgumentException | IllegalStateException e) {
       // a missing dataset, a bad checkpoint, a model that does not fit: the message says what and where

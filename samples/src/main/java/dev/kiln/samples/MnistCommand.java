@@ -33,12 +33,12 @@ final class MnistCommand {
   static void run(Args args) {
     int epochs = args.integer("epochs", 20, 1);
     int batch = args.integer("batch", 64, 1);
-    double lr = args.number("lr", 0.01);
-    double momentum = args.number("momentum", 0.5);
+    double lr = args.positive("lr", 0.01);
+    double momentum = args.nonNegative("momentum", 0.5);
     long seed = args.integer("seed", 0, 0);
     boolean eager = args.flag("eager");
+    args.rejectUnknown("device");
     Device device = args.device();
-    args.rejectUnknown();
 
     Kiln.manualSeed(seed);
     ImageDataset trainSet = Mnist.train(); // a missing dataset: UncheckedIOException saying where to put it

@@ -32,11 +32,11 @@ final class RegressionCommand {
   static void run(Args args) {
     int epochs = args.integer("epochs", 50, 1);
     int batch = args.integer("batch", 2, 1);
-    double lr = args.number("lr", 0.001);
+    double lr = args.positive("lr", 0.001);
     long seed = args.integer("seed", 0, 0);
-    Path out = Path.of(args.string("out", "runs/regression"));
+    args.rejectUnknown("out", "device");
+    Path out = args.outputDirectory("out", "runs/regression");
     Device device = args.device();
-    args.rejectUnknown();
 
     Kiln.manualSeed(seed);
     Module net = Models.twoLayerRegression().to(device);

@@ -25,17 +25,17 @@ final class SaveLoadCommand {
   private SaveLoadCommand() {}
 
   static void run(Args args) {
-    String file = args.string("file", null);
+    Path given = args.outputFile("file");
     int epochs = args.integer("epochs", 50, 1);
     long seed = args.integer("seed", 0, 0);
+    args.rejectUnknown("device");
     Device device = args.device();
-    args.rejectUnknown();
     try {
-      Path path = file != null ? Path.of(file) : Files.createTempFile("kiln-model-", ".safetensors");
+      Path path = given != null ? given : Files.createTempFile("kiln-model-", ".safetensors");
       float difference = roundTrip(path, epochs, seed, device);
       System.out.printf(Locale.ROOT, "largest difference between the outputs: %s -> %s%n",
           difference, difference == 0 ? "identical" : "DIFFERENT");
-      if (file == null) {
+      if (given == null) {
         Files.delete(path);
       }
     } catch (IOException e) {

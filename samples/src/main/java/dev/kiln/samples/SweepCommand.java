@@ -121,15 +121,12 @@ final class SweepCommand {
     String values = args.string("values", null);
     int epochs = args.integer("epochs", 2, 1);
     String optimizer = optimizerName(args.string("optimizer", "sgd"));
-    double lr = args.number("lr", 0.01);
-    double momentum = args.number("momentum", 0); // the tutorial's sweeps use plain SGD
+    double lr = args.positive("lr", 0.01);
+    double momentum = args.nonNegative("momentum", 0); // the tutorial's sweeps use plain SGD
     int batch = args.integer("batch", 64, 1);
     int trainSize = args.integer("train-size", 0, 0);
     long seed = args.integer("seed", 0, 0);
     boolean eager = args.flag("eager");
-    Path out = Path.of(args.string("out", "runs/sweep-" + model));
-    Device device = args.device();
-    args.rejectUnknown();
     if (!model.equals("mlp") && !model.equals("cnn")) {
       throw new Args.UsageException("sweep: --model must be mlp or cnn, got '" + model + "'");
     }
@@ -143,9 +140,12 @@ final class SweepCommand {
     if (values != null && sweeps.size() > 1) {
       throw new Args.UsageException("sweep: --values needs one setting to vary (--vary lr, batch or optimizer), not all");
     }
-    if (!(lr > 0) || momentum < 0) {
-      throw new Args.UsageException("sweep: --lr must be positive and --momentum at least 0, got " + lr + " and " + momentum);
+    if (values != null && java.util.Arrays.stream(values.split(",", -1)).anyMatch(String::isBlank)) {
+      throw new Args.UsageException("sweep: --values takes comma-separated values, none of them empty, got '" + values + "'");
     }
+    args.rejectUnknown("out", "device");
+    Path out = args.outputDirectory("out", "runs/sweep-" + model);
+    Device device = args.device();
 
     Dataset<Example> trainSet = FashionMnist.train();
     if (trainSize > 0) {

@@ -114,6 +114,8 @@ class SweepCommandTest {
     assertTrue(e.getMessage().contains("twice"), e.getMessage());
     e = assertThrows(Args.UsageException.class, () -> run("--vary", "all", "--values", "1,2"));
     assertTrue(e.getMessage().contains("--values needs one setting"), e.getMessage());
+    e = assertThrows(Args.UsageException.class, () -> run("--values", ","));
+    assertTrue(e.getMessage().contains("--values takes comma-separated values, none of them empty, got ','"), e.getMessage());
     e = assertThrows(Args.UsageException.class, () -> run("--vary", "momentum"));
     assertTrue(e.getMessage().contains("'momentum'"), e.getMessage());
   }

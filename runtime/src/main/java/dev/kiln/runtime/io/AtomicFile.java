@@ -12,7 +12,9 @@ import java.util.concurrent.ThreadLocalRandom;
 /**
  * Replaces a file all at once: the content goes to a temporary file in the same directory, which
  * is forced to disk and then renamed over the target. Readers, and a crash at any point, see
- * either the previous file or the complete new one; on failure the temporary file is deleted.
+ * either the previous file or the complete new one; on failure the temporary file is deleted. A
+ * writer killed outright leaves its temporary file; the next write to the same target deletes such
+ * leftovers once they are ten minutes old.
  */
 final class AtomicFile {
   /** Writes the content of the new file. */
@@ -49,6 +51,36 @@ final class AtomicFile {
       throw t;
     }
     syncDirectory(absolute.getParent());
+    deleteStaleTemps(absolute, temp);
+  }
+
+  /** How old another temporary file of the same target must be to count as a killed writer's leftover. */
+  private static final long STALE_MILLIS = 10 * 60 * 1000;
+
+  /**
+   * Deletes the temporary files of {@code target} that a writer killed mid-write left behind
+   * (kill -9, a power cut): those not modified for {@link #STALE_MILLIS}, so that a writer still at
+   * work on the same target elsewhere is left alone. Best effort: failures are ignored.
+   */
+  private static void deleteStaleTemps(Path target, Path own) {
+    String prefix = "." + target.getFileName() + ".";
+    long before = System.currentTimeMillis() - STALE_MILLIS;
+    try (var siblings = Files.newDirectoryStream(target.getParent(), p -> {
+      String name = p.getFileName().toString();
+      return name.startsWith(prefix) && name.endsWith(".tmp") && !p.equals(own);
+    })) {
+      for (Path stale : siblings) {
+        try {
+          if (Files.getLastModifiedTime(stale).toMillis() < before) {
+            Files.deleteIfExists(stale);
+          }
+        } catch (IOException e) {
+          // another writer's file, or gone already: leave it
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      // the directory cannot be listed: nothing to clean
+    }
   }
 
   /**

@@ -126,6 +126,18 @@ class SafeTensorsAtomicWriteTest {
     }
   }
 
+  /** A killed writer's temporary file (kill -9 leaves it) goes at the next save once it is stale; a fresh one stays. */
+  @Test
+  void aKilledWritersLeftoverIsDeletedByALaterWrite() throws IOException {
+    Path old = Files.writeString(dir.resolve(".model.safetensors.killed.tmp"), "partial");
+    Files.setLastModifiedTime(old, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() - 3_600_000));
+    Path fresh = Files.writeString(dir.resolve(".model.safetensors.busy.tmp"), "another writer at work");
+    Path other = Files.writeString(dir.resolve(".other.safetensors.killed.tmp"), "another target's");
+    Files.setLastModifiedTime(other, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() - 3_600_000));
+    SafeTensors.write(file, tensors(2f));
+    assertEquals(Set.of(file, fresh, other), Set.copyOf(filesInDir()));
+  }
+
   @Test
   void crashWhileWritingDataKeepsThePreviousFile() throws IOException {
     // The header is planned on the first pass over the map; the data is written on the second.
