@@ -89,11 +89,16 @@ public class Sequential extends Module {
     return this;
   }
 
+  /** The layers' shape rules in turn; a {@link ShapeException} names the layer as {@link #forward} does. */
   @Override
   public int[] outputShape(int[] in) {
     int[] shape = in;
-    for (Module m : layers) {
-      shape = m.outputShape(shape);
+    for (int i = 0; i < layers.size(); i++) {
+      try {
+        shape = layers.get(i).outputShape(shape);
+      } catch (ShapeException e) {
+        throw named(names.get(i), e);
+      }
     }
     return shape;
   }

@@ -24,8 +24,9 @@ import java.util.regex.Pattern;
  *
  * <p>The state dict follows PyTorch's layout, flattened to tensors: parameters are numbered across
  * all groups in order (group 0's first, then group 1's, ...), each parameter's running state is
- * {@code state.<i>.<name>} ({@code momentum_buffer}, {@code exp_avg}, ...), and each group's
- * learning rate is {@code param_groups.<g>.lr}. Hyperparameters other than the learning rate
+ * {@code state.<i>.<name>} ({@code momentum_buffer}, {@code exp_avg}, ...), each group's
+ * learning rate is {@code param_groups.<g>.lr} and its parameters' indices {@code
+ * param_groups.<g>.params} (a state for groups of other sizes is refused). Hyperparameters other than the learning rate
  * (momentum, betas, ...) are not saved: the optimizer that loads the state is built with them.
  * Counts and learning rates are kept exactly, as {@link StateEncoding} describes.
  */
