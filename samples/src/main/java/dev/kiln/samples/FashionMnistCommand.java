@@ -73,6 +73,7 @@ final class FashionMnistCommand {
 
     var test = new DataLoader<>(testSet, 1000, false);
     Outcome outcome;
+    Thread hint = checkpoint == null ? null : resumeHint(checkpoint);
     try {
       if (resume != null) {
         requireSameModel(resume, net, model);
@@ -80,6 +81,10 @@ final class FashionMnistCommand {
       outcome = train(net, trainSet, test, new Training(epochs, batch, lr, momentum, checkpoint, resume));
     } catch (IOException e) {
       throw new UncheckedIOException("fashion-mnist: " + e.getMessage(), e);
+    } finally {
+      if (hint != null) {
+        Runtime.getRuntime().removeShutdownHook(hint);
+      }
     }
     try {
       writePlots(out, net, test, testSet, outcome.losses(), outcome.accuracies());
@@ -111,6 +116,15 @@ final class FashionMnistCommand {
             + model + "'s " + Arrays.toString(e.getValue().shape())) + "); was it written with another --model?");
       }
     }
+  }
+
+  /** On Ctrl-C while training with --checkpoint: says how to go on from the last epoch saved. */
+  private static Thread resumeHint(Path checkpoint) {
+    Thread hint = new Thread(() -> System.err.println(java.nio.file.Files.isRegularFile(checkpoint)
+        ? "\ninterrupted: run the same command with --resume " + checkpoint + " to go on after the last epoch saved"
+        : "\ninterrupted before the first epoch was saved to " + checkpoint));
+    Runtime.getRuntime().addShutdownHook(hint);
+    return hint;
   }
 
   private static Path optionalPath(String value) {
