@@ -32,9 +32,17 @@ public final class F {
     return x.reshape(shape);
   }
 
-  /** Cross-entropy of logits against class indices, averaged over the batch. */
+  /**
+   * Cross-entropy of logits against class indices (or class probabilities of the logits' shape),
+   * averaged over the batch (see {@link CrossEntropyLoss}).
+   */
   public static Tensor crossEntropy(Tensor logits, Tensor target) {
-    return Ops.crossEntropy(logits, target, true);
+    return new CrossEntropyLoss().apply(logits, target);
+  }
+
+  /** Cross-entropy with PyTorch's {@code reduction} and {@code label_smoothing}. */
+  public static Tensor crossEntropy(Tensor logits, Tensor target, Reduction reduction, double labelSmoothing) {
+    return new CrossEntropyLoss(reduction).labelSmoothing(labelSmoothing).apply(logits, target);
   }
 
   /** Cross-entropy combined as {@code reduction} says (PyTorch's {@code F.cross_entropy(..., reduction=)}). */

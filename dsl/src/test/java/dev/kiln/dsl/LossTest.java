@@ -102,4 +102,54 @@ class LossTest {
     org.junit.jupiter.api.Assertions.assertTrue(range.getMessage().contains("target 3 in row 1 is not a class index in 0..2"),
         range.getMessage());
   }
+
+  /**
+   * Label smoothing and class-probability targets against PyTorch 1.13's nn.CrossEntropyLoss
+   * (values and input gradients printed by torch for these inputs).
+   */
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.CsvSource(delimiter = '|', value = {
+    "indices | 0.1 | MEAN | 0.759473 | -0.0575048, 0.0154625, 0.0420424, 0.0202155, -0.0223847, 0.0021692, 0.1081256, 0.082365, -0.1904905, 0.013464, 0.0588073, -0.0722713",
+    "indices | 0.2 | SUM | 3.3503921 | -0.1633527, 0.0285165, 0.1348361, 0.0475285, -0.022872, -0.0246566, 0.3991689, 0.2961265, -0.6952953, 0.0205228, 0.2018959, -0.2224187",
+    "probabilities | 0 | MEAN | 0.9625979 | 0.0508285, -0.0387042, -0.0121243, 0.0285488, -0.0390513, 0.0105025, 0.0852089, -0.0030517, -0.0821572, -0.0407026, 0.0046406, 0.036062",
+    "probabilities | 0.3 | NONE | 1.245702, 0.6698461, 1.3045474, 1.2302965 | 0.253314, -0.1798168, -0.0734972, 0.0141952, 0.0437947, -0.0579899, 0.2783356, 0.0002931, -0.2786286, -0.1878105, -0.0064375, 0.194248",
+  })
+  void smoothingAndSoftTargetsMatchPyTorch(String target, double smoothing, Reduction reduction, String loss, String grad) {
+    Tensor x = Tensor.of(new float[] {1.5f, -0.5f, 0.25f, 0, 2, -1, 0.75f, 0.5f, -0.25f, -1, 0.125f, 1}, 4, 3).requiresGrad(true);
+    Tensor t = target.equals("indices") ? Tensor.labels(0, 1, 2, 2)
+        : Tensor.of(new float[] {0.5f, 0.25f, 0.25f, 0, 1, 0, 0.125f, 0.375f, 0.5f, 0.25f, 0.25f, 0.5f}, 4, 3);
+    Tensor l = new CrossEntropyLoss(reduction).labelSmoothing(smoothing).apply(x, t);
+    l.sum().backward();
+    assertClose(floats(loss), l.toFloatArray(), 2e-6f);
+    assertClose(floats(grad), x.grad().toFloatArray(), 2e-6f);
+  }
+
+  private static float[] floats(String csv) {
+    String[] parts = csv.split(",");
+    float[] out = new float[parts.length];
+    for (int i = 0; i < parts.length; i++) {
+      out[i] = Float.parseFloat(parts[i].strip());
+    }
+    return out;
+  }
+
+  private static void assertClose(float[] expected, float[] actual, float tolerance) {
+    org.junit.jupiter.api.Assertions.assertEquals(expected.length, actual.length);
+    for (int i = 0; i < expected.length; i++) {
+      org.junit.jupiter.api.Assertions.assertEquals(expected[i], actual[i], tolerance, "at " + i);
+    }
+  }
+
+  @Test
+  void badSmoothingAndSoftTargetShapesAreNamed() {
+    var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+        () -> new CrossEntropyLoss().labelSmoothing(1.5));
+    org.junit.jupiter.api.Assertions.assertEquals("CrossEntropyLoss: label smoothing must be in [0, 1], got 1.5", e.getMessage());
+    var shape = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+        () -> new CrossEntropyLoss().apply(Tensor.zeros(2, 3), Tensor.zeros(2, 4)));
+    org.junit.jupiter.api.Assertions.assertTrue(shape.getMessage().startsWith("cross_entropy: class-probability targets must have"),
+        shape.getMessage());
+    org.junit.jupiter.api.Assertions.assertEquals("CrossEntropyLoss(label_smoothing=0.1)",
+        new CrossEntropyLoss().labelSmoothing(0.1).toString());
+  }
 }
