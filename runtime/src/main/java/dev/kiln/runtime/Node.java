@@ -11,6 +11,16 @@ public abstract class Node {
   /** Set once a backward pass has run this node without retaining the graph: PyTorch frees its saved tensors then. */
   boolean released;
 
+  /**
+   * Whether the backward reads tensors saved by the forward (an input, the output, a mask), as
+   * PyTorch's saved tensors: such a node goes through one backward unless the graph is retained.
+   * A node whose backward needs only the incoming gradient (an add, a reshape, a sum) says false
+   * and may be gone through again, as in PyTorch, by a backward from another loss.
+   */
+  protected boolean savesTensors() {
+    return true;
+  }
+
   protected Node(Tensor... inputs) {
     this.inputs = inputs;
   }

@@ -56,6 +56,10 @@ public final class Ops {
     }
     int[] from = x.shape();
     return x.viewOf(to, new Node(x) {
+      @Override protected boolean savesTensors() {
+        return false;
+      }
+
       @Override public String name() {
         return "reshape";
       }
@@ -210,6 +214,10 @@ public final class Ops {
       return Tensor.wrap(out, a.shape());
     }
     return Tensor.ofNode(out, a.shape(), new Node(a, b) {
+      @Override protected boolean savesTensors() {
+        return false;
+      }
+
       @Override public String name() {
         return "add";
       }
@@ -403,6 +411,10 @@ public final class Ops {
       return Tensor.wrap(out);
     }
     return Tensor.ofNode(out, new int[0], new Node(x) {
+      @Override protected boolean savesTensors() {
+        return false;
+      }
+
       @Override public String name() {
         return name;
       }
@@ -874,6 +886,10 @@ public final class Ops {
       return Tensor.wrap(out, outShape);
     }
     return Tensor.ofNode(out, outShape, new Node(x) {
+      @Override protected boolean savesTensors() {
+        return false;
+      }
+
       @Override public String name() {
         return name;
       }

@@ -66,6 +66,11 @@ public final class OutputGradients {
     }
 
     @Override
+    protected boolean savesTensors() {
+      return false; // it only passes the gradient on to the anchor, whose own node decides
+    }
+
+    @Override
     public String name() {
       return "output" + index;
     }

@@ -208,6 +208,10 @@ public final class Tensor {
     }
     Device from = device();
     return new Tensor(copy, 0, shape.clone(), dtype, new Node(this) {
+      @Override protected boolean savesTensors() {
+        return false;
+      }
+
       @Override public String name() {
         return "to(" + device + ")";
       }
@@ -677,11 +681,11 @@ public final class Tensor {
     }
     List<Tensor> order = topologicalOrder(this);
     for (Tensor t : order) { // before any gradient is accumulated: a refused call changes nothing
-      if (t.gradFn.released) {
+      if (t.gradFn.released && t.gradFn.savesTensors()) {
         throw new IllegalStateException("backward(): trying to go through the graph a second time: "
-            + t.gradFn.name() + " was already gone through by an earlier backward(), and its gradients would be"
-            + " added again. Call backward(true) (PyTorch's retain_graph=True) the first time if you need to go"
-            + " through it twice, or compute the forward pass again");
+            + t.gradFn.name() + " was already gone through by an earlier backward(), which released what it saved"
+            + " (as PyTorch frees its saved tensors). Call backward(true) (PyTorch's retain_graph=True) the first time"
+            + " if you need to go through it twice, or compute the forward pass again");
       }
     }
     Map<Tensor, Tensor> grads = new IdentityHashMap<>();

@@ -147,6 +147,19 @@ class TensorTest {
     // A fresh forward pass builds a fresh graph.
     x.mul(3f).sum().backward();
     assertArrayEquals(new float[] {9, 9}, x.grad().toFloatArray());
+
+    // Operations that save nothing for their backward (add, reshape, transpose, sums) may be gone
+    // through again by another loss's backward, as in PyTorch: h = x + 1 is shared, then h * h.
+    x.setGrad(null);
+    Tensor h1 = x.add(1f).reshape(2, 1);
+    h1.sum().backward();
+    h1.mul(h1).sum().backward();
+    assertArrayEquals(new float[] {5, 5}, x.grad().toFloatArray()); // 1 + 2 * (x + 1), PyTorch's [5, 5]
+    Tensor w = Tensor.ones(2, 3).requiresGrad(true);
+    Tensor wt = w.t(); // a transpose computed once and used by two losses (tied weights)
+    wt.sum().backward();
+    wt.mul(2f).sum().backward();
+    assertArrayEquals(new float[] {3, 3, 3, 3, 3, 3}, w.grad().toFloatArray());
   }
 
   @Test
