@@ -163,6 +163,11 @@ def main():
                            torch.optim.lr_scheduler.MultiStepLR(opt, milestones=[2, 5], gamma=0.1)]
     for epoch, lrs in enumerate(run_scheduler(chained)):
         lines += [f"chained {epoch} {g} {v!r}" for g, v in enumerate(lrs)]
+    # A second scheduler made after a first changed the rates takes the groups' initial_lr as its base.
+    warm_then_cosine = lambda opt: [torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda=lambda e: min(1.0, (e + 1) / 3)),
+                                    torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=2)]
+    for epoch, lrs in enumerate(run_scheduler(warm_then_cosine)):
+        lines += [f"warm_then_cosine {epoch} {g} {v!r}" for g, v in enumerate(lrs)]
 
     # ReduceLROnPlateau: each group's rate after each step on PLATEAU_METRICS.
     lines += [f"plateau_metrics {epoch} 0 {m!r}" for epoch, m in enumerate(PLATEAU_METRICS, start=1)]

@@ -11,8 +11,8 @@ import java.util.Objects;
 
 /**
  * Base of the learning-rate schedulers, like PyTorch's {@code torch.optim.lr_scheduler}. On
- * construction it records each param group's current learning rate as that group's base rate
- * (PyTorch's {@code initial_lr}) and stands at epoch 0; each {@link #step()} moves to the next
+ * construction it takes each param group's initial rate as that group's base rate (PyTorch's {@code
+ * initial_lr}: the group's rate when its first scheduler was made, recorded then) and stands at epoch 0; each {@link #step()} moves to the next
  * epoch and sets every group's rate to {@link #nextLr(int, double, double, int)} of the rate the group
  * has now. Call it once per epoch, after the epoch's optimizer steps:
  *
@@ -47,10 +47,14 @@ public abstract class LRScheduler implements Scheduler {
     this.optimizer = Objects.requireNonNull(optimizer, getClass().getSimpleName() + ": optimizer is null");
     List<Double> lrs = new ArrayList<>();
     for (ParamGroup g : optimizer.paramGroups()) {
-      lrs.add(g.lr());
+      lrs.add(g.initialLrOrCurrent());
     }
     this.baseLrs = List.copyOf(lrs);
-    this.lastLrs = baseLrs;
+    List<Double> current = new ArrayList<>();
+    for (ParamGroup g : optimizer.paramGroups()) {
+      current.add(g.lr());
+    }
+    this.lastLrs = List.copyOf(current);
   }
 
   /**

@@ -11,6 +11,8 @@ import java.util.List;
 public final class ParamGroup {
   private final List<Tensor> params;
   private double lr;
+  /** PyTorch's {@code initial_lr}: the rate when the first scheduler was made, the base of every later one. */
+  private Double initialLr;
 
   ParamGroup(List<Tensor> params, double lr) {
     this.params = List.copyOf(params);
@@ -23,6 +25,23 @@ public final class ParamGroup {
 
   public double lr() {
     return lr;
+  }
+
+  /**
+   * The rate this group had when its first learning-rate scheduler was made (PyTorch's {@code
+   * initial_lr}), or null before any: a second scheduler on the same optimizer takes it as its base
+   * rate, as PyTorch's do, not the rate the first one has set by then.
+   */
+  public Double initialLr() {
+    return initialLr;
+  }
+
+  /** Records the current rate as the initial one unless one is recorded (PyTorch's {@code setdefault}); returns it. */
+  double initialLrOrCurrent() {
+    if (initialLr == null) {
+      initialLr = lr;
+    }
+    return initialLr;
   }
 
   /** Sets this group's learning rate; it must be a finite number of at least zero. */

@@ -114,6 +114,13 @@ class SchedulerTest {
     assertEquals(0.0, opt.paramGroups().get(1).lr());
   }
 
+  /** PyTorch's initial_lr: the cosine made after the warm-up changed the rates still anneals from the groups' first rates. */
+  @Test
+  void aLaterSchedulerTakesTheInitialRatesAsItsBase() {
+    replay("warm_then_cosine", false,
+        opt -> List.of(new LambdaLR(opt, e -> Math.min(1.0, (e + 1) / 3.0)), new CosineAnnealingLR(opt, 2)));
+  }
+
   @Test
   void twoSchedulersOnOneOptimizerCompose() {
     replay("chained", false, opt -> List.of(new ExponentialLR(opt, 0.9), new MultiStepLR(opt, List.of(2, 5), 0.1)));
