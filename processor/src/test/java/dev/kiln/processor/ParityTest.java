@@ -107,6 +107,15 @@ class ParityTest {
         + "configure them there (new Conv2d(1, 4, 3).padding(1), say), not in a constructor", rootCause(e).getMessage());
   }
 
+  /** Arguments computed in float (0.1f + 0.2f) are folded in float, as javac folds them: the compiled class builds. */
+  @Test
+  void floatArgumentsFoldAsJavaDoes() {
+    Compilation c = ProcessorTest.compile(ProcessorTest.model("FloatArguments"));
+    assertThat(c).succeededWithoutWarnings();
+    Module compiled = factory(new CompiledClasses(c), "test.KilnFloatArguments").get();
+    assertEquals("Dropout(p=0.30000001192092896, inplace=False)", compiled.getSubmodule("drop").toString());
+  }
+
   private static Throwable rootCause(Throwable t) {
     return t.getCause() == null ? t : rootCause(t.getCause());
   }

@@ -49,6 +49,9 @@ final class ConstantFolder {
         if (v instanceof Long l) {
           return minus ? -l : l;
         }
+        if (v instanceof Float f) {
+          return minus ? -f : f;
+        }
         if (v instanceof Number n) {
           return minus ? -n.doubleValue() : n.doubleValue();
         }
@@ -91,6 +94,16 @@ final class ConstantFolder {
       };
       boolean ints = x instanceof Integer && y instanceof Integer;
       return ints ? (Object) (int) v : (Object) v;
+    }
+    if (!(x instanceof Double) && !(y instanceof Double) && (x instanceof Float || y instanceof Float)) {
+      float l = x.floatValue(), r = y.floatValue(); // Java's promotion: float arithmetic, as javac folds it
+      return switch (t.getKind()) {
+        case PLUS -> l + r;
+        case MINUS -> l - r;
+        case MULTIPLY -> l * r;
+        case DIVIDE -> l / r;
+        default -> l % r;
+      };
     }
     double l = x.doubleValue(), r = y.doubleValue();
     return switch (t.getKind()) {
