@@ -133,6 +133,8 @@ class ParityTest {
     "Activations, test.Activations, test.KilnActivations, 6, 4",
     "SoftmaxMaps, test.SoftmaxMaps, test.KilnSoftmaxMaps, 2:3:4, 3",
     "AwkwardNames, test.AwkwardNames, test.KilnAwkwardNames, 2:6:6, 4",
+    "AwkwardNames2, test.AwkwardNames2, test.KilnAwkwardNames2, 2:6:6, 3",
+    "AwkwardNames2, test.AwkwardNames2.named(), test.KilnNamed, 4, 2",
   })
   void compiledMatchesEager(String source, String eagerName, String compiledName, String sampleShape, int classes) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(source));

@@ -25,6 +25,7 @@ import dev.kiln.processor.ir.OutputsIr;
 import dev.kiln.runtime.Shapes;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -85,6 +86,8 @@ public final class Generator {
   private final Set<String> maskedByPooling;
   /** Of those, the ones computed with their 2x2 pooling in one forward pass, mapped to the pooling kernel's index. */
   private final Map<String, Integer> pooledInOnePass;
+  /** Each layer's name in generated code, by path ({@link #fieldNames}). */
+  private final Map<String, String> fieldNames;
 
   private Generator(CheckedModel model, OutputsIr outputs, int forwardReturns) {
     this.model = model;
@@ -97,6 +100,7 @@ public final class Generator {
     Planner.PoolFusion pooling = Planner.poolFusion(kernels, returned);
     this.maskedByPooling = pooling.maskedByPooling();
     this.pooledInOnePass = pooling.pooledInOnePass();
+    this.fieldNames = fieldNames(ir);
     assignStorage();
   }
 
@@ -257,32 +261,68 @@ public final class Generator {
 
   /**
    * The expression naming a layer in generated code: the user's field, or a field of our own
-   * ({@code layer1} for child "1", {@code features_0}, {@code layer_eager} for a child named like
-   * one of the class's own fields).
+   * ({@code layer1} for child "1", {@code features_0}, {@code layer_out} for a name the generated
+   * code declares itself); see {@link #fieldNames}.
    */
   private String layerField(LayerIr layer) {
-    if (ir.form() == ModelIr.Form.CLASS && !layer.path().contains(".")) {
-      return referable(layer) ? layer.path() : "layer_" + layer.path();
+    return fieldNames.get(layer.path());
+  }
+
+  /**
+   * Each layer's name in generated code, by path, the same for the forward and the outputs graph
+   * (both are built from the declaration). A top-level field of a {@code @Model} class keeps its
+   * name where generated code can use it ({@link #referable}); every other layer gets a field of the
+   * class's own, whose name clashes with none of the user's fields, no other layer's and nothing the
+   * generated methods declare (a {@code _} is appended until it is free).
+   */
+  private static Map<String, String> fieldNames(ModelIr ir) {
+    Set<String> taken = new HashSet<>(OWN_FIELDS);
+    if (ir.form() == ModelIr.Form.CLASS) {
+      ElementFilter.fieldsIn(ir.element().getEnclosedElements()).forEach(f -> taken.add(f.getSimpleName().toString()));
     }
-    String s = layer.path().replace('.', '_');
-    return !Character.isJavaIdentifierStart(s.charAt(0)) ? "layer" + s : OWN_FIELDS.contains(s) ? "layer_" + s : s;
+    Map<String, String> out = new LinkedHashMap<>();
+    for (LayerIr layer : ir.layers()) {
+      if (ir.form() == ModelIr.Form.CLASS && !layer.path().contains(".") && referable(ir, layer)) {
+        out.put(layer.path(), layer.path());
+      }
+    }
+    for (LayerIr layer : ir.layers()) {
+      if (out.containsKey(layer.path())) {
+        continue;
+      }
+      String s = layer.path().replace('.', '_');
+      String name = !Character.isJavaIdentifierStart(s.charAt(0)) ? "layer" + s
+          : ir.form() == ModelIr.Form.CLASS && !layer.path().contains(".") || generatedName(s) ? "layer_" + s : s;
+      while (taken.contains(name) || out.containsValue(name) || generatedName(name)) {
+        name += "_";
+      }
+      out.put(layer.path(), name);
+    }
+    return out;
+  }
+
+  /** Whether generated methods declare {@code name} themselves (parameters, locals, the Backward class's fields). */
+  private static boolean generatedName(String name) {
+    return GENERATED_NAMES.contains(name) || name.matches("v\\d+") || name.endsWith("Values");
   }
 
   /**
    * Whether generated code may name a top-level layer field of a {@code @Model} class as it is:
    * declared with the layer's own class (not {@code Module} or {@code Layer<?>}, whose type lacks
    * {@code weight()}), and named unlike anything the generated methods declare, including the
-   * locals they derive from layer names ({@code fcB}, {@code fcW}, {@code fcGW}).
+   * locals they derive from layer names ({@code fcB}, {@code fcW}, {@code fcGW}; a step's number
+   * is joined with {@code $}, which user names do not use).
    */
-  private boolean referable(LayerIr layer) {
+  private static boolean referable(ModelIr ir, LayerIr layer) {
     String name = layer.path();
-    if (GENERATED_NAMES.contains(name) || name.matches("v\\d+") || name.endsWith("Values")) {
+    if (generatedName(name) || name.contains("$")) {
       return false;
     }
     for (LayerIr other : ir.layers()) {
-      String o = other.path();
-      if (name.equals(o + "B") || name.equals(o + "W") || name.equals(o + "GW")) {
-        return false;
+      for (String o : List.of(other.path(), "layer_" + other.path())) {
+        if (name.equals(o + "B") || name.equals(o + "W") || name.equals(o + "GW")) {
+          return false;
+        }
       }
     }
     for (VariableElement field : ElementFilter.fieldsIn(ir.element().getEnclosedElements())) {
@@ -303,7 +343,7 @@ public final class Generator {
     String field = layerField(k.layer());
     long uses = kernels.stream()
         .filter(o -> (o.kind() == Kernel.Kind.LINEAR || o.kind() == Kernel.Kind.CONV) && o.layer() == k.layer()).count();
-    return uses > 1 ? field + "_" + step : field;
+    return uses > 1 ? field + "$" + step : field;
   }
 
   /** {@code new Linear.Spec(784, 512, true)}: the layer's spec record rebuilt from its components. */
