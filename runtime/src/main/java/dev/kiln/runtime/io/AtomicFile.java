@@ -63,12 +63,11 @@ final class AtomicFile {
    * work on the same target elsewhere is left alone. Best effort: failures are ignored.
    */
   private static void deleteStaleTemps(Path target, Path own) {
-    String prefix = "." + target.getFileName() + ".";
+    java.util.regex.Pattern ours = java.util.regex.Pattern.compile(
+        java.util.regex.Pattern.quote("." + target.getFileName() + ".") + "[0-9a-z]{1,13}\\.tmp");
     long before = System.currentTimeMillis() - STALE_MILLIS;
-    try (var siblings = Files.newDirectoryStream(target.getParent(), p -> {
-      String name = p.getFileName().toString();
-      return name.startsWith(prefix) && name.endsWith(".tmp") && !p.equals(own);
-    })) {
+    try (var siblings = Files.newDirectoryStream(target.getParent(),
+        p -> ours.matcher(p.getFileName().toString()).matches() && !p.equals(own))) {
       for (Path stale : siblings) {
         try {
           if (Files.getLastModifiedTime(stale).toMillis() < before) {

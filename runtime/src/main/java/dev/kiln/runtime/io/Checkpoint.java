@@ -119,12 +119,15 @@ public final class Checkpoint {
         scheduler.loadStateDict(schedulerState);
       }
       loadModel.accept(withPrefix(all, MODEL));
-    } catch (IllegalArgumentException e) {
+    } catch (RuntimeException e) { // also what a loadModel callback or a scheduler's function throws
       optimizer.loadStateDict(optimizerBefore); // its own state: fits
       if (scheduler != null) {
         scheduler.loadStateDict(schedulerBefore);
       }
-      throw new IllegalArgumentException(file + ": " + e.getMessage() + " (nothing was restored)", e);
+      if (e instanceof IllegalArgumentException) {
+        throw new IllegalArgumentException(file + ": " + e.getMessage() + " (nothing was restored)", e);
+      }
+      throw e;
     }
     Kiln.setRngState(rng);
     return epoch;

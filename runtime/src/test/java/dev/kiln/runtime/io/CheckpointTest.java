@@ -307,6 +307,12 @@ class CheckpointTest {
     assertStatesEqual(optBefore, freshOpt.stateDict());
     assertStatesEqual(schedBefore, freshSched.stateDict());
     assertEquals(0.1, freshOpt.paramGroups().get(0).lr());
+    // Whatever the model's loader throws, the same.
+    assertThrows(IllegalStateException.class, () -> Checkpoint.load(file, state -> {
+      throw new IllegalStateException("a loader of the user's own");
+    }, freshOpt, freshSched));
+    assertStatesEqual(optBefore, freshOpt.stateDict());
+    assertStatesEqual(schedBefore, freshSched.stateDict());
     // ... and the same objects resume once the model fits.
     assertEquals(2, Checkpoint.load(file, fresh::loadStateDict, freshOpt, freshSched));
     assertStatesEqual(opt.stateDict(), freshOpt.stateDict());

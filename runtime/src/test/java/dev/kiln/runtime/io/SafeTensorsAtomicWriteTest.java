@@ -129,13 +129,15 @@ class SafeTensorsAtomicWriteTest {
   /** A killed writer's temporary file (kill -9 leaves it) goes at the next save once it is stale; a fresh one stays. */
   @Test
   void aKilledWritersLeftoverIsDeletedByALaterWrite() throws IOException {
-    Path old = Files.writeString(dir.resolve(".model.safetensors.killed.tmp"), "partial");
+    Path old = Files.writeString(dir.resolve(".model.safetensors.1x2y3z.tmp"), "partial");
+    Path userFile = Files.writeString(dir.resolve(".model.safetensors.notes.old.tmp"), "a user's file of that shape");
+    Files.setLastModifiedTime(userFile, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() - 3_600_000));
     Files.setLastModifiedTime(old, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() - 3_600_000));
     Path fresh = Files.writeString(dir.resolve(".model.safetensors.busy.tmp"), "another writer at work");
-    Path other = Files.writeString(dir.resolve(".other.safetensors.killed.tmp"), "another target's");
+    Path other = Files.writeString(dir.resolve(".model.safetensors.safetensors.1x2y3z.tmp"), "another target's");
     Files.setLastModifiedTime(other, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() - 3_600_000));
     SafeTensors.write(file, tensors(2f));
-    assertEquals(Set.of(file, fresh, other), Set.copyOf(filesInDir()));
+    assertEquals(Set.of(file, fresh, other, userFile), Set.copyOf(filesInDir()));
   }
 
   @Test
