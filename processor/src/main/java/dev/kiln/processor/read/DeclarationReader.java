@@ -198,6 +198,7 @@ public final class DeclarationReader {
           inputName, layers, List.of(), null, source(unit, trees.getTree(type)), outputs, delegate);
     }
     Steps steps = new Steps("forward", inputName);
+    steps.modelType = type;
     steps.broken.addAll(broken);
     if (outputs != null) {
       steps.outputsMethod = outputsMethod;
@@ -277,6 +278,7 @@ public final class DeclarationReader {
     String returned = record == null ? "new Tensor[] {out, hidden}"
         : "new " + record.getSimpleName() + "(" + String.join(", ", components) + ")";
     Steps steps = new Steps(name, inputName);
+    steps.modelType = (TypeElement) m.getEnclosingElement();
     steps.broken.addAll(broken);
     MethodTree tree = trees.getTree(m);
     steps.readBody(tree.getBody(), unit, fields, className, returned);
@@ -560,6 +562,8 @@ public final class DeclarationReader {
     private final Set<String> unknown = new HashSet<>();
     /** The method being read ({@code forward}, or the outputs method), for messages. */
     private final String methodName;
+    /** The @Model class whose methods are read (null for a factory method): its own fields are layers, a base class's are not. */
+    TypeElement modelType;
     /** The model's outputs method, which forward may call only as its whole body; null if none. */
     ExecutableElement outputsMethod;
     /** How forward calls it, for the message: {@code forwardWithHidden(x).output()}. */
@@ -669,9 +673,9 @@ public final class DeclarationReader {
           return null;
         }
         Element receiver = node == null ? trees.getElement(TreePath.getPath(unit, ms.getExpression())) : null;
-        if (receiver instanceof VariableElement v && v.getKind() == ElementKind.FIELD
-            && !v.getEnclosingElement().getSimpleName().contentEquals(className.contains(".")
-                ? className.substring(className.lastIndexOf('.') + 1) : className)) {
+        if (modelType != null && receiver instanceof VariableElement v && v.getKind() == ElementKind.FIELD
+            && !v.getModifiers().contains(Modifier.STATIC) && v.getEnclosingElement() instanceof TypeElement owner
+            && !owner.equals(modelType) && types.isSubtype(types.erasure(modelType.asType()), types.erasure(owner.asType()))) {
           diagnostics.error(unit, ms.getExpression(), Message.INHERITED_LAYER, ms.getExpression(),
               v.getEnclosingElement().getSimpleName(), className);
           return null;
