@@ -74,6 +74,8 @@ public abstract class Module {
    * generated for: throws unless the layer at {@code path} has the hyper-parameters the annotation
    * processor read from its declaration. The processor reads field initializers only, so a layer
    * changed afterwards (in a constructor, say) would make the compiled code compute something else.
+   * The check runs when the compiled model is built; a layer reconfigured on a built model (its
+   * builder methods called again) is not caught.
    *
    * @throws IllegalStateException naming the layer, what it is and what was compiled
    */

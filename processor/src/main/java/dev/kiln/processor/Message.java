@@ -39,7 +39,8 @@ public enum Message {
   MERGES_BATCH("%s merges the batch dimension with others (%s -> %s): a compiled model keeps dimension 0 as the batch; flatten from dimension 1 (Flatten(), flatten(x))"),
   NOT_A_CHAIN("%s: the compiler supports one chain of layers from the input to the result; %s"),
   UNSUPPORTED_SEQUENTIAL("%s: the compiler reads layers from their initializers: write new Linear(...) (with builder calls such as"
-      + " .padding(1)), Sequential.of(...) or Sequential.builder().add(...).build() there, not a call to another method"),
+      + " .padding(1)), Sequential.of(...) or Sequential.builder().add(...).build() there, not another field, a variable or"
+      + " a call to another method"),
   INTERNAL_ERROR("Kiln's processor failed on this model (please report it): %s");
 
   private final String format;

@@ -32,11 +32,14 @@ final class SaveLoadCommand {
     Device device = args.device();
     try {
       Path path = given != null ? given : Files.createTempFile("kiln-model-", ".safetensors");
-      float difference = roundTrip(path, epochs, seed, device);
-      System.out.printf(Locale.ROOT, "largest difference between the outputs: %s -> %s%n",
-          difference, difference == 0 ? "identical" : "DIFFERENT");
-      if (given == null) {
-        Files.delete(path);
+      try {
+        float difference = roundTrip(path, epochs, seed, device);
+        System.out.printf(Locale.ROOT, "largest difference between the outputs: %s -> %s%n",
+            difference, difference == 0 ? "identical" : "DIFFERENT");
+      } finally {
+        if (given == null) {
+          Files.deleteIfExists(path);
+        }
       }
     } catch (IOException e) {
       throw new UncheckedIOException(e);

@@ -301,10 +301,19 @@ public final class Generator {
     return out;
   }
 
-  /** Whether generated methods declare {@code name} themselves (parameters, locals, the Backward class's fields). */
+  /**
+   * Whether generated methods declare {@code name} themselves (parameters, locals, the Backward
+   * class's fields), or name a type by it ({@code Compiled.onCuda(...)}: a field of that name would
+   * obscure the type there).
+   */
   private static boolean generatedName(String name) {
-    return GENERATED_NAMES.contains(name) || name.matches("v\\d+") || name.endsWith("Values");
+    return GENERATED_NAMES.contains(name) || TYPE_NAMES.contains(name) || name.matches("v\\d+") || name.endsWith("Values");
   }
+
+  /** Simple names of the types generated code uses in expressions. */
+  private static final Set<String> TYPE_NAMES = Set.of("Compiled", "CudaCompiled", "Blas", "CpuKernels", "ConvKernels",
+      "ActivationKernels", "NormKernels", "MathKernels", "Kiln", "Tensor", "Device", "Shapes", "F", "Arrays", "System",
+      "Math", "Plan", "Backward", "CudaCode", "OutputGradients", "Conv2dShape", "Pool2dShape");
 
   /**
    * Whether generated code may name a top-level layer field of a {@code @Model} class as it is:

@@ -65,11 +65,11 @@ public final class LambdaLR extends LRScheduler {
     return List.copyOf(lambdas);
   }
 
-  /** {@code lambda(epoch)}, which must be a finite number >= 0. */
+  /** {@code lambda(epoch)}, which must be a finite number >= 0 (an {@link IllegalStateException} otherwise, as a step's bad rate). */
   static double factor(String scheduler, IntToDoubleFunction lambda, int group, int epoch) {
     double f = lambda.applyAsDouble(epoch);
     if (!(f >= 0) || Double.isInfinite(f)) {
-      throw new IllegalArgumentException(scheduler + ": the function of param group " + group + " gave " + f
+      throw new IllegalStateException(scheduler + ": the function of param group " + group + " gave " + f
           + " at epoch " + epoch + "; a learning-rate factor must be finite and >= 0");
     }
     return f;
