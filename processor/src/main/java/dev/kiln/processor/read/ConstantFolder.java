@@ -95,24 +95,20 @@ final class ConstantFolder {
       boolean ints = x instanceof Integer && y instanceof Integer;
       return ints ? (Object) (int) v : (Object) v;
     }
-    if (!(x instanceof Double) && !(y instanceof Double) && (x instanceof Float || y instanceof Float)) {
-      float l = x.floatValue(), r = y.floatValue(); // Java's promotion: float arithmetic, as javac folds it
-      return switch (t.getKind()) {
-        case PLUS -> l + r;
-        case MINUS -> l - r;
-        case MULTIPLY -> l * r;
-        case DIVIDE -> l / r;
-        default -> l % r;
-      };
-    }
-    double l = x.doubleValue(), r = y.doubleValue();
-    return switch (t.getKind()) {
+    // Java's promotion: float arithmetic when neither operand is a double, as javac folds it. Float
+    // operands' sum, difference, product, quotient and remainder computed in double and rounded once
+    // to float equal the float operation's result (double carries more than twice float's precision).
+    boolean floats = !(x instanceof Double) && !(y instanceof Double) && (x instanceof Float || y instanceof Float);
+    double l = floats ? x.floatValue() : x.doubleValue();
+    double r = floats ? y.floatValue() : y.doubleValue();
+    double v = switch (t.getKind()) {
       case PLUS -> l + r;
       case MINUS -> l - r;
       case MULTIPLY -> l * r;
       case DIVIDE -> l / r;
       default -> l % r;
     };
+    return floats ? (Object) (float) v : (Object) v;
   }
 
   /** {@code 1 << 5}: as Java shifts, typed by the left operand (int shifts use 5 bits of the distance, long 6). */
