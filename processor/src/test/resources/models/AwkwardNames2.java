@@ -22,13 +22,15 @@ public class AwkwardNames2 extends Module {
   final Linear layer_out = new Linear(50, 8, false);
   final Linear fc = new Linear(8, 8);
   final Linear fc_2 = new Linear(8, 3);
+  final Linear Compiled = new Linear(3, 3); // named like types the generated code uses
+  final Linear Tensor = new Linear(3, 3);
 
   @Override
   public Tensor forward(Tensor x) {
     Tensor h = flatten(relu(out.apply(x)));
     h = relu(layer_out.apply(h));
     h = relu(fc.apply(relu(fc.apply(h))));
-    return fc_2.apply(h);
+    return this.Tensor.apply(relu(Compiled.apply(fc_2.apply(h))));
   }
 
   @Model(input = {4})

@@ -85,8 +85,8 @@ public abstract class Module {
     if (!compiled.equals(actual)) {
       throw new IllegalStateException(getClass().getSimpleName() + ": layer '" + path + "' is " + layer
           + ", but the compiled code was generated for " + compiled + ", as its declaration initialises it; the"
-          + " annotation processor reads layers from their initializers only, so configure them there"
-          + " (new Conv2d(1, 4, 3).padding(1), say), not in a constructor");
+          + " annotation processor reads layers from their initializers only, so configure it there (new "
+          + layer.getClass().getSimpleName() + "(...) with its builder calls), not in a constructor");
     }
   }
 

@@ -104,7 +104,7 @@ class ParityTest {
     assertEquals("KilnConfiguredInConstructor: layer 'conv' is Conv2d(1, 4, kernel_size=(3, 3), stride=(1, 1), "
         + "padding=(1, 1)), but the compiled code was generated for Conv2d(1, 4, kernel_size=(3, 3), stride=(1, 1)), as "
         + "its declaration initialises it; the annotation processor reads layers from their initializers only, so "
-        + "configure them there (new Conv2d(1, 4, 3).padding(1), say), not in a constructor", rootCause(e).getMessage());
+        + "configure it there (new Conv2d(...) with its builder calls), not in a constructor", rootCause(e).getMessage());
   }
 
   /** Arguments computed in float (0.1f + 0.2f) are folded in float, as javac folds them: the compiled class builds. */

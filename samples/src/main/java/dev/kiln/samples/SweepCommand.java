@@ -143,6 +143,10 @@ final class SweepCommand {
     if (values != null && java.util.Arrays.stream(values.split(",", -1)).anyMatch(String::isBlank)) {
       throw new Args.UsageException("sweep: --values takes comma-separated values, none of them empty, got '" + values + "'");
     }
+    Setting base = new Setting(optimizer, lr, momentum, batch);
+    for (Vary v : sweeps) { // every value checked before the data are loaded or anything is trained
+      settings(v, List.of((values == null ? v.defaults : values).split(",")), base);
+    }
     args.rejectUnknown("out", "device");
     Path out = args.outputDirectory("out", "runs/sweep-" + model);
     Device device = args.device();
@@ -156,7 +160,6 @@ final class SweepCommand {
       trainSet = Subset.first(trainSet, trainSize);
     }
     var test = new DataLoader<>(FashionMnist.test(), 1000, false);
-    Setting base = new Setting(optimizer, lr, momentum, batch);
     Supplier<Module> models = () -> (model.equals("cnn") ? (eager ? new FashionCnn() : new KilnFashionCnn())
         : eager ? Models.mlp() : new KilnMlp()).to(device);
     System.out.printf(Locale.ROOT, "sweep: %s (%s) on %d FashionMNIST training images, %d epochs a run, seed %d, device %s;"
@@ -182,8 +185,12 @@ final class SweepCommand {
    *
    * @throws Args.UsageException naming a value that is not one (before anything is trained)
    */
-  static List<Run> sweep(Vary vary, List<String> values, Setting base, Supplier<Module> models,
-      Dataset<Example> trainSet, DataLoader<Example> test, int epochs, long seed) {
+  /**
+   * The settings the values give, each the base with one thing varied.
+   *
+   * @throws Args.UsageException naming a value that is not one, or one given twice
+   */
+  static List<Setting> settings(Vary vary, List<String> values, Setting base) {
     List<Setting> settings = new ArrayList<>();
     List<String> labels = new ArrayList<>();
     for (String value : values) {
@@ -194,6 +201,13 @@ final class SweepCommand {
       settings.add(vary.apply(base, label));
       labels.add(label);
     }
+    return settings;
+  }
+
+  static List<Run> sweep(Vary vary, List<String> values, Setting base, Supplier<Module> models,
+      Dataset<Example> trainSet, DataLoader<Example> test, int epochs, long seed) {
+    List<Setting> settings = settings(vary, values, base);
+    List<String> labels = values.stream().map(String::strip).toList();
     List<Run> runs = new ArrayList<>();
     for (int i = 0; i < settings.size(); i++) {
       System.out.printf(Locale.ROOT, "%n%s = %s (%s)%n", vary.title, labels.get(i), settings.get(i).describe());

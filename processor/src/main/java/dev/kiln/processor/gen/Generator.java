@@ -164,6 +164,11 @@ public final class Generator {
     ClassName declared = ClassName.get(ir.packageName(), ir.declaringType().split("\\.")[0],
         Arrays.copyOfRange(ir.declaringType().split("\\."), 1, ir.declaringType().split("\\.").length));
     type.superclass(ir.form() == ModelIr.Form.CLASS ? declared : MODULE);
+    if (ir.form() == ModelIr.Form.CLASS) {
+      // A field of the model named like a type the generated code uses (Compiled, Tensor) would
+      // obscure it in expressions (Compiled.onCuda(...)): such types are written fully qualified.
+      type.alwaysQualify(inheritedFieldNames((TypeElement) ir.element()).toArray(new String[0]));
+    }
 
     List<LayerIr> layers = new ArrayList<>(parameterLayers());
     if (several != null) {
@@ -308,6 +313,16 @@ public final class Generator {
    */
   private static boolean generatedName(String name) {
     return GENERATED_NAMES.contains(name) || TYPE_NAMES.contains(name) || name.matches("v\\d+") || name.endsWith("Values");
+  }
+
+  /** The names of the fields of {@code type} and its superclasses, which the generated subclass inherits. */
+  private static Set<String> inheritedFieldNames(TypeElement type) {
+    Set<String> names = new HashSet<>();
+    for (TypeElement t = type; t != null; ) {
+      ElementFilter.fieldsIn(t.getEnclosedElements()).forEach(f -> names.add(f.getSimpleName().toString()));
+      t = t.getSuperclass() instanceof DeclaredType d ? (TypeElement) d.asElement() : null;
+    }
+    return names;
   }
 
   /** Simple names of the types generated code uses in expressions. */
