@@ -220,8 +220,8 @@ class ProcessorTest {
         "  }",
         "}");
     Compilation c = compile(f);
-    assertThat(c).hadErrorContaining("2: Linear(in_features=128, out_features=10, bias=True) expects [N, 128], receives [N, 256]")
-        .inFile(f).onLineContaining("new Linear(128, 10)");
+    assertThat(c).hadErrorContaining("2: Linear(in_features=128, out_features=10, bias=True) expects [N, 128], receives [N, 256], "
+        + "from 1 ReLU()").inFile(f).onLineContaining("new Linear(128, 10)");
   }
 
   @Test

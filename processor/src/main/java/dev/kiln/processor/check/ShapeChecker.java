@@ -68,7 +68,10 @@ public final class ShapeChecker {
         return Optional.empty();
       }
       int[] in = shapes.get(step.input());
-      producers.putIfAbsent(step.output(), step.text());
+      // a layer of a Sequential (a factory's, or a field's) is named by its path, not by the call that applies them all
+      boolean inSequential = step.layer() != null && !step.text().startsWith(step.layer().path() + ".")
+          && !step.text().startsWith("this." + step.layer().path() + ".");
+      producers.putIfAbsent(step.output(), inSequential ? step.layer().path() + " " + step.spec() : step.text());
       previous = step.output();
       if (in == null) {
         continue; // fed by a step whose error is already reported: its shape is unknown
