@@ -383,6 +383,22 @@ class ProcessorTest {
         .onLineContaining("new Linear(4, 2) { }");
   }
 
+  /** A bad input shape is one error, on the annotated element, without shape errors following from it. */
+  @Test
+  void aBadInputShapeIsOneError() {
+    JavaFileObject f = classModel("NoInput",
+        "@Model(input = {0, 28})",
+        "public class NoInput extends Module {",
+        "  final Linear fc = new Linear(28, 2);",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    return fc.apply(x);",
+        "  }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining("@Model(input = [0, 28]) must list one sample's dimensions, each at least 1");
+    assertEquals(1, c.errors().size(), c.errors().toString());
+  }
+
   @Test
   void allErrorsOfAModelInOneBuild() {
     JavaFileObject f = classModel("Many",

@@ -128,6 +128,9 @@ public final class DeclarationReader {
     }
     Steps steps = new Steps("forward", "x");
     steps.applySequential(seq, "x", name + "()", null); // each step points at its layer's own line
+    if (input == null) {
+      return null;
+    }
     return new ModelIr(ModelIr.Form.METHOD, method, packageOf(owner), nestedName(owner), name,
         prefixed(owner, generated), input, "x", layers, steps.list, steps.last, source(unit, tree), null, -1);
   }
@@ -137,6 +140,7 @@ public final class DeclarationReader {
     String generated = prefixed(type, "Kiln" + name);
     boolean ok = checkClassShape(type, generated);
     int[] input = inputShape(type);
+    ok &= input != null;
     CompilationUnitTree unit = trees.getPath(type).getCompilationUnit();
 
     Map<String, LayerNode> fields = new LinkedHashMap<>();
@@ -353,10 +357,12 @@ public final class DeclarationReader {
     return diagnostics.count() == before;
   }
 
+  /** The declared sample shape; null after reporting one that is empty or not positive (no shape errors follow from it). */
   private int[] inputShape(Element element) {
     int[] input = element.getAnnotation(Model.class).input();
     if (input.length == 0 || Arrays.stream(input).anyMatch(d -> d < 1)) {
       diagnostics.error(element, Message.BAD_INPUT_SHAPE, Arrays.toString(input));
+      return null;
     }
     return input;
   }
