@@ -21,8 +21,15 @@ public abstract class Node {
     return true;
   }
 
+  /** Each input's storage version when the node was recorded (after its forward ran). */
+  final int[] versions;
+
   protected Node(Tensor... inputs) {
     this.inputs = inputs;
+    this.versions = new int[inputs.length];
+    for (int i = 0; i < inputs.length; i++) {
+      versions[i] = inputs[i] == null ? 0 : inputs[i].version();
+    }
   }
 
   /** A short name for error messages and {@code toString}, e.g. {@code "linear"}. */

@@ -141,8 +141,15 @@ final class Storage {
     return heap;
   }
 
+  /**
+   * Counts the hands-out for writing (PyTorch's version counter): a node that saved this storage
+   * for its backward sees the count move when the values may have been changed since.
+   */
+  int version;
+
   /** The heap array, current, for reading and writing: the native copy becomes stale. */
   float[] heapForWrite() {
+    version++;
     float[] h = heapForRead();
     nativeCurrent = false;
     cudaCurrent = false;
@@ -167,6 +174,7 @@ final class Storage {
 
   /** The native copy, current, for reading and writing: the heap array becomes stale. */
   FloatPointer nativeForWrite() {
+    version++;
     FloatPointer p = nativeForRead();
     heapCurrent = false;
     cudaCurrent = false;
@@ -192,6 +200,7 @@ final class Storage {
 
   /** The device address, current, for reading and writing: the host copies become stale. */
   long cudaForWrite() {
+    version++;
     long a = cudaForRead();
     heapCurrent = false;
     nativeCurrent = false;

@@ -354,6 +354,11 @@ public final class Tensor {
     return flat;
   }
 
+  /** How many times the storage was handed out for writing ({@link Storage#version}). */
+  int version() {
+    return storage.version;
+  }
+
   /** A copy of the values in row-major order. */
   public float[] toFloatArray() {
     return Arrays.copyOfRange(storage.heapForRead(), offset, offset + numel);
@@ -681,6 +686,16 @@ public final class Tensor {
     }
     List<Tensor> order = topologicalOrder(this);
     for (Tensor t : order) { // before any gradient is accumulated: a refused call changes nothing
+      Node fn = t.gradFn;
+      for (int k = 0; fn.savesTensors() && k < fn.inputs.length; k++) {
+        Tensor in = fn.inputs[k];
+        if (in != null && in.version() != fn.versions[k]) {
+          throw new IllegalStateException("backward(): input " + k + " of " + fn.name() + " (" + Shapes.toString(in.shape)
+              + ") was modified after the forward pass (written in place, by an optimizer step say), and its"
+              + " gradient needs the values it had; PyTorch refuses this too (\"modified by an inplace operation\")."
+              + " Run the forward pass again after changing it");
+        }
+      }
       if (t.gradFn.released && t.gradFn.savesTensors()) {
         throw new IllegalStateException("backward(): trying to go through the graph a second time: "
             + t.gradFn.name() + " was already gone through by an earlier backward(), which released what it saved"

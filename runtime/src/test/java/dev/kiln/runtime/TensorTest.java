@@ -3,6 +3,7 @@ package dev.kiln.runtime;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -160,6 +161,33 @@ class TensorTest {
     wt.sum().backward();
     wt.mul(2f).sum().backward();
     assertArrayEquals(new float[] {3, 3, 3, 3, 3, 3}, w.grad().toFloatArray());
+  }
+
+  /**
+   * As PyTorch's version counters: a tensor an operation saved for its backward, written in place
+   * between the forward and the backward (an optimizer step on a weight, say), makes the backward
+   * refuse rather than compute with the new values; reading it changes nothing.
+   */
+  @Test
+  void aSavedTensorWrittenBeforeTheBackwardIsRefused() {
+    Tensor w = Tensor.of(new float[] {1, 2}).requiresGrad(true);
+    Tensor x = Tensor.of(new float[] {3, 4});
+    Tensor loss = w.mul(x).sum();
+    w.toFloatArray();
+    w.readBuffer();
+    w.get(1);
+    x.buffer()[0] = 5; // x is saved by the product: its gradient for w is x
+    var e = assertThrows(IllegalStateException.class, loss::backward);
+    assertTrue(e.getMessage().startsWith("backward(): input 1 of mul ([2]) was modified after the forward pass"), e.getMessage());
+    assertNull(w.grad());
+
+    // The usual loop: forward, backward, then the step writes the weights; the next forward is new.
+    Tensor y = w.mul(x).sum();
+    y.backward();
+    w.buffer()[0] -= 0.1f;
+    w.setGrad(null);
+    w.mul(x).sum().backward();
+    assertArrayEquals(new float[] {5, 4}, w.grad().toFloatArray());
   }
 
   @Test
