@@ -136,8 +136,22 @@ public final class Tensor {
     return new Tensor(data, 0, shape.clone(), DType.FLOAT32, null);
   }
 
-  /** Like {@link #wrap} with an explicit type, e.g. labels gathered by a data loader. */
+  /**
+   * Like {@link #wrap} with an explicit type, e.g. labels gathered by a data loader.
+   *
+   * @throws IllegalArgumentException for {@link DType#INT32} data holding a value that is not a
+   *     whole number of at most 2^24 in magnitude (int32 values are stored as exact floats)
+   */
   public static Tensor wrap(float[] data, DType dtype, int... shape) {
+    if (dtype == DType.INT32) {
+      for (int i = 0; i < data.length; i++) {
+        float v = data[i];
+        if (v != Math.rint(v) || Math.abs(v) > (1 << 24)) {
+          throw new IllegalArgumentException("Tensor.wrap: int32 data must hold whole numbers of at most 2^24 in magnitude,"
+              + " got " + v + " at index " + i);
+        }
+      }
+    }
     return new Tensor(data, 0, shape.clone(), dtype, null);
   }
 

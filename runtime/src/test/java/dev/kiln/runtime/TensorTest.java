@@ -191,6 +191,15 @@ class TensorTest {
   }
 
   @Test
+  void int32DataMustHoldWholeNumbers() {
+    assertArrayEquals(new int[] {3, -2}, Tensor.wrap(new float[] {3, -2}, DType.INT32, 2).toIntArray());
+    var e = assertThrows(IllegalArgumentException.class, () -> Tensor.wrap(new float[] {1, 0.5f}, DType.INT32, 2));
+    assertEquals("Tensor.wrap: int32 data must hold whole numbers of at most 2^24 in magnitude, got 0.5 at index 1",
+        e.getMessage());
+    assertThrows(IllegalArgumentException.class, () -> Tensor.wrap(new float[] {Float.NaN}, DType.INT32, 1));
+  }
+
+  @Test
   void deviceIsCpuAndCudaSaysWhy() {
     assertTrue(Device.best().isCpu());
     var e = assertThrows(IllegalStateException.class, Device::cuda);
