@@ -83,7 +83,11 @@ final class FashionMnistCommand {
       throw new UncheckedIOException("fashion-mnist: " + e.getMessage(), e);
     } finally {
       if (hint != null) {
-        Runtime.getRuntime().removeShutdownHook(hint);
+        try {
+          Runtime.getRuntime().removeShutdownHook(hint);
+        } catch (IllegalStateException shuttingDown) {
+          // Ctrl-C arrived: the hint is being printed
+        }
       }
     }
     try {
