@@ -229,6 +229,10 @@ public final class ReduceLROnPlateau implements Scheduler {
     try {
       int epoch = counter(state, LAST_EPOCH);
       double savedBest = StateEncoding.toDouble(state, BEST);
+      if (savedBest == (mode == Mode.MIN ? Double.NEGATIVE_INFINITY : Double.POSITIVE_INFINITY) || Double.isNaN(savedBest)) {
+        throw new IllegalArgumentException(BEST + " is " + savedBest + ", which no " + mode + "-mode scheduler keeps; "
+            + "was the state saved by one in the other mode?");
+      }
       int bad = counter(state, NUM_BAD_EPOCHS);
       int cooling = counter(state, COOLDOWN_COUNTER);
       List<String> known = new ArrayList<>(List.of(LAST_EPOCH, BEST, NUM_BAD_EPOCHS, COOLDOWN_COUNTER));

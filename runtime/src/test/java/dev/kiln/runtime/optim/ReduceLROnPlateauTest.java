@@ -121,6 +121,9 @@ class ReduceLROnPlateauTest {
     state.remove("best");
     rejects("ReduceLROnPlateau: missing best", () -> sched.loadStateDict(state));
 
+    var maxState = new ReduceLROnPlateau(twoGroups()).mode(Mode.MAX).stateDict(); // best = -inf before any step
+    rejects("ReduceLROnPlateau: best is -Infinity, which no MIN-mode scheduler keeps", () -> sched.loadStateDict(maxState));
+
     SGD opt = twoGroups();
     rejects("ReduceLROnPlateau: factor must be in [0, 1), got 1.0", () -> new ReduceLROnPlateau(opt).factor(1.0));
     rejects("ReduceLROnPlateau: patience must be >= 0, got -1", () -> new ReduceLROnPlateau(opt).patience(-1));
