@@ -85,10 +85,7 @@ final class TensorFormat {
       throw new IllegalArgumentException(
           "shape and strides differ in rank: " + shape.length + " and " + strides.length);
     }
-    long numel = 1;
-    for (int n : shape) {
-      numel *= n;
-    }
+    int numel = Shapes.numel(shape);
     if (numel == 0) {
       return "[]";
     }

@@ -345,21 +345,11 @@ class TensorFormatTest {
   }
 
   private static String floats(float[] data, int... shape) {
-    return TensorFormat.values(data, 0, shape, contiguous(shape), false);
+    return TensorFormat.values(data, 0, shape, Shapes.contiguousStrides(shape), false);
   }
 
   private static String ints(float[] data, int... shape) {
-    return TensorFormat.values(data, 0, shape, contiguous(shape), true);
-  }
-
-  private static int[] contiguous(int[] shape) {
-    int[] strides = new int[shape.length];
-    int stride = 1;
-    for (int d = shape.length - 1; d >= 0; d--) {
-      strides[d] = stride;
-      stride *= shape[d];
-    }
-    return strides;
+    return TensorFormat.values(data, 0, shape, Shapes.contiguousStrides(shape), true);
   }
 
   /** {@code i * step + start} for i in [0, n): like the script's {@code torch.arange(n) * step + start}, exact here. */

@@ -308,11 +308,11 @@ public final class Generator {
 
   /**
    * Whether generated methods declare {@code name} themselves (parameters, locals, the Backward
-   * class's fields), or name a type by it ({@code Compiled.onCuda(...)}: a field of that name would
-   * obscure the type there).
+   * class's fields). A field named like a type is another matter, which an alias would not cure
+   * (the subclass inherits the field): {@link #file} has such types written fully qualified.
    */
   private static boolean generatedName(String name) {
-    return GENERATED_NAMES.contains(name) || TYPE_NAMES.contains(name) || name.matches("v\\d+") || name.endsWith("Values");
+    return GENERATED_NAMES.contains(name) || name.matches("v\\d+") || name.endsWith("Values");
   }
 
   /** The names of the fields of {@code type} and its superclasses, which the generated subclass inherits. */
@@ -324,11 +324,6 @@ public final class Generator {
     }
     return names;
   }
-
-  /** Simple names of the types generated code uses in expressions. */
-  private static final Set<String> TYPE_NAMES = Set.of("Compiled", "CudaCompiled", "Blas", "CpuKernels", "ConvKernels",
-      "ActivationKernels", "NormKernels", "MathKernels", "Kiln", "Tensor", "Device", "Shapes", "F", "Arrays", "System",
-      "Math", "Plan", "Backward", "CudaCode", "OutputGradients", "Conv2dShape", "Pool2dShape");
 
   /**
    * Whether generated code may name a top-level layer field of a {@code @Model} class as it is:
