@@ -72,8 +72,9 @@ public abstract class Module {
   /**
    * Called by a compiled ({@code Kiln<Name>}) model's constructor for each layer its code was
    * generated for: throws unless the layer at {@code path} has the hyper-parameters the annotation
-   * processor read from its declaration. The processor reads field initializers only, so a layer
-   * changed afterwards (in a constructor, say) would make the compiled code compute something else.
+   * processor read from its declaration. The processor reads field initializers and the assignments
+   * of the constructor without parameters, so a layer changed afterwards (a builder call on it in the
+   * constructor, say) would make the compiled code compute something else.
    * The check runs when the compiled model is built; a layer reconfigured on a built model (its
    * builder methods called again) is not caught.
    *
@@ -85,8 +86,9 @@ public abstract class Module {
     if (!compiled.equals(actual)) {
       throw new IllegalStateException(getClass().getSimpleName() + ": layer '" + path + "' is " + layer
           + ", but the compiled code was generated for " + compiled + ", as its declaration initialises it; the"
-          + " annotation processor reads layers from their initializers only, so configure it there (new "
-          + layer.getClass().getSimpleName() + "(...) with its builder calls), not in a constructor");
+          + " annotation processor reads each layer from its initializer or its one assignment in the constructor"
+          + " without parameters, so configure it there (new " + layer.getClass().getSimpleName()
+          + "(...) with its builder calls), not by calls on the layer afterwards");
     }
   }
 

@@ -5,7 +5,9 @@ import com.sun.source.tree.Tree;
 import com.sun.source.util.Trees;
 import dev.kiln.processor.ir.Source;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import javax.annotation.processing.Messager;
 import javax.lang.model.element.Element;
 import javax.tools.Diagnostic.Kind;
@@ -18,6 +20,7 @@ public final class Diagnostics {
   private final Trees trees;
   private final Messager messager;
   private final List<String> reported = new ArrayList<>();
+  private final Set<List<Object>> printed = new HashSet<>();
 
   public Diagnostics(Trees trees, Messager messager) {
     this.trees = trees;
@@ -32,7 +35,9 @@ public final class Diagnostics {
   public void error(CompilationUnitTree unit, Tree tree, Message message, Object... args) {
     String text = message.format(args);
     reported.add(text);
-    trees.printMessage(Kind.ERROR, text, tree, unit);
+    if (printed.add(List.of(unit, tree, text))) { // a Sequential applied twice fails twice on its layer's line
+      trees.printMessage(Kind.ERROR, text, tree, unit);
+    }
   }
 
   /** An error on an element (a class, method or field). */

@@ -6,6 +6,8 @@ package dev.kiln.processor;
  */
 public enum Message {
   NOT_A_MODULE("@Model class %s must extend dev.kiln.dsl.Module"),
+  AMBIGUOUS_MODULE("@Model class %s: 'extends Module' is ambiguous between dev.kiln.dsl.Module and java.lang.Module when"
+      + " dev.kiln.dsl.* is imported; add import dev.kiln.dsl.Module;"),
   FINAL_CLASS("@Model class %s must not be final: Kiln generates %s as its subclass"),
   FINAL_FORWARD("forward of @Model class %s must not be final: the generated %s overrides it with the compiled code"),
   PRIVATE_CLASS("@Model class %s must not be private: the generated %s extends it"),
@@ -15,7 +17,10 @@ public enum Message {
   BAD_INPUT_SHAPE("@Model(input = %s) must list one sample's dimensions, each at least 1"),
   NO_FORWARD("@Model class %s must implement Tensor forward(Tensor x)"),
   PRIVATE_LAYER("layer field %s must not be private: the generated subclass reads it"),
-  NO_INITIALIZER("layer field %s has no initializer: declare it as 'final %s %s = new %s(...)'"),
+  NO_INITIALIZER("layer field %s is given no layer the compiler can read: declare it as 'final %s %s = new %s(...);' or"
+      + " assign it once in the constructor without parameters ('%s = new %s(...);')"),
+  CONSTRUCTOR_ASSIGNMENT("layer field %s is assigned %s in the constructor: assign it once, as a statement of its own in"
+      + " the constructor without parameters, or where it is declared"),
   NON_FINAL_LAYER("layer field %s must be final so that the compiled plan stays valid"),
   UNKNOWN_LAYER("%s: layer type %s is not supported by the Kiln compiler; supported: %s"),
   NON_CONSTANT_ARGUMENT("%s: argument '%s' of %s is not a compile-time constant; use literals, arithmetic and static final constants"),

@@ -103,8 +103,9 @@ class ParityTest {
     org.junit.jupiter.api.Assertions.assertTrue(rootCause(e) instanceof IllegalStateException, rootCause(e).toString());
     assertEquals("KilnConfiguredInConstructor: layer 'conv' is Conv2d(1, 4, kernel_size=(3, 3), stride=(1, 1), "
         + "padding=(1, 1)), but the compiled code was generated for Conv2d(1, 4, kernel_size=(3, 3), stride=(1, 1)), as "
-        + "its declaration initialises it; the annotation processor reads layers from their initializers only, so "
-        + "configure it there (new Conv2d(...) with its builder calls), not in a constructor", rootCause(e).getMessage());
+        + "its declaration initialises it; the annotation processor reads each layer from its initializer or its one "
+        + "assignment in the constructor without parameters, so configure it there (new Conv2d(...) with its builder "
+        + "calls), not by calls on the layer afterwards", rootCause(e).getMessage());
   }
 
   /** Arguments computed in float (0.1f + 0.2f) are folded in float, as javac folds them: the compiled class builds. */
@@ -133,6 +134,7 @@ class ParityTest {
     "Activations, test.Activations, test.KilnActivations, 6, 4",
     "SoftmaxMaps, test.SoftmaxMaps, test.KilnSoftmaxMaps, 2:3:4, 3",
     "AwkwardNames, test.AwkwardNames, test.KilnAwkwardNames, 2:6:6, 4",
+    "AssignedInConstructor, test.AssignedInConstructor, test.KilnAssignedInConstructor, 1:8:8, 3",
     "AwkwardNames2, test.AwkwardNames2, test.KilnAwkwardNames2, 2:6:6, 3",
     "AwkwardNames2, test.AwkwardNames2.named(), test.KilnNamed, 4, 2",
   })

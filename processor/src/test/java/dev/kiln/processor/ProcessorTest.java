@@ -238,8 +238,34 @@ class ProcessorTest {
         .inFile(f).onLineContaining("new Linear(4, hidden)");
   }
 
+  /**
+   * A Sequential field's layer that does not fit the layer before it is reported on its own line in
+   * the field's initializer, where the fix goes; its first layer, fed from forward, on the call.
+   */
   @Test
-  void layerWithoutInitializerIsReportedOnTheField() {
+  void sequentialFieldLayerMismatchIsReportedOnTheLayer() {
+    JavaFileObject f = classModel("SeqField",
+        "@Model(input = {1, 6, 6})",
+        "public class SeqField extends Module {",
+        "  final Sequential features = Sequential.of(",
+        "      new Conv2d(1, 2, 3),",
+        "      new Flatten(),",
+        "      new Linear(2 * 6 * 6, 4));",
+        "  final Sequential head = Sequential.of(new Linear(5, 3));",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    Tensor h = features.apply(x);",
+        "    return head.apply(h);",
+        "  }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining("features.2: Linear(in_features=72, out_features=4, bias=True) expects [N, 72], "
+        + "receives [N, 32], from features.1 Flatten(start_dim=1, end_dim=-1), in features.apply(x) at SeqField.java:")
+        .inFile(f).onLineContaining("new Linear(2 * 6 * 6, 4));");
+    assertThat(c).hadErrorCount(1); // head.0 is fed by the broken layer: no second error
+  }
+
+  @Test
+  void layerAssignedOnceInTheConstructorCompiles() {
     JavaFileObject f = classModel("Late",
         "@Model(input = {4})",
         "public class Late extends Module {",
@@ -247,9 +273,74 @@ class ProcessorTest {
         "  public Late() { fc1 = new Linear(4, 2); }",
         "  @Override public Tensor forward(Tensor x) { return fc1.apply(x); }",
         "}");
+    assertThat(compile(f)).succeededWithoutWarnings();
+  }
+
+  @Test
+  void layerWithoutAnyValueIsReportedOnTheField() {
+    JavaFileObject f = classModel("Never",
+        "@Model(input = {4})",
+        "public class Never extends Module {",
+        "  Linear fc1;",
+        "  @Override public Tensor forward(Tensor x) { return fc1.apply(x); }",
+        "}");
     Compilation c = compile(f);
-    assertThat(c).hadErrorContaining("layer field fc1 has no initializer: declare it as 'final Linear fc1 = new Linear(...)'")
+    assertThat(c).hadErrorContaining("layer field fc1 is given no layer the compiler can read: declare it as "
+        + "'final Linear fc1 = new Linear(...);' or assign it once in the constructor without parameters "
+        + "('fc1 = new Linear(...);')").inFile(f).onLineContaining("Linear fc1;");
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @CsvSource(delimiter = '|', value = {
+      "fc1 = new Linear(4, 2); fc1 = new Linear(4, 3);| more than once",
+      "if (Math.random() > 2) { fc1 = new Linear(4, 2); } else { fc1 = new Linear(4, 3); }| more than once",
+      "{ fc1 = new Linear(4, 2); }| inside a block, branch or loop",
+  })
+  void layerAssignedInABranchOrTwiceIsReportedOnTheAssignment(String body, String how) {
+    JavaFileObject f = classModel("Twice",
+        "@Model(input = {4})",
+        "public class Twice extends Module {",
+        "  final Linear fc1;",
+        "  public Twice() {",
+        "    " + body,
+        "  }",
+        "  @Override public Tensor forward(Tensor x) { return fc1.apply(x); }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining("layer field fc1 is assigned " + how.strip() + " in the constructor")
+        .inFile(f).onLineContaining("fc1 = new Linear(4,");
+  }
+
+  @Test
+  void layerAssignedFromAConstructorParameterIsNotAConstant() {
+    JavaFileObject f = classModel("Sized",
+        "@Model(input = {4})",
+        "public class Sized extends Module {",
+        "  final Linear fc1;",
+        "  public Sized() { this(2); }",
+        "  Sized(int out) { fc1 = new Linear(4, out); }",
+        "  @Override public Tensor forward(Tensor x) { return fc1.apply(x); }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining("layer field fc1 is given no layer the compiler can read")
         .inFile(f).onLineContaining("final Linear fc1;");
+  }
+
+  @Test
+  void ambiguousModuleSaysWhichImportToAdd() {
+    JavaFileObject f = JavaFileObjects.forSourceLines("test.Star",
+        "package test;",
+        "import dev.kiln.dsl.*;",
+        "import dev.kiln.runtime.Tensor;",
+        "@Model(input = {4})",
+        "public class Star extends Module {",
+        "  final Linear fc1 = new Linear(4, 2);",
+        "  public Tensor forward(Tensor x) { return fc1.apply(x); }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining("@Model class Star: 'extends Module' is ambiguous between dev.kiln.dsl.Module and "
+        + "java.lang.Module when dev.kiln.dsl.* is imported; add import dev.kiln.dsl.Module;").inFile(f)
+        .onLineContaining("public class Star");
   }
 
   @Test

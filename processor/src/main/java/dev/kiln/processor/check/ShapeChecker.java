@@ -59,18 +59,28 @@ public final class ShapeChecker {
     List<int[]> ins = new ArrayList<>();
     List<int[]> outs = new ArrayList<>();
     String previous = ir.inputName();
+    Map<String, String> sequentialCalls = new HashMap<>(); // value -> the call of a Sequential field that made it
     for (StepIr step : ir.steps()) {
       String label = step.layer() != null ? step.layer().path() : step.text();
-      Source where = step.layer() != null && ir.form() == ModelIr.Form.METHOD ? step.layer().source() : step.source();
+      // a layer of a Sequential (a factory's, or a field's) is named by its path, not by the call that applies them all
+      boolean inSequential = step.layer() != null && !step.text().startsWith(step.layer().path() + ".")
+          && !step.text().startsWith("this." + step.layer().path() + ".");
+      // a Sequential field's layer fed by the layer before it is wrong on its own line (the field's
+      // initializer), where the fix goes; the first one is fed from forward, so the call is the place
+      boolean ownLine = ir.form() == ModelIr.Form.METHOD
+          || inSequential && step.text().equals(sequentialCalls.get(step.input()));
+      Source where = step.layer() != null && ownLine ? step.layer().source() : step.source();
+      String context = ownLine && ir.form() != ModelIr.Form.METHOD
+          ? ", in " + step.text() + " at " + step.source().where() : "";
       if (!partial && !step.input().equals(previous)) {
         diagnostics.error(where, Message.NOT_A_CHAIN, label,
             "it reads " + producers.get(step.input()) + " while the value before it is not used; drop the unused value");
         return Optional.empty();
       }
       int[] in = shapes.get(step.input());
-      // a layer of a Sequential (a factory's, or a field's) is named by its path, not by the call that applies them all
-      boolean inSequential = step.layer() != null && !step.text().startsWith(step.layer().path() + ".")
-          && !step.text().startsWith("this." + step.layer().path() + ".");
+      if (inSequential) {
+        sequentialCalls.put(step.output(), step.text());
+      }
       producers.putIfAbsent(step.output(), inSequential ? step.layer().path() + " " + step.spec() : step.text());
       previous = step.output();
       if (in == null) {
@@ -86,7 +96,7 @@ public final class ShapeChecker {
         ins.add(in);
         outs.add(out);
       } catch (ShapeException e) {
-        diagnostics.error(where, Message.SHAPE_MISMATCH, label, e.getMessage(), producers.get(step.input()));
+        diagnostics.error(where, Message.SHAPE_MISMATCH, label, e.getMessage(), producers.get(step.input()) + context);
       }
     }
     if (!partial && method == null && results.size() == 1 && !results.get(0).equals(previous)) {

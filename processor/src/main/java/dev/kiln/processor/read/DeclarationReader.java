@@ -18,6 +18,7 @@ import com.sun.source.tree.StatementTree;
 import com.sun.source.tree.Tree;
 import com.sun.source.tree.VariableTree;
 import com.sun.source.util.TreePath;
+import com.sun.source.util.TreePathScanner;
 import com.sun.source.util.Trees;
 import dev.kiln.dsl.LayerSpec;
 import dev.kiln.dsl.Model;
@@ -156,15 +157,15 @@ public final class DeclarationReader {
       if (field.getModifiers().contains(Modifier.PRIVATE)) {
         diagnostics.error(field, Message.PRIVATE_LAYER, fieldName);
       }
-      if (vt.getInitializer() == null) {
-        diagnostics.error(field, Message.NO_INITIALIZER, fieldName, typeName, fieldName, typeName);
+      ExpressionTree value = vt.getInitializer() != null ? vt.getInitializer() : constructorValue(type, field, unit);
+      if (value == null) {
         broken.add(fieldName);
         continue;
       }
       if (!field.getModifiers().contains(Modifier.FINAL)) {
         diagnostics.error(field, Message.NON_FINAL_LAYER, fieldName);
       }
-      LayerNode node = layerNode(vt.getInitializer(), fieldName, unit, layers);
+      LayerNode node = layerNode(value, fieldName, unit, layers);
       if (node != null) {
         fields.put(fieldName, node);
       } else {
@@ -333,10 +334,56 @@ public final class DeclarationReader {
     return callsOnInput ? index : -1;
   }
 
+  /**
+   * The layer a field without an initializer is given by its one assignment at the top level of the
+   * constructor without parameters (the one the generated class calls), PyTorch's {@code __init__};
+   * null after reporting that there is none, or several, or one inside a branch or loop.
+   */
+  private ExpressionTree constructorValue(TypeElement type, VariableElement field, CompilationUnitTree unit) {
+    String name = field.getSimpleName().toString();
+    String typeName = types.asElement(field.asType()).getSimpleName().toString();
+    ExecutableElement ctor = ElementFilter.constructorsIn(type.getEnclosedElements()).stream()
+        .filter(c -> c.getParameters().isEmpty()).findFirst().orElse(null);
+    MethodTree tree = ctor == null ? null : trees.getTree(ctor);
+    if (tree == null || tree.getBody() == null) {
+      diagnostics.error(field, Message.NO_INITIALIZER, name, typeName, name, typeName, name, typeName);
+      return null;
+    }
+    List<TreePath> assignments = new ArrayList<>();
+    new TreePathScanner<Void, Void>() {
+      @Override
+      public Void visitAssignment(AssignmentTree node, Void unused) {
+        if (field.equals(trees.getElement(new TreePath(getCurrentPath(), node.getVariable())))) {
+          assignments.add(getCurrentPath());
+        }
+        return super.visitAssignment(node, unused);
+      }
+    }.scan(new TreePath(trees.getPath(ctor), tree.getBody()), null);
+    if (assignments.isEmpty()) {
+      diagnostics.error(field, Message.NO_INITIALIZER, name, typeName, name, typeName, name, typeName);
+      return null;
+    }
+    TreePath first = assignments.get(0);
+    boolean topLevel = first.getParentPath().getLeaf() instanceof ExpressionStatementTree
+        && first.getParentPath().getParentPath().getLeaf() == tree.getBody();
+    if (assignments.size() > 1 || !topLevel) {
+      TreePath at = assignments.size() > 1 ? assignments.get(1) : first;
+      diagnostics.error(unit, at.getLeaf(), Message.CONSTRUCTOR_ASSIGNMENT, name,
+          assignments.size() > 1 ? "more than once" : "inside a block, branch or loop");
+      return null;
+    }
+    return ((AssignmentTree) first.getLeaf()).getExpression();
+  }
+
   private boolean checkClassShape(TypeElement type, String generated) {
     String name = type.getSimpleName().toString();
     int before = diagnostics.count();
-    if (!types.isAssignable(type.asType(), type(MODULE))) {
+    if (type.getSuperclass().getKind() == TypeKind.ERROR
+        && trees.getTree(type).getExtendsClause() != null
+        && trees.getTree(type).getExtendsClause().toString().equals("Module")) {
+      // javac reports "reference to Module is ambiguous" (java.lang.Module beside dev.kiln.dsl.*)
+      diagnostics.error(type, Message.AMBIGUOUS_MODULE, name);
+    } else if (!types.isAssignable(type.asType(), type(MODULE))) {
       diagnostics.error(type, Message.NOT_A_MODULE, name);
     }
     if (type.getModifiers().contains(Modifier.FINAL)) {
