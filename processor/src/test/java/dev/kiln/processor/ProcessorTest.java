@@ -264,6 +264,24 @@ class ProcessorTest {
     assertThat(c).hadErrorCount(1); // head.0 is fed by the broken layer: no second error
   }
 
+  /** A generic model class gives a generic compiled class (no raw type, so no rawtypes warning under -Xlint:all). */
+  @Test
+  void genericModelClassCompilesWithoutWarnings() {
+    JavaFileObject f = classModel("Tagged",
+        "@Model(input = {4})",
+        "public class Tagged<T extends Comparable<T>> extends Module {",
+        "  final Linear fc1 = new Linear(4, 2);",
+        "  T tag;",
+        "  @Override public Tensor forward(Tensor x) { return fc1.apply(x); }",
+        "}");
+    JavaFileObject user = source("User",
+        "package test;",
+        "class User {",
+        "  static KilnTagged<String> make() { return new KilnTagged<String>().eval(); }",
+        "}");
+    assertThat(compile(f, user)).succeededWithoutWarnings();
+  }
+
   @Test
   void layerAssignedOnceInTheConstructorCompiles() {
     JavaFileObject f = classModel("Late",

@@ -10,6 +10,7 @@ import com.palantir.javapoet.MethodSpec;
 import com.palantir.javapoet.ParameterizedTypeName;
 import com.palantir.javapoet.TypeName;
 import com.palantir.javapoet.TypeSpec;
+import com.palantir.javapoet.TypeVariableName;
 import dev.kiln.dsl.BatchNorm;
 import dev.kiln.dsl.Conv2d;
 import dev.kiln.dsl.Dropout;
@@ -163,7 +164,9 @@ public final class Generator {
             javadocTarget(), ir.source().where());
     ClassName declared = ClassName.get(ir.packageName(), ir.declaringType().split("\\.")[0],
         Arrays.copyOfRange(ir.declaringType().split("\\."), 1, ir.declaringType().split("\\.").length));
-    type.superclass(ir.form() == ModelIr.Form.CLASS ? declared : MODULE);
+    // a generic model class's type variables carry over: KilnNet<T> extends Net<T>, not the raw type
+    type.addTypeVariables(typeVariables());
+    type.superclass(ir.form() == ModelIr.Form.CLASS ? parameterized(declared) : MODULE);
     if (ir.form() == ModelIr.Form.CLASS) {
       // A field of the model named like a type the generated code uses (Compiled, Tensor) would
       // obscure it in expressions (Compiled.onCuda(...)): such types are written fully qualified.
@@ -542,15 +545,27 @@ public final class Generator {
    * Module} in {@code Module}), so that {@code KilnNet net = new KilnNet().to(device)} compiles.
    */
   private void addSelfTypedOverrides(TypeSpec.Builder type) {
-    ClassName self = ClassName.get(ir.packageName(), name);
+    TypeName self = parameterized(ClassName.get(ir.packageName(), name));
     type.addMethod(selfTyped(self, "to", ClassName.get("dev.kiln.runtime", "Device"), "device"))
         .addMethod(selfTyped(self, "train", null, null))
         .addMethod(selfTyped(self, "train", TypeName.BOOLEAN, "on"))
         .addMethod(selfTyped(self, "eval", null, null));
   }
 
+  /** The type variables of a generic model class ({@code <T>} of {@code Net<T>}); none for a factory method's model. */
+  private List<TypeVariableName> typeVariables() {
+    return ir.form() != ModelIr.Form.CLASS ? List.of()
+        : ((TypeElement) ir.element()).getTypeParameters().stream().map(TypeVariableName::get).toList();
+  }
+
+  /** {@code type} with the model's type variables as arguments, or {@code type} itself when there are none. */
+  private TypeName parameterized(ClassName type) {
+    List<TypeVariableName> vars = typeVariables();
+    return vars.isEmpty() ? type : ParameterizedTypeName.get(type, vars.toArray(new TypeName[0]));
+  }
+
   /** {@code public Self method(param) { super.method(param); return this; }}, without a parameter if its type is null. */
-  private static MethodSpec selfTyped(ClassName self, String method, TypeName paramType, String param) {
+  private static MethodSpec selfTyped(TypeName self, String method, TypeName paramType, String param) {
     MethodSpec.Builder m = MethodSpec.methodBuilder(method).addAnnotation(Override.class).addModifiers(Modifier.PUBLIC).returns(self);
     if (paramType != null) {
       m.addParameter(paramType, param);
