@@ -317,6 +317,12 @@ public abstract class Module {
             + " from checkpoint, the shape in current model is " + Shapes.toString(target.shape()) + ".");
       } else if (value == null && state.containsKey(key)) {
         errors.add("null value for " + key + ".");
+      } else if (value != null && target.dtype() == DType.INT32 && value.dtype() != DType.INT32) {
+        Float bad = notInt32(value.toFloatArray());
+        if (bad != null) {
+          errors.add("value " + bad + " for " + key + " (an int32 buffer) is not a number within +-2^24, "
+              + "the range int32 tensors (stored as exact floats) hold.");
+        }
       }
     });
     if (strict && state.containsKey("epoch") && state.containsKey("rng")
@@ -335,6 +341,16 @@ public abstract class Module {
       }
     });
     return new IncompatibleKeys(missing, unexpected);
+  }
+
+  /** The first value that is not an int32 tensor's once truncated toward zero (NaN, infinite, beyond 2^24), or null. */
+  private static Float notInt32(float[] values) {
+    for (float v : values) {
+      if (!(Math.abs(v) < (1 << 24) + 1)) { // false for NaN too
+        return v;
+      }
+    }
+    return null;
   }
 
   /** Overwrites {@code target}'s values with {@code source}'s (same shape), converting to target's type. */

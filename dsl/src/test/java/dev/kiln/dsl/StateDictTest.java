@@ -130,6 +130,14 @@ class StateDictTest {
     bn.loadStateDict(state);
     assertEquals(7f, count.item());
     assertEquals(DType.INT32, count.dtype());
+    // a float an int32 tensor cannot hold is refused, not stored (it was written back as 2^31-1)
+    for (float bad : new float[] {1e30f, Float.NaN, Float.NEGATIVE_INFINITY, 16777218f}) {
+      state.put("num_batches_tracked", Tensor.scalar(bad));
+      var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> bn.loadStateDict(state));
+      org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("value " + bad + " for num_batches_tracked (an "
+          + "int32 buffer) is not a number within +-2^24"), e.getMessage());
+      assertEquals(7f, count.item());
+    }
   }
 
   @Test

@@ -48,6 +48,9 @@ final class AtomicFile {
       } catch (IOException e) {
         t.addSuppressed(e);
       }
+      if (t instanceof IOException e) { // "No space left on device" names no file
+        throw new IOException("cannot write " + absolute + " (left as it was): " + e.getMessage(), e);
+      }
       throw t;
     }
     syncDirectory(absolute.getParent());

@@ -56,8 +56,8 @@ public final class Checkpoint {
    */
   public static void save(Path file, Map<String, Tensor> model, Optimizer optimizer, Scheduler scheduler, int epoch)
       throws IOException {
-    if (epoch < 0) {
-      throw new IllegalArgumentException(file + ": epoch must be >= 0, got " + epoch);
+    if (epoch < 0 || epoch > 1 << 24) {
+      throw new IllegalArgumentException(file + ": epoch must be in 0..2^24, got " + epoch);
     }
     checkSchedulerOf(file, optimizer, scheduler);
     Map<String, Tensor> all = new LinkedHashMap<>();
@@ -100,6 +100,9 @@ public final class Checkpoint {
       rng = StateEncoding.toLong(all, RNG);
     } catch (IllegalArgumentException e) {
       throw new CheckpointFormatException(file, "not a Kiln training checkpoint: " + e.getMessage(), e);
+    }
+    if (epoch < 0) { // save refuses it
+      throw new CheckpointFormatException(file, "its epoch is " + epoch + "; a checkpoint is written after an epoch >= 0");
     }
     checkSchedulerOf(file, optimizer, scheduler);
     Map<String, Tensor> schedulerState = withPrefix(all, SCHEDULER);

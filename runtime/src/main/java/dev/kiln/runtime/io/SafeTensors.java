@@ -52,6 +52,9 @@ public final class SafeTensors {
     if (Files.isDirectory(file)) {
       throw new IOException(file + ": is a directory, not a safetensors file");
     }
+    if (Files.exists(file) && !Files.isRegularFile(file)) { // a pipe or a device would block or never end
+      throw new IOException(file + ": is not a regular file (a pipe or a device?), not a safetensors file");
+    }
     try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
       SafeTensorsHeader header = SafeTensorsHeader.read(file, channel);
       Map<String, Tensor> out = new LinkedHashMap<>();

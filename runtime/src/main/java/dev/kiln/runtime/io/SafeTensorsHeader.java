@@ -223,11 +223,17 @@ final class SafeTensorsHeader {
 
     private int[] toInts(String what, long[] shape) throws CheckpointFormatException {
       int[] out = new int[shape.length];
+      long nonZero = 1;
       for (int i = 0; i < shape.length; i++) {
         if (shape[i] > Integer.MAX_VALUE) {
           throw fail(what + " has shape " + shapeText(shape) + " with a dimension larger than a Kiln tensor can have");
         }
         out[i] = (int) shape[i];
+        nonZero *= Math.max(1, shape[i]); // at most (2^31)^i so far: checked before it can overflow
+        if (nonZero > MAX_ELEMENTS) { // an empty tensor too: Kiln's shapes keep their products within an int
+          throw fail(what + " has shape " + shapeText(shape) + ", whose dimensions multiply past what a Kiln tensor can"
+              + " hold (even an empty one)");
+        }
       }
       return out;
     }
@@ -292,11 +298,32 @@ final class SafeTensorsHeader {
 
   /** A parsed JSON value as short text for a message. */
   private static String json(Object value) {
-    if (value instanceof String s) {
-      StringBuilder sb = new StringBuilder();
-      return quote(sb, s.length() > 40 ? s.substring(0, 40) + "..." : s).toString();
-    }
-    String text = String.valueOf(value);
+    String text = jsonText(value);
     return text.length() > 60 ? text.substring(0, 60) + "..." : text;
+  }
+
+  /** JSON text of a parsed value: strings quoted (so {@code ["1"]} does not read as {@code [1]}), long ones cut. */
+  private static String jsonText(Object value) {
+    if (value instanceof String s) {
+      return quote(new StringBuilder(), s.length() > 40 ? s.substring(0, 40) + "..." : s).toString();
+    }
+    if (value instanceof List<?> list) {
+      StringBuilder sb = new StringBuilder("[");
+      for (int i = 0; i < list.size() && sb.length() < 64; i++) {
+        sb.append(i == 0 ? "" : ", ").append(jsonText(list.get(i)));
+      }
+      return sb.append(']').toString();
+    }
+    if (value instanceof Map<?, ?> map) {
+      StringBuilder sb = new StringBuilder("{");
+      for (Map.Entry<?, ?> e : map.entrySet()) {
+        if (sb.length() >= 64) {
+          break;
+        }
+        sb.append(sb.length() == 1 ? "" : ", ").append(jsonText(e.getKey())).append(": ").append(jsonText(e.getValue()));
+      }
+      return sb.append('}').toString();
+    }
+    return String.valueOf(value);
   }
 }

@@ -56,7 +56,7 @@ enum StorageType {
 
     @Override
     void write(ByteBuffer b, float value) {
-      b.putLong(Math.round(value));
+      b.putLong(Math.round((double) value));
     }
   };
 

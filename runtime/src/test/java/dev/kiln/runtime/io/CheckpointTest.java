@@ -361,5 +361,17 @@ class CheckpointTest {
         () -> Checkpoint.load(plain, m::loadStateDict, sgd(new Model()), null));
     assertTrue(format.getMessage().startsWith(plain + ": not a Kiln training checkpoint: missing epoch"),
         format.getMessage());
+
+    // an epoch save refuses, written by something else
+    Map<String, Tensor> edited = new java.util.LinkedHashMap<>(SafeTensors.read(file));
+    edited.put("epoch", StateEncoding.ofInt(-5));
+    Path negative = dir.resolve("negative.safetensors");
+    SafeTensors.write(negative, edited);
+    var epoch = assertThrows(CheckpointFormatException.class,
+        () -> Checkpoint.load(negative, m::loadStateDict, sgd(new Model()), null));
+    assertEquals(negative + ": its epoch is -5; a checkpoint is written after an epoch >= 0", epoch.getMessage());
+    var tooLate = assertThrows(IllegalArgumentException.class,
+        () -> Checkpoint.save(negative, m.stateDict(), opt, null, (1 << 24) + 1));
+    assertEquals(negative + ": epoch must be in 0..2^24, got 16777217", tooLate.getMessage());
   }
 }

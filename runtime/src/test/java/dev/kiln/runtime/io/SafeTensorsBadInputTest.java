@@ -181,5 +181,29 @@ class SafeTensorsBadInputTest {
         "\"__metadata__\" must be an object of strings");
     assertRejected(dir, file(header("w", "F32", "[2147483648, 0]", 0, 0)),
         "has shape [2147483648, 0] with a dimension larger than a Kiln tensor can have");
+    // empty, but its other dimensions multiply past an int (was an IllegalArgumentException naming no file)
+    assertRejected(dir, file(header("w", "F32", "[65536, 65536, 0]", 0, 0)),
+        "has shape [65536, 65536, 0], whose dimensions multiply past what a Kiln tensor can hold (even an empty one)");
+    // strings keep their quotes: ["1"] is not [1]
+    assertRejected(dir, file(header("w", "F32", "[\"2\"]", 0, 8), data), "has shape [\"2\"]; expected an array");
+    assertRejected(dir, file("{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[\"0\",\"8\"]}}", data),
+        "has data_offsets [\"0\", \"8\"]; expected 2");
+  }
+
+  /** A named pipe would block the reader forever: refused before it is opened. */
+  @Test
+  void aPipeIsRefused() throws Exception {
+    Path fifo = dir.resolve("model.safetensors");
+    Process p;
+    try {
+      p = new ProcessBuilder("mkfifo", fifo.toString()).start();
+    } catch (IOException e) {
+      org.junit.jupiter.api.Assumptions.abort("no mkfifo here: " + e.getMessage());
+      return;
+    }
+    org.junit.jupiter.api.Assumptions.assumeTrue(p.waitFor() == 0, "mkfifo failed");
+    var e = org.junit.jupiter.api.Assertions.assertThrows(IOException.class, () -> SafeTensors.read(fifo));
+    org.junit.jupiter.api.Assertions.assertEquals(fifo + ": is not a regular file (a pipe or a device?), not a safetensors file",
+        e.getMessage());
   }
 }
