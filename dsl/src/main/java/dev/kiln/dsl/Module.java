@@ -12,9 +12,12 @@ import java.math.BigDecimal;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.Function;
 import java.util.stream.Collectors;
 
@@ -184,13 +187,29 @@ public abstract class Module {
     }
   }
 
-  /** Direct children, registered ones first, then {@link Module}-typed fields in declaration order. */
+  /**
+   * Direct children, registered ones first, then {@link Module}-typed fields in declaration order;
+   * a child held under two names is listed once, under its first, as PyTorch's {@code
+   * named_children()}. The state dict and {@link #toString()} keep both names.
+   */
   public Map<String, Module> namedChildren() {
+    Map<String, Module> out = new LinkedHashMap<>();
+    Set<Module> seen = Collections.newSetFromMap(new IdentityHashMap<>());
+    allChildren().forEach((name, m) -> {
+      if (seen.add(m)) {
+        out.put(name, m);
+      }
+    });
+    return out;
+  }
+
+  /** Every child under every name it is held by (PyTorch's {@code _modules}): registered ones, then fields. */
+  final Map<String, Module> allChildren() {
     Map<String, Module> out = new LinkedHashMap<>(modules);
     for (Field f : declaredFields()) {
       if (Module.class.isAssignableFrom(f.getType())) {
         Module m = (Module) read(f);
-        if (m != null && !out.containsValue(m)) {
+        if (m != null) {
           out.putIfAbsent(f.getName(), m);
         }
       }
@@ -206,7 +225,7 @@ public abstract class Module {
   public Module getSubmodule(String path) {
     Module m = this;
     for (String part : path.split("\\.")) {
-      Map<String, Module> children = m.namedChildren();
+      Map<String, Module> children = m.allChildren();
       Module next = children.get(part);
       if (next == null) {
         throw new IllegalArgumentException(
@@ -238,14 +257,20 @@ public abstract class Module {
     return out;
   }
 
-  /** Every parameter with its dotted name, depth first, as PyTorch's {@code named_parameters()}. */
+  /**
+   * Every parameter with its dotted name, depth first, as PyTorch's {@code named_parameters()}: a
+   * layer (or tensor) used twice is listed once, under its first name.
+   */
   public Map<String, Tensor> namedParameters() {
-    return collect(Module::ownParameters);
+    return collectOnce(Module::ownParameters);
   }
 
-  /** Every buffer with its dotted name, depth first, as PyTorch's {@code named_buffers()}: {@code bn1.running_mean}, ... */
+  /**
+   * Every buffer with its dotted name, depth first, as PyTorch's {@code named_buffers()}: {@code
+   * bn1.running_mean}, ...; each once, as {@link #namedParameters()}.
+   */
   public Map<String, Tensor> namedBuffers() {
-    return collect(m -> m.buffers);
+    return collectOnce(m -> m.buffers);
   }
 
   /**
@@ -394,9 +419,31 @@ public abstract class Module {
     return out;
   }
 
+  /** Under every name, shared layers included, as PyTorch's {@code state_dict()} walks {@code _modules}. */
   private void collect(String prefix, Function<Module, Map<String, Tensor>> own, Map<String, Tensor> out) {
     own.apply(this).forEach((name, t) -> out.putIfAbsent(prefix + name, t));
-    namedChildren().forEach((name, child) -> child.collect(prefix + name + ".", own, out));
+    allChildren().forEach((name, child) -> child.collect(prefix + name + ".", own, out));
+  }
+
+  /** Each module and each tensor once, under its first name, as PyTorch's {@code named_modules()} memo. */
+  private Map<String, Tensor> collectOnce(Function<Module, Map<String, Tensor>> own) {
+    Map<String, Tensor> out = new LinkedHashMap<>();
+    collectOnce("", own, out, Collections.newSetFromMap(new IdentityHashMap<>()),
+        Collections.newSetFromMap(new IdentityHashMap<>()));
+    return out;
+  }
+
+  private void collectOnce(String prefix, Function<Module, Map<String, Tensor>> own, Map<String, Tensor> out,
+      Set<Module> modulesSeen, Set<Tensor> tensorsSeen) {
+    if (!modulesSeen.add(this)) {
+      return;
+    }
+    own.apply(this).forEach((name, t) -> {
+      if (tensorsSeen.add(t)) {
+        out.putIfAbsent(prefix + name, t);
+      }
+    });
+    namedChildren().forEach((name, child) -> child.collectOnce(prefix + name + ".", own, out, modulesSeen, tensorsSeen));
   }
 
   /** Every parameter, in {@link #namedParameters()} order, for an optimizer. */
@@ -494,7 +541,7 @@ public abstract class Module {
   /** The module tree in PyTorch's layout: {@code Sequential(\n  (0): Linear(in_features=..., ...)\n)}. */
   @Override
   public String toString() {
-    Map<String, Module> children = namedChildren();
+    Map<String, Module> children = allChildren();
     if (children.isEmpty()) {
       return name() + "(" + extraRepr() + ")";
     }

@@ -114,9 +114,9 @@ public class Sequential extends Module {
 
   /** The layer with a name ({@code "0"} for the first unnamed one). */
   public Module get(String name) {
-    Module m = namedChildren().get(name);
+    Module m = allChildren().get(name);
     if (m == null) {
-      throw new IllegalArgumentException("Sequential has no layer named '" + name + "'; it has " + namedChildren().keySet());
+      throw new IllegalArgumentException("Sequential has no layer named '" + name + "'; it has " + allChildren().keySet());
     }
     return m;
   }

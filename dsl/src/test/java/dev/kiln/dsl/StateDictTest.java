@@ -117,6 +117,44 @@ class StateDictTest {
     assertTrue(!e.getMessage().contains("Missing") && !e.getMessage().contains("Unexpected"), e.getMessage());
   }
 
+  /** A layer held by two fields (self.b = self.a in PyTorch). */
+  static class SharedFields extends Module {
+    final Tensor scale = Tensor.ones(1).requiresGrad(true);
+    final Linear a = new Linear(2, 2);
+    final Linear b = a;
+
+    @Override
+    public Tensor forward(Tensor x) {
+      return b.apply(a.apply(x)).mul(scale);
+    }
+  }
+
+  /**
+   * As PyTorch 1.13: the state dict and the repr name a shared layer under each of its names;
+   * named_parameters, named_children and parameters() list it once, under its first.
+   */
+  @Test
+  void aSharedLayerIsInTheStateDictUnderEachName() {
+    SharedFields m = new SharedFields();
+    assertEquals(List.of("scale", "a.weight", "a.bias", "b.weight", "b.bias"), List.copyOf(m.stateDict().keySet()));
+    assertEquals(List.of("scale", "a.weight", "a.bias"), List.copyOf(m.namedParameters().keySet()));
+    assertEquals(List.of("a"), List.copyOf(m.namedChildren().keySet()));
+    assertEquals(3, m.parameters().size());
+    assertEquals("SharedFields(\n  (a): Linear(in_features=2, out_features=2, bias=True)\n"
+        + "  (b): Linear(in_features=2, out_features=2, bias=True)\n)", m.toString());
+    assertSame(m.a, m.getSubmodule("b"));
+    SharedFields other = new SharedFields();
+    other.loadStateDict(m.stateDict()); // strict: b.* are expected keys
+    assertArrayEquals(m.a.weight().toFloatArray(), other.b.weight().toFloatArray());
+
+    Linear lin = new Linear(2, 2);
+    Sequential seq = Sequential.of(lin, new ReLU(), lin);
+    assertEquals(List.of("0.weight", "0.bias", "2.weight", "2.bias"), List.copyOf(seq.stateDict().keySet()));
+    assertEquals(List.of("0.weight", "0.bias"), List.copyOf(seq.namedParameters().keySet()));
+    assertSame(lin, seq.get("2"));
+    assertEquals(2, seq.parameters().size());
+  }
+
   @Test
   void integerBuffersStayIntegers() {
     BatchNorm1d bn = new BatchNorm1d(2);

@@ -106,6 +106,10 @@ class ConvOpsTest {
         {2, 3, 6, 9, 2, 3, 5, 1, 1, 0, 2}, // as wide as the input, not as high: the block-copy im2col
         {2, 2, 2, 6, 3, 5, 5, 1, 1, 2, 2}, // same width, some kernel rows never inside the input
         {1, 2, 5, 7, 2, 3, 7, 1, 1, 1, 3}, // same width, wrapped columns on both sides, more than one
+        {1, 1, 1, 1, 1, 5, 5, 1, 1, 2, 2}, // "same" padding wider than the map: kernel columns only in padding
+        {1, 1, 1, 1, 1, 1, 5, 1, 1, 0, 2},
+        {1, 2, 2, 2, 2, 7, 7, 1, 1, 3, 3},
+        {2, 2, 5, 1, 3, 7, 7, 1, 1, 3, 3},
         // 18 * 4096 im2col floats per sample: the batch is unfolded in more than one chunk
         {60, 2, 64, 64, 3, 3, 3, 1, 1, 1, 1}};
     for (int[] c : cases) {
@@ -125,6 +129,29 @@ class ConvOpsTest {
       assertClose(name + " dx", direct.dx, x.grad().toFloatArray());
       assertClose(name + " dw", direct.dw, w.grad().toFloatArray());
       assertClose(name + " dbias", direct.db, b.grad().toFloatArray());
+    }
+  }
+
+  /** Every "same" convolution (odd kernel, stride 1) of a small map, where padding can be wider than the map. */
+  @Test
+  void sameConvolutionsOfMapsSmallerThanTheKernel() {
+    for (int k = 1; k <= 7; k += 2) {
+      for (int h = 1; h <= 3; h++) {
+        for (int w = 1; w <= 3; w++) {
+          Conv2dShape s = new Conv2dShape(2, 2, h, w, 3, k, k, 1, 1, k / 2, k / 2);
+          String name = "kernel " + k + " on " + h + "x" + w;
+          Tensor x = Tensor.randn(2, 2, h, w).requiresGrad(true);
+          Tensor wt = Tensor.randn(3, 2, k, k).requiresGrad(true);
+          Tensor y = Ops.conv2d(x, wt, null, 1, 1, k / 2, k / 2);
+          Direct direct = new Direct(s, x.toFloatArray(), wt.toFloatArray(), new float[3]);
+          assertClose(name + " forward", direct.forward(), y.toFloatArray());
+          Tensor g = Tensor.randn(y.shape());
+          y.backward(g);
+          direct.backward(g.toFloatArray());
+          assertClose(name + " dx", direct.dx, x.grad().toFloatArray());
+          assertClose(name + " dw", direct.dw, wt.grad().toFloatArray());
+        }
+      }
     }
   }
 

@@ -228,9 +228,13 @@ public final class ActivationKernels {
     });
   }
 
-  /** {@code 1 / (1 - p)} in float: what dropout scales the kept entries by (infinite for p = 1, but then nothing is kept). */
+  /**
+   * {@code 1 / (1 - p)} in float, as PyTorch computes it ({@code noise.div_(1 - p)}: 1 over the float
+   * {@code 1 - p}; dividing in double and rounding once differs by an ulp for some p): what dropout
+   * scales the kept entries by (infinite for p = 1, but then nothing is kept).
+   */
   public static float keepScale(double p) {
-    return (float) (1.0 / (1.0 - p));
+    return 1f / (float) (1.0 - p);
   }
 
   /** {@code out = x * mask}: dropout's forward (x the input) and its backward (x the output gradient). */

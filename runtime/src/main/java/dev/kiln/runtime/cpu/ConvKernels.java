@@ -284,7 +284,9 @@ public final class ConvKernels {
             int dst = dst0 + ohLo * outW;
             int src = plane + (ohLo - ph + a) * wd + shift;
             int len = (ohHi - ohLo) * outW;
-            if (shift >= 0) {
+            if (Math.abs(shift) >= outW) { // padding wider than the map: this kernel column reads only padding
+              zero(cols, dst, dst + len);
+            } else if (shift >= 0) {
               System.arraycopy(x, src, cols, dst, len - shift);
               zeroColumns(cols, dst + outW - shift, dst + len, outW, shift);
             } else {
@@ -393,10 +395,10 @@ public final class ConvKernels {
         for (int a = 0; a < s.kernelH(); a++) {
           int ohLo = Math.max(0, ph - a), ohHi = Math.min(outH, h + ph - a);
           for (int b = 0; b < s.kernelW(); b++, row++) {
-            if (ohHi <= ohLo) {
+            int shift = b - pw;
+            if (ohHi <= ohLo || Math.abs(shift) >= outW) { // only padding under this kernel offset
               continue;
             }
-            int shift = b - pw;
             int src = row * ld + i * p + ohLo * outW;
             int dst = plane + (ohLo - ph + a) * wd + shift;
             int len = (ohHi - ohLo) * outW;

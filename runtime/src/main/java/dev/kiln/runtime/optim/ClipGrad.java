@@ -28,13 +28,15 @@ public final class ClipGrad {
    * A total that is NaN or infinite leaves the gradients as they are (they hold the NaN or the
    * infinity already).
    *
+   * A {@code maxNorm} of 0 zeroes the gradients, as PyTorch's.
+   *
    * @return the total norm before clipping
-   * @throws IllegalArgumentException when {@code maxNorm} is not finite and positive
+   * @throws IllegalArgumentException when {@code maxNorm} is negative, NaN or infinite
    */
   public static double norm(List<Tensor> params, double maxNorm) {
     Objects.requireNonNull(params, "ClipGrad.norm: params is null");
-    if (!(maxNorm > 0) || Double.isInfinite(maxNorm)) {
-      throw new IllegalArgumentException("ClipGrad.norm: maxNorm must be finite and positive, got " + maxNorm);
+    if (!(maxNorm >= 0) || Double.isInfinite(maxNorm)) {
+      throw new IllegalArgumentException("ClipGrad.norm: maxNorm must be finite and >= 0, got " + maxNorm);
     }
     double squares = 0;
     for (Tensor p : params) {

@@ -60,8 +60,11 @@ class ClipGradTest {
     Tensor huge = param(new float[] {3e20f, 4e20f}); // squares overflow float, not double
     assertEquals(5e20, ClipGrad.norm(List.of(huge), 1), 1e14);
     assertEquals(0.6, huge.grad().toFloatArray()[0], 1e-6);
-    var e = assertThrows(IllegalArgumentException.class, () -> ClipGrad.norm(List.of(a), 0));
-    assertTrue(e.getMessage().contains("maxNorm must be finite and positive, got 0.0"), e.getMessage());
+    var e = assertThrows(IllegalArgumentException.class, () -> ClipGrad.norm(List.of(a), -1));
+    assertTrue(e.getMessage().contains("maxNorm must be finite and >= 0, got -1.0"), e.getMessage());
+    Tensor zeroed = param(new float[] {3, 4}); // maxNorm 0 zeroes them, as PyTorch's
+    assertEquals(5.0, ClipGrad.norm(List.of(zeroed), 0), 1e-6);
+    assertArrayEquals(new float[] {0, 0}, zeroed.grad().toFloatArray());
     assertThrows(IllegalArgumentException.class, () -> ClipGrad.norm(List.of(a), Double.POSITIVE_INFINITY));
   }
 }

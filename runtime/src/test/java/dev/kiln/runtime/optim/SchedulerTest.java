@@ -197,18 +197,26 @@ class SchedulerTest {
     assertTrue(e.getMessage().contains("has 3 param groups but had 2"), e.getMessage());
   }
 
+  /** As PyTorch 1.13's Counter of milestones: [5, 3, 3] with gamma 0.5 gives 1, 1, 1, 0.25, 0.25, 0.125, 0.125. */
+  @Test
+  void multiStepMilestonesInAnyOrderAndRepeatedCountEachTime() {
+    SGD opt = new SGD(List.of(param()), 1.0);
+    MultiStepLR sched = new MultiStepLR(opt, List.of(5, 3, 3), 0.5);
+    assertEquals(List.of(3, 3, 5), sched.milestones());
+    double[] expected = {1, 1, 1, 0.25, 0.25, 0.125, 0.125};
+    for (double lr : expected) {
+      assertEquals(lr, opt.paramGroups().get(0).lr(), 1e-15);
+      sched.step();
+    }
+  }
+
   @Test
   void badArgumentsAreRejected() {
     SGD opt = twoGroups();
     rejects("StepLR: step size must be >= 1, got 0", () -> new StepLR(opt, 0, 0.1));
     rejects("StepLR: gamma must be finite and >= 0, got -0.5", () -> new StepLR(opt, 2, -0.5));
     rejects("MultiStepLR: milestones must be a non-empty list", () -> new MultiStepLR(opt, List.of(), 0.1));
-    rejects("MultiStepLR: milestones must be strictly increasing epochs >= 1, got [5, 2]",
-        () -> new MultiStepLR(opt, List.of(5, 2), 0.1));
-    rejects("MultiStepLR: milestones must be strictly increasing epochs >= 1, got [0, 2]",
-        () -> new MultiStepLR(opt, List.of(0, 2), 0.1));
-    rejects("MultiStepLR: milestones must be strictly increasing epochs >= 1, got [2, 2]",
-        () -> new MultiStepLR(opt, List.of(2, 2), 0.1));
+    rejects("MultiStepLR: milestones must be epochs >= 1, got [0, 2]", () -> new MultiStepLR(opt, List.of(0, 2), 0.1));
     rejects("ExponentialLR: gamma must be finite and >= 0, got NaN", () -> new ExponentialLR(opt, Double.NaN));
     rejects("CosineAnnealingLR: tMax must be >= 1, got 0", () -> new CosineAnnealingLR(opt, 0, 0.0));
     rejects("CosineAnnealingLR: etaMin must be finite and >= 0, got -0.001",
