@@ -29,7 +29,7 @@ public enum Message {
   LAYER_IN_FORWARD("%s creates a layer (%s) on each call: declare it as a final field (final %s name = ...;) and apply it there"),
   UNSUPPORTED_EXPRESSION("unsupported expression in %s: %s; write layer calls (fc1.apply(x)), F functions (relu, flatten) and local variables"),
   UNKNOWN_VALUE("'%s' is not the input or a local assigned earlier in %s"),
-  NOT_A_LAYER("'%s' is not a layer field of %s declared with an initializer"),
+  NOT_A_LAYER("'%s' is not a layer field of %s given a layer where it is declared or in the constructor"),
   INHERITED_LAYER("'%s' is a layer field inherited from %s: the compiler reads the layers the @Model class %s declares itself"),
   ANONYMOUS_LAYER("%s: an anonymous subclass of %s cannot be compiled (its overrides would be lost); use the layer class itself"),
   UNSUPPORTED_FUNCTION("%s"),
@@ -43,9 +43,9 @@ public enum Message {
   SHAPE_MISMATCH("%s: %s, from %s"),
   MERGES_BATCH("%s merges the batch dimension with others (%s -> %s): a compiled model keeps dimension 0 as the batch; flatten from dimension 1 (Flatten(), flatten(x))"),
   NOT_A_CHAIN("%s: the compiler supports one chain of layers from the input to the result; %s"),
-  UNSUPPORTED_SEQUENTIAL("%s: the compiler reads layers from their initializers: write new Linear(...) (with builder calls such as"
-      + " .padding(1)), Sequential.of(...) or Sequential.builder().add(...).build() there, not another field, a variable or"
-      + " a call to another method"),
+  UNSUPPORTED_SEQUENTIAL("%s: the compiler reads layers from their initializers (or constructor assignments): write"
+      + " new Linear(...) (with builder calls such as .padding(1)), Sequential.of(...) or Sequential.builder().add(...).build()"
+      + " there, not another field, a variable or a call to another method"),
   INTERNAL_ERROR("Kiln's processor failed on this model (please report it): %s");
 
   private final String format;

@@ -486,7 +486,7 @@ class ProcessorTest {
         "  }",
         "}");
     c = compile(f);
-    assertThat(c).hadErrorContaining("same: the compiler reads layers from their initializers").inFile(f)
+    assertThat(c).hadErrorContaining("same: the compiler reads layers from their initializers (or constructor assignments)").inFile(f)
         .onLineContaining("final Linear same = fc1;");
     assertThat(c).hadErrorContaining("anon: an anonymous subclass of Linear cannot be compiled").inFile(f)
         .onLineContaining("new Linear(4, 2) { }");

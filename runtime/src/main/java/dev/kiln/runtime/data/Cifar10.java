@@ -1,7 +1,9 @@
 package dev.kiln.runtime.data;
 
+import java.io.BufferedInputStream;
 import java.io.FileNotFoundException;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -25,7 +27,9 @@ import java.util.stream.IntStream;
  * ~/.kiln/datasets/cifar-10-batches-bin}. When none holds them, the binary archive ({@value
  * #ARCHIVE}, 162 MB) is downloaded to {@code ~/.kiln/datasets}, checked against its published MD5
  * checksum, its six batch files extracted into {@code ~/.kiln/datasets/cifar-10-batches-bin}, and
- * the archive deleted, as torchvision's {@code CIFAR10(download=True)} does. The system property
+ * the archive deleted, as torchvision's {@code CIFAR10(download=True)} does; an archive already in
+ * {@code ~/.kiln/datasets} (left by an interrupted extraction) is used only when it passes the same
+ * checksum, and downloaded again otherwise. The system property
  * {@code kiln.cifar10.mirror} or the environment variable {@code KILN_CIFAR10_MIRROR} names another
  * place to download {@code cifar-10-binary.tar.gz} from.
  */
@@ -40,6 +44,8 @@ public final class Cifar10 {
   static final int PIXELS = CHANNELS * SIZE * SIZE;
   /** One label byte, then the pixels. */
   static final int RECORD = 1 + PIXELS;
+  /** The most images whose pixels fit in one array. */
+  static final long MAX_IMAGES = (Integer.MAX_VALUE - 8) / PIXELS;
 
   static final List<String> TRAIN_FILES =
       IntStream.rangeClosed(1, 5).mapToObj(i -> "data_batch_" + i + ".bin").collect(Collectors.toUnmodifiableList());
@@ -107,7 +113,8 @@ public final class Cifar10 {
       for (String name : fileNames) {
         Path file = from.resolve(name);
         if (!Files.isRegularFile(file)) {
-          throw new FileNotFoundException(file + ": no such file");
+          throw new FileNotFoundException(file + (Files.isDirectory(file) ? ": is a directory, not a batch file"
+              : Files.exists(file) ? ": is not a regular file" : ": no such file"));
         }
         files.add(file);
       }
@@ -119,7 +126,9 @@ public final class Cifar10 {
 
   /**
    * The first searched directory holding every file in {@code fileNames}; when none does, the
-   * download directory after downloading the archive and extracting it there.
+   * download directory after downloading the archive and extracting it there. An archive already
+   * beside the download directory is extracted only when its MD5 checksum is the published one;
+   * otherwise it is deleted and downloaded again, as it is only a download that was not extracted.
    *
    * @throws FileNotFoundException listing the places searched, why the download failed, and where
    *     to put the files by hand
@@ -134,8 +143,12 @@ public final class Cifar10 {
     }
     Path target = files.downloadDirectory();
     Path archive = target.resolveSibling(ARCHIVE_NAME);
+    if (Files.isRegularFile(archive) && !files.isIntact(ARCHIVE_NAME, archive)) {
+      System.err.println("CIFAR-10: " + archive + " does not match its published MD5 checksum; downloading it again");
+      Files.delete(archive);
+    }
     try {
-      if (!Files.isRegularFile(archive)) { // one left by an interrupted extraction passed its checksum
+      if (!Files.isRegularFile(archive)) { // one left by an interrupted extraction has just passed its checksum
         files.download(ARCHIVE_NAME, archive.getParent());
       }
     } catch (IOException e) {
@@ -171,40 +184,52 @@ public final class Cifar10 {
    * The records of {@code files}, in order, as one dataset.
    *
    * @throws DatasetFormatException naming the file and the byte offset of the first bad record: an
-   *     empty file, a length that is not a whole number of records, a label above 9
+   *     empty file, a length that is not a whole number of records, a label above 9; or naming the
+   *     file that takes the images past what one array holds, or one whose length changed between
+   *     the pass that sizes the arrays and the one that fills them
    */
   static ImageDataset read(List<Path> files) throws IOException {
     long records = 0;
-    for (Path file : files) {
-      records += recordCount(file);
-    }
-    if (records * PIXELS > Integer.MAX_VALUE - 8) {
-      throw new IOException("CIFAR-10: " + records + " images do not fit in one array");
+    long[] lengths = new long[files.size()];
+    for (int i = 0; i < files.size(); i++) {
+      Path file = files.get(i);
+      lengths[i] = Files.size(file);
+      checkLength(file, lengths[i]);
+      records += lengths[i] / RECORD;
+      if (records > MAX_IMAGES) {
+        throw new DatasetFormatException(file, "holds " + lengths[i] / RECORD + " records, which make " + records
+            + " images in all, more than the " + MAX_IMAGES + " whose pixels fit in one array");
+      }
     }
     byte[] pixels = new byte[Math.toIntExact(records * PIXELS)];
     byte[] labels = new byte[Math.toIntExact(records)];
     int image = 0;
-    for (Path file : files) {
-      byte[] bytes = Files.readAllBytes(file);
-      checkLength(file, bytes.length);
-      for (int offset = 0; offset < bytes.length; offset += RECORD, image++) {
-        int label = Byte.toUnsignedInt(bytes[offset]);
-        if (label >= CLASS_NAMES.size()) {
-          throw new DatasetFormatException(file, "label " + label + " at offset " + offset + " (record "
-              + offset / RECORD + ") is not a class index 0.." + (CLASS_NAMES.size() - 1));
+    for (int i = 0; i < files.size(); i++) {
+      Path file = files.get(i);
+      try (InputStream stream = Files.newInputStream(file); InputStream in = new BufferedInputStream(stream, 1 << 16)) {
+        for (long offset = 0; offset < lengths[i]; offset += RECORD, image++) {
+          int label = in.read();
+          if (label < 0 || in.readNBytes(pixels, image * PIXELS, PIXELS) < PIXELS) {
+            throw changed(file, lengths[i], "fewer");
+          }
+          if (label >= CLASS_NAMES.size()) {
+            throw new DatasetFormatException(file, "label " + label + " at offset " + offset + " (record "
+                + offset / RECORD + ") is not a class index 0.." + (CLASS_NAMES.size() - 1));
+          }
+          labels[image] = (byte) label;
         }
-        labels[image] = (byte) label;
-        System.arraycopy(bytes, offset + 1, pixels, image * PIXELS, PIXELS);
+        if (in.read() >= 0) {
+          throw changed(file, lengths[i], "more");
+        }
       }
     }
     return ImageDataset.ofPixels(pixels, labels, CHANNELS, SIZE, SIZE, CLASS_NAMES);
   }
 
-  /** The number of records in {@code file}, after checking that its length is a whole number of them. */
-  private static long recordCount(Path file) throws IOException {
-    long length = Files.size(file);
-    checkLength(file, length);
-    return length / RECORD;
+  /** A file that holds fewer or more bytes than the {@code length} the arrays were sized for. */
+  private static DatasetFormatException changed(Path file, long length, String fewerOrMore) {
+    return new DatasetFormatException(file, "changed while it was read: it held " + length
+        + " bytes when the images were counted, then " + fewerOrMore);
   }
 
   private static void checkLength(Path file, long length) throws DatasetFormatException {

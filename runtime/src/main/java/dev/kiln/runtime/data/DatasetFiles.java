@@ -3,6 +3,7 @@ package dev.kiln.runtime.data;
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.net.HttpURLConnection;
 import java.net.URI;
 import java.net.URL;
@@ -39,7 +40,8 @@ import java.util.stream.Stream;
  * final name, checked against its MD5 checksum and then renamed, so that an interrupted or corrupt
  * download never leaves a file that looks complete. Files found on disk are not checksummed (a
  * re-compressed copy, such as Debian's, holds the same data under another checksum); the reader
- * validates their structure instead.
+ * validates their structure instead. A download kept on disk only until it is unpacked, such as
+ * CIFAR-10's archive, is the exception: {@link #isIntact} checks it before it is used.
  *
  * @param name the dataset's name in messages, e.g. {@code FashionMNIST}
  * @param directory the directory name under a data root and the Kiln home, e.g. {@code fashion-mnist}
@@ -187,6 +189,18 @@ record DatasetFiles(
     } finally {
       Files.deleteIfExists(partial);
     }
+  }
+
+  /**
+   * Whether {@code path} holds the downloadable {@code file} as published: its MD5 checksum is the
+   * expected one. For a download kept on disk before it is used, such as an archive to extract.
+   */
+  boolean isIntact(String file, Path path) throws IOException {
+    MessageDigest md5 = md5Digest();
+    try (InputStream stream = Files.newInputStream(path); InputStream in = new DigestInputStream(stream, md5)) {
+      in.transferTo(OutputStream.nullOutputStream());
+    }
+    return HexFormat.of().formatHex(md5.digest()).equals(this.md5.get(file));
   }
 
   /** Copies {@code url} into {@code file} and returns the MD5 checksum of what it copied. */

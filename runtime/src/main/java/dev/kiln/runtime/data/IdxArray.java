@@ -11,12 +11,17 @@ public final class IdxArray {
   private final Path source;
   private final int[] dims;
   private final byte[] data;
+  private final boolean compressed;
 
-  /** Takes ownership of {@code data}, which must hold the product of {@code dims} elements. */
-  IdxArray(Path source, int[] dims, byte[] data) {
+  /**
+   * Takes ownership of {@code data}, which must hold the product of {@code dims} elements, read
+   * from {@code source}, gzip-{@code compressed} or not.
+   */
+  IdxArray(Path source, int[] dims, byte[] data, boolean compressed) {
     this.source = source;
     this.dims = dims.clone();
     this.data = data;
+    this.compressed = compressed;
   }
 
   /** The file this array was read from. */
@@ -52,6 +57,14 @@ public final class IdxArray {
   /** A read-only view of all elements in row-major order. */
   public ByteBuffer data() {
     return ByteBuffer.wrap(data).asReadOnlyBuffer();
+  }
+
+  /**
+   * Where element {@code index} is in the file, for messages: its byte offset after the header's
+   * magic number and dimensions, followed by "of the uncompressed data" when the file is gzip.
+   */
+  String offsetOf(int index) {
+    return "offset " + (4L + 4L * dims.length + index) + (compressed ? " of the uncompressed data" : "");
   }
 
   /** The backing array, for readers in this package that promise not to modify it. */

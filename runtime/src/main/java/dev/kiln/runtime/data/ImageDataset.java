@@ -131,7 +131,7 @@ public final class ImageDataset implements Dataset<Example>, BatchSource {
    * Pairs an IDX image file of shape {@code [N, H, W]} with an IDX label file of shape {@code [N]}.
    *
    * @throws DatasetFormatException when the shapes are wrong, the counts differ or a label is not an
-   *     index into {@code classNames}
+   *     index into {@code classNames} (naming its byte offset in the labels file)
    */
   static ImageDataset of(IdxArray images, IdxArray labels, List<String> classNames) throws DatasetFormatException {
     if (images.rank() != 3) {
@@ -148,8 +148,8 @@ public final class ImageDataset implements Dataset<Example>, BatchSource {
     }
     for (int i = 0; i < labels.length(); i++) {
       if (labels.unsignedByte(i) >= classNames.size()) {
-        throw new DatasetFormatException(labels.source(), "label " + labels.unsignedByte(i) + " of sample " + i
-            + " is not a class index 0.." + (classNames.size() - 1));
+        throw new DatasetFormatException(labels.source(), "label " + labels.unsignedByte(i) + " at "
+            + labels.offsetOf(i) + " (sample " + i + ") is not a class index 0.." + (classNames.size() - 1));
       }
     }
     return new ImageDataset(images.bytes(), labels.bytes(), 1, images.dim(1), images.dim(2), List.copyOf(classNames));

@@ -3,17 +3,22 @@ package dev.kiln.runtime.data;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 
 /**
  * The file layout MNIST and FashionMNIST share: for each split an IDX image file of shape {@code
  * [N, 28, 28]} and an IDX label file of shape {@code [N]}, named {@code train-...} or {@code
- * t10k-...} and published gzip-compressed.
+ * t10k-...} and published gzip-compressed. Files of any other image size, or of no image, are
+ * rejected.
  */
 enum MnistLayout {
   TRAIN("train"),
   TEST("t10k");
+
+  /** The height and width of every image. */
+  static final int SIZE = 28;
 
   private final String prefix;
 
@@ -59,7 +64,17 @@ enum MnistLayout {
   private static ImageDataset read(List<Path> imagesAndLabels, List<String> classNames) throws IOException {
     IdxArray labels = Idx.read(imagesAndLabels.get(1));
     IdxArray images = Idx.read(imagesAndLabels.get(0));
+    checkImageShape(images);
     return ImageDataset.of(images, labels, classNames);
+  }
+
+  /** Requires images of shape {@code [N, 28, 28]} with {@code N >= 1}. */
+  private static void checkImageShape(IdxArray images) throws DatasetFormatException {
+    int[] dims = images.dims();
+    if (dims.length != 3 || dims[0] == 0 || dims[1] != SIZE || dims[2] != SIZE) {
+      throw new DatasetFormatException(images.source(), "expected images of shape [count, " + SIZE + ", " + SIZE
+          + "] with a count of at least 1, the header declares " + Arrays.toString(dims));
+    }
   }
 
   private List<String> fileNames() {

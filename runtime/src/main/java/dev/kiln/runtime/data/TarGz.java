@@ -10,8 +10,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.zip.GZIPInputStream;
 import java.util.zip.ZipException;
@@ -21,10 +23,18 @@ import java.util.zip.ZipException;
  * dataset publishers write it): only regular files named {@code <directory>/<name>} for the wanted
  * names are written, each under its bare name through a temporary file renamed once complete, so
  * no path in the archive can place a file anywhere else and an interrupted extraction leaves no
- * file that looks whole. Other entries (read-me files, directories, links) are skipped.
+ * file that looks whole. Other entries (read-me files, directories, links) are skipped. As {@code
+ * tar} does, a later entry of the same name replaces an earlier one.
+ *
+ * <p>The whole archive is read, to the end of the gzip stream, before any file is renamed into
+ * place: each tar header's checksum is verified, and the gzip trailer's CRC-32 and length, which
+ * {@link GZIPInputStream} checks only once it reaches them, vouch for every byte extracted.
  */
 final class TarGz {
   private static final int BLOCK = 512;
+  /** The checksum field of a header: bytes 148 to 155, counted as spaces in the sum. */
+  private static final int CHECKSUM = 148;
+  private static final int CHECKSUM_WIDTH = 8;
 
   private TarGz() {}
 
@@ -32,9 +42,10 @@ final class TarGz {
    * Extracts {@code <directory>/<name>} for each of {@code names} not yet in {@code into} from
    * {@code archive} into {@code into}.
    *
-   * @throws DatasetFormatException naming the archive when it is not gzip, is cut short, has a
-   *     malformed header (with its byte offset in the uncompressed tar), or lacks a wanted file;
-   *     the files extracted before the failure are deleted again: all of them or none
+   * @throws DatasetFormatException naming the archive when it is not gzip, is cut short, fails the
+   *     gzip trailer's CRC-32 or length check, has a malformed header or one whose checksum is wrong
+   *     (with its byte offset in the uncompressed tar), or lacks a wanted file; the files extracted
+   *     are kept only when the whole archive is sound: all of them or none
    */
   static void extract(Path archive, String directory, List<String> names, Path into) throws IOException {
     List<Path> written = new ArrayList<>();
@@ -60,34 +71,57 @@ final class TarGz {
       }
     }
     Files.createDirectories(into);
-    List<Path> partials = new ArrayList<>();
-    try (InputStream in = new BufferedInputStream(new GZIPInputStream(Files.newInputStream(archive), 1 << 16), 1 << 16)) {
+    Map<String, Path> partials = new LinkedHashMap<>();
+    try {
+      readAll(archive, directory, missing, into, partials);
+      missing.removeAll(partials.keySet());
+      if (!missing.isEmpty()) {
+        throw new DatasetFormatException(archive, "holds no " + String.join(", ", missing.stream()
+            .map(n -> directory + "/" + n).toList()));
+      }
+      for (Map.Entry<String, Path> partial : partials.entrySet()) { // the archive is sound: rename them all
+        Path target = into.resolve(partial.getKey());
+        Files.move(partial.getValue(), target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        written.add(target);
+      }
+    } finally {
+      for (Path p : partials.values()) { // those not renamed
+        Files.deleteIfExists(p);
+      }
+    }
+  }
+
+  /**
+   * Reads the whole archive, copying each wanted file into a temporary file in {@code into}, added
+   * to {@code partials} under its bare name (a later entry of that name overwrites it), then reads
+   * the gzip stream to its end so that its trailer is checked.
+   */
+  private static void readAll(Path archive, String directory, Set<String> wanted, Path into, Map<String, Path> partials)
+      throws IOException {
+    try (InputStream file = Files.newInputStream(archive); // its own resource: closed when the next one fails
+        InputStream gzip = new GZIPInputStream(file, 1 << 16);
+        InputStream in = new BufferedInputStream(gzip, 1 << 16)) {
       byte[] header = new byte[BLOCK];
       long offset = 0;
-      while (!missing.isEmpty()) {
-        if (!readBlock(in, header)) {
-          break; // end of the archive
-        }
-        if (isZero(header)) {
-          break; // the end-of-archive marker
-        }
+      while (readBlock(in, header) && !isZero(header)) { // to the end of the data or the end-of-archive marker
         long size = octal(header, 124, 12, archive, offset, "size");
+        checkChecksum(header, archive, offset);
         char type = (char) header[156];
         String name = text(header, 0, 100);
         if (isUstar(header) && header[345] != 0) {
           name = text(header, 345, 155) + "/" + name;
         }
         offset += BLOCK;
-        String wanted = (type == '0' || type == 0) ? wantedName(name, directory, missing) : null;
-        if (wanted != null) {
-          Path partial = Files.createTempFile(into, wanted + ".", ".part");
-          partials.add(partial);
-          try (OutputStream out = Files.newOutputStream(partial)) {
+        String bare = (type == '0' || type == 0) ? wantedName(name, directory, wanted) : null;
+        if (bare != null) {
+          Path partial = partials.get(bare);
+          if (partial == null) {
+            partial = Files.createTempFile(into, bare + ".", ".part");
+            partials.put(bare, partial);
+          }
+          try (OutputStream out = Files.newOutputStream(partial)) { // truncates an earlier entry's copy
             copy(in, out, size, archive, offset, name);
           }
-          Files.move(partial, into.resolve(wanted), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-          written.add(into.resolve(wanted));
-          missing.remove(wanted);
         } else {
           skip(in, size, archive, offset, name);
         }
@@ -95,16 +129,10 @@ final class TarGz {
         skip(in, padded - size, archive, offset + size, name);
         offset += padded;
       }
+      in.transferTo(OutputStream.nullOutputStream()); // the blocks after the marker, then the trailer's check
     } catch (ZipException | EOFException e) {
-      throw new DatasetFormatException(archive, "not a complete gzip-compressed tar archive (" + e.getMessage() + ")", e);
-    } finally {
-      for (Path p : partials) {
-        Files.deleteIfExists(p);
-      }
-    }
-    if (!missing.isEmpty()) {
-      throw new DatasetFormatException(archive, "holds no " + String.join(", ", missing.stream()
-          .map(n -> directory + "/" + n).toList()));
+      String reason = e.getMessage() != null ? e.getMessage() : "corrupt or truncated gzip data";
+      throw new DatasetFormatException(archive, "not a complete gzip-compressed tar archive (" + reason + ")", e);
     }
   }
 
@@ -153,6 +181,26 @@ final class TarGz {
       }
       skipped++;
       skipped += in.skip(count - skipped);
+    }
+  }
+
+  /**
+   * Checks the header's checksum field against the sum of its 512 bytes with that field counted as
+   * spaces, as unsigned bytes (POSIX) or as signed ones (some historic tar programs).
+   */
+  private static void checkChecksum(byte[] header, Path archive, long offset) throws DatasetFormatException {
+    long stored = octal(header, CHECKSUM, CHECKSUM_WIDTH, archive, offset, "checksum");
+    long unsigned = 0;
+    long signed = 0;
+    for (int i = 0; i < BLOCK; i++) {
+      byte b = i >= CHECKSUM && i < CHECKSUM + CHECKSUM_WIDTH ? (byte) ' ' : header[i];
+      unsigned += Byte.toUnsignedInt(b);
+      signed += b;
+    }
+    if (stored != unsigned && stored != signed) {
+      throw new DatasetFormatException(archive, "the tar header at offset " + offset + " is corrupt: it records the"
+          + " checksum " + Long.toOctalString(stored) + " but its bytes sum to " + Long.toOctalString(unsigned)
+          + " (octal)");
     }
   }
 

@@ -2,8 +2,10 @@ package dev.kiln.runtime.data;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.sun.net.httpserver.HttpServer;
 import java.io.ByteArrayOutputStream;
@@ -235,6 +237,122 @@ class Cifar10DownloadTest {
     assertTrue(e.getMessage().contains("holds no cifar-10-batches-bin/data_batch_2.bin"), e.getMessage());
     assertTrue(e.getMessage().contains("cifar-10-batches-bin/test_batch.bin"), e.getMessage());
     assertEquals(List.of(), filesUnder(home));
+  }
+
+  /** GZIPInputStream checks the trailer only once it reaches it: the archive is read to its end. */
+  @Test
+  void anArchiveFailingItsGzipTrailerKeepsNothing() throws Exception {
+    byte[] whole = archive(2);
+    byte[] wrongCrc = whole.clone();
+    wrongCrc[whole.length - 8] ^= 1;
+    for (byte[] bad : List.of(Arrays.copyOf(whole, whole.length - 8), wrongCrc)) {
+      served = bad;
+      var e = assertThrows(DatasetFormatException.class, () -> Cifar10.locate(files(md5(served)), Cifar10.TEST_FILES));
+      assertTrue(e.getMessage().contains("not a complete gzip-compressed tar archive ("), e.getMessage());
+      assertFalse(e.getMessage().contains("null"), e.getMessage());
+      assertEquals(List.of(), filesUnder(home), "no batch extracted, no archive left");
+    }
+  }
+
+  @Test
+  void aLaterEntryOfTheSameNameReplacesAnEarlierOneAsTarDoes() throws Exception {
+    var tar = new ByteArrayOutputStream();
+    entry(tar, "cifar-10-batches-bin/test_batch.bin", '0', Cifar10Test.records(1));
+    for (String name : Cifar10.TRAIN_FILES) {
+      entry(tar, "cifar-10-batches-bin/" + name, '0', Cifar10Test.records(2));
+    }
+    entry(tar, "cifar-10-batches-bin/test_batch.bin", '0', Cifar10Test.records(5));
+    tar.writeBytes(new byte[1024]);
+    served = gzip(tar.toByteArray());
+    Path dir = Cifar10.locate(files(md5(served)), Cifar10.TEST_FILES);
+    assertArrayEquals(Cifar10Test.records(5), Files.readAllBytes(dir.resolve("test_batch.bin")));
+    assertEquals(6, filesUnder(home).size(), "one file a batch, no temporary file left");
+  }
+
+  /** The archive's layout with the second header's modification time changed after its checksum was computed. */
+  private static byte[] withCorruptSecondHeader() {
+    var tar = new ByteArrayOutputStream();
+    entry(tar, "cifar-10-batches-bin/batches.meta.txt", '0', new byte[3]);
+    for (String name : Cifar10.TRAIN_FILES) {
+      entry(tar, "cifar-10-batches-bin/" + name, '0', Cifar10Test.records(1));
+    }
+    entry(tar, "cifar-10-batches-bin/test_batch.bin", '0', Cifar10Test.records(1));
+    tar.writeBytes(new byte[1024]);
+    byte[] bytes = tar.toByteArray();
+    bytes[1024 + 140] ^= 1; // a digit of data_batch_1.bin's time stamp, '4' made '5': still octal
+    return bytes;
+  }
+
+  @Test
+  void aHeaderWhoseChecksumDoesNotMatchIsNamedWithItsOffset() throws Exception {
+    served = gzip(withCorruptSecondHeader());
+    var e = assertThrows(DatasetFormatException.class, () -> Cifar10.locate(files(md5(served)), Cifar10.TEST_FILES));
+    assertTrue(e.getMessage().contains("the tar header at offset 1024 is corrupt: it records the checksum "), e.getMessage());
+    assertEquals(List.of(), filesUnder(home));
+  }
+
+  /** Historic tar programs summed the header's bytes as signed chars: their archives are accepted too. */
+  @Test
+  void aChecksumOfSignedBytesIsAccepted() throws Exception {
+    byte[] tar = withCorruptSecondHeader();
+    int header = 1024;
+    tar[header + 140] ^= 1; // undone
+    tar[header + 99] = (byte) 0xE9; // after the name's terminating NUL: signed and unsigned sums now differ
+    int signed = 0;
+    for (int i = 0; i < 512; i++) {
+      signed += i >= 148 && i < 156 ? ' ' : tar[header + i];
+    }
+    System.arraycopy(String.format("%06o\0 ", signed).getBytes(StandardCharsets.US_ASCII), 0, tar, header + 148, 8);
+    served = gzip(tar);
+    Path dir = Cifar10.locate(files(md5(served)), Cifar10.TEST_FILES);
+    assertEquals(1, Cifar10.test(dir).size());
+  }
+
+  /** An archive on disk is only a download not yet extracted: one that fails its checksum is downloaded again. */
+  @Test
+  void anArchiveLeftOnDiskIsExtractedOnlyWhenItsChecksumMatches() throws Exception {
+    served = archive(2);
+    Path leftover = Files.createDirectories(home.resolve("datasets")).resolve(Cifar10.ARCHIVE_NAME);
+    Files.write(leftover, archive(1)); // a sound archive, but not the published one
+    Path dir = Cifar10.locate(files(md5(served)), Cifar10.TEST_FILES);
+    assertEquals(1, requests.get(), "downloaded again");
+    assertEquals(3, Cifar10.test(dir).size(), "the downloaded archive's batches");
+    assertFalse(Files.exists(leftover));
+
+    for (Path p : filesUnder(home)) {
+      Files.delete(p);
+    }
+    Files.write(leftover, served); // the published one: extracted as it is
+    assertEquals(dir, Cifar10.locate(files(md5(served)), Cifar10.TEST_FILES));
+    assertEquals(1, requests.get(), "no second download");
+    assertEquals(3, Cifar10.test(dir).size());
+  }
+
+  /**
+   * The file stream is a resource of its own: GZIPInputStream's constructor fails on a file that is
+   * not gzip, and the stream must be closed then, not left to the garbage collector.
+   */
+  @Test
+  void anArchiveThatIsNotGzipIsClosedAgain() throws Exception {
+    assumeTrue(Files.isDirectory(Path.of("/proc/self/fd")), "no /proc/self/fd to list the open files");
+    Path archive = Files.write(home.resolve(Cifar10.ARCHIVE_NAME), "not gzip".getBytes(StandardCharsets.US_ASCII));
+    var e = assertThrows(DatasetFormatException.class,
+        () -> TarGz.extract(archive, Cifar10.DIRECTORY, Cifar10.TEST_FILES, home.resolve("into")));
+    assertTrue(e.getMessage().contains("not a complete gzip-compressed tar archive"), e.getMessage());
+    assertFalse(isOpen(archive.toRealPath()), "the archive is still open");
+  }
+
+  /** Whether one of this process's open file descriptors is {@code file}. */
+  private static boolean isOpen(Path file) throws IOException {
+    try (Stream<Path> descriptors = Files.list(Path.of("/proc/self/fd"))) {
+      return descriptors.anyMatch(fd -> {
+        try {
+          return Files.readSymbolicLink(fd).equals(file);
+        } catch (IOException closedMeanwhile) {
+          return false;
+        }
+      });
+    }
   }
 
   @Test

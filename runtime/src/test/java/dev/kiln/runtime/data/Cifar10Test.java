@@ -8,10 +8,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
 import java.io.IOException;
+import java.io.RandomAccessFile;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -92,6 +94,69 @@ class Cifar10Test {
     String message = failure(() -> Cifar10.train(dir));
     assertTrue(message.startsWith(file.toString()), message);
     assertTrue(message.contains("empty") && message.contains("offset 0"), message);
+  }
+
+  @Test
+  void aDirectoryInPlaceOfABatchFileIsCalledOne() throws IOException {
+    Path file = Files.createDirectories(dir.resolve("test_batch.bin"));
+    var e = assertThrows(UncheckedIOException.class, () -> Cifar10.test(dir));
+    assertEquals(file + ": is a directory, not a batch file", e.getMessage());
+  }
+
+  @Test
+  void moreImagesThanOneArrayHoldsNameTheFileThatOverflows() throws IOException {
+    writeTrainingFiles(1);
+    Path file = dir.resolve("data_batch_5.bin");
+    try (var sparse = new RandomAccessFile(file.toFile(), "rw")) { // never read: the lengths fail first
+      sparse.setLength(Cifar10.MAX_IMAGES * Cifar10.RECORD);
+    }
+    String message = failure(() -> Cifar10.train(dir));
+    assertTrue(message.startsWith(file + ": holds " + Cifar10.MAX_IMAGES + " records, which make "
+        + (Cifar10.MAX_IMAGES + 4) + " images in all, more than the " + Cifar10.MAX_IMAGES), message);
+  }
+
+  /**
+   * A file whose length changes between the pass that sizes the arrays and the one that fills them
+   * (here a writer makes it one record long, then two, over and over) is rejected, never read past
+   * the arrays' end nor into a dataset padded with black images. The writer races the loads, so
+   * such a fault shows in some of them only: a few thousand are tried.
+   */
+  @Test
+  void aFileThatChangesWhileItIsReadIsRejected() throws Exception {
+    byte[] record = new byte[Cifar10.RECORD];
+    Arrays.fill(record, (byte) 255);
+    record[0] = 3;
+    Path file = Files.write(dir.resolve("test_batch.bin"), record);
+    AtomicBoolean stop = new AtomicBoolean();
+    Thread writer = new Thread(() -> {
+      try (var raf = new RandomAccessFile(file.toFile(), "rw")) {
+        while (!stop.get()) {
+          raf.setLength(Cifar10.RECORD);
+          raf.seek(Cifar10.RECORD);
+          raf.write(record);
+        }
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    });
+    writer.start();
+    try {
+      for (int i = 0; i < 3000; i++) {
+        try {
+          ImageDataset test = Cifar10.test(dir);
+          assertTrue(test.size() == 1 || test.size() == 2, "size " + test.size());
+          for (int k = 0; k < test.size(); k++) {
+            assertEquals(3, test.label(k), "record " + k + " of " + test.size());
+            assertEquals(1f, test.get(k).x().toFloatArray()[0], "record " + k + " of " + test.size());
+          }
+        } catch (UncheckedIOException e) {
+          assertInstanceOf(DatasetFormatException.class, e.getCause());
+        }
+      }
+    } finally {
+      stop.set(true);
+      writer.join();
+    }
   }
 
   @Test

@@ -6,15 +6,21 @@ import static dev.kiln.runtime.data.IdxFiles.ramp;
 import static dev.kiln.runtime.data.IdxFiles.write;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.nio.ReadOnlyBufferException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Arrays;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -126,10 +132,88 @@ class IdxTest {
     assertRejected(file(true, idx(0x42, new int[] {1}, new byte[1])), "type 0x42 (unknown type) is not supported");
   }
 
+  /** Gzip data is not inflated to its end to count the trailing bytes: a long tail would take long. */
   @ParameterizedTest(name = "gzip={0}")
   @ValueSource(booleans = {false, true})
   void trailingBytes(boolean gz) throws IOException {
-    assertRejected(file(gz, idx(new int[] {2, 2}, ramp(7))), "3 trailing bytes after the 4 data bytes", "2 x 2");
+    assertRejected(file(gz, idx(new int[] {2, 2}, ramp(7))),
+        gz ? "trailing bytes from offset 16 of the uncompressed data" : "3 trailing bytes from offset 16",
+        "after the 4 data bytes the header declares (2 x 2)");
+  }
+
+  /** The first byte past the data fails the read, before the rest of the stream (here cut short) is inflated. */
+  @Test
+  void trailingDataInAGzipStreamIsFoundAtItsFirstByte() throws IOException {
+    byte[] gz = gzip(concat(idx(new int[] {1}, new byte[] {7}), ramp(1 << 20)));
+    Path file = write(dir, "tail.gz", Arrays.copyOf(gz, gz.length / 2));
+    assertRejected(file, "trailing bytes from offset 9 of the uncompressed data, after the 1 data bytes");
+  }
+
+  /** GZIPInputStream would read a second member, or skip other bytes after the first, without a word. */
+  @Test
+  void aGzipFileMustEndWithItsOnlyMember() throws IOException {
+    byte[] idx = idx(new int[] {3}, new byte[] {1, 2, 3});
+    byte[] gz = gzip(idx);
+    for (byte[] after : List.of("junk".getBytes(StandardCharsets.US_ASCII), gzip(idx), idx, gzip(new byte[0]))) {
+      assertRejected(write(dir, "two.gz", concat(gz, after)), "trailing bytes from offset " + gz.length + ", after the gzip data");
+    }
+  }
+
+  @Test
+  void aMalformedGzipHeaderOrTrailerIsNamed() throws IOException {
+    byte[] gz = gzip(idx(new int[] {3}, new byte[] {1, 2, 3}));
+    byte[] reserved = gz.clone();
+    reserved[3] |= 0x20;
+    assertRejected(write(dir, "reserved.gz", reserved), "corrupt or truncated gzip data at offset 3",
+        "reserved flag bits (FLG = 0x20)");
+    byte[] extra = gz.clone();
+    extra[3] |= 0x04; // FEXTRA, but no extra field: its length is taken from the deflate data
+    var e = assertRejected(write(dir, "extra.gz", extra), "corrupt or truncated gzip data at offset ");
+    assertFalse(e.getMessage().contains("null"), e.getMessage());
+    assertRejected(write(dir, "cut.gz", Arrays.copyOf(gz, gz.length - 3)),
+        "corrupt or truncated gzip data at offset " + (gz.length - 3) + ": the file ends inside the 8-byte gzip trailer");
+    byte[] crc = gz.clone();
+    crc[gz.length - 8] ^= 1;
+    assertRejected(write(dir, "crc.gz", crc), "corrupt or truncated gzip data at offset " + (gz.length - 8)
+        + ": the trailer's CRC-32 is ");
+  }
+
+  /** The trailer confirms the declared length: one array of that length, not a buffer doubled up to it. */
+  @Test
+  void aGzipFileWhoseTrailerConfirmsTheHeaderIsReadIntoOneArray() throws IOException {
+    int n = 32 << 20;
+    Path file = file(true, idx(new int[] {n}, new byte[n]));
+    assumeTrue(ManagementFactory.getThreadMXBean() instanceof com.sun.management.ThreadMXBean);
+    var threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+    long before = threads.getCurrentThreadAllocatedBytes();
+    IdxArray a = Idx.read(file);
+    long allocated = threads.getCurrentThreadAllocatedBytes() - before;
+    assertEquals(n, a.length());
+    assertTrue(allocated < n + (n >> 3), "reading " + n + " bytes allocated " + allocated);
+  }
+
+  /** Neither is opened: reading a directory fails without its name, and opening a FIFO waits for a writer. */
+  @Test
+  void aDirectoryOrAFifoIsNamedAsOne() throws Exception {
+    var e = assertThrows(FileNotFoundException.class, () -> Idx.read(dir));
+    assertEquals(dir + ": is a directory, not an IDX file", e.getMessage());
+    Path fifo = dir.resolve("fifo");
+    boolean made;
+    try {
+      made = new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor() == 0;
+    } catch (IOException noMkfifo) {
+      made = false;
+    }
+    assumeTrue(made, "mkfifo is not available");
+    var f = assertTimeoutPreemptively(Duration.ofSeconds(10),
+        () -> assertThrows(FileNotFoundException.class, () -> Idx.read(fifo)));
+    assertEquals(fifo + ": is not a regular file", f.getMessage());
+  }
+
+  private static byte[] concat(byte[] a, byte[] b) {
+    byte[] both = Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, both, a.length, b.length);
+    return both;
   }
 
   @Test

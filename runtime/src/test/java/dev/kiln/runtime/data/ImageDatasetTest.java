@@ -1,10 +1,12 @@
 package dev.kiln.runtime.data;
 
+import static dev.kiln.runtime.data.IdxFiles.gzip;
 import static dev.kiln.runtime.data.IdxFiles.idx;
 import static dev.kiln.runtime.data.IdxFiles.write;
 import static dev.kiln.runtime.data.IdxFiles.writeSplit;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -12,6 +14,7 @@ import dev.kiln.runtime.DType;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -56,12 +59,32 @@ class ImageDatasetTest {
     assertTrue(e.getMessage().contains(dir.resolve("images") + " holds 3 images"), e.getMessage());
   }
 
+  /** The label's byte offset: after the 8-byte header, in the uncompressed data of a gzip file. */
   @Test
-  void labelsMustBeClassIndices() {
+  void labelsMustBeClassIndices() throws IOException {
     var e = assertThrows(DatasetFormatException.class,
         () -> load(idx(new int[] {2, 1, 1}, new byte[2]), idx(new int[] {2}, new byte[] {1, 10})));
-    assertTrue(e.getMessage().startsWith(dir.resolve("labels") + ": label 10 of sample 1 is not a class index 0..9"),
+    assertTrue(e.getMessage().startsWith(dir.resolve("labels") + ": label 10 at offset 9 (sample 1) is not a class index 0..9"),
         e.getMessage());
+    IdxArray images = Idx.read(write(dir, "images", idx(new int[] {3, 1, 1}, new byte[3])));
+    Path labels = write(dir, "labels.gz", gzip(idx(new int[] {3}, new byte[] {1, 2, (byte) 200})));
+    var gz = assertThrows(DatasetFormatException.class, () -> ImageDataset.of(images, Idx.read(labels), DIGITS));
+    assertTrue(gz.getMessage().startsWith(labels + ": label 200 at offset 10 of the uncompressed data (sample 2)"),
+        gz.getMessage());
+  }
+
+  @Test
+  void theMnistLayoutTakesOnly28By28ImagesAndAtLeastOne() throws IOException {
+    for (int[] dims : new int[][] {{6, 14, 56}, {2, 28, 27}, {0, 28, 28}}) {
+      Path images = write(dir, "t10k-images-idx3-ubyte", idx(dims, new byte[dims[0] * dims[1] * dims[2]]));
+      write(dir, "t10k-labels-idx1-ubyte", idx(new int[] {dims[0]}, new byte[dims[0]]));
+      for (var load : List.<Runnable>of(() -> FashionMnist.test(dir), () -> Mnist.test(dir))) {
+        var e = assertThrows(UncheckedIOException.class, load::run);
+        assertInstanceOf(DatasetFormatException.class, e.getCause());
+        assertEquals(images + ": expected images of shape [count, 28, 28] with a count of at least 1, the header declares "
+            + Arrays.toString(dims), e.getMessage());
+      }
+    }
   }
 
   @Test
