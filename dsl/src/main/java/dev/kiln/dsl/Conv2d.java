@@ -97,8 +97,10 @@ public class Conv2d extends Layer<Conv2d.Spec> {
   /** A {@code kernelH x kernelW} kernel, stride 1, no padding, with a bias. */
   public Conv2d(int inChannels, int outChannels, int kernelH, int kernelW) {
     super(new Spec(inChannels, outChannels, kernelH, kernelW, 1, 1, 0, 0, true));
-    this.weight = Tensor.uniform(-bound(), bound(), outChannels, inChannels, kernelH, kernelW).requiresGrad(true);
-    this.bias = newBias();
+    // registered, so that a frozen weight (requiresGrad(false)) stays in the state dict, as in PyTorch
+    this.weight = registerParameter("weight",
+        Tensor.uniform(-bound(), bound(), outChannels, inChannels, kernelH, kernelW).requiresGrad(true));
+    this.bias = registerParameter("bias", newBias());
   }
 
   /** PyTorch's initialisation bound, {@code 1/sqrt(fan_in)}. */
@@ -138,8 +140,9 @@ public class Conv2d extends Layer<Conv2d.Spec> {
     reconfigure(spec().withBias(on));
     if (!on) {
       bias = null;
+      unregisterParameter("bias");
     } else if (bias == null) {
-      bias = newBias();
+      bias = registerParameter("bias", newBias());
     }
     return this;
   }

@@ -37,6 +37,8 @@ public abstract class Module {
   private final Map<String, Tensor> parameters = new LinkedHashMap<>();
   private final Map<String, Tensor> buffers = new LinkedHashMap<>();
   private final Map<String, Module> modules = new LinkedHashMap<>();
+  /** Tensor fields seen as parameters (requiring grad), so that freezing one later keeps it. */
+  private final Set<Tensor> fieldParameters = Collections.newSetFromMap(new IdentityHashMap<>());
   private boolean training = true;
 
   /** Computes the output for a batch. */
@@ -140,6 +142,11 @@ public abstract class Module {
         name() + " has a hand-written forward: its shapes are checked by the annotation processor (@Model), not by outputShape");
   }
 
+  /** Removes the parameter registered under {@code name} (a layer's bias switched off); nothing if there is none. */
+  final void unregisterParameter(String name) {
+    parameters.remove(name);
+  }
+
   /** Registers a parameter under {@code name}; it must be a leaf tensor that requires grad. */
   protected final Tensor registerParameter(String name, Tensor parameter) {
     if (!parameter.requiresGrad() || !parameter.isLeaf()) {
@@ -236,13 +243,19 @@ public abstract class Module {
     return m;
   }
 
-  /** This module's own parameters: registered ones, then {@link Tensor} fields that require grad. */
+  /**
+   * This module's own parameters: registered ones, then {@link Tensor} fields that require grad, or
+   * did when this module last looked (a field parameter frozen with {@code requiresGrad(false)}
+   * after that stays one, as a frozen {@code nn.Parameter} does; {@link #registerParameter} makes
+   * it one for good).
+   */
   private Map<String, Tensor> ownParameters() {
     Map<String, Tensor> out = new LinkedHashMap<>(parameters);
     for (Field f : declaredFields()) {
       if (f.getType() == Tensor.class) {
         Tensor t = (Tensor) read(f);
-        if (t != null && t.requiresGrad() && t.isLeaf() && !out.containsValue(t)) {
+        if (t != null && t.isLeaf() && (t.requiresGrad() || fieldParameters.contains(t)) && !out.containsValue(t)) {
+          fieldParameters.add(t);
           out.putIfAbsent(f.getName(), t);
         }
       }

@@ -155,6 +155,45 @@ class StateDictTest {
     assertEquals(2, seq.parameters().size());
   }
 
+  static class OwnWeight extends Module {
+    final Tensor w = Tensor.ones(2).requiresGrad(true);
+
+    @Override
+    public Tensor forward(Tensor x) {
+      return x.mul(w);
+    }
+  }
+
+  /**
+   * Frozen parameters (requiresGrad(false), for fine-tuning) stay parameters, in the state dict and
+   * in parameters(), as in PyTorch: a frozen Conv2d's weight vanished from both, so a saved model
+   * did not load back.
+   */
+  @Test
+  void frozenParametersStayInTheStateDict(@TempDir Path tmp) throws IOException {
+    Sequential net = Sequential.of(new Conv2d(1, 2, 3), new Flatten(), new Linear(8, 3), new BatchNorm1d(3));
+    List<String> keys = List.copyOf(net.stateDict().keySet());
+    net.getSubmodule("0").parameters().forEach(p -> p.requiresGrad(false));
+    net.getSubmodule("2").parameters().forEach(p -> p.requiresGrad(false));
+    assertEquals(keys, List.copyOf(net.stateDict().keySet()));
+    assertEquals(6, net.parameters().size());
+    net.save(tmp.resolve("frozen.safetensors"));
+    Sequential fresh = Sequential.of(new Conv2d(1, 2, 3), new Flatten(), new Linear(8, 3), new BatchNorm1d(3));
+    fresh.load(tmp.resolve("frozen.safetensors"));
+    assertArrayEquals(((Conv2d) net.getSubmodule("0")).weight().toFloatArray(),
+        ((Conv2d) fresh.getSubmodule("0")).weight().toFloatArray());
+
+    Conv2d noBias = new Conv2d(1, 2, 3).bias(false);
+    assertEquals(List.of("weight"), List.copyOf(noBias.stateDict().keySet()));
+    assertEquals(List.of("weight", "bias"), List.copyOf(noBias.bias(true).stateDict().keySet()));
+
+    OwnWeight own = new OwnWeight();
+    assertEquals(List.of("w"), List.copyOf(own.stateDict().keySet()));
+    own.w.requiresGrad(false); // a field parameter seen before it was frozen stays one
+    assertEquals(List.of("w"), List.copyOf(own.stateDict().keySet()));
+    assertEquals(1, own.parameters().size());
+  }
+
   @Test
   void integerBuffersStayIntegers() {
     BatchNorm1d bn = new BatchNorm1d(2);

@@ -153,9 +153,15 @@ public final class SGD extends Optimizer {
     writeBack(param, p);
   }
 
+  // The loops round as PyTorch's CPU kernels do: each x.add(y, alpha=a) is one fused multiply-add,
+  // fma(y, a, x) (ATen's vectorised add, and OpenBLAS's axpy on the native path), so the heap path
+  // gives PyTorch's bits and the native path's instead of an ulp off for some values. Weight decay
+  // is added only when it is not 0, as PyTorch (0 * an infinite weight would be NaN).
+
   private static void plainRange(float[] p, float[] g, int from, int to, float rate, float decay) {
     for (int i = from; i < to; i++) {
-      p[i] -= rate * (g[i] + decay * p[i]);
+      float d = decay == 0f ? g[i] : Math.fma(p[i], decay, g[i]);
+      p[i] = Math.fma(d, -rate, p[i]);
     }
   }
 
@@ -163,10 +169,10 @@ public final class SGD extends Optimizer {
   private static void momentumRange(float[] p, float[] g, float[] buf, int from, int to, float rate, float decay,
       float momentum, float carry, float keep, boolean nesterov) {
     for (int i = from; i < to; i++) {
-      float d = g[i] + decay * p[i];
-      float b = carry * buf[i] + keep * d;
+      float d = decay == 0f ? g[i] : Math.fma(p[i], decay, g[i]);
+      float b = Math.fma(d, keep, carry * buf[i]);
       buf[i] = b;
-      p[i] -= rate * (nesterov ? d + momentum * b : b);
+      p[i] = Math.fma(nesterov ? Math.fma(b, momentum, d) : b, -rate, p[i]);
     }
   }
 

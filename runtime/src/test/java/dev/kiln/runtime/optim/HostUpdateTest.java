@@ -34,10 +34,10 @@ class HostUpdateTest {
     for (int step = 0; step < grads.length; step++) {
       p.setGrad(Tensor.of(grads[step].clone(), N));
       opt.step();
-      for (int i = 0; i < N; i++) {
-        float d = grads[step][i] + 0.01f * expected[i];
-        buf[i] = step == 0 ? d : 0.9f * buf[i] + 1f * d;
-        expected[i] -= 0.05f * (d + 0.9f * buf[i]);
+      for (int i = 0; i < N; i++) { // PyTorch's ops, each x.add(y, alpha=a) one fused multiply-add as in ATen
+        float d = Math.fma(expected[i], 0.01f, grads[step][i]); // d_p.add(param, alpha=weight_decay)
+        buf[i] = step == 0 ? d : Math.fma(d, 1f, 0.9f * buf[i]); // buf.mul_(momentum).add_(d_p, alpha=1 - dampening)
+        expected[i] = Math.fma(Math.fma(buf[i], 0.9f, d), -0.05f, expected[i]); // param.add_(d_p.add(buf, alpha=m), alpha=-lr)
       }
     }
     assertArrayEquals(expected, p.toFloatArray());
