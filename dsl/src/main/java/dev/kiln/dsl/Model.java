@@ -11,7 +11,7 @@ import java.lang.annotation.Target;
  * and generates {@code Kiln<Name>} with fused forward and backward code. Without the processor
  * the declaration still runs in eager mode.
  */
-@Retention(RetentionPolicy.CLASS)
+@Retention(RetentionPolicy.RUNTIME) // so that the eager declaration's summary() knows its input shape too
 @Target({ElementType.TYPE, ElementType.METHOD})
 public @interface Model {
   /** One sample's shape, without the batch dimension, e.g. {@code {1, 28, 28}} or {@code {784}}. */

@@ -66,11 +66,18 @@ public abstract class Module {
   }
 
   /**
-   * The shape of one input sample this model was declared for ({@code @Model(input = ...)}), or null
-   * when it does not know it: a compiled ({@code Kiln<Name>}) model returns its declaration's, so that
-   * {@code summary()} needs no shape. Returns a new array.
+   * The shape of one input sample this model was declared for ({@code @Model(input = ...)} on its
+   * class or a superclass), or null when it does not know it, so that {@code summary()} needs no
+   * shape; a compiled model from a factory method ({@code Kiln<Name>}) returns its method's.
+   * Returns a new array.
    */
   protected int[] declaredInputShape() {
+    for (Class<?> c = getClass(); c != null && c != Module.class; c = c.getSuperclass()) {
+      Model model = c.getAnnotation(Model.class);
+      if (model != null) {
+        return model.input().clone();
+      }
+    }
     return null;
   }
 

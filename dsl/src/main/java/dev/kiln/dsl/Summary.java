@@ -76,7 +76,7 @@ final class Summary {
       inputShape = model.declaredInputShape();
       if (inputShape == null) {
         throw new IllegalArgumentException("summary: give the shape of one input sample, e.g. summary(1, 28, 28)"
-            + " (only a compiled Kiln<Name> model knows its own)");
+            + " (only a model declared with @Model knows its own)");
       }
     }
     for (int d : inputShape) {

@@ -86,6 +86,9 @@ Forward/backward pass size (MB): 0.17
 Params size (MB): 0.06
 Estimated Total Size (MB): 0.23
 ----------------------------------------------------------------""", model.summary(1, 28, 28));
+    var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, model::summary);
+    org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("give the shape of one input sample, e.g. "
+        + "summary(1, 28, 28) (only a model declared with @Model knows its own)"), e.getMessage());
   }
 
   static final class SmallCnn extends Module {

@@ -16,9 +16,14 @@ public enum Message {
   BAD_FACTORY("@Model method %s must be static, take no parameters and return dev.kiln.dsl.Sequential"),
   BAD_INPUT_SHAPE("@Model(input = %s) must list one sample's dimensions, each at least 1"),
   NO_FORWARD("@Model class %s must implement Tensor forward(Tensor x)"),
+  SEVERAL_INPUTS("@Model class %s: a compiled model takes one input tensor, not %d; leave out @Model and the model runs"
+      + " eagerly, as written (call your forward with several tensors yourself)"),
   PRIVATE_LAYER("layer field %s must not be private: the generated subclass reads it"),
   NO_INITIALIZER("layer field %s is given no layer the compiler can read: declare it as 'final %s %s = new %s(...);' or"
       + " assign it once in the constructor without parameters ('%s = new %s(...);')"),
+  DELEGATED_CONSTRUCTOR("layer field %s is not assigned in the constructor without parameters, which delegates with %s:"
+      + " the compiler reads layers from their initializers and that constructor, whose values it knows; layer sizes"
+      + " cannot come from constructor parameters: use static final constants"),
   CONSTRUCTOR_ASSIGNMENT("layer field %s is assigned %s in the constructor: assign it once, as a statement of its own in"
       + " the constructor without parameters, or where it is declared"),
   NON_FINAL_LAYER("layer field %s must be final so that the compiled plan stays valid"),

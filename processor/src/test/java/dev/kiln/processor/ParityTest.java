@@ -232,6 +232,11 @@ class ParityTest {
     assertTrue(e.getMessage().contains("forward ran again"), e.getMessage());
     var bad = assertThrows(IllegalArgumentException.class, () -> compiled.forward(Tensor.zeros(2, 3)));
     assertTrue(bad.getMessage().contains("got [2, 3]"), bad.getMessage());
+    int[] sample = Arrays.copyOfRange(shape, 1, shape.length); // one sample without its batch dimension
+    var unbatched = assertThrows(IllegalArgumentException.class, () -> compiled.forward(Tensor.zeros(sample)));
+    String listed = Arrays.stream(sample).mapToObj(Integer::toString).collect(java.util.stream.Collectors.joining(", "));
+    assertTrue(unbatched.getMessage().endsWith("; for one sample, give it a batch dimension: x.reshape(1, " + listed + ")"),
+        unbatched.getMessage());
   }
 
   /** The outputs of a model's outputs method, in order: a record's components or the array's elements. */

@@ -282,6 +282,22 @@ class ProcessorTest {
     assertThat(compile(f, user)).succeededWithoutWarnings();
   }
 
+  /** PyTorch's forward(self, image, meta): one error on that method, not the noise of the one-tensor stub beside it. */
+  @Test
+  void aForwardOfTwoTensorsSaysACompiledModelTakesOne() {
+    JavaFileObject f = classModel("TwoInputs",
+        "@Model(input = {4})",
+        "public class TwoInputs extends Module {",
+        "  final Linear fc1 = new Linear(4, 2);",
+        "  @Override public Tensor forward(Tensor x) { throw new UnsupportedOperationException(); }",
+        "  public Tensor forward(Tensor image, Tensor meta) { return fc1.apply(image).add(meta); }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining("@Model class TwoInputs: a compiled model takes one input tensor, not 2; leave out "
+        + "@Model and the model runs eagerly").inFile(f).onLineContaining("public Tensor forward(Tensor image, Tensor meta)");
+    assertThat(c).hadErrorCount(1);
+  }
+
   @Test
   void layerAssignedOnceInTheConstructorCompiles() {
     JavaFileObject f = classModel("Late",
@@ -340,7 +356,9 @@ class ProcessorTest {
         "  @Override public Tensor forward(Tensor x) { return fc1.apply(x); }",
         "}");
     Compilation c = compile(f);
-    assertThat(c).hadErrorContaining("layer field fc1 is given no layer the compiler can read")
+    assertThat(c).hadErrorContaining("layer field fc1 is not assigned in the constructor without parameters, which "
+        + "delegates with this(2): the compiler reads layers from their initializers and that constructor, whose values it "
+        + "knows; layer sizes cannot come from constructor parameters: use static final constants")
         .inFile(f).onLineContaining("final Linear fc1;");
   }
 
@@ -436,6 +454,8 @@ class ProcessorTest {
         .inFile(f).onLineContaining("public final Tensor forward");
     assertThat(c).hadErrorContaining("F.add with 2 argument(s) is not supported by the Kiln compiler")
         .inFile(f).onLineContaining("F.add(x, fc.apply(x))");
+    assertThat(c).hadErrorContaining("it combines two values, and a compiled model is one chain of layers from its input "
+        + "(no residual or two-branch models yet); leave out @Model and the model runs eagerly, as written");
     assertThat(c).hadErrorContaining("forward creates a layer (new Linear(16, 4)) on each call: declare it as a final field")
         .inFile(f).onLineContaining("return new Linear(16, 4)");
   }

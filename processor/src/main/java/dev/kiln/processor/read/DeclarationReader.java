@@ -178,6 +178,10 @@ public final class DeclarationReader {
       if (m.getSimpleName().contentEquals("forward") && m.getParameters().size() == 1
           && types.isSameType(m.getParameters().get(0).asType(), type(TENSOR))) {
         forward = m;
+      } else if (m.getSimpleName().contentEquals("forward") && m.getParameters().size() > 1
+          && m.getParameters().stream().allMatch(p -> types.isSameType(p.asType(), type(TENSOR)))) {
+        diagnostics.error(m, Message.SEVERAL_INPUTS, name, m.getParameters().size()); // PyTorch's forward(self, a, b)
+        return null;
       }
     }
     if (forward == null) {
@@ -360,7 +364,14 @@ public final class DeclarationReader {
       }
     }.scan(new TreePath(trees.getPath(ctor), tree.getBody()), null);
     if (assignments.isEmpty()) {
-      diagnostics.error(field, Message.NO_INITIALIZER, name, typeName, name, typeName, name, typeName);
+      List<? extends StatementTree> body = tree.getBody().getStatements();
+      if (!body.isEmpty() && body.get(0) instanceof ExpressionStatementTree es
+          && es.getExpression() instanceof MethodInvocationTree call
+          && call.getMethodSelect() instanceof IdentifierTree id && id.getName().contentEquals("this")) {
+        diagnostics.error(field, Message.DELEGATED_CONSTRUCTOR, name, call); // sizes passed as parameters
+      } else {
+        diagnostics.error(field, Message.NO_INITIALIZER, name, typeName, name, typeName, name, typeName);
+      }
       return null;
     }
     TreePath first = assignments.get(0);

@@ -1,6 +1,7 @@
 package dev.kiln.runtime.util;
 
 import java.util.Arrays;
+import java.util.Locale;
 
 /**
  * Counts of (true class, predicted class) pairs, as the tutorials tabulate after training.
@@ -54,6 +55,33 @@ public final class ConfusionMatrix {
       }
     }
     return out;
+  }
+
+  /**
+   * The counts as a text table, rows the true classes and columns the predictions, as
+   * scikit-learn's {@code confusion_matrix} prints them:
+   * <pre>
+   * true\pred    0    1
+   *         0   48    2
+   *         1    5   45
+   * </pre>
+   */
+  @Override
+  public String toString() {
+    String corner = "true\\pred";
+    int cell = Math.max(String.valueOf(counts.length - 1).length(),
+        Arrays.stream(counts).flatMapToLong(Arrays::stream).mapToInt(c -> Long.toString(c).length()).max().orElse(1));
+    StringBuilder sb = new StringBuilder(corner);
+    for (int j = 0; j < counts.length; j++) {
+      sb.append(String.format(Locale.ROOT, " %" + cell + "d", j));
+    }
+    for (int i = 0; i < counts.length; i++) {
+      sb.append('\n').append(String.format(Locale.ROOT, "%" + corner.length() + "d", i));
+      for (int j = 0; j < counts.length; j++) {
+        sb.append(String.format(Locale.ROOT, " %" + cell + "d", counts[i][j]));
+      }
+    }
+    return sb.toString();
   }
 
   /** Percentage of samples on the diagonal. */

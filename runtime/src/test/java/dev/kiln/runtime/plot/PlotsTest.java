@@ -49,6 +49,7 @@ class PlotsTest {
 
     ConfusionMatrix m = new ConfusionMatrix(2);
     m.add(new int[] {0, 1, 1}, new int[] {0, 1, 0});
+    assertEquals("true\\pred 0 1\n        0 1 0\n        1 1 1", m.toString());
     Path cm = dir.resolve("sub/confusion.png");
     Plots.confusionMatrix(cm, m, List.of("cat", "dog"));
     assertEquals(900, ImageIO.read(cm.toFile()).getWidth());
