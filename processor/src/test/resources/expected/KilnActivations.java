@@ -201,40 +201,71 @@ public final class KilnActivations extends Activations {
       float[] in = x.readBuffer();
       int inOff = x.offset();
       float[] dx = needsGrad(0) ? new float[n * 6] : null;
+      // needK: whether step K's input gradient is needed (a parameter before it, or x, requires grad); the
+      // backward returns after the last step that needs none, so frozen early layers cost nothing
+      boolean need1 = dx != null || body_0.weight().requiresGrad() || body_0.bias().requiresGrad();
+      boolean need2 = need1;
+      boolean need3 = need2 || body_2.weight().requiresGrad() || body_2.bias().requiresGrad();
+      boolean need4 = need3;
+      boolean need5 = need4;
       // head Linear(in_features=8, out_features=4, bias=True): gradient of [N, 8]   Activations.java:21
+      float[] dIn5 = need5 ? p.da5 : null;
       CpuKernels.biasGradient(Compiled.gradBuffer(head.bias()), 0, g.readBuffer(), g.offset(), n, 4, true);
       Tensor headGW = Compiled.grad(head.weight());
       if (headGW != null) {
         Blas.sgemm(true, false, 4, 8, n, 1f, g.readBuffer(), g.offset(), 4, p.a5, 0, 8, 1f, headGW, 8);
       }
-      Blas.sgemm(false, false, n, 8, 4, 1f, g.readBuffer(), g.offset(), 4, head.weight(), 8, 0f, p.da5, 0, 8);
+      if (dIn5 != null) {
+        Blas.sgemm(false, false, n, 8, 4, 1f, g.readBuffer(), g.offset(), 4, head.weight(), 8, 0f, dIn5, 0, 8);
+      }
+      if (!need5) {
+        return new Tensor[7];
+      }
       // tanh(body.apply(x)): gradient of [N, 8]   Activations.java:21
-      if (p.da4 != null) {
-        ActivationKernels.tanhBackward(p.da4, 0, p.da5, 0, p.a5, 0, n * 8);
+      float[] dIn4 = need4 ? p.da4 : null;
+      if (dIn4 != null) {
+        ActivationKernels.tanhBackward(dIn4, 0, dIn5, 0, p.a5, 0, n * 8);
+      }
+      if (!need4) {
+        return new Tensor[7];
       }
       // body.3 LeakyReLU(negative_slope=0.2): gradient of [N, 8]   Activations.java:21
-      if (p.da3 != null) {
-        ActivationKernels.leakyReluBackward(p.da3, 0, p.da4, 0, p.a3, 0, n * 8, 0.2f);
+      float[] dIn3 = need3 ? p.da3 : null;
+      if (dIn3 != null) {
+        ActivationKernels.leakyReluBackward(dIn3, 0, dIn4, 0, p.a3, 0, n * 8, 0.2f);
+      }
+      if (!need3) {
+        return new Tensor[7];
       }
       // body.2 Linear(in_features=8, out_features=8, bias=True): gradient of [N, 8]   Activations.java:21
-      CpuKernels.biasGradient(Compiled.gradBuffer(body_2.bias()), 0, p.da3, 0, n, 8, true);
+      float[] dIn2 = need2 ? p.da2 : null;
+      CpuKernels.biasGradient(Compiled.gradBuffer(body_2.bias()), 0, dIn3, 0, n, 8, true);
       Tensor body_2GW = Compiled.grad(body_2.weight());
       if (body_2GW != null) {
-        Blas.sgemm(true, false, 8, 8, n, 1f, p.da3, 0, 8, p.a2, 0, 8, 1f, body_2GW, 8);
+        Blas.sgemm(true, false, 8, 8, n, 1f, dIn3, 0, 8, p.a2, 0, 8, 1f, body_2GW, 8);
       }
-      Blas.sgemm(false, false, n, 8, 8, 1f, p.da3, 0, 8, body_2.weight(), 8, 0f, p.da2, 0, 8);
+      if (dIn2 != null) {
+        Blas.sgemm(false, false, n, 8, 8, 1f, dIn3, 0, 8, body_2.weight(), 8, 0f, dIn2, 0, 8);
+      }
+      if (!need2) {
+        return new Tensor[7];
+      }
       // body.1 Sigmoid(): gradient of [N, 8]   Activations.java:21
-      if (p.da1 != null) {
-        ActivationKernels.sigmoidBackward(p.da1, 0, p.da2, 0, p.a2, 0, n * 8);
+      float[] dIn1 = need1 ? p.da1 : null;
+      if (dIn1 != null) {
+        ActivationKernels.sigmoidBackward(dIn1, 0, dIn2, 0, p.a2, 0, n * 8);
+      }
+      if (!need1) {
+        return new Tensor[7];
       }
       // body.0 Linear(in_features=6, out_features=8, bias=True): gradient of [N, 6]   Activations.java:21
-      CpuKernels.biasGradient(Compiled.gradBuffer(body_0.bias()), 0, p.da1, 0, n, 8, true);
+      CpuKernels.biasGradient(Compiled.gradBuffer(body_0.bias()), 0, dIn1, 0, n, 8, true);
       Tensor body_0GW = Compiled.grad(body_0.weight());
       if (body_0GW != null) {
-        Blas.sgemm(true, false, 8, 6, n, 1f, p.da1, 0, 8, in, inOff, 6, 1f, body_0GW, 6);
+        Blas.sgemm(true, false, 8, 6, n, 1f, dIn1, 0, 8, in, inOff, 6, 1f, body_0GW, 6);
       }
       if (dx != null) {
-        Blas.sgemm(false, false, n, 6, 8, 1f, p.da1, 0, 8, body_0.weight(), 6, 0f, dx, 0, 6);
+        Blas.sgemm(false, false, n, 6, 8, 1f, dIn1, 0, 8, body_0.weight(), 6, 0f, dx, 0, 6);
       }
       Tensor[] grads = new Tensor[7];
       grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());

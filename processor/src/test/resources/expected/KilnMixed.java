@@ -169,23 +169,39 @@ public final class KilnMixed extends Mixed {
       float[] in = x.readBuffer();
       int inOff = x.offset();
       float[] dx = needsGrad(0) ? new float[n * 24] : null;
+      // needK: whether step K's input gradient is needed (a parameter before it, or x, requires grad); the
+      // backward returns after the last step that needs none, so frozen early layers cost nothing
+      boolean need2 = dx != null;
+      boolean need3 = need2 || features_fc.weight().requiresGrad();
       // head Linear(in_features=16, out_features=5, bias=True): gradient of [N, 16]   Mixed.java:27
+      float[] dIn3 = need3 ? p.da3 : null;
       CpuKernels.biasGradient(Compiled.gradBuffer(head.bias()), 0, g.readBuffer(), g.offset(), n, 5, true);
       Tensor headGW = Compiled.grad(head.weight());
       if (headGW != null) {
         Blas.sgemm(true, false, 5, 16, n, 1f, g.readBuffer(), g.offset(), 5, p.a3, 0, 16, 1f, headGW, 16);
       }
-      Blas.sgemm(false, false, n, 16, 5, 1f, g.readBuffer(), g.offset(), 5, head.weight(), 16, 0f, p.da3, 0, 16);
+      if (dIn3 != null) {
+        Blas.sgemm(false, false, n, 16, 5, 1f, g.readBuffer(), g.offset(), 5, head.weight(), 16, 0f, dIn3, 0, 16);
+      }
+      if (!need3) {
+        return new Tensor[4];
+      }
       // features.fc Linear(in_features=24, out_features=16, bias=False) + features.act ReLU(): gradient of [N, 24]   Mixed.java:26
-      CpuKernels.reluBackwardBiasGradient(null, 0, p.da3, 0, p.a3, 0, n, 16, true);
+      float[] dIn2 = need2 ? p.da1 : null;
+      CpuKernels.reluBackwardBiasGradient(null, 0, dIn3, 0, p.a3, 0, n, 16, true);
       Tensor features_fcGW = Compiled.grad(features_fc.weight());
       if (features_fcGW != null) {
-        Blas.sgemm(true, false, 16, 24, n, 1f, p.da3, 0, 16, p.a1, 0, 24, 1f, features_fcGW, 24);
+        Blas.sgemm(true, false, 16, 24, n, 1f, dIn3, 0, 16, p.a1, 0, 24, 1f, features_fcGW, 24);
       }
-      Blas.sgemm(false, false, n, 24, 16, 1f, p.da3, 0, 16, features_fc.weight(), 24, 0f, p.da1, 0, 24);
+      if (dIn2 != null) {
+        Blas.sgemm(false, false, n, 24, 16, 1f, dIn3, 0, 16, features_fc.weight(), 24, 0f, dIn2, 0, 24);
+      }
+      if (!need2) {
+        return new Tensor[4];
+      }
       // relu(input): gradient of [N, 2, 3, 4]   Mixed.java:25
       if (dx != null) {
-        CpuKernels.reluBackward(dx, 0, p.da1, 0, p.a1, 0, n * 24);
+        CpuKernels.reluBackward(dx, 0, dIn2, 0, p.a1, 0, n * 24);
       }
       Tensor[] grads = new Tensor[4];
       grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());

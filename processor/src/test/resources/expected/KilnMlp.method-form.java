@@ -187,28 +187,45 @@ public final class KilnMlp extends Module {
       float[] in = x.readBuffer();
       int inOff = x.offset();
       float[] dx = needsGrad(0) ? new float[n * 784] : null;
+      // needK: whether step K's input gradient is needed (a parameter before it, or x, requires grad); the
+      // backward returns after the last step that needs none, so frozen early layers cost nothing
+      boolean need1 = dx != null;
+      boolean need2 = need1 || layer1.weight().requiresGrad() || layer1.bias().requiresGrad();
+      boolean need3 = need2 || layer3.weight().requiresGrad() || layer3.bias().requiresGrad();
       // 5 Linear(in_features=512, out_features=10, bias=True): gradient of [N, 512]   Models.java:18
+      float[] dIn3 = need3 ? p.da3 : null;
       CpuKernels.biasGradient(Compiled.gradBuffer(layer5.bias()), 0, g.readBuffer(), g.offset(), n, 10, true);
       Tensor layer5GW = Compiled.grad(layer5.weight());
       if (layer5GW != null) {
         Blas.sgemm(true, false, 10, 512, n, 1f, g.readBuffer(), g.offset(), 10, p.a3, 0, 512, 1f, layer5GW, 512);
       }
-      Blas.sgemm(false, false, n, 512, 10, 1f, g.readBuffer(), g.offset(), 10, layer5.weight(), 512, 0f, p.da3, 0, 512);
+      if (dIn3 != null) {
+        Blas.sgemm(false, false, n, 512, 10, 1f, g.readBuffer(), g.offset(), 10, layer5.weight(), 512, 0f, dIn3, 0, 512);
+      }
+      if (!need3) {
+        return new Tensor[7];
+      }
       // 3 Linear(in_features=512, out_features=512, bias=True) + 4 ReLU(): gradient of [N, 512]   Models.java:17
-      CpuKernels.reluBackwardBiasGradient(Compiled.gradBuffer(layer3.bias()), 0, p.da3, 0, p.a3, 0, n, 512, true);
+      float[] dIn2 = need2 ? p.da2 : null;
+      CpuKernels.reluBackwardBiasGradient(Compiled.gradBuffer(layer3.bias()), 0, dIn3, 0, p.a3, 0, n, 512, true);
       Tensor layer3GW = Compiled.grad(layer3.weight());
       if (layer3GW != null) {
-        Blas.sgemm(true, false, 512, 512, n, 1f, p.da3, 0, 512, p.a2, 0, 512, 1f, layer3GW, 512);
+        Blas.sgemm(true, false, 512, 512, n, 1f, dIn3, 0, 512, p.a2, 0, 512, 1f, layer3GW, 512);
       }
-      Blas.sgemm(false, false, n, 512, 512, 1f, p.da3, 0, 512, layer3.weight(), 512, 0f, p.da2, 0, 512);
+      if (dIn2 != null) {
+        Blas.sgemm(false, false, n, 512, 512, 1f, dIn3, 0, 512, layer3.weight(), 512, 0f, dIn2, 0, 512);
+      }
+      if (!need2) {
+        return new Tensor[7];
+      }
       // 1 Linear(in_features=784, out_features=512, bias=True) + 2 ReLU(): gradient of [N, 784]   Models.java:16
-      CpuKernels.reluBackwardBiasGradient(Compiled.gradBuffer(layer1.bias()), 0, p.da2, 0, p.a2, 0, n, 512, true);
+      CpuKernels.reluBackwardBiasGradient(Compiled.gradBuffer(layer1.bias()), 0, dIn2, 0, p.a2, 0, n, 512, true);
       Tensor layer1GW = Compiled.grad(layer1.weight());
       if (layer1GW != null) {
-        Blas.sgemm(true, false, 512, 784, n, 1f, p.da2, 0, 512, in, inOff, 784, 1f, layer1GW, 784);
+        Blas.sgemm(true, false, 512, 784, n, 1f, dIn2, 0, 512, in, inOff, 784, 1f, layer1GW, 784);
       }
       if (dx != null) {
-        Blas.sgemm(false, false, n, 784, 512, 1f, p.da2, 0, 512, layer1.weight(), 784, 0f, dx, 0, 784);
+        Blas.sgemm(false, false, n, 784, 512, 1f, dIn2, 0, 512, layer1.weight(), 784, 0f, dx, 0, 784);
       }
       Tensor[] grads = new Tensor[7];
       grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());

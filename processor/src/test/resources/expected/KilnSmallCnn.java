@@ -292,41 +292,77 @@ public final class KilnSmallCnn extends SmallCnn {
       float[] in = x.readBuffer();
       int inOff = x.offset();
       float[] dx = needsGrad(0) ? new float[n * 64] : null;
+      // needK: whether step K's input gradient is needed (a parameter before it, or x, requires grad); the
+      // backward returns after the last step that needs none, so frozen early layers cost nothing
+      boolean need1 = dx != null || conv1.weight().requiresGrad() || conv1.bias().requiresGrad();
+      boolean need2 = need1 || bn1.weight().requiresGrad() || bn1.bias().requiresGrad();
+      boolean need4 = need2;
+      boolean need5 = need4 || fc1.weight().requiresGrad() || fc1.bias().requiresGrad();
+      boolean need6 = need5 || bnFc1.weight().requiresGrad() || bnFc1.bias().requiresGrad();
+      boolean need7 = need6;
       // fc2 Linear(in_features=6, out_features=3, bias=True): gradient of [N, 6]   SmallCnn.java:32
+      float[] dIn7 = need7 ? p.da7 : null;
       CpuKernels.biasGradient(Compiled.gradBuffer(fc2.bias()), 0, g.readBuffer(), g.offset(), n, 3, true);
       Tensor fc2GW = Compiled.grad(fc2.weight());
       if (fc2GW != null) {
         Blas.sgemm(true, false, 3, 6, n, 1f, g.readBuffer(), g.offset(), 3, p.a7, 0, 6, 1f, fc2GW, 6);
       }
-      Blas.sgemm(false, false, n, 6, 3, 1f, g.readBuffer(), g.offset(), 3, fc2.weight(), 6, 0f, p.da7, 0, 6);
+      if (dIn7 != null) {
+        Blas.sgemm(false, false, n, 6, 3, 1f, g.readBuffer(), g.offset(), 3, fc2.weight(), 6, 0f, dIn7, 0, 6);
+      }
+      if (!need7) {
+        return new Tensor[11];
+      }
       // dropout Dropout(p=0.25, inplace=False): gradient of [N, 6]   SmallCnn.java:31
-      if (p.da6 != null && training) {
-        ActivationKernels.applyMask(p.da6, 0, p.da7, 0, p.mask7, 0, n * 6);
-      } else if (p.da6 != null) {
-        System.arraycopy(p.da7, 0, p.da6, 0, n * 6);
+      float[] dIn6 = need6 ? p.da6 : null;
+      if (dIn6 != null && training) {
+        ActivationKernels.applyMask(dIn6, 0, dIn7, 0, p.mask7, 0, n * 6);
+      } else if (dIn6 != null) {
+        System.arraycopy(dIn7, 0, dIn6, 0, n * 6);
+      }
+      if (!need6) {
+        return new Tensor[11];
       }
       // bnFc1 BatchNorm1d(6, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True) + relu(bnFc1.apply(fc1.apply(x))): gradient of [N, 6]   SmallCnn.java:31
-      NormKernels.batchNormReluBackward(p.da5, 0, p.dweight6, 0, p.dbias6, 0, p.da6, 0, p.a5, 0, p.mean6, 0, p.var6, 0, bnFc1.weight().readBuffer(), bnFc1.weight().offset(), bnFc1.bias().readBuffer(), bnFc1.bias().offset(), n, 6, 1, 1.0E-5, training);
+      float[] dIn5 = need5 ? p.da5 : null;
+      NormKernels.batchNormReluBackward(dIn5, 0, p.dweight6, 0, p.dbias6, 0, dIn6, 0, p.a5, 0, p.mean6, 0, p.var6, 0, bnFc1.weight().readBuffer(), bnFc1.weight().offset(), bnFc1.bias().readBuffer(), bnFc1.bias().offset(), n, 6, 1, 1.0E-5, training);
       CpuKernels.accumulate(Compiled.gradBuffer(bnFc1.weight()), 0, p.dweight6, 0, 6);
       CpuKernels.accumulate(Compiled.gradBuffer(bnFc1.bias()), 0, p.dbias6, 0, 6);
+      if (!need5) {
+        return new Tensor[11];
+      }
       // fc1 Linear(in_features=64, out_features=6, bias=True): gradient of [N, 64]   SmallCnn.java:31
-      CpuKernels.biasGradient(Compiled.gradBuffer(fc1.bias()), 0, p.da5, 0, n, 6, true);
+      float[] dIn4 = need4 ? p.da3 : null;
+      CpuKernels.biasGradient(Compiled.gradBuffer(fc1.bias()), 0, dIn5, 0, n, 6, true);
       Tensor fc1GW = Compiled.grad(fc1.weight());
       if (fc1GW != null) {
-        Blas.sgemm(true, false, 6, 64, n, 1f, p.da5, 0, 6, p.a3, 0, 64, 1f, fc1GW, 64);
+        Blas.sgemm(true, false, 6, 64, n, 1f, dIn5, 0, 6, p.a3, 0, 64, 1f, fc1GW, 64);
       }
-      Blas.sgemm(false, false, n, 64, 6, 1f, p.da5, 0, 6, fc1.weight(), 64, 0f, p.da3, 0, 64);
+      if (dIn4 != null) {
+        Blas.sgemm(false, false, n, 64, 6, 1f, dIn5, 0, 6, fc1.weight(), 64, 0f, dIn4, 0, 64);
+      }
+      if (!need4) {
+        return new Tensor[11];
+      }
       // maxPool2d(relu(bn1.apply(conv1.apply(x))), 2): gradient of [N, 4, 8, 8]   SmallCnn.java:29
-      if (p.da2 != null) {
-        ConvKernels.maxPool2dReluBackward(p.da2, 0, p.da3, 0, p.a3, 0, p.argmax3, p.shape3);
+      float[] dIn2 = need2 ? p.da2 : null;
+      if (dIn2 != null) {
+        ConvKernels.maxPool2dReluBackward(dIn2, 0, dIn4, 0, p.a3, 0, p.argmax3, p.shape3);
+      }
+      if (!need2) {
+        return new Tensor[11];
       }
       // bn1 BatchNorm2d(4, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True) + relu(bn1.apply(conv1.apply(x))): gradient of [N, 4, 8, 8]   SmallCnn.java:29
-      NormKernels.batchNormBackward(p.da1, 0, p.dweight2, 0, p.dbias2, 0, p.da2, 0, p.a1, 0, p.mean2, 0, p.var2, 0, bn1.weight().readBuffer(), bn1.weight().offset(), n, 4, 64, 1.0E-5, training);
+      float[] dIn1 = need1 ? p.da1 : null;
+      NormKernels.batchNormBackward(dIn1, 0, p.dweight2, 0, p.dbias2, 0, dIn2, 0, p.a1, 0, p.mean2, 0, p.var2, 0, bn1.weight().readBuffer(), bn1.weight().offset(), n, 4, 64, 1.0E-5, training);
       CpuKernels.accumulate(Compiled.gradBuffer(bn1.weight()), 0, p.dweight2, 0, 4);
       CpuKernels.accumulate(Compiled.gradBuffer(bn1.bias()), 0, p.dbias2, 0, 4);
+      if (!need1) {
+        return new Tensor[11];
+      }
       // conv1 Conv2d(1, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1)): gradient of [N, 1, 8, 8]   SmallCnn.java:29
       Tensor conv1W = conv1.weight();
-      ConvKernels.conv2dBackward(dx, 0, Compiled.gradBuffer(conv1.weight()), 0, Compiled.gradBuffer(conv1.bias()), 0, true, p.da1, 0, in, inOff, conv1W.readBuffer(), conv1W.offset(), p.shape1);
+      ConvKernels.conv2dBackward(dx, 0, Compiled.gradBuffer(conv1.weight()), 0, Compiled.gradBuffer(conv1.bias()), 0, true, dIn1, 0, in, inOff, conv1W.readBuffer(), conv1W.offset(), p.shape1);
       Tensor[] grads = new Tensor[11];
       grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());
       return grads;

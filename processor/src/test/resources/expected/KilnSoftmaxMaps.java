@@ -209,31 +209,60 @@ public final class KilnSoftmaxMaps extends SoftmaxMaps {
       float[] in = x.readBuffer();
       int inOff = x.offset();
       float[] dx = needsGrad(0) ? new float[n * 24] : null;
+      // needK: whether step K's input gradient is needed (a parameter before it, or x, requires grad); the
+      // backward returns after the last step that needs none, so frozen early layers cost nothing
+      boolean need1 = dx != null;
+      boolean need2 = need1 || body_0.weight().requiresGrad() || body_0.bias().requiresGrad();
+      boolean need3 = need2;
+      boolean need5 = need3;
+      boolean need6 = need5 || body_4.weight().requiresGrad() || body_4.bias().requiresGrad();
       // softmax(body.apply(softmax(x, 3)), -1): gradient of [N, 3]   SoftmaxMaps.java:21
-      if (p.da6 != null) {
-        ActivationKernels.softmaxBackward(p.da6, 0, g.readBuffer(), g.offset(), out, 0, n, 3, 1);
+      float[] dIn6 = need6 ? p.da6 : null;
+      if (dIn6 != null) {
+        ActivationKernels.softmaxBackward(dIn6, 0, g.readBuffer(), g.offset(), out, 0, n, 3, 1);
+      }
+      if (!need6) {
+        return new Tensor[5];
       }
       // body.4 Linear(in_features=24, out_features=3, bias=True): gradient of [N, 24]   SoftmaxMaps.java:21
-      CpuKernels.biasGradient(Compiled.gradBuffer(body_4.bias()), 0, p.da6, 0, n, 3, true);
+      float[] dIn5 = need5 ? p.da4 : null;
+      CpuKernels.biasGradient(Compiled.gradBuffer(body_4.bias()), 0, dIn6, 0, n, 3, true);
       Tensor body_4GW = Compiled.grad(body_4.weight());
       if (body_4GW != null) {
-        Blas.sgemm(true, false, 3, 24, n, 1f, p.da6, 0, 3, p.a4, 0, 24, 1f, body_4GW, 24);
+        Blas.sgemm(true, false, 3, 24, n, 1f, dIn6, 0, 3, p.a4, 0, 24, 1f, body_4GW, 24);
       }
-      Blas.sgemm(false, false, n, 24, 3, 1f, p.da6, 0, 3, body_4.weight(), 24, 0f, p.da4, 0, 24);
+      if (dIn5 != null) {
+        Blas.sgemm(false, false, n, 24, 3, 1f, dIn6, 0, 3, body_4.weight(), 24, 0f, dIn5, 0, 24);
+      }
+      if (!need5) {
+        return new Tensor[5];
+      }
       // body.2 Softmax(dim=-2): gradient of [N, 2, 3, 4]   SoftmaxMaps.java:21
-      if (p.da3 != null) {
-        ActivationKernels.softmaxBackward(p.da3, 0, p.da4, 0, p.a4, 0, n * 2, 3, 4);
+      float[] dIn3 = need3 ? p.da3 : null;
+      if (dIn3 != null) {
+        ActivationKernels.softmaxBackward(dIn3, 0, dIn5, 0, p.a4, 0, n * 2, 3, 4);
+      }
+      if (!need3) {
+        return new Tensor[5];
       }
       // body.1 Softmax(dim=1): gradient of [N, 2, 3, 4]   SoftmaxMaps.java:21
-      if (p.da2 != null) {
-        ActivationKernels.softmaxBackward(p.da2, 0, p.da3, 0, p.a3, 0, n, 2, 12);
+      float[] dIn2 = need2 ? p.da2 : null;
+      if (dIn2 != null) {
+        ActivationKernels.softmaxBackward(dIn2, 0, dIn3, 0, p.a3, 0, n, 2, 12);
+      }
+      if (!need2) {
+        return new Tensor[5];
       }
       // body.0 Conv2d(2, 2, kernel_size=(1, 1), stride=(1, 1)): gradient of [N, 2, 3, 4]   SoftmaxMaps.java:21
+      float[] dIn1 = need1 ? p.da1 : null;
       Tensor body_0W = body_0.weight();
-      ConvKernels.conv2dBackward(p.da1, 0, Compiled.gradBuffer(body_0.weight()), 0, Compiled.gradBuffer(body_0.bias()), 0, true, p.da2, 0, p.a1, 0, body_0W.readBuffer(), body_0W.offset(), p.shape2);
+      ConvKernels.conv2dBackward(dIn1, 0, Compiled.gradBuffer(body_0.weight()), 0, Compiled.gradBuffer(body_0.bias()), 0, true, dIn2, 0, p.a1, 0, body_0W.readBuffer(), body_0W.offset(), p.shape2);
+      if (!need1) {
+        return new Tensor[5];
+      }
       // softmax(x, 3): gradient of [N, 2, 3, 4]   SoftmaxMaps.java:21
       if (dx != null) {
-        ActivationKernels.softmaxBackward(dx, 0, p.da1, 0, p.a1, 0, n * 6, 4, 1);
+        ActivationKernels.softmaxBackward(dx, 0, dIn1, 0, p.a1, 0, n * 6, 4, 1);
       }
       Tensor[] grads = new Tensor[5];
       grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());

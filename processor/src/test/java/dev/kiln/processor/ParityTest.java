@@ -239,6 +239,60 @@ class ParityTest {
         unbatched.getMessage());
   }
 
+  /**
+   * Fine-tuning: with the first parameters frozen (every one but the last layer's, then the first
+   * layer's alone), the compiled backward stops below the last trainable step and still gives the
+   * eager gradients; frozen parameters get none, and x none when it does not require grad.
+   */
+  @ParameterizedTest
+  @CsvSource({
+    "SmallCnn, test.SmallCnn, test.KilnSmallCnn, 1:8:8, 3",
+    "Mlp, test.Mlp, test.KilnMlp, 1:28:28, 10",
+    "AssignedInConstructor, test.AssignedInConstructor, test.KilnAssignedInConstructor, 1:8:8, 3",
+  })
+  void frozenLayersGiveTheEagerGradients(String source, String eagerName, String compiledName, String sampleShape,
+      int classes) {
+    Compilation c = ProcessorTest.compile(ProcessorTest.model(source));
+    ClassLoader loader = new CompiledClasses(c);
+    String[] dims = sampleShape.split(":");
+    int[] shape = new int[dims.length + 1];
+    shape[0] = 5;
+    for (int i = 0; i < dims.length; i++) {
+      shape[i + 1] = Integer.parseInt(dims[i]);
+    }
+    for (boolean headOnly : new boolean[] {true, false}) {
+      Kiln.manualSeed(11);
+      Module eager = factory(loader, eagerName).get();
+      Kiln.manualSeed(11);
+      Module compiled = factory(loader, compiledName).get();
+      List<String> names = List.copyOf(eager.namedParameters().keySet());
+      String firstLayer = names.get(0).substring(0, names.get(0).lastIndexOf('.'));
+      String lastLayer = names.get(names.size() - 1).substring(0, names.get(names.size() - 1).lastIndexOf('.'));
+      for (Module m : List.of(eager, compiled)) {
+        m.namedParameters().forEach((k, v) -> {
+          String layer = k.substring(0, k.lastIndexOf('.'));
+          v.requiresGrad(headOnly ? layer.equals(lastLayer) : !layer.equals(firstLayer));
+        });
+      }
+      Kiln.manualSeed(3);
+      Tensor x = Tensor.randn(shape);
+      Tensor y = Tensor.labels(new int[] {0, 1, 2, 1, 0});
+      Kiln.manualSeed(100);
+      new CrossEntropyLoss().apply(eager.forward(x), y).backward();
+      Kiln.manualSeed(100);
+      new CrossEntropyLoss().apply(compiled.forward(x), y).backward();
+      Map<String, Tensor> cp = compiled.namedParameters();
+      eager.namedParameters().forEach((k, v) -> {
+        String what = (headOnly ? "head only: " : "all but the first: ") + k;
+        if (!v.requiresGrad()) {
+          assertTrue(cp.get(k).grad() == null, what + " is frozen but has a gradient");
+        } else {
+          assertClose(what + " gradient", cp.get(k).grad().toFloatArray(), v.grad().toFloatArray(), 1e-5);
+        }
+      });
+    }
+  }
+
   /** The outputs of a model's outputs method, in order: a record's components or the array's elements. */
   static List<Tensor> outputs(Module model, String method, Tensor x) {
     try {

@@ -315,7 +315,7 @@ public final class Generator {
    * (the subclass inherits the field): {@link #file} has such types written fully qualified.
    */
   private static boolean generatedName(String name) {
-    return GENERATED_NAMES.contains(name) || name.matches("v\\d+") || name.endsWith("Values");
+    return GENERATED_NAMES.contains(name) || name.matches("(v|need|dIn)\\d+") || name.endsWith("Values");
   }
 
   /** The names of the fields of {@code type} and its superclasses, which the generated subclass inherits. */
@@ -746,6 +746,26 @@ public final class Generator {
   }
 
   /** The batch-norm gradients (through the fused ReLU's mask); parameter gradients are added to the parameters'. */
+  /** {@code p.requiresGrad()} for each parameter of the step's layer (none for parameter-free steps). */
+  private List<String> trainable(Kernel k) {
+    if (k.layer() == null) {
+      return List.of();
+    }
+    String layer = layerField(k.layer());
+    return switch (k.kind()) {
+      case CONV -> ((Conv2d.Spec) k.spec()).bias()
+          ? List.of(layer + ".weight().requiresGrad()", layer + ".bias().requiresGrad()")
+          : List.of(layer + ".weight().requiresGrad()");
+      case LINEAR -> k.linear().bias()
+          ? List.of(layer + ".weight().requiresGrad()", layer + ".bias().requiresGrad()")
+          : List.of(layer + ".weight().requiresGrad()");
+      case BATCHNORM -> ((BatchNorm.Options) k.spec()).affine()
+          ? List.of(layer + ".weight().requiresGrad()", layer + ".bias().requiresGrad()")
+          : List.of();
+      default -> List.of();
+    };
+  }
+
   private void batchNormBackward(CodeBlock.Builder b, Kernel k, int j, Ref in, Ref d, Ref target) {
     BatchNorm.Options o = (BatchNorm.Options) k.spec();
     String bn = layerField(k.layer());
@@ -899,6 +919,28 @@ public final class Generator {
     Map<String, Ref> grads = new LinkedHashMap<>();
     grads.put(finalStorage, new Ref("g.readBuffer()", "g.offset()", false));
     OutputGradientFlow flow = outputs == null ? null : new OutputGradientFlow(b, grads);
+    // A step's input gradient is needed only when a step before it has a parameter that requires grad, or
+    // x does (fine-tuning with frozen layers): below the last such step the backward stops.
+    boolean stopsEarly = flow == null;
+    if (stopsEarly) {
+      b.add("// needK: whether step K's input gradient is needed (a parameter before it, or x, requires grad); the\n"
+          + "// backward returns after the last step that needs none, so frozen early layers cost nothing\n");
+      String below = "dx != null";
+      for (int i = 0; i < kernels.size(); i++) {
+        Kernel k = kernels.get(i);
+        if (k.kind() == Kernel.Kind.VIEW) {
+          continue;
+        }
+        if (i > 0) {
+          b.addStatement("boolean need$L = $L", i, below);
+          below = "need" + i;
+        }
+        List<String> own = trainable(k);
+        if (!own.isEmpty()) {
+          below = below + " || " + String.join(" || ", own);
+        }
+      }
+    }
     for (int i = kernels.size() - 1; i >= 0; i--) {
       Kernel k = kernels.get(i);
       if (k.kind() == Kernel.Kind.VIEW) {
@@ -913,6 +955,11 @@ public final class Generator {
       Ref d = grads.get(storage.get(k.out()));
       String inStorage = storage.get(k.in());
       Ref target = inStorage.equals("in") ? new Ref("dx", "0", true) : new Ref("p.d" + inStorage, "0", true);
+      boolean conditional = stopsEarly && !inStorage.equals("in") && i > 0;
+      if (conditional) { // null when nothing before this step needs its input's gradient
+        b.addStatement("float[] dIn$L = need$L ? $L : null", i, i, target.array);
+        target = new Ref("dIn" + i, target.offset, true);
+      }
       if (masksInPlace(k) && !d.owned) { // work on a copy of the incoming gradient
         b.addStatement("System.arraycopy($L, $L, p.dout, 0, n * $L)", d.array, d.offset, k.outPerSample());
         d = new Ref("p.dout", "0", true);
@@ -983,11 +1030,16 @@ public final class Generator {
             .endControlFlow();
         String gemm = "$T.sgemm(false, false, $L, $L, $L, 1f, $L, $L, $L, $L.weight(), $L, 0f, $L, $L, $L)";
         Object[] args = {BLAS, rows, inF, outF, d.array, d.offset, outF, layer, inF, target.array, target.offset, inF};
-        if (inStorage.equals("in")) {
-          b.beginControlFlow("if (dx != null)").addStatement(gemm, args).endControlFlow();
+        if (inStorage.equals("in") || conditional) {
+          b.beginControlFlow("if ($L != null)", target.array).addStatement(gemm, args).endControlFlow();
         } else {
           b.addStatement(gemm, args);
         }
+      }
+      if (conditional) {
+        b.beginControlFlow("if (!need$L)", i)
+            .addStatement("return new $T[$L]", TENSOR, params.size() + 1) // x needs no gradient: dx is null
+            .endControlFlow();
       }
       grads.put(inStorage, target);
     }
