@@ -11,10 +11,11 @@ import dev.kiln.runtime.cuda.ElementwiseKernels;
 import java.util.function.Supplier;
 
 /**
- * The CUDA side of {@link Ops}'s element-wise ops, reductions, activations, losses and max
- * pooling. Each is called by its {@code Ops} twin once {@link Devices#onCuda} has found every
- * tensor argument on the GPU; it makes the same checks (Ops' own, so the messages are the same),
- * runs {@link ElementwiseKernels}, and records a {@link Node} whose backward also runs on the GPU:
+ * The CUDA side of {@link Ops}'s element-wise ops, reductions, activations, losses, max
+ * pooling, slicing and concatenation. Each is called by its {@code Ops} twin once {@link
+ * Devices#onCuda} has found every tensor argument on the GPU; it makes the same checks (Ops' own,
+ * so the messages are the same), runs {@link ElementwiseKernels} (slices and concatenations are
+ * 2-d copies, {@code Cuda.copy2d}), and records a {@link Node} whose backward also runs on the GPU:
  * results and gradients stay on the device. The formulas are the CPU's (see the kernels), so
  * the two backends agree to float rounding.
  *
@@ -341,6 +342,121 @@ final class CudaOps {
           Tensor dx = empty(x.shape());
           ElementwiseKernels.fillScaled(dx.writeCuda(), onGpu(g).readCuda(), factor, x.numel());
           return new Tensor[] {dx};
+        });
+      }
+    });
+  }
+
+  /**
+   * Ops' {@code expandAlong}: {@code m} repeated {@code size} times along the middle of
+   * {@code [outer, size, inner]}; the gradient summed back.
+   */
+  static Tensor expandAlong(Tensor m, int outer, int size, int inner, int[] outShape) {
+    return reshaping("expand", m, outShape,
+        (out, in) -> ElementwiseKernels.spreadAlong(out, in, outer, size, inner, 1f),
+        (dx, g) -> ElementwiseKernels.sumAlong(dx, g, outer, size, inner, 1f));
+  }
+
+  /**
+   * Ops' {@code sqrtOfVariance}: {@code y = sqrt(v)}, recorded as {@code std}, whose gradient is
+   * {@code g / (2 y)} where {@code y > 0} and 0 where {@code y} is 0 (the CPU's {@code
+   * MathKernels.stdBackward}). Made of existing kernels without ever forming {@code 0 * inf}: the
+   * division is by {@code y} moved to 1 where it is 0, of {@code g} zeroed there; the values where
+   * {@code y > 0} are sqrt's gradient, bit for bit.
+   */
+  static Tensor sqrtOfVariance(Tensor v) {
+    Ops.requireFloat("std", v);
+    int n = v.numel();
+    Tensor out = named("std", () -> {
+      Tensor y = empty(v.shape());
+      ElementwiseKernels.sqrtForward(y.writeCuda(), v.readCuda(), n);
+      return y;
+    });
+    if (!Ops.track(v)) {
+      return out;
+    }
+    return Tensor.ofNode(out, new Node(v) {
+      @Override public String name() {
+        return "std";
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        return named("std backward", () -> {
+          // All allocated while gd (maybe a temporary upload) is still held: none can reuse its block before it is read.
+          Tensor gd = onGpu(g), dx = empty(v.shape()), ones = empty(n), safeY = empty(n), gPos = empty(n);
+          long y = out.readCuda();
+          CoreKernels.fill(ones.writeCuda(), 1f, n);
+          ElementwiseKernels.leakyReluBackward(safeY.writeCuda(), ones.readCuda(), y, 0f, n); // y > 0 ? 1 : 0
+          ElementwiseKernels.scale(safeY.writeCuda(), safeY.readCuda(), -1f, n);
+          CoreKernels.add(safeY.writeCuda(), ones.readCuda(), safeY.readCuda(), n); // y > 0 ? 0 : 1
+          CoreKernels.add(safeY.writeCuda(), y, safeY.readCuda(), n); // y > 0 ? y : 1 (NaN stays NaN)
+          ElementwiseKernels.leakyReluBackward(gPos.writeCuda(), gd.readCuda(), y, 0f, n); // y > 0 ? g : 0
+          ElementwiseKernels.sqrtBackward(dx.writeCuda(), gPos.readCuda(), safeY.readCuda(), n);
+          return new Tensor[] {dx};
+        });
+      }
+    });
+  }
+
+  // ------------------------------------------------------------------ slicing and joining
+
+  /**
+   * Ops' {@code block} (narrow, slice, select): {@code rows} rows of {@code width} floats, one
+   * from each slab of {@code pitch} floats of {@code x}, {@code skip} floats into it, as one 2-d
+   * copy; the backward zeroes the input's gradient and copies the rows back into it.
+   */
+  static Tensor block(String name, Tensor x, int rows, int pitch, int skip, int width, int[] outShape) {
+    long skipBytes = (long) skip * Float.BYTES;
+    int n = x.numel();
+    return reshaping(name, x, outShape,
+        (out, in) -> Cuda.get().copy2d(in + skipBytes, pitch, out, width, width, rows),
+        (dx, g) -> {
+          Cuda.get().zero(dx, n);
+          Cuda.get().copy2d(g, width, dx + skipBytes, pitch, width, rows);
+        });
+  }
+
+  /**
+   * {@link Ops#cat}, the checks made: input {@code i}'s {@code rows} rows of {@code sizes[i] * inner}
+   * floats go to column {@code starts[i] * inner} of the result's rows of {@code pitch} floats, one
+   * 2-d copy per input; each input's gradient is the same block copied back out.
+   */
+  static Tensor cat(Tensor[] xs, int rows, int pitch, int[] starts, int[] sizes, int inner, int[] outShape) {
+    Tensor out = named("cat", () -> {
+      Tensor o = empty(outShape);
+      long dst = o.writeCuda();
+      for (int i = 0; i < xs.length; i++) {
+        int width = sizes[i] * inner;
+        Cuda.get().copy2d(xs[i].readCuda(), width, dst + (long) starts[i] * inner * Float.BYTES, pitch, width, rows);
+      }
+      return o;
+    });
+    if (!Ops.track(xs)) {
+      return out;
+    }
+    return Tensor.ofNode(out, new Node(xs) {
+      @Override protected boolean savesTensors() {
+        return false;
+      }
+
+      @Override public String name() {
+        return "cat";
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        return named("cat backward", () -> {
+          Tensor gd = onGpu(g);
+          Tensor[] grads = new Tensor[xs.length];
+          for (int i = 0; i < xs.length; i++) {
+            grads[i] = needsGrad(i) ? empty(xs[i].shape()) : null; // all allocated before an address is taken
+          }
+          for (int i = 0; i < xs.length; i++) {
+            if (grads[i] != null) {
+              int width = sizes[i] * inner;
+              Cuda.get().copy2d(gd.readCuda() + (long) starts[i] * inner * Float.BYTES, pitch, grads[i].writeCuda(), width, width, rows);
+            }
+          }
+          return grads;
         });
       }
     });

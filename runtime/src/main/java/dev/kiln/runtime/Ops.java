@@ -375,6 +375,11 @@ public final class Ops {
     if (mean && a.size() == 0) {
       throw new IllegalArgumentException(name + " along dimension " + dim + " of size 0, shape " + Shapes.toString(x.shape()));
     }
+    return sumAlong(name, x, a, dim, keepDim, mean ? 1f / a.size() : 1f);
+  }
+
+  /** {@code factor} times the sum of {@code x} along {@code dim} (seen as {@code a}), recorded as {@code name}. */
+  private static Tensor sumAlong(String name, Tensor x, Along a, int dim, boolean keepDim, float factor) {
     int d = Shapes.normalizeDim(dim, x.dim());
     int[] shape = x.shape();
     int[] outShape;
@@ -382,11 +387,8 @@ public final class Ops {
       outShape = shape.clone();
       outShape[d] = 1;
     } else {
-      outShape = new int[shape.length - 1];
-      System.arraycopy(shape, 0, outShape, 0, d);
-      System.arraycopy(shape, d + 1, outShape, d, shape.length - d - 1);
+      outShape = removeDim(shape, d);
     }
-    float factor = mean ? 1f / a.size() : 1f;
     if (Devices.onCuda(name, x)) {
       return CudaOps.reduceAlong(name, x, a.outer(), a.size(), a.inner(), factor, outShape);
     }
@@ -423,6 +425,377 @@ public final class Ops {
         return new Tensor[] {Tensor.full(g.item() * factor, x.shape())};
       }
     });
+  }
+
+  // ------------------------------------------------------------------ variance and standard deviation
+
+  /**
+   * Variance along {@code dim} (negative counts from the end), as PyTorch's
+   * {@code x.var(dim, unbiased, keepdim)}: {@code sum((x - mean)^2) / (n - 1)}, or {@code / n}
+   * when not {@code unbiased}; the dimension is removed, or kept with size 1 when {@code keepDim}.
+   * Composed of {@link #mean}, {@link #sub}, {@link #mul} and a sum (added in double), so the
+   * gradient and the CUDA version are theirs; the mean is repeated along the dimension to be
+   * subtracted (the gradient summed back). One value along the dimension, unbiased, gives NaN as in
+   * PyTorch ({@code 0 / 0}); a dimension of size 0 is refused, as {@link #mean} refuses it.
+   */
+  public static Tensor var(Tensor x, int dim, boolean unbiased, boolean keepDim) {
+    return variance("var", x, dim, unbiased, keepDim);
+  }
+
+  /** {@link #var(Tensor, int, boolean, boolean)}, its argument errors naming {@code op}. */
+  private static Tensor variance(String op, Tensor x, int dim, boolean unbiased, boolean keepDim) {
+    requireFloat(op, x);
+    Along a = Along.of(op, x, dim);
+    if (a.size() == 0) {
+      throw new IllegalArgumentException(op + " along dimension " + dim + " of size 0, shape " + Shapes.toString(x.shape()));
+    }
+    Tensor z = sub(x, expandAlong(mean(x, dim, true), a, x.shape()));
+    return sumAlong("var", mul(z, z), a, dim, keepDim, 1f / (a.size() - (unbiased ? 1 : 0)));
+  }
+
+  /**
+   * Variance of all values, as a rank-0 tensor (PyTorch's {@code x.var(unbiased)}): {@code
+   * sum((x - mean)^2) / (n - 1)}, or {@code / n} when not {@code unbiased}. One value, unbiased,
+   * gives NaN as in PyTorch; an empty tensor is refused, as {@link #mean} refuses it.
+   */
+  public static Tensor var(Tensor x, boolean unbiased) {
+    requireFloat("var", x);
+    if (x.numel() == 0) {
+      throw new IllegalArgumentException("var of an empty tensor of shape " + Shapes.toString(x.shape()));
+    }
+    Tensor z = sub(x, mean(x));
+    return reduceAll(mul(z, z), 1f / (x.numel() - (unbiased ? 1 : 0)), "var");
+  }
+
+  /**
+   * Standard deviation along {@code dim}, as PyTorch's {@code x.std(dim, unbiased, keepdim)}: the
+   * square root of {@link #var(Tensor, int, boolean, boolean)}. The gradient is
+   * {@code g / (2 std)} through the variance's, and 0 where the standard deviation is 0 (a constant
+   * input), as in PyTorch, where the plain square root's would give {@code 0 * inf = NaN}.
+   */
+  public static Tensor std(Tensor x, int dim, boolean unbiased, boolean keepDim) {
+    return sqrtOfVariance(variance("std", x, dim, unbiased, keepDim));
+  }
+
+  /**
+   * Standard deviation of all values, as a rank-0 tensor (PyTorch's {@code x.std(unbiased)}); see
+   * {@link #std(Tensor, int, boolean, boolean)}.
+   */
+  public static Tensor std(Tensor x, boolean unbiased) {
+    requireFloat("std", x);
+    if (x.numel() == 0) {
+      throw new IllegalArgumentException("std of an empty tensor of shape " + Shapes.toString(x.shape()));
+    }
+    return sqrtOfVariance(var(x, unbiased));
+  }
+
+  /** {@code sqrt(v)}, recorded as {@code std}: the gradient {@code g / (2 y)}, 0 where {@code y} is 0. */
+  private static Tensor sqrtOfVariance(Tensor v) {
+    if (Devices.onCuda("std", v)) {
+      return CudaOps.sqrtOfVariance(v);
+    }
+    return unary("std", v, MathKernels::sqrtForward, MathKernels::stdBackward);
+  }
+
+  /**
+   * {@code m}, of {@code shape} but with size 1 along the dimension seen as {@code a}, repeated
+   * along it to {@code shape} (PyTorch's {@code m.expand(shape)} for that one dimension); the
+   * gradient is summed back along it. The inverse pair of a sum along a dimension.
+   */
+  private static Tensor expandAlong(Tensor m, Along a, int[] shape) {
+    if (Devices.onCuda("expand", m)) {
+      return CudaOps.expandAlong(m, a.outer(), a.size(), a.inner(), shape);
+    }
+    return reshaping("expand", m, shape,
+        (out, in, inOff) -> MathKernels.spreadAlong(out, 0, in, inOff, a.outer(), a.size(), a.inner(), 1f),
+        (dx, g, gOff) -> MathKernels.sumAlong(dx, 0, g, gOff, a.outer(), a.size(), a.inner(), 1f));
+  }
+
+  // ------------------------------------------------------------------ slicing, joining, adding and removing dimensions
+
+  /**
+   * The {@code length} entries of {@code x} along {@code dim} from {@code start} (PyTorch's
+   * {@code x.narrow(dim, start, length)}); negative {@code dim} and {@code start} count from the
+   * end. A copy, not a view: Kiln has no strided views (only {@link #reshape} shares storage), so
+   * writing to the result leaves {@code x} as it was, unlike PyTorch. The gradient is the
+   * incoming one inside the slice and zero outside.
+   *
+   * @throws IllegalArgumentException for a rank-0 {@code x}, a dimension out of range, a start
+   *     outside {@code -size..size}, a negative length, or {@code start + length} past the end
+   */
+  public static Tensor narrow(Tensor x, int dim, int start, int length) {
+    requireFloat("narrow", x);
+    requireRankAtLeastOne("narrow", x);
+    Along a = Along.of("narrow", x, dim);
+    int size = a.size();
+    if (start < -size || start > size) {
+      throw new IllegalArgumentException("narrow: start " + start + " is out of range for dimension " + dim + " of size " + size
+          + " in shape " + Shapes.toString(x.shape()) + " (expected " + -size + ".." + size + ")");
+    }
+    int from = start < 0 ? start + size : start;
+    if (length < 0) {
+      throw new IllegalArgumentException("narrow: length must be non-negative, got " + length + " for dimension " + dim
+          + " of shape " + Shapes.toString(x.shape()));
+    }
+    if (length > size - from) {
+      throw new IllegalArgumentException("narrow: start (" + from + ") + length (" + length + ") exceeds dimension size (" + size
+          + ") of dimension " + dim + " in shape " + Shapes.toString(x.shape()));
+    }
+    int[] outShape = x.shape();
+    outShape[Shapes.normalizeDim(dim, x.dim())] = length;
+    return block("narrow", x, a, from, length, outShape);
+  }
+
+  /**
+   * {@code x[start:end]} along {@code dim} (Python's slice, end exclusive): negative bounds count
+   * from the end, and bounds past either end are clamped as Python and PyTorch clamp them, so
+   * {@code slice(0, 1, Integer.MAX_VALUE)} drops the first row and an empty range gives size 0
+   * along {@code dim}. A copy, as {@link #narrow}; the gradient is zero outside the slice.
+   *
+   * @throws IllegalArgumentException for a rank-0 {@code x} or a dimension out of range
+   */
+  public static Tensor slice(Tensor x, int dim, int start, int end) {
+    requireFloat("slice", x);
+    requireRankAtLeastOne("slice", x);
+    Along a = Along.of("slice", x, dim);
+    int size = a.size();
+    int from = clampSliceBound(start, size);
+    int to = Math.max(from, clampSliceBound(end, size));
+    int[] outShape = x.shape();
+    outShape[Shapes.normalizeDim(dim, x.dim())] = to - from;
+    return block("slice", x, a, from, to - from, outShape);
+  }
+
+  /** A slice bound as Python resolves it: negative counts from the end, then clamped to {@code 0..size}. */
+  private static int clampSliceBound(int bound, int size) {
+    return bound < 0 ? Math.max(bound + size, 0) : Math.min(bound, size);
+  }
+
+  /**
+   * Entry {@code index} of {@code x} along {@code dim}, which is removed (PyTorch's
+   * {@code x.select(dim, index)}, {@code x[:, index]} for dimension 1); negative {@code dim} and
+   * {@code index} count from the end. A copy, as {@link #narrow}; the gradient is zero at the other
+   * entries.
+   *
+   * @throws IllegalArgumentException for a rank-0 {@code x}, a dimension out of range, or an index
+   *     outside {@code -size..size-1}
+   */
+  public static Tensor select(Tensor x, int dim, int index) {
+    requireFloat("select", x);
+    requireRankAtLeastOne("select", x);
+    Along a = Along.of("select", x, dim);
+    int size = a.size();
+    if (index < -size || index >= size) {
+      throw new IllegalArgumentException("select: index " + index + " out of range for tensor of size " + Shapes.toString(x.shape())
+          + " at dimension " + dim + " (expected " + -size + ".." + (size - 1) + ")");
+    }
+    int[] outShape = removeDim(x.shape(), Shapes.normalizeDim(dim, x.dim()));
+    return block("select", x, a, index < 0 ? index + size : index, 1, outShape);
+  }
+
+  private static void requireRankAtLeastOne(String op, Tensor x) {
+    if (x.dim() == 0) {
+      throw new IllegalArgumentException(op + ": cannot be applied to a 0-dim tensor (shape [])");
+    }
+  }
+
+  /**
+   * Entries {@code from .. from + length} of {@code x} along the middle of {@code a}, as
+   * {@code outShape}: {@code a.outer()} rows of {@code length * inner} values, one from each slab of
+   * {@code size * inner}. The backward writes the gradient's rows back into zeros.
+   */
+  private static Tensor block(String name, Tensor x, Along a, int from, int length, int[] outShape) {
+    int rows = a.outer(), pitch = a.size() * a.inner(), skip = from * a.inner(), width = length * a.inner();
+    if (Devices.onCuda(name, x)) {
+      return CudaOps.block(name, x, rows, pitch, skip, width, outShape);
+    }
+    return reshaping(name, x, outShape,
+        (out, in, inOff) -> MathKernels.copyRows(out, 0, width, in, inOff + skip, pitch, width, rows),
+        (dx, g, gOff) -> MathKernels.copyRows(dx, skip, pitch, g, gOff, width, width, rows));
+  }
+
+  /**
+   * {@code tensors} joined along {@code dim} (PyTorch's {@code torch.cat}; negative counts from the
+   * end): float tensors on one device, of one rank (at least 1), whose shapes agree except along
+   * {@code dim}. The result is a new tensor; each input that requires grad gets its part of the
+   * gradient (an input listed twice gets both parts).
+   *
+   * @throws IllegalArgumentException for an empty list, a rank-0 tensor, ranks or sizes that differ
+   *     (naming the tensor's position and both shapes), or tensors on different devices
+   */
+  public static Tensor cat(java.util.List<Tensor> tensors, int dim) {
+    Tensor[] xs = joinable("cat", tensors);
+    Tensor first = xs[0];
+    for (int i = 0; i < xs.length; i++) {
+      if (xs[i].dim() == 0) {
+        throw new IllegalArgumentException("cat: zero-dimensional tensor (at position " + i + ") cannot be concatenated");
+      }
+    }
+    Along a = Along.of("cat", first, dim);
+    int d = Shapes.normalizeDim(dim, first.dim());
+    int[] sizes = new int[xs.length];
+    int[] starts = new int[xs.length];
+    long total = 0;
+    for (int i = 0; i < xs.length; i++) {
+      int[] s = xs[i].shape();
+      if (s.length != first.dim()) {
+        throw new IllegalArgumentException("cat: tensors must have the same number of dimensions: got " + first.dim() + " and "
+            + s.length + " (tensor 0 of shape " + Shapes.toString(first.shape()) + ", tensor " + i + " of shape "
+            + Shapes.toString(s) + ")");
+      }
+      for (int k = 0; k < s.length; k++) {
+        if (k != d && s[k] != first.size(k)) {
+          throw new IllegalArgumentException("cat: sizes of tensors must match except in dimension " + d + ". Expected size "
+              + first.size(k) + " but got size " + s[k] + " for tensor number " + i + " in the list: shapes "
+              + Shapes.toString(first.shape()) + " and " + Shapes.toString(s) + " differ in dimension " + k);
+        }
+      }
+      sizes[i] = s[d];
+      starts[i] = (int) Math.min(total, Integer.MAX_VALUE);
+      total += s[d];
+    }
+    int[] outShape = first.shape();
+    outShape[d] = (int) Math.min(total, Integer.MAX_VALUE);
+    if (total > Integer.MAX_VALUE || (long) a.outer() * total * a.inner() > Integer.MAX_VALUE) {
+      throw new IllegalArgumentException("cat: the result along dimension " + d + " would have " + total * a.outer() * a.inner()
+          + " elements, more than 2^31-1");
+    }
+    int rows = a.outer(), inner = a.inner(), pitch = outShape[d] * inner;
+    if (Devices.onCuda("cat", xs)) {
+      return CudaOps.cat(xs, rows, pitch, starts, sizes, inner, outShape);
+    }
+    float[] out = new float[Shapes.numel(outShape)];
+    for (int i = 0; i < xs.length; i++) {
+      int width = sizes[i] * inner;
+      MathKernels.copyRows(out, starts[i] * inner, pitch, xs[i].readBuffer(), xs[i].offset(), width, width, rows);
+    }
+    if (!track(xs)) {
+      return Tensor.wrap(out, outShape);
+    }
+    return Tensor.ofNode(out, outShape, new Node(xs) {
+      @Override protected boolean savesTensors() {
+        return false;
+      }
+
+      @Override public String name() {
+        return "cat";
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        Tensor[] grads = new Tensor[xs.length];
+        for (int i = 0; i < xs.length; i++) {
+          if (needsGrad(i)) {
+            int width = sizes[i] * inner;
+            float[] dx = new float[xs[i].numel()];
+            MathKernels.copyRows(dx, 0, width, g.readBuffer(), g.offset() + starts[i] * inner, pitch, width, rows);
+            grads[i] = Tensor.wrap(dx, xs[i].shape());
+          }
+        }
+        return grads;
+      }
+    });
+  }
+
+  /**
+   * {@code tensors}, all of one shape, joined along a new dimension {@code dim} (PyTorch's
+   * {@code torch.stack}; {@code -(rank + 1)..rank}, negative counting from the end of the result):
+   * {@link #cat} of each {@link #unsqueeze}d, so the gradient is cat's.
+   *
+   * @throws IllegalArgumentException for an empty list, shapes that differ (naming both and their
+   *     positions), a dimension out of range, or tensors on different devices
+   */
+  public static Tensor stack(java.util.List<Tensor> tensors, int dim) {
+    Tensor[] xs = joinable("stack", tensors);
+    for (int i = 1; i < xs.length; i++) {
+      if (!Arrays.equals(xs[i].shape(), xs[0].shape())) {
+        throw new IllegalArgumentException("stack: expects each tensor to be equal size, but got " + Shapes.toString(xs[0].shape())
+            + " at entry 0 and " + Shapes.toString(xs[i].shape()) + " at entry " + i);
+      }
+    }
+    int d = newDim("stack", xs[0].shape(), dim);
+    java.util.List<Tensor> unsqueezed = new java.util.ArrayList<>(xs.length);
+    for (Tensor x : xs) {
+      unsqueezed.add(unsqueeze(x, d));
+    }
+    return cat(unsqueezed, d);
+  }
+
+  /** The tensors of a cat or stack: a non-empty list without nulls, all float. */
+  private static Tensor[] joinable(String op, java.util.List<Tensor> tensors) {
+    if (tensors == null || tensors.isEmpty()) {
+      throw new IllegalArgumentException(op + ": expected a non-empty list of tensors");
+    }
+    Tensor[] xs = tensors.toArray(new Tensor[0]);
+    for (int i = 0; i < xs.length; i++) {
+      if (xs[i] == null) {
+        throw new IllegalArgumentException(op + ": tensor " + i + " in the list is null");
+      }
+      if (xs[i].dtype() != DType.FLOAT32) {
+        throw new IllegalArgumentException(op + ": expected float tensors, got " + xs[i].dtype() + " of shape "
+            + Shapes.toString(xs[i].shape()) + " at position " + i);
+      }
+    }
+    return xs;
+  }
+
+  /**
+   * {@code x} with a dimension of size 1 inserted at {@code dim} (PyTorch's {@code x.unsqueeze(dim)}):
+   * {@code -(rank + 1)..rank}, negative counting from the end of the result, so -1 appends one. A
+   * {@link #reshape} view; the gradient is reshaped back.
+   */
+  public static Tensor unsqueeze(Tensor x, int dim) {
+    int[] shape = x.shape();
+    int d = newDim("unsqueeze", shape, dim);
+    int[] to = new int[shape.length + 1];
+    System.arraycopy(shape, 0, to, 0, d);
+    to[d] = 1;
+    System.arraycopy(shape, d, to, d + 1, shape.length - d);
+    return reshape(x, to);
+  }
+
+  /** Resolves the position of a new dimension in a shape of rank {@code shape.length + 1}, as PyTorch does. */
+  private static int newDim(String op, int[] shape, int dim) {
+    int rank = shape.length + 1;
+    if (dim < -rank || dim >= rank) {
+      throw new IllegalArgumentException(op + " of shape " + Shapes.toString(shape) + ": dimension " + dim
+          + " is out of range for the result's rank " + rank + " (expected " + -rank + ".." + (rank - 1) + ")");
+    }
+    return dim < 0 ? dim + rank : dim;
+  }
+
+  /**
+   * {@code x} without dimension {@code dim} when its size is 1, else {@code x}'s shape unchanged
+   * (PyTorch's {@code x.squeeze(dim)}; negative counts from the end; a rank-0 tensor takes 0 or -1).
+   * A {@link #reshape} view; the gradient is reshaped back.
+   */
+  public static Tensor squeeze(Tensor x, int dim) {
+    int[] shape = x.shape();
+    if (shape.length == 0) {
+      if (dim != 0 && dim != -1) {
+        throw new IllegalArgumentException("squeeze of shape []: dimension " + dim + " is out of range (expected -1..0)");
+      }
+      return reshape(x);
+    }
+    int d;
+    try {
+      d = Shapes.normalizeDim(dim, shape.length);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("squeeze of shape " + Shapes.toString(shape) + ": " + e.getMessage(), e);
+    }
+    return reshape(x, shape[d] == 1 ? removeDim(shape, d) : shape);
+  }
+
+  /** {@code x} without its dimensions of size 1 (PyTorch's {@code x.squeeze()}); a {@link #reshape} view. */
+  public static Tensor squeeze(Tensor x) {
+    return reshape(x, Arrays.stream(x.shape()).filter(s -> s != 1).toArray());
+  }
+
+  /** {@code shape} without dimension {@code d}. */
+  private static int[] removeDim(int[] shape, int d) {
+    int[] out = new int[shape.length - 1];
+    System.arraycopy(shape, 0, out, 0, d);
+    System.arraycopy(shape, d + 1, out, d, shape.length - d - 1);
+    return out;
   }
 
   // ------------------------------------------------------------------ losses

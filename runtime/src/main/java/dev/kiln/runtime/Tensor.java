@@ -137,6 +137,15 @@ public final class Tensor {
   }
 
   /**
+   * {@code data} from index {@code offset} on, without copying (as {@link #wrap}): a tensor whose
+   * values do not start at its array's first element, as a view into a larger storage has, for
+   * tests of kernels that must read from {@link #offset()}.
+   */
+  static Tensor wrapAt(float[] data, int offset, int... shape) {
+    return new Tensor(data, offset, shape.clone(), DType.FLOAT32, null);
+  }
+
+  /**
    * Like {@link #wrap} with an explicit type, e.g. labels gathered by a data loader.
    *
    * @throws IllegalArgumentException for {@link DType#INT32} data holding a value that is not a
@@ -438,6 +447,57 @@ public final class Tensor {
     return reshape(Shapes.flatten(shape, startDim, endDim));
   }
 
+  /** A view with a dimension of size 1 inserted at {@code dim} ({@code -(rank + 1)..rank}, PyTorch's {@code unsqueeze}). */
+  public Tensor unsqueeze(int dim) {
+    return Ops.unsqueeze(this, dim);
+  }
+
+  /** A view without dimension {@code dim} if its size is 1, else of the same shape (PyTorch's {@code squeeze(dim)}). */
+  public Tensor squeeze(int dim) {
+    return Ops.squeeze(this, dim);
+  }
+
+  /** A view without the dimensions of size 1 (PyTorch's {@code squeeze()}). */
+  public Tensor squeeze() {
+    return Ops.squeeze(this);
+  }
+
+  /**
+   * The {@code length} entries along {@code dim} from {@code start} (PyTorch's {@code narrow};
+   * negative dim and start count from the end). A copy, not a view: Kiln has no strided views, so
+   * writes to the result do not reach this tensor. The gradient is zero outside the slice.
+   */
+  public Tensor narrow(int dim, int start, int length) {
+    return Ops.narrow(this, dim, start, length);
+  }
+
+  /**
+   * {@code x[start:end]} along {@code dim}, end exclusive, bounds negative from the end and clamped
+   * to the tensor as Python and PyTorch clamp them ({@code slice(0, -2, Integer.MAX_VALUE)} is
+   * {@code x[-2:]}). A copy, as {@link #narrow}.
+   */
+  public Tensor slice(int dim, int start, int end) {
+    return Ops.slice(this, dim, start, end);
+  }
+
+  /**
+   * Entry {@code index} along {@code dim}, which is removed (PyTorch's {@code select},
+   * {@code x[:, i]}); negative counts from the end. A copy, as {@link #narrow}.
+   */
+  public Tensor select(int dim, int index) {
+    return Ops.select(this, dim, index);
+  }
+
+  /** {@code tensors} joined along {@code dim} (PyTorch's {@code torch.cat}): shapes equal except along it, one device. */
+  public static Tensor cat(List<Tensor> tensors, int dim) {
+    return Ops.cat(tensors, dim);
+  }
+
+  /** {@code tensors} of one shape joined along a new dimension {@code dim} (PyTorch's {@code torch.stack}). */
+  public static Tensor stack(List<Tensor> tensors, int dim) {
+    return Ops.stack(tensors, dim);
+  }
+
   /** A view sharing this tensor's data at {@code offset} with a new shape; not on the tape. */
   Tensor viewOf(int[] newShape, Node fn) {
     return new Tensor(storage, offset, newShape, dtype, fn);
@@ -531,6 +591,49 @@ public final class Tensor {
   /** Means along {@code dim}, kept with size 1 when {@code keepDim}. */
   public Tensor mean(int dim, boolean keepDim) {
     return Ops.mean(this, dim, keepDim);
+  }
+
+  /** Unbiased variance along {@code dim}, which is removed (PyTorch's {@code var(dim)}); NaN for one value. */
+  public Tensor var(int dim) {
+    return Ops.var(this, dim, true, false);
+  }
+
+  /**
+   * Variance along {@code dim}, divided by {@code n - 1} when {@code unbiased}, else by {@code n};
+   * kept with size 1 when {@code keepDim} (PyTorch's {@code var(dim, unbiased, keepdim)}).
+   */
+  public Tensor var(int dim, boolean unbiased, boolean keepDim) {
+    return Ops.var(this, dim, unbiased, keepDim);
+  }
+
+  /** Unbiased variance of all values, rank 0 (PyTorch's {@code var()}). */
+  public Tensor var() {
+    return Ops.var(this, true);
+  }
+
+  /** Variance of all values, divided by {@code n - 1} when {@code unbiased}, else by {@code n}. */
+  public Tensor var(boolean unbiased) {
+    return Ops.var(this, unbiased);
+  }
+
+  /** Unbiased standard deviation along {@code dim}, which is removed (PyTorch's {@code std(dim)}). */
+  public Tensor std(int dim) {
+    return Ops.std(this, dim, true, false);
+  }
+
+  /** Standard deviation along {@code dim}: the square root of {@link #var(int, boolean, boolean)}. */
+  public Tensor std(int dim, boolean unbiased, boolean keepDim) {
+    return Ops.std(this, dim, unbiased, keepDim);
+  }
+
+  /** Unbiased standard deviation of all values, rank 0 (PyTorch's {@code std()}). */
+  public Tensor std() {
+    return Ops.std(this, true);
+  }
+
+  /** Standard deviation of all values: the square root of {@link #var(boolean)}. */
+  public Tensor std(boolean unbiased) {
+    return Ops.std(this, unbiased);
   }
 
   /** {@code -this}. */

@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import java.util.Arrays;
+import java.util.List;
 import java.util.function.Function;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -276,6 +277,69 @@ class CudaOpsTest {
     compare("sum rank 0", Match.CLOSE, in -> Ops.sum(in[0]), Tensor.randn());
     assertEquals(0f, Ops.sum(Tensor.zeros(gpu, 0, 3)).item(), "sum of an empty tensor");
     assertThrows(IllegalArgumentException.class, () -> Ops.mean(Tensor.zeros(gpu, 0)));
+  }
+
+  // ------------------------------------------------------------------ slicing, joining, variance
+
+  @Test
+  void narrowSliceSelectCatAndStackAreExact() {
+    compare("narrow [4,6,5] dim 1", Match.EXACT, in -> Ops.narrow(in[0], 1, 2, 3), Tensor.randn(4, 6, 5));
+    compare("narrow dim 0 (one row)", Match.EXACT, in -> Ops.narrow(in[0], 0, -2, 2), Tensor.randn(5, 7));
+    compare("narrow last dim", Match.EXACT, in -> Ops.narrow(in[0], -1, 1, 3), Tensor.randn(3, 4, 301));
+    compare("narrow the whole dim", Match.EXACT, in -> Ops.narrow(in[0], 1, 0, 6), Tensor.randn(4, 6, 5));
+    compare("narrow to size 0", Match.EXACT, in -> Ops.narrow(in[0], 1, 6, 0), Tensor.randn(4, 6, 5));
+    compare("slice clamped", Match.EXACT, in -> Ops.slice(in[0], 2, -3, 100), Tensor.randn(2, 3, 8));
+    compare("select", Match.EXACT, in -> Ops.select(in[0], 1, -1), Tensor.randn(4, 6, 5));
+    compare("select of a vector", Match.EXACT, in -> Ops.select(in[0], 0, 3), Tensor.randn(7));
+    compare("cat dim 1", Match.EXACT, in -> Ops.cat(List.of(in[0], in[1], in[2]), 1),
+        Tensor.randn(3, 2, 5), Tensor.randn(3, 4, 5), Tensor.randn(3, 1, 5));
+    compare("cat dim 0", Match.EXACT, in -> Ops.cat(List.of(in[0], in[1]), 0), Tensor.randn(2, 5), Tensor.randn(3, 5));
+    compare("cat dim -1", Match.EXACT, in -> Ops.cat(List.of(in[0], in[1]), -1), Tensor.randn(40, 3), Tensor.randn(40, 1));
+    compare("cat of one tensor twice", Match.EXACT, in -> Ops.cat(List.of(in[0], in[0]), 1), Tensor.randn(3, 4));
+    compare("stack dim 1", Match.EXACT, in -> Ops.stack(List.of(in[0], in[1]), 1), Tensor.randn(3, 4), Tensor.randn(3, 4));
+    compare("unsqueeze, squeeze", Match.EXACT, in -> Ops.squeeze(Ops.unsqueeze(in[0], -1)), Tensor.randn(3, 1, 4));
+    compare("narrow of a cat", Match.EXACT, in -> Ops.narrow(Ops.cat(List.of(in[0], in[1]), 0), 1, 1, 2),
+        Tensor.randn(2, 4), Tensor.randn(3, 4));
+  }
+
+  @Test
+  void slicesAndCatCheckAsOnTheCpu() {
+    Tensor x = Tensor.randn(3, 4);
+    var cpu = assertThrows(IllegalArgumentException.class, () -> Ops.narrow(x, 1, 2, 3));
+    var cuda = assertThrows(IllegalArgumentException.class, () -> Ops.narrow(x.to(gpu), 1, 2, 3));
+    assertEquals(cpu.getMessage(), cuda.getMessage());
+    cpu = assertThrows(IllegalArgumentException.class, () -> Ops.cat(List.of(x, Tensor.randn(3, 5)), 0));
+    cuda = assertThrows(IllegalArgumentException.class, () -> Ops.cat(List.of(x.to(gpu), Tensor.randn(3, 5).to(gpu)), 0));
+    assertEquals(cpu.getMessage(), cuda.getMessage());
+    var e = assertThrows(IllegalArgumentException.class, () -> Ops.cat(List.of(x, x.to(gpu)), 0));
+    assertTrue(e.getMessage().startsWith("cat: expected all tensors on one device"), e.getMessage());
+  }
+
+  @Test
+  void catGivesAGradientOnlyToTheInputsThatRequireIt() {
+    Tensor frozen = Tensor.randn(2, 3).to(gpu);
+    Tensor w = Tensor.randn(1, 3).to(gpu).requiresGrad(true);
+    Tensor y = Ops.cat(List.of(frozen, w), 0);
+    y.backward(Tensor.of(new float[] {1, 2, 3, 4, 5, 6, 7, 8, 9}, 3, 3).to(gpu));
+    assertNull(frozen.grad(), "an input that does not require grad gets no gradient");
+    assertTrue(w.grad().device().isCuda(), "the gradient is on " + w.grad().device());
+    assertArrayEquals(new float[] {7, 8, 9}, w.grad().toFloatArray());
+  }
+
+  @Test
+  void varAndStdAgreeWithTheCpu() {
+    compare("var dim 1", Match.CLOSE, in -> Ops.var(in[0], 1, true, false), Tensor.randn(3, 4, 5));
+    compare("var dim 0 biased keepdim", Match.CLOSE, in -> Ops.var(in[0], 0, false, true), Tensor.randn(700, 6));
+    compare("std dim -1", Match.CLOSE, in -> Ops.std(in[0], -1, true, false), randn(3f, 8, 1000));
+    compare("std dim 1 keepdim", Match.CLOSE, in -> Ops.std(in[0], 1, false, true), Tensor.randn(3, 4, 5));
+    compare("var of all values", Match.CLOSE, in -> Ops.var(in[0], true), Tensor.randn(30, 40));
+    compare("std of all values", Match.CLOSE, in -> Ops.std(in[0], false), Tensor.randn(30, 40));
+    // A constant row has std 0 and, as in PyTorch, a zero gradient; one value per row gives NaN everywhere.
+    compare("std with a constant row", Match.CLOSE, in -> Ops.std(in[0], 1, true, false),
+        Tensor.of(new float[] {3, 3, 3, 1, 2, 4}, 2, 3));
+    compare("std of a constant", Match.CLOSE, in -> Ops.std(in[0], true), Tensor.full(2.5f, 4, 3));
+    compare("var of one value", Match.EXACT, in -> Ops.var(in[0], 1, true, false), Tensor.randn(3, 1));
+    compare("std of one value", Match.EXACT, in -> Ops.std(in[0], 1, true, false), Tensor.randn(3, 1));
   }
 
   // ------------------------------------------------------------------ losses

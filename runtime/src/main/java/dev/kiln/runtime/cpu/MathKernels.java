@@ -2,7 +2,8 @@ package dev.kiln.runtime.cpu;
 
 /**
  * Element-wise math on the CPU: exp, log, sqrt, abs, negation and a power with a constant
- * exponent, each way. Values are computed in double and rounded once (exp, log and pow through
+ * exponent, each way; with sums and spreads along a dimension, the transpose and the row copies
+ * of slicing and concatenation. Values are computed in double and rounded once (exp, log and pow through
  * {@link Math}, whose exp and log are JIT intrinsics); the larger ones run over both cores.
  * Gradients follow PyTorch's formulas, including at the edges: {@code abs}'s is 0 at 0, {@code
  * sqrt}'s infinite at 0, {@code pow}'s 0 for the exponent 0.
@@ -137,6 +138,33 @@ public final class MathKernels {
           dx[row + i] = g[gOff + o * inner + i] * factor;
         }
       }
+    }
+  }
+
+  /**
+   * Copies {@code rows} rows of {@code width} values: row {@code r} from {@code x[xOff + r * xPitch]}
+   * to {@code out[outOff + r * outPitch]} (a strided block copy, as {@code cudaMemcpy2D}). Narrowing,
+   * selecting and concatenating along a dimension are such copies, a row being the part of one
+   * {@code [outer, size, inner]} slab that is taken or written.
+   */
+  public static void copyRows(float[] out, int outOff, int outPitch, float[] x, int xOff, int xPitch, int width, int rows) {
+    if (width == 0) {
+      return;
+    }
+    for (int r = 0; r < rows; r++) {
+      System.arraycopy(x, xOff + r * xPitch, out, outOff + r * outPitch, width);
+    }
+  }
+
+  /**
+   * {@code dx = g / (2 y)} where {@code y} is not 0, and 0 where it is: the gradient of a standard
+   * deviation from its output {@code y} (PyTorch's, which masks the zeros that a constant input
+   * gives instead of returning {@code 0 * inf = NaN}); NaN for a NaN {@code y}.
+   */
+  public static void stdBackward(float[] dx, int dxOff, float[] g, int gOff, float[] y, int yOff, int n) {
+    for (int i = 0; i < n; i++) {
+      float v = y[yOff + i];
+      dx[dxOff + i] = v == 0f ? 0f : g[gOff + i] / (2f * v);
     }
   }
 

@@ -268,6 +268,31 @@ public final class Cuda {
         cudart.cudaMemcpyAsync(new DevicePointer(dst), new DevicePointer(src), count * Float.BYTES, cudart.cudaMemcpyDeviceToDevice, stream));
   }
 
+  /**
+   * Copies {@code rows} rows of {@code width} floats between two device addresses, in stream
+   * order: row {@code r} from {@code src + r * srcPitch} to {@code dst + r * dstPitch} (pitches in
+   * floats), as one {@code cudaMemcpy2DAsync}; one row, or rows that touch on both sides, as one
+   * plain copy, and pitches beyond what the call takes (2^31 bytes) as one copy per row.
+   */
+  public void copy2d(long src, long srcPitch, long dst, long dstPitch, long width, long rows) {
+    if (width == 0 || rows == 0) {
+      return;
+    }
+    if (rows == 1 || (srcPitch == width && dstPitch == width)) {
+      copy(src, dst, width * rows);
+      return;
+    }
+    if (Math.max(srcPitch, dstPitch) * Float.BYTES > Integer.MAX_VALUE) {
+      for (long r = 0; r < rows; r++) { // few rows: each is over 2^31 bytes apart in a tensor of at most 2^31 floats
+        copy(src + r * srcPitch * Float.BYTES, dst + r * dstPitch * Float.BYTES, width);
+      }
+      return;
+    }
+    check("cudaMemcpy2DAsync(device to device, " + rows + " rows of " + width + " floats)",
+        cudart.cudaMemcpy2DAsync(new DevicePointer(dst), dstPitch * Float.BYTES, new DevicePointer(src), srcPitch * Float.BYTES,
+            width * Float.BYTES, rows, cudart.cudaMemcpyDeviceToDevice, stream));
+  }
+
   /** Sets {@code count} floats from device address {@code dst} to zero, in stream order. */
   public void zero(long dst, long count) {
     if (count == 0) {
