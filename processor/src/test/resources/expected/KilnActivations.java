@@ -201,15 +201,20 @@ public final class KilnActivations extends Activations {
       float[] in = x.readBuffer();
       int inOff = x.offset();
       float[] dx = needsGrad(0) ? new float[n * 6] : null;
-      // needK: whether step K's input gradient is needed (a parameter before it, or x, requires grad); the
-      // backward returns after the last step that needs none, so frozen early layers cost nothing
+      // needK: whether step K's input gradient is needed (a parameter before it, or x, requires grad); dInK
+      // is its buffer then, else null, and the backward returns after the last step that needs one, so
+      // frozen early layers cost nothing
       boolean need1 = dx != null || body_0.weight().requiresGrad() || body_0.bias().requiresGrad();
+      float[] dIn1 = need1 ? p.da1 : null;
       boolean need2 = need1;
+      float[] dIn2 = need2 ? p.da2 : null;
       boolean need3 = need2 || body_2.weight().requiresGrad() || body_2.bias().requiresGrad();
+      float[] dIn3 = need3 ? p.da3 : null;
       boolean need4 = need3;
+      float[] dIn4 = need4 ? p.da4 : null;
       boolean need5 = need4;
-      // head Linear(in_features=8, out_features=4, bias=True): gradient of [N, 8]   Activations.java:21
       float[] dIn5 = need5 ? p.da5 : null;
+      // head Linear(in_features=8, out_features=4, bias=True): gradient of [N, 8]   Activations.java:21
       CpuKernels.biasGradient(Compiled.gradBuffer(head.bias()), 0, g.readBuffer(), g.offset(), n, 4, true);
       Tensor headGW = Compiled.grad(head.weight());
       if (headGW != null) {
@@ -222,7 +227,6 @@ public final class KilnActivations extends Activations {
         return new Tensor[7];
       }
       // tanh(body.apply(x)): gradient of [N, 8]   Activations.java:21
-      float[] dIn4 = need4 ? p.da4 : null;
       if (dIn4 != null) {
         ActivationKernels.tanhBackward(dIn4, 0, dIn5, 0, p.a5, 0, n * 8);
       }
@@ -230,7 +234,6 @@ public final class KilnActivations extends Activations {
         return new Tensor[7];
       }
       // body.3 LeakyReLU(negative_slope=0.2): gradient of [N, 8]   Activations.java:21
-      float[] dIn3 = need3 ? p.da3 : null;
       if (dIn3 != null) {
         ActivationKernels.leakyReluBackward(dIn3, 0, dIn4, 0, p.a3, 0, n * 8, 0.2f);
       }
@@ -238,7 +241,6 @@ public final class KilnActivations extends Activations {
         return new Tensor[7];
       }
       // body.2 Linear(in_features=8, out_features=8, bias=True): gradient of [N, 8]   Activations.java:21
-      float[] dIn2 = need2 ? p.da2 : null;
       CpuKernels.biasGradient(Compiled.gradBuffer(body_2.bias()), 0, dIn3, 0, n, 8, true);
       Tensor body_2GW = Compiled.grad(body_2.weight());
       if (body_2GW != null) {
@@ -251,7 +253,6 @@ public final class KilnActivations extends Activations {
         return new Tensor[7];
       }
       // body.1 Sigmoid(): gradient of [N, 8]   Activations.java:21
-      float[] dIn1 = need1 ? p.da1 : null;
       if (dIn1 != null) {
         ActivationKernels.sigmoidBackward(dIn1, 0, dIn2, 0, p.a2, 0, n * 8);
       }

@@ -227,6 +227,15 @@ public final class KilnHiddenArray extends HiddenArray {
       // the gradient of each output, null where the loss did not use it; added below where each is computed
       Tensor[] outputGrads = outputGradients.take(g);
       boolean flowing = false;
+      // needK: whether step K's input gradient is needed (a parameter before it, or x, requires grad); dInK
+      // is its buffer then, else null, and the backward returns after the last step that needs one, so
+      // frozen early layers cost nothing
+      boolean need1 = dx != null || fc1.weight().requiresGrad() || fc1.bias().requiresGrad();
+      float[] dIn1 = need1 ? p.da1 : null;
+      boolean need2 = need1;
+      float[] dIn2 = need2 ? p.da2 : null;
+      boolean need3 = need2;
+      float[] dIn3 = need3 ? p.da3 : null;
       // [0] [N, 2]: add the gradient the loss sent to this output
       flowing = Compiled.addOutputGradient(p.dout, 0, outputGrads[0], flowing);
       // the steps back to the next output run only if a later output received a gradient
@@ -237,33 +246,44 @@ public final class KilnHiddenArray extends HiddenArray {
         if (fc2GW != null) {
           Blas.sgemm(true, false, 2, 7, n, 1f, p.dout, 0, 2, p.a3, 0, 7, 1f, fc2GW, 7);
         }
-        Blas.sgemm(false, false, n, 7, 2, 1f, p.dout, 0, 2, fc2.weight(), 7, 0f, p.da3, 0, 7);
+        if (dIn3 != null) {
+          Blas.sgemm(false, false, n, 7, 2, 1f, p.dout, 0, 2, fc2.weight(), 7, 0f, dIn3, 0, 7);
+        }
+        if (!need3) {
+          return new Tensor[5];
+        }
       }
       // [2] [N, 7]: add the gradient the loss sent to this output
       flowing = Compiled.addOutputGradient(p.da3, 0, outputGrads[2], flowing);
       // the steps back to the next output run only if a later output received a gradient
       if (flowing) {
         // dropout Dropout(p=0.3, inplace=False): gradient of [N, 7]   HiddenArray.java:20
-        if (p.da2 != null && training) {
-          ActivationKernels.applyMask(p.da2, 0, p.da3, 0, p.mask3, 0, n * 7);
-        } else if (p.da2 != null) {
-          System.arraycopy(p.da3, 0, p.da2, 0, n * 7);
+        if (dIn2 != null && training) {
+          ActivationKernels.applyMask(dIn2, 0, dIn3, 0, p.mask3, 0, n * 7);
+        } else if (dIn2 != null) {
+          System.arraycopy(dIn3, 0, dIn2, 0, n * 7);
+        }
+        if (!need2) {
+          return new Tensor[5];
         }
         // relu(h): gradient of [N, 7]   HiddenArray.java:20
-        if (p.da1 != null) {
-          CpuKernels.reluBackward(p.da1, 0, p.da2, 0, p.a2, 0, n * 7);
+        if (dIn1 != null) {
+          CpuKernels.reluBackward(dIn1, 0, dIn2, 0, p.a2, 0, n * 7);
+        }
+        if (!need1) {
+          return new Tensor[5];
         }
       }
       // [1] [N, 7]: add the gradient the loss sent to this output
       flowing = Compiled.addOutputGradient(p.da1, 0, outputGrads[1], flowing);
       // fc1 Linear(in_features=5, out_features=7, bias=True): gradient of [N, 5]   HiddenArray.java:19
-      CpuKernels.biasGradient(Compiled.gradBuffer(fc1.bias()), 0, p.da1, 0, n, 7, true);
+      CpuKernels.biasGradient(Compiled.gradBuffer(fc1.bias()), 0, dIn1, 0, n, 7, true);
       Tensor fc1GW = Compiled.grad(fc1.weight());
       if (fc1GW != null) {
-        Blas.sgemm(true, false, 7, 5, n, 1f, p.da1, 0, 7, in, inOff, 5, 1f, fc1GW, 5);
+        Blas.sgemm(true, false, 7, 5, n, 1f, dIn1, 0, 7, in, inOff, 5, 1f, fc1GW, 5);
       }
       if (dx != null) {
-        Blas.sgemm(false, false, n, 5, 7, 1f, p.da1, 0, 7, fc1.weight(), 5, 0f, dx, 0, 5);
+        Blas.sgemm(false, false, n, 5, 7, 1f, dIn1, 0, 7, fc1.weight(), 5, 0f, dx, 0, 5);
       }
       Tensor[] grads = new Tensor[5];
       grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());

@@ -352,6 +352,19 @@ public final class KilnHiddenCnn extends HiddenCnn {
         // the gradient of each output, null where the loss did not use it; added below where each is computed
         Tensor[] outputGrads = outputGradients.take(g);
         boolean flowing = false;
+        // needK: whether step K's input gradient is needed (a parameter before it, or x, requires grad); dInK
+        // is its buffer then, else null, and the backward returns after the last step that needs one, so
+        // frozen early layers cost nothing
+        boolean need1 = dx != null || conv1.weight().requiresGrad() || conv1.bias().requiresGrad();
+        float[] dIn1 = need1 ? p.da1 : null;
+        boolean need2 = need1 || bn1.weight().requiresGrad() || bn1.bias().requiresGrad();
+        float[] dIn2 = need2 ? p.da2 : null;
+        boolean need4 = need2;
+        float[] dIn4 = need4 ? p.da3 : null;
+        boolean need5 = need4 || fc1.weight().requiresGrad() || fc1.bias().requiresGrad();
+        float[] dIn5 = need5 ? p.da5 : null;
+        boolean need6 = need5;
+        float[] dIn6 = need6 ? p.da6 : null;
         // logits() [N, 3]: add the gradient the loss sent to this output
         flowing = Compiled.addOutputGradient(p.dout, 0, outputGrads[0], flowing);
         // the steps back to the next output run only if a later output received a gradient
@@ -362,10 +375,18 @@ public final class KilnHiddenCnn extends HiddenCnn {
           if (fc2GW != null) {
             Blas.sgemm(true, false, 3, 5, n, 1f, p.dout, 0, 3, p.a6, 0, 5, 1f, fc2GW, 5);
           }
-          Blas.sgemm(false, false, n, 5, 3, 1f, p.dout, 0, 3, fc2.weight(), 5, 0f, p.da6, 0, 5);
+          if (dIn6 != null) {
+            Blas.sgemm(false, false, n, 5, 3, 1f, p.dout, 0, 3, fc2.weight(), 5, 0f, dIn6, 0, 5);
+          }
+          if (!need6) {
+            return new Tensor[9];
+          }
           // relu(pre): gradient of [N, 5]   HiddenCnn.java:30
-          if (p.da5 != null) {
-            CpuKernels.reluBackward(p.da5, 0, p.da6, 0, p.a6, 0, n * 5);
+          if (dIn5 != null) {
+            CpuKernels.reluBackward(dIn5, 0, dIn6, 0, p.a6, 0, n * 5);
+          }
+          if (!need5) {
+            return new Tensor[9];
           }
         }
         // preActivation() [N, 5]: add the gradient the loss sent to this output
@@ -373,26 +394,37 @@ public final class KilnHiddenCnn extends HiddenCnn {
         // the steps back to the next output run only if a later output received a gradient
         if (flowing) {
           // fc1 Linear(in_features=36, out_features=5, bias=True): gradient of [N, 36]   HiddenCnn.java:29
-          CpuKernels.biasGradient(Compiled.gradBuffer(fc1.bias()), 0, p.da5, 0, n, 5, true);
+          CpuKernels.biasGradient(Compiled.gradBuffer(fc1.bias()), 0, dIn5, 0, n, 5, true);
           Tensor fc1GW = Compiled.grad(fc1.weight());
           if (fc1GW != null) {
-            Blas.sgemm(true, false, 5, 36, n, 1f, p.da5, 0, 5, p.a3, 0, 36, 1f, fc1GW, 36);
+            Blas.sgemm(true, false, 5, 36, n, 1f, dIn5, 0, 5, p.a3, 0, 36, 1f, fc1GW, 36);
           }
-          Blas.sgemm(false, false, n, 36, 5, 1f, p.da5, 0, 5, fc1.weight(), 36, 0f, p.da3, 0, 36);
+          if (dIn4 != null) {
+            Blas.sgemm(false, false, n, 36, 5, 1f, dIn5, 0, 5, fc1.weight(), 36, 0f, dIn4, 0, 36);
+          }
+          if (!need4) {
+            return new Tensor[9];
+          }
           // maxPool2d(features, 2): gradient of [N, 4, 6, 6]   HiddenCnn.java:29
-          if (p.da2 != null) {
-            ConvKernels.maxPool2dBackward(p.da2, 0, p.da3, 0, p.argmax3, p.shape3);
+          if (dIn2 != null) {
+            ConvKernels.maxPool2dBackward(dIn2, 0, dIn4, 0, p.argmax3, p.shape3);
+          }
+          if (!need2) {
+            return new Tensor[9];
           }
         }
         // features() [N, 4, 6, 6]: add the gradient the loss sent to this output
         flowing = Compiled.addOutputGradient(p.da2, 0, outputGrads[1], flowing);
         // bn1 BatchNorm2d(4, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True) + relu(bn1.apply(conv1.apply(x))): gradient of [N, 4, 6, 6]   HiddenCnn.java:28
-        NormKernels.batchNormReluBackward(p.da1, 0, p.dweight2, 0, p.dbias2, 0, p.da2, 0, p.a1, 0, p.mean2, 0, p.var2, 0, bn1.weight().readBuffer(), bn1.weight().offset(), bn1.bias().readBuffer(), bn1.bias().offset(), n, 4, 36, 1.0E-5, training);
+        NormKernels.batchNormReluBackward(dIn1, 0, p.dweight2, 0, p.dbias2, 0, dIn2, 0, p.a1, 0, p.mean2, 0, p.var2, 0, bn1.weight().readBuffer(), bn1.weight().offset(), bn1.bias().readBuffer(), bn1.bias().offset(), n, 4, 36, 1.0E-5, training);
         CpuKernels.accumulate(Compiled.gradBuffer(bn1.weight()), 0, p.dweight2, 0, 4);
         CpuKernels.accumulate(Compiled.gradBuffer(bn1.bias()), 0, p.dbias2, 0, 4);
+        if (!need1) {
+          return new Tensor[9];
+        }
         // conv1 Conv2d(1, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1)): gradient of [N, 1, 6, 6]   HiddenCnn.java:28
         Tensor conv1W = conv1.weight();
-        ConvKernels.conv2dBackward(dx, 0, Compiled.gradBuffer(conv1.weight()), 0, Compiled.gradBuffer(conv1.bias()), 0, true, p.da1, 0, in, inOff, conv1W.readBuffer(), conv1W.offset(), p.shape1);
+        ConvKernels.conv2dBackward(dx, 0, Compiled.gradBuffer(conv1.weight()), 0, Compiled.gradBuffer(conv1.bias()), 0, true, dIn1, 0, in, inOff, conv1W.readBuffer(), conv1W.offset(), p.shape1);
         Tensor[] grads = new Tensor[9];
         grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());
         return grads;
@@ -616,14 +648,18 @@ public final class KilnHiddenCnn extends HiddenCnn {
       float[] in = x.readBuffer();
       int inOff = x.offset();
       float[] dx = needsGrad(0) ? new float[n * 36] : null;
-      // needK: whether step K's input gradient is needed (a parameter before it, or x, requires grad); the
-      // backward returns after the last step that needs none, so frozen early layers cost nothing
+      // needK: whether step K's input gradient is needed (a parameter before it, or x, requires grad); dInK
+      // is its buffer then, else null, and the backward returns after the last step that needs one, so
+      // frozen early layers cost nothing
       boolean need1 = dx != null || conv1.weight().requiresGrad() || conv1.bias().requiresGrad();
+      float[] dIn1 = need1 ? p.da1 : null;
       boolean need2 = need1 || bn1.weight().requiresGrad() || bn1.bias().requiresGrad();
+      float[] dIn2 = need2 ? p.da2 : null;
       boolean need4 = need2;
+      float[] dIn4 = need4 ? p.da3 : null;
       boolean need5 = need4 || fc1.weight().requiresGrad() || fc1.bias().requiresGrad();
-      // fc2 Linear(in_features=5, out_features=3, bias=True): gradient of [N, 5]   HiddenCnn.java:38
       float[] dIn5 = need5 ? p.da5 : null;
+      // fc2 Linear(in_features=5, out_features=3, bias=True): gradient of [N, 5]   HiddenCnn.java:38
       CpuKernels.biasGradient(Compiled.gradBuffer(fc2.bias()), 0, g.readBuffer(), g.offset(), n, 3, true);
       Tensor fc2GW = Compiled.grad(fc2.weight());
       if (fc2GW != null) {
@@ -636,7 +672,6 @@ public final class KilnHiddenCnn extends HiddenCnn {
         return new Tensor[9];
       }
       // fc1 Linear(in_features=36, out_features=5, bias=True) + relu(fc1.apply(flatten(x))): gradient of [N, 36]   HiddenCnn.java:37
-      float[] dIn4 = need4 ? p.da3 : null;
       CpuKernels.reluBackwardBiasGradient(Compiled.gradBuffer(fc1.bias()), 0, dIn5, 0, p.a5, 0, n, 5, true);
       Tensor fc1GW = Compiled.grad(fc1.weight());
       if (fc1GW != null) {
@@ -649,7 +684,6 @@ public final class KilnHiddenCnn extends HiddenCnn {
         return new Tensor[9];
       }
       // maxPool2d(relu(bn1.apply(conv1.apply(x))), 2): gradient of [N, 4, 6, 6]   HiddenCnn.java:36
-      float[] dIn2 = need2 ? p.da2 : null;
       if (dIn2 != null) {
         ConvKernels.maxPool2dReluBackward(dIn2, 0, dIn4, 0, p.a3, 0, p.argmax3, p.shape3);
       }
@@ -657,7 +691,6 @@ public final class KilnHiddenCnn extends HiddenCnn {
         return new Tensor[9];
       }
       // bn1 BatchNorm2d(4, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True) + relu(bn1.apply(conv1.apply(x))): gradient of [N, 4, 6, 6]   HiddenCnn.java:36
-      float[] dIn1 = need1 ? p.da1 : null;
       NormKernels.batchNormBackward(dIn1, 0, p.dweight2, 0, p.dbias2, 0, dIn2, 0, p.a1, 0, p.mean2, 0, p.var2, 0, bn1.weight().readBuffer(), bn1.weight().offset(), n, 4, 36, 1.0E-5, training);
       CpuKernels.accumulate(Compiled.gradBuffer(bn1.weight()), 0, p.dweight2, 0, 4);
       CpuKernels.accumulate(Compiled.gradBuffer(bn1.bias()), 0, p.dbias2, 0, 4);

@@ -191,6 +191,11 @@ public final class KilnHiddenMlp extends HiddenMlp {
       // the gradient of each output, null where the loss did not use it; added below where each is computed
       Tensor[] outputGrads = outputGradients.take(g);
       boolean flowing = false;
+      // needK: whether step K's input gradient is needed (a parameter before it, or x, requires grad); dInK
+      // is its buffer then, else null, and the backward returns after the last step that needs one, so
+      // frozen early layers cost nothing
+      boolean need1 = dx != null || fc1.weight().requiresGrad() || fc1.bias().requiresGrad();
+      float[] dIn1 = need1 ? p.da1 : null;
       // output() [N, 3]: add the gradient the loss sent to this output
       flowing = Compiled.addOutputGradient(p.dout, 0, outputGrads[0], flowing);
       // the steps back to the next output run only if a later output received a gradient
@@ -201,18 +206,23 @@ public final class KilnHiddenMlp extends HiddenMlp {
         if (fc2GW != null) {
           Blas.sgemm(true, false, 3, 8, n, 1f, p.dout, 0, 3, p.a1, 0, 8, 1f, fc2GW, 8);
         }
-        Blas.sgemm(false, false, n, 8, 3, 1f, p.dout, 0, 3, fc2.weight(), 8, 0f, p.da1, 0, 8);
+        if (dIn1 != null) {
+          Blas.sgemm(false, false, n, 8, 3, 1f, p.dout, 0, 3, fc2.weight(), 8, 0f, dIn1, 0, 8);
+        }
+        if (!need1) {
+          return new Tensor[5];
+        }
       }
       // hidden() [N, 8]: add the gradient the loss sent to this output
       flowing = Compiled.addOutputGradient(p.da1, 0, outputGrads[1], flowing);
       // fc1 Linear(in_features=6, out_features=8, bias=True) + relu(fc1.apply(x)): gradient of [N, 6]   HiddenMlp.java:20
-      CpuKernels.reluBackwardBiasGradient(Compiled.gradBuffer(fc1.bias()), 0, p.da1, 0, p.a1, 0, n, 8, true);
+      CpuKernels.reluBackwardBiasGradient(Compiled.gradBuffer(fc1.bias()), 0, dIn1, 0, p.a1, 0, n, 8, true);
       Tensor fc1GW = Compiled.grad(fc1.weight());
       if (fc1GW != null) {
-        Blas.sgemm(true, false, 8, 6, n, 1f, p.da1, 0, 8, in, inOff, 6, 1f, fc1GW, 6);
+        Blas.sgemm(true, false, 8, 6, n, 1f, dIn1, 0, 8, in, inOff, 6, 1f, fc1GW, 6);
       }
       if (dx != null) {
-        Blas.sgemm(false, false, n, 6, 8, 1f, p.da1, 0, 8, fc1.weight(), 6, 0f, dx, 0, 6);
+        Blas.sgemm(false, false, n, 6, 8, 1f, dIn1, 0, 8, fc1.weight(), 6, 0f, dx, 0, 6);
       }
       Tensor[] grads = new Tensor[5];
       grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());

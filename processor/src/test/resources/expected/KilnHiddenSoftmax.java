@@ -211,6 +211,15 @@ public final class KilnHiddenSoftmax extends HiddenSoftmax {
       // the gradient of each output, null where the loss did not use it; added below where each is computed
       Tensor[] outputGrads = outputGradients.take(g);
       boolean flowing = false;
+      // needK: whether step K's input gradient is needed (a parameter before it, or x, requires grad); dInK
+      // is its buffer then, else null, and the backward returns after the last step that needs one, so
+      // frozen early layers cost nothing
+      boolean need1 = dx != null || fc1.weight().requiresGrad() || fc1.bias().requiresGrad();
+      float[] dIn1 = need1 ? p.da1 : null;
+      boolean need2 = need1;
+      float[] dIn2 = need2 ? p.da2 : null;
+      boolean need3 = need2;
+      float[] dIn3 = need3 ? p.da3 : null;
       // output() [N, 2]: add the gradient the loss sent to this output
       flowing = Compiled.addOutputGradient(p.dout, 0, outputGrads[0], flowing);
       // the steps back to the next output run only if a later output received a gradient
@@ -221,26 +230,37 @@ public final class KilnHiddenSoftmax extends HiddenSoftmax {
         if (fc2GW != null) {
           Blas.sgemm(true, false, 2, 6, n, 1f, p.dout, 0, 2, p.a3, 0, 6, 1f, fc2GW, 6);
         }
-        Blas.sgemm(false, false, n, 6, 2, 1f, p.dout, 0, 2, fc2.weight(), 6, 0f, p.da3, 0, 6);
+        if (dIn3 != null) {
+          Blas.sgemm(false, false, n, 6, 2, 1f, p.dout, 0, 2, fc2.weight(), 6, 0f, dIn3, 0, 6);
+        }
+        if (!need3) {
+          return new Tensor[5];
+        }
         // softmax(hidden, 0): gradient of [N, 6]   HiddenSoftmax.java:20
-        if (p.da2 != null) {
-          ActivationKernels.softmaxBackward(p.da2, 0, p.da3, 0, p.a3, 0, 1, n, 6);
+        if (dIn2 != null) {
+          ActivationKernels.softmaxBackward(dIn2, 0, dIn3, 0, p.a3, 0, 1, n, 6);
+        }
+        if (!need2) {
+          return new Tensor[5];
         }
       }
       // hidden() [N, 6]: add the gradient the loss sent to this output
       flowing = Compiled.addOutputGradient(p.da2, 0, outputGrads[1], flowing);
       // softmax(fc1.apply(x), 1): gradient of [N, 6]   HiddenSoftmax.java:19
-      if (p.da1 != null) {
-        ActivationKernels.softmaxBackward(p.da1, 0, p.da2, 0, p.a2, 0, n, 6, 1);
+      if (dIn1 != null) {
+        ActivationKernels.softmaxBackward(dIn1, 0, dIn2, 0, p.a2, 0, n, 6, 1);
+      }
+      if (!need1) {
+        return new Tensor[5];
       }
       // fc1 Linear(in_features=4, out_features=6, bias=True): gradient of [N, 4]   HiddenSoftmax.java:19
-      CpuKernels.biasGradient(Compiled.gradBuffer(fc1.bias()), 0, p.da1, 0, n, 6, true);
+      CpuKernels.biasGradient(Compiled.gradBuffer(fc1.bias()), 0, dIn1, 0, n, 6, true);
       Tensor fc1GW = Compiled.grad(fc1.weight());
       if (fc1GW != null) {
-        Blas.sgemm(true, false, 6, 4, n, 1f, p.da1, 0, 6, in, inOff, 4, 1f, fc1GW, 4);
+        Blas.sgemm(true, false, 6, 4, n, 1f, dIn1, 0, 6, in, inOff, 4, 1f, fc1GW, 4);
       }
       if (dx != null) {
-        Blas.sgemm(false, false, n, 4, 6, 1f, p.da1, 0, 6, fc1.weight(), 4, 0f, dx, 0, 4);
+        Blas.sgemm(false, false, n, 4, 6, 1f, dIn1, 0, 6, fc1.weight(), 4, 0f, dx, 0, 4);
       }
       Tensor[] grads = new Tensor[5];
       grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());

@@ -169,12 +169,14 @@ public final class KilnMixed extends Mixed {
       float[] in = x.readBuffer();
       int inOff = x.offset();
       float[] dx = needsGrad(0) ? new float[n * 24] : null;
-      // needK: whether step K's input gradient is needed (a parameter before it, or x, requires grad); the
-      // backward returns after the last step that needs none, so frozen early layers cost nothing
+      // needK: whether step K's input gradient is needed (a parameter before it, or x, requires grad); dInK
+      // is its buffer then, else null, and the backward returns after the last step that needs one, so
+      // frozen early layers cost nothing
       boolean need2 = dx != null;
+      float[] dIn2 = need2 ? p.da1 : null;
       boolean need3 = need2 || features_fc.weight().requiresGrad();
-      // head Linear(in_features=16, out_features=5, bias=True): gradient of [N, 16]   Mixed.java:27
       float[] dIn3 = need3 ? p.da3 : null;
+      // head Linear(in_features=16, out_features=5, bias=True): gradient of [N, 16]   Mixed.java:27
       CpuKernels.biasGradient(Compiled.gradBuffer(head.bias()), 0, g.readBuffer(), g.offset(), n, 5, true);
       Tensor headGW = Compiled.grad(head.weight());
       if (headGW != null) {
@@ -187,7 +189,6 @@ public final class KilnMixed extends Mixed {
         return new Tensor[4];
       }
       // features.fc Linear(in_features=24, out_features=16, bias=False) + features.act ReLU(): gradient of [N, 24]   Mixed.java:26
-      float[] dIn2 = need2 ? p.da1 : null;
       CpuKernels.reluBackwardBiasGradient(null, 0, dIn3, 0, p.a3, 0, n, 16, true);
       Tensor features_fcGW = Compiled.grad(features_fc.weight());
       if (features_fcGW != null) {

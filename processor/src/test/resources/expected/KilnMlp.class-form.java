@@ -166,13 +166,15 @@ public final class KilnMlp extends Mlp {
       float[] in = x.readBuffer();
       int inOff = x.offset();
       float[] dx = needsGrad(0) ? new float[n * 784] : null;
-      // needK: whether step K's input gradient is needed (a parameter before it, or x, requires grad); the
-      // backward returns after the last step that needs none, so frozen early layers cost nothing
+      // needK: whether step K's input gradient is needed (a parameter before it, or x, requires grad); dInK
+      // is its buffer then, else null, and the backward returns after the last step that needs one, so
+      // frozen early layers cost nothing
       boolean need1 = dx != null;
       boolean need2 = need1 || fc1.weight().requiresGrad() || fc1.bias().requiresGrad();
+      float[] dIn2 = need2 ? p.da2 : null;
       boolean need3 = need2 || fc2.weight().requiresGrad() || fc2.bias().requiresGrad();
-      // fc3 Linear(in_features=512, out_features=10, bias=True): gradient of [N, 512]   Mlp.java:23
       float[] dIn3 = need3 ? p.da3 : null;
+      // fc3 Linear(in_features=512, out_features=10, bias=True): gradient of [N, 512]   Mlp.java:23
       CpuKernels.biasGradient(Compiled.gradBuffer(fc3.bias()), 0, g.readBuffer(), g.offset(), n, 10, true);
       Tensor fc3GW = Compiled.grad(fc3.weight());
       if (fc3GW != null) {
@@ -185,7 +187,6 @@ public final class KilnMlp extends Mlp {
         return new Tensor[7];
       }
       // fc2 Linear(in_features=512, out_features=512, bias=True) + relu(fc2.apply(x)): gradient of [N, 512]   Mlp.java:22
-      float[] dIn2 = need2 ? p.da2 : null;
       CpuKernels.reluBackwardBiasGradient(Compiled.gradBuffer(fc2.bias()), 0, dIn3, 0, p.a3, 0, n, 512, true);
       Tensor fc2GW = Compiled.grad(fc2.weight());
       if (fc2GW != null) {

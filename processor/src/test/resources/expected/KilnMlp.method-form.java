@@ -187,13 +187,15 @@ public final class KilnMlp extends Module {
       float[] in = x.readBuffer();
       int inOff = x.offset();
       float[] dx = needsGrad(0) ? new float[n * 784] : null;
-      // needK: whether step K's input gradient is needed (a parameter before it, or x, requires grad); the
-      // backward returns after the last step that needs none, so frozen early layers cost nothing
+      // needK: whether step K's input gradient is needed (a parameter before it, or x, requires grad); dInK
+      // is its buffer then, else null, and the backward returns after the last step that needs one, so
+      // frozen early layers cost nothing
       boolean need1 = dx != null;
       boolean need2 = need1 || layer1.weight().requiresGrad() || layer1.bias().requiresGrad();
+      float[] dIn2 = need2 ? p.da2 : null;
       boolean need3 = need2 || layer3.weight().requiresGrad() || layer3.bias().requiresGrad();
-      // 5 Linear(in_features=512, out_features=10, bias=True): gradient of [N, 512]   Models.java:18
       float[] dIn3 = need3 ? p.da3 : null;
+      // 5 Linear(in_features=512, out_features=10, bias=True): gradient of [N, 512]   Models.java:18
       CpuKernels.biasGradient(Compiled.gradBuffer(layer5.bias()), 0, g.readBuffer(), g.offset(), n, 10, true);
       Tensor layer5GW = Compiled.grad(layer5.weight());
       if (layer5GW != null) {
@@ -206,7 +208,6 @@ public final class KilnMlp extends Module {
         return new Tensor[7];
       }
       // 3 Linear(in_features=512, out_features=512, bias=True) + 4 ReLU(): gradient of [N, 512]   Models.java:17
-      float[] dIn2 = need2 ? p.da2 : null;
       CpuKernels.reluBackwardBiasGradient(Compiled.gradBuffer(layer3.bias()), 0, dIn3, 0, p.a3, 0, n, 512, true);
       Tensor layer3GW = Compiled.grad(layer3.weight());
       if (layer3GW != null) {

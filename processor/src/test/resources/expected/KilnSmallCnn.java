@@ -292,16 +292,22 @@ public final class KilnSmallCnn extends SmallCnn {
       float[] in = x.readBuffer();
       int inOff = x.offset();
       float[] dx = needsGrad(0) ? new float[n * 64] : null;
-      // needK: whether step K's input gradient is needed (a parameter before it, or x, requires grad); the
-      // backward returns after the last step that needs none, so frozen early layers cost nothing
+      // needK: whether step K's input gradient is needed (a parameter before it, or x, requires grad); dInK
+      // is its buffer then, else null, and the backward returns after the last step that needs one, so
+      // frozen early layers cost nothing
       boolean need1 = dx != null || conv1.weight().requiresGrad() || conv1.bias().requiresGrad();
+      float[] dIn1 = need1 ? p.da1 : null;
       boolean need2 = need1 || bn1.weight().requiresGrad() || bn1.bias().requiresGrad();
+      float[] dIn2 = need2 ? p.da2 : null;
       boolean need4 = need2;
+      float[] dIn4 = need4 ? p.da3 : null;
       boolean need5 = need4 || fc1.weight().requiresGrad() || fc1.bias().requiresGrad();
+      float[] dIn5 = need5 ? p.da5 : null;
       boolean need6 = need5 || bnFc1.weight().requiresGrad() || bnFc1.bias().requiresGrad();
+      float[] dIn6 = need6 ? p.da6 : null;
       boolean need7 = need6;
-      // fc2 Linear(in_features=6, out_features=3, bias=True): gradient of [N, 6]   SmallCnn.java:32
       float[] dIn7 = need7 ? p.da7 : null;
+      // fc2 Linear(in_features=6, out_features=3, bias=True): gradient of [N, 6]   SmallCnn.java:32
       CpuKernels.biasGradient(Compiled.gradBuffer(fc2.bias()), 0, g.readBuffer(), g.offset(), n, 3, true);
       Tensor fc2GW = Compiled.grad(fc2.weight());
       if (fc2GW != null) {
@@ -314,7 +320,6 @@ public final class KilnSmallCnn extends SmallCnn {
         return new Tensor[11];
       }
       // dropout Dropout(p=0.25, inplace=False): gradient of [N, 6]   SmallCnn.java:31
-      float[] dIn6 = need6 ? p.da6 : null;
       if (dIn6 != null && training) {
         ActivationKernels.applyMask(dIn6, 0, dIn7, 0, p.mask7, 0, n * 6);
       } else if (dIn6 != null) {
@@ -324,7 +329,6 @@ public final class KilnSmallCnn extends SmallCnn {
         return new Tensor[11];
       }
       // bnFc1 BatchNorm1d(6, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True) + relu(bnFc1.apply(fc1.apply(x))): gradient of [N, 6]   SmallCnn.java:31
-      float[] dIn5 = need5 ? p.da5 : null;
       NormKernels.batchNormReluBackward(dIn5, 0, p.dweight6, 0, p.dbias6, 0, dIn6, 0, p.a5, 0, p.mean6, 0, p.var6, 0, bnFc1.weight().readBuffer(), bnFc1.weight().offset(), bnFc1.bias().readBuffer(), bnFc1.bias().offset(), n, 6, 1, 1.0E-5, training);
       CpuKernels.accumulate(Compiled.gradBuffer(bnFc1.weight()), 0, p.dweight6, 0, 6);
       CpuKernels.accumulate(Compiled.gradBuffer(bnFc1.bias()), 0, p.dbias6, 0, 6);
@@ -332,7 +336,6 @@ public final class KilnSmallCnn extends SmallCnn {
         return new Tensor[11];
       }
       // fc1 Linear(in_features=64, out_features=6, bias=True): gradient of [N, 64]   SmallCnn.java:31
-      float[] dIn4 = need4 ? p.da3 : null;
       CpuKernels.biasGradient(Compiled.gradBuffer(fc1.bias()), 0, dIn5, 0, n, 6, true);
       Tensor fc1GW = Compiled.grad(fc1.weight());
       if (fc1GW != null) {
@@ -345,7 +348,6 @@ public final class KilnSmallCnn extends SmallCnn {
         return new Tensor[11];
       }
       // maxPool2d(relu(bn1.apply(conv1.apply(x))), 2): gradient of [N, 4, 8, 8]   SmallCnn.java:29
-      float[] dIn2 = need2 ? p.da2 : null;
       if (dIn2 != null) {
         ConvKernels.maxPool2dReluBackward(dIn2, 0, dIn4, 0, p.a3, 0, p.argmax3, p.shape3);
       }
@@ -353,7 +355,6 @@ public final class KilnSmallCnn extends SmallCnn {
         return new Tensor[11];
       }
       // bn1 BatchNorm2d(4, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True) + relu(bn1.apply(conv1.apply(x))): gradient of [N, 4, 8, 8]   SmallCnn.java:29
-      float[] dIn1 = need1 ? p.da1 : null;
       NormKernels.batchNormBackward(dIn1, 0, p.dweight2, 0, p.dbias2, 0, dIn2, 0, p.a1, 0, p.mean2, 0, p.var2, 0, bn1.weight().readBuffer(), bn1.weight().offset(), n, 4, 64, 1.0E-5, training);
       CpuKernels.accumulate(Compiled.gradBuffer(bn1.weight()), 0, p.dweight2, 0, 4);
       CpuKernels.accumulate(Compiled.gradBuffer(bn1.bias()), 0, p.dbias2, 0, 4);

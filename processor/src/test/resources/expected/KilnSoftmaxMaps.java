@@ -209,15 +209,20 @@ public final class KilnSoftmaxMaps extends SoftmaxMaps {
       float[] in = x.readBuffer();
       int inOff = x.offset();
       float[] dx = needsGrad(0) ? new float[n * 24] : null;
-      // needK: whether step K's input gradient is needed (a parameter before it, or x, requires grad); the
-      // backward returns after the last step that needs none, so frozen early layers cost nothing
+      // needK: whether step K's input gradient is needed (a parameter before it, or x, requires grad); dInK
+      // is its buffer then, else null, and the backward returns after the last step that needs one, so
+      // frozen early layers cost nothing
       boolean need1 = dx != null;
+      float[] dIn1 = need1 ? p.da1 : null;
       boolean need2 = need1 || body_0.weight().requiresGrad() || body_0.bias().requiresGrad();
+      float[] dIn2 = need2 ? p.da2 : null;
       boolean need3 = need2;
+      float[] dIn3 = need3 ? p.da3 : null;
       boolean need5 = need3;
+      float[] dIn5 = need5 ? p.da4 : null;
       boolean need6 = need5 || body_4.weight().requiresGrad() || body_4.bias().requiresGrad();
-      // softmax(body.apply(softmax(x, 3)), -1): gradient of [N, 3]   SoftmaxMaps.java:21
       float[] dIn6 = need6 ? p.da6 : null;
+      // softmax(body.apply(softmax(x, 3)), -1): gradient of [N, 3]   SoftmaxMaps.java:21
       if (dIn6 != null) {
         ActivationKernels.softmaxBackward(dIn6, 0, g.readBuffer(), g.offset(), out, 0, n, 3, 1);
       }
@@ -225,7 +230,6 @@ public final class KilnSoftmaxMaps extends SoftmaxMaps {
         return new Tensor[5];
       }
       // body.4 Linear(in_features=24, out_features=3, bias=True): gradient of [N, 24]   SoftmaxMaps.java:21
-      float[] dIn5 = need5 ? p.da4 : null;
       CpuKernels.biasGradient(Compiled.gradBuffer(body_4.bias()), 0, dIn6, 0, n, 3, true);
       Tensor body_4GW = Compiled.grad(body_4.weight());
       if (body_4GW != null) {
@@ -238,7 +242,6 @@ public final class KilnSoftmaxMaps extends SoftmaxMaps {
         return new Tensor[5];
       }
       // body.2 Softmax(dim=-2): gradient of [N, 2, 3, 4]   SoftmaxMaps.java:21
-      float[] dIn3 = need3 ? p.da3 : null;
       if (dIn3 != null) {
         ActivationKernels.softmaxBackward(dIn3, 0, dIn5, 0, p.a4, 0, n * 2, 3, 4);
       }
@@ -246,7 +249,6 @@ public final class KilnSoftmaxMaps extends SoftmaxMaps {
         return new Tensor[5];
       }
       // body.1 Softmax(dim=1): gradient of [N, 2, 3, 4]   SoftmaxMaps.java:21
-      float[] dIn2 = need2 ? p.da2 : null;
       if (dIn2 != null) {
         ActivationKernels.softmaxBackward(dIn2, 0, dIn3, 0, p.a3, 0, n, 2, 12);
       }
@@ -254,7 +256,6 @@ public final class KilnSoftmaxMaps extends SoftmaxMaps {
         return new Tensor[5];
       }
       // body.0 Conv2d(2, 2, kernel_size=(1, 1), stride=(1, 1)): gradient of [N, 2, 3, 4]   SoftmaxMaps.java:21
-      float[] dIn1 = need1 ? p.da1 : null;
       Tensor body_0W = body_0.weight();
       ConvKernels.conv2dBackward(dIn1, 0, Compiled.gradBuffer(body_0.weight()), 0, Compiled.gradBuffer(body_0.bias()), 0, true, dIn2, 0, p.a1, 0, body_0W.readBuffer(), body_0W.offset(), p.shape2);
       if (!need1) {

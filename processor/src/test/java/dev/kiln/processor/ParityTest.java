@@ -249,9 +249,25 @@ class ParityTest {
     "SmallCnn, test.SmallCnn, test.KilnSmallCnn, 1:8:8, 3",
     "Mlp, test.Mlp, test.KilnMlp, 1:28:28, 10",
     "AssignedInConstructor, test.AssignedInConstructor, test.KilnAssignedInConstructor, 1:8:8, 3",
+    "HiddenMlp, test.HiddenMlp, test.KilnHiddenMlp, 6, 3",
+    "HiddenCnn, test.HiddenCnn, test.KilnHiddenCnn, 1:6:6, 3",
   })
   void frozenLayersGiveTheEagerGradients(String source, String eagerName, String compiledName, String sampleShape,
       int classes) {
+    frozenLayers(source, eagerName, compiledName, sampleShape, null);
+  }
+
+  /** The same with a loss on every output of a model with several (a hidden layer's gradient joins midway). */
+  @ParameterizedTest
+  @CsvSource({
+    "HiddenMlp, forwardWithHidden, 6",
+    "HiddenCnn, inspect, 1:6:6",
+  })
+  void frozenLayersWithSeveralOutputsGiveTheEagerGradients(String source, String method, String sampleShape) {
+    frozenLayers(source, "test." + source, "test.Kiln" + source, sampleShape, method);
+  }
+
+  private void frozenLayers(String source, String eagerName, String compiledName, String sampleShape, String method) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(source));
     ClassLoader loader = new CompiledClasses(c);
     String[] dims = sampleShape.split(":");
@@ -277,10 +293,19 @@ class ParityTest {
       Kiln.manualSeed(3);
       Tensor x = Tensor.randn(shape);
       Tensor y = Tensor.labels(new int[] {0, 1, 2, 1, 0});
-      Kiln.manualSeed(100);
-      new CrossEntropyLoss().apply(eager.forward(x), y).backward();
-      Kiln.manualSeed(100);
-      new CrossEntropyLoss().apply(compiled.forward(x), y).backward();
+      for (Module m : List.of(eager, compiled)) {
+        Kiln.manualSeed(100);
+        if (method == null) {
+          new CrossEntropyLoss().apply(m.forward(x), y).backward();
+        } else { // every output into the loss: the sum of their means, each weighted differently
+          List<Tensor> outs = outputs(m, method, x);
+          Tensor loss = outs.get(0).mean();
+          for (int i = 1; i < outs.size(); i++) {
+            loss = loss.add(outs.get(i).mul(outs.get(i)).mean().mul(i + 1f));
+          }
+          loss.backward();
+        }
+      }
       Map<String, Tensor> cp = compiled.namedParameters();
       eager.namedParameters().forEach((k, v) -> {
         String what = (headOnly ? "head only: " : "all but the first: ") + k;

@@ -921,24 +921,26 @@ public final class Generator {
     OutputGradientFlow flow = outputs == null ? null : new OutputGradientFlow(b, grads);
     // A step's input gradient is needed only when a step before it has a parameter that requires grad, or
     // x does (fine-tuning with frozen layers): below the last such step the backward stops.
-    boolean stopsEarly = flow == null;
-    if (stopsEarly) {
-      b.add("// needK: whether step K's input gradient is needed (a parameter before it, or x, requires grad); the\n"
-          + "// backward returns after the last step that needs none, so frozen early layers cost nothing\n");
-      String below = "dx != null";
-      for (int i = 0; i < kernels.size(); i++) {
-        Kernel k = kernels.get(i);
-        if (k.kind() == Kernel.Kind.VIEW) {
-          continue;
+    b.add("// needK: whether step K's input gradient is needed (a parameter before it, or x, requires grad); dInK\n"
+        + "// is its buffer then, else null, and the backward returns after the last step that needs one, so\n"
+        + "// frozen early layers cost nothing\n");
+    String below = "dx != null";
+    for (int i = 0; i < kernels.size(); i++) {
+      Kernel k = kernels.get(i);
+      if (k.kind() == Kernel.Kind.VIEW) {
+        continue;
+      }
+      if (i > 0) {
+        b.addStatement("boolean need$L = $L", i, below);
+        below = "need" + i;
+        String inStorage = storage.get(k.in());
+        if (!inStorage.equals("in")) {
+          b.addStatement("float[] dIn$L = need$L ? p.d$L : null", i, i, inStorage);
         }
-        if (i > 0) {
-          b.addStatement("boolean need$L = $L", i, below);
-          below = "need" + i;
-        }
-        List<String> own = trainable(k);
-        if (!own.isEmpty()) {
-          below = below + " || " + String.join(" || ", own);
-        }
+      }
+      List<String> own = trainable(k);
+      if (!own.isEmpty()) {
+        below = below + " || " + String.join(" || ", own);
       }
     }
     for (int i = kernels.size() - 1; i >= 0; i--) {
@@ -955,9 +957,8 @@ public final class Generator {
       Ref d = grads.get(storage.get(k.out()));
       String inStorage = storage.get(k.in());
       Ref target = inStorage.equals("in") ? new Ref("dx", "0", true) : new Ref("p.d" + inStorage, "0", true);
-      boolean conditional = stopsEarly && !inStorage.equals("in") && i > 0;
+      boolean conditional = !inStorage.equals("in") && i > 0;
       if (conditional) { // null when nothing before this step needs its input's gradient
-        b.addStatement("float[] dIn$L = need$L ? $L : null", i, i, target.array);
         target = new Ref("dIn" + i, target.offset, true);
       }
       if (masksInPlace(k) && !d.owned) { // work on a copy of the incoming gradient
