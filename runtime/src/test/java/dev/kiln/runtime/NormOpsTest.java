@@ -229,6 +229,73 @@ class NormOpsTest {
     }
   }
 
+  /**
+   * Gradients stay accurate when the mean is large against the spread (x = 1000 +- 0.1): the
+   * backward sums g * (x - mean), not g * x less mean * sum(g), which cancelled (the weight
+   * gradient was 1.3e-3 off a double computation, PyTorch's float 1.0e-4 to 5.7e-4). Short rows
+   * (BatchNorm1d) and long (BatchNorm2d), with and without the fused ReLU.
+   */
+  @Test
+  void gradientsOfValuesFarFromZero() {
+    for (int[] shape : new int[][] {{64, 4}, {16, 2, 20, 20}}) {
+      int n = shape[0], c = shape[1], l = shape.length == 4 ? shape[2] * shape[3] : 1;
+      float[] x = Tensor.randn(shape).toFloatArray();
+      for (int i = 0; i < x.length; i++) {
+        x[i] = 1000f + 0.1f * x[i];
+      }
+      float[] g = Tensor.randn(shape).toFloatArray();
+      float[] mean = new float[c], var = new float[c];
+      dev.kiln.runtime.cpu.NormKernels.batchStatistics(mean, 0, var, 0, x, 0, n, c, l);
+      float[] weight = {1.5f, -0.5f, 2f, 1f};
+      float[] dx = new float[x.length], dw = new float[c], db = new float[c];
+      dev.kiln.runtime.cpu.NormKernels.batchNormBackward(dx, 0, dw, 0, db, 0, g, 0, x, 0, mean, 0, var, 0, weight, 0, n, c, l,
+          BN_EPS, true);
+      double[] refDx = new double[x.length], refDw = new double[c];
+      for (int ch = 0; ch < c; ch++) { // in double: xhat = (x - m) / s, dw = sum(g xhat), dx = w/s (g - mean(g) - xhat mean(g xhat))
+        double m = 0, q = 0, sg = 0, sgx = 0;
+        for (int i = 0; i < n; i++) {
+          for (int j = 0; j < l; j++) {
+            m += x[(i * c + ch) * l + j];
+          }
+        }
+        m /= n * l;
+        for (int i = 0; i < n; i++) {
+          for (int j = 0; j < l; j++) {
+            double d = x[(i * c + ch) * l + j] - m;
+            q += d * d;
+          }
+        }
+        double sd = Math.sqrt(q / (n * l) + BN_EPS);
+        for (int i = 0; i < n; i++) {
+          for (int j = 0; j < l; j++) {
+            int at = (i * c + ch) * l + j;
+            sg += g[at];
+            sgx += g[at] * (x[at] - m) / sd;
+          }
+        }
+        refDw[ch] = sgx;
+        for (int i = 0; i < n; i++) {
+          for (int j = 0; j < l; j++) {
+            int at = (i * c + ch) * l + j;
+            refDx[at] = weight[ch] / sd * (g[at] - sg / (n * l) - (x[at] - m) / sd * sgx / (n * l));
+          }
+        }
+      }
+      String what = java.util.Arrays.toString(shape);
+      assertTrue(relativeError(dw, refDw) < 7e-4, what + " weight gradient off by " + relativeError(dw, refDw));
+      assertTrue(relativeError(dx, refDx) < 1e-4, what + " input gradient off by " + relativeError(dx, refDx));
+    }
+  }
+
+  private static double relativeError(float[] actual, double[] expected) {
+    double d = 0, e = 0;
+    for (int i = 0; i < actual.length; i++) {
+      d += (actual[i] - expected[i]) * (actual[i] - expected[i]);
+      e += expected[i] * expected[i];
+    }
+    return Math.sqrt(d / e);
+  }
+
   @Test
   void onlyTheWantedGradientsAreComputed() {
     Tensor x = Tensor.randn(4, 3);

@@ -15,9 +15,9 @@ public final class NormKernels {
 
   /**
    * The batch mean and the biased batch variance (divided by {@code N*L}) of each channel:
-   * {@code mean[c]}, {@code var[c]} for {@code c < C}. Long rows (BatchNorm2d) take one pass over
-   * the values shifted by the channel's first one; short rows two passes (mean, then squared
-   * deviations).
+   * {@code mean[c]}, {@code var[c]} for {@code c < C}, {@code N >= 1}. Long rows (BatchNorm2d) take
+   * one pass over the values shifted by the channel's first one; short rows two passes (the mean
+   * of the values less the first sample's, then squared deviations).
    */
   public static void batchStatistics(float[] mean, int meanOff, float[] var, int varOff, float[] x, int xOff, int n, int c, int l) {
     double count = (double) n * l;
@@ -43,14 +43,16 @@ public final class NormKernels {
       int width = (c1 - c0) * l;
       Rows rows = ROWS.get();
       float[] acc = rows.zeroed(0, width);
-      for (int i = 0; i < n; i++) {
-        addInto(acc, x, xOff + (i * c + c0) * l, width);
+      int first = xOff + c0 * l; // the first sample's row: the sums are of x less it, which stay small
+      for (int i = 1; i < n; i++) {
+        addDifference(acc, x, xOff + (i * c + c0) * l, first, width);
       }
       float[] mu = rows.get(1, width);
       for (int ch = c0; ch < c1; ch++) {
-        float m = (float) (sum(acc, (ch - c0) * l, l) / count);
+        int from = (ch - c0) * l;
+        float m = (float) ((n * sum(x, first + from, l) + sum(acc, from, l)) / count);
         mean[meanOff + ch] = m;
-        Arrays.fill(mu, (ch - c0) * l, (ch - c0 + 1) * l, m);
+        Arrays.fill(mu, from, from + l, m);
       }
       Arrays.fill(acc, 0, width, 0f);
       for (int i = 0; i < n; i++) {
@@ -70,9 +72,10 @@ public final class NormKernels {
 
   private static final ThreadLocal<Rows> ROWS = ThreadLocal.withInitial(Rows::new);
 
-  private static void addInto(float[] acc, float[] x, int off, int len) {
+  /** {@code acc[t] += x[off + t] - x[first + t]}: a sum shifted by the first sample, accurate far from zero. */
+  private static void addDifference(float[] acc, float[] x, int off, int first, int len) {
     for (int t = 0; t < len; t++) {
-      acc[t] += x[off + t];
+      acc[t] += x[off + t] - x[first + t];
     }
   }
 
@@ -144,38 +147,42 @@ public final class NormKernels {
     }
   }
 
-  private static void sumRows(float[] accG, float[] accGX, float[] g, int gi, float[] x, int xi, int len) {
+  // The backward sums g * (x - mean) rather than g * x less mean * sum(g): the centred form does not
+  // cancel when the mean is large against the spread (x = 1000 +- 0.1 gave a weight gradient 25x
+  // less accurate than PyTorch's; now alike); the same for dx's (x - mean) term.
+
+  private static void sumRows(float[] accG, float[] accGX, float[] g, int gi, float[] x, int xi, float[] mu, int len) {
     for (int t = 0; t < len; t++) {
       float v = g[gi + t];
       accG[t] += v;
-      accGX[t] += v * x[xi + t];
+      accGX[t] += v * (x[xi + t] - mu[t]);
     }
   }
 
   /** {@link #sumRows} of {@code g} masked by the forward's ReLU, {@code x * scale + shift > 0}. */
   private static void sumMaskedRows(
-      float[] accG, float[] accGX, float[] g, int gi, float[] x, int xi, float[] scale, float[] shift, int len) {
+      float[] accG, float[] accGX, float[] g, int gi, float[] x, int xi, float[] mu, float[] scale, float[] shift, int len) {
     for (int t = 0; t < len; t++) {
       float xv = x[xi + t];
       float v = g[gi + t] * CpuKernels.positive(xv * scale[t] + shift[t]);
       accG[t] += v;
-      accGX[t] += v * xv;
+      accGX[t] += v * (xv - mu[t]);
     }
   }
 
   private static void inputGradientRow(
-      float[] dx, int o, float[] a, float[] g, int gi, float[] b, float[] x, int xi, float[] k, int len) {
+      float[] dx, int o, float[] a, float[] g, int gi, float[] b, float[] x, int xi, float[] mu, float[] k, int len) {
     for (int t = 0; t < len; t++) {
-      dx[o + t] = a[t] * g[gi + t] + b[t] * x[xi + t] + k[t];
+      dx[o + t] = a[t] * g[gi + t] + b[t] * (x[xi + t] - mu[t]) + k[t];
     }
   }
 
   private static void maskedInputGradientRow(
-      float[] dx, int o, float[] a, float[] g, int gi, float[] b, float[] x, int xi, float[] k, float[] scale, float[] shift,
-      int len) {
+      float[] dx, int o, float[] a, float[] g, int gi, float[] b, float[] x, int xi, float[] mu, float[] k, float[] scale,
+      float[] shift, int len) {
     for (int t = 0; t < len; t++) {
       float xv = x[xi + t];
-      dx[o + t] = a[t] * (g[gi + t] * CpuKernels.positive(xv * scale[t] + shift[t])) + b[t] * xv + k[t];
+      dx[o + t] = a[t] * (g[gi + t] * CpuKernels.positive(xv * scale[t] + shift[t])) + b[t] * (xv - mu[t]) + k[t];
     }
   }
 
@@ -226,10 +233,11 @@ public final class NormKernels {
   }
 
   /**
-   * Adds {@code sum(g)} and {@code sum(g * x)} over a row to {@code sums[0]} and {@code sums[1]},
-   * with {@code g} masked by the forward's ReLU ({@code x * scale + shift > 0}) when {@code relu}.
+   * Adds {@code sum(g)} and {@code sum(g * (x - mu))} over a row to {@code sums[0]} and {@code
+   * sums[1]}, with {@code g} masked by the forward's ReLU ({@code x * scale + shift > 0}) when {@code relu}.
    */
-  private static void sumAndDot(float[] g, int gi, float[] x, int xi, int len, boolean relu, float scale, float shift, double[] sums) {
+  private static void sumAndDot(
+      float[] g, int gi, float[] x, int xi, int len, boolean relu, float scale, float shift, float mu, double[] sums) {
     float a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;
     int t = 0;
     if (relu) {
@@ -243,10 +251,10 @@ public final class NormKernels {
         a1 += g1;
         a2 += g2;
         a3 += g3;
-        b0 += g0 * x0;
-        b1 += g1 * x1;
-        b2 += g2 * x2;
-        b3 += g3 * x3;
+        b0 += g0 * (x0 - mu);
+        b1 += g1 * (x1 - mu);
+        b2 += g2 * (x2 - mu);
+        b3 += g3 * (x3 - mu);
       }
     } else {
       for (; t + 3 < len; t += 4) {
@@ -255,41 +263,41 @@ public final class NormKernels {
         a1 += g1;
         a2 += g2;
         a3 += g3;
-        b0 += g0 * x[xi + t];
-        b1 += g1 * x[xi + t + 1];
-        b2 += g2 * x[xi + t + 2];
-        b3 += g3 * x[xi + t + 3];
+        b0 += g0 * (x[xi + t] - mu);
+        b1 += g1 * (x[xi + t + 1] - mu);
+        b2 += g2 * (x[xi + t + 2] - mu);
+        b3 += g3 * (x[xi + t + 3] - mu);
       }
     }
     for (; t < len; t++) {
       float xv = x[xi + t];
       float v = relu ? g[gi + t] * CpuKernels.positive(xv * scale + shift) : g[gi + t];
       a0 += v;
-      b0 += v * xv;
+      b0 += v * (xv - mu);
     }
     sums[0] += (double) a0 + a1 + a2 + a3;
     sums[1] += (double) b0 + b1 + b2 + b3;
   }
 
-  /** {@code dx = a * g + b * x + k} over a row, {@code g} masked by the forward's ReLU when {@code relu}. */
+  /** {@code dx = a * g + b * (x - mu) + k} over a row, {@code g} masked by the forward's ReLU when {@code relu}. */
   private static void inputGradientRow(
-      float[] dx, int o, float a, float[] g, int gi, float b, float[] x, int xi, float k, int len, boolean relu, float scale,
-      float shift) {
+      float[] dx, int o, float a, float[] g, int gi, float b, float[] x, int xi, float mu, float k, int len, boolean relu,
+      float scale, float shift) {
     if (relu) {
       for (int t = 0; t < len; t++) {
         float xv = x[xi + t];
-        dx[o + t] = a * (g[gi + t] * CpuKernels.positive(xv * scale + shift)) + b * xv + k;
+        dx[o + t] = a * (g[gi + t] * CpuKernels.positive(xv * scale + shift)) + b * (xv - mu) + k;
       }
     } else {
       for (int t = 0; t < len; t++) {
-        dx[o + t] = a * g[gi + t] + b * x[xi + t] + k;
+        dx[o + t] = a * g[gi + t] + b * (x[xi + t] - mu) + k;
       }
     }
   }
 
   /** Per-thread rows of a block's width, reused between calls. */
   private static final class Rows {
-    private final float[][] rows = new float[7][0];
+    private final float[][] rows = new float[8][0];
 
     float[] get(int which, int width) {
       if (rows[which].length < width) {
@@ -489,14 +497,14 @@ public final class NormKernels {
           float sh = relu ? shiftOf(ch, mean, meanOff, var, varOff, weight, wOff, bias, bOff, eps) : 0f;
           sums[0] = 0;
           sums[1] = 0;
+          float mu = mean[meanOff + ch];
           for (int i = 0; i < n; i++) {
             int at = (i * c + ch) * l;
-            sumAndDot(dout, dOff + at, x, xOff + at, l, relu, sc, sh, sums);
+            sumAndDot(dout, dOff + at, x, xOff + at, l, relu, sc, sh, mu, sums);
           }
-          double mu = mean[meanOff + ch];
           double rstd = 1.0 / Math.sqrt(var[varOff + ch] + eps);
           double sumG = sums[0];
-          double sumGXhat = rstd * (sums[1] - mu * sumG); // sum(g * (x - mu) * rstd)
+          double sumGXhat = rstd * sums[1]; // sum(g * (x - mu) * rstd)
           if (dbias != null) {
             dbias[dbOff + ch] = (float) sumG;
           }
@@ -511,10 +519,10 @@ public final class NormKernels {
           double ws = (weight == null ? 1.0 : weight[wOff + ch]) * rstd;
           float a = (float) ws;
           float b = (float) (-ws * rstd * meanGXhat);
-          float k = (float) (ws * (rstd * meanGXhat * mu - meanG));
+          float k = (float) (-ws * meanG);
           for (int i = 0; i < n; i++) {
             int at = (i * c + ch) * l;
-            inputGradientRow(dx, dxOff + at, a, dout, dOff + at, b, x, xOff + at, k, l, relu, sc, sh);
+            inputGradientRow(dx, dxOff + at, a, dout, dOff + at, b, x, xOff + at, mu, k, l, relu, sc, sh);
           }
         }
         return;
@@ -529,13 +537,17 @@ public final class NormKernels {
       if (relu) {
         forwardFactors(scale, shift, c0, c1, l, mean, meanOff, var, varOff, weight, wOff, bias, bOff, eps);
       }
+      float[] mus = rows.get(7, width);
+      for (int ch = c0; ch < c1; ch++) {
+        Arrays.fill(mus, (ch - c0) * l, (ch - c0 + 1) * l, mean[meanOff + ch]);
+      }
       for (int i = 0; i < n; i++) {
         int gi = dOff + (i * c + c0) * l;
         int xi = xOff + (i * c + c0) * l;
         if (relu) {
-          sumMaskedRows(accG, accGX, dout, gi, x, xi, scale, shift, width);
+          sumMaskedRows(accG, accGX, dout, gi, x, xi, mus, scale, shift, width);
         } else {
-          sumRows(accG, accGX, dout, gi, x, xi, width);
+          sumRows(accG, accGX, dout, gi, x, xi, mus, width);
         }
       }
       float[] a = rows.get(2, width);
@@ -543,10 +555,9 @@ public final class NormKernels {
       float[] k = rows.get(4, width);
       for (int ch = c0; ch < c1; ch++) {
         int from = (ch - c0) * l;
-        double mu = mean[meanOff + ch];
         double rstd = 1.0 / Math.sqrt(var[varOff + ch] + eps);
         double sumG = sum(accG, from, l);
-        double sumGXhat = rstd * (sum(accGX, from, l) - mu * sumG); // sum(g * (x - mu) * rstd)
+        double sumGXhat = rstd * sum(accGX, from, l); // sum(g * (x - mu) * rstd)
         if (dbias != null) {
           dbias[dbOff + ch] = (float) sumG;
         }
@@ -556,10 +567,10 @@ public final class NormKernels {
         double meanG = throughStatistics ? sumG / count : 0;
         double meanGXhat = throughStatistics ? sumGXhat / count : 0;
         double ws = (weight == null ? 1.0 : weight[wOff + ch]) * rstd;
-        // dx = ws * (g - meanG - (x - mu) * rstd * meanGXhat) = a * g + b * x + k
+        // dx = ws * (g - meanG - (x - mu) * rstd * meanGXhat) = a * g + b * (x - mu) + k
         Arrays.fill(a, from, from + l, (float) ws);
         Arrays.fill(b, from, from + l, (float) (-ws * rstd * meanGXhat));
-        Arrays.fill(k, from, from + l, (float) (ws * (rstd * meanGXhat * mu - meanG)));
+        Arrays.fill(k, from, from + l, (float) (-ws * meanG));
       }
       if (dx == null) {
         return;
@@ -569,9 +580,9 @@ public final class NormKernels {
         int gi = dOff + (i * c + c0) * l;
         int xi = xOff + (i * c + c0) * l;
         if (relu) {
-          maskedInputGradientRow(dx, o, a, dout, gi, b, x, xi, k, scale, shift, width);
+          maskedInputGradientRow(dx, o, a, dout, gi, b, x, xi, mus, k, scale, shift, width);
         } else {
-          inputGradientRow(dx, o, a, dout, gi, b, x, xi, k, width);
+          inputGradientRow(dx, o, a, dout, gi, b, x, xi, mus, k, width);
         }
       }
     });
