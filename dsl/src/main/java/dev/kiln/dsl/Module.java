@@ -373,7 +373,8 @@ public abstract class Module {
     if (strict && state.containsKey("epoch") && state.containsKey("rng")
         && state.keySet().stream().anyMatch(k -> k.startsWith("model."))) {
       errors.add("This looks like a training checkpoint (Checkpoint.save): resume with Checkpoint.load(file, "
-          + "model::loadStateDict, optimizer, scheduler), or take its model.* entries.");
+          + "model::loadStateDict, optimizer, scheduler), or load its weights alone with "
+          + "loadStateDict(Checkpoint.modelState(file)).");
     }
     if (!errors.isEmpty()) {
       throw new IllegalArgumentException("Error(s) in loading state_dict for " + name() + source + ":\n\t"

@@ -258,5 +258,16 @@ class StateDictTest {
     var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> net.load(file));
     org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("This looks like a training checkpoint"),
         e.getMessage());
+    org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("loadStateDict(Checkpoint.modelState(file))"),
+        e.getMessage());
+    Sequential fresh = Sequential.of(new Linear(2, 3)); // the weights alone, as the message says
+    fresh.loadStateDict(dev.kiln.runtime.io.Checkpoint.modelState(file));
+    assertSameState(net.stateDict(), fresh.stateDict());
+    java.nio.file.Path plain = dir.resolve("plain.safetensors");
+    net.save(plain);
+    var notCheckpoint = org.junit.jupiter.api.Assertions.assertThrows(CheckpointFormatException.class,
+        () -> dev.kiln.runtime.io.Checkpoint.modelState(plain));
+    org.junit.jupiter.api.Assertions.assertTrue(notCheckpoint.getMessage().startsWith(plain + ": not a Kiln training "
+        + "checkpoint: missing epoch"), notCheckpoint.getMessage());
   }
 }

@@ -13,7 +13,6 @@ import dev.kiln.runtime.data.Example;
 import dev.kiln.runtime.data.FashionMnist;
 import dev.kiln.runtime.data.ImageDataset;
 import dev.kiln.runtime.io.Checkpoint;
-import dev.kiln.runtime.io.SafeTensors;
 import dev.kiln.runtime.optim.SGD;
 import dev.kiln.runtime.plot.Plots;
 import dev.kiln.runtime.util.ConfusionMatrix;
@@ -23,7 +22,6 @@ import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -105,12 +103,7 @@ final class FashionMnistCommand {
    * and shapes: resuming the MLP from a CNN's checkpoint says so instead of failing on the optimizer.
    */
   private static void requireSameModel(Path file, Module net, String model) throws IOException {
-    Map<String, Tensor> saved = new LinkedHashMap<>();
-    SafeTensors.read(file).forEach((k, t) -> {
-      if (k.startsWith("model.")) {
-        saved.put(k.substring("model.".length()), t);
-      }
-    });
+    Map<String, Tensor> saved = Checkpoint.modelState(file);
     Map<String, Tensor> own = net.stateDict();
     for (Map.Entry<String, Tensor> e : own.entrySet()) {
       Tensor t = saved.get(e.getKey());

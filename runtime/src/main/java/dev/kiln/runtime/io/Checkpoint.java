@@ -72,6 +72,23 @@ public final class Checkpoint {
   }
 
   /**
+   * The model's state dict in a training checkpoint, without the optimizer's, the scheduler's or the
+   * epoch: to evaluate or fine-tune from a checkpoint, {@code net.loadStateDict(Checkpoint.modelState(file))}.
+   *
+   * @throws CheckpointFormatException naming the file when it is not a valid safetensors file or not
+   *     a Kiln training checkpoint (no epoch; a plain state dict is read with {@code net.load(file)})
+   * @throws IOException when the file cannot be read
+   */
+  public static Map<String, Tensor> modelState(Path file) throws IOException {
+    Map<String, Tensor> all = SafeTensors.read(file);
+    if (!all.containsKey(EPOCH)) {
+      throw new CheckpointFormatException(file, "not a Kiln training checkpoint: missing epoch (a model's own file, "
+          + "written by save, is read with load)");
+    }
+    return withPrefix(all, MODEL);
+  }
+
+  /**
    * Restores a checkpoint written by {@link #save}: the model through {@code loadModel} (usually
    * {@code module::loadStateDict}, which checks the keys and shapes), the optimizer, the scheduler
    * when given, and the global generator's state.
