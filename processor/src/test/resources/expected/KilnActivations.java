@@ -202,7 +202,7 @@ public final class KilnActivations extends Activations {
       int inOff = x.offset();
       float[] dx = needsGrad(0) ? new float[n * 6] : null;
       // needK: whether step K's input gradient is needed (a parameter before it, or x, requires grad); dInK
-      // is its buffer then, else null, and the backward returns after the last step that needs one, so
+      // is its buffer then, else null. Each step returns first when its output's gradient is not needed, so
       // frozen early layers cost nothing
       boolean need1 = dx != null || body_0.weight().requiresGrad() || body_0.bias().requiresGrad();
       float[] dIn1 = need1 ? p.da1 : null;
@@ -223,24 +223,24 @@ public final class KilnActivations extends Activations {
       if (dIn5 != null) {
         Blas.sgemm(false, false, n, 8, 4, 1f, g.readBuffer(), g.offset(), 4, head.weight(), 8, 0f, dIn5, 0, 8);
       }
+      // tanh(body.apply(x)): gradient of [N, 8]   Activations.java:21
       if (!need5) {
         return new Tensor[7];
       }
-      // tanh(body.apply(x)): gradient of [N, 8]   Activations.java:21
       if (dIn4 != null) {
         ActivationKernels.tanhBackward(dIn4, 0, dIn5, 0, p.a5, 0, n * 8);
       }
+      // body.3 LeakyReLU(negative_slope=0.2): gradient of [N, 8]   Activations.java:21
       if (!need4) {
         return new Tensor[7];
       }
-      // body.3 LeakyReLU(negative_slope=0.2): gradient of [N, 8]   Activations.java:21
       if (dIn3 != null) {
         ActivationKernels.leakyReluBackward(dIn3, 0, dIn4, 0, p.a3, 0, n * 8, 0.2f);
       }
+      // body.2 Linear(in_features=8, out_features=8, bias=True): gradient of [N, 8]   Activations.java:21
       if (!need3) {
         return new Tensor[7];
       }
-      // body.2 Linear(in_features=8, out_features=8, bias=True): gradient of [N, 8]   Activations.java:21
       CpuKernels.biasGradient(Compiled.gradBuffer(body_2.bias()), 0, dIn3, 0, n, 8, true);
       Tensor body_2GW = Compiled.grad(body_2.weight());
       if (body_2GW != null) {
@@ -249,17 +249,17 @@ public final class KilnActivations extends Activations {
       if (dIn2 != null) {
         Blas.sgemm(false, false, n, 8, 8, 1f, dIn3, 0, 8, body_2.weight(), 8, 0f, dIn2, 0, 8);
       }
+      // body.1 Sigmoid(): gradient of [N, 8]   Activations.java:21
       if (!need2) {
         return new Tensor[7];
       }
-      // body.1 Sigmoid(): gradient of [N, 8]   Activations.java:21
       if (dIn1 != null) {
         ActivationKernels.sigmoidBackward(dIn1, 0, dIn2, 0, p.a2, 0, n * 8);
       }
+      // body.0 Linear(in_features=6, out_features=8, bias=True): gradient of [N, 6]   Activations.java:21
       if (!need1) {
         return new Tensor[7];
       }
-      // body.0 Linear(in_features=6, out_features=8, bias=True): gradient of [N, 6]   Activations.java:21
       CpuKernels.biasGradient(Compiled.gradBuffer(body_0.bias()), 0, dIn1, 0, n, 8, true);
       Tensor body_0GW = Compiled.grad(body_0.weight());
       if (body_0GW != null) {

@@ -228,7 +228,7 @@ public final class KilnHiddenArray extends HiddenArray {
       Tensor[] outputGrads = outputGradients.take(g);
       boolean flowing = false;
       // needK: whether step K's input gradient is needed (a parameter before it, or x, requires grad); dInK
-      // is its buffer then, else null, and the backward returns after the last step that needs one, so
+      // is its buffer then, else null. Each step returns first when its output's gradient is not needed, so
       // frozen early layers cost nothing
       boolean need1 = dx != null || fc1.weight().requiresGrad() || fc1.bias().requiresGrad();
       float[] dIn1 = need1 ? p.da1 : null;
@@ -249,34 +249,34 @@ public final class KilnHiddenArray extends HiddenArray {
         if (dIn3 != null) {
           Blas.sgemm(false, false, n, 7, 2, 1f, p.dout, 0, 2, fc2.weight(), 7, 0f, dIn3, 0, 7);
         }
-        if (!need3) {
-          return new Tensor[5];
-        }
       }
       // [2] [N, 7]: add the gradient the loss sent to this output
       flowing = Compiled.addOutputGradient(p.da3, 0, outputGrads[2], flowing);
       // the steps back to the next output run only if a later output received a gradient
       if (flowing) {
         // dropout Dropout(p=0.3, inplace=False): gradient of [N, 7]   HiddenArray.java:20
+        if (!need3) {
+          return new Tensor[5];
+        }
         if (dIn2 != null && training) {
           ActivationKernels.applyMask(dIn2, 0, dIn3, 0, p.mask3, 0, n * 7);
         } else if (dIn2 != null) {
           System.arraycopy(dIn3, 0, dIn2, 0, n * 7);
         }
+        // relu(h): gradient of [N, 7]   HiddenArray.java:20
         if (!need2) {
           return new Tensor[5];
         }
-        // relu(h): gradient of [N, 7]   HiddenArray.java:20
         if (dIn1 != null) {
           CpuKernels.reluBackward(dIn1, 0, dIn2, 0, p.a2, 0, n * 7);
-        }
-        if (!need1) {
-          return new Tensor[5];
         }
       }
       // [1] [N, 7]: add the gradient the loss sent to this output
       flowing = Compiled.addOutputGradient(p.da1, 0, outputGrads[1], flowing);
       // fc1 Linear(in_features=5, out_features=7, bias=True): gradient of [N, 5]   HiddenArray.java:19
+      if (!need1) {
+        return new Tensor[5];
+      }
       CpuKernels.biasGradient(Compiled.gradBuffer(fc1.bias()), 0, dIn1, 0, n, 7, true);
       Tensor fc1GW = Compiled.grad(fc1.weight());
       if (fc1GW != null) {

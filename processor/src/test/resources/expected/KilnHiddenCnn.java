@@ -353,7 +353,7 @@ public final class KilnHiddenCnn extends HiddenCnn {
         Tensor[] outputGrads = outputGradients.take(g);
         boolean flowing = false;
         // needK: whether step K's input gradient is needed (a parameter before it, or x, requires grad); dInK
-        // is its buffer then, else null, and the backward returns after the last step that needs one, so
+        // is its buffer then, else null. Each step returns first when its output's gradient is not needed, so
         // frozen early layers cost nothing
         boolean need1 = dx != null || conv1.weight().requiresGrad() || conv1.bias().requiresGrad();
         float[] dIn1 = need1 ? p.da1 : null;
@@ -378,15 +378,12 @@ public final class KilnHiddenCnn extends HiddenCnn {
           if (dIn6 != null) {
             Blas.sgemm(false, false, n, 5, 3, 1f, p.dout, 0, 3, fc2.weight(), 5, 0f, dIn6, 0, 5);
           }
+          // relu(pre): gradient of [N, 5]   HiddenCnn.java:30
           if (!need6) {
             return new Tensor[9];
           }
-          // relu(pre): gradient of [N, 5]   HiddenCnn.java:30
           if (dIn5 != null) {
             CpuKernels.reluBackward(dIn5, 0, dIn6, 0, p.a6, 0, n * 5);
-          }
-          if (!need5) {
-            return new Tensor[9];
           }
         }
         // preActivation() [N, 5]: add the gradient the loss sent to this output
@@ -394,6 +391,9 @@ public final class KilnHiddenCnn extends HiddenCnn {
         // the steps back to the next output run only if a later output received a gradient
         if (flowing) {
           // fc1 Linear(in_features=36, out_features=5, bias=True): gradient of [N, 36]   HiddenCnn.java:29
+          if (!need5) {
+            return new Tensor[9];
+          }
           CpuKernels.biasGradient(Compiled.gradBuffer(fc1.bias()), 0, dIn5, 0, n, 5, true);
           Tensor fc1GW = Compiled.grad(fc1.weight());
           if (fc1GW != null) {
@@ -402,27 +402,27 @@ public final class KilnHiddenCnn extends HiddenCnn {
           if (dIn4 != null) {
             Blas.sgemm(false, false, n, 36, 5, 1f, dIn5, 0, 5, fc1.weight(), 36, 0f, dIn4, 0, 36);
           }
+          // maxPool2d(features, 2): gradient of [N, 4, 6, 6]   HiddenCnn.java:29
           if (!need4) {
             return new Tensor[9];
           }
-          // maxPool2d(features, 2): gradient of [N, 4, 6, 6]   HiddenCnn.java:29
           if (dIn2 != null) {
             ConvKernels.maxPool2dBackward(dIn2, 0, dIn4, 0, p.argmax3, p.shape3);
-          }
-          if (!need2) {
-            return new Tensor[9];
           }
         }
         // features() [N, 4, 6, 6]: add the gradient the loss sent to this output
         flowing = Compiled.addOutputGradient(p.da2, 0, outputGrads[1], flowing);
         // bn1 BatchNorm2d(4, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True) + relu(bn1.apply(conv1.apply(x))): gradient of [N, 4, 6, 6]   HiddenCnn.java:28
+        if (!need2) {
+          return new Tensor[9];
+        }
         NormKernels.batchNormReluBackward(dIn1, 0, p.dweight2, 0, p.dbias2, 0, dIn2, 0, p.a1, 0, p.mean2, 0, p.var2, 0, bn1.weight().readBuffer(), bn1.weight().offset(), bn1.bias().readBuffer(), bn1.bias().offset(), n, 4, 36, 1.0E-5, training);
         CpuKernels.accumulate(Compiled.gradBuffer(bn1.weight()), 0, p.dweight2, 0, 4);
         CpuKernels.accumulate(Compiled.gradBuffer(bn1.bias()), 0, p.dbias2, 0, 4);
+        // conv1 Conv2d(1, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1)): gradient of [N, 1, 6, 6]   HiddenCnn.java:28
         if (!need1) {
           return new Tensor[9];
         }
-        // conv1 Conv2d(1, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1)): gradient of [N, 1, 6, 6]   HiddenCnn.java:28
         Tensor conv1W = conv1.weight();
         ConvKernels.conv2dBackward(dx, 0, Compiled.gradBuffer(conv1.weight()), 0, Compiled.gradBuffer(conv1.bias()), 0, true, dIn1, 0, in, inOff, conv1W.readBuffer(), conv1W.offset(), p.shape1);
         Tensor[] grads = new Tensor[9];
@@ -649,7 +649,7 @@ public final class KilnHiddenCnn extends HiddenCnn {
       int inOff = x.offset();
       float[] dx = needsGrad(0) ? new float[n * 36] : null;
       // needK: whether step K's input gradient is needed (a parameter before it, or x, requires grad); dInK
-      // is its buffer then, else null, and the backward returns after the last step that needs one, so
+      // is its buffer then, else null. Each step returns first when its output's gradient is not needed, so
       // frozen early layers cost nothing
       boolean need1 = dx != null || conv1.weight().requiresGrad() || conv1.bias().requiresGrad();
       float[] dIn1 = need1 ? p.da1 : null;
@@ -668,10 +668,10 @@ public final class KilnHiddenCnn extends HiddenCnn {
       if (dIn5 != null) {
         Blas.sgemm(false, false, n, 5, 3, 1f, g.readBuffer(), g.offset(), 3, fc2.weight(), 5, 0f, dIn5, 0, 5);
       }
+      // fc1 Linear(in_features=36, out_features=5, bias=True) + relu(fc1.apply(flatten(x))): gradient of [N, 36]   HiddenCnn.java:37
       if (!need5) {
         return new Tensor[9];
       }
-      // fc1 Linear(in_features=36, out_features=5, bias=True) + relu(fc1.apply(flatten(x))): gradient of [N, 36]   HiddenCnn.java:37
       CpuKernels.reluBackwardBiasGradient(Compiled.gradBuffer(fc1.bias()), 0, dIn5, 0, p.a5, 0, n, 5, true);
       Tensor fc1GW = Compiled.grad(fc1.weight());
       if (fc1GW != null) {
@@ -680,24 +680,24 @@ public final class KilnHiddenCnn extends HiddenCnn {
       if (dIn4 != null) {
         Blas.sgemm(false, false, n, 36, 5, 1f, dIn5, 0, 5, fc1.weight(), 36, 0f, dIn4, 0, 36);
       }
+      // maxPool2d(relu(bn1.apply(conv1.apply(x))), 2): gradient of [N, 4, 6, 6]   HiddenCnn.java:36
       if (!need4) {
         return new Tensor[9];
       }
-      // maxPool2d(relu(bn1.apply(conv1.apply(x))), 2): gradient of [N, 4, 6, 6]   HiddenCnn.java:36
       if (dIn2 != null) {
         ConvKernels.maxPool2dReluBackward(dIn2, 0, dIn4, 0, p.a3, 0, p.argmax3, p.shape3);
       }
+      // bn1 BatchNorm2d(4, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True) + relu(bn1.apply(conv1.apply(x))): gradient of [N, 4, 6, 6]   HiddenCnn.java:36
       if (!need2) {
         return new Tensor[9];
       }
-      // bn1 BatchNorm2d(4, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True) + relu(bn1.apply(conv1.apply(x))): gradient of [N, 4, 6, 6]   HiddenCnn.java:36
       NormKernels.batchNormBackward(dIn1, 0, p.dweight2, 0, p.dbias2, 0, dIn2, 0, p.a1, 0, p.mean2, 0, p.var2, 0, bn1.weight().readBuffer(), bn1.weight().offset(), n, 4, 36, 1.0E-5, training);
       CpuKernels.accumulate(Compiled.gradBuffer(bn1.weight()), 0, p.dweight2, 0, 4);
       CpuKernels.accumulate(Compiled.gradBuffer(bn1.bias()), 0, p.dbias2, 0, 4);
+      // conv1 Conv2d(1, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1)): gradient of [N, 1, 6, 6]   HiddenCnn.java:36
       if (!need1) {
         return new Tensor[9];
       }
-      // conv1 Conv2d(1, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1)): gradient of [N, 1, 6, 6]   HiddenCnn.java:36
       Tensor conv1W = conv1.weight();
       ConvKernels.conv2dBackward(dx, 0, Compiled.gradBuffer(conv1.weight()), 0, Compiled.gradBuffer(conv1.bias()), 0, true, dIn1, 0, in, inOff, conv1W.readBuffer(), conv1W.offset(), p.shape1);
       Tensor[] grads = new Tensor[9];

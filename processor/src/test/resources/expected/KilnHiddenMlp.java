@@ -192,7 +192,7 @@ public final class KilnHiddenMlp extends HiddenMlp {
       Tensor[] outputGrads = outputGradients.take(g);
       boolean flowing = false;
       // needK: whether step K's input gradient is needed (a parameter before it, or x, requires grad); dInK
-      // is its buffer then, else null, and the backward returns after the last step that needs one, so
+      // is its buffer then, else null. Each step returns first when its output's gradient is not needed, so
       // frozen early layers cost nothing
       boolean need1 = dx != null || fc1.weight().requiresGrad() || fc1.bias().requiresGrad();
       float[] dIn1 = need1 ? p.da1 : null;
@@ -209,13 +209,13 @@ public final class KilnHiddenMlp extends HiddenMlp {
         if (dIn1 != null) {
           Blas.sgemm(false, false, n, 8, 3, 1f, p.dout, 0, 3, fc2.weight(), 8, 0f, dIn1, 0, 8);
         }
-        if (!need1) {
-          return new Tensor[5];
-        }
       }
       // hidden() [N, 8]: add the gradient the loss sent to this output
       flowing = Compiled.addOutputGradient(p.da1, 0, outputGrads[1], flowing);
       // fc1 Linear(in_features=6, out_features=8, bias=True) + relu(fc1.apply(x)): gradient of [N, 6]   HiddenMlp.java:20
+      if (!need1) {
+        return new Tensor[5];
+      }
       CpuKernels.reluBackwardBiasGradient(Compiled.gradBuffer(fc1.bias()), 0, dIn1, 0, p.a1, 0, n, 8, true);
       Tensor fc1GW = Compiled.grad(fc1.weight());
       if (fc1GW != null) {

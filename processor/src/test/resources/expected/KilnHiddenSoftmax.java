@@ -212,7 +212,7 @@ public final class KilnHiddenSoftmax extends HiddenSoftmax {
       Tensor[] outputGrads = outputGradients.take(g);
       boolean flowing = false;
       // needK: whether step K's input gradient is needed (a parameter before it, or x, requires grad); dInK
-      // is its buffer then, else null, and the backward returns after the last step that needs one, so
+      // is its buffer then, else null. Each step returns first when its output's gradient is not needed, so
       // frozen early layers cost nothing
       boolean need1 = dx != null || fc1.weight().requiresGrad() || fc1.bias().requiresGrad();
       float[] dIn1 = need1 ? p.da1 : null;
@@ -233,27 +233,27 @@ public final class KilnHiddenSoftmax extends HiddenSoftmax {
         if (dIn3 != null) {
           Blas.sgemm(false, false, n, 6, 2, 1f, p.dout, 0, 2, fc2.weight(), 6, 0f, dIn3, 0, 6);
         }
+        // softmax(hidden, 0): gradient of [N, 6]   HiddenSoftmax.java:20
         if (!need3) {
           return new Tensor[5];
         }
-        // softmax(hidden, 0): gradient of [N, 6]   HiddenSoftmax.java:20
         if (dIn2 != null) {
           ActivationKernels.softmaxBackward(dIn2, 0, dIn3, 0, p.a3, 0, 1, n, 6);
-        }
-        if (!need2) {
-          return new Tensor[5];
         }
       }
       // hidden() [N, 6]: add the gradient the loss sent to this output
       flowing = Compiled.addOutputGradient(p.da2, 0, outputGrads[1], flowing);
       // softmax(fc1.apply(x), 1): gradient of [N, 6]   HiddenSoftmax.java:19
+      if (!need2) {
+        return new Tensor[5];
+      }
       if (dIn1 != null) {
         ActivationKernels.softmaxBackward(dIn1, 0, dIn2, 0, p.a2, 0, n, 6, 1);
       }
+      // fc1 Linear(in_features=4, out_features=6, bias=True): gradient of [N, 4]   HiddenSoftmax.java:19
       if (!need1) {
         return new Tensor[5];
       }
-      // fc1 Linear(in_features=4, out_features=6, bias=True): gradient of [N, 4]   HiddenSoftmax.java:19
       CpuKernels.biasGradient(Compiled.gradBuffer(fc1.bias()), 0, dIn1, 0, n, 6, true);
       Tensor fc1GW = Compiled.grad(fc1.weight());
       if (fc1GW != null) {

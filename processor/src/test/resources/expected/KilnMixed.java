@@ -170,7 +170,7 @@ public final class KilnMixed extends Mixed {
       int inOff = x.offset();
       float[] dx = needsGrad(0) ? new float[n * 24] : null;
       // needK: whether step K's input gradient is needed (a parameter before it, or x, requires grad); dInK
-      // is its buffer then, else null, and the backward returns after the last step that needs one, so
+      // is its buffer then, else null. Each step returns first when its output's gradient is not needed, so
       // frozen early layers cost nothing
       boolean need2 = dx != null;
       float[] dIn2 = need2 ? p.da1 : null;
@@ -185,10 +185,10 @@ public final class KilnMixed extends Mixed {
       if (dIn3 != null) {
         Blas.sgemm(false, false, n, 16, 5, 1f, g.readBuffer(), g.offset(), 5, head.weight(), 16, 0f, dIn3, 0, 16);
       }
+      // features.fc Linear(in_features=24, out_features=16, bias=False) + features.act ReLU(): gradient of [N, 24]   Mixed.java:26
       if (!need3) {
         return new Tensor[4];
       }
-      // features.fc Linear(in_features=24, out_features=16, bias=False) + features.act ReLU(): gradient of [N, 24]   Mixed.java:26
       CpuKernels.reluBackwardBiasGradient(null, 0, dIn3, 0, p.a3, 0, n, 16, true);
       Tensor features_fcGW = Compiled.grad(features_fc.weight());
       if (features_fcGW != null) {
@@ -197,10 +197,10 @@ public final class KilnMixed extends Mixed {
       if (dIn2 != null) {
         Blas.sgemm(false, false, n, 24, 16, 1f, dIn3, 0, 16, features_fc.weight(), 24, 0f, dIn2, 0, 24);
       }
+      // relu(input): gradient of [N, 2, 3, 4]   Mixed.java:25
       if (!need2) {
         return new Tensor[4];
       }
-      // relu(input): gradient of [N, 2, 3, 4]   Mixed.java:25
       if (dx != null) {
         CpuKernels.reluBackward(dx, 0, dIn2, 0, p.a1, 0, n * 24);
       }

@@ -167,7 +167,7 @@ public final class KilnMlp extends Mlp {
       int inOff = x.offset();
       float[] dx = needsGrad(0) ? new float[n * 784] : null;
       // needK: whether step K's input gradient is needed (a parameter before it, or x, requires grad); dInK
-      // is its buffer then, else null, and the backward returns after the last step that needs one, so
+      // is its buffer then, else null. Each step returns first when its output's gradient is not needed, so
       // frozen early layers cost nothing
       boolean need1 = dx != null;
       boolean need2 = need1 || fc1.weight().requiresGrad() || fc1.bias().requiresGrad();
@@ -183,10 +183,10 @@ public final class KilnMlp extends Mlp {
       if (dIn3 != null) {
         Blas.sgemm(false, false, n, 512, 10, 1f, g.readBuffer(), g.offset(), 10, fc3.weight(), 512, 0f, dIn3, 0, 512);
       }
+      // fc2 Linear(in_features=512, out_features=512, bias=True) + relu(fc2.apply(x)): gradient of [N, 512]   Mlp.java:22
       if (!need3) {
         return new Tensor[7];
       }
-      // fc2 Linear(in_features=512, out_features=512, bias=True) + relu(fc2.apply(x)): gradient of [N, 512]   Mlp.java:22
       CpuKernels.reluBackwardBiasGradient(Compiled.gradBuffer(fc2.bias()), 0, dIn3, 0, p.a3, 0, n, 512, true);
       Tensor fc2GW = Compiled.grad(fc2.weight());
       if (fc2GW != null) {
@@ -195,10 +195,10 @@ public final class KilnMlp extends Mlp {
       if (dIn2 != null) {
         Blas.sgemm(false, false, n, 512, 512, 1f, dIn3, 0, 512, fc2.weight(), 512, 0f, dIn2, 0, 512);
       }
+      // fc1 Linear(in_features=784, out_features=512, bias=True) + relu(fc1.apply(x)): gradient of [N, 784]   Mlp.java:21
       if (!need2) {
         return new Tensor[7];
       }
-      // fc1 Linear(in_features=784, out_features=512, bias=True) + relu(fc1.apply(x)): gradient of [N, 784]   Mlp.java:21
       CpuKernels.reluBackwardBiasGradient(Compiled.gradBuffer(fc1.bias()), 0, dIn2, 0, p.a2, 0, n, 512, true);
       Tensor fc1GW = Compiled.grad(fc1.weight());
       if (fc1GW != null) {

@@ -188,7 +188,7 @@ public final class KilnMlp extends Module {
       int inOff = x.offset();
       float[] dx = needsGrad(0) ? new float[n * 784] : null;
       // needK: whether step K's input gradient is needed (a parameter before it, or x, requires grad); dInK
-      // is its buffer then, else null, and the backward returns after the last step that needs one, so
+      // is its buffer then, else null. Each step returns first when its output's gradient is not needed, so
       // frozen early layers cost nothing
       boolean need1 = dx != null;
       boolean need2 = need1 || layer1.weight().requiresGrad() || layer1.bias().requiresGrad();
@@ -204,10 +204,10 @@ public final class KilnMlp extends Module {
       if (dIn3 != null) {
         Blas.sgemm(false, false, n, 512, 10, 1f, g.readBuffer(), g.offset(), 10, layer5.weight(), 512, 0f, dIn3, 0, 512);
       }
+      // 3 Linear(in_features=512, out_features=512, bias=True) + 4 ReLU(): gradient of [N, 512]   Models.java:17
       if (!need3) {
         return new Tensor[7];
       }
-      // 3 Linear(in_features=512, out_features=512, bias=True) + 4 ReLU(): gradient of [N, 512]   Models.java:17
       CpuKernels.reluBackwardBiasGradient(Compiled.gradBuffer(layer3.bias()), 0, dIn3, 0, p.a3, 0, n, 512, true);
       Tensor layer3GW = Compiled.grad(layer3.weight());
       if (layer3GW != null) {
@@ -216,10 +216,10 @@ public final class KilnMlp extends Module {
       if (dIn2 != null) {
         Blas.sgemm(false, false, n, 512, 512, 1f, dIn3, 0, 512, layer3.weight(), 512, 0f, dIn2, 0, 512);
       }
+      // 1 Linear(in_features=784, out_features=512, bias=True) + 2 ReLU(): gradient of [N, 784]   Models.java:16
       if (!need2) {
         return new Tensor[7];
       }
-      // 1 Linear(in_features=784, out_features=512, bias=True) + 2 ReLU(): gradient of [N, 784]   Models.java:16
       CpuKernels.reluBackwardBiasGradient(Compiled.gradBuffer(layer1.bias()), 0, dIn2, 0, p.a2, 0, n, 512, true);
       Tensor layer1GW = Compiled.grad(layer1.weight());
       if (layer1GW != null) {

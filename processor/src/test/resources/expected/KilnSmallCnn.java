@@ -293,7 +293,7 @@ public final class KilnSmallCnn extends SmallCnn {
       int inOff = x.offset();
       float[] dx = needsGrad(0) ? new float[n * 64] : null;
       // needK: whether step K's input gradient is needed (a parameter before it, or x, requires grad); dInK
-      // is its buffer then, else null, and the backward returns after the last step that needs one, so
+      // is its buffer then, else null. Each step returns first when its output's gradient is not needed, so
       // frozen early layers cost nothing
       boolean need1 = dx != null || conv1.weight().requiresGrad() || conv1.bias().requiresGrad();
       float[] dIn1 = need1 ? p.da1 : null;
@@ -316,26 +316,26 @@ public final class KilnSmallCnn extends SmallCnn {
       if (dIn7 != null) {
         Blas.sgemm(false, false, n, 6, 3, 1f, g.readBuffer(), g.offset(), 3, fc2.weight(), 6, 0f, dIn7, 0, 6);
       }
+      // dropout Dropout(p=0.25, inplace=False): gradient of [N, 6]   SmallCnn.java:31
       if (!need7) {
         return new Tensor[11];
       }
-      // dropout Dropout(p=0.25, inplace=False): gradient of [N, 6]   SmallCnn.java:31
       if (dIn6 != null && training) {
         ActivationKernels.applyMask(dIn6, 0, dIn7, 0, p.mask7, 0, n * 6);
       } else if (dIn6 != null) {
         System.arraycopy(dIn7, 0, dIn6, 0, n * 6);
       }
+      // bnFc1 BatchNorm1d(6, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True) + relu(bnFc1.apply(fc1.apply(x))): gradient of [N, 6]   SmallCnn.java:31
       if (!need6) {
         return new Tensor[11];
       }
-      // bnFc1 BatchNorm1d(6, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True) + relu(bnFc1.apply(fc1.apply(x))): gradient of [N, 6]   SmallCnn.java:31
       NormKernels.batchNormReluBackward(dIn5, 0, p.dweight6, 0, p.dbias6, 0, dIn6, 0, p.a5, 0, p.mean6, 0, p.var6, 0, bnFc1.weight().readBuffer(), bnFc1.weight().offset(), bnFc1.bias().readBuffer(), bnFc1.bias().offset(), n, 6, 1, 1.0E-5, training);
       CpuKernels.accumulate(Compiled.gradBuffer(bnFc1.weight()), 0, p.dweight6, 0, 6);
       CpuKernels.accumulate(Compiled.gradBuffer(bnFc1.bias()), 0, p.dbias6, 0, 6);
+      // fc1 Linear(in_features=64, out_features=6, bias=True): gradient of [N, 64]   SmallCnn.java:31
       if (!need5) {
         return new Tensor[11];
       }
-      // fc1 Linear(in_features=64, out_features=6, bias=True): gradient of [N, 64]   SmallCnn.java:31
       CpuKernels.biasGradient(Compiled.gradBuffer(fc1.bias()), 0, dIn5, 0, n, 6, true);
       Tensor fc1GW = Compiled.grad(fc1.weight());
       if (fc1GW != null) {
@@ -344,24 +344,24 @@ public final class KilnSmallCnn extends SmallCnn {
       if (dIn4 != null) {
         Blas.sgemm(false, false, n, 64, 6, 1f, dIn5, 0, 6, fc1.weight(), 64, 0f, dIn4, 0, 64);
       }
+      // maxPool2d(relu(bn1.apply(conv1.apply(x))), 2): gradient of [N, 4, 8, 8]   SmallCnn.java:29
       if (!need4) {
         return new Tensor[11];
       }
-      // maxPool2d(relu(bn1.apply(conv1.apply(x))), 2): gradient of [N, 4, 8, 8]   SmallCnn.java:29
       if (dIn2 != null) {
         ConvKernels.maxPool2dReluBackward(dIn2, 0, dIn4, 0, p.a3, 0, p.argmax3, p.shape3);
       }
+      // bn1 BatchNorm2d(4, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True) + relu(bn1.apply(conv1.apply(x))): gradient of [N, 4, 8, 8]   SmallCnn.java:29
       if (!need2) {
         return new Tensor[11];
       }
-      // bn1 BatchNorm2d(4, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True) + relu(bn1.apply(conv1.apply(x))): gradient of [N, 4, 8, 8]   SmallCnn.java:29
       NormKernels.batchNormBackward(dIn1, 0, p.dweight2, 0, p.dbias2, 0, dIn2, 0, p.a1, 0, p.mean2, 0, p.var2, 0, bn1.weight().readBuffer(), bn1.weight().offset(), n, 4, 64, 1.0E-5, training);
       CpuKernels.accumulate(Compiled.gradBuffer(bn1.weight()), 0, p.dweight2, 0, 4);
       CpuKernels.accumulate(Compiled.gradBuffer(bn1.bias()), 0, p.dbias2, 0, 4);
+      // conv1 Conv2d(1, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1)): gradient of [N, 1, 8, 8]   SmallCnn.java:29
       if (!need1) {
         return new Tensor[11];
       }
-      // conv1 Conv2d(1, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1)): gradient of [N, 1, 8, 8]   SmallCnn.java:29
       Tensor conv1W = conv1.weight();
       ConvKernels.conv2dBackward(dx, 0, Compiled.gradBuffer(conv1.weight()), 0, Compiled.gradBuffer(conv1.bias()), 0, true, dIn1, 0, in, inOff, conv1W.readBuffer(), conv1W.offset(), p.shape1);
       Tensor[] grads = new Tensor[11];

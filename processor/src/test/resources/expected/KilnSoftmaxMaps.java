@@ -210,7 +210,7 @@ public final class KilnSoftmaxMaps extends SoftmaxMaps {
       int inOff = x.offset();
       float[] dx = needsGrad(0) ? new float[n * 24] : null;
       // needK: whether step K's input gradient is needed (a parameter before it, or x, requires grad); dInK
-      // is its buffer then, else null, and the backward returns after the last step that needs one, so
+      // is its buffer then, else null. Each step returns first when its output's gradient is not needed, so
       // frozen early layers cost nothing
       boolean need1 = dx != null;
       float[] dIn1 = need1 ? p.da1 : null;
@@ -226,10 +226,10 @@ public final class KilnSoftmaxMaps extends SoftmaxMaps {
       if (dIn6 != null) {
         ActivationKernels.softmaxBackward(dIn6, 0, g.readBuffer(), g.offset(), out, 0, n, 3, 1);
       }
+      // body.4 Linear(in_features=24, out_features=3, bias=True): gradient of [N, 24]   SoftmaxMaps.java:21
       if (!need6) {
         return new Tensor[5];
       }
-      // body.4 Linear(in_features=24, out_features=3, bias=True): gradient of [N, 24]   SoftmaxMaps.java:21
       CpuKernels.biasGradient(Compiled.gradBuffer(body_4.bias()), 0, dIn6, 0, n, 3, true);
       Tensor body_4GW = Compiled.grad(body_4.weight());
       if (body_4GW != null) {
@@ -238,30 +238,30 @@ public final class KilnSoftmaxMaps extends SoftmaxMaps {
       if (dIn5 != null) {
         Blas.sgemm(false, false, n, 24, 3, 1f, dIn6, 0, 3, body_4.weight(), 24, 0f, dIn5, 0, 24);
       }
+      // body.2 Softmax(dim=-2): gradient of [N, 2, 3, 4]   SoftmaxMaps.java:21
       if (!need5) {
         return new Tensor[5];
       }
-      // body.2 Softmax(dim=-2): gradient of [N, 2, 3, 4]   SoftmaxMaps.java:21
       if (dIn3 != null) {
         ActivationKernels.softmaxBackward(dIn3, 0, dIn5, 0, p.a4, 0, n * 2, 3, 4);
       }
+      // body.1 Softmax(dim=1): gradient of [N, 2, 3, 4]   SoftmaxMaps.java:21
       if (!need3) {
         return new Tensor[5];
       }
-      // body.1 Softmax(dim=1): gradient of [N, 2, 3, 4]   SoftmaxMaps.java:21
       if (dIn2 != null) {
         ActivationKernels.softmaxBackward(dIn2, 0, dIn3, 0, p.a3, 0, n, 2, 12);
       }
+      // body.0 Conv2d(2, 2, kernel_size=(1, 1), stride=(1, 1)): gradient of [N, 2, 3, 4]   SoftmaxMaps.java:21
       if (!need2) {
         return new Tensor[5];
       }
-      // body.0 Conv2d(2, 2, kernel_size=(1, 1), stride=(1, 1)): gradient of [N, 2, 3, 4]   SoftmaxMaps.java:21
       Tensor body_0W = body_0.weight();
       ConvKernels.conv2dBackward(dIn1, 0, Compiled.gradBuffer(body_0.weight()), 0, Compiled.gradBuffer(body_0.bias()), 0, true, dIn2, 0, p.a1, 0, body_0W.readBuffer(), body_0W.offset(), p.shape2);
+      // softmax(x, 3): gradient of [N, 2, 3, 4]   SoftmaxMaps.java:21
       if (!need1) {
         return new Tensor[5];
       }
-      // softmax(x, 3): gradient of [N, 2, 3, 4]   SoftmaxMaps.java:21
       if (dx != null) {
         ActivationKernels.softmaxBackward(dx, 0, dIn1, 0, p.a1, 0, n * 6, 4, 1);
       }

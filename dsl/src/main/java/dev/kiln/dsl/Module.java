@@ -37,8 +37,6 @@ public abstract class Module {
   private final Map<String, Tensor> parameters = new LinkedHashMap<>();
   private final Map<String, Tensor> buffers = new LinkedHashMap<>();
   private final Map<String, Module> modules = new LinkedHashMap<>();
-  /** Tensor fields seen as parameters (requiring grad), so that freezing one later keeps it. */
-  private final Set<Tensor> fieldParameters = Collections.newSetFromMap(new IdentityHashMap<>());
   private boolean training = true;
 
   /** Computes the output for a batch. */
@@ -251,18 +249,16 @@ public abstract class Module {
   }
 
   /**
-   * This module's own parameters: registered ones, then {@link Tensor} fields that require grad, or
-   * did when this module last looked (a field parameter frozen with {@code requiresGrad(false)}
-   * after that stays one, as a frozen {@code nn.Parameter} does; {@link #registerParameter} makes
-   * it one for good).
+   * This module's own parameters: registered ones, then {@link Tensor} fields holding a leaf that
+   * requires grad or ever did ({@link Tensor#everRequiredGrad}: a field parameter frozen with
+   * {@code requiresGrad(false)} stays one, as a frozen {@code nn.Parameter} does).
    */
   private Map<String, Tensor> ownParameters() {
     Map<String, Tensor> out = new LinkedHashMap<>(parameters);
     for (Field f : declaredFields()) {
       if (f.getType() == Tensor.class) {
         Tensor t = (Tensor) read(f);
-        if (t != null && t.isLeaf() && (t.requiresGrad() || fieldParameters.contains(t)) && !out.containsValue(t)) {
-          fieldParameters.add(t);
+        if (t != null && t.isLeaf() && t.everRequiredGrad() && !out.containsValue(t)) {
           out.putIfAbsent(f.getName(), t);
         }
       }
@@ -392,7 +388,7 @@ public abstract class Module {
   /** The first value that is not an int32 tensor's once truncated toward zero (NaN, infinite, beyond 2^24), or null. */
   private static Float notInt32(float[] values) {
     for (float v : values) {
-      if (!(Math.abs(v) < (1 << 24) + 1)) { // false for NaN too
+      if (!(Math.abs(v) <= (1 << 24))) { // true for NaN too
         return v;
       }
     }

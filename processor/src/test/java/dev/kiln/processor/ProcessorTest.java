@@ -296,6 +296,15 @@ class ProcessorTest {
     assertThat(c).hadErrorContaining("@Model class TwoInputs: a compiled model takes one input tensor, not 2; leave out "
         + "@Model and the model runs eagerly").inFile(f).onLineContaining("public Tensor forward(Tensor image, Tensor meta)");
     assertThat(c).hadErrorCount(1);
+
+    JavaFileObject overload = classModel("Noisy", // a one-tensor forward of its own: compiled, the overload left as written
+        "@Model(input = {4})",
+        "public class Noisy extends Module {",
+        "  final Linear fc1 = new Linear(4, 2);",
+        "  @Override public Tensor forward(Tensor x) { return fc1.apply(x); }",
+        "  public Tensor forward(Tensor x, Tensor noise) { return forward(x.add(noise)); }",
+        "}");
+    assertThat(compile(overload)).succeededWithoutWarnings();
   }
 
   @Test

@@ -27,6 +27,7 @@ public final class Tensor {
   private final int numel;
   private final DType dtype;
   private boolean requiresGrad;
+  private boolean everRequiredGrad;
   private Tensor grad;
   private final Node gradFn;
 
@@ -694,7 +695,17 @@ public final class Tensor {
       throw new IllegalStateException("only float tensors can require gradients, this one is " + dtype);
     }
     this.requiresGrad = value;
+    everRequiredGrad |= value;
     return this;
+  }
+
+  /**
+   * Whether {@code requiresGrad(true)} was ever called on this tensor: a parameter frozen since
+   * ({@code requiresGrad(false)}) still is one, as a frozen {@code nn.Parameter} is; {@code
+   * Module} finds the parameters held in {@code Tensor} fields by it.
+   */
+  public boolean everRequiredGrad() {
+    return everRequiredGrad;
   }
 
   /** True for tensors not produced by a recorded operation (inputs and parameters). */

@@ -287,6 +287,14 @@ class NormOpsTest {
     }
   }
 
+  /** An infinite first value gives an infinite mean, as PyTorch's (the shifted sum alone made it NaN). */
+  @Test
+  void anInfiniteFirstValueGivesAnInfiniteMean() {
+    float[] mean = new float[1], var = new float[1];
+    dev.kiln.runtime.cpu.NormKernels.batchStatistics(mean, 0, var, 0, new float[] {Float.POSITIVE_INFINITY, 1, 2}, 0, 3, 1, 1);
+    assertEquals(Float.POSITIVE_INFINITY, mean[0]);
+  }
+
   private static double relativeError(float[] actual, double[] expected) {
     double d = 0, e = 0;
     for (int i = 0; i < actual.length; i++) {

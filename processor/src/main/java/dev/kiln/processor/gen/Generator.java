@@ -230,19 +230,26 @@ public final class Generator {
   private List<String> parameterExpressions() {
     List<String> params = new ArrayList<>();
     for (LayerIr layer : parameterLayers()) {
-      String f = layerField(layer);
-      boolean weight = !(layer.spec() instanceof BatchNorm.Options o) || o.affine();
-      boolean bias = layer.spec() instanceof Linear.Spec l ? l.bias()
-          : layer.spec() instanceof Conv2d.Spec c ? c.bias()
-          : ((BatchNorm.Options) layer.spec()).affine();
-      if (weight) {
-        params.add(f + ".weight()");
-      }
-      if (bias) {
-        params.add(f + ".bias()");
-      }
+      params.addAll(parametersOf(layer));
     }
     return params;
+  }
+
+  /** {@code fc1.weight()} and {@code fc1.bias()}, each where the layer has it (none for BatchNorm without affine). */
+  private List<String> parametersOf(LayerIr layer) {
+    String f = layerField(layer);
+    boolean weight = !(layer.spec() instanceof BatchNorm.Options o) || o.affine();
+    boolean bias = layer.spec() instanceof Linear.Spec l ? l.bias()
+        : layer.spec() instanceof Conv2d.Spec c ? c.bias()
+        : ((BatchNorm.Options) layer.spec()).affine();
+    List<String> out = new ArrayList<>();
+    if (weight) {
+      out.add(f + ".weight()");
+    }
+    if (bias) {
+      out.add(f + ".bias()");
+    }
+    return out;
   }
 
   private boolean usesTrainingMode() {
@@ -745,27 +752,14 @@ public final class Generator {
     return "n" + (shape.length > 1 ? ", " + joined(Arrays.copyOfRange(shape, 1, shape.length)) : "");
   }
 
-  /** The batch-norm gradients (through the fused ReLU's mask); parameter gradients are added to the parameters'. */
   /** {@code p.requiresGrad()} for each parameter of the step's layer (none for parameter-free steps). */
   private List<String> trainable(Kernel k) {
-    if (k.layer() == null) {
-      return List.of();
-    }
-    String layer = layerField(k.layer());
-    return switch (k.kind()) {
-      case CONV -> ((Conv2d.Spec) k.spec()).bias()
-          ? List.of(layer + ".weight().requiresGrad()", layer + ".bias().requiresGrad()")
-          : List.of(layer + ".weight().requiresGrad()");
-      case LINEAR -> k.linear().bias()
-          ? List.of(layer + ".weight().requiresGrad()", layer + ".bias().requiresGrad()")
-          : List.of(layer + ".weight().requiresGrad()");
-      case BATCHNORM -> ((BatchNorm.Options) k.spec()).affine()
-          ? List.of(layer + ".weight().requiresGrad()", layer + ".bias().requiresGrad()")
-          : List.of();
-      default -> List.of();
-    };
+    boolean hasParameters = k.kind() == Kernel.Kind.LINEAR || k.kind() == Kernel.Kind.CONV
+        || k.kind() == Kernel.Kind.BATCHNORM;
+    return !hasParameters ? List.of() : parametersOf(k.layer()).stream().map(p -> p + ".requiresGrad()").toList();
   }
 
+  /** The batch-norm gradients (through the fused ReLU's mask); parameter gradients are added to the parameters'. */
   private void batchNormBackward(CodeBlock.Builder b, Kernel k, int j, Ref in, Ref d, Ref target) {
     BatchNorm.Options o = (BatchNorm.Options) k.spec();
     String bn = layerField(k.layer());
@@ -922,7 +916,7 @@ public final class Generator {
     // A step's input gradient is needed only when a step before it has a parameter that requires grad, or
     // x does (fine-tuning with frozen layers): below the last such step the backward stops.
     b.add("// needK: whether step K's input gradient is needed (a parameter before it, or x, requires grad); dInK\n"
-        + "// is its buffer then, else null, and the backward returns after the last step that needs one, so\n"
+        + "// is its buffer then, else null. Each step returns first when its output's gradient is not needed, so\n"
         + "// frozen early layers cost nothing\n");
     String below = "dx != null";
     for (int i = 0; i < kernels.size(); i++) {
@@ -943,6 +937,7 @@ public final class Generator {
         below = below + " || " + String.join(" || ", own);
       }
     }
+    String needAbove = null; // the needK of the step after this one: whether this step's output gradient is needed
     for (int i = kernels.size() - 1; i >= 0; i--) {
       Kernel k = kernels.get(i);
       if (k.kind() == Kernel.Kind.VIEW) {
@@ -952,6 +947,12 @@ public final class Generator {
         flow.enter(storage.get(k.out()));
       }
       b.add("// $L: gradient of $L   $L\n", k.label(), Shapes.toString(k.inShape()), k.source().where());
+      if (needAbove != null) { // at each step (after an output's gradient joined, too): nothing left to do, return
+        b.beginControlFlow("if (!$L)", needAbove)
+            .addStatement("return new $T[$L]", TENSOR, params.size() + 1) // x needs no gradient: dx is null
+            .endControlFlow();
+      }
+      needAbove = i > 0 ? "need" + i : null;
       Ref in = ref(k.in(), refs);
       Ref out = ref(k.out(), refs);
       Ref d = grads.get(storage.get(k.out()));
@@ -1036,11 +1037,6 @@ public final class Generator {
         } else {
           b.addStatement(gemm, args);
         }
-      }
-      if (conditional) {
-        b.beginControlFlow("if (!need$L)", i)
-            .addStatement("return new $T[$L]", TENSOR, params.size() + 1) // x needs no gradient: dx is null
-            .endControlFlow();
       }
       grads.put(inStorage, target);
     }

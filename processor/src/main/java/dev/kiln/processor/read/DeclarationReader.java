@@ -15,6 +15,7 @@ import com.sun.source.tree.NewClassTree;
 import com.sun.source.tree.ParenthesizedTree;
 import com.sun.source.tree.ReturnTree;
 import com.sun.source.tree.StatementTree;
+import com.sun.source.tree.ThrowTree;
 import com.sun.source.tree.Tree;
 import com.sun.source.tree.VariableTree;
 import com.sun.source.util.TreePath;
@@ -174,18 +175,22 @@ public final class DeclarationReader {
     }
 
     ExecutableElement forward = null;
+    ExecutableElement severalInputs = null; // PyTorch's forward(self, a, b)
     for (ExecutableElement m : ElementFilter.methodsIn(type.getEnclosedElements())) {
       if (m.getSimpleName().contentEquals("forward") && m.getParameters().size() == 1
           && types.isSameType(m.getParameters().get(0).asType(), type(TENSOR))) {
         forward = m;
       } else if (m.getSimpleName().contentEquals("forward") && m.getParameters().size() > 1
           && m.getParameters().stream().allMatch(p -> types.isSameType(p.asType(), type(TENSOR)))) {
-        diagnostics.error(m, Message.SEVERAL_INPUTS, name, m.getParameters().size()); // PyTorch's forward(self, a, b)
-        return null;
+        severalInputs = m;
       }
     }
     if (forward == null) {
       diagnostics.error(type, Message.NO_FORWARD, name);
+      return null;
+    }
+    if (severalInputs != null && onlyThrows(trees.getTree(forward))) { // the real forward is the other one
+      diagnostics.error(severalInputs, Message.SEVERAL_INPUTS, name, severalInputs.getParameters().size());
       return null;
     }
     if (forward.getModifiers().contains(Modifier.FINAL)) {
@@ -336,6 +341,12 @@ public final class DeclarationReader {
         && mi.getArguments().get(0) instanceof IdentifierTree arg && arg.getName().contentEquals(inputName)
         && outputsMethod.equals(trees.getElement(TreePath.getPath(unit, mi)));
     return callsOnInput ? index : -1;
+  }
+
+  /** Whether a method's body is one throw statement: the one-tensor forward a model with another stubs out. */
+  private static boolean onlyThrows(MethodTree method) {
+    return method.getBody() != null && method.getBody().getStatements().size() == 1
+        && method.getBody().getStatements().get(0) instanceof ThrowTree;
   }
 
   /**

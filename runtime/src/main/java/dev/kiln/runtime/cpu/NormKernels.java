@@ -50,7 +50,8 @@ public final class NormKernels {
       float[] mu = rows.get(1, width);
       for (int ch = c0; ch < c1; ch++) {
         int from = (ch - c0) * l;
-        float m = (float) ((n * sum(x, first + from, l) + sum(acc, from, l)) / count);
+        double shifted = (n * sum(x, first + from, l) + sum(acc, from, l)) / count;
+        float m = (float) (Double.isFinite(shifted) ? shifted : plainMean(x, xOff, n, c, ch, l)); // an infinite first value
         mean[meanOff + ch] = m;
         Arrays.fill(mu, from, from + l, m);
       }
@@ -71,6 +72,15 @@ public final class NormKernels {
   // per-channel inner loop. Parts of channels are {@link Parallel}'s.
 
   private static final ThreadLocal<Rows> ROWS = ThreadLocal.withInitial(Rows::new);
+
+  /** Channel {@code ch}'s mean added straight, where the shifted sum is not finite: inf stays inf, as PyTorch's. */
+  private static double plainMean(float[] x, int xOff, int n, int c, int ch, int l) {
+    double s = 0;
+    for (int i = 0; i < n; i++) {
+      s += sum(x, xOff + (i * c + ch) * l, l);
+    }
+    return s / ((double) n * l);
+  }
 
   /** {@code acc[t] += x[off + t] - x[first + t]}: a sum shifted by the first sample, accurate far from zero. */
   private static void addDifference(float[] acc, float[] x, int off, int first, int len) {

@@ -48,8 +48,8 @@ final class AtomicFile {
       } catch (IOException e) {
         t.addSuppressed(e);
       }
-      if (t instanceof IOException e) { // "No space left on device" names no file
-        throw new IOException("cannot write " + absolute + " (left as it was): " + e.getMessage(), e);
+      if (t.getClass() == IOException.class) { // a plain one ("No space left on device") names no file; subclasses kept
+        throw new IOException("cannot write " + absolute + " (left as it was): " + t.getMessage(), t);
       }
       throw t;
     }
