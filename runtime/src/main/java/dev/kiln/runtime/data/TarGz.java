@@ -15,8 +15,6 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.zip.GZIPInputStream;
-import java.util.zip.ZipException;
 
 /**
  * Takes chosen files out of a gzip-compressed tar archive (POSIX ustar, as {@code tar czf} and the
@@ -27,8 +25,8 @@ import java.util.zip.ZipException;
  * tar} does, a later entry of the same name replaces an earlier one.
  *
  * <p>The whole archive is read, to the end of the gzip stream, before any file is renamed into
- * place: each tar header's checksum is verified, and the gzip trailer's CRC-32 and length, which
- * {@link GZIPInputStream} checks only once it reaches them, vouch for every byte extracted.
+ * place: each tar header's checksum is verified, and the gzip trailer's CRC-32 and length
+ * ({@link GzipMember}: one member, nothing after it) vouch for every byte extracted.
  */
 final class TarGz {
   private static final int BLOCK = 512;
@@ -99,7 +97,7 @@ final class TarGz {
   private static void readAll(Path archive, String directory, Set<String> wanted, Path into, Map<String, Path> partials)
       throws IOException {
     try (InputStream file = Files.newInputStream(archive); // its own resource: closed when the next one fails
-        InputStream gzip = new GZIPInputStream(file, 1 << 16);
+        InputStream gzip = GzipMember.open(archive, new BufferedInputStream(file, 1 << 16));
         InputStream in = new BufferedInputStream(gzip, 1 << 16)) {
       byte[] header = new byte[BLOCK];
       long offset = 0;
@@ -130,9 +128,8 @@ final class TarGz {
         offset += padded;
       }
       in.transferTo(OutputStream.nullOutputStream()); // the blocks after the marker, then the trailer's check
-    } catch (ZipException | EOFException e) {
-      String reason = e.getMessage() != null ? e.getMessage() : "corrupt or truncated gzip data";
-      throw new DatasetFormatException(archive, "not a complete gzip-compressed tar archive (" + reason + ")", e);
+    } catch (EOFException e) {
+      throw new DatasetFormatException(archive, "not a complete tar archive (" + e.getMessage() + ")", e);
     }
   }
 
