@@ -483,9 +483,24 @@ public abstract class Module {
     return n;
   }
 
-  /** Clears the gradients of every parameter. */
+  /**
+   * Zeroes the gradient of every parameter in place, as PyTorch 1.13's {@code zero_grad()} (and
+   * {@link dev.kiln.runtime.optim.Optimizer#zeroGrad}): gradients keep their memory; parameters
+   * without one stay without.
+   */
   public void zeroGrad() {
-    parameters().forEach(p -> p.setGrad(null));
+    zeroGrad(false);
+  }
+
+  /** {@link #zeroGrad()}, or with {@code setToNone} the gradients dropped instead ({@code set_to_none=True}). */
+  public void zeroGrad(boolean setToNone) {
+    for (Tensor p : parameters()) {
+      if (setToNone) {
+        p.setGrad(null);
+      } else if (p.grad() != null) {
+        p.grad().zero();
+      }
+    }
   }
 
   /** Training mode (the default): dropout drops, batch norm uses batch statistics. */

@@ -32,6 +32,21 @@ class ModuleTest {
     return Sequential.of(new Flatten(), new Linear(784, 512), new ReLU(), new Linear(512, 512), new ReLU(), new Linear(512, 10));
   }
 
+  /** As PyTorch 1.13's Module.zero_grad(): zeroes in place (the same tensors), or drops them with setToNone. */
+  @Test
+  void zeroGradZeroesInPlaceOrDrops() {
+    Linear fc = new Linear(3, 2);
+    fc.apply(Tensor.randn(4, 3)).sum().backward();
+    Tensor g = fc.weight().grad();
+    fc.zeroGrad();
+    assertSame(g, fc.weight().grad());
+    assertArrayEquals(new float[6], g.toFloatArray());
+    fc.zeroGrad(true);
+    assertEquals(null, fc.weight().grad());
+    fc.zeroGrad(); // nothing to zero: stays without
+    assertEquals(null, fc.bias().grad());
+  }
+
   @Test
   void sequentialChildrenAreNumberedLikePyTorch() {
     assertEquals(
