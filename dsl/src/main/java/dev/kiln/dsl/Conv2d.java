@@ -167,6 +167,14 @@ public class Conv2d extends Layer<Conv2d.Spec> {
 
   @Override
   public Tensor forward(Tensor x) {
+    if (x.dim() == 3) { // PyTorch 1.13's unbatched [C, H, W]
+      if (x.size(0) != spec().inChannels()) {
+        throw new ShapeException(spec() + " expects [N, " + spec().inChannels() + ", H, W], or [" + spec().inChannels()
+            + ", H, W] for one sample, receives " + Shapes.toString(x.shape()) + (spec().inChannels() == 1
+            ? "; images without a channel dimension take one with x.unsqueeze(1)" : ""));
+      }
+      return forward(x.unsqueeze(0)).squeeze(0);
+    }
     outputShape(x.shape());
     used = true;
     return Ops.conv2d(x, weight, bias, spec().strideH(), spec().strideW(), spec().padH(), spec().padW());

@@ -79,6 +79,10 @@ class ConvLayersTest {
     assertEquals("Conv2d(3, 32, kernel_size=(3, 3), stride=(1, 1)) expects [N, 3, H, W], receives [N, 1, 28, 28]", e.getMessage());
     e = assertThrows(ShapeException.class, () -> conv.outputShape(new int[] {-1, 3, 784}));
     assertEquals("Conv2d(3, 32, kernel_size=(3, 3), stride=(1, 1)) expects [N, 3, H, W], receives [N, 3, 784]", e.getMessage());
+    assertArrayEquals(new int[] {32, 3, 2}, conv.forward(Tensor.zeros(3, 5, 4)).shape()); // one sample [C, H, W]
+    e = assertThrows(ShapeException.class, () -> new Conv2d(1, 8, 3).forward(Tensor.zeros(64, 28, 28)));
+    assertEquals("Conv2d(1, 8, kernel_size=(3, 3), stride=(1, 1)) expects [N, 1, H, W], or [1, H, W] for one sample, "
+        + "receives [64, 28, 28]; images without a channel dimension take one with x.unsqueeze(1)", e.getMessage());
     e = assertThrows(ShapeException.class, () -> conv.forward(Tensor.zeros(2, 3, 2, 5)));
     assertEquals("Conv2d(3, 32, kernel_size=(3, 3), stride=(1, 1)) expects an input of at least 3x3 after padding,"
         + " receives [2, 3, 2, 5]", e.getMessage());
@@ -137,6 +141,7 @@ class ConvLayersTest {
     IllegalArgumentException e = assertThrows(ShapeException.class, () -> new MaxPool2d(3).outputShape(new int[] {-1, 8, 2, 2}));
     assertEquals("MaxPool2d(kernel_size=3, stride=3, padding=0, dilation=1, ceil_mode=False) expects an input of at"
         + " least 3x3 after padding, receives [N, 8, 2, 2]", e.getMessage());
+    assertArrayEquals(new int[] {8, 1, 1}, new MaxPool2d(3).forward(Tensor.zeros(8, 3, 3)).shape()); // one sample [C, H, W]
     e = assertThrows(ShapeException.class, () -> new MaxPool2d(2).forward(Tensor.zeros(4, 784)));
     assertEquals("MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False) expects [N, C, H, W],"
         + " receives [4, 784]", e.getMessage());

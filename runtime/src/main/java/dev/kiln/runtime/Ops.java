@@ -46,6 +46,14 @@ public final class Ops {
     }
   }
 
+  /** A batch of images {@code [N, C, H, W]} (one sample {@code [C, H, W]} is unsqueezed before this). */
+  private static void requireImages(String op, Tensor x) {
+    if (x.dim() != 4) {
+      throw new IllegalArgumentException(op + ": input must be [N, C, H, W], or [C, H, W] for one sample, got shape "
+          + Shapes.toString(x.shape()));
+    }
+  }
+
   // ------------------------------------------------------------------ reshape
 
   /** A view with a new shape; the gradient is reshaped back. */
@@ -907,12 +915,16 @@ public final class Ops {
    * 2-d convolution (cross-correlation) as PyTorch's {@code F.conv2d}: input {@code [N, C, H, W]},
    * weight {@code [O, C, kH, kW]}, bias {@code [O]} or null; output {@code [N, O, outH, outW]} with
    * {@code outH = (H + 2 padH - kH) / strideH + 1} (rounded down), likewise outW. Padding is zeros.
+   * An unbatched input {@code [C, H, W]} gives {@code [O, outH, outW]}, as in PyTorch 1.13.
    */
   public static Tensor conv2d(Tensor x, Tensor weight, Tensor bias, int strideH, int strideW, int padH, int padW) {
+    if (x.dim() == 3) {
+      return squeeze(conv2d(unsqueeze(x, 0), weight, bias, strideH, strideW, padH, padW), 0);
+    }
     boolean cuda = Devices.onCuda("conv2d", x, weight, bias);
     requireFloat("conv2d", x);
     requireFloat("conv2d", weight);
-    requireRank("conv2d", "input", x, 4);
+    requireImages("conv2d", x);
     requireRank("conv2d", "weight", weight, 4);
     int outC = weight.size(0);
     if (x.size(1) != weight.size(1)) {
@@ -976,6 +988,9 @@ public final class Ops {
    */
   public static Tensor maxPool2d(
       Tensor x, int kernelH, int kernelW, int strideH, int strideW, int padH, int padW, boolean ceilMode) {
+    if (x.dim() == 3) { // unbatched [C, H, W], as in PyTorch 1.13
+      return squeeze(maxPool2d(unsqueeze(x, 0), kernelH, kernelW, strideH, strideW, padH, padW, ceilMode), 0);
+    }
     if (Devices.onCuda("max_pool2d", x)) {
       return CudaOps.maxPool2d(x, kernelH, kernelW, strideH, strideW, padH, padW, ceilMode);
     }
@@ -1005,7 +1020,7 @@ public final class Ops {
   static Pool2dShape checkMaxPool2d(
       Tensor x, int kernelH, int kernelW, int strideH, int strideW, int padH, int padW, boolean ceilMode) {
     requireFloat("max_pool2d", x);
-    requireRank("max_pool2d", "input", x, 4);
+    requireImages("max_pool2d", x);
     try {
       return new Pool2dShape(x.size(0), x.size(1), x.size(2), x.size(3),
           kernelH, kernelW, strideH, strideW, padH, padW, ceilMode);

@@ -377,8 +377,8 @@ class ConvOpsTest {
         () -> Ops.conv2d(Tensor.zeros(1, 1, 4, 4), Tensor.zeros(4, 1, 3, 3), Tensor.zeros(3), 1, 1, 0, 0));
     assertTrue(e.getMessage().contains("bias [3]") && e.getMessage().contains("[4, 1, 3, 3]"), e.getMessage());
     e = assertThrows(IllegalArgumentException.class,
-        () -> Ops.conv2d(Tensor.zeros(1, 4, 4), Tensor.zeros(4, 1, 3, 3), null, 1, 1, 0, 0));
-    assertEquals("conv2d: input must have rank 4, got shape [1, 4, 4]", e.getMessage());
+        () -> Ops.conv2d(Tensor.zeros(4, 4), Tensor.zeros(4, 1, 3, 3), null, 1, 1, 0, 0));
+    assertEquals("conv2d: input must be [N, C, H, W], or [C, H, W] for one sample, got shape [4, 4]", e.getMessage());
     e = assertThrows(IllegalArgumentException.class,
         () -> Ops.conv2d(Tensor.zeros(1, 1, 4, 4), Tensor.zeros(4, 1, 3, 3), null, 0, 1, -1, 0));
     assertTrue(e.getMessage().contains("stride (0, 1)") && e.getMessage().contains("padding (-1, 0)"), e.getMessage());
@@ -394,7 +394,26 @@ class ConvOpsTest {
     assertEquals("max_pool2d: input [2, 3, 2, 2]: the 3x3 window is larger than the padded input 2x2"
         + " (2x2 with padding (0, 0)), so the output would be empty", e.getMessage());
     e = assertThrows(IllegalArgumentException.class, () -> Ops.maxPool2d(Tensor.zeros(4, 4), 2, 2, 2, 2, 0, 0, false));
-    assertEquals("max_pool2d: input must have rank 4, got shape [4, 4]", e.getMessage());
+    assertEquals("max_pool2d: input must be [N, C, H, W], or [C, H, W] for one sample, got shape [4, 4]", e.getMessage());
+  }
+
+  /** One sample [C, H, W], as PyTorch 1.13 takes it: the batch of one's values and gradients, without the batch. */
+  @Test
+  void unbatchedInputIsOneSampleOfABatch() {
+    Tensor x = Tensor.randn(2, 5, 6);
+    Tensor w = Tensor.randn(3, 2, 3, 3).requiresGrad(true);
+    Tensor one = x.requiresGrad(true);
+    Tensor y = Ops.maxPool2d(Ops.conv2d(one, w, null, 1, 1, 1, 1), 2, 2, 2, 2, 0, 0, true);
+    assertArrayEquals(new int[] {3, 3, 3}, y.shape());
+    Tensor g = Tensor.randn(3, 3, 3);
+    y.backward(g);
+    Tensor xb = Tensor.of(x.toFloatArray(), 1, 2, 5, 6).requiresGrad(true);
+    Tensor wb = Tensor.of(w.toFloatArray(), 3, 2, 3, 3).requiresGrad(true);
+    Tensor yb = Ops.maxPool2d(Ops.conv2d(xb, wb, null, 1, 1, 1, 1), 2, 2, 2, 2, 0, 0, true);
+    yb.backward(Tensor.of(g.toFloatArray(), 1, 3, 3, 3));
+    assertArrayEquals(yb.toFloatArray(), y.toFloatArray());
+    assertArrayEquals(xb.grad().toFloatArray(), one.grad().toFloatArray());
+    assertArrayEquals(wb.grad().toFloatArray(), w.grad().toFloatArray());
   }
 
   /** The 2x2 stride-2 fast path against a naive max and argmax (routing of the gradient), odd width included. */
