@@ -44,6 +44,11 @@ public class CrossEntropyLoss extends Loss {
 
   @Override
   public Tensor apply(Tensor prediction, Tensor target) {
+    if (prediction.dim() == 1 && (target.dim() == 0 || target.dim() == 1 && target.dtype() == DType.FLOAT32)) {
+      // one sample, as PyTorch 1.13 takes it: logits [C] with a class index [] or probabilities [C]
+      Tensor loss = apply(prediction.unsqueeze(0), target.unsqueeze(0));
+      return reduction() == Reduction.NONE ? loss.squeeze(0) : loss;
+    }
     if (target.dtype() == DType.FLOAT32 && prediction.dtype() == DType.FLOAT32 && target.dim() == 2) {
       return reduce(softTargets(prediction, target));
     }

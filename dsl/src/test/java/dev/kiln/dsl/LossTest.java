@@ -133,6 +133,34 @@ class LossTest {
     return out;
   }
 
+  /**
+   * One sample, as PyTorch 1.13 takes it: logits [C] with a class index [] or probabilities [C]
+   * give the batch of one's loss (reduction none: a 0-d tensor) and gradient.
+   * torch: F.cross_entropy(torch.tensor([1., 2., 0.5]), torch.tensor(1)) = 0.4644.
+   */
+  @Test
+  void oneSampleWithoutABatchDimension() {
+    for (Reduction r : Reduction.values()) {
+      for (boolean soft : new boolean[] {false, true}) {
+        Tensor target = soft ? Tensor.of(new float[] {0.2f, 0.7f, 0.1f}, 3)
+            : Tensor.wrap(new float[] {1}, dev.kiln.runtime.DType.INT32);
+        Tensor batchTarget = soft ? Tensor.of(target.toFloatArray(), 1, 3) : Tensor.labels(1);
+        Tensor one = Tensor.of(new float[] {1, 2, 0.5f}, 3).requiresGrad(true);
+        Tensor batch = Tensor.of(new float[] {1, 2, 0.5f}, 1, 3).requiresGrad(true);
+        CrossEntropyLoss ce = new CrossEntropyLoss(r).labelSmoothing(0.1);
+        Tensor loss = ce.apply(one, target);
+        Tensor batchLoss = ce.apply(batch, batchTarget);
+        assertEquals(0, loss.dim(), r + " gives a 0-d loss");
+        assertEquals(batchLoss.toFloatArray()[0], loss.item(), 1e-6);
+        loss.backward();
+        batchLoss.sum().backward();
+        assertArrayEquals(batch.grad().toFloatArray(), one.grad().toFloatArray(), 1e-6f);
+      }
+    }
+    assertEquals(0.4644f, new CrossEntropyLoss().apply(Tensor.of(new float[] {1, 2, 0.5f}, 3),
+        Tensor.wrap(new float[] {1}, dev.kiln.runtime.DType.INT32)).item(), 1e-4);
+  }
+
   private static void assertClose(float[] expected, float[] actual, float tolerance) {
     org.junit.jupiter.api.Assertions.assertEquals(expected.length, actual.length);
     for (int i = 0; i < expected.length; i++) {
