@@ -262,6 +262,20 @@ class ProcessorTest {
         + "receives [N, 32], from features.1 Flatten(start_dim=1, end_dim=-1), in features.apply(x) at SeqField.java:")
         .inFile(f).onLineContaining("new Linear(2 * 6 * 6, 4));");
     assertThat(c).hadErrorCount(1); // head.0 is fed by the broken layer: no second error
+
+    JavaFileObject twice = classModel("SeqTwice", // the same call text twice: the second's first layer is fed from forward
+        "@Model(input = {6})",
+        "public class SeqTwice extends Module {",
+        "  final Sequential block = Sequential.of(new Linear(6, 4), new ReLU());",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    x = block.apply(x);",
+        "    x = block.apply(x);",
+        "    return x;",
+        "  }",
+        "}");
+    Compilation c2 = compile(twice);
+    assertThat(c2).hadErrorContaining("block.0: Linear(in_features=6, out_features=4, bias=True) expects [N, 6], receives "
+        + "[N, 4], from block.1 ReLU()").inFile(twice).onLine(11);
   }
 
   /** A generic model class gives a generic compiled class (no raw type, so no rawtypes warning under -Xlint:all). */

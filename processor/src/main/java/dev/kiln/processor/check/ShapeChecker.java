@@ -59,7 +59,7 @@ public final class ShapeChecker {
     List<int[]> ins = new ArrayList<>();
     List<int[]> outs = new ArrayList<>();
     String previous = ir.inputName();
-    Map<String, String> sequentialCalls = new HashMap<>(); // value -> the call of a Sequential field that made it
+    Map<String, Object> sequentialCalls = new HashMap<>(); // value -> the call (its tree) of a Sequential field that made it
     for (StepIr step : ir.steps()) {
       String label = step.layer() != null ? step.layer().path() : step.text();
       // a layer of a Sequential (a factory's, or a field's) is named by its path, not by the call that applies them all
@@ -68,7 +68,7 @@ public final class ShapeChecker {
       // a Sequential field's layer fed by the layer before it is wrong on its own line (the field's
       // initializer), where the fix goes; the first one is fed from forward, so the call is the place
       boolean ownLine = ir.form() == ModelIr.Form.METHOD
-          || inSequential && step.text().equals(sequentialCalls.get(step.input()));
+          || inSequential && step.source() != null && step.source().tree() == sequentialCalls.get(step.input());
       Source where = step.layer() != null && ownLine ? step.layer().source() : step.source();
       String context = ownLine && ir.form() != ModelIr.Form.METHOD
           ? ", in " + step.text() + " at " + step.source().where() : "";
@@ -78,8 +78,8 @@ public final class ShapeChecker {
         return Optional.empty();
       }
       int[] in = shapes.get(step.input());
-      if (inSequential) {
-        sequentialCalls.put(step.output(), step.text());
+      if (inSequential && step.source() != null) {
+        sequentialCalls.put(step.output(), step.source().tree());
       }
       producers.putIfAbsent(step.output(), inSequential ? step.layer().path() + " " + step.spec() : step.text());
       previous = step.output();
