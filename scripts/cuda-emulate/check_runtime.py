@@ -1205,6 +1205,19 @@ def check_math(k):
                 report(f"{name} n={n}", {**errs("y", y.a, in_float_range(fref(x64))),
                                          **errs("dx", dx.a, in_float_range(dref(x64, g64))),
                                          "y cpu#": bit_mismatches(y.a, cpu)})
+            # std (CudaOps.sqrtOfVariance): sqrt forward, then kiln_std_backward from the output: sqrt's gradient,
+            # 0 where the standard deviation is 0 (a constant row) even for an infinite incoming gradient
+            var = pos.copy()
+            var[::3] = 0
+            gi = g.copy()
+            gi[: min(n, 2)] = np.inf
+            vb, gb, y, dx = k.array(var), k.array(gi), k.empty(n), k.empty(n)
+            k.pointwise("sqrt_forward", n, y, vb, n)
+            k.pointwise("std_backward", n, dx, gb, y, n)
+            v64, g64 = var.astype(np.float64), gi.astype(np.float64)
+            want = np.where(v64 == 0, 0.0, g64 / (2 * np.sqrt(v64)))
+            cpu = np.where(y.a == 0, f32(0), gi / (f32(2) * y.a)).astype(f32)  # MathKernels.stdBackward
+            report(f"std n={n}", {**errs("dx", dx.a, in_float_range(want)), "dx cpu#": bit_mismatches(dx.a, cpu)})
 
 
 def check_along(k):

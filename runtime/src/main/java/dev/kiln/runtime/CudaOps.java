@@ -359,43 +359,11 @@ final class CudaOps {
 
   /**
    * Ops' {@code sqrtOfVariance}: {@code y = sqrt(v)}, recorded as {@code std}, whose gradient is
-   * {@code g / (2 y)} where {@code y > 0} and 0 where {@code y} is 0 (the CPU's {@code
-   * MathKernels.stdBackward}). Made of existing kernels without ever forming {@code 0 * inf}: the
-   * division is by {@code y} moved to 1 where it is 0, of {@code g} zeroed there; the values where
-   * {@code y > 0} are sqrt's gradient, bit for bit.
+   * {@code g / (2 y)} where {@code y > 0} and 0 where {@code y} is 0 ({@code kiln_std_backward}, the
+   * CPU's {@code MathKernels.stdBackward}).
    */
   static Tensor sqrtOfVariance(Tensor v) {
-    Ops.requireFloat("std", v);
-    int n = v.numel();
-    Tensor out = named("std", () -> {
-      Tensor y = empty(v.shape());
-      ElementwiseKernels.sqrtForward(y.writeCuda(), v.readCuda(), n);
-      return y;
-    });
-    if (!Ops.track(v)) {
-      return out;
-    }
-    return Tensor.ofNode(out, new Node(v) {
-      @Override public String name() {
-        return "std";
-      }
-
-      @Override protected Tensor[] backward(Tensor g) {
-        return named("std backward", () -> {
-          // All allocated while gd (maybe a temporary upload) is still held: none can reuse its block before it is read.
-          Tensor gd = onGpu(g), dx = empty(v.shape()), ones = empty(n), safeY = empty(n), gPos = empty(n);
-          long y = out.readCuda();
-          CoreKernels.fill(ones.writeCuda(), 1f, n);
-          ElementwiseKernels.leakyReluBackward(safeY.writeCuda(), ones.readCuda(), y, 0f, n); // y > 0 ? 1 : 0
-          ElementwiseKernels.scale(safeY.writeCuda(), safeY.readCuda(), -1f, n);
-          CoreKernels.add(safeY.writeCuda(), ones.readCuda(), safeY.readCuda(), n); // y > 0 ? 0 : 1
-          CoreKernels.add(safeY.writeCuda(), y, safeY.readCuda(), n); // y > 0 ? y : 1 (NaN stays NaN)
-          ElementwiseKernels.leakyReluBackward(gPos.writeCuda(), gd.readCuda(), y, 0f, n); // y > 0 ? g : 0
-          ElementwiseKernels.sqrtBackward(dx.writeCuda(), gPos.readCuda(), safeY.readCuda(), n);
-          return new Tensor[] {dx};
-        });
-      }
-    });
+    return unary("std", v, ElementwiseKernels::sqrtForward, (dx, g, in, y, n) -> ElementwiseKernels.stdBackward(dx, g, y, n));
   }
 
   // ------------------------------------------------------------------ slicing and joining

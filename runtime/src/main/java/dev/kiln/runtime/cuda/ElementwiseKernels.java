@@ -156,6 +156,12 @@ public final class ElementwiseKernels {
         if (i < n) dx[i] = __fdiv_rn(g[i], 2.0f * y[i]);
       }
 
+      // std's gradient from its output: sqrt's, and 0 where the standard deviation is 0, as PyTorch's
+      extern "C" __global__ void kiln_std_backward(float* dx, const float* g, const float* y, long long n) {
+        long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (i < n) dx[i] = y[i] == 0.0f ? 0.0f : __fdiv_rn(g[i], 2.0f * y[i]);
+      }
+
       extern "C" __global__ void kiln_abs_forward(float* out, const float* x, long long n) {
         long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
         if (i < n) out[i] = fabsf(x[i]);
@@ -633,6 +639,12 @@ public final class ElementwiseKernels {
   public static void sqrtBackward(long dx, long g, long y, long n) {
     requireCount("sqrt_backward", n);
     kernel("kiln_sqrt_backward").launch1d(n, dx, g, y, n);
+  }
+
+  /** {@code dx = g / (2 y)}, 0 where {@code y} is 0: the standard deviation's gradient (MathKernels.stdBackward). */
+  public static void stdBackward(long dx, long g, long y, long n) {
+    requireCount("std_backward", n);
+    kernel("kiln_std_backward").launch1d(n, dx, g, y, n);
   }
 
   /** {@code out = |x|}. */

@@ -40,6 +40,7 @@ class KernelSourcesTest {
         "kiln_tanh_forward", "kiln_tanh_backward",
         "kiln_leaky_relu_forward", "kiln_leaky_relu_backward",
         "kiln_exp_forward", "kiln_log_forward", "kiln_log_backward", "kiln_sqrt_forward", "kiln_sqrt_backward",
+        "kiln_std_backward",
         "kiln_abs_forward", "kiln_abs_backward", "kiln_neg", "kiln_pow_forward", "kiln_pow_backward",
         "kiln_transpose", "kiln_sum_along", "kiln_spread_along", "kiln_dropout", "kiln_mul", "kiln_add_repeated", "kiln_mul_repeated", "kiln_scale", "kiln_fill_scaled",
         "kiln_sum_partials", "kiln_sum_finish", "kiln_sum_rows",
