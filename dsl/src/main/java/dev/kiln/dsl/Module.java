@@ -388,7 +388,7 @@ public abstract class Module {
   /** The first value that is not an int32 tensor's once truncated toward zero (NaN, infinite, beyond 2^24), or null. */
   private static Float notInt32(float[] values) {
     for (float v : values) {
-      if (!(Math.abs(v) <= (1 << 24))) { // true for NaN too
+      if (!(Math.abs(v) <= DType.MAX_EXACT_INT)) { // true for NaN too
         return v;
       }
     }

@@ -6,5 +6,8 @@ package dev.kiln.runtime;
  */
 public enum DType {
   FLOAT32,
-  INT32
+  INT32;
+
+  /** The largest magnitude an {@link #INT32} tensor holds exactly (2^24: its values are floats). */
+  public static final int MAX_EXACT_INT = 1 << 24;
 }

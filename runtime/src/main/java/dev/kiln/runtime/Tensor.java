@@ -72,7 +72,7 @@ public final class Tensor {
   public static Tensor labels(int... classes) {
     float[] d = new float[classes.length];
     for (int i = 0; i < classes.length; i++) {
-      if (classes[i] < 0 || classes[i] > (1 << 24)) {
+      if (classes[i] < 0 || classes[i] > DType.MAX_EXACT_INT) {
         throw new IllegalArgumentException("Tensor.labels: class index " + classes[i] + " at " + i + " is out of range");
       }
       d[i] = classes[i];
@@ -156,7 +156,7 @@ public final class Tensor {
     if (dtype == DType.INT32) {
       for (int i = 0; i < data.length; i++) {
         float v = data[i];
-        if (v != Math.rint(v) || Math.abs(v) > (1 << 24)) {
+        if (v != Math.rint(v) || Math.abs(v) > DType.MAX_EXACT_INT) {
           throw new IllegalArgumentException("Tensor.wrap: int32 data must hold whole numbers of at most 2^24 in magnitude,"
               + " got " + v + " at index " + i);
         }

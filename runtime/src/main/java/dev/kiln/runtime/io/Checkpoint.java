@@ -1,5 +1,6 @@
 package dev.kiln.runtime.io;
 
+import dev.kiln.runtime.DType;
 import dev.kiln.runtime.Kiln;
 import dev.kiln.runtime.Tensor;
 import dev.kiln.runtime.optim.Optimizer;
@@ -56,7 +57,7 @@ public final class Checkpoint {
    */
   public static void save(Path file, Map<String, Tensor> model, Optimizer optimizer, Scheduler scheduler, int epoch)
       throws IOException {
-    if (epoch < 0 || epoch > 1 << 24) {
+    if (epoch < 0 || epoch > DType.MAX_EXACT_INT) {
       throw new IllegalArgumentException(file + ": epoch must be in 0..2^24, got " + epoch);
     }
     checkSchedulerOf(file, optimizer, scheduler);

@@ -25,13 +25,12 @@ import java.util.Map;
  */
 public final class StateEncoding {
   private static final int QUARTERS = 4;
-  private static final int MAX_EXACT_INT = 1 << 24;
 
   private StateEncoding() {}
 
   /** {@code value} as a rank-0 int32 tensor; it must lie within ±2^24. */
   public static Tensor ofInt(int value) {
-    if (Math.abs((long) value) > MAX_EXACT_INT) {
+    if (Math.abs((long) value) > DType.MAX_EXACT_INT) {
       throw new IllegalArgumentException(value + " is outside +-2^24, where int32 tensors are exact; use ofLong");
     }
     return Tensor.wrap(new float[] {value}, DType.INT32);

@@ -61,7 +61,7 @@ enum StorageType {
   };
 
   /** The largest magnitude an {@link DType#INT32} tensor holds exactly. */
-  static final long MAX_EXACT_INTEGER = 1L << 24;
+  static final long MAX_EXACT_INTEGER = DType.MAX_EXACT_INT;
 
   /** Bytes per element. */
   final int size;
