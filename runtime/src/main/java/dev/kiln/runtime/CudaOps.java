@@ -395,7 +395,9 @@ final class CudaOps {
       long dst = o.writeCuda();
       for (int i = 0; i < xs.length; i++) {
         int width = sizes[i] * inner;
-        Cuda.get().copy2d(xs[i].readCuda(), width, dst + (long) starts[i] * inner * Float.BYTES, pitch, width, rows);
+        if (width > 0) { // an empty part (PyTorch's legacy [0]) has no device memory to read
+          Cuda.get().copy2d(xs[i].readCuda(), width, dst + (long) starts[i] * inner * Float.BYTES, pitch, width, rows);
+        }
       }
       return o;
     });
@@ -419,7 +421,7 @@ final class CudaOps {
             grads[i] = needsGrad(i) ? empty(xs[i].shape()) : null; // all allocated before an address is taken
           }
           for (int i = 0; i < xs.length; i++) {
-            if (grads[i] != null) {
+            if (grads[i] != null && sizes[i] > 0) {
               int width = sizes[i] * inner;
               Cuda.get().copy2d(gd.readCuda() + (long) starts[i] * inner * Float.BYTES, pitch, grads[i].writeCuda(), width, width, rows);
             }

@@ -628,16 +628,25 @@ public final class Ops {
    * {@code dim}. The result is a new tensor; each input that requires grad gets its part of the
    * gradient (an input listed twice gets both parts).
    *
+   * <p>As in PyTorch, a tensor of shape {@code [0]} joins tensors of any shape as nothing, so
+   * {@code all = Tensor.cat(List.of(all, batch), 0)} may start from {@code Tensor.zeros(0)}.
+   *
    * @throws IllegalArgumentException for an empty list, a rank-0 tensor, ranks or sizes that differ
    *     (naming the tensor's position and both shapes), or tensors on different devices
    */
   public static Tensor cat(java.util.List<Tensor> tensors, int dim) {
     Tensor[] xs = joinable("cat", tensors);
-    Tensor first = xs[0];
+    Tensor first = null;
     for (int i = 0; i < xs.length; i++) {
       if (xs[i].dim() == 0) {
         throw new IllegalArgumentException("cat: zero-dimensional tensor (at position " + i + ") cannot be concatenated");
       }
+      if (first == null && !isLegacyEmpty(xs[i])) {
+        first = xs[i];
+      }
+    }
+    if (first == null) { // all of shape [0]
+      first = xs[0];
     }
     Along a = Along.of("cat", first, dim);
     int d = Shapes.normalizeDim(dim, first.dim());
@@ -646,6 +655,10 @@ public final class Ops {
     long total = 0;
     for (int i = 0; i < xs.length; i++) {
       int[] s = xs[i].shape();
+      if (isLegacyEmpty(xs[i]) && first.dim() != 1) { // joins as nothing
+        starts[i] = (int) Math.min(total, Integer.MAX_VALUE);
+        continue;
+      }
       if (s.length != first.dim()) {
         throw new IllegalArgumentException("cat: tensors must have the same number of dimensions: got " + first.dim() + " and "
             + s.length + " (tensor 0 of shape " + Shapes.toString(first.shape()) + ", tensor " + i + " of shape "
@@ -729,7 +742,12 @@ public final class Ops {
   }
 
   /** The tensors of a cat or stack: a non-empty list without nulls, all float. */
-  private static Tensor[] joinable(String op, java.util.List<Tensor> tensors) {
+  /** A 1-d tensor of no elements, which PyTorch's {@code cat} skips whatever the other tensors' shapes. */
+  private static boolean isLegacyEmpty(Tensor x) {
+    return x.dim() == 1 && x.size(0) == 0;
+  }
+
+    private static Tensor[] joinable(String op, java.util.List<Tensor> tensors) {
     if (tensors == null || tensors.isEmpty()) {
       throw new IllegalArgumentException(op + ": expected a non-empty list of tensors");
     }

@@ -49,6 +49,11 @@ public final class Shapes {
 
   /** Resolves a possibly negative dimension index against a rank, as PyTorch does. */
   public static int normalizeDim(int dim, int rank) {
+    if (rank == 0) {
+      throw new IllegalArgumentException(
+          "dimension " + dim + " is out of range: a tensor of rank 0 (one value) has no dimensions;"
+              + " reshape(1) gives it one");
+    }
     int d = dim < 0 ? dim + rank : dim;
     if (d < 0 || d >= rank) {
       throw new IllegalArgumentException(

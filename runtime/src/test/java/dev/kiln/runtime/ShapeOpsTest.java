@@ -248,6 +248,8 @@ class ShapeOpsTest {
     assertShape(new int[0], Tensor.scalar(3).squeeze(0), "squeeze(0) of rank 0");
     assertShape(new int[0], Tensor.scalar(3).squeeze(-1), "squeeze(-1) of rank 0");
     assertShape(new int[] {0}, Tensor.zeros(0, 1).squeeze(), "squeeze() keeps a size 0");
+    assertMessage("sum of shape []: dimension 0 is out of range: a tensor of rank 0 (one value) has no dimensions;"
+        + " reshape(1) gives it one", () -> Tensor.scalar(3).sum(0));
 
     // The gradient goes back through the reshape to x's shape.
     Tensor y = x.unsqueeze(0).unsqueeze(3).squeeze(0);
@@ -287,6 +289,17 @@ class ShapeOpsTest {
     assertArrayEquals(a.toFloatArray(), Tensor.cat(List.of(a), 1).toFloatArray(), "cat of one tensor");
     assertNotSame(a, Tensor.cat(List.of(a), 1));
     assertShape(new int[] {2, 3}, Tensor.cat(List.of(Tensor.zeros(2, 0), a, Tensor.zeros(2, 0)), 1), "cat with empty parts");
+    // torch.cat([torch.zeros(0), a], 1): a [0] tensor joins any shape as nothing (the accumulator idiom),
+    // and takes a gradient of its own shape.
+    Tensor start = Tensor.zeros(0).requiresGrad(true);
+    Tensor skipped = Tensor.cat(List.of(start, a, Tensor.zeros(0)), 1);
+    assertShape(new int[] {2, 3}, skipped, "cat with [0] parts");
+    assertArrayEquals(a.toFloatArray(), skipped.toFloatArray(), "cat with [0] parts");
+    skipped.sum().backward();
+    assertShape(new int[] {0}, start.grad(), "gradient of a [0] part");
+    assertShape(new int[] {0}, Tensor.cat(List.of(Tensor.zeros(0), Tensor.zeros(0)), 0), "cat of [0] parts only");
+    assertMessage("cat: tensors must have the same number of dimensions: got 2 and 1 (tensor 0 of shape [2, 3], tensor 1"
+        + " of shape [1])", () -> Tensor.cat(List.of(a, Tensor.zeros(1)), 0));
 
     // A middle dimension: [2, 1, 2] and [2, 2, 2] along 1.
     Tensor p = Tensor.of(new float[] {1, 2, 3, 4}, 2, 1, 2);
