@@ -16,8 +16,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.function.DoubleSupplier;
 import java.util.function.Supplier;
 import java.util.regex.Matcher;
@@ -31,6 +33,7 @@ import java.util.regex.Pattern;
 final class BenchCommand {
   private static final Pattern MS_MEDIAN = Pattern.compile("ms_median ([0-9.]+)");
   private static final Pattern VERSION = Pattern.compile("peer pytorch (\\S+)");
+  private static final Pattern LAYER_LINE = Pattern.compile("layer (.+?) \\| fwd_ms ([0-9.]+) train_ms ([0-9.]+)");
 
   private BenchCommand() {}
 
@@ -42,20 +45,25 @@ final class BenchCommand {
     int rounds = args.integer("rounds", 1, 1);
     String peerOption = args.string("peer", null);
     String model = args.string("model", "all");
-    if (!List.of("mlp", "cnn", "all").contains(model)) {
-      throw new Args.UsageException("bench: --model must be mlp, cnn or all, got '" + model + "'");
+    if (!List.of("mlp", "cnn", "all", "layers").contains(model)) {
+      throw new Args.UsageException("bench: --model must be mlp, cnn, all or layers, got '" + model + "'");
     }
     args.rejectUnknown("device");
     // bench measures the CPU unless told otherwise (auto would make the figures depend on the machine)
     Device device = args.device("cpu");
     boolean cuda = device.isCuda();
     String peerArg = peerOption != null ? peerOption
+        : model.equals("layers") ? "samples/peer/pytorch_layer_peer.py"
         : cuda ? "samples/peer/pytorch_cuda_peer.py" : "../shared/peers/pytorch_peer.py";
     Path peerPath = peerArg.equals("none") ? null : Path.of(peerArg);
     if (peerPath != null && !Files.isRegularFile(peerPath)) {
       System.out.println("PyTorch peer not found at " + peerPath + " (pass --peer PATH, or --peer none); timing Kiln alone");
     }
     Path peer = peerPath != null && Files.isRegularFile(peerPath) ? peerPath : null;
+    if (model.equals("layers")) {
+      runLayers(device, peer, steps, rounds);
+      return;
+    }
 
     List<Row> rows = new ArrayList<>();
     String[] peerVersion = {"-"};
@@ -102,6 +110,60 @@ final class BenchCommand {
       System.out.printf(Locale.ROOT, "%nKiln's device memory: peak %.1f MiB in use at once, %.1f MiB in use now, %.1f MiB reserved%n",
           gpu.maxMemoryAllocated() / 1048576.0, gpu.memoryAllocated() / 1048576.0, gpu.memoryReserved() / 1048576.0);
     }
+  }
+
+  /**
+   * {@code --model layers}: {@link LayerBench}'s cases, Kiln's and the peer's forward and training
+   * pass, each round all of Kiln's then one peer run for all cases; medians over rounds.
+   */
+  private static void runLayers(Device device, Path peer, int steps, int rounds) {
+    int batch = 64;
+    List<LayerBench.Case> cases = LayerBench.cases(batch);
+    double[][][] kiln = new double[cases.size()][2][rounds];
+    double[][][] torch = new double[cases.size()][2][rounds];
+    String[] peerVersion = {"-"};
+    for (int r = 0; r < rounds; r++) {
+      for (int i = 0; i < cases.size(); i++) {
+        kiln[i][0][r] = LayerBench.time(cases.get(i), device, false, steps);
+        kiln[i][1][r] = LayerBench.time(cases.get(i), device, true, steps);
+      }
+      Map<String, double[]> peerMs = layerPeerMs(peer, device.isCuda(), peerVersion, batch, steps);
+      for (int i = 0; i < cases.size(); i++) {
+        double[] ms = peerMs.getOrDefault(cases.get(i).name(), new double[] {Double.NaN, Double.NaN});
+        torch[i][0][r] = ms[0];
+        torch[i][1][r] = ms[1];
+      }
+    }
+    System.out.printf(Locale.ROOT, "%nKiln eager operations (%s) vs PyTorch %s functional calls (%s), batch %d; median of %d calls after"
+            + " >= 1 s of warm-up%s; training = forward, sum().backward() into input, weight and bias%n%n",
+        device.isCuda() ? "CUDA, " + Cuda.get().describe() : "CPU, " + Blas.describe(), peerVersion[0],
+        device.isCuda() ? "CUDA, FP32 without TF32" : "2 threads, OPENBLAS_NUM_THREADS=1", batch, steps,
+        rounds == 1 ? "" : String.format(Locale.ROOT, ", median of %d rounds", rounds));
+    System.out.println("| layer | input | Kiln forward ms | PyTorch forward ms | ratio | Kiln training ms | PyTorch training ms | ratio |");
+    System.out.println("|---|---|---:|---:|---:|---:|---:|---:|");
+    for (int i = 0; i < cases.size(); i++) {
+      double kf = median(kiln[i][0]), kt = median(kiln[i][1]), pf = median(torch[i][0]), pt = median(torch[i][1]);
+      System.out.printf(Locale.ROOT, "| %s | %s | %.3f | %s | %s | %.3f | %s | %s |%n", cases.get(i).name(), cases.get(i).shapes(),
+          kf, format(pf, "%.3f"), format(kf / pf, "%.2f"), kt, format(pt, "%.3f"), format(kt / pt, "%.2f"));
+    }
+  }
+
+  /**
+   * One run of the layer peer: each case's name to its forward and training milliseconds (lines
+   * {@code layer <name> | fwd_ms X train_ms Y}); empty when there is no peer or it fails.
+   */
+  private static Map<String, double[]> layerPeerMs(Path peer, boolean cuda, String[] version, int batch, int steps) {
+    Map<String, double[]> result = new HashMap<>();
+    String out = runPeer(peer, cuda, version, List.of("--batch", Integer.toString(batch), "--steps", Integer.toString(steps),
+        "--device", cuda ? "cuda" : "cpu"));
+    if (out == null) {
+      return result;
+    }
+    Matcher m = LAYER_LINE.matcher(out);
+    while (m.find()) {
+      result.put(m.group(1), new double[] {Double.parseDouble(m.group(2)), Double.parseDouble(m.group(3))});
+    }
+    return result;
   }
 
   /**
@@ -153,7 +215,7 @@ final class BenchCommand {
   }
 
   /** Waits for the GPU's queue, so that a step's time is its work and not only its launches. */
-  private static void finish(Device device) {
+  static void finish(Device device) {
     if (device.isCuda()) {
       Cuda.get().synchronize();
     }
@@ -174,7 +236,7 @@ final class BenchCommand {
   }
 
   /** Median milliseconds of {@code steps} runs after a warm-up long enough for the JIT (at least 1 s). */
-  private static double medianMs(int steps, Runnable step) {
+  static double medianMs(int steps, Runnable step) {
     long warmUntil = System.nanoTime() + 1_000_000_000L;
     for (int i = 0; i < 10 || System.nanoTime() < warmUntil; i++) {
       step.run();
@@ -191,13 +253,31 @@ final class BenchCommand {
 
   /** Runs the PyTorch peer for one figure; NaN when there is no peer or it fails (its output says why). */
   private static double peerMs(Path peer, boolean cuda, String[] version, String task, String model, int batch, int steps) {
-    if (peer == null) {
+    String out = runPeer(peer, cuda, version, List.of(task, "--model", model, "--batch", Integer.toString(batch),
+        "--steps", Integer.toString(steps)));
+    Matcher m = out == null ? null : MS_MEDIAN.matcher(out);
+    if (m == null || !m.find()) {
+      if (out != null) {
+        System.out.println("PyTorch peer printed no ms_median:\n" + out.strip());
+      }
       return Double.NaN;
+    }
+    return Double.parseDouble(m.group(1));
+  }
+
+  /**
+   * Runs a peer script with {@code args} (and {@code --threads 2} on the CPU), records the PyTorch
+   * version it reports, and returns its output; null when there is no peer, or it cannot start or
+   * fails (saying so).
+   */
+  private static String runPeer(Path peer, boolean cuda, String[] version, List<String> args) {
+    if (peer == null) {
+      return null;
     }
     // on the CPU, Debian's python3 (with torch); on a GPU machine, the python3 on the PATH, which has CUDA torch
     String python = !cuda && Files.isExecutable(Path.of("/usr/bin/python3")) ? "/usr/bin/python3" : "python3";
-    List<String> cmd = new ArrayList<>(List.of(python, peer.toString(), task, "--model", model, "--batch", Integer.toString(batch),
-        "--steps", Integer.toString(steps)));
+    List<String> cmd = new ArrayList<>(List.of(python, peer.toString()));
+    cmd.addAll(args);
     if (!cuda) {
       cmd.addAll(List.of("--threads", "2"));
     }
@@ -212,22 +292,21 @@ final class BenchCommand {
         }
       }
       int status = p.waitFor();
-      Matcher m = MS_MEDIAN.matcher(out);
-      if (status != 0 || !m.find()) {
+      if (status != 0) {
         System.out.println("PyTorch peer failed (" + String.join(" ", cmd) + "):\n" + out.toString().strip());
-        return Double.NaN;
+        return null;
       }
       Matcher v = VERSION.matcher(out);
       if (v.find()) {
         version[0] = v.group(1);
       }
-      return Double.parseDouble(m.group(1));
+      return out.toString();
     } catch (IOException e) {
       System.out.println("PyTorch peer could not start (" + e.getMessage() + "); is python3 with torch installed?");
-      return Double.NaN;
+      return null;
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      return Double.NaN;
+      return null;
     }
   }
 }

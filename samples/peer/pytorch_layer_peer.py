@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""PyTorch's functional layers one at a time, the peer of `kiln-samples bench --model layers`: the
+same cases under the same names as samples/src/main/java/dev/kiln/samples/LayerBench.java (the
+seed CNN's convolutions, batch norm, ReLU, pooling and first Linear, and the CIFAR-10 net's 5x5
+convolution), each timed as a forward under no_grad and as a training pass (forward, then
+sum().backward() into input, weight and bias, the gradients dropped before the next pass).
+  pytorch_layer_peer.py --batch 64 --steps 200 --device cpu --threads 2
+  pytorch_layer_peer.py --batch 64 --steps 200 --device cuda      (FP32, TF32 off, synchronised)
+Prints 'peer pytorch VERSION ...', then one line per case: 'layer NAME | fwd_ms X train_ms Y'.
+"""
+import argparse, statistics, time
+import torch
+import torch.nn.functional as F
+
+
+def cases(n):
+    return [
+        ("conv2d 1->32 3x3 pad 1", [(n, 1, 28, 28), (32, 1, 3, 3), (32,)], lambda x, w, b: F.conv2d(x, w, b, 1, 1)),
+        ("conv2d 32->64 3x3 pad 1", [(n, 32, 14, 14), (64, 32, 3, 3), (64,)], lambda x, w, b: F.conv2d(x, w, b, 1, 1)),
+        ("conv2d 64->128 3x3 pad 1", [(n, 64, 7, 7), (128, 64, 3, 3), (128,)], lambda x, w, b: F.conv2d(x, w, b, 1, 1)),
+        ("conv2d 3->32 5x5 pad 2", [(n, 3, 32, 32), (32, 3, 5, 5), (32,)], lambda x, w, b: F.conv2d(x, w, b, 1, 2)),
+        ("batch_norm 2d, training", [(n, 32, 28, 28), (32,), (32,)],
+         lambda x, w, b: F.batch_norm(x, None, None, w, b, True, 0.1, 1e-5)),
+        ("relu", [(n, 32, 28, 28)], lambda x: F.relu(x)),
+        ("max_pool2d 2", [(n, 32, 28, 28)], lambda x: F.max_pool2d(x, 2)),
+        ("linear 1152->512", [(n, 1152), (512, 1152), (512,)], lambda x, w, b: F.linear(x, w, b)),
+    ]
+
+
+def median_ms(fn, steps, sync):
+    warm_until = time.perf_counter() + 1.0
+    i = 0
+    while i < 10 or time.perf_counter() < warm_until:
+        fn()
+        sync()
+        i += 1
+    times = []
+    for _ in range(steps):
+        t = time.perf_counter()
+        fn()
+        sync()
+        times.append((time.perf_counter() - t) * 1e3)
+    return statistics.median(times)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--steps", type=int, default=200)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    device = torch.device(a.device)
+    if a.device == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        sync = torch.cuda.synchronize
+    else:
+        sync = lambda: None
+    print(f"peer pytorch {torch.__version__} device {a.device} threads {torch.get_num_threads()}", flush=True)
+    torch.manual_seed(0)
+    for name, shapes, op in cases(a.batch):
+        inputs = [torch.randn(s, device=device) for s in shapes]
+        with torch.no_grad():
+            fwd = median_ms(lambda: op(*inputs), a.steps, sync)
+        params = [t.clone().requires_grad_(True) for t in inputs]
+
+        def train():
+            for p in params:
+                p.grad = None
+            op(*params).sum().backward()
+
+        print(f"layer {name} | fwd_ms {fwd:.4f} train_ms {median_ms(train, a.steps, sync):.4f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+package dev.kiln.samples;
+
+import dev.kiln.runtime.Device;
+import dev.kiln.runtime.Kiln;
+import dev.kiln.runtime.Ops;
+import dev.kiln.runtime.Tensor;
+import java.util.List;
+import java.util.function.Function;
+
+/**
+ * {@code bench --model layers}: the seed CNN's layers one at a time (and the CIFAR-10 net's 5x5
+ * convolution), each as Kiln's eager operation and as PyTorch's functional call in
+ * {@code samples/peer/pytorch_layer_peer.py}, which builds the same cases under the same names.
+ * This is where a whole-step gap is traced to a kernel: the step times in {@code bench} add these up.
+ *
+ * <p>Two figures per case: the forward alone (under {@code noGrad}), and a training pass, forward
+ * then {@code sum().backward()} into every input that a layer trains (input, weight, bias), the
+ * gradients dropped before the next pass. The sum's own backward is a fill of ones, the same on
+ * both sides.
+ */
+final class LayerBench {
+  private LayerBench() {}
+
+  /** One case: its name (shared with the peer), the shapes it is built from, and the operation. */
+  record Case(String name, String shapes, int[][] inputs, Function<Tensor[], Tensor> op) {}
+
+  /** The cases at a batch size; the order is the table's, and the peer's names must match. */
+  static List<Case> cases(int batch) {
+    return List.of(
+        new Case("conv2d 1->32 3x3 pad 1", "[" + batch + ", 1, 28, 28]",
+            new int[][] {{batch, 1, 28, 28}, {32, 1, 3, 3}, {32}}, in -> Ops.conv2d(in[0], in[1], in[2], 1, 1, 1, 1)),
+        new Case("conv2d 32->64 3x3 pad 1", "[" + batch + ", 32, 14, 14]",
+            new int[][] {{batch, 32, 14, 14}, {64, 32, 3, 3}, {64}}, in -> Ops.conv2d(in[0], in[1], in[2], 1, 1, 1, 1)),
+        new Case("conv2d 64->128 3x3 pad 1", "[" + batch + ", 64, 7, 7]",
+            new int[][] {{batch, 64, 7, 7}, {128, 64, 3, 3}, {128}}, in -> Ops.conv2d(in[0], in[1], in[2], 1, 1, 1, 1)),
+        new Case("conv2d 3->32 5x5 pad 2", "[" + batch + ", 3, 32, 32]",
+            new int[][] {{batch, 3, 32, 32}, {32, 3, 5, 5}, {32}}, in -> Ops.conv2d(in[0], in[1], in[2], 1, 1, 2, 2)),
+        new Case("batch_norm 2d, training", "[" + batch + ", 32, 28, 28]",
+            new int[][] {{batch, 32, 28, 28}, {32}, {32}},
+            in -> Ops.batchNorm(in[0], null, null, in[1], in[2], true, 0.1, 1e-5)),
+        new Case("relu", "[" + batch + ", 32, 28, 28]", new int[][] {{batch, 32, 28, 28}}, in -> Ops.relu(in[0])),
+        new Case("max_pool2d 2", "[" + batch + ", 32, 28, 28]", new int[][] {{batch, 32, 28, 28}},
+            in -> Ops.maxPool2d(in[0], 2, 2, 2, 2, 0, 0, false)),
+        new Case("linear 1152->512", "[" + batch + ", 1152]", new int[][] {{batch, 1152}, {512, 1152}, {512}},
+            in -> Ops.linear(in[0], in[1], in[2])));
+  }
+
+  /** Median milliseconds of {@code c}'s forward under {@code noGrad} ({@code train == false}) or of a training pass. */
+  static double time(Case c, Device device, boolean train, int steps) {
+    Kiln.manualSeed(0);
+    Tensor[] in = new Tensor[c.inputs().length];
+    for (int i = 0; i < in.length; i++) {
+      in[i] = Tensor.randn(c.inputs()[i]).to(device).requiresGrad(train);
+    }
+    if (!train) {
+      try (var g = Kiln.noGrad()) {
+        return BenchCommand.medianMs(steps, () -> {
+          c.op().apply(in);
+          BenchCommand.finish(device);
+        });
+      }
+    }
+    return BenchCommand.medianMs(steps, () -> {
+      for (Tensor t : in) {
+        t.setGrad(null);
+      }
+      c.op().apply(in).sum().backward();
+      BenchCommand.finish(device);
+    });
+  }
+}
