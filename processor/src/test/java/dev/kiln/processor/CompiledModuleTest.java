@@ -1,6 +1,7 @@
 package dev.kiln.processor;
 
 import static com.google.testing.compile.CompilationSubject.assertThat;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertSame;
@@ -11,8 +12,15 @@ import com.google.testing.compile.Compilation;
 import com.google.testing.compile.JavaFileObjects;
 import dev.kiln.dsl.Module;
 import dev.kiln.runtime.Device;
+import dev.kiln.runtime.Kiln;
+import dev.kiln.runtime.PlanCache;
 import dev.kiln.runtime.Tensor;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.function.Supplier;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -131,5 +139,91 @@ class CompiledModuleTest {
     assertFalse(((Module) made[2]).isTraining());
     Module m = ParityTest.factory(new ParityTest.CompiledClasses(c), "test.KilnMlp").get();
     assertSame(m, m.to(Device.cpu()));
+  }
+
+  /**
+   * One compiled instance serving inference from several threads (a web server's use): every call
+   * equals the single-threaded result bit for bit. With one HashMap of plans, two calls of one batch
+   * size wrote the same buffers (wrong outputs, or a ConcurrentModificationException).
+   */
+  @Test
+  void oneInstanceServesInferenceFromSeveralThreads() throws Exception {
+    Module net = compiledSmallCnn();
+    net.eval();
+    int[] batches = {1, 3, 7};
+    Tensor[] inputs = new Tensor[batches.length];
+    float[][] expected = new float[batches.length][];
+    try (var g = Kiln.noGrad()) {
+      for (int i = 0; i < batches.length; i++) {
+        inputs[i] = Tensor.randn(batches[i], 1, 8, 8);
+        expected[i] = net.forward(inputs[i]).toFloatArray();
+      }
+    }
+    ExecutorService pool = Executors.newFixedThreadPool(6);
+    try {
+      List<Future<?>> calls = new ArrayList<>();
+      for (int t = 0; t < 6; t++) {
+        int first = t;
+        calls.add(pool.submit(() -> {
+          try (var g = Kiln.noGrad()) {
+            for (int k = 0; k < 300; k++) {
+              int i = (first + k) % batches.length;
+              assertArrayEquals(expected[i], net.forward(inputs[i]).toFloatArray(), "batch " + batches[i] + ", call " + k);
+            }
+          }
+          return null;
+        }));
+      }
+      for (Future<?> call : calls) {
+        call.get();
+      }
+    } finally {
+      pool.shutdown();
+    }
+  }
+
+  /**
+   * A recorded forward's activations stay with its thread until its backward: another thread's
+   * forward of the same batch size takes other buffers, so the backward's gradients are those of a
+   * model that ran alone.
+   */
+  @Test
+  void anotherThreadsForwardLeavesAPendingBackwardIntact() throws Exception {
+    Module net = compiledSmallCnn();
+    net.eval(); // no dropout or batch statistics: the same input gives the same gradients
+    Tensor x = Tensor.randn(3, 1, 8, 8);
+    net.forward(x).sum().backward();
+    float[] alone = net.parameters().get(0).grad().toFloatArray();
+    net.zeroGrad(true);
+
+    Tensor pending = net.forward(x);
+    Thread other = new Thread(() -> net.forward(Tensor.randn(3, 1, 8, 8).mul(100)).sum().backward());
+    other.start();
+    other.join();
+    net.zeroGrad(true);
+    pending.sum().backward();
+    assertArrayEquals(alone, net.parameters().get(0).grad().toFloatArray());
+  }
+
+  /** At most PlanCache.KEEP buffer sets are kept between calls, however many batch sizes a model sees. */
+  @Test
+  void keepsABoundedNumberOfBatchSizes() throws Exception {
+    Module net = compiledSmallCnn();
+    net.eval();
+    try (var g = Kiln.noGrad()) {
+      for (int n = 1; n <= 12; n++) {
+        net.forward(Tensor.randn(n, 1, 8, 8));
+      }
+    }
+    var field = net.getClass().getDeclaredField("plans");
+    field.setAccessible(true);
+    assertArrayEquals(new int[] {12, 11, 10, 9}, ((PlanCache<?>) field.get(net)).keptBatchSizes());
+  }
+
+  private static Module compiledSmallCnn() {
+    Compilation c = ProcessorTest.compile(ProcessorTest.model("SmallCnn"));
+    assertThat(c).succeededWithoutWarnings();
+    Kiln.manualSeed(7);
+    return ParityTest.factory(new ParityTest.CompiledClasses(c), "test.KilnSmallCnn").get();
   }
 }

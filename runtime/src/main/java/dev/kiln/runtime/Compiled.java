@@ -112,18 +112,6 @@ public final class Compiled {
   }
 
   /**
-   * Fails when a compiled model's activation buffers were overwritten by a later forward before
-   * this backward ran.
-   */
-  public static void checkGeneration(String model, int batch, int current, int recorded) {
-    if (current != recorded) {
-      throw new IllegalStateException(
-          model + ": forward ran again with batch size " + batch + " before the backward of an earlier call; a compiled model"
-              + " keeps one set of activations per batch size, so call backward before the next forward of that size");
-    }
-  }
-
-  /**
    * Adds the gradient that reached one output of a compiled model with several outputs into the
    * gradient buffer of the value it returns (see {@link OutputGradients}).
    *

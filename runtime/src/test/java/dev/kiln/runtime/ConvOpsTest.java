@@ -86,6 +86,20 @@ class ConvOpsTest {
   }
 
   @Test
+  void emptyBatchGivesAnEmptyOutputAndZeroWeightGradients() {
+    // PyTorch: F.conv2d(torch.zeros(0, 2, 5, 5), w, b, padding=1) has shape [0, 3, 5, 5]; its backward gives zero w and b grads
+    Tensor x = Tensor.zeros(0, 2, 5, 5).requiresGrad(true);
+    Tensor w = Tensor.randn(3, 2, 3, 3).requiresGrad(true);
+    Tensor b = Tensor.randn(3).requiresGrad(true);
+    Tensor y = Ops.conv2d(x, w, b, 1, 1, 1, 1);
+    assertArrayEquals(new int[] {0, 3, 5, 5}, y.shape());
+    Ops.sum(y).backward();
+    assertArrayEquals(new int[] {0, 2, 5, 5}, x.grad().shape());
+    assertArrayEquals(new float[w.numel()], w.grad().toFloatArray());
+    assertArrayEquals(new float[3], b.grad().toFloatArray());
+  }
+
+  @Test
   void biasIsAddedPerOutputChannel() {
     Tensor w = Tensor.of(new float[] {1, 2, 1, 0, 1, 0, 2, 1, 0, 1, 2, 1, 0, 1, 0, 2, 1, 0}, 2, 1, 3, 3);
     Tensor y = Ops.conv2d(TUTORIAL_INPUT, w, Tensor.of(new float[] {0.5f, -1f}, 2), 2, 2, 0, 0);

@@ -198,6 +198,9 @@ public final class ConvKernels {
    * and 27).
    */
   private static int chunkSize(Conv2dShape s) {
+    if (s.batch() == 0) {
+      return 1; // no chunks: an empty batch computes nothing (the weight gradient is then zero)
+    }
     long perSample = (long) s.patchSize() * s.outPlaneSize();
     int fit = (int) Math.max(1, Math.min(s.batch(), COLS_BUDGET / perSample));
     int chunks = (s.batch() + fit - 1) / fit;

@@ -1,0 +1,150 @@
+package dev.kiln.runtime;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.IntFunction;
+
+/**
+ * The buffer sets ("plans") of one compiled model, one per batch size, as generated code uses
+ * them: a forward takes a plan for its batch size, writes its activations there and gives it back;
+ * a backward takes the same plan again and reads them.
+ *
+ * <p>What this class guarantees:
+ * <ul>
+ *   <li>One plan is used by one call at a time. A forward that finds the cached plan of its batch
+ *       size in use by another thread gets one of its own (cached too while there is room, see
+ *       {@link #KEEP}), so one model instance may run inference from several threads at once.</li>
+ *   <li>A forward that recorded a graph leaves its plan held for its backward by the thread that
+ *       ran it: another thread's forward does not overwrite those activations (it takes or makes
+ *       another plan), while the same thread's next forward does take it, which discards the
+ *       earlier graph, as a training loop that skips a backward expects. That earlier graph's
+ *       backward then fails in words ({@link Entry#enterBackward}) instead of using overwritten
+ *       activations.</li>
+ *   <li>At most {@link #KEEP} plans are kept between calls, the least recently used dropped first,
+ *       so a model that sees many batch sizes (a server) does not keep a buffer set for each.</li>
+ * </ul>
+ *
+ * @param <P> the generated plan type
+ */
+public final class PlanCache<P extends PlanCache.Entry> {
+  /**
+   * Plans kept between calls: a training loop's batch size and its last, smaller batch, and an
+   * evaluation's two, without reallocation; more distinct sizes allocate as the eager model does.
+   */
+  public static final int KEEP = 4;
+
+  private final IntFunction<P> factory;
+  /** Most recently used first. */
+  private final List<P> kept = new ArrayList<>();
+
+  public PlanCache(IntFunction<P> factory) {
+    this.factory = factory;
+  }
+
+  /**
+   * A plan for batch size {@code n}, taken for this thread until {@link Entry#release()}: a kept one
+   * that no other call uses or holds (one this thread holds first), else a new one.
+   */
+  public P acquire(int n) {
+    Thread me = Thread.currentThread();
+    synchronized (kept) {
+      // first a plan this thread holds for a backward (its next forward discards that graph, as
+      // with one thread), then any free one
+      for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < kept.size(); i++) {
+          P p = kept.get(i);
+          if (p.n == n && (pass == 1 || p.holder == me) && p.tryTake(me)) {
+            kept.remove(i);
+            kept.add(0, p);
+            return p;
+          }
+        }
+      }
+      P p = factory.apply(n);
+      p.tryTake(me);
+      kept.add(0, p);
+      for (int i = kept.size() - 1; i >= 0 && kept.size() > KEEP; i--) {
+        if (!kept.get(i).busy.get()) {
+          kept.remove(i); // an evicted plan a backward still holds stays usable by that backward
+        }
+      }
+      return p;
+    }
+  }
+
+  /** Batch sizes of the plans kept now, most recently used first (for tests and diagnostics). */
+  public int[] keptBatchSizes() {
+    synchronized (kept) {
+      return kept.stream().mapToInt(p -> p.n).toArray();
+    }
+  }
+
+  /**
+   * Base of a generated plan: its batch size, the count of forwards that have written it, and who
+   * uses or holds it.
+   */
+  public abstract static class Entry {
+    /** The batch size the buffers are sized for. */
+    public final int n;
+    final AtomicBoolean busy = new AtomicBoolean();
+    /** The thread whose recorded forward's backward may still read this plan, or null. */
+    volatile Thread holder;
+    private int generation;
+
+    protected Entry(int n) {
+      this.n = n;
+    }
+
+    /** Takes the plan for a forward on {@code me} if it is free and not held for another thread's backward. */
+    boolean tryTake(Thread me) {
+      if (!busy.compareAndSet(false, true)) {
+        return false;
+      }
+      Thread h = holder; // read after taking: only the taker changes it
+      if (h != null && h != me) {
+        busy.set(false);
+        return false;
+      }
+      holder = null;
+      generation++;
+      return true;
+    }
+
+    /**
+     * Marks the plan as held for the backward of the forward now running on this thread, and
+     * returns the generation that backward must find ({@link #enterBackward}).
+     */
+    public int holdForBackward() {
+      holder = Thread.currentThread();
+      return generation;
+    }
+
+    /**
+     * Takes the plan for the backward of the forward of {@code recordedGeneration}.
+     *
+     * @throws IllegalStateException when a later forward has written the plan since, or one is
+     *     running on it now
+     */
+    public void enterBackward(String model, int recordedGeneration) {
+      if (!busy.compareAndSet(false, true)) {
+        throw overwritten(model);
+      }
+      if (generation != recordedGeneration) {
+        busy.set(false);
+        throw overwritten(model);
+      }
+    }
+
+    private IllegalStateException overwritten(String model) {
+      return new IllegalStateException(
+          model + ": forward ran again with batch size " + n + " before the backward of an earlier call; a compiled model"
+              + " keeps one set of activations per batch size, so call backward before the next forward of that size");
+    }
+
+    /** Gives the plan back after a forward or a backward. */
+    public void release() {
+      busy.set(false);
+    }
+  }
+}

@@ -1,0 +1,102 @@
+package dev.kiln.runtime;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Test;
+
+/** The rules generated models rely on: one call per plan, held plans stay with their thread, a bounded cache. */
+class PlanCacheTest {
+  private static final class TestPlan extends PlanCache.Entry {
+    TestPlan(int n) {
+      super(n);
+    }
+  }
+
+  private final AtomicInteger made = new AtomicInteger();
+  private final PlanCache<TestPlan> plans = new PlanCache<>(n -> {
+    made.incrementAndGet();
+    return new TestPlan(n);
+  });
+
+  @Test
+  void aReleasedPlanIsReusedAndABusyOneIsNot() {
+    TestPlan a = plans.acquire(8);
+    TestPlan b = plans.acquire(8); // a is in use: a plan of its own
+    assertNotSame(a, b);
+    a.release();
+    b.release();
+    assertSame(b, plans.acquire(8), "the most recently used free plan of that size");
+    assertEquals(2, made.get());
+  }
+
+  @Test
+  void aPlanHeldForABackwardStaysWithItsThread() throws Exception {
+    TestPlan mine = plans.acquire(4);
+    int generation = mine.holdForBackward();
+    mine.release();
+
+    AtomicReference<TestPlan> theirs = new AtomicReference<>();
+    Thread other = new Thread(() -> {
+      TestPlan p = plans.acquire(4);
+      theirs.set(p);
+      p.release();
+    });
+    other.start();
+    other.join();
+    assertNotSame(mine, theirs.get(), "another thread must not overwrite activations a backward will read");
+
+    mine.enterBackward("Net", generation); // intact
+    mine.release();
+    mine.enterBackward("Net", generation); // a second backward (retain_graph) reads them again
+    mine.release();
+
+    assertSame(mine, plans.acquire(4), "the same thread's next forward takes it, discarding the earlier graph");
+    var e = assertThrows(IllegalStateException.class, () -> mine.enterBackward("Net", generation));
+    assertTrue(e.getMessage().startsWith("Net: forward ran again with batch size 4 before the backward of an earlier call"),
+        e.getMessage());
+  }
+
+  @Test
+  void aBackwardFailsWhileAForwardRunsOnItsPlanAndFailsInWordsAfterALaterForward() {
+    TestPlan p = plans.acquire(2);
+    int generation = p.holdForBackward();
+    assertThrows(IllegalStateException.class, () -> p.enterBackward("Net", generation), "the forward still runs");
+    p.release();
+    TestPlan again = plans.acquire(2);
+    assertSame(p, again);
+    again.release();
+    assertThrows(IllegalStateException.class, () -> p.enterBackward("Net", generation));
+  }
+
+  @Test
+  void keepsTheMostRecentlyUsedFewBatchSizes() {
+    for (int n = 1; n <= 10; n++) {
+      plans.acquire(n).release();
+    }
+    assertArrayEquals(new int[] {10, 9, 8, 7}, plans.keptBatchSizes());
+    plans.acquire(8).release();
+    assertArrayEquals(new int[] {8, 10, 9, 7}, plans.keptBatchSizes());
+    assertEquals(10, made.get(), "8 was still kept");
+  }
+
+  @Test
+  void plansInUseAreNotDroppedButTheCacheComesBackToItsBound() {
+    TestPlan[] busy = new TestPlan[PlanCache.KEEP + 2];
+    for (int i = 0; i < busy.length; i++) {
+      busy[i] = plans.acquire(i + 1);
+    }
+    assertEquals(busy.length, plans.keptBatchSizes().length, "none could be dropped while in use");
+    for (TestPlan p : busy) {
+      p.release();
+    }
+    plans.acquire(100).release();
+    assertEquals(PlanCache.KEEP, plans.keptBatchSizes().length);
+  }
+}
