@@ -329,8 +329,10 @@ public abstract class Module {
    * an {@link DType#INT32} buffer truncates toward zero, as PyTorch's {@code copy_}).
    *
    * <p>Nothing is copied unless everything fits. Shapes must always match; when {@code strict},
-   * the keys must also be exactly those of {@link #stateDict()}. Every problem is reported at
-   * once, in PyTorch's words.
+   * the keys must also be exactly those of {@link #stateDict()}, except that a batch norm's
+   * {@code num_batches_tracked} may be absent (files from older PyTorch versions and converters
+   * leave it out; it is then set to 0, as PyTorch does for a state dict without version
+   * metadata). Every problem is reported at once, in PyTorch's words.
    *
    * @return the keys skipped when not strict (none when strict)
    * @throws IllegalArgumentException listing every missing key, unexpected key and shape mismatch
@@ -342,7 +344,13 @@ public abstract class Module {
   /** {@code source}, if not empty, says where the state came from in the message. */
   private IncompatibleKeys loadStateDict(Map<String, Tensor> state, boolean strict, String source) {
     Map<String, Tensor> own = collect(Module::ownState);
-    List<String> missing = own.keySet().stream().filter(k -> !state.containsKey(k)).collect(Collectors.toList());
+    // As PyTorch's BatchNorm for a state dict without version metadata (one read from a file): a
+    // missing num_batches_tracked is not an error; the count starts again from 0.
+    Map<String, Tensor> counters = collect(m -> m instanceof BatchNorm<?> b
+        ? Map.of("num_batches_tracked", b.numBatchesTracked()) : Map.of());
+    counters.keySet().removeIf(state::containsKey);
+    List<String> missing = own.keySet().stream()
+        .filter(k -> !state.containsKey(k) && !counters.containsKey(k)).collect(Collectors.toList());
     List<String> unexpected = state.keySet().stream().filter(k -> !own.containsKey(k)).collect(Collectors.toList());
     List<String> errors = new ArrayList<>();
     if (strict && !missing.isEmpty()) {
@@ -382,6 +390,7 @@ public abstract class Module {
         copyInto(target, value);
       }
     });
+    counters.values().forEach(counter -> counter.buffer()[counter.offset()] = 0);
     return new IncompatibleKeys(missing, unexpected);
   }
 

@@ -98,6 +98,27 @@ class StateDictTest {
     before.forEach((k, v) -> assertArrayEquals(v, after.get(k), k + " is untouched, though 0.weight fitted"));
   }
 
+  /**
+   * torch 1.13: a state dict read from a file (no version metadata) without num_batches_tracked
+   * loads strictly ("All keys matched successfully") and the count is 0.
+   */
+  @Test
+  void aMissingBatchNormCountIsNotAnErrorAndStartsFromZero() {
+    Sequential source = Sequential.of(new Linear(3, 4), new BatchNorm1d(4));
+    source.train();
+    source.forward(Tensor.randn(5, 3));
+    Sequential m = Sequential.of(new Linear(3, 4), new BatchNorm1d(4));
+    m.train();
+    m.forward(Tensor.randn(5, 3));
+    m.forward(Tensor.randn(5, 3));
+    Map<String, Tensor> state = new LinkedHashMap<>(source.stateDict());
+    state.remove("1.num_batches_tracked");
+    m.loadStateDict(state);
+    assertEquals(0f, m.stateDict().get("1.num_batches_tracked").item());
+    assertArrayEquals(source.stateDict().get("1.running_mean").toFloatArray(), m.stateDict().get("1.running_mean").toFloatArray());
+    assertEquals(List.of(), m.loadStateDict(state, false).missingKeys());
+  }
+
   @Test
   void nonStrictLoadSkipsKeysButStillChecksShapes() {
     Sequential m = mlp();

@@ -1,5 +1,7 @@
 package dev.kiln.runtime;
 
+import java.util.concurrent.atomic.AtomicLong;
+
 /**
  * Kiln's pseudo-random generator: SplitMix64 (Steele, Lea and Flood), whose whole state is one
  * {@code long}. That state can be read with {@link #state()} and put back with {@link
@@ -9,27 +11,29 @@ package dev.kiln.runtime;
  * <p>The draws are bit for bit those of {@code new java.util.SplittableRandom(seed)} (the same
  * algorithm, which Kiln used before), so seeded runs give the same numbers as they did then.
  *
- * <p>Not thread-safe: share one generator between threads only with outside locking.
+ * <p>Thread-safe: each draw (or {@link #reserve}d block) is one atomic step of the state, so
+ * threads sharing a generator (Kiln's global one) never get the same draws; which thread gets
+ * which draws then depends on timing, as with PyTorch's default generator.
  */
 public final class Generator {
   /** The odd increment added to the state at every draw (the golden ratio, as a 64-bit fraction). */
   private static final long GOLDEN_GAMMA = 0x9e3779b97f4a7c15L;
 
-  private long state;
+  private final AtomicLong state;
 
   /** A generator whose first draws are those of {@code new SplittableRandom(seed)}. */
   public Generator(long seed) {
-    this.state = seed;
+    this.state = new AtomicLong(seed);
   }
 
   /** The current state: a generator given it by {@link #setState(long)} continues with the same draws. */
   public long state() {
-    return state;
+    return state.get();
   }
 
   /** Puts back a state read by {@link #state()}; any {@code long} is a valid state. */
   public void setState(long state) {
-    this.state = state;
+    this.state.set(state);
   }
 
   /** A uniformly distributed {@code long}. */
@@ -82,9 +86,7 @@ public final class Generator {
     if (draws < 0) {
       throw new IllegalArgumentException("Generator.reserve: the number of draws must be >= 0, got " + draws);
     }
-    long start = state;
-    state += draws * GOLDEN_GAMMA;
-    return start;
+    return state.getAndAdd(draws * GOLDEN_GAMMA);
   }
 
   /** Draw {@code index} (from 0) of a block {@link #reserve reserved} at state {@code start}, as {@link #nextDouble()}. */
@@ -93,7 +95,7 @@ public final class Generator {
   }
 
   private long nextSeed() {
-    return state += GOLDEN_GAMMA;
+    return state.addAndGet(GOLDEN_GAMMA);
   }
 
   /** Stafford's variant 13 of MurmurHash3's 64-bit finaliser. */

@@ -78,20 +78,36 @@ public final class Kiln {
     return NO_GRAD_DEPTH.get()[0] == 0;
   }
 
-  /** Turns gradient recording off on this thread until the returned scope is closed. Scopes nest. */
+  /**
+   * Turns gradient recording off on this thread until the returned scope is closed (on this
+   * thread: the mode is per thread, as PyTorch's). Scopes nest.
+   */
   public static NoGrad noGrad() {
     NO_GRAD_DEPTH.get()[0]++;
-    return new NoGrad();
+    return new NoGrad(Thread.currentThread());
   }
 
   /** A {@code no_grad} block; close it (try-with-resources) to restore the previous mode. */
   public static final class NoGrad implements AutoCloseable {
+    private final Thread owner;
     private boolean closed;
 
-    private NoGrad() {}
+    private NoGrad(Thread owner) {
+      this.owner = owner;
+    }
 
+    /**
+     * Ends the block on the thread that opened it; closing again does nothing.
+     *
+     * @throws IllegalStateException when called from another thread, which would leave the
+     *     opening thread without gradients and change the closing thread's mode
+     */
     @Override
     public void close() {
+      if (Thread.currentThread() != owner) {
+        throw new IllegalStateException("Kiln.noGrad(): the block was opened on thread '" + owner.getName()
+            + "' and must be closed there (grad mode is per thread), not on '" + Thread.currentThread().getName() + "'");
+      }
       if (!closed) {
         closed = true;
         NO_GRAD_DEPTH.get()[0]--;

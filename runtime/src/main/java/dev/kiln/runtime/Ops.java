@@ -532,7 +532,6 @@ public final class Ops {
    *     outside {@code -size..size}, a negative length, or {@code start + length} past the end
    */
   public static Tensor narrow(Tensor x, int dim, int start, int length) {
-    requireFloat("narrow", x);
     requireRankAtLeastOne("narrow", x);
     Along a = Along.of("narrow", x, dim);
     int size = a.size();
@@ -563,7 +562,6 @@ public final class Ops {
    * @throws IllegalArgumentException for a rank-0 {@code x} or a dimension out of range
    */
   public static Tensor slice(Tensor x, int dim, int start, int end) {
-    requireFloat("slice", x);
     requireRankAtLeastOne("slice", x);
     Along a = Along.of("slice", x, dim);
     int size = a.size();
@@ -589,7 +587,6 @@ public final class Ops {
    *     outside {@code -size..size-1}
    */
   public static Tensor select(Tensor x, int dim, int index) {
-    requireFloat("select", x);
     requireRankAtLeastOne("select", x);
     Along a = Along.of("select", x, dim);
     int size = a.size();
@@ -614,6 +611,14 @@ public final class Ops {
    */
   private static Tensor block(String name, Tensor x, Along a, int from, int length, int[] outShape) {
     int rows = a.outer(), pitch = a.size() * a.inner(), skip = from * a.inner(), width = length * a.inner();
+    if (x.dtype() != DType.FLOAT32) { // labels: a plain copy of the same type (such tensors take no gradient)
+      if (x.device().isCuda()) {
+        return block(name, x.to(Device.cpu()), a, from, length, outShape).to(x.device());
+      }
+      float[] out = new float[Shapes.numel(outShape)];
+      MathKernels.copyRows(out, 0, width, x.readBuffer(), x.offset() + skip, pitch, width, rows);
+      return Tensor.wrap(out, x.dtype(), outShape);
+    }
     if (Devices.onCuda(name, x)) {
       return CudaOps.block(name, x, rows, pitch, skip, width, outShape);
     }

@@ -221,8 +221,6 @@ class ShapeOpsTest {
         () -> x.slice(2, 0, 1));
     assertMessage("slice: cannot be applied to a 0-dim tensor (shape [])", () -> Tensor.scalar(1).slice(0, 0, 1));
 
-    Tensor labels = Tensor.labels(1, 2, 3);
-    assertMessage("narrow: expected a float tensor, got INT32 of shape [3]", () -> labels.narrow(0, 0, 1));
   }
 
   // ------------------------------------------------------------------ unsqueeze and squeeze
@@ -289,6 +287,14 @@ class ShapeOpsTest {
     assertArrayEquals(a.toFloatArray(), Tensor.cat(List.of(a), 1).toFloatArray(), "cat of one tensor");
     assertNotSame(a, Tensor.cat(List.of(a), 1));
     assertShape(new int[] {2, 3}, Tensor.cat(List.of(Tensor.zeros(2, 0), a, Tensor.zeros(2, 0)), 1), "cat with empty parts");
+    // Labels: y[1], y[:, 1:], y.narrow(1, 0, 2) on int tensors keep their type
+    Tensor labels = Tensor.labels(3, 1, 4, 1, 5, 9).reshape(2, 3);
+    assertEquals(DType.INT32, labels.select(0, 1).dtype());
+    assertArrayEquals(new float[] {1, 5, 9}, labels.select(0, 1).toFloatArray());
+    assertArrayEquals(new float[] {1, 4, 5, 9}, labels.slice(1, 1, Integer.MAX_VALUE).toFloatArray());
+    assertArrayEquals(new float[] {3, 1, 1, 5}, labels.narrow(1, 0, 2).toFloatArray());
+    assertEquals(DType.INT32, labels.narrow(1, 0, 2).dtype());
+
     // torch.cat([torch.zeros(0), a], 1): a [0] tensor joins any shape as nothing (the accumulator idiom),
     // and takes a gradient of its own shape.
     Tensor start = Tensor.zeros(0).requiresGrad(true);

@@ -35,6 +35,11 @@ final class AtomicFile {
    */
   static void write(Path target, Content content) throws IOException {
     Path absolute = target.toAbsolutePath();
+    Path parent = absolute.getParent();
+    if (parent != null && !Files.isDirectory(parent)) { // else the error would name the temporary file
+      throw new java.nio.file.NoSuchFileException(absolute.toString(), null,
+          "cannot write it: its directory " + parent + (Files.exists(parent) ? " is not a directory" : " does not exist"));
+    }
     Path temp = createTemp(absolute);
     try {
       try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.WRITE)) {

@@ -127,6 +127,15 @@ class SafeTensorsAtomicWriteTest {
   }
 
   /** A killed writer's temporary file (kill -9 leaves it) goes at the next save once it is stale; a fresh one stays. */
+  /** torch.save into a missing directory: "Parent directory no_such_dir does not exist." Kiln names the file and its directory, not a temporary file. */
+  @Test
+  void aMissingDirectoryIsNamedWithTheTarget() {
+    Path target = dir.resolve("no_such_dir").resolve("model.safetensors");
+    var e = assertThrows(NoSuchFileException.class, () -> SafeTensors.write(target, tensors(1f)));
+    assertEquals(target.toAbsolutePath() + ": cannot write it: its directory " + target.getParent().toAbsolutePath()
+        + " does not exist", e.getMessage());
+  }
+
   @Test
   void aKilledWritersLeftoverIsDeletedByALaterWrite() throws IOException {
     Path old = Files.writeString(dir.resolve(".model.safetensors.1x2y3z.tmp"), "partial");
