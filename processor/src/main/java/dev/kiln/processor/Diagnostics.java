@@ -9,6 +9,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import javax.annotation.processing.Messager;
+import javax.lang.model.element.AnnotationMirror;
 import javax.lang.model.element.Element;
 import javax.tools.Diagnostic.Kind;
 
@@ -45,6 +46,13 @@ public final class Diagnostics {
     String text = message.format(args);
     reported.add(text);
     messager.printMessage(Kind.ERROR, text, element);
+  }
+
+  /** An error on an annotation of {@code element} (javac points at the annotation's line). */
+  public void error(Element element, AnnotationMirror annotation, Message message, Object... args) {
+    String text = message.format(args);
+    reported.add(text);
+    messager.printMessage(Kind.ERROR, text, element, annotation);
   }
 
   /** How many errors were reported so far. */

@@ -11,10 +11,15 @@ public enum Message {
   FINAL_CLASS("@Model class %s must not be final: Kiln generates %s as its subclass"),
   FINAL_FORWARD("forward of @Model class %s must not be final: the generated %s overrides it with the compiled code"),
   PRIVATE_CLASS("@Model class %s must not be private: the generated %s extends it"),
+  CHECKED_CONSTRUCTOR("@Model class %s: the constructor without parameters declares 'throws %s', which %s's constructor"
+      + " cannot declare or handle; catch it there, or throw an unchecked exception"),
+  ABSTRACT_METHOD("@Model class %s leaves %s() abstract: %s, its generated subclass, must be a class that can be created;"
+      + " implement it"),
   NO_DEFAULT_CONSTRUCTOR("@Model class %s needs a constructor without parameters that %s can call"),
   INNER_CLASS("@Model class %s must be top-level or static: the generated class cannot create an inner class"),
   BAD_FACTORY("@Model method %s must be static, take no parameters and return dev.kiln.dsl.Sequential"),
   BAD_INPUT_SHAPE("@Model(input = %s) must list one sample's dimensions, each at least 1"),
+  INPUT_TOO_LARGE("@Model(input = %s): one sample would hold more than 2^31-1 values, more than a tensor holds"),
   NO_FORWARD("@Model class %s must implement Tensor forward(Tensor x)"),
   SEVERAL_INPUTS("@Model class %s: a compiled model takes one input tensor, not %d; leave out @Model and the model runs"
       + " eagerly, as written (call your forward with several tensors yourself)"),
@@ -28,12 +33,17 @@ public enum Message {
       + " the constructor without parameters, or where it is declared"),
   NON_FINAL_LAYER("layer field %s must be final so that the compiled plan stays valid"),
   UNKNOWN_LAYER("%s: layer type %s is not supported by the Kiln compiler; supported: %s"),
-  NON_CONSTANT_ARGUMENT("%s: argument '%s' of %s is not a compile-time constant; use literals, arithmetic and static final constants"),
+  NON_CONSTANT_ARGUMENT("%s: argument '%s' of %s is not a compile-time constant; use literals, arithmetic, casts, ?: and static final constants"),
   BAD_LAYER_ARGUMENTS("%s: %s"),
   UNSUPPORTED_STATEMENT("unsupported statement in %s: %s; write local assignments (Tensor h = fc1.apply(x);) and one return"),
   LAYER_IN_FORWARD("%s creates a layer (%s) on each call: declare it as a final field (final %s name = ...;) and apply it there"),
   UNSUPPORTED_EXPRESSION("unsupported expression in %s: %s; write layer calls (fc1.apply(x)), F functions (relu, flatten) and local variables"),
   UNKNOWN_VALUE("'%s' is not the input or a local assigned earlier in %s"),
+  STATIC_LAYER("'%s' is a static layer field: a layer's parameters belong to each model instance (PyTorch registers"
+      + " attributes of self); drop static"),
+  LOCAL_LAYER("'%s' is a local variable holding a layer: apply the layer field itself (fc.apply(x)); the compiler follows"
+      + " layer fields, not locals that refer to them"),
+  LAYER_AS_VALUE("'%s' is a layer field used as a value in %s: apply it (%s.apply(x)); locals hold tensors, not layers"),
   NOT_A_LAYER("'%s' is not a layer field of %s given a layer where it is declared or in the constructor"),
   INHERITED_LAYER("'%s' is a layer field inherited from %s: the compiler reads the layers the @Model class %s declares itself"),
   ANONYMOUS_LAYER("%s: an anonymous subclass of %s cannot be compiled (its overrides would be lost); use the layer class itself"),
@@ -44,6 +54,7 @@ public enum Message {
   TWO_OUTPUTS_METHODS("%s: a @Model class may declare one method returning several outputs besides forward, and %s is one already; keep one"),
   NON_TENSOR_COMPONENT("record component %s of %s has type %s, not Tensor: a method returning several outputs returns a record of Tensors"),
   PRIVATE_OUTPUTS_RECORD("record %s must not be private: the generated %s returns it"),
+  BAD_OUTPUT_INDEX("index %d is out of range: %s returns %d outputs (0..%d)"),
   FORWARD_CALLS_OUTPUTS("forward may use %s only as its whole body: write 'return %s;' or compute the result with layer calls"),
   SHAPE_MISMATCH("%s: %s, from %s"),
   MERGES_BATCH("%s merges the batch dimension with others (%s -> %s): a compiled model keeps dimension 0 as the batch; flatten from dimension 1 (Flatten(), flatten(x))"),
@@ -51,6 +62,11 @@ public enum Message {
   UNSUPPORTED_SEQUENTIAL("%s: the compiler reads layers from their initializers (or constructor assignments): write"
       + " new Linear(...) (with builder calls such as .padding(1)), Sequential.of(...) or Sequential.builder().add(...).build()"
       + " there, not another field, a variable or a call to another method"),
+  EMPTY_SEQUENTIAL("%s: Sequential needs at least one layer"),
+  BAD_CHILD_NAME("%s: '%s' is not a valid child name (non-empty, no dots): the state dict's keys join names with dots"),
+  DUPLICATE_CHILD_NAME("%s: the name '%s' is used twice%s; Sequential.builder() refuses it when the model is built"),
+  GENERATED_NAME_TAKEN("@Model %s would generate %s, which %s generates already: rename one (a factory method's name,"
+      + " or a class's, names its compiled class)"),
   INTERNAL_ERROR("Kiln's processor failed on this model (please report it): %s");
 
   private final String format;

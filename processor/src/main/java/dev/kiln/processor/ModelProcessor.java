@@ -64,7 +64,22 @@ public final class ModelProcessor extends AbstractProcessor {
 
   }
 
+  /** Generated class names so far, with the declaration each came from. */
+  private final java.util.Map<String, Element> written = new java.util.HashMap<>();
+
+  private static String describe(Element element) {
+    return element.getKind() == javax.lang.model.element.ElementKind.METHOD
+        ? element.getEnclosingElement().getSimpleName() + "." + element.getSimpleName() + "()"
+        : element.getSimpleName().toString();
+  }
+
   private void write(com.palantir.javapoet.JavaFile file, Element element, Diagnostics diagnostics) {
+    String name = file.packageName().isEmpty() ? file.typeSpec().name() : file.packageName() + "." + file.typeSpec().name();
+    Element first = written.putIfAbsent(name, element);
+    if (first != null) { // two factory methods net() in one package, say
+      diagnostics.error(element, Message.GENERATED_NAME_TAKEN, describe(element), name, describe(first));
+      return;
+    }
     try {
       file.writeTo(processingEnv.getFiler());
     } catch (IOException e) {

@@ -154,7 +154,7 @@ class ProcessorTest {
         "  }",
         "}");
     Compilation c = compile(f);
-    assertThat(c).hadErrorContaining("flatten(h, 0, -1) merges the batch dimension with others ([N, 4] -> [N]): a compiled model keeps"
+    assertThat(c).hadErrorContaining("flatten(h, 0, -1) merges the batch dimension with others ([N, 4] -> [4N]): a compiled model keeps"
         + " dimension 0 as the batch; flatten from dimension 1").inFile(f).onLineContaining("return softmax(flatten(h, 0, -1), 0);");
   }
 
@@ -758,5 +758,143 @@ class ProcessorTest {
     Compilation c = compile(f);
     assertThat(c).hadErrorContaining("fc2: Linear(in_features=5, out_features=2, bias=True) expects [N, 5], receives [N, 3], from fc1.apply(x)")
         .inFile(f).onLineContaining("return new Outputs(fc2.apply(h), h);");
+  }
+
+  // ------------------------------------------------------------------ ninth session's audit of the diagnostics
+
+  /** Sequential child names the builder refuses at run time are compile errors on their .add call. */
+  @ParameterizedTest(name = "{0}")
+  @CsvSource(delimiter = '|', quoteCharacter = '`', value = {
+      ".add(\"fc\", new Linear(4, 4)).add(\"fc\", new Linear(4, 2))| .add(\"fc\", new Linear(4, 2))| model: the name 'fc' is used twice; Sequential.builder() refuses it",
+      ".add(\"1\", new Linear(4, 2)).add(new ReLU())| .add(new ReLU())| model: the name '1' is used twice (an unnamed child is named by its position)",
+      ".add(\"a.b\", new Linear(4, 2))| .add(\"a.b\"| model: 'a.b' is not a valid child name (non-empty, no dots)",
+      ".add(\"\", new Linear(4, 2))| .add(\"\"| model: '' is not a valid child name",
+  })
+  void sequentialChildNamesTheBuilderRefusesAreCompileErrors(String adds, String line, String message) {
+    JavaFileObject f = classModel("Names",
+        "public class Names {",
+        "  @Model(input = {4})",
+        "  public static Sequential net() {",
+        "    return Sequential.builder()",
+        "        " + adds.replace(").add(", ")\n        .add("),
+        "        .build();",
+        "  }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining(message).inFile(f).onLineContaining(line.strip());
+  }
+
+  @Test
+  void anEmptySequentialIsACompileError() {
+    JavaFileObject f = classModel("Empty",
+        "@Model(input = {4})",
+        "public class Empty extends Module {",
+        "  final Sequential body = Sequential.of();",
+        "  @Override public Tensor forward(Tensor x) { return body.apply(x); }",
+        "}");
+    assertThat(compile(f)).hadErrorContaining("body: Sequential needs at least one layer").inFile(f).onLineContaining("Sequential.of()");
+  }
+
+  /** Names Java fields cannot have ("fc-1", "fc 2", keywords) still compile: the generated fields get Java names. */
+  @Test
+  void childNamesThatAreNotJavaNamesCompileAndKeepTheirStateDictKeys() throws Exception {
+    Compilation c = compile(classModel("Odd",
+        "public class Odd {",
+        "  @Model(input = {4})",
+        "  public static Sequential net() {",
+        "    return Sequential.builder().add(\"fc-1\", new Linear(4, 3)).add(\"class\", new ReLU()).add(\"fc 2\", new Linear(3, 2)).build();",
+        "  }",
+        "}"));
+    assertThat(c).succeededWithoutWarnings();
+    dev.kiln.dsl.Module net = ParityTest.factory(new ParityTest.CompiledClasses(c), "test.KilnNet").get();
+    assertEquals(java.util.List.of("fc-1.weight", "fc-1.bias", "fc 2.weight", "fc 2.bias"), java.util.List.copyOf(net.stateDict().keySet()));
+    assertEquals(2, net.forward(dev.kiln.runtime.Tensor.randn(3, 4)).size(1));
+  }
+
+  /** Constant expressions javac folds (JLS 15.29) are constants here too: casts, ?:, string +. */
+  @Test
+  void castsConditionalsAndStringConcatenationAreConstants() {
+    Compilation c = compile(classModel("Folded",
+        "@Model(input = {4})",
+        "public class Folded extends Module {",
+        "  static final boolean BIG = false;",
+        "  final Linear fc = new Linear((int) 4.0, BIG ? 8 : 2);",
+        "  final Dropout drop = new Dropout((float) 0.25);",
+        "  final Sequential tail = Sequential.builder().add(\"fc\" + 1, new Linear(2 > 1 && !BIG ? 2 : 3, 2)).build();",
+        "  @Override public Tensor forward(Tensor x) { return tail.apply(drop.apply(fc.apply(x))); }",
+        "}"));
+    assertThat(c).succeededWithoutWarnings();
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @CsvSource(delimiter = '|', quoteCharacter = '`', value = {
+      "static final Linear fc = new Linear(4, 2);| return fc.apply(x);| return fc.apply(x);| 'fc' is a static layer field",
+      "final Linear fc = new Linear(4, 2);| Linear l = fc; return l.apply(x);| Linear l = fc;| 'fc' is a layer field used as a value in forward: apply it (fc.apply(x))",
+      "final Linear fc = new Linear(4, 2);| return F.logSoftmax(fc.apply(x), 1);| logSoftmax| CrossEntropyLoss takes them and applies log-softmax",
+  })
+  void misusedLayersAndFunctionsSayWhatToWrite(String field, String body, String line, String message) {
+    JavaFileObject f = classModel("Misuse",
+        "@Model(input = {4})",
+        "public class Misuse extends Module {",
+        "  " + field,
+        "  @Override public Tensor forward(Tensor x) {",
+        "    " + body,
+        "  }",
+        "}");
+    assertThat(compile(f)).hadErrorContaining(message).inFile(f).onLineContaining(line.strip());
+  }
+
+  @Test
+  void abstractMethodsAndCheckedConstructorExceptionsAreReportedNotLeftToTheGeneratedClass() {
+    JavaFileObject f = classModel("Shapeless",
+        "@Model(input = {4})",
+        "public abstract class Shapeless extends Module {",
+        "  final Linear fc = new Linear(4, 2);",
+        "  public Shapeless() throws Exception {}",
+        "  abstract int size();",
+        "  @Override public Tensor forward(Tensor x) { return fc.apply(x); }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining("@Model class Shapeless leaves size() abstract").inFile(f).onLineContaining("class Shapeless");
+    assertThat(c).hadErrorContaining("declares 'throws java.lang.Exception'").inFile(f).onLineContaining("public Shapeless()");
+  }
+
+  @Test
+  void twoFactoryMethodsOfOneNameInOnePackageAreAUserError() {
+    JavaFileObject a = classModel("A",
+        "public class A {",
+        "  @Model(input = {4}) public static Sequential net() { return Sequential.of(new Linear(4, 2)); }",
+        "}");
+    JavaFileObject b = classModel("B",
+        "public class B {",
+        "  @Model(input = {4}) public static Sequential net() { return Sequential.of(new Linear(4, 3)); }",
+        "}");
+    Compilation c = compile(a, b);
+    assertThat(c).hadErrorContaining("would generate test.KilnNet, which A.net() generates already");
+    assertThat(c).hadErrorCount(1);
+  }
+
+  @Test
+  void badInputShapesAreReportedOnTheAnnotationAndAnOutOfRangeOutputIndexByItsValue() {
+    JavaFileObject f = classModel("Huge",
+        "@Model(input = {65536, 65537})",
+        "public class Huge extends Module {",
+        "  final Linear fc = new Linear(4, 2);",
+        "  @Override public Tensor forward(Tensor x) { return fc.apply(x); }",
+        "}");
+    assertThat(compile(f)).hadErrorContaining("one sample would hold more than 2^31-1 values").inFile(f)
+        .onLineContaining("@Model(input = {65536, 65537})");
+    JavaFileObject g = classModel("Indexed",
+        "@Model(input = {4})",
+        "public class Indexed extends Module {",
+        "  final Linear fc = new Linear(4, 3);",
+        "  final Linear out = new Linear(3, 2);",
+        "  public Tensor[] all(Tensor x) { Tensor h = fc.apply(x); Tensor y = out.apply(h); return new Tensor[] {h, y}; }",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    return all(x)[2];",
+        "  }",
+        "}");
+    assertThat(compile(g)).hadErrorContaining("index 2 is out of range: all returns 2 outputs (0..1)").inFile(g)
+        .onLineContaining("return all(x)[2];");
   }
 }

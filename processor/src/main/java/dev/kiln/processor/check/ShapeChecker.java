@@ -89,13 +89,15 @@ public final class ShapeChecker {
       try {
         int[] out = step.spec().outputShape(in);
         if (out.length < in.length && mergesBatch(in, out)) { // a flatten that takes in dimension 0
-          diagnostics.error(where, Message.MERGES_BATCH, label, Shapes.toString(in), Shapes.toString(out));
+          diagnostics.error(where, Message.MERGES_BATCH, label, Shapes.toString(in), mergedShape(in, out));
           continue;
         }
         shapes.put(step.output(), out);
         ins.add(in);
         outs.add(out);
       } catch (ShapeException e) {
+        diagnostics.error(where, Message.SHAPE_MISMATCH, label, e.getMessage(), producers.get(step.input()) + context);
+      } catch (IllegalArgumentException e) { // a shape of more than 2^31-1 values per sample
         diagnostics.error(where, Message.SHAPE_MISMATCH, label, e.getMessage(), producers.get(step.input()) + context);
       }
     }
@@ -121,5 +123,21 @@ public final class ShapeChecker {
   private static boolean mergesBatch(int[] in, int[] out) {
     return out.length == 0
         || Shapes.numel(Arrays.copyOfRange(in, 1, in.length)) != Shapes.numel(Arrays.copyOfRange(out, 1, out.length));
+  }
+
+  /**
+   * The result of a flatten that merged the batch, with the batch's multiple written out:
+   * {@code [N, 2, 3] -> [2N, 3]} for {@code flatten(x, 0, 1)} (the spec writes that dimension -1, "N").
+   */
+  private static String mergedShape(int[] in, int[] out) {
+    if (out.length == 0) {
+      return Shapes.toString(out);
+    }
+    long factor = Shapes.numel(Arrays.copyOfRange(in, 1, in.length)) / Math.max(1, Shapes.numel(Arrays.copyOfRange(out, 1, out.length)));
+    StringBuilder b = new StringBuilder("[").append(factor == 1 ? "" : Long.toString(factor)).append('N');
+    for (int i = 1; i < out.length; i++) {
+      b.append(", ").append(out[i]);
+    }
+    return b.append(']').toString();
   }
 }

@@ -305,15 +305,27 @@ public final class Generator {
       if (out.containsKey(layer.path())) {
         continue;
       }
-      String s = layer.path().replace('.', '_');
+      String s = javaName(layer.path());
       String name = !Character.isJavaIdentifierStart(s.charAt(0)) ? "layer" + s
-          : ir.form() == ModelIr.Form.CLASS && !layer.path().contains(".") || generatedName(s) ? "layer_" + s : s;
+          : ir.form() == ModelIr.Form.CLASS && !layer.path().contains(".") || generatedName(s)
+              || javax.lang.model.SourceVersion.isKeyword(s) ? "layer_" + s : s;
       while (taken.contains(name) || out.containsValue(name) || generatedName(name)) {
         name += "_";
       }
       out.put(layer.path(), name);
     }
     return out;
+  }
+
+  /**
+   * A layer path as the start of a Java name: dots (between child names) and any other character a
+   * name cannot hold ({@code "fc-1"}, {@code "fc 2"}: Sequential takes any name without a dot) become
+   * {@code _}.
+   */
+  private static String javaName(String path) {
+    StringBuilder b = new StringBuilder(path.length());
+    path.codePoints().forEach(c -> b.appendCodePoint(Character.isJavaIdentifierPart(c) && c != '$' ? c : '_'));
+    return b.toString();
   }
 
   /**

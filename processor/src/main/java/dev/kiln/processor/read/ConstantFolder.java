@@ -2,18 +2,25 @@ package dev.kiln.processor.read;
 
 import com.sun.source.tree.BinaryTree;
 import com.sun.source.tree.CompilationUnitTree;
+import com.sun.source.tree.ConditionalExpressionTree;
 import com.sun.source.tree.ExpressionTree;
 import com.sun.source.tree.LiteralTree;
 import com.sun.source.tree.ParenthesizedTree;
+import com.sun.source.tree.PrimitiveTypeTree;
+import com.sun.source.tree.Tree;
+import com.sun.source.tree.TypeCastTree;
 import com.sun.source.tree.UnaryTree;
 import com.sun.source.util.TreePath;
 import com.sun.source.util.Trees;
 import javax.lang.model.element.Element;
 import javax.lang.model.element.VariableElement;
+import javax.lang.model.type.TypeKind;
 
 /**
- * Evaluates a layer argument at compile time: literals, parentheses, unary and binary arithmetic
- * ({@code + - * / %}) and {@code static final} constants. Anything else is not a constant.
+ * Evaluates a layer argument at compile time, as javac folds constant expressions (JLS 15.29):
+ * literals, parentheses, unary and binary arithmetic ({@code + - * / %}, shifts), string
+ * concatenation, casts to primitive types, comparisons, {@code ! && ||}, the conditional
+ * {@code ?:} and {@code static final} constants. Anything else is not a constant.
  */
 final class ConstantFolder {
   private final Trees trees;
@@ -35,8 +42,29 @@ final class ConstantFolder {
   /** The value as an Integer, Long, Double, Float, Boolean or String. */
   Object fold(ExpressionTree t, CompilationUnitTree unit) throws NotConstant {
     switch (t.getKind()) {
-      case INT_LITERAL, LONG_LITERAL, FLOAT_LITERAL, DOUBLE_LITERAL, BOOLEAN_LITERAL, STRING_LITERAL:
+      case INT_LITERAL, LONG_LITERAL, FLOAT_LITERAL, DOUBLE_LITERAL, BOOLEAN_LITERAL, STRING_LITERAL, CHAR_LITERAL:
         return ((LiteralTree) t).getValue();
+      case TYPE_CAST:
+        return cast((TypeCastTree) t, unit);
+      case CONDITIONAL_EXPRESSION: {
+        ConditionalExpressionTree c = (ConditionalExpressionTree) t;
+        if (!(fold(c.getCondition(), unit) instanceof Boolean condition)) {
+          throw new NotConstant(c.getCondition(), "not a boolean");
+        }
+        Object a = fold(c.getTrueExpression(), unit);
+        Object b = fold(c.getFalseExpression(), unit);
+        Object chosen = condition ? a : b;
+        // both branches numbers: the result has their promoted type, as (true ? 1 : 2.0) is 1.0
+        return a instanceof Number x && b instanceof Number y ? promote((Number) chosen, x, y) : chosen;
+      }
+      case LOGICAL_COMPLEMENT: {
+        if (!(fold(((UnaryTree) t).getExpression(), unit) instanceof Boolean b)) {
+          throw new NotConstant(t, "not a boolean");
+        }
+        return !b;
+      }
+      case CONDITIONAL_AND, CONDITIONAL_OR, EQUAL_TO, NOT_EQUAL_TO, LESS_THAN, LESS_THAN_EQUAL, GREATER_THAN, GREATER_THAN_EQUAL:
+        return condition((BinaryTree) t, unit);
       case PARENTHESIZED:
         return fold(((ParenthesizedTree) t).getExpression(), unit);
       case UNARY_MINUS:
@@ -76,6 +104,9 @@ final class ConstantFolder {
   private Object binary(BinaryTree t, CompilationUnitTree unit) throws NotConstant {
     Object a = fold(t.getLeftOperand(), unit);
     Object b = fold(t.getRightOperand(), unit);
+    if (t.getKind() == Tree.Kind.PLUS && (a instanceof String || b instanceof String)) {
+      return String.valueOf(a) + b; // Java's string conversion: Float.toString for a float, as javac folds it
+    }
     if (!(a instanceof Number x) || !(b instanceof Number y)) {
       throw new NotConstant(t, "arithmetic on non-numbers");
     }
@@ -133,6 +164,77 @@ final class ConstantFolder {
       case RIGHT_SHIFT -> i >> distance;
       default -> i >>> distance;
     };
+  }
+
+  /** {@code (int) 4.0}, {@code (float) 0.25}: Java's primitive conversions. */
+  private Object cast(TypeCastTree t, CompilationUnitTree unit) throws NotConstant {
+    Object v = fold(t.getExpression(), unit);
+    if (!(t.getType() instanceof PrimitiveTypeTree type)) {
+      if (v instanceof String && t.getType().toString().matches("(java\\.lang\\.)?String")) {
+        return v;
+      }
+      throw new NotConstant(t, "a cast to a type other than a primitive or String");
+    }
+    if (type.getPrimitiveTypeKind() == TypeKind.BOOLEAN) {
+      if (v instanceof Boolean) {
+        return v;
+      }
+      throw new NotConstant(t, "a cast of a non-boolean to boolean");
+    }
+    if (!(v instanceof Number n)) {
+      throw new NotConstant(t, "a cast of a non-number");
+    }
+    return switch (type.getPrimitiveTypeKind()) {
+      case INT -> n instanceof Double || n instanceof Float ? (int) n.doubleValue() : (int) n.longValue();
+      case LONG -> n instanceof Double || n instanceof Float ? (long) n.doubleValue() : n.longValue();
+      case FLOAT -> isIntegral(n) ? (float) n.longValue() : (float) n.doubleValue();
+      case DOUBLE -> isIntegral(n) ? (double) n.longValue() : n.doubleValue();
+      case SHORT -> (int) (short) (n instanceof Double || n instanceof Float ? (int) n.doubleValue() : n.longValue());
+      case BYTE -> (int) (byte) (n instanceof Double || n instanceof Float ? (int) n.doubleValue() : n.longValue());
+      default -> throw new NotConstant(t, "a cast to " + type.getPrimitiveTypeKind());
+    };
+  }
+
+  /** Comparisons and {@code && ||} of constants. */
+  private Object condition(BinaryTree t, CompilationUnitTree unit) throws NotConstant {
+    Object a = fold(t.getLeftOperand(), unit);
+    Object b = fold(t.getRightOperand(), unit);
+    if (t.getKind() == Tree.Kind.CONDITIONAL_AND || t.getKind() == Tree.Kind.CONDITIONAL_OR) {
+      if (!(a instanceof Boolean x) || !(b instanceof Boolean y)) {
+        throw new NotConstant(t, "&& or || of non-booleans");
+      }
+      return t.getKind() == Tree.Kind.CONDITIONAL_AND ? x && y : x || y;
+    }
+    if (a instanceof Boolean x && b instanceof Boolean y && (t.getKind() == Tree.Kind.EQUAL_TO || t.getKind() == Tree.Kind.NOT_EQUAL_TO)) {
+      return (x.equals(y)) == (t.getKind() == Tree.Kind.EQUAL_TO);
+    }
+    if (!(a instanceof Number x) || !(b instanceof Number y)) {
+      throw new NotConstant(t, "a comparison of non-numbers");
+    }
+    int c = isIntegral(x) && isIntegral(y) ? Long.compare(x.longValue(), y.longValue()) : Double.compare(x.doubleValue(), y.doubleValue());
+    boolean nan = !(isIntegral(x) && isIntegral(y)) && (Double.isNaN(x.doubleValue()) || Double.isNaN(y.doubleValue()));
+    return switch (t.getKind()) {
+      case EQUAL_TO -> !nan && c == 0;
+      case NOT_EQUAL_TO -> nan || c != 0;
+      case LESS_THAN -> !nan && c < 0;
+      case LESS_THAN_EQUAL -> !nan && c <= 0;
+      case GREATER_THAN -> !nan && c > 0;
+      default -> !nan && c >= 0;
+    };
+  }
+
+  /** {@code chosen} in the binary numeric promotion of {@code x} and {@code y}'s types. */
+  private static Number promote(Number chosen, Number x, Number y) {
+    if (x instanceof Double || y instanceof Double) {
+      return chosen.doubleValue();
+    }
+    if (x instanceof Float || y instanceof Float) {
+      return chosen.floatValue();
+    }
+    if (x instanceof Long || y instanceof Long) {
+      return chosen.longValue();
+    }
+    return chosen;
   }
 
   private static boolean isIntegral(Number n) {

@@ -207,6 +207,9 @@ public final class DeclarationReader {
     MethodTree tree = trees.getTree(forward);
     String inputName = forward.getParameters().get(0).getSimpleName().toString();
     int delegate = outputs == null ? -1 : delegation(tree, inputName, outputsMethod, outputs, unit);
+    if (delegate == BAD_OUTPUT_INDEX) {
+      return null;
+    }
     if (delegate >= 0) {
       return !ok ? null : new ModelIr(ModelIr.Form.CLASS, type, packageOf(type), nestedName(type), null, generated, input,
           inputName, layers, List.of(), null, source(unit, trees.getTree(type)), outputs, delegate);
@@ -312,6 +315,9 @@ public final class DeclarationReader {
    * The component forward returns when its whole body is {@code return forwardWithHidden(x).output();}
    * (or {@code ...(x)[0]}) on its own parameter, else -1: forward is then read as a body of its own.
    */
+  /** {@link #delegation}'s answer for an index outside the outputs array, already reported. */
+  private static final int BAD_OUTPUT_INDEX = -2;
+
   private int delegation(MethodTree forward, String inputName, ExecutableElement outputsMethod, OutputsIr outputs, CompilationUnitTree unit) {
     List<? extends StatementTree> body = forward.getBody().getStatements();
     if (body.size() != 1 || !(body.get(0) instanceof ReturnTree ret) || ret.getExpression() == null) {
@@ -326,7 +332,13 @@ public final class DeclarationReader {
     if (e instanceof ArrayAccessTree aa && outputs.isArray()) {
       call = aa.getExpression();
       try {
-        index = folder.fold(aa.getIndex(), unit) instanceof Integer i && i >= 0 && i < outputs.components().size() ? i : -1;
+        Object folded = folder.fold(aa.getIndex(), unit);
+        int count = outputs.components().size();
+        if (folded instanceof Integer i && (i < 0 || i >= count)) {
+          diagnostics.error(unit, aa.getIndex(), Message.BAD_OUTPUT_INDEX, i, outputsMethod.getSimpleName(), count, count - 1);
+          return BAD_OUTPUT_INDEX;
+        }
+        index = folded instanceof Integer i ? i : -1;
       } catch (ConstantFolder.NotConstant ex) {
         return -1;
       }
@@ -400,6 +412,10 @@ public final class DeclarationReader {
   private boolean checkClassShape(TypeElement type, String generated) {
     String name = type.getSimpleName().toString();
     int before = diagnostics.count();
+    if (type.getKind() != ElementKind.CLASS) { // an interface, enum or record: nothing else to say
+      diagnostics.error(type, Message.NOT_A_MODULE, name);
+      return false;
+    }
     if (type.getSuperclass().getKind() == TypeKind.ERROR
         && trees.getTree(type).getExtendsClause() != null
         && trees.getTree(type).getExtendsClause().toString().equals("Module")) {
@@ -423,15 +439,40 @@ public final class DeclarationReader {
     if (!noArg) {
       diagnostics.error(type, Message.NO_DEFAULT_CONSTRUCTOR, name, generated);
     }
+    ctors.stream().filter(c -> c.getParameters().isEmpty()).findFirst().ifPresent(c -> c.getThrownTypes().stream()
+        .filter(t -> !types.isAssignable(t, type(RuntimeException.class.getName())) && !types.isAssignable(t, type(Error.class.getName())))
+        .findFirst()
+        .ifPresent(t -> diagnostics.error(c, Message.CHECKED_CONSTRUCTOR, name, t, generated)));
+    if (type.getModifiers().contains(Modifier.ABSTRACT)) {
+      ElementFilter.methodsIn(elements.getAllMembers(type)).stream()
+          .filter(m -> m.getModifiers().contains(Modifier.ABSTRACT) && !m.getSimpleName().contentEquals("forward"))
+          .findFirst()
+          .ifPresent(m -> diagnostics.error(type, Message.ABSTRACT_METHOD, name, m.getSimpleName(), generated));
+    }
     return diagnostics.count() == before;
+  }
+
+  /** The {@code @Model} annotation on {@code element}, for errors about its values. */
+  private javax.lang.model.element.AnnotationMirror modelAnnotation(Element element) {
+    return element.getAnnotationMirrors().stream()
+        .filter(a -> ((TypeElement) a.getAnnotationType().asElement()).getQualifiedName().contentEquals(Model.class.getName()))
+        .findFirst().orElse(null);
   }
 
   /** The declared sample shape; null after reporting one that is empty or not positive (no shape errors follow from it). */
   private int[] inputShape(Element element) {
     int[] input = element.getAnnotation(Model.class).input();
     if (input.length == 0 || Arrays.stream(input).anyMatch(d -> d < 1)) {
-      diagnostics.error(element, Message.BAD_INPUT_SHAPE, Arrays.toString(input));
+      diagnostics.error(element, modelAnnotation(element), Message.BAD_INPUT_SHAPE, Arrays.toString(input));
       return null;
+    }
+    long values = 1;
+    for (int d : input) {
+      values *= d;
+      if (values > Integer.MAX_VALUE) {
+        diagnostics.error(element, modelAnnotation(element), Message.INPUT_TOO_LARGE, Arrays.toString(input));
+        return null;
+      }
     }
     return input;
   }
@@ -458,6 +499,9 @@ public final class DeclarationReader {
       List<String> names = sequentialNames(mi, unit);
       if (children == null) {
         diagnostics.error(unit, expr, Message.UNSUPPORTED_SEQUENTIAL, label);
+        return null;
+      }
+      if (!checkSequentialNames(mi, unit, label)) {
         return null;
       }
       List<LayerNode> nodes = new ArrayList<>();
@@ -568,17 +612,48 @@ public final class DeclarationReader {
   /** The layer expressions of {@code Sequential.of(a, b)} or of a builder chain, or null if it is neither. */
   private List<ExpressionTree> sequentialChildren(MethodInvocationTree mi, CompilationUnitTree unit) {
     List<ExpressionTree> out = new ArrayList<>();
-    return collectSequential(mi, unit, out, new ArrayList<>()) ? out : null;
+    return collectSequential(mi, unit, out, new ArrayList<>(), new ArrayList<>()) ? out : null;
   }
 
   /** Names given with {@code .add("name", layer)}; null entries for unnamed children. */
   private List<String> sequentialNames(MethodInvocationTree mi, CompilationUnitTree unit) {
     List<String> names = new ArrayList<>();
-    collectSequential(mi, unit, new ArrayList<>(), names);
+    collectSequential(mi, unit, new ArrayList<>(), names, new ArrayList<>());
     return names;
   }
 
-  private boolean collectSequential(MethodInvocationTree mi, CompilationUnitTree unit, List<ExpressionTree> layers, List<String> names) {
+  /**
+   * Reports, on its {@code .add} call, a child name that {@code Sequential.builder()} would refuse
+   * when the model is built: empty, with a dot, or taken by an earlier child (an unnamed child is
+   * named by its position); and an empty {@code Sequential.of()}. Returns whether all is well.
+   */
+  private boolean checkSequentialNames(MethodInvocationTree mi, CompilationUnitTree unit, String label) {
+    List<ExpressionTree> layers = new ArrayList<>();
+    List<String> names = new ArrayList<>();
+    List<Tree> sites = new ArrayList<>();
+    collectSequential(mi, unit, layers, names, sites);
+    if (layers.isEmpty()) {
+      diagnostics.error(unit, mi, Message.EMPTY_SEQUENTIAL, label);
+      return false;
+    }
+    Set<String> seen = new HashSet<>();
+    boolean ok = true;
+    for (int i = 0; i < names.size(); i++) {
+      String name = names.get(i) == null ? Integer.toString(i) : names.get(i);
+      if (name.isEmpty() || name.contains(".")) {
+        diagnostics.error(unit, sites.get(i), Message.BAD_CHILD_NAME, label, name);
+        ok = false;
+      } else if (!seen.add(name)) {
+        diagnostics.error(unit, sites.get(i), Message.DUPLICATE_CHILD_NAME, label, name,
+            names.get(i) == null ? " (an unnamed child is named by its position)" : "");
+        ok = false;
+      }
+    }
+    return ok;
+  }
+
+  private boolean collectSequential(
+      MethodInvocationTree mi, CompilationUnitTree unit, List<ExpressionTree> layers, List<String> names, List<Tree> sites) {
     if (!(mi.getMethodSelect() instanceof MemberSelectTree select)) {
       return false;
     }
@@ -592,6 +667,7 @@ public final class DeclarationReader {
       for (ExpressionTree a : mi.getArguments()) {
         layers.add(a);
         names.add(null);
+        sites.add(a);
       }
       return true;
     }
@@ -601,7 +677,7 @@ public final class DeclarationReader {
     if (!owner.equals(SEQUENTIAL + ".Builder") || !(select.getExpression() instanceof MethodInvocationTree inner)) {
       return false;
     }
-    if (!collectSequential(inner, unit, layers, names)) {
+    if (!collectSequential(inner, unit, layers, names, sites)) {
       return false;
     }
     if (name.equals("build")) {
@@ -615,11 +691,13 @@ public final class DeclarationReader {
         return false;
       }
       layers.add(mi.getArguments().get(1));
+      sites.add(mi);
       return true;
     }
     if (name.equals("add") && mi.getArguments().size() == 1) {
-      names.add(Integer.toString(layers.size()));
+      names.add(null);
       layers.add(mi.getArguments().get(0));
+      sites.add(mi);
       return true;
     }
     return false;
@@ -717,7 +795,12 @@ public final class DeclarationReader {
       if (e instanceof IdentifierTree id) {
         String value = locals.get(id.getName().toString());
         if (value == null && !unknown.contains(id.getName().toString()) && !unresolved(unit, e)) {
-          diagnostics.error(unit, e, Message.UNKNOWN_VALUE, id.getName(), methodName);
+          Element element = trees.getElement(TreePath.getPath(unit, e));
+          if (element instanceof VariableElement v && v.getKind() == ElementKind.FIELD && types.isAssignable(v.asType(), type(MODULE))) {
+            diagnostics.error(unit, e, Message.LAYER_AS_VALUE, id.getName(), methodName, id.getName());
+          } else {
+            diagnostics.error(unit, e, Message.UNKNOWN_VALUE, id.getName(), methodName);
+          }
         }
         return value;
       }
@@ -756,7 +839,11 @@ public final class DeclarationReader {
           return null;
         }
         if (node == null) {
-          if (!unresolved(unit, ms.getExpression())) {
+          if (receiver instanceof VariableElement v && v.getKind() == ElementKind.FIELD && v.getModifiers().contains(Modifier.STATIC)) {
+            diagnostics.error(unit, ms.getExpression(), Message.STATIC_LAYER, ms.getExpression());
+          } else if (receiver instanceof VariableElement v && v.getKind() == ElementKind.LOCAL_VARIABLE) {
+            diagnostics.error(unit, ms.getExpression(), Message.LOCAL_LAYER, ms.getExpression());
+          } else if (!unresolved(unit, ms.getExpression())) {
             diagnostics.error(unit, ms.getExpression(), Message.NOT_A_LAYER, ms.getExpression(), className);
           }
           return null;

@@ -177,7 +177,12 @@ final class LayerCatalog {
       case "linear", "conv2d" -> "it takes weight tensors: declare a " + (name.equals("linear") ? "Linear" : "Conv2d")
           + " field and apply it";
       case "crossEntropy", "mseLoss", "l1Loss" -> "a loss belongs outside forward: apply it to the model's output";
-      default -> "use layer fields for the rest (new Dropout(p) as a field, say)";
+      case "logSoftmax" -> "it has no fused code yet; return the logits (CrossEntropyLoss takes them and applies log-softmax"
+          + " itself), apply F.logSoftmax to the compiled model's output, or leave out @Model and the model runs eagerly";
+      case "reshape" -> "a compiled model's steps are layers and F functions of fixed shapes; flatten(x, start, end) covers"
+          + " merging dimensions, or leave out @Model and the model runs eagerly, as written";
+      case "dropout" -> "use a Dropout field (new Dropout(p)), which follows train() and eval()";
+      default -> "use layer fields for the rest, or leave out @Model and the model runs eagerly, as written";
     };
     return "F." + name + " with " + (constants + 1) + " argument(s) is not supported by the Kiln compiler; supported: relu, "
         + "sigmoid, tanh, leakyRelu(x, slope), softmax(x, dim), flatten(x[, start, end]), maxPool2d(x, k[, stride[, padding, "
