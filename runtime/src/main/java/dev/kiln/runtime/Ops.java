@@ -410,12 +410,7 @@ public final class Ops {
       return CudaOps.reduceAll(x, factor, name);
     }
     requireFloat(name, x);
-    float[] d = x.readBuffer();
-    int o = x.offset();
-    double s = 0;
-    for (int i = 0; i < x.numel(); i++) {
-      s += d[o + i];
-    }
+    double s = MathKernels.sumAll(x.readBuffer(), x.offset(), x.numel());
     float[] out = {(float) (s * factor)};
     if (!track(x)) {
       return Tensor.wrap(out);
