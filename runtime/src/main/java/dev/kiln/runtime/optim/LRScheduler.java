@@ -38,7 +38,11 @@ public abstract class LRScheduler implements Scheduler {
   private static final String BASE_LRS = "base_lrs.";
   private static final String LAST_LRS = "_last_lr.";
 
+  private static final System.Logger LOG = System.getLogger("dev.kiln.runtime");
+
   private final Optimizer optimizer;
+  /** Whether the step-order warning was given (once per scheduler, as PyTorch). */
+  private boolean warnedOrder;
   private List<Double> baseLrs;
   private List<Double> lastLrs;
   private int lastEpoch;
@@ -88,6 +92,12 @@ public abstract class LRScheduler implements Scheduler {
             + "schedule's range");
       }
       lrs.add(lr);
+    }
+    if (optimizer.stepCalls() == 0 && !warnedOrder) {
+      warnedOrder = true;
+      LOG.log(System.Logger.Level.WARNING, getClass().getSimpleName() + ".step() was called before the optimizer's step(): "
+          + "call opt.step() for the epoch's batches first, then the scheduler's step(), or the schedule's first rate is"
+          + " skipped (PyTorch warns the same since 1.1.0)");
     }
     lastEpoch++;
     startAt(lrs);

@@ -32,6 +32,8 @@ import java.util.regex.Pattern;
  */
 public abstract class Optimizer {
   private final List<ParamGroup> groups = new ArrayList<>();
+  /** Calls of {@link #step()} in this process (not saved): the schedulers warn when they step first. */
+  private long stepCalls;
   private final Map<Tensor, Boolean> seen = new IdentityHashMap<>();
 
   protected Optimizer(List<Tensor> params, double lr) {
@@ -83,6 +85,7 @@ public abstract class Optimizer {
 
   /** Updates every parameter that has a gradient; parameters without one are left alone. */
   public void step() {
+    stepCalls++;
     for (ParamGroup g : groups) {
       List<Tensor> stepped = new ArrayList<>();
       for (Tensor p : g.params()) {
@@ -92,6 +95,11 @@ public abstract class Optimizer {
       }
       updateGroup(stepped, g.lr());
     }
+  }
+
+  /** How many times {@link #step()} ran on this object (a loaded state does not count). */
+  long stepCalls() {
+    return stepCalls;
   }
 
   /**

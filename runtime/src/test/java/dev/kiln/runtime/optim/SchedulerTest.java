@@ -239,4 +239,38 @@ class SchedulerTest {
     var e = assertThrows(IllegalArgumentException.class, call);
     assertTrue(e.getMessage().contains(message), "message was: " + e.getMessage());
   }
+
+  /** PyTorch warns once when lr_scheduler.step() comes before any optimizer.step(): so does Kiln, through its logger. */
+  @Test
+  void steppingBeforeTheOptimizerWarnsOnce() {
+    java.util.logging.Logger logger = java.util.logging.Logger.getLogger("dev.kiln.runtime");
+    List<String> logged = new java.util.ArrayList<>();
+    java.util.logging.Handler capture = new java.util.logging.Handler() {
+      @Override public void publish(java.util.logging.LogRecord r) {
+        logged.add(r.getMessage());
+      }
+
+      @Override public void flush() {}
+
+      @Override public void close() {}
+    };
+    logger.addHandler(capture);
+    try {
+      Tensor w = Tensor.ones(2).requiresGrad(true);
+      SGD opt = new SGD(List.of(w), 0.1);
+      StepLR early = new StepLR(opt, 1, 0.5);
+      early.step();
+      early.step();
+      assertEquals(1, logged.stream().filter(m -> m.startsWith("StepLR.step() was called before the optimizer's step()")).count(),
+          String.valueOf(logged));
+      logged.clear();
+      SGD stepped = new SGD(List.of(w), 0.1);
+      w.setGrad(Tensor.ones(2));
+      stepped.step();
+      new StepLR(stepped, 1, 0.5).step();
+      assertTrue(logged.isEmpty(), String.valueOf(logged));
+    } finally {
+      logger.removeHandler(capture);
+    }
+  }
 }
