@@ -141,6 +141,9 @@ public final class DeclarationReader {
     String name = type.getSimpleName().toString();
     String generated = prefixed(type, "Kiln" + name);
     boolean ok = checkClassShape(type, generated);
+    if (type.getKind() != ElementKind.CLASS) { // an interface, enum or record: its one error said it all
+      return null;
+    }
     int[] input = inputShape(type);
     ok &= input != null;
     CompilationUnitTree unit = trees.getPath(type).getCompilationUnit();
