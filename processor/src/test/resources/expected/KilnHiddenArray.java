@@ -71,7 +71,9 @@ public final class KilnHiddenArray extends HiddenArray {
       float[] in = x.readBuffer();
       int inOff = x.offset();
       float[] out = new float[n * 2];
-      boolean training = isTraining();
+      // each batch norm's and dropout's own train()/eval() mode, by step
+      boolean[] training = new boolean[5];
+      training[3] = dropout.isTraining();
       // fc1 Linear(in_features=5, out_features=7, bias=True): [N, 5] -> [N, 7]   HiddenArray.java:19
       Blas.sgemm(false, true, n, 7, 5, 1f, in, inOff, 5, fc1.weight(), 5, 0f, p.a1, 0, 7);
       Tensor fc1B = fc1.bias();
@@ -79,7 +81,7 @@ public final class KilnHiddenArray extends HiddenArray {
       // relu(h): [N, 7] -> [N, 7]   HiddenArray.java:20
       CpuKernels.reluForward(p.a2, 0, p.a1, 0, n * 7);
       // dropout Dropout(p=0.3, inplace=False): [N, 7] -> [N, 7]   HiddenArray.java:20
-      if (training) {
+      if (training[3]) {
         ActivationKernels.dropoutMask(p.mask3, 0, n * 7, 0.3, Kiln.generator());
         ActivationKernels.applyMask(p.a3, 0, p.a2, 0, p.mask3, 0, n * 7);
       } else {
@@ -118,13 +120,15 @@ public final class KilnHiddenArray extends HiddenArray {
    */
   private Tensor[] allCuda(Tensor x) {
     int n = Compiled.batchSize("KilnHiddenArray", x, 5);
-    boolean training = isTraining();
+    // each batch norm's and dropout's own train()/eval() mode, by step
+    boolean[] training = new boolean[5];
+    training[3] = dropout.isTraining();
     // fc1 Linear(in_features=5, out_features=7, bias=True): [N, 5] -> [N, 7]   HiddenArray.java:19
     Tensor v1 = fc1.apply(x);
     // relu(h): [N, 7] -> [N, 7]   HiddenArray.java:20
     Tensor v2 = F.relu(v1);
     // dropout Dropout(p=0.3, inplace=False): [N, 7] -> [N, 7]   HiddenArray.java:20
-    Tensor v3 = F.dropout(v2, 0.3, training);
+    Tensor v3 = F.dropout(v2, 0.3, training[3]);
     // fc2 Linear(in_features=7, out_features=2, bias=True): [N, 7] -> [N, 2]   HiddenArray.java:21
     Tensor v4 = fc2.apply(v3);
     return new Tensor[] {v4, v1, v3};
@@ -210,9 +214,9 @@ public final class KilnHiddenArray extends HiddenArray {
 
     private final OutputGradients outputGradients;
 
-    private final boolean training;
+    private final boolean[] training;
 
-    Backward(Tensor x, Plan p, float[] out, OutputGradients outputGradients, boolean training) {
+    Backward(Tensor x, Plan p, float[] out, OutputGradients outputGradients, boolean[] training) {
       super(x, fc1.weight(), fc1.bias(), fc2.weight(), fc2.bias());
       this.x = x;
       this.p = p;
@@ -270,7 +274,7 @@ public final class KilnHiddenArray extends HiddenArray {
           if (!need3) {
             return new Tensor[5];
           }
-          if (dIn2 != null && training) {
+          if (dIn2 != null && training[3]) {
             ActivationKernels.applyMask(dIn2, 0, dIn3, 0, p.mask3, 0, n * 7);
           } else if (dIn2 != null) {
             System.arraycopy(dIn3, 0, dIn2, 0, n * 7);

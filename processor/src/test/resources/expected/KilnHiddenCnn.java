@@ -93,13 +93,15 @@ public final class KilnHiddenCnn extends HiddenCnn {
       float[] in = x.readBuffer();
       int inOff = x.offset();
       float[] out = new float[n * 3];
-      boolean training = isTraining();
+      // each batch norm's and dropout's own train()/eval() mode, by step
+      boolean[] training = new boolean[7];
+      training[2] = bn1.isTraining();
       // conv1 Conv2d(1, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1)): [N, 1, 6, 6] -> [N, 4, 6, 6]   HiddenCnn.java:36
       Tensor conv1W = conv1.weight();
       Tensor conv1B = conv1.bias();
       ConvKernels.conv2dForward(p.a1, 0, in, inOff, conv1W.readBuffer(), conv1W.offset(), conv1B.readBuffer(), conv1B.offset(), p.shape1);
       // bn1 BatchNorm2d(4, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True) + relu(bn1.apply(conv1.apply(x))): [N, 4, 6, 6] -> [N, 4, 6, 6]   HiddenCnn.java:36
-      if (training) {
+      if (training[2]) {
         Compiled.requireBatchStatistics(n, 4, 6, 6);
         NormKernels.batchStatistics(p.mean2, 0, p.var2, 0, p.a1, 0, n, 4, 36);
         NormKernels.updateRunningStatistics(bn1.runningMean().buffer(), bn1.runningMean().offset(), bn1.runningVar().buffer(), bn1.runningVar().offset(), p.mean2, 0, p.var2, 0, 4, n * 36, 0.1);
@@ -136,15 +138,17 @@ public final class KilnHiddenCnn extends HiddenCnn {
    */
   private Tensor forwardCuda(Tensor x) {
     int n = Compiled.batchSize("KilnHiddenCnn", x, 1, 6, 6);
-    boolean training = isTraining();
+    // each batch norm's and dropout's own train()/eval() mode, by step
+    boolean[] training = new boolean[7];
+    training[2] = bn1.isTraining();
     // conv1 Conv2d(1, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1)): [N, 1, 6, 6] -> [N, 4, 6, 6]   HiddenCnn.java:36
     Tensor v1 = conv1.apply(x);
     // bn1 BatchNorm2d(4, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True) + relu(bn1.apply(conv1.apply(x))): [N, 4, 6, 6] -> [N, 4, 6, 6]   HiddenCnn.java:36
-    if (training) {
+    if (training[2]) {
       Compiled.requireBatchStatistics(n, 4, 6, 6);
     }
-    Tensor v4 = CudaCompiled.batchNormReluMaxPool2x2(CudaCode.SOURCE, "k2", v1, bn1.runningMean(), bn1.runningVar(), bn1.weight(), bn1.bias(), training, n, 4, n, 4, 3, 3);
-    if (training) {
+    Tensor v4 = CudaCompiled.batchNormReluMaxPool2x2(CudaCode.SOURCE, "k2", v1, bn1.runningMean(), bn1.runningVar(), bn1.weight(), bn1.bias(), training[2], n, 4, n, 4, 3, 3);
+    if (training[2]) {
       Compiled.countBatch(bn1.numBatchesTracked());
     }
     // maxPool2d(relu(bn1.apply(conv1.apply(x))), 2): [N, 4, 6, 6] -> [N, 4, 3, 3]   HiddenCnn.java:36
@@ -175,13 +179,15 @@ public final class KilnHiddenCnn extends HiddenCnn {
         float[] in = x.readBuffer();
         int inOff = x.offset();
         float[] out = new float[n * 3];
-        boolean training = isTraining();
+        // each batch norm's and dropout's own train()/eval() mode, by step
+        boolean[] training = new boolean[8];
+        training[2] = bn1.isTraining();
         // conv1 Conv2d(1, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1)): [N, 1, 6, 6] -> [N, 4, 6, 6]   HiddenCnn.java:28
         Tensor conv1W = conv1.weight();
         Tensor conv1B = conv1.bias();
         ConvKernels.conv2dForward(p.a1, 0, in, inOff, conv1W.readBuffer(), conv1W.offset(), conv1B.readBuffer(), conv1B.offset(), p.shape1);
         // bn1 BatchNorm2d(4, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True) + relu(bn1.apply(conv1.apply(x))): [N, 4, 6, 6] -> [N, 4, 6, 6]   HiddenCnn.java:28
-        if (training) {
+        if (training[2]) {
           Compiled.requireBatchStatistics(n, 4, 6, 6);
           NormKernels.batchStatistics(p.mean2, 0, p.var2, 0, p.a1, 0, n, 4, 36);
           NormKernels.updateRunningStatistics(bn1.runningMean().buffer(), bn1.runningMean().offset(), bn1.runningVar().buffer(), bn1.runningVar().offset(), p.mean2, 0, p.var2, 0, 4, n * 36, 0.1);
@@ -228,15 +234,17 @@ public final class KilnHiddenCnn extends HiddenCnn {
      */
     private Tensor[] inspectCuda(Tensor x) {
       int n = Compiled.batchSize("KilnHiddenCnn", x, 1, 6, 6);
-      boolean training = isTraining();
+      // each batch norm's and dropout's own train()/eval() mode, by step
+      boolean[] training = new boolean[8];
+      training[2] = bn1.isTraining();
       // conv1 Conv2d(1, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1)): [N, 1, 6, 6] -> [N, 4, 6, 6]   HiddenCnn.java:28
       Tensor v1 = conv1.apply(x);
       // bn1 BatchNorm2d(4, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True) + relu(bn1.apply(conv1.apply(x))): [N, 4, 6, 6] -> [N, 4, 6, 6]   HiddenCnn.java:28
-      if (training) {
+      if (training[2]) {
         Compiled.requireBatchStatistics(n, 4, 6, 6);
       }
-      Tensor v3 = CudaCompiled.batchNorm(CudaCode.SOURCE, "k2", v1, bn1.runningMean(), bn1.runningVar(), bn1.weight(), bn1.bias(), training, n, 4);
-      if (training) {
+      Tensor v3 = CudaCompiled.batchNorm(CudaCode.SOURCE, "k2", v1, bn1.runningMean(), bn1.runningVar(), bn1.weight(), bn1.bias(), training[2], n, 4);
+      if (training[2]) {
         Compiled.countBatch(bn1.numBatchesTracked());
       }
       // maxPool2d(features, 2): [N, 4, 6, 6] -> [N, 4, 3, 3]   HiddenCnn.java:29
@@ -339,9 +347,9 @@ public final class KilnHiddenCnn extends HiddenCnn {
 
       private final OutputGradients outputGradients;
 
-      private final boolean training;
+      private final boolean[] training;
 
-      Backward(Tensor x, Plan p, float[] out, OutputGradients outputGradients, boolean training) {
+      Backward(Tensor x, Plan p, float[] out, OutputGradients outputGradients, boolean[] training) {
         super(x, conv1.weight(), conv1.bias(), bn1.weight(), bn1.bias(), fc1.weight(), fc1.bias(), fc2.weight(), fc2.bias());
         this.x = x;
         this.p = p;
@@ -432,7 +440,7 @@ public final class KilnHiddenCnn extends HiddenCnn {
           if (!need2) {
             return new Tensor[9];
           }
-          NormKernels.batchNormReluBackward(dIn1, 0, p.dweight2, 0, p.dbias2, 0, dIn2, 0, p.a1, 0, p.mean2, 0, p.var2, 0, bn1.weight().readBuffer(), bn1.weight().offset(), bn1.bias().readBuffer(), bn1.bias().offset(), n, 4, 36, 1.0E-5, training);
+          NormKernels.batchNormReluBackward(dIn1, 0, p.dweight2, 0, p.dbias2, 0, dIn2, 0, p.a1, 0, p.mean2, 0, p.var2, 0, bn1.weight().readBuffer(), bn1.weight().offset(), bn1.bias().readBuffer(), bn1.bias().offset(), n, 4, 36, 1.0E-5, training[2]);
           CpuKernels.accumulate(Compiled.gradBuffer(bn1.weight()), 0, p.dweight2, 0, 4);
           CpuKernels.accumulate(Compiled.gradBuffer(bn1.bias()), 0, p.dbias2, 0, 4);
           // conv1 Conv2d(1, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1)): gradient of [N, 1, 6, 6]   HiddenCnn.java:28
@@ -650,9 +658,9 @@ public final class KilnHiddenCnn extends HiddenCnn {
 
     private final int generation;
 
-    private final boolean training;
+    private final boolean[] training;
 
-    Backward(Tensor x, Plan p, float[] out, boolean training) {
+    Backward(Tensor x, Plan p, float[] out, boolean[] training) {
       super(x, conv1.weight(), conv1.bias(), bn1.weight(), bn1.bias(), fc1.weight(), fc1.bias(), fc2.weight(), fc2.bias());
       this.x = x;
       this.p = p;
@@ -718,7 +726,7 @@ public final class KilnHiddenCnn extends HiddenCnn {
         if (!need2) {
           return new Tensor[9];
         }
-        NormKernels.batchNormBackward(dIn1, 0, p.dweight2, 0, p.dbias2, 0, dIn2, 0, p.a1, 0, p.mean2, 0, p.var2, 0, bn1.weight().readBuffer(), bn1.weight().offset(), n, 4, 36, 1.0E-5, training);
+        NormKernels.batchNormBackward(dIn1, 0, p.dweight2, 0, p.dbias2, 0, dIn2, 0, p.a1, 0, p.mean2, 0, p.var2, 0, bn1.weight().readBuffer(), bn1.weight().offset(), n, 4, 36, 1.0E-5, training[2]);
         CpuKernels.accumulate(Compiled.gradBuffer(bn1.weight()), 0, p.dweight2, 0, 4);
         CpuKernels.accumulate(Compiled.gradBuffer(bn1.bias()), 0, p.dbias2, 0, 4);
         // conv1 Conv2d(1, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1)): gradient of [N, 1, 6, 6]   HiddenCnn.java:36

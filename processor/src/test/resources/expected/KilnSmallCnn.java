@@ -86,13 +86,17 @@ public final class KilnSmallCnn extends SmallCnn {
       float[] in = x.readBuffer();
       int inOff = x.offset();
       float[] out = new float[n * 3];
-      boolean training = isTraining();
+      // each batch norm's and dropout's own train()/eval() mode, by step
+      boolean[] training = new boolean[9];
+      training[2] = bn1.isTraining();
+      training[6] = bnFc1.isTraining();
+      training[7] = dropout.isTraining();
       // conv1 Conv2d(1, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1)): [N, 1, 8, 8] -> [N, 4, 8, 8]   SmallCnn.java:29
       Tensor conv1W = conv1.weight();
       Tensor conv1B = conv1.bias();
       ConvKernels.conv2dForward(p.a1, 0, in, inOff, conv1W.readBuffer(), conv1W.offset(), conv1B.readBuffer(), conv1B.offset(), p.shape1);
       // bn1 BatchNorm2d(4, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True) + relu(bn1.apply(conv1.apply(x))): [N, 4, 8, 8] -> [N, 4, 8, 8]   SmallCnn.java:29
-      if (training) {
+      if (training[2]) {
         Compiled.requireBatchStatistics(n, 4, 8, 8);
         NormKernels.batchStatistics(p.mean2, 0, p.var2, 0, p.a1, 0, n, 4, 64);
         NormKernels.updateRunningStatistics(bn1.runningMean().buffer(), bn1.runningMean().offset(), bn1.runningVar().buffer(), bn1.runningVar().offset(), p.mean2, 0, p.var2, 0, 4, n * 64, 0.1);
@@ -111,7 +115,7 @@ public final class KilnSmallCnn extends SmallCnn {
       Tensor fc1B = fc1.bias();
       CpuKernels.addBiasRows(p.a5, 0, p.a5, 0, fc1B.readBuffer(), fc1B.offset(), n, 6);
       // bnFc1 BatchNorm1d(6, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True) + relu(bnFc1.apply(fc1.apply(x))): [N, 6] -> [N, 6]   SmallCnn.java:31
-      if (training) {
+      if (training[6]) {
         Compiled.requireBatchStatistics(n, 6);
         NormKernels.batchStatistics(p.mean6, 0, p.var6, 0, p.a5, 0, n, 6, 1);
         NormKernels.updateRunningStatistics(bnFc1.runningMean().buffer(), bnFc1.runningMean().offset(), bnFc1.runningVar().buffer(), bnFc1.runningVar().offset(), p.mean6, 0, p.var6, 0, 6, n * 1, 0.1);
@@ -122,7 +126,7 @@ public final class KilnSmallCnn extends SmallCnn {
       }
       NormKernels.batchNormReluForward(p.a6, 0, p.a5, 0, p.mean6, 0, p.var6, 0, bnFc1.weight().readBuffer(), bnFc1.weight().offset(), bnFc1.bias().readBuffer(), bnFc1.bias().offset(), n, 6, 1, 1.0E-5);
       // dropout Dropout(p=0.25, inplace=False): [N, 6] -> [N, 6]   SmallCnn.java:31
-      if (training) {
+      if (training[7]) {
         ActivationKernels.dropoutMask(p.mask7, 0, n * 6, 0.25, Kiln.generator());
         ActivationKernels.applyMask(p.a7, 0, p.a6, 0, p.mask7, 0, n * 6);
       } else {
@@ -147,15 +151,19 @@ public final class KilnSmallCnn extends SmallCnn {
    */
   private Tensor forwardCuda(Tensor x) {
     int n = Compiled.batchSize("KilnSmallCnn", x, 1, 8, 8);
-    boolean training = isTraining();
+    // each batch norm's and dropout's own train()/eval() mode, by step
+    boolean[] training = new boolean[9];
+    training[2] = bn1.isTraining();
+    training[6] = bnFc1.isTraining();
+    training[7] = dropout.isTraining();
     // conv1 Conv2d(1, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1)): [N, 1, 8, 8] -> [N, 4, 8, 8]   SmallCnn.java:29
     Tensor v1 = conv1.apply(x);
     // bn1 BatchNorm2d(4, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True) + relu(bn1.apply(conv1.apply(x))): [N, 4, 8, 8] -> [N, 4, 8, 8]   SmallCnn.java:29
-    if (training) {
+    if (training[2]) {
       Compiled.requireBatchStatistics(n, 4, 8, 8);
     }
-    Tensor v4 = CudaCompiled.batchNormReluMaxPool2x2(CudaCode.SOURCE, "k2", v1, bn1.runningMean(), bn1.runningVar(), bn1.weight(), bn1.bias(), training, n, 4, n, 4, 4, 4);
-    if (training) {
+    Tensor v4 = CudaCompiled.batchNormReluMaxPool2x2(CudaCode.SOURCE, "k2", v1, bn1.runningMean(), bn1.runningVar(), bn1.weight(), bn1.bias(), training[2], n, 4, n, 4, 4, 4);
+    if (training[2]) {
       Compiled.countBatch(bn1.numBatchesTracked());
     }
     // maxPool2d(relu(bn1.apply(conv1.apply(x))), 2): [N, 4, 8, 8] -> [N, 4, 4, 4]   SmallCnn.java:29
@@ -165,15 +173,15 @@ public final class KilnSmallCnn extends SmallCnn {
     // fc1 Linear(in_features=64, out_features=6, bias=True): [N, 64] -> [N, 6]   SmallCnn.java:31
     Tensor v6 = fc1.apply(v5);
     // bnFc1 BatchNorm1d(6, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True) + relu(bnFc1.apply(fc1.apply(x))): [N, 6] -> [N, 6]   SmallCnn.java:31
-    if (training) {
+    if (training[6]) {
       Compiled.requireBatchStatistics(n, 6);
     }
-    Tensor v8 = CudaCompiled.batchNorm(CudaCode.SOURCE, "k6", v6, bnFc1.runningMean(), bnFc1.runningVar(), bnFc1.weight(), bnFc1.bias(), training, n, 6);
-    if (training) {
+    Tensor v8 = CudaCompiled.batchNorm(CudaCode.SOURCE, "k6", v6, bnFc1.runningMean(), bnFc1.runningVar(), bnFc1.weight(), bnFc1.bias(), training[6], n, 6);
+    if (training[6]) {
       Compiled.countBatch(bnFc1.numBatchesTracked());
     }
     // dropout Dropout(p=0.25, inplace=False): [N, 6] -> [N, 6]   SmallCnn.java:31
-    Tensor v9 = F.dropout(v8, 0.25, training);
+    Tensor v9 = F.dropout(v8, 0.25, training[7]);
     // fc2 Linear(in_features=6, out_features=3, bias=True): [N, 6] -> [N, 3]   SmallCnn.java:32
     Tensor v10 = fc2.apply(v9);
     return v10;
@@ -279,9 +287,9 @@ public final class KilnSmallCnn extends SmallCnn {
 
     private final int generation;
 
-    private final boolean training;
+    private final boolean[] training;
 
-    Backward(Tensor x, Plan p, float[] out, boolean training) {
+    Backward(Tensor x, Plan p, float[] out, boolean[] training) {
       super(x, conv1.weight(), conv1.bias(), bn1.weight(), bn1.bias(), fc1.weight(), fc1.bias(), bnFc1.weight(), bnFc1.bias(), fc2.weight(), fc2.bias());
       this.x = x;
       this.p = p;
@@ -332,7 +340,7 @@ public final class KilnSmallCnn extends SmallCnn {
         if (!need7) {
           return new Tensor[11];
         }
-        if (dIn6 != null && training) {
+        if (dIn6 != null && training[7]) {
           ActivationKernels.applyMask(dIn6, 0, dIn7, 0, p.mask7, 0, n * 6);
         } else if (dIn6 != null) {
           System.arraycopy(dIn7, 0, dIn6, 0, n * 6);
@@ -341,7 +349,7 @@ public final class KilnSmallCnn extends SmallCnn {
         if (!need6) {
           return new Tensor[11];
         }
-        NormKernels.batchNormReluBackward(dIn5, 0, p.dweight6, 0, p.dbias6, 0, dIn6, 0, p.a5, 0, p.mean6, 0, p.var6, 0, bnFc1.weight().readBuffer(), bnFc1.weight().offset(), bnFc1.bias().readBuffer(), bnFc1.bias().offset(), n, 6, 1, 1.0E-5, training);
+        NormKernels.batchNormReluBackward(dIn5, 0, p.dweight6, 0, p.dbias6, 0, dIn6, 0, p.a5, 0, p.mean6, 0, p.var6, 0, bnFc1.weight().readBuffer(), bnFc1.weight().offset(), bnFc1.bias().readBuffer(), bnFc1.bias().offset(), n, 6, 1, 1.0E-5, training[6]);
         CpuKernels.accumulate(Compiled.gradBuffer(bnFc1.weight()), 0, p.dweight6, 0, 6);
         CpuKernels.accumulate(Compiled.gradBuffer(bnFc1.bias()), 0, p.dbias6, 0, 6);
         // fc1 Linear(in_features=64, out_features=6, bias=True): gradient of [N, 64]   SmallCnn.java:31
@@ -367,7 +375,7 @@ public final class KilnSmallCnn extends SmallCnn {
         if (!need2) {
           return new Tensor[11];
         }
-        NormKernels.batchNormBackward(dIn1, 0, p.dweight2, 0, p.dbias2, 0, dIn2, 0, p.a1, 0, p.mean2, 0, p.var2, 0, bn1.weight().readBuffer(), bn1.weight().offset(), n, 4, 64, 1.0E-5, training);
+        NormKernels.batchNormBackward(dIn1, 0, p.dweight2, 0, p.dbias2, 0, dIn2, 0, p.a1, 0, p.mean2, 0, p.var2, 0, bn1.weight().readBuffer(), bn1.weight().offset(), n, 4, 64, 1.0E-5, training[2]);
         CpuKernels.accumulate(Compiled.gradBuffer(bn1.weight()), 0, p.dweight2, 0, 4);
         CpuKernels.accumulate(Compiled.gradBuffer(bn1.bias()), 0, p.dbias2, 0, 4);
         // conv1 Conv2d(1, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1)): gradient of [N, 1, 8, 8]   SmallCnn.java:29

@@ -220,6 +220,42 @@ class CompiledModuleTest {
     assertArrayEquals(new int[] {12, 11, 10, 9}, ((PlanCache<?>) field.get(net)).keptBatchSizes());
   }
 
+  /**
+   * Each batch norm and dropout follows its own train()/eval() mode, as PyTorch's modules read their
+   * own self.training: a frozen batch norm while fine-tuning (bn.eval() in a training model), and
+   * Monte Carlo dropout (model.eval(), dropout.train()). The compiled model read the top module's
+   * mode for all of them.
+   */
+  @Test
+  void batchNormAndDropoutFollowTheirOwnMode() throws Exception {
+    Compilation c = ProcessorTest.compile(ProcessorTest.model("SmallCnn"));
+    assertThat(c).succeededWithoutWarnings();
+    ClassLoader loader = new ParityTest.CompiledClasses(c);
+    Module eager = ParityTest.factory(loader, "test.SmallCnn").get();
+    Module compiled = ParityTest.factory(loader, "test.KilnSmallCnn").get();
+    compiled.loadStateDict(eager.stateDict());
+    Tensor x = Tensor.randn(5, 1, 8, 8);
+
+    // training, with the convolution's batch norm frozen: running statistics normalise and stay as they are
+    for (Module m : List.of(eager, compiled)) {
+      m.train();
+      m.getSubmodule("bn1").eval();
+      m.getSubmodule("dropout").eval();
+    }
+    float[] before = compiled.stateDict().get("bn1.running_mean").toFloatArray();
+    assertArrayEquals(eager.forward(x).toFloatArray(), compiled.forward(x).toFloatArray(), 1e-5f);
+    assertArrayEquals(before, compiled.stateDict().get("bn1.running_mean").toFloatArray(), "a frozen batch norm's statistics");
+    assertEquals(0f, compiled.stateDict().get("bn1.num_batches_tracked").item());
+    assertEquals(1f, compiled.stateDict().get("bnFc1.num_batches_tracked").item(), "the other batch norm still trains");
+
+    // evaluation with dropout on: two passes differ, as eager mode's do
+    compiled.eval();
+    compiled.getSubmodule("dropout").train();
+    try (var g = Kiln.noGrad()) {
+      assertFalse(Arrays.equals(compiled.forward(x).toFloatArray(), compiled.forward(x).toFloatArray()), "Monte Carlo dropout");
+    }
+  }
+
   private static Module compiledSmallCnn() {
     Compilation c = ProcessorTest.compile(ProcessorTest.model("SmallCnn"));
     assertThat(c).succeededWithoutWarnings();

@@ -101,7 +101,8 @@ class ProcessorTest {
     cuda = cuda.substring(0, cuda.indexOf("\n  }\n"));
     assertTrue(cuda.contains("Tensor v1 = F.flatten(x, 1, -1);"), cuda);
     assertTrue(cuda.contains("Tensor v2 = v1;"), cuda);
-    assertTrue(cuda.contains("Tensor v3 = F.dropout(v2, 0.5, training);"), cuda);
+    assertTrue(cuda.contains("training[3] = half.isTraining();"), cuda);
+    assertTrue(cuda.contains("Tensor v3 = F.dropout(v2, 0.5, training[3]);"), cuda);
     assertTrue(cuda.contains("Tensor v4 = fc.apply(v3);"), cuda);
     assertFalse(generated.contains("CudaCode"), "no generated kernels, no CUDA source: " + generated);
   }

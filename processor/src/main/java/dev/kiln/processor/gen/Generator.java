@@ -175,9 +175,9 @@ public final class Generator {
       type.alwaysQualify(inheritedFieldNames((TypeElement) ir.element()).toArray(new String[0]));
     }
 
-    List<LayerIr> layers = new ArrayList<>(parameterLayers());
+    List<LayerIr> layers = new ArrayList<>(fieldLayers());
     if (several != null) {
-      layers.addAll(several.parameterLayers());
+      layers.addAll(several.fieldLayers());
     }
     addLayerFields(type, declared, layers);
     type.addMethod(declaredInputShape());
@@ -226,6 +226,14 @@ public final class Generator {
         .map(Kernel::layer).collect(Collectors.toList());
   }
 
+  /** The layers generated code reads: those with parameters, and dropouts (for their train()/eval() mode). */
+  private List<LayerIr> fieldLayers() {
+    return kernels.stream()
+        .filter(k -> k.kind() == Kernel.Kind.LINEAR || k.kind() == Kernel.Kind.CONV || k.kind() == Kernel.Kind.BATCHNORM
+            || k.kind() == Kernel.Kind.DROPOUT)
+        .map(Kernel::layer).collect(Collectors.toList());
+  }
+
   /** {@code fc1.weight(), fc1.bias(), ...}: every parameter the fused code reads, in layer order. */
   private List<String> parameterExpressions() {
     List<String> params = new ArrayList<>();
@@ -250,6 +258,25 @@ public final class Generator {
       out.add(f + ".bias()");
     }
     return out;
+  }
+
+  /**
+   * {@code boolean[] training}: each batch norm's and dropout's own mode, by step number (PyTorch's
+   * {@code self.training} of that module: {@code model.eval(); model.drop.train()} keeps that
+   * dropout on), read once per forward and handed to its backward.
+   */
+  private void declareTrainingFlags(CodeBlock.Builder b) {
+    if (!usesTrainingMode()) {
+      return;
+    }
+    b.add("// each batch norm's and dropout's own train()/eval() mode, by step\n")
+        .addStatement("boolean[] training = new boolean[$L]", kernels.size() + 1);
+    for (int j = 0; j < kernels.size(); j++) {
+      Kernel k = kernels.get(j);
+      if (k.kind() == Kernel.Kind.BATCHNORM || k.kind() == Kernel.Kind.DROPOUT) {
+        b.addStatement("training[$L] = $L.isTraining()", j + 1, layerField(k.layer()));
+      }
+    }
   }
 
   private boolean usesTrainingMode() {
@@ -446,9 +473,7 @@ public final class Generator {
         .addStatement("float[] in = x.readBuffer()")
         .addStatement("int inOff = x.offset()")
         .addStatement("float[] out = new float[n * $L]", perSample(outShape));
-    if (usesTrainingMode()) {
-      b.addStatement("boolean training = isTraining()");
-    }
+    declareTrainingFlags(b);
     Map<String, Ref> refs = new LinkedHashMap<>();
     for (int j = 0; j < kernels.size(); j++) {
       Kernel k = kernels.get(j);
@@ -509,7 +534,7 @@ public final class Generator {
           Integer pool = pooledInOnePass.get(k.out());
           batchNormForward(b, k, j + 1, in, pool == null ? out : ref(kernels.get(pool).out(), refs), pool == null ? -1 : pool + 1);
         }
-        case DROPOUT -> b.beginControlFlow("if (training)")
+        case DROPOUT -> b.beginControlFlow("if (training[$L])", j + 1)
             .addStatement("$T.dropoutMask(p.mask$L, 0, n * $L, $L, $T.generator())", ACTIVATIONS, j + 1, k.outPerSample(),
                 ((Dropout.Spec) k.spec()).p(), KILN)
             .addStatement("$T.applyMask($L, $L, $L, $L, p.mask$L, 0, n * $L)", ACTIVATIONS, out.array, out.offset,
@@ -631,10 +656,7 @@ public final class Generator {
   private MethodSpec forwardCuda(boolean hasSource) {
     int[] sample = Arrays.copyOfRange(model.inputShape(), 1, model.inputShape().length);
     CodeBlock.Builder b = CodeBlock.builder().addStatement("int n = $T.batchSize($S, x, $L)", COMPILED, name, joined(sample));
-    boolean training = kernels.stream().anyMatch(k -> k.kind() == Kernel.Kind.BATCHNORM || k.kind() == Kernel.Kind.DROPOUT);
-    if (training) {
-      b.addStatement("boolean training = isTraining()");
-    }
+    declareTrainingFlags(b);
     Map<String, String> locals = new LinkedHashMap<>();
     locals.put(ir.inputName(), "x");
     String last = "x";
@@ -658,19 +680,19 @@ public final class Generator {
           BatchNorm.Options o = (BatchNorm.Options) k.spec();
           String bn = layerField(k.layer());
           String affine = o.affine() ? bn + ".weight(), " + bn + ".bias()" : "null, null";
-          b.beginControlFlow("if (training)")
+          b.beginControlFlow("if (training[$L])", j + 1)
               .addStatement("$T.requireBatchStatistics(n, $L)", COMPILED, joined(Arrays.copyOfRange(k.inShape(), 1, k.inShape().length)))
               .endControlFlow();
           Integer pool = pooledInOnePass.get(k.out());
           if (pool != null) {
             out = kernels.get(pool).out();
-            b.addStatement("$T $L = $T.batchNormReluMaxPool2x2(CudaCode.SOURCE, $S, $L, $L.runningMean(), $L.runningVar(), $L, training, n, $L, $L)",
-                TENSOR, out, CUDA_COMPILED, step, in, bn, bn, affine, k.channels(), batchShape(kernels.get(pool).outShape()));
+            b.addStatement("$T $L = $T.batchNormReluMaxPool2x2(CudaCode.SOURCE, $S, $L, $L.runningMean(), $L.runningVar(), $L, training[$L], n, $L, $L)",
+                TENSOR, out, CUDA_COMPILED, step, in, bn, bn, affine, j + 1, k.channels(), batchShape(kernels.get(pool).outShape()));
           } else {
-            b.addStatement("$T $L = $T.batchNorm(CudaCode.SOURCE, $S, $L, $L.runningMean(), $L.runningVar(), $L, training, n, $L)",
-                TENSOR, out, CUDA_COMPILED, step, in, bn, bn, affine, k.channels());
+            b.addStatement("$T $L = $T.batchNorm(CudaCode.SOURCE, $S, $L, $L.runningMean(), $L.runningVar(), $L, training[$L], n, $L)",
+                TENSOR, out, CUDA_COMPILED, step, in, bn, bn, affine, j + 1, k.channels());
           }
-          b.beginControlFlow("if (training)")
+          b.beginControlFlow("if (training[$L])", j + 1)
               .addStatement("$T.countBatch($L.numBatchesTracked())", COMPILED, bn)
               .endControlFlow();
         }
@@ -734,7 +756,7 @@ public final class Generator {
       return CodeBlock.of("$L.apply($L)", layerField(k.layer()), in);
     }
     if (k.kind() == Kernel.Kind.DROPOUT) {
-      return CodeBlock.of("$T.dropout($L, $L, training)", F, in, ((Dropout.Spec) k.spec()).p());
+      return CodeBlock.of("$T.dropout($L, $L, training[$L])", F, in, ((Dropout.Spec) k.spec()).p(), kernels.indexOf(k) + 1);
     }
     if (k.spec() instanceof Dropout.Spec) { // p = 0: planned as a view, the value itself
       return CodeBlock.of("$L", in);
@@ -781,12 +803,12 @@ public final class Generator {
     String weight = o.affine() ? bn + ".weight().readBuffer(), " + bn + ".weight().offset()" : "null, 0";
     if (k.relu() && !maskedByPooling.contains(k.out())) { // the ReLU's mask is recomputed from the input as the gradient is read
       String bias = o.affine() ? bn + ".bias().readBuffer(), " + bn + ".bias().offset()" : "null, 0";
-      b.addStatement("$T.batchNormReluBackward($L, $L, $L, $L, $L, $L, $L, p.mean$L, 0, p.var$L, 0, $L, $L, n, $L, $L, $L, training)",
+      b.addStatement("$T.batchNormReluBackward($L, $L, $L, $L, $L, $L, $L, p.mean$L, 0, p.var$L, 0, $L, $L, n, $L, $L, $L, training[$L])",
           NORM, target.array, target.offset, gradsOut, d.array, d.offset, in.array, in.offset, j, j,
-          weight, bias, c, l, o.eps());
+          weight, bias, c, l, o.eps(), j);
     } else {
-      b.addStatement("$T.batchNormBackward($L, $L, $L, $L, $L, $L, $L, p.mean$L, 0, p.var$L, 0, $L, n, $L, $L, $L, training)", NORM,
-          target.array, target.offset, gradsOut, d.array, d.offset, in.array, in.offset, j, j, weight, c, l, o.eps());
+      b.addStatement("$T.batchNormBackward($L, $L, $L, $L, $L, $L, $L, p.mean$L, 0, p.var$L, 0, $L, n, $L, $L, $L, training[$L])", NORM,
+          target.array, target.offset, gradsOut, d.array, d.offset, in.array, in.offset, j, j, weight, c, l, o.eps(), j);
     }
     if (o.affine()) {
       b.addStatement("$T.accumulate($T.gradBuffer($L.weight()), 0, p.dweight$L, 0, $L)", KERNELS, COMPILED, bn, j, c)
@@ -802,7 +824,7 @@ public final class Generator {
     BatchNorm.Options o = (BatchNorm.Options) k.spec();
     String bn = layerField(k.layer());
     int c = k.channels(), l = k.spatial();
-    b.beginControlFlow("if (training)")
+    b.beginControlFlow("if (training[$L])", j)
         .addStatement("$T.requireBatchStatistics(n, $L)", COMPILED, joined(Arrays.copyOfRange(k.inShape(), 1, k.inShape().length)))
         .addStatement("$T.batchStatistics(p.mean$L, 0, p.var$L, 0, $L, $L, n, $L, $L)", NORM, j, j, in.array, in.offset, c, l)
         .addStatement("$T.updateRunningStatistics($L.runningMean().buffer(), $L.runningMean().offset(), $L.runningVar().buffer(), "
@@ -906,7 +928,7 @@ public final class Generator {
       ctorBuilder.addParameter(OUTPUT_GRADIENTS, "outputGradients");
     }
     if (usesTrainingMode()) {
-      ctorBuilder.addParameter(TypeName.BOOLEAN, "training");
+      ctorBuilder.addParameter(ArrayTypeName.of(TypeName.BOOLEAN), "training");
     }
     ctorBuilder.addStatement("super(x$L)", params.isEmpty() ? "" : ", " + String.join(", ", params))
         .addStatement("this.x = x")
@@ -1007,7 +1029,7 @@ public final class Generator {
         }
         b.endControlFlow();
       } else if (k.kind() == Kernel.Kind.DROPOUT) {
-        b.beginControlFlow("if ($L != null && training)", target.array)
+        b.beginControlFlow("if ($L != null && training[$L])", target.array, j)
             .addStatement("$T.applyMask($L, $L, $L, $L, p.mask$L, 0, n * $L)", ACTIVATIONS, target.array, target.offset,
                 d.array, d.offset, j, k.outPerSample())
             .nextControlFlow("else if ($L != null)", target.array)
@@ -1083,7 +1105,7 @@ public final class Generator {
         .addFields(outputs != null
             ? List.of(FieldSpec.builder(OUTPUT_GRADIENTS, "outputGradients", Modifier.PRIVATE, Modifier.FINAL).build()) : List.of())
         .addFields(usesTrainingMode()
-            ? List.of(FieldSpec.builder(TypeName.BOOLEAN, "training", Modifier.PRIVATE, Modifier.FINAL).build()) : List.of())
+            ? List.of(FieldSpec.builder(ArrayTypeName.of(TypeName.BOOLEAN), "training", Modifier.PRIVATE, Modifier.FINAL).build()) : List.of())
         .addMethod(ctor)
         .addMethod(MethodSpec.methodBuilder("name").addAnnotation(Override.class).addModifiers(Modifier.PUBLIC)
             .returns(String.class).addStatement("return $S", name + ".backward").build())
