@@ -21,14 +21,38 @@ public abstract class Node {
     return true;
   }
 
+  /**
+   * Of a node that {@link #savesTensors()}: whether its backward reads its inputs' values, so that
+   * writing to an input between the forward and the backward is refused. False for an operation
+   * whose backward reads only its output ({@code exp}, {@code sigmoid}), or a mask of its own.
+   */
+  protected boolean savesInputs() {
+    return true;
+  }
+
+  /**
+   * Whether the backward reads the output's values ({@code exp}, {@code relu}, {@code softmax}):
+   * writing to the output (or a view of it) before the backward is then refused, as PyTorch
+   * refuses it.
+   */
+  protected boolean savesOutput() {
+    return false;
+  }
+
   /** Each input's storage version when the node was recorded (after its forward ran). */
   final int[] versions;
+  /** Whether each input required grad when the node was recorded: PyTorch's graph is fixed at the forward. */
+  final boolean[] recordedNeed;
+  /** The output's storage version when its tensor was made (set by Tensor). */
+  int outputVersion;
 
   protected Node(Tensor... inputs) {
     this.inputs = inputs;
     this.versions = new int[inputs.length];
+    this.recordedNeed = new boolean[inputs.length];
     for (int i = 0; i < inputs.length; i++) {
       versions[i] = inputs[i] == null ? 0 : inputs[i].version();
+      recordedNeed[i] = inputs[i] != null && inputs[i].requiresGrad();
     }
   }
 
@@ -44,6 +68,6 @@ public abstract class Node {
   protected abstract Tensor[] backward(Tensor gradOutput);
 
   protected final boolean needsGrad(int input) {
-    return inputs[input].requiresGrad();
+    return recordedNeed[input] && inputs[input].requiresGrad();
   }
 }

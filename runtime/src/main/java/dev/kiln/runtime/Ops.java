@@ -314,6 +314,10 @@ public final class Ops {
       return Tensor.wrap(out, a.shape());
     }
     return Tensor.ofNode(out, a.shape(), new Node(a) {
+      @Override protected boolean savesInputs() { // PyTorch saves the scalar (x * 2. goes through once), not x
+        return false;
+      }
+
       @Override public String name() {
         return "scale";
       }
@@ -337,6 +341,14 @@ public final class Ops {
       return Tensor.wrap(out, x.shape());
     }
     return Tensor.ofNode(out, x.shape(), new Node(x) {
+      @Override protected boolean savesInputs() {
+        return false;
+      }
+
+      @Override protected boolean savesOutput() {
+        return true;
+      }
+
       @Override public String name() {
         return "relu";
       }
@@ -497,7 +509,7 @@ public final class Ops {
     if (Devices.onCuda("std", v)) {
       return CudaOps.sqrtOfVariance(v);
     }
-    return unary("std", v, MathKernels::sqrtForward, MathKernels::stdBackward);
+    return unary("std", v, Reads.OUTPUT, MathKernels::sqrtForward, MathKernels::stdBackward);
   }
 
   /**
@@ -1197,7 +1209,7 @@ public final class Ops {
     int count = x.numel();
     float[] mask = new float[count];
     ActivationKernels.dropoutMask(mask, 0, count, p, Kiln.generator());
-    return unary("dropout", x,
+    return unary("dropout", x, Reads.OWN,
         (out, outOff, in, inOff, n) -> ActivationKernels.applyMask(out, outOff, in, inOff, mask, 0, n),
         (dx, dxOff, g, gOff, y, yOff, n) -> ActivationKernels.applyMask(dx, dxOff, g, gOff, mask, 0, n));
   }
@@ -1209,7 +1221,7 @@ public final class Ops {
     if (Devices.onCuda("exp", x)) {
       return CudaOps.exp(x);
     }
-    return unary("exp", x, MathKernels::expForward, MathKernels::expBackward);
+    return unary("exp", x, Reads.OUTPUT, MathKernels::expForward, MathKernels::expBackward);
   }
 
   /** The natural logarithm element-wise (NaN below 0, -inf at 0); any shape. The gradient is {@code g / x}. */
@@ -1217,7 +1229,7 @@ public final class Ops {
     if (Devices.onCuda("log", x)) {
       return CudaOps.log(x);
     }
-    return unary("log", x, MathKernels::logForward,
+    return unary("log", x, Reads.INPUT, MathKernels::logForward,
         (dx, dxOff, g, gOff, y, yOff, n) -> MathKernels.logBackward(dx, dxOff, g, gOff, x.readBuffer(), x.offset(), n));
   }
 
@@ -1226,7 +1238,7 @@ public final class Ops {
     if (Devices.onCuda("sqrt", x)) {
       return CudaOps.sqrt(x);
     }
-    return unary("sqrt", x, MathKernels::sqrtForward, MathKernels::sqrtBackward);
+    return unary("sqrt", x, Reads.OUTPUT, MathKernels::sqrtForward, MathKernels::sqrtBackward);
   }
 
   /** {@code |x|} element-wise; any shape. The gradient is {@code g * sign(x)}, 0 at 0 as in PyTorch. */
@@ -1234,7 +1246,7 @@ public final class Ops {
     if (Devices.onCuda("abs", x)) {
       return CudaOps.abs(x);
     }
-    return unary("abs", x, MathKernels::absForward,
+    return unary("abs", x, Reads.INPUT, MathKernels::absForward,
         (dx, dxOff, g, gOff, y, yOff, n) -> MathKernels.absBackward(dx, dxOff, g, gOff, x.readBuffer(), x.offset(), n));
   }
 
@@ -1243,7 +1255,7 @@ public final class Ops {
     if (Devices.onCuda("neg", x)) {
       return CudaOps.neg(x);
     }
-    return unary("neg", x, MathKernels::negate, (dx, dxOff, g, gOff, y, yOff, n) -> MathKernels.negate(dx, dxOff, g, gOff, n));
+    return unary("neg", x, Reads.NOTHING, MathKernels::negate, (dx, dxOff, g, gOff, y, yOff, n) -> MathKernels.negate(dx, dxOff, g, gOff, n));
   }
 
   /**
@@ -1258,7 +1270,7 @@ public final class Ops {
     if (Devices.onCuda("pow", x)) {
       return CudaOps.pow(x, exponent);
     }
-    return unary("pow", x, (out, outOff, in, inOff, n) -> MathKernels.powForward(out, outOff, in, inOff, n, exponent),
+    return unary("pow", x, Reads.INPUT, (out, outOff, in, inOff, n) -> MathKernels.powForward(out, outOff, in, inOff, n, exponent),
         (dx, dxOff, g, gOff, y, yOff, n) -> MathKernels.powBackward(dx, dxOff, g, gOff, x.readBuffer(), x.offset(), n, exponent));
   }
 
@@ -1326,7 +1338,7 @@ public final class Ops {
     if (Devices.onCuda("sigmoid", x)) {
       return CudaOps.sigmoid(x);
     }
-    return unary("sigmoid", x, ActivationKernels::sigmoidForward, ActivationKernels::sigmoidBackward);
+    return unary("sigmoid", x, Reads.OUTPUT, ActivationKernels::sigmoidForward, ActivationKernels::sigmoidBackward);
   }
 
   /** {@code tanh(x)} element-wise; any shape. The gradient is {@code 1 - y^2}. */
@@ -1334,7 +1346,7 @@ public final class Ops {
     if (Devices.onCuda("tanh", x)) {
       return CudaOps.tanh(x);
     }
-    return unary("tanh", x, ActivationKernels::tanhForward, ActivationKernels::tanhBackward);
+    return unary("tanh", x, Reads.OUTPUT, ActivationKernels::tanhForward, ActivationKernels::tanhBackward);
   }
 
   /** {@code x > 0 ? x : negativeSlope * x} element-wise; any shape. */
@@ -1346,7 +1358,7 @@ public final class Ops {
       return CudaOps.leakyRelu(x, negativeSlope);
     }
     float slope = (float) negativeSlope;
-    return unary("leaky_relu", x,
+    return unary("leaky_relu", x, Reads.INPUT,
         (out, outOff, in, inOff, n) -> ActivationKernels.leakyReluForward(out, outOff, in, inOff, n, slope),
         (dx, dxOff, g, gOff, y, yOff, n) -> ActivationKernels.leakyReluBackward(dx, dxOff, g, gOff, x.readBuffer(), x.offset(), n, slope));
   }
@@ -1360,7 +1372,7 @@ public final class Ops {
       return CudaOps.softmax(x, dim, false);
     }
     Along a = Along.of("softmax", x, dim);
-    return unary("softmax", x,
+    return unary("softmax", x, Reads.OUTPUT,
         (out, outOff, in, inOff, n) -> ActivationKernels.softmaxForward(out, outOff, in, inOff, a.outer(), a.size(), a.inner()),
         (dx, dxOff, g, gOff, y, yOff, n) ->
             ActivationKernels.softmaxBackward(dx, dxOff, g, gOff, y, yOff, a.outer(), a.size(), a.inner()));
@@ -1372,7 +1384,7 @@ public final class Ops {
       return CudaOps.softmax(x, dim, true);
     }
     Along a = Along.of("log_softmax", x, dim);
-    return unary("log_softmax", x,
+    return unary("log_softmax", x, Reads.OUTPUT,
         (out, outOff, in, inOff, n) -> ActivationKernels.logSoftmaxForward(out, outOff, in, inOff, a.outer(), a.size(), a.inner()),
         (dx, dxOff, g, gOff, y, yOff, n) ->
             ActivationKernels.logSoftmaxBackward(dx, dxOff, g, gOff, y, yOff, a.outer(), a.size(), a.inner()));
@@ -1404,7 +1416,19 @@ public final class Ops {
   }
 
   /** Runs a one-input op whose output has its input's shape, and records its backward. */
-  private static Tensor unary(String name, Tensor x, UnaryForward forwardKernel, UnaryBackward backwardKernel) {
+  /** What an element-wise operation's backward reads besides the incoming gradient (see {@link Node#savesTensors()}). */
+  private enum Reads {
+    /** Its input: {@code log}, {@code abs}, {@code pow}, {@code leaky_relu}. */
+    INPUT,
+    /** Its output: {@code exp}, {@code sqrt}, {@code sigmoid}, {@code tanh}, softmax. */
+    OUTPUT,
+    /** A mask drawn by the forward: dropout. */
+    OWN,
+    /** Nothing: {@code neg}. */
+    NOTHING
+  }
+
+  private static Tensor unary(String name, Tensor x, Reads reads, UnaryForward forwardKernel, UnaryBackward backwardKernel) {
     Devices.requireCpu(name, x); // the public ops have sent CUDA tensors to CudaOps already
     requireFloat(name, x);
     int n = x.numel();
@@ -1414,6 +1438,18 @@ public final class Ops {
       return Tensor.wrap(out, x.shape());
     }
     return Tensor.ofNode(out, x.shape(), new Node(x) {
+      @Override protected boolean savesTensors() {
+        return reads != Reads.NOTHING;
+      }
+
+      @Override protected boolean savesInputs() {
+        return reads == Reads.INPUT;
+      }
+
+      @Override protected boolean savesOutput() {
+        return reads == Reads.OUTPUT;
+      }
+
       @Override public String name() {
         return name;
       }

@@ -212,6 +212,7 @@ final class Storage {
     if (home.isCuda()) {
       Cuda.get().zero(cudaForWrite() + (long) from * Float.BYTES, to - from);
     } else if (nativeCurrent && !heapCurrent) {
+      version++; // a write, as nativeForWrite counts it
       if (from == 0 && to == length) {
         nativeData.zero();
       } else {

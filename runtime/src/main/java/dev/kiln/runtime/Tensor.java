@@ -49,6 +49,9 @@ public final class Tensor {
           "tensor of shape " + Shapes.toString(shape) + " needs " + numel + " values from offset " + offset
               + " but its buffer holds " + storage.length());
     }
+    if (gradFn != null) {
+      gradFn.outputVersion = storage.version;
+    }
   }
 
   // ---------------------------------------------------------------- factories
@@ -816,7 +819,7 @@ public final class Tensor {
     List<Tensor> order = topologicalOrder(this);
     for (Tensor t : order) { // before any gradient is accumulated: a refused call changes nothing
       Node fn = t.gradFn;
-      for (int k = 0; fn.savesTensors() && k < fn.inputs.length; k++) {
+      for (int k = 0; fn.savesTensors() && fn.savesInputs() && k < fn.inputs.length; k++) {
         Tensor in = fn.inputs[k];
         if (in != null && in.version() != fn.versions[k]) {
           throw new IllegalStateException("backward(): input " + k + " of " + fn.name() + " (" + Shapes.toString(in.shape)
@@ -824,6 +827,11 @@ public final class Tensor {
               + " gradient needs the values it had; PyTorch refuses this too (\"modified by an inplace operation\")."
               + " Run the forward pass again after changing it");
         }
+      }
+      if (fn.savesOutput() && t.version() != fn.outputVersion) {
+        throw new IllegalStateException("backward(): the output of " + fn.name() + " (" + Shapes.toString(t.shape)
+            + ") was modified after the forward pass (written in place), and its gradient is computed from the output"
+            + "; PyTorch refuses this too (\"modified by an inplace operation\"). Write to a copy (clone()) instead");
       }
       if (t.gradFn.released && t.gradFn.savesTensors()) {
         throw new IllegalStateException("backward(): trying to go through the graph a second time: "
@@ -847,7 +855,7 @@ public final class Tensor {
         for (int k = 0; k < fn.inputs.length; k++) {
           Tensor in = fn.inputs[k];
           Tensor gin = inputGrads[k];
-          if (gin == null || !in.requiresGrad) {
+          if (gin == null || !fn.recordedNeed[k] || !in.requiresGrad) { // as PyTorch: the graph is fixed at the forward
             continue;
           }
           if (call > 0) {

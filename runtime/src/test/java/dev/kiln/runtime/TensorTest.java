@@ -190,6 +190,59 @@ class TensorTest {
     assertArrayEquals(new float[] {5, 4}, w.grad().toFloatArray());
   }
 
+  /**
+   * Outputs saved for the backward are checked too (torch: "... which is output 0 of ExpBackward0,
+   * is at version 1"), through a view as well; operations that read nothing saved (neg, so sub)
+   * may be gone through twice and their inputs written, as in PyTorch.
+   */
+  @Test
+  void savedOutputsAreCheckedAndNothingElseIs() {
+    Tensor x = Tensor.of(new float[] {0, 2}).requiresGrad(true);
+    Tensor y = x.exp();
+    Tensor loss = y.sum();
+    y.buffer()[0] = 100;
+    var e = assertThrows(IllegalStateException.class, loss::backward);
+    assertTrue(e.getMessage().startsWith("backward(): the output of exp ([2]) was modified after the forward pass"), e.getMessage());
+    Tensor r = Ops.relu(x);
+    Tensor viaView = r.reshape(2, 1).sum();
+    r.reshape(1, 2).zero();
+    assertThrows(IllegalStateException.class, viaView::backward);
+    assertNull(x.grad());
+
+    Tensor a = Tensor.of(new float[] {1, 2}).requiresGrad(true);
+    Tensor b = Tensor.of(new float[] {3, 4}).requiresGrad(true);
+    Tensor d = a.sub(b);
+    d.sum().backward();
+    d.mul(0.5f).sum().backward(); // torch: two losses sharing a - b
+    assertArrayEquals(new float[] {1.5f, 1.5f}, a.grad().toFloatArray());
+    assertArrayEquals(new float[] {-1.5f, -1.5f}, b.grad().toFloatArray());
+    Tensor scaled = b.mul(2f).sum();
+    b.buffer()[0] = 7; // x * 2. saves the scalar, not x
+    b.setGrad(null);
+    scaled.backward();
+    assertArrayEquals(new float[] {2, 2}, b.grad().toFloatArray());
+
+    // zero() of a weight whose current values are native (where SGD's native update leaves them) is a write too
+    Tensor weight = Tensor.of(new float[] {1, 2, 3, 4}, 2, 2).requiresGrad(true);
+    weight.writeNative();
+    Tensor input = Tensor.ones(2, 2).requiresGrad(true);
+    Tensor out = Ops.linear(input, weight, null).sum();
+    weight.zero();
+    assertThrows(IllegalStateException.class, out::backward);
+  }
+
+  /** The graph is fixed at the forward: an input that did not require grad then gets no gradient, as in PyTorch. */
+  @Test
+  void requiresGradTurnedOnAfterTheForwardGetsNoGradient() {
+    Tensor w = Tensor.of(new float[] {1, 2}).requiresGrad(true);
+    Tensor x = Tensor.of(new float[] {3, 4});
+    Tensor loss = x.mul(w).sum();
+    x.requiresGrad(true);
+    loss.backward();
+    assertNull(x.grad());
+    assertArrayEquals(new float[] {3, 4}, w.grad().toFloatArray());
+  }
+
   @Test
   void int32DataMustHoldWholeNumbers() {
     assertArrayEquals(new int[] {3, -2}, Tensor.wrap(new float[] {3, -2}, DType.INT32, 2).toIntArray());
