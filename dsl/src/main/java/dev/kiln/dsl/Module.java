@@ -200,6 +200,20 @@ public abstract class Module {
   }
 
   /**
+   * Fails when a field named like an earlier child (a subclass's field hiding its superclass's)
+   * holds another object: one of them would silently drop out of parameters() and the state dict.
+   */
+  private void requireOneHolder(Map<String, ?> named, Field f, Object value) {
+    Object earlier = named.get(f.getName());
+    if (earlier != null && earlier != value) {
+      throw new IllegalStateException(name() + ": two " + (value instanceof Module ? "modules" : "parameters") + " are named '"
+          + f.getName() + "': the field " + f.getDeclaringClass().getSimpleName() + "." + f.getName() + " and another of that"
+          + " name (an inherited field it hides, or one registered under it); rename one, or assign the inherited field"
+          + " instead of declaring a new one (make it non-final): PyTorch's self." + f.getName() + " = ... replaces the child");
+    }
+  }
+
+  /**
    * Direct children, registered ones first, then {@link Module}-typed fields in declaration order;
    * a child held under two names is listed once, under its first, as PyTorch's {@code
    * named_children()}. The state dict and {@link #toString()} keep both names.
@@ -222,6 +236,7 @@ public abstract class Module {
       if (Module.class.isAssignableFrom(f.getType())) {
         Module m = (Module) read(f);
         if (m != null) {
+          requireOneHolder(out, f, m);
           out.putIfAbsent(f.getName(), m);
         }
       }
@@ -259,6 +274,7 @@ public abstract class Module {
       if (f.getType() == Tensor.class) {
         Tensor t = (Tensor) read(f);
         if (t != null && t.isLeaf() && t.everRequiredGrad() && !out.containsValue(t)) {
+          requireOneHolder(out, f, t);
           out.putIfAbsent(f.getName(), t);
         }
       }

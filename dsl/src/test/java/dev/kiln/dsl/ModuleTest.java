@@ -244,4 +244,61 @@ class ModuleTest {
     assertArrayEquals(frozen, first.weight().toFloatArray());
     assertTrue(((Linear) net.get(2)).weight().grad() != null);
   }
+
+  static class Base extends Module {
+    final Linear body = new Linear(4, 4);
+    final Linear head = new Linear(4, 10);
+
+    @Override public Tensor forward(Tensor x) {
+      return head.apply(body.apply(x));
+    }
+  }
+
+  /** Fine-tuning as PyTorch writes it (self.head = nn.Linear(4, 2)): assigning the inherited field replaces the child. */
+  static class Reassigned extends Base2 {
+    Reassigned() {
+      head = new Linear(4, 2);
+    }
+  }
+
+  static class Base2 extends Module {
+    final Linear body = new Linear(4, 4);
+    Linear head = new Linear(4, 10);
+
+    @Override public Tensor forward(Tensor x) {
+      return head.apply(body.apply(x));
+    }
+  }
+
+  /** A field hiding an inherited one of the same name would drop one layer from parameters(): refused in words. */
+  static class Hiding extends Base {
+    final Linear head = new Linear(4, 2);
+
+    @Override public Tensor forward(Tensor x) {
+      return head.apply(body.apply(x));
+    }
+  }
+
+  static class RegistersOverAField extends Module {
+    final Linear fc = new Linear(3, 3);
+
+    RegistersOverAField() {
+      registerModule("fc", new Linear(3, 5));
+    }
+
+    @Override public Tensor forward(Tensor x) {
+      return fc.apply(x);
+    }
+  }
+
+  @Test
+  void aChildNameHeldByTwoLayersIsRefusedAndReassigningReplaces() {
+    assertEquals(List.of(4, 2), List.of(new Reassigned().stateDict().get("head.weight").shape()[1],
+        new Reassigned().stateDict().get("head.weight").shape()[0]));
+    var e = assertThrows(IllegalStateException.class, () -> new Hiding().parameters());
+    assertTrue(e.getMessage().startsWith("Hiding: two modules are named 'head': the field Hiding.head and another of that name"),
+        e.getMessage());
+    var r = assertThrows(IllegalStateException.class, () -> new RegistersOverAField().stateDict());
+    assertTrue(r.getMessage().startsWith("RegistersOverAField: two modules are named 'fc'"), r.getMessage());
+  }
 }

@@ -31,8 +31,17 @@ final class Collate {
     }
     Tensor x = stack(examples, indices, "x", Example::x);
     Tensor y = stack(examples, indices, "y", Example::y);
-    boolean labels = y.dtype() == DType.INT32 && y.numel() == indices.length;
-    return new Batch(x, labels ? y.reshape(indices.length) : y);
+    return new Batch(x, labelsAsVector(y, indices.length));
+  }
+
+  /**
+   * One class index per sample ({@code [B]}, what cross-entropy takes) when {@code y} holds int32
+   * labels of one value each ({@code [B, 1]} as well as {@code [B]}); other targets as they are. The
+   * rule of every batch, stacked or {@link BatchSource#gather gathered}.
+   */
+  static Tensor labelsAsVector(Tensor y, int batch) {
+    boolean labels = y.dtype() == DType.INT32 && y.numel() == batch && y.dim() >= 1;
+    return labels && y.dim() != 1 ? y.reshape(batch) : y;
   }
 
   private static Tensor stack(Example[] examples, int[] indices, String field, Function<Example, Tensor> part) {

@@ -50,7 +50,7 @@ public final class TensorDataset implements Dataset<Example>, BatchSource {
 
   @Override
   public Batch gather(int[] indices) {
-    return new Batch(rows(x, indices, true), rows(y, indices, true));
+    return new Batch(rows(x, indices, true), Collate.labelsAsVector(rows(y, indices, true), indices.length));
   }
 
   /** Copies the given rows of {@code t} into a new tensor, with or without a leading batch dimension. */

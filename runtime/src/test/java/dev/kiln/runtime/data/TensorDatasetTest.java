@@ -33,6 +33,26 @@ class TensorDatasetTest {
     assertEquals(DType.INT32, b.y().dtype());
   }
 
+  /** Labels of one value per sample gather as [B], as a plain Dataset's samples stack: the loader's shape does not depend on the dataset class. */
+  @Test
+  void oneLabelPerSampleGathersAsAVectorAsStackingDoes() {
+    TensorDataset columns = new TensorDataset(Tensor.zeros(4, 2), Tensor.labels(1, 0, 3, 2).reshape(4, 1));
+    assertArrayEquals(new int[] {1}, columns.get(0).y().shape());
+    Batch b = columns.gather(new int[] {3, 1});
+    assertArrayEquals(new int[] {2}, b.y().shape());
+    assertArrayEquals(new float[] {2, 0}, b.y().toFloatArray());
+    Dataset<Example> plain = new Dataset<>() {
+      @Override public int size() {
+        return 4;
+      }
+
+      @Override public Example get(int i) {
+        return columns.get(i);
+      }
+    };
+    assertArrayEquals(b.y().shape(), new DataLoader<>(plain, 2, false).iterator().next().y().shape());
+  }
+
   @Test
   void indicesOutsideTheDatasetAreRejected() {
     assertThrows(IndexOutOfBoundsException.class, () -> data.get(3));
