@@ -39,6 +39,8 @@ public enum Message {
   LAYER_IN_FORWARD("%s creates a layer (%s) on each call: declare it as a final field (final %s name = ...;) and apply it there"),
   UNSUPPORTED_EXPRESSION("unsupported expression in %s: %s; write layer calls (fc1.apply(x)), F functions (relu, flatten) and local variables"),
   UNKNOWN_VALUE("'%s' is not the input or a local assigned earlier in %s"),
+  SELF_CALL("%s: the compiler reads the layer calls %s makes itself, not another forward's (a superclass's, or"
+      + " this one again); write the layers out here"),
   STATIC_LAYER("'%s' is a static layer field: a layer's parameters belong to each model instance (PyTorch registers"
       + " attributes of self); drop static"),
   LOCAL_LAYER("'%s' is a local variable holding a layer: apply the layer field itself (fc.apply(x)); the compiler follows"

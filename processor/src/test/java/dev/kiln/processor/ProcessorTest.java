@@ -832,6 +832,7 @@ class ProcessorTest {
       "static final Linear fc = new Linear(4, 2);| return fc.apply(x);| return fc.apply(x);| 'fc' is a static layer field",
       "final Linear fc = new Linear(4, 2);| Linear l = fc; return l.apply(x);| Linear l = fc;| 'fc' is a layer field used as a value in forward: apply it (fc.apply(x))",
       "final Linear fc = new Linear(4, 2);| return F.logSoftmax(fc.apply(x), 1);| logSoftmax| CrossEntropyLoss takes them and applies log-softmax",
+      "final Linear fc = new Linear(4, 2);| return this.forward(x);| return this.forward(x);| this.forward(x): the compiler reads the layer calls forward makes itself",
   })
   void misusedLayersAndFunctionsSayWhatToWrite(String field, String body, String line, String message) {
     JavaFileObject f = classModel("Misuse",

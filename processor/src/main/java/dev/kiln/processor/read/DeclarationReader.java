@@ -842,7 +842,10 @@ public final class DeclarationReader {
           return null;
         }
         if (node == null) {
-          if (receiver instanceof VariableElement v && v.getKind() == ElementKind.FIELD && v.getModifiers().contains(Modifier.STATIC)) {
+          if (ms.getExpression() instanceof IdentifierTree self
+              && (self.getName().contentEquals("super") || self.getName().contentEquals("this"))) {
+            diagnostics.error(unit, mi, Message.SELF_CALL, mi, methodName);
+          } else if (receiver instanceof VariableElement v && v.getKind() == ElementKind.FIELD && v.getModifiers().contains(Modifier.STATIC)) {
             diagnostics.error(unit, ms.getExpression(), Message.STATIC_LAYER, ms.getExpression());
           } else if (receiver instanceof VariableElement v && v.getKind() == ElementKind.LOCAL_VARIABLE) {
             diagnostics.error(unit, ms.getExpression(), Message.LOCAL_LAYER, ms.getExpression());
