@@ -1,9 +1,11 @@
 package dev.kiln.runtime.cuda;
 
 import org.bytedeco.cuda.cudart.CUfunc_st;
+import org.bytedeco.cuda.cudart.CUstream_st;
 import org.bytedeco.cuda.global.cudart;
 import org.bytedeco.javacpp.LongPointer;
 import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.javacpp.PointerPointer;
 
 /**
  * One {@code __global__} function, launched on Kiln's stream. Arguments are given in the kernel's
@@ -22,6 +24,13 @@ public final class CudaKernel {
   private final CUfunc_st function;
   private final LongPointer slots = new LongPointer(MAX_ARGS);
   private final LongPointer pointers = new LongPointer(MAX_ARGS);
+  /**
+   * The same array typed as {@code void**} for {@code cuLaunchKernel}: passed as the LongPointer, the
+   * call bound to the {@code @ByPtrPtr Pointer} overload, which hands the driver the address of a
+   * local holding the array's address (a crash at the first launch; found by a desk check with a
+   * stub libcuda, see docs/cuda.md and CudaKernelLaunchTest).
+   */
+  private final PointerPointer<?> kernelParams = new PointerPointer<>(pointers);
 
   CudaKernel(String name, CUfunc_st function) {
     this.name = name;
@@ -48,6 +57,24 @@ public final class CudaKernel {
    * {@code sharedBytes} of dynamic shared memory.
    */
   public synchronized void launch(int gridX, int gridY, int block, int sharedBytes, Object... args) {
+    Cuda cuda = Cuda.get();
+    Cuda.checkDriver("cuLaunchKernel(" + name + ", grid " + gridX + "x" + gridY + ", block " + block + ")",
+        launchOn(cuda.stream(), gridX, gridY, block, sharedBytes, args));
+    if (Cuda.SYNC_EACH_LAUNCH) {
+      try {
+        cuda.synchronize();
+      } catch (CudaException e) {
+        throw new CudaException("kernel " + name + " failed: " + e.getMessage(), e);
+      }
+    }
+  }
+
+  /**
+   * Packs {@code args} into their slots and calls {@code cuLaunchKernel} on {@code stream}, returning
+   * its status: the JNI call itself, which a test checks against a stub driver that reads the
+   * argument array as a GPU driver does.
+   */
+  synchronized int launchOn(CUstream_st stream, int gridX, int gridY, int block, int sharedBytes, Object... args) {
     if (args.length > MAX_ARGS) {
       throw new IllegalArgumentException(name + ": " + args.length + " arguments, at most " + MAX_ARGS);
     }
@@ -71,16 +98,7 @@ public final class CudaKernel {
       }
       slots.put(i, bits);
     }
-    Cuda cuda = Cuda.get();
-    Cuda.checkDriver("cuLaunchKernel(" + name + ", grid " + gridX + "x" + gridY + ", block " + block + ")",
-        cudart.cuLaunchKernel(function, gridX, gridY, 1, block, 1, 1, sharedBytes, cuda.stream(), pointers, null));
-    if (Cuda.SYNC_EACH_LAUNCH) {
-      try {
-        cuda.synchronize();
-      } catch (CudaException e) {
-        throw new CudaException("kernel " + name + " failed: " + e.getMessage(), e);
-      }
-    }
+    return cudart.cuLaunchKernel(function, gridX, gridY, 1, block, 1, 1, sharedBytes, stream, kernelParams, (PointerPointer<?>) null);
   }
 
   @Override
