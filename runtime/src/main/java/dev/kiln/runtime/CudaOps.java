@@ -83,7 +83,9 @@ final class CudaOps {
       @Override protected Tensor[] backward(Tensor g) {
         return named(name + " backward", () -> {
           Tensor dx = empty(x.shape());
-          backward.run(dx.writeCuda(), onGpu(g).readCuda(), x.readCuda(), out.readCuda(), n);
+          Tensor gd = onGpu(g);
+          backward.run(dx.writeCuda(), gd.readCuda(), x.readCuda(), out.readCuda(), n);
+          java.lang.ref.Reference.reachabilityFence(gd); // its block stays out of the allocator until the kernel is queued
           return new Tensor[] {dx};
         });
       }
@@ -314,7 +316,9 @@ final class CudaOps {
       @Override protected Tensor[] backward(Tensor g) {
         return named(name + " backward", () -> {
           Tensor dx = empty(x.shape());
-          backward.run(dx.writeCuda(), onGpu(g).readCuda());
+          Tensor gd = onGpu(g);
+          backward.run(dx.writeCuda(), gd.readCuda());
+          java.lang.ref.Reference.reachabilityFence(gd); // its block stays out of the allocator until the kernel is queued
           return new Tensor[] {dx};
         });
       }
@@ -340,7 +344,9 @@ final class CudaOps {
       @Override protected Tensor[] backward(Tensor g) {
         return named(name + " backward", () -> {
           Tensor dx = empty(x.shape());
-          ElementwiseKernels.fillScaled(dx.writeCuda(), onGpu(g).readCuda(), factor, x.numel());
+          Tensor gd = onGpu(g);
+          ElementwiseKernels.fillScaled(dx.writeCuda(), gd.readCuda(), factor, x.numel());
+          java.lang.ref.Reference.reachabilityFence(gd); // its block stays out of the allocator until the kernel is queued
           return new Tensor[] {dx};
         });
       }
@@ -455,8 +461,10 @@ final class CudaOps {
     Tensor backward(Tensor g, int stride, float factor) {
       return named("cross_entropy backward", () -> {
         Tensor d = empty(rows, classes);
+        Tensor gd = onGpu(g);
         ElementwiseKernels.crossEntropyBackward(
-            d.writeCuda(), probs.readCuda(), target.readCuda(), onGpu(g).readCuda(), stride, factor, rows, classes);
+            d.writeCuda(), probs.readCuda(), target.readCuda(), gd.readCuda(), stride, factor, rows, classes);
+        java.lang.ref.Reference.reachabilityFence(gd); // its block stays out of the allocator until the kernel is queued
         return d;
       });
     }
@@ -544,7 +552,9 @@ final class CudaOps {
       @Override protected Tensor[] backward(Tensor g) {
         Tensor dInput = named(name + " backward", () -> {
           Tensor d = empty(input.shape());
-          backward.run(d.writeCuda(), onGpu(g).readCuda(), input.readCuda(), target.readCuda(), n);
+          Tensor gd = onGpu(g);
+          backward.run(d.writeCuda(), gd.readCuda(), input.readCuda(), target.readCuda(), n);
+          java.lang.ref.Reference.reachabilityFence(gd); // its block stays out of the allocator until the kernel is queued
           return d;
         });
         return new Tensor[] {needsGrad(0) ? dInput : null, needsGrad(1) ? scale(dInput, -1f) : null};
@@ -580,7 +590,9 @@ final class CudaOps {
       @Override protected Tensor[] backward(Tensor g) {
         return named("max_pool2d backward", () -> {
           Tensor dx = Tensor.zeros(cuda(), x.shape());
-          ElementwiseKernels.maxPool2dBackward(dx.writeCuda(), onGpu(g).readCuda(), argmax.address(), planes, planeIn, planeOut);
+          Tensor gd = onGpu(g);
+          ElementwiseKernels.maxPool2dBackward(dx.writeCuda(), gd.readCuda(), argmax.address(), planes, planeIn, planeOut);
+          java.lang.ref.Reference.reachabilityFence(gd); // its block stays out of the allocator until the kernel is queued
           return new Tensor[] {dx};
         });
       }

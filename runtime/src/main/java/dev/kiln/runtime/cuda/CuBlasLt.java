@@ -48,6 +48,12 @@ public final class CuBlasLt {
   /** The workspace one product may use: 32 MiB, what NVIDIA suggests for Hopper. */
   static final long WORKSPACE_BYTES = 32L << 20;
 
+  /**
+   * The operand alignment the heuristic assumes by default (CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_*_BYTES):
+   * fresh device buffers have it; a tensor at an offset in its storage may not, and goes to the fallback.
+   */
+  private static final long MIN_ALIGNMENT = 256;
+
   private static cublasLtContext handle;
   private static CudaBuffer workspace;
   private static final Map<List<Integer>, Plan> PLANS = new HashMap<>();
@@ -64,8 +70,8 @@ public final class CuBlasLt {
    * cuBLASLt is off or has no algorithm for the shape.
    */
   public static synchronized boolean linearRelu(long y, long x, long w, long bias, int rows, int in, int out) {
-    if (!ENABLED || rows == 0) {
-      return false;
+    if (!ENABLED || rows == 0 || ((x | w | y | bias) & (MIN_ALIGNMENT - 1)) != 0) {
+      return false; // an operand at an offset in its buffer: the algorithm was chosen for 256-byte aligned ones
     }
     Plan p = plan(rows, in, out, bias != 0);
     if (p.algo == null) {

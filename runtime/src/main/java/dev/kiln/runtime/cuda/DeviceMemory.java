@@ -99,9 +99,16 @@ public final class DeviceMemory {
     releaseCached();
   }
 
-  /** Gives every cached block back to the driver. */
+  /**
+   * Gives every cached block back to the driver, after the stream's queued work: a cached block's
+   * last kernels may still be queued, and cudaFree, unlike reuse on the one stream, is not ordered
+   * after them (it usually synchronises, but CUDA does not promise it).
+   */
   public void releaseCached() {
     drainReturned();
+    if (!free.isEmpty()) {
+      Cuda.get().synchronize();
+    }
     for (ArrayDeque<Long> list : free.values()) {
       for (Long address : list) {
         Cuda.check("cudaFree", cudart.cudaFree(new DevicePointer(address)));
