@@ -256,6 +256,20 @@ class CompiledModuleTest {
     }
   }
 
+  /** As eager mode and PyTorch: the graph is fixed at the forward, so a weight frozen then gets no gradient even if unfrozen before the backward. */
+  @Test
+  void aParameterFrozenAtTheForwardGetsNoGradient() {
+    Module net = compiledSmallCnn();
+    net.eval();
+    Tensor w = ((dev.kiln.dsl.Linear) net.getSubmodule("fc1")).weight();
+    w.requiresGrad(false);
+    Tensor loss = net.forward(Tensor.randn(3, 1, 8, 8)).sum();
+    w.requiresGrad(true);
+    loss.backward();
+    assertEquals(null, w.grad());
+    assertTrue(((dev.kiln.dsl.Linear) net.getSubmodule("fc2")).weight().grad() != null, "the others train");
+  }
+
   private static Module compiledSmallCnn() {
     Compilation c = ProcessorTest.compile(ProcessorTest.model("SmallCnn"));
     assertThat(c).succeededWithoutWarnings();

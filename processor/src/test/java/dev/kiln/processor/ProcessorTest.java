@@ -819,12 +819,17 @@ class ProcessorTest {
         "@Model(input = {4})",
         "public class Folded extends Module {",
         "  static final boolean BIG = false;",
+        "  static final double ZERO = -0.0;",
         "  final Linear fc = new Linear((int) 4.0, BIG ? 8 : 2);",
-        "  final Dropout drop = new Dropout((float) 0.25);",
+        "  final Dropout drop = new Dropout(0.0 == ZERO && 16777217 == 16777216f ? 0.5 : 0.25);",
         "  final Sequential tail = Sequential.builder().add(\"fc\" + 1, new Linear(2 > 1 && !BIG ? 2 : 3, 2)).build();",
         "  @Override public Tensor forward(Tensor x) { return tail.apply(drop.apply(fc.apply(x))); }",
         "}"));
     assertThat(c).succeededWithoutWarnings();
+    // the compiled class checks at construction that each layer is the one it was generated for:
+    // javac's values (-0.0 == 0.0; the int widened to float) and the processor's agree
+    dev.kiln.dsl.Module net = ParityTest.factory(new ParityTest.CompiledClasses(c), "test.KilnFolded").get();
+    assertEquals("Dropout(p=0.5, inplace=False)", net.getSubmodule("drop").toString());
   }
 
   @ParameterizedTest(name = "{0}")

@@ -68,10 +68,11 @@ public final class Compiled {
 
   /**
    * The gradient buffer of a parameter (zero offset, created as zeros if needed) for direct
-   * accumulation, or {@code null} when the parameter does not require grad or is absent.
+   * accumulation, or {@code null} when it is absent or not {@code needed} (the backward node's
+   * {@code needsGrad}: it required grad at the forward and still does).
    */
-  public static float[] gradBuffer(Tensor parameter) {
-    if (parameter == null || !parameter.requiresGrad()) {
+  public static float[] gradBuffer(Tensor parameter, boolean needed) {
+    if (parameter == null || !needed) {
       return null;
     }
     Tensor g = parameter.ensureGrad();
@@ -84,10 +85,10 @@ public final class Compiled {
 
   /**
    * The gradient of a parameter (created as zeros if needed) for direct accumulation, or
-   * {@code null} when the parameter does not require grad.
+   * {@code null} when it is not {@code needed} (as {@link #gradBuffer}).
    */
-  public static Tensor grad(Tensor parameter) {
-    return parameter.requiresGrad() ? parameter.ensureGrad() : null;
+  public static Tensor grad(Tensor parameter, boolean needed) {
+    return needed ? parameter.ensureGrad() : null;
   }
 
   /**

@@ -64,7 +64,7 @@ final class CudaOps {
   }
 
   /** Runs a one-input op whose output has its input's shape, and records its backward (Ops' {@code unary}). */
-  private static Tensor unary(String name, Tensor x, UnaryForward forward, UnaryBackward backward) {
+  private static Tensor unary(String name, Tensor x, Reads reads, UnaryForward forward, UnaryBackward backward) {
     Ops.requireFloat(name, x);
     int n = x.numel();
     Tensor out = named(name, () -> {
@@ -76,6 +76,18 @@ final class CudaOps {
       return out;
     }
     return Tensor.ofNode(out, new Node(x) {
+      @Override protected boolean savesTensors() {
+        return reads != Reads.NOTHING;
+      }
+
+      @Override protected boolean savesInputs() {
+        return reads == Reads.INPUT;
+      }
+
+      @Override protected boolean savesOutput() {
+        return reads == Reads.OUTPUT;
+      }
+
       @Override public String name() {
         return name;
       }
@@ -183,6 +195,10 @@ final class CudaOps {
       return out;
     }
     return Tensor.ofNode(out, new Node(a) {
+      @Override protected boolean savesInputs() { // as Ops.scale: the scalar is saved, not the input
+        return false;
+      }
+
       @Override public String name() {
         return "scale";
       }
@@ -195,55 +211,55 @@ final class CudaOps {
 
   /** {@link Ops#relu}: the gradient passes where the output is positive. */
   static Tensor relu(Tensor x) {
-    return unary("relu", x, ElementwiseKernels::reluForward, (dx, g, in, y, n) -> ElementwiseKernels.reluBackward(dx, g, y, n));
+    return unary("relu", x, Reads.OUTPUT, ElementwiseKernels::reluForward, (dx, g, in, y, n) -> ElementwiseKernels.reluBackward(dx, g, y, n));
   }
 
   /** {@link Ops#sigmoid}; the gradient is {@code y * (1 - y)}. */
   static Tensor sigmoid(Tensor x) {
-    return unary("sigmoid", x, ElementwiseKernels::sigmoidForward,
+    return unary("sigmoid", x, Reads.OUTPUT, ElementwiseKernels::sigmoidForward,
         (dx, g, in, y, n) -> ElementwiseKernels.sigmoidBackward(dx, g, y, n));
   }
 
   /** {@link Ops#tanh}; the gradient is {@code 1 - y^2}. */
   static Tensor tanh(Tensor x) {
-    return unary("tanh", x, ElementwiseKernels::tanhForward, (dx, g, in, y, n) -> ElementwiseKernels.tanhBackward(dx, g, y, n));
+    return unary("tanh", x, Reads.OUTPUT, ElementwiseKernels::tanhForward, (dx, g, in, y, n) -> ElementwiseKernels.tanhBackward(dx, g, y, n));
   }
 
   /** {@link Ops#exp}; the gradient is {@code g * y}. */
   static Tensor exp(Tensor x) {
-    return unary("exp", x, ElementwiseKernels::expForward, (dx, g, in, y, n) -> ElementwiseKernels.mul(dx, g, y, n));
+    return unary("exp", x, Reads.OUTPUT, ElementwiseKernels::expForward, (dx, g, in, y, n) -> ElementwiseKernels.mul(dx, g, y, n));
   }
 
   /** {@link Ops#log}; the gradient is {@code g / x}. */
   static Tensor log(Tensor x) {
-    return unary("log", x, ElementwiseKernels::logForward, (dx, g, in, y, n) -> ElementwiseKernels.logBackward(dx, g, in, n));
+    return unary("log", x, Reads.INPUT, ElementwiseKernels::logForward, (dx, g, in, y, n) -> ElementwiseKernels.logBackward(dx, g, in, n));
   }
 
   /** {@link Ops#sqrt}; the gradient is {@code g / (2 y)}. */
   static Tensor sqrt(Tensor x) {
-    return unary("sqrt", x, ElementwiseKernels::sqrtForward, (dx, g, in, y, n) -> ElementwiseKernels.sqrtBackward(dx, g, y, n));
+    return unary("sqrt", x, Reads.OUTPUT, ElementwiseKernels::sqrtForward, (dx, g, in, y, n) -> ElementwiseKernels.sqrtBackward(dx, g, y, n));
   }
 
   /** {@link Ops#abs}; the gradient is {@code g * sign(x)}. */
   static Tensor abs(Tensor x) {
-    return unary("abs", x, ElementwiseKernels::absForward, (dx, g, in, y, n) -> ElementwiseKernels.absBackward(dx, g, in, n));
+    return unary("abs", x, Reads.INPUT, ElementwiseKernels::absForward, (dx, g, in, y, n) -> ElementwiseKernels.absBackward(dx, g, in, n));
   }
 
   /** {@link Ops#neg}; the gradient is {@code -g}. */
   static Tensor neg(Tensor x) {
-    return unary("neg", x, ElementwiseKernels::negate, (dx, g, in, y, n) -> ElementwiseKernels.negate(dx, g, n));
+    return unary("neg", x, Reads.NOTHING, ElementwiseKernels::negate, (dx, g, in, y, n) -> ElementwiseKernels.negate(dx, g, n));
   }
 
   /** {@link Ops#pow}; the gradient is {@code g * e * x^(e - 1)}. */
   static Tensor pow(Tensor x, float exponent) {
-    return unary("pow", x, (out, in, n) -> ElementwiseKernels.powForward(out, in, exponent, n),
+    return unary("pow", x, Reads.INPUT, (out, in, n) -> ElementwiseKernels.powForward(out, in, exponent, n),
         (dx, g, in, y, n) -> ElementwiseKernels.powBackward(dx, g, in, exponent, n));
   }
 
   /** {@link Ops#leakyRelu}; the gradient is taken from the input, as the slope may be negative. */
   static Tensor leakyRelu(Tensor x, double negativeSlope) {
     float slope = (float) negativeSlope;
-    return unary("leaky_relu", x,
+    return unary("leaky_relu", x, Reads.INPUT,
         (out, in, n) -> ElementwiseKernels.leakyReluForward(out, in, slope, n),
         (dx, g, in, y, n) -> ElementwiseKernels.leakyReluBackward(dx, g, in, slope, n));
   }
@@ -252,7 +268,7 @@ final class CudaOps {
   static Tensor softmax(Tensor x, int dim, boolean log) {
     String name = log ? "log_softmax" : "softmax";
     Ops.Along a = Ops.Along.of(name, x, dim);
-    return unary(name, x,
+    return unary(name, x, Reads.OUTPUT,
         (out, in, n) -> ElementwiseKernels.softmaxForward(out, in, a.outer(), a.size(), a.inner(), log),
         (dx, g, in, y, n) -> ElementwiseKernels.softmaxBackward(dx, g, y, a.outer(), a.size(), a.inner(), log));
   }
@@ -268,7 +284,7 @@ final class CudaOps {
     long start = Kiln.generator().reserve(count);
     float keep = ActivationKernels.keepScale(p);
     Tensor m = named("dropout", () -> empty(x.shape()));
-    return unary("dropout", x,
+    return unary("dropout", x, Reads.OWN,
         (out, in, n) -> ElementwiseKernels.dropout(out, m.writeCuda(), in, start, p, keep, n),
         (dx, g, in, y, n) -> ElementwiseKernels.mul(dx, g, m.readCuda(), n));
   }
@@ -369,7 +385,7 @@ final class CudaOps {
    * CPU's {@code MathKernels.stdBackward}).
    */
   static Tensor sqrtOfVariance(Tensor v) {
-    return unary("std", v, ElementwiseKernels::sqrtForward, (dx, g, in, y, n) -> ElementwiseKernels.stdBackward(dx, g, y, n));
+    return unary("std", v, Reads.OUTPUT, ElementwiseKernels::sqrtForward, (dx, g, in, y, n) -> ElementwiseKernels.stdBackward(dx, g, y, n));
   }
 
   // ------------------------------------------------------------------ slicing and joining

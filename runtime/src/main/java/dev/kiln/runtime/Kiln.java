@@ -90,7 +90,7 @@ public final class Kiln {
   /** A {@code no_grad} block; close it (try-with-resources) to restore the previous mode. */
   public static final class NoGrad implements AutoCloseable {
     private final Thread owner;
-    private boolean closed;
+    private volatile boolean closed;
 
     private NoGrad(Thread owner) {
       this.owner = owner;
@@ -104,14 +104,15 @@ public final class Kiln {
      */
     @Override
     public void close() {
+      if (closed) {
+        return;
+      }
       if (Thread.currentThread() != owner) {
         throw new IllegalStateException("Kiln.noGrad(): the block was opened on thread '" + owner.getName()
             + "' and must be closed there (grad mode is per thread), not on '" + Thread.currentThread().getName() + "'");
       }
-      if (!closed) {
-        closed = true;
-        NO_GRAD_DEPTH.get()[0]--;
-      }
+      closed = true;
+      NO_GRAD_DEPTH.get()[0]--;
     }
   }
 }

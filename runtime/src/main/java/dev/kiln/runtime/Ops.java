@@ -648,18 +648,17 @@ public final class Ops {
    */
   public static Tensor cat(java.util.List<Tensor> tensors, int dim) {
     Tensor[] xs = joinable("cat", tensors);
-    Tensor first = null;
+    int firstIndex = -1; // the first tensor that is not a [0] one: the others must fit it
     for (int i = 0; i < xs.length; i++) {
       if (xs[i].dim() == 0) {
         throw new IllegalArgumentException("cat: zero-dimensional tensor (at position " + i + ") cannot be concatenated");
       }
-      if (first == null && !isLegacyEmpty(xs[i])) {
-        first = xs[i];
+      if (firstIndex < 0 && !isLegacyEmpty(xs[i])) {
+        firstIndex = i;
       }
     }
-    if (first == null) { // all of shape [0]
-      first = xs[0];
-    }
+    firstIndex = Math.max(firstIndex, 0); // all of shape [0]
+    Tensor first = xs[firstIndex];
     Along a = Along.of("cat", first, dim);
     int d = Shapes.normalizeDim(dim, first.dim());
     int[] sizes = new int[xs.length];
@@ -673,7 +672,7 @@ public final class Ops {
       }
       if (s.length != first.dim()) {
         throw new IllegalArgumentException("cat: tensors must have the same number of dimensions: got " + first.dim() + " and "
-            + s.length + " (tensor 0 of shape " + Shapes.toString(first.shape()) + ", tensor " + i + " of shape "
+            + s.length + " (tensor " + firstIndex + " of shape " + Shapes.toString(first.shape()) + ", tensor " + i + " of shape "
             + Shapes.toString(s) + ")");
       }
       for (int k = 0; k < s.length; k++) {
@@ -753,13 +752,13 @@ public final class Ops {
     return cat(unsqueezed, d);
   }
 
-  /** The tensors of a cat or stack: a non-empty list without nulls, all float. */
   /** A 1-d tensor of no elements, which PyTorch's {@code cat} skips whatever the other tensors' shapes. */
   private static boolean isLegacyEmpty(Tensor x) {
     return x.dim() == 1 && x.size(0) == 0;
   }
 
-    private static Tensor[] joinable(String op, java.util.List<Tensor> tensors) {
+  /** The tensors of a cat or stack: a non-empty list without nulls, all float. */
+  private static Tensor[] joinable(String op, java.util.List<Tensor> tensors) {
     if (tensors == null || tensors.isEmpty()) {
       throw new IllegalArgumentException(op + ": expected a non-empty list of tensors");
     }
@@ -1416,18 +1415,6 @@ public final class Ops {
   }
 
   /** Runs a one-input op whose output has its input's shape, and records its backward. */
-  /** What an element-wise operation's backward reads besides the incoming gradient (see {@link Node#savesTensors()}). */
-  private enum Reads {
-    /** Its input: {@code log}, {@code abs}, {@code pow}, {@code leaky_relu}. */
-    INPUT,
-    /** Its output: {@code exp}, {@code sqrt}, {@code sigmoid}, {@code tanh}, softmax. */
-    OUTPUT,
-    /** A mask drawn by the forward: dropout. */
-    OWN,
-    /** Nothing: {@code neg}. */
-    NOTHING
-  }
-
   private static Tensor unary(String name, Tensor x, Reads reads, UnaryForward forwardKernel, UnaryBackward backwardKernel) {
     Devices.requireCpu(name, x); // the public ops have sent CUDA tensors to CudaOps already
     requireFloat(name, x);

@@ -2,7 +2,7 @@ package dev.kiln.runtime;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.IntFunction;
 
 /**
@@ -44,7 +44,8 @@ public final class PlanCache<P extends PlanCache.Entry> {
 
   /**
    * A plan for batch size {@code n}, taken for this thread until {@link Entry#release()}: a kept one
-   * that no other call uses or holds (one this thread holds first), else a new one.
+   * that no other call uses or holds (one this thread holds first), else a new one, made outside the
+   * lock so that other threads' calls do not wait for its allocation.
    */
   public P acquire(int n) {
     Thread me = Thread.currentThread();
@@ -54,23 +55,25 @@ public final class PlanCache<P extends PlanCache.Entry> {
       for (int pass = 0; pass < 2; pass++) {
         for (int i = 0; i < kept.size(); i++) {
           P p = kept.get(i);
-          if (p.n == n && (pass == 1 || p.holder == me) && p.tryTake(me)) {
+          if (p.n == n && (pass == 1 || p.state.get() == me) && p.tryTake(me)) {
             kept.remove(i);
             kept.add(0, p);
             return p;
           }
         }
       }
-      P p = factory.apply(n);
-      p.tryTake(me);
+    }
+    P p = factory.apply(n);
+    p.tryTake(me);
+    synchronized (kept) {
       kept.add(0, p);
       for (int i = kept.size() - 1; i >= 0 && kept.size() > KEEP; i--) {
-        if (!kept.get(i).busy.get()) {
+        if (kept.get(i).state.get() != Entry.BUSY) {
           kept.remove(i); // an evicted plan a backward still holds stays usable by that backward
         }
       }
-      return p;
     }
+    return p;
   }
 
   /** Batch sizes of the plans kept now, most recently used first (for tests and diagnostics). */
@@ -81,32 +84,38 @@ public final class PlanCache<P extends PlanCache.Entry> {
   }
 
   /**
-   * Base of a generated plan: its batch size, the count of forwards that have written it, and who
-   * uses or holds it.
+   * Base of a generated plan: its batch size, the count of forwards that have written it, and its
+   * state, one atomic value: free, busy (a forward or backward runs on it), or held for the backward
+   * of the thread it names (that thread's recorded forward wrote it; no other thread's forward may).
    */
   public abstract static class Entry {
+    static final Object FREE = new Object();
+    static final Object BUSY = new Object();
+
     /** The batch size the buffers are sized for. */
     public final int n;
-    final AtomicBoolean busy = new AtomicBoolean();
-    /** The thread whose recorded forward's backward may still read this plan, or null. */
-    volatile Thread holder;
+    /** {@link #FREE}, {@link #BUSY} or the Thread whose backward it is held for. */
+    final AtomicReference<Object> state = new AtomicReference<>(FREE);
+    /** Set by {@link #holdForBackward()} while busy: the state {@link #release()} leaves. */
+    private Thread holder;
     private int generation;
 
     protected Entry(int n) {
       this.n = n;
     }
 
-    /** Takes the plan for a forward on {@code me} if it is free and not held for another thread's backward. */
+    /**
+     * Takes the plan for a forward on {@code me}: free, held for {@code me}, or held for a thread
+     * that has ended (a pool thread whose graph can no longer be gone through). A plan held for
+     * another live thread is never touched, not even for a moment.
+     */
     boolean tryTake(Thread me) {
-      if (!busy.compareAndSet(false, true)) {
+      Object s = state.get();
+      boolean takeable = s == FREE || s == me || s instanceof Thread t && !t.isAlive();
+      if (!takeable || !state.compareAndSet(s, BUSY)) {
         return false;
       }
-      Thread h = holder; // read after taking: only the taker changes it
-      if (h != null && h != me) {
-        busy.set(false);
-        return false;
-      }
-      holder = null;
+      holder = null; // a new forward: the earlier graph's backward, if any, will fail in words
       generation++;
       return true;
     }
@@ -127,11 +136,12 @@ public final class PlanCache<P extends PlanCache.Entry> {
      *     running on it now
      */
     public void enterBackward(String model, int recordedGeneration) {
-      if (!busy.compareAndSet(false, true)) {
+      Object s = state.get();
+      if (s == BUSY || !state.compareAndSet(s, BUSY)) {
         throw overwritten(model);
       }
       if (generation != recordedGeneration) {
-        busy.set(false);
+        state.set(s);
         throw overwritten(model);
       }
     }
@@ -142,9 +152,13 @@ public final class PlanCache<P extends PlanCache.Entry> {
               + " keeps one set of activations per batch size, so call backward before the next forward of that size");
     }
 
-    /** Gives the plan back after a forward or a backward. */
+    /**
+     * Gives the plan back after a forward or a backward: held for its recording thread's backward
+     * (which may run again with retain_graph), or free.
+     */
     public void release() {
-      busy.set(false);
+      Thread h = holder;
+      state.set(h != null ? h : FREE);
     }
   }
 }

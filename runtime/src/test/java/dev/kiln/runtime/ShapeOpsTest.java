@@ -306,6 +306,8 @@ class ShapeOpsTest {
     assertShape(new int[] {0}, Tensor.cat(List.of(Tensor.zeros(0), Tensor.zeros(0)), 0), "cat of [0] parts only");
     assertMessage("cat: tensors must have the same number of dimensions: got 2 and 1 (tensor 0 of shape [2, 3], tensor 1"
         + " of shape [1])", () -> Tensor.cat(List.of(a, Tensor.zeros(1)), 0));
+    assertMessage("cat: tensors must have the same number of dimensions: got 2 and 1 (tensor 1 of shape [2, 3], tensor 2"
+        + " of shape [2])", () -> Tensor.cat(List.of(Tensor.zeros(0), a, Tensor.zeros(2)), 0));
 
     // A middle dimension: [2, 1, 2] and [2, 2, 2] along 1.
     Tensor p = Tensor.of(new float[] {1, 2, 3, 4}, 2, 1, 2);

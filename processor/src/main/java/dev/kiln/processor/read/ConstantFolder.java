@@ -211,16 +211,39 @@ final class ConstantFolder {
     if (!(a instanceof Number x) || !(b instanceof Number y)) {
       throw new NotConstant(t, "a comparison of non-numbers");
     }
-    int c = isIntegral(x) && isIntegral(y) ? Long.compare(x.longValue(), y.longValue()) : Double.compare(x.doubleValue(), y.doubleValue());
-    boolean nan = !(isIntegral(x) && isIntegral(y)) && (Double.isNaN(x.doubleValue()) || Double.isNaN(y.doubleValue()));
+    // Java's binary numeric promotion, then the primitive operators (so -0.0 == 0.0, NaN compares false,
+    // and 16777217 == 16777216f, the int widened to float)
+    if (x instanceof Double || y instanceof Double) {
+      return compare(t, x.doubleValue(), y.doubleValue());
+    }
+    if (x instanceof Float || y instanceof Float) {
+      return compare(t, floatOf(x), floatOf(y));
+    }
+    long l = x.longValue(), r = y.longValue();
     return switch (t.getKind()) {
-      case EQUAL_TO -> !nan && c == 0;
-      case NOT_EQUAL_TO -> nan || c != 0;
-      case LESS_THAN -> !nan && c < 0;
-      case LESS_THAN_EQUAL -> !nan && c <= 0;
-      case GREATER_THAN -> !nan && c > 0;
-      default -> !nan && c >= 0;
+      case EQUAL_TO -> l == r;
+      case NOT_EQUAL_TO -> l != r;
+      case LESS_THAN -> l < r;
+      case LESS_THAN_EQUAL -> l <= r;
+      case GREATER_THAN -> l > r;
+      default -> l >= r;
     };
+  }
+
+  private static boolean compare(BinaryTree t, double l, double r) {
+    return switch (t.getKind()) {
+      case EQUAL_TO -> l == r;
+      case NOT_EQUAL_TO -> l != r;
+      case LESS_THAN -> l < r;
+      case LESS_THAN_EQUAL -> l <= r;
+      case GREATER_THAN -> l > r;
+      default -> l >= r;
+    };
+  }
+
+  /** A number as Java converts it to float: an int or long rounded to the nearest float. */
+  private static float floatOf(Number n) {
+    return isIntegral(n) ? (float) n.longValue() : n.floatValue();
   }
 
   /** {@code chosen} in the binary numeric promotion of {@code x} and {@code y}'s types. */

@@ -314,13 +314,14 @@ public final class DeclarationReader {
         components, inputName, steps.list, steps.results, source(unit, tree));
   }
 
-  /**
-   * The component forward returns when its whole body is {@code return forwardWithHidden(x).output();}
-   * (or {@code ...(x)[0]}) on its own parameter, else -1: forward is then read as a body of its own.
-   */
   /** {@link #delegation}'s answer for an index outside the outputs array, already reported. */
   private static final int BAD_OUTPUT_INDEX = -2;
 
+  /**
+   * The component forward returns when its whole body is {@code return forwardWithHidden(x).output();}
+   * (or {@code ...(x)[0]}) on its own parameter, else -1: forward is then read as a body of its own;
+   * {@link #BAD_OUTPUT_INDEX} when the index is a constant outside the outputs (reported here).
+   */
   private int delegation(MethodTree forward, String inputName, ExecutableElement outputsMethod, OutputsIr outputs, CompilationUnitTree unit) {
     List<? extends StatementTree> body = forward.getBody().getStatements();
     if (body.size() != 1 || !(body.get(0) instanceof ReturnTree ret) || ret.getExpression() == null) {
