@@ -67,6 +67,7 @@ public final class Cuda {
       throw new CudaException("the CUDA runtime loaded but sees no GPU");
     }
     check("cudaSetDevice(0)", cudart.cudaSetDevice(0));
+    CONTEXT_CURRENT.set(true);
     cudaDeviceProp prop = new cudaDeviceProp();
     check("cudaGetDeviceProperties(0)", cudart.cudaGetDeviceProperties(prop, 0));
     name = prop.name().getString();
@@ -227,8 +228,13 @@ public final class Cuda {
         cudart.cudaMemcpyAsync(new DevicePointer(dst), host, (long) count * Float.BYTES, cudart.cudaMemcpyHostToDevice, stream));
   }
 
-  /** Copies {@code count} floats from native host memory {@code src} to device address {@code dst}. */
+  /**
+   * Copies {@code count} floats from native host memory {@code src} to device address {@code dst}.
+   * {@code src} is read from its address: a position set on it would count bytes there (the call
+   * takes a {@code void*}), not floats, so one is refused.
+   */
   public void upload(Pointer src, long dst, int count) {
+    requireNoPosition(src);
     if (count == 0) {
       return;
     }
@@ -249,8 +255,9 @@ public final class Cuda {
     host.get(dst, dstOff, count);
   }
 
-  /** Copies {@code count} floats from device address {@code src} into native host memory {@code dst}, waiting for them. */
+  /** Copies {@code count} floats from device address {@code src} into native host memory {@code dst} (at its address, as {@link #upload(Pointer, long, int)}), waiting for them. */
   public void download(long src, Pointer dst, int count) {
+    requireNoPosition(dst);
     if (count == 0) {
       return;
     }
@@ -258,6 +265,29 @@ public final class Cuda {
         cudart.cudaMemcpyAsync(dst, new DevicePointer(src), (long) count * Float.BYTES, cudart.cudaMemcpyDeviceToHost, stream));
     synchronize();
   }
+
+  private static void requireNoPosition(Pointer p) {
+    if (p.position() != 0) {
+      throw new IllegalArgumentException("host pointer at position " + p.position() + ": pass getPointer(offset) (a pointer to"
+          + " that element) instead; JavaCPP would count a void* position in bytes");
+    }
+  }
+
+  /**
+   * Makes the device's primary context current on the calling thread, once per thread: the runtime
+   * calls ({@code cuda*}) do it themselves, but the driver calls Kiln makes ({@code cuModuleLoadData},
+   * {@code cuLaunchKernel}) use whatever context is current, and {@code cudaSetDevice} at start-up
+   * made it current on that thread only. A serving thread whose first CUDA work is a launch on
+   * tensors already on the device would otherwise fail with "invalid context".
+   */
+  public static void ensureContext() {
+    if (!CONTEXT_CURRENT.get()) {
+      check("cudaSetDevice(0) on thread " + Thread.currentThread().getName(), cudart.cudaSetDevice(0));
+      CONTEXT_CURRENT.set(true);
+    }
+  }
+
+  private static final ThreadLocal<Boolean> CONTEXT_CURRENT = ThreadLocal.withInitial(() -> false);
 
   /** Copies {@code count} floats between two device addresses, in stream order. */
   public void copy(long src, long dst, long count) {

@@ -58,6 +58,7 @@ public final class CudaKernel {
    */
   public synchronized void launch(int gridX, int gridY, int block, int sharedBytes, Object... args) {
     Cuda cuda = Cuda.get();
+    Cuda.ensureContext();
     Cuda.checkDriver("cuLaunchKernel(" + name + ", grid " + gridX + "x" + gridY + ", block " + block + ")",
         launchOn(cuda.stream(), gridX, gridY, block, sharedBytes, args));
     if (Cuda.SYNC_EACH_LAUNCH) {

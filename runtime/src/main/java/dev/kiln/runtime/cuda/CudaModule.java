@@ -30,6 +30,7 @@ public final class CudaModule {
     CudaModule m = LOADED.get(source);
     if (m == null) {
       Cuda cuda = Cuda.get();
+      Cuda.ensureContext();
       byte[] cubin = Nvrtc.compile(name, source, cuda.major(), cuda.minor());
       CUmod_st module = new CUmod_st();
       try (BytePointer image = new BytePointer(cubin)) {
@@ -46,6 +47,7 @@ public final class CudaModule {
     CudaKernel k = kernels.get(function);
     if (k == null) {
       CUfunc_st f = new CUfunc_st();
+      Cuda.ensureContext();
       Cuda.checkDriver("cuModuleGetFunction(" + name + ", " + function + ")", cudart.cuModuleGetFunction(f, module, function));
       k = new CudaKernel(name + ":" + function, f);
       kernels.put(function, k);
