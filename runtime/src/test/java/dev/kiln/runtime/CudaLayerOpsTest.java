@@ -228,7 +228,7 @@ class CudaLayerOpsTest {
   void batchNormTrainingWithMomentumOneKeepsTheUnbiasedBatchVariance() {
     // momentum 1 replaces the running statistics by the batch's: the variance must be the unbiased one, as on the CPU.
     compare("batch_norm train, momentum 1", in -> Ops.batchNorm(in[0], in[1], in[2], null, null, true, 1.0, BN_EPS), 1,
-        randn("x", false, 3, 2, 2, 2), randn("running_mean", false, 2), variance("running_var", 2));
+        randn("x", true, 3, 2, 2, 2), randn("running_mean", false, 2), variance("running_var", 2));
   }
 
   @Test
