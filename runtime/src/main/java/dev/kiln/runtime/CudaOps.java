@@ -75,19 +75,7 @@ final class CudaOps {
     if (!Ops.track(x)) {
       return out;
     }
-    return Tensor.ofNode(out, new Node(x) {
-      @Override protected boolean savesTensors() {
-        return reads != Reads.NOTHING;
-      }
-
-      @Override protected boolean savesInputs() {
-        return reads == Reads.INPUT;
-      }
-
-      @Override protected boolean savesOutput() {
-        return reads == Reads.OUTPUT;
-      }
-
+    return Tensor.ofNode(out, new ElementwiseNode(reads, x) {
       @Override public String name() {
         return name;
       }

@@ -1424,19 +1424,7 @@ public final class Ops {
     if (!track(x)) {
       return Tensor.wrap(out, x.shape());
     }
-    return Tensor.ofNode(out, x.shape(), new Node(x) {
-      @Override protected boolean savesTensors() {
-        return reads != Reads.NOTHING;
-      }
-
-      @Override protected boolean savesInputs() {
-        return reads == Reads.INPUT;
-      }
-
-      @Override protected boolean savesOutput() {
-        return reads == Reads.OUTPUT;
-      }
-
+    return Tensor.ofNode(out, x.shape(), new ElementwiseNode(reads, x) {
       @Override public String name() {
         return name;
       }

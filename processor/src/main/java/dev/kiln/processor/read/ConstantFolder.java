@@ -219,25 +219,26 @@ final class ConstantFolder {
     if (x instanceof Float || y instanceof Float) {
       return compare(t, floatOf(x), floatOf(y));
     }
-    long l = x.longValue(), r = y.longValue();
-    return switch (t.getKind()) {
-      case EQUAL_TO -> l == r;
-      case NOT_EQUAL_TO -> l != r;
-      case LESS_THAN -> l < r;
-      case LESS_THAN_EQUAL -> l <= r;
-      case GREATER_THAN -> l > r;
-      default -> l >= r;
-    };
+    return holds(t.getKind(), Long.compare(x.longValue(), y.longValue()));
   }
 
+  /** As Java's operators on doubles: -0.0 equals 0.0, and every comparison with NaN but != is false. */
   private static boolean compare(BinaryTree t, double l, double r) {
-    return switch (t.getKind()) {
-      case EQUAL_TO -> l == r;
-      case NOT_EQUAL_TO -> l != r;
-      case LESS_THAN -> l < r;
-      case LESS_THAN_EQUAL -> l <= r;
-      case GREATER_THAN -> l > r;
-      default -> l >= r;
+    if (Double.isNaN(l) || Double.isNaN(r)) {
+      return t.getKind() == Tree.Kind.NOT_EQUAL_TO;
+    }
+    return holds(t.getKind(), l < r ? -1 : l > r ? 1 : 0);
+  }
+
+  /** Whether the comparison {@code kind} holds for operands ordered as {@code order} (negative, 0, positive). */
+  private static boolean holds(Tree.Kind kind, int order) {
+    return switch (kind) {
+      case EQUAL_TO -> order == 0;
+      case NOT_EQUAL_TO -> order != 0;
+      case LESS_THAN -> order < 0;
+      case LESS_THAN_EQUAL -> order <= 0;
+      case GREATER_THAN -> order > 0;
+      default -> order >= 0;
     };
   }
 
