@@ -21,16 +21,18 @@ import java.util.function.IntFunction;
  *       earlier graph, as a training loop that skips a backward expects. That earlier graph's
  *       backward then fails in words ({@link Entry#enterBackward}) instead of using overwritten
  *       activations.</li>
- *   <li>At most {@link #KEEP} plans are kept between calls, the least recently used dropped first,
- *       so a model that sees many batch sizes (a server) does not keep a buffer set for each.</li>
+ *   <li>At most {@link #KEEP} plans are kept between calls, the least recently used dropped first
+ *       (those in use when they are given back), so a model that sees many batch sizes or bursts
+ *       of concurrent calls (a server) does not keep a buffer set for each.</li>
  * </ul>
  *
  * @param <P> the generated plan type
  */
 public final class PlanCache<P extends PlanCache.Entry> {
   /**
-   * Plans kept between calls: a training loop's batch size and its last, smaller batch, and an
-   * evaluation's two, without reallocation; more distinct sizes allocate as the eager model does.
+   * Buffer sets kept between calls (several may share a batch size): a training loop's batch size
+   * and its last, smaller batch, and an evaluation's two, without reallocation; more distinct sizes,
+   * or more concurrent calls, allocate as the eager model does.
    */
   public static final int KEEP = 4;
 
@@ -65,15 +67,37 @@ public final class PlanCache<P extends PlanCache.Entry> {
     }
     P p = factory.apply(n);
     p.tryTake(me);
+    p.cache = this;
     synchronized (kept) {
       kept.add(0, p);
-      for (int i = kept.size() - 1; i >= 0 && kept.size() > KEEP; i--) {
-        if (kept.get(i).state.get() != Entry.BUSY) {
-          kept.remove(i); // an evicted plan a backward still holds stays usable by that backward
-        }
-      }
+      trim();
     }
     return p;
+  }
+
+  /**
+   * Drops the least recently used plans not in use while more than {@link #KEEP} are kept; those in
+   * use are dropped when they are given back (after a burst of concurrent calls, say). An evicted
+   * plan that a backward still holds stays usable by that backward.
+   */
+  private void trim() {
+    for (int i = kept.size() - 1; i >= 0 && kept.size() > KEEP; i--) {
+      if (kept.get(i).state.get() != Entry.BUSY) {
+        kept.remove(i);
+      }
+    }
+    overfull = kept.size() > KEEP;
+  }
+
+  /** Whether more than {@link #KEEP} plans are kept (some were in use at the last trim). */
+  private volatile boolean overfull;
+
+  private void released() {
+    if (overfull) {
+      synchronized (kept) {
+        trim();
+      }
+    }
   }
 
   /** Batch sizes of the plans kept now, most recently used first (for tests and diagnostics). */
@@ -98,6 +122,8 @@ public final class PlanCache<P extends PlanCache.Entry> {
     final AtomicReference<Object> state = new AtomicReference<>(FREE);
     /** Set by {@link #holdForBackward()} while busy: the state {@link #release()} leaves. */
     private Thread holder;
+    /** The cache that made it, told of each release while it keeps too many plans. */
+    PlanCache<?> cache;
     private int generation;
 
     protected Entry(int n) {
@@ -159,6 +185,9 @@ public final class PlanCache<P extends PlanCache.Entry> {
     public void release() {
       Thread h = holder;
       state.set(h != null ? h : FREE);
+      if (cache != null) {
+        cache.released();
+      }
     }
   }
 }

@@ -18,9 +18,10 @@ import javax.lang.model.type.TypeKind;
 
 /**
  * Evaluates a layer argument at compile time, as javac folds constant expressions (JLS 15.29):
- * literals, parentheses, unary and binary arithmetic ({@code + - * / %}, shifts), string
- * concatenation, casts to primitive types, comparisons, {@code ! && ||}, the conditional
- * {@code ?:} and {@code static final} constants. Anything else is not a constant.
+ * literals (chars as their codes in arithmetic), parentheses, unary and binary arithmetic
+ * ({@code + - * / %}, shifts, {@code & | ^ ~}), string concatenation, casts to primitive types and
+ * String, comparisons, {@code ! && ||}, the conditional {@code ?:} and {@code static final}
+ * constants. Anything else is not a constant.
  */
 final class ConstantFolder {
   private final Trees trees;
@@ -63,13 +64,25 @@ final class ConstantFolder {
         }
         return !b;
       }
+      case BITWISE_COMPLEMENT: {
+        Object v = asNumber(fold(((UnaryTree) t).getExpression(), unit));
+        if (v instanceof Long l) {
+          return ~l;
+        }
+        if (v instanceof Number n && isIntegral(n)) {
+          return ~n.intValue();
+        }
+        throw new NotConstant(t, "~ of a non-integer");
+      }
+      case AND, OR, XOR:
+        return bitwise((BinaryTree) t, unit);
       case CONDITIONAL_AND, CONDITIONAL_OR, EQUAL_TO, NOT_EQUAL_TO, LESS_THAN, LESS_THAN_EQUAL, GREATER_THAN, GREATER_THAN_EQUAL:
         return condition((BinaryTree) t, unit);
       case PARENTHESIZED:
         return fold(((ParenthesizedTree) t).getExpression(), unit);
       case UNARY_MINUS:
       case UNARY_PLUS: {
-        Object v = fold(((UnaryTree) t).getExpression(), unit);
+        Object v = asNumber(fold(((UnaryTree) t).getExpression(), unit));
         boolean minus = t.getKind() == com.sun.source.tree.Tree.Kind.UNARY_MINUS;
         if (v instanceof Integer i) {
           return minus ? -i : i;
@@ -107,6 +120,8 @@ final class ConstantFolder {
     if (t.getKind() == Tree.Kind.PLUS && (a instanceof String || b instanceof String)) {
       return String.valueOf(a) + b; // Java's string conversion: Float.toString for a float, as javac folds it
     }
+    a = asNumber(a);
+    b = asNumber(b);
     if (!(a instanceof Number x) || !(b instanceof Number y)) {
       throw new NotConstant(t, "arithmetic on non-numbers");
     }
@@ -144,8 +159,8 @@ final class ConstantFolder {
 
   /** {@code 1 << 5}: as Java shifts, typed by the left operand (int shifts use 5 bits of the distance, long 6). */
   private Object shift(BinaryTree t, CompilationUnitTree unit) throws NotConstant {
-    Object a = fold(t.getLeftOperand(), unit);
-    Object b = fold(t.getRightOperand(), unit);
+    Object a = asNumber(fold(t.getLeftOperand(), unit));
+    Object b = asNumber(fold(t.getRightOperand(), unit));
     if (!(a instanceof Number x) || !(b instanceof Number y) || !isIntegral(x) || !isIntegral(y)) {
       throw new NotConstant(t, "a shift of non-integers");
     }
@@ -166,9 +181,37 @@ final class ConstantFolder {
     };
   }
 
+  /** {@code & | ^} of two integers (typed as Java types them) or two booleans. */
+  private Object bitwise(BinaryTree t, CompilationUnitTree unit) throws NotConstant {
+    Object a = asNumber(fold(t.getLeftOperand(), unit));
+    Object b = asNumber(fold(t.getRightOperand(), unit));
+    if (a instanceof Boolean x && b instanceof Boolean y) {
+      return switch (t.getKind()) {
+        case AND -> x & y;
+        case OR -> x | y;
+        default -> x ^ y;
+      };
+    }
+    if (!(a instanceof Number x) || !(b instanceof Number y) || !isIntegral(x) || !isIntegral(y)) {
+      throw new NotConstant(t, "a bitwise operation on non-integers");
+    }
+    long l = x.longValue(), r = y.longValue();
+    long v = switch (t.getKind()) {
+      case AND -> l & r;
+      case OR -> l | r;
+      default -> l ^ r;
+    };
+    return x instanceof Long || y instanceof Long ? (Object) v : (Object) (int) v;
+  }
+
+  /** A {@code char} in arithmetic is its code, an int (as Java promotes it); anything else as it is. */
+  private static Object asNumber(Object v) {
+    return v instanceof Character c ? (Object) (int) c.charValue() : v;
+  }
+
   /** {@code (int) 4.0}, {@code (float) 0.25}: Java's primitive conversions. */
   private Object cast(TypeCastTree t, CompilationUnitTree unit) throws NotConstant {
-    Object v = fold(t.getExpression(), unit);
+    Object v = asNumber(fold(t.getExpression(), unit));
     if (!(t.getType() instanceof PrimitiveTypeTree type)) {
       if (v instanceof String && t.getType().toString().matches("(java\\.lang\\.)?String")) {
         return v;
@@ -190,6 +233,7 @@ final class ConstantFolder {
       case FLOAT -> isIntegral(n) ? (float) n.longValue() : (float) n.doubleValue();
       case DOUBLE -> isIntegral(n) ? (double) n.longValue() : n.doubleValue();
       case SHORT -> (int) (short) (n instanceof Double || n instanceof Float ? (int) n.doubleValue() : n.longValue());
+      case CHAR -> (char) (n instanceof Double || n instanceof Float ? (int) n.doubleValue() : n.longValue());
       case BYTE -> (int) (byte) (n instanceof Double || n instanceof Float ? (int) n.doubleValue() : n.longValue());
       default -> throw new NotConstant(t, "a cast to " + type.getPrimitiveTypeKind());
     };
@@ -197,8 +241,8 @@ final class ConstantFolder {
 
   /** Comparisons and {@code && ||} of constants. */
   private Object condition(BinaryTree t, CompilationUnitTree unit) throws NotConstant {
-    Object a = fold(t.getLeftOperand(), unit);
-    Object b = fold(t.getRightOperand(), unit);
+    Object a = asNumber(fold(t.getLeftOperand(), unit));
+    Object b = asNumber(fold(t.getRightOperand(), unit));
     if (t.getKind() == Tree.Kind.CONDITIONAL_AND || t.getKind() == Tree.Kind.CONDITIONAL_OR) {
       if (!(a instanceof Boolean x) || !(b instanceof Boolean y)) {
         throw new NotConstant(t, "&& or || of non-booleans");
