@@ -12,27 +12,27 @@ import java.util.function.IntFunction;
  *
  * <p>What this class guarantees:
  * <ul>
- *   <li>One plan is used by one call at a time. A forward that finds the cached plan of its batch
- *       size in use by another thread gets one of its own (cached too while there is room, see
- *       {@link #KEEP}), so one model instance may run inference from several threads at once.</li>
+ *   <li>One plan is used by one call at a time. A forward that finds the cached plans of its batch
+ *       size in use by other threads gets one of its own, kept too, so one model instance may run
+ *       inference from several threads at once and a steady pool of them allocates nothing.</li>
  *   <li>A forward that recorded a graph leaves its plan held for its backward by the thread that
  *       ran it: another thread's forward does not overwrite those activations (it takes or makes
  *       another plan), while the same thread's next forward does take it, which discards the
  *       earlier graph, as a training loop that skips a backward expects. That earlier graph's
  *       backward then fails in words ({@link Entry#enterBackward}) instead of using overwritten
  *       activations.</li>
- *   <li>At most {@link #KEEP} plans are kept between calls, the least recently used dropped first
- *       (those in use when they are given back), so a model that sees many batch sizes or bursts
- *       of concurrent calls (a server) does not keep a buffer set for each.</li>
+ *   <li>Only the plans of the {@link #KEEP} most recently used batch sizes are kept between calls
+ *       (as many of each as calls of that size ran at once), the others dropped as they are given
+ *       back, so a model that sees many batch sizes (a server) does not keep a buffer set for each.</li>
  * </ul>
  *
  * @param <P> the generated plan type
  */
 public final class PlanCache<P extends PlanCache.Entry> {
   /**
-   * Buffer sets kept between calls (several may share a batch size): a training loop's batch size
-   * and its last, smaller batch, and an evaluation's two, without reallocation; more distinct sizes,
-   * or more concurrent calls, allocate as the eager model does.
+   * Batch sizes whose plans are kept between calls: a training loop's batch size and its last,
+   * smaller batch, and an evaluation's two, without reallocation; more distinct sizes allocate as
+   * the eager model does. Memory is then bounded by these sizes times the calls that ran at once.
    */
   public static final int KEEP = 4;
 
@@ -76,20 +76,29 @@ public final class PlanCache<P extends PlanCache.Entry> {
   }
 
   /**
-   * Drops the least recently used plans not in use while more than {@link #KEEP} are kept; those in
-   * use are dropped when they are given back (after a burst of concurrent calls, say). An evicted
-   * plan that a backward still holds stays usable by that backward.
+   * Drops the plans not in use whose batch size is not among the {@link #KEEP} most recently used;
+   * those in use are dropped when they are given back. An evicted plan that a backward still holds
+   * stays usable by that backward.
    */
   private void trim() {
-    for (int i = kept.size() - 1; i >= 0 && kept.size() > KEEP; i--) {
-      if (kept.get(i).state.get() != Entry.BUSY) {
-        kept.remove(i);
+    java.util.Set<Integer> recent = new java.util.LinkedHashSet<>();
+    boolean stale = false;
+    for (P p : kept) { // most recently used first
+      if (recent.size() < KEEP || recent.contains(p.n)) {
+        recent.add(p.n);
+      } else {
+        stale = true;
       }
     }
-    overfull = kept.size() > KEEP;
+    if (!stale) {
+      overfull = false;
+      return;
+    }
+    kept.removeIf(p -> !recent.contains(p.n) && p.state.get() != Entry.BUSY);
+    overfull = kept.stream().anyMatch(p -> !recent.contains(p.n));
   }
 
-  /** Whether more than {@link #KEEP} plans are kept (some were in use at the last trim). */
+  /** Whether plans of sizes no longer among the most recent are kept (they were in use at the last trim). */
   private volatile boolean overfull;
 
   private void released() {

@@ -99,6 +99,33 @@ class PlanCacheTest {
     assertEquals(PlanCache.KEEP, plans.keptBatchSizes().length, "given back after a burst: trimmed then");
   }
 
+  /** A steady pool of threads calling with one batch size keeps a plan per concurrent call: no allocation per call. */
+  @Test
+  void concurrentCallsOfOneSizeKeepTheirPlans() {
+    TestPlan[] atOnce = new TestPlan[PlanCache.KEEP + 3];
+    for (int i = 0; i < atOnce.length; i++) {
+      atOnce[i] = plans.acquire(16);
+    }
+    for (TestPlan p : atOnce) {
+      p.release();
+    }
+    assertEquals(atOnce.length, plans.keptBatchSizes().length);
+    int made = this.made.get();
+    for (int round = 0; round < 3; round++) {
+      for (int i = 0; i < atOnce.length; i++) {
+        atOnce[i] = plans.acquire(16);
+      }
+      for (TestPlan p : atOnce) {
+        p.release();
+      }
+    }
+    assertEquals(made, this.made.get(), "the next rounds reuse them");
+    for (int n = 1; n <= PlanCache.KEEP; n++) {
+      plans.acquire(n).release();
+    }
+    assertArrayEquals(new int[] {4, 3, 2, 1}, plans.keptBatchSizes(), "16 is no longer among the recent sizes");
+  }
+
   /**
    * A training thread's forward-then-backward never fails while another thread runs forwards of the
    * same batch size: the other thread must not even briefly take a plan held for a backward (it
