@@ -18,27 +18,15 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 SHIM = os.environ.get("FAKEGPU_SHIM", os.path.join(HERE, "..", "cuda_shim.h"))
 KERNEL = re.compile(r'extern\s+"C"\s+__global__\s+void\s+(\w+)\s*\(')
-FUNCTION = re.compile(r'(?:__device__|__global__)[^;{]*?\b(\w+)\s*\([^)]*\)\s*\{')
-
-
-def threaded(text):
-    """As emulate.py's Module._threaded: functions that call __syncthreads or a shuffle, directly or not."""
-    bodies, starts = {}, [(m.start(), m.group(1)) for m in FUNCTION.finditer(text)]
-    for i, (at, fname) in enumerate(starts):
-        bodies[fname] = text[at:starts[i + 1][0] if i + 1 < len(starts) else len(text)]
-    syncing = {f for f, b in bodies.items() if re.search(r"\b(__syncthreads|__syncwarp|__shfl\w*_sync)\b", b)}
-    while True:
-        more = {f for f, b in bodies.items() if f not in syncing and any(re.search(rf"\b{s}\s*\(", b) for s in syncing)}
-        if not more:
-            return syncing
-        syncing |= more
+sys.path.insert(0, os.path.join(HERE, ".."))
+from emulate import Module  # noqa: E402  (its rule for which functions run a block's threads as threads)
 
 
 def main():
     src, out = sys.argv[1], sys.argv[2]
     text = open(src).read()
     kernels = KERNEL.findall(text)
-    sync = threaded(text)
+    sync = Module._threaded(text)
     lines = [f'#include "{SHIM}"', f'#include "{os.path.abspath(src)}"', "#include <utility>", "#include <type_traits>", "#include <tuple>",
              "template <class... A, std::size_t... I>",
              "static void kiln_fake_call(void (*f)(A...), void** kp, std::index_sequence<I...>) {",
