@@ -85,7 +85,7 @@ final class CudaOps {
           Tensor dx = empty(x.shape());
           Tensor gd = onGpu(g);
           backward.run(dx.writeCuda(), gd.readCuda(), x.readCuda(), out.readCuda(), n);
-          java.lang.ref.Reference.reachabilityFence(gd); // its block stays out of the allocator until the kernel is queued
+          CudaLayerOps.keepAlive(gd); // its block stays out of the allocator until the kernel is queued
           return new Tensor[] {dx};
         });
       }
@@ -322,7 +322,7 @@ final class CudaOps {
           Tensor dx = empty(x.shape());
           Tensor gd = onGpu(g);
           backward.run(dx.writeCuda(), gd.readCuda());
-          java.lang.ref.Reference.reachabilityFence(gd); // its block stays out of the allocator until the kernel is queued
+          CudaLayerOps.keepAlive(gd); // its block stays out of the allocator until the kernel is queued
           return new Tensor[] {dx};
         });
       }
@@ -350,7 +350,7 @@ final class CudaOps {
           Tensor dx = empty(x.shape());
           Tensor gd = onGpu(g);
           ElementwiseKernels.fillScaled(dx.writeCuda(), gd.readCuda(), factor, x.numel());
-          java.lang.ref.Reference.reachabilityFence(gd); // its block stays out of the allocator until the kernel is queued
+          CudaLayerOps.keepAlive(gd); // its block stays out of the allocator until the kernel is queued
           return new Tensor[] {dx};
         });
       }
@@ -468,7 +468,7 @@ final class CudaOps {
         Tensor gd = onGpu(g);
         ElementwiseKernels.crossEntropyBackward(
             d.writeCuda(), probs.readCuda(), target.readCuda(), gd.readCuda(), stride, factor, rows, classes);
-        java.lang.ref.Reference.reachabilityFence(gd); // its block stays out of the allocator until the kernel is queued
+        CudaLayerOps.keepAlive(gd); // its block stays out of the allocator until the kernel is queued
         return d;
       });
     }
@@ -558,7 +558,7 @@ final class CudaOps {
           Tensor d = empty(input.shape());
           Tensor gd = onGpu(g);
           backward.run(d.writeCuda(), gd.readCuda(), input.readCuda(), target.readCuda(), n);
-          java.lang.ref.Reference.reachabilityFence(gd); // its block stays out of the allocator until the kernel is queued
+          CudaLayerOps.keepAlive(gd); // its block stays out of the allocator until the kernel is queued
           return d;
         });
         return new Tensor[] {needsGrad(0) ? dInput : null, needsGrad(1) ? scale(dInput, -1f) : null};
@@ -596,7 +596,7 @@ final class CudaOps {
           Tensor dx = Tensor.zeros(cuda(), x.shape());
           Tensor gd = onGpu(g);
           ElementwiseKernels.maxPool2dBackward(dx.writeCuda(), gd.readCuda(), argmax.address(), planes, planeIn, planeOut);
-          java.lang.ref.Reference.reachabilityFence(gd); // its block stays out of the allocator until the kernel is queued
+          CudaLayerOps.keepAlive(gd); // its block stays out of the allocator until the kernel is queued
           return new Tensor[] {dx};
         });
       }
