@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.kiln.runtime.cpu.Conv2dShape;
 import dev.kiln.runtime.cpu.ConvKernels;
 import dev.kiln.runtime.cpu.CpuKernels;
+import dev.kiln.runtime.cpu.DirectConvolution;
 import dev.kiln.runtime.cpu.Pool2dShape;
 import java.util.Arrays;
 import org.junit.jupiter.api.BeforeEach;
@@ -133,7 +134,7 @@ class ConvOpsTest {
       Tensor w = Tensor.randn(c[4], c[1], c[5], c[6]).requiresGrad(true);
       Tensor b = Tensor.randn(c[4]).requiresGrad(true);
       Tensor y = Ops.conv2d(x, w, b, c[7], c[8], c[9], c[10]);
-      Direct direct = new Direct(s, x.toFloatArray(), w.toFloatArray(), b.toFloatArray());
+      DirectConvolution direct = new DirectConvolution(s, x.toFloatArray(), w.toFloatArray(), b.toFloatArray());
       assertArrayEquals(new int[] {c[0], c[4], s.outHeight(), s.outWidth()}, y.shape(), name);
       assertClose(name + " forward", direct.forward(), y.toFloatArray());
 
@@ -157,7 +158,7 @@ class ConvOpsTest {
           Tensor x = Tensor.randn(2, 2, h, w).requiresGrad(true);
           Tensor wt = Tensor.randn(3, 2, k, k).requiresGrad(true);
           Tensor y = Ops.conv2d(x, wt, null, 1, 1, k / 2, k / 2);
-          Direct direct = new Direct(s, x.toFloatArray(), wt.toFloatArray(), new float[3]);
+          DirectConvolution direct = new DirectConvolution(s, x.toFloatArray(), wt.toFloatArray(), new float[3]);
           assertClose(name + " forward", direct.forward(), y.toFloatArray());
           Tensor g = Tensor.randn(y.shape());
           y.backward(g);
@@ -176,72 +177,6 @@ class ConvOpsTest {
       if (Math.abs(expected[i] - actual[i]) > tol) {
         throw new AssertionError(what + " [" + i + "]: expected " + expected[i] + ", got " + actual[i]);
       }
-    }
-  }
-
-  /** The textbook loops of convolution and its gradients, in double, straight from the definition. */
-  private static final class Direct {
-    final Conv2dShape s;
-    final float[] x, w, b;
-    final double[] dx, dw, db;
-
-    Direct(Conv2dShape s, float[] x, float[] w, float[] b) {
-      this.s = s;
-      this.x = x;
-      this.w = w;
-      this.b = b;
-      this.dx = new double[x.length];
-      this.dw = new double[w.length];
-      this.db = new double[b.length];
-    }
-
-    /** Calls {@code visit(outIndex, xIndex, wIndex)} for every product of the convolution. */
-    private void eachProduct(Visitor visit) {
-      int outH = s.outHeight(), outW = s.outWidth();
-      for (int n = 0; n < s.batch(); n++) {
-        for (int o = 0; o < s.outChannels(); o++) {
-          for (int i = 0; i < outH; i++) {
-            for (int j = 0; j < outW; j++) {
-              int yi = ((n * s.outChannels() + o) * outH + i) * outW + j;
-              for (int c = 0; c < s.inChannels(); c++) {
-                for (int a = 0; a < s.kernelH(); a++) {
-                  for (int bb = 0; bb < s.kernelW(); bb++) {
-                    int ih = i * s.strideH() - s.padH() + a, iw = j * s.strideW() - s.padW() + bb;
-                    if (ih >= 0 && ih < s.height() && iw >= 0 && iw < s.width()) {
-                      visit.at(yi, ((n * s.inChannels() + c) * s.height() + ih) * s.width() + iw,
-                          ((o * s.inChannels() + c) * s.kernelH() + a) * s.kernelW() + bb);
-                    }
-                  }
-                }
-              }
-            }
-          }
-        }
-      }
-    }
-
-    double[] forward() {
-      int planes = s.batch() * s.outChannels();
-      double[] y = new double[planes * s.outPlaneSize()];
-      for (int i = 0; i < y.length; i++) {
-        y[i] = b[i / s.outPlaneSize() % s.outChannels()];
-      }
-      eachProduct((yi, xi, wi) -> y[yi] += (double) x[xi] * w[wi]);
-      return y;
-    }
-
-    void backward(float[] g) {
-      for (int i = 0; i < g.length; i++) {
-        db[i / s.outPlaneSize() % s.outChannels()] += g[i];
-      }
-      eachProduct((yi, xi, wi) -> {
-        dx[xi] += (double) g[yi] * w[wi];
-        dw[wi] += (double) g[yi] * x[xi];
-      });
-    }
-
-    interface Visitor {
-      void at(int yIndex, int xIndex, int wIndex);
     }
   }
 
