@@ -18,6 +18,7 @@ def cases(n):
         ("conv2d 1->32 3x3 pad 1", [(n, 1, 28, 28), (32, 1, 3, 3), (32,)], lambda x, w, b: F.conv2d(x, w, b, 1, 1)),
         ("conv2d 32->64 3x3 pad 1", [(n, 32, 14, 14), (64, 32, 3, 3), (64,)], lambda x, w, b: F.conv2d(x, w, b, 1, 1)),
         ("conv2d 64->128 3x3 pad 1", [(n, 64, 7, 7), (128, 64, 3, 3), (128,)], lambda x, w, b: F.conv2d(x, w, b, 1, 1)),
+        ("conv2d 64->64 3x3 pad 1", [(n, 64, 16, 16), (64, 64, 3, 3), (64,)], lambda x, w, b: F.conv2d(x, w, b, 1, 1)),
         ("conv2d 3->32 5x5 pad 2", [(n, 3, 32, 32), (32, 3, 5, 5), (32,)], lambda x, w, b: F.conv2d(x, w, b, 1, 2)),
         ("batch_norm 2d, training", [(n, 32, 28, 28), (32,), (32,)],
          lambda x, w, b: F.batch_norm(x, None, None, w, b, True, 0.1, 1e-5)),

@@ -33,6 +33,8 @@ final class LayerBench {
             new int[][] {{batch, 32, 14, 14}, {64, 32, 3, 3}, {64}}, in -> Ops.conv2d(in[0], in[1], in[2], 1, 1, 1, 1)),
         new Case("conv2d 64->128 3x3 pad 1", "[" + batch + ", 64, 7, 7]",
             new int[][] {{batch, 64, 7, 7}, {128, 64, 3, 3}, {128}}, in -> Ops.conv2d(in[0], in[1], in[2], 1, 1, 1, 1)),
+        new Case("conv2d 64->64 3x3 pad 1", "[" + batch + ", 64, 16, 16]",
+            new int[][] {{batch, 64, 16, 16}, {64, 64, 3, 3}, {64}}, in -> Ops.conv2d(in[0], in[1], in[2], 1, 1, 1, 1)),
         new Case("conv2d 3->32 5x5 pad 2", "[" + batch + ", 3, 32, 32]",
             new int[][] {{batch, 3, 32, 32}, {32, 3, 5, 5}, {32}}, in -> Ops.conv2d(in[0], in[1], in[2], 1, 1, 2, 2)),
         new Case("batch_norm 2d, training", "[" + batch + ", 32, 28, 28]",
