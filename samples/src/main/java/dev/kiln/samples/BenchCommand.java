@@ -84,8 +84,11 @@ final class BenchCommand {
             () -> timeTrainStep(KilnFashionCnn::new, device, batch, cnnSteps),
             () -> peerMs(peer, cuda, peerVersion, "step", "cnn", batch, cnnSteps)));
       }
-      rows.add(measure(rounds, "inference", "cnn", 64, () -> timeInference(FashionCnn::new, device, 64, cnnSteps),
-          () -> timeInference(KilnFashionCnn::new, device, 64, cnnSteps), () -> peerMs(peer, cuda, peerVersion, "infer", "cnn", 64, cnnSteps)));
+      for (int batch : new int[] {64, 1}) { // a batch, and one image at a time as a service answers requests
+        rows.add(measure(rounds, "inference", "cnn", batch, () -> timeInference(FashionCnn::new, device, batch, batch == 1 ? steps : cnnSteps),
+            () -> timeInference(KilnFashionCnn::new, device, batch, batch == 1 ? steps : cnnSteps),
+            () -> peerMs(peer, cuda, peerVersion, "infer", "cnn", batch, batch == 1 ? steps : cnnSteps)));
+      }
     }
 
     if (cuda) {

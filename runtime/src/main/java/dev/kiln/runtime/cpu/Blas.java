@@ -98,10 +98,10 @@ public final class Blas {
       return;
     }
     Scratch s = SCRATCH.get();
-    FloatPointer pa = stage(s, true, a, aOff, span(transA ? k : m, transA ? m : k, lda));
+    FloatPointer pa = stage(s, true, a, aOff, span("A", a, aOff, transA ? k : m, transA ? m : k, lda));
     FloatPointer pc = stageC(c, cOff, m, n, ldc, beta, s);
     gemm(transA, transB, m, n, k, alpha, pa, lda, b.readNative().getPointer(b.offset()), ldb, beta, pc, ldc);
-    pc.get(c, cOff, span(m, n, ldc));
+    pc.get(c, cOff, span("C", c, cOff, m, n, ldc));
   }
 
   /**
@@ -121,8 +121,8 @@ public final class Blas {
       return;
     }
     Scratch s = SCRATCH.get();
-    FloatPointer pa = stage(s, true, a, aOff, span(transA ? k : m, transA ? m : k, lda));
-    FloatPointer pb = stage(s, false, b, bOff, span(transB ? n : k, transB ? k : n, ldb));
+    FloatPointer pa = stage(s, true, a, aOff, span("A", a, aOff, transA ? k : m, transA ? m : k, lda));
+    FloatPointer pb = stage(s, false, b, bOff, span("B", b, bOff, transB ? n : k, transB ? k : n, ldb));
     gemm(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, c.writeNative().getPointer(c.offset()), ldc);
   }
 
@@ -145,9 +145,21 @@ public final class Blas {
     return trans ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans;
   }
 
-  /** Elements spanned by a {@code rows x cols} row-major operand with leading dimension {@code ld}. */
-  private static int span(int rows, int cols, int ld) {
-    return (rows - 1) * ld + cols;
+  /**
+   * Elements spanned by a {@code rows x cols} row-major operand with leading dimension {@code ld},
+   * checked to lie inside {@code x} from {@code off}: the copies to and from native memory do not
+   * check bounds, so a wrong size would otherwise write past the array.
+   */
+  private static int span(String operand, float[] x, int off, int rows, int cols, int ld) {
+    if (rows == 0 || cols == 0) {
+      return 0;
+    }
+    long len = (long) (rows - 1) * ld + cols;
+    if (off < 0 || len > x.length - (long) off) {
+      throw new IndexOutOfBoundsException("sgemm: " + operand + " (" + rows + " x " + cols + ", leading dimension "
+          + ld + ") spans " + len + " floats from offset " + off + ", but its array holds " + x.length);
+    }
+    return (int) len;
   }
 
   /** Copies {@code len} values of an operand into scratch A ({@code a == true}) or B. */
@@ -158,7 +170,7 @@ public final class Blas {
   }
 
   private static FloatPointer stageC(float[] c, int cOff, int m, int n, int ldc, float beta, Scratch s) {
-    int len = span(m, n, ldc);
+    int len = span("C", c, cOff, m, n, ldc);
     FloatPointer pc = s.c(len);
     if (beta != 0f || ldc != n) { // C is read, or its gaps between rows must survive the copy back
       pc.put(c, cOff, len);
@@ -171,11 +183,11 @@ public final class Blas {
       float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
       float beta, float[] c, int cOff, int ldc) {
     Scratch s = SCRATCH.get();
-    FloatPointer pa = stage(s, true, a, aOff, span(transA ? k : m, transA ? m : k, lda));
-    FloatPointer pb = stage(s, false, b, bOff, span(transB ? n : k, transB ? k : n, ldb));
+    FloatPointer pa = stage(s, true, a, aOff, span("A", a, aOff, transA ? k : m, transA ? m : k, lda));
+    FloatPointer pb = stage(s, false, b, bOff, span("B", b, bOff, transB ? n : k, transB ? k : n, ldb));
     FloatPointer pc = stageC(c, cOff, m, n, ldc, beta, s);
     gemm(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
-    pc.get(c, cOff, span(m, n, ldc));
+    pc.get(c, cOff, span("C", c, cOff, m, n, ldc));
   }
 
 

@@ -54,10 +54,22 @@ final class Winograd {
    * 128 channels; 13x13 fill 86% and were 15% faster).
    */
   static boolean applies(Conv2dShape s) {
-    int tiles = (s.outHeight() + 1) / 2 * ((s.outWidth() + 1) / 2);
+    long tiles = (long) ((s.outHeight() + 1) / 2) * ((s.outWidth() + 1) / 2);
     return ENABLED && s.kernelH() == 3 && s.kernelW() == 3 && s.strideH() == 1 && s.strideW() == 1
         && s.inChannels() >= MIN_CHANNELS && s.outChannels() >= MIN_CHANNELS && s.batch() > 0
-        && 5L * s.outPlaneSize() >= 4L * 4 * tiles;
+        && 5L * s.outPlaneSize() >= 4L * 4 * tiles
+        && fitsAnArray(tiles, s.inChannels(), s.outChannels());
+  }
+
+  /**
+   * Whether the 16 transformed matrices of one sample ({@code [16][channels, tiles]} plus the
+   * planes' padding) and of the filters fit Java arrays: a map of millions of positions (one
+   * 3000x3000 image with 64 output channels) stays on im2col, whose arrays are 2.25x smaller.
+   */
+  private static boolean fitsAnArray(long tiles, int inC, int outC) {
+    long limit = Integer.MAX_VALUE - 8;
+    long widest = Math.max(inC, outC) * tiles;
+    return widest <= limit / 16 - 1040 && 16L * inC * outC <= limit;
   }
 
   /**

@@ -1,6 +1,8 @@
 package dev.kiln.runtime.cpu;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
@@ -64,5 +66,20 @@ class BlasTest {
       }
     }
     return out;
+  }
+
+  /** The native copies check nothing themselves: an operand too short for its sizes throws before any copy. */
+  @Test
+  void operandsTooShortForTheirSizesThrowInsteadOfWritingPastTheArray() {
+    float[] a = new float[256 * 8];
+    float[] b = new float[8 * 256];
+    IndexOutOfBoundsException e = assertThrows(IndexOutOfBoundsException.class,
+        () -> Blas.sgemm(false, false, 256, 256, 8, 1f, a, 0, 8, b, 0, 256, 0f, new float[4], 0, 256));
+    assertTrue(e.getMessage().contains("C (256 x 256, leading dimension 256) spans 65536 floats from offset 0, but its array holds 4"),
+        e.getMessage());
+    assertThrows(IndexOutOfBoundsException.class,
+        () -> Blas.sgemm(false, false, 256, 256, 8, 1f, a, 1, 8, b, 0, 256, 0f, new float[256 * 256], 0, 256));
+    assertThrows(IndexOutOfBoundsException.class,
+        () -> Blas.sgemm(false, true, 256, 256, 8, 1f, a, 0, 8, b, 0, 9, 0f, new float[256 * 256], 0, 256)); // B^T rows 9 apart
   }
 }

@@ -20,6 +20,9 @@ class WinogradTest {
     assertFalse(Winograd.applies(new Conv2dShape(4, 16, 14, 14, 16, 3, 3, 2, 2, 1, 1)), "stride 2");
     assertFalse(Winograd.applies(new Conv2dShape(4, 16, 14, 14, 16, 5, 5, 1, 1, 2, 2)), "5x5 kernel");
     assertFalse(Winograd.applies(shape(0, 16, 14, 14, 16, 1)), "empty batch");
+    // one sample's 16 transformed matrices would pass Integer.MAX_VALUE floats: im2col's are smaller
+    assertFalse(Winograd.applies(shape(1, 8, 3000, 3000, 64, 1)), "a 3000x3000 map with 64 output channels");
+    assertTrue(Winograd.applies(shape(1, 8, 2000, 2000, 64, 1)));
     assertTrue(Winograd.appliesToBackward(shape(64, 64, 16, 16, 64, 1), false));
     assertFalse(Winograd.appliesToBackward(shape(64, 32, 14, 14, 64, 1), false), "weight gradient alone, 32 channels");
   }
