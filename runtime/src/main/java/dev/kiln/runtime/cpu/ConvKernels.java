@@ -24,8 +24,9 @@ import java.util.Arrays;
  * scratch arrays that grow to the largest chunk seen and are then reused.
  *
  * <p>3x3 convolutions with stride 1 and at least 8 channels in and out (the middle layers of the
- * tutorials' CNNs and of VGG-style nets) go through {@link Winograd}'s F(2x2, 3x3) instead, which
- * needs 2.25x fewer multiply-adds: 20-45% less time per layer on this machine's CPUs.
+ * tutorials' CNNs and of VGG-style nets), in batches large enough, go through {@link Winograd}'s
+ * F(2x2, 3x3) instead, which needs 2.25x fewer multiply-adds: 20-45% less time per layer on this
+ * machine's CPUs ({@link Winograd#applies} says when).
  */
 public final class ConvKernels {
   /**

@@ -48,23 +48,52 @@ final class Winograd {
   private Winograd() {}
 
   /**
-   * Whether {@link #forward} computes {@code s}: a 3x3 kernel with stride 1, at least {@link
-   * #MIN_CHANNELS} channels in and out, and outputs that fill at least 80% of the 2x2 tiles
-   * covering them (7x7 maps fill 49 of 64 places, and were 0-20% slower than im2col for 64 ->
-   * 128 channels; 13x13 fill 86% and were 15% faster).
+   * Whether {@link ConvKernels} hands {@code s} to {@link #forward}: a shape it {@link #supports},
+   * with at least 128 tiles per thread in the batch. Fewer tiles make the 16 products too small
+   * and leave threads idle, while im2col's one product still splits over them (32 -> 64 channels
+   * on 14x14 maps, 49 tiles a sample, 2 threads: batch 1 im2col 0.10 ms, Winograd 0.16; batch 4
+   * 0.21 and 0.25-0.29; batch 8 0.42 and 0.44-0.53; batch 64 3.8 and 2.9. 128 -> 128 channels on
+   * 28x28, batch 2, 392 tiles: 3.0-3.4 and 2.5).
    */
   static boolean applies(Conv2dShape s) {
-    long tiles = (long) ((s.outHeight() + 1) / 2) * ((s.outWidth() + 1) / 2);
-    return ENABLED && s.kernelH() == 3 && s.kernelW() == 3 && s.strideH() == 1 && s.strideW() == 1
+    return ENABLED && supports(s) && (long) s.batch() * tiles(s) >= 128L * Parallel.threads();
+  }
+
+  /**
+   * Whether {@link #forward} and {@link #backward} can compute {@code s}, and it is worth it when
+   * the batch is large enough: a 3x3 kernel with stride 1, at least {@link #MIN_CHANNELS} channels
+   * in and out, and outputs that fill at least 80% of the 2x2 tiles covering them (7x7 maps fill
+   * 49 of 64 places, and were 0-20% slower than im2col for 64 -> 128 channels; 13x13 fill 86% and
+   * were 15% faster).
+   */
+  static boolean supports(Conv2dShape s) {
+    long tiles = tiles(s);
+    return s.kernelH() == 3 && s.kernelW() == 3 && s.strideH() == 1 && s.strideW() == 1
         && s.inChannels() >= MIN_CHANNELS && s.outChannels() >= MIN_CHANNELS && s.batch() > 0
         && 5L * s.outPlaneSize() >= 4L * 4 * tiles
         && fitsAnArray(tiles, s.inChannels(), s.outChannels());
   }
 
+  /** 2x2 output tiles of one sample. */
+  private static long tiles(Conv2dShape s) {
+    return (long) ((s.outHeight() + 1) / 2) * ((s.outWidth() + 1) / 2);
+  }
+
+  /**
+   * Whether {@link ConvKernels} hands {@code s}'s gradients to {@link #backward}: as {@link
+   * #applies}, but for the weight gradient alone (no input gradient: a first layer, or a frozen one
+   * below) only with 64 or more input channels, below which im2col's one product was as fast or
+   * faster (16 -> 16 channels on 28x28 maps: 3.2 ms either way; 32 -> 64 on 14x14: im2col 3.6,
+   * Winograd 3.7).
+   */
+  static boolean appliesToBackward(Conv2dShape s, boolean inputGradient) {
+    return applies(s) && (inputGradient || s.inChannels() >= 64);
+  }
+
   /**
    * Whether the 16 transformed matrices of one sample ({@code [16][channels, tiles]} plus the
-   * planes' padding) and of the filters fit Java arrays: a map of millions of positions (one
-   * 3000x3000 image with 64 output channels) stays on im2col, whose arrays are 2.25x smaller.
+   * planes' padding) and of the filters fit Java arrays; a map of millions of positions stays on
+   * im2col (one 3000x3000 image with 64 output channels would need 2.3 billion floats).
    */
   private static boolean fitsAnArray(long tiles, int inC, int outC) {
     long limit = Integer.MAX_VALUE - 8;
@@ -72,17 +101,7 @@ final class Winograd {
     return widest <= limit / 16 - 1040 && 16L * inC * outC <= limit;
   }
 
-  /**
-   * Whether {@link #backward} computes {@code s}'s gradients: as {@link #applies}, but for the
-   * weight gradient alone (no input gradient: a first layer, or a frozen one below) only with 64
-   * or more input channels, below which im2col's one product was as fast or faster (16 -> 16
-   * channels on 28x28 maps: 3.2 ms either way; 32 -> 64 on 14x14: im2col 3.6, Winograd 3.7).
-   */
-  static boolean appliesToBackward(Conv2dShape s, boolean inputGradient) {
-    return applies(s) && (inputGradient || s.inChannels() >= 64);
-  }
-
-  /** As {@link ConvKernels#conv2dForward}, for a shape {@link #applies} accepts. */
+  /** As {@link ConvKernels#conv2dForward}, for a shape {@link #supports} accepts. */
   static void forward(float[] out, int outOff, float[] x, int xOff, float[] w, int wOff, float[] bias, int biasOff, Conv2dShape s) {
     Geometry g = new Geometry(s);
     float[] u = SCRATCH.get().filters(16 * s.outChannels() * s.inChannels());
@@ -107,7 +126,7 @@ final class Winograd {
     });
   }
 
-  /** As {@link ConvKernels#conv2dBackward}, for a shape {@link #applies} accepts. */
+  /** As {@link ConvKernels#conv2dBackward}, for a shape {@link #supports} accepts. */
   static void backward(
       float[] dx, int dxOff, float[] dw, int dwOff, float[] dbias, int dbOff, boolean accumulate,
       float[] dout, int doutOff, float[] x, int xOff, float[] w, int wOff, Conv2dShape s) {

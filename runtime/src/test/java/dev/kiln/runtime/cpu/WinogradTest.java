@@ -8,7 +8,11 @@ import java.util.Arrays;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
-/** ConvKernels' Winograd F(2x2, 3x3) path against the textbook loops in double. */
+/**
+ * Winograd F(2x2, 3x3) against the textbook loops in double, called directly (ConvKernels takes
+ * it only for batches large enough, which would make these cases slow to check), and where
+ * ConvKernels takes it.
+ */
 class WinogradTest {
   private final Random random = new Random(7);
 
@@ -20,9 +24,11 @@ class WinogradTest {
     assertFalse(Winograd.applies(new Conv2dShape(4, 16, 14, 14, 16, 3, 3, 2, 2, 1, 1)), "stride 2");
     assertFalse(Winograd.applies(new Conv2dShape(4, 16, 14, 14, 16, 5, 5, 1, 1, 2, 2)), "5x5 kernel");
     assertFalse(Winograd.applies(shape(0, 16, 14, 14, 16, 1)), "empty batch");
+    assertFalse(Winograd.applies(shape(1, 32, 14, 14, 64, 1)), "one sample of 49 tiles: im2col's product splits better");
+    assertEquals(Parallel.threads() <= 3, Winograd.applies(shape(2, 128, 28, 28, 128, 1)), "two samples of 196 tiles");
     // one sample's 16 transformed matrices would pass Integer.MAX_VALUE floats: im2col's are smaller
-    assertFalse(Winograd.applies(shape(1, 8, 3000, 3000, 64, 1)), "a 3000x3000 map with 64 output channels");
-    assertTrue(Winograd.applies(shape(1, 8, 2000, 2000, 64, 1)));
+    assertFalse(Winograd.supports(shape(1, 8, 3000, 3000, 64, 1)), "a 3000x3000 map with 64 output channels");
+    assertTrue(Winograd.supports(shape(1, 8, 2000, 2000, 64, 1)));
     assertTrue(Winograd.appliesToBackward(shape(64, 64, 16, 16, 64, 1), false));
     assertFalse(Winograd.appliesToBackward(shape(64, 32, 14, 14, 64, 1), false), "weight gradient alone, 32 channels");
   }
@@ -42,7 +48,7 @@ class WinogradTest {
     for (int[] c : cases) {
       Conv2dShape s = new Conv2dShape(c[0], c[1], c[2], c[3], c[4], 3, 3, 1, 1, c[5], c[6]);
       String name = Arrays.toString(c);
-      assertTrue(Winograd.applies(s), name + " should take the Winograd path");
+      assertTrue(Winograd.supports(s), name);
       float[] x = randn(s.batch() * s.inputSampleSize());
       float[] w = randn(s.outChannels() * s.patchSize());
       float[] b = randn(s.outChannels());
@@ -51,7 +57,7 @@ class WinogradTest {
 
       // offsets everywhere, and sentinels around what the kernels write
       float[] out = filled(outLen + 5, Float.NaN);
-      ConvKernels.conv2dForward(out, 3, pad(x, 2), 2, pad(w, 1), 1, pad(b, 4), 4, s);
+      Winograd.forward(out, 3, pad(x, 2), 2, pad(w, 1), 1, pad(b, 4), 4, s);
       assertClose(name + " forward", direct.forward(), out, 3);
       assertTrue(Float.isNaN(out[2]) && Float.isNaN(out[outLen + 3]), name + ": wrote outside its output");
 
@@ -60,7 +66,7 @@ class WinogradTest {
       float[] dx = filled(x.length + 3, 99f);
       float[] dw = filled(w.length + 2, 99f);
       float[] db = filled(b.length + 1, 99f);
-      ConvKernels.conv2dBackward(dx, 1, dw, 2, db, 1, false, pad(g, 3), 3, pad(x, 2), 2, pad(w, 1), 1, s);
+      Winograd.backward(dx, 1, dw, 2, db, 1, false, pad(g, 3), 3, pad(x, 2), 2, pad(w, 1), 1, s);
       assertClose(name + " dx", direct.dx, dx, 1);
       assertClose(name + " dw", direct.dw, dw, 2);
       assertClose(name + " dbias", direct.db, db, 1);
@@ -69,14 +75,35 @@ class WinogradTest {
       assertEquals(99f, dw[1], name + ": wrote before dw");
 
       // accumulating adds one more of each
-      ConvKernels.conv2dBackward(new float[x.length], 0, dw, 2, db, 1, true, pad(g, 3), 3, pad(x, 2), 2, pad(w, 1), 1, s);
+      Winograd.backward(null, 0, dw, 2, db, 1, true, pad(g, 3), 3, pad(x, 2), 2, pad(w, 1), 1, s);
       assertClose(name + " dw accumulated", twice(direct.dw), dw, 2);
       assertClose(name + " dbias accumulated", twice(direct.db), db, 1);
       // the input gradient alone
       float[] dxOnly = new float[x.length];
-      ConvKernels.conv2dBackward(dxOnly, 0, null, 0, null, 0, false, g, 0, x, 0, w, 0, s);
+      Winograd.backward(dxOnly, 0, null, 0, null, 0, false, g, 0, x, 0, w, 0, s);
       assertClose(name + " dx alone", direct.dx, dxOnly, 0);
     }
+  }
+
+  /** ConvKernels hands a batch with 128 tiles per thread to Winograd, with the same results. */
+  @Test
+  void convKernelsTakesItForLargeEnoughBatches() {
+    Conv2dShape s = shape(8 * Parallel.threads(), 8, 8, 8, 8, 1); // 16 tiles a sample
+    assertTrue(Winograd.appliesToBackward(s, true));
+    float[] x = randn(s.batch() * s.inputSampleSize());
+    float[] w = randn(s.outChannels() * s.patchSize());
+    float[] b = randn(s.outChannels());
+    float[] g = randn(s.batch() * s.outChannels() * s.outPlaneSize());
+    DirectConvolution direct = new DirectConvolution(s, x, w, b);
+    float[] out = new float[g.length];
+    ConvKernels.conv2dForward(out, 0, x, 0, w, 0, b, 0, s);
+    assertClose("forward", direct.forward(), out, 0);
+    float[] dx = new float[x.length], dw = new float[w.length], db = new float[b.length];
+    ConvKernels.conv2dBackward(dx, 0, dw, 0, db, 0, false, g, 0, x, 0, w, 0, s);
+    direct.backward(g);
+    assertClose("dx", direct.dx, dx, 0);
+    assertClose("dw", direct.dw, dw, 0);
+    assertClose("dbias", direct.db, db, 0);
   }
 
   /** The input gradient overwrites: whatever the array held before leaves no trace. */
@@ -88,8 +115,8 @@ class WinogradTest {
     float[] g = randn(s.batch() * s.outChannels() * s.outPlaneSize());
     float[] clean = new float[x.length];
     float[] dirty = filled(x.length, 1e6f);
-    ConvKernels.conv2dBackward(clean, 0, null, 0, null, 0, false, g, 0, x, 0, w, 0, s);
-    ConvKernels.conv2dBackward(dirty, 0, null, 0, null, 0, false, g, 0, x, 0, w, 0, s);
+    Winograd.backward(clean, 0, null, 0, null, 0, false, g, 0, x, 0, w, 0, s);
+    Winograd.backward(dirty, 0, null, 0, null, 0, false, g, 0, x, 0, w, 0, s);
     assertEquals(Arrays.toString(clean), Arrays.toString(dirty));
   }
 
@@ -104,7 +131,7 @@ class WinogradTest {
     float[] w = randn(s.outChannels() * s.patchSize());
     float[] b = new float[s.outChannels()];
     float[] out = new float[s.batch() * s.outChannels() * s.outPlaneSize()];
-    ConvKernels.conv2dForward(out, 0, x, 0, w, 0, b, 0, s);
+    Winograd.forward(out, 0, x, 0, w, 0, b, 0, s);
     double[] expected = new DirectConvolution(s, x, w, b).forward();
     double err = 0, norm = 0;
     for (int i = 0; i < out.length; i++) {
@@ -121,7 +148,7 @@ class WinogradTest {
     x[3 * 8 + 3] = Float.NaN; // channel 0, row 3, column 3
     float[] w = randn(s.outChannels() * s.patchSize());
     float[] out = new float[s.outChannels() * s.outPlaneSize()];
-    ConvKernels.conv2dForward(out, 0, x, 0, w, 0, null, 0, s);
+    Winograd.forward(out, 0, x, 0, w, 0, null, 0, s);
     for (int o = 0; o < 8; o++) {
       for (int i = 0; i < 8; i++) {
         for (int j = 0; j < 8; j++) {
