@@ -5,6 +5,7 @@ import com.sun.source.util.Trees;
 import dev.kiln.processor.check.ShapeChecker;
 import dev.kiln.processor.gen.Generator;
 import dev.kiln.processor.read.DeclarationReader;
+import dev.kiln.processor.read.JavacErrors;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -47,6 +48,7 @@ public final class ModelProcessor extends AbstractProcessor {
     }
     Diagnostics diagnostics = new Diagnostics(trees, processingEnv.getMessager());
     for (Element element : round.getElementsAnnotatedWith(model)) {
+      diagnostics.hold();
       try {
         int before = diagnostics.count();
         new DeclarationReader(trees, processingEnv.getElementUtils(), processingEnv.getTypeUtils(), diagnostics)
@@ -59,9 +61,21 @@ public final class ModelProcessor extends AbstractProcessor {
         e.printStackTrace(new PrintWriter(trace));
         diagnostics.error(element, Message.INTERNAL_ERROR, trace);
       }
+      // javac's own errors in the model (a type mismatch, a missing return) say more than ours about
+      // the same lines, and javac drops them once a processor has reported an error
+      diagnostics.release(diagnostics.holding() && javacReports(element, trees));
     }
     return false; // leave @Model visible to other processors
 
+  }
+
+  /** {@link JavacErrors#in}, false should the tree API fail on some construct (our messages then stay). */
+  private boolean javacReports(Element element, Trees trees) {
+    try {
+      return JavacErrors.in(element, trees, processingEnv.getTypeUtils());
+    } catch (RuntimeException e) {
+      return false;
+    }
   }
 
   /** Generated class names so far, with the declaration each came from. */

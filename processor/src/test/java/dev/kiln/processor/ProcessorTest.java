@@ -13,6 +13,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Set;
+import java.util.stream.Collectors;
 import javax.tools.JavaFileObject;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -460,6 +462,83 @@ class ProcessorTest {
       assertThat(c).hadErrorContaining("cannot find symbol").inFile(f).onLineContaining(line);
     }
     assertTrue(c.errors().stream().allMatch(d -> d.getMessage(null).contains("cannot find symbol")), c.errors().toString());
+  }
+
+  /**
+   * An ordinary Java mistake in a model gets javac's own error and none of ours: a processor error
+   * would make javac stop after processing and drop its errors (a type mismatch then read as
+   * "unsupported expression", a Sequential builder call as "not an initializer the compiler
+   * reads", an undefined constant as "not a compile-time constant", a record built with the wrong
+   * arguments as an internal error). Each case's errors are javac's without the processor.
+   */
+  @Test
+  void javaMistakesAreLeftToJavac() {
+    String[][] cases = { // the mistake, javac's message
+        {"  final Sequential features = Sequential.builder().add(\"c\", new Conv2d(1, 4, 3).padding(\"1\")).build();",
+            "String cannot be converted to int"},
+        {"  final Sequential features = Sequential.builder().add(\"c\", new Conv2d(1, 4, 3)).biuld();", "cannot find symbol"},
+        {"  static final int HIDDEN = SIZE * 2;", "cannot find symbol"},
+        {"  static final int HIDDEN = 64.0;", "possible lossy conversion from double to int"},
+        {"  Tensor one(Tensor x) { return fc.apply(1); }", "int cannot be converted to dev.kiln.runtime.Tensor"},
+        {"  Tensor one(Tensor x) { return 1; }", "int cannot be converted to dev.kiln.runtime.Tensor"},
+        {"  Tensor one(Tensor x) { return Mistake.fc.apply(x); }", "non-static variable fc cannot be referenced from a static context"},
+        {"  Tensor one(Tensor x) { fc.apply(x); }", "missing return statement"},
+    };
+    for (String[] c : cases) {
+      boolean usesOne = c[0].contains("one(");
+      JavaFileObject f = classModel("Mistake",
+          "@Model(input = {8})",
+          "public class Mistake extends Module {",
+          c[0].contains("HIDDEN") ? c[0] : "  static final int HIDDEN = 4;",
+          c[0].contains("Sequential") ? c[0] : "",
+          "  final Linear fc = new Linear(8, HIDDEN);",
+          usesOne ? c[0] : "",
+          "  @Override public Tensor forward(Tensor x) { return " + (usesOne ? "one(x)" : "fc.apply(x)") + "; }",
+          "}");
+      assertJavacAlone(f, c[1]);
+    }
+    // an undefined constant in @Model's input, a record of outputs built with too few values
+    assertJavacAlone(classModel("Input",
+        "@Model(input = {1, 28, SIDE})",
+        "public class Input extends Module {",
+        "  final Linear fc = new Linear(28, 4);",
+        "  @Override public Tensor forward(Tensor x) { return fc.apply(x); }",
+        "}"), "cannot find symbol");
+    assertJavacAlone(classModel("Record",
+        "@Model(input = {8})",
+        "public class Record extends Module {",
+        "  public record Outputs(Tensor output, Tensor hidden) {}",
+        "  final Linear fc1 = new Linear(8, 4);",
+        "  final Linear fc2 = new Linear(4, 2);",
+        "  public Outputs forwardWithHidden(Tensor x) {",
+        "    Tensor hidden = fc1.apply(x);",
+        "    return new Outputs(fc2.apply(hidden));",
+        "  }",
+        "  @Override public Tensor forward(Tensor x) { return forwardWithHidden(x).output(); }",
+        "}"), "cannot be applied to given types");
+    // a factory method without its return
+    assertJavacAlone(source("Factory",
+        "package test;",
+        "import dev.kiln.dsl.*;",
+        "public class Factory {",
+        "  @Model(input = {8})",
+        "  public static Sequential net() {",
+        "    Sequential.of(new Linear(8, 4), new ReLU());",
+        "  }",
+        "}"), "missing return statement");
+  }
+
+  /** {@code f} fails with {@code message}, and every error is one javac gives without the processor. */
+  private static void assertJavacAlone(JavaFileObject f, String message) {
+    Compilation c = compile(f);
+    assertThat(c).failed();
+    assertThat(c).hadErrorContaining(message);
+    Set<String> javacAlone = javac().withOptions("-proc:none").compile(f).errors().stream()
+        .map(d -> d.getLineNumber() + ": " + d.getMessage(null)).collect(Collectors.toSet());
+    for (var d : c.errors()) {
+      assertTrue(javacAlone.contains(d.getLineNumber() + ": " + d.getMessage(null)),
+          "not javac's: line " + d.getLineNumber() + ": " + d.getMessage(null) + "\n" + f.toUri());
+    }
   }
 
   @Test

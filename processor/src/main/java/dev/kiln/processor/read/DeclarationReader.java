@@ -424,7 +424,7 @@ public final class DeclarationReader {
         && trees.getTree(type).getExtendsClause() != null
         && trees.getTree(type).getExtendsClause().toString().equals("Module")) {
       // javac reports "reference to Module is ambiguous" (java.lang.Module beside dev.kiln.dsl.*)
-      diagnostics.error(type, Message.AMBIGUOUS_MODULE, name);
+      diagnostics.adviceOnJavacError(type, Message.AMBIGUOUS_MODULE, name);
     } else if (!types.isAssignable(type.asType(), type(MODULE))) {
       diagnostics.error(type, Message.NOT_A_MODULE, name);
     }

@@ -1,0 +1,352 @@
+package dev.kiln.processor.read;
+
+import com.sun.source.tree.AnnotationTree;
+import com.sun.source.tree.ArrayAccessTree;
+import com.sun.source.tree.AssignmentTree;
+import com.sun.source.tree.BinaryTree;
+import com.sun.source.tree.BlockTree;
+import com.sun.source.tree.ClassTree;
+import com.sun.source.tree.CompoundAssignmentTree;
+import com.sun.source.tree.ConditionalExpressionTree;
+import com.sun.source.tree.IdentifierTree;
+import com.sun.source.tree.LambdaExpressionTree;
+import com.sun.source.tree.LiteralTree;
+import com.sun.source.tree.MemberSelectTree;
+import com.sun.source.tree.MethodInvocationTree;
+import com.sun.source.tree.MethodTree;
+import com.sun.source.tree.NewArrayTree;
+import com.sun.source.tree.NewClassTree;
+import com.sun.source.tree.ParenthesizedTree;
+import com.sun.source.tree.ReturnTree;
+import com.sun.source.tree.StatementTree;
+import com.sun.source.tree.ThrowTree;
+import com.sun.source.tree.Tree;
+import com.sun.source.tree.TypeCastTree;
+import com.sun.source.tree.UnaryTree;
+import com.sun.source.tree.VariableTree;
+import com.sun.source.util.TreePath;
+import com.sun.source.util.TreePathScanner;
+import com.sun.source.util.TreeScanner;
+import com.sun.source.util.Trees;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.List;
+import java.util.Set;
+import javax.lang.model.element.Element;
+import javax.lang.model.element.ElementKind;
+import javax.lang.model.element.ExecutableElement;
+import javax.lang.model.element.Modifier;
+import javax.lang.model.type.TypeKind;
+import javax.lang.model.type.TypeMirror;
+import javax.lang.model.util.Types;
+
+/**
+ * Whether javac will report an error of its own in the parts of a {@code @Model} declaration the
+ * processor reads: the annotation, the fields, the constructors and instance methods of a model
+ * class (not its static methods, such as a {@code main} that uses the class still to be
+ * generated), or the whole of a factory method.
+ *
+ * <p>The processor runs before javac has checked method bodies, and when it reports an error javac
+ * stops after processing and drops the errors it would have found: a type mismatch then read as
+ * the processor's "unsupported expression", a missing return as "must end with return". So a
+ * model's messages are held until it is read, and dropped when javac will speak: an expression
+ * javac could not type (a misspelt name, a call no method accepts, a constructor given the wrong
+ * arguments), a returned value or an initializer of a type the method or variable cannot take, an
+ * instance member named through its class, a method with a result and no return.
+ */
+public final class JavacErrors {
+  private static final Set<TypeKind> NARROWED_CONSTANTS = Set.of(TypeKind.BYTE, TypeKind.SHORT, TypeKind.CHAR);
+
+  private JavacErrors() {}
+
+  /** Whether javac finds an error in the parts of {@code model}'s declaration the processor reads. */
+  public static boolean in(Element model, Trees trees, Types types) {
+    TreePath path = trees.getPath(model);
+    if (path == null) {
+      return false;
+    }
+    // javac types a class's trees only once asked for an element it has not attributed: asking for
+    // the modifiers' (they have none) attributes the whole class, as the reader's lookups do
+    TreePath classPath = path;
+    while (classPath != null && !(classPath.getLeaf() instanceof ClassTree)) {
+      classPath = classPath.getParentPath();
+    }
+    if (classPath != null) {
+      trees.getElement(new TreePath(classPath, ((ClassTree) classPath.getLeaf()).getModifiers()));
+    }
+    Finder finder = new Finder(trees, types);
+    if (path.getLeaf() instanceof ClassTree c) {
+      for (AnnotationTree annotation : c.getModifiers().getAnnotations()) {
+        finder.scan(new TreePath(new TreePath(path, c.getModifiers()), annotation), null);
+      }
+      for (Tree member : c.getMembers()) {
+        boolean staticMethod = member instanceof MethodTree m && m.getModifiers().getFlags().contains(Modifier.STATIC);
+        if (member instanceof VariableTree || member instanceof MethodTree && !staticMethod) {
+          finder.scan(new TreePath(path, member), null);
+        }
+      }
+    } else {
+      finder.scan(path, null);
+    }
+    return finder.found;
+  }
+
+  private static final class Finder extends TreePathScanner<Void, Void> {
+    private final Trees trees;
+    private final Types types;
+    /** The result type a {@code return} here must match; null inside a lambda (its own rules). */
+    private final Deque<TypeMirror> results = new ArrayDeque<>();
+    boolean found;
+
+    Finder(Trees trees, Types types) {
+      this.trees = trees;
+      this.types = types;
+    }
+
+    @Override
+    public Void scan(Tree tree, Void unused) {
+      return found ? null : super.scan(tree, unused);
+    }
+
+    @Override
+    public Void scan(TreePath path, Void unused) {
+      return found ? null : super.scan(path, unused);
+    }
+
+    private TypeMirror typeHere() {
+      return trees.getTypeMirror(getCurrentPath());
+    }
+
+    private TypeMirror typeOf(Tree child) {
+      return trees.getTypeMirror(new TreePath(getCurrentPath(), child));
+    }
+
+    private static boolean erroneous(TypeMirror type) {
+      return type != null && type.getKind() == TypeKind.ERROR;
+    }
+
+    /** Marks the current expression when javac could not type it. */
+    private Void typed(Tree tree) {
+      if (erroneous(typeHere())) {
+        found = true;
+      }
+      return null;
+    }
+
+    /** {@code value} cannot be assigned to {@code target} (both known): javac reports incompatible types. */
+    private boolean incompatible(TypeMirror value, TypeMirror target) {
+      if (erroneous(value)) {
+        return true; // javac types a value it found of the wrong type as erroneous
+      }
+      if (value == null || target == null || erroneous(target)
+          || value.getKind() == TypeKind.NONE || target.getKind() == TypeKind.NONE) {
+        return false;
+      }
+      if (NARROWED_CONSTANTS.contains(unboxedKind(target))) {
+        return false; // byte b = 1: a constant narrows (JLS 5.2); left to javac
+      }
+      return !types.isAssignable(value, target);
+    }
+
+    private TypeKind unboxedKind(TypeMirror type) {
+      if (type.getKind().isPrimitive()) {
+        return type.getKind();
+      }
+      try {
+        return types.unboxedType(type).getKind();
+      } catch (IllegalArgumentException notBoxed) {
+        return TypeKind.NONE;
+      }
+    }
+
+    @Override
+    public Void visitMethod(MethodTree method, Void unused) {
+      Element element = trees.getElement(getCurrentPath());
+      TypeMirror result = element instanceof ExecutableElement e ? e.getReturnType() : null;
+      if (result != null && result.getKind() != TypeKind.VOID && method.getBody() != null
+          && !returns(method.getBody()) && !endsWithThrow(method.getBody())) {
+        found = true; // javac: missing return statement
+        return null;
+      }
+      results.push(result == null ? types.getNoType(TypeKind.NONE) : result);
+      try {
+        return super.visitMethod(method, unused);
+      } finally {
+        results.pop();
+      }
+    }
+
+    @Override
+    public Void visitLambdaExpression(LambdaExpressionTree lambda, Void unused) {
+      results.push(types.getNoType(TypeKind.NONE));
+      try {
+        return super.visitLambdaExpression(lambda, unused);
+      } finally {
+        results.pop();
+      }
+    }
+
+    @Override
+    public Void visitClass(ClassTree local, Void unused) {
+      return null; // a local or anonymous class: not read by the processor
+    }
+
+    @Override
+    public Void visitReturn(ReturnTree ret, Void unused) {
+      super.visitReturn(ret, unused);
+      if (!found && ret.getExpression() != null && !results.isEmpty()
+          && incompatible(typeOf(ret.getExpression()), results.peek())) {
+        found = true;
+      }
+      return null;
+    }
+
+    @Override
+    public Void visitVariable(VariableTree variable, Void unused) {
+      super.visitVariable(variable, unused);
+      if (!found && variable.getInitializer() != null && variable.getType() != null) {
+        Element element = trees.getElement(getCurrentPath());
+        if (element != null && incompatible(typeOf(variable.getInitializer()), element.asType())) {
+          found = true;
+        }
+      }
+      return null;
+    }
+
+    @Override
+    public Void visitIdentifier(IdentifierTree id, Void unused) {
+      return typed(id);
+    }
+
+    @Override
+    public Void visitLiteral(LiteralTree literal, Void unused) {
+      return typed(literal);
+    }
+
+    @Override
+    public Void visitParenthesized(ParenthesizedTree parenthesized, Void unused) {
+      super.visitParenthesized(parenthesized, unused);
+      return found ? null : typed(parenthesized);
+    }
+
+    @Override
+    public Void visitNewArray(NewArrayTree array, Void unused) {
+      super.visitNewArray(array, unused);
+      return found ? null : typed(array);
+    }
+
+    @Override
+    public Void visitMemberSelect(MemberSelectTree select, Void unused) {
+      super.visitMemberSelect(select, unused);
+      if (found) {
+        return null;
+      }
+      String name = select.getIdentifier().toString();
+      if (!List.of("this", "super", "class").contains(name)) {
+        Element member = trees.getElement(getCurrentPath());
+        Element owner = trees.getElement(new TreePath(getCurrentPath(), select.getExpression()));
+        if (member != null && owner != null && (owner.getKind().isClass() || owner.getKind().isInterface())
+            && (member.getKind() == ElementKind.FIELD || member.getKind() == ElementKind.METHOD)
+            && !member.getModifiers().contains(Modifier.STATIC)) {
+          found = true; // Net.fc2: non-static variable cannot be referenced from a static context
+          return null;
+        }
+      }
+      return typed(select);
+    }
+
+    @Override
+    public Void visitMethodInvocation(MethodInvocationTree call, Void unused) {
+      super.visitMethodInvocation(call, unused);
+      if (!found && trees.getElement(getCurrentPath()) == null) {
+        found = true; // no method takes these arguments
+      }
+      return found ? null : typed(call);
+    }
+
+    @Override
+    public Void visitNewClass(NewClassTree creation, Void unused) {
+      super.visitNewClass(creation, unused);
+      if (!found && trees.getElement(getCurrentPath()) == null) {
+        found = true; // no constructor takes these arguments
+      }
+      return found ? null : typed(creation);
+    }
+
+    @Override
+    public Void visitArrayAccess(ArrayAccessTree access, Void unused) {
+      super.visitArrayAccess(access, unused);
+      return found ? null : typed(access);
+    }
+
+    @Override
+    public Void visitBinary(BinaryTree binary, Void unused) {
+      super.visitBinary(binary, unused);
+      return found ? null : typed(binary);
+    }
+
+    @Override
+    public Void visitUnary(UnaryTree unary, Void unused) {
+      super.visitUnary(unary, unused);
+      return found ? null : typed(unary);
+    }
+
+    @Override
+    public Void visitConditionalExpression(ConditionalExpressionTree conditional, Void unused) {
+      super.visitConditionalExpression(conditional, unused);
+      return found ? null : typed(conditional);
+    }
+
+    @Override
+    public Void visitTypeCast(TypeCastTree cast, Void unused) {
+      super.visitTypeCast(cast, unused);
+      return found ? null : typed(cast);
+    }
+
+    @Override
+    public Void visitAssignment(AssignmentTree assignment, Void unused) {
+      if (getCurrentPath().getParentPath().getLeaf() instanceof AnnotationTree) {
+        return scan(assignment.getExpression(), unused); // input = {...}: the element's name is no expression
+      }
+      super.visitAssignment(assignment, unused);
+      if (!found && incompatible(typeOf(assignment.getExpression()), typeOf(assignment.getVariable()))) {
+        found = true;
+      }
+      return null;
+    }
+
+    @Override
+    public Void visitCompoundAssignment(CompoundAssignmentTree assignment, Void unused) {
+      super.visitCompoundAssignment(assignment, unused);
+      return found ? null : typed(assignment);
+    }
+
+    /** Whether {@code body} has a {@code return} of its own (not one of a lambda or local class). */
+    private static boolean returns(BlockTree body) {
+      boolean[] seen = {false};
+      new TreeScanner<Void, Void>() {
+        @Override
+        public Void visitReturn(ReturnTree ret, Void unused) {
+          seen[0] = true;
+          return null;
+        }
+
+        @Override
+        public Void visitLambdaExpression(LambdaExpressionTree lambda, Void unused) {
+          return null;
+        }
+
+        @Override
+        public Void visitClass(ClassTree local, Void unused) {
+          return null;
+        }
+      }.scan(body, null);
+      return seen[0];
+    }
+
+    private static boolean endsWithThrow(BlockTree body) {
+      List<? extends StatementTree> statements = body.getStatements();
+      return !statements.isEmpty() && statements.get(statements.size() - 1) instanceof ThrowTree;
+    }
+  }
+}
