@@ -528,6 +528,24 @@ class ProcessorTest {
         "}"), "missing return statement");
   }
 
+  /** A local declared first and assigned by a later statement is read as an assignment. */
+  @Test
+  void aLocalDeclaredThenAssignedCompiles() {
+    JavaFileObject f = classModel("Later",
+        "@Model(input = {8})",
+        "public class Later extends Module {",
+        "  final Linear fc = new Linear(8, 4);",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    Tensor h;",
+        "    h = relu(fc.apply(x));",
+        "    return h;",
+        "  }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).succeededWithoutWarnings();
+    assertTrue(c.generatedSourceFile("test.KilnLater").isPresent());
+  }
+
   /** {@code f} fails with {@code message}, and every error is one javac gives without the processor. */
   private static void assertJavacAlone(JavaFileObject f, String message) {
     Compilation c = compile(f);

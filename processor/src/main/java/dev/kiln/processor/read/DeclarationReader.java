@@ -744,6 +744,8 @@ public final class DeclarationReader {
       for (StatementTree s : statements) {
         if (s instanceof VariableTree v && v.getInitializer() != null) {
           assign(v.getName().toString(), expression(v.getInitializer(), unit, fields, className));
+        } else if (s instanceof VariableTree) {
+          continue; // Tensor h; declared, assigned by a later statement (javac checks it is before a use)
         } else if (s instanceof ExpressionStatementTree es && es.getExpression() instanceof AssignmentTree a
             && a.getVariable() instanceof IdentifierTree target) {
           assign(target.getName().toString(), expression(a.getExpression(), unit, fields, className));
