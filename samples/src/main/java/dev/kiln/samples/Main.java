@@ -29,7 +29,7 @@ public final class Main {
       "                (default runs/sweep-<model>); --train-size uses the first N training images (0: all)",
       "  bench [--model mlp|cnn|all|layers] [--steps 200] [--rounds 1] [--device cpu|cuda|auto] [--peer PATH|none]",
       "                time training steps and inference next to the PyTorch peer (on the CPU unless --device);",
-      "                --model layers times the seed CNN's layers (and CIFAR-10's first convolution) one by one",
+      "                --model layers times the seed CNN's layers (and CIFAR-10's first convolution, a 64->64 one) one by one",
       "  regression [--epochs 50] [--batch 2] [--lr 0.001] [--seed 0] [--out DIR] [--device auto|cpu|cuda]",
       "                the tutorial's add-two-numbers network (Linear(2, 8), ReLU, Linear(8, 1)) trained on",
       "                a dataset in shuffled batches; predicts [[8,9],[10,11],[1.5,2.5]], plots the loss",
