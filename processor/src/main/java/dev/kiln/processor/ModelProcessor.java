@@ -9,6 +9,8 @@ import dev.kiln.processor.read.JavacErrors;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.Set;
 import javax.annotation.processing.AbstractProcessor;
 import javax.annotation.processing.Processor;
@@ -16,6 +18,7 @@ import javax.annotation.processing.RoundEnvironment;
 import javax.annotation.processing.SupportedAnnotationTypes;
 import javax.lang.model.SourceVersion;
 import javax.lang.model.element.Element;
+import javax.lang.model.element.ElementKind;
 import javax.lang.model.element.TypeElement;
 import javax.tools.Diagnostic;
 
@@ -47,7 +50,15 @@ public final class ModelProcessor extends AbstractProcessor {
       return false;
     }
     Diagnostics diagnostics = new Diagnostics(trees, processingEnv.getMessager());
-    for (Element element : round.getElementsAnnotatedWith(model)) {
+    Set<Element> models = new LinkedHashSet<>(round.getElementsAnnotatedWith(model));
+    for (String key : List.copyOf(deferred)) {
+      Element again = lookUp(key, model);
+      if (again != null) {
+        models.add(again);
+      }
+    }
+    deferred.clear();
+    for (Element element : models) {
       diagnostics.hold();
       try {
         int before = diagnostics.count();
@@ -55,18 +66,62 @@ public final class ModelProcessor extends AbstractProcessor {
             .read(element)
             .flatMap(ir -> new ShapeChecker(diagnostics).check(ir, diagnostics.count() > before))
             .filter(checked -> diagnostics.count() == before)
-            .ifPresent(checked -> write(Generator.generate(checked, ModelProcessor.class.getName()), element, diagnostics));
+            .ifPresent(checked -> {
+              write(Generator.generate(checked, ModelProcessor.class.getName()), element, diagnostics);
+              generated.add(key(element));
+            });
       } catch (RuntimeException e) {
         StringWriter trace = new StringWriter();
         e.printStackTrace(new PrintWriter(trace));
         diagnostics.error(element, Message.INTERNAL_ERROR, trace);
       }
       // javac's own errors in the model (a type mismatch, a missing return) say more than ours about
-      // the same lines, and javac drops them once a processor has reported an error
-      diagnostics.release(diagnostics.holding() && javacReports(element, trees));
+      // the same lines, and javac drops them once a processor has reported an error. A name javac
+      // cannot resolve yet may be a class a processor writes in this round (KilnOther, say): such a
+      // model is read again in the next round, and its messages dropped only in the last one
+      boolean javacSpeaks = diagnostics.holding() && javacReports(element, trees);
+      boolean silent = !diagnostics.holding() && !generated.contains(key(element)); // a name not resolved yet
+      if ((javacSpeaks || silent) && !round.processingOver()) {
+        deferred.add(key(element));
+      }
+      diagnostics.release(javacSpeaks);
     }
     return false; // leave @Model visible to other processors
 
+  }
+
+  /**
+   * Models to read again in the next round: their messages were dropped because javac may report
+   * errors in them, or they were left without a message or a class because a name in them did not
+   * resolve (a constant of a class another processor writes in this round, say).
+   */
+  private final Set<String> deferred = new LinkedHashSet<>();
+
+  /** Models whose class was written. */
+  private final Set<String> generated = new LinkedHashSet<>();
+
+  /** A model's name that outlives its round's elements: its class, or its factory method's class and name. */
+  private static String key(Element element) {
+    return element instanceof TypeElement type
+        ? type.getQualifiedName().toString()
+        : ((TypeElement) element.getEnclosingElement()).getQualifiedName() + "#" + element.getSimpleName();
+  }
+
+  /** The element {@link #key} names in this round, or null when it is gone. */
+  private Element lookUp(String key, TypeElement model) {
+    int hash = key.indexOf('#');
+    TypeElement type = processingEnv.getElementUtils().getTypeElement(hash < 0 ? key : key.substring(0, hash));
+    if (type == null || hash < 0) {
+      return type;
+    }
+    String method = key.substring(hash + 1);
+    for (Element member : type.getEnclosedElements()) {
+      if (member.getKind() == ElementKind.METHOD && member.getSimpleName().contentEquals(method)
+          && member.getAnnotationMirrors().stream().anyMatch(m -> m.getAnnotationType().asElement().equals(model))) {
+        return member;
+      }
+    }
+    return null;
   }
 
   /** {@link JavacErrors#in}, false should the tree API fail on some construct (our messages then stay). */

@@ -528,6 +528,70 @@ class ProcessorTest {
         "}"), "missing return statement");
   }
 
+  /**
+   * A name javac cannot resolve in the first round may be a class still to be generated: the
+   * model's own compiled class (missing because of the mistake reported), or one another processor
+   * writes. The model's message stays, and a model that reads such a class's constant is
+   * generated once the class exists. A method that always throws, or loops, is no missing return.
+   */
+  @Test
+  void namesOfClassesStillToBeGeneratedKeepTheMessages() {
+    JavaFileObject f = classModel("Later",
+        "@Model(input = {8})",
+        "public class Later extends Module {",
+        "  final Linear fc1 = new Linear(8, 16);",
+        "  final Linear fc2 = new Linear(15, 4);",
+        "  @Override public Tensor forward(Tensor x) { return fc2.apply(fc1.apply(x)); }",
+        "  public Module compiled() { return new KilnLater(); }",
+        "  Tensor notYet(Tensor x) { if (x == null) throw new IllegalArgumentException(); else throw new IllegalStateException(); }",
+        "  int serve() { for (;;) { } }",
+        "  int width() { return Gen.WIDTH; }",
+        "}");
+    Compilation c = javac().withProcessors(new ModelProcessor(), new WritesGen()).compile(f);
+    assertThat(c).hadErrorContaining("fc2: Linear(in_features=15, out_features=4, bias=True) expects [N, 15], receives [N, 16]")
+        .inFile(f).onLineContaining("return fc2.apply(fc1.apply(x))");
+    assertEquals(1, c.errors().size(), c.errors().toString());
+
+    JavaFileObject constant = classModel("Wide",
+        "@Model(input = {8})",
+        "public class Wide extends Module {",
+        "  final Linear fc = new Linear(8, Gen.WIDTH);",
+        "  @Override public Tensor forward(Tensor x) { return fc.apply(x); }",
+        "}");
+    Compilation generated = javac().withProcessors(new ModelProcessor(), new WritesGen()).compile(constant);
+    assertThat(generated).succeeded();
+    assertTrue(generated.generatedSourceFile("test.KilnWide").isPresent());
+  }
+
+  /** Another processor, writing class {@code test.Gen} in the first round. */
+  private static final class WritesGen extends javax.annotation.processing.AbstractProcessor {
+    private boolean done;
+
+    @Override
+    public Set<String> getSupportedAnnotationTypes() {
+      return Set.of("*");
+    }
+
+    @Override
+    public javax.lang.model.SourceVersion getSupportedSourceVersion() {
+      return javax.lang.model.SourceVersion.latestSupported();
+    }
+
+    @Override
+    public boolean process(Set<? extends javax.lang.model.element.TypeElement> annotations,
+        javax.annotation.processing.RoundEnvironment round) {
+      if (!done) {
+        done = true;
+        try (var w = processingEnv.getFiler().createSourceFile("test.Gen").openWriter()) {
+          w.write("package test; public class Gen { public static final int WIDTH = 16; }");
+        } catch (IOException e) {
+          throw new java.io.UncheckedIOException(e);
+        }
+      }
+      return false;
+    }
+  }
+
   /** A local declared first and assigned by a later statement is read as an assignment. */
   @Test
   void aLocalDeclaredThenAssignedCompiles() {

@@ -7,6 +7,9 @@ import com.sun.source.tree.BinaryTree;
 import com.sun.source.tree.BlockTree;
 import com.sun.source.tree.ClassTree;
 import com.sun.source.tree.CompoundAssignmentTree;
+import com.sun.source.tree.DoWhileLoopTree;
+import com.sun.source.tree.EnhancedForLoopTree;
+import com.sun.source.tree.ForLoopTree;
 import com.sun.source.tree.ConditionalExpressionTree;
 import com.sun.source.tree.IdentifierTree;
 import com.sun.source.tree.LambdaExpressionTree;
@@ -18,12 +21,12 @@ import com.sun.source.tree.NewArrayTree;
 import com.sun.source.tree.NewClassTree;
 import com.sun.source.tree.ParenthesizedTree;
 import com.sun.source.tree.ReturnTree;
-import com.sun.source.tree.StatementTree;
 import com.sun.source.tree.ThrowTree;
 import com.sun.source.tree.Tree;
 import com.sun.source.tree.TypeCastTree;
 import com.sun.source.tree.UnaryTree;
 import com.sun.source.tree.VariableTree;
+import com.sun.source.tree.WhileLoopTree;
 import com.sun.source.util.TreePath;
 import com.sun.source.util.TreePathScanner;
 import com.sun.source.util.TreeScanner;
@@ -52,7 +55,10 @@ import javax.lang.model.util.Types;
  * model's messages are held until it is read, and dropped when javac will speak: an expression
  * javac could not type (a misspelt name, a call no method accepts, a constructor given the wrong
  * arguments), a returned value or an initializer of a type the method or variable cannot take, an
- * instance member named through its class, a method with a result and no return.
+ * instance member named through its class, a method with a result and no return, throw or loop.
+ * An unresolved name may also be a class another model or processor generates in this round:
+ * {@code ModelProcessor} then reads the model again in the next round, and drops its messages
+ * only in the last.
  */
 public final class JavacErrors {
   private static final Set<TypeKind> NARROWED_CONSTANTS = Set.of(TypeKind.BYTE, TypeKind.SHORT, TypeKind.CHAR);
@@ -128,9 +134,43 @@ public final class JavacErrors {
     /** Marks the current expression when javac could not type it. */
     private Void typed(Tree tree) {
       if (erroneous(typeHere())) {
-        found = true;
+        flag(tree);
       }
       return null;
+    }
+
+    /**
+     * Records that javac reports an error at {@code tree}, unless the tree names a {@code Kiln...}
+     * class: a compiled model, which is missing when a model's own mistakes (the ones we are about
+     * to report) kept it from being generated, or not yet written in this round.
+     */
+    private void flag(Tree tree) {
+      if (!namesGenerated(tree)) {
+        found = true;
+      }
+    }
+
+    private static boolean namesGenerated(Tree tree) {
+      boolean[] seen = {false};
+      new TreeScanner<Void, Void>() {
+        @Override
+        public Void visitIdentifier(IdentifierTree id, Void unused) {
+          seen[0] |= generatedName(id.getName().toString());
+          return null;
+        }
+
+        @Override
+        public Void visitMemberSelect(MemberSelectTree select, Void unused) {
+          seen[0] |= generatedName(select.getIdentifier().toString());
+          return super.visitMemberSelect(select, unused);
+        }
+      }.scan(tree, null);
+      return seen[0];
+    }
+
+    /** {@code Kiln<Name>}, {@code Kiln<Outer>_<Name>}: the classes the processor writes. */
+    private static boolean generatedName(String name) {
+      return name.startsWith("Kiln") && name.length() > 4 && Character.isUpperCase(name.charAt(4));
     }
 
     /** {@code value} cannot be assigned to {@code target} (both known): javac reports incompatible types. */
@@ -164,7 +204,7 @@ public final class JavacErrors {
       Element element = trees.getElement(getCurrentPath());
       TypeMirror result = element instanceof ExecutableElement e ? e.getReturnType() : null;
       if (result != null && result.getKind() != TypeKind.VOID && method.getBody() != null
-          && !returns(method.getBody()) && !endsWithThrow(method.getBody())) {
+          && !leavesOtherThanByFallingOff(method.getBody())) {
         found = true; // javac: missing return statement
         return null;
       }
@@ -196,7 +236,7 @@ public final class JavacErrors {
       super.visitReturn(ret, unused);
       if (!found && ret.getExpression() != null && !results.isEmpty()
           && incompatible(typeOf(ret.getExpression()), results.peek())) {
-        found = true;
+        flag(ret);
       }
       return null;
     }
@@ -207,7 +247,7 @@ public final class JavacErrors {
       if (!found && variable.getInitializer() != null && variable.getType() != null) {
         Element element = trees.getElement(getCurrentPath());
         if (element != null && incompatible(typeOf(variable.getInitializer()), element.asType())) {
-          found = true;
+          flag(variable);
         }
       }
       return null;
@@ -259,7 +299,7 @@ public final class JavacErrors {
     public Void visitMethodInvocation(MethodInvocationTree call, Void unused) {
       super.visitMethodInvocation(call, unused);
       if (!found && trees.getElement(getCurrentPath()) == null) {
-        found = true; // no method takes these arguments
+        flag(call); // no method takes these arguments
       }
       return found ? null : typed(call);
     }
@@ -268,7 +308,7 @@ public final class JavacErrors {
     public Void visitNewClass(NewClassTree creation, Void unused) {
       super.visitNewClass(creation, unused);
       if (!found && trees.getElement(getCurrentPath()) == null) {
-        found = true; // no constructor takes these arguments
+        flag(creation); // no constructor takes these arguments
       }
       return found ? null : typed(creation);
     }
@@ -310,7 +350,7 @@ public final class JavacErrors {
       }
       super.visitAssignment(assignment, unused);
       if (!found && incompatible(typeOf(assignment.getExpression()), typeOf(assignment.getVariable()))) {
-        found = true;
+        flag(assignment);
       }
       return null;
     }
@@ -321,12 +361,47 @@ public final class JavacErrors {
       return found ? null : typed(assignment);
     }
 
-    /** Whether {@code body} has a {@code return} of its own (not one of a lambda or local class). */
-    private static boolean returns(BlockTree body) {
+    /**
+     * Whether {@code body} has a {@code return}, a {@code throw} or a loop of its own (not of a
+     * lambda or local class): without any, every path runs off its end, which javac reports for a
+     * method with a result. With one, javac's rule (can the body complete normally?) decides,
+     * which this does not repeat: an always-throwing {@code if}/{@code else}, a {@code for (;;)}.
+     */
+    private static boolean leavesOtherThanByFallingOff(BlockTree body) {
       boolean[] seen = {false};
       new TreeScanner<Void, Void>() {
         @Override
         public Void visitReturn(ReturnTree ret, Void unused) {
+          seen[0] = true;
+          return null;
+        }
+
+        @Override
+        public Void visitThrow(ThrowTree thrown, Void unused) {
+          seen[0] = true;
+          return null;
+        }
+
+        @Override
+        public Void visitWhileLoop(WhileLoopTree loop, Void unused) {
+          seen[0] = true;
+          return null;
+        }
+
+        @Override
+        public Void visitDoWhileLoop(DoWhileLoopTree loop, Void unused) {
+          seen[0] = true;
+          return null;
+        }
+
+        @Override
+        public Void visitForLoop(ForLoopTree loop, Void unused) {
+          seen[0] = true;
+          return null;
+        }
+
+        @Override
+        public Void visitEnhancedForLoop(EnhancedForLoopTree loop, Void unused) {
           seen[0] = true;
           return null;
         }
@@ -342,11 +417,6 @@ public final class JavacErrors {
         }
       }.scan(body, null);
       return seen[0];
-    }
-
-    private static boolean endsWithThrow(BlockTree body) {
-      List<? extends StatementTree> statements = body.getStatements();
-      return !statements.isEmpty() && statements.get(statements.size() - 1) instanceof ThrowTree;
     }
   }
 }
