@@ -7,10 +7,10 @@ import com.sun.source.tree.BinaryTree;
 import com.sun.source.tree.BlockTree;
 import com.sun.source.tree.ClassTree;
 import com.sun.source.tree.CompoundAssignmentTree;
+import com.sun.source.tree.ConditionalExpressionTree;
 import com.sun.source.tree.DoWhileLoopTree;
 import com.sun.source.tree.EnhancedForLoopTree;
 import com.sun.source.tree.ForLoopTree;
-import com.sun.source.tree.ConditionalExpressionTree;
 import com.sun.source.tree.IdentifierTree;
 import com.sun.source.tree.LambdaExpressionTree;
 import com.sun.source.tree.LiteralTree;
@@ -100,7 +100,7 @@ public final class JavacErrors {
   private static final class Finder extends TreePathScanner<Void, Void> {
     private final Trees trees;
     private final Types types;
-    /** The result type a {@code return} here must match; null inside a lambda (its own rules). */
+    /** The result type a {@code return} here must match; NONE inside a lambda (its own rules, not checked). */
     private final Deque<TypeMirror> results = new ArrayDeque<>();
     boolean found;
 
