@@ -8,9 +8,6 @@ import com.sun.source.tree.BlockTree;
 import com.sun.source.tree.ClassTree;
 import com.sun.source.tree.CompoundAssignmentTree;
 import com.sun.source.tree.ConditionalExpressionTree;
-import com.sun.source.tree.DoWhileLoopTree;
-import com.sun.source.tree.EnhancedForLoopTree;
-import com.sun.source.tree.ForLoopTree;
 import com.sun.source.tree.IdentifierTree;
 import com.sun.source.tree.LambdaExpressionTree;
 import com.sun.source.tree.LiteralTree;
@@ -21,12 +18,10 @@ import com.sun.source.tree.NewArrayTree;
 import com.sun.source.tree.NewClassTree;
 import com.sun.source.tree.ParenthesizedTree;
 import com.sun.source.tree.ReturnTree;
-import com.sun.source.tree.ThrowTree;
 import com.sun.source.tree.Tree;
 import com.sun.source.tree.TypeCastTree;
 import com.sun.source.tree.UnaryTree;
 import com.sun.source.tree.VariableTree;
-import com.sun.source.tree.WhileLoopTree;
 import com.sun.source.util.TreePath;
 import com.sun.source.util.TreePathScanner;
 import com.sun.source.util.TreeScanner;
@@ -371,52 +366,23 @@ public final class JavacErrors {
       boolean[] seen = {false};
       new TreeScanner<Void, Void>() {
         @Override
-        public Void visitReturn(ReturnTree ret, Void unused) {
-          seen[0] = true;
-          return null;
-        }
-
-        @Override
-        public Void visitThrow(ThrowTree thrown, Void unused) {
-          seen[0] = true;
-          return null;
-        }
-
-        @Override
-        public Void visitWhileLoop(WhileLoopTree loop, Void unused) {
-          seen[0] = true;
-          return null;
-        }
-
-        @Override
-        public Void visitDoWhileLoop(DoWhileLoopTree loop, Void unused) {
-          seen[0] = true;
-          return null;
-        }
-
-        @Override
-        public Void visitForLoop(ForLoopTree loop, Void unused) {
-          seen[0] = true;
-          return null;
-        }
-
-        @Override
-        public Void visitEnhancedForLoop(EnhancedForLoopTree loop, Void unused) {
-          seen[0] = true;
-          return null;
-        }
-
-        @Override
-        public Void visitLambdaExpression(LambdaExpressionTree lambda, Void unused) {
-          return null;
-        }
-
-        @Override
-        public Void visitClass(ClassTree local, Void unused) {
-          return null;
+        public Void scan(Tree tree, Void unused) {
+          if (tree == null || seen[0] || NOT_ITS_OWN.contains(tree.getKind())) {
+            return null;
+          }
+          seen[0] = LEAVES.contains(tree.getKind());
+          return super.scan(tree, unused);
         }
       }.scan(body, null);
       return seen[0];
     }
+
+    /** Statements by which a body can end without running off its end. */
+    private static final Set<Tree.Kind> LEAVES = Set.of(Tree.Kind.RETURN, Tree.Kind.THROW, Tree.Kind.WHILE_LOOP,
+        Tree.Kind.DO_WHILE_LOOP, Tree.Kind.FOR_LOOP, Tree.Kind.ENHANCED_FOR_LOOP);
+
+    /** Bodies within a body whose statements are not the method's. */
+    private static final Set<Tree.Kind> NOT_ITS_OWN = Set.of(Tree.Kind.LAMBDA_EXPRESSION, Tree.Kind.CLASS,
+        Tree.Kind.RECORD, Tree.Kind.ENUM, Tree.Kind.INTERFACE);
   }
 }
