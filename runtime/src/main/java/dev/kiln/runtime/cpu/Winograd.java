@@ -19,10 +19,10 @@ import java.util.Arrays;
  * {@code dU[xi] = dM[xi] @ V[xi]^T} and {@code dV[xi] = U[xi]^T @ dM[xi]} (32 products),
  * {@code dg = G^T dU G} and {@code dd = B dV B^T}, the 4x4 input tiles overlapping by two rows and
  * columns so their gradients are added. The 16 products per chunk of samples replace im2col's
- * one, of 2.25x fewer multiply-adds, and the input gradient needs no col2im.
+ * one and need 2.25x fewer multiply-adds in all; the input gradient needs no col2im.
  *
- * <p>Results differ from the direct sum in rounding (relative 1e-6 for inputs of one scale, as
- * cuDNN's Winograd kernels), and an infinite input may give NaN where the direct sum gives an
+ * <p>Results differ from the direct sum in rounding (about 1e-7 relative for inputs of one scale,
+ * at most 1e-6 in a review's 1,200 random shapes; im2col's about as much), and an infinite input may give NaN where the direct sum gives an
  * infinity, since the transforms add and subtract it. NaN propagates as in the direct form.
  * {@code -Dkiln.winograd=false} turns it off, for comparisons.
  */
