@@ -1,26 +1,18 @@
 package dev.kiln.processor.read;
 
 import com.sun.source.tree.AnnotationTree;
-import com.sun.source.tree.ArrayAccessTree;
 import com.sun.source.tree.AssignmentTree;
-import com.sun.source.tree.BinaryTree;
 import com.sun.source.tree.BlockTree;
 import com.sun.source.tree.ClassTree;
-import com.sun.source.tree.CompoundAssignmentTree;
-import com.sun.source.tree.ConditionalExpressionTree;
+import com.sun.source.tree.ExpressionTree;
 import com.sun.source.tree.IdentifierTree;
 import com.sun.source.tree.LambdaExpressionTree;
-import com.sun.source.tree.LiteralTree;
 import com.sun.source.tree.MemberSelectTree;
 import com.sun.source.tree.MethodInvocationTree;
 import com.sun.source.tree.MethodTree;
-import com.sun.source.tree.NewArrayTree;
 import com.sun.source.tree.NewClassTree;
-import com.sun.source.tree.ParenthesizedTree;
 import com.sun.source.tree.ReturnTree;
 import com.sun.source.tree.Tree;
-import com.sun.source.tree.TypeCastTree;
-import com.sun.source.tree.UnaryTree;
 import com.sun.source.tree.VariableTree;
 import com.sun.source.util.TreePath;
 import com.sun.source.util.TreePathScanner;
@@ -104,18 +96,23 @@ public final class JavacErrors {
       this.types = types;
     }
 
+    /** Visits {@code tree}, then flags it when it is an expression javac could not type. */
     @Override
     public Void scan(Tree tree, Void unused) {
-      return found ? null : super.scan(tree, unused);
+      if (found || tree == null) {
+        return null;
+      }
+      super.scan(tree, unused);
+      if (!found && tree instanceof ExpressionTree
+          && erroneous(trees.getTypeMirror(new TreePath(getCurrentPath(), tree)))) {
+        flag(tree);
+      }
+      return null;
     }
 
     @Override
     public Void scan(TreePath path, Void unused) {
       return found ? null : super.scan(path, unused);
-    }
-
-    private TypeMirror typeHere() {
-      return trees.getTypeMirror(getCurrentPath());
     }
 
     private TypeMirror typeOf(Tree child) {
@@ -124,14 +121,6 @@ public final class JavacErrors {
 
     private static boolean erroneous(TypeMirror type) {
       return type != null && type.getKind() == TypeKind.ERROR;
-    }
-
-    /** Marks the current expression when javac could not type it. */
-    private Void typed(Tree tree) {
-      if (erroneous(typeHere())) {
-        flag(tree);
-      }
-      return null;
     }
 
     /**
@@ -248,27 +237,6 @@ public final class JavacErrors {
       return null;
     }
 
-    @Override
-    public Void visitIdentifier(IdentifierTree id, Void unused) {
-      return typed(id);
-    }
-
-    @Override
-    public Void visitLiteral(LiteralTree literal, Void unused) {
-      return typed(literal);
-    }
-
-    @Override
-    public Void visitParenthesized(ParenthesizedTree parenthesized, Void unused) {
-      super.visitParenthesized(parenthesized, unused);
-      return found ? null : typed(parenthesized);
-    }
-
-    @Override
-    public Void visitNewArray(NewArrayTree array, Void unused) {
-      super.visitNewArray(array, unused);
-      return found ? null : typed(array);
-    }
 
     @Override
     public Void visitMemberSelect(MemberSelectTree select, Void unused) {
@@ -287,7 +255,7 @@ public final class JavacErrors {
           return null;
         }
       }
-      return typed(select);
+      return null;
     }
 
     @Override
@@ -296,7 +264,7 @@ public final class JavacErrors {
       if (!found && trees.getElement(getCurrentPath()) == null) {
         flag(call); // no method takes these arguments
       }
-      return found ? null : typed(call);
+      return null;
     }
 
     @Override
@@ -305,37 +273,7 @@ public final class JavacErrors {
       if (!found && trees.getElement(getCurrentPath()) == null) {
         flag(creation); // no constructor takes these arguments
       }
-      return found ? null : typed(creation);
-    }
-
-    @Override
-    public Void visitArrayAccess(ArrayAccessTree access, Void unused) {
-      super.visitArrayAccess(access, unused);
-      return found ? null : typed(access);
-    }
-
-    @Override
-    public Void visitBinary(BinaryTree binary, Void unused) {
-      super.visitBinary(binary, unused);
-      return found ? null : typed(binary);
-    }
-
-    @Override
-    public Void visitUnary(UnaryTree unary, Void unused) {
-      super.visitUnary(unary, unused);
-      return found ? null : typed(unary);
-    }
-
-    @Override
-    public Void visitConditionalExpression(ConditionalExpressionTree conditional, Void unused) {
-      super.visitConditionalExpression(conditional, unused);
-      return found ? null : typed(conditional);
-    }
-
-    @Override
-    public Void visitTypeCast(TypeCastTree cast, Void unused) {
-      super.visitTypeCast(cast, unused);
-      return found ? null : typed(cast);
+      return null;
     }
 
     @Override
@@ -348,12 +286,6 @@ public final class JavacErrors {
         flag(assignment);
       }
       return null;
-    }
-
-    @Override
-    public Void visitCompoundAssignment(CompoundAssignmentTree assignment, Void unused) {
-      super.visitCompoundAssignment(assignment, unused);
-      return found ? null : typed(assignment);
     }
 
     /**
