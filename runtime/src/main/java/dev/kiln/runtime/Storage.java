@@ -156,6 +156,25 @@ final class Storage {
     return h;
   }
 
+  /**
+   * Frees the native copy now rather than when the storage is collected, first copying its values
+   * to the heap array when that is where they are current (a tensor still held elsewhere keeps
+   * them); the next native use allocates again. For gradients dropped every step ({@code
+   * zeroGrad(true)}): their native memory, which the collector does not see, piled up to
+   * gigabytes before a collection came while the heap stayed small. CUDA storages are left alone.
+   */
+  void releaseNative() {
+    if (nativeData == null || home.isCuda()) {
+      return;
+    }
+    if (nativeCurrent && !heapCurrent) {
+      heapForRead();
+    }
+    nativeData.close();
+    nativeData = null;
+    nativeCurrent = false;
+  }
+
   /** The native copy, current, for reading only. */
   FloatPointer nativeForRead() {
     if (!nativeCurrent) {

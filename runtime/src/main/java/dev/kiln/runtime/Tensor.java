@@ -326,6 +326,8 @@ public final class Tensor {
   /**
    * The values in native memory (index 0 is the storage's first element: add {@link #offset()}),
    * for reading only. For native kernels; requires {@code dev.kiln.runtime.cpu.Blas.isNative()}.
+   * Use the pointer at once: a gradient's native copy is freed when the gradient is replaced or
+   * dropped ({@link #setGrad}, {@code zeroGrad(true)}; the tensor keeps its values on the heap).
    */
   public org.bytedeco.javacpp.FloatPointer readNative() {
     return storage.nativeForRead();
@@ -727,7 +729,10 @@ public final class Tensor {
     return grad;
   }
 
-  /** Replaces the gradient; {@code null} clears it (what {@code zeroGrad} does). */
+  /**
+   * Replaces the gradient; {@code null} clears it (what {@code zeroGrad(true)} does). The gradient
+   * replaced keeps its values, on the heap: its native copy is freed at once.
+   */
   public void setGrad(Tensor g) {
     if (g != null && !Arrays.equals(g.shape, shape)) {
       throw new IllegalArgumentException(
@@ -737,7 +742,13 @@ public final class Tensor {
       throw new IllegalArgumentException("setGrad: a gradient must be a float tensor, got " + g.dtype + " of shape "
           + Shapes.toString(g.shape));
     }
+    Tensor dropped = this.grad;
     this.grad = g;
+    if (dropped != null && (g == null || g.storage != dropped.storage)) {
+      // the old gradient's native copy goes now, not at a collection that a calm heap may put off
+      // (a compiled model makes a new one per step after zeroGrad(true)); its values stay readable
+      dropped.storage.releaseNative();
+    }
   }
 
   /**
