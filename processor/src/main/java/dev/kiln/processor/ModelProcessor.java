@@ -60,8 +60,8 @@ public final class ModelProcessor extends AbstractProcessor {
     deferred.clear();
     for (Element element : models) {
       diagnostics.hold();
+      int before = diagnostics.count();
       try {
-        int before = diagnostics.count();
         new DeclarationReader(trees, processingEnv.getElementUtils(), processingEnv.getTypeUtils(), diagnostics)
             .read(element)
             .flatMap(ir -> new ShapeChecker(diagnostics).check(ir, diagnostics.count() > before))
@@ -80,7 +80,8 @@ public final class ModelProcessor extends AbstractProcessor {
       // cannot resolve yet may be a class a processor writes in this round (KilnOther, say): such a
       // model is read again in the next round, and its messages dropped only in the last one
       boolean javacSpeaks = diagnostics.holding() && javacReports(element, trees);
-      boolean silent = !diagnostics.holding() && !generated.contains(key(element)); // a name not resolved yet
+      // nothing said (not even advice on javac's error) and nothing written: a name not resolved yet
+      boolean silent = diagnostics.count() == before && !generated.contains(key(element));
       if ((javacSpeaks || silent) && !round.processingOver()) {
         deferred.add(key(element));
       }

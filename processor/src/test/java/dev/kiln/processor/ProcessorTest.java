@@ -403,6 +403,8 @@ class ProcessorTest {
     assertThat(c).hadErrorContaining("@Model class Star: 'extends Module' is ambiguous between dev.kiln.dsl.Module and "
         + "java.lang.Module when dev.kiln.dsl.* is imported; add import dev.kiln.dsl.Module;").inFile(f)
         .onLineContaining("public class Star");
+    assertEquals(1, c.errors().stream().filter(d -> d.getMessage(null).contains("@Model class Star")).count(),
+        "said once, not again in a later round: " + c.errors());
   }
 
   @Test
