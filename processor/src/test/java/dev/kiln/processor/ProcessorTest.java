@@ -612,6 +612,27 @@ class ProcessorTest {
     assertTrue(c.generatedSourceFile("test.KilnLater").isPresent());
   }
 
+  /** forward may read a component of the outputs record as a field (the record is nested, so javac allows it). */
+  @Test
+  void forwardMayReadAnOutputAsAField() throws IOException {
+    JavaFileObject f = classModel("FieldOut",
+        "@Model(input = {8})",
+        "public class FieldOut extends Module {",
+        "  final Linear fc1 = new Linear(8, 4);",
+        "  final Linear fc2 = new Linear(4, 2);",
+        "  record Outputs(Tensor output, Tensor hidden) {}",
+        "  public Outputs forwardWithHidden(Tensor x) {",
+        "    Tensor hidden = relu(fc1.apply(x));",
+        "    return new Outputs(fc2.apply(hidden), hidden);",
+        "  }",
+        "  @Override public Tensor forward(Tensor x) { return forwardWithHidden(x).hidden; }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).succeededWithoutWarnings();
+    String generated = c.generatedSourceFile("test.KilnFieldOut").orElseThrow().getCharContent(false).toString();
+    assertTrue(generated.contains("// forwardWithHidden(x).hidden(): only that output is kept"), generated);
+  }
+
   /** {@code f} fails with {@code message}, and every error is one javac gives without the processor. */
   private static void assertJavacAlone(JavaFileObject f, String message) {
     Compilation c = compile(f);

@@ -350,6 +350,9 @@ public final class DeclarationReader {
         && accessor.getMethodSelect() instanceof MemberSelectTree ms && !outputs.isArray()) {
       call = ms.getExpression();
       index = outputs.components().indexOf(ms.getIdentifier().toString());
+    } else if (e instanceof MemberSelectTree field && !outputs.isArray()) { // the component's field, in the nesting class
+      call = field.getExpression();
+      index = outputs.components().indexOf(field.getIdentifier().toString());
     } else {
       return -1;
     }
@@ -881,6 +884,9 @@ public final class DeclarationReader {
     private boolean callsOutputs(ExpressionTree e, CompilationUnitTree unit) {
       if (e instanceof ArrayAccessTree aa) {
         return callsOutputs(aa.getExpression(), unit);
+      }
+      if (e instanceof MemberSelectTree field) {
+        return callsOutputs(field.getExpression(), unit);
       }
       if (!(e instanceof MethodInvocationTree mi)) {
         return false;
