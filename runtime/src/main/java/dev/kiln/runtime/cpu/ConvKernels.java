@@ -153,7 +153,7 @@ public final class ConvKernels {
   }
 
   /** {@code into = (accumulate ? into : 0) + parts[0] + ... + parts[count - 1]}, in that order. */
-  private static void addParts(float[] into, int off, float[][] parts, int count, int len, boolean accumulate) {
+  static void addParts(float[] into, int off, float[][] parts, int count, int len, boolean accumulate) {
     if (!accumulate) {
       Arrays.fill(into, off, off + len, 0f);
     }
@@ -211,16 +211,25 @@ public final class ConvKernels {
    * and 27).
    */
   private static int chunkSize(Conv2dShape s) {
-    if (s.batch() == 0) {
+    return chunkSize(s.batch(), (long) s.patchSize() * s.outPlaneSize(), COLS_BUDGET);
+  }
+
+  /**
+   * Samples per chunk when one sample needs {@code perSample} floats of scratch and a chunk may hold
+   * {@code budget}: as many as fit (at least one), with the number of chunks rounded up to a
+   * multiple of the threads so that each gets as many; 1 for an empty batch (no chunks).
+   */
+  static int chunkSize(int batch, long perSample, int budget) {
+    if (batch == 0) {
       return 1; // no chunks: an empty batch computes nothing (the weight gradient is then zero)
     }
-    long perSample = (long) s.patchSize() * s.outPlaneSize();
-    int fit = (int) Math.max(1, Math.min(s.batch(), COLS_BUDGET / perSample));
-    int chunks = (s.batch() + fit - 1) / fit;
+    int fit = (int) Math.max(1, Math.min(batch, budget / perSample));
+    int chunks = (batch + fit - 1) / fit;
     int threads = Parallel.threads();
-    chunks = Math.min(s.batch(), (chunks + threads - 1) / threads * threads);
-    return Math.max(1, (s.batch() + chunks - 1) / chunks);
+    chunks = Math.min(batch, (chunks + threads - 1) / threads * threads);
+    return Math.max(1, (batch + chunks - 1) / chunks);
   }
+
 
   /**
    * Unfolds samples {@code n0 .. n0+cn-1} of {@code x} into {@code cols[K, cn*P]}: row
@@ -552,6 +561,15 @@ public final class ConvKernels {
         }
       }
     });
+  }
+
+  /**
+   * {@code parts} zeroed arrays of at least {@code len} floats from the calling thread's scratch,
+   * set {@code which} (0: weight gradients, 1: bias gradients): the per-part sums of a backward
+   * region, {@link Winograd}'s too.
+   */
+  static float[][] partials(int which, int parts, int len) {
+    return SCRATCH.get().partials(which, parts, len);
   }
 
   /** Per-thread growing work arrays: the im2col matrix, a channel-major output or gradient, partial weight and bias gradients. */
