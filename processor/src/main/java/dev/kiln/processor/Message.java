@@ -61,6 +61,9 @@ public enum Message {
   SHAPE_MISMATCH("%s: %s, from %s"),
   MERGES_BATCH("%s merges the batch dimension with others (%s -> %s): a compiled model keeps dimension 0 as the batch; flatten from dimension 1 (Flatten(), flatten(x))"),
   NOT_A_CHAIN("%s: the compiler supports one chain of layers from the input to the result; %s"),
+  UNUSED_VALUE("the value of %s is never used: forward returns %s; use the value or drop the step"),
+  ADD_SHAPES("%s: a compiled add takes two values of one shape; receives %s from %s and %s from %s (leave out @Model"
+      + " for an add that broadcasts)"),
   UNSUPPORTED_SEQUENTIAL("%s: the compiler reads layers from their initializers (or constructor assignments): write"
       + " new Linear(...) (with builder calls such as .padding(1)), Sequential.of(...) or Sequential.builder().add(...).build()"
       + " there, not another field, a variable or a call to another method"),

@@ -137,6 +137,7 @@ class ParityTest {
     "AssignedInConstructor, test.AssignedInConstructor, test.KilnAssignedInConstructor, 1:8:8, 3",
     "AwkwardNames2, test.AwkwardNames2, test.KilnAwkwardNames2, 2:6:6, 3",
     "AwkwardNames2, test.AwkwardNames2.named(), test.KilnNamed, 4, 2",
+    "Residual, test.Residual, test.KilnResidual, 4:6:6, 3",
   })
   void compiledMatchesEager(String source, String eagerName, String compiledName, String sampleShape, int classes) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(source));
@@ -250,6 +251,7 @@ class ParityTest {
     "AssignedInConstructor, test.AssignedInConstructor, test.KilnAssignedInConstructor, 1:8:8, 3",
     "HiddenMlp, test.HiddenMlp, test.KilnHiddenMlp, 6, 3",
     "HiddenCnn, test.HiddenCnn, test.KilnHiddenCnn, 1:6:6, 3",
+    "Residual, test.Residual, test.KilnResidual, 4:6:6, 3",
   })
   void frozenLayersGiveTheEagerGradients(String source, String eagerName, String compiledName, String sampleShape,
       int classes) {

@@ -63,7 +63,8 @@ class ProcessorTest {
       "HiddenMlp, KilnHiddenMlp, KilnHiddenMlp.java",
       "HiddenCnn, KilnHiddenCnn, KilnHiddenCnn.java",
       "Activations, KilnActivations, KilnActivations.java",
-      "SoftmaxMaps, KilnSoftmaxMaps, KilnSoftmaxMaps.java"
+      "SoftmaxMaps, KilnSoftmaxMaps, KilnSoftmaxMaps.java",
+      "Residual, KilnResidual, KilnResidual.java"
   })
   void generatesTheGoldenSourceWithoutWarnings(String model, String generated, String golden) throws IOException {
     Compilation c = compile(model(model));
@@ -653,17 +654,17 @@ class ProcessorTest {
         "public class Misc extends Module {",
         "  final Linear fc = new Linear(16, 16);",
         "  @Override public final Tensor forward(Tensor x) {",
-        "    Tensor h = F.add(x, fc.apply(x));",
+        "    Tensor h = F.mul(x, fc.apply(x));",
         "    return new Linear(16, 4).apply(h);",
         "  }",
         "}");
     Compilation c = compile(f);
     assertThat(c).hadErrorContaining("forward of @Model class Misc must not be final: the generated KilnMisc overrides it")
         .inFile(f).onLineContaining("public final Tensor forward");
-    assertThat(c).hadErrorContaining("F.add with 2 argument(s) is not supported by the Kiln compiler")
-        .inFile(f).onLineContaining("F.add(x, fc.apply(x))");
-    assertThat(c).hadErrorContaining("it combines two values, and a compiled model is one chain of layers from its input "
-        + "(no residual or two-branch models yet); leave out @Model and the model runs eagerly, as written");
+    assertThat(c).hadErrorContaining("F.mul with 2 argument(s) is not supported by the Kiln compiler")
+        .inFile(f).onLineContaining("F.mul(x, fc.apply(x))");
+    assertThat(c).hadErrorContaining("a compiled model combines two values only by add(a, b) (a residual connection); "
+        + "leave out @Model and the model runs eagerly, as written");
     assertThat(c).hadErrorContaining("forward creates a layer (new Linear(16, 4)) on each call: declare it as a final field")
         .inFile(f).onLineContaining("return new Linear(16, 4)");
   }
@@ -682,9 +683,55 @@ class ProcessorTest {
         "  }",
         "}");
     Compilation c = compile(f);
-    assertThat(c).hadErrorContaining("forward: the compiler supports one chain of layers from the input to the result; "
-        + "this value, fc2.apply(h), is computed last but forward returns").inFile(f).onLineContaining("Tensor out = fc2.apply(h);");
+    assertThat(c).hadErrorContaining("the value of fc2.apply(h) is never used: forward returns relu(fc1.apply(x)); use the "
+        + "value or drop the step").inFile(f).onLineContaining("Tensor out = fc2.apply(h);");
     assertEquals(1, c.errors().size(), c.errors().toString());
+  }
+
+  /**
+   * Residual connections: add joins two values of one shape in forward (a value may feed several
+   * steps); values of two shapes, a value no step uses, and an add in a method of several outputs
+   * (compiled as one chain) are errors on their lines.
+   */
+  @Test
+  void addJoinsValuesOfOneShapeInForward() {
+    JavaFileObject f = classModel("Branches",
+        "@Model(input = {8})",
+        "public class Branches extends Module {",
+        "  final Linear fc1 = new Linear(8, 8);",
+        "  final Linear fc2 = new Linear(8, 4);",
+        "  final Linear fc3 = new Linear(8, 4);",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    Tensor h = relu(fc1.apply(x));",
+        "    Tensor skip = fc3.apply(h);",
+        "    Tensor wide = F.add(fc2.apply(h), x);",
+        "    return F.add(fc2.apply(x), fc2.apply(h));",
+        "  }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining("F.add(fc2.apply(h), x): a compiled add takes two values of one shape; receives [N, 4] from fc2.apply(h) "
+        + "and [N, 8] from the input x (@Model input) (leave out @Model for an add that broadcasts)")
+        .inFile(f).onLineContaining("Tensor wide = F.add(fc2.apply(h), x);");
+    assertThat(c).hadErrorContaining("the value of fc3.apply(h) is never used").inFile(f).onLineContaining("Tensor skip");
+    assertEquals(2, c.errors().size(), c.errors().toString()); // the unused sum of two shapes is not reported twice
+
+    JavaFileObject outputs = classModel("HiddenSum",
+        "@Model(input = {8})",
+        "public class HiddenSum extends Module {",
+        "  final Linear fc1 = new Linear(8, 8);",
+        "  final Linear fc2 = new Linear(8, 2);",
+        "  public Tensor[] both(Tensor x) {",
+        "    Tensor h = F.add(fc1.apply(x), x);",
+        "    return new Tensor[] {h, fc2.apply(h)};",
+        "  }",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    return both(x)[1];",
+        "  }",
+        "}");
+    Compilation o = compile(outputs);
+    assertThat(o).hadErrorContaining("F.add(fc1.apply(x), x): the compiler supports one chain of layers from the input to the result; add joins "
+        + "two values, which a compiled forward may do but a method of several outputs not yet").inFile(outputs)
+        .onLineContaining("Tensor h = F.add(fc1.apply(x), x);");
   }
 
   @Test

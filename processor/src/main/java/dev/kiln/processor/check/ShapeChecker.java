@@ -10,13 +10,17 @@ import dev.kiln.runtime.Shapes;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * Pass 2: infers every value's shape from {@code @Model(input)} through the steps with the dsl
- * layers' own shape rules, and checks that the steps form the one chain the generator compiles.
+ * layers' own shape rules, and checks that the steps form a graph the generator compiles: in
+ * {@code forward}, every value but the result feeds a later step (a value may feed several, and
+ * {@code add} joins two of one shape); an outputs method's steps are one chain.
  */
 public final class ShapeChecker {
   private final Diagnostics diagnostics;
@@ -58,6 +62,7 @@ public final class ShapeChecker {
     producers.put(ir.inputName(), "the input " + ir.inputName() + " (@Model input)");
     List<int[]> ins = new ArrayList<>();
     List<int[]> outs = new ArrayList<>();
+    boolean graph = method == null; // forward's values may be read twice and joined by add; an outputs method is one chain
     String previous = ir.inputName();
     Map<String, Object> sequentialCalls = new HashMap<>(); // value -> the call (its tree) of a Sequential field that made it
     for (StepIr step : ir.steps()) {
@@ -72,19 +77,30 @@ public final class ShapeChecker {
       Source where = step.layer() != null && ownLine ? step.layer().source() : step.source();
       String context = ownLine && ir.form() != ModelIr.Form.METHOD
           ? ", in " + step.text() + " at " + step.source().where() : "";
-      if (!partial && !step.input().equals(previous)) {
+      if (!partial && !graph && step.other() != null) {
+        diagnostics.error(where, Message.NOT_A_CHAIN, label, "add joins two values, which a compiled forward may do but a"
+            + " method of several outputs not yet; compute the sum in forward, or leave out @Model and the model runs eagerly");
+        return Optional.empty();
+      }
+      if (!partial && !graph && !step.input().equals(previous)) {
         diagnostics.error(where, Message.NOT_A_CHAIN, label,
             "it reads " + producers.get(step.input()) + " while the value before it is not used; drop the unused value");
         return Optional.empty();
       }
       int[] in = shapes.get(step.input());
+      int[] other = step.other() == null ? null : shapes.get(step.other());
       if (inSequential && step.source() != null) {
         sequentialCalls.put(step.output(), step.source().tree());
       }
       producers.putIfAbsent(step.output(), inSequential ? step.layer().path() + " " + step.spec() : step.text());
       previous = step.output();
-      if (in == null) {
+      if (in == null || step.other() != null && other == null) {
         continue; // fed by a step whose error is already reported: its shape is unknown
+      }
+      if (other != null && !Arrays.equals(in, other)) {
+        diagnostics.error(where, Message.ADD_SHAPES, label, Shapes.toString(in), producers.get(step.input()),
+            Shapes.toString(other), producers.get(step.other()));
+        continue;
       }
       try {
         int[] out = step.spec().outputShape(in);
@@ -101,13 +117,16 @@ public final class ShapeChecker {
         diagnostics.error(where, Message.SHAPE_MISMATCH, label, e.getMessage(), producers.get(step.input()) + context);
       }
     }
-    if (!partial && method == null && results.size() == 1 && !results.get(0).equals(previous)) {
-      String last = previous;
-      Source lastStep = ir.steps().stream().filter(st -> st.output().equals(last)).map(StepIr::source).findFirst()
-          .orElse(ir.source());
-      diagnostics.error(lastStep, Message.NOT_A_CHAIN, "forward",
-          "this value, " + producers.get(previous) + ", is computed last but forward returns " + producers.get(results.get(0))
-              + "; return it or drop it");
+    if (!partial && graph && results.size() == 1) {
+      // every value but the result feeds a later step: so the result is the value computed last, as the generator needs
+      Set<String> read = new HashSet<>(results);
+      ir.steps().forEach(st -> read.addAll(st.inputs()));
+      for (StepIr st : ir.steps()) {
+        if (!read.contains(st.output()) && shapes.containsKey(st.output())) { // (not after an error of its own)
+          diagnostics.error(st.source() != null ? st.source() : ir.source(), Message.UNUSED_VALUE, producers.get(st.output()),
+              producers.get(results.get(0)));
+        }
+      }
     }
     if (!partial && method != null && !results.contains(previous)) {
       diagnostics.error(ir.source(), Message.NOT_A_CHAIN, method,

@@ -78,6 +78,10 @@ public final class Generator {
   private final Map<String, String> storage = new LinkedHashMap<>();
   private final Set<String> activationBuffers = new LinkedHashSet<>();
   private final Set<String> gradientBuffers = new LinkedHashSet<>();
+  /** {@code "k:w"}: kernel k's backward adds the gradient of its input w (0, or 1 for an add's other) to one written before. */
+  private final Set<String> accumulating = new HashSet<>();
+  /** Storage of values whose gradient some kernel adds through a scratch buffer ({@code t<storage>}). */
+  private final Set<String> scratchBuffers = new LinkedHashSet<>();
   private final Map<String, Integer> sizes = new LinkedHashMap<>();
   /** The outputs method when this generator writes its graph (see "several outputs" below), else null. */
   private final OutputsIr outputs;
@@ -132,9 +136,29 @@ public final class Generator {
       if (!s.equals("out") && !pooledInOnePass.containsKey(kernel.out())) { // a pooled-in-one-pass map is never written
         activationBuffers.add(s);
       }
-      String in = storage.get(kernel.in());
-      if (!in.equals("in")) {
-        gradientBuffers.add(in);
+      for (String value : kernel.inputs()) {
+        String in = storage.get(value);
+        if (!in.equals("in")) {
+          gradientBuffers.add(in);
+        }
+      }
+    }
+    // A value several steps read gets its gradient from each: the step the backward reaches first
+    // writes it, the others add theirs (through a scratch buffer where their kernel overwrites)
+    Set<String> written = new HashSet<>();
+    for (int k = kernels.size() - 1; k >= 0; k--) {
+      Kernel kernel = kernels.get(k);
+      if (kernel.kind() == Kernel.Kind.VIEW) {
+        continue;
+      }
+      for (int w = 0; w < kernel.inputs().size(); w++) {
+        String in = storage.get(kernel.inputs().get(w));
+        if (!written.add(in)) {
+          accumulating.add(k + ":" + w);
+          if (kernel.kind() != Kernel.Kind.LINEAR && kernel.kind() != Kernel.Kind.ADD) {
+            scratchBuffers.add(in);
+          }
+        }
       }
     }
     // A ReLU fused into a Linear at the very end masks the incoming gradient in place: it needs a
@@ -150,7 +174,7 @@ public final class Generator {
 
   /** Whether the kernel's backward applies its fused ReLU's mask to the incoming gradient in place. */
   private static boolean masksInPlace(Kernel k) {
-    return k.relu() && k.kind() != Kernel.Kind.BATCHNORM;
+    return k.relu() && k.kind() == Kernel.Kind.LINEAR;
   }
 
   private JavaFile file(String processorName) {
@@ -482,6 +506,11 @@ public final class Generator {
       Ref out = ref(k.out(), refs);
       switch (k.kind()) {
         case VIEW -> b.add("// a view: no work\n");
+        case ADD -> {
+          Ref other = ref(k.other(), refs);
+          b.addStatement("$T.addForward($L, $L, $L, $L, $L, $L, n * $L, $L)", KERNELS, out.array, out.offset, in.array, in.offset,
+              other.array, other.offset, k.outPerSample(), k.relu());
+        }
         case RELU -> b.addStatement("$T.reluForward($L, $L, $L, $L, n * $L)", KERNELS, out.array, out.offset, in.array, in.offset, k.outPerSample());
         case ACTIVATION -> {
           if (k.spec() instanceof LeakyReLU.Spec l) {
@@ -704,6 +733,8 @@ public final class Generator {
           }
           b.addStatement("$T $L = $L", TENSOR, out, eagerCall(k, in));
         }
+        case ADD -> b.addStatement(k.relu() ? "$T $L = $T.relu($T.add($L, $L))" : "$T $L = $T.add($L, $L)",
+            k.relu() ? new Object[] {TENSOR, out, F, F, in, locals.get(k.other())} : new Object[] {TENSOR, out, F, in, locals.get(k.other())});
         case VIEW, RELU, ACTIVATION, CONV, DROPOUT -> b.addStatement("$T $L = $L", TENSOR, out, eagerCall(k, in));
       }
       locals.put(out, out);
@@ -807,6 +838,24 @@ public final class Generator {
     return !hasParameters ? List.of() : parametersOf(k.layer()).stream().map(this::recordedNeed).toList();
   }
 
+  /**
+   * An add's backward: its gradient (masked by its ReLU's output when it has one) goes to both
+   * inputs, written into the first gradient of each or added to one a later step wrote.
+   */
+  private void addBackward(CodeBlock.Builder b, Kernel k, int i, Ref d, Ref out, Ref inTarget, Map<String, Ref> grads) {
+    List<String> inputs = k.inputs();
+    for (int w = 0; w < inputs.size(); w++) {
+      String value = inputs.get(w);
+      String st = storage.get(value);
+      Ref target = w == 0 ? inTarget
+          : st.equals("in") ? new Ref("dx", "0", true)
+          : i > 0 ? new Ref("dOther" + i, "0", true) : new Ref("p.d" + st, "0", true);
+      b.addStatement("$T.addBackward($L, $L, $L, $L, $L, $L, n * $L, $L)", KERNELS, target.array, target.offset, d.array, d.offset,
+          k.relu() ? out.array : "null", k.relu() ? out.offset : "0", k.outPerSample(), accumulating.contains(i + ":" + w));
+      grads.put(st, target);
+    }
+  }
+
   /** The batch-norm gradients (through the fused ReLU's mask); parameter gradients are added to the parameters'. */
   private void batchNormBackward(CodeBlock.Builder b, Kernel k, int j, Ref in, Ref d, Ref target) {
     BatchNorm.Options o = (BatchNorm.Options) k.spec();
@@ -897,6 +946,10 @@ public final class Generator {
     for (String d : gradientBuffers) {
       t.addField(FLOATS, "d" + d);
       gradients.addStatement("d$L = new float[n * $L]", d, sizes.get(d));
+    }
+    for (String d : scratchBuffers) {
+      t.addField(FLOATS, "t" + d);
+      gradients.addStatement("t$L = new float[n * $L]", d, sizes.get(d));
     }
     t.addMethod(gradients.build());
     for (int j = 1; j <= kernels.size(); j++) {
@@ -989,6 +1042,10 @@ public final class Generator {
         if (!inStorage.equals("in")) {
           b.addStatement("float[] dIn$L = need$L ? p.d$L : null", i, i, inStorage);
         }
+        String otherStorage = k.other() == null ? "in" : storage.get(k.other());
+        if (!otherStorage.equals("in")) {
+          b.addStatement("float[] dOther$L = need$L ? p.d$L : null", i, i, otherStorage);
+        }
       }
       List<String> own = trainable(k);
       if (!own.isEmpty()) {
@@ -1025,6 +1082,19 @@ public final class Generator {
         d = new Ref("p.dout", "0", true);
       }
       int j = i + 1;
+      if (k.kind() == Kernel.Kind.ADD) {
+        addBackward(b, k, i, d, out, target, grads);
+        continue;
+      }
+      // the input's gradient is already written by a step after this one: this step's is added to it
+      boolean accumulate = accumulating.contains(i + ":0");
+      Ref written = target;
+      if (accumulate && k.kind() != Kernel.Kind.LINEAR) {
+        b.add("// $L is read by a later step too, whose gradient is there already: this one's is added\n", k.in().equals(ir.inputName())
+                ? "the input" : "this step's input")
+            .addStatement("float[] t$L = $L != null ? p.t$L : null", j, target.array, inStorage);
+        target = new Ref("t" + j, "0", true);
+      }
       if (k.kind() == Kernel.Kind.CONV) {
         String layer = layerField(k.layer());
         String local = localPrefix(k, j);
@@ -1090,15 +1160,20 @@ public final class Generator {
             .addStatement("$T.sgemm(true, false, $L, $L, $L, 1f, $L, $L, $L, $L, $L, $L, 1f, $LGW, $L)", BLAS,
                 outF, inF, rows, d.array, d.offset, outF, in.array, in.offset, inF, local, inF)
             .endControlFlow();
-        String gemm = "$T.sgemm(false, false, $L, $L, $L, 1f, $L, $L, $L, $L.weight(), $L, 0f, $L, $L, $L)";
-        Object[] args = {BLAS, rows, inF, outF, d.array, d.offset, outF, layer, inF, target.array, target.offset, inF};
+        // (beta 1 where a later step's gradient of the same input is there already)
+        String gemm = "$T.sgemm(false, false, $L, $L, $L, 1f, $L, $L, $L, $L.weight(), $L, $L, $L, $L, $L)";
+        Object[] args = {BLAS, rows, inF, outF, d.array, d.offset, outF, layer, inF, accumulate ? "1f" : "0f", target.array,
+            target.offset, inF};
         if (inStorage.equals("in") || conditional) {
           b.beginControlFlow("if ($L != null)", target.array).addStatement(gemm, args).endControlFlow();
         } else {
           b.addStatement(gemm, args);
         }
       }
-      grads.put(inStorage, target);
+      if (accumulate && k.kind() != Kernel.Kind.LINEAR) {
+        b.addStatement("$T.accumulate($L, $L, $L, 0, n * $L)", KERNELS, written.array, written.offset, target.array, k.inPerSample());
+      }
+      grads.put(inStorage, written);
     }
     if (flow != null) {
       flow.enter("in");

@@ -19,10 +19,22 @@ import dev.kiln.processor.ir.Source;
  * @param inShape shape of {@code in}, -1 for the batch
  * @param outShape shape of {@code out}
  * @param source the source step, for the comment's file and line
+ * @param other the second value an ADD reads (of {@code in}'s shape), else null
  */
 record Kernel(
     Kind kind, String label, LayerSpec spec, LayerIr layer, Linear.Spec linear, boolean relu,
-    String in, String out, int[] inShape, int[] outShape, Source source) {
+    String in, String out, int[] inShape, int[] outShape, Source source, String other) {
+
+  /** A kernel of one input. */
+  Kernel(Kind kind, String label, LayerSpec spec, LayerIr layer, Linear.Spec linear, boolean relu,
+      String in, String out, int[] inShape, int[] outShape, Source source) {
+    this(kind, label, spec, layer, linear, relu, in, out, inShape, outShape, source, null);
+  }
+
+  /** The values it reads: {@code in}, and an ADD's {@code other}. */
+  java.util.List<String> inputs() {
+    return other == null ? java.util.List.of(in) : java.util.List.of(in, other);
+  }
 
 
   enum Kind {
@@ -44,7 +56,11 @@ record Kernel(
     /** Batch norm (+ ReLU fused into its output pass); statistics kept for backward. */
     BATCHNORM,
     /** Inverted dropout with a mask drawn per forward in training; identity in evaluation. */
-    DROPOUT
+    DROPOUT,
+    /**
+     * {@code in + other} (+ ReLU), a residual connection; backward: the (masked) gradient goes to both inputs.
+     */
+    ADD
   }
 
   /** Values per sample of the output (all dimensions after the batch). */

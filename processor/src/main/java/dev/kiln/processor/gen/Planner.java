@@ -13,8 +13,10 @@ import dev.kiln.dsl.Sigmoid;
 import dev.kiln.dsl.Softmax;
 import dev.kiln.dsl.Tanh;
 import dev.kiln.processor.check.CheckedModel;
+import dev.kiln.processor.ir.Add;
 import dev.kiln.processor.ir.StepIr;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -27,28 +29,37 @@ import java.util.Set;
  * Flatten (and dropout with p = 0) becomes a view; batch norm takes a following ReLU into its
  * output pass; sigmoid, tanh, leaky ReLU and softmax are passes of their own. A value the method returns (one of several outputs) keeps a pass of its
  * own: a ReLU after it is not fused, since that would overwrite it. Batch norm + ReLU read by a
- * max pooling alone fuses further ({@link #poolFusion}).
+ * max pooling alone fuses further ({@link #poolFusion}). An add of two values (a residual
+ * connection) takes a following ReLU into its pass too. A value read by two steps keeps its own
+ * pass and buffer (nothing fuses into it).
  */
 final class Planner {
   private Planner() {}
 
   static List<Kernel> plan(CheckedModel model, Set<String> returned) {
     List<StepIr> steps = model.ir().steps();
+    Map<String, Integer> readers = new HashMap<>();
+    steps.forEach(s -> s.inputs().forEach(v -> readers.merge(v, 1, Integer::sum)));
     List<Kernel> kernels = new ArrayList<>();
     for (int i = 0; i < steps.size(); i++) {
       StepIr s = steps.get(i);
       int[] in = model.stepInputs().get(i);
       int[] out = model.stepOutputs().get(i);
       String label = label(s);
-      if (s.spec() instanceof Linear.Spec || s.spec() instanceof BatchNorm.Options) {
-        // a following ReLU joins the output pass (GEMM epilogue, or the normalising pass)
-        boolean relu = i + 1 < steps.size() && steps.get(i + 1).spec() instanceof ReLU.Spec && !returned.contains(s.output());
-        String outValue = s.output();
-        if (relu) {
-          StepIr r = steps.get(++i);
-          label += " + " + label(r);
-          outValue = r.output();
-        }
+      // a following ReLU joins the output pass (GEMM epilogue, the normalising pass, the add) when it alone reads the value
+      boolean relu = (s.spec() instanceof Linear.Spec || s.spec() instanceof BatchNorm.Options || s.spec() instanceof Add)
+          && i + 1 < steps.size() && steps.get(i + 1).spec() instanceof ReLU.Spec && steps.get(i + 1).input().equals(s.output())
+          && readers.get(s.output()) == 1 && !returned.contains(s.output());
+      String outValue = s.output();
+      if (relu) {
+        StepIr r = steps.get(++i);
+        label += " + " + label(r);
+        outValue = r.output();
+      }
+      if (s.spec() instanceof Add) {
+        kernels.add(new Kernel(Kernel.Kind.ADD, label, s.spec(), null, null, relu, s.input(), outValue, in, out, s.source(),
+            s.other()));
+      } else if (s.spec() instanceof Linear.Spec || s.spec() instanceof BatchNorm.Options) {
         Kernel.Kind kind = s.spec() instanceof Linear.Spec ? Kernel.Kind.LINEAR : Kernel.Kind.BATCHNORM;
         Linear.Spec linear = s.spec() instanceof Linear.Spec l ? l : null;
         kernels.add(new Kernel(kind, label, s.spec(), s.layer(), linear, relu, s.input(), outValue, in, out, s.source()));
@@ -95,7 +106,7 @@ final class Planner {
       if (k.kind() != Kernel.Kind.BATCHNORM || !k.relu() || returned.contains(k.out())) {
         continue;
       }
-      List<Kernel> readers = kernels.stream().filter(r -> r.in().equals(k.out())).toList();
+      List<Kernel> readers = kernels.stream().filter(r -> r.inputs().contains(k.out())).toList();
       if (readers.size() != 1 || readers.get(0).kind() != Kernel.Kind.POOL) {
         continue;
       }

@@ -25,6 +25,7 @@ import dev.kiln.dsl.LayerSpec;
 import dev.kiln.dsl.Model;
 import dev.kiln.processor.Diagnostics;
 import dev.kiln.processor.Message;
+import dev.kiln.processor.ir.Add;
 import dev.kiln.processor.ir.LayerIr;
 import dev.kiln.processor.ir.ModelIr;
 import dev.kiln.processor.ir.OutputsIr;
@@ -902,6 +903,17 @@ public final class DeclarationReader {
       if (args.isEmpty()) {
         diagnostics.error(unit, mi, Message.UNSUPPORTED_EXPRESSION, methodName, "call " + mi.getMethodSelect() + " without a tensor");
         return null;
+      }
+      if (name.equals("add") && args.size() == 2) { // a residual connection: a step of two inputs
+        String a = expression(args.get(0), unit, fields, className);
+        String b = expression(args.get(1), unit, fields, className);
+        if (a == null || b == null) {
+          return null;
+        }
+        String out = "v" + (++counter);
+        list.add(new StepIr(out, a, b, new Add(), null, mi.toString(), source(unit, mi)));
+        last = out;
+        return out;
       }
       if (!LayerCatalog.knowsFunction(name, args.size() - 1)) {
         diagnostics.error(unit, mi, Message.UNSUPPORTED_FUNCTION, LayerCatalog.unsupportedFunction(name, args.size() - 1));

@@ -172,8 +172,8 @@ final class LayerCatalog {
 
   static String unsupportedFunction(String name, int constants) {
     String instead = switch (name) {
-      case "add", "mul" -> "it combines two values, and a compiled model is one chain of layers from its input (no residual"
-          + " or two-branch models yet); leave out @Model and the model runs eagerly, as written";
+      case "mul" -> "a compiled model combines two values only by add(a, b) (a residual connection); leave out @Model"
+          + " and the model runs eagerly, as written";
       case "linear", "conv2d" -> "it takes weight tensors: declare a " + (name.equals("linear") ? "Linear" : "Conv2d")
           + " field and apply it";
       case "crossEntropy", "mseLoss", "l1Loss" -> "a loss belongs outside forward: apply it to the model's output";
@@ -186,7 +186,7 @@ final class LayerCatalog {
     };
     return "F." + name + " with " + (constants + 1) + " argument(s) is not supported by the Kiln compiler; supported: relu, "
         + "sigmoid, tanh, leakyRelu(x, slope), softmax(x, dim), flatten(x[, start, end]), maxPool2d(x, k[, stride[, padding, "
-        + "ceilMode]]); " + instead;
+        + "ceilMode]]), add(a, b) of two values of one shape; " + instead;
   }
 
   private static LayerSpec none(List<Object> args, String name, LayerSpec spec) throws BadArguments {

@@ -82,6 +82,52 @@ public final class CpuKernels {
     }
   }
 
+  /**
+   * {@code out = a + b} (then {@code max(0, .)} when {@code relu}) over {@code n} values: a compiled
+   * model's residual connection, with the ReLU after it in the same pass.
+   */
+  public static void addForward(float[] out, int outOff, float[] a, int aOff, float[] b, int bOff, int n, boolean relu) {
+    Parallel.forRange(n, 2L * n, (part, from, to) -> {
+      if (relu) {
+        for (int i = from; i < to; i++) {
+          out[outOff + i] = Math.max(a[aOff + i] + b[bOff + i], 0f);
+        }
+      } else {
+        for (int i = from; i < to; i++) {
+          out[outOff + i] = a[aOff + i] + b[bOff + i];
+        }
+      }
+    });
+  }
+
+  /**
+   * The gradient {@link #addForward} sends to each of its inputs: {@code dst (+)= d}, or with its
+   * ReLU {@code dst (+)= d * (y > 0)} where {@code y} is the add's output (null: no ReLU). Nothing
+   * when {@code dst} is null.
+   */
+  public static void addBackward(float[] dst, int dstOff, float[] d, int dOff, float[] y, int yOff, int n, boolean accumulate) {
+    if (dst == null) {
+      return;
+    }
+    Parallel.forRange(n, 2L * n, (part, from, to) -> {
+      if (y == null && accumulate) {
+        for (int i = from; i < to; i++) {
+          dst[dstOff + i] += d[dOff + i];
+        }
+      } else if (y == null) {
+        System.arraycopy(d, dOff + from, dst, dstOff + from, to - from);
+      } else if (accumulate) {
+        for (int i = from; i < to; i++) {
+          dst[dstOff + i] += passIfPositive(d[dOff + i], y[yOff + i]);
+        }
+      } else {
+        for (int i = from; i < to; i++) {
+          dst[dstOff + i] = passIfPositive(d[dOff + i], y[yOff + i]);
+        }
+      }
+    });
+  }
+
   /** {@code out = max(0, x)}; {@code out} may be {@code x}. ({@code Math.max} vectorises; a ternary branches.) */
   public static void reluForward(float[] out, int outOff, float[] x, int xOff, int n) {
     Parallel.forRange(n, n, (part, from, to) -> {
