@@ -3,11 +3,12 @@
 ../shared/peers/pytorch_peer.py (the seeds' MLP and CNN, SGD lr 0.01 momentum 0.9, cross-entropy),
 moved to CUDA, each step timed between torch.cuda.synchronize() calls. Eager PyTorch, FP32 with
 TF32 off for matrix products and convolutions, as Kiln's CUDA backend computes by default.
-  pytorch_cuda_peer.py step --model mlp|cnn --batch 64 --steps 200
-  pytorch_cuda_peer.py infer --model mlp|cnn --batch 64 --steps 200
+  pytorch_cuda_peer.py step --model mlp|cnn|resnet --batch 64 --steps 200
+  pytorch_cuda_peer.py infer --model mlp|cnn|resnet --batch 64 --steps 200
+(resnet: samples' FashionResNet, from kiln_resnet.py beside this file)
 Prints one 'key value' line: peer pytorch VERSION ... ms_median X.
 """
-import argparse, statistics, time
+import argparse, os, statistics, sys, time
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -52,7 +53,7 @@ def timed(fn, steps, warmup):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("task", choices=["step", "infer"])
-    p.add_argument("--model", default="mlp", choices=["mlp", "cnn"])
+    p.add_argument("--model", default="mlp", choices=["mlp", "cnn", "resnet"])
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--steps", type=int, default=200)
     a = p.parse_args()
@@ -61,7 +62,10 @@ def main():
     torch.backends.cudnn.benchmark = False
     dev = torch.device("cuda")
     torch.manual_seed(0)
-    net = (mlp() if a.model == "mlp" else Cnn()).to(dev)
+    if a.model == "resnet":
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from kiln_resnet import ResNet
+    net = (mlp() if a.model == "mlp" else Cnn() if a.model == "cnn" else ResNet()).to(dev)
     x = torch.randn(a.batch, 1, 28, 28, device=dev)
     if a.task == "step":
         y = torch.randint(0, 10, (a.batch,), device=dev)

@@ -45,8 +45,8 @@ final class BenchCommand {
     int rounds = args.integer("rounds", 1, 1);
     String peerOption = args.string("peer", null);
     String model = args.string("model", "all");
-    if (!List.of("mlp", "cnn", "all", "layers").contains(model)) {
-      throw new Args.UsageException("bench: --model must be mlp, cnn, all or layers, got '" + model + "'");
+    if (!List.of("mlp", "cnn", "resnet", "all", "layers").contains(model)) {
+      throw new Args.UsageException("bench: --model must be mlp, cnn, resnet, all or layers, got '" + model + "'");
     }
     args.rejectUnknown("device");
     // bench measures the CPU unless told otherwise (auto would make the figures depend on the machine)
@@ -60,6 +60,8 @@ final class BenchCommand {
       System.out.println("PyTorch peer not found at " + peerPath + " (pass --peer PATH, or --peer none); timing Kiln alone");
     }
     Path peer = peerPath != null && Files.isRegularFile(peerPath) ? peerPath : null;
+    // on the CPU the ResNet has a peer of its own (the shared peer knows the seeds' models only)
+    Path resnetPeer = peerOption != null || cuda ? peer : existing(Path.of("samples/peer/pytorch_resnet_peer.py"));
     if (model.equals("layers")) {
       runLayers(device, peer, steps, rounds);
       return;
@@ -67,7 +69,7 @@ final class BenchCommand {
 
     List<Row> rows = new ArrayList<>();
     String[] peerVersion = {"-"};
-    if (!model.equals("cnn")) {
+    if (model.equals("mlp") || model.equals("all")) {
       for (int batch : cuda ? new int[] {64, 512} : new int[] {64, 256}) {
         rows.add(measure(rounds, "train step", "mlp", batch, () -> timeTrainStep(Models::mlp, device, batch, steps),
             () -> timeTrainStep(KilnMlp::new, device, batch, steps), () -> peerMs(peer, cuda, peerVersion, "step", "mlp", batch, steps)));
@@ -77,7 +79,7 @@ final class BenchCommand {
             () -> timeInference(KilnMlp::new, device, batch, steps), () -> peerMs(peer, cuda, peerVersion, "infer", "mlp", batch, steps)));
       }
     }
-    if (!model.equals("mlp")) {
+    if (model.equals("cnn") || model.equals("all")) {
       int cnnSteps = cuda ? steps : Math.max(1, steps / 4);
       for (int batch : cuda ? new int[] {64, 512} : new int[] {64}) {
         rows.add(measure(rounds, "train step", "cnn", batch, () -> timeTrainStep(FashionCnn::new, device, batch, cnnSteps),
@@ -89,6 +91,17 @@ final class BenchCommand {
             () -> timeInference(KilnFashionCnn::new, device, batch, batch == 1 ? steps : cnnSteps),
             () -> peerMs(peer, cuda, peerVersion, "infer", "cnn", batch, batch == 1 ? steps : cnnSteps)));
       }
+    }
+    if (model.equals("resnet") || model.equals("all")) { // residual connections: samples' FashionResNet
+      int resnetSteps = cuda ? steps : Math.max(1, steps / 4);
+      for (int batch : cuda ? new int[] {64, 512} : new int[] {64}) {
+        rows.add(measure(rounds, "train step", "resnet", batch, () -> timeTrainStep(FashionResNet::new, device, batch, resnetSteps),
+            () -> timeTrainStep(KilnFashionResNet::new, device, batch, resnetSteps),
+            () -> peerMs(resnetPeer, cuda, peerVersion, "step", "resnet", batch, resnetSteps)));
+      }
+      rows.add(measure(rounds, "inference", "resnet", 64, () -> timeInference(FashionResNet::new, device, 64, resnetSteps),
+          () -> timeInference(KilnFashionResNet::new, device, 64, resnetSteps),
+          () -> peerMs(resnetPeer, cuda, peerVersion, "infer", "resnet", 64, resnetSteps)));
     }
 
     if (cuda) {
@@ -113,6 +126,15 @@ final class BenchCommand {
       System.out.printf(Locale.ROOT, "%nKiln's device memory: peak %.1f MiB in use at once, %.1f MiB in use now, %.1f MiB reserved%n",
           gpu.maxMemoryAllocated() / 1048576.0, gpu.memoryAllocated() / 1048576.0, gpu.memoryReserved() / 1048576.0);
     }
+  }
+
+  /** {@code path} when it is a file, else null (with a line saying so). */
+  private static Path existing(Path path) {
+    if (Files.isRegularFile(path)) {
+      return path;
+    }
+    System.out.println("PyTorch peer not found at " + path + "; timing Kiln's ResNet alone");
+    return null;
   }
 
   /**

@@ -48,8 +48,8 @@ final class FashionMnistCommand {
     double momentum = args.nonNegative("momentum", 0.9);
     long seed = args.integer("seed", 0, 0);
     boolean eager = args.flag("eager");
-    if (!model.equals("mlp") && !model.equals("cnn")) {
-      throw new Args.UsageException("fashion-mnist: --model must be mlp or cnn, got '" + model + "'");
+    if (!model.equals("mlp") && !model.equals("cnn") && !model.equals("resnet")) {
+      throw new Args.UsageException("fashion-mnist: --model must be mlp, cnn or resnet, got '" + model + "'");
     }
     Path checkpoint = args.outputFile("checkpoint");
     Path resume = optionalPath(args.string("resume", null));
@@ -63,8 +63,12 @@ final class FashionMnistCommand {
     Kiln.manualSeed(seed);
     Dataset<Example> trainSet = FashionMnist.train();
     ImageDataset testSet = FashionMnist.test();
-    Module net = (model.equals("cnn") ? (eager ? new FashionCnn() : new KilnFashionCnn()) : eager ? Models.mlp() : new KilnMlp())
-        .to(device);
+    Module net = switch (model) {
+      case "cnn" -> eager ? new FashionCnn() : new KilnFashionCnn();
+      case "resnet" -> eager ? new FashionResNet() : new KilnFashionResNet();
+      default -> eager ? Models.mlp() : new KilnMlp();
+    };
+    net.to(device);
     System.out.printf(Locale.ROOT, "FashionMNIST: %d training and %d test images; %s mode; device %s; matrix multiply: %s%n",
         trainSet.size(), testSet.size(), eager ? "eager" : "compiled", device, Blas.describe());
     System.out.println(net);

@@ -26,16 +26,18 @@ class GeneratedModelsTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"mlp", "cnn", "cifar10"})
+  @ValueSource(strings = {"mlp", "cnn", "cifar10", "resnet"})
   void generatedClassMatchesDeclaration(String which) {
     Supplier<Module> eagerFactory = switch (which) {
       case "mlp" -> Models::mlp;
       case "cnn" -> FashionCnn::new;
+      case "resnet" -> FashionResNet::new;
       default -> Models::cifar10;
     };
     Supplier<Module> compiledFactory = switch (which) {
       case "mlp" -> KilnMlp::new;
       case "cnn" -> KilnFashionCnn::new;
+      case "resnet" -> KilnFashionResNet::new;
       default -> KilnCifar10::new;
     };
     Kiln.manualSeed(4);
