@@ -99,6 +99,31 @@ public final class F {
 
   // ---- normalisation, dropout, activations
 
+  /** PyTorch's {@code F.avg_pool2d(x, kernel)}: stride = kernel, no padding. */
+  public static Tensor avgPool2d(Tensor x, int kernel) {
+    return Ops.avgPool2d(x, kernel, kernel, 0, false, true);
+  }
+
+  /** {@code F.avg_pool2d(x, kernel, stride)}. */
+  public static Tensor avgPool2d(Tensor x, int kernel, int stride) {
+    return Ops.avgPool2d(x, kernel, stride, 0, false, true);
+  }
+
+  /** {@code F.avg_pool2d(x, kernel, stride, padding, ceil_mode, count_include_pad)}. */
+  public static Tensor avgPool2d(Tensor x, int kernel, int stride, int padding, boolean ceilMode, boolean countIncludePad) {
+    return Ops.avgPool2d(x, kernel, stride, padding, ceilMode, countIncludePad);
+  }
+
+  /** {@code F.adaptive_avg_pool2d(x, size)}: a {@code size x size} output; 1 is global average pooling. */
+  public static Tensor adaptiveAvgPool2d(Tensor x, int size) {
+    return Ops.adaptiveAvgPool2d(x, size, size);
+  }
+
+  /** {@code F.adaptive_avg_pool2d(x, (outH, outW))}. */
+  public static Tensor adaptiveAvgPool2d(Tensor x, int outH, int outW) {
+    return Ops.adaptiveAvgPool2d(x, outH, outW);
+  }
+
   /** {@code 1 / (1 + exp(-x))} element-wise; any shape. */
   public static Tensor sigmoid(Tensor x) {
     return Ops.sigmoid(x);

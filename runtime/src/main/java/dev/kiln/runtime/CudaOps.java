@@ -1,6 +1,7 @@
 package dev.kiln.runtime;
 
 import dev.kiln.runtime.cpu.ActivationKernels;
+import dev.kiln.runtime.cpu.AvgPool2dShape;
 import dev.kiln.runtime.cpu.CpuKernels;
 import dev.kiln.runtime.cpu.Pool2dShape;
 import dev.kiln.runtime.cuda.CoreKernels;
@@ -596,6 +597,40 @@ final class CudaOps {
           Tensor dx = Tensor.zeros(cuda(), x.shape());
           Tensor gd = onGpu(g);
           ElementwiseKernels.maxPool2dBackward(dx.writeCuda(), gd.readCuda(), argmax.address(), planes, planeIn, planeOut);
+          CudaLayerOps.keepAlive(gd); // its block stays out of the allocator until the kernel is queued
+          return new Tensor[] {dx};
+        });
+      }
+    });
+  }
+
+  /** {@link Ops#avgPool2d} and {@link Ops#adaptiveAvgPool2d} on the device; nothing saved for the backward but the geometry. */
+  static Tensor avgPool2d(String name, Tensor x, AvgPool2dShape s) {
+    int planes = x.size(0) * x.size(1);
+    int[] outShape = {x.size(0), x.size(1), s.outHeight(), s.outWidth()};
+    boolean track = Ops.track(x);
+    Tensor out = named(name, () -> {
+      Tensor o = empty(outShape);
+      ElementwiseKernels.avgPool2dForward(o.writeCuda(), x.readCuda(), planes, s);
+      return o;
+    });
+    if (!track) {
+      return out;
+    }
+    return Tensor.ofNode(out, new Node(x) {
+      @Override protected boolean savesTensors() {
+        return false;
+      }
+
+      @Override public String name() {
+        return name;
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        return named(name + " backward", () -> {
+          Tensor dx = empty(x.shape());
+          Tensor gd = onGpu(g);
+          ElementwiseKernels.avgPool2dBackward(dx.writeCuda(), gd.readCuda(), planes, s);
           CudaLayerOps.keepAlive(gd); // its block stays out of the allocator until the kernel is queued
           return new Tensor[] {dx};
         });

@@ -1,6 +1,7 @@
 package dev.kiln.runtime;
 
 import dev.kiln.runtime.cpu.ActivationKernels;
+import dev.kiln.runtime.cpu.AvgPool2dShape;
 import dev.kiln.runtime.cpu.Blas;
 import dev.kiln.runtime.cpu.Conv2dShape;
 import dev.kiln.runtime.cpu.ConvKernels;
@@ -1056,6 +1057,74 @@ public final class Ops {
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException("max_pool2d: input " + Shapes.toString(x.shape()) + ": " + e.getMessage(), e);
     }
+  }
+
+  /**
+   * PyTorch's {@code avg_pool2d} with a square window: the mean of each {@code kernel x kernel}
+   * window every {@code stride}, zero {@code padding} (counted in the divisor when
+   * {@code countIncludePad}), ceil mode as max pooling's. Takes {@code [N, C, H, W]} or one sample
+   * {@code [C, H, W]}.
+   */
+  public static Tensor avgPool2d(Tensor x, int kernel, int stride, int padding, boolean ceilMode, boolean countIncludePad) {
+    if (x.dim() == 3) { // unbatched [C, H, W], as in PyTorch 1.13
+      return squeeze(avgPool2d(unsqueeze(x, 0), kernel, stride, padding, ceilMode, countIncludePad), 0);
+    }
+    requireFloat("avg_pool2d", x);
+    requireImages("avg_pool2d", x);
+    AvgPool2dShape s;
+    try {
+      s = AvgPool2dShape.fixed(x.size(2), x.size(3), kernel, kernel, stride, stride, padding, padding, ceilMode, countIncludePad);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("avg_pool2d: input " + Shapes.toString(x.shape()) + ": " + e.getMessage(), e);
+    }
+    return avgPool("avg_pool2d", x, s);
+  }
+
+  /**
+   * PyTorch's {@code adaptive_avg_pool2d} to {@code outH x outW} (1 x 1: global average pooling).
+   * Takes {@code [N, C, H, W]} or one sample {@code [C, H, W]}.
+   */
+  public static Tensor adaptiveAvgPool2d(Tensor x, int outH, int outW) {
+    if (x.dim() == 3) {
+      return squeeze(adaptiveAvgPool2d(unsqueeze(x, 0), outH, outW), 0);
+    }
+    requireFloat("adaptive_avg_pool2d", x);
+    requireImages("adaptive_avg_pool2d", x);
+    AvgPool2dShape s;
+    try {
+      s = AvgPool2dShape.adaptive(x.size(2), x.size(3), outH, outW);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("adaptive_avg_pool2d: input " + Shapes.toString(x.shape()) + ": " + e.getMessage(), e);
+    }
+    return avgPool("adaptive_avg_pool2d", x, s);
+  }
+
+  private static Tensor avgPool(String name, Tensor x, AvgPool2dShape s) {
+    if (Devices.onCuda(name, x)) {
+      return CudaOps.avgPool2d(name, x, s);
+    }
+    int planes = x.size(0) * x.size(1);
+    int[] outShape = {x.size(0), x.size(1), s.outHeight(), s.outWidth()};
+    float[] out = new float[Shapes.numel(outShape)];
+    s.forward(out, 0, x.readBuffer(), x.offset(), planes);
+    if (!track(x)) {
+      return Tensor.wrap(out, outShape);
+    }
+    return Tensor.ofNode(out, outShape, new Node(x) {
+      @Override protected boolean savesTensors() {
+        return false;
+      }
+
+      @Override public String name() {
+        return name;
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        float[] dx = new float[x.numel()];
+        s.backward(dx, 0, g.readBuffer(), g.offset(), planes);
+        return new Tensor[] {Tensor.wrap(dx, x.shape())};
+      }
+    });
   }
 
   // (end of convolution and pooling)

@@ -403,6 +403,19 @@ class CudaOpsTest {
     return p[4] <= p[6] && p[5] <= p[7] ? Match.EXACT : Match.EXACT_VALUES;
   }
 
+  /** Average pooling, fixed and adaptive: the same windows and float sums in the same order, so bit for bit. */
+  @Test
+  void avgPool2dAndAdaptiveAvgPool2dAreExact() {
+    Tensor x = Tensor.randn(2, 3, 7, 9);
+    compare("avg_pool2d 3/2/1 ceil", Match.EXACT, in -> Ops.avgPool2d(in[0], 3, 2, 1, true, true), x);
+    compare("avg_pool2d 3/2/1 ceil without the padding", Match.EXACT, in -> Ops.avgPool2d(in[0], 3, 2, 1, true, false), x);
+    compare("avg_pool2d 2", Match.EXACT, in -> Ops.avgPool2d(in[0], 2, 2, 0, false, true), x);
+    compare("avg_pool2d 3/1/1", Match.EXACT, in -> Ops.avgPool2d(in[0], 3, 1, 1, false, true), x);
+    for (int[] size : new int[][] {{1, 1}, {3, 4}, {7, 9}, {10, 13}, {2, 5}}) {
+      compare("adaptive_avg_pool2d " + Arrays.toString(size), Match.EXACT, in -> Ops.adaptiveAvgPool2d(in[0], size[0], size[1]), x);
+    }
+  }
+
   @Test
   void maxPool2dWithStridePaddingAndCeilMode() {
     for (int[] p : POOLS) {

@@ -1,5 +1,7 @@
 package dev.kiln.runtime.cuda;
 
+import dev.kiln.runtime.cpu.AvgPool2dShape;
+
 /**
  * The element-wise, reduction, softmax, loss and max-pooling kernels of eager mode on the GPU:
  * the CUDA twins of {@code cpu.CpuKernels}, {@code cpu.ActivationKernels} and the pooling half of
@@ -526,6 +528,96 @@ public final class ElementwiseKernels {
         long long o = (long long) blockIdx.x * blockDim.x + threadIdx.x;
         if (o < n) atomicAdd(dx + (long long) ((int) o / planeOut) * planeIn + argmax[o], g[o]);
       }
+
+      // ---------------------------------------------------------------- average pooling
+
+      // The window of output o along one axis of size in (cpu.AvgPool2dShape's rules): adaptive,
+      // [floor(o in / out), ceil((o + 1) in / out)); else kernel k every s from -p, cut at in + p,
+      // then clipped to the input, its divisor factor counting the padding when includePad.
+      __device__ __forceinline__ void kiln_avg_window(int o, int in, int out, int k, int s, int p, int includePad,
+          int adaptive, int* lo, int* hi, int* count) {
+        if (adaptive) {
+          *lo = (int) (((long long) o * in) / out);
+          *hi = (int) (((long long) (o + 1) * in + out - 1) / out);
+          *count = *hi - *lo;
+          return;
+        }
+        int st = o * s - p;
+        int e = min(st + k, in + p);
+        *lo = max(st, 0);
+        *hi = min(e, in);
+        *count = includePad ? e - st : *hi - *lo;
+      }
+
+      // v divided by a window's size: by the two factors in turn when adaptive (PyTorch's rounding).
+      __device__ __forceinline__ float kiln_avg_divide(float v, int rc, int cc, int adaptive) {
+        return adaptive ? v / (float) rc / (float) cc : v / (float) (rc * cc);
+      }
+
+      // One thread per output of x[planes, height, width] averaged to [planes, outH, outW], summing
+      // in row-major order in float as the CPU kernel.
+      extern "C" __global__ void kiln_avg_pool2d_forward(float* out, const float* x, int planes, int height, int width,
+          int outH, int outW, int kernelH, int kernelW, int strideH, int strideW, int padH, int padW, int includePad,
+          int adaptive) {
+        long long thread = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (thread >= (long long) planes * outH * outW) return;
+        int o = (int) thread;
+        int ow = o % outW;
+        int oh = o / outW % outH;
+        int plane = o / (outW * outH);
+        int hLo, hHi, hc, wLo, wHi, wc;
+        kiln_avg_window(oh, height, outH, kernelH, strideH, padH, includePad, adaptive, &hLo, &hHi, &hc);
+        kiln_avg_window(ow, width, outW, kernelW, strideW, padW, includePad, adaptive, &wLo, &wHi, &wc);
+        const float* xp = x + (long long) plane * height * width;
+        float sum = 0.0f;
+        for (int ih = hLo; ih < hHi; ih++) {
+          for (int iw = wLo; iw < wHi; iw++) {
+            sum = __fadd_rn(sum, xp[ih * width + iw]);
+          }
+        }
+        out[o] = kiln_avg_divide(sum, hc, wc, adaptive);
+      }
+
+      // Gradient of average pooling, one thread per input element gathering the shares of the
+      // outputs whose windows hold it, in the order the CPU kernel adds them (deterministic, no
+      // atomics); dx is overwritten.
+      extern "C" __global__ void kiln_avg_pool2d_backward(float* dx, const float* g, int planes, int height, int width,
+          int outH, int outW, int kernelH, int kernelW, int strideH, int strideW, int padH, int padW, int includePad,
+          int adaptive) {
+        long long thread = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (thread >= (long long) planes * height * width) return;
+        int i = (int) thread;
+        int iw = i % width;
+        int ih = i / width % height;
+        int plane = i / (width * height);
+        // candidate outputs along each axis, then each checked against its window
+        int ohLo, ohHi, owLo, owHi;
+        if (adaptive) {
+          ohLo = max((int) (((long long) ih * outH) / height) - 1, 0);
+          ohHi = min((int) (((long long) (ih + 1) * outH) / height) + 1, outH - 1);
+          owLo = max((int) (((long long) iw * outW) / width) - 1, 0);
+          owHi = min((int) (((long long) (iw + 1) * outW) / width) + 1, outW - 1);
+        } else {
+          ohLo = max((ih + padH - kernelH) / strideH, 0);
+          ohHi = min((ih + padH) / strideH, outH - 1);
+          owLo = max((iw + padW - kernelW) / strideW, 0);
+          owHi = min((iw + padW) / strideW, outW - 1);
+        }
+        const float* gp = g + (long long) plane * outH * outW;
+        float sum = 0.0f;
+        for (int oh = ohLo; oh <= ohHi; oh++) {
+          int hLo, hHi, hc;
+          kiln_avg_window(oh, height, outH, kernelH, strideH, padH, includePad, adaptive, &hLo, &hHi, &hc);
+          if (ih < hLo || ih >= hHi) continue;
+          for (int ow = owLo; ow <= owHi; ow++) {
+            int wLo, wHi, wc;
+            kiln_avg_window(ow, width, outW, kernelW, strideW, padW, includePad, adaptive, &wLo, &wHi, &wc);
+            if (iw < wLo || iw >= wHi) continue;
+            sum = __fadd_rn(sum, kiln_avg_divide(gp[oh * outW + ow], hc, wc, adaptive));
+          }
+        }
+        dx[i] = sum;
+      }
       """;
 
   private ElementwiseKernels() {}
@@ -909,6 +1001,28 @@ public final class ElementwiseKernels {
     requireCount("max_pool2d_forward", (long) planes * height * width);
     kernel("kiln_max_pool2d_forward").launch1d(n, out, argmax, x, planes, height, width, outH, outW,
         kernelH, kernelW, strideH, strideW, padH, padW);
+  }
+
+  /**
+   * Average pooling of {@code x[planes, height, width]} to {@code out[planes, outH, outW]} with the
+   * windows of {@code shape} ({@code cpu.AvgPool2dShape}, which the caller built and so checked).
+   */
+  public static void avgPool2dForward(long out, long x, int planes, AvgPool2dShape shape) {
+    avgPool2d("kiln_avg_pool2d_forward", out, x, planes, shape, (long) planes * shape.outHeight() * shape.outWidth());
+  }
+
+  /** Gradient of {@link #avgPool2dForward}: {@code dx[planes, height, width]} (overwritten) from {@code g}. */
+  public static void avgPool2dBackward(long dx, long g, int planes, AvgPool2dShape shape) {
+    avgPool2d("kiln_avg_pool2d_backward", dx, g, planes, shape, (long) planes * shape.height() * shape.width());
+  }
+
+  private static void avgPool2d(String name, long to, long from, int planes, AvgPool2dShape s, long threads) {
+    requireDims(name, planes, s.height(), s.width(), s.outHeight(), s.outWidth());
+    requireCount(name, (long) planes * s.height() * s.width());
+    requireCount(name, (long) planes * s.outHeight() * s.outWidth());
+    int[] w = s.window();
+    kernel(name).launch1d(threads, to, from, planes, s.height(), s.width(), s.outHeight(), s.outWidth(),
+        w[0], w[1], w[2], w[3], w[4], w[5], s.countIncludePad() ? 1 : 0, s.adaptive() ? 1 : 0);
   }
 
   /**
