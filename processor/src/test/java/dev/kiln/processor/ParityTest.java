@@ -138,6 +138,7 @@ class ParityTest {
     "AwkwardNames2, test.AwkwardNames2, test.KilnAwkwardNames2, 2:6:6, 3",
     "AwkwardNames2, test.AwkwardNames2.named(), test.KilnNamed, 4, 2",
     "Residual, test.Residual, test.KilnResidual, 4:6:6, 3",
+    "Pools, test.Pools, test.KilnPools, 3:9:11, 3",
   })
   void compiledMatchesEager(String source, String eagerName, String compiledName, String sampleShape, int classes) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(source));

@@ -64,7 +64,8 @@ class ProcessorTest {
       "HiddenCnn, KilnHiddenCnn, KilnHiddenCnn.java",
       "Activations, KilnActivations, KilnActivations.java",
       "SoftmaxMaps, KilnSoftmaxMaps, KilnSoftmaxMaps.java",
-      "Residual, KilnResidual, KilnResidual.java"
+      "Residual, KilnResidual, KilnResidual.java",
+      "Pools, KilnPools, KilnPools.java"
   })
   void generatesTheGoldenSourceWithoutWarnings(String model, String generated, String golden) throws IOException {
     Compilation c = compile(model(model));
@@ -826,7 +827,7 @@ class ProcessorTest {
         "  @Override public Tensor forward(Tensor x) { return t.apply(x); }",
         "}");
     Compilation c = compile(f);
-    assertThat(c).hadErrorContaining("t: layer type Twice is not supported by the Kiln compiler; supported: Linear, Conv2d, MaxPool2d, BatchNorm1d")
+    assertThat(c).hadErrorContaining("t: layer type Twice is not supported by the Kiln compiler; supported: Linear, Conv2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm1d")
         .inFile(f).onLineContaining("new Twice()");
   }
 

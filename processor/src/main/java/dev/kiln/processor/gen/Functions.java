@@ -2,6 +2,8 @@ package dev.kiln.processor.gen;
 
 import com.palantir.javapoet.ClassName;
 import com.palantir.javapoet.CodeBlock;
+import dev.kiln.dsl.AdaptiveAvgPool2d;
+import dev.kiln.dsl.AvgPool2d;
 import dev.kiln.dsl.Flatten;
 import dev.kiln.dsl.LayerSpec;
 import dev.kiln.dsl.LeakyReLU;
@@ -38,6 +40,13 @@ final class Functions {
     }
     if (spec instanceof MaxPool2d.Spec s) {
       return CodeBlock.of("$T.maxPool2d($L, $L, $L, $L, $L)", F, input, s.kernelSize(), s.stride(), s.padding(), s.ceilMode());
+    }
+    if (spec instanceof AvgPool2d.Spec s) {
+      return CodeBlock.of("$T.avgPool2d($L, $L, $L, $L, $L, $L)", F, input, s.kernelSize(), s.stride(), s.padding(), s.ceilMode(),
+          s.countIncludePad());
+    }
+    if (spec instanceof AdaptiveAvgPool2d.Spec s) {
+      return CodeBlock.of("$T.adaptiveAvgPool2d($L, $L, $L)", F, input, s.outH(), s.outW());
     }
     throw new IllegalStateException("no F function for " + spec); // LayerCatalog.function admits only these
   }

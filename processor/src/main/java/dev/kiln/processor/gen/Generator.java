@@ -11,6 +11,8 @@ import com.palantir.javapoet.ParameterizedTypeName;
 import com.palantir.javapoet.TypeName;
 import com.palantir.javapoet.TypeSpec;
 import com.palantir.javapoet.TypeVariableName;
+import dev.kiln.dsl.AdaptiveAvgPool2d;
+import dev.kiln.dsl.AvgPool2d;
 import dev.kiln.dsl.BatchNorm;
 import dev.kiln.dsl.Conv2d;
 import dev.kiln.dsl.Dropout;
@@ -57,6 +59,7 @@ public final class Generator {
   static final ClassName ACTIVATIONS = ClassName.get("dev.kiln.runtime.cpu", "ActivationKernels");
   static final ClassName CONV_SHAPE = ClassName.get("dev.kiln.runtime.cpu", "Conv2dShape");
   static final ClassName POOL_SHAPE = ClassName.get("dev.kiln.runtime.cpu", "Pool2dShape");
+  static final ClassName AVG_SHAPE = ClassName.get("dev.kiln.runtime.cpu", "AvgPool2dShape");
   static final ClassName KILN = ClassName.get("dev.kiln.runtime", "Kiln");
   static final ClassName F = ClassName.get("dev.kiln.dsl", "F");
   static final ClassName CUDA_COMPILED = ClassName.get("dev.kiln.runtime", "CudaCompiled");
@@ -551,6 +554,8 @@ public final class Generator {
               out.array, out.offset, in.array, in.offset, local, local,
               bias ? local + "B.readBuffer(), " + local + "B.offset()" : "null, 0", j + 1);
         }
+        case AVGPOOL -> b.addStatement("p.shape$L.forward($L, $L, $L, $L, n * $L)", j + 1, out.array, out.offset, in.array, in.offset,
+            k.channels());
         case POOL -> {
           if (pooledInOnePass.containsKey(k.in())) {
             b.add("// computed with the batch norm above, in one pass\n");
@@ -735,7 +740,7 @@ public final class Generator {
         }
         case ADD -> b.addStatement(k.relu() ? "$T $L = $T.relu($T.add($L, $L))" : "$T $L = $T.add($L, $L)",
             k.relu() ? new Object[] {TENSOR, out, F, F, in, locals.get(k.other())} : new Object[] {TENSOR, out, F, in, locals.get(k.other())});
-        case VIEW, RELU, ACTIVATION, CONV, DROPOUT -> b.addStatement("$T $L = $L", TENSOR, out, eagerCall(k, in));
+        case VIEW, RELU, ACTIVATION, CONV, DROPOUT, AVGPOOL -> b.addStatement("$T $L = $L", TENSOR, out, eagerCall(k, in));
       }
       locals.put(out, out);
       last = out;
@@ -976,6 +981,16 @@ public final class Generator {
             ctor.addStatement("this.$L$L = new float[$L]", f, j, k.channels());
           }
         }
+        case AVGPOOL -> {
+          t.addField(AVG_SHAPE, "shape" + j, Modifier.FINAL);
+          if (k.spec() instanceof AvgPool2d.Spec a) {
+            ctor.addStatement("this.shape$L = $T.fixed($L, $L, $L, $L, $L, $L, $L, $L, $L, $L)", j, AVG_SHAPE, in[2], in[3],
+                a.kernelSize(), a.kernelSize(), a.stride(), a.stride(), a.padding(), a.padding(), a.ceilMode(), a.countIncludePad());
+          } else {
+            AdaptiveAvgPool2d.Spec a = (AdaptiveAvgPool2d.Spec) k.spec();
+            ctor.addStatement("this.shape$L = $T.adaptive($L, $L, $L, $L)", j, AVG_SHAPE, in[2], in[3], a.outH(), a.outW());
+          }
+        }
         case DROPOUT -> {
           t.addField(FLOATS, "mask" + j, Modifier.FINAL);
           ctor.addStatement("this.mask$L = new float[n * $L]", j, k.outPerSample());
@@ -1104,6 +1119,10 @@ public final class Generator {
                 ((Conv2d.Spec) k.spec()).bias()
                     ? CodeBlock.of("$T.gradBuffer($L.bias(), $L)", COMPILED, layer, recordedNeed(layer + ".bias()")) : "null",
                 d.array, d.offset, in.array, in.offset, local, local, j);
+      } else if (k.kind() == Kernel.Kind.AVGPOOL) {
+        b.beginControlFlow("if ($L != null)", target.array)
+            .addStatement("p.shape$L.backward($L, $L, $L, $L, n * $L)", j, target.array, target.offset, d.array, d.offset, k.channels())
+            .endControlFlow();
       } else if (k.kind() == Kernel.Kind.POOL) {
         b.beginControlFlow("if ($L != null)", target.array);
         if (maskedByPooling.contains(k.in())) { // the preceding ReLU's mask, applied to the pooled values

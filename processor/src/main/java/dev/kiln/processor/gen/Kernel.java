@@ -53,6 +53,8 @@ record Kernel(
     CONV,
     /** Max pooling, argmax kept for backward. */
     POOL,
+    /** Average pooling, fixed or adaptive windows ({@code AvgPool2dShape}); nothing kept for backward. */
+    AVGPOOL,
     /** Batch norm (+ ReLU fused into its output pass); statistics kept for backward. */
     BATCHNORM,
     /** Inverted dropout with a mask drawn per forward in training; identity in evaluation. */

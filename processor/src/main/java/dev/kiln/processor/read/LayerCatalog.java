@@ -1,5 +1,7 @@
 package dev.kiln.processor.read;
 
+import dev.kiln.dsl.AdaptiveAvgPool2d;
+import dev.kiln.dsl.AvgPool2d;
 import dev.kiln.dsl.BatchNorm1d;
 import dev.kiln.dsl.BatchNorm2d;
 import dev.kiln.dsl.Conv2d;
@@ -64,6 +66,12 @@ final class LayerCatalog {
         default -> throw new BadArguments("Conv2d takes (in_channels, out_channels, kernel_size) or (in, out, kernel_h, kernel_w)");
       }),
       Map.entry(DSL + "MaxPool2d", args -> new MaxPool2d.Spec(integer(args, 0), integer(args, 0), 0, false)),
+      Map.entry(DSL + "AvgPool2d", args -> new AvgPool2d.Spec(integer(args, 0), integer(args, 0), 0, false, true)),
+      Map.entry(DSL + "AdaptiveAvgPool2d", args -> switch (args.size()) {
+        case 1 -> new AdaptiveAvgPool2d.Spec(integer(args, 0), integer(args, 0));
+        case 2 -> new AdaptiveAvgPool2d.Spec(integer(args, 0), integer(args, 1));
+        default -> throw new BadArguments("AdaptiveAvgPool2d takes (output_size) or (out_h, out_w)");
+      }),
       Map.entry(DSL + "BatchNorm1d", args -> switch (args.size()) {
         case 1 -> new BatchNorm1d.Spec(integer(args, 0), 1e-5, 0.1, true);
         case 4 -> new BatchNorm1d.Spec(integer(args, 0), number(args, 1), number(args, 2), bool(args, 3));
@@ -77,6 +85,17 @@ final class LayerCatalog {
 
   /** Builder-style calls on a layer, e.g. {@code new Conv2d(1, 32, 3).padding(1)}. */
   private static final Map<String, Builder> BUILDERS = Map.of(
+      DSL + "AvgPool2d", (spec, method, args) -> {
+        AvgPool2d.Spec s = (AvgPool2d.Spec) spec;
+        return switch (method + "/" + args.size()) {
+          case "stride/1" -> new AvgPool2d.Spec(s.kernelSize(), integer(args, 0), s.padding(), s.ceilMode(), s.countIncludePad());
+          case "padding/1" -> new AvgPool2d.Spec(s.kernelSize(), s.stride(), integer(args, 0), s.ceilMode(), s.countIncludePad());
+          case "ceilMode/1" -> new AvgPool2d.Spec(s.kernelSize(), s.stride(), s.padding(), bool(args, 0), s.countIncludePad());
+          case "countIncludePad/1" -> new AvgPool2d.Spec(s.kernelSize(), s.stride(), s.padding(), s.ceilMode(), bool(args, 0));
+          default -> throw new BadArguments("AvgPool2d has no builder " + method + " with " + args.size()
+              + " argument(s); it has stride, padding, ceilMode, countIncludePad");
+        };
+      },
       DSL + "Conv2d", (spec, method, args) -> {
         Conv2d.Spec s = (Conv2d.Spec) spec;
         return switch (method + "/" + args.size()) {
@@ -104,7 +123,7 @@ final class LayerCatalog {
 
   /** Simple names of the supported layers, for messages. */
   static String supported() {
-    return "Linear, Conv2d, MaxPool2d, BatchNorm1d, BatchNorm2d, Dropout, Flatten, ReLU, Sigmoid, Tanh, LeakyReLU, Softmax, Sequential";
+    return "Linear, Conv2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm1d, BatchNorm2d, Dropout, Flatten, ReLU, Sigmoid, Tanh, LeakyReLU, Softmax, Sequential";
   }
 
   static LayerSpec create(String qualifiedName, List<Object> args) throws BadArguments {
@@ -150,6 +169,11 @@ final class LayerCatalog {
         case "maxPool2d/1" -> new MaxPool2d.Spec(integer(args, 0), integer(args, 0), 0, false);
         case "maxPool2d/2" -> new MaxPool2d.Spec(integer(args, 0), integer(args, 1), 0, false);
         case "maxPool2d/4" -> new MaxPool2d.Spec(integer(args, 0), integer(args, 1), integer(args, 2), bool(args, 3));
+        case "avgPool2d/1" -> new AvgPool2d.Spec(integer(args, 0), integer(args, 0), 0, false, true);
+        case "avgPool2d/2" -> new AvgPool2d.Spec(integer(args, 0), integer(args, 1), 0, false, true);
+        case "avgPool2d/5" -> new AvgPool2d.Spec(integer(args, 0), integer(args, 1), integer(args, 2), bool(args, 3), bool(args, 4));
+        case "adaptiveAvgPool2d/1" -> new AdaptiveAvgPool2d.Spec(integer(args, 0), integer(args, 0));
+        case "adaptiveAvgPool2d/2" -> new AdaptiveAvgPool2d.Spec(integer(args, 0), integer(args, 1));
         default -> throw new BadArguments(unsupportedFunction(name, args.size()));
       };
     } catch (IllegalArgumentException e) {
@@ -159,7 +183,8 @@ final class LayerCatalog {
 
   /** The {@code F} functions {@link #function} compiles, as name/number of arguments after the tensor. */
   private static final java.util.Set<String> FUNCTIONS = java.util.Set.of("relu/0", "sigmoid/0", "tanh/0", "leakyRelu/1",
-      "softmax/1", "flatten/0", "flatten/2", "maxPool2d/1", "maxPool2d/2", "maxPool2d/4");
+      "softmax/1", "flatten/0", "flatten/2", "maxPool2d/1", "maxPool2d/2", "maxPool2d/4", "avgPool2d/1", "avgPool2d/2",
+      "avgPool2d/5", "adaptiveAvgPool2d/1", "adaptiveAvgPool2d/2");
 
   /**
    * Whether {@code F.name} with {@code constants} arguments after the tensor is compiled: checked
@@ -186,7 +211,8 @@ final class LayerCatalog {
     };
     return "F." + name + " with " + (constants + 1) + " argument(s) is not supported by the Kiln compiler; supported: relu, "
         + "sigmoid, tanh, leakyRelu(x, slope), softmax(x, dim), flatten(x[, start, end]), maxPool2d(x, k[, stride[, padding, "
-        + "ceilMode]]), add(a, b) of two values of one shape; " + instead;
+        + "ceilMode]]), avgPool2d(x, k[, stride[, padding, ceilMode, countIncludePad]]), adaptiveAvgPool2d(x, size[, width]), "
+        + "add(a, b) of two values of one shape; " + instead;
   }
 
   private static LayerSpec none(List<Object> args, String name, LayerSpec spec) throws BadArguments {
