@@ -60,10 +60,11 @@ public enum Message {
   FORWARD_CALLS_OUTPUTS("forward may use %s only as its whole body: write 'return %s;' or compute the result with layer calls"),
   SHAPE_MISMATCH("%s: %s, from %s"),
   MERGES_BATCH("%s merges the batch dimension with others (%s -> %s): a compiled model keeps dimension 0 as the batch; flatten from dimension 1 (Flatten(), flatten(x))"),
-  NOT_A_CHAIN("%s: the compiler supports one chain of layers from the input to the result; %s"),
+  NOT_A_CHAIN("%s: a method of several outputs is compiled as one chain of steps, each reading the value the step before"
+      + " it made (forward may branch and join); %s"),
   UNUSED_VALUE("the value of %s is never used: forward returns %s; use the value or drop the step"),
-  ADD_SHAPES("%s: a compiled add takes two values of one shape; receives %s from %s and %s from %s (leave out @Model"
-      + " for an add that broadcasts)"),
+  ADD_SHAPES("%s: add takes two values of one shape; receives %s from %s and %s from %s"),
+  TENSOR_METHOD("%s: the compiler reads F functions, not Tensor methods: write %s (static import dev.kiln.dsl.F.%s)"),
   UNSUPPORTED_SEQUENTIAL("%s: the compiler reads layers from their initializers (or constructor assignments): write"
       + " new Linear(...) (with builder calls such as .padding(1)), Sequential.of(...) or Sequential.builder().add(...).build()"
       + " there, not another field, a variable or a call to another method"),

@@ -710,8 +710,8 @@ class ProcessorTest {
         "  }",
         "}");
     Compilation c = compile(f);
-    assertThat(c).hadErrorContaining("F.add(fc2.apply(h), x): a compiled add takes two values of one shape; receives [N, 4] from fc2.apply(h) "
-        + "and [N, 8] from the input x (@Model input) (leave out @Model for an add that broadcasts)")
+    assertThat(c).hadErrorContaining("F.add(fc2.apply(h), x): add takes two values of one shape; receives [N, 4] from fc2.apply(h) "
+        + "and [N, 8] from the input x (@Model input)")
         .inFile(f).onLineContaining("Tensor wide = F.add(fc2.apply(h), x);");
     assertThat(c).hadErrorContaining("the value of fc3.apply(h) is never used").inFile(f).onLineContaining("Tensor skip");
     assertEquals(2, c.errors().size(), c.errors().toString()); // the unused sum of two shapes is not reported twice
@@ -730,9 +730,44 @@ class ProcessorTest {
         "  }",
         "}");
     Compilation o = compile(outputs);
-    assertThat(o).hadErrorContaining("F.add(fc1.apply(x), x): the compiler supports one chain of layers from the input to the result; add joins "
-        + "two values, which a compiled forward may do but a method of several outputs not yet").inFile(outputs)
-        .onLineContaining("Tensor h = F.add(fc1.apply(x), x);");
+    assertThat(o).hadErrorContaining("F.add(fc1.apply(x), x): a method of several outputs is compiled as one chain of steps, "
+        + "each reading the value the step before it made (forward may branch and join); an add joins two values there")
+        .inFile(outputs).onLineContaining("Tensor h = F.add(fc1.apply(x), x);");
+
+    // a branch in a method of several outputs: the value before it is returned, so "unused" would be false
+    JavaFileObject branch = classModel("Branch",
+        "@Model(input = {8})",
+        "public class Branch extends Module {",
+        "  final Linear fc1 = new Linear(8, 4);",
+        "  final Linear fc2 = new Linear(8, 2);",
+        "  public Tensor[] both(Tensor x) {",
+        "    Tensor h = fc1.apply(x);",
+        "    Tensor g = fc2.apply(x);",
+        "    return new Tensor[] {g, h};",
+        "  }",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    return both(x)[0];",
+        "  }",
+        "}");
+    Compilation b = compile(branch);
+    assertThat(b).hadErrorContaining("fc2: a method of several outputs is compiled as one chain of steps, each reading the value "
+        + "the step before it made (forward may branch and join); it reads the input x (@Model input), not fc1.apply(x); "
+        + "compute the branches in forward, or leave out @Model").inFile(branch).onLineContaining("Tensor g = fc2.apply(x);");
+
+    // the Tensor method form of a residual points to the F function
+    JavaFileObject method = classModel("MethodAdd",
+        "@Model(input = {8})",
+        "public class MethodAdd extends Module {",
+        "  final Linear fc1 = new Linear(8, 8);",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    Tensor h = fc1.apply(x);",
+        "    return h.add(x).relu();",
+        "  }",
+        "}");
+    Compilation m = compile(method);
+    assertThat(m).hadErrorContaining("h.add(x).relu(): the compiler reads F functions, not Tensor methods: write relu(h.add(x)) "
+        + "(static import dev.kiln.dsl.F.relu)").inFile(method).onLineContaining("return h.add(x).relu();");
+    assertEquals(1, m.errors().size(), m.errors().toString()); // the outer call is reported, not the inner one as well
   }
 
   @Test
@@ -969,8 +1004,9 @@ class ProcessorTest {
         "  @Override public Tensor forward(Tensor x) { return forwardWithHidden(x).output(); }",
         "}");
     Compilation c = compile(f);
-    assertThat(c).hadErrorContaining("forwardWithHidden: the compiler supports one chain of layers from the input to the result; "
-            + "none of its outputs is the last value computed, fc2.apply(h)")
+    assertThat(c).hadErrorContaining("forwardWithHidden: a method of several outputs is compiled as one chain of steps, each "
+            + "reading the value the step before it made (forward may branch and join); none of its outputs is the last value "
+            + "computed, fc2.apply(h)")
         .inFile(f).onLineContaining("Outputs forwardWithHidden(Tensor x) {");
   }
 

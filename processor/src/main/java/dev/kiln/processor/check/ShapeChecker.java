@@ -78,13 +78,13 @@ public final class ShapeChecker {
       String context = ownLine && ir.form() != ModelIr.Form.METHOD
           ? ", in " + step.text() + " at " + step.source().where() : "";
       if (!partial && !graph && step.other() != null) {
-        diagnostics.error(where, Message.NOT_A_CHAIN, label, "add joins two values, which a compiled forward may do but a"
-            + " method of several outputs not yet; compute the sum in forward, or leave out @Model and the model runs eagerly");
+        diagnostics.error(where, Message.NOT_A_CHAIN, label, "an add joins two values there; compute the sum in forward,"
+            + " or leave out @Model and the model runs eagerly");
         return Optional.empty();
       }
       if (!partial && !graph && !step.input().equals(previous)) {
-        diagnostics.error(where, Message.NOT_A_CHAIN, label,
-            "it reads " + producers.get(step.input()) + " while the value before it is not used; drop the unused value");
+        diagnostics.error(where, Message.NOT_A_CHAIN, label, "it reads " + producers.get(step.input()) + ", not "
+            + producers.get(previous) + "; compute the branches in forward, or leave out @Model and the model runs eagerly");
         return Optional.empty();
       }
       int[] in = shapes.get(step.input());

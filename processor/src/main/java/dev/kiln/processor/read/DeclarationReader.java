@@ -875,10 +875,33 @@ public final class DeclarationReader {
           && ((TypeElement) ex.getEnclosingElement()).getQualifiedName().contentEquals(FUNCTIONS)) {
         return function(mi, ex.getSimpleName().toString(), unit, fields, className);
       }
+      if (method instanceof ExecutableElement ex && mi.getMethodSelect() instanceof MemberSelectTree ms
+          && ((TypeElement) ex.getEnclosingElement()).getQualifiedName().contentEquals(TENSOR)
+          && !ex.getModifiers().contains(Modifier.STATIC) && asFunction(ex, mi, unit)) {
+        String name = ex.getSimpleName().toString();
+        List<String> args = new ArrayList<>();
+        args.add(ms.getExpression().toString());
+        mi.getArguments().forEach(a -> args.add(a.toString()));
+        diagnostics.error(unit, e, Message.TENSOR_METHOD, mi, name + "(" + String.join(", ", args) + ")", name);
+        return null;
+      }
       if (!unresolved(unit, mi)) { // else a misspelt method, which javac reports itself
         diagnostics.error(unit, e, Message.UNSUPPORTED_EXPRESSION, methodName, "call " + mi.getMethodSelect());
       }
       return null;
+    }
+
+    /**
+     * Whether a Tensor method call {@code h.name(args)} has an F function the compiler reads, taking
+     * the receiver first: {@code h.add(x)} of a tensor is {@code add(h, x)}, {@code h.relu()} is {@code relu(h)}.
+     */
+    private boolean asFunction(ExecutableElement method, MethodInvocationTree mi, CompilationUnitTree unit) {
+      String name = method.getSimpleName().toString();
+      if (name.equals("add")) {
+        return mi.getArguments().size() == 1
+            && types.isSameType(trees.getTypeMirror(TreePath.getPath(unit, mi.getArguments().get(0))), type(TENSOR));
+      }
+      return LayerCatalog.knowsFunction(name, mi.getArguments().size());
     }
 
     /** Whether {@code e} calls the outputs method: {@code m(x)}, {@code m(x).output()}, {@code m(x)[0]}. */
