@@ -264,7 +264,7 @@ public final class KilnPools extends Pools {
         float[] dIn5 = need5 ? p.da3 : null;
         boolean need6 = need5;
         float[] dIn6 = need6 ? p.da5 : null;
-        float[] dOther6 = need6 ? p.da6 : null;
+        float[] dIn6_1 = need6 ? p.da6 : null;
         boolean need8 = need6;
         float[] dIn8 = need8 ? p.da7 : null;
         // fc Linear(in_features=24, out_features=3, bias=True): gradient of [N, 24]   Pools.java:30
@@ -281,13 +281,13 @@ public final class KilnPools extends Pools {
           return new Tensor[5];
         }
         CpuKernels.addBackward(dIn6, 0, dIn8, 0, null, 0, n * 24, false);
-        CpuKernels.addBackward(dOther6, 0, dIn8, 0, null, 0, n * 24, false);
+        CpuKernels.addBackward(dIn6_1, 0, dIn8, 0, null, 0, n * 24, false);
         // adaptiveAvgPool2d(h, 2, 3): gradient of [N, 4, 5, 6]   Pools.java:29
         if (!need6) {
           return new Tensor[5];
         }
         if (dIn5 != null) {
-          p.shape6.backward(dIn5, 0, dOther6, 0, n * 4);
+          p.shape6.backward(dIn5, 0, dIn6_1, 0, n * 4);
         }
         // adaptive AdaptiveAvgPool2d(output_size=(2, 3)): gradient of [N, 4, 4, 5]   Pools.java:28
         if (!need5) {

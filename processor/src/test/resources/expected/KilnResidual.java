@@ -436,17 +436,17 @@ public final class KilnResidual extends Residual {
         float[] dIn7 = need7 ? p.da5 : null;
         boolean need8 = need7 || needsGrad(10 /* shortcut.weight() */) || needsGrad(11 /* shortcut.bias() */);
         float[] dIn8 = need8 ? p.da8 : null;
-        float[] dOther8 = need8 ? p.da7 : null;
+        float[] dIn8_1 = need8 ? p.da7 : null;
         boolean need10 = need8;
         float[] dIn10 = need10 ? p.da9 : null;
         boolean need11 = need10 || needsGrad(12 /* fc1.weight() */) || needsGrad(13 /* fc1.bias() */);
         float[] dIn11 = need11 ? p.da11 : null;
         boolean need12 = need11 || needsGrad(14 /* fc2.weight() */) || needsGrad(15 /* fc2.bias() */);
         float[] dIn12 = need12 ? p.da12 : null;
-        float[] dOther12 = need12 ? p.da11 : null;
+        float[] dIn12_1 = need12 ? p.da11 : null;
         boolean need13 = need12;
         float[] dIn13 = need13 ? p.da13 : null;
-        float[] dOther13 = need13 ? p.da13 : null;
+        float[] dIn13_1 = need13 ? p.da13 : null;
         boolean need14 = need13;
         float[] dIn14 = need14 ? p.da14 : null;
         // fc3 Linear(in_features=10, out_features=3, bias=True): gradient of [N, 10]   Residual.java:41
@@ -463,13 +463,13 @@ public final class KilnResidual extends Residual {
           return new Tensor[18];
         }
         CpuKernels.addBackward(dIn13, 0, dIn14, 0, null, 0, n * 10, false);
-        CpuKernels.addBackward(dOther13, 0, dIn14, 0, null, 0, n * 10, true);
+        CpuKernels.addBackward(dIn13_1, 0, dIn14, 0, null, 0, n * 10, true);
         // add(relu(fc2.apply(z)), z): gradient of [N, 10]   Residual.java:40
         if (!need13) {
           return new Tensor[18];
         }
-        CpuKernels.addBackward(dIn12, 0, dOther13, 0, null, 0, n * 10, false);
-        CpuKernels.addBackward(dOther12, 0, dOther13, 0, null, 0, n * 10, false);
+        CpuKernels.addBackward(dIn12, 0, dIn13_1, 0, null, 0, n * 10, false);
+        CpuKernels.addBackward(dIn12_1, 0, dIn13_1, 0, null, 0, n * 10, false);
         // fc2 Linear(in_features=10, out_features=10, bias=True) + relu(fc2.apply(z)): gradient of [N, 10]   Residual.java:40
         if (!need12) {
           return new Tensor[18];
@@ -499,7 +499,7 @@ public final class KilnResidual extends Residual {
           return new Tensor[18];
         }
         CpuKernels.addBackward(dIn8, 0, dIn10, 0, p.a9, 0, n * 72, false);
-        CpuKernels.addBackward(dOther8, 0, dIn10, 0, p.a9, 0, n * 72, false);
+        CpuKernels.addBackward(dIn8_1, 0, dIn10, 0, p.a9, 0, n * 72, false);
         // shortcut Conv2d(4, 8, kernel_size=(1, 1), stride=(2, 2)): gradient of [N, 4, 6, 6]   Residual.java:38
         if (!need8) {
           return new Tensor[18];
@@ -510,7 +510,7 @@ public final class KilnResidual extends Residual {
         if (!need7) {
           return new Tensor[18];
         }
-        NormKernels.batchNormBackward(dIn6, 0, p.dweight7, 0, p.dbias7, 0, dOther8, 0, p.a6, 0, p.mean7, 0, p.var7, 0, bn3.weight().readBuffer(), bn3.weight().offset(), n, 8, 9, 1.0E-5, training[7]);
+        NormKernels.batchNormBackward(dIn6, 0, p.dweight7, 0, p.dbias7, 0, dIn8_1, 0, p.a6, 0, p.mean7, 0, p.var7, 0, bn3.weight().readBuffer(), bn3.weight().offset(), n, 8, 9, 1.0E-5, training[7]);
         CpuKernels.accumulate(Compiled.gradBuffer(bn3.weight(), needsGrad(8 /* bn3.weight() */)), 0, p.dweight7, 0, 8);
         CpuKernels.accumulate(Compiled.gradBuffer(bn3.bias(), needsGrad(9 /* bn3.bias() */)), 0, p.dbias7, 0, 8);
         // conv3 Conv2d(4, 8, kernel_size=(3, 3), stride=(2, 2), padding=(1, 1), bias=False): gradient of [N, 4, 6, 6]   Residual.java:37

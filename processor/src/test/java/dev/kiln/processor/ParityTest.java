@@ -139,6 +139,7 @@ class ParityTest {
     "AwkwardNames2, test.AwkwardNames2.named(), test.KilnNamed, 4, 2",
     "Residual, test.Residual, test.KilnResidual, 4:6:6, 3",
     "Pools, test.Pools, test.KilnPools, 3:9:11, 3",
+    "Inception, test.Inception, test.KilnInception, 3:8:8, 3",
   })
   void compiledMatchesEager(String source, String eagerName, String compiledName, String sampleShape, int classes) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(source));
@@ -253,6 +254,7 @@ class ParityTest {
     "HiddenMlp, test.HiddenMlp, test.KilnHiddenMlp, 6, 3",
     "HiddenCnn, test.HiddenCnn, test.KilnHiddenCnn, 1:6:6, 3",
     "Residual, test.Residual, test.KilnResidual, 4:6:6, 3",
+    "Inception, test.Inception, test.KilnInception, 3:8:8, 3",
   })
   void frozenLayersGiveTheEagerGradients(String source, String eagerName, String compiledName, String sampleShape,
       int classes) {

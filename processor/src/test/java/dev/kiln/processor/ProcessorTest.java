@@ -65,7 +65,8 @@ class ProcessorTest {
       "Activations, KilnActivations, KilnActivations.java",
       "SoftmaxMaps, KilnSoftmaxMaps, KilnSoftmaxMaps.java",
       "Residual, KilnResidual, KilnResidual.java",
-      "Pools, KilnPools, KilnPools.java"
+      "Pools, KilnPools, KilnPools.java",
+      "Inception, KilnInception, KilnInception.java"
   })
   void generatesTheGoldenSourceWithoutWarnings(String model, String generated, String golden) throws IOException {
     Compilation c = compile(model(model));
@@ -689,6 +690,33 @@ class ProcessorTest {
     assertEquals(1, c.errors().size(), c.errors().toString());
   }
 
+  /** Tensor.cat: values listed in List.of(...) whose other dimensions agree, along a dimension after the batch. */
+  @Test
+  void catJoinsValuesAlongADimensionAfterTheBatch() {
+    JavaFileObject f = classModel("Cats",
+        "@Model(input = {2, 4, 4})",
+        "public class Cats extends Module {",
+        "  final Conv2d conv = new Conv2d(2, 3, 3).padding(1);",
+        "  final Conv2d down = new Conv2d(2, 3, 3).stride(2).padding(1);",
+        "  final Linear fc = new Linear(2 * 4 * 4, 2);",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    Tensor a = Tensor.cat(java.util.List.of(x, down.apply(x)), 1);",
+        "    Tensor b = Tensor.cat(java.util.List.of(x, x), 0);",
+        "    java.util.List<Tensor> parts = java.util.List.of(x, conv.apply(x));",
+        "    Tensor c = Tensor.cat(parts, 1);",
+        "    return fc.apply(flatten(x));",
+        "  }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining("Tensor.cat(java.util.List.of(x, down.apply(x)), 1): cat along dimension 1 needs the same "
+        + "size in every other dimension, receives [N, 2, 4, 4], [N, 3, 2, 2], from the input x (@Model input) and down")
+        .inFile(f).onLineContaining("Tensor a = ");
+    assertThat(c).hadErrorContaining("a compiled cat joins values along a dimension after the batch, not dimension 0")
+        .inFile(f).onLineContaining("Tensor b = ");
+    assertThat(c).hadErrorContaining("the compiler reads Tensor.cat(List.of(a, b, ...), dim) with two or more values listed in "
+        + "the call, not parts").inFile(f).onLineContaining("Tensor c = ");
+  }
+
   /**
    * Residual connections: add joins two values of one shape in forward (a value may feed several
    * steps); values of two shapes, a value no step uses, and an add in a method of several outputs
@@ -731,7 +759,7 @@ class ProcessorTest {
         "}");
     Compilation o = compile(outputs);
     assertThat(o).hadErrorContaining("F.add(fc1.apply(x), x): a method of several outputs is compiled as one chain of steps, "
-        + "each reading the value the step before it made (forward may branch and join); an add joins two values there")
+        + "each reading the value the step before it made (forward may branch and join); it joins several values there")
         .inFile(outputs).onLineContaining("Tensor h = F.add(fc1.apply(x), x);");
 
     // a branch in a method of several outputs: the value before it is returned, so "unused" would be false

@@ -3,6 +3,8 @@ package dev.kiln.processor.check;
 import dev.kiln.dsl.ShapeException;
 import dev.kiln.processor.Diagnostics;
 import dev.kiln.processor.Message;
+import dev.kiln.processor.ir.Add;
+import dev.kiln.processor.ir.Cat;
 import dev.kiln.processor.ir.ModelIr;
 import dev.kiln.processor.ir.Source;
 import dev.kiln.processor.ir.StepIr;
@@ -77,8 +79,8 @@ public final class ShapeChecker {
       Source where = step.layer() != null && ownLine ? step.layer().source() : step.source();
       String context = ownLine && ir.form() != ModelIr.Form.METHOD
           ? ", in " + step.text() + " at " + step.source().where() : "";
-      if (!partial && !graph && step.other() != null) {
-        diagnostics.error(where, Message.NOT_A_CHAIN, label, "an add joins two values there; compute the sum in forward,"
+      if (!partial && !graph && step.joins()) {
+        diagnostics.error(where, Message.NOT_A_CHAIN, label, "it joins several values there; join them in forward,"
             + " or leave out @Model and the model runs eagerly");
         return Optional.empty();
       }
@@ -88,21 +90,35 @@ public final class ShapeChecker {
         return Optional.empty();
       }
       int[] in = shapes.get(step.input());
-      int[] other = step.other() == null ? null : shapes.get(step.other());
+      List<int[]> joined = step.inputs().stream().map(shapes::get).toList();
       if (inSequential && step.source() != null) {
         sequentialCalls.put(step.output(), step.source().tree());
       }
       producers.putIfAbsent(step.output(), inSequential ? step.layer().path() + " " + step.spec() : step.text());
       previous = step.output();
-      if (in == null || step.other() != null && other == null) {
+      if (joined.contains(null)) {
         continue; // fed by a step whose error is already reported: its shape is unknown
       }
-      if (other != null && !Arrays.equals(in, other)) {
+      if (step.spec() instanceof Add && !Arrays.equals(in, joined.get(1))) {
         diagnostics.error(where, Message.ADD_SHAPES, label, Shapes.toString(in), producers.get(step.input()),
-            Shapes.toString(other), producers.get(step.other()));
+            Shapes.toString(joined.get(1)), producers.get(step.inputs().get(1)));
         continue;
       }
       try {
+        if (step.spec() instanceof Cat c) {
+          int[] out;
+          try {
+            out = c.outputShape(joined);
+          } catch (ShapeException e) {
+            diagnostics.error(where, Message.SHAPE_MISMATCH, label, e.getMessage(),
+                String.join(" and ", step.inputs().stream().map(producers::get).toList()));
+            continue;
+          }
+          shapes.put(step.output(), out);
+          ins.add(in);
+          outs.add(out);
+          continue;
+        }
         int[] out = step.spec().outputShape(in);
         if (out.length < in.length && mergesBatch(in, out)) { // a flatten that takes in dimension 0
           diagnostics.error(where, Message.MERGES_BATCH, label, Shapes.toString(in), mergedShape(in, out));

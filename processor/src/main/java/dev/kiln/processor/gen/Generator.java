@@ -22,6 +22,7 @@ import dev.kiln.dsl.MaxPool2d;
 import dev.kiln.dsl.Sigmoid;
 import dev.kiln.dsl.Softmax;
 import dev.kiln.processor.check.CheckedModel;
+import dev.kiln.processor.ir.Cat;
 import dev.kiln.processor.ir.LayerIr;
 import dev.kiln.processor.ir.ModelIr;
 import dev.kiln.processor.ir.OutputsIr;
@@ -158,7 +159,7 @@ public final class Generator {
         String in = storage.get(kernel.inputs().get(w));
         if (!written.add(in)) {
           accumulating.add(k + ":" + w);
-          if (kernel.kind() != Kernel.Kind.LINEAR && kernel.kind() != Kernel.Kind.ADD) {
+          if (kernel.kind() != Kernel.Kind.LINEAR && kernel.kind() != Kernel.Kind.ADD && kernel.kind() != Kernel.Kind.CAT) {
             scratchBuffers.add(in);
           }
         }
@@ -510,11 +511,19 @@ public final class Generator {
       switch (k.kind()) {
         case VIEW -> b.add("// a view: no work\n");
         case ADD -> {
-          Ref other = ref(k.other(), refs);
+          Ref other = ref(k.inputs().get(1), refs);
           b.addStatement("$T.addForward($L, $L, $L, $L, $L, $L, n * $L, $L)", KERNELS, out.array, out.offset, in.array, in.offset,
               other.array, other.offset, k.outPerSample(), k.relu());
         }
         case RELU -> b.addStatement("$T.reluForward($L, $L, $L, $L, n * $L)", KERNELS, out.array, out.offset, in.array, in.offset, k.outPerSample());
+        case CAT -> {
+          CatLayout c = new CatLayout(k);
+          for (int w = 0; w < k.inputs().size(); w++) {
+            Ref src = ref(k.inputs().get(w), refs);
+            b.addStatement("$T.catForward($L, $L, $L, $L, $L, $L, $L, $L)", KERNELS, out.array, out.offset, c.outBlock,
+                src.array, src.offset, c.block(w), c.at(w), c.blocks());
+          }
+        }
         case ACTIVATION -> {
           if (k.spec() instanceof LeakyReLU.Spec l) {
             b.addStatement("$T.leakyReluForward($L, $L, $L, $L, n * $L, $Lf)", ACTIVATIONS, out.array, out.offset, in.array,
@@ -738,8 +747,13 @@ public final class Generator {
           }
           b.addStatement("$T $L = $L", TENSOR, out, eagerCall(k, in));
         }
-        case ADD -> b.addStatement(k.relu() ? "$T $L = $T.relu($T.add($L, $L))" : "$T $L = $T.add($L, $L)",
-            k.relu() ? new Object[] {TENSOR, out, F, F, in, locals.get(k.other())} : new Object[] {TENSOR, out, F, in, locals.get(k.other())});
+        case ADD -> {
+          String other = locals.get(k.inputs().get(1));
+          b.addStatement(k.relu() ? "$T $L = $T.relu($T.add($L, $L))" : "$T $L = $T.add($L, $L)",
+              k.relu() ? new Object[] {TENSOR, out, F, F, in, other} : new Object[] {TENSOR, out, F, in, other});
+        }
+        case CAT -> b.addStatement("$T $L = $T.cat($T.of($L), $L)", TENSOR, out, TENSOR, ClassName.get("java.util", "List"),
+            k.inputs().stream().map(locals::get).collect(Collectors.joining(", ")), ((Cat) k.spec()).dim());
         case VIEW, RELU, ACTIVATION, CONV, DROPOUT, AVGPOOL -> b.addStatement("$T $L = $L", TENSOR, out, eagerCall(k, in));
       }
       locals.put(out, out);
@@ -844,20 +858,75 @@ public final class Generator {
   }
 
   /**
-   * An add's backward: its gradient (masked by its ReLU's output when it has one) goes to both
-   * inputs, written into the first gradient of each or added to one a later step wrote.
+   * The backward of an add or a cat: an add's gradient (masked by its ReLU's output when it has
+   * one) goes to both inputs, a cat's slices each to its own; each written into the first gradient
+   * of its value or added to one a later step wrote.
    */
-  private void addBackward(CodeBlock.Builder b, Kernel k, int i, Ref d, Ref out, Ref inTarget, Map<String, Ref> grads) {
+  private void joinBackward(CodeBlock.Builder b, Kernel k, int i, Ref d, Ref out, Ref inTarget, Map<String, Ref> grads) {
     List<String> inputs = k.inputs();
+    CatLayout c = k.kind() == Kernel.Kind.CAT ? new CatLayout(k) : null;
     for (int w = 0; w < inputs.size(); w++) {
       String value = inputs.get(w);
       String st = storage.get(value);
       Ref target = w == 0 ? inTarget
           : st.equals("in") ? new Ref("dx", "0", true)
-          : i > 0 ? new Ref("dOther" + i, "0", true) : new Ref("p.d" + st, "0", true);
-      b.addStatement("$T.addBackward($L, $L, $L, $L, $L, $L, n * $L, $L)", KERNELS, target.array, target.offset, d.array, d.offset,
-          k.relu() ? out.array : "null", k.relu() ? out.offset : "0", k.outPerSample(), accumulating.contains(i + ":" + w));
+          : i > 0 ? new Ref("dIn" + i + "_" + w, "0", true) : new Ref("p.d" + st, "0", true);
+      boolean accumulate = accumulating.contains(i + ":" + w);
+      if (c != null) {
+        b.addStatement("$T.catBackward($L, $L, $L, $L, $L, $L, $L, $L, $L)", KERNELS, target.array, target.offset, c.block(w),
+            d.array, d.offset, c.outBlock, c.at(w), c.blocks(), accumulate);
+      } else {
+        b.addStatement("$T.addBackward($L, $L, $L, $L, $L, $L, n * $L, $L)", KERNELS, target.array, target.offset, d.array,
+            d.offset, k.relu() ? out.array : "null", k.relu() ? out.offset : "0", k.outPerSample(), accumulate);
+      }
       grads.put(st, target);
+    }
+  }
+
+  /**
+   * Where a cat's inputs go: per sample, the dimensions before the joined one make {@code outer}
+   * blocks; in each, input w's {@code block(w)} values land at {@code at(w)} of the output's
+   * {@code outBlock}.
+   */
+  private static final class CatLayout {
+    final int outer;
+    final int inner;
+    final int outBlock;
+    final int[] sizes;
+    final int dim;
+
+    CatLayout(Kernel k) {
+      int[] out = k.outShape();
+      dim = ((Cat) k.spec()).dimension(out.length);
+      int o = 1;
+      for (int i = 1; i < dim; i++) {
+        o *= out[i];
+      }
+      int in = 1;
+      for (int i = dim + 1; i < out.length; i++) {
+        in *= out[i];
+      }
+      outer = o;
+      inner = in;
+      outBlock = out[dim] * inner;
+      sizes = k.inShapes().stream().mapToInt(s -> s[dim]).toArray();
+    }
+
+    int block(int w) {
+      return sizes[w] * inner;
+    }
+
+    int at(int w) {
+      int a = 0;
+      for (int i = 0; i < w; i++) {
+        a += block(i);
+      }
+      return a;
+    }
+
+    /** {@code n * outer}, as generated code. */
+    String blocks() {
+      return outer == 1 ? "n" : "n * " + outer;
     }
   }
 
@@ -1057,9 +1126,11 @@ public final class Generator {
         if (!inStorage.equals("in")) {
           b.addStatement("float[] dIn$L = need$L ? p.d$L : null", i, i, inStorage);
         }
-        String otherStorage = k.other() == null ? "in" : storage.get(k.other());
-        if (!otherStorage.equals("in")) {
-          b.addStatement("float[] dOther$L = need$L ? p.d$L : null", i, i, otherStorage);
+        for (int w = 1; w < k.inputs().size(); w++) {
+          String joined = storage.get(k.inputs().get(w));
+          if (!joined.equals("in")) {
+            b.addStatement("float[] dIn$L_$L = need$L ? p.d$L : null", i, w, i, joined);
+          }
         }
       }
       List<String> own = trainable(k);
@@ -1097,8 +1168,8 @@ public final class Generator {
         d = new Ref("p.dout", "0", true);
       }
       int j = i + 1;
-      if (k.kind() == Kernel.Kind.ADD) {
-        addBackward(b, k, i, d, out, target, grads);
+      if (k.kind() == Kernel.Kind.ADD || k.kind() == Kernel.Kind.CAT) {
+        joinBackward(b, k, i, d, out, target, grads);
         continue;
       }
       // the input's gradient is already written by a step after this one: this step's is added to it

@@ -4,6 +4,7 @@ import dev.kiln.dsl.LayerSpec;
 import dev.kiln.dsl.Linear;
 import dev.kiln.processor.ir.LayerIr;
 import dev.kiln.processor.ir.Source;
+import java.util.List;
 
 /**
  * One planned step of the compiled forward: several source steps fused into one pass.
@@ -19,21 +20,17 @@ import dev.kiln.processor.ir.Source;
  * @param inShape shape of {@code in}, -1 for the batch
  * @param outShape shape of {@code out}
  * @param source the source step, for the comment's file and line
- * @param other the second value an ADD reads (of {@code in}'s shape), else null
+ * @param inputs the values it reads, {@code in} first (an ADD's two, a CAT's two or more)
+ * @param inShapes their shapes
  */
 record Kernel(
     Kind kind, String label, LayerSpec spec, LayerIr layer, Linear.Spec linear, boolean relu,
-    String in, String out, int[] inShape, int[] outShape, Source source, String other) {
+    String in, String out, int[] inShape, int[] outShape, Source source, List<String> inputs, List<int[]> inShapes) {
 
   /** A kernel of one input. */
   Kernel(Kind kind, String label, LayerSpec spec, LayerIr layer, Linear.Spec linear, boolean relu,
       String in, String out, int[] inShape, int[] outShape, Source source) {
-    this(kind, label, spec, layer, linear, relu, in, out, inShape, outShape, source, null);
-  }
-
-  /** The values it reads: {@code in}, and an ADD's {@code other}. */
-  java.util.List<String> inputs() {
-    return other == null ? java.util.List.of(in) : java.util.List.of(in, other);
+    this(kind, label, spec, layer, linear, relu, in, out, inShape, outShape, source, List.of(in), List.of(inShape));
   }
 
 
@@ -62,7 +59,9 @@ record Kernel(
     /**
      * {@code in + other} (+ ReLU), a residual connection; backward: the (masked) gradient goes to both inputs.
      */
-    ADD
+    ADD,
+    /** Its inputs side by side along one dimension (after the batch); backward: each input's slice of the gradient. */
+    CAT
   }
 
   /** Values per sample of the output (all dimensions after the batch). */

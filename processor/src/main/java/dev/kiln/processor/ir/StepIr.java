@@ -1,23 +1,33 @@
 package dev.kiln.processor.ir;
 
 import dev.kiln.dsl.LayerSpec;
+import java.util.List;
 
 /**
- * One operation of {@code forward}, in program order: {@code output = spec(input)}, or
- * {@code output = input + other} for an {@link Add}. {@code layer} is the declared layer it calls,
- * or {@code null} for a functional call such as {@code relu(x)} (whose spec is the equivalent
- * layer's). {@code text} is the call as written, for messages.
+ * One operation of {@code forward}, in program order: {@code output = spec(input)}, or of several
+ * values for an {@link Add} ({@code a + b}) or a {@link Cat}. {@code layer} is the declared layer
+ * it calls, or {@code null} for a functional call such as {@code relu(x)} (whose spec is the
+ * equivalent layer's). {@code text} is the call as written, for messages.
  *
- * @param other the second value an {@link Add} reads, null for every other step
+ * @param inputs the values it reads, in order: one, or an add's two, a cat's two or more
  */
-public record StepIr(String output, String input, String other, LayerSpec spec, LayerIr layer, String text, Source source) {
-  /** A step of one input. */
-  public StepIr(String output, String input, LayerSpec spec, LayerIr layer, String text, Source source) {
-    this(output, input, null, spec, layer, text, source);
+public record StepIr(String output, List<String> inputs, LayerSpec spec, LayerIr layer, String text, Source source) {
+  public StepIr {
+    inputs = List.copyOf(inputs);
   }
 
-  /** The values it reads: its input, and an add's second one. */
-  public java.util.List<String> inputs() {
-    return other == null ? java.util.List.of(input) : java.util.List.of(input, other);
+  /** A step of one input. */
+  public StepIr(String output, String input, LayerSpec spec, LayerIr layer, String text, Source source) {
+    this(output, List.of(input), spec, layer, text, source);
+  }
+
+  /** The (first) value it reads. */
+  public String input() {
+    return inputs.get(0);
+  }
+
+  /** Whether it reads more than one value (an add or a cat). */
+  public boolean joins() {
+    return inputs.size() > 1;
   }
 }

@@ -26,6 +26,7 @@ import dev.kiln.dsl.Model;
 import dev.kiln.processor.Diagnostics;
 import dev.kiln.processor.Message;
 import dev.kiln.processor.ir.Add;
+import dev.kiln.processor.ir.Cat;
 import dev.kiln.processor.ir.LayerIr;
 import dev.kiln.processor.ir.ModelIr;
 import dev.kiln.processor.ir.OutputsIr;
@@ -875,6 +876,11 @@ public final class DeclarationReader {
           && ((TypeElement) ex.getEnclosingElement()).getQualifiedName().contentEquals(FUNCTIONS)) {
         return function(mi, ex.getSimpleName().toString(), unit, fields, className);
       }
+      if (method instanceof ExecutableElement ex && ex.getSimpleName().contentEquals("cat")
+          && ((TypeElement) ex.getEnclosingElement()).getQualifiedName().contentEquals(TENSOR)
+          && ex.getModifiers().contains(Modifier.STATIC)) {
+        return cat(mi, unit, fields, className);
+      }
       if (method instanceof ExecutableElement ex && mi.getMethodSelect() instanceof MemberSelectTree ms
           && ((TypeElement) ex.getEnclosingElement()).getQualifiedName().contentEquals(TENSOR)
           && !ex.getModifiers().contains(Modifier.STATIC) && asFunction(ex, mi, unit)) {
@@ -889,6 +895,42 @@ public final class DeclarationReader {
         diagnostics.error(unit, e, Message.UNSUPPORTED_EXPRESSION, methodName, "call " + mi.getMethodSelect());
       }
       return null;
+    }
+
+    /** {@code Tensor.cat(List.of(a, b, ...), dim)}: a step reading every listed value; null after an error. */
+    private String cat(MethodInvocationTree mi, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
+      ExpressionTree list = mi.getArguments().get(0);
+      while (list instanceof ParenthesizedTree p) {
+        list = p.getExpression();
+      }
+      Element of = list instanceof MethodInvocationTree l ? trees.getElement(TreePath.getPath(unit, l)) : null;
+      if (!(of instanceof ExecutableElement e && e.getSimpleName().contentEquals("of")
+          && ((TypeElement) e.getEnclosingElement()).getQualifiedName().contentEquals("java.util.List"))
+          || ((MethodInvocationTree) list).getArguments().size() < 2) {
+        diagnostics.error(unit, list, Message.CAT_LIST, mi, list);
+        return null;
+      }
+      List<Object> dim = constants(List.of(mi.getArguments().get(1)), mi.toString(), "cat", unit);
+      if (dim == null) {
+        return null;
+      }
+      if (!(dim.get(0) instanceof Integer d)) {
+        diagnostics.error(unit, mi.getArguments().get(1), Message.UNSUPPORTED_FUNCTION, "Tensor.cat: the dimension must be an int, got "
+            + dim.get(0));
+        return null;
+      }
+      List<String> inputs = new ArrayList<>();
+      for (ExpressionTree a : ((MethodInvocationTree) list).getArguments()) {
+        String value = expression(a, unit, fields, className);
+        if (value == null) {
+          return null;
+        }
+        inputs.add(value);
+      }
+      String out = "v" + (++counter);
+      this.list.add(new StepIr(out, inputs, new Cat(d), null, mi.toString(), source(unit, mi)));
+      last = out;
+      return out;
     }
 
     /**
@@ -934,7 +976,7 @@ public final class DeclarationReader {
           return null;
         }
         String out = "v" + (++counter);
-        list.add(new StepIr(out, a, b, new Add(), null, mi.toString(), source(unit, mi)));
+        list.add(new StepIr(out, List.of(a, b), new Add(), null, mi.toString(), source(unit, mi)));
         last = out;
         return out;
       }

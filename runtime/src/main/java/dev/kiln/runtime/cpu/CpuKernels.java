@@ -128,6 +128,39 @@ public final class CpuKernels {
     });
   }
 
+  /**
+   * One input of a concatenation: {@code blocks} blocks of {@code srcBlock} values of {@code src},
+   * block {@code b} copied to {@code out} at {@code b * outBlock + at} (a sample's part of the
+   * concatenated dimension and everything after it is one block).
+   */
+  public static void catForward(float[] out, int outOff, int outBlock, float[] src, int srcOff, int srcBlock, int at, int blocks) {
+    for (int b = 0; b < blocks; b++) {
+      System.arraycopy(src, srcOff + b * srcBlock, out, outOff + b * outBlock + at, srcBlock);
+    }
+  }
+
+  /**
+   * The gradient {@link #catForward} sends back to that input: its blocks of {@code d} written
+   * into (or added to, {@code accumulate}) {@code dst}; nothing when {@code dst} is null.
+   */
+  public static void catBackward(float[] dst, int dstOff, int srcBlock, float[] d, int dOff, int outBlock, int at, int blocks,
+      boolean accumulate) {
+    if (dst == null) {
+      return;
+    }
+    for (int b = 0; b < blocks; b++) {
+      int from = dOff + b * outBlock + at;
+      int to = dstOff + b * srcBlock;
+      if (accumulate) {
+        for (int i = 0; i < srcBlock; i++) {
+          dst[to + i] += d[from + i];
+        }
+      } else {
+        System.arraycopy(d, from, dst, to, srcBlock);
+      }
+    }
+  }
+
   /** {@code out = max(0, x)}; {@code out} may be {@code x}. ({@code Math.max} vectorises; a ternary branches.) */
   public static void reluForward(float[] out, int outOff, float[] x, int xOff, int n) {
     Parallel.forRange(n, n, (part, from, to) -> {
