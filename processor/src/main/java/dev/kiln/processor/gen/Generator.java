@@ -82,7 +82,7 @@ public final class Generator {
   private final Map<String, String> storage = new LinkedHashMap<>();
   private final Set<String> activationBuffers = new LinkedHashSet<>();
   private final Set<String> gradientBuffers = new LinkedHashSet<>();
-  /** {@code "k:w"}: kernel k's backward adds the gradient of its input w (0, or 1 for an add's other) to one written before. */
+  /** {@code "k:w"}: kernel k's backward adds the gradient of its w-th input to one a later step wrote. */
   private final Set<String> accumulating = new HashSet<>();
   /** Storage of values whose gradient some kernel adds through a scratch buffer ({@code t<storage>}). */
   private final Set<String> scratchBuffers = new LinkedHashSet<>();
@@ -159,7 +159,7 @@ public final class Generator {
         String in = storage.get(kernel.inputs().get(w));
         if (!written.add(in)) {
           accumulating.add(k + ":" + w);
-          if (kernel.kind() != Kernel.Kind.LINEAR && kernel.kind() != Kernel.Kind.ADD && kernel.kind() != Kernel.Kind.CAT) {
+          if (!addsItself(kernel)) {
             scratchBuffers.add(in);
           }
         }
@@ -174,6 +174,15 @@ public final class Generator {
     if (outputs != null) {
       outputs.results().stream().map(storage::get).filter(st -> !st.equals("in")).forEach(gradientBuffers::add);
     }
+  }
+
+  /**
+   * Whether the kernel's backward can add its input's gradient to one already there (a GEMM with
+   * beta 1, an add's or a cat's copy turned into a sum); the others write theirs into a scratch
+   * buffer, which is then added.
+   */
+  private static boolean addsItself(Kernel k) {
+    return k.kind() == Kernel.Kind.LINEAR || k.kind() == Kernel.Kind.ADD || k.kind() == Kernel.Kind.CAT;
   }
 
   /** Whether the kernel's backward applies its fused ReLU's mask to the incoming gradient in place. */
@@ -1175,7 +1184,7 @@ public final class Generator {
       // the input's gradient is already written by a step after this one: this step's is added to it
       boolean accumulate = accumulating.contains(i + ":0");
       Ref written = target;
-      if (accumulate && k.kind() != Kernel.Kind.LINEAR) {
+      if (accumulate && !addsItself(k)) {
         b.add("// $L is read by a later step too, whose gradient is there already: this one's is added\n", k.in().equals(ir.inputName())
                 ? "the input" : "this step's input")
             .addStatement("float[] t$L = $L != null ? p.t$L : null", j, target.array, inStorage);
@@ -1260,7 +1269,7 @@ public final class Generator {
           b.addStatement(gemm, args);
         }
       }
-      if (accumulate && k.kind() != Kernel.Kind.LINEAR) {
+      if (accumulate && !addsItself(k)) {
         b.addStatement("$T.accumulate($L, $L, $L, 0, n * $L)", KERNELS, written.array, written.offset, target.array, k.inPerSample());
       }
       grads.put(inStorage, written);
