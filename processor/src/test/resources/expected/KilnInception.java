@@ -84,28 +84,28 @@ public final class KilnInception extends Inception {
       int inOff = x.offset();
       float[] out = new float[n * 3];
       // each batch norm's and dropout's own train()/eval() mode, by step
-      boolean[] training = new boolean[13];
+      boolean[] training = new boolean[14];
       training[6] = bn.isTraining();
-      // b1 Conv2d(3, 4, kernel_size=(1, 1), stride=(1, 1)): [N, 3, 8, 8] -> [N, 4, 8, 8]   Inception.java:31
+      // b1 Conv2d(3, 4, kernel_size=(1, 1), stride=(1, 1)): [N, 3, 8, 8] -> [N, 4, 8, 8]   Inception.java:32
       Tensor b1W = b1.weight();
       Tensor b1B = b1.bias();
       ConvKernels.conv2dForward(p.a1, 0, in, inOff, b1W.readBuffer(), b1W.offset(), b1B.readBuffer(), b1B.offset(), p.shape1);
-      // b2 Conv2d(3, 6, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1)): [N, 3, 8, 8] -> [N, 6, 8, 8]   Inception.java:31
+      // b2 Conv2d(3, 6, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1)): [N, 3, 8, 8] -> [N, 6, 8, 8]   Inception.java:32
       Tensor b2W = b2.weight();
       Tensor b2B = b2.bias();
       ConvKernels.conv2dForward(p.a2, 0, in, inOff, b2W.readBuffer(), b2W.offset(), b2B.readBuffer(), b2B.offset(), p.shape2);
-      // relu(b2.apply(x)): [N, 6, 8, 8] -> [N, 6, 8, 8]   Inception.java:31
+      // relu(b2.apply(x)): [N, 6, 8, 8] -> [N, 6, 8, 8]   Inception.java:32
       CpuKernels.reluForward(p.a3, 0, p.a2, 0, n * 384);
-      // b3 Conv2d(3, 2, kernel_size=(5, 5), stride=(1, 1), padding=(2, 2)): [N, 3, 8, 8] -> [N, 2, 8, 8]   Inception.java:31
+      // b3 Conv2d(3, 2, kernel_size=(5, 5), stride=(1, 1), padding=(2, 2)): [N, 3, 8, 8] -> [N, 2, 8, 8]   Inception.java:32
       Tensor b3W = b3.weight();
       Tensor b3B = b3.bias();
       ConvKernels.conv2dForward(p.a4, 0, in, inOff, b3W.readBuffer(), b3W.offset(), b3B.readBuffer(), b3B.offset(), p.shape4);
-      // Tensor.cat(List.of(x, b1.apply(x), relu(b2.apply(x)), b3.apply(x)), 1): [N, 3, 8, 8] -> [N, 15, 8, 8]   Inception.java:31
+      // Tensor.cat(List.of(x, b1.apply(x), relu(b2.apply(x)), b3.apply(x)), channels): [N, 3, 8, 8] -> [N, 15, 8, 8]   Inception.java:32
       CpuKernels.catForward(p.a5, 0, 960, in, inOff, 192, 0, n);
       CpuKernels.catForward(p.a5, 0, 960, p.a1, 0, 256, 192, n);
       CpuKernels.catForward(p.a5, 0, 960, p.a3, 0, 384, 448, n);
       CpuKernels.catForward(p.a5, 0, 960, p.a4, 0, 128, 832, n);
-      // bn BatchNorm2d(15, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True) + relu(bn.apply(h)): [N, 15, 8, 8] -> [N, 15, 8, 8]   Inception.java:32
+      // bn BatchNorm2d(15, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True) + relu(bn.apply(h)): [N, 15, 8, 8] -> [N, 15, 8, 8]   Inception.java:33
       if (training[6]) {
         Compiled.requireBatchStatistics(n, 15, 8, 8);
         NormKernels.batchStatistics(p.mean6, 0, p.var6, 0, p.a5, 0, n, 15, 64);
@@ -116,22 +116,24 @@ public final class KilnInception extends Inception {
         System.arraycopy(bn.runningVar().readBuffer(), bn.runningVar().offset(), p.var6, 0, 15);
       }
       NormKernels.batchNormReluForward(p.a6, 0, p.a5, 0, p.mean6, 0, p.var6, 0, bn.weight().readBuffer(), bn.weight().offset(), bn.bias().readBuffer(), bn.bias().offset(), n, 15, 64, 1.0E-5);
-      // dense Conv2d(15, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1)): [N, 15, 8, 8] -> [N, 4, 8, 8]   Inception.java:33
+      // dense Conv2d(15, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1)): [N, 15, 8, 8] -> [N, 4, 8, 8]   Inception.java:34
       Tensor denseW = dense.weight();
       Tensor denseB = dense.bias();
       ConvKernels.conv2dForward(p.a7, 0, p.a6, 0, denseW.readBuffer(), denseW.offset(), denseB.readBuffer(), denseB.offset(), p.shape7);
-      // Tensor.cat(List.of(h, dense.apply(h)), 1): [N, 15, 8, 8] -> [N, 19, 8, 8]   Inception.java:33
+      // Tensor.cat(List.of(h, dense.apply(h)), 1): [N, 15, 8, 8] -> [N, 19, 8, 8]   Inception.java:34
       CpuKernels.catForward(p.a8, 0, 1216, p.a6, 0, 960, 0, n);
       CpuKernels.catForward(p.a8, 0, 1216, p.a7, 0, 256, 960, n);
-      // maxPool2d(Tensor.cat(List.of(h, dense.apply(h)), 1), 2): [N, 19, 8, 8] -> [N, 19, 4, 4]   Inception.java:33
+      // maxPool2d(Tensor.cat(List.of(h, dense.apply(h)), 1), 2): [N, 19, 8, 8] -> [N, 19, 4, 4]   Inception.java:34
       ConvKernels.maxPool2dForward(p.a9, 0, p.argmax9, p.a8, 0, p.shape9);
-      // flatten(g): [N, 19, 4, 4] -> [N, 304]   Inception.java:34
+      // Tensor.cat(List.of(g), -1): [N, 19, 4, 4] -> [N, 19, 4, 4]   Inception.java:35
+      CpuKernels.catForward(p.a10, 0, 4, p.a9, 0, 4, 0, n * 76);
+      // flatten(Tensor.cat(List.of(g), -1)): [N, 19, 4, 4] -> [N, 304]   Inception.java:35
       // a view: no work
-      // Tensor.cat(List.of(f, f), -1): [N, 304] -> [N, 608]   Inception.java:35
-      CpuKernels.catForward(p.a11, 0, 608, p.a9, 0, 304, 0, n);
-      CpuKernels.catForward(p.a11, 0, 608, p.a9, 0, 304, 304, n);
-      // fc Linear(in_features=608, out_features=3, bias=True): [N, 608] -> [N, 3]   Inception.java:35
-      Blas.sgemm(false, true, n, 3, 608, 1f, p.a11, 0, 608, fc.weight(), 608, 0f, out, 0, 3);
+      // Tensor.cat(List.of(f, f), -1): [N, 304] -> [N, 608]   Inception.java:36
+      CpuKernels.catForward(p.a12, 0, 608, p.a10, 0, 304, 0, n);
+      CpuKernels.catForward(p.a12, 0, 608, p.a10, 0, 304, 304, n);
+      // fc Linear(in_features=608, out_features=3, bias=True): [N, 608] -> [N, 3]   Inception.java:36
+      Blas.sgemm(false, true, n, 3, 608, 1f, p.a12, 0, 608, fc.weight(), 608, 0f, out, 0, 3);
       Tensor fcB = fc.bias();
       CpuKernels.addBiasRows(out, 0, out, 0, fcB.readBuffer(), fcB.offset(), n, 3);
       if (!Compiled.recording(x, b1.weight(), b1.bias(), b2.weight(), b2.bias(), b3.weight(), b3.bias(), bn.weight(), bn.bias(), dense.weight(), dense.bias(), fc.weight(), fc.bias())) {
@@ -150,19 +152,19 @@ public final class KilnInception extends Inception {
   private Tensor forwardCuda(Tensor x) {
     int n = Compiled.batchSize("KilnInception", x, 3, 8, 8);
     // each batch norm's and dropout's own train()/eval() mode, by step
-    boolean[] training = new boolean[13];
+    boolean[] training = new boolean[14];
     training[6] = bn.isTraining();
-    // b1 Conv2d(3, 4, kernel_size=(1, 1), stride=(1, 1)): [N, 3, 8, 8] -> [N, 4, 8, 8]   Inception.java:31
+    // b1 Conv2d(3, 4, kernel_size=(1, 1), stride=(1, 1)): [N, 3, 8, 8] -> [N, 4, 8, 8]   Inception.java:32
     Tensor v1 = b1.apply(x);
-    // b2 Conv2d(3, 6, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1)): [N, 3, 8, 8] -> [N, 6, 8, 8]   Inception.java:31
+    // b2 Conv2d(3, 6, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1)): [N, 3, 8, 8] -> [N, 6, 8, 8]   Inception.java:32
     Tensor v2 = b2.apply(x);
-    // relu(b2.apply(x)): [N, 6, 8, 8] -> [N, 6, 8, 8]   Inception.java:31
+    // relu(b2.apply(x)): [N, 6, 8, 8] -> [N, 6, 8, 8]   Inception.java:32
     Tensor v3 = F.relu(v2);
-    // b3 Conv2d(3, 2, kernel_size=(5, 5), stride=(1, 1), padding=(2, 2)): [N, 3, 8, 8] -> [N, 2, 8, 8]   Inception.java:31
+    // b3 Conv2d(3, 2, kernel_size=(5, 5), stride=(1, 1), padding=(2, 2)): [N, 3, 8, 8] -> [N, 2, 8, 8]   Inception.java:32
     Tensor v4 = b3.apply(x);
-    // Tensor.cat(List.of(x, b1.apply(x), relu(b2.apply(x)), b3.apply(x)), 1): [N, 3, 8, 8] -> [N, 15, 8, 8]   Inception.java:31
+    // Tensor.cat(List.of(x, b1.apply(x), relu(b2.apply(x)), b3.apply(x)), channels): [N, 3, 8, 8] -> [N, 15, 8, 8]   Inception.java:32
     Tensor v5 = Tensor.cat(List.of(x, v1, v3, v4), 1);
-    // bn BatchNorm2d(15, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True) + relu(bn.apply(h)): [N, 15, 8, 8] -> [N, 15, 8, 8]   Inception.java:32
+    // bn BatchNorm2d(15, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True) + relu(bn.apply(h)): [N, 15, 8, 8] -> [N, 15, 8, 8]   Inception.java:33
     if (training[6]) {
       Compiled.requireBatchStatistics(n, 15, 8, 8);
     }
@@ -170,19 +172,21 @@ public final class KilnInception extends Inception {
     if (training[6]) {
       Compiled.countBatch(bn.numBatchesTracked());
     }
-    // dense Conv2d(15, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1)): [N, 15, 8, 8] -> [N, 4, 8, 8]   Inception.java:33
+    // dense Conv2d(15, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1)): [N, 15, 8, 8] -> [N, 4, 8, 8]   Inception.java:34
     Tensor v8 = dense.apply(v7);
-    // Tensor.cat(List.of(h, dense.apply(h)), 1): [N, 15, 8, 8] -> [N, 19, 8, 8]   Inception.java:33
+    // Tensor.cat(List.of(h, dense.apply(h)), 1): [N, 15, 8, 8] -> [N, 19, 8, 8]   Inception.java:34
     Tensor v9 = Tensor.cat(List.of(v7, v8), 1);
-    // maxPool2d(Tensor.cat(List.of(h, dense.apply(h)), 1), 2): [N, 19, 8, 8] -> [N, 19, 4, 4]   Inception.java:33
+    // maxPool2d(Tensor.cat(List.of(h, dense.apply(h)), 1), 2): [N, 19, 8, 8] -> [N, 19, 4, 4]   Inception.java:34
     Tensor v10 = F.maxPool2d(v9, 2, 2, 0, false);
-    // flatten(g): [N, 19, 4, 4] -> [N, 304]   Inception.java:34
-    Tensor v11 = F.flatten(v10, 1, -1);
-    // Tensor.cat(List.of(f, f), -1): [N, 304] -> [N, 608]   Inception.java:35
-    Tensor v12 = Tensor.cat(List.of(v11, v11), -1);
-    // fc Linear(in_features=608, out_features=3, bias=True): [N, 608] -> [N, 3]   Inception.java:35
-    Tensor v13 = fc.apply(v12);
-    return v13;
+    // Tensor.cat(List.of(g), -1): [N, 19, 4, 4] -> [N, 19, 4, 4]   Inception.java:35
+    Tensor v11 = Tensor.cat(List.of(v10), -1);
+    // flatten(Tensor.cat(List.of(g), -1)): [N, 19, 4, 4] -> [N, 304]   Inception.java:35
+    Tensor v12 = F.flatten(v11, 1, -1);
+    // Tensor.cat(List.of(f, f), -1): [N, 304] -> [N, 608]   Inception.java:36
+    Tensor v13 = Tensor.cat(List.of(v12, v12), -1);
+    // fc Linear(in_features=608, out_features=3, bias=True): [N, 608] -> [N, 3]   Inception.java:36
+    Tensor v14 = fc.apply(v13);
+    return v14;
   }
 
   /**
@@ -208,7 +212,9 @@ public final class KilnInception extends Inception {
 
     final float[] a9;
 
-    final float[] a11;
+    final float[] a10;
+
+    final float[] a12;
 
     float[] da2;
 
@@ -228,7 +234,9 @@ public final class KilnInception extends Inception {
 
     float[] da9;
 
-    float[] da11;
+    float[] da10;
+
+    float[] da12;
 
     float[] ta6;
 
@@ -265,7 +273,8 @@ public final class KilnInception extends Inception {
       this.a7 = new float[n * 256];
       this.a8 = new float[n * 1216];
       this.a9 = new float[n * 304];
-      this.a11 = new float[n * 608];
+      this.a10 = new float[n * 304];
+      this.a12 = new float[n * 608];
       this.shape1 = new Conv2dShape(n, 3, 8, 8, 4, 1, 1, 1, 1, 0, 0);
       this.shape2 = new Conv2dShape(n, 3, 8, 8, 6, 3, 3, 1, 1, 1, 1);
       this.shape4 = new Conv2dShape(n, 3, 8, 8, 2, 5, 5, 1, 1, 2, 2);
@@ -294,7 +303,8 @@ public final class KilnInception extends Inception {
       da7 = new float[n * 256];
       da8 = new float[n * 1216];
       da9 = new float[n * 304];
-      da11 = new float[n * 608];
+      da10 = new float[n * 304];
+      da12 = new float[n * 608];
       ta6 = new float[n * 960];
       tin = new float[n * 192];
     }
@@ -357,40 +367,47 @@ public final class KilnInception extends Inception {
         float[] dIn7_1 = need7 ? p.da7 : null;
         boolean need8 = need7;
         float[] dIn8 = need8 ? p.da8 : null;
-        boolean need10 = need8;
-        float[] dIn10 = need10 ? p.da9 : null;
-        float[] dIn10_1 = need10 ? p.da9 : null;
-        boolean need11 = need10;
-        float[] dIn11 = need11 ? p.da11 : null;
-        // fc Linear(in_features=608, out_features=3, bias=True): gradient of [N, 608]   Inception.java:35
+        boolean need9 = need8;
+        float[] dIn9 = need9 ? p.da9 : null;
+        boolean need11 = need9;
+        float[] dIn11 = need11 ? p.da10 : null;
+        float[] dIn11_1 = need11 ? p.da10 : null;
+        boolean need12 = need11;
+        float[] dIn12 = need12 ? p.da12 : null;
+        // fc Linear(in_features=608, out_features=3, bias=True): gradient of [N, 608]   Inception.java:36
         CpuKernels.biasGradient(Compiled.gradBuffer(fc.bias(), needsGrad(12 /* fc.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor fcGW = Compiled.grad(fc.weight(), needsGrad(11 /* fc.weight() */));
         if (fcGW != null) {
-          Blas.sgemm(true, false, 3, 608, n, 1f, g.readBuffer(), g.offset(), 3, p.a11, 0, 608, 1f, fcGW, 608);
+          Blas.sgemm(true, false, 3, 608, n, 1f, g.readBuffer(), g.offset(), 3, p.a12, 0, 608, 1f, fcGW, 608);
         }
-        if (dIn11 != null) {
-          Blas.sgemm(false, false, n, 608, 3, 1f, g.readBuffer(), g.offset(), 3, fc.weight(), 608, 0f, dIn11, 0, 608);
+        if (dIn12 != null) {
+          Blas.sgemm(false, false, n, 608, 3, 1f, g.readBuffer(), g.offset(), 3, fc.weight(), 608, 0f, dIn12, 0, 608);
         }
-        // Tensor.cat(List.of(f, f), -1): gradient of [N, 304]   Inception.java:35
+        // Tensor.cat(List.of(f, f), -1): gradient of [N, 304]   Inception.java:36
+        if (!need12) {
+          return new Tensor[13];
+        }
+        CpuKernels.catBackward(dIn11, 0, 304, dIn12, 0, 608, 0, n, false);
+        CpuKernels.catBackward(dIn11_1, 0, 304, dIn12, 0, 608, 304, n, true);
+        // Tensor.cat(List.of(g), -1): gradient of [N, 19, 4, 4]   Inception.java:35
         if (!need11) {
           return new Tensor[13];
         }
-        CpuKernels.catBackward(dIn10, 0, 304, dIn11, 0, 608, 0, n, false);
-        CpuKernels.catBackward(dIn10_1, 0, 304, dIn11, 0, 608, 304, n, true);
-        // maxPool2d(Tensor.cat(List.of(h, dense.apply(h)), 1), 2): gradient of [N, 19, 8, 8]   Inception.java:33
-        if (!need10) {
+        CpuKernels.catBackward(dIn9, 0, 4, dIn11_1, 0, 4, 0, n * 76, false);
+        // maxPool2d(Tensor.cat(List.of(h, dense.apply(h)), 1), 2): gradient of [N, 19, 8, 8]   Inception.java:34
+        if (!need9) {
           return new Tensor[13];
         }
         if (dIn8 != null) {
-          ConvKernels.maxPool2dBackward(dIn8, 0, dIn10_1, 0, p.argmax9, p.shape9);
+          ConvKernels.maxPool2dBackward(dIn8, 0, dIn9, 0, p.argmax9, p.shape9);
         }
-        // Tensor.cat(List.of(h, dense.apply(h)), 1): gradient of [N, 15, 8, 8]   Inception.java:33
+        // Tensor.cat(List.of(h, dense.apply(h)), 1): gradient of [N, 15, 8, 8]   Inception.java:34
         if (!need8) {
           return new Tensor[13];
         }
         CpuKernels.catBackward(dIn7, 0, 960, dIn8, 0, 1216, 0, n, false);
         CpuKernels.catBackward(dIn7_1, 0, 256, dIn8, 0, 1216, 960, n, false);
-        // dense Conv2d(15, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1)): gradient of [N, 15, 8, 8]   Inception.java:33
+        // dense Conv2d(15, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1)): gradient of [N, 15, 8, 8]   Inception.java:34
         if (!need7) {
           return new Tensor[13];
         }
@@ -399,14 +416,14 @@ public final class KilnInception extends Inception {
         Tensor denseW = dense.weight();
         ConvKernels.conv2dBackward(t7, 0, Compiled.gradBuffer(dense.weight(), needsGrad(9 /* dense.weight() */)), 0, Compiled.gradBuffer(dense.bias(), needsGrad(10 /* dense.bias() */)), 0, true, dIn7_1, 0, p.a6, 0, denseW.readBuffer(), denseW.offset(), p.shape7);
         CpuKernels.accumulate(dIn6, 0, t7, 0, n * 960);
-        // bn BatchNorm2d(15, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True) + relu(bn.apply(h)): gradient of [N, 15, 8, 8]   Inception.java:32
+        // bn BatchNorm2d(15, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True) + relu(bn.apply(h)): gradient of [N, 15, 8, 8]   Inception.java:33
         if (!need6) {
           return new Tensor[13];
         }
         NormKernels.batchNormReluBackward(dIn5, 0, p.dweight6, 0, p.dbias6, 0, dIn6, 0, p.a5, 0, p.mean6, 0, p.var6, 0, bn.weight().readBuffer(), bn.weight().offset(), bn.bias().readBuffer(), bn.bias().offset(), n, 15, 64, 1.0E-5, training[6]);
         CpuKernels.accumulate(Compiled.gradBuffer(bn.weight(), needsGrad(7 /* bn.weight() */)), 0, p.dweight6, 0, 15);
         CpuKernels.accumulate(Compiled.gradBuffer(bn.bias(), needsGrad(8 /* bn.bias() */)), 0, p.dbias6, 0, 15);
-        // Tensor.cat(List.of(x, b1.apply(x), relu(b2.apply(x)), b3.apply(x)), 1): gradient of [N, 3, 8, 8]   Inception.java:31
+        // Tensor.cat(List.of(x, b1.apply(x), relu(b2.apply(x)), b3.apply(x)), channels): gradient of [N, 3, 8, 8]   Inception.java:32
         if (!need5) {
           return new Tensor[13];
         }
@@ -414,7 +431,7 @@ public final class KilnInception extends Inception {
         CpuKernels.catBackward(dIn4_1, 0, 256, dIn5, 0, 960, 192, n, false);
         CpuKernels.catBackward(dIn4_2, 0, 384, dIn5, 0, 960, 448, n, false);
         CpuKernels.catBackward(dIn4_3, 0, 128, dIn5, 0, 960, 832, n, false);
-        // b3 Conv2d(3, 2, kernel_size=(5, 5), stride=(1, 1), padding=(2, 2)): gradient of [N, 3, 8, 8]   Inception.java:31
+        // b3 Conv2d(3, 2, kernel_size=(5, 5), stride=(1, 1), padding=(2, 2)): gradient of [N, 3, 8, 8]   Inception.java:32
         if (!need4) {
           return new Tensor[13];
         }
@@ -423,14 +440,14 @@ public final class KilnInception extends Inception {
         Tensor b3W = b3.weight();
         ConvKernels.conv2dBackward(t4, 0, Compiled.gradBuffer(b3.weight(), needsGrad(5 /* b3.weight() */)), 0, Compiled.gradBuffer(b3.bias(), needsGrad(6 /* b3.bias() */)), 0, true, dIn4_3, 0, in, inOff, b3W.readBuffer(), b3W.offset(), p.shape4);
         CpuKernels.accumulate(dx, 0, t4, 0, n * 192);
-        // relu(b2.apply(x)): gradient of [N, 6, 8, 8]   Inception.java:31
+        // relu(b2.apply(x)): gradient of [N, 6, 8, 8]   Inception.java:32
         if (!need3) {
           return new Tensor[13];
         }
         if (dIn2 != null) {
           CpuKernels.reluBackward(dIn2, 0, dIn4_2, 0, p.a3, 0, n * 384);
         }
-        // b2 Conv2d(3, 6, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1)): gradient of [N, 3, 8, 8]   Inception.java:31
+        // b2 Conv2d(3, 6, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1)): gradient of [N, 3, 8, 8]   Inception.java:32
         if (!need2) {
           return new Tensor[13];
         }
@@ -439,7 +456,7 @@ public final class KilnInception extends Inception {
         Tensor b2W = b2.weight();
         ConvKernels.conv2dBackward(t2, 0, Compiled.gradBuffer(b2.weight(), needsGrad(3 /* b2.weight() */)), 0, Compiled.gradBuffer(b2.bias(), needsGrad(4 /* b2.bias() */)), 0, true, dIn2, 0, in, inOff, b2W.readBuffer(), b2W.offset(), p.shape2);
         CpuKernels.accumulate(dx, 0, t2, 0, n * 192);
-        // b1 Conv2d(3, 4, kernel_size=(1, 1), stride=(1, 1)): gradient of [N, 3, 8, 8]   Inception.java:31
+        // b1 Conv2d(3, 4, kernel_size=(1, 1), stride=(1, 1)): gradient of [N, 3, 8, 8]   Inception.java:32
         if (!need1) {
           return new Tensor[13];
         }
@@ -484,7 +501,7 @@ public final class KilnInception extends Inception {
         + "// g where y > 0, else 0, as a product with a 0/1 factor (NaN for a NaN y), as the CPU computes it.\n"
         + "__device__ __forceinline__ float kiln_pass(float g, float y) { return g * (y > 0.0f ? 1.0f : (y == y ? 0.0f : y)); }\n"
         + "\n"
-        + "// bn BatchNorm2d(15, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True) + relu(bn.apply(h)): Inception.java:32\n"
+        + "// bn BatchNorm2d(15, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True) + relu(bn.apply(h)): Inception.java:33\n"
         + "// x is [n, 15, 64]; element j of a channel is sample j / 64, position j % 64\n"
         + "#define k6_AT(ch, j) (((long long) ((j) / 64) * 15 + (ch)) * 64 + (j) % 64)\n"
         + "\n"

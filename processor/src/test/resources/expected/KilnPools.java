@@ -30,7 +30,7 @@ public final class KilnPools extends Pools {
   public KilnPools() {
     requireCompiledLayer("conv", new Conv2d.Spec(3, 4, 3, 3, 1, 1, 1, 1, true));
     requireCompiledLayer("pool", new AvgPool2d.Spec(3, 2, 1, true, false));
-    requireCompiledLayer("adaptive", new AdaptiveAvgPool2d.Spec(2, 3));
+    requireCompiledLayer("adaptive", new AdaptiveAvgPool2d.Spec(2, 3, true));
     requireCompiledLayer("fc", new Linear.Spec(24, 3, true));
   }
 

@@ -28,10 +28,11 @@ public class Inception extends Module {
 
   @Override
   public Tensor forward(Tensor x) {
-    Tensor h = Tensor.cat(List.of(x, b1.apply(x), relu(b2.apply(x)), b3.apply(x)), 1);   // [N, 15, 8, 8]
+    final int channels = 1;                                                            // a constant local
+    Tensor h = Tensor.cat(List.of(x, b1.apply(x), relu(b2.apply(x)), b3.apply(x)), channels);   // [N, 15, 8, 8]
     h = relu(bn.apply(h));
     Tensor g = maxPool2d(Tensor.cat(List.of(h, dense.apply(h)), 1), 2);                  // [N, 19, 4, 4]
-    Tensor f = flatten(g);
+    Tensor f = flatten(Tensor.cat(List.of(g), -1));                                    // one value: a copy
     return fc.apply(Tensor.cat(List.of(f, f), -1));                                     // [N, 608]
   }
 }

@@ -12,11 +12,14 @@ import dev.kiln.runtime.Tensor;
  * {@code [N, C, H, W] -> [N, C, 1, 1]}. No parameters.
  */
 public class AdaptiveAvgPool2d extends Layer<AdaptiveAvgPool2d.Spec> {
-  /** The output size and shape rule: {@code [N, C, H, W] -> [N, C, outH, outW]}. */
-  public record Spec(int outH, int outW) implements LayerSpec {
+  /**
+   * The output size and shape rule: {@code [N, C, H, W] -> [N, C, outH, outW]}; {@code pair}: given
+   * as two sizes (PyTorch's tuple, shown as one in the repr). A size of 0 gives an empty output, as in PyTorch.
+   */
+  public record Spec(int outH, int outW, boolean pair) implements LayerSpec {
     public Spec {
-      if (outH < 1 || outW < 1) {
-        throw new IllegalArgumentException("AdaptiveAvgPool2d: output_size (" + outH + ", " + outW + ") must be positive");
+      if (outH < 0 || outW < 0) {
+        throw new IllegalArgumentException("AdaptiveAvgPool2d: output_size (" + outH + ", " + outW + ") must not be negative");
       }
     }
 
@@ -31,26 +34,25 @@ public class AdaptiveAvgPool2d extends Layer<AdaptiveAvgPool2d.Spec> {
     /** PyTorch's repr: {@code AdaptiveAvgPool2d(output_size=1)}, {@code AdaptiveAvgPool2d(output_size=(2, 3))}. */
     @Override
     public String toString() {
-      return "AdaptiveAvgPool2d(output_size=" + (outH == outW ? Integer.toString(outH) : "(" + outH + ", " + outW + ")") + ")";
+      return "AdaptiveAvgPool2d(output_size=" + (pair ? "(" + outH + ", " + outW + ")" : Integer.toString(outH)) + ")";
     }
   }
 
   /** A square {@code size x size} output. */
   public AdaptiveAvgPool2d(int size) {
-    this(size, size);
+    super(new Spec(size, size, false));
   }
 
-  /** An {@code outH x outW} output. */
+  /** An {@code outH x outW} output ({@code nn.AdaptiveAvgPool2d((outH, outW))}). */
   public AdaptiveAvgPool2d(int outH, int outW) {
-    super(new Spec(outH, outW));
+    super(new Spec(outH, outW, true));
   }
 
   @Override
   public Tensor forward(Tensor x) {
-    if (x.dim() == 3) { // PyTorch 1.13's unbatched [C, H, W]
-      return forward(x.unsqueeze(0)).squeeze(0);
+    if (x.dim() != 3) { // (Ops checks PyTorch 1.13's unbatched [C, H, W] and names its shape)
+      outputShape(x.shape());
     }
-    outputShape(x.shape());
     return Ops.adaptiveAvgPool2d(x, spec().outH(), spec().outW());
   }
 }

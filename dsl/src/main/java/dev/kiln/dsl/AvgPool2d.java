@@ -87,10 +87,9 @@ public class AvgPool2d extends Layer<AvgPool2d.Spec> {
 
   @Override
   public Tensor forward(Tensor x) {
-    if (x.dim() == 3) { // PyTorch 1.13's unbatched [C, H, W]
-      return forward(x.unsqueeze(0)).squeeze(0);
+    if (x.dim() != 3) { // (Ops checks PyTorch 1.13's unbatched [C, H, W] and names its shape)
+      outputShape(x.shape());
     }
-    outputShape(x.shape());
     Spec s = spec();
     return Ops.avgPool2d(x, s.kernelSize(), s.stride(), s.padding(), s.ceilMode(), s.countIncludePad());
   }

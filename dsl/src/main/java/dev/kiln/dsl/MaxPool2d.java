@@ -79,10 +79,9 @@ public class MaxPool2d extends Layer<MaxPool2d.Spec> {
 
   @Override
   public Tensor forward(Tensor x) {
-    if (x.dim() == 3) { // PyTorch 1.13's unbatched [C, H, W]
-      return forward(x.unsqueeze(0)).squeeze(0);
+    if (x.dim() != 3) { // (Ops checks PyTorch 1.13's unbatched [C, H, W] and names its shape)
+      outputShape(x.shape());
     }
-    outputShape(x.shape());
     int k = spec().kernelSize(), s = spec().stride(), p = spec().padding();
     return Ops.maxPool2d(x, k, k, s, s, p, p, spec().ceilMode());
   }

@@ -119,6 +119,28 @@ class ConvLayersTest {
 
   // ------------------------------------------------------------------ MaxPool2d
 
+  /** PyTorch 1.13's reprs; the layers are F.avgPool2d / F.adaptiveAvgPool2d (AvgPoolTest checks their values). */
+  @Test
+  void averagePoolingLayersReprAndForward() {
+    AvgPool2d pool = new AvgPool2d(2);
+    assertEquals("AvgPool2d(kernel_size=2, stride=2, padding=0)", pool.toString());
+    assertTrue(pool.namedParameters().isEmpty());
+    assertSame(pool, pool.stride(1).padding(1).ceilMode(true).countIncludePad(false));
+    assertEquals("AvgPool2d(kernel_size=2, stride=1, padding=1)", pool.toString());
+    assertEquals("AdaptiveAvgPool2d(output_size=1)", new AdaptiveAvgPool2d(1).toString());
+    assertEquals("AdaptiveAvgPool2d(output_size=(2, 2))", new AdaptiveAvgPool2d(2, 2).toString());
+    assertEquals("AdaptiveAvgPool2d(output_size=(2, 3))", new AdaptiveAvgPool2d(2, 3).toString());
+    Tensor x = Tensor.randn(2, 3, 5, 7);
+    assertArrayEquals(Ops.avgPool2d(x, 2, 1, 1, true, false).toFloatArray(), pool.forward(x).toFloatArray());
+    assertArrayEquals(Ops.adaptiveAvgPool2d(x, 2, 3).toFloatArray(), new AdaptiveAvgPool2d(2, 3).forward(x).toFloatArray());
+    assertArrayEquals(new int[] {3, 1, 1}, new AdaptiveAvgPool2d(1).forward(Tensor.randn(3, 4, 4)).shape()); // one sample
+    var small = assertThrows(ShapeException.class, () -> new AvgPool2d(9).forward(x));
+    assertTrue(small.getMessage().startsWith("AvgPool2d(kernel_size=9, stride=9, padding=0) expects an input of at least 9x9"),
+        small.getMessage());
+    var oneSample = assertThrows(IllegalArgumentException.class, () -> new AvgPool2d(9).forward(Tensor.randn(3, 4, 4)));
+    assertTrue(oneSample.getMessage().startsWith("avg_pool2d: input [3, 4, 4]:"), oneSample.getMessage());
+  }
+
   @Test
   void maxPool2dReprAndNoParameters() {
     MaxPool2d pool = new MaxPool2d(2);

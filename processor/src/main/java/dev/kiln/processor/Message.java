@@ -64,7 +64,7 @@ public enum Message {
       + " it made (forward may branch and join); %s"),
   UNUSED_VALUE("the value of %s is never used: forward returns %s; use the value or drop the step"),
   ADD_SHAPES("%s: add takes two values of one shape; receives %s from %s and %s from %s"),
-  CAT_LIST("%s: the compiler reads Tensor.cat(List.of(a, b, ...), dim) with two or more values listed in the call, not %s"),
+  CAT_LIST("%s: the compiler reads Tensor.cat(List.of(a, b, ...), dim) with the values listed in the call, not %s"),
   TENSOR_METHOD("%s: the compiler reads F functions, not Tensor methods: write %s (static import dev.kiln.dsl.F.%s)"),
   UNSUPPORTED_SEQUENTIAL("%s: the compiler reads layers from their initializers (or constructor assignments): write"
       + " new Linear(...) (with builder calls such as .padding(1)), Sequential.of(...) or Sequential.builder().add(...).build()"

@@ -713,7 +713,7 @@ class ProcessorTest {
         .inFile(f).onLineContaining("Tensor a = ");
     assertThat(c).hadErrorContaining("a compiled cat joins values along a dimension after the batch, not dimension 0")
         .inFile(f).onLineContaining("Tensor b = ");
-    assertThat(c).hadErrorContaining("the compiler reads Tensor.cat(List.of(a, b, ...), dim) with two or more values listed in "
+    assertThat(c).hadErrorContaining("the compiler reads Tensor.cat(List.of(a, b, ...), dim) with the values listed in "
         + "the call, not parts").inFile(f).onLineContaining("Tensor c = ");
   }
 

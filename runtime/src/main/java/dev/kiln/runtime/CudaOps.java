@@ -609,9 +609,12 @@ final class CudaOps {
     int planes = x.size(0) * x.size(1);
     int[] outShape = {x.size(0), x.size(1), s.outHeight(), s.outWidth()};
     boolean track = Ops.track(x);
+    boolean none = s.outHeight() == 0 || s.outWidth() == 0 || planes == 0; // an empty result: no kernel to launch
     Tensor out = named(name, () -> {
       Tensor o = empty(outShape);
-      ElementwiseKernels.avgPool2dForward(o.writeCuda(), x.readCuda(), planes, s);
+      if (!none) {
+        ElementwiseKernels.avgPool2dForward(o.writeCuda(), x.readCuda(), planes, s);
+      }
       return o;
     });
     if (!track) {
@@ -628,6 +631,9 @@ final class CudaOps {
 
       @Override protected Tensor[] backward(Tensor g) {
         return named(name + " backward", () -> {
+          if (none) {
+            return new Tensor[] {Tensor.zeros(cuda(), x.shape())};
+          }
           Tensor dx = empty(x.shape());
           Tensor gd = onGpu(g);
           ElementwiseKernels.avgPool2dBackward(dx.writeCuda(), gd.readCuda(), planes, s);

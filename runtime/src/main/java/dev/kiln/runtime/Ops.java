@@ -1018,7 +1018,8 @@ public final class Ops {
    */
   public static Tensor maxPool2d(
       Tensor x, int kernelH, int kernelW, int strideH, int strideW, int padH, int padW, boolean ceilMode) {
-    if (x.dim() == 3) { // unbatched [C, H, W], as in PyTorch 1.13
+    if (x.dim() == 3) { // unbatched [C, H, W], as in PyTorch 1.13 (checked first, so that errors name its shape)
+      checkMaxPool2d(x, kernelH, kernelW, strideH, strideW, padH, padW, ceilMode);
       return squeeze(maxPool2d(unsqueeze(x, 0), kernelH, kernelW, strideH, strideW, padH, padW, ceilMode), 0);
     }
     if (Devices.onCuda("max_pool2d", x)) {
@@ -1050,9 +1051,9 @@ public final class Ops {
   static Pool2dShape checkMaxPool2d(
       Tensor x, int kernelH, int kernelW, int strideH, int strideW, int padH, int padW, boolean ceilMode) {
     requireFloat("max_pool2d", x);
-    requireImages("max_pool2d", x);
+    requireImagesOrOne("max_pool2d", x);
     try {
-      return new Pool2dShape(x.size(0), x.size(1), x.size(2), x.size(3),
+      return new Pool2dShape(x.dim() == 4 ? x.size(0) : 1, x.size(-3), x.size(-2), x.size(-1),
           kernelH, kernelW, strideH, strideW, padH, padW, ceilMode);
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException("max_pool2d: input " + Shapes.toString(x.shape()) + ": " + e.getMessage(), e);
@@ -1066,18 +1067,24 @@ public final class Ops {
    * {@code [C, H, W]}.
    */
   public static Tensor avgPool2d(Tensor x, int kernel, int stride, int padding, boolean ceilMode, boolean countIncludePad) {
-    if (x.dim() == 3) { // unbatched [C, H, W], as in PyTorch 1.13
-      return squeeze(avgPool2d(unsqueeze(x, 0), kernel, stride, padding, ceilMode, countIncludePad), 0);
-    }
     requireFloat("avg_pool2d", x);
-    requireImages("avg_pool2d", x);
+    requireImagesOrOne("avg_pool2d", x);
     AvgPool2dShape s;
     try {
-      s = AvgPool2dShape.fixed(x.size(2), x.size(3), kernel, kernel, stride, stride, padding, padding, ceilMode, countIncludePad);
+      s = AvgPool2dShape.fixed(x.size(-2), x.size(-1), kernel, kernel, stride, stride, padding, padding, ceilMode,
+          countIncludePad);
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException("avg_pool2d: input " + Shapes.toString(x.shape()) + ": " + e.getMessage(), e);
     }
     return avgPool("avg_pool2d", x, s);
+  }
+
+  /** {@code [N, C, H, W]}, or one sample {@code [C, H, W]} (PyTorch 1.13's unbatched form). */
+  private static void requireImagesOrOne(String op, Tensor x) {
+    if (x.dim() != 4 && x.dim() != 3) {
+      throw new IllegalArgumentException(op + ": input must be [N, C, H, W], or [C, H, W] for one sample, got shape "
+          + Shapes.toString(x.shape()));
+    }
   }
 
   /**
@@ -1085,14 +1092,11 @@ public final class Ops {
    * Takes {@code [N, C, H, W]} or one sample {@code [C, H, W]}.
    */
   public static Tensor adaptiveAvgPool2d(Tensor x, int outH, int outW) {
-    if (x.dim() == 3) {
-      return squeeze(adaptiveAvgPool2d(unsqueeze(x, 0), outH, outW), 0);
-    }
     requireFloat("adaptive_avg_pool2d", x);
-    requireImages("adaptive_avg_pool2d", x);
+    requireImagesOrOne("adaptive_avg_pool2d", x);
     AvgPool2dShape s;
     try {
-      s = AvgPool2dShape.adaptive(x.size(2), x.size(3), outH, outW);
+      s = AvgPool2dShape.adaptive(x.size(-2), x.size(-1), outH, outW);
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException("adaptive_avg_pool2d: input " + Shapes.toString(x.shape()) + ": " + e.getMessage(), e);
     }
@@ -1100,6 +1104,9 @@ public final class Ops {
   }
 
   private static Tensor avgPool(String name, Tensor x, AvgPool2dShape s) {
+    if (x.dim() == 3) { // one sample: pooled as a batch of one, the geometry checked on its own shape
+      return squeeze(avgPool(name, unsqueeze(x, 0), s), 0);
+    }
     if (Devices.onCuda(name, x)) {
       return CudaOps.avgPool2d(name, x, s);
     }

@@ -103,12 +103,40 @@ class AvgPoolTest {
   }
 
   @Test
+  void globalPoolingOfALargeMapIsAsExactAsAMeanInDouble() {
+    int h = 224;
+    float[] v = new float[h * h];
+    java.util.Random r = new java.util.Random(1);
+    double exact = 0;
+    for (int i = 0; i < v.length; i++) {
+      v[i] = 10f + (float) r.nextGaussian();
+      exact += v[i];
+    }
+    exact /= v.length;
+    float y = Ops.adaptiveAvgPool2d(Tensor.of(v, 1, 1, h, h), 1, 1).item();
+    assertTrue(Math.abs(y - exact) <= Math.ulp((float) exact), y + " vs " + exact); // a float sum was 2e-6 off
+  }
+
+  @Test
+  void anAdaptiveSizeOfZeroGivesAnEmptyOutputAsPyTorch() {
+    Tensor x = Tensor.randn(2, 4, 4).requiresGrad(true);
+    Tensor y = Ops.adaptiveAvgPool2d(x, 0, 3);
+    assertArrayEquals(new int[] {2, 0, 3}, y.shape());
+    y.sum().backward();
+    assertArrayEquals(new float[32], x.grad().toFloatArray());
+  }
+
+  @Test
   void badWindowsAndShapesAreNamed() {
+    var one = assertThrows(IllegalArgumentException.class, () -> Ops.avgPool2d(Tensor.randn(3, 2, 2), 5, 5, 0, false, true));
+    assertTrue(one.getMessage().startsWith("avg_pool2d: input [3, 2, 2]: the 5x5 window is larger"), one.getMessage()); // the sample's own shape
+    var max = assertThrows(IllegalArgumentException.class, () -> Ops.maxPool2d(Tensor.randn(3, 2, 2), 5, 5, 5, 5, 0, 0, false));
+    assertTrue(max.getMessage().startsWith("max_pool2d: input [3, 2, 2]: the 5x5 window is larger"), max.getMessage());
     var wide = assertThrows(IllegalArgumentException.class, () -> Ops.avgPool2d(Tensor.zeros(1, 1, 4, 4), 2, 2, 2, false, true));
     assertTrue(wide.getMessage().startsWith("avg_pool2d: input [1, 1, 4, 4]: padding (2, 2) must be at most half"), wide.getMessage());
     var flat = assertThrows(IllegalArgumentException.class, () -> Ops.adaptiveAvgPool2d(Tensor.zeros(4, 4), 1, 1));
     assertTrue(flat.getMessage().contains("adaptive_avg_pool2d: input must be [N, C, H, W]"), flat.getMessage());
-    var zero = assertThrows(IllegalArgumentException.class, () -> Ops.adaptiveAvgPool2d(Tensor.zeros(1, 1, 4, 4), 0, 1));
-    assertTrue(zero.getMessage().contains("output size 0x1 must be positive"), zero.getMessage());
+    var negative = assertThrows(IllegalArgumentException.class, () -> Ops.adaptiveAvgPool2d(Tensor.zeros(1, 1, 4, 4), -1, 1));
+    assertTrue(negative.getMessage().contains("output size -1x1 not negative"), negative.getMessage());
   }
 }

@@ -20,7 +20,7 @@ import java.util.List;
  * @param inShape shape of {@code in}, -1 for the batch
  * @param outShape shape of {@code out}
  * @param source the source step, for the comment's file and line
- * @param inputs the values it reads, {@code in} first (an ADD's two, a CAT's two or more)
+ * @param inputs the values it reads, {@code in} first (an ADD's two, a CAT's one or more)
  * @param inShapes their shapes
  */
 record Kernel(

@@ -9,7 +9,7 @@ import java.util.List;
  * it calls, or {@code null} for a functional call such as {@code relu(x)} (whose spec is the
  * equivalent layer's). {@code text} is the call as written, for messages.
  *
- * @param inputs the values it reads, in order: one, or an add's two, a cat's two or more
+ * @param inputs the values it reads, in order: one, or an add's two, a cat's one or more
  */
 public record StepIr(String output, List<String> inputs, LayerSpec spec, LayerIr layer, String text, Source source) {
   public StepIr {

@@ -747,7 +747,10 @@ public final class DeclarationReader {
     void readBody(BlockTree body, CompilationUnitTree unit, Map<String, LayerNode> fields, String className, String returned) {
       List<? extends StatementTree> statements = body.getStatements();
       for (StatementTree s : statements) {
-        if (s instanceof VariableTree v && v.getInitializer() != null) {
+        if (s instanceof VariableTree v && trees.getElement(TreePath.getPath(unit, v)) instanceof VariableElement e
+            && e.getConstantValue() != null) {
+          continue; // final int d = 1: a constant, which the folder reads where it is used
+        } else if (s instanceof VariableTree v && v.getInitializer() != null) {
           assign(v.getName().toString(), expression(v.getInitializer(), unit, fields, className));
         } else if (s instanceof VariableTree) {
           continue; // Tensor h; declared, assigned by a later statement (javac checks it is before a use)
@@ -906,7 +909,7 @@ public final class DeclarationReader {
       Element of = list instanceof MethodInvocationTree l ? trees.getElement(TreePath.getPath(unit, l)) : null;
       if (!(of instanceof ExecutableElement e && e.getSimpleName().contentEquals("of")
           && ((TypeElement) e.getEnclosingElement()).getQualifiedName().contentEquals("java.util.List"))
-          || ((MethodInvocationTree) list).getArguments().size() < 2) {
+          || ((MethodInvocationTree) list).getArguments().isEmpty()) {
         diagnostics.error(unit, list, Message.CAT_LIST, mi, list);
         return null;
       }

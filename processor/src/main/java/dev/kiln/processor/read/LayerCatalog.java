@@ -68,8 +68,8 @@ final class LayerCatalog {
       Map.entry(DSL + "MaxPool2d", args -> new MaxPool2d.Spec(integer(args, 0), integer(args, 0), 0, false)),
       Map.entry(DSL + "AvgPool2d", args -> new AvgPool2d.Spec(integer(args, 0), integer(args, 0), 0, false, true)),
       Map.entry(DSL + "AdaptiveAvgPool2d", args -> switch (args.size()) {
-        case 1 -> new AdaptiveAvgPool2d.Spec(integer(args, 0), integer(args, 0));
-        case 2 -> new AdaptiveAvgPool2d.Spec(integer(args, 0), integer(args, 1));
+        case 1 -> new AdaptiveAvgPool2d.Spec(integer(args, 0), integer(args, 0), false);
+        case 2 -> new AdaptiveAvgPool2d.Spec(integer(args, 0), integer(args, 1), true);
         default -> throw new BadArguments("AdaptiveAvgPool2d takes (output_size) or (out_h, out_w)");
       }),
       Map.entry(DSL + "BatchNorm1d", args -> switch (args.size()) {
@@ -172,8 +172,8 @@ final class LayerCatalog {
         case "avgPool2d/1" -> new AvgPool2d.Spec(integer(args, 0), integer(args, 0), 0, false, true);
         case "avgPool2d/2" -> new AvgPool2d.Spec(integer(args, 0), integer(args, 1), 0, false, true);
         case "avgPool2d/5" -> new AvgPool2d.Spec(integer(args, 0), integer(args, 1), integer(args, 2), bool(args, 3), bool(args, 4));
-        case "adaptiveAvgPool2d/1" -> new AdaptiveAvgPool2d.Spec(integer(args, 0), integer(args, 0));
-        case "adaptiveAvgPool2d/2" -> new AdaptiveAvgPool2d.Spec(integer(args, 0), integer(args, 1));
+        case "adaptiveAvgPool2d/1" -> new AdaptiveAvgPool2d.Spec(integer(args, 0), integer(args, 0), false);
+        case "adaptiveAvgPool2d/2" -> new AdaptiveAvgPool2d.Spec(integer(args, 0), integer(args, 1), true);
         default -> throw new BadArguments(unsupportedFunction(name, args.size()));
       };
     } catch (IllegalArgumentException e) {

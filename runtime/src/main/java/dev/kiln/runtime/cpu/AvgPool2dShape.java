@@ -132,12 +132,13 @@ public final class AvgPool2dShape {
    * averages {@code [floor(o * in / out), ceil((o + 1) * in / out))}, so windows may overlap and
    * differ in size; {@code out} may exceed {@code in} (windows then repeat inputs).
    *
-   * @throws IllegalArgumentException when a size is not positive
+   * @throws IllegalArgumentException when an input size is not positive or an output size negative
+   *     (an output size of 0 gives an empty output, as in PyTorch)
    */
   public static AvgPool2dShape adaptive(int height, int width, int outH, int outW) {
-    if (height <= 0 || width <= 0 || outH <= 0 || outW <= 0) {
-      throw new IllegalArgumentException("input size " + height + "x" + width + " and output size " + outH + "x" + outW
-          + " must be positive");
+    if (height <= 0 || width <= 0 || outH < 0 || outW < 0) {
+      throw new IllegalArgumentException("input size " + height + "x" + width + " must be positive and output size " + outH
+          + "x" + outW + " not negative");
     }
     return new AvgPool2dShape(height, width, new int[6], false, true, adaptiveAxis(height, outH), adaptiveAxis(width, outW));
   }
@@ -156,7 +157,11 @@ public final class AvgPool2dShape {
     return adaptive ? v / rows.count[oh] / cols.count[ow] : v / (rows.count[oh] * cols.count[ow]);
   }
 
-  /** {@code out[p, oh, ow]} = the average of its window of {@code x[p]}, for {@code planes} planes. */
+  /**
+   * {@code out[p, oh, ow]} = the average of its window of {@code x[p]}, for {@code planes} planes;
+   * each window summed in double (a global pooling of a large map stays as exact as PyTorch's
+   * {@code mean}), then rounded to float and divided.
+   */
   public void forward(float[] out, int outOff, float[] x, int xOff, int planes) {
     int outH = outHeight(), outW = outWidth(), in = height * width, outPlane = outH * outW;
     Parallel.forRange(planes, (long) planes * in, (part, from, to) -> {
@@ -165,14 +170,14 @@ public final class AvgPool2dShape {
         int op = outOff + p * outPlane;
         for (int oh = 0; oh < outH; oh++) {
           for (int ow = 0; ow < outW; ow++) {
-            float sum = 0f;
+            double sum = 0;
             for (int h = rows.start[oh]; h < rows.end[oh]; h++) {
               int r = xp + h * width;
               for (int w = cols.start[ow]; w < cols.end[ow]; w++) {
                 sum += x[r + w];
               }
             }
-            out[op + oh * outW + ow] = divide(sum, oh, ow);
+            out[op + oh * outW + ow] = divide((float) sum, oh, ow);
           }
         }
       }

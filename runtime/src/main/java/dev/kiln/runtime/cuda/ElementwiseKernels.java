@@ -555,7 +555,7 @@ public final class ElementwiseKernels {
       }
 
       // One thread per output of x[planes, height, width] averaged to [planes, outH, outW], summing
-      // in row-major order in float as the CPU kernel.
+      // in row-major order in double as the CPU kernel.
       extern "C" __global__ void kiln_avg_pool2d_forward(float* out, const float* x, int planes, int height, int width,
           int outH, int outW, int kernelH, int kernelW, int strideH, int strideW, int padH, int padW, int includePad,
           int adaptive) {
@@ -569,13 +569,13 @@ public final class ElementwiseKernels {
         kiln_avg_window(oh, height, outH, kernelH, strideH, padH, includePad, adaptive, &hLo, &hHi, &hc);
         kiln_avg_window(ow, width, outW, kernelW, strideW, padW, includePad, adaptive, &wLo, &wHi, &wc);
         const float* xp = x + (long long) plane * height * width;
-        float sum = 0.0f;
+        double sum = 0.0;
         for (int ih = hLo; ih < hHi; ih++) {
           for (int iw = wLo; iw < wHi; iw++) {
-            sum = __fadd_rn(sum, xp[ih * width + iw]);
+            sum = __dadd_rn(sum, (double) xp[ih * width + iw]);
           }
         }
-        out[o] = kiln_avg_divide(sum, hc, wc, adaptive);
+        out[o] = kiln_avg_divide((float) sum, hc, wc, adaptive);
       }
 
       // Gradient of average pooling, one thread per input element gathering the shares of the
