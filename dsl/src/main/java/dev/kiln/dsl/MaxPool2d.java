@@ -1,7 +1,6 @@
 package dev.kiln.dsl;
 
 import dev.kiln.runtime.Ops;
-import dev.kiln.runtime.Shapes;
 import dev.kiln.runtime.Tensor;
 import dev.kiln.runtime.cpu.Pool2dShape;
 
@@ -31,17 +30,7 @@ public class MaxPool2d extends Layer<MaxPool2d.Spec> {
 
     @Override
     public int[] outputShape(int[] in) {
-      if (in.length != 4) {
-        throw new ShapeException(this + " expects [N, C, H, W], receives " + Shapes.toString(in));
-      }
-      int outH = Pool2dShape.outSize(in[2], kernelSize, stride, padding, ceilMode);
-      int outW = Pool2dShape.outSize(in[3], kernelSize, stride, padding, ceilMode);
-      if (outH < 1 || outW < 1) {
-        throw new ShapeException(
-            this + " expects an input of at least " + kernelSize + "x" + kernelSize + " after padding, receives "
-                + Shapes.toString(in));
-      }
-      return new int[] {in[0], in[1], outH, outW};
+      return PoolingShapes.outputShape(this, in, kernelSize, stride, padding, ceilMode);
     }
 
     /** PyTorch's repr, e.g. {@code MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)}. */

@@ -1112,26 +1112,8 @@ public final class Ops {
     }
     int planes = x.size(0) * x.size(1);
     int[] outShape = {x.size(0), x.size(1), s.outHeight(), s.outWidth()};
-    float[] out = new float[Shapes.numel(outShape)];
-    s.forward(out, 0, x.readBuffer(), x.offset(), planes);
-    if (!track(x)) {
-      return Tensor.wrap(out, outShape);
-    }
-    return Tensor.ofNode(out, outShape, new Node(x) {
-      @Override protected boolean savesTensors() {
-        return false;
-      }
-
-      @Override public String name() {
-        return name;
-      }
-
-      @Override protected Tensor[] backward(Tensor g) {
-        float[] dx = new float[x.numel()];
-        s.backward(dx, 0, g.readBuffer(), g.offset(), planes);
-        return new Tensor[] {Tensor.wrap(dx, x.shape())};
-      }
-    });
+    return reshaping(name, x, outShape, (out, in, inOff) -> s.forward(out, 0, in, inOff, planes),
+        (dx, g, gOff) -> s.backward(dx, 0, g, gOff, planes));
   }
 
   // (end of convolution and pooling)
