@@ -2,7 +2,8 @@ package dev.kiln.samples;
 
 /**
  * {@code summary}: torchsummary's table ({@link dev.kiln.dsl.Module#summary}) for the tutorials'
- * networks: the add-two-numbers model, the FashionMNIST MLP and CNN, and the CIFAR-10 network.
+ * networks: the add-two-numbers model, the FashionMNIST MLP and CNN, and the CIFAR-10 network; and
+ * samples' ResNet, its compiled class (whose summary records the declaration's layers as they run).
  */
 final class SummaryCommand {
   private SummaryCommand() {}
@@ -13,6 +14,7 @@ final class SummaryCommand {
     print("FashionMNIST MLP, input (784,)", Models.mlp().summary(784));
     print("FashionMNIST CNN, input (1, 28, 28)", new FashionCnn().summary(1, 28, 28));
     print("CIFAR-10 network, input (3, 32, 32)", Models.cifar10().summary(3, 32, 32));
+    print("FashionMNIST ResNet (residual connections), input (1, 28, 28)", new KilnFashionResNet().summary(1, 28, 28));
   }
 
   private static void print(String title, String summary) {
