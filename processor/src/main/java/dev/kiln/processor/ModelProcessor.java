@@ -5,6 +5,7 @@ import com.sun.source.util.Trees;
 import dev.kiln.processor.check.ShapeChecker;
 import dev.kiln.processor.gen.Generator;
 import dev.kiln.processor.read.DeclarationReader;
+import dev.kiln.processor.read.JavacBugs;
 import dev.kiln.processor.read.JavacErrors;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -59,6 +60,7 @@ public final class ModelProcessor extends AbstractProcessor {
     }
     deferred.clear();
     for (Element element : models) {
+      noteJavacBugs(element, trees);
       diagnostics.hold();
       int before = diagnostics.count();
       try {
@@ -123,6 +125,25 @@ public final class ModelProcessor extends AbstractProcessor {
       }
     }
     return null;
+  }
+
+  /** Constructs already explained by a note, by file and position. */
+  private final Set<String> noted = new LinkedHashSet<>();
+
+  /**
+   * A note beside each construct javac will wrongly reject because this processor has it attribute
+   * the class ({@link JavacBugs}), so that the error javac prints next is explained.
+   */
+  private void noteJavacBugs(Element element, Trees trees) {
+    try {
+      for (JavacBugs.Found f : JavacBugs.in(element, trees)) {
+        if (noted.add(f.unit().getSourceFile().toUri() + "@" + trees.getSourcePositions().getStartPosition(f.unit(), f.tree()))) {
+          trees.printMessage(Diagnostic.Kind.NOTE, "Kiln: " + f.note(), f.tree(), f.unit());
+        }
+      }
+    } catch (RuntimeException e) {
+      // a note only: never let it stop the model being read
+    }
   }
 
   /** {@link JavacErrors#in}, false should the tree API fail on some construct (our messages then stay). */

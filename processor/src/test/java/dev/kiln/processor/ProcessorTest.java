@@ -690,6 +690,54 @@ class ProcessorTest {
     assertEquals(1, c.errors().size(), c.errors().toString());
   }
 
+  /**
+   * Two valid constructs javac rejects once a processor has had it attribute their class (javac's
+   * bugs): a note beside each says so, before javac's error; a record with no constructor of its own
+   * or a delegating one, and a named local class, get none and compile.
+   */
+  @Test
+  void constructsJavacRejectsAfterAttributionGetANote() {
+    JavaFileObject bad = classModel("Quirks",
+        "@Model(input = {4})",
+        "public class Quirks extends Module {",
+        "  record Size(int n) {",
+        "    Size {",
+        "      if (n < 0) throw new IllegalArgumentException();",
+        "    }",
+        "  }",
+        "  final Linear fc = new Linear(4, 2);",
+        "  void helper() {",
+        "    var o = new Object() { int k = 1; };",
+        "    System.out.println(o.k);",
+        "  }",
+        "  @Override public Tensor forward(Tensor x) { return fc.apply(x); }",
+        "}");
+    Compilation c = compile(bad);
+    assertThat(c).hadNoteContaining("javac may reject this constructor of record Size as an \"invalid canonical constructor\": "
+        + "a javac bug (JDK-8387215)").inFile(bad).onLineContaining("    Size {");
+    assertThat(c).hadNoteContaining("javac may report \"cannot find symbol\" for the anonymous class held in var o")
+        .inFile(bad).onLineContaining("var o = new Object()");
+
+    JavaFileObject fine = classModel("NoQuirks",
+        "@Model(input = {4})",
+        "public class NoQuirks extends Module {",
+        "  record Size(int n) {}",
+        "  record Pair(int a, int b) {",
+        "    Pair(int a) { this(a, a); }",
+        "  }",
+        "  final Linear fc = new Linear(4, 2);",
+        "  void helper() {",
+        "    class K { int k = 1; }",
+        "    K o = new K();",
+        "    System.out.println(o.k + new Pair(1).b() + new Size(2).n());",
+        "  }",
+        "  @Override public Tensor forward(Tensor x) { return fc.apply(x); }",
+        "}");
+    Compilation f = compile(fine);
+    assertThat(f).succeededWithoutWarnings();
+    assertTrue(f.notes().stream().noneMatch(n -> n.getMessage(null).contains("javac bug")), f.notes().toString());
+  }
+
   /** Tensor.cat: values listed in List.of(...) whose other dimensions agree, along a dimension after the batch. */
   @Test
   void catJoinsValuesAlongADimensionAfterTheBatch() {
