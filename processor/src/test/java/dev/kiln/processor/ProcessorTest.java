@@ -665,8 +665,8 @@ class ProcessorTest {
         .inFile(f).onLineContaining("public final Tensor forward");
     assertThat(c).hadErrorContaining("F.mul with 2 argument(s) is not supported by the Kiln compiler")
         .inFile(f).onLineContaining("F.mul(x, fc.apply(x))");
-    assertThat(c).hadErrorContaining("a compiled model combines two values only by add(a, b) (a residual connection); "
-        + "leave out @Model and the model runs eagerly, as written");
+    assertThat(c).hadErrorContaining("a compiled model combines values only by add(a, b) (a residual connection) or "
+        + "Tensor.cat(List.of(a, b, ...), dim); leave out @Model and the model runs eagerly, as written");
     assertThat(c).hadErrorContaining("forward creates a layer (new Linear(16, 4)) on each call: declare it as a final field")
         .inFile(f).onLineContaining("return new Linear(16, 4)");
   }
@@ -828,7 +828,7 @@ class ProcessorTest {
     Compilation b = compile(branch);
     assertThat(b).hadErrorContaining("fc2: a method of several outputs is compiled as one chain of steps, each reading the value "
         + "the step before it made (forward may branch and join); it reads the input x (@Model input), not fc1.apply(x); "
-        + "compute the branches in forward, or leave out @Model").inFile(branch).onLineContaining("Tensor g = fc2.apply(x);");
+        + "leave out @Model and the model runs eagerly").inFile(branch).onLineContaining("Tensor g = fc2.apply(x);");
 
     // the Tensor method form of a residual points to the F function
     JavaFileObject method = classModel("MethodAdd",

@@ -110,8 +110,9 @@ final class BenchCommand {
           Cuda.get().describe(), peerVersion[0], steps,
           rounds == 1 ? "" : String.format(Locale.ROOT, ", median of %d rounds taken in turn (Kiln eager, Kiln compiled, PyTorch)", rounds));
     } else {
-      System.out.printf(Locale.ROOT, "%nKiln (CPU, %s, %d cores) vs PyTorch %s (2 threads, OPENBLAS_NUM_THREADS=1); median of %d steps after >= 1 s of warm-up%s%n%n",
-          Blas.describe(), Runtime.getRuntime().availableProcessors(), peerVersion[0], steps,
+      System.out.printf(Locale.ROOT, "%nKiln (CPU, %s, %d cores) vs PyTorch %s (2 threads, OPENBLAS_NUM_THREADS=1); median of %d steps"
+              + " (CNN and ResNet rows of batch 64: %d) after >= 1 s of warm-up%s%n%n",
+          Blas.describe(), Runtime.getRuntime().availableProcessors(), peerVersion[0], steps, Math.max(1, steps / 4),
           rounds == 1 ? "" : String.format(Locale.ROOT, ", median of %d rounds taken in turn (Kiln eager, Kiln compiled, PyTorch)", rounds));
     }
     System.out.println("| task | model | batch | Kiln eager ms | Kiln compiled ms | PyTorch ms | eager / PyTorch | compiled / PyTorch |");

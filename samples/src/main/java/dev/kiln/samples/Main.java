@@ -34,7 +34,7 @@ public final class Main {
       "                the tutorial's add-two-numbers network (Linear(2, 8), ReLU, Linear(8, 1)) trained on",
       "                a dataset in shuffled batches; predicts [[8,9],[10,11],[1.5,2.5]], plots the loss",
       "                of every step to DIR/loss.png (default runs/regression)",
-      "  summary       torchsummary's table for the tutorials' networks",
+      "  summary       torchsummary's table for the tutorials' networks and samples' ResNet",
       "  save-load [--file PATH] [--epochs 50] [--seed 0] [--device auto|cpu|cuda]",
       "                the tutorial's state_dict program: train the add-two-numbers model, print its state",
       "                dict, save it (to PATH, else a temporary file), load it into a fresh model, compare",

@@ -80,13 +80,13 @@ public final class ShapeChecker {
       String context = ownLine && ir.form() != ModelIr.Form.METHOD
           ? ", in " + step.text() + " at " + step.source().where() : "";
       if (!partial && !graph && step.joins()) {
-        diagnostics.error(where, Message.NOT_A_CHAIN, label, "it joins several values there; join them in forward,"
-            + " or leave out @Model and the model runs eagerly");
+        diagnostics.error(where, Message.NOT_A_CHAIN, label, "it joins several values there; leave out @Model and the"
+            + " model runs eagerly");
         return Optional.empty();
       }
       if (!partial && !graph && !step.input().equals(previous)) {
         diagnostics.error(where, Message.NOT_A_CHAIN, label, "it reads " + producers.get(step.input()) + ", not "
-            + producers.get(previous) + "; compute the branches in forward, or leave out @Model and the model runs eagerly");
+            + producers.get(previous) + "; leave out @Model and the model runs eagerly");
         return Optional.empty();
       }
       int[] in = shapes.get(step.input());

@@ -197,8 +197,8 @@ final class LayerCatalog {
 
   static String unsupportedFunction(String name, int constants) {
     String instead = switch (name) {
-      case "mul" -> "a compiled model combines two values only by add(a, b) (a residual connection); leave out @Model"
-          + " and the model runs eagerly, as written";
+      case "mul" -> "a compiled model combines values only by add(a, b) (a residual connection) or"
+          + " Tensor.cat(List.of(a, b, ...), dim); leave out @Model and the model runs eagerly, as written";
       case "linear", "conv2d" -> "it takes weight tensors: declare a " + (name.equals("linear") ? "Linear" : "Conv2d")
           + " field and apply it";
       case "crossEntropy", "mseLoss", "l1Loss" -> "a loss belongs outside forward: apply it to the model's output";
