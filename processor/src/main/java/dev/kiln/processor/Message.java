@@ -60,9 +60,7 @@ public enum Message {
   FORWARD_CALLS_OUTPUTS("forward may use %s only as its whole body: write 'return %s;' or compute the result with layer calls"),
   SHAPE_MISMATCH("%s: %s, from %s"),
   MERGES_BATCH("%s merges the batch dimension with others (%s -> %s): a compiled model keeps dimension 0 as the batch; flatten from dimension 1 (Flatten(), flatten(x))"),
-  NOT_A_CHAIN("%s: a method of several outputs is compiled as one chain of steps, each reading the value the step before"
-      + " it made (forward may branch and join); %s"),
-  UNUSED_VALUE("the value of %s is never used: forward returns %s; use the value or drop the step"),
+  UNUSED_VALUE("the value of %s is never used: %s returns %s; use the value or drop the step"),
   ADD_SHAPES("%s: add takes two values of one shape; receives %s from %s and %s from %s"),
   CAT_LIST("%s: the compiler reads Tensor.cat(List.of(a, b, ...), dim) with the values listed in the call, not %s"),
   TENSOR_METHOD("%s: the compiler reads F functions, not Tensor methods: write %s (static import dev.kiln.dsl.F.%s)"),

@@ -266,6 +266,7 @@ class ParityTest {
   @CsvSource({
     "HiddenMlp, forwardWithHidden, 6",
     "HiddenCnn, inspect, 1:6:6",
+    "HiddenResidual, heads, 6",
   })
   void frozenLayersWithSeveralOutputsGiveTheEagerGradients(String source, String method, String sampleShape) {
     frozenLayers(source, "test." + source, "test.Kiln" + source, sampleShape, method);
@@ -390,6 +391,7 @@ class ParityTest {
     "HiddenCnn, inspect, 1:6:6, 0 | 1 | 2 | 0:1 | 1:2 | 0:1:2",
     "HiddenArray, all, 5, 0 | 1 | 2 | 0:2 | 0:1:2",
     "HiddenSoftmax, forwardWithHidden, 4, 0 | 1 | 0:1",
+    "HiddenResidual, heads, 6, 0 | 1 | 2 | 0:1 | 1:2 | 0:2 | 0:1:2",
   })
   void severalOutputsMatchEager(String source, String method, String sampleShape, String subsets) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(source));

@@ -20,9 +20,10 @@ import java.util.Set;
 
 /**
  * Pass 2: infers every value's shape from {@code @Model(input)} through the steps with the dsl
- * layers' own shape rules, and checks that the steps form a graph the generator compiles: in
- * {@code forward}, every value but the result feeds a later step (a value may feed several, and
- * {@code add} joins two of one shape); an outputs method's steps are one chain.
+ * layers' own shape rules, and checks that the steps form a graph the generator compiles: every
+ * value but the results feeds a later step (a value may feed several; {@code add} joins two of one
+ * shape, {@code Tensor.cat} several along a dimension), in {@code forward} and in a method of
+ * several outputs alike.
  */
 public final class ShapeChecker {
   private final Diagnostics diagnostics;
@@ -64,8 +65,6 @@ public final class ShapeChecker {
     producers.put(ir.inputName(), "the input " + ir.inputName() + " (@Model input)");
     List<int[]> ins = new ArrayList<>();
     List<int[]> outs = new ArrayList<>();
-    boolean graph = method == null; // forward's values may be read twice and joined by add; an outputs method is one chain
-    String previous = ir.inputName();
     Map<String, Object> sequentialCalls = new HashMap<>(); // value -> the call (its tree) of a Sequential field that made it
     for (StepIr step : ir.steps()) {
       String label = step.layer() != null ? step.layer().path() : step.text();
@@ -79,23 +78,12 @@ public final class ShapeChecker {
       Source where = step.layer() != null && ownLine ? step.layer().source() : step.source();
       String context = ownLine && ir.form() != ModelIr.Form.METHOD
           ? ", in " + step.text() + " at " + step.source().where() : "";
-      if (!partial && !graph && step.joins()) {
-        diagnostics.error(where, Message.NOT_A_CHAIN, label, "it joins several values there; leave out @Model and the"
-            + " model runs eagerly");
-        return Optional.empty();
-      }
-      if (!partial && !graph && !step.input().equals(previous)) {
-        diagnostics.error(where, Message.NOT_A_CHAIN, label, "it reads " + producers.get(step.input()) + ", not "
-            + producers.get(previous) + "; leave out @Model and the model runs eagerly");
-        return Optional.empty();
-      }
       int[] in = shapes.get(step.input());
       List<int[]> joined = step.inputs().stream().map(shapes::get).toList();
       if (inSequential && step.source() != null) {
         sequentialCalls.put(step.output(), step.source().tree());
       }
       producers.putIfAbsent(step.output(), inSequential ? step.layer().path() + " " + step.spec() : step.text());
-      previous = step.output();
       if (joined.contains(null)) {
         continue; // fed by a step whose error is already reported: its shape is unknown
       }
@@ -133,20 +121,17 @@ public final class ShapeChecker {
         diagnostics.error(where, Message.SHAPE_MISMATCH, label, e.getMessage(), producers.get(step.input()) + context);
       }
     }
-    if (!partial && graph && results.size() == 1) {
-      // every value but the result feeds a later step: so the result is the value computed last, as the generator needs
+    if (!partial && !results.isEmpty()) {
+      // every value but the results feeds a later step: so the value computed last is returned, as the generator needs
       Set<String> read = new HashSet<>(results);
       ir.steps().forEach(st -> read.addAll(st.inputs()));
+      String returned = String.join(", ", results.stream().map(producers::get).toList());
       for (StepIr st : ir.steps()) {
         if (!read.contains(st.output()) && shapes.containsKey(st.output())) { // (not after an error of its own)
           diagnostics.error(st.source() != null ? st.source() : ir.source(), Message.UNUSED_VALUE, producers.get(st.output()),
-              producers.get(results.get(0)));
+              method == null ? "forward" : method, returned);
         }
       }
-    }
-    if (!partial && method != null && !results.contains(previous)) {
-      diagnostics.error(ir.source(), Message.NOT_A_CHAIN, method,
-          "none of its outputs is the last value computed, " + producers.get(previous) + "; return it or drop it");
     }
     return diagnostics.count() > before ? Optional.empty() : Optional.of(new CheckedModel(ir, input, ins, outs, null));
   }

@@ -29,6 +29,7 @@ import dev.kiln.processor.ir.OutputsIr;
 import dev.kiln.runtime.Shapes;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -84,6 +85,10 @@ public final class Generator {
   private final Set<String> gradientBuffers = new LinkedHashSet<>();
   /** {@code "k:w"}: kernel k's backward adds the gradient of its w-th input to one a later step wrote. */
   private final Set<String> accumulating = new HashSet<>();
+  /** For a graph of several outputs, by kernel: the condition under which its backward runs ({@link #runConditions}). */
+  private final Map<Integer, String> runIf = new HashMap<>();
+  /** Storage of values whose gradient every reader adds, zeroed at the start of the backward (several outputs). */
+  private final Set<String> zeroedGradients = new LinkedHashSet<>();
   /** Storage of values whose gradient some kernel adds through a scratch buffer ({@code t<storage>}). */
   private final Set<String> scratchBuffers = new LinkedHashSet<>();
   private final Map<String, Integer> sizes = new LinkedHashMap<>();
@@ -149,6 +154,18 @@ public final class Generator {
     }
     // A value several steps read gets its gradient from each: the step the backward reaches first
     // writes it, the others add theirs (through a scratch buffer where their kernel overwrites)
+    Map<String, Integer> reads = new HashMap<>();
+    kernels.stream().filter(k -> k.kind() != Kernel.Kind.VIEW)
+        .forEach(k -> k.inputs().forEach(v -> reads.merge(storage.get(v), 1, Integer::sum)));
+    String finalStorage = kernels.isEmpty() ? "in" : storage.get(kernels.get(kernels.size() - 1).out());
+    // A method of several outputs over a graph (a value read twice, or a head no step reads): a step
+    // runs only when an output it leads to received a gradient (as eager mode, which never reaches the
+    // others' parameters), so every reader adds its gradient, to one zeroed at the start
+    boolean graphOutputs = outputs != null && (reads.values().stream().anyMatch(c -> c > 1)
+        || outputs.results().stream().map(storage::get).anyMatch(st -> !st.equals(finalStorage) && !reads.containsKey(st)));
+    if (graphOutputs) {
+      runConditions();
+    }
     Set<String> written = new HashSet<>();
     for (int k = kernels.size() - 1; k >= 0; k--) {
       Kernel kernel = kernels.get(k);
@@ -157,7 +174,11 @@ public final class Generator {
       }
       for (int w = 0; w < kernel.inputs().size(); w++) {
         String in = storage.get(kernel.inputs().get(w));
-        if (!written.add(in)) {
+        boolean zeroFirst = graphOutputs;
+        if (zeroFirst && !in.equals("in")) {
+          zeroedGradients.add(in);
+        }
+        if (!written.add(in) || zeroFirst) {
           accumulating.add(k + ":" + w);
           if (!addsItself(kernel)) {
             scratchBuffers.add(in);
@@ -170,9 +191,32 @@ public final class Generator {
     if (lastComputing >= 0 && masksInPlace(kernels.get(lastComputing))) {
       gradientBuffers.add("out");
     }
-    // Each output's gradient is added into the gradient of the value it returns.
+    // Each output's gradient is added into the gradient of the value it returns; one no step reads
+    // (a head beside others) starts from zero, since the loss may send it nothing while it sends
+    // a later output something
     if (outputs != null) {
       outputs.results().stream().map(storage::get).filter(st -> !st.equals("in")).forEach(gradientBuffers::add);
+      if (graphOutputs) {
+        outputs.results().stream().map(storage::get).filter(st -> !st.equals("in")).forEach(zeroedGradients::add);
+      }
+    }
+  }
+
+  /**
+   * For a graph of several outputs: each kernel's backward runs when one of the outputs its value
+   * leads to received a gradient ({@code outputGrads[i] != null}), found backwards from the results.
+   */
+  private void runConditions() {
+    Map<String, Set<Integer>> reach = new HashMap<>();
+    for (int i = 0; i < outputs.results().size(); i++) {
+      reach.computeIfAbsent(outputs.results().get(i), v -> new java.util.TreeSet<>()).add(i);
+    }
+    for (int k = kernels.size() - 1; k >= 0; k--) {
+      Set<Integer> leads = reach.getOrDefault(kernels.get(k).out(), Set.of());
+      runIf.put(k, leads.stream().map(i -> "outputGrads[" + i + "] != null").collect(Collectors.joining(" || ")));
+      for (String v : kernels.get(k).inputs()) {
+        reach.computeIfAbsent(v, x -> new java.util.TreeSet<>()).addAll(leads);
+      }
     }
   }
 
@@ -1112,6 +1156,10 @@ public final class Generator {
         .addStatement("float[] in = x.readBuffer()")
         .addStatement("int inOff = x.offset()")
         .addStatement("float[] dx = needsGrad(0) ? new float[n * $L] : null", sizes.get("in"));
+    if (!zeroedGradients.isEmpty()) {
+      b.add("// gradients of values several steps read: each adds its own, and a step no gradient reaches is skipped\n");
+      zeroedGradients.forEach(st -> b.addStatement("$T.fill(p.d$L, 0f)", Arrays.class, st));
+    }
     Map<String, Ref> refs = new LinkedHashMap<>();
     String finalStorage = kernels.isEmpty() ? "in" : storage.get(kernels.get(kernels.size() - 1).out());
     Map<String, Ref> grads = new LinkedHashMap<>();
@@ -1163,9 +1211,14 @@ public final class Generator {
             .endControlFlow();
       }
       needAbove = i > 0 ? "need" + i : null;
+      String runs = runIf.get(i);
+      if (runs != null) {
+        b.add("// only when an output this step leads to received a gradient\n").beginControlFlow("if ($L)", runs);
+      }
       Ref in = ref(k.in(), refs);
       Ref out = ref(k.out(), refs);
-      Ref d = grads.get(storage.get(k.out()));
+      // (a returned value no step reads has the gradient the loss sent it alone)
+      Ref d = grads.computeIfAbsent(storage.get(k.out()), st -> flow.gradient(st));
       String inStorage = storage.get(k.in());
       Ref target = inStorage.equals("in") ? new Ref("dx", "0", true) : new Ref("p.d" + inStorage, "0", true);
       boolean conditional = !inStorage.equals("in") && i > 0;
@@ -1179,6 +1232,9 @@ public final class Generator {
       int j = i + 1;
       if (k.kind() == Kernel.Kind.ADD || k.kind() == Kernel.Kind.CAT) {
         joinBackward(b, k, i, d, out, target, grads);
+        if (runs != null) {
+          b.endControlFlow();
+        }
         continue;
       }
       // the input's gradient is already written by a step after this one: this step's is added to it
@@ -1271,6 +1327,9 @@ public final class Generator {
       }
       if (accumulate && !addsItself(k)) {
         b.addStatement("$T.accumulate($L, $L, $L, 0, n * $L)", KERNELS, written.array, written.offset, target.array, k.inPerSample());
+      }
+      if (runs != null) {
+        b.endControlFlow();
       }
       grads.put(inStorage, written);
     }
