@@ -174,11 +174,10 @@ public final class Generator {
       }
       for (int w = 0; w < kernel.inputs().size(); w++) {
         String in = storage.get(kernel.inputs().get(w));
-        boolean zeroFirst = graphOutputs;
-        if (zeroFirst && !in.equals("in")) {
+        if (graphOutputs && !in.equals("in")) { // (dx starts zero)
           zeroedGradients.add(in);
         }
-        if (!written.add(in) || zeroFirst) {
+        if (!written.add(in) || graphOutputs) {
           accumulating.add(k + ":" + w);
           if (!addsItself(kernel)) {
             scratchBuffers.add(in);
