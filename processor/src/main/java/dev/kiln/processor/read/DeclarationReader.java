@@ -930,10 +930,7 @@ public final class DeclarationReader {
         }
         inputs.add(value);
       }
-      String out = "v" + (++counter);
-      this.list.add(new StepIr(out, inputs, new Cat(d), null, mi.toString(), source(unit, mi)));
-      last = out;
-      return out;
+      return step(inputs, new Cat(d), null, mi.toString(), source(unit, mi));
     }
 
     /**
@@ -978,10 +975,7 @@ public final class DeclarationReader {
         if (a == null || b == null) {
           return null;
         }
-        String out = "v" + (++counter);
-        list.add(new StepIr(out, List.of(a, b), new Add(), null, mi.toString(), source(unit, mi)));
-        last = out;
-        return out;
+        return step(List.of(a, b), new Add(), null, mi.toString(), source(unit, mi));
       }
       if (!LayerCatalog.knowsFunction(name, args.size() - 1)) {
         diagnostics.error(unit, mi, Message.UNSUPPORTED_FUNCTION, LayerCatalog.unsupportedFunction(name, args.size() - 1));
@@ -1015,8 +1009,13 @@ public final class DeclarationReader {
     }
 
     private String step(String input, LayerSpec spec, LayerIr layer, String text, Source where) {
+      return step(List.of(input), spec, layer, text, where);
+    }
+
+    /** A step reading {@code inputs} (an add's two, a cat's values), its value named {@code v<N>}. */
+    private String step(List<String> inputs, LayerSpec spec, LayerIr layer, String text, Source where) {
       String out = "v" + (++counter);
-      list.add(new StepIr(out, input, spec, layer, text, where));
+      list.add(new StepIr(out, inputs, spec, layer, text, where));
       last = out;
       return out;
     }
