@@ -902,15 +902,15 @@ public final class DeclarationReader {
 
     /** {@code Tensor.cat(List.of(a, b, ...), dim)}: a step reading every listed value; null after an error. */
     private String cat(MethodInvocationTree mi, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
-      ExpressionTree list = mi.getArguments().get(0);
-      while (list instanceof ParenthesizedTree p) {
-        list = p.getExpression();
+      ExpressionTree listed = mi.getArguments().get(0);
+      while (listed instanceof ParenthesizedTree p) {
+        listed = p.getExpression();
       }
-      Element of = list instanceof MethodInvocationTree l ? trees.getElement(TreePath.getPath(unit, l)) : null;
+      Element of = listed instanceof MethodInvocationTree l ? trees.getElement(TreePath.getPath(unit, l)) : null;
       if (!(of instanceof ExecutableElement e && e.getSimpleName().contentEquals("of")
           && ((TypeElement) e.getEnclosingElement()).getQualifiedName().contentEquals("java.util.List"))
-          || ((MethodInvocationTree) list).getArguments().isEmpty()) {
-        diagnostics.error(unit, list, Message.CAT_LIST, mi, list);
+          || ((MethodInvocationTree) listed).getArguments().isEmpty()) {
+        diagnostics.error(unit, listed, Message.CAT_LIST, mi, listed);
         return null;
       }
       List<Object> dim = constants(List.of(mi.getArguments().get(1)), mi.toString(), "cat", unit);
@@ -923,7 +923,7 @@ public final class DeclarationReader {
         return null;
       }
       List<String> inputs = new ArrayList<>();
-      for (ExpressionTree a : ((MethodInvocationTree) list).getArguments()) {
+      for (ExpressionTree a : ((MethodInvocationTree) listed).getArguments()) {
         String value = expression(a, unit, fields, className);
         if (value == null) {
           return null;
