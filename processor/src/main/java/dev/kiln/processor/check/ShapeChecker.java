@@ -92,22 +92,11 @@ public final class ShapeChecker {
             Shapes.toString(joined.get(1)), producers.get(step.inputs().get(1)));
         continue;
       }
+      // what fed the step, for messages: its input, or each value a cat joins
+      String from = step.joins() ? String.join(" and ", step.inputs().stream().map(producers::get).toList())
+          : producers.get(step.input()) + context;
       try {
-        if (step.spec() instanceof Cat c) {
-          int[] out;
-          try {
-            out = c.outputShape(joined);
-          } catch (ShapeException e) {
-            diagnostics.error(where, Message.SHAPE_MISMATCH, label, e.getMessage(),
-                String.join(" and ", step.inputs().stream().map(producers::get).toList()));
-            continue;
-          }
-          shapes.put(step.output(), out);
-          ins.add(in);
-          outs.add(out);
-          continue;
-        }
-        int[] out = step.spec().outputShape(in);
+        int[] out = step.spec() instanceof Cat c ? c.outputShape(joined) : step.spec().outputShape(in);
         if (out.length < in.length && mergesBatch(in, out)) { // a flatten that takes in dimension 0
           diagnostics.error(where, Message.MERGES_BATCH, label, Shapes.toString(in), mergedShape(in, out));
           continue;
@@ -116,9 +105,9 @@ public final class ShapeChecker {
         ins.add(in);
         outs.add(out);
       } catch (ShapeException e) {
-        diagnostics.error(where, Message.SHAPE_MISMATCH, label, e.getMessage(), producers.get(step.input()) + context);
+        diagnostics.error(where, Message.SHAPE_MISMATCH, label, e.getMessage(), from);
       } catch (IllegalArgumentException e) { // a shape of more than 2^31-1 values per sample
-        diagnostics.error(where, Message.SHAPE_MISMATCH, label, e.getMessage(), producers.get(step.input()) + context);
+        diagnostics.error(where, Message.SHAPE_MISMATCH, label, e.getMessage(), from);
       }
     }
     if (!partial && !results.isEmpty()) {
