@@ -9,15 +9,23 @@ import java.util.Arrays;
  * <p>The tape gives every tensor one node, and a node runs once per {@link Tensor#backward()}
  * with the gradient of its own tensor. So one output, the <em>anchor</em>, carries the compiled
  * backward node (inputs: {@code x} and the parameters); every other output gets a small node
- * whose only input is the anchor. That node stashes the gradient of its output here and passes a
- * zero gradient on to the anchor, so the compiled backward always runs, and runs after every
- * stash of the same {@code backward()} (the anchor is an input of the stashing nodes). The
+ * whose only input is the anchor. That node stashes the gradient of its output here and (the
+ * first of a backward) passes a zero gradient on to the anchor, so the compiled backward always
+ * runs, and runs after every stash of the same {@code backward()} (the anchor is an input of the
+ * stashing nodes); that zero alone reads as "the loss did not use the anchor". The
  * compiled backward then {@link #take takes} the gradient of each output, {@code null} where the
  * loss did not use that output, and clears the stash: each gradient is added once.
  */
 public final class OutputGradients {
   private final Tensor[] stashed;
   private final int anchor;
+  /**
+   * The zero gradient the first stash of this backward sent the anchor (later stashes send none:
+   * one is enough to run it), so that {@link #take} can tell it from a gradient the loss sent.
+   */
+  private Tensor sentZero;
+  /** The {@link Tensor#backwardRound} it was sent in (a backward cut short by an exception leaves it behind). */
+  private long sentRound;
 
   /**
    * @param count how many outputs the forward returns
@@ -43,14 +51,15 @@ public final class OutputGradients {
   }
 
   /**
-   * The gradient of every output for the compiled backward: {@code anchorGradient} at the anchor,
-   * what was stashed since the last call elsewhere ({@code null} where nothing arrived). Clears
-   * the stash.
+   * The gradient of every output for the compiled backward: {@code anchorGradient} at the anchor
+   * ({@code null} when it is only the zero a stash sent, the loss not using the anchor), what was
+   * stashed since the last call elsewhere ({@code null} where nothing arrived). Clears the stash.
    */
   public Tensor[] take(Tensor anchorGradient) {
     Tensor[] grads = stashed.clone();
     Arrays.fill(stashed, null);
-    grads[anchor] = anchorGradient;
+    grads[anchor] = anchorGradient == sentZero ? null : anchorGradient;
+    sentZero = null;
     return grads;
   }
 
@@ -79,7 +88,12 @@ public final class OutputGradients {
     protected Tensor[] backward(Tensor gradOutput) {
       Tensor previous = stashed[index];
       stashed[index] = previous == null ? gradOutput : previous.add(gradOutput);
-      return new Tensor[] {Tensor.zeros(anchorOutput.shape())};
+      if (sentZero != null && sentRound == Tensor.backwardRound()) {
+        return new Tensor[] {null}; // the anchor runs already: another stash sent it a gradient in this backward
+      }
+      sentZero = Tensor.zeros(anchorOutput.shape());
+      sentRound = Tensor.backwardRound();
+      return new Tensor[] {sentZero};
     }
   }
 }

@@ -52,7 +52,26 @@ class OutputGradientsTest {
     assertEquals(1, o.node().calls.size());
     Tensor[] g = o.node().calls.get(0);
     assertArrayEquals(new float[] {3, 3}, g[0].toFloatArray());
-    assertArrayEquals(new float[] {0, 0, 0}, g[1].toFloatArray()); // the zero gradient passed on to the anchor
+    assertNull(g[1]); // the zero gradient passed on to the anchor only made it run: the loss did not use the anchor
+  }
+
+  /**
+   * Two chained outputs used, the anchor not: one zero reaches the anchor (so its gradient reads
+   * as unused, not as a sum of zeros that could be a real one); then the anchor used as well.
+   */
+  @Test
+  void theAnchorReadsAsUnusedWhateverNumberOfOtherOutputsAreUsed() {
+    Tensor x = Tensor.zeros(2).requiresGrad(true);
+    Recorder node = new Recorder(x);
+    node.grads = new OutputGradients(3, 0);
+    Tensor anchor = Tensor.ofNode(new float[] {1, 2}, new int[] {2}, node);
+    Tensor a = node.grads.output(1, new float[] {3}, new int[] {1}, anchor);
+    Tensor b = node.grads.output(2, new float[] {4}, new int[] {1}, anchor);
+    a.sum().add(b.sum()).backward(true);
+    assertNull(node.calls.get(0)[0]);
+    assertArrayEquals(new float[] {1}, node.calls.get(0)[1].toFloatArray());
+    a.sum().add(anchor.mul(0f).sum()).backward(true); // used, with a zero gradient: not "unused"
+    assertArrayEquals(new float[] {0, 0}, node.calls.get(1)[0].toFloatArray());
   }
 
   @Test

@@ -552,7 +552,8 @@ public final class Generator {
         .beginControlFlow("try")
         .addStatement("float[] in = x.readBuffer()")
         .addStatement("int inOff = x.offset()")
-        .addStatement("float[] out = new float[n * $L]", perSample(outShape));
+        // (the last computed value's size: with several outputs the last statement may be a view of another)
+        .addStatement("float[] out = new float[n * $L]", sizes.getOrDefault("out", perSample(outShape)));
     declareTrainingFlags(b);
     Map<String, Ref> refs = new LinkedHashMap<>();
     for (int j = 0; j < kernels.size(); j++) {
@@ -1535,7 +1536,8 @@ public final class Generator {
    * into the gradient of its value when the walk reaches it ({@code flowing} says whether a
    * gradient came back from later steps; a step runs only when one did, so a loss on the hidden
    * output alone leaves the layers after it without gradients, as in eager mode). From the
-   * earliest output on the anchor's gradient always arrives, so no guard is needed.
+   * earliest output on, some output has received a gradient (the backward runs for one), so no
+   * guard is needed there; in a graph each step has its own ({@link #runConditions}).
    */
   private final class OutputGradientFlow {
     private final CodeBlock.Builder b;
