@@ -2,7 +2,9 @@ package test;
 
 import static dev.kiln.dsl.F.add;
 import static dev.kiln.dsl.F.flatten;
+import static dev.kiln.dsl.F.mul;
 import static dev.kiln.dsl.F.relu;
+import static dev.kiln.dsl.F.sigmoid;
 
 import dev.kiln.dsl.BatchNorm2d;
 import dev.kiln.dsl.Conv2d;
@@ -14,7 +16,7 @@ import dev.kiln.runtime.Tensor;
 /**
  * Two ResNet basic blocks: one with the identity shortcut (from the model's input itself), one
  * that halves the map with a projection shortcut (a 1x1 convolution of stride 2); then a head
- * whose hidden value feeds a Linear and the add after it.
+ * whose hidden value feeds a Linear and the add after it, then a gate (mul by a sigmoid of itself).
  */
 @Model(input = {4, 6, 6})
 public class Residual extends Module {
@@ -28,6 +30,7 @@ public class Residual extends Module {
   final Linear fc1 = new Linear(8 * 3 * 3, 10);
   final Linear fc2 = new Linear(10, 10);
   final Linear fc3 = new Linear(10, 3);
+  final Linear gate = new Linear(10, 10);
 
   @Override
   public Tensor forward(Tensor x) {
@@ -38,6 +41,7 @@ public class Residual extends Module {
     x = relu(add(shortcut.apply(x), h));               // projection shortcut
     Tensor z = relu(fc1.apply(flatten(x)));
     z = add(relu(fc2.apply(z)), z);
+    z = mul(z, sigmoid(gate.apply(z)));                // a gate: mul of two values
     return fc3.apply(add(z, z));                       // one value twice
   }
 }

@@ -441,7 +441,7 @@ class ProcessorTest {
         "  }",
         "}");
     Compilation c = compile(f);
-    assertThat(c).hadErrorContaining("unsupported expression in forward: call x.mul")
+    assertThat(c).hadErrorContaining("x.mul(scale): the compiler reads F functions, not Tensor methods: write mul(x, scale)")
         .inFile(f).onLineContaining("x = x.mul(scale)");
   }
 
@@ -657,17 +657,17 @@ class ProcessorTest {
         "public class Misc extends Module {",
         "  final Linear fc = new Linear(16, 16);",
         "  @Override public final Tensor forward(Tensor x) {",
-        "    Tensor h = F.mul(x, fc.apply(x));",
+        "    Tensor h = F.reshape(fc.apply(x), 4, 4);",
         "    return new Linear(16, 4).apply(h);",
         "  }",
         "}");
     Compilation c = compile(f);
     assertThat(c).hadErrorContaining("forward of @Model class Misc must not be final: the generated KilnMisc overrides it")
         .inFile(f).onLineContaining("public final Tensor forward");
-    assertThat(c).hadErrorContaining("F.mul with 2 argument(s) is not supported by the Kiln compiler")
-        .inFile(f).onLineContaining("F.mul(x, fc.apply(x))");
-    assertThat(c).hadErrorContaining("a compiled model combines values only by add(a, b) (a residual connection) or "
-        + "Tensor.cat(List.of(a, b, ...), dim); leave out @Model and the model runs eagerly, as written");
+    assertThat(c).hadErrorContaining("F.reshape with 3 argument(s) is not supported by the Kiln compiler")
+        .inFile(f).onLineContaining("F.reshape(fc.apply(x), 4, 4)");
+    assertThat(c).hadErrorContaining("a compiled model's steps are layers and F functions of fixed shapes; flatten(x, start, end)"
+        + " covers merging dimensions, or leave out @Model and the model runs eagerly, as written");
     assertThat(c).hadErrorContaining("forward creates a layer (new Linear(16, 4)) on each call: declare it as a final field")
         .inFile(f).onLineContaining("return new Linear(16, 4)");
   }

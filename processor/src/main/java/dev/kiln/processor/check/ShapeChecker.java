@@ -6,6 +6,7 @@ import dev.kiln.processor.Message;
 import dev.kiln.processor.ir.Add;
 import dev.kiln.processor.ir.Cat;
 import dev.kiln.processor.ir.ModelIr;
+import dev.kiln.processor.ir.Mul;
 import dev.kiln.processor.ir.Source;
 import dev.kiln.processor.ir.StepIr;
 import dev.kiln.runtime.Shapes;
@@ -87,8 +88,8 @@ public final class ShapeChecker {
       if (joined.contains(null)) {
         continue; // fed by a step whose error is already reported: its shape is unknown
       }
-      if (step.spec() instanceof Add && !Arrays.equals(in, joined.get(1))) {
-        diagnostics.error(where, Message.ADD_SHAPES, label, Shapes.toString(in), producers.get(step.input()),
+      if ((step.spec() instanceof Add || step.spec() instanceof Mul) && !Arrays.equals(in, joined.get(1))) {
+        diagnostics.error(where, Message.ADD_SHAPES, label, step.spec(), Shapes.toString(in), producers.get(step.input()),
             Shapes.toString(joined.get(1)), producers.get(step.inputs().get(1)));
         continue;
       }

@@ -225,7 +225,8 @@ public final class Generator {
    * buffer, which is then added.
    */
   private static boolean addsItself(Kernel k) {
-    return k.kind() == Kernel.Kind.LINEAR || k.kind() == Kernel.Kind.ADD || k.kind() == Kernel.Kind.CAT;
+    return k.kind() == Kernel.Kind.LINEAR || k.kind() == Kernel.Kind.ADD || k.kind() == Kernel.Kind.MUL
+        || k.kind() == Kernel.Kind.CAT;
   }
 
   /** Whether the kernel's backward applies its fused ReLU's mask to the incoming gradient in place. */
@@ -563,6 +564,11 @@ public final class Generator {
       Ref out = ref(k.out(), refs);
       switch (k.kind()) {
         case VIEW -> b.add("// a view: no work\n");
+        case MUL -> {
+          Ref other = ref(k.inputs().get(1), refs);
+          b.addStatement("$T.mulForward($L, $L, $L, $L, $L, $L, n * $L)", KERNELS, out.array, out.offset, in.array, in.offset,
+              other.array, other.offset, k.outPerSample());
+        }
         case ADD -> {
           Ref other = ref(k.inputs().get(1), refs);
           b.addStatement("$T.addForward($L, $L, $L, $L, $L, $L, n * $L, $L)", KERNELS, out.array, out.offset, in.array, in.offset,
@@ -805,6 +811,7 @@ public final class Generator {
           b.addStatement(k.relu() ? "$T $L = $T.relu($T.add($L, $L))" : "$T $L = $T.add($L, $L)",
               k.relu() ? new Object[] {TENSOR, out, F, F, in, other} : new Object[] {TENSOR, out, F, in, other});
         }
+        case MUL -> b.addStatement("$T $L = $T.mul($L, $L)", TENSOR, out, F, in, locals.get(k.inputs().get(1)));
         case CAT -> b.addStatement("$T $L = $T.cat($T.of($L), $L)", TENSOR, out, TENSOR, ClassName.get("java.util", "List"),
             k.inputs().stream().map(locals::get).collect(Collectors.joining(", ")), ((Cat) k.spec()).dim());
         case VIEW, RELU, ACTIVATION, CONV, DROPOUT, AVGPOOL -> b.addStatement("$T $L = $L", TENSOR, out, eagerCall(k, in));
@@ -911,11 +918,12 @@ public final class Generator {
   }
 
   /**
-   * The backward of an add or a cat: an add's gradient (masked by its ReLU's output when it has
-   * one) goes to both inputs, a cat's slices each to its own; each written into the first gradient
-   * of its value or added to one a later step wrote.
+   * The backward of an add, a mul or a cat: an add's gradient (masked by its ReLU's output when it
+   * has one) goes to both inputs, a mul's times the other input, a cat's slices each to its own;
+   * each written into the first gradient of its value or added to one a later step wrote.
    */
-  private void joinBackward(CodeBlock.Builder b, Kernel k, int i, Ref d, Ref out, Ref inTarget, Map<String, Ref> grads) {
+  private void joinBackward(CodeBlock.Builder b, Kernel k, int i, Ref d, Ref out, Ref inTarget, Map<String, Ref> grads,
+      Map<String, Ref> refs) {
     List<String> inputs = k.inputs();
     CatLayout c = k.kind() == Kernel.Kind.CAT ? new CatLayout(k) : null;
     for (int w = 0; w < inputs.size(); w++) {
@@ -925,7 +933,11 @@ public final class Generator {
           : st.equals("in") ? new Ref("dx", "0", true)
           : i > 0 ? new Ref("dIn" + i + "_" + w, "0", true) : new Ref("p.d" + st, "0", true);
       boolean accumulate = accumulating.contains(i + ":" + w);
-      if (c != null) {
+      if (k.kind() == Kernel.Kind.MUL) { // each input's gradient: the incoming one times the other input
+        Ref other = ref(inputs.get(1 - w), refs);
+        b.addStatement("$T.mulBackward($L, $L, $L, $L, $L, $L, n * $L, $L)", KERNELS, target.array, target.offset, d.array,
+            d.offset, other.array, other.offset, k.outPerSample(), accumulate);
+      } else if (c != null) {
         b.addStatement("$T.catBackward($L, $L, $L, $L, $L, $L, $L, $L, $L)", KERNELS, target.array, target.offset, c.block(w),
             d.array, d.offset, c.outBlock, c.at(w), c.blocks(), accumulate);
       } else {
@@ -1230,8 +1242,8 @@ public final class Generator {
         d = new Ref("p.dout", "0", true);
       }
       int j = i + 1;
-      if (k.kind() == Kernel.Kind.ADD || k.kind() == Kernel.Kind.CAT) {
-        joinBackward(b, k, i, d, out, target, grads);
+      if (k.kind() == Kernel.Kind.ADD || k.kind() == Kernel.Kind.MUL || k.kind() == Kernel.Kind.CAT) {
+        joinBackward(b, k, i, d, out, target, grads, refs);
         if (runs != null) {
           b.endControlFlow();
         }

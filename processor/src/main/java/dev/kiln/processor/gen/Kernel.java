@@ -60,6 +60,8 @@ record Kernel(
      * {@code in + other} (+ ReLU), a residual connection; backward: the (masked) gradient goes to both inputs.
      */
     ADD,
+    /** {@code in * other}, a gate; backward: each input's gradient is the incoming one times the other input. */
+    MUL,
     /** Its inputs side by side along one dimension (after the batch); backward: each input's slice of the gradient. */
     CAT
   }

@@ -17,6 +17,7 @@ import dev.kiln.dsl.Tanh;
 import dev.kiln.processor.check.CheckedModel;
 import dev.kiln.processor.ir.Add;
 import dev.kiln.processor.ir.Cat;
+import dev.kiln.processor.ir.Mul;
 import dev.kiln.processor.ir.StepIr;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -59,10 +60,11 @@ final class Planner {
         label += " + " + label(r);
         outValue = r.output();
       }
-      if (s.spec() instanceof Add || s.spec() instanceof Cat) {
+      if (s.joins() || s.spec() instanceof Cat) {
         List<int[]> shapes = s.inputs().stream().map(model::shapeOf).toList();
-        kernels.add(new Kernel(s.spec() instanceof Add ? Kernel.Kind.ADD : Kernel.Kind.CAT, label, s.spec(), null, null, relu,
-            s.input(), outValue, in, out, s.source(), s.inputs(), shapes));
+        Kernel.Kind kind = s.spec() instanceof Add ? Kernel.Kind.ADD : s.spec() instanceof Mul ? Kernel.Kind.MUL : Kernel.Kind.CAT;
+        kernels.add(new Kernel(kind, label, s.spec(), null, null, relu, s.input(), outValue, in, out, s.source(), s.inputs(),
+            shapes));
       } else if (s.spec() instanceof Linear.Spec || s.spec() instanceof BatchNorm.Options) {
         Kernel.Kind kind = s.spec() instanceof Linear.Spec ? Kernel.Kind.LINEAR : Kernel.Kind.BATCHNORM;
         Linear.Spec linear = s.spec() instanceof Linear.Spec l ? l : null;

@@ -29,6 +29,7 @@ import dev.kiln.processor.ir.Add;
 import dev.kiln.processor.ir.Cat;
 import dev.kiln.processor.ir.LayerIr;
 import dev.kiln.processor.ir.ModelIr;
+import dev.kiln.processor.ir.Mul;
 import dev.kiln.processor.ir.OutputsIr;
 import dev.kiln.processor.ir.Source;
 import dev.kiln.processor.ir.StepIr;
@@ -939,7 +940,7 @@ public final class DeclarationReader {
      */
     private boolean asFunction(ExecutableElement method, MethodInvocationTree mi, CompilationUnitTree unit) {
       String name = method.getSimpleName().toString();
-      if (name.equals("add")) {
+      if (name.equals("add") || name.equals("mul")) {
         return mi.getArguments().size() == 1
             && types.isSameType(trees.getTypeMirror(TreePath.getPath(unit, mi.getArguments().get(0))), type(TENSOR));
       }
@@ -969,13 +970,13 @@ public final class DeclarationReader {
         diagnostics.error(unit, mi, Message.UNSUPPORTED_EXPRESSION, methodName, "call " + mi.getMethodSelect() + " without a tensor");
         return null;
       }
-      if (name.equals("add") && args.size() == 2) { // a residual connection: a step of two inputs
+      if ((name.equals("add") || name.equals("mul")) && args.size() == 2) { // a residual or a gate: a step of two inputs
         String a = expression(args.get(0), unit, fields, className);
         String b = expression(args.get(1), unit, fields, className);
         if (a == null || b == null) {
           return null;
         }
-        return step(List.of(a, b), new Add(), null, mi.toString(), source(unit, mi));
+        return step(List.of(a, b), name.equals("add") ? new Add() : new Mul(), null, mi.toString(), source(unit, mi));
       }
       if (!LayerCatalog.knowsFunction(name, args.size() - 1)) {
         diagnostics.error(unit, mi, Message.UNSUPPORTED_FUNCTION, LayerCatalog.unsupportedFunction(name, args.size() - 1));

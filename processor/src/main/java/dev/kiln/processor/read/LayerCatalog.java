@@ -197,8 +197,6 @@ final class LayerCatalog {
 
   static String unsupportedFunction(String name, int constants) {
     String instead = switch (name) {
-      case "mul" -> "a compiled model combines values only by add(a, b) (a residual connection) or"
-          + " Tensor.cat(List.of(a, b, ...), dim); leave out @Model and the model runs eagerly, as written";
       case "linear", "conv2d" -> "it takes weight tensors: declare a " + (name.equals("linear") ? "Linear" : "Conv2d")
           + " field and apply it";
       case "crossEntropy", "mseLoss", "l1Loss" -> "a loss belongs outside forward: apply it to the model's output";
@@ -212,7 +210,7 @@ final class LayerCatalog {
     return "F." + name + " with " + (constants + 1) + " argument(s) is not supported by the Kiln compiler; supported: relu, "
         + "sigmoid, tanh, leakyRelu(x, slope), softmax(x, dim), flatten(x[, start, end]), maxPool2d(x, k[, stride[, padding, "
         + "ceilMode]]), avgPool2d(x, k[, stride[, padding, ceilMode, countIncludePad]]), adaptiveAvgPool2d(x, size[, width]), "
-        + "add(a, b) of two values of one shape; " + instead;
+        + "add(a, b) and mul(a, b) of two values of one shape; " + instead;
   }
 
   private static LayerSpec none(List<Object> args, String name, LayerSpec spec) throws BadArguments {

@@ -128,6 +128,36 @@ public final class CpuKernels {
     });
   }
 
+  /** {@code out = a * b} over {@code n} values: a compiled model's gate. */
+  public static void mulForward(float[] out, int outOff, float[] a, int aOff, float[] b, int bOff, int n) {
+    Parallel.forRange(n, 2L * n, (part, from, to) -> {
+      for (int i = from; i < to; i++) {
+        out[outOff + i] = a[aOff + i] * b[bOff + i];
+      }
+    });
+  }
+
+  /**
+   * The gradient {@link #mulForward} sends to one input: {@code dst (+)= d * other}, {@code other}
+   * the other input; nothing when {@code dst} is null.
+   */
+  public static void mulBackward(float[] dst, int dstOff, float[] d, int dOff, float[] other, int oOff, int n, boolean accumulate) {
+    if (dst == null) {
+      return;
+    }
+    Parallel.forRange(n, 3L * n, (part, from, to) -> {
+      if (accumulate) {
+        for (int i = from; i < to; i++) {
+          dst[dstOff + i] += d[dOff + i] * other[oOff + i];
+        }
+      } else {
+        for (int i = from; i < to; i++) {
+          dst[dstOff + i] = d[dOff + i] * other[oOff + i];
+        }
+      }
+    });
+  }
+
   /**
    * One input of a concatenation: {@code blocks} blocks of {@code srcBlock} values of {@code src},
    * block {@code b} copied to {@code out} at {@code b * outBlock + at} (a sample's part of the
