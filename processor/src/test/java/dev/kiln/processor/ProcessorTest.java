@@ -739,6 +739,47 @@ class ProcessorTest {
     assertTrue(f.notes().stream().noneMatch(n -> n.getMessage(null).contains("javac bug")), f.notes().toString());
   }
 
+  /**
+   * Graph corner cases: a layer named like the scratch gradient and extra input-gradient locals the
+   * backward declares (t1, dIn1_1) still compiles; a cat whose size passes 2^31-1 and a local that is
+   * neither a tensor nor a constant are errors on their lines.
+   */
+  @Test
+  void graphCornerCases() {
+    JavaFileObject names = classModel("GraphNames",
+        "@Model(input = {2, 4, 4})",
+        "public class GraphNames extends Module {",
+        "  final Conv2d t1 = new Conv2d(2, 2, 3).padding(1);",
+        "  final Linear dIn1_1 = new Linear(32, 2);",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    return dIn1_1.apply(flatten(add(t1.apply(x), x)));",
+        "  }",
+        "}");
+    assertThat(compile(names)).succeededWithoutWarnings();
+
+    JavaFileObject big = classModel("BigCat",
+        "@Model(input = {1 << 30})",
+        "public class BigCat extends Module {",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    return relu(Tensor.cat(java.util.List.of(x, x, x), 1));",
+        "  }",
+        "}");
+    assertThat(compile(big)).hadErrorContaining("cat along dimension 1 gives a size of 3221225472, more than 2^31-1")
+        .inFile(big).onLineContaining("Tensor.cat");
+
+    JavaFileObject local = classModel("IntLocal",
+        "@Model(input = {4})",
+        "public class IntLocal extends Module {",
+        "  final Linear fc = new Linear(8, 2);",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    int dim = 1;",
+        "    return fc.apply(Tensor.cat(java.util.List.of(x, x), dim));",
+        "  }",
+        "}");
+    assertThat(compile(local)).hadErrorContaining("dim: a local of forward is a Tensor, or a constant that layer and F arguments "
+        + "may use (final int dim = ...;)").inFile(local).onLineContaining("int dim = 1;");
+  }
+
   /** Tensor.cat: values listed in List.of(...) whose other dimensions agree, along a dimension after the batch. */
   @Test
   void catJoinsValuesAlongADimensionAfterTheBatch() {
@@ -836,7 +877,7 @@ class ProcessorTest {
         "  }",
         "}");
     Compilation m = compile(method);
-    assertThat(m).hadErrorContaining("h.add(x).relu(): the compiler reads F functions, not Tensor methods: write relu(h.add(x)) "
+    assertThat(m).hadErrorContaining("h.add(x).relu(): the compiler reads F functions, not Tensor methods: write relu(add(h, x)) "
         + "(static import dev.kiln.dsl.F.relu)").inFile(method).onLineContaining("return h.add(x).relu();");
     assertEquals(1, m.errors().size(), m.errors().toString()); // the outer call is reported, not the inner one as well
   }

@@ -24,8 +24,12 @@ public final class OutputGradients {
    * one is enough to run it), so that {@link #take} can tell it from a gradient the loss sent.
    */
   private Tensor sentZero;
-  /** The {@link Tensor#backwardRound} it was sent in (a backward cut short by an exception leaves it behind). */
+  /**
+   * The thread and its {@link Tensor#backwardRound} it was sent in (a backward cut short by an
+   * exception leaves it behind; another thread's backward is another round).
+   */
   private long sentRound;
+  private Thread sentThread;
 
   /**
    * @param count how many outputs the forward returns
@@ -88,11 +92,12 @@ public final class OutputGradients {
     protected Tensor[] backward(Tensor gradOutput) {
       Tensor previous = stashed[index];
       stashed[index] = previous == null ? gradOutput : previous.add(gradOutput);
-      if (sentZero != null && sentRound == Tensor.backwardRound()) {
+      if (sentZero != null && sentThread == Thread.currentThread() && sentRound == Tensor.backwardRound()) {
         return new Tensor[] {null}; // the anchor runs already: another stash sent it a gradient in this backward
       }
       sentZero = Tensor.zeros(anchorOutput.shape());
       sentRound = Tensor.backwardRound();
+      sentThread = Thread.currentThread();
       return new Tensor[] {sentZero};
     }
   }

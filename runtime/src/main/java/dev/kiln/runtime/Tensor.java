@@ -803,20 +803,23 @@ public final class Tensor {
   }
 
   /**
+   * Counts each thread's {@link #backward} calls, so that a node can tell whether something
+   * happened in the current one (a backward runs on the thread that called it).
+   */
+  private static final ThreadLocal<long[]> BACKWARD_ROUNDS = ThreadLocal.withInitial(() -> new long[1]);
+
+  /** The number of this thread's {@link #backward} call running (or last run). */
+  static long backwardRound() {
+    return BACKWARD_ROUNDS.get()[0];
+  }
+
+  /**
    * Back-propagates {@code gradOutput}, the gradient of some scalar with respect to this tensor;
    * with {@code retainGraph} the graph stays usable for another backward.
    *
    * @throws IllegalStateException if an operation on the way was already gone through by a backward
    *     that did not retain the graph
    */
-  /** Counts {@link #backward} calls, so that a node can tell whether something happened in the current one. */
-  private static final java.util.concurrent.atomic.AtomicLong BACKWARD_ROUNDS = new java.util.concurrent.atomic.AtomicLong();
-
-  /** The number of the {@link #backward} call running (or last run). */
-  static long backwardRound() {
-    return BACKWARD_ROUNDS.get();
-  }
-
   public void backward(Tensor gradOutput, boolean retainGraph) {
     if (!requiresGrad) {
       throw new IllegalStateException(
@@ -827,7 +830,7 @@ public final class Tensor {
           "backward(): gradient of shape " + Shapes.toString(gradOutput.shape) + " for a tensor of shape "
               + Shapes.toString(shape));
     }
-    BACKWARD_ROUNDS.incrementAndGet();
+    BACKWARD_ROUNDS.get()[0]++;
     long call = Kiln.countBackward();
     if (call > 0) {
       NonFiniteException.check(numel == 1 ? "the loss" : "the output gradient", numel == 1 ? this : gradOutput, call);

@@ -98,6 +98,7 @@ public final class ShapeChecker {
           : producers.get(step.input()) + context;
       try {
         int[] out = step.spec() instanceof Cat c ? c.outputShape(joined) : step.spec().outputShape(in);
+        Shapes.numel(Arrays.copyOfRange(out, 1, out.length)); // one sample's values must fit an array (else an exception below)
         if (out.length < in.length && mergesBatch(in, out)) { // a flatten that takes in dimension 0
           diagnostics.error(where, Message.MERGES_BATCH, label, Shapes.toString(in), mergedShape(in, out));
           continue;

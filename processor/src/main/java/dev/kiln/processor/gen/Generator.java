@@ -442,7 +442,8 @@ public final class Generator {
    * (the subclass inherits the field): {@link #file} has such types written fully qualified.
    */
   private static boolean generatedName(String name) {
-    return GENERATED_NAMES.contains(name) || name.matches("(v|need|dIn)\\d+") || name.endsWith("Values");
+    // (vK values on CUDA, needK flags, dInK and dInK_W input gradients, tK scratch gradients: see backward)
+    return GENERATED_NAMES.contains(name) || name.matches("(v|need|dIn|t)\\d+(_\\d+)?") || name.endsWith("Values");
   }
 
   /** The names of the fields of {@code type} and its superclasses, which the generated subclass inherits. */

@@ -33,7 +33,7 @@ public record Cat(int dim) implements LayerSpec {
       throw new ShapeException("a compiled cat joins values along a dimension after the batch, not dimension 0");
     }
     int[] out = first.clone();
-    out[d] = 0;
+    long joined = 0;
     for (int[] s : shapes) {
       boolean fits = s.length == first.length;
       for (int i = 0; fits && i < s.length; i++) {
@@ -45,8 +45,12 @@ public record Cat(int dim) implements LayerSpec {
         throw new ShapeException("cat along dimension " + dim + " needs the same size in every other dimension, receives "
             + all);
       }
-      out[d] += s[d];
+      joined += s[d];
     }
+    if (joined > Integer.MAX_VALUE) {
+      throw new ShapeException("cat along dimension " + dim + " gives a size of " + joined + ", more than 2^31-1");
+    }
+    out[d] = (int) joined;
     return out;
   }
 

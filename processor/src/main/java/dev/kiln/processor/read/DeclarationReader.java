@@ -751,6 +751,10 @@ public final class DeclarationReader {
         if (s instanceof VariableTree v && trees.getElement(TreePath.getPath(unit, v)) instanceof VariableElement e
             && e.getConstantValue() != null) {
           continue; // final int d = 1: a constant, which the folder reads where it is used
+        } else if (s instanceof VariableTree v && trees.getElement(TreePath.getPath(unit, v)) instanceof VariableElement e
+            && e.asType().getKind().isPrimitive()) {
+          diagnostics.error(unit, v, Message.NON_TENSOR_LOCAL, v.getName(), methodName, v.getName());
+          unknown.add(v.getName().toString());
         } else if (s instanceof VariableTree v && v.getInitializer() != null) {
           assign(v.getName().toString(), expression(v.getInitializer(), unit, fields, className));
         } else if (s instanceof VariableTree) {
@@ -888,11 +892,7 @@ public final class DeclarationReader {
       if (method instanceof ExecutableElement ex && mi.getMethodSelect() instanceof MemberSelectTree ms
           && ((TypeElement) ex.getEnclosingElement()).getQualifiedName().contentEquals(TENSOR)
           && !ex.getModifiers().contains(Modifier.STATIC) && asFunction(ex, mi, unit)) {
-        String name = ex.getSimpleName().toString();
-        List<String> args = new ArrayList<>();
-        args.add(ms.getExpression().toString());
-        mi.getArguments().forEach(a -> args.add(a.toString()));
-        diagnostics.error(unit, e, Message.TENSOR_METHOD, mi, name + "(" + String.join(", ", args) + ")", name);
+        diagnostics.error(unit, e, Message.TENSOR_METHOD, mi, asFunctions(mi, unit), ex.getSimpleName());
         return null;
       }
       if (!unresolved(unit, mi)) { // else a misspelt method, which javac reports itself
@@ -932,6 +932,23 @@ public final class DeclarationReader {
         inputs.add(value);
       }
       return step(inputs, new Cat(d), null, mi.toString(), source(unit, mi));
+    }
+
+    /**
+     * A Tensor method call written with F functions, receivers first, down the chain:
+     * {@code h.add(x).relu()} is {@code relu(add(h, x))}; other expressions as written.
+     */
+    private String asFunctions(ExpressionTree e, CompilationUnitTree unit) {
+      if (e instanceof MethodInvocationTree mi && mi.getMethodSelect() instanceof MemberSelectTree ms
+          && trees.getElement(TreePath.getPath(unit, mi)) instanceof ExecutableElement ex
+          && ((TypeElement) ex.getEnclosingElement()).getQualifiedName().contentEquals(TENSOR)
+          && !ex.getModifiers().contains(Modifier.STATIC) && asFunction(ex, mi, unit)) {
+        List<String> args = new ArrayList<>();
+        args.add(asFunctions(ms.getExpression(), unit));
+        mi.getArguments().forEach(a -> args.add(a.toString()));
+        return ex.getSimpleName() + "(" + String.join(", ", args) + ")";
+      }
+      return e.toString();
     }
 
     /**
