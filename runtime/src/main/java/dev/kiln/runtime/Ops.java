@@ -218,7 +218,11 @@ public final class Ops {
     int repeats = broadcastRepeats("add", a, b);
     int n = b.numel();
     float[] out = new float[a.numel()];
-    CpuKernels.addBiasRows(out, 0, a.readBuffer(), a.offset(), b.readBuffer(), b.offset(), repeats, n);
+    if (repeats == 1) { // one shape: the compiled models' add kernel, split over the threads
+      CpuKernels.addForward(out, 0, a.readBuffer(), a.offset(), b.readBuffer(), b.offset(), n, false);
+    } else {
+      CpuKernels.addBiasRows(out, 0, a.readBuffer(), a.offset(), b.readBuffer(), b.offset(), repeats, n);
+    }
     if (!track(a, b)) {
       return Tensor.wrap(out, a.shape());
     }
@@ -249,9 +253,13 @@ public final class Ops {
     float[] ad = a.readBuffer(), bd = b.readBuffer();
     int ao = a.offset(), bo = b.offset();
     float[] out = new float[a.numel()];
-    for (int r = 0; r < repeats; r++) {
-      for (int j = 0; j < n; j++) {
-        out[r * n + j] = ad[ao + r * n + j] * bd[bo + j];
+    if (repeats == 1) { // one shape: the compiled models' gate kernels, forward and backward
+      CpuKernels.mulForward(out, 0, ad, ao, bd, bo, n);
+    } else {
+      for (int r = 0; r < repeats; r++) {
+        for (int j = 0; j < n; j++) {
+          out[r * n + j] = ad[ao + r * n + j] * bd[bo + j];
+        }
       }
     }
     if (!track(a, b)) {
@@ -266,6 +274,19 @@ public final class Ops {
         float[] gd = g.readBuffer();
         int go = g.offset();
         Tensor da = null, db = null;
+        if (repeats == 1) {
+          if (needsGrad(0)) {
+            float[] d = new float[n];
+            CpuKernels.mulBackward(d, 0, gd, go, bd, bo, n, false);
+            da = Tensor.wrap(d, a.shape());
+          }
+          if (needsGrad(1)) {
+            float[] d = new float[n];
+            CpuKernels.mulBackward(d, 0, gd, go, ad, ao, n, false);
+            db = Tensor.wrap(d, b.shape());
+          }
+          return new Tensor[] {da, db};
+        }
         if (needsGrad(0)) {
           float[] d = new float[a.numel()];
           for (int r = 0; r < repeats; r++) {
