@@ -185,7 +185,85 @@ public final class Ops {
 
   // ------------------------------------------------------------------ element-wise
 
-  /** Whether {@code small}'s shape is a suffix of {@code big}'s (b broadcast over leading dimensions). */
+  /**
+   * Null when {@code b}'s shape is {@code a}'s or a suffix of it (the kernels' own broadcast: b
+   * repeated over a's leading dimensions); otherwise the operands to use instead: swapped when
+   * {@code a}'s shape is a suffix of {@code b}'s (add and mul commute, to the bit), else both
+   * expanded to the broadcast shape (copies on the tape, whose backward sums the gradient back).
+   *
+   * @throws IllegalArgumentException naming {@code op} and both shapes when they do not broadcast
+   */
+  private static Tensor[] broadcastPair(String op, Tensor a, Tensor b) {
+    int[] as = a.shape(), bs = b.shape();
+    if (isSuffix(bs, as)) {
+      return null;
+    }
+    if (isSuffix(as, bs)) {
+      return new Tensor[] {b, a};
+    }
+    int[] shape = Shapes.broadcast(op, as, bs);
+    return new Tensor[] {expand(a, shape), expand(b, shape)};
+  }
+
+  private static boolean isSuffix(int[] small, int[] big) {
+    return small.length <= big.length
+        && Arrays.equals(small, Arrays.copyOfRange(big, big.length - small.length, big.length));
+  }
+
+  /**
+   * {@code x} repeated to {@code shape}, as PyTorch's {@code x.expand(shape)}: {@code x}'s
+   * dimensions align with {@code shape}'s last ones, each of size 1 stretches to {@code shape}'s
+   * size (0 included), the others must equal it, and {@code -1} keeps x's size. New leading
+   * dimensions repeat the whole tensor. A copy, not a view (Kiln has no strided views): one pass
+   * per run of stretched dimensions; the gradient is summed back to x's shape.
+   *
+   * @throws IllegalArgumentException naming both shapes when x does not expand to {@code shape}
+   */
+  public static Tensor expand(Tensor x, int... shape) {
+    requireFloat("expand", x);
+    int[] xs = x.shape();
+    int rank = shape.length, lead = rank - xs.length;
+    int[] to = shape.clone();
+    for (int d = 0; d < rank; d++) {
+      int own = d >= lead ? xs[d - lead] : -2;
+      if (to[d] == -1 && own != -2) {
+        to[d] = own;
+      }
+      if (lead < 0 || to[d] < 0 || own != -2 && own != 1 && own != to[d]) {
+        throw new IllegalArgumentException("expand: shape " + Shapes.toString(xs) + " does not expand to "
+            + Arrays.toString(shape) + (lead < 0 ? ": it has fewer dimensions"
+                : to[d] < 0 ? ": size " + shape[d] + " at dimension " + d + (own == -2 ? " (-1 only keeps an existing dimension's size)" : "")
+                : ": size " + own + " at dimension " + d + " is neither " + to[d] + " nor 1"));
+      }
+    }
+    Shapes.numel(to);
+    if (Arrays.equals(xs, to)) {
+      return x;
+    }
+    int[] padded = new int[rank];
+    Arrays.fill(padded, 0, lead, 1);
+    System.arraycopy(xs, 0, padded, lead, xs.length);
+    Tensor t = lead == 0 ? x : reshape(x, padded);
+    int[] cur = padded.clone();
+    for (int d = 0; d < rank; d++) {
+      if (cur[d] == to[d]) {
+        continue;
+      }
+      int start = d;
+      while (d < rank && cur[d] == 1) { // a run of size-1 dimensions stretched in one pass
+        d++;
+      }
+      int outer = Shapes.numel(Arrays.copyOfRange(cur, 0, start));
+      int inner = Shapes.numel(Arrays.copyOfRange(cur, d, rank));
+      int size = Shapes.numel(Arrays.copyOfRange(to, start, d));
+      System.arraycopy(to, start, cur, start, d - start);
+      t = expandAlong(t, new Along(outer, size, inner), cur.clone());
+      d--;
+    }
+    return t;
+  }
+
+  /** The number of times b, a suffix of a's shape ({@link #broadcastPair} made it so), repeats over a. */
   static int broadcastRepeats(String op, Tensor big, Tensor small) {
     int[] bs = big.shape(), ss = small.shape();
     if (ss.length > bs.length
@@ -208,13 +286,22 @@ public final class Ops {
     return Tensor.wrap(out, small.shape());
   }
 
-  /** {@code a + b}, where b has a's shape or a's trailing dimensions (e.g. a bias row). */
+  /**
+   * {@code a + b}, broadcast as PyTorch broadcasts ({@link Shapes#broadcast}): equal shapes, a bias
+   * row {@code [n]} over {@code [m, n]}, {@code [N, C, 1, 1]} over {@code [N, C, H, W]}, a column
+   * {@code [m, 1]} beside a row {@code [1, n]}. Each operand's gradient is summed back to its shape.
+   */
   public static Tensor add(Tensor a, Tensor b) {
-    if (Devices.onCuda("add", a, b)) {
-      return CudaOps.add(a, b);
-    }
+    boolean cuda = Devices.onCuda("add", a, b);
     requireFloat("add", a);
     requireFloat("add", b);
+    Tensor[] pair = broadcastPair("add", a, b);
+    if (pair != null) {
+      return add(pair[0], pair[1]);
+    }
+    if (cuda) {
+      return CudaOps.add(a, b);
+    }
     int repeats = broadcastRepeats("add", a, b);
     int n = b.numel();
     float[] out = new float[a.numel()];
@@ -241,13 +328,18 @@ public final class Ops {
     });
   }
 
-  /** {@code a * b} element-wise, where b has a's shape or a's trailing dimensions. */
+  /** {@code a * b} element-wise, broadcast as {@link #add}. */
   public static Tensor mul(Tensor a, Tensor b) {
-    if (Devices.onCuda("mul", a, b)) {
-      return CudaOps.mul(a, b);
-    }
+    boolean cuda = Devices.onCuda("mul", a, b);
     requireFloat("mul", a);
     requireFloat("mul", b);
+    Tensor[] pair = broadcastPair("mul", a, b);
+    if (pair != null) {
+      return mul(pair[0], pair[1]);
+    }
+    if (cuda) {
+      return CudaOps.mul(a, b);
+    }
     int repeats = broadcastRepeats("mul", a, b);
     int n = b.numel();
     float[] ad = a.readBuffer(), bd = b.readBuffer();
@@ -1398,16 +1490,18 @@ public final class Ops {
     });
   }
 
-  /** {@code a - b}, {@code b} of a's shape or of its trailing dimensions (as {@link #add}): {@code a + (-b)}. */
+  /** {@code a - b}, broadcast as {@link #add}: {@code a + (-b)}. */
   public static Tensor sub(Tensor a, Tensor b) {
+    Shapes.broadcast("sub", a.shape(), b.shape()); // an error names sub, not the add it becomes
     return add(a, neg(b));
   }
 
   /**
-   * {@code a / b}, {@code b} of a's shape or of its trailing dimensions (as {@link #mul}), computed
+   * {@code a / b}, broadcast as {@link #add}, computed
    * as {@code a * b^-1}: within an ulp of a true division (PyTorch divides).
    */
   public static Tensor div(Tensor a, Tensor b) {
+    Shapes.broadcast("div", a.shape(), b.shape()); // an error names div, not the mul it becomes
     return mul(a, pow(b, -1f));
   }
 

@@ -23,6 +23,31 @@ public final class Shapes {
   }
 
   /**
+   * The shape {@code a} and {@code b} broadcast to, by PyTorch's (NumPy's) rule: aligned from the
+   * last dimension, the shorter padded with leading 1s, each pair of sizes equal or one of them 1
+   * (which stretches to the other, 0 included).
+   *
+   * @throws IllegalArgumentException naming {@code op}, both shapes and the first dimension (of the
+   *     result) where the sizes differ and neither is 1
+   */
+  public static int[] broadcast(String op, int[] a, int[] b) {
+    int rank = Math.max(a.length, b.length);
+    int[] out = new int[rank];
+    for (int d = rank - 1; d >= 0; d--) {
+      int sa = d - (rank - a.length) >= 0 ? a[d - (rank - a.length)] : 1;
+      int sb = d - (rank - b.length) >= 0 ? b[d - (rank - b.length)] : 1;
+      if (sa != sb && sa != 1 && sb != 1) {
+        throw new IllegalArgumentException(
+            op + ": shapes " + toString(a) + " and " + toString(b) + " do not broadcast: sizes " + sa + " and " + sb
+                + " at dimension " + d + " of the result (aligned from the last dimension, sizes must be equal or 1)");
+      }
+      out[d] = sa == 1 ? sb : sa;
+    }
+    numel(out); // the broadcast shape may overflow where neither operand does
+    return out;
+  }
+
+  /**
    * A shape seen as {@code [outer, size, inner]} around dimension {@code dim} (negative counts from
    * the end): the products of the dimensions before it and after it, and its own size. The
    * softmax and reduce-along kernels take their inputs this way.

@@ -516,8 +516,22 @@ public final class Tensor {
     return Ops.matmul(this, other);
   }
 
+  /** {@code this + other}, the shapes broadcast as PyTorch's: {@code [N, C, H, W] + [C, 1, 1]}, {@code [m, 1] + [1, n]}. */
   public Tensor add(Tensor other) {
     return Ops.add(this, other);
+  }
+
+  /**
+   * This tensor repeated to {@code shape} (PyTorch's {@code expand}): sizes of 1 stretch, {@code -1}
+   * keeps a size, new leading dimensions repeat the whole. A copy, not a view ({@link Ops#expand}).
+   */
+  public Tensor expand(int... shape) {
+    return Ops.expand(this, shape);
+  }
+
+  /** {@code expand(other.shape())}. */
+  public Tensor expandAs(Tensor other) {
+    return Ops.expand(this, other.shape());
   }
 
   /** {@code this + value} element-wise (PyTorch's {@code x + 1}). */
@@ -525,6 +539,7 @@ public final class Tensor {
     return Ops.shift(this, value);
   }
 
+  /** {@code this * other} element-wise, the shapes broadcast as {@link #add}'s. */
   public Tensor mul(Tensor other) {
     return Ops.mul(this, other);
   }
@@ -533,7 +548,7 @@ public final class Tensor {
     return Ops.scale(this, scalar);
   }
 
-  /** {@code this - other}; {@code other} of this shape or of its trailing dimensions. */
+  /** {@code this - other}, the shapes broadcast as PyTorch's ({@link Ops#add}). */
   public Tensor sub(Tensor other) {
     return Ops.sub(this, other);
   }
@@ -543,7 +558,7 @@ public final class Tensor {
     return Ops.shift(this, -value);
   }
 
-  /** {@code this / other} (as {@code this * other^-1}); {@code other} of this shape or of its trailing dimensions. */
+  /** {@code this / other} (as {@code this * other^-1}), the shapes broadcast as PyTorch's ({@link Ops#add}). */
   public Tensor div(Tensor other) {
     return Ops.div(this, other);
   }

@@ -173,6 +173,17 @@ class CudaOpsTest {
   }
 
   @Test
+  void broadcastingAsOnTheCpu() {
+    // expanded on the device (one spread kernel per run of stretched dimensions), then the kernels above
+    compare("add [4,1] + [1,5]", Match.EXACT_VALUES, in -> Ops.add(in[0], in[1]), Tensor.randn(4, 1), Tensor.randn(1, 5));
+    compare("mul [2,3,4,5] * [2,3,1,1]", Match.CLOSE, in -> Ops.mul(in[0], in[1]), Tensor.randn(2, 3, 4, 5), Tensor.randn(2, 3, 1, 1));
+    compare("mul [3,1,1] * [2,3,4,5]", Match.CLOSE, in -> Ops.mul(in[0], in[1]), Tensor.randn(3, 1, 1), Tensor.randn(2, 3, 4, 5));
+    compare("sub [5] - [3,5]", Match.EXACT_VALUES, in -> Ops.sub(in[0], in[1]), Tensor.randn(5), Tensor.randn(3, 5));
+    compare("div [2,1,4] / [1,3,1]", Match.CLOSE, in -> Ops.div(in[0], in[1]), Tensor.randn(2, 1, 4), Tensor.uniform(0.5f, 2f, 1, 3, 1));
+    compare("expand [3,1] to [2,3,4]", Match.EXACT_VALUES, in -> Ops.expand(in[0], 2, 3, 4), Tensor.randn(3, 1));
+  }
+
+  @Test
   void addAndMulCheckShapesAsOnTheCpu() {
     Tensor a = Tensor.randn(4, 3).to(gpu);
     Tensor b = Tensor.randn(4).to(gpu);
