@@ -63,7 +63,8 @@ public enum Message {
   SHAPE_MISMATCH("%s: %s, from %s"),
   MERGES_BATCH("%s merges the batch dimension with others (%s -> %s): a compiled model keeps dimension 0 as the batch; flatten from dimension 1 (Flatten(), flatten(x))"),
   UNUSED_VALUE("the value of %s is never used: %s returns %s; use the value or drop the step"),
-  ADD_SHAPES("%s: %s takes two values of one shape; receives %s from %s and %s from %s"),
+  ADD_SHAPES("%s: %s of %s from %s and %s from %s: %s; a compiled add or mul takes two values of one shape, or repeats"
+      + " one over the other along a run of adjacent dimensions, as PyTorch broadcasts a [N, C, 1, 1] scale over [N, C, H, W]"),
   CAT_LIST("%s: the compiler reads Tensor.cat(List.of(a, b, ...), dim) with the values listed in the call, not %s"),
   TENSOR_METHOD("%s: the compiler reads F functions, not Tensor methods: write %s (static import dev.kiln.dsl.F.%s)"),
   UNSUPPORTED_SEQUENTIAL("%s: the compiler reads layers from their initializers (or constructor assignments): write"

@@ -29,6 +29,7 @@ class CudaCompiledTest {
     "Pools, 3:9:11",
     "Inception, 3:8:8",
     "HiddenResidual, 6",
+    "Broadcasts, 4:6:6",
   })
   void compiledOnCudaMatchesEagerOnTheCpu(String model, String sampleShape) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(model));

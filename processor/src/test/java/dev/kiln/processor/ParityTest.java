@@ -140,6 +140,7 @@ class ParityTest {
     "Residual, test.Residual, test.KilnResidual, 4:6:6, 3",
     "Pools, test.Pools, test.KilnPools, 3:9:11, 3",
     "Inception, test.Inception, test.KilnInception, 3:8:8, 3",
+    "Broadcasts, test.Broadcasts, test.KilnBroadcasts, 4:6:6, 3",
   })
   void compiledMatchesEager(String source, String eagerName, String compiledName, String sampleShape, int classes) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(source));
@@ -255,6 +256,7 @@ class ParityTest {
     "HiddenCnn, test.HiddenCnn, test.KilnHiddenCnn, 1:6:6, 3",
     "Residual, test.Residual, test.KilnResidual, 4:6:6, 3",
     "Inception, test.Inception, test.KilnInception, 3:8:8, 3",
+    "Broadcasts, test.Broadcasts, test.KilnBroadcasts, 4:6:6, 3",
   })
   void frozenLayersGiveTheEagerGradients(String source, String eagerName, String compiledName, String sampleShape,
       int classes) {

@@ -67,7 +67,8 @@ class ProcessorTest {
       "Residual, KilnResidual, KilnResidual.java",
       "Pools, KilnPools, KilnPools.java",
       "Inception, KilnInception, KilnInception.java",
-      "HiddenResidual, KilnHiddenResidual, KilnHiddenResidual.java"
+      "HiddenResidual, KilnHiddenResidual, KilnHiddenResidual.java",
+      "Broadcasts, KilnBroadcasts, KilnBroadcasts.java"
   })
   void generatesTheGoldenSourceWithoutWarnings(String model, String generated, String golden) throws IOException {
     Compilation c = compile(model(model));
@@ -813,6 +814,35 @@ class ProcessorTest {
    * errors on their lines.
    */
   @Test
+  void addAndMulBroadcastOneValueOverTheOtherAlongOneRun() {
+    JavaFileObject f = classModel("BadBroadcasts",
+        "@Model(input = {4, 6, 6})",
+        "public class BadBroadcasts extends Module {",
+        "  final AdaptiveAvgPool2d rows = new AdaptiveAvgPool2d(6, 1);",
+        "  final AdaptiveAvgPool2d cols = new AdaptiveAvgPool2d(1, 6);",
+        "  final AdaptiveAvgPool2d corner = new AdaptiveAvgPool2d(1, 1);",
+        "  final Conv2d gate = new Conv2d(4, 1, 1);",
+        "  final Linear fc = new Linear(4, 6);",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    Tensor both = F.add(rows.apply(x), cols.apply(x));",
+        "    Tensor apart = F.mul(x, avgPool2d(gate.apply(x), 1, 1, 0, false, true));",
+        "    Tensor skips = F.mul(x, F.avgPool2d(rows.apply(gate.apply(x)), 1));",
+        "    Tensor ranks = F.add(x, fc.apply(flatten(corner.apply(x))));",
+        "    return F.add(F.add(both, apart), F.add(skips, ranks));",
+        "  }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining("F.add(rows.apply(x), cols.apply(x)): add of [N, 4, 6, 1] from rows.apply(x) and"
+        + " [N, 4, 1, 6] from cols.apply(x): each would stretch over the other (dimensions 2 and 3); a compiled add or mul")
+        .inFile(f).onLineContaining("Tensor both");
+    assertThat(c).hadErrorContaining("[N, 1, 6, 1] stretches over dimensions 1 and 3 but not 2 between them;")
+        .inFile(f).onLineContaining("Tensor skips");
+    assertThat(c).hadErrorContaining("their ranks differ, and both start with the batch dimension").inFile(f)
+        .onLineContaining("Tensor ranks");
+    assertEquals(3, c.errors().size(), c.errors().toString()); // the [1, 6, 6] gate over x is fine
+  }
+
+  @Test
   void addJoinsValuesOfOneShapeInForward() {
     JavaFileObject f = classModel("Branches",
         "@Model(input = {8})",
@@ -828,8 +858,10 @@ class ProcessorTest {
         "  }",
         "}");
     Compilation c = compile(f);
-    assertThat(c).hadErrorContaining("F.add(fc2.apply(h), x): add takes two values of one shape; receives [N, 4] from fc2.apply(h) "
-        + "and [N, 8] from the input x (@Model input)")
+    assertThat(c).hadErrorContaining("F.add(fc2.apply(h), x): add of [N, 4] from fc2.apply(h) and [N, 8] from the input x "
+        + "(@Model input): sizes 4 and 8 at dimension 1 differ and neither is 1; a compiled add or mul takes two values of one "
+        + "shape, or repeats one over the other along a run of adjacent dimensions, as PyTorch broadcasts a [N, C, 1, 1] scale "
+        + "over [N, C, H, W]")
         .inFile(f).onLineContaining("Tensor wide = F.add(fc2.apply(h), x);");
     assertThat(c).hadErrorContaining("the value of fc3.apply(h) is never used").inFile(f).onLineContaining("Tensor skip");
     assertEquals(2, c.errors().size(), c.errors().toString()); // the unused sum of two shapes is not reported twice

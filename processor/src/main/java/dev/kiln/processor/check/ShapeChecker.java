@@ -7,6 +7,7 @@ import dev.kiln.processor.ir.Add;
 import dev.kiln.processor.ir.Cat;
 import dev.kiln.processor.ir.ModelIr;
 import dev.kiln.processor.ir.Mul;
+import dev.kiln.processor.ir.Repeat;
 import dev.kiln.processor.ir.Source;
 import dev.kiln.processor.ir.StepIr;
 import dev.kiln.runtime.Shapes;
@@ -88,16 +89,22 @@ public final class ShapeChecker {
       if (joined.contains(null)) {
         continue; // fed by a step whose error is already reported: its shape is unknown
       }
-      if ((step.spec() instanceof Add || step.spec() instanceof Mul) && !Arrays.equals(in, joined.get(1))) {
-        diagnostics.error(where, Message.ADD_SHAPES, label, step.spec(), Shapes.toString(in), producers.get(step.input()),
-            Shapes.toString(joined.get(1)), producers.get(step.inputs().get(1)));
-        continue;
+      int[] joinedShape = null; // an add's or a mul's: the bigger input's, which the other repeats over
+      if (step.spec() instanceof Add || step.spec() instanceof Mul) {
+        try {
+          joinedShape = joined.get(Repeat.bigger(in, joined.get(1))).clone();
+        } catch (IllegalArgumentException e) {
+          diagnostics.error(where, Message.ADD_SHAPES, label, step.spec(), Shapes.toString(in), producers.get(step.input()),
+              Shapes.toString(joined.get(1)), producers.get(step.inputs().get(1)), e.getMessage());
+          continue;
+        }
       }
       // what fed the step, for messages: its input, or each value a cat joins
       String from = step.joins() ? String.join(" and ", step.inputs().stream().map(producers::get).toList())
           : producers.get(step.input()) + context;
       try {
-        int[] out = step.spec() instanceof Cat c ? c.outputShape(joined) : step.spec().outputShape(in);
+        int[] out = joinedShape != null ? joinedShape : step.spec() instanceof Cat c ? c.outputShape(joined)
+            : step.spec().outputShape(in);
         Shapes.numel(Arrays.copyOfRange(out, 1, out.length)); // one sample's values must fit an array (else an exception below)
         if (out.length < in.length && mergesBatch(in, out)) { // a flatten that takes in dimension 0
           diagnostics.error(where, Message.MERGES_BATCH, label, Shapes.toString(in), mergedShape(in, out));

@@ -26,6 +26,7 @@ import dev.kiln.processor.ir.Cat;
 import dev.kiln.processor.ir.LayerIr;
 import dev.kiln.processor.ir.ModelIr;
 import dev.kiln.processor.ir.OutputsIr;
+import dev.kiln.processor.ir.Repeat;
 import dev.kiln.runtime.Shapes;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -567,13 +568,25 @@ public final class Generator {
         case VIEW -> b.add("// a view: no work\n");
         case MUL -> {
           Ref other = ref(k.inputs().get(1), refs);
-          b.addStatement("$T.mulForward($L, $L, $L, $L, $L, $L, n * $L)", KERNELS, out.array, out.offset, in.array, in.offset,
-              other.array, other.offset, k.outPerSample());
+          Repeat r = k.repeat();
+          if (r != null) {
+            b.addStatement("$T.mulRepeatedForward($L, $L, $L, $L, $L, $L, n * $L, $L, $L)", KERNELS, out.array, out.offset, in.array,
+                in.offset, other.array, other.offset, r.groups(), r.size(), r.inner());
+          } else {
+            b.addStatement("$T.mulForward($L, $L, $L, $L, $L, $L, n * $L)", KERNELS, out.array, out.offset, in.array, in.offset,
+                other.array, other.offset, k.outPerSample());
+          }
         }
         case ADD -> {
           Ref other = ref(k.inputs().get(1), refs);
-          b.addStatement("$T.addForward($L, $L, $L, $L, $L, $L, n * $L, $L)", KERNELS, out.array, out.offset, in.array, in.offset,
-              other.array, other.offset, k.outPerSample(), k.relu());
+          Repeat r = k.repeat();
+          if (r != null) {
+            b.addStatement("$T.addRepeatedForward($L, $L, $L, $L, $L, $L, n * $L, $L, $L, $L)", KERNELS, out.array, out.offset,
+                in.array, in.offset, other.array, other.offset, r.groups(), r.size(), r.inner(), k.relu());
+          } else {
+            b.addStatement("$T.addForward($L, $L, $L, $L, $L, $L, n * $L, $L)", KERNELS, out.array, out.offset, in.array,
+                in.offset, other.array, other.offset, k.outPerSample(), k.relu());
+          }
         }
         case RELU -> b.addStatement("$T.reluForward($L, $L, $L, $L, n * $L)", KERNELS, out.array, out.offset, in.array, in.offset, k.outPerSample());
         case CAT -> {
@@ -934,7 +947,17 @@ public final class Generator {
           : st.equals("in") ? new Ref("dx", "0", true)
           : i > 0 ? new Ref("dIn" + i + "_" + w, "0", true) : new Ref("p.d" + st, "0", true);
       boolean accumulate = accumulating.contains(i + ":" + w);
-      if (k.kind() == Kernel.Kind.MUL) { // each input's gradient: the incoming one times the other input
+      Repeat r = k.repeat();
+      if (r != null && w == 1) { // the repeated input's gradient: summed over its repeats
+        Ref other = k.kind() == Kernel.Kind.MUL ? ref(inputs.get(0), refs) : null;
+        b.addStatement("$T.sumRepeatedBackward($L, $L, $L, $L, $L, $L, $L, $L, n * $L, $L, $L, $L)", KERNELS, target.array,
+            target.offset, d.array, d.offset, k.relu() ? out.array : "null", k.relu() ? out.offset : "0",
+            other != null ? other.array : "null", other != null ? other.offset : "0", r.groups(), r.size(), r.inner(), accumulate);
+      } else if (r != null && k.kind() == Kernel.Kind.MUL) {
+        Ref other = ref(inputs.get(1), refs);
+        b.addStatement("$T.mulRepeatedBackward($L, $L, $L, $L, $L, $L, n * $L, $L, $L, $L)", KERNELS, target.array, target.offset,
+            d.array, d.offset, other.array, other.offset, r.groups(), r.size(), r.inner(), accumulate);
+      } else if (k.kind() == Kernel.Kind.MUL) { // each input's gradient: the incoming one times the other input
         Ref other = ref(inputs.get(1 - w), refs);
         b.addStatement("$T.mulBackward($L, $L, $L, $L, $L, $L, n * $L, $L)", KERNELS, target.array, target.offset, d.array,
             d.offset, other.array, other.offset, k.outPerSample(), accumulate);

@@ -3,6 +3,7 @@ package dev.kiln.processor.gen;
 import dev.kiln.dsl.LayerSpec;
 import dev.kiln.dsl.Linear;
 import dev.kiln.processor.ir.LayerIr;
+import dev.kiln.processor.ir.Repeat;
 import dev.kiln.processor.ir.Source;
 import java.util.List;
 
@@ -57,13 +58,25 @@ record Kernel(
     /** Inverted dropout with a mask drawn per forward in training; identity in evaluation. */
     DROPOUT,
     /**
-     * {@code in + other} (+ ReLU), a residual connection; backward: the (masked) gradient goes to both inputs.
+     * {@code in + other} (+ ReLU), a residual connection, {@code other} of {@code in}'s shape or repeated over it
+     * ({@link #repeat}); backward: the (masked) gradient goes to both inputs, summed over the repeats for {@code other}.
      */
     ADD,
-    /** {@code in * other}, a gate; backward: each input's gradient is the incoming one times the other input. */
+    /**
+     * {@code in * other}, a gate or a channel scale ({@code other} repeated, {@link #repeat}); backward: each input's
+     * gradient is the incoming one times the other input (summed over the repeats for {@code other}).
+     */
     MUL,
     /** Its inputs side by side along one dimension (after the batch); backward: each input's slice of the gradient. */
     CAT
+  }
+
+  /**
+   * How an ADD's or a MUL's second input repeats over its first (which has the output's shape), as
+   * PyTorch broadcasts it; null when the two have one shape.
+   */
+  Repeat repeat() {
+    return kind == Kind.ADD || kind == Kind.MUL ? Repeat.of(inShapes.get(0), inShapes.get(1)) : null;
   }
 
   /** Values per sample of the output (all dimensions after the batch). */

@@ -20,6 +20,7 @@ import dev.kiln.processor.ir.Cat;
 import dev.kiln.processor.ir.Mul;
 import dev.kiln.processor.ir.StepIr;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -61,10 +62,15 @@ final class Planner {
         outValue = r.output();
       }
       if (s.joins() || s.spec() instanceof Cat) {
-        List<int[]> shapes = s.inputs().stream().map(model::shapeOf).toList();
+        List<String> inputs = s.inputs();
+        List<int[]> shapes = inputs.stream().map(model::shapeOf).toList();
         Kernel.Kind kind = s.spec() instanceof Add ? Kernel.Kind.ADD : s.spec() instanceof Mul ? Kernel.Kind.MUL : Kernel.Kind.CAT;
-        kernels.add(new Kernel(kind, label, s.spec(), null, null, relu, s.input(), outValue, in, out, s.source(), s.inputs(),
-            shapes));
+        if (kind != Kernel.Kind.CAT && !Arrays.equals(shapes.get(0), out)) { // the first repeats over the second: it goes second
+          inputs = List.of(inputs.get(1), inputs.get(0));
+          shapes = List.of(shapes.get(1), shapes.get(0));
+        }
+        kernels.add(new Kernel(kind, label, s.spec(), null, null, relu, inputs.get(0), outValue, shapes.get(0), out, s.source(),
+            inputs, shapes));
       } else if (s.spec() instanceof Linear.Spec || s.spec() instanceof BatchNorm.Options) {
         Kernel.Kind kind = s.spec() instanceof Linear.Spec ? Kernel.Kind.LINEAR : Kernel.Kind.BATCHNORM;
         Linear.Spec linear = s.spec() instanceof Linear.Spec l ? l : null;

@@ -3,9 +3,9 @@ package dev.kiln.processor.ir;
 import dev.kiln.dsl.LayerSpec;
 
 /**
- * {@code F.add(a, b)} of two values of one shape in a compiled forward (a residual connection):
- * the result has their shape. Eager {@code F.add} also broadcasts a {@code b} of {@code a}'s
- * trailing dimensions; a compiled add takes equal shapes only, which {@code ShapeChecker} checks.
+ * {@code F.add(a, b)} in a compiled forward (a residual connection): two values of one shape, or one whose sizes
+ * of 1 stretch over the other's as PyTorch broadcasts them ({@link Repeat}); the result has the
+ * bigger one's shape, which {@code ShapeChecker} works out and checks.
  */
 public record Add() implements LayerSpec {
   @Override

@@ -210,7 +210,7 @@ final class LayerCatalog {
     return "F." + name + " with " + (constants + 1) + " argument(s) is not supported by the Kiln compiler; supported: relu, "
         + "sigmoid, tanh, leakyRelu(x, slope), softmax(x, dim), flatten(x[, start, end]), maxPool2d(x, k[, stride[, padding, "
         + "ceilMode]]), avgPool2d(x, k[, stride[, padding, ceilMode, countIncludePad]]), adaptiveAvgPool2d(x, size[, width]), "
-        + "add(a, b) and mul(a, b) of two values of one shape; " + instead;
+        + "add(a, b) and mul(a, b) of two values of one shape or broadcast ([N, C, 1, 1] over [N, C, H, W]); " + instead;
   }
 
   private static LayerSpec none(List<Object> args, String name, LayerSpec spec) throws BadArguments {

@@ -1,5 +1,7 @@
 package dev.kiln.runtime.cpu;
 
+import java.util.Arrays;
+
 /**
  * The CPU element-wise and reduction kernels, over raw row-major arrays. One copy of each kernel:
  * eager ops ({@code dev.kiln.runtime.Ops}) and generated code both call these. Backward kernels
@@ -153,6 +155,87 @@ public final class CpuKernels {
       } else {
         for (int i = from; i < to; i++) {
           dst[dstOff + i] = d[dOff + i] * other[oOff + i];
+        }
+      }
+    });
+  }
+
+  /**
+   * {@code out = a + b} (then {@code max(0, .)} when {@code relu}) where {@code a} and {@code out}
+   * are {@code [outer, size, inner]} and {@code b} is {@code [outer, inner]}, repeated along the
+   * middle: a compiled model's add of a broadcast value ({@code [C, 1, 1]} over {@code [C, H, W]}:
+   * inner 1; {@code [1, H, W]} over it: outer the batch, size C).
+   */
+  public static void addRepeatedForward(float[] out, int outOff, float[] a, int aOff, float[] b, int bOff,
+      int outer, int size, int inner, boolean relu) {
+    Parallel.forRange(outer, 2L * outer * size * inner, (part, from, to) -> {
+      for (int o = from; o < to; o++) {
+        for (int r = 0; r < size; r++) {
+          int at = (o * size + r) * inner;
+          int bAt = bOff + o * inner;
+          for (int i = 0; i < inner; i++) {
+            float v = a[aOff + at + i] + b[bAt + i];
+            out[outOff + at + i] = relu ? Math.max(v, 0f) : v;
+          }
+        }
+      }
+    });
+  }
+
+  /** {@code out = a * b}, shaped as {@link #addRepeatedForward}'s: a compiled model's channel scale. */
+  public static void mulRepeatedForward(float[] out, int outOff, float[] a, int aOff, float[] b, int bOff,
+      int outer, int size, int inner) {
+    mulRepeatedBackward(out, outOff, a, aOff, b, bOff, outer, size, inner, false);
+  }
+
+  /**
+   * The gradient {@link #mulRepeatedForward} sends to its big input: {@code dst (+)= d * b}, b
+   * repeated along the middle of {@code [outer, size, inner]}; nothing when {@code dst} is null.
+   */
+  public static void mulRepeatedBackward(float[] dst, int dstOff, float[] d, int dOff, float[] b, int bOff,
+      int outer, int size, int inner, boolean accumulate) {
+    if (dst == null) {
+      return;
+    }
+    Parallel.forRange(outer, 3L * outer * size * inner, (part, from, to) -> {
+      for (int o = from; o < to; o++) {
+        for (int r = 0; r < size; r++) {
+          int at = (o * size + r) * inner;
+          int bAt = bOff + o * inner;
+          for (int i = 0; i < inner; i++) {
+            float v = d[dOff + at + i] * b[bAt + i];
+            dst[dstOff + at + i] = accumulate ? dst[dstOff + at + i] + v : v;
+          }
+        }
+      }
+    });
+  }
+
+  /**
+   * The gradient an add or a mul of a repeated {@code b} ({@link #addRepeatedForward}) sends to
+   * b: {@code dst[o, i] (+)= sum over r of d[o, r, i]}, each term masked by the fused ReLU's output
+   * {@code y > 0} (y null: no ReLU) and multiplied by the other input (a mul's; null for an add).
+   * Summed in double, as eager broadcasting's gradient is. Nothing when {@code dst} is null.
+   */
+  public static void sumRepeatedBackward(float[] dst, int dstOff, float[] d, int dOff, float[] y, int yOff,
+      float[] other, int oOff, int outer, int size, int inner, boolean accumulate) {
+    if (dst == null) {
+      return;
+    }
+    Parallel.forRange(outer, 3L * outer * size * inner, (part, from, to) -> {
+      double[] sums = new double[inner];
+      for (int o = from; o < to; o++) {
+        Arrays.fill(sums, 0);
+        for (int r = 0; r < size; r++) {
+          int at = (o * size + r) * inner;
+          for (int i = 0; i < inner; i++) {
+            float g = y == null ? d[dOff + at + i] : passIfPositive(d[dOff + at + i], y[yOff + at + i]);
+            sums[i] += other == null ? g : g * other[oOff + at + i]; // the float product, as eager's
+          }
+        }
+        for (int i = 0; i < inner; i++) {
+          int at = dstOff + o * inner + i;
+          dst[at] = accumulate ? dst[at] + (float) sums[i] : (float) sums[i];
         }
       }
     });

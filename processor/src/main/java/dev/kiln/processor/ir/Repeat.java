@@ -1,0 +1,79 @@
+package dev.kiln.processor.ir;
+
+import dev.kiln.runtime.Shapes;
+
+/**
+ * How the smaller value of a compiled {@link Add} or {@link Mul} repeats over the other, as
+ * PyTorch broadcasts it: per sample, the bigger value is {@code [groups, size, inner]} and the
+ * smaller {@code [groups, inner]}, its sizes of 1 making one run of dimensions. {@code [C, 1, 1]}
+ * over {@code [C, H, W]} (a squeeze-and-excitation scale): groups C, size H*W, inner 1;
+ * {@code [1, H, W]} over it: groups 1, size C, inner H*W.
+ */
+public record Repeat(int groups, int size, int inner) {
+  /**
+   * Which of two shapes (batch first, -1) the result has: 0 for {@code a}'s (equal shapes too), 1 for
+   * {@code b}'s.
+   *
+   * @throws IllegalArgumentException saying why the two do not make a compiled add or mul
+   */
+  public static int bigger(int[] a, int[] b) {
+    if (a.length != b.length) {
+      throw new IllegalArgumentException("their ranks differ, and both start with the batch dimension, so their"
+          + " dimensions do not line up");
+    }
+    int aStretches = -1, bStretches = -1;
+    for (int d = 1; d < a.length; d++) {
+      if (a[d] != b[d] && a[d] != 1 && b[d] != 1) {
+        throw new IllegalArgumentException("sizes " + a[d] + " and " + b[d] + " at dimension " + d + " differ and neither is 1");
+      }
+      if (a[d] == 1 && b[d] != 1) {
+        aStretches = d;
+      } else if (b[d] == 1 && a[d] != 1) {
+        bStretches = d;
+      }
+    }
+    if (aStretches >= 0 && bStretches >= 0) {
+      throw new IllegalArgumentException("each would stretch over the other (dimensions " + Math.min(aStretches, bStretches)
+          + " and " + Math.max(aStretches, bStretches) + ")");
+    }
+    int big = aStretches >= 0 ? 1 : 0;
+    of(big == 0 ? a : b, big == 0 ? b : a); // the run check
+    return big;
+  }
+
+  /**
+   * The layout of {@code small} repeated over {@code big} (shapes that {@link #bigger} accepted, in
+   * that order), or null when they are equal.
+   *
+   * @throws IllegalArgumentException when the stretched dimensions are not one run
+   */
+  public static Repeat of(int[] big, int[] small) {
+    int first = -1, last = -1;
+    for (int d = 1; d < big.length; d++) {
+      if (small[d] == 1 && big[d] != 1) {
+        first = first < 0 ? d : first;
+        last = d;
+      }
+    }
+    if (first < 0) {
+      return null;
+    }
+    for (int d = first; d <= last; d++) {
+      if (small[d] != 1) {
+        throw new IllegalArgumentException(Shapes.toString(small) + " stretches over dimensions " + first + " and " + last
+            + " but not " + d + " between them");
+      }
+    }
+    int groups = 1, size = 1, inner = 1;
+    for (int d = 1; d < big.length; d++) {
+      if (d < first) {
+        groups *= big[d];
+      } else if (d <= last) {
+        size *= big[d];
+      } else {
+        inner *= big[d];
+      }
+    }
+    return new Repeat(groups, size, inner);
+  }
+}
