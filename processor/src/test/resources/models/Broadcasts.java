@@ -17,7 +17,8 @@ import dev.kiln.runtime.Tensor;
 /**
  * Broadcasting adds and muls: a squeeze-and-excitation block (a [C, 1, 1] scale over the map, as
  * torchvision's SqueezeExcitation with 1x1 convolutions), a [C, H, 1] column added before the map
- * with the ReLU after it fused, and a [1, H, W] gate written first; the map feeds several steps.
+ * with the ReLU after it fused, and a [1, H, W] gate written first; the scale, the gate and the map
+ * feed several repeated steps each, so their gradients are summed across them.
  */
 @Model(input = {4, 6, 6})
 public class Broadcasts extends Module {
@@ -36,7 +37,9 @@ public class Broadcasts extends Module {
     Tensor s = sigmoid(fc2.apply(relu(fc1.apply(squeeze.apply(h)))));
     h = mul(h, s);                                   // [N, 8, 6, 6] * [N, 8, 1, 1]
     h = relu(add(rows.apply(h), h));                 // [N, 8, 6, 1] + [N, 8, 6, 6], then ReLU
-    h = mul(sigmoid(gate.apply(h)), h);              // [N, 1, 6, 6] * [N, 8, 6, 6]
+    Tensor g = sigmoid(gate.apply(h));               // [N, 1, 6, 6]
+    Tensor m = mul(g, h);                            // the repeated value first
+    h = add(add(m, s), mul(h, g));                   // s, g and h read again: their gradients add up
     return fc.apply(flatten(h));
   }
 }
