@@ -158,12 +158,18 @@ public final class F {
     return Ops.dropout(x, p, training);
   }
 
-  /** {@code a + b}, where b has a's shape or a's trailing dimensions (e.g. a bias row). */
+  /**
+   * {@code a + b}, broadcast as PyTorch's ({@link Ops#add}). In a compiled forward: two values of one
+   * shape (a residual connection), or one repeated over the other along a run of dimensions.
+   */
   public static Tensor add(Tensor a, Tensor b) {
     return Ops.add(a, b);
   }
 
-  /** {@code a * b} element-wise, where b has a's shape or a's trailing dimensions. */
+  /**
+   * {@code a * b} element-wise, broadcast as {@link #add}: a gate, or a squeeze-and-excitation scale
+   * {@code [N, C, 1, 1]} over {@code [N, C, H, W]}.
+   */
   public static Tensor mul(Tensor a, Tensor b) {
     return Ops.mul(a, b);
   }

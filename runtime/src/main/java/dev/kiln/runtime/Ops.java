@@ -202,7 +202,7 @@ public final class Ops {
       return new Tensor[] {b, a};
     }
     int[] shape = Shapes.broadcast(op, as, bs);
-    return new Tensor[] {expand(a, shape), expand(b, shape)};
+    return new Tensor[] {expand(a, shape, false), expand(b, shape, false)};
   }
 
   private static boolean isSuffix(int[] small, int[] big) {
@@ -220,35 +220,43 @@ public final class Ops {
    * @throws IllegalArgumentException naming both shapes when x does not expand to {@code shape}
    */
   public static Tensor expand(Tensor x, int... shape) {
+    return expand(x, shape, true);
+  }
+
+  /** {@link #expand}; {@code x} itself, not a copy, where nothing stretches and {@code copy} is false (broadcasting's). */
+  private static Tensor expand(Tensor x, int[] shape, boolean copy) {
     requireFloat("expand", x);
     int[] xs = x.shape();
     int rank = shape.length, lead = rank - xs.length;
+    if (lead < 0) {
+      throw new IllegalArgumentException("expand: shape " + Shapes.toString(xs) + " does not expand to "
+          + Arrays.toString(shape) + ": it has fewer dimensions");
+    }
     int[] to = shape.clone();
     for (int d = 0; d < rank; d++) {
       int own = d >= lead ? xs[d - lead] : -2;
       if (to[d] == -1 && own != -2) {
         to[d] = own;
       }
-      if (lead < 0 || to[d] < 0 || own != -2 && own != 1 && own != to[d]) {
+      if (to[d] < 0 || own != -2 && own != 1 && own != to[d]) {
         throw new IllegalArgumentException("expand: shape " + Shapes.toString(xs) + " does not expand to "
-            + Arrays.toString(shape) + (lead < 0 ? ": it has fewer dimensions"
-                : to[d] < 0 ? ": size " + shape[d] + " at dimension " + d + (own == -2 ? " (-1 only keeps an existing dimension's size)" : "")
+            + Arrays.toString(shape) + (to[d] < 0
+                ? ": size " + shape[d] + " at dimension " + d + (own == -2 ? " (-1 only keeps an existing dimension's size)" : "")
                 : ": size " + own + " at dimension " + d + " is neither " + to[d] + " nor 1"));
       }
     }
-    Shapes.numel(to);
-    if (Arrays.equals(xs, to)) {
-      return x;
-    }
+    int total = Shapes.numel(to);
     int[] padded = new int[rank];
     Arrays.fill(padded, 0, lead, 1);
     System.arraycopy(xs, 0, padded, lead, xs.length);
     Tensor t = lead == 0 ? x : reshape(x, padded);
     int[] cur = padded.clone();
+    boolean copied = false;
     for (int d = 0; d < rank; d++) {
       if (cur[d] == to[d]) {
         continue;
       }
+      copied = true;
       int start = d;
       while (d < rank && cur[d] == 1) { // a run of size-1 dimensions stretched in one pass
         d++;
@@ -260,7 +268,8 @@ public final class Ops {
       t = expandAlong(t, new Along(outer, size, inner), cur.clone());
       d--;
     }
-    return t;
+    // nothing stretched (the shape itself, or new leading 1s): a copy all the same, as documented
+    return copy && !copied ? expandAlong(t, new Along(total, 1, 1), to) : t;
   }
 
   /** The number of times b, a suffix of a's shape ({@link #broadcastPair} made it so), repeats over a. */
@@ -1492,7 +1501,9 @@ public final class Ops {
 
   /** {@code a - b}, broadcast as {@link #add}: {@code a + (-b)}. */
   public static Tensor sub(Tensor a, Tensor b) {
-    Shapes.broadcast("sub", a.shape(), b.shape()); // an error names sub, not the add it becomes
+    requireFloat("sub", a); // errors name sub, not the add it becomes
+    requireFloat("sub", b);
+    Shapes.broadcast("sub", a.shape(), b.shape());
     return add(a, neg(b));
   }
 
@@ -1501,7 +1512,9 @@ public final class Ops {
    * as {@code a * b^-1}: within an ulp of a true division (PyTorch divides).
    */
   public static Tensor div(Tensor a, Tensor b) {
-    Shapes.broadcast("div", a.shape(), b.shape()); // an error names div, not the mul it becomes
+    requireFloat("div", a); // errors name div, not the mul it becomes
+    requireFloat("div", b);
+    Shapes.broadcast("div", a.shape(), b.shape());
     return mul(a, pow(b, -1f));
   }
 

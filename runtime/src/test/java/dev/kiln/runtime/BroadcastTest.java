@@ -2,7 +2,7 @@ package dev.kiln.runtime;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import java.util.function.BinaryOperator;
@@ -123,7 +123,18 @@ class BroadcastTest {
     Ops.sum(e).backward();
     assertArrayEquals(new float[] {8, 8, 8}, x.grad().toFloatArray());
     assertArrayEquals(new int[] {3, 1}, x.grad().shape());
-    assertSame(x, x.expand(3, 1), "an expand to its own shape is the tensor itself, as a no-op");
+    Tensor same = x.expand(3, 1);
+    same.buffer()[same.offset()] = 99; // a copy, as documented, even where nothing stretches
+    assertEquals(1f, x.get(0, 0));
+    Tensor lead = x.expand(1, 3, 1);
+    lead.buffer()[lead.offset()] = 99;
+    assertEquals(1f, x.get(0, 0));
+    x.setGrad(null);
+    Ops.sum(same).backward();
+    assertArrayEquals(new float[] {1, 1, 1}, x.grad().toFloatArray());
+    try (var g = Kiln.noGrad()) {
+      assertFalse(x.expand(3, 1).requiresGrad());
+    }
     assertArrayEquals(new int[] {3, 5}, x.expandAs(Tensor.zeros(3, 5)).shape());
     assertArrayEquals(new int[] {0, 3, 1}, x.expand(0, 3, 1).shape());
   }
@@ -135,6 +146,8 @@ class BroadcastTest {
         assertThrows(IllegalArgumentException.class, () -> x.expand(3, 4)).getMessage());
     assertEquals("expand: shape [3, 2] does not expand to [2]: it has fewer dimensions",
         assertThrows(IllegalArgumentException.class, () -> x.expand(2)).getMessage());
+    assertEquals("expand: shape [3, 2] does not expand to []: it has fewer dimensions",
+        assertThrows(IllegalArgumentException.class, () -> x.expand()).getMessage());
     assertEquals("expand: shape [3, 2] does not expand to [-1, 3, 2]: size -1 at dimension 0"
             + " (-1 only keeps an existing dimension's size)",
         assertThrows(IllegalArgumentException.class, () -> x.expand(-1, 3, 2)).getMessage());
@@ -150,6 +163,18 @@ class BroadcastTest {
     e = assertThrows(IllegalArgumentException.class, () -> Tensor.zeros(2, 3).div(Tensor.zeros(3, 3)));
     assertEquals("div: shapes [2, 3] and [3, 3] do not broadcast: sizes 2 and 3 at dimension 0 of the result"
         + " (aligned from the last dimension, sizes must be equal or 1)", e.getMessage());
+  }
+
+  @Test
+  void labelTensorsAreRefusedNamingTheOpWritten() {
+    Tensor f = Tensor.zeros(3);
+    Tensor labels = Tensor.labels(0, 1, 2);
+    assertEquals("sub: expected a float tensor, got INT32 of shape [3]",
+        assertThrows(IllegalArgumentException.class, () -> f.sub(labels)).getMessage());
+    assertEquals("div: expected a float tensor, got INT32 of shape [3]",
+        assertThrows(IllegalArgumentException.class, () -> labels.div(f)).getMessage());
+    assertEquals("expand: expected a float tensor, got INT32 of shape [3]",
+        assertThrows(IllegalArgumentException.class, () -> labels.expand(2, 3)).getMessage());
   }
 
   @Test
