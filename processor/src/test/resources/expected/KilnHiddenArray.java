@@ -93,10 +93,15 @@ public final class KilnHiddenArray extends HiddenArray {
       CpuKernels.addBiasRows(out, 0, out, 0, fc2B.readBuffer(), fc2B.offset(), n, 2);
       boolean recording = Compiled.recording(x, fc1.weight(), fc1.bias(), fc2.weight(), fc2.bias());
       if (!all) {
-        // forward returns [1] [N, 7] alone: its tensor carries the backward node
+        // forward returns [1] [N, 7] alone, through the backward node's hidden anchor (OutputGradients)
         float[] values = p.a1.clone();
         Tensor[] one = new Tensor[3];
-        one[1] = recording ? Tensor.ofNode(values, new int[] {n, 7}, new Backward(x, p, out, new OutputGradients(3, 1), training)) : Tensor.wrap(values, n, 7);
+        if (Compiled.recording(x, fc1.weight(), fc1.bias())) {
+          OutputGradients outputGradients = new OutputGradients(3);
+          one[1] = outputGradients.output(1, values, new int[] {n, 7}, OutputGradients.anchor(new Backward(x, p, out, outputGradients, training)));
+        } else {
+          one[1] = Tensor.wrap(values, n, 7);
+        }
         return one;
       }
       // the outputs' values: out is new for each call; what lies in the plan's buffers is copied, since the next
@@ -106,10 +111,17 @@ public final class KilnHiddenArray extends HiddenArray {
       if (!recording) {
         return new Tensor[] {Tensor.wrap(out, n, 2), Tensor.wrap(output1Values, n, 7), Tensor.wrap(output2Values, n, 7)};
       }
-      // [1] [N, 7], the earliest output, carries the backward node; the others hand it their gradients (OutputGradients)
-      OutputGradients outputGradients = new OutputGradients(3, 1);
-      Tensor anchor = Tensor.ofNode(output1Values, new int[] {n, 7}, new Backward(x, p, out, outputGradients, training));
-      return new Tensor[] {outputGradients.output(0, out, new int[] {n, 2}, anchor), anchor, outputGradients.output(2, output2Values, new int[] {n, 7}, anchor)};
+      // a hidden anchor carries the backward node; each output hands it its gradient (OutputGradients), an output
+      // whose steps record nothing (their parameters frozen, x without gradient) is a plain tensor, as eager's
+      OutputGradients outputGradients = new OutputGradients(3);
+      Tensor anchor = OutputGradients.anchor(new Backward(x, p, out, outputGradients, training));
+      return new Tensor[] {outputGradients.output(0, out, new int[] {n, 2}, anchor),
+              Compiled.recording(x, fc1.weight(), fc1.bias())
+              ? outputGradients.output(1, output1Values, new int[] {n, 7}, anchor)
+              : Tensor.wrap(output1Values, n, 7),
+              Compiled.recording(x, fc1.weight(), fc1.bias())
+              ? outputGradients.output(2, output2Values, new int[] {n, 7}, anchor)
+              : Tensor.wrap(output2Values, n, 7)};
     } finally {
       p.release();
     }
@@ -241,7 +253,7 @@ public final class KilnHiddenArray extends HiddenArray {
         int inOff = x.offset();
         float[] dx = needsGrad(0) ? new float[n * 5] : null;
         // the gradient of each output, null where the loss did not use it; added below where each is computed
-        Tensor[] outputGrads = outputGradients.take(g);
+        Tensor[] outputGrads = outputGradients.take();
         boolean flowing = false;
         // needK: whether step K's input gradient is needed (a parameter before it, or x, requires grad); dInK
         // is its buffer then, else null. Each step returns first when its output's gradient is not needed, so

@@ -219,10 +219,17 @@ public final class KilnHiddenCnn extends HiddenCnn {
         if (!recording) {
           return new Tensor[] {Tensor.wrap(out, n, 3), Tensor.wrap(featuresValues, n, 4, 6, 6), Tensor.wrap(preActivationValues, n, 5)};
         }
-        // features() [N, 4, 6, 6], the earliest output, carries the backward node; the others hand it their gradients (OutputGradients)
-        OutputGradients outputGradients = new OutputGradients(3, 1);
-        Tensor anchor = Tensor.ofNode(featuresValues, new int[] {n, 4, 6, 6}, new Backward(x, p, out, outputGradients, training));
-        return new Tensor[] {outputGradients.output(0, out, new int[] {n, 3}, anchor), anchor, outputGradients.output(2, preActivationValues, new int[] {n, 5}, anchor)};
+        // a hidden anchor carries the backward node; each output hands it its gradient (OutputGradients), an output
+        // whose steps record nothing (their parameters frozen, x without gradient) is a plain tensor, as eager's
+        OutputGradients outputGradients = new OutputGradients(3);
+        Tensor anchor = OutputGradients.anchor(new Backward(x, p, out, outputGradients, training));
+        return new Tensor[] {outputGradients.output(0, out, new int[] {n, 3}, anchor),
+                Compiled.recording(x, conv1.weight(), conv1.bias(), bn1.weight(), bn1.bias())
+                ? outputGradients.output(1, featuresValues, new int[] {n, 4, 6, 6}, anchor)
+                : Tensor.wrap(featuresValues, n, 4, 6, 6),
+                Compiled.recording(x, conv1.weight(), conv1.bias(), bn1.weight(), bn1.bias(), fc1.weight(), fc1.bias())
+                ? outputGradients.output(2, preActivationValues, new int[] {n, 5}, anchor)
+                : Tensor.wrap(preActivationValues, n, 5)};
       } finally {
         p.release();
       }
@@ -374,7 +381,7 @@ public final class KilnHiddenCnn extends HiddenCnn {
           int inOff = x.offset();
           float[] dx = needsGrad(0) ? new float[n * 36] : null;
           // the gradient of each output, null where the loss did not use it; added below where each is computed
-          Tensor[] outputGrads = outputGradients.take(g);
+          Tensor[] outputGrads = outputGradients.take();
           boolean flowing = false;
           // needK: whether step K's input gradient is needed (a parameter before it, or x, requires grad); dInK
           // is its buffer then, else null. Each step returns first when its output's gradient is not needed, so

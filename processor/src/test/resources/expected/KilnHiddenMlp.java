@@ -77,10 +77,15 @@ public final class KilnHiddenMlp extends HiddenMlp {
       CpuKernels.addBiasRows(out, 0, out, 0, fc2B.readBuffer(), fc2B.offset(), n, 3);
       boolean recording = Compiled.recording(x, fc1.weight(), fc1.bias(), fc2.weight(), fc2.bias());
       if (!all) {
-        // forward returns output() [N, 3] alone: its tensor carries the backward node
+        // forward returns output() [N, 3] alone, through the backward node's hidden anchor (OutputGradients)
         float[] values = out;
         Tensor[] one = new Tensor[2];
-        one[0] = recording ? Tensor.ofNode(values, new int[] {n, 3}, new Backward(x, p, out, new OutputGradients(2, 0))) : Tensor.wrap(values, n, 3);
+        if (recording) {
+          OutputGradients outputGradients = new OutputGradients(2);
+          one[0] = outputGradients.output(0, values, new int[] {n, 3}, OutputGradients.anchor(new Backward(x, p, out, outputGradients)));
+        } else {
+          one[0] = Tensor.wrap(values, n, 3);
+        }
         return one;
       }
       // the outputs' values: out is new for each call; what lies in the plan's buffers is copied, since the next
@@ -89,10 +94,14 @@ public final class KilnHiddenMlp extends HiddenMlp {
       if (!recording) {
         return new Tensor[] {Tensor.wrap(out, n, 3), Tensor.wrap(hiddenValues, n, 8)};
       }
-      // hidden() [N, 8], the earliest output, carries the backward node; the others hand it their gradients (OutputGradients)
-      OutputGradients outputGradients = new OutputGradients(2, 1);
-      Tensor anchor = Tensor.ofNode(hiddenValues, new int[] {n, 8}, new Backward(x, p, out, outputGradients));
-      return new Tensor[] {outputGradients.output(0, out, new int[] {n, 3}, anchor), anchor};
+      // a hidden anchor carries the backward node; each output hands it its gradient (OutputGradients), an output
+      // whose steps record nothing (their parameters frozen, x without gradient) is a plain tensor, as eager's
+      OutputGradients outputGradients = new OutputGradients(2);
+      Tensor anchor = OutputGradients.anchor(new Backward(x, p, out, outputGradients));
+      return new Tensor[] {outputGradients.output(0, out, new int[] {n, 3}, anchor),
+              Compiled.recording(x, fc1.weight(), fc1.bias())
+              ? outputGradients.output(1, hiddenValues, new int[] {n, 8}, anchor)
+              : Tensor.wrap(hiddenValues, n, 8)};
     } finally {
       p.release();
     }
@@ -201,7 +210,7 @@ public final class KilnHiddenMlp extends HiddenMlp {
         int inOff = x.offset();
         float[] dx = needsGrad(0) ? new float[n * 6] : null;
         // the gradient of each output, null where the loss did not use it; added below where each is computed
-        Tensor[] outputGrads = outputGradients.take(g);
+        Tensor[] outputGrads = outputGradients.take();
         boolean flowing = false;
         // needK: whether step K's input gradient is needed (a parameter before it, or x, requires grad); dInK
         // is its buffer then, else null. Each step returns first when its output's gradient is not needed, so

@@ -110,10 +110,15 @@ public final class KilnHiddenResidual extends HiddenResidual {
       CpuKernels.addBiasRows(out, 0, out, 0, head2B.readBuffer(), head2B.offset(), n, 2);
       boolean recording = Compiled.recording(x, fc1.weight(), fc1.bias(), fc2.weight(), bn.weight(), bn.bias(), head1.weight(), head1.bias(), head2.weight(), head2.bias());
       if (!all) {
-        // forward returns logits() [N, 3] alone: its tensor carries the backward node
+        // forward returns logits() [N, 3] alone, through the backward node's hidden anchor (OutputGradients)
         float[] values = p.a5.clone();
         Tensor[] one = new Tensor[3];
-        one[0] = recording ? Tensor.ofNode(values, new int[] {n, 3}, new Backward(x, p, out, new OutputGradients(3, 0), training)) : Tensor.wrap(values, n, 3);
+        if (Compiled.recording(x, fc1.weight(), fc1.bias(), fc2.weight(), bn.weight(), bn.bias(), head1.weight(), head1.bias())) {
+          OutputGradients outputGradients = new OutputGradients(3);
+          one[0] = outputGradients.output(0, values, new int[] {n, 3}, OutputGradients.anchor(new Backward(x, p, out, outputGradients, training)));
+        } else {
+          one[0] = Tensor.wrap(values, n, 3);
+        }
         return one;
       }
       // the outputs' values: out is new for each call; what lies in the plan's buffers is copied, since the next
@@ -123,10 +128,19 @@ public final class KilnHiddenResidual extends HiddenResidual {
       if (!recording) {
         return new Tensor[] {Tensor.wrap(logitsValues, n, 3), Tensor.wrap(hiddenValues, n, 8), Tensor.wrap(out, n, 2)};
       }
-      // hidden() [N, 8], the earliest output, carries the backward node; the others hand it their gradients (OutputGradients)
-      OutputGradients outputGradients = new OutputGradients(3, 1);
-      Tensor anchor = Tensor.ofNode(hiddenValues, new int[] {n, 8}, new Backward(x, p, out, outputGradients, training));
-      return new Tensor[] {outputGradients.output(0, logitsValues, new int[] {n, 3}, anchor), anchor, outputGradients.output(2, out, new int[] {n, 2}, anchor)};
+      // a hidden anchor carries the backward node; each output hands it its gradient (OutputGradients), an output
+      // whose steps record nothing (their parameters frozen, x without gradient) is a plain tensor, as eager's
+      OutputGradients outputGradients = new OutputGradients(3);
+      Tensor anchor = OutputGradients.anchor(new Backward(x, p, out, outputGradients, training));
+      return new Tensor[] {Compiled.recording(x, fc1.weight(), fc1.bias(), fc2.weight(), bn.weight(), bn.bias(), head1.weight(), head1.bias())
+              ? outputGradients.output(0, logitsValues, new int[] {n, 3}, anchor)
+              : Tensor.wrap(logitsValues, n, 3),
+              Compiled.recording(x, fc1.weight(), fc1.bias())
+              ? outputGradients.output(1, hiddenValues, new int[] {n, 8}, anchor)
+              : Tensor.wrap(hiddenValues, n, 8),
+              Compiled.recording(x, fc1.weight(), fc1.bias(), fc2.weight(), bn.weight(), bn.bias(), head2.weight(), head2.bias())
+              ? outputGradients.output(2, out, new int[] {n, 2}, anchor)
+              : Tensor.wrap(out, n, 2)};
     } finally {
       p.release();
     }
@@ -310,7 +324,7 @@ public final class KilnHiddenResidual extends HiddenResidual {
         Arrays.fill(p.da5, 0f);
         Arrays.fill(p.dout, 0f);
         // the gradient of each output, null where the loss did not use it; added below where each is computed
-        Tensor[] outputGrads = outputGradients.take(g);
+        Tensor[] outputGrads = outputGradients.take();
         boolean flowing = false;
         // needK: whether step K's input gradient is needed (a parameter before it, or x, requires grad); dInK
         // is its buffer then, else null. Each step returns first when its output's gradient is not needed, so

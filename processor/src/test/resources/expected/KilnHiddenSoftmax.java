@@ -82,10 +82,15 @@ public final class KilnHiddenSoftmax extends HiddenSoftmax {
       CpuKernels.addBiasRows(out, 0, out, 0, fc2B.readBuffer(), fc2B.offset(), n, 2);
       boolean recording = Compiled.recording(x, fc1.weight(), fc1.bias(), fc2.weight(), fc2.bias());
       if (!all) {
-        // forward returns output() [N, 2] alone: its tensor carries the backward node
+        // forward returns output() [N, 2] alone, through the backward node's hidden anchor (OutputGradients)
         float[] values = out;
         Tensor[] one = new Tensor[2];
-        one[0] = recording ? Tensor.ofNode(values, new int[] {n, 2}, new Backward(x, p, out, new OutputGradients(2, 0))) : Tensor.wrap(values, n, 2);
+        if (recording) {
+          OutputGradients outputGradients = new OutputGradients(2);
+          one[0] = outputGradients.output(0, values, new int[] {n, 2}, OutputGradients.anchor(new Backward(x, p, out, outputGradients)));
+        } else {
+          one[0] = Tensor.wrap(values, n, 2);
+        }
         return one;
       }
       // the outputs' values: out is new for each call; what lies in the plan's buffers is copied, since the next
@@ -94,10 +99,14 @@ public final class KilnHiddenSoftmax extends HiddenSoftmax {
       if (!recording) {
         return new Tensor[] {Tensor.wrap(out, n, 2), Tensor.wrap(hiddenValues, n, 6)};
       }
-      // hidden() [N, 6], the earliest output, carries the backward node; the others hand it their gradients (OutputGradients)
-      OutputGradients outputGradients = new OutputGradients(2, 1);
-      Tensor anchor = Tensor.ofNode(hiddenValues, new int[] {n, 6}, new Backward(x, p, out, outputGradients));
-      return new Tensor[] {outputGradients.output(0, out, new int[] {n, 2}, anchor), anchor};
+      // a hidden anchor carries the backward node; each output hands it its gradient (OutputGradients), an output
+      // whose steps record nothing (their parameters frozen, x without gradient) is a plain tensor, as eager's
+      OutputGradients outputGradients = new OutputGradients(2);
+      Tensor anchor = OutputGradients.anchor(new Backward(x, p, out, outputGradients));
+      return new Tensor[] {outputGradients.output(0, out, new int[] {n, 2}, anchor),
+              Compiled.recording(x, fc1.weight(), fc1.bias())
+              ? outputGradients.output(1, hiddenValues, new int[] {n, 6}, anchor)
+              : Tensor.wrap(hiddenValues, n, 6)};
     } finally {
       p.release();
     }
@@ -221,7 +230,7 @@ public final class KilnHiddenSoftmax extends HiddenSoftmax {
         int inOff = x.offset();
         float[] dx = needsGrad(0) ? new float[n * 4] : null;
         // the gradient of each output, null where the loss did not use it; added below where each is computed
-        Tensor[] outputGrads = outputGradients.take(g);
+        Tensor[] outputGrads = outputGradients.take();
         boolean flowing = false;
         // needK: whether step K's input gradient is needed (a parameter before it, or x, requires grad); dInK
         // is its buffer then, else null. Each step returns first when its output's gradient is not needed, so

@@ -3,6 +3,7 @@ package dev.kiln.processor;
 import static com.google.testing.compile.CompilationSubject.assertThat;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -275,20 +276,28 @@ class ParityTest {
   }
 
   /**
-   * A loss on a hidden output alone, below which every parameter is frozen (and x needs no
-   * gradient): the compiled backward has nothing to do and must return, not run the steps below
-   * with the buffers it left null (it threw a NullPointerException in batch norm).
+   * A hidden output below frozen layers (and x without gradient) does not require grad, as eager
+   * mode's does not: a loss on it alone throws, as eager's and PyTorch's, instead of running a
+   * backward with nothing to do; the output after the trainable layer still records.
    */
   @Test
-  void aLossOnlyOnAHiddenOutputOfFrozenLayersGivesNoGradients() {
+  void anOutputBelowFrozenLayersDoesNotRequireGradAsInEagerMode() {
     Compilation c = ProcessorTest.compile(ProcessorTest.model("HiddenCnn"));
-    Module compiled = factory(new CompiledClasses(c), "test.KilnHiddenCnn").get();
-    compiled.namedParameters().forEach((k, v) -> v.requiresGrad(k.startsWith("fc2.")));
-    Kiln.manualSeed(3);
-    List<Tensor> outs = outputs(compiled, "inspect", Tensor.randn(5, 1, 6, 6));
-    Tensor features = outs.get(1);
-    features.mul(features).sum().backward();
-    compiled.namedParameters().forEach((k, v) -> assertTrue(v.grad() == null, k + " got a gradient"));
+    ClassLoader loader = new CompiledClasses(c);
+    for (String name : List.of("test.HiddenCnn", "test.KilnHiddenCnn")) {
+      Module model = factory(loader, name).get();
+      model.namedParameters().forEach((k, v) -> v.requiresGrad(k.startsWith("fc2.")));
+      Kiln.manualSeed(3);
+      List<Tensor> outs = outputs(model, "inspect", Tensor.randn(5, 1, 6, 6));
+      Tensor features = outs.get(1);
+      assertFalse(features.requiresGrad(), name + ": features requires grad");
+      assertTrue(outs.get(0).requiresGrad(), name + ": the logits do not require grad");
+      var e = assertThrows(IllegalStateException.class, () -> features.mul(features).sum().backward(), name);
+      assertTrue(e.getMessage().contains("does not require grad"), e.getMessage());
+      model.namedParameters().forEach((k, v) -> assertTrue(v.grad() == null, name + ": " + k + " got a gradient"));
+      outs.get(0).sum().backward();
+      assertNotNull(model.namedParameters().get("fc2.weight").grad(), name + ": fc2 got no gradient");
+    }
   }
 
   private void frozenLayers(String source, String eagerName, String compiledName, String sampleShape, String method) {

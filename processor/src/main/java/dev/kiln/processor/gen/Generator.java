@@ -28,8 +28,10 @@ import dev.kiln.processor.ir.ModelIr;
 import dev.kiln.processor.ir.OutputsIr;
 import dev.kiln.processor.ir.Repeat;
 import dev.kiln.runtime.Shapes;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Deque;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -1463,11 +1465,16 @@ public final class Generator {
     if (forwardReturns >= 0) {
       int c = forwardReturns;
       b.beginControlFlow("if (!all)")
-          .add("// forward returns $L alone: its tensor carries the backward node\n", outputLabel(c))
+          .add("// forward returns $L alone, through the backward node's hidden anchor (OutputGradients)\n", outputLabel(c))
           .addStatement("float[] values = $L", valuesExpression(c, true))
           .addStatement("$T[] one = new $T[$L]", TENSOR, TENSOR, count)
-          .addStatement("one[$L] = recording ? $T.ofNode(values, new int[] {$L}, new Backward(x, p, out, new $T($L, $L)$L)) : $T.wrap(values, $L)",
-              c, TENSOR, shapeArguments(c), OUTPUT_GRADIENTS, count, c, training, TENSOR, shapeArguments(c))
+          .beginControlFlow("if ($L)", recordingOf(c))
+          .addStatement("$T outputGradients = new $T($L)", OUTPUT_GRADIENTS, OUTPUT_GRADIENTS, count)
+          .addStatement("one[$L] = outputGradients.output($L, values, new int[] {$L}, $T.anchor(new Backward(x, p, out, outputGradients$L)))",
+              c, c, shapeArguments(c), OUTPUT_GRADIENTS, training)
+          .nextControlFlow("else")
+          .addStatement("one[$L] = $T.wrap(values, $L)", c, TENSOR, shapeArguments(c))
+          .endControlFlow()
           .addStatement("return one")
           .endControlFlow();
     }
@@ -1493,17 +1500,17 @@ public final class Generator {
     b.beginControlFlow("if (!recording)")
         .addStatement("return new $T[] {$L}", TENSOR, CodeBlock.join(plain, ", "))
         .endControlFlow();
-    int anchor = earliestOutput();
-    b.add("// $L, the earliest output, carries the backward node; the others hand it their gradients (OutputGradients)\n",
-            outputLabel(anchor))
-        .addStatement("$T outputGradients = new $T($L, $L)", OUTPUT_GRADIENTS, OUTPUT_GRADIENTS, count, anchor)
-        .addStatement("$T anchor = $T.ofNode($L, new int[] {$L}, new Backward(x, p, out, outputGradients$L))", TENSOR, TENSOR,
-            values.get(anchor), shapeArguments(anchor), training);
-    List<String> tensors = new ArrayList<>();
+    b.add("// a hidden anchor carries the backward node; each output hands it its gradient (OutputGradients), an output\n")
+        .add("// whose steps record nothing (their parameters frozen, x without gradient) is a plain tensor, as eager's\n")
+        .addStatement("$T outputGradients = new $T($L)", OUTPUT_GRADIENTS, OUTPUT_GRADIENTS, count)
+        .addStatement("$T anchor = $T.anchor(new Backward(x, p, out, outputGradients$L))", TENSOR, OUTPUT_GRADIENTS, training);
+    List<CodeBlock> tensors = new ArrayList<>();
     for (int i = 0; i < count; i++) {
-      tensors.add(i == anchor ? "anchor" : "outputGradients.output(" + i + ", " + values.get(i) + ", new int[] {" + shapeArguments(i) + "}, anchor)");
+      CodeBlock recorded = CodeBlock.of("outputGradients.output($L, $L, new int[] {$L}, anchor)", i, values.get(i), shapeArguments(i));
+      CodeBlock condition = recordingOf(i);
+      tensors.add(condition.toString().equals("recording") ? recorded : CodeBlock.of("$L\n    ? $L\n    : $L", condition, recorded, plain.get(i)));
     }
-    b.addStatement("return new $T[] {$L}", TENSOR, String.join(", ", tensors));
+    b.addStatement("return new $T[] {$L}", TENSOR, CodeBlock.join(tensors, ",\n    "));
 
     MethodSpec.Builder m = forwardReturns >= 0
         ? MethodSpec.methodBuilder("compiled" + Character.toUpperCase(outputs.method().charAt(0)) + outputs.method().substring(1))
@@ -1546,6 +1553,35 @@ public final class Generator {
     return outputs.components().get(i) + (outputs.isArray() ? "" : "()") + " " + Shapes.toString(model.shapeOf(outputs.results().get(i)));
   }
 
+  /**
+   * Whether output {@code i} records: {@code recording} (x or any parameter requires grad) when
+   * its steps hold every parameter, else a check of x and its steps' parameters alone, so that an
+   * output below frozen layers does not require grad, as in eager mode.
+   */
+  private CodeBlock recordingOf(int i) {
+    Set<String> own = new HashSet<>();
+    Map<String, Kernel> producers = new HashMap<>();
+    kernels.forEach(k -> producers.put(k.out(), k));
+    Deque<String> todo = new ArrayDeque<>(List.of(outputs.results().get(i)));
+    Set<String> seen = new HashSet<>();
+    while (!todo.isEmpty()) {
+      Kernel k = producers.get(todo.pop());
+      if (k != null && seen.add(k.out())) {
+        if (k.layer() != null && (k.kind() == Kernel.Kind.LINEAR || k.kind() == Kernel.Kind.CONV
+            || k.kind() == Kernel.Kind.BATCHNORM)) {
+          own.addAll(parametersOf(k.layer()));
+        }
+        todo.addAll(k.inputs());
+      }
+    }
+    List<String> all = parameterExpressions();
+    if (own.containsAll(all)) {
+      return CodeBlock.of("recording");
+    }
+    List<String> mine = all.stream().filter(own::contains).toList();
+    return CodeBlock.of("$T.recording(x$L)", COMPILED, mine.isEmpty() ? "" : ", " + String.join(", ", mine));
+  }
+
   /** The output computed first (the input counts as before every step); the first such on ties. */
   private int earliestOutput() {
     int best = 0;
@@ -1585,7 +1621,7 @@ public final class Generator {
       this.b = b;
       this.earliest = storage.get(outputs.results().get(earliestOutput()));
       b.add("// the gradient of each output, null where the loss did not use it; added below where each is computed\n")
-          .addStatement("$T[] outputGrads = outputGradients.take(g)", TENSOR)
+          .addStatement("$T[] outputGrads = outputGradients.take()", TENSOR)
           .addStatement("boolean flowing = false");
       grads.replaceAll((st, ref) -> gradient(st));
     }
