@@ -636,6 +636,143 @@ public final class Ops {
   }
 
   /**
+   * The maxima ({@code max} true) or minima of {@code x} along {@code dim} and where they are, as
+   * PyTorch's {@code x.max(dim, keepdim)}: the first on ties, NaN wins over any number (PyTorch
+   * propagates NaN). The values' gradient goes to the element each came from, zero elsewhere.
+   * Computed on the host, for either device (an evaluation's {@code torch.max(outputs, 1)}, or a
+   * reduction inside a model; not a kernel for a training step's inner loop on CUDA).
+   *
+   * @throws IllegalArgumentException naming the op and the shape for a dimension out of range or
+   *     of size 0
+   */
+  public static ValuesAndIndices extremaAlong(Tensor x, int dim, boolean keepDim, boolean max) {
+    String name = max ? "max" : "min";
+    requireFloat(name, x);
+    int[] shape = x.shape();
+    Along a;
+    if (shape.length == 0 && (dim == 0 || dim == -1)) { // PyTorch takes the one value as a dimension of one
+      a = new Along(1, 1, 1);
+    } else {
+      a = Along.of(name, x, dim);
+      if (a.size() == 0) {
+        throw new IllegalArgumentException(name + " along dimension " + dim + " of size 0, shape " + Shapes.toString(shape)
+            + ": there is no " + (max ? "maximum" : "minimum") + " of nothing");
+      }
+    }
+    int[] outShape = shape.length == 0 ? new int[0] : reducedShape(shape, Shapes.normalizeDim(dim, shape.length), keepDim);
+    float[] data = x.toFloatArray();
+    int count = a.outer() * a.inner();
+    float[] values = new float[count];
+    float[] indices = new float[count];
+    int[] from = new int[count]; // flat index into x of each value, for the backward
+    for (int o = 0; o < a.outer(); o++) {
+      for (int i = 0; i < a.inner(); i++) {
+        int base = o * a.size() * a.inner() + i;
+        int best = 0;
+        float bestValue = data[base];
+        for (int j = 1; j < a.size() && !Float.isNaN(bestValue); j++) {
+          float v = data[base + j * a.inner()];
+          if (Float.isNaN(v) || (max ? v > bestValue : v < bestValue)) {
+            best = j;
+            bestValue = v;
+          }
+        }
+        int k = o * a.inner() + i;
+        values[k] = bestValue;
+        indices[k] = best;
+        from[k] = base + best * a.inner();
+      }
+    }
+    Tensor idx = Tensor.wrap(indices, DType.INT32, outShape).to(x.device());
+    Tensor vals = Tensor.wrap(values, outShape).to(x.device());
+    if (!track(x)) {
+      return new ValuesAndIndices(vals, idx);
+    }
+    int n = x.numel();
+    return new ValuesAndIndices(Tensor.ofNode(vals, new Node(x) {
+      @Override protected boolean savesInputs() { // PyTorch saves the indices, not x
+        return false;
+      }
+
+      @Override public String name() {
+        return name;
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        float[] gd = g.toFloatArray();
+        float[] dx = new float[n];
+        for (int k = 0; k < gd.length; k++) {
+          dx[from[k]] = gd[k];
+        }
+        return new Tensor[] {Tensor.wrap(dx, x.shape()).to(x.device())};
+      }
+    }), idx);
+  }
+
+  /**
+   * The maximum ({@code max} true) or minimum of all of {@code x}'s values as a rank-0 tensor
+   * (PyTorch's {@code x.max()}; NaN if any is NaN). As PyTorch's, the gradient is shared evenly by
+   * every element equal to the result (each NaN, for a NaN result).
+   *
+   * @throws IllegalArgumentException for an empty tensor, which has no maximum
+   */
+  public static Tensor extremum(Tensor x, boolean max) {
+    String name = max ? "max" : "min";
+    requireFloat(name, x);
+    if (x.numel() == 0) {
+      throw new IllegalArgumentException(name + " of an empty tensor of shape " + Shapes.toString(x.shape())
+          + ": there is no " + (max ? "maximum" : "minimum") + " of nothing; max(dim) takes a dimension of values");
+    }
+    float[] data = x.toFloatArray();
+    float best = data[0];
+    for (int i = 1; i < data.length && !Float.isNaN(best); i++) {
+      if (Float.isNaN(data[i]) || (max ? data[i] > best : data[i] < best)) {
+        best = data[i];
+      }
+    }
+    Tensor out = Tensor.scalar(best).to(x.device());
+    if (!track(x)) {
+      return out;
+    }
+    float result = best;
+    return Tensor.ofNode(out, new Node(x) {
+      @Override public String name() {
+        return name;
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        float[] in = x.toFloatArray();
+        int ties = 0;
+        for (float v : in) {
+          ties += Float.compare(v, result) == 0 || v == result ? 1 : 0;
+        }
+        float share = g.toFloatArray()[0] / ties;
+        float[] dx = new float[in.length];
+        for (int i = 0; i < in.length; i++) {
+          dx[i] = Float.compare(in[i], result) == 0 || in[i] == result ? share : 0f;
+        }
+        return new Tensor[] {Tensor.wrap(dx, x.shape()).to(x.device())};
+      }
+    });
+  }
+
+  /** {@code shape} without dimension {@code d}, or with size 1 there when {@code keepDim}. */
+  private static int[] reducedShape(int[] shape, int d, boolean keepDim) {
+    if (keepDim) {
+      int[] out = shape.clone();
+      out[d] = 1;
+      return out;
+    }
+    int[] out = new int[shape.length - 1];
+    for (int i = 0, k = 0; i < shape.length; i++) {
+      if (i != d) {
+        out[k++] = shape[i];
+      }
+    }
+    return out;
+  }
+
+  /**
    * {@code m}, of {@code shape} but with size 1 along the dimension seen as {@code a}, repeated
    * along it to {@code shape} (PyTorch's {@code m.expand(shape)} for that one dimension); the
    * gradient is summed back along it. The inverse pair of a sum along a dimension.

@@ -404,6 +404,40 @@ public final class Tensor {
     return out;
   }
 
+  /**
+   * The maxima along {@code dim}, which is removed, and their indices (PyTorch's {@code x.max(dim)}:
+   * {@code _, predicted = torch.max(outputs, 1)} is {@code outputs.max(1).indices()}). The values
+   * are on the tape; see {@link Ops#extremaAlong}.
+   */
+  public ValuesAndIndices max(int dim) {
+    return Ops.extremaAlong(this, dim, false, true);
+  }
+
+  /** {@link #max(int)}, the dimension kept with size 1 when {@code keepDim} ({@code x.sub(x.max(1, true).values())}). */
+  public ValuesAndIndices max(int dim, boolean keepDim) {
+    return Ops.extremaAlong(this, dim, keepDim, true);
+  }
+
+  /** The minima along {@code dim} and their indices, as {@link #max(int)}. */
+  public ValuesAndIndices min(int dim) {
+    return Ops.extremaAlong(this, dim, false, false);
+  }
+
+  /** {@link #min(int)}, the dimension kept with size 1 when {@code keepDim}. */
+  public ValuesAndIndices min(int dim, boolean keepDim) {
+    return Ops.extremaAlong(this, dim, keepDim, false);
+  }
+
+  /** The largest value, as a rank-0 tensor (PyTorch's {@code x.max()}; NaN if any is); see {@link Ops#extremum}. */
+  public Tensor max() {
+    return Ops.extremum(this, true);
+  }
+
+  /** The smallest value, as a rank-0 tensor (PyTorch's {@code x.min()}). */
+  public Tensor min() {
+    return Ops.extremum(this, false);
+  }
+
   /** Indices of the maxima along {@code dim} (first one on ties), as an {@link DType#INT32} tensor. */
   public Tensor argmax(int dim) {
     int d = Shapes.normalizeDim(dim, shape.length);

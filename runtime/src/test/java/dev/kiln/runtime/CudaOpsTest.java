@@ -184,6 +184,17 @@ class CudaOpsTest {
   }
 
   @Test
+  void maxAndMinAsOnTheCpu() {
+    compare("max(1) values", Match.EXACT, in -> in[0].max(1).values(), Tensor.randn(4, 5, 3));
+    compare("min(-1, keepDim) values", Match.EXACT, in -> in[0].min(-1, true).values(), Tensor.randn(4, 5));
+    compare("max()", Match.EXACT, in -> in[0].max(), Tensor.randn(3, 7));
+    Tensor x = Tensor.randn(6, 4);
+    Tensor onGpu = x.to(gpu);
+    assertTrue(onGpu.max(1).indices().device().isCuda());
+    assertArrayEquals(x.max(1).indices().toIntArray(), onGpu.max(1).indices().toIntArray());
+  }
+
+  @Test
   void addAndMulCheckShapesAsOnTheCpu() {
     Tensor a = Tensor.randn(4, 3).to(gpu);
     Tensor b = Tensor.randn(4).to(gpu);
