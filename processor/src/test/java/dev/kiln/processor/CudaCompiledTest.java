@@ -30,6 +30,7 @@ class CudaCompiledTest {
     "Inception, 3:8:8",
     "HiddenResidual, 6",
     "Broadcasts, 4:6:6",
+    "SqueezeExcite, 3:6:6",
   })
   void compiledOnCudaMatchesEagerOnTheCpu(String model, String sampleShape) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(model));

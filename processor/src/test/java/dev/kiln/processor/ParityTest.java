@@ -142,6 +142,7 @@ class ParityTest {
     "Pools, test.Pools, test.KilnPools, 3:9:11, 3",
     "Inception, test.Inception, test.KilnInception, 3:8:8, 3",
     "Broadcasts, test.Broadcasts, test.KilnBroadcasts, 4:6:6, 3",
+    "SqueezeExcite, test.SqueezeExcite, test.KilnSqueezeExcite, 3:6:6, 4",
   })
   void compiledMatchesEager(String source, String eagerName, String compiledName, String sampleShape, int classes) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(source));

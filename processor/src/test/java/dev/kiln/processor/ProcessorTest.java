@@ -68,7 +68,8 @@ class ProcessorTest {
       "Pools, KilnPools, KilnPools.java",
       "Inception, KilnInception, KilnInception.java",
       "HiddenResidual, KilnHiddenResidual, KilnHiddenResidual.java",
-      "Broadcasts, KilnBroadcasts, KilnBroadcasts.java"
+      "Broadcasts, KilnBroadcasts, KilnBroadcasts.java",
+      "SqueezeExcite, KilnSqueezeExcite, KilnSqueezeExcite.java"
   })
   void generatesTheGoldenSourceWithoutWarnings(String model, String generated, String golden) throws IOException {
     Compilation c = compile(model(model));
@@ -658,17 +659,16 @@ class ProcessorTest {
         "public class Misc extends Module {",
         "  final Linear fc = new Linear(16, 16);",
         "  @Override public final Tensor forward(Tensor x) {",
-        "    Tensor h = F.reshape(fc.apply(x), 4, 4);",
+        "    Tensor h = F.logSoftmax(fc.apply(x), 1);",
         "    return new Linear(16, 4).apply(h);",
         "  }",
         "}");
     Compilation c = compile(f);
     assertThat(c).hadErrorContaining("forward of @Model class Misc must not be final: the generated KilnMisc overrides it")
         .inFile(f).onLineContaining("public final Tensor forward");
-    assertThat(c).hadErrorContaining("F.reshape with 3 argument(s) is not supported by the Kiln compiler")
-        .inFile(f).onLineContaining("F.reshape(fc.apply(x), 4, 4)");
-    assertThat(c).hadErrorContaining("a compiled model's steps are layers and F functions of fixed shapes; flatten(x, start, end)"
-        + " covers merging dimensions, or leave out @Model and the model runs eagerly, as written");
+    assertThat(c).hadErrorContaining("F.logSoftmax with 2 argument(s) is not supported by the Kiln compiler")
+        .inFile(f).onLineContaining("F.logSoftmax(fc.apply(x), 1)");
+    assertThat(c).hadErrorContaining("it has no fused code yet; return the logits");
     assertThat(c).hadErrorContaining("forward creates a layer (new Linear(16, 4)) on each call: declare it as a final field")
         .inFile(f).onLineContaining("return new Linear(16, 4)");
   }
@@ -840,6 +840,40 @@ class ProcessorTest {
     assertThat(c).hadErrorContaining("their ranks differ, and both start with the batch dimension").inFile(f)
         .onLineContaining("Tensor ranks");
     assertEquals(3, c.errors().size(), c.errors().toString()); // the [1, 6, 6] gate over x is fine
+  }
+
+  @Test
+  void reshapeKeepsTheBatchFirstAndEverySamplesValues() {
+    JavaFileObject f = classModel("BadReshapes",
+        "@Model(input = {4, 6, 6})",
+        "public class BadReshapes extends Module {",
+        "  final Linear fc = new Linear(4, 4);",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    Tensor s = fc.apply(flatten(adaptiveAvgPool2d(x, 1)));",
+        "    Tensor a = reshape(s, 4, -1);",
+        "    Tensor b = reshape(s, -1, 8, 1, 1);",
+        "    Tensor c = reshape(s, -1, -1);",
+        "    return F.add(F.add(a, b), c);",
+        "  }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining("reshape(s, 4, -1): reshape(4, -1) cannot take [N, 4]: a compiled model keeps dimension 0"
+        + " as the batch, so the shape starts with -1 (reshape(x, -1, ...))").inFile(f).onLineContaining("Tensor a");
+    assertThat(c).hadErrorContaining("reshape(-1, 8, 1, 1) cannot take [N, 4]: 4 values per sample, not 8").inFile(f)
+        .onLineContaining("Tensor b");
+    assertThat(c).hadErrorContaining("the sizes after the batch's -1 must be written out, got -1").inFile(f)
+        .onLineContaining("Tensor c");
+    assertEquals(3, c.errors().size(), c.errors().toString());
+
+    JavaFileObject view = classModel("ViewMethod",
+        "@Model(input = {4})",
+        "public class ViewMethod extends Module {",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    return x.view(-1, 4, 1, 1);",
+        "  }",
+        "}");
+    assertThat(compile(view)).hadErrorContaining("x.view(-1, 4, 1, 1): the compiler reads F functions, not Tensor methods:"
+        + " write reshape(x, -1, 4, 1, 1) (static import dev.kiln.dsl.F.reshape)").inFile(view).onLineContaining("x.view");
   }
 
   @Test

@@ -12,6 +12,8 @@ import dev.kiln.dsl.ReLU;
 import dev.kiln.dsl.Sigmoid;
 import dev.kiln.dsl.Softmax;
 import dev.kiln.dsl.Tanh;
+import dev.kiln.processor.ir.Reshape;
+import java.util.stream.Collectors;
 
 /** The {@code F} call that computes a functional step, written back from its spec. */
 final class Functions {
@@ -37,6 +39,9 @@ final class Functions {
     }
     if (spec instanceof Flatten.Spec s) {
       return CodeBlock.of("$T.flatten($L, $L, $L)", F, input, s.startDim(), s.endDim());
+    }
+    if (spec instanceof Reshape s) {
+      return CodeBlock.of("$T.reshape($L, $L)", F, input, s.shape().stream().map(String::valueOf).collect(Collectors.joining(", ")));
     }
     if (spec instanceof MaxPool2d.Spec s) {
       return CodeBlock.of("$T.maxPool2d($L, $L, $L, $L, $L)", F, input, s.kernelSize(), s.stride(), s.padding(), s.ceilMode());

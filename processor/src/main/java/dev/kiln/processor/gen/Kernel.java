@@ -36,7 +36,7 @@ record Kernel(
 
 
   enum Kind {
-    /** A reshape (Flatten): no work, the output aliases the input. */
+    /** A reshape (Flatten, {@code reshape(x, -1, ...)}): no work, the output aliases the input. */
     VIEW,
     /** GEMM + bias (+ ReLU) epilogue; backward: ReLU mask + bias gradient in one pass, then two GEMMs. */
     LINEAR,

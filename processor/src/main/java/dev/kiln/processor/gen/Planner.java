@@ -18,6 +18,7 @@ import dev.kiln.processor.check.CheckedModel;
 import dev.kiln.processor.ir.Add;
 import dev.kiln.processor.ir.Cat;
 import dev.kiln.processor.ir.Mul;
+import dev.kiln.processor.ir.Reshape;
 import dev.kiln.processor.ir.StepIr;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -87,7 +88,7 @@ final class Planner {
         kernels.add(new Kernel(Kernel.Kind.ACTIVATION, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof ReLU.Spec) {
         kernels.add(new Kernel(Kernel.Kind.RELU, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
-      } else if (s.spec() instanceof Flatten.Spec || s.spec() instanceof Dropout.Spec) { // dropout here has p = 0
+      } else if (s.spec() instanceof Flatten.Spec || s.spec() instanceof Reshape || s.spec() instanceof Dropout.Spec) { // dropout: p = 0
         kernels.add(new Kernel(Kernel.Kind.VIEW, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
       } else {
         throw new IllegalStateException("no generated kernel for " + label + " (" + s.source().where() + ")");

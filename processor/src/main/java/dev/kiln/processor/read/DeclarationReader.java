@@ -892,7 +892,7 @@ public final class DeclarationReader {
       if (method instanceof ExecutableElement ex && mi.getMethodSelect() instanceof MemberSelectTree ms
           && ((TypeElement) ex.getEnclosingElement()).getQualifiedName().contentEquals(TENSOR)
           && !ex.getModifiers().contains(Modifier.STATIC) && asFunction(ex, mi, unit)) {
-        diagnostics.error(unit, e, Message.TENSOR_METHOD, mi, asFunctions(mi, unit), ex.getSimpleName());
+        diagnostics.error(unit, e, Message.TENSOR_METHOD, mi, asFunctions(mi, unit), functionName(ex));
         return null;
       }
       if (!unresolved(unit, mi)) { // else a misspelt method, which javac reports itself
@@ -946,7 +946,7 @@ public final class DeclarationReader {
         List<String> args = new ArrayList<>();
         args.add(asFunctions(ms.getExpression(), unit));
         mi.getArguments().forEach(a -> args.add(a.toString()));
-        return ex.getSimpleName() + "(" + String.join(", ", args) + ")";
+        return functionName(ex) + "(" + String.join(", ", args) + ")";
       }
       return e.toString();
     }
@@ -956,12 +956,18 @@ public final class DeclarationReader {
      * the receiver first: {@code h.add(x)} of a tensor is {@code add(h, x)}, {@code h.relu()} is {@code relu(h)}.
      */
     private boolean asFunction(ExecutableElement method, MethodInvocationTree mi, CompilationUnitTree unit) {
-      String name = method.getSimpleName().toString();
+      String name = functionName(method);
       if (name.equals("add") || name.equals("mul")) {
         return mi.getArguments().size() == 1
             && types.isSameType(trees.getTypeMirror(TreePath.getPath(unit, mi.getArguments().get(0))), type(TENSOR));
       }
       return LayerCatalog.knowsFunction(name, mi.getArguments().size());
+    }
+
+    /** The F function a Tensor method is written as: {@code x.view(...)} is {@code reshape(x, ...)}, others their name. */
+    private static String functionName(ExecutableElement method) {
+      String name = method.getSimpleName().toString();
+      return name.equals("view") ? "reshape" : name;
     }
 
     /** Whether {@code e} calls the outputs method: {@code m(x)}, {@code m(x).output()}, {@code m(x)[0]}. */

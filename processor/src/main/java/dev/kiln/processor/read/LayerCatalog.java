@@ -15,6 +15,8 @@ import dev.kiln.dsl.ReLU;
 import dev.kiln.dsl.Sigmoid;
 import dev.kiln.dsl.Softmax;
 import dev.kiln.dsl.Tanh;
+import dev.kiln.processor.ir.Reshape;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -158,6 +160,13 @@ final class LayerCatalog {
       throw new BadArguments(unsupportedFunction(name, args.size()));
     }
     try {
+      if (name.equals("reshape")) {
+        List<Integer> shape = new ArrayList<>();
+        for (int i = 0; i < args.size(); i++) {
+          shape.add(integer(args, i));
+        }
+        return new Reshape(shape);
+      }
       return switch (name + "/" + args.size()) {
         case "relu/0" -> new ReLU.Spec();
         case "sigmoid/0" -> new Sigmoid.Spec();
@@ -192,7 +201,7 @@ final class LayerCatalog {
    * than {@code h} as not a constant.
    */
   static boolean knowsFunction(String name, int constants) {
-    return FUNCTIONS.contains(name + "/" + constants);
+    return FUNCTIONS.contains(name + "/" + constants) || name.equals("reshape") && constants >= 1;
   }
 
   static String unsupportedFunction(String name, int constants) {
@@ -202,15 +211,14 @@ final class LayerCatalog {
       case "crossEntropy", "mseLoss", "l1Loss" -> "a loss belongs outside forward: apply it to the model's output";
       case "logSoftmax" -> "it has no fused code yet; return the logits (CrossEntropyLoss takes them and applies log-softmax"
           + " itself), apply F.logSoftmax to the compiled model's output, or leave out @Model and the model runs eagerly";
-      case "reshape" -> "a compiled model's steps are layers and F functions of fixed shapes; flatten(x, start, end) covers"
-          + " merging dimensions, or leave out @Model and the model runs eagerly, as written";
+      case "reshape" -> "give the shape after the tensor, the batch first as -1: reshape(x, -1, 64, 1, 1)";
       case "dropout" -> "use a Dropout field (new Dropout(p)), which follows train() and eval()";
       default -> "use layer fields for the rest, or leave out @Model and the model runs eagerly, as written";
     };
     return "F." + name + " with " + (constants + 1) + " argument(s) is not supported by the Kiln compiler; supported: relu, "
         + "sigmoid, tanh, leakyRelu(x, slope), softmax(x, dim), flatten(x[, start, end]), maxPool2d(x, k[, stride[, padding, "
         + "ceilMode]]), avgPool2d(x, k[, stride[, padding, ceilMode, countIncludePad]]), adaptiveAvgPool2d(x, size[, width]), "
-        + "add(a, b) and mul(a, b) of two values of one shape or broadcast ([N, C, 1, 1] over [N, C, H, W]); " + instead;
+        + "reshape(x, -1, ...), add(a, b) and mul(a, b) of two values of one shape or broadcast ([N, C, 1, 1] over [N, C, H, W]); " + instead;
   }
 
   private static LayerSpec none(List<Object> args, String name, LayerSpec spec) throws BadArguments {
