@@ -1603,6 +1603,117 @@ public final class Ops {
         (dx, g, gOff) -> MathKernels.transpose(dx, 0, g, gOff, cols, rows));
   }
 
+  /**
+   * {@code x} with its dimensions reordered, as PyTorch's {@code x.permute(dims)}: dimension
+   * {@code i} of the result is {@code x}'s {@code dims[i]} (negative counting from the end). A copy,
+   * not a view (Kiln has no strided views), made on the host on either device; the gradient is the
+   * gradient permuted back.
+   *
+   * @throws IllegalArgumentException naming the shape and {@code dims} unless they are a
+   *     permutation of x's dimensions
+   */
+  public static Tensor permute(Tensor x, int... dims) {
+    requireFloat("permute", x);
+    int[] shape = x.shape();
+    int rank = shape.length;
+    int[] order = new int[rank];
+    boolean[] seen = new boolean[rank];
+    String bad = dims.length != rank ? "it names " + dims.length + " dimensions, the tensor has " + rank : null;
+    for (int i = 0; bad == null && i < rank; i++) {
+      int d = dims[i] < 0 ? dims[i] + rank : dims[i];
+      if (d < 0 || d >= rank) {
+        bad = "dimension " + dims[i] + " is out of range (expected " + -rank + ".." + (rank - 1) + ")";
+      } else if (seen[d]) {
+        bad = "dimension " + dims[i] + " appears twice";
+      } else {
+        seen[d] = true;
+        order[i] = d;
+      }
+    }
+    if (bad != null) {
+      throw new IllegalArgumentException("permute of shape " + Shapes.toString(shape) + " by " + Arrays.toString(dims) + ": " + bad);
+    }
+    int[] outShape = new int[rank];
+    int[] inverse = new int[rank];
+    for (int i = 0; i < rank; i++) {
+      outShape[i] = shape[order[i]];
+      inverse[order[i]] = i;
+    }
+    Tensor out = Tensor.wrap(permuted(x.toFloatArray(), shape, order), outShape).to(x.device());
+    if (!track(x)) {
+      return out;
+    }
+    return Tensor.ofNode(out, new Node(x) {
+      @Override protected boolean savesTensors() {
+        return false;
+      }
+
+      @Override public String name() {
+        return "permute";
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        return new Tensor[] {Tensor.wrap(permuted(g.toFloatArray(), outShape, inverse), shape).to(x.device())};
+      }
+    });
+  }
+
+  /** {@code x.permute(d0, d1)} with the two swapped (PyTorch's {@code x.transpose(d0, d1)}), a copy. */
+  public static Tensor transpose(Tensor x, int d0, int d1) {
+    int rank = x.dim();
+    int a, b;
+    try {
+      a = Shapes.normalizeDim(d0, rank);
+      b = Shapes.normalizeDim(d1, rank);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("transpose of shape " + Shapes.toString(x.shape()) + ": " + e.getMessage(), e);
+    }
+    int[] dims = new int[rank];
+    for (int i = 0; i < rank; i++) {
+      dims[i] = i == a ? b : i == b ? a : i;
+    }
+    return permute(x, dims);
+  }
+
+  /** The values of a row-major {@code shape} reordered so that result dimension i is dimension {@code order[i]}. */
+  private static float[] permuted(float[] in, int[] shape, int[] order) {
+    int rank = shape.length;
+    float[] out = new float[in.length];
+    if (in.length == 0) {
+      return out;
+    }
+    int[] strides = Shapes.contiguousStrides(shape);
+    int[] size = new int[rank];
+    int[] step = new int[rank]; // the input stride of each result dimension
+    for (int i = 0; i < rank; i++) {
+      size[i] = shape[order[i]];
+      step[i] = strides[order[i]];
+    }
+    int[] index = new int[rank];
+    int from = 0;
+    int last = rank - 1;
+    for (int o = 0; o < out.length; ) {
+      if (rank == 0) {
+        out[0] = in[0];
+        break;
+      }
+      for (int j = 0; j < size[last]; j++, o++) { // the innermost result dimension, one run
+        out[o] = in[from + j * step[last]];
+      }
+      int d = last - 1; // then the odometer over the others
+      while (d >= 0 && ++index[d] == size[d]) {
+        from -= (size[d] - 1) * step[d];
+        index[d] = 0;
+        d--;
+      }
+      if (d < 0) {
+        break;
+      }
+      from += step[d];
+    }
+    return out;
+  }
+
   /** A kernel writing a new array from another at an offset. */
   @FunctionalInterface
   private interface ArrayKernel {

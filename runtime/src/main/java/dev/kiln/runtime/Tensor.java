@@ -624,6 +624,16 @@ public final class Tensor {
     return new Tensor(out, 0, shape.clone(), DType.FLOAT32, null).to(device());
   }
 
+  /** Dimensions reordered, as PyTorch's {@code permute}: {@code x.permute(0, 2, 3, 1)} for NCHW to NHWC; a copy. */
+  public Tensor permute(int... dims) {
+    return Ops.permute(this, dims);
+  }
+
+  /** Two dimensions swapped, as PyTorch's {@code transpose(d0, d1)}; a copy. */
+  public Tensor transpose(int d0, int d1) {
+    return Ops.transpose(this, d0, d1);
+  }
+
   /** The transpose of a matrix, {@code [rows, cols] -> [cols, rows]} (PyTorch's {@code t()}), as a copy. */
   public Tensor t() {
     return Ops.transpose(this);

@@ -184,6 +184,12 @@ class CudaOpsTest {
   }
 
   @Test
+  void permuteAsOnTheCpu() {
+    compare("permute(0, 2, 3, 1)", Match.EXACT, in -> in[0].permute(0, 2, 3, 1), Tensor.randn(2, 3, 4, 5));
+    compare("transpose(0, 2)", Match.EXACT, in -> in[0].transpose(0, 2), Tensor.randn(3, 4, 5));
+  }
+
+  @Test
   void maxAndMinAsOnTheCpu() {
     compare("max(1) values", Match.EXACT, in -> in[0].max(1).values(), Tensor.randn(4, 5, 3));
     compare("min(-1, keepDim) values", Match.EXACT, in -> in[0].min(-1, true).values(), Tensor.randn(4, 5));
