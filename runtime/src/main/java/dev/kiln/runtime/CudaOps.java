@@ -253,6 +253,13 @@ final class CudaOps {
         (dx, g, in, y, n) -> ElementwiseKernels.leakyReluBackward(dx, g, in, slope, n));
   }
 
+  /** {@link Ops#clamp}. */
+  static Tensor clamp(Tensor x, float lo, float hi) {
+    return unary("clamp", x, Reads.INPUT,
+        (out, in, n) -> ElementwiseKernels.clampForward(out, in, lo, hi, n),
+        (dx, g, in, y, n) -> ElementwiseKernels.clampBackward(dx, g, in, lo, hi, n));
+  }
+
   /** {@link Ops#softmax} ({@code log} false) or {@link Ops#logSoftmax} along {@code dim}. */
   static Tensor softmax(Tensor x, int dim, boolean log) {
     String name = log ? "log_softmax" : "softmax";

@@ -1797,6 +1797,27 @@ public final class Ops {
   }
 
   /**
+   * {@code x} limited to {@code [min, max]}, as PyTorch's {@code x.clamp(min, max)}: a NaN stays NaN,
+   * and {@code min > max} gives {@code max} everywhere, as in PyTorch. The gradient passes where
+   * {@code min <= x <= max}, bounds included, and is 0 elsewhere (and at NaN). An infinite bound is
+   * no bound: {@code clamp(x, 0, Float.POSITIVE_INFINITY)} is PyTorch's {@code x.clamp(min=0)}.
+   *
+   * @throws IllegalArgumentException for a NaN bound
+   */
+  public static Tensor clamp(Tensor x, float min, float max) {
+    if (Float.isNaN(min) || Float.isNaN(max)) {
+      throw new IllegalArgumentException("clamp: the bounds must be numbers, got min " + min + " and max " + max);
+    }
+    if (Devices.onCuda("clamp", x)) {
+      requireFloat("clamp", x);
+      return CudaOps.clamp(x, min, max);
+    }
+    return unary("clamp", x, Reads.INPUT,
+        (out, outOff, in, inOff, n) -> MathKernels.clampForward(out, outOff, in, inOff, n, min, max),
+        (dx, dxOff, g, gOff, y, yOff, n) -> MathKernels.clampBackward(dx, dxOff, g, gOff, x.readBuffer(), x.offset(), n, min, max));
+  }
+
+  /**
    * Softmax along {@code dim} (negative counts from the end): {@code exp(x) / sum(exp(x))}, shifted
    * by the maximum so that large values do not overflow. Rank 1 or more; the output has x's shape.
    */

@@ -624,6 +624,21 @@ public final class Tensor {
     return new Tensor(out, 0, shape.clone(), DType.FLOAT32, null).to(device());
   }
 
+  /** Values limited to {@code [min, max]}, as PyTorch's {@code clamp} ({@link Ops#clamp}). */
+  public Tensor clamp(float min, float max) {
+    return Ops.clamp(this, min, max);
+  }
+
+  /** {@code clamp(min, +infinity)}: PyTorch's {@code clamp(min=...)}. */
+  public Tensor clampMin(float min) {
+    return Ops.clamp(this, min, Float.POSITIVE_INFINITY);
+  }
+
+  /** {@code clamp(-infinity, max)}: PyTorch's {@code clamp(max=...)}. */
+  public Tensor clampMax(float max) {
+    return Ops.clamp(this, Float.NEGATIVE_INFINITY, max);
+  }
+
   /** Dimensions reordered, as PyTorch's {@code permute}: {@code x.permute(0, 2, 3, 1)} for NCHW to NHWC; a copy. */
   public Tensor permute(int... dims) {
     return Ops.permute(this, dims);

@@ -184,6 +184,14 @@ class CudaOpsTest {
   }
 
   @Test
+  void clampAsOnTheCpu() {
+    float[] edges = {-3, -1, -0.5f, 0, 0.5f, 1, 2, Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY};
+    compare("clamp(-1, 1) edges", Match.EXACT, in -> in[0].clamp(-1, 1), Tensor.of(edges, edges.length));
+    compare("clampMin(0)", Match.EXACT, in -> in[0].clampMin(0), Tensor.randn(5, 7));
+    compare("clamp(2, 1)", Match.EXACT, in -> in[0].clamp(2, 1), Tensor.randn(33));
+  }
+
+  @Test
   void permuteAsOnTheCpu() {
     compare("permute(0, 2, 3, 1)", Match.EXACT, in -> in[0].permute(0, 2, 3, 1), Tensor.randn(2, 3, 4, 5));
     compare("transpose(0, 2)", Match.EXACT, in -> in[0].transpose(0, 2), Tensor.randn(3, 4, 5));

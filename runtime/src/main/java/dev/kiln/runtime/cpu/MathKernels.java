@@ -105,6 +105,27 @@ public final class MathKernels {
     });
   }
 
+  /** {@code out = min(max(x, lo), hi)}, a NaN kept (Math.max would keep it too, but not one written as a comparison). */
+  public static void clampForward(float[] out, int outOff, float[] x, int xOff, int n, float lo, float hi) {
+    Parallel.forRange(n, n, (part, from, to) -> {
+      for (int i = from; i < to; i++) {
+        float v = x[xOff + i];
+        float up = v < lo ? lo : v;
+        out[outOff + i] = v != v ? v : up > hi ? hi : up;
+      }
+    });
+  }
+
+  /** {@code dx = lo <= x <= hi ? g : 0}: the gradient where x was inside the bounds, 0 outside and at NaN. */
+  public static void clampBackward(float[] dx, int dxOff, float[] g, int gOff, float[] x, int xOff, int n, float lo, float hi) {
+    Parallel.forRange(n, n, (part, from, to) -> {
+      for (int i = from; i < to; i++) {
+        float v = x[xOff + i];
+        dx[dxOff + i] = v >= lo && v <= hi ? g[gOff + i] : 0f;
+      }
+    });
+  }
+
   /** Values per block of {@link #sumAll}: the unit of its split, fixed so that the result does not depend on the threads. */
   private static final int SUM_BLOCK = 1 << 15;
 

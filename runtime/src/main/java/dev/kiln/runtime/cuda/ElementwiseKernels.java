@@ -125,6 +125,24 @@ public final class ElementwiseKernels {
         }
       }
 
+      // out = min(max(x, lo), hi), NaN staying NaN (fmaxf would drop it), as the CPU's MathKernels.clampForward
+      extern "C" __global__ void kiln_clamp_forward(float* out, const float* x, float lo, float hi, long long n) {
+        long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (i < n) {
+          float v = x[i];
+          out[i] = v != v ? v : (v < lo ? lo : v) > hi ? hi : (v < lo ? lo : v);
+        }
+      }
+
+      // dx = lo <= x <= hi ? g : 0 (0 for a NaN x, as PyTorch's clamp_backward)
+      extern "C" __global__ void kiln_clamp_backward(float* dx, const float* g, const float* x, float lo, float hi, long long n) {
+        long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (i < n) {
+          float v = x[i];
+          dx[i] = v >= lo && v <= hi ? g[i] : 0.0f;
+        }
+      }
+
       // ---------------------------------------------------------------- arithmetic
 
       // out = a * b, same shapes (also dropout's mask, forward and backward)
@@ -697,6 +715,18 @@ public final class ElementwiseKernels {
   public static void leakyReluBackward(long dx, long g, long x, float slope, long n) {
     requireCount("leaky_relu_backward", n);
     kernel("kiln_leaky_relu_backward").launch1d(n, dx, g, x, slope, n);
+  }
+
+  /** {@code out = min(max(x, lo), hi)}, NaN kept. */
+  public static void clampForward(long out, long x, float lo, float hi, long n) {
+    requireCount("clamp_forward", n);
+    kernel("kiln_clamp_forward").launch1d(n, out, x, lo, hi, n);
+  }
+
+  /** {@code dx = lo <= x <= hi ? g : 0}, from the input {@code x}. */
+  public static void clampBackward(long dx, long g, long x, float lo, float hi, long n) {
+    requireCount("clamp_backward", n);
+    kernel("kiln_clamp_backward").launch1d(n, dx, g, x, lo, hi, n);
   }
 
   // ------------------------------------------------------------------ arithmetic

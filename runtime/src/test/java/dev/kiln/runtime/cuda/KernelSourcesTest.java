@@ -48,7 +48,8 @@ class KernelSourcesTest {
         "kiln_softmax_strided_forward", "kiln_softmax_strided_backward",
         "kiln_cross_entropy_forward", "kiln_cross_entropy_backward",
         "kiln_l1_forward", "kiln_l1_backward", "kiln_mse_forward", "kiln_mse_backward",
-        "kiln_max_pool2d_forward", "kiln_max_pool2d_backward", "kiln_avg_pool2d_forward", "kiln_avg_pool2d_backward"));
+        "kiln_max_pool2d_forward", "kiln_max_pool2d_backward", "kiln_avg_pool2d_forward", "kiln_avg_pool2d_backward",
+        "kiln_clamp_forward", "kiln_clamp_backward"));
   }
 
   @Test
