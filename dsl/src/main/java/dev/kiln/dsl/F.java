@@ -50,6 +50,26 @@ public final class F {
     return new CrossEntropyLoss(reduction).apply(logits, target);
   }
 
+  /** Binary cross-entropy of logits, averaged (PyTorch's {@code F.binary_cross_entropy_with_logits}; {@link BCEWithLogitsLoss}). */
+  public static Tensor binaryCrossEntropyWithLogits(Tensor logits, Tensor target) {
+    return new BCEWithLogitsLoss().apply(logits, target);
+  }
+
+  /** Binary cross-entropy of logits combined as {@code reduction} says. */
+  public static Tensor binaryCrossEntropyWithLogits(Tensor logits, Tensor target, Reduction reduction) {
+    return new BCEWithLogitsLoss(reduction).apply(logits, target);
+  }
+
+  /** Binary cross-entropy of probabilities, averaged (PyTorch's {@code F.binary_cross_entropy}; {@link BCELoss}). */
+  public static Tensor binaryCrossEntropy(Tensor probabilities, Tensor target) {
+    return new BCELoss().apply(probabilities, target);
+  }
+
+  /** Binary cross-entropy of probabilities combined as {@code reduction} says. */
+  public static Tensor binaryCrossEntropy(Tensor probabilities, Tensor target, Reduction reduction) {
+    return new BCELoss(reduction).apply(probabilities, target);
+  }
+
   /** Mean squared error over every element (PyTorch's {@code F.mse_loss}). */
   public static Tensor mseLoss(Tensor input, Tensor target) {
     return new MSELoss().apply(input, target);

@@ -1927,6 +1927,85 @@ public final class Ops {
     return pointwiseLoss("mse_loss", input, target, ActivationKernels::mseForward, ActivationKernels::mseBackward);
   }
 
+  /**
+   * Binary cross-entropy of logits, element-wise ({@code reduction='none'}), as PyTorch's
+   * {@code F.binary_cross_entropy_with_logits}: {@code max(x, 0) - x * y + log(1 + exp(-|x|))},
+   * stable for any logit. Gradients: {@code sigmoid(x) - y} to the logits, {@code -x} to the
+   * target. Targets need not be 0 or 1 (soft labels). Computed in double on the host on either
+   * device (a classifier's [N] or [N, 1] outputs).
+   */
+  public static Tensor binaryCrossEntropyWithLogitsPerElement(Tensor logits, Tensor target) {
+    return binaryLoss("binary_cross_entropy_with_logits", logits, target, false);
+  }
+
+  /** {@link #binaryCrossEntropyWithLogitsPerElement} averaged ({@code mean}) or added. */
+  public static Tensor binaryCrossEntropyWithLogits(Tensor logits, Tensor target, boolean mean) {
+    return reduce(binaryCrossEntropyWithLogitsPerElement(logits, target), mean);
+  }
+
+  /**
+   * Binary cross-entropy of probabilities, element-wise, as PyTorch's {@code F.binary_cross_entropy}:
+   * {@code -(y log p + (1 - y) log(1 - p))}, each log clamped at -100 as PyTorch clamps it (so p = 0
+   * or 1 gives 100, not infinity). Gradients: {@code (p - y) / max(p (1 - p), 1e-12)} to p,
+   * {@code log(1 - p) - log(p)} to the target. Prefer the logits form after a sigmoid: it is exact
+   * where this one clamps.
+   *
+   * @throws IllegalArgumentException when a probability is outside [0, 1] or NaN, as PyTorch refuses it
+   */
+  public static Tensor binaryCrossEntropyPerElement(Tensor probabilities, Tensor target) {
+    return binaryLoss("binary_cross_entropy", probabilities, target, true);
+  }
+
+  /** {@link #binaryCrossEntropyPerElement} averaged ({@code mean}) or added. */
+  public static Tensor binaryCrossEntropy(Tensor probabilities, Tensor target, boolean mean) {
+    return reduce(binaryCrossEntropyPerElement(probabilities, target), mean);
+  }
+
+  private static Tensor binaryLoss(String name, Tensor input, Tensor target, boolean probabilities) {
+    Devices.onCuda(name, input, target); // one device, or an error naming both
+    checkPointwiseLoss(name, input, target);
+    float[] x = input.toFloatArray(), y = target.toFloatArray();
+    float[] out = new float[x.length];
+    for (int i = 0; i < x.length; i++) {
+      double v = x[i], t = y[i];
+      if (probabilities && !(v >= 0 && v <= 1)) {
+        throw new IllegalArgumentException(name + ": all elements of input should be between 0 and 1, got " + x[i]
+            + " at flat index " + i + " of shape " + Shapes.toString(input.shape()) + " (logits belong in the with-logits form)");
+      }
+      out[i] = (float) (probabilities
+          ? -(t * Math.max(Math.log(v), -100) + (1 - t) * Math.max(Math.log1p(-v), -100))
+          : Math.max(v, 0) - v * t + Math.log1p(Math.exp(-Math.abs(v))));
+    }
+    Tensor result = Tensor.wrap(out, input.shape()).to(input.device());
+    if (!track(input, target)) {
+      return result;
+    }
+    return Tensor.ofNode(result, new Node(input, target) {
+      @Override public String name() {
+        return name;
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        float[] gd = g.toFloatArray();
+        float[] dx = needsGrad(0) ? new float[x.length] : null;
+        float[] dy = needsGrad(1) ? new float[x.length] : null;
+        for (int i = 0; i < x.length; i++) {
+          double v = x[i], t = y[i];
+          if (dx != null) {
+            dx[i] = (float) (gd[i] * (probabilities ? (v - t) / Math.max(v * (1 - v), 1e-12) : 1 / (1 + Math.exp(-v)) - t));
+          }
+          if (dy != null) {
+            dy[i] = (float) (gd[i] * (probabilities ? Math.log1p(-v) - Math.log(v) : -v));
+          }
+        }
+        return new Tensor[] {
+          dx == null ? null : Tensor.wrap(dx, input.shape()).to(input.device()),
+          dy == null ? null : Tensor.wrap(dy, input.shape()).to(input.device())
+        };
+      }
+    });
+  }
+
   /** Checks the arguments of a per-element loss: two float tensors of one shape. Shared with {@link CudaOps}. */
   static void checkPointwiseLoss(String name, Tensor input, Tensor target) {
     requireFloat(name, input);

@@ -184,6 +184,13 @@ class CudaOpsTest {
   }
 
   @Test
+  void binaryCrossEntropyAsOnTheCpu() {
+    Tensor target = Tensor.of(new float[] {0, 1, 1, 0, 0.3f, 1, 0, 1}, 8, 1);
+    compare("bce with logits", Match.EXACT, in -> Ops.binaryCrossEntropyWithLogits(in[0], in[1], true), Tensor.randn(8, 1), target);
+    compare("bce", Match.EXACT, in -> Ops.binaryCrossEntropyPerElement(in[0], in[1]), Tensor.rand(8, 1), target);
+  }
+
+  @Test
   void clampAsOnTheCpu() {
     float[] edges = {-3, -1, -0.5f, 0, 0.5f, 1, 2, Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY};
     compare("clamp(-1, 1) edges", Match.EXACT, in -> in[0].clamp(-1, 1), Tensor.of(edges, edges.length));

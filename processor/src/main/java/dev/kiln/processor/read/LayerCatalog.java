@@ -208,7 +208,8 @@ final class LayerCatalog {
     String instead = switch (name) {
       case "linear", "conv2d" -> "it takes weight tensors: declare a " + (name.equals("linear") ? "Linear" : "Conv2d")
           + " field and apply it";
-      case "crossEntropy", "mseLoss", "l1Loss" -> "a loss belongs outside forward: apply it to the model's output";
+      case "crossEntropy", "mseLoss", "l1Loss", "binaryCrossEntropy", "binaryCrossEntropyWithLogits" ->
+          "a loss belongs outside forward: apply it to the model's output";
       case "logSoftmax" -> "it has no fused code yet; return the logits (CrossEntropyLoss takes them and applies log-softmax"
           + " itself), apply F.logSoftmax to the compiled model's output, or leave out @Model and the model runs eagerly";
       case "reshape" -> "give the shape after the tensor, the batch first as -1: reshape(x, -1, 64, 1, 1)";
