@@ -833,7 +833,8 @@ class ProcessorTest {
         "}");
     Compilation c = compile(f);
     assertThat(c).hadErrorContaining("F.add(rows.apply(x), cols.apply(x)): add of [N, 4, 6, 1] from rows.apply(x) and"
-        + " [N, 4, 1, 6] from cols.apply(x): each would stretch over the other (dimensions 2 and 3); a compiled add or mul")
+        + " [N, 4, 1, 6] from cols.apply(x): each would stretch over the other: [N, 4, 6, 1] along dimension 3, [N, 4, 1, 6]"
+        + " along dimension 2; a compiled add or mul")
         .inFile(f).onLineContaining("Tensor both");
     assertThat(c).hadErrorContaining("[N, 1, 6, 1] stretches over dimensions 1 and 3 but not 2 between them;")
         .inFile(f).onLineContaining("Tensor skips");

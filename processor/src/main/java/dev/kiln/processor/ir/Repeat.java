@@ -1,6 +1,9 @@
 package dev.kiln.processor.ir;
 
 import dev.kiln.runtime.Shapes;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Collectors;
 
 /**
  * How the smaller value of a compiled {@link Add} or {@link Mul} repeats over the other, as
@@ -21,24 +24,29 @@ public record Repeat(int groups, int size, int inner) {
       throw new IllegalArgumentException("their ranks differ, and both start with the batch dimension, so their"
           + " dimensions do not line up");
     }
-    int aStretches = -1, bStretches = -1;
+    List<Integer> aStretches = new ArrayList<>(), bStretches = new ArrayList<>();
     for (int d = 1; d < a.length; d++) {
       if (a[d] != b[d] && a[d] != 1 && b[d] != 1) {
         throw new IllegalArgumentException("sizes " + a[d] + " and " + b[d] + " at dimension " + d + " differ and neither is 1");
       }
       if (a[d] == 1 && b[d] != 1) {
-        aStretches = d;
+        aStretches.add(d);
       } else if (b[d] == 1 && a[d] != 1) {
-        bStretches = d;
+        bStretches.add(d);
       }
     }
-    if (aStretches >= 0 && bStretches >= 0) {
-      throw new IllegalArgumentException("each would stretch over the other (dimensions " + Math.min(aStretches, bStretches)
-          + " and " + Math.max(aStretches, bStretches) + ")");
+    if (!aStretches.isEmpty() && !bStretches.isEmpty()) {
+      throw new IllegalArgumentException("each would stretch over the other: " + Shapes.toString(a) + " along "
+          + dimensions(aStretches) + ", " + Shapes.toString(b) + " along " + dimensions(bStretches));
     }
-    int big = aStretches >= 0 ? 1 : 0;
+    int big = aStretches.isEmpty() ? 0 : 1;
     of(big == 0 ? a : b, big == 0 ? b : a); // the run check
     return big;
+  }
+
+  private static String dimensions(List<Integer> dims) {
+    return (dims.size() == 1 ? "dimension " : "dimensions ")
+        + dims.stream().map(String::valueOf).collect(Collectors.joining(", "));
   }
 
   /**
