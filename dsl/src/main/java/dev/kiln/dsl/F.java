@@ -50,6 +50,16 @@ public final class F {
     return new CrossEntropyLoss(reduction).apply(logits, target);
   }
 
+  /** Negative log-likelihood of log-probabilities against class indices, averaged (PyTorch's {@code F.nll_loss}; {@link NLLLoss}). */
+  public static Tensor nllLoss(Tensor logProbabilities, Tensor target) {
+    return new NLLLoss().apply(logProbabilities, target);
+  }
+
+  /** Negative log-likelihood combined as {@code reduction} says. */
+  public static Tensor nllLoss(Tensor logProbabilities, Tensor target, Reduction reduction) {
+    return new NLLLoss(reduction).apply(logProbabilities, target);
+  }
+
   /** Binary cross-entropy of logits, averaged (PyTorch's {@code F.binary_cross_entropy_with_logits}; {@link BCEWithLogitsLoss}). */
   public static Tensor binaryCrossEntropyWithLogits(Tensor logits, Tensor target) {
     return new BCEWithLogitsLoss().apply(logits, target);

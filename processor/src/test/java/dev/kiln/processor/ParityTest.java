@@ -143,6 +143,7 @@ class ParityTest {
     "Inception, test.Inception, test.KilnInception, 3:8:8, 3",
     "Broadcasts, test.Broadcasts, test.KilnBroadcasts, 4:6:6, 3",
     "SqueezeExcite, test.SqueezeExcite, test.KilnSqueezeExcite, 3:6:6, 4",
+    "MnistExample, test.MnistExample, test.KilnMnistExample, 1:12:12, 10",
   })
   void compiledMatchesEager(String source, String eagerName, String compiledName, String sampleShape, int classes) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(source));

@@ -69,7 +69,8 @@ class ProcessorTest {
       "Inception, KilnInception, KilnInception.java",
       "HiddenResidual, KilnHiddenResidual, KilnHiddenResidual.java",
       "Broadcasts, KilnBroadcasts, KilnBroadcasts.java",
-      "SqueezeExcite, KilnSqueezeExcite, KilnSqueezeExcite.java"
+      "SqueezeExcite, KilnSqueezeExcite, KilnSqueezeExcite.java",
+      "MnistExample, KilnMnistExample, KilnMnistExample.java"
   })
   void generatesTheGoldenSourceWithoutWarnings(String model, String generated, String golden) throws IOException {
     Compilation c = compile(model(model));
@@ -659,16 +660,16 @@ class ProcessorTest {
         "public class Misc extends Module {",
         "  final Linear fc = new Linear(16, 16);",
         "  @Override public final Tensor forward(Tensor x) {",
-        "    Tensor h = F.logSoftmax(fc.apply(x), 1);",
+        "    Tensor h = F.dropout(fc.apply(x), 0.5, true);",
         "    return new Linear(16, 4).apply(h);",
         "  }",
         "}");
     Compilation c = compile(f);
     assertThat(c).hadErrorContaining("forward of @Model class Misc must not be final: the generated KilnMisc overrides it")
         .inFile(f).onLineContaining("public final Tensor forward");
-    assertThat(c).hadErrorContaining("F.logSoftmax with 2 argument(s) is not supported by the Kiln compiler")
-        .inFile(f).onLineContaining("F.logSoftmax(fc.apply(x), 1)");
-    assertThat(c).hadErrorContaining("it has no fused code yet; return the logits");
+    assertThat(c).hadErrorContaining("F.dropout with 3 argument(s) is not supported by the Kiln compiler")
+        .inFile(f).onLineContaining("F.dropout(fc.apply(x), 0.5, true)");
+    assertThat(c).hadErrorContaining("use a Dropout field (new Dropout(p)), which follows train() and eval()");
     assertThat(c).hadErrorContaining("forward creates a layer (new Linear(16, 4)) on each call: declare it as a final field")
         .inFile(f).onLineContaining("return new Linear(16, 4)");
   }
@@ -1283,7 +1284,7 @@ class ProcessorTest {
   @CsvSource(delimiter = '|', quoteCharacter = '`', value = {
       "static final Linear fc = new Linear(4, 2);| return fc.apply(x);| return fc.apply(x);| 'fc' is a static layer field",
       "final Linear fc = new Linear(4, 2);| Linear l = fc; return l.apply(x);| Linear l = fc;| 'fc' is a layer field used as a value in forward: apply it (fc.apply(x))",
-      "final Linear fc = new Linear(4, 2);| return F.logSoftmax(fc.apply(x), 1);| logSoftmax| CrossEntropyLoss takes them and applies log-softmax",
+      "final Linear fc = new Linear(4, 2);| return F.mseLoss(fc.apply(x), x);| mseLoss| a loss belongs outside forward: apply it to the model's output",
       "final Linear fc = new Linear(4, 2);| return this.forward(x);| return this.forward(x);| this.forward(x): the compiler reads the layer calls forward makes itself",
   })
   void misusedLayersAndFunctionsSayWhatToWrite(String field, String body, String line, String message) {

@@ -1147,6 +1147,64 @@ public final class Ops {
     });
   }
 
+  /**
+   * The negative log-likelihood per sample, {@code -input[i, target[i]]} ({@code nn.NLLLoss} with
+   * {@code reduction='none'}): {@code input [N, C]} log-probabilities, {@code target [N]} class
+   * indices; a tensor {@code [N]}. The gradient is {@code -g} at each sample's class, 0 elsewhere.
+   * Computed on the host on either device.
+   *
+   * @throws IllegalArgumentException naming the shapes, or the sample and the index out of range
+   */
+  public static Tensor nllLossPerSample(Tensor input, Tensor target) {
+    Devices.onCuda("nll_loss", input, target); // one device, or an error naming both
+    if (input.dtype() != DType.FLOAT32) {
+      throw new IllegalArgumentException("nll_loss: the input (log-probabilities) must be a float tensor, got "
+          + input.dtype() + " of shape " + Shapes.toString(input.shape()));
+    }
+    requireRank("nll_loss", "input (log-probabilities)", input, 2);
+    if (target.dtype() != DType.INT32) {
+      throw new IllegalArgumentException("nll_loss: target must hold class indices (Tensor.labels(...)), got a float tensor"
+          + " of shape " + Shapes.toString(target.shape()));
+    }
+    int n = input.size(0), classes = input.size(1);
+    if (target.dim() != 1 || target.size(0) != n) {
+      throw new IllegalArgumentException("nll_loss: input " + Shapes.toString(input.shape()) + " needs a target of shape ["
+          + n + "], got " + Shapes.toString(target.shape()));
+    }
+    int[] t = target.toIntArray();
+    float[] x = input.toFloatArray();
+    float[] out = new float[n];
+    for (int i = 0; i < n; i++) {
+      if (t[i] < 0 || t[i] >= classes) {
+        throw new IllegalArgumentException("nll_loss: target " + t[i] + " of sample " + i + " is out of range for "
+            + classes + " classes (0.." + (classes - 1) + ")");
+      }
+      out[i] = -x[i * classes + t[i]];
+    }
+    Tensor result = Tensor.wrap(out, n).to(input.device());
+    if (!track(input)) {
+      return result;
+    }
+    return Tensor.ofNode(result, new Node(input) {
+      @Override protected boolean savesInputs() { // PyTorch saves the target, not the input
+        return false;
+      }
+
+      @Override public String name() {
+        return "nll_loss";
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        float[] gd = g.toFloatArray();
+        float[] dx = new float[n * classes];
+        for (int i = 0; i < n; i++) {
+          dx[i * classes + t[i]] = -gd[i];
+        }
+        return new Tensor[] {Tensor.wrap(dx, n, classes).to(input.device())};
+      }
+    });
+  }
+
   /** Checks cross-entropy's arguments: float logits {@code [N, C]}, class indices {@code [N]}. Shared with {@link CudaOps}. */
   static void checkCrossEntropy(Tensor logits, Tensor target) {
     if (logits.dtype() != DType.FLOAT32) {

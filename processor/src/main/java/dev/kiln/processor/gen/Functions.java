@@ -7,6 +7,7 @@ import dev.kiln.dsl.AvgPool2d;
 import dev.kiln.dsl.Flatten;
 import dev.kiln.dsl.LayerSpec;
 import dev.kiln.dsl.LeakyReLU;
+import dev.kiln.dsl.LogSoftmax;
 import dev.kiln.dsl.MaxPool2d;
 import dev.kiln.dsl.ReLU;
 import dev.kiln.dsl.Sigmoid;
@@ -36,6 +37,9 @@ final class Functions {
     }
     if (spec instanceof Softmax.Spec s) {
       return CodeBlock.of("$T.softmax($L, $L)", F, input, s.dim());
+    }
+    if (spec instanceof LogSoftmax.Spec s) {
+      return CodeBlock.of("$T.logSoftmax($L, $L)", F, input, s.dim());
     }
     if (spec instanceof Flatten.Spec s) {
       return CodeBlock.of("$T.flatten($L, $L, $L)", F, input, s.startDim(), s.endDim());

@@ -17,6 +17,7 @@ import dev.kiln.dsl.BatchNorm;
 import dev.kiln.dsl.Conv2d;
 import dev.kiln.dsl.Dropout;
 import dev.kiln.dsl.LeakyReLU;
+import dev.kiln.dsl.LogSoftmax;
 import dev.kiln.dsl.Linear;
 import dev.kiln.dsl.MaxPool2d;
 import dev.kiln.dsl.Sigmoid;
@@ -603,9 +604,9 @@ public final class Generator {
           if (k.spec() instanceof LeakyReLU.Spec l) {
             b.addStatement("$T.leakyReluForward($L, $L, $L, $L, n * $L, $Lf)", ACTIVATIONS, out.array, out.offset, in.array,
                 in.offset, k.outPerSample(), (float) l.negativeSlope());
-          } else if (k.spec() instanceof Softmax.Spec) {
-            b.addStatement("$T.softmaxForward($L, $L, $L, $L, $L)", ACTIVATIONS, out.array, out.offset, in.array, in.offset,
-                softmaxAxes(k));
+          } else if (k.spec() instanceof Softmax.Spec || k.spec() instanceof LogSoftmax.Spec) {
+            b.addStatement("$T.$LForward($L, $L, $L, $L, $L)", ACTIVATIONS, softmaxName(k), out.array, out.offset, in.array,
+                in.offset, softmaxAxes(k));
           } else {
             b.addStatement("$T.$LForward($L, $L, $L, $L, n * $L)", ACTIVATIONS, activationName(k), out.array, out.offset,
                 in.array, in.offset, k.outPerSample());
@@ -897,10 +898,16 @@ public final class Generator {
   private static CodeBlock softmaxAxes(Kernel k) {
     int[] oneSample = k.inShape().clone();
     oneSample[0] = 1;
-    int dim = Shapes.normalizeDim(((Softmax.Spec) k.spec()).dim(), oneSample.length);
+    int dim = Shapes.normalizeDim(k.spec() instanceof Softmax.Spec s ? s.dim() : ((LogSoftmax.Spec) k.spec()).dim(),
+        oneSample.length);
     int[] a = Shapes.along(oneSample, dim); // outer per sample, size, inner
     return dim == 0 ? CodeBlock.of("1, n, $L", a[2])
         : CodeBlock.of("$L, $L, $L", a[0] == 1 ? "n" : "n * " + a[0], a[1], a[2]);
+  }
+
+  /** The kernels' name of a softmax or log-softmax step: {@code softmax}, {@code logSoftmax}. */
+  private static String softmaxName(Kernel k) {
+    return k.spec() instanceof Softmax.Spec ? "softmax" : "logSoftmax";
   }
 
   /** The kernels' name of a sigmoid or tanh step: {@code sigmoid}, {@code tanh}. */
@@ -1326,8 +1333,9 @@ public final class Generator {
         if (k.spec() instanceof LeakyReLU.Spec l) { // from the input: its sign picks the slope
           b.addStatement("$T.leakyReluBackward($L, $L, $L, $L, $L, $L, n * $L, $Lf)", ACTIVATIONS, target.array,
               target.offset, d.array, d.offset, in.array, in.offset, k.outPerSample(), (float) l.negativeSlope());
-        } else if (k.spec() instanceof Softmax.Spec) { // from the output: y (g - sum(g y)) along the dimension
-          b.addStatement("$T.softmaxBackward($L, $L, $L, $L, $L, $L, $L)", ACTIVATIONS, target.array, target.offset,
+        } else if (k.spec() instanceof Softmax.Spec || k.spec() instanceof LogSoftmax.Spec) {
+          // from the output: y (g - sum(g y)) along the dimension, or g - exp(y) sum(g) for log-softmax
+          b.addStatement("$T.$LBackward($L, $L, $L, $L, $L, $L, $L)", ACTIVATIONS, softmaxName(k), target.array, target.offset,
               d.array, d.offset, out.array, out.offset, softmaxAxes(k));
         } else { // from the output: y (1 - y) for sigmoid, 1 - y^2 for tanh
           b.addStatement("$T.$LBackward($L, $L, $L, $L, $L, $L, n * $L)", ACTIVATIONS, activationName(k), target.array,

@@ -8,6 +8,7 @@ import dev.kiln.dsl.Dropout;
 import dev.kiln.dsl.Flatten;
 import dev.kiln.dsl.LayerSpec;
 import dev.kiln.dsl.LeakyReLU;
+import dev.kiln.dsl.LogSoftmax;
 import dev.kiln.dsl.MaxPool2d;
 import dev.kiln.dsl.Linear;
 import dev.kiln.dsl.ReLU;
@@ -139,7 +140,8 @@ final class Planner {
 
   /** Sigmoid, tanh, leaky ReLU and softmax: the activations with a kernel of their own each way. */
   static boolean isActivation(LayerSpec spec) {
-    return spec instanceof Sigmoid.Spec || spec instanceof Tanh.Spec || spec instanceof LeakyReLU.Spec || spec instanceof Softmax.Spec;
+    return spec instanceof Sigmoid.Spec || spec instanceof Tanh.Spec || spec instanceof LeakyReLU.Spec || spec instanceof Softmax.Spec
+        || spec instanceof LogSoftmax.Spec;
   }
 
   /** {@code fc1 Linear(in_features=...)} for a layer, the call as written for a function. */

@@ -1,0 +1,41 @@
+package dev.kiln.dsl;
+
+import dev.kiln.runtime.Ops;
+import dev.kiln.runtime.Tensor;
+
+/**
+ * Negative log-likelihood of log-probabilities {@code [N, C]} (a {@link LogSoftmax}'s output)
+ * against class indices {@code [N]} ({@code Tensor.labels(...)}), as PyTorch's {@code nn.NLLLoss}:
+ * {@code -input[i, target[i]]} per sample; {@link Reduction#MEAN} (the default) averages over the
+ * batch. One sample's {@code [C]} takes a 0-d class index. {@code NLLLoss} after
+ * {@code LogSoftmax(1)} is {@link CrossEntropyLoss} on the logits, which does both in one step.
+ */
+public class NLLLoss extends Loss {
+  public NLLLoss() {
+    this(Reduction.MEAN);
+  }
+
+  public NLLLoss(Reduction reduction) {
+    super(reduction);
+  }
+
+  /**
+   * The loss of {@code logProbabilities} against {@code target}, reduced as {@link #reduction()} says.
+   *
+   * @throws IllegalArgumentException naming the shapes for a target that does not fit, or the sample
+   *     whose class index is out of range
+   */
+  @Override
+  public Tensor apply(Tensor logProbabilities, Tensor target) {
+    if (logProbabilities.dim() == 1 && target.dim() == 0) { // one sample, as PyTorch takes it
+      Tensor loss = apply(logProbabilities.unsqueeze(0), target.unsqueeze(0));
+      return reduction() == Reduction.NONE ? loss.squeeze(0) : loss;
+    }
+    Tensor perSample = Ops.nllLossPerSample(logProbabilities, target);
+    return switch (reduction()) {
+      case MEAN -> perSample.mean();
+      case SUM -> perSample.sum();
+      case NONE -> perSample;
+    };
+  }
+}
