@@ -229,6 +229,30 @@ public abstract class Module {
     return out;
   }
 
+  /**
+   * This module and every descendant, each once, depth first in {@link #namedChildren()} order, by
+   * dotted path ({@code ""} for this one), as PyTorch's {@code named_modules()}: {@code for (var m :
+   * net.modules()) if (m instanceof Linear l) Init.kaimingNormal(l.weight());}.
+   */
+  public Map<String, Module> namedModules() {
+    Map<String, Module> out = new LinkedHashMap<>();
+    collectModules("", this, out, Collections.newSetFromMap(new IdentityHashMap<>()));
+    return out;
+  }
+
+  /** The modules of {@link #namedModules()}, this one first (PyTorch's {@code modules()}). */
+  public List<Module> modules() {
+    return List.copyOf(namedModules().values());
+  }
+
+  private static void collectModules(String path, Module m, Map<String, Module> out, Set<Module> seen) {
+    if (!seen.add(m)) {
+      return;
+    }
+    out.put(path, m);
+    m.namedChildren().forEach((name, child) -> collectModules(path.isEmpty() ? name : path + "." + name, child, out, seen));
+  }
+
   /** Every child under every name it is held by (PyTorch's {@code _modules}): registered ones, then fields. */
   final Map<String, Module> allChildren() {
     Map<String, Module> out = new LinkedHashMap<>(modules);

@@ -1,0 +1,104 @@
+package dev.kiln.dsl;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.kiln.runtime.Kiln;
+import dev.kiln.runtime.Tensor;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** torch.nn.init's initialisers: their bounds and spreads from PyTorch's formulas, in place, seeded. */
+class InitTest {
+  private static double std(float[] v) {
+    double m = 0, q = 0;
+    for (float x : v) {
+      m += x;
+    }
+    m /= v.length;
+    for (float x : v) {
+      q += (x - m) * (x - m);
+    }
+    return Math.sqrt(q / v.length);
+  }
+
+  private static double maxAbs(float[] v) {
+    double a = 0;
+    for (float x : v) {
+      a = Math.max(a, Math.abs(x));
+    }
+    return a;
+  }
+
+  @Test
+  void gainsAsPyTorchs() {
+    assertEquals(1, Init.calculateGain(Init.Nonlinearity.SIGMOID));
+    assertEquals(5.0 / 3, Init.calculateGain(Init.Nonlinearity.TANH));
+    assertEquals(Math.sqrt(2), Init.calculateGain(Init.Nonlinearity.RELU));
+    assertEquals(1.4141428569978354, Init.calculateGain(Init.Nonlinearity.LEAKY_RELU), 1e-15); // PyTorch's value
+    assertEquals(Math.sqrt(2 / 1.04), Init.calculateGain(Init.Nonlinearity.LEAKY_RELU, 0.2), 1e-15);
+  }
+
+  @Test
+  void kaimingAndXavierFollowTheFansOfAConvolutionWeight() {
+    Kiln.manualSeed(0);
+    Conv2d conv = new Conv2d(16, 64, 3); // weight [64, 16, 3, 3]: fan in 144, fan out 576
+    Tensor w = conv.weight();
+    assertSame(w, Init.kaimingNormal(w, 0, Init.FanMode.FAN_OUT, Init.Nonlinearity.RELU));
+    assertEquals(Math.sqrt(2.0 / 576), std(w.toFloatArray()), 0.03 * Math.sqrt(2.0 / 576));
+    Init.kaimingUniform(w);
+    double bound = Math.sqrt(3) * Math.sqrt(2) / Math.sqrt(144);
+    assertTrue(maxAbs(w.toFloatArray()) <= bound && maxAbs(w.toFloatArray()) > 0.95 * bound);
+    Init.xavierUniform(w, Init.calculateGain(Init.Nonlinearity.TANH));
+    double xb = 5.0 / 3 * Math.sqrt(6.0 / (144 + 576));
+    assertTrue(maxAbs(w.toFloatArray()) <= xb && maxAbs(w.toFloatArray()) > 0.95 * xb);
+    Init.xavierNormal(w);
+    assertEquals(Math.sqrt(2.0 / 720), std(w.toFloatArray()), 0.03 * Math.sqrt(2.0 / 720));
+  }
+
+  @Test
+  void simpleFillsAndReproducibility() {
+    Linear fc = new Linear(3, 2);
+    Init.zeros(fc.bias());
+    assertArrayEquals(new float[] {0, 0}, fc.bias().toFloatArray());
+    Init.constant(fc.weight(), 0.5);
+    assertArrayEquals(new float[] {0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f}, fc.weight().toFloatArray());
+    Kiln.manualSeed(7);
+    float[] first = Init.normal(fc.weight(), 1, 2).toFloatArray().clone();
+    Kiln.manualSeed(7);
+    assertArrayEquals(first, Init.normal(fc.weight(), 1, 2).toFloatArray());
+    Init.uniform(fc.weight(), -0.1, 0.1);
+    assertTrue(maxAbs(fc.weight().toFloatArray()) <= 0.1);
+    assertTrue(fc.weight().requiresGrad(), "still a parameter");
+  }
+
+  @Test
+  void badArgumentsAreRefused() {
+    assertEquals("Init.kaimingNormal: fan in and fan out can not be computed for a tensor with fewer than 2 dimensions, shape [4]"
+        + " (a bias: use uniform, normal or zeros)",
+        assertThrows(IllegalArgumentException.class, () -> Init.kaimingNormal(Tensor.zeros(4))).getMessage());
+    assertThrows(IllegalArgumentException.class, () -> Init.uniform(Tensor.zeros(2), 1, 0));
+    assertThrows(IllegalArgumentException.class, () -> Init.normal(Tensor.zeros(2), 0, -1));
+    assertThrows(IllegalArgumentException.class, () -> Init.zeros(Tensor.labels(1, 2)));
+  }
+
+  @Test
+  void modulesWalkTheTreeOnceEach() {
+    Linear shared = new Linear(4, 4);
+    Sequential inner = Sequential.of(shared, new ReLU());
+    Sequential net = Sequential.of(inner, shared, new Linear(4, 2));
+    assertEquals(List.of("", "0", "0.0", "0.1", "2"), List.copyOf(net.namedModules().keySet()));
+    assertSame(net, net.modules().get(0));
+    int linears = 0;
+    for (Module m : net.modules()) {
+      if (m instanceof Linear l) {
+        Init.kaimingNormal(l.weight(), 0, Init.FanMode.FAN_IN, Init.Nonlinearity.RELU);
+        linears++;
+      }
+    }
+    assertEquals(2, linears);
+  }
+}
