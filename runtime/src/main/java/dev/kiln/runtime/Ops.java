@@ -272,6 +272,111 @@ public final class Ops {
     return copy && !copied ? expandAlong(t, new Along(total, 1, 1), to) : t;
   }
 
+  /** A comparison of two values, for {@link #compare}. */
+  @FunctionalInterface
+  public interface Comparison {
+    boolean test(float a, float b);
+  }
+
+  /**
+   * {@code a op b} element-wise as a mask: 1 where it holds, else 0 (any comparison with NaN is
+   * false but {@code ne}'s, as in PyTorch), broadcast as {@link #add}; a FLOAT32 tensor without
+   * gradient on a's device, computed on the host. PyTorch's {@code a > b} and its kin, whose bool
+   * tensors Kiln writes as 0/1 floats: {@code logits.gt(0).eq(labels).sum()} counts hits.
+   */
+  public static Tensor compare(String op, Tensor a, Tensor b, Comparison c) {
+    Devices.onCuda(op, a, b); // one device, or an error naming both
+    int[] shape = Shapes.broadcast(op, a.shape(), b.shape());
+    float[] av = a.toFloatArray(), bv = b.toFloatArray();
+    int[] ai = broadcastIndex(shape, a.shape()), bi = broadcastIndex(shape, b.shape());
+    float[] out = new float[ai.length];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = c.test(av[ai[i]], bv[bi[i]]) ? 1f : 0f;
+    }
+    return Tensor.wrap(out, shape).to(a.device());
+  }
+
+  /**
+   * {@code condition ? a : b} element-wise, as PyTorch's {@code torch.where}: the condition
+   * nonzero where {@code a} is taken (a 0/1 mask from {@link #compare}, or labels), the three
+   * broadcast together. Gradients: to a where the condition holds, to b elsewhere, each summed back
+   * to its own shape. A NaN or infinity in the branch not taken does not reach the result, and
+   * where sends that branch a gradient of 0 there (which an op before it may still turn into NaN,
+   * {@code 0 * (1 / 0)} in log's backward, as in PyTorch). Computed on the host on either device.
+   */
+  public static Tensor where(Tensor condition, Tensor a, Tensor b) {
+    Devices.onCuda("where", a, b);
+    Devices.onCuda("where", condition, a);
+    requireFloat("where", a);
+    requireFloat("where", b);
+    int[] shape = Shapes.broadcast("where", Shapes.broadcast("where", condition.shape(), a.shape()), b.shape());
+    float[] cv = condition.toFloatArray(), av = a.toFloatArray(), bv = b.toFloatArray();
+    int[] ci = broadcastIndex(shape, condition.shape());
+    int[] ai = broadcastIndex(shape, a.shape()), bi = broadcastIndex(shape, b.shape());
+    float[] out = new float[ci.length];
+    boolean[] takeA = new boolean[ci.length];
+    for (int i = 0; i < out.length; i++) {
+      takeA[i] = cv[ci[i]] != 0;
+      out[i] = takeA[i] ? av[ai[i]] : bv[bi[i]];
+    }
+    Tensor result = Tensor.wrap(out, shape).to(a.device());
+    if (!track(a, b)) {
+      return result;
+    }
+    return Tensor.ofNode(result, new Node(a, b) {
+      @Override protected boolean savesInputs() { // the mask, not the inputs
+        return false;
+      }
+
+      @Override public String name() {
+        return "where";
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        float[] gd = g.toFloatArray();
+        float[] da = needsGrad(0) ? new float[av.length] : null;
+        float[] db = needsGrad(1) ? new float[bv.length] : null;
+        for (int i = 0; i < gd.length; i++) {
+          if (takeA[i] && da != null) {
+            da[ai[i]] += gd[i];
+          } else if (!takeA[i] && db != null) {
+            db[bi[i]] += gd[i];
+          }
+        }
+        return new Tensor[] {
+          da == null ? null : Tensor.wrap(da, a.shape()).to(a.device()),
+          db == null ? null : Tensor.wrap(db, b.shape()).to(b.device())
+        };
+      }
+    });
+  }
+
+  /** For each element of {@code shape}, the flat index of the element an operand of shape {@code own} (broadcast to it) gives. */
+  private static int[] broadcastIndex(int[] shape, int[] own) {
+    int n = Shapes.numel(shape), rank = shape.length, lead = rank - own.length;
+    int[] step = new int[rank];
+    int stride = 1;
+    for (int d = own.length - 1; d >= 0; d--) {
+      step[d + lead] = own[d] == 1 ? 0 : stride;
+      stride *= own[d];
+    }
+    int[] out = new int[n];
+    int[] index = new int[rank];
+    int at = 0;
+    for (int i = 0; i < n; i++) {
+      out[i] = at;
+      for (int d = rank - 1; d >= 0; d--) {
+        at += step[d];
+        if (++index[d] < shape[d]) {
+          break;
+        }
+        at -= step[d] * shape[d];
+        index[d] = 0;
+      }
+    }
+    return out;
+  }
+
   /** The number of times b, a suffix of a's shape ({@link #broadcastPair} made it so), repeats over a. */
   static int broadcastRepeats(String op, Tensor big, Tensor small) {
     int[] bs = big.shape(), ss = small.shape();

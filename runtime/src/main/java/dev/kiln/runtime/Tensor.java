@@ -603,25 +603,66 @@ public final class Tensor {
   }
 
   /**
-   * Element-wise equality with a tensor of the same shape, as PyTorch's {@code a == b}: 1 where
-   * equal, else 0 (NaN equals nothing), as a FLOAT32 tensor without gradient on this tensor's
-   * device, so that {@code pred.argmax(1).eq(labels).sum().item()} counts correct predictions.
+   * Element-wise equality, as PyTorch's {@code a == b}: 1 where equal, else 0 (NaN equals nothing),
+   * the shapes broadcast, as a FLOAT32 tensor without gradient on this tensor's device, so that
+   * {@code pred.argmax(1).eq(labels).sum().item()} counts correct predictions ({@link Ops#compare}).
    *
-   * @throws IllegalArgumentException naming both shapes when they differ
+   * @throws IllegalArgumentException naming both shapes when they do not broadcast
    */
   public Tensor eq(Tensor other) {
-    if (!Arrays.equals(shape, other.shape)) {
-      throw new IllegalArgumentException(
-          "eq: shapes " + Shapes.toString(shape) + " and " + Shapes.toString(other.shape) + " differ");
-    }
-    Devices.onCuda("eq", this, other); // one device, or an error naming both
-    float[] a = toFloatArray();
-    float[] b = other.toFloatArray();
-    float[] out = new float[a.length];
-    for (int i = 0; i < a.length; i++) {
-      out[i] = a[i] == b[i] ? 1f : 0f;
-    }
-    return new Tensor(out, 0, shape.clone(), DType.FLOAT32, null).to(device());
+    return Ops.compare("eq", this, other, (a, b) -> a == b);
+  }
+
+  /** {@code this == value} as a 0/1 mask. */
+  public Tensor eq(float value) {
+    return Ops.compare("eq", this, scalar(value).to(device()), (a, b) -> a == b);
+  }
+
+  /** {@code this != other} as a 0/1 mask (NaN differs from everything, itself included). */
+  public Tensor ne(Tensor other) {
+    return Ops.compare("ne", this, other, (a, b) -> a != b);
+  }
+
+  /** {@code this > other} as a 0/1 mask, broadcast ({@link Ops#compare}). */
+  public Tensor gt(Tensor other) {
+    return Ops.compare("gt", this, other, (a, b) -> a > b);
+  }
+
+  /** {@code this > value} as a 0/1 mask: {@code logits.gt(0)} is a binary classifier's prediction. */
+  public Tensor gt(float value) {
+    return Ops.compare("gt", this, scalar(value).to(device()), (a, b) -> a > b);
+  }
+
+  /** {@code this >= other} as a 0/1 mask. */
+  public Tensor ge(Tensor other) {
+    return Ops.compare("ge", this, other, (a, b) -> a >= b);
+  }
+
+  public Tensor ge(float value) {
+    return Ops.compare("ge", this, scalar(value).to(device()), (a, b) -> a >= b);
+  }
+
+  /** {@code this < other} as a 0/1 mask. */
+  public Tensor lt(Tensor other) {
+    return Ops.compare("lt", this, other, (a, b) -> a < b);
+  }
+
+  public Tensor lt(float value) {
+    return Ops.compare("lt", this, scalar(value).to(device()), (a, b) -> a < b);
+  }
+
+  /** {@code this <= other} as a 0/1 mask. */
+  public Tensor le(Tensor other) {
+    return Ops.compare("le", this, other, (a, b) -> a <= b);
+  }
+
+  public Tensor le(float value) {
+    return Ops.compare("le", this, scalar(value).to(device()), (a, b) -> a <= b);
+  }
+
+  /** {@code condition ? a : b} element-wise, broadcast, with gradients to both ({@link Ops#where}). */
+  public static Tensor where(Tensor condition, Tensor a, Tensor b) {
+    return Ops.where(condition, a, b);
   }
 
   /** Values limited to {@code [min, max]}, as PyTorch's {@code clamp} ({@link Ops#clamp}). */

@@ -191,6 +191,13 @@ class CudaOpsTest {
   }
 
   @Test
+  void comparisonsAndWhereAsOnTheCpu() {
+    compare("where", Match.EXACT, in -> Tensor.where(in[0].gt(in[1]), in[0], in[1]), Tensor.randn(4, 5), Tensor.randn(5));
+    Tensor mask = Tensor.randn(3, 4).to(gpu).le(0f);
+    assertTrue(mask.device().isCuda());
+  }
+
+  @Test
   void clampAsOnTheCpu() {
     float[] edges = {-3, -1, -0.5f, 0, 0.5f, 1, 2, Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY};
     compare("clamp(-1, 1) edges", Match.EXACT, in -> in[0].clamp(-1, 1), Tensor.of(edges, edges.length));
