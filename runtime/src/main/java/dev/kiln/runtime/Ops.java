@@ -205,6 +205,98 @@ public final class Ops {
     return new Tensor[] {expand(a, shape, false), expand(b, shape, false)};
   }
 
+  /**
+   * On the CPU, {@code a + b} or {@code a * b} where one operand has the broadcast shape and the
+   * other repeats over it along one run of dimensions ({@code [N, C, 1, 1]} over {@code [N, C, H,
+   * W]}, a column over a matrix): the compiled models' repeated kernels read the small one by
+   * index instead of expanding it, and its gradient is summed over the repeats in one pass. Null
+   * for any other pair (equal shapes and suffixes have kernels of their own; the rest expand).
+   */
+  private static Tensor repeated(String op, Tensor a, Tensor b) {
+    int[] as = a.shape(), bs = b.shape();
+    if (isSuffix(bs, as) || isSuffix(as, bs)) {
+      return null;
+    }
+    int[] shape = Shapes.broadcast(op, as, bs);
+    boolean aBig = Arrays.equals(shape, as);
+    if (!aBig && !Arrays.equals(shape, bs)) {
+      return null; // both stretch
+    }
+    Tensor big = aBig ? a : b, small = aBig ? b : a; // add and mul commute, to the bit
+    int[] run = repeatRun(shape, small.shape());
+    if (run == null) {
+      return null;
+    }
+    int outer = run[0], size = run[1], inner = run[2];
+    boolean mul = op.equals("mul");
+    float[] out = new float[big.numel()];
+    float[] bd = big.readBuffer(), sd = small.readBuffer();
+    int bo = big.offset(), so = small.offset();
+    if (mul) {
+      CpuKernels.mulRepeatedForward(out, 0, bd, bo, sd, so, outer, size, inner);
+    } else {
+      CpuKernels.addRepeatedForward(out, 0, bd, bo, sd, so, outer, size, inner, false);
+    }
+    if (!track(big, small)) {
+      return Tensor.wrap(out, shape);
+    }
+    return Tensor.ofNode(out, shape, new Node(big, small) {
+      @Override protected boolean savesTensors() { // a mul's backward reads both inputs; an add's neither
+        return mul;
+      }
+
+      @Override public String name() {
+        return op;
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        float[] gd = g.readBuffer();
+        int go = g.offset();
+        Tensor dBig = null, dSmall = null;
+        if (needsGrad(0)) {
+          if (mul) {
+            float[] d = new float[out.length];
+            CpuKernels.mulRepeatedBackward(d, 0, gd, go, sd, so, outer, size, inner, false);
+            dBig = Tensor.wrap(d, shape);
+          } else {
+            dBig = g;
+          }
+        }
+        if (needsGrad(1)) {
+          float[] d = new float[small.numel()];
+          CpuKernels.sumRepeatedBackward(d, 0, gd, go, null, 0, mul ? bd : null, bo, outer, size, inner, false);
+          dSmall = Tensor.wrap(d, small.shape());
+        }
+        return new Tensor[] {dBig, dSmall};
+      }
+    });
+  }
+
+  /**
+   * {@code [outer, size, inner]} of {@code small} (padded with leading 1s) repeated over {@code
+   * shape} along one run of dimensions, or null when the stretched dimensions are not one run.
+   */
+  private static int[] repeatRun(int[] shape, int[] small) {
+    int rank = shape.length, lead = rank - small.length, first = -1, last = -1;
+    for (int d = 0; d < rank; d++) {
+      int own = d < lead ? 1 : small[d - lead];
+      if (own == 1 && shape[d] != 1) {
+        first = first < 0 ? d : first;
+        last = d;
+      }
+    }
+    for (int d = Math.max(first, 0); d <= last; d++) {
+      if ((d < lead ? 1 : small[d - lead]) != 1) {
+        return null;
+      }
+    }
+    return new int[] {
+      Shapes.numel(Arrays.copyOfRange(shape, 0, Math.max(first, 0))),
+      Shapes.numel(Arrays.copyOfRange(shape, Math.max(first, 0), last + 1)),
+      Shapes.numel(Arrays.copyOfRange(shape, last + 1, rank))
+    };
+  }
+
   private static boolean isSuffix(int[] small, int[] big) {
     return small.length <= big.length
         && Arrays.equals(small, Arrays.copyOfRange(big, big.length - small.length, big.length));
@@ -409,6 +501,10 @@ public final class Ops {
     boolean cuda = Devices.onCuda("add", a, b);
     requireFloat("add", a);
     requireFloat("add", b);
+    Tensor repeated = cuda ? null : repeated("add", a, b);
+    if (repeated != null) {
+      return repeated;
+    }
     Tensor[] pair = broadcastPair("add", a, b);
     if (pair != null) {
       return add(pair[0], pair[1]);
@@ -447,6 +543,10 @@ public final class Ops {
     boolean cuda = Devices.onCuda("mul", a, b);
     requireFloat("mul", a);
     requireFloat("mul", b);
+    Tensor repeated = cuda ? null : repeated("mul", a, b);
+    if (repeated != null) {
+      return repeated;
+    }
     Tensor[] pair = broadcastPair("mul", a, b);
     if (pair != null) {
       return mul(pair[0], pair[1]);
