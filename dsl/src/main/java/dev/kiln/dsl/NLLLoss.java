@@ -31,11 +31,10 @@ public class NLLLoss extends Loss {
       Tensor loss = apply(logProbabilities.unsqueeze(0), target.unsqueeze(0));
       return reduction() == Reduction.NONE ? loss.squeeze(0) : loss;
     }
-    Tensor perSample = Ops.nllLossPerSample(logProbabilities, target);
     return switch (reduction()) {
-      case MEAN -> perSample.mean();
-      case SUM -> perSample.sum();
-      case NONE -> perSample;
+      case MEAN -> Ops.nllLoss(logProbabilities, target, true);
+      case SUM -> Ops.nllLoss(logProbabilities, target, false);
+      case NONE -> Ops.nllLossPerSample(logProbabilities, target);
     };
   }
 }

@@ -3,6 +3,7 @@ package dev.kiln.dsl;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kiln.runtime.Kiln;
 import dev.kiln.runtime.Tensor;
@@ -52,6 +53,20 @@ class BinaryLossTest {
     assertEquals(none / 6, new BCEWithLogitsLoss().apply(x, y).item(), 1e-6f);
     assertEquals(new BCEWithLogitsLoss().apply(x, y).item(), new BCELoss().apply(F.sigmoid(x), y).item(), 1e-6f);
     assertEquals("BCELoss()", new BCELoss().toString());
+  }
+
+  @Test
+  void infiniteLogitsAndEmptyBatches() {
+    float inf = Float.POSITIVE_INFINITY;
+    Tensor x = Tensor.of(new float[] {inf, inf, -inf, -inf, inf});
+    Tensor y = Tensor.of(new float[] {0, 1, 1, 0, 0.5f});
+    // the limits: a sure wrong answer costs infinity, a sure right one nothing (PyTorch gives inf, nan, nan, 0, inf)
+    assertArrayEquals(new float[] {inf, 0, inf, 0, inf}, new BCEWithLogitsLoss(Reduction.NONE).apply(x, y).toFloatArray());
+    // an empty batch's mean is NaN, as PyTorch's losses give it
+    assertTrue(Float.isNaN(new BCEWithLogitsLoss().apply(Tensor.zeros(0), Tensor.zeros(0)).item()));
+    assertTrue(Float.isNaN(new NLLLoss().apply(Tensor.zeros(0, 3), Tensor.labels()).item()));
+    assertTrue(Float.isNaN(new MSELoss().apply(Tensor.zeros(0, 2), Tensor.zeros(0, 2)).item()));
+    assertEquals(0f, new BCELoss(Reduction.SUM).apply(Tensor.zeros(0), Tensor.zeros(0)).item());
   }
 
   @Test

@@ -1410,6 +1410,11 @@ public final class Ops {
     });
   }
 
+  /** {@link #nllLossPerSample} averaged over the batch ({@code mean}; NaN for an empty one, as PyTorch's) or added. */
+  public static Tensor nllLoss(Tensor input, Tensor target, boolean mean) {
+    return reduce(nllLossPerSample(input, target), mean);
+  }
+
   /** Checks cross-entropy's arguments: float logits {@code [N, C]}, class indices {@code [N]}. Shared with {@link CudaOps}. */
   static void checkCrossEntropy(Tensor logits, Tensor target) {
     if (logits.dtype() != DType.FLOAT32) {
@@ -1876,7 +1881,10 @@ public final class Ops {
    *     permutation of x's dimensions
    */
   public static Tensor permute(Tensor x, int... dims) {
-    requireFloat("permute", x);
+    return permute("permute", x, dims);
+  }
+
+  private static Tensor permute(String name, Tensor x, int... dims) {
     int[] shape = x.shape();
     int rank = shape.length;
     int[] order = new int[rank];
@@ -1894,7 +1902,7 @@ public final class Ops {
       }
     }
     if (bad != null) {
-      throw new IllegalArgumentException("permute of shape " + Shapes.toString(shape) + " by " + Arrays.toString(dims) + ": " + bad);
+      throw new IllegalArgumentException(name + " of shape " + Shapes.toString(shape) + " by " + Arrays.toString(dims) + ": " + bad);
     }
     int[] outShape = new int[rank];
     int[] inverse = new int[rank];
@@ -1902,7 +1910,7 @@ public final class Ops {
       outShape[i] = shape[order[i]];
       inverse[order[i]] = i;
     }
-    Tensor out = Tensor.wrap(permuted(x.toFloatArray(), shape, order), outShape).to(x.device());
+    Tensor out = Tensor.wrap(permuted(x.toFloatArray(), shape, order), x.dtype(), outShape).to(x.device()); // labels stay labels
     if (!track(x)) {
       return out;
     }
@@ -1912,7 +1920,7 @@ public final class Ops {
       }
 
       @Override public String name() {
-        return "permute";
+        return name;
       }
 
       @Override protected Tensor[] backward(Tensor g) {
@@ -1924,6 +1932,9 @@ public final class Ops {
   /** {@code x.permute(d0, d1)} with the two swapped (PyTorch's {@code x.transpose(d0, d1)}), a copy. */
   public static Tensor transpose(Tensor x, int d0, int d1) {
     int rank = x.dim();
+    if (rank == 0 && (d0 == 0 || d0 == -1) && (d1 == 0 || d1 == -1)) { // PyTorch takes a scalar's one value as a dimension
+      return permute("transpose", x);
+    }
     int a, b;
     try {
       a = Shapes.normalizeDim(d0, rank);
@@ -1935,7 +1946,7 @@ public final class Ops {
     for (int i = 0; i < rank; i++) {
       dims[i] = i == a ? b : i == b ? a : i;
     }
-    return permute(x, dims);
+    return permute("transpose", x, dims);
   }
 
   /** The values of a row-major {@code shape} reordered so that result dimension i is dimension {@code order[i]}. */
@@ -2069,7 +2080,7 @@ public final class Ops {
    */
   public static Tensor clamp(Tensor x, float min, float max) {
     if (Float.isNaN(min) || Float.isNaN(max)) {
-      throw new IllegalArgumentException("clamp: the bounds must be numbers, got min " + min + " and max " + max);
+      throw new IllegalArgumentException("clamp: the bounds must be numbers, got " + (Float.isNaN(min) ? "a NaN min" : "a NaN max"));
     }
     if (Devices.onCuda("clamp", x)) {
       requireFloat("clamp", x);
@@ -2192,8 +2203,9 @@ public final class Ops {
 
   /**
    * Binary cross-entropy of logits, element-wise ({@code reduction='none'}), as PyTorch's
-   * {@code F.binary_cross_entropy_with_logits}: {@code max(x, 0) - x * y + log(1 + exp(-|x|))},
-   * stable for any logit. Gradients: {@code sigmoid(x) - y} to the logits, {@code -x} to the
+   * {@code F.binary_cross_entropy_with_logits}: {@code y softplus(-x) + (1 - y) softplus(x)}, stable
+   * for any logit, infinite ones included (a sure wrong answer costs infinity, a sure right one 0,
+   * where PyTorch's formula gives NaN for some). Gradients: {@code sigmoid(x) - y} to the logits, {@code -x} to the
    * target. Targets need not be 0 or 1 (soft labels). Computed in double on the host on either
    * device (a classifier's [N] or [N, 1] outputs).
    */
@@ -2224,6 +2236,11 @@ public final class Ops {
     return reduce(binaryCrossEntropyPerElement(probabilities, target), mean);
   }
 
+  /** {@code log(1 + exp(z))} without overflow: {@code max(z, 0) + log1p(exp(-|z|))}. */
+  private static double softplus(double z) {
+    return Math.max(z, 0) + Math.log1p(Math.exp(-Math.abs(z)));
+  }
+
   private static Tensor binaryLoss(String name, Tensor input, Tensor target, boolean probabilities) {
     Devices.onCuda(name, input, target); // one device, or an error naming both
     checkPointwiseLoss(name, input, target);
@@ -2237,7 +2254,7 @@ public final class Ops {
       }
       out[i] = (float) (probabilities
           ? -(t * Math.max(Math.log(v), -100) + (1 - t) * Math.max(Math.log1p(-v), -100))
-          : Math.max(v, 0) - v * t + Math.log1p(Math.exp(-Math.abs(v))));
+          : (t == 0 ? 0 : t * softplus(-v)) + (t == 1 ? 0 : (1 - t) * softplus(v))); // no inf - inf at infinite logits
     }
     Tensor result = Tensor.wrap(out, input.shape()).to(input.device());
     if (!track(input, target)) {
@@ -2280,7 +2297,14 @@ public final class Ops {
     }
   }
 
+  /**
+   * A loss's reduction: the mean or the sum of its per-element values. The mean of none is NaN, as
+   * PyTorch's losses give it (an empty batch), not {@link #mean}'s error; its gradient is empty.
+   */
   private static Tensor reduce(Tensor perElement, boolean average) {
+    if (average && perElement.numel() == 0) {
+      return scale(sum(perElement), Float.NaN);
+    }
     return average ? mean(perElement) : sum(perElement);
   }
 

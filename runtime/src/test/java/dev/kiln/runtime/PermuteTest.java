@@ -63,8 +63,10 @@ class PermuteTest {
         assertThrows(IllegalArgumentException.class, () -> x.permute(0, 1, -3)).getMessage());
     assertEquals("permute of shape [2, 3, 4] by [0, 1, 3]: dimension 3 is out of range (expected -3..2)",
         assertThrows(IllegalArgumentException.class, () -> x.permute(0, 1, 3)).getMessage());
-    assertEquals("permute: expected a float tensor, got INT32 of shape [2]",
-        assertThrows(IllegalArgumentException.class, () -> Tensor.labels(1, 0).permute(0)).getMessage());
+    Tensor labels = Tensor.labels(1, 2, 3, 4).reshape(2, 2).transpose(0, 1); // labels stay labels, as PyTorch's ints
+    assertEquals(DType.INT32, labels.dtype());
+    assertArrayEquals(new int[] {1, 3, 2, 4}, labels.toIntArray());
+    assertEquals(3f, Tensor.scalar(3f).transpose(0, -1).item(), "PyTorch takes a scalar's dimensions 0 and -1");
     String m = assertThrows(IllegalArgumentException.class, () -> x.transpose(0, 5)).getMessage();
     assertTrue(m.startsWith("transpose of shape [2, 3, 4]: dimension 5 is out of range"), m);
   }
