@@ -76,6 +76,9 @@ public final class Init {
 
   /** Glorot's uniform: bound {@code gain * sqrt(6 / (fanIn + fanOut))}. */
   public static Tensor xavierUniform(Tensor t, double gain) {
+    if (t.numel() == 0) {
+      return t; // nothing to initialise, as PyTorch's no-op
+    }
     int[] fans = fans("xavierUniform", t);
     double bound = Math.sqrt(3) * gain * Math.sqrt(2.0 / (fans[0] + fans[1]));
     return uniform(t, -bound, bound);
@@ -87,6 +90,9 @@ public final class Init {
 
   /** Glorot's normal: std {@code gain * sqrt(2 / (fanIn + fanOut))}. */
   public static Tensor xavierNormal(Tensor t, double gain) {
+    if (t.numel() == 0) {
+      return t;
+    }
     int[] fans = fans("xavierNormal", t);
     return normal(t, 0, gain * Math.sqrt(2.0 / (fans[0] + fans[1])));
   }
@@ -100,6 +106,9 @@ public final class Init {
    * {@code nonlinearity} with slope {@code a} (PyTorch's defaults: a = 0, fan in, leaky ReLU).
    */
   public static Tensor kaimingUniform(Tensor t, double a, FanMode mode, Nonlinearity nonlinearity) {
+    if (t.numel() == 0) {
+      return t;
+    }
     double bound = Math.sqrt(3) * kaimingStd("kaimingUniform", t, a, mode, nonlinearity);
     return uniform(t, -bound, bound);
   }
@@ -110,6 +119,9 @@ public final class Init {
 
   /** He's normal: std {@code gain / sqrt(fan)}, as {@link #kaimingUniform}. */
   public static Tensor kaimingNormal(Tensor t, double a, FanMode mode, Nonlinearity nonlinearity) {
+    if (t.numel() == 0) {
+      return t;
+    }
     return normal(t, 0, kaimingStd("kaimingNormal", t, a, mode, nonlinearity));
   }
 
@@ -138,11 +150,7 @@ public final class Init {
     for (int i = 2; i < shape.length; i++) {
       receptive *= shape[i];
     }
-    int fanIn = shape[1] * receptive, fanOut = shape[0] * receptive;
-    if (fanIn == 0 || fanOut == 0) {
-      throw new IllegalArgumentException("Init." + name + ": shape " + Shapes.toString(shape) + " has no values to initialise");
-    }
-    return new int[] {fanIn, fanOut};
+    return new int[] {shape[1] * receptive, shape[0] * receptive};
   }
 
   /** Copies {@code values} into {@code t} in place (on its device: the next use uploads them). */

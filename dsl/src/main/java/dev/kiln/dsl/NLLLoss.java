@@ -9,6 +9,8 @@ import dev.kiln.runtime.Tensor;
  * {@code -input[i, target[i]]} per sample; {@link Reduction#MEAN} (the default) averages over the
  * batch. One sample's {@code [C]} takes a 0-d class index. {@code NLLLoss} after
  * {@code LogSoftmax(1)} is {@link CrossEntropyLoss} on the logits, which does both in one step.
+ * PyTorch's {@code weight} and {@code ignore_index} are not offered (class indices are never
+ * negative in Kiln's label tensors), nor inputs of more than two dimensions.
  */
 public class NLLLoss extends Loss {
   public NLLLoss() {

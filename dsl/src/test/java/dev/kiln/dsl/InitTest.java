@@ -83,6 +83,9 @@ class InitTest {
     assertThrows(IllegalArgumentException.class, () -> Init.uniform(Tensor.zeros(2), 1, 0));
     assertThrows(IllegalArgumentException.class, () -> Init.normal(Tensor.zeros(2), 0, -1));
     assertThrows(IllegalArgumentException.class, () -> Init.zeros(Tensor.labels(1, 2)));
+    Tensor empty = Tensor.zeros(0, 4);
+    assertSame(empty, Init.kaimingNormal(empty), "a zero-element tensor is left alone, as PyTorch's no-op");
+    assertSame(empty, Init.xavierUniform(empty));
   }
 
   @Test

@@ -855,7 +855,8 @@ class ProcessorTest {
         "    Tensor a = reshape(s, 4, -1);",
         "    Tensor b = reshape(s, -1, 8, 1, 1);",
         "    Tensor c = reshape(s, -1, -1);",
-        "    return F.add(F.add(a, b), c);",
+        "    Tensor d = reshape(s, -1);",
+        "    return F.add(F.add(a, b), F.add(c, d));",
         "  }",
         "}");
     Compilation c = compile(f);
@@ -865,7 +866,9 @@ class ProcessorTest {
         .onLineContaining("Tensor b");
     assertThat(c).hadErrorContaining("the sizes after the batch's -1 must be written out, got -1").inFile(f)
         .onLineContaining("Tensor c");
-    assertEquals(3, c.errors().size(), c.errors().toString());
+    assertThat(c).hadErrorContaining("reshape(-1) cannot take [N, 4]: it would merge the batch into one dimension;"
+        + " flatten(x) keeps the batch ([N, values per sample])").inFile(f).onLineContaining("Tensor d");
+    assertEquals(4, c.errors().size(), c.errors().toString());
 
     JavaFileObject view = classModel("ViewMethod",
         "@Model(input = {4})",

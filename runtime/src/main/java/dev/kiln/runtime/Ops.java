@@ -333,7 +333,8 @@ public final class Ops {
       if (to[d] < 0 || own != -2 && own != 1 && own != to[d]) {
         throw new IllegalArgumentException("expand: shape " + Shapes.toString(xs) + " does not expand to "
             + Arrays.toString(shape) + (to[d] < 0
-                ? ": size " + shape[d] + " at dimension " + d + (own == -2 ? " (-1 only keeps an existing dimension's size)" : "")
+                ? ": size " + shape[d] + " at dimension " + d + (own == -2 ? " (-1 only keeps an existing dimension's size)"
+                    : shape[d] != -1 ? " (sizes are 0 or more, or -1 to keep one)" : "")
                 : ": size " + own + " at dimension " + d + " is neither " + to[d] + " nor 1"));
       }
     }

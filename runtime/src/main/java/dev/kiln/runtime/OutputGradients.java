@@ -83,14 +83,16 @@ public final class OutputGradients {
 
     @Override
     protected Tensor[] backward(Tensor gradOutput) {
+      boolean first = sentThread != Thread.currentThread() || sentRound != Tensor.backwardRound();
+      if (first) { // the first stash of this backward: what an earlier one cut short by an exception left goes
+        Arrays.fill(stashed, null);
+        sentRound = Tensor.backwardRound();
+        sentThread = Thread.currentThread();
+      }
       Tensor previous = stashed[index];
       stashed[index] = previous == null ? gradOutput : previous.add(gradOutput);
-      if (sentThread == Thread.currentThread() && sentRound == Tensor.backwardRound()) {
-        return new Tensor[] {null}; // the anchor runs already: another stash sent it a gradient in this backward
-      }
-      sentRound = Tensor.backwardRound();
-      sentThread = Thread.currentThread();
-      return new Tensor[] {Tensor.zeros()};
+      // one zero runs the anchor; later stashes of the same backward send none
+      return new Tensor[] {first ? Tensor.zeros() : null};
     }
   }
 }

@@ -623,6 +623,11 @@ public final class Tensor {
     return Ops.compare("ne", this, other, (a, b) -> a != b);
   }
 
+  /** {@code this != value} as a 0/1 mask. */
+  public Tensor ne(float value) {
+    return Ops.compare("ne", this, scalar(value).to(device()), (a, b) -> a != b);
+  }
+
   /** {@code this > other} as a 0/1 mask, broadcast ({@link Ops#compare}). */
   public Tensor gt(Tensor other) {
     return Ops.compare("gt", this, other, (a, b) -> a > b);

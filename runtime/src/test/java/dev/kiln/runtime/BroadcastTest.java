@@ -151,7 +151,7 @@ class BroadcastTest {
     assertEquals("expand: shape [3, 2] does not expand to [-1, 3, 2]: size -1 at dimension 0"
             + " (-1 only keeps an existing dimension's size)",
         assertThrows(IllegalArgumentException.class, () -> x.expand(-1, 3, 2)).getMessage());
-    assertEquals("expand: shape [3, 2] does not expand to [-3, 2]: size -3 at dimension 0",
+    assertEquals("expand: shape [3, 2] does not expand to [-3, 2]: size -3 at dimension 0 (sizes are 0 or more, or -1 to keep one)",
         assertThrows(IllegalArgumentException.class, () -> x.expand(-3, 2)).getMessage());
   }
 

@@ -23,6 +23,9 @@ class CompareWhereTest {
     assertArrayEquals(new float[] {0, 1, 0, 0}, a.eq(b).toFloatArray());
     assertArrayEquals(new float[] {1, 0, 1, 1}, a.ne(b).toFloatArray());
     assertArrayEquals(new float[] {0, 1, 1, 0}, a.gt(1.5f).toFloatArray());
+    assertArrayEquals(new float[] {1, 0, 1, 1}, a.ne(2f).toFloatArray());
+    assertArrayEquals(new float[] {0, 1, 0, 0}, a.eq(2f).toFloatArray());
+    assertArrayEquals(new float[] {1, 1, 0, 0}, a.le(2f).toFloatArray());
     assertFalse(a.requiresGrad(true).gt(0f).requiresGrad(), "a mask has no gradient");
   }
 

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
@@ -27,9 +28,15 @@ class OutputGradientsTest {
       return "recorder";
     }
 
+    boolean failNext;
+
     @Override
     protected Tensor[] backward(Tensor g) {
       assertArrayEquals(new int[0], g.shape(), "the anchor's gradient: the one zero a stash sent");
+      if (failNext) {
+        failNext = false;
+        throw new IllegalStateException("a backward cut short");
+      }
       calls.add(grads.take());
       return new Tensor[] {null};
     }
@@ -81,6 +88,15 @@ class OutputGradientsTest {
     assertEquals(2, o.node().calls.size());
     assertNull(o.node().calls.get(1)[0]);
     assertArrayEquals(new float[] {1, 1, 1}, o.node().calls.get(1)[1].toFloatArray());
+  }
+
+  @Test
+  void aBackwardCutShortLeavesNothingForTheNext() {
+    Outputs o = outputs();
+    o.node().failNext = true;
+    assertThrows(IllegalStateException.class, () -> o.output().sum().backward(true));
+    o.output().sum().backward(); // its gradient once, not the first attempt's as well
+    assertArrayEquals(new float[] {1, 1}, o.node().calls.get(0)[0].toFloatArray());
   }
 
   @Test

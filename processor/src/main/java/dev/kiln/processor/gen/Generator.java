@@ -1463,7 +1463,10 @@ public final class Generator {
     return ClassName.get(outputs.recordPackage(), names[0], Arrays.copyOfRange(names, 1, names.length));
   }
 
-  /** The end of the fused outputs method: each output's tensor, the earliest carrying the backward node. */
+  /**
+   * The end of the fused outputs method: each output's tensor, handing its gradient to the backward
+   * node on a hidden anchor ({@code OutputGradients}), or a plain tensor where its steps record nothing.
+   */
   private MethodSpec outputsMethod(CodeBlock.Builder b) {
     List<String> params = parameterExpressions();
     List<String> results = outputs.results();

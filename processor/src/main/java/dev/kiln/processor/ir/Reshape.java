@@ -20,6 +20,10 @@ public record Reshape(List<Integer> shape) implements LayerSpec {
 
   @Override
   public int[] outputShape(int[] in) {
+    if (shape.size() == 1) {
+      throw new ShapeException(this + " cannot take " + Shapes.toString(in) + ": it would merge the batch into one"
+          + " dimension; flatten(x) keeps the batch ([N, values per sample])");
+    }
     if (shape.get(0) != -1) {
       throw new ShapeException(this + " cannot take " + Shapes.toString(in) + ": a compiled model keeps dimension 0 as"
           + " the batch, so the shape starts with -1 (reshape(x, -1, ...))");
