@@ -32,7 +32,8 @@ public enum Message {
   CONSTRUCTOR_ASSIGNMENT("layer field %s is assigned %s in the constructor: assign it once, as a statement of its own in"
       + " the constructor without parameters, or where it is declared"),
   NON_FINAL_LAYER("layer field %s must be final so that the compiled plan stays valid"),
-  UNKNOWN_LAYER("%s: layer type %s is not supported by the Kiln compiler; supported: %s"),
+  UNKNOWN_LAYER("%s: layer type %s is not supported by the Kiln compiler; supported: %s (leave out @Model and the model runs"
+      + " eagerly, as written, with every layer)"),
   NON_CONSTANT_ARGUMENT("%s: argument '%s' of %s is not a compile-time constant; use literals, arithmetic, casts, ?:, static final"
       + " constants and final locals with a constant value (final int dim = 1;)"),
   NON_TENSOR_LOCAL("%s: a local of %s is a Tensor, or a constant that layer and F arguments may use (final int %s = ...;)"),
