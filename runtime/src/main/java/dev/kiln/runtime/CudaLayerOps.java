@@ -164,6 +164,42 @@ final class CudaLayerOps {
     });
   }
 
+  /**
+   * {@link Ops#convTranspose2d} without its bias: cuDNN's backward-data of the convolution {@code
+   * s} (output to x) forward, its forward and backward-filter for the gradients.
+   */
+  static Tensor convTranspose2d(Tensor x, Tensor weight, Conv2dShape s) {
+    Device dev = x.device();
+    Tensor out = Tensor.empty(dev, s.batch(), s.inChannels(), s.height(), s.width());
+    CuDnn.conv2dBackwardData(s, weight.readCuda(), x.readCuda(), out.writeCuda());
+    keepAlive(x, weight);
+    if (!Ops.track(x, weight)) {
+      return out;
+    }
+    return Tensor.ofNode(out, new Node(x, weight) {
+      @Override public String name() {
+        return "conv_transpose2d";
+      }
+
+      @Override protected Tensor[] backward(Tensor gradOutput) {
+        Tensor g = onDevice(gradOutput, dev);
+        Tensor[] grads = new Tensor[2];
+        if (needsGrad(0)) {
+          Tensor dx = Tensor.empty(dev, x.shape());
+          CuDnn.conv2dForward(s, g.readCuda(), weight.readCuda(), dx.writeCuda());
+          grads[0] = dx;
+        }
+        if (needsGrad(1)) {
+          GradSink dw = GradSink.of(weight);
+          CuDnn.conv2dBackwardFilter(s, g.readCuda(), x.readCuda(), dw.address(), dw.accumulate());
+          grads[1] = dw.returned();
+        }
+        keepAlive(g, x, weight);
+        return grads;
+      }
+    });
+  }
+
   // ------------------------------------------------------------------ normalisation
 
   /**

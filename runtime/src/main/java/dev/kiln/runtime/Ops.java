@@ -1608,6 +1608,87 @@ public final class Ops {
   }
 
   /** {@code [N, C, H, W]}, or one sample {@code [C, H, W]} (PyTorch 1.13's unbatched form). */
+  /**
+   * The transposed 2-d convolution of {@code x [N, inC, H, W]} by {@code weight [inC, outC, kH, kW]}
+   * (+ {@code bias [outC]}), as PyTorch's {@code conv_transpose2d} without groups or dilation: the
+   * output {@code [N, outC, outH, outW]}, {@code outH = (H - 1) strideH - 2 padH + kH +
+   * outputPadH}, is what a convolution by the same weight (stride, padding) maps back to x, and
+   * the values are that convolution's input gradient for an output gradient x. So the forward runs
+   * the convolution's backward-data kernel (cuDNN's on CUDA), and the backward the forward
+   * kernel (into x) and the backward-filter one (into the weight); the bias is added by
+   * broadcasting. One sample's {@code [inC, H, W]} is taken too.
+   *
+   * @throws IllegalArgumentException naming the shapes for channels that do not match, an output
+   *     padding not below the stride, or an output of no positions
+   */
+  public static Tensor convTranspose2d(Tensor x, Tensor weight, Tensor bias, int strideH, int strideW, int padH, int padW,
+      int outputPadH, int outputPadW) {
+    if (x.dim() == 3) {
+      return squeeze(convTranspose2d(unsqueeze(x, 0), weight, bias, strideH, strideW, padH, padW, outputPadH, outputPadW), 0);
+    }
+    boolean cuda = Devices.onCuda("conv_transpose2d", x, weight, bias);
+    requireFloat("conv_transpose2d", x);
+    requireFloat("conv_transpose2d", weight);
+    requireImages("conv_transpose2d", x);
+    requireRank("conv_transpose2d", "weight", weight, 4);
+    int inC = weight.size(0), outC = weight.size(1), kH = weight.size(2), kW = weight.size(3);
+    String shapes = "input " + Shapes.toString(x.shape()) + ", weight " + Shapes.toString(weight.shape());
+    if (x.size(1) != inC) {
+      throw new IllegalArgumentException("conv_transpose2d: " + shapes + ": the input has " + x.size(1)
+          + " channels, the weight [in, out, kH, kW] expects " + inC);
+    }
+    if (bias != null && (bias.dim() != 1 || bias.size(0) != outC)) {
+      throw new IllegalArgumentException("conv_transpose2d: bias " + Shapes.toString(bias.shape()) + " does not match weight "
+          + Shapes.toString(weight.shape()) + " (expected [" + outC + "])");
+    }
+    if (outputPadH < 0 || outputPadW < 0 || outputPadH >= strideH || outputPadW >= strideW) {
+      throw new IllegalArgumentException("conv_transpose2d: output padding (" + outputPadH + ", " + outputPadW
+          + ") must be non-negative and smaller than the stride (" + strideH + ", " + strideW + ")");
+    }
+    int outH = (x.size(2) - 1) * strideH - 2 * padH + kH + outputPadH;
+    int outW = (x.size(3) - 1) * strideW - 2 * padW + kW + outputPadW;
+    Conv2dShape s; // the convolution that maps the output back to x
+    try {
+      if (outH < 1 || outW < 1) {
+        throw new IllegalArgumentException("the output would be " + outH + "x" + outW);
+      }
+      s = new Conv2dShape(x.size(0), outC, outH, outW, inC, kH, kW, strideH, strideW, padH, padW);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("conv_transpose2d: " + shapes + ", stride (" + strideH + ", " + strideW
+          + "), padding (" + padH + ", " + padW + "): " + e.getMessage(), e);
+    }
+    Tensor out = cuda ? CudaLayerOps.convTranspose2d(x, weight, s) : convTransposeCpu(x, weight, s);
+    return bias == null ? out : add(out, reshape(bias, outC, 1, 1));
+  }
+
+  private static Tensor convTransposeCpu(Tensor x, Tensor weight, Conv2dShape s) {
+    int[] outShape = {s.batch(), s.inChannels(), s.height(), s.width()};
+    float[] out = new float[Shapes.numel(outShape)];
+    ConvKernels.conv2dBackward(out, 0, null, 0, null, 0, false, x.readBuffer(), x.offset(), null, 0,
+        weight.readBuffer(), weight.offset(), s);
+    if (!track(x, weight)) {
+      return Tensor.wrap(out, outShape);
+    }
+    return Tensor.ofNode(out, outShape, new Node(x, weight) {
+      @Override public String name() {
+        return "conv_transpose2d";
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        float[] dx = needsGrad(0) ? new float[x.numel()] : null;
+        float[] dw = needsGrad(1) ? new float[weight.numel()] : null;
+        if (dx != null) { // the convolution of the output's gradient: x's
+          ConvKernels.conv2dForward(dx, 0, g.readBuffer(), g.offset(), weight.readBuffer(), weight.offset(), null, 0, s);
+        }
+        if (dw != null) { // the convolution's weight gradient, its input the output's gradient and its output's x
+          ConvKernels.conv2dBackward(null, 0, dw, 0, null, 0, false, x.readBuffer(), x.offset(), g.readBuffer(), g.offset(),
+              null, 0, s);
+        }
+        return new Tensor[] {dx == null ? null : Tensor.wrap(dx, x.shape()), dw == null ? null : Tensor.wrap(dw, weight.shape())};
+      }
+    });
+  }
+
   private static void requireImagesOrOne(String op, Tensor x) {
     if (x.dim() != 4 && x.dim() != 3) {
       throw new IllegalArgumentException(op + ": input must be [N, C, H, W], or [C, H, W] for one sample, got shape "

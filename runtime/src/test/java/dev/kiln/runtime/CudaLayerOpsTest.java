@@ -185,6 +185,26 @@ class CudaLayerOpsTest {
   }
 
   @Test
+  void convTranspose2dMatchesTheCpu() {
+    // {N, inC, H, W, outC, k, stride, pad, outputPad, bias}
+    int[][] cases = {
+        {2, 3, 4, 4, 5, 3, 2, 1, 1, 1},
+        {2, 4, 5, 3, 2, 2, 2, 0, 0, 0},
+        {3, 8, 6, 6, 8, 3, 1, 1, 0, 1},
+    };
+    for (int[] c : cases) {
+      int k = c[5], st = c[6], pad = c[7], op = c[8];
+      boolean bias = c[9] == 1;
+      String name = String.format(Locale.ROOT, "conv_transpose2d [%d, %d, %d, %d] k %d stride %d padding %d output_padding %d",
+          c[0], c[1], c[2], c[3], k, st, pad, op);
+      Pair x = randn("x", true, c[0], c[1], c[2], c[3]);
+      Pair w = randn("weight", true, c[1], c[4], k, k);
+      Pair b = bias ? randn("bias", true, c[4]) : null;
+      compare(name, in -> Ops.convTranspose2d(in[0], in[1], in[2], st, st, pad, pad, op, op), 2, x, w, b);
+    }
+  }
+
+  @Test
   void conv2dCachesDescriptorsAndAlgorithmsPerShape() {
     // A shape no other test uses, so that its first call is the one that plans it.
     Pair x = randn("x", false, 3, 5, 11, 13);
