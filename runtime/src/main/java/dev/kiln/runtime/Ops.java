@@ -1657,34 +1657,56 @@ public final class Ops {
       throw new IllegalArgumentException("conv_transpose2d: " + shapes + ", stride (" + strideH + ", " + strideW
           + "), padding (" + padH + ", " + padW + "): " + e.getMessage(), e);
     }
-    Tensor out = cuda ? CudaLayerOps.convTranspose2d(x, weight, s) : convTransposeCpu(x, weight, s);
-    return bias == null ? out : add(out, reshape(bias, outC, 1, 1));
+    if (cuda) {
+      Tensor out = CudaLayerOps.convTranspose2d(x, weight, s);
+      return bias == null ? out : add(out, reshape(bias, outC, 1, 1));
+    }
+    return convTransposeCpu(x, weight, bias, s);
   }
 
-  private static Tensor convTransposeCpu(Tensor x, Tensor weight, Conv2dShape s) {
+  private static Tensor convTransposeCpu(Tensor x, Tensor weight, Tensor bias, Conv2dShape s) {
     int[] outShape = {s.batch(), s.inChannels(), s.height(), s.width()};
+    int channels = s.inChannels(), plane = s.height() * s.width();
     float[] out = new float[Shapes.numel(outShape)];
     ConvKernels.conv2dBackward(out, 0, null, 0, null, 0, false, x.readBuffer(), x.offset(), null, 0,
         weight.readBuffer(), weight.offset(), s);
-    if (!track(x, weight)) {
+    if (bias != null) { // per channel, in place: each sample's [C, H*W] plus the bias repeated along its planes
+      for (int n = 0; n < s.batch(); n++) {
+        int at = n * channels * plane;
+        CpuKernels.addRepeatedForward(out, at, out, at, bias.readBuffer(), bias.offset(), channels, plane, 1, false);
+      }
+    }
+    if (!track(x, weight, bias)) {
       return Tensor.wrap(out, outShape);
     }
-    return Tensor.ofNode(out, outShape, new Node(x, weight) {
+    Tensor[] inputs = layerInputs(x, weight, bias);
+    return Tensor.ofNode(out, outShape, new Node(inputs) {
       @Override public String name() {
         return "conv_transpose2d";
       }
 
       @Override protected Tensor[] backward(Tensor g) {
+        float[] gd = g.readBuffer();
         float[] dx = needsGrad(0) ? new float[x.numel()] : null;
         float[] dw = needsGrad(1) ? new float[weight.numel()] : null;
         if (dx != null) { // the convolution of the output's gradient: x's
-          ConvKernels.conv2dForward(dx, 0, g.readBuffer(), g.offset(), weight.readBuffer(), weight.offset(), null, 0, s);
+          ConvKernels.conv2dForward(dx, 0, gd, g.offset(), weight.readBuffer(), weight.offset(), null, 0, s);
         }
         if (dw != null) { // the convolution's weight gradient, its input the output's gradient and its output's x
-          ConvKernels.conv2dBackward(null, 0, dw, 0, null, 0, false, x.readBuffer(), x.offset(), g.readBuffer(), g.offset(),
-              null, 0, s);
+          ConvKernels.conv2dBackward(null, 0, dw, 0, null, 0, false, x.readBuffer(), x.offset(), gd, g.offset(), null, 0, s);
         }
-        return new Tensor[] {dx == null ? null : Tensor.wrap(dx, x.shape()), dw == null ? null : Tensor.wrap(dw, weight.shape())};
+        Tensor[] grads = new Tensor[inputs.length];
+        grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());
+        grads[1] = dw == null ? null : Tensor.wrap(dw, weight.shape());
+        if (bias != null && needsGrad(2)) { // each channel's sum over its planes (in double), sample after sample
+          float[] db = new float[channels];
+          for (int n = 0; n < s.batch(); n++) {
+            CpuKernels.sumRepeatedBackward(db, 0, gd, g.offset() + n * channels * plane, null, 0, null, 0, channels, plane, 1,
+                n > 0);
+          }
+          grads[2] = Tensor.wrap(db, channels);
+        }
+        return grads;
       }
     });
   }

@@ -12,9 +12,12 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -108,7 +111,7 @@ class SampleCommandsTest {
     assertTrue(out.contains("trained 3 epochs (6 steps of batch 2) on cpu, lr 0.001"), out);
     // The three predictions, printed as PyTorch prints a [3, 1] tensor: tensor([[ 8.9718],\n        [10.9116], ...
     assertTrue(out.matches("(?s).*\ntensor\\(\\[(\\[ *-?\\d+\\.\\d{4}\\],\n {8}){2}\\[ *-?\\d+\\.\\d{4}\\]\\]\\)\n.*"), out);
-    assertTrue(java.nio.file.Files.isRegularFile(dir.resolve("loss.png")), out);
+    assertTrue(Files.isRegularFile(dir.resolve("loss.png")), out);
   }
 
   @Test
@@ -125,6 +128,19 @@ class SampleCommandsTest {
     Path file = dir.resolve("mymodel.safetensors");
     assertEquals(0f, SaveLoadCommand.roundTrip(file, 50, 1, dev.kiln.runtime.Device.cpu()));
     assertEquals(List.of("0.weight", "0.bias", "2.weight", "2.bias"), List.copyOf(SafeTensors.read(file).keySet()));
+  }
+
+  @Test
+  void autoencoderLearnsToReconstructAndDrawsTheReconstructions(@TempDir Path dir) {
+    String out = printed(() -> AutoencoderCommand.run(new Args("autoencoder", new String[] {"autoencoder", "--epochs", "1",
+        "--train-size", "2048", "--batch", "32", "--out", dir.toString()}, 1, Set.of())));
+    Matcher before = Pattern.compile("epoch 0: test reconstruction loss ([0-9.]+)").matcher(out);
+    Matcher after = Pattern.compile("epoch 1: train loss [0-9.]+, test reconstruction loss ([0-9.]+)")
+        .matcher(out);
+    assertTrue(before.find() && after.find(), out);
+    assertTrue(Double.parseDouble(after.group(1)) < 0.5 * Double.parseDouble(before.group(1)), out);
+    assertTrue(out.contains("ConvTranspose2d(32, 16, kernel_size=(3, 3), stride=(2, 2), padding=(1, 1), output_padding=(1, 1))"), out);
+    assertTrue(Files.isRegularFile(dir.resolve("reconstructions.png")));
   }
 
   @Test

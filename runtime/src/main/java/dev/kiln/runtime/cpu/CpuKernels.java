@@ -170,6 +170,15 @@ public final class CpuKernels {
       int outer, int size, int inner, boolean relu) {
     Parallel.forRange(outer, 2L * outer * size * inner, (part, from, to) -> {
       for (int o = from; o < to; o++) {
+        if (inner == 1) { // one value over a run of size (a channel's plane): a loop the JIT vectorises
+          float bv = b[bOff + o];
+          int start = o * size;
+          for (int r = start; r < start + size; r++) {
+            float v = a[aOff + r] + bv;
+            out[outOff + r] = relu ? Math.max(v, 0f) : v;
+          }
+          continue;
+        }
         for (int r = 0; r < size; r++) {
           int at = (o * size + r) * inner;
           int bAt = bOff + o * inner;
@@ -199,6 +208,15 @@ public final class CpuKernels {
     }
     Parallel.forRange(outer, 3L * outer * size * inner, (part, from, to) -> {
       for (int o = from; o < to; o++) {
+        if (inner == 1) { // one factor over a run of size
+          float bv = b[bOff + o];
+          int start = o * size;
+          for (int r = start; r < start + size; r++) {
+            float v = d[dOff + r] * bv;
+            dst[dstOff + r] = accumulate ? dst[dstOff + r] + v : v;
+          }
+          continue;
+        }
         for (int r = 0; r < size; r++) {
           int at = (o * size + r) * inner;
           int bAt = bOff + o * inner;
@@ -225,6 +243,23 @@ public final class CpuKernels {
     Parallel.forRange(outer, 3L * outer * size * inner, (part, from, to) -> {
       double[] sums = new double[inner];
       for (int o = from; o < to; o++) {
+        if (inner == 1) { // a run's sum: four double partials, then one (the same sum, up to the order of doubles)
+          int start = o * size;
+          double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+          int r = start;
+          for (; r + 3 < start + size; r += 4) {
+            s0 += term(d, dOff, y, yOff, other, oOff, r);
+            s1 += term(d, dOff, y, yOff, other, oOff, r + 1);
+            s2 += term(d, dOff, y, yOff, other, oOff, r + 2);
+            s3 += term(d, dOff, y, yOff, other, oOff, r + 3);
+          }
+          for (; r < start + size; r++) {
+            s0 += term(d, dOff, y, yOff, other, oOff, r);
+          }
+          float sum = (float) (s0 + s1 + s2 + s3);
+          dst[dstOff + o] = accumulate ? dst[dstOff + o] + sum : sum;
+          continue;
+        }
         Arrays.fill(sums, 0);
         for (int r = 0; r < size; r++) {
           int at = (o * size + r) * inner;
@@ -239,6 +274,12 @@ public final class CpuKernels {
         }
       }
     });
+  }
+
+  /** One term of {@link #sumRepeatedBackward}: {@code d}, masked by {@code y > 0}, times {@code other}, where given. */
+  private static float term(float[] d, int dOff, float[] y, int yOff, float[] other, int oOff, int r) {
+    float g = y == null ? d[dOff + r] : passIfPositive(d[dOff + r], y[yOff + r]);
+    return other == null ? g : g * other[oOff + r];
   }
 
   /**

@@ -231,6 +231,50 @@ public final class Plots {
     write(out, png);
   }
 
+  /**
+   * Grey images in pairs of rows: each original above what a model made of it (an autoencoder's
+   * reconstruction), up to {@code columns} a row.
+   *
+   * @param originals one array of {@code height * width} values in [-1, 1] (normalised) per image
+   * @param reconstructions as many, likewise
+   */
+  public static void reconstructions(Path png, List<float[]> originals, List<float[]> reconstructions, int height, int width,
+      int columns) {
+    int n = originals.size();
+    if (n == 0 || reconstructions.size() != n || columns < 1) {
+      throw new IllegalArgumentException("reconstructions: " + n + " originals, " + reconstructions.size()
+          + " reconstructions, " + columns + " columns");
+    }
+    int scale = 3, cellW = width * scale, cellH = height * scale, pad = 6, gap = 14;
+    int pairs = (n + columns - 1) / columns;
+    BufferedImage out = new BufferedImage(columns * (cellW + pad) + pad, pairs * (2 * cellH + pad + gap) + pad,
+        BufferedImage.TYPE_INT_RGB);
+    Graphics2D g = out.createGraphics();
+    g.setColor(Color.WHITE);
+    g.fillRect(0, 0, out.getWidth(), out.getHeight());
+    for (int i = 0; i < n; i++) {
+      int x0 = pad + (i % columns) * (cellW + pad);
+      int y0 = pad + (i / columns) * (2 * cellH + pad + gap);
+      drawGrey(g, originals.get(i), height, width, scale, x0, y0, "original " + i);
+      drawGrey(g, reconstructions.get(i), height, width, scale, x0, y0 + cellH + pad, "reconstruction " + i);
+    }
+    g.dispose();
+    write(out, png);
+  }
+
+  private static void drawGrey(Graphics2D g, float[] img, int height, int width, int scale, int x0, int y0, String what) {
+    if (img.length != height * width) {
+      throw new IllegalArgumentException("reconstructions: " + what + " has " + img.length + " values, expected " + height * width);
+    }
+    for (int y = 0; y < height; y++) {
+      for (int x = 0; x < width; x++) {
+        int v = Math.max(0, Math.min(255, Math.round((img[y * width + x] + 1f) * 127.5f)));
+        g.setColor(new Color(v, v, v));
+        g.fillRect(x0 + x * scale, y0 + y * scale, scale, scale);
+      }
+    }
+  }
+
   private static void write(BufferedImage image, Path png) {
     try {
       Path parent = png.toAbsolutePath().getParent();
