@@ -1411,6 +1411,64 @@ public final class Ops {
     });
   }
 
+  /**
+   * Rows of {@code weight [num, dim]} picked by the class indices {@code indices} (any shape, a
+   * label tensor), as PyTorch's {@code F.embedding}: the result {@code [*indices' shape, dim]}.
+   * The weight's gradient adds each picked row's gradient into its row (a dense gradient; the row
+   * {@code paddingIdx} gets none, -1 for no such row). Computed on the host on either device.
+   *
+   * @throws IllegalArgumentException naming the index out of range, or for a float index tensor
+   */
+  public static Tensor embedding(Tensor indices, Tensor weight, int paddingIdx) {
+    Devices.onCuda("embedding", indices, weight);
+    requireFloat("embedding", weight);
+    requireRank("embedding", "weight", weight, 2);
+    if (indices.dtype() != DType.INT32) {
+      throw new IllegalArgumentException("embedding: the indices must be a label tensor (Tensor.labels(...)), got a float"
+          + " tensor of shape " + Shapes.toString(indices.shape()));
+    }
+    int num = weight.size(0), dim = weight.size(1);
+    int[] idx = indices.toIntArray();
+    float[] w = weight.toFloatArray();
+    float[] out = new float[idx.length * dim];
+    for (int i = 0; i < idx.length; i++) {
+      if (idx[i] < 0 || idx[i] >= num) {
+        throw new IllegalArgumentException("embedding: index " + idx[i] + " at flat position " + i + " of "
+            + Shapes.toString(indices.shape()) + " is out of range for " + num + " embeddings (0.." + (num - 1) + ")");
+      }
+      System.arraycopy(w, idx[i] * dim, out, i * dim, dim);
+    }
+    int[] shape = Arrays.copyOf(indices.shape(), indices.dim() + 1);
+    shape[indices.dim()] = dim;
+    Tensor result = Tensor.wrap(out, shape).to(weight.device());
+    if (!track(weight)) {
+      return result;
+    }
+    return Tensor.ofNode(result, new Node(weight) {
+      @Override protected boolean savesInputs() { // the indices, not the weight
+        return false;
+      }
+
+      @Override public String name() {
+        return "embedding";
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        float[] gd = g.toFloatArray();
+        float[] dw = new float[num * dim];
+        for (int i = 0; i < idx.length; i++) {
+          if (idx[i] == paddingIdx) {
+            continue;
+          }
+          for (int j = 0; j < dim; j++) {
+            dw[idx[i] * dim + j] += gd[i * dim + j];
+          }
+        }
+        return new Tensor[] {Tensor.wrap(dw, num, dim).to(weight.device())};
+      }
+    });
+  }
+
   /** {@link #nllLossPerSample} averaged over the batch ({@code mean}; NaN for an empty one, as PyTorch's) or added. */
   public static Tensor nllLoss(Tensor input, Tensor target, boolean mean) {
     return reduce(nllLossPerSample(input, target), mean);

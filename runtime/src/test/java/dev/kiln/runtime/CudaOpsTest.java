@@ -198,6 +198,11 @@ class CudaOpsTest {
   }
 
   @Test
+  void embeddingAsOnTheCpu() {
+    compare("embedding", Match.EXACT, in -> Ops.embedding(in[1], in[0], 2), Tensor.randn(6, 4), Tensor.labels(0, 2, 5, 2, 1, 0));
+  }
+
+  @Test
   void clampAsOnTheCpu() {
     float[] edges = {-3, -1, -0.5f, 0, 0.5f, 1, 2, Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY};
     compare("clamp(-1, 1) edges", Match.EXACT, in -> in[0].clamp(-1, 1), Tensor.of(edges, edges.length));

@@ -1,0 +1,70 @@
+package dev.kiln.dsl;
+
+import dev.kiln.runtime.Ops;
+import dev.kiln.runtime.Tensor;
+import java.util.Arrays;
+
+/**
+ * A lookup table of {@code numEmbeddings} vectors of {@code embeddingDim} values, as PyTorch's
+ * {@code nn.Embedding}: {@code forward} takes class indices of any shape (a label tensor, {@code
+ * Tensor.labels(...)}: token ids, category codes) and returns their rows, {@code [*, embeddingDim]}.
+ * The {@code weight [numEmbeddings, embeddingDim]} starts normally distributed, as PyTorch's; the
+ * row {@link #paddingIdx} starts at zero and gets no gradient. Eager on either device (the lookup
+ * runs on the host; {@link Ops#embedding}); a model taking indices is not compiled.
+ */
+public class Embedding extends Layer<Embedding.Spec> {
+  /** Embedding's hyper-parameters and shape rule: indices {@code [*]} to {@code [*, embeddingDim]}. */
+  public record Spec(int numEmbeddings, int embeddingDim, int paddingIdx) implements LayerSpec {
+    public Spec {
+      if (numEmbeddings <= 0 || embeddingDim <= 0) {
+        throw new IllegalArgumentException("Embedding(" + numEmbeddings + ", " + embeddingDim + "): sizes must be positive");
+      }
+      if (paddingIdx < -1 || paddingIdx >= numEmbeddings) {
+        throw new IllegalArgumentException("Embedding(" + numEmbeddings + ", " + embeddingDim + "): padding_idx " + paddingIdx
+            + " is not a row (0.." + (numEmbeddings - 1) + ")");
+      }
+    }
+
+    @Override
+    public int[] outputShape(int[] in) {
+      int[] out = Arrays.copyOf(in, in.length + 1);
+      out[in.length] = embeddingDim;
+      return out;
+    }
+
+    @Override
+    public String toString() {
+      return "Embedding(" + numEmbeddings + ", " + embeddingDim + (paddingIdx >= 0 ? ", padding_idx=" + paddingIdx : "") + ")";
+    }
+  }
+
+  private final Tensor weight;
+
+  public Embedding(int numEmbeddings, int embeddingDim) {
+    this(numEmbeddings, embeddingDim, -1);
+  }
+
+  /** With a padding row: {@code paddingIdx} (0 or more) starts at zero and is never trained. */
+  public Embedding(int numEmbeddings, int embeddingDim, int paddingIdx) {
+    super(new Spec(numEmbeddings, embeddingDim, paddingIdx));
+    Tensor w = Tensor.randn(numEmbeddings, embeddingDim);
+    if (paddingIdx >= 0) {
+      Arrays.fill(w.buffer(), paddingIdx * embeddingDim, (paddingIdx + 1) * embeddingDim, 0f);
+    }
+    weight = registerParameter("weight", w.requiresGrad(true));
+  }
+
+  /** The row a padding index picks, or -1 for none. */
+  public int paddingIdx() {
+    return spec().paddingIdx();
+  }
+
+  public Tensor weight() {
+    return weight;
+  }
+
+  @Override
+  public Tensor forward(Tensor indices) {
+    return Ops.embedding(indices, weight, spec().paddingIdx());
+  }
+}
