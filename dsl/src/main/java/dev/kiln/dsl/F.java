@@ -159,6 +159,11 @@ public final class F {
     return Ops.sigmoid(x);
   }
 
+  /** {@code x * sigmoid(x)} (PyTorch's {@code F.silu}); eager only, as {@link SiLU}. */
+  public static Tensor silu(Tensor x) {
+    return Ops.mul(x, Ops.sigmoid(x));
+  }
+
   /** {@code tanh(x)} element-wise; any shape. */
   public static Tensor tanh(Tensor x) {
     return Ops.tanh(x);
