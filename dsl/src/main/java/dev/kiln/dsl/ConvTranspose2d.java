@@ -31,10 +31,11 @@ public class ConvTranspose2d extends Layer<ConvTranspose2d.Spec> {
       } catch (IllegalArgumentException e) {
         throw new IllegalArgumentException(name + ": " + e.getMessage(), e);
       }
-      if (outputPadH < 0 || outputPadW < 0 || outputPadH >= strideH || outputPadW >= strideW) {
+      if (outputPadH < 0 || outputPadW < 0) {
         throw new IllegalArgumentException(name + ": output padding (" + outputPadH + ", " + outputPadW
-            + ") must be non-negative and smaller than the stride (" + strideH + ", " + strideW + ")");
+            + ") must be non-negative");
       }
+      // (below the stride: checked when the layer is applied, so that the builder's calls may come in any order)
     }
 
     Spec with(int sH, int sW, int pH, int pW, int opH, int opW, boolean b) {
@@ -45,6 +46,10 @@ public class ConvTranspose2d extends Layer<ConvTranspose2d.Spec> {
     public int[] outputShape(int[] in) {
       if (in.length != 4 || in[1] != inChannels) {
         throw new ShapeException(this + " expects [N, " + inChannels + ", H, W], receives " + Shapes.toString(in));
+      }
+      if (outputPadH >= strideH || outputPadW >= strideW) {
+        throw new ShapeException(this + ": output padding (" + outputPadH + ", " + outputPadW
+            + ") must be smaller than the stride (" + strideH + ", " + strideW + ")");
       }
       int outH = (in[2] - 1) * strideH - 2 * padH + kernelH + outputPadH;
       int outW = (in[3] - 1) * strideW - 2 * padW + kernelW + outputPadW;

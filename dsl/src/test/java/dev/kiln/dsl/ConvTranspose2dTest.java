@@ -3,8 +3,10 @@ package dev.kiln.dsl;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kiln.runtime.Kiln;
+import dev.kiln.runtime.Ops;
 import dev.kiln.runtime.Tensor;
 import org.junit.jupiter.api.Test;
 
@@ -70,9 +72,16 @@ class ConvTranspose2dTest {
 
   @Test
   void badConfigurationsAreRefused() {
-    var e = assertThrows(IllegalArgumentException.class, () -> new ConvTranspose2d(2, 3, 3).stride(2).outputPadding(2));
-    assertEquals("ConvTranspose2d(2, 3): output padding (2, 2) must be non-negative and smaller than the stride (2, 2)",
-        e.getMessage());
+    ConvTranspose2d wide = new ConvTranspose2d(2, 3, 3).stride(2).outputPadding(2);
+    var e = assertThrows(IllegalArgumentException.class, () -> wide.forward(Tensor.zeros(1, 2, 4, 4)));
+    assertEquals("ConvTranspose2d(2, 3, kernel_size=(3, 3), stride=(2, 2), output_padding=(2, 2)): output padding (2, 2)"
+        + " must be smaller than the stride (2, 2)", e.getMessage());
+    // the builder's calls in any order, as PyTorch's keyword arguments
+    assertArrayEquals(new int[] {1, 3, 8, 8},
+        new ConvTranspose2d(2, 3, 3).outputPadding(1).stride(2).padding(1).forward(Tensor.zeros(1, 2, 4, 4)).shape());
+    e = assertThrows(IllegalArgumentException.class,
+        () -> Ops.convTranspose2d(Tensor.zeros(1, 2, 4, 4), Tensor.zeros(2, 3, 3, 3), null, 0, 1, 0, 0, 0, 0));
+    assertTrue(e.getMessage().contains("stride (0, 1) must be positive"), e.getMessage());
     assertThrows(IllegalArgumentException.class, () -> new ConvTranspose2d(2, 3, 3).forward(Tensor.zeros(1, 4, 5, 5)));
     ConvTranspose2d used = new ConvTranspose2d(2, 3, 3);
     used.forward(Tensor.zeros(1, 2, 4, 4));

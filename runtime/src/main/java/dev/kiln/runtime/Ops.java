@@ -1699,6 +1699,11 @@ public final class Ops {
       throw new IllegalArgumentException("conv_transpose2d: bias " + Shapes.toString(bias.shape()) + " does not match weight "
           + Shapes.toString(weight.shape()) + " (expected [" + outC + "])");
     }
+    try {
+      Conv2dShape.checkWindow(kH, kW, strideH, strideW, padH, padW);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("conv_transpose2d: " + shapes + ": " + e.getMessage(), e);
+    }
     if (outputPadH < 0 || outputPadW < 0 || outputPadH >= strideH || outputPadW >= strideW) {
       throw new IllegalArgumentException("conv_transpose2d: output padding (" + outputPadH + ", " + outputPadW
           + ") must be non-negative and smaller than the stride (" + strideH + ", " + strideW + ")");
