@@ -159,6 +159,11 @@ public final class F {
     return Ops.sigmoid(x);
   }
 
+  /** GELU, {@code x * Phi(x)} (PyTorch's {@code F.gelu}); see {@link Ops#gelu}. */
+  public static Tensor gelu(Tensor x) {
+    return Ops.gelu(x);
+  }
+
   /** {@code x * sigmoid(x)} (PyTorch's {@code F.silu}); eager only, as {@link SiLU}. */
   public static Tensor silu(Tensor x) {
     return Ops.mul(x, Ops.sigmoid(x));

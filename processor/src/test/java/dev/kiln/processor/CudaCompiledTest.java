@@ -32,6 +32,7 @@ class CudaCompiledTest {
     "Broadcasts, 4:6:6",
     "SqueezeExcite, 3:6:6",
     "MnistExample, 1:12:12",
+    "GeluMlp, 6",
   })
   void compiledOnCudaMatchesEagerOnTheCpu(String model, String sampleShape) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(model));

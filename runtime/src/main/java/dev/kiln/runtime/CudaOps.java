@@ -209,6 +209,11 @@ final class CudaOps {
         (dx, g, in, y, n) -> ElementwiseKernels.sigmoidBackward(dx, g, y, n));
   }
 
+  /** {@link Ops#gelu}; the gradient from the input. */
+  static Tensor gelu(Tensor x) {
+    return unary("gelu", x, Reads.INPUT, ElementwiseKernels::geluForward, (dx, g, in, y, n) -> ElementwiseKernels.geluBackward(dx, g, in, n));
+  }
+
   /** {@link Ops#tanh}; the gradient is {@code 1 - y^2}. */
   static Tensor tanh(Tensor x) {
     return unary("tanh", x, Reads.OUTPUT, ElementwiseKernels::tanhForward, (dx, g, in, y, n) -> ElementwiseKernels.tanhBackward(dx, g, y, n));

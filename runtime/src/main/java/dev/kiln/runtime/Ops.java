@@ -2215,6 +2215,19 @@ public final class Ops {
     return unary("sigmoid", x, Reads.OUTPUT, ActivationKernels::sigmoidForward, ActivationKernels::sigmoidBackward);
   }
 
+  /**
+   * GELU, {@code x * Phi(x)} with {@code Phi} the standard normal CDF, as PyTorch's default
+   * ({@code approximate='none'}): computed with the error function in double and rounded once. The
+   * gradient {@code Phi(x) + x phi(x)} is computed from the input.
+   */
+  public static Tensor gelu(Tensor x) {
+    if (Devices.onCuda("gelu", x)) {
+      return CudaOps.gelu(x);
+    }
+    return unary("gelu", x, Reads.INPUT, ActivationKernels::geluForward,
+        (dx, dxOff, g, gOff, y, yOff, n) -> ActivationKernels.geluBackward(dx, dxOff, g, gOff, x.readBuffer(), x.offset(), n));
+  }
+
   /** {@code tanh(x)} element-wise; any shape. The gradient is {@code 1 - y^2}. */
   public static Tensor tanh(Tensor x) {
     if (Devices.onCuda("tanh", x)) {

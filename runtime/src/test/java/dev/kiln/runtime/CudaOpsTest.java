@@ -198,6 +198,11 @@ class CudaOpsTest {
   }
 
   @Test
+  void geluAsOnTheCpu() {
+    compare("gelu", Match.CLOSE, in -> Ops.gelu(in[0]), Tensor.randn(7, 9).mul(3f));
+  }
+
+  @Test
   void embeddingAsOnTheCpu() {
     compare("embedding", Match.EXACT, in -> Ops.embedding(in[1], in[0], 2), Tensor.randn(6, 4), Tensor.labels(0, 2, 5, 2, 1, 0));
   }

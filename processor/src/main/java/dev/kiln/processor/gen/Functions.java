@@ -5,6 +5,7 @@ import com.palantir.javapoet.CodeBlock;
 import dev.kiln.dsl.AdaptiveAvgPool2d;
 import dev.kiln.dsl.AvgPool2d;
 import dev.kiln.dsl.Flatten;
+import dev.kiln.dsl.GELU;
 import dev.kiln.dsl.LayerSpec;
 import dev.kiln.dsl.LeakyReLU;
 import dev.kiln.dsl.LogSoftmax;
@@ -31,6 +32,9 @@ final class Functions {
     }
     if (spec instanceof Tanh.Spec) {
       return CodeBlock.of("$T.tanh($L)", F, input);
+    }
+    if (spec instanceof GELU.Spec) {
+      return CodeBlock.of("$T.gelu($L)", F, input);
     }
     if (spec instanceof LeakyReLU.Spec s) {
       return CodeBlock.of("$T.leakyRelu($L, $L)", F, input, s.negativeSlope());

@@ -16,6 +16,7 @@ import dev.kiln.dsl.AvgPool2d;
 import dev.kiln.dsl.BatchNorm;
 import dev.kiln.dsl.Conv2d;
 import dev.kiln.dsl.Dropout;
+import dev.kiln.dsl.GELU;
 import dev.kiln.dsl.LeakyReLU;
 import dev.kiln.dsl.LogSoftmax;
 import dev.kiln.dsl.Linear;
@@ -910,9 +911,9 @@ public final class Generator {
     return k.spec() instanceof Softmax.Spec ? "softmax" : "logSoftmax";
   }
 
-  /** The kernels' name of a sigmoid or tanh step: {@code sigmoid}, {@code tanh}. */
+  /** The kernels' name of a sigmoid, GELU or tanh step: {@code sigmoid}, {@code gelu}, {@code tanh}. */
   private static String activationName(Kernel k) {
-    return k.spec() instanceof Sigmoid.Spec ? "sigmoid" : "tanh";
+    return k.spec() instanceof Sigmoid.Spec ? "sigmoid" : k.spec() instanceof GELU.Spec ? "gelu" : "tanh";
   }
 
   /** A shape with the batch as {@code n}: {@code n, 4, 4, 4}. */
@@ -1333,6 +1334,9 @@ public final class Generator {
         if (k.spec() instanceof LeakyReLU.Spec l) { // from the input: its sign picks the slope
           b.addStatement("$T.leakyReluBackward($L, $L, $L, $L, $L, $L, n * $L, $Lf)", ACTIVATIONS, target.array,
               target.offset, d.array, d.offset, in.array, in.offset, k.outPerSample(), (float) l.negativeSlope());
+        } else if (k.spec() instanceof GELU.Spec) { // from the input: Phi(x) + x phi(x)
+          b.addStatement("$T.geluBackward($L, $L, $L, $L, $L, $L, n * $L)", ACTIVATIONS, target.array, target.offset,
+              d.array, d.offset, in.array, in.offset, k.outPerSample());
         } else if (k.spec() instanceof Softmax.Spec || k.spec() instanceof LogSoftmax.Spec) {
           // from the output: y (g - sum(g y)) along the dimension, or g - exp(y) sum(g) for log-softmax
           b.addStatement("$T.$LBackward($L, $L, $L, $L, $L, $L, $L)", ACTIVATIONS, softmaxName(k), target.array, target.offset,

@@ -6,6 +6,7 @@ import dev.kiln.dsl.BatchNorm;
 import dev.kiln.dsl.Conv2d;
 import dev.kiln.dsl.Dropout;
 import dev.kiln.dsl.Flatten;
+import dev.kiln.dsl.GELU;
 import dev.kiln.dsl.LayerSpec;
 import dev.kiln.dsl.LeakyReLU;
 import dev.kiln.dsl.LogSoftmax;
@@ -140,7 +141,7 @@ final class Planner {
 
   /** Sigmoid, tanh, leaky ReLU and softmax: the activations with a kernel of their own each way. */
   static boolean isActivation(LayerSpec spec) {
-    return spec instanceof Sigmoid.Spec || spec instanceof Tanh.Spec || spec instanceof LeakyReLU.Spec || spec instanceof Softmax.Spec
+    return spec instanceof Sigmoid.Spec || spec instanceof Tanh.Spec || spec instanceof GELU.Spec || spec instanceof LeakyReLU.Spec || spec instanceof Softmax.Spec
         || spec instanceof LogSoftmax.Spec;
   }
 

@@ -7,6 +7,7 @@ import dev.kiln.dsl.BatchNorm2d;
 import dev.kiln.dsl.Conv2d;
 import dev.kiln.dsl.Dropout;
 import dev.kiln.dsl.Flatten;
+import dev.kiln.dsl.GELU;
 import dev.kiln.dsl.LayerSpec;
 import dev.kiln.dsl.LeakyReLU;
 import dev.kiln.dsl.LogSoftmax;
@@ -58,6 +59,7 @@ final class LayerCatalog {
       Map.entry(DSL + "LeakyReLU", args -> args.isEmpty() ? new LeakyReLU.Spec(0.01) : new LeakyReLU.Spec(number(args, 0))),
       Map.entry(DSL + "Softmax", args -> new Softmax.Spec(integer(args, 0))),
       Map.entry(DSL + "LogSoftmax", args -> new LogSoftmax.Spec(integer(args, 0))),
+      Map.entry(DSL + "GELU", args -> none(args, "GELU", new GELU.Spec())),
       Map.entry(DSL + "Dropout", args -> args.isEmpty() ? new Dropout.Spec(0.5) : new Dropout.Spec(number(args, 0))),
       Map.entry(DSL + "Flatten", args -> switch (args.size()) {
         case 0 -> new Flatten.Spec(1, -1);
@@ -127,7 +129,7 @@ final class LayerCatalog {
 
   /** Simple names of the supported layers, for messages. */
   static String supported() {
-    return "Linear, Conv2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm1d, BatchNorm2d, Dropout, Flatten, ReLU, Sigmoid, Tanh, LeakyReLU, Softmax, LogSoftmax, Sequential";
+    return "Linear, Conv2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm1d, BatchNorm2d, Dropout, Flatten, ReLU, Sigmoid, Tanh, LeakyReLU, GELU, Softmax, LogSoftmax, Sequential";
   }
 
   static LayerSpec create(String qualifiedName, List<Object> args) throws BadArguments {
@@ -173,6 +175,7 @@ final class LayerCatalog {
         case "relu/0" -> new ReLU.Spec();
         case "sigmoid/0" -> new Sigmoid.Spec();
         case "tanh/0" -> new Tanh.Spec();
+        case "gelu/0" -> new GELU.Spec();
         case "leakyRelu/1" -> new LeakyReLU.Spec(number(args, 0));
         case "softmax/1" -> new Softmax.Spec(integer(args, 0));
         case "logSoftmax/1" -> new LogSoftmax.Spec(integer(args, 0));
@@ -194,7 +197,7 @@ final class LayerCatalog {
   }
 
   /** The {@code F} functions {@link #function} compiles, as name/number of arguments after the tensor. */
-  private static final java.util.Set<String> FUNCTIONS = java.util.Set.of("relu/0", "sigmoid/0", "tanh/0", "leakyRelu/1",
+  private static final java.util.Set<String> FUNCTIONS = java.util.Set.of("relu/0", "sigmoid/0", "tanh/0", "gelu/0", "leakyRelu/1",
       "softmax/1", "logSoftmax/1", "flatten/0", "flatten/2", "maxPool2d/1", "maxPool2d/2", "maxPool2d/4", "avgPool2d/1", "avgPool2d/2",
       "avgPool2d/5", "adaptiveAvgPool2d/1", "adaptiveAvgPool2d/2");
 
@@ -218,7 +221,7 @@ final class LayerCatalog {
       default -> "use layer fields for the rest, or leave out @Model and the model runs eagerly, as written";
     };
     return "F." + name + " with " + (constants + 1) + " argument(s) is not supported by the Kiln compiler; supported: relu, "
-        + "sigmoid, tanh, leakyRelu(x, slope), softmax(x, dim), logSoftmax(x, dim), flatten(x[, start, end]), maxPool2d(x, k[, stride[, padding, "
+        + "sigmoid, tanh, gelu, leakyRelu(x, slope), softmax(x, dim), logSoftmax(x, dim), flatten(x[, start, end]), maxPool2d(x, k[, stride[, padding, "
         + "ceilMode]]), avgPool2d(x, k[, stride[, padding, ceilMode, countIncludePad]]), adaptiveAvgPool2d(x, size[, width]), "
         + "reshape(x, -1, ...), add(a, b) and mul(a, b) of two values of one shape or broadcast ([N, C, 1, 1] over [N, C, H, W]); " + instead;
   }

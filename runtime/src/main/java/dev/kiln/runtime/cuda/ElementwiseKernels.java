@@ -107,6 +107,25 @@ public final class ElementwiseKernels {
         }
       }
 
+      // GELU: out = x Phi(x), Phi(x) = erfc(-x / sqrt 2) / 2, in double (the CPU's ActivationKernels.geluForward)
+      extern "C" __global__ void kiln_gelu_forward(float* out, const float* x, long long n) {
+        long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (i < n) {
+          double v = x[i];
+          out[i] = (float) (v * 0.5 * erfc(-v * 0.7071067811865476));
+        }
+      }
+
+      // dx = g (Phi(x) + x phi(x)), from the input x
+      extern "C" __global__ void kiln_gelu_backward(float* dx, const float* g, const float* x, long long n) {
+        long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (i < n) {
+          double v = x[i];
+          double density = exp(-0.5 * v * v) * 0.3989422804014327;
+          dx[i] = (float) (g[i] * (0.5 * erfc(-v * 0.7071067811865476) + v * density));
+        }
+      }
+
       // out = x > 0 ? x : slope * x
       extern "C" __global__ void kiln_leaky_relu_forward(float* out, const float* x, float slope, long long n) {
         long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
@@ -697,6 +716,18 @@ public final class ElementwiseKernels {
   public static void tanhForward(long out, long x, long n) {
     requireCount("tanh_forward", n);
     kernel("kiln_tanh_forward").launch1d(n, out, x, n);
+  }
+
+  /** GELU, {@code out = x Phi(x)}. */
+  public static void geluForward(long out, long x, long n) {
+    requireCount("gelu_forward", n);
+    kernel("kiln_gelu_forward").launch1d(n, out, x, n);
+  }
+
+  /** {@code dx = g (Phi(x) + x phi(x))}, from the input {@code x}. */
+  public static void geluBackward(long dx, long g, long x, long n) {
+    requireCount("gelu_backward", n);
+    kernel("kiln_gelu_backward").launch1d(n, dx, g, x, n);
   }
 
   /** {@code dx = g * (1 - y^2)}, {@code y} the tanh's output. */
