@@ -1,7 +1,6 @@
 package dev.kiln.dsl;
 
 import dev.kiln.runtime.Ops;
-import dev.kiln.runtime.Shapes;
 import dev.kiln.runtime.Tensor;
 
 /**
@@ -15,12 +14,7 @@ public class LogSoftmax extends Layer<LogSoftmax.Spec> {
   public record Spec(int dim) implements LayerSpec {
     @Override
     public int[] outputShape(int[] in) {
-      try {
-        Shapes.normalizeDim(dim, in.length);
-      } catch (IllegalArgumentException e) {
-        throw new ShapeException(this + " cannot take " + Shapes.toString(in) + ": " + e.getMessage());
-      }
-      return in.clone();
+      return Softmax.alongDim(this, dim, in);
     }
 
     @Override

@@ -15,12 +15,7 @@ public class Softmax extends Layer<Softmax.Spec> {
   public record Spec(int dim) implements LayerSpec {
     @Override
     public int[] outputShape(int[] in) {
-      try {
-        Shapes.normalizeDim(dim, in.length);
-      } catch (IllegalArgumentException e) {
-        throw new ShapeException(this + " cannot take " + Shapes.toString(in) + ": " + e.getMessage());
-      }
-      return in.clone();
+      return alongDim(this, dim, in);
     }
 
     @Override
@@ -29,6 +24,16 @@ public class Softmax extends Layer<Softmax.Spec> {
     }
   }
 
+
+  /** The shape rule of an op along {@code dim} that keeps the shape (softmax, log-softmax): {@code in}, if it has the dimension. */
+  static int[] alongDim(LayerSpec spec, int dim, int[] in) {
+    try {
+      Shapes.normalizeDim(dim, in.length);
+    } catch (IllegalArgumentException e) {
+      throw new ShapeException(spec + " cannot take " + Shapes.toString(in) + ": " + e.getMessage());
+    }
+    return in.clone();
+  }
 
   public Softmax(int dim) {
     super(new Spec(dim));
