@@ -13,7 +13,11 @@ import java.util.Arrays;
  * runs on the host; {@link Ops#embedding}); a model taking indices is not compiled.
  */
 public class Embedding extends Layer<Embedding.Spec> {
-  /** Embedding's hyper-parameters and shape rule: indices {@code [*]} to {@code [*, embeddingDim]}. */
+  /**
+   * Embedding's hyper-parameters and shape rule: indices {@code [*]} to {@code [*, embeddingDim]}.
+   *
+   * @param paddingIdx the padding row, or -1 for none
+   */
   public record Spec(int numEmbeddings, int embeddingDim, int paddingIdx) implements LayerSpec {
     public Spec {
       if (numEmbeddings <= 0 || embeddingDim <= 0) {
@@ -41,12 +45,29 @@ public class Embedding extends Layer<Embedding.Spec> {
   private final Tensor weight;
 
   public Embedding(int numEmbeddings, int embeddingDim) {
-    this(numEmbeddings, embeddingDim, -1);
+    this(new Spec(numEmbeddings, embeddingDim, -1));
   }
 
-  /** With a padding row: {@code paddingIdx} (0 or more) starts at zero and is never trained. */
+  /**
+   * With a padding row: {@code paddingIdx} starts at zero and is never trained; a negative one counts
+   * from the end, as PyTorch's ({@code -1}: the last row, printed as its index).
+   */
   public Embedding(int numEmbeddings, int embeddingDim, int paddingIdx) {
-    super(new Spec(numEmbeddings, embeddingDim, paddingIdx));
+    this(new Spec(numEmbeddings, embeddingDim, row(numEmbeddings, embeddingDim, paddingIdx)));
+  }
+
+  /** A padding index as a row, a negative one counted from the end. */
+  private static int row(int numEmbeddings, int embeddingDim, int paddingIdx) {
+    if (numEmbeddings > 0 && (paddingIdx < -numEmbeddings || paddingIdx >= numEmbeddings)) {
+      throw new IllegalArgumentException("Embedding(" + numEmbeddings + ", " + embeddingDim + "): padding_idx " + paddingIdx
+          + " is not a row (0.." + (numEmbeddings - 1) + ", or -" + numEmbeddings + "..-1 from the end)");
+    }
+    return paddingIdx < 0 ? paddingIdx + numEmbeddings : paddingIdx;
+  }
+
+  private Embedding(Spec spec) {
+    super(spec);
+    int numEmbeddings = spec.numEmbeddings(), embeddingDim = spec.embeddingDim(), paddingIdx = spec.paddingIdx();
     Tensor w = Tensor.randn(numEmbeddings, embeddingDim);
     if (paddingIdx >= 0) {
       Arrays.fill(w.buffer(), paddingIdx * embeddingDim, (paddingIdx + 1) * embeddingDim, 0f);

@@ -45,7 +45,9 @@ class EmbeddingTest {
         assertThrows(IllegalArgumentException.class, () -> e.forward(Tensor.labels(0, 5))).getMessage());
     assertEquals("embedding: the indices must be a label tensor (Tensor.labels(...)), got a float tensor of shape [2]",
         assertThrows(IllegalArgumentException.class, () -> e.forward(Tensor.zeros(2))).getMessage());
-    assertThrows(IllegalArgumentException.class, () -> new Embedding(5, 3, 5));
+    assertEquals("Embedding(5, 3): padding_idx 5 is not a row (0..4, or -5..-1 from the end)",
+        assertThrows(IllegalArgumentException.class, () -> new Embedding(5, 3, 5)).getMessage());
+    assertEquals("Embedding(5, 3, padding_idx=4)", new Embedding(5, 3, -1).toString(), "-1 is the last row, as PyTorch's");
   }
 
   @Test

@@ -845,6 +845,21 @@ class ProcessorTest {
   }
 
   @Test
+  void anUnsupportedLayerWithBuilderCallsIsNamedAsSuch() {
+    JavaFileObject f = classModel("Decoder",
+        "@Model(input = {4, 7, 7})",
+        "public class Decoder extends Module {",
+        "  final ConvTranspose2d up = new ConvTranspose2d(4, 2, 3).stride(2).padding(1).outputPadding(1);",
+        "  @Override public Tensor forward(Tensor x) { return up.apply(x); }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining("up: layer type ConvTranspose2d is not supported by the Kiln compiler; supported:")
+        .inFile(f).onLineContaining("new ConvTranspose2d");
+    assertThat(c).hadErrorContaining("leave out @Model and the model runs eagerly, as written, with every layer");
+    assertEquals(1, c.errors().size(), c.errors().toString());
+  }
+
+  @Test
   void reshapeKeepsTheBatchFirstAndEverySamplesValues() {
     JavaFileObject f = classModel("BadReshapes",
         "@Model(input = {4, 6, 6})",

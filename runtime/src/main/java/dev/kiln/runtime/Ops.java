@@ -1665,7 +1665,6 @@ public final class Ops {
     return avgPool("avg_pool2d", x, s);
   }
 
-  /** {@code [N, C, H, W]}, or one sample {@code [C, H, W]} (PyTorch 1.13's unbatched form). */
   /**
    * The transposed 2-d convolution of {@code x [N, inC, H, W]} by {@code weight [inC, outC, kH, kW]}
    * (+ {@code bias [outC]}), as PyTorch's {@code conv_transpose2d} without groups or dilation: the
@@ -1774,6 +1773,7 @@ public final class Ops {
     });
   }
 
+  /** {@code [N, C, H, W]}, or one sample {@code [C, H, W]} (PyTorch 1.13's unbatched form). */
   private static void requireImagesOrOne(String op, Tensor x) {
     if (x.dim() != 4 && x.dim() != 3) {
       throw new IllegalArgumentException(op + ": input must be [N, C, H, W], or [C, H, W] for one sample, got shape "

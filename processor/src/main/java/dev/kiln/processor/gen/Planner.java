@@ -139,7 +139,7 @@ final class Planner {
     return new PoolFusion(masked, onePass);
   }
 
-  /** Sigmoid, tanh, leaky ReLU and softmax: the activations with a kernel of their own each way. */
+  /** Sigmoid, tanh, GELU, leaky ReLU, softmax and log-softmax: the activations with a kernel of their own each way. */
   static boolean isActivation(LayerSpec spec) {
     return spec instanceof Sigmoid.Spec || spec instanceof Tanh.Spec || spec instanceof GELU.Spec || spec instanceof LeakyReLU.Spec || spec instanceof Softmax.Spec
         || spec instanceof LogSoftmax.Spec;

@@ -531,13 +531,27 @@ public final class DeclarationReader {
     return null;
   }
 
-  /** Whether {@code expr} is a builder call on a layer, e.g. {@code new Conv2d(1, 32, 3).padding(1)}. */
+  /**
+   * Whether {@code expr} is a builder call on a layer, e.g. {@code new Conv2d(1, 32, 3).padding(1)}:
+   * on a layer the compiler knows, or on a new module it does not ({@code new ConvTranspose2d(...)
+   * .stride(2)}), whose error then names the layer rather than the chain.
+   */
   private boolean isLayerBuilderCall(ExpressionTree expr, CompilationUnitTree unit) {
     if (!(expr instanceof MethodInvocationTree mi) || !(mi.getMethodSelect() instanceof MemberSelectTree)) {
       return false;
     }
     Element method = trees.getElement(TreePath.getPath(unit, mi));
-    return method != null && LayerCatalog.knows(((TypeElement) method.getEnclosingElement()).getQualifiedName().toString());
+    if (method == null) {
+      return false;
+    }
+    if (LayerCatalog.knows(((TypeElement) method.getEnclosingElement()).getQualifiedName().toString())) {
+      return true;
+    }
+    ExpressionTree root = mi;
+    while (root instanceof MethodInvocationTree m && m.getMethodSelect() instanceof MemberSelectTree select) {
+      root = select.getExpression();
+    }
+    return root instanceof NewClassTree && types.isSubtype(types.erasure(method.getEnclosingElement().asType()), type(MODULE));
   }
 
   /** The spec of {@code new Layer(args)} followed by any builder calls; null after a reported error. */
