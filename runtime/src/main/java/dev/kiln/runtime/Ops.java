@@ -1965,6 +1965,49 @@ public final class Ops {
         (dx, dxOff, g, gOff, y, yOff, n) -> ActivationKernels.applyMask(dx, dxOff, g, gOff, mask, 0, n));
   }
 
+  /**
+   * Channel dropout, as PyTorch's {@code F.dropout2d} on {@code [N, C, H, W]}: in training each
+   * whole channel map is zeroed with probability {@code p} and the others scaled by {@code 1 / (1 -
+   * p)} (one draw per sample and channel, from Kiln's generator); in evaluation, or with p = 0, x
+   * itself. The mask multiplies by broadcasting, so the gradient is masked alike.
+   */
+  public static Tensor dropout2d(Tensor x, double p, boolean training) {
+    Devices.onCuda("dropout2d", x);
+    if (!(p >= 0 && p <= 1)) {
+      throw new IllegalArgumentException("dropout2d: probability has to be between 0 and 1, but got " + p);
+    }
+    requireFloat("dropout2d", x);
+    if (x.dim() != 4) {
+      throw new IllegalArgumentException("dropout2d: input must be [N, C, H, W], got shape " + Shapes.toString(x.shape()));
+    }
+    if (!training || p == 0) {
+      return x;
+    }
+    int n = x.size(0), c = x.size(1);
+    float[] mask = new float[n * c];
+    ActivationKernels.dropoutMask(mask, 0, mask.length, p, Kiln.generator());
+    return mul(x, Tensor.wrap(mask, n, c, 1, 1).to(x.device()));
+  }
+
+  /**
+   * Nearest-neighbour upsampling of {@code [N, C, H, W]} by whole factors, as PyTorch's {@code
+   * nn.Upsample(scale_factor=(sh, sw))} (mode 'nearest'): each value repeated {@code sh x sw} times,
+   * {@code [N, C, H sh, W sw]}. Composed of a reshape and an {@link #expand}, so the gradient sums
+   * each block back to its value, on either device.
+   */
+  public static Tensor upsampleNearest(Tensor x, int scaleH, int scaleW) {
+    requireFloat("upsample_nearest2d", x);
+    if (x.dim() != 4) {
+      throw new IllegalArgumentException("upsample_nearest2d: input must be [N, C, H, W], got shape " + Shapes.toString(x.shape()));
+    }
+    if (scaleH < 1 || scaleW < 1) {
+      throw new IllegalArgumentException("upsample_nearest2d: scale factors must be whole numbers of 1 or more, got ("
+          + scaleH + ", " + scaleW + ")");
+    }
+    int n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
+    return reshape(expand(reshape(x, n, c, h, 1, w, 1), n, c, h, scaleH, w, scaleW), n, c, h * scaleH, w * scaleW);
+  }
+
   // ------------------------------------------------------------------ element-wise math
 
   /** {@code exp(x)} element-wise; any shape. The gradient is {@code g * exp(x)}. */

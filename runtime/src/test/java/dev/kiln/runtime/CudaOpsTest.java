@@ -203,6 +203,12 @@ class CudaOpsTest {
   }
 
   @Test
+  void upsampleAndChannelDropoutAsOnTheCpu() {
+    compare("upsample nearest (2, 3)", Match.EXACT, in -> Ops.upsampleNearest(in[0], 2, 3), Tensor.randn(2, 3, 4, 5));
+    compare("dropout2d", Match.EXACT, in -> Ops.dropout2d(in[0], 0.4, true), Tensor.randn(4, 6, 3, 3));
+  }
+
+  @Test
   void embeddingAsOnTheCpu() {
     compare("embedding", Match.EXACT, in -> Ops.embedding(in[1], in[0], 2), Tensor.randn(6, 4), Tensor.labels(0, 2, 5, 2, 1, 0));
   }
