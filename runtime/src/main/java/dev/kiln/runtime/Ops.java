@@ -916,6 +916,79 @@ public final class Ops {
   }
 
   /**
+   * The {@code k} largest ({@code largest}) or smallest values along {@code dim} and their indices,
+   * as PyTorch's {@code x.topk(k, dim, largest)}: sorted, ties in their original order, NaN above
+   * every number; the dimension keeps its place with size k. The values' gradient goes back to the
+   * elements they came from. Computed on the host on either device (top-5 accuracy:
+   * {@code out.topk(5, 1, true).indices()}).
+   *
+   * @throws IllegalArgumentException naming the shape for a k outside 0..size or a dimension out of range
+   */
+  public static ValuesAndIndices topk(Tensor x, int k, int dim, boolean largest) {
+    requireFloat("topk", x);
+    Along a = Along.of("topk", x, dim);
+    if (k < 0 || k > a.size()) {
+      throw new IllegalArgumentException("topk: k " + k + " is out of range for dimension " + dim + " of size " + a.size()
+          + ", shape " + Shapes.toString(x.shape()));
+    }
+    int[] outShape = x.shape();
+    outShape[Shapes.normalizeDim(dim, outShape.length)] = k;
+    float[] data = x.toFloatArray();
+    int count = a.outer() * k * a.inner();
+    float[] values = new float[count], indices = new float[count];
+    int[] from = new int[count];
+    Integer[] order = new Integer[a.size()];
+    for (int o = 0; o < a.outer(); o++) {
+      for (int i = 0; i < a.inner(); i++) {
+        int base = o * a.size() * a.inner() + i;
+        for (int j = 0; j < order.length; j++) {
+          order[j] = j;
+        }
+        Arrays.sort(order, (p, q) -> { // a stable sort: ties (-0 and 0 among them) keep their order
+          float u = data[base + p * a.inner()], v = data[base + q * a.inner()];
+          // NaN above every number; then larger first, or smaller first
+          int byNan = Boolean.compare(Float.isNaN(v), Float.isNaN(u));
+          if (byNan != 0) {
+            return largest ? byNan : -byNan;
+          }
+          int c = u > v ? -1 : u < v ? 1 : 0;
+          return largest ? c : -c;
+        });
+        for (int r = 0; r < k; r++) {
+          int at = (o * k + r) * a.inner() + i;
+          from[at] = base + order[r] * a.inner();
+          values[at] = data[from[at]];
+          indices[at] = order[r];
+        }
+      }
+    }
+    Tensor idx = Tensor.wrap(indices, DType.INT32, outShape).to(x.device());
+    Tensor vals = Tensor.wrap(values, outShape).to(x.device());
+    if (!track(x)) {
+      return new ValuesAndIndices(vals, idx);
+    }
+    int n = x.numel();
+    return new ValuesAndIndices(Tensor.ofNode(vals, new Node(x) {
+      @Override protected boolean savesInputs() { // the indices, not x
+        return false;
+      }
+
+      @Override public String name() {
+        return "topk";
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        float[] gd = g.toFloatArray();
+        float[] dx = new float[n];
+        for (int j = 0; j < gd.length; j++) {
+          dx[from[j]] = gd[j];
+        }
+        return new Tensor[] {Tensor.wrap(dx, x.shape()).to(x.device())};
+      }
+    }), idx);
+  }
+
+  /**
    * The maximum ({@code max} true) or minimum of all of {@code x}'s values as a rank-0 tensor
    * (PyTorch's {@code x.max()}; NaN if any is NaN). As PyTorch's, the gradient is shared evenly by
    * every element equal to the result (each NaN, for a NaN result).

@@ -418,6 +418,19 @@ public final class Tensor {
     return Ops.extremaAlong(this, dim, keepDim, true);
   }
 
+  /**
+   * The {@code k} largest values along {@code dim}, sorted, and their indices (PyTorch's {@code
+   * x.topk(k, dim)}): {@code out.topk(5, 1).indices()} for top-5 accuracy; see {@link Ops#topk}.
+   */
+  public ValuesAndIndices topk(int k, int dim) {
+    return Ops.topk(this, k, dim, true);
+  }
+
+  /** {@link #topk(int, int)}, or the k smallest when {@code largest} is false. */
+  public ValuesAndIndices topk(int k, int dim, boolean largest) {
+    return Ops.topk(this, k, dim, largest);
+  }
+
   /** The minima along {@code dim} and their indices, as {@link #max(int)}. */
   public ValuesAndIndices min(int dim) {
     return Ops.extremaAlong(this, dim, false, false);

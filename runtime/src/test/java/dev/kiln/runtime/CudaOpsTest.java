@@ -232,6 +232,7 @@ class CudaOpsTest {
     compare("max(1) values", Match.EXACT, in -> in[0].max(1).values(), Tensor.randn(4, 5, 3));
     compare("min(-1, keepDim) values", Match.EXACT, in -> in[0].min(-1, true).values(), Tensor.randn(4, 5));
     compare("max()", Match.EXACT, in -> in[0].max(), Tensor.randn(3, 7));
+    compare("topk(3, 1) values", Match.EXACT, in -> in[0].topk(3, 1).values(), Tensor.randn(4, 6));
     Tensor x = Tensor.randn(6, 4);
     Tensor onGpu = x.to(gpu);
     assertTrue(onGpu.max(1).indices().device().isCuda());

@@ -90,6 +90,27 @@ class MaxMinTest {
   }
 
   @Test
+  void topkAsPyTorchs() {
+    // torch.topk(x, 3, dim=1): values [[5, 5, 3], [9, 4, 4]], indices [[1, 3, 2], [4, 2, 3]] (ties in order)
+    Tensor x = Tensor.of(new float[] {1, 5, 3, 5, 2, 0, -1, 4, 4, 9}, 2, 5).requiresGrad(true);
+    ValuesAndIndices t = x.topk(3, 1);
+    assertArrayEquals(new int[] {2, 3}, t.values().shape());
+    assertArrayEquals(new float[] {5, 5, 3, 9, 4, 4}, t.values().toFloatArray());
+    assertArrayEquals(new int[] {1, 3, 2, 4, 2, 3}, t.indices().toIntArray());
+    t.values().mul(Tensor.of(new float[] {1, 2, 3, 4, 5, 6}, 2, 3)).sum().backward();
+    assertArrayEquals(new float[] {0, 1, 3, 2, 0, 0, 0, 5, 6, 4}, x.grad().toFloatArray());
+    ValuesAndIndices low = x.topk(2, 1, false); // [[1, 2], [-1, 0]], indices [[0, 4], [1, 0]]
+    assertArrayEquals(new float[] {1, 2, -1, 0}, low.values().toFloatArray());
+    assertArrayEquals(new int[] {0, 4, 1, 0}, low.indices().toIntArray());
+    ValuesAndIndices withNan = Tensor.of(new float[] {1, NAN, 3}, 3).topk(2, 0); // [nan, 3], [1, 2]
+    assertTrue(Float.isNaN(withNan.values().toFloatArray()[0]));
+    assertArrayEquals(new int[] {1, 2}, withNan.indices().toIntArray());
+    assertArrayEquals(new int[] {0, 2}, Tensor.of(new float[] {1, NAN, 3}, 3).topk(2, 0, false).indices().toIntArray());
+    assertEquals("topk: k 6 is out of range for dimension 1 of size 5, shape [2, 5]",
+        assertThrows(IllegalArgumentException.class, () -> x.topk(6, 1)).getMessage());
+  }
+
+  @Test
   void badInputsAreRefusedNamingTheOp() {
     assertEquals("max along dimension 1 of size 0, shape [2, 0]: there is no maximum of nothing",
         assertThrows(IllegalArgumentException.class, () -> Tensor.zeros(2, 0).max(1)).getMessage());
