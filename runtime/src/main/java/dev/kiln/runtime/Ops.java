@@ -889,6 +889,15 @@ public final class Ops {
         from[k] = base + best * a.inner();
       }
     }
+    return picked(name, x, outShape, values, indices, from);
+  }
+
+  /**
+   * Values picked from {@code x} (element {@code from[j]} of its flat values gave value {@code j})
+   * with their indices along the dimension, on x's device; the gradient goes back to the picked
+   * elements, zero elsewhere. The result of max, min and topk along a dimension.
+   */
+  private static ValuesAndIndices picked(String name, Tensor x, int[] outShape, float[] values, float[] indices, int[] from) {
     Tensor idx = Tensor.wrap(indices, DType.INT32, outShape).to(x.device());
     Tensor vals = Tensor.wrap(values, outShape).to(x.device());
     if (!track(x)) {
@@ -962,30 +971,7 @@ public final class Ops {
         }
       }
     }
-    Tensor idx = Tensor.wrap(indices, DType.INT32, outShape).to(x.device());
-    Tensor vals = Tensor.wrap(values, outShape).to(x.device());
-    if (!track(x)) {
-      return new ValuesAndIndices(vals, idx);
-    }
-    int n = x.numel();
-    return new ValuesAndIndices(Tensor.ofNode(vals, new Node(x) {
-      @Override protected boolean savesInputs() { // the indices, not x
-        return false;
-      }
-
-      @Override public String name() {
-        return "topk";
-      }
-
-      @Override protected Tensor[] backward(Tensor g) {
-        float[] gd = g.toFloatArray();
-        float[] dx = new float[n];
-        for (int j = 0; j < gd.length; j++) {
-          dx[from[j]] = gd[j];
-        }
-        return new Tensor[] {Tensor.wrap(dx, x.shape()).to(x.device())};
-      }
-    }), idx);
+    return picked("topk", x, outShape, values, indices, from);
   }
 
   /**
