@@ -926,8 +926,9 @@ public final class Ops {
 
   /**
    * The {@code k} largest ({@code largest}) or smallest values along {@code dim} and their indices,
-   * as PyTorch's {@code x.topk(k, dim, largest)}: sorted, ties in their original order, NaN above
-   * every number; the dimension keeps its place with size k. The values' gradient goes back to the
+   * as PyTorch's {@code x.topk(k, dim, largest)}: sorted, NaN above every number; the dimension
+   * keeps its place with size k. Ties come in their original order (PyTorch's CPU topk leaves their
+   * order unspecified, and differs from 4 values on; the values are the same). The values' gradient goes back to the
    * elements they came from. Computed on the host on either device (top-5 accuracy:
    * {@code out.topk(5, 1, true).indices()}).
    *
@@ -935,13 +936,20 @@ public final class Ops {
    */
   public static ValuesAndIndices topk(Tensor x, int k, int dim, boolean largest) {
     requireFloat("topk", x);
-    Along a = Along.of("topk", x, dim);
+    boolean scalar = x.dim() == 0 && (dim == 0 || dim == -1); // PyTorch takes the one value as a dimension of one
+    Along a = scalar ? new Along(1, 1, 1) : Along.of("topk", x, dim);
     if (k < 0 || k > a.size()) {
       throw new IllegalArgumentException("topk: k " + k + " is out of range for dimension " + dim + " of size " + a.size()
           + ", shape " + Shapes.toString(x.shape()));
     }
+    if (scalar && k == 0) {
+      throw new IllegalArgumentException("topk: k 0 of a scalar has no shape to give (PyTorch returns the scalar itself);"
+          + " reshape(1) makes it one value along a dimension");
+    }
     int[] outShape = x.shape();
-    outShape[Shapes.normalizeDim(dim, outShape.length)] = k;
+    if (!scalar) {
+      outShape[Shapes.normalizeDim(dim, outShape.length)] = k;
+    }
     float[] data = x.toFloatArray();
     int count = a.outer() * k * a.inner();
     float[] values = new float[count], indices = new float[count];

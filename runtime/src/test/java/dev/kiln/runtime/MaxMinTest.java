@@ -106,6 +106,10 @@ class MaxMinTest {
     assertTrue(Float.isNaN(withNan.values().toFloatArray()[0]));
     assertArrayEquals(new int[] {1, 2}, withNan.indices().toIntArray());
     assertArrayEquals(new int[] {0, 2}, Tensor.of(new float[] {1, NAN, 3}, 3).topk(2, 0, false).indices().toIntArray());
+    ValuesAndIndices one = Tensor.scalar(3f).topk(1, 0); // PyTorch: (tensor(3.), tensor(0))
+    assertArrayEquals(new int[0], one.values().shape());
+    assertEquals(3f, one.values().item());
+    assertArrayEquals(new int[] {0}, one.indices().toIntArray());
     assertEquals("topk: k 6 is out of range for dimension 1 of size 5, shape [2, 5]",
         assertThrows(IllegalArgumentException.class, () -> x.topk(6, 1)).getMessage());
   }
