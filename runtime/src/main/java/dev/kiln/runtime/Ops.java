@@ -10,6 +10,7 @@ import dev.kiln.runtime.cpu.MathKernels;
 import dev.kiln.runtime.cpu.NormKernels;
 import dev.kiln.runtime.cpu.Pool2dShape;
 import java.util.Arrays;
+import java.util.function.BinaryOperator;
 
 /**
  * The differentiable operations of eager mode, each with its derivative next to it: this file is
@@ -187,37 +188,36 @@ public final class Ops {
 
   /**
    * Null when {@code b}'s shape is {@code a}'s or a suffix of it (the kernels' own broadcast: b
-   * repeated over a's leading dimensions); otherwise the operands to use instead: swapped when
-   * {@code a}'s shape is a suffix of {@code b}'s (add and mul commute, to the bit), else both
-   * expanded to the broadcast shape (copies on the tape, whose backward sums the gradient back).
+   * repeated over a's leading dimensions); otherwise {@code a op b} computed another way: {@code op}
+   * of the swapped operands when {@code a}'s shape is a suffix of {@code b}'s (add and mul commute,
+   * to the bit); on the CPU the {@link #repeated} kernels when one operand repeats along one run of
+   * the other's dimensions; else {@code op} of both expanded to the broadcast shape (copies on the
+   * tape, whose backward sums the gradient back).
    *
    * @throws IllegalArgumentException naming {@code op} and both shapes when they do not broadcast
    */
-  private static Tensor[] broadcastPair(String op, Tensor a, Tensor b) {
+  private static Tensor broadcast(String op, Tensor a, Tensor b, boolean cuda, BinaryOperator<Tensor> again) {
     int[] as = a.shape(), bs = b.shape();
     if (isSuffix(bs, as)) {
       return null;
     }
     if (isSuffix(as, bs)) {
-      return new Tensor[] {b, a};
+      return again.apply(b, a);
     }
     int[] shape = Shapes.broadcast(op, as, bs);
-    return new Tensor[] {expand(a, shape, false), expand(b, shape, false)};
+    Tensor result = cuda ? null : repeated(op, a, b, shape);
+    return result != null ? result : again.apply(expand(a, shape, false), expand(b, shape, false));
   }
 
   /**
-   * On the CPU, {@code a + b} or {@code a * b} where one operand has the broadcast shape and the
-   * other repeats over it along one run of dimensions ({@code [N, C, 1, 1]} over {@code [N, C, H,
-   * W]}, a column over a matrix): the compiled models' repeated kernels read the small one by
-   * index instead of expanding it, and its gradient is summed over the repeats in one pass. Null
-   * for any other pair (equal shapes and suffixes have kernels of their own; the rest expand).
+   * On the CPU, {@code a + b} or {@code a * b} ({@code shape} their broadcast shape, neither a
+   * suffix of the other) where one operand has that shape and the other repeats over it along one
+   * run of dimensions ({@code [N, C, 1, 1]} over {@code [N, C, H, W]}, a column over a matrix): the
+   * compiled models' repeated kernels read the small one by index instead of expanding it, and its
+   * gradient is summed over the repeats in one pass. Null for any other pair (the caller expands).
    */
-  private static Tensor repeated(String op, Tensor a, Tensor b) {
+  private static Tensor repeated(String op, Tensor a, Tensor b, int[] shape) {
     int[] as = a.shape(), bs = b.shape();
-    if (isSuffix(bs, as) || isSuffix(as, bs)) {
-      return null;
-    }
-    int[] shape = Shapes.broadcast(op, as, bs);
     boolean aBig = Arrays.equals(shape, as);
     if (!aBig && !Arrays.equals(shape, bs)) {
       return null; // both stretch
@@ -470,7 +470,7 @@ public final class Ops {
     return out;
   }
 
-  /** The number of times b, a suffix of a's shape ({@link #broadcastPair} made it so), repeats over a. */
+  /** The number of times b, a suffix of a's shape ({@link #broadcast} made it so), repeats over a. */
   static int broadcastRepeats(String op, Tensor big, Tensor small) {
     int[] bs = big.shape(), ss = small.shape();
     if (ss.length > bs.length
@@ -502,13 +502,9 @@ public final class Ops {
     boolean cuda = Devices.onCuda("add", a, b);
     requireFloat("add", a);
     requireFloat("add", b);
-    Tensor repeated = cuda ? null : repeated("add", a, b);
-    if (repeated != null) {
-      return repeated;
-    }
-    Tensor[] pair = broadcastPair("add", a, b);
-    if (pair != null) {
-      return add(pair[0], pair[1]);
+    Tensor broadcast = broadcast("add", a, b, cuda, Ops::add);
+    if (broadcast != null) {
+      return broadcast;
     }
     if (cuda) {
       return CudaOps.add(a, b);
@@ -544,13 +540,9 @@ public final class Ops {
     boolean cuda = Devices.onCuda("mul", a, b);
     requireFloat("mul", a);
     requireFloat("mul", b);
-    Tensor repeated = cuda ? null : repeated("mul", a, b);
-    if (repeated != null) {
-      return repeated;
-    }
-    Tensor[] pair = broadcastPair("mul", a, b);
-    if (pair != null) {
-      return mul(pair[0], pair[1]);
+    Tensor broadcast = broadcast("mul", a, b, cuda, Ops::mul);
+    if (broadcast != null) {
+      return broadcast;
     }
     if (cuda) {
       return CudaOps.mul(a, b);
