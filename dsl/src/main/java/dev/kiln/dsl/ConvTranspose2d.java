@@ -14,7 +14,8 @@ import dev.kiln.runtime.cpu.Conv2dShape;
  * Parameters {@code weight [in, out, kH, kW]} and {@code bias [out]} start as PyTorch's: uniform
  * in {@code ±1/sqrt(fan_in)}, {@code fan_in = out * kH * kW} (PyTorch takes the weight's second
  * dimension). Builder methods change this layer before its first forward, as {@link Conv2d}'s.
- * Eager on either device (the annotation processor has no fused code for it).
+ * On either device, eager or compiled (the convolution's backward-data kernel forward, its forward
+ * and backward-filter kernels backward).
  */
 public class ConvTranspose2d extends Layer<ConvTranspose2d.Spec> {
   /** ConvTranspose2d's hyper-parameters and shape rule. */
@@ -38,8 +39,24 @@ public class ConvTranspose2d extends Layer<ConvTranspose2d.Spec> {
       // (below the stride: checked when the layer is applied, so that the builder's calls may come in any order)
     }
 
-    Spec with(int sH, int sW, int pH, int pW, int opH, int opW, boolean b) {
-      return new Spec(inChannels, outChannels, kernelH, kernelW, sH, sW, pH, pW, opH, opW, b);
+    /** The same layer with another stride. */
+    public Spec withStride(int h, int w) {
+      return new Spec(inChannels, outChannels, kernelH, kernelW, h, w, padH, padW, outputPadH, outputPadW, bias);
+    }
+
+    /** The same layer with another padding. */
+    public Spec withPadding(int h, int w) {
+      return new Spec(inChannels, outChannels, kernelH, kernelW, strideH, strideW, h, w, outputPadH, outputPadW, bias);
+    }
+
+    /** The same layer with another output padding. */
+    public Spec withOutputPadding(int h, int w) {
+      return new Spec(inChannels, outChannels, kernelH, kernelW, strideH, strideW, padH, padW, h, w, bias);
+    }
+
+    /** The same layer with or without a bias. */
+    public Spec withBias(boolean on) {
+      return new Spec(inChannels, outChannels, kernelH, kernelW, strideH, strideW, padH, padW, outputPadH, outputPadW, on);
     }
 
     @Override
@@ -108,8 +125,7 @@ public class ConvTranspose2d extends Layer<ConvTranspose2d.Spec> {
   }
 
   public ConvTranspose2d stride(int strideH, int strideW) {
-    Spec s = spec();
-    return reconfigure(s.with(strideH, strideW, s.padH(), s.padW(), s.outputPadH(), s.outputPadW(), s.bias()));
+    return reconfigure(spec().withStride(strideH, strideW));
   }
 
   public ConvTranspose2d padding(int padding) {
@@ -117,8 +133,7 @@ public class ConvTranspose2d extends Layer<ConvTranspose2d.Spec> {
   }
 
   public ConvTranspose2d padding(int padH, int padW) {
-    Spec s = spec();
-    return reconfigure(s.with(s.strideH(), s.strideW(), padH, padW, s.outputPadH(), s.outputPadW(), s.bias()));
+    return reconfigure(spec().withPadding(padH, padW));
   }
 
   /** Extra rows and columns on the output's bottom and right (below the stride): picks among the sizes a stride leaves open. */
@@ -127,14 +142,12 @@ public class ConvTranspose2d extends Layer<ConvTranspose2d.Spec> {
   }
 
   public ConvTranspose2d outputPadding(int outputPadH, int outputPadW) {
-    Spec s = spec();
-    return reconfigure(s.with(s.strideH(), s.strideW(), s.padH(), s.padW(), outputPadH, outputPadW, s.bias()));
+    return reconfigure(spec().withOutputPadding(outputPadH, outputPadW));
   }
 
   /** With or without a bias parameter; {@code bias(true)} after {@code bias(false)} draws a fresh one. */
   public ConvTranspose2d bias(boolean on) {
-    Spec s = spec();
-    reconfigure(s.with(s.strideH(), s.strideW(), s.padH(), s.padW(), s.outputPadH(), s.outputPadW(), on));
+    reconfigure(spec().withBias(on));
     if (!on) {
       bias = null;
       unregisterParameter("bias");

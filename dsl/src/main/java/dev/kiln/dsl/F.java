@@ -164,9 +164,9 @@ public final class F {
     return Ops.gelu(x);
   }
 
-  /** {@code x * sigmoid(x)} (PyTorch's {@code F.silu}); eager only, as {@link SiLU}. */
+  /** {@code x * sigmoid(x)} (PyTorch's {@code F.silu}), as {@link SiLU}. */
   public static Tensor silu(Tensor x) {
-    return Ops.mul(x, Ops.sigmoid(x));
+    return Ops.silu(x);
   }
 
   /** {@code tanh(x)} element-wise; any shape. */

@@ -5,8 +5,7 @@ import dev.kiln.runtime.Tensor;
 
 /**
  * {@code x * sigmoid(x)} element-wise (SiLU, "swish"), as PyTorch's {@code nn.SiLU}; any shape.
- * Eager on either device, composed of the tape's sigmoid and mul (the annotation processor has no
- * fused code for it).
+ * One pass each way ({@link Ops#silu}) on either device; compiled as the other activations.
  */
 public class SiLU extends Layer<SiLU.Spec> {
   /** SiLU's shape rule: any shape, unchanged. */
@@ -28,6 +27,6 @@ public class SiLU extends Layer<SiLU.Spec> {
 
   @Override
   public Tensor forward(Tensor x) {
-    return Ops.mul(x, Ops.sigmoid(x));
+    return Ops.silu(x);
   }
 }

@@ -33,6 +33,7 @@ class CudaCompiledTest {
     "SqueezeExcite, 3:6:6",
     "MnistExample, 1:12:12",
     "GeluMlp, 6",
+    "Decoder, 4:3:3",
   })
   void compiledOnCudaMatchesEagerOnTheCpu(String model, String sampleShape) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(model));

@@ -145,6 +145,7 @@ class ParityTest {
     "SqueezeExcite, test.SqueezeExcite, test.KilnSqueezeExcite, 3:6:6, 4",
     "MnistExample, test.MnistExample, test.KilnMnistExample, 1:12:12, 10",
     "GeluMlp, test.GeluMlp, test.KilnGeluMlp, 6, 3",
+    "Decoder, test.Decoder, test.KilnDecoder, 4:3:3, 3",
   })
   void compiledMatchesEager(String source, String eagerName, String compiledName, String sampleShape, int classes) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(source));

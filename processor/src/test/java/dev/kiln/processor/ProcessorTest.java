@@ -846,15 +846,20 @@ class ProcessorTest {
 
   @Test
   void anUnsupportedLayerWithBuilderCallsIsNamedAsSuch() {
-    JavaFileObject f = classModel("Decoder",
+    JavaFileObject f = classModel("Scaled",
         "@Model(input = {4, 7, 7})",
-        "public class Decoder extends Module {",
-        "  final ConvTranspose2d up = new ConvTranspose2d(4, 2, 3).stride(2).padding(1).outputPadding(1);",
+        "public class Scaled extends Module {",
+        "  static class Scale extends Module {",
+        "    float factor = 1;",
+        "    Scale by(float f) { factor = f; return this; }",
+        "    @Override public Tensor forward(Tensor x) { return x.mul(factor); }",
+        "  }",
+        "  final Scale up = new Scale().by(2);",
         "  @Override public Tensor forward(Tensor x) { return up.apply(x); }",
         "}");
     Compilation c = compile(f);
-    assertThat(c).hadErrorContaining("up: layer type ConvTranspose2d is not supported by the Kiln compiler; supported:")
-        .inFile(f).onLineContaining("new ConvTranspose2d");
+    assertThat(c).hadErrorContaining("up: layer type Scale is not supported by the Kiln compiler; supported:")
+        .inFile(f).onLineContaining("new Scale()");
     assertThat(c).hadErrorContaining("leave out @Model and the model runs eagerly, as written, with every layer");
     assertEquals(1, c.errors().size(), c.errors().toString());
   }
@@ -1060,7 +1065,7 @@ class ProcessorTest {
         "  @Override public Tensor forward(Tensor x) { return t.apply(x); }",
         "}");
     Compilation c = compile(f);
-    assertThat(c).hadErrorContaining("t: layer type Twice is not supported by the Kiln compiler; supported: Linear, Conv2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm1d")
+    assertThat(c).hadErrorContaining("t: layer type Twice is not supported by the Kiln compiler; supported: Linear, Conv2d, ConvTranspose2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm1d")
         .inFile(f).onLineContaining("new Twice()");
   }
 

@@ -214,6 +214,11 @@ final class CudaOps {
     return unary("gelu", x, Reads.INPUT, ElementwiseKernels::geluForward, (dx, g, in, y, n) -> ElementwiseKernels.geluBackward(dx, g, in, n));
   }
 
+  /** {@link Ops#silu}; the gradient from the input. */
+  static Tensor silu(Tensor x) {
+    return unary("silu", x, Reads.INPUT, ElementwiseKernels::siluForward, (dx, g, in, y, n) -> ElementwiseKernels.siluBackward(dx, g, in, n));
+  }
+
   /** {@link Ops#tanh}; the gradient is {@code 1 - y^2}. */
   static Tensor tanh(Tensor x) {
     return unary("tanh", x, Reads.OUTPUT, ElementwiseKernels::tanhForward, (dx, g, in, y, n) -> ElementwiseKernels.tanhBackward(dx, g, y, n));

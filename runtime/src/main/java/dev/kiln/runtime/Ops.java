@@ -1787,16 +1787,9 @@ public final class Ops {
 
   private static Tensor convTransposeCpu(Tensor x, Tensor weight, Tensor bias, Conv2dShape s) {
     int[] outShape = {s.batch(), s.inChannels(), s.height(), s.width()};
-    int channels = s.inChannels(), plane = s.height() * s.width();
     float[] out = new float[Shapes.numel(outShape)];
-    ConvKernels.conv2dBackward(out, 0, null, 0, null, 0, false, x.readBuffer(), x.offset(), null, 0,
-        weight.readBuffer(), weight.offset(), s);
-    if (bias != null) { // per channel, in place: each sample's [C, H*W] plus the bias repeated along its planes
-      for (int n = 0; n < s.batch(); n++) {
-        int at = n * channels * plane;
-        CpuKernels.addRepeatedForward(out, at, out, at, bias.readBuffer(), bias.offset(), channels, plane, 1, false);
-      }
-    }
+    ConvKernels.convTranspose2dForward(out, 0, x.readBuffer(), x.offset(), weight.readBuffer(), weight.offset(),
+        bias == null ? null : bias.readBuffer(), bias == null ? 0 : bias.offset(), s);
     if (!track(x, weight, bias)) {
       return Tensor.wrap(out, outShape);
     }
@@ -1807,25 +1800,16 @@ public final class Ops {
       }
 
       @Override protected Tensor[] backward(Tensor g) {
-        float[] gd = g.readBuffer();
         float[] dx = needsGrad(0) ? new float[x.numel()] : null;
         float[] dw = needsGrad(1) ? new float[weight.numel()] : null;
-        if (dx != null) { // the convolution of the output's gradient: x's
-          ConvKernels.conv2dForward(dx, 0, gd, g.offset(), weight.readBuffer(), weight.offset(), null, 0, s);
-        }
-        if (dw != null) { // the convolution's weight gradient, its input the output's gradient and its output's x
-          ConvKernels.conv2dBackward(null, 0, dw, 0, null, 0, false, x.readBuffer(), x.offset(), gd, g.offset(), null, 0, s);
-        }
+        float[] db = bias != null && needsGrad(2) ? new float[s.inChannels()] : null;
+        ConvKernels.convTranspose2dBackward(dx, 0, dw, 0, db, 0, false, g.readBuffer(), g.offset(), x.readBuffer(), x.offset(),
+            weight.readBuffer(), weight.offset(), s);
         Tensor[] grads = new Tensor[inputs.length];
         grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());
         grads[1] = dw == null ? null : Tensor.wrap(dw, weight.shape());
-        if (bias != null && needsGrad(2)) { // each channel's sum over its planes (in double), sample after sample
-          float[] db = new float[channels];
-          for (int n = 0; n < s.batch(); n++) {
-            CpuKernels.sumRepeatedBackward(db, 0, gd, g.offset() + n * channels * plane, null, 0, null, 0, channels, plane, 1,
-                n > 0);
-          }
-          grads[2] = Tensor.wrap(db, channels);
+        if (db != null) {
+          grads[2] = Tensor.wrap(db, s.inChannels());
         }
         return grads;
       }
@@ -2328,6 +2312,18 @@ public final class Ops {
     }
     return unary("gelu", x, Reads.INPUT, ActivationKernels::geluForward,
         (dx, dxOff, g, gOff, y, yOff, n) -> ActivationKernels.geluBackward(dx, dxOff, g, gOff, x.readBuffer(), x.offset(), n));
+  }
+
+  /**
+   * {@code x * sigmoid(x)} element-wise (SiLU, "swish"); any shape. One pass each way, in double,
+   * rounded once; the gradient {@code s (1 + x (1 - s))} is computed from the input.
+   */
+  public static Tensor silu(Tensor x) {
+    if (Devices.onCuda("silu", x)) {
+      return CudaOps.silu(x);
+    }
+    return unary("silu", x, Reads.INPUT, ActivationKernels::siluForward,
+        (dx, dxOff, g, gOff, y, yOff, n) -> ActivationKernels.siluBackward(dx, dxOff, g, gOff, x.readBuffer(), x.offset(), n));
   }
 
   /** {@code tanh(x)} element-wise; any shape. The gradient is {@code 1 - y^2}. */

@@ -203,6 +203,11 @@ class CudaOpsTest {
   }
 
   @Test
+  void siluAsOnTheCpu() {
+    compare("silu", Match.CLOSE, in -> Ops.silu(in[0]), Tensor.randn(7, 9).mul(4f));
+  }
+
+  @Test
   void upsampleAndChannelDropoutAsOnTheCpu() {
     compare("upsample nearest (2, 3)", Match.EXACT, in -> Ops.upsampleNearest(in[0], 2, 3), Tensor.randn(2, 3, 4, 5));
     compare("dropout2d", Match.EXACT, in -> Ops.dropout2d(in[0], 0.4, true), Tensor.randn(4, 6, 3, 3));

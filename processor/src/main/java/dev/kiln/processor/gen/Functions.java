@@ -11,6 +11,7 @@ import dev.kiln.dsl.LeakyReLU;
 import dev.kiln.dsl.LogSoftmax;
 import dev.kiln.dsl.MaxPool2d;
 import dev.kiln.dsl.ReLU;
+import dev.kiln.dsl.SiLU;
 import dev.kiln.dsl.Sigmoid;
 import dev.kiln.dsl.Softmax;
 import dev.kiln.dsl.Tanh;
@@ -35,6 +36,9 @@ final class Functions {
     }
     if (spec instanceof GELU.Spec) {
       return CodeBlock.of("$T.gelu($L)", F, input);
+    }
+    if (spec instanceof SiLU.Spec) {
+      return CodeBlock.of("$T.silu($L)", F, input);
     }
     if (spec instanceof LeakyReLU.Spec s) {
       return CodeBlock.of("$T.leakyRelu($L, $L)", F, input, s.negativeSlope());

@@ -15,12 +15,14 @@ import dev.kiln.dsl.AdaptiveAvgPool2d;
 import dev.kiln.dsl.AvgPool2d;
 import dev.kiln.dsl.BatchNorm;
 import dev.kiln.dsl.Conv2d;
+import dev.kiln.dsl.ConvTranspose2d;
 import dev.kiln.dsl.Dropout;
 import dev.kiln.dsl.GELU;
 import dev.kiln.dsl.LeakyReLU;
 import dev.kiln.dsl.LogSoftmax;
 import dev.kiln.dsl.Linear;
 import dev.kiln.dsl.MaxPool2d;
+import dev.kiln.dsl.SiLU;
 import dev.kiln.dsl.Sigmoid;
 import dev.kiln.dsl.Softmax;
 import dev.kiln.processor.check.CheckedModel;
@@ -335,6 +337,7 @@ public final class Generator {
     boolean weight = !(layer.spec() instanceof BatchNorm.Options o) || o.affine();
     boolean bias = layer.spec() instanceof Linear.Spec l ? l.bias()
         : layer.spec() instanceof Conv2d.Spec c ? c.bias()
+        : layer.spec() instanceof ConvTranspose2d.Spec t ? t.bias()
         : ((BatchNorm.Options) layer.spec()).affine();
     List<String> out = new ArrayList<>();
     if (weight) {
@@ -631,12 +634,12 @@ public final class Generator {
         case CONV -> {
           String layer = layerField(k.layer());
           String local = localPrefix(k, j + 1);
-          boolean bias = ((Conv2d.Spec) k.spec()).bias();
+          boolean bias = convBias(k);
           b.addStatement("$T $LW = $L.weight()", TENSOR, local, layer);
           if (bias) {
             b.addStatement("$T $LB = $L.bias()", TENSOR, local, layer);
           }
-          b.addStatement("$T.conv2dForward($L, $L, $L, $L, $LW.readBuffer(), $LW.offset(), $L, p.shape$L)", CONV,
+          b.addStatement("$T.$LForward($L, $L, $L, $L, $LW.readBuffer(), $LW.offset(), $L, p.shape$L)", CONV, convName(k),
               out.array, out.offset, in.array, in.offset, local, local,
               bias ? local + "B.readBuffer(), " + local + "B.offset()" : "null, 0", j + 1);
         }
@@ -911,9 +914,19 @@ public final class Generator {
     return k.spec() instanceof Softmax.Spec ? "softmax" : "logSoftmax";
   }
 
-  /** The kernels' name of a sigmoid, GELU or tanh step: {@code sigmoid}, {@code gelu}, {@code tanh}. */
+  /** The kernels' name of a convolution step: {@code conv2d}, or {@code convTranspose2d} for a transposed one. */
+  private static String convName(Kernel k) {
+    return k.spec() instanceof ConvTranspose2d.Spec ? "convTranspose2d" : "conv2d";
+  }
+
+  /** Whether a convolution step's layer has a bias. */
+  private static boolean convBias(Kernel k) {
+    return k.spec() instanceof ConvTranspose2d.Spec t ? t.bias() : ((Conv2d.Spec) k.spec()).bias();
+  }
+
+  /** The kernels' name of a sigmoid, GELU, SiLU or tanh step: {@code sigmoid}, {@code gelu}, {@code silu}, {@code tanh}. */
   private static String activationName(Kernel k) {
-    return k.spec() instanceof Sigmoid.Spec ? "sigmoid" : k.spec() instanceof GELU.Spec ? "gelu" : "tanh";
+    return k.spec() instanceof Sigmoid.Spec ? "sigmoid" : k.spec() instanceof GELU.Spec ? "gelu" : k.spec() instanceof SiLU.Spec ? "silu" : "tanh";
   }
 
   /** A shape with the batch as {@code n}: {@code n, 4, 4, 4}. */
@@ -1130,10 +1143,16 @@ public final class Generator {
       int[] in = k.inShape();
       switch (k.kind()) {
         case CONV -> {
-          Conv2d.Spec c = (Conv2d.Spec) k.spec();
           t.addField(CONV_SHAPE, "shape" + j, Modifier.FINAL);
-          ctor.addStatement("this.shape$L = new $T(n, $L, $L, $L, $L, $L, $L, $L, $L, $L, $L)", j, CONV_SHAPE, in[1], in[2], in[3],
-              c.outChannels(), c.kernelH(), c.kernelW(), c.strideH(), c.strideW(), c.padH(), c.padW());
+          if (k.spec() instanceof ConvTranspose2d.Spec c) { // the convolution that maps the output back to the input
+            int[] out = k.outShape();
+            ctor.addStatement("this.shape$L = new $T(n, $L, $L, $L, $L, $L, $L, $L, $L, $L, $L)", j, CONV_SHAPE, out[1], out[2],
+                out[3], in[1], c.kernelH(), c.kernelW(), c.strideH(), c.strideW(), c.padH(), c.padW());
+          } else {
+            Conv2d.Spec c = (Conv2d.Spec) k.spec();
+            ctor.addStatement("this.shape$L = new $T(n, $L, $L, $L, $L, $L, $L, $L, $L, $L, $L)", j, CONV_SHAPE, in[1], in[2],
+                in[3], c.outChannels(), c.kernelH(), c.kernelW(), c.strideH(), c.strideW(), c.padH(), c.padW());
+          }
         }
         case POOL -> {
           MaxPool2d.Spec m = (MaxPool2d.Spec) k.spec();
@@ -1296,9 +1315,9 @@ public final class Generator {
         String layer = layerField(k.layer());
         String local = localPrefix(k, j);
         b.addStatement("$T $LW = $L.weight()", TENSOR, local, layer)
-            .addStatement("$T.conv2dBackward($L, $L, $T.gradBuffer($L.weight(), $L), 0, $L, 0, true, $L, $L, $L, $L, $LW.readBuffer(), $LW.offset(), p.shape$L)",
-                CONV, target.array, target.offset, COMPILED, layer, recordedNeed(layer + ".weight()"),
-                ((Conv2d.Spec) k.spec()).bias()
+            .addStatement("$T.$LBackward($L, $L, $T.gradBuffer($L.weight(), $L), 0, $L, 0, true, $L, $L, $L, $L, $LW.readBuffer(), $LW.offset(), p.shape$L)",
+                CONV, convName(k), target.array, target.offset, COMPILED, layer, recordedNeed(layer + ".weight()"),
+                convBias(k)
                     ? CodeBlock.of("$T.gradBuffer($L.bias(), $L)", COMPILED, layer, recordedNeed(layer + ".bias()")) : "null",
                 d.array, d.offset, in.array, in.offset, local, local, j);
       } else if (k.kind() == Kernel.Kind.AVGPOOL) {
@@ -1334,9 +1353,9 @@ public final class Generator {
         if (k.spec() instanceof LeakyReLU.Spec l) { // from the input: its sign picks the slope
           b.addStatement("$T.leakyReluBackward($L, $L, $L, $L, $L, $L, n * $L, $Lf)", ACTIVATIONS, target.array,
               target.offset, d.array, d.offset, in.array, in.offset, k.outPerSample(), (float) l.negativeSlope());
-        } else if (k.spec() instanceof GELU.Spec) { // from the input: Phi(x) + x phi(x)
-          b.addStatement("$T.geluBackward($L, $L, $L, $L, $L, $L, n * $L)", ACTIVATIONS, target.array, target.offset,
-              d.array, d.offset, in.array, in.offset, k.outPerSample());
+        } else if (k.spec() instanceof GELU.Spec || k.spec() instanceof SiLU.Spec) { // from the input: Phi(x) + x phi(x), s (1 + x (1 - s))
+          b.addStatement("$T.$LBackward($L, $L, $L, $L, $L, $L, n * $L)", ACTIVATIONS, activationName(k), target.array,
+              target.offset, d.array, d.offset, in.array, in.offset, k.outPerSample());
         } else if (k.spec() instanceof Softmax.Spec || k.spec() instanceof LogSoftmax.Spec) {
           // from the output: y (g - sum(g y)) along the dimension, or g - exp(y) sum(g) for log-softmax
           b.addStatement("$T.$LBackward($L, $L, $L, $L, $L, $L, $L)", ACTIVATIONS, softmaxName(k), target.array, target.offset,

@@ -47,7 +47,10 @@ record Kernel(
      * ReLU); softmax's passes go along its dimension.
      */
     ACTIVATION,
-    /** Convolution (im2col + GEMM), bias in the same pass. */
+    /**
+     * Convolution (im2col + GEMM), bias in the same pass; or a transposed convolution (its spec a {@code
+     * ConvTranspose2d.Spec}): the convolution's backward-data kernel forward, its forward and backward-filter backward.
+     */
     CONV,
     /** Max pooling, argmax kept for backward. */
     POOL,

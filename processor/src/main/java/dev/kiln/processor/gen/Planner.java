@@ -4,6 +4,7 @@ import dev.kiln.dsl.AdaptiveAvgPool2d;
 import dev.kiln.dsl.AvgPool2d;
 import dev.kiln.dsl.BatchNorm;
 import dev.kiln.dsl.Conv2d;
+import dev.kiln.dsl.ConvTranspose2d;
 import dev.kiln.dsl.Dropout;
 import dev.kiln.dsl.Flatten;
 import dev.kiln.dsl.GELU;
@@ -13,6 +14,7 @@ import dev.kiln.dsl.LogSoftmax;
 import dev.kiln.dsl.MaxPool2d;
 import dev.kiln.dsl.Linear;
 import dev.kiln.dsl.ReLU;
+import dev.kiln.dsl.SiLU;
 import dev.kiln.dsl.Sigmoid;
 import dev.kiln.dsl.Softmax;
 import dev.kiln.dsl.Tanh;
@@ -78,7 +80,7 @@ final class Planner {
         Kernel.Kind kind = s.spec() instanceof Linear.Spec ? Kernel.Kind.LINEAR : Kernel.Kind.BATCHNORM;
         Linear.Spec linear = s.spec() instanceof Linear.Spec l ? l : null;
         kernels.add(new Kernel(kind, label, s.spec(), s.layer(), linear, relu, s.input(), outValue, in, out, s.source()));
-      } else if (s.spec() instanceof Conv2d.Spec) {
+      } else if (s.spec() instanceof Conv2d.Spec || s.spec() instanceof ConvTranspose2d.Spec) {
         kernels.add(new Kernel(Kernel.Kind.CONV, label, s.spec(), s.layer(), null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof AvgPool2d.Spec || s.spec() instanceof AdaptiveAvgPool2d.Spec) {
         kernels.add(new Kernel(Kernel.Kind.AVGPOOL, label, s.spec(), s.layer(), null, false, s.input(), s.output(), in, out, s.source()));
@@ -139,10 +141,10 @@ final class Planner {
     return new PoolFusion(masked, onePass);
   }
 
-  /** Sigmoid, tanh, GELU, leaky ReLU, softmax and log-softmax: the activations with a kernel of their own each way. */
+  /** Sigmoid, tanh, GELU, SiLU, leaky ReLU, softmax and log-softmax: the activations with a kernel of their own each way. */
   static boolean isActivation(LayerSpec spec) {
-    return spec instanceof Sigmoid.Spec || spec instanceof Tanh.Spec || spec instanceof GELU.Spec || spec instanceof LeakyReLU.Spec || spec instanceof Softmax.Spec
-        || spec instanceof LogSoftmax.Spec;
+    return spec instanceof Sigmoid.Spec || spec instanceof Tanh.Spec || spec instanceof GELU.Spec || spec instanceof SiLU.Spec
+        || spec instanceof LeakyReLU.Spec || spec instanceof Softmax.Spec || spec instanceof LogSoftmax.Spec;
   }
 
   /** {@code fc1 Linear(in_features=...)} for a layer, the call as written for a function. */

@@ -5,6 +5,7 @@ import dev.kiln.dsl.AvgPool2d;
 import dev.kiln.dsl.BatchNorm1d;
 import dev.kiln.dsl.BatchNorm2d;
 import dev.kiln.dsl.Conv2d;
+import dev.kiln.dsl.ConvTranspose2d;
 import dev.kiln.dsl.Dropout;
 import dev.kiln.dsl.Flatten;
 import dev.kiln.dsl.GELU;
@@ -14,6 +15,7 @@ import dev.kiln.dsl.LogSoftmax;
 import dev.kiln.dsl.Linear;
 import dev.kiln.dsl.MaxPool2d;
 import dev.kiln.dsl.ReLU;
+import dev.kiln.dsl.SiLU;
 import dev.kiln.dsl.Sigmoid;
 import dev.kiln.dsl.Softmax;
 import dev.kiln.dsl.Tanh;
@@ -60,6 +62,7 @@ final class LayerCatalog {
       Map.entry(DSL + "Softmax", args -> new Softmax.Spec(integer(args, 0))),
       Map.entry(DSL + "LogSoftmax", args -> new LogSoftmax.Spec(integer(args, 0))),
       Map.entry(DSL + "GELU", args -> none(args, "GELU", new GELU.Spec())),
+      Map.entry(DSL + "SiLU", args -> none(args, "SiLU", new SiLU.Spec())),
       Map.entry(DSL + "Dropout", args -> args.isEmpty() ? new Dropout.Spec(0.5) : new Dropout.Spec(number(args, 0))),
       Map.entry(DSL + "Flatten", args -> switch (args.size()) {
         case 0 -> new Flatten.Spec(1, -1);
@@ -70,6 +73,11 @@ final class LayerCatalog {
         case 3 -> new Conv2d.Spec(integer(args, 0), integer(args, 1), integer(args, 2), integer(args, 2), 1, 1, 0, 0, true);
         case 4 -> new Conv2d.Spec(integer(args, 0), integer(args, 1), integer(args, 2), integer(args, 3), 1, 1, 0, 0, true);
         default -> throw new BadArguments("Conv2d takes (in_channels, out_channels, kernel_size) or (in, out, kernel_h, kernel_w)");
+      }),
+      Map.entry(DSL + "ConvTranspose2d", args -> switch (args.size()) {
+        case 3 -> new ConvTranspose2d.Spec(integer(args, 0), integer(args, 1), integer(args, 2), integer(args, 2), 1, 1, 0, 0, 0, 0, true);
+        case 4 -> new ConvTranspose2d.Spec(integer(args, 0), integer(args, 1), integer(args, 2), integer(args, 3), 1, 1, 0, 0, 0, 0, true);
+        default -> throw new BadArguments("ConvTranspose2d takes (in_channels, out_channels, kernel_size) or (in, out, kernel_h, kernel_w)");
       }),
       Map.entry(DSL + "MaxPool2d", args -> new MaxPool2d.Spec(integer(args, 0), integer(args, 0), 0, false)),
       Map.entry(DSL + "AvgPool2d", args -> new AvgPool2d.Spec(integer(args, 0), integer(args, 0), 0, false, true)),
@@ -113,6 +121,20 @@ final class LayerCatalog {
           default -> throw new BadArguments("Conv2d has no builder " + method + " with " + args.size() + " argument(s); it has stride, padding, bias");
         };
       },
+      DSL + "ConvTranspose2d", (spec, method, args) -> {
+        ConvTranspose2d.Spec s = (ConvTranspose2d.Spec) spec;
+        return switch (method + "/" + args.size()) {
+          case "stride/1" -> s.withStride(integer(args, 0), integer(args, 0));
+          case "stride/2" -> s.withStride(integer(args, 0), integer(args, 1));
+          case "padding/1" -> s.withPadding(integer(args, 0), integer(args, 0));
+          case "padding/2" -> s.withPadding(integer(args, 0), integer(args, 1));
+          case "outputPadding/1" -> s.withOutputPadding(integer(args, 0), integer(args, 0));
+          case "outputPadding/2" -> s.withOutputPadding(integer(args, 0), integer(args, 1));
+          case "bias/1" -> s.withBias(bool(args, 0));
+          default -> throw new BadArguments("ConvTranspose2d has no builder " + method + " with " + args.size()
+              + " argument(s); it has stride, padding, outputPadding, bias");
+        };
+      },
       DSL + "MaxPool2d", (spec, method, args) -> {
         MaxPool2d.Spec s = (MaxPool2d.Spec) spec;
         return switch (method + "/" + args.size()) {
@@ -129,7 +151,7 @@ final class LayerCatalog {
 
   /** Simple names of the supported layers, for messages. */
   static String supported() {
-    return "Linear, Conv2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm1d, BatchNorm2d, Dropout, Flatten, ReLU, Sigmoid, Tanh, LeakyReLU, GELU, Softmax, LogSoftmax, Sequential";
+    return "Linear, Conv2d, ConvTranspose2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm1d, BatchNorm2d, Dropout, Flatten, ReLU, Sigmoid, Tanh, LeakyReLU, GELU, SiLU, Softmax, LogSoftmax, Sequential";
   }
 
   static LayerSpec create(String qualifiedName, List<Object> args) throws BadArguments {
@@ -176,6 +198,7 @@ final class LayerCatalog {
         case "sigmoid/0" -> new Sigmoid.Spec();
         case "tanh/0" -> new Tanh.Spec();
         case "gelu/0" -> new GELU.Spec();
+        case "silu/0" -> new SiLU.Spec();
         case "leakyRelu/1" -> new LeakyReLU.Spec(number(args, 0));
         case "softmax/1" -> new Softmax.Spec(integer(args, 0));
         case "logSoftmax/1" -> new LogSoftmax.Spec(integer(args, 0));
@@ -197,7 +220,7 @@ final class LayerCatalog {
   }
 
   /** The {@code F} functions {@link #function} compiles, as name/number of arguments after the tensor. */
-  private static final java.util.Set<String> FUNCTIONS = java.util.Set.of("relu/0", "sigmoid/0", "tanh/0", "gelu/0", "leakyRelu/1",
+  private static final java.util.Set<String> FUNCTIONS = java.util.Set.of("relu/0", "sigmoid/0", "tanh/0", "gelu/0", "silu/0", "leakyRelu/1",
       "softmax/1", "logSoftmax/1", "flatten/0", "flatten/2", "maxPool2d/1", "maxPool2d/2", "maxPool2d/4", "avgPool2d/1", "avgPool2d/2",
       "avgPool2d/5", "adaptiveAvgPool2d/1", "adaptiveAvgPool2d/2");
 
@@ -221,7 +244,7 @@ final class LayerCatalog {
       default -> "use layer fields for the rest, or leave out @Model and the model runs eagerly, as written";
     };
     return "F." + name + " with " + (constants + 1) + " argument(s) is not supported by the Kiln compiler; supported: relu, "
-        + "sigmoid, tanh, gelu, leakyRelu(x, slope), softmax(x, dim), logSoftmax(x, dim), flatten(x[, start, end]), maxPool2d(x, k[, stride[, padding, "
+        + "sigmoid, tanh, gelu, silu, leakyRelu(x, slope), softmax(x, dim), logSoftmax(x, dim), flatten(x[, start, end]), maxPool2d(x, k[, stride[, padding, "
         + "ceilMode]]), avgPool2d(x, k[, stride[, padding, ceilMode, countIncludePad]]), adaptiveAvgPool2d(x, size[, width]), "
         + "reshape(x, -1, ...), add(a, b) and mul(a, b) of two values of one shape or broadcast ([N, C, 1, 1] over [N, C, H, W]); " + instead;
   }

@@ -60,6 +60,32 @@ public final class ActivationKernels {
     });
   }
 
+  /**
+   * {@code out = x / (1 + exp(-x))}, SiLU ("swish", {@code x sigmoid(x)}), in double with the
+   * sigmoid's overflow-free form, rounded once.
+   */
+  public static void siluForward(float[] out, int outOff, float[] x, int xOff, int n) {
+    Parallel.forRange(n, TRANSCENDENTAL * n, (part, from, to) -> {
+      for (int i = from; i < to; i++) {
+        double v = x[xOff + i];
+        double e = Math.exp(-Math.abs(v));
+        out[outOff + i] = (float) (v * (v >= 0 ? 1.0 : e) / (1 + e));
+      }
+    });
+  }
+
+  /** {@code dx = dout * s (1 + x (1 - s))}, {@code s = sigmoid(x)}, from the input x, in double. */
+  public static void siluBackward(float[] dx, int dxOff, float[] dout, int dOff, float[] x, int xOff, int n) {
+    Parallel.forRange(n, TRANSCENDENTAL * n, (part, from, to) -> {
+      for (int i = from; i < to; i++) {
+        double v = x[xOff + i];
+        double e = Math.exp(-Math.abs(v));
+        double s = (v >= 0 ? 1.0 : e) / (1 + e);
+        dx[dxOff + i] = (float) (dout[dOff + i] * s * (1 + v * (1 - s)));
+      }
+    });
+  }
+
   /** The standard normal CDF, {@code (1 + erf(v / sqrt 2)) / 2}, from {@link #erf} and {@link #erfc} (no cancellation in either tail). */
   static double normalCdf(double v) {
     double z = v * 0.7071067811865476;

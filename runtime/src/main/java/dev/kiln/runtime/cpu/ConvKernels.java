@@ -456,6 +456,59 @@ public final class ConvKernels {
     return Math.min(outW, Math.max(0, Math.floorDiv(width - 1 + pad - b, stride) + 1));
   }
 
+  // ------------------------------------------------------------------ transposed convolution
+
+  /**
+   * PyTorch's {@code conv_transpose2d} (no groups or dilation): the input gradient of the
+   * convolution {@code s}, which maps this output back to x, for an output gradient x; plus the
+   * bias per output channel.
+   *
+   * @param out {@code [batch, s.inChannels(), s.height(), s.width()]}, overwritten
+   * @param x {@code [batch, s.outChannels(), s.outH(), s.outW()]}
+   * @param w {@code [s.outChannels(), s.inChannels(), kH, kW]}: the transposed convolution's {@code [in, out, kH, kW]}
+   * @param bias {@code [s.inChannels()]}, or null for none
+   */
+  public static void convTranspose2dForward(
+      float[] out, int outOff, float[] x, int xOff, float[] w, int wOff, float[] bias, int biasOff, Conv2dShape s) {
+    conv2dBackward(out, outOff, null, 0, null, 0, false, x, xOff, null, 0, w, wOff, s);
+    if (bias != null) { // per channel, in place: each sample's [C, H*W] plus the bias repeated along its planes
+      int channels = s.inChannels(), plane = s.height() * s.width();
+      for (int n = 0; n < s.batch(); n++) {
+        int at = outOff + n * channels * plane;
+        CpuKernels.addRepeatedForward(out, at, out, at, bias, biasOff, channels, plane, 1, false);
+      }
+    }
+  }
+
+  /**
+   * Gradients of {@link #convTranspose2dForward}; a null gradient array is skipped. {@code dx} is
+   * overwritten (the convolution {@code s} of the output's gradient); {@code dw} (the
+   * convolution's weight gradient for input {@code dout} and output gradient x) and {@code dbias}
+   * (each channel's sum over its planes, in double) are overwritten, or added to when {@code accumulate}.
+   *
+   * @param dx {@code [batch, s.outChannels(), s.outH(), s.outW()]}, or null
+   * @param dout the output's gradient, {@code [batch, s.inChannels(), s.height(), s.width()]}
+   * @param x the forward input (read only when {@code dw} is wanted)
+   * @param w the weight (read only when {@code dx} is wanted)
+   */
+  public static void convTranspose2dBackward(
+      float[] dx, int dxOff, float[] dw, int dwOff, float[] dbias, int dbOff, boolean accumulate,
+      float[] dout, int doutOff, float[] x, int xOff, float[] w, int wOff, Conv2dShape s) {
+    if (dx != null) {
+      conv2dForward(dx, dxOff, dout, doutOff, w, wOff, null, 0, s);
+    }
+    if (dw != null) {
+      conv2dBackward(null, 0, dw, dwOff, null, 0, accumulate, x, xOff, dout, doutOff, null, 0, s); // x is the convolution's output gradient
+    }
+    if (dbias != null) {
+      int channels = s.inChannels(), plane = s.height() * s.width();
+      for (int n = 0; n < s.batch(); n++) {
+        CpuKernels.sumRepeatedBackward(dbias, dbOff, dout, doutOff + n * channels * plane, null, 0, null, 0, channels, plane, 1,
+            accumulate || n > 0);
+      }
+    }
+  }
+
   // ------------------------------------------------------------------ max pooling
 
   /**

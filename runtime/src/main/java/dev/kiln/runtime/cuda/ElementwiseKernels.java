@@ -126,6 +126,27 @@ public final class ElementwiseKernels {
         }
       }
 
+      // SiLU: out = x sigmoid(x), in double (the CPU's ActivationKernels.siluForward)
+      extern "C" __global__ void kiln_silu_forward(float* out, const float* x, long long n) {
+        long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (i < n) {
+          double v = x[i];
+          double e = exp(-fabs(v));
+          out[i] = (float) (v * (v >= 0.0 ? 1.0 : e) / (1.0 + e));
+        }
+      }
+
+      // dx = g s (1 + x (1 - s)), s = sigmoid(x), from the input x
+      extern "C" __global__ void kiln_silu_backward(float* dx, const float* g, const float* x, long long n) {
+        long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (i < n) {
+          double v = x[i];
+          double e = exp(-fabs(v));
+          double s = (v >= 0.0 ? 1.0 : e) / (1.0 + e);
+          dx[i] = (float) (g[i] * s * (1.0 + v * (1.0 - s)));
+        }
+      }
+
       // out = x > 0 ? x : slope * x
       extern "C" __global__ void kiln_leaky_relu_forward(float* out, const float* x, float slope, long long n) {
         long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
@@ -728,6 +749,18 @@ public final class ElementwiseKernels {
   public static void geluBackward(long dx, long g, long x, long n) {
     requireCount("gelu_backward", n);
     kernel("kiln_gelu_backward").launch1d(n, dx, g, x, n);
+  }
+
+  /** SiLU, {@code out = x sigmoid(x)}. */
+  public static void siluForward(long out, long x, long n) {
+    requireCount("silu_forward", n);
+    kernel("kiln_silu_forward").launch1d(n, out, x, n);
+  }
+
+  /** {@code dx = g s (1 + x (1 - s))}, {@code s = sigmoid(x)}, from the input {@code x}. */
+  public static void siluBackward(long dx, long g, long x, long n) {
+    requireCount("silu_backward", n);
+    kernel("kiln_silu_backward").launch1d(n, dx, g, x, n);
   }
 
   /** {@code dx = g * (1 - y^2)}, {@code y} the tanh's output. */
