@@ -1087,6 +1087,26 @@ class ProcessorTest {
         .inFile(f).onLineContaining("int step");
   }
 
+  /** An error inside the outputs method is reported there alone, not again as forward's call of it. */
+  @Test
+  void anErrorInTheOutputsMethodIsNotReportedAgainInForward() {
+    JavaFileObject f = classModel("Casc",
+        "@Model(input = {4})",
+        "public class Casc extends Module {",
+        "  final Linear fc1 = new Linear(4, 8);",
+        "  final Linear fc2 = new Linear(8, 2);",
+        "  public record Out(Tensor out, Tensor h) {}",
+        "  public Out both(Tensor x) {",
+        "    Tensor h = fc1.apply(x).exp();",
+        "    return new Out(fc2.apply(h), h);",
+        "  }",
+        "  @Override public Tensor forward(Tensor x) { return both(x).out(); }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining("unsupported expression in both: call fc1.apply(x).exp").inFile(f).onLineContaining(".exp()");
+    assertEquals(1, c.errors().size(), c.errors().toString());
+  }
+
   @Test
   void outputsBuiltFromAnUnknownValue() {
     JavaFileObject f = classModel("BadResult",

@@ -46,10 +46,11 @@ public final class Main {
       "                --augment crops the training images at random (padding 4) and flips half of them, as",
       "                torchvision does",
       "  autoencoder [--epochs 2] [--batch 128] [--lr 0.001] [--seed 0] [--train-size N] [--out DIR]",
-      "          [--device auto|cpu|cuda]",
+      "          [--eager] [--device auto|cpu|cuda]",
       "                a convolutional autoencoder on FashionMNIST (Conv2d encoder, ConvTranspose2d decoder,",
-      "                MSE against the input, Adam): train and test reconstruction losses per epoch, test",
-      "                images over their reconstructions in DIR/reconstructions.png (default runs/autoencoder)",
+      "                MSE against the input, Adam; compiled unless --eager): train and test reconstruction",
+      "                losses per epoch, test images over their reconstructions in DIR/reconstructions.png",
+      "                (default runs/autoencoder)",
       "",
       "--device auto (the default) runs on CUDA when it loads and works, else on the CPU, saying why;",
       "--device cuda fails with what is missing where it cannot run (driver, CUDA libraries, a GPU).",
@@ -78,7 +79,7 @@ public final class Main {
         case "save-load" -> SaveLoadCommand.run(new Args(args[0], args, 1, Set.of()));
         case "intermediate" -> IntermediateCommand.run(new Args(args[0], args, 1, Set.of()));
         case "cifar10" -> Cifar10Command.run(new Args(args[0], args, 1, Set.of("augment")));
-        case "autoencoder" -> AutoencoderCommand.run(new Args(args[0], args, 1, Set.of()));
+        case "autoencoder" -> AutoencoderCommand.run(new Args(args[0], args, 1, Set.of("eager")));
         default -> throw new Args.UsageException("unknown command '" + args[0] + "'");
       }
     } catch (Args.HelpRequested e) {

@@ -211,6 +211,9 @@ public final class DeclarationReader {
     }
 
     MethodTree tree = trees.getTree(forward);
+    if (outputsMethod != null && outputs == null && calls(tree, outputsMethod.getSimpleName().toString())) {
+      return null; // the outputs method's errors are reported; forward's use of it would only be named unsupported
+    }
     String inputName = forward.getParameters().get(0).getSimpleName().toString();
     int delegate = outputs == null ? -1 : delegation(tree, inputName, outputsMethod, outputs, unit);
     if (delegate == BAD_OUTPUT_INDEX) {
@@ -315,6 +318,24 @@ public final class DeclarationReader {
     }
     return new OutputsIr(name, record == null ? null : packageOf(record), record == null ? null : nestedName(record),
         components, inputName, steps.list, steps.results, source(unit, tree));
+  }
+
+  /** Whether {@code method}'s body calls a method named {@code name} (unqualified or on {@code this}). */
+  private static boolean calls(MethodTree method, String name) {
+    Boolean found = new com.sun.source.util.TreeScanner<Boolean, Void>() {
+      @Override public Boolean visitMethodInvocation(MethodInvocationTree node, Void unused) {
+        ExpressionTree select = node.getMethodSelect();
+        boolean named = select instanceof IdentifierTree id && id.getName().contentEquals(name)
+            || select instanceof MemberSelectTree ms && ms.getIdentifier().contentEquals(name)
+                && ms.getExpression() instanceof IdentifierTree self && self.getName().contentEquals("this");
+        return named || Boolean.TRUE.equals(super.visitMethodInvocation(node, unused));
+      }
+
+      @Override public Boolean reduce(Boolean a, Boolean b) {
+        return Boolean.TRUE.equals(a) || Boolean.TRUE.equals(b);
+      }
+    }.scan(method.getBody(), null);
+    return Boolean.TRUE.equals(found);
   }
 
   /** {@link #delegation}'s answer for an index outside the outputs array, already reported. */
