@@ -58,6 +58,20 @@ CASES = {
         None,
     ),
     "sgd_dampening": (lambda p: torch.optim.SGD(p, lr=0.02, momentum=0.9, dampening=0.5), None),
+    "rmsprop_default": (lambda p: torch.optim.RMSprop(p, lr=0.01), None),
+    "rmsprop_centered_momentum": (
+        lambda p: torch.optim.RMSprop(p, lr=0.01, alpha=0.9, eps=1e-6, weight_decay=0.1, momentum=0.8, centered=True),
+        None,
+    ),
+    "rmsprop_momentum": (lambda p: torch.optim.RMSprop(p, lr=0.02, momentum=0.5), lr_times_tenth_before_step_3),
+    "adagrad_default": (lambda p: torch.optim.Adagrad(p, lr=0.1), None),
+    "adagrad_decay": (
+        lambda p: torch.optim.Adagrad(p, lr=0.2, lr_decay=0.3, weight_decay=0.05, initial_accumulator_value=0.4,
+                                      eps=1e-6),
+        None,
+    ),
+    "adadelta_default": (lambda p: torch.optim.Adadelta(p, lr=1.0), None),
+    "adadelta_wd": (lambda p: torch.optim.Adadelta(p, lr=0.5, rho=0.8, eps=1e-5, weight_decay=0.1), None),
 }
 
 SCHEDULERS = {

@@ -6,9 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kiln.runtime.cuda.Cuda;
+import dev.kiln.runtime.optim.Adadelta;
+import dev.kiln.runtime.optim.Adagrad;
 import dev.kiln.runtime.optim.Adam;
 import dev.kiln.runtime.optim.AdamW;
 import dev.kiln.runtime.optim.Optimizer;
+import dev.kiln.runtime.optim.RMSprop;
 import dev.kiln.runtime.optim.SGD;
 import java.util.List;
 import java.util.function.Function;
@@ -155,7 +158,11 @@ class CudaTensorTest {
         ps -> new SGD(ps, 0.05).momentum(0.8).dampening(0.1),
         ps -> new Adam(ps, 0.01),
         ps -> new Adam(ps, 0.01).weightDecay(0.1).amsgrad(true),
-        ps -> new AdamW(ps, 0.01));
+        ps -> new AdamW(ps, 0.01),
+        ps -> new RMSprop(ps, 0.01),
+        ps -> new RMSprop(ps, 0.01).momentum(0.9).centered(true).weightDecay(0.01),
+        ps -> new Adagrad(ps, 0.1).lrDecay(0.1).initialAccumulatorValue(0.1).weightDecay(0.01),
+        ps -> new Adadelta(ps, 1.0).weightDecay(0.01));
     // 41 parameters: two launches' tables (32 each), sizes from 1 value to several blocks (2048 values each)
     int[] sizes = new int[41];
     for (int i = 0; i < sizes.length; i++) {

@@ -8,7 +8,8 @@ import org.bytedeco.javacpp.BytePointer;
  * whose addresses, sizes and per-parameter scalars travel in a table passed by value as a kernel
  * argument (as PyTorch's multi-tensor apply does), so a step costs one launch per 32 parameters
  * and no copy to the device. Each block updates {@value #CHUNK} values of one parameter. The float
- * operations are those of the CPU loops of {@code SGD} and {@code AdamBase}, in the same order
+ * operations are those of the CPU loops of {@code SGD}, {@code AdamBase}, {@code RMSprop}, {@code
+ * Adagrad} and {@code Adadelta}, in the same order
  * (the GPU contracts {@code a * b + c} into one rounding, so results agree to float rounding, not
  * bit for bit).
  */
@@ -29,10 +30,12 @@ public final class OptimKernels {
       struct kiln_param_list {
         float* p[KILN_LIST];        // the parameters
         const float* g[KILN_LIST];  // their gradients
-        float* a[KILN_LIST];        // SGD: momentum buffer (null without momentum); Adam: first moment
-        float* b[KILN_LIST];        // Adam: second moment
-        float* c[KILN_LIST];        // Adam: running maximum of the second moment (null unless amsgrad)
-        float s0[KILN_LIST];        // Adam: lr / (1 - beta1^t)
+        float* a[KILN_LIST];        // SGD: momentum buffer (null without momentum); Adam: first moment;
+                                    // RMSprop, Adadelta: square_avg; Adagrad: sum
+        float* b[KILN_LIST];        // Adam: second moment; RMSprop: momentum buffer (or null); Adadelta: acc_delta
+        float* c[KILN_LIST];        // Adam: running maximum of the second moment (null unless amsgrad);
+                                    // RMSprop: grad_avg (null unless centered)
+        float s0[KILN_LIST];        // Adam: lr / (1 - beta1^t); Adagrad: -lr / (1 + (t - 1) lr_decay)
         float s1[KILN_LIST];        // Adam: sqrt(1 - beta2^t)
         int n[KILN_LIST];           // values
         int flag[KILN_LIST];        // SGD: the momentum buffer starts as d (first step)
@@ -97,6 +100,73 @@ public final class OptimKernels {
           p[i] = pi - stepSize * mi / denom;
         }
       }
+
+      // RMSprop, plain, centered and with momentum (PyTorch 1.13's _single_tensor_rmsprop).
+      extern "C" __global__ void kiln_rmsprop(kiln_param_list L, float lr, float alpha, float keep, float eps,
+                                              float weightDecay, float momentum) {
+        int from, to;
+        int t = kiln_list_entry(L, &from, &to);
+        float* p = L.p[t];
+        const float* g = L.g[t];
+        float* v = L.a[t];
+        float* buf = L.b[t];
+        float* gAvg = L.c[t];
+        for (int i = from + threadIdx.x; i < to; i += blockDim.x) {
+          float gi = weightDecay == 0.0f ? g[i] : fmaf(p[i], weightDecay, g[i]);
+          float vi = v[i] * alpha + keep * gi * gi;
+          v[i] = vi;
+          float avg;
+          if (gAvg != nullptr) {
+            float ga = fmaf(gi, keep, gAvg[i] * alpha);
+            gAvg[i] = ga;
+            avg = sqrtf(vi - ga * ga) + eps;
+          } else {
+            avg = sqrtf(vi) + eps;
+          }
+          if (buf != nullptr) {
+            float b = buf[i] * momentum + gi / avg;
+            buf[i] = b;
+            p[i] = fmaf(b, -lr, p[i]);
+          } else {
+            p[i] = p[i] + -lr * (gi / avg);
+          }
+        }
+      }
+
+      // Adagrad (PyTorch 1.13's _single_tensor_adagrad); s0 is -clr, each parameter's at its own step.
+      extern "C" __global__ void kiln_adagrad(kiln_param_list L, float eps, float weightDecay) {
+        int from, to;
+        int t = kiln_list_entry(L, &from, &to);
+        float* p = L.p[t];
+        const float* g = L.g[t];
+        float* sum = L.a[t];
+        float rate = L.s0[t];
+        for (int i = from + threadIdx.x; i < to; i += blockDim.x) {
+          float gi = weightDecay == 0.0f ? g[i] : fmaf(p[i], weightDecay, g[i]);
+          float s = sum[i] + gi * gi;
+          sum[i] = s;
+          p[i] = p[i] + rate * (gi / (sqrtf(s) + eps));
+        }
+      }
+
+      // Adadelta (PyTorch 1.13's _single_tensor_adadelta).
+      extern "C" __global__ void kiln_adadelta(kiln_param_list L, float lr, float rho, float keep, float eps,
+                                               float weightDecay) {
+        int from, to;
+        int t = kiln_list_entry(L, &from, &to);
+        float* p = L.p[t];
+        const float* g = L.g[t];
+        float* v = L.a[t];
+        float* u = L.b[t];
+        for (int i = from + threadIdx.x; i < to; i += blockDim.x) {
+          float gi = weightDecay == 0.0f ? g[i] : fmaf(p[i], weightDecay, g[i]);
+          float vi = v[i] * rho + keep * gi * gi;
+          v[i] = vi;
+          float delta = sqrtf(u[i] + eps) / sqrtf(vi + eps) * gi;
+          u[i] = u[i] * rho + keep * delta * delta;
+          p[i] = fmaf(delta, -lr, p[i]);
+        }
+      }
       """;
 
   private OptimKernels() {}
@@ -119,6 +189,11 @@ public final class OptimKernels {
     public static Entry adam(long p, long g, long m, long v, long vmax, int n, float stepSize, float bc2Sqrt) {
       return new Entry(p, g, m, v, vmax, stepSize, bc2Sqrt, n, false);
     }
+
+    /** RMSprop, Adagrad, Adadelta: up to three state slots and one per-parameter scalar. */
+    public static Entry slots(long p, long g, long a, long b, long c, int n, float s0) {
+      return new Entry(p, g, a, b, c, s0, 0f, n, false);
+    }
   }
 
   /** SGD steps of {@code entries}, {@value #LIST} per launch. */
@@ -129,6 +204,21 @@ public final class OptimKernels {
   /** Adam steps of {@code entries} (each with its own bias corrections), {@value #LIST} per launch. */
   public static void adam(List<Entry> entries, float b1, float b2, float keep1, float keep2, float l2, float shrink, float eps) {
     launch(kernel("kiln_adam"), entries, b1, b2, keep1, keep2, l2, shrink, eps);
+  }
+
+  /** RMSprop steps of {@code entries}, {@value #LIST} per launch. */
+  public static void rmsprop(List<Entry> entries, float lr, float alpha, float keep, float eps, float weightDecay, float momentum) {
+    launch(kernel("kiln_rmsprop"), entries, lr, alpha, keep, eps, weightDecay, momentum);
+  }
+
+  /** Adagrad steps of {@code entries} (each with its own decayed rate, {@code s0}), {@value #LIST} per launch. */
+  public static void adagrad(List<Entry> entries, float eps, float weightDecay) {
+    launch(kernel("kiln_adagrad"), entries, eps, weightDecay);
+  }
+
+  /** Adadelta steps of {@code entries}, {@value #LIST} per launch. */
+  public static void adadelta(List<Entry> entries, float lr, float rho, float keep, float eps, float weightDecay) {
+    launch(kernel("kiln_adadelta"), entries, lr, rho, keep, eps, weightDecay);
   }
 
   private static CudaKernel kernel(String name) {

@@ -60,7 +60,7 @@ class KernelSourcesTest {
 
   @Test
   void optimizerKernelsCompile() {
-    checkFamily("kiln_optim.cu", OptimKernels.SOURCE, List.of("kiln_sgd", "kiln_adam"));
+    checkFamily("kiln_optim.cu", OptimKernels.SOURCE, List.of("kiln_sgd", "kiln_adam", "kiln_rmsprop", "kiln_adagrad", "kiln_adadelta"));
   }
 
   /**

@@ -7,12 +7,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kiln.runtime.Kiln;
 import dev.kiln.runtime.Tensor;
+import dev.kiln.runtime.optim.Adadelta;
+import dev.kiln.runtime.optim.Adagrad;
 import dev.kiln.runtime.optim.Adam;
 import dev.kiln.runtime.optim.AdamW;
 import dev.kiln.runtime.optim.ExponentialLR;
 import dev.kiln.runtime.optim.LRScheduler;
 import dev.kiln.runtime.optim.Optimizer;
 import dev.kiln.runtime.optim.SGD;
+import dev.kiln.runtime.optim.RMSprop;
 import dev.kiln.runtime.optim.ReduceLROnPlateau;
 import dev.kiln.runtime.optim.StepLR;
 import java.io.IOException;
@@ -140,6 +143,25 @@ class CheckpointTest {
   @Test
   void adamWithAmsgradResumesExactly() throws IOException {
     assertResumesExactly(CheckpointTest::adam, opt -> new ExponentialLR(opt, 0.9));
+  }
+
+  @Test
+  void rmspropAdagradAndAdadeltaResumeExactly() throws IOException {
+    assertResumesExactly(m -> {
+      RMSprop opt = new RMSprop(List.of(m.w), 0.01).momentum(0.9).centered(true);
+      opt.addParamGroup(List.of(m.b), 0.02);
+      return opt;
+    }, opt -> new StepLR(opt, 1, 0.5));
+    assertResumesExactly(m -> {
+      Adagrad opt = new Adagrad(List.of(m.w), 0.1).lrDecay(0.1).initialAccumulatorValue(0.1);
+      opt.addParamGroup(List.of(m.b), 0.05);
+      return opt;
+    }, opt -> null);
+    assertResumesExactly(m -> {
+      Adadelta opt = new Adadelta(List.of(m.w), 1.0);
+      opt.addParamGroup(List.of(m.b), 0.5);
+      return opt;
+    }, opt -> new StepLR(opt, 1, 0.7));
   }
 
   @Test

@@ -1,0 +1,177 @@
+package dev.kiln.runtime.optim;
+
+import dev.kiln.runtime.Tensor;
+import dev.kiln.runtime.cpu.Parallel;
+import dev.kiln.runtime.cuda.OptimKernels;
+import dev.kiln.runtime.io.StateEncoding;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The optimizers whose running state is a step count and up to three tensors of each parameter's
+ * shape, named as PyTorch names them ({@link RMSprop}, {@link Adagrad}, {@link Adadelta}): this
+ * class keeps the state (made at a parameter's first step, on its device, and moved with it),
+ * writes and reads it in the state dict, and runs the update rule of the subclass over the
+ * parameter's values on the host, split over the cores, or its kernel on CUDA.
+ */
+abstract sealed class RunningStateOptimizer extends Optimizer permits RMSprop, Adagrad, Adadelta {
+  private static final String STEP = "step";
+  private final String[] names;
+  private final Map<Tensor, State> states = new IdentityHashMap<>();
+
+  /** One parameter's step count and slots (null for a slot the settings do not keep). */
+  private static final class State {
+    int step;
+    final Tensor[] slots;
+
+    State(int step, Tensor[] slots) {
+      this.step = step;
+      this.slots = slots;
+    }
+  }
+
+  /**
+   * @param name the optimizer's name, for messages
+   * @param names PyTorch's names of the slots, in its state dict's order ({@code square_avg}, ...)
+   */
+  RunningStateOptimizer(String name, List<Tensor> params, double lr, String... names) {
+    super(params, checkLr(name, lr));
+    this.names = names.clone();
+  }
+
+  private static double checkLr(String name, double lr) {
+    if (!(lr >= 0) || Double.isInfinite(lr)) {
+      throw new IllegalArgumentException(name + ": learning rate must be finite and >= 0, got " + lr);
+    }
+    return lr;
+  }
+
+  /** Whether the current settings keep slot {@code i} (e.g. RMSprop's {@code momentum_buffer} only with momentum). */
+  abstract boolean keeps(int slot);
+
+  /** The value every element of a new slot starts at. */
+  float initialValue(int slot) {
+    return 0f;
+  }
+
+  /**
+   * The update rule over elements {@code [from, to)} of arrays that start at the tensors' first
+   * values; {@code slots[i]} is null where the settings do not keep slot i.
+   *
+   * @param step the parameter's step count, this step included (1 at its first)
+   */
+  abstract void updateRange(float[] p, float[] g, float[][] slots, int from, int to, int step, double lr);
+
+  /** Work weight of one element's update, for {@link Parallel#forRange}. */
+  abstract long workPerElement();
+
+  /**
+   * One CUDA parameter's part in a step, from device addresses (0 for slots not kept).
+   *
+   * @param step the parameter's step count, this step included
+   */
+  abstract OptimKernels.Entry entry(long p, long g, long[] slots, int n, int step, double lr);
+
+  /** Runs the update rule's kernel over a group's CUDA entries. */
+  abstract void launch(List<OptimKernels.Entry> entries, double lr);
+
+  /** Throws unless {@code value} is a finite number of at least zero; names the optimizer and the setting. */
+  final double nonNegative(String what, double value) {
+    if (!(value >= 0) || Double.isInfinite(value)) {
+      throw new IllegalArgumentException(getClass().getSimpleName() + ": " + what + " must be finite and >= 0, got " + value);
+    }
+    return value;
+  }
+
+  /** The parameter's state, made on its device at its first step, moved with it, with the slots the settings keep. */
+  private State state(Tensor param) {
+    State s = states.computeIfAbsent(param, p -> new State(0, new Tensor[names.length]));
+    for (int i = 0; i < names.length; i++) {
+      if (s.slots[i] == null && keeps(i)) {
+        float v = initialValue(i);
+        s.slots[i] = v == 0f ? Tensor.zeros(param.device(), param.shape()) : Tensor.full(v, param.shape());
+      }
+      if (s.slots[i] != null && s.slots[i].device() != param.device()) {
+        s.slots[i].moveTo(param.device());
+      }
+    }
+    return s;
+  }
+
+  @Override
+  protected final void update(Tensor param, Tensor grad, double lr) {
+    State s = state(param);
+    int step = ++s.step;
+    int n = param.numel();
+    float[] p = fromZero(param, true);
+    float[] g = fromZero(grad, false);
+    float[][] slots = new float[names.length][];
+    for (int i = 0; i < names.length; i++) {
+      slots[i] = keeps(i) ? fromZero(s.slots[i], true) : null;
+    }
+    Parallel.forRange(n, workPerElement() * n, (part, from, to) -> updateRange(p, g, slots, from, to, step, lr));
+    writeBack(param, p);
+    for (int i = 0; i < names.length; i++) {
+      if (slots[i] != null) {
+        writeBack(s.slots[i], slots[i]);
+      }
+    }
+  }
+
+  @Override
+  protected final OptimKernels.Entry cudaEntry(Tensor param, Tensor grad, double lr) {
+    State s = state(param);
+    int step = ++s.step;
+    long[] slots = new long[names.length];
+    for (int i = 0; i < names.length; i++) {
+      slots[i] = keeps(i) ? s.slots[i].writeCuda() : 0L;
+    }
+    return entry(param.writeCuda(), grad.readCuda(), slots, param.numel(), step, lr);
+  }
+
+  @Override
+  protected final void stepOnCuda(List<OptimKernels.Entry> entries, double lr) {
+    launch(entries, lr);
+  }
+
+  /** {@code step}, then each slot the parameter has, by PyTorch's names. */
+  @Override
+  protected final Map<String, Tensor> parameterState(Tensor param) {
+    State s = states.get(param);
+    if (s == null) {
+      return Map.of();
+    }
+    Map<String, Tensor> out = new LinkedHashMap<>();
+    out.put(STEP, StateEncoding.ofLong(s.step));
+    for (int i = 0; i < names.length; i++) {
+      if (s.slots[i] != null) {
+        out.put(names[i], Tensor.wrap(s.slots[i].toFloatArray(), param.shape()));
+      }
+    }
+    return out;
+  }
+
+  @Override
+  protected final void loadParameterStates(List<ParamState> states) {
+    String[] allowed = new String[names.length + 1];
+    allowed[0] = STEP;
+    System.arraycopy(names, 0, allowed, 1, names.length);
+    Map<Tensor, State> loaded = new IdentityHashMap<>();
+    for (ParamState saved : states) {
+      saved.requireOnly(allowed);
+      if (saved.isEmpty()) {
+        continue;
+      }
+      Tensor[] slots = new Tensor[names.length];
+      for (int i = 0; i < names.length; i++) {
+        float[] values = saved.floatsOrNull(names[i]);
+        slots[i] = values == null ? null : Tensor.wrap(values, saved.param().shape());
+      }
+      loaded.put(saved.param(), new State(saved.count(STEP), slots));
+    }
+    this.states.clear();
+    this.states.putAll(loaded);
+  }
+}
