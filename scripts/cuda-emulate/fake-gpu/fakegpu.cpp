@@ -193,6 +193,17 @@ int cublasSgemm_v2(P h, int ta, int tb, int m, int n, int k, const float *al, co
   return 0; 
   );
   return 0; }
+int cublasSgemmStridedBatched(P h, int ta, int tb, int m, int n, int k, const float *al, const float *A, int lda, long long sA, const float *B, int ldb, long long sB, const float *be, float *C, int ldc, long long sC, int count) {
+  LOG("cublasSgemmStridedBatched(%p, ta %d, tb %d, m %d, n %d, k %d, alpha=%p(%g), A=%p lda %d stride %lld, B=%p ldb %d stride %lld, beta=%p(%g), C=%p ldc %d stride %lld, count %d)", h, ta, tb, m, n, k, (P)al, *al, (P)A, lda, sA, (P)B, ldb, sB, (P)be, *be, (P)C, ldc, sC, count);
+  float al_v = *al; float be_v = *be;
+  ENQ( float *al = &al_v; float *be = &be_v;
+  for (int q = 0; q < count; q++) { const float *Aq = A + q * sA; const float *Bq = B + q * sB; float *Cq = C + q * sC;
+  for (int i = 0; i < m; i++) for (int j = 0; j < n; j++) { double s = 0;
+    for (int p = 0; p < k; p++) s += (double)(ta ? AT(Aq, p, i, lda) : AT(Aq, i, p, lda)) * (tb ? AT(Bq, j, p, ldb) : AT(Bq, p, j, ldb));
+    AT(Cq, i, j, ldc) = (float)(*al * s + (*be == 0 ? 0 : *be * AT(Cq, i, j, ldc))); } }
+  return 0; 
+  );
+  return 0; }
 int cublasSger_v2(P h, int m, int n, const float *al, const float *x, int incx, const float *y, int incy, float *A, int lda) {
   LOG("cublasSger_v2(%p, m %d, n %d, alpha=%p(%g), x=%p %d, y=%p %d, A=%p lda %d)", h, m, n, (P)al, *al, (P)x, incx, (P)y, incy, (P)A, lda);
   float al_v = *al;

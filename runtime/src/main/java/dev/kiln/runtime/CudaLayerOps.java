@@ -61,6 +61,39 @@ final class CudaLayerOps {
     });
   }
 
+  /** {@link Ops#bmm}: one strided-batched cuBLAS call forward, one per needed gradient backward. */
+  static Tensor bmm(Tensor a, Tensor b) {
+    int count = a.size(0), m = a.size(1), k = a.size(2), n = b.size(2);
+    long mk = (long) m * k, kn = (long) k * n, mn = (long) m * n;
+    Device dev = a.device();
+    Tensor out = Tensor.empty(dev, count, m, n);
+    CuBlas.sgemmStridedBatched(false, false, m, n, k, 1f, a.readCuda(), k, mk, b.readCuda(), n, kn, 0f, out.writeCuda(), n, mn, count);
+    keepAlive(a, b);
+    if (!Ops.track(a, b)) {
+      return out;
+    }
+    return Tensor.ofNode(out, new Node(a, b) {
+      @Override public String name() {
+        return "bmm";
+      }
+
+      @Override protected Tensor[] backward(Tensor gradOutput) {
+        Tensor g = onDevice(gradOutput, dev);
+        Tensor da = null, db = null;
+        if (needsGrad(0)) {
+          da = Tensor.empty(dev, count, m, k);
+          CuBlas.sgemmStridedBatched(false, true, m, k, n, 1f, g.readCuda(), n, mn, b.readCuda(), n, kn, 0f, da.writeCuda(), k, mk, count);
+        }
+        if (needsGrad(1)) {
+          db = Tensor.empty(dev, count, k, n);
+          CuBlas.sgemmStridedBatched(true, false, k, n, m, 1f, a.readCuda(), k, mk, g.readCuda(), n, mn, 0f, db.writeCuda(), n, kn, count);
+        }
+        keepAlive(g, a, b);
+        return new Tensor[] {da, db};
+      }
+    });
+  }
+
   /**
    * {@code x[N,in] @ weight[out,in]^T + bias[out]}, checked by {@link Ops#linear}. dx = g @ W,
    * dW = g^T @ x, db = column sums of g.

@@ -8,6 +8,7 @@ import dev.kiln.runtime.cpu.ConvKernels;
 import dev.kiln.runtime.cpu.CpuKernels;
 import dev.kiln.runtime.cpu.MathKernels;
 import dev.kiln.runtime.cpu.NormKernels;
+import dev.kiln.runtime.cpu.Parallel;
 import dev.kiln.runtime.cpu.Pool2dShape;
 import java.util.Arrays;
 import java.util.function.BinaryOperator;
@@ -82,17 +83,133 @@ public final class Ops {
 
   // ------------------------------------------------------------------ matrix products
 
-  /** {@code a[m,k] @ b[k,n]}. d/da = g @ b^T, d/db = a^T @ g. */
+  /**
+   * PyTorch's {@code torch.matmul} ({@code a @ b}): a 1-d operand is a row on the left or a column
+   * on the right, removed from the result ({@code [k] @ [k]} is their dot product, rank 0); two
+   * matrices multiply ({@link #mm}); otherwise the last two dimensions multiply as matrices and the
+   * ones before broadcast as batches ({@code [B, h, s, d] @ [B, h, d, s]}, {@code [B, s, d] @ [d,
+   * e]}, {@code [s, d] @ [B, d, e]}). A right operand of rank 2 is one GEMM over all of the left's
+   * rows; other batches run {@link #bmm} on operands expanded (copied) to the broadcast batch
+   * shape, whose gradients sum back to each operand's shape.
+   *
+   * @throws IllegalArgumentException for a rank-0 operand, inner sizes that differ or batch
+   *     dimensions that do not broadcast, naming both shapes
+   */
   public static Tensor matmul(Tensor a, Tensor b) {
-    boolean cuda = Devices.onCuda("matmul", a, b);
+    Devices.onCuda("matmul", a, b);
     requireFloat("matmul", a);
     requireFloat("matmul", b);
-    requireRank("matmul", "left operand", a, 2);
-    requireRank("matmul", "right operand", b, 2);
+    String shapes = Shapes.toString(a.shape()) + " @ " + Shapes.toString(b.shape());
+    if (a.dim() == 0 || b.dim() == 0) {
+      throw new IllegalArgumentException("matmul: " + shapes + ": both operands need at least one dimension (for a "
+          + "scalar factor use mul)");
+    }
+    if (a.dim() == 1 && b.dim() == 1) { // the dot product
+      return reshape(mm(reshape(a, 1, -1), reshape(b, -1, 1)));
+    }
+    if (a.dim() == 1) {
+      return squeeze(matmul(unsqueeze(a, 0), b), -2);
+    }
+    if (b.dim() == 1) {
+      return squeeze(matmul(a, unsqueeze(b, 1)), -1);
+    }
+    int m = a.size(-2), k = a.size(-1), n = b.size(-1);
+    if (b.size(-2) != k) {
+      throw new IllegalArgumentException("matmul: " + shapes + ": inner dimensions " + k + " and " + b.size(-2) + " differ");
+    }
+    if (a.dim() == 2 && b.dim() == 2) {
+      return mm(a, b);
+    }
+    if (b.dim() == 2) { // [..., m, k] @ [k, n]: every row of a times b, one GEMM
+      int[] outShape = a.shape();
+      outShape[outShape.length - 1] = n;
+      return reshape(mm(reshape(a, -1, k), b), outShape);
+    }
+    int[] batch = Shapes.broadcast("matmul (" + shapes + ", batch dimensions)", Arrays.copyOf(a.shape(), a.dim() - 2),
+        Arrays.copyOf(b.shape(), b.dim() - 2));
+    int count = Shapes.numel(batch);
+    Tensor left = reshape(expand(a, Shapes.concat(batch, m, k), false), count, m, k);
+    Tensor right = reshape(expand(b, Shapes.concat(batch, k, n), false), count, k, n);
+    return reshape(bmm(left, right), Shapes.concat(batch, m, n));
+  }
+
+  /**
+   * Batched matrix product, PyTorch's {@code torch.bmm}: {@code out[i] = a[i] @ b[i]} for {@code
+   * a[B, m, k]} and {@code b[B, k, n]} (no broadcasting; {@link #matmul} broadcasts). d/da[i] =
+   * g[i] @ b[i]^T, d/db[i] = a[i]^T @ g[i]. On the CPU the batches are shared among the cores, on
+   * CUDA one strided-batched cuBLAS call each way.
+   */
+  public static Tensor bmm(Tensor a, Tensor b) {
+    boolean cuda = Devices.onCuda("bmm", a, b);
+    requireFloat("bmm", a);
+    requireFloat("bmm", b);
+    requireRank("bmm", "left operand", a, 3);
+    requireRank("bmm", "right operand", b, 3);
+    int count = a.size(0), m = a.size(1), k = a.size(2), n = b.size(2);
+    if (b.size(0) != count || b.size(1) != k) {
+      throw new IllegalArgumentException("bmm: " + Shapes.toString(a.shape()) + " @ " + Shapes.toString(b.shape()) + ": "
+          + (b.size(0) != count ? "batch sizes " + count + " and " + b.size(0) : "inner dimensions " + k + " and " + b.size(1))
+          + " differ");
+    }
+    if (cuda) {
+      return CudaLayerOps.bmm(a, b);
+    }
+    float[] out = new float[Shapes.numel(count, m, n)];
+    batchedGemm(count, false, false, m, n, k, a.readBuffer(), a.offset(), b.readBuffer(), b.offset(), out);
+    if (!track(a, b)) {
+      return Tensor.wrap(out, count, m, n);
+    }
+    return Tensor.ofNode(out, new int[] {count, m, n}, new Node(a, b) {
+      @Override public String name() {
+        return "bmm";
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        Tensor da = null, db = null;
+        if (needsGrad(0)) {
+          float[] d = new float[Shapes.numel(count, m, k)];
+          batchedGemm(count, false, true, m, k, n, g.readBuffer(), g.offset(), b.readBuffer(), b.offset(), d);
+          da = Tensor.wrap(d, count, m, k);
+        }
+        if (needsGrad(1)) {
+          float[] d = new float[Shapes.numel(count, k, n)];
+          batchedGemm(count, true, false, k, n, m, a.readBuffer(), a.offset(), g.readBuffer(), g.offset(), d);
+          db = Tensor.wrap(d, count, k, n);
+        }
+        return new Tensor[] {da, db};
+      }
+    });
+  }
+
+  /**
+   * {@code out[i] = op(x[i]) @ op(y[i])} for {@code count} row-major, contiguous matrices, {@code
+   * out[i]} of {@code rows x cols}, the product over {@code inner}; op transposes where asked (x
+   * stored {@code inner x rows} then, y {@code cols x inner}). The batches are shared among the cores.
+   */
+  private static void batchedGemm(int count, boolean transX, boolean transY, int rows, int cols, int inner,
+      float[] x, int xOff, float[] y, int yOff, float[] out) {
+    long xStep = (long) rows * inner, yStep = (long) inner * cols, outStep = (long) rows * cols;
+    Parallel.forRange(count, 2L * count * rows * cols * Math.max(inner, 1), (part, from, to) -> {
+      for (int i = from; i < to; i++) {
+        Blas.sgemm(transX, transY, rows, cols, inner, 1f, x, (int) (xOff + i * xStep), transX ? rows : inner,
+            y, (int) (yOff + i * yStep), transY ? inner : cols, 0f, out, (int) (i * outStep), cols);
+      }
+    });
+  }
+
+  /**
+   * Matrix product, PyTorch's {@code torch.mm}: {@code a[m,k] @ b[k,n]}. d/da = g @ b^T, d/db = a^T @ g.
+   */
+  public static Tensor mm(Tensor a, Tensor b) {
+    boolean cuda = Devices.onCuda("mm", a, b);
+    requireFloat("mm", a);
+    requireFloat("mm", b);
+    requireRank("mm", "left operand", a, 2);
+    requireRank("mm", "right operand", b, 2);
     int m = a.size(0), k = a.size(1), n = b.size(1);
     if (b.size(0) != k) {
       throw new IllegalArgumentException(
-          "matmul: " + Shapes.toString(a.shape()) + " @ " + Shapes.toString(b.shape()) + ": inner dimensions " + k + " and " + b.size(0) + " differ");
+          "mm: " + Shapes.toString(a.shape()) + " @ " + Shapes.toString(b.shape()) + ": inner dimensions " + k + " and " + b.size(0) + " differ");
     }
     if (cuda) {
       return CudaLayerOps.matmul(a, b);

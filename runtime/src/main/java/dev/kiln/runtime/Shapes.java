@@ -47,6 +47,13 @@ public final class Shapes {
     return out;
   }
 
+  /** {@code shape} followed by {@code more}: {@code concat([2, 3], 4, 5)} is {@code [2, 3, 4, 5]}. */
+  public static int[] concat(int[] shape, int... more) {
+    int[] out = Arrays.copyOf(shape, shape.length + more.length);
+    System.arraycopy(more, 0, out, shape.length, more.length);
+    return out;
+  }
+
   /**
    * A shape seen as {@code [outer, size, inner]} around dimension {@code dim} (negative counts from
    * the end): the products of the dimensions before it and after it, and its own size. The

@@ -559,8 +559,14 @@ public final class Tensor {
 
   // ---------------------------------------------------------------- arithmetic shortcuts
 
+  /** {@code this @ other}, PyTorch's {@code matmul}: vectors, matrices and broadcast batches of them; see {@link Ops#matmul}. */
   public Tensor matmul(Tensor other) {
     return Ops.matmul(this, other);
+  }
+
+  /** Batched matrix product {@code this[B, m, k] @ other[B, k, n]} (PyTorch's {@code bmm}); see {@link Ops#bmm}. */
+  public Tensor bmm(Tensor other) {
+    return Ops.bmm(this, other);
   }
 
   /** {@code this + other}, the shapes broadcast as PyTorch's: {@code [N, C, H, W] + [C, 1, 1]}, {@code [m, 1] + [1, n]}. */

@@ -203,6 +203,14 @@ class CudaOpsTest {
   }
 
   @Test
+  void batchedMatmulAsOnTheCpu() {
+    compare("bmm", Match.CLOSE, in -> Ops.bmm(in[0], in[1]), Tensor.randn(3, 4, 5), Tensor.randn(3, 5, 2));
+    compare("matmul broadcast", Match.CLOSE, in -> in[0].matmul(in[1]), Tensor.randn(2, 3, 4, 5), Tensor.randn(3, 5, 2));
+    compare("matmul rows", Match.CLOSE, in -> in[0].matmul(in[1]), Tensor.randn(2, 3, 5), Tensor.randn(5, 4));
+    compare("matmul vector", Match.CLOSE, in -> in[0].matmul(in[1]), Tensor.randn(5), Tensor.randn(2, 5, 3));
+  }
+
+  @Test
   void siluAsOnTheCpu() {
     compare("silu", Match.CLOSE, in -> Ops.silu(in[0]), Tensor.randn(7, 9).mul(4f));
   }

@@ -57,6 +57,31 @@ public final class CuBlas {
   }
 
   /**
+   * {@link #sgemm} over {@code count} matrices at once ({@code cublasSgemmStridedBatched}): the i-th
+   * product reads A at {@code a + i * strideA} floats and B at {@code b + i * strideB}, and writes
+   * C at {@code c + i * strideC}.
+   */
+  public static void sgemmStridedBatched(
+      boolean transA, boolean transB, int m, int n, int k, float alpha,
+      long a, int lda, long strideA, long b, int ldb, long strideB, float beta, long c, int ldc, long strideC, int count) {
+    if (m == 0 || n == 0 || count == 0) {
+      return;
+    }
+    if (k == 0) {
+      for (int i = 0; i < count; i++) {
+        scaleRows(c + 4L * strideC * i, m, n, ldc, beta);
+      }
+      return;
+    }
+    // Column-major, as sgemm: C^T = op(B)^T op(A)^T, each operand keeping its flag.
+    Cuda.checkCublas("cublasSgemmStridedBatched(" + count + " x " + m + "x" + k + (transA ? "^T" : "") + " @ " + k + "x" + n
+        + (transB ? "^T" : "") + ")",
+        cublas.cublasSgemmStridedBatched(handle(), op(transB), op(transA), n, m, k,
+            DeviceConstants.scalar(alpha), DevicePointer.floats(b), ldb, strideB, DevicePointer.floats(a), lda, strideA,
+            DeviceConstants.scalar(beta), DevicePointer.floats(c), ldc, strideC, count));
+  }
+
+  /**
    * {@code out[r, j] += bias[j]} for a row-major {@code out[rows x cols]} (contiguous), as the
    * rank-1 update {@code out += ones[rows] (x) bias[cols]}.
    */
