@@ -507,6 +507,81 @@ public final class Ops {
   }
 
   /**
+   * {@code value} where {@code mask} is nonzero, x elsewhere: PyTorch's {@code x.masked_fill(mask,
+   * value)} (an attention mask: {@code scores.maskedFill(Tensor.ones(s, s).triu(1), -inf)}). The mask
+   * broadcasts to x's shape; the gradient reaches x where the mask is 0. Computed as {@link #where}.
+   *
+   * @throws IllegalArgumentException when the mask does not broadcast to x's shape
+   */
+  public static Tensor maskedFill(Tensor x, Tensor mask, float value) {
+    int[] shape = Shapes.broadcast("masked_fill", x.shape(), mask.shape());
+    if (!Arrays.equals(shape, x.shape())) {
+      throw new IllegalArgumentException("masked_fill: the mask " + Shapes.toString(mask.shape()) + " must broadcast to the tensor's shape "
+          + Shapes.toString(x.shape()) + ", not widen it to " + Shapes.toString(shape));
+    }
+    return where(mask, Tensor.scalar(value).to(x.device()), x);
+  }
+
+  /**
+   * The lower triangle of the last two dimensions, PyTorch's {@code tril(diagonal)}: elements with
+   * {@code column - row <= diagonal} kept, the others 0 (exactly, whatever they held); the gradient
+   * passes where the values were kept. {@code diagonal} 0 is the main diagonal, above it positive.
+   */
+  public static Tensor tril(Tensor x, int diagonal) {
+    return triangle("tril", x, diagonal, true);
+  }
+
+  /** The upper triangle, PyTorch's {@code triu(diagonal)}: elements with {@code column - row >= diagonal} kept, as {@link #tril}. */
+  public static Tensor triu(Tensor x, int diagonal) {
+    return triangle("triu", x, diagonal, false);
+  }
+
+  private static Tensor triangle(String op, Tensor x, int diagonal, boolean lower) {
+    if (x.dim() < 2) {
+      throw new IllegalArgumentException(op + ": the tensor needs at least two dimensions, got shape " + Shapes.toString(x.shape()));
+    }
+    int rows = x.size(-2), cols = x.size(-1);
+    float[] keep = new float[rows * cols];
+    for (int i = 0; i < rows; i++) {
+      for (int j = 0; j < cols; j++) {
+        long d = (long) j - i; // no overflow for diagonals near the int range
+        keep[i * cols + j] = (lower ? d <= diagonal : d >= diagonal) ? 1f : 0f;
+      }
+    }
+    return where(Tensor.wrap(keep, rows, cols).to(x.device()), x, Tensor.scalar(0f).to(x.device()));
+  }
+
+  /**
+   * A copy of x in new memory, on the tape (PyTorch's {@code clone()}: the gradient passes through
+   * unchanged); class indices are copied as class indices.
+   */
+  public static Tensor clone(Tensor x) {
+    if (x.dtype() != DType.FLOAT32) {
+      return Tensor.labels(x.toIntArray()).reshape(x.shape()).to(x.device());
+    }
+    if (x.device().isCuda()) {
+      return scale(x, 1f); // x * 1 is x, bit for bit; a device copy on the tape
+    }
+    float[] out = Arrays.copyOfRange(x.readBuffer(), x.offset(), x.offset() + x.numel());
+    if (!track(x)) {
+      return Tensor.wrap(out, x.shape());
+    }
+    return Tensor.ofNode(out, x.shape(), new Node(x) {
+      @Override protected boolean savesInputs() {
+        return false;
+      }
+
+      @Override public String name() {
+        return "clone";
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        return new Tensor[] {g};
+      }
+    });
+  }
+
+  /**
    * {@code condition ? a : b} element-wise, as PyTorch's {@code torch.where}: the condition
    * nonzero where {@code a} is taken (a 0/1 mask from {@link #compare}, or labels), the three
    * broadcast together. Gradients: to a where the condition holds, to b elsewhere, each summed back

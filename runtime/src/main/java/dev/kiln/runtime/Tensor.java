@@ -592,6 +592,11 @@ public final class Tensor {
     return Ops.shift(this, value);
   }
 
+  /** {@link #add(float)} of {@code value} rounded to float first, as PyTorch takes a Python float: {@code x.add(0.5)}. */
+  public Tensor add(double value) {
+    return add((float) value);
+  }
+
   /** {@code this * other} element-wise, the shapes broadcast as {@link #add}'s. */
   public Tensor mul(Tensor other) {
     return Ops.mul(this, other);
@@ -599,6 +604,11 @@ public final class Tensor {
 
   public Tensor mul(float scalar) {
     return Ops.scale(this, scalar);
+  }
+
+  /** {@link #mul(float)} of {@code scalar} rounded to float first: {@code x.mul(0.5)}. */
+  public Tensor mul(double scalar) {
+    return mul((float) scalar);
   }
 
   /** {@code this - other}, the shapes broadcast as PyTorch's ({@link Ops#add}). */
@@ -611,6 +621,11 @@ public final class Tensor {
     return Ops.shift(this, -value);
   }
 
+  /** {@link #sub(float)} of {@code value} rounded to float first. */
+  public Tensor sub(double value) {
+    return sub((float) value);
+  }
+
   /** {@code this / other} (as {@code this * other^-1}), the shapes broadcast as PyTorch's ({@link Ops#add}). */
   public Tensor div(Tensor other) {
     return Ops.div(this, other);
@@ -619,6 +634,11 @@ public final class Tensor {
   /** {@code this / scalar}, as a product with {@code 1 / scalar}. */
   public Tensor div(float scalar) {
     return Ops.scale(this, 1f / scalar);
+  }
+
+  /** {@link #div(float)} of {@code scalar} rounded to float first: {@code x.div(Math.sqrt(d))}. */
+  public Tensor div(double scalar) {
+    return div((float) scalar);
   }
 
   /**
@@ -812,8 +832,58 @@ public final class Tensor {
     return Ops.pow(this, exponent);
   }
 
+  /** {@link #pow(float)} of {@code exponent} rounded to float first. */
+  public Tensor pow(double exponent) {
+    return pow((float) exponent);
+  }
+
   public Tensor relu() {
     return Ops.relu(this);
+  }
+
+  /** {@code 1 / (1 + exp(-x))} element-wise ({@link Ops#sigmoid}). */
+  public Tensor sigmoid() {
+    return Ops.sigmoid(this);
+  }
+
+  /** {@code tanh(x)} element-wise ({@link Ops#tanh}). */
+  public Tensor tanh() {
+    return Ops.tanh(this);
+  }
+
+  /** Softmax along {@code dim} ({@link Ops#softmax}): PyTorch's {@code x.softmax(dim)}. */
+  public Tensor softmax(int dim) {
+    return Ops.softmax(this, dim);
+  }
+
+  /** Log-softmax along {@code dim} ({@link Ops#logSoftmax}). */
+  public Tensor logSoftmax(int dim) {
+    return Ops.logSoftmax(this, dim);
+  }
+
+  /**
+   * A copy in new memory, on the tape: PyTorch's {@code clone()} ({@link Ops#clone}), e.g. to keep a
+   * parameter's values before a step. (It overrides {@code Object.clone}, whose contract a tensor
+   * copy meets; {@code Tensor} is not {@code Cloneable} and never calls {@code super.clone()}.)
+   */
+  @Override
+  public Tensor clone() {
+    return Ops.clone(this);
+  }
+
+  /** {@code value} where {@code mask} is nonzero, this elsewhere: PyTorch's {@code masked_fill} ({@link Ops#maskedFill}). */
+  public Tensor maskedFill(Tensor mask, float value) {
+    return Ops.maskedFill(this, mask, value);
+  }
+
+  /** The lower triangle of the last two dimensions, the rest 0: PyTorch's {@code tril(diagonal)} ({@link Ops#tril}). */
+  public Tensor tril(int diagonal) {
+    return Ops.tril(this, diagonal);
+  }
+
+  /** The upper triangle of the last two dimensions, the rest 0: PyTorch's {@code triu(diagonal)} ({@link Ops#triu}). */
+  public Tensor triu(int diagonal) {
+    return Ops.triu(this, diagonal);
   }
 
   public Tensor sum() {

@@ -1,0 +1,84 @@
+package dev.kiln.runtime;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.Test;
+
+/**
+ * The PyTorch spellings a port reaches for: {@code clone()}, {@code masked_fill}, {@code tril}/{@code
+ * triu}, method forms of the activations, double scalars. Values and gradients as PyTorch 1.13's
+ * (small enough to check by hand).
+ */
+class TensorConveniencesTest {
+  @Test
+  void cloneCopiesAndPassesTheGradient() {
+    Tensor x = Tensor.of(new float[] {1, -2, 3}).requiresGrad(true);
+    Tensor c = x.clone();
+    assertNotSame(x.readBuffer(), c.readBuffer());
+    assertArrayEquals(x.toFloatArray(), c.toFloatArray());
+    c.mul(Tensor.of(new float[] {2, 3, 4})).sum().backward();
+    assertArrayEquals(new float[] {2, 3, 4}, x.grad().toFloatArray());
+    x.detach().buffer()[0] = 9; // the copy keeps its values
+    assertEquals(1f, c.get(0));
+    Tensor labels = Tensor.labels(3, 1, 2).clone();
+    assertEquals(DType.INT32, labels.dtype());
+    assertArrayEquals(new int[] {3, 1, 2}, labels.toIntArray());
+  }
+
+  /** A causal attention mask, as PyTorch writes it: scores.masked_fill(ones(s, s).triu(1) == 1, -inf). */
+  @Test
+  void causalMaskWithTriuAndMaskedFill() {
+    Tensor scores = Tensor.of(new float[] {1, 2, 3, 4, 5, 6, 7, 8, 9}, 3, 3).requiresGrad(true);
+    Tensor mask = Tensor.ones(3, 3).triu(1);
+    assertArrayEquals(new float[] {0, 1, 1, 0, 0, 1, 0, 0, 0}, mask.toFloatArray());
+    Tensor masked = scores.maskedFill(mask, Float.NEGATIVE_INFINITY);
+    float inf = Float.NEGATIVE_INFINITY;
+    assertArrayEquals(new float[] {1, inf, inf, 4, 5, inf, 7, 8, 9}, masked.toFloatArray());
+    Tensor p = masked.softmax(-1);
+    assertArrayEquals(new float[] {1, 0, 0}, new float[] {p.get(0, 0), p.get(0, 1), p.get(0, 2)});
+    p.sum().backward(); // each row of a softmax sums to 1: its gradient is 0, and the masked places get none
+    for (float g : scores.grad().toFloatArray()) {
+      assertEquals(0f, g, 1e-6f);
+    }
+  }
+
+  @Test
+  void trilAndTriuKeepTheirDiagonalsOverBatches() {
+    Tensor x = Tensor.of(new float[] {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, 2, 2, 3);
+    assertArrayEquals(new float[] {1, 0, 0, 4, 5, 0, 7, 0, 0, 10, 11, 0}, x.tril(0).toFloatArray());
+    assertArrayEquals(new float[] {1, 2, 0, 4, 5, 6, 7, 8, 0, 10, 11, 12}, x.tril(1).toFloatArray());
+    assertArrayEquals(new float[] {0, 0, 0, 4, 0, 0, 0, 0, 0, 10, 0, 0}, x.tril(-1).toFloatArray());
+    assertArrayEquals(new float[] {0, 2, 3, 0, 0, 6, 0, 8, 9, 0, 0, 12}, x.triu(1).toFloatArray());
+    assertArrayEquals(new float[] {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, x.triu(-5).toFloatArray());
+    Tensor nan = Tensor.of(new float[] {Float.NaN, Float.NaN, Float.NaN, Float.NaN}, 2, 2);
+    assertArrayEquals(new float[] {Float.NaN, 0, Float.NaN, Float.NaN}, nan.tril(0).toFloatArray(), "zeros, not NaN * 0");
+    var e = assertThrows(IllegalArgumentException.class, () -> Tensor.ones(3).tril(0));
+    assertEquals("tril: the tensor needs at least two dimensions, got shape [3]", e.getMessage());
+  }
+
+  @Test
+  void maskedFillRefusesAMaskThatWidensTheTensor() {
+    var e = assertThrows(IllegalArgumentException.class, () -> Tensor.ones(3).maskedFill(Tensor.ones(2, 3), 0f));
+    assertTrue(e.getMessage().startsWith("masked_fill: the mask [2, 3] must broadcast to the tensor's shape [3]"), e.getMessage());
+  }
+
+  @Test
+  void doubleScalarsAndMethodFormsAsPyTorchWritesThem() {
+    Tensor x = Tensor.of(new float[] {0.5f, -1f});
+    assertArrayEquals(new float[] {0.25f, -0.5f}, x.mul(0.5).toFloatArray());
+    assertArrayEquals(new float[] {1f, -0.5f}, x.add(0.5).toFloatArray());
+    assertArrayEquals(new float[] {0f, -1.5f}, x.sub(0.5).toFloatArray());
+    assertArrayEquals(new float[] {0.25f, -0.5f}, x.div(2.0).toFloatArray());
+    assertArrayEquals(new float[] {0.25f, 1f}, x.pow(2.0).toFloatArray());
+    assertArrayEquals(new float[] {1f, -2f}, x.mul(2).toFloatArray(), "an int literal still takes mul(float)");
+    assertArrayEquals(Ops.sigmoid(x).toFloatArray(), x.sigmoid().toFloatArray());
+    assertArrayEquals(Ops.tanh(x).toFloatArray(), x.tanh().toFloatArray());
+    Tensor m = Tensor.of(new float[] {1, 2, 3, 4}, 2, 2);
+    assertArrayEquals(Ops.softmax(m, 1).toFloatArray(), m.softmax(1).toFloatArray());
+    assertArrayEquals(Ops.logSoftmax(m, 0).toFloatArray(), m.logSoftmax(0).toFloatArray());
+  }
+}
