@@ -64,10 +64,7 @@ public class ConvTranspose2d extends Layer<ConvTranspose2d.Spec> {
       if (in.length != 4 || in[1] != inChannels) {
         throw new ShapeException(this + " expects [N, " + inChannels + ", H, W], receives " + Shapes.toString(in));
       }
-      if (outputPadH >= strideH || outputPadW >= strideW) {
-        throw new ShapeException(this + ": output padding (" + outputPadH + ", " + outputPadW
-            + ") must be smaller than the stride (" + strideH + ", " + strideW + ")");
-      }
+      checkOutputPadding();
       int outH = (in[2] - 1) * strideH - 2 * padH + kernelH + outputPadH;
       int outW = (in[3] - 1) * strideW - 2 * padW + kernelW + outputPadW;
       if (outH < 1 || outW < 1) {
@@ -75,6 +72,17 @@ public class ConvTranspose2d extends Layer<ConvTranspose2d.Spec> {
             + ": the padding takes more than the kernel adds");
       }
       return new int[] {in[0], outChannels, outH, outW};
+    }
+
+    /**
+     * Throws unless the output padding is below the stride: checked once the builder calls are all
+     * made (at the first forward, and by the annotation processor at the declaration).
+     */
+    public void checkOutputPadding() {
+      if (outputPadH >= strideH || outputPadW >= strideW) {
+        throw new ShapeException(this + ": output padding (" + outputPadH + ", " + outputPadW
+            + ") must be smaller than the stride (" + strideH + ", " + strideW + ")");
+      }
     }
 
     /** PyTorch's repr, e.g. {@code ConvTranspose2d(32, 16, kernel_size=(3, 3), stride=(2, 2), padding=(1, 1), output_padding=(1, 1))}. */

@@ -864,6 +864,24 @@ class ProcessorTest {
     assertEquals(1, c.errors().size(), c.errors().toString());
   }
 
+  /** A transposed convolution's output padding at or above its stride is an error on its declaration (javac places it at the chain's last call), whichever order the builder calls come in. */
+  @Test
+  void outputPaddingNotBelowTheStrideIsReportedAtTheDeclaration() {
+    JavaFileObject f = classModel("BadDecoder",
+        "@Model(input = {4, 7, 7})",
+        "public class BadDecoder extends Module {",
+        "  final ConvTranspose2d fine = new ConvTranspose2d(4, 4, 3).outputPadding(1).stride(2);",
+        "  final ConvTranspose2d up = new ConvTranspose2d(4, 2, 3)",
+        "      .stride(2)",
+        "      .outputPadding(2);",
+        "  @Override public Tensor forward(Tensor x) { return up.apply(fine.apply(x)); }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining("up: ConvTranspose2d(4, 2, kernel_size=(3, 3), stride=(2, 2), output_padding=(2, 2)): "
+        + "output padding (2, 2) must be smaller than the stride (2, 2)").inFile(f).onLineContaining(".outputPadding(2)");
+    assertEquals(1, c.errors().size(), c.errors().toString());
+  }
+
   @Test
   void reshapeKeepsTheBatchFirstAndEverySamplesValues() {
     JavaFileObject f = classModel("BadReshapes",

@@ -211,6 +211,13 @@ class CudaOpsTest {
   }
 
   @Test
+  void cloneMaskedFillAndTrianglesAsOnTheCpu() {
+    compare("clone", Match.EXACT, in -> in[0].clone(), Tensor.randn(3, 4));
+    compare("masked_fill", Match.EXACT, in -> in[0].maskedFill(Tensor.ones(4, 4).triu(1).to(in[0].device()), -5f), Tensor.randn(2, 4, 4));
+    compare("tril", Match.EXACT, in -> in[0].tril(-1), Tensor.randn(2, 3, 5));
+  }
+
+  @Test
   void siluAsOnTheCpu() {
     compare("silu", Match.CLOSE, in -> Ops.silu(in[0]), Tensor.randn(7, 9).mul(4f));
   }

@@ -521,6 +521,12 @@ public final class DeclarationReader {
       if (spec == null) {
         return null;
       }
+      try {
+        LayerCatalog.complete(spec);
+      } catch (LayerCatalog.BadArguments e) {
+        diagnostics.error(unit, expr, Message.BAD_LAYER_ARGUMENTS, label, e.getMessage());
+        return null;
+      }
       LayerIr layer = new LayerIr(path, spec, source(unit, expr));
       layers.add(layer);
       return new Leaf(layer);

@@ -178,6 +178,20 @@ final class LayerCatalog {
   }
 
   /**
+   * Checks a layer's configuration that its builder calls may reach in any order, once they are all
+   * applied: a transposed convolution's output padding below its stride.
+   */
+  static void complete(LayerSpec spec) throws BadArguments {
+    if (spec instanceof ConvTranspose2d.Spec s) {
+      try {
+        s.checkOutputPadding();
+      } catch (RuntimeException e) {
+        throw new BadArguments(e.getMessage());
+      }
+    }
+  }
+
+  /**
    * The spec of an {@code F} function applied to one tensor, given its constant arguments after
    * the tensor; e.g. {@code maxPool2d(x, 2)} is {@code MaxPool2d(2)}.
    */
