@@ -1,5 +1,6 @@
 package dev.kiln.dsl;
 
+import dev.kiln.runtime.Ops;
 import dev.kiln.runtime.Shapes;
 import dev.kiln.runtime.Tensor;
 import java.util.Arrays;
@@ -10,9 +11,8 @@ import java.util.Locale;
  * dimensions (those of {@code normalizedShape}) are normalised by their own mean and biased
  * variance, {@code (x - mean) / sqrt(var + eps)}, then scaled by {@code weight} and shifted by
  * {@code bias} of {@code normalizedShape} (ones and zeros at first; left out when not
- * {@code elementwiseAffine}). The same in training and evaluation: no running statistics. Runs
- * eagerly on either device, composed of the tape's ops (the annotation processor has no fused
- * code for it: a model with one runs without {@code @Model}).
+ * {@code elementwiseAffine}). The same in training and evaluation: no running statistics.
+ * {@link Ops#layerNorm}: one pass each way on the CPU, the tape's device ops on CUDA.
  */
 public class LayerNorm extends Layer<LayerNorm.Spec> {
   /** LayerNorm's hyper-parameters and shape rule: any shape ending with {@code normalizedShape}, unchanged. */
@@ -96,12 +96,8 @@ public class LayerNorm extends Layer<LayerNorm.Spec> {
 
   @Override
   public Tensor forward(Tensor x) {
-    int[] shape = outputShape(x.shape());
-    int inner = Shapes.numel(spec().normalizedShape());
-    Tensor rows = x.reshape(-1, inner); // each sample's normalised values as one row
-    Tensor centred = rows.sub(rows.mean(1, true));
-    Tensor var = centred.mul(centred).mean(1, true); // biased, as PyTorch's
-    Tensor y = centred.mul(var.add((float) spec().eps()).pow(-0.5f)).reshape(shape);
-    return weight == null ? y : y.mul(weight).add(bias);
+    outputShape(x.shape());
+    Spec s = spec();
+    return Ops.layerNorm(x, s.normalizedShape(), weight, bias, s.eps());
   }
 }

@@ -34,6 +34,7 @@ class CudaCompiledTest {
     "MnistExample, 1:12:12",
     "GeluMlp, 6",
     "Decoder, 4:3:3",
+    "TokenMlp, 6:8",
   })
   void compiledOnCudaMatchesEagerOnTheCpu(String model, String sampleShape) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(model));

@@ -2159,6 +2159,75 @@ public final class Ops {
   }
 
   /** A layer's node inputs: {@code x, weight} and the bias when there is one (its gradient is input 2). */
+  /**
+   * Layer normalisation, PyTorch's {@code F.layer_norm(x, normalized_shape, weight, bias, eps)}: the
+   * last dimensions of x (those of {@code normalizedShape}) normalised by their own mean and biased
+   * variance, {@code (x - mean) / sqrt(var + eps)}, then times {@code weight} plus {@code bias} (both
+   * of {@code normalizedShape}, or both null). On the CPU one pass each way
+   * ({@code NormKernels.layerNormForward}/{@code Backward}: statistics and outputs in double); on
+   * CUDA composed of the tape's device ops (mean, sub, mul, pow).
+   *
+   * @throws IllegalArgumentException when x does not end with {@code normalizedShape}, when weight
+   *     and bias are not both given or both null, or do not have that shape
+   */
+  public static Tensor layerNorm(Tensor x, int[] normalizedShape, Tensor weight, Tensor bias, double eps) {
+    boolean cuda = Devices.onCuda("layer_norm", x, weight, bias);
+    requireFloat("layer_norm", x);
+    int lead = x.dim() - normalizedShape.length;
+    if (normalizedShape.length == 0 || lead < 0
+        || !Arrays.equals(Arrays.copyOfRange(x.shape(), lead, x.dim()), normalizedShape)) {
+      throw new IllegalArgumentException("layer_norm: input " + Shapes.toString(x.shape()) + " does not end with normalized_shape "
+          + Shapes.toString(normalizedShape));
+    }
+    requireBothOrNeither("weight", weight, "bias", bias);
+    for (Tensor t : new Tensor[] {weight, bias}) {
+      if (t != null && !Arrays.equals(t.shape(), normalizedShape)) {
+        throw new IllegalArgumentException("layer_norm: " + (t == weight ? "weight " : "bias ") + Shapes.toString(t.shape())
+            + " must have normalized_shape " + Shapes.toString(normalizedShape));
+      }
+    }
+    if (!(eps > 0) || Double.isInfinite(eps)) {
+      throw new IllegalArgumentException("layer_norm: eps must be a positive number, got " + eps);
+    }
+    int inner = Shapes.numel(normalizedShape);
+    int rows = inner == 0 ? 0 : x.numel() / inner;
+    if (cuda) {
+      Tensor r = reshape(x, rows, inner); // each sample's normalised values as one row
+      Tensor centred = sub(r, mean(r, 1, true));
+      Tensor var = mean(mul(centred, centred), 1, true); // biased, as PyTorch's
+      Tensor y = reshape(mul(centred, pow(shift(var, (float) eps), -0.5f)), x.shape());
+      return weight == null ? y : add(mul(y, weight), bias);
+    }
+    float[] out = new float[x.numel()];
+    double[] mean = new double[rows], rstd = new double[rows];
+    NormKernels.layerNormForward(out, 0, x.readBuffer(), x.offset(), bufferOrNull(weight), offsetOf(weight), bufferOrNull(bias),
+        offsetOf(bias), mean, rstd, rows, inner, eps);
+    if (!track(x, weight, bias)) {
+      return Tensor.wrap(out, x.shape());
+    }
+    Tensor[] inputs = weight == null ? new Tensor[] {x} : new Tensor[] {x, weight, bias};
+    return Tensor.ofNode(out, x.shape(), new Node(inputs) {
+      @Override public String name() {
+        return "layer_norm";
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        float[] dx = needsGrad(0) ? new float[x.numel()] : null;
+        float[] dw = weight != null && needsGrad(1) ? new float[inner] : null;
+        float[] db = weight != null && needsGrad(2) ? new float[inner] : null;
+        NormKernels.layerNormBackward(dx, 0, dw, 0, db, 0, false, g.readBuffer(), g.offset(), x.readBuffer(), x.offset(),
+            bufferOrNull(weight), offsetOf(weight), mean, rstd, rows, inner);
+        Tensor[] grads = new Tensor[inputs.length];
+        grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());
+        if (weight != null) {
+          grads[1] = dw == null ? null : Tensor.wrap(dw, normalizedShape);
+          grads[2] = db == null ? null : Tensor.wrap(db, normalizedShape);
+        }
+        return grads;
+      }
+    });
+  }
+
   static Tensor[] layerInputs(Tensor x, Tensor weight, Tensor bias) {
     return bias == null ? new Tensor[] {x, weight} : new Tensor[] {x, weight, bias};
   }

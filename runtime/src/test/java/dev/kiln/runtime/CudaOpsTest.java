@@ -218,6 +218,12 @@ class CudaOpsTest {
   }
 
   @Test
+  void layerNormAsOnTheCpu() { // the CPU's fused kernels against CUDA's composed device ops
+    compare("layer_norm", Match.CLOSE, in -> Ops.layerNorm(in[0], new int[] {3, 5}, in[1], in[2], 1e-5), Tensor.randn(4, 3, 5),
+        Tensor.randn(3, 5), Tensor.randn(3, 5));
+  }
+
+  @Test
   void siluAsOnTheCpu() {
     compare("silu", Match.CLOSE, in -> Ops.silu(in[0]), Tensor.randn(7, 9).mul(4f));
   }

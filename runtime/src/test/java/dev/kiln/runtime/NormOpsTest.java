@@ -29,6 +29,26 @@ class NormOpsTest {
     return Ops.batchNorm(x, null, null, weight, bias, true, 0.1, BN_EPS);
   }
 
+  /** Layer norm's fused kernels: gradients against finite differences, with and without an affine transform, over one or two dimensions. */
+  @Test
+  void layerNormGradientsMatchFiniteDifferences() {
+    GradCheck.check("layer_norm [4, 5] over 5", in -> Ops.layerNorm(in[0], new int[] {5}, in[1], in[2], 1e-5), EPS, ATOL, RTOL,
+        param(4, 5), param(5), param(5));
+    GradCheck.check("layer_norm [2, 3, 2, 3] over [2, 3]", in -> Ops.layerNorm(in[0], new int[] {2, 3}, in[1], in[2], 1e-3), EPS, ATOL,
+        RTOL, param(2, 3, 2, 3), param(2, 3), param(2, 3));
+    GradCheck.check("layer_norm without affine", in -> Ops.layerNorm(in[0], new int[] {6}, null, null, 1e-5), EPS, ATOL, RTOL,
+        param(3, 6));
+  }
+
+  @Test
+  void layerNormRefusesShapesThatDoNotFit() {
+    var e = assertThrows(IllegalArgumentException.class, () -> Ops.layerNorm(Tensor.zeros(2, 5), new int[] {4}, null, null, 1e-5));
+    assertEquals("layer_norm: input [2, 5] does not end with normalized_shape [4]", e.getMessage());
+    e = assertThrows(IllegalArgumentException.class,
+        () -> Ops.layerNorm(Tensor.zeros(2, 4), new int[] {4}, Tensor.ones(4), Tensor.zeros(3), 1e-5));
+    assertEquals("layer_norm: bias [3] must have normalized_shape [4]", e.getMessage());
+  }
+
   @Test
   void trainingGradientFlowsThroughTheBatchStatistics() {
     GradCheck.check("bn1d train", in -> training(in[0], in[1], in[2]), EPS, ATOL, RTOL, param(6, 3), param(3), param(3));

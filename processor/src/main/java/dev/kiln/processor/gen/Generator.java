@@ -18,6 +18,7 @@ import dev.kiln.dsl.Conv2d;
 import dev.kiln.dsl.ConvTranspose2d;
 import dev.kiln.dsl.Dropout;
 import dev.kiln.dsl.GELU;
+import dev.kiln.dsl.LayerNorm;
 import dev.kiln.dsl.LeakyReLU;
 import dev.kiln.dsl.LogSoftmax;
 import dev.kiln.dsl.Linear;
@@ -78,6 +79,7 @@ public final class Generator {
   static final ClassName LINEAR = ClassName.get("dev.kiln.dsl", "Linear");
   static final ClassName GENERATED = ClassName.get("javax.annotation.processing", "Generated");
   static final TypeName FLOATS = ArrayTypeName.of(TypeName.FLOAT);
+  static final TypeName DOUBLES = ArrayTypeName.of(TypeName.DOUBLE);
 
   /** Where a value's data lives: an array expression and an offset expression. */
   private record Ref(String array, String offset, boolean owned) {}
@@ -310,15 +312,14 @@ public final class Generator {
 
   private List<LayerIr> parameterLayers() {
     return kernels.stream()
-        .filter(k -> k.kind() == Kernel.Kind.LINEAR || k.kind() == Kernel.Kind.CONV || k.kind() == Kernel.Kind.BATCHNORM)
+        .filter(Kernel::hasParameters)
         .map(Kernel::layer).collect(Collectors.toList());
   }
 
   /** The layers generated code reads: those with parameters, and dropouts (for their train()/eval() mode). */
   private List<LayerIr> fieldLayers() {
     return kernels.stream()
-        .filter(k -> k.kind() == Kernel.Kind.LINEAR || k.kind() == Kernel.Kind.CONV || k.kind() == Kernel.Kind.BATCHNORM
-            || k.kind() == Kernel.Kind.DROPOUT)
+        .filter(k -> k.hasParameters() || k.kind() == Kernel.Kind.DROPOUT)
         .map(Kernel::layer).collect(Collectors.toList());
   }
 
@@ -334,10 +335,12 @@ public final class Generator {
   /** {@code fc1.weight()} and {@code fc1.bias()}, each where the layer has it (none for BatchNorm without affine). */
   private List<String> parametersOf(LayerIr layer) {
     String f = layerField(layer);
-    boolean weight = !(layer.spec() instanceof BatchNorm.Options o) || o.affine();
+    boolean weight = layer.spec() instanceof BatchNorm.Options o ? o.affine()
+        : !(layer.spec() instanceof LayerNorm.Spec n) || n.elementwiseAffine();
     boolean bias = layer.spec() instanceof Linear.Spec l ? l.bias()
         : layer.spec() instanceof Conv2d.Spec c ? c.bias()
         : layer.spec() instanceof ConvTranspose2d.Spec t ? t.bias()
+        : layer.spec() instanceof LayerNorm.Spec n ? n.elementwiseAffine()
         : ((BatchNorm.Options) layer.spec()).affine();
     List<String> out = new ArrayList<>();
     if (weight) {
@@ -515,7 +518,9 @@ public final class Generator {
       } catch (ReflectiveOperationException e) {
         throw new IllegalStateException("cannot read " + component.getName() + " of " + spec, e);
       }
-      args.add(value instanceof Double d ? CodeBlock.of("$L", d + "") : CodeBlock.of("$L", value));
+      args.add(value instanceof Double d ? CodeBlock.of("$L", d + "")
+          : value instanceof int[] dims ? CodeBlock.of("new int[] {$L}", joined(dims)) // LayerNorm's normalized shape
+          : CodeBlock.of("$L", value));
     }
     return CodeBlock.of("new $T($L)", ClassName.get(spec.getClass()), CodeBlock.join(args, ", "));
   }
@@ -656,6 +661,15 @@ public final class Generator {
         case BATCHNORM -> {
           Integer pool = pooledInOnePass.get(k.out());
           batchNormForward(b, k, j + 1, in, pool == null ? out : ref(kernels.get(pool).out(), refs), pool == null ? -1 : pool + 1);
+        }
+        case LAYERNORM -> {
+          LayerNorm.Spec s = (LayerNorm.Spec) k.spec();
+          String ln = layerField(k.layer());
+          String affine = s.elementwiseAffine()
+              ? ln + ".weight().readBuffer(), " + ln + ".weight().offset(), " + ln + ".bias().readBuffer(), " + ln + ".bias().offset()"
+              : "null, 0, null, 0";
+          b.addStatement("$T.layerNormForward($L, $L, $L, $L, $L, p.mean$L, p.rstd$L, n * $L, $L, $L)", NORM, out.array, out.offset,
+              in.array, in.offset, affine, j + 1, j + 1, layerNormRows(k), layerNormInner(k), s.eps());
         }
         case DROPOUT -> b.beginControlFlow("if (training[$L])", j + 1)
             .addStatement("$T.dropoutMask(p.mask$L, 0, n * $L, $L, $T.generator())", ACTIVATIONS, j + 1, k.outPerSample(),
@@ -835,7 +849,7 @@ public final class Generator {
         case MUL -> b.addStatement("$T $L = $T.mul($L, $L)", TENSOR, out, F, in, locals.get(k.inputs().get(1)));
         case CAT -> b.addStatement("$T $L = $T.cat($T.of($L), $L)", TENSOR, out, TENSOR, ClassName.get("java.util", "List"),
             k.inputs().stream().map(locals::get).collect(Collectors.joining(", ")), ((Cat) k.spec()).dim());
-        case VIEW, RELU, ACTIVATION, CONV, DROPOUT, AVGPOOL -> b.addStatement("$T $L = $L", TENSOR, out, eagerCall(k, in));
+        case VIEW, RELU, ACTIVATION, CONV, LAYERNORM, DROPOUT, AVGPOOL -> b.addStatement("$T $L = $L", TENSOR, out, eagerCall(k, in));
       }
       locals.put(out, out);
       last = out;
@@ -883,7 +897,7 @@ public final class Generator {
    * (the fused class keeps fields for the layers with parameters only), else the function.
    */
   private CodeBlock eagerCall(Kernel k, String in) {
-    if (k.kind() == Kernel.Kind.CONV) {
+    if (k.kind() == Kernel.Kind.CONV || k.kind() == Kernel.Kind.LAYERNORM) {
       return CodeBlock.of("$L.apply($L)", layerField(k.layer()), in);
     }
     if (k.kind() == Kernel.Kind.DROPOUT) {
@@ -949,9 +963,7 @@ public final class Generator {
 
   /** {@code needsGrad(i)} for each parameter of the step's layer (none for parameter-free steps). */
   private List<String> trainable(Kernel k) {
-    boolean hasParameters = k.kind() == Kernel.Kind.LINEAR || k.kind() == Kernel.Kind.CONV
-        || k.kind() == Kernel.Kind.BATCHNORM;
-    return !hasParameters ? List.of() : parametersOf(k.layer()).stream().map(this::recordedNeed).toList();
+    return !k.hasParameters() ? List.of() : parametersOf(k.layer()).stream().map(this::recordedNeed).toList();
   }
 
   /**
@@ -1107,6 +1119,16 @@ public final class Generator {
     });
   }
 
+  /** Values a layer norm step normalises together: the product of its normalized shape. */
+  private static int layerNormInner(Kernel k) {
+    return Shapes.numel(((LayerNorm.Spec) k.spec()).normalizedShape());
+  }
+
+  /** Rows per sample a layer norm step normalises: [N, S, D] over D has S. */
+  private static int layerNormRows(Kernel k) {
+    return k.outPerSample() / layerNormInner(k);
+  }
+
   private static String rows(Kernel k) {
     return k.rowsPerSample() == 1 ? "n" : "n * " + k.rowsPerSample();
   }
@@ -1161,6 +1183,12 @@ public final class Generator {
               m.kernelSize(), m.kernelSize(), m.stride(), m.stride(), m.padding(), m.padding(), m.ceilMode());
           t.addField(ArrayTypeName.of(TypeName.INT), "argmax" + j, Modifier.FINAL);
           ctor.addStatement("this.argmax$L = new int[n * $L]", j, k.outPerSample());
+        }
+        case LAYERNORM -> {
+          for (String f : List.of("mean", "rstd")) {
+            t.addField(DOUBLES, f + j, Modifier.FINAL);
+            ctor.addStatement("this.$L$L = new double[n * $L]", f, j, layerNormRows(k));
+          }
         }
         case BATCHNORM -> {
           for (String f : List.of("mean", "var", "dweight", "dbias")) {
@@ -1343,6 +1371,17 @@ public final class Generator {
             .endControlFlow();
       } else if (k.kind() == Kernel.Kind.BATCHNORM) {
         batchNormBackward(b, k, j, in, d, target);
+      } else if (k.kind() == Kernel.Kind.LAYERNORM) {
+        LayerNorm.Spec s = (LayerNorm.Spec) k.spec();
+        String ln = layerField(k.layer());
+        CodeBlock parameterGrads = s.elementwiseAffine()
+            ? CodeBlock.of("$T.gradBuffer($L.weight(), $L), 0, $T.gradBuffer($L.bias(), $L), 0", COMPILED, ln,
+                recordedNeed(ln + ".weight()"), COMPILED, ln, recordedNeed(ln + ".bias()"))
+            : CodeBlock.of("null, 0, null, 0");
+        String weight = s.elementwiseAffine() ? ln + ".weight().readBuffer(), " + ln + ".weight().offset()" : "null, 0";
+        b.addStatement("$T.layerNormBackward($L, $L, $L, true, $L, $L, $L, $L, $L, p.mean$L, p.rstd$L, n * $L, $L)", NORM,
+            target.array, target.offset, parameterGrads, d.array, d.offset, in.array, in.offset, weight, j, j, layerNormRows(k),
+            layerNormInner(k));
       } else if (k.kind() == Kernel.Kind.RELU) {
         b.beginControlFlow("if ($L != null)", target.array)
             .addStatement("$T.reluBackward($L, $L, $L, $L, $L, $L, n * $L)", KERNELS, target.array, target.offset,
@@ -1601,8 +1640,7 @@ public final class Generator {
     while (!todo.isEmpty()) {
       Kernel k = producers.get(todo.pop());
       if (k != null && seen.add(k.out())) {
-        if (k.layer() != null && (k.kind() == Kernel.Kind.LINEAR || k.kind() == Kernel.Kind.CONV
-            || k.kind() == Kernel.Kind.BATCHNORM)) {
+        if (k.layer() != null && k.hasParameters()) {
           own.addAll(parametersOf(k.layer()));
         }
         todo.addAll(k.inputs());

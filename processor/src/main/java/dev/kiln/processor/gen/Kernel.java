@@ -58,6 +58,8 @@ record Kernel(
     AVGPOOL,
     /** Batch norm (+ ReLU fused into its output pass); statistics kept for backward. */
     BATCHNORM,
+    /** Layer norm over each sample's last dimensions: one pass each way, each row's mean and 1/std kept for backward. */
+    LAYERNORM,
     /** Inverted dropout with a mask drawn per forward in training; identity in evaluation. */
     DROPOUT,
     /**
@@ -80,6 +82,11 @@ record Kernel(
    */
   Repeat repeat() {
     return kind == Kind.ADD || kind == Kind.MUL ? Repeat.of(inShapes.get(0), inShapes.get(1)) : null;
+  }
+
+  /** Whether the step reads parameters of its layer (a weight, a bias). */
+  boolean hasParameters() {
+    return kind == Kind.LINEAR || kind == Kind.CONV || kind == Kind.BATCHNORM || kind == Kind.LAYERNORM;
   }
 
   /** Values per sample of the output (all dimensions after the batch). */

@@ -8,6 +8,7 @@ import dev.kiln.dsl.ConvTranspose2d;
 import dev.kiln.dsl.Dropout;
 import dev.kiln.dsl.Flatten;
 import dev.kiln.dsl.GELU;
+import dev.kiln.dsl.LayerNorm;
 import dev.kiln.dsl.LayerSpec;
 import dev.kiln.dsl.LeakyReLU;
 import dev.kiln.dsl.LogSoftmax;
@@ -82,6 +83,8 @@ final class Planner {
         kernels.add(new Kernel(kind, label, s.spec(), s.layer(), linear, relu, s.input(), outValue, in, out, s.source()));
       } else if (s.spec() instanceof Conv2d.Spec || s.spec() instanceof ConvTranspose2d.Spec) {
         kernels.add(new Kernel(Kernel.Kind.CONV, label, s.spec(), s.layer(), null, false, s.input(), s.output(), in, out, s.source()));
+      } else if (s.spec() instanceof LayerNorm.Spec) {
+        kernels.add(new Kernel(Kernel.Kind.LAYERNORM, label, s.spec(), s.layer(), null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof AvgPool2d.Spec || s.spec() instanceof AdaptiveAvgPool2d.Spec) {
         kernels.add(new Kernel(Kernel.Kind.AVGPOOL, label, s.spec(), s.layer(), null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof MaxPool2d.Spec) {

@@ -5,6 +5,7 @@ import com.sun.source.tree.CompilationUnitTree;
 import com.sun.source.tree.ConditionalExpressionTree;
 import com.sun.source.tree.ExpressionTree;
 import com.sun.source.tree.LiteralTree;
+import com.sun.source.tree.NewArrayTree;
 import com.sun.source.tree.ParenthesizedTree;
 import com.sun.source.tree.PrimitiveTypeTree;
 import com.sun.source.tree.Tree;
@@ -80,6 +81,20 @@ final class ConstantFolder {
         return condition((BinaryTree) t, unit);
       case PARENTHESIZED:
         return fold(((ParenthesizedTree) t).getExpression(), unit);
+      case NEW_ARRAY: { // new int[] {2, 3}, as LayerNorm's normalized shape
+        NewArrayTree na = (NewArrayTree) t;
+        if (na.getInitializers() == null || !(na.getType() instanceof PrimitiveTypeTree p) || p.getPrimitiveTypeKind() != TypeKind.INT) {
+          throw new NotConstant(t, "not an int array with its values");
+        }
+        int[] values = new int[na.getInitializers().size()];
+        for (int i = 0; i < values.length; i++) {
+          if (!(fold(na.getInitializers().get(i), unit) instanceof Integer v)) {
+            throw new NotConstant(na.getInitializers().get(i), "not an int");
+          }
+          values[i] = v;
+        }
+        return values;
+      }
       case UNARY_MINUS:
       case UNARY_PLUS: {
         Object v = asNumber(fold(((UnaryTree) t).getExpression(), unit));

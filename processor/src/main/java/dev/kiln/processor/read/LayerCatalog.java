@@ -9,6 +9,7 @@ import dev.kiln.dsl.ConvTranspose2d;
 import dev.kiln.dsl.Dropout;
 import dev.kiln.dsl.Flatten;
 import dev.kiln.dsl.GELU;
+import dev.kiln.dsl.LayerNorm;
 import dev.kiln.dsl.LayerSpec;
 import dev.kiln.dsl.LeakyReLU;
 import dev.kiln.dsl.LogSoftmax;
@@ -86,6 +87,19 @@ final class LayerCatalog {
         case 2 -> new AdaptiveAvgPool2d.Spec(integer(args, 0), integer(args, 1), true);
         default -> throw new BadArguments("AdaptiveAvgPool2d takes (output_size) or (out_h, out_w)");
       }),
+      Map.entry(DSL + "LayerNorm", args -> {
+        if (!args.isEmpty() && args.get(0) instanceof int[] shape) {
+          if (args.size() != 3) {
+            throw new BadArguments("LayerNorm takes (d, ...) or (new int[] {d, ...}, eps, elementwise_affine)");
+          }
+          return new LayerNorm.Spec(shape, number(args, 1), bool(args, 2));
+        }
+        int[] shape = new int[args.size()];
+        for (int i = 0; i < shape.length; i++) {
+          shape[i] = integer(args, i);
+        }
+        return new LayerNorm.Spec(shape, 1e-5, true);
+      }),
       Map.entry(DSL + "BatchNorm1d", args -> switch (args.size()) {
         case 1 -> new BatchNorm1d.Spec(integer(args, 0), 1e-5, 0.1, true);
         case 4 -> new BatchNorm1d.Spec(integer(args, 0), number(args, 1), number(args, 2), bool(args, 3));
@@ -151,7 +165,7 @@ final class LayerCatalog {
 
   /** Simple names of the supported layers, for messages. */
   static String supported() {
-    return "Linear, Conv2d, ConvTranspose2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm1d, BatchNorm2d, Dropout, Flatten, ReLU, Sigmoid, Tanh, LeakyReLU, GELU, SiLU, Softmax, LogSoftmax, Sequential";
+    return "Linear, Conv2d, ConvTranspose2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm1d, BatchNorm2d, LayerNorm, Dropout, Flatten, ReLU, Sigmoid, Tanh, LeakyReLU, GELU, SiLU, Softmax, LogSoftmax, Sequential";
   }
 
   static LayerSpec create(String qualifiedName, List<Object> args) throws BadArguments {

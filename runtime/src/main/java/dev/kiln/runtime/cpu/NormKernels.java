@@ -597,4 +597,99 @@ public final class NormKernels {
       }
     });
   }
+
+  // ------------------------------------------------------------------ layer norm
+
+  /**
+   * Layer normalisation of {@code rows} rows of {@code inner} contiguous values each: {@code y = (x -
+   * mean) rstd w + b} per element ({@code w}, {@code b} of {@code inner} values, or null for none),
+   * the row's mean and biased variance in double (two passes), {@code rstd = 1 / sqrt(var + eps)},
+   * each output computed in double and rounded once. {@code mean} and {@code rstd} (one per row)
+   * are kept for {@link #layerNormBackward}. Rows are shared among the cores.
+   */
+  public static void layerNormForward(float[] y, int yOff, float[] x, int xOff, float[] w, int wOff, float[] b, int bOff,
+      double[] mean, double[] rstd, int rows, int inner, double eps) {
+    Parallel.forRange(rows, 6L * rows * inner, (part, from, to) -> {
+      for (int r = from; r < to; r++) {
+        int at = xOff + r * inner;
+        double sum = 0;
+        for (int i = 0; i < inner; i++) {
+          sum += x[at + i];
+        }
+        double m = sum / inner;
+        double squares = 0;
+        for (int i = 0; i < inner; i++) {
+          double d = x[at + i] - m;
+          squares += d * d;
+        }
+        double rs = 1 / Math.sqrt(squares / inner + eps);
+        mean[r] = m;
+        rstd[r] = rs;
+        int out = yOff + r * inner;
+        if (w == null) {
+          for (int i = 0; i < inner; i++) {
+            y[out + i] = (float) ((x[at + i] - m) * rs);
+          }
+        } else {
+          for (int i = 0; i < inner; i++) {
+            y[out + i] = (float) ((x[at + i] - m) * rs * w[wOff + i] + b[bOff + i]);
+          }
+        }
+      }
+    });
+  }
+
+  /**
+   * Gradients of {@link #layerNormForward}; a null gradient array is skipped. With {@code xhat = (x -
+   * mean) rstd} and {@code h = g w} (g without a weight): {@code dx = rstd (h - mean(h) - xhat
+   * mean(h xhat))} per row, overwritten; {@code dw = sum over rows of g xhat} and {@code db = sum
+   * of g}, in double, overwritten or added to when {@code accumulate}.
+   */
+  public static void layerNormBackward(float[] dx, int dxOff, float[] dw, int dwOff, float[] db, int dbOff, boolean accumulate,
+      float[] g, int gOff, float[] x, int xOff, float[] w, int wOff, double[] mean, double[] rstd, int rows, int inner) {
+    if (dx != null) {
+      Parallel.forRange(rows, 8L * rows * inner, (part, from, to) -> {
+        for (int r = from; r < to; r++) {
+          int at = r * inner;
+          double m = mean[r], rs = rstd[r];
+          double sumH = 0, sumHx = 0;
+          for (int i = 0; i < inner; i++) {
+            double h = w == null ? g[gOff + at + i] : (double) g[gOff + at + i] * w[wOff + i];
+            sumH += h;
+            sumHx += h * ((x[xOff + at + i] - m) * rs);
+          }
+          double meanH = sumH / inner, meanHx = sumHx / inner;
+          for (int i = 0; i < inner; i++) {
+            double h = w == null ? g[gOff + at + i] : (double) g[gOff + at + i] * w[wOff + i];
+            double xhat = (x[xOff + at + i] - m) * rs;
+            dx[dxOff + at + i] = (float) (rs * (h - meanH - xhat * meanHx));
+          }
+        }
+      });
+    }
+    if (dw == null && db == null) {
+      return;
+    }
+    Parallel.forRange(inner, 4L * rows * inner, (part, from, to) -> {
+      double[] sw = new double[to - from];
+      double[] sb = new double[to - from];
+      for (int r = 0; r < rows; r++) { // row by row, each part's columns: contiguous reads
+        int at = r * inner;
+        double m = mean[r], rs = rstd[r];
+        for (int i = from; i < to; i++) {
+          double gi = g[gOff + at + i];
+          sw[i - from] += gi * ((x[xOff + at + i] - m) * rs);
+          sb[i - from] += gi;
+        }
+      }
+      for (int i = from; i < to; i++) {
+        if (dw != null) {
+          dw[dwOff + i] = (float) ((accumulate ? dw[dwOff + i] : 0) + sw[i - from]);
+        }
+        if (db != null) {
+          db[dbOff + i] = (float) ((accumulate ? db[dbOff + i] : 0) + sb[i - from]);
+        }
+      }
+    });
+  }
 }
