@@ -348,6 +348,64 @@ public final class Tensor {
     storage.zero(offset, offset + numel);
   }
 
+  // In-place updates, PyTorch's add_, sub_, mul_, copy_ and fill_: for a tutorial's hand-written
+  // step (w.subInPlace(w.grad().mul(lr)) under noGrad) and an optimizer of one's own. A tensor that
+  // requires grad is written only under Kiln.noGrad(), as PyTorch refuses an in-place op on a
+  // leaf that requires grad; a forward that saved this tensor then refuses its backward (the
+  // version check), as PyTorch's does.
+
+  /** {@code this += alpha * other} in place (PyTorch's {@code add_(other, alpha=alpha)}); {@code other} broadcasts to this shape. */
+  public Tensor addInPlace(Tensor other, float alpha) {
+    return assign("addInPlace", alpha == 1f ? Ops.add(detach(), other) : Ops.add(detach(), Ops.scale(other, alpha)));
+  }
+
+  /** {@code this += other} in place (PyTorch's {@code add_}). */
+  public Tensor addInPlace(Tensor other) {
+    return addInPlace(other, 1f);
+  }
+
+  /** {@code this -= other} in place (PyTorch's {@code sub_}); {@code other} broadcasts to this shape. */
+  public Tensor subInPlace(Tensor other) {
+    return assign("subInPlace", Ops.sub(detach(), other));
+  }
+
+  /** {@code this *= scalar} in place (PyTorch's {@code mul_}). */
+  public Tensor mulInPlace(float scalar) {
+    return assign("mulInPlace", Ops.scale(detach(), scalar));
+  }
+
+  /** Copies {@code src}'s values into this tensor (PyTorch's {@code copy_}); {@code src} broadcasts to this shape, from either device. */
+  public Tensor copyFrom(Tensor src) {
+    Tensor values = src.detach().to(device());
+    return assign("copyFrom", Arrays.equals(values.shape, shape) ? values : Ops.expand(values, shape));
+  }
+
+  /** Sets every value to {@code value} in place (PyTorch's {@code fill_}). */
+  public Tensor fill(float value) {
+    return assign("fill", Tensor.full(value, shape).to(device()));
+  }
+
+  /** Writes {@code values} (this shape, this device) over this tensor's values; see the note above {@link #addInPlace(Tensor, float)}. */
+  private Tensor assign(String op, Tensor values) {
+    if (requiresGrad && Kiln.isGradEnabled()) {
+      throw new IllegalStateException(op + ": this tensor requires grad, so it may be written in place only under "
+          + "Kiln.noGrad() (try (var g = Kiln.noGrad()) { w.subInPlace(w.grad().mul(lr)); }), as PyTorch's torch.no_grad()");
+    }
+    if (dtype != DType.FLOAT32) {
+      throw new IllegalArgumentException(op + ": in-place updates take FLOAT32 tensors, this one is " + dtype);
+    }
+    if (!Arrays.equals(values.shape, shape)) {
+      throw new IllegalArgumentException(op + ": the result has shape " + Shapes.toString(values.shape) + ", not this tensor's "
+          + Shapes.toString(shape) + ": the other operand must broadcast to this shape");
+    }
+    if (device().isCuda()) {
+      dev.kiln.runtime.cuda.Cuda.get().copy(values.readCuda(), writeCuda(), numel);
+    } else {
+      System.arraycopy(values.readBuffer(), values.offset, buffer(), offset, numel);
+    }
+    return this;
+  }
+
   /** Index of the first element in {@link #buffer()}. */
   public int offset() {
     return offset;

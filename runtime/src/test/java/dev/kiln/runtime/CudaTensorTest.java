@@ -150,6 +150,18 @@ class CudaTensorTest {
   }
 
   @Test
+  void inPlaceUpdatesOnTheDevice() {
+    Tensor m = Tensor.zeros(2, 3).to(GPU);
+    m.addInPlace(Tensor.of(new float[] {1, 2, 3}).to(GPU), 2f).mulInPlace(0.5f);
+    assertArrayEquals(new float[] {1, 2, 3, 1, 2, 3}, m.toFloatArray());
+    m.copyFrom(Tensor.of(new float[] {7, 8}, 2, 1)); // from the host, broadcast
+    assertArrayEquals(new float[] {7, 7, 7, 8, 8, 8}, m.toFloatArray());
+    m.subInPlace(Tensor.ones(2, 3).to(GPU)).fill(-1f);
+    assertArrayEquals(new float[] {-1, -1, -1, -1, -1, -1}, m.toFloatArray());
+    assertTrue(m.device().isCuda());
+  }
+
+  @Test
   void optimizersStepOnTheDeviceAsOnTheCpu() {
     List<Function<List<Tensor>, Optimizer>> makers = List.of(
         ps -> new SGD(ps, 0.1),

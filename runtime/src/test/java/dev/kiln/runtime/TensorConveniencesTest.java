@@ -66,6 +66,43 @@ class TensorConveniencesTest {
     assertTrue(e.getMessage().startsWith("masked_fill: the mask [2, 3] must broadcast to the tensor's shape [3]"), e.getMessage());
   }
 
+  /** "Learning PyTorch with Examples": a hand-written gradient step on tensors that require grad, under noGrad. */
+  @Test
+  void inPlaceUpdatesUnderNoGrad() {
+    Tensor w = Tensor.of(new float[] {1, 2, 3}).requiresGrad(true);
+    w.mul(w).sum().backward(); // grad 2w
+    try (var g = Kiln.noGrad()) {
+      w.subInPlace(w.grad().mul(0.1f));
+      w.grad().zero();
+    }
+    assertArrayEquals(new float[] {0.8f, 1.6f, 2.4f}, w.toFloatArray(), 1e-6f);
+    assertTrue(w.requiresGrad() && w.isLeaf(), "still a leaf that requires grad");
+    var e = assertThrows(IllegalStateException.class, () -> w.addInPlace(Tensor.ones(3)));
+    assertTrue(e.getMessage().startsWith("addInPlace: this tensor requires grad, so it may be written in place only under Kiln.noGrad()"),
+        e.getMessage());
+
+    Tensor m = Tensor.zeros(2, 3);
+    m.addInPlace(Tensor.of(new float[] {1, 2, 3}), 2f).mulInPlace(0.5f); // a row broadcast over m, PyTorch's add_(b, alpha=2)
+    assertArrayEquals(new float[] {1, 2, 3, 1, 2, 3}, m.toFloatArray());
+    m.copyFrom(Tensor.of(new float[] {7, 8}, 2, 1));
+    assertArrayEquals(new float[] {7, 7, 7, 8, 8, 8}, m.toFloatArray());
+    m.fill(-1f);
+    assertArrayEquals(new float[] {-1, -1, -1, -1, -1, -1}, m.toFloatArray());
+    var wide = assertThrows(IllegalArgumentException.class, () -> Tensor.zeros(3).addInPlace(Tensor.ones(2, 3)));
+    assertTrue(wide.getMessage().startsWith("addInPlace: the result has shape [2, 3], not this tensor's [3]"), wide.getMessage());
+  }
+
+  /** A value saved by a forward and then written in place refuses the backward that would read it, as PyTorch's version check. */
+  @Test
+  void aSavedValueWrittenInPlaceRefusesTheBackward() {
+    Tensor w = Tensor.of(new float[] {1, 2}).requiresGrad(true);
+    Tensor x = Tensor.of(new float[] {3, 4});
+    Tensor loss = w.mul(x).sum(); // mul saves x
+    x.fill(0f);
+    var e = assertThrows(IllegalStateException.class, loss::backward);
+    assertTrue(e.getMessage().contains("modified"), e.getMessage());
+  }
+
   @Test
   void doubleScalarsAndMethodFormsAsPyTorchWritesThem() {
     Tensor x = Tensor.of(new float[] {0.5f, -1f});
