@@ -175,7 +175,7 @@ class CudaTensorTest {
         ps -> new RMSprop(ps, 0.01).momentum(0.9).centered(true).weightDecay(0.01),
         ps -> new Adagrad(ps, 0.1).lrDecay(0.1).initialAccumulatorValue(0.1).weightDecay(0.01),
         ps -> new Adadelta(ps, 1.0).weightDecay(0.01));
-    // 41 parameters: two launches' tables (32 each), sizes from 1 value to several blocks (2048 values each)
+    // 41 parameters in two groups, the first over two launches' tables (32 each), sizes from 1 value to several blocks (2048 values each)
     int[] sizes = new int[41];
     for (int i = 0; i < sizes.length; i++) {
       sizes[i] = i == 0 ? 1 : i == 1 ? 4097 : i == 2 ? 37 * 11 : 1 + (i * 131) % 700;
@@ -191,8 +191,11 @@ class CudaTensorTest {
         cpu.add(c);
         gpu.add(g);
       }
-      Optimizer oc = makers.get(which).apply(cpu);
-      Optimizer og = makers.get(which).apply(gpu);
+      // the last 6 in a group of their own rate and weight decay (a launch of their own)
+      Optimizer oc = makers.get(which).apply(cpu.subList(0, 35));
+      oc.addParamGroup(cpu.subList(35, sizes.length), 0.02).weightDecay(0.05);
+      Optimizer og = makers.get(which).apply(gpu.subList(0, 35));
+      og.addParamGroup(gpu.subList(35, sizes.length), 0.02).weightDecay(0.05);
       for (int step = 0; step < 4; step++) {
         for (int i = 0; i < sizes.length; i++) {
           Tensor g = Tensor.randn(sizes[i]);

@@ -56,6 +56,7 @@ public final class Adadelta extends RunningStateOptimizer {
     return eps;
   }
 
+  @Override
   public double weightDecay() {
     return weightDecay;
   }
@@ -73,8 +74,8 @@ public final class Adadelta extends RunningStateOptimizer {
   // As PyTorch's CPU kernels round: mul_ then addcmul_ (x * rho, then + ((1 - rho) * a) * b), the
   // delta as sqrt(u + eps), divided, then multiplied, and add(x, alpha=-lr) as one fused multiply-add.
   @Override
-  void updateRange(float[] p, float[] g, float[][] slots, int from, int to, int step, double lr) {
-    float r = (float) rho, keep = (float) (1 - rho), decay = (float) weightDecay, epsilon = (float) eps, rate = (float) lr;
+  void updateRange(float[] p, float[] g, float[][] slots, int from, int to, int step, double lr, float decay) {
+    float r = (float) rho, keep = (float) (1 - rho), epsilon = (float) eps, rate = (float) lr;
     float[] v = slots[0], u = slots[1];
     for (int i = from; i < to; i++) {
       float gi = decay == 0f ? g[i] : Math.fma(p[i], decay, g[i]);
@@ -94,6 +95,6 @@ public final class Adadelta extends RunningStateOptimizer {
 
   @Override
   void launch(List<OptimKernels.Entry> entries, double lr) {
-    OptimKernels.adadelta(entries, (float) lr, (float) rho, (float) (1 - rho), (float) eps, (float) weightDecay);
+    OptimKernels.adadelta(entries, (float) lr, (float) rho, (float) (1 - rho), (float) eps, (float) weightDecayOf(weightDecay));
   }
 }

@@ -55,6 +55,7 @@ public final class Adagrad extends RunningStateOptimizer {
     return lrDecay;
   }
 
+  @Override
   public double weightDecay() {
     return weightDecay;
   }
@@ -90,8 +91,8 @@ public final class Adagrad extends RunningStateOptimizer {
   // As PyTorch's CPU kernels round: add(x, alpha=a) one fused multiply-add, addcmul_ and
   // addcdiv_ as x + value * a * b and x + value * (a / b).
   @Override
-  void updateRange(float[] p, float[] g, float[][] slots, int from, int to, int step, double lr) {
-    float decay = (float) weightDecay, epsilon = (float) eps, rate = (float) -clr(lr, step);
+  void updateRange(float[] p, float[] g, float[][] slots, int from, int to, int step, double lr, float decay) {
+    float epsilon = (float) eps, rate = (float) -clr(lr, step);
     float[] sum = slots[0];
     for (int i = from; i < to; i++) {
       float gi = decay == 0f ? g[i] : Math.fma(p[i], decay, g[i]);
@@ -108,6 +109,6 @@ public final class Adagrad extends RunningStateOptimizer {
 
   @Override
   void launch(List<OptimKernels.Entry> entries, double lr) {
-    OptimKernels.adagrad(entries, (float) eps, (float) weightDecay);
+    OptimKernels.adagrad(entries, (float) eps, (float) weightDecayOf(weightDecay));
   }
 }

@@ -267,14 +267,14 @@ public abstract sealed class AdamBase<S extends AdamBase<S>> extends Optimizer p
     return s;
   }
 
-  /** Adam's L2 penalty on the gradient (AdamW decays the weights instead). */
+  /** Adam's L2 penalty on the gradient (AdamW decays the weights instead), the group's own where it has one. */
   private float l2() {
-    return decoupledWeightDecay ? 0f : (float) weightDecay;
+    return decoupledWeightDecay ? 0f : (float) weightDecayOf(weightDecay);
   }
 
-  /** AdamW's decoupled weight decay, as the factor the parameter is multiplied by. */
+  /** AdamW's decoupled weight decay, as the factor the parameter is multiplied by (the group's decay where it has one). */
   private float shrink(double lr) {
-    return decoupledWeightDecay ? (float) (1 - lr * weightDecay) : 1f;
+    return decoupledWeightDecay ? (float) (1 - lr * weightDecayOf(weightDecay)) : 1f;
   }
 
   /** {@code lr / (1 - beta1^t)}: the step with the first moment's bias correction. */

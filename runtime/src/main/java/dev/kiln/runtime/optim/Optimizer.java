@@ -34,32 +34,48 @@ public abstract class Optimizer {
   private final List<ParamGroup> groups = new ArrayList<>();
   /** Calls of {@link #step()} in this process (not saved): the schedulers warn when they step first. */
   private long stepCalls;
-  private final Map<Tensor, Boolean> seen = new IdentityHashMap<>();
+  /** The group each parameter belongs to, by its index in {@link #groups}. */
+  private final Map<Tensor, Integer> seen = new IdentityHashMap<>();
+  /** The group {@link #step()} is updating, for {@link #weightDecayOf}. */
+  private ParamGroup stepping;
 
   protected Optimizer(List<Tensor> params, double lr) {
     addParamGroup(params, lr);
   }
 
-  /** Adds parameters with a learning rate of their own. A tensor may belong to one group only. */
+  /**
+   * Adds parameters with a learning rate of their own (and, through the group returned, a weight
+   * decay: {@link ParamGroup#weightDecay(double)}). A tensor may belong to one group only, once.
+   * A list that is refused leaves the optimizer as it was.
+   */
   public final ParamGroup addParamGroup(List<Tensor> params, double lr) {
+    String name = getClass().getSimpleName();
     if (params.isEmpty()) {
-      throw new IllegalArgumentException(getClass().getSimpleName() + ": got an empty parameter list");
+      throw new IllegalArgumentException(name + ": got an empty parameter list");
     }
+    Map<Tensor, Integer> mine = new IdentityHashMap<>();
     for (int i = 0; i < params.size(); i++) {
       Tensor p = params.get(i);
       if (p == null) {
-        throw new IllegalArgumentException(getClass().getSimpleName() + ": parameter " + i + " is null");
+        throw new IllegalArgumentException(name + ": parameter " + i + " is null");
       }
       if (!p.isLeaf()) {
-        throw new IllegalArgumentException(getClass().getSimpleName() + ": parameter " + i
+        throw new IllegalArgumentException(name + ": parameter " + i
             + " is not a leaf tensor (it was computed from others); optimize the tensors it was computed from");
       }
-      if (seen.put(p, Boolean.TRUE) != null) {
-        throw new IllegalArgumentException(
-            getClass().getSimpleName() + ": parameter " + i + " appears in more than one place");
+      String which = groups.isEmpty() ? "" : " of the new group";
+      if (seen.containsKey(p)) {
+        throw new IllegalArgumentException(name + ": parameter " + i + which + " is already in param group " + seen.get(p)
+            + " (a parameter may belong to one group only)");
+      }
+      Integer first = mine.putIfAbsent(p, i);
+      if (first != null) {
+        throw new IllegalArgumentException(name + ": parameter " + i + which + " is parameter " + first + " again"
+            + " (a parameter may be listed once)");
       }
     }
-    ParamGroup g = new ParamGroup(params, lr);
+    ParamGroup g = new ParamGroup(params, lr); // checks the rate
+    mine.keySet().forEach(p -> seen.put(p, groups.size()));
     groups.add(g);
     return g;
   }
@@ -93,8 +109,22 @@ public abstract class Optimizer {
           stepped.add(p);
         }
       }
-      updateGroup(stepped, g.lr());
+      stepping = g;
+      try {
+        updateGroup(stepped, g.lr());
+      } finally {
+        stepping = null;
+      }
     }
+  }
+
+  /**
+   * The weight decay of the group being stepped: its own ({@link ParamGroup#weightDecay(double)})
+   * where it has one, else {@code optimizers}, the optimizer's setting. For {@link #update},
+   * {@link #cudaEntry} and {@link #stepOnCuda}.
+   */
+  protected final double weightDecayOf(double optimizers) {
+    return stepping == null || stepping.weightDecay() == null ? optimizers : stepping.weightDecay();
   }
 
   /** How many times {@link #step()} ran on this object (a loaded state does not count). */

@@ -6,13 +6,17 @@ import java.util.List;
 /**
  * Parameters that share a learning rate, as in PyTorch's {@code optimizer.param_groups}. Change
  * the rate by hand the way the tutorials do every few epochs:
- * {@code opt.paramGroups().forEach(g -> g.lr(g.lr() * 0.1))}.
+ * {@code opt.paramGroups().forEach(g -> g.lr(g.lr() * 0.1))}. A group may also have a weight decay
+ * of its own, PyTorch's {@code {'params': noDecay, 'weight_decay': 0}}: {@code
+ * opt.addParamGroup(biases, 0.1).weightDecay(0)}.
  */
 public final class ParamGroup {
   private final List<Tensor> params;
   private double lr;
   /** PyTorch's {@code initial_lr}: the rate when the first scheduler was made, the base of every later one. */
   private Double initialLr;
+  /** This group's weight decay where it overrides the optimizer's, else null. */
+  private Double weightDecay;
 
   ParamGroup(List<Tensor> params, double lr) {
     this.params = List.copyOf(params);
@@ -42,6 +46,25 @@ public final class ParamGroup {
       initialLr = lr;
     }
     return initialLr;
+  }
+
+  /**
+   * Gives this group a weight decay of its own instead of the optimizer's (PyTorch's per-group
+   * {@code weight_decay}; every optimizer here has one); finite and >= 0. Not saved in the
+   * optimizer's state dict, as the optimizer's own hyperparameters are not: set it when building the
+   * optimizer that loads a state.
+   */
+  public ParamGroup weightDecay(double weightDecay) {
+    if (!(weightDecay >= 0) || Double.isInfinite(weightDecay)) {
+      throw new IllegalArgumentException("weight decay must be finite and >= 0, got " + weightDecay);
+    }
+    this.weightDecay = weightDecay;
+    return this;
+  }
+
+  /** This group's own weight decay, or null where the optimizer's applies. */
+  public Double weightDecay() {
+    return weightDecay;
   }
 
   /** Sets this group's learning rate; it must be a finite number of at least zero. */

@@ -68,6 +68,7 @@ public final class RMSprop extends RunningStateOptimizer {
     return eps;
   }
 
+  @Override
   public double weightDecay() {
     return weightDecay;
   }
@@ -93,8 +94,8 @@ public final class RMSprop extends RunningStateOptimizer {
   // Each PyTorch op rounds as its CPU kernel does: mul_ and addcmul_ separately (v * alpha, then
   // + ((1 - alpha) * g) * g), add(x, alpha=a) as one fused multiply-add, addcdiv_ as x + value * (a / b).
   @Override
-  void updateRange(float[] p, float[] g, float[][] slots, int from, int to, int step, double lr) {
-    float a = (float) alpha, keep = (float) (1 - alpha), decay = (float) weightDecay, epsilon = (float) eps;
+  void updateRange(float[] p, float[] g, float[][] slots, int from, int to, int step, double lr, float decay) {
+    float a = (float) alpha, keep = (float) (1 - alpha), epsilon = (float) eps;
     float mu = (float) momentum, rate = (float) lr;
     float[] v = slots[0], buf = slots[1], gAvg = slots[2];
     for (int i = from; i < to; i++) {
@@ -126,6 +127,6 @@ public final class RMSprop extends RunningStateOptimizer {
 
   @Override
   void launch(List<OptimKernels.Entry> entries, double lr) {
-    OptimKernels.rmsprop(entries, (float) lr, (float) alpha, (float) (1 - alpha), (float) eps, (float) weightDecay, (float) momentum);
+    OptimKernels.rmsprop(entries, (float) lr, (float) alpha, (float) (1 - alpha), (float) eps, (float) weightDecayOf(weightDecay), (float) momentum);
   }
 }

@@ -61,8 +61,12 @@ abstract sealed class RunningStateOptimizer extends Optimizer permits RMSprop, A
    * values; {@code slots[i]} is null where the settings do not keep slot i.
    *
    * @param step the parameter's step count, this step included (1 at its first)
+   * @param weightDecay the weight decay of the parameter's group
    */
-  abstract void updateRange(float[] p, float[] g, float[][] slots, int from, int to, int step, double lr);
+  abstract void updateRange(float[] p, float[] g, float[][] slots, int from, int to, int step, double lr, float weightDecay);
+
+  /** The optimizer's weight decay (a group may have its own, {@link #weightDecayOf}). */
+  public abstract double weightDecay();
 
   /** Work weight of one element's update, for {@link Parallel#forRange}. */
   abstract long workPerElement();
@@ -111,7 +115,8 @@ abstract sealed class RunningStateOptimizer extends Optimizer permits RMSprop, A
     for (int i = 0; i < names.length; i++) {
       slots[i] = keeps(i) ? fromZero(s.slots[i], true) : null;
     }
-    Parallel.forRange(n, workPerElement() * n, (part, from, to) -> updateRange(p, g, slots, from, to, step, lr));
+    float decay = (float) weightDecayOf(weightDecay());
+    Parallel.forRange(n, workPerElement() * n, (part, from, to) -> updateRange(p, g, slots, from, to, step, lr, decay));
     writeBack(param, p);
     for (int i = 0; i < names.length; i++) {
       if (slots[i] != null) {

@@ -101,7 +101,7 @@ public final class SGD extends Optimizer {
 
   @Override
   protected void stepOnCuda(List<OptimKernels.Entry> entries, double lr) {
-    OptimKernels.sgd(entries, (float) lr, momentum, dampening, weightDecay, nesterov);
+    OptimKernels.sgd(entries, (float) lr, momentum, dampening, (float) weightDecayOf(weightDecay), nesterov);
   }
 
   @Override
@@ -138,7 +138,7 @@ public final class SGD extends Optimizer {
     float[] p = fromZero(param, true);
     float[] g = fromZero(grad, false);
     int n = param.numel();
-    float decay = weightDecay;
+    float decay = (float) weightDecayOf(weightDecay);
     if (momentumBuffer == null) {
       Parallel.forRange(n, 3L * n, (part, from, to) -> plainRange(p, g, from, to, rate, decay));
     } else {
@@ -184,12 +184,13 @@ public final class SGD extends Optimizer {
     int n = param.numel();
     FloatPointer p = param.writeNative().getPointer(param.offset());
     FloatPointer d = grad.readNative().getPointer(grad.offset());
-    if (weightDecay != 0f || nesterov) { // d = grad + weightDecay * p, in scratch (the gradient stays as it is)
+    float decay = (float) weightDecayOf(weightDecay);
+    if (decay != 0f || nesterov) { // d = grad + weightDecay * p, in scratch (the gradient stays as it is)
       if (scratch == null || scratch.capacity() < n) {
         scratch = new FloatPointer(n);
       }
       Blas.copy(n, d, scratch);
-      Blas.axpy(n, weightDecay, p, scratch);
+      Blas.axpy(n, decay, p, scratch);
       d = scratch;
     }
     if (momentumBuffer == null) {
