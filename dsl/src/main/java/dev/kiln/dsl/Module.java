@@ -523,6 +523,18 @@ public abstract class Module {
     return out;
   }
 
+  /**
+   * Sets {@code requiresGrad} on every parameter of this module and its descendants, PyTorch's
+   * {@code module.requires_grad_(False)}: freezes (or unfreezes) a feature extractor in one call. A
+   * frozen parameter gets no gradient and an optimizer leaves it alone.
+   */
+  public Module requiresGrad(boolean requiresGrad) {
+    for (Tensor p : parameters()) {
+      p.requiresGrad(requiresGrad);
+    }
+    return this;
+  }
+
   /** Total number of parameter values. */
   public long parameterCount() {
     long n = 0;

@@ -233,7 +233,8 @@ class ModuleTest {
     Kiln.manualSeed(0);
     Sequential net = Sequential.of(new Linear(3, 4), new ReLU(), new Linear(4, 2));
     Linear first = (Linear) net.get(0);
-    first.parameters().forEach(p -> p.requiresGrad(false));
+    first.requiresGrad(false); // PyTorch's first.requires_grad_(False)
+    assertTrue(first.parameters().stream().noneMatch(Tensor::requiresGrad));
     float[] frozen = first.weight().toFloatArray();
     var opt = new dev.kiln.runtime.optim.SGD(net.parameters(), 0.1).momentum(0.9);
     for (int i = 0; i < 3; i++) {

@@ -224,6 +224,16 @@ final class CudaOps {
     return unary("tanh", x, Reads.OUTPUT, ElementwiseKernels::tanhForward, (dx, g, in, y, n) -> ElementwiseKernels.tanhBackward(dx, g, y, n));
   }
 
+  /** {@link Ops#sin}; the gradient {@code g cos(x)} from the input. */
+  static Tensor sin(Tensor x) {
+    return unary("sin", x, Reads.INPUT, ElementwiseKernels::sinForward, (dx, g, in, y, n) -> ElementwiseKernels.sinBackward(dx, g, in, n));
+  }
+
+  /** {@link Ops#cos}; the gradient {@code -g sin(x)} from the input. */
+  static Tensor cos(Tensor x) {
+    return unary("cos", x, Reads.INPUT, ElementwiseKernels::cosForward, (dx, g, in, y, n) -> ElementwiseKernels.cosBackward(dx, g, in, n));
+  }
+
   /** {@link Ops#exp}; the gradient is {@code g * y}. */
   static Tensor exp(Tensor x) {
     return unary("exp", x, Reads.OUTPUT, ElementwiseKernels::expForward, (dx, g, in, y, n) -> ElementwiseKernels.mul(dx, g, y, n));

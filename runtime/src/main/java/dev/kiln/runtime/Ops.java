@@ -2158,7 +2158,6 @@ public final class Ops {
     }
   }
 
-  /** A layer's node inputs: {@code x, weight} and the bias when there is one (its gradient is input 2). */
   /**
    * Layer normalisation, PyTorch's {@code F.layer_norm(x, normalized_shape, weight, bias, eps)}: the
    * last dimensions of x (those of {@code normalizedShape}) normalised by their own mean and biased
@@ -2228,6 +2227,7 @@ public final class Ops {
     });
   }
 
+  /** A layer's node inputs: {@code x, weight} and the bias when there is one (its gradient is input 2). */
   static Tensor[] layerInputs(Tensor x, Tensor weight, Tensor bias) {
     return bias == null ? new Tensor[] {x, weight} : new Tensor[] {x, weight, bias};
   }
@@ -2320,6 +2320,24 @@ public final class Ops {
       return CudaOps.exp(x);
     }
     return unary("exp", x, Reads.OUTPUT, MathKernels::expForward, MathKernels::expBackward);
+  }
+
+  /** {@code sin(x)} element-wise, in double and rounded once; the gradient {@code g cos(x)}. */
+  public static Tensor sin(Tensor x) {
+    if (Devices.onCuda("sin", x)) {
+      return CudaOps.sin(x);
+    }
+    return unary("sin", x, Reads.INPUT, MathKernels::sinForward,
+        (dx, dxOff, g, gOff, y, yOff, n) -> MathKernels.sinBackward(dx, dxOff, g, gOff, x.readBuffer(), x.offset(), n));
+  }
+
+  /** {@code cos(x)} element-wise, in double and rounded once; the gradient {@code -g sin(x)}. */
+  public static Tensor cos(Tensor x) {
+    if (Devices.onCuda("cos", x)) {
+      return CudaOps.cos(x);
+    }
+    return unary("cos", x, Reads.INPUT, MathKernels::cosForward,
+        (dx, dxOff, g, gOff, y, yOff, n) -> MathKernels.cosBackward(dx, dxOff, g, gOff, x.readBuffer(), x.offset(), n));
   }
 
   /** The natural logarithm element-wise (NaN below 0, -inf at 0); any shape. The gradient is {@code g / x}. */

@@ -128,6 +128,59 @@ public final class Tensor {
     return new Tensor(d, 0, shape.clone(), DType.FLOAT32, null);
   }
 
+  /**
+   * {@code start, start + step, ...} below {@code end} (above it for a negative step), PyTorch's
+   * {@code torch.arange(start, end, step)}: {@code ceil((end - start) / step)} values, each {@code
+   * start + i step} computed in double and rounded to float, as PyTorch's CPU kernel does. Always
+   * FLOAT32 (PyTorch's integer {@code arange(5)} is int64).
+   *
+   * @throws IllegalArgumentException for a step of 0, a step away from end, or non-finite bounds
+   */
+  public static Tensor arange(double start, double end, double step) {
+    if (!Double.isFinite(start) || !Double.isFinite(end) || !Double.isFinite(step) || step == 0) {
+      throw new IllegalArgumentException("arange: start, end and step must be finite and step nonzero, got (" + start + ", " + end
+          + ", " + step + ")");
+    }
+    if ((end - start) * step < 0) {
+      throw new IllegalArgumentException("arange: a step of " + step + " never goes from " + start + " to " + end);
+    }
+    double count = Math.ceil((end - start) / step);
+    if (count > Integer.MAX_VALUE - 8) {
+      throw new IllegalArgumentException("arange: " + (long) count + " values are too many for one tensor");
+    }
+    float[] v = new float[(int) count];
+    for (int i = 0; i < v.length; i++) {
+      v[i] = (float) (start + i * step);
+    }
+    return wrap(v, v.length);
+  }
+
+  /** {@code 0, 1, ..., end - 1} as floats: {@code arange(0, end, 1)}. */
+  public static Tensor arange(double end) {
+    return arange(0, end, 1);
+  }
+
+  /**
+   * {@code steps} evenly spaced values from {@code start} to {@code end}, both included, PyTorch's
+   * {@code torch.linspace}: computed in float as PyTorch's CPU kernel (a fused multiply-add each),
+   * the first half up from start and the second half down from end, so both ends are exact.
+   *
+   * @throws IllegalArgumentException for a negative count or non-finite bounds
+   */
+  public static Tensor linspace(double start, double end, int steps) {
+    if (steps < 0 || !Double.isFinite(start) || !Double.isFinite(end)) {
+      throw new IllegalArgumentException("linspace: start and end must be finite and steps >= 0, got (" + start + ", " + end + ", "
+          + steps + ")");
+    }
+    float s = (float) start, e = (float) end;
+    float step = steps > 1 ? (e - s) / (steps - 1) : 0f;
+    float[] v = new float[steps];
+    for (int i = 0; i < steps; i++) {
+      v[i] = i < steps / 2 ? Math.fma(step, i, s) : Math.fma(-step, steps - i - 1, e); // one rounding each, as PyTorch's build
+    }
+    return wrap(v, steps);
+  }
+
   /** Uniform samples in {@code [0, 1)}. */
   public static Tensor rand(int... shape) {
     return uniform(0f, 1f, shape);
@@ -863,6 +916,16 @@ public final class Tensor {
   /** {@code -this}. */
   public Tensor neg() {
     return Ops.neg(this);
+  }
+
+  /** {@code sin(this)} element-wise ({@link Ops#sin}). */
+  public Tensor sin() {
+    return Ops.sin(this);
+  }
+
+  /** {@code cos(this)} element-wise ({@link Ops#cos}). */
+  public Tensor cos() {
+    return Ops.cos(this);
   }
 
   /** {@code exp(this)} element-wise. */

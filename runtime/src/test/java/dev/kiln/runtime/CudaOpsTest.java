@@ -224,6 +224,12 @@ class CudaOpsTest {
   }
 
   @Test
+  void sinAndCosAsOnTheCpu() {
+    compare("sin", Match.CLOSE, in -> in[0].sin(), Tensor.randn(5, 7).mul(4f));
+    compare("cos", Match.CLOSE, in -> in[0].cos(), Tensor.randn(5, 7).mul(4f));
+  }
+
+  @Test
   void siluAsOnTheCpu() {
     compare("silu", Match.CLOSE, in -> Ops.silu(in[0]), Tensor.randn(7, 9).mul(4f));
   }

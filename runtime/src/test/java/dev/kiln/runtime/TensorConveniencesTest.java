@@ -103,6 +103,37 @@ class TensorConveniencesTest {
     assertTrue(e.getMessage().contains("modified"), e.getMessage());
   }
 
+  /** Values written from PyTorch 1.13 (torch.linspace, torch.arange), bit for bit. */
+  @Test
+  void arangeAndLinspaceAsPyTorchs() {
+    assertArrayEquals(new float[] {-3.141590118408203f, -2.094393253326416f, -1.047196626663208f, -1.1920928955078125e-07f,
+        1.047196626663208f, 2.094393253326416f, 3.141590118408203f}, Tensor.linspace(-3.14159, 3.14159, 7).toFloatArray());
+    assertArrayEquals(new float[] {0, 0.25f, 0.5f, 0.75f, 1}, Tensor.linspace(0, 1, 5).toFloatArray());
+    assertArrayEquals(new float[] {2}, Tensor.linspace(2, 2, 1).toFloatArray());
+    assertEquals(0, Tensor.linspace(0, 1, 0).numel());
+    assertArrayEquals(new float[] {0.0f, 0.10000000149011612f, 0.20000000298023224f, 0.30000001192092896f, 0.4000000059604645f, 0.5f,
+        0.6000000238418579f, 0.699999988079071f, 0.800000011920929f, 0.8999999761581421f}, Tensor.arange(0, 1, 0.1).toFloatArray());
+    assertArrayEquals(new float[] {0, 1, 2, 3, 4}, Tensor.arange(5).toFloatArray());
+    assertArrayEquals(new float[] {1, 0.5f, 0, -0.5f}, Tensor.arange(1, -1, -0.5).toFloatArray());
+    assertArrayEquals(new float[] {0, 0.30000001192092896f, 0.6000000238418579f, 0.8999999761581421f},
+        Tensor.arange(0, 1, 0.3).toFloatArray());
+    var e = assertThrows(IllegalArgumentException.class, () -> Tensor.arange(0, 1, -0.5));
+    assertEquals("arange: a step of -0.5 never goes from 0.0 to 1.0", e.getMessage());
+  }
+
+  /** sin and cos with their gradients, in double and rounded once. */
+  @Test
+  void sinAndCos() {
+    Tensor x = Tensor.of(new float[] {0, 1, -2.5f, 100}).requiresGrad(true);
+    Tensor y = x.sin().add(x.cos().mul(2f));
+    y.sum().backward();
+    float[] xs = x.toFloatArray();
+    for (int i = 0; i < xs.length; i++) {
+      assertEquals((float) Math.sin(xs[i]) + 2 * (float) Math.cos(xs[i]), y.get(i), 1e-6f);
+      assertEquals((float) Math.cos(xs[i]) - 2 * (float) Math.sin(xs[i]), x.grad().get(i), 1e-6f);
+    }
+  }
+
   @Test
   void doubleScalarsAndMethodFormsAsPyTorchWritesThem() {
     Tensor x = Tensor.of(new float[] {0.5f, -1f});

@@ -409,7 +409,7 @@ public final class CpuKernels {
       int target = (int) t;
       if (target != t || target < 0 || target >= classes) {
         throw new IllegalArgumentException(
-            "cross-entropy: target " + (target == t ? Integer.toString(target) : Float.toString(t)) + " in row " + r
+            "cross_entropy: target " + (target == t ? Integer.toString(target) : Float.toString(t)) + " in row " + r
                 + " is not a class index in 0.." + (classes - 1));
       }
     }

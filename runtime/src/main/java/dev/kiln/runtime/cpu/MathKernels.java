@@ -1,7 +1,7 @@
 package dev.kiln.runtime.cpu;
 
 /**
- * Element-wise math on the CPU: exp, log, sqrt, abs, negation and a power with a constant
+ * Element-wise math on the CPU: exp, log, sin, cos, sqrt, abs, negation and a power with a constant
  * exponent, each way; with sums and spreads along a dimension, the transpose and the row copies
  * of slicing and concatenation. Values are computed in double and rounded once (exp, log and pow through
  * {@link Math}, whose exp and log are JIT intrinsics); the larger ones run over both cores.
@@ -28,6 +28,42 @@ public final class MathKernels {
     for (int i = 0; i < n; i++) {
       dx[dxOff + i] = g[gOff + i] * y[yOff + i];
     }
+  }
+
+  /** {@code out = sin(x)}, in double, rounded once. */
+  public static void sinForward(float[] out, int outOff, float[] x, int xOff, int n) {
+    Parallel.forRange(n, TRANSCENDENTAL * n, (part, from, to) -> {
+      for (int i = from; i < to; i++) {
+        out[outOff + i] = (float) Math.sin(x[xOff + i]);
+      }
+    });
+  }
+
+  /** {@code dx = g cos(x)}: sin's gradient, from the input. */
+  public static void sinBackward(float[] dx, int dxOff, float[] g, int gOff, float[] x, int xOff, int n) {
+    Parallel.forRange(n, TRANSCENDENTAL * n, (part, from, to) -> {
+      for (int i = from; i < to; i++) {
+        dx[dxOff + i] = (float) (g[gOff + i] * Math.cos(x[xOff + i]));
+      }
+    });
+  }
+
+  /** {@code out = cos(x)}, in double, rounded once. */
+  public static void cosForward(float[] out, int outOff, float[] x, int xOff, int n) {
+    Parallel.forRange(n, TRANSCENDENTAL * n, (part, from, to) -> {
+      for (int i = from; i < to; i++) {
+        out[outOff + i] = (float) Math.cos(x[xOff + i]);
+      }
+    });
+  }
+
+  /** {@code dx = -g sin(x)}: cos's gradient, from the input. */
+  public static void cosBackward(float[] dx, int dxOff, float[] g, int gOff, float[] x, int xOff, int n) {
+    Parallel.forRange(n, TRANSCENDENTAL * n, (part, from, to) -> {
+      for (int i = from; i < to; i++) {
+        dx[dxOff + i] = (float) (-g[gOff + i] * Math.sin(x[xOff + i]));
+      }
+    });
   }
 
   /** {@code out = log(x)} (NaN below 0, -inf at 0). */

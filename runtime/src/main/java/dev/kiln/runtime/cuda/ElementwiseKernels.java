@@ -205,6 +205,27 @@ public final class ElementwiseKernels {
         if (i < n) dx[i] = __fdiv_rn(g[i], x[i]);
       }
 
+      // sin and cos in double (the CPU's Math.sin, Math.cos), each gradient from the input
+      extern "C" __global__ void kiln_sin_forward(float* out, const float* x, long long n) {
+        long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (i < n) out[i] = (float) sin((double) x[i]);
+      }
+
+      extern "C" __global__ void kiln_sin_backward(float* dx, const float* g, const float* x, long long n) {
+        long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (i < n) dx[i] = (float) (g[i] * cos((double) x[i]));
+      }
+
+      extern "C" __global__ void kiln_cos_forward(float* out, const float* x, long long n) {
+        long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (i < n) out[i] = (float) cos((double) x[i]);
+      }
+
+      extern "C" __global__ void kiln_cos_backward(float* dx, const float* g, const float* x, long long n) {
+        long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (i < n) dx[i] = (float) (-g[i] * sin((double) x[i]));
+      }
+
       extern "C" __global__ void kiln_sqrt_forward(float* out, const float* x, long long n) {
         long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
         if (i < n) out[i] = __fsqrt_rn(x[i]);
@@ -813,6 +834,30 @@ public final class ElementwiseKernels {
   public static void logBackward(long dx, long g, long x, long n) {
     requireCount("log_backward", n);
     kernel("kiln_log_backward").launch1d(n, dx, g, x, n);
+  }
+
+  /** {@code out = sin(x)}, in double. */
+  public static void sinForward(long out, long x, long n) {
+    requireCount("sin_forward", n);
+    kernel("kiln_sin_forward").launch1d(n, out, x, n);
+  }
+
+  /** {@code dx = g cos(x)}. */
+  public static void sinBackward(long dx, long g, long x, long n) {
+    requireCount("sin_backward", n);
+    kernel("kiln_sin_backward").launch1d(n, dx, g, x, n);
+  }
+
+  /** {@code out = cos(x)}, in double. */
+  public static void cosForward(long out, long x, long n) {
+    requireCount("cos_forward", n);
+    kernel("kiln_cos_forward").launch1d(n, out, x, n);
+  }
+
+  /** {@code dx = -g sin(x)}. */
+  public static void cosBackward(long dx, long g, long x, long n) {
+    requireCount("cos_backward", n);
+    kernel("kiln_cos_backward").launch1d(n, dx, g, x, n);
   }
 
   /** {@code out = sqrt(x)}, correctly rounded. */

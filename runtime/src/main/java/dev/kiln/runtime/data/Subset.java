@@ -90,6 +90,38 @@ public final class Subset<T> implements Dataset<T>, BatchSource {
     return parts;
   }
 
+  /**
+   * {@link #randomSplit(Dataset, int...)} by fractions that add up to 1, as PyTorch 1.13's {@code
+   * random_split(dataset, [0.8, 0.2])}: each part gets {@code floor(size * fraction)} samples and the
+   * samples left over go one each to the parts in turn, from the first.
+   *
+   * @throws IllegalArgumentException for a fraction outside [0, 1] or fractions that do not add up to 1
+   */
+  public static <T> List<Subset<T>> randomSplit(Dataset<T> dataset, double... fractions) {
+    Objects.requireNonNull(dataset, "Subset: dataset is null");
+    double sum = 0;
+    for (double f : fractions) {
+      if (!(f >= 0 && f <= 1)) {
+        throw new IllegalArgumentException("Subset.randomSplit: fractions must lie in [0, 1], got " + Arrays.toString(fractions));
+      }
+      sum += f;
+    }
+    if (fractions.length == 0 || Math.abs(sum - 1) > 1e-9 || sum > 1) {
+      throw new IllegalArgumentException("Subset.randomSplit: the fractions " + Arrays.toString(fractions) + " add up to " + sum
+          + ", not 1 (give counts as ints instead)");
+    }
+    int[] lengths = new int[fractions.length];
+    int given = 0;
+    for (int i = 0; i < fractions.length; i++) {
+      lengths[i] = (int) Math.floor(dataset.size() * fractions[i]);
+      given += lengths[i];
+    }
+    for (int i = 0; i < dataset.size() - given; i++) {
+      lengths[i % lengths.length]++;
+    }
+    return randomSplit(dataset, lengths);
+  }
+
   @Override
   public int size() {
     return indices.length;

@@ -39,7 +39,7 @@ class KernelSourcesTest {
         "kiln_sigmoid_forward", "kiln_sigmoid_backward",
         "kiln_tanh_forward", "kiln_tanh_backward", "kiln_gelu_forward", "kiln_gelu_backward", "kiln_silu_forward", "kiln_silu_backward",
         "kiln_leaky_relu_forward", "kiln_leaky_relu_backward",
-        "kiln_exp_forward", "kiln_log_forward", "kiln_log_backward", "kiln_sqrt_forward", "kiln_sqrt_backward",
+        "kiln_exp_forward", "kiln_log_forward", "kiln_log_backward", "kiln_sin_forward", "kiln_sin_backward", "kiln_cos_forward", "kiln_cos_backward", "kiln_sqrt_forward", "kiln_sqrt_backward",
         "kiln_std_backward",
         "kiln_abs_forward", "kiln_abs_backward", "kiln_neg", "kiln_pow_forward", "kiln_pow_backward",
         "kiln_transpose", "kiln_sum_along", "kiln_spread_along", "kiln_dropout", "kiln_mul", "kiln_add_repeated", "kiln_mul_repeated", "kiln_scale", "kiln_fill_scaled",

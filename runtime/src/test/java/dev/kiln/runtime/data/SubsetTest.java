@@ -91,6 +91,20 @@ class SubsetTest {
     }
   }
 
+  /** Fractions as PyTorch 1.13's random_split: floor(size * fraction) each, the rest one by one from the first part. */
+  @Test
+  void randomSplitByFractions() {
+    Kiln.manualSeed(11);
+    var parts = Subset.randomSplit(data, 0.8, 0.2);
+    assertEquals(8, parts.get(0).size());
+    assertEquals(2, parts.get(1).size());
+    var thirds = Subset.randomSplit(data, 1 / 3.0, 1 / 3.0, 1 / 3.0); // 3 + 3 + 3, one left: to the first
+    assertEquals(List.of(4, 3, 3), thirds.stream().map(Subset::size).toList());
+    var e = assertThrows(IllegalArgumentException.class, () -> Subset.randomSplit(data, 0.5, 0.4));
+    assertTrue(e.getMessage().contains("add up to 0.9"), e.getMessage());
+    assertThrows(IllegalArgumentException.class, () -> Subset.randomSplit(data, 1.5, -0.5));
+  }
+
   @Test
   void badArgumentsAreNamed() {
     var e = assertThrows(IndexOutOfBoundsException.class, () -> Subset.of(data, 1, 10));
