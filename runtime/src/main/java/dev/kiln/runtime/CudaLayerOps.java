@@ -29,38 +29,6 @@ final class CudaLayerOps {
 
   // ------------------------------------------------------------------ matrix products
 
-  /** {@code a[m,k] @ b[k,n]}, checked by {@link Ops#matmul}. d/da = g @ b^T, d/db = a^T @ g. */
-  static Tensor matmul(Tensor a, Tensor b) {
-    int m = a.size(0), k = a.size(1), n = b.size(1);
-    Device dev = a.device();
-    Tensor out = Tensor.empty(dev, m, n);
-    CuBlas.sgemm(false, false, m, n, k, 1f, a.readCuda(), k, b.readCuda(), n, 0f, out.writeCuda(), n);
-    keepAlive(a, b);
-    if (!Ops.track(a, b)) {
-      return out;
-    }
-    return Tensor.ofNode(out, new Node(a, b) {
-      @Override public String name() {
-        return "matmul";
-      }
-
-      @Override protected Tensor[] backward(Tensor gradOutput) {
-        Tensor g = onDevice(gradOutput, dev);
-        Tensor da = null, db = null;
-        if (needsGrad(0)) {
-          da = Tensor.empty(dev, m, k);
-          CuBlas.sgemm(false, true, m, k, n, 1f, g.readCuda(), n, b.readCuda(), n, 0f, da.writeCuda(), k);
-        }
-        if (needsGrad(1)) {
-          db = Tensor.empty(dev, k, n);
-          CuBlas.sgemm(true, false, k, n, m, 1f, a.readCuda(), k, g.readCuda(), n, 0f, db.writeCuda(), n);
-        }
-        keepAlive(g, a, b);
-        return new Tensor[] {da, db};
-      }
-    });
-  }
-
   /** {@link Ops#bmm}: one strided-batched cuBLAS call forward, one per needed gradient backward. */
   static Tensor bmm(Tensor a, Tensor b) {
     int count = a.size(0), m = a.size(1), k = a.size(2), n = b.size(2);

@@ -198,10 +198,10 @@ public final class Ops {
   }
 
   /**
-   * Matrix product, PyTorch's {@code torch.mm}: {@code a[m,k] @ b[k,n]}. d/da = g @ b^T, d/db = a^T @ g.
+   * Matrix product, PyTorch's {@code torch.mm}: {@code a[m,k] @ b[k,n]}, as {@link #bmm} of a batch of one.
    */
   public static Tensor mm(Tensor a, Tensor b) {
-    boolean cuda = Devices.onCuda("mm", a, b);
+    Devices.onCuda("mm", a, b);
     requireFloat("mm", a);
     requireFloat("mm", b);
     requireRank("mm", "left operand", a, 2);
@@ -211,35 +211,9 @@ public final class Ops {
       throw new IllegalArgumentException(
           "mm: " + Shapes.toString(a.shape()) + " @ " + Shapes.toString(b.shape()) + ": inner dimensions " + k + " and " + b.size(0) + " differ");
     }
-    if (cuda) {
-      return CudaLayerOps.matmul(a, b);
-    }
-    float[] out = new float[m * n];
-    Blas.sgemm(false, false, m, n, k, 1f, a.readBuffer(), a.offset(), k, b.readBuffer(), b.offset(), n, 0f, out, 0, n);
-    if (!track(a, b)) {
-      return Tensor.wrap(out, m, n);
-    }
-    return Tensor.ofNode(out, new int[] {m, n}, new Node(a, b) {
-      @Override public String name() {
-        return "matmul";
-      }
-
-      @Override protected Tensor[] backward(Tensor g) {
-        Tensor da = null, db = null;
-        if (needsGrad(0)) {
-          float[] d = new float[m * k];
-          Blas.sgemm(false, true, m, k, n, 1f, g.readBuffer(), g.offset(), n, b.readBuffer(), b.offset(), n, 0f, d, 0, k);
-          da = Tensor.wrap(d, m, k);
-        }
-        if (needsGrad(1)) {
-          float[] d = new float[k * n];
-          Blas.sgemm(true, false, k, n, m, 1f, a.readBuffer(), a.offset(), k, g.readBuffer(), g.offset(), n, 0f, d, 0, n);
-          db = Tensor.wrap(d, k, n);
-        }
-        return new Tensor[] {da, db};
-      }
-    });
+    return reshape(bmm(reshape(a, 1, m, k), reshape(b, 1, k, n)), m, n); // a batch of one: one GEMM each way
   }
+
 
   /**
    * {@code x[N,in] @ weight[out,in]^T + bias[out]} (PyTorch's {@code F.linear}); {@code bias} may be
