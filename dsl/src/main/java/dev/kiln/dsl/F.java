@@ -144,6 +144,19 @@ public final class F {
     return Ops.avgPool2d(x, kernel, stride, padding, ceilMode, countIncludePad);
   }
 
+  /**
+   * {@code F.interpolate(x, scale_factor=s)} in its default mode, 'nearest', by a whole factor: {@code
+   * [N, C, H, W] -> [N, C, H s, W s]}, as {@link Upsample}.
+   */
+  public static Tensor interpolate(Tensor x, int scaleFactor) {
+    return Ops.upsampleNearest(x, scaleFactor, scaleFactor);
+  }
+
+  /** {@code F.interpolate(x, scale_factor=(sh, sw))}, mode 'nearest', whole factors. */
+  public static Tensor interpolate(Tensor x, int scaleH, int scaleW) {
+    return Ops.upsampleNearest(x, scaleH, scaleW);
+  }
+
   /** {@code F.adaptive_avg_pool2d(x, size)}: a {@code size x size} output; 1 is global average pooling. */
   public static Tensor adaptiveAvgPool2d(Tensor x, int size) {
     return Ops.adaptiveAvgPool2d(x, size, size);

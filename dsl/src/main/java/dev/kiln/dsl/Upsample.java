@@ -7,8 +7,8 @@ import dev.kiln.runtime.Tensor;
 /**
  * Nearest-neighbour upsampling by whole factors, as PyTorch's {@code nn.Upsample(scale_factor=s)}
  * with its default mode 'nearest': {@code [N, C, H, W] -> [N, C, H sh, W sw]}, each value repeated
- * over a block ({@link Ops#upsampleNearest}; a decoder's alternative to {@link ConvTranspose2d}).
- * Eager only.
+ * over a block ({@link Ops#upsampleNearest}; a decoder's alternative to {@link ConvTranspose2d}),
+ * eager or compiled; {@code F.interpolate(x, s)} is the functional form.
  */
 public class Upsample extends Layer<Upsample.Spec> {
   /** Upsample's hyper-parameters and shape rule. */

@@ -35,6 +35,7 @@ class CudaCompiledTest {
     "GeluMlp, 6",
     "Decoder, 4:3:3",
     "TokenMlp, 6:8",
+    "TinyUnet, 2:8:8",
   })
   void compiledOnCudaMatchesEagerOnTheCpu(String model, String sampleShape) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(model));

@@ -147,6 +147,7 @@ class ParityTest {
     "GeluMlp, test.GeluMlp, test.KilnGeluMlp, 6, 3",
     "Decoder, test.Decoder, test.KilnDecoder, 4:3:3, 3",
     "TokenMlp, test.TokenMlp, test.KilnTokenMlp, 6:8, 3",
+    "TinyUnet, test.TinyUnet, test.KilnTinyUnet, 2:8:8, 3",
   })
   void compiledMatchesEager(String source, String eagerName, String compiledName, String sampleShape, int classes) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(source));

@@ -2270,8 +2270,9 @@ public final class Ops {
   /**
    * Nearest-neighbour upsampling of {@code [N, C, H, W]} by whole factors, as PyTorch's {@code
    * nn.Upsample(scale_factor=(sh, sw))} (mode 'nearest'): each value repeated {@code sh x sw} times,
-   * {@code [N, C, H sh, W sw]}. Composed of a reshape and an {@link #expand}, so the gradient sums
-   * each block back to its value, on either device.
+   * {@code [N, C, H sh, W sw]}; the gradient sums each block back to its value. On the CPU one
+   * pass each way ({@code ConvKernels.upsampleNearestForward}/{@code Backward}); on CUDA a reshape
+   * and an {@link #expand} on the device.
    */
   public static Tensor upsampleNearest(Tensor x, int scaleH, int scaleW) {
     requireFloat("upsample_nearest2d", x);
@@ -2283,7 +2284,30 @@ public final class Ops {
           + scaleH + ", " + scaleW + ")");
     }
     int n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
-    return reshape(expand(reshape(x, n, c, h, 1, w, 1), n, c, h, scaleH, w, scaleW), n, c, h * scaleH, w * scaleW);
+    if (x.device().isCuda()) {
+      return reshape(expand(reshape(x, n, c, h, 1, w, 1), n, c, h, scaleH, w, scaleW), n, c, h * scaleH, w * scaleW);
+    }
+    int[] outShape = Shapes.concat(new int[] {n, c}, h * scaleH, w * scaleW);
+    float[] out = new float[Shapes.numel(outShape)];
+    ConvKernels.upsampleNearestForward(out, 0, x.readBuffer(), x.offset(), n * c, h, w, scaleH, scaleW);
+    if (!track(x)) {
+      return Tensor.wrap(out, outShape);
+    }
+    return Tensor.ofNode(out, outShape, new Node(x) {
+      @Override protected boolean savesInputs() {
+        return false;
+      }
+
+      @Override public String name() {
+        return "upsample_nearest2d";
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        float[] dx = new float[x.numel()];
+        ConvKernels.upsampleNearestBackward(dx, 0, g.readBuffer(), g.offset(), n * c, h, w, scaleH, scaleW);
+        return new Tensor[] {Tensor.wrap(dx, x.shape())};
+      }
+    });
   }
 
   // ------------------------------------------------------------------ element-wise math

@@ -15,6 +15,7 @@ import dev.kiln.dsl.SiLU;
 import dev.kiln.dsl.Sigmoid;
 import dev.kiln.dsl.Softmax;
 import dev.kiln.dsl.Tanh;
+import dev.kiln.dsl.Upsample;
 import dev.kiln.processor.ir.Reshape;
 import java.util.stream.Collectors;
 
@@ -61,6 +62,9 @@ final class Functions {
     if (spec instanceof AvgPool2d.Spec s) {
       return CodeBlock.of("$T.avgPool2d($L, $L, $L, $L, $L, $L)", F, input, s.kernelSize(), s.stride(), s.padding(), s.ceilMode(),
           s.countIncludePad());
+    }
+    if (spec instanceof Upsample.Spec s) {
+      return CodeBlock.of("$T.interpolate($L, $L, $L)", F, input, s.scaleH(), s.scaleW());
     }
     if (spec instanceof AdaptiveAvgPool2d.Spec s) {
       return CodeBlock.of("$T.adaptiveAvgPool2d($L, $L, $L)", F, input, s.outH(), s.outW());

@@ -26,6 +26,7 @@ import dev.kiln.dsl.MaxPool2d;
 import dev.kiln.dsl.SiLU;
 import dev.kiln.dsl.Sigmoid;
 import dev.kiln.dsl.Softmax;
+import dev.kiln.dsl.Upsample;
 import dev.kiln.processor.check.CheckedModel;
 import dev.kiln.processor.ir.Cat;
 import dev.kiln.processor.ir.LayerIr;
@@ -648,6 +649,8 @@ public final class Generator {
               out.array, out.offset, in.array, in.offset, local, local,
               bias ? local + "B.readBuffer(), " + local + "B.offset()" : "null, 0", j + 1);
         }
+        case UPSAMPLE -> b.addStatement("$T.upsampleNearestForward($L, $L, $L, $L, $L)", CONV, out.array, out.offset, in.array,
+            in.offset, upsampleArgs(k));
         case AVGPOOL -> b.addStatement("p.shape$L.forward($L, $L, $L, $L, n * $L)", j + 1, out.array, out.offset, in.array, in.offset,
             k.channels());
         case POOL -> {
@@ -849,7 +852,7 @@ public final class Generator {
         case MUL -> b.addStatement("$T $L = $T.mul($L, $L)", TENSOR, out, F, in, locals.get(k.inputs().get(1)));
         case CAT -> b.addStatement("$T $L = $T.cat($T.of($L), $L)", TENSOR, out, TENSOR, ClassName.get("java.util", "List"),
             k.inputs().stream().map(locals::get).collect(Collectors.joining(", ")), ((Cat) k.spec()).dim());
-        case VIEW, RELU, ACTIVATION, CONV, LAYERNORM, DROPOUT, AVGPOOL -> b.addStatement("$T $L = $L", TENSOR, out, eagerCall(k, in));
+        case VIEW, RELU, ACTIVATION, CONV, LAYERNORM, DROPOUT, AVGPOOL, UPSAMPLE -> b.addStatement("$T $L = $L", TENSOR, out, eagerCall(k, in));
       }
       locals.put(out, out);
       last = out;
@@ -1119,6 +1122,12 @@ public final class Generator {
     });
   }
 
+  /** An upsampling step's planes and sizes, as the kernels take them: {@code n * 3, 4, 4, 2, 2}. */
+  private static String upsampleArgs(Kernel k) {
+    Upsample.Spec s = (Upsample.Spec) k.spec();
+    return "n * " + k.channels() + ", " + k.inShape()[2] + ", " + k.inShape()[3] + ", " + s.scaleH() + ", " + s.scaleW();
+  }
+
   /** Values a layer norm step normalises together: the product of its normalized shape. */
   private static int layerNormInner(Kernel k) {
     return Shapes.numel(((LayerNorm.Spec) k.spec()).normalizedShape());
@@ -1348,6 +1357,11 @@ public final class Generator {
                 convBias(k)
                     ? CodeBlock.of("$T.gradBuffer($L.bias(), $L)", COMPILED, layer, recordedNeed(layer + ".bias()")) : "null",
                 d.array, d.offset, in.array, in.offset, local, local, j);
+      } else if (k.kind() == Kernel.Kind.UPSAMPLE) {
+        b.beginControlFlow("if ($L != null)", target.array)
+            .addStatement("$T.upsampleNearestBackward($L, $L, $L, $L, $L)", CONV, target.array, target.offset, d.array, d.offset,
+                upsampleArgs(k))
+            .endControlFlow();
       } else if (k.kind() == Kernel.Kind.AVGPOOL) {
         b.beginControlFlow("if ($L != null)", target.array)
             .addStatement("p.shape$L.backward($L, $L, $L, $L, n * $L)", j, target.array, target.offset, d.array, d.offset, k.channels())

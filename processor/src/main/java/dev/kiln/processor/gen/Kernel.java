@@ -52,6 +52,8 @@ record Kernel(
      * ConvTranspose2d.Spec}): the convolution's backward-data kernel forward, its forward and backward-filter backward.
      */
     CONV,
+    /** Nearest upsampling by whole factors: each value repeated over its block; backward sums each block. */
+    UPSAMPLE,
     /** Max pooling, argmax kept for backward. */
     POOL,
     /** Average pooling, fixed or adaptive windows ({@code AvgPool2dShape}); nothing kept for backward. */

@@ -19,6 +19,7 @@ import dev.kiln.dsl.SiLU;
 import dev.kiln.dsl.Sigmoid;
 import dev.kiln.dsl.Softmax;
 import dev.kiln.dsl.Tanh;
+import dev.kiln.dsl.Upsample;
 import dev.kiln.processor.check.CheckedModel;
 import dev.kiln.processor.ir.Add;
 import dev.kiln.processor.ir.Cat;
@@ -87,6 +88,8 @@ final class Planner {
         kernels.add(new Kernel(Kernel.Kind.LAYERNORM, label, s.spec(), s.layer(), null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof AvgPool2d.Spec || s.spec() instanceof AdaptiveAvgPool2d.Spec) {
         kernels.add(new Kernel(Kernel.Kind.AVGPOOL, label, s.spec(), s.layer(), null, false, s.input(), s.output(), in, out, s.source()));
+      } else if (s.spec() instanceof Upsample.Spec) {
+        kernels.add(new Kernel(Kernel.Kind.UPSAMPLE, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof MaxPool2d.Spec) {
         kernels.add(new Kernel(Kernel.Kind.POOL, label, s.spec(), s.layer(), null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof Dropout.Spec d && d.p() > 0) {

@@ -20,6 +20,7 @@ import dev.kiln.dsl.SiLU;
 import dev.kiln.dsl.Sigmoid;
 import dev.kiln.dsl.Softmax;
 import dev.kiln.dsl.Tanh;
+import dev.kiln.dsl.Upsample;
 import dev.kiln.processor.ir.Reshape;
 import java.util.ArrayList;
 import java.util.List;
@@ -79,6 +80,11 @@ final class LayerCatalog {
         case 3 -> new ConvTranspose2d.Spec(integer(args, 0), integer(args, 1), integer(args, 2), integer(args, 2), 1, 1, 0, 0, 0, 0, true);
         case 4 -> new ConvTranspose2d.Spec(integer(args, 0), integer(args, 1), integer(args, 2), integer(args, 3), 1, 1, 0, 0, 0, 0, true);
         default -> throw new BadArguments("ConvTranspose2d takes (in_channels, out_channels, kernel_size) or (in, out, kernel_h, kernel_w)");
+      }),
+      Map.entry(DSL + "Upsample", args -> switch (args.size()) {
+        case 1 -> new Upsample.Spec(integer(args, 0), integer(args, 0));
+        case 2 -> new Upsample.Spec(integer(args, 0), integer(args, 1));
+        default -> throw new BadArguments("Upsample takes (scale_factor) or (scale_h, scale_w)");
       }),
       Map.entry(DSL + "MaxPool2d", args -> new MaxPool2d.Spec(integer(args, 0), integer(args, 0), 0, false)),
       Map.entry(DSL + "AvgPool2d", args -> new AvgPool2d.Spec(integer(args, 0), integer(args, 0), 0, false, true)),
@@ -165,7 +171,7 @@ final class LayerCatalog {
 
   /** Simple names of the supported layers, for messages. */
   static String supported() {
-    return "Linear, Conv2d, ConvTranspose2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm1d, BatchNorm2d, LayerNorm, Dropout, Flatten, ReLU, Sigmoid, Tanh, LeakyReLU, GELU, SiLU, Softmax, LogSoftmax, Sequential";
+    return "Linear, Conv2d, ConvTranspose2d, Upsample, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm1d, BatchNorm2d, LayerNorm, Dropout, Flatten, ReLU, Sigmoid, Tanh, LeakyReLU, GELU, SiLU, Softmax, LogSoftmax, Sequential";
   }
 
   static LayerSpec create(String qualifiedName, List<Object> args) throws BadArguments {
@@ -238,6 +244,8 @@ final class LayerCatalog {
         case "avgPool2d/1" -> new AvgPool2d.Spec(integer(args, 0), integer(args, 0), 0, false, true);
         case "avgPool2d/2" -> new AvgPool2d.Spec(integer(args, 0), integer(args, 1), 0, false, true);
         case "avgPool2d/5" -> new AvgPool2d.Spec(integer(args, 0), integer(args, 1), integer(args, 2), bool(args, 3), bool(args, 4));
+        case "interpolate/1" -> new Upsample.Spec(integer(args, 0), integer(args, 0));
+        case "interpolate/2" -> new Upsample.Spec(integer(args, 0), integer(args, 1));
         case "adaptiveAvgPool2d/1" -> new AdaptiveAvgPool2d.Spec(integer(args, 0), integer(args, 0), false);
         case "adaptiveAvgPool2d/2" -> new AdaptiveAvgPool2d.Spec(integer(args, 0), integer(args, 1), true);
         default -> throw new BadArguments(unsupportedFunction(name, args.size()));
@@ -250,7 +258,7 @@ final class LayerCatalog {
   /** The {@code F} functions {@link #function} compiles, as name/number of arguments after the tensor. */
   private static final java.util.Set<String> FUNCTIONS = java.util.Set.of("relu/0", "sigmoid/0", "tanh/0", "gelu/0", "silu/0", "leakyRelu/1",
       "softmax/1", "logSoftmax/1", "flatten/0", "flatten/2", "maxPool2d/1", "maxPool2d/2", "maxPool2d/4", "avgPool2d/1", "avgPool2d/2",
-      "avgPool2d/5", "adaptiveAvgPool2d/1", "adaptiveAvgPool2d/2");
+      "avgPool2d/5", "adaptiveAvgPool2d/1", "adaptiveAvgPool2d/2", "interpolate/1", "interpolate/2");
 
   /**
    * Whether {@code F.name} with {@code constants} arguments after the tensor is compiled: checked
@@ -273,7 +281,7 @@ final class LayerCatalog {
     };
     return "F." + name + " with " + (constants + 1) + " argument(s) is not supported by the Kiln compiler; supported: relu, "
         + "sigmoid, tanh, gelu, silu, leakyRelu(x, slope), softmax(x, dim), logSoftmax(x, dim), flatten(x[, start, end]), maxPool2d(x, k[, stride[, padding, "
-        + "ceilMode]]), avgPool2d(x, k[, stride[, padding, ceilMode, countIncludePad]]), adaptiveAvgPool2d(x, size[, width]), "
+        + "ceilMode]]), avgPool2d(x, k[, stride[, padding, ceilMode, countIncludePad]]), adaptiveAvgPool2d(x, size[, width]), interpolate(x, scale[, scale_w]), "
         + "reshape(x, -1, ...), add(a, b) and mul(a, b) of two values of one shape or broadcast ([N, C, 1, 1] over [N, C, H, W]); " + instead;
   }
 

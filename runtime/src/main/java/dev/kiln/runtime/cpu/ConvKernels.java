@@ -509,6 +509,54 @@ public final class ConvKernels {
     }
   }
 
+  // ------------------------------------------------------------------ nearest upsampling
+
+  /**
+   * Nearest-neighbour upsampling by whole factors: each of {@code planes} planes of {@code h x w}
+   * values becomes {@code h sh x w sw}, each value repeated over its block. Planes are shared among the cores.
+   */
+  public static void upsampleNearestForward(float[] out, int outOff, float[] x, int xOff, int planes, int h, int w, int sh, int sw) {
+    int ow = w * sw, plane = h * w, outPlane = plane * sh * sw;
+    Parallel.forRange(planes, 2L * planes * outPlane, (part, from, to) -> {
+      for (int c = from; c < to; c++) {
+        for (int i = 0; i < h; i++) {
+          int row = outOff + c * outPlane + i * sh * ow;
+          int src = xOff + c * plane + i * w;
+          for (int j = 0; j < w; j++) {
+            float v = x[src + j];
+            for (int b = 0; b < sw; b++) {
+              out[row + j * sw + b] = v;
+            }
+          }
+          for (int r = 1; r < sh; r++) { // the block's other rows copy its first
+            System.arraycopy(out, row, out, row + r * ow, ow);
+          }
+        }
+      }
+    });
+  }
+
+  /** Gradient of {@link #upsampleNearestForward}: each value's block of the output gradient summed (in double), {@code dx} overwritten. */
+  public static void upsampleNearestBackward(float[] dx, int dxOff, float[] dout, int doutOff, int planes, int h, int w, int sh, int sw) {
+    int ow = w * sw, plane = h * w, outPlane = plane * sh * sw;
+    Parallel.forRange(planes, 2L * planes * outPlane, (part, from, to) -> {
+      for (int c = from; c < to; c++) {
+        for (int i = 0; i < h; i++) {
+          for (int j = 0; j < w; j++) {
+            double sum = 0;
+            for (int r = 0; r < sh; r++) {
+              int at = doutOff + c * outPlane + (i * sh + r) * ow + j * sw;
+              for (int b = 0; b < sw; b++) {
+                sum += dout[at + b];
+              }
+            }
+            dx[dxOff + c * plane + i * w + j] = (float) sum;
+          }
+        }
+      }
+    });
+  }
+
   // ------------------------------------------------------------------ max pooling
 
   /**
