@@ -1083,7 +1083,7 @@ class ProcessorTest {
         "  @Override public Tensor forward(Tensor x) { return t.apply(x); }",
         "}");
     Compilation c = compile(f);
-    assertThat(c).hadErrorContaining("t: layer type Twice is not supported by the Kiln compiler; supported: Linear, Conv2d, ConvTranspose2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm1d")
+    assertThat(c).hadErrorContaining("t: layer type Twice is not supported by the Kiln compiler; supported: Linear, Conv2d, ConvTranspose2d, Upsample, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm1d")
         .inFile(f).onLineContaining("new Twice()");
   }
 
