@@ -17,7 +17,7 @@ import dev.kiln.runtime.Tensor;
  */
 @Model(input = {6, 8})
 public class TokenMlp extends Module {
-  final LayerNorm norm = new LayerNorm(8);
+  final LayerNorm norm = new LayerNorm(new int[] {8}); // the varargs given as an array
   final Linear up = new Linear(8, 16);
   final Linear down = new Linear(16, 8);
   final LayerNorm last = new LayerNorm(new int[] {6, 8}, 1e-3, false);

@@ -102,6 +102,30 @@ def run_optimizer(make, before_step):
     return rows
 
 
+# Bulk cases: 256 random values and 5 random gradients, enough that a multiply-add rounded once
+# (PyTorch's addcmul_ and add(alpha=)) and one rounded twice differ somewhere, so the Java replay,
+# which compares bit for bit, pins the rounding order; the values are written as bulk_init / bulk_grad.
+BULK = 256
+BULK_CASES = {
+    "bulk_adam": lambda p: torch.optim.Adam(p, lr=0.01, weight_decay=0.05),
+    "bulk_adamw": lambda p: torch.optim.AdamW(p, lr=0.01, amsgrad=True),
+    "bulk_rmsprop": lambda p: torch.optim.RMSprop(p, lr=0.01, centered=True, momentum=0.9, weight_decay=0.01),
+    "bulk_adagrad": lambda p: torch.optim.Adagrad(p, lr=0.1, lr_decay=0.01, weight_decay=0.01),
+    "bulk_adadelta": lambda p: torch.optim.Adadelta(p, lr=1.0, weight_decay=0.01),
+}
+
+
+def run_bulk(make, init, grads):
+    p = init.clone().requires_grad_(True)
+    opt = make([p])
+    rows = []
+    for g in grads:
+        p.grad = g.clone()
+        opt.step()
+        rows.append(p.detach().clone().tolist())
+    return rows
+
+
 # Epoch after whose step the "_by_hand" cases halve every group's rate by hand.
 BY_HAND_AFTER = 2
 
@@ -164,6 +188,16 @@ def main():
     for name, rows in results.items():
         assert all(abs(v) > 0.1 for row in rows for v in row), f"{name}: a parameter came near zero"
         for step, row in enumerate(rows, start=1):
+            lines += [f"{name} {step} {i} {v!r}" for i, v in enumerate(row)]
+
+    gen = torch.Generator().manual_seed(2026)
+    bulk_init = torch.randn(BULK, generator=gen)
+    bulk_grads = [torch.randn(BULK, generator=gen) for _ in range(STEPS)]
+    lines += [f"bulk_init 0 {i} {v!r}" for i, v in enumerate(bulk_init.tolist())]
+    for step, grad in enumerate(bulk_grads, start=1):
+        lines += [f"bulk_grad {step} {i} {v!r}" for i, v in enumerate(grad.tolist())]
+    for name, make in BULK_CASES.items():
+        for step, row in enumerate(run_bulk(make, bulk_init, bulk_grads), start=1):
             lines += [f"{name} {step} {i} {v!r}" for i, v in enumerate(row)]
 
     for name, make in SCHEDULERS.items():

@@ -123,7 +123,8 @@ public final class Ops {
     if (b.dim() == 2) { // [..., m, k] @ [k, n]: every row of a times b, one GEMM
       int[] outShape = a.shape();
       outShape[outShape.length - 1] = n;
-      return reshape(mm(reshape(a, -1, k), b), outShape);
+      int rows = Shapes.numel(Arrays.copyOf(a.shape(), a.dim() - 1)); // not -1: k may be 0
+      return reshape(mm(reshape(a, rows, k), b), outShape);
     }
     int[] batch = Shapes.broadcast("matmul (" + shapes + ", batch dimensions)", Arrays.copyOf(a.shape(), a.dim() - 2),
         Arrays.copyOf(b.shape(), b.dim() - 2));

@@ -131,8 +131,8 @@ public final class Tensor {
   /**
    * {@code start, start + step, ...} below {@code end} (above it for a negative step), PyTorch's
    * {@code torch.arange(start, end, step)}: {@code ceil((end - start) / step)} values, each {@code
-   * start + i step} computed in double and rounded to float, as PyTorch's CPU kernel does. Always
-   * FLOAT32 (PyTorch's integer {@code arange(5)} is int64).
+   * start + i step} computed in double and rounded once (PyTorch's vectorised kernel may differ in
+   * the last bit). Always FLOAT32 (PyTorch's integer {@code arange(5)} is int64).
    *
    * @throws IllegalArgumentException for a step of 0, a step away from end, or non-finite bounds
    */
@@ -162,8 +162,9 @@ public final class Tensor {
 
   /**
    * {@code steps} evenly spaced values from {@code start} to {@code end}, both included, PyTorch's
-   * {@code torch.linspace}: computed in float as PyTorch's CPU kernel (a fused multiply-add each),
-   * the first half up from start and the second half down from end, so both ends are exact.
+   * {@code torch.linspace}: in float, a fused multiply-add each, the first half up from start and
+   * the second half down from end, so both ends are exact (one value: start). PyTorch's vectorised
+   * kernel may differ in the last bit inside the range.
    *
    * @throws IllegalArgumentException for a negative count or non-finite bounds
    */
@@ -176,7 +177,7 @@ public final class Tensor {
     float step = steps > 1 ? (e - s) / (steps - 1) : 0f;
     float[] v = new float[steps];
     for (int i = 0; i < steps; i++) {
-      v[i] = i < steps / 2 ? Math.fma(step, i, s) : Math.fma(-step, steps - i - 1, e); // one rounding each, as PyTorch's build
+      v[i] = i < steps / 2 || steps == 1 ? Math.fma(step, i, s) : Math.fma(-step, steps - i - 1, e); // one rounding each
     }
     return wrap(v, steps);
   }

@@ -109,6 +109,15 @@ class MatmulTest {
     assertEquals(expected, scores.get(1, 2, 3, 0), 1e-5);
   }
 
+  /** An inner size of 0 gives zeros, as PyTorch's (the rows are counted, not inferred). */
+  @Test
+  void emptyInnerDimensionGivesZeros() {
+    Tensor out = Tensor.zeros(2, 2, 0).matmul(Tensor.zeros(0, 3));
+    assertArrayEquals(new int[] {2, 2, 3}, out.shape());
+    assertArrayEquals(new float[12], out.toFloatArray());
+    assertArrayEquals(new int[] {2, 3}, Tensor.zeros(2, 3, 0).matmul(Tensor.zeros(0)).shape());
+  }
+
   @Test
   void badShapesNameBothOperands() {
     assertMessage("matmul: [2, 3] @ [4, 5]: inner dimensions 3 and 4 differ", () -> Tensor.zeros(2, 3).matmul(Tensor.zeros(4, 5)));

@@ -103,13 +103,14 @@ class TensorConveniencesTest {
     assertTrue(e.getMessage().contains("modified"), e.getMessage());
   }
 
-  /** Values written from PyTorch 1.13 (torch.linspace, torch.arange), bit for bit. */
+  /** Values written from PyTorch 1.13 (torch.linspace, torch.arange); these agree bit for bit (others may by an ulp). */
   @Test
   void arangeAndLinspaceAsPyTorchs() {
     assertArrayEquals(new float[] {-3.141590118408203f, -2.094393253326416f, -1.047196626663208f, -1.1920928955078125e-07f,
         1.047196626663208f, 2.094393253326416f, 3.141590118408203f}, Tensor.linspace(-3.14159, 3.14159, 7).toFloatArray());
     assertArrayEquals(new float[] {0, 0.25f, 0.5f, 0.75f, 1}, Tensor.linspace(0, 1, 5).toFloatArray());
     assertArrayEquals(new float[] {2}, Tensor.linspace(2, 2, 1).toFloatArray());
+    assertArrayEquals(new float[] {0}, Tensor.linspace(0, 10, 1).toFloatArray(), "one value: start, as PyTorch's");
     assertEquals(0, Tensor.linspace(0, 1, 0).numel());
     assertArrayEquals(new float[] {0.0f, 0.10000000149011612f, 0.20000000298023224f, 0.30000001192092896f, 0.4000000059604645f, 0.5f,
         0.6000000238418579f, 0.699999988079071f, 0.800000011920929f, 0.8999999761581421f}, Tensor.arange(0, 1, 0.1).toFloatArray());

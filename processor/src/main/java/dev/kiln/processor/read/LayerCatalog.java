@@ -94,11 +94,12 @@ final class LayerCatalog {
         default -> throw new BadArguments("AdaptiveAvgPool2d takes (output_size) or (out_h, out_w)");
       }),
       Map.entry(DSL + "LayerNorm", args -> {
-        if (!args.isEmpty() && args.get(0) instanceof int[] shape) {
-          if (args.size() != 3) {
-            throw new BadArguments("LayerNorm takes (d, ...) or (new int[] {d, ...}, eps, elementwise_affine)");
-          }
-          return new LayerNorm.Spec(shape, number(args, 1), bool(args, 2));
+        if (!args.isEmpty() && args.get(0) instanceof int[] shape) { // the varargs as an array, or the three-argument form
+          return switch (args.size()) {
+            case 1 -> new LayerNorm.Spec(shape, 1e-5, true);
+            case 3 -> new LayerNorm.Spec(shape, number(args, 1), bool(args, 2));
+            default -> throw new BadArguments("LayerNorm takes (d, ...), (new int[] {d, ...}) or (new int[] {d, ...}, eps, elementwise_affine)");
+          };
         }
         int[] shape = new int[args.size()];
         for (int i = 0; i < shape.length; i++) {

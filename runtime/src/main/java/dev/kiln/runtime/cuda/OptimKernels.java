@@ -87,9 +87,9 @@ public final class OptimKernels {
         float stepSize = L.s0[t], bc2Sqrt = L.s1[t];
         for (int i = from + threadIdx.x; i < to; i += blockDim.x) {
           float pi = p[i] * shrink;
-          float gi = g[i] + l2 * pi;
-          float mi = b1 * m[i] + keep1 * gi;
-          float vi = b2 * v[i] + keep2 * gi * gi;
+          float gi = l2 == 0.0f ? g[i] : fmaf(pi, l2, g[i]);
+          float mi = fmaf(gi, keep1, m[i] * b1);
+          float vi = fmaf(keep2 * gi, gi, v[i] * b2);
           m[i] = mi;
           v[i] = vi;
           if (vmax != nullptr) {
@@ -113,13 +113,13 @@ public final class OptimKernels {
         float* gAvg = L.c[t];
         for (int i = from + threadIdx.x; i < to; i += blockDim.x) {
           float gi = weightDecay == 0.0f ? g[i] : fmaf(p[i], weightDecay, g[i]);
-          float vi = v[i] * alpha + keep * gi * gi;
+          float vi = fmaf(keep * gi, gi, v[i] * alpha);
           v[i] = vi;
           float avg;
           if (gAvg != nullptr) {
             float ga = fmaf(gi, keep, gAvg[i] * alpha);
             gAvg[i] = ga;
-            avg = sqrtf(vi - ga * ga) + eps;
+            avg = sqrtf(fmaf(-ga, ga, vi)) + eps;
           } else {
             avg = sqrtf(vi) + eps;
           }
@@ -128,7 +128,7 @@ public final class OptimKernels {
             buf[i] = b;
             p[i] = fmaf(b, -lr, p[i]);
           } else {
-            p[i] = p[i] + -lr * (gi / avg);
+            p[i] = p[i] + -lr * gi / avg;
           }
         }
       }
@@ -143,9 +143,9 @@ public final class OptimKernels {
         float rate = L.s0[t];
         for (int i = from + threadIdx.x; i < to; i += blockDim.x) {
           float gi = weightDecay == 0.0f ? g[i] : fmaf(p[i], weightDecay, g[i]);
-          float s = sum[i] + gi * gi;
+          float s = fmaf(gi, gi, sum[i]);
           sum[i] = s;
-          p[i] = p[i] + rate * (gi / (sqrtf(s) + eps));
+          p[i] = p[i] + rate * gi / (sqrtf(s) + eps);
         }
       }
 
@@ -160,10 +160,10 @@ public final class OptimKernels {
         float* u = L.b[t];
         for (int i = from + threadIdx.x; i < to; i += blockDim.x) {
           float gi = weightDecay == 0.0f ? g[i] : fmaf(p[i], weightDecay, g[i]);
-          float vi = v[i] * rho + keep * gi * gi;
+          float vi = fmaf(keep * gi, gi, v[i] * rho);
           v[i] = vi;
           float delta = sqrtf(u[i] + eps) / sqrtf(vi + eps) * gi;
-          u[i] = u[i] * rho + keep * delta * delta;
+          u[i] = fmaf(keep * delta, delta, u[i] * rho);
           p[i] = fmaf(delta, -lr, p[i]);
         }
       }

@@ -71,19 +71,20 @@ public final class Adadelta extends RunningStateOptimizer {
     return 10;
   }
 
-  // As PyTorch's CPU kernels round: mul_ then addcmul_ (x * rho, then + ((1 - rho) * a) * b), the
-  // delta as sqrt(u + eps), divided, then multiplied, and add(x, alpha=-lr) as one fused multiply-add.
+  // As PyTorch's CPU kernels round (bit for bit against PyTorch 1.13): mul_ then addcmul_ as one
+  // fused multiply-add (x rho + ((1 - rho) a) b), the delta as sqrt(u + eps), divided, then
+  // multiplied, and add(x, alpha=-lr) as one fused multiply-add.
   @Override
   void updateRange(float[] p, float[] g, float[][] slots, int from, int to, int step, double lr, float decay) {
     float r = (float) rho, keep = (float) (1 - rho), epsilon = (float) eps, rate = (float) lr;
     float[] v = slots[0], u = slots[1];
     for (int i = from; i < to; i++) {
       float gi = decay == 0f ? g[i] : Math.fma(p[i], decay, g[i]);
-      float vi = v[i] * r + keep * gi * gi;
+      float vi = Math.fma(keep * gi, gi, v[i] * r);
       v[i] = vi;
       float std = (float) Math.sqrt(vi + epsilon);
       float delta = (float) Math.sqrt(u[i] + epsilon) / std * gi;
-      u[i] = u[i] * r + keep * delta * delta;
+      u[i] = Math.fma(keep * delta, delta, u[i] * r);
       p[i] = Math.fma(delta, -rate, p[i]);
     }
   }

@@ -88,17 +88,17 @@ public final class Adagrad extends RunningStateOptimizer {
     return lr / (1 + (step - 1) * lrDecay);
   }
 
-  // As PyTorch's CPU kernels round: add(x, alpha=a) one fused multiply-add, addcmul_ and
-  // addcdiv_ as x + value * a * b and x + value * (a / b).
+  // As PyTorch's CPU kernels round (bit for bit against PyTorch 1.13): add(x, alpha=a) and
+  // addcmul_ one fused multiply-add each, addcdiv_ x + (value * a) / b.
   @Override
   void updateRange(float[] p, float[] g, float[][] slots, int from, int to, int step, double lr, float decay) {
     float epsilon = (float) eps, rate = (float) -clr(lr, step);
     float[] sum = slots[0];
     for (int i = from; i < to; i++) {
       float gi = decay == 0f ? g[i] : Math.fma(p[i], decay, g[i]);
-      float s = sum[i] + gi * gi;
+      float s = Math.fma(gi, gi, sum[i]);
       sum[i] = s;
-      p[i] = p[i] + rate * (gi / ((float) Math.sqrt(s) + epsilon));
+      p[i] = p[i] + rate * gi / ((float) Math.sqrt(s) + epsilon); // addcdiv_: self + (value * t1) / t2
     }
   }
 

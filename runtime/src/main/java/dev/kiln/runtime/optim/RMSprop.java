@@ -91,8 +91,8 @@ public final class RMSprop extends RunningStateOptimizer {
     return 8;
   }
 
-  // Each PyTorch op rounds as its CPU kernel does: mul_ and addcmul_ separately (v * alpha, then
-  // + ((1 - alpha) * g) * g), add(x, alpha=a) as one fused multiply-add, addcdiv_ as x + value * (a / b).
+  // Each PyTorch op rounds as its CPU kernel does (bit for bit against PyTorch 1.13): mul_ a
+  // product, addcmul_ (x + (v a) b) and add(x, alpha=a) one fused multiply-add each, addcdiv_ x + (v a) / b.
   @Override
   void updateRange(float[] p, float[] g, float[][] slots, int from, int to, int step, double lr, float decay) {
     float a = (float) alpha, keep = (float) (1 - alpha), epsilon = (float) eps;
@@ -100,13 +100,13 @@ public final class RMSprop extends RunningStateOptimizer {
     float[] v = slots[0], buf = slots[1], gAvg = slots[2];
     for (int i = from; i < to; i++) {
       float gi = decay == 0f ? g[i] : Math.fma(p[i], decay, g[i]);
-      float vi = v[i] * a + keep * gi * gi;
+      float vi = Math.fma(keep * gi, gi, v[i] * a);
       v[i] = vi;
       float avg;
       if (gAvg != null) {
         float ga = Math.fma(gi, keep, gAvg[i] * a);
         gAvg[i] = ga;
-        avg = (float) Math.sqrt(vi - ga * ga) + epsilon;
+        avg = (float) Math.sqrt(Math.fma(-ga, ga, vi)) + epsilon;
       } else {
         avg = (float) Math.sqrt(vi) + epsilon;
       }
@@ -115,7 +115,7 @@ public final class RMSprop extends RunningStateOptimizer {
         buf[i] = b;
         p[i] = Math.fma(b, -rate, p[i]);
       } else {
-        p[i] = p[i] + -rate * (gi / avg);
+        p[i] = p[i] + -rate * gi / avg; // addcdiv_: self + (value * t1) / t2
       }
     }
   }

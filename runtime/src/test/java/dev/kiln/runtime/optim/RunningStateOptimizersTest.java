@@ -42,6 +42,16 @@ class RunningStateOptimizersTest {
     ref.replay("adadelta_wd", ps -> new Adadelta(ps, 0.5).rho(0.8).eps(1e-5).weightDecay(0.1));
   }
 
+  /** 256 values over 5 steps, bit for bit: the rounding order of every update (PyTorch's fused addcmul_) is PyTorch's. */
+  @Test
+  void bulkStepsGivePyTorchsBits() {
+    ref.replayBulk("bulk_adam", ps -> new Adam(ps, 0.01).weightDecay(0.05));
+    ref.replayBulk("bulk_adamw", ps -> new AdamW(ps, 0.01).amsgrad(true));
+    ref.replayBulk("bulk_rmsprop", ps -> new RMSprop(ps, 0.01).centered(true).momentum(0.9).weightDecay(0.01));
+    ref.replayBulk("bulk_adagrad", ps -> new Adagrad(ps, 0.1).lrDecay(0.01).weightDecay(0.01));
+    ref.replayBulk("bulk_adadelta", ps -> new Adadelta(ps, 1.0).weightDecay(0.01));
+  }
+
   @Test
   void stateDictUsesPyTorchsNamesAndKeepsOnlyWhatTheSettingsNeed() {
     assertEquals(List.of("state.0.step", "state.0.square_avg", "param_groups.0.lr", "param_groups.0.params"),
