@@ -1,0 +1,41 @@
+package dev.kiln.dsl;
+
+import dev.kiln.runtime.Ops;
+import dev.kiln.runtime.Tensor;
+
+/**
+ * Long short-term memory, PyTorch's {@code nn.LSTM}: per step, from the gates {@code x_t W_ih^T +
+ * b_ih + h_(t-1) W_hh^T + b_hh} split as i, f, g, o (PyTorch's order): {@code c_t = sigmoid(f)
+ * c_(t-1) + sigmoid(i) tanh(g)}, {@code h_t = sigmoid(o) tanh(c_t)}. Shapes, parameters and
+ * builder calls as {@link Recurrent} describes: {@code new LSTM(10, 20).numLayers(2).batchFirst(true)};
+ * {@code forwardWithState} gives PyTorch's {@code output, (h_n, c_n)}.
+ */
+public class LSTM extends Recurrent<LSTM> {
+  public LSTM(int inputSize, int hiddenSize) {
+    super(new Spec("LSTM", inputSize, hiddenSize, 1, true, false, 0, false));
+  }
+
+  /** The output and the last hidden and cell states ({@code h_n}, {@code c_n}), the states starting at zero. */
+  public Output forwardWithState(Tensor x) {
+    return run(x, null, null);
+  }
+
+  /**
+   * The output and the last states from initial states {@code h0} and {@code c0} (each {@code
+   * [numLayers * D, B, H]}, or null for zeros): PyTorch's {@code lstm(x, (h0, c0))}.
+   */
+  public Output forwardWithState(Tensor x, Tensor h0, Tensor c0) {
+    return run(x, h0, c0);
+  }
+
+  @Override
+  void cell(Tensor fromInput, Tensor fromHidden, Tensor[] state) {
+    Tensor gates = Ops.add(fromInput, fromHidden);
+    Tensor i = Ops.sigmoid(gate(gates, 0));
+    Tensor f = Ops.sigmoid(gate(gates, 1));
+    Tensor g = Ops.tanh(gate(gates, 2));
+    Tensor o = Ops.sigmoid(gate(gates, 3));
+    state[1] = Ops.add(Ops.mul(f, state[1]), Ops.mul(i, g));
+    state[0] = Ops.mul(o, Ops.tanh(state[1]));
+  }
+}

@@ -1,0 +1,312 @@
+package dev.kiln.dsl;
+
+import dev.kiln.runtime.Ops;
+import dev.kiln.runtime.Shapes;
+import dev.kiln.runtime.Tensor;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * What {@link RNN}, {@link LSTM} and {@link GRU} share, as PyTorch's {@code nn.RNNBase}: a stack
+ * of {@code numLayers} recurrent layers, each run over the sequence forward (and, when
+ * bidirectional, backward too, the two outputs side by side), the next layer reading the
+ * previous one's output (through dropout in training, when {@code dropout > 0}).
+ *
+ * <p>Shapes, as PyTorch's: the input is {@code [T, B, inputSize]}, or {@code [B, T, inputSize]}
+ * with {@code batchFirst}, or one sequence {@code [T, inputSize]}; the output {@code [T, B, D *
+ * hiddenSize]} (D = 2 when bidirectional), and the last states {@code [numLayers * D, B,
+ * hiddenSize]}, the layers' directions in order (PyTorch's {@code h_n}, and LSTM's {@code c_n}).
+ * Parameters by PyTorch's names and shapes ({@code weight_ih_l0 [G * hiddenSize, inputSize]},
+ * {@code weight_hh_l0}, {@code bias_ih_l0}, {@code bias_hh_l0}, {@code ..._reverse}), G the
+ * gates (1, 4 for LSTM's i, f, g, o, 3 for GRU's r, z, n), so a PyTorch state dict loads as it is;
+ * each drawn from {@code U(-1/sqrt(hiddenSize), 1/sqrt(hiddenSize))} as PyTorch's.
+ *
+ * <p>Runs eagerly, on either device, composed of the tape's ops: the input's projection for all
+ * steps at once ({@code [T * B, inputSize]} times {@code weight_ih}), then per step the hidden
+ * state's product and the gates. The annotation processor has no fused code for these layers.
+ */
+public abstract class Recurrent<T extends Recurrent<T>> extends Layer<Recurrent.Spec> {
+  /**
+   * The hyper-parameters and shape rule of a recurrent layer.
+   *
+   * @param mode {@code RNN_TANH}, {@code RNN_RELU}, {@code LSTM} or {@code GRU}
+   */
+  public record Spec(
+      String mode, int inputSize, int hiddenSize, int numLayers, boolean bias, boolean batchFirst, double dropout,
+      boolean bidirectional) implements LayerSpec {
+    public Spec {
+      if (!List.of("RNN_TANH", "RNN_RELU", "LSTM", "GRU").contains(mode)) {
+        throw new IllegalArgumentException("recurrent layer: unknown mode " + mode);
+      }
+      String name = name(mode) + "(" + inputSize + ", " + hiddenSize + ")";
+      if (inputSize <= 0 || hiddenSize <= 0) {
+        throw new IllegalArgumentException(name + ": input_size and hidden_size must be positive");
+      }
+      if (numLayers < 1) {
+        throw new IllegalArgumentException(name + ": num_layers must be at least 1, got " + numLayers);
+      }
+      if (!(dropout >= 0 && dropout <= 1)) {
+        throw new IllegalArgumentException(name + ": dropout must be a probability in [0, 1], got " + dropout);
+      }
+    }
+
+    private static String name(String mode) {
+      return mode.startsWith("RNN") ? "RNN" : mode;
+    }
+
+    /** Gates per layer: 1 for RNN, 4 for LSTM, 3 for GRU. */
+    public int gates() {
+      return switch (mode) {
+        case "LSTM" -> 4;
+        case "GRU" -> 3;
+        default -> 1;
+      };
+    }
+
+    /** Directions: 2 when bidirectional. */
+    public int directions() {
+      return bidirectional ? 2 : 1;
+    }
+
+    /** The output's shape: the input's with its last dimension {@code directions * hiddenSize}. */
+    @Override
+    public int[] outputShape(int[] in) {
+      if ((in.length != 3 && in.length != 2) || in[in.length - 1] != inputSize) {
+        throw new ShapeException(this + " expects " + (batchFirst ? "[B, T, " : "[T, B, ") + inputSize + "] (or one sequence [T, "
+            + inputSize + "]), receives " + Shapes.toString(in));
+      }
+      int[] out = in.clone();
+      out[out.length - 1] = directions() * hiddenSize;
+      return out;
+    }
+
+    /** PyTorch's repr: {@code LSTM(10, 20, num_layers=2, batch_first=True)}, the defaults left out. */
+    @Override
+    public String toString() {
+      StringBuilder sb = new StringBuilder(name(mode)).append('(').append(inputSize).append(", ").append(hiddenSize);
+      if (numLayers != 1) {
+        sb.append(", num_layers=").append(numLayers);
+      }
+      if (!bias) {
+        sb.append(", bias=False");
+      }
+      if (batchFirst) {
+        sb.append(", batch_first=True");
+      }
+      if (dropout != 0) {
+        sb.append(", dropout=").append(pythonRepr(dropout));
+      }
+      if (bidirectional) {
+        sb.append(", bidirectional=True");
+      }
+      return sb.append(')').toString();
+    }
+
+    Spec with(int layers, boolean b, boolean first, double p, boolean both) {
+      return new Spec(mode, inputSize, hiddenSize, layers, b, first, p, both);
+    }
+  }
+
+  /**
+   * What the layer's forward with states returns: the output sequence and the last hidden state of
+   * every layer and direction ({@code h_n}), and for LSTM the last cell state ({@code c_n}, null for
+   * RNN and GRU).
+   */
+  public record Output(Tensor output, Tensor h, Tensor c) {}
+
+  /** weight_ih, weight_hh, bias_ih, bias_hh of each layer and direction, in PyTorch's order (biases null without bias). */
+  private final List<Tensor[]> weights = new ArrayList<>();
+  /** The names registered by the last {@link #build}, to remove when the spec changes. */
+  private final List<String> registered = new ArrayList<>();
+  private boolean used;
+
+  Recurrent(Spec spec) {
+    super(spec);
+    build();
+  }
+
+  /** (Re)makes the parameters for the current spec, in PyTorch's order and with its initialisation. */
+  private void build() {
+    registered.forEach(this::unregisterParameter);
+    registered.clear();
+    weights.clear();
+    Spec s = spec();
+    float bound = (float) (1.0 / Math.sqrt(s.hiddenSize()));
+    int rows = s.gates() * s.hiddenSize();
+    for (int l = 0; l < s.numLayers(); l++) {
+      for (int d = 0; d < s.directions(); d++) {
+        int in = l == 0 ? s.inputSize() : s.directions() * s.hiddenSize();
+        String[] names = names(weights.size());
+        Tensor[] w = new Tensor[4];
+        w[0] = registerParameter(names[0], Tensor.uniform(-bound, bound, rows, in).requiresGrad(true));
+        w[1] = registerParameter(names[1], Tensor.uniform(-bound, bound, rows, s.hiddenSize()).requiresGrad(true));
+        if (s.bias()) {
+          w[2] = registerParameter(names[2], Tensor.uniform(-bound, bound, rows).requiresGrad(true));
+          w[3] = registerParameter(names[3], Tensor.uniform(-bound, bound, rows).requiresGrad(true));
+        }
+        weights.add(w);
+        registered.addAll(List.of(names));
+      }
+    }
+  }
+
+  /** PyTorch's parameter names of layer-direction {@code k}: {@code weight_ih_l1_reverse}, ...; the biases' only with bias. */
+  private String[] names(int k) {
+    Spec s = spec();
+    String suffix = "_l" + k / s.directions() + (k % s.directions() == 1 ? "_reverse" : "");
+    return s.bias()
+        ? new String[] {"weight_ih" + suffix, "weight_hh" + suffix, "bias_ih" + suffix, "bias_hh" + suffix}
+        : new String[] {"weight_ih" + suffix, "weight_hh" + suffix};
+  }
+
+  /** Applies a builder call's spec before the first forward, remaking the parameters. */
+  private T reconfigure(Spec next) {
+    if (used) {
+      throw new IllegalStateException(spec() + ": set num_layers, bias, batch_first, dropout and bidirectional before the first forward");
+    }
+    spec(next);
+    build();
+    @SuppressWarnings("unchecked")
+    T self = (T) this;
+    return self;
+  }
+
+  /** Recurrent layers stacked (PyTorch's {@code num_layers}), each reading the one before; new parameters are drawn. */
+  public T numLayers(int numLayers) {
+    Spec s = spec();
+    return reconfigure(s.with(numLayers, s.bias(), s.batchFirst(), s.dropout(), s.bidirectional()));
+  }
+
+  /** With or without the biases {@code bias_ih} and {@code bias_hh}; new parameters are drawn. */
+  public T bias(boolean bias) {
+    Spec s = spec();
+    return reconfigure(s.with(s.numLayers(), bias, s.batchFirst(), s.dropout(), s.bidirectional()));
+  }
+
+  /** Input and output as {@code [B, T, features]} (the states stay {@code [layers, B, H]}, as PyTorch's). */
+  public T batchFirst(boolean batchFirst) {
+    Spec s = spec();
+    return reconfigure(s.with(s.numLayers(), s.bias(), batchFirst, s.dropout(), s.bidirectional()));
+  }
+
+  /** Dropout on each layer's output but the last, in training (PyTorch's {@code dropout}). */
+  public T dropout(double p) {
+    Spec s = spec();
+    return reconfigure(s.with(s.numLayers(), s.bias(), s.batchFirst(), p, s.bidirectional()));
+  }
+
+  /** Each layer over the sequence both ways, the outputs side by side; new parameters are drawn. */
+  public T bidirectional(boolean bidirectional) {
+    Spec s = spec();
+    return reconfigure(s.with(s.numLayers(), s.bias(), s.batchFirst(), s.dropout(), bidirectional));
+  }
+
+  /** {@code weight_ih_l<layer>} (or {@code _reverse} for direction 1), {@code [G * hiddenSize, in]}. */
+  public Tensor weightIh(int layer, int direction) {
+    return weights.get(index(layer, direction))[0];
+  }
+
+  /** {@code weight_hh_l<layer>}, {@code [G * hiddenSize, hiddenSize]}. */
+  public Tensor weightHh(int layer, int direction) {
+    return weights.get(index(layer, direction))[1];
+  }
+
+  private int index(int layer, int direction) {
+    Spec s = spec();
+    if (layer < 0 || layer >= s.numLayers() || direction < 0 || direction >= s.directions()) {
+      throw new IndexOutOfBoundsException(s + " has no layer " + layer + ", direction " + direction);
+    }
+    return layer * s.directions() + direction;
+  }
+
+  /** The output sequence ({@code output} of PyTorch's pair); the states start at zero. */
+  @Override
+  public Tensor forward(Tensor x) {
+    return run(x, null, null).output();
+  }
+
+  /**
+   * The layer over {@code x} from initial states {@code h0} (and, for LSTM, {@code c0}), each
+   * {@code [numLayers * D, B, hiddenSize]} ({@code [numLayers * D, hiddenSize]} for one sequence),
+   * or null for zeros.
+   */
+  final Output run(Tensor x, Tensor h0, Tensor c0) {
+    Spec s = spec();
+    outputShape(x.shape());
+    used = true;
+    boolean one = x.dim() == 2; // one sequence [T, I], as PyTorch 1.13 takes it
+    if (one) {
+      Output o = run(x.unsqueeze(1), h0 == null ? null : requireState("h0", h0, 1, true).unsqueeze(1),
+          c0 == null ? null : requireState("c0", c0, 1, true).unsqueeze(1));
+      return new Output(o.output().squeeze(1), o.h().squeeze(1), o.c() == null ? null : o.c().squeeze(1));
+    }
+    Tensor seq = s.batchFirst() ? x.transpose(0, 1) : x; // [T, B, I]
+    int batch = seq.size(1);
+    Tensor h = h0 == null ? null : requireState("h0", h0, batch, false);
+    Tensor c = c0 == null ? null : requireState("c0", c0, batch, false);
+    List<Tensor> hn = new ArrayList<>(), cn = new ArrayList<>();
+    Tensor input = seq;
+    for (int l = 0; l < s.numLayers(); l++) {
+      List<Tensor> outs = new ArrayList<>();
+      for (int d = 0; d < s.directions(); d++) {
+        int k = l * s.directions() + d;
+        Tensor[] state = {initial(h, k, batch, seq), s.mode().equals("LSTM") ? initial(c, k, batch, seq) : null};
+        outs.add(direction(input, weights.get(k), state, d == 1));
+        hn.add(state[0]);
+        if (state[1] != null) {
+          cn.add(state[1]);
+        }
+      }
+      input = outs.size() == 1 ? outs.get(0) : Tensor.cat(outs, 2);
+      if (s.dropout() > 0 && l < s.numLayers() - 1) {
+        input = Ops.dropout(input, s.dropout(), isTraining());
+      }
+    }
+    Tensor output = s.batchFirst() ? input.transpose(0, 1) : input;
+    return new Output(output, Tensor.stack(hn, 0), cn.isEmpty() ? null : Tensor.stack(cn, 0));
+  }
+
+  /** One layer's direction over the sequence {@code [T, B, in]}; {@code state} holds h (and c), updated to the last step's. */
+  private Tensor direction(Tensor input, Tensor[] w, Tensor[] state, boolean reverse) {
+    int steps = input.size(0), batch = input.size(1);
+    // the input's part of every step's gates at once: [T * B, in] @ weight_ih^T + bias_ih
+    Tensor projected = Ops.linear(input.reshape(steps * batch, input.size(2)), w[0], w[2]).reshape(steps, batch, -1);
+    Tensor[] outputs = new Tensor[steps];
+    for (int i = 0; i < steps; i++) {
+      int t = reverse ? steps - 1 - i : i;
+      cell(projected.select(0, t), Ops.linear(state[0], w[1], w[3]), state);
+      outputs[t] = state[0];
+    }
+    return Tensor.stack(List.of(outputs), 0);
+  }
+
+  /**
+   * One step: from the input's and the hidden state's gate values ({@code [B, G * hiddenSize]}
+   * each, biases included), the new hidden state (and cell state) into {@code state}.
+   */
+  abstract void cell(Tensor fromInput, Tensor fromHidden, Tensor[] state);
+
+  /** Gate {@code g} of {@code [B, G * hiddenSize]} values: columns {@code g H .. (g + 1) H}. */
+  final Tensor gate(Tensor values, int g) {
+    int hidden = spec().hiddenSize();
+    return values.narrow(1, g * hidden, hidden);
+  }
+
+  /** Layer-direction {@code k}'s initial state from the given states, or zeros on the input's device. */
+  private Tensor initial(Tensor states, int k, int batch, Tensor like) {
+    return states != null ? states.select(0, k) : Tensor.zeros(like.device(), batch, spec().hiddenSize());
+  }
+
+  /** Checks an initial state's shape, {@code [numLayers * D, B, H]} (or {@code [numLayers * D, H]} for one sequence). */
+  private Tensor requireState(String name, Tensor state, int batch, boolean one) {
+    Spec s = spec();
+    int layers = s.numLayers() * s.directions();
+    int[] expected = one ? new int[] {layers, s.hiddenSize()} : new int[] {layers, batch, s.hiddenSize()};
+    if (!java.util.Arrays.equals(state.shape(), expected)) {
+      throw new ShapeException(String.format(Locale.ROOT, "%s: %s must have shape %s (num_layers * directions, batch, hidden_size), got %s",
+          s, name, Shapes.toString(expected), Shapes.toString(state.shape())));
+    }
+    return state;
+  }
+}

@@ -1,0 +1,69 @@
+package dev.kiln.dsl;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.kiln.runtime.Device;
+import dev.kiln.runtime.Kiln;
+import dev.kiln.runtime.Tensor;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Supplier;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * RNN, LSTM and GRU on CUDA (the tape's device ops: linear, the gates, stack, cat) against the same
+ * layers on the CPU: outputs, last states and every gradient agree to 1e-4 relative norm error.
+ * Needs a GPU: tagged cuda.
+ */
+@Tag("cuda")
+class CudaRecurrentTest {
+  private static final Device GPU = Device.cuda();
+
+  @Test
+  void recurrentLayersOnTheDeviceAsOnTheCpu() {
+    List<Supplier<Recurrent<?>>> layers = List.of(
+        () -> new LSTM(3, 5).numLayers(2).bidirectional(true),
+        () -> new GRU(3, 5).batchFirst(true),
+        () -> new RNN(3, 5, "relu").numLayers(2));
+    for (Supplier<Recurrent<?>> make : layers) {
+      Kiln.manualSeed(5);
+      Recurrent<?> cpu = make.get();
+      Recurrent<?> gpu = make.get();
+      gpu.loadStateDict(cpu.stateDict());
+      gpu.to(GPU);
+      Tensor x = Tensor.randn(6, 2, 3);
+      Tensor xc = Tensor.of(x.toFloatArray(), x.shape()).requiresGrad(true);
+      Tensor xg = Tensor.of(x.toFloatArray(), x.shape()).to(GPU).requiresGrad(true);
+      Recurrent.Output oc = run(cpu, xc);
+      Recurrent.Output og = run(gpu, xg);
+      String what = cpu.toString();
+      assertTrue(og.output().device().isCuda(), what + ": output on " + og.output().device());
+      close(what + " output", oc.output(), og.output());
+      close(what + " h_n", oc.h(), og.h());
+      Tensor gOut = Tensor.randn(oc.output().shape());
+      oc.output().backward(gOut);
+      og.output().backward(gOut.to(GPU));
+      close(what + " input gradient", xc.grad(), xg.grad());
+      Map<String, Tensor> pg = gpu.namedParameters();
+      cpu.namedParameters().forEach((k, p) -> close(what + " " + k + " gradient", p.grad(), pg.get(k).grad()));
+    }
+  }
+
+  private static Recurrent.Output run(Recurrent<?> layer, Tensor x) {
+    return layer instanceof LSTM l ? l.forwardWithState(x) : layer instanceof GRU g ? g.forwardWithState(x)
+        : ((RNN) layer).forwardWithState(x);
+  }
+
+  private static void close(String what, Tensor cpu, Tensor gpu) {
+    assertArrayEquals(cpu.shape(), gpu.shape(), what + ": shape");
+    float[] a = cpu.toFloatArray(), b = gpu.toFloatArray();
+    double diff = 0, norm = 0;
+    for (int i = 0; i < a.length; i++) {
+      diff += (a[i] - b[i]) * (double) (a[i] - b[i]);
+      norm += a[i] * (double) a[i];
+    }
+    assertTrue(Math.sqrt(diff) <= 1e-4 * Math.max(1e-6, Math.sqrt(norm)), what + ": relative norm error " + Math.sqrt(diff / Math.max(norm, 1e-30)));
+  }
+}

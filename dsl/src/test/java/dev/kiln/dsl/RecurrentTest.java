@@ -1,0 +1,175 @@
+package dev.kiln.dsl;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.kiln.runtime.Kiln;
+import dev.kiln.runtime.Shapes;
+import dev.kiln.runtime.Tensor;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Supplier;
+import org.junit.jupiter.api.Test;
+
+/**
+ * RNN, LSTM and GRU against PyTorch 1.13 (recurrent/reference.txt from make_reference.py): the
+ * same parameters loaded by their PyTorch names, then outputs, last states, and the gradients of
+ * the input and of every parameter.
+ */
+class RecurrentTest {
+  private static final Map<String, Tensor> REF = new HashMap<>();
+
+  static {
+    try (InputStream in = RecurrentTest.class.getResourceAsStream("/recurrent/reference.txt")) {
+      for (String line : new String(in.readAllBytes(), StandardCharsets.UTF_8).split("\n")) {
+        if (line.isBlank() || line.startsWith("#")) {
+          continue;
+        }
+        String[] f = line.trim().split(" ");
+        String dims = f[1].substring(1, f[1].length() - 1);
+        int[] shape = dims.isEmpty() ? new int[0] : Arrays.stream(dims.split(",")).mapToInt(Integer::parseInt).toArray();
+        float[] v = new float[f.length - 2];
+        for (int i = 0; i < v.length; i++) {
+          v[i] = Float.parseFloat(f[i + 2]);
+        }
+        REF.put(f[0], Tensor.of(v, shape));
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** Sin/cos weights as the script fills them, for the loss: w(i) over a shape. */
+  private static Tensor filled(int[] shape, double scale, double shift, boolean sin) {
+    float[] v = new float[Shapes.numel(shape)];
+    for (int i = 0; i < v.length; i++) {
+      float x = (float) i * (float) scale + (float) shift;
+      v[i] = (float) (sin ? Math.sin(x) : Math.cos(x));
+    }
+    return Tensor.of(v, shape);
+  }
+
+  private static void check(String name, Recurrent<?> layer, boolean states) {
+    Map<String, Tensor> params = new LinkedHashMap<>();
+    layer.namedParameters().keySet().forEach(k -> params.put(k, REF.get(name + "." + k)));
+    assertTrue(params.values().stream().allMatch(java.util.Objects::nonNull), name + ": PyTorch's parameter names " + params.keySet());
+    layer.loadStateDict(params);
+    Tensor x = Tensor.of(REF.get(name + ".x").toFloatArray(), REF.get(name + ".x").shape()).requiresGrad(true);
+    Tensor h0 = states ? REF.get(name + ".h0") : null;
+    Tensor c0 = states ? REF.get(name + ".c0") : null;
+    Recurrent.Output out = layer instanceof LSTM l ? l.forwardWithState(x, h0, c0)
+        : layer instanceof GRU g ? g.forwardWithState(x, h0) : ((RNN) layer).forwardWithState(x, h0);
+    close(name + ".out", out.output());
+    close(name + ".hn", out.h());
+    if (layer instanceof LSTM) {
+      close(name + ".cn", out.c());
+    } else {
+      assertNull(out.c());
+    }
+    Tensor loss = out.output().mul(filled(out.output().shape(), 0.71, 0.3, true)).sum()
+        .add(out.h().mul(filled(out.h().shape(), 0.43, 0, false)).sum());
+    if (out.c() != null) {
+      loss = loss.add(out.c().mul(filled(out.c().shape(), 0.53, 0, true)).sum());
+    }
+    loss.backward();
+    close(name + ".grad.x", x.grad());
+    layer.namedParameters().forEach((k, p) -> close(name + ".grad." + k, p.grad()));
+  }
+
+  private static void close(String key, Tensor actual) {
+    Tensor expected = REF.get(key);
+    assertArrayEquals(expected.shape(), actual.shape(), key + ": shape");
+    float[] e = expected.toFloatArray(), a = actual.toFloatArray();
+    for (int i = 0; i < e.length; i++) {
+      assertEquals(e[i], a[i], 2e-6 * Math.max(1, Math.abs(e[i])), key + " [" + i + "]");
+    }
+  }
+
+  @Test
+  void lstmWithInitialStates() {
+    check("lstm", new LSTM(3, 4), true);
+  }
+
+  @Test
+  void twoLayerGruBatchFirst() {
+    check("gru2", new GRU(3, 4).numLayers(2).batchFirst(true), true);
+  }
+
+  @Test
+  void bidirectionalReluRnn() {
+    check("rnn_relu_bi", new RNN(3, 4, "relu").bidirectional(true), false);
+  }
+
+  @Test
+  void twoLayerBidirectionalLstmWithoutBias() {
+    check("lstm2_bi", new LSTM(3, 2).numLayers(2).bidirectional(true).batchFirst(true).bias(false), false);
+  }
+
+  @Test
+  void oneUnbatchedSequence() {
+    check("gru_one", new GRU(3, 4), false);
+  }
+
+  @Test
+  void namesReprAndParameterShapesAsPyTorchs() {
+    LSTM lstm = new LSTM(3, 4).numLayers(2).bidirectional(true);
+    assertEquals(List.of("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0", "weight_ih_l0_reverse", "weight_hh_l0_reverse",
+        "bias_ih_l0_reverse", "bias_hh_l0_reverse", "weight_ih_l1", "weight_hh_l1", "bias_ih_l1", "bias_hh_l1", "weight_ih_l1_reverse",
+        "weight_hh_l1_reverse", "bias_ih_l1_reverse", "bias_hh_l1_reverse"), List.copyOf(lstm.namedParameters().keySet()));
+    assertArrayEquals(new int[] {16, 8}, lstm.weightIh(1, 1).shape(), "the second layer reads both directions");
+    assertEquals("LSTM(3, 4, num_layers=2, bidirectional=True)", lstm.toString());
+    assertEquals("LSTM(10, 20, num_layers=2, bias=False, batch_first=True, dropout=0.1, bidirectional=True)",
+        new LSTM(10, 20).numLayers(2).bias(false).batchFirst(true).dropout(0.1).bidirectional(true).toString());
+    assertEquals("GRU(3, 4, num_layers=2)", new GRU(3, 4).numLayers(2).toString());
+    assertEquals("RNN(10, 20)", new RNN(10, 20, "relu").toString()); // PyTorch 1.13's repr leaves the nonlinearity out
+    assertArrayEquals(new int[] {7, 2, 8}, new LSTM(5, 4).bidirectional(true).outputShape(new int[] {7, 2, 5}));
+    for (Tensor p : new GRU(3, 16).parameters()) { // U(-1/sqrt(H), 1/sqrt(H)) as PyTorch's
+      for (float v : p.toFloatArray()) {
+        assertTrue(Math.abs(v) <= 0.25f, "initial value " + v);
+      }
+    }
+  }
+
+  @Test
+  void dropoutBetweenLayersOnlyInTraining() {
+    Kiln.manualSeed(3);
+    GRU gru = new GRU(3, 4).numLayers(2).dropout(0.5);
+    Tensor x = Tensor.randn(5, 2, 3);
+    gru.eval();
+    Tensor a = gru.forward(x);
+    Tensor b = gru.forward(x);
+    assertArrayEquals(a.toFloatArray(), b.toFloatArray(), "evaluation: no dropout, the same output");
+    gru.train();
+    Kiln.manualSeed(1);
+    Tensor c = gru.forward(x);
+    Kiln.manualSeed(2);
+    Tensor d = gru.forward(x);
+    assertTrue(!Arrays.equals(c.toFloatArray(), d.toFloatArray()), "training: dropout between the layers");
+  }
+
+  @Test
+  void badShapesAndLateConfigurationAreNamed() {
+    LSTM lstm = new LSTM(3, 4);
+    var e = assertThrows(ShapeException.class, () -> lstm.forward(Tensor.zeros(5, 2, 4)));
+    assertEquals("LSTM(3, 4) expects [T, B, 3] (or one sequence [T, 3]), receives [5, 2, 4]", e.getMessage());
+    var h = assertThrows(ShapeException.class, () -> lstm.forwardWithState(Tensor.zeros(5, 2, 3), Tensor.zeros(1, 3, 4), null));
+    assertEquals("LSTM(3, 4): h0 must have shape [1, 2, 4] (num_layers * directions, batch, hidden_size), got [1, 3, 4]",
+        h.getMessage());
+    Supplier<LSTM> late = () -> lstm.numLayers(2);
+    var s = assertThrows(IllegalStateException.class, late::get);
+    assertTrue(s.getMessage().endsWith("before the first forward"), s.getMessage());
+    assertThrows(IllegalArgumentException.class, () -> new RNN(3, 4, "sigmoid"));
+    assertThrows(IllegalArgumentException.class, () -> new GRU(3, 0));
+    assertThrows(IllegalArgumentException.class, () -> new LSTM(3, 4).dropout(1.5));
+  }
+}
