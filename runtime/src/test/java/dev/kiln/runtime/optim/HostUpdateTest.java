@@ -58,9 +58,11 @@ class HostUpdateTest {
       float stepSize = (float) (0.01 / (1 - Math.pow(0.9, t)));
       float bc2Sqrt = (float) Math.sqrt(1 - Math.pow(0.999, t));
       for (int i = 0; i < N; i++) {
-        float g = grads[step][i] + 0.1f * expected[i];
-        m[i] = 0.9f * m[i] + (float) (1 - 0.9) * g;
-        v[i] = 0.999f * v[i] + (float) (1 - 0.999) * g * g;
+        // PyTorch's ops: grad.add(param, alpha=wd), exp_avg.mul_(b1).add_(g, alpha=1 - b1) and
+        // exp_avg_sq.mul_(b2).addcmul_(g, g, value=1 - b2), each a fused multiply-add as in ATen
+        float g = Math.fma(expected[i], 0.1f, grads[step][i]);
+        m[i] = Math.fma(g, (float) (1 - 0.9), m[i] * 0.9f);
+        v[i] = Math.fma((float) (1 - 0.999) * g, g, v[i] * 0.999f);
         vMax[i] = Math.max(vMax[i], v[i]);
         expected[i] -= stepSize * m[i] / ((float) Math.sqrt(vMax[i]) / bc2Sqrt + 1e-8f);
       }
