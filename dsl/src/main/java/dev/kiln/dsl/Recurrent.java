@@ -3,6 +3,7 @@ package dev.kiln.dsl;
 import dev.kiln.runtime.Ops;
 import dev.kiln.runtime.Shapes;
 import dev.kiln.runtime.Tensor;
+import dev.kiln.runtime.cpu.RecurrentKernels;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -22,9 +23,11 @@ import java.util.Locale;
  * gates (1, 4 for LSTM's i, f, g, o, 3 for GRU's r, z, n), so a PyTorch state dict loads as it is;
  * each drawn from {@code U(-1/sqrt(hiddenSize), 1/sqrt(hiddenSize))} as PyTorch's.
  *
- * <p>Runs eagerly, on either device, composed of the tape's ops: the input's projection for all
- * steps at once ({@code [T * B, inputSize]} times {@code weight_ih}), then per step the hidden
- * state's product and the gates. The annotation processor has no fused code for these layers.
+ * <p>Runs eagerly on either device: the input's projection for all steps at once ({@code [T * B,
+ * inputSize]} times {@code weight_ih}), then on the CPU the whole sequence as one fused node per
+ * layer and direction ({@link Ops#recurrent}: one GEMM per step, back-propagation through time in
+ * one backward), on CUDA per step the hidden state's product and the gates from the tape's device
+ * ops. The annotation processor has no fused code for these layers.
  */
 public abstract class Recurrent<T extends Recurrent<T>> extends Layer<Recurrent.Spec> {
   /**
@@ -236,12 +239,16 @@ public abstract class Recurrent<T extends Recurrent<T>> extends Layer<Recurrent.
     outputShape(x.shape());
     used = true;
     boolean one = x.dim() == 2; // one sequence [T, I], as PyTorch 1.13 takes it
-    if (one) {
-      Output o = run(x.unsqueeze(1), h0 == null ? null : requireState("h0", h0, 1, true).unsqueeze(1),
+    if (one) { // the batch dimension goes where batchFirst puts it; the states' is always 1
+      int at = s.batchFirst() ? 0 : 1;
+      Output o = run(x.unsqueeze(at), h0 == null ? null : requireState("h0", h0, 1, true).unsqueeze(1),
           c0 == null ? null : requireState("c0", c0, 1, true).unsqueeze(1));
-      return new Output(o.output().squeeze(1), o.h().squeeze(1), o.c() == null ? null : o.c().squeeze(1));
+      return new Output(o.output().squeeze(at), o.h().squeeze(1), o.c() == null ? null : o.c().squeeze(1));
     }
     Tensor seq = s.batchFirst() ? x.transpose(0, 1) : x; // [T, B, I]
+    if (seq.size(0) == 0) {
+      throw new ShapeException(s + ": the sequence is empty (" + Shapes.toString(x.shape()) + "); PyTorch expects a length above 0 too");
+    }
     int batch = seq.size(1);
     Tensor h = h0 == null ? null : requireState("h0", h0, batch, false);
     Tensor c = c0 == null ? null : requireState("c0", c0, batch, false);
@@ -251,7 +258,7 @@ public abstract class Recurrent<T extends Recurrent<T>> extends Layer<Recurrent.
       List<Tensor> outs = new ArrayList<>();
       for (int d = 0; d < s.directions(); d++) {
         int k = l * s.directions() + d;
-        Tensor[] state = {initial(h, k, batch, seq), s.mode().equals("LSTM") ? initial(c, k, batch, seq) : null};
+        Tensor[] state = {h == null ? null : h.select(0, k), c == null ? null : c.select(0, k)};
         outs.add(direction(input, weights.get(k), state, d == 1));
         hn.add(state[0]);
         if (state[1] != null) {
@@ -267,11 +274,33 @@ public abstract class Recurrent<T extends Recurrent<T>> extends Layer<Recurrent.
     return new Output(output, Tensor.stack(hn, 0), cn.isEmpty() ? null : Tensor.stack(cn, 0));
   }
 
-  /** One layer's direction over the sequence {@code [T, B, in]}; {@code state} holds h (and c), updated to the last step's. */
+  /**
+   * One layer's direction over the sequence {@code [T, B, in]}; {@code state} holds the initial h
+   * (and c), null for zeros, and is updated to the last step's. On the CPU the whole sequence is one
+   * fused node ({@link Ops#recurrent}); on CUDA the steps compose the tape's device ops.
+   */
   private Tensor direction(Tensor input, Tensor[] w, Tensor[] state, boolean reverse) {
-    int steps = input.size(0), batch = input.size(1);
+    int steps = input.size(0), batch = input.size(1), hidden = spec().hiddenSize();
     // the input's part of every step's gates at once: [T * B, in] @ weight_ih^T + bias_ih
-    Tensor projected = Ops.linear(input.reshape(steps * batch, input.size(2)), w[0], w[2]).reshape(steps, batch, -1);
+    Tensor projected = Ops.linear(input.reshape(steps * batch, input.size(2)), w[0], w[2])
+        .reshape(steps, batch, spec().gates() * hidden); // not -1: the batch may be empty
+    int last = reverse ? 0 : steps - 1;
+    if (!input.device().isCuda()) {
+      boolean lstm = spec().mode().equals("LSTM");
+      Tensor states = Ops.recurrent(RecurrentKernels.Mode.valueOf(spec().mode()), projected, state[0], state[1], w[1], w[3], reverse);
+      Tensor output = lstm ? states.narrow(2, 0, hidden) : states;
+      state[0] = output.select(0, last);
+      if (lstm) {
+        state[1] = states.narrow(2, hidden, hidden).select(0, last);
+      }
+      return output;
+    }
+    if (state[0] == null) {
+      state[0] = Tensor.zeros(input.device(), batch, hidden);
+    }
+    if (spec().mode().equals("LSTM") && state[1] == null) {
+      state[1] = Tensor.zeros(input.device(), batch, hidden);
+    }
     Tensor[] outputs = new Tensor[steps];
     for (int i = 0; i < steps; i++) {
       int t = reverse ? steps - 1 - i : i;
@@ -291,11 +320,6 @@ public abstract class Recurrent<T extends Recurrent<T>> extends Layer<Recurrent.
   final Tensor gate(Tensor values, int g) {
     int hidden = spec().hiddenSize();
     return values.narrow(1, g * hidden, hidden);
-  }
-
-  /** Layer-direction {@code k}'s initial state from the given states, or zeros on the input's device. */
-  private Tensor initial(Tensor states, int k, int batch, Tensor like) {
-    return states != null ? states.select(0, k) : Tensor.zeros(like.device(), batch, spec().hiddenSize());
   }
 
   /** Checks an initial state's shape, {@code [numLayers * D, B, H]} (or {@code [numLayers * D, H]} for one sequence). */

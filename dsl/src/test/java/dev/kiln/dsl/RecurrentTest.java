@@ -120,6 +120,28 @@ class RecurrentTest {
     check("gru_one", new GRU(3, 4), false);
   }
 
+  /** One sequence [T, I] with batchFirst: the batch dimension goes first, as PyTorch's; the states' stays second. */
+  @Test
+  void oneSequenceWithBatchFirstIsOneBatchOfOne() {
+    Kiln.manualSeed(4);
+    GRU gru = new GRU(2, 3).batchFirst(true);
+    Tensor x = Tensor.randn(4, 2);
+    Recurrent.Output one = gru.forwardWithState(x, Tensor.zeros(1, 3));
+    Recurrent.Output batched = gru.forwardWithState(x.unsqueeze(0));
+    assertArrayEquals(new int[] {4, 3}, one.output().shape());
+    assertArrayEquals(new int[] {1, 3}, one.h().shape());
+    assertArrayEquals(batched.output().squeeze(0).toFloatArray(), one.output().toFloatArray());
+    assertArrayEquals(batched.h().squeeze(1).toFloatArray(), one.h().toFloatArray());
+  }
+
+  @Test
+  void emptyBatchGivesAnEmptyOutputAndAnEmptySequenceIsRefused() {
+    LSTM lstm = new LSTM(3, 4);
+    assertArrayEquals(new int[] {5, 0, 4}, lstm.forward(Tensor.zeros(5, 0, 3)).shape());
+    var e = assertThrows(ShapeException.class, () -> new GRU(3, 4).forward(Tensor.zeros(0, 2, 3)));
+    assertTrue(e.getMessage().contains("the sequence is empty"), e.getMessage());
+  }
+
   @Test
   void namesReprAndParameterShapesAsPyTorchs() {
     LSTM lstm = new LSTM(3, 4).numLayers(2).bidirectional(true);

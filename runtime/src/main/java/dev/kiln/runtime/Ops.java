@@ -10,6 +10,7 @@ import dev.kiln.runtime.cpu.MathKernels;
 import dev.kiln.runtime.cpu.NormKernels;
 import dev.kiln.runtime.cpu.Parallel;
 import dev.kiln.runtime.cpu.Pool2dShape;
+import dev.kiln.runtime.cpu.RecurrentKernels;
 import java.util.Arrays;
 import java.util.function.BinaryOperator;
 
@@ -2196,6 +2197,94 @@ public final class Ops {
         if (weight != null) {
           grads[1] = dw == null ? null : Tensor.wrap(dw, normalizedShape);
           grads[2] = db == null ? null : Tensor.wrap(db, normalizedShape);
+        }
+        return grads;
+      }
+    });
+  }
+
+  /**
+   * One direction of one recurrent layer over a whole sequence as one tape node, on the CPU
+   * ({@link RecurrentKernels}): from the input's part of every step's gates {@code xProj [T, B, G
+   * H]} ({@code x W_ih^T + b_ih}), the initial states {@code h0}, {@code c0} ({@code [B, H]}, or null
+   * for zeros; c0 for LSTM only), {@code wHh [G H, H]} and {@code bHh [G H]} (or null), the states
+   * {@code [T, B, S H]}: each step's hidden state, and for LSTM its cell state beside it (S = 2).
+   * The recurrent layers of the dsl take it on the CPU; on CUDA they compose device ops.
+   *
+   * @throws IllegalArgumentException for shapes that do not fit, or a CUDA tensor
+   */
+  public static Tensor recurrent(RecurrentKernels.Mode mode, Tensor xProj, Tensor h0, Tensor c0, Tensor wHh, Tensor bHh,
+      boolean reverse) {
+    if (Devices.onCuda("recurrent", xProj, h0, c0, wHh, bHh)) {
+      throw new IllegalArgumentException("recurrent: the fused sequence runs on the CPU; on CUDA the recurrent layers compose device ops");
+    }
+    requireFloat("recurrent", xProj);
+    requireRank("recurrent", "xProj", xProj, 3);
+    requireRank("recurrent", "weight_hh", wHh, 2);
+    int steps = xProj.size(0), batch = xProj.size(1), hidden = wHh.size(1), gh = mode.gates * hidden;
+    if (xProj.size(2) != gh || wHh.size(0) != gh) {
+      throw new IllegalArgumentException("recurrent: " + mode + " with weight_hh " + Shapes.toString(wHh.shape()) + " needs gates ["
+          + gh + ", " + hidden + "] and xProj [T, B, " + gh + "], got " + Shapes.toString(xProj.shape()));
+    }
+    for (Tensor state : new Tensor[] {h0, c0}) {
+      if (state != null && !Arrays.equals(state.shape(), new int[] {batch, hidden})) {
+        throw new IllegalArgumentException("recurrent: an initial state must be [" + batch + ", " + hidden + "], got "
+            + Shapes.toString(state.shape()));
+      }
+    }
+    if (c0 != null && mode != RecurrentKernels.Mode.LSTM) {
+      throw new IllegalArgumentException("recurrent: only LSTM has a cell state");
+    }
+    if (bHh != null && (bHh.dim() != 1 || bHh.size(0) != gh)) {
+      throw new IllegalArgumentException("recurrent: bias_hh must be [" + gh + "], got " + Shapes.toString(bHh.shape()));
+    }
+    int[] shape = {steps, batch, mode.states * hidden};
+    float[] states = new float[Shapes.numel(shape)];
+    RecurrentKernels.Saved saved = RecurrentKernels.forward(mode, steps, batch, hidden, reverse, xProj.readBuffer(), xProj.offset(),
+        bufferOrNull(h0), offsetOf(h0), bufferOrNull(c0), offsetOf(c0), wHh, bufferOrNull(bHh), offsetOf(bHh), states);
+    // the node's inputs: xProj, then those of h0, c0, weight_hh, bias_hh that are given; at[k] is input k's place, or -1
+    Tensor[] all = {xProj, h0, c0, wHh, bHh};
+    int[] at = new int[all.length];
+    int count = 0;
+    for (int k = 0; k < all.length; k++) {
+      at[k] = all[k] == null ? -1 : count++;
+    }
+    Tensor[] inputs = new Tensor[count];
+    for (int k = 0; k < all.length; k++) {
+      if (at[k] >= 0) {
+        inputs[at[k]] = all[k];
+      }
+    }
+    if (!track(inputs)) {
+      return Tensor.wrap(states, shape);
+    }
+    return Tensor.ofNode(states, shape, new Node(inputs) {
+      @Override public String name() {
+        return "recurrent(" + mode.name().toLowerCase(java.util.Locale.ROOT) + (reverse ? ", reverse" : "") + ")";
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        int bh = batch * hidden;
+        float[] dx = new float[xProj.numel()];
+        float[] dh0 = at[1] >= 0 && needsGrad(at[1]) ? new float[bh] : null;
+        float[] dc0 = at[2] >= 0 && needsGrad(at[2]) ? new float[bh] : null;
+        float[] dw = needsGrad(at[3]) ? new float[wHh.numel()] : null;
+        float[] db = at[4] >= 0 && needsGrad(at[4]) ? new float[gh] : null;
+        RecurrentKernels.backward(mode, steps, batch, hidden, reverse, g.readBuffer(), g.offset(), wHh, saved, states, dx, dh0, dc0,
+            dw, db);
+        Tensor[] grads = new Tensor[inputs.length];
+        grads[0] = needsGrad(0) ? Tensor.wrap(dx, xProj.shape()) : null;
+        if (dh0 != null) {
+          grads[at[1]] = Tensor.wrap(dh0, batch, hidden);
+        }
+        if (dc0 != null) {
+          grads[at[2]] = Tensor.wrap(dc0, batch, hidden);
+        }
+        if (dw != null) {
+          grads[at[3]] = Tensor.wrap(dw, wHh.shape());
+        }
+        if (db != null) {
+          grads[at[4]] = Tensor.wrap(db, gh);
         }
         return grads;
       }

@@ -29,11 +29,24 @@ public final class ActivationKernels {
   public static void sigmoidForward(float[] out, int outOff, float[] x, int xOff, int n) {
     Parallel.forRange(n, TRANSCENDENTAL * n, (part, from, to) -> {
       for (int i = from; i < to; i++) {
-        double v = x[xOff + i];
-        double e = Math.exp(-Math.abs(v));
-        out[outOff + i] = (float) ((v >= 0 ? 1.0 : e) / (1 + e));
+        out[outOff + i] = (float) sigmoid(x[xOff + i]);
       }
     });
+  }
+
+  /** {@code 1 / (1 + exp(-v))} as {@link #sigmoidForward} computes it, in double. */
+  static double sigmoid(double v) {
+    double e = Math.exp(-Math.abs(v));
+    return (v >= 0 ? 1.0 : e) / (1 + e);
+  }
+
+  /** {@code tanh(v)} as {@link #tanhForward} computes it, in double: a series near 0, else from exp. */
+  static double tanh(double v) {
+    double a = Math.abs(v);
+    double s = a * a;
+    double series = a * (1 + s * (-1.0 / 3 + s * (2.0 / 15 + s * (-17.0 / 315 + s * (62.0 / 2835)))));
+    double t = a < 0.0625 ? series : 1 - 2 / (Math.exp(2 * a) + 1);
+    return Math.copySign(t, v);
   }
 
   /**
@@ -191,12 +204,7 @@ public final class ActivationKernels {
   public static void tanhForward(float[] out, int outOff, float[] x, int xOff, int n) {
     Parallel.forRange(n, TRANSCENDENTAL * n, (part, from, to) -> {
       for (int i = from; i < to; i++) {
-        double v = x[xOff + i];
-        double a = Math.abs(v);
-        double s = a * a;
-        double series = a * (1 + s * (-1.0 / 3 + s * (2.0 / 15 + s * (-17.0 / 315 + s * (62.0 / 2835)))));
-        double t = a < 0.0625 ? series : 1 - 2 / (Math.exp(2 * a) + 1);
-        out[outOff + i] = (float) Math.copySign(t, v);
+        out[outOff + i] = (float) tanh(x[xOff + i]);
       }
     });
   }
