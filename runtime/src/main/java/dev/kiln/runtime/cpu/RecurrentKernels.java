@@ -76,42 +76,52 @@ public final class RecurrentKernels {
         System.arraycopy(c, 0, cPrev, t * bh, bh);
       }
       Blas.sgemm(false, true, batch, gh, hidden, 1f, h, 0, hidden, wHh, hidden, 0f, hh, 0, gh); // W_hh's native copy, not staged per step
-      for (int b = 0; b < batch; b++) {
-        int x = xOff + (t * batch + b) * gh, r = b * gh, u = b * hidden;
-        int out = (t * batch + b) * sh, a = (t * batch + b) * kh;
-        for (int j = 0; j < hidden; j++) {
-          switch (mode) {
-            case RNN_TANH, RNN_RELU -> {
-              double pre = pre(xProj, x, hh, r, bHh, bOff, j);
-              h[u + j] = (float) (mode == Mode.RNN_TANH ? ActivationKernels.tanh(pre) : Math.max(pre, 0));
-            }
-            case LSTM -> {
-              double i = ActivationKernels.sigmoid(pre(xProj, x, hh, r, bHh, bOff, j));
-              double f = ActivationKernels.sigmoid(pre(xProj, x, hh, r, bHh, bOff, hidden + j));
-              double g = ActivationKernels.tanh(pre(xProj, x, hh, r, bHh, bOff, 2 * hidden + j));
-              double o = ActivationKernels.sigmoid(pre(xProj, x, hh, r, bHh, bOff, 3 * hidden + j));
-              float cNew = (float) (f * c[u + j] + i * g);
-              c[u + j] = cNew;
-              h[u + j] = (float) (o * ActivationKernels.tanh(cNew));
-              keep(acts, a, hidden, j, i, f, g, o);
-            }
-            case GRU -> {
-              double rg = ActivationKernels.sigmoid(pre(xProj, x, hh, r, bHh, bOff, j));
-              double z = ActivationKernels.sigmoid(pre(xProj, x, hh, r, bHh, bOff, hidden + j));
-              double hn = (double) hh[r + 2 * hidden + j] + (bHh == null ? 0 : bHh[bOff + 2 * hidden + j]);
-              double n = ActivationKernels.tanh(xProj[x + 2 * hidden + j] + rg * hn);
-              h[u + j] = (float) ((1 - z) * n + z * h[u + j]);
-              keep(acts, a, hidden, j, rg, z, n, hn);
-            }
+      int step = t;
+      // the cells of the batch's rows are independent: shared among the cores (their exps dominate)
+      Parallel.forRange(batch, 20L * batch * hidden * mode.gates, (part, from, to) ->
+          cells(mode, step, from, to, batch, hidden, xProj, xOff, hh, bHh, bOff, h, c, acts, states));
+    }
+    return new Saved(hPrev, cPrev, acts);
+  }
+
+  /** The cells of rows {@code [from, to)} of step {@code t}: the new h (and c) from the gates, into {@code h}, {@code c}, {@code states}, {@code acts}. */
+  private static void cells(Mode mode, int t, int from, int to, int batch, int hidden, float[] xProj, int xOff, float[] hh,
+      float[] bHh, int bOff, float[] h, float[] c, float[] acts, float[] states) {
+    int gh = mode.gates * hidden, sh = mode.states * hidden, kh = mode.kept * hidden;
+    for (int b = from; b < to; b++) {
+      int x = xOff + (t * batch + b) * gh, r = b * gh, u = b * hidden;
+      int out = (t * batch + b) * sh, a = (t * batch + b) * kh;
+      for (int j = 0; j < hidden; j++) {
+        switch (mode) {
+          case RNN_TANH, RNN_RELU -> {
+            double pre = pre(xProj, x, hh, r, bHh, bOff, j);
+            h[u + j] = (float) (mode == Mode.RNN_TANH ? ActivationKernels.tanh(pre) : Math.max(pre, 0));
           }
-          states[out + j] = h[u + j];
-          if (c != null) {
-            states[out + hidden + j] = c[u + j];
+          case LSTM -> {
+            double i = ActivationKernels.sigmoid(pre(xProj, x, hh, r, bHh, bOff, j));
+            double f = ActivationKernels.sigmoid(pre(xProj, x, hh, r, bHh, bOff, hidden + j));
+            double g = ActivationKernels.tanh(pre(xProj, x, hh, r, bHh, bOff, 2 * hidden + j));
+            double o = ActivationKernels.sigmoid(pre(xProj, x, hh, r, bHh, bOff, 3 * hidden + j));
+            float cNew = (float) (f * c[u + j] + i * g);
+            c[u + j] = cNew;
+            h[u + j] = (float) (o * ActivationKernels.tanh(cNew));
+            keep(acts, a, hidden, j, i, f, g, o);
           }
+          case GRU -> {
+            double rg = ActivationKernels.sigmoid(pre(xProj, x, hh, r, bHh, bOff, j));
+            double z = ActivationKernels.sigmoid(pre(xProj, x, hh, r, bHh, bOff, hidden + j));
+            double hn = (double) hh[r + 2 * hidden + j] + (bHh == null ? 0 : bHh[bOff + 2 * hidden + j]);
+            double n = ActivationKernels.tanh(xProj[x + 2 * hidden + j] + rg * hn);
+            h[u + j] = (float) ((1 - z) * n + z * h[u + j]);
+            keep(acts, a, hidden, j, rg, z, n, hn);
+          }
+        }
+        states[out + j] = h[u + j];
+        if (c != null) {
+          states[out + hidden + j] = c[u + j];
         }
       }
     }
-    return new Saved(hPrev, cPrev, acts);
   }
 
   /**
@@ -133,46 +143,9 @@ public final class RecurrentKernels {
     float[] dcNext = mode == Mode.LSTM ? new float[bh] : null;
     for (int k = steps - 1; k >= 0; k--) {
       int t = reverse ? steps - 1 - k : k;
-      for (int b = 0; b < batch; b++) {
-        int row = t * batch + b, u = b * hidden;
-        int ds = dOff + row * sh, s = row * sh, g = row * gh, a = row * kh, p = t * bh + u;
-        for (int j = 0; j < hidden; j++) {
-          double dh = (double) dStates[ds + j] + dhNext[u + j];
-          switch (mode) {
-            case RNN_TANH, RNN_RELU -> {
-              double y = states[s + j];
-              double dPre = mode == Mode.RNN_TANH ? dh * (1 - y * y) : (y > 0 ? dh : 0);
-              dxProj[g + j] = (float) dPre;
-              dhNext[u + j] = 0;
-            }
-            case LSTM -> {
-              double i = acts[a + j], f = acts[a + hidden + j], gg = acts[a + 2 * hidden + j], o = acts[a + 3 * hidden + j];
-              double tc = ActivationKernels.tanh(states[s + hidden + j]);
-              double dc = (double) dStates[ds + hidden + j] + dcNext[u + j] + dh * o * (1 - tc * tc);
-              dxProj[g + j] = (float) (dc * gg * i * (1 - i));
-              dxProj[g + hidden + j] = (float) (dc * saved.cPrev()[p + j] * f * (1 - f));
-              dxProj[g + 2 * hidden + j] = (float) (dc * i * (1 - gg * gg));
-              dxProj[g + 3 * hidden + j] = (float) (dh * tc * o * (1 - o));
-              dcNext[u + j] = (float) (dc * f);
-              dhNext[u + j] = 0;
-            }
-            case GRU -> {
-              double r = acts[a + j], z = acts[a + hidden + j], n = acts[a + 2 * hidden + j], hn = acts[a + 3 * hidden + j];
-              double hp = saved.hPrev()[p + j];
-              double dnPre = dh * (1 - z) * (1 - n * n);
-              double drPre = dnPre * hn * r * (1 - r);
-              double dzPre = dh * (hp - n) * z * (1 - z);
-              dxProj[g + j] = (float) drPre;
-              dxProj[g + hidden + j] = (float) dzPre;
-              dxProj[g + 2 * hidden + j] = (float) dnPre;
-              dHh[g + j] = (float) drPre;
-              dHh[g + hidden + j] = (float) dzPre;
-              dHh[g + 2 * hidden + j] = (float) (dnPre * r);
-              dhNext[u + j] = (float) (dh * z); // the direct path; the gates' part is added below
-            }
-          }
-        }
-      }
+      int step = t;
+      Parallel.forRange(batch, 12L * batch * hidden * mode.gates, (part, from, to) ->
+          gradCells(mode, step, from, to, batch, hidden, dStates, dOff, saved, states, dxProj, dHh, dhNext, dcNext));
       // the previous step's hidden state also fed this step's gates: dh += dGates @ W_hh
       Blas.sgemm(false, false, batch, hidden, gh, 1f, dHh, t * batch * gh, gh, wHh, hidden, 1f, dhNext, 0, hidden);
     }
@@ -188,6 +161,53 @@ public final class RecurrentKernels {
     }
     if (dbHh != null) {
       CpuKernels.biasGradient(dbHh, 0, dHh, 0, rows, gh, false);
+    }
+  }
+
+  /** The gradients of the cells of rows {@code [from, to)} of step {@code t}, given the states' gradient and the next step's. */
+  private static void gradCells(Mode mode, int t, int from, int to, int batch, int hidden, float[] dStates, int dOff, Saved saved,
+      float[] states, float[] dxProj, float[] dHh, float[] dhNext, float[] dcNext) {
+    int gh = mode.gates * hidden, sh = mode.states * hidden, kh = mode.kept * hidden, bh = batch * hidden;
+    float[] acts = saved.acts();
+    for (int b = from; b < to; b++) {
+      int row = t * batch + b, u = b * hidden;
+      int ds = dOff + row * sh, s = row * sh, g = row * gh, a = row * kh, p = t * bh + u;
+      for (int j = 0; j < hidden; j++) {
+        double dh = (double) dStates[ds + j] + dhNext[u + j];
+        switch (mode) {
+          case RNN_TANH, RNN_RELU -> {
+            double y = states[s + j];
+            double dPre = mode == Mode.RNN_TANH ? dh * (1 - y * y) : (y > 0 ? dh : 0);
+            dxProj[g + j] = (float) dPre;
+            dhNext[u + j] = 0;
+          }
+          case LSTM -> {
+            double i = acts[a + j], f = acts[a + hidden + j], gg = acts[a + 2 * hidden + j], o = acts[a + 3 * hidden + j];
+            double tc = ActivationKernels.tanh(states[s + hidden + j]);
+            double dc = (double) dStates[ds + hidden + j] + dcNext[u + j] + dh * o * (1 - tc * tc);
+            dxProj[g + j] = (float) (dc * gg * i * (1 - i));
+            dxProj[g + hidden + j] = (float) (dc * saved.cPrev()[p + j] * f * (1 - f));
+            dxProj[g + 2 * hidden + j] = (float) (dc * i * (1 - gg * gg));
+            dxProj[g + 3 * hidden + j] = (float) (dh * tc * o * (1 - o));
+            dcNext[u + j] = (float) (dc * f);
+            dhNext[u + j] = 0;
+          }
+          case GRU -> {
+            double r = acts[a + j], z = acts[a + hidden + j], n = acts[a + 2 * hidden + j], hn = acts[a + 3 * hidden + j];
+            double hp = saved.hPrev()[p + j];
+            double dnPre = dh * (1 - z) * (1 - n * n);
+            double drPre = dnPre * hn * r * (1 - r);
+            double dzPre = dh * (hp - n) * z * (1 - z);
+            dxProj[g + j] = (float) drPre;
+            dxProj[g + hidden + j] = (float) dzPre;
+            dxProj[g + 2 * hidden + j] = (float) dnPre;
+            dHh[g + j] = (float) drPre;
+            dHh[g + hidden + j] = (float) dzPre;
+            dHh[g + 2 * hidden + j] = (float) (dnPre * r);
+            dhNext[u + j] = (float) (dh * z); // the direct path; the gates' part is added below
+          }
+        }
+      }
     }
   }
 
