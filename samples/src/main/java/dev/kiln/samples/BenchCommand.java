@@ -1,6 +1,8 @@
 package dev.kiln.samples;
 
 import dev.kiln.dsl.CrossEntropyLoss;
+import dev.kiln.dsl.LSTM;
+import dev.kiln.dsl.Linear;
 import dev.kiln.dsl.Module;
 import dev.kiln.runtime.Device;
 import dev.kiln.runtime.Kiln;
@@ -45,8 +47,8 @@ final class BenchCommand {
     int rounds = args.integer("rounds", 1, 1);
     String peerOption = args.string("peer", null);
     String model = args.string("model", "all");
-    if (!List.of("mlp", "cnn", "resnet", "all", "layers").contains(model)) {
-      throw new Args.UsageException("bench: --model must be mlp, cnn, resnet, all or layers, got '" + model + "'");
+    if (!List.of("mlp", "cnn", "resnet", "lstm", "all", "layers").contains(model)) {
+      throw new Args.UsageException("bench: --model must be mlp, cnn, resnet, lstm, all or layers, got '" + model + "'");
     }
     args.rejectUnknown("device");
     // bench measures the CPU unless told otherwise (auto would make the figures depend on the machine)
@@ -62,6 +64,7 @@ final class BenchCommand {
     Path peer = peerPath != null && Files.isRegularFile(peerPath) ? peerPath : null;
     // on the CPU the ResNet has a peer of its own (the shared peer knows the seeds' models only)
     Path resnetPeer = peerOption != null || cuda ? peer : existing(Path.of("samples/peer/pytorch_resnet_peer.py"));
+    Path lstmPeer = existing(Path.of("samples/peer/pytorch_lstm_peer.py"));
     if (model.equals("layers")) {
       runLayers(device, peer, steps, rounds);
       return;
@@ -102,6 +105,13 @@ final class BenchCommand {
       rows.add(measure(rounds, "inference", "resnet", 64, () -> timeInference(FashionResNet::new, device, 64, resnetSteps),
           () -> timeInference(KilnFashionResNet::new, device, 64, resnetSteps),
           () -> peerMs(resnetPeer, cuda, peerVersion, "infer", "resnet", 64, resnetSteps)));
+    }
+    if (model.equals("lstm") || model.equals("all") && !cuda) { // a recurrent layer: eager only; its peer runs on the CPU only
+      int lstmSteps = Math.max(1, steps / 4);
+      rows.add(measure(rounds, "train step", "lstm", 32, () -> timeSequence(device, 32, lstmSteps, true), () -> Double.NaN,
+          () -> cuda ? Double.NaN : peerMs(lstmPeer, false, peerVersion, "step", "lstm", 32, lstmSteps)));
+      rows.add(measure(rounds, "inference", "lstm", 32, () -> timeSequence(device, 32, lstmSteps, false), () -> Double.NaN,
+          () -> cuda ? Double.NaN : peerMs(lstmPeer, false, peerVersion, "infer", "lstm", 32, lstmSteps)));
     }
 
     if (cuda) {
@@ -232,6 +242,50 @@ final class BenchCommand {
     }
     Tensor y = Tensor.labels(labels).to(device);
     net.train();
+    return medianMs(steps, () -> {
+      opt.zeroGrad();
+      criterion.apply(net.forward(x), y).backward();
+      opt.step();
+      finish(device);
+    });
+  }
+
+  /**
+   * A sequence classifier, as samples/peer/pytorch_lstm_peer.py: an LSTM(64, 128, batch first) over
+   * {@code [B, 50, 64]}, its last step's output into Linear(128, 10).
+   */
+  static final class SequenceClassifier extends Module {
+    final LSTM lstm = new LSTM(64, 128).batchFirst(true);
+    final Linear head = new Linear(128, 10);
+
+    @Override
+    public Tensor forward(Tensor x) {
+      Tensor out = lstm.apply(x);
+      return head.apply(out.select(1, out.size(1) - 1));
+    }
+  }
+
+  /** Median milliseconds of one SGD step ({@code train}) or one evaluation forward of the sequence classifier. */
+  static double timeSequence(Device device, int batch, int steps, boolean train) {
+    Kiln.manualSeed(0);
+    Module net = new SequenceClassifier().to(device);
+    Tensor x = Tensor.randn(batch, 50, 64).to(device);
+    int[] labels = new int[batch];
+    for (int i = 0; i < batch; i++) {
+      labels[i] = Kiln.generator().nextInt(10);
+    }
+    Tensor y = Tensor.labels(labels).to(device);
+    if (!train) {
+      net.eval();
+      try (var g = Kiln.noGrad()) {
+        return medianMs(steps, () -> {
+          net.forward(x);
+          finish(device);
+        });
+      }
+    }
+    var opt = new SGD(net.parameters(), 0.01).momentum(0.9);
+    var criterion = new CrossEntropyLoss();
     return medianMs(steps, () -> {
       opt.zeroGrad();
       criterion.apply(net.forward(x), y).backward();
