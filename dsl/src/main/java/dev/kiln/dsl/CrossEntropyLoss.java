@@ -12,10 +12,12 @@ import java.util.Locale;
  * negative log-likelihood in one kernel; or class probabilities {@code [N, C]} (a float tensor of
  * the prediction's shape, "soft labels"), {@code -sum_c target * log_softmax(prediction)} per
  * sample. {@link #labelSmoothing(double)} mixes the target with the uniform distribution over the
- * classes, as PyTorch's {@code label_smoothing}: {@code (1 - e) * target + e / C}.
+ * classes, as PyTorch's {@code label_smoothing}: {@code (1 - e) * target + e / C}. A class index
+ * equal to {@link #ignoreIndex(int)} (-100 by default, as PyTorch's) is left out.
  */
 public class CrossEntropyLoss extends Loss {
   private double labelSmoothing;
+  private int ignoreIndex = -100;
 
   public CrossEntropyLoss() {
     this(Reduction.MEAN);
@@ -42,6 +44,20 @@ public class CrossEntropyLoss extends Loss {
     return labelSmoothing;
   }
 
+  /**
+   * Class indices equal to {@code index} contribute no loss and no gradient, and the mean runs
+   * over the others (PyTorch's {@code ignore_index}, -100 by default: padding positions of a
+   * sequence batch).
+   */
+  public CrossEntropyLoss ignoreIndex(int index) {
+    this.ignoreIndex = index;
+    return this;
+  }
+
+  public int ignoreIndex() {
+    return ignoreIndex;
+  }
+
   @Override
   public Tensor apply(Tensor prediction, Tensor target) {
     if (prediction.dim() == 1 && (target.dim() == 0 || target.dim() == 1 && target.dtype() == DType.FLOAT32)) {
@@ -51,6 +67,11 @@ public class CrossEntropyLoss extends Loss {
     }
     if (target.dtype() == DType.FLOAT32 && prediction.dtype() == DType.FLOAT32 && target.dim() == 2) {
       return reduce(softTargets(prediction, target));
+    }
+    Tensor ignored = ignoring(target, ignoreIndex, reduction(),
+        t -> labelSmoothing > 0 ? smoothedIndices(prediction, t) : Ops.crossEntropyPerSample(prediction, t));
+    if (ignored != null) {
+      return ignored;
     }
     if (labelSmoothing > 0) {
       return reduce(smoothedIndices(prediction, target));
@@ -94,5 +115,6 @@ public class CrossEntropyLoss extends Loss {
   public String toString() {
     return labelSmoothing == 0 ? "CrossEntropyLoss()"
         : String.format(Locale.ROOT, "CrossEntropyLoss(label_smoothing=%s)", labelSmoothing);
+    // PyTorch's repr shows neither ignore_index nor reduction
   }
 }

@@ -19,6 +19,39 @@ public abstract class Loss {
     return reduction;
   }
 
+  /**
+   * A class-index loss with PyTorch's {@code ignore_index}: null when no target is {@code
+   * ignoreIndex}; otherwise {@code perSample} of the targets with the ignored ones set to class 0,
+   * their losses (and so their gradients) zeroed, reduced as {@code reduction} says, the mean over
+   * the kept targets only (NaN when none is kept, as PyTorch's).
+   */
+  static Tensor ignoring(Tensor target, int ignoreIndex, Reduction reduction, java.util.function.UnaryOperator<Tensor> perSample) {
+    if (target.dtype() != dev.kiln.runtime.DType.INT32) {
+      return null;
+    }
+    int[] t = target.toIntArray();
+    float[] keep = new float[t.length];
+    int kept = 0;
+    for (int i = 0; i < t.length; i++) {
+      if (t[i] == ignoreIndex) {
+        t[i] = 0;
+      } else {
+        keep[i] = 1f;
+        kept++;
+      }
+    }
+    if (kept == t.length) {
+      return null;
+    }
+    Tensor safe = Tensor.labels(t).reshape(target.shape()).to(target.device());
+    Tensor losses = perSample.apply(safe).mul(Tensor.of(keep, target.shape()).to(target.device()));
+    return switch (reduction) {
+      case MEAN -> losses.sum().div((float) kept); // 0 / 0 = NaN when every target is ignored
+      case SUM -> losses.sum();
+      case NONE -> losses;
+    };
+  }
+
   @Override
   public String toString() {
     return getClass().getSimpleName() + "()";

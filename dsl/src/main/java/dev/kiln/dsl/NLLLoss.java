@@ -9,10 +9,12 @@ import dev.kiln.runtime.Tensor;
  * {@code -input[i, target[i]]} per sample; {@link Reduction#MEAN} (the default) averages over the
  * batch. One sample's {@code [C]} takes a 0-d class index. {@code NLLLoss} after
  * {@code LogSoftmax(1)} is {@link CrossEntropyLoss} on the logits, which does both in one step.
- * PyTorch's {@code weight} and {@code ignore_index} are not offered (class indices are never
- * negative in Kiln's label tensors), nor inputs of more than two dimensions.
+ * A class index equal to {@link #ignoreIndex(int)} (-100 by default, as PyTorch's) is left out.
+ * PyTorch's {@code weight} is not offered, nor inputs of more than two dimensions.
  */
 public class NLLLoss extends Loss {
+  private int ignoreIndex = -100;
+
   public NLLLoss() {
     this(Reduction.MEAN);
   }
@@ -27,11 +29,25 @@ public class NLLLoss extends Loss {
    * @throws IllegalArgumentException naming the shapes for a target that does not fit, or the sample
    *     whose class index is out of range
    */
+  /** Class indices equal to {@code index} contribute no loss and no gradient (PyTorch's {@code ignore_index}, -100 by default). */
+  public NLLLoss ignoreIndex(int index) {
+    this.ignoreIndex = index;
+    return this;
+  }
+
+  public int ignoreIndex() {
+    return ignoreIndex;
+  }
+
   @Override
   public Tensor apply(Tensor logProbabilities, Tensor target) {
     if (logProbabilities.dim() == 1 && target.dim() == 0) { // one sample, as PyTorch takes it
       Tensor loss = apply(logProbabilities.unsqueeze(0), target.unsqueeze(0));
       return reduction() == Reduction.NONE ? loss.squeeze(0) : loss;
+    }
+    Tensor ignored = ignoring(target, ignoreIndex, reduction(), t -> Ops.nllLossPerSample(logProbabilities, t));
+    if (ignored != null) {
+      return ignored;
     }
     return switch (reduction()) {
       case MEAN -> Ops.nllLoss(logProbabilities, target, true);

@@ -71,12 +71,16 @@ public final class Tensor {
     return new Tensor(new float[] {value}, 0, new int[0], DType.FLOAT32, null);
   }
 
-  /** Class indices for a loss such as cross-entropy: a rank-1 {@link DType#INT32} tensor. */
+  /**
+   * Class indices for a loss such as cross-entropy: a rank-1 {@link DType#INT32} tensor. A negative
+   * index is kept (PyTorch's -100 marks a target a loss ignores); the losses and embeddings refuse
+   * the ones they cannot use, naming them.
+   */
   public static Tensor labels(int... classes) {
     float[] d = new float[classes.length];
     for (int i = 0; i < classes.length; i++) {
-      if (classes[i] < 0 || classes[i] > DType.MAX_EXACT_INT) {
-        throw new IllegalArgumentException("Tensor.labels: class index " + classes[i] + " at " + i + " is out of range");
+      if (Math.abs((long) classes[i]) > DType.MAX_EXACT_INT) { // negative ones mark targets to ignore (-100)
+        throw new IllegalArgumentException("Tensor.labels: class index " + classes[i] + " at " + i + " is out of range (|index| <= 2^24)");
       }
       d[i] = classes[i];
     }

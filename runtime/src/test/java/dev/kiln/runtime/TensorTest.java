@@ -85,7 +85,9 @@ class TensorTest {
     Tensor y = Tensor.labels(3, 0, 9);
     assertEquals(DType.INT32, y.dtype());
     assertArrayEquals(new int[] {3, 0, 9}, y.toIntArray());
-    assertThrows(IllegalArgumentException.class, () -> Tensor.labels(-1));
+    assertArrayEquals(new int[] {-100, 2}, Tensor.labels(-100, 2).toIntArray(), "a target to ignore, as PyTorch's -100");
+    assertThrows(IllegalArgumentException.class, () -> Tensor.labels(1 << 25));
+    assertThrows(IllegalArgumentException.class, () -> Tensor.labels(-(1 << 25)));
     assertThrows(IllegalStateException.class, () -> y.requiresGrad(true));
   }
 
