@@ -2240,8 +2240,9 @@ public final class Ops {
     }
     int[] shape = {steps, batch, mode.states * hidden};
     float[] states = new float[Shapes.numel(shape)];
+    boolean tracking = track(xProj, h0, c0, wHh, bHh); // without a backward, nothing is kept for one
     RecurrentKernels.Saved saved = RecurrentKernels.forward(mode, steps, batch, hidden, reverse, xProj.readBuffer(), xProj.offset(),
-        bufferOrNull(h0), offsetOf(h0), bufferOrNull(c0), offsetOf(c0), wHh, bufferOrNull(bHh), offsetOf(bHh), states);
+        bufferOrNull(h0), offsetOf(h0), bufferOrNull(c0), offsetOf(c0), wHh, bufferOrNull(bHh), offsetOf(bHh), states, tracking);
     // the node's inputs: xProj, then those of h0, c0, weight_hh, bias_hh that are given; at[k] is input k's place, or -1
     Tensor[] all = {xProj, h0, c0, wHh, bHh};
     int[] at = new int[all.length];
@@ -2255,7 +2256,7 @@ public final class Ops {
         inputs[at[k]] = all[k];
       }
     }
-    if (!track(inputs)) {
+    if (!tracking) {
       return Tensor.wrap(states, shape);
     }
     return Tensor.ofNode(states, shape, new Node(inputs) {

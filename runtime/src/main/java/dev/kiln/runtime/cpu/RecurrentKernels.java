@@ -53,13 +53,14 @@ public final class RecurrentKernels {
    * @param h0 the initial hidden state {@code [B, H]} from {@code h0Off}, or null for zeros
    * @param c0 LSTM's initial cell state, or null for zeros
    * @param bHh {@code [G H]}, or null without bias
+   * @param keep whether to keep what the backward needs (else the arrays of the result are null)
    */
   public static Saved forward(Mode mode, int steps, int batch, int hidden, boolean reverse, float[] xProj, int xOff,
-      float[] h0, int h0Off, float[] c0, int c0Off, Tensor wHh, float[] bHh, int bOff, float[] states) {
+      float[] h0, int h0Off, float[] c0, int c0Off, Tensor wHh, float[] bHh, int bOff, float[] states, boolean keep) {
     int gh = mode.gates * hidden, sh = mode.states * hidden, kh = mode.kept * hidden, bh = batch * hidden;
-    float[] hPrev = new float[steps * bh];
-    float[] cPrev = mode == Mode.LSTM ? new float[steps * bh] : null;
-    float[] acts = mode.kept == 0 ? null : new float[steps * batch * kh];
+    float[] hPrev = keep ? new float[steps * bh] : null;
+    float[] cPrev = keep && mode == Mode.LSTM ? new float[steps * bh] : null;
+    float[] acts = keep && mode.kept > 0 ? new float[steps * batch * kh] : null;
     float[] h = new float[bh];
     float[] c = mode == Mode.LSTM ? new float[bh] : null;
     if (h0 != null) {
@@ -71,8 +72,10 @@ public final class RecurrentKernels {
     float[] hh = new float[batch * gh]; // the hidden state's part of one step's gates, without b_hh
     for (int k = 0; k < steps; k++) {
       int t = reverse ? steps - 1 - k : k;
-      System.arraycopy(h, 0, hPrev, t * bh, bh);
-      if (c != null) {
+      if (hPrev != null) {
+        System.arraycopy(h, 0, hPrev, t * bh, bh);
+      }
+      if (cPrev != null) {
         System.arraycopy(c, 0, cPrev, t * bh, bh);
       }
       Blas.sgemm(false, true, batch, gh, hidden, 1f, h, 0, hidden, wHh, hidden, 0f, hh, 0, gh); // W_hh's native copy, not staged per step
@@ -216,8 +219,11 @@ public final class RecurrentKernels {
     return (double) xProj[x + col] + hh[r + col] + (bHh == null ? 0 : bHh[bOff + col]);
   }
 
-  /** Stores four cell values of unit j in a row of {@code acts} (blocks of {@code hidden}). */
+  /** Stores four cell values of unit j in a row of {@code acts} (blocks of {@code hidden}), unless nothing is kept. */
   private static void keep(float[] acts, int a, int hidden, int j, double v0, double v1, double v2, double v3) {
+    if (acts == null) { // no backward to come
+      return;
+    }
     acts[a + j] = (float) v0;
     acts[a + hidden + j] = (float) v1;
     acts[a + 2 * hidden + j] = (float) v2;
