@@ -1,6 +1,5 @@
 package dev.kiln.dsl;
 
-import dev.kiln.runtime.Ops;
 import dev.kiln.runtime.Tensor;
 
 /**
@@ -23,13 +22,5 @@ public class GRU extends Recurrent<GRU> {
   /** The output and the last hidden states from initial states {@code h0} ({@code [numLayers * D, B, H]}, or null for zeros). */
   public Output forwardWithState(Tensor x, Tensor h0) {
     return run(x, h0, null);
-  }
-
-  @Override
-  void cell(Tensor fromInput, Tensor fromHidden, Tensor[] state) {
-    Tensor r = Ops.sigmoid(Ops.add(gate(fromInput, 0), gate(fromHidden, 0)));
-    Tensor z = Ops.sigmoid(Ops.add(gate(fromInput, 1), gate(fromHidden, 1)));
-    Tensor n = Ops.tanh(Ops.add(gate(fromInput, 2), Ops.mul(r, gate(fromHidden, 2))));
-    state[0] = Ops.add(Ops.mul(Ops.shift(Ops.neg(z), 1f), n), Ops.mul(z, state[0]));
   }
 }

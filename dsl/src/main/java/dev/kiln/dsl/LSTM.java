@@ -1,6 +1,5 @@
 package dev.kiln.dsl;
 
-import dev.kiln.runtime.Ops;
 import dev.kiln.runtime.Tensor;
 
 /**
@@ -26,16 +25,5 @@ public class LSTM extends Recurrent<LSTM> {
    */
   public Output forwardWithState(Tensor x, Tensor h0, Tensor c0) {
     return run(x, h0, c0);
-  }
-
-  @Override
-  void cell(Tensor fromInput, Tensor fromHidden, Tensor[] state) {
-    Tensor gates = Ops.add(fromInput, fromHidden);
-    Tensor i = Ops.sigmoid(gate(gates, 0));
-    Tensor f = Ops.sigmoid(gate(gates, 1));
-    Tensor g = Ops.tanh(gate(gates, 2));
-    Tensor o = Ops.sigmoid(gate(gates, 3));
-    state[1] = Ops.add(Ops.mul(f, state[1]), Ops.mul(i, g));
-    state[0] = Ops.mul(o, Ops.tanh(state[1]));
   }
 }

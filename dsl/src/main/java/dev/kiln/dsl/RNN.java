@@ -1,6 +1,5 @@
 package dev.kiln.dsl;
 
-import dev.kiln.runtime.Ops;
 import dev.kiln.runtime.Tensor;
 
 /**
@@ -34,11 +33,5 @@ public class RNN extends Recurrent<RNN> {
   /** The output and the last hidden states from initial states {@code h0} ({@code [numLayers * D, B, H]}, or null for zeros). */
   public Output forwardWithState(Tensor x, Tensor h0) {
     return run(x, h0, null);
-  }
-
-  @Override
-  void cell(Tensor fromInput, Tensor fromHidden, Tensor[] state) {
-    Tensor pre = Ops.add(fromInput, fromHidden);
-    state[0] = spec().mode().equals("RNN_RELU") ? Ops.relu(pre) : Ops.tanh(pre);
   }
 }

@@ -304,22 +304,39 @@ public abstract class Recurrent<T extends Recurrent<T>> extends Layer<Recurrent.
     Tensor[] outputs = new Tensor[steps];
     for (int i = 0; i < steps; i++) {
       int t = reverse ? steps - 1 - i : i;
-      cell(projected.select(0, t), Ops.linear(state[0], w[1], w[3]), state);
+      composedCell(spec().mode(), hidden, projected.select(0, t), Ops.linear(state[0], w[1], w[3]), state);
       outputs[t] = state[0];
     }
     return Tensor.stack(List.of(outputs), 0);
   }
 
   /**
-   * One step: from the input's and the hidden state's gate values ({@code [B, G * hiddenSize]}
-   * each, biases included), the new hidden state (and cell state) into {@code state}.
+   * One step from the tape's ops (the CUDA path, and the cells'): from the input's and the hidden
+   * state's gate values ({@code [B, G * hidden]} each, biases included), the new hidden state (and
+   * LSTM's cell state) into {@code state}, by PyTorch's formulas (RNN: tanh or ReLU of the sum;
+   * LSTM: i, f, g, o; GRU: r, z, n with the reset gate on the hidden state's part of n).
    */
-  abstract void cell(Tensor fromInput, Tensor fromHidden, Tensor[] state);
-
-  /** Gate {@code g} of {@code [B, G * hiddenSize]} values: columns {@code g H .. (g + 1) H}. */
-  final Tensor gate(Tensor values, int g) {
-    int hidden = spec().hiddenSize();
-    return values.narrow(1, g * hidden, hidden);
+  static void composedCell(String mode, int hidden, Tensor fromInput, Tensor fromHidden, Tensor[] state) {
+    switch (mode) {
+      case "RNN_TANH" -> state[0] = Ops.tanh(Ops.add(fromInput, fromHidden));
+      case "RNN_RELU" -> state[0] = Ops.relu(Ops.add(fromInput, fromHidden));
+      case "LSTM" -> {
+        Tensor gates = Ops.add(fromInput, fromHidden);
+        Tensor i = Ops.sigmoid(gates.narrow(1, 0, hidden));
+        Tensor f = Ops.sigmoid(gates.narrow(1, hidden, hidden));
+        Tensor g = Ops.tanh(gates.narrow(1, 2 * hidden, hidden));
+        Tensor o = Ops.sigmoid(gates.narrow(1, 3 * hidden, hidden));
+        state[1] = Ops.add(Ops.mul(f, state[1]), Ops.mul(i, g));
+        state[0] = Ops.mul(o, Ops.tanh(state[1]));
+      }
+      case "GRU" -> {
+        Tensor r = Ops.sigmoid(Ops.add(fromInput.narrow(1, 0, hidden), fromHidden.narrow(1, 0, hidden)));
+        Tensor z = Ops.sigmoid(Ops.add(fromInput.narrow(1, hidden, hidden), fromHidden.narrow(1, hidden, hidden)));
+        Tensor n = Ops.tanh(Ops.add(fromInput.narrow(1, 2 * hidden, hidden), Ops.mul(r, fromHidden.narrow(1, 2 * hidden, hidden))));
+        state[0] = Ops.add(Ops.mul(Ops.shift(Ops.neg(z), 1f), n), Ops.mul(z, state[0]));
+      }
+      default -> throw new IllegalStateException("unknown mode " + mode);
+    }
   }
 
   /** Checks an initial state's shape, {@code [numLayers * D, B, H]} (or {@code [numLayers * D, H]} for one sequence). */

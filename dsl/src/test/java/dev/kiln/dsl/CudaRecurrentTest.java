@@ -51,6 +51,28 @@ class CudaRecurrentTest {
     }
   }
 
+  @Test
+  void cellsOnTheDeviceAsOnTheCpu() {
+    Kiln.manualSeed(6);
+    LSTMCell cpu = new LSTMCell(3, 5);
+    LSTMCell gpu = new LSTMCell(3, 5);
+    gpu.loadStateDict(cpu.stateDict());
+    gpu.to(GPU);
+    Tensor x = Tensor.randn(4, 3);
+    Tensor h = Tensor.randn(4, 5);
+    Tensor c = Tensor.randn(4, 5);
+    Tensor xc = Tensor.of(x.toFloatArray(), 4, 3).requiresGrad(true);
+    Tensor xg = x.to(GPU).requiresGrad(true);
+    RecurrentCell.State sc = cpu.step(xc, h, c);
+    RecurrentCell.State sg = gpu.step(xg, h.to(GPU), c.to(GPU));
+    close("LSTMCell h", sc.h(), sg.h());
+    close("LSTMCell c", sc.c(), sg.c());
+    sc.h().add(sc.c()).sum().backward();
+    sg.h().add(sg.c()).sum().backward();
+    close("LSTMCell input gradient", xc.grad(), xg.grad());
+    close("LSTMCell weight_hh gradient", cpu.weightHh().grad(), gpu.weightHh().grad());
+  }
+
   private static Recurrent.Output run(Recurrent<?> layer, Tensor x) {
     return layer instanceof LSTM l ? l.forwardWithState(x) : layer instanceof GRU g ? g.forwardWithState(x)
         : ((RNN) layer).forwardWithState(x);

@@ -142,6 +142,51 @@ class RecurrentTest {
     assertTrue(e.getMessage().contains("the sequence is empty"), e.getMessage());
   }
 
+  /** The cells against PyTorch's: the new states and the gradients of the input, the initial hidden state and every parameter. */
+  @Test
+  void cellsAsPyTorchs() {
+    checkCell("lstmcell", new LSTMCell(3, 4), true);
+    checkCell("grucell", new GRUCell(3, 4), false);
+    checkCell("rnncell_one", new RNNCell(3, 4, true, "relu"), true);
+    assertEquals("LSTMCell(3, 4)", new LSTMCell(3, 4).toString());
+    assertEquals("RNNCell(3, 4, bias=False)", new RNNCell(3, 4, false, "tanh").toString());
+    assertEquals(List.of("weight_ih", "weight_hh", "bias_ih", "bias_hh"), List.copyOf(new GRUCell(2, 3).namedParameters().keySet()));
+  }
+
+  private static void checkCell(String name, RecurrentCell cell, boolean states) {
+    Map<String, Tensor> params = new LinkedHashMap<>();
+    cell.namedParameters().keySet().forEach(k -> params.put(k, REF.get(name + "." + k)));
+    cell.loadStateDict(params);
+    Tensor x = copy(REF.get(name + ".x"));
+    Tensor h0 = states ? copy(REF.get(name + ".h0")) : null;
+    Tensor c0 = states && cell instanceof LSTMCell ? copy(REF.get(name + ".c0")) : null;
+    Tensor h1;
+    Tensor c1 = null;
+    if (cell instanceof LSTMCell l) {
+      RecurrentCell.State s = l.step(x, h0, c0);
+      h1 = s.h();
+      c1 = s.c();
+    } else {
+      h1 = cell instanceof GRUCell g ? g.step(x, h0) : ((RNNCell) cell).step(x, h0);
+    }
+    close(name + ".h1", h1);
+    Tensor loss = h1.mul(filled(h1.shape(), 0.71, 0.3, true)).sum();
+    if (c1 != null) {
+      close(name + ".c1", c1);
+      loss = loss.add(c1.mul(filled(c1.shape(), 0.53, 0, true)).sum());
+    }
+    loss.backward();
+    close(name + ".grad.x", x.grad());
+    if (h0 != null) {
+      close(name + ".grad.h0", h0.grad());
+    }
+    cell.namedParameters().forEach((k, p) -> close(name + ".grad." + k, p.grad()));
+  }
+
+  private static Tensor copy(Tensor t) {
+    return Tensor.of(t.toFloatArray(), t.shape()).requiresGrad(true);
+  }
+
   @Test
   void namesReprAndParameterShapesAsPyTorchs() {
     LSTM lstm = new LSTM(3, 4).numLayers(2).bidirectional(true);
