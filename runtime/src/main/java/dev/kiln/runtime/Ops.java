@@ -483,6 +483,119 @@ public final class Ops {
   }
 
   /**
+   * The slices of x along {@code dim} at {@code index} (class-index labels, {@code [k]}), in that
+   * order, repeats allowed: PyTorch's {@code x.index_select(dim, index)}; the size along {@code dim}
+   * becomes k. The gradient adds each slice's back at its index. Computed on the host on either device.
+   *
+   * @throws IllegalArgumentException for an index tensor that is not rank-1 labels, or an index out of range
+   */
+  public static Tensor indexSelect(Tensor x, int dim, Tensor index) {
+    Devices.onCuda("index_select", x, index);
+    requireFloat("index_select", x);
+    if (index.dtype() != DType.INT32 || index.dim() != 1) {
+      throw new IllegalArgumentException("index_select: the index must be rank-1 labels (Tensor.labels(...)), got "
+          + index.dtype() + " " + Shapes.toString(index.shape()));
+    }
+    int d = Shapes.normalizeDim(dim, x.dim());
+    int[] ids = index.toIntArray();
+    int size = x.size(d);
+    for (int i = 0; i < ids.length; i++) {
+      if (ids[i] < -size || ids[i] >= size) {
+        throw new IllegalArgumentException("index_select: index " + ids[i] + " at " + i + " is out of range for dimension " + d
+            + " of size " + size + " (shape " + Shapes.toString(x.shape()) + ")");
+      }
+      ids[i] = ids[i] < 0 ? ids[i] + size : ids[i];
+    }
+    int[] outShape = x.shape();
+    outShape[d] = ids.length;
+    int outer = Shapes.numel(Arrays.copyOf(x.shape(), d)), inner = Shapes.numel(Arrays.copyOfRange(x.shape(), d + 1, x.dim()));
+    int[] from = new int[Shapes.numel(outShape)]; // the source element of each output element
+    for (int o = 0, at = 0; o < outer; o++) {
+      for (int k = 0; k < ids.length; k++) {
+        for (int i = 0; i < inner; i++) {
+          from[at++] = (o * size + ids[k]) * inner + i;
+        }
+      }
+    }
+    return gathered("index_select", x, from, outShape);
+  }
+
+  /**
+   * Values of x picked along {@code dim} by {@code index} (labels of x's rank, each other dimension
+   * no larger than x's): {@code out[i][j] = x[index[i][j]][j]} for dim 0, PyTorch's {@code
+   * x.gather(dim, index)}; the output has the index's shape, the gradient adds back to each picked
+   * place. Computed on the host on either device.
+   *
+   * @throws IllegalArgumentException for an index of another rank, a dimension larger than x's, or an index out of range
+   */
+  public static Tensor gather(Tensor x, int dim, Tensor index) {
+    Devices.onCuda("gather", x, index);
+    requireFloat("gather", x);
+    int d = Shapes.normalizeDim(dim, x.dim());
+    if (index.dtype() != DType.INT32 || index.dim() != x.dim()) {
+      throw new IllegalArgumentException("gather: the index must be labels of the input's rank " + x.dim() + ", got " + index.dtype()
+          + " " + Shapes.toString(index.shape()));
+    }
+    for (int k = 0; k < x.dim(); k++) {
+      if (k != d && index.size(k) > x.size(k)) {
+        throw new IllegalArgumentException("gather: index " + Shapes.toString(index.shape()) + " is larger than the input "
+            + Shapes.toString(x.shape()) + " at dimension " + k);
+      }
+    }
+    int[] ids = index.toIntArray();
+    int[] shape = index.shape(), xs = x.stride();
+    int[] from = new int[ids.length];
+    int[] pos = new int[shape.length];
+    for (int e = 0; e < ids.length; e++) {
+      int id = ids[e];
+      if (id < -x.size(d) || id >= x.size(d)) {
+        throw new IllegalArgumentException("gather: index " + id + " at " + Shapes.toString(pos) + " is out of range for dimension " + d
+            + " of size " + x.size(d));
+      }
+      int src = 0;
+      for (int k = 0; k < shape.length; k++) {
+        src += (k == d ? (id < 0 ? id + x.size(d) : id) : pos[k]) * xs[k];
+      }
+      from[e] = src;
+      for (int k = shape.length - 1; k >= 0 && ++pos[k] == shape[k]; k--) { // the next position, row-major
+        pos[k] = 0;
+      }
+    }
+    return gathered("gather", x, from, shape);
+  }
+
+  /** {@code out[e] = x[from[e]]} with the gradient added back at {@code from}; on the host, the result on x's device. */
+  private static Tensor gathered(String op, Tensor x, int[] from, int[] outShape) {
+    float[] xv = x.toFloatArray();
+    float[] out = new float[from.length];
+    for (int e = 0; e < out.length; e++) {
+      out[e] = xv[from[e]];
+    }
+    Tensor result = Tensor.wrap(out, outShape).to(x.device());
+    if (!track(x)) {
+      return result;
+    }
+    return Tensor.ofNode(result, new Node(x) {
+      @Override protected boolean savesInputs() {
+        return false;
+      }
+
+      @Override public String name() {
+        return op;
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        float[] gv = g.toFloatArray();
+        float[] dx = new float[xv.length];
+        for (int e = 0; e < gv.length; e++) {
+          dx[from[e]] += gv[e];
+        }
+        return new Tensor[] {Tensor.wrap(dx, x.shape()).to(x.device())};
+      }
+    });
+  }
+
+  /**
    * {@code value} where {@code mask} is nonzero, x elsewhere: PyTorch's {@code x.masked_fill(mask,
    * value)} (an attention mask: {@code scores.maskedFill(Tensor.ones(s, s).triu(1), -inf)}). The mask
    * broadcasts to x's shape; the gradient reaches x where the mask is 0. Computed as {@link #where}.

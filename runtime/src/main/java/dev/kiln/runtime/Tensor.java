@@ -997,6 +997,16 @@ public final class Tensor {
     return Ops.clone(this);
   }
 
+  /** The slices along {@code dim} at {@code index} (labels), PyTorch's {@code index_select} ({@link Ops#indexSelect}). */
+  public Tensor indexSelect(int dim, Tensor index) {
+    return Ops.indexSelect(this, dim, index);
+  }
+
+  /** Values picked along {@code dim} by {@code index} (labels of this rank), PyTorch's {@code gather} ({@link Ops#gather}). */
+  public Tensor gather(int dim, Tensor index) {
+    return Ops.gather(this, dim, index);
+  }
+
   /** {@code value} where {@code mask} is nonzero, this elsewhere: PyTorch's {@code masked_fill} ({@link Ops#maskedFill}). */
   public Tensor maskedFill(Tensor mask, float value) {
     return Ops.maskedFill(this, mask, value);

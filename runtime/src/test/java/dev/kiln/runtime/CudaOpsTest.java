@@ -224,6 +224,12 @@ class CudaOpsTest {
   }
 
   @Test
+  void gatherAndIndexSelectAsOnTheCpu() {
+    compare("gather", Match.EXACT, in -> in[0].gather(1, in[1]), Tensor.randn(2, 3, 4), Tensor.labels(2, 0, 1, 2, 1, 1, 0, 2).reshape(2, 1, 4));
+    compare("index_select", Match.EXACT, in -> in[0].indexSelect(2, in[1]), Tensor.randn(2, 3, 4), Tensor.labels(3, 0, 3));
+  }
+
+  @Test
   void sinAndCosAsOnTheCpu() {
     compare("sin", Match.CLOSE, in -> in[0].sin(), Tensor.randn(5, 7).mul(4f));
     compare("cos", Match.CLOSE, in -> in[0].cos(), Tensor.randn(5, 7).mul(4f));

@@ -135,6 +135,37 @@ class TensorConveniencesTest {
     }
   }
 
+  private static Tensor sinOf(int... shape) {
+    float[] v = new float[Shapes.numel(shape)];
+    for (int i = 0; i < v.length; i++) {
+      v[i] = (float) Math.sin((float) i * 0.37f);
+    }
+    return Tensor.of(v, shape).requiresGrad(true);
+  }
+
+  /** gather and index_select against PyTorch 1.13's values and gradients (rounded to 6 places). */
+  @Test
+  void gatherAndIndexSelectAsPyTorchs() {
+    Tensor x = sinOf(2, 3, 4);
+    Tensor g = x.gather(1, Tensor.labels(2, 0, 1, 2, 1, 1, 0, 2).reshape(2, 1, 4));
+    assertArrayEquals(new float[] {0.180596f, 0.361615f, 0.796565f, -0.800667f, -0.355253f, 0.006815f, -0.892648f, 0.792427f},
+        g.toFloatArray(), 1e-6f);
+    g.mul(Tensor.arange(1, 9, 1).reshape(2, 1, 4)).sum().backward();
+    assertArrayEquals(new float[] {0, 2, 0, 0, 0, 0, 3, 0, 1, 0, 0, 4, 0, 0, 7, 0, 5, 6, 0, 0, 0, 0, 0, 8}, x.grad().toFloatArray());
+
+    Tensor y = sinOf(2, 3, 4);
+    Tensor s = y.indexSelect(2, Tensor.labels(3, 0, 3));
+    assertArrayEquals(new float[] {0.895699f, 0, 0.895699f, 0.524044f, 0.995881f, 0.524044f, -0.800667f, 0.180596f, -0.800667f,
+        -0.66924f, -0.963131f, -0.66924f, 0.679305f, -0.355253f, 0.679305f, 0.792427f, 0.898708f, 0.792427f}, s.toFloatArray(), 1e-6f);
+    s.mul(Tensor.arange(1, 19, 1).reshape(2, 3, 3)).sum().backward();
+    assertArrayEquals(new float[] {2, 0, 0, 4, 5, 0, 0, 10, 8, 0, 0, 16, 11, 0, 0, 22, 14, 0, 0, 28, 17, 0, 0, 34}, y.grad().toFloatArray());
+
+    var e = assertThrows(IllegalArgumentException.class, () -> sinOf(2, 3).indexSelect(1, Tensor.labels(3)));
+    assertTrue(e.getMessage().startsWith("index_select: index 3 at 0 is out of range for dimension 1 of size 3"), e.getMessage());
+    var r = assertThrows(IllegalArgumentException.class, () -> sinOf(2, 3).gather(0, Tensor.labels(0, 1)));
+    assertTrue(r.getMessage().startsWith("gather: the index must be labels of the input's rank 2"), r.getMessage());
+  }
+
   @Test
   void doubleScalarsAndMethodFormsAsPyTorchWritesThem() {
     Tensor x = Tensor.of(new float[] {0.5f, -1f});
