@@ -65,6 +65,10 @@ public class CrossEntropyLoss extends Loss {
       Tensor loss = apply(prediction.unsqueeze(0), target.unsqueeze(0));
       return reduction() == Reduction.NONE ? loss.squeeze(0) : loss;
     }
+    if (target.dtype() == DType.FLOAT32 && ignoreIndex != -100) {
+      throw new IllegalArgumentException("cross_entropy: ignore_index (" + ignoreIndex + ") is not supported for class-probability"
+          + " targets, as in PyTorch; give class indices (Tensor.labels) or leave the default -100");
+    }
     if (target.dtype() == DType.FLOAT32 && prediction.dtype() == DType.FLOAT32 && target.dim() == 2) {
       return reduce(softTargets(prediction, target));
     }

@@ -46,7 +46,8 @@ public abstract class Loss {
     Tensor safe = Tensor.labels(t).reshape(target.shape()).to(target.device());
     Tensor losses = perSample.apply(safe).mul(Tensor.of(keep, target.shape()).to(target.device()));
     return switch (reduction) {
-      case MEAN -> losses.sum().div((float) kept); // 0 / 0 = NaN when every target is ignored
+      // every target ignored: NaN, as PyTorch's, with a gradient of 0 (not NaN through 1 / 0)
+      case MEAN -> kept == 0 ? losses.sum().mul(0f).add(Float.NaN) : losses.sum().div((float) kept);
       case SUM -> losses.sum();
       case NONE -> losses;
     };

@@ -60,7 +60,14 @@ class IgnoreIndexTest {
 
   @Test
   void everyTargetIgnoredIsNaNAndOtherNegativesAreStillRefused() {
-    assertTrue(Float.isNaN(new CrossEntropyLoss().apply(logits(), Tensor.labels(-100, -100, -100, -100, -100)).item()));
+    Tensor x = logits();
+    Tensor all = new CrossEntropyLoss().apply(x, Tensor.labels(-100, -100, -100, -100, -100));
+    assertTrue(Float.isNaN(all.item()));
+    all.backward();
+    assertArrayEquals(new float[15], x.grad().toFloatArray(), "a zero gradient, as PyTorch's (not NaN)");
+    var soft = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+        () -> new CrossEntropyLoss().ignoreIndex(3).apply(logits(), Tensor.zeros(5, 3)));
+    assertTrue(soft.getMessage().contains("not supported for class-probability targets"), soft.getMessage());
     var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
         () -> new CrossEntropyLoss().apply(logits(), Tensor.labels(0, -1, 0, 0, 0)));
     assertTrue(e.getMessage().contains("-1"), e.getMessage());

@@ -187,6 +187,28 @@ class RecurrentTest {
     return Tensor.of(t.toFloatArray(), t.shape()).requiresGrad(true);
   }
 
+  /** The fused node reads its states in the backward: an output written in place refuses it rather than give a wrong gradient. */
+  @Test
+  void anOutputWrittenInPlaceRefusesTheBackward() {
+    Kiln.manualSeed(2);
+    RNN rnn = new RNN(2, 3);
+    Tensor out = rnn.forward(Tensor.randn(4, 1, 2));
+    Tensor loss = out.mul(2f).sum();
+    try (var g = Kiln.noGrad()) {
+      out.mulInPlace(0.5f);
+    }
+    assertThrows(IllegalStateException.class, loss::backward);
+  }
+
+  /** A ReLU RNN's NaN output passes its gradient on, as PyTorch's threshold backward (and Kiln's eager relu) does. */
+  @Test
+  void reluRnnPassesTheGradientWhereItsOutputIsNaN() {
+    Tensor xProj = Tensor.of(new float[] {Float.NaN}, 1, 1, 1).requiresGrad(true);
+    Tensor w = Tensor.zeros(1, 1).requiresGrad(true);
+    dev.kiln.runtime.Ops.recurrent(dev.kiln.runtime.cpu.RecurrentKernels.Mode.RNN_RELU, xProj, null, null, w, null, false).sum().backward();
+    assertEquals(1f, xProj.grad().item());
+  }
+
   @Test
   void namesReprAndParameterShapesAsPyTorchs() {
     LSTM lstm = new LSTM(3, 4).numLayers(2).bidirectional(true);

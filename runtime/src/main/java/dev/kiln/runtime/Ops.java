@@ -2373,6 +2373,10 @@ public final class Ops {
       return Tensor.wrap(states, shape);
     }
     return Tensor.ofNode(states, shape, new Node(inputs) {
+      @Override protected boolean savesOutput() { // the backward reads the states (RNN's outputs, LSTM's cell states)
+        return true;
+      }
+
       @Override public String name() {
         return "recurrent(" + mode.name().toLowerCase(java.util.Locale.ROOT) + (reverse ? ", reverse" : "") + ")";
       }

@@ -64,7 +64,7 @@ final class BenchCommand {
     Path peer = peerPath != null && Files.isRegularFile(peerPath) ? peerPath : null;
     // on the CPU the ResNet has a peer of its own (the shared peer knows the seeds' models only)
     Path resnetPeer = peerOption != null || cuda ? peer : existing(Path.of("samples/peer/pytorch_resnet_peer.py"));
-    Path lstmPeer = existing(Path.of("samples/peer/pytorch_lstm_peer.py"));
+    Path lstmPeer = peerOption != null || cuda ? null : existing(Path.of("samples/peer/pytorch_lstm_peer.py")); // --peer names the shared one
     if (model.equals("layers")) {
       runLayers(device, peer, steps, rounds);
       return;
@@ -121,7 +121,7 @@ final class BenchCommand {
           rounds == 1 ? "" : String.format(Locale.ROOT, ", median of %d rounds taken in turn (Kiln eager, Kiln compiled, PyTorch)", rounds));
     } else {
       System.out.printf(Locale.ROOT, "%nKiln (CPU, %s, %d cores) vs PyTorch %s (2 threads, OPENBLAS_NUM_THREADS=1); median of %d steps"
-              + " (CNN and ResNet rows of batch 64: %d) after >= 1 s of warm-up%s%n%n",
+              + " (CNN, ResNet and LSTM rows of batch 64 and 32: %d) after >= 1 s of warm-up%s%n%n",
           Blas.describe(), Runtime.getRuntime().availableProcessors(), peerVersion[0], steps, Math.max(1, steps / 4),
           rounds == 1 ? "" : String.format(Locale.ROOT, ", median of %d rounds taken in turn (Kiln eager, Kiln compiled, PyTorch)", rounds));
     }
@@ -144,7 +144,7 @@ final class BenchCommand {
     if (Files.isRegularFile(path)) {
       return path;
     }
-    System.out.println("PyTorch peer not found at " + path + "; timing Kiln's ResNet alone");
+    System.out.println("PyTorch peer not found at " + path + "; timing Kiln alone for its rows");
     return null;
   }
 

@@ -180,7 +180,7 @@ public final class RecurrentKernels {
         switch (mode) {
           case RNN_TANH, RNN_RELU -> {
             double y = states[s + j];
-            double dPre = mode == Mode.RNN_TANH ? dh * (1 - y * y) : (y > 0 ? dh : 0);
+            double dPre = mode == Mode.RNN_TANH ? dh * (1 - y * y) : (!(y <= 0) ? dh : 0); // a NaN output passes, as PyTorch's
             dxProj[g + j] = (float) dPre;
             dhNext[u + j] = 0;
           }
