@@ -7,7 +7,8 @@ import dev.kiln.runtime.Tensor;
 /**
  * Channel dropout, as PyTorch's {@code nn.Dropout2d}: in training each channel map of an {@code [N,
  * C, H, W]} input is zeroed with probability {@code p} and the others scaled by {@code 1 / (1 -
- * p)}; in evaluation the input passes unchanged ({@link Ops#dropout2d}). Eager only.
+ * p)}; in evaluation the input passes unchanged ({@link Ops#dropout2d}). Eager or compiled (one
+ * mask value per sample and channel, drawn as the eager form draws it).
  */
 public class Dropout2d extends Layer<Dropout2d.Spec> {
   /** Dropout2d's hyper-parameter and shape rule: {@code [N, C, H, W]}, unchanged. */

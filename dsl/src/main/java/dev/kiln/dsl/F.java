@@ -211,6 +211,11 @@ public final class F {
     return Ops.dropout(x, p, training);
   }
 
+  /** Channel dropout ({@code F.dropout2d}), as {@link Dropout2d}: whole channel maps of {@code [N, C, H, W]} zeroed in training. */
+  public static Tensor dropout2d(Tensor x, double p, boolean training) {
+    return Ops.dropout2d(x, p, training);
+  }
+
   /**
    * {@code a + b}, broadcast as PyTorch's ({@link Ops#add}). In a compiled forward: two values of one
    * shape (a residual connection), or one repeated over the other along a run of dimensions.

@@ -17,6 +17,7 @@ import dev.kiln.dsl.BatchNorm;
 import dev.kiln.dsl.Conv2d;
 import dev.kiln.dsl.ConvTranspose2d;
 import dev.kiln.dsl.Dropout;
+import dev.kiln.dsl.Dropout2d;
 import dev.kiln.dsl.GELU;
 import dev.kiln.dsl.LayerNorm;
 import dev.kiln.dsl.LeakyReLU;
@@ -674,14 +675,20 @@ public final class Generator {
           b.addStatement("$T.layerNormForward($L, $L, $L, $L, $L, p.mean$L, p.rstd$L, n * $L, $L, $L)", NORM, out.array, out.offset,
               in.array, in.offset, affine, j + 1, j + 1, layerNormRows(k), layerNormInner(k), s.eps());
         }
-        case DROPOUT -> b.beginControlFlow("if (training[$L])", j + 1)
-            .addStatement("$T.dropoutMask(p.mask$L, 0, n * $L, $L, $T.generator())", ACTIVATIONS, j + 1, k.outPerSample(),
-                ((Dropout.Spec) k.spec()).p(), KILN)
-            .addStatement("$T.applyMask($L, $L, $L, $L, p.mask$L, 0, n * $L)", ACTIVATIONS, out.array, out.offset,
-                in.array, in.offset, j + 1, k.outPerSample())
-            .nextControlFlow("else")
-            .addStatement("System.arraycopy($L, $L, $L, $L, n * $L)", in.array, in.offset, out.array, out.offset, k.outPerSample())
-            .endControlFlow();
+        case DROPOUT -> {
+          b.beginControlFlow("if (training[$L])", j + 1)
+              .addStatement("$T.dropoutMask(p.mask$L, 0, n * $L, $L, $T.generator())", ACTIVATIONS, j + 1, maskPerSample(k), dropoutP(k), KILN);
+          if (k.spec() instanceof Dropout2d.Spec) { // each channel's mask value over its map
+            b.addStatement("$T.mulRepeatedForward($L, $L, $L, $L, p.mask$L, 0, n * $L, $L, 1)", KERNELS, out.array, out.offset,
+                in.array, in.offset, j + 1, k.channels(), k.spatial());
+          } else {
+            b.addStatement("$T.applyMask($L, $L, $L, $L, p.mask$L, 0, n * $L)", ACTIVATIONS, out.array, out.offset,
+                in.array, in.offset, j + 1, k.outPerSample());
+          }
+          b.nextControlFlow("else")
+              .addStatement("System.arraycopy($L, $L, $L, $L, n * $L)", in.array, in.offset, out.array, out.offset, k.outPerSample())
+              .endControlFlow();
+        }
       }
     }
     if (kernels.stream().allMatch(k -> k.kind() == Kernel.Kind.VIEW)) {
@@ -904,9 +911,10 @@ public final class Generator {
       return CodeBlock.of("$L.apply($L)", layerField(k.layer()), in);
     }
     if (k.kind() == Kernel.Kind.DROPOUT) {
-      return CodeBlock.of("$T.dropout($L, $L, training[$L])", F, in, ((Dropout.Spec) k.spec()).p(), kernels.indexOf(k) + 1);
+      return CodeBlock.of("$T.$L($L, $L, training[$L])", F, k.spec() instanceof Dropout2d.Spec ? "dropout2d" : "dropout", in, dropoutP(k),
+          kernels.indexOf(k) + 1);
     }
-    if (k.spec() instanceof Dropout.Spec) { // p = 0: planned as a view, the value itself
+    if (k.spec() instanceof Dropout.Spec || k.spec() instanceof Dropout2d.Spec) { // p = 0: planned as a view, the value itself
       return CodeBlock.of("$L", in);
     }
     return Functions.call(k.spec(), in);
@@ -1122,6 +1130,16 @@ public final class Generator {
     });
   }
 
+  /** A dropout step's probability (element-wise or channel dropout). */
+  private static double dropoutP(Kernel k) {
+    return k.spec() instanceof Dropout2d.Spec c ? c.p() : ((Dropout.Spec) k.spec()).p();
+  }
+
+  /** Mask values per sample of a dropout step: one per value, or one per channel for channel dropout. */
+  private static int maskPerSample(Kernel k) {
+    return k.spec() instanceof Dropout2d.Spec ? k.channels() : k.outPerSample();
+  }
+
   /** An upsampling step's planes and sizes, as the kernels take them: {@code n * 3, 4, 4, 2, 2}. */
   private static String upsampleArgs(Kernel k) {
     Upsample.Spec s = (Upsample.Spec) k.spec();
@@ -1217,7 +1235,7 @@ public final class Generator {
         }
         case DROPOUT -> {
           t.addField(FLOATS, "mask" + j, Modifier.FINAL);
-          ctor.addStatement("this.mask$L = new float[n * $L]", j, k.outPerSample());
+          ctor.addStatement("this.mask$L = new float[n * $L]", j, maskPerSample(k));
         }
         default -> { }
       }
@@ -1377,10 +1395,15 @@ public final class Generator {
         }
         b.endControlFlow();
       } else if (k.kind() == Kernel.Kind.DROPOUT) {
-        b.beginControlFlow("if ($L != null && training[$L])", target.array, j)
-            .addStatement("$T.applyMask($L, $L, $L, $L, p.mask$L, 0, n * $L)", ACTIVATIONS, target.array, target.offset,
-                d.array, d.offset, j, k.outPerSample())
-            .nextControlFlow("else if ($L != null)", target.array)
+        b.beginControlFlow("if ($L != null && training[$L])", target.array, j);
+        if (k.spec() instanceof Dropout2d.Spec) {
+          b.addStatement("$T.mulRepeatedBackward($L, $L, $L, $L, p.mask$L, 0, n * $L, $L, 1, false)", KERNELS, target.array,
+              target.offset, d.array, d.offset, j, k.channels(), k.spatial());
+        } else {
+          b.addStatement("$T.applyMask($L, $L, $L, $L, p.mask$L, 0, n * $L)", ACTIVATIONS, target.array, target.offset,
+              d.array, d.offset, j, k.outPerSample());
+        }
+        b.nextControlFlow("else if ($L != null)", target.array)
             .addStatement("System.arraycopy($L, $L, $L, $L, n * $L)", d.array, d.offset, target.array, target.offset, k.outPerSample())
             .endControlFlow();
       } else if (k.kind() == Kernel.Kind.BATCHNORM) {

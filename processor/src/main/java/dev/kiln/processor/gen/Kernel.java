@@ -62,7 +62,10 @@ record Kernel(
     BATCHNORM,
     /** Layer norm over each sample's last dimensions: one pass each way, each row's mean and 1/std kept for backward. */
     LAYERNORM,
-    /** Inverted dropout with a mask drawn per forward in training; identity in evaluation. */
+    /**
+     * Inverted dropout with a mask drawn per forward in training; identity in evaluation. Channel dropout
+     * (a {@code Dropout2d.Spec}) draws one mask value per sample and channel, applied over the channel's map.
+     */
     DROPOUT,
     /**
      * {@code in + other} (+ ReLU), a residual connection, {@code other} of {@code in}'s shape or repeated over it

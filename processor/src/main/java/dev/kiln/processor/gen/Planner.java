@@ -6,6 +6,7 @@ import dev.kiln.dsl.BatchNorm;
 import dev.kiln.dsl.Conv2d;
 import dev.kiln.dsl.ConvTranspose2d;
 import dev.kiln.dsl.Dropout;
+import dev.kiln.dsl.Dropout2d;
 import dev.kiln.dsl.Flatten;
 import dev.kiln.dsl.GELU;
 import dev.kiln.dsl.LayerNorm;
@@ -92,13 +93,14 @@ final class Planner {
         kernels.add(new Kernel(Kernel.Kind.UPSAMPLE, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof MaxPool2d.Spec) {
         kernels.add(new Kernel(Kernel.Kind.POOL, label, s.spec(), s.layer(), null, false, s.input(), s.output(), in, out, s.source()));
-      } else if (s.spec() instanceof Dropout.Spec d && d.p() > 0) {
+      } else if (s.spec() instanceof Dropout.Spec d && d.p() > 0 || s.spec() instanceof Dropout2d.Spec c && c.p() > 0) {
         kernels.add(new Kernel(Kernel.Kind.DROPOUT, label, s.spec(), s.layer(), null, false, s.input(), s.output(), in, out, s.source()));
       } else if (isActivation(s.spec())) {
         kernels.add(new Kernel(Kernel.Kind.ACTIVATION, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof ReLU.Spec) {
         kernels.add(new Kernel(Kernel.Kind.RELU, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
-      } else if (s.spec() instanceof Flatten.Spec || s.spec() instanceof Reshape || s.spec() instanceof Dropout.Spec) { // dropout: p = 0
+      } else if (s.spec() instanceof Flatten.Spec || s.spec() instanceof Reshape || s.spec() instanceof Dropout.Spec
+          || s.spec() instanceof Dropout2d.Spec) { // dropout: p = 0
         kernels.add(new Kernel(Kernel.Kind.VIEW, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
       } else {
         throw new IllegalStateException("no generated kernel for " + label + " (" + s.source().where() + ")");

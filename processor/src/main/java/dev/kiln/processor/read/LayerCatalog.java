@@ -7,6 +7,7 @@ import dev.kiln.dsl.BatchNorm2d;
 import dev.kiln.dsl.Conv2d;
 import dev.kiln.dsl.ConvTranspose2d;
 import dev.kiln.dsl.Dropout;
+import dev.kiln.dsl.Dropout2d;
 import dev.kiln.dsl.Flatten;
 import dev.kiln.dsl.GELU;
 import dev.kiln.dsl.LayerNorm;
@@ -66,6 +67,7 @@ final class LayerCatalog {
       Map.entry(DSL + "GELU", args -> none(args, "GELU", new GELU.Spec())),
       Map.entry(DSL + "SiLU", args -> none(args, "SiLU", new SiLU.Spec())),
       Map.entry(DSL + "Dropout", args -> args.isEmpty() ? new Dropout.Spec(0.5) : new Dropout.Spec(number(args, 0))),
+      Map.entry(DSL + "Dropout2d", args -> args.isEmpty() ? new Dropout2d.Spec(0.5) : new Dropout2d.Spec(number(args, 0))),
       Map.entry(DSL + "Flatten", args -> switch (args.size()) {
         case 0 -> new Flatten.Spec(1, -1);
         case 2 -> new Flatten.Spec(integer(args, 0), integer(args, 1));
@@ -172,7 +174,7 @@ final class LayerCatalog {
 
   /** Simple names of the supported layers, for messages. */
   static String supported() {
-    return "Linear, Conv2d, ConvTranspose2d, Upsample, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm1d, BatchNorm2d, LayerNorm, Dropout, Flatten, ReLU, Sigmoid, Tanh, LeakyReLU, GELU, SiLU, Softmax, LogSoftmax, Sequential";
+    return "Linear, Conv2d, ConvTranspose2d, Upsample, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm1d, BatchNorm2d, LayerNorm, Dropout, Dropout2d, Flatten, ReLU, Sigmoid, Tanh, LeakyReLU, GELU, SiLU, Softmax, LogSoftmax, Sequential";
   }
 
   static LayerSpec create(String qualifiedName, List<Object> args) throws BadArguments {
