@@ -57,7 +57,7 @@ public final class RecurrentKernels {
    */
   public static Saved forward(Mode mode, int steps, int batch, int hidden, boolean reverse, float[] xProj, int xOff,
       float[] h0, int h0Off, float[] c0, int c0Off, Tensor wHh, float[] bHh, int bOff, float[] states, boolean keep) {
-    int gh = mode.gates * hidden, sh = mode.states * hidden, kh = mode.kept * hidden, bh = batch * hidden;
+    int gh = mode.gates * hidden, kh = mode.kept * hidden, bh = batch * hidden;
     float[] hPrev = keep ? new float[steps * bh] : null;
     float[] cPrev = keep && mode == Mode.LSTM ? new float[steps * bh] : null;
     float[] acts = keep && mode.kept > 0 ? new float[steps * batch * kh] : null;
@@ -79,10 +79,9 @@ public final class RecurrentKernels {
         System.arraycopy(c, 0, cPrev, t * bh, bh);
       }
       Blas.sgemm(false, true, batch, gh, hidden, 1f, h, 0, hidden, wHh, hidden, 0f, hh, 0, gh); // W_hh's native copy, not staged per step
-      int step = t;
       // the cells of the batch's rows are independent: shared among the cores (their exps dominate)
       Parallel.forRange(batch, 20L * batch * hidden * mode.gates, (part, from, to) ->
-          cells(mode, step, from, to, batch, hidden, xProj, xOff, hh, bHh, bOff, h, c, acts, states));
+          cells(mode, t, from, to, batch, hidden, xProj, xOff, hh, bHh, bOff, h, c, acts, states));
     }
     return new Saved(hPrev, cPrev, acts);
   }
@@ -138,17 +137,15 @@ public final class RecurrentKernels {
   public static void backward(Mode mode, int steps, int batch, int hidden, boolean reverse, float[] dStates, int dOff,
       Tensor wHh, Saved saved, float[] states, float[] dxProj, float[] dh0, float[] dc0, float[] dwHh,
       float[] dbHh) {
-    int gh = mode.gates * hidden, sh = mode.states * hidden, kh = mode.kept * hidden, bh = batch * hidden;
-    float[] acts = saved.acts();
+    int gh = mode.gates * hidden, bh = batch * hidden;
     // the gradient of the hidden state's part of the gates: the input's part's too, but for GRU's n
     float[] dHh = mode == Mode.GRU ? new float[steps * batch * gh] : dxProj;
     float[] dhNext = new float[bh];
     float[] dcNext = mode == Mode.LSTM ? new float[bh] : null;
     for (int k = steps - 1; k >= 0; k--) {
       int t = reverse ? steps - 1 - k : k;
-      int step = t;
       Parallel.forRange(batch, 12L * batch * hidden * mode.gates, (part, from, to) ->
-          gradCells(mode, step, from, to, batch, hidden, dStates, dOff, saved, states, dxProj, dHh, dhNext, dcNext));
+          gradCells(mode, t, from, to, batch, hidden, dStates, dOff, saved, states, dxProj, dHh, dhNext, dcNext));
       // the previous step's hidden state also fed this step's gates: dh += dGates @ W_hh
       Blas.sgemm(false, false, batch, hidden, gh, 1f, dHh, t * batch * gh, gh, wHh, hidden, 1f, dhNext, 0, hidden);
     }
