@@ -103,13 +103,18 @@ public class Sequential extends Module {
     return shape;
   }
 
-  /** The layer at a position, 0 to {@link #size()} - 1. */
-  public Module get(int index) {
+  /**
+   * The layer at a position, 0 to {@link #size()} - 1, typed as the caller assigns it ({@code Linear
+   * fc = net.get(1);}, PyTorch's {@code net[1]}); a layer of another type is a {@code ClassCastException}
+   * at that assignment, as an explicit cast would be.
+   */
+  @SuppressWarnings("unchecked")
+  public <M extends Module> M get(int index) {
     if (index < 0 || index >= layers.size()) {
       throw new IndexOutOfBoundsException(
           "Sequential has " + layers.size() + " layers (0.." + (layers.size() - 1) + "), asked for index " + index);
     }
-    return layers.get(index);
+    return (M) layers.get(index);
   }
 
   /** The layer with a name ({@code "0"} for the first unnamed one). */

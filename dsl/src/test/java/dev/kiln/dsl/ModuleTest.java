@@ -232,7 +232,7 @@ class ModuleTest {
   void frozenParametersAreAcceptedAndLeftAlone() {
     Kiln.manualSeed(0);
     Sequential net = Sequential.of(new Linear(3, 4), new ReLU(), new Linear(4, 2));
-    Linear first = (Linear) net.get(0);
+    Linear first = net.get(0); // typed as assigned, as PyTorch's net[0]
     first.requiresGrad(false); // PyTorch's first.requires_grad_(False)
     assertTrue(first.parameters().stream().noneMatch(Tensor::requiresGrad));
     float[] frozen = first.weight().toFloatArray();

@@ -1012,6 +1012,16 @@ public final class Tensor {
     return Ops.maskedFill(this, mask, value);
   }
 
+  /** The lower triangle of the last two dimensions, the main diagonal included: PyTorch's {@code tril()}. */
+  public Tensor tril() {
+    return tril(0);
+  }
+
+  /** The upper triangle of the last two dimensions, the main diagonal included: PyTorch's {@code triu()}. */
+  public Tensor triu() {
+    return triu(0);
+  }
+
   /** The lower triangle of the last two dimensions, the rest 0: PyTorch's {@code tril(diagonal)} ({@link Ops#tril}). */
   public Tensor tril(int diagonal) {
     return Ops.tril(this, diagonal);

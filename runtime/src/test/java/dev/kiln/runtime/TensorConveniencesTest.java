@@ -50,6 +50,8 @@ class TensorConveniencesTest {
   void trilAndTriuKeepTheirDiagonalsOverBatches() {
     Tensor x = Tensor.of(new float[] {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, 2, 2, 3);
     assertArrayEquals(new float[] {1, 0, 0, 4, 5, 0, 7, 0, 0, 10, 11, 0}, x.tril(0).toFloatArray());
+    assertArrayEquals(x.tril(0).toFloatArray(), x.tril().toFloatArray());
+    assertArrayEquals(x.triu(0).toFloatArray(), x.triu().toFloatArray());
     assertArrayEquals(new float[] {1, 2, 0, 4, 5, 6, 7, 8, 0, 10, 11, 12}, x.tril(1).toFloatArray());
     assertArrayEquals(new float[] {0, 0, 0, 4, 0, 0, 0, 0, 0, 10, 0, 0}, x.tril(-1).toFloatArray());
     assertArrayEquals(new float[] {0, 2, 3, 0, 0, 6, 0, 8, 9, 0, 0, 12}, x.triu(1).toFloatArray());
