@@ -1564,6 +1564,62 @@ public final class Ops {
   }
 
   /** The tensors of a cat or stack: a non-empty list without nulls, all float. */
+  /**
+   * Sequences of different lengths {@code [L_i, *]} padded to the longest and stacked, PyTorch's
+   * {@code pad_sequence(sequences, batch_first, padding_value)}: {@code [maxL, B, *]}, or {@code [B,
+   * maxL, *]} with {@code batchFirst}. Float sequences keep their gradients (the padding gets none);
+   * class-index sequences ({@code Tensor.labels}, e.g. targets padded with -100 for a loss's
+   * ignore_index) are padded as labels. Every sequence must share its trailing shape and device.
+   *
+   * @throws IllegalArgumentException for an empty list, a rank-0 sequence, trailing shapes that differ
+   *     or mixed kinds, naming the sequence
+   */
+  public static Tensor padSequence(java.util.List<Tensor> sequences, boolean batchFirst, float paddingValue) {
+    if (sequences == null || sequences.isEmpty()) {
+      throw new IllegalArgumentException("pad_sequence: expected a non-empty list of sequences");
+    }
+    Tensor first = sequences.get(0);
+    int longest = 0;
+    for (int i = 0; i < sequences.size(); i++) {
+      Tensor s = sequences.get(i);
+      if (s == null || s.dim() == 0) {
+        throw new IllegalArgumentException("pad_sequence: sequence " + i + " is " + (s == null ? "null" : "a scalar")
+            + "; each must be [length, *]");
+      }
+      if (s.dtype() != first.dtype() || !Arrays.equals(Arrays.copyOfRange(s.shape(), 1, s.dim()),
+          Arrays.copyOfRange(first.shape(), 1, first.dim()))) {
+        throw new IllegalArgumentException("pad_sequence: sequence " + i + " " + s.dtype() + " " + Shapes.toString(s.shape())
+            + " does not match sequence 0 " + first.dtype() + " " + Shapes.toString(first.shape()) + " after its length");
+      }
+      Devices.onCuda("pad_sequence", first, s);
+      longest = Math.max(longest, s.size(0));
+    }
+    int[] rest = Arrays.copyOfRange(first.shape(), 1, first.dim());
+    if (first.dtype() != DType.FLOAT32) { // labels: padded on the host, no gradient
+      int row = Shapes.numel(rest);
+      int[] ids = new int[sequences.size() * longest * row];
+      Arrays.fill(ids, Math.round(paddingValue));
+      for (int b = 0; b < sequences.size(); b++) {
+        int[] v = sequences.get(b).toIntArray();
+        for (int t = 0; t < v.length / Math.max(row, 1); t++) {
+          for (int r = 0; r < row; r++) {
+            int at = batchFirst ? (b * longest + t) * row + r : (t * sequences.size() + b) * row + r;
+            ids[at] = v[t * row + r];
+          }
+        }
+      }
+      int[] shape = Shapes.concat(batchFirst ? new int[] {sequences.size(), longest} : new int[] {longest, sequences.size()}, rest);
+      return Tensor.labels(ids).reshape(shape).to(first.device());
+    }
+    java.util.List<Tensor> padded = new java.util.ArrayList<>();
+    for (Tensor s : sequences) {
+      int missing = longest - s.size(0);
+      padded.add(missing == 0 ? s
+          : cat(java.util.List.of(s, Tensor.full(paddingValue, Shapes.concat(new int[] {missing}, rest)).to(s.device())), 0));
+    }
+    return stack(padded, batchFirst ? 0 : 1);
+  }
+
   private static Tensor[] joinable(String op, java.util.List<Tensor> tensors) {
     if (tensors == null || tensors.isEmpty()) {
       throw new IllegalArgumentException(op + ": expected a non-empty list of tensors");

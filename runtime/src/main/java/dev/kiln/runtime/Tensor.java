@@ -663,6 +663,15 @@ public final class Tensor {
     return Ops.cat(tensors, dim);
   }
 
+  /**
+   * Sequences of different lengths padded to the longest and stacked, PyTorch's {@code
+   * pad_sequence}: {@code [maxL, B, *]}, or {@code [B, maxL, *]} with {@code batchFirst} (see {@link
+   * Ops#padSequence}; labels pad as labels: {@code padSequence(targets, true, -100)} for a loss's ignore_index).
+   */
+  public static Tensor padSequence(List<Tensor> sequences, boolean batchFirst, float paddingValue) {
+    return Ops.padSequence(sequences, batchFirst, paddingValue);
+  }
+
   /** {@code tensors} of one shape joined along a new dimension {@code dim} (PyTorch's {@code torch.stack}). */
   public static Tensor stack(List<Tensor> tensors, int dim) {
     return Ops.stack(tensors, dim);

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -166,6 +167,27 @@ class TensorConveniencesTest {
     assertTrue(e.getMessage().startsWith("index_select: index 3 at 0 is out of range for dimension 1 of size 3"), e.getMessage());
     var r = assertThrows(IllegalArgumentException.class, () -> sinOf(2, 3).gather(0, Tensor.labels(0, 1)));
     assertTrue(r.getMessage().startsWith("gather: the index must be labels of the input's rank 2"), r.getMessage());
+  }
+
+  /** pad_sequence's values (from PyTorch 1.13), the gradient reaching each sequence, and labels padded as labels. */
+  @Test
+  void padSequenceAsPyTorchs() {
+    Tensor a = Tensor.of(new float[] {1, 2, 3, 4, 5, 6}, 3, 2).requiresGrad(true);
+    Tensor b = Tensor.of(new float[] {7, 8}, 1, 2).requiresGrad(true);
+    Tensor timeFirst = Tensor.padSequence(List.of(a, b), false, 0f);
+    assertArrayEquals(new int[] {3, 2, 2}, timeFirst.shape());
+    assertArrayEquals(new float[] {1, 2, 7, 8, 3, 4, 0, 0, 5, 6, 0, 0}, timeFirst.toFloatArray());
+    Tensor batchFirst = Tensor.padSequence(List.of(a, b), true, -1f);
+    assertArrayEquals(new float[] {1, 2, 3, 4, 5, 6, 7, 8, -1, -1, -1, -1}, batchFirst.toFloatArray());
+    batchFirst.mul(Tensor.arange(1, 13, 1).reshape(2, 3, 2)).sum().backward();
+    assertArrayEquals(new float[] {1, 2, 3, 4, 5, 6}, a.grad().toFloatArray());
+    assertArrayEquals(new float[] {7, 8}, b.grad().toFloatArray());
+    Tensor targets = Tensor.padSequence(List.of(Tensor.labels(1, 2, 3), Tensor.labels(4)), true, -100);
+    assertEquals(DType.INT32, targets.dtype());
+    assertArrayEquals(new int[] {1, 2, 3, 4, -100, -100}, targets.toIntArray());
+    assertArrayEquals(new int[] {2, 3}, targets.shape());
+    var e = assertThrows(IllegalArgumentException.class, () -> Tensor.padSequence(List.of(a, Tensor.zeros(2, 3)), false, 0f));
+    assertTrue(e.getMessage().startsWith("pad_sequence: sequence 1 FLOAT32 [2, 3] does not match sequence 0"), e.getMessage());
   }
 
   @Test
