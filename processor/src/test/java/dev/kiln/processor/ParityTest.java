@@ -109,6 +109,38 @@ class ParityTest {
         + "calls), not by calls on the layer afterwards", rootCause(e).getMessage());
   }
 
+  /**
+   * A GAN's discriminator step: the compiled model on real and on fake inputs of one batch size,
+   * then one backward of the summed losses, gives the eager gradients (two forwards may await their
+   * backwards, each on a plan of its own).
+   */
+  @Test
+  void twoForwardsOfOneSizeThenOneBackwardAsEager() {
+    Compilation c = ProcessorTest.compile(ProcessorTest.model("Mlp"));
+    assertThat(c).succeededWithoutWarnings();
+    ClassLoader loader = new CompiledClasses(c);
+    Kiln.manualSeed(5);
+    Module eager = factory(loader, "test.Mlp").get();
+    Kiln.manualSeed(5);
+    Module compiled = factory(loader, "test.KilnMlp").get();
+    Tensor real = Tensor.randn(4, 1, 28, 28);
+    Tensor fake = Tensor.randn(4, 1, 28, 28);
+    Tensor ones = Tensor.labels(1, 1, 1, 1);
+    Tensor zeros = Tensor.labels(0, 0, 0, 0);
+    for (Module m : List.of(eager, compiled)) {
+      Kiln.manualSeed(9); // the same dropout masks, if any
+      CrossEntropyLoss ce = new CrossEntropyLoss();
+      ce.apply(m.forward(real), ones).add(ce.apply(m.forward(fake), zeros)).backward();
+    }
+    Map<String, Tensor> cp = compiled.namedParameters();
+    eager.namedParameters().forEach((k, v) -> assertClose(k + " gradient", cp.get(k).grad().toFloatArray(), v.grad().toFloatArray(), 1e-5));
+    // a third forward of that size discards the first graph: its backward is refused
+    Tensor first = compiled.forward(real);
+    compiled.forward(fake);
+    compiled.forward(real);
+    assertThrows(IllegalStateException.class, () -> first.sum().backward());
+  }
+
   /** Arguments computed in float (0.1f + 0.2f) are folded in float, as javac folds them: the compiled class builds. */
   @Test
   void floatArgumentsFoldAsJavaDoes() {
@@ -235,8 +267,9 @@ class ParityTest {
     try (var g = Kiln.noGrad()) {
       assertTrue(!compiled.forward(x).requiresGrad());
     }
-    // The compiled model reuses its activation buffers.
+    // The compiled model reuses its activation buffers: two forwards may await their backwards, a third discards the first's.
     Tensor first = compiled.forward(x);
+    compiled.forward(x);
     compiled.forward(x);
     Tensor stale = new CrossEntropyLoss().apply(first, y);
     var e = assertThrows(IllegalStateException.class, stale::backward);

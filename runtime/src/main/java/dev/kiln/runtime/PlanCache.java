@@ -17,10 +17,12 @@ import java.util.function.IntFunction;
  *       inference from several threads at once and a steady pool of them allocates nothing.</li>
  *   <li>A forward that recorded a graph leaves its plan held for its backward by the thread that
  *       ran it: another thread's forward does not overwrite those activations (it takes or makes
- *       another plan), while the same thread's next forward does take it, which discards the
- *       earlier graph, as a training loop that skips a backward expects. That earlier graph's
- *       backward then fails in words ({@link Entry#enterBackward}) instead of using overwritten
- *       activations.</li>
+ *       another plan). The same thread may have {@link #PENDING} forwards of one batch size
+ *       awaiting their backwards (a GAN's discriminator on real and on fake images before one
+ *       {@code backward}, a siamese pair); its next forward takes a plan whose backward has run,
+ *       else a new one while fewer are pending, else the least recently used pending one, which
+ *       discards that graph, as a loop that skips its backwards expects. That graph's backward then
+ *       fails in words ({@link Entry#enterBackward}) instead of using overwritten activations.</li>
  *   <li>Only the plans of the {@link #KEEP} most recently used batch sizes are kept between calls
  *       (as many of each as calls of that size ran at once), the others dropped as they are given
  *       back, so a model that sees many batch sizes (a server) does not keep a buffer set for each.</li>
@@ -35,6 +37,9 @@ public final class PlanCache<P extends PlanCache.Entry> {
    * the eager model does. Memory is then bounded by these sizes times the calls that ran at once.
    */
   public static final int KEEP = 4;
+
+  /** Forwards of one batch size a thread may have awaiting their backwards, each on a plan of its own. */
+  public static final int PENDING = 2;
 
   private final IntFunction<P> factory;
   /** Most recently used first. */
@@ -52,16 +57,34 @@ public final class PlanCache<P extends PlanCache.Entry> {
   public P acquire(int n) {
     Thread me = Thread.currentThread();
     synchronized (kept) {
-      // first a plan this thread holds for a backward (its next forward discards that graph, as
-      // with one thread), then any free one
+      // first a plan this thread holds whose backward has run (the common loop), or a free one
       for (int pass = 0; pass < 2; pass++) {
         for (int i = 0; i < kept.size(); i++) {
           P p = kept.get(i);
-          if (p.n == n && (pass == 1 || p.state.get() == me) && p.tryTake(me)) {
+          boolean wanted = pass == 0 ? p.state.get() == me && p.backwardRan : p.state.get() != me;
+          if (p.n == n && wanted && p.tryTake(me)) {
             kept.remove(i);
             kept.add(0, p);
             return p;
           }
+        }
+      }
+      // then, when PENDING graphs of this thread await their backwards, the least recently used one's plan
+      int pending = 0;
+      int oldest = -1;
+      for (int i = 0; i < kept.size(); i++) {
+        P p = kept.get(i);
+        if (p.n == n && p.state.get() == me) {
+          pending++;
+          oldest = i;
+        }
+      }
+      if (pending >= PENDING) {
+        P p = kept.get(oldest);
+        if (p.tryTake(me)) {
+          kept.remove(oldest);
+          kept.add(0, p);
+          return p;
         }
       }
     }
@@ -131,6 +154,8 @@ public final class PlanCache<P extends PlanCache.Entry> {
     final AtomicReference<Object> state = new AtomicReference<>(FREE);
     /** Set by {@link #holdForBackward()} while busy: the state {@link #release()} leaves. */
     private Thread holder;
+    /** Whether a backward has gone through the graph of the forward that last wrote the plan. */
+    volatile boolean backwardRan;
     /** The cache that made it, told of each release while it keeps too many plans. */
     PlanCache<?> cache;
     private int generation;
@@ -151,6 +176,7 @@ public final class PlanCache<P extends PlanCache.Entry> {
         return false;
       }
       holder = null; // a new forward: the earlier graph's backward, if any, will fail in words
+      backwardRan = false;
       generation++;
       return true;
     }
@@ -179,12 +205,14 @@ public final class PlanCache<P extends PlanCache.Entry> {
         state.set(s);
         throw overwritten(model);
       }
+      backwardRan = true;
     }
 
     private IllegalStateException overwritten(String model) {
       return new IllegalStateException(
           model + ": forward ran again with batch size " + n + " before the backward of an earlier call; a compiled model"
-              + " keeps one set of activations per batch size, so call backward before the next forward of that size");
+              + " keeps the activations of " + PENDING + " forwards of one batch size awaiting their backwards, so call"
+              + " backward before a third forward of that size");
     }
 
     /**

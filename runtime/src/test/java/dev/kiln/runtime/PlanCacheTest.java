@@ -57,22 +57,46 @@ class PlanCacheTest {
     mine.enterBackward("Net", generation); // a second backward (retain_graph) reads them again
     mine.release();
 
-    assertSame(mine, plans.acquire(4), "the same thread's next forward takes it, discarding the earlier graph");
+    assertSame(mine, plans.acquire(4), "its backward has run: the same thread's next forward takes it, discarding that graph");
     var e = assertThrows(IllegalStateException.class, () -> mine.enterBackward("Net", generation));
     assertTrue(e.getMessage().startsWith("Net: forward ran again with batch size 4 before the backward of an earlier call"),
         e.getMessage());
   }
 
   @Test
-  void aBackwardFailsWhileAForwardRunsOnItsPlanAndFailsInWordsAfterALaterForward() {
+  void aBackwardFailsWhileAForwardRunsOnItsPlanAndFailsInWordsAfterLaterForwards() {
     TestPlan p = plans.acquire(2);
     int generation = p.holdForBackward();
     assertThrows(IllegalStateException.class, () -> p.enterBackward("Net", generation), "the forward still runs");
     p.release();
-    TestPlan again = plans.acquire(2);
+    TestPlan q = plans.acquire(2); // p awaits its backward: a plan of its own
+    assertNotSame(p, q);
+    q.holdForBackward();
+    q.release();
+    TestPlan again = plans.acquire(2); // two pending: the older one's graph is discarded
     assertSame(p, again);
     again.release();
     assertThrows(IllegalStateException.class, () -> p.enterBackward("Net", generation));
+  }
+
+  /** A GAN's discriminator on real and then fake images, one backward of the sum: both graphs stay intact. */
+  @Test
+  void twoForwardsOfOneSizeAwaitTheirBackwards() {
+    TestPlan real = plans.acquire(16);
+    int realGeneration = real.holdForBackward();
+    real.release();
+    TestPlan fake = plans.acquire(16);
+    int fakeGeneration = fake.holdForBackward();
+    fake.release();
+    assertNotSame(real, fake);
+    fake.enterBackward("D", fakeGeneration);
+    fake.release();
+    real.enterBackward("D", realGeneration);
+    real.release();
+    TestPlan next = plans.acquire(16); // both backwards ran: the next forwards reuse the two plans
+    next.release();
+    assertTrue(next == real || next == fake);
+    assertEquals(2, made.get());
   }
 
   @Test
