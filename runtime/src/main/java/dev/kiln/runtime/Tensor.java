@@ -458,6 +458,7 @@ public final class Tensor {
     }
     if (device().isCuda()) {
       dev.kiln.runtime.cuda.Cuda.get().copy(values.readCuda(), writeCuda(), numel);
+      java.lang.ref.Reference.reachabilityFence(values); // its block stays its own until the copy is queued (CudaLayerOps)
     } else {
       System.arraycopy(values.readBuffer(), values.offset, buffer(), offset, numel);
     }
