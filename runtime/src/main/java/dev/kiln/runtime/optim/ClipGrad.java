@@ -8,8 +8,8 @@ import java.util.List;
 import java.util.Objects;
 
 /**
- * Gradient clipping, as PyTorch's {@code torch.nn.utils.clip_grad_norm_}: call it between {@code
- * backward()} and {@code opt.step()}.
+ * Gradient clipping, as PyTorch's {@code torch.nn.utils.clip_grad_norm_} ({@link #norm}) and
+ * {@code clip_grad_value_} ({@link #value}): call it between {@code backward()} and {@code opt.step()}.
  *
  * <pre>{@code
  * loss.backward();
@@ -55,6 +55,26 @@ public final class ClipGrad {
       }
     }
     return total;
+  }
+
+  /**
+   * Clamps every gradient value of {@code params} to {@code [-clipValue, clipValue]} in place, as
+   * PyTorch's {@code clip_grad_value_} (a NaN stays NaN); parameters without a gradient are skipped.
+   *
+   * @throws IllegalArgumentException when {@code clipValue} is negative or NaN
+   */
+  public static void value(List<Tensor> params, double clipValue) {
+    Objects.requireNonNull(params, "ClipGrad.value: params is null");
+    if (!(clipValue >= 0)) {
+      throw new IllegalArgumentException("ClipGrad.value: clipValue must be >= 0, got " + clipValue);
+    }
+    float v = (float) clipValue;
+    for (Tensor p : params) {
+      Tensor g = p.grad();
+      if (g != null) {
+        g.copyFrom(Ops.clamp(g.detach(), -v, v));
+      }
+    }
   }
 
   /**

@@ -67,4 +67,18 @@ class ClipGradTest {
     assertArrayEquals(new float[] {0, 0}, zeroed.grad().toFloatArray());
     assertThrows(IllegalArgumentException.class, () -> ClipGrad.norm(List.of(a), Double.POSITIVE_INFINITY));
   }
+
+  @Test
+  void valueClampsEachGradientValue() {
+    Tensor a = Tensor.of(new float[] {1, 2}).requiresGrad(true);
+    Tensor b = Tensor.of(new float[] {3}).requiresGrad(true);
+    a.setGrad(Tensor.of(new float[] {-5f, 0.25f}));
+    b.setGrad(Tensor.of(new float[] {Float.NaN}));
+    Tensor c = Tensor.of(new float[] {4}).requiresGrad(true); // no gradient: skipped
+    ClipGrad.value(java.util.List.of(a, b, c), 0.5);
+    org.junit.jupiter.api.Assertions.assertArrayEquals(new float[] {-0.5f, 0.25f}, a.grad().toFloatArray());
+    org.junit.jupiter.api.Assertions.assertTrue(Float.isNaN(b.grad().item()), "NaN stays NaN, as PyTorch's clamp_");
+    org.junit.jupiter.api.Assertions.assertNull(c.grad());
+    org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> ClipGrad.value(java.util.List.of(a), -1));
+  }
 }
