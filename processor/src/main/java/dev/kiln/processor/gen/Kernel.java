@@ -43,8 +43,8 @@ record Kernel(
     /** A ReLU on its own. */
     RELU,
     /**
-     * Sigmoid, tanh, leaky ReLU or softmax: one pass each way (backward from the output, or the input for leaky
-     * ReLU); softmax's passes go along its dimension.
+     * Sigmoid, tanh, GELU, SiLU, leaky ReLU, softmax or log-softmax: one pass each way (backward from the output,
+     * or from the input for GELU, SiLU and leaky ReLU); softmax's passes go along its dimension.
      */
     ACTIVATION,
     /**
