@@ -159,6 +159,11 @@ class CudaTensorTest {
     m.subInPlace(Tensor.ones(2, 3).to(GPU)).fill(-1f);
     assertArrayEquals(new float[] {-1, -1, -1, -1, -1, -1}, m.toFloatArray());
     assertTrue(m.device().isCuda());
+    Tensor w = Tensor.zeros(3).to(GPU).requiresGrad(true);
+    w.setGrad(Tensor.of(new float[] {-2f, 0.1f, 3f}).to(GPU));
+    dev.kiln.runtime.optim.ClipGrad.value(List.of(w), 0.5);
+    assertArrayEquals(new float[] {-0.5f, 0.1f, 0.5f}, w.grad().toFloatArray());
+    assertTrue(w.grad().device().isCuda());
   }
 
   @Test
