@@ -4,10 +4,13 @@ import dev.kiln.runtime.Generator;
 import dev.kiln.runtime.Kiln;
 import dev.kiln.runtime.util.Progress;
 import java.io.PrintStream;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Iterator;
+import java.util.List;
 import java.util.NoSuchElementException;
 import java.util.Objects;
+import java.util.function.Function;
 
 /**
  * Iterates over a dataset in mini-batches, like PyTorch's {@code DataLoader}. Each call to {@link
@@ -32,6 +35,8 @@ public final class DataLoader<T extends Example> implements Iterable<Batch> {
   private final int batchSize;
   private final boolean shuffle;
   private final boolean dropLast;
+  /** The user's batch builder (PyTorch's {@code collate_fn}), or null for the default stacking. */
+  private final Function<List<T>, Batch> collate;
 
   /** A loader that keeps the last, possibly smaller, batch of each epoch. */
   public DataLoader(Dataset<T> dataset, int batchSize, boolean shuffle) {
@@ -48,6 +53,11 @@ public final class DataLoader<T extends Example> implements Iterable<Batch> {
    *     (as PyTorch's {@code RandomSampler}: an epoch would silently do nothing)
    */
   public DataLoader(Dataset<T> dataset, int batchSize, boolean shuffle, boolean dropLast) {
+    this(dataset, batchSize, shuffle, dropLast, null);
+  }
+
+  private DataLoader(Dataset<T> dataset, int batchSize, boolean shuffle, boolean dropLast, Function<List<T>, Batch> collate) {
+    this.collate = collate;
     this.dataset = Objects.requireNonNull(dataset, "DataLoader: dataset is null");
     if (batchSize < 1) {
       throw new IllegalArgumentException("DataLoader: batch size must be at least 1, got " + batchSize);
@@ -139,7 +149,28 @@ public final class DataLoader<T extends Example> implements Iterable<Batch> {
     };
   }
 
+  /**
+   * This loader with batches built by {@code collate} from each batch's examples, in order (PyTorch's
+   * {@code collate_fn}): sequences of different lengths padded per batch, say.
+   *
+   * <pre>{@code
+   * var loader = new DataLoader<>(sentences, 32, true).collate(samples -> new Batch(
+   *     Tensor.padSequence(samples.stream().map(Example::x).toList(), true, 0f),
+   *     Tensor.padSequence(samples.stream().map(Example::y).toList(), true, -100)));
+   * }</pre>
+   */
+  public DataLoader<T> collate(Function<List<T>, Batch> collate) {
+    return new DataLoader<>(dataset, batchSize, shuffle, dropLast, Objects.requireNonNull(collate, "DataLoader: collate is null"));
+  }
+
   private Batch load(int[] indices) {
+    if (collate != null) {
+      List<T> samples = new ArrayList<>(indices.length);
+      for (int i : indices) {
+        samples.add(dataset.get(i));
+      }
+      return Objects.requireNonNull(collate.apply(samples), "DataLoader: the collate function returned null");
+    }
     return dataset instanceof BatchSource source ? source.gather(indices) : Collate.stack(dataset, indices);
   }
 

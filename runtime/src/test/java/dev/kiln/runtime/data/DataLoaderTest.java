@@ -263,4 +263,35 @@ class DataLoaderTest {
     var size = assertThrows(IllegalStateException.class, () -> new DataLoader<>(negative, 4, false));
     assertTrue(size.getMessage().endsWith(".size() returned -1"), size.getMessage());
   }
+
+  /** A collate function (PyTorch's collate_fn) builds each batch from its examples: variable-length sequences padded per batch. */
+  @Test
+  void collatePadsSequencesPerBatch() {
+    Dataset<Example> sentences = new Dataset<>() {
+      @Override
+      public int size() {
+        return 5;
+      }
+
+      @Override
+      public Example get(int i) { // sequence i has i + 1 tokens of 2 features, and i + 1 targets
+        float[] x = new float[(i + 1) * 2];
+        Arrays.fill(x, i + 1);
+        int[] y = new int[i + 1];
+        Arrays.fill(y, i);
+        return new Example(Tensor.of(x, i + 1, 2), Tensor.labels(y));
+      }
+    };
+    var loader = new DataLoader<>(sentences, 2, false).collate(samples -> new Batch(
+        Tensor.padSequence(samples.stream().map(Example::x).toList(), true, 0f),
+        Tensor.padSequence(samples.stream().map(Example::y).toList(), true, -100)));
+    List<Batch> batches = new ArrayList<>();
+    loader.forEach(batches::add);
+    assertEquals(3, batches.size());
+    assertArrayEquals(new int[] {2, 2, 2}, batches.get(0).x().shape(), "sequences of 1 and 2 tokens, padded to 2");
+    assertArrayEquals(new int[] {0, -100, 1, 1}, batches.get(0).y().toIntArray());
+    assertArrayEquals(new int[] {2, 4, 2}, batches.get(1).x().shape());
+    assertArrayEquals(new int[] {1, 5, 2}, batches.get(2).x().shape(), "the last batch, one sequence of 5");
+    assertEquals(5, loader.datasetSize());
+  }
 }
