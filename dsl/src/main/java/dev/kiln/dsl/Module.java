@@ -132,7 +132,16 @@ public abstract class Module {
    * @throws ShapeException if the input shape does not fit the model
    */
   public String summary(int... inputShape) {
-    return Summary.of(this, inputShape);
+    return Summary.of(this, false, inputShape);
+  }
+
+  /**
+   * {@link #summary(int...)} of a model that takes token or category ids (an {@link Embedding}
+   * first): the forward pass runs on a batch of id 0 ({@code Tensor.labels}) of shape {@code
+   * inputShape}, as torchsummary's {@code dtypes=[torch.long]}.
+   */
+  public String summaryOfIds(int... inputShape) {
+    return Summary.of(this, true, inputShape);
   }
 
   /**

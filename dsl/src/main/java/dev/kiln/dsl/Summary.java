@@ -1,6 +1,7 @@
 package dev.kiln.dsl;
 
 import dev.kiln.runtime.Kiln;
+import dev.kiln.runtime.Shapes;
 import dev.kiln.runtime.Tensor;
 import java.math.BigDecimal;
 import java.math.RoundingMode;
@@ -71,7 +72,7 @@ final class Summary {
   private Summary() {}
 
   /** The summary of {@code model} for samples of shape {@code inputShape} (without the batch dimension). */
-  static String of(Module model, int... inputShape) {
+  static String of(Module model, boolean ids, int... inputShape) {
     if (inputShape.length == 0) {
       inputShape = model.declaredInputShape();
       if (inputShape == null) {
@@ -84,7 +85,7 @@ final class Summary {
         throw new IllegalArgumentException("summary: input dimensions must be positive, got " + Arrays.toString(inputShape));
       }
     }
-    Recording recording = record(model, inputShape);
+    Recording recording = record(model, ids, inputShape);
     String table = format(recording.rows(), inputShape);
     if (recording.unseen().isEmpty()) {
       return table;
@@ -97,7 +98,7 @@ final class Summary {
    * Runs one forward pass on a zero batch: a row for each leaf layer applied, in order, and the
    * leaf layers with parameters that none of those rows is.
    */
-  private static Recording record(Module model, int[] inputShape) {
+  private static Recording record(Module model, boolean ids, int[] inputShape) {
     int[] batchShape = new int[inputShape.length + 1];
     batchShape[0] = BATCH;
     System.arraycopy(inputShape, 0, batchShape, 1, inputShape.length);
@@ -114,7 +115,7 @@ final class Summary {
     Module.FORWARD_LISTENER.set(recorder);
     try (var noGrad = Kiln.noGrad()) {
       model.eval();
-      model.apply(Tensor.zeros(batchShape));
+      model.apply(ids ? Tensor.labels(new int[Shapes.numel(batchShape)]).reshape(batchShape) : Tensor.zeros(batchShape));
     } catch (ShapeException e) {
       ShapeException named = new ShapeException("summary" + Arrays.toString(inputShape).replace('[', '(').replace(']', ')')
           + ": the model does not take samples of shape " + Arrays.toString(inputShape) + " (run as a batch of " + BATCH

@@ -190,4 +190,14 @@ Estimated Total Size (MB): 0.23
     assertSame(model, same);
     assertTrue(same.train(true).isTraining());
   }
+
+  /** A model that takes ids (an Embedding first) is summarised on a batch of id 0. */
+  @Test
+  void idsForAnEmbeddingFirstModel() {
+    Sequential net = Sequential.of(new Embedding(10, 4), new Flatten(), new Linear(12, 2));
+    String table = net.summaryOfIds(3);
+    org.junit.jupiter.api.Assertions.assertTrue(table.contains("Embedding-1"), table);
+    org.junit.jupiter.api.Assertions.assertTrue(table.contains("[-1, 3, 4]"), table);
+    org.junit.jupiter.api.Assertions.assertTrue(table.contains("Total params: 66"), table);
+  }
 }
