@@ -8,6 +8,7 @@ import dev.kiln.runtime.optim.Scheduler;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
 
@@ -57,15 +58,31 @@ public final class Checkpoint {
    */
   public static void save(Path file, Map<String, Tensor> model, Optimizer optimizer, Scheduler scheduler, int epoch)
       throws IOException {
+    save(file, model, List.of(optimizer), scheduler == null ? List.of() : List.of(scheduler), epoch);
+  }
+
+  /**
+   * {@link #save(Path, Map, Optimizer, Scheduler, int)} for a run with several optimizers and
+   * schedulers (a GAN's generator and discriminator, their state dicts merged into {@code model}
+   * under prefixes of their own): the first optimizer's state under {@code optimizer.}, the others'
+   * under {@code optimizer1.}, {@code optimizer2.}, ..., and the schedulers' likewise; {@link
+   * #load(Path, Consumer, List, List)} takes the same lists in the same order.
+   *
+   * @throws IllegalArgumentException for no optimizer, or a scheduler made for none of them
+   */
+  public static void save(Path file, Map<String, Tensor> model, List<Optimizer> optimizers, List<Scheduler> schedulers, int epoch)
+      throws IOException {
     if (epoch < 0 || epoch > DType.MAX_EXACT_INT) {
       throw new IllegalArgumentException(file + ": epoch must be in 0..2^24, got " + epoch);
     }
-    checkSchedulerOf(file, optimizer, scheduler);
+    checkSchedulers(file, optimizers, schedulers);
     Map<String, Tensor> all = new LinkedHashMap<>();
     putPrefixed(all, MODEL, model);
-    putPrefixed(all, OPTIMIZER, optimizer.stateDict());
-    if (scheduler != null) {
-      putPrefixed(all, SCHEDULER, scheduler.stateDict());
+    for (int i = 0; i < optimizers.size(); i++) {
+      putPrefixed(all, numbered(OPTIMIZER, i), optimizers.get(i).stateDict());
+    }
+    for (int i = 0; i < schedulers.size(); i++) {
+      putPrefixed(all, numbered(SCHEDULER, i), schedulers.get(i).stateDict());
     }
     all.put(EPOCH, StateEncoding.ofInt(epoch));
     all.put(RNG, StateEncoding.ofLong(Kiln.rngState()));
@@ -110,6 +127,15 @@ public final class Checkpoint {
    */
   public static int load(Path file, Consumer<Map<String, Tensor>> loadModel, Optimizer optimizer, Scheduler scheduler)
       throws IOException {
+    return load(file, loadModel, List.of(optimizer), scheduler == null ? List.of() : List.of(scheduler));
+  }
+
+  /**
+   * {@link #load(Path, Consumer, Optimizer, Scheduler)} of a checkpoint saved with several
+   * optimizers and schedulers: the same lists, in the same order; all or nothing as there.
+   */
+  public static int load(Path file, Consumer<Map<String, Tensor>> loadModel, List<Optimizer> optimizers, List<Scheduler> schedulers)
+      throws IOException {
     Map<String, Tensor> all = SafeTensors.read(file);
     int epoch;
     long rng;
@@ -122,28 +148,37 @@ public final class Checkpoint {
     if (epoch < 0) { // save refuses it
       throw new CheckpointFormatException(file, "its epoch is " + epoch + "; a checkpoint is written after an epoch >= 0");
     }
-    checkSchedulerOf(file, optimizer, scheduler);
-    Map<String, Tensor> schedulerState = withPrefix(all, SCHEDULER);
-    if (scheduler == null && !schedulerState.isEmpty()) {
+    checkSchedulers(file, optimizers, schedulers);
+    int savedOptimizers = count(all, OPTIMIZER), savedSchedulers = count(all, SCHEDULER);
+    if (savedOptimizers != optimizers.size()) {
+      throw new IllegalArgumentException(file + ": the checkpoint holds " + savedOptimizers + " optimizer state(s), "
+          + optimizers.size() + " optimizer(s) were given to restore");
+    }
+    if (schedulers.isEmpty() && savedSchedulers > 0) {
       throw new IllegalArgumentException(file + ": the checkpoint holds a learning-rate scheduler's state but no "
           + "scheduler was given to restore it");
     }
-    if (scheduler != null && schedulerState.isEmpty()) {
-      throw new IllegalArgumentException(file + ": the checkpoint holds no learning-rate scheduler state (it was "
-          + "saved without one), but a " + scheduler.getClass().getSimpleName() + " was given to restore; pass null");
+    if (savedSchedulers != schedulers.size()) {
+      throw new IllegalArgumentException(file + ": the checkpoint holds " + (savedSchedulers == 0 ? "no learning-rate scheduler state"
+          + " (it was saved without one), but a " + schedulers.get(0).getClass().getSimpleName() + " was given to restore; pass null"
+          : savedSchedulers + " scheduler state(s), " + schedulers.size() + " scheduler(s) were given to restore"));
     }
-    Map<String, Tensor> optimizerBefore = optimizer.stateDict();
-    Map<String, Tensor> schedulerBefore = scheduler == null ? null : scheduler.stateDict();
+    List<Map<String, Tensor>> optimizersBefore = optimizers.stream().map(Optimizer::stateDict).toList();
+    List<Map<String, Tensor>> schedulersBefore = schedulers.stream().map(Scheduler::stateDict).toList();
     try {
-      optimizer.loadStateDict(withPrefix(all, OPTIMIZER));
-      if (scheduler != null) {
-        scheduler.loadStateDict(schedulerState);
+      for (int i = 0; i < optimizers.size(); i++) {
+        optimizers.get(i).loadStateDict(withPrefix(all, numbered(OPTIMIZER, i)));
+      }
+      for (int i = 0; i < schedulers.size(); i++) {
+        schedulers.get(i).loadStateDict(withPrefix(all, numbered(SCHEDULER, i)));
       }
       loadModel.accept(withPrefix(all, MODEL));
     } catch (RuntimeException e) { // also what a loadModel callback or a scheduler's function throws
-      optimizer.loadStateDict(optimizerBefore); // its own state: fits
-      if (scheduler != null) {
-        scheduler.loadStateDict(schedulerBefore);
+      for (int i = 0; i < optimizers.size(); i++) { // their own states: fit
+        optimizers.get(i).loadStateDict(optimizersBefore.get(i));
+      }
+      for (int i = 0; i < schedulers.size(); i++) {
+        schedulers.get(i).loadStateDict(schedulersBefore.get(i));
       }
       if (e instanceof IllegalArgumentException) {
         throw new IllegalArgumentException(file + ": " + e.getMessage() + " (nothing was restored)", e);
@@ -154,11 +189,31 @@ public final class Checkpoint {
     return epoch;
   }
 
-  /** Throws unless {@code scheduler} is null or sets {@code optimizer}'s rates. */
-  private static void checkSchedulerOf(Path file, Optimizer optimizer, Scheduler scheduler) {
-    if (scheduler != null && scheduler.optimizer() != optimizer) {
-      throw new IllegalArgumentException(file + ": the " + scheduler.getClass().getSimpleName()
-          + " was made for another optimizer than the " + optimizer.getClass().getSimpleName() + " given");
+  /** {@code optimizer.} for the first, {@code optimizer1.} for the second, ...: the one-optimizer layout unchanged. */
+  private static String numbered(String prefix, int i) {
+    return i == 0 ? prefix : prefix.substring(0, prefix.length() - 1) + i + ".";
+  }
+
+  /** How many numbered parts with {@code prefix} the checkpoint holds (0 when the first is absent). */
+  private static int count(Map<String, Tensor> all, String prefix) {
+    int n = 0;
+    while (!withPrefix(all, numbered(prefix, n)).isEmpty()) {
+      n++;
+    }
+    return n;
+  }
+
+  /** Throws unless there is an optimizer and each scheduler sets the rates of one of them. */
+  private static void checkSchedulers(Path file, List<Optimizer> optimizers, List<Scheduler> schedulers) {
+    if (optimizers.isEmpty()) {
+      throw new IllegalArgumentException(file + ": a checkpoint needs at least one optimizer");
+    }
+    for (Scheduler scheduler : schedulers) {
+      if (optimizers.stream().noneMatch(o -> o == scheduler.optimizer())) {
+        throw new IllegalArgumentException(file + ": the " + scheduler.getClass().getSimpleName()
+            + " was made for another optimizer than the " + (optimizers.size() == 1 ? optimizers.get(0).getClass().getSimpleName()
+                : "optimizers") + " given");
+      }
     }
   }
 

@@ -164,6 +164,51 @@ class CheckpointTest {
     }, opt -> new StepLR(opt, 1, 0.7));
   }
 
+  /** A GAN-shaped run: two models, two optimizers with schedulers, one checkpoint; resumed, it goes on exactly. */
+  @Test
+  void severalOptimizersAndSchedulersResumeExactly() throws IOException {
+    Model g = new Model();
+    Model d = new Model();
+    Optimizer optG = new Adam(List.of(g.w, g.b), 0.01);
+    Optimizer optD = new SGD(List.of(d.w, d.b), 0.05).momentum(0.9);
+    LRScheduler schedG = new StepLR(optG, 1, 0.5);
+    LRScheduler schedD = new ExponentialLR(optD, 0.9);
+    Path file = dir.resolve("gan.safetensors");
+    for (int step = 0; step < 3; step++) {
+      train(g, optG, schedG, step, step + 1);
+      train(d, optD, schedD, step, step + 1);
+    }
+    Map<String, Tensor> both = new LinkedHashMap<>();
+    g.stateDict().forEach((k, t) -> both.put("g." + k, t));
+    d.stateDict().forEach((k, t) -> both.put("d." + k, t));
+    Checkpoint.save(file, both, List.of(optG, optD), List.of(schedG, schedD), 3);
+    for (int step = 3; step < 6; step++) {
+      train(g, optG, schedG, step, step + 1);
+      train(d, optD, schedD, step, step + 1);
+    }
+
+    Model g2 = new Model();
+    Model d2 = new Model();
+    Optimizer optG2 = new Adam(List.of(g2.w, g2.b), 0.01);
+    Optimizer optD2 = new SGD(List.of(d2.w, d2.b), 0.05).momentum(0.9);
+    LRScheduler schedG2 = new StepLR(optG2, 1, 0.5);
+    LRScheduler schedD2 = new ExponentialLR(optD2, 0.9);
+    assertEquals(3, Checkpoint.load(file, state -> {
+      Map<String, Tensor> gs = new LinkedHashMap<>(), ds = new LinkedHashMap<>();
+      state.forEach((k, t) -> (k.startsWith("g.") ? gs : ds).put(k.substring(2), t));
+      g2.loadStateDict(gs);
+      d2.loadStateDict(ds);
+    }, List.of(optG2, optD2), List.of(schedG2, schedD2)));
+    for (int step = 3; step < 6; step++) {
+      train(g2, optG2, schedG2, step, step + 1);
+      train(d2, optD2, schedD2, step, step + 1);
+    }
+    assertArrayEquals(g.w.toFloatArray(), g2.w.toFloatArray());
+    assertArrayEquals(d.b.toFloatArray(), d2.b.toFloatArray());
+    var one = assertThrows(IllegalArgumentException.class, () -> Checkpoint.load(file, m -> { }, optG2, null));
+    assertTrue(one.getMessage().contains("the checkpoint holds 2 optimizer state(s), 1 optimizer(s) were given"), one.getMessage());
+  }
+
   @Test
   void adamWWithoutSchedulerResumesExactly() throws IOException {
     assertResumesExactly(CheckpointTest::adamW, opt -> null);
