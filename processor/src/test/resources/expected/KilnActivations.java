@@ -6,6 +6,7 @@ import dev.kiln.dsl.Linear;
 import dev.kiln.dsl.Sigmoid;
 import dev.kiln.runtime.Compiled;
 import dev.kiln.runtime.Device;
+import dev.kiln.runtime.Kiln;
 import dev.kiln.runtime.Node;
 import dev.kiln.runtime.PlanCache;
 import dev.kiln.runtime.Tensor;
@@ -78,7 +79,7 @@ public final class KilnActivations extends Activations {
     }
     int n = Compiled.batchSize("KilnActivations", x, 6);
     // the plan (buffers) for this batch size, this call's alone until released: another thread's call gets another
-    Plan p = plans.acquire(n);
+    Plan p = plans.acquire(n, Kiln.isGradEnabled());
     try {
       float[] in = x.readBuffer();
       int inOff = x.offset();
@@ -205,8 +206,13 @@ public final class KilnActivations extends Activations {
     }
 
     @Override
+    protected void checkIntact() {
+      p.checkIntact("KilnActivations", generation);
+    }
+
+    @Override
     protected Tensor[] backward(Tensor g) {
-      p.enterBackward("KilnActivations", generation);
+      p.enterBackward("KilnActivations", generation, lastBackward());
       try {
         p.gradients();
         int n = p.n;

@@ -8,6 +8,7 @@ import dev.kiln.dsl.Linear;
 import dev.kiln.runtime.Compiled;
 import dev.kiln.runtime.CudaCompiled;
 import dev.kiln.runtime.Device;
+import dev.kiln.runtime.Kiln;
 import dev.kiln.runtime.Node;
 import dev.kiln.runtime.PlanCache;
 import dev.kiln.runtime.Tensor;
@@ -81,7 +82,7 @@ public final class KilnBroadcasts extends Broadcasts {
     }
     int n = Compiled.batchSize("KilnBroadcasts", x, 4, 6, 6);
     // the plan (buffers) for this batch size, this call's alone until released: another thread's call gets another
-    Plan p = plans.acquire(n);
+    Plan p = plans.acquire(n, Kiln.isGradEnabled());
     try {
       float[] in = x.readBuffer();
       int inOff = x.offset();
@@ -389,8 +390,13 @@ public final class KilnBroadcasts extends Broadcasts {
     }
 
     @Override
+    protected void checkIntact() {
+      p.checkIntact("KilnBroadcasts", generation);
+    }
+
+    @Override
     protected Tensor[] backward(Tensor g) {
-      p.enterBackward("KilnBroadcasts", generation);
+      p.enterBackward("KilnBroadcasts", generation, lastBackward());
       try {
         p.gradients();
         int n = p.n;

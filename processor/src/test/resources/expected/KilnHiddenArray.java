@@ -66,7 +66,7 @@ public final class KilnHiddenArray extends HiddenArray {
   private Tensor[] compiledAll(Tensor x, boolean all) {
     int n = Compiled.batchSize("KilnHiddenArray", x, 5);
     // the plan (buffers) for this batch size, this call's alone until released: another thread's call gets another
-    Plan p = plans.acquire(n);
+    Plan p = plans.acquire(n, Kiln.isGradEnabled());
     try {
       float[] in = x.readBuffer();
       int inOff = x.offset();
@@ -244,8 +244,13 @@ public final class KilnHiddenArray extends HiddenArray {
     }
 
     @Override
+    protected void checkIntact() {
+      p.checkIntact("KilnHiddenArray", generation);
+    }
+
+    @Override
     protected Tensor[] backward(Tensor g) {
-      p.enterBackward("KilnHiddenArray", generation);
+      p.enterBackward("KilnHiddenArray", generation, lastBackward());
       try {
         p.gradients();
         int n = p.n;

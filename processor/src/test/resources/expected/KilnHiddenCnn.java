@@ -7,6 +7,7 @@ import dev.kiln.dsl.Linear;
 import dev.kiln.runtime.Compiled;
 import dev.kiln.runtime.CudaCompiled;
 import dev.kiln.runtime.Device;
+import dev.kiln.runtime.Kiln;
 import dev.kiln.runtime.Node;
 import dev.kiln.runtime.OutputGradients;
 import dev.kiln.runtime.PlanCache;
@@ -88,7 +89,7 @@ public final class KilnHiddenCnn extends HiddenCnn {
     }
     int n = Compiled.batchSize("KilnHiddenCnn", x, 1, 6, 6);
     // the plan (buffers) for this batch size, this call's alone until released: another thread's call gets another
-    Plan p = plans.acquire(n);
+    Plan p = plans.acquire(n, Kiln.isGradEnabled());
     try {
       float[] in = x.readBuffer();
       int inOff = x.offset();
@@ -174,7 +175,7 @@ public final class KilnHiddenCnn extends HiddenCnn {
     Tensor[] outputs(Tensor x) {
       int n = Compiled.batchSize("KilnHiddenCnn", x, 1, 6, 6);
       // the plan (buffers) for this batch size, this call's alone until released: another thread's call gets another
-      Plan p = plans.acquire(n);
+      Plan p = plans.acquire(n, Kiln.isGradEnabled());
       try {
         float[] in = x.readBuffer();
         int inOff = x.offset();
@@ -372,8 +373,13 @@ public final class KilnHiddenCnn extends HiddenCnn {
       }
 
       @Override
+      protected void checkIntact() {
+        p.checkIntact("KilnHiddenCnn", generation);
+      }
+
+      @Override
       protected Tensor[] backward(Tensor g) {
-        p.enterBackward("KilnHiddenCnn", generation);
+        p.enterBackward("KilnHiddenCnn", generation, lastBackward());
         try {
           p.gradients();
           int n = p.n;
@@ -682,8 +688,13 @@ public final class KilnHiddenCnn extends HiddenCnn {
     }
 
     @Override
+    protected void checkIntact() {
+      p.checkIntact("KilnHiddenCnn", generation);
+    }
+
+    @Override
     protected Tensor[] backward(Tensor g) {
-      p.enterBackward("KilnHiddenCnn", generation);
+      p.enterBackward("KilnHiddenCnn", generation, lastBackward());
       try {
         p.gradients();
         int n = p.n;

@@ -4,6 +4,7 @@ import dev.kiln.dsl.Linear;
 import dev.kiln.runtime.Compiled;
 import dev.kiln.runtime.CudaCompiled;
 import dev.kiln.runtime.Device;
+import dev.kiln.runtime.Kiln;
 import dev.kiln.runtime.Node;
 import dev.kiln.runtime.OutputGradients;
 import dev.kiln.runtime.PlanCache;
@@ -62,7 +63,7 @@ public final class KilnHiddenMlp extends HiddenMlp {
   private Tensor[] compiledForwardWithHidden(Tensor x, boolean all) {
     int n = Compiled.batchSize("KilnHiddenMlp", x, 6);
     // the plan (buffers) for this batch size, this call's alone until released: another thread's call gets another
-    Plan p = plans.acquire(n);
+    Plan p = plans.acquire(n, Kiln.isGradEnabled());
     try {
       float[] in = x.readBuffer();
       int inOff = x.offset();
@@ -201,8 +202,13 @@ public final class KilnHiddenMlp extends HiddenMlp {
     }
 
     @Override
+    protected void checkIntact() {
+      p.checkIntact("KilnHiddenMlp", generation);
+    }
+
+    @Override
     protected Tensor[] backward(Tensor g) {
-      p.enterBackward("KilnHiddenMlp", generation);
+      p.enterBackward("KilnHiddenMlp", generation, lastBackward());
       try {
         p.gradients();
         int n = p.n;

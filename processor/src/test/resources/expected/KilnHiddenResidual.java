@@ -6,6 +6,7 @@ import dev.kiln.dsl.Linear;
 import dev.kiln.runtime.Compiled;
 import dev.kiln.runtime.CudaCompiled;
 import dev.kiln.runtime.Device;
+import dev.kiln.runtime.Kiln;
 import dev.kiln.runtime.Node;
 import dev.kiln.runtime.OutputGradients;
 import dev.kiln.runtime.PlanCache;
@@ -70,7 +71,7 @@ public final class KilnHiddenResidual extends HiddenResidual {
   private Tensor[] compiledHeads(Tensor x, boolean all) {
     int n = Compiled.batchSize("KilnHiddenResidual", x, 6);
     // the plan (buffers) for this batch size, this call's alone until released: another thread's call gets another
-    Plan p = plans.acquire(n);
+    Plan p = plans.acquire(n, Kiln.isGradEnabled());
     try {
       float[] in = x.readBuffer();
       int inOff = x.offset();
@@ -307,8 +308,13 @@ public final class KilnHiddenResidual extends HiddenResidual {
     }
 
     @Override
+    protected void checkIntact() {
+      p.checkIntact("KilnHiddenResidual", generation);
+    }
+
+    @Override
     protected Tensor[] backward(Tensor g) {
-      p.enterBackward("KilnHiddenResidual", generation);
+      p.enterBackward("KilnHiddenResidual", generation, lastBackward());
       try {
         p.gradients();
         int n = p.n;

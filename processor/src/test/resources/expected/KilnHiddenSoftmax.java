@@ -4,6 +4,7 @@ import dev.kiln.dsl.F;
 import dev.kiln.dsl.Linear;
 import dev.kiln.runtime.Compiled;
 import dev.kiln.runtime.Device;
+import dev.kiln.runtime.Kiln;
 import dev.kiln.runtime.Node;
 import dev.kiln.runtime.OutputGradients;
 import dev.kiln.runtime.PlanCache;
@@ -63,7 +64,7 @@ public final class KilnHiddenSoftmax extends HiddenSoftmax {
   private Tensor[] compiledForwardWithHidden(Tensor x, boolean all) {
     int n = Compiled.batchSize("KilnHiddenSoftmax", x, 4);
     // the plan (buffers) for this batch size, this call's alone until released: another thread's call gets another
-    Plan p = plans.acquire(n);
+    Plan p = plans.acquire(n, Kiln.isGradEnabled());
     try {
       float[] in = x.readBuffer();
       int inOff = x.offset();
@@ -221,8 +222,13 @@ public final class KilnHiddenSoftmax extends HiddenSoftmax {
     }
 
     @Override
+    protected void checkIntact() {
+      p.checkIntact("KilnHiddenSoftmax", generation);
+    }
+
+    @Override
     protected Tensor[] backward(Tensor g) {
-      p.enterBackward("KilnHiddenSoftmax", generation);
+      p.enterBackward("KilnHiddenSoftmax", generation, lastBackward());
       try {
         p.gradients();
         int n = p.n;

@@ -7,6 +7,7 @@ import dev.kiln.dsl.Linear;
 import dev.kiln.runtime.Compiled;
 import dev.kiln.runtime.CudaCompiled;
 import dev.kiln.runtime.Device;
+import dev.kiln.runtime.Kiln;
 import dev.kiln.runtime.Node;
 import dev.kiln.runtime.PlanCache;
 import dev.kiln.runtime.Tensor;
@@ -78,7 +79,7 @@ public final class KilnInception extends Inception {
     }
     int n = Compiled.batchSize("KilnInception", x, 3, 8, 8);
     // the plan (buffers) for this batch size, this call's alone until released: another thread's call gets another
-    Plan p = plans.acquire(n);
+    Plan p = plans.acquire(n, Kiln.isGradEnabled());
     try {
       float[] in = x.readBuffer();
       int inOff = x.offset();
@@ -339,8 +340,13 @@ public final class KilnInception extends Inception {
     }
 
     @Override
+    protected void checkIntact() {
+      p.checkIntact("KilnInception", generation);
+    }
+
+    @Override
     protected Tensor[] backward(Tensor g) {
-      p.enterBackward("KilnInception", generation);
+      p.enterBackward("KilnInception", generation, lastBackward());
       try {
         p.gradients();
         int n = p.n;

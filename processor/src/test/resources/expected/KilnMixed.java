@@ -7,6 +7,7 @@ import dev.kiln.dsl.ReLU;
 import dev.kiln.runtime.Compiled;
 import dev.kiln.runtime.CudaCompiled;
 import dev.kiln.runtime.Device;
+import dev.kiln.runtime.Kiln;
 import dev.kiln.runtime.Node;
 import dev.kiln.runtime.PlanCache;
 import dev.kiln.runtime.Tensor;
@@ -74,7 +75,7 @@ public final class KilnMixed extends Mixed {
     }
     int n = Compiled.batchSize("KilnMixed", x, 2, 3, 4);
     // the plan (buffers) for this batch size, this call's alone until released: another thread's call gets another
-    Plan p = plans.acquire(n);
+    Plan p = plans.acquire(n, Kiln.isGradEnabled());
     try {
       float[] in = x.readBuffer();
       int inOff = x.offset();
@@ -173,8 +174,13 @@ public final class KilnMixed extends Mixed {
     }
 
     @Override
+    protected void checkIntact() {
+      p.checkIntact("KilnMixed", generation);
+    }
+
+    @Override
     protected Tensor[] backward(Tensor g) {
-      p.enterBackward("KilnMixed", generation);
+      p.enterBackward("KilnMixed", generation, lastBackward());
       try {
         p.gradients();
         int n = p.n;

@@ -9,6 +9,7 @@ import dev.kiln.dsl.Sequential;
 import dev.kiln.runtime.Compiled;
 import dev.kiln.runtime.CudaCompiled;
 import dev.kiln.runtime.Device;
+import dev.kiln.runtime.Kiln;
 import dev.kiln.runtime.Node;
 import dev.kiln.runtime.PlanCache;
 import dev.kiln.runtime.Tensor;
@@ -89,7 +90,7 @@ public final class KilnMlp extends Module {
     }
     int n = Compiled.batchSize("KilnMlp", x, 1, 28, 28);
     // the plan (buffers) for this batch size, this call's alone until released: another thread's call gets another
-    Plan p = plans.acquire(n);
+    Plan p = plans.acquire(n, Kiln.isGradEnabled());
     try {
       float[] in = x.readBuffer();
       int inOff = x.offset();
@@ -191,8 +192,13 @@ public final class KilnMlp extends Module {
     }
 
     @Override
+    protected void checkIntact() {
+      p.checkIntact("KilnMlp", generation);
+    }
+
+    @Override
     protected Tensor[] backward(Tensor g) {
-      p.enterBackward("KilnMlp", generation);
+      p.enterBackward("KilnMlp", generation, lastBackward());
       try {
         p.gradients();
         int n = p.n;

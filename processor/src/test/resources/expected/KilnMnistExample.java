@@ -78,7 +78,7 @@ public final class KilnMnistExample extends MnistExample {
     }
     int n = Compiled.batchSize("KilnMnistExample", x, 1, 12, 12);
     // the plan (buffers) for this batch size, this call's alone until released: another thread's call gets another
-    Plan p = plans.acquire(n);
+    Plan p = plans.acquire(n, Kiln.isGradEnabled());
     try {
       float[] in = x.readBuffer();
       int inOff = x.offset();
@@ -291,8 +291,13 @@ public final class KilnMnistExample extends MnistExample {
     }
 
     @Override
+    protected void checkIntact() {
+      p.checkIntact("KilnMnistExample", generation);
+    }
+
+    @Override
     protected Tensor[] backward(Tensor g) {
-      p.enterBackward("KilnMnistExample", generation);
+      p.enterBackward("KilnMnistExample", generation, lastBackward());
       try {
         p.gradients();
         int n = p.n;

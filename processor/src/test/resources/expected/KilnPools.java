@@ -7,6 +7,7 @@ import dev.kiln.dsl.F;
 import dev.kiln.dsl.Linear;
 import dev.kiln.runtime.Compiled;
 import dev.kiln.runtime.Device;
+import dev.kiln.runtime.Kiln;
 import dev.kiln.runtime.Node;
 import dev.kiln.runtime.PlanCache;
 import dev.kiln.runtime.Tensor;
@@ -74,7 +75,7 @@ public final class KilnPools extends Pools {
     }
     int n = Compiled.batchSize("KilnPools", x, 3, 9, 11);
     // the plan (buffers) for this batch size, this call's alone until released: another thread's call gets another
-    Plan p = plans.acquire(n);
+    Plan p = plans.acquire(n, Kiln.isGradEnabled());
     try {
       float[] in = x.readBuffer();
       int inOff = x.offset();
@@ -241,8 +242,13 @@ public final class KilnPools extends Pools {
     }
 
     @Override
+    protected void checkIntact() {
+      p.checkIntact("KilnPools", generation);
+    }
+
+    @Override
     protected Tensor[] backward(Tensor g) {
-      p.enterBackward("KilnPools", generation);
+      p.enterBackward("KilnPools", generation, lastBackward());
       try {
         p.gradients();
         int n = p.n;

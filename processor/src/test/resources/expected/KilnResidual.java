@@ -7,6 +7,7 @@ import dev.kiln.dsl.Linear;
 import dev.kiln.runtime.Compiled;
 import dev.kiln.runtime.CudaCompiled;
 import dev.kiln.runtime.Device;
+import dev.kiln.runtime.Kiln;
 import dev.kiln.runtime.Node;
 import dev.kiln.runtime.PlanCache;
 import dev.kiln.runtime.Tensor;
@@ -82,7 +83,7 @@ public final class KilnResidual extends Residual {
     }
     int n = Compiled.batchSize("KilnResidual", x, 4, 6, 6);
     // the plan (buffers) for this batch size, this call's alone until released: another thread's call gets another
-    Plan p = plans.acquire(n);
+    Plan p = plans.acquire(n, Kiln.isGradEnabled());
     try {
       float[] in = x.readBuffer();
       int inOff = x.offset();
@@ -443,8 +444,13 @@ public final class KilnResidual extends Residual {
     }
 
     @Override
+    protected void checkIntact() {
+      p.checkIntact("KilnResidual", generation);
+    }
+
+    @Override
     protected Tensor[] backward(Tensor g) {
-      p.enterBackward("KilnResidual", generation);
+      p.enterBackward("KilnResidual", generation, lastBackward());
       try {
         p.gradients();
         int n = p.n;

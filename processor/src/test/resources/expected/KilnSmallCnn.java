@@ -81,7 +81,7 @@ public final class KilnSmallCnn extends SmallCnn {
     }
     int n = Compiled.batchSize("KilnSmallCnn", x, 1, 8, 8);
     // the plan (buffers) for this batch size, this call's alone until released: another thread's call gets another
-    Plan p = plans.acquire(n);
+    Plan p = plans.acquire(n, Kiln.isGradEnabled());
     try {
       float[] in = x.readBuffer();
       int inOff = x.offset();
@@ -304,8 +304,13 @@ public final class KilnSmallCnn extends SmallCnn {
     }
 
     @Override
+    protected void checkIntact() {
+      p.checkIntact("KilnSmallCnn", generation);
+    }
+
+    @Override
     protected Tensor[] backward(Tensor g) {
-      p.enterBackward("KilnSmallCnn", generation);
+      p.enterBackward("KilnSmallCnn", generation, lastBackward());
       try {
         p.gradients();
         int n = p.n;

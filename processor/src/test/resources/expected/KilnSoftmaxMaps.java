@@ -7,6 +7,7 @@ import dev.kiln.dsl.Linear;
 import dev.kiln.dsl.Softmax;
 import dev.kiln.runtime.Compiled;
 import dev.kiln.runtime.Device;
+import dev.kiln.runtime.Kiln;
 import dev.kiln.runtime.Node;
 import dev.kiln.runtime.PlanCache;
 import dev.kiln.runtime.Tensor;
@@ -81,7 +82,7 @@ public final class KilnSoftmaxMaps extends SoftmaxMaps {
     }
     int n = Compiled.batchSize("KilnSoftmaxMaps", x, 2, 3, 4);
     // the plan (buffers) for this batch size, this call's alone until released: another thread's call gets another
-    Plan p = plans.acquire(n);
+    Plan p = plans.acquire(n, Kiln.isGradEnabled());
     try {
       float[] in = x.readBuffer();
       int inOff = x.offset();
@@ -213,8 +214,13 @@ public final class KilnSoftmaxMaps extends SoftmaxMaps {
     }
 
     @Override
+    protected void checkIntact() {
+      p.checkIntact("KilnSoftmaxMaps", generation);
+    }
+
+    @Override
     protected Tensor[] backward(Tensor g) {
-      p.enterBackward("KilnSoftmaxMaps", generation);
+      p.enterBackward("KilnSoftmaxMaps", generation, lastBackward());
       try {
         p.gradients();
         int n = p.n;

@@ -7,6 +7,7 @@ import dev.kiln.dsl.Linear;
 import dev.kiln.runtime.Compiled;
 import dev.kiln.runtime.CudaCompiled;
 import dev.kiln.runtime.Device;
+import dev.kiln.runtime.Kiln;
 import dev.kiln.runtime.Node;
 import dev.kiln.runtime.PlanCache;
 import dev.kiln.runtime.Tensor;
@@ -77,7 +78,7 @@ public final class KilnSqueezeExcite extends SqueezeExcite {
     }
     int n = Compiled.batchSize("KilnSqueezeExcite", x, 3, 6, 6);
     // the plan (buffers) for this batch size, this call's alone until released: another thread's call gets another
-    Plan p = plans.acquire(n);
+    Plan p = plans.acquire(n, Kiln.isGradEnabled());
     try {
       float[] in = x.readBuffer();
       int inOff = x.offset();
@@ -283,8 +284,13 @@ public final class KilnSqueezeExcite extends SqueezeExcite {
     }
 
     @Override
+    protected void checkIntact() {
+      p.checkIntact("KilnSqueezeExcite", generation);
+    }
+
+    @Override
     protected Tensor[] backward(Tensor g) {
-      p.enterBackward("KilnSqueezeExcite", generation);
+      p.enterBackward("KilnSqueezeExcite", generation, lastBackward());
       try {
         p.gradients();
         int n = p.n;

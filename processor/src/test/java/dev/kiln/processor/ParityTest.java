@@ -134,11 +134,25 @@ class ParityTest {
     }
     Map<String, Tensor> cp = compiled.namedParameters();
     eager.namedParameters().forEach((k, v) -> assertClose(k + " gradient", cp.get(k).grad().toFloatArray(), v.grad().toFloatArray(), 1e-5));
-    // a third forward of that size discards the first graph: its backward is refused
+    // a third forward of that size discards the first graph: a backward through it is refused before adding anything
+    compiled.zeroGrad(true);
     Tensor first = compiled.forward(real);
-    compiled.forward(fake);
-    compiled.forward(real);
-    assertThrows(IllegalStateException.class, () -> first.sum().backward());
+    Tensor second = compiled.forward(fake);
+    Tensor third = compiled.forward(real);
+    var refused = assertThrows(IllegalStateException.class, () -> first.sum().add(second.sum()).add(third.sum()).backward());
+    assertTrue(refused.getMessage().contains("were overwritten by later forwards"), refused.getMessage());
+    compiled.parameters().forEach(p -> assertTrue(p.grad() == null, "a refused backward adds no gradient"));
+    second.sum().add(third.sum()).backward(); // the two newer graphs are intact
+
+    // a graph kept by backward(true) stays intact across the next forward, and a forward under noGrad takes no pending plan
+    Tensor kept = compiled.forward(real);
+    kept.sum().backward(true);
+    Tensor other = compiled.forward(fake);
+    try (var g = Kiln.noGrad()) {
+      compiled.forward(real);
+    }
+    kept.sum().backward();
+    other.sum().backward();
   }
 
   /** Arguments computed in float (0.1f + 0.2f) are folded in float, as javac folds them: the compiled class builds. */
@@ -273,7 +287,7 @@ class ParityTest {
     compiled.forward(x);
     Tensor stale = new CrossEntropyLoss().apply(first, y);
     var e = assertThrows(IllegalStateException.class, stale::backward);
-    assertTrue(e.getMessage().contains("forward ran again"), e.getMessage());
+    assertTrue(e.getMessage().contains("were overwritten by later forwards"), e.getMessage());
     var bad = assertThrows(IllegalArgumentException.class, () -> compiled.forward(Tensor.zeros(2, 3)));
     assertTrue(bad.getMessage().contains("got [2, 3]"), bad.getMessage());
     int[] sample = Arrays.copyOfRange(shape, 1, shape.length); // one sample without its batch dimension

@@ -17,6 +17,21 @@ public abstract class Node {
    * A node whose backward needs only the incoming gradient (an add, a reshape, a sum) says false
    * and may be gone through again, as in PyTorch, by a backward from another loss.
    */
+  /**
+   * Throws when what this node's backward needs is gone (a compiled model's activations overwritten
+   * by later forwards). Called for every node of a backward before any gradient is added, so a
+   * refused backward changes nothing; nothing to check by default.
+   */
+  protected void checkIntact() {}
+
+  /**
+   * Whether the backward running now is the last one through this node (not {@code
+   * backward(true)}, PyTorch's retain_graph): what it saved may be given up after it.
+   */
+  protected final boolean lastBackward() {
+    return released;
+  }
+
   protected boolean savesTensors() {
     return true;
   }

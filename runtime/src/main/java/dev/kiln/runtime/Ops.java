@@ -1586,10 +1586,13 @@ public final class Ops {
         throw new IllegalArgumentException("pad_sequence: sequence " + i + " is " + (s == null ? "null" : "a scalar")
             + "; each must be [length, *]");
       }
-      if (s.dtype() != first.dtype() || !Arrays.equals(Arrays.copyOfRange(s.shape(), 1, s.dim()),
-          Arrays.copyOfRange(first.shape(), 1, first.dim()))) {
-        throw new IllegalArgumentException("pad_sequence: sequence " + i + " " + s.dtype() + " " + Shapes.toString(s.shape())
-            + " does not match sequence 0 " + first.dtype() + " " + Shapes.toString(first.shape()) + " after its length");
+      if (s.dtype() != first.dtype()) {
+        throw new IllegalArgumentException("pad_sequence: sequence " + i + " is " + s.dtype() + ", sequence 0 " + first.dtype()
+            + ": pad float sequences and class-index sequences separately");
+      }
+      if (!Arrays.equals(Arrays.copyOfRange(s.shape(), 1, s.dim()), Arrays.copyOfRange(first.shape(), 1, first.dim()))) {
+        throw new IllegalArgumentException("pad_sequence: sequence " + i + " " + Shapes.toString(s.shape())
+            + " does not match sequence 0 " + Shapes.toString(first.shape()) + " after its length");
       }
       Devices.onCuda("pad_sequence", first, s);
       longest = Math.max(longest, s.size(0));
@@ -1598,7 +1601,11 @@ public final class Ops {
     if (first.dtype() != DType.FLOAT32) { // labels: padded on the host, no gradient
       int row = Shapes.numel(rest);
       int[] ids = new int[sequences.size() * longest * row];
-      Arrays.fill(ids, Math.round(paddingValue));
+      if (!(Math.abs(paddingValue) <= DType.MAX_EXACT_INT)) {
+        throw new IllegalArgumentException("pad_sequence: a class-index padding value must be a number within +-2^24, got "
+            + paddingValue);
+      }
+      Arrays.fill(ids, (int) paddingValue); // toward zero, as PyTorch converts it
       for (int b = 0; b < sequences.size(); b++) {
         int[] v = sequences.get(b).toIntArray();
         for (int t = 0; t < v.length / Math.max(row, 1); t++) {

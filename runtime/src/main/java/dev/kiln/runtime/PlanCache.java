@@ -55,6 +55,15 @@ public final class PlanCache<P extends PlanCache.Entry> {
    * lock so that other threads' calls do not wait for its allocation.
    */
   public P acquire(int n) {
+    return acquire(n, true);
+  }
+
+  /**
+   * {@link #acquire(int)}; a forward that records no graph ({@code recording} false: under {@code
+   * noGrad}) never takes a pending plan, so logging a loss between two pending forwards and their
+   * backward leaves them intact.
+   */
+  public P acquire(int n, boolean recording) {
     Thread me = Thread.currentThread();
     synchronized (kept) {
       // first a plan this thread holds whose backward has run (the common loop), or a free one
@@ -79,7 +88,7 @@ public final class PlanCache<P extends PlanCache.Entry> {
           oldest = i;
         }
       }
-      if (pending >= PENDING) {
+      if (recording && pending >= PENDING) {
         P p = kept.get(oldest);
         if (p.tryTake(me)) {
           kept.remove(oldest);
@@ -197,6 +206,15 @@ public final class PlanCache<P extends PlanCache.Entry> {
      *     running on it now
      */
     public void enterBackward(String model, int recordedGeneration) {
+      enterBackward(model, recordedGeneration, true);
+    }
+
+    /**
+     * {@link #enterBackward(String, int)}, saying whether this is the graph's last backward: after
+     * a {@code backward(true)} (retain_graph) the plan stays pending for the next one instead of
+     * being free for the thread's next forward.
+     */
+    public void enterBackward(String model, int recordedGeneration, boolean last) {
       Object s = state.get();
       if (s == BUSY || !state.compareAndSet(s, BUSY)) {
         throw overwritten(model);
@@ -205,14 +223,24 @@ public final class PlanCache<P extends PlanCache.Entry> {
         state.set(s);
         throw overwritten(model);
       }
-      backwardRan = true;
+      backwardRan = last;
+    }
+
+    /**
+     * Throws, changing nothing, when a later forward has written the plan since the forward of
+     * {@code recordedGeneration}: checked for every node before a backward adds any gradient.
+     */
+    public void checkIntact(String model, int recordedGeneration) {
+      if (generation != recordedGeneration) {
+        throw overwritten(model);
+      }
     }
 
     private IllegalStateException overwritten(String model) {
       return new IllegalStateException(
-          model + ": forward ran again with batch size " + n + " before the backward of an earlier call; a compiled model"
-              + " keeps the activations of " + PENDING + " forwards of one batch size awaiting their backwards, so call"
-              + " backward before a third forward of that size");
+          model + ": the activations of this graph (batch size " + n + ") were overwritten by later forwards of that size; a"
+              + " compiled model keeps those of " + PENDING + " forwards awaiting their backwards (or retained by"
+              + " backward(true)), so call backward before more forwards of that size");
     }
 
     /**

@@ -1221,6 +1221,7 @@ public final class Tensor {
             + ") was modified after the forward pass (written in place), and its gradient is computed from the output"
             + "; PyTorch refuses this too (\"modified by an inplace operation\"). Write to a copy (clone()) instead");
       }
+      fn.checkIntact();
       if (t.gradFn.released && t.gradFn.savesTensors()) {
         throw new IllegalStateException("backward(): trying to go through the graph a second time: "
             + t.gradFn.name() + " was already gone through by an earlier backward(), which released what it saved"

@@ -59,7 +59,7 @@ class PlanCacheTest {
 
     assertSame(mine, plans.acquire(4), "its backward has run: the same thread's next forward takes it, discarding that graph");
     var e = assertThrows(IllegalStateException.class, () -> mine.enterBackward("Net", generation));
-    assertTrue(e.getMessage().startsWith("Net: forward ran again with batch size 4 before the backward of an earlier call"),
+    assertTrue(e.getMessage().startsWith("Net: the activations of this graph (batch size 4) were overwritten by later forwards"),
         e.getMessage());
   }
 

@@ -187,7 +187,13 @@ class TensorConveniencesTest {
     assertArrayEquals(new int[] {1, 2, 3, 4, -100, -100}, targets.toIntArray());
     assertArrayEquals(new int[] {2, 3}, targets.shape());
     var e = assertThrows(IllegalArgumentException.class, () -> Tensor.padSequence(List.of(a, Tensor.zeros(2, 3)), false, 0f));
-    assertTrue(e.getMessage().startsWith("pad_sequence: sequence 1 FLOAT32 [2, 3] does not match sequence 0"), e.getMessage());
+    assertTrue(e.getMessage().startsWith("pad_sequence: sequence 1 [2, 3] does not match sequence 0 [3, 2] after its length"),
+        e.getMessage());
+    assertArrayEquals(new int[] {1, 2, 3, -100}, Tensor.padSequence(List.of(Tensor.labels(1, 2), Tensor.labels(3)), true, -100.7f)
+        .toIntArray(), "toward zero, as PyTorch converts the value");
+    var kinds = assertThrows(IllegalArgumentException.class, () -> Tensor.padSequence(List.of(a, Tensor.labels(1)), true, 0f));
+    assertTrue(kinds.getMessage().startsWith("pad_sequence: sequence 1 is INT32, sequence 0 FLOAT32"), kinds.getMessage());
+    assertThrows(IllegalArgumentException.class, () -> Tensor.padSequence(List.of(Tensor.labels(1)), true, Float.NaN));
   }
 
   @Test

@@ -565,7 +565,7 @@ public final class Generator {
     CodeBlock.Builder b = CodeBlock.builder()
         .addStatement("int n = $T.batchSize($S, x, $L)", COMPILED, name, joined(sample))
         .add("// the plan (buffers) for this batch size, this call's alone until released: another thread's call gets another\n")
-        .addStatement("Plan p = plans.acquire(n)")
+        .addStatement("Plan p = plans.acquire(n, $T.isGradEnabled())", KILN)
         .beginControlFlow("try")
         .addStatement("float[] in = x.readBuffer()")
         .addStatement("int inOff = x.offset()")
@@ -1269,7 +1269,7 @@ public final class Generator {
     MethodSpec ctor = ctorBuilder.build();
 
     CodeBlock.Builder b = CodeBlock.builder()
-        .addStatement("p.enterBackward($S, generation)", name)
+        .addStatement("p.enterBackward($S, generation, lastBackward())", name)
         .beginControlFlow("try")
         .addStatement("p.gradients()")
         .addStatement("int n = p.n")
@@ -1504,6 +1504,8 @@ public final class Generator {
         .addMethod(ctor)
         .addMethod(MethodSpec.methodBuilder("name").addAnnotation(Override.class).addModifiers(Modifier.PUBLIC)
             .returns(String.class).addStatement("return $S", name + ".backward").build())
+        .addMethod(MethodSpec.methodBuilder("checkIntact").addAnnotation(Override.class).addModifiers(Modifier.PROTECTED)
+            .addStatement("p.checkIntact($S, generation)", name).build())
         .addMethod(MethodSpec.methodBuilder("backward").addAnnotation(Override.class).addModifiers(Modifier.PROTECTED)
             .returns(ArrayTypeName.of(TENSOR)).addParameter(TENSOR, "g").addCode(b.build()).build())
         .build();
