@@ -87,7 +87,6 @@ public class Conv2d extends Layer<Conv2d.Spec> {
 
   private final Tensor weight;
   private Tensor bias;
-  private boolean used;
 
   /** A square {@code kernelSize x kernelSize} kernel, stride 1, no padding, with a bias. */
   public Conv2d(int inChannels, int outChannels, int kernelSize) {
@@ -148,10 +147,7 @@ public class Conv2d extends Layer<Conv2d.Spec> {
   }
 
   private Conv2d reconfigure(Spec next) {
-    if (used) {
-      throw new IllegalStateException(spec() + ": set stride, padding and bias before the first forward");
-    }
-    spec(next);
+    reconfigure(next, "stride, padding and bias");
     return this;
   }
 
@@ -176,7 +172,7 @@ public class Conv2d extends Layer<Conv2d.Spec> {
       return forward(x.unsqueeze(0)).squeeze(0);
     }
     outputShape(x.shape());
-    used = true;
+    markApplied();
     return Ops.conv2d(x, weight, bias, spec().strideH(), spec().strideW(), spec().padH(), spec().padW());
   }
 

@@ -106,7 +106,6 @@ public class ConvTranspose2d extends Layer<ConvTranspose2d.Spec> {
 
   private final Tensor weight;
   private Tensor bias;
-  private boolean used;
 
   /** A square kernel, stride 1, no padding, with a bias. */
   public ConvTranspose2d(int inChannels, int outChannels, int kernelSize) {
@@ -166,10 +165,7 @@ public class ConvTranspose2d extends Layer<ConvTranspose2d.Spec> {
   }
 
   private ConvTranspose2d reconfigure(Spec next) {
-    if (used) {
-      throw new IllegalStateException(spec() + ": set stride, padding, output padding and bias before the first forward");
-    }
-    spec(next);
+    reconfigure(next, "stride, padding, output padding and bias");
     return this;
   }
 
@@ -188,7 +184,7 @@ public class ConvTranspose2d extends Layer<ConvTranspose2d.Spec> {
       return forward(x.unsqueeze(0)).squeeze(0);
     }
     outputShape(x.shape());
-    used = true;
+    markApplied();
     Spec s = spec();
     return Ops.convTranspose2d(x, weight, bias, s.strideH(), s.strideW(), s.padH(), s.padW(), s.outputPadH(), s.outputPadW());
   }

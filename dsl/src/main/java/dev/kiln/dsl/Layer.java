@@ -8,6 +8,7 @@ package dev.kiln.dsl;
  */
 public abstract class Layer<S extends LayerSpec> extends Module {
   private S spec;
+  private boolean applied;
 
   protected Layer(S spec) {
     this.spec = spec;
@@ -21,6 +22,26 @@ public abstract class Layer<S extends LayerSpec> extends Module {
   /** Replaces the hyper-parameters, for builder-style configuration such as {@code padding(1)}. */
   protected final void spec(S next) {
     spec = next;
+  }
+
+  /**
+   * Replaces hyper-parameters that the parameters or their shapes follow (a bias dropped, a kernel
+   * stride changed): refused once the layer has been applied, when its parameters may already be
+   * in an optimizer and its output in a graph.
+   *
+   * @param settings the builder calls, for the message, e.g. {@code "stride, padding and bias"}
+   * @throws IllegalStateException after {@link #markApplied()}
+   */
+  protected final void reconfigure(S next, String settings) {
+    if (applied) {
+      throw new IllegalStateException(spec + ": set " + settings + " before the first forward");
+    }
+    spec = next;
+  }
+
+  /** Called by {@code forward}: from now on {@link #reconfigure} refuses. */
+  protected final void markApplied() {
+    applied = true;
   }
 
   @Override

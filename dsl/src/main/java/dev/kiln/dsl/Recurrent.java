@@ -122,7 +122,6 @@ public abstract class Recurrent<T extends Recurrent<T>> extends Layer<Recurrent.
   private final List<Tensor[]> weights = new ArrayList<>();
   /** The names registered by the last {@link #build}, to remove when the spec changes. */
   private final List<String> registered = new ArrayList<>();
-  private boolean used;
 
   Recurrent(Spec spec) {
     super(spec);
@@ -165,10 +164,7 @@ public abstract class Recurrent<T extends Recurrent<T>> extends Layer<Recurrent.
 
   /** Applies a builder call's spec before the first forward, remaking the parameters. */
   private T reconfigure(Spec next) {
-    if (used) {
-      throw new IllegalStateException(spec() + ": set num_layers, bias, batch_first, dropout and bidirectional before the first forward");
-    }
-    spec(next);
+    reconfigure(next, "num_layers, bias, batch_first, dropout and bidirectional");
     build();
     @SuppressWarnings("unchecked")
     T self = (T) this;
@@ -237,7 +233,7 @@ public abstract class Recurrent<T extends Recurrent<T>> extends Layer<Recurrent.
   final Output run(Tensor x, Tensor h0, Tensor c0) {
     Spec s = spec();
     outputShape(x.shape());
-    used = true;
+    markApplied();
     boolean one = x.dim() == 2; // one sequence [T, I], as PyTorch 1.13 takes it
     if (one) { // the batch dimension goes where batchFirst puts it; the states' is always 1
       int at = s.batchFirst() ? 0 : 1;
