@@ -216,6 +216,20 @@ public final class F {
     return Ops.dropout2d(x, p, training);
   }
 
+  /** The rows of {@code weight [num, dim]} that the label tensor {@code indices} picks ({@code F.embedding}): {@code [*, dim]}. */
+  public static Tensor embedding(Tensor indices, Tensor weight) {
+    return Ops.embedding(indices, weight, -1);
+  }
+
+  /**
+   * Bags of {@code weight}'s rows reduced by {@code mode} ({@code F.embedding_bag}): one bag per row
+   * of 2-D {@code indices} ({@code offsets} null), or the runs of 1-D {@code indices} starting at
+   * {@code offsets}; {@code [B, dim]}. See {@link EmbeddingBag} and {@link Ops#embeddingBag}.
+   */
+  public static Tensor embeddingBag(Tensor indices, Tensor weight, Tensor offsets, EmbeddingBag.Mode mode) {
+    return Ops.embeddingBag(indices, offsets, weight, null, mode.toString(), false, -1);
+  }
+
   /**
    * {@code a + b}, broadcast as PyTorch's ({@link Ops#add}). In a compiled forward: two values of one
    * shape (a residual connection), or one repeated over the other along a run of dimensions.

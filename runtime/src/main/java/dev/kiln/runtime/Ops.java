@@ -43,6 +43,14 @@ public final class Ops {
     }
   }
 
+  /** Class indices ({@link Tensor#labels}), as embeddings and losses take them. */
+  static void requireLabels(String op, String what, Tensor t) {
+    if (t.dtype() != DType.INT32) {
+      throw new IllegalArgumentException(op + ": the " + what + " must be a label tensor (Tensor.labels(...)), got a float tensor of shape "
+          + Shapes.toString(t.shape()));
+    }
+  }
+
   static void requireRank(String op, String what, Tensor t, int rank) {
     if (t.dim() != rank) {
       throw new IllegalArgumentException(
@@ -1826,10 +1834,7 @@ public final class Ops {
     Devices.onCuda("embedding", indices, weight);
     requireFloat("embedding", weight);
     requireRank("embedding", "weight", weight, 2);
-    if (indices.dtype() != DType.INT32) {
-      throw new IllegalArgumentException("embedding: the indices must be a label tensor (Tensor.labels(...)), got a float"
-          + " tensor of shape " + Shapes.toString(indices.shape()));
-    }
+    requireLabels("embedding", "indices", indices);
     int num = weight.size(0), dim = weight.size(1);
     int[] idx = indices.toIntArray();
     float[] w = weight.toFloatArray();
@@ -1870,6 +1875,196 @@ public final class Ops {
         return new Tensor[] {Tensor.wrap(dw, num, dim).to(weight.device())};
       }
     });
+  }
+
+  /**
+   * Sums, means or maxima of bags of {@code weight [num, dim]}'s rows, as PyTorch's {@code
+   * F.embedding_bag}: each bag's rows reduced without making the {@code [*, dim]} lookup first.
+   * The bags are the rows of a 2-D {@code indices [B, N]} ({@code offsets} null), or, for a 1-D
+   * {@code indices}, the runs starting at each of {@code offsets}' positions (the first 0, none
+   * decreasing, none past the end), the last one running to the end of {@code indices} or, with
+   * {@code includeLastOffset}, to the last offset, which then only ends it (B = offsets' length - 1).
+   * Entries equal to {@code paddingIdx} (-1: none) are left out of their bag and of its count; an
+   * empty bag gives zeros in every mode. {@code perSampleWeights} (null, or one float per entry of
+   * {@code indices}, mode {@code "sum"} only) scales each row before the sum. Gradients: the weight's
+   * dense, as {@link #embedding}'s (mean divides by the bag's count, max goes to the first row that
+   * holds each maximum), and the per-sample weights' (the bag's gradient dotted with the row).
+   * Computed on the host on either device.
+   *
+   * @param mode {@code "sum"}, {@code "mean"} or {@code "max"}
+   * @return {@code [B, dim]}
+   * @throws IllegalArgumentException naming the bad index, offset, shape or mode
+   */
+  public static Tensor embeddingBag(Tensor indices, Tensor offsets, Tensor weight, Tensor perSampleWeights, String mode,
+      boolean includeLastOffset, int paddingIdx) {
+    Devices.onCuda("embedding_bag", indices, offsets, weight, perSampleWeights);
+    requireFloat("embedding_bag", weight);
+    requireRank("embedding_bag", "weight", weight, 2);
+    int reduce = switch (mode) {
+      case "sum" -> 0;
+      case "mean" -> 1;
+      case "max" -> 2;
+      default -> throw new IllegalArgumentException("embedding_bag: mode must be \"sum\", \"mean\" or \"max\", got \"" + mode + "\"");
+    };
+    requireLabels("embedding_bag", "indices", indices);
+    int[] idx = indices.toIntArray();
+    int[] starts = bagStarts(indices, offsets, includeLastOffset);
+    int bags = starts.length - 1, num = weight.size(0), dim = weight.size(1);
+    for (int i = 0; i < idx.length; i++) {
+      if (idx[i] < 0 || idx[i] >= num) {
+        throw new IllegalArgumentException("embedding_bag: index " + idx[i] + " at flat position " + i + " of "
+            + Shapes.toString(indices.shape()) + " is out of range for " + num + " embeddings (0.." + (num - 1) + ")");
+      }
+    }
+    float[] scale = null;
+    if (perSampleWeights != null) {
+      if (reduce != 0) {
+        throw new IllegalArgumentException("embedding_bag: per-sample weights need mode \"sum\" (as PyTorch's), got \"" + mode + "\"");
+      }
+      requireFloat("embedding_bag", perSampleWeights);
+      if (!Arrays.equals(perSampleWeights.shape(), indices.shape())) {
+        throw new IllegalArgumentException("embedding_bag: per-sample weights " + Shapes.toString(perSampleWeights.shape())
+            + " must have the indices' shape " + Shapes.toString(indices.shape()));
+      }
+      scale = perSampleWeights.toFloatArray();
+    }
+    float[] w = weight.readBuffer();
+    int wOff = weight.offset();
+    float[] out = new float[bags * dim];
+    int[] count = new int[bags];
+    int[] argmax = reduce == 2 ? new int[bags * dim] : null; // the entry each maximum came from, -1 for an empty bag
+    for (int b = 0; b < bags; b++) {
+      int o = b * dim;
+      if (argmax != null) {
+        Arrays.fill(argmax, o, o + dim, -1);
+      }
+      for (int e = starts[b]; e < starts[b + 1]; e++) {
+        if (idx[e] == paddingIdx) {
+          continue;
+        }
+        int row = wOff + idx[e] * dim;
+        if (argmax != null) {
+          for (int j = 0; j < dim; j++) {
+            if (count[b] == 0 || w[row + j] > out[o + j]) {
+              out[o + j] = w[row + j];
+              argmax[o + j] = e;
+            }
+          }
+        } else {
+          float s = scale == null ? 1f : scale[e];
+          for (int j = 0; j < dim; j++) {
+            out[o + j] += s * w[row + j];
+          }
+        }
+        count[b]++;
+      }
+      if (reduce == 1 && count[b] > 0) {
+        for (int j = 0; j < dim; j++) {
+          out[o + j] /= count[b];
+        }
+      }
+    }
+    Tensor result = Tensor.wrap(out, bags, dim).to(weight.device());
+    if (!track(weight, perSampleWeights)) {
+      return result;
+    }
+    float[] scales = scale;
+    Tensor[] inputs = perSampleWeights == null ? new Tensor[] {weight} : new Tensor[] {weight, perSampleWeights};
+    return Tensor.ofNode(result, new Node(inputs) {
+      @Override public String name() {
+        return "embedding_bag";
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        float[] gd = g.toFloatArray();
+        float[] dw = needsGrad(0) ? new float[num * dim] : null;
+        float[] ds = inputs.length > 1 && needsGrad(1) ? new float[idx.length] : null;
+        float[] wv = ds == null ? null : weight.toFloatArray();
+        for (int b = 0; b < bags; b++) {
+          int o = b * dim;
+          if (argmax != null) {
+            for (int j = 0; j < dim; j++) {
+              if (argmax[o + j] >= 0) {
+                dw[idx[argmax[o + j]] * dim + j] += gd[o + j];
+              }
+            }
+            continue;
+          }
+          for (int e = starts[b]; e < starts[b + 1]; e++) {
+            if (idx[e] == paddingIdx) {
+              continue;
+            }
+            int row = idx[e] * dim;
+            if (dw != null) {
+              float s = reduce == 1 ? 1f / count[b] : scales == null ? 1f : scales[e];
+              for (int j = 0; j < dim; j++) {
+                dw[row + j] += s * gd[o + j];
+              }
+            }
+            if (ds != null) {
+              double dot = 0;
+              for (int j = 0; j < dim; j++) {
+                dot += (double) gd[o + j] * wv[row + j];
+              }
+              ds[e] = (float) dot;
+            }
+          }
+        }
+        Tensor dWeight = dw == null ? null : Tensor.wrap(dw, num, dim).to(weight.device());
+        return inputs.length == 1 ? new Tensor[] {dWeight}
+            : new Tensor[] {dWeight, ds == null ? null : Tensor.wrap(ds, indices.shape()).to(weight.device())};
+      }
+    });
+  }
+
+  /**
+   * Where each bag of {@link #embeddingBag} starts, one more entry than there are bags (the last
+   * the end of the last bag), from a 2-D {@code indices} (rows) or a 1-D one and its offsets.
+   */
+  private static int[] bagStarts(Tensor indices, Tensor offsets, boolean includeLastOffset) {
+    if (indices.dim() == 2) {
+      if (offsets != null) {
+        throw new IllegalArgumentException("embedding_bag: 2-D indices " + Shapes.toString(indices.shape())
+            + " are bags of equal length, one per row; offsets are for 1-D indices (pass null)");
+      }
+      int rows = indices.size(0), length = indices.size(1);
+      int[] starts = new int[rows + 1];
+      for (int b = 0; b <= rows; b++) {
+        starts[b] = b * length;
+      }
+      return starts;
+    }
+    if (indices.dim() != 1) {
+      throw new IllegalArgumentException("embedding_bag: indices must be 1-D (with offsets) or 2-D (one bag per row), got "
+          + Shapes.toString(indices.shape()));
+    }
+    if (offsets == null) {
+      throw new IllegalArgumentException("embedding_bag: 1-D indices " + Shapes.toString(indices.shape())
+          + " need offsets, where each bag starts (Tensor.labels(0, ...))");
+    }
+    requireLabels("embedding_bag", "offsets", offsets);
+    if (offsets.dim() != 1 || offsets.numel() < (includeLastOffset ? 2 : 1)) {
+      throw new IllegalArgumentException("embedding_bag: offsets must be 1-D with at least " + (includeLastOffset ? "two entries"
+          + " (with includeLastOffset the last only ends the last bag)" : "one entry") + ", got " + Shapes.toString(offsets.shape()));
+    }
+    int[] at = offsets.toIntArray();
+    int length = indices.numel();
+    if (at[0] != 0) {
+      throw new IllegalArgumentException("embedding_bag: offsets[0] must be 0 (the first bag starts at the first index), got " + at[0]);
+    }
+    for (int i = 1; i < at.length; i++) {
+      if (at[i] < at[i - 1] || at[i] > length) {
+        throw new IllegalArgumentException("embedding_bag: offsets[" + i + "] = " + at[i] + (at[i] < at[i - 1]
+            ? " is below offsets[" + (i - 1) + "] = " + at[i - 1] + " (offsets may not decrease)"
+            : " is past the end of the " + length + " indices"));
+      }
+    }
+    if (includeLastOffset) {
+      return at;
+    }
+    int[] starts = Arrays.copyOf(at, at.length + 1);
+    starts[at.length] = length;
+    return starts;
   }
 
   /** {@link #nllLossPerSample} averaged over the batch ({@code mean}; NaN for an empty one, as PyTorch's) or added. */

@@ -249,6 +249,10 @@ class CudaOpsTest {
   @Test
   void embeddingAsOnTheCpu() {
     compare("embedding", Match.EXACT, in -> Ops.embedding(in[1], in[0], 2), Tensor.randn(6, 4), Tensor.labels(0, 2, 5, 2, 1, 0));
+    for (String mode : new String[] {"sum", "mean", "max"}) {
+      compare("embedding_bag " + mode, Match.EXACT, in -> Ops.embeddingBag(in[1], in[2], in[0], null, mode, false, 2),
+          Tensor.randn(6, 4), Tensor.labels(0, 2, 5, 2, 1, 0, 3), Tensor.labels(0, 3, 3));
+    }
   }
 
   @Test
