@@ -1837,14 +1837,15 @@ public final class Ops {
     requireLabels("embedding", "indices", indices);
     int num = weight.size(0), dim = weight.size(1);
     int[] idx = indices.toIntArray();
-    float[] w = weight.toFloatArray();
+    float[] w = weight.readBuffer(); // not a copy: a vocabulary's table is large, a batch's rows few
+    int wOff = weight.offset();
     float[] out = new float[idx.length * dim];
     for (int i = 0; i < idx.length; i++) {
       if (idx[i] < 0 || idx[i] >= num) {
         throw new IllegalArgumentException("embedding: index " + idx[i] + " at flat position " + i + " of "
             + Shapes.toString(indices.shape()) + " is out of range for " + num + " embeddings (0.." + (num - 1) + ")");
       }
-      System.arraycopy(w, idx[i] * dim, out, i * dim, dim);
+      System.arraycopy(w, wOff + idx[i] * dim, out, i * dim, dim);
     }
     int[] shape = Arrays.copyOf(indices.shape(), indices.dim() + 1);
     shape[indices.dim()] = dim;
