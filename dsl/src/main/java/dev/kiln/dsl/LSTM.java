@@ -26,4 +26,18 @@ public class LSTM extends Recurrent<LSTM> {
   public Output forwardWithState(Tensor x, Tensor h0, Tensor c0) {
     return run(x, h0, c0);
   }
+
+  /**
+   * Over sequences of different lengths: each sequence's output (zero past its end) and the states
+   * of its own last step, PyTorch's {@code lstm(pack_padded_sequence(...), (h0, c0))}; {@code h0} and
+   * {@code c0} as above, null for zeros, in the batch's order.
+   */
+  public PackedOutput forwardWithState(PackedSequence x, Tensor h0, Tensor c0) {
+    return run(x, h0, c0);
+  }
+
+  /** {@link #forwardWithState(PackedSequence, Tensor, Tensor)} from zero states. */
+  public PackedOutput forwardWithState(PackedSequence x) {
+    return run(x, null, null);
+  }
 }

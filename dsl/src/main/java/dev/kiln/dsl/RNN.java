@@ -34,4 +34,18 @@ public class RNN extends Recurrent<RNN> {
   public Output forwardWithState(Tensor x, Tensor h0) {
     return run(x, h0, null);
   }
+
+  /**
+   * Over sequences of different lengths: each sequence's output (zero past its end) and the hidden
+   * states of its own last step, PyTorch's {@code rnn(pack_padded_sequence(...), h0)}; {@code h0} as
+   * above, null for zeros, in the batch's order.
+   */
+  public PackedOutput forwardWithState(PackedSequence x, Tensor h0) {
+    return run(x, h0, null);
+  }
+
+  /** {@link #forwardWithState(PackedSequence, Tensor)} from zero states. */
+  public PackedOutput forwardWithState(PackedSequence x) {
+    return run(x, null, null);
+  }
 }

@@ -246,8 +246,74 @@ public abstract class Recurrent<T extends Recurrent<T>> extends Layer<Recurrent.
       throw new ShapeException(s + ": the sequence is empty (" + Shapes.toString(x.shape()) + "); PyTorch expects a length above 0 too");
     }
     int batch = seq.size(1);
+    Output o = layers(seq, h0 == null ? null : requireState("h0", h0, batch, false),
+        c0 == null ? null : requireState("c0", c0, batch, false), null);
+    return s.batchFirst() ? new Output(o.output().transpose(0, 1), o.h(), o.c()) : o;
+  }
+
+  /**
+   * What the layer's forward over a {@link PackedSequence} returns: the output sequences, packed as
+   * the input (zero past each one's length), and the states of each sequence's last step.
+   */
+  public record PackedOutput(PackedSequence output, Tensor h, Tensor c) {}
+
+  /**
+   * The output sequences of a batch of sequences of different lengths, each run for its own length
+   * ({@code output} of PyTorch's pair over a {@code PackedSequence}); the states start at zero.
+   */
+  public PackedSequence forward(PackedSequence x) {
+    return run(x, null, null).output();
+  }
+
+  /**
+   * The layer over packed sequences: the batch sorted by length, longest first (stable), then each
+   * layer direction run over runs of steps in which the same sequences are still going ({@link
+   * #direction}), and the results put back in the batch's order. The packed batch's own layout
+   * (batch first or not) is kept; the layer's {@code batchFirst} is for padded input only, as in
+   * PyTorch, where a {@code PackedSequence} has none.
+   */
+  final PackedOutput run(PackedSequence x, Tensor h0, Tensor c0) {
+    Spec s = spec();
+    Tensor seq = x.timeMajor(); // [T, B, I]
+    int[] lengths = x.lengths();
+    int batch = lengths.length;
+    if (seq.dim() != 3 || seq.size(2) != s.inputSize()) {
+      throw new ShapeException(s + " expects packed sequences of " + s.inputSize() + " features, got " + x);
+    }
+    markApplied();
+    int[] order = java.util.stream.IntStream.range(0, batch).boxed()
+        .sorted((a, b) -> Integer.compare(lengths[b], lengths[a])).mapToInt(Integer::intValue).toArray();
+    int[] inverse = new int[batch];
+    int[] sorted = new int[batch];
+    for (int i = 0; i < batch; i++) {
+      inverse[order[i]] = i;
+      sorted[i] = lengths[order[i]];
+    }
     Tensor h = h0 == null ? null : requireState("h0", h0, batch, false);
     Tensor c = c0 == null ? null : requireState("c0", c0, batch, false);
+    Output o = layers(inBatchOrder(seq, 1, order), inBatchOrder(h, 1, order), inBatchOrder(c, 1, order), sorted);
+    Tensor out = inBatchOrder(o.output(), 1, inverse);
+    return new PackedOutput(PackedSequence.ofPadded(x.batchFirst() ? out.transpose(0, 1) : out, lengths, x.batchFirst()),
+        inBatchOrder(o.h(), 1, inverse), inBatchOrder(o.c(), 1, inverse));
+  }
+
+  /** {@code t}'s slices along {@code dim} in the order {@code order} ({@code t} itself if that is the identity, or null). */
+  private static Tensor inBatchOrder(Tensor t, int dim, int[] order) {
+    for (int i = 0; i < order.length; i++) {
+      if (order[i] != i) {
+        return t == null ? null : t.indexSelect(dim, Tensor.labels(order).to(t.device()));
+      }
+    }
+    return t;
+  }
+
+  /**
+   * The stack of layers over {@code seq [T, B, I]} from the initial states (null for zeros): the
+   * output {@code [T, B, D * H]} and the last states. {@code lengths}: null when every sequence runs
+   * all T steps, else each sequence's length, longest first (the first equal to T).
+   */
+  private Output layers(Tensor seq, Tensor h, Tensor c, int[] lengths) {
+    Spec s = spec();
     List<Tensor> hn = new ArrayList<>(), cn = new ArrayList<>();
     Tensor input = seq;
     for (int l = 0; l < s.numLayers(); l++) {
@@ -255,7 +321,7 @@ public abstract class Recurrent<T extends Recurrent<T>> extends Layer<Recurrent.
       for (int d = 0; d < s.directions(); d++) {
         int k = l * s.directions() + d;
         Tensor[] state = {h == null ? null : h.select(0, k), c == null ? null : c.select(0, k)};
-        outs.add(direction(input, weights.get(k), state, d == 1));
+        outs.add(direction(input, weights.get(k), state, d == 1, lengths));
         hn.add(state[0]);
         if (state[1] != null) {
           cn.add(state[1]);
@@ -266,22 +332,101 @@ public abstract class Recurrent<T extends Recurrent<T>> extends Layer<Recurrent.
         input = Ops.dropout(input, s.dropout(), isTraining());
       }
     }
-    Tensor output = s.batchFirst() ? input.transpose(0, 1) : input;
-    return new Output(output, Tensor.stack(hn, 0), cn.isEmpty() ? null : Tensor.stack(cn, 0));
+    return new Output(input, Tensor.stack(hn, 0), cn.isEmpty() ? null : Tensor.stack(cn, 0));
   }
 
   /**
    * One layer's direction over the sequence {@code [T, B, in]}; {@code state} holds the initial h
-   * (and c), null for zeros, and is updated to the last step's. On the CPU the whole sequence is one
-   * fused node ({@link Ops#recurrent}); on CUDA the steps compose the tape's device ops.
+   * (and c), null for zeros, and is updated to the last step's. With {@code lengths} (longest
+   * first), the steps split into runs over which the same sequences are going: in the forward
+   * direction the batch's tail drops out as its sequences end (their last states kept), in the
+   * backward one it joins as each sequence's last step comes (from its initial state); each run is
+   * {@link #steps}, and the output is zero past each sequence's end, as PyTorch pads packed output.
    */
-  private Tensor direction(Tensor input, Tensor[] w, Tensor[] state, boolean reverse) {
+  private Tensor direction(Tensor input, Tensor[] w, Tensor[] state, boolean reverse, int[] lengths) {
     int steps = input.size(0), batch = input.size(1), hidden = spec().hiddenSize();
     // the input's part of every step's gates at once: [T * B, in] @ weight_ih^T + bias_ih
     Tensor projected = Ops.linear(input.reshape(steps * batch, input.size(2)), w[0], w[2])
         .reshape(steps, batch, spec().gates() * hidden); // not -1: the batch may be empty
+    if (lengths == null || lengths[batch - 1] == steps) {
+      return steps(projected, w, state, reverse);
+    }
+    int[] ends = java.util.Arrays.stream(lengths).distinct().sorted().toArray(); // the runs: [ends[j-1], ends[j])
+    Tensor[] out = new Tensor[ends.length];
+    if (!reverse) {
+      List<Tensor[]> ended = new ArrayList<>(); // the last states of sequences that ended, latest first
+      int going = batch;
+      for (int j = 0; j < ends.length; j++) {
+        int from = j == 0 ? 0 : ends[j - 1], still = going(lengths, ends[j]);
+        if (still < going) {
+          ended.add(0, new Tensor[] {rows(state[0], still, going), rows(state[1], still, going)});
+        }
+        Tensor[] run = {rows(state[0], 0, still), rows(state[1], 0, still)};
+        out[j] = padBatch(steps(projected.narrow(0, from, ends[j] - from).narrow(1, 0, still), w, run, false), batch);
+        state[0] = run[0];
+        state[1] = run[1];
+        going = still;
+      }
+      for (int i = 0; i < 2; i++) {
+        if (state[i] != null) {
+          List<Tensor> parts = new ArrayList<>(List.of(state[i]));
+          for (Tensor[] e : ended) {
+            parts.add(e[i]);
+          }
+          state[i] = Tensor.cat(parts, 0);
+        }
+      }
+    } else {
+      Tensor[] initial = state.clone();
+      Tensor[] run = {null, null};
+      int going = 0;
+      for (int j = ends.length - 1; j >= 0; j--) {
+        int from = j == 0 ? 0 : ends[j - 1], now = going(lengths, ends[j]);
+        for (int i = 0; i < 2; i++) { // the sequences whose last step comes now join from their initial states
+          boolean lstmCell = i == 1 && spec().mode().equals("LSTM");
+          Tensor joining = initial[i] != null ? rows(initial[i], going, now)
+              : (i == 0 || lstmCell) && run[i] != null ? Tensor.zeros(input.device(), now - going, hidden) : null;
+          run[i] = run[i] == null ? joining : joining == null ? run[i] : Tensor.cat(List.of(run[i], joining), 0);
+        }
+        out[j] = padBatch(steps(projected.narrow(0, from, ends[j] - from).narrow(1, 0, now), w, run, true), batch);
+        going = now;
+      }
+      state[0] = run[0];
+      state[1] = run[1];
+    }
+    return Tensor.cat(List.of(out), 0);
+  }
+
+  /** How many of the sequences (lengths longest first) are still going at step {@code end - 1}: those of length {@code >= end}. */
+  private static int going(int[] lengths, int end) {
+    int n = 0;
+    while (n < lengths.length && lengths[n] >= end) {
+      n++;
+    }
+    return n;
+  }
+
+  /** Rows {@code [from, to)} of a state {@code [B, H]}, null for null. */
+  private static Tensor rows(Tensor state, int from, int to) {
+    return state == null ? null : from == 0 && to == state.size(0) ? state : state.narrow(0, from, to - from);
+  }
+
+  /** {@code out [t, b, H]} with zero rows after its b sequences, to {@code [t, batch, H]}. */
+  private static Tensor padBatch(Tensor out, int batch) {
+    int b = out.size(1);
+    return b == batch ? out : Tensor.cat(List.of(out, Tensor.zeros(out.device(), out.size(0), batch - b, out.size(2))), 1);
+  }
+
+  /**
+   * The steps of one run, {@code projected [t, b, G * H]} (the input's part of the gates), from the
+   * states in {@code state} (null for zeros), which are updated to the run's last step's. On the CPU
+   * the whole run is one fused node ({@link Ops#recurrent}); on CUDA the steps compose the tape's
+   * device ops.
+   */
+  private Tensor steps(Tensor projected, Tensor[] w, Tensor[] state, boolean reverse) {
+    int steps = projected.size(0), batch = projected.size(1), hidden = spec().hiddenSize();
     int last = reverse ? 0 : steps - 1;
-    if (!input.device().isCuda()) {
+    if (!projected.device().isCuda()) {
       boolean lstm = spec().mode().equals("LSTM");
       Tensor states = Ops.recurrent(RecurrentKernels.Mode.valueOf(spec().mode()), projected, state[0], state[1], w[1], w[3], reverse);
       Tensor output = lstm ? states.narrow(2, 0, hidden) : states;
@@ -292,10 +437,10 @@ public abstract class Recurrent<T extends Recurrent<T>> extends Layer<Recurrent.
       return output;
     }
     if (state[0] == null) {
-      state[0] = Tensor.zeros(input.device(), batch, hidden);
+      state[0] = Tensor.zeros(projected.device(), batch, hidden);
     }
     if (spec().mode().equals("LSTM") && state[1] == null) {
-      state[1] = Tensor.zeros(input.device(), batch, hidden);
+      state[1] = Tensor.zeros(projected.device(), batch, hidden);
     }
     Tensor[] outputs = new Tensor[steps];
     for (int i = 0; i < steps; i++) {

@@ -52,6 +52,31 @@ class CudaRecurrentTest {
   }
 
   @Test
+  void packedSequencesOnTheDeviceAsOnTheCpu() {
+    Kiln.manualSeed(8);
+    LSTM cpu = new LSTM(3, 4).bidirectional(true).batchFirst(true);
+    LSTM gpu = new LSTM(3, 4).bidirectional(true).batchFirst(true);
+    gpu.loadStateDict(cpu.stateDict());
+    gpu.to(GPU);
+    Tensor x = Tensor.randn(3, 5, 3);
+    int[] lengths = {2, 5, 3};
+    Tensor xc = Tensor.of(x.toFloatArray(), x.shape()).requiresGrad(true);
+    Tensor xg = Tensor.of(x.toFloatArray(), x.shape()).to(GPU).requiresGrad(true);
+    Recurrent.PackedOutput oc = cpu.forwardWithState(PackedSequence.pack(xc, lengths, true));
+    Recurrent.PackedOutput og = gpu.forwardWithState(PackedSequence.pack(xg, lengths, true));
+    assertTrue(og.h().device().isCuda(), "h_n on " + og.h().device());
+    close("packed output", oc.output().padded(), og.output().padded());
+    close("packed h_n", oc.h(), og.h());
+    close("packed c_n", oc.c(), og.c());
+    Tensor gOut = Tensor.randn(oc.output().padded().shape());
+    oc.output().padded().sum().add(oc.h().sum()).add(oc.output().padded().mul(gOut).sum()).backward();
+    og.output().padded().sum().add(og.h().sum()).add(og.output().padded().mul(gOut.to(GPU)).sum()).backward();
+    close("packed input gradient", xc.grad(), xg.grad());
+    Map<String, Tensor> pg = gpu.namedParameters();
+    cpu.namedParameters().forEach((k, p) -> close("packed " + k + " gradient", p.grad(), pg.get(k).grad()));
+  }
+
+  @Test
   void cellsOnTheDeviceAsOnTheCpu() {
     Kiln.manualSeed(6);
     LSTMCell cpu = new LSTMCell(3, 5);
