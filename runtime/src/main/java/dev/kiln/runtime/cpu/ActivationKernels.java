@@ -267,13 +267,29 @@ public final class ActivationKernels {
 
   // ------------------------------------------------------------------ softmax and log-softmax
 
-  /** {@code out = exp(x - logsumexp(x))} along the middle dimension of {@code [outer, size, inner]}. */
+  /**
+   * {@code out = exp(x - max) / sum(exp(x - max))} along the middle dimension of {@code [outer, size,
+   * inner]}, as PyTorch computes it: one exp per element (kept in {@code out} while the sum, in
+   * double, runs), then one multiplication by the sum's inverse (two roundings: within an ulp of the
+   * exactly rounded value). A row of only -infinity gives NaN, as PyTorch's.
+   */
   public static void softmaxForward(float[] out, int outOff, float[] x, int xOff, int outer, int size, int inner) {
     alongRows(outer, size, inner, TRANSCENDENTAL, first -> {
-      double lse = logSumExp(x, xOff + first, size, inner);
+      float max = Float.NEGATIVE_INFINITY;
+      for (int k = 0; k < size; k++) {
+        max = Math.max(max, x[xOff + first + k * inner]);
+      }
+      double sum = 0;
       for (int k = 0; k < size; k++) {
         int at = first + k * inner;
-        out[outOff + at] = (float) Math.exp(x[xOff + at] - lse);
+        float e = (float) Math.exp(x[xOff + at] - max);
+        out[outOff + at] = e;
+        sum += e;
+      }
+      double inverse = 1 / sum;
+      for (int k = 0; k < size; k++) {
+        int at = outOff + first + k * inner;
+        out[at] = (float) (out[at] * inverse);
       }
     });
   }
