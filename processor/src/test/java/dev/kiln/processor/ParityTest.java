@@ -194,6 +194,8 @@ class ParityTest {
     "Decoder, test.Decoder, test.KilnDecoder, 4:3:3, 3",
     "TokenMlp, test.TokenMlp, test.KilnTokenMlp, 6:8, 3",
     "TinyUnet, test.TinyUnet, test.KilnTinyUnet, 2:8:8, 3",
+    "Attention, test.Attention, test.KilnAttention, 6:8, 3",
+    "MultiHeadAttention, test.MultiHeadAttention, test.KilnMultiHeadAttention, 6:8, 3",
   })
   void compiledMatchesEager(String source, String eagerName, String compiledName, String sampleShape, int classes) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(source));

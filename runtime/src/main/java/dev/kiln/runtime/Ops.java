@@ -186,17 +186,13 @@ public final class Ops {
   /**
    * {@code out[i] = op(x[i]) @ op(y[i])} for {@code count} row-major, contiguous matrices, {@code
    * out[i]} of {@code rows x cols}, the product over {@code inner}; op transposes where asked (x
-   * stored {@code inner x rows} then, y {@code cols x inner}). The batches are shared among the cores.
+   * stored {@code inner x rows} then, y {@code cols x inner}). The batches are shared among the cores
+   * ({@link Blas#sgemmBatched}, which compiled models call too).
    */
   private static void batchedGemm(int count, boolean transX, boolean transY, int rows, int cols, int inner,
       float[] x, int xOff, float[] y, int yOff, float[] out) {
-    long xStep = (long) rows * inner, yStep = (long) inner * cols, outStep = (long) rows * cols;
-    Parallel.forRange(count, 2L * count * rows * cols * Math.max(inner, 1), (part, from, to) -> {
-      for (int i = from; i < to; i++) {
-        Blas.sgemm(transX, transY, rows, cols, inner, 1f, x, (int) (xOff + i * xStep), transX ? rows : inner,
-            y, (int) (yOff + i * yStep), transY ? inner : cols, 0f, out, (int) (i * outStep), cols);
-      }
-    });
+    Blas.sgemmBatched(count, transX, transY, rows, cols, inner, 1f, x, xOff, rows * inner, y, yOff, inner * cols,
+        0f, out, 0, rows * cols);
   }
 
   /**
