@@ -196,6 +196,7 @@ class ParityTest {
     "TinyUnet, test.TinyUnet, test.KilnTinyUnet, 2:8:8, 3",
     "Attention, test.Attention, test.KilnAttention, 6:8, 3",
     "MultiHeadAttention, test.MultiHeadAttention, test.KilnMultiHeadAttention, 6:8, 3",
+    "ProductEdges, test.ProductEdges, test.KilnProductEdges, 6:8, 3",
   })
   void compiledMatchesEager(String source, String eagerName, String compiledName, String sampleShape, int classes) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(source));
