@@ -314,6 +314,7 @@ class ParityTest {
     "Residual, test.Residual, test.KilnResidual, 4:6:6, 3",
     "Inception, test.Inception, test.KilnInception, 3:8:8, 3",
     "Broadcasts, test.Broadcasts, test.KilnBroadcasts, 4:6:6, 3",
+    "MultiHeadAttention, test.MultiHeadAttention, test.KilnMultiHeadAttention, 6:8, 3",
   })
   void frozenLayersGiveTheEagerGradients(String source, String eagerName, String compiledName, String sampleShape,
       int classes) {

@@ -904,10 +904,8 @@ public final class Ops {
       return CudaOps.scale(a, s);
     }
     requireFloat("scale", a);
-    float[] out = a.toFloatArray();
-    for (int i = 0; i < out.length; i++) {
-      out[i] *= s;
-    }
+    float[] out = new float[a.numel()];
+    CpuKernels.scale(out, 0, a.readBuffer(), a.offset(), out.length, s, false); // (compiled models' kernel too)
     if (!track(a)) {
       return Tensor.wrap(out, a.shape());
     }
@@ -2748,40 +2746,8 @@ public final class Ops {
 
   /** The values of a row-major {@code shape} reordered so that result dimension i is dimension {@code order[i]}. */
   private static float[] permuted(float[] in, int[] shape, int[] order) {
-    int rank = shape.length;
     float[] out = new float[in.length];
-    if (in.length == 0) {
-      return out;
-    }
-    int[] strides = Shapes.contiguousStrides(shape);
-    int[] size = new int[rank];
-    int[] step = new int[rank]; // the input stride of each result dimension
-    for (int i = 0; i < rank; i++) {
-      size[i] = shape[order[i]];
-      step[i] = strides[order[i]];
-    }
-    int[] index = new int[rank];
-    int from = 0;
-    int last = rank - 1;
-    for (int o = 0; o < out.length; ) {
-      if (rank == 0) {
-        out[0] = in[0];
-        break;
-      }
-      for (int j = 0; j < size[last]; j++, o++) { // the innermost result dimension, one run
-        out[o] = in[from + j * step[last]];
-      }
-      int d = last - 1; // then the odometer over the others
-      while (d >= 0 && ++index[d] == size[d]) {
-        from -= (size[d] - 1) * step[d];
-        index[d] = 0;
-        d--;
-      }
-      if (d < 0) {
-        break;
-      }
-      from += step[d];
-    }
+    CpuKernels.permute(out, 0, in, 0, shape, order, false);
     return out;
   }
 
