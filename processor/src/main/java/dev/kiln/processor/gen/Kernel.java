@@ -53,7 +53,10 @@ record Kernel(
 
 
   enum Kind {
-    /** A reshape (Flatten, {@code reshape(x, -1, ...)}): no work, the output aliases the input. */
+    /**
+     * A reshape (Flatten, {@code reshape(x, -1, ...)}): no work, the output aliases the input; or a transpose or
+     * constant scale that the matmuls reading it apply themselves (a GEMM flag, alpha), no work either.
+     */
     VIEW,
     /** GEMM + bias (+ ReLU) epilogue; backward: ReLU mask + bias gradient in one pass, then two GEMMs. */
     LINEAR,
