@@ -246,4 +246,49 @@ public final class F {
     return Ops.mul(a, b);
   }
 
+  /**
+   * {@code x * factor} element-wise for a constant factor, rounded to float first as PyTorch takes a
+   * Python float ({@link Tensor#mul(double)}): attention's {@code scores * (1 / sqrt(d))}. In a
+   * compiled forward the factor must be a constant ({@code static final double SCALE = 0.125;},
+   * literals, {@code Math.sqrt} of constants); a matmul before or after takes it into its product.
+   */
+  public static Tensor mul(Tensor x, double factor) {
+    return x.mul(factor);
+  }
+
+  /** {@code x / divisor} for a constant divisor, as {@code x * (1 / divisor)} ({@link Tensor#div(double)}); see {@link #mul(Tensor, double)}. */
+  public static Tensor div(Tensor x, double divisor) {
+    return x.div(divisor);
+  }
+
+  /**
+   * {@code a @ b}, PyTorch's {@code torch.matmul} ({@link Ops#matmul}): the last two dimensions
+   * multiply as matrices, those before are batches ({@code [N, S, D] @ [N, D, T] -> [N, S, T]},
+   * {@code [N, H, S, Dh] @ [N, H, Dh, T]}). In a compiled forward both are values of the graph of
+   * one rank (3 or more) and equal batch dimensions; a {@code transpose(-2, -1)} of an operand is
+   * folded into the product (no copy), and so is a constant scale before or after it.
+   */
+  public static Tensor matmul(Tensor a, Tensor b) {
+    return Ops.matmul(a, b);
+  }
+
+  /**
+   * {@code x} with dimensions {@code d0} and {@code d1} swapped (negative counting from the end), as
+   * PyTorch's {@code x.transpose(d0, d1)}; a copy ({@link Tensor#transpose}). Multi-head attention's
+   * {@code transpose(reshape(q, -1, S, H, Dh), 1, 2)} gives {@code [N, H, S, Dh]}. In a compiled forward
+   * the batch (dimension 0) stays where it is.
+   */
+  public static Tensor transpose(Tensor x, int d0, int d1) {
+    return x.transpose(d0, d1);
+  }
+
+  /**
+   * {@code x} with its dimensions reordered as PyTorch's {@code x.permute(dims)}: dimension {@code i}
+   * of the result is {@code x}'s {@code dims[i]}; a copy ({@link Tensor#permute}). In a compiled
+   * forward the batch stays first ({@code permute(x, 0, 2, 1, 3)}).
+   */
+  public static Tensor permute(Tensor x, int... dims) {
+    return x.permute(dims);
+  }
+
 }

@@ -35,7 +35,7 @@ public enum Message {
   UNKNOWN_LAYER("%s: layer type %s is not supported by the Kiln compiler; supported: %s (leave out @Model and the model runs"
       + " eagerly, as written, with every layer)"),
   NON_CONSTANT_ARGUMENT("%s: argument '%s' of %s is not a compile-time constant; use literals, arithmetic, casts, ?:, static final"
-      + " constants and final locals with a constant value (final int dim = 1;)"),
+      + " constants, Math.sqrt of constants and final locals with a constant value (final int dim = 1;)"),
   NON_TENSOR_LOCAL("%s: a local of %s is a Tensor, or a constant that layer and F arguments may use (final int %s = ...;)"),
   BAD_LAYER_ARGUMENTS("%s: %s"),
   UNSUPPORTED_STATEMENT("unsupported statement in %s: %s; write local assignments (Tensor h = fc1.apply(x);) and one return"),
@@ -48,6 +48,9 @@ public enum Message {
       + " attributes of self); drop static"),
   LOCAL_LAYER("'%s' is a local variable holding a layer: apply the layer field itself (fc.apply(x)); the compiler follows"
       + " layer fields, not locals that refer to them"),
+  TENSOR_FIELD("'%s' is a Tensor field used as a value in %s: a compiled model computes from its input through its layers, and"
+      + " tensors of its own (a learned position table, a mask) are not compiled yet; hold them in a layer, or leave out"
+      + " @Model and the model runs eagerly, as written"),
   LAYER_AS_VALUE("'%s' is a layer field used as a value in %s: apply it (%s.apply(x)); locals hold tensors, not layers"),
   NOT_A_LAYER("'%s' is not a layer field of %s given a layer where it is declared or in the constructor"),
   INHERITED_LAYER("'%s' is a layer field inherited from %s: the compiler reads the layers the @Model class %s declares itself"),
@@ -66,8 +69,8 @@ public enum Message {
   UNUSED_VALUE("the value of %s is never used: %s returns %s; use the value or drop the step"),
   ADD_SHAPES("%s: %s of %s from %s and %s from %s: %s; a compiled add or mul takes two values of one shape, or repeats"
       + " one over the other along a run of adjacent dimensions, as PyTorch broadcasts a [N, C, 1, 1] scale over [N, C, H, W]"),
+  MATMUL_SHAPES("%s: matmul of %s from %s and %s from %s: %s"),
   CAT_LIST("%s: the compiler reads Tensor.cat(List.of(a, b, ...), dim) with the values listed in the call, not %s"),
-  TENSOR_METHOD("%s: the compiler reads F functions, not Tensor methods: write %s (static import dev.kiln.dsl.F.%s)"),
   UNSUPPORTED_SEQUENTIAL("%s: the compiler reads layers from their initializers (or constructor assignments): write"
       + " new Linear(...) (with builder calls such as .padding(1)), Sequential.of(...) or Sequential.builder().add(...).build()"
       + " there, not another field, a variable or a call to another method"),

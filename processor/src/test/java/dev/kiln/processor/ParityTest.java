@@ -194,6 +194,9 @@ class ParityTest {
     "Decoder, test.Decoder, test.KilnDecoder, 4:3:3, 3",
     "TokenMlp, test.TokenMlp, test.KilnTokenMlp, 6:8, 3",
     "TinyUnet, test.TinyUnet, test.KilnTinyUnet, 2:8:8, 3",
+    "Attention, test.Attention, test.KilnAttention, 6:8, 3",
+    "MultiHeadAttention, test.MultiHeadAttention, test.KilnMultiHeadAttention, 6:8, 3",
+    "ProductEdges, test.ProductEdges, test.KilnProductEdges, 6:8, 3",
   })
   void compiledMatchesEager(String source, String eagerName, String compiledName, String sampleShape, int classes) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(source));
@@ -311,6 +314,7 @@ class ParityTest {
     "Residual, test.Residual, test.KilnResidual, 4:6:6, 3",
     "Inception, test.Inception, test.KilnInception, 3:8:8, 3",
     "Broadcasts, test.Broadcasts, test.KilnBroadcasts, 4:6:6, 3",
+    "MultiHeadAttention, test.MultiHeadAttention, test.KilnMultiHeadAttention, 6:8, 3",
   })
   void frozenLayersGiveTheEagerGradients(String source, String eagerName, String compiledName, String sampleShape,
       int classes) {

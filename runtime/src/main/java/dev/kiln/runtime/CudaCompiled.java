@@ -217,6 +217,70 @@ public final class CudaCompiled {
     });
   }
 
+  /**
+   * A compiled model's batched matrix product: {@code out[i] = alpha * op(a[i]) @ op(b[i])} over
+   * {@code count} contiguous matrices (the batch times the dimensions between it and the last two),
+   * {@code out[i]} of {@code m x n}, the product over {@code k}; a transposed operand ({@code
+   * q @ k.transpose(-2, -1)}) is a cuBLAS flag, not a copy, and a constant scale folded into the
+   * product is {@code alpha}. One strided-batched cuBLAS call forward, one per needed gradient
+   * backward, each gradient in its operand's own layout (the CPU plan's {@code Blas.sgemmBatched}
+   * calls, the same products).
+   *
+   * @param outShape the output's shape
+   */
+  public static Tensor matmul(Tensor a, boolean transA, Tensor b, boolean transB, float alpha, int count, int m, int n, int k,
+      int... outShape) {
+    String op = "matmul";
+    Devices.onCuda(op, a, b);
+    Device dev = a.device();
+    long mk = (long) m * k, kn = (long) k * n, mn = (long) m * n;
+    int lda = transA ? m : k, ldb = transB ? k : n;
+    Tensor out = named(op, () -> {
+      Tensor y = Tensor.empty(dev, outShape);
+      CuBlas.sgemmStridedBatched(transA, transB, m, n, k, alpha, a.readCuda(), lda, mk, b.readCuda(), ldb, kn, 0f, y.writeCuda(),
+          n, mn, count);
+      return y;
+    });
+    keepAlive(a, b);
+    if (!Ops.track(a, b)) {
+      return out;
+    }
+    return Tensor.ofNode(out, new Node(a, b) {
+      @Override public String name() {
+        return "matmul";
+      }
+
+      @Override protected Tensor[] backward(Tensor gradOutput) {
+        return named(op + " backward", () -> {
+          Tensor g = onDevice(gradOutput, dev);
+          Tensor da = null, db = null;
+          if (needsGrad(0)) { // d op(A) = g @ op(B)^T; a transposed A takes its transpose, op(B) @ g^T
+            da = Tensor.empty(dev, a.shape());
+            if (transA) {
+              CuBlas.sgemmStridedBatched(transB, true, k, m, n, alpha, b.readCuda(), ldb, kn, g.readCuda(), n, mn, 0f,
+                  da.writeCuda(), m, mk, count);
+            } else {
+              CuBlas.sgemmStridedBatched(false, !transB, m, k, n, alpha, g.readCuda(), n, mn, b.readCuda(), ldb, kn, 0f,
+                  da.writeCuda(), k, mk, count);
+            }
+          }
+          if (needsGrad(1)) { // d op(B) = op(A)^T @ g; a transposed B takes its transpose, g^T @ op(A)
+            db = Tensor.empty(dev, b.shape());
+            if (transB) {
+              CuBlas.sgemmStridedBatched(true, transA, n, k, m, alpha, g.readCuda(), n, mn, a.readCuda(), lda, mk, 0f,
+                  db.writeCuda(), k, kn, count);
+            } else {
+              CuBlas.sgemmStridedBatched(!transA, false, k, n, m, alpha, a.readCuda(), lda, mk, g.readCuda(), n, mn, 0f,
+                  db.writeCuda(), n, kn, count);
+            }
+          }
+          keepAlive(g, a, b);
+          return new Tensor[] {da, db};
+        });
+      }
+    });
+  }
+
   /** Runs {@code body}, naming the step in a {@link CudaException} it throws. */
   private static <T> T named(String op, Supplier<T> body) {
     try {

@@ -194,17 +194,13 @@ public final class Ops {
   /**
    * {@code out[i] = op(x[i]) @ op(y[i])} for {@code count} row-major, contiguous matrices, {@code
    * out[i]} of {@code rows x cols}, the product over {@code inner}; op transposes where asked (x
-   * stored {@code inner x rows} then, y {@code cols x inner}). The batches are shared among the cores.
+   * stored {@code inner x rows} then, y {@code cols x inner}). The batches are shared among the cores
+   * ({@link Blas#sgemmBatched}, which compiled models call too).
    */
   private static void batchedGemm(int count, boolean transX, boolean transY, int rows, int cols, int inner,
       float[] x, int xOff, float[] y, int yOff, float[] out) {
-    long xStep = (long) rows * inner, yStep = (long) inner * cols, outStep = (long) rows * cols;
-    Parallel.forRange(count, 2L * count * rows * cols * Math.max(inner, 1), (part, from, to) -> {
-      for (int i = from; i < to; i++) {
-        Blas.sgemm(transX, transY, rows, cols, inner, 1f, x, (int) (xOff + i * xStep), transX ? rows : inner,
-            y, (int) (yOff + i * yStep), transY ? inner : cols, 0f, out, (int) (i * outStep), cols);
-      }
-    });
+    Blas.sgemmBatched(count, transX, transY, rows, cols, inner, 1f, x, xOff, rows * inner, y, yOff, inner * cols,
+        0f, out, 0, rows * cols);
   }
 
   /**
@@ -916,10 +912,8 @@ public final class Ops {
       return CudaOps.scale(a, s);
     }
     requireFloat("scale", a);
-    float[] out = a.toFloatArray();
-    for (int i = 0; i < out.length; i++) {
-      out[i] *= s;
-    }
+    float[] out = new float[a.numel()];
+    CpuKernels.scale(out, 0, a.readBuffer(), a.offset(), out.length, s, false); // (compiled models' kernel too)
     if (!track(a)) {
       return Tensor.wrap(out, a.shape());
     }
@@ -2948,40 +2942,8 @@ public final class Ops {
 
   /** The values of a row-major {@code shape} reordered so that result dimension i is dimension {@code order[i]}. */
   private static float[] permuted(float[] in, int[] shape, int[] order) {
-    int rank = shape.length;
     float[] out = new float[in.length];
-    if (in.length == 0) {
-      return out;
-    }
-    int[] strides = Shapes.contiguousStrides(shape);
-    int[] size = new int[rank];
-    int[] step = new int[rank]; // the input stride of each result dimension
-    for (int i = 0; i < rank; i++) {
-      size[i] = shape[order[i]];
-      step[i] = strides[order[i]];
-    }
-    int[] index = new int[rank];
-    int from = 0;
-    int last = rank - 1;
-    for (int o = 0; o < out.length; ) {
-      if (rank == 0) {
-        out[0] = in[0];
-        break;
-      }
-      for (int j = 0; j < size[last]; j++, o++) { // the innermost result dimension, one run
-        out[o] = in[from + j * step[last]];
-      }
-      int d = last - 1; // then the odometer over the others
-      while (d >= 0 && ++index[d] == size[d]) {
-        from -= (size[d] - 1) * step[d];
-        index[d] = 0;
-        d--;
-      }
-      if (d < 0) {
-        break;
-      }
-      from += step[d];
-    }
+    CpuKernels.permute(out, 0, in, 0, shape, order, false);
     return out;
   }
 

@@ -44,6 +44,27 @@ class PermuteTest {
     assertEquals(7f, Tensor.scalar(7f).permute().item());
   }
 
+  /** The kernel compiled models call: at offsets, and adding into what is there (a gradient a later step wrote). */
+  @Test
+  void theKernelWritesOrAddsAtOffsets() {
+    Kiln.manualSeed(4);
+    int[] shape = {2, 3, 4, 5};
+    int[] order = {0, 2, 1, 3};
+    float[] x = Tensor.randn(shape).toFloatArray();
+    float[] expected = Tensor.wrap(x, shape).permute(order).toFloatArray();
+    float[] in = new float[x.length + 3];
+    System.arraycopy(x, 0, in, 3, x.length);
+    float[] out = new float[x.length + 2];
+    java.util.Arrays.fill(out, 1f);
+    dev.kiln.runtime.cpu.CpuKernels.permute(out, 2, in, 3, shape, order, true);
+    for (int i = 0; i < x.length; i++) {
+      assertEquals(expected[i] + 1f, out[i + 2], 1e-6f, "at " + i);
+    }
+    assertEquals(1f, out[0]);
+    dev.kiln.runtime.cpu.CpuKernels.permute(out, 2, in, 3, shape, order, false);
+    assertArrayEquals(expected, java.util.Arrays.copyOfRange(out, 2, out.length));
+  }
+
   @Test
   void theGradientIsPermutedBack() {
     Kiln.manualSeed(2);

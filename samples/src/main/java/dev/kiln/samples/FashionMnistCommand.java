@@ -48,8 +48,8 @@ final class FashionMnistCommand {
     double momentum = args.nonNegative("momentum", 0.9);
     long seed = args.integer("seed", 0, 0);
     boolean eager = args.flag("eager");
-    if (!model.equals("mlp") && !model.equals("cnn") && !model.equals("resnet")) {
-      throw new Args.UsageException("fashion-mnist: --model must be mlp, cnn or resnet, got '" + model + "'");
+    if (!model.equals("mlp") && !model.equals("cnn") && !model.equals("resnet") && !model.equals("transformer")) {
+      throw new Args.UsageException("fashion-mnist: --model must be mlp, cnn, resnet or transformer, got '" + model + "'");
     }
     Path checkpoint = args.outputFile("checkpoint");
     Path resume = optionalPath(args.string("resume", null));
@@ -66,6 +66,7 @@ final class FashionMnistCommand {
     Module net = switch (model) {
       case "cnn" -> eager ? new FashionCnn() : new KilnFashionCnn();
       case "resnet" -> eager ? new FashionResNet() : new KilnFashionResNet();
+      case "transformer" -> eager ? new FashionTransformer() : new KilnFashionTransformer();
       default -> eager ? Models.mlp() : new KilnMlp();
     };
     net.to(device);

@@ -26,18 +26,20 @@ class GeneratedModelsTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"mlp", "cnn", "cifar10", "resnet"})
+  @ValueSource(strings = {"mlp", "cnn", "cifar10", "resnet", "transformer"})
   void generatedClassMatchesDeclaration(String which) {
     Supplier<Module> eagerFactory = switch (which) {
       case "mlp" -> Models::mlp;
       case "cnn" -> FashionCnn::new;
       case "resnet" -> FashionResNet::new;
+      case "transformer" -> FashionTransformer::new;
       default -> Models::cifar10;
     };
     Supplier<Module> compiledFactory = switch (which) {
       case "mlp" -> KilnMlp::new;
       case "cnn" -> KilnFashionCnn::new;
       case "resnet" -> KilnFashionResNet::new;
+      case "transformer" -> KilnFashionTransformer::new;
       default -> KilnCifar10::new;
     };
     Kiln.manualSeed(4);

@@ -5,6 +5,7 @@ import dev.kiln.processor.Diagnostics;
 import dev.kiln.processor.Message;
 import dev.kiln.processor.ir.Add;
 import dev.kiln.processor.ir.Cat;
+import dev.kiln.processor.ir.MatMul;
 import dev.kiln.processor.ir.ModelIr;
 import dev.kiln.processor.ir.Mul;
 import dev.kiln.processor.ir.Repeat;
@@ -24,8 +25,8 @@ import java.util.Set;
  * Pass 2: infers every value's shape from {@code @Model(input)} through the steps with the dsl
  * layers' own shape rules, and checks that the steps form a graph the generator compiles: every
  * value but the results feeds a later step (a value may feed several; {@code add} joins two of one
- * shape, {@code Tensor.cat} several along a dimension), in {@code forward} and in a method of
- * several outputs alike.
+ * shape, {@code matmul} two whose matrices fit, {@code Tensor.cat} several along a dimension), in
+ * {@code forward} and in a method of several outputs alike.
  */
 public final class ShapeChecker {
   private final Diagnostics diagnostics;
@@ -89,12 +90,20 @@ public final class ShapeChecker {
       if (joined.contains(null)) {
         continue; // fed by a step whose error is already reported: its shape is unknown
       }
-      int[] joinedShape = null; // an add's or a mul's: the bigger input's, which the other repeats over
+      int[] joinedShape = null; // an add's or a mul's: the bigger input's, which the other repeats over; a matmul's product
       if (step.spec() instanceof Add || step.spec() instanceof Mul) {
         try {
           joinedShape = joined.get(Repeat.bigger(in, joined.get(1))).clone();
         } catch (IllegalArgumentException e) {
           diagnostics.error(where, Message.ADD_SHAPES, label, step.spec(), Shapes.toString(in), producers.get(step.input()),
+              Shapes.toString(joined.get(1)), producers.get(step.inputs().get(1)), e.getMessage());
+          continue;
+        }
+      } else if (step.spec() instanceof MatMul m) {
+        try {
+          joinedShape = m.outputShape(in, joined.get(1));
+        } catch (IllegalArgumentException e) { // (a ShapeException, or a product of more than 2^31-1 values per sample)
+          diagnostics.error(where, Message.MATMUL_SHAPES, label, Shapes.toString(in), producers.get(step.input()),
               Shapes.toString(joined.get(1)), producers.get(step.inputs().get(1)), e.getMessage());
           continue;
         }

@@ -16,7 +16,10 @@ import dev.kiln.dsl.Sigmoid;
 import dev.kiln.dsl.Softmax;
 import dev.kiln.dsl.Tanh;
 import dev.kiln.dsl.Upsample;
+import dev.kiln.processor.ir.Permute;
 import dev.kiln.processor.ir.Reshape;
+import dev.kiln.processor.ir.Scale;
+import dev.kiln.processor.ir.Transpose;
 import java.util.stream.Collectors;
 
 /** The {@code F} call that computes a functional step, written back from its spec. */
@@ -68,6 +71,15 @@ final class Functions {
     }
     if (spec instanceof AdaptiveAvgPool2d.Spec s) {
       return CodeBlock.of("$T.adaptiveAvgPool2d($L, $L, $L)", F, input, s.outH(), s.outW());
+    }
+    if (spec instanceof Transpose s) {
+      return CodeBlock.of("$T.transpose($L, $L, $L)", F, input, s.d0(), s.d1());
+    }
+    if (spec instanceof Permute s) {
+      return CodeBlock.of("$T.permute($L, $L)", F, input, s.dims().stream().map(String::valueOf).collect(Collectors.joining(", ")));
+    }
+    if (spec instanceof Scale s) {
+      return CodeBlock.of("$T.mul($L, $Lf)", F, input, s.factor());
     }
     throw new IllegalStateException("no F function for " + spec); // LayerCatalog.function admits only these
   }

@@ -33,7 +33,9 @@ import dev.kiln.processor.ir.Cat;
 import dev.kiln.processor.ir.LayerIr;
 import dev.kiln.processor.ir.ModelIr;
 import dev.kiln.processor.ir.OutputsIr;
+import dev.kiln.processor.ir.Reorder;
 import dev.kiln.processor.ir.Repeat;
+import dev.kiln.processor.ir.Scale;
 import dev.kiln.runtime.Shapes;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -237,7 +239,8 @@ public final class Generator {
    */
   private static boolean addsItself(Kernel k) {
     return k.kind() == Kernel.Kind.LINEAR || k.kind() == Kernel.Kind.ADD || k.kind() == Kernel.Kind.MUL
-        || k.kind() == Kernel.Kind.CAT;
+        || k.kind() == Kernel.Kind.CAT || k.kind() == Kernel.Kind.MATMUL || k.kind() == Kernel.Kind.PERMUTE
+        || k.kind() == Kernel.Kind.SCALE;
   }
 
   /** Whether the kernel's backward applies its fused ReLU's mask to the incoming gradient in place. */
@@ -575,11 +578,22 @@ public final class Generator {
     Map<String, Ref> refs = new LinkedHashMap<>();
     for (int j = 0; j < kernels.size(); j++) {
       Kernel k = kernels.get(j);
-      b.add("// $L: $L -> $L   $L\n", k.label(), Shapes.toString(k.inShape()), Shapes.toString(k.outShape()), k.source().where());
+      b.add("// $L: $L -> $L   $L\n", k.label(), inShapes(k), Shapes.toString(k.outShape()), k.source().where());
       Ref in = ref(k.in(), refs);
       Ref out = ref(k.out(), refs);
       switch (k.kind()) {
-        case VIEW -> b.add("// a view: no work\n");
+        case VIEW -> b.add(foldedNote(k));
+        case MATMUL -> {
+          Kernel.Product m = k.product();
+          Ref other = ref(k.inputs().get(1), refs);
+          b.addStatement("$T.sgemmBatched($L, $L, $L, $L, $L, $L, $Lf, $L, $L, $L, $L, $L, $L, 0f, $L, $L, $L)", BLAS, m.count(),
+              m.transA(), m.transB(), m.m(), m.n(), m.k(), m.alpha(), in.array, in.offset, m.m() * m.k(), other.array,
+              other.offset, m.k() * m.n(), out.array, out.offset, m.m() * m.n());
+        }
+        case PERMUTE -> b.addStatement("$T.permute($L, $L, $L, $L, new int[] {$L}, new int[] {$L}, false)", KERNELS, out.array,
+            out.offset, in.array, in.offset, batchShape(k.inShape()), joined(order(k)));
+        case SCALE -> b.addStatement("$T.scale($L, $L, $L, $L, n * $L, $Lf, false)", KERNELS, out.array, out.offset, in.array,
+            in.offset, k.outPerSample(), ((Scale) k.spec()).factor());
         case MUL -> {
           Ref other = ref(k.inputs().get(1), refs);
           Repeat r = k.repeat();
@@ -809,11 +823,20 @@ public final class Generator {
     String last = "x";
     for (int j = 0; j < kernels.size(); j++) {
       Kernel k = kernels.get(j);
-      b.add("// $L: $L -> $L   $L\n", k.label(), Shapes.toString(k.inShape()), Shapes.toString(k.outShape()), k.source().where());
+      b.add("// $L: $L -> $L   $L\n", k.label(), inShapes(k), Shapes.toString(k.outShape()), k.source().where());
       String in = locals.get(k.in());
       String out = k.out();
       String step = CudaSource.step(j);
+      if (folded(k)) {
+        b.add(foldedNote(k));
+        continue;
+      }
       switch (k.kind()) {
+        case MATMUL -> {
+          Kernel.Product m = k.product();
+          b.addStatement("$T $L = $T.matmul($L, $L, $L, $L, $Lf, $L, $L, $L, $L, $L)", TENSOR, out, CUDA_COMPILED, in, m.transA(),
+              locals.get(k.inputs().get(1)), m.transB(), m.alpha(), m.count(), m.m(), m.n(), m.k(), batchShape(k.outShape()));
+        }
         case LINEAR -> {
           if (k.relu()) {
             String layer = layerField(k.layer());
@@ -859,7 +882,8 @@ public final class Generator {
         case MUL -> b.addStatement("$T $L = $T.mul($L, $L)", TENSOR, out, F, in, locals.get(k.inputs().get(1)));
         case CAT -> b.addStatement("$T $L = $T.cat($T.of($L), $L)", TENSOR, out, TENSOR, ClassName.get("java.util", "List"),
             k.inputs().stream().map(locals::get).collect(Collectors.joining(", ")), ((Cat) k.spec()).dim());
-        case VIEW, RELU, ACTIVATION, CONV, LAYERNORM, DROPOUT, AVGPOOL, UPSAMPLE -> b.addStatement("$T $L = $L", TENSOR, out, eagerCall(k, in));
+        case VIEW, RELU, ACTIVATION, CONV, LAYERNORM, DROPOUT, AVGPOOL, UPSAMPLE, PERMUTE, SCALE -> b.addStatement("$T $L = $L", TENSOR,
+            out, eagerCall(k, in));
       }
       locals.put(out, out);
       last = out;
@@ -954,6 +978,51 @@ public final class Generator {
     return k.spec() instanceof Sigmoid.Spec ? "sigmoid" : k.spec() instanceof GELU.Spec ? "gelu" : k.spec() instanceof SiLU.Spec ? "silu" : "tanh";
   }
 
+  /**
+   * The shapes a step reads, for its comment: its input's, or a matmul's two operands as it multiplies
+   * them ({@code [N, 6, 8] @ [N, 8, 6]}, a transposed operand as the transpose gives it).
+   */
+  private static String inShapes(Kernel k) {
+    if (k.kind() != Kernel.Kind.MATMUL) {
+      return Shapes.toString(k.inShape());
+    }
+    Kernel.Product m = k.product();
+    int[] out = k.outShape();
+    int[] a = out.clone(), b = out.clone();
+    a[out.length - 1] = m.k();
+    b[out.length - 2] = m.k();
+    return Shapes.toString(a) + " @ " + Shapes.toString(b);
+  }
+
+  /** Whether a step is a transpose or scale that a matmul applies itself (planned as a view). */
+  private static boolean folded(Kernel k) {
+    return k.kind() == Kernel.Kind.VIEW && (k.spec() instanceof Reorder || k.spec() instanceof Scale);
+  }
+
+  /** The comment of a view: no work, or a step a matmul applies. */
+  private static CodeBlock foldedNote(Kernel k) {
+    if (!folded(k)) {
+      return CodeBlock.of("// a view: no work\n");
+    }
+    return CodeBlock.of(k.spec() instanceof Scale ? "// the matmul below multiplies by it (its alpha): no work\n"
+        : "// the matmul below reads it transposed (a GEMM flag): no copy\n");
+  }
+
+  /** A permutation step's order of dimensions (the batch first). */
+  private static int[] order(Kernel k) {
+    return ((Reorder) k.spec()).order(k.inShape().length);
+  }
+
+  /** The inverse of a permutation step's order: its gradient's. */
+  private static int[] inverseOrder(Kernel k) {
+    int[] order = order(k);
+    int[] inverse = new int[order.length];
+    for (int i = 0; i < order.length; i++) {
+      inverse[order[i]] = i;
+    }
+    return inverse;
+  }
+
   /** A shape with the batch as {@code n}: {@code n, 4, 4, 4}. */
   private static String batchShape(int[] shape) {
     return "n" + (shape.length > 1 ? ", " + joined(Arrays.copyOfRange(shape, 1, shape.length)) : "");
@@ -978,8 +1047,9 @@ public final class Generator {
   }
 
   /**
-   * The backward of an add, a mul or a cat: an add's gradient (masked by its ReLU's output when it
-   * has one) goes to both inputs, a mul's times the other input, a cat's slices each to its own;
+   * The backward of an add, a mul, a cat or a matmul: an add's gradient (masked by its ReLU's output when it
+   * has one) goes to both inputs, a mul's times the other input, a cat's slices each to its own, a matmul's
+   * through a GEMM with the other operand ({@link #matmulBackward});
    * each written into the first gradient of its value or added to one a later step wrote.
    */
   private void joinBackward(CodeBlock.Builder b, Kernel k, int i, Ref d, Ref out, Ref inTarget, Map<String, Ref> grads,
@@ -994,7 +1064,9 @@ public final class Generator {
           : i > 0 ? new Ref("dIn" + i + "_" + w, "0", true) : new Ref("p.d" + st, "0", true);
       boolean accumulate = accumulating.contains(i + ":" + w);
       Repeat r = k.repeat();
-      if (r != null && w == 1) { // the repeated input's gradient: summed over its repeats
+      if (k.kind() == Kernel.Kind.MATMUL) {
+        matmulBackward(b, k, w, target, accumulate, d, ref(inputs.get(1 - w), refs));
+      } else if (r != null && w == 1) { // the repeated input's gradient: summed over its repeats
         Ref other = k.kind() == Kernel.Kind.MUL ? ref(inputs.get(0), refs) : null;
         b.addStatement("$T.sumRepeatedBackward($L, $L, $L, $L, $L, $L, $L, $L, n * $L, $L, $L, $L)", KERNELS, target.array,
             target.offset, d.array, d.offset, k.relu() ? out.array : "null", k.relu() ? out.offset : "0",
@@ -1015,6 +1087,42 @@ public final class Generator {
             d.offset, k.relu() ? out.array : "null", k.relu() ? out.offset : "0", k.outPerSample(), accumulate);
       }
       grads.put(st, target);
+    }
+  }
+
+  /**
+   * The gradient of a matmul's operand {@code w} (0: A, 1: B) from {@code d}, the output's, and the
+   * other operand: {@code d op(A) = d @ op(B)^T} and {@code d op(B) = op(A)^T @ d}, written in the
+   * operand's stored layout (a transposed operand gets the transpose of those, {@code op(B) @ d^T}
+   * and {@code d^T @ op(A)}), times the product's alpha; one batched GEMM, whose beta adds to a
+   * gradient a later step wrote.
+   */
+  private void matmulBackward(CodeBlock.Builder b, Kernel k, int w, Ref target, boolean accumulate, Ref d, Ref other) {
+    Kernel.Product m = k.product();
+    // X @ Y over `inner`, each operand with its flag and the matrices' size (strides): rows x cols per product
+    boolean transX, transY;
+    int rows, cols, inner, xSize, ySize;
+    Ref x, y;
+    if (w == 0 && !m.transA()) { // dA = d @ op(B)^T
+      x = d; y = other; transX = false; transY = !m.transB(); rows = m.m(); cols = m.k(); inner = m.n();
+    } else if (w == 0) { // dA = op(B) @ d^T
+      x = other; y = d; transX = m.transB(); transY = true; rows = m.k(); cols = m.m(); inner = m.n();
+    } else if (!m.transB()) { // dB = op(A)^T @ d
+      x = other; y = d; transX = !m.transA(); transY = false; rows = m.k(); cols = m.n(); inner = m.m();
+    } else { // dB = d^T @ op(A)
+      x = d; y = other; transX = true; transY = m.transA(); rows = m.n(); cols = m.k(); inner = m.m();
+    }
+    xSize = x == d ? m.m() * m.n() : w == 0 ? m.k() * m.n() : m.m() * m.k();
+    ySize = y == d ? m.m() * m.n() : w == 0 ? m.k() * m.n() : m.m() * m.k();
+    boolean guarded = !target.array.startsWith("p.");
+    if (guarded) {
+      b.beginControlFlow("if ($L != null)", target.array);
+    }
+    b.addStatement("$T.sgemmBatched($L, $L, $L, $L, $L, $L, $Lf, $L, $L, $L, $L, $L, $L, $L, $L, $L, $L)", BLAS, m.count(), transX,
+        transY, rows, cols, inner, m.alpha(), x.array, x.offset, xSize, y.array, y.offset, ySize, accumulate ? "1f" : "0f",
+        target.array, target.offset, rows * cols);
+    if (guarded) {
+      b.endControlFlow();
     }
   }
 
@@ -1324,7 +1432,7 @@ public final class Generator {
       if (flow != null) {
         flow.enter(storage.get(k.out()));
       }
-      b.add("// $L: gradient of $L   $L\n", k.label(), Shapes.toString(k.inShape()), k.source().where());
+      b.add("// $L: gradient of $L   $L\n", k.label(), inShapes(k), k.source().where());
       if (needAbove != null) { // at each step (after an output's gradient joined, too): nothing left to do, return
         b.beginControlFlow("if (!$L)", needAbove)
             .addStatement("return new $T[$L]", TENSOR, params.size() + 1) // x needs no gradient: dx is null
@@ -1350,7 +1458,7 @@ public final class Generator {
         d = new Ref("p.dout", "0", true);
       }
       int j = i + 1;
-      if (k.kind() == Kernel.Kind.ADD || k.kind() == Kernel.Kind.MUL || k.kind() == Kernel.Kind.CAT) {
+      if (k.kind() == Kernel.Kind.ADD || k.kind() == Kernel.Kind.MUL || k.kind() == Kernel.Kind.CAT || k.kind() == Kernel.Kind.MATMUL) {
         joinBackward(b, k, i, d, out, target, grads, refs);
         if (runs != null) {
           b.endControlFlow();
@@ -1375,6 +1483,12 @@ public final class Generator {
                 convBias(k)
                     ? CodeBlock.of("$T.gradBuffer($L.bias(), $L)", COMPILED, layer, recordedNeed(layer + ".bias()")) : "null",
                 d.array, d.offset, in.array, in.offset, local, local, j);
+      } else if (k.kind() == Kernel.Kind.PERMUTE) { // the gradient permuted back
+        b.addStatement("$T.permute($L, $L, $L, $L, new int[] {$L}, new int[] {$L}, $L)", KERNELS, target.array, target.offset,
+            d.array, d.offset, batchShape(k.outShape()), joined(inverseOrder(k)), accumulate);
+      } else if (k.kind() == Kernel.Kind.SCALE) {
+        b.addStatement("$T.scale($L, $L, $L, $L, n * $L, $Lf, $L)", KERNELS, target.array, target.offset, d.array, d.offset,
+            k.outPerSample(), ((Scale) k.spec()).factor(), accumulate);
       } else if (k.kind() == Kernel.Kind.UPSAMPLE) {
         b.beginControlFlow("if ($L != null)", target.array)
             .addStatement("$T.upsampleNearestBackward($L, $L, $L, $L, $L)", CONV, target.array, target.offset, d.array, d.offset,

@@ -21,22 +21,42 @@ import java.util.List;
  * @param inShape shape of {@code in}, -1 for the batch
  * @param outShape shape of {@code out}
  * @param source the source step, for the comment's file and line
- * @param inputs the values it reads, {@code in} first (an ADD's two, a CAT's one or more)
+ * @param inputs the values it reads, {@code in} first (an ADD's two, a CAT's one or more, a MATMUL's operands
+ *     as stored: a transpose it folds is not among them, its input is)
  * @param inShapes their shapes
+ * @param product how a MATMUL's GEMMs see its operands, else null
  */
 record Kernel(
     Kind kind, String label, LayerSpec spec, LayerIr layer, Linear.Spec linear, boolean relu,
-    String in, String out, int[] inShape, int[] outShape, Source source, List<String> inputs, List<int[]> inShapes) {
+    String in, String out, int[] inShape, int[] outShape, Source source, List<String> inputs, List<int[]> inShapes,
+    Product product) {
 
   /** A kernel of one input. */
   Kernel(Kind kind, String label, LayerSpec spec, LayerIr layer, Linear.Spec linear, boolean relu,
       String in, String out, int[] inShape, int[] outShape, Source source) {
-    this(kind, label, spec, layer, linear, relu, in, out, inShape, outShape, source, List.of(in), List.of(inShape));
+    this(kind, label, spec, layer, linear, relu, in, out, inShape, outShape, source, List.of(in), List.of(inShape), null);
+  }
+
+  /**
+   * A batched matrix product as its GEMMs take it: per sample {@code batches} products
+   * {@code alpha * op(A) @ op(B)} of {@code m x k} by {@code k x n}, contiguous matrices one after
+   * the other; {@code transA}/{@code transB} when the operand is stored transposed (a
+   * {@code transpose(-2, -1)} folded into the product), {@code alpha} the constant scales folded
+   * before or after it (1 without).
+   */
+  record Product(int batches, int m, int n, int k, boolean transA, boolean transB, float alpha) {
+    /** {@code n} or {@code n * 4}: the matrices of a batch, as generated code. */
+    String count() {
+      return batches == 1 ? "n" : "n * " + batches;
+    }
   }
 
 
   enum Kind {
-    /** A reshape (Flatten, {@code reshape(x, -1, ...)}): no work, the output aliases the input. */
+    /**
+     * A reshape (Flatten, {@code reshape(x, -1, ...)}): no work, the output aliases the input; or a transpose or
+     * constant scale that the matmuls reading it apply themselves (a GEMM flag, alpha), no work either.
+     */
     VIEW,
     /** GEMM + bias (+ ReLU) epilogue; backward: ReLU mask + bias gradient in one pass, then two GEMMs. */
     LINEAR,
@@ -78,7 +98,16 @@ record Kernel(
      */
     MUL,
     /** Its inputs side by side along one dimension (after the batch); backward: each input's slice of the gradient. */
-    CAT
+    CAT,
+    /**
+     * A batched matmul of two values ({@link #product}), transposed operands as GEMM flags and constant scales as its
+     * alpha; backward: one batched GEMM per operand's gradient, each in the operand's stored layout.
+     */
+    MATMUL,
+    /** A transpose or permutation of dimensions after the batch, as a copy; backward: the gradient permuted back. */
+    PERMUTE,
+    /** Every value times a constant, one pass; backward: the gradient times the same constant. */
+    SCALE
   }
 
   /**

@@ -24,8 +24,11 @@ import dev.kiln.dsl.Upsample;
 import dev.kiln.processor.check.CheckedModel;
 import dev.kiln.processor.ir.Add;
 import dev.kiln.processor.ir.Cat;
+import dev.kiln.processor.ir.MatMul;
 import dev.kiln.processor.ir.Mul;
+import dev.kiln.processor.ir.Reorder;
 import dev.kiln.processor.ir.Reshape;
+import dev.kiln.processor.ir.Scale;
 import dev.kiln.processor.ir.StepIr;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -43,8 +46,11 @@ import java.util.Set;
  * output pass; sigmoid, tanh, leaky ReLU and softmax are passes of their own. A value the method returns (one of several outputs) keeps a pass of its
  * own: a ReLU after it is not fused, since that would overwrite it. Batch norm + ReLU read by a
  * max pooling alone fuses further ({@link #poolFusion}). An add of two values (a residual
- * connection) takes a following ReLU into its pass too. A value read by two steps keeps its own
- * pass and buffer (nothing fuses into it).
+ * connection) takes a following ReLU into its pass too. A matmul of two values is one batched GEMM,
+ * which takes a transpose of an operand's last two dimensions as a flag and constant scales before
+ * or after it as its alpha ({@link #foldedIntoProducts}); other transposes and permutations are a
+ * copy, other scales a pass. A value read by two steps keeps its own pass and buffer (nothing fuses
+ * into it).
  */
 final class Planner {
   private Planner() {}
@@ -53,6 +59,7 @@ final class Planner {
     List<StepIr> steps = model.ir().steps();
     Map<String, Integer> readers = new HashMap<>();
     steps.forEach(s -> s.inputs().forEach(v -> readers.merge(v, 1, Integer::sum)));
+    Set<String> folded = foldedIntoProducts(model, returned);
     List<Kernel> kernels = new ArrayList<>();
     for (int i = 0; i < steps.size(); i++) {
       StepIr s = steps.get(i);
@@ -69,7 +76,34 @@ final class Planner {
         label += " + " + label(r);
         outValue = r.output();
       }
-      if (s.joins() || s.spec() instanceof Cat) {
+      if (s.spec() instanceof MatMul) {
+        Operand a = operand(s.input(), steps, folded), b = operand(s.inputs().get(1), steps, folded);
+        float alpha = a.factor() * b.factor();
+        // a constant scale of the product that alone reads it: the GEMM's alpha
+        if (i + 1 < steps.size() && steps.get(i + 1).spec() instanceof Scale scale && steps.get(i + 1).input().equals(s.output())
+            && readers.get(s.output()) == 1 && !returned.contains(s.output()) && !folded.contains(steps.get(i + 1).output())) {
+          StepIr after = steps.get(++i);
+          label += " + " + label(after);
+          outValue = after.output();
+          alpha *= scale.factor();
+        }
+        int[] left = in, right = model.shapeOf(s.inputs().get(1));
+        int r = out.length;
+        int batches = 1;
+        for (int d = 1; d < r - 2; d++) {
+          batches *= out[d];
+        }
+        Kernel.Product product = new Kernel.Product(batches, left[r - 2], right[r - 1], left[r - 1], a.transposed(), b.transposed(), alpha);
+        List<String> inputs = List.of(a.value(), b.value());
+        kernels.add(new Kernel(Kernel.Kind.MATMUL, label, s.spec(), null, null, false, a.value(), outValue, model.shapeOf(a.value()),
+            out, s.source(), inputs, inputs.stream().map(model::shapeOf).toList(), product));
+      } else if (folded.contains(s.output())) { // a following matmul applies it: a transposed operand, or alpha
+        kernels.add(new Kernel(Kernel.Kind.VIEW, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
+      } else if (s.spec() instanceof Reorder) {
+        kernels.add(new Kernel(Kernel.Kind.PERMUTE, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
+      } else if (s.spec() instanceof Scale) {
+        kernels.add(new Kernel(Kernel.Kind.SCALE, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
+      } else if (s.joins() || s.spec() instanceof Cat) {
         List<String> inputs = s.inputs();
         List<int[]> shapes = inputs.stream().map(model::shapeOf).toList();
         Kernel.Kind kind = s.spec() instanceof Add ? Kernel.Kind.ADD : s.spec() instanceof Mul ? Kernel.Kind.MUL : Kernel.Kind.CAT;
@@ -78,7 +112,7 @@ final class Planner {
           shapes = List.of(shapes.get(1), shapes.get(0));
         }
         kernels.add(new Kernel(kind, label, s.spec(), null, null, relu, inputs.get(0), outValue, shapes.get(0), out, s.source(),
-            inputs, shapes));
+            inputs, shapes, null));
       } else if (s.spec() instanceof Linear.Spec || s.spec() instanceof BatchNorm.Options) {
         Kernel.Kind kind = s.spec() instanceof Linear.Spec ? Kernel.Kind.LINEAR : Kernel.Kind.BATCHNORM;
         Linear.Spec linear = s.spec() instanceof Linear.Spec l ? l : null;
@@ -107,6 +141,49 @@ final class Planner {
       }
     }
     return kernels;
+  }
+
+  /**
+   * The values of transposes of the last two dimensions and constant scales that matmuls apply
+   * themselves: each read only by matmuls (or by other such steps on the way to them) and not
+   * returned. A matmul then reads the value before them, transposed by a GEMM flag and scaled by
+   * its alpha ({@link #operand}), and the step costs nothing: {@code q @ k.transpose(-2, -1)} copies
+   * nothing.
+   */
+  static Set<String> foldedIntoProducts(CheckedModel model, Set<String> returned) {
+    List<StepIr> steps = model.ir().steps();
+    Set<String> folded = new LinkedHashSet<>();
+    for (int i = steps.size() - 1; i >= 0; i--) { // readers come later: decided first
+      StepIr s = steps.get(i);
+      boolean foldable = s.spec() instanceof Scale
+          || s.spec() instanceof Reorder r && r.swapsLastTwo(model.stepInputs().get(i).length);
+      List<StepIr> readers = steps.stream().filter(o -> o.inputs().contains(s.output())).toList();
+      if (foldable && !readers.isEmpty() && !returned.contains(s.output())
+          && readers.stream().allMatch(o -> o.spec() instanceof MatMul || folded.contains(o.output()))) {
+        folded.add(s.output());
+      }
+    }
+    return folded;
+  }
+
+  /** A matmul's operand as its GEMM reads it: the stored value, whether it is transposed, the constant it is scaled by. */
+  private record Operand(String value, boolean transposed, float factor) {}
+
+  /** Follows an operand back through the steps folded into the product ({@link #foldedIntoProducts}). */
+  private static Operand operand(String value, List<StepIr> steps, Set<String> folded) {
+    boolean transposed = false;
+    float factor = 1f;
+    while (folded.contains(value)) {
+      String v = value;
+      StepIr producer = steps.stream().filter(o -> o.output().equals(v)).findFirst().orElseThrow();
+      if (producer.spec() instanceof Scale scale) {
+        factor *= scale.factor();
+      } else {
+        transposed = !transposed;
+      }
+      value = producer.input();
+    }
+    return new Operand(value, transposed, factor);
   }
 
   /**

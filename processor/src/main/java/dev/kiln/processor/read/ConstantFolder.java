@@ -5,6 +5,7 @@ import com.sun.source.tree.CompilationUnitTree;
 import com.sun.source.tree.ConditionalExpressionTree;
 import com.sun.source.tree.ExpressionTree;
 import com.sun.source.tree.LiteralTree;
+import com.sun.source.tree.MethodInvocationTree;
 import com.sun.source.tree.NewArrayTree;
 import com.sun.source.tree.ParenthesizedTree;
 import com.sun.source.tree.PrimitiveTypeTree;
@@ -14,6 +15,8 @@ import com.sun.source.tree.UnaryTree;
 import com.sun.source.util.TreePath;
 import com.sun.source.util.Trees;
 import javax.lang.model.element.Element;
+import javax.lang.model.element.ExecutableElement;
+import javax.lang.model.element.TypeElement;
 import javax.lang.model.element.VariableElement;
 import javax.lang.model.type.TypeKind;
 
@@ -22,13 +25,23 @@ import javax.lang.model.type.TypeKind;
  * literals (chars as their codes in arithmetic), parentheses, unary and binary arithmetic
  * ({@code + - * / %}, shifts, {@code & | ^ ~}), string concatenation, casts to primitive types and
  * String, comparisons, {@code ! && ||}, the conditional {@code ?:} and {@code static final}
- * constants. Anything else is not a constant.
+ * constants; beyond javac, {@code Math.sqrt} of a constant (correctly rounded, so the same value at
+ * build time as at run time: {@code x.div(Math.sqrt(D))}) and final locals of forward initialised
+ * with such a value. Anything else is not a constant.
  */
 final class ConstantFolder {
   private final Trees trees;
 
   ConstantFolder(Trees trees) {
     this.trees = trees;
+  }
+
+  /** Locals of forward given a value this folder computed ({@code final double scale = 1 / Math.sqrt(D);}), which javac does not fold. */
+  private final java.util.Map<Element, Object> locals = new java.util.HashMap<>();
+
+  /** Makes {@code local} fold to {@code value} where it is used. */
+  void define(Element local, Object value) {
+    locals.put(local, value);
   }
 
   /** Thrown for an expression that is not a compile-time constant; carries the offending tree. */
@@ -122,7 +135,21 @@ final class ConstantFolder {
         if (e instanceof VariableElement v && v.getConstantValue() != null) {
           return v.getConstantValue();
         }
+        if (e != null && locals.containsKey(e)) {
+          return locals.get(e);
+        }
         throw new NotConstant(t, "not a static final constant");
+      }
+      case METHOD_INVOCATION: { // Math.sqrt(64): correctly rounded, so the same value at build time as at run time
+        MethodInvocationTree call = (MethodInvocationTree) t;
+        Element e = trees.getElement(TreePath.getPath(unit, t));
+        if (e instanceof ExecutableElement m && m.getSimpleName().contentEquals("sqrt") && call.getArguments().size() == 1
+            && m.getEnclosingElement() instanceof TypeElement owner
+            && (owner.getQualifiedName().contentEquals("java.lang.Math") || owner.getQualifiedName().contentEquals("java.lang.StrictMath"))
+            && asNumber(fold(call.getArguments().get(0), unit)) instanceof Number n) {
+          return Math.sqrt(n.doubleValue());
+        }
+        throw new NotConstant(t, "a call, which javac does not fold (Math.sqrt of constants excepted)");
       }
       default:
         throw new NotConstant(t, "not a constant expression");

@@ -28,6 +28,7 @@ import dev.kiln.processor.Message;
 import dev.kiln.processor.ir.Add;
 import dev.kiln.processor.ir.Cat;
 import dev.kiln.processor.ir.LayerIr;
+import dev.kiln.processor.ir.MatMul;
 import dev.kiln.processor.ir.ModelIr;
 import dev.kiln.processor.ir.Mul;
 import dev.kiln.processor.ir.OutputsIr;
@@ -644,6 +645,15 @@ public final class DeclarationReader {
     return type != null && type.getKind() == TypeKind.ERROR;
   }
 
+  /** The constant value of {@code e}, or null when it is not one. */
+  private Object foldOrNull(ExpressionTree e, CompilationUnitTree unit) {
+    try {
+      return folder.fold(e, unit);
+    } catch (ConstantFolder.NotConstant ex) {
+      return null;
+    }
+  }
+
   /** Folds arguments to constants; null after reporting the first that is not one. */
   private List<Object> constants(List<? extends ExpressionTree> trees, String label, String callee, CompilationUnitTree unit) {
     List<Object> args = new ArrayList<>();
@@ -794,6 +804,11 @@ public final class DeclarationReader {
           continue; // final int d = 1: a constant, which the folder reads where it is used
         } else if (s instanceof VariableTree v && trees.getElement(TreePath.getPath(unit, v)) instanceof VariableElement e
             && e.asType().getKind().isPrimitive()) {
+          Object folded = e.getModifiers().contains(Modifier.FINAL) && v.getInitializer() != null ? foldOrNull(v.getInitializer(), unit) : null;
+          if (folded != null) { // final double scale = 1 / Math.sqrt(D): a constant to Kiln, though not to javac
+            folder.define(e, folded);
+            continue;
+          }
           diagnostics.error(unit, v, Message.NON_TENSOR_LOCAL, v.getName(), methodName, v.getName());
           unknown.add(v.getName().toString());
         } else if (s instanceof VariableTree v && v.getInitializer() != null) {
@@ -858,6 +873,8 @@ public final class DeclarationReader {
           Element element = trees.getElement(TreePath.getPath(unit, e));
           if (element instanceof VariableElement v && v.getKind() == ElementKind.FIELD && types.isAssignable(v.asType(), type(MODULE))) {
             diagnostics.error(unit, e, Message.LAYER_AS_VALUE, id.getName(), methodName, id.getName());
+          } else if (element instanceof VariableElement v && v.getKind() == ElementKind.FIELD && types.isSameType(v.asType(), type(TENSOR))) {
+            diagnostics.error(unit, e, Message.TENSOR_FIELD, id.getName(), methodName);
           } else {
             diagnostics.error(unit, e, Message.UNKNOWN_VALUE, id.getName(), methodName);
           }
@@ -923,7 +940,7 @@ public final class DeclarationReader {
       Element method = trees.getElement(TreePath.getPath(unit, mi));
       if (method instanceof ExecutableElement ex
           && ((TypeElement) ex.getEnclosingElement()).getQualifiedName().contentEquals(FUNCTIONS)) {
-        return function(mi, ex.getSimpleName().toString(), unit, fields, className);
+        return function(mi, ex.getSimpleName().toString(), mi.getArguments(), unit, fields, className);
       }
       if (method instanceof ExecutableElement ex && ex.getSimpleName().contentEquals("cat")
           && ((TypeElement) ex.getEnclosingElement()).getQualifiedName().contentEquals(TENSOR)
@@ -933,8 +950,11 @@ public final class DeclarationReader {
       if (method instanceof ExecutableElement ex && mi.getMethodSelect() instanceof MemberSelectTree ms
           && ((TypeElement) ex.getEnclosingElement()).getQualifiedName().contentEquals(TENSOR)
           && !ex.getModifiers().contains(Modifier.STATIC) && asFunction(ex, mi, unit)) {
-        diagnostics.error(unit, e, Message.TENSOR_METHOD, mi, asFunctions(mi, unit), functionName(ex));
-        return null;
+        // h.add(x).relu(), q.matmul(k.transpose(-2, -1)): the F function, the receiver first
+        List<ExpressionTree> args = new ArrayList<>();
+        args.add(ms.getExpression());
+        args.addAll(mi.getArguments());
+        return function(mi, functionName(ex), args, unit, fields, className);
       }
       if (!unresolved(unit, mi)) { // else a misspelt method, which javac reports itself
         diagnostics.error(unit, e, Message.UNSUPPORTED_EXPRESSION, methodName, "call " + mi.getMethodSelect());
@@ -976,33 +996,24 @@ public final class DeclarationReader {
     }
 
     /**
-     * A Tensor method call written with F functions, receivers first, down the chain:
-     * {@code h.add(x).relu()} is {@code relu(add(h, x))}; other expressions as written.
-     */
-    private String asFunctions(ExpressionTree e, CompilationUnitTree unit) {
-      if (e instanceof MethodInvocationTree mi && mi.getMethodSelect() instanceof MemberSelectTree ms
-          && trees.getElement(TreePath.getPath(unit, mi)) instanceof ExecutableElement ex
-          && ((TypeElement) ex.getEnclosingElement()).getQualifiedName().contentEquals(TENSOR)
-          && !ex.getModifiers().contains(Modifier.STATIC) && asFunction(ex, mi, unit)) {
-        List<String> args = new ArrayList<>();
-        args.add(asFunctions(ms.getExpression(), unit));
-        mi.getArguments().forEach(a -> args.add(a.toString()));
-        return functionName(ex) + "(" + String.join(", ", args) + ")";
-      }
-      return e.toString();
-    }
-
-    /**
      * Whether a Tensor method call {@code h.name(args)} has an F function the compiler reads, taking
      * the receiver first: {@code h.add(x)} of a tensor is {@code add(h, x)}, {@code h.relu()} is {@code relu(h)}.
      */
     private boolean asFunction(ExecutableElement method, MethodInvocationTree mi, CompilationUnitTree unit) {
       String name = functionName(method);
-      if (name.equals("add") || name.equals("mul")) {
-        return mi.getArguments().size() == 1
-            && types.isSameType(trees.getTypeMirror(TreePath.getPath(unit, mi.getArguments().get(0))), type(TENSOR));
-      }
-      return LayerCatalog.knowsFunction(name, mi.getArguments().size());
+      boolean ofTensor = mi.getArguments().size() == 1 && isTensor(mi.getArguments().get(0), unit);
+      return switch (name) {
+        case "add", "matmul" -> ofTensor; // (x.add(1f) shifts: not compiled)
+        case "mul" -> mi.getArguments().size() == 1; // of a tensor, or of a constant
+        case "div" -> mi.getArguments().size() == 1 && !ofTensor;
+        default -> LayerCatalog.knowsFunction(name, mi.getArguments().size());
+      };
+    }
+
+    /** Whether javac types {@code e} as a Tensor. */
+    private boolean isTensor(ExpressionTree e, CompilationUnitTree unit) {
+      TypeMirror t = trees.getTypeMirror(TreePath.getPath(unit, e));
+      return t != null && types.isSameType(t, type(TENSOR));
     }
 
     /** The F function a Tensor method is written as: {@code x.view(...)} is {@code reshape(x, ...)}, others their name. */
@@ -1028,21 +1039,27 @@ public final class DeclarationReader {
       return mi.getMethodSelect() instanceof MemberSelectTree ms && callsOutputs(ms.getExpression(), unit);
     }
 
-    private String function(MethodInvocationTree mi, String name, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
-      List<? extends ExpressionTree> args = mi.getArguments();
+    /**
+     * {@code F.name(args)}, or a Tensor method {@code args[0].name(rest)} read as that function: a
+     * step of one value and constant arguments, or of two values (an add, a mul, a matmul).
+     */
+    private String function(MethodInvocationTree mi, String name, List<? extends ExpressionTree> args, CompilationUnitTree unit,
+        Map<String, LayerNode> fields, String className) {
       if (args.isEmpty()) {
         diagnostics.error(unit, mi, Message.UNSUPPORTED_EXPRESSION, methodName, "call " + mi.getMethodSelect() + " without a tensor");
         return null;
       }
-      if ((name.equals("add") || name.equals("mul")) && args.size() == 2) { // a residual or a gate: a step of two inputs
+      boolean twoValues = args.size() == 2 && isTensor(args.get(1), unit);
+      if ((name.equals("add") || name.equals("mul") || name.equals("matmul")) && twoValues) { // a residual, a gate, a product
         String a = expression(args.get(0), unit, fields, className);
         String b = expression(args.get(1), unit, fields, className);
         if (a == null || b == null) {
           return null;
         }
-        return step(List.of(a, b), name.equals("add") ? new Add() : new Mul(), null, mi.toString(), source(unit, mi));
+        LayerSpec spec = name.equals("add") ? new Add() : name.equals("mul") ? new Mul() : new MatMul();
+        return step(List.of(a, b), spec, null, mi.toString(), source(unit, mi));
       }
-      if (!LayerCatalog.knowsFunction(name, args.size() - 1)) {
+      if (!LayerCatalog.knowsFunction(name, args.size() - 1) || twoValues) {
         diagnostics.error(unit, mi, Message.UNSUPPORTED_FUNCTION, LayerCatalog.unsupportedFunction(name, args.size() - 1));
         return null;
       }

@@ -22,8 +22,12 @@ import dev.kiln.dsl.Sigmoid;
 import dev.kiln.dsl.Softmax;
 import dev.kiln.dsl.Tanh;
 import dev.kiln.dsl.Upsample;
+import dev.kiln.processor.ir.Permute;
 import dev.kiln.processor.ir.Reshape;
+import dev.kiln.processor.ir.Scale;
+import dev.kiln.processor.ir.Transpose;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 
@@ -223,6 +227,17 @@ final class LayerCatalog {
       throw new BadArguments(unsupportedFunction(name, args.size()));
     }
     try {
+      if (name.equals("permute")) { // F.permute(x, 0, 2, 1, 3), or its varargs as an array
+        List<Integer> dims = new ArrayList<>();
+        if (args.size() == 1 && args.get(0) instanceof int[] given) {
+          Arrays.stream(given).forEach(dims::add);
+        } else {
+          for (int i = 0; i < args.size(); i++) {
+            dims.add(integer(args, i));
+          }
+        }
+        return new Permute(dims);
+      }
       if (name.equals("reshape")) {
         List<Integer> shape = new ArrayList<>();
         for (int i = 0; i < args.size(); i++) {
@@ -251,6 +266,9 @@ final class LayerCatalog {
         case "interpolate/2" -> new Upsample.Spec(integer(args, 0), integer(args, 1));
         case "adaptiveAvgPool2d/1" -> new AdaptiveAvgPool2d.Spec(integer(args, 0), integer(args, 0), false);
         case "adaptiveAvgPool2d/2" -> new AdaptiveAvgPool2d.Spec(integer(args, 0), integer(args, 1), true);
+        case "transpose/2" -> new Transpose(integer(args, 0), integer(args, 1));
+        case "mul/1" -> Scale.times(number(args, 0));
+        case "div/1" -> Scale.dividedBy(number(args, 0));
         default -> throw new BadArguments(unsupportedFunction(name, args.size()));
       };
     } catch (IllegalArgumentException e) {
@@ -261,7 +279,7 @@ final class LayerCatalog {
   /** The {@code F} functions {@link #function} compiles, as name/number of arguments after the tensor. */
   private static final java.util.Set<String> FUNCTIONS = java.util.Set.of("relu/0", "sigmoid/0", "tanh/0", "gelu/0", "silu/0", "leakyRelu/1",
       "softmax/1", "logSoftmax/1", "flatten/0", "flatten/2", "maxPool2d/1", "maxPool2d/2", "maxPool2d/4", "avgPool2d/1", "avgPool2d/2",
-      "avgPool2d/5", "adaptiveAvgPool2d/1", "adaptiveAvgPool2d/2", "interpolate/1", "interpolate/2");
+      "avgPool2d/5", "adaptiveAvgPool2d/1", "adaptiveAvgPool2d/2", "interpolate/1", "interpolate/2", "transpose/2", "mul/1", "div/1");
 
   /**
    * Whether {@code F.name} with {@code constants} arguments after the tensor is compiled: checked
@@ -269,7 +287,7 @@ final class LayerCatalog {
    * than {@code h} as not a constant.
    */
   static boolean knowsFunction(String name, int constants) {
-    return FUNCTIONS.contains(name + "/" + constants) || name.equals("reshape") && constants >= 1;
+    return FUNCTIONS.contains(name + "/" + constants) || (name.equals("reshape") || name.equals("permute")) && constants >= 1;
   }
 
   static String unsupportedFunction(String name, int constants) {
@@ -285,7 +303,8 @@ final class LayerCatalog {
     return "F." + name + " with " + (constants + 1) + " argument(s) is not supported by the Kiln compiler; supported: relu, "
         + "sigmoid, tanh, gelu, silu, leakyRelu(x, slope), softmax(x, dim), logSoftmax(x, dim), flatten(x[, start, end]), maxPool2d(x, k[, stride[, padding, "
         + "ceilMode]]), avgPool2d(x, k[, stride[, padding, ceilMode, countIncludePad]]), adaptiveAvgPool2d(x, size[, width]), interpolate(x, scale[, scale_w]), "
-        + "reshape(x, -1, ...), add(a, b) and mul(a, b) of two values of one shape or broadcast ([N, C, 1, 1] over [N, C, H, W]); " + instead;
+        + "reshape(x, -1, ...), transpose(x, d0, d1), permute(x, 0, ...), add(a, b) and mul(a, b) of two values of one shape or"
+        + " broadcast ([N, C, 1, 1] over [N, C, H, W]), matmul(a, b) of two values, mul(x, c) and div(x, c) of a constant; " + instead;
   }
 
   private static LayerSpec none(List<Object> args, String name, LayerSpec spec) throws BadArguments {

@@ -126,6 +126,64 @@ public final class Blas {
     gemm(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, c.writeNative().getPointer(c.offset()), ldc);
   }
 
+  /**
+   * {@code count} products {@code C[i] = alpha * op(A[i]) * op(B[i]) + beta * C[i]} of contiguous
+   * row-major matrices {@code strideA}, {@code strideB} and {@code strideC} floats apart: C[i] is
+   * {@code m x n}, op(A[i]) {@code m x k} (A[i] stored {@code k x m} when {@code transA}), op(B[i])
+   * {@code k x n} (B[i] stored {@code n x k} when {@code transB}). A batched matmul's forward and
+   * both gradients: a transposed operand is a flag, not a copy. Each operand is staged to native
+   * memory once for the whole batch; the products are shared among the cores (each one
+   * single-threaded OpenBLAS call, so results do not depend on the split), or, when there are
+   * too few to share, each split as {@link #sgemm} splits one.
+   */
+  public static void sgemmBatched(
+      int count, boolean transA, boolean transB, int m, int n, int k, float alpha,
+      float[] a, int aOff, int strideA, float[] b, int bOff, int strideB,
+      float beta, float[] c, int cOff, int strideC) {
+    if (count == 0 || m == 0 || n == 0) {
+      return;
+    }
+    int lda = transA ? m : k, ldb = transB ? k : n;
+    long work = 2L * count * m * n * Math.max(k, 1);
+    if (!NATIVE) {
+      Parallel.forRange(count, work, (part, from, to) -> {
+        for (int i = from; i < to; i++) {
+          javaSgemm(transA, transB, m, n, k, alpha, a, aOff + i * strideA, lda, b, bOff + i * strideB, ldb,
+              beta, c, cOff + i * strideC, n);
+        }
+      });
+      return;
+    }
+    Scratch s = SCRATCH.get();
+    FloatPointer pa = stage(s, true, a, aOff, batchSpan("A", a, aOff, count, strideA, (long) m * k));
+    FloatPointer pb = stage(s, false, b, bOff, batchSpan("B", b, bOff, count, strideB, (long) k * n));
+    int cLen = batchSpan("C", c, cOff, count, strideC, (long) m * n);
+    FloatPointer pc = s.c(cLen);
+    if (beta != 0f || strideC != m * n) { // C is read, or its gaps between matrices must survive the copy back
+      pc.put(c, cOff, cLen);
+    }
+    Parallel.forRange(count, work / GEMM_WORK_SCALE, (part, from, to) -> {
+      for (int i = from; i < to; i++) {
+        gemm(transA, transB, m, n, k, alpha, pa.getPointer((long) i * strideA), lda, pb.getPointer((long) i * strideB), ldb,
+            beta, pc.getPointer((long) i * strideC), n);
+      }
+    });
+    pc.get(c, cOff, cLen);
+  }
+
+  /** Elements spanned by {@code count} matrices of {@code size} floats {@code stride} apart, checked as {@link #span}. */
+  private static int batchSpan(String operand, float[] x, int off, int count, int stride, long size) {
+    if (size == 0) {
+      return 0;
+    }
+    long len = (long) (count - 1) * stride + size;
+    if (off < 0 || stride < size || len > x.length - (long) off) {
+      throw new IndexOutOfBoundsException("sgemmBatched: " + operand + " (" + count + " matrices of " + size + " floats, "
+          + stride + " apart) spans " + len + " floats from offset " + off + ", but its array holds " + x.length);
+    }
+    return (int) len;
+  }
+
   /** {@code y += alpha * x} over {@code n} native values (BLAS saxpy); requires {@link #isNative()}. */
   public static void axpy(int n, float alpha, FloatPointer x, FloatPointer y) {
     openblas_nolapack.cblas_saxpy(n, alpha, x, 1, y, 1);

@@ -315,6 +315,85 @@ public final class CpuKernels {
     }
   }
 
+  /**
+   * {@code out (+)= factor * x} over {@code n} values: a compiled model's constant scale
+   * ({@code x.mul(0.125)}, {@code x.div(8)}) forward, and backward the gradient it sends back,
+   * written (or added, {@code accumulate}); nothing when {@code out} is null. One float product per
+   * value, as the eager op computes it.
+   */
+  public static void scale(float[] out, int outOff, float[] x, int xOff, int n, float factor, boolean accumulate) {
+    if (out == null) {
+      return;
+    }
+    Parallel.forRange(n, 2L * n, (part, from, to) -> {
+      if (accumulate) {
+        for (int i = from; i < to; i++) {
+          out[outOff + i] += factor * x[xOff + i];
+        }
+      } else {
+        for (int i = from; i < to; i++) {
+          out[outOff + i] = factor * x[xOff + i];
+        }
+      }
+    });
+  }
+
+  /**
+   * {@code x} of {@code shape} (row-major, the batch included) with its dimensions reordered into
+   * {@code out}, as PyTorch's {@code x.permute(order)} makes them contiguous: dimension {@code i} of
+   * {@code out} is dimension {@code order[i]} of {@code x}; written, or added ({@code accumulate});
+   * nothing when {@code out} is null. A transpose is the order with two dimensions swapped, and the
+   * gradient of a permutation is the gradient permuted by the inverse order (a transpose's is itself),
+   * over the output's shape. Rows of the output whose last dimension is contiguous in {@code x} are
+   * copied whole ({@code [N, S, H, Dh] -> [N, H, S, Dh]} moves runs of Dh values).
+   */
+  public static void permute(float[] out, int outOff, float[] x, int xOff, int[] shape, int[] order, boolean accumulate) {
+    if (out == null) {
+      return;
+    }
+    int rank = shape.length;
+    int[] outShape = new int[rank];
+    int[] stride = new int[rank]; // x's stride along each dimension of out
+    long total = 1;
+    for (int i = 0; i < rank; i++) {
+      outShape[i] = shape[order[i]];
+      int s = 1;
+      for (int d = order[i] + 1; d < rank; d++) {
+        s *= shape[d];
+      }
+      stride[i] = s;
+      total *= shape[i];
+    }
+    int last = rank == 0 ? 1 : outShape[rank - 1];
+    int lastStride = rank == 0 ? 1 : stride[rank - 1];
+    if (total == 0) {
+      return;
+    }
+    int rows = (int) (total / last);
+    Parallel.forRange(rows, 2L * total, (part, from, to) -> {
+      for (int row = from; row < to; row++) {
+        int src = xOff;
+        int rest = row;
+        for (int d = rank - 2; d >= 0; d--) {
+          src += (rest % outShape[d]) * stride[d];
+          rest /= outShape[d];
+        }
+        int dst = outOff + row * last;
+        if (accumulate) {
+          for (int j = 0; j < last; j++) {
+            out[dst + j] += x[src + j * lastStride];
+          }
+        } else if (lastStride == 1) {
+          System.arraycopy(x, src, out, dst, last);
+        } else {
+          for (int j = 0; j < last; j++) {
+            out[dst + j] = x[src + j * lastStride];
+          }
+        }
+      }
+    });
+  }
+
   /** {@code out = max(0, x)}; {@code out} may be {@code x}. ({@code Math.max} vectorises; a ternary branches.) */
   public static void reluForward(float[] out, int outOff, float[] x, int xOff, int n) {
     Parallel.forRange(n, n, (part, from, to) -> {

@@ -42,6 +42,42 @@ class BlasTest {
     }
   }
 
+  /**
+   * A batched product is each matrix's product, whatever the flags, alpha and beta: matrices at an
+   * offset with gaps between them (strides above their sizes) and counts from 1 to enough to share.
+   */
+  @Test
+  void batchedProductsAreEachMatrixsProduct() {
+    SplittableRandom rng = new SplittableRandom(5);
+    for (int[] s : new int[][] {{6, 6, 4}, {17, 5, 9}, {64, 10, 130}}) {
+      int m = s[0], n = s[1], k = s[2];
+      for (int count : new int[] {1, 3, 40}) {
+        for (int flags = 0; flags < 4; flags++) {
+          boolean transA = (flags & 1) != 0, transB = (flags & 2) != 0;
+          int strideA = m * k + 2, strideB = k * n + 1, strideC = m * n + 3;
+          float[] a = random(rng, 5 + count * strideA), b = random(rng, 7 + count * strideB), c0 = random(rng, 3 + count * strideC);
+          for (float beta : new float[] {0f, 1f}) {
+            float[] got = c0.clone();
+            Blas.sgemmBatched(count, transA, transB, m, n, k, 0.5f, a, 5, strideA, b, 7, strideB, beta, got, 3, strideC);
+            float[] want = c0.clone();
+            for (int i = 0; i < count; i++) {
+              Blas.sgemm(transA, transB, m, n, k, 0.5f, a, 5 + i * strideA, transA ? m : k, b, 7 + i * strideB, transB ? k : n,
+                  beta, want, 3 + i * strideC, n);
+            }
+            String what = count + " x " + m + "x" + n + "x" + k + " transA=" + transA + " transB=" + transB + " beta=" + beta;
+            for (int i = 0; i < want.length; i++) {
+              assertEquals(want[i], got[i], 1e-5f * (1 + Math.abs(want[i])) * (float) Math.sqrt(k), what + " at " + i);
+            }
+          }
+        }
+      }
+    }
+    var e = assertThrows(IndexOutOfBoundsException.class,
+        () -> Blas.sgemmBatched(3, false, false, 2, 2, 2, 1f, new float[11], 0, 4, new float[12], 0, 4, 0f, new float[12], 0, 4));
+    assertTrue(e.getMessage().contains("A (3 matrices of 4 floats, 4 apart) spans 12 floats from offset 0, but its array holds 11"),
+        e.getMessage());
+  }
+
   private static float[] random(SplittableRandom rng, int n) {
     float[] a = new float[n];
     for (int i = 0; i < n; i++) {
