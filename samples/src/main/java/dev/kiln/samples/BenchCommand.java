@@ -47,8 +47,8 @@ final class BenchCommand {
     int rounds = args.integer("rounds", 1, 1);
     String peerOption = args.string("peer", null);
     String model = args.string("model", "all");
-    if (!List.of("mlp", "cnn", "resnet", "lstm", "all", "layers").contains(model)) {
-      throw new Args.UsageException("bench: --model must be mlp, cnn, resnet, lstm, all or layers, got '" + model + "'");
+    if (!List.of("mlp", "cnn", "resnet", "lstm", "transformer", "all", "layers").contains(model)) {
+      throw new Args.UsageException("bench: --model must be mlp, cnn, resnet, lstm, transformer, all or layers, got '" + model + "'");
     }
     args.rejectUnknown("device");
     // bench measures the CPU unless told otherwise (auto would make the figures depend on the machine)
@@ -65,6 +65,7 @@ final class BenchCommand {
     // on the CPU the ResNet has a peer of its own (the shared peer knows the seeds' models only)
     Path resnetPeer = peerOption != null || cuda ? peer : existing(Path.of("samples/peer/pytorch_resnet_peer.py"));
     Path lstmPeer = peerOption != null || cuda ? null : existing(Path.of("samples/peer/pytorch_lstm_peer.py")); // --peer names the shared one
+    Path transformerPeer = peerOption != null ? null : existing(Path.of("samples/peer/pytorch_transformer_peer.py")); // CPU or CUDA
     if (model.equals("layers")) {
       runLayers(device, peer, steps, rounds);
       return;
@@ -106,6 +107,17 @@ final class BenchCommand {
           () -> timeInference(KilnFashionResNet::new, device, 64, resnetSteps),
           () -> peerMs(resnetPeer, cuda, peerVersion, "infer", "resnet", 64, resnetSteps)));
     }
+    if (model.equals("transformer") || model.equals("all")) { // attention: samples' FashionTransformer, compiled too
+      int transformerSteps = cuda ? steps : Math.max(1, steps / 4);
+      rows.add(measure(rounds, "train step", "transformer", 64,
+          () -> timeTrainStep(FashionTransformer::new, device, 64, transformerSteps),
+          () -> timeTrainStep(KilnFashionTransformer::new, device, 64, transformerSteps),
+          () -> peerMs(transformerPeer, cuda, peerVersion, "step", "transformer", 64, transformerSteps)));
+      rows.add(measure(rounds, "inference", "transformer", 64,
+          () -> timeInference(FashionTransformer::new, device, 64, transformerSteps),
+          () -> timeInference(KilnFashionTransformer::new, device, 64, transformerSteps),
+          () -> peerMs(transformerPeer, cuda, peerVersion, "infer", "transformer", 64, transformerSteps)));
+    }
     if (model.equals("lstm") || model.equals("all") && !cuda) { // a recurrent layer: eager only; its peer runs on the CPU only
       int lstmSteps = Math.max(1, steps / 4);
       rows.add(measure(rounds, "train step", "lstm", 32, () -> timeSequence(device, 32, lstmSteps, true), () -> Double.NaN,
@@ -121,7 +133,7 @@ final class BenchCommand {
           rounds == 1 ? "" : String.format(Locale.ROOT, ", median of %d rounds taken in turn (Kiln eager, Kiln compiled, PyTorch)", rounds));
     } else {
       System.out.printf(Locale.ROOT, "%nKiln (CPU, %s, %d cores) vs PyTorch %s (2 threads, OPENBLAS_NUM_THREADS=1); median of %d steps"
-              + " (CNN, ResNet and LSTM rows of batch 64 and 32: %d) after >= 1 s of warm-up%s%n%n",
+              + " (CNN, ResNet, transformer and LSTM rows of batch 64 and 32: %d) after >= 1 s of warm-up%s%n%n",
           Blas.describe(), Runtime.getRuntime().availableProcessors(), peerVersion[0], steps, Math.max(1, steps / 4),
           rounds == 1 ? "" : String.format(Locale.ROOT, ", median of %d rounds taken in turn (Kiln eager, Kiln compiled, PyTorch)", rounds));
     }
@@ -333,8 +345,12 @@ final class BenchCommand {
 
   /** Runs the PyTorch peer for one figure; NaN when there is no peer or it fails (its output says why). */
   private static double peerMs(Path peer, boolean cuda, String[] version, String task, String model, int batch, int steps) {
-    String out = runPeer(peer, cuda, version, List.of(task, "--model", model, "--batch", Integer.toString(batch),
+    List<String> args = new ArrayList<>(List.of(task, "--model", model, "--batch", Integer.toString(batch),
         "--steps", Integer.toString(steps)));
+    if (cuda && model.equals("transformer")) { // the other CUDA rows have a CUDA peer of their own
+      args.addAll(List.of("--device", "cuda"));
+    }
+    String out = runPeer(peer, cuda, version, args);
     Matcher m = out == null ? null : MS_MEDIAN.matcher(out);
     if (m == null || !m.find()) {
       if (out != null) {

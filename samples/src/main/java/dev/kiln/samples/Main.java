@@ -27,7 +27,7 @@ public final class Main {
       "                0.1,0.01,0.001; batch 32,64,128; optimizer sgd,adam), the rest at the base, every run",
       "                from the same seed; prints a table, writes sweep-<what>.png and .csv to DIR",
       "                (default runs/sweep-<model>); --train-size uses the first N training images (0: all)",
-      "  bench [--model mlp|cnn|resnet|lstm|all|layers] [--steps 200] [--rounds 1] [--device cpu|cuda|auto] [--peer PATH|none]",
+      "  bench [--model mlp|cnn|resnet|lstm|transformer|all|layers] [--steps 200] [--rounds 1] [--device cpu|cuda|auto] [--peer PATH|none]",
       "                time training steps and inference next to the PyTorch peer (on the CPU unless --device);",
       "                --model layers times the seed CNN's layers (and CIFAR-10's first convolution, a 64->64 one) one by one",
       "  regression [--epochs 50] [--batch 2] [--lr 0.001] [--seed 0] [--out DIR] [--device auto|cpu|cuda]",

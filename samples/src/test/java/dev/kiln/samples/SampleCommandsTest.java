@@ -91,6 +91,15 @@ class SampleCommandsTest {
     assertTrue(text.contains("| train step | mlp | 64 |") && text.contains("| - | - | - |"), "no peer: its columns are '-'\n" + text);
   }
 
+  @Test
+  void benchTimesTheTransformerEagerAndCompiled() {
+    String[] args = {"bench", "--model", "transformer", "--steps", "2", "--peer", "none"};
+    String text = printed(() -> BenchCommand.run(new Args("bench", args, 1, Set.of())));
+    List<String> rows = text.lines().filter(l -> l.contains("| transformer | 64 |")).toList();
+    assertEquals(2, rows.size(), text);
+    assertTrue(rows.stream().allMatch(r -> !r.contains("| - | - | - | - |")), "eager and compiled timed\n" + text);
+  }
+
   /** What {@code command} prints on standard output. */
   static String printed(Runnable command) {
     PrintStream stdout = System.out;
