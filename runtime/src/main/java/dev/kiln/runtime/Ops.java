@@ -2315,7 +2315,7 @@ public final class Ops {
    * last dimensions of x (those of {@code normalizedShape}) normalised by their own mean and biased
    * variance, {@code (x - mean) / sqrt(var + eps)}, then times {@code weight} plus {@code bias} (both
    * of {@code normalizedShape}, or both null). On the CPU one pass each way
-   * ({@code NormKernels.layerNormForward}/{@code Backward}: statistics and outputs in double); on
+   * ({@code NormKernels.layerNormForward}/{@code Backward}: statistics kept in double, outputs in float); on
    * CUDA composed of the tape's device ops (mean, sub, mul, pow).
    *
    * @throws IllegalArgumentException when x does not end with {@code normalizedShape}, when weight
