@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """PyTorch's functional layers one at a time, the peer of `kiln-samples bench --model layers`: the
 same cases under the same names as samples/src/main/java/dev/kiln/samples/LayerBench.java (the
-seed CNN's convolutions, batch norm, ReLU, pooling and first Linear, and the CIFAR-10 net's 5x5
-convolution), each timed as a forward under no_grad and as a training pass (forward, then
+seed CNN's convolutions, batch norm, ReLU, pooling and first Linear, the CIFAR-10 net's 5x5
+convolution, the smooth activations, and GELU and layer norm over [batch, 128, 256]), each timed as a forward under no_grad and as a training pass (forward, then
 sum().backward() into input, weight and bias, the gradients dropped before the next pass).
   pytorch_layer_peer.py --batch 64 --steps 200 --device cpu --threads 2
   pytorch_layer_peer.py --batch 64 --steps 200 --device cuda      (FP32, TF32 off, synchronised)
+  pytorch_layer_peer.py ... --only gelu,layer_norm                 (the cases whose names start so)
 Prints 'peer pytorch VERSION ...', then one line per case: 'layer NAME | fwd_ms X train_ms Y'.
 """
 import argparse, statistics, time
@@ -25,6 +26,11 @@ def cases(n):
         ("relu", [(n, 32, 28, 28)], lambda x: F.relu(x)),
         ("max_pool2d 2", [(n, 32, 28, 28)], lambda x: F.max_pool2d(x, 2)),
         ("linear 1152->512", [(n, 1152), (512, 1152), (512,)], lambda x, w, b: F.linear(x, w, b)),
+        ("sigmoid", [(n, 32, 28, 28)], lambda x: torch.sigmoid(x)),
+        ("tanh", [(n, 32, 28, 28)], lambda x: torch.tanh(x)),
+        ("silu", [(n, 32, 28, 28)], lambda x: F.silu(x)),
+        ("gelu", [(n, 128, 256)], lambda x: F.gelu(x)),
+        ("layer_norm 256", [(n, 128, 256), (256,), (256,)], lambda x, w, b: F.layer_norm(x, (256,), w, b, 1e-5)),
     ]
 
 
@@ -50,6 +56,7 @@ def main():
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--only", default="", help="comma-separated prefixes of case names (default: all)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     device = torch.device(a.device)
@@ -61,7 +68,10 @@ def main():
         sync = lambda: None
     print(f"peer pytorch {torch.__version__} device {a.device} threads {torch.get_num_threads()}", flush=True)
     torch.manual_seed(0)
+    only = [p for p in a.only.split(",") if p]
     for name, shapes, op in cases(a.batch):
+        if only and not any(name.startswith(p) for p in only):
+            continue
         inputs = [torch.randn(s, device=device) for s in shapes]
         with torch.no_grad():
             fwd = median_ms(lambda: op(*inputs), a.steps, sync)

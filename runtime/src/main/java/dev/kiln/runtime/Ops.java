@@ -2505,7 +2505,7 @@ public final class Ops {
    * last dimensions of x (those of {@code normalizedShape}) normalised by their own mean and biased
    * variance, {@code (x - mean) / sqrt(var + eps)}, then times {@code weight} plus {@code bias} (both
    * of {@code normalizedShape}, or both null). On the CPU one pass each way
-   * ({@code NormKernels.layerNormForward}/{@code Backward}: statistics and outputs in double); on
+   * ({@code NormKernels.layerNormForward}/{@code Backward}: statistics kept in double, outputs in float); on
    * CUDA composed of the tape's device ops (mean, sub, mul, pow).
    *
    * @throws IllegalArgumentException when x does not end with {@code normalizedShape}, when weight
@@ -3009,7 +3009,9 @@ public final class Ops {
 
   /**
    * GELU, {@code x * Phi(x)} with {@code Phi} the standard normal CDF, as PyTorch's default
-   * ({@code approximate='none'}): computed with the error function in double and rounded once. The
+   * ({@code approximate='none'}): on the CPU in float, the normal tail from an exp and a fitted
+   * polynomial ({@code ActivationKernels.geluForward}: within 6 ulp down to the smallest normal
+   * results, where PyTorch's float kernel returns 0 below -5.4 or so); on CUDA in double. The
    * gradient {@code Phi(x) + x phi(x)} is computed from the input.
    */
   public static Tensor gelu(Tensor x) {
@@ -3021,8 +3023,9 @@ public final class Ops {
   }
 
   /**
-   * {@code x * sigmoid(x)} element-wise (SiLU, "swish"); any shape. One pass each way, in double,
-   * rounded once; the gradient {@code s (1 + x (1 - s))} is computed from the input.
+   * {@code x * sigmoid(x)} element-wise (SiLU, "swish"); any shape. One pass each way, on the CPU in
+   * float ({@code ActivationKernels.siluForward}: within 1.7 ulp), on CUDA in double; the gradient
+   * {@code s (1 + x (1 - s))} is computed from the input.
    */
   public static Tensor silu(Tensor x) {
     if (Devices.onCuda("silu", x)) {

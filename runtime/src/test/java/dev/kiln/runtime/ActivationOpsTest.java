@@ -108,8 +108,13 @@ class ActivationOpsTest {
     }
   }
 
+  /**
+   * tanh within an ulp of the correctly rounded value, sigmoid within 1.5 ulp of the exact one (the
+   * float kernels' bounds, {@code cpu.SmoothActivationsTest}: the double kernels before them were
+   * correctly rounded but for an ulp, and 10x slower), and 0 or subnormal where the exact sigmoid is.
+   */
   @Test
-  void tanhAndSigmoidAreTheCorrectlyRoundedFunctionOverTheirWholeRange() {
+  void tanhAndSigmoidAreAccurateOverTheirWholeRange() {
     float[] special = {0f, -0f, 1e-38f, -1e-30f, 1e-12f, 3e-8f, -1e-5f, 0.01f, 0.0624f, 0.0625f, -0.0626f, 0.5f, 1f, -3f,
         9f, 10f, 20f, -88f, 100f, 400f, Float.MIN_VALUE, Float.MAX_VALUE, -Float.MAX_VALUE,
         Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, Float.NaN};
@@ -122,10 +127,11 @@ class ActivationOpsTest {
       dev.kiln.runtime.cpu.ActivationKernels.sigmoidForward(s, 0, x, 0, x.length);
       for (int i = 0; i < x.length; i++) {
         float wantT = (float) Math.tanh(x[i]);
-        float wantS = (float) (1 / (1 + Math.exp(-(double) x[i])));
+        double wantS = 1 / (1 + Math.exp(-(double) x[i]));
         assertTrue(Float.compare(wantT, t[i]) == 0 || Math.abs(wantT - t[i]) <= Math.ulp(wantT),
             "tanh(" + x[i] + ") = " + t[i] + ", want " + wantT);
-        assertTrue(Float.compare(wantS, s[i]) == 0 || Math.abs(wantS - s[i]) <= Math.ulp(wantS),
+        double tolerance = wantS < Float.MIN_NORMAL ? Float.MIN_NORMAL : 1.5 * Math.ulp((float) wantS);
+        assertTrue(Float.isNaN(x[i]) ? Float.isNaN(s[i]) : Math.abs(wantS - s[i]) <= tolerance,
             "sigmoid(" + x[i] + ") = " + s[i] + ", want " + wantS);
       }
     }

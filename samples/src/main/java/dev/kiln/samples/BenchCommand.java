@@ -47,6 +47,7 @@ final class BenchCommand {
     int rounds = args.integer("rounds", 1, 1);
     String peerOption = args.string("peer", null);
     String model = args.string("model", "all");
+    String only = args.string("only", "");
     if (!List.of("mlp", "cnn", "resnet", "lstm", "transformer", "all", "layers").contains(model)) {
       throw new Args.UsageException("bench: --model must be mlp, cnn, resnet, lstm, transformer, all or layers, got '" + model + "'");
     }
@@ -67,8 +68,11 @@ final class BenchCommand {
     Path lstmPeer = peerOption != null || cuda ? null : existing(Path.of("samples/peer/pytorch_lstm_peer.py")); // --peer names the shared one
     Path transformerPeer = peerOption != null ? null : existing(Path.of("samples/peer/pytorch_transformer_peer.py")); // CPU or CUDA
     if (model.equals("layers")) {
-      runLayers(device, peer, steps, rounds);
+      runLayers(device, peer, steps, rounds, only);
       return;
+    }
+    if (!only.isEmpty()) {
+      throw new Args.UsageException("bench: --only chooses among the cases of --model layers");
     }
 
     List<Row> rows = new ArrayList<>();
@@ -162,11 +166,16 @@ final class BenchCommand {
 
   /**
    * {@code --model layers}: {@link LayerBench}'s cases, Kiln's and the peer's forward and training
-   * pass, each round all of Kiln's then one peer run for all cases; medians over rounds.
+   * pass, each round all of Kiln's then one peer run for all cases; medians over rounds. {@code only}:
+   * comma-separated prefixes of the case names to run (empty: all).
    */
-  private static void runLayers(Device device, Path peer, int steps, int rounds) {
+  private static void runLayers(Device device, Path peer, int steps, int rounds, String only) {
     int batch = 64;
-    List<LayerBench.Case> cases = LayerBench.cases(batch);
+    List<String> prefixes = Arrays.stream(only.split(",")).filter(p -> !p.isEmpty()).toList();
+    List<LayerBench.Case> cases = LayerBench.cases(batch, prefixes);
+    if (cases.isEmpty()) {
+      throw new Args.UsageException("bench: --only " + only + " names no layer case");
+    }
     double[][][] kiln = new double[cases.size()][2][rounds];
     double[][][] torch = new double[cases.size()][2][rounds];
     String[] peerVersion = {"-"};
@@ -175,7 +184,7 @@ final class BenchCommand {
         kiln[i][0][r] = LayerBench.time(cases.get(i), device, false, steps);
         kiln[i][1][r] = LayerBench.time(cases.get(i), device, true, steps);
       }
-      Map<String, double[]> peerMs = layerPeerMs(peer, device.isCuda(), peerVersion, batch, steps);
+      Map<String, double[]> peerMs = layerPeerMs(peer, device.isCuda(), peerVersion, batch, steps, only);
       for (int i = 0; i < cases.size(); i++) {
         double[] ms = peerMs.getOrDefault(cases.get(i).name(), new double[] {Double.NaN, Double.NaN});
         torch[i][0][r] = ms[0];
@@ -200,10 +209,10 @@ final class BenchCommand {
    * One run of the layer peer: each case's name to its forward and training milliseconds (lines
    * {@code layer <name> | fwd_ms X train_ms Y}); empty when there is no peer or it fails.
    */
-  private static Map<String, double[]> layerPeerMs(Path peer, boolean cuda, String[] version, int batch, int steps) {
+  private static Map<String, double[]> layerPeerMs(Path peer, boolean cuda, String[] version, int batch, int steps, String only) {
     Map<String, double[]> result = new HashMap<>();
     String out = runPeer(peer, cuda, version, List.of("--batch", Integer.toString(batch), "--steps", Integer.toString(steps),
-        "--device", cuda ? "cuda" : "cpu"));
+        "--device", cuda ? "cuda" : "cpu", "--only", only));
     if (out == null) {
       return result;
     }

@@ -9,7 +9,8 @@ import java.util.function.Function;
 
 /**
  * {@code bench --model layers}: the seed CNN's layers one at a time (and the CIFAR-10 net's 5x5
- * convolution), each as Kiln's eager operation and as PyTorch's functional call in
+ * convolution, the smooth activations over the CNN's feature maps, and GELU and layer norm over a
+ * transformer block's {@code [batch, 128 tokens, 256]}), each as Kiln's eager operation and as PyTorch's functional call in
  * {@code samples/peer/pytorch_layer_peer.py}, which builds the same cases under the same names.
  * This is where a whole-step gap is traced to a kernel: the step times in {@code bench} add these up.
  *
@@ -24,8 +25,15 @@ final class LayerBench {
   /** One case: its name (shared with the peer), the shapes it is built from, and the operation. */
   record Case(String name, String shapes, int[][] inputs, Function<Tensor[], Tensor> op) {}
 
-  /** The cases at a batch size; the order is the table's, and the peer's names must match. */
-  static List<Case> cases(int batch) {
+  /**
+   * The cases at a batch size whose name starts with one of {@code only} (all when it is empty); the
+   * order is the table's, and the peer's names must match.
+   */
+  static List<Case> cases(int batch, List<String> only) {
+    return all(batch).stream().filter(c -> only.isEmpty() || only.stream().anyMatch(c.name()::startsWith)).toList();
+  }
+
+  private static List<Case> all(int batch) {
     return List.of(
         new Case("conv2d 1->32 3x3 pad 1", "[" + batch + ", 1, 28, 28]",
             new int[][] {{batch, 1, 28, 28}, {32, 1, 3, 3}, {32}}, in -> Ops.conv2d(in[0], in[1], in[2], 1, 1, 1, 1)),
@@ -44,7 +52,13 @@ final class LayerBench {
         new Case("max_pool2d 2", "[" + batch + ", 32, 28, 28]", new int[][] {{batch, 32, 28, 28}},
             in -> Ops.maxPool2d(in[0], 2, 2, 2, 2, 0, 0, false)),
         new Case("linear 1152->512", "[" + batch + ", 1152]", new int[][] {{batch, 1152}, {512, 1152}, {512}},
-            in -> Ops.linear(in[0], in[1], in[2])));
+            in -> Ops.linear(in[0], in[1], in[2])),
+        new Case("sigmoid", "[" + batch + ", 32, 28, 28]", new int[][] {{batch, 32, 28, 28}}, in -> Ops.sigmoid(in[0])),
+        new Case("tanh", "[" + batch + ", 32, 28, 28]", new int[][] {{batch, 32, 28, 28}}, in -> Ops.tanh(in[0])),
+        new Case("silu", "[" + batch + ", 32, 28, 28]", new int[][] {{batch, 32, 28, 28}}, in -> Ops.silu(in[0])),
+        new Case("gelu", "[" + batch + ", 128, 256]", new int[][] {{batch, 128, 256}}, in -> Ops.gelu(in[0])),
+        new Case("layer_norm 256", "[" + batch + ", 128, 256]", new int[][] {{batch, 128, 256}, {256}, {256}},
+            in -> Ops.layerNorm(in[0], new int[] {256}, in[1], in[2], 1e-5)));
   }
 
   /** Median milliseconds of {@code c}'s forward under {@code noGrad} ({@code train == false}) or of a training pass. */

@@ -17,7 +17,7 @@ import org.junit.jupiter.api.Test;
 class LayerBenchTest {
   @Test
   void everyCaseRunsForwardAndBackward() {
-    for (LayerBench.Case c : LayerBench.cases(2)) {
+    for (LayerBench.Case c : LayerBench.cases(2, List.of())) {
       Tensor[] in = new Tensor[c.inputs().length];
       for (int i = 0; i < in.length; i++) {
         in[i] = Tensor.randn(c.inputs()[i]).requiresGrad(true);
@@ -35,6 +35,12 @@ class LayerBenchTest {
     while (m.find()) {
       names.add(m.group(1));
     }
-    assertEquals(LayerBench.cases(64).stream().map(LayerBench.Case::name).toList(), names);
+    assertEquals(LayerBench.cases(64, List.of()).stream().map(LayerBench.Case::name).toList(), names);
+  }
+
+  @Test
+  void onlyKeepsTheCasesWhoseNamesStartSo() {
+    assertEquals(List.of("conv2d 3->32 5x5 pad 2", "gelu", "layer_norm 256"),
+        LayerBench.cases(8, List.of("gelu", "layer_norm", "conv2d 3->")).stream().map(LayerBench.Case::name).toList());
   }
 }

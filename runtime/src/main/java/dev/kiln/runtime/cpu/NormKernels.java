@@ -600,41 +600,59 @@ public final class NormKernels {
 
   // ------------------------------------------------------------------ layer norm
 
+  /*
+   * Layer norm works row by row: each row (and the weight and bias) is copied to arrays at offset 0,
+   * where C2 vectorises the element-wise passes in float (it vectorises no loop over arrays at
+   * different offsets, nor double arithmetic on floats), and the sums are BlockMath.sum's eight float
+   * accumulators. Until the fourteenth session every pass was scalar double arithmetic and each sum one
+   * chain of double additions: 5.5x PyTorch's time (docs/benchmarks.md).
+   */
+
   /**
    * Layer normalisation of {@code rows} rows of {@code inner} contiguous values each: {@code y = (x -
    * mean) rstd w + b} per element ({@code w}, {@code b} of {@code inner} values, or null for none),
-   * the row's mean and biased variance in double (two passes), {@code rstd = 1 / sqrt(var + eps)},
-   * each output computed in double and rounded once. {@code mean} and {@code rstd} (one per row)
-   * are kept for {@link #layerNormBackward}. Rows are shared among the cores.
+   * {@code rstd = 1 / sqrt(var + eps)} with the row's biased variance. The statistics from the
+   * deviations {@code d} from the row's first value (as the batch norm's, accurate far from 0: 1000
+   * + N(0, 1) keeps its digits), two float sums ({@link BlockMath#sum}) kept in double: {@code mean
+   * = x0 + sum(d) / n}, {@code var = sum(d^2) / n - (sum(d) / n)^2}. The outputs in float: {@code x -
+   * mean} with the mean split into two floats, times {@code rstd}, then one fused multiply-add with
+   * w and b.
+   * {@code mean} and {@code rstd} (one per row) are kept for {@link #layerNormBackward}. Rows are
+   * shared among the cores.
    */
   public static void layerNormForward(float[] y, int yOff, float[] x, int xOff, float[] w, int wOff, float[] b, int bOff,
       double[] mean, double[] rstd, int rows, int inner, double eps) {
-    Parallel.forRange(rows, 6L * rows * inner, (part, from, to) -> {
+    float[] weight = w == null ? null : Arrays.copyOfRange(w, wOff, wOff + inner);
+    float[] bias = w == null ? null : Arrays.copyOfRange(b, bOff, bOff + inner);
+    Parallel.forRange(rows, 4L * rows * inner, (part, from, to) -> {
+      float[] row = new float[inner], out = new float[inner], work = new float[inner];
       for (int r = from; r < to; r++) {
-        int at = xOff + r * inner;
-        double sum = 0;
+        System.arraycopy(x, xOff + r * inner, row, 0, inner);
+        float first = row[0];
         for (int i = 0; i < inner; i++) {
-          sum += x[at + i];
+          float d = row[i] - first;
+          out[i] = d;
+          work[i] = d * d;
         }
-        double m = sum / inner;
-        double squares = 0;
+        double shift = BlockMath.sum(out, inner) / inner, m = first + shift;
+        double rs = 1 / Math.sqrt(Math.max(BlockMath.sum(work, inner) / inner - shift * shift, 0) + eps);
+        float hi = (float) m, lo = (float) (m - hi);
         for (int i = 0; i < inner; i++) {
-          double d = x[at + i] - m;
-          squares += d * d;
+          out[i] = (row[i] - hi) - lo;
         }
-        double rs = 1 / Math.sqrt(squares / inner + eps);
         mean[r] = m;
         rstd[r] = rs;
-        int out = yOff + r * inner;
-        if (w == null) {
+        float scale = (float) rs;
+        if (weight == null) {
           for (int i = 0; i < inner; i++) {
-            y[out + i] = (float) ((x[at + i] - m) * rs);
+            out[i] *= scale;
           }
         } else {
           for (int i = 0; i < inner; i++) {
-            y[out + i] = (float) ((x[at + i] - m) * rs * w[wOff + i] + b[bOff + i]);
+            out[i] = Math.fma(out[i] * scale, weight[i], bias[i]);
           }
         }
+        System.arraycopy(out, 0, y, yOff + r * inner, inner);
       }
     });
   }
@@ -642,28 +660,33 @@ public final class NormKernels {
   /**
    * Gradients of {@link #layerNormForward}; a null gradient array is skipped. With {@code xhat = (x -
    * mean) rstd} and {@code h = g w} (g without a weight): {@code dx = rstd (h - mean(h) - xhat
-   * mean(h xhat))} per row, overwritten; {@code dw = sum over rows of g xhat} and {@code db = sum
-   * of g}, in double, overwritten or added to when {@code accumulate}.
+   * mean(h xhat))} per row, overwritten, the means by {@link BlockMath#sum} and the rest in float; {@code dw = sum
+   * over rows of g xhat} and {@code db = sum of g}, summed in float over blocks of 64 rows and the
+   * blocks in double, overwritten or added to when {@code accumulate}.
    */
   public static void layerNormBackward(float[] dx, int dxOff, float[] dw, int dwOff, float[] db, int dbOff, boolean accumulate,
       float[] g, int gOff, float[] x, int xOff, float[] w, int wOff, double[] mean, double[] rstd, int rows, int inner) {
+    float[] weight = w == null ? null : Arrays.copyOfRange(w, wOff, wOff + inner);
     if (dx != null) {
-      Parallel.forRange(rows, 8L * rows * inner, (part, from, to) -> {
+      Parallel.forRange(rows, 6L * rows * inner, (part, from, to) -> {
+        float[] h = new float[inner], xhat = new float[inner], out = new float[inner];
         for (int r = from; r < to; r++) {
-          int at = r * inner;
-          double m = mean[r], rs = rstd[r];
-          double sumH = 0, sumHx = 0;
-          for (int i = 0; i < inner; i++) {
-            double h = w == null ? g[gOff + at + i] : (double) g[gOff + at + i] * w[wOff + i];
-            sumH += h;
-            sumHx += h * ((x[xOff + at + i] - m) * rs);
+          normalisedRow(xhat, x, xOff + r * inner, mean[r], rstd[r], inner);
+          System.arraycopy(g, gOff + r * inner, h, 0, inner);
+          if (weight != null) {
+            for (int i = 0; i < inner; i++) {
+              h[i] *= weight[i];
+            }
           }
-          double meanH = sumH / inner, meanHx = sumHx / inner;
           for (int i = 0; i < inner; i++) {
-            double h = w == null ? g[gOff + at + i] : (double) g[gOff + at + i] * w[wOff + i];
-            double xhat = (x[xOff + at + i] - m) * rs;
-            dx[dxOff + at + i] = (float) (rs * (h - meanH - xhat * meanHx));
+            out[i] = h[i] * xhat[i];
           }
+          float meanH = (float) (BlockMath.sum(h, inner) / inner), meanHx = (float) (BlockMath.sum(out, inner) / inner);
+          float rs = (float) rstd[r];
+          for (int i = 0; i < inner; i++) {
+            out[i] = rs * ((h[i] - meanH) - xhat[i] * meanHx);
+          }
+          System.arraycopy(out, 0, dx, dxOff + r * inner, inner);
         }
       });
     }
@@ -671,25 +694,45 @@ public final class NormKernels {
       return;
     }
     Parallel.forRange(inner, 4L * rows * inner, (part, from, to) -> {
-      double[] sw = new double[to - from];
-      double[] sb = new double[to - from];
-      for (int r = 0; r < rows; r++) { // row by row, each part's columns: contiguous reads
-        int at = r * inner;
-        double m = mean[r], rs = rstd[r];
-        for (int i = from; i < to; i++) {
-          double gi = g[gOff + at + i];
-          sw[i - from] += gi * ((x[xOff + at + i] - m) * rs);
-          sb[i - from] += gi;
+      int len = to - from;
+      double[] sw = new double[len], sb = new double[len];
+      float[] pw = new float[len], pb = new float[len], gRow = new float[len], xhat = new float[len];
+      for (int r0 = 0; r0 < rows; r0 += COLUMN_BLOCK) { // each part's columns, row by row: contiguous reads
+        Arrays.fill(pw, 0f);
+        Arrays.fill(pb, 0f);
+        for (int r = r0; r < Math.min(rows, r0 + COLUMN_BLOCK); r++) {
+          normalisedRow(xhat, x, xOff + r * inner + from, mean[r], rstd[r], len);
+          System.arraycopy(g, gOff + r * inner + from, gRow, 0, len);
+          for (int i = 0; i < len; i++) {
+            pw[i] = Math.fma(gRow[i], xhat[i], pw[i]);
+            pb[i] += gRow[i];
+          }
+        }
+        for (int i = 0; i < len; i++) {
+          sw[i] += pw[i];
+          sb[i] += pb[i];
         }
       }
-      for (int i = from; i < to; i++) {
+      for (int i = 0; i < len; i++) {
         if (dw != null) {
-          dw[dwOff + i] = (float) ((accumulate ? dw[dwOff + i] : 0) + sw[i - from]);
+          dw[dwOff + from + i] = (float) ((accumulate ? dw[dwOff + from + i] : 0) + sw[i]);
         }
         if (db != null) {
-          db[dbOff + i] = (float) ((accumulate ? db[dbOff + i] : 0) + sb[i - from]);
+          db[dbOff + from + i] = (float) ((accumulate ? db[dbOff + from + i] : 0) + sb[i]);
         }
       }
     });
+  }
+
+  /** Rows whose weight and bias gradients are summed in float before the sum goes on in double. */
+  private static final int COLUMN_BLOCK = 64;
+
+  /** {@code xhat[i] = (x[at + i] - mean) rstd} for {@code i < len}, as {@link #layerNormForward} computes it. */
+  private static void normalisedRow(float[] xhat, float[] x, int at, double mean, double rstd, int len) {
+    System.arraycopy(x, at, xhat, 0, len);
+    float hi = (float) mean, lo = (float) (mean - hi), scale = (float) rstd;
+    for (int i = 0; i < len; i++) {
+      xhat[i] = ((xhat[i] - hi) - lo) * scale;
+    }
   }
 }

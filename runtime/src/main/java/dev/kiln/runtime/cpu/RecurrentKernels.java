@@ -17,8 +17,9 @@ import dev.kiln.runtime.Tensor;
  * <p>Layouts, row-major and contiguous: {@code xProj [T, B, G H]} (G = 1 for RNN, 4 for LSTM's i,
  * f, g, o, 3 for GRU's r, z, n); the states written {@code [T, B, S H]}, S = 2 for LSTM (h then c
  * in each row), else 1; {@code W_hh [G H, H]}, {@code b_hh [G H]}. Steps are indexed by time; a
- * reverse direction processes them from T - 1 down. Element-wise math in double with the eager
- * ops' sigmoid and tanh, each stored value rounded once.
+ * reverse direction processes them from T - 1 down. The forward's cells are float, with the eager
+ * ops' sigmoid and tanh kernels (as PyTorch's CPU cells); the backward's element-wise math is in
+ * double from the kept float values, each stored value rounded once.
  */
 public final class RecurrentKernels {
   private RecurrentKernels() {}
@@ -70,6 +71,8 @@ public final class RecurrentKernels {
       System.arraycopy(c0, c0Off, c, 0, bh);
     }
     float[] hh = new float[batch * gh]; // the hidden state's part of one step's gates, without b_hh
+    // per part: one row's gates, before and after their activations (and GRU's hidden n-part)
+    float[][] gates = new float[Parallel.threads()][Math.max(gh, kh)];
     for (int k = 0; k < steps; k++) {
       int t = reverse ? steps - 1 - k : k;
       if (hPrev != null) {
@@ -80,49 +83,78 @@ public final class RecurrentKernels {
       }
       Blas.sgemm(false, true, batch, gh, hidden, 1f, h, 0, hidden, wHh, hidden, 0f, hh, 0, gh); // W_hh's native copy, not staged per step
       // the cells of the batch's rows are independent: shared among the cores (their exps dominate)
-      Parallel.forRange(batch, 20L * batch * hidden * mode.gates, (part, from, to) ->
-          cells(mode, t, from, to, batch, hidden, xProj, xOff, hh, bHh, bOff, h, c, acts, states));
+      Parallel.forRange(batch, 8L * batch * hidden * mode.gates, (part, from, to) ->
+          cells(mode, t, from, to, batch, hidden, xProj, xOff, hh, bHh, bOff, h, c, acts, states, gates[part]));
     }
     return new Saved(hPrev, cPrev, acts);
   }
 
-  /** The cells of rows {@code [from, to)} of step {@code t}: the new h (and c) from the gates, into {@code h}, {@code c}, {@code states}, {@code acts}. */
+  /**
+   * The cells of rows {@code [from, to)} of step {@code t}: the new h (and c) from the gates, into
+   * {@code h}, {@code c}, {@code states}, {@code acts}. A row's gates are summed into {@code a}
+   * (input's part, hidden state's part, b_hh), activated in place by the float kernels of {@link
+   * ActivationKernels} (vectorised), then combined, in float with fused multiply-adds, as PyTorch's
+   * CPU cells are.
+   */
   private static void cells(Mode mode, int t, int from, int to, int batch, int hidden, float[] xProj, int xOff, float[] hh,
-      float[] bHh, int bOff, float[] h, float[] c, float[] acts, float[] states) {
+      float[] bHh, int bOff, float[] h, float[] c, float[] acts, float[] states, float[] a) {
     int gh = mode.gates * hidden, sh = mode.states * hidden, kh = mode.kept * hidden;
     for (int b = from; b < to; b++) {
       int x = xOff + (t * batch + b) * gh, r = b * gh, u = b * hidden;
-      int out = (t * batch + b) * sh, a = (t * batch + b) * kh;
-      for (int j = 0; j < hidden; j++) {
-        switch (mode) {
-          case RNN_TANH, RNN_RELU -> {
-            double pre = pre(xProj, x, hh, r, bHh, bOff, j);
-            h[u + j] = (float) (mode == Mode.RNN_TANH ? ActivationKernels.tanh(pre) : Math.max(pre, 0));
-          }
-          case LSTM -> {
-            double i = ActivationKernels.sigmoid(pre(xProj, x, hh, r, bHh, bOff, j));
-            double f = ActivationKernels.sigmoid(pre(xProj, x, hh, r, bHh, bOff, hidden + j));
-            double g = ActivationKernels.tanh(pre(xProj, x, hh, r, bHh, bOff, 2 * hidden + j));
-            double o = ActivationKernels.sigmoid(pre(xProj, x, hh, r, bHh, bOff, 3 * hidden + j));
-            float cNew = (float) (f * c[u + j] + i * g);
-            c[u + j] = cNew;
-            h[u + j] = (float) (o * ActivationKernels.tanh(cNew));
-            keep(acts, a, hidden, j, i, f, g, o);
-          }
-          case GRU -> {
-            double rg = ActivationKernels.sigmoid(pre(xProj, x, hh, r, bHh, bOff, j));
-            double z = ActivationKernels.sigmoid(pre(xProj, x, hh, r, bHh, bOff, hidden + j));
-            double hn = (double) hh[r + 2 * hidden + j] + (bHh == null ? 0 : bHh[bOff + 2 * hidden + j]);
-            double n = ActivationKernels.tanh(xProj[x + 2 * hidden + j] + rg * hn);
-            h[u + j] = (float) ((1 - z) * n + z * h[u + j]);
-            keep(acts, a, hidden, j, rg, z, n, hn);
+      int out = (t * batch + b) * sh, kept = (t * batch + b) * kh;
+      switch (mode) {
+        case RNN_TANH, RNN_RELU -> {
+          preActivations(a, 0, xProj, x, hh, r, bHh, bOff, hidden);
+          if (mode == Mode.RNN_TANH) {
+            ActivationKernels.tanh(h, u, a, 0, hidden);
+          } else {
+            for (int j = 0; j < hidden; j++) {
+              h[u + j] = Math.max(a[j], 0f);
+            }
           }
         }
-        states[out + j] = h[u + j];
-        if (c != null) {
-          states[out + hidden + j] = c[u + j];
+        case LSTM -> { // a: i, f, g, o
+          preActivations(a, 0, xProj, x, hh, r, bHh, bOff, gh);
+          ActivationKernels.sigmoid(a, 0, a, 0, 2 * hidden);
+          ActivationKernels.tanh(a, 2 * hidden, a, 2 * hidden, hidden);
+          ActivationKernels.sigmoid(a, 3 * hidden, a, 3 * hidden, hidden);
+          for (int j = 0; j < hidden; j++) {
+            c[u + j] = Math.fma(a[hidden + j], c[u + j], a[j] * a[2 * hidden + j]);
+          }
+          ActivationKernels.tanh(h, u, c, u, hidden);
+          for (int j = 0; j < hidden; j++) {
+            h[u + j] *= a[3 * hidden + j];
+          }
+        }
+        case GRU -> { // a: r, z, n, and the hidden state's n-part
+          preActivations(a, 0, xProj, x, hh, r, bHh, bOff, 2 * hidden);
+          ActivationKernels.sigmoid(a, 0, a, 0, 2 * hidden);
+          for (int j = 0; j < hidden; j++) {
+            float hn = hh[r + 2 * hidden + j] + (bHh == null ? 0f : bHh[bOff + 2 * hidden + j]);
+            a[3 * hidden + j] = hn;
+            a[2 * hidden + j] = Math.fma(a[j], hn, xProj[x + 2 * hidden + j]);
+          }
+          ActivationKernels.tanh(a, 2 * hidden, a, 2 * hidden, hidden);
+          for (int j = 0; j < hidden; j++) {
+            float z = a[hidden + j], n = a[2 * hidden + j];
+            h[u + j] = Math.fma(z, h[u + j] - n, n); // (1 - z) n + z h
+          }
         }
       }
+      if (acts != null) { // what the backward needs of the cell
+        System.arraycopy(a, 0, acts, kept, kh);
+      }
+      System.arraycopy(h, u, states, out, hidden);
+      if (c != null) {
+        System.arraycopy(c, u, states, out + hidden, hidden);
+      }
+    }
+  }
+
+  /** {@code a[aOff + j] = xProj[x + j] + hh[r + j] + bHh[bOff + j]} for {@code j < n} (no bias when null): gates before their activations. */
+  private static void preActivations(float[] a, int aOff, float[] xProj, int x, float[] hh, int r, float[] bHh, int bOff, int n) {
+    for (int j = 0; j < n; j++) {
+      a[aOff + j] = xProj[x + j] + hh[r + j] + (bHh == null ? 0f : bHh[bOff + j]);
     }
   }
 
@@ -142,10 +174,11 @@ public final class RecurrentKernels {
     float[] dHh = mode == Mode.GRU ? new float[steps * batch * gh] : dxProj;
     float[] dhNext = new float[bh];
     float[] dcNext = mode == Mode.LSTM ? new float[bh] : null;
+    float[][] tanhC = new float[Parallel.threads()][mode == Mode.LSTM ? hidden : 0]; // per part: tanh of a row's cell state
     for (int k = steps - 1; k >= 0; k--) {
       int t = reverse ? steps - 1 - k : k;
       Parallel.forRange(batch, 12L * batch * hidden * mode.gates, (part, from, to) ->
-          gradCells(mode, t, from, to, batch, hidden, dStates, dOff, saved, states, dxProj, dHh, dhNext, dcNext));
+          gradCells(mode, t, from, to, batch, hidden, dStates, dOff, saved, states, dxProj, dHh, dhNext, dcNext, tanhC[part]));
       // the previous step's hidden state also fed this step's gates: dh += dGates @ W_hh
       Blas.sgemm(false, false, batch, hidden, gh, 1f, dHh, t * batch * gh, gh, wHh, hidden, 1f, dhNext, 0, hidden);
     }
@@ -164,14 +197,21 @@ public final class RecurrentKernels {
     }
   }
 
-  /** The gradients of the cells of rows {@code [from, to)} of step {@code t}, given the states' gradient and the next step's. */
+  /**
+   * The gradients of the cells of rows {@code [from, to)} of step {@code t}, given the states'
+   * gradient and the next step's, in double from the kept float values; LSTM's {@code tanh(c)} is
+   * recomputed by the forward's float kernel into {@code tanhC}.
+   */
   private static void gradCells(Mode mode, int t, int from, int to, int batch, int hidden, float[] dStates, int dOff, Saved saved,
-      float[] states, float[] dxProj, float[] dHh, float[] dhNext, float[] dcNext) {
+      float[] states, float[] dxProj, float[] dHh, float[] dhNext, float[] dcNext, float[] tanhC) {
     int gh = mode.gates * hidden, sh = mode.states * hidden, kh = mode.kept * hidden, bh = batch * hidden;
     float[] acts = saved.acts();
     for (int b = from; b < to; b++) {
       int row = t * batch + b, u = b * hidden;
       int ds = dOff + row * sh, s = row * sh, g = row * gh, a = row * kh, p = t * bh + u;
+      if (mode == Mode.LSTM) {
+        ActivationKernels.tanh(tanhC, 0, states, s + hidden, hidden);
+      }
       for (int j = 0; j < hidden; j++) {
         double dh = (double) dStates[ds + j] + dhNext[u + j];
         switch (mode) {
@@ -183,7 +223,7 @@ public final class RecurrentKernels {
           }
           case LSTM -> {
             double i = acts[a + j], f = acts[a + hidden + j], gg = acts[a + 2 * hidden + j], o = acts[a + 3 * hidden + j];
-            double tc = ActivationKernels.tanh(states[s + hidden + j]);
+            double tc = tanhC[j];
             double dc = (double) dStates[ds + hidden + j] + dcNext[u + j] + dh * o * (1 - tc * tc);
             dxProj[g + j] = (float) (dc * gg * i * (1 - i));
             dxProj[g + hidden + j] = (float) (dc * saved.cPrev()[p + j] * f * (1 - f));
@@ -209,21 +249,5 @@ public final class RecurrentKernels {
         }
       }
     }
-  }
-
-  /** The pre-activation of gate column {@code col}: the input's part, the hidden state's part and b_hh. */
-  private static double pre(float[] xProj, int x, float[] hh, int r, float[] bHh, int bOff, int col) {
-    return (double) xProj[x + col] + hh[r + col] + (bHh == null ? 0 : bHh[bOff + col]);
-  }
-
-  /** Stores four cell values of unit j in a row of {@code acts} (blocks of {@code hidden}), unless nothing is kept. */
-  private static void keep(float[] acts, int a, int hidden, int j, double v0, double v1, double v2, double v3) {
-    if (acts == null) { // no backward to come
-      return;
-    }
-    acts[a + j] = (float) v0;
-    acts[a + hidden + j] = (float) v1;
-    acts[a + 2 * hidden + j] = (float) v2;
-    acts[a + 3 * hidden + j] = (float) v3;
   }
 }

@@ -107,7 +107,7 @@ public final class ElementwiseKernels {
         }
       }
 
-      // GELU: out = x Phi(x), Phi(x) = erfc(-x / sqrt 2) / 2, in double (the CPU's ActivationKernels.geluForward)
+      // GELU: out = x Phi(x), Phi(x) = erfc(-x / sqrt 2) / 2, in double (the CPU computes in float, within 6 ulp of this)
       extern "C" __global__ void kiln_gelu_forward(float* out, const float* x, long long n) {
         long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
         if (i < n) {
@@ -126,7 +126,7 @@ public final class ElementwiseKernels {
         }
       }
 
-      // SiLU: out = x sigmoid(x), in double (the CPU's ActivationKernels.siluForward)
+      // SiLU: out = x sigmoid(x), in double (the CPU computes in float, within 1.7 ulp of this)
       extern "C" __global__ void kiln_silu_forward(float* out, const float* x, long long n) {
         long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
         if (i < n) {

@@ -5,8 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
 
-/** erf and erfc, GELU's error function, against Python's math.erf/erfc (written from them), across each method's range. */
-class ErfTest {
+/** The double reference {@link DoubleNormal}: erf and erfc against Python's math.erf/erfc (written from them), across each method's range. */
+class DoubleNormalTest {
   private static final double[][] REFERENCE = { // z, erf(z), erfc(|z|)
       {0.0, 0.0, 1.0},
       {1e-08, 1.1283791670955126e-08, 0.9999999887162083},
@@ -28,13 +28,13 @@ class ErfTest {
   @Test
   void agreeWithPythonsToAFewUlps() {
     for (double[] r : REFERENCE) {
-      double erf = ActivationKernels.erf(r[0]), erfc = ActivationKernels.erfc(Math.abs(r[0]));
+      double erf = DoubleNormal.erf(r[0]), erfc = DoubleNormal.erfc(Math.abs(r[0]));
       assertEquals(r[1], erf, 4 * Math.ulp(r[1]) + 1e-300, "erf(" + r[0] + ")");
       assertEquals(r[2], erfc, 8 * Math.ulp(r[2]), "erfc(" + r[0] + ")");
     }
-    assertTrue(Double.isNaN(ActivationKernels.erf(Double.NaN)) && Double.isNaN(ActivationKernels.erfc(Double.NaN)));
-    assertEquals(1.0, ActivationKernels.erf(Double.POSITIVE_INFINITY));
-    assertEquals(0.0, ActivationKernels.erfc(Double.POSITIVE_INFINITY));
-    assertEquals(2.0, ActivationKernels.erfc(Double.NEGATIVE_INFINITY));
+    assertTrue(Double.isNaN(DoubleNormal.erf(Double.NaN)) && Double.isNaN(DoubleNormal.erfc(Double.NaN)));
+    assertEquals(1.0, DoubleNormal.erf(Double.POSITIVE_INFINITY));
+    assertEquals(0.0, DoubleNormal.erfc(Double.POSITIVE_INFINITY));
+    assertEquals(2.0, DoubleNormal.erfc(Double.NEGATIVE_INFINITY));
   }
 }

@@ -1,0 +1,101 @@
+package dev.kiln.runtime.cpu;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Softmax and log-softmax along the last dimension ({@link BlockMath}'s blocks) and along another
+ * (double exps): against the definition in double, on rows shorter and longer than a block, rows
+ * with masked (-infinity) entries as causal attention makes them, at offsets, and in place.
+ */
+class SoftmaxKernelTest {
+  /** Rows of {@code size} values: normal, scaled up, and every third row causally masked. */
+  private static float[] rows(int outer, int size, long seed) {
+    Random r = new Random(seed);
+    float[] x = new float[outer * size];
+    for (int o = 0; o < outer; o++) {
+      for (int k = 0; k < size; k++) {
+        x[o * size + k] = o % 3 == 2 && k > o % size ? Float.NEGATIVE_INFINITY : (float) (r.nextGaussian() * (1 + o % 5) * 4);
+      }
+    }
+    return x;
+  }
+
+  /** Softmax of one row (elements {@code from + k*stride}) in double. */
+  private static double[] exact(float[] x, int from, int size, int stride) {
+    double max = Double.NEGATIVE_INFINITY, sum = 0;
+    for (int k = 0; k < size; k++) {
+      max = Math.max(max, x[from + k * stride]);
+    }
+    double[] e = new double[size];
+    for (int k = 0; k < size; k++) {
+      e[k] = Math.exp(x[from + k * stride] - max);
+      sum += e[k];
+    }
+    for (int k = 0; k < size; k++) {
+      e[k] /= sum;
+    }
+    return e;
+  }
+
+  private static void check(int outer, int size, int inner, double ulps) {
+    float[] x = rows(outer * inner, size, size * 31L + inner);
+    int off = 5;
+    float[] in = new float[x.length + off];
+    System.arraycopy(x, 0, in, off, x.length);
+    float[] out = new float[x.length + 3];
+    ActivationKernels.softmaxForward(out, 3, in, off, outer, size, inner);
+    float[] logOut = new float[x.length];
+    ActivationKernels.logSoftmaxForward(logOut, 0, x, 0, outer, size, inner);
+    float[] inPlace = x.clone();
+    ActivationKernels.softmaxForward(inPlace, 0, inPlace, 0, outer, size, inner);
+    double worst = 0, worstLog = 0;
+    for (int o = 0; o < outer; o++) {
+      for (int i = 0; i < inner; i++) {
+        int first = o * size * inner + i;
+        double[] want = exact(x, first, size, inner);
+        for (int k = 0; k < size; k++) {
+          int at = first + k * inner;
+          float got = out[3 + at];
+          assertEquals(got, inPlace[at], "in place, row " + o + ", element " + k);
+          if (want[k] == 0) {
+            assertEquals(0f, got, "a masked or vanishing entry is exactly 0: row " + o + ", element " + k);
+            continue;
+          }
+          if (want[k] >= Float.MIN_NORMAL) {
+            worst = Math.max(worst, Math.abs(got - want[k]) / Math.ulp((float) want[k]));
+            double wantLog = Math.log(want[k]);
+            worstLog = Math.max(worstLog, Math.abs(logOut[at] - wantLog) / Math.max(Math.ulp((float) wantLog), Math.ulp(1f)));
+          }
+        }
+      }
+    }
+    assertTrue(worst <= ulps, "softmax [" + outer + ", " + size + ", " + inner + "]: " + worst + " ulp");
+    assertTrue(worstLog <= 2, "log-softmax [" + outer + ", " + size + ", " + inner + "]: " + worstLog + " ulp");
+  }
+
+  @Test
+  void lastDimensionWithinFourUlpShortAndLongRows() {
+    check(300, 28, 1, 4);
+    check(40, 1000, 1, 4);
+    check(7, 3000, 1, 4); // longer than a block: three blocks, then the scaling pass
+    check(5, 1, 1, 0);
+  }
+
+  @Test
+  void anotherDimensionWithinOneAndAHalfUlp() {
+    check(6, 10, 7, 1.5);
+  }
+
+  @Test
+  void aRowOfOnlyMinusInfinityIsNaNAsPyTorchs() {
+    float[] x = {Float.NEGATIVE_INFINITY, Float.NEGATIVE_INFINITY, 1, 2};
+    float[] out = new float[4];
+    ActivationKernels.softmaxForward(out, 0, x, 0, 2, 2, 1);
+    assertTrue(Float.isNaN(out[0]) && Float.isNaN(out[1]));
+    assertEquals(1, out[2] + out[3], 1e-7);
+  }
+}
