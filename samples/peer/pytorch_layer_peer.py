@@ -31,6 +31,7 @@ def cases(n):
         ("silu", [(n, 32, 28, 28)], lambda x: F.silu(x)),
         ("gelu", [(n, 128, 256)], lambda x: F.gelu(x)),
         ("layer_norm 256", [(n, 128, 256), (256,), (256,)], lambda x, w, b: F.layer_norm(x, (256,), w, b, 1e-5)),
+        ("softmax(-1), attention scores", [(n, 4, 64, 64)], lambda x: torch.softmax(x, -1)),
     ]
 
 

@@ -58,7 +58,9 @@ final class LayerBench {
         new Case("silu", "[" + batch + ", 32, 28, 28]", new int[][] {{batch, 32, 28, 28}}, in -> Ops.silu(in[0])),
         new Case("gelu", "[" + batch + ", 128, 256]", new int[][] {{batch, 128, 256}}, in -> Ops.gelu(in[0])),
         new Case("layer_norm 256", "[" + batch + ", 128, 256]", new int[][] {{batch, 128, 256}, {256}, {256}},
-            in -> Ops.layerNorm(in[0], new int[] {256}, in[1], in[2], 1e-5)));
+            in -> Ops.layerNorm(in[0], new int[] {256}, in[1], in[2], 1e-5)),
+        new Case("softmax(-1), attention scores", "[" + batch + ", 4, 64, 64]", new int[][] {{batch, 4, 64, 64}},
+            in -> Ops.softmax(in[0], -1)));
   }
 
   /** Median milliseconds of {@code c}'s forward under {@code noGrad} ({@code train == false}) or of a training pass. */

@@ -319,11 +319,7 @@ public final class ActivationKernels {
    */
   public static void softmaxForward(float[] out, int outOff, float[] x, int xOff, int outer, int size, int inner) {
     if (inner == 1) {
-      Parallel.forRange(outer, 4L * outer * size, (part, from, to) -> {
-        for (int r = from; r < to; r++) {
-          lastDimSoftmaxRow(out, outOff + r * size, x, xOff + r * size, size);
-        }
-      });
+      alongLastDim(outer, size, (rows, from, scratch) -> softmaxRows(out, outOff + from, x, xOff + from, rows, size, scratch));
       return;
     }
     alongRows(outer, size, inner, TRANSCENDENTAL, first -> {
@@ -346,29 +342,74 @@ public final class ActivationKernels {
     });
   }
 
-  /** One contiguous row of {@link #softmaxForward}: blocks of {@link BlockMath#BLOCK} at offset 0, where C2 vectorises. */
-  private static void lastDimSoftmaxRow(float[] out, int o, float[] x, int xo, int size) {
-    float max = rowMax(x, xo, size);
-    BlockMath.Scratch s = BlockMath.scratch();
-    double sum = 0;
-    for (int c = 0; c < size; c += BlockMath.BLOCK) {
-      int m = Math.min(BlockMath.BLOCK, size - c);
-      shiftedExp(s, x, xo + c, m, max);
-      sum += BlockMath.sum(s.e, m);
-      System.arraycopy(s.e, 0, out, o + c, m);
-    }
-    float inverse = (float) (1 / sum);
-    if (size <= BlockMath.BLOCK) { // the row is still in s.e: scale it there, vectorised
-      float[] e = s.e;
-      for (int j = 0; j < size; j++) {
-        e[j] *= inverse;
+  /** Work on whole rows of a last-dimension kernel: {@code rows} rows of {@code size} values, the first at {@code from}. */
+  private interface Rows {
+    void run(int rows, int from, BlockMath.Scratch scratch);
+  }
+
+  /**
+   * Runs {@code f} over the {@code outer} contiguous rows of {@code size} values, split over the
+   * cores: as many whole rows at a time as fill a {@link BlockMath#BLOCK} (attention's rows of 28 or
+   * 64 values are too short for the vectorised loops to pay for their set-up one row at a time),
+   * or one row at a time, block by block, for longer rows.
+   */
+  private static void alongLastDim(int outer, int size, Rows f) {
+    int perBlock = Math.max(1, BlockMath.BLOCK / Math.max(size, 1));
+    int groups = (outer + perBlock - 1) / perBlock;
+    Parallel.forRange(groups, 4L * outer * size, (part, from, to) -> {
+      BlockMath.Scratch s = BlockMath.scratch();
+      for (int g = from; g < to; g++) {
+        int first = g * perBlock, rows = Math.min(perBlock, outer - first);
+        f.run(rows, first * size, s);
       }
-      System.arraycopy(e, 0, out, o, size);
+    });
+  }
+
+  /**
+   * Softmax of {@code rows} contiguous rows of {@code size} values at {@code x[xo]} into {@code
+   * out[o]}. Rows that fit a block together run as one block: each row's maximum filled in beside
+   * its values, then the shifted exp ({@link #shiftedExp}), each row's sum, and the products by
+   * each row's inverse over the whole block. A longer row (one at a time) goes block by block, then
+   * one scaling pass.
+   */
+  private static void softmaxRows(float[] out, int o, float[] x, int xo, int rows, int size, BlockMath.Scratch s) {
+    if (rows * size > BlockMath.BLOCK) { // one long row
+      float max = rowMax(x, xo, size);
+      double sum = 0;
+      for (int c = 0; c < size; c += BlockMath.BLOCK) {
+        int m = Math.min(BlockMath.BLOCK, size - c);
+        java.util.Arrays.fill(s.g, 0, m, max);
+        shiftedExp(s, x, xo + c, m, extreme(max));
+        sum += BlockMath.sum(s.e, m);
+        System.arraycopy(s.e, 0, out, o + c, m);
+      }
+      float inverse = (float) (1 / sum);
+      for (int j = o; j < o + size; j++) {
+        out[j] *= inverse;
+      }
       return;
     }
-    for (int j = o; j < o + size; j++) {
-      out[j] *= inverse;
+    int m = rows * size;
+    boolean extreme = false;
+    for (int r = 0; r < rows; r++) {
+      float max = rowMax(x, xo + r * size, size);
+      java.util.Arrays.fill(s.g, r * size, (r + 1) * size, max);
+      extreme |= extreme(max);
     }
+    shiftedExp(s, x, xo, m, extreme);
+    float[] e = s.e, inverse = s.out;
+    for (int r = 0; r < rows; r++) {
+      java.util.Arrays.fill(inverse, r * size, (r + 1) * size, (float) (1 / BlockMath.sum(e, r * size, size)));
+    }
+    for (int j = 0; j < m; j++) {
+      e[j] *= inverse[j];
+    }
+    System.arraycopy(e, 0, out, o, m);
+  }
+
+  /** Whether a row's maximum is too large for {@link #shiftedExp}'s floor (1e37 or more in magnitude), infinite or NaN. */
+  private static boolean extreme(float max) {
+    return !(Math.abs(max) < 1e37f);
   }
 
   /** The largest of {@code x[from, from + n)} (NaN if one is; -infinity for none). */
@@ -381,30 +422,33 @@ public final class ActivationKernels {
   }
 
   /**
-   * {@code s.e[j] = exp(x[from + j] - max)} for {@code j < m}, by {@link BlockMath#exp}. The
-   * difference is rounded to float, and its rounding error {@code err} (exact, by Knuth's two-sum)
-   * is put back as {@code e (1 + err)}: without it a value 40 below the maximum would be off by some
-   * 20 ulp (PyTorch's kernel is). Values more than {@code 128 + |max|} below the maximum (-infinity
-   * among them: masked scores) are raised to that floor first, which keeps every step finite and
-   * still gives exactly 0; a maximum of magnitude 1e37 or more, infinite or NaN skips the correction.
+   * {@code s.e[j] = exp(x[from + j] - s.g[j])} for {@code j < m}, {@code s.g} holding each value's
+   * row maximum, by {@link BlockMath#exp}. The difference is rounded to float, and its rounding error
+   * {@code err} (exact, by Knuth's two-sum) is put back as {@code e (1 + err)}: without it a value 40
+   * below the maximum would be off by some 20 ulp (PyTorch's kernel is). Values more than {@code 128
+   * + |max|} below their maximum (-infinity among them: masked scores) are raised to that floor
+   * first, which keeps every step finite and still gives exactly 0. A maximum of magnitude 1e37 or
+   * more, infinite or NaN would make the floor overflow: when the caller says there is one ({@code
+   * extreme}, see {@link #extreme}), such values take the plain difference.
    */
-  private static void shiftedExp(BlockMath.Scratch s, float[] x, int from, int m, float max) {
-    float[] v = s.v, err = s.w;
-    System.arraycopy(x, from, v, 0, m);
-    if (!(Math.abs(max) < 1e37f)) {
-      for (int j = 0; j < m; j++) {
-        v[j] -= max;
-      }
-      BlockMath.exp(s.e, v, s.k, m);
-      return;
-    }
-    float floor = max - (128f + Math.abs(max)), negMax = -max;
+  private static void shiftedExp(BlockMath.Scratch s, float[] x, int from, int m, boolean extreme) {
+    float[] in = s.x, max = s.g, v = s.v, err = s.w;
+    System.arraycopy(x, from, in, 0, m);
     for (int j = 0; j < m; j++) {
-      float a = Math.max(v[j], floor);
-      float d = a + negMax;
+      float mx = max[j];
+      float a = Math.max(in[j], mx - (128f + Math.abs(mx)));
+      float d = a - mx;
       float b = d - a;
-      err[j] = (a - (d - b)) + (negMax - b);
+      err[j] = (a - (d - b)) + (-mx - b);
       v[j] = d;
+    }
+    if (extreme) { // rare: a row whose maximum is extreme (a scalar pass only then)
+      for (int j = 0; j < m; j++) {
+        if (!(Math.abs(max[j]) < 1e37f)) {
+          v[j] = in[j] - max[j];
+          err[j] = 0;
+        }
+      }
     }
     BlockMath.exp(s.e, v, s.k, m);
     float[] e = s.e;
@@ -413,9 +457,18 @@ public final class ActivationKernels {
     }
   }
 
-  /** {@code dx = y * (dout - sum(dout * y))}, sums along the softmax dimension; {@code y} is the softmax's output. */
+  /**
+   * {@code dx = y * (dout - sum(dout * y))}, sums along the softmax dimension; {@code y} is the
+   * softmax's output. Along the last dimension in float over blocks of whole rows (each row's sum
+   * from {@link BlockMath#sum}, in double), as PyTorch's; along another in double.
+   */
   public static void softmaxBackward(
       float[] dx, int dxOff, float[] dout, int dOff, float[] y, int yOff, int outer, int size, int inner) {
+    if (inner == 1) {
+      alongLastDim(outer, size, (rows, from, scratch) ->
+          softmaxBackwardRows(dx, dxOff + from, dout, dOff + from, y, yOff + from, rows, size, scratch));
+      return;
+    }
     alongRows(outer, size, inner, 2, first -> {
       double dot = 0;
       for (int k = 0; k < size; k++) {
@@ -427,6 +480,57 @@ public final class ActivationKernels {
         dx[dxOff + at] = (float) (y[yOff + at] * (dout[dOff + at] - dot));
       }
     });
+  }
+
+  /**
+   * {@link #softmaxBackward} of {@code rows} contiguous rows of {@code size} values, as {@link
+   * #softmaxRows} lays them out: each row's {@code sum(dout * y)} filled in beside its values, then
+   * {@code y (dout - sum)} over the block; a long row (one at a time) block by block, twice.
+   */
+  private static void softmaxBackwardRows(float[] dx, int o, float[] dout, int d, float[] y, int yo, int rows, int size,
+      BlockMath.Scratch s) {
+    float[] product = s.e, dot = s.w, out = s.out;
+    if (rows * size > BlockMath.BLOCK) { // one long row
+      double sum = 0;
+      for (int c = 0; c < size; c += BlockMath.BLOCK) {
+        int m = Math.min(BlockMath.BLOCK, size - c);
+        productBlock(s, dout, d + c, y, yo + c, m);
+        sum += BlockMath.sum(product, m);
+      }
+      java.util.Arrays.fill(dot, (float) sum);
+      for (int c = 0; c < size; c += BlockMath.BLOCK) {
+        int m = Math.min(BlockMath.BLOCK, size - c);
+        productBlock(s, dout, d + c, y, yo + c, m);
+        gradientBlock(s, m);
+        System.arraycopy(out, 0, dx, o + c, m);
+      }
+      return;
+    }
+    int m = rows * size;
+    productBlock(s, dout, d, y, yo, m);
+    for (int r = 0; r < rows; r++) {
+      java.util.Arrays.fill(dot, r * size, (r + 1) * size, (float) BlockMath.sum(product, r * size, size));
+    }
+    gradientBlock(s, m);
+    System.arraycopy(out, 0, dx, o, m);
+  }
+
+  /** {@code s.g} and {@code s.x} the block's incoming gradient and softmax output, {@code s.e} their products. */
+  private static void productBlock(BlockMath.Scratch s, float[] dout, int d, float[] y, int yo, int m) {
+    System.arraycopy(dout, d, s.g, 0, m);
+    System.arraycopy(y, yo, s.x, 0, m);
+    float[] g = s.g, yv = s.x, product = s.e;
+    for (int j = 0; j < m; j++) {
+      product[j] = g[j] * yv[j];
+    }
+  }
+
+  /** {@code s.out = y (g - dot)} over a block, {@code s.w} holding each value's row sum. */
+  private static void gradientBlock(BlockMath.Scratch s, int m) {
+    float[] g = s.g, yv = s.x, dot = s.w, out = s.out;
+    for (int j = 0; j < m; j++) {
+      out[j] = yv[j] * (g[j] - dot[j]);
+    }
   }
 
   /** {@code out = x - logsumexp(x)} along the middle dimension of {@code [outer, size, inner]}. */
@@ -486,7 +590,8 @@ public final class ActivationKernels {
       double sum = 0;
       for (int c = 0; c < size; c += BlockMath.BLOCK) {
         int m = Math.min(BlockMath.BLOCK, size - c);
-        shiftedExp(s, x, from + c, m, max);
+        java.util.Arrays.fill(s.g, 0, m, max);
+        shiftedExp(s, x, from + c, m, extreme(max));
         sum += BlockMath.sum(s.e, m);
       }
       return max + Math.log(sum);

@@ -140,9 +140,14 @@ final class BlockMath {
    * pairwise halving in vectorised loops 0.33 (its loops too short to pay for themselves).
    */
   static double sum(float[] a, int n) {
+    return sum(a, 0, n);
+  }
+
+  /** {@link #sum(float[], int)} of {@code a[from, from + n)}. */
+  static double sum(float[] a, int from, int n) {
     double total = 0;
-    for (int run = 0; run < n; run += SUM_RUN) {
-      int end = Math.min(n, run + SUM_RUN), i = run;
+    for (int run = from; run < from + n; run += SUM_RUN) {
+      int end = Math.min(from + n, run + SUM_RUN), i = run;
       float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
       for (; i + 8 <= end; i += 8) {
         s0 += a[i];

@@ -90,6 +90,65 @@ class SoftmaxKernelTest {
     check(6, 10, 7, 1.5);
   }
 
+  /** The backward {@code y (g - sum(g y))} against double, at offsets and in place (dx over dout). */
+  private static void checkBackward(int outer, int size, int inner) {
+    Random r = new Random(size + 7L * inner);
+    float[] x = rows(outer * inner, size, size * 17L + inner);
+    float[] y = new float[x.length];
+    ActivationKernels.softmaxForward(y, 0, x, 0, outer, size, inner);
+    float[] g = new float[x.length + 2];
+    for (int i = 0; i < g.length; i++) {
+      g[i] = (float) r.nextGaussian();
+    }
+    float[] dx = new float[x.length + 1];
+    ActivationKernels.softmaxBackward(dx, 1, g, 2, y, 0, outer, size, inner);
+    float[] inPlace = java.util.Arrays.copyOfRange(g, 2, g.length);
+    ActivationKernels.softmaxBackward(inPlace, 0, inPlace, 0, y, 0, outer, size, inner);
+    double worst = 0;
+    for (int o = 0; o < outer; o++) {
+      for (int i = 0; i < inner; i++) {
+        int first = o * size * inner + i;
+        double dot = 0, scale = 0;
+        for (int k = 0; k < size; k++) {
+          dot += (double) g[2 + first + k * inner] * y[first + k * inner];
+          scale = Math.max(scale, Math.abs(g[2 + first + k * inner]));
+        }
+        for (int k = 0; k < size; k++) {
+          int at = first + k * inner;
+          double want = y[at] * (g[2 + at] - dot);
+          assertEquals(dx[1 + at], inPlace[at], "in place");
+          // float steps: g - dot cancels, so the error is measured against y times the row's gradient scale
+          worst = Math.max(worst, Math.abs(dx[1 + at] - want) / (Math.max(y[at], Float.MIN_NORMAL) * Math.max(scale, Math.abs(dot))));
+        }
+      }
+    }
+    assertTrue(worst <= 4e-7, "softmax backward [" + outer + ", " + size + ", " + inner + "]: " + worst);
+  }
+
+  @Test
+  void backwardAgreesWithTheDefinition() {
+    checkBackward(300, 28, 1);
+    checkBackward(3, 3000, 1);
+    checkBackward(6, 10, 7);
+  }
+
+  @Test
+  void rowsWithExtremeMaximaBesideOrdinaryOnes() {
+    // one block: an ordinary row, a row near the float limit, a row with +infinity (NaN, as PyTorch's)
+    float big = 3e38f;
+    float[] x = {0f, 1f, 2f, big, big / 2, Float.NEGATIVE_INFINITY, Float.POSITIVE_INFINITY, 0f, 1f};
+    float[] out = new float[9];
+    ActivationKernels.softmaxForward(out, 0, x, 0, 3, 3, 1);
+    double[] first = exact(x, 0, 3, 1);
+    for (int k = 0; k < 3; k++) {
+      assertEquals(first[k], out[k], 2 * Math.ulp((float) first[k]), "the ordinary row keeps its accuracy");
+    }
+    assertEquals(1f, out[3]);
+    assertEquals(0f, out[4]);
+    assertEquals(0f, out[5]);
+    assertTrue(Float.isNaN(out[6]) && Float.isNaN(out[7]));
+  }
+
   @Test
   void aRowOfOnlyMinusInfinityIsNaNAsPyTorchs() {
     float[] x = {Float.NEGATIVE_INFINITY, Float.NEGATIVE_INFINITY, 1, 2};
