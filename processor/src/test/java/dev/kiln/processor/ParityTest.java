@@ -197,6 +197,8 @@ class ParityTest {
     "Attention, test.Attention, test.KilnAttention, 6:8, 3",
     "MultiHeadAttention, test.MultiHeadAttention, test.KilnMultiHeadAttention, 6:8, 3",
     "ProductEdges, test.ProductEdges, test.KilnProductEdges, 6:8, 3",
+    "CausalBlock, test.CausalBlock, test.KilnCausalBlock, 6:8, 3",
+    "PositionTable, test.PositionTable, test.KilnPositionTable, 6:8, 3",
   })
   void compiledMatchesEager(String source, String eagerName, String compiledName, String sampleShape, int classes) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(source));

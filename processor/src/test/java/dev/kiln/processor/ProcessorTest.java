@@ -72,7 +72,9 @@ class ProcessorTest {
       "SqueezeExcite, KilnSqueezeExcite, KilnSqueezeExcite.java",
       "MnistExample, KilnMnistExample, KilnMnistExample.java",
       "Attention, KilnAttention, KilnAttention.java",
-      "MultiHeadAttention, KilnMultiHeadAttention, KilnMultiHeadAttention.java"
+      "MultiHeadAttention, KilnMultiHeadAttention, KilnMultiHeadAttention.java",
+      "CausalBlock, KilnCausalBlock, KilnCausalBlock.java",
+      "PositionTable, KilnPositionTable, KilnPositionTable.java"
   })
   void generatesTheGoldenSourceWithoutWarnings(String model, String generated, String golden) throws IOException {
     Compilation c = compile(model(model));
@@ -446,8 +448,8 @@ class ProcessorTest {
         "  }",
         "}");
     Compilation c = compile(f);
-    assertThat(c).hadErrorContaining(Message.TENSOR_FIELD.format("scale", "forward"))
-        .inFile(f).onLineContaining("x = x.mul(scale)");
+    assertThat(c).hadErrorContaining(Message.TENSOR_UNREGISTERED.format("scale", "scale", "scale"))
+        .inFile(f).onLineContaining("final Tensor scale = Tensor.ones(4);");
   }
 
   /**
@@ -1202,8 +1204,8 @@ class ProcessorTest {
         "  @Override public Tensor forward(Tensor x) { return forwardWithHidden(x).output(); }",
         "}");
     Compilation c = compile(f);
-    assertThat(c).hadErrorContaining(Message.TENSOR_FIELD.format("cache", "forwardWithHidden"))
-        .inFile(f).onLineContaining("return new Outputs(out, cache);");
+    assertThat(c).hadErrorContaining(Message.TENSOR_NO_INITIALIZER.format("cache", "cache", "cache", "cache"))
+        .inFile(f).onLineContaining("Tensor cache;");
   }
 
   @Test

@@ -24,6 +24,7 @@ import dev.kiln.dsl.Upsample;
 import dev.kiln.processor.check.CheckedModel;
 import dev.kiln.processor.ir.Add;
 import dev.kiln.processor.ir.Cat;
+import dev.kiln.processor.ir.MaskedFill;
 import dev.kiln.processor.ir.MatMul;
 import dev.kiln.processor.ir.Mul;
 import dev.kiln.processor.ir.Reorder;
@@ -101,6 +102,8 @@ final class Planner {
         kernels.add(new Kernel(Kernel.Kind.VIEW, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof Reorder) {
         kernels.add(new Kernel(Kernel.Kind.PERMUTE, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
+      } else if (s.spec() instanceof MaskedFill) {
+        kernels.add(new Kernel(Kernel.Kind.MASKED_FILL, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof Scale) {
         kernels.add(new Kernel(Kernel.Kind.SCALE, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.joins() || s.spec() instanceof Cat) {
