@@ -50,8 +50,9 @@ import java.util.Set;
  * connection) takes a following ReLU into its pass too. A matmul of two values is one batched GEMM,
  * which takes a transpose of an operand's last two dimensions as a flag and constant scales before
  * or after it as its alpha ({@link #foldedIntoProducts}); other transposes and permutations are a
- * copy, other scales a pass. A value read by two steps keeps its own pass and buffer (nothing fuses
- * into it).
+ * copy, other scales a pass. An add or mul of a tensor field (a position table) repeats it over the
+ * batch in one pass; a masked fill is a pass of its own. A value read by two steps keeps its own pass
+ * and buffer (nothing fuses into it).
  */
 final class Planner {
   private Planner() {}
