@@ -27,7 +27,9 @@ import java.util.Set;
  * layers' own shape rules, and checks that the steps form a graph the generator compiles: every
  * value but the results feeds a later step (a value may feed several; {@code add} joins two of one
  * shape, {@code matmul} two whose matrices fit, {@code Tensor.cat} several along a dimension), in
- * {@code forward} and in a method of several outputs alike.
+ * {@code forward} and in a method of several outputs alike. The model's tensor fields are values
+ * without a batch dimension, which only an add or a mul (repeated over the batch) reads; a masked
+ * fill's mask is part of its spec.
  */
 public final class ShapeChecker {
   private final Diagnostics diagnostics;
