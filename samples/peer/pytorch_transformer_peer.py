@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """PyTorch for the transformer rows of `kiln-samples bench --model transformer`: the samples' FashionTransformer
-(FashionMNIST's 28 rows as tokens, Linear 28->64, one pre-norm block of 4-head self-attention and a GELU MLP of
+(FashionMNIST's 28 rows as tokens, Linear 28->64 plus a learned position table [1, 28, 64], one pre-norm block of 4-head self-attention and a GELU MLP of
 width 128, a final LayerNorm, Linear 28*64->10), written as FashionTransformer.java writes it; cross-entropy, SGD
 with momentum 0.9 (lr 0.01), random [B, 1, 28, 28] images. Prints one line with ms_median, as the shared peer does.
   pytorch_transformer_peer.py step --batch 64 --threads 2 --steps 50
@@ -20,6 +20,8 @@ class FashionTransformer(torch.nn.Module):
     def __init__(self):
         super().__init__()
         self.embed = torch.nn.Linear(28, D)
+        self.pos = torch.nn.Parameter(torch.zeros(1, TOKENS, D))
+        torch.nn.init.normal_(self.pos, std=0.02)  # ViT's initialisation
         self.norm1 = torch.nn.LayerNorm(D)
         self.query = torch.nn.Linear(D, D)
         self.key = torch.nn.Linear(D, D, bias=False)
@@ -32,7 +34,7 @@ class FashionTransformer(torch.nn.Module):
         self.head = torch.nn.Linear(TOKENS * D, 10)
 
     def forward(self, x):
-        x = self.embed(x.view(-1, TOKENS, 28))
+        x = self.embed(x.view(-1, TOKENS, 28)) + self.pos
         h = self.norm1(x)
         q = self.query(h).view(-1, TOKENS, HEADS, DH).transpose(1, 2)
         k = self.key(h).view(-1, TOKENS, HEADS, DH).transpose(1, 2)

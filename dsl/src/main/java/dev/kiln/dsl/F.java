@@ -262,6 +262,17 @@ public final class F {
   }
 
   /**
+   * {@code value} where {@code mask} is nonzero, {@code x} elsewhere: PyTorch's {@code x.masked_fill(mask, value)}
+   * ({@link Tensor#maskedFill}), the mask broadcast over x's leading dimensions. A causal mask as GPT
+   * writes it: {@code maskedFill(att, mask.eq(0), Float.NEGATIVE_INFINITY)} with {@code mask} a buffer
+   * {@code registerBuffer("mask", Tensor.ones(S, S).tril())}. In a compiled forward the mask is a buffer
+   * of the model, as it is or compared with a constant ({@code mask.eq(0)}), and the value a constant.
+   */
+  public static Tensor maskedFill(Tensor x, Tensor mask, float value) {
+    return x.maskedFill(mask, value);
+  }
+
+  /**
    * {@code a @ b}, PyTorch's {@code torch.matmul} ({@link Ops#matmul}): the last two dimensions
    * multiply as matrices, those before are batches ({@code [N, S, D] @ [N, D, T] -> [N, S, T]},
    * {@code [N, H, S, Dh] @ [N, H, Dh, T]}). In a compiled forward both are values of the graph of

@@ -102,6 +102,31 @@ public abstract class Module {
     }
   }
 
+  /**
+   * Called by a compiled ({@code Kiln<Name>}) model's constructor for each tensor field its code
+   * reads (a learned position table, a causal mask): throws unless the field holds a tensor of the
+   * shape the annotation processor read from its declaration, registered in this module as a
+   * parameter ({@code parameter}) or as a buffer, as the compiled code treats it (a parameter gets
+   * its gradient, a buffer none).
+   *
+   * @throws IllegalStateException naming the field, what it holds and what was compiled
+   */
+  protected final void requireCompiledTensor(String field, Tensor tensor, boolean parameter, int... shape) {
+    String compiled = (parameter ? "a parameter" : "a buffer") + " of shape " + Shapes.toString(shape);
+    String problem = tensor == null ? "null"
+        : !Arrays.equals(tensor.shape(), shape) ? "of shape " + Shapes.toString(tensor.shape())
+        : parameter && !ownParameters().containsValue(tensor) ? "not a parameter of " + name()
+        : !parameter && !buffers.containsValue(tensor) ? "not a buffer of " + name()
+        : null;
+    if (problem != null) {
+      throw new IllegalStateException(getClass().getSimpleName() + ": tensor field '" + field + "' is " + problem
+          + ", but the compiled code was generated for " + compiled + ", as its declaration initialises it; the annotation"
+          + " processor reads each tensor field from its initializer or its one assignment in the constructor without"
+          + " parameters, so create it there (registerParameter(\"" + field + "\", Tensor.zeros(...).requiresGrad(true)),"
+          + " registerBuffer(\"" + field + "\", ...)) and change only its values afterwards");
+    }
+  }
+
   /** Calls {@link #forward}: write {@code fc1.apply(x)} as PyTorch users write {@code self.fc1(x)}. */
   public Tensor apply(Tensor x) {
     Tensor y = forward(x);

@@ -26,10 +26,10 @@ public enum Message {
   PRIVATE_LAYER("layer field %s must not be private: the generated subclass reads it"),
   NO_INITIALIZER("layer field %s is given no layer the compiler can read: declare it as 'final %s %s = new %s(...);' or"
       + " assign it once in the constructor without parameters ('%s = new %s(...);')"),
-  DELEGATED_CONSTRUCTOR("layer field %s is not assigned in the constructor without parameters, which delegates with %s:"
+  DELEGATED_CONSTRUCTOR("%s field %s is not assigned in the constructor without parameters, which delegates with %s:"
       + " the compiler reads layers from their initializers and that constructor, whose values it knows; layer sizes"
       + " cannot come from constructor parameters: use static final constants"),
-  CONSTRUCTOR_ASSIGNMENT("layer field %s is assigned %s in the constructor: assign it once, as a statement of its own in"
+  CONSTRUCTOR_ASSIGNMENT("%s field %s is assigned %s in the constructor: assign it once, as a statement of its own in"
       + " the constructor without parameters, or where it is declared"),
   NON_FINAL_LAYER("layer field %s must be final so that the compiled plan stays valid"),
   UNKNOWN_LAYER("%s: layer type %s is not supported by the Kiln compiler; supported: %s (leave out @Model and the model runs"
@@ -48,11 +48,29 @@ public enum Message {
       + " attributes of self); drop static"),
   LOCAL_LAYER("'%s' is a local variable holding a layer: apply the layer field itself (fc.apply(x)); the compiler follows"
       + " layer fields, not locals that refer to them"),
-  TENSOR_FIELD("'%s' is a Tensor field used as a value in %s: a compiled model computes from its input through its layers, and"
-      + " tensors of its own (a learned position table, a mask) are not compiled yet; hold them in a layer, or leave out"
-      + " @Model and the model runs eagerly, as written"),
+  PRIVATE_TENSOR("tensor field %s must not be private: the generated subclass reads it"),
+  NON_FINAL_TENSOR("tensor field %s must be final so that the compiled plan stays valid"),
+  TENSOR_NO_INITIALIZER("tensor field %s is given no tensor the compiler can read: create it where it is declared, or assign"
+      + " it once in the constructor without parameters ('%s = registerParameter(\"%s\", Tensor.zeros(1, S, D).requiresGrad(true));',"
+      + " 'registerBuffer(\"%s\", Tensor.ones(S, S).tril())')"),
+  TENSOR_SHAPE_UNKNOWN("tensor field %s: the compiler needs its shape at build time and cannot read it from %s; create it"
+      + " with constant sizes (Tensor.zeros(1, S, D), Tensor.randn(S, D).mul(0.02), Tensor.ones(S, S).tril(), with"
+      + " requiresGrad, view and Init calls) inside registerParameter or registerBuffer, and set its values in the"
+      + " constructor afterwards (Init.normal(%s, 0, 0.02), %s.copyFrom(...))"),
+  TENSOR_BAD_SIZES("tensor field %s: %s"),
+  TENSOR_UNREGISTERED("tensor field %s is neither a parameter nor a buffer, so the state dict and to(device) would not see"
+      + " it: create it inside registerParameter(\"%s\", ...requiresGrad(true)) (or end it with requiresGrad(true)) for a"
+      + " trained tensor, or inside registerBuffer(\"%s\", ...) for a constant such as a mask"),
+  TENSOR_MISUSE("%s: %s is %s; a compiled forward adds a tensor field to a value or multiplies a value by it"
+      + " (x.add(pos), x.mul(scale)) and fills a value where a buffer masks it (x.maskedFill(mask.eq(0), value)), but takes"
+      + " no tensor field as the input of other steps, nor returns one"),
+  FIELD_ADD_SHAPES("%s: %s of %s from %s and %s: a tensor field repeats over the batch, so it has the value's shape"
+      + " after the batch, %s or %s (a position table [1, S, D] over [N, S, D])"),
+  MASK_NOT_BUFFER("%s: the mask must be a buffer of the model, as it is or compared with a constant (mask.eq(0)), with"
+      + " mask created by registerBuffer(\"mask\", Tensor.ones(S, S).tril()); %s is not"),
   LAYER_AS_VALUE("'%s' is a layer field used as a value in %s: apply it (%s.apply(x)); locals hold tensors, not layers"),
   NOT_A_LAYER("'%s' is not a layer field of %s given a layer where it is declared or in the constructor"),
+  INHERITED_TENSOR("'%s' is a tensor field inherited from %s: the compiler reads the tensor fields the @Model class %s declares itself"),
   INHERITED_LAYER("'%s' is a layer field inherited from %s: the compiler reads the layers the @Model class %s declares itself"),
   ANONYMOUS_LAYER("%s: an anonymous subclass of %s cannot be compiled (its overrides would be lost); use the layer class itself"),
   UNSUPPORTED_FUNCTION("%s"),

@@ -17,7 +17,8 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * The test models with residual adds, concatenation and average pooling (one through a method of
- * several outputs), attention (batched products, transposes, scales), compiled and run on
+ * several outputs), attention (batched products, transposes, scales), position tables and causal
+ * masks (tensor fields of the model), compiled and run on
  * CUDA (their {@code forwardCuda}), against their eager declarations on the CPU: output, loss,
  * input and parameter gradients to 1e-4 relative. Needs a GPU: tagged cuda.
  */
@@ -39,6 +40,8 @@ class CudaCompiledTest {
     "Attention, 6:8",
     "MultiHeadAttention, 6:8",
     "ProductEdges, 6:8",
+    "CausalBlock, 6:8",
+    "PositionTable, 6:8",
   })
   void compiledOnCudaMatchesEagerOnTheCpu(String model, String sampleShape) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(model));

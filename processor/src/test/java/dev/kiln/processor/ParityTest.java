@@ -197,6 +197,8 @@ class ParityTest {
     "Attention, test.Attention, test.KilnAttention, 6:8, 3",
     "MultiHeadAttention, test.MultiHeadAttention, test.KilnMultiHeadAttention, 6:8, 3",
     "ProductEdges, test.ProductEdges, test.KilnProductEdges, 6:8, 3",
+    "CausalBlock, test.CausalBlock, test.KilnCausalBlock, 6:8, 3",
+    "PositionTable, test.PositionTable, test.KilnPositionTable, 6:8, 3",
   })
   void compiledMatchesEager(String source, String eagerName, String compiledName, String sampleShape, int classes) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(source));
@@ -315,6 +317,8 @@ class ParityTest {
     "Inception, test.Inception, test.KilnInception, 3:8:8, 3",
     "Broadcasts, test.Broadcasts, test.KilnBroadcasts, 4:6:6, 3",
     "MultiHeadAttention, test.MultiHeadAttention, test.KilnMultiHeadAttention, 6:8, 3",
+    "CausalBlock, test.CausalBlock, test.KilnCausalBlock, 6:8, 3",
+    "PositionTable, test.PositionTable, test.KilnPositionTable, 6:8, 3",
   })
   void frozenLayersGiveTheEagerGradients(String source, String eagerName, String compiledName, String sampleShape,
       int classes) {
@@ -372,11 +376,11 @@ class ParityTest {
       Kiln.manualSeed(11);
       Module compiled = factory(loader, compiledName).get();
       List<String> names = List.copyOf(eager.namedParameters().keySet());
-      String firstLayer = names.get(0).substring(0, names.get(0).lastIndexOf('.'));
-      String lastLayer = names.get(names.size() - 1).substring(0, names.get(names.size() - 1).lastIndexOf('.'));
+      String firstLayer = owner(names.get(0));
+      String lastLayer = owner(names.get(names.size() - 1));
       for (Module m : List.of(eager, compiled)) {
         m.namedParameters().forEach((k, v) -> {
-          String layer = k.substring(0, k.lastIndexOf('.'));
+          String layer = owner(k);
           v.requiresGrad(headOnly ? layer.equals(lastLayer) : !layer.equals(firstLayer));
         });
       }
@@ -406,6 +410,11 @@ class ParityTest {
         }
       });
     }
+  }
+
+  /** The layer a parameter belongs to ({@code fc1} of {@code fc1.weight}), or the model's own tensor ({@code pos}). */
+  private static String owner(String key) {
+    return key.contains(".") ? key.substring(0, key.lastIndexOf('.')) : key;
   }
 
   /** The outputs of a model's outputs method, in order: a record's components or the array's elements. */

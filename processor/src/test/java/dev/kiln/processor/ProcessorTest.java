@@ -72,7 +72,9 @@ class ProcessorTest {
       "SqueezeExcite, KilnSqueezeExcite, KilnSqueezeExcite.java",
       "MnistExample, KilnMnistExample, KilnMnistExample.java",
       "Attention, KilnAttention, KilnAttention.java",
-      "MultiHeadAttention, KilnMultiHeadAttention, KilnMultiHeadAttention.java"
+      "MultiHeadAttention, KilnMultiHeadAttention, KilnMultiHeadAttention.java",
+      "CausalBlock, KilnCausalBlock, KilnCausalBlock.java",
+      "PositionTable, KilnPositionTable, KilnPositionTable.java"
   })
   void generatesTheGoldenSourceWithoutWarnings(String model, String generated, String golden) throws IOException {
     Compilation c = compile(model(model));
@@ -446,8 +448,8 @@ class ProcessorTest {
         "  }",
         "}");
     Compilation c = compile(f);
-    assertThat(c).hadErrorContaining(Message.TENSOR_FIELD.format("scale", "forward"))
-        .inFile(f).onLineContaining("x = x.mul(scale)");
+    assertThat(c).hadErrorContaining(Message.TENSOR_UNREGISTERED.format("scale", "scale", "scale"))
+        .inFile(f).onLineContaining("final Tensor scale = Tensor.ones(4);");
   }
 
   /**
@@ -846,6 +848,132 @@ class ProcessorTest {
     assertEquals(3, c.errors().size(), c.errors().toString()); // the [1, 6, 6] gate over x is fine
   }
 
+  /**
+   * Tensor fields: a shape the compiler cannot fold, a size that is not a constant, a view of the wrong
+   * size, a field neither parameter nor buffer, private or not final, each reported on its declaration
+   * (once, though forward reads it twice); an unused tensor field (an eager cache) is no error.
+   */
+  @Test
+  void tensorFieldsTheCompilerCannotReadAreReportedOnTheirDeclarations() {
+    JavaFileObject f = classModel("BadFields",
+        "@Model(input = {6, 8})",
+        "public class BadFields extends Module {",
+        "  int size = 6;",
+        "  final Linear fc = new Linear(8, 8);",
+        "  final Tensor table = registerParameter(\"table\", makeTable());",
+        "  final Tensor sized = registerParameter(\"sized\", Tensor.zeros(1, size, 8).requiresGrad(true));",
+        "  final Tensor viewed = registerBuffer(\"viewed\", Tensor.ones(6, 6).view(1, 5, 6));",
+        "  final Tensor plain = Tensor.zeros(1, 6, 8);",
+        "  private final Tensor hidden = registerParameter(\"hidden\", Tensor.zeros(6, 8).requiresGrad(true));",
+        "  Tensor loose = registerParameter(\"loose\", Tensor.zeros(6, 8).requiresGrad(true));",
+        "  Tensor cache;",
+        "  static Tensor makeTable() { return Tensor.zeros(1, 6, 8).requiresGrad(true); }",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    Tensor a = x.add(table).add(table);",
+        "    Tensor b = x.add(sized);",
+        "    Tensor c = x.maskedFill(viewed, 0f);",
+        "    Tensor d = x.add(plain);",
+        "    Tensor e = x.add(hidden).add(loose);",
+        "    return fc.apply(a.add(b).add(c).add(d).add(e));",
+        "  }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining(Message.TENSOR_SHAPE_UNKNOWN.format("table", "makeTable()", "table", "table"))
+        .inFile(f).onLineContaining("final Tensor table");
+    assertThat(c).hadErrorContaining(Message.NON_CONSTANT_ARGUMENT.format("sized", "size", "zeros"))
+        .inFile(f).onLineContaining("final Tensor sized");
+    assertThat(c).hadErrorContaining(Message.TENSOR_BAD_SIZES.format("viewed", "view of [6, 6] cannot take [1, 5, 6] for 36 values"))
+        .inFile(f).onLineContaining("final Tensor viewed");
+    assertThat(c).hadErrorContaining(Message.TENSOR_UNREGISTERED.format("plain", "plain", "plain"))
+        .inFile(f).onLineContaining("final Tensor plain");
+    assertThat(c).hadErrorContaining(Message.PRIVATE_TENSOR.format("hidden")).inFile(f).onLineContaining("Tensor hidden");
+    assertThat(c).hadErrorContaining(Message.NON_FINAL_TENSOR.format("loose")).inFile(f).onLineContaining("Tensor loose");
+    assertEquals(6, c.errors().size(), c.errors().toString());
+  }
+
+  /**
+   * Using tensor fields: a position table of another shape than the value's sample, a mask that does not
+   * fit the scores, a field fed to another step, each on its line.
+   */
+  @Test
+  void tensorFieldsOfTheWrongShapeOrUseAreReportedOnTheirLines() {
+    JavaFileObject f = classModel("BadUses",
+        "@Model(input = {6, 8})",
+        "public class BadUses extends Module {",
+        "  final Linear fc = new Linear(8, 8);",
+        "  final Tensor pos = registerParameter(\"pos\", Tensor.zeros(1, 7, 8).requiresGrad(true));",
+        "  final Tensor scale = registerParameter(\"scale\", Tensor.ones(6, 8).requiresGrad(true));",
+        "  final Tensor mask = registerBuffer(\"mask\", Tensor.ones(5, 5).tril());",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    Tensor a = x.add(pos);",
+        "    Tensor s = x.matmul(x.transpose(1, 2));",
+        "    Tensor b = s.maskedFill(mask.eq(0), Float.NEGATIVE_INFINITY);",
+        "    Tensor g = relu(scale);",
+        "    return fc.apply(a.add(g)).add(b.matmul(x));",
+        "  }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining(Message.FIELD_ADD_SHAPES.format("x.add(pos)", "add", "[N, 6, 8]", "the input x (@Model input)",
+            "the parameter pos [1, 7, 8]", "[6, 8]", "[1, 6, 8]"))
+        .inFile(f).onLineContaining("Tensor a =");
+    assertThat(c).hadErrorContaining("s.maskedFill(mask.eq(0), Float.NEGATIVE_INFINITY): the mask mask [5, 5] does not repeat"
+            + " over [N, 6, 6]: a compiled masked fill takes a mask whose sizes after any leading 1s are the value's last ones"
+            + " ([6, 6]), repeated over its leading dimensions and the batch, from x.matmul(x.transpose(1, 2))")
+        .inFile(f).onLineContaining("Tensor b =");
+    assertThat(c).hadErrorContaining(Message.TENSOR_MISUSE.format("relu(scale)", "scale", "the parameter scale [6, 8]"))
+        .inFile(f).onLineContaining("Tensor g =");
+    assertEquals(3, c.errors().size(), c.errors().toString());
+  }
+
+  /**
+   * A masked fill's value that is not a constant, a mask that is a parameter or a local (the mask must be
+   * a buffer, as it is or compared with a constant), each on its line.
+   */
+  @Test
+  void masksAndFillValuesTheCompilerCannotReadAreReportedOnTheirLines() {
+    JavaFileObject f = classModel("BadMasks",
+        "@Model(input = {6, 6})",
+        "public class BadMasks extends Module {",
+        "  float fill = -1e9f;",
+        "  final Linear fc = new Linear(6, 6);",
+        "  final Tensor scale = registerParameter(\"scale\", Tensor.ones(6, 6).requiresGrad(true));",
+        "  final Tensor causal = registerBuffer(\"causal\", Tensor.ones(6, 6).tril());",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    Tensor c = x.maskedFill(causal.eq(0), fill);",
+        "    Tensor d = x.maskedFill(scale.eq(0), 0f);",
+        "    Tensor m = causal.eq(0);",
+        "    Tensor e = maskedFill(x, m, 0f);",
+        "    return fc.apply(c.add(d).add(e));",
+        "  }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining(Message.NON_CONSTANT_ARGUMENT.format("x.maskedFill(causal.eq(0), fill)", "fill", "maskedFill"))
+        .inFile(f).onLineContaining("Tensor c =");
+    assertThat(c).hadErrorContaining(Message.MASK_NOT_BUFFER.format("x.maskedFill(scale.eq(0), 0.0F)", "the parameter scale [6, 6]"))
+        .inFile(f).onLineContaining("Tensor d =");
+    assertThat(c).hadErrorContaining("unsupported expression in forward: call causal.eq")
+        .inFile(f).onLineContaining("Tensor m =");
+    assertThat(c).hadErrorContaining(Message.MASK_NOT_BUFFER.format("maskedFill(x, m, 0.0F)", "m"))
+        .inFile(f).onLineContaining("Tensor e =");
+    assertEquals(4, c.errors().size(), c.errors().toString());
+  }
+
+  /** An unused tensor field, even one the compiler could not read, is no error: forward does not read it. */
+  @Test
+  void unusedTensorFieldsAreNoError() {
+    JavaFileObject f = classModel("Cached",
+        "@Model(input = {4})",
+        "public class Cached extends Module {",
+        "  final Linear fc = new Linear(4, 2);",
+        "  Tensor cache;",
+        "  final Tensor made = Tensor.ones(4).mul(fc.weight().sum());",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    return fc.apply(x);",
+        "  }",
+        "}");
+    assertThat(compile(f)).succeededWithoutWarnings();
+  }
+
   @Test
   void anUnsupportedLayerWithBuilderCallsIsNamedAsSuch() {
     JavaFileObject f = classModel("Scaled",
@@ -1202,8 +1330,8 @@ class ProcessorTest {
         "  @Override public Tensor forward(Tensor x) { return forwardWithHidden(x).output(); }",
         "}");
     Compilation c = compile(f);
-    assertThat(c).hadErrorContaining(Message.TENSOR_FIELD.format("cache", "forwardWithHidden"))
-        .inFile(f).onLineContaining("return new Outputs(out, cache);");
+    assertThat(c).hadErrorContaining(Message.TENSOR_NO_INITIALIZER.format("cache", "cache", "cache", "cache"))
+        .inFile(f).onLineContaining("Tensor cache;");
   }
 
   @Test

@@ -3,6 +3,7 @@ package dev.kiln.samples;
 import static dev.kiln.dsl.F.flatten;
 import static dev.kiln.dsl.F.gelu;
 
+import dev.kiln.dsl.Init;
 import dev.kiln.dsl.LayerNorm;
 import dev.kiln.dsl.Linear;
 import dev.kiln.dsl.Model;
@@ -16,9 +17,9 @@ import dev.kiln.runtime.Tensor;
  * from all 28 tokens to the 10 classes. Written as a PyTorch user writes it (Tensor methods,
  * {@code view}, {@code transpose(1, 2)}, {@code q @ k.transpose(-2, -1) / sqrt(d)}); the annotation
  * processor compiles it into {@code KilnFashionTransformer}: the scores' transpose and scale go into
- * one batched GEMM, the heads' split and join are copies. No position embedding: a compiled model
- * holds no tensors besides its layers' yet, and the classifier, which reads every token at its
- * place, tells the rows apart.
+ * one batched GEMM, the heads' split and join are copies. A learned position table is added to the
+ * tokens as ViT adds it ({@code x + self.pos_embedding}, initialised normal with std 0.02), so that
+ * attention, which sees the tokens as a set, knows which row each is.
  */
 @Model(input = {1, 28, 28})
 public class FashionTransformer extends Module {
@@ -28,6 +29,7 @@ public class FashionTransformer extends Module {
   static final int DH = D / HEADS;
 
   final Linear embed = new Linear(28, D);
+  final Tensor pos = registerParameter("pos", Tensor.zeros(1, TOKENS, D).requiresGrad(true));   // [1, 28, 64]
   final LayerNorm norm1 = new LayerNorm(D);
   final Linear query = new Linear(D, D);
   final Linear key = new Linear(D, D, false); // a key bias would shift each row of scores alike: softmax ignores it
@@ -39,9 +41,13 @@ public class FashionTransformer extends Module {
   final LayerNorm norm = new LayerNorm(D);
   final Linear head = new Linear(TOKENS * D, 10);
 
+  public FashionTransformer() {
+    Init.normal(pos, 0, 0.02); // ViT's initialisation, from Kiln's seeded generator
+  }
+
   @Override
   public Tensor forward(Tensor x) {
-    x = embed.apply(x.view(-1, TOKENS, 28));                                  // [N, 28, 64]
+    x = embed.apply(x.view(-1, TOKENS, 28)).add(pos);                         // [N, 28, 64], each row at its place
 
     Tensor h = norm1.apply(x);                                               // attention, 4 heads
     Tensor q = query.apply(h).view(-1, TOKENS, HEADS, DH).transpose(1, 2);   // [N, 4, 28, 16]

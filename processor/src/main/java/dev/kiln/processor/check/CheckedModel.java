@@ -16,7 +16,7 @@ public record CheckedModel(ModelIr ir, int[] inputShape, List<int[]> stepInputs,
     stepOutputs = List.copyOf(stepOutputs);
   }
 
-  /** The shape of a value: the input or a step's output. */
+  /** The shape of a value: the input, a tensor field (without a batch dimension) or a step's output. */
   public int[] shapeOf(String value) {
     for (int i = 0; i < ir.steps().size(); i++) {
       if (ir.steps().get(i).output().equals(value)) {
@@ -25,6 +25,9 @@ public record CheckedModel(ModelIr ir, int[] inputShape, List<int[]> stepInputs,
     }
     if (value.equals(ir.inputName())) {
       return inputShape;
+    }
+    if (ir.tensor(value) != null) {
+      return ir.tensor(value).shape();
     }
     throw new IllegalArgumentException("no value " + value);
   }

@@ -11,6 +11,7 @@ import dev.kiln.processor.ir.Mul;
 import dev.kiln.processor.ir.Repeat;
 import dev.kiln.processor.ir.Source;
 import dev.kiln.processor.ir.StepIr;
+import dev.kiln.processor.ir.TensorIr;
 import dev.kiln.runtime.Shapes;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -26,7 +27,9 @@ import java.util.Set;
  * layers' own shape rules, and checks that the steps form a graph the generator compiles: every
  * value but the results feeds a later step (a value may feed several; {@code add} joins two of one
  * shape, {@code matmul} two whose matrices fit, {@code Tensor.cat} several along a dimension), in
- * {@code forward} and in a method of several outputs alike.
+ * {@code forward} and in a method of several outputs alike. The model's tensor fields are values
+ * without a batch dimension, which only an add or a mul (repeated over the batch) reads; a masked
+ * fill's mask is part of its spec.
  */
 public final class ShapeChecker {
   private final Diagnostics diagnostics;
@@ -66,6 +69,10 @@ public final class ShapeChecker {
     Map<String, String> producers = new HashMap<>();
     shapes.put(ir.inputName(), input);
     producers.put(ir.inputName(), "the input " + ir.inputName() + " (@Model input)");
+    for (TensorIr t : ir.tensors()) { // the model's own tensors: no batch dimension, repeated over it
+      shapes.put(t.value(), t.shape());
+      producers.put(t.value(), t.field());
+    }
     List<int[]> ins = new ArrayList<>();
     List<int[]> outs = new ArrayList<>();
     Map<String, Object> sequentialCalls = new HashMap<>(); // value -> the call (its tree) of a Sequential field that made it
@@ -91,7 +98,26 @@ public final class ShapeChecker {
         continue; // fed by a step whose error is already reported: its shape is unknown
       }
       int[] joinedShape = null; // an add's or a mul's: the bigger input's, which the other repeats over; a matmul's product
-      if (step.spec() instanceof Add || step.spec() instanceof Mul) {
+      List<TensorIr> fields = step.inputs().stream().map(ir::tensor).filter(t -> t != null).toList();
+      boolean withField = (step.spec() instanceof Add || step.spec() instanceof Mul) && fields.size() == 1;
+      if (!fields.isEmpty() && !withField) { // a tensor field fed to a step that does not take one
+        diagnostics.error(where, Message.TENSOR_MISUSE, label, fields.get(0).field(), fields.get(0).describe());
+        continue;
+      }
+      if (withField) { // x + pos: the field repeats over the batch
+        int[] value = ir.tensor(step.input()) == null ? in : joined.get(1);
+        TensorIr field = fields.get(0);
+        if (!Repeat.overBatch(value, field.shape())) {
+          String valueProducer = producers.get(ir.tensor(step.input()) == null ? step.input() : step.inputs().get(1));
+          int[] sample = Arrays.copyOfRange(value, 1, value.length);
+          int[] withOne = value.clone();
+          withOne[0] = 1;
+          diagnostics.error(where, Message.FIELD_ADD_SHAPES, label, step.spec(), Shapes.toString(value), valueProducer,
+              field.describe(), Shapes.toString(sample), Shapes.toString(withOne));
+          continue;
+        }
+        joinedShape = value.clone();
+      } else if (step.spec() instanceof Add || step.spec() instanceof Mul) {
         try {
           joinedShape = joined.get(Repeat.bigger(in, joined.get(1))).clone();
         } catch (IllegalArgumentException e) {
@@ -126,6 +152,12 @@ public final class ShapeChecker {
         diagnostics.error(where, Message.SHAPE_MISMATCH, label, e.getMessage(), from);
       } catch (IllegalArgumentException e) { // a shape of more than 2^31-1 values per sample
         diagnostics.error(where, Message.SHAPE_MISMATCH, label, e.getMessage(), from);
+      }
+    }
+    for (String r : results) {
+      if (ir.tensor(r) != null) {
+        diagnostics.error(ir.source(), Message.TENSOR_MISUSE, method == null ? "forward" : method, ir.tensor(r).field(),
+            ir.tensor(r).describe());
       }
     }
     if (!partial && !results.isEmpty()) {

@@ -31,11 +31,13 @@ import dev.kiln.dsl.Upsample;
 import dev.kiln.processor.check.CheckedModel;
 import dev.kiln.processor.ir.Cat;
 import dev.kiln.processor.ir.LayerIr;
+import dev.kiln.processor.ir.MaskedFill;
 import dev.kiln.processor.ir.ModelIr;
 import dev.kiln.processor.ir.OutputsIr;
 import dev.kiln.processor.ir.Reorder;
 import dev.kiln.processor.ir.Repeat;
 import dev.kiln.processor.ir.Scale;
+import dev.kiln.processor.ir.TensorIr;
 import dev.kiln.runtime.Shapes;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -71,6 +73,7 @@ public final class Generator {
   static final ClassName CONV = ClassName.get("dev.kiln.runtime.cpu", "ConvKernels");
   static final ClassName NORM = ClassName.get("dev.kiln.runtime.cpu", "NormKernels");
   static final ClassName ACTIVATIONS = ClassName.get("dev.kiln.runtime.cpu", "ActivationKernels");
+  static final ClassName MASK_TEST = ClassName.get("dev.kiln.runtime.cpu", "MaskTest");
   static final ClassName CONV_SHAPE = ClassName.get("dev.kiln.runtime.cpu", "Conv2dShape");
   static final ClassName POOL_SHAPE = ClassName.get("dev.kiln.runtime.cpu", "Pool2dShape");
   static final ClassName AVG_SHAPE = ClassName.get("dev.kiln.runtime.cpu", "AvgPool2dShape");
@@ -160,7 +163,7 @@ public final class Generator {
       }
       for (String value : kernel.inputs()) {
         String in = storage.get(value);
-        if (!in.equals("in")) {
+        if (in != null && !in.equals("in")) { // (a tensor field has no storage in the plan)
           gradientBuffers.add(in);
         }
       }
@@ -169,7 +172,7 @@ public final class Generator {
     // writes it, the others add theirs (through a scratch buffer where their kernel overwrites)
     Map<String, Integer> reads = new HashMap<>();
     kernels.stream().filter(k -> k.kind() != Kernel.Kind.VIEW)
-        .forEach(k -> k.inputs().forEach(v -> reads.merge(storage.get(v), 1, Integer::sum)));
+        .forEach(k -> k.inputs().stream().filter(storage::containsKey).forEach(v -> reads.merge(storage.get(v), 1, Integer::sum)));
     String finalStorage = kernels.isEmpty() ? "in" : storage.get(kernels.get(kernels.size() - 1).out());
     // A method of several outputs over a graph (a value read twice, or a head no step reads): a step
     // runs only when an output it leads to received a gradient (as eager mode, which never reaches the
@@ -187,6 +190,9 @@ public final class Generator {
       }
       for (int w = 0; w < kernel.inputs().size(); w++) {
         String in = storage.get(kernel.inputs().get(w));
+        if (in == null) { // a tensor field: a parameter's gradient is added to its own
+          continue;
+        }
         if (graphOutputs && !in.equals("in")) { // (dx starts zero)
           zeroedGradients.add(in);
         }
@@ -240,7 +246,7 @@ public final class Generator {
   private static boolean addsItself(Kernel k) {
     return k.kind() == Kernel.Kind.LINEAR || k.kind() == Kernel.Kind.ADD || k.kind() == Kernel.Kind.MUL
         || k.kind() == Kernel.Kind.CAT || k.kind() == Kernel.Kind.MATMUL || k.kind() == Kernel.Kind.PERMUTE
-        || k.kind() == Kernel.Kind.SCALE;
+        || k.kind() == Kernel.Kind.SCALE || k.kind() == Kernel.Kind.MASKED_FILL;
   }
 
   /** Whether the kernel's backward applies its fused ReLU's mask to the incoming gradient in place. */
@@ -328,13 +334,43 @@ public final class Generator {
         .map(Kernel::layer).collect(Collectors.toList());
   }
 
-  /** {@code fc1.weight(), fc1.bias(), ...}: every parameter the fused code reads, in layer order. */
+  /**
+   * {@code fc1.weight(), fc1.bias(), ..., pos}: every parameter the fused code reads, in layer order,
+   * then the tensor fields that are parameters.
+   */
   private List<String> parameterExpressions() {
     List<String> params = new ArrayList<>();
     for (LayerIr layer : parameterLayers()) {
       params.addAll(parametersOf(layer));
     }
+    for (TensorIr t : tensorsRead()) {
+      if (t.isParameter()) {
+        params.add(tensorField(t));
+      }
+    }
     return params;
+  }
+
+  /** The tensor fields this graph's kernels read (a position table, a mask), in the order the model lists them. */
+  private List<TensorIr> tensorsRead() {
+    Set<String> read = new HashSet<>();
+    for (Kernel k : kernels) {
+      read.addAll(k.inputs());
+      if (k.spec() instanceof MaskedFill m) {
+        read.add(TensorIr.valueName(m.mask()));
+      }
+    }
+    return ir.tensors().stream().filter(t -> read.contains(t.value())).toList();
+  }
+
+  /** The expression naming a tensor field in generated code: the user's field, or a field of our own ({@link #fieldNames}). */
+  private String tensorField(TensorIr t) {
+    return fieldNames.get(t.value());
+  }
+
+  /** The tensor field an ADD or a MUL repeats over the batch, or null. */
+  private TensorIr fieldOperand(Kernel k) {
+    return k.overBatch() ? ir.tensor(k.inputs().get(1)) : null;
   }
 
   /** {@code fc1.weight()} and {@code fc1.bias()}, each where the layer has it (none for BatchNorm without affine). */
@@ -438,7 +474,36 @@ public final class Generator {
       }
       out.put(layer.path(), name);
     }
+    // tensor fields (by value name, this.pos): their own name where generated code can use it, else tensor_<name>
+    for (TensorIr t : ir.tensors()) {
+      String name = t.field();
+      if (!referableTensor(ir, name)) {
+        name = "tensor_" + name;
+        while (taken.contains(name) || out.containsValue(name) || generatedName(name)) {
+          name += "_";
+        }
+      }
+      out.put(t.value(), name);
+    }
     return out;
+  }
+
+  /**
+   * Whether generated code may name a tensor field as it is: named unlike anything the generated
+   * methods declare, including the locals derived from layer names ({@link #referable}).
+   */
+  private static boolean referableTensor(ModelIr ir, String name) {
+    if (generatedName(name) || name.contains("$")) {
+      return false;
+    }
+    for (LayerIr other : ir.layers()) {
+      for (String o : List.of(other.path(), "layer_" + other.path())) {
+        if (name.equals(o + "B") || name.equals(o + "W") || name.equals(o + "GW")) {
+          return false;
+        }
+      }
+    }
+    return true;
   }
 
   /**
@@ -543,7 +608,11 @@ public final class Generator {
     for (LayerIr layer : ir.layers()) {
       ctor.addStatement("requireCompiledLayer($S, $L)", layer.path(), specExpression(layer));
     }
-    boolean any = !ir.layers().isEmpty();
+    // Every tensor field the code reads must still have the shape and role (parameter or buffer) it was compiled for.
+    for (TensorIr t : ir.tensors()) {
+      ctor.addStatement("requireCompiledTensor($S, $L, $L, $L)", t.field(), t.field(), t.isParameter(), joined(t.shape()));
+    }
+    boolean any = !ir.layers().isEmpty() || !ir.tensors().isEmpty();
     Set<String> done = new LinkedHashSet<>();
     for (LayerIr layer : layers) {
       String field = layerField(layer);
@@ -554,6 +623,13 @@ public final class Generator {
       type.addField(layerClass(layer), field, Modifier.PRIVATE, Modifier.FINAL, Modifier.TRANSIENT);
       ctor.addStatement("this.$L = ($T) getSubmodule($S)", field, layerClass(layer), layer.path());
       any = true;
+    }
+    for (TensorIr t : ir.tensors()) {
+      String field = tensorField(t);
+      if (!field.equals(t.field())) { // transient: a second reference to the model's own tensor
+        type.addField(TENSOR, field, Modifier.PRIVATE, Modifier.FINAL, Modifier.TRANSIENT);
+        ctor.addStatement("this.$L = $L", field, t.field());
+      }
     }
     if (ir.form() == ModelIr.Form.METHOD || any) {
       type.addMethod(ctor.build());
@@ -596,10 +672,10 @@ public final class Generator {
             in.offset, k.outPerSample(), ((Scale) k.spec()).factor());
         case MUL -> {
           Ref other = ref(k.inputs().get(1), refs);
-          Repeat r = k.repeat();
-          if (r != null) {
-            b.addStatement("$T.mulRepeatedForward($L, $L, $L, $L, $L, $L, n * $L, $L, $L)", KERNELS, out.array, out.offset, in.array,
-                in.offset, other.array, other.offset, r.groups(), r.size(), r.inner());
+          String repeat = repeatArgs(k);
+          if (repeat != null) {
+            b.addStatement("$T.mulRepeatedForward($L, $L, $L, $L, $L, $L, $L)", KERNELS, out.array, out.offset, in.array,
+                in.offset, other.array, other.offset, repeat);
           } else {
             b.addStatement("$T.mulForward($L, $L, $L, $L, $L, $L, n * $L)", KERNELS, out.array, out.offset, in.array, in.offset,
                 other.array, other.offset, k.outPerSample());
@@ -607,16 +683,21 @@ public final class Generator {
         }
         case ADD -> {
           Ref other = ref(k.inputs().get(1), refs);
-          Repeat r = k.repeat();
-          if (r != null) {
-            b.addStatement("$T.addRepeatedForward($L, $L, $L, $L, $L, $L, n * $L, $L, $L, $L)", KERNELS, out.array, out.offset,
-                in.array, in.offset, other.array, other.offset, r.groups(), r.size(), r.inner(), k.relu());
+          String repeat = repeatArgs(k);
+          if (repeat != null) {
+            b.addStatement("$T.addRepeatedForward($L, $L, $L, $L, $L, $L, $L, $L)", KERNELS, out.array, out.offset,
+                in.array, in.offset, other.array, other.offset, repeat, k.relu());
           } else {
             b.addStatement("$T.addForward($L, $L, $L, $L, $L, $L, n * $L, $L)", KERNELS, out.array, out.offset, in.array,
                 in.offset, other.array, other.offset, k.outPerSample(), k.relu());
           }
         }
         case RELU -> b.addStatement("$T.reluForward($L, $L, $L, $L, n * $L)", KERNELS, out.array, out.offset, in.array, in.offset, k.outPerSample());
+        case MASKED_FILL -> {
+          MaskedFill m = (MaskedFill) k.spec();
+          b.addStatement("$T.maskedFillForward($L, $L, $L, $L, $L, $L, $L)", KERNELS, out.array, out.offset, in.array, in.offset,
+              maskBlocks(k), maskArgs(k), floatLiteral(m.value()));
+        }
         case CAT -> {
           CatLayout c = new CatLayout(k);
           for (int w = 0; w < k.inputs().size(); w++) {
@@ -820,6 +901,7 @@ public final class Generator {
     declareTrainingFlags(b);
     Map<String, String> locals = new LinkedHashMap<>();
     locals.put(ir.inputName(), "x");
+    tensorsRead().forEach(t -> locals.put(t.value(), tensorField(t)));
     String last = "x";
     for (int j = 0; j < kernels.size(); j++) {
       Kernel k = kernels.get(j);
@@ -880,6 +962,13 @@ public final class Generator {
               k.relu() ? new Object[] {TENSOR, out, F, F, in, other} : new Object[] {TENSOR, out, F, in, other});
         }
         case MUL -> b.addStatement("$T $L = $T.mul($L, $L)", TENSOR, out, F, in, locals.get(k.inputs().get(1)));
+        case MASKED_FILL -> {
+          MaskedFill m = (MaskedFill) k.spec();
+          String mask = fieldNames.get(TensorIr.valueName(m.mask()));
+          CodeBlock selects = m.test() == dev.kiln.runtime.cpu.MaskTest.NONZERO ? CodeBlock.of("$L", mask)
+              : CodeBlock.of("$L.$L($L)", mask, m.test().name().toLowerCase(java.util.Locale.ROOT), floatLiteral(m.against()));
+          b.addStatement("$T $L = $T.maskedFill($L, $L, $L)", TENSOR, out, F, in, selects, floatLiteral(m.value()));
+        }
         case CAT -> b.addStatement("$T $L = $T.cat($T.of($L), $L)", TENSOR, out, TENSOR, ClassName.get("java.util", "List"),
             k.inputs().stream().map(locals::get).collect(Collectors.joining(", ")), ((Cat) k.spec()).dim());
         case VIEW, RELU, ACTIVATION, CONV, LAYERNORM, DROPOUT, AVGPOOL, UPSAMPLE, PERMUTE, SCALE -> b.addStatement("$T $L = $L", TENSOR,
@@ -979,10 +1068,14 @@ public final class Generator {
   }
 
   /**
-   * The shapes a step reads, for its comment: its input's, or a matmul's two operands as it multiplies
-   * them ({@code [N, 6, 8] @ [N, 8, 6]}, a transposed operand as the transpose gives it).
+   * The shapes a step reads, for its comment: its input's, a matmul's two operands as it multiplies
+   * them ({@code [N, 6, 8] @ [N, 8, 6]}, a transposed operand as the transpose gives it), or a value and
+   * the tensor field repeated over its batch ({@code [N, 6, 8] + [1, 6, 8]}).
    */
   private static String inShapes(Kernel k) {
+    if (k.overBatch()) { // x + pos: the tensor field's own shape
+      return Shapes.toString(k.inShape()) + (k.kind() == Kernel.Kind.ADD ? " + " : " * ") + Shapes.toString(k.inShapes().get(1));
+    }
     if (k.kind() != Kernel.Kind.MATMUL) {
       return Shapes.toString(k.inShape());
     }
@@ -1006,6 +1099,44 @@ public final class Generator {
     }
     return CodeBlock.of(k.spec() instanceof Scale ? "// the matmul below multiplies by it (its alpha): no work\n"
         : "// the matmul below reads it transposed (a GEMM flag): no copy\n");
+  }
+
+  /**
+   * How an add's or a mul's second input repeats over its first, as the repeated kernels take it
+   * ({@code [outer, size, inner]}): {@code n * 4, 36, 1} within each sample, or {@code 1, n, 48} for a
+   * tensor field repeated over the batch; null when the two have one shape.
+   */
+  private static String repeatArgs(Kernel k) {
+    if (k.overBatch()) {
+      return "1, n, " + k.outPerSample();
+    }
+    Repeat r = k.repeat();
+    return r == null ? null : "n * " + r.groups() + ", " + r.size() + ", " + r.inner();
+  }
+
+  /** The blocks a masked fill repeats its mask over: {@code n * 2} for a {@code [S, S]} mask over {@code [N, 2, S, S]}. */
+  private static String maskBlocks(Kernel k) {
+    int per = k.outPerSample() / ((MaskedFill) k.spec()).maskSize();
+    return per == 1 ? "n" : "n * " + per;
+  }
+
+  /** A masked fill's mask as the kernels take it: {@code mask.readBuffer(), mask.offset(), 36, MaskTest.EQ, 0f}. */
+  private CodeBlock maskArgs(Kernel k) {
+    MaskedFill m = (MaskedFill) k.spec();
+    String mask = fieldNames.get(TensorIr.valueName(m.mask()));
+    return CodeBlock.of("$L.readBuffer(), $L.offset(), $L, $T.$L, $L", mask, mask, m.maskSize(), MASK_TEST, m.test(),
+        floatLiteral(m.against()));
+  }
+
+  /** A float as Java source: {@code 0.5f}, {@code Float.NEGATIVE_INFINITY}. */
+  private static CodeBlock floatLiteral(float v) {
+    if (Float.isNaN(v)) {
+      return CodeBlock.of("$T.NaN", Float.class);
+    }
+    if (Float.isInfinite(v)) {
+      return CodeBlock.of("$T.$L", Float.class, v > 0 ? "POSITIVE_INFINITY" : "NEGATIVE_INFINITY");
+    }
+    return CodeBlock.of("$Lf", v);
   }
 
   /** A permutation step's order of dimensions (the batch first). */
@@ -1043,6 +1174,10 @@ public final class Generator {
 
   /** {@code needsGrad(i)} for each parameter of the step's layer (none for parameter-free steps). */
   private List<String> trainable(Kernel k) {
+    TensorIr field = fieldOperand(k);
+    if (field != null) {
+      return field.isParameter() ? List.of(recordedNeed(tensorField(field))) : List.of();
+    }
     return !k.hasParameters() ? List.of() : parametersOf(k.layer()).stream().map(this::recordedNeed).toList();
   }
 
@@ -1056,15 +1191,26 @@ public final class Generator {
       Map<String, Ref> refs) {
     List<String> inputs = k.inputs();
     CatLayout c = k.kind() == Kernel.Kind.CAT ? new CatLayout(k) : null;
+    TensorIr field = fieldOperand(k);
     for (int w = 0; w < inputs.size(); w++) {
       String value = inputs.get(w);
+      if (w == 1 && field != null) { // a tensor field repeated over the batch: a parameter's gradient sums the batch's
+        if (field.isParameter()) {
+          fieldBackward(b, k, field, d, out, refs);
+        }
+        continue;
+      }
       String st = storage.get(value);
       Ref target = w == 0 ? inTarget
           : st.equals("in") ? new Ref("dx", "0", true)
           : i > 0 ? new Ref("dIn" + i + "_" + w, "0", true) : new Ref("p.d" + st, "0", true);
       boolean accumulate = accumulating.contains(i + ":" + w);
       Repeat r = k.repeat();
-      if (k.kind() == Kernel.Kind.MATMUL) {
+      if (field != null && k.kind() == Kernel.Kind.MUL) { // x's gradient: the incoming one times the field, repeated
+        Ref other = ref(inputs.get(1), refs);
+        b.addStatement("$T.mulRepeatedBackward($L, $L, $L, $L, $L, $L, $L, $L)", KERNELS, target.array, target.offset,
+            d.array, d.offset, other.array, other.offset, repeatArgs(k), accumulate);
+      } else if (k.kind() == Kernel.Kind.MATMUL) {
         matmulBackward(b, k, w, target, accumulate, d, ref(inputs.get(1 - w), refs));
       } else if (r != null && w == 1) { // the repeated input's gradient: summed over its repeats
         Ref other = k.kind() == Kernel.Kind.MUL ? ref(inputs.get(0), refs) : null;
@@ -1088,6 +1234,19 @@ public final class Generator {
       }
       grads.put(st, target);
     }
+  }
+
+  /**
+   * The gradient of a tensor field that an add or a mul repeats over the batch: the incoming
+   * gradient (masked by a fused ReLU's output; times the other input for a mul) summed over the
+   * batch, added to the parameter's own gradient.
+   */
+  private void fieldBackward(CodeBlock.Builder b, Kernel k, TensorIr field, Ref d, Ref out, Map<String, Ref> refs) {
+    Ref other = k.kind() == Kernel.Kind.MUL ? ref(k.in(), refs) : null;
+    String f = tensorField(field);
+    b.addStatement("$T.sumRepeatedBackward($T.gradBuffer($L, $L), 0, $L, $L, $L, $L, $L, $L, $L, true)", KERNELS, COMPILED, f,
+        recordedNeed(f), d.array, d.offset, k.relu() ? out.array : "null", k.relu() ? out.offset : "0",
+        other != null ? other.array : "null", other != null ? other.offset : "0", repeatArgs(k));
   }
 
   /**
@@ -1229,6 +1388,10 @@ public final class Generator {
 
   private Ref ref(String value, Map<String, Ref> refs) {
     return refs.computeIfAbsent(value, v -> {
+      TensorIr field = ir.tensor(v);
+      if (field != null) { // the model's own tensor, read where it lives
+        return new Ref(tensorField(field) + ".readBuffer()", tensorField(field) + ".offset()", false);
+      }
       String s = storage.get(v);
       return switch (s) {
         case "in" -> new Ref("in", "inOff", false);
@@ -1413,7 +1576,7 @@ public final class Generator {
         }
         for (int w = 1; w < k.inputs().size(); w++) {
           String joined = storage.get(k.inputs().get(w));
-          if (!joined.equals("in")) {
+          if (joined != null && !joined.equals("in")) { // (a tensor field's gradient, if any, is its own)
             b.addStatement("float[] dIn$L_$L = need$L ? p.d$L : null", i, w, i, joined);
           }
         }
@@ -1489,6 +1652,9 @@ public final class Generator {
       } else if (k.kind() == Kernel.Kind.SCALE) {
         b.addStatement("$T.scale($L, $L, $L, $L, n * $L, $Lf, $L)", KERNELS, target.array, target.offset, d.array, d.offset,
             k.outPerSample(), ((Scale) k.spec()).factor(), accumulate);
+      } else if (k.kind() == Kernel.Kind.MASKED_FILL) { // the gradient, zero where the mask filled
+        b.addStatement("$T.maskedFillBackward($L, $L, $L, $L, $L, $L, $L)", KERNELS, target.array, target.offset, d.array,
+            d.offset, maskBlocks(k), maskArgs(k), accumulate);
       } else if (k.kind() == Kernel.Kind.UPSAMPLE) {
         b.beginControlFlow("if ($L != null)", target.array)
             .addStatement("$T.upsampleNearestBackward($L, $L, $L, $L, $L)", CONV, target.array, target.offset, d.array, d.offset,
@@ -1795,6 +1961,9 @@ public final class Generator {
       if (k != null && seen.add(k.out())) {
         if (k.layer() != null && k.hasParameters()) {
           own.addAll(parametersOf(k.layer()));
+        }
+        if (fieldOperand(k) != null && fieldOperand(k).isParameter()) {
+          own.add(tensorField(fieldOperand(k)));
         }
         todo.addAll(k.inputs());
       }

@@ -107,7 +107,12 @@ record Kernel(
     /** A transpose or permutation of dimensions after the batch, as a copy; backward: the gradient permuted back. */
     PERMUTE,
     /** Every value times a constant, one pass; backward: the gradient times the same constant. */
-    SCALE
+    SCALE,
+    /**
+     * {@code x.maskedFill(mask.eq(0), value)}: the constant where the model's buffer selects, x elsewhere, the mask
+     * repeated over x's leading dimensions; backward: the gradient, zero where the mask selects.
+     */
+    MASKED_FILL
   }
 
   /**
@@ -115,7 +120,15 @@ record Kernel(
    * PyTorch broadcasts it; null when the two have one shape.
    */
   Repeat repeat() {
-    return kind == Kind.ADD || kind == Kind.MUL ? Repeat.of(inShapes.get(0), inShapes.get(1)) : null;
+    return (kind == Kind.ADD || kind == Kind.MUL) && !overBatch() ? Repeat.of(inShapes.get(0), inShapes.get(1)) : null;
+  }
+
+  /**
+   * Whether an ADD's or a MUL's second input is a tensor field of the model (a position table), which
+   * has no batch dimension and repeats over the batch ({@link Repeat#overBatch}).
+   */
+  boolean overBatch() {
+    return (kind == Kind.ADD || kind == Kind.MUL) && inShapes.get(1)[0] != -1;
   }
 
   /** Whether the step reads parameters of its layer (a weight, a bias). */

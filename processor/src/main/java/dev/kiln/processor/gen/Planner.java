@@ -24,6 +24,7 @@ import dev.kiln.dsl.Upsample;
 import dev.kiln.processor.check.CheckedModel;
 import dev.kiln.processor.ir.Add;
 import dev.kiln.processor.ir.Cat;
+import dev.kiln.processor.ir.MaskedFill;
 import dev.kiln.processor.ir.MatMul;
 import dev.kiln.processor.ir.Mul;
 import dev.kiln.processor.ir.Reorder;
@@ -49,8 +50,9 @@ import java.util.Set;
  * connection) takes a following ReLU into its pass too. A matmul of two values is one batched GEMM,
  * which takes a transpose of an operand's last two dimensions as a flag and constant scales before
  * or after it as its alpha ({@link #foldedIntoProducts}); other transposes and permutations are a
- * copy, other scales a pass. A value read by two steps keeps its own pass and buffer (nothing fuses
- * into it).
+ * copy, other scales a pass. An add or mul of a tensor field (a position table) repeats it over the
+ * batch in one pass; a masked fill is a pass of its own. A value read by two steps keeps its own pass
+ * and buffer (nothing fuses into it).
  */
 final class Planner {
   private Planner() {}
@@ -101,6 +103,8 @@ final class Planner {
         kernels.add(new Kernel(Kernel.Kind.VIEW, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof Reorder) {
         kernels.add(new Kernel(Kernel.Kind.PERMUTE, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
+      } else if (s.spec() instanceof MaskedFill) {
+        kernels.add(new Kernel(Kernel.Kind.MASKED_FILL, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof Scale) {
         kernels.add(new Kernel(Kernel.Kind.SCALE, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.joins() || s.spec() instanceof Cat) {

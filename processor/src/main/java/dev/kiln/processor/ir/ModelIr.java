@@ -19,6 +19,8 @@ import javax.lang.model.element.Element;
  * @param forwardReturns the component of {@code outputs} that forward returns when its body is
  *     {@code return forwardWithHidden(x).output();} ({@code steps} are then empty and
  *     {@code result} null), else -1
+ * @param tensors the tensor fields forward (or the outputs method) reads, each a value named
+ *     {@link TensorIr#value()} that steps may read beside the input and each other's outputs
  */
 public record ModelIr(
     Form form,
@@ -34,10 +36,12 @@ public record ModelIr(
     String result,
     Source source,
     OutputsIr outputs,
-    int forwardReturns) {
+    int forwardReturns,
+    List<TensorIr> tensors) {
 
   public ModelIr {
     layers = List.copyOf(layers);
+    tensors = List.copyOf(tensors);
     steps = List.copyOf(steps);
     input = input.clone();
     if (forwardReturns >= 0 && (outputs == null || !steps.isEmpty())) {
@@ -57,7 +61,12 @@ public record ModelIr(
   public ModelIr outputsGraph() {
     String last = outputs.steps().isEmpty() ? outputs.inputName() : outputs.steps().get(outputs.steps().size() - 1).output();
     return new ModelIr(form, element, packageName, declaringType, factoryMethod, generatedName, input, outputs.inputName(),
-        layers, outputs.steps(), last, outputs.source(), outputs, -1);
+        layers, outputs.steps(), last, outputs.source(), outputs, -1, tensors);
+  }
+
+  /** The tensor field whose value is {@code value} ({@link TensorIr#value()}), or null for the input or a step's output. */
+  public TensorIr tensor(String value) {
+    return tensors.stream().filter(t -> t.value().equals(value)).findFirst().orElse(null);
   }
 
   /** The two ways to declare a model. */

@@ -44,6 +44,18 @@ public record Repeat(int groups, int size, int inner) {
     return big;
   }
 
+  /**
+   * Whether a tensor field of shape {@code field} (no batch dimension) repeats over the batch of a
+   * value of shape {@code value} (batch first, -1): its shape is the value's after the batch, with or
+   * without a leading 1 ({@code [1, S, D]} or {@code [S, D]} over {@code [N, S, D]}). A compiled add or mul
+   * of the two runs {@code [1, N, values per sample]}.
+   */
+  public static boolean overBatch(int[] value, int[] field) {
+    int[] sample = java.util.Arrays.copyOfRange(value, 1, value.length);
+    return java.util.Arrays.equals(field, sample)
+        || field.length == value.length && field[0] == 1 && java.util.Arrays.equals(java.util.Arrays.copyOfRange(field, 1, field.length), sample);
+  }
+
   private static String dimensions(List<Integer> dims) {
     return (dims.size() == 1 ? "dimension " : "dimensions ")
         + dims.stream().map(String::valueOf).collect(Collectors.joining(", "));

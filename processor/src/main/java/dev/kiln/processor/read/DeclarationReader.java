@@ -28,12 +28,15 @@ import dev.kiln.processor.Message;
 import dev.kiln.processor.ir.Add;
 import dev.kiln.processor.ir.Cat;
 import dev.kiln.processor.ir.LayerIr;
+import dev.kiln.processor.ir.MaskedFill;
 import dev.kiln.processor.ir.MatMul;
 import dev.kiln.processor.ir.ModelIr;
 import dev.kiln.processor.ir.Mul;
 import dev.kiln.processor.ir.OutputsIr;
 import dev.kiln.processor.ir.Source;
 import dev.kiln.processor.ir.StepIr;
+import dev.kiln.processor.ir.TensorIr;
+import dev.kiln.runtime.cpu.MaskTest;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -71,6 +74,9 @@ public final class DeclarationReader {
   private static final String SEQUENTIAL = "dev.kiln.dsl.Sequential";
   private static final String TENSOR = "dev.kiln.runtime.Tensor";
   private static final String FUNCTIONS = "dev.kiln.dsl.F";
+  /** The comparisons a masked fill's mask may be written with ({@code mask.eq(0)}), by Tensor method. */
+  private static final Map<String, MaskTest> COMPARISONS = Map.of("eq", MaskTest.EQ, "ne", MaskTest.NE, "lt", MaskTest.LT,
+      "le", MaskTest.LE, "gt", MaskTest.GT, "ge", MaskTest.GE);
 
   private final Trees trees;
   private final Elements elements;
@@ -138,7 +144,7 @@ public final class DeclarationReader {
       return null;
     }
     return new ModelIr(ModelIr.Form.METHOD, method, packageOf(owner), nestedName(owner), name,
-        prefixed(owner, generated), input, "x", layers, steps.list, steps.last, source(unit, tree), null, -1);
+        prefixed(owner, generated), input, "x", layers, steps.list, steps.last, source(unit, tree), null, -1, List.of());
   }
 
   private ModelIr readClass(TypeElement type) {
@@ -165,7 +171,7 @@ public final class DeclarationReader {
       if (field.getModifiers().contains(Modifier.PRIVATE)) {
         diagnostics.error(field, Message.PRIVATE_LAYER, fieldName);
       }
-      ExpressionTree value = vt.getInitializer() != null ? vt.getInitializer() : constructorValue(type, field, unit);
+      ExpressionTree value = vt.getInitializer() != null ? vt.getInitializer() : constructorValue(type, field, unit, false);
       if (value == null) {
         broken.add(fieldName);
         continue;
@@ -205,9 +211,11 @@ public final class DeclarationReader {
       ok = false;
     }
     ExecutableElement outputsMethod = outputsMethod(type, generated);
+    TensorFieldReader tensors = new TensorFieldReader(trees, diagnostics, folder, unit,
+        field -> constructorValue(type, field, unit, true));
     OutputsIr outputs = null;
     if (outputsMethod != null) {
-      outputs = readOutputs(outputsMethod, unit, fields, broken, name);
+      outputs = readOutputs(outputsMethod, unit, fields, broken, name, tensors);
       ok &= outputs != null;
     }
 
@@ -222,10 +230,11 @@ public final class DeclarationReader {
     }
     if (delegate >= 0) {
       return !ok ? null : new ModelIr(ModelIr.Form.CLASS, type, packageOf(type), nestedName(type), null, generated, input,
-          inputName, layers, List.of(), null, source(unit, trees.getTree(type)), outputs, delegate);
+          inputName, layers, List.of(), null, source(unit, trees.getTree(type)), outputs, delegate, tensors.used());
     }
     Steps steps = new Steps("forward", inputName);
     steps.modelType = type;
+    steps.tensors = tensors;
     steps.broken.addAll(broken);
     if (outputs != null) {
       steps.outputsMethod = outputsMethod;
@@ -236,7 +245,7 @@ public final class DeclarationReader {
       return null;
     }
     return new ModelIr(ModelIr.Form.CLASS, type, packageOf(type), nestedName(type), null, generated, input,
-        inputName, layers, steps.list, steps.last, source(unit, trees.getTree(type)), outputs, -1);
+        inputName, layers, steps.list, steps.last, source(unit, trees.getTree(type)), outputs, -1, tensors.used());
   }
 
   // ------------------------------------------------------------------ a method returning several outputs
@@ -294,7 +303,8 @@ public final class DeclarationReader {
   }
 
   /** Reads the outputs method's body like forward's; null when a returned value is unknown (reported). */
-  private OutputsIr readOutputs(ExecutableElement m, CompilationUnitTree unit, Map<String, LayerNode> fields, Set<String> broken, String className) {
+  private OutputsIr readOutputs(ExecutableElement m, CompilationUnitTree unit, Map<String, LayerNode> fields, Set<String> broken,
+      String className, TensorFieldReader tensors) {
     String name = m.getSimpleName().toString();
     String inputName = m.getParameters().get(0).getSimpleName().toString();
     TypeElement record = types.asElement(m.getReturnType()) instanceof TypeElement r ? r : null;
@@ -306,6 +316,7 @@ public final class DeclarationReader {
         : "new " + record.getSimpleName() + "(" + String.join(", ", components) + ")";
     Steps steps = new Steps(name, inputName);
     steps.modelType = (TypeElement) m.getEnclosingElement();
+    steps.tensors = tensors;
     steps.broken.addAll(broken);
     MethodTree tree = trees.getTree(m);
     steps.readBody(tree.getBody(), unit, fields, className, returned);
@@ -394,18 +405,26 @@ public final class DeclarationReader {
   }
 
   /**
-   * The layer a field without an initializer is given by its one assignment at the top level of the
-   * constructor without parameters (the one the generated class calls), PyTorch's {@code __init__};
-   * null after reporting that there is none, or several, or one inside a branch or loop.
+   * The layer (or the tensor, for a {@code tensor} field) a field without an initializer is given by
+   * its one assignment at the top level of the constructor without parameters (the one the generated
+   * class calls), PyTorch's {@code __init__}; null after reporting that there is none, or several, or
+   * one inside a branch or loop.
    */
-  private ExpressionTree constructorValue(TypeElement type, VariableElement field, CompilationUnitTree unit) {
+  private ExpressionTree constructorValue(TypeElement type, VariableElement field, CompilationUnitTree unit, boolean tensor) {
     String name = field.getSimpleName().toString();
     String typeName = types.asElement(field.asType()).getSimpleName().toString();
+    Runnable noValue = () -> {
+      if (tensor) {
+        diagnostics.error(field, Message.TENSOR_NO_INITIALIZER, name, name, name, name);
+      } else {
+        diagnostics.error(field, Message.NO_INITIALIZER, name, typeName, name, typeName, name, typeName);
+      }
+    };
     ExecutableElement ctor = ElementFilter.constructorsIn(type.getEnclosedElements()).stream()
         .filter(c -> c.getParameters().isEmpty()).findFirst().orElse(null);
     MethodTree tree = ctor == null ? null : trees.getTree(ctor);
     if (tree == null || tree.getBody() == null) {
-      diagnostics.error(field, Message.NO_INITIALIZER, name, typeName, name, typeName, name, typeName);
+      noValue.run();
       return null;
     }
     List<TreePath> assignments = new ArrayList<>();
@@ -423,9 +442,9 @@ public final class DeclarationReader {
       if (!body.isEmpty() && body.get(0) instanceof ExpressionStatementTree es
           && es.getExpression() instanceof MethodInvocationTree call
           && call.getMethodSelect() instanceof IdentifierTree id && id.getName().contentEquals("this")) {
-        diagnostics.error(field, Message.DELEGATED_CONSTRUCTOR, name, call); // sizes passed as parameters
+        diagnostics.error(field, Message.DELEGATED_CONSTRUCTOR, tensor ? "tensor" : "layer", name, call); // sizes passed as parameters
       } else {
-        diagnostics.error(field, Message.NO_INITIALIZER, name, typeName, name, typeName, name, typeName);
+        noValue.run();
       }
       return null;
     }
@@ -434,7 +453,7 @@ public final class DeclarationReader {
         && first.getParentPath().getParentPath().getLeaf() == tree.getBody();
     if (assignments.size() > 1 || !topLevel) {
       TreePath at = assignments.size() > 1 ? assignments.get(1) : first;
-      diagnostics.error(unit, at.getLeaf(), Message.CONSTRUCTOR_ASSIGNMENT, name,
+      diagnostics.error(unit, at.getLeaf(), Message.CONSTRUCTOR_ASSIGNMENT, tensor ? "tensor" : "layer", name,
           assignments.size() > 1 ? "more than once" : "inside a block, branch or loop");
       return null;
     }
@@ -778,6 +797,8 @@ public final class DeclarationReader {
     private final String methodName;
     /** The @Model class whose methods are read (null for a factory method): its own fields are layers, a base class's are not. */
     TypeElement modelType;
+    /** The model's tensor fields, read as forward uses them (null for a factory method). */
+    TensorFieldReader tensors;
     /** The model's outputs method, which forward may call only as its whole body; null if none. */
     ExecutableElement outputsMethod;
     /** How forward calls it, for the message: {@code forwardWithHidden(x).output()}. */
@@ -873,8 +894,8 @@ public final class DeclarationReader {
           Element element = trees.getElement(TreePath.getPath(unit, e));
           if (element instanceof VariableElement v && v.getKind() == ElementKind.FIELD && types.isAssignable(v.asType(), type(MODULE))) {
             diagnostics.error(unit, e, Message.LAYER_AS_VALUE, id.getName(), methodName, id.getName());
-          } else if (element instanceof VariableElement v && v.getKind() == ElementKind.FIELD && types.isSameType(v.asType(), type(TENSOR))) {
-            diagnostics.error(unit, e, Message.TENSOR_FIELD, id.getName(), methodName);
+          } else if (element instanceof VariableElement v && isTensorField(v)) {
+            return tensorField(v, e, unit, className);
           } else {
             diagnostics.error(unit, e, Message.UNKNOWN_VALUE, id.getName(), methodName);
           }
@@ -889,6 +910,10 @@ public final class DeclarationReader {
           && types.isAssignable(trees.getTypeMirror(TreePath.getPath(unit, nc)), type(MODULE))) {
         diagnostics.error(unit, e, Message.LAYER_IN_FORWARD, methodName, nc, nc.getIdentifier());
         return null;
+      }
+      if (e instanceof MemberSelectTree ms && ms.getExpression() instanceof IdentifierTree self && self.getName().contentEquals("this")
+          && trees.getElement(TreePath.getPath(unit, e)) instanceof VariableElement v && isTensorField(v)) { // this.pos
+        return tensorField(v, e, unit, className);
       }
       if (!(e instanceof MethodInvocationTree mi)) {
         diagnostics.error(unit, e, Message.UNSUPPORTED_EXPRESSION, methodName, describe(e));
@@ -962,6 +987,90 @@ public final class DeclarationReader {
       return null;
     }
 
+    /** Whether {@code v} is an instance field of type Tensor. */
+    private boolean isTensorField(VariableElement v) {
+      return v.getKind() == ElementKind.FIELD && !v.getModifiers().contains(Modifier.STATIC) && types.isSameType(v.asType(), type(TENSOR));
+    }
+
+    /**
+     * A tensor field of the model read as a value ({@code x.add(pos)}): the value {@code this.pos}, its
+     * declaration read on first use; null after an error (reported on the declaration, once).
+     */
+    private String tensorField(VariableElement v, ExpressionTree use, CompilationUnitTree unit, String className) {
+      if (tensors == null || !(v.getEnclosingElement() instanceof TypeElement owner)) {
+        diagnostics.error(unit, use, Message.UNKNOWN_VALUE, v.getSimpleName(), methodName);
+        return null;
+      }
+      if (!owner.equals(modelType)) {
+        diagnostics.error(unit, use, Message.INHERITED_TENSOR, v.getSimpleName(), owner.getSimpleName(), className);
+        return null;
+      }
+      TensorIr t = tensors.field(v);
+      return t == null ? null : t.value();
+    }
+
+    /**
+     * {@code x.maskedFill(mask, value)} ({@code F.maskedFill}): the mask a buffer of the model, as it is
+     * or compared with a constant ({@code mask.eq(0)}), the value a constant; null after an error.
+     */
+    private String maskedFill(MethodInvocationTree mi, List<? extends ExpressionTree> args, CompilationUnitTree unit,
+        Map<String, LayerNode> fields, String className) {
+      ExpressionTree mask = args.get(1);
+      while (mask instanceof ParenthesizedTree p) {
+        mask = p.getExpression();
+      }
+      MaskTest test = MaskTest.NONZERO;
+      float against = 0;
+      ExpressionTree buffer = mask;
+      if (mask instanceof MethodInvocationTree compare && compare.getMethodSelect() instanceof MemberSelectTree ms
+          && compare.getArguments().size() == 1 && !isTensor(compare.getArguments().get(0), unit)
+          && COMPARISONS.containsKey(ms.getIdentifier().toString())
+          && trees.getElement(TreePath.getPath(unit, compare)) instanceof ExecutableElement ex
+          && ((TypeElement) ex.getEnclosingElement()).getQualifiedName().contentEquals(TENSOR)) {
+        List<Object> c = constants(compare.getArguments(), mi.toString(), ms.getIdentifier().toString(), unit);
+        if (c == null) {
+          return null;
+        }
+        if (!(c.get(0) instanceof Number number)) {
+          diagnostics.error(unit, compare.getArguments().get(0), Message.UNSUPPORTED_FUNCTION, mi + ": " + ms.getIdentifier()
+              + " compares with a number, not " + c.get(0));
+          return null;
+        }
+        test = COMPARISONS.get(ms.getIdentifier().toString());
+        against = number.floatValue();
+        buffer = ms.getExpression();
+        while (buffer instanceof ParenthesizedTree p) {
+          buffer = p.getExpression();
+        }
+      }
+      Element element = buffer instanceof IdentifierTree || buffer instanceof MemberSelectTree
+          ? trees.getElement(TreePath.getPath(unit, buffer)) : null;
+      boolean local = buffer instanceof IdentifierTree id && locals.containsKey(id.getName().toString());
+      if (local || !(element instanceof VariableElement v && isTensorField(v))) {
+        if (!unresolved(unit, buffer)) {
+          diagnostics.error(unit, mask, Message.MASK_NOT_BUFFER, mi, mask);
+        }
+        return null;
+      }
+      String maskValue = tensorField((VariableElement) element, buffer, unit, className);
+      List<Object> fill = constants(args.subList(2, 3), mi.toString(), "maskedFill", unit);
+      String input = expression(args.get(0), unit, fields, className);
+      if (maskValue == null || fill == null || input == null) {
+        return null;
+      }
+      TensorIr field = tensors.field((VariableElement) element);
+      if (field.isParameter()) {
+        diagnostics.error(unit, mask, Message.MASK_NOT_BUFFER, mi, field.describe());
+        return null;
+      }
+      if (!(fill.get(0) instanceof Number value)) {
+        diagnostics.error(unit, args.get(2), Message.UNSUPPORTED_FUNCTION, mi + ": the value must be a number, not " + fill.get(0));
+        return null;
+      }
+      MaskedFill spec = new MaskedFill(field.field(), field.shape(), test, against, value.floatValue(), mi.toString());
+      return step(input, spec, null, mi.toString(), source(unit, mi));
+    }
+
     /** {@code Tensor.cat(List.of(a, b, ...), dim)}: a step reading every listed value; null after an error. */
     private String cat(MethodInvocationTree mi, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
       ExpressionTree listed = mi.getArguments().get(0);
@@ -1006,6 +1115,7 @@ public final class DeclarationReader {
         case "add", "matmul" -> ofTensor; // (x.add(1f) shifts: not compiled)
         case "mul" -> mi.getArguments().size() == 1; // of a tensor, or of a constant
         case "div" -> mi.getArguments().size() == 1 && !ofTensor;
+        case "maskedFill" -> mi.getArguments().size() == 2;
         default -> LayerCatalog.knowsFunction(name, mi.getArguments().size());
       };
     }
@@ -1048,6 +1158,9 @@ public final class DeclarationReader {
       if (args.isEmpty()) {
         diagnostics.error(unit, mi, Message.UNSUPPORTED_EXPRESSION, methodName, "call " + mi.getMethodSelect() + " without a tensor");
         return null;
+      }
+      if (name.equals("maskedFill") && args.size() == 3) {
+        return maskedFill(mi, args, unit, fields, className);
       }
       boolean twoValues = args.size() == 2 && isTensor(args.get(1), unit);
       if ((name.equals("add") || name.equals("mul") || name.equals("matmul")) && twoValues) { // a residual, a gate, a product

@@ -304,7 +304,8 @@ final class LayerCatalog {
         + "sigmoid, tanh, gelu, silu, leakyRelu(x, slope), softmax(x, dim), logSoftmax(x, dim), flatten(x[, start, end]), maxPool2d(x, k[, stride[, padding, "
         + "ceilMode]]), avgPool2d(x, k[, stride[, padding, ceilMode, countIncludePad]]), adaptiveAvgPool2d(x, size[, width]), interpolate(x, scale[, scale_w]), "
         + "reshape(x, -1, ...), transpose(x, d0, d1), permute(x, 0, ...), add(a, b) and mul(a, b) of two values of one shape or"
-        + " broadcast ([N, C, 1, 1] over [N, C, H, W]), matmul(a, b) of two values, mul(x, c) and div(x, c) of a constant; " + instead;
+        + " broadcast ([N, C, 1, 1] over [N, C, H, W]) or of a tensor field (x.add(pos)), matmul(a, b) of two values, mul(x, c) and"
+        + " div(x, c) of a constant, maskedFill(x, mask, value) of a buffer mask; " + instead;
   }
 
   private static LayerSpec none(List<Object> args, String name, LayerSpec spec) throws BadArguments {

@@ -283,6 +283,54 @@ public final class CpuKernels {
   }
 
   /**
+   * {@code out = test(mask) ? value : x} over {@code blocks} blocks of {@code maskSize} values, the
+   * mask repeated over every block: a compiled model's {@code x.maskedFill(mask.eq(0), -inf)}, a
+   * causal mask {@code [S, S]} over the scores {@code [N, H, S, S]}. The mask is read as stored (a
+   * buffer), each of its values tested once per call.
+   */
+  public static void maskedFillForward(float[] out, int outOff, float[] x, int xOff, int blocks, float[] mask, int maskOff,
+      int maskSize, MaskTest test, float against, float value) {
+    boolean[] fill = selected(mask, maskOff, maskSize, test, against);
+    Parallel.forRange(blocks, 2L * blocks * maskSize, (part, from, to) -> {
+      for (int b = from; b < to; b++) {
+        int at = b * maskSize;
+        for (int i = 0; i < maskSize; i++) {
+          out[outOff + at + i] = fill[i] ? value : x[xOff + at + i];
+        }
+      }
+    });
+  }
+
+  /**
+   * The gradient {@link #maskedFillForward} sends back: {@code dst (+)= test(mask) ? 0 : d} (a
+   * filled position's value does not depend on x); nothing when {@code dst} is null.
+   */
+  public static void maskedFillBackward(float[] dst, int dstOff, float[] d, int dOff, int blocks, float[] mask, int maskOff,
+      int maskSize, MaskTest test, float against, boolean accumulate) {
+    if (dst == null) {
+      return;
+    }
+    boolean[] fill = selected(mask, maskOff, maskSize, test, against);
+    Parallel.forRange(blocks, 2L * blocks * maskSize, (part, from, to) -> {
+      for (int b = from; b < to; b++) {
+        int at = b * maskSize;
+        for (int i = 0; i < maskSize; i++) {
+          float g = fill[i] ? 0f : d[dOff + at + i];
+          dst[dstOff + at + i] = accumulate ? dst[dstOff + at + i] + g : g;
+        }
+      }
+    });
+  }
+
+  private static boolean[] selected(float[] mask, int maskOff, int maskSize, MaskTest test, float against) {
+    boolean[] fill = new boolean[maskSize];
+    for (int i = 0; i < maskSize; i++) {
+      fill[i] = test.selects(mask[maskOff + i], against);
+    }
+    return fill;
+  }
+
+  /**
    * One input of a concatenation: {@code blocks} blocks of {@code srcBlock} values of {@code src},
    * block {@code b} copied to {@code out} at {@code b * outBlock + at} (a sample's part of the
    * concatenated dimension and everything after it is one block).

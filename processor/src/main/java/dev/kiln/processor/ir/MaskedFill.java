@@ -1,0 +1,67 @@
+package dev.kiln.processor.ir;
+
+import dev.kiln.dsl.LayerSpec;
+import dev.kiln.dsl.ShapeException;
+import dev.kiln.runtime.Shapes;
+import dev.kiln.runtime.cpu.MaskTest;
+import java.util.Arrays;
+
+/**
+ * {@code x.maskedFill(mask.eq(0), Float.NEGATIVE_INFINITY)} ({@code F.maskedFill}) in a compiled
+ * forward: {@code value} where the model's buffer {@code mask}, tested as written, selects, {@code x}
+ * elsewhere, as PyTorch's {@code masked_fill}. The mask repeats over x's leading dimensions (the batch,
+ * the heads): its sizes after any leading 1s are x's last ones ({@code [S, S]} or {@code [1, 1, S, S]}
+ * over {@code [N, H, S, S]}).
+ *
+ * @param mask the buffer's field
+ * @param maskShape its shape
+ * @param test how its values select ({@link MaskTest#NONZERO}: as given)
+ * @param against the constant a comparison compares with (0 for NONZERO)
+ * @param value what a selected position becomes
+ * @param written the call as written, for messages
+ */
+public record MaskedFill(String mask, int[] maskShape, MaskTest test, float against, float value, String written)
+    implements LayerSpec {
+  public MaskedFill {
+    maskShape = maskShape.clone();
+  }
+
+  @Override
+  public int[] outputShape(int[] in) {
+    int[] core = core();
+    boolean fits = maskShape.length <= in.length && core.length < in.length;
+    for (int i = 0; fits && i < core.length; i++) {
+      fits = core[core.length - 1 - i] == in[in.length - 1 - i];
+    }
+    if (!fits) {
+      throw new ShapeException("the mask " + mask + " " + Shapes.toString(maskShape) + " does not repeat over "
+          + Shapes.toString(in) + ": a compiled masked fill takes a mask whose sizes after any leading 1s are the value's"
+          + " last ones (" + example(in) + "), repeated over its leading dimensions and the batch");
+    }
+    return in.clone();
+  }
+
+  /** The mask's shape without its leading 1s: the values of one block it fills. */
+  private int[] core() {
+    int first = 0;
+    while (first < maskShape.length - 1 && maskShape[first] == 1) {
+      first++;
+    }
+    return Arrays.copyOfRange(maskShape, first, maskShape.length);
+  }
+
+  /** Values of the mask: one block of the value it fills. */
+  public int maskSize() {
+    return Shapes.numel(maskShape);
+  }
+
+  private static String example(int[] in) {
+    int[] last = Arrays.copyOfRange(in, Math.max(1, in.length - 2), in.length);
+    return Shapes.toString(last);
+  }
+
+  @Override
+  public String toString() {
+    return written;
+  }
+}

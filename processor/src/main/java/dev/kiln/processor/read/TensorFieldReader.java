@@ -1,0 +1,308 @@
+package dev.kiln.processor.read;
+
+import com.sun.source.tree.CompilationUnitTree;
+import com.sun.source.tree.ExpressionTree;
+import com.sun.source.tree.MemberSelectTree;
+import com.sun.source.tree.MethodInvocationTree;
+import com.sun.source.tree.ParenthesizedTree;
+import com.sun.source.tree.Tree;
+import com.sun.source.tree.VariableTree;
+import com.sun.source.util.TreePath;
+import com.sun.source.util.Trees;
+import dev.kiln.processor.Diagnostics;
+import dev.kiln.processor.Message;
+import dev.kiln.processor.ir.Source;
+import dev.kiln.processor.ir.TensorIr;
+import dev.kiln.runtime.Shapes;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.function.Function;
+import javax.lang.model.element.Element;
+import javax.lang.model.element.ExecutableElement;
+import javax.lang.model.element.Modifier;
+import javax.lang.model.element.TypeElement;
+import javax.lang.model.element.VariableElement;
+
+/**
+ * Reads the tensor fields of a {@code @Model} class that its forward uses: a parameter
+ * ({@code registerParameter("pos", Tensor.zeros(1, S, D).requiresGrad(true))}, or a plain field
+ * ending in {@code requiresGrad(true)}, which {@code Module} counts as a parameter under the field's
+ * name, as PyTorch counts an {@code nn.Parameter} attribute) or a buffer ({@code registerBuffer("mask",
+ * Tensor.ones(S, S).tril())}), from its initializer or its one assignment in the constructor without
+ * parameters. Only the shape is folded (the values are the object's at run time): a factory of
+ * constant sizes, then calls that keep or constantly change the shape. Each field is read once, when
+ * forward first uses it, so an unused tensor field (an eager cache) is never an error.
+ */
+final class TensorFieldReader {
+  private static final String TENSOR = "dev.kiln.runtime.Tensor";
+  private static final String MODULE = "dev.kiln.dsl.Module";
+  private static final String INIT = "dev.kiln.dsl.Init";
+  /** Tensor factories whose arguments are the sizes, after this many leading values. */
+  private static final Map<String, Integer> FACTORIES = Map.of("zeros", 0, "ones", 0, "randn", 0, "rand", 0, "full", 1, "uniform", 2);
+  /** Tensor methods that keep the shape (with constant arguments, or none). */
+  private static final Set<String> SHAPE_KEEPING = Set.of("mul", "div", "add", "sub", "neg", "abs", "tril", "triu", "detach",
+      "clone", "eq", "ne", "lt", "le", "gt", "ge", "requiresGrad");
+
+  private final Trees trees;
+  private final Diagnostics diagnostics;
+  private final ConstantFolder folder;
+  /** The expression a field without an initializer is assigned in the constructor, or null after reporting why none. */
+  private final Function<VariableElement, ExpressionTree> constructorValue;
+  private final CompilationUnitTree unit;
+  /** By field name, in the order forward first reads them; empty after an error (reported once). */
+  private final Map<String, Optional<TensorIr>> read = new LinkedHashMap<>();
+
+  TensorFieldReader(Trees trees, Diagnostics diagnostics, ConstantFolder folder, CompilationUnitTree unit,
+      Function<VariableElement, ExpressionTree> constructorValue) {
+    this.trees = trees;
+    this.diagnostics = diagnostics;
+    this.folder = folder;
+    this.unit = unit;
+    this.constructorValue = constructorValue;
+  }
+
+  /** The tensor field, read on first use; null when its declaration has an error (reported there, once). */
+  TensorIr field(VariableElement field) {
+    return read.computeIfAbsent(field.getSimpleName().toString(), n -> Optional.ofNullable(readField(field))).orElse(null);
+  }
+
+  /** The fields read without error, in the order forward first read them. */
+  List<TensorIr> used() {
+    List<TensorIr> out = new ArrayList<>();
+    read.values().forEach(t -> t.ifPresent(out::add));
+    return out;
+  }
+
+  private TensorIr readField(VariableElement field) {
+    String name = field.getSimpleName().toString();
+    boolean ok = true;
+    if (field.getModifiers().contains(Modifier.PRIVATE)) {
+      diagnostics.error(field, Message.PRIVATE_TENSOR, name);
+      ok = false;
+    }
+    VariableTree tree = (VariableTree) trees.getTree(field);
+    ExpressionTree value = tree.getInitializer() != null ? tree.getInitializer() : constructorValue.apply(field);
+    if (value == null) {
+      return null;
+    }
+    if (!field.getModifiers().contains(Modifier.FINAL)) {
+      diagnostics.error(field, Message.NON_FINAL_TENSOR, name);
+      ok = false;
+    }
+    Declared d = declared(value, name);
+    if (d == null) {
+      return null;
+    }
+    if (d.kind == null) {
+      diagnostics.error(field, Message.TENSOR_UNREGISTERED, name, name, name);
+      return null;
+    }
+    long pos = trees.getSourcePositions().getStartPosition(unit, tree);
+    return ok ? new TensorIr(name, d.key, d.kind, d.shape, new Source(unit, tree, unit.getLineMap().getLineNumber(pos))) : null;
+  }
+
+  /** What a field's expression registers: its kind (null: neither a parameter nor a buffer), key and shape. */
+  private record Declared(TensorIr.Kind kind, String key, int[] shape) {}
+
+  /** A tensor as folded so far: its shape, and whether it is a leaf that requires grad (its last call {@code requiresGrad(true)}). */
+  private record Folded(int[] shape, boolean trainable) {}
+
+  private Declared declared(ExpressionTree e, String field) {
+    e = unwrap(e);
+    if (e instanceof MethodInvocationTree mi && method(mi) instanceof ExecutableElement m && owner(m).equals(MODULE)
+        && mi.getArguments().size() == 2
+        && (m.getSimpleName().contentEquals("registerParameter") || m.getSimpleName().contentEquals("registerBuffer"))) {
+      Object key = constant(mi.getArguments().get(0), field, m.getSimpleName().toString());
+      Folded f = key == null ? null : fold(mi.getArguments().get(1), field);
+      return f == null ? null : new Declared(m.getSimpleName().contentEquals("registerParameter") ? TensorIr.Kind.PARAMETER
+          : TensorIr.Kind.BUFFER, String.valueOf(key), f.shape);
+    }
+    Folded f = fold(e, field);
+    return f == null ? null : new Declared(f.trainable ? TensorIr.Kind.PARAMETER : null, field, f.shape);
+  }
+
+  /** The shape of a tensor expression; null after reporting what cannot be read. */
+  private Folded fold(ExpressionTree e, String field) {
+    e = unwrap(e);
+    if (!(e instanceof MethodInvocationTree mi) || !(method(mi) instanceof ExecutableElement m)) {
+      return unknown(e, field);
+    }
+    String name = m.getSimpleName().toString();
+    List<? extends ExpressionTree> args = mi.getArguments();
+    boolean isStatic = m.getModifiers().contains(Modifier.STATIC);
+    if (owner(m).equals(INIT) && isStatic && !args.isEmpty()) { // Init.normal(t, 0, 0.02): in place, the same tensor
+      return fold(args.get(0), field);
+    }
+    if (!owner(m).equals(TENSOR)) {
+      return unknown(e, field);
+    }
+    if (isStatic && FACTORIES.containsKey(name) && args.size() > FACTORIES.get(name)) {
+      int[] sizes = sizes(args.subList(FACTORIES.get(name), args.size()), field, name);
+      return sizes == null ? null : new Folded(sizes, false);
+    }
+    if (isStatic || !(mi.getMethodSelect() instanceof MemberSelectTree select)) {
+      return unknown(e, field);
+    }
+    boolean constantsOnly = args.stream().noneMatch(a -> isTensor(a));
+    if (!constantsOnly || !SHAPE_KEEPING.contains(name) && !name.equals("view") && !name.equals("reshape")
+        && !name.equals("unsqueeze")) {
+      return unknown(e, field);
+    }
+    Folded receiver = fold(select.getExpression(), field);
+    if (receiver == null) {
+      return null;
+    }
+    List<Object> values = new ArrayList<>();
+    for (ExpressionTree a : args) {
+      Object v = constant(a, field, name);
+      if (v == null) {
+        return null;
+      }
+      values.add(v);
+    }
+    if (name.equals("requiresGrad")) {
+      return new Folded(receiver.shape, Boolean.TRUE.equals(values.get(0)));
+    }
+    if (SHAPE_KEEPING.contains(name)) {
+      return new Folded(receiver.shape, false);
+    }
+    int[] shape = name.equals("unsqueeze") ? unsqueeze(receiver.shape, values, field, mi)
+        : view(receiver.shape, values, field, name, mi);
+    return shape == null ? null : new Folded(shape, false);
+  }
+
+  /** The sizes of a factory: constants, each at least 1, or one int array. */
+  private int[] sizes(List<? extends ExpressionTree> args, String field, String factory) {
+    List<Object> values = new ArrayList<>();
+    for (ExpressionTree a : args) {
+      Object v = constant(a, field, factory);
+      if (v == null) {
+        return null;
+      }
+      values.add(v);
+    }
+    int[] sizes = ints(values);
+    if (sizes == null || sizes.length == 0 || Arrays.stream(sizes).anyMatch(s -> s < 1)) {
+      diagnostics.error(unit, args.get(0), Message.TENSOR_BAD_SIZES, field, "Tensor." + factory
+          + " needs sizes of at least 1, got " + values.stream().map(v -> v instanceof int[] a ? Arrays.toString(a) : String.valueOf(v)).toList());
+      return null;
+    }
+    try {
+      Shapes.numel(sizes);
+    } catch (IllegalArgumentException ex) {
+      diagnostics.error(unit, args.get(0), Message.TENSOR_BAD_SIZES, field, ex.getMessage());
+      return null;
+    }
+    return sizes;
+  }
+
+  /** {@code view(1, 1, S, S)} or {@code reshape}: constant sizes, one of them -1 at most, of as many values. */
+  private int[] view(int[] shape, List<Object> values, String field, String name, Tree call) {
+    int[] sizes = ints(values);
+    String problem = null;
+    if (sizes == null) {
+      problem = "sizes that are not ints";
+    } else {
+      int inferred = -1;
+      long known = 1;
+      for (int i = 0; i < sizes.length && problem == null; i++) {
+        if (sizes[i] == -1 && inferred < 0) {
+          inferred = i;
+        } else if (sizes[i] < 1) {
+          problem = "size " + sizes[i];
+        } else {
+          known *= sizes[i];
+        }
+      }
+      long total = Shapes.numel(shape);
+      if (problem == null && inferred >= 0 && known > 0 && total % known == 0) {
+        sizes[inferred] = (int) (total / known);
+        known = total;
+      }
+      if (problem == null && known != total) {
+        problem = Shapes.toString(sizes) + " for " + total + " values";
+      }
+    }
+    if (problem != null) {
+      diagnostics.error(unit, call, Message.TENSOR_BAD_SIZES, field, name + " of "
+          + Shapes.toString(shape) + " cannot take " + problem);
+      return null;
+    }
+    return sizes;
+  }
+
+  private int[] unsqueeze(int[] shape, List<Object> values, String field, Tree call) {
+    if (!(values.get(0) instanceof Integer d) || d < -shape.length - 1 || d > shape.length) {
+      diagnostics.error(unit, call, Message.TENSOR_BAD_SIZES, field, "unsqueeze(" + values.get(0)
+          + ") of " + Shapes.toString(shape) + " is out of range");
+      return null;
+    }
+    int at = d < 0 ? d + shape.length + 1 : d;
+    int[] out = new int[shape.length + 1];
+    for (int i = 0, j = 0; i < out.length; i++) {
+      out[i] = i == at ? 1 : shape[j++];
+    }
+    return out;
+  }
+
+  /** Ints or one int array as an int array; null when a value is neither. */
+  private static int[] ints(List<Object> values) {
+    if (values.size() == 1 && values.get(0) instanceof int[] a) {
+      return a.clone();
+    }
+    int[] out = new int[values.size()];
+    for (int i = 0; i < out.length; i++) {
+      if (!(values.get(i) instanceof Integer v)) {
+        return null;
+      }
+      out[i] = v;
+    }
+    return out;
+  }
+
+  private Folded unknown(ExpressionTree e, String field) {
+    diagnostics.error(unit, e, Message.TENSOR_SHAPE_UNKNOWN, field, firstLine(e), field, field);
+    return null;
+  }
+
+  /** The constant value of an argument; null after reporting one that is not constant. */
+  private Object constant(ExpressionTree e, String field, String callee) {
+    try {
+      return folder.fold(e, unit);
+    } catch (ConstantFolder.NotConstant ex) {
+      diagnostics.error(unit, ex.tree, Message.NON_CONSTANT_ARGUMENT, field, ex.tree, callee);
+      return null;
+    }
+  }
+
+  private boolean isTensor(ExpressionTree e) {
+    var t = trees.getTypeMirror(TreePath.getPath(unit, e));
+    return t != null && t.toString().equals(TENSOR);
+  }
+
+  private Element method(MethodInvocationTree mi) {
+    return trees.getElement(TreePath.getPath(unit, mi));
+  }
+
+  private static String owner(ExecutableElement m) {
+    return ((TypeElement) m.getEnclosingElement()).getQualifiedName().toString();
+  }
+
+  private static ExpressionTree unwrap(ExpressionTree e) {
+    while (e instanceof ParenthesizedTree p) {
+      e = p.getExpression();
+    }
+    return e;
+  }
+
+  private static String firstLine(Tree t) {
+    String s = t.toString().strip();
+    int nl = s.indexOf('\n');
+    return nl < 0 ? s : s.substring(0, nl) + " ...";
+  }
+}

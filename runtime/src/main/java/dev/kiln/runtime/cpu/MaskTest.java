@@ -1,0 +1,38 @@
+package dev.kiln.runtime.cpu;
+
+/**
+ * Which values of a mask select the positions a masked fill writes ({@link CpuKernels#maskedFillForward}):
+ * PyTorch's boolean mask itself ({@code x.masked_fill(mask, v)}: every nonzero value), or the mask
+ * compared with a constant as the test is written ({@code x.masked_fill(mask == 0, v)}, Kiln's
+ * {@code x.maskedFill(mask.eq(0), v)}), so that a compiled model reads its buffer as it is, with no
+ * second mask to keep.
+ */
+public enum MaskTest {
+  /** {@code mask != 0}: the mask as given. */
+  NONZERO,
+  /** {@code mask.eq(c)}. */
+  EQ,
+  /** {@code mask.ne(c)}. */
+  NE,
+  /** {@code mask.lt(c)}. */
+  LT,
+  /** {@code mask.le(c)}. */
+  LE,
+  /** {@code mask.gt(c)}. */
+  GT,
+  /** {@code mask.ge(c)}. */
+  GE;
+
+  /** Whether mask value {@code m} selects its position (the constant {@code c} unused for {@link #NONZERO}), as eager's comparisons. */
+  public boolean selects(float m, float c) {
+    return switch (this) {
+      case NONZERO -> m != 0;
+      case EQ -> m == c;
+      case NE -> m != c;
+      case LT -> m < c;
+      case LE -> m <= c;
+      case GT -> m > c;
+      case GE -> m >= c;
+    };
+  }
+}
