@@ -53,13 +53,14 @@ public class Embedding extends Layer<Embedding.Spec> {
    * from the end, as PyTorch's ({@code -1}: the last row, printed as its index).
    */
   public Embedding(int numEmbeddings, int embeddingDim, int paddingIdx) {
-    this(new Spec(numEmbeddings, embeddingDim, row(numEmbeddings, embeddingDim, paddingIdx)));
+    this(new Spec(numEmbeddings, embeddingDim, paddingRow("Embedding(" + numEmbeddings + ", " + embeddingDim + ")", numEmbeddings,
+        paddingIdx)));
   }
 
-  /** A padding index as a row, a negative one counted from the end. */
-  private static int row(int numEmbeddings, int embeddingDim, int paddingIdx) {
+  /** A padding index as a row, a negative one counted from the end; {@code layer} names the layer in the error. */
+  static int paddingRow(String layer, int numEmbeddings, int paddingIdx) {
     if (numEmbeddings > 0 && (paddingIdx < -numEmbeddings || paddingIdx >= numEmbeddings)) {
-      throw new IllegalArgumentException("Embedding(" + numEmbeddings + ", " + embeddingDim + "): padding_idx " + paddingIdx
+      throw new IllegalArgumentException(layer + ": padding_idx " + paddingIdx
           + " is not a row (0.." + (numEmbeddings - 1) + ", or -" + numEmbeddings + "..-1 from the end)");
     }
     return paddingIdx < 0 ? paddingIdx + numEmbeddings : paddingIdx;

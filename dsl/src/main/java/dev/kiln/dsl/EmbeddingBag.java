@@ -90,14 +90,10 @@ public class EmbeddingBag extends Layer<EmbeddingBag.Spec> {
    */
   public EmbeddingBag paddingIdx(int row) {
     Spec s = spec();
-    int n = s.numEmbeddings();
-    if (row < -n || row >= n) {
-      throw new IllegalArgumentException(s + ": padding_idx " + row + " is not a row (0.." + (n - 1) + ", or -" + n + "..-1 from the end)");
-    }
+    int n = s.numEmbeddings(), r = Embedding.paddingRow(s.toString(), n, row);
     if (s.paddingIdx() >= 0) {
       throw new IllegalStateException(s + ": the padding row is set already");
     }
-    int r = row < 0 ? row + n : row;
     reconfigure(new Spec(n, s.embeddingDim(), s.mode(), r, s.includeLastOffset()), "padding_idx");
     Arrays.fill(weight.buffer(), weight.offset() + r * s.embeddingDim(), weight.offset() + (r + 1) * s.embeddingDim(), 0f);
     return this;

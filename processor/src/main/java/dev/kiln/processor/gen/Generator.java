@@ -493,17 +493,25 @@ public final class Generator {
    * methods declare, including the locals derived from layer names ({@link #referable}).
    */
   private static boolean referableTensor(ModelIr ir, String name) {
+    return !clashesWithGenerated(ir, name);
+  }
+
+  /**
+   * Whether {@code name} is one the generated methods declare themselves ({@link #generatedName}),
+   * holds {@code $}, or is a local they derive from a layer's name ({@code fcB}, {@code fcW}, {@code fcGW}).
+   */
+  private static boolean clashesWithGenerated(ModelIr ir, String name) {
     if (generatedName(name) || name.contains("$")) {
-      return false;
+      return true;
     }
     for (LayerIr other : ir.layers()) {
       for (String o : List.of(other.path(), "layer_" + other.path())) {
         if (name.equals(o + "B") || name.equals(o + "W") || name.equals(o + "GW")) {
-          return false;
+          return true;
         }
       }
     }
-    return true;
+    return false;
   }
 
   /**
@@ -546,15 +554,8 @@ public final class Generator {
    */
   private static boolean referable(ModelIr ir, LayerIr layer) {
     String name = layer.path();
-    if (generatedName(name) || name.contains("$")) {
+    if (clashesWithGenerated(ir, name)) {
       return false;
-    }
-    for (LayerIr other : ir.layers()) {
-      for (String o : List.of(other.path(), "layer_" + other.path())) {
-        if (name.equals(o + "B") || name.equals(o + "W") || name.equals(o + "GW")) {
-          return false;
-        }
-      }
     }
     for (VariableElement field : ElementFilter.fieldsIn(ir.element().getEnclosedElements())) {
       if (field.getSimpleName().contentEquals(name)) {

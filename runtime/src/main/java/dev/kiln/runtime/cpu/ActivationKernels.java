@@ -374,16 +374,7 @@ public final class ActivationKernels {
    */
   private static void softmaxRows(float[] out, int o, float[] x, int xo, int rows, int size, BlockMath.Scratch s) {
     if (rows * size > BlockMath.BLOCK) { // one long row
-      float max = rowMax(x, xo, size);
-      double sum = 0;
-      for (int c = 0; c < size; c += BlockMath.BLOCK) {
-        int m = Math.min(BlockMath.BLOCK, size - c);
-        java.util.Arrays.fill(s.g, 0, m, max);
-        shiftedExp(s, x, xo + c, m, extreme(max));
-        sum += BlockMath.sum(s.e, m);
-        System.arraycopy(s.e, 0, out, o + c, m);
-      }
-      float inverse = (float) (1 / sum);
+      float inverse = (float) (1 / longRowExps(s, x, xo, size, rowMax(x, xo, size), out, o));
       for (int j = o; j < o + size; j++) {
         out[j] *= inverse;
       }
@@ -405,6 +396,24 @@ public final class ActivationKernels {
       e[j] *= inverse[j];
     }
     System.arraycopy(e, 0, out, o, m);
+  }
+
+  /**
+   * {@code sum(exp(x[from + k] - max))} over a row of {@code size} values, block by block ({@link
+   * #shiftedExp}); each block's exps also copied to {@code out[o + k]} unless {@code out} is null.
+   */
+  private static double longRowExps(BlockMath.Scratch s, float[] x, int from, int size, float max, float[] out, int o) {
+    double sum = 0;
+    for (int c = 0; c < size; c += BlockMath.BLOCK) {
+      int m = Math.min(BlockMath.BLOCK, size - c);
+      java.util.Arrays.fill(s.g, 0, m, max);
+      shiftedExp(s, x, from + c, m, extreme(max));
+      sum += BlockMath.sum(s.e, m);
+      if (out != null) {
+        System.arraycopy(s.e, 0, out, o + c, m);
+      }
+    }
+    return sum;
   }
 
   /** Whether a row's maximum is too large for {@link #shiftedExp}'s floor (1e37 or more in magnitude), infinite or NaN. */
@@ -586,15 +595,7 @@ public final class ActivationKernels {
   private static double logSumExp(float[] x, int from, int size, int stride) {
     if (stride == 1) {
       float max = rowMax(x, from, size);
-      BlockMath.Scratch s = BlockMath.scratch();
-      double sum = 0;
-      for (int c = 0; c < size; c += BlockMath.BLOCK) {
-        int m = Math.min(BlockMath.BLOCK, size - c);
-        java.util.Arrays.fill(s.g, 0, m, max);
-        shiftedExp(s, x, from + c, m, extreme(max));
-        sum += BlockMath.sum(s.e, m);
-      }
-      return max + Math.log(sum);
+      return max + Math.log(longRowExps(BlockMath.scratch(), x, from, size, max, null, 0));
     }
     float max = Float.NEGATIVE_INFINITY;
     for (int k = 0; k < size; k++) {
