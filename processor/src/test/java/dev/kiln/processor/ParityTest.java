@@ -302,6 +302,76 @@ class ParityTest {
   }
 
   /**
+   * A model over token ids (an Embedding first, then a position table, causal attention and a head):
+   * the compiled forward gathers the weight's rows, the backward adds each position's gradient into
+   * its row, none into the padding row (id 0, which the batches contain). The same outputs,
+   * gradients and ten SGD steps as eager mode; eager's errors for a float input and an id out of range.
+   */
+  @Test
+  void idsModelMatchesEager() {
+    Compilation c = ProcessorTest.compile(ProcessorTest.model("TinyGpt"));
+    assertThat(c).succeededWithoutWarnings();
+    ClassLoader loader = new CompiledClasses(c);
+    Kiln.manualSeed(11);
+    Module eager = factory(loader, "test.TinyGpt").get();
+    Kiln.manualSeed(11);
+    Module compiled = factory(loader, "test.KilnTinyGpt").get();
+    Map<String, Tensor> ep = eager.namedParameters();
+    Map<String, Tensor> cp = compiled.namedParameters();
+    assertEquals(List.copyOf(ep.keySet()), List.copyOf(cp.keySet()), "state dict keys");
+    ep.forEach((k, v) -> assertArrayEquals(v.toFloatArray(), cp.get(k).toFloatArray(), k + " initial values"));
+
+    Kiln.manualSeed(3);
+    Tensor y = Tensor.labels(0, 1, 2, 1, 0, 2, 1);
+    Tensor ids = ids(7, 6, 11);
+    Tensor outE = eager.forward(ids);
+    Tensor outC = compiled.forward(ids);
+    assertArrayEquals(new int[] {7, 3}, outC.shape());
+    assertClose("output", outC.toFloatArray(), outE.toFloatArray(), 1e-5);
+    new CrossEntropyLoss().apply(outE, y).backward();
+    new CrossEntropyLoss().apply(outC, y).backward();
+    ep.forEach((k, v) -> assertClose(k + " gradient", cp.get(k).grad().toFloatArray(), v.grad().toFloatArray(), 1e-5));
+    float[] tokGrad = cp.get("tok.weight").grad().toFloatArray();
+    assertArrayEquals(new float[8], Arrays.copyOf(tokGrad, 8), "the padding row gets no gradient");
+    assertTrue(ids.grad() == null, "ids got a gradient");
+
+    SGD optE = new SGD(eager.parameters(), 0.05).momentum(0.9);
+    SGD optC = new SGD(compiled.parameters(), 0.05).momentum(0.9);
+    for (int step = 0; step < 10; step++) {
+      Tensor batch = ids(7, 6, 11);
+      for (var pair : List.of(List.of(eager, optE), List.of(compiled, optC))) {
+        SGD opt = (SGD) pair.get(1);
+        opt.zeroGrad();
+        new CrossEntropyLoss().apply(((Module) pair.get(0)).forward(batch), y).backward();
+        opt.step();
+      }
+    }
+    ep.forEach((k, v) -> assertClose(k + " after 10 steps", cp.get(k).toFloatArray(), v.toFloatArray(), 1e-4));
+    try (var g = Kiln.noGrad()) {
+      assertClose("output after training", compiled.forward(ids).toFloatArray(), eager.forward(ids).toFloatArray(), 1e-5);
+      assertFalse(compiled.forward(ids).requiresGrad());
+    }
+
+    // eager's errors, word for word: a float input, an id out of range; then the compiled shape check
+    for (Tensor bad : List.of(Tensor.randn(7, 6), Tensor.labels(1, 2, 3, 11, 0, 4).reshape(1, 6))) {
+      var e = assertThrows(IllegalArgumentException.class, () -> eager.forward(bad));
+      var k = assertThrows(IllegalArgumentException.class, () -> compiled.forward(bad));
+      assertEquals(e.getMessage(), k.getMessage());
+    }
+    var shape = assertThrows(IllegalArgumentException.class, () -> compiled.forward(Tensor.labels(1, 2, 3, 4, 0).reshape(1, 5)));
+    assertEquals("KilnTinyGpt expects ids [N, 6], got [1, 5]", shape.getMessage());
+  }
+
+  /** {@code [n, s]} random ids below {@code vocabulary}, id 0 (a padding row, where a model has one) among them. */
+  static Tensor ids(int n, int s, int vocabulary) {
+    int[] ids = new int[n * s];
+    for (int i = 1; i < ids.length; i++) {
+      ids[i] = Kiln.generator().nextInt(vocabulary);
+    }
+    return Tensor.labels(ids).reshape(n, s);
+  }
+
+  /**
    * Fine-tuning: with the first parameters frozen (every one but the last layer's, then the first
    * layer's alone), the compiled backward stops below the last trainable step and still gives the
    * eager gradients; frozen parameters get none, and x none when it does not require grad.
@@ -319,6 +389,7 @@ class ParityTest {
     "MultiHeadAttention, test.MultiHeadAttention, test.KilnMultiHeadAttention, 6:8, 3",
     "CausalBlock, test.CausalBlock, test.KilnCausalBlock, 6:8, 3",
     "PositionTable, test.PositionTable, test.KilnPositionTable, 6:8, 3",
+    "TinyGpt, test.TinyGpt, test.KilnTinyGpt, ids:6, 3",
   })
   void frozenLayersGiveTheEagerGradients(String source, String eagerName, String compiledName, String sampleShape,
       int classes) {
@@ -364,7 +435,8 @@ class ParityTest {
   private void frozenLayers(String source, String eagerName, String compiledName, String sampleShape, String method) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(source));
     ClassLoader loader = new CompiledClasses(c);
-    String[] dims = sampleShape.split(":");
+    boolean ids = sampleShape.startsWith("ids:"); // token ids [5, S] (below 11), not floats
+    String[] dims = sampleShape.substring(ids ? 4 : 0).split(":");
     int[] shape = new int[dims.length + 1];
     shape[0] = 5;
     for (int i = 0; i < dims.length; i++) {
@@ -385,7 +457,7 @@ class ParityTest {
         });
       }
       Kiln.manualSeed(3);
-      Tensor x = Tensor.randn(shape);
+      Tensor x = ids ? ids(5, shape[1], 11) : Tensor.randn(shape);
       Tensor y = Tensor.labels(new int[] {0, 1, 2, 1, 0});
       for (Module m : List.of(eager, compiled)) {
         Kiln.manualSeed(100);

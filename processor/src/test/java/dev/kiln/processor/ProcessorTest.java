@@ -74,7 +74,8 @@ class ProcessorTest {
       "Attention, KilnAttention, KilnAttention.java",
       "MultiHeadAttention, KilnMultiHeadAttention, KilnMultiHeadAttention.java",
       "CausalBlock, KilnCausalBlock, KilnCausalBlock.java",
-      "PositionTable, KilnPositionTable, KilnPositionTable.java"
+      "PositionTable, KilnPositionTable, KilnPositionTable.java",
+      "TinyGpt, KilnTinyGpt, KilnTinyGpt.java"
   })
   void generatesTheGoldenSourceWithoutWarnings(String model, String generated, String golden) throws IOException {
     Compilation c = compile(model(model));
