@@ -10,7 +10,7 @@ import java.util.Arrays;
  * Tensor.labels(...)}: token ids, category codes) and returns their rows, {@code [*, embeddingDim]}.
  * The {@code weight [numEmbeddings, embeddingDim]} starts normally distributed, as PyTorch's; the
  * row {@link #paddingIdx} starts at zero and gets no gradient. Eager on either device (the lookup
- * runs on the host; {@link Ops#embedding}); a model taking indices is not compiled.
+ * runs on the host; {@link Ops#embedding}); compiled as the first step of a {@code @Model} whose input is the ids.
  */
 public class Embedding extends Layer<Embedding.Spec> {
   /**
@@ -27,6 +27,15 @@ public class Embedding extends Layer<Embedding.Spec> {
         throw new IllegalArgumentException("Embedding(" + numEmbeddings + ", " + embeddingDim + "): padding_idx " + paddingIdx
             + " is not a row (0.." + (numEmbeddings - 1) + ")");
       }
+    }
+
+    /**
+     * The spec of {@code new Embedding(numEmbeddings, embeddingDim, paddingIdx)}: a negative padding
+     * index counted from the end (the annotation processor builds a compiled embedding's spec here).
+     */
+    public static Spec of(int numEmbeddings, int embeddingDim, int paddingIdx) {
+      return new Spec(numEmbeddings, embeddingDim, paddingRow("Embedding(" + numEmbeddings + ", " + embeddingDim + ")", numEmbeddings,
+          paddingIdx));
     }
 
     @Override
@@ -53,8 +62,7 @@ public class Embedding extends Layer<Embedding.Spec> {
    * from the end, as PyTorch's ({@code -1}: the last row, printed as its index).
    */
   public Embedding(int numEmbeddings, int embeddingDim, int paddingIdx) {
-    this(new Spec(numEmbeddings, embeddingDim, paddingRow("Embedding(" + numEmbeddings + ", " + embeddingDim + ")", numEmbeddings,
-        paddingIdx)));
+    this(Spec.of(numEmbeddings, embeddingDim, paddingIdx));
   }
 
   /** A padding index as a row, a negative one counted from the end; {@code layer} names the layer in the error. */

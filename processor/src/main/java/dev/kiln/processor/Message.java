@@ -84,6 +84,10 @@ public enum Message {
   FORWARD_CALLS_OUTPUTS("forward may use %s only as its whole body: write 'return %s;' or compute the result with layer calls"),
   SHAPE_MISMATCH("%s: %s, from %s"),
   MERGES_BATCH("%s merges the batch dimension with others (%s -> %s): a compiled model keeps dimension 0 as the batch; flatten from dimension 1 (Flatten(), flatten(x))"),
+  EMBEDDING_INPUT("%s: an Embedding takes the model's input, token or category ids (a label tensor, Tensor.labels(...)),"
+      + " but receives %s from %s, a float value; apply the Embedding to the input (%s) first"),
+  IDS_READ_AS_FLOATS("%s: the input %s is ids (%s looks them up), which only Embeddings read in a compiled model; read"
+      + " the embedded rows instead"),
   UNUSED_VALUE("the value of %s is never used: %s returns %s; use the value or drop the step"),
   ADD_SHAPES("%s: %s of %s from %s and %s from %s: %s; a compiled add or mul takes two values of one shape, or repeats"
       + " one over the other along a run of adjacent dimensions, as PyTorch broadcasts a [N, C, 1, 1] scale over [N, C, H, W]"),

@@ -302,6 +302,92 @@ class ParityTest {
   }
 
   /**
+   * A model over token ids (an Embedding first, then a position table, causal attention and a head):
+   * the compiled forward gathers the weight's rows, the backward adds each position's gradient into
+   * its row, none into the padding row (id 0, which the batches contain). The same outputs,
+   * gradients and ten SGD steps as eager mode; eager's errors for a float input and an id out of range.
+   */
+  @ParameterizedTest
+  @CsvSource({
+    "TinyGpt, test.TinyGpt, test.KilnTinyGpt, 6, 11, 0",
+    "TokenBag, test.TokenBag.bag(), test.KilnBag, 5, 10, 9",
+  })
+  void idsModelMatchesEager(String source, String eagerName, String compiledName, int length, int vocabulary, int paddingRow) {
+    Compilation c = ProcessorTest.compile(ProcessorTest.model(source));
+    assertThat(c).succeededWithoutWarnings();
+    ClassLoader loader = new CompiledClasses(c);
+    Kiln.manualSeed(11);
+    Module eager = factory(loader, eagerName).get();
+    Kiln.manualSeed(11);
+    Module compiled = factory(loader, compiledName).get();
+    Map<String, Tensor> ep = eager.namedParameters();
+    Map<String, Tensor> cp = compiled.namedParameters();
+    assertEquals(List.copyOf(ep.keySet()), List.copyOf(cp.keySet()), "state dict keys");
+    ep.forEach((k, v) -> assertArrayEquals(v.toFloatArray(), cp.get(k).toFloatArray(), k + " initial values"));
+
+    Kiln.manualSeed(3);
+    Tensor y = Tensor.labels(0, 1, 2, 1, 0, 2, 1);
+    Tensor ids = ids(7, length, vocabulary);
+    Tensor outE = eager.forward(ids);
+    Tensor outC = compiled.forward(ids);
+    assertArrayEquals(new int[] {7, 3}, outC.shape());
+    assertClose("output", outC.toFloatArray(), outE.toFloatArray(), 1e-5);
+    new CrossEntropyLoss().apply(outE, y).backward();
+    new CrossEntropyLoss().apply(outC, y).backward();
+    ep.forEach((k, v) -> assertClose(k + " gradient", cp.get(k).grad().toFloatArray(), v.grad().toFloatArray(), 1e-5));
+    Tensor table = cp.values().stream().filter(t -> t.dim() == 2 && t.size(0) == vocabulary).findFirst().orElseThrow();
+    int dim = table.size(1);
+    float[] rows = table.grad().toFloatArray();
+    assertArrayEquals(new float[dim], Arrays.copyOfRange(rows, paddingRow * dim, (paddingRow + 1) * dim), "the padding row's gradient");
+    double others = 0;
+    for (int i = 0; i < rows.length; i++) {
+      others += i / dim == paddingRow ? 0 : Math.abs(rows[i]);
+    }
+    assertTrue(others > 0, "the other rows have no gradient");
+    assertTrue(ids.grad() == null, "ids got a gradient");
+
+    SGD optE = new SGD(eager.parameters(), 0.05).momentum(0.9);
+    SGD optC = new SGD(compiled.parameters(), 0.05).momentum(0.9);
+    for (int step = 0; step < 10; step++) {
+      Tensor batch = ids(7, length, vocabulary);
+      for (var pair : List.of(List.of(eager, optE), List.of(compiled, optC))) {
+        SGD opt = (SGD) pair.get(1);
+        opt.zeroGrad();
+        new CrossEntropyLoss().apply(((Module) pair.get(0)).forward(batch), y).backward();
+        opt.step();
+      }
+    }
+    ep.forEach((k, v) -> assertClose(k + " after 10 steps", cp.get(k).toFloatArray(), v.toFloatArray(), 1e-4));
+    try (var g = Kiln.noGrad()) {
+      assertClose("output after training", compiled.forward(ids).toFloatArray(), eager.forward(ids).toFloatArray(), 1e-5);
+      assertFalse(compiled.forward(ids).requiresGrad());
+    }
+
+    // eager's errors, word for word: a float input, an id out of range; then the compiled shape check
+    int[] outOfRange = new int[length];
+    outOfRange[2] = vocabulary;
+    for (Tensor bad : List.of(Tensor.randn(7, length), Tensor.labels(outOfRange).reshape(1, length))) {
+      var e = assertThrows(IllegalArgumentException.class, () -> eager.forward(bad));
+      var k = assertThrows(IllegalArgumentException.class, () -> compiled.forward(bad));
+      assertEquals(e.getMessage(), k.getMessage());
+    }
+    var shape = assertThrows(IllegalArgumentException.class, () -> compiled.forward(Tensor.labels(1, 2, 3).reshape(1, 3)));
+    assertEquals(compiledName.substring(5) + " expects ids [N, " + length + "], got [1, 3]", shape.getMessage());
+    // summary() runs the declaration's forward on ids of the declared shape
+    assertTrue(compiled.summaryOfIds().contains("Embedding"), compiled.summaryOfIds());
+  }
+
+  /** {@code [n, s]} random ids below {@code vocabulary}, the first and last id (padding rows, where a model has one) among them. */
+  static Tensor ids(int n, int s, int vocabulary) {
+    int[] ids = new int[n * s];
+    ids[1] = vocabulary - 1;
+    for (int i = 2; i < ids.length; i++) {
+      ids[i] = Kiln.generator().nextInt(vocabulary);
+    }
+    return Tensor.labels(ids).reshape(n, s);
+  }
+
+  /**
    * Fine-tuning: with the first parameters frozen (every one but the last layer's, then the first
    * layer's alone), the compiled backward stops below the last trainable step and still gives the
    * eager gradients; frozen parameters get none, and x none when it does not require grad.
@@ -319,6 +405,7 @@ class ParityTest {
     "MultiHeadAttention, test.MultiHeadAttention, test.KilnMultiHeadAttention, 6:8, 3",
     "CausalBlock, test.CausalBlock, test.KilnCausalBlock, 6:8, 3",
     "PositionTable, test.PositionTable, test.KilnPositionTable, 6:8, 3",
+    "TinyGpt, test.TinyGpt, test.KilnTinyGpt, ids:6, 3",
   })
   void frozenLayersGiveTheEagerGradients(String source, String eagerName, String compiledName, String sampleShape,
       int classes) {
@@ -364,7 +451,8 @@ class ParityTest {
   private void frozenLayers(String source, String eagerName, String compiledName, String sampleShape, String method) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(source));
     ClassLoader loader = new CompiledClasses(c);
-    String[] dims = sampleShape.split(":");
+    boolean ids = sampleShape.startsWith("ids:"); // token ids [5, S] (below 11), not floats
+    String[] dims = sampleShape.substring(ids ? 4 : 0).split(":");
     int[] shape = new int[dims.length + 1];
     shape[0] = 5;
     for (int i = 0; i < dims.length; i++) {
@@ -385,7 +473,7 @@ class ParityTest {
         });
       }
       Kiln.manualSeed(3);
-      Tensor x = Tensor.randn(shape);
+      Tensor x = ids ? ids(5, shape[1], 11) : Tensor.randn(shape);
       Tensor y = Tensor.labels(new int[] {0, 1, 2, 1, 0});
       for (Module m : List.of(eager, compiled)) {
         Kiln.manualSeed(100);

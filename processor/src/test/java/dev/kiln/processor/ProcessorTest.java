@@ -74,7 +74,8 @@ class ProcessorTest {
       "Attention, KilnAttention, KilnAttention.java",
       "MultiHeadAttention, KilnMultiHeadAttention, KilnMultiHeadAttention.java",
       "CausalBlock, KilnCausalBlock, KilnCausalBlock.java",
-      "PositionTable, KilnPositionTable, KilnPositionTable.java"
+      "PositionTable, KilnPositionTable, KilnPositionTable.java",
+      "TinyGpt, KilnTinyGpt, KilnTinyGpt.java"
   })
   void generatesTheGoldenSourceWithoutWarnings(String model, String generated, String golden) throws IOException {
     Compilation c = compile(model(model));
@@ -676,6 +677,71 @@ class ProcessorTest {
     assertThat(c).hadErrorContaining("use a Dropout field (new Dropout(p)), which follows train() and eval()");
     assertThat(c).hadErrorContaining("forward creates a layer (new Linear(16, 4)) on each call: declare it as a final field")
         .inFile(f).onLineContaining("return new Linear(16, 4)");
+  }
+
+  /**
+   * An Embedding reads token ids, the model's input: applied to a float value it is an error on its
+   * call, and so is another step reading ids as floats; a padding index that is no row is an error
+   * on the declaration, with the eager layer's words.
+   */
+  @Test
+  void anEmbeddingTakesTheInputIdsOnly() {
+    JavaFileObject late = classModel("Late",
+        "@Model(input = {6})",
+        "public class Late extends Module {",
+        "  final Linear fc = new Linear(6, 6);",
+        "  final Embedding tok = new Embedding(10, 4);",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    Tensor h = fc.apply(x);",
+        "    return flatten(tok.apply(h));",
+        "  }",
+        "}");
+    Compilation c = compile(late);
+    assertThat(c).hadErrorContaining("tok: an Embedding takes the model's input, token or category ids (a label tensor,"
+        + " Tensor.labels(...)), but receives [N, 6] from fc.apply(x), a float value; apply the Embedding to the input (x) first")
+        .inFile(late).onLineContaining("return flatten(tok.apply(h));");
+    assertEquals(1, c.errors().size(), c.errors().toString());
+
+    JavaFileObject twice = classModel("Twice",
+        "@Model(input = {6})",
+        "public class Twice extends Module {",
+        "  final Embedding tok = new Embedding(10, 4);",
+        "  final Linear fc = new Linear(6, 24);",
+        "  @Override public Tensor forward(Tensor ids) {",
+        "    Tensor e = flatten(tok.apply(ids));",
+        "    Tensor f = fc.apply(ids);",
+        "    return add(e, f);",
+        "  }",
+        "}");
+    c = compile(twice);
+    assertThat(c).hadErrorContaining("fc: the input ids is ids (tok looks them up), which only Embeddings read in a compiled"
+        + " model; read the embedded rows instead").inFile(twice).onLineContaining("Tensor f = fc.apply(ids);");
+    assertEquals(1, c.errors().size(), c.errors().toString());
+
+    JavaFileObject padding = classModel("Padding",
+        "@Model(input = {6})",
+        "public class Padding extends Module {",
+        "  final Embedding tok = new Embedding(10, 4, 10);",
+        "  @Override public Tensor forward(Tensor ids) { return flatten(tok.apply(ids)); }",
+        "}");
+    c = compile(padding);
+    assertThat(c).hadErrorContaining("Embedding(10, 4): padding_idx 10 is not a row (0..9, or -10..-1 from the end)")
+        .inFile(padding).onLineContaining("new Embedding(10, 4, 10)");
+
+    JavaFileObject sequential = source("Layers",
+        "package test;",
+        "import dev.kiln.dsl.*;",
+        "public class Layers {",
+        "  @Model(input = {6})",
+        "  public static Sequential net() {",
+        "    return Sequential.of(",
+        "        new Linear(6, 6),",
+        "        new Embedding(10, 4));",
+        "  }",
+        "}");
+    c = compile(sequential);
+    assertThat(c).hadErrorContaining("1: an Embedding takes the model's input").inFile(sequential)
+        .onLineContaining("new Embedding(10, 4)");
   }
 
   @Test

@@ -50,6 +50,26 @@ public final class Compiled {
     return shape[0];
   }
 
+  /**
+   * The batch size of {@code ids}, the token or category ids of a model whose first step is an
+   * embedding: a label tensor ({@link Tensor#labels}), else the eager embedding's error; then its
+   * shape as {@link #batchSize} checks it.
+   *
+   * @throws IllegalArgumentException for a float tensor (as {@code Embedding} does) or another shape
+   */
+  public static int batchSizeOfIds(String model, Tensor ids, int... sample) {
+    Ops.requireLabels("embedding", "indices", ids);
+    int[] shape = ids.shape();
+    if (shape.length == sample.length + 1 && Arrays.equals(Arrays.copyOfRange(shape, 1, shape.length), sample)) {
+      return shape[0];
+    }
+    int[] expected = new int[sample.length + 1];
+    expected[0] = -1;
+    System.arraycopy(sample, 0, expected, 1, sample.length);
+    throw new IllegalArgumentException(model + " expects ids " + Shapes.toString(expected) + ", got " + Shapes.toString(shape)
+        + (Arrays.equals(shape, sample) ? "; for one sample, give it a batch dimension: x.unsqueeze(0)" : ""));
+  }
+
   /** Whether this forward call must record a node: grad mode is on and something needs a gradient. */
   public static boolean recording(Tensor x, Tensor... parameters) {
     if (!Kiln.isGradEnabled()) {

@@ -1834,13 +1834,8 @@ public final class Ops {
     float[] w = weight.readBuffer(); // not a copy: a vocabulary's table is large, a batch's rows few
     int wOff = weight.offset();
     float[] out = new float[idx.length * dim];
-    for (int i = 0; i < idx.length; i++) {
-      if (idx[i] < 0 || idx[i] >= num) {
-        throw new IllegalArgumentException("embedding: index " + idx[i] + " at flat position " + i + " of "
-            + Shapes.toString(indices.shape()) + " is out of range for " + num + " embeddings (0.." + (num - 1) + ")");
-      }
-      System.arraycopy(w, wOff + idx[i] * dim, out, i * dim, dim);
-    }
+    // (the kernel a compiled model's embedding runs too: one message for an id out of range)
+    CpuKernels.embeddingForward(out, 0, indices.readBuffer(), indices.offset(), idx.length, w, wOff, num, dim, indices.shape());
     int[] shape = Arrays.copyOf(indices.shape(), indices.dim() + 1);
     shape[indices.dim()] = dim;
     Tensor result = Tensor.wrap(out, shape).to(weight.device());

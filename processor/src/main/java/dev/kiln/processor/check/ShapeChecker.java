@@ -1,5 +1,6 @@
 package dev.kiln.processor.check;
 
+import dev.kiln.dsl.Embedding;
 import dev.kiln.dsl.ShapeException;
 import dev.kiln.processor.Diagnostics;
 import dev.kiln.processor.Message;
@@ -73,6 +74,9 @@ public final class ShapeChecker {
       shapes.put(t.value(), t.shape());
       producers.put(t.value(), t.field());
     }
+    // the Embedding that reads the input as ids, if any (the input is then a label tensor)
+    String ids = ir.steps().stream().filter(st -> st.spec() instanceof Embedding.Spec && st.input().equals(ir.inputName()))
+        .map(st -> st.layer() != null ? st.layer().path() : st.text()).findFirst().orElse(null);
     List<int[]> ins = new ArrayList<>();
     List<int[]> outs = new ArrayList<>();
     Map<String, Object> sequentialCalls = new HashMap<>(); // value -> the call (its tree) of a Sequential field that made it
@@ -96,6 +100,17 @@ public final class ShapeChecker {
       producers.putIfAbsent(step.output(), inSequential ? step.layer().path() + " " + step.spec() : step.text());
       if (joined.contains(null)) {
         continue; // fed by a step whose error is already reported: its shape is unknown
+      }
+      // ids (an Embedding reads the input) feed Embeddings only, and an Embedding reads nothing but ids
+      boolean embedding = step.spec() instanceof Embedding.Spec;
+      if (embedding && !step.input().equals(ir.inputName())) {
+        diagnostics.error(where, Message.EMBEDDING_INPUT, label, Shapes.toString(in), producers.get(step.input()),
+            ir.inputName());
+        continue;
+      }
+      if (!embedding && ids != null && step.inputs().contains(ir.inputName())) {
+        diagnostics.error(where, Message.IDS_READ_AS_FLOATS, label, ir.inputName(), ids);
+        continue;
       }
       int[] joinedShape = null; // an add's or a mul's: the bigger input's, which the other repeats over; a matmul's product
       List<TensorIr> fields = step.inputs().stream().map(ir::tensor).filter(t -> t != null).toList();

@@ -18,6 +18,7 @@ import dev.kiln.dsl.Conv2d;
 import dev.kiln.dsl.ConvTranspose2d;
 import dev.kiln.dsl.Dropout;
 import dev.kiln.dsl.Dropout2d;
+import dev.kiln.dsl.Embedding;
 import dev.kiln.dsl.GELU;
 import dev.kiln.dsl.LayerNorm;
 import dev.kiln.dsl.LeakyReLU;
@@ -246,7 +247,7 @@ public final class Generator {
   private static boolean addsItself(Kernel k) {
     return k.kind() == Kernel.Kind.LINEAR || k.kind() == Kernel.Kind.ADD || k.kind() == Kernel.Kind.MUL
         || k.kind() == Kernel.Kind.CAT || k.kind() == Kernel.Kind.MATMUL || k.kind() == Kernel.Kind.PERMUTE
-        || k.kind() == Kernel.Kind.SCALE || k.kind() == Kernel.Kind.MASKED_FILL;
+        || k.kind() == Kernel.Kind.SCALE || k.kind() == Kernel.Kind.MASKED_FILL || k.kind() == Kernel.Kind.EMBEDDING;
   }
 
   /** Whether the kernel's backward applies its fused ReLU's mask to the incoming gradient in place. */
@@ -382,7 +383,7 @@ public final class Generator {
         : layer.spec() instanceof Conv2d.Spec c ? c.bias()
         : layer.spec() instanceof ConvTranspose2d.Spec t ? t.bias()
         : layer.spec() instanceof LayerNorm.Spec n ? n.elementwiseAffine()
-        : ((BatchNorm.Options) layer.spec()).affine();
+        : !(layer.spec() instanceof Embedding.Spec) && ((BatchNorm.Options) layer.spec()).affine();
     List<String> out = new ArrayList<>();
     if (weight) {
       out.add(f + ".weight()");
@@ -643,7 +644,7 @@ public final class Generator {
     int[] sample = Arrays.copyOfRange(model.inputShape(), 1, model.inputShape().length);
     int[] outShape = model.outputShape();
     CodeBlock.Builder b = CodeBlock.builder()
-        .addStatement("int n = $T.batchSize($S, x, $L)", COMPILED, name, joined(sample))
+        .addStatement("int n = $T.$L($S, x, $L)", COMPILED, batchSizeCheck(), name, joined(sample))
         .add("// the plan (buffers) for this batch size, this call's alone until released: another thread's call gets another\n")
         .addStatement("Plan p = plans.acquire(n, $T.isGradEnabled())", KILN)
         .beginControlFlow("try")
@@ -746,6 +747,13 @@ public final class Generator {
               out.array, out.offset, in.array, in.offset, local, local,
               bias ? local + "B.readBuffer(), " + local + "B.offset()" : "null, 0", j + 1);
         }
+        case EMBEDDING -> {
+          Embedding.Spec e = (Embedding.Spec) k.spec();
+          String local = localPrefix(k, j + 1);
+          b.addStatement("$T $LW = $L.weight()", TENSOR, local, layerField(k.layer()))
+              .addStatement("$T.embeddingForward($L, $L, $L, $L, n * $L, $LW.readBuffer(), $LW.offset(), $L, $L, x.shape())", KERNELS,
+                  out.array, out.offset, in.array, in.offset, k.inPerSample(), local, local, e.numEmbeddings(), e.embeddingDim());
+        }
         case UPSAMPLE -> b.addStatement("$T.upsampleNearestForward($L, $L, $L, $L, $L)", CONV, out.array, out.offset, in.array,
             in.offset, upsampleArgs(k));
         case AVGPOOL -> b.addStatement("p.shape$L.forward($L, $L, $L, $L, n * $L)", j + 1, out.array, out.offset, in.array, in.offset,
@@ -801,6 +809,11 @@ public final class Generator {
         .addStatement("return $T.ofNode(out, new int[] {$L}, new Backward(x, p, out$L))", TENSOR, shapeArgs,
             usesTrainingMode() ? ", training" : "");
     return forwardMethod(releasing(b).build());
+  }
+
+  /** The input's check: float values of one sample's shape, or ids (a label tensor) when an Embedding reads them. */
+  private String batchSizeCheck() {
+    return ir.takesIds() ? "batchSizeOfIds" : "batchSize";
   }
 
   private MethodSpec forwardMethod(CodeBlock body) {
@@ -898,7 +911,8 @@ public final class Generator {
    */
   private MethodSpec forwardCuda(boolean hasSource) {
     int[] sample = Arrays.copyOfRange(model.inputShape(), 1, model.inputShape().length);
-    CodeBlock.Builder b = CodeBlock.builder().addStatement("int n = $T.batchSize($S, x, $L)", COMPILED, name, joined(sample));
+    CodeBlock.Builder b = CodeBlock.builder().addStatement("int n = $T.$L($S, x, $L)", COMPILED, batchSizeCheck(), name,
+        joined(sample));
     declareTrainingFlags(b);
     Map<String, String> locals = new LinkedHashMap<>();
     locals.put(ir.inputName(), "x");
@@ -972,7 +986,7 @@ public final class Generator {
         }
         case CAT -> b.addStatement("$T $L = $T.cat($T.of($L), $L)", TENSOR, out, TENSOR, ClassName.get("java.util", "List"),
             k.inputs().stream().map(locals::get).collect(Collectors.joining(", ")), ((Cat) k.spec()).dim());
-        case VIEW, RELU, ACTIVATION, CONV, LAYERNORM, DROPOUT, AVGPOOL, UPSAMPLE, PERMUTE, SCALE -> b.addStatement("$T $L = $L", TENSOR,
+        case VIEW, RELU, ACTIVATION, CONV, LAYERNORM, DROPOUT, AVGPOOL, UPSAMPLE, PERMUTE, SCALE, EMBEDDING -> b.addStatement("$T $L = $L", TENSOR,
             out, eagerCall(k, in));
       }
       locals.put(out, out);
@@ -1021,7 +1035,7 @@ public final class Generator {
    * (the fused class keeps fields for the layers with parameters only), else the function.
    */
   private CodeBlock eagerCall(Kernel k, String in) {
-    if (k.kind() == Kernel.Kind.CONV || k.kind() == Kernel.Kind.LAYERNORM) {
+    if (k.kind() == Kernel.Kind.CONV || k.kind() == Kernel.Kind.LAYERNORM || k.kind() == Kernel.Kind.EMBEDDING) {
       return CodeBlock.of("$L.apply($L)", layerField(k.layer()), in);
     }
     if (k.kind() == Kernel.Kind.DROPOUT) {
@@ -1622,6 +1636,20 @@ public final class Generator {
         d = new Ref("p.dout", "0", true);
       }
       int j = i + 1;
+      if (k.kind() == Kernel.Kind.EMBEDDING) { // the weight's rows, by id; the ids get no gradient
+        Embedding.Spec e = (Embedding.Spec) k.spec();
+        String layer = layerField(k.layer());
+        String local = localPrefix(k, j);
+        b.addStatement("float[] $LGW = $T.gradBuffer($L.weight(), $L)", local, COMPILED, layer, recordedNeed(layer + ".weight()"))
+            .beginControlFlow("if ($LGW != null)", local)
+            .addStatement("$T.embeddingBackward($LGW, 0, $L, $L, $L, $L, n * $L, $L, $L)", KERNELS, local, d.array, d.offset, in.array,
+                in.offset, k.inPerSample(), e.embeddingDim(), e.paddingIdx())
+            .endControlFlow();
+        if (runs != null) {
+          b.endControlFlow();
+        }
+        continue;
+      }
       if (k.kind() == Kernel.Kind.ADD || k.kind() == Kernel.Kind.MUL || k.kind() == Kernel.Kind.CAT || k.kind() == Kernel.Kind.MATMUL) {
         joinBackward(b, k, i, d, out, target, grads, refs);
         if (runs != null) {

@@ -112,7 +112,13 @@ record Kernel(
      * {@code x.maskedFill(mask.eq(0), value)}: the constant where the model's buffer selects, x elsewhere, the mask
      * repeated over x's leading dimensions; backward: the gradient, zero where the mask selects.
      */
-    MASKED_FILL
+    MASKED_FILL,
+    /**
+     * An embedding over the model's input ids: each id's row of the weight copied into the output (a padding row as it
+     * is); backward: each position's gradient added into its id's row of the weight's gradient (none into the padding
+     * row), and none to the ids.
+     */
+    EMBEDDING
   }
 
   /**
@@ -133,7 +139,7 @@ record Kernel(
 
   /** Whether the step reads parameters of its layer (a weight, a bias). */
   boolean hasParameters() {
-    return kind == Kind.LINEAR || kind == Kind.CONV || kind == Kind.BATCHNORM || kind == Kind.LAYERNORM;
+    return kind == Kind.LINEAR || kind == Kind.CONV || kind == Kind.BATCHNORM || kind == Kind.LAYERNORM || kind == Kind.EMBEDDING;
   }
 
   /** Values per sample of the output (all dimensions after the batch). */

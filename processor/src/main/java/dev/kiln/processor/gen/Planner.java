@@ -7,6 +7,7 @@ import dev.kiln.dsl.Conv2d;
 import dev.kiln.dsl.ConvTranspose2d;
 import dev.kiln.dsl.Dropout;
 import dev.kiln.dsl.Dropout2d;
+import dev.kiln.dsl.Embedding;
 import dev.kiln.dsl.Flatten;
 import dev.kiln.dsl.GELU;
 import dev.kiln.dsl.LayerNorm;
@@ -51,7 +52,7 @@ import java.util.Set;
  * which takes a transpose of an operand's last two dimensions as a flag and constant scales before
  * or after it as its alpha ({@link #foldedIntoProducts}); other transposes and permutations are a
  * copy, other scales a pass. An add or mul of a tensor field (a position table) repeats it over the
- * batch in one pass; a masked fill is a pass of its own. A value read by two steps keeps its own pass
+ * batch in one pass; a masked fill is a pass of its own; an embedding of the input ids a copy of rows. A value read by two steps keeps its own pass
  * and buffer (nothing fuses into it).
  */
 final class Planner {
@@ -123,6 +124,8 @@ final class Planner {
         kernels.add(new Kernel(kind, label, s.spec(), s.layer(), linear, relu, s.input(), outValue, in, out, s.source()));
       } else if (s.spec() instanceof Conv2d.Spec || s.spec() instanceof ConvTranspose2d.Spec) {
         kernels.add(new Kernel(Kernel.Kind.CONV, label, s.spec(), s.layer(), null, false, s.input(), s.output(), in, out, s.source()));
+      } else if (s.spec() instanceof Embedding.Spec) {
+        kernels.add(new Kernel(Kernel.Kind.EMBEDDING, label, s.spec(), s.layer(), null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof LayerNorm.Spec) {
         kernels.add(new Kernel(Kernel.Kind.LAYERNORM, label, s.spec(), s.layer(), null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof AvgPool2d.Spec || s.spec() instanceof AdaptiveAvgPool2d.Spec) {

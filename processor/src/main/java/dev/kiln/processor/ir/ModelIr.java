@@ -1,5 +1,6 @@
 package dev.kiln.processor.ir;
 
+import dev.kiln.dsl.Embedding;
 import java.util.List;
 import javax.lang.model.element.Element;
 
@@ -47,6 +48,18 @@ public record ModelIr(
     if (forwardReturns >= 0 && (outputs == null || !steps.isEmpty())) {
       throw new IllegalArgumentException("forward returns a component of " + outputs + " but has steps of its own");
     }
+  }
+
+  /**
+   * Whether the input is token or category ids (a label tensor), not floats: an Embedding reads it,
+   * in forward or in the outputs method. The checker makes sure only Embeddings do.
+   */
+  public boolean takesIds() {
+    return readsIds(steps, inputName) || outputs != null && readsIds(outputs.steps(), outputs.inputName());
+  }
+
+  private static boolean readsIds(List<StepIr> steps, String input) {
+    return steps.stream().anyMatch(s -> s.spec() instanceof Embedding.Spec && s.input().equals(input));
   }
 
   /** Whether forward's body is {@code return forwardWithHidden(x).output();}. */

@@ -8,6 +8,7 @@ import dev.kiln.dsl.Conv2d;
 import dev.kiln.dsl.ConvTranspose2d;
 import dev.kiln.dsl.Dropout;
 import dev.kiln.dsl.Dropout2d;
+import dev.kiln.dsl.Embedding;
 import dev.kiln.dsl.Flatten;
 import dev.kiln.dsl.GELU;
 import dev.kiln.dsl.LayerNorm;
@@ -61,6 +62,11 @@ final class LayerCatalog {
         case 2 -> new Linear.Spec(integer(args, 0), integer(args, 1), true);
         case 3 -> new Linear.Spec(integer(args, 0), integer(args, 1), bool(args, 2));
         default -> throw new BadArguments("Linear takes (in_features, out_features[, bias])");
+      }),
+      Map.entry(DSL + "Embedding", args -> switch (args.size()) {
+        case 2 -> new Embedding.Spec(integer(args, 0), integer(args, 1), -1);
+        case 3 -> Embedding.Spec.of(integer(args, 0), integer(args, 1), integer(args, 2));
+        default -> throw new BadArguments("Embedding takes (num_embeddings, embedding_dim[, padding_idx])");
       }),
       Map.entry(DSL + "ReLU", args -> none(args, "ReLU", new ReLU.Spec())),
       Map.entry(DSL + "Sigmoid", args -> none(args, "Sigmoid", new Sigmoid.Spec())),
@@ -178,7 +184,7 @@ final class LayerCatalog {
 
   /** Simple names of the supported layers, for messages. */
   static String supported() {
-    return "Linear, Conv2d, ConvTranspose2d, Upsample, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm1d, BatchNorm2d, LayerNorm, Dropout, Dropout2d, Flatten, ReLU, Sigmoid, Tanh, LeakyReLU, GELU, SiLU, Softmax, LogSoftmax, Sequential";
+    return "Linear, Conv2d, ConvTranspose2d, Upsample, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm1d, BatchNorm2d, LayerNorm, Dropout, Dropout2d, Flatten, ReLU, Sigmoid, Tanh, LeakyReLU, GELU, SiLU, Softmax, LogSoftmax, Embedding, Sequential";
   }
 
   static LayerSpec create(String qualifiedName, List<Object> args) throws BadArguments {

@@ -558,4 +558,49 @@ public final class CpuKernels {
       dlogits[base + target] -= s;
     }
   }
+  /**
+   * {@code out[i] = weight[ids[i]]}: the rows of {@code weight [num, dim]} that {@code count} ids pick
+   * (label values, stored as floats), one after the other, as {@code nn.Embedding}'s forward; a padding
+   * row is picked as it is (zero unless written). {@code idsShape} names the ids in the error.
+   *
+   * @throws IllegalArgumentException naming the first id out of range, with the eager op's message
+   */
+  public static void embeddingForward(float[] out, int outOff, float[] ids, int idsOff, int count, float[] weight, int wOff,
+      int num, int dim, int[] idsShape) {
+    for (int i = 0; i < count; i++) {
+      int id = Math.round(ids[idsOff + i]);
+      if (id < 0 || id >= num) {
+        throw new IllegalArgumentException("embedding: index " + id + " at flat position " + i + " of "
+            + shapeString(idsShape) + " is out of range for " + num + " embeddings (0.." + (num - 1) + ")");
+      }
+      System.arraycopy(weight, wOff + id * dim, out, outOff + i * dim, dim);
+    }
+  }
+
+  /**
+   * {@code dweight[ids[i]] += d[i]}: each position's gradient added into its id's row (the embedding's
+   * backward; the ids need none), except the row {@code paddingIdx} (-1 for none), which gets none.
+   */
+  public static void embeddingBackward(float[] dweight, int dwOff, float[] d, int dOff, float[] ids, int idsOff, int count, int dim,
+      int paddingIdx) {
+    for (int i = 0; i < count; i++) {
+      int id = Math.round(ids[idsOff + i]);
+      if (id == paddingIdx) {
+        continue;
+      }
+      int row = dwOff + id * dim, at = dOff + i * dim;
+      for (int j = 0; j < dim; j++) {
+        dweight[row + j] += d[at + j];
+      }
+    }
+  }
+
+  /** {@code [2, 4]}, as {@code Shapes.toString} writes a shape. */
+  private static String shapeString(int[] shape) {
+    StringBuilder b = new StringBuilder("[");
+    for (int i = 0; i < shape.length; i++) {
+      b.append(i > 0 ? ", " : "").append(shape[i]);
+    }
+    return b.append(']').toString();
+  }
 }
