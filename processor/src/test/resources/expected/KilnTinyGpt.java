@@ -46,6 +46,14 @@ public final class KilnTinyGpt extends TinyGpt {
     return new int[] {6};
   }
 
+  /**
+   * The input is token ids (an Embedding applied to it): {@code summary()} feeds ids.
+   */
+  @Override
+  protected boolean declaredInputIsIds() {
+    return true;
+  }
+
   @Override
   public KilnTinyGpt to(Device device) {
     super.to(device);

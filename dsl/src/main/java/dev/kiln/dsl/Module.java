@@ -147,7 +147,8 @@ public abstract class Module {
    * not, as in torchsummary. Leaf layers with parameters that no {@code apply} reached (called as
    * {@code forward(x)}, or not at all) are named on a line after the table, whose totals leave them
    * out. A compiled model ({@code Kiln<Name>}) runs its layers' eager forwards
-   * for the summary, and {@code summary()} without a shape uses its declared input shape. See
+   * for the summary, and {@code summary()} without a shape uses its declared input shape (and ids,
+   * for one whose input is token ids). See
    * {@link Summary} for the layout.
    *
    * @throws IllegalArgumentException if no shape is given and the model was not compiled from a
@@ -157,7 +158,16 @@ public abstract class Module {
    * @throws ShapeException if the input shape does not fit the model
    */
   public String summary(int... inputShape) {
-    return Summary.of(this, false, inputShape);
+    return Summary.of(this, declaredInputIsIds(), inputShape);
+  }
+
+  /**
+   * Whether the model was compiled from a {@code @Model} declaration whose input is token ids (an
+   * {@link Embedding} applied to it): {@link #summary(int...)} then feeds ids, as {@link
+   * #summaryOfIds} does. Generated classes override it; false otherwise.
+   */
+  protected boolean declaredInputIsIds() {
+    return false;
   }
 
   /**

@@ -375,6 +375,7 @@ class ParityTest {
     assertEquals(compiledName.substring(5) + " expects ids [N, " + length + "], got [1, 3]", shape.getMessage());
     // summary() runs the declaration's forward on ids of the declared shape
     assertTrue(compiled.summaryOfIds().contains("Embedding"), compiled.summaryOfIds());
+    assertEquals(compiled.summaryOfIds(), compiled.summary(), "summary() of a model over ids feeds ids");
   }
 
   /** {@code [n, s]} random ids below {@code vocabulary}, the first and last id (padding rows, where a model has one) among them. */

@@ -283,6 +283,15 @@ public final class Generator {
     }
     addLayerFields(type, declared, layers);
     type.addMethod(declaredInputShape());
+    if (ir.takesIds()) {
+      type.addMethod(MethodSpec.methodBuilder("declaredInputIsIds")
+          .addJavadoc("The input is token ids (an Embedding applied to it): {@code summary()} feeds ids.\n")
+          .addAnnotation(Override.class)
+          .addModifiers(Modifier.PROTECTED)
+          .returns(boolean.class)
+          .addStatement("return true")
+          .build());
+    }
     addSelfTypedOverrides(type);
     if (several != null) {
       several.addOutputsMembers(type);
