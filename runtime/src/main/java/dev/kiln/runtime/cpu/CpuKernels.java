@@ -168,24 +168,26 @@ public final class CpuKernels {
    */
   public static void addRepeatedForward(float[] out, int outOff, float[] a, int aOff, float[] b, int bOff,
       int outer, int size, int inner, boolean relu) {
-    Parallel.forRange(outer, 2L * outer * size * inner, (part, from, to) -> {
-      for (int o = from; o < to; o++) {
-        if (inner == 1) { // one value over a run of size (a channel's plane): a loop the JIT vectorises
+    if (inner == 1) { // one value over a run of size (a channel's plane): a loop the JIT vectorises
+      Parallel.forRange(outer, 2L * outer * size, (part, from, to) -> {
+        for (int o = from; o < to; o++) {
           float bv = b[bOff + o];
           int start = o * size;
           for (int r = start; r < start + size; r++) {
             float v = a[aOff + r] + bv;
             out[outOff + r] = relu ? Math.max(v, 0f) : v;
           }
-          continue;
         }
-        for (int r = 0; r < size; r++) {
-          int at = (o * size + r) * inner;
-          int bAt = bOff + o * inner;
-          for (int i = 0; i < inner; i++) {
-            float v = a[aOff + at + i] + b[bAt + i];
-            out[outOff + at + i] = relu ? Math.max(v, 0f) : v;
-          }
+      });
+      return;
+    }
+    // rows of inner values, split over the cores by row (outer is 1 for a position table over the batch)
+    Parallel.forRange(outer * size, 2L * outer * size * inner, (part, from, to) -> {
+      for (int q = from; q < to; q++) {
+        int at = q * inner, bAt = bOff + q / size * inner;
+        for (int i = 0; i < inner; i++) {
+          float v = a[aOff + at + i] + b[bAt + i];
+          out[outOff + at + i] = relu ? Math.max(v, 0f) : v;
         }
       }
     });
@@ -206,24 +208,25 @@ public final class CpuKernels {
     if (dst == null) {
       return;
     }
-    Parallel.forRange(outer, 3L * outer * size * inner, (part, from, to) -> {
-      for (int o = from; o < to; o++) {
-        if (inner == 1) { // one factor over a run of size
+    if (inner == 1) { // one factor over a run of size
+      Parallel.forRange(outer, 3L * outer * size, (part, from, to) -> {
+        for (int o = from; o < to; o++) {
           float bv = b[bOff + o];
           int start = o * size;
           for (int r = start; r < start + size; r++) {
             float v = d[dOff + r] * bv;
             dst[dstOff + r] = accumulate ? dst[dstOff + r] + v : v;
           }
-          continue;
         }
-        for (int r = 0; r < size; r++) {
-          int at = (o * size + r) * inner;
-          int bAt = bOff + o * inner;
-          for (int i = 0; i < inner; i++) {
-            float v = d[dOff + at + i] * b[bAt + i];
-            dst[dstOff + at + i] = accumulate ? dst[dstOff + at + i] + v : v;
-          }
+      });
+      return;
+    }
+    Parallel.forRange(outer * size, 3L * outer * size * inner, (part, from, to) -> { // by row, as addRepeatedForward
+      for (int q = from; q < to; q++) {
+        int at = q * inner, bAt = bOff + q / size * inner;
+        for (int i = 0; i < inner; i++) {
+          float v = d[dOff + at + i] * b[bAt + i];
+          dst[dstOff + at + i] = accumulate ? dst[dstOff + at + i] + v : v;
         }
       }
     });
@@ -240,10 +243,9 @@ public final class CpuKernels {
     if (dst == null) {
       return;
     }
-    Parallel.forRange(outer, 3L * outer * size * inner, (part, from, to) -> {
-      double[] sums = new double[inner];
-      for (int o = from; o < to; o++) {
-        if (inner == 1) { // a run's sum: four double partials, then one (the same sum, up to the order of doubles)
+    if (inner == 1) {
+      Parallel.forRange(outer, 3L * outer * size, (part, from, to) -> {
+        for (int o = from; o < to; o++) { // a run's sum: four double partials, then one (the same sum, up to the order of doubles)
           int start = o * size;
           double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
           int r = start;
@@ -258,20 +260,29 @@ public final class CpuKernels {
           }
           float sum = (float) (s0 + s1 + s2 + s3);
           dst[dstOff + o] = accumulate ? dst[dstOff + o] + sum : sum;
-          continue;
         }
-        Arrays.fill(sums, 0);
+      });
+      return;
+    }
+    // the outer * inner sums split over the cores by column (outer is 1 for a position table over the
+    // batch): each part sums its columns of each of its rows' runs, every column in the order of r
+    Parallel.forRange(outer * inner, 3L * outer * size * inner, (part, from, to) -> {
+      double[] sums = new double[inner];
+      for (int q = from; q < to; ) {
+        int o = q / inner, i0 = q % inner, i1 = Math.min(inner, i0 + (to - q));
+        Arrays.fill(sums, i0, i1, 0);
         for (int r = 0; r < size; r++) {
           int at = (o * size + r) * inner;
-          for (int i = 0; i < inner; i++) {
+          for (int i = i0; i < i1; i++) {
             float g = y == null ? d[dOff + at + i] : passIfPositive(d[dOff + at + i], y[yOff + at + i]);
             sums[i] += other == null ? g : g * other[oOff + at + i]; // the float product, as eager's
           }
         }
-        for (int i = 0; i < inner; i++) {
+        for (int i = i0; i < i1; i++) {
           int at = dstOff + o * inner + i;
           dst[at] = accumulate ? dst[at] + (float) sums[i] : (float) sums[i];
         }
+        q += i1 - i0;
       }
     });
   }
