@@ -314,6 +314,119 @@ final class CudaOps {
         (dx, g) -> ElementwiseKernels.transpose(dx, g, cols, rows));
   }
 
+  /** The highest rank {@link #permute} takes; Ops permutes higher ones on the host. */
+  static final int PERMUTE_RANK = ElementwiseKernels.PERMUTE_RANK;
+
+  /**
+   * {@link Ops#permute} (and {@code transpose(d0, d1)}) of a float tensor of at most {@value
+   * ElementwiseKernels#PERMUTE_RANK} dimensions, {@code order} checked by Ops: one {@code
+   * kiln_permute}, and the gradient through the same kernel by the inverse order.
+   */
+  static Tensor permute(String name, Tensor x, int[] order, int[] inverse, int[] outShape) {
+    int[] shape = x.shape();
+    Tensor out = named(name, () -> {
+      Tensor o = empty(outShape);
+      ElementwiseKernels.permute(o.writeCuda(), x.readCuda(), shape, order);
+      return o;
+    });
+    if (!Ops.track(x)) {
+      return out;
+    }
+    return Tensor.ofNode(out, new Node(x) {
+      @Override protected boolean savesTensors() { // the backward reads the gradient alone, as the CPU's
+        return false;
+      }
+
+      @Override public String name() {
+        return name;
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        return named(name + " backward", () -> {
+          Tensor dx = empty(shape);
+          Tensor gd = onGpu(g);
+          ElementwiseKernels.permute(dx.writeCuda(), gd.readCuda(), outShape, inverse);
+          CudaLayerOps.keepAlive(gd);
+          return new Tensor[] {dx};
+        });
+      }
+    });
+  }
+
+  /**
+   * {@link Ops#where} where each operand repeats over the result's leading dimensions ({@link
+   * #repeatsOver}): one {@code kiln_where}, and each branch's gradient one {@code
+   * kiln_where_backward}, summed over the repeats in the CPU's order. The condition is copied on the
+   * device when a backward needs it, so that it reads the mask as the forward did (the CPU keeps its
+   * choices in an array).
+   */
+  static Tensor where(Tensor condition, Tensor a, Tensor b, int[] shape) {
+    int n = Shapes.numel(shape), nc = condition.numel();
+    boolean track = Ops.track(a, b);
+    Tensor[] chosen = new Tensor[1];
+    Tensor out = named("where", () -> {
+      Tensor o = empty(shape);
+      ElementwiseKernels.where(o.writeCuda(), condition.readCuda(), a.readCuda(), b.readCuda(), nc, a.numel(), b.numel(), n);
+      if (track) {
+        chosen[0] = empty(condition.shape());
+        ElementwiseKernels.scale(chosen[0].writeCuda(), condition.readCuda(), 1f, nc); // only c != 0 is read
+      }
+      return o;
+    });
+    if (!track) {
+      return out;
+    }
+    Tensor c = chosen[0];
+    return Tensor.ofNode(out, new Node(a, b) {
+      @Override protected boolean savesInputs() { // the condition, not the inputs
+        return false;
+      }
+
+      @Override public String name() {
+        return "where";
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        return named("where backward", () -> {
+          Tensor gd = onGpu(g);
+          Tensor da = null, db = null;
+          if (needsGrad(0)) {
+            da = empty(a.shape());
+            ElementwiseKernels.whereBackward(da.writeCuda(), gd.readCuda(), c.readCuda(), nc, a.numel(), true, n);
+          }
+          if (needsGrad(1)) {
+            db = empty(b.shape());
+            ElementwiseKernels.whereBackward(db.writeCuda(), gd.readCuda(), c.readCuda(), nc, b.numel(), false, n);
+          }
+          CudaLayerOps.keepAlive(gd, c);
+          return new Tensor[] {da, db};
+        });
+      }
+    });
+  }
+
+  /**
+   * Whether {@code own}, less its leading ones, is the trailing dimensions of {@code shape}: an
+   * operand whose value for output {@code i} is its {@code i % numel}-th ({@code [S, S]} or
+   * {@code [1, 1, S, S]} over {@code [N, H, S, S]}, a scalar over anything).
+   */
+  static boolean repeatsOver(int[] shape, int[] own) {
+    int lead = 0;
+    while (lead < own.length && own[lead] == 1) {
+      lead++;
+    }
+    int k = own.length - lead;
+    if (k > shape.length) {
+      return false;
+    }
+    for (int i = 0; i < k; i++) {
+      if (own[lead + i] != shape[shape.length - k + i]) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   /** Ops' {@code reduceAlong}: a sum times {@code factor} along the middle of {@code [outer, size, inner]}. */
   static Tensor reduceAlong(String name, Tensor x, int outer, int size, int inner, float factor, int[] outShape) {
     return reshaping(name, x, outShape,

@@ -680,7 +680,10 @@ public final class Ops {
    * broadcast together. Gradients: to a where the condition holds, to b elsewhere, each summed back
    * to its own shape. A NaN or infinity in the branch not taken does not reach the result, and
    * where sends that branch a gradient of 0 there (which an op before it may still turn into NaN,
-   * {@code 0 * (1 / 0)} in log's backward, as in PyTorch). Computed on the host on either device.
+   * {@code 0 * (1 / 0)} in log's backward, as in PyTorch). On CUDA, one device kernel each way
+   * where every operand repeats over the result's leading dimensions (a mask {@code [S, S]} or
+   * {@code [1, 1, S, S]} over scores {@code [N, H, S, S]}, a scalar, a tensor of the result's
+   * shape); other broadcasts compute on the host.
    */
   public static Tensor where(Tensor condition, Tensor a, Tensor b) {
     Devices.onCuda("where", a, b);
@@ -688,6 +691,10 @@ public final class Ops {
     requireFloat("where", a);
     requireFloat("where", b);
     int[] shape = Shapes.broadcast("where", Shapes.broadcast("where", condition.shape(), a.shape()), b.shape());
+    if (a.device().isCuda() && CudaOps.repeatsOver(shape, condition.shape()) && CudaOps.repeatsOver(shape, a.shape())
+        && CudaOps.repeatsOver(shape, b.shape())) {
+      return CudaOps.where(condition, a, b, shape);
+    }
     float[] cv = condition.toFloatArray(), av = a.toFloatArray(), bv = b.toFloatArray();
     int[] ci = broadcastIndex(shape, condition.shape());
     int[] ai = broadcastIndex(shape, a.shape()), bi = broadcastIndex(shape, b.shape());
@@ -2860,8 +2867,9 @@ public final class Ops {
   /**
    * {@code x} with its dimensions reordered, as PyTorch's {@code x.permute(dims)}: dimension
    * {@code i} of the result is {@code x}'s {@code dims[i]} (negative counting from the end). A copy,
-   * not a view (Kiln has no strided views), made on the host on either device; the gradient is the
-   * gradient permuted back.
+   * not a view (Kiln has no strided views); the gradient is the gradient permuted back. A float
+   * CUDA tensor of up to six dimensions is permuted by one device kernel each way; class indices
+   * and higher ranks on CUDA are permuted on the host.
    *
    * @throws IllegalArgumentException naming the shape and {@code dims} unless they are a
    *     permutation of x's dimensions
@@ -2895,6 +2903,9 @@ public final class Ops {
     for (int i = 0; i < rank; i++) {
       outShape[i] = shape[order[i]];
       inverse[order[i]] = i;
+    }
+    if (x.device().isCuda() && x.dtype() == DType.FLOAT32 && rank <= CudaOps.PERMUTE_RANK) {
+      return CudaOps.permute(name, x, order, inverse, outShape);
     }
     Tensor out = Tensor.wrap(permuted(x.toFloatArray(), shape, order), x.dtype(), outShape).to(x.device()); // labels stay labels
     if (!track(x)) {

@@ -265,8 +265,77 @@ class CudaOpsTest {
 
   @Test
   void permuteAsOnTheCpu() {
-    compare("permute(0, 2, 3, 1)", Match.EXACT, in -> in[0].permute(0, 2, 3, 1), Tensor.randn(2, 3, 4, 5));
-    compare("transpose(0, 2)", Match.EXACT, in -> in[0].transpose(0, 2), Tensor.randn(3, 4, 5));
+    compare("permute(0, 2, 3, 1)", Match.EXACT, in -> onDevice(in[0].permute(0, 2, 3, 1)), Tensor.randn(2, 3, 4, 5));
+    compare("transpose(0, 2)", Match.EXACT, in -> onDevice(in[0].transpose(0, 2)), Tensor.randn(3, 4, 5));
+  }
+
+  @Test
+  void permuteIsOneDeviceKernelAtEveryRankUpToSix() {
+    compare("heads' split permute(0, 2, 1, 3)", Match.EXACT, in -> onDevice(in[0].permute(0, 2, 1, 3)), Tensor.randn(2, 7, 3, 8));
+    compare("heads' join transpose(1, 2)", Match.EXACT, in -> onDevice(in[0].transpose(1, 2)), Tensor.randn(2, 3, 7, 8));
+    compare("transpose(-2, -1)", Match.EXACT, in -> onDevice(in[0].transpose(-2, -1)), Tensor.randn(2, 3, 5, 4));
+    compare("permute(0) of a vector", Match.EXACT, in -> onDevice(in[0].permute(0)), Tensor.randn(9));
+    compare("permute(1, 0)", Match.EXACT, in -> onDevice(in[0].permute(1, 0)), Tensor.randn(33, 17));
+    compare("permute(2, 0, 1)", Match.EXACT, in -> onDevice(in[0].permute(2, 0, 1)), Tensor.randn(4, 5, 6));
+    compare("permute(4, 2, 0, 3, 1)", Match.EXACT, in -> onDevice(in[0].permute(4, 2, 0, 3, 1)), Tensor.randn(2, 3, 4, 5, 3));
+    compare("permute(5, 3, 1, 0, 4, 2) rank 6", Match.EXACT, in -> onDevice(in[0].permute(5, 3, 1, 0, 4, 2)), Tensor.randn(2, 3, 2, 4, 3, 5));
+    compare("permute(-1, 0, 1) with ones", Match.EXACT, in -> onDevice(in[0].permute(-1, 0, 1)), Tensor.randn(1, 5, 1));
+    compare("permute of an empty tensor", Match.EXACT, in -> onDevice(in[0].permute(2, 0, 1)), Tensor.randn(3, 0, 4));
+    compare("permute of a permute", Match.EXACT, in -> in[0].permute(0, 2, 1, 3).permute(3, 1, 2, 0), Tensor.randn(2, 3, 4, 5));
+    float[] edges = {Float.NaN, -0f, 0f, Float.NEGATIVE_INFINITY, Float.POSITIVE_INFINITY, Float.MIN_VALUE};
+    compare("permute keeps NaN, -0 and infinities", Match.EXACT, in -> in[0].permute(1, 0), Tensor.of(edges, 2, 3));
+  }
+
+  @Test
+  void permuteAboveRankSixAndOfLabelsStaysOnTheHost() {
+    compare("permute rank 7", Match.EXACT, in -> in[0].permute(6, 5, 4, 3, 2, 1, 0), Tensor.randn(2, 1, 2, 3, 1, 2, 3));
+    Tensor labels = Tensor.labels(0, 1, 2, 3, 4, 5).reshape(2, 3);
+    Tensor permuted = labels.to(gpu).permute(1, 0);
+    assertTrue(permuted.device().isCuda());
+    assertEquals(DType.INT32, permuted.dtype());
+    assertArrayEquals(labels.permute(1, 0).toIntArray(), permuted.toIntArray());
+  }
+
+  @Test
+  void maskedFillOverHeadsIsOneDeviceKernel() {
+    int s = 5;
+    Tensor causal = Tensor.ones(s, s).triu(1);
+    compare("masked_fill [S, S] over [N, H, S, S], -inf", Match.EXACT,
+        in -> onDevice(in[0].maskedFill(causal.to(in[0].device()), Float.NEGATIVE_INFINITY)), Tensor.randn(2, 3, s, s));
+    compare("masked_fill [1, 1, S, S] over [N, H, S, S]", Match.EXACT,
+        in -> onDevice(in[0].maskedFill(causal.reshape(1, 1, s, s).to(in[0].device()), -1e9f)), Tensor.randn(2, 3, s, s));
+    compare("masked_fill by labels, NaN", Match.EXACT,
+        in -> onDevice(in[0].maskedFill(Tensor.labels(1, 0, 0, 3).reshape(4).to(in[0].device()), Float.NaN)), Tensor.randn(3, 4));
+    float[] odd = {Float.NaN, -0f, 0f, 2f, Float.NEGATIVE_INFINITY, Float.MIN_VALUE}; // nonzero fills: NaN and -inf do, -0 does not
+    compare("masked_fill by NaN, -0 and tiny mask values", Match.EXACT,
+        in -> onDevice(in[0].maskedFill(Tensor.of(odd, 6).to(in[0].device()), 7f)), Tensor.randn(4, 6));
+    compare("masked_fill then softmax (causal attention)", Match.CLOSE,
+        in -> Ops.softmax(in[0].maskedFill(causal.to(in[0].device()), Float.NEGATIVE_INFINITY), -1), Tensor.randn(2, 3, s, s));
+    compare("tril", Match.EXACT, in -> onDevice(in[0].tril(0)), Tensor.randn(2, 4, 4));
+  }
+
+  @Test
+  void whereRepeatingOverLeadingDimensionsIsOneDeviceKernel() {
+    compare("where [4,5] ? [4,5] : [5]", Match.EXACT, in -> onDevice(Tensor.where(in[0].gt(in[1]), in[0], in[1])), Tensor.randn(4, 5), Tensor.randn(5));
+    compare("where [5] ? [3,4,5] : [1,4,5]", Match.EXACT, in -> onDevice(Tensor.where(in[2], in[0], in[1])),
+        Tensor.randn(3, 4, 5), Tensor.randn(1, 4, 5), Tensor.labels(1, 0, 0, 2, 0));
+    compare("where [2,3] ? scalar : scalar", Match.EXACT, in -> onDevice(Tensor.where(in[2], in[0], in[1])),
+        Tensor.scalar(1.5f), Tensor.scalar(-2f), Tensor.of(new float[] {1, 0, 0, 1, 1, 0}, 2, 3));
+    compare("where over an empty result", Match.EXACT, in -> onDevice(Tensor.where(in[0].gt(0f), in[0], in[1])), Tensor.randn(0, 3), Tensor.randn(3));
+  }
+
+  @Test
+  void whereWithOtherBroadcastsStaysOnTheHost() {
+    compare("where [4,1] ? [4,5] : [1,5]", Match.EXACT, in -> Tensor.where(in[2], in[0], in[1]),
+        Tensor.randn(4, 5), Tensor.randn(1, 5), Tensor.of(new float[] {1, 0, 1, 0}, 4, 1));
+  }
+
+  /** {@code t}, checked to have come from a CUDA kernel's node rather than the host path's. */
+  private static Tensor onDevice(Tensor t) {
+    if (t.device().isCuda() && t.gradFn() != null) {
+      assertSame(CudaOps.class, t.gradFn().getClass().getEnclosingClass(), t.gradFn().name() + " was computed on the host");
+    }
+    return t;
   }
 
   @Test

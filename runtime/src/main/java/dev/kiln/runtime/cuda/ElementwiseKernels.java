@@ -284,6 +284,51 @@ public final class ElementwiseKernels {
         }
       }
 
+      // out = x with its dimensions reordered, one thread an output: out's sizes s0..s5 (leading ones
+      // padding a lower rank) and x's stride t0..t5 along each of out's dimensions. Values are moved,
+      // not computed on, so the copy is bit for bit (a permutation's gradient is the inverse one).
+      extern "C" __global__ void kiln_permute(float* out, const float* x, long long n,
+          int s0, int s1, int s2, int s3, int s4, int s5, int t0, int t1, int t2, int t3, int t4, int t5) {
+        long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (i < n) {
+          int rest = (int) i;
+          long long src = 0;
+          src += (long long) (rest % s5) * t5; rest /= s5;
+          src += (long long) (rest % s4) * t4; rest /= s4;
+          src += (long long) (rest % s3) * t3; rest /= s3;
+          src += (long long) (rest % s2) * t2; rest /= s2;
+          src += (long long) (rest % s1) * t1; rest /= s1;
+          src += (long long) rest * t0;
+          out[i] = x[src];
+        }
+      }
+
+      // out = c != 0 ? a : b, each operand repeating over out's leading dimensions (nc, na, nb values,
+      // a scalar 1): torch.where, and so masked_fill. NaN is nonzero, -0 is zero, as the CPU's test.
+      extern "C" __global__ void kiln_where(float* out, const float* c, const float* a, const float* b,
+          int nc, int na, int nb, long long n) {
+        long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (i < n) {
+          int k = (int) i;
+          out[i] = c[k % nc] != 0.0f ? a[k % na] : b[k % nb];
+        }
+      }
+
+      // The gradient of one branch of kiln_where, m values repeating over n: dx[j] = the sum of g[i]
+      // over i = j (mod m) where the condition picked this branch ((c != 0) == taken), added in float
+      // in index order from +0, as the CPU's loop adds them, so the two agree bit for bit.
+      extern "C" __global__ void kiln_where_backward(float* dx, const float* g, const float* c, int nc, int m, int taken,
+          long long n) {
+        long long j = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (j < m) {
+          float acc = 0.0f;
+          for (long long i = j; i < n; i += m) {
+            if ((c[(int) i % nc] != 0.0f) == (taken != 0)) acc += g[i];
+          }
+          dx[j] = acc;
+        }
+      }
+
       // out[o, i] = factor * sum_k x[o, k, i], x seen as [outer, size, inner]: one thread an output,
       // added in double in index order, as the CPU's MathKernels.sumAlong
       extern "C" __global__ void kiln_sum_along(float* out, const float* x, int outer, int size, int inner, float factor) {
@@ -914,6 +959,63 @@ public final class ElementwiseKernels {
     long n = (long) rows * cols;
     requireCount("transpose", n);
     kernel("kiln_transpose").launch1d(n, out, x, rows, cols);
+  }
+
+  /** The highest rank {@link #permute} takes. */
+  public static final int PERMUTE_RANK = 6;
+
+  /**
+   * {@code out} = {@code x} (of {@code shape}, row-major) with its dimensions reordered: dimension
+   * {@code i} of out is x's {@code order[i]}, as {@code cpu.CpuKernels.permute}. At most
+   * {@value #PERMUTE_RANK} dimensions.
+   */
+  public static void permute(long out, long x, int[] shape, int[] order) {
+    int rank = shape.length;
+    require(rank <= PERMUTE_RANK && order.length == rank, "permute",
+        "shape " + java.util.Arrays.toString(shape) + " and order " + java.util.Arrays.toString(order) + ": at most " + PERMUTE_RANK + " dimensions, one order each");
+    requireDims("permute", shape);
+    long n = 1;
+    for (int s : shape) {
+      n *= s;
+    }
+    requireCount("permute", n);
+    int[] xStride = new int[rank];
+    for (int d = rank - 1, s = 1; d >= 0; d--) {
+      xStride[d] = s;
+      s *= Math.max(1, shape[d]); // n fits an int, so every stride does
+    }
+    Object[] args = new Object[3 + 2 * PERMUTE_RANK];
+    args[0] = out;
+    args[1] = x;
+    args[2] = n;
+    int lead = PERMUTE_RANK - rank;
+    for (int i = 0; i < PERMUTE_RANK; i++) {
+      args[3 + i] = i < lead ? 1 : shape[order[i - lead]];
+      args[3 + PERMUTE_RANK + i] = i < lead ? 0 : xStride[order[i - lead]];
+    }
+    kernel("kiln_permute").launch1d(n, args);
+  }
+
+  /**
+   * {@code out[i] = c[i % nc] != 0 ? a[i % na] : b[i % nb]} for {@code n} outputs: torch.where with
+   * each operand repeating over the output's leading dimensions (a scalar is one value).
+   */
+  public static void where(long out, long c, long a, long b, int nc, int na, int nb, long n) {
+    requireCount("where", n);
+    require(n == 0 || nc > 0 && na > 0 && nb > 0 && n % nc == 0 && n % na == 0 && n % nb == 0, "where",
+        "operands of " + nc + ", " + na + " and " + nb + " values do not repeat over " + n);
+    kernel("kiln_where").launch1d(n, out, c, a, b, nc, na, nb, n);
+  }
+
+  /**
+   * The gradient of {@link #where}'s {@code a} ({@code taken}) or {@code b} branch, {@code m} values:
+   * {@code g} where the condition chose that branch, summed over the repeats in index order in float.
+   */
+  public static void whereBackward(long dx, long g, long c, int nc, int m, boolean taken, long n) {
+    requireCount("where_backward", n);
+    require(m > 0 && nc > 0 && n % m == 0 && n % nc == 0 || n == 0 && m >= 0, "where_backward",
+        "a branch of " + m + " values and a condition of " + nc + " do not repeat over " + n);
+    kernel("kiln_where_backward").launch1d(m, dx, g, c, nc, m, taken ? 1 : 0, n);
   }
 
   /** {@code out[o, i] = factor * sum_k x[o, k, i]} over {@code [outer, size, inner]}, added in double. */
