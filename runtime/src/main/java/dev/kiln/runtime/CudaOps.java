@@ -360,6 +360,21 @@ final class CudaOps {
    * device when a backward needs it, so that it reads the mask as the forward did (the CPU keeps its
    * choices in an array).
    */
+  /** Whether {@link #compare} has a kernel for the comparison {@code op} ({@code "eq"}, ...). */
+  static boolean hasComparison(String op) {
+    return ElementwiseKernels.COMPARISONS.contains(op);
+  }
+
+  /** {@link Ops#compare} on the device: a 0/1 mask without gradient, the operands repeating over {@code shape}. */
+  static Tensor compare(String op, Tensor a, Tensor b, int[] shape) {
+    int n = Shapes.numel(shape);
+    return named(op, () -> {
+      Tensor o = empty(shape);
+      ElementwiseKernels.compare(o.writeCuda(), a.readCuda(), b.readCuda(), a.numel(), b.numel(), op, n);
+      return o;
+    });
+  }
+
   static Tensor where(Tensor condition, Tensor a, Tensor b, int[] shape) {
     int n = Shapes.numel(shape), nc = condition.numel();
     boolean track = Ops.track(a, b);

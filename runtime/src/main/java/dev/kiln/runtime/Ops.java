@@ -471,12 +471,17 @@ public final class Ops {
   /**
    * {@code a op b} element-wise as a mask: 1 where it holds, else 0 (any comparison with NaN is
    * false but {@code ne}'s, as in PyTorch), broadcast as {@link #add}; a FLOAT32 tensor without
-   * gradient on a's device, computed on the host. PyTorch's {@code a > b} and its kin, whose bool
+   * gradient on a's device (on CUDA one kernel where each operand repeats over the result's leading
+   * dimensions, as {@link #where}'s; else computed on the host). PyTorch's {@code a > b} and its kin, whose bool
    * tensors Kiln writes as 0/1 floats: {@code logits.gt(0).eq(labels).sum()} counts hits.
    */
   public static Tensor compare(String op, Tensor a, Tensor b, Comparison c) {
     Devices.onCuda(op, a, b); // one device, or an error naming both
     int[] shape = Shapes.broadcast(op, a.shape(), b.shape());
+    if (a.device().isCuda() && CudaOps.hasComparison(op) && CudaOps.repeatsOver(shape, a.shape())
+        && CudaOps.repeatsOver(shape, b.shape())) { // a causal mask's mask.eq(0): one kernel, no round trip
+      return CudaOps.compare(op, a, b, shape);
+    }
     float[] av = a.toFloatArray(), bv = b.toFloatArray();
     int[] ai = broadcastIndex(shape, a.shape()), bi = broadcastIndex(shape, b.shape());
     float[] out = new float[ai.length];

@@ -325,6 +325,34 @@ class CudaOpsTest {
   }
 
   @Test
+  void comparisonsRepeatingOverLeadingDimensionsAsOnTheCpu() {
+    float[] odd = {Float.NaN, -0f, 0f, 1f, -1f, Float.NEGATIVE_INFINITY, Float.POSITIVE_INFINITY, 2f, 1f, 0.5f, 0f, -3f};
+    Tensor x = Tensor.of(odd, 2, 6), row = Tensor.of(new float[] {0f, 0f, -0f, 1f, Float.NaN, Float.NEGATIVE_INFINITY}, 6);
+    List<java.util.function.BiFunction<Tensor, Tensor, Tensor>> ops = List.of(Tensor::eq, Tensor::ne, Tensor::gt, Tensor::ge,
+        Tensor::lt, Tensor::le);
+    for (int k = 0; k < ops.size(); k++) {
+      var op = ops.get(k);
+      sameMask("comparison " + k + " with a row", op, x, row);
+      sameMask("comparison " + k + " with a scalar", op, x, Tensor.scalar(0f));
+      sameMask("comparison " + k + " of [3, 2, 6] with [2, 6]", op, Tensor.randn(3, 2, 6), Tensor.randn(2, 6));
+      sameMask("comparison " + k + " of [4, 1] with [1, 5] (on the host)", op, Tensor.randn(4, 1), Tensor.randn(1, 5));
+    }
+    compare("mask.eq(0) of a causal mask, then masked_fill", Match.EXACT,
+        in -> onDevice(in[0].maskedFill(Tensor.ones(4, 4).tril(0).to(in[0].device()).eq(0f), Float.NEGATIVE_INFINITY)),
+        Tensor.randn(2, 4, 4));
+  }
+
+  /** A comparison's 0/1 mask on the GPU, bit for bit the CPU's, on the GPU and without gradient. */
+  private static void sameMask(String what, java.util.function.BiFunction<Tensor, Tensor, Tensor> op, Tensor a, Tensor b) {
+    Tensor onCpu = op.apply(a, b);
+    Tensor onGpu = op.apply(a.to(gpu), b.to(gpu));
+    assertTrue(onGpu.device().isCuda(), what + ": on " + onGpu.device());
+    assertTrue(!onGpu.requiresGrad(), what + ": a mask has no gradient");
+    assertArrayEquals(onCpu.shape(), onGpu.shape(), what + ": shape");
+    agree(what, true, onGpu, onCpu);
+  }
+
+  @Test
   void whereWithOtherBroadcastsStaysOnTheHost() {
     compare("where [4,1] ? [4,5] : [1,5]", Match.EXACT, in -> Tensor.where(in[2], in[0], in[1]),
         Tensor.randn(4, 5), Tensor.randn(1, 5), Tensor.of(new float[] {1, 0, 1, 0}, 4, 1));

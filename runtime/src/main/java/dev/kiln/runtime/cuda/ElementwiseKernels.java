@@ -314,6 +314,18 @@ public final class ElementwiseKernels {
         }
       }
 
+      // a OP b as a 0/1 mask, each operand repeating over the output's leading dimensions; op: 0 eq, 1 ne,
+      // 2 gt, 3 ge, 4 lt, 5 le (IEEE comparisons: any with NaN false but ne's, as the CPU's Java ones)
+      extern "C" __global__ void kiln_compare(float* out, const float* a, const float* b, int na, int nb, int op,
+          long long n) {
+        long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (i < n) {
+          float x = a[(int) (i % na)], y = b[(int) (i % nb)];
+          bool r = op == 0 ? x == y : op == 1 ? x != y : op == 2 ? x > y : op == 3 ? x >= y : op == 4 ? x < y : x <= y;
+          out[i] = r ? 1.0f : 0.0f;
+        }
+      }
+
       // The gradient of one branch of kiln_where, m values repeating over n: dx[j] = the sum of g[i]
       // over i = j (mod m) where the condition picked this branch ((c != 0) == taken), added in float
       // in index order from +0, as the CPU's loop adds them, so the two agree bit for bit.
@@ -994,6 +1006,22 @@ public final class ElementwiseKernels {
       args[3 + PERMUTE_RANK + i] = i < lead ? 0 : xStride[order[i - lead]];
     }
     kernel("kiln_permute").launch1d(n, args);
+  }
+
+  /** The comparisons {@link #compare} knows, in its kernel's order. */
+  public static final java.util.List<String> COMPARISONS = java.util.List.of("eq", "ne", "gt", "ge", "lt", "le");
+
+  /**
+   * {@code out[i] = a[i % na] OP b[i % nb] ? 1 : 0} for {@code n} outputs, {@code op} one of {@link
+   * #COMPARISONS}: a comparison with each operand repeating over the output's leading dimensions.
+   */
+  public static void compare(long out, long a, long b, int na, int nb, String op, long n) {
+    requireCount("compare", n);
+    int code = COMPARISONS.indexOf(op);
+    require(code >= 0, "compare", "unknown comparison " + op);
+    require(na > 0 && nb > 0 && n % na == 0 && n % nb == 0 || n == 0, "compare",
+        "operands of " + na + " and " + nb + " values do not repeat over " + n);
+    kernel("kiln_compare").launch1d(n, out, a, b, na, nb, code, n);
   }
 
   /**
