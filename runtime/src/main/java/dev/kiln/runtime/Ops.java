@@ -1841,13 +1841,12 @@ public final class Ops {
     requireFloat("embedding", weight);
     requireRank("embedding", "weight", weight, 2);
     requireLabels("embedding", "indices", indices);
-    int num = weight.size(0), dim = weight.size(1);
-    int[] idx = indices.toIntArray();
-    float[] w = weight.readBuffer(); // not a copy: a vocabulary's table is large, a batch's rows few
-    int wOff = weight.offset();
-    float[] out = new float[idx.length * dim];
-    // (the kernel a compiled model's embedding runs too: one message for an id out of range)
-    CpuKernels.embeddingForward(out, 0, indices.readBuffer(), indices.offset(), idx.length, w, wOff, num, dim, indices.shape());
+    int num = weight.size(0), dim = weight.size(1), count = indices.numel();
+    float[] ids = indices.toFloatArray(); // kept for the backward (a batch's ids, few)
+    float[] out = new float[count * dim];
+    // the kernels a compiled model's embedding runs too: one message for an id out of range; the table
+    // read in place, not copied (a vocabulary's table is large, a batch's rows few)
+    CpuKernels.embeddingForward(out, 0, ids, 0, count, weight.readBuffer(), weight.offset(), num, dim, indices.shape());
     int[] shape = Arrays.copyOf(indices.shape(), indices.dim() + 1);
     shape[indices.dim()] = dim;
     Tensor result = Tensor.wrap(out, shape).to(weight.device());
@@ -1864,16 +1863,8 @@ public final class Ops {
       }
 
       @Override protected Tensor[] backward(Tensor g) {
-        float[] gd = g.toFloatArray();
         float[] dw = new float[num * dim];
-        for (int i = 0; i < idx.length; i++) {
-          if (idx[i] == paddingIdx) {
-            continue;
-          }
-          for (int j = 0; j < dim; j++) {
-            dw[idx[i] * dim + j] += gd[i * dim + j];
-          }
-        }
+        CpuKernels.embeddingBackward(dw, 0, g.readBuffer(), g.offset(), ids, 0, count, dim, paddingIdx);
         return new Tensor[] {Tensor.wrap(dw, num, dim).to(weight.device())};
       }
     });
@@ -1914,8 +1905,7 @@ public final class Ops {
     int bags = starts.length - 1, num = weight.size(0), dim = weight.size(1);
     for (int i = 0; i < idx.length; i++) {
       if (idx[i] < 0 || idx[i] >= num) {
-        throw new IllegalArgumentException("embedding_bag: index " + idx[i] + " at flat position " + i + " of "
-            + Shapes.toString(indices.shape()) + " is out of range for " + num + " embeddings (0.." + (num - 1) + ")");
+        throw new IllegalArgumentException(CpuKernels.idOutOfRange("embedding_bag", idx[i], i, indices.shape(), num));
       }
     }
     float[] scale = null;
@@ -1981,7 +1971,8 @@ public final class Ops {
         float[] gd = g.toFloatArray();
         float[] dw = needsGrad(0) ? new float[num * dim] : null;
         float[] ds = inputs.length > 1 && needsGrad(1) ? new float[idx.length] : null;
-        float[] wv = ds == null ? null : weight.toFloatArray();
+        float[] wv = ds == null ? null : weight.readBuffer(); // read in place: the table is unchanged since (savesInputs)
+        int wo = weight.offset();
         for (int b = 0; b < bags; b++) {
           int o = b * dim;
           if (argmax != null) {
@@ -2006,7 +1997,7 @@ public final class Ops {
             if (ds != null) {
               double dot = 0;
               for (int j = 0; j < dim; j++) {
-                dot += (double) gd[o + j] * wv[row + j];
+                dot += (double) gd[o + j] * wv[wo + row + j];
               }
               ds[e] = (float) dot;
             }

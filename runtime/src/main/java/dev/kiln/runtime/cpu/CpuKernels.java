@@ -581,11 +581,16 @@ public final class CpuKernels {
     for (int i = 0; i < count; i++) {
       int id = Math.round(ids[idsOff + i]);
       if (id < 0 || id >= num) {
-        throw new IllegalArgumentException("embedding: index " + id + " at flat position " + i + " of "
-            + shapeString(idsShape) + " is out of range for " + num + " embeddings (0.." + (num - 1) + ")");
+        throw new IllegalArgumentException(idOutOfRange("embedding", id, i, idsShape, num));
       }
       System.arraycopy(weight, wOff + id * dim, out, outOff + i * dim, dim);
     }
+  }
+
+  /** The message for an embedding's id out of range ({@code op} "embedding" or "embedding_bag"). */
+  public static String idOutOfRange(String op, int id, int at, int[] idsShape, int num) {
+    return op + ": index " + id + " at flat position " + at + " of " + shapeString(idsShape) + " is out of range for " + num
+        + " embeddings (0.." + (num - 1) + ")";
   }
 
   /**
