@@ -157,13 +157,9 @@ final class TensorFieldReader {
     if (receiver == null) {
       return null;
     }
-    List<Object> values = new ArrayList<>();
-    for (ExpressionTree a : args) {
-      Object v = constant(a, field, name);
-      if (v == null) {
-        return null;
-      }
-      values.add(v);
+    List<Object> values = constants(args, field, name);
+    if (values == null) {
+      return null;
     }
     if (name.equals("requiresGrad")) {
       return new Folded(receiver.shape, Boolean.TRUE.equals(values.get(0)));
@@ -176,15 +172,24 @@ final class TensorFieldReader {
     return shape == null ? null : new Folded(shape, false);
   }
 
-  /** The sizes of a factory: constants, each at least 1, or one int array. */
-  private int[] sizes(List<? extends ExpressionTree> args, String field, String factory) {
+  /** Each argument folded to its constant ({@link #constant}), or null after an error on the first that is not one. */
+  private List<Object> constants(List<? extends ExpressionTree> args, String field, String call) {
     List<Object> values = new ArrayList<>();
     for (ExpressionTree a : args) {
-      Object v = constant(a, field, factory);
+      Object v = constant(a, field, call);
       if (v == null) {
         return null;
       }
       values.add(v);
+    }
+    return values;
+  }
+
+  /** The sizes of a factory: constants, each at least 1, or one int array. */
+  private int[] sizes(List<? extends ExpressionTree> args, String field, String factory) {
+    List<Object> values = constants(args, field, factory);
+    if (values == null) {
+      return null;
     }
     int[] sizes = ints(values);
     if (sizes == null || sizes.length == 0 || Arrays.stream(sizes).anyMatch(s -> s < 1)) {
