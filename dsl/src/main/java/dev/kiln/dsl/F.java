@@ -247,6 +247,50 @@ public final class F {
   }
 
   /**
+   * {@code a - b}, broadcast as {@link #add} ({@link Ops#sub}). In a compiled forward: two values of one
+   * shape, one repeated over the other (a per-channel mean {@code [N, C, 1, 1]} taken from {@code [N, C, H, W]}),
+   * or a tensor field repeated over the batch.
+   */
+  public static Tensor sub(Tensor a, Tensor b) {
+    return Ops.sub(a, b);
+  }
+
+  /**
+   * {@code a / b} element-wise, broadcast as {@link #add} ({@link Ops#div}): dividing by a gate
+   * {@code [N, 1, H, W]} or a norm. Compiled as {@link #sub} is, with PyTorch's true quotient and gradients.
+   */
+  public static Tensor div(Tensor a, Tensor b) {
+    return Ops.div(a, b);
+  }
+
+  /**
+   * Sums along {@code dim} (negative counts from the end), which is removed: PyTorch's
+   * {@code torch.sum(x, dim)} ({@link Tensor#sum(int)}). In a compiled forward the dimension is one
+   * after the batch.
+   */
+  public static Tensor sum(Tensor x, int dim) {
+    return x.sum(dim);
+  }
+
+  /** Sums along {@code dim}, kept with size 1 when {@code keepDim}: {@code torch.sum(x, dim, keepdim)}. */
+  public static Tensor sum(Tensor x, int dim, boolean keepDim) {
+    return x.sum(dim, keepDim);
+  }
+
+  /**
+   * Means along {@code dim}, which is removed: PyTorch's {@code torch.mean(x, dim)} ({@link Tensor#mean(int)}),
+   * a transformer classifier's pooling over its tokens ({@code mean(x, 1)}: {@code [N, S, D] -> [N, D]}).
+   */
+  public static Tensor mean(Tensor x, int dim) {
+    return x.mean(dim);
+  }
+
+  /** Means along {@code dim}, kept with size 1 when {@code keepDim}: {@code torch.mean(x, dim, keepdim)}. */
+  public static Tensor mean(Tensor x, int dim, boolean keepDim) {
+    return x.mean(dim, keepDim);
+  }
+
+  /**
    * {@code x * factor} element-wise for a constant factor, rounded to float first as PyTorch takes a
    * Python float ({@link Tensor#mul(double)}): attention's {@code scores * (1 / sqrt(d))}. In a
    * compiled forward the factor must be a constant ({@code static final double SCALE = 0.125;},

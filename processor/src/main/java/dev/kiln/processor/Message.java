@@ -61,8 +61,8 @@ public enum Message {
   TENSOR_UNREGISTERED("tensor field %s is neither a parameter nor a buffer, so the state dict and to(device) would not see"
       + " it: create it inside registerParameter(\"%s\", ...requiresGrad(true)) (or end it with requiresGrad(true)) for a"
       + " trained tensor, or inside registerBuffer(\"%s\", ...) for a constant such as a mask"),
-  TENSOR_MISUSE("%s: %s is %s; a compiled forward adds a tensor field to a value or multiplies a value by it"
-      + " (x.add(pos), x.mul(scale)) and fills a value where a buffer masks it (x.maskedFill(mask.eq(0), value)), but takes"
+  TENSOR_MISUSE("%s: %s is %s; a compiled forward adds a tensor field to a value, subtracts it, or multiplies or divides"
+      + " by it (x.add(pos), x.mul(scale)) and fills a value where a buffer masks it (x.maskedFill(mask.eq(0), value)), but takes"
       + " no tensor field as the input of other steps, nor returns one"),
   FIELD_ADD_SHAPES("%s: %s of %s from %s and %s: a tensor field repeats over the batch, so it has the value's shape"
       + " after the batch, %s or %s (a position table [1, S, D] over [N, S, D])"),
@@ -89,8 +89,10 @@ public enum Message {
   IDS_READ_AS_FLOATS("%s: the input %s is ids (%s looks them up), which only Embeddings read in a compiled model; read"
       + " the embedded rows instead"),
   UNUSED_VALUE("the value of %s is never used: %s returns %s; use the value or drop the step"),
-  ADD_SHAPES("%s: %s of %s from %s and %s from %s: %s; a compiled add or mul takes two values of one shape, or repeats"
-      + " one over the other along a run of adjacent dimensions, as PyTorch broadcasts a [N, C, 1, 1] scale over [N, C, H, W]"),
+  ADD_SHAPES("%s: %s of %s from %s and %s from %s: %s; a compiled add, sub, mul or div takes two values of one shape,"
+      + " or repeats one over the other along a run of adjacent dimensions, as PyTorch broadcasts a [N, C, 1, 1] scale over [N, C, H, W]"),
+  WHOLE_REDUCTION("%s: %s reduces every value of the batch to one, and a compiled forward keeps the batch dimension:"
+      + " reduce dimensions after it (%s), or apply %s to the model's output outside forward"),
   MATMUL_SHAPES("%s: matmul of %s from %s and %s from %s: %s"),
   CAT_LIST("%s: the compiler reads Tensor.cat(List.of(a, b, ...), dim) with the values listed in the call, not %s"),
   UNSUPPORTED_SEQUENTIAL("%s: the compiler reads layers from their initializers (or constructor assignments): write"

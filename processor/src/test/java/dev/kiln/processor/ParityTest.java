@@ -199,6 +199,7 @@ class ParityTest {
     "ProductEdges, test.ProductEdges, test.KilnProductEdges, 6:8, 3",
     "CausalBlock, test.CausalBlock, test.KilnCausalBlock, 6:8, 3",
     "PositionTable, test.PositionTable, test.KilnPositionTable, 6:8, 3",
+    "CenteredGates, test.CenteredGates, test.KilnCenteredGates, 3:6:6, 3",
   })
   void compiledMatchesEager(String source, String eagerName, String compiledName, String sampleShape, int classes) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(source));
@@ -310,6 +311,7 @@ class ParityTest {
   @ParameterizedTest
   @CsvSource({
     "TinyGpt, test.TinyGpt, test.KilnTinyGpt, 6, 11, 0",
+    "MeanPool, test.MeanPool, test.KilnMeanPool, 6, 11, 0",
     "TokenBag, test.TokenBag.bag(), test.KilnBag, 5, 10, 9",
   })
   void idsModelMatchesEager(String source, String eagerName, String compiledName, int length, int vocabulary, int paddingRow) {
@@ -407,6 +409,8 @@ class ParityTest {
     "CausalBlock, test.CausalBlock, test.KilnCausalBlock, 6:8, 3",
     "PositionTable, test.PositionTable, test.KilnPositionTable, 6:8, 3",
     "TinyGpt, test.TinyGpt, test.KilnTinyGpt, ids:6, 3",
+    "MeanPool, test.MeanPool, test.KilnMeanPool, ids:6, 3",
+    "CenteredGates, test.CenteredGates, test.KilnCenteredGates, 3:6:6, 3",
   })
   void frozenLayersGiveTheEagerGradients(String source, String eagerName, String compiledName, String sampleShape,
       int classes) {

@@ -75,7 +75,9 @@ class ProcessorTest {
       "MultiHeadAttention, KilnMultiHeadAttention, KilnMultiHeadAttention.java",
       "CausalBlock, KilnCausalBlock, KilnCausalBlock.java",
       "PositionTable, KilnPositionTable, KilnPositionTable.java",
-      "TinyGpt, KilnTinyGpt, KilnTinyGpt.java"
+      "TinyGpt, KilnTinyGpt, KilnTinyGpt.java",
+      "MeanPool, KilnMeanPool, KilnMeanPool.java",
+      "CenteredGates, KilnCenteredGates, KilnCenteredGates.java"
   })
   void generatesTheGoldenSourceWithoutWarnings(String model, String generated, String golden) throws IOException {
     Compilation c = compile(model(model));
@@ -905,7 +907,7 @@ class ProcessorTest {
     Compilation c = compile(f);
     assertThat(c).hadErrorContaining("F.add(rows.apply(x), cols.apply(x)): add of [N, 4, 6, 1] from rows.apply(x) and"
         + " [N, 4, 1, 6] from cols.apply(x): each would stretch over the other: [N, 4, 6, 1] along dimension 3, [N, 4, 1, 6]"
-        + " along dimension 2; a compiled add or mul")
+        + " along dimension 2; a compiled add, sub, mul or div")
         .inFile(f).onLineContaining("Tensor both");
     assertThat(c).hadErrorContaining("[N, 1, 6, 1] stretches over dimensions 1 and 3 but not 2 between them;")
         .inFile(f).onLineContaining("Tensor skips");
@@ -1131,8 +1133,8 @@ class ProcessorTest {
         "}");
     Compilation c = compile(f);
     assertThat(c).hadErrorContaining("F.add(fc2.apply(h), x): add of [N, 4] from fc2.apply(h) and [N, 8] from the input x "
-        + "(@Model input): sizes 4 and 8 at dimension 1 differ and neither is 1; a compiled add or mul takes two values of one "
-        + "shape, or repeats one over the other along a run of adjacent dimensions, as PyTorch broadcasts a [N, C, 1, 1] scale "
+        + "(@Model input): sizes 4 and 8 at dimension 1 differ and neither is 1; a compiled add, sub, mul or div takes two values"
+        + " of one shape, or repeats one over the other along a run of adjacent dimensions, as PyTorch broadcasts a [N, C, 1, 1] scale "
         + "over [N, C, H, W]")
         .inFile(f).onLineContaining("Tensor wide = F.add(fc2.apply(h), x);");
     assertThat(c).hadErrorContaining("the value of fc3.apply(h) is never used").inFile(f).onLineContaining("Tensor skip");

@@ -4,11 +4,11 @@ import dev.kiln.dsl.Embedding;
 import dev.kiln.dsl.ShapeException;
 import dev.kiln.processor.Diagnostics;
 import dev.kiln.processor.Message;
-import dev.kiln.processor.ir.Add;
+import dev.kiln.processor.ir.Arithmetic;
 import dev.kiln.processor.ir.Cat;
 import dev.kiln.processor.ir.MatMul;
 import dev.kiln.processor.ir.ModelIr;
-import dev.kiln.processor.ir.Mul;
+import dev.kiln.processor.ir.Reduce;
 import dev.kiln.processor.ir.Repeat;
 import dev.kiln.processor.ir.Source;
 import dev.kiln.processor.ir.StepIr;
@@ -26,10 +26,10 @@ import java.util.Set;
 /**
  * Pass 2: infers every value's shape from {@code @Model(input)} through the steps with the dsl
  * layers' own shape rules, and checks that the steps form a graph the generator compiles: every
- * value but the results feeds a later step (a value may feed several; {@code add} joins two of one
- * shape, {@code matmul} two whose matrices fit, {@code Tensor.cat} several along a dimension), in
+ * value but the results feeds a later step (a value may feed several; {@code add}, {@code sub},
+ * {@code mul} and {@code div} join two of one shape or one repeated over the other, {@code matmul} two whose matrices fit, {@code Tensor.cat} several along a dimension), in
  * {@code forward} and in a method of several outputs alike. The model's tensor fields are values
- * without a batch dimension, which only an add or a mul (repeated over the batch) reads; a masked
+ * without a batch dimension, which only an add, sub, mul or div (repeated over the batch) reads; a masked
  * fill's mask is part of its spec.
  */
 public final class ShapeChecker {
@@ -114,7 +114,7 @@ public final class ShapeChecker {
       }
       int[] joinedShape = null; // an add's or a mul's: the bigger input's, which the other repeats over; a matmul's product
       List<TensorIr> fields = step.inputs().stream().map(ir::tensor).filter(t -> t != null).toList();
-      boolean withField = (step.spec() instanceof Add || step.spec() instanceof Mul) && fields.size() == 1;
+      boolean withField = step.spec() instanceof Arithmetic && fields.size() == 1;
       if (!fields.isEmpty() && !withField) { // a tensor field fed to a step that does not take one
         diagnostics.error(where, Message.TENSOR_MISUSE, label, fields.get(0).field(), fields.get(0).describe());
         continue;
@@ -132,7 +132,7 @@ public final class ShapeChecker {
           continue;
         }
         joinedShape = value.clone();
-      } else if (step.spec() instanceof Add || step.spec() instanceof Mul) {
+      } else if (step.spec() instanceof Arithmetic) {
         try {
           joinedShape = joined.get(Repeat.bigger(in, joined.get(1))).clone();
         } catch (IllegalArgumentException e) {
@@ -156,7 +156,7 @@ public final class ShapeChecker {
         int[] out = joinedShape != null ? joinedShape : step.spec() instanceof Cat c ? c.outputShape(joined)
             : step.spec().outputShape(in);
         Shapes.numel(Arrays.copyOfRange(out, 1, out.length)); // one sample's values must fit an array (else an exception below)
-        if (out.length < in.length && mergesBatch(in, out)) { // a flatten that takes in dimension 0
+        if (out.length < in.length && !(step.spec() instanceof Reduce) && mergesBatch(in, out)) { // a flatten that takes in dimension 0
           diagnostics.error(where, Message.MERGES_BATCH, label, Shapes.toString(in), mergedShape(in, out));
           continue;
         }

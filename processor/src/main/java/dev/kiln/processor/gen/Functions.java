@@ -17,8 +17,10 @@ import dev.kiln.dsl.Softmax;
 import dev.kiln.dsl.Tanh;
 import dev.kiln.dsl.Upsample;
 import dev.kiln.processor.ir.Permute;
+import dev.kiln.processor.ir.Reduce;
 import dev.kiln.processor.ir.Reshape;
 import dev.kiln.processor.ir.Scale;
+import dev.kiln.processor.ir.Shift;
 import dev.kiln.processor.ir.Transpose;
 import java.util.stream.Collectors;
 
@@ -80,6 +82,12 @@ final class Functions {
     }
     if (spec instanceof Scale s) {
       return CodeBlock.of("$T.mul($L, $Lf)", F, input, s.factor());
+    }
+    if (spec instanceof Shift s) { // Tensor.add(float): F has no shift of its own
+      return CodeBlock.of("$L.add($Lf)", input, s.amount());
+    }
+    if (spec instanceof Reduce r) {
+      return CodeBlock.of("$T.$L($L, $L, $L)", F, r.mean() ? "mean" : "sum", input, r.dim(), r.keepDim());
     }
     throw new IllegalStateException("no F function for " + spec); // LayerCatalog.function admits only these
   }

@@ -30,14 +30,17 @@ import dev.kiln.dsl.Sigmoid;
 import dev.kiln.dsl.Softmax;
 import dev.kiln.dsl.Upsample;
 import dev.kiln.processor.check.CheckedModel;
+import dev.kiln.processor.ir.Arithmetic;
 import dev.kiln.processor.ir.Cat;
 import dev.kiln.processor.ir.LayerIr;
 import dev.kiln.processor.ir.MaskedFill;
 import dev.kiln.processor.ir.ModelIr;
 import dev.kiln.processor.ir.OutputsIr;
+import dev.kiln.processor.ir.Reduce;
 import dev.kiln.processor.ir.Reorder;
 import dev.kiln.processor.ir.Repeat;
 import dev.kiln.processor.ir.Scale;
+import dev.kiln.processor.ir.Shift;
 import dev.kiln.processor.ir.TensorIr;
 import dev.kiln.runtime.Shapes;
 import java.util.ArrayDeque;
@@ -74,6 +77,8 @@ public final class Generator {
   static final ClassName CONV = ClassName.get("dev.kiln.runtime.cpu", "ConvKernels");
   static final ClassName NORM = ClassName.get("dev.kiln.runtime.cpu", "NormKernels");
   static final ClassName ACTIVATIONS = ClassName.get("dev.kiln.runtime.cpu", "ActivationKernels");
+  static final ClassName ARITHMETIC = ClassName.get("dev.kiln.runtime.cpu", "ArithmeticKernels");
+  static final ClassName MATH = ClassName.get("dev.kiln.runtime.cpu", "MathKernels");
   static final ClassName MASK_TEST = ClassName.get("dev.kiln.runtime.cpu", "MaskTest");
   static final ClassName CONV_SHAPE = ClassName.get("dev.kiln.runtime.cpu", "Conv2dShape");
   static final ClassName POOL_SHAPE = ClassName.get("dev.kiln.runtime.cpu", "Pool2dShape");
@@ -245,7 +250,7 @@ public final class Generator {
    * buffer, which is then added.
    */
   private static boolean addsItself(Kernel k) {
-    return k.kind() == Kernel.Kind.LINEAR || k.kind() == Kernel.Kind.ADD || k.kind() == Kernel.Kind.MUL
+    return k.kind() == Kernel.Kind.LINEAR || k.arithmetic() || k.kind() == Kernel.Kind.SHIFT || k.kind() == Kernel.Kind.REDUCE
         || k.kind() == Kernel.Kind.CAT || k.kind() == Kernel.Kind.MATMUL || k.kind() == Kernel.Kind.PERMUTE
         || k.kind() == Kernel.Kind.SCALE || k.kind() == Kernel.Kind.MASKED_FILL || k.kind() == Kernel.Kind.EMBEDDING;
   }
@@ -692,6 +697,22 @@ public final class Generator {
                 other.array, other.offset, k.outPerSample());
           }
         }
+        case SUB, DIV -> { // (inputs[1] - inputs[0] when swapped: the repeated value is the left operand)
+          Ref other = ref(k.inputs().get(1), refs);
+          String op = k.kind() == Kernel.Kind.SUB ? "sub" : "div";
+          String repeat = repeatArgs(k);
+          if (repeat != null) {
+            b.addStatement("$T.$LRepeatedForward($L, $L, $L, $L, $L, $L, $L, $L)", ARITHMETIC, op, out.array, out.offset,
+                in.array, in.offset, other.array, other.offset, repeat, k.swapped());
+          } else {
+            b.addStatement("$T.$LForward($L, $L, $L, $L, $L, $L, n * $L)", ARITHMETIC, op, out.array, out.offset, in.array,
+                in.offset, other.array, other.offset, k.outPerSample());
+          }
+        }
+        case SHIFT -> b.addStatement("$T.shift($L, $L, $L, $L, n * $L, $L)", ARITHMETIC, out.array, out.offset, in.array,
+            in.offset, k.outPerSample(), floatLiteral(((Shift) k.spec()).amount()));
+        case REDUCE -> b.addStatement("$T.sumAlong($L, $L, $L, $L, $L, $L)", MATH, out.array, out.offset, in.array, in.offset,
+            reduceAxes(k), reduceFactor(k));
         case ADD -> {
           Ref other = ref(k.inputs().get(1), refs);
           String repeat = repeatArgs(k);
@@ -986,6 +1007,11 @@ public final class Generator {
               k.relu() ? new Object[] {TENSOR, out, F, F, in, other} : new Object[] {TENSOR, out, F, in, other});
         }
         case MUL -> b.addStatement("$T $L = $T.mul($L, $L)", TENSOR, out, F, in, locals.get(k.inputs().get(1)));
+        case SUB, DIV -> { // the eager ops on the tape, the operands as written
+          String other = locals.get(k.inputs().get(1));
+          b.addStatement("$T $L = $T.$L($L, $L)", TENSOR, out, F, k.kind() == Kernel.Kind.SUB ? "sub" : "div",
+              k.swapped() ? other : in, k.swapped() ? in : other);
+        }
         case MASKED_FILL -> {
           MaskedFill m = (MaskedFill) k.spec();
           String mask = fieldNames.get(TensorIr.valueName(m.mask()));
@@ -995,7 +1021,7 @@ public final class Generator {
         }
         case CAT -> b.addStatement("$T $L = $T.cat($T.of($L), $L)", TENSOR, out, TENSOR, ClassName.get("java.util", "List"),
             k.inputs().stream().map(locals::get).collect(Collectors.joining(", ")), ((Cat) k.spec()).dim());
-        case VIEW, RELU, ACTIVATION, CONV, LAYERNORM, DROPOUT, AVGPOOL, UPSAMPLE, PERMUTE, SCALE, EMBEDDING -> b.addStatement("$T $L = $L", TENSOR,
+        case VIEW, RELU, ACTIVATION, CONV, LAYERNORM, DROPOUT, AVGPOOL, UPSAMPLE, PERMUTE, SCALE, SHIFT, REDUCE, EMBEDDING -> b.addStatement("$T $L = $L", TENSOR,
             out, eagerCall(k, in));
       }
       locals.put(out, out);
@@ -1097,8 +1123,10 @@ public final class Generator {
    * the tensor field repeated over its batch ({@code [N, 6, 8] + [1, 6, 8]}).
    */
   private static String inShapes(Kernel k) {
-    if (k.overBatch()) { // x + pos: the tensor field's own shape
-      return Shapes.toString(k.inShape()) + (k.kind() == Kernel.Kind.ADD ? " + " : " * ") + Shapes.toString(k.inShapes().get(1));
+    if (k.overBatch()) { // x + pos: the tensor field's own shape (pos - x: the field first)
+      String value = Shapes.toString(k.inShape()), field = Shapes.toString(k.inShapes().get(1));
+      String op = " " + ((Arithmetic) k.spec()).symbol() + " ";
+      return k.swapped() ? field + op + value : value + op + field;
     }
     if (k.kind() != Kernel.Kind.MATMUL) {
       return Shapes.toString(k.inShape());
@@ -1230,7 +1258,9 @@ public final class Generator {
           : i > 0 ? new Ref("dIn" + i + "_" + w, "0", true) : new Ref("p.d" + st, "0", true);
       boolean accumulate = accumulating.contains(i + ":" + w);
       Repeat r = k.repeat();
-      if (field != null && k.kind() == Kernel.Kind.MUL) { // x's gradient: the incoming one times the field, repeated
+      if (k.kind() == Kernel.Kind.SUB || k.kind() == Kernel.Kind.DIV) {
+        quotientBackward(b, k, w, target, accumulate, d, out, refs);
+      } else if (field != null && k.kind() == Kernel.Kind.MUL) { // x's gradient: the incoming one times the field, repeated
         Ref other = ref(inputs.get(1), refs);
         b.addStatement("$T.mulRepeatedBackward($L, $L, $L, $L, $L, $L, $L, $L)", KERNELS, target.array, target.offset,
             d.array, d.offset, other.array, other.offset, repeatArgs(k), accumulate);
@@ -1268,9 +1298,74 @@ public final class Generator {
   private void fieldBackward(CodeBlock.Builder b, Kernel k, TensorIr field, Ref d, Ref out, Map<String, Ref> refs) {
     Ref other = k.kind() == Kernel.Kind.MUL ? ref(k.in(), refs) : null;
     String f = tensorField(field);
+    if (k.kind() == Kernel.Kind.SUB || k.kind() == Kernel.Kind.DIV) {
+      String local = "field" + (kernels.indexOf(k) + 1) + "G";
+      b.addStatement("float[] $L = $T.gradBuffer($L, $L)", local, COMPILED, f, recordedNeed(f));
+      quotientBackward(b, k, 1, new Ref(local, "0", false), true, d, out, refs);
+      return;
+    }
     b.addStatement("$T.sumRepeatedBackward($T.gradBuffer($L, $L), 0, $L, $L, $L, $L, $L, $L, $L, true)", KERNELS, COMPILED, f,
         recordedNeed(f), d.array, d.offset, k.relu() ? out.array : "null", k.relu() ? out.offset : "0",
         other != null ? other.array : "null", other != null ? other.offset : "0", repeatArgs(k));
+  }
+
+  /**
+   * The gradient of a sub's or a div's input {@code w} (0: the big one, {@code inputs[0]}; 1: the other, of one shape
+   * or repeated over it, summed over its repeats), the left operand being {@code inputs[1]} when the kernel is
+   * swapped: a sub sends the gradient to its left operand and its negation to its right one; a div {@code y = a / b}
+   * sends {@code g / b} to a and {@code -g * (y / b)} to b, PyTorch's.
+   */
+  private void quotientBackward(CodeBlock.Builder b, Kernel k, int w, Ref target, boolean accumulate, Ref d, Ref out,
+      Map<String, Ref> refs) {
+    Ref big = ref(k.inputs().get(0), refs), small = ref(k.inputs().get(1), refs);
+    String repeat = repeatArgs(k);
+    int values = k.outPerSample();
+    boolean left = w == 0 ? !k.swapped() : k.swapped(); // whether input w is the left operand (a, the numerator)
+    if (k.kind() == Kernel.Kind.SUB && left && w == 0) {
+      b.addStatement("$T.addBackward($L, $L, $L, $L, null, 0, n * $L, $L)", KERNELS, target.array, target.offset, d.array,
+          d.offset, values, accumulate);
+    } else if (k.kind() == Kernel.Kind.SUB && left) { // the repeated left operand: the gradient summed over its repeats
+      b.addStatement("$T.sumRepeatedBackward($L, $L, $L, $L, null, 0, null, 0, $L, $L)", KERNELS, target.array, target.offset,
+          d.array, d.offset, repeat, accumulate);
+    } else if (k.kind() == Kernel.Kind.SUB && (w == 0 || repeat == null)) {
+      b.addStatement("$T.subtrahendBackward($L, $L, $L, $L, n * $L, $L)", ARITHMETIC, target.array, target.offset, d.array,
+          d.offset, values, accumulate);
+    } else if (k.kind() == Kernel.Kind.SUB) {
+      b.addStatement("$T.subtrahendSumBackward($L, $L, $L, $L, $L, $L)", ARITHMETIC, target.array, target.offset, d.array,
+          d.offset, repeat, accumulate);
+    } else if (left && w == 0 && repeat == null) { // the numerator: g / b
+      b.addStatement("$T.numeratorBackward($L, $L, $L, $L, $L, $L, n * $L, $L)", ARITHMETIC, target.array, target.offset,
+          d.array, d.offset, small.array, small.offset, values, accumulate);
+    } else if (left && w == 0) {
+      b.addStatement("$T.numeratorRepeatedBackward($L, $L, $L, $L, $L, $L, $L, $L)", ARITHMETIC, target.array, target.offset,
+          d.array, d.offset, small.array, small.offset, repeat, accumulate);
+    } else if (left) {
+      b.addStatement("$T.numeratorSumBackward($L, $L, $L, $L, $L, $L, $L, $L)", ARITHMETIC, target.array, target.offset,
+          d.array, d.offset, big.array, big.offset, repeat, accumulate);
+    } else if (w == 0 || repeat == null) { // the denominator: -g * (y / b)
+      Ref denominator = w == 0 ? big : small;
+      b.addStatement("$T.denominatorBackward($L, $L, $L, $L, $L, $L, $L, $L, n * $L, $L)", ARITHMETIC, target.array,
+          target.offset, d.array, d.offset, out.array, out.offset, denominator.array, denominator.offset, values, accumulate);
+    } else {
+      b.addStatement("$T.denominatorSumBackward($L, $L, $L, $L, $L, $L, $L, $L, $L, $L)", ARITHMETIC, target.array,
+          target.offset, d.array, d.offset, out.array, out.offset, small.array, small.offset, repeat, accumulate);
+    }
+  }
+
+  /**
+   * A sum's or mean's input seen as {@code [outer, size, inner]} around its dimension, as the kernels take
+   * it: {@code n, 6, 8} for {@code mean(1)} of {@code [N, 6, 8]}, {@code n * 4, 6, 1} for {@code sum(-1)} of
+   * {@code [N, 4, 6]}.
+   */
+  private static String reduceAxes(Kernel k) {
+    int[] a = ((Reduce) k.spec()).along(k.inShape());
+    return (a[0] == 1 ? "n" : "n * " + a[0]) + ", " + a[1] + ", " + a[2];
+  }
+
+  /** What a sum or mean multiplies its sum by: {@code 1f}, or {@code 1f / 6} for a mean over 6 values (eager's float). */
+  private static String reduceFactor(Kernel k) {
+    Reduce r = (Reduce) k.spec();
+    return r.mean() ? "1f / " + r.along(k.inShape())[1] : "1f";
   }
 
   /**
@@ -1659,7 +1754,7 @@ public final class Generator {
         }
         continue;
       }
-      if (k.kind() == Kernel.Kind.ADD || k.kind() == Kernel.Kind.MUL || k.kind() == Kernel.Kind.CAT || k.kind() == Kernel.Kind.MATMUL) {
+      if (k.arithmetic() || k.kind() == Kernel.Kind.CAT || k.kind() == Kernel.Kind.MATMUL) {
         joinBackward(b, k, i, d, out, target, grads, refs);
         if (runs != null) {
           b.endControlFlow();
@@ -1690,6 +1785,12 @@ public final class Generator {
       } else if (k.kind() == Kernel.Kind.SCALE) {
         b.addStatement("$T.scale($L, $L, $L, $L, n * $L, $Lf, $L)", KERNELS, target.array, target.offset, d.array, d.offset,
             k.outPerSample(), ((Scale) k.spec()).factor(), accumulate);
+      } else if (k.kind() == Kernel.Kind.SHIFT) { // the gradient as it is
+        b.addStatement("$T.addBackward($L, $L, $L, $L, null, 0, n * $L, $L)", KERNELS, target.array, target.offset, d.array,
+            d.offset, k.outPerSample(), accumulate);
+      } else if (k.kind() == Kernel.Kind.REDUCE) { // the gradient (over the size, for a mean) along the dimension
+        b.addStatement("$T.spreadAlong($L, $L, $L, $L, $L, $L, $L)", MATH, target.array, target.offset, d.array, d.offset,
+            reduceAxes(k), reduceFactor(k), accumulate);
       } else if (k.kind() == Kernel.Kind.MASKED_FILL) { // the gradient, zero where the mask filled
         b.addStatement("$T.maskedFillBackward($L, $L, $L, $L, $L, $L, $L)", KERNELS, target.array, target.offset, d.array,
             d.offset, maskBlocks(k), maskArgs(k), accumulate);

@@ -25,16 +25,18 @@ import java.util.List;
  *     as stored: a transpose it folds is not among them, its input is)
  * @param inShapes their shapes
  * @param product how a MATMUL's GEMMs see its operands, else null
+ * @param swapped whether the inputs are the other way round from the call (a value repeated over a bigger one
+ *     goes second): a SUB or DIV then computes {@code inputs[1] - inputs[0]}, {@code inputs[1] / inputs[0]}
  */
 record Kernel(
     Kind kind, String label, LayerSpec spec, LayerIr layer, Linear.Spec linear, boolean relu,
     String in, String out, int[] inShape, int[] outShape, Source source, List<String> inputs, List<int[]> inShapes,
-    Product product) {
+    Product product, boolean swapped) {
 
   /** A kernel of one input. */
   Kernel(Kind kind, String label, LayerSpec spec, LayerIr layer, Linear.Spec linear, boolean relu,
       String in, String out, int[] inShape, int[] outShape, Source source) {
-    this(kind, label, spec, layer, linear, relu, in, out, inShape, outShape, source, List.of(in), List.of(inShape), null);
+    this(kind, label, spec, layer, linear, relu, in, out, inShape, outShape, source, List.of(in), List.of(inShape), null, false);
   }
 
   /**
@@ -97,6 +99,24 @@ record Kernel(
      * gradient is the incoming one times the other input (summed over the repeats for {@code other}).
      */
     MUL,
+    /**
+     * {@code in - other}, or {@code other - in} when {@link #swapped} ({@code other} repeated, {@link #repeat});
+     * backward: the gradient to the left operand, its negation to the right one (summed over the repeats for {@code other}).
+     */
+    SUB,
+    /**
+     * {@code in / other}, or {@code other / in} when {@link #swapped} ({@code other} repeated, {@link #repeat}), a true
+     * quotient; backward: {@code g / b} to the numerator, {@code -g * (y / b)} to the denominator (y the quotient),
+     * summed over the repeats for {@code other}.
+     */
+    DIV,
+    /** Every value plus a constant ({@code x.add(0.5)}, {@code x.sub(1)}), one pass; backward: the gradient as it is. */
+    SHIFT,
+    /**
+     * A sum or mean along one dimension after the batch, in double; backward: the gradient (times {@code 1 / size}
+     * for a mean) spread along it.
+     */
+    REDUCE,
     /** Its inputs side by side along one dimension (after the batch); backward: each input's slice of the gradient. */
     CAT,
     /**
@@ -122,19 +142,24 @@ record Kernel(
   }
 
   /**
-   * How an ADD's or a MUL's second input repeats over its first (which has the output's shape), as
+   * How an ADD's, SUB's, MUL's or DIV's second input repeats over its first (which has the output's shape), as
    * PyTorch broadcasts it; null when the two have one shape.
    */
   Repeat repeat() {
-    return (kind == Kind.ADD || kind == Kind.MUL) && !overBatch() ? Repeat.of(inShapes.get(0), inShapes.get(1)) : null;
+    return arithmetic() && !overBatch() ? Repeat.of(inShapes.get(0), inShapes.get(1)) : null;
+  }
+
+  /** Whether it is an element-wise operation of two values: an ADD, SUB, MUL or DIV. */
+  boolean arithmetic() {
+    return kind == Kind.ADD || kind == Kind.SUB || kind == Kind.MUL || kind == Kind.DIV;
   }
 
   /**
-   * Whether an ADD's or a MUL's second input is a tensor field of the model (a position table), which
+   * Whether an ADD's, SUB's, MUL's or DIV's second input is a tensor field of the model (a position table), which
    * has no batch dimension and repeats over the batch ({@link Repeat#overBatch}).
    */
   boolean overBatch() {
-    return (kind == Kind.ADD || kind == Kind.MUL) && inShapes.get(1)[0] != -1;
+    return arithmetic() && inShapes.get(1)[0] != -1;
   }
 
   /** Whether the step reads parameters of its layer (a weight, a bias). */

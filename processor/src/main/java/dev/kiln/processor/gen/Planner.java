@@ -24,14 +24,19 @@ import dev.kiln.dsl.Tanh;
 import dev.kiln.dsl.Upsample;
 import dev.kiln.processor.check.CheckedModel;
 import dev.kiln.processor.ir.Add;
+import dev.kiln.processor.ir.Arithmetic;
 import dev.kiln.processor.ir.Cat;
+import dev.kiln.processor.ir.Div;
 import dev.kiln.processor.ir.MaskedFill;
 import dev.kiln.processor.ir.MatMul;
 import dev.kiln.processor.ir.Mul;
+import dev.kiln.processor.ir.Reduce;
 import dev.kiln.processor.ir.Reorder;
 import dev.kiln.processor.ir.Reshape;
 import dev.kiln.processor.ir.Scale;
+import dev.kiln.processor.ir.Shift;
 import dev.kiln.processor.ir.StepIr;
+import dev.kiln.processor.ir.Sub;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -48,7 +53,8 @@ import java.util.Set;
  * output pass; sigmoid, tanh, leaky ReLU and softmax are passes of their own. A value the method returns (one of several outputs) keeps a pass of its
  * own: a ReLU after it is not fused, since that would overwrite it. Batch norm + ReLU read by a
  * max pooling alone fuses further ({@link #poolFusion}). An add of two values (a residual
- * connection) takes a following ReLU into its pass too. A matmul of two values is one batched GEMM,
+ * connection) takes a following ReLU into its pass too; a sub or div of two values is a pass of its own, as are a
+ * constant shift and a sum or mean along a dimension. A matmul of two values is one batched GEMM,
  * which takes a transpose of an operand's last two dimensions as a flag and constant scales before
  * or after it as its alpha ({@link #foldedIntoProducts}); other transposes and permutations are a
  * copy, other scales a pass. An add or mul of a tensor field (a position table) repeats it over the
@@ -99,7 +105,7 @@ final class Planner {
         Kernel.Product product = new Kernel.Product(batches, left[r - 2], right[r - 1], left[r - 1], a.transposed(), b.transposed(), alpha);
         List<String> inputs = List.of(a.value(), b.value());
         kernels.add(new Kernel(Kernel.Kind.MATMUL, label, s.spec(), null, null, false, a.value(), outValue, model.shapeOf(a.value()),
-            out, s.source(), inputs, inputs.stream().map(model::shapeOf).toList(), product));
+            out, s.source(), inputs, inputs.stream().map(model::shapeOf).toList(), product, false));
       } else if (folded.contains(s.output())) { // a following matmul applies it: a transposed operand, or alpha
         kernels.add(new Kernel(Kernel.Kind.VIEW, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof Reorder) {
@@ -108,16 +114,22 @@ final class Planner {
         kernels.add(new Kernel(Kernel.Kind.MASKED_FILL, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof Scale) {
         kernels.add(new Kernel(Kernel.Kind.SCALE, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
+      } else if (s.spec() instanceof Shift) {
+        kernels.add(new Kernel(Kernel.Kind.SHIFT, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
+      } else if (s.spec() instanceof Reduce) {
+        kernels.add(new Kernel(Kernel.Kind.REDUCE, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.joins() || s.spec() instanceof Cat) {
         List<String> inputs = s.inputs();
         List<int[]> shapes = inputs.stream().map(model::shapeOf).toList();
-        Kernel.Kind kind = s.spec() instanceof Add ? Kernel.Kind.ADD : s.spec() instanceof Mul ? Kernel.Kind.MUL : Kernel.Kind.CAT;
-        if (kind != Kernel.Kind.CAT && !Arrays.equals(shapes.get(0), out)) { // the first repeats over the second: it goes second
+        Kernel.Kind kind = s.spec() instanceof Add ? Kernel.Kind.ADD : s.spec() instanceof Mul ? Kernel.Kind.MUL
+            : s.spec() instanceof Sub ? Kernel.Kind.SUB : s.spec() instanceof Div ? Kernel.Kind.DIV : Kernel.Kind.CAT;
+        boolean swapped = kind != Kernel.Kind.CAT && !Arrays.equals(shapes.get(0), out);
+        if (swapped) { // the first repeats over the second: it goes second (a SUB or DIV remembers the order)
           inputs = List.of(inputs.get(1), inputs.get(0));
           shapes = List.of(shapes.get(1), shapes.get(0));
         }
         kernels.add(new Kernel(kind, label, s.spec(), null, null, relu, inputs.get(0), outValue, shapes.get(0), out, s.source(),
-            inputs, shapes, null));
+            inputs, shapes, null, swapped && !((Arithmetic) s.spec()).commutes()));
       } else if (s.spec() instanceof Linear.Spec || s.spec() instanceof BatchNorm.Options) {
         Kernel.Kind kind = s.spec() instanceof Linear.Spec ? Kernel.Kind.LINEAR : Kernel.Kind.BATCHNORM;
         Linear.Spec linear = s.spec() instanceof Linear.Spec l ? l : null;

@@ -1,16 +1,13 @@
 package dev.kiln.processor.ir;
 
-import dev.kiln.dsl.LayerSpec;
-
 /**
- * {@code F.add(a, b)} in a compiled forward (a residual connection): two values of one shape, or one whose sizes
- * of 1 stretch over the other's as PyTorch broadcasts them ({@link Repeat}); the result has the
- * bigger one's shape, which {@code ShapeChecker} works out and checks.
+ * {@code F.add(a, b)} ({@code a.add(b)}) in a compiled forward, a residual connection: see {@link Arithmetic}
+ * for the shapes it takes.
  */
-public record Add() implements LayerSpec {
+public record Add() implements Arithmetic {
   @Override
-  public int[] outputShape(int[] inputShape) {
-    return inputShape.clone();
+  public String symbol() {
+    return "+";
   }
 
   @Override

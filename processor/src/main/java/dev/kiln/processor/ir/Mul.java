@@ -1,17 +1,13 @@
 package dev.kiln.processor.ir;
 
-import dev.kiln.dsl.LayerSpec;
-
 /**
- * {@code F.mul(a, b)} in a compiled forward (a gate, {@code mul(h, sigmoid(g))}, or a channel
- * scale): two values of one shape, or one whose sizes of 1 stretch over the other's as PyTorch
- * broadcasts them ({@link Repeat}); the result has the bigger one's shape, which
- * {@code ShapeChecker} works out and checks.
+ * {@code F.mul(a, b)} ({@code a.mul(b)}) in a compiled forward: a gate, {@code mul(h, sigmoid(g))}, or a
+ * channel scale; see {@link Arithmetic} for the shapes it takes.
  */
-public record Mul() implements LayerSpec {
+public record Mul() implements Arithmetic {
   @Override
-  public int[] outputShape(int[] inputShape) {
-    return inputShape.clone();
+  public String symbol() {
+    return "*";
   }
 
   @Override

@@ -27,6 +27,7 @@ import dev.kiln.processor.Diagnostics;
 import dev.kiln.processor.Message;
 import dev.kiln.processor.ir.Add;
 import dev.kiln.processor.ir.Cat;
+import dev.kiln.processor.ir.Div;
 import dev.kiln.processor.ir.LayerIr;
 import dev.kiln.processor.ir.MaskedFill;
 import dev.kiln.processor.ir.MatMul;
@@ -35,6 +36,7 @@ import dev.kiln.processor.ir.Mul;
 import dev.kiln.processor.ir.OutputsIr;
 import dev.kiln.processor.ir.Source;
 import dev.kiln.processor.ir.StepIr;
+import dev.kiln.processor.ir.Sub;
 import dev.kiln.processor.ir.TensorIr;
 import dev.kiln.runtime.cpu.MaskTest;
 import java.util.ArrayList;
@@ -1112,9 +1114,9 @@ public final class DeclarationReader {
       String name = functionName(method);
       boolean ofTensor = mi.getArguments().size() == 1 && isTensor(mi.getArguments().get(0), unit);
       return switch (name) {
-        case "add", "matmul" -> ofTensor; // (x.add(1f) shifts: not compiled)
-        case "mul" -> mi.getArguments().size() == 1; // of a tensor, or of a constant
-        case "div" -> mi.getArguments().size() == 1 && !ofTensor;
+        case "matmul" -> ofTensor;
+        case "add", "sub", "mul", "div" -> mi.getArguments().size() == 1; // of a tensor, or of a constant (x.add(1f) shifts)
+        case "sum", "mean" -> mi.getArguments().size() <= 2; // (x.sum() of every value: an error saying why)
         case "maskedFill" -> mi.getArguments().size() == 2;
         default -> LayerCatalog.knowsFunction(name, mi.getArguments().size());
       };
@@ -1163,14 +1165,26 @@ public final class DeclarationReader {
         return maskedFill(mi, args, unit, fields, className);
       }
       boolean twoValues = args.size() == 2 && isTensor(args.get(1), unit);
-      if ((name.equals("add") || name.equals("mul") || name.equals("matmul")) && twoValues) { // a residual, a gate, a product
+      LayerSpec joining = !twoValues ? null : switch (name) { // a residual, a centred value, a gate, a quotient, a product
+        case "add" -> new Add();
+        case "sub" -> new Sub();
+        case "mul" -> new Mul();
+        case "div" -> new Div();
+        case "matmul" -> new MatMul();
+        default -> null;
+      };
+      if (joining != null) {
         String a = expression(args.get(0), unit, fields, className);
         String b = expression(args.get(1), unit, fields, className);
         if (a == null || b == null) {
           return null;
         }
-        LayerSpec spec = name.equals("add") ? new Add() : name.equals("mul") ? new Mul() : new MatMul();
-        return step(List.of(a, b), spec, null, mi.toString(), source(unit, mi));
+        return step(List.of(a, b), joining, null, mi.toString(), source(unit, mi));
+      }
+      if ((name.equals("sum") || name.equals("mean")) && args.size() == 1) { // x.sum(): one value for the whole batch
+        String along = mi.getMethodSelect() instanceof MemberSelectTree ms ? ms.getExpression() + "." + name + "(1)" : name + "(x, 1)";
+        diagnostics.error(unit, mi, Message.WHOLE_REDUCTION, mi, name + "()", along, name + "()");
+        return null;
       }
       if (!LayerCatalog.knowsFunction(name, args.size() - 1) || twoValues) {
         diagnostics.error(unit, mi, Message.UNSUPPORTED_FUNCTION, LayerCatalog.unsupportedFunction(name, args.size() - 1));

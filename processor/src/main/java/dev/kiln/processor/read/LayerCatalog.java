@@ -24,8 +24,10 @@ import dev.kiln.dsl.Softmax;
 import dev.kiln.dsl.Tanh;
 import dev.kiln.dsl.Upsample;
 import dev.kiln.processor.ir.Permute;
+import dev.kiln.processor.ir.Reduce;
 import dev.kiln.processor.ir.Reshape;
 import dev.kiln.processor.ir.Scale;
+import dev.kiln.processor.ir.Shift;
 import dev.kiln.processor.ir.Transpose;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -273,6 +275,12 @@ final class LayerCatalog {
         case "adaptiveAvgPool2d/1" -> new AdaptiveAvgPool2d.Spec(integer(args, 0), integer(args, 0), false);
         case "adaptiveAvgPool2d/2" -> new AdaptiveAvgPool2d.Spec(integer(args, 0), integer(args, 1), true);
         case "transpose/2" -> new Transpose(integer(args, 0), integer(args, 1));
+        case "add/1" -> Shift.plus(number(args, 0));
+        case "sub/1" -> Shift.minus(number(args, 0));
+        case "sum/1" -> new Reduce(false, integer(args, 0), false);
+        case "sum/2" -> new Reduce(false, integer(args, 0), bool(args, 1));
+        case "mean/1" -> new Reduce(true, integer(args, 0), false);
+        case "mean/2" -> new Reduce(true, integer(args, 0), bool(args, 1));
         case "mul/1" -> Scale.times(number(args, 0));
         case "div/1" -> Scale.dividedBy(number(args, 0));
         default -> throw new BadArguments(unsupportedFunction(name, args.size()));
@@ -285,7 +293,8 @@ final class LayerCatalog {
   /** The {@code F} functions {@link #function} compiles, as name/number of arguments after the tensor. */
   private static final java.util.Set<String> FUNCTIONS = java.util.Set.of("relu/0", "sigmoid/0", "tanh/0", "gelu/0", "silu/0", "leakyRelu/1",
       "softmax/1", "logSoftmax/1", "flatten/0", "flatten/2", "maxPool2d/1", "maxPool2d/2", "maxPool2d/4", "avgPool2d/1", "avgPool2d/2",
-      "avgPool2d/5", "adaptiveAvgPool2d/1", "adaptiveAvgPool2d/2", "interpolate/1", "interpolate/2", "transpose/2", "mul/1", "div/1");
+      "avgPool2d/5", "adaptiveAvgPool2d/1", "adaptiveAvgPool2d/2", "interpolate/1", "interpolate/2", "transpose/2", "mul/1", "div/1", "add/1", "sub/1", "sum/1", "sum/2", "mean/1",
+      "mean/2");
 
   /**
    * Whether {@code F.name} with {@code constants} arguments after the tensor is compiled: checked
@@ -309,9 +318,10 @@ final class LayerCatalog {
     return "F." + name + " with " + (constants + 1) + " argument(s) is not supported by the Kiln compiler; supported: relu, "
         + "sigmoid, tanh, gelu, silu, leakyRelu(x, slope), softmax(x, dim), logSoftmax(x, dim), flatten(x[, start, end]), maxPool2d(x, k[, stride[, padding, "
         + "ceilMode]]), avgPool2d(x, k[, stride[, padding, ceilMode, countIncludePad]]), adaptiveAvgPool2d(x, size[, width]), interpolate(x, scale[, scale_w]), "
-        + "reshape(x, -1, ...), transpose(x, d0, d1), permute(x, 0, ...), add(a, b) and mul(a, b) of two values of one shape or"
-        + " broadcast ([N, C, 1, 1] over [N, C, H, W]) or of a tensor field (x.add(pos)), matmul(a, b) of two values, mul(x, c) and"
-        + " div(x, c) of a constant, maskedFill(x, mask, value) of a buffer mask; " + instead;
+        + "reshape(x, -1, ...), transpose(x, d0, d1), permute(x, 0, ...), add(a, b), sub(a, b), mul(a, b) and div(a, b) of two"
+        + " values of one shape or broadcast ([N, C, 1, 1] over [N, C, H, W]) or of a tensor field (x.add(pos)), matmul(a, b) of"
+        + " two values, mul(x, c) and div(x, c) of a constant (x.add(c), x.sub(c) too), sum(x, dim[, keepDim]) and mean(x, dim[,"
+        + " keepDim]) along a dimension after the batch, maskedFill(x, mask, value) of a buffer mask; " + instead;
   }
 
   private static LayerSpec none(List<Object> args, String name, LayerSpec spec) throws BadArguments {

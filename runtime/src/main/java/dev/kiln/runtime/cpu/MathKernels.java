@@ -247,6 +247,28 @@ public final class MathKernels {
   }
 
   /**
+   * {@link #spreadAlong}, written or added to {@code dx} ({@code accumulate}: a compiled model's value
+   * that other steps read too), outer rows over the cores; nothing when {@code dx} is null.
+   */
+  public static void spreadAlong(float[] dx, int dxOff, float[] g, int gOff, int outer, int size, int inner, float factor,
+      boolean accumulate) {
+    if (dx == null) {
+      return;
+    }
+    Parallel.forRange(outer, 2L * outer * size * inner, (part, from, to) -> {
+      for (int o = from; o < to; o++) {
+        for (int k = 0; k < size; k++) {
+          int row = dxOff + (o * size + k) * inner;
+          for (int i = 0; i < inner; i++) {
+            float v = g[gOff + o * inner + i] * factor;
+            dx[row + i] = accumulate ? dx[row + i] + v : v;
+          }
+        }
+      }
+    });
+  }
+
+  /**
    * Copies {@code rows} rows of {@code width} values: row {@code r} from {@code x[xOff + r * xPitch]}
    * to {@code out[outOff + r * outPitch]} (a strided block copy, as {@code cudaMemcpy2D}). Narrowing,
    * selecting and concatenating along a dimension are such copies, a row being the part of one
