@@ -1232,6 +1232,86 @@ class ProcessorTest {
   }
 
   /**
+   * Sums and means over every value or over the batch (a compiled forward keeps the batch), along a dimension out
+   * of range, a sub of values that do not broadcast, a division by a tensor field of another shape and a mean of a
+   * tensor field, each an error on its own line naming the shapes.
+   */
+  @Test
+  void badReductionsSubsAndDivsAreReportedOnTheirLines() {
+    JavaFileObject f = classModel("BadReductions",
+        "@Model(input = {6, 8})",
+        "public class BadReductions extends Module {",
+        "  final Linear fc = new Linear(8, 4);",
+        "  final Tensor scale = registerParameter(\"scale\", Tensor.ones(1, 7, 8).requiresGrad(true));",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    Tensor a = fc.apply(x).sum();",
+        "    Tensor b = x.mean(0);",
+        "    Tensor c = mean(x, 3, true);",
+        "    Tensor d = sub(fc.apply(x), x);",
+        "    Tensor e = x.div(scale);",
+        "    Tensor g = scale.mean(1);",
+        "    return fc.apply(x.mean(1));",
+        "  }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining(Message.WHOLE_REDUCTION.format("fc.apply(x).sum()", "sum()", "fc.apply(x).sum(1)", "sum()"))
+        .inFile(f).onLineContaining("Tensor a =");
+    assertThat(c).hadErrorContaining("x.mean(0): mean(0) cannot take [N, 6, 8]: dimension 0 is the batch, which a compiled"
+        + " forward keeps; reduce a dimension after it, or reduce the model's output outside forward, from the input x"
+        + " (@Model input)").inFile(f).onLineContaining("Tensor b =");
+    assertThat(c).hadErrorContaining("mean(x, 3, true): mean(3, true) cannot take [N, 6, 8]: dimension 3 is out of range for 3"
+        + " dimensions (-3..2)").inFile(f).onLineContaining("Tensor c =");
+    assertThat(c).hadErrorContaining("sub(fc.apply(x), x): sub of [N, 6, 4] from fc.apply(x) and [N, 6, 8] from the input x"
+        + " (@Model input): sizes 4 and 8 at dimension 2 differ and neither is 1; a compiled add, sub, mul or div takes two"
+        + " values of one shape").inFile(f).onLineContaining("Tensor d =");
+    assertThat(c).hadErrorContaining(Message.FIELD_ADD_SHAPES.format("x.div(scale)", "div", "[N, 6, 8]",
+            "the input x (@Model input)", "the parameter scale [1, 7, 8]", "[6, 8]", "[1, 6, 8]"))
+        .inFile(f).onLineContaining("Tensor e =");
+    assertThat(c).hadErrorContaining(Message.TENSOR_MISUSE.format("scale.mean(1)", "scale", "the parameter scale [1, 7, 8]"))
+        .inFile(f).onLineContaining("Tensor g =");
+    assertEquals(6, c.errors().size(), c.errors().toString());
+  }
+
+  /**
+   * Subtractions and divisions of two values and by constants, sums and means read from their Tensor methods and
+   * F functions: a repeated value on either side runs the repeated kernels with its side, a constant shift is one
+   * pass, and a mean's factor is eager's float {@code 1f / size}.
+   */
+  @Test
+  void subsDivsAndReductionsCompileToTheirKernels() throws IOException {
+    JavaFileObject f = classModel("Reductions",
+        "@Model(input = {4, 3, 5})",
+        "public class Reductions extends Module {",
+        "  final Linear fc = new Linear(4 * 3, 2);",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    Tensor m = x.mean(-1, true);",
+        "    Tensor h = div(m.sub(x), x.mul(x).add(1f)).sub(2);",
+        "    return fc.apply(flatten(sum(h.div(m.add(3)), 3, false)));",
+        "  }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).succeededWithoutWarnings();
+    String generated = c.generatedSourceFile("test.KilnReductions").orElseThrow().getCharContent(false).toString();
+    for (String line : List.of(
+        "MathKernels.sumAlong(p.a1, 0, in, inOff, n * 12, 5, 1, 1f / 5);",
+        "ArithmeticKernels.subRepeatedForward(p.a2, 0, in, inOff, p.a1, 0, n * 12, 5, 1, true);",
+        "ArithmeticKernels.shift(p.a4, 0, p.a3, 0, n * 60, 1.0f);",
+        "ArithmeticKernels.divForward(p.a5, 0, p.a2, 0, p.a4, 0, n * 60);",
+        "ArithmeticKernels.shift(p.a6, 0, p.a5, 0, n * 60, -2.0f);",
+        "ArithmeticKernels.divRepeatedForward(p.a8, 0, p.a6, 0, p.a7, 0, n * 12, 5, 1, false);",
+        "MathKernels.sumAlong(p.a9, 0, p.a8, 0, n * 12, 5, 1, 1f);",
+        "ArithmeticKernels.denominatorSumBackward(dIn7_1, 0, dIn8, 0, p.a8, 0, p.a7, 0, n * 12, 5, 1, false);",
+        "ArithmeticKernels.subtrahendBackward(dx, 0, dIn4, 0, n * 60, true);",
+        "CpuKernels.sumRepeatedBackward(dIn1_1, 0, dIn4, 0, null, 0, null, 0, n * 12, 5, 1, true);",
+        "MathKernels.spreadAlong(dx, 0, dIn1_1, 0, n * 12, 5, 1, 1f / 5, true);",
+        "Tensor v2 = F.sub(v1, x);",
+        "Tensor v7 = v1.add(3.0f);",
+        "Tensor v9 = F.sum(v8, 3, false);")) {
+      assertTrue(generated.contains(line), line + " in\n" + generated);
+    }
+  }
+
+  /**
    * A scale may be a static final constant, Math.sqrt of constants, or a final local holding one;
    * a transpose or scale that is returned, or read by a step other than a matmul, is a step of its own.
    */
