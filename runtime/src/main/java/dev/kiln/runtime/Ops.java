@@ -1,6 +1,7 @@
 package dev.kiln.runtime;
 
 import dev.kiln.runtime.cpu.ActivationKernels;
+import dev.kiln.runtime.cpu.ArithmeticKernels;
 import dev.kiln.runtime.cpu.AvgPool2dShape;
 import dev.kiln.runtime.cpu.Blas;
 import dev.kiln.runtime.cpu.Conv2dShape;
@@ -2982,23 +2983,112 @@ public final class Ops {
     });
   }
 
-  /** {@code a - b}, broadcast as {@link #add}: {@code a + (-b)}. */
+  /**
+   * {@code a - b}, broadcast as {@link #add} (PyTorch's {@code a - b}): one pass on the CPU, the
+   * compiled models' kernels ({@link ArithmeticKernels}); on CUDA {@code a + (-b)}, the same values.
+   */
   public static Tensor sub(Tensor a, Tensor b) {
-    requireFloat("sub", a); // errors name sub, not the add it becomes
-    requireFloat("sub", b);
-    Shapes.broadcast("sub", a.shape(), b.shape());
-    return add(a, neg(b));
+    return arithmetic("sub", a, b);
   }
 
   /**
-   * {@code a / b}, broadcast as {@link #add}, computed
-   * as {@code a * b^-1}: within an ulp of a true division (PyTorch divides).
+   * {@code a / b}, broadcast as {@link #add}: on the CPU a true quotient, as PyTorch's, with its
+   * gradients {@code g / b} and {@code -g * ((a / b) / b)} (ATen's), the compiled models' kernels
+   * ({@link ArithmeticKernels}: eager and compiled divisions agree to the bit); on CUDA
+   * {@code a * b^-1}, within an ulp of it.
    */
   public static Tensor div(Tensor a, Tensor b) {
-    requireFloat("div", a); // errors name div, not the mul it becomes
-    requireFloat("div", b);
-    Shapes.broadcast("div", a.shape(), b.shape());
-    return mul(a, pow(b, -1f));
+    return arithmetic("div", a, b);
+  }
+
+  /**
+   * {@link #sub} or {@link #div}: both operands of the broadcast shape, or one of it and the other
+   * repeated along one run of its dimensions ({@code [N, C, 1, 1]} over {@code [N, C, H, W]}, a row
+   * over a matrix), read by index and its gradient summed over the repeats in one pass; any other
+   * pair is expanded first (the expansion's gradient sums back).
+   */
+  private static Tensor arithmetic(String op, Tensor a, Tensor b) {
+    boolean cuda = Devices.onCuda(op, a, b);
+    requireFloat(op, a); // errors name sub or div, not an op they are made of
+    requireFloat(op, b);
+    int[] shape = Shapes.broadcast(op, a.shape(), b.shape());
+    boolean div = op.equals("div");
+    if (cuda) {
+      return div ? mul(a, pow(b, -1f)) : add(a, neg(b));
+    }
+    boolean aFull = Arrays.equals(a.shape(), shape), bFull = Arrays.equals(b.shape(), shape);
+    int[] run = aFull == bFull ? null : repeatRun(shape, aFull ? b.shape() : a.shape());
+    if (!(aFull && bFull) && run == null) {
+      return arithmetic(op, aFull ? a : expand(a, shape, false), bFull ? b : expand(b, shape, false));
+    }
+    float[] ad = a.readBuffer(), bd = b.readBuffer();
+    int ao = a.offset(), bo = b.offset();
+    int n = Shapes.numel(shape);
+    float[] out = new float[n];
+    boolean repeated = run != null, smallFirst = !aFull; // when repeated: which operand repeats
+    int outer = repeated ? run[0] : 1, size = repeated ? run[1] : 1, inner = repeated ? run[2] : n;
+    float[] big = aFull ? ad : bd, small = aFull ? bd : ad;
+    int bigOff = aFull ? ao : bo, smallOff = aFull ? bo : ao;
+    if (!repeated) {
+      if (div) {
+        ArithmeticKernels.divForward(out, 0, ad, ao, bd, bo, n);
+      } else {
+        ArithmeticKernels.subForward(out, 0, ad, ao, bd, bo, n);
+      }
+    } else if (div) {
+      ArithmeticKernels.divRepeatedForward(out, 0, big, bigOff, small, smallOff, outer, size, inner, smallFirst);
+    } else {
+      ArithmeticKernels.subRepeatedForward(out, 0, big, bigOff, small, smallOff, outer, size, inner, smallFirst);
+    }
+    if (!track(a, b)) {
+      return Tensor.wrap(out, shape);
+    }
+    return Tensor.ofNode(out, shape, new Node(a, b) {
+      @Override protected boolean savesTensors() { // a division's backward reads b and the quotient; a sub's nothing
+        return div;
+      }
+
+      @Override public String name() {
+        return op;
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        float[] gd = g.readBuffer();
+        int go = g.offset();
+        if (!div) { // d(a - b): g to a, -g to b, each summed over its repeats
+          Tensor da = null;
+          if (needsGrad(0)) {
+            if (aFull) {
+              da = g;
+            } else {
+              float[] d = new float[a.numel()];
+              CpuKernels.sumRepeatedBackward(d, 0, gd, go, null, 0, null, 0, outer, size, inner, false);
+              da = Tensor.wrap(d, a.shape());
+            }
+          }
+          float[] db = needsGrad(1) ? new float[b.numel()] : null;
+          if (db != null && bFull) {
+            ArithmeticKernels.subtrahendBackward(db, 0, gd, go, n, false);
+          } else if (db != null) {
+            ArithmeticKernels.subtrahendSumBackward(db, 0, gd, go, outer, size, inner, false);
+          }
+          return new Tensor[] {da, db == null ? null : Tensor.wrap(db, b.shape())};
+        }
+        float[] da = needsGrad(0) ? new float[a.numel()] : null;
+        float[] db = needsGrad(1) ? new float[b.numel()] : null;
+        if (!repeated) {
+          ArithmeticKernels.numeratorBackward(da, 0, gd, go, bd, bo, n, false);
+          ArithmeticKernels.denominatorBackward(db, 0, gd, go, out, 0, bd, bo, n, false);
+        } else if (aFull) { // b repeats
+          ArithmeticKernels.numeratorRepeatedBackward(da, 0, gd, go, bd, bo, outer, size, inner, false);
+          ArithmeticKernels.denominatorSumBackward(db, 0, gd, go, out, 0, bd, bo, outer, size, inner, false);
+        } else { // a repeats
+          ArithmeticKernels.numeratorSumBackward(da, 0, gd, go, bd, bo, outer, size, inner, false);
+          ArithmeticKernels.denominatorBackward(db, 0, gd, go, out, 0, bd, bo, n, false);
+        }
+        return new Tensor[] {da == null ? null : Tensor.wrap(da, a.shape()), db == null ? null : Tensor.wrap(db, b.shape())};
+      }
+    });
   }
 
   /** {@code 1 / (1 + exp(-x))} element-wise; any shape. The gradient is {@code y * (1 - y)}. */

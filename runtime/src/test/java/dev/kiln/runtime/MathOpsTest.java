@@ -61,6 +61,72 @@ class MathOpsTest {
     assertArrayEquals(new float[] {2f, -0.25f}, Tensor.of(new float[] {6, -1}, 2).div(Tensor.of(new float[] {3, 4}, 2)).toFloatArray());
   }
 
+  /**
+   * sub and div on the CPU are PyTorch's arithmetic to the bit over every broadcast form (one shape,
+   * the right or the left operand repeated along one run, both stretched): {@code a - b}, a true
+   * quotient {@code a / b}, gradients {@code g}, {@code -g}, {@code g / b}, {@code -g * ((a / b) / b)},
+   * a repeated operand's summed over its repeats in double in index order.
+   */
+  @Test
+  void subAndDivAreTorchsArithmeticOverEveryBroadcast() {
+    int[][][] pairs = {
+      {{2, 3, 4}, {2, 3, 4}}, {{2, 3, 4}, {3, 1}}, {{2, 3, 1}, {2, 3, 4}}, {{4}, {2, 3, 4}},
+      {{2, 1, 4}, {1, 3, 1}}, {{2, 3, 4}, {}}
+    };
+    for (int[][] pair : pairs) {
+      for (String op : new String[] {"sub", "div"}) {
+        boolean div = op.equals("div");
+        Tensor a = Tensor.uniform(-2, 2, pair[0]).requiresGrad(true);
+        Tensor b = (div ? Tensor.uniform(0.3f, 3, pair[1]) : Tensor.uniform(-2, 2, pair[1])).requiresGrad(true);
+        Tensor y = div ? a.div(b) : a.sub(b);
+        int[] shape = Shapes.broadcast(op, pair[0], pair[1]);
+        Tensor g = Tensor.uniform(-1, 1, shape);
+        y.backward(g);
+        float[] av = a.toFloatArray(), bv = b.toFloatArray(), gv = g.toFloatArray(), yv = y.toFloatArray();
+        int[] ai = index(shape, pair[0]), bi = index(shape, pair[1]);
+        double[] da = new double[av.length], db = new double[bv.length];
+        String what = op + " " + java.util.Arrays.toString(pair[0]) + " " + java.util.Arrays.toString(pair[1]);
+        for (int i = 0; i < yv.length; i++) {
+          float want = div ? av[ai[i]] / bv[bi[i]] : av[ai[i]] - bv[bi[i]];
+          assertEquals(Float.floatToIntBits(want), Float.floatToIntBits(yv[i]), what + " value " + i);
+          da[ai[i]] += div ? gv[i] / bv[bi[i]] : gv[i];
+          db[bi[i]] += div ? -gv[i] * (want / bv[bi[i]]) : -gv[i];
+        }
+        assertArrayEquals(toFloats(da), a.grad().toFloatArray(), 1e-6f, what + " grad a");
+        assertArrayEquals(toFloats(db), b.grad().toFloatArray(), 1e-6f, what + " grad b");
+        assertEquals(op, y.gradFn().name(), what);
+      }
+    }
+  }
+
+  /** The flat index into an operand of shape {@code own} that each element of the broadcast {@code shape} reads. */
+  private static int[] index(int[] shape, int[] own) {
+    int n = Shapes.numel(shape);
+    int[] out = new int[n];
+    for (int i = 0; i < n; i++) {
+      int rest = i, at = 0, stride = 1;
+      for (int d = shape.length - 1; d >= 0; d--) {
+        int coord = rest % shape[d];
+        rest /= shape[d];
+        int od = d - (shape.length - own.length);
+        if (od >= 0) {
+          at += (own[od] == 1 ? 0 : coord) * stride;
+          stride *= own[od];
+        }
+      }
+      out[i] = at;
+    }
+    return out;
+  }
+
+  private static float[] toFloats(double[] v) {
+    float[] out = new float[v.length];
+    for (int i = 0; i < v.length; i++) {
+      out[i] = (float) v[i];
+    }
+    return out;
+  }
+
   @Test
   void gradientsAtTheEdgesAreTorchs() {
     Tensor x = Tensor.of(new float[] {0f, -0f, 2f, -3f}, 4).requiresGrad(true);
