@@ -1832,15 +1832,19 @@ public final class Ops {
    * Rows of {@code weight [num, dim]} picked by the class indices {@code indices} (any shape, a
    * label tensor), as PyTorch's {@code F.embedding}: the result {@code [*indices' shape, dim]}.
    * The weight's gradient adds each picked row's gradient into its row (a dense gradient; the row
-   * {@code paddingIdx} gets none, -1 for no such row). Computed on the host on either device.
+   * {@code paddingIdx} gets none, -1 for no such row). On CUDA the lookup and the gradient's
+   * scatter are device kernels ({@code CudaOps.embedding}, {@code cuda.EmbeddingKernels}), the ids checked on the host.
    *
    * @throws IllegalArgumentException naming the index out of range, or for a float index tensor
    */
   public static Tensor embedding(Tensor indices, Tensor weight, int paddingIdx) {
-    Devices.onCuda("embedding", indices, weight);
+    boolean cuda = Devices.onCuda("embedding", indices, weight);
     requireFloat("embedding", weight);
     requireRank("embedding", "weight", weight, 2);
     requireLabels("embedding", "indices", indices);
+    if (cuda) {
+      return CudaOps.embedding(indices, weight, checkedIds("embedding", indices, weight.size(0)), paddingIdx);
+    }
     int num = weight.size(0), dim = weight.size(1), count = indices.numel();
     float[] ids = indices.toFloatArray(); // kept for the backward (a batch's ids, few)
     float[] out = new float[count * dim];
@@ -1882,7 +1886,8 @@ public final class Ops {
    * {@code indices}, mode {@code "sum"} only) scales each row before the sum. Gradients: the weight's
    * dense, as {@link #embedding}'s (mean divides by the bag's count, max goes to the first row that
    * holds each maximum), and the per-sample weights' (the bag's gradient dotted with the row).
-   * Computed on the host on either device.
+   * On CUDA the reductions and gradients are device kernels ({@code CudaOps.embeddingBag}), the
+   * indices and offsets checked on the host.
    *
    * @param mode {@code "sum"}, {@code "mean"} or {@code "max"}
    * @return {@code [B, dim]}
@@ -1890,7 +1895,7 @@ public final class Ops {
    */
   public static Tensor embeddingBag(Tensor indices, Tensor offsets, Tensor weight, Tensor perSampleWeights, String mode,
       boolean includeLastOffset, int paddingIdx) {
-    Devices.onCuda("embedding_bag", indices, offsets, weight, perSampleWeights);
+    boolean cuda = Devices.onCuda("embedding_bag", indices, offsets, weight, perSampleWeights);
     requireFloat("embedding_bag", weight);
     requireRank("embedding_bag", "weight", weight, 2);
     int reduce = switch (mode) {
@@ -1900,15 +1905,9 @@ public final class Ops {
       default -> throw new IllegalArgumentException("embedding_bag: mode must be \"sum\", \"mean\" or \"max\", got \"" + mode + "\"");
     };
     requireLabels("embedding_bag", "indices", indices);
-    int[] idx = indices.toIntArray();
     int[] starts = bagStarts(indices, offsets, includeLastOffset);
     int bags = starts.length - 1, num = weight.size(0), dim = weight.size(1);
-    for (int i = 0; i < idx.length; i++) {
-      if (idx[i] < 0 || idx[i] >= num) {
-        throw new IllegalArgumentException(CpuKernels.idOutOfRange("embedding_bag", idx[i], i, indices.shape(), num));
-      }
-    }
-    float[] scale = null;
+    int[] idx = checkedIds("embedding_bag", indices, num);
     if (perSampleWeights != null) {
       if (reduce != 0) {
         throw new IllegalArgumentException("embedding_bag: per-sample weights need mode \"sum\" (as PyTorch's), got \"" + mode + "\"");
@@ -1918,8 +1917,11 @@ public final class Ops {
         throw new IllegalArgumentException("embedding_bag: per-sample weights " + Shapes.toString(perSampleWeights.shape())
             + " must have the indices' shape " + Shapes.toString(indices.shape()));
       }
-      scale = perSampleWeights.toFloatArray();
     }
+    if (cuda) {
+      return CudaOps.embeddingBag(indices, weight, perSampleWeights, idx, starts, reduce, paddingIdx);
+    }
+    float[] scale = perSampleWeights == null ? null : perSampleWeights.toFloatArray();
     float[] w = weight.readBuffer();
     int wOff = weight.offset();
     float[] out = new float[bags * dim];
@@ -2008,6 +2010,22 @@ public final class Ops {
             : new Tensor[] {dWeight, ds == null ? null : Tensor.wrap(ds, indices.shape()).to(weight.device())};
       }
     });
+  }
+
+  /**
+   * The ids of an embedding's label tensor, read on the host (a label tensor moved to CUDA keeps its
+   * values there: no download), each checked to pick one of the table's {@code num} rows.
+   *
+   * @throws IllegalArgumentException naming the first id out of range, its position and the table's size
+   */
+  static int[] checkedIds(String op, Tensor indices, int num) {
+    int[] idx = indices.toIntArray();
+    for (int i = 0; i < idx.length; i++) {
+      if (idx[i] < 0 || idx[i] >= num) {
+        throw new IllegalArgumentException(CpuKernels.idOutOfRange(op, idx[i], i, indices.shape(), num));
+      }
+    }
+    return idx;
   }
 
   /**
