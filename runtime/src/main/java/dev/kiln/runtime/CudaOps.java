@@ -552,6 +552,29 @@ final class CudaOps {
   }
 
   /**
+   * {@link Ops#unbind}'s gradient: each slice's {@code rows} rows of {@code width} floats copied to
+   * column {@code t * width} of rows of {@code pitch} floats, one 2-d copy per slice; zeros first
+   * only where a slice has no gradient.
+   */
+  static Tensor placeSlices(int[] shape, Tensor[] grads, int rows, int pitch, int width) {
+    return named("unbind backward", () -> {
+      Tensor dx = empty(shape);
+      long base = dx.writeCuda();
+      if (java.util.Arrays.asList(grads).contains(null)) {
+        Cuda.get().zero(base, dx.numel());
+      }
+      for (int t = 0; t < grads.length; t++) {
+        if (grads[t] != null && width > 0 && rows > 0) {
+          Tensor g = onGpu(grads[t]);
+          Cuda.get().copy2d(g.readCuda(), width, base + (long) t * width * Float.BYTES, pitch, width, rows);
+          CudaLayerOps.keepAlive(g);
+        }
+      }
+      return dx;
+    });
+  }
+
+  /**
    * {@link Ops#cat}, the checks made: input {@code i}'s {@code rows} rows of {@code sizes[i] * inner}
    * floats go to column {@code starts[i] * inner} of the result's rows of {@code pitch} floats, one
    * 2-d copy per input; each input's gradient is the same block copied back out.

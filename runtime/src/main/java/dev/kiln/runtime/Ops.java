@@ -1425,6 +1425,98 @@ public final class Ops {
     return block("select", x, a, index < 0 ? index + size : index, 1, outShape);
   }
 
+  /**
+   * The slices of {@code x} along {@code dim}, PyTorch's {@code torch.unbind}: {@code x.size(dim)}
+   * tensors of {@code x}'s shape without {@code dim} (copies, as {@link #select}'s). Their gradients
+   * reach {@code x} through one node that writes each slice's into its place (zeros for a slice the
+   * loss did not use), so a backward costs one {@code x}-sized gradient, where a {@code select} per
+   * slice gives each slice an {@code x}-sized gradient of its own, summed: quadratic in the count (a
+   * recurrent layer's steps on CUDA, which take their inputs this way). The mechanism is {@link
+   * OutputGradients}': each slice's node stashes its gradient and passes a zero on to a hidden anchor,
+   * whose node, run after every slice's, gathers them.
+   *
+   * @throws IllegalArgumentException for a 0-dim tensor or a dimension out of range
+   */
+  public static Tensor[] unbind(Tensor x, int dim) {
+    requireRankAtLeastOne("unbind", x);
+    Along a = Along.of("unbind", x, dim);
+    int count = a.size();
+    int[] outShape = removeDim(x.shape(), Shapes.normalizeDim(dim, x.dim()));
+    Tensor[] slices = new Tensor[count];
+    boolean track = track(x);
+    try (var off = Kiln.noGrad()) {
+      for (int t = 0; t < count; t++) {
+        slices[t] = block("unbind", x, a, t, 1, outShape);
+      }
+    }
+    if (!track) {
+      return slices;
+    }
+    Tensor[] stashed = new Tensor[count];
+    long[] sent = {-1}; // the backward round a slice last sent the anchor its zero in (one runs it)
+    Thread[] sentBy = {null};
+    int rows = a.outer(), pitch = count * a.inner(), width = a.inner();
+    Tensor anchor = Tensor.ofNode(new float[1], new int[0], new Node(x) {
+      @Override protected boolean savesTensors() {
+        return false;
+      }
+
+      @Override public String name() {
+        return "unbind";
+      }
+
+      @Override protected Tensor[] backward(Tensor ignored) {
+        Tensor[] grads = stashed.clone();
+        Arrays.fill(stashed, null);
+        sentBy[0] = null;
+        return new Tensor[] {placeSlices(x, grads, rows, pitch, width)};
+      }
+    });
+    Tensor[] out = new Tensor[count];
+    for (int t = 0; t < count; t++) {
+      int index = t;
+      out[t] = Tensor.ofNode(slices[t], new Node(anchor) {
+        @Override protected boolean savesTensors() {
+          return false;
+        }
+
+        @Override public String name() {
+          return "unbind[" + index + "]";
+        }
+
+        @Override protected Tensor[] backward(Tensor g) {
+          boolean first = sentBy[0] != Thread.currentThread() || sent[0] != Tensor.backwardRound();
+          if (first) { // what a backward cut short by an exception left behind goes
+            Arrays.fill(stashed, null);
+            sent[0] = Tensor.backwardRound();
+            sentBy[0] = Thread.currentThread();
+          }
+          stashed[index] = stashed[index] == null ? g : add(stashed[index], g);
+          return new Tensor[] {first ? Tensor.zeros() : null};
+        }
+      });
+    }
+    return out;
+  }
+
+  /**
+   * {@code x}'s gradient from its slices' along the middle of {@code [rows, count, width]} ({@link
+   * #unbind}): slice {@code t}'s rows copied to column {@code t * width} of rows of {@code pitch}
+   * values, zeros where a slice has none.
+   */
+  private static Tensor placeSlices(Tensor x, Tensor[] grads, int rows, int pitch, int width) {
+    if (x.device().isCuda()) {
+      return CudaOps.placeSlices(x.shape(), grads, rows, pitch, width);
+    }
+    float[] dx = new float[x.numel()];
+    for (int t = 0; t < grads.length; t++) {
+      if (grads[t] != null) {
+        MathKernels.copyRows(dx, t * width, pitch, grads[t].readBuffer(), grads[t].offset(), width, width, rows);
+      }
+    }
+    return Tensor.wrap(dx, x.shape());
+  }
+
   private static void requireRankAtLeastOne(String op, Tensor x) {
     if (x.dim() == 0) {
       throw new IllegalArgumentException(op + ": cannot be applied to a 0-dim tensor (shape [])");

@@ -668,6 +668,14 @@ public final class Tensor {
     return Ops.select(this, dim, index);
   }
 
+  /**
+   * Every entry along {@code dim}, each with {@code dim} removed (PyTorch's {@code unbind}); their
+   * gradients reach this tensor through one node, not one per slice ({@link Ops#unbind}).
+   */
+  public Tensor[] unbind(int dim) {
+    return Ops.unbind(this, dim);
+  }
+
   /** {@code tensors} joined along {@code dim} (PyTorch's {@code torch.cat}): shapes equal except along it, one device. */
   public static Tensor cat(List<Tensor> tensors, int dim) {
     return Ops.cat(tensors, dim);

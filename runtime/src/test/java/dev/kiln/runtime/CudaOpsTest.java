@@ -255,6 +255,16 @@ class CudaOpsTest {
     }
   }
 
+  @Test
+  void unbindGathersTheSlicesGradientsOnTheDevice() {
+    compare("unbind(1), slice 1 unused", Match.EXACT, in -> {
+      Tensor[] s = Ops.unbind(in[0], 1);
+      return Tensor.cat(List.of(s[2], s[0].mul(s[0])), 0);
+    }, Tensor.randn(3, 4, 5));
+    compare("unbind(0) of 20 steps stacked back", Match.EXACT, in -> Tensor.stack(List.of(Ops.unbind(in[0], 0)), 0), Tensor.randn(20, 3, 7));
+    compare("unbind(-1)", Match.EXACT, in -> Tensor.stack(List.of(Ops.unbind(in[0], -1)), 0), Tensor.randn(2, 3, 4));
+  }
+
   /** {@code count} random ids below {@code num} (few rows, so most repeat), as a label tensor of {@code shape}. */
   private static Tensor randomIds(int num, int... shape) {
     float[] u = Tensor.rand(shape).toFloatArray();
