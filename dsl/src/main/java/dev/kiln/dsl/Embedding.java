@@ -9,8 +9,8 @@ import java.util.Arrays;
  * {@code nn.Embedding}: {@code forward} takes class indices of any shape (a label tensor, {@code
  * Tensor.labels(...)}: token ids, category codes) and returns their rows, {@code [*, embeddingDim]}.
  * The {@code weight [numEmbeddings, embeddingDim]} starts normally distributed, as PyTorch's; the
- * row {@link #paddingIdx} starts at zero and gets no gradient. Eager on either device (the lookup
- * runs on the host; {@link Ops#embedding}); compiled as the first step of a {@code @Model} whose input is the ids.
+ * row {@link #paddingIdx} starts at zero and gets no gradient. Eager on either device (on CUDA the
+ * lookup and its gradient are device kernels; {@link Ops#embedding}); compiled as the first step of a {@code @Model} whose input is the ids.
  */
 public class Embedding extends Layer<Embedding.Spec> {
   /**

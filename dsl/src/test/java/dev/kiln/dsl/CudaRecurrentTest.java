@@ -23,17 +23,28 @@ class CudaRecurrentTest {
 
   @Test
   void recurrentLayersOnTheDeviceAsOnTheCpu() {
-    List<Supplier<Recurrent<?>>> layers = List.of(
+    agreeOnDevice(List.of(
         () -> new LSTM(3, 5).numLayers(2).bidirectional(true),
         () -> new GRU(3, 5).batchFirst(true),
-        () -> new RNN(3, 5, "relu").numLayers(2));
+        () -> new RNN(3, 5, "relu").numLayers(2)), 6, 2, 3);
+  }
+
+  @Test
+  void longSequencesOnTheDeviceAsOnTheCpu() { // each step's input one slice of one unbind (linear in the length, was quadratic)
+    agreeOnDevice(List.of(
+        () -> new LSTM(4, 6).bidirectional(true),
+        () -> new GRU(4, 6),
+        () -> new RNN(4, 6)), 40, 3, 4);
+  }
+
+  private static void agreeOnDevice(List<Supplier<Recurrent<?>>> layers, int... inputShape) {
     for (Supplier<Recurrent<?>> make : layers) {
       Kiln.manualSeed(5);
       Recurrent<?> cpu = make.get();
       Recurrent<?> gpu = make.get();
       gpu.loadStateDict(cpu.stateDict());
       gpu.to(GPU);
-      Tensor x = Tensor.randn(6, 2, 3);
+      Tensor x = Tensor.randn(inputShape);
       Tensor xc = Tensor.of(x.toFloatArray(), x.shape()).requiresGrad(true);
       Tensor xg = Tensor.of(x.toFloatArray(), x.shape()).to(GPU).requiresGrad(true);
       Recurrent.Output oc = run(cpu, xc);
@@ -74,6 +85,30 @@ class CudaRecurrentTest {
     close("packed input gradient", xc.grad(), xg.grad());
     Map<String, Tensor> pg = gpu.namedParameters();
     cpu.namedParameters().forEach((k, p) -> close("packed " + k + " gradient", p.grad(), pg.get(k).grad()));
+  }
+
+  @Test
+  void gruCellOnTheDeviceAsOnTheCpu() {
+    Kiln.manualSeed(7);
+    GRUCell cpu = new GRUCell(3, 5);
+    GRUCell gpu = new GRUCell(3, 5);
+    gpu.loadStateDict(cpu.stateDict());
+    gpu.to(GPU);
+    Tensor x = Tensor.randn(4, 3);
+    Tensor h = Tensor.randn(4, 5);
+    Tensor xc = Tensor.of(x.toFloatArray(), 4, 3).requiresGrad(true);
+    Tensor xg = x.to(GPU).requiresGrad(true);
+    Tensor hc = Tensor.of(h.toFloatArray(), 4, 5).requiresGrad(true);
+    Tensor hg = h.to(GPU).requiresGrad(true);
+    Tensor oc = cpu.step(xc, hc);
+    Tensor og = gpu.step(xg, hg);
+    close("GRUCell h", oc, og);
+    oc.mul(oc).sum().backward();
+    og.mul(og).sum().backward();
+    close("GRUCell input gradient", xc.grad(), xg.grad());
+    close("GRUCell state gradient", hc.grad(), hg.grad());
+    Map<String, Tensor> pg = gpu.namedParameters();
+    cpu.namedParameters().forEach((k, p) -> close("GRUCell " + k + " gradient", p.grad(), pg.get(k).grad()));
   }
 
   @Test

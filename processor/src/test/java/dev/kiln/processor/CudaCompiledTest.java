@@ -2,6 +2,7 @@ package dev.kiln.processor;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.testing.compile.Compilation;
@@ -21,7 +22,8 @@ import org.junit.jupiter.params.provider.CsvSource;
  * masks (tensor fields of the model), token ids (an Embedding first), subtractions, divisions, sums and
  * means (a mean-pooling classifier, centred and gated maps), compiled and run on
  * CUDA (their {@code forwardCuda}), against their eager declarations on the CPU: output, loss,
- * input (but ids) and parameter gradients to 1e-4 relative. Needs a GPU: tagged cuda.
+ * input (but ids) and parameter gradients to 1e-4 relative; a token table and its gradient never
+ * read on the host, its padding row without gradient. Needs a GPU: tagged cuda.
  */
 @Tag("cuda")
 class CudaCompiledTest {
@@ -86,6 +88,15 @@ class CudaCompiledTest {
     assertEquals(lossE.item(), lossC.item(), 1e-4 * Math.max(1, Math.abs(lossE.item())), model + " loss");
     lossE.backward();
     lossC.backward();
+    if (vocabulary > 0) { // the token table and its gradient stay on the device: its lookup and scatter are device kernels
+      Tensor table = compiled.namedParameters().get("tok.weight");
+      assertFalse(table.isHeapCurrent(), model + ": the token table was read on the host");
+      assertFalse(table.grad().isHeapCurrent(), model + ": the token table's gradient was made or read on the host");
+      float[] padding = table.grad().toFloatArray(); // row 0 is TinyGpt's padding row, and id 0 is among the ids
+      for (int j = 0; j < table.size(1); j++) {
+        assertEquals(0f, padding[j], model + ": the padding row got a gradient");
+      }
+    }
     if (vocabulary == 0) {
       ParityTest.assertClose(model + " input gradient", xc.grad().toFloatArray(), xe.grad().toFloatArray(), 1e-4);
     }

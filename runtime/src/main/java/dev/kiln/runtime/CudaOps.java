@@ -9,6 +9,7 @@ import dev.kiln.runtime.cuda.Cuda;
 import dev.kiln.runtime.cuda.CudaBuffer;
 import dev.kiln.runtime.cuda.CudaException;
 import dev.kiln.runtime.cuda.ElementwiseKernels;
+import dev.kiln.runtime.cuda.EmbeddingKernels;
 import java.util.function.Supplier;
 
 /**
@@ -551,6 +552,29 @@ final class CudaOps {
   }
 
   /**
+   * {@link Ops#unbind}'s gradient: each slice's {@code rows} rows of {@code width} floats copied to
+   * column {@code t * width} of rows of {@code pitch} floats, one 2-d copy per slice; zeros first
+   * only where a slice has no gradient.
+   */
+  static Tensor placeSlices(int[] shape, Tensor[] grads, int rows, int pitch, int width) {
+    return named("unbind backward", () -> {
+      Tensor dx = empty(shape);
+      long base = dx.writeCuda();
+      if (java.util.Arrays.asList(grads).contains(null)) {
+        Cuda.get().zero(base, dx.numel());
+      }
+      for (int t = 0; t < grads.length; t++) {
+        if (grads[t] != null && width > 0 && rows > 0) {
+          Tensor g = onGpu(grads[t]);
+          Cuda.get().copy2d(g.readCuda(), width, base + (long) t * width * Float.BYTES, pitch, width, rows);
+          CudaLayerOps.keepAlive(g);
+        }
+      }
+      return dx;
+    });
+  }
+
+  /**
    * {@link Ops#cat}, the checks made: input {@code i}'s {@code rows} rows of {@code sizes[i] * inner}
    * floats go to column {@code starts[i] * inner} of the result's rows of {@code pitch} floats, one
    * 2-d copy per input; each input's gradient is the same block copied back out.
@@ -593,6 +617,104 @@ final class CudaOps {
             }
           }
           return grads;
+        });
+      }
+    });
+  }
+
+  // ------------------------------------------------------------------ embeddings
+
+  /**
+   * {@link Ops#embedding} on the device, the arguments checked and the ids read on the host by Ops:
+   * one {@code kiln_embedding_forward}; the table's gradient added into its leaf's gradient (a
+   * fresh one zeroed first) by {@code kiln_embedding_backward}, in the CPU's order (see {@link
+   * EmbeddingKernels}). Only the ids are saved; the table is not read by the backward.
+   */
+  static Tensor embedding(Tensor indices, Tensor weight, int[] ids, int paddingIdx) {
+    int num = weight.size(0), dim = weight.size(1);
+    int[] shape = java.util.Arrays.copyOf(indices.shape(), indices.dim() + 1);
+    shape[indices.dim()] = dim;
+    Tensor out = named("embedding", () -> {
+      Tensor o = empty(shape);
+      EmbeddingKernels.forward(o.writeCuda(), weight.readCuda(), indices.readCuda(), ids.length, dim);
+      return o;
+    });
+    CudaLayerOps.keepAlive(indices, weight);
+    if (!Ops.track(weight)) {
+      return out;
+    }
+    return Tensor.ofNode(out, new Node(weight) {
+      @Override protected boolean savesInputs() { // the ids, not the table
+        return false;
+      }
+
+      @Override public String name() {
+        return "embedding";
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        return named("embedding backward", () -> {
+          Tensor gd = onGpu(g);
+          GradSink dw = tableGradient(weight, num, dim);
+          EmbeddingKernels.backward(dw.address(), 0L, gd.readCuda(), ids, null, paddingIdx, EmbeddingKernels.LOOKUP, dim, 0L, 0L, 0L, 0L);
+          CudaLayerOps.keepAlive(gd);
+          return new Tensor[] {dw.returned()};
+        });
+      }
+    });
+  }
+
+  /** Where a table's gradient goes: its leaf's gradient, added to, or a fresh one, zeroed here. */
+  private static GradSink tableGradient(Tensor weight, int num, int dim) {
+    GradSink sink = GradSink.of(weight);
+    if (!sink.accumulate()) {
+      Cuda.get().zero(sink.address(), (long) num * dim);
+    }
+    return sink;
+  }
+
+  /**
+   * {@link Ops#embeddingBag} on the device, everything checked by Ops ({@code ids} in range, {@code
+   * starts} the bags' bounds, {@code reduce} 0 sum, 1 mean, 2 max): one {@code
+   * kiln_embedding_bag_forward} (max mode's argmax kept on the device), the backward one {@code
+   * kiln_embedding_backward} into the table's gradient and, for per-sample weights, one {@code
+   * kiln_embedding_bag_weights_backward}.
+   */
+  static Tensor embeddingBag(Tensor indices, Tensor weight, Tensor perSampleWeights, int[] ids, int[] starts, int reduce,
+      int paddingIdx) {
+    int bags = starts.length - 1, num = weight.size(0), dim = weight.size(1);
+    boolean track = Ops.track(weight, perSampleWeights);
+    CudaBuffer argmax = reduce == EmbeddingKernels.MAX ? named("embedding_bag", () -> Cuda.get().allocate((long) bags * dim)) : null;
+    Tensor out = named("embedding_bag", () -> {
+      Tensor o = empty(bags, dim);
+      EmbeddingKernels.bagForward(o.writeCuda(), argmax == null ? 0L : argmax.address(), weight.readCuda(), indices.readCuda(), starts,
+          CudaLayerOps.read(perSampleWeights), paddingIdx, reduce, dim);
+      return o;
+    });
+    CudaLayerOps.keepAlive(indices, weight, perSampleWeights);
+    if (!track) {
+      if (argmax != null) {
+        argmax.release(); // safe at once: later users of the block are queued after the kernel
+      }
+      return out;
+    }
+    Tensor[] inputs = perSampleWeights == null ? new Tensor[] {weight} : new Tensor[] {weight, perSampleWeights};
+    return Tensor.ofNode(out, new Node(inputs) {
+      @Override public String name() {
+        return "embedding_bag";
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        return named("embedding_bag backward", () -> {
+          Tensor gd = onGpu(g);
+          GradSink dw = needsGrad(0) ? tableGradient(weight, num, dim) : null;
+          Tensor ds = inputs.length > 1 && needsGrad(1) ? empty(indices.shape()) : null;
+          EmbeddingKernels.backward(GradSink.address(dw), CudaLayerOps.write(ds), gd.readCuda(), ids, starts, paddingIdx, reduce, dim,
+              weight.readCuda(), indices.readCuda(), CudaLayerOps.read(perSampleWeights), argmax == null ? 0L : argmax.address());
+          CudaLayerOps.keepAlive(gd, weight, indices, perSampleWeights);
+          java.lang.ref.Reference.reachabilityFence(argmax);
+          Tensor dWeight = dw == null ? null : dw.returned();
+          return inputs.length == 1 ? new Tensor[] {dWeight} : new Tensor[] {dWeight, ds};
         });
       }
     });

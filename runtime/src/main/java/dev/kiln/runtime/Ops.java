@@ -1426,6 +1426,98 @@ public final class Ops {
     return block("select", x, a, index < 0 ? index + size : index, 1, outShape);
   }
 
+  /**
+   * The slices of {@code x} along {@code dim}, PyTorch's {@code torch.unbind}: {@code x.size(dim)}
+   * tensors of {@code x}'s shape without {@code dim} (copies, as {@link #select}'s). Their gradients
+   * reach {@code x} through one node that writes each slice's into its place (zeros for a slice the
+   * loss did not use), so a backward costs one {@code x}-sized gradient, where a {@code select} per
+   * slice gives each slice an {@code x}-sized gradient of its own, summed: quadratic in the count (a
+   * recurrent layer's steps on CUDA, which take their inputs this way). The mechanism is {@link
+   * OutputGradients}': each slice's node stashes its gradient and passes a zero on to a hidden anchor,
+   * whose node, run after every slice's, gathers them.
+   *
+   * @throws IllegalArgumentException for a 0-dim tensor or a dimension out of range
+   */
+  public static Tensor[] unbind(Tensor x, int dim) {
+    requireRankAtLeastOne("unbind", x);
+    Along a = Along.of("unbind", x, dim);
+    int count = a.size();
+    int[] outShape = removeDim(x.shape(), Shapes.normalizeDim(dim, x.dim()));
+    Tensor[] slices = new Tensor[count];
+    boolean track = track(x);
+    try (var off = Kiln.noGrad()) {
+      for (int t = 0; t < count; t++) {
+        slices[t] = block("unbind", x, a, t, 1, outShape);
+      }
+    }
+    if (!track) {
+      return slices;
+    }
+    Tensor[] stashed = new Tensor[count];
+    long[] sent = {-1}; // the backward round a slice last sent the anchor its zero in (one runs it)
+    Thread[] sentBy = {null};
+    int rows = a.outer(), pitch = count * a.inner(), width = a.inner();
+    Tensor anchor = Tensor.ofNode(new float[1], new int[0], new Node(x) {
+      @Override protected boolean savesTensors() {
+        return false;
+      }
+
+      @Override public String name() {
+        return "unbind";
+      }
+
+      @Override protected Tensor[] backward(Tensor ignored) {
+        Tensor[] grads = stashed.clone();
+        Arrays.fill(stashed, null);
+        sentBy[0] = null;
+        return new Tensor[] {placeSlices(x, grads, rows, pitch, width)};
+      }
+    });
+    Tensor[] out = new Tensor[count];
+    for (int t = 0; t < count; t++) {
+      int index = t;
+      out[t] = Tensor.ofNode(slices[t], new Node(anchor) {
+        @Override protected boolean savesTensors() {
+          return false;
+        }
+
+        @Override public String name() {
+          return "unbind[" + index + "]";
+        }
+
+        @Override protected Tensor[] backward(Tensor g) {
+          boolean first = sentBy[0] != Thread.currentThread() || sent[0] != Tensor.backwardRound();
+          if (first) { // what a backward cut short by an exception left behind goes
+            Arrays.fill(stashed, null);
+            sent[0] = Tensor.backwardRound();
+            sentBy[0] = Thread.currentThread();
+          }
+          stashed[index] = stashed[index] == null ? g : add(stashed[index], g);
+          return new Tensor[] {first ? Tensor.zeros() : null};
+        }
+      });
+    }
+    return out;
+  }
+
+  /**
+   * {@code x}'s gradient from its slices' along the middle of {@code [rows, count, width]} ({@link
+   * #unbind}): slice {@code t}'s rows copied to column {@code t * width} of rows of {@code pitch}
+   * values, zeros where a slice has none.
+   */
+  private static Tensor placeSlices(Tensor x, Tensor[] grads, int rows, int pitch, int width) {
+    if (x.device().isCuda()) {
+      return CudaOps.placeSlices(x.shape(), grads, rows, pitch, width);
+    }
+    float[] dx = new float[x.numel()];
+    for (int t = 0; t < grads.length; t++) {
+      if (grads[t] != null) {
+        MathKernels.copyRows(dx, t * width, pitch, grads[t].readBuffer(), grads[t].offset(), width, width, rows);
+      }
+    }
+    return Tensor.wrap(dx, x.shape());
+  }
+
   private static void requireRankAtLeastOne(String op, Tensor x) {
     if (x.dim() == 0) {
       throw new IllegalArgumentException(op + ": cannot be applied to a 0-dim tensor (shape [])");
@@ -1833,15 +1925,19 @@ public final class Ops {
    * Rows of {@code weight [num, dim]} picked by the class indices {@code indices} (any shape, a
    * label tensor), as PyTorch's {@code F.embedding}: the result {@code [*indices' shape, dim]}.
    * The weight's gradient adds each picked row's gradient into its row (a dense gradient; the row
-   * {@code paddingIdx} gets none, -1 for no such row). Computed on the host on either device.
+   * {@code paddingIdx} gets none, -1 for no such row). On CUDA the lookup and the gradient's
+   * scatter are device kernels ({@code CudaOps.embedding}, {@code cuda.EmbeddingKernels}), the ids checked on the host.
    *
    * @throws IllegalArgumentException naming the index out of range, or for a float index tensor
    */
   public static Tensor embedding(Tensor indices, Tensor weight, int paddingIdx) {
-    Devices.onCuda("embedding", indices, weight);
+    boolean cuda = Devices.onCuda("embedding", indices, weight);
     requireFloat("embedding", weight);
     requireRank("embedding", "weight", weight, 2);
     requireLabels("embedding", "indices", indices);
+    if (cuda) {
+      return CudaOps.embedding(indices, weight, checkedIds("embedding", indices, weight.size(0)), paddingIdx);
+    }
     int num = weight.size(0), dim = weight.size(1), count = indices.numel();
     float[] ids = indices.toFloatArray(); // kept for the backward (a batch's ids, few)
     float[] out = new float[count * dim];
@@ -1883,7 +1979,8 @@ public final class Ops {
    * {@code indices}, mode {@code "sum"} only) scales each row before the sum. Gradients: the weight's
    * dense, as {@link #embedding}'s (mean divides by the bag's count, max goes to the first row that
    * holds each maximum), and the per-sample weights' (the bag's gradient dotted with the row).
-   * Computed on the host on either device.
+   * On CUDA the reductions and gradients are device kernels ({@code CudaOps.embeddingBag}), the
+   * indices and offsets checked on the host.
    *
    * @param mode {@code "sum"}, {@code "mean"} or {@code "max"}
    * @return {@code [B, dim]}
@@ -1891,7 +1988,7 @@ public final class Ops {
    */
   public static Tensor embeddingBag(Tensor indices, Tensor offsets, Tensor weight, Tensor perSampleWeights, String mode,
       boolean includeLastOffset, int paddingIdx) {
-    Devices.onCuda("embedding_bag", indices, offsets, weight, perSampleWeights);
+    boolean cuda = Devices.onCuda("embedding_bag", indices, offsets, weight, perSampleWeights);
     requireFloat("embedding_bag", weight);
     requireRank("embedding_bag", "weight", weight, 2);
     int reduce = switch (mode) {
@@ -1901,15 +1998,9 @@ public final class Ops {
       default -> throw new IllegalArgumentException("embedding_bag: mode must be \"sum\", \"mean\" or \"max\", got \"" + mode + "\"");
     };
     requireLabels("embedding_bag", "indices", indices);
-    int[] idx = indices.toIntArray();
     int[] starts = bagStarts(indices, offsets, includeLastOffset);
     int bags = starts.length - 1, num = weight.size(0), dim = weight.size(1);
-    for (int i = 0; i < idx.length; i++) {
-      if (idx[i] < 0 || idx[i] >= num) {
-        throw new IllegalArgumentException(CpuKernels.idOutOfRange("embedding_bag", idx[i], i, indices.shape(), num));
-      }
-    }
-    float[] scale = null;
+    int[] idx = checkedIds("embedding_bag", indices, num);
     if (perSampleWeights != null) {
       if (reduce != 0) {
         throw new IllegalArgumentException("embedding_bag: per-sample weights need mode \"sum\" (as PyTorch's), got \"" + mode + "\"");
@@ -1919,8 +2010,11 @@ public final class Ops {
         throw new IllegalArgumentException("embedding_bag: per-sample weights " + Shapes.toString(perSampleWeights.shape())
             + " must have the indices' shape " + Shapes.toString(indices.shape()));
       }
-      scale = perSampleWeights.toFloatArray();
     }
+    if (cuda) {
+      return CudaOps.embeddingBag(indices, weight, perSampleWeights, idx, starts, reduce, paddingIdx);
+    }
+    float[] scale = perSampleWeights == null ? null : perSampleWeights.toFloatArray();
     float[] w = weight.readBuffer();
     int wOff = weight.offset();
     float[] out = new float[bags * dim];
@@ -2009,6 +2103,22 @@ public final class Ops {
             : new Tensor[] {dWeight, ds == null ? null : Tensor.wrap(ds, indices.shape()).to(weight.device())};
       }
     });
+  }
+
+  /**
+   * The ids of an embedding's label tensor, read on the host (a label tensor moved to CUDA keeps its
+   * values there: no download), each checked to pick one of the table's {@code num} rows.
+   *
+   * @throws IllegalArgumentException naming the first id out of range, its position and the table's size
+   */
+  static int[] checkedIds(String op, Tensor indices, int num) {
+    int[] idx = indices.toIntArray();
+    for (int i = 0; i < idx.length; i++) {
+      if (idx[i] < 0 || idx[i] >= num) {
+        throw new IllegalArgumentException(CpuKernels.idOutOfRange(op, idx[i], i, indices.shape(), num));
+      }
+    }
+    return idx;
   }
 
   /**

@@ -125,6 +125,10 @@ final class Storage {
     return nativeCurrent;
   }
 
+  boolean isHeapCurrent() {
+    return heapCurrent;
+  }
+
   /** The heap array, current, for reading only. */
   float[] heapForRead() {
     if (!heapCurrent) {

@@ -401,6 +401,15 @@ public final class Tensor {
     return storage.isNativeCurrent();
   }
 
+  /**
+   * Whether the heap copy is current, so that reading the values on the host costs no copy. Of a
+   * CUDA tensor: false until something reads it on the host (a download), which is how a test
+   * tells that an op kept, say, an embedding table on the device.
+   */
+  public boolean isHeapCurrent() {
+    return storage.isHeapCurrent();
+  }
+
   /** Sets every value to zero in place, on whichever side (heap or native) is current. */
   public void zero() {
     storage.zero(offset, offset + numel);
@@ -657,6 +666,14 @@ public final class Tensor {
    */
   public Tensor select(int dim, int index) {
     return Ops.select(this, dim, index);
+  }
+
+  /**
+   * Every entry along {@code dim}, each with {@code dim} removed (PyTorch's {@code unbind}); their
+   * gradients reach this tensor through one node, not one per slice ({@link Ops#unbind}).
+   */
+  public Tensor[] unbind(int dim) {
+    return Ops.unbind(this, dim);
   }
 
   /** {@code tensors} joined along {@code dim} (PyTorch's {@code torch.cat}): shapes equal except along it, one device. */

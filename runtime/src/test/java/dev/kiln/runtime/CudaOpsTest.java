@@ -248,11 +248,131 @@ class CudaOpsTest {
 
   @Test
   void embeddingAsOnTheCpu() {
-    compare("embedding", Match.EXACT, in -> Ops.embedding(in[1], in[0], 2), Tensor.randn(6, 4), Tensor.labels(0, 2, 5, 2, 1, 0));
+    compare("embedding", Match.EXACT, in -> onDevice(Ops.embedding(in[1], in[0], 2)), Tensor.randn(6, 4), Tensor.labels(0, 2, 5, 2, 1, 0));
     for (String mode : new String[] {"sum", "mean", "max"}) {
-      compare("embedding_bag " + mode, Match.EXACT, in -> Ops.embeddingBag(in[1], in[2], in[0], null, mode, false, 2),
+      compare("embedding_bag " + mode, Match.EXACT, in -> onDevice(Ops.embeddingBag(in[1], in[2], in[0], null, mode, false, 2)),
           Tensor.randn(6, 4), Tensor.labels(0, 2, 5, 2, 1, 0, 3), Tensor.labels(0, 3, 3));
     }
+  }
+
+  @Test
+  void unbindGathersTheSlicesGradientsOnTheDevice() {
+    compare("unbind(1), slice 1 unused", Match.EXACT, in -> {
+      Tensor[] s = Ops.unbind(in[0], 1);
+      return Tensor.cat(List.of(s[2], s[0].mul(s[0])), 0);
+    }, Tensor.randn(3, 4, 5));
+    compare("unbind(0) of 20 steps stacked back", Match.EXACT, in -> Tensor.stack(List.of(Ops.unbind(in[0], 0)), 0), Tensor.randn(20, 3, 7));
+    compare("unbind(-1)", Match.EXACT, in -> Tensor.stack(List.of(Ops.unbind(in[0], -1)), 0), Tensor.randn(2, 3, 4));
+  }
+
+  /** {@code count} random ids below {@code num} (few rows, so most repeat), as a label tensor of {@code shape}. */
+  private static Tensor randomIds(int num, int... shape) {
+    float[] u = Tensor.rand(shape).toFloatArray();
+    int[] ids = new int[u.length];
+    for (int i = 0; i < u.length; i++) {
+      ids[i] = Math.min(num - 1, (int) (u[i] * num));
+    }
+    return Tensor.labels(ids).reshape(shape);
+  }
+
+  @Test
+  void embeddingOnFreshRandomIdsIsExact() { // the gradient's sums in the CPU's order: bit for bit, repeats and all
+    for (int paddingIdx : new int[] {-1, 0, 3}) {
+      compare("embedding [4, 9] ids of 5 rows, padding " + paddingIdx, Match.EXACT,
+          in -> onDevice(Ops.embedding(in[1], in[0], paddingIdx)), Tensor.randn(5, 7), randomIds(5, 4, 9));
+    }
+    compare("embedding of 1000 ids of 3 rows (long segments)", Match.EXACT, in -> onDevice(Ops.embedding(in[1], in[0], -1)),
+        Tensor.randn(3, 33), randomIds(3, 1000));
+    compare("embedding of a scalar id", Match.EXACT, in -> onDevice(Ops.embedding(in[1], in[0], -1)), Tensor.randn(4, 3),
+        Tensor.labels(2).reshape());
+    compare("embedding of no ids", Match.EXACT, in -> onDevice(Ops.embedding(in[1], in[0], -1)), Tensor.randn(4, 3),
+        Tensor.wrap(new float[0], DType.INT32, 0));
+    compare("embedding of a table used twice (the gradient added into the first's)", Match.EXACT,
+        in -> Ops.embedding(in[1], in[0], -1).add(Ops.embedding(in[2], in[0], 1)), Tensor.randn(6, 5), randomIds(6, 3, 4),
+        randomIds(6, 3, 4));
+  }
+
+  @Test
+  void embeddingGradientAccumulatesOverStepsAsOnTheCpu() {
+    Tensor w = Tensor.randn(7, 6);
+    Tensor cpu = Tensor.wrap(w.toFloatArray(), 7, 6).requiresGrad(true);
+    Tensor cuda = w.to(gpu).requiresGrad(true);
+    for (int step = 0; step < 3; step++) {
+      Tensor ids = randomIds(7, 5, 4);
+      Tensor g = Tensor.randn(5, 4, 6);
+      Ops.embedding(ids, cpu, 1).backward(g);
+      Ops.embedding(ids.to(gpu), cuda, 1).backward(g.to(gpu));
+    }
+    assertTrue(cuda.grad().device().isCuda());
+    agree("embedding's gradient after three backwards", true, cuda.grad(), cpu.grad());
+  }
+
+  @Test
+  void embeddingBagOnFreshRandomIdsIsExact() {
+    for (String mode : new String[] {"sum", "mean", "max"}) {
+      for (int paddingIdx : new int[] {-1, 2}) {
+        String what = "embedding_bag " + mode + " padding " + paddingIdx;
+        compare(what + ", 2-D [5, 6]", Match.EXACT, in -> onDevice(Ops.embeddingBag(in[1], null, in[0], null, mode, false, paddingIdx)),
+            Tensor.randn(4, 9), randomIds(4, 5, 6));
+        // an empty bag (offsets 3, 3), a bag of padding alone where the ids allow, and a long last bag
+        compare(what + ", offsets", Match.EXACT, in -> onDevice(Ops.embeddingBag(in[1], in[2], in[0], null, mode, false, paddingIdx)),
+            Tensor.randn(4, 9), randomIds(4, 20), Tensor.labels(0, 3, 3, 4, 9));
+        compare(what + ", include_last_offset", Match.EXACT,
+            in -> onDevice(Ops.embeddingBag(in[1], in[2], in[0], null, mode, true, paddingIdx)),
+            Tensor.randn(4, 9), randomIds(4, 20), Tensor.labels(0, 3, 3, 4, 15)); // entries 15.. are in no bag
+      }
+    }
+    float[] ties = {1, 2, 3, 1, 2, 3, 0, 5, 3, Float.NaN, 2, -1}; // rows 0 and 1 equal; a NaN in row 3
+    compare("embedding_bag max with ties and a NaN", Match.EXACT,
+        in -> onDevice(Ops.embeddingBag(in[1], in[2], in[0], null, "max", false, -1)),
+        Tensor.of(ties, 4, 3), Tensor.labels(1, 0, 0, 1, 2, 3, 2, 3), Tensor.labels(0, 2, 4, 6));
+  }
+
+  @Test
+  void embeddingBagPerSampleWeightsAsOnTheCpu() {
+    for (int paddingIdx : new int[] {-1, 1}) {
+      compare("embedding_bag sum, per-sample weights, offsets, padding " + paddingIdx, Match.EXACT,
+          in -> onDevice(Ops.embeddingBag(in[1], in[2], in[0], in[3], "sum", false, paddingIdx)),
+          Tensor.randn(5, 8), randomIds(5, 17), Tensor.labels(0, 4, 4, 10), Tensor.randn(17));
+      compare("embedding_bag sum, per-sample weights, 2-D, include_last_offset ignored, padding " + paddingIdx, Match.EXACT,
+          in -> onDevice(Ops.embeddingBag(in[1], null, in[0], in[2], "sum", false, paddingIdx)),
+          Tensor.randn(5, 8), randomIds(5, 3, 6), Tensor.randn(3, 6));
+      compare("embedding_bag sum, per-sample weights, include_last_offset, padding " + paddingIdx, Match.EXACT,
+          in -> onDevice(Ops.embeddingBag(in[1], in[2], in[0], in[3], "sum", true, paddingIdx)),
+          Tensor.randn(5, 8), randomIds(5, 12), Tensor.labels(0, 5, 9), Tensor.randn(12));
+    }
+  }
+
+  @Test
+  void embeddingsKeepTheTableAndItsGradientOnTheDevice() {
+    Tensor w = Tensor.randn(50, 16).to(gpu).requiresGrad(true);
+    Tensor ids = randomIds(50, 8, 12).to(gpu);
+    Ops.embedding(ids, w, 0).sum().backward();
+    Ops.embeddingBag(ids, null, w, null, "mean", false, 0).sum().backward();
+    Ops.embeddingBag(ids, null, w, null, "max", false, -1).sum().backward();
+    Ops.embeddingBag(ids, null, w, Tensor.randn(8, 12).to(gpu).requiresGrad(true), "sum", false, -1).sum().backward();
+    assertTrue(!w.isHeapCurrent(), "the table was read on the host");
+    assertTrue(!w.grad().isHeapCurrent(), "the table's gradient was made or read on the host");
+  }
+
+  @Test
+  void embeddingIdsOutOfRangeFailAsOnTheCpu() {
+    Tensor w = Tensor.randn(5, 3);
+    for (Tensor ids : new Tensor[] {Tensor.labels(0, 4, 5, 1), Tensor.labels(2, -1), Tensor.labels(1, 2, 3, 7, 0, 0).reshape(2, 3)}) {
+      String cpu = assertThrows(IllegalArgumentException.class, () -> Ops.embedding(ids, w, -1)).getMessage();
+      String cuda = assertThrows(IllegalArgumentException.class, () -> Ops.embedding(ids.to(gpu), w.to(gpu), -1)).getMessage();
+      assertEquals(cpu, cuda);
+      assertTrue(cuda.startsWith("embedding: index "), cuda);
+      Tensor flat = ids.reshape(ids.numel());
+      String bagCpu = assertThrows(IllegalArgumentException.class,
+          () -> Ops.embeddingBag(flat, Tensor.labels(0, 1), w, null, "sum", false, -1)).getMessage();
+      String bagCuda = assertThrows(IllegalArgumentException.class,
+          () -> Ops.embeddingBag(flat.to(gpu), Tensor.labels(0, 1).to(gpu), w.to(gpu), null, "sum", false, -1)).getMessage();
+      assertEquals(bagCpu, bagCuda);
+      assertTrue(bagCuda.startsWith("embedding_bag: index "), bagCuda);
+    }
+    assertEquals("embedding: index 5 at flat position 2 of [4] is out of range for 5 embeddings (0..4)",
+        assertThrows(IllegalArgumentException.class, () -> Ops.embedding(Tensor.labels(0, 4, 5, 1).to(gpu), w.to(gpu), -1)).getMessage());
   }
 
   @Test

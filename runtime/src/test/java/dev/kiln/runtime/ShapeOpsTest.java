@@ -165,6 +165,34 @@ class ShapeOpsTest {
   }
 
   @Test
+  void unbindGathersEverySlicesGradientInOneNode() {
+    // torch: s = x.unbind(1); torch.cat([s[2], s[0]], 0), gradient torch.arange(1., 17).reshape(4, 4)
+    Tensor x = arange234();
+    Tensor[] s = x.unbind(1);
+    assertEquals(3, s.length);
+    for (int t = 0; t < 3; t++) {
+      assertShape(new int[] {2, 4}, s[t], "unbind(1)[" + t + "]");
+      assertArrayEquals(x.select(1, t).toFloatArray(), s[t].toFloatArray());
+    }
+    assertArrayEquals(new float[] {9, 10, 11, 12, 0, 0, 0, 0, 1, 2, 3, 4, 13, 14, 15, 16, 0, 0, 0, 0, 5, 6, 7, 8},
+        gradient(x, Tensor.cat(List.of(s[2], s[0]), 0)));
+    // torch: s = x.unbind(-1); y = s[3] * 2 + s[3]; y.backward(torch.arange(1., 7).reshape(2, 3)) twice (retain_graph)
+    x.setGrad(null);
+    s = x.unbind(-1);
+    Tensor y = s[3].mul(2f).add(s[3]);
+    Tensor g = Tensor.of(ramp(6, 1), 2, 3);
+    y.backward(g, true);
+    y.backward(g);
+    assertArrayEquals(new float[] {0, 0, 0, 6, 0, 0, 0, 12, 0, 0, 0, 18, 0, 0, 0, 24, 0, 0, 0, 30, 0, 0, 0, 36}, x.grad().toFloatArray());
+    // labels, and tensors that need no gradient: plain copies without nodes
+    Tensor[] rows = Tensor.labels(1, 2, 3, 4).reshape(2, 2).unbind(0);
+    assertEquals(DType.INT32, rows[1].dtype());
+    assertArrayEquals(new int[] {3, 4}, rows[1].toIntArray());
+    assertNull(Tensor.of(ramp(6, 0), 2, 3).unbind(0)[1].gradFn());
+    assertMessage("unbind: cannot be applied to a 0-dim tensor (shape [])", () -> Tensor.scalar(1f).unbind(0));
+  }
+
+  @Test
   void narrowSelectSliceAndCatReadFromTheTensorsOffset() {
     // The values 0..5 as [2, 3] from index 3 of their array; the 99s around them must not leak in.
     float[] data = {99, 99, 99, 0, 1, 2, 3, 4, 5, 99, 99};

@@ -53,6 +53,12 @@ class KernelSourcesTest {
   }
 
   @Test
+  void embeddingKernelsCompile() {
+    checkFamily("kiln_embedding.cu", EmbeddingKernels.SOURCE, List.of(
+        "kiln_embedding_forward", "kiln_embedding_bag_forward", "kiln_embedding_backward", "kiln_embedding_bag_weights_backward"));
+  }
+
+  @Test
   void batchNormKernelsCompile() {
     checkFamily("kiln_batch_norm.cu", BatchNormKernels.SOURCE, List.of(
         "kiln_bn_statistics", "kiln_bn_factors", "kiln_bn_forward", "kiln_bn_backward_reduce", "kiln_bn_backward"));
@@ -74,6 +80,7 @@ class KernelSourcesTest {
     checkLaunched("ElementwiseKernels.java", ElementwiseKernels.SOURCE);
     checkLaunched("OptimKernels.java", OptimKernels.SOURCE);
     checkLaunched("BatchNormKernels.java", BatchNormKernels.SOURCE);
+    checkLaunched("EmbeddingKernels.java", EmbeddingKernels.SOURCE);
   }
 
   private static void checkFamily(String name, String source, List<String> expected) {
