@@ -3137,6 +3137,9 @@ public final class Ops {
     float[] out = new float[n];
     boolean repeated = run != null, smallFirst = !aFull; // when repeated: which operand repeats
     int outer = repeated ? run[0] : 1, size = repeated ? run[1] : 1, inner = repeated ? run[2] : n;
+    // a sub's operand that is a suffix of the other (a bias row) sums its gradient as add's does, so
+    // that CPU and CUDA (a + (-b)) agree to the bit
+    boolean suffix = repeated && isSuffix(aFull ? b.shape() : a.shape(), shape);
     float[] big = aFull ? ad : bd, small = aFull ? bd : ad;
     int bigOff = aFull ? ao : bo, smallOff = aFull ? bo : ao;
     if (!repeated) {
@@ -3165,11 +3168,13 @@ public final class Ops {
       @Override protected Tensor[] backward(Tensor g) {
         float[] gd = g.readBuffer();
         int go = g.offset();
-        if (!div) { // d(a - b): g to a, -g to b, each summed over its repeats
+        if (!div) { // d(a - b): g to a, -g to b, each summed over its repeats as add sums them
           Tensor da = null;
           if (needsGrad(0)) {
             if (aFull) {
               da = g;
+            } else if (suffix) { // a bias row: add's reduceTo, in float, row by row
+              da = reduceTo(g, a, size);
             } else {
               float[] d = new float[a.numel()];
               CpuKernels.sumRepeatedBackward(d, 0, gd, go, null, 0, null, 0, outer, size, inner, false);
@@ -3179,6 +3184,9 @@ public final class Ops {
           float[] db = needsGrad(1) ? new float[b.numel()] : null;
           if (db != null && bFull) {
             ArithmeticKernels.subtrahendBackward(db, 0, gd, go, n, false);
+          } else if (db != null && suffix) { // -(the sum): the same float as the sum of the negated terms
+            CpuKernels.biasGradient(db, 0, gd, go, size, inner, false);
+            CpuKernels.scale(db, 0, db, 0, inner, -1f, false);
           } else if (db != null) {
             ArithmeticKernels.subtrahendSumBackward(db, 0, gd, go, outer, size, inner, false);
           }
