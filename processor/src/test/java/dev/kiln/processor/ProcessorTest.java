@@ -77,7 +77,10 @@ class ProcessorTest {
       "PositionTable, KilnPositionTable, KilnPositionTable.java",
       "TinyGpt, KilnTinyGpt, KilnTinyGpt.java",
       "MeanPool, KilnMeanPool, KilnMeanPool.java",
-      "CenteredGates, KilnCenteredGates, KilnCenteredGates.java"
+      "CenteredGates, KilnCenteredGates, KilnCenteredGates.java",
+      "TextLstm, KilnTextLstm, KilnTextLstm.java",
+      "BiGru, KilnBiGru, KilnBiGru.java",
+      "SeqRnn, KilnSeqRnn, KilnSeqRnn.java"
   })
   void generatesTheGoldenSourceWithoutWarnings(String model, String generated, String golden) throws IOException {
     Compilation c = compile(model(model));
