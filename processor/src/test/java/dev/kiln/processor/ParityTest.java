@@ -315,6 +315,7 @@ class ParityTest {
     "TinyGpt, test.TinyGpt, test.KilnTinyGpt, 6, 11, 0",
     "MeanPool, test.MeanPool, test.KilnMeanPool, 6, 11, 0",
     "TokenBag, test.TokenBag.bag(), test.KilnBag, 5, 10, 9",
+    "TokenGru, test.TokenGru.gru(), test.KilnGru, 6, 11, 0",
   })
   void idsModelMatchesEager(String source, String eagerName, String compiledName, int length, int vocabulary, int paddingRow) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(source));
