@@ -278,6 +278,24 @@ public final class F {
   }
 
   /**
+   * Entry {@code index} along {@code dim}, which is removed (negative counts from the end): PyTorch's
+   * {@code x.select(dim, index)}, {@code x[:, -1]}; a sequence model's last step is {@code select(out, 1, -1)}
+   * ({@link Tensor#select}). Compiled too, along a dimension after the batch.
+   */
+  public static Tensor select(Tensor x, int dim, int index) {
+    return x.select(dim, index);
+  }
+
+  /**
+   * The {@code length} entries along {@code dim} from {@code start} (negative counts from the end):
+   * PyTorch's {@code torch.narrow(x, dim, start, length)} ({@link Tensor#narrow}). Compiled too, along a
+   * dimension after the batch.
+   */
+  public static Tensor narrow(Tensor x, int dim, int start, int length) {
+    return x.narrow(dim, start, length);
+  }
+
+  /**
    * Means along {@code dim}, which is removed: PyTorch's {@code torch.mean(x, dim)} ({@link Tensor#mean(int)}),
    * a transformer classifier's pooling over its tokens ({@code mean(x, 1)}: {@code [N, S, D] -> [N, D]}).
    */

@@ -27,7 +27,8 @@ import java.util.Locale;
  * inputSize]} times {@code weight_ih}), then on the CPU the whole sequence as one fused node per
  * layer and direction ({@link Ops#recurrent}: one GEMM per step, back-propagation through time in
  * one backward), on CUDA per step the hidden state's product and the gates from the tape's device
- * ops. The annotation processor has no fused code for these layers.
+ * ops. A compiled model ({@code @Model}) runs the same kernels over its plan's buffers
+ * ({@code dev.kiln.runtime.cpu.RecurrentStack}) for a layer built with {@code batchFirst(true)}.
  */
 public abstract class Recurrent<T extends Recurrent<T>> extends Layer<Recurrent.Spec> {
   /**
@@ -209,6 +210,33 @@ public abstract class Recurrent<T extends Recurrent<T>> extends Layer<Recurrent.
   /** {@code weight_hh_l<layer>}, {@code [G * hiddenSize, hiddenSize]}. */
   public Tensor weightHh(int layer, int direction) {
     return weights.get(index(layer, direction))[1];
+  }
+
+  /** {@code bias_ih_l<layer>} (or {@code _reverse}), {@code [G * hiddenSize]}; null without bias. */
+  public Tensor biasIh(int layer, int direction) {
+    return weights.get(index(layer, direction))[2];
+  }
+
+  /** {@code bias_hh_l<layer>} (or {@code _reverse}), {@code [G * hiddenSize]}; null without bias. */
+  public Tensor biasHh(int layer, int direction) {
+    return weights.get(index(layer, direction))[3];
+  }
+
+  /**
+   * Every parameter in PyTorch's order ({@code _flat_weights}): per layer and direction {@code
+   * weight_ih, weight_hh}, then {@code bias_ih, bias_hh} with bias. A compiled model's plan reads them
+   * so ({@code dev.kiln.runtime.cpu.RecurrentStack}).
+   */
+  public List<Tensor> flatWeights() {
+    List<Tensor> all = new ArrayList<>();
+    for (Tensor[] w : weights) {
+      for (Tensor t : w) {
+        if (t != null) {
+          all.add(t);
+        }
+      }
+    }
+    return java.util.Collections.unmodifiableList(all);
   }
 
   private int index(int layer, int direction) {

@@ -88,6 +88,10 @@ public enum Message {
       + " but receives %s from %s, a float value; apply the Embedding to the input (%s) first"),
   IDS_READ_AS_FLOATS("%s: the input %s is ids (%s looks them up), which only Embeddings read in a compiled model; read"
       + " the embedded rows instead"),
+  RECURRENT_STATE("%s: a compiled forward takes a recurrent layer's output sequence, not its last states (h_n, c_n):"
+      + " write %s.apply(x) for the output [N, S, D * H] and read the last step with out.select(1, -1) (PyTorch's"
+      + " out[:, -1, :], which is the last layer's h_n when the layer runs one way), or pool it with out.mean(1); leave out"
+      + " @Model to use the states eagerly"),
   UNUSED_VALUE("the value of %s is never used: %s returns %s; use the value or drop the step"),
   ADD_SHAPES("%s: %s of %s from %s and %s from %s: %s; a compiled add, sub, mul or div takes two values of one shape,"
       + " or repeats one over the other along a run of adjacent dimensions, as PyTorch broadcasts a [N, C, 1, 1] scale over [N, C, H, W]"),

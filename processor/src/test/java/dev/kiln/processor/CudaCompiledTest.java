@@ -20,7 +20,8 @@ import org.junit.jupiter.params.provider.CsvSource;
  * The test models with residual adds, concatenation and average pooling (one through a method of
  * several outputs), attention (batched products, transposes, scales), position tables and causal
  * masks (tensor fields of the model), token ids (an Embedding first), subtractions, divisions, sums and
- * means (a mean-pooling classifier, centred and gated maps), compiled and run on
+ * means (a mean-pooling classifier, centred and gated maps), recurrent layers (an LSTM text classifier with
+ * dropout between its layers, a bidirectional GRU, RNNs read by select and narrow), compiled and run on
  * CUDA (their {@code forwardCuda}), against their eager declarations on the CPU: output, loss,
  * input (but ids) and parameter gradients to 1e-4 relative; a token table and its gradient never
  * read on the host, its padding row without gradient. Needs a GPU: tagged cuda.
@@ -48,6 +49,9 @@ class CudaCompiledTest {
     "TinyGpt, ids11:6",
     "MeanPool, ids11:6",
     "CenteredGates, 3:6:6",
+    "TextLstm, ids11:6",
+    "BiGru, 7:5",
+    "SeqRnn, 6:4",
   })
   void compiledOnCudaMatchesEagerOnTheCpu(String model, String sampleShape) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(model));

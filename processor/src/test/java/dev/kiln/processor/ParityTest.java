@@ -200,6 +200,8 @@ class ParityTest {
     "CausalBlock, test.CausalBlock, test.KilnCausalBlock, 6:8, 3",
     "PositionTable, test.PositionTable, test.KilnPositionTable, 6:8, 3",
     "CenteredGates, test.CenteredGates, test.KilnCenteredGates, 3:6:6, 3",
+    "BiGru, test.BiGru, test.KilnBiGru, 7:5, 3",
+    "SeqRnn, test.SeqRnn, test.KilnSeqRnn, 6:4, 3",
   })
   void compiledMatchesEager(String source, String eagerName, String compiledName, String sampleShape, int classes) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(source));
@@ -313,6 +315,7 @@ class ParityTest {
     "TinyGpt, test.TinyGpt, test.KilnTinyGpt, 6, 11, 0",
     "MeanPool, test.MeanPool, test.KilnMeanPool, 6, 11, 0",
     "TokenBag, test.TokenBag.bag(), test.KilnBag, 5, 10, 9",
+    "TokenGru, test.TokenGru.gru(), test.KilnGru, 6, 11, 0",
   })
   void idsModelMatchesEager(String source, String eagerName, String compiledName, int length, int vocabulary, int paddingRow) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(source));
@@ -380,6 +383,77 @@ class ParityTest {
     assertEquals(compiled.summaryOfIds(), compiled.summary(), "summary() of a model over ids feeds ids");
   }
 
+  /**
+   * The classic text classifier, Embedding -> two-layer LSTM (dropout 0.25 between its layers) -> last step ->
+   * Linear, compiled: in training (the same dropout draws from the same seed), the outputs, losses and every
+   * parameter's gradient are eager mode's, step after step of SGD; in evaluation (no dropout) the outputs too;
+   * the LSTM's own {@code train()} mode decides its dropout, as eager's does.
+   */
+  @Test
+  void textLstmMatchesEagerInTrainingAndEvaluation() {
+    Compilation c = ProcessorTest.compile(ProcessorTest.model("TextLstm"));
+    assertThat(c).succeededWithoutWarnings();
+    ClassLoader loader = new CompiledClasses(c);
+    Kiln.manualSeed(11);
+    Module eager = factory(loader, "test.TextLstm").get();
+    Kiln.manualSeed(11);
+    Module compiled = factory(loader, "test.KilnTextLstm").get();
+    Map<String, Tensor> ep = eager.namedParameters();
+    Map<String, Tensor> cp = compiled.namedParameters();
+    assertEquals(List.of("tok.weight", "lstm.weight_ih_l0", "lstm.weight_hh_l0", "lstm.bias_ih_l0", "lstm.bias_hh_l0",
+        "lstm.weight_ih_l1", "lstm.weight_hh_l1", "lstm.bias_ih_l1", "lstm.bias_hh_l1", "head.weight", "head.bias"),
+        List.copyOf(cp.keySet()), "state dict keys");
+    ep.forEach((k, v) -> assertArrayEquals(v.toFloatArray(), cp.get(k).toFloatArray(), k + " initial values"));
+
+    Kiln.manualSeed(3);
+    Tensor y = Tensor.labels(0, 1, 2, 1, 0, 2, 1);
+    SGD optE = new SGD(eager.parameters(), 0.1).momentum(0.9);
+    SGD optC = new SGD(compiled.parameters(), 0.1).momentum(0.9);
+    for (int step = 0; step < 6; step++) {
+      Tensor ids = ids(7, 6, 11);
+      float[][] outs = new float[2][];
+      float[] losses = new float[2];
+      int i = 0;
+      for (var pair : List.of(List.of(eager, optE), List.of(compiled, optC))) {
+        SGD opt = (SGD) pair.get(1);
+        opt.zeroGrad();
+        Kiln.manualSeed(300 + step); // the same dropout masks for both
+        Tensor out = ((Module) pair.get(0)).forward(ids);
+        Tensor loss = new CrossEntropyLoss().apply(out, y);
+        loss.backward();
+        outs[i] = out.toFloatArray();
+        losses[i++] = loss.item();
+      }
+      assertClose("output at step " + step, outs[1], outs[0], 1e-5);
+      assertEquals(losses[0], losses[1], 1e-5 * Math.abs(losses[0]), "loss at step " + step);
+      int s = step;
+      ep.forEach((k, v) -> assertClose(k + " gradient at step " + s, cp.get(k).grad().toFloatArray(), v.grad().toFloatArray(), 1e-5));
+      optE.step();
+      optC.step();
+    }
+    ep.forEach((k, v) -> assertClose(k + " after 6 steps", cp.get(k).toFloatArray(), v.toFloatArray(), 1e-4));
+
+    Tensor ids = ids(7, 6, 11);
+    Kiln.manualSeed(5);
+    float[] training = compiled.forward(ids).toFloatArray();
+    compiled.eval();
+    eager.eval();
+    float[] evaluation;
+    try (var g = Kiln.noGrad()) {
+      evaluation = compiled.forward(ids).toFloatArray();
+      assertClose("eval output", evaluation, eager.forward(ids).toFloatArray(), 1e-5);
+    }
+    assertTrue(relativeError(training, evaluation) > 1e-3, "dropout between the layers changed nothing in training");
+    // the LSTM's own mode: in training alone, it drops as eager's does
+    compiled.getSubmodule("lstm").train();
+    eager.getSubmodule("lstm").train();
+    Kiln.manualSeed(6);
+    float[] lstmTraining = compiled.forward(ids).toFloatArray();
+    Kiln.manualSeed(6);
+    assertClose("output with the LSTM alone in training", lstmTraining, eager.forward(ids).toFloatArray(), 1e-5);
+    assertTrue(relativeError(lstmTraining, evaluation) > 1e-3, "the LSTM's own train() mode was not followed");
+  }
+
   /** {@code [n, s]} random ids below {@code vocabulary}, the first and last id (padding rows, where a model has one) among them. */
   static Tensor ids(int n, int s, int vocabulary) {
     int[] ids = new int[n * s];
@@ -411,6 +485,9 @@ class ParityTest {
     "TinyGpt, test.TinyGpt, test.KilnTinyGpt, ids:6, 3",
     "MeanPool, test.MeanPool, test.KilnMeanPool, ids:6, 3",
     "CenteredGates, test.CenteredGates, test.KilnCenteredGates, 3:6:6, 3",
+    "TextLstm, test.TextLstm, test.KilnTextLstm, ids:6, 3",
+    "BiGru, test.BiGru, test.KilnBiGru, 7:5, 3",
+    "SeqRnn, test.SeqRnn, test.KilnSeqRnn, 6:4, 3",
   })
   void frozenLayersGiveTheEagerGradients(String source, String eagerName, String compiledName, String sampleShape,
       int classes) {

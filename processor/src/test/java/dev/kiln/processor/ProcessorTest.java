@@ -77,7 +77,10 @@ class ProcessorTest {
       "PositionTable, KilnPositionTable, KilnPositionTable.java",
       "TinyGpt, KilnTinyGpt, KilnTinyGpt.java",
       "MeanPool, KilnMeanPool, KilnMeanPool.java",
-      "CenteredGates, KilnCenteredGates, KilnCenteredGates.java"
+      "CenteredGates, KilnCenteredGates, KilnCenteredGates.java",
+      "TextLstm, KilnTextLstm, KilnTextLstm.java",
+      "BiGru, KilnBiGru, KilnBiGru.java",
+      "SeqRnn, KilnSeqRnn, KilnSeqRnn.java"
   })
   void generatesTheGoldenSourceWithoutWarnings(String model, String generated, String golden) throws IOException {
     Compilation c = compile(model(model));
@@ -1229,6 +1232,59 @@ class ProcessorTest {
         + " reshape(x, -1, 3, 8, 2): batch dimension 1 has size 2 on the left and 3 on the right; a compiled matmul does not"
         + " broadcast them").inFile(f).onLineContaining("Tensor h =");
     assertEquals(7, c.errors().size(), c.errors().toString()); // (the unused values are not reported on top)
+  }
+
+  /**
+   * Recurrent layers in a compiled forward: an input of another size or rank, a layer that reads the time first
+   * (the batch would be its time), its last states ({@code forwardWithState}), a select or narrow of the batch or
+   * out of range, and layer arguments the layer refuses, each an error on its own line saying what to write.
+   */
+  @Test
+  void badRecurrentLayersAreReportedOnTheirLines() {
+    JavaFileObject f = classModel("BadRecurrent",
+        "@Model(input = {6, 8})",
+        "public class BadRecurrent extends Module {",
+        "  final LSTM small = new LSTM(4, 16).batchFirst(true);",
+        "  final GRU timeFirst = new GRU(8, 5);",
+        "  final LSTM lstm = new LSTM(8, 16).batchFirst(true);",
+        "  final RNN rnn = new RNN(8, 5).batchFirst(true);",
+        "  final LSTM flat = new LSTM(48, 16).batchFirst(true);",
+        "  final RNN sigmoid = new RNN(8, 5, \"sigmoid\");",
+        "  final LSTM certain = new LSTM(8, 16).numLayers(2).dropout(1.5);",
+        "  final Linear fc = new Linear(5, 3);",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    Tensor a = small.apply(x);",
+        "    Tensor b = timeFirst.apply(x);",
+        "    Tensor c = lstm.forwardWithState(x).output();",
+        "    Tensor d = rnn.apply(x).select(0, -1);",
+        "    Tensor e = rnn.apply(x).select(1, 6);",
+        "    Tensor g = narrow(rnn.apply(x), 1, 4, 3);",
+        "    Tensor h = flat.apply(flatten(x));",
+        "    return fc.apply(rnn.apply(x).select(1, -1));",
+        "  }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining("small: LSTM(4, 16, batch_first=True) expects [N, S, 4] (a batch of sequences, batch"
+        + " first), receives [N, 6, 8], from the input x (@Model input)").inFile(f).onLineContaining("Tensor a =");
+    assertThat(c).hadErrorContaining("timeFirst: GRU(8, 5) reads its input time first ([S, N, 8], PyTorch's default), but a"
+        + " compiled model's dimension 0 is the batch ([N, 6, 8]): build it with .batchFirst(true), as nn.GRU(...,"
+        + " batch_first=True), from the input x (@Model input)").inFile(f).onLineContaining("Tensor b =");
+    assertThat(c).hadErrorContaining(Message.RECURRENT_STATE.format("lstm.forwardWithState(x)", "lstm"))
+        .inFile(f).onLineContaining("Tensor c =");
+    assertThat(c).hadErrorContaining("rnn.apply(x).select(0, -1): select(0, -1) cannot take [N, 6, 5]: dimension 0 is the"
+        + " batch, which a compiled forward keeps; select a dimension after it, from rnn.apply(x)")
+        .inFile(f).onLineContaining("Tensor d =");
+    assertThat(c).hadErrorContaining("rnn.apply(x).select(1, 6): select(1, 6): index 6 is out of range for dimension 1 of"
+        + " [N, 6, 5] (-6..5), from rnn.apply(x)").inFile(f).onLineContaining("Tensor e =");
+    assertThat(c).hadErrorContaining("narrow(rnn.apply(x), 1, 4, 3): narrow(1, 4, 3): start (4) + length (3) exceeds the size"
+        + " (6) of dimension 1 of [N, 6, 5], from rnn.apply(x)").inFile(f).onLineContaining("Tensor g =");
+    assertThat(c).hadErrorContaining("flat: LSTM(48, 16, batch_first=True) expects [N, S, 48] (a batch of sequences, batch"
+        + " first), receives [N, 48], from flatten(x)").inFile(f).onLineContaining("Tensor h =");
+    assertThat(c).hadErrorContaining("sigmoid: RNN: unknown nonlinearity 'sigmoid' (tanh or relu)")
+        .inFile(f).onLineContaining("final RNN sigmoid");
+    assertThat(c).hadErrorContaining("certain: LSTM(8, 16): dropout must be a probability in [0, 1], got 1.5")
+        .inFile(f).onLineContaining("final LSTM certain");
+    assertEquals(9, c.errors().size(), c.errors().toString());
   }
 
   /**

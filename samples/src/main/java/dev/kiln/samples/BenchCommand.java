@@ -1,8 +1,6 @@
 package dev.kiln.samples;
 
 import dev.kiln.dsl.CrossEntropyLoss;
-import dev.kiln.dsl.LSTM;
-import dev.kiln.dsl.Linear;
 import dev.kiln.dsl.Module;
 import dev.kiln.runtime.Device;
 import dev.kiln.runtime.Kiln;
@@ -122,11 +120,13 @@ final class BenchCommand {
           () -> timeInference(KilnFashionTransformer::new, device, 64, transformerSteps),
           () -> peerMs(transformerPeer, cuda, peerVersion, "infer", "transformer", 64, transformerSteps)));
     }
-    if (model.equals("lstm") || model.equals("all") && !cuda) { // a recurrent layer: eager only; its peer runs on the CPU only
+    if (model.equals("lstm") || model.equals("all") && !cuda) { // a recurrent layer, compiled too; its peer runs on the CPU only
       int lstmSteps = Math.max(1, steps / 4);
-      rows.add(measure(rounds, "train step", "lstm", 32, () -> timeSequence(device, 32, lstmSteps, true), () -> Double.NaN,
+      rows.add(measure(rounds, "train step", "lstm", 32, () -> timeSequence(SequenceClassifier::new, device, 32, lstmSteps, true),
+          () -> timeSequence(KilnSequenceClassifier::new, device, 32, lstmSteps, true),
           () -> cuda ? Double.NaN : peerMs(lstmPeer, false, peerVersion, "step", "lstm", 32, lstmSteps)));
-      rows.add(measure(rounds, "inference", "lstm", 32, () -> timeSequence(device, 32, lstmSteps, false), () -> Double.NaN,
+      rows.add(measure(rounds, "inference", "lstm", 32, () -> timeSequence(SequenceClassifier::new, device, 32, lstmSteps, false),
+          () -> timeSequence(KilnSequenceClassifier::new, device, 32, lstmSteps, false),
           () -> cuda ? Double.NaN : peerMs(lstmPeer, false, peerVersion, "infer", "lstm", 32, lstmSteps)));
     }
 
@@ -272,24 +272,12 @@ final class BenchCommand {
   }
 
   /**
-   * A sequence classifier, as samples/peer/pytorch_lstm_peer.py: an LSTM(64, 128, batch first) over
-   * {@code [B, 50, 64]}, its last step's output into Linear(128, 10).
+   * Median milliseconds of one SGD step ({@code train}) or one evaluation forward of the sequence classifier
+   * ({@link SequenceClassifier}, eager, or compiled: {@code KilnSequenceClassifier}).
    */
-  static final class SequenceClassifier extends Module {
-    final LSTM lstm = new LSTM(64, 128).batchFirst(true);
-    final Linear head = new Linear(128, 10);
-
-    @Override
-    public Tensor forward(Tensor x) {
-      Tensor out = lstm.apply(x);
-      return head.apply(out.select(1, out.size(1) - 1));
-    }
-  }
-
-  /** Median milliseconds of one SGD step ({@code train}) or one evaluation forward of the sequence classifier. */
-  static double timeSequence(Device device, int batch, int steps, boolean train) {
+  static double timeSequence(Supplier<Module> model, Device device, int batch, int steps, boolean train) {
     Kiln.manualSeed(0);
-    Module net = new SequenceClassifier().to(device);
+    Module net = model.get().to(device);
     Tensor x = Tensor.randn(batch, 50, 64).to(device);
     int[] labels = new int[batch];
     for (int i = 0; i < batch; i++) {

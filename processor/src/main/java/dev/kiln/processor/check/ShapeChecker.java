@@ -1,6 +1,7 @@
 package dev.kiln.processor.check;
 
 import dev.kiln.dsl.Embedding;
+import dev.kiln.dsl.Recurrent;
 import dev.kiln.dsl.ShapeException;
 import dev.kiln.processor.Diagnostics;
 import dev.kiln.processor.Message;
@@ -8,6 +9,7 @@ import dev.kiln.processor.ir.Arithmetic;
 import dev.kiln.processor.ir.Cat;
 import dev.kiln.processor.ir.MatMul;
 import dev.kiln.processor.ir.ModelIr;
+import dev.kiln.processor.ir.Narrow;
 import dev.kiln.processor.ir.Reduce;
 import dev.kiln.processor.ir.Repeat;
 import dev.kiln.processor.ir.Source;
@@ -154,9 +156,10 @@ public final class ShapeChecker {
           : producers.get(step.input()) + context;
       try {
         int[] out = joinedShape != null ? joinedShape : step.spec() instanceof Cat c ? c.outputShape(joined)
-            : step.spec().outputShape(in);
+            : step.spec() instanceof Recurrent.Spec r ? recurrentShape(r, in) : step.spec().outputShape(in);
         Shapes.numel(Arrays.copyOfRange(out, 1, out.length)); // one sample's values must fit an array (else an exception below)
-        if (out.length < in.length && !(step.spec() instanceof Reduce) && mergesBatch(in, out)) { // a flatten that takes in dimension 0
+        if (out.length < in.length && !(step.spec() instanceof Reduce) && !(step.spec() instanceof Narrow)
+            && mergesBatch(in, out)) { // a flatten that takes in dimension 0
           diagnostics.error(where, Message.MERGES_BATCH, label, Shapes.toString(in), mergedShape(in, out));
           continue;
         }
@@ -188,6 +191,25 @@ public final class ShapeChecker {
       }
     }
     return diagnostics.count() > before ? Optional.empty() : Optional.of(new CheckedModel(ir, input, ins, outs, null));
+  }
+
+  /**
+   * A recurrent layer's output in a compiled forward, whose dimension 0 is the batch: the layer must read
+   * {@code [N, S, in]}, batch first ({@code batchFirst(true)}, PyTorch's {@code batch_first=True}), and
+   * makes {@code [N, S, D * H]} (the layer's own rule). A time-first layer would read the batch as the
+   * time, and one sequence {@code [T, in]} as a batch of one step each: both are refused.
+   */
+  static int[] recurrentShape(Recurrent.Spec r, int[] in) {
+    if (in.length != 3 || in[2] != r.inputSize()) {
+      throw new ShapeException(r + " expects [N, S, " + r.inputSize() + "] (a batch of sequences, batch first), receives "
+          + Shapes.toString(in));
+    }
+    if (!r.batchFirst()) {
+      throw new ShapeException(r + " reads its input time first ([S, N, " + r.inputSize() + "], PyTorch's default), but a"
+          + " compiled model's dimension 0 is the batch (" + Shapes.toString(in) + "): build it with .batchFirst(true), as"
+          + " nn." + r.toString().substring(0, r.toString().indexOf('(')) + "(..., batch_first=True)");
+    }
+    return r.outputShape(in);
   }
 
   /**

@@ -17,6 +17,7 @@ import dev.kiln.dsl.Softmax;
 import dev.kiln.dsl.Tanh;
 import dev.kiln.dsl.Upsample;
 import dev.kiln.processor.ir.Permute;
+import dev.kiln.processor.ir.Narrow;
 import dev.kiln.processor.ir.Reduce;
 import dev.kiln.processor.ir.Reshape;
 import dev.kiln.processor.ir.Scale;
@@ -88,6 +89,10 @@ final class Functions {
     }
     if (spec instanceof Reduce r) {
       return CodeBlock.of("$T.$L($L, $L, $L)", F, r.mean() ? "mean" : "sum", input, r.dim(), r.keepDim());
+    }
+    if (spec instanceof Narrow s) {
+      return s.select() ? CodeBlock.of("$T.select($L, $L, $L)", F, input, s.dim(), s.start())
+          : CodeBlock.of("$T.narrow($L, $L, $L, $L)", F, input, s.dim(), s.start(), s.length());
     }
     throw new IllegalStateException("no F function for " + spec); // LayerCatalog.function admits only these
   }

@@ -25,6 +25,7 @@ import dev.kiln.dsl.LeakyReLU;
 import dev.kiln.dsl.LogSoftmax;
 import dev.kiln.dsl.Linear;
 import dev.kiln.dsl.MaxPool2d;
+import dev.kiln.dsl.Recurrent;
 import dev.kiln.dsl.SiLU;
 import dev.kiln.dsl.Sigmoid;
 import dev.kiln.dsl.Softmax;
@@ -35,6 +36,7 @@ import dev.kiln.processor.ir.Cat;
 import dev.kiln.processor.ir.LayerIr;
 import dev.kiln.processor.ir.MaskedFill;
 import dev.kiln.processor.ir.ModelIr;
+import dev.kiln.processor.ir.Narrow;
 import dev.kiln.processor.ir.OutputsIr;
 import dev.kiln.processor.ir.Reduce;
 import dev.kiln.processor.ir.Reorder;
@@ -83,6 +85,9 @@ public final class Generator {
   static final ClassName CONV_SHAPE = ClassName.get("dev.kiln.runtime.cpu", "Conv2dShape");
   static final ClassName POOL_SHAPE = ClassName.get("dev.kiln.runtime.cpu", "Pool2dShape");
   static final ClassName AVG_SHAPE = ClassName.get("dev.kiln.runtime.cpu", "AvgPool2dShape");
+  static final ClassName RECURRENT_STACK = ClassName.get("dev.kiln.runtime.cpu", "RecurrentStack");
+  static final ClassName RECURRENT_MODE = ClassName.get("dev.kiln.runtime.cpu", "RecurrentKernels", "Mode");
+  static final ClassName SLICES = ClassName.get("dev.kiln.runtime.cpu", "SliceKernels");
   static final ClassName KILN = ClassName.get("dev.kiln.runtime", "Kiln");
   static final ClassName F = ClassName.get("dev.kiln.dsl", "F");
   static final ClassName CUDA_COMPILED = ClassName.get("dev.kiln.runtime", "CudaCompiled");
@@ -252,7 +257,8 @@ public final class Generator {
   private static boolean addsItself(Kernel k) {
     return k.kind() == Kernel.Kind.LINEAR || k.arithmetic() || k.kind() == Kernel.Kind.SHIFT || k.kind() == Kernel.Kind.REDUCE
         || k.kind() == Kernel.Kind.CAT || k.kind() == Kernel.Kind.MATMUL || k.kind() == Kernel.Kind.PERMUTE
-        || k.kind() == Kernel.Kind.SCALE || k.kind() == Kernel.Kind.MASKED_FILL || k.kind() == Kernel.Kind.EMBEDDING;
+        || k.kind() == Kernel.Kind.SCALE || k.kind() == Kernel.Kind.MASKED_FILL || k.kind() == Kernel.Kind.EMBEDDING
+        || k.kind() == Kernel.Kind.RECURRENT || k.kind() == Kernel.Kind.SLICE;
   }
 
   /** Whether the kernel's backward applies its fused ReLU's mask to the incoming gradient in place. */
@@ -391,6 +397,18 @@ public final class Generator {
   /** {@code fc1.weight()} and {@code fc1.bias()}, each where the layer has it (none for BatchNorm without affine). */
   private List<String> parametersOf(LayerIr layer) {
     String f = layerField(layer);
+    if (layer.spec() instanceof Recurrent.Spec r) { // PyTorch's order: weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0, ...
+      List<String> out = new ArrayList<>();
+      for (int l = 0; l < r.numLayers(); l++) {
+        for (int d = 0; d < r.directions(); d++) {
+          out.addAll(List.of(f + ".weightIh(" + l + ", " + d + ")", f + ".weightHh(" + l + ", " + d + ")"));
+          if (r.bias()) {
+            out.addAll(List.of(f + ".biasIh(" + l + ", " + d + ")", f + ".biasHh(" + l + ", " + d + ")"));
+          }
+        }
+      }
+      return out;
+    }
     boolean weight = layer.spec() instanceof BatchNorm.Options o ? o.affine()
         : !(layer.spec() instanceof LayerNorm.Spec n) || n.elementwiseAffine();
     boolean bias = layer.spec() instanceof Linear.Spec l ? l.bias()
@@ -421,18 +439,26 @@ public final class Generator {
         .addStatement("boolean[] training = new boolean[$L]", kernels.size() + 1);
     for (int j = 0; j < kernels.size(); j++) {
       Kernel k = kernels.get(j);
-      if (k.kind() == Kernel.Kind.BATCHNORM || k.kind() == Kernel.Kind.DROPOUT) {
+      if (k.kind() == Kernel.Kind.BATCHNORM || k.kind() == Kernel.Kind.DROPOUT || dropsBetweenLayers(k)) {
         b.addStatement("training[$L] = $L.isTraining()", j + 1, layerField(k.layer()));
       }
     }
   }
 
   private boolean usesTrainingMode() {
-    return kernels.stream().anyMatch(k -> k.kind() == Kernel.Kind.BATCHNORM || k.kind() == Kernel.Kind.DROPOUT);
+    return kernels.stream().anyMatch(k -> k.kind() == Kernel.Kind.BATCHNORM || k.kind() == Kernel.Kind.DROPOUT || dropsBetweenLayers(k));
+  }
+
+  /** Whether a step is a recurrent layer with dropout between its layers (in training). */
+  private static boolean dropsBetweenLayers(Kernel k) {
+    return k.spec() instanceof Recurrent.Spec r && r.dropout() > 0 && r.numLayers() > 1;
   }
 
   /** The dsl class of a layer: its spec record is nested in it. */
   private static ClassName layerClass(LayerIr layer) {
+    if (layer.spec() instanceof Recurrent.Spec r) { // the spec of LSTM, GRU and RNN is their base class's
+      return ClassName.get("dev.kiln.dsl", r.mode().startsWith("RNN") ? "RNN" : r.mode());
+    }
     return ClassName.get(layer.spec().getClass().getEnclosingClass());
   }
 
@@ -605,6 +631,7 @@ public final class Generator {
         throw new IllegalStateException("cannot read " + component.getName() + " of " + spec, e);
       }
       args.add(value instanceof Double d ? CodeBlock.of("$L", d + "")
+          : value instanceof String text ? CodeBlock.of("$S", text) // a recurrent layer's mode
           : value instanceof int[] dims ? CodeBlock.of("new int[] {$L}", joined(dims)) // LayerNorm's normalized shape
           : CodeBlock.of("$L", value));
     }
@@ -786,6 +813,12 @@ public final class Generator {
         }
         case UPSAMPLE -> b.addStatement("$T.upsampleNearestForward($L, $L, $L, $L, $L)", CONV, out.array, out.offset, in.array,
             in.offset, upsampleArgs(k));
+        case RECURRENT -> b.add("// the eager layer's kernels over the plan's buffers, time-major inside (keeping what a backward needs when it may run)\n")
+            .addStatement("p.rnn$L.forward($L, $L, $L, $L, $L.flatWeights(), $L, $T.generator(), $T.isGradEnabled())", j + 1, out.array,
+                out.offset, in.array, in.offset, layerField(k.layer()), dropsBetweenLayers(k) ? "training[" + (j + 1) + "]" : "false",
+                KILN, KILN);
+        case SLICE -> b.addStatement("$T.narrowForward($L, $L, $L, $L, $L)", SLICES, out.array, out.offset, in.array, in.offset,
+            sliceArgs(k));
         case AVGPOOL -> b.addStatement("p.shape$L.forward($L, $L, $L, $L, n * $L)", j + 1, out.array, out.offset, in.array, in.offset,
             k.channels());
         case POOL -> {
@@ -1021,7 +1054,8 @@ public final class Generator {
         }
         case CAT -> b.addStatement("$T $L = $T.cat($T.of($L), $L)", TENSOR, out, TENSOR, ClassName.get("java.util", "List"),
             k.inputs().stream().map(locals::get).collect(Collectors.joining(", ")), ((Cat) k.spec()).dim());
-        case VIEW, RELU, ACTIVATION, CONV, LAYERNORM, DROPOUT, AVGPOOL, UPSAMPLE, PERMUTE, SCALE, SHIFT, REDUCE, EMBEDDING -> b.addStatement("$T $L = $L", TENSOR,
+        case VIEW, RELU, ACTIVATION, CONV, LAYERNORM, DROPOUT, AVGPOOL, UPSAMPLE, PERMUTE, SCALE, SHIFT, REDUCE, EMBEDDING, RECURRENT,
+            SLICE -> b.addStatement("$T $L = $L", TENSOR,
             out, eagerCall(k, in));
       }
       locals.put(out, out);
@@ -1070,7 +1104,8 @@ public final class Generator {
    * (the fused class keeps fields for the layers with parameters only), else the function.
    */
   private CodeBlock eagerCall(Kernel k, String in) {
-    if (k.kind() == Kernel.Kind.CONV || k.kind() == Kernel.Kind.LAYERNORM || k.kind() == Kernel.Kind.EMBEDDING) {
+    if (k.kind() == Kernel.Kind.CONV || k.kind() == Kernel.Kind.LAYERNORM || k.kind() == Kernel.Kind.EMBEDDING
+        || k.kind() == Kernel.Kind.RECURRENT) {
       return CodeBlock.of("$L.apply($L)", layerField(k.layer()), in);
     }
     if (k.kind() == Kernel.Kind.DROPOUT) {
@@ -1536,6 +1571,12 @@ public final class Generator {
     return "n * " + k.channels() + ", " + k.inShape()[2] + ", " + k.inShape()[3] + ", " + s.scaleH() + ", " + s.scaleW();
   }
 
+  /** A select's or narrow's slabs, as {@code SliceKernels} takes them: {@code n * rows, pitch, skip, width}. */
+  private static String sliceArgs(Kernel k) {
+    int[] s = ((Narrow) k.spec()).slabs(k.inShape());
+    return (s[0] == 1 ? "n" : "n * " + s[0]) + ", " + s[1] + ", " + s[2] + ", " + s[3];
+  }
+
   /** Values a layer norm step normalises together: the product of its normalized shape. */
   private static int layerNormInner(Kernel k) {
     return Shapes.numel(((LayerNorm.Spec) k.spec()).normalizedShape());
@@ -1622,6 +1663,12 @@ public final class Generator {
             AdaptiveAvgPool2d.Spec a = (AdaptiveAvgPool2d.Spec) k.spec();
             ctor.addStatement("this.shape$L = $T.adaptive($L, $L, $L, $L)", j, AVG_SHAPE, in[2], in[3], a.outH(), a.outW());
           }
+        }
+        case RECURRENT -> {
+          Recurrent.Spec r = (Recurrent.Spec) k.spec();
+          t.addField(RECURRENT_STACK, "rnn" + j, Modifier.FINAL);
+          ctor.addStatement("this.rnn$L = new $T($T.$L, n, $L, $L, $L, $L, $L, $L, $L)", j, RECURRENT_STACK, RECURRENT_MODE, r.mode(),
+              in[1], r.inputSize(), r.hiddenSize(), r.numLayers(), r.bidirectional(), r.bias(), r.dropout());
         }
         case DROPOUT -> {
           t.addField(FLOATS, "mask" + j, Modifier.FINAL);
@@ -1794,6 +1841,15 @@ public final class Generator {
       } else if (k.kind() == Kernel.Kind.MASKED_FILL) { // the gradient, zero where the mask filled
         b.addStatement("$T.maskedFillBackward($L, $L, $L, $L, $L, $L, $L)", KERNELS, target.array, target.offset, d.array,
             d.offset, maskBlocks(k), maskArgs(k), accumulate);
+      } else if (k.kind() == Kernel.Kind.SLICE) { // the gradient into the slice, zero elsewhere
+        b.addStatement("$T.narrowBackward($L, $L, $L, $L, $L, $L)", SLICES, target.array, target.offset, d.array, d.offset,
+            sliceArgs(k), accumulate);
+      } else if (k.kind() == Kernel.Kind.RECURRENT) { // back through time; each parameter's gradient added to its own
+        String layer = layerField(k.layer());
+        List<CodeBlock> parameterGrads = parametersOf(k.layer()).stream()
+            .map(param -> CodeBlock.of("$T.grad($L, $L)", COMPILED, param, recordedNeed(param))).toList();
+        b.addStatement("p.rnn$L.backward($L, $L, $L, $L, $L, $L.flatWeights(), new $T[] {\n$>$>$L$<$<})", j, target.array,
+            target.offset, accumulate, d.array, d.offset, layer, TENSOR, CodeBlock.join(parameterGrads, ",\n"));
       } else if (k.kind() == Kernel.Kind.UPSAMPLE) {
         b.beginControlFlow("if ($L != null)", target.array)
             .addStatement("$T.upsampleNearestBackward($L, $L, $L, $L, $L)", CONV, target.array, target.offset, d.array, d.offset,

@@ -138,7 +138,15 @@ record Kernel(
      * is); backward: each position's gradient added into its id's row of the weight's gradient (none into the padding
      * row), and none to the ids.
      */
-    EMBEDDING
+    EMBEDDING,
+    /**
+     * A recurrent layer (RNN, LSTM, GRU; stacked, bidirectional) over {@code [N, S, in]}, batch first: its plan's {@code
+     * RecurrentStack} runs each layer direction's projection GEMM and fused sequence (the eager layer's kernels), with
+     * dropout between layers in training; backward: back-propagation through time by the same kernels.
+     */
+    RECURRENT,
+    /** {@code x.narrow(dim, start, length)} or {@code x.select(dim, index)}: a strided copy; backward: the gradient into the slice, zero elsewhere. */
+    SLICE
   }
 
   /**
@@ -164,7 +172,8 @@ record Kernel(
 
   /** Whether the step reads parameters of its layer (a weight, a bias). */
   boolean hasParameters() {
-    return kind == Kind.LINEAR || kind == Kind.CONV || kind == Kind.BATCHNORM || kind == Kind.LAYERNORM || kind == Kind.EMBEDDING;
+    return kind == Kind.LINEAR || kind == Kind.CONV || kind == Kind.BATCHNORM || kind == Kind.LAYERNORM || kind == Kind.EMBEDDING
+        || kind == Kind.RECURRENT;
   }
 
   /** Values per sample of the output (all dimensions after the batch). */

@@ -17,6 +17,7 @@ import dev.kiln.dsl.LogSoftmax;
 import dev.kiln.dsl.MaxPool2d;
 import dev.kiln.dsl.Linear;
 import dev.kiln.dsl.ReLU;
+import dev.kiln.dsl.Recurrent;
 import dev.kiln.dsl.SiLU;
 import dev.kiln.dsl.Sigmoid;
 import dev.kiln.dsl.Softmax;
@@ -30,6 +31,7 @@ import dev.kiln.processor.ir.Div;
 import dev.kiln.processor.ir.MaskedFill;
 import dev.kiln.processor.ir.MatMul;
 import dev.kiln.processor.ir.Mul;
+import dev.kiln.processor.ir.Narrow;
 import dev.kiln.processor.ir.Reduce;
 import dev.kiln.processor.ir.Reorder;
 import dev.kiln.processor.ir.Reshape;
@@ -58,7 +60,8 @@ import java.util.Set;
  * which takes a transpose of an operand's last two dimensions as a flag and constant scales before
  * or after it as its alpha ({@link #foldedIntoProducts}); other transposes and permutations are a
  * copy, other scales a pass. An add or mul of a tensor field (a position table) repeats it over the
- * batch in one pass; a masked fill is a pass of its own; an embedding of the input ids a copy of rows. A value read by two steps keeps its own pass
+ * batch in one pass; a masked fill is a pass of its own; an embedding of the input ids a copy of rows; a recurrent layer
+ * its eager kernels over the plan's buffers, a select or narrow a copy. A value read by two steps keeps its own pass
  * and buffer (nothing fuses into it).
  */
 final class Planner {
@@ -138,6 +141,10 @@ final class Planner {
         kernels.add(new Kernel(Kernel.Kind.CONV, label, s.spec(), s.layer(), null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof Embedding.Spec) {
         kernels.add(new Kernel(Kernel.Kind.EMBEDDING, label, s.spec(), s.layer(), null, false, s.input(), s.output(), in, out, s.source()));
+      } else if (s.spec() instanceof Recurrent.Spec) {
+        kernels.add(new Kernel(Kernel.Kind.RECURRENT, label, s.spec(), s.layer(), null, false, s.input(), s.output(), in, out, s.source()));
+      } else if (s.spec() instanceof Narrow) {
+        kernels.add(new Kernel(Kernel.Kind.SLICE, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof LayerNorm.Spec) {
         kernels.add(new Kernel(Kernel.Kind.LAYERNORM, label, s.spec(), s.layer(), null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof AvgPool2d.Spec || s.spec() instanceof AdaptiveAvgPool2d.Spec) {

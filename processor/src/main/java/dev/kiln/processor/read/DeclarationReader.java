@@ -76,6 +76,7 @@ public final class DeclarationReader {
   private static final String SEQUENTIAL = "dev.kiln.dsl.Sequential";
   private static final String TENSOR = "dev.kiln.runtime.Tensor";
   private static final String FUNCTIONS = "dev.kiln.dsl.F";
+  private static final String RECURRENT = "dev.kiln.dsl.Recurrent";
   /** The comparisons a masked fill's mask may be written with ({@code mask.eq(0)}), by Tensor method. */
   private static final Map<String, MaskTest> COMPARISONS = Map.of("eq", MaskTest.EQ, "ne", MaskTest.NE, "lt", MaskTest.LT,
       "le", MaskTest.LE, "gt", MaskTest.GT, "ge", MaskTest.GE);
@@ -921,6 +922,11 @@ public final class DeclarationReader {
         diagnostics.error(unit, e, Message.UNSUPPORTED_EXPRESSION, methodName, describe(e));
         return null;
       }
+      MethodInvocationTree states = stateCall(mi, unit);
+      if (states != null) { // lstm.forwardWithState(x).output(): the states are not compiled
+        diagnostics.error(unit, states, Message.RECURRENT_STATE, states, ((MemberSelectTree) states.getMethodSelect()).getExpression());
+        return null;
+      }
       // fc1.apply(x) / this.fc1.forward(x)
       if (mi.getMethodSelect() instanceof MemberSelectTree ms
           && (ms.getIdentifier().contentEquals("apply") || ms.getIdentifier().contentEquals("forward"))
@@ -987,6 +993,28 @@ public final class DeclarationReader {
         diagnostics.error(unit, e, Message.UNSUPPORTED_EXPRESSION, methodName, "call " + mi.getMethodSelect());
       }
       return null;
+    }
+
+    /**
+     * The call of a recurrent layer's {@code forwardWithState} in {@code mi} or the calls it is made on
+     * ({@code lstm.forwardWithState(x).output()}), or null.
+     */
+    private MethodInvocationTree stateCall(MethodInvocationTree mi, CompilationUnitTree unit) {
+      ExpressionTree e = mi;
+      while (true) {
+        while (e instanceof ParenthesizedTree p) {
+          e = p.getExpression();
+        }
+        if (!(e instanceof MethodInvocationTree call) || !(call.getMethodSelect() instanceof MemberSelectTree ms)) {
+          return null;
+        }
+        if (ms.getIdentifier().contentEquals("forwardWithState")
+            && trees.getElement(TreePath.getPath(unit, call)) instanceof ExecutableElement ex
+            && types.isSubtype(types.erasure(ex.getEnclosingElement().asType()), types.erasure(type(RECURRENT)))) {
+          return call;
+        }
+        e = ms.getExpression();
+      }
     }
 
     /** Whether {@code v} is an instance field of type Tensor. */

@@ -18,11 +18,13 @@ import dev.kiln.dsl.LogSoftmax;
 import dev.kiln.dsl.Linear;
 import dev.kiln.dsl.MaxPool2d;
 import dev.kiln.dsl.ReLU;
+import dev.kiln.dsl.Recurrent;
 import dev.kiln.dsl.SiLU;
 import dev.kiln.dsl.Sigmoid;
 import dev.kiln.dsl.Softmax;
 import dev.kiln.dsl.Tanh;
 import dev.kiln.dsl.Upsample;
+import dev.kiln.processor.ir.Narrow;
 import dev.kiln.processor.ir.Permute;
 import dev.kiln.processor.ir.Reduce;
 import dev.kiln.processor.ir.Reshape;
@@ -69,6 +71,17 @@ final class LayerCatalog {
         case 2 -> new Embedding.Spec(integer(args, 0), integer(args, 1), -1);
         case 3 -> Embedding.Spec.of(integer(args, 0), integer(args, 1), integer(args, 2));
         default -> throw new BadArguments("Embedding takes (num_embeddings, embedding_dim[, padding_idx])");
+      }),
+      Map.entry(DSL + "LSTM", args -> recurrent("LSTM", args)),
+      Map.entry(DSL + "GRU", args -> recurrent("GRU", args)),
+      Map.entry(DSL + "RNN", args -> switch (args.size()) {
+        case 2 -> recurrent("RNN_TANH", args);
+        case 3 -> recurrent(switch (String.valueOf(args.get(2))) {
+          case "tanh" -> "RNN_TANH";
+          case "relu" -> "RNN_RELU";
+          default -> throw new BadArguments("RNN: unknown nonlinearity '" + args.get(2) + "' (tanh or relu)");
+        }, args.subList(0, 2));
+        default -> throw new BadArguments("RNN takes (input_size, hidden_size[, nonlinearity])");
       }),
       Map.entry(DSL + "ReLU", args -> none(args, "ReLU", new ReLU.Spec())),
       Map.entry(DSL + "Sigmoid", args -> none(args, "Sigmoid", new Sigmoid.Spec())),
@@ -134,6 +147,23 @@ final class LayerCatalog {
 
   /** Builder-style calls on a layer, e.g. {@code new Conv2d(1, 32, 3).padding(1)}. */
   private static final Map<String, Builder> BUILDERS = Map.of(
+      DSL + "Recurrent", (spec, method, args) -> { // LSTM, GRU, RNN: their builders are Recurrent's
+        Recurrent.Spec s = (Recurrent.Spec) spec;
+        return switch (method + "/" + args.size()) {
+          case "numLayers/1" -> new Recurrent.Spec(s.mode(), s.inputSize(), s.hiddenSize(), integer(args, 0), s.bias(), s.batchFirst(),
+              s.dropout(), s.bidirectional());
+          case "bias/1" -> new Recurrent.Spec(s.mode(), s.inputSize(), s.hiddenSize(), s.numLayers(), bool(args, 0), s.batchFirst(),
+              s.dropout(), s.bidirectional());
+          case "batchFirst/1" -> new Recurrent.Spec(s.mode(), s.inputSize(), s.hiddenSize(), s.numLayers(), s.bias(), bool(args, 0),
+              s.dropout(), s.bidirectional());
+          case "dropout/1" -> new Recurrent.Spec(s.mode(), s.inputSize(), s.hiddenSize(), s.numLayers(), s.bias(), s.batchFirst(),
+              number(args, 0), s.bidirectional());
+          case "bidirectional/1" -> new Recurrent.Spec(s.mode(), s.inputSize(), s.hiddenSize(), s.numLayers(), s.bias(),
+              s.batchFirst(), s.dropout(), bool(args, 0));
+          default -> throw new BadArguments(s.toString().substring(0, s.toString().indexOf('(')) + " has no builder " + method
+              + " with " + args.size() + " argument(s); it has numLayers, bias, batchFirst, dropout, bidirectional");
+        };
+      },
       DSL + "AvgPool2d", (spec, method, args) -> {
         AvgPool2d.Spec s = (AvgPool2d.Spec) spec;
         return switch (method + "/" + args.size()) {
@@ -186,7 +216,7 @@ final class LayerCatalog {
 
   /** Simple names of the supported layers, for messages. */
   static String supported() {
-    return "Linear, Conv2d, ConvTranspose2d, Upsample, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm1d, BatchNorm2d, LayerNorm, Dropout, Dropout2d, Flatten, ReLU, Sigmoid, Tanh, LeakyReLU, GELU, SiLU, Softmax, LogSoftmax, Embedding, Sequential";
+    return "Linear, Conv2d, ConvTranspose2d, Upsample, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm1d, BatchNorm2d, LayerNorm, Dropout, Dropout2d, Flatten, ReLU, Sigmoid, Tanh, LeakyReLU, GELU, SiLU, Softmax, LogSoftmax, Embedding, LSTM, GRU, RNN, Sequential";
   }
 
   static LayerSpec create(String qualifiedName, List<Object> args) throws BadArguments {
@@ -275,6 +305,8 @@ final class LayerCatalog {
         case "adaptiveAvgPool2d/1" -> new AdaptiveAvgPool2d.Spec(integer(args, 0), integer(args, 0), false);
         case "adaptiveAvgPool2d/2" -> new AdaptiveAvgPool2d.Spec(integer(args, 0), integer(args, 1), true);
         case "transpose/2" -> new Transpose(integer(args, 0), integer(args, 1));
+        case "select/2" -> Narrow.select(integer(args, 0), integer(args, 1));
+        case "narrow/3" -> new Narrow(integer(args, 0), integer(args, 1), integer(args, 2), false);
         case "add/1" -> Shift.plus(number(args, 0));
         case "sub/1" -> Shift.minus(number(args, 0));
         case "sum/1" -> new Reduce(false, integer(args, 0), false);
@@ -293,7 +325,7 @@ final class LayerCatalog {
   /** The {@code F} functions {@link #function} compiles, as name/number of arguments after the tensor. */
   private static final java.util.Set<String> FUNCTIONS = java.util.Set.of("relu/0", "sigmoid/0", "tanh/0", "gelu/0", "silu/0", "leakyRelu/1",
       "softmax/1", "logSoftmax/1", "flatten/0", "flatten/2", "maxPool2d/1", "maxPool2d/2", "maxPool2d/4", "avgPool2d/1", "avgPool2d/2",
-      "avgPool2d/5", "adaptiveAvgPool2d/1", "adaptiveAvgPool2d/2", "interpolate/1", "interpolate/2", "transpose/2", "mul/1", "div/1", "add/1", "sub/1", "sum/1", "sum/2", "mean/1",
+      "avgPool2d/5", "adaptiveAvgPool2d/1", "adaptiveAvgPool2d/2", "interpolate/1", "interpolate/2", "transpose/2", "select/2", "narrow/3", "mul/1", "div/1", "add/1", "sub/1", "sum/1", "sum/2", "mean/1",
       "mean/2");
 
   /**
@@ -318,10 +350,18 @@ final class LayerCatalog {
     return "F." + name + " with " + (constants + 1) + " argument(s) is not supported by the Kiln compiler; supported: relu, "
         + "sigmoid, tanh, gelu, silu, leakyRelu(x, slope), softmax(x, dim), logSoftmax(x, dim), flatten(x[, start, end]), maxPool2d(x, k[, stride[, padding, "
         + "ceilMode]]), avgPool2d(x, k[, stride[, padding, ceilMode, countIncludePad]]), adaptiveAvgPool2d(x, size[, width]), interpolate(x, scale[, scale_w]), "
-        + "reshape(x, -1, ...), transpose(x, d0, d1), permute(x, 0, ...), add(a, b), sub(a, b), mul(a, b) and div(a, b) of two"
+        + "reshape(x, -1, ...), transpose(x, d0, d1), permute(x, 0, ...), select(x, dim, index), narrow(x, dim, start, length), add(a, b), sub(a, b), mul(a, b) and div(a, b) of two"
         + " values of one shape or broadcast ([N, C, 1, 1] over [N, C, H, W]) or of a tensor field (x.add(pos)), matmul(a, b) of"
         + " two values, mul(x, c) and div(x, c) of a constant (x.add(c), x.sub(c) too), sum(x, dim[, keepDim]) and mean(x, dim[,"
         + " keepDim]) along a dimension after the batch, maskedFill(x, mask, value) of a buffer mask; " + instead;
+  }
+
+  /** {@code new LSTM(input_size, hidden_size)} (GRU, RNN alike): one layer, with bias, time first, as PyTorch's defaults. */
+  private static LayerSpec recurrent(String mode, List<Object> args) throws BadArguments {
+    if (args.size() != 2) {
+      throw new BadArguments((mode.startsWith("RNN") ? "RNN" : mode) + " takes (input_size, hidden_size)");
+    }
+    return new Recurrent.Spec(mode, integer(args, 0), integer(args, 1), 1, true, false, 0, false);
   }
 
   private static LayerSpec none(List<Object> args, String name, LayerSpec spec) throws BadArguments {

@@ -1,0 +1,42 @@
+package dev.kiln.runtime.cpu;
+
+import java.util.Arrays;
+
+/**
+ * A compiled model's {@code x.narrow(dim, start, length)} and {@code x.select(dim, index)} (PyTorch's
+ * {@code out[:, -1, :]}, a sequence model's last step), as the eager ops compute them: the values seen
+ * as {@code rows} slabs of {@code pitch} values (a slab: one entry of every dimension before {@code dim},
+ * the batch included, and everything from {@code dim} on), of which {@code width} values from {@code
+ * skip} are taken ({@code length * inner}, from {@code start * inner}).
+ */
+public final class SliceKernels {
+  private SliceKernels() {}
+
+  /** {@code out [rows, width]} from {@code x [rows, pitch]}: each slab's values {@code skip .. skip + width}. */
+  public static void narrowForward(float[] out, int outOff, float[] x, int xOff, int rows, int pitch, int skip, int width) {
+    MathKernels.copyRows(out, outOff, width, x, xOff + skip, pitch, width, rows);
+  }
+
+  /**
+   * The gradient {@link #narrowForward} sends back: {@code d [rows, width]} into each slab's taken
+   * values of {@code dx [rows, pitch]}, zero elsewhere; or, with {@code accumulate}, added to what
+   * {@code dx} holds (another reader's gradient). Nothing when {@code dx} is null.
+   */
+  public static void narrowBackward(float[] dx, int dxOff, float[] d, int dOff, int rows, int pitch, int skip, int width,
+      boolean accumulate) {
+    if (dx == null) {
+      return;
+    }
+    if (!accumulate) {
+      Arrays.fill(dx, dxOff, dxOff + rows * pitch, 0f);
+      MathKernels.copyRows(dx, dxOff + skip, pitch, d, dOff, width, width, rows);
+      return;
+    }
+    for (int r = 0; r < rows; r++) {
+      int to = dxOff + r * pitch + skip, from = dOff + r * width;
+      for (int i = 0; i < width; i++) {
+        dx[to + i] += d[from + i];
+      }
+    }
+  }
+}
