@@ -62,10 +62,14 @@ public enum Message {
       + " it: create it inside registerParameter(\"%s\", ...requiresGrad(true)) (or end it with requiresGrad(true)) for a"
       + " trained tensor, or inside registerBuffer(\"%s\", ...) for a constant such as a mask"),
   TENSOR_MISUSE("%s: %s is %s; a compiled forward adds a tensor field to a value, subtracts it, or multiplies or divides"
-      + " by it (x.add(pos), x.mul(scale)) and fills a value where a buffer masks it (x.maskedFill(mask.eq(0), value)), but takes"
-      + " no tensor field as the input of other steps, nor returns one"),
-  FIELD_ADD_SHAPES("%s: %s of %s from %s and %s: a tensor field repeats over the batch, so it has the value's shape"
-      + " after the batch, %s or %s (a position table [1, S, D] over [N, S, D])"),
+      + " by it (x.add(pos), x.mul(scale)), multiplies a value by it as a matrix (x.matmul(w)) and fills a value where a buffer"
+      + " masks it (x.maskedFill(mask.eq(0), value)), but takes no tensor field as the input of other steps, nor returns one"),
+  FIELD_ADD_SHAPES("%s: %s of %s from %s and %s: a tensor field repeats over the batch and the value's leading dimensions,"
+      + " so its sizes after any leading 1s are the value's last ones, all of %s or the last few (a position table [S, D] or"
+      + " [1, S, D], a bias [D], over [N, S, D])"),
+  FIELD_MATMUL_LEFT("%s: %s is the left operand of a matmul; a compiled forward takes a tensor field as the right operand,"
+      + " one matrix [K, M] multiplying every row of a value (x.matmul(w): [N, K] @ [K, M], [N, S, D] @ [D, T]), not a"
+      + " field on the left; run this model eagerly (without @Model)"),
   MASK_NOT_BUFFER("%s: the mask must be a buffer of the model, as it is or compared with a constant (mask.eq(0)), with"
       + " mask created by registerBuffer(\"mask\", Tensor.ones(S, S).tril()); %s is not"),
   LAYER_AS_VALUE("'%s' is a layer field used as a value in %s: apply it (%s.apply(x)); locals hold tensors, not layers"),

@@ -7,12 +7,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.testing.compile.Compilation;
 import dev.kiln.dsl.CrossEntropyLoss;
+import dev.kiln.dsl.MSELoss;
 import dev.kiln.dsl.Module;
 import dev.kiln.runtime.Device;
 import dev.kiln.runtime.Kiln;
 import dev.kiln.runtime.Tensor;
 import java.util.Map;
 import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -52,6 +54,8 @@ class CudaCompiledTest {
     "TextLstm, ids11:6",
     "BiGru, 7:5",
     "SeqRnn, 6:4",
+    "FieldProducts, 6:8",
+    "TransposedRows, 8:6",
   })
   void compiledOnCudaMatchesEagerOnTheCpu(String model, String sampleShape) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(model));
@@ -112,6 +116,36 @@ class CudaCompiledTest {
         closeAbove(model + " " + k + " gradient", cp.get(k).grad().toFloatArray(), v.grad().toFloatArray());
       }
     });
+  }
+
+  /**
+   * The tutorials' network by hand ({@code x @ w1}, ReLU, {@code @ w2}) on CUDA, each product one cuBLAS GEMM
+   * over the batch's rows: the eager CPU's output, mean squared error and gradients (input and both weights).
+   */
+  @Test
+  void theTutorialsNetworkByHandOnCudaMatchesEagerOnTheCpu() {
+    Compilation c = ProcessorTest.compile(ProcessorTest.model("ByHand"));
+    ClassLoader loader = new ParityTest.CompiledClasses(c);
+    Kiln.manualSeed(11);
+    Module eager = ParityTest.factory(loader, "test.ByHand").get();
+    Kiln.manualSeed(11);
+    Module compiled = ParityTest.factory(loader, "test.KilnByHand").get().to(Device.cuda());
+    float[] values = {1, 2, 3, 4, 5, 6, 7, 8};
+    Tensor xe = Tensor.of(values, 4, 2).requiresGrad(true);
+    Tensor xc = Tensor.of(values, 4, 2).to(Device.cuda()).requiresGrad(true);
+    Tensor y = Tensor.of(new float[] {3, 7, 11, 15}, 4, 1);
+    Tensor outE = eager.forward(xe);
+    Tensor outC = compiled.forward(xc);
+    assertTrue(outC.device().isCuda(), "output on " + outC.device());
+    ParityTest.assertClose("output", outC.toFloatArray(), outE.toFloatArray(), 1e-5);
+    Tensor lossE = new MSELoss().apply(outE, y);
+    Tensor lossC = new MSELoss().apply(outC, y.to(Device.cuda()));
+    assertEquals(lossE.item(), lossC.item(), 1e-5 * lossE.item(), "loss");
+    lossE.backward();
+    lossC.backward();
+    ParityTest.assertClose("input gradient", xc.grad().toFloatArray(), xe.grad().toFloatArray(), 1e-5);
+    Map<String, Tensor> cp = compiled.namedParameters();
+    eager.namedParameters().forEach((k, v) -> closeAbove(k + " gradient", cp.get(k).grad().toFloatArray(), v.grad().toFloatArray()));
   }
 
   /**

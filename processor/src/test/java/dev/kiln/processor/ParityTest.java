@@ -202,6 +202,8 @@ class ParityTest {
     "CenteredGates, test.CenteredGates, test.KilnCenteredGates, 3:6:6, 3",
     "BiGru, test.BiGru, test.KilnBiGru, 7:5, 3",
     "SeqRnn, test.SeqRnn, test.KilnSeqRnn, 6:4, 3",
+    "FieldProducts, test.FieldProducts, test.KilnFieldProducts, 6:8, 3",
+    "TransposedRows, test.TransposedRows, test.KilnTransposedRows, 8:6, 3",
   })
   void compiledMatchesEager(String source, String eagerName, String compiledName, String sampleShape, int classes) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(source));
@@ -302,6 +304,75 @@ class ParityTest {
     var unbatched = assertThrows(IllegalArgumentException.class, () -> compiled.forward(Tensor.zeros(sample)));
     assertTrue(unbatched.getMessage().endsWith("; for one sample, give it a batch dimension: x.unsqueeze(0)"),
         unbatched.getMessage());
+  }
+
+  /**
+   * The tutorials' network by hand ({@code x @ w1}, ReLU, {@code @ w2}, weights {@code Tensor.rand}): a
+   * regression, so a mean squared error. Compiled and eager agree on the output, the loss, the input's and
+   * both weights' gradients and after ten SGD steps (the tutorial's learning rate), and the loss falls;
+   * the state-dict keys are the tutorial's attribute names. A weight frozen ({@code requiresGrad(false)})
+   * gets no gradient, and the other the eager one.
+   */
+  @Test
+  void theTutorialsNetworkByHandMatchesEager() {
+    Compilation c = ProcessorTest.compile(ProcessorTest.model("ByHand"));
+    assertThat(c).succeededWithoutWarnings();
+    ClassLoader loader = new CompiledClasses(c);
+    Kiln.manualSeed(11);
+    Module eager = factory(loader, "test.ByHand").get();
+    Kiln.manualSeed(11);
+    Module compiled = factory(loader, "test.KilnByHand").get();
+    assertEquals(List.of("input_to_hidden_layer", "hidden_to_output_layer"), List.copyOf(compiled.namedParameters().keySet()));
+    Map<String, Tensor> ep = eager.namedParameters();
+    Map<String, Tensor> cp = compiled.namedParameters();
+    ep.forEach((k, v) -> assertArrayEquals(v.toFloatArray(), cp.get(k).toFloatArray(), k + " initial values"));
+    // the tutorial's data: y = x1 + x2
+    Tensor x = Tensor.of(new float[] {1, 2, 3, 4, 5, 6, 7, 8}, 4, 2);
+    Tensor y = Tensor.of(new float[] {3, 7, 11, 15}, 4, 1);
+    Tensor xe = Tensor.of(x.toFloatArray(), 4, 2).requiresGrad(true);
+    Tensor xc = Tensor.of(x.toFloatArray(), 4, 2).requiresGrad(true);
+    Tensor outE = eager.forward(xe);
+    Tensor outC = compiled.forward(xc);
+    assertArrayEquals(new int[] {4, 1}, outC.shape());
+    assertClose("output", outC.toFloatArray(), outE.toFloatArray(), 1e-6);
+    Tensor lossE = new MSELoss().apply(outE, y);
+    Tensor lossC = new MSELoss().apply(outC, y);
+    assertEquals(lossE.item(), lossC.item(), 1e-6 * lossE.item());
+    lossE.backward();
+    lossC.backward();
+    assertClose("input gradient", xc.grad().toFloatArray(), xe.grad().toFloatArray(), 1e-6);
+    ep.forEach((k, v) -> assertClose(k + " gradient", cp.get(k).grad().toFloatArray(), v.grad().toFloatArray(), 1e-6));
+
+    SGD optE = new SGD(eager.parameters(), 0.001);
+    SGD optC = new SGD(compiled.parameters(), 0.001);
+    float first = 0, last = 0;
+    for (int step = 0; step < 10; step++) {
+      for (var pair : List.of(List.of(eager, optE), List.of(compiled, optC))) {
+        Module m = (Module) pair.get(0);
+        SGD opt = (SGD) pair.get(1);
+        opt.zeroGrad();
+        Tensor loss = new MSELoss().apply(m.forward(x), y);
+        loss.backward();
+        opt.step();
+        if (m == compiled) {
+          last = loss.item();
+          first = step == 0 ? last : first;
+        }
+      }
+    }
+    assertTrue(last < first / 2, "the loss fell from " + first + " to " + last + " only");
+    ep.forEach((k, v) -> assertClose(k + " after 10 steps", cp.get(k).toFloatArray(), v.toFloatArray(), 1e-5));
+
+    for (Module m : List.of(eager, compiled)) { // the first weight frozen
+      m.namedParameters().forEach((k, v) -> {
+        v.requiresGrad(!k.equals("input_to_hidden_layer"));
+        v.setGrad(null);
+      });
+      new MSELoss().apply(m.forward(x), y).backward();
+    }
+    assertTrue(cp.get("input_to_hidden_layer").grad() == null, "a frozen weight got a gradient");
+    assertClose("the trained weight's gradient", cp.get("hidden_to_output_layer").grad().toFloatArray(),
+        ep.get("hidden_to_output_layer").grad().toFloatArray(), 1e-6);
   }
 
   /**
@@ -488,6 +559,7 @@ class ParityTest {
     "TextLstm, test.TextLstm, test.KilnTextLstm, ids:6, 3",
     "BiGru, test.BiGru, test.KilnBiGru, 7:5, 3",
     "SeqRnn, test.SeqRnn, test.KilnSeqRnn, 6:4, 3",
+    "FieldProducts, test.FieldProducts, test.KilnFieldProducts, 6:8, 3",
   })
   void frozenLayersGiveTheEagerGradients(String source, String eagerName, String compiledName, String sampleShape,
       int classes) {

@@ -31,8 +31,8 @@ import java.util.Set;
  * value but the results feeds a later step (a value may feed several; {@code add}, {@code sub},
  * {@code mul} and {@code div} join two of one shape or one repeated over the other, {@code matmul} two whose matrices fit, {@code Tensor.cat} several along a dimension), in
  * {@code forward} and in a method of several outputs alike. The model's tensor fields are values
- * without a batch dimension, which only an add, sub, mul or div (repeated over the batch) reads; a masked
- * fill's mask is part of its spec.
+ * without a batch dimension, which only an add, sub, mul or div (repeated over the batch) and a matmul (a
+ * matrix on the right, multiplying every row) read; a masked fill's mask is part of its spec.
  */
 public final class ShapeChecker {
   private final Diagnostics diagnostics;
@@ -117,7 +117,12 @@ public final class ShapeChecker {
       int[] joinedShape = null; // an add's or a mul's: the bigger input's, which the other repeats over; a matmul's product
       List<TensorIr> fields = step.inputs().stream().map(ir::tensor).filter(t -> t != null).toList();
       boolean withField = step.spec() instanceof Arithmetic && fields.size() == 1;
-      if (!fields.isEmpty() && !withField) { // a tensor field fed to a step that does not take one
+      boolean byField = step.spec() instanceof MatMul && fields.size() == 1 && ir.tensor(step.inputs().get(1)) != null;
+      if (step.spec() instanceof MatMul && fields.size() == 1 && !byField) { // w.matmul(x)
+        diagnostics.error(where, Message.FIELD_MATMUL_LEFT, label, fields.get(0).describe());
+        continue;
+      }
+      if (!fields.isEmpty() && !withField && !byField) { // a tensor field fed to a step that does not take one
         diagnostics.error(where, Message.TENSOR_MISUSE, label, fields.get(0).field(), fields.get(0).describe());
         continue;
       }
@@ -140,6 +145,16 @@ public final class ShapeChecker {
         } catch (IllegalArgumentException e) {
           diagnostics.error(where, Message.ADD_SHAPES, label, step.spec(), Shapes.toString(in), producers.get(step.input()),
               Shapes.toString(joined.get(1)), producers.get(step.inputs().get(1)), e.getMessage());
+          continue;
+        }
+      } else if (byField) { // x @ w: the field's one matrix multiplies every row
+        TensorIr field = fields.get(0);
+        try {
+          joinedShape = ((MatMul) step.spec()).outputShapeByField(in, field.shape());
+        } catch (IllegalArgumentException e) {
+          diagnostics.error(where, Message.MATMUL_SHAPES, label, Shapes.toString(in), producers.get(step.input()),
+              Shapes.toString(field.shape()), "the " + (field.isParameter() ? "parameter " : "buffer ") + field.field(),
+              e.getMessage());
           continue;
         }
       } else if (step.spec() instanceof MatMul m) {

@@ -389,9 +389,9 @@ public final class Generator {
     return fieldNames.get(t.value());
   }
 
-  /** The tensor field an ADD or a MUL repeats over the batch, or null. */
+  /** The tensor field an ADD, SUB, MUL or DIV repeats over the batch, or a MATMUL multiplies every row by; else null. */
   private TensorIr fieldOperand(Kernel k) {
-    return k.overBatch() ? ir.tensor(k.inputs().get(1)) : null;
+    return k.overBatch() || k.byField() ? ir.tensor(k.inputs().get(1)) : null;
   }
 
   /** {@code fc1.weight()} and {@code fc1.bias()}, each where the layer has it (none for BatchNorm without affine). */
@@ -704,6 +704,11 @@ public final class Generator {
         case VIEW -> b.add(foldedNote(k));
         case MATMUL -> {
           Kernel.Product m = k.product();
+          if (k.byField()) { // every row times the field [K, M], read where it lives (its native copy, kept current)
+            b.addStatement("$T.sgemm(false, false, $L, $L, $L, $Lf, $L, $L, $L, $L, $L, 0f, $L, $L, $L)", BLAS, fieldRows(k), m.n(),
+                m.k(), m.alpha(), in.array, in.offset, m.k(), tensorField(fieldOperand(k)), m.n(), out.array, out.offset, m.n());
+            break;
+          }
           Ref other = ref(k.inputs().get(1), refs);
           b.addStatement("$T.sgemmBatched($L, $L, $L, $L, $L, $L, $Lf, $L, $L, $L, $L, $L, $L, 0f, $L, $L, $L)", BLAS, m.count(),
               m.transA(), m.transB(), m.m(), m.n(), m.k(), m.alpha(), in.array, in.offset, m.m() * m.k(), other.array,
@@ -994,6 +999,11 @@ public final class Generator {
       switch (k.kind()) {
         case MATMUL -> {
           Kernel.Product m = k.product();
+          if (k.byField()) { // every row times the field: one GEMM (count 1) over the batch's rows, its gradient summed over them
+            b.addStatement("$T $L = $T.matmul($L, false, $L, false, $Lf, 1, $L, $L, $L, $L)", TENSOR, out, CUDA_COMPILED, in,
+                locals.get(k.inputs().get(1)), m.alpha(), fieldRows(k), m.n(), m.k(), batchShape(k.outShape()));
+            break;
+          }
           b.addStatement("$T $L = $T.matmul($L, $L, $L, $L, $Lf, $L, $L, $L, $L, $L)", TENSOR, out, CUDA_COMPILED, in, m.transA(),
               locals.get(k.inputs().get(1)), m.transB(), m.alpha(), m.count(), m.m(), m.n(), m.k(), batchShape(k.outShape()));
         }
@@ -1166,6 +1176,9 @@ public final class Generator {
     if (k.kind() != Kernel.Kind.MATMUL) {
       return Shapes.toString(k.inShape());
     }
+    if (k.byField()) { // x @ w: the field's own shape
+      return Shapes.toString(k.inShape()) + " @ " + Shapes.toString(k.inShapes().get(1));
+    }
     Kernel.Product m = k.product();
     int[] out = k.outShape();
     int[] a = out.clone(), b = out.clone();
@@ -1194,11 +1207,17 @@ public final class Generator {
    * tensor field repeated over the batch; null when the two have one shape.
    */
   private static String repeatArgs(Kernel k) {
-    if (k.overBatch()) {
-      return "1, n, " + k.outPerSample();
+    if (k.overBatch()) { // [1, N * repeats per sample, the field's values]: a bias [D] repeats over N * S rows of [N, S, D]
+      int repeats = Repeat.fieldRepeats(k.outShape(), k.inShapes().get(1));
+      return "1, " + (repeats == 1 ? "n" : "n * " + repeats) + ", " + k.outPerSample() / repeats;
     }
     Repeat r = k.repeat();
     return r == null ? null : "n * " + r.groups() + ", " + r.size() + ", " + r.inner();
+  }
+
+  /** The rows a product by a tensor field multiplies, as generated code: {@code n}, or {@code n * 6} for {@code [N, 6, D]}. */
+  private static String fieldRows(Kernel k) {
+    return k.product().m() == 1 ? "n" : "n * " + k.product().m();
   }
 
   /** The blocks a masked fill repeats its mask over: {@code n * 2} for a {@code [S, S]} mask over {@code [N, 2, S, S]}. */
@@ -1287,6 +1306,22 @@ public final class Generator {
         }
         continue;
       }
+      if (field != null && k.byField()) { // x @ w: x's gradient g @ w^T, one GEMM over all rows
+        Kernel.Product m = k.product();
+        boolean accumulate = accumulating.contains(i + ":" + w);
+        boolean guarded = !inTarget.array.startsWith("p.");
+        if (guarded) {
+          b.beginControlFlow("if ($L != null)", inTarget.array);
+        }
+        b.addStatement("$T.sgemm(false, true, $L, $L, $L, $Lf, $L, $L, $L, $L, $L, $L, $L, $L, $L)", BLAS, fieldRows(k), m.k(), m.n(),
+            m.alpha(), d.array, d.offset, m.n(), tensorField(field), m.n(), accumulate ? "1f" : "0f", inTarget.array,
+            inTarget.offset, m.k());
+        if (guarded) {
+          b.endControlFlow();
+        }
+        grads.put(storage.get(value), inTarget);
+        continue;
+      }
       String st = storage.get(value);
       Ref target = w == 0 ? inTarget
           : st.equals("in") ? new Ref("dx", "0", true)
@@ -1333,6 +1368,17 @@ public final class Generator {
   private void fieldBackward(CodeBlock.Builder b, Kernel k, TensorIr field, Ref d, Ref out, Map<String, Ref> refs) {
     Ref other = k.kind() == Kernel.Kind.MUL ? ref(k.in(), refs) : null;
     String f = tensorField(field);
+    if (k.byField()) { // x @ w: w's gradient x^T @ g summed over every row of the batch, one GEMM added to the parameter's
+      Kernel.Product m = k.product();
+      Ref x = ref(k.in(), refs);
+      String local = "field" + (kernels.indexOf(k) + 1) + "G";
+      b.addStatement("$T $L = $T.grad($L, $L)", TENSOR, local, COMPILED, f, recordedNeed(f))
+          .beginControlFlow("if ($L != null)", local)
+          .addStatement("$T.sgemm(true, false, $L, $L, $L, $Lf, $L, $L, $L, $L, $L, $L, 1f, $L, $L)", BLAS, m.k(), m.n(),
+              fieldRows(k), m.alpha(), x.array, x.offset, m.k(), d.array, d.offset, m.n(), local, m.n())
+          .endControlFlow();
+      return;
+    }
     if (k.kind() == Kernel.Kind.SUB || k.kind() == Kernel.Kind.DIV) {
       String local = "field" + (kernels.indexOf(k) + 1) + "G";
       b.addStatement("float[] $L = $T.gradBuffer($L, $L)", local, COMPILED, f, recordedNeed(f));

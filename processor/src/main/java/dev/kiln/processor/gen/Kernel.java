@@ -170,6 +170,15 @@ record Kernel(
     return arithmetic() && inShapes.get(1)[0] != -1;
   }
 
+  /**
+   * Whether a MATMUL's right operand is a tensor field of the model ({@code x.matmul(w)}): one matrix {@code [K, M]}
+   * multiplying every row of the left, one GEMM over the batch's {@code n * product.m()} rows ({@link #product}: m the
+   * rows per sample, n and k the field's M and K).
+   */
+  boolean byField() {
+    return kind == Kind.MATMUL && inShapes.get(1)[0] != -1;
+  }
+
   /** Whether the step reads parameters of its layer (a weight, a bias). */
   boolean hasParameters() {
     return kind == Kind.LINEAR || kind == Kind.CONV || kind == Kind.BATCHNORM || kind == Kind.LAYERNORM || kind == Kind.EMBEDDING

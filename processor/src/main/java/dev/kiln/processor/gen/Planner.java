@@ -42,6 +42,7 @@ import dev.kiln.processor.ir.Sub;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -101,11 +102,20 @@ final class Planner {
         }
         int[] left = in, right = model.shapeOf(s.inputs().get(1));
         int r = out.length;
-        int batches = 1;
-        for (int d = 1; d < r - 2; d++) {
-          batches *= out[d];
+        Kernel.Product product;
+        if (byField(model, s)) { // x @ w: every row of every sample times the field, one GEMM
+          int rows = 1;
+          for (int d = 1; d < r - 1; d++) {
+            rows *= out[d];
+          }
+          product = new Kernel.Product(1, rows, right[1], right[0], false, false, alpha);
+        } else {
+          int batches = 1;
+          for (int d = 1; d < r - 2; d++) {
+            batches *= out[d];
+          }
+          product = new Kernel.Product(batches, left[r - 2], right[r - 1], left[r - 1], a.transposed(), b.transposed(), alpha);
         }
-        Kernel.Product product = new Kernel.Product(batches, left[r - 2], right[r - 1], left[r - 1], a.transposed(), b.transposed(), alpha);
         List<String> inputs = List.of(a.value(), b.value());
         kernels.add(new Kernel(Kernel.Kind.MATMUL, label, s.spec(), null, null, false, a.value(), outValue, model.shapeOf(a.value()),
             out, s.source(), inputs, inputs.stream().map(model::shapeOf).toList(), product, false));
@@ -179,17 +189,29 @@ final class Planner {
   static Set<String> foldedIntoProducts(CheckedModel model, Set<String> returned) {
     List<StepIr> steps = model.ir().steps();
     Set<String> folded = new LinkedHashSet<>();
+    Set<String> intoFieldProducts = new HashSet<>(); // folded scales a product by a tensor field reads (through others)
     for (int i = steps.size() - 1; i >= 0; i--) { // readers come later: decided first
       StepIr s = steps.get(i);
-      boolean foldable = s.spec() instanceof Scale
-          || s.spec() instanceof Reorder r && r.swapsLastTwo(model.stepInputs().get(i).length);
+      boolean transpose = s.spec() instanceof Reorder r && r.swapsLastTwo(model.stepInputs().get(i).length);
+      boolean foldable = s.spec() instanceof Scale || transpose;
       List<StepIr> readers = steps.stream().filter(o -> o.inputs().contains(s.output())).toList();
-      if (foldable && !readers.isEmpty() && !returned.contains(s.output())
+      // a product by a tensor field is one GEMM over all rows of the batch, which takes no transposed value: it is copied
+      boolean fieldReader = readers.stream().anyMatch(o -> o.spec() instanceof MatMul && byField(model, o)
+          || intoFieldProducts.contains(o.output()));
+      if (foldable && !readers.isEmpty() && !returned.contains(s.output()) && !(transpose && fieldReader)
           && readers.stream().allMatch(o -> o.spec() instanceof MatMul || folded.contains(o.output()))) {
         folded.add(s.output());
+        if (fieldReader) {
+          intoFieldProducts.add(s.output());
+        }
       }
     }
     return folded;
+  }
+
+  /** Whether a matmul step multiplies by a tensor field on its right ({@code x.matmul(w)}). */
+  private static boolean byField(CheckedModel model, StepIr matmul) {
+    return model.ir().tensor(matmul.inputs().get(1)) != null;
   }
 
   /** A matmul's operand as its GEMM reads it: the stored value, whether it is transposed, the constant it is scaled by. */

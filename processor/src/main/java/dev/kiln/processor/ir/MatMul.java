@@ -8,7 +8,8 @@ import dev.kiln.runtime.Shapes;
  * {@code F.matmul(a, b)} ({@code a.matmul(b)}) of two values in a compiled forward: the last two
  * dimensions multiply as matrices, the ones before (the batch first) are batches of equal sizes, as
  * PyTorch's {@code torch.matmul} for operands of one rank: {@code [N, S, D] @ [N, D, T] -> [N, S, T]},
- * {@code [N, H, S, Dh] @ [N, H, Dh, T] -> [N, H, S, T]} (no broadcasting of the batch dimensions).
+ * {@code [N, H, S, Dh] @ [N, H, Dh, T] -> [N, H, S, T]} (no broadcasting of the batch dimensions); or of a
+ * value and a tensor field of the model, one matrix on the right ({@link #outputShapeByField}).
  */
 public record MatMul() implements LayerSpec {
   /** Not used: a matmul's shape comes from both operands ({@link #outputShape(int[], int[])}). */
@@ -45,6 +46,34 @@ public record MatMul() implements LayerSpec {
     }
     int[] out = a.clone();
     out[r - 1] = b[r - 1];
+    Shapes.numel(java.util.Arrays.copyOfRange(out, 1, r)); // one sample's values fit an array
+    return out;
+  }
+
+  /**
+   * The product of a value and a tensor field on its right ({@code x.matmul(w)}): the field is one
+   * matrix {@code [K, M]} multiplying every row of the value, {@code [N, K] @ [K, M] -> [N, M]} or
+   * {@code [N, S, D] @ [D, T] -> [N, S, T]}, as PyTorch broadcasts a matrix over the leading dimensions.
+   *
+   * @throws ShapeException saying which dimensions do not fit (the caller names both shapes)
+   */
+  public int[] outputShapeByField(int[] value, int[] field) {
+    if (field.length != 2) {
+      throw new ShapeException("a tensor field multiplies a value as one matrix [K, M] (x.matmul(w): [N, K] @ [K, M],"
+          + " [N, S, D] @ [D, T]), but this one has " + field.length + (field.length == 1 ? " dimension" : " dimensions"));
+    }
+    int r = value.length;
+    if (r < 2) {
+      throw new ShapeException("the left is the batch alone; a tensor field multiplies the rows of a value [N, K] or"
+          + " [N, ..., K]");
+    }
+    if (value[r - 1] != field[0]) {
+      throw new ShapeException("it contracts dimension " + (r - 1) + " of the left (size " + value[r - 1] + ") with dimension 0"
+          + " of the right (size " + field[0] + "), which differ; a weight on the right of x.matmul(w) is [in, out], the"
+          + " transpose of a Linear's weight [out, in]");
+    }
+    int[] out = value.clone();
+    out[r - 1] = field[1];
     Shapes.numel(java.util.Arrays.copyOfRange(out, 1, r)); // one sample's values fit an array
     return out;
   }

@@ -46,14 +46,33 @@ public record Repeat(int groups, int size, int inner) {
 
   /**
    * Whether a tensor field of shape {@code field} (no batch dimension) repeats over the batch of a
-   * value of shape {@code value} (batch first, -1): its shape is the value's after the batch, with or
-   * without a leading 1 ({@code [1, S, D]} or {@code [S, D]} over {@code [N, S, D]}). A compiled add or mul
-   * of the two runs {@code [1, N, values per sample]}.
+   * value of shape {@code value} (batch first, -1), as PyTorch broadcasts it: its sizes after any
+   * leading 1s are the value's last ones, and it has no more dimensions than the value ({@code [S, D]}
+   * or {@code [1, S, D]} over {@code [N, S, D]}, a position table; {@code [D]} or {@code [1, 1, D]}, a
+   * bias by hand, repeated over the positions too). A compiled add or mul of the two runs
+   * {@code [1, N * repeats per sample, values of the field]} ({@link #fieldRepeats}).
    */
   public static boolean overBatch(int[] value, int[] field) {
-    int[] sample = java.util.Arrays.copyOfRange(value, 1, value.length);
-    return java.util.Arrays.equals(field, sample)
-        || field.length == value.length && field[0] == 1 && java.util.Arrays.equals(java.util.Arrays.copyOfRange(field, 1, field.length), sample);
+    if (field.length > value.length) {
+      return false;
+    }
+    int lead = 0;
+    while (lead < field.length && field[lead] == 1) {
+      lead++;
+    }
+    int[] own = java.util.Arrays.copyOfRange(field, lead, field.length);
+    if (own.length > value.length - 1) {
+      return false;
+    }
+    return java.util.Arrays.equals(own, java.util.Arrays.copyOfRange(value, value.length - own.length, value.length));
+  }
+
+  /**
+   * How many times a tensor field that {@link #overBatch} accepted repeats within one sample of the
+   * value: 1 for a position table of the sample's shape, S for a bias {@code [D]} over {@code [N, S, D]}.
+   */
+  public static int fieldRepeats(int[] value, int[] field) {
+    return Shapes.numel(java.util.Arrays.copyOfRange(value, 1, value.length)) / Shapes.numel(field);
   }
 
   private static String dimensions(List<Integer> dims) {
