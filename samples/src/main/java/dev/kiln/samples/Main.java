@@ -32,10 +32,12 @@ public final class Main {
       "                time training steps and inference next to the PyTorch peer (on the CPU unless --device);",
       "                --model layers times the seed CNN's layers (and CIFAR-10's first convolution, a 64->64 one, the",
       "                smooth activations, layer norm) one by one; --only runs the cases whose names start so",
-      "  regression [--epochs 50] [--batch 2] [--lr 0.001] [--seed 0] [--out DIR] [--device auto|cpu|cuda]",
+      "  regression [--model sequential|by-hand] [--eager] [--epochs 50] [--batch 2] [--lr 0.001] [--seed 0] [--out DIR]",
+      "        [--device auto|cpu|cuda]",
       "                the tutorial's add-two-numbers network (Linear(2, 8), ReLU, Linear(8, 1)) trained on",
       "                a dataset in shuffled batches; predicts [[8,9],[10,11],[1.5,2.5]], plots the loss",
-      "                of every step to DIR/loss.png (default runs/regression)",
+      "                of every step to DIR/loss.png (default runs/regression); --model by-hand: the tutorial's",
+      "                first form, two weight parameters (torch.rand) multiplied with @, compiled (--eager: not)",
       "  summary       torchsummary's table for the tutorials' networks and samples' ResNet",
       "  save-load [--file PATH] [--epochs 50] [--seed 0] [--device auto|cpu|cuda]",
       "                the tutorial's state_dict program: train the add-two-numbers model, print its state",
@@ -76,7 +78,7 @@ public final class Main {
         case "mnist" -> MnistCommand.run(new Args(args[0], args, 1, Set.of("eager")));
         case "sweep" -> SweepCommand.run(new Args(args[0], args, 1, Set.of("eager")));
         case "bench" -> BenchCommand.run(new Args(args[0], args, 1, Set.of()));
-        case "regression" -> RegressionCommand.run(new Args(args[0], args, 1, Set.of()));
+        case "regression" -> RegressionCommand.run(new Args(args[0], args, 1, Set.of("eager")));
         case "summary" -> SummaryCommand.run(new Args(args[0], args, 1, Set.of()));
         case "save-load" -> SaveLoadCommand.run(new Args(args[0], args, 1, Set.of()));
         case "intermediate" -> IntermediateCommand.run(new Args(args[0], args, 1, Set.of()));

@@ -22,6 +22,9 @@ import java.util.Locale;
  * ({@link Models#twoLayerRegression()}), MSE loss and plain SGD at lr 0.001 for 50 epochs, the loss
  * of every step recorded ({@code loss_history}) and plotted; then it predicts
  * [[8,9],[10,11],[1.5,2.5]] (the tutorial got [[16.86],[20.76],[4.16]] from its initialisation).
+ * <p>{@code --model by-hand} trains the tutorial's first form of the network instead, its weights as
+ * parameters multiplied with {@code @} ({@link ByHandRegression}), compiled ({@code --eager} runs the
+ * declaration itself).
  */
 final class RegressionCommand {
   static final float[][] X = {{1, 2}, {3, 4}, {5, 6}, {7, 8}};
@@ -30,6 +33,14 @@ final class RegressionCommand {
   private RegressionCommand() {}
 
   static void run(Args args) {
+    String model = args.string("model", "sequential");
+    boolean eager = args.flag("eager");
+    if (!model.equals("sequential") && !model.equals("by-hand")) {
+      throw new Args.UsageException("regression: --model must be sequential or by-hand, got '" + model + "'");
+    }
+    if (eager && model.equals("sequential")) {
+      throw new Args.UsageException("regression: --eager applies to --model by-hand (the sequential model runs eagerly)");
+    }
     int epochs = args.integer("epochs", 50, 1);
     int batch = args.integer("batch", 2, 1);
     double lr = args.positive("lr", 0.001);
@@ -39,7 +50,8 @@ final class RegressionCommand {
     Device device = args.device();
 
     Kiln.manualSeed(seed);
-    Module net = Models.twoLayerRegression().to(device);
+    Module net = (model.equals("by-hand") ? eager ? new ByHandRegression() : new KilnByHandRegression()
+        : Models.twoLayerRegression()).to(device);
     System.out.println(net);
     long start = System.nanoTime();
     List<Double> history = train(net, epochs, batch, lr);

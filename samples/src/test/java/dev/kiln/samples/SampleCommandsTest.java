@@ -44,6 +44,50 @@ class SampleCommandsTest {
     }
   }
 
+  /**
+   * The tutorial's network by hand (two weight parameters from Tensor.rand, multiplied with matmul): compiled, it
+   * learns to add as the tutorial's does, and it gives eager mode's loss at every step, its weights and predictions.
+   */
+  @Test
+  void byHandRegressionLearnsAndItsCompiledFormAgreesWithEager() {
+    Kiln.manualSeed(0);
+    Module eager = new ByHandRegression();
+    Kiln.manualSeed(0);
+    Module compiled = new KilnByHandRegression();
+    assertEquals(List.of("input_to_hidden_layer", "hidden_to_output_layer"), List.copyOf(compiled.namedParameters().keySet()));
+    Kiln.manualSeed(1); // the same shuffles for both
+    List<Double> e = RegressionCommand.train(eager, 50, 2, 0.001);
+    Kiln.manualSeed(1);
+    List<Double> c = RegressionCommand.train(compiled, 50, 2, 0.001);
+    assertEquals(100, c.size());
+    for (int i = 0; i < c.size(); i++) {
+      assertEquals(e.get(i), c.get(i), 1e-4 * Math.max(1, e.get(i)), "loss of step " + i);
+    }
+    double first = (c.get(0) + c.get(1)) / 2;
+    double last = (c.get(98) + c.get(99)) / 2;
+    assertTrue(last < first / 5, "loss " + first + " -> " + last);
+    var cp = compiled.namedParameters();
+    eager.namedParameters().forEach((k, v) -> assertEquals(0, IntermediateCommand.maxDifference(cp.get(k), v), 1e-4, k));
+    float[] expected = RegressionCommand.predict(eager).toFloatArray();
+    float[] predicted = RegressionCommand.predict(compiled).toFloatArray();
+    float[] sums = {17, 21, 4};
+    for (int i = 0; i < expected.length; i++) {
+      assertEquals(expected[i], predicted[i], 1e-3, "prediction " + i);
+      assertEquals(sums[i], predicted[i], 2, "prediction " + i + " of " + java.util.Arrays.toString(predicted));
+    }
+  }
+
+  @Test
+  void regressionCommandTrainsTheByHandModel(@TempDir Path dir) {
+    String text = printed(() -> RegressionCommand.run(new Args("regression", new String[] {"regression", "--model", "by-hand",
+        "--epochs", "5", "--out", dir.toString(), "--device", "cpu"}, 1, Set.of("eager"))));
+    assertTrue(text.startsWith("KilnByHandRegression("), text);
+    assertTrue(text.contains("trained 5 epochs (10 steps of batch 2)"), text);
+    var bad = org.junit.jupiter.api.Assertions.assertThrows(Args.UsageException.class, () -> RegressionCommand.run(
+        new Args("regression", new String[] {"regression", "--model", "linear"}, 1, Set.of("eager"))));
+    assertEquals("regression: --model must be sequential or by-hand, got 'linear'", bad.getMessage());
+  }
+
   @Test
   void intermediateReturnsOutputAndHiddenActivation() {
     var net = new IntermediateCommand.HiddenNet();
