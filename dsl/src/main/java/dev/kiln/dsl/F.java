@@ -339,7 +339,9 @@ public final class F {
    * multiply as matrices, those before are batches ({@code [N, S, D] @ [N, D, T] -> [N, S, T]},
    * {@code [N, H, S, Dh] @ [N, H, Dh, T]}). In a compiled forward both are values of the graph of
    * one rank (3 or more) and equal batch dimensions; a {@code transpose(-2, -1)} of an operand is
-   * folded into the product (no copy), and so is a constant scale before or after it.
+   * folded into the product (no copy), and so is a constant scale before or after it. Or {@code b}
+   * is a tensor field of the model {@code [K, M]}, a weight by hand ({@code nn.Parameter}), that
+   * multiplies every row of {@code a} ({@code [N, K]}, {@code [N, S, K]}): one GEMM over the batch's rows.
    */
   public static Tensor matmul(Tensor a, Tensor b) {
     return Ops.matmul(a, b);
