@@ -122,8 +122,8 @@ public abstract class Module {
       throw new IllegalStateException(getClass().getSimpleName() + ": tensor field '" + field + "' is " + problem
           + ", but the compiled code was generated for " + compiled + ", as its declaration initialises it; the annotation"
           + " processor reads each tensor field from its initializer or its one assignment in the constructor without"
-          + " parameters, so create it there (registerParameter(\"" + field + "\", Tensor.zeros(...).requiresGrad(true)),"
-          + " registerBuffer(\"" + field + "\", ...)) and change only its values afterwards");
+          + " parameters, so create it there (" + field + " = registerParameter(name, Tensor.zeros(...).requiresGrad(true)),"
+          + " or registerBuffer(name, ...)) and change only its values afterwards");
     }
   }
 
