@@ -20,7 +20,8 @@ import dev.kiln.runtime.cuda.RecurrentCellKernels;
  * and slot t step t's for the reverse one. So every step's previous state is one slot, which the
  * GEMM reads in place, and all of them together are one block ({@code [T B, H]} from slot 0 or 1)
  * for {@code W_hh}'s gradient. LSTM's cell states are kept the same way. Without a backward to come,
- * two slots are used in turn and the cells' values are not kept.
+ * one slot is updated in place (the GEMM has read it before the cells run, and each cell thread reads
+ * its unit's previous state before writing the new one) and the cells' values are not kept.
  */
 final class CudaRecurrent {
   private CudaRecurrent() {}
@@ -33,7 +34,7 @@ final class CudaRecurrent {
     boolean kept = mode == RecurrentKernels.Mode.LSTM || mode == RecurrentKernels.Mode.GRU; // the cells' values a backward reads
     boolean tracking = Ops.track(xProj, h0, c0, wHh, bHh);
     Device dev = xProj.device();
-    int slots = tracking ? steps + 1 : 2;
+    int slots = tracking ? steps + 1 : 1;
     Slots hs = new Slots(Tensor.empty(dev, slots, batch, hidden), tracking, batch, hidden);
     Slots cs = lstm ? new Slots(Tensor.empty(dev, slots, batch, hidden), tracking, batch, hidden) : null;
     Tensor acts = tracking && kept ? Tensor.empty(dev, steps, batch, 4 * hidden) : null;
@@ -131,11 +132,11 @@ final class CudaRecurrent {
 
   /**
    * The hidden (or cell) states' slots of {@code [B, H]}: {@code T + 1} of them when a backward
-   * will read them all, else two used in turn (slot {@code s} is then {@code s % 2}).
+   * will read them all, else one for every slot number, updated in place.
    */
   private record Slots(Tensor values, boolean all, int batch, int hidden) {
     long at(int slot) {
-      return CudaRecurrent.at(values.writeCuda(), all ? slot : slot % 2, batch, hidden);
+      return CudaRecurrent.at(values.writeCuda(), all ? slot : 0, batch, hidden);
     }
   }
 
