@@ -1432,7 +1432,7 @@ public final class Ops {
    * reach {@code x} through one node that writes each slice's into its place (zeros for a slice the
    * loss did not use), so a backward costs one {@code x}-sized gradient, where a {@code select} per
    * slice gives each slice an {@code x}-sized gradient of its own, summed: quadratic in the count (a
-   * recurrent layer's steps on CUDA, which take their inputs this way). The mechanism is {@link
+   * loop over a sequence's steps written by hand). The mechanism is {@link
    * OutputGradients}': each slice's node stashes its gradient and passes a zero on to a hidden anchor,
    * whose node, run after every slice's, gathers them.
    *
