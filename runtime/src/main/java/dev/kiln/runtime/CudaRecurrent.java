@@ -26,7 +26,7 @@ import dev.kiln.runtime.cuda.RecurrentCellKernels;
 final class CudaRecurrent {
   private CudaRecurrent() {}
 
-  /** {@link Ops#recurrent}, the arguments checked there and on the GPU. */
+  /** {@link Ops#recurrent} of tensors on the GPU, the arguments checked there. */
   static Tensor recurrent(RecurrentKernels.Mode mode, Tensor xProj, Tensor h0, Tensor c0, Tensor wHh, Tensor bHh, boolean reverse) {
     String op = "recurrent(" + mode.name().toLowerCase(java.util.Locale.ROOT) + (reverse ? ", reverse" : "") + ")";
     int steps = xProj.size(0), batch = xProj.size(1), hidden = wHh.size(1), gh = mode.gates * hidden, sh = mode.states * hidden;
@@ -56,7 +56,7 @@ final class CudaRecurrent {
             a == 0 ? 0L : at(a, t, batch, 4 * hidden), at(x, t, batch, gh), hh.readCuda(), bias, hs.at(prev),
             cs == null ? 0L : cs.at(prev), batch, hidden);
       }
-      CudaLayerOps.keepAlive(hh, xProj, wHh, bHh, h0, c0, acts);
+      CudaLayerOps.keepAlive(hh, xProj, wHh, bHh, h0, c0, acts, states, hs.values(), cs == null ? null : cs.values());
       return null;
     });
     if (!tracking) {
