@@ -24,10 +24,10 @@ import java.util.Locale;
  * each drawn from {@code U(-1/sqrt(hiddenSize), 1/sqrt(hiddenSize))} as PyTorch's.
  *
  * <p>Runs eagerly on either device: the input's projection for all steps at once ({@code [T * B,
- * inputSize]} times {@code weight_ih}), then on the CPU the whole sequence as one fused node per
- * layer and direction ({@link Ops#recurrent}: one GEMM per step, back-propagation through time in
- * one backward), on CUDA per step the hidden state's product and the gates from the tape's device
- * ops. A compiled model ({@code @Model}) runs the same kernels over its plan's buffers
+ * inputSize]} times {@code weight_ih}), then on either device the whole sequence as one fused node
+ * per layer and direction ({@link Ops#recurrent}: one GEMM and the cells per step, back-propagation
+ * through time in one backward; on CUDA a cuBLAS GEMM and one cell kernel per step, each way).
+ * A compiled model ({@code @Model}) runs the same kernels over its plan's buffers
  * ({@code dev.kiln.runtime.cpu.RecurrentStack}) for a layer built with {@code batchFirst(true)}.
  */
 public abstract class Recurrent<T extends Recurrent<T>> extends Layer<Recurrent.Spec> {
@@ -447,76 +447,21 @@ public abstract class Recurrent<T extends Recurrent<T>> extends Layer<Recurrent.
 
   /**
    * The steps of one run, {@code projected [t, b, G * H]} (the input's part of the gates), from the
-   * states in {@code state} (null for zeros), which are updated to the run's last step's. On the CPU
-   * the whole run is one fused node ({@link Ops#recurrent}); on CUDA the steps compose the tape's
-   * device ops, each step's input one of the run's slices ({@link Ops#unbind}: one gradient of the
-   * run's size in all, where a {@code select} per step made one per step, quadratic in the length).
+   * states in {@code state} (null for zeros), which are updated to the run's last step's: one fused
+   * node for the whole run on either device ({@link Ops#recurrent}: per step one GEMM and the cells,
+   * back-propagation through time in one backward).
    */
   private Tensor steps(Tensor projected, Tensor[] w, Tensor[] state, boolean reverse) {
-    int steps = projected.size(0), batch = projected.size(1), hidden = spec().hiddenSize();
-    int last = reverse ? 0 : steps - 1;
-    if (!projected.device().isCuda()) {
-      boolean lstm = spec().mode().equals("LSTM");
-      Tensor states = Ops.recurrent(RecurrentKernels.Mode.valueOf(spec().mode()), projected, state[0], state[1], w[1], w[3], reverse);
-      Tensor output = lstm ? states.narrow(2, 0, hidden) : states;
-      state[0] = output.select(0, last);
-      if (lstm) {
-        state[1] = states.narrow(2, hidden, hidden).select(0, last);
-      }
-      return output;
+    int hidden = spec().hiddenSize();
+    int last = reverse ? 0 : projected.size(0) - 1;
+    boolean lstm = spec().mode().equals("LSTM");
+    Tensor states = Ops.recurrent(RecurrentKernels.Mode.valueOf(spec().mode()), projected, state[0], state[1], w[1], w[3], reverse);
+    Tensor output = lstm ? states.narrow(2, 0, hidden) : states;
+    state[0] = output.select(0, last);
+    if (lstm) {
+      state[1] = states.narrow(2, hidden, hidden).select(0, last);
     }
-    if (state[0] == null) {
-      state[0] = Tensor.zeros(projected.device(), batch, hidden);
-    }
-    if (spec().mode().equals("LSTM") && state[1] == null) {
-      state[1] = Tensor.zeros(projected.device(), batch, hidden);
-    }
-    Tensor[] outputs = new Tensor[steps];
-    Tensor[] inputs = Ops.unbind(projected, 0);
-    for (int i = 0; i < steps; i++) {
-      int t = reverse ? steps - 1 - i : i;
-      composedCell(spec().mode(), hidden, inputs[t], Ops.linear(state[0], w[1], w[3]), state);
-      outputs[t] = state[0];
-    }
-    return Tensor.stack(List.of(outputs), 0);
-  }
-
-  /**
-   * One step from the tape's ops (the CUDA path, and the cells'): from the input's and the hidden
-   * state's gate values ({@code [B, G * hidden]} each, biases included), the new hidden state (and
-   * LSTM's cell state) into {@code state}, by PyTorch's formulas (RNN: tanh or ReLU of the sum;
-   * LSTM: i, f, g, o; GRU: r, z, n with the reset gate on the hidden state's part of n). The gates
-   * are taken apart by one {@link Ops#unbind} of {@code [B, G, hidden]} (one gradient for all of
-   * them, not one {@code [B, G * hidden]} gradient per gate).
-   */
-  static void composedCell(String mode, int hidden, Tensor fromInput, Tensor fromHidden, Tensor[] state) {
-    switch (mode) {
-      case "RNN_TANH" -> state[0] = Ops.tanh(Ops.add(fromInput, fromHidden));
-      case "RNN_RELU" -> state[0] = Ops.relu(Ops.add(fromInput, fromHidden));
-      case "LSTM" -> {
-        Tensor[] gates = gates(Ops.add(fromInput, fromHidden), 4, hidden);
-        Tensor i = Ops.sigmoid(gates[0]);
-        Tensor f = Ops.sigmoid(gates[1]);
-        Tensor g = Ops.tanh(gates[2]);
-        Tensor o = Ops.sigmoid(gates[3]);
-        state[1] = Ops.add(Ops.mul(f, state[1]), Ops.mul(i, g));
-        state[0] = Ops.mul(o, Ops.tanh(state[1]));
-      }
-      case "GRU" -> {
-        Tensor[] in = gates(fromInput, 3, hidden);
-        Tensor[] hid = gates(fromHidden, 3, hidden);
-        Tensor r = Ops.sigmoid(Ops.add(in[0], hid[0]));
-        Tensor z = Ops.sigmoid(Ops.add(in[1], hid[1]));
-        Tensor n = Ops.tanh(Ops.add(in[2], Ops.mul(r, hid[2])));
-        state[0] = Ops.add(Ops.mul(Ops.shift(Ops.neg(z), 1f), n), Ops.mul(z, state[0]));
-      }
-      default -> throw new IllegalStateException("unknown mode " + mode);
-    }
-  }
-
-  /** The {@code count} gates of {@code [B, count * hidden]} values, each {@code [B, hidden]}. */
-  private static Tensor[] gates(Tensor values, int count, int hidden) {
-    return Ops.unbind(values.reshape(values.size(0), count, hidden), 1);
+    return output;
   }
 
   /** Checks an initial state's shape, {@code [numLayers * D, B, H]} (or {@code [numLayers * D, H]} for one sequence). */

@@ -12,9 +12,8 @@ import java.util.List;
  * own output back, attention over an encoder's states). The input is {@code [B, inputSize]} or one
  * sample {@code [inputSize]}; the states {@code [B, hiddenSize]} (or {@code [hiddenSize]}), zeros
  * when not given. Parameters by PyTorch's names ({@code weight_ih [G * hiddenSize, inputSize]},
- * {@code weight_hh}, {@code bias_ih}, {@code bias_hh}) and initialisation. On the CPU the step is
- * the recurrent layers' fused kernel over a sequence of one ({@link Ops#recurrent}); on CUDA the
- * tape's device ops.
+ * {@code weight_hh}, {@code bias_ih}, {@code bias_hh}) and initialisation. On either device the step
+ * is the recurrent layers' fused node over a sequence of one ({@link Ops#recurrent}).
  */
 public abstract class RecurrentCell extends Layer<RecurrentCell.Spec> {
   /**
@@ -104,16 +103,10 @@ public abstract class RecurrentCell extends Layer<RecurrentCell.Spec> {
     h = h == null ? null : requireState("h", h, batch);
     c = c == null ? null : requireState("c", c, batch);
     Tensor fromInput = Ops.linear(x, weightIh, biasIh);
-    boolean lstm = s.mode().equals("LSTM");
-    if (!x.device().isCuda()) { // the fused kernel over a sequence of one step
-      Tensor states = Ops.recurrent(RecurrentKernels.Mode.valueOf(s.mode()), fromInput.reshape(1, batch, s.gates() * hidden), h, c,
-          weightHh, biasHh, false).select(0, 0);
-      return lstm ? new State(states.narrow(1, 0, hidden), states.narrow(1, hidden, hidden)) : new State(states, null);
-    }
-    Tensor[] state = {h != null ? h : Tensor.zeros(x.device(), batch, hidden),
-        lstm ? (c != null ? c : Tensor.zeros(x.device(), batch, hidden)) : null};
-    Recurrent.composedCell(s.mode(), hidden, fromInput, Ops.linear(state[0], weightHh, biasHh), state);
-    return new State(state[0], state[1]);
+    // the recurrent layers' fused node over a sequence of one step
+    Tensor states = Ops.recurrent(RecurrentKernels.Mode.valueOf(s.mode()), fromInput.reshape(1, batch, s.gates() * hidden), h, c,
+        weightHh, biasHh, false).select(0, 0);
+    return s.mode().equals("LSTM") ? new State(states.narrow(1, 0, hidden), states.narrow(1, hidden, hidden)) : new State(states, null);
   }
 
   /** Checks a state's shape: {@code [batch, hiddenSize]}, or {@code [hiddenSize]} for one sample ({@code batch} 0). */

@@ -1432,7 +1432,7 @@ public final class Ops {
    * reach {@code x} through one node that writes each slice's into its place (zeros for a slice the
    * loss did not use), so a backward costs one {@code x}-sized gradient, where a {@code select} per
    * slice gives each slice an {@code x}-sized gradient of its own, summed: quadratic in the count (a
-   * recurrent layer's steps on CUDA, which take their inputs this way). The mechanism is {@link
+   * loop over a sequence's steps written by hand). The mechanism is {@link
    * OutputGradients}': each slice's node stashes its gradient and passes a zero on to a hidden anchor,
    * whose node, run after every slice's, gathers them.
    *
@@ -2679,20 +2679,19 @@ public final class Ops {
   }
 
   /**
-   * One direction of one recurrent layer over a whole sequence as one tape node, on the CPU
-   * ({@link RecurrentKernels}): from the input's part of every step's gates {@code xProj [T, B, G
+   * One direction of one recurrent layer over a whole sequence as one tape node: from the input's part of every step's gates {@code xProj [T, B, G
    * H]} ({@code x W_ih^T + b_ih}), the initial states {@code h0}, {@code c0} ({@code [B, H]}, or null
    * for zeros; c0 for LSTM only), {@code wHh [G H, H]} and {@code bHh [G H]} (or null), the states
    * {@code [T, B, S H]}: each step's hidden state, and for LSTM its cell state beside it (S = 2).
-   * The recurrent layers of the dsl take it on the CPU; on CUDA they compose device ops.
+   * The recurrent layers and cells of the dsl take it on either device; on CUDA it is {@link
+   * CudaRecurrent} (per step one cuBLAS GEMM and one cell kernel each way), on the CPU {@link
+   * RecurrentKernels}.
    *
-   * @throws IllegalArgumentException for shapes that do not fit, or a CUDA tensor
+   * @throws IllegalArgumentException for shapes that do not fit, or tensors on different devices
    */
   public static Tensor recurrent(RecurrentKernels.Mode mode, Tensor xProj, Tensor h0, Tensor c0, Tensor wHh, Tensor bHh,
       boolean reverse) {
-    if (Devices.onCuda("recurrent", xProj, h0, c0, wHh, bHh)) {
-      throw new IllegalArgumentException("recurrent: the fused sequence runs on the CPU; on CUDA the recurrent layers compose device ops");
-    }
+    boolean cuda = Devices.onCuda("recurrent", xProj, h0, c0, wHh, bHh);
     requireFloat("recurrent", xProj);
     requireRank("recurrent", "xProj", xProj, 3);
     requireRank("recurrent", "weight_hh", wHh, 2);
@@ -2712,6 +2711,9 @@ public final class Ops {
     }
     if (bHh != null && (bHh.dim() != 1 || bHh.size(0) != gh)) {
       throw new IllegalArgumentException("recurrent: bias_hh must be [" + gh + "], got " + Shapes.toString(bHh.shape()));
+    }
+    if (cuda) {
+      return CudaRecurrent.recurrent(mode, xProj, h0, c0, wHh, bHh, reverse);
     }
     int[] shape = {steps, batch, mode.states * hidden};
     float[] states = new float[Shapes.numel(shape)];

@@ -534,6 +534,7 @@ class CudaOpsTest {
     compare("neg", Match.EXACT, in -> Ops.neg(in[0]), Tensor.randn(7, 33));
     compare("pow 3", Match.CLOSE, in -> Ops.pow(in[0], 3f), Tensor.randn(7, 33));
     compare("pow -1.5", Match.CLOSE, in -> Ops.pow(in[0], -1.5f), Tensor.uniform(0.5f, 3f, 7, 33));
+    // bit for bit: a + (-b) is a - b, and the CPU sums a bias row's gradient as add's (float, row by row)
     compare("sub", Match.EXACT, in -> Ops.sub(in[0], in[1]), Tensor.randn(7, 33), Tensor.randn(33));
     compare("div", Match.CLOSE, in -> Ops.div(in[0], in[1]), Tensor.randn(7, 33), Tensor.uniform(0.5f, 3f, 7, 33));
     compare("sum dim 1", Match.EXACT, in -> Ops.sum(in[0], 1, false), Tensor.randn(5, 7, 33));
@@ -821,6 +822,82 @@ class CudaOpsTest {
         assertTrue(out.device().isCuda(), "on " + out.device());
       }
     }
+  }
+
+  // ------------------------------------------------------------------ recurrent
+
+  /**
+   * {@link Ops#recurrent} on the device (a GEMM and one cell kernel per step, each way) against the
+   * CPU's fused kernels: every mode both ways, from given states with {@code b_hh} and from zeros
+   * without, and 23 steps (odd, past the slots' parity); states and every gradient (xProj, h0, c0,
+   * W_hh, b_hh) close. Each is one node whose inputs are the leaves themselves.
+   */
+  @Test
+  void recurrentSequenceIsOneNodeAsOnTheCpu() {
+    for (dev.kiln.runtime.cpu.RecurrentKernels.Mode mode : dev.kiln.runtime.cpu.RecurrentKernels.Mode.values()) {
+      boolean lstm = mode == dev.kiln.runtime.cpu.RecurrentKernels.Mode.LSTM;
+      int hidden = 5, gh = mode.gates * hidden;
+      for (boolean reverse : new boolean[] {false, true}) {
+        String name = "recurrent " + mode + (reverse ? " reverse" : "");
+        Tensor out = compare(name + " from h0" + (lstm ? " and c0" : "") + ", b_hh", Match.CLOSE,
+            in -> Ops.recurrent(mode, in[0], in[1], lstm ? in[2] : null, in[3], in[4], reverse),
+            Tensor.randn(7, 3, gh), Tensor.randn(3, hidden), Tensor.randn(3, hidden), randn(0.5f, gh, hidden), randn(0.5f, gh));
+        assertOneRecurrentNode(name, out, lstm ? 5 : 4);
+        out = compare(name + " from zeros, no b_hh", Match.CLOSE, in -> Ops.recurrent(mode, in[0], null, null, in[1], null, reverse),
+            Tensor.randn(23, 2, gh), randn(0.5f, gh, hidden));
+        assertOneRecurrentNode(name, out, 2);
+        compare(name + " one step (a cell)", Match.CLOSE, in -> Ops.recurrent(mode, in[0], in[1], null, in[2], in[3], reverse),
+            Tensor.randn(1, 4, gh), Tensor.randn(4, hidden), randn(0.5f, gh, hidden), randn(0.5f, gh));
+      }
+    }
+  }
+
+  private static void assertOneRecurrentNode(String what, Tensor out, int inputs) {
+    Node node = out.gradFn();
+    assertSame(CudaRecurrent.class, node.getClass().getEnclosingClass(), what + ": " + node.name() + " is not the device's recurrent node");
+    assertEquals(inputs, node.inputs.length, what + ": the node's inputs");
+    for (Tensor in : node.inputs) {
+      assertTrue(in.isLeaf(), () -> what + ": the node reads " + in.gradFn().name() + "'s output, not a leaf: more than one node");
+    }
+  }
+
+  /** Without a gradient the states take two slots in turn and nothing is kept: even and odd lengths, both ways, as on the CPU. */
+  @Test
+  void recurrentWithoutGradientAsOnTheCpu() {
+    for (dev.kiln.runtime.cpu.RecurrentKernels.Mode mode : dev.kiln.runtime.cpu.RecurrentKernels.Mode.values()) {
+      int hidden = 4, gh = mode.gates * hidden;
+      Tensor w = randn(0.5f, gh, hidden), b = randn(0.5f, gh), h0 = Tensor.randn(3, hidden);
+      Tensor c0 = mode == dev.kiln.runtime.cpu.RecurrentKernels.Mode.LSTM ? Tensor.randn(3, hidden) : null;
+      for (int steps : new int[] {6, 7}) {
+        Tensor x = Tensor.randn(steps, 3, gh);
+        for (boolean reverse : new boolean[] {false, true}) {
+          Tensor cpu = Ops.recurrent(mode, x, h0, c0, w, b, reverse);
+          Tensor cuda;
+          try (var g = Kiln.noGrad()) {
+            cuda = Ops.recurrent(mode, x.to(gpu), h0.to(gpu), c0 == null ? null : c0.to(gpu), w.to(gpu).requiresGrad(true), b.to(gpu),
+                reverse);
+          }
+          assertTrue(cuda.isLeaf() && !cuda.requiresGrad(), "recorded under noGrad");
+          agree("recurrent " + mode + " without gradient, " + steps + " steps" + (reverse ? ", reverse" : ""), false, cuda, cpu);
+        }
+      }
+    }
+  }
+
+  @Test
+  void recurrentChecksItsArgumentsAsOnTheCpu() {
+    var lstm = dev.kiln.runtime.cpu.RecurrentKernels.Mode.LSTM;
+    Tensor w = Tensor.randn(8, 2).to(gpu);
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> Ops.recurrent(lstm, Tensor.randn(3, 2, 6).to(gpu), null, null, w, null, false));
+    assertTrue(e.getMessage().contains("needs gates [8, 2] and xProj [T, B, 8], got [3, 2, 6]"), e.getMessage());
+    e = assertThrows(IllegalArgumentException.class,
+        () -> Ops.recurrent(lstm, Tensor.randn(3, 2, 8).to(gpu), Tensor.randn(2, 2), null, w, null, false));
+    assertTrue(e.getMessage().startsWith("recurrent: expected all tensors on one device"), e.getMessage());
+    e = assertThrows(IllegalArgumentException.class,
+        () -> Ops.recurrent(dev.kiln.runtime.cpu.RecurrentKernels.Mode.RNN_TANH, Tensor.randn(3, 2, 2).to(gpu), null,
+            Tensor.randn(2, 2).to(gpu), Tensor.randn(2, 2).to(gpu), null, false));
+    assertEquals("recurrent: only LSTM has a cell state", e.getMessage());
   }
 
   // ------------------------------------------------------------------ the device rule

@@ -59,6 +59,11 @@ class KernelSourcesTest {
   }
 
   @Test
+  void recurrentCellKernelsCompile() {
+    checkFamily("kiln_recurrent.cu", RecurrentCellKernels.SOURCE, List.of("kiln_recurrent_forward", "kiln_recurrent_backward"));
+  }
+
+  @Test
   void batchNormKernelsCompile() {
     checkFamily("kiln_batch_norm.cu", BatchNormKernels.SOURCE, List.of(
         "kiln_bn_statistics", "kiln_bn_factors", "kiln_bn_forward", "kiln_bn_backward_reduce", "kiln_bn_backward"));
@@ -81,6 +86,7 @@ class KernelSourcesTest {
     checkLaunched("OptimKernels.java", OptimKernels.SOURCE);
     checkLaunched("BatchNormKernels.java", BatchNormKernels.SOURCE);
     checkLaunched("EmbeddingKernels.java", EmbeddingKernels.SOURCE);
+    checkLaunched("RecurrentCellKernels.java", RecurrentCellKernels.SOURCE);
   }
 
   private static void checkFamily(String name, String source, List<String> expected) {
