@@ -50,7 +50,7 @@ public final class ActivationKernels {
   private static void sigmoidBlock(BlockMath.Scratch s, int m) {
     expOfMinusAbs(s, m);
     for (int j = 0; j < m; j++) {
-      s.out[j] = sigmoidOf(s.x[j], s.e[j]);
+      s.out[j] = sigmoidOf(s.x[j], Math.fma(s.k[j], s.e[j], s.k[j]));
     }
   }
 
@@ -67,12 +67,18 @@ public final class ActivationKernels {
     return Math.fma(Math.fma(-q, d, numerator) - q * ((1f - d) + e), inverse, q);
   }
 
-  /** {@code s.e[j] = exp(-|s.x[j]|)}: the sigmoid's exp, which cannot overflow. */
+  /**
+   * {@code exp(-|s.x[j]|)} in {@link BlockMath}'s two parts, {@code fma(s.k[j], s.e[j], s.k[j])}: the
+   * sigmoid's exp, which cannot overflow.
+   */
   private static void expOfMinusAbs(BlockMath.Scratch s, int m) {
+    float[] x = s.x, k = s.k, p = s.e;
     for (int j = 0; j < m; j++) {
-      s.v[j] = -Math.abs(s.x[j]);
+      float a = -Math.min(Math.abs(x[j]), -BlockMath.EXP_MIN), rounded = BlockMath.expRounded(a);
+      k[j] = rounded;
+      p[j] = BlockMath.expPart(a, rounded);
     }
-    BlockMath.exp(s.e, s.v, s.k, m);
+    BlockMath.powersOfTwo(k, m);
   }
 
   /** {@code dx = dout * y * (1 - y)}, where {@code y} is the sigmoid's output. */
@@ -110,15 +116,17 @@ public final class ActivationKernels {
       T5 = 0.0023013649f, T6 = -0.00035845206f;
 
   private static void tanhBlock(BlockMath.Scratch s, int m) {
-    for (int j = 0; j < m; j++) {
-      s.v[j] = 2f * Math.abs(s.x[j]);
+    for (int j = 0; j < m; j++) { // exp(2 |x|), from |x| = 44.15 exp(88.3)
+      float a = Math.min(2f * Math.abs(s.x[j]), BlockMath.EXP_MAX), rounded = BlockMath.expRounded(a);
+      s.k[j] = rounded;
+      s.e[j] = BlockMath.expPart(a, rounded);
     }
-    BlockMath.exp(s.e, s.v, s.k, m);
+    BlockMath.powersOfTwo(s.k, m);
     for (int j = 0; j < m; j++) {
       float x = s.x[j], a = Math.abs(x);
       float c = Math.min(a, TANH_SERIES), z = c * c; // the polynomial stays finite past its range
       float series = Math.fma(c * z, Math.fma(Math.fma(Math.fma(Math.fma(Math.fma(Math.fma(T6, z, T5), z, T4), z, T3), z, T2), z, T1), z, T0), c);
-      float fromExp = 1f - 2f / (s.e[j] + 1f);
+      float fromExp = 1f - 2f / (Math.fma(s.k[j], s.e[j], s.k[j]) + 1f);
       float w = CpuKernels.positive(TANH_SERIES - a); // 1 below the switch, 0 above, NaN for NaN
       s.out[j] = sign(x) * (w * series + (1f - w) * fromExp);
     }
@@ -150,7 +158,7 @@ public final class ActivationKernels {
       expOfMinusAbs(s, m);
       for (int j = 0; j < m; j++) {
         // |x| n / (1 + e) corrected as in sigmoidOf, with the product's rounding error too, then the sign
-        float v = s.x[j], e = s.e[j], above = CpuKernels.positive(v), numerator = Math.fma(1f - above, e, above);
+        float v = s.x[j], e = Math.fma(s.k[j], s.e[j], s.k[j]), above = CpuKernels.positive(v), numerator = Math.fma(1f - above, e, above);
         float a = Math.min(Math.abs(v), Float.MAX_VALUE), p = a * numerator, pError = Math.fma(a, numerator, -p); // inf * 0 would be NaN
         float d = 1f + e, inverse = 1f / d, q = p * inverse;
         float infinite = 1f + (Math.max(v, Float.MAX_VALUE) - Float.MAX_VALUE); // +inf for +inf, else 1
@@ -169,7 +177,9 @@ public final class ActivationKernels {
     BlockMath.forBlocks(dx, dxOff, x, xOff, dout, dOff, n, SMOOTH, (s, m) -> {
       expOfMinusAbs(s, m);
       for (int j = 0; j < m; j++) { // sigmoid(-x) first: C2 vectorises neither loop with both sigmoids in it
-        s.w[j] = sigmoidOf(-s.x[j], s.e[j]);
+        float e = Math.fma(s.k[j], s.e[j], s.k[j]);
+        s.e[j] = e;
+        s.w[j] = sigmoidOf(-s.x[j], e);
       }
       for (int j = 0; j < m; j++) {
         float v = s.x[j], bounded = Math.min(Math.max(v, -Float.MAX_VALUE), Float.MAX_VALUE); // inf * 0 would be NaN
@@ -189,10 +199,10 @@ public final class ActivationKernels {
   public static void geluForward(float[] out, int outOff, float[] x, int xOff, int n) {
     BlockMath.forBlocks(out, outOff, x, xOff, null, 0, n, 2 * SMOOTH, (s, m) -> {
       normal(s, m);
-      for (int j = 0; j < m; j++) {
-        float v = Math.max(s.x[j], -Float.MAX_VALUE), finite = Math.min(v, Float.MAX_VALUE); // inf * 0 would be NaN
-        float density = s.e[j], ratio = s.w[j], above = CpuKernels.positive(v);
-        s.out[j] = above * (v * (1f - density * ratio)) + (1f - above) * ((finite * ratio) * density);
+      for (int j = 0; j < m; j++) { // x bounded below and b both ways: inf * 0 would be NaN
+        float v = Math.max(s.x[j], -NORMAL_BOUND), b = s.v[j];
+        float density = s.e[j], ratio = s.w[j], above = CpuKernels.positive(b);
+        s.out[j] = above * (v * (1f - density * ratio)) + (1f - above) * ((b * ratio) * density);
       }
     });
   }
@@ -208,8 +218,8 @@ public final class ActivationKernels {
     BlockMath.forBlocks(dx, dxOff, x, xOff, dout, dOff, n, 2 * SMOOTH, (s, m) -> {
       normal(s, m);
       for (int j = 0; j < m; j++) {
-        float v = s.x[j], b = Math.min(Math.max(v, -NORMAL_BOUND), NORMAL_BOUND) * INV_SQRT_2PI;
-        float density = s.e[j], ratio = s.w[j], above = CpuKernels.positive(v);
+        float b = s.v[j] * INV_SQRT_2PI;
+        float density = s.e[j], ratio = s.w[j], above = CpuKernels.positive(b);
         float slope = above * Math.fma(density, b - ratio, 1f) + (1f - above) * (density * (ratio + b));
         s.out[j] = s.g[j] * slope;
       }
@@ -217,8 +227,12 @@ public final class ActivationKernels {
   }
 
   private static final float INV_SQRT_2PI = 0.398942280f;
-  /** Where x is clamped for the normal distribution: beyond, {@code exp(-x^2 / 2)} is 0 in float. */
-  private static final float NORMAL_BOUND = 16f;
+  /**
+   * Where x is clamped for the normal distribution: from there on {@code -x^2 / 2} is below -87.68,
+   * where {@link BlockMath}'s exp gives 0 ({@code n = -127}; the exact density is subnormal), and no
+   * further clamp of the exp's argument is needed.
+   */
+  private static final float NORMAL_BOUND = 13.25f;
   /** {@code t = 1 / (1 + Q_SCALE |x|)} maps [0, inf) onto (0, 1]. */
   private static final float Q_SCALE = 0.3f;
   /**
@@ -231,27 +245,35 @@ public final class ActivationKernels {
       Q9 = -4.2288000e-05f, Q10 = -9.1072216e-06f, Q11 = 4.8474226e-06f;
 
   /**
-   * The normal distribution at {@code s.x} ({@code k}, {@code v} overwritten): {@code s.e = exp(-x^2
+   * The normal distribution at {@code s.x} ({@code k} overwritten): {@code s.e = exp(-x^2
    * / 2)} and {@code s.w = t P(2t - 1)}, {@code t = 1 / (1 + 0.3 |x|)}, such that the lower tail
    * {@code Phi(-|x|) = s.e * s.w}. This is the shape of Abramowitz and Stegun's 7.1.26 (PyTorch's
    * float erf) with a polynomial of degree 11 fitted for relative accuracy where theirs has absolute
    * accuracy, so that the tail is accurate as it vanishes (the product's error, about 3e-7, is
    * float rounding in evaluating it). {@code x^2} is split exactly into a float and its rounding
-   * error by an FMA, the error folded in after the exp. x is clamped to [-16, 16] (NaN stays NaN),
-   * where the density is already 0.
+   * error by an FMA, the error folded in after the exp. x is clamped to [-13.25, 13.25] into {@code
+   * s.v} (NaN stays NaN), where the density is already 0. Three vectorised passes (the exp's
+   * polynomial, the density's correction, the tail's polynomial) around the exp's scalar one: as one
+   * loop, the last two ran 0.86 ns a value and up to 5 in some runs (C2 unrolls and vectorises a
+   * loop of that size less reliably), split 0.48.
    */
   private static void normal(BlockMath.Scratch s, int m) {
+    float[] x = s.x, bounded = s.v, k = s.k, e = s.e, w = s.w;
     for (int j = 0; j < m; j++) {
-      float b = Math.min(Math.max(s.x[j], -NORMAL_BOUND), NORMAL_BOUND);
-      s.v[j] = -0.5f * (b * b);
+      float b = Math.min(Math.max(x[j], -NORMAL_BOUND), NORMAL_BOUND), a = -0.5f * (b * b), rounded = BlockMath.expRounded(a);
+      bounded[j] = b;
+      k[j] = rounded;
+      e[j] = BlockMath.expPart(a, rounded);
     }
-    BlockMath.exp(s.e, s.v, s.k, m);
+    BlockMath.powersOfTwo(k, m);
+    for (int j = 0; j < m; j++) { // apart from the polynomial's loop: C2 vectorises a loop of this size less reliably
+      float b = bounded[j], square = b * b, error = Math.fma(b, b, -square); // b^2 = square + error exactly
+      float exp = Math.fma(k[j], e[j], k[j]);
+      e[j] = Math.fma(exp, -0.5f * error, exp); // exp(-square / 2) (1 - error / 2)
+    }
     for (int j = 0; j < m; j++) {
-      float b = Math.min(Math.max(s.x[j], -NORMAL_BOUND), NORMAL_BOUND);
-      float square = b * b, error = Math.fma(b, b, -square); // b^2 = square + error exactly
-      s.e[j] = Math.fma(s.e[j], -0.5f * error, s.e[j]); // exp(-square / 2) (1 - error / 2)
-      float t = 1f / Math.fma(Q_SCALE, Math.abs(b), 1f), u = Math.fma(2f, t, -1f);
-      s.w[j] = t * Math.fma(Math.fma(Math.fma(Math.fma(Math.fma(Math.fma(Math.fma(Math.fma(Math.fma(Math.fma(Math.fma(
+      float t = 1f / Math.fma(Q_SCALE, Math.abs(bounded[j]), 1f), u = Math.fma(2f, t, -1f);
+      w[j] = t * Math.fma(Math.fma(Math.fma(Math.fma(Math.fma(Math.fma(Math.fma(Math.fma(Math.fma(Math.fma(Math.fma(
           Q11, u, Q10), u, Q9), u, Q8), u, Q7), u, Q6), u, Q5), u, Q4), u, Q3), u, Q2), u, Q1), u, Q0);
     }
   }
@@ -441,28 +463,42 @@ public final class ActivationKernels {
    * extreme}, see {@link #extreme}), such values take the plain difference.
    */
   private static void shiftedExp(BlockMath.Scratch s, float[] x, int from, int m, boolean extreme) {
-    float[] in = s.x, max = s.g, v = s.v, err = s.w;
+    float[] in = s.x, max = s.g, err = s.w, k = s.k, p = s.e;
     System.arraycopy(x, from, in, 0, m);
-    for (int j = 0; j < m; j++) {
-      float mx = max[j];
-      float a = Math.max(in[j], mx - (128f + Math.abs(mx)));
-      float d = a - mx;
-      float b = d - a;
-      err[j] = (a - (d - b)) + (-mx - b);
-      v[j] = d;
-    }
-    if (extreme) { // rare: a row whose maximum is extreme (a scalar pass only then)
+    if (!extreme) {
       for (int j = 0; j < m; j++) {
-        if (!(Math.abs(max[j]) < 1e37f)) {
-          v[j] = in[j] - max[j];
-          err[j] = 0;
+        float mx = max[j];
+        float a = Math.max(in[j], mx - (128f + Math.abs(mx)));
+        float d = a - mx;
+        float b = d - a;
+        err[j] = (a - (d - b)) + (-mx - b);
+        float c = Math.max(d, BlockMath.EXP_MIN), rounded = BlockMath.expRounded(c);
+        k[j] = rounded;
+        p[j] = BlockMath.expPart(c, rounded);
+      }
+    } else { // rare: a row whose maximum is extreme (scalar then)
+      for (int j = 0; j < m; j++) {
+        float mx = max[j], d, e;
+        if (Math.abs(mx) < 1e37f) {
+          float a = Math.max(in[j], mx - (128f + Math.abs(mx)));
+          d = a - mx;
+          float b = d - a;
+          e = (a - (d - b)) + (-mx - b);
+        } else {
+          d = in[j] - mx;
+          e = 0;
         }
+        err[j] = e;
+        float a = Math.min(Math.max(d, BlockMath.EXP_MIN), BlockMath.EXP_MAX), rounded = BlockMath.expRounded(a); // d may be +inf or NaN
+        k[j] = rounded;
+        p[j] = BlockMath.expPart(a, rounded);
       }
     }
-    BlockMath.exp(s.e, v, s.k, m);
+    BlockMath.powersOfTwo(k, m);
     float[] e = s.e;
     for (int j = 0; j < m; j++) {
-      e[j] = Math.fma(e[j], err[j], e[j]);
+      float exp = Math.fma(k[j], p[j], k[j]);
+      e[j] = Math.fma(exp, err[j], exp);
     }
   }
 
