@@ -38,6 +38,8 @@ final class BlockMath {
     final float[] e = new float[BLOCK];
     final float[] w = new float[BLOCK];
     final float[] k = new float[BLOCK];
+    /** Indices of rows (softmax's rows done again another way). */
+    final int[] rows = new int[BLOCK];
   }
 
   private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
