@@ -84,6 +84,13 @@ public final class ActivationKernels {
   /** {@code dx = dout * y * (1 - y)}, where {@code y} is the sigmoid's output. */
   public static void sigmoidBackward(float[] dx, int dxOff, float[] dout, int dOff, float[] y, int yOff, int n) {
     Parallel.forRange(n, n, (part, from, to) -> {
+      if (dxOff == dOff && dOff == yOff) { // one index, which the JIT vectorises (three offsets: scalar, as CpuKernels.reluBackward says)
+        for (int i = dxOff + from; i < dxOff + to; i++) {
+          float s = y[i];
+          dx[i] = dout[i] * s * (1f - s);
+        }
+        return;
+      }
       for (int i = from; i < to; i++) {
         float s = y[yOff + i];
         dx[dxOff + i] = dout[dOff + i] * s * (1f - s);
@@ -140,6 +147,13 @@ public final class ActivationKernels {
   /** {@code dx = dout * (1 - y^2)}, where {@code y} is the tanh's output. */
   public static void tanhBackward(float[] dx, int dxOff, float[] dout, int dOff, float[] y, int yOff, int n) {
     Parallel.forRange(n, n, (part, from, to) -> {
+      if (dxOff == dOff && dOff == yOff) { // one index, as sigmoidBackward
+        for (int i = dxOff + from; i < dxOff + to; i++) {
+          float t = y[i];
+          dx[i] = dout[i] * (1f - t * t);
+        }
+        return;
+      }
       for (int i = from; i < to; i++) {
         float t = y[yOff + i];
         dx[dxOff + i] = dout[dOff + i] * (1f - t * t);
