@@ -62,7 +62,16 @@ public final class ActivationKernels {
    * for e's own error).
    */
   private static float sigmoidOf(float v, float e) {
-    float above = CpuKernels.positive(v), numerator = Math.fma(1f - above, e, above);
+    return sigmoidWith(CpuKernels.positive(v), e);
+  }
+
+  /**
+   * {@link #sigmoidOf(float, float)} with {@code above} given: 1 for {@code v > 0}, 0 below, and
+   * anything finite in [0, 1] for {@code v = ±0} (where {@code e = 1}, and the numerator is 1
+   * either way).
+   */
+  private static float sigmoidWith(float above, float e) {
+    float numerator = Math.fma(1f - above, e, above);
     float d = 1f + e, inverse = 1f / d, q = numerator * inverse;
     return Math.fma(Math.fma(-q, d, numerator) - q * ((1f - d) + e), inverse, q);
   }
@@ -171,12 +180,15 @@ public final class ActivationKernels {
     BlockMath.forBlocks(out, outOff, x, xOff, null, 0, n, SMOOTH, (s, m) -> {
       expOfMinusAbs(s, m);
       for (int j = 0; j < m; j++) {
-        // |x| n / (1 + e) corrected as in sigmoidOf, with the product's rounding error too, then the sign
-        float v = s.x[j], e = Math.fma(s.k[j], s.e[j], s.k[j]), above = CpuKernels.positive(v), numerator = Math.fma(1f - above, e, above);
+        // |x| n / (1 + e) corrected as in sigmoidOf, with the product's rounding error too, then the sign; the
+        // numerator's factor from the sign (1/2 at ±0, where e = 1 and the numerator is 1 either way): two float min
+        // and max less than CpuKernels.positive beside sign, 0.1 ns a value
+        float v = s.x[j], e = Math.fma(s.k[j], s.e[j], s.k[j]), sign = sign(v), above = Math.fma(0.5f, sign, 0.5f);
+        float numerator = Math.fma(1f - above, e, above);
         float a = Math.min(Math.abs(v), Float.MAX_VALUE), p = a * numerator, pError = Math.fma(a, numerator, -p); // inf * 0 would be NaN
         float d = 1f + e, inverse = 1f / d, q = p * inverse;
         float infinite = 1f + (Math.max(v, Float.MAX_VALUE) - Float.MAX_VALUE); // +inf for +inf, else 1
-        s.out[j] = sign(v) * infinite * Math.fma(Math.fma(-q, d, p) + pError - q * ((1f - d) + e), inverse, q);
+        s.out[j] = sign * infinite * Math.fma(Math.fma(-q, d, p) + pError - q * ((1f - d) + e), inverse, q);
       }
     });
   }
@@ -191,13 +203,14 @@ public final class ActivationKernels {
     BlockMath.forBlocks(dx, dxOff, x, xOff, dout, dOff, n, SMOOTH, (s, m) -> {
       expOfMinusAbs(s, m);
       for (int j = 0; j < m; j++) { // sigmoid(-x) first: C2 vectorises neither loop with both sigmoids in it
-        float e = Math.fma(s.k[j], s.e[j], s.k[j]);
+        float e = Math.fma(s.k[j], s.e[j], s.k[j]), above = CpuKernels.positive(s.x[j]);
         s.e[j] = e;
-        s.w[j] = sigmoidOf(-s.x[j], e);
+        s.v[j] = above; // kept for sigmoid(x): its own positive() would be two more float min and max
+        s.w[j] = sigmoidWith(1f - above, e); // 1 - above is 1 below 0, 0 above (and 1 at ±0, where either does)
       }
       for (int j = 0; j < m; j++) {
         float v = s.x[j], bounded = Math.min(Math.max(v, -Float.MAX_VALUE), Float.MAX_VALUE); // inf * 0 would be NaN
-        s.out[j] = s.g[j] * (sigmoidOf(v, s.e[j]) * Math.fma(bounded, s.w[j], 1f));
+        s.out[j] = s.g[j] * (sigmoidWith(s.v[j], s.e[j]) * Math.fma(bounded, s.w[j], 1f));
       }
     });
   }
