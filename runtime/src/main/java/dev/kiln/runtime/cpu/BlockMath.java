@@ -17,13 +17,22 @@ package dev.kiln.runtime.cpu;
  * input into per-thread scratch at offset 0, works there in vectorised passes, and copies the
  * result out. Selections are arithmetic: {@link CpuKernels#positive} gives an exact 0 or 1, and
  * {@code w * a + (1 - w) * b} with {@code w} 0 or 1 and both sides finite picks one side exactly.
- * The one scalar pass is {@link #exp}'s scaling by a power of two, which needs the bits of a float.
+ * The one scalar pass is the exp's power of two ({@link #powersOfTwo}), which needs the bits of a
+ * float.
+ *
+ * <p>Cost is counted in vector operations: each add, multiply or FMA costs about 0.02 ns a value
+ * (16 floats an instruction), a division 0.1, and each Java float {@code min} or {@code max} 0.06
+ * (several instructions, for NaN and -0), so clamps and selections are spent with care. And a loop
+ * body should stay small: C2 unrolls and vectorises a long one less well, or not at all in some
+ * runs (GELU's density and tail polynomial as one loop: 0.86 ns a value, up to 5 in some runs; as
+ * two, 0.48; softmax's exact differences with the exp's polynomial in one loop: 2.4 ns a value for
+ * the kernel, in two 1.4).
  */
 final class BlockMath {
   private BlockMath() {}
 
   /**
-   * Values per block: one thread's seven scratch arrays, 28 KB, stay in the L1 cache, and each
+   * Values per block: one thread's seven float scratch arrays, 28 KB, stay in the L1 cache, and each
    * vectorised loop runs long enough to pay for its scalar pre- and post-loops (sigmoid, one thread:
    * 1.26 ns a value with blocks of 256, 0.96 with 1024, 1.20 with 2048).
    */
