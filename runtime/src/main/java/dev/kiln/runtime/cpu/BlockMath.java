@@ -17,13 +17,22 @@ package dev.kiln.runtime.cpu;
  * input into per-thread scratch at offset 0, works there in vectorised passes, and copies the
  * result out. Selections are arithmetic: {@link CpuKernels#positive} gives an exact 0 or 1, and
  * {@code w * a + (1 - w) * b} with {@code w} 0 or 1 and both sides finite picks one side exactly.
- * The one scalar pass is {@link #exp}'s scaling by a power of two, which needs the bits of a float.
+ * The one scalar pass is the exp's power of two ({@link #powersOfTwo}), which needs the bits of a
+ * float.
+ *
+ * <p>Cost is counted in vector operations: each add, multiply or FMA costs about 0.02 ns a value
+ * (16 floats an instruction), a division 0.1, and each Java float {@code min} or {@code max} 0.06
+ * (several instructions, for NaN and -0), so clamps and selections are spent with care. And a loop
+ * body should stay small: C2 unrolls and vectorises a long one less well, or not at all in some
+ * runs (GELU's density and tail polynomial as one loop: 0.86 ns a value, up to 5 in some runs; as
+ * two, 0.48; softmax's exact differences with the exp's polynomial in one loop: 2.4 ns a value for
+ * the kernel, in two 1.4).
  */
 final class BlockMath {
   private BlockMath() {}
 
   /**
-   * Values per block: one thread's seven scratch arrays, 28 KB, stay in the L1 cache, and each
+   * Values per block: one thread's seven float scratch arrays, 28 KB, stay in the L1 cache, and each
    * vectorised loop runs long enough to pay for its scalar pre- and post-loops (sigmoid, one thread:
    * 1.26 ns a value with blocks of 256, 0.96 with 1024, 1.20 with 2048).
    */
@@ -38,6 +47,8 @@ final class BlockMath {
     final float[] e = new float[BLOCK];
     final float[] w = new float[BLOCK];
     final float[] k = new float[BLOCK];
+    /** Indices of rows (softmax's rows done again another way). */
+    final int[] rows = new int[BLOCK];
   }
 
   private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
@@ -88,9 +99,6 @@ final class BlockMath {
    * the low bits of the sum are then {@code n + 127}, the biased exponent of {@code 2^n}.
    */
   private static final float ROUND = 12583039f;
-  /** Where the arguments are clamped: 0 below (from -87.7 already), {@code exp(88.3)} above. */
-  private static final float EXP_MIN = -88f;
-  private static final float EXP_MAX = 88.3f;
   /**
    * {@code (e^r - 1 - r) / r^2} on {@code |r| <= ln(2) / 2}, degree 4: fitted for this class (weighted
    * least squares iterated to minimax, numpy, against mpmath at 40 digits); the fit's error in
@@ -98,32 +106,65 @@ final class BlockMath {
    */
   private static final float E0 = 0.49999994f, E1 = 0.16666521f, E2 = 0.041668389f, E3 = 0.0083687101f, E4 = 0.0013814612f;
 
+  /** Where the arguments are clamped: from -87.7 on the result is 0 already, and {@code exp(88.3)} is the largest with {@code n = 127}. */
+  static final float EXP_MIN = -88f;
+  static final float EXP_MAX = 88.3f;
+
+  /*
+   * exp(v) = 2^n e^r, n = round(v / ln 2), |r| <= ln(2) / 2, in two parts that a kernel keeps in two
+   * arrays: k = 2^n and p = e^r - 1, the result fma(k, p, k) in one rounding. A kernel's first
+   * vectorised pass computes expRounded(v) into k and expPart(v, k) into p beside its own work;
+   * powersOfTwo turns k into 2^n (the one scalar pass: Java 17's C2 vectorises no bit cast, measured
+   * 0.24 ns a value against 0.04 for a multiply), and the kernel's next vectorised pass reads fma(k,
+   * p, k) where it needs exp(v). The argument must be in [EXP_MIN, EXP_MAX] (NaN allowed): each
+   * Java float min or max is several instructions in a vector loop, so a kernel whose arguments have
+   * a sign clamps one side only (0.06 ns a value less than both).
+   */
+
   /**
-   * {@code e[j] = exp(v[j])} for {@code j < m}, {@code k} overwritten: {@code exp(v) = 2^n e^r} with
-   * {@code n = round(v / ln 2)} and {@code |r| <= ln(2) / 2}, {@code e^r - 1} from a polynomial of
-   * degree 6, then {@code 2^n (1 + (e^r - 1))} in one rounding. Three passes: the polynomial
-   * (vectorised), {@code 2^n} from the bits of {@code ROUND + n} shifted into the exponent (scalar:
-   * the bit casts), the product (vectorised); 0.6-0.7 ns a value on one thread, where {@code
-   * Math.exp} in double takes 14. Error 1.00 ulp against {@code Math.exp} in double over 5M arguments
-   * in [-87, 88].
-   *
-   * <p>The callers' arguments are at most 0, so the saturation never shows: above 88.3 the result
-   * is {@code exp(88.3)}, about 2.2e38, not infinity. Below about -87.3 the exact result is
-   * subnormal: it is rounded to a subnormal down to {@code 2^-126 e^-0.35}, about 8.3e-39
-   * (argument -87.7), and 0 below; exp(-inf) = 0, exp(NaN) = NaN.
+   * {@code v / ln 2 + 1.5 * 2^23 + 127}, rounded: the float whose low bits are {@code n + 127}, for
+   * {@link #powersOfTwo}; {@code v} in [{@link #EXP_MIN}, {@link #EXP_MAX}] or NaN.
+   */
+  static float expRounded(float v) {
+    return Math.fma(v, LOG2E, ROUND);
+  }
+
+  /** {@code e^r - 1}, {@code r = v - n ln 2}, from {@code rounded = expRounded(v)}: a degree-6 polynomial in r. */
+  static float expPart(float v, float rounded) {
+    float n = rounded - ROUND;
+    float r = Math.fma(n, -LN2_LO, Math.fma(n, -LN2_HI, v));
+    return Math.fma(r * r, Math.fma(Math.fma(Math.fma(Math.fma(E4, r, E3), r, E2), r, E1), r, E0), r);
+  }
+
+  /**
+   * {@code k[j] = 2^n} for {@code j < m}, from {@code k[j] = expRounded(v)}: {@code n + 127} in [0,
+   * 254] shifted into the exponent, so that {@code fma(k[j], p[j], k[j])} is {@code exp(v)} with
+   * {@code p[j] = expPart(v, k[j])}. {@code n = -127} (v below about -87.7) gives 0, and with {@code
+   * n = -126} the product is subnormal (v from -87.7 to -87.3), rounded once by the fused
+   * multiply-add. (A version taking unclamped arguments, their range tested here by a branch or an
+   * int {@code max}, made this pass 2.5-3x slower than the clamp it saved.)
+   */
+  static void powersOfTwo(float[] k, int m) {
+    for (int j = 0; j < m; j++) {
+      k[j] = Float.intBitsToFloat(Float.floatToRawIntBits(k[j]) << 23);
+    }
+  }
+
+  /**
+   * {@code e[j] = exp(v[j])} for {@code j < m}, {@code k} overwritten: the passes above and one for the
+   * product. Error 1.00 ulp against {@code Math.exp} in double over 5M arguments in [-87, 88]; 0.5 ns
+   * a value on one thread, where {@code Math.exp} in double takes 14. Arguments are clamped to
+   * [{@link #EXP_MIN}, {@link #EXP_MAX}]: the result is subnormal from about -87.3 down to -87.7 and
+   * 0 below (-infinity included); above 88.3 it is {@code exp(88.3)}, about 2.2e38, not infinity
+   * (the callers' arguments are at most 0, or tanh's, where it makes no difference); NaN stays NaN.
    */
   static void exp(float[] e, float[] v, float[] k, int m) {
     for (int j = 0; j < m; j++) {
-      float a = Math.min(Math.max(v[j], EXP_MIN), EXP_MAX); // NaN stays NaN
-      float rounded = Math.fma(a, LOG2E, ROUND);
-      float n = rounded - ROUND;
-      float r = Math.fma(n, -LN2_LO, Math.fma(n, -LN2_HI, a));
-      e[j] = Math.fma(r * r, Math.fma(Math.fma(Math.fma(Math.fma(E4, r, E3), r, E2), r, E1), r, E0), r); // e^r - 1
+      float a = Math.min(Math.max(v[j], EXP_MIN), EXP_MAX), rounded = expRounded(a); // NaN stays NaN
       k[j] = rounded;
+      e[j] = expPart(a, rounded);
     }
-    for (int j = 0; j < m; j++) { // n + 127 in [0, 254] becomes the exponent: 2^n, or 0 for n = -127
-      k[j] = Float.intBitsToFloat(Float.floatToRawIntBits(k[j]) << 23);
-    }
+    powersOfTwo(k, m);
     for (int j = 0; j < m; j++) {
       e[j] = Math.fma(k[j], e[j], k[j]);
     }

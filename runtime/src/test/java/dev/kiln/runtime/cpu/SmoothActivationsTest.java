@@ -180,6 +180,42 @@ class SmoothActivationsTest {
         Math.ulp(saturated));
   }
 
+  /**
+   * The exp's two parts as the kernels use them ({@code k = 2^n} from {@link BlockMath#powersOfTwo},
+   * {@code p = e^r - 1}, the result {@code fma(k, p, k)}) at the edges of their range: the same bits
+   * as {@link BlockMath#exp}, within an ulp of the exact value where it is normal, within one
+   * subnormal step (or 0 from -87.683 on) below, 1 for ±0 and subnormal arguments, NaN for NaN.
+   */
+  @Test
+  void expPartsAtTheEdgesOfTheirRange() {
+    float[] v = {0f, -0f, Float.MIN_VALUE, -Float.MIN_VALUE, 1e-40f, -1e-40f, Float.MIN_NORMAL, 1e-8f, -1e-8f, 0.34657359f,
+        -0.34657359f, 1f, -1f, -10f, 10f, -87.3f, -87.33655f, -87.5f, -87.68f, -87.69f, -87.7f, -88f, 88f, 88.3f, Float.NaN};
+    int m = v.length;
+    float[] k = new float[m], p = new float[m], e = new float[m], scratch = new float[m];
+    for (int j = 0; j < m; j++) {
+      k[j] = BlockMath.expRounded(v[j]);
+      p[j] = BlockMath.expPart(v[j], k[j]);
+    }
+    BlockMath.powersOfTwo(k, m);
+    BlockMath.exp(e, v, scratch, m);
+    for (int j = 0; j < m; j++) {
+      float got = Math.fma(k[j], p[j], k[j]);
+      assertEquals(Float.floatToIntBits(e[j]), Float.floatToIntBits(got), "parts and exp at " + v[j]);
+      double want = Math.exp(v[j]);
+      if (Float.isNaN(v[j])) {
+        assertTrue(Float.isNaN(got), "exp(NaN)");
+      } else if (Math.abs(v[j]) < 1e-30f) {
+        assertEquals(1f, got, "exp(" + v[j] + ")");
+      } else if (want >= Float.MIN_NORMAL) {
+        assertEquals(want, got, Math.ulp((float) want), "exp(" + v[j] + ")");
+      } else if (v[j] <= -87.69f) { // n = -127 from -87.683 on
+        assertEquals(0f, got, "exp(" + v[j] + ")");
+      } else {
+        assertEquals(want, got, Float.MIN_VALUE, "exp(" + v[j] + ") (subnormal)");
+      }
+    }
+  }
+
   @Test
   void specialValues() {
     float[] x = {Float.NEGATIVE_INFINITY, Float.POSITIVE_INFINITY, Float.NaN, -100f, -0f, 0f, Float.MIN_VALUE};

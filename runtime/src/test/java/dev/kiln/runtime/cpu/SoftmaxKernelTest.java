@@ -149,6 +149,66 @@ class SoftmaxKernelTest {
     assertTrue(Float.isNaN(out[6]) && Float.isNaN(out[7]));
   }
 
+  /**
+   * Short rows are shifted by their first value, or by their maximum where the first is extreme or
+   * the maximum more than 44 above it, or the first 2^20 or more in magnitude (ActivationKernels.rowsShiftedByFirst): rows either way, and at
+   * the edge, each give the same bits alone as among the others and in place, within 4 ulp of the
+   * exact softmax.
+   */
+  @Test
+  void rowsShiftedByTheirFirstValueOrTheirMaximumAgreeAloneAndTogether() {
+    int size = 16;
+    float[][] rows = new float[12][size];
+    Random r = new Random(11);
+    for (float[] row : rows) {
+      for (int k = 0; k < size; k++) {
+        row[k] = (float) r.nextGaussian();
+      }
+    }
+    rows[1][5] = rows[1][0] + 40; // a large term: 2^57.7, the first shift kept
+    rows[2][5] = rows[2][0] + 50; // a sum above 2^64: the maximum's shift
+    rows[3][0] = Float.NEGATIVE_INFINITY; // a masked first value
+    rows[4][0] = 2e37f; // an extreme first value, the rest far below: 1, then 0s
+    rows[5][3] = Float.NaN;
+    rows[6][7] = Float.POSITIVE_INFINITY;
+    rows[9][0] = 3e6f; // a first value above 2^20: the maximum's shift
+    rows[9][1] = 3e6f + 1;
+    rows[10][0] = 1f;
+    rows[10][3] = 0x1p25f; // far above the first, where the difference's rounding error is 1: capped, then the maximum's shift
+    rows[11][2] = rows[11][0] + 88.5f; // just above the cap
+    for (int k = 1; k < size; k++) {
+      rows[7][k] = rows[7][0] - 80 - 2 * k; // far below the first: 1, then values down to subnormal and 0
+      rows[8][k] = k % 2 == 0 ? Float.NEGATIVE_INFINITY : rows[8][0] + 3 * k; // masked, and rising past the first
+    }
+    float[] all = new float[rows.length * size];
+    for (int i = 0; i < rows.length; i++) {
+      System.arraycopy(rows[i], 0, all, i * size, size);
+    }
+    float[] together = new float[all.length];
+    ActivationKernels.softmaxForward(together, 0, all, 0, rows.length, size, 1);
+    float[] inPlace = all.clone();
+    ActivationKernels.softmaxForward(inPlace, 0, inPlace, 0, rows.length, size, 1);
+    for (int i = 0; i < rows.length; i++) {
+      float[] alone = new float[size];
+      ActivationKernels.softmaxForward(alone, 0, rows[i], 0, 1, size, 1);
+      double[] want = exact(rows[i], 0, size, 1);
+      for (int k = 0; k < size; k++) {
+        float got = together[i * size + k];
+        assertEquals(Float.floatToIntBits(alone[k]), Float.floatToIntBits(got), "row " + i + ", element " + k + " alone and together");
+        assertEquals(Float.floatToIntBits(got), Float.floatToIntBits(inPlace[i * size + k]), "row " + i + ", element " + k + " in place");
+        if (Double.isNaN(want[k])) {
+          assertTrue(Float.isNaN(got), "row " + i + ", element " + k + ": NaN, as PyTorch's");
+        } else if (want[k] == 0 || i == 4) {
+          assertEquals((float) want[k], got, "row " + i + ", element " + k);
+        } else if (want[k] >= Float.MIN_NORMAL) {
+          assertEquals(want[k], got, 4 * Math.ulp((float) want[k]), "row " + i + ", element " + k);
+        } else { // a subnormal result, where the exp (from about e^-87.3 of the row's largest term) rounds or flushes to 0
+          assertTrue(got >= 0 && got < Float.MIN_NORMAL, "row " + i + ", element " + k + " (subnormal): " + got);
+        }
+      }
+    }
+  }
+
   @Test
   void aRowOfOnlyMinusInfinityIsNaNAsPyTorchs() {
     float[] x = {Float.NEGATIVE_INFINITY, Float.NEGATIVE_INFINITY, 1, 2};
