@@ -19,6 +19,12 @@ public final class ArithmeticKernels {
   /** {@code out = a - b} over {@code n} values. */
   public static void subForward(float[] out, int outOff, float[] a, int aOff, float[] b, int bOff, int n) {
     Parallel.forRange(n, 2L * n, (part, from, to) -> {
+      if (outOff == aOff && aOff == bOff) { // one index, vectorised (CpuKernels.accumulate says why)
+        for (int i = outOff + from; i < outOff + to; i++) {
+          out[i] = a[i] - b[i];
+        }
+        return;
+      }
       for (int i = from; i < to; i++) {
         out[outOff + i] = a[aOff + i] - b[bOff + i];
       }
@@ -50,6 +56,12 @@ public final class ArithmeticKernels {
   /** {@code out = a / b} over {@code n} values: a true quotient, as PyTorch's. */
   public static void divForward(float[] out, int outOff, float[] a, int aOff, float[] b, int bOff, int n) {
     Parallel.forRange(n, 2L * n, (part, from, to) -> {
+      if (outOff == aOff && aOff == bOff) { // one index, vectorised (CpuKernels.accumulate says why)
+        for (int i = outOff + from; i < outOff + to; i++) {
+          out[i] = a[i] / b[i];
+        }
+        return;
+      }
       for (int i = from; i < to; i++) {
         out[outOff + i] = a[aOff + i] / b[bOff + i];
       }
@@ -78,6 +90,12 @@ public final class ArithmeticKernels {
   /** {@code out = x + c} over {@code n} values: {@code x.add(c)}, {@code x.sub(c)} as {@code x + (-c)}. */
   public static void shift(float[] out, int outOff, float[] x, int xOff, int n, float c) {
     Parallel.forRange(n, 2L * n, (part, from, to) -> {
+      if (outOff == xOff) { // one index, vectorised (CpuKernels.accumulate says why)
+        for (int i = outOff + from; i < outOff + to; i++) {
+          out[i] = x[i] + c;
+        }
+        return;
+      }
       for (int i = from; i < to; i++) {
         out[outOff + i] = x[xOff + i] + c;
       }

@@ -79,6 +79,12 @@ public final class CpuKernels {
     if (dst == null) {
       return;
     }
+    if (dstOff == srcOff) { // one index: C2 in JDK 17 vectorises this loop, not the one with two offsets (0.1 against 0.46 ns a value)
+      for (int i = dstOff; i < dstOff + n; i++) {
+        dst[i] += src[i];
+      }
+      return;
+    }
     for (int i = 0; i < n; i++) {
       dst[dstOff + i] += src[srcOff + i];
     }
@@ -90,7 +96,17 @@ public final class CpuKernels {
    */
   public static void addForward(float[] out, int outOff, float[] a, int aOff, float[] b, int bOff, int n, boolean relu) {
     Parallel.forRange(n, 2L * n, (part, from, to) -> {
-      if (relu) {
+      if (outOff == aOff && aOff == bOff) { // one index, vectorised (see accumulate)
+        if (relu) {
+          for (int i = outOff + from; i < outOff + to; i++) {
+            out[i] = Math.max(a[i] + b[i], 0f);
+          }
+        } else {
+          for (int i = outOff + from; i < outOff + to; i++) {
+            out[i] = a[i] + b[i];
+          }
+        }
+      } else if (relu) {
         for (int i = from; i < to; i++) {
           out[outOff + i] = Math.max(a[aOff + i] + b[bOff + i], 0f);
         }
@@ -113,9 +129,7 @@ public final class CpuKernels {
     }
     Parallel.forRange(n, 2L * n, (part, from, to) -> {
       if (y == null && accumulate) {
-        for (int i = from; i < to; i++) {
-          dst[dstOff + i] += d[dOff + i];
-        }
+        accumulate(dst, dstOff + from, d, dOff + from, to - from);
       } else if (y == null) {
         System.arraycopy(d, dOff + from, dst, dstOff + from, to - from);
       } else if (accumulate) {
@@ -133,6 +147,12 @@ public final class CpuKernels {
   /** {@code out = a * b} over {@code n} values: a compiled model's gate. */
   public static void mulForward(float[] out, int outOff, float[] a, int aOff, float[] b, int bOff, int n) {
     Parallel.forRange(n, 2L * n, (part, from, to) -> {
+      if (outOff == aOff && aOff == bOff) { // one index, vectorised (see accumulate)
+        for (int i = outOff + from; i < outOff + to; i++) {
+          out[i] = a[i] * b[i];
+        }
+        return;
+      }
       for (int i = from; i < to; i++) {
         out[outOff + i] = a[aOff + i] * b[bOff + i];
       }
@@ -148,7 +168,17 @@ public final class CpuKernels {
       return;
     }
     Parallel.forRange(n, 3L * n, (part, from, to) -> {
-      if (accumulate) {
+      if (dstOff == dOff && dOff == oOff) { // one index, vectorised (see accumulate)
+        if (accumulate) {
+          for (int i = dstOff + from; i < dstOff + to; i++) {
+            dst[i] += d[i] * other[i];
+          }
+        } else {
+          for (int i = dstOff + from; i < dstOff + to; i++) {
+            dst[i] = d[i] * other[i];
+          }
+        }
+      } else if (accumulate) {
         for (int i = from; i < to; i++) {
           dst[dstOff + i] += d[dOff + i] * other[oOff + i];
         }
@@ -385,7 +415,17 @@ public final class CpuKernels {
       return;
     }
     Parallel.forRange(n, 2L * n, (part, from, to) -> {
-      if (accumulate) {
+      if (outOff == xOff) { // one index, vectorised (see accumulate)
+        if (accumulate) {
+          for (int i = outOff + from; i < outOff + to; i++) {
+            out[i] += factor * x[i];
+          }
+        } else {
+          for (int i = outOff + from; i < outOff + to; i++) {
+            out[i] = factor * x[i];
+          }
+        }
+      } else if (accumulate) {
         for (int i = from; i < to; i++) {
           out[outOff + i] += factor * x[xOff + i];
         }
