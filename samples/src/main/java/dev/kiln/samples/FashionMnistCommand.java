@@ -48,8 +48,8 @@ final class FashionMnistCommand {
     double momentum = args.nonNegative("momentum", 0.9);
     long seed = args.integer("seed", 0, 0);
     boolean eager = args.flag("eager");
-    if (!model.equals("mlp") && !model.equals("cnn") && !model.equals("resnet") && !model.equals("transformer")) {
-      throw new Args.UsageException("fashion-mnist: --model must be mlp, cnn, resnet or transformer, got '" + model + "'");
+    if (!List.of("mlp", "cnn", "resnet", "transformer", "lstm").contains(model)) {
+      throw new Args.UsageException("fashion-mnist: --model must be mlp, cnn, resnet, transformer or lstm, got '" + model + "'");
     }
     Path checkpoint = args.outputFile("checkpoint");
     Path resume = optionalPath(args.string("resume", null));
@@ -67,6 +67,7 @@ final class FashionMnistCommand {
       case "cnn" -> eager ? new FashionCnn() : new KilnFashionCnn();
       case "resnet" -> eager ? new FashionResNet() : new KilnFashionResNet();
       case "transformer" -> eager ? new FashionTransformer() : new KilnFashionTransformer();
+      case "lstm" -> eager ? new FashionLstm() : new KilnFashionLstm();
       default -> eager ? Models.mlp() : new KilnMlp();
     };
     net.to(device);

@@ -8,7 +8,7 @@ public final class Main {
       "usage: java -jar samples/target/kiln-samples.jar <command> [options]",
       "",
       "commands:",
-      "  fashion-mnist [--model mlp|cnn|resnet|transformer] [--epochs 5] [--batch 64] [--lr 0.01] [--momentum 0.9] [--seed 0] [--eager]",
+      "  fashion-mnist [--model mlp|cnn|resnet|transformer|lstm] [--epochs 5] [--batch 64] [--lr 0.01] [--momentum 0.9] [--seed 0] [--eager]",
       "                [--out DIR] [--checkpoint PATH] [--resume PATH] [--device auto|cpu|cuda]",
       "                train the tutorials' model (default mlp) on FashionMNIST and report test accuracy;",
       "                compiled by the annotation processor unless --eager; writes training.png,",

@@ -16,7 +16,7 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
- * The seeds' MLP and CNN (and the residual FashionResNet, the attention FashionTransformer) trained for a few steps on CUDA, compiled and eager, against the same
+ * The seeds' MLP and CNN (and the residual FashionResNet, the attention FashionTransformer, the recurrent FashionLstm) trained for a few steps on CUDA, compiled and eager, against the same
  * model eager on the CPU: losses, every parameter and every buffer (running statistics) agree to
  * 1e-4 relative. Dropout draws its masks on the host from the same generator on both devices.
  * Needs a GPU: tagged cuda.
@@ -50,6 +50,12 @@ class CudaParityTest {
   void transformerCompiledAndEagerOnCudaMatchTheCpu() {
     check("transformer eager", FashionTransformer::new);
     check("transformer compiled", KilnFashionTransformer::new);
+  }
+
+  @Test
+  void lstmCompiledAndEagerOnCudaMatchTheCpu() {
+    check("lstm eager", FashionLstm::new);
+    check("lstm compiled", KilnFashionLstm::new);
   }
 
   private static void check(String what, Supplier<Module> model) {

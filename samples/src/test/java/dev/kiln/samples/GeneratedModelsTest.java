@@ -26,13 +26,14 @@ class GeneratedModelsTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"mlp", "cnn", "cifar10", "resnet", "transformer"})
+  @ValueSource(strings = {"mlp", "cnn", "cifar10", "resnet", "transformer", "lstm"})
   void generatedClassMatchesDeclaration(String which) {
     Supplier<Module> eagerFactory = switch (which) {
       case "mlp" -> Models::mlp;
       case "cnn" -> FashionCnn::new;
       case "resnet" -> FashionResNet::new;
       case "transformer" -> FashionTransformer::new;
+      case "lstm" -> FashionLstm::new;
       default -> Models::cifar10;
     };
     Supplier<Module> compiledFactory = switch (which) {
@@ -40,6 +41,7 @@ class GeneratedModelsTest {
       case "cnn" -> KilnFashionCnn::new;
       case "resnet" -> KilnFashionResNet::new;
       case "transformer" -> KilnFashionTransformer::new;
+      case "lstm" -> KilnFashionLstm::new;
       default -> KilnCifar10::new;
     };
     Kiln.manualSeed(4);
