@@ -64,17 +64,8 @@ final class CudaRecurrent {
     }
     // the node's inputs: xProj, then those of h0, c0, weight_hh, bias_hh that are given; at[k] is input k's place, or -1
     Tensor[] all = {xProj, h0, c0, wHh, bHh};
-    int[] at = new int[all.length];
-    int count = 0;
-    for (int k = 0; k < all.length; k++) {
-      at[k] = all[k] == null ? -1 : count++;
-    }
-    Tensor[] inputs = new Tensor[count];
-    for (int k = 0; k < all.length; k++) {
-      if (at[k] >= 0) {
-        inputs[at[k]] = all[k];
-      }
-    }
+    int[] at = Ops.givenPlaces(all);
+    Tensor[] inputs = Ops.given(all);
     return Tensor.ofNode(states, new Node(inputs) {
       @Override protected boolean savesOutput() { // as the CPU's node, which reads its states (it keeps its own copy here)
         return true;

@@ -768,6 +768,21 @@ public final class Ops {
     return out;
   }
 
+  /** For each of {@code all}, its place among the non-null ones, or -1 for a null: a node's optional inputs. */
+  static int[] givenPlaces(Tensor... all) {
+    int[] at = new int[all.length];
+    int count = 0;
+    for (int k = 0; k < all.length; k++) {
+      at[k] = all[k] == null ? -1 : count++;
+    }
+    return at;
+  }
+
+  /** The non-null ones of {@code all}, in order (the inputs {@link #givenPlaces} numbers). */
+  static Tensor[] given(Tensor... all) {
+    return Arrays.stream(all).filter(java.util.Objects::nonNull).toArray(Tensor[]::new);
+  }
+
   /** The number of times b, a suffix of a's shape ({@link #broadcast} made it so), repeats over a. */
   static int broadcastRepeats(String op, Tensor big, Tensor small) {
     int[] bs = big.shape(), ss = small.shape();
@@ -2722,17 +2737,8 @@ public final class Ops {
         bufferOrNull(h0), offsetOf(h0), bufferOrNull(c0), offsetOf(c0), wHh, bufferOrNull(bHh), offsetOf(bHh), states, tracking);
     // the node's inputs: xProj, then those of h0, c0, weight_hh, bias_hh that are given; at[k] is input k's place, or -1
     Tensor[] all = {xProj, h0, c0, wHh, bHh};
-    int[] at = new int[all.length];
-    int count = 0;
-    for (int k = 0; k < all.length; k++) {
-      at[k] = all[k] == null ? -1 : count++;
-    }
-    Tensor[] inputs = new Tensor[count];
-    for (int k = 0; k < all.length; k++) {
-      if (at[k] >= 0) {
-        inputs[at[k]] = all[k];
-      }
-    }
+    int[] at = givenPlaces(all);
+    Tensor[] inputs = given(all);
     if (!tracking) {
       return Tensor.wrap(states, shape);
     }
