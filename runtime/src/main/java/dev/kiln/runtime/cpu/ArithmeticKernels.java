@@ -168,7 +168,7 @@ public final class ArithmeticKernels {
    */
   public static void subtrahendSumBackward(float[] dst, int dstOff, float[] d, int dOff, int outer, int size, int inner,
       boolean accumulate) {
-    sumRepeated(dst, dstOff, outer, size, inner, accumulate, (r, s) -> -d[dOff + r]);
+    sumRepeated(dst, dstOff, SUBTRAHEND, d, dOff, null, 0, null, 0, outer, size, inner, accumulate);
   }
 
   /**
@@ -177,7 +177,7 @@ public final class ArithmeticKernels {
    */
   public static void numeratorSumBackward(float[] dst, int dstOff, float[] d, int dOff, float[] b, int bOff,
       int outer, int size, int inner, boolean accumulate) {
-    sumRepeated(dst, dstOff, outer, size, inner, accumulate, (r, s) -> d[dOff + r] / b[bOff + r]);
+    sumRepeated(dst, dstOff, NUMERATOR, d, dOff, null, 0, b, bOff, outer, size, inner, accumulate);
   }
 
   /**
@@ -186,13 +186,26 @@ public final class ArithmeticKernels {
    */
   public static void denominatorSumBackward(float[] dst, int dstOff, float[] d, int dOff, float[] y, int yOff, float[] b,
       int bOff, int outer, int size, int inner, boolean accumulate) {
-    sumRepeated(dst, dstOff, outer, size, inner, accumulate, (r, s) -> -d[dOff + r] * (y[yOff + r] / b[bOff + s]));
+    sumRepeated(dst, dstOff, DENOMINATOR, d, dOff, y, yOff, b, bOff, outer, size, inner, accumulate);
   }
 
-  /** One term of a repeated operand's gradient: {@code r} indexes the big shape, {@code s} the small one. */
-  @FunctionalInterface
-  private interface Term {
-    float at(int r, int s);
+  /** The kinds of {@link #term}: a sub's right operand, a division's numerator, its denominator. */
+  private static final int SUBTRAHEND = 0, NUMERATOR = 1, DENOMINATOR = 2;
+
+  /**
+   * One term of a repeated operand's gradient: {@code r} indexes the big shape, {@code s} the small
+   * one. A static switch on a loop-invariant kind, not a lambda: the JIT unswitches it into one loop
+   * per kind (a lambda per kind made the shared loop's call megamorphic, 10x slower).
+   */
+  private static float term(int kind, float[] d, int dOff, float[] y, int yOff, float[] b, int bOff, int r, int s) {
+    switch (kind) {
+      case SUBTRAHEND:
+        return -d[dOff + r];
+      case NUMERATOR:
+        return d[dOff + r] / b[bOff + r];
+      default:
+        return -d[dOff + r] * (y[yOff + r] / b[bOff + s]);
+    }
   }
 
   /**
@@ -200,11 +213,22 @@ public final class ArithmeticKernels {
    * the cores by the small operand's values (each sum is one part's: the result does not depend on the
    * split). Nothing when {@code dst} is null.
    */
-  private static void sumRepeated(float[] dst, int dstOff, int outer, int size, int inner, boolean accumulate, Term term) {
+  private static void sumRepeated(float[] dst, int dstOff, int kind, float[] d, int dOff, float[] y, int yOff,
+      float[] b, int bOff, int outer, int size, int inner, boolean accumulate) {
     if (dst == null) {
       return;
     }
     Parallel.forRange(outer * inner, 3L * outer * size * inner, (part, from, to) -> {
+      if (inner == 1) { // a gate [N, C, 1, 1]: one running sum per value, no array of sums
+        for (int o = from; o < to; o++) {
+          double sum = 0;
+          for (int r = o * size; r < (o + 1) * size; r++) {
+            sum += term(kind, d, dOff, y, yOff, b, bOff, r, o);
+          }
+          dst[dstOff + o] = accumulate ? dst[dstOff + o] + (float) sum : (float) sum;
+        }
+        return;
+      }
       double[] sums = new double[inner];
       for (int q = from; q < to; ) {
         int o = q / inner, i0 = q % inner, i1 = Math.min(inner, i0 + (to - q));
@@ -212,7 +236,7 @@ public final class ArithmeticKernels {
         for (int r = 0; r < size; r++) {
           int at = (o * size + r) * inner;
           for (int i = i0; i < i1; i++) {
-            sums[i] += term.at(at + i, o * inner + i);
+            sums[i] += term(kind, d, dOff, y, yOff, b, bOff, at + i, o * inner + i);
           }
         }
         for (int i = i0; i < i1; i++) {
@@ -223,4 +247,5 @@ public final class ArithmeticKernels {
       }
     });
   }
+
 }
