@@ -162,6 +162,39 @@ final class CudaOps {
     });
   }
 
+  /**
+   * {@link Ops#div} of two tensors of one shape (Ops expands a broadcast operand first, and its
+   * expansion sums the gradient back): a true quotient, and ATen's gradients {@code g / b} and
+   * {@code -g * (y / b)}, the CPU's formulas, so the devices agree to the rounding of their sums.
+   */
+  static Tensor div(Tensor a, Tensor b) {
+    Tensor out = named("div", () -> {
+      Tensor o = empty(a.shape());
+      ElementwiseKernels.div(o.writeCuda(), a.readCuda(), b.readCuda(), a.numel());
+      return o;
+    });
+    if (!Ops.track(a, b)) {
+      return out;
+    }
+    return Tensor.ofNode(out, new Node(a, b) {
+      @Override public String name() {
+        return "div";
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        return named("div backward", () -> {
+          Tensor gd = onGpu(g);
+          Tensor da = needsGrad(0) ? empty(a.shape()) : null;
+          Tensor db = needsGrad(1) ? empty(b.shape()) : null;
+          ElementwiseKernels.divBackward(da == null ? 0 : da.writeCuda(), db == null ? 0 : db.writeCuda(), gd.readCuda(),
+              b.readCuda(), out.readCuda(), a.numel());
+          CudaLayerOps.keepAlive(gd);
+          return new Tensor[] {da, db};
+        });
+      }
+    });
+  }
+
   /** {@code big * small} with small repeated {@code repeats} times over big (1: same number of elements). */
   private static Tensor product(Tensor big, Tensor small, int repeats) {
     Tensor o = empty(big.shape());

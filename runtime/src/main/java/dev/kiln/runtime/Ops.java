@@ -3112,8 +3112,8 @@ public final class Ops {
   /**
    * {@code a / b}, broadcast as {@link #add}: on the CPU a true quotient, as PyTorch's, with its
    * gradients {@code g / b} and {@code -g * ((a / b) / b)} (ATen's), the compiled models' kernels
-   * ({@link ArithmeticKernels}: eager and compiled divisions agree to the bit); on CUDA
-   * {@code a * b^-1}, within an ulp of it.
+   * ({@link ArithmeticKernels}: eager and compiled divisions agree to the bit); on CUDA the same
+   * quotient and gradients, a broadcast operand expanded on the device first.
    */
   public static Tensor div(Tensor a, Tensor b) {
     return arithmetic("div", a, b);
@@ -3131,8 +3131,8 @@ public final class Ops {
     requireFloat(op, b);
     int[] shape = Shapes.broadcast(op, a.shape(), b.shape());
     boolean div = op.equals("div");
-    if (cuda) {
-      return div ? mul(a, pow(b, -1f)) : add(a, neg(b));
+    if (cuda) { // a broadcast divisor or dividend expanded on the device (its expansion sums the gradient back)
+      return div ? CudaOps.div(expand(a, shape, false), expand(b, shape, false)) : add(a, neg(b));
     }
     boolean aFull = Arrays.equals(a.shape(), shape), bFull = Arrays.equals(b.shape(), shape);
     int[] run = aFull == bFull ? null : repeatRun(shape, aFull ? b.shape() : a.shape());

@@ -179,7 +179,7 @@ class CudaOpsTest {
     compare("mul [2,3,4,5] * [2,3,1,1]", Match.CLOSE, in -> Ops.mul(in[0], in[1]), Tensor.randn(2, 3, 4, 5), Tensor.randn(2, 3, 1, 1));
     compare("mul [3,1,1] * [2,3,4,5]", Match.CLOSE, in -> Ops.mul(in[0], in[1]), Tensor.randn(3, 1, 1), Tensor.randn(2, 3, 4, 5));
     compare("sub [5] - [3,5]", Match.EXACT_VALUES, in -> Ops.sub(in[0], in[1]), Tensor.randn(5), Tensor.randn(3, 5));
-    compare("div [2,1,4] / [1,3,1]", Match.CLOSE, in -> Ops.div(in[0], in[1]), Tensor.randn(2, 1, 4), Tensor.uniform(0.5f, 2f, 1, 3, 1));
+    compare("div [2,1,4] / [1,3,1]", Match.EXACT_VALUES, in -> Ops.div(in[0], in[1]), Tensor.randn(2, 1, 4), Tensor.uniform(0.5f, 2f, 1, 3, 1));
     compare("expand [3,1] to [2,3,4]", Match.EXACT_VALUES, in -> Ops.expand(in[0], 2, 3, 4), Tensor.randn(3, 1));
   }
 
@@ -536,7 +536,12 @@ class CudaOpsTest {
     compare("pow -1.5", Match.CLOSE, in -> Ops.pow(in[0], -1.5f), Tensor.uniform(0.5f, 3f, 7, 33));
     // bit for bit: a + (-b) is a - b, and the CPU sums a bias row's gradient as add's (float, row by row)
     compare("sub", Match.EXACT, in -> Ops.sub(in[0], in[1]), Tensor.randn(7, 33), Tensor.randn(33));
-    compare("div", Match.CLOSE, in -> Ops.div(in[0], in[1]), Tensor.randn(7, 33), Tensor.uniform(0.5f, 3f, 7, 33));
+    // bit for bit: a true quotient both ways, and the gradients g / b and -g * (y / b) by one formula
+    compare("div", Match.EXACT, in -> Ops.div(in[0], in[1]), Tensor.randn(7, 33), Tensor.uniform(0.5f, 3f, 7, 33));
+    // a repeated divisor or dividend: the CPU sums its gradient over the repeats in one pass, the GPU through the expansion
+    compare("div by a row", Match.EXACT_VALUES, in -> Ops.div(in[0], in[1]), Tensor.randn(7, 33), Tensor.uniform(0.5f, 3f, 33));
+    compare("div by a column", Match.EXACT_VALUES, in -> Ops.div(in[0], in[1]), Tensor.randn(7, 33), Tensor.uniform(0.5f, 3f, 7, 1));
+    compare("div of a column", Match.EXACT_VALUES, in -> Ops.div(in[0], in[1]), Tensor.randn(7, 1), Tensor.uniform(0.5f, 3f, 7, 33));
     compare("sum dim 1", Match.EXACT, in -> Ops.sum(in[0], 1, false), Tensor.randn(5, 7, 33));
     compare("mean dim -1 keepdim", Match.EXACT, in -> Ops.mean(in[0], -1, true), Tensor.randn(5, 7, 33));
     compare("sum dim 0", Match.EXACT, in -> Ops.sum(in[0], 0, false), Tensor.randn(1000, 3));

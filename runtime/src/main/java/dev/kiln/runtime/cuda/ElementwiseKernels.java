@@ -392,6 +392,23 @@ public final class ElementwiseKernels {
         if (i < n) out[i] = a[i] * b[i];
       }
 
+      // out = a / b, a true quotient rounded once (PyTorch's; Ops.div on the CPU)
+      extern "C" __global__ void kiln_div(float* out, const float* a, const float* b, long long n) {
+        long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (i < n) out[i] = __fdiv_rn(a[i], b[i]);
+      }
+
+      // The gradients of y = a / b (ATen's div backward, as the CPU's ArithmeticKernels): da = g / b,
+      // db = -g * (y / b); either output may be null.
+      extern "C" __global__ void kiln_div_backward(float* da, float* db, const float* g, const float* b, const float* y,
+          long long n) {
+        long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (i < n) {
+          if (da) da[i] = __fdiv_rn(g[i], b[i]);
+          if (db) db[i] = __fmul_rn(-g[i], __fdiv_rn(y[i], b[i]));
+        }
+      }
+
       // out[r, j] = a[r, j] + b[j]: b repeated over the leading dimensions of a, seen as [n / cols, cols]
       extern "C" __global__ void kiln_add_repeated(float* out, const float* a, const float* b, int cols, long long n) {
         long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
@@ -1078,6 +1095,21 @@ public final class ElementwiseKernels {
   public static void mul(long out, long a, long b, long n) {
     requireCount("mul", n);
     kernel("kiln_mul").launch1d(n, out, a, b, n);
+  }
+
+  /** {@code out = a / b}, same shapes: a true quotient, rounded once. */
+  public static void div(long out, long a, long b, long n) {
+    requireCount("div", n);
+    kernel("kiln_div").launch1d(n, out, a, b, n);
+  }
+
+  /**
+   * The gradients of {@code y = a / b}, same shapes: {@code da = g / b} and {@code db = -g * (y / b)}
+   * (the CPU's formulas); {@code da} or {@code db} may be 0 (not wanted).
+   */
+  public static void divBackward(long da, long db, long g, long b, long y, long n) {
+    requireCount("div_backward", n);
+    kernel("kiln_div_backward").launch1d(n, da, db, g, b, y, n);
   }
 
   /** {@code out[r, j] = a[r, j] + b[j]} for {@code a} seen as {@code [n / cols, cols]}. */
