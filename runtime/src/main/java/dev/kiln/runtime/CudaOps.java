@@ -585,21 +585,21 @@ final class CudaOps {
   }
 
   /**
-   * {@link Ops#unbind}'s gradient: each slice's {@code rows} rows of {@code width} floats copied to
-   * column {@code t * width} of rows of {@code pitch} floats, one 2-d copy per slice; zeros first
-   * only where a slice has no gradient.
+   * The gradient of {@link Ops#unbind}'s, {@code split}'s or {@code chunk}'s pieces: piece {@code t}'s
+   * {@code rows} rows of {@code widths[t]} floats copied to column {@code offsets[t]} of rows of
+   * {@code pitch} floats, one 2-d copy per piece; zeros first only where a piece has no gradient.
    */
-  static Tensor placeSlices(int[] shape, Tensor[] grads, int rows, int pitch, int width) {
-    return named("unbind backward", () -> {
+  static Tensor placePieces(int[] shape, Tensor[] grads, int rows, int pitch, int[] offsets, int[] widths) {
+    return named("split backward", () -> {
       Tensor dx = empty(shape);
       long base = dx.writeCuda();
       if (java.util.Arrays.asList(grads).contains(null)) {
         Cuda.get().zero(base, dx.numel());
       }
       for (int t = 0; t < grads.length; t++) {
-        if (grads[t] != null && width > 0 && rows > 0) {
+        if (grads[t] != null && widths[t] > 0 && rows > 0) {
           Tensor g = onGpu(grads[t]);
-          Cuda.get().copy2d(g.readCuda(), width, base + (long) t * width * Float.BYTES, pitch, width, rows);
+          Cuda.get().copy2d(g.readCuda(), widths[t], base + (long) offsets[t] * Float.BYTES, pitch, widths[t], rows);
           CudaLayerOps.keepAlive(g);
         }
       }

@@ -1444,48 +1444,131 @@ public final class Ops {
   /**
    * The slices of {@code x} along {@code dim}, PyTorch's {@code torch.unbind}: {@code x.size(dim)}
    * tensors of {@code x}'s shape without {@code dim} (copies, as {@link #select}'s). Their gradients
-   * reach {@code x} through one node that writes each slice's into its place (zeros for a slice the
-   * loss did not use), so a backward costs one {@code x}-sized gradient, where a {@code select} per
-   * slice gives each slice an {@code x}-sized gradient of its own, summed: quadratic in the count (a
-   * loop over a sequence's steps written by hand). The mechanism is {@link
-   * OutputGradients}': each slice's node stashes its gradient and passes a zero on to a hidden anchor,
-   * whose node, run after every slice's, gathers them.
+   * reach {@code x} through one node (see {@link #pieces}), where a {@code select} per slice gives
+   * each slice an {@code x}-sized gradient of its own: quadratic in the count (a loop over a
+   * sequence's steps written by hand).
    *
    * @throws IllegalArgumentException for a 0-dim tensor or a dimension out of range
    */
   public static Tensor[] unbind(Tensor x, int dim) {
     requireRankAtLeastOne("unbind", x);
-    Along a = Along.of("unbind", x, dim);
-    int count = a.size();
-    int[] outShape = removeDim(x.shape(), Shapes.normalizeDim(dim, x.dim()));
+    int[] lengths = new int[Along.of("unbind", x, dim).size()];
+    Arrays.fill(lengths, 1);
+    return pieces("unbind", x, dim, lengths, true);
+  }
+
+  /**
+   * {@code x} cut along {@code dim} into pieces of {@code splitSize} entries, the last one shorter
+   * when the size does not divide (PyTorch's {@code torch.split(x, split_size, dim)}); a dimension
+   * of size 0 gives one empty piece. Copies, as {@link #narrow}'s, whose gradients reach {@code x}
+   * through one node, as {@link #unbind}'s.
+   *
+   * @throws IllegalArgumentException for a 0-dim tensor, a dimension out of range, a negative
+   *     {@code splitSize}, or 0 over a dimension that is not empty
+   */
+  public static Tensor[] split(Tensor x, int splitSize, int dim) {
+    requireRankAtLeastOne("split", x);
+    int size = Along.of("split", x, dim).size();
+    if (splitSize < 0 || splitSize == 0 && size != 0) {
+      throw new IllegalArgumentException("split: split size " + splitSize + (splitSize < 0 ? " is negative"
+          : " is only allowed along an empty dimension, but dimension " + dim + " of " + Shapes.toString(x.shape())
+              + " has size " + size));
+    }
+    int count = size == 0 ? 1 : (size + splitSize - 1) / splitSize;
+    int[] lengths = new int[count];
+    for (int t = 0; t < count; t++) {
+      lengths[t] = Math.min(splitSize, size - t * splitSize);
+    }
+    return pieces("split", x, dim, lengths, false);
+  }
+
+  /**
+   * {@code x} cut along {@code dim} into pieces of the given lengths, in order (PyTorch's {@code
+   * torch.split(x, [2, 3], dim)}, {@code split_with_sizes}); see {@link #split(Tensor, int, int)}.
+   *
+   * @throws IllegalArgumentException for a 0-dim tensor, a dimension out of range, a negative
+   *     length, or lengths that do not add up to the dimension's size
+   */
+  public static Tensor[] split(Tensor x, int[] lengths, int dim) {
+    requireRankAtLeastOne("split", x);
+    int size = Along.of("split", x, dim).size();
+    long sum = 0;
+    for (int length : lengths) {
+      if (length < 0) {
+        throw new IllegalArgumentException("split: lengths " + Arrays.toString(lengths) + " include a negative one");
+      }
+      sum += length;
+    }
+    if (sum != size) {
+      throw new IllegalArgumentException("split: lengths " + Arrays.toString(lengths) + " add up to " + sum
+          + ", but dimension " + dim + " of " + Shapes.toString(x.shape()) + " has size " + size);
+    }
+    return pieces("split", x, dim, lengths.clone(), false);
+  }
+
+  /**
+   * {@code x} cut along {@code dim} into {@code chunks} pieces of {@code ceil(size / chunks)}
+   * entries, the last one shorter, and fewer pieces where the size runs out first (PyTorch's {@code
+   * torch.chunk}: 5 entries in 4 chunks are 2, 2 and 1); a dimension of size 0 gives {@code chunks}
+   * empty pieces. {@code gates.chunk(4, 1)} splits an LSTM's gates. See {@link #split(Tensor, int, int)}.
+   *
+   * @throws IllegalArgumentException for a 0-dim tensor, a dimension out of range or {@code chunks} below 1
+   */
+  public static Tensor[] chunk(Tensor x, int chunks, int dim) {
+    requireRankAtLeastOne("chunk", x);
+    int size = Along.of("chunk", x, dim).size();
+    if (chunks < 1) {
+      throw new IllegalArgumentException("chunk: chunks must be at least 1, got " + chunks);
+    }
+    return size == 0 ? pieces("chunk", x, dim, new int[chunks], false) : split(x, (size + chunks - 1) / chunks, dim);
+  }
+
+  /**
+   * The pieces of {@code x} of {@code lengths} entries each along {@code dim}, in order (their sum
+   * its size), without {@code dim} when {@code drop} (every length then 1): copies, whose gradients
+   * reach {@code x} through one node that writes each piece's into its place (zeros for a piece the
+   * loss did not use), so a backward costs one {@code x}-sized gradient where a {@code narrow} per
+   * piece gives each piece an {@code x}-sized gradient of its own, summed: quadratic in the count
+   * (a loop over a sequence's steps written by hand). The mechanism is {@link OutputGradients}':
+   * each piece's node stashes its gradient and passes a zero on to a hidden anchor, whose node,
+   * run after every piece's, gathers them.
+   */
+  private static Tensor[] pieces(String name, Tensor x, int dim, int[] lengths, boolean drop) {
+    Along a = Along.of(name, x, dim);
+    int d = Shapes.normalizeDim(dim, x.dim()), count = lengths.length;
+    int[] offsets = new int[count], widths = new int[count];
     Tensor[] slices = new Tensor[count];
     boolean track = track(x);
     try (var off = Kiln.noGrad()) {
-      for (int t = 0; t < count; t++) {
-        slices[t] = block("unbind", x, a, t, 1, outShape);
+      for (int t = 0, from = 0; t < count; from += lengths[t], t++) {
+        int[] shape = x.shape();
+        shape[d] = lengths[t];
+        slices[t] = block(name, x, a, from, lengths[t], drop ? removeDim(shape, d) : shape);
+        offsets[t] = from * a.inner();
+        widths[t] = lengths[t] * a.inner();
       }
     }
     if (!track) {
       return slices;
     }
     Tensor[] stashed = new Tensor[count];
-    long[] sent = {-1}; // the backward round a slice last sent the anchor its zero in (one runs it)
+    long[] sent = {-1}; // the backward round a piece last sent the anchor its zero in (one runs it)
     Thread[] sentBy = {null};
-    int rows = a.outer(), pitch = count * a.inner(), width = a.inner();
+    int rows = a.outer(), pitch = a.size() * a.inner();
     Tensor anchor = Tensor.ofNode(new float[1], new int[0], new Node(x) {
       @Override protected boolean savesTensors() {
         return false;
       }
 
       @Override public String name() {
-        return "unbind";
+        return name;
       }
 
       @Override protected Tensor[] backward(Tensor ignored) {
         Tensor[] grads = stashed.clone();
         Arrays.fill(stashed, null);
         sentBy[0] = null;
-        return new Tensor[] {placeSlices(x, grads, rows, pitch, width)};
+        return new Tensor[] {placePieces(x, grads, rows, pitch, offsets, widths)};
       }
     });
     Tensor[] out = new Tensor[count];
@@ -1497,7 +1580,7 @@ public final class Ops {
         }
 
         @Override public String name() {
-          return "unbind[" + index + "]";
+          return name + "[" + index + "]";
         }
 
         @Override protected Tensor[] backward(Tensor g) {
@@ -1516,18 +1599,18 @@ public final class Ops {
   }
 
   /**
-   * {@code x}'s gradient from its slices' along the middle of {@code [rows, count, width]} ({@link
-   * #unbind}): slice {@code t}'s rows copied to column {@code t * width} of rows of {@code pitch}
-   * values, zeros where a slice has none.
+   * {@code x}'s gradient from its pieces' ({@link #pieces}): piece {@code t}'s {@code rows} rows of
+   * {@code widths[t]} values copied to column {@code offsets[t]} of rows of {@code pitch} values,
+   * zeros where a piece has none.
    */
-  private static Tensor placeSlices(Tensor x, Tensor[] grads, int rows, int pitch, int width) {
+  private static Tensor placePieces(Tensor x, Tensor[] grads, int rows, int pitch, int[] offsets, int[] widths) {
     if (x.device().isCuda()) {
-      return CudaOps.placeSlices(x.shape(), grads, rows, pitch, width);
+      return CudaOps.placePieces(x.shape(), grads, rows, pitch, offsets, widths);
     }
     float[] dx = new float[x.numel()];
     for (int t = 0; t < grads.length; t++) {
       if (grads[t] != null) {
-        MathKernels.copyRows(dx, t * width, pitch, grads[t].readBuffer(), grads[t].offset(), width, width, rows);
+        MathKernels.copyRows(dx, offsets[t], pitch, grads[t].readBuffer(), grads[t].offset(), widths[t], widths[t], rows);
       }
     }
     return Tensor.wrap(dx, x.shape());

@@ -676,6 +676,29 @@ public final class Tensor {
     return Ops.unbind(this, dim);
   }
 
+  /**
+   * Pieces of {@code splitSize} entries along {@code dim}, the last one shorter (PyTorch's {@code
+   * x.split(split_size, dim)}: {@code qkv.split(d, -1)}); copies whose gradients reach this tensor
+   * through one node ({@link Ops#split(Tensor, int, int)}).
+   */
+  public Tensor[] split(int splitSize, int dim) {
+    return Ops.split(this, splitSize, dim);
+  }
+
+  /** Pieces of the given lengths along {@code dim}, which add up to its size (PyTorch's {@code x.split([2, 3], dim)}). */
+  public Tensor[] split(int[] lengths, int dim) {
+    return Ops.split(this, lengths, dim);
+  }
+
+  /**
+   * {@code chunks} pieces along {@code dim}, of {@code ceil(size / chunks)} entries but the last
+   * (PyTorch's {@code x.chunk(chunks, dim)}: {@code gates.chunk(4, 1)}); fewer where the size runs
+   * out first ({@link Ops#chunk}).
+   */
+  public Tensor[] chunk(int chunks, int dim) {
+    return Ops.chunk(this, chunks, dim);
+  }
+
   /** {@code tensors} joined along {@code dim} (PyTorch's {@code torch.cat}): shapes equal except along it, one device. */
   public static Tensor cat(List<Tensor> tensors, int dim) {
     return Ops.cat(tensors, dim);

@@ -263,6 +263,14 @@ class CudaOpsTest {
     }, Tensor.randn(3, 4, 5));
     compare("unbind(0) of 20 steps stacked back", Match.EXACT, in -> Tensor.stack(List.of(Ops.unbind(in[0], 0)), 0), Tensor.randn(20, 3, 7));
     compare("unbind(-1)", Match.EXACT, in -> Tensor.stack(List.of(Ops.unbind(in[0], -1)), 0), Tensor.randn(2, 3, 4));
+    compare("chunk(3, 1), piece 1 unused", Match.EXACT, in -> {
+      Tensor[] s = Ops.chunk(in[0], 3, 1);
+      return Tensor.cat(List.of(s[2], s[0].mul(s[0])), 1);
+    }, Tensor.randn(3, 7, 5));
+    compare("split([1, 3], -1)", Match.EXACT, in -> {
+      Tensor[] s = Ops.split(in[0], new int[] {1, 3}, -1);
+      return Tensor.cat(List.of(s[1], s[0]), -1);
+    }, Tensor.randn(2, 3, 4));
   }
 
   /** {@code count} random ids below {@code num} (few rows, so most repeat), as a label tensor of {@code shape}. */

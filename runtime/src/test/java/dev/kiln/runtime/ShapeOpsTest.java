@@ -193,6 +193,47 @@ class ShapeOpsTest {
   }
 
   @Test
+  void splitAndChunkCutAsPyTorchsAndGatherTheirGradientsInOneNode() {
+    Tensor x = arange234();
+    // torch: p = x.chunk(2, 1); y = torch.cat([p[1] * 2, p[0]], 1); gradient torch.arange(1., 25).reshape(2, 3, 4)
+    Tensor[] p = x.chunk(2, 1);
+    assertEquals(2, p.length);
+    assertShape(new int[] {2, 2, 4}, p[0], "chunk(2, 1)[0]");
+    assertShape(new int[] {2, 1, 4}, p[1], "chunk(2, 1)[1]");
+    assertArrayEquals(new float[] {5, 6, 7, 8, 9, 10, 11, 12, 2, 4, 6, 8, 17, 18, 19, 20, 21, 22, 23, 24, 26, 28, 30, 32},
+        gradient(x, Tensor.cat(List.of(p[1].mul(2f), p[0]), 1)));
+    // torch: p = x.split([1, 3], -1); p[1] alone takes a gradient (p[0]'s place gets zeros)
+    p = x.split(new int[] {1, 3}, -1);
+    assertArrayEquals(new float[] {0, 4, 8, 12, 16, 20}, p[0].toFloatArray());
+    assertShape(new int[] {2, 3, 3}, p[1], "split([1, 3], -1)[1]");
+    assertArrayEquals(new float[] {0, 1, 2, 3, 0, 4, 5, 6, 0, 7, 8, 9, 0, 10, 11, 12, 0, 13, 14, 15, 0, 16, 17, 18},
+        gradient(x, p[1]));
+    // torch: p = x.split(3, -1) -> [2, 3, 3] and [2, 3, 1]; y = p[1] + p[1]
+    p = x.split(3, -1);
+    assertShape(new int[] {2, 3, 1}, p[1], "split(3, -1)[1]");
+    assertArrayEquals(new float[] {3, 7, 11, 15, 19, 23}, p[1].toFloatArray());
+    assertArrayEquals(new float[] {0, 0, 0, 2, 0, 0, 0, 4, 0, 0, 0, 6, 0, 0, 0, 8, 0, 0, 0, 10, 0, 0, 0, 12},
+        gradient(x, p[1].add(p[1])));
+    // counts as PyTorch's: 6 in 4 chunks is 2, 2, 2; 5 in 10 is five of 1; an empty dimension
+    assertEquals(3, Tensor.zeros(6).chunk(4, 0).length);
+    assertEquals(5, Tensor.zeros(5).chunk(10, 0).length);
+    assertEquals(3, Tensor.zeros(0).chunk(3, 0).length);
+    assertEquals(1, Tensor.zeros(0).split(0, 0).length);
+    assertEquals(0, Tensor.zeros(2, 0).split(2, 1)[0].numel());
+    assertArrayEquals(new int[] {3, 4}, Tensor.labels(1, 2, 3, 4).split(2, 0)[1].toIntArray());
+    assertNull(Tensor.of(ramp(6, 0), 2, 3).chunk(3, 1)[1].gradFn());
+    // and their errors
+    assertMessage("split: split size 0 is only allowed along an empty dimension, but dimension 0 of [5] has size 5",
+        () -> Tensor.zeros(5).split(0, 0));
+    assertMessage("split: split size -1 is negative", () -> Tensor.zeros(5).split(-1, 0));
+    assertMessage("split: lengths [2, 2] add up to 4, but dimension 0 of [5] has size 5",
+        () -> Tensor.zeros(5).split(new int[] {2, 2}, 0));
+    assertMessage("split: lengths [6, -1] include a negative one", () -> Tensor.zeros(5).split(new int[] {6, -1}, 0));
+    assertMessage("chunk: chunks must be at least 1, got 0", () -> Tensor.zeros(5).chunk(0, 0));
+    assertMessage("chunk: cannot be applied to a 0-dim tensor (shape [])", () -> Tensor.scalar(1f).chunk(2, 0));
+  }
+
+  @Test
   void narrowSelectSliceAndCatReadFromTheTensorsOffset() {
     // The values 0..5 as [2, 3] from index 3 of their array; the 99s around them must not leak in.
     float[] data = {99, 99, 99, 0, 1, 2, 3, 4, 5, 99, 99};
