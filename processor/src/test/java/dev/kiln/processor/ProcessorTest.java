@@ -82,7 +82,9 @@ class ProcessorTest {
       "BiGru, KilnBiGru, KilnBiGru.java",
       "SeqRnn, KilnSeqRnn, KilnSeqRnn.java",
       "ByHand, KilnByHand, KilnByHand.java",
-      "FieldProducts, KilnFieldProducts, KilnFieldProducts.java"
+      "FieldProducts, KilnFieldProducts, KilnFieldProducts.java",
+      "TwoTower, KilnTwoTower, KilnTwoTower.java",
+      "MaskedAttention, KilnMaskedAttention, KilnMaskedAttention.java"
   })
   void generatesTheGoldenSourceWithoutWarnings(String model, String generated, String golden) throws IOException {
     Compilation c = compile(model(model));
