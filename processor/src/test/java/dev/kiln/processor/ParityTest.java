@@ -174,6 +174,7 @@ class ParityTest {
   @CsvSource({
     "TwoTower, forwardPair, b",
     "MaskedAttention, forwardMasked, mask",
+    "InputsBesideOutputs, forwardGated, gate",
   })
   void severalInputsMatchEager(String source, String methodName, String further) throws ReflectiveOperationException {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(source));

@@ -58,10 +58,11 @@ public record ModelIr(
 
   /**
    * Whether the input is token or category ids (a label tensor), not floats: an Embedding reads it,
-   * in forward or in the outputs method. The checker makes sure only Embeddings do.
+   * in forward, the outputs method or the method of several inputs. The checker makes sure only Embeddings do.
    */
   public boolean takesIds() {
-    return readsIds(steps, inputName) || outputs != null && readsIds(outputs.steps(), outputs.inputName());
+    return readsIds(steps, inputName) || outputs != null && readsIds(outputs.steps(), outputs.inputName())
+        || inputs != null && readsIds(inputs.steps(), inputs.inputName());
   }
 
   private static boolean readsIds(List<StepIr> steps, String input) {
