@@ -307,7 +307,7 @@ public final class KilnTwoTower extends TwoTower {
           // needK: whether step K's input gradient is needed (a parameter before it, or x, requires grad); dInK
           // is its buffer then, else null. Each step returns first when its output's gradient is not needed, so
           // frozen early layers cost nothing
-          boolean need1 = dx != null || dx3 != null || dx1 != null || dx2 != null;
+          boolean need1 = dx != null || dx1 != null || dx2 != null || dx3 != null;
           float[] dIn1 = need1 ? p.da1 : null;
           boolean need2 = need1 || needsGrad(4 /* towerA.weight() */) || needsGrad(5 /* towerA.bias() */);
           boolean need3 = need2 || needsGrad(6 /* towerB.weight() */) || needsGrad(7 /* towerB.bias() */);
