@@ -118,6 +118,40 @@ class SampleCommandsTest {
         assertEquals(0, IntermediateCommand.maxDifference(cp.get(k).grad(), v.grad()), 1e-5, k));
   }
 
+  /**
+   * The siamese network's compiled forwardPair (one tower applied to both inputs): eager's scores, every
+   * parameter's gradient (the tower's summed over its two uses) and each image's gradient, over two batch sizes.
+   */
+  @Test
+  void compiledSiameseNetMatchesEagerOnBothInputs() {
+    Kiln.manualSeed(2);
+    var eager = new PairsCommand.SiameseNet();
+    Kiln.manualSeed(2);
+    PairsCommand.SiameseNet compiled = new KilnPairsCommand_SiameseNet();
+    for (int n : new int[] {6, 3}) {
+      eager.zeroGrad(true);
+      compiled.zeroGrad(true);
+      Tensor a = Tensor.randn(n, 1, 28, 28);
+      Tensor b = Tensor.randn(n, 1, 28, 28);
+      Tensor ae = a.clone().requiresGrad(true), be = b.clone().requiresGrad(true);
+      Tensor ac = a.clone().requiresGrad(true), bc = b.clone().requiresGrad(true);
+      Tensor se = eager.forwardPair(ae, be);
+      Tensor sc = compiled.forwardPair(ac, bc);
+      assertArrayEquals(new int[] {n, 2}, sc.shape());
+      assertEquals(0, IntermediateCommand.maxDifference(sc, se), 1e-5);
+      Tensor same = Tensor.labels(java.util.stream.IntStream.range(0, n).map(i -> i % 2).toArray());
+      new dev.kiln.dsl.CrossEntropyLoss().apply(se, same).backward();
+      new dev.kiln.dsl.CrossEntropyLoss().apply(sc, same).backward();
+      assertEquals(0, IntermediateCommand.maxDifference(ac.grad(), ae.grad()), 1e-6, "a's gradient");
+      assertEquals(0, IntermediateCommand.maxDifference(bc.grad(), be.grad()), 1e-6, "b's gradient");
+      var cp = compiled.namedParameters();
+      eager.namedParameters().forEach((k, v) ->
+          assertEquals(0, IntermediateCommand.maxDifference(cp.get(k).grad(), v.grad()), 1e-5, k));
+      // forward: one image's embedding, compiled from its own body
+      assertEquals(0, IntermediateCommand.maxDifference(compiled.forward(a), eager.forward(a)), 1e-5);
+    }
+  }
+
   @Test
   void intermediateCommandPrintsTheCompiledHiddenOutput() {
     String text = printed(() -> IntermediateCommand.run(new Args("intermediate", new String[] {"intermediate"}, 1, Set.of())));

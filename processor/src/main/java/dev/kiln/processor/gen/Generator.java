@@ -394,7 +394,8 @@ public final class Generator {
 
   /**
    * {@code fc1.weight(), fc1.bias(), ..., pos}: every parameter the fused code reads, in layer order,
-   * then the tensor fields that are parameters.
+   * then the tensor fields that are parameters; each once, though a layer may be applied several times
+   * (a siamese tower applied to both inputs).
    */
   private List<String> parameterExpressions() {
     List<String> params = new ArrayList<>();
@@ -406,7 +407,7 @@ public final class Generator {
         params.add(tensorField(t));
       }
     }
-    return params;
+    return params.stream().distinct().toList();
   }
 
   /** The tensor fields this graph's kernels read (a position table, a mask), in the order the model lists them. */
