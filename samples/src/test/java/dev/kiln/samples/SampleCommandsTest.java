@@ -152,6 +152,36 @@ class SampleCommandsTest {
     }
   }
 
+  /** Half the pairs of a batch show one class (where the batch has another image of it), the labels say which. */
+  @Test
+  void pairsAreHalfOfOneClassAndLabelledSo() {
+    int[] classes = {0, 1, 2, 0, 1, 2, 0, 1, 2, 3};
+    Tensor x = Tensor.arange(classes.length).reshape(classes.length, 1); // each image its own index
+    var p = PairsCommand.Pairs.of(new dev.kiln.runtime.data.Batch(x, Tensor.labels(classes)), new java.util.Random(3),
+        dev.kiln.runtime.Device.cpu());
+    float[] partner = p.b().toFloatArray();
+    int[] same = p.same().toIntArray();
+    for (int i = 0; i < classes.length; i++) {
+      int j = (int) partner[i];
+      assertTrue(j != i, "image " + i + " paired with itself");
+      assertEquals(classes[i] == classes[j] ? 1 : 0, same[i], "label of pair " + i);
+      assertEquals(i % 2 == 0 ? 1 : 0, same[i], "pair " + i + " (each class has another image here)");
+    }
+  }
+
+  /** A short run on FashionMNIST learns to tell pairs apart, compiled. */
+  @Test
+  void pairsCommandLearnsOnFashionMnist() {
+    org.junit.jupiter.api.Assumptions.assumeTrue(Files.isDirectory(Path.of("/usr/share/datasets/fashion-mnist"))
+        || System.getenv("KILN_DATA") != null, "FashionMNIST is not installed");
+    String text = printed(() -> PairsCommand.run(new Args("pairs",
+        new String[] {"pairs", "--epochs", "1", "--train-size", "6000", "--device", "cpu"}, 1, Set.of("eager"))));
+    assertTrue(text.contains("compiled KilnPairsCommand_SiameseNet("), text);
+    Matcher m = Pattern.compile("epoch 1: train loss [0-9.]+, test pair accuracy ([0-9.]+)%").matcher(text);
+    assertTrue(m.find(), text);
+    assertTrue(Double.parseDouble(m.group(1)) > 75, "accuracy " + m.group(1) + "%, chance is 50%");
+  }
+
   @Test
   void intermediateCommandPrintsTheCompiledHiddenOutput() {
     String text = printed(() -> IntermediateCommand.run(new Args("intermediate", new String[] {"intermediate"}, 1, Set.of())));
