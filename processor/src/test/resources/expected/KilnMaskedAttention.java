@@ -212,7 +212,7 @@ public final class KilnMaskedAttention extends MaskedAttention {
         return forwardCuda(x, x1);
       }
       int n = Compiled.batchSize("KilnMaskedAttention", x, 6, 8);
-      Compiled.furtherInput("KilnMaskedAttention.forwardMasked", "mask", x1, n, 6);
+      Compiled.furtherInput("KilnMaskedAttention.forwardMasked", "mask", x1, "x", n, 6);
       // the plan (buffers) for this batch size, this call's alone until released: another thread's call gets another
       Plan p = plans.acquire(n, Kiln.isGradEnabled());
       try {
@@ -291,7 +291,7 @@ public final class KilnMaskedAttention extends MaskedAttention {
      */
     private Tensor forwardCuda(Tensor x, Tensor x1) {
       int n = Compiled.batchSize("KilnMaskedAttention", x, 6, 8);
-      Compiled.furtherInput("KilnMaskedAttention.forwardMasked", "mask", x1, n, 6);
+      Compiled.furtherInput("KilnMaskedAttention.forwardMasked", "mask", x1, "x", n, 6);
       // norm LayerNorm((8,), eps=1e-05, elementwise_affine=True): [N, 6, 8] -> [N, 6, 8]   MaskedAttention.java:30
       Tensor v1 = norm.apply(x);
       // query Linear(in_features=8, out_features=8, bias=True): [N, 6, 8] -> [N, 6, 8]   MaskedAttention.java:31

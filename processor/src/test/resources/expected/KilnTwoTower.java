@@ -131,9 +131,9 @@ public final class KilnTwoTower extends TwoTower {
         return forwardCuda(x, x1, x2, x3);
       }
       int n = Compiled.batchSize("KilnTwoTower", x, 6);
-      Compiled.furtherInput("KilnTwoTower.forwardPair", "b", x1, n, 4);
-      Compiled.furtherInput("KilnTwoTower.forwardPair", "shift", x2, n, 6);
-      Compiled.furtherInput("KilnTwoTower.forwardPair", "gain", x3, n, 1);
+      Compiled.furtherInput("KilnTwoTower.forwardPair", "b", x1, "a", n, 4);
+      Compiled.furtherInput("KilnTwoTower.forwardPair", "shift", x2, "a", n, 6);
+      Compiled.furtherInput("KilnTwoTower.forwardPair", "gain", x3, "a", n, 1);
       // the plan (buffers) for this batch size, this call's alone until released: another thread's call gets another
       Plan p = plans.acquire(n, Kiln.isGradEnabled());
       try {
@@ -180,9 +180,9 @@ public final class KilnTwoTower extends TwoTower {
      */
     private Tensor forwardCuda(Tensor x, Tensor x1, Tensor x2, Tensor x3) {
       int n = Compiled.batchSize("KilnTwoTower", x, 6);
-      Compiled.furtherInput("KilnTwoTower.forwardPair", "b", x1, n, 4);
-      Compiled.furtherInput("KilnTwoTower.forwardPair", "shift", x2, n, 6);
-      Compiled.furtherInput("KilnTwoTower.forwardPair", "gain", x3, n, 1);
+      Compiled.furtherInput("KilnTwoTower.forwardPair", "b", x1, "a", n, 4);
+      Compiled.furtherInput("KilnTwoTower.forwardPair", "shift", x2, "a", n, 6);
+      Compiled.furtherInput("KilnTwoTower.forwardPair", "gain", x3, "a", n, 1);
       // a.add(shift): [N, 6] -> [N, 6]   TwoTower.java:25
       Tensor v1 = F.add(x, x2);
       // towerA Linear(in_features=6, out_features=8, bias=True) + relu(towerA.apply(a.add(shift))): [N, 6] -> [N, 8]   TwoTower.java:25

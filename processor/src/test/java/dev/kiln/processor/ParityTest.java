@@ -172,11 +172,11 @@ class ParityTest {
    */
   @ParameterizedTest
   @CsvSource({
-    "TwoTower, forwardPair, b",
-    "MaskedAttention, forwardMasked, mask",
-    "InputsBesideOutputs, forwardGated, gate",
+    "TwoTower, forwardPair, b, a",
+    "MaskedAttention, forwardMasked, mask, x",
+    "InputsBesideOutputs, forwardGated, gate, x",
   })
-  void severalInputsMatchEager(String source, String methodName, String further) throws ReflectiveOperationException {
+  void severalInputsMatchEager(String source, String methodName, String further, String first) throws ReflectiveOperationException {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(source));
     assertThat(c).succeededWithoutWarnings();
     ClassLoader loader = new CompiledClasses(c);
@@ -246,12 +246,12 @@ class ParityTest {
     }
     var e = assertThrows(java.lang.reflect.InvocationTargetException.class, () -> method.invoke(compiled, args));
     assertEquals("Kiln" + source + "." + methodName + " expects " + further + " [4, " + joined(own) + "] (one sample ["
-        + joined(own) + "], the batch size 4 of x), got [3, " + joined(own) + "]; every input of one call holds the same"
-        + " samples, so give " + further + " x's batch size", e.getCause().getMessage());
+        + joined(own) + "], the batch size 4 of " + first + "), got [3, " + joined(own) + "]; every input of one call holds"
+        + " the same samples, so give " + further + " " + first + "'s batch size", e.getCause().getMessage());
     args[1] = Tensor.ones(4, own[0] + 1);
     e = assertThrows(java.lang.reflect.InvocationTargetException.class, () -> method.invoke(compiled, args));
     assertEquals("Kiln" + source + "." + methodName + " expects " + further + " [4, " + joined(own) + "] (one sample ["
-        + joined(own) + "], the batch size 4 of x), got [4, " + (own[0] + 1) + "]", e.getCause().getMessage());
+        + joined(own) + "], the batch size 4 of " + first + "), got [4, " + (own[0] + 1) + "]", e.getCause().getMessage());
   }
 
   /** Sizes joined as a shape's inside: {@code 4, 6}. */

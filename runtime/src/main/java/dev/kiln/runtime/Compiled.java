@@ -76,9 +76,10 @@ public final class Compiled {
    *
    * @param method the model and method, for the message: {@code KilnNet.forwardMasked}
    * @param name the parameter's name as declared
+   * @param first the name of the method's first parameter, whose batch size {@code n} is
    * @throws IllegalArgumentException naming the parameter, the expected and the received shape
    */
-  public static void furtherInput(String method, String name, Tensor input, int n, int... sample) {
+  public static void furtherInput(String method, String name, Tensor input, String first, int n, int... sample) {
     int[] shape = input.shape();
     boolean ok = shape.length == sample.length + 1 && input.dtype() == DType.FLOAT32 && shape[0] == n
         && Arrays.equals(Arrays.copyOfRange(shape, 1, shape.length), sample);
@@ -89,9 +90,9 @@ public final class Compiled {
       boolean otherBatch = shape.length == sample.length + 1 && shape[0] != n
           && Arrays.equals(Arrays.copyOfRange(shape, 1, shape.length), sample);
       throw new IllegalArgumentException(method + " expects " + name + " " + Shapes.toString(expected) + " (one sample "
-          + Shapes.toString(sample) + ", the batch size " + n + " of x), got " + Shapes.toString(shape)
+          + Shapes.toString(sample) + ", the batch size " + n + " of " + first + "), got " + Shapes.toString(shape)
           + (input.dtype() == DType.FLOAT32 ? "" : " of " + input.dtype())
-          + (otherBatch ? "; every input of one call holds the same samples, so give " + name + " x's batch size" : ""));
+          + (otherBatch ? "; every input of one call holds the same samples, so give " + name + " " + first + "'s batch size" : ""));
     }
   }
 

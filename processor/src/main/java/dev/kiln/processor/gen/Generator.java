@@ -964,8 +964,8 @@ public final class Generator {
   private void checkFurtherInputs(CodeBlock.Builder b) {
     for (int j = 1; j <= ir.further().size(); j++) {
       InputsIr.Further f = ir.further().get(j - 1);
-      b.addStatement("$T.furtherInput($S, $S, x$L, n, $L)", COMPILED, name + "." + ir.inputs().method(), f.name(), j,
-          joined(f.shape()));
+      b.addStatement("$T.furtherInput($S, $S, x$L, $S, n, $L)", COMPILED, name + "." + ir.inputs().method(), f.name(), j,
+          ir.inputs().inputName(), joined(f.shape()));
     }
   }
 
