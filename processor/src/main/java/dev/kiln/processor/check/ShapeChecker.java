@@ -35,7 +35,9 @@ import java.util.Set;
  * {@code mul} and {@code div} join two of one shape or one repeated over the other, {@code matmul} two whose matrices fit, {@code Tensor.cat} several along a dimension), in
  * {@code forward} and in a method of several outputs alike. The model's tensor fields are values
  * without a batch dimension, which only an add, sub, mul or div (repeated over the batch) and a matmul (a
- * matrix on the right, multiplying every row) read; a masked fill's mask is part of its spec.
+ * matrix on the right, multiplying every row) read; a masked fill's mask is part of its spec. A method of
+ * several inputs is one more graph whose further inputs are values like the input ({@code [N, ...]}), each of
+ * which some step must read; a masked fill there may take one, as it is or reshaped, as its mask.
  */
 public final class ShapeChecker {
   private final Diagnostics diagnostics;
