@@ -21,8 +21,29 @@ public enum Message {
   BAD_INPUT_SHAPE("@Model(input = %s) must list one sample's dimensions, each at least 1"),
   INPUT_TOO_LARGE("@Model(input = %s): one sample would hold more than 2^31-1 values, more than a tensor holds"),
   NO_FORWARD("@Model class %s must implement Tensor forward(Tensor x)"),
-  SEVERAL_INPUTS("@Model class %s: a compiled model takes one input tensor, not %d; leave out @Model and the model runs"
-      + " eagerly, as written (call your forward with several tensors yourself)"),
+  SEVERAL_INPUTS("@Model class %s: forward takes one input tensor (Module's contract), not %d; declare the further"
+      + " inputs with their sample shapes in a method of its own, 'public Tensor forwardMasked(Tensor x, @Input({16}) Tensor"
+      + " mask)', which the compiled class overrides, or leave out @Model and the model runs eagerly, as written"),
+  BAD_INPUTS_METHOD("%s takes further inputs (@Input), so it must be an instance method returning one Tensor that the"
+      + " generated class can override (not static, private or final), its first parameter the @Model input:"
+      + " write 'public Tensor %s(Tensor x, @Input({...}) Tensor %s)'"),
+  TWO_INPUTS_METHODS("%s: a @Model class may declare one method of several inputs besides forward, and %s is one already;"
+      + " keep one (a further input one call does not use may stay out of that call's method)"),
+  MISSING_INPUT("parameter %s of %s is a further input, so it needs one sample's shape: write '@Input({...}) Tensor %s'"
+      + " (the sizes after the batch dimension, which every input shares)"),
+  FIRST_INPUT_ANNOTATED("parameter %s of %s is its first, the tensor @Model(input = ...) describes; drop its @Input (further"
+      + " inputs follow it, each with its own @Input)"),
+  NON_TENSOR_INPUT("parameter %s of %s is a %s; a method of several inputs takes Tensors only, each further one with"
+      + " @Input({...}) giving one sample's shape (write constants as static final fields)"),
+  BAD_FURTHER_INPUT_SHAPE("@Input(%s) of %s must list one sample's dimensions (without the batch), each at least 1, at"
+      + " most 2^31-1 values in all: @Input({16}) for a padding mask [N, 16]"),
+  UNUSED_INPUT("the input %s of %s is never used: use it in the method's body, or drop the parameter"),
+  MASK_INPUT_SHAPE("%s: the mask %s from %s does not repeat over %s from %s: %s; a compiled mask input has the value's rank,"
+      + " the batch first, and sizes of 1 along one run of the value's dimensions, as PyTorch broadcasts mask[:, None, None, :]"
+      + " over attention scores [N, H, S, S] (write mask.reshape(-1, 1, 1, S))"),
+  MASK_NOT_INPUT("%s: the mask is %s, computed in the method; a compiled masked fill takes a buffer of the model or a"
+      + " further input (@Input), as it is or reshaped, compared with a constant in the call (mask.reshape(-1, 1, 1, S).eq(0))"),
+  RETURNS_FURTHER_INPUT("%s returns its input %s as it is (or reshaped); return a value computed from the inputs"),
   PRIVATE_LAYER("layer field %s must not be private: the generated subclass reads it"),
   NO_INITIALIZER("layer field %s is given no layer the compiler can read: declare it as 'final %s %s = new %s(...);' or"
       + " assign it once in the constructor without parameters ('%s = new %s(...);')"),
@@ -71,7 +92,8 @@ public enum Message {
       + " one matrix [K, M] multiplying every row of a value (x.matmul(w): [N, K] @ [K, M], [N, S, D] @ [D, T]), not a"
       + " field on the left; run this model eagerly (without @Model)"),
   MASK_NOT_BUFFER("%s: the mask must be a buffer of the model, as it is or compared with a constant (mask.eq(0)), with"
-      + " mask created by registerBuffer(\"mask\", Tensor.ones(S, S).tril()); %s is not"),
+      + " mask created by registerBuffer(\"mask\", Tensor.ones(S, S).tril()), or a further input of a method of several"
+      + " inputs (@Input); %s is not"),
   LAYER_AS_VALUE("'%s' is a layer field used as a value in %s: apply it (%s.apply(x)); locals hold tensors, not layers"),
   NOT_A_LAYER("'%s' is not a layer field of %s given a layer where it is declared or in the constructor"),
   INHERITED_TENSOR("'%s' is a tensor field inherited from %s: the compiler reads the tensor fields the @Model class %s declares itself"),

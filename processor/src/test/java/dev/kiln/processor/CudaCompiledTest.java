@@ -26,7 +26,8 @@ import org.junit.jupiter.params.provider.CsvSource;
  * dropout between its layers, a bidirectional GRU, RNNs read by select and narrow), compiled and run on
  * CUDA (their {@code forwardCuda}), against their eager declarations on the CPU: output, loss,
  * input (but ids) and parameter gradients to 1e-4 relative; a token table and its gradient never
- * read on the host, its padding row without gradient. Needs a GPU: tagged cuda.
+ * read on the host, its padding row without gradient; methods of several inputs (two towers, a padding mask).
+ * Needs a GPU: tagged cuda.
  */
 @Tag("cuda")
 class CudaCompiledTest {
@@ -146,6 +147,74 @@ class CudaCompiledTest {
     ParityTest.assertClose("input gradient", xc.grad().toFloatArray(), xe.grad().toFloatArray(), 1e-5);
     Map<String, Tensor> cp = compiled.namedParameters();
     eager.namedParameters().forEach((k, v) -> closeAbove(k + " gradient", cp.get(k).grad().toFloatArray(), v.grad().toFloatArray()));
+  }
+
+  /**
+   * A method of several inputs on CUDA (its {@code forwardCuda(x, x1, ...)}, every input moved to the device as x is):
+   * the eager CPU's output, every parameter's gradient and each float input's; a padding mask input gets none.
+   */
+  @ParameterizedTest
+  @CsvSource({
+    "TwoTower, forwardPair, false",
+    "MaskedAttention, forwardMasked, true",
+  })
+  void severalInputsOnCudaMatchEagerOnTheCpu(String model, String methodName, boolean masks) throws ReflectiveOperationException {
+    Compilation c = ProcessorTest.compile(ProcessorTest.model(model));
+    ClassLoader loader = new ParityTest.CompiledClasses(c);
+    Kiln.manualSeed(11);
+    Module eager = ParityTest.factory(loader, "test." + model).get();
+    Kiln.manualSeed(11);
+    Module compiled = ParityTest.factory(loader, "test.Kiln" + model).get().to(Device.cuda());
+    java.lang.reflect.Method method = java.util.Arrays.stream(eager.getClass().getMethods())
+        .filter(m -> m.getName().equals(methodName)).findFirst().orElseThrow();
+    java.lang.reflect.Parameter[] params = method.getParameters();
+    int[] sample = eager.getClass().getAnnotation(dev.kiln.dsl.Model.class).input();
+    Kiln.manualSeed(3);
+    Object[] inputsE = new Object[params.length];
+    Object[] inputsC = new Object[params.length];
+    for (int i = 0; i < params.length; i++) {
+      int[] own = i == 0 ? sample : params[i].getAnnotation(dev.kiln.dsl.Input.class).value();
+      int[] shape = new int[own.length + 1];
+      shape[0] = 5;
+      System.arraycopy(own, 0, shape, 1, own.length);
+      if (masks && i > 0) { // 1 for each sample's first 1 + (b % length) tokens
+        float[] m = new float[5 * own[0]];
+        for (int b = 0; b < 5; b++) {
+          for (int t = 0; t <= b % own[0]; t++) {
+            m[b * own[0] + t] = 1f;
+          }
+        }
+        inputsE[i] = Tensor.of(m, shape);
+        inputsC[i] = Tensor.of(m, shape).to(Device.cuda());
+      } else {
+        float[] values = Tensor.randn(shape).toFloatArray();
+        inputsE[i] = Tensor.of(values, shape).requiresGrad(true);
+        inputsC[i] = Tensor.of(values, shape).to(Device.cuda()).requiresGrad(true);
+      }
+    }
+    Tensor outE = (Tensor) method.invoke(eager, inputsE);
+    Tensor outC = (Tensor) method.invoke(compiled, inputsC);
+    assertTrue(outC.device().isCuda(), model + ": output on " + outC.device());
+    ParityTest.assertClose(model + " output", outC.toFloatArray(), outE.toFloatArray(), 1e-4);
+    Tensor y = Tensor.randn(outE.shape());
+    new MSELoss().apply(outE, y).backward();
+    new MSELoss().apply(outC, y.to(Device.cuda())).backward();
+    for (int i = 0; i < params.length; i++) {
+      Tensor ge = ((Tensor) inputsE[i]).grad();
+      Tensor gc = ((Tensor) inputsC[i]).grad();
+      assertEquals(ge == null, gc == null, model + " input " + i + ": a gradient on one device only");
+      if (ge != null) {
+        ParityTest.assertClose(model + " input " + i + " gradient", gc.toFloatArray(), ge.toFloatArray(), 1e-4);
+      }
+    }
+    Map<String, Tensor> cp = compiled.namedParameters();
+    eager.namedParameters().forEach((k, v) -> {
+      if (v.grad() == null) { // forward's own head, which the method does not use
+        assertTrue(cp.get(k).grad() == null, model + " " + k + " has a gradient on CUDA only");
+      } else {
+        closeAbove(model + " " + k + " gradient", cp.get(k).grad().toFloatArray(), v.grad().toFloatArray());
+      }
+    });
   }
 
   /**

@@ -164,6 +164,113 @@ class ParityTest {
     assertEquals("Dropout(p=0.30000001192092896, inplace=False)", compiled.getSubmodule("drop").toString());
   }
 
+  /**
+   * A method of several inputs ({@code @Input}): compiled and eager give the same output, every parameter's
+   * gradient and each float input's gradient (a mask input, read only as a mask, gets none in either), over
+   * batch sizes 5, 3 and 5 again (a plan per batch size); a further input of another shape or batch size
+   * is refused naming the parameter.
+   */
+  @ParameterizedTest
+  @CsvSource({
+    "TwoTower, forwardPair, b, a",
+    "MaskedAttention, forwardMasked, mask, x",
+    "InputsBesideOutputs, forwardGated, gate, x",
+  })
+  void severalInputsMatchEager(String source, String methodName, String further, String first) throws ReflectiveOperationException {
+    Compilation c = ProcessorTest.compile(ProcessorTest.model(source));
+    assertThat(c).succeededWithoutWarnings();
+    ClassLoader loader = new CompiledClasses(c);
+    Kiln.manualSeed(11);
+    Module eager = factory(loader, "test." + source).get();
+    Kiln.manualSeed(11);
+    Module compiled = factory(loader, "test.Kiln" + source).get();
+    Method method = Arrays.stream(eager.getClass().getMethods()).filter(m -> m.getName().equals(methodName)).findFirst().orElseThrow();
+    int[] sample = eager.getClass().getAnnotation(dev.kiln.dsl.Model.class).input();
+    java.lang.reflect.Parameter[] params = method.getParameters();
+    for (int batch : new int[] {5, 3, 5}) {
+      Kiln.manualSeed(batch);
+      List<Tensor> inputsE = new ArrayList<>();
+      List<Tensor> inputsC = new ArrayList<>();
+      for (int i = 0; i < params.length; i++) {
+        int[] own = i == 0 ? sample : params[i].getAnnotation(dev.kiln.dsl.Input.class).value();
+        int[] shape = new int[own.length + 1];
+        shape[0] = batch;
+        System.arraycopy(own, 0, shape, 1, own.length);
+        boolean mask = i > 0 && further.equals("mask");
+        Tensor t = mask ? paddingMask(batch, own[0]) : Tensor.randn(shape);
+        inputsE.add(mask ? t : Tensor.of(t.toFloatArray(), shape).requiresGrad(true));
+        inputsC.add(mask ? t : Tensor.of(t.toFloatArray(), shape).requiresGrad(true));
+      }
+      eager.zeroGrad(true);
+      compiled.zeroGrad(true);
+      Tensor outE = (Tensor) method.invoke(eager, inputsE.toArray());
+      Tensor outC = (Tensor) method.invoke(compiled, inputsC.toArray());
+      assertArrayEquals(outE.shape(), outC.shape());
+      assertClose("output", outC.toFloatArray(), outE.toFloatArray(), 1e-5);
+      Tensor target = Tensor.randn(outE.shape());
+      new MSELoss().apply(outE, target).backward();
+      new MSELoss().apply(outC, target).backward();
+      for (int i = 0; i < params.length; i++) {
+        Tensor ge = inputsE.get(i).grad();
+        Tensor gc = inputsC.get(i).grad();
+        assertEquals(ge == null, gc == null, "input " + i + ": a gradient in one mode only");
+        if (ge != null) {
+          assertClose("input " + i + " gradient", gc.toFloatArray(), ge.toFloatArray(), 1e-5);
+        }
+      }
+      Map<String, Tensor> cp = compiled.namedParameters();
+      eager.namedParameters().forEach((k, v) -> {
+        if (v.grad() == null) { // a layer the method does not use (forward's own head)
+          assertTrue(cp.get(k).grad() == null, k + " has a gradient in the compiled model only");
+          return;
+        }
+        assertNotNull(cp.get(k).grad(), k + " has no gradient in the compiled model");
+        assertClose(k + " gradient", cp.get(k).grad().toFloatArray(), v.grad().toFloatArray(), 1e-5);
+      });
+      // forward keeps its own body, compiled as well
+      Tensor x = Tensor.of(inputsE.get(0).toFloatArray(), inputsE.get(0).shape());
+      assertClose("forward", compiled.forward(x).toFloatArray(), eager.forward(x).toFloatArray(), 1e-5);
+    }
+    // a further input of another batch size or sample shape: refused, naming the parameter and both shapes
+    int[] own = params[1].getAnnotation(dev.kiln.dsl.Input.class).value();
+    int[] x = new int[sample.length + 1];
+    x[0] = 4;
+    System.arraycopy(sample, 0, x, 1, sample.length);
+    Object[] args = new Object[params.length];
+    for (int i = 0; i < params.length; i++) {
+      int[] s = i == 0 ? sample : params[i].getAnnotation(dev.kiln.dsl.Input.class).value();
+      int[] shape = new int[s.length + 1];
+      shape[0] = i == 1 ? 3 : 4;
+      System.arraycopy(s, 0, shape, 1, s.length);
+      args[i] = Tensor.ones(shape);
+    }
+    var e = assertThrows(java.lang.reflect.InvocationTargetException.class, () -> method.invoke(compiled, args));
+    assertEquals("Kiln" + source + "." + methodName + " expects " + further + " [4, " + joined(own) + "] (one sample ["
+        + joined(own) + "], the batch size 4 of " + first + "), got [3, " + joined(own) + "]; every input of one call holds"
+        + " the same samples, so give " + further + " " + first + "'s batch size", e.getCause().getMessage());
+    args[1] = Tensor.ones(4, own[0] + 1);
+    e = assertThrows(java.lang.reflect.InvocationTargetException.class, () -> method.invoke(compiled, args));
+    assertEquals("Kiln" + source + "." + methodName + " expects " + further + " [4, " + joined(own) + "] (one sample ["
+        + joined(own) + "], the batch size 4 of " + first + "), got [4, " + (own[0] + 1) + "]", e.getCause().getMessage());
+  }
+
+  /** Sizes joined as a shape's inside: {@code 4, 6}. */
+  private static String joined(int[] sizes) {
+    return String.join(", ", Arrays.stream(sizes).mapToObj(Integer::toString).toList());
+  }
+
+  /** A padding mask [batch, length]: 1 for each sample's first tokens (at least one), 0 after them. */
+  private static Tensor paddingMask(int batch, int length) {
+    float[] m = new float[batch * length];
+    for (int b = 0; b < batch; b++) {
+      int real = 1 + Kiln.generator().nextInt(length);
+      for (int t = 0; t < real; t++) {
+        m[b * length + t] = 1f;
+      }
+    }
+    return Tensor.of(m, batch, length);
+  }
+
   private static Throwable rootCause(Throwable t) {
     return t.getCause() == null ? t : rootCause(t.getCause());
   }

@@ -82,7 +82,9 @@ class ProcessorTest {
       "BiGru, KilnBiGru, KilnBiGru.java",
       "SeqRnn, KilnSeqRnn, KilnSeqRnn.java",
       "ByHand, KilnByHand, KilnByHand.java",
-      "FieldProducts, KilnFieldProducts, KilnFieldProducts.java"
+      "FieldProducts, KilnFieldProducts, KilnFieldProducts.java",
+      "TwoTower, KilnTwoTower, KilnTwoTower.java",
+      "MaskedAttention, KilnMaskedAttention, KilnMaskedAttention.java"
   })
   void generatesTheGoldenSourceWithoutWarnings(String model, String generated, String golden) throws IOException {
     Compilation c = compile(model(model));
@@ -329,8 +331,8 @@ class ProcessorTest {
         "  public Tensor forward(Tensor image, Tensor meta) { return fc1.apply(image).add(meta); }",
         "}");
     Compilation c = compile(f);
-    assertThat(c).hadErrorContaining("@Model class TwoInputs: a compiled model takes one input tensor, not 2; leave out "
-        + "@Model and the model runs eagerly").inFile(f).onLineContaining("public Tensor forward(Tensor image, Tensor meta)");
+    assertThat(c).hadErrorContaining(Message.SEVERAL_INPUTS.format("TwoInputs", 2))
+        .inFile(f).onLineContaining("public Tensor forward(Tensor image, Tensor meta)");
     assertThat(c).hadErrorCount(1);
 
     JavaFileObject overload = classModel("Noisy", // a one-tensor forward of its own: compiled, the overload left as written
@@ -1621,6 +1623,140 @@ class ProcessorTest {
     Compilation c = compile(f);
     assertThat(c).hadErrorContaining(Message.NO_OUTPUTS_RETURN.format("forwardWithHidden", "new Outputs(output, hidden)"))
         .inFile(f).onLineContaining("return Outputs.of(out, x);");
+  }
+
+  // ------------------------------------------------------------------ a method of several inputs
+
+  @Test
+  void aFurtherInputWithoutItsShape() {
+    JavaFileObject f = classModel("NoShape",
+        "@Model(input = {4})",
+        "public class NoShape extends Module {",
+        "  final Linear fc1 = new Linear(4, 2);",
+        "  public Tensor forwardPair(Tensor x,",
+        "      @Input({2}) Tensor b,",
+        "      Tensor c) {",
+        "    return fc1.apply(x).add(b).add(c);",
+        "  }",
+        "  @Override public Tensor forward(Tensor x) { return fc1.apply(x); }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining(Message.MISSING_INPUT.format("c", "forwardPair", "c")).inFile(f).onLineContaining("Tensor c)");
+    assertThat(c).hadErrorCount(1);
+  }
+
+  @Test
+  void aFurtherInputOfNoSizeOrTheFirstAnnotated() {
+    JavaFileObject f = classModel("ZeroSize",
+        "@Model(input = {4})",
+        "public class ZeroSize extends Module {",
+        "  final Linear fc1 = new Linear(4, 2);",
+        "  public Tensor forwardPair(@Input({4}) Tensor x,",
+        "      @Input({2, 0}) Tensor b,",
+        "      @Input({}) Tensor c) {",
+        "    return fc1.apply(x).add(b).add(c);",
+        "  }",
+        "  @Override public Tensor forward(Tensor x) { return fc1.apply(x); }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining(Message.FIRST_INPUT_ANNOTATED.format("x", "forwardPair"))
+        .inFile(f).onLineContaining("@Input({4}) Tensor x");
+    assertThat(c).hadErrorContaining(Message.BAD_FURTHER_INPUT_SHAPE.format("[2, 0]", "b"))
+        .inFile(f).onLineContaining("@Input({2, 0}) Tensor b");
+    assertThat(c).hadErrorContaining(Message.BAD_FURTHER_INPUT_SHAPE.format("[]", "c"))
+        .inFile(f).onLineContaining("@Input({}) Tensor c");
+    assertThat(c).hadErrorCount(3);
+  }
+
+  @Test
+  void aMethodOfSeveralInputsMustBeOverridableAndReturnATensor() {
+    JavaFileObject f = classModel("Hidden",
+        "@Model(input = {4})",
+        "public class Hidden extends Module {",
+        "  final Linear fc1 = new Linear(4, 2);",
+        "  private Tensor forwardPair(Tensor x, @Input({2}) Tensor b) { return fc1.apply(x).add(b); }",
+        "  public Tensor[] forwardBoth(Tensor x, @Input({2}) Tensor b) { return new Tensor[] {b}; }",
+        "  public Tensor forwardWith(Tensor x, @Input({2}) Tensor b, int layer) { return b; }",
+        "  @Override public Tensor forward(Tensor x) { return fc1.apply(x); }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining(Message.BAD_INPUTS_METHOD.format("forwardPair", "forwardPair", "b"))
+        .inFile(f).onLineContaining("private Tensor forwardPair");
+    assertThat(c).hadErrorContaining(Message.TWO_INPUTS_METHODS.format("forwardBoth", "forwardPair"))
+        .inFile(f).onLineContaining("public Tensor[] forwardBoth");
+    assertThat(c).hadErrorContaining(Message.TWO_INPUTS_METHODS.format("forwardWith", "forwardPair"))
+        .inFile(f).onLineContaining("public Tensor forwardWith");
+
+    JavaFileObject g = classModel("Arrays",
+        "@Model(input = {4})",
+        "public class Arrays extends Module {",
+        "  final Linear fc1 = new Linear(4, 2);",
+        "  public Tensor[] forwardBoth(Tensor x, @Input({2}) Tensor b, int layer) { return new Tensor[] {b}; }",
+        "  @Override public Tensor forward(Tensor x) { return fc1.apply(x); }",
+        "}");
+    c = compile(g);
+    assertThat(c).hadErrorContaining(Message.BAD_INPUTS_METHOD.format("forwardBoth", "forwardBoth", "b"))
+        .inFile(g).onLineContaining("public Tensor[] forwardBoth");
+    assertThat(c).hadErrorContaining(Message.NON_TENSOR_INPUT.format("layer", "forwardBoth", "int"))
+        .inFile(g).onLineContaining("public Tensor[] forwardBoth");
+    assertThat(c).hadErrorCount(2);
+  }
+
+  @Test
+  void aFurtherInputNeverUsed() {
+    JavaFileObject f = classModel("Unused",
+        "@Model(input = {4})",
+        "public class Unused extends Module {",
+        "  final Linear fc1 = new Linear(4, 2);",
+        "  public Tensor forwardMasked(Tensor x,",
+        "      @Input({4}) Tensor mask) {",
+        "    return fc1.apply(x);",
+        "  }",
+        "  @Override public Tensor forward(Tensor x) { return fc1.apply(x); }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining(Message.UNUSED_INPUT.format("mask", "forwardMasked"))
+        .inFile(f).onLineContaining("@Input({4}) Tensor mask");
+    assertThat(c).hadErrorCount(1);
+  }
+
+  @Test
+  void aMaskInputThatDoesNotRepeatOverTheValueOrIsComputed() {
+    JavaFileObject f = classModel("BadMask",
+        "@Model(input = {4})",
+        "public class BadMask extends Module {",
+        "  final Linear fc1 = new Linear(4, 3);",
+        "  public Tensor forwardMasked(Tensor x, @Input({4}) Tensor mask, @Input({3}) Tensor keep) {",
+        "    Tensor h = fc1.apply(x);",
+        "    h = h.maskedFill(mask.eq(0), 0f);",
+        "    Tensor g = fc1.apply(x).maskedFill(keep.mul(2f).eq(0), 0f);",
+        "    return g.add(h);",
+        "  }",
+        "  @Override public Tensor forward(Tensor x) { return fc1.apply(x); }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining(Message.MASK_INPUT_SHAPE.format("h.maskedFill(mask.eq(0), 0.0F)", "[N, 4]",
+        "the input mask [N, 4] (@Input)", "[N, 3]", "fc1.apply(x)", "sizes 3 and 4 at dimension 1 differ and neither is 1"))
+        .inFile(f).onLineContaining("h = h.maskedFill(mask.eq(0), 0f);");
+    assertThat(c).hadErrorContaining(Message.MASK_NOT_INPUT.format("fc1.apply(x).maskedFill(keep.mul(2.0F).eq(0), 0.0F)",
+        "keep.mul(2.0F)")).inFile(f).onLineContaining("Tensor g = fc1.apply(x).maskedFill(keep.mul(2f).eq(0), 0f);");
+    assertThat(c).hadErrorCount(2);
+  }
+
+  @Test
+  void aMethodOfSeveralInputsReturningAFurtherInput() {
+    JavaFileObject f = classModel("Echo",
+        "@Model(input = {4})",
+        "public class Echo extends Module {",
+        "  final Linear fc1 = new Linear(4, 2);",
+        "  public Tensor forwardEcho(Tensor x, @Input({2}) Tensor b) {",
+        "    Tensor h = fc1.apply(x);",
+        "    return b.reshape(-1, 2);",
+        "  }",
+        "  @Override public Tensor forward(Tensor x) { return fc1.apply(x); }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining(Message.RETURNS_FURTHER_INPUT.format("forwardEcho", "b"));
   }
 
   @Test

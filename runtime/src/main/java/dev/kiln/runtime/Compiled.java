@@ -70,6 +70,32 @@ public final class Compiled {
         + (Arrays.equals(shape, sample) ? "; for one sample, give it a batch dimension: x.unsqueeze(0)" : ""));
   }
 
+  /**
+   * Checks a further input of a compiled method of several inputs ({@code @Input}): float values of
+   * shape {@code [n, ...sample]}, the batch size {@code n} of the method's first input x.
+   *
+   * @param method the model and method, for the message: {@code KilnNet.forwardMasked}
+   * @param name the parameter's name as declared
+   * @param first the name of the method's first parameter, whose batch size {@code n} is
+   * @throws IllegalArgumentException naming the parameter, the expected and the received shape
+   */
+  public static void furtherInput(String method, String name, Tensor input, String first, int n, int... sample) {
+    int[] shape = input.shape();
+    boolean ok = shape.length == sample.length + 1 && input.dtype() == DType.FLOAT32 && shape[0] == n
+        && Arrays.equals(Arrays.copyOfRange(shape, 1, shape.length), sample);
+    if (!ok) {
+      int[] expected = new int[sample.length + 1];
+      expected[0] = n;
+      System.arraycopy(sample, 0, expected, 1, sample.length);
+      boolean otherBatch = shape.length == sample.length + 1 && shape[0] != n
+          && Arrays.equals(Arrays.copyOfRange(shape, 1, shape.length), sample);
+      throw new IllegalArgumentException(method + " expects " + name + " " + Shapes.toString(expected) + " (one sample "
+          + Shapes.toString(sample) + ", the batch size " + n + " of " + first + "), got " + Shapes.toString(shape)
+          + (input.dtype() == DType.FLOAT32 ? "" : " of " + input.dtype())
+          + (otherBatch ? "; every input of one call holds the same samples, so give " + name + " " + first + "'s batch size" : ""));
+    }
+  }
+
   /** Whether this forward call must record a node: grad mode is on and something needs a gradient. */
   public static boolean recording(Tensor x, Tensor... parameters) {
     if (!Kiln.isGradEnabled()) {

@@ -44,6 +44,10 @@ public final class Main {
       "                dict, save it (to PATH, else a temporary file), load it into a fresh model, compare",
       "                the two models' predictions",
       "  intermediate  read a hidden layer's activation beside the output",
+      "  pairs [--epochs 2] [--batch 64] [--lr 0.01] [--seed 0] [--train-size N] [--eager] [--device auto|cpu|cuda]",
+      "                a siamese network on FashionMNIST pairs, a model of two inputs: one tower embeds each",
+      "                image, a head says whether the two show the same kind of garment (half the pairs do);",
+      "                train loss and test pair accuracy per epoch; compiled (forwardPair(a, @Input b)) unless --eager",
       "  cifar10 [--epochs 1] [--batch 64] [--lr 0.01] [--momentum 0.9] [--seed 0] [--augment] [--eager]",
       "          [--device auto|cpu|cuda]",
       "                train the tutorials' CIFAR-10 network (compiled unless --eager) and report test accuracy;",
@@ -82,6 +86,7 @@ public final class Main {
         case "summary" -> SummaryCommand.run(new Args(args[0], args, 1, Set.of()));
         case "save-load" -> SaveLoadCommand.run(new Args(args[0], args, 1, Set.of()));
         case "intermediate" -> IntermediateCommand.run(new Args(args[0], args, 1, Set.of()));
+        case "pairs" -> PairsCommand.run(new Args(args[0], args, 1, Set.of("eager")));
         case "cifar10" -> Cifar10Command.run(new Args(args[0], args, 1, Set.of("augment")));
         case "autoencoder" -> AutoencoderCommand.run(new Args(args[0], args, 1, Set.of("eager")));
         default -> throw new Args.UsageException("unknown command '" + args[0] + "'");

@@ -118,6 +118,70 @@ class SampleCommandsTest {
         assertEquals(0, IntermediateCommand.maxDifference(cp.get(k).grad(), v.grad()), 1e-5, k));
   }
 
+  /**
+   * The siamese network's compiled forwardPair (one tower applied to both inputs): eager's scores, every
+   * parameter's gradient (the tower's summed over its two uses) and each image's gradient, over two batch sizes.
+   */
+  @Test
+  void compiledSiameseNetMatchesEagerOnBothInputs() {
+    Kiln.manualSeed(2);
+    var eager = new PairsCommand.SiameseNet();
+    Kiln.manualSeed(2);
+    PairsCommand.SiameseNet compiled = new KilnPairsCommand_SiameseNet();
+    for (int n : new int[] {6, 3}) {
+      eager.zeroGrad(true);
+      compiled.zeroGrad(true);
+      Tensor a = Tensor.randn(n, 1, 28, 28);
+      Tensor b = Tensor.randn(n, 1, 28, 28);
+      Tensor ae = a.clone().requiresGrad(true), be = b.clone().requiresGrad(true);
+      Tensor ac = a.clone().requiresGrad(true), bc = b.clone().requiresGrad(true);
+      Tensor se = eager.forwardPair(ae, be);
+      Tensor sc = compiled.forwardPair(ac, bc);
+      assertArrayEquals(new int[] {n, 2}, sc.shape());
+      assertEquals(0, IntermediateCommand.maxDifference(sc, se), 1e-5);
+      Tensor same = Tensor.labels(java.util.stream.IntStream.range(0, n).map(i -> i % 2).toArray());
+      new dev.kiln.dsl.CrossEntropyLoss().apply(se, same).backward();
+      new dev.kiln.dsl.CrossEntropyLoss().apply(sc, same).backward();
+      assertEquals(0, IntermediateCommand.maxDifference(ac.grad(), ae.grad()), 1e-6, "a's gradient");
+      assertEquals(0, IntermediateCommand.maxDifference(bc.grad(), be.grad()), 1e-6, "b's gradient");
+      var cp = compiled.namedParameters();
+      eager.namedParameters().forEach((k, v) ->
+          assertEquals(0, IntermediateCommand.maxDifference(cp.get(k).grad(), v.grad()), 1e-5, k));
+      // forward: one image's embedding, compiled from its own body
+      assertEquals(0, IntermediateCommand.maxDifference(compiled.forward(a), eager.forward(a)), 1e-5);
+    }
+  }
+
+  /** Half the pairs of a batch show one class (where the batch has another image of it), the labels say which. */
+  @Test
+  void pairsAreHalfOfOneClassAndLabelledSo() {
+    int[] classes = {0, 1, 2, 0, 1, 2, 0, 1, 2, 3};
+    Tensor x = Tensor.arange(classes.length).reshape(classes.length, 1); // each image its own index
+    var p = PairsCommand.Pairs.of(new dev.kiln.runtime.data.Batch(x, Tensor.labels(classes)), new java.util.Random(3),
+        dev.kiln.runtime.Device.cpu());
+    float[] partner = p.b().toFloatArray();
+    int[] same = p.same().toIntArray();
+    for (int i = 0; i < classes.length; i++) {
+      int j = (int) partner[i];
+      assertTrue(j != i, "image " + i + " paired with itself");
+      assertEquals(classes[i] == classes[j] ? 1 : 0, same[i], "label of pair " + i);
+      assertEquals(i % 2 == 0 ? 1 : 0, same[i], "pair " + i + " (each class has another image here)");
+    }
+  }
+
+  /** A short run on FashionMNIST learns to tell pairs apart, compiled. */
+  @Test
+  void pairsCommandLearnsOnFashionMnist() {
+    org.junit.jupiter.api.Assumptions.assumeTrue(Files.isDirectory(Path.of("/usr/share/datasets/fashion-mnist"))
+        || System.getenv("KILN_DATA") != null, "FashionMNIST is not installed");
+    String text = printed(() -> PairsCommand.run(new Args("pairs",
+        new String[] {"pairs", "--epochs", "1", "--train-size", "6000", "--device", "cpu"}, 1, Set.of("eager"))));
+    assertTrue(text.contains("compiled KilnPairsCommand_SiameseNet("), text);
+    Matcher m = Pattern.compile("epoch 1: train loss [0-9.]+, test pair accuracy ([0-9.]+)%").matcher(text);
+    assertTrue(m.find(), text);
+    assertTrue(Double.parseDouble(m.group(1)) > 75, "accuracy " + m.group(1) + "%, chance is 50%");
+  }
+
   @Test
   void intermediateCommandPrintsTheCompiledHiddenOutput() {
     String text = printed(() -> IntermediateCommand.run(new Args("intermediate", new String[] {"intermediate"}, 1, Set.of())));

@@ -9,14 +9,17 @@ import java.util.List;
  *
  * @param outputs the model's outputs method checked the same way (its {@code ir} is
  *     {@link ModelIr#outputsGraph()}), or null when there is none
+ * @param inputs the model's method of several inputs checked the same way (its {@code ir} is
+ *     {@link ModelIr#inputsGraph()}), or null when there is none
  */
-public record CheckedModel(ModelIr ir, int[] inputShape, List<int[]> stepInputs, List<int[]> stepOutputs, CheckedModel outputs) {
+public record CheckedModel(ModelIr ir, int[] inputShape, List<int[]> stepInputs, List<int[]> stepOutputs, CheckedModel outputs,
+    CheckedModel inputs) {
   public CheckedModel {
     stepInputs = List.copyOf(stepInputs);
     stepOutputs = List.copyOf(stepOutputs);
   }
 
-  /** The shape of a value: the input, a tensor field (without a batch dimension) or a step's output. */
+  /** The shape of a value: the input, a further input, a tensor field (without a batch dimension) or a step's output. */
   public int[] shapeOf(String value) {
     for (int i = 0; i < ir.steps().size(); i++) {
       if (ir.steps().get(i).output().equals(value)) {
@@ -28,6 +31,9 @@ public record CheckedModel(ModelIr ir, int[] inputShape, List<int[]> stepInputs,
     }
     if (ir.tensor(value) != null) {
       return ir.tensor(value).shape();
+    }
+    if (ir.furtherInput(value) != null) {
+      return ir.furtherInput(value).batchShape();
     }
     throw new IllegalArgumentException("no value " + value);
   }

@@ -7,11 +7,14 @@ import dev.kiln.processor.Diagnostics;
 import dev.kiln.processor.Message;
 import dev.kiln.processor.ir.Arithmetic;
 import dev.kiln.processor.ir.Cat;
+import dev.kiln.processor.ir.InputsIr;
+import dev.kiln.processor.ir.MaskedFill;
 import dev.kiln.processor.ir.MatMul;
 import dev.kiln.processor.ir.ModelIr;
 import dev.kiln.processor.ir.Narrow;
 import dev.kiln.processor.ir.Reduce;
 import dev.kiln.processor.ir.Repeat;
+import dev.kiln.processor.ir.Reshape;
 import dev.kiln.processor.ir.Source;
 import dev.kiln.processor.ir.StepIr;
 import dev.kiln.processor.ir.TensorIr;
@@ -32,7 +35,9 @@ import java.util.Set;
  * {@code mul} and {@code div} join two of one shape or one repeated over the other, {@code matmul} two whose matrices fit, {@code Tensor.cat} several along a dimension), in
  * {@code forward} and in a method of several outputs alike. The model's tensor fields are values
  * without a batch dimension, which only an add, sub, mul or div (repeated over the batch) and a matmul (a
- * matrix on the right, multiplying every row) read; a masked fill's mask is part of its spec.
+ * matrix on the right, multiplying every row) read; a masked fill's mask is part of its spec. A method of
+ * several inputs is one more graph whose further inputs are values like the input ({@code [N, ...]}), each of
+ * which some step must read; a masked fill there may take one, as it is or reshaped, as its mask.
  */
 public final class ShapeChecker {
   private final Diagnostics diagnostics;
@@ -51,11 +56,14 @@ public final class ShapeChecker {
     Optional<CheckedModel> forward = graph(ir, partial, ir.forwardDelegates() ? List.of() : List.of(ir.result()), null);
     Optional<CheckedModel> outputs = ir.outputs() == null ? Optional.empty()
         : graph(ir.outputsGraph(), partial, ir.outputs().results(), ir.outputs().method());
+    Optional<CheckedModel> inputs = ir.inputs() == null ? Optional.empty()
+        : graph(ir.inputsGraph(), partial, List.of(ir.inputs().result()), ir.inputs().method());
     if (diagnostics.count() > before || forward.isEmpty()) {
       return Optional.empty();
     }
     CheckedModel f = forward.get();
-    return Optional.of(new CheckedModel(ir, f.inputShape(), f.stepInputs(), f.stepOutputs(), outputs.orElse(null)));
+    return Optional.of(new CheckedModel(ir, f.inputShape(), f.stepInputs(), f.stepOutputs(), outputs.orElse(null),
+        inputs.orElse(null)));
   }
 
   /**
@@ -72,6 +80,10 @@ public final class ShapeChecker {
     Map<String, String> producers = new HashMap<>();
     shapes.put(ir.inputName(), input);
     producers.put(ir.inputName(), "the input " + ir.inputName() + " (@Model input)");
+    for (InputsIr.Further f : ir.further()) { // a method of several inputs: each further input a value like x
+      shapes.put(f.name(), f.batchShape());
+      producers.put(f.name(), f.describe());
+    }
     for (TensorIr t : ir.tensors()) { // the model's own tensors: no batch dimension, repeated over it
       shapes.put(t.value(), t.shape());
       producers.put(t.value(), t.field());
@@ -126,7 +138,24 @@ public final class ShapeChecker {
         diagnostics.error(where, Message.TENSOR_MISUSE, label, fields.get(0).field(), fields.get(0).describe());
         continue;
       }
-      if (withField) { // x + pos: the field repeats over the batch
+      if (step.spec() instanceof MaskedFill m && m.byValue()) { // a further input as the mask: x's rank, repeated over x
+        String maskValue = step.inputs().get(1);
+        String root = viewedValue(ir, maskValue);
+        if (ir.furtherInput(root) == null) {
+          diagnostics.error(where, Message.MASK_NOT_INPUT, label, producers.get(maskValue));
+          continue;
+        }
+        try {
+          if (Repeat.bigger(in, joined.get(1)) != 0) {
+            throw new IllegalArgumentException("the mask would widen the value, which a masked fill keeps as it is");
+          }
+        } catch (IllegalArgumentException e) {
+          diagnostics.error(where, Message.MASK_INPUT_SHAPE, label, Shapes.toString(joined.get(1)), producers.get(maskValue),
+              Shapes.toString(in), producers.get(step.input()), e.getMessage());
+          continue;
+        }
+        joinedShape = in.clone();
+      } else if (withField) { // x + pos: the field repeats over the batch
         int[] value = ir.tensor(step.input()) == null ? in : joined.get(1);
         TensorIr field = fields.get(0);
         if (!Repeat.overBatch(value, field.shape())) {
@@ -193,6 +222,18 @@ public final class ShapeChecker {
             ir.tensor(r).describe());
       }
     }
+    for (String r : results) {
+      if (ir.furtherInput(viewedValue(ir, r)) != null) { // (no step computes it: the generator would have nothing to return)
+        diagnostics.error(ir.source(), Message.RETURNS_FURTHER_INPUT, method, viewedValue(ir, r));
+      }
+    }
+    if (!partial) { // each further input feeds a step
+      for (InputsIr.Further f : ir.further()) {
+        if (ir.steps().stream().noneMatch(st -> st.inputs().contains(f.name()))) {
+          diagnostics.error(f.source(), Message.UNUSED_INPUT, f.name(), method);
+        }
+      }
+    }
     if (!partial && !results.isEmpty()) {
       // every value but the results feeds a later step: so the value computed last is returned, as the generator needs
       Set<String> read = new HashSet<>(results);
@@ -205,7 +246,21 @@ public final class ShapeChecker {
         }
       }
     }
-    return diagnostics.count() > before ? Optional.empty() : Optional.of(new CheckedModel(ir, input, ins, outs, null));
+    return diagnostics.count() > before ? Optional.empty() : Optional.of(new CheckedModel(ir, input, ins, outs, null, null));
+  }
+
+  /**
+   * The value {@code value} views, following reshapes and flattens back (no copy: the generated code reads the
+   * viewed value's storage), or {@code value} itself.
+   */
+  private static String viewedValue(ModelIr ir, String value) {
+    for (int i = ir.steps().size() - 1; i >= 0; i--) {
+      StepIr st = ir.steps().get(i);
+      if (st.output().equals(value) && (st.spec() instanceof Reshape || st.spec() instanceof dev.kiln.dsl.Flatten.Spec)) {
+        value = st.input();
+      }
+    }
+    return value;
   }
 
   /**

@@ -7,6 +7,7 @@ import com.palantir.javapoet.CodeBlock;
 import com.palantir.javapoet.FieldSpec;
 import com.palantir.javapoet.JavaFile;
 import com.palantir.javapoet.MethodSpec;
+import com.palantir.javapoet.ParameterSpec;
 import com.palantir.javapoet.ParameterizedTypeName;
 import com.palantir.javapoet.TypeName;
 import com.palantir.javapoet.TypeSpec;
@@ -34,6 +35,7 @@ import dev.kiln.processor.check.CheckedModel;
 import dev.kiln.processor.ir.Arithmetic;
 import dev.kiln.processor.ir.Cat;
 import dev.kiln.processor.ir.LayerIr;
+import dev.kiln.processor.ir.InputsIr;
 import dev.kiln.processor.ir.MaskedFill;
 import dev.kiln.processor.ir.ModelIr;
 import dev.kiln.processor.ir.Narrow;
@@ -106,7 +108,10 @@ public final class Generator {
   private final ModelIr ir;
   private final List<Kernel> kernels;
   private final String name;
-  /** Storage name of each value: the input is "in", kernel outputs "a<k>", the final output "out". */
+  /**
+   * Storage name of each value: the input is "in" (further inputs of a method of several inputs "in1", "in2", ...),
+   * kernel outputs "a<k>", the final output "out".
+   */
   private final Map<String, String> storage = new LinkedHashMap<>();
   private final Set<String> activationBuffers = new LinkedHashSet<>();
   private final Set<String> gradientBuffers = new LinkedHashSet<>();
@@ -116,6 +121,9 @@ public final class Generator {
   private final Map<Integer, String> runIf = new HashMap<>();
   /** Storage of values whose gradient every reader adds, zeroed at the start of the backward (several outputs). */
   private final Set<String> zeroedGradients = new LinkedHashSet<>();
+  /** Storage of the further inputs some kernel sends a gradient to (not those only read as a mask). */
+  private final Set<String> inputGradients = new java.util.TreeSet<>(
+      java.util.Comparator.comparingInt((String st) -> Integer.parseInt(st.substring(2))));
   /** Storage of values whose gradient some kernel adds through a scratch buffer ({@code t<storage>}). */
   private final Set<String> scratchBuffers = new LinkedHashSet<>();
   private final Map<String, Integer> sizes = new LinkedHashMap<>();
@@ -154,6 +162,10 @@ public final class Generator {
   private void assignStorage() {
     storage.put(ir.inputName(), "in");
     sizes.put("in", model.inputShape().length == 0 ? 1 : perSample(model.inputShape()));
+    for (int j = 1; j <= ir.further().size(); j++) {
+      storage.put(ir.further().get(j - 1).name(), "in" + j);
+      sizes.put("in" + j, perSample(ir.further().get(j - 1).batchShape()));
+    }
     int lastComputing = -1;
     for (int k = 0; k < kernels.size(); k++) {
       if (kernels.get(k).kind() != Kernel.Kind.VIEW) {
@@ -174,7 +186,7 @@ public final class Generator {
       }
       for (String value : kernel.inputs()) {
         String in = storage.get(value);
-        if (in != null && !in.equals("in")) { // (a tensor field has no storage in the plan)
+        if (in != null && !isInput(in)) { // (a tensor field has no storage in the plan)
           gradientBuffers.add(in);
         }
       }
@@ -201,10 +213,13 @@ public final class Generator {
       }
       for (int w = 0; w < kernel.inputs().size(); w++) {
         String in = storage.get(kernel.inputs().get(w));
-        if (in == null) { // a tensor field: a parameter's gradient is added to its own
+        if (in == null || carriesNoGradient(kernel, w)) { // a tensor field: a parameter's gradient is added to its own
           continue;
         }
-        if (graphOutputs && !in.equals("in")) { // (dx starts zero)
+        if (isInput(in) && !in.equals("in")) {
+          inputGradients.add(in);
+        }
+        if (graphOutputs && !isInput(in)) { // (dx starts zero)
           zeroedGradients.add(in);
         }
         if (!written.add(in) || graphOutputs) {
@@ -224,11 +239,26 @@ public final class Generator {
     // (a head beside others) starts from zero, since the loss may send it nothing while it sends
     // a later output something
     if (outputs != null) {
-      outputs.results().stream().map(storage::get).filter(st -> !st.equals("in")).forEach(gradientBuffers::add);
+      outputs.results().stream().map(storage::get).filter(st -> !isInput(st)).forEach(gradientBuffers::add);
       if (graphOutputs) {
-        outputs.results().stream().map(storage::get).filter(st -> !st.equals("in")).forEach(zeroedGradients::add);
+        outputs.results().stream().map(storage::get).filter(st -> !isInput(st)).forEach(zeroedGradients::add);
       }
     }
+  }
+
+  /** Whether a storage is an input's: "in", or a further input's "in1", "in2", ... */
+  private static boolean isInput(String storage) {
+    return storage.equals("in") || storage.matches("in\\d+");
+  }
+
+  /** The gradient of an input's storage in the backward: {@code dx}, {@code dx1}, ... */
+  private static String inputGradient(String storage) {
+    return "dx" + storage.substring(2);
+  }
+
+  /** Whether a kernel's input {@code w} gets no gradient from it: a masked fill's mask input. */
+  private static boolean carriesNoGradient(Kernel k, int w) {
+    return k.kind() == Kernel.Kind.MASKED_FILL && w == 1;
   }
 
   /**
@@ -268,6 +298,7 @@ public final class Generator {
 
   private JavaFile file(String processorName) {
     Generator several = model.outputs() == null ? null : new Generator(model.outputs(), ir.outputs(), ir.forwardReturns());
+    Generator inputs = model.inputs() == null ? null : new Generator(model.inputs(), null, -1);
     TypeSpec.Builder type = TypeSpec.classBuilder(name)
         .addModifiers(Modifier.PUBLIC, Modifier.FINAL)
         .addOriginatingElement(ir.element())
@@ -292,6 +323,9 @@ public final class Generator {
     if (several != null) {
       layers.addAll(several.fieldLayers());
     }
+    if (inputs != null) {
+      layers.addAll(inputs.fieldLayers());
+    }
     addLayerFields(type, declared, layers);
     type.addMethod(declaredInputShape());
     if (ir.takesIds()) {
@@ -306,6 +340,9 @@ public final class Generator {
     addSelfTypedOverrides(type);
     if (several != null) {
       several.addOutputsMembers(type);
+    }
+    if (inputs != null) {
+      inputs.addInputsMembers(type);
     }
     if (ir.forwardDelegates()) {
       return JavaFile.builder(ir.packageName(), type.build()).skipJavaLangImports(true).indent("  ").build();
@@ -357,7 +394,8 @@ public final class Generator {
 
   /**
    * {@code fc1.weight(), fc1.bias(), ..., pos}: every parameter the fused code reads, in layer order,
-   * then the tensor fields that are parameters.
+   * then the tensor fields that are parameters; each once, though a layer may be applied several times
+   * (a siamese tower applied to both inputs).
    */
   private List<String> parameterExpressions() {
     List<String> params = new ArrayList<>();
@@ -369,7 +407,7 @@ public final class Generator {
         params.add(tensorField(t));
       }
     }
-    return params;
+    return params.stream().distinct().toList();
   }
 
   /** The tensor fields this graph's kernels read (a position table, a mask), in the order the model lists them. */
@@ -377,7 +415,7 @@ public final class Generator {
     Set<String> read = new HashSet<>();
     for (Kernel k : kernels) {
       read.addAll(k.inputs());
-      if (k.spec() instanceof MaskedFill m) {
+      if (k.spec() instanceof MaskedFill m && !m.byValue()) {
         read.add(TensorIr.valueName(m.mask()));
       }
     }
@@ -573,7 +611,9 @@ public final class Generator {
    */
   private static boolean generatedName(String name) {
     // (vK values on CUDA, needK flags, dInK and dInK_W input gradients, tK scratch gradients: see backward)
-    return GENERATED_NAMES.contains(name) || name.matches("(v|need|dIn|t)\\d+(_\\d+)?") || name.endsWith("Values");
+    // (xK, inK, inKOff, dxK: a method of several inputs' further inputs)
+    return GENERATED_NAMES.contains(name) || name.matches("(v|need|dIn|t)\\d+(_\\d+)?") || name.endsWith("Values")
+        || name.matches("(x|in|dx)\\d+|in\\d+Off");
   }
 
   /** The names of the fields of {@code type} and its superclasses, which the generated subclass inherits. */
@@ -685,14 +725,16 @@ public final class Generator {
     int[] sample = Arrays.copyOfRange(model.inputShape(), 1, model.inputShape().length);
     int[] outShape = model.outputShape();
     CodeBlock.Builder b = CodeBlock.builder()
-        .addStatement("int n = $T.$L($S, x, $L)", COMPILED, batchSizeCheck(), name, joined(sample))
-        .add("// the plan (buffers) for this batch size, this call's alone until released: another thread's call gets another\n")
+        .addStatement("int n = $T.$L($S, x, $L)", COMPILED, batchSizeCheck(), name, joined(sample));
+    checkFurtherInputs(b);
+    b.add("// the plan (buffers) for this batch size, this call's alone until released: another thread's call gets another\n")
         .addStatement("Plan p = plans.acquire(n, $T.isGradEnabled())", KILN)
         .beginControlFlow("try")
         .addStatement("float[] in = x.readBuffer()")
-        .addStatement("int inOff = x.offset()")
-        // (the last computed value's size: with several outputs the last statement may be a view of another)
-        .addStatement("float[] out = new float[n * $L]", sizes.getOrDefault("out", perSample(outShape)));
+        .addStatement("int inOff = x.offset()");
+    readFurtherInputs(b);
+    // (the last computed value's size: with several outputs the last statement may be a view of another)
+    b.addStatement("float[] out = new float[n * $L]", sizes.getOrDefault("out", perSample(outShape)));
     declareTrainingFlags(b);
     Map<String, Ref> refs = new LinkedHashMap<>();
     for (int j = 0; j < kernels.size(); j++) {
@@ -759,8 +801,13 @@ public final class Generator {
         case RELU -> b.addStatement("$T.reluForward($L, $L, $L, $L, n * $L)", KERNELS, out.array, out.offset, in.array, in.offset, k.outPerSample());
         case MASKED_FILL -> {
           MaskedFill m = (MaskedFill) k.spec();
-          b.addStatement("$T.maskedFillForward($L, $L, $L, $L, $L, $L, $L)", KERNELS, out.array, out.offset, in.array, in.offset,
-              maskBlocks(k), maskArgs(k), floatLiteral(m.value()));
+          if (m.byValue()) { // each sample's own mask (an input), repeated along a run of the value's dimensions
+            b.addStatement("$T.maskedFillRepeatedForward($L, $L, $L, $L, $L, $L)", KERNELS, out.array, out.offset, in.array,
+                in.offset, maskInputArgs(k, refs), floatLiteral(m.value()));
+          } else {
+            b.addStatement("$T.maskedFillForward($L, $L, $L, $L, $L, $L, $L)", KERNELS, out.array, out.offset, in.array, in.offset,
+                maskBlocks(k), maskArgs(k), floatLiteral(m.value()));
+          }
         }
         case CAT -> {
           CatLayout c = new CatLayout(k);
@@ -871,12 +918,108 @@ public final class Generator {
     }
     List<String> params = parameterExpressions();
     String shapeArgs = "n" + (outShape.length > 1 ? ", " + joined(Arrays.copyOfRange(outShape, 1, outShape.length)) : "");
-    b.beginControlFlow("if (!$T.recording(x$L))", COMPILED, params.isEmpty() ? "" : ", " + String.join(", ", params))
+    b.beginControlFlow("if (!$T.recording(x$L$L))", COMPILED, furtherArguments(), params.isEmpty() ? "" : ", " + String.join(", ", params))
         .addStatement("return $T.wrap(out, $L)", TENSOR, shapeArgs)
         .endControlFlow()
-        .addStatement("return $T.ofNode(out, new int[] {$L}, new Backward(x, p, out$L))", TENSOR, shapeArgs,
+        .addStatement("return $T.ofNode(out, new int[] {$L}, new Backward(x$L, p, out$L))", TENSOR, shapeArgs, furtherArguments(),
             usesTrainingMode() ? ", training" : "");
+    if (ir.isInputsGraph()) {
+      return MethodSpec.methodBuilder("forward")
+          .addJavadoc("The fused $L: x and the further inputs $L, in order.\n", ir.inputs().method(), furtherLabels())
+          .returns(TENSOR).addParameters(inputParameters()).addCode(cudaGuard("forward")).addCode(releasing(b).build()).build();
+    }
     return forwardMethod(releasing(b).build());
+  }
+
+  // ------------------------------------------------------------------ several inputs
+
+  /** {@code , x1, x2}: the further inputs of a method of several inputs as arguments after x; empty otherwise. */
+  private String furtherArguments() {
+    StringBuilder b = new StringBuilder();
+    for (int j = 1; j <= ir.further().size(); j++) {
+      b.append(", x").append(j);
+    }
+    return b.toString();
+  }
+
+  /** {@code x}, then {@code x1, x2, ...} for the further inputs: the fused methods' parameters. */
+  private List<ParameterSpec> inputParameters() {
+    List<ParameterSpec> params = new ArrayList<>(List.of(ParameterSpec.builder(TENSOR, "x").build()));
+    for (int j = 1; j <= ir.further().size(); j++) {
+      params.add(ParameterSpec.builder(TENSOR, "x" + j).build());
+    }
+    return params;
+  }
+
+  /** {@code x1 = mask [N, 6]}, for comments. */
+  private String furtherLabels() {
+    List<String> labels = new ArrayList<>();
+    for (int j = 1; j <= ir.further().size(); j++) {
+      labels.add("x" + j + " = " + ir.further().get(j - 1).name() + " " + Shapes.toString(ir.further().get(j - 1).batchShape()));
+    }
+    return String.join(", ", labels);
+  }
+
+  /** Checks each further input's shape against x's batch size, naming its parameter ({@code Compiled.furtherInput}). */
+  private void checkFurtherInputs(CodeBlock.Builder b) {
+    for (int j = 1; j <= ir.further().size(); j++) {
+      InputsIr.Further f = ir.further().get(j - 1);
+      b.addStatement("$T.furtherInput($S, $S, x$L, $S, n, $L)", COMPILED, name + "." + ir.inputs().method(), f.name(), j,
+          ir.inputs().inputName(), joined(f.shape()));
+    }
+  }
+
+  /** {@code float[] in1 = x1.readBuffer(); int in1Off = x1.offset();} for each further input. */
+  private void readFurtherInputs(CodeBlock.Builder b) {
+    for (int j = 1; j <= ir.further().size(); j++) {
+      b.addStatement("float[] in$L = x$L.readBuffer()", j, j).addStatement("int in$LOff = x$L.offset()", j, j);
+    }
+  }
+
+  /**
+   * A masked fill's mask input as {@code maskedFillRepeated*} takes it: {@code in1, in1Off, n, 12, 6, MaskTest.EQ, 0f}
+   * for a mask {@code [N, 1, 1, 6]} over {@code [N, 2, 6, 6]} (each sample's mask repeated over 12 rows of 6).
+   */
+  private CodeBlock maskInputArgs(Kernel k, Map<String, Ref> refs) {
+    MaskedFill m = (MaskedFill) k.spec();
+    Repeat r = k.maskRepeat();
+    Ref mask = ref(k.inputs().get(1), refs);
+    return CodeBlock.of("$L, $L, $L, $L, $L, $T.$L, $L", mask.array, mask.offset, r.groups() == 1 ? "n" : "n * " + r.groups(),
+        r.size(), r.inner(), MASK_TEST, m.test(), floatLiteral(m.against()));
+  }
+
+  /**
+   * The method of several inputs' override and what it calls: its fused graph in an inner class of its own
+   * ({@code compiledForwardMasked}: plans, forward, CUDA form, Plan and Backward), as a several-outputs
+   * method beside a forward of its own has.
+   */
+  private void addInputsMembers(TypeSpec.Builder type) {
+    InputsIr inputs = ir.inputs();
+    String compiled = "compiled" + Character.toUpperCase(inputs.method().charAt(0)) + inputs.method().substring(1);
+    String inner = Character.toUpperCase(compiled.charAt(0)) + compiled.substring(1);
+    TypeSpec.Builder innerType = TypeSpec.classBuilder(inner)
+        .addModifiers(Modifier.PRIVATE, Modifier.FINAL)
+        .addJavadoc("The compiled $L, beside the compiled forward: its own plans, backward node and CUDA form.\n", inputs.method());
+    addFusedMembers(innerType, name + "." + inner);
+    type.addType(innerType.build());
+    type.addField(FieldSpec.builder(ClassName.get("", inner), compiled, Modifier.PRIVATE, Modifier.FINAL)
+        .initializer("new $L()", inner).build());
+    // the override's parameters: x, then the declared names (x1, ... for one that is named x)
+    List<String> names = new ArrayList<>(List.of("x"));
+    for (int j = 1; j <= inputs.further().size(); j++) {
+      String declared = inputs.further().get(j - 1).name();
+      names.add(declared.equals("x") ? "x" + j : declared);
+    }
+    MethodSpec.Builder m = MethodSpec.methodBuilder(inputs.method()).addAnnotation(Override.class)
+        .addModifiers(Modifier.PUBLIC).returns(TENSOR);
+    names.forEach(n -> m.addParameter(TENSOR, n));
+    String args = String.join(", ", names);
+    m.beginControlFlow("if (recordingLayers())")
+        .addComment("summary() is recording: the layers' eager forwards, each seen as it is applied")
+        .addStatement("return super.$L($L)", inputs.method(), args)
+        .endControlFlow()
+        .addStatement("return $L.forward($L)", compiled, args);
+    type.addMethod(m.build());
   }
 
   /** The input's check: float values of one sample's shape, or ids (a label tensor) when an Embedding reads them. */
@@ -961,9 +1104,9 @@ public final class Generator {
   private CodeBlock cudaGuard(String method) {
     List<String> params = parameterExpressions();
     String args = params.isEmpty() ? "" : ", " + String.join(", ", params);
-    CodeBlock.Builder b = CodeBlock.builder().beginControlFlow("if ($T.onCuda($S, x$L))", COMPILED, name, args);
+    CodeBlock.Builder b = CodeBlock.builder().beginControlFlow("if ($T.onCuda($S, x$L$L))", COMPILED, name, furtherArguments(), args);
     if (outputs == null) {
-      b.addStatement("return forwardCuda(x)");
+      b.addStatement("return forwardCuda(x$L)", furtherArguments());
     } else {
       b.add("// the declared $L calls $L, whose CUDA form runs\n", method, outputs.method())
           .addStatement("return super.$L(x)", method);
@@ -981,9 +1124,13 @@ public final class Generator {
     int[] sample = Arrays.copyOfRange(model.inputShape(), 1, model.inputShape().length);
     CodeBlock.Builder b = CodeBlock.builder().addStatement("int n = $T.$L($S, x, $L)", COMPILED, batchSizeCheck(), name,
         joined(sample));
+    checkFurtherInputs(b);
     declareTrainingFlags(b);
     Map<String, String> locals = new LinkedHashMap<>();
     locals.put(ir.inputName(), "x");
+    for (int j = 1; j <= ir.further().size(); j++) {
+      locals.put(ir.further().get(j - 1).name(), "x" + j);
+    }
     tensorsRead().forEach(t -> locals.put(t.value(), tensorField(t)));
     String last = "x";
     for (int j = 0; j < kernels.size(); j++) {
@@ -1057,7 +1204,7 @@ public final class Generator {
         }
         case MASKED_FILL -> {
           MaskedFill m = (MaskedFill) k.spec();
-          String mask = fieldNames.get(TensorIr.valueName(m.mask()));
+          String mask = m.byValue() ? locals.get(k.inputs().get(1)) : fieldNames.get(TensorIr.valueName(m.mask()));
           CodeBlock selects = m.test() == dev.kiln.runtime.cpu.MaskTest.NONZERO ? CodeBlock.of("$L", mask)
               : CodeBlock.of("$L.$L($L)", mask, m.test().name().toLowerCase(java.util.Locale.ROOT), floatLiteral(m.against()));
           b.addStatement("$T $L = $T.maskedFill($L, $L, $L)", TENSOR, out, F, in, selects, floatLiteral(m.value()));
@@ -1077,7 +1224,7 @@ public final class Generator {
         : "The plan on CUDA, step by step on the tape, each step running its layer's CUDA kernels (cuDNN, cuBLAS)";
     if (outputs == null) {
       b.addStatement("return $L", locals.get(last));
-      return MethodSpec.methodBuilder("forwardCuda").addModifiers(Modifier.PRIVATE).returns(TENSOR).addParameter(TENSOR, "x")
+      return MethodSpec.methodBuilder("forwardCuda").addModifiers(Modifier.PRIVATE).returns(TENSOR).addParameters(inputParameters())
           .addJavadoc(doc + ".\n").addCode(b.build()).build();
     }
     b.addStatement("return new $T[] {$L}", TENSOR, outputs.results().stream().map(locals::get).collect(Collectors.joining(", ")));
@@ -1275,7 +1422,7 @@ public final class Generator {
     if (i < 0) {
       throw new IllegalStateException("Planner: " + parameter + " is not among the backward node's inputs");
     }
-    return "needsGrad(" + (i + 1) + " /* " + parameter + " */)";
+    return "needsGrad(" + (i + 1 + ir.further().size()) + " /* " + parameter + " */)";
   }
 
   /** {@code needsGrad(i)} for each parameter of the step's layer (none for parameter-free steps). */
@@ -1324,7 +1471,7 @@ public final class Generator {
       }
       String st = storage.get(value);
       Ref target = w == 0 ? inTarget
-          : st.equals("in") ? new Ref("dx", "0", true)
+          : isInput(st) ? new Ref(inputGradient(st), "0", true)
           : i > 0 ? new Ref("dIn" + i + "_" + w, "0", true) : new Ref("p.d" + st, "0", true);
       boolean accumulate = accumulating.contains(i + ":" + w);
       Repeat r = k.repeat();
@@ -1596,7 +1743,7 @@ public final class Generator {
       return switch (s) {
         case "in" -> new Ref("in", "inOff", false);
         case "out" -> new Ref("out", "0", false);
-        default -> new Ref("p." + s, "0", true);
+        default -> isInput(s) ? new Ref(s, s + "Off", false) : new Ref("p." + s, "0", true);
       };
     });
   }
@@ -1731,15 +1878,19 @@ public final class Generator {
   private TypeSpec backward() {
     List<String> params = parameterExpressions();
     MethodSpec.Builder ctorBuilder = MethodSpec.constructorBuilder()
-        .addParameter(TENSOR, "x").addParameter(ClassName.get("", "Plan"), "p").addParameter(FLOATS, "out");
+        .addParameters(inputParameters()).addParameter(ClassName.get("", "Plan"), "p").addParameter(FLOATS, "out");
     if (outputs != null) {
       ctorBuilder.addParameter(OUTPUT_GRADIENTS, "outputGradients");
     }
     if (usesTrainingMode()) {
       ctorBuilder.addParameter(ArrayTypeName.of(TypeName.BOOLEAN), "training");
     }
-    ctorBuilder.addStatement("super(x$L)", params.isEmpty() ? "" : ", " + String.join(", ", params))
-        .addStatement("this.x = x")
+    ctorBuilder.addStatement("super(x$L$L)", furtherArguments(), params.isEmpty() ? "" : ", " + String.join(", ", params))
+        .addStatement("this.x = x");
+    for (int j = 1; j <= ir.further().size(); j++) {
+      ctorBuilder.addStatement("this.x$L = x$L", j, j);
+    }
+    ctorBuilder
         .addStatement("this.p = p")
         .addStatement("this.out = out")
         .addStatement("this.generation = p.holdForBackward()");
@@ -1759,6 +1910,14 @@ public final class Generator {
         .addStatement("float[] in = x.readBuffer()")
         .addStatement("int inOff = x.offset()")
         .addStatement("float[] dx = needsGrad(0) ? new float[n * $L] : null", sizes.get("in"));
+    readFurtherInputs(b);
+    for (int j = 1; j <= ir.further().size(); j++) {
+      if (inputGradients.contains("in" + j)) {
+        b.addStatement("float[] dx$L = needsGrad($L) ? new float[n * $L] : null", j, j, sizes.get("in" + j));
+      } else {
+        b.add("// $L is read as a mask only: it gets no gradient\n", ir.further().get(j - 1).name());
+      }
+    }
     if (!zeroedGradients.isEmpty()) {
       b.add("// gradients of values several steps read: each adds its own, and a step no gradient reaches is skipped\n");
       zeroedGradients.forEach(st -> b.addStatement("$T.fill(p.d$L, 0f)", Arrays.class, st));
@@ -1773,7 +1932,7 @@ public final class Generator {
     b.add("// needK: whether step K's input gradient is needed (a parameter before it, or x, requires grad); dInK\n"
         + "// is its buffer then, else null. Each step returns first when its output's gradient is not needed, so\n"
         + "// frozen early layers cost nothing\n");
-    String below = "dx != null";
+    String below = "dx != null" + inputGradients.stream().map(st -> " || " + inputGradient(st) + " != null").collect(Collectors.joining());
     for (int i = 0; i < kernels.size(); i++) {
       Kernel k = kernels.get(i);
       if (k.kind() == Kernel.Kind.VIEW) {
@@ -1783,12 +1942,12 @@ public final class Generator {
         b.addStatement("boolean need$L = $L", i, below);
         below = "need" + i;
         String inStorage = storage.get(k.in());
-        if (!inStorage.equals("in")) {
+        if (!isInput(inStorage)) {
           b.addStatement("float[] dIn$L = need$L ? p.d$L : null", i, i, inStorage);
         }
         for (int w = 1; w < k.inputs().size(); w++) {
           String joined = storage.get(k.inputs().get(w));
-          if (joined != null && !joined.equals("in")) { // (a tensor field's gradient, if any, is its own)
+          if (joined != null && !isInput(joined)) { // (a tensor field's gradient, if any, is its own; an input's is dxK)
             b.addStatement("float[] dIn$L_$L = need$L ? p.d$L : null", i, w, i, joined);
           }
         }
@@ -1810,7 +1969,7 @@ public final class Generator {
       b.add("// $L: gradient of $L   $L\n", k.label(), inShapes(k), k.source().where());
       if (needAbove != null) { // at each step (after an output's gradient joined, too): nothing left to do, return
         b.beginControlFlow("if (!$L)", needAbove)
-            .addStatement("return new $T[$L]", TENSOR, params.size() + 1) // x needs no gradient: dx is null
+            .addStatement("return new $T[$L]", TENSOR, params.size() + 1 + ir.further().size()) // x needs no gradient: dx is null
             .endControlFlow();
       }
       needAbove = i > 0 ? "need" + i : null;
@@ -1823,8 +1982,8 @@ public final class Generator {
       // (a returned value no step reads has the gradient the loss sent it alone)
       Ref d = grads.computeIfAbsent(storage.get(k.out()), st -> flow.gradient(st));
       String inStorage = storage.get(k.in());
-      Ref target = inStorage.equals("in") ? new Ref("dx", "0", true) : new Ref("p.d" + inStorage, "0", true);
-      boolean conditional = !inStorage.equals("in") && i > 0;
+      Ref target = isInput(inStorage) ? new Ref(inputGradient(inStorage), "0", true) : new Ref("p.d" + inStorage, "0", true);
+      boolean conditional = !isInput(inStorage) && i > 0;
       if (conditional) { // null when nothing before this step needs its input's gradient
         target = new Ref("dIn" + i, target.offset, true);
       }
@@ -1884,6 +2043,9 @@ public final class Generator {
       } else if (k.kind() == Kernel.Kind.REDUCE) { // the gradient (over the size, for a mean) along the dimension
         b.addStatement("$T.spreadAlong($L, $L, $L, $L, $L, $L, $L)", MATH, target.array, target.offset, d.array, d.offset,
             reduceAxes(k), reduceFactor(k), accumulate);
+      } else if (k.kind() == Kernel.Kind.MASKED_FILL && ((MaskedFill) k.spec()).byValue()) { // zero where the mask input filled
+        b.addStatement("$T.maskedFillRepeatedBackward($L, $L, $L, $L, $L, $L)", KERNELS, target.array, target.offset, d.array,
+            d.offset, maskInputArgs(k, refs), accumulate);
       } else if (k.kind() == Kernel.Kind.MASKED_FILL) { // the gradient, zero where the mask filled
         b.addStatement("$T.maskedFillBackward($L, $L, $L, $L, $L, $L, $L)", KERNELS, target.array, target.offset, d.array,
             d.offset, maskBlocks(k), maskArgs(k), accumulate);
@@ -1985,7 +2147,7 @@ public final class Generator {
         String gemm = "$T.sgemm(false, false, $L, $L, $L, 1f, $L, $L, $L, $L.weight(), $L, $L, $L, $L, $L)";
         Object[] args = {BLAS, rows, inF, outF, d.array, d.offset, outF, layer, inF, accumulate ? "1f" : "0f", target.array,
             target.offset, inF};
-        if (inStorage.equals("in") || conditional) {
+        if (isInput(inStorage) || conditional) {
           b.beginControlFlow("if ($L != null)", target.array).addStatement(gemm, args).endControlFlow();
         } else {
           b.addStatement(gemm, args);
@@ -2005,9 +2167,14 @@ public final class Generator {
     } else if (kernels.stream().allMatch(k -> k.kind() == Kernel.Kind.VIEW)) {
       b.beginControlFlow("if (dx != null)").addStatement("System.arraycopy(g.readBuffer(), g.offset(), dx, 0, dx.length)").endControlFlow();
     }
-    b.addStatement("$T[] grads = new $T[$L]", TENSOR, TENSOR, params.size() + 1)
-        .addStatement("grads[0] = dx == null ? null : $T.wrap(dx, x.shape())", TENSOR)
-        .addStatement("return grads");
+    b.addStatement("$T[] grads = new $T[$L]", TENSOR, TENSOR, params.size() + 1 + ir.further().size())
+        .addStatement("grads[0] = dx == null ? null : $T.wrap(dx, x.shape())", TENSOR);
+    for (int j = 1; j <= ir.further().size(); j++) {
+      if (inputGradients.contains("in" + j)) {
+        b.addStatement("grads[$L] = dx$L == null ? null : $T.wrap(dx$L, x$L.shape())", j, j, TENSOR, j, j);
+      }
+    }
+    b.addStatement("return grads");
     releasing(b);
 
     return TypeSpec.classBuilder("Backward")
@@ -2015,6 +2182,8 @@ public final class Generator {
         .superclass(NODE)
         .addJavadoc("Backward of one forward call; parameter gradients are accumulated in place, the input's is returned.\n")
         .addField(TENSOR, "x", Modifier.PRIVATE, Modifier.FINAL)
+        .addFields(java.util.stream.IntStream.rangeClosed(1, ir.further().size())
+            .mapToObj(j -> FieldSpec.builder(TENSOR, "x" + j, Modifier.PRIVATE, Modifier.FINAL).build()).toList())
         .addField(ClassName.get("", "Plan"), "p", Modifier.PRIVATE, Modifier.FINAL)
         .addField(FLOATS, "out", Modifier.PRIVATE, Modifier.FINAL)
         .addField(TypeName.INT, "generation", Modifier.PRIVATE, Modifier.FINAL)

@@ -130,7 +130,8 @@ record Kernel(
     SCALE,
     /**
      * {@code x.maskedFill(mask.eq(0), value)}: the constant where the model's buffer selects, x elsewhere, the mask
-     * repeated over x's leading dimensions; backward: the gradient, zero where the mask selects.
+     * repeated over x's leading dimensions; or the mask a further input, the kernel's second input, of each sample's own
+     * ({@link #maskRepeat}); backward: the gradient, zero where the mask selects (none to a mask input).
      */
     MASKED_FILL,
     /**
@@ -155,6 +156,18 @@ record Kernel(
    */
   Repeat repeat() {
     return arithmetic() && !overBatch() ? Repeat.of(inShapes.get(0), inShapes.get(1)) : null;
+  }
+
+  /**
+   * How a MASKED_FILL's mask input (a further input, its second) repeats over the value, {@code [groups, size, inner]}
+   * per sample, size 1 when the two have one shape; null for a buffer mask.
+   */
+  Repeat maskRepeat() {
+    if (kind != Kind.MASKED_FILL || inputs.size() < 2) {
+      return null;
+    }
+    Repeat r = Repeat.of(inShapes.get(0), inShapes.get(1));
+    return r != null ? r : new Repeat(1, 1, perSample(inShapes.get(0)));
   }
 
   /** Whether it is an element-wise operation of two values: an ADD, SUB, MUL or DIV. */

@@ -11,10 +11,13 @@ import java.util.Arrays;
  * forward: {@code value} where the model's buffer {@code mask}, tested as written, selects, {@code x}
  * elsewhere, as PyTorch's {@code masked_fill}. The mask repeats over x's leading dimensions (the batch,
  * the heads): its sizes after any leading 1s are x's last ones ({@code [S, S]} or {@code [1, 1, S, S]}
- * over {@code [N, H, S, S]}).
+ * over {@code [N, H, S, S]}). Or, in a method of several inputs, the mask is a further input (a padding
+ * mask), as it is or reshaped: the step's second value, of the value's rank, the batch first, repeated
+ * along one run of dimensions ({@code [N, 1, 1, S]} over {@code [N, H, S, S]}); {@code mask} and
+ * {@code maskShape} are then null.
  *
- * @param mask the buffer's field
- * @param maskShape its shape
+ * @param mask the buffer's field, or null for a mask value (the step's second input)
+ * @param maskShape its shape, or null
  * @param test how its values select ({@link MaskTest#NONZERO}: as given)
  * @param against the constant a comparison compares with (0 for NONZERO)
  * @param value what a selected position becomes
@@ -23,11 +26,19 @@ import java.util.Arrays;
 public record MaskedFill(String mask, int[] maskShape, MaskTest test, float against, float value, String written)
     implements LayerSpec {
   public MaskedFill {
-    maskShape = maskShape.clone();
+    maskShape = maskShape == null ? null : maskShape.clone();
+  }
+
+  /** Whether the mask is a value of the graph (a further input), not a buffer. */
+  public boolean byValue() {
+    return mask == null;
   }
 
   @Override
   public int[] outputShape(int[] in) {
+    if (byValue()) { // (the checker fits the mask value to x, Repeat's rules)
+      return in.clone();
+    }
     int[] core = core();
     boolean fits = maskShape.length <= in.length && core.length < in.length;
     for (int i = 0; fits && i < core.length; i++) {

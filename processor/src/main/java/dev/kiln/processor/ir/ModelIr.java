@@ -22,6 +22,9 @@ import javax.lang.model.element.Element;
  *     {@code result} null), else -1
  * @param tensors the tensor fields forward (or the outputs method) reads, each a value named
  *     {@link TensorIr#value()} that steps may read beside the input and each other's outputs
+ * @param inputs the method taking several inputs besides forward, or null
+ * @param further the inputs besides {@code inputName} that these steps read: the further inputs of
+ *     {@link #inputsGraph()}, empty for forward and the outputs method
  */
 public record ModelIr(
     Form form,
@@ -38,11 +41,14 @@ public record ModelIr(
     Source source,
     OutputsIr outputs,
     int forwardReturns,
-    List<TensorIr> tensors) {
+    List<TensorIr> tensors,
+    InputsIr inputs,
+    List<InputsIr.Further> further) {
 
   public ModelIr {
     layers = List.copyOf(layers);
     tensors = List.copyOf(tensors);
+    further = List.copyOf(further);
     steps = List.copyOf(steps);
     input = input.clone();
     if (forwardReturns >= 0 && (outputs == null || !steps.isEmpty())) {
@@ -52,10 +58,11 @@ public record ModelIr(
 
   /**
    * Whether the input is token or category ids (a label tensor), not floats: an Embedding reads it,
-   * in forward or in the outputs method. The checker makes sure only Embeddings do.
+   * in forward, the outputs method or the method of several inputs. The checker makes sure only Embeddings do.
    */
   public boolean takesIds() {
-    return readsIds(steps, inputName) || outputs != null && readsIds(outputs.steps(), outputs.inputName());
+    return readsIds(steps, inputName) || outputs != null && readsIds(outputs.steps(), outputs.inputName())
+        || inputs != null && readsIds(inputs.steps(), inputs.inputName());
   }
 
   private static boolean readsIds(List<StepIr> steps, String input) {
@@ -74,7 +81,26 @@ public record ModelIr(
   public ModelIr outputsGraph() {
     String last = outputs.steps().isEmpty() ? outputs.inputName() : outputs.steps().get(outputs.steps().size() - 1).output();
     return new ModelIr(form, element, packageName, declaringType, factoryMethod, generatedName, input, outputs.inputName(),
-        layers, outputs.steps(), last, outputs.source(), outputs, -1, tensors);
+        layers, outputs.steps(), last, outputs.source(), outputs, -1, tensors, null, List.of());
+  }
+
+  /**
+   * The same model seen through its method of several inputs: its steps, first input and result, its
+   * further inputs as {@code further}. The checker and generator treat it as one more graph to compile.
+   */
+  public ModelIr inputsGraph() {
+    return new ModelIr(form, element, packageName, declaringType, factoryMethod, generatedName, input, inputs.inputName(),
+        layers, inputs.steps(), inputs.result(), inputs.source(), null, -1, tensors, inputs, inputs.further());
+  }
+
+  /** Whether this is the graph of the method of several inputs ({@link #inputsGraph()}). */
+  public boolean isInputsGraph() {
+    return inputs != null && !further.isEmpty();
+  }
+
+  /** The further input whose value is {@code value}, or null. */
+  public InputsIr.Further furtherInput(String value) {
+    return further.stream().filter(f -> f.name().equals(value)).findFirst().orElse(null);
   }
 
   /** The tensor field whose value is {@code value} ({@link TensorIr#value()}), or null for the input or a step's output. */

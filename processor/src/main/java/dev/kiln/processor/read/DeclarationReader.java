@@ -21,6 +21,7 @@ import com.sun.source.tree.VariableTree;
 import com.sun.source.util.TreePath;
 import com.sun.source.util.TreePathScanner;
 import com.sun.source.util.Trees;
+import dev.kiln.dsl.Input;
 import dev.kiln.dsl.LayerSpec;
 import dev.kiln.dsl.Model;
 import dev.kiln.processor.Diagnostics;
@@ -28,6 +29,7 @@ import dev.kiln.processor.Message;
 import dev.kiln.processor.ir.Add;
 import dev.kiln.processor.ir.Cat;
 import dev.kiln.processor.ir.Div;
+import dev.kiln.processor.ir.InputsIr;
 import dev.kiln.processor.ir.LayerIr;
 import dev.kiln.processor.ir.MaskedFill;
 import dev.kiln.processor.ir.MatMul;
@@ -147,7 +149,8 @@ public final class DeclarationReader {
       return null;
     }
     return new ModelIr(ModelIr.Form.METHOD, method, packageOf(owner), nestedName(owner), name,
-        prefixed(owner, generated), input, "x", layers, steps.list, steps.last, source(unit, tree), null, -1, List.of());
+        prefixed(owner, generated), input, "x", layers, steps.list, steps.last, source(unit, tree), null, -1, List.of(), null,
+        List.of());
   }
 
   private ModelIr readClass(TypeElement type) {
@@ -196,7 +199,7 @@ public final class DeclarationReader {
       if (m.getSimpleName().contentEquals("forward") && m.getParameters().size() == 1
           && types.isSameType(m.getParameters().get(0).asType(), type(TENSOR))) {
         forward = m;
-      } else if (m.getSimpleName().contentEquals("forward") && m.getParameters().size() > 1
+      } else if (m.getSimpleName().contentEquals("forward") && m.getParameters().size() > 1 && !takesFurtherInputs(m)
           && m.getParameters().stream().allMatch(p -> types.isSameType(p.asType(), type(TENSOR)))) {
         severalInputs = m;
       }
@@ -221,6 +224,14 @@ public final class DeclarationReader {
       outputs = readOutputs(outputsMethod, unit, fields, broken, name, tensors);
       ok &= outputs != null;
     }
+    InputsIr inputs = null;
+    int inputsBefore = diagnostics.count();
+    ExecutableElement inputsMethod = inputsMethod(type);
+    boolean inputsSignature = diagnostics.count() == inputsBefore; // (its body's errors leave a partial IR, as forward's)
+    if (inputsMethod != null && inputsSignature) {
+      inputs = readInputs(inputsMethod, unit, fields, broken, name, tensors);
+    }
+    ok &= inputsSignature && (inputsMethod == null || inputs != null);
 
     MethodTree tree = trees.getTree(forward);
     if (outputsMethod != null && outputs == null && calls(tree, outputsMethod.getSimpleName().toString())) {
@@ -233,7 +244,8 @@ public final class DeclarationReader {
     }
     if (delegate >= 0) {
       return !ok ? null : new ModelIr(ModelIr.Form.CLASS, type, packageOf(type), nestedName(type), null, generated, input,
-          inputName, layers, List.of(), null, source(unit, trees.getTree(type)), outputs, delegate, tensors.used());
+          inputName, layers, List.of(), null, source(unit, trees.getTree(type)), outputs, delegate, tensors.used(), inputs,
+          List.of());
     }
     Steps steps = new Steps("forward", inputName);
     steps.modelType = type;
@@ -248,7 +260,8 @@ public final class DeclarationReader {
       return null;
     }
     return new ModelIr(ModelIr.Form.CLASS, type, packageOf(type), nestedName(type), null, generated, input,
-        inputName, layers, steps.list, steps.last, source(unit, trees.getTree(type)), outputs, -1, tensors.used());
+        inputName, layers, steps.list, steps.last, source(unit, trees.getTree(type)), outputs, -1, tensors.used(), inputs,
+        List.of());
   }
 
   // ------------------------------------------------------------------ a method returning several outputs
@@ -262,7 +275,8 @@ public final class DeclarationReader {
     ExecutableElement found = null;
     boolean ok = true;
     for (ExecutableElement m : ElementFilter.methodsIn(type.getEnclosedElements())) {
-      if (m.getSimpleName().contentEquals("forward") || m.getModifiers().contains(Modifier.STATIC) || !returnsOutputs(m)) {
+      if (m.getSimpleName().contentEquals("forward") || m.getModifiers().contains(Modifier.STATIC) || !returnsOutputs(m)
+          || takesFurtherInputs(m)) {
         continue;
       }
       if (found != null) {
@@ -333,6 +347,96 @@ public final class DeclarationReader {
     }
     return new OutputsIr(name, record == null ? null : packageOf(record), record == null ? null : nestedName(record),
         components, inputName, steps.list, steps.results, source(unit, tree));
+  }
+
+  // ------------------------------------------------------------------ a method taking several inputs
+
+  /** Whether a parameter of {@code m} carries {@code @Input}: {@code m} is then the model's method of several inputs. */
+  private static boolean takesFurtherInputs(ExecutableElement m) {
+    return m.getParameters().stream().anyMatch(p -> p.getAnnotation(Input.class) != null);
+  }
+
+  /**
+   * The one method whose parameters carry {@code @Input}, after checking its signature and each
+   * parameter (errors reported here); null if there is none.
+   */
+  private ExecutableElement inputsMethod(TypeElement type) {
+    ExecutableElement found = null;
+    for (ExecutableElement m : ElementFilter.methodsIn(type.getEnclosedElements())) {
+      if (!takesFurtherInputs(m)) {
+        continue;
+      }
+      if (found != null) {
+        diagnostics.error(m, Message.TWO_INPUTS_METHODS, m.getSimpleName(), found.getSimpleName());
+        continue;
+      }
+      found = m;
+      List<? extends VariableElement> params = m.getParameters();
+      String method = m.getSimpleName().toString();
+      boolean overridable = !m.getModifiers().contains(Modifier.STATIC) && !m.getModifiers().contains(Modifier.PRIVATE)
+          && !m.getModifiers().contains(Modifier.FINAL) && m.getTypeParameters().isEmpty();
+      if (!overridable || !types.isSameType(m.getReturnType(), type(TENSOR)) || params.size() < 2) {
+        String further = params.size() < 2 ? "mask" : params.get(1).getSimpleName().toString();
+        diagnostics.error(m, Message.BAD_INPUTS_METHOD, method, method, further);
+      }
+      for (int i = 0; i < params.size(); i++) {
+        VariableElement p = params.get(i);
+        Input input = p.getAnnotation(Input.class);
+        if (!types.isSameType(p.asType(), type(TENSOR))) {
+          diagnostics.error(p, Message.NON_TENSOR_INPUT, p.getSimpleName(), method, p.asType());
+        } else if (i == 0 && input != null) {
+          diagnostics.error(p, Message.FIRST_INPUT_ANNOTATED, p.getSimpleName(), method);
+        } else if (i > 0 && input == null) {
+          diagnostics.error(p, Message.MISSING_INPUT, p.getSimpleName(), method, p.getSimpleName());
+        } else if (i > 0 && !validSample(input.value())) {
+          diagnostics.error(p, inputAnnotation(p), Message.BAD_FURTHER_INPUT_SHAPE, Arrays.toString(input.value()), p.getSimpleName());
+        }
+      }
+    }
+    return found;
+  }
+
+  /** One sample's shape: at least one dimension, each at least 1, at most 2^31-1 values. */
+  private static boolean validSample(int[] sample) {
+    long values = 1;
+    for (int d : sample) {
+      values *= Math.max(d, 0);
+      if (d < 1 || values > Integer.MAX_VALUE) {
+        return false;
+      }
+    }
+    return sample.length > 0;
+  }
+
+  /** The {@code @Input} annotation on a parameter, for errors about its values. */
+  private static javax.lang.model.element.AnnotationMirror inputAnnotation(VariableElement p) {
+    return p.getAnnotationMirrors().stream()
+        .filter(a -> ((TypeElement) a.getAnnotationType().asElement()).getQualifiedName().contentEquals(Input.class.getName()))
+        .findFirst().orElse(null);
+  }
+
+  /** Reads the method of several inputs like forward, each further input a value; null when its result is unknown. */
+  private InputsIr readInputs(ExecutableElement m, CompilationUnitTree unit, Map<String, LayerNode> fields, Set<String> broken,
+      String className, TensorFieldReader tensors) {
+    String name = m.getSimpleName().toString();
+    String inputName = m.getParameters().get(0).getSimpleName().toString();
+    Steps steps = new Steps(name, inputName);
+    steps.modelType = (TypeElement) m.getEnclosingElement();
+    steps.tensors = tensors;
+    steps.broken.addAll(broken);
+    List<InputsIr.Further> further = new ArrayList<>();
+    for (VariableElement p : m.getParameters().subList(1, m.getParameters().size())) {
+      String value = p.getSimpleName().toString();
+      steps.locals.put(value, value);
+      steps.furtherInputs.add(value);
+      further.add(new InputsIr.Further(value, p.getAnnotation(Input.class).value(), source(unit, trees.getTree(p))));
+    }
+    MethodTree tree = trees.getTree(m);
+    steps.readBody(tree.getBody(), unit, fields, className, null);
+    if (steps.last == null) {
+      return null;
+    }
+    return new InputsIr(name, inputName, further, steps.list, steps.last, source(unit, tree));
   }
 
   /** Whether {@code method}'s body calls a method named {@code name} (unqualified or on {@code this}). */
@@ -809,6 +913,8 @@ public final class DeclarationReader {
     String last;
     /** The returned outputs (outputs method only), null where a value is unknown. */
     List<String> results;
+    /** The further inputs (the method of several inputs only): values a masked fill may take as its mask. */
+    final Set<String> furtherInputs = new HashSet<>();
     private int counter;
 
     Steps(String method, String inputName) {
@@ -1076,6 +1182,21 @@ public final class DeclarationReader {
       Element element = buffer instanceof IdentifierTree || buffer instanceof MemberSelectTree
           ? trees.getElement(TreePath.getPath(unit, buffer)) : null;
       boolean local = buffer instanceof IdentifierTree id && locals.containsKey(id.getName().toString());
+      if (!furtherInputs.isEmpty() && !(element instanceof VariableElement f && isTensorField(f) && !local)) {
+        // a further input (a padding mask), as it is or reshaped: the checker makes sure the value comes from one
+        String input = expression(args.get(0), unit, fields, className);
+        String maskValue = expression(buffer, unit, fields, className);
+        List<Object> fill = constants(args.subList(2, 3), mi.toString(), "maskedFill", unit);
+        if (maskValue == null || fill == null || input == null) {
+          return null;
+        }
+        if (!(fill.get(0) instanceof Number value)) {
+          diagnostics.error(unit, args.get(2), Message.UNSUPPORTED_FUNCTION, mi + ": the value must be a number, not " + fill.get(0));
+          return null;
+        }
+        MaskedFill spec = new MaskedFill(null, null, test, against, value.floatValue(), mi.toString());
+        return step(List.of(input, maskValue), spec, null, mi.toString(), source(unit, mi));
+      }
       if (local || !(element instanceof VariableElement v && isTensorField(v))) {
         if (!unresolved(unit, buffer)) {
           diagnostics.error(unit, mask, Message.MASK_NOT_BUFFER, mi, mask);

@@ -363,6 +363,52 @@ public final class CpuKernels {
     });
   }
 
+  /**
+   * {@link #maskedFillForward} with a mask of each group's own, a model's input (a padding mask): x is
+   * {@code [groups, size, inner]}, the mask {@code [groups, inner]} repeated along the middle, as PyTorch
+   * broadcasts it. A mask {@code [N, 1, 1, S]} over scores {@code [N, H, S, S]} is groups N, size H*S,
+   * inner S; a mask of x's shape is size 1.
+   */
+  public static void maskedFillRepeatedForward(float[] out, int outOff, float[] x, int xOff, float[] mask, int maskOff,
+      int groups, int size, int inner, MaskTest test, float against, float value) {
+    Parallel.forRange(groups, 2L * groups * size * inner, (part, from, to) -> {
+      for (int o = from; o < to; o++) {
+        boolean[] fill = selected(mask, maskOff + o * inner, inner, test, against);
+        int base = o * size * inner;
+        for (int r = 0; r < size; r++) {
+          int at = base + r * inner;
+          for (int i = 0; i < inner; i++) {
+            out[outOff + at + i] = fill[i] ? value : x[xOff + at + i];
+          }
+        }
+      }
+    });
+  }
+
+  /**
+   * The gradient {@link #maskedFillRepeatedForward} sends back to x: {@code dst (+)= test(mask) ? 0 : d}; the mask
+   * gets none. Nothing when {@code dst} is null.
+   */
+  public static void maskedFillRepeatedBackward(float[] dst, int dstOff, float[] d, int dOff, float[] mask, int maskOff,
+      int groups, int size, int inner, MaskTest test, float against, boolean accumulate) {
+    if (dst == null) {
+      return;
+    }
+    Parallel.forRange(groups, 2L * groups * size * inner, (part, from, to) -> {
+      for (int o = from; o < to; o++) {
+        boolean[] fill = selected(mask, maskOff + o * inner, inner, test, against);
+        int base = o * size * inner;
+        for (int r = 0; r < size; r++) {
+          int at = base + r * inner;
+          for (int i = 0; i < inner; i++) {
+            float g = fill[i] ? 0f : d[dOff + at + i];
+            dst[dstOff + at + i] = accumulate ? dst[dstOff + at + i] + g : g;
+          }
+        }
+      }
+    });
+  }
+
   private static boolean[] selected(float[] mask, int maskOff, int maskSize, MaskTest test, float against) {
     boolean[] fill = new boolean[maskSize];
     for (int i = 0; i < maskSize; i++) {

@@ -1,0 +1,48 @@
+package dev.kiln.processor.ir;
+
+import dev.kiln.runtime.Shapes;
+import java.util.List;
+
+/**
+ * The one method of a {@code @Model} class that takes several tensors besides {@code forward}:
+ * {@code Tensor forwardMasked(Tensor x, @Input({6}) Tensor mask)}, its first parameter the tensor
+ * {@code @Model(input = ...)} describes, each further one a value of the shape its {@code @Input} gives
+ * (after the batch dimension, which every input shares). Its body is read like {@code forward}'s, the
+ * further inputs being values like x; it returns one tensor.
+ *
+ * @param method the method's name
+ * @param inputName its first parameter (x)
+ * @param further its further parameters, in order
+ * @param steps the body's operations, in order
+ * @param result the returned value
+ * @param source the method, for diagnostics
+ */
+public record InputsIr(String method, String inputName, List<Further> further, List<StepIr> steps, String result, Source source) {
+  public InputsIr {
+    further = List.copyOf(further);
+    steps = List.copyOf(steps);
+  }
+
+  /**
+   * A further input: its parameter's name (its value's name among the method's values) and one sample's
+   * shape from its {@code @Input}.
+   */
+  public record Further(String name, int[] shape, Source source) {
+    public Further {
+      shape = shape.clone();
+    }
+
+    /** {@code [N, 6]}: its whole shape, the batch first. */
+    public int[] batchShape() {
+      int[] s = new int[shape.length + 1];
+      s[0] = -1;
+      System.arraycopy(shape, 0, s, 1, shape.length);
+      return s;
+    }
+
+    /** {@code the input mask [N, 6] (@Input)}, for messages. */
+    public String describe() {
+      return "the input " + name + " " + Shapes.toString(batchShape()) + " (@Input)";
+    }
+  }
+}

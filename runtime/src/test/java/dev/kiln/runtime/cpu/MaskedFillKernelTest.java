@@ -1,0 +1,54 @@
+package dev.kiln.runtime.cpu;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+
+import dev.kiln.runtime.Kiln;
+import dev.kiln.runtime.Tensor;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A masked fill with a mask of each sample's own (a compiled model's mask input): the eager
+ * {@code x.maskedFill(mask.reshape(...).eq(0), v)} bit for bit, forward and gradient, for a padding mask
+ * broadcast over heads and query positions and for one broadcast over the last dimension.
+ */
+class MaskedFillKernelTest {
+  @Test
+  void aPaddingMaskOverAttentionScoresIsEagerBitForBit() {
+    // scores [N=3, H=2, S=4, S=4], mask [N, 4] viewed [N, 1, 1, 4]: groups 3, size 2*4, inner 4
+    check(new int[] {3, 2, 4, 4}, new int[] {3, 1, 1, 4}, 3, 8, 4, Float.NEGATIVE_INFINITY);
+  }
+
+  @Test
+  void aMaskOverTheLastDimensionAndOneOfTheValuesShape() {
+    // [N=2, S=5, D=3] with [N, 5, 1]: groups 2*5, size 3, inner 1
+    check(new int[] {2, 5, 3}, new int[] {2, 5, 1}, 10, 3, 1, 0f);
+    // the value's own shape: size 1
+    check(new int[] {2, 5, 3}, new int[] {2, 5, 3}, 1, 1, 30, -1e9f);
+  }
+
+  private static void check(int[] shape, int[] maskShape, int groups, int size, int inner, float value) {
+    Kiln.manualSeed(7);
+    Tensor x = Tensor.randn(shape).requiresGrad(true);
+    Tensor mask = Tensor.rand(maskShape).gt(0.5f); // 0/1
+    Tensor y = x.maskedFill(mask.eq(0), value);
+    Tensor g = Tensor.randn(shape);
+    y.backward(g);
+
+    float[] out = new float[y.numel()];
+    CpuKernels.maskedFillRepeatedForward(out, 0, x.toFloatArray(), 0, mask.toFloatArray(), 0, groups, size, inner, MaskTest.EQ, 0f,
+        value);
+    assertArrayEquals(y.toFloatArray(), out);
+    float[] dx = new float[y.numel()];
+    java.util.Arrays.fill(dx, 1f); // overwritten
+    CpuKernels.maskedFillRepeatedBackward(dx, 0, g.toFloatArray(), 0, mask.toFloatArray(), 0, groups, size, inner, MaskTest.EQ, 0f,
+        false);
+    assertArrayEquals(x.grad().toFloatArray(), dx);
+    CpuKernels.maskedFillRepeatedBackward(dx, 0, g.toFloatArray(), 0, mask.toFloatArray(), 0, groups, size, inner, MaskTest.EQ, 0f,
+        true);
+    float[] twice = x.grad().toFloatArray();
+    for (int i = 0; i < twice.length; i++) {
+      twice[i] += twice[i];
+    }
+    assertArrayEquals(twice, dx);
+  }
+}
