@@ -255,6 +255,28 @@ class ReduceOverTest {
     java.util.Arrays.fill(dx, 1);
     MathKernels.spreadOver(dx, 0, out, 0, runs, 2f, true);
     assertEquals(1 + 2 * out[3 * 5 + 4], dx[((3 * 7 + 6) * 5 + 4) * 11 + 10]);
+
+    int[] first = {1, 60, 50, 40, 3}; // [60, 50, 40, 3] over (0, 2): the kept 50 split over the cores
+    float[] y = Tensor.randn(60 * 50 * 40 * 3).toFloatArray();
+    float[] sums = new float[50 * 3];
+    MathKernels.sumOver(sums, 0, y, 0, first, 1f);
+    for (int c = 0; c < 50; c++) {
+      for (int w = 0; w < 3; w++) {
+        double s = 0;
+        for (int b = 0; b < 60; b++) {
+          for (int h = 0; h < 40; h++) {
+            s += y[((b * 50 + c) * 40 + h) * 3 + w];
+          }
+        }
+        assertEquals((float) s, sums[c * 3 + w], "in index order, rounded once: " + c + ", " + w);
+      }
+    }
+    float[] dy = new float[y.length];
+    MathKernels.spreadOver(dy, 0, sums, 0, first, 0.5f, false);
+    for (int i = 0; i < y.length; i++) {
+      int c = i / 120 % 50, w = i % 3;
+      assertEquals(sums[c * 3 + w] * 0.5f, dy[i], "spread at " + i);
+    }
   }
 
   @Test

@@ -216,6 +216,19 @@ public final class MathKernels {
    * double in index order and rounded once; outer rows over both cores.
    */
   public static void sumAlong(float[] out, int outOff, float[] x, int xOff, int outer, int size, int inner, float factor) {
+    if (inner == 1) { // a row's sum in a register: the same additions in the same order, without a store each
+      Parallel.forRange(outer, (long) outer * size, (part, from, to) -> {
+        for (int o = from; o < to; o++) {
+          double s = 0;
+          int base = xOff + o * size;
+          for (int k = 0; k < size; k++) {
+            s += x[base + k];
+          }
+          out[outOff + o] = (float) (s * factor);
+        }
+      });
+      return;
+    }
     Parallel.forRange(outer, (long) outer * size * inner, (part, from, to) -> {
       double[] acc = new double[inner];
       for (int o = from; o < to; o++) {
@@ -281,11 +294,23 @@ public final class MathKernels {
       return;
     }
     Runs r = new Runs(runs);
+    if (runs[0] == 1) { // the first dimension reduced (a channel's sum over the batch): its next kept run over the cores
+      Parallel.forRange(runs[2], (long) r.inRow, (part, from, to) -> {
+        double[] acc = new double[r.outRow];
+        for (int k = 0; k < runs[1]; k++) {
+          r.add(acc, 0, x, xOff + k * r.in[1], 2, from, to);
+        }
+        for (int i = from * r.out[2]; i < to * r.out[2]; i++) {
+          out[outOff + i] = (float) (acc[i] * factor);
+        }
+      });
+      return;
+    }
     Parallel.forRange(runs[0], (long) runs[0] * r.inRow, (part, from, to) -> {
       double[] acc = new double[r.outRow];
       for (int o = from; o < to; o++) {
         java.util.Arrays.fill(acc, 0);
-        r.add(acc, 0, x, xOff + o * r.inRow, 1);
+        r.add(acc, 0, x, xOff + o * r.inRow, 1, 0, runs[1]);
         for (int i = 0; i < r.outRow; i++) {
           out[outOff + o * r.outRow + i] = (float) (acc[i] * factor);
         }
@@ -307,9 +332,17 @@ public final class MathKernels {
       return;
     }
     Runs r = new Runs(runs);
+    if (runs[0] == 1) {
+      Parallel.forRange(runs[2], 2L * r.inRow, (part, from, to) -> {
+        for (int k = 0; k < runs[1]; k++) {
+          r.spread(dx, dxOff + k * r.in[1], g, gOff, 2, from, to, factor, accumulate);
+        }
+      });
+      return;
+    }
     Parallel.forRange(runs[0], 2L * runs[0] * r.inRow, (part, from, to) -> {
       for (int o = from; o < to; o++) {
-        r.spread(dx, dxOff + o * r.inRow, g, gOff + o * r.outRow, 1, factor, accumulate);
+        r.spread(dx, dxOff + o * r.inRow, g, gOff + o * r.outRow, 1, 0, runs[1], factor, accumulate);
       }
     });
   }
@@ -340,8 +373,11 @@ public final class MathKernels {
       outRow = out[0];
     }
 
-    /** Adds the values of run {@code j} on, from {@code x[xi]}, to their outputs from {@code acc[a]}. */
-    void add(double[] acc, int a, float[] x, int xi, int j) {
+    /**
+     * Adds the values of run {@code j} on, from {@code x[xi]}, to their outputs from {@code acc[a]}: entries
+     * {@code from} to {@code to} of run {@code j} (the innermost walked whole), all of the runs after it.
+     */
+    void add(double[] acc, int a, float[] x, int xi, int j, int from, int to) {
       int size = runs[j];
       if (j == last) {
         if (out[j] == 0) {
@@ -357,13 +393,13 @@ public final class MathKernels {
         }
         return;
       }
-      for (int i = 0; i < size; i++) {
-        add(acc, a + i * out[j], x, xi + i * in[j], j + 1);
+      for (int i = from; i < to; i++) {
+        add(acc, a + i * out[j], x, xi + i * in[j], j + 1, 0, runs[j + 1]);
       }
     }
 
-    /** Writes (or adds) {@code factor * g} from {@code g[gi]} over run {@code j} on, from {@code dx[di]}. */
-    void spread(float[] dx, int di, float[] g, int gi, int j, float factor, boolean accumulate) {
+    /** Writes (or adds) {@code factor * g} from {@code g[gi]} over entries {@code from} to {@code to} of run {@code j} on, from {@code dx[di]}. */
+    void spread(float[] dx, int di, float[] g, int gi, int j, int from, int to, float factor, boolean accumulate) {
       int size = runs[j];
       if (j == last) {
         for (int i = 0; i < size; i++) {
@@ -372,8 +408,8 @@ public final class MathKernels {
         }
         return;
       }
-      for (int i = 0; i < size; i++) {
-        spread(dx, di + i * in[j], g, gi + i * out[j], j + 1, factor, accumulate);
+      for (int i = from; i < to; i++) {
+        spread(dx, di + i * in[j], g, gi + i * out[j], j + 1, 0, runs[j + 1], factor, accumulate);
       }
     }
   }
