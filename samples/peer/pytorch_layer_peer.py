@@ -32,6 +32,11 @@ def cases(n):
         ("gelu", [(n, 128, 256)], lambda x: F.gelu(x)),
         ("layer_norm 256", [(n, 128, 256), (256,), (256,)], lambda x, w, b: F.layer_norm(x, (256,), w, b, 1e-5)),
         ("softmax(-1), attention scores", [(n, 4, 64, 64)], lambda x: torch.softmax(x, -1)),
+        ("mean (2, 3), global average pool", [(n, 256, 14, 14)], lambda x: x.mean(dim=(2, 3))),
+        ("mean 3 then 2, global average pool", [(n, 256, 14, 14)], lambda x: x.mean(3).mean(2)),
+        ("sum (0, 2, 3), per channel", [(n, 32, 28, 28)], lambda x: x.sum(dim=(0, 2, 3))),
+        ("var (0, 2, 3), per channel", [(n, 32, 28, 28)], lambda x: x.var(dim=(0, 2, 3), unbiased=False)),
+        ("mean (1, 3), two runs", [(n, 32, 28, 28)], lambda x: x.mean(dim=(1, 3))),
     ]
 
 

@@ -278,6 +278,21 @@ public final class F {
   }
 
   /**
+   * Sums over several dimensions at once, which are removed: PyTorch's {@code torch.sum(x, dim=(2,
+   * 3))} is {@code sum(x, new int[] {2, 3})} ({@link Tensor#sum(int[])}: any order, negative counting
+   * from the end, none repeated). In a compiled forward the dimensions are after the batch, and the
+   * sum is one pass forward and one backward.
+   */
+  public static Tensor sum(Tensor x, int[] dims) {
+    return x.sum(dims);
+  }
+
+  /** Sums over several dimensions, kept with size 1 when {@code keepDim}: {@code torch.sum(x, dim=(2, 3), keepdim=True)}. */
+  public static Tensor sum(Tensor x, int[] dims, boolean keepDim) {
+    return x.sum(dims, keepDim);
+  }
+
+  /**
    * Entry {@code index} along {@code dim}, which is removed (negative counts from the end): PyTorch's
    * {@code x.select(dim, index)}, {@code x[:, -1]}; a sequence model's last step is {@code select(out, 1, -1)}
    * ({@link Tensor#select}). Compiled too, along a dimension after the batch.
@@ -306,6 +321,20 @@ public final class F {
   /** Means along {@code dim}, kept with size 1 when {@code keepDim}: {@code torch.mean(x, dim, keepdim)}. */
   public static Tensor mean(Tensor x, int dim, boolean keepDim) {
     return x.mean(dim, keepDim);
+  }
+
+  /**
+   * Means over several dimensions at once, which are removed: PyTorch's {@code torch.mean(x, dim=(2,
+   * 3))}, global average pooling of {@code [N, C, H, W]} to {@code [N, C]}, is {@code mean(x, new
+   * int[] {2, 3})} ({@link Tensor#mean(int[])}); compiled too, over dimensions after the batch.
+   */
+  public static Tensor mean(Tensor x, int[] dims) {
+    return x.mean(dims);
+  }
+
+  /** Means over several dimensions, kept with size 1 when {@code keepDim}: {@code torch.mean(x, dim=(2, 3), keepdim=True)}. */
+  public static Tensor mean(Tensor x, int[] dims, boolean keepDim) {
+    return x.mean(dims, keepDim);
   }
 
   /**

@@ -52,6 +52,7 @@ class CudaCompiledTest {
     "TinyGpt, ids11:6",
     "MeanPool, ids11:6",
     "CenteredGates, 3:6:6",
+    "MapReductions, 3:6:5",
     "TextLstm, ids11:6",
     "BiGru, 7:5",
     "SeqRnn, 6:4",

@@ -78,6 +78,7 @@ class ProcessorTest {
       "TinyGpt, KilnTinyGpt, KilnTinyGpt.java",
       "MeanPool, KilnMeanPool, KilnMeanPool.java",
       "CenteredGates, KilnCenteredGates, KilnCenteredGates.java",
+      "MapReductions, KilnMapReductions, KilnMapReductions.java",
       "TextLstm, KilnTextLstm, KilnTextLstm.java",
       "BiGru, KilnBiGru, KilnBiGru.java",
       "SeqRnn, KilnSeqRnn, KilnSeqRnn.java",
@@ -1289,6 +1290,40 @@ class ProcessorTest {
     assertThat(c).hadErrorContaining("certain: LSTM(8, 16): dropout must be a probability in [0, 1], got 1.5")
         .inFile(f).onLineContaining("final LSTM certain");
     assertEquals(9, c.errors().size(), c.errors().toString());
+  }
+
+  /**
+   * Sums and means over several dimensions at once: the batch among them, one out of range, one
+   * repeated (as written or counted from the end) and none at all, each an error on its own line.
+   */
+  @Test
+  void badReductionsOverSeveralDimensionsAreReportedOnTheirLines() {
+    JavaFileObject f = classModel("BadDimensionLists",
+        "@Model(input = {3, 6, 8})",
+        "public class BadDimensionLists extends Module {",
+        "  final Linear fc = new Linear(8, 4);",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    Tensor a = x.mean(new int[] {2, 0});",
+        "    Tensor b = x.sum(new int[] {1, 4}, true);",
+        "    Tensor c = mean(x, new int[] {2, -2});",
+        "    Tensor d = x.sum(new int[] {3, 3});",
+        "    Tensor e = x.mean(new int[] {});",
+        "    return fc.apply(x.mean(new int[] {1, 2}));",
+        "  }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining("mean(new int[] {2, 0}) cannot take [N, 3, 6, 8]: dimension 0 is the batch, which a"
+        + " compiled forward keeps; reduce a dimension after it, or reduce the model's output outside forward")
+        .inFile(f).onLineContaining("Tensor a =");
+    assertThat(c).hadErrorContaining("sum(new int[] {1, 4}, true) cannot take [N, 3, 6, 8]: dimension 4 is out of range for 4"
+        + " dimensions (-4..3)").inFile(f).onLineContaining("Tensor b =");
+    assertThat(c).hadErrorContaining("mean(new int[] {2, -2}) cannot take [N, 3, 6, 8]: dimension -2 repeats dimension 2"
+        + " (each dimension is reduced once)").inFile(f).onLineContaining("Tensor c =");
+    assertThat(c).hadErrorContaining("sum(new int[] {3, 3}) cannot take [N, 3, 6, 8]: dimension 3 is given twice (each"
+        + " dimension is reduced once)").inFile(f).onLineContaining("Tensor d =");
+    assertThat(c).hadErrorContaining("mean(new int[] {}) cannot take [N, 3, 6, 8]: no dimensions means every dimension in"
+        + " PyTorch, the batch among them, which a compiled forward keeps").inFile(f).onLineContaining("Tensor e =");
+    assertEquals(5, c.errors().size(), c.errors().toString());
   }
 
   /**

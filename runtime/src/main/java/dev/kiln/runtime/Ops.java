@@ -1049,6 +1049,91 @@ public final class Ops {
         (dx, g, gOff) -> MathKernels.spreadAlong(dx, 0, g, gOff, a.outer(), a.size(), a.inner(), factor));
   }
 
+  /**
+   * Sums over several dimensions at once, as PyTorch's {@code x.sum(dim=(2, 3), keepdim)}: {@code
+   * dims} in any order, negative counting from the end, none repeated, none at all meaning every
+   * one; the dimensions are removed, or kept with size 1 when {@code keepDim}. One pass on the CPU
+   * ({@link MathKernels#sumOver}), added in double; the gradient is the incoming one repeated over
+   * the reduced dimensions.
+   *
+   * @throws IllegalArgumentException naming the dimension and the shape for a dimension out of range
+   *     or given twice
+   */
+  public static Tensor sum(Tensor x, int[] dims, boolean keepDim) {
+    return reduceOver("sum", x, dims, keepDim, false);
+  }
+
+  /**
+   * Means over several dimensions at once, as PyTorch's {@code x.mean(dim=(2, 3), keepdim)}: {@link
+   * #sum(Tensor, int[], boolean)} divided by the product of the reduced sizes ({@code [N, C, H, W] ->
+   * [N, C]}, global average pooling, for {@code (2, 3)}); the gradient is the incoming one divided
+   * by that product, repeated.
+   *
+   * @throws IllegalArgumentException as the sum's, and for a reduced dimension of size 0
+   */
+  public static Tensor mean(Tensor x, int[] dims, boolean keepDim) {
+    return reduceOver("mean", x, dims, keepDim, true);
+  }
+
+  private static Tensor reduceOver(String name, Tensor x, int[] dims, boolean keepDim, boolean mean) {
+    requireFloat(name, x);
+    Over o = Over.of(name, x, dims);
+    if (mean && o.count() == 0) {
+      throw new IllegalArgumentException(name + " over dimensions " + Arrays.toString(dims) + " of shape " + Shapes.toString(x.shape())
+          + ": a reduced dimension has size 0, so there are no values to average");
+    }
+    return sumOver(name, x, o, Shapes.reducedShape(x.shape(), o.reduced(), keepDim), mean ? 1f / o.count() : 1f);
+  }
+
+  /**
+   * {@code factor} times the sum of {@code x} over {@code o}'s dimensions, recorded as {@code name}:
+   * the one-dimension path for one run of reduced dimensions; on CUDA the reduce-along kernel once
+   * per run of reduced dimensions, the innermost first, each pass on the tape.
+   */
+  private static Tensor sumOver(String name, Tensor x, Over o, int[] outShape, float factor) {
+    int[] runs = o.runs();
+    if (Devices.onCuda(name, x)) {
+      if (runs.length == 1) {
+        return CudaOps.reduceAlong(name, x, runs[0], 1, 1, factor, outShape);
+      }
+      Tensor t = x;
+      int[] r = runs;
+      for (int m = r.length - 1; m >= 2; m -= 2) { // reduces r[m - 1]; the runs left merge r[m - 2] with r[m]
+        int[] left = Arrays.copyOf(r, m - 1);
+        left[m - 2] *= r[m];
+        t = CudaOps.reduceAlong(name, t, Shapes.numel(Arrays.copyOf(r, m - 1)), r[m - 1], r[m], m == 2 ? factor : 1f,
+            m == 2 ? outShape : left);
+        r = left;
+      }
+      return t;
+    }
+    return reshaping(name, x, outShape,
+        (out, in, inOff) -> MathKernels.sumOver(out, 0, in, inOff, runs, factor),
+        (dx, g, gOff) -> MathKernels.spreadOver(dx, 0, g, gOff, runs, factor, false));
+  }
+
+  /**
+   * A reduction over several dimensions: which ones ({@link Shapes#reducedDims}), the input's
+   * alternating runs ({@link Shapes#reductionRuns}), and how many values each output sums.
+   */
+  record Over(boolean[] reduced, int[] runs, int count) {
+    static Over of(String op, Tensor x, int[] dims) {
+      int[] shape = x.shape();
+      boolean[] reduced;
+      try {
+        reduced = Shapes.reducedDims(dims, shape.length);
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException(op + " over dimensions " + Arrays.toString(dims) + " of shape " + Shapes.toString(shape)
+            + ": " + e.getMessage(), e);
+      }
+      int count = 1;
+      for (int d = 0; d < shape.length; d++) {
+        count *= reduced[d] ? shape[d] : 1;
+      }
+      return new Over(reduced, Shapes.reductionRuns(shape, reduced), count);
+    }
+  }
+
   private static Tensor reduceAll(Tensor x, float factor, String name) {
     if (Devices.onCuda(name, x)) {
       return CudaOps.reduceAll(x, factor, name);
@@ -1098,6 +1183,39 @@ public final class Ops {
     }
     Tensor z = sub(x, expandAlong(mean(x, dim, true), a, x.shape()));
     return sumAlong("var", mul(z, z), a, dim, keepDim, 1f / (a.size() - (unbiased ? 1 : 0)));
+  }
+
+  /**
+   * Variance over several dimensions at once, as PyTorch's {@code x.var(dim=(2, 3), unbiased,
+   * keepdim)}: {@code sum((x - mean)^2) / (n - 1)} (or {@code / n}), {@code n} the product of the
+   * reduced sizes; {@code dims} read as {@link #sum(Tensor, int[], boolean)} reads them. Composed of
+   * the mean over the dimensions (kept, broadcast back by {@link #sub}), {@link #mul} and a sum, so
+   * the gradient and the CUDA version are theirs. One value, unbiased, gives NaN as in PyTorch; a
+   * reduced dimension of size 0 is refused.
+   */
+  public static Tensor var(Tensor x, int[] dims, boolean unbiased, boolean keepDim) {
+    return variance("var", x, dims, unbiased, keepDim);
+  }
+
+  /** {@link #var(Tensor, int[], boolean, boolean)}, its argument errors naming {@code op}. */
+  private static Tensor variance(String op, Tensor x, int[] dims, boolean unbiased, boolean keepDim) {
+    requireFloat(op, x);
+    Over o = Over.of(op, x, dims);
+    if (o.count() == 0) {
+      throw new IllegalArgumentException(op + " over dimensions " + Arrays.toString(dims) + " of shape " + Shapes.toString(x.shape())
+          + ": a reduced dimension has size 0, so there are no values");
+    }
+    Tensor z = sub(x, mean(x, dims, true));
+    return sumOver("var", mul(z, z), o, Shapes.reducedShape(x.shape(), o.reduced(), keepDim), 1f / (o.count() - (unbiased ? 1 : 0)));
+  }
+
+  /**
+   * Standard deviation over several dimensions at once, as PyTorch's {@code x.std(dim=(2, 3),
+   * unbiased, keepdim)}: the square root of {@link #var(Tensor, int[], boolean, boolean)}, its
+   * gradient as {@link #std(Tensor, int, boolean, boolean)}'s.
+   */
+  public static Tensor std(Tensor x, int[] dims, boolean unbiased, boolean keepDim) {
+    return sqrtOfVariance(variance("std", x, dims, unbiased, keepDim));
   }
 
   /**

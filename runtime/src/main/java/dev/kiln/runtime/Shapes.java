@@ -68,6 +68,76 @@ public final class Shapes {
     };
   }
 
+  /**
+   * Which dimensions of a rank-{@code rank} shape a reduction over {@code dims} takes, as PyTorch
+   * reads {@code x.sum(dim=(2, 3))}: in any order, negative counting from the end, none repeated;
+   * no dimensions at all means every one (PyTorch's {@code x.sum(dim=())}).
+   *
+   * @throws IllegalArgumentException for a dimension out of range (as {@link #normalizeDim}) or one
+   *     given twice, naming it
+   */
+  public static boolean[] reducedDims(int[] dims, int rank) {
+    boolean[] reduced = new boolean[rank];
+    if (dims.length == 0) {
+      Arrays.fill(reduced, true);
+      return reduced;
+    }
+    int[] given = new int[rank];
+    for (int dim : dims) {
+      int d = normalizeDim(dim, rank);
+      if (reduced[d]) {
+        throw new IllegalArgumentException("dimension " + dim + (dim == given[d] ? " is given twice" : " repeats dimension "
+            + given[d]) + " (each dimension is reduced once)");
+      }
+      reduced[d] = true;
+      given[d] = dim;
+    }
+    return reduced;
+  }
+
+  /**
+   * A shape reduced over the {@code reduced} dimensions, seen as alternating runs {@code [kept,
+   * reduced, kept, ..., kept]} of adjacent dimensions merged (the products of their sizes; a
+   * dimension of size 1 joins either run, the first and last kept runs may be 1): {@code [N, C,
+   * H*W]} for the mean over {@code (2, 3)} of {@code [N, C, H, W]}, {@code [1, N, C, H*W, 1]} over
+   * {@code (0, 2, 3)}. Three runs are one {@code [outer, size, inner]} reduction (the reduce-along
+   * kernels'); one run reduces nothing.
+   */
+  public static int[] reductionRuns(int[] shape, boolean[] reduced) {
+    int[] runs = new int[2 * shape.length + 2];
+    int count = 1;
+    runs[0] = 1;
+    boolean inReduced = false;
+    for (int d = 0; d < shape.length; d++) {
+      if (shape[d] == 1) {
+        continue;
+      }
+      if (reduced[d] != inReduced) {
+        runs[count++] = 1;
+        inReduced = reduced[d];
+      }
+      runs[count - 1] *= shape[d];
+    }
+    if (inReduced) {
+      runs[count++] = 1;
+    }
+    return Arrays.copyOf(runs, count);
+  }
+
+  /** {@code shape} without its {@code reduced} dimensions, or with them of size 1 when {@code keepDim}. */
+  public static int[] reducedShape(int[] shape, boolean[] reduced, boolean keepDim) {
+    int[] out = new int[shape.length];
+    int k = 0;
+    for (int d = 0; d < shape.length; d++) {
+      if (!reduced[d]) {
+        out[k++] = shape[d];
+      } else if (keepDim) {
+        out[k++] = 1;
+      }
+    }
+    return Arrays.copyOf(out, k);
+  }
+
   /** Row-major (C order) strides of a shape. */
   public static int[] contiguousStrides(int... shape) {
     int[] strides = new int[shape.length];

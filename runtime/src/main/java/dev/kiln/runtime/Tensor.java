@@ -925,6 +925,63 @@ public final class Tensor {
     return Ops.mean(this, dim, keepDim);
   }
 
+  /**
+   * Sums over several dimensions at once, which are removed: PyTorch's {@code x.sum(dim=(2, 3))} is
+   * {@code x.sum(new int[] {2, 3})}. The dimensions may come in any order, negative counting from
+   * the end; none may repeat; an empty array sums over every one, as PyTorch's {@code dim=()}
+   * ({@link Ops#sum(Tensor, int[], boolean)}).
+   *
+   * @throws IllegalArgumentException naming the dimension and this shape for one out of range or
+   *     given twice
+   */
+  public Tensor sum(int[] dims) {
+    return Ops.sum(this, dims, false);
+  }
+
+  /** {@link #sum(int[])}, the dimensions kept with size 1 when {@code keepDim}: {@code x.sum(dim=(1, 2), keepdim=True)}. */
+  public Tensor sum(int[] dims, boolean keepDim) {
+    return Ops.sum(this, dims, keepDim);
+  }
+
+  /**
+   * Means over several dimensions at once, which are removed: PyTorch's {@code x.mean(dim=(2, 3))},
+   * global average pooling of {@code [N, C, H, W]} to {@code [N, C]}, is {@code x.mean(new int[] {2,
+   * 3})}. The dimensions are read as {@link #sum(int[])} reads them ({@link Ops#mean(Tensor, int[],
+   * boolean)}); a reduced dimension of size 0 is refused.
+   */
+  public Tensor mean(int[] dims) {
+    return Ops.mean(this, dims, false);
+  }
+
+  /** {@link #mean(int[])}, the dimensions kept with size 1 when {@code keepDim}: {@code x.mean(dim=(2, 3), keepdim=True)}. */
+  public Tensor mean(int[] dims, boolean keepDim) {
+    return Ops.mean(this, dims, keepDim);
+  }
+
+  /** Unbiased variance over several dimensions at once, which are removed (PyTorch's {@code var(dim=(2, 3))}). */
+  public Tensor var(int[] dims) {
+    return Ops.var(this, dims, true, false);
+  }
+
+  /**
+   * Variance over several dimensions at once ({@link Ops#var(Tensor, int[], boolean, boolean)}), divided
+   * by {@code n - 1} when {@code unbiased} ({@code n} the product of their sizes), else by {@code n};
+   * kept with size 1 when {@code keepDim} (PyTorch's {@code var(dim=(2, 3), unbiased, keepdim)}).
+   */
+  public Tensor var(int[] dims, boolean unbiased, boolean keepDim) {
+    return Ops.var(this, dims, unbiased, keepDim);
+  }
+
+  /** Unbiased standard deviation over several dimensions at once, which are removed (PyTorch's {@code std(dim=(2, 3))}). */
+  public Tensor std(int[] dims) {
+    return Ops.std(this, dims, true, false);
+  }
+
+  /** Standard deviation over several dimensions at once: the square root of {@link #var(int[], boolean, boolean)}. */
+  public Tensor std(int[] dims, boolean unbiased, boolean keepDim) {
+    return Ops.std(this, dims, unbiased, keepDim);
+  }
+
   /** Unbiased variance along {@code dim}, which is removed (PyTorch's {@code var(dim)}); NaN for one value. */
   public Tensor var(int dim) {
     return Ops.var(this, dim, true, false);

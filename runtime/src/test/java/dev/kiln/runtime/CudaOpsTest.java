@@ -682,6 +682,24 @@ class CudaOpsTest {
     compare("std of one value", Match.EXACT, in -> Ops.std(in[0], 1, true, false), Tensor.randn(3, 1));
   }
 
+  @Test
+  void reductionsOverSeveralDimensionsAgreeWithTheCpu() {
+    // One run of adjacent dimensions is the reduce-along kernel, bit for bit; several runs are one pass on the CPU
+    // (in double) and a pass per run on CUDA (each rounded to float), so close.
+    compare("mean (2, 3)", Match.EXACT, in -> Ops.mean(in[0], new int[] {2, 3}, false), Tensor.randn(4, 6, 7, 9));
+    compare("sum (-1, -2) keepdim", Match.EXACT, in -> Ops.sum(in[0], new int[] {-1, -2}, true), Tensor.randn(4, 6, 7, 9));
+    compare("sum (0, 2)", Match.CLOSE, in -> Ops.sum(in[0], new int[] {0, 2}, false), Tensor.randn(5, 6, 7, 9));
+    compare("mean (3, 1) keepdim", Match.CLOSE, in -> Ops.mean(in[0], new int[] {3, 1}, true), Tensor.randn(4, 6, 7, 9));
+    compare("sum (0, 2, 3)", Match.CLOSE, in -> Ops.sum(in[0], new int[] {0, 2, 3}, false), Tensor.randn(8, 3, 5, 5));
+    compare("mean of every dimension", Match.CLOSE, in -> Ops.mean(in[0], new int[0], true), Tensor.randn(8, 3, 5));
+    compare("var (0, 2, 3)", Match.CLOSE, in -> Ops.var(in[0], new int[] {0, 2, 3}, true, false), Tensor.randn(8, 3, 5, 5));
+    compare("std (1, 3) keepdim", Match.CLOSE, in -> Ops.std(in[0], new int[] {1, 3}, false, true), Tensor.randn(4, 6, 7, 9));
+    Tensor x = Tensor.randn(2, 3, 4);
+    var cpu = assertThrows(IllegalArgumentException.class, () -> Ops.mean(x, new int[] {1, -2}, false));
+    var cuda = assertThrows(IllegalArgumentException.class, () -> Ops.mean(x.to(gpu), new int[] {1, -2}, false));
+    assertEquals(cpu.getMessage(), cuda.getMessage());
+  }
+
   // ------------------------------------------------------------------ losses
 
   @Test

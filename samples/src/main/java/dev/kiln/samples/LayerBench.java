@@ -60,7 +60,17 @@ final class LayerBench {
         new Case("layer_norm 256", "[" + batch + ", 128, 256]", new int[][] {{batch, 128, 256}, {256}, {256}},
             in -> Ops.layerNorm(in[0], new int[] {256}, in[1], in[2], 1e-5)),
         new Case("softmax(-1), attention scores", "[" + batch + ", 4, 64, 64]", new int[][] {{batch, 4, 64, 64}},
-            in -> Ops.softmax(in[0], -1)));
+            in -> Ops.softmax(in[0], -1)),
+        new Case("mean (2, 3), global average pool", "[" + batch + ", 256, 14, 14]", new int[][] {{batch, 256, 14, 14}},
+            in -> Ops.mean(in[0], new int[] {2, 3}, false)),
+        new Case("mean 3 then 2, global average pool", "[" + batch + ", 256, 14, 14]", new int[][] {{batch, 256, 14, 14}},
+            in -> Ops.mean(Ops.mean(in[0], 3, false), 2, false)),
+        new Case("sum (0, 2, 3), per channel", "[" + batch + ", 32, 28, 28]", new int[][] {{batch, 32, 28, 28}},
+            in -> Ops.sum(in[0], new int[] {0, 2, 3}, false)),
+        new Case("var (0, 2, 3), per channel", "[" + batch + ", 32, 28, 28]", new int[][] {{batch, 32, 28, 28}},
+            in -> Ops.var(in[0], new int[] {0, 2, 3}, false, false)),
+        new Case("mean (1, 3), two runs", "[" + batch + ", 32, 28, 28]", new int[][] {{batch, 32, 28, 28}},
+            in -> Ops.mean(in[0], new int[] {1, 3}, false)));
   }
 
   /** Median milliseconds of {@code c}'s forward under {@code noGrad} ({@code train == false}) or of a training pass. */

@@ -88,7 +88,9 @@ final class Functions {
       return CodeBlock.of("$L.add($Lf)", input, s.amount());
     }
     if (spec instanceof Reduce r) {
-      return CodeBlock.of("$T.$L($L, $L, $L)", F, r.mean() ? "mean" : "sum", input, r.dim(), r.keepDim());
+      String dims = r.dims().stream().map(String::valueOf).collect(Collectors.joining(", "));
+      return CodeBlock.of("$T.$L($L, $L, $L)", F, r.mean() ? "mean" : "sum", input, r.several() ? "new int[] {" + dims + "}" : dims,
+          r.keepDim());
     }
     if (spec instanceof Narrow s) {
       return s.select() ? CodeBlock.of("$T.select($L, $L, $L)", F, input, s.dim(), s.start())

@@ -785,8 +785,8 @@ public final class Generator {
         }
         case SHIFT -> b.addStatement("$T.shift($L, $L, $L, $L, n * $L, $L)", ARITHMETIC, out.array, out.offset, in.array,
             in.offset, k.outPerSample(), floatLiteral(((Shift) k.spec()).amount()));
-        case REDUCE -> b.addStatement("$T.sumAlong($L, $L, $L, $L, $L, $L)", MATH, out.array, out.offset, in.array, in.offset,
-            reduceAxes(k), reduceFactor(k));
+        case REDUCE -> b.addStatement("$T.$L($L, $L, $L, $L, $L, $L)", MATH, reducesOver(k) ? "sumOver" : "sumAlong", out.array,
+            out.offset, in.array, in.offset, reduceAxes(k), reduceFactor(k));
         case ADD -> {
           Ref other = ref(k.inputs().get(1), refs);
           String repeat = repeatArgs(k);
@@ -1583,17 +1583,30 @@ public final class Generator {
   /**
    * A sum's or mean's input seen as {@code [outer, size, inner]} around its dimension, as the kernels take
    * it: {@code n, 6, 8} for {@code mean(1)} of {@code [N, 6, 8]}, {@code n * 4, 6, 1} for {@code sum(-1)} of
-   * {@code [N, 4, 6]}.
+   * {@code [N, 4, 6]}; over several dimensions the same of their one run ({@code n * 8, 36, 1} for
+   * {@code mean(new int[] {2, 3})} of {@code [N, 8, 6, 6]}), or the runs in an array for {@code sumOver}
+   * ({@code new int[] {n, 8, 6, 6, 1}} for {@code (1, 3)}).
    */
   private static String reduceAxes(Kernel k) {
-    int[] a = ((Reduce) k.spec()).along(k.inShape());
-    return (a[0] == 1 ? "n" : "n * " + a[0]) + ", " + a[1] + ", " + a[2];
+    Reduce r = (Reduce) k.spec();
+    int[] a = r.several() ? r.runs(k.inShape()) : r.along(k.inShape());
+    if (a.length == 1) { // only dimensions of size 1 reduced: a copy
+      a = new int[] {a[0], 1, 1};
+    }
+    String runs = (a[0] == 1 ? "n" : "n * " + a[0]) + Arrays.stream(a, 1, a.length).mapToObj(v -> ", " + v).collect(Collectors.joining());
+    return a.length > 3 ? "new int[] {" + runs + "}" : runs;
+  }
+
+  /** Whether a sum or mean reduces several runs of dimensions ({@code (1, 3)} of {@code [N, C, H, W]}): one pass of {@code sumOver}. */
+  private static boolean reducesOver(Kernel k) {
+    Reduce r = (Reduce) k.spec();
+    return r.several() && r.runs(k.inShape()).length > 3;
   }
 
   /** What a sum or mean multiplies its sum by: {@code 1f}, or {@code 1f / 6} for a mean over 6 values (eager's float). */
   private static String reduceFactor(Kernel k) {
     Reduce r = (Reduce) k.spec();
-    return r.mean() ? "1f / " + r.along(k.inShape())[1] : "1f";
+    return r.mean() ? "1f / " + r.count(k.inShape()) : "1f";
   }
 
   /**
@@ -2041,8 +2054,8 @@ public final class Generator {
         b.addStatement("$T.addBackward($L, $L, $L, $L, null, 0, n * $L, $L)", KERNELS, target.array, target.offset, d.array,
             d.offset, k.outPerSample(), accumulate);
       } else if (k.kind() == Kernel.Kind.REDUCE) { // the gradient (over the size, for a mean) along the dimension
-        b.addStatement("$T.spreadAlong($L, $L, $L, $L, $L, $L, $L)", MATH, target.array, target.offset, d.array, d.offset,
-            reduceAxes(k), reduceFactor(k), accumulate);
+        b.addStatement("$T.$L($L, $L, $L, $L, $L, $L, $L)", MATH, reducesOver(k) ? "spreadOver" : "spreadAlong", target.array,
+            target.offset, d.array, d.offset, reduceAxes(k), reduceFactor(k), accumulate);
       } else if (k.kind() == Kernel.Kind.MASKED_FILL && ((MaskedFill) k.spec()).byValue()) { // zero where the mask input filled
         b.addStatement("$T.maskedFillRepeatedBackward($L, $L, $L, $L, $L, $L)", KERNELS, target.array, target.offset, d.array,
             d.offset, maskInputArgs(k, refs), accumulate);

@@ -309,10 +309,7 @@ final class LayerCatalog {
         case "narrow/3" -> new Narrow(integer(args, 0), integer(args, 1), integer(args, 2), false);
         case "add/1" -> Shift.plus(number(args, 0));
         case "sub/1" -> Shift.minus(number(args, 0));
-        case "sum/1" -> new Reduce(false, integer(args, 0), false);
-        case "sum/2" -> new Reduce(false, integer(args, 0), bool(args, 1));
-        case "mean/1" -> new Reduce(true, integer(args, 0), false);
-        case "mean/2" -> new Reduce(true, integer(args, 0), bool(args, 1));
+        case "sum/1", "sum/2", "mean/1", "mean/2" -> reduce(name.equals("mean"), args);
         case "mul/1" -> Scale.times(number(args, 0));
         case "div/1" -> Scale.dividedBy(number(args, 0));
         default -> throw new BadArguments(unsupportedFunction(name, args.size()));
@@ -353,7 +350,16 @@ final class LayerCatalog {
         + "reshape(x, -1, ...), transpose(x, d0, d1), permute(x, 0, ...), select(x, dim, index), narrow(x, dim, start, length), add(a, b), sub(a, b), mul(a, b) and div(a, b) of two"
         + " values of one shape or broadcast ([N, C, 1, 1] over [N, C, H, W]) or of a tensor field (x.add(pos)), matmul(a, b) of"
         + " two values, mul(x, c) and div(x, c) of a constant (x.add(c), x.sub(c) too), sum(x, dim[, keepDim]) and mean(x, dim[,"
-        + " keepDim]) along a dimension after the batch, maskedFill(x, mask, value) of a buffer mask; " + instead;
+        + " keepDim]) along a dimension after the batch (or several: mean(x, new int[] {2, 3})), maskedFill(x, mask, value) of a buffer mask; " + instead;
+  }
+
+  /** {@code sum(x, dim[, keepDim])} or {@code mean}, or over several dimensions: {@code mean(x, new int[] {2, 3}[, keepDim])}. */
+  private static LayerSpec reduce(boolean mean, List<Object> args) throws BadArguments {
+    boolean keepDim = args.size() == 2 && bool(args, 1);
+    if (args.get(0) instanceof int[] dims) {
+      return new Reduce(mean, Arrays.stream(dims).boxed().toList(), keepDim, true);
+    }
+    return new Reduce(mean, integer(args, 0), keepDim);
   }
 
   /** {@code new LSTM(input_size, hidden_size)} (GRU, RNN alike): one layer, with bias, time first, as PyTorch's defaults. */

@@ -216,6 +216,19 @@ public final class MathKernels {
    * double in index order and rounded once; outer rows over both cores.
    */
   public static void sumAlong(float[] out, int outOff, float[] x, int xOff, int outer, int size, int inner, float factor) {
+    if (inner == 1) { // a row's sum in a register: the same additions in the same order, without a store each
+      Parallel.forRange(outer, (long) outer * size, (part, from, to) -> {
+        for (int o = from; o < to; o++) {
+          double s = 0;
+          int base = xOff + o * size;
+          for (int k = 0; k < size; k++) {
+            s += x[base + k];
+          }
+          out[outOff + o] = (float) (s * factor);
+        }
+      });
+      return;
+    }
     Parallel.forRange(outer, (long) outer * size * inner, (part, from, to) -> {
       double[] acc = new double[inner];
       for (int o = from; o < to; o++) {
@@ -266,6 +279,139 @@ public final class MathKernels {
         }
       }
     });
+  }
+
+  /**
+   * {@code factor} times the sum of {@code x} over several dimensions at once, {@code x} seen as the
+   * alternating runs {@code [kept, reduced, kept, ..., kept]} of {@code Shapes.reductionRuns} and
+   * {@code out} as its kept runs: {@link #sumAlong} for three runs ({@code [N, C, H*W]}, global
+   * average pooling), else one pass over {@code x} in memory order per row of the first run, each
+   * output added in double and rounded once; rows of the first run over both cores.
+   */
+  public static void sumOver(float[] out, int outOff, float[] x, int xOff, int[] runs, float factor) {
+    if (runs.length <= 3) {
+      sumAlong(out, outOff, x, xOff, runs[0], runs.length == 1 ? 1 : runs[1], runs.length == 1 ? 1 : runs[2], factor);
+      return;
+    }
+    Runs r = new Runs(runs);
+    if (runs[0] == 1) { // the first dimension reduced (a channel's sum over the batch): its next kept run over the cores
+      Parallel.forRange(runs[2], (long) r.inRow, (part, from, to) -> {
+        double[] acc = new double[r.outRow];
+        for (int k = 0; k < runs[1]; k++) {
+          r.add(acc, 0, x, xOff + k * r.in[1], 2, from, to);
+        }
+        for (int i = from * r.out[2]; i < to * r.out[2]; i++) {
+          out[outOff + i] = (float) (acc[i] * factor);
+        }
+      });
+      return;
+    }
+    Parallel.forRange(runs[0], (long) runs[0] * r.inRow, (part, from, to) -> {
+      double[] acc = new double[r.outRow];
+      for (int o = from; o < to; o++) {
+        java.util.Arrays.fill(acc, 0);
+        r.add(acc, 0, x, xOff + o * r.inRow, 1, 0, runs[1]);
+        for (int i = 0; i < r.outRow; i++) {
+          out[outOff + o * r.outRow + i] = (float) (acc[i] * factor);
+        }
+      }
+    });
+  }
+
+  /**
+   * {@code dx = factor * g} repeated over the reduced runs: the gradient of {@link #sumOver}, written
+   * or added to {@code dx} ({@code accumulate}); nothing when {@code dx} is null.
+   */
+  public static void spreadOver(float[] dx, int dxOff, float[] g, int gOff, int[] runs, float factor, boolean accumulate) {
+    if (runs.length <= 3) {
+      spreadAlong(dx, dxOff, g, gOff, runs[0], runs.length == 1 ? 1 : runs[1], runs.length == 1 ? 1 : runs[2], factor,
+          accumulate);
+      return;
+    }
+    if (dx == null) {
+      return;
+    }
+    Runs r = new Runs(runs);
+    if (runs[0] == 1) {
+      Parallel.forRange(runs[2], 2L * r.inRow, (part, from, to) -> {
+        for (int k = 0; k < runs[1]; k++) {
+          r.spread(dx, dxOff + k * r.in[1], g, gOff, 2, from, to, factor, accumulate);
+        }
+      });
+      return;
+    }
+    Parallel.forRange(runs[0], 2L * runs[0] * r.inRow, (part, from, to) -> {
+      for (int o = from; o < to; o++) {
+        r.spread(dx, dxOff + o * r.inRow, g, gOff + o * r.outRow, 1, 0, runs[1], factor, accumulate);
+      }
+    });
+  }
+
+  /**
+   * The strides of {@link #sumOver}'s runs: {@code in[j]} and {@code out[j]} the values one step of
+   * run {@code j} moves in the input and in the output (0 for a reduced run); {@code last} the
+   * innermost run walked, the reduced one before a trailing kept run of 1.
+   */
+  private static final class Runs {
+    final int[] runs, in, out;
+    final int last, inRow, outRow;
+
+    Runs(int[] runs) {
+      this.runs = runs;
+      in = new int[runs.length];
+      out = new int[runs.length];
+      int inStride = 1, outStride = 1;
+      for (int j = runs.length - 1; j >= 0; j--) {
+        in[j] = inStride;
+        inStride *= runs[j];
+        boolean kept = (j & 1) == 0;
+        out[j] = kept ? outStride : 0;
+        outStride *= kept ? runs[j] : 1;
+      }
+      last = runs[runs.length - 1] == 1 ? runs.length - 2 : runs.length - 1;
+      inRow = in[0];
+      outRow = out[0];
+    }
+
+    /**
+     * Adds the values of run {@code j} on, from {@code x[xi]}, to their outputs from {@code acc[a]}: entries
+     * {@code from} to {@code to} of run {@code j} (the innermost walked whole), all of the runs after it.
+     */
+    void add(double[] acc, int a, float[] x, int xi, int j, int from, int to) {
+      int size = runs[j];
+      if (j == last) {
+        if (out[j] == 0) {
+          double s = 0;
+          for (int i = 0; i < size; i++) {
+            s += x[xi + i];
+          }
+          acc[a] += s;
+        } else {
+          for (int i = 0; i < size; i++) {
+            acc[a + i] += x[xi + i];
+          }
+        }
+        return;
+      }
+      for (int i = from; i < to; i++) {
+        add(acc, a + i * out[j], x, xi + i * in[j], j + 1, 0, runs[j + 1]);
+      }
+    }
+
+    /** Writes (or adds) {@code factor * g} from {@code g[gi]} over entries {@code from} to {@code to} of run {@code j} on, from {@code dx[di]}. */
+    void spread(float[] dx, int di, float[] g, int gi, int j, int from, int to, float factor, boolean accumulate) {
+      int size = runs[j];
+      if (j == last) {
+        for (int i = 0; i < size; i++) {
+          float v = g[gi + i * out[j]] * factor;
+          dx[di + i] = accumulate ? dx[di + i] + v : v;
+        }
+        return;
+      }
+      for (int i = from; i < to; i++) {
+        spread(dx, di + i * in[j], g, gi + i * out[j], j + 1, 0, runs[j + 1], factor, accumulate);
+      }
+    }
   }
 
   /**
