@@ -989,6 +989,22 @@ public final class Generator {
   }
 
   /**
+   * A method compiled beside forward ({@code method}, of several outputs or several inputs): an inner
+   * class {@code Compiled<Method>} holding its fused graph (plans, forward, CUDA form, Plan and
+   * Backward), and the field {@code compiled} that holds one.
+   */
+  private void addCompiledBeside(TypeSpec.Builder type, String compiled, String method) {
+    String inner = Character.toUpperCase(compiled.charAt(0)) + compiled.substring(1);
+    TypeSpec.Builder innerType = TypeSpec.classBuilder(inner)
+        .addModifiers(Modifier.PRIVATE, Modifier.FINAL)
+        .addJavadoc("The compiled $L, beside the compiled forward: its own plans, backward node and CUDA form.\n", method);
+    addFusedMembers(innerType, name + "." + inner);
+    type.addType(innerType.build());
+    type.addField(FieldSpec.builder(ClassName.get("", inner), compiled, Modifier.PRIVATE, Modifier.FINAL)
+        .initializer("new $L()", inner).build());
+  }
+
+  /**
    * The method of several inputs' override and what it calls: its fused graph in an inner class of its own
    * ({@code compiledForwardMasked}: plans, forward, CUDA form, Plan and Backward), as a several-outputs
    * method beside a forward of its own has.
@@ -996,14 +1012,7 @@ public final class Generator {
   private void addInputsMembers(TypeSpec.Builder type) {
     InputsIr inputs = ir.inputs();
     String compiled = "compiled" + Character.toUpperCase(inputs.method().charAt(0)) + inputs.method().substring(1);
-    String inner = Character.toUpperCase(compiled.charAt(0)) + compiled.substring(1);
-    TypeSpec.Builder innerType = TypeSpec.classBuilder(inner)
-        .addModifiers(Modifier.PRIVATE, Modifier.FINAL)
-        .addJavadoc("The compiled $L, beside the compiled forward: its own plans, backward node and CUDA form.\n", inputs.method());
-    addFusedMembers(innerType, name + "." + inner);
-    type.addType(innerType.build());
-    type.addField(FieldSpec.builder(ClassName.get("", inner), compiled, Modifier.PRIVATE, Modifier.FINAL)
-        .initializer("new $L()", inner).build());
+    addCompiledBeside(type, compiled, inputs.method());
     // the override's parameters: x, then the declared names (x1, ... for one that is named x)
     List<String> names = new ArrayList<>(List.of("x"));
     for (int j = 1; j <= inputs.further().size(); j++) {
@@ -2236,14 +2245,7 @@ public final class Generator {
       call = compiled + "(x, true)";
       cudaCall = cudaOutputsMethod() + "(x)";
     } else {
-      String inner = Character.toUpperCase(compiled.charAt(0)) + compiled.substring(1);
-      TypeSpec.Builder innerType = TypeSpec.classBuilder(inner)
-          .addModifiers(Modifier.PRIVATE, Modifier.FINAL)
-          .addJavadoc("The compiled $L, beside the compiled forward: its own plans, backward node and CUDA form.\n", outputs.method());
-      addFusedMembers(innerType, name + "." + inner);
-      type.addType(innerType.build());
-      type.addField(FieldSpec.builder(ClassName.get("", inner), compiled, Modifier.PRIVATE, Modifier.FINAL)
-          .initializer("new $L()", inner).build());
+      addCompiledBeside(type, compiled, outputs.method());
       call = compiled + ".outputs(x)";
       cudaCall = compiled + "." + cudaOutputsMethod() + "(x)";
     }
