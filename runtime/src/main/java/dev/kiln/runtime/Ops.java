@@ -689,7 +689,8 @@ public final class Ops {
    * {@code 0 * (1 / 0)} in log's backward, as in PyTorch). On CUDA, one device kernel each way
    * where every operand repeats over the result's leading dimensions (a mask {@code [S, S]} or
    * {@code [1, 1, S, S]} over scores {@code [N, H, S, S]}, a scalar, a tensor of the result's
-   * shape); other broadcasts compute on the host.
+   * shape); an operand stretched elsewhere ({@code [N, 1, 1, S]}) is expanded on the device first,
+   * and only a label condition that does not repeat so computes on the host.
    */
   public static Tensor where(Tensor condition, Tensor a, Tensor b) {
     Devices.onCuda("where", a, b);
@@ -697,9 +698,16 @@ public final class Ops {
     requireFloat("where", a);
     requireFloat("where", b);
     int[] shape = Shapes.broadcast("where", Shapes.broadcast("where", condition.shape(), a.shape()), b.shape());
-    if (a.device().isCuda() && CudaOps.repeatsOver(shape, condition.shape()) && CudaOps.repeatsOver(shape, a.shape())
-        && CudaOps.repeatsOver(shape, b.shape())) {
-      return CudaOps.where(condition, a, b, shape);
+    if (a.device().isCuda()) {
+      // an operand stretched along other than leading dimensions (a padding mask [N, 1, 1, S] over scores
+      // [N, H, S, S]) is expanded on the device first (a branch's expansion sums its gradient back)
+      Tensor c = CudaOps.repeatsOver(shape, condition.shape()) || condition.dtype() != DType.FLOAT32 ? condition
+          : expand(condition, shape, false);
+      Tensor ea = CudaOps.repeatsOver(shape, a.shape()) ? a : expand(a, shape, false);
+      Tensor eb = CudaOps.repeatsOver(shape, b.shape()) ? b : expand(b, shape, false);
+      if (CudaOps.repeatsOver(shape, c.shape())) {
+        return CudaOps.where(c, ea, eb, shape);
+      }
     }
     float[] cv = condition.toFloatArray(), av = a.toFloatArray(), bv = b.toFloatArray();
     int[] ci = broadcastIndex(shape, condition.shape());

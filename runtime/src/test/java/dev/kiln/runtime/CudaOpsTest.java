@@ -481,9 +481,19 @@ class CudaOpsTest {
   }
 
   @Test
-  void whereWithOtherBroadcastsStaysOnTheHost() {
-    compare("where [4,1] ? [4,5] : [1,5]", Match.EXACT, in -> Tensor.where(in[2], in[0], in[1]),
+  void whereWithOtherBroadcastsExpandsOnTheDevice() {
+    compare("where [4,1] ? [4,5] : [1,5]", Match.EXACT, in -> onDevice(Tensor.where(in[2], in[0], in[1])),
         Tensor.randn(4, 5), Tensor.randn(1, 5), Tensor.of(new float[] {1, 0, 1, 0}, 4, 1));
+    // a padding mask [N, S] as attention reads it, [N, 1, 1, S] over the scores [N, H, S, S]
+    compare("masked_fill of scores by a padding mask", Match.EXACT,
+        in -> onDevice(in[0].maskedFill(in[1].reshape(-1, 1, 1, 5).eq(0f), Float.NEGATIVE_INFINITY)),
+        Tensor.randn(2, 3, 5, 5), Tensor.of(new float[] {1, 1, 1, 0, 0, 1, 1, 1, 1, 0}, 2, 5));
+    // a branch stretched mid-shape: its gradient sums back through the expansion (in double, the host in float)
+    compare("where [3,4] ? [3,1] : [3,4]", Match.EXACT_VALUES, in -> onDevice(Tensor.where(in[2], in[0], in[1])),
+        Tensor.randn(3, 1), Tensor.randn(3, 4), Tensor.of(new float[] {1, 0, 1, 0, 0, 1, 1, 0, 1, 1, 0, 0}, 3, 4));
+    // a label condition that does not repeat: on the host, as before
+    compare("where labels [4,1] ? [4,5] : [4,5]", Match.EXACT, in -> Tensor.where(in[2], in[0], in[1]),
+        Tensor.randn(4, 5), Tensor.randn(4, 5), Tensor.labels(1, 0, 2, 0).reshape(4, 1));
   }
 
   /** {@code t}, checked to have come from a CUDA kernel's node rather than the host path's. */
