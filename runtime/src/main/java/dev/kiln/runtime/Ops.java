@@ -12,6 +12,7 @@ import dev.kiln.runtime.cpu.NormKernels;
 import dev.kiln.runtime.cpu.Parallel;
 import dev.kiln.runtime.cpu.Pool2dShape;
 import dev.kiln.runtime.cpu.RecurrentKernels;
+import dev.kiln.runtime.cpu.WhereKernels;
 import java.util.Arrays;
 import java.util.function.BinaryOperator;
 
@@ -686,11 +687,12 @@ public final class Ops {
    * broadcast together. Gradients: to a where the condition holds, to b elsewhere, each summed back
    * to its own shape. A NaN or infinity in the branch not taken does not reach the result, and
    * where sends that branch a gradient of 0 there (which an op before it may still turn into NaN,
-   * {@code 0 * (1 / 0)} in log's backward, as in PyTorch). On CUDA, one device kernel each way
-   * where every operand repeats over the result's leading dimensions (a mask {@code [S, S]} or
-   * {@code [1, 1, S, S]} over scores {@code [N, H, S, S]}, a scalar, a tensor of the result's
-   * shape); an operand stretched elsewhere ({@code [N, 1, 1, S]}) is expanded on the device first,
-   * and only a label condition that does not repeat so computes on the host.
+   * {@code 0 * (1 / 0)} in log's backward, as in PyTorch). One kernel each way ({@link
+   * WhereKernels} on the CPU, {@code kiln_where} on CUDA: the same sums, bit for bit) where every
+   * operand repeats over the result's leading dimensions (a mask {@code [S, S]} or {@code [1, 1, S,
+   * S]} over scores {@code [N, H, S, S]}, a scalar, a tensor of the result's shape); an operand
+   * stretched elsewhere ({@code [N, 1, 1, S]}) is expanded first, and only a label condition that
+   * does not repeat so goes through a loop over broadcast indices on the host.
    */
   public static Tensor where(Tensor condition, Tensor a, Tensor b) {
     Devices.onCuda("where", a, b);
@@ -698,16 +700,14 @@ public final class Ops {
     requireFloat("where", a);
     requireFloat("where", b);
     int[] shape = Shapes.broadcast("where", Shapes.broadcast("where", condition.shape(), a.shape()), b.shape());
-    if (a.device().isCuda()) {
-      // an operand stretched along other than leading dimensions (a padding mask [N, 1, 1, S] over scores
-      // [N, H, S, S]) is expanded on the device first (a branch's expansion sums its gradient back)
-      Tensor c = CudaOps.repeatsOver(shape, condition.shape()) || condition.dtype() != DType.FLOAT32 ? condition
-          : expand(condition, shape, false);
-      Tensor ea = CudaOps.repeatsOver(shape, a.shape()) ? a : expand(a, shape, false);
-      Tensor eb = CudaOps.repeatsOver(shape, b.shape()) ? b : expand(b, shape, false);
-      if (CudaOps.repeatsOver(shape, c.shape())) {
-        return CudaOps.where(c, ea, eb, shape);
-      }
+    // an operand stretched along other than leading dimensions (a padding mask [N, 1, 1, S] over scores
+    // [N, H, S, S]) is expanded first (a branch's expansion sums its gradient back); then one kernel each way
+    Tensor c = CudaOps.repeatsOver(shape, condition.shape()) || condition.dtype() != DType.FLOAT32 ? condition
+        : expand(condition, shape, false);
+    Tensor ea = CudaOps.repeatsOver(shape, a.shape()) ? a : expand(a, shape, false);
+    Tensor eb = CudaOps.repeatsOver(shape, b.shape()) ? b : expand(b, shape, false);
+    if (CudaOps.repeatsOver(shape, c.shape())) {
+      return a.device().isCuda() ? CudaOps.where(c, ea, eb, shape) : whereRepeated(c, ea, eb, shape);
     }
     float[] cv = condition.toFloatArray(), av = a.toFloatArray(), bv = b.toFloatArray();
     int[] ci = broadcastIndex(shape, condition.shape());
@@ -751,6 +751,44 @@ public final class Ops {
   }
 
   /** For each element of {@code shape}, the flat index of the element an operand of shape {@code own} (broadcast to it) gives. */
+  /** {@link #where} on the CPU, every operand repeating over the result's leading dimensions. */
+  private static Tensor whereRepeated(Tensor c, Tensor a, Tensor b, int[] shape) {
+    int n = Shapes.numel(shape), nc = c.numel(), na = a.numel(), nb = b.numel();
+    float[] out = new float[n];
+    boolean track = track(a, b);
+    float[] cv = track ? c.toFloatArray() : c.readBuffer(); // the backward's own copy: the mask may be written to later
+    int co = track ? 0 : c.offset();
+    if (n > 0) {
+      WhereKernels.forward(out, cv, co, nc, a.readBuffer(), a.offset(), na, b.readBuffer(), b.offset(), nb, n);
+    }
+    if (!track) {
+      return Tensor.wrap(out, shape);
+    }
+    return Tensor.ofNode(out, shape, new Node(a, b) {
+      @Override protected boolean savesInputs() { // the condition, not the inputs
+        return false;
+      }
+
+      @Override public String name() {
+        return "where";
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        float[] gd = g.readBuffer();
+        int go = g.offset();
+        float[] da = needsGrad(0) ? new float[na] : null;
+        float[] db = needsGrad(1) ? new float[nb] : null;
+        if (da != null && n > 0) {
+          WhereKernels.backward(da, gd, go, cv, co, nc, na, true, n);
+        }
+        if (db != null && n > 0) {
+          WhereKernels.backward(db, gd, go, cv, co, nc, nb, false, n);
+        }
+        return new Tensor[] {da == null ? null : Tensor.wrap(da, a.shape()), db == null ? null : Tensor.wrap(db, b.shape())};
+      }
+    });
+  }
+
   private static int[] broadcastIndex(int[] shape, int[] own) {
     int n = Shapes.numel(shape), rank = shape.length, lead = rank - own.length;
     int[] step = new int[rank];

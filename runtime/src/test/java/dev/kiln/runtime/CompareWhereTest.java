@@ -66,4 +66,53 @@ class CompareWhereTest {
     assertTrue(Float.isNaN(g[0]), "as PyTorch's: 0 * (1 / 0)");
     assertEquals(1f, g[1]);
   }
+
+  @Test
+  void whereBroadcastsEveryOperandAsPyTorchDoes() {
+    // torch: c [2, 1, 3] stretched mid-shape, a [3] repeated over the leading dimensions, b [2, 2, 3];
+    // y = torch.where(c != 0, a, b); y.backward(torch.arange(1., 13).reshape(2, 2, 3))
+    Tensor c = Tensor.of(new float[] {1, 0, 1, 0, 0, 1}, 2, 1, 3);
+    Tensor a = Tensor.of(new float[] {10, 20, 30}, 3).requiresGrad(true);
+    Tensor b = Tensor.of(new float[] {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, 2, 2, 3).requiresGrad(true);
+    Tensor y = Tensor.where(c, a, b);
+    assertArrayEquals(new float[] {10, 1, 30, 10, 4, 30, 6, 7, 30, 9, 10, 30}, y.toFloatArray());
+    y.backward(Tensor.of(new float[] {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, 2, 2, 3));
+    assertArrayEquals(new float[] {5, 0, 30}, a.grad().toFloatArray());
+    assertArrayEquals(new float[] {0, 2, 0, 0, 5, 0, 7, 8, 0, 10, 11, 0}, b.grad().toFloatArray());
+    // the same with a label condition (read through broadcast indices, not expanded): the same values
+    Tensor labels = Tensor.labels(1, 0, 2, 0, 0, 1).reshape(2, 1, 3);
+    assertArrayEquals(y.toFloatArray(), Tensor.where(labels, a, b).toFloatArray());
+  }
+
+  @Test
+  void maskedFillOverManyRowsMatchesItsDefinition() {
+    // large enough to split over the cores, the spans ending mid-row: a causal mask [S, S] repeated over
+    // [N, H, S, S] and a padding mask [N, 1, 1, S] stretched over heads and query positions
+    int n = 6, h = 3, len = 37;
+    Tensor scores = Tensor.randn(n, h, len, len).requiresGrad(true);
+    Tensor causal = Tensor.ones(len, len).tril(0).eq(0f);
+    float[] keep = new float[n * len];
+    for (int i = 0; i < keep.length; i++) {
+      keep[i] = i % len < len - i / len ? 1 : 0; // sample i keeps len - i tokens
+    }
+    Tensor padding = Tensor.of(keep, n, 1, 1, len).eq(0f);
+    float[] x = scores.toFloatArray(), cm = causal.toFloatArray(), pm = padding.toFloatArray();
+    Tensor y = scores.maskedFill(causal, Float.NEGATIVE_INFINITY).maskedFill(padding, -1e9f);
+    float[] got = y.toFloatArray();
+    float[] g = new float[x.length];
+    for (int i = 0; i < x.length; i++) {
+      int col = i % len, row = i / len % len, sample = i / (h * len * len);
+      boolean padded = pm[sample * len + col] != 0, future = cm[row * len + col] != 0;
+      float expected = padded ? -1e9f : future ? Float.NEGATIVE_INFINITY : x[i];
+      assertEquals(expected, got[i], "value " + i);
+      g[i] = i % 7 - 3f;
+    }
+    y.backward(Tensor.of(g, n, h, len, len));
+    float[] dx = scores.grad().toFloatArray();
+    for (int i = 0; i < x.length; i++) {
+      int col = i % len, row = i / len % len, sample = i / (h * len * len);
+      boolean filled = pm[sample * len + col] != 0 || cm[row * len + col] != 0;
+      assertEquals(filled ? 0f : g[i], dx[i], "gradient " + i);
+    }
+  }
 }
