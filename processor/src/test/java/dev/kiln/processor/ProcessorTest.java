@@ -85,7 +85,9 @@ class ProcessorTest {
       "ByHand, KilnByHand, KilnByHand.java",
       "FieldProducts, KilnFieldProducts, KilnFieldProducts.java",
       "TwoTower, KilnTwoTower, KilnTwoTower.java",
-      "MaskedAttention, KilnMaskedAttention, KilnMaskedAttention.java"
+      "MaskedAttention, KilnMaskedAttention, KilnMaskedAttention.java",
+      "Recommender, KilnRecommender, KilnRecommender.java",
+      "TaggedImage, KilnTaggedImage, KilnTaggedImage.java"
   })
   void generatesTheGoldenSourceWithoutWarnings(String model, String generated, String golden) throws IOException {
     Compilation c = compile(model(model));
