@@ -126,7 +126,7 @@ public final class ShapeChecker {
       boolean embedding = step.spec() instanceof Embedding.Spec;
       if (embedding && !ids.containsKey(step.input())) {
         diagnostics.error(where, Message.EMBEDDING_INPUT, label, Shapes.toString(in), producers.get(step.input()),
-            ir.inputName());
+            String.join(" or ", inputNames));
         continue;
       }
       String readAsFloats = embedding ? null : step.inputs().stream().filter(ids::containsKey).findFirst().orElse(null);
