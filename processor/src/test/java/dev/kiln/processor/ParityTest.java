@@ -346,6 +346,33 @@ class ParityTest {
       assertArrayEquals(new float[dim], Arrays.copyOfRange(rows, padded.paddingIdx() * dim, (padded.paddingIdx() + 1) * dim),
           "the padding row's gradient (ids() gives id 0 to the first sample)");
     }
+    // each table frozen in turn (fine-tuning one tower): the other's gradient as eager mode's, none for the frozen one
+    List<String> tables = eager.namedParameters().keySet().stream().filter(k -> k.endsWith("Rows.weight")).toList();
+    for (String frozen : tables) {
+      Kiln.manualSeed(7);
+      List<Tensor> inputs = new ArrayList<>();
+      for (int i = 0; i < params.length; i++) {
+        int[] shape = batched(4, samples[i]);
+        inputs.add(vocabulary[i] > 0 ? ids(4, Arrays.stream(samples[i]).reduce(1, (a, b) -> a * b), vocabulary[i]).reshape(shape)
+            : Tensor.randn(shape));
+      }
+      for (Module m : List.of(eager, compiled)) {
+        m.zeroGrad(true);
+        m.namedParameters().forEach((k, v) -> v.requiresGrad(!k.equals(frozen)));
+        ((Tensor) method.invoke(m, inputs.toArray())).sum().backward();
+      }
+      Map<String, Tensor> cp = compiled.namedParameters();
+      assertTrue(cp.get(frozen).grad() == null, frozen + " is frozen but got a gradient");
+      for (String table : tables) {
+        if (!table.equals(frozen)) {
+          assertArrayEquals(eager.namedParameters().get(table).grad().toFloatArray(), cp.get(table).grad().toFloatArray(),
+              table + " gradient with " + frozen + " frozen");
+        }
+      }
+    }
+    for (Module m : List.of(eager, compiled)) {
+      m.parameters().forEach(v -> v.requiresGrad(true));
+    }
     // ids as floats, of another batch size, one id per sample without its dimension, out of range: refused naming the parameter
     String name = "Kiln" + source + "." + methodName;
     int j = params.length - 1; // an ids input
