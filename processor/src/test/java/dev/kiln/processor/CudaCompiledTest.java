@@ -3,6 +3,7 @@ package dev.kiln.processor;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.testing.compile.Compilation;
@@ -152,14 +153,20 @@ class CudaCompiledTest {
 
   /**
    * A method of several inputs on CUDA (its {@code forwardCuda(x, x1, ...)}, every input moved to the device as x is):
-   * the eager CPU's output, every parameter's gradient and each float input's; a padding mask input gets none.
+   * the eager CPU's output, every parameter's gradient and each float input's; a padding mask input gets none, nor do
+   * ids an Embedding looks up (its CUDA form the eager layer on the tape), which must be a label tensor there too.
+   *
+   * @param vocabularies per parameter, an Embedding's rows where the input holds ids, else 0; "-" for none
    */
   @ParameterizedTest
   @CsvSource({
-    "TwoTower, forwardPair, false",
-    "MaskedAttention, forwardMasked, true",
+    "TwoTower, forwardPair, false, -",
+    "MaskedAttention, forwardMasked, true, -",
+    "Recommender, forwardPair, false, 7:9",
+    "TaggedImage, forwardTagged, false, 0:5:8",
   })
-  void severalInputsOnCudaMatchEagerOnTheCpu(String model, String methodName, boolean masks) throws ReflectiveOperationException {
+  void severalInputsOnCudaMatchEagerOnTheCpu(String model, String methodName, boolean masks, String vocabularies)
+      throws ReflectiveOperationException {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(model));
     ClassLoader loader = new ParityTest.CompiledClasses(c);
     Kiln.manualSeed(11);
@@ -170,6 +177,8 @@ class CudaCompiledTest {
         .filter(m -> m.getName().equals(methodName)).findFirst().orElseThrow();
     java.lang.reflect.Parameter[] params = method.getParameters();
     int[] sample = eager.getClass().getAnnotation(dev.kiln.dsl.Model.class).input();
+    int[] vocabulary = vocabularies.equals("-") ? new int[params.length]
+        : java.util.Arrays.stream(vocabularies.split(":")).mapToInt(Integer::parseInt).toArray();
     Kiln.manualSeed(3);
     Object[] inputsE = new Object[params.length];
     Object[] inputsC = new Object[params.length];
@@ -178,7 +187,11 @@ class CudaCompiledTest {
       int[] shape = new int[own.length + 1];
       shape[0] = 5;
       System.arraycopy(own, 0, shape, 1, own.length);
-      if (masks && i > 0) { // 1 for each sample's first 1 + (b % length) tokens
+      if (vocabulary[i] > 0) { // ids, the padding row's among them
+        Tensor ids = ParityTest.ids(5, shape.length == 2 ? shape[1] : 1, vocabulary[i]).reshape(shape);
+        inputsE[i] = ids;
+        inputsC[i] = ids.to(Device.cuda());
+      } else if (masks && i > 0) { // 1 for each sample's first 1 + (b % length) tokens
         float[] m = new float[5 * own[0]];
         for (int b = 0; b < 5; b++) {
           for (int t = 0; t <= b % own[0]; t++) {
@@ -216,6 +229,15 @@ class CudaCompiledTest {
         closeAbove(model + " " + k + " gradient", cp.get(k).grad().toFloatArray(), v.grad().toFloatArray());
       }
     });
+    int last = params.length - 1;
+    if (vocabulary[last] > 0) { // float values where ids are expected: refused on the device as on the CPU
+      int[] shape = ((Tensor) inputsC[last]).shape();
+      inputsC[last] = Tensor.ones(shape).to(Device.cuda());
+      var e = assertThrows(java.lang.reflect.InvocationTargetException.class, () -> method.invoke(compiled, inputsC));
+      assertTrue(e.getCause().getMessage().startsWith("Kiln" + model + "." + methodName + ": "), e.getCause().getMessage());
+      assertTrue(e.getCause().getMessage().contains(" holds ids (an Embedding looks them up), so it must be a label tensor"),
+          e.getCause().getMessage());
+    }
   }
 
   /**

@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.testing.compile.Compilation;
 import dev.kiln.dsl.CrossEntropyLoss;
+import dev.kiln.dsl.Embedding;
 import dev.kiln.dsl.MSELoss;
 import dev.kiln.dsl.Reduction;
 import dev.kiln.dsl.Module;
@@ -252,6 +253,172 @@ class ParityTest {
     e = assertThrows(java.lang.reflect.InvocationTargetException.class, () -> method.invoke(compiled, args));
     assertEquals("Kiln" + source + "." + methodName + " expects " + further + " [4, " + joined(own) + "] (one sample ["
         + joined(own) + "], the batch size 4 of " + first + "), got [4, " + (own[0] + 1) + "]", e.getCause().getMessage());
+  }
+
+  /**
+   * A method of several inputs whose inputs hold ids ({@code @Input({1})} one id per sample, {@code @Input({3})} three),
+   * each looked up by an Embedding: compiled and eager give the same output and the same gradient of every parameter
+   * (the tables' rows, none into a padding row; bit for bit where {@code exact}), none to the ids, the float input's
+   * gradient, over batch sizes 5, 3 and 5 again; ids given as floats, of another batch size or out of range are refused
+   * naming the parameter (an id out of range with eager mode's own message).
+   *
+   * @param vocabularies per parameter, the Embedding's rows for ids, 0 for a float input
+   * @param names the further parameters' names, as declared (class files do not keep them)
+   */
+  @ParameterizedTest
+  @CsvSource({
+    "Recommender, forwardPair, 7:9, users, items, true",
+    "TaggedImage, forwardTagged, 0:5:8, x, category:tags, false",
+  })
+  void idInputsMatchEager(String source, String methodName, String vocabularies, String first, String names, boolean exact)
+      throws ReflectiveOperationException {
+    Compilation c = ProcessorTest.compile(ProcessorTest.model(source));
+    assertThat(c).succeededWithoutWarnings();
+    ClassLoader loader = new CompiledClasses(c);
+    Kiln.manualSeed(11);
+    Module eager = factory(loader, "test." + source).get();
+    Kiln.manualSeed(11);
+    Module compiled = factory(loader, "test.Kiln" + source).get();
+    Method method = Arrays.stream(eager.getClass().getMethods()).filter(m -> m.getName().equals(methodName)).findFirst().orElseThrow();
+    int[] vocabulary = Arrays.stream(vocabularies.split(":")).mapToInt(Integer::parseInt).toArray();
+    java.lang.reflect.Parameter[] params = method.getParameters();
+    int[][] samples = new int[params.length][];
+    for (int i = 0; i < params.length; i++) {
+      samples[i] = i == 0 ? eager.getClass().getAnnotation(dev.kiln.dsl.Model.class).input()
+          : params[i].getAnnotation(dev.kiln.dsl.Input.class).value();
+    }
+    for (int batch : new int[] {5, 3, 5}) {
+      Kiln.manualSeed(batch);
+      List<Tensor> inputsE = new ArrayList<>();
+      List<Tensor> inputsC = new ArrayList<>();
+      for (int i = 0; i < params.length; i++) {
+        int[] shape = batched(batch, samples[i]);
+        if (vocabulary[i] > 0) { // the same label tensor for both: ids get no gradient
+          Tensor t = ids(batch, Arrays.stream(samples[i]).reduce(1, (a, b) -> a * b), vocabulary[i]).reshape(shape);
+          inputsE.add(t);
+          inputsC.add(t);
+        } else {
+          Tensor t = Tensor.randn(shape);
+          inputsE.add(Tensor.of(t.toFloatArray(), shape).requiresGrad(true));
+          inputsC.add(Tensor.of(t.toFloatArray(), shape).requiresGrad(true));
+        }
+      }
+      eager.zeroGrad(true);
+      compiled.zeroGrad(true);
+      Tensor outE = (Tensor) method.invoke(eager, inputsE.toArray());
+      Tensor outC = (Tensor) method.invoke(compiled, inputsC.toArray());
+      assertArrayEquals(outE.shape(), outC.shape());
+      if (exact) {
+        assertArrayEquals(outE.toFloatArray(), outC.toFloatArray(), "output");
+      } else {
+        assertClose("output", outC.toFloatArray(), outE.toFloatArray(), 1e-5);
+      }
+      Tensor target = Tensor.randn(outE.shape());
+      new MSELoss().apply(outE, target).backward();
+      new MSELoss().apply(outC, target).backward();
+      for (int i = 0; i < params.length; i++) {
+        Tensor ge = inputsE.get(i).grad();
+        Tensor gc = inputsC.get(i).grad();
+        if (vocabulary[i] > 0) {
+          assertTrue(ge == null && gc == null, "ids got a gradient: input " + i);
+        } else {
+          assertNotNull(gc, "input " + i + " has no gradient in the compiled model");
+          assertClose("input " + i + " gradient", gc.toFloatArray(), ge.toFloatArray(), 1e-5);
+        }
+      }
+      Map<String, Tensor> cp = compiled.namedParameters();
+      eager.namedParameters().forEach((k, v) -> {
+        if (v.grad() == null) { // a layer the method does not use (forward's own head)
+          assertTrue(cp.get(k).grad() == null, k + " has a gradient in the compiled model only");
+          return;
+        }
+        assertNotNull(cp.get(k).grad(), k + " has no gradient in the compiled model");
+        if (exact || k.endsWith("Rows.weight")) { // an embedding's backward adds each row as eager mode does
+          assertArrayEquals(v.grad().toFloatArray(), cp.get(k).grad().toFloatArray(), k + " gradient");
+        } else {
+          assertClose(k + " gradient", cp.get(k).grad().toFloatArray(), v.grad().toFloatArray(), 1e-5);
+        }
+      });
+      Embedding padded = compiled.namedModules().values().stream().filter(m -> m instanceof Embedding e && e.paddingIdx() >= 0)
+          .map(Embedding.class::cast).findFirst().orElseThrow();
+      float[] rows = padded.weight().grad().toFloatArray();
+      int dim = padded.weight().size(1);
+      assertArrayEquals(new float[dim], Arrays.copyOfRange(rows, padded.paddingIdx() * dim, (padded.paddingIdx() + 1) * dim),
+          "the padding row's gradient (ids() gives id 0 to the first sample)");
+    }
+    // each table frozen in turn (fine-tuning one tower): the other's gradient as eager mode's, none for the frozen one
+    List<String> tables = eager.namedParameters().keySet().stream().filter(k -> k.endsWith("Rows.weight")).toList();
+    for (String frozen : tables) {
+      Kiln.manualSeed(7);
+      List<Tensor> inputs = new ArrayList<>();
+      for (int i = 0; i < params.length; i++) {
+        int[] shape = batched(4, samples[i]);
+        inputs.add(vocabulary[i] > 0 ? ids(4, Arrays.stream(samples[i]).reduce(1, (a, b) -> a * b), vocabulary[i]).reshape(shape)
+            : Tensor.randn(shape));
+      }
+      for (Module m : List.of(eager, compiled)) {
+        m.zeroGrad(true);
+        m.namedParameters().forEach((k, v) -> v.requiresGrad(!k.equals(frozen)));
+        ((Tensor) method.invoke(m, inputs.toArray())).sum().backward();
+      }
+      Map<String, Tensor> cp = compiled.namedParameters();
+      assertTrue(cp.get(frozen).grad() == null, frozen + " is frozen but got a gradient");
+      for (String table : tables) {
+        if (!table.equals(frozen)) {
+          assertArrayEquals(eager.namedParameters().get(table).grad().toFloatArray(), cp.get(table).grad().toFloatArray(),
+              table + " gradient with " + frozen + " frozen");
+        }
+      }
+    }
+    for (Module m : List.of(eager, compiled)) {
+      m.parameters().forEach(v -> v.requiresGrad(true));
+    }
+    // ids as floats, of another batch size, one id per sample without its dimension, out of range: refused naming the parameter
+    String name = "Kiln" + source + "." + methodName;
+    int j = params.length - 1; // an ids input
+    String further = names.split(":")[j - 1];
+    String sample = joined(samples[j]);
+    Object[] args = new Object[params.length];
+    for (int i = 0; i < params.length; i++) {
+      args[i] = vocabulary[i] > 0 ? Tensor.labels(new int[4 * Arrays.stream(samples[i]).reduce(1, (a, b) -> a * b)])
+          .reshape(batched(4, samples[i])) : Tensor.ones(batched(4, samples[i]));
+    }
+    args[j] = Tensor.ones(batched(4, samples[j]));
+    var e = assertThrows(java.lang.reflect.InvocationTargetException.class, () -> method.invoke(compiled, args));
+    assertEquals(name + ": " + further + " holds ids (an Embedding looks them up), so it must be a label tensor (Tensor.labels(...)),"
+        + " got a float tensor of shape [4, " + sample + "]", e.getCause().getMessage());
+    args[j] = Tensor.labels(new int[3 * samples[j][0]]).reshape(batched(3, samples[j]));
+    e = assertThrows(java.lang.reflect.InvocationTargetException.class, () -> method.invoke(compiled, args));
+    assertEquals(name + " expects " + further + " ids [4, " + sample + "] (one sample [" + sample + "], the batch size 4 of " + first
+        + "), got [3, " + sample + "]; every input of one call holds the same samples, so give " + further + " " + first
+        + "'s batch size", e.getCause().getMessage());
+    int[] outOfRange = new int[4 * samples[j][0]];
+    outOfRange[2] = vocabulary[j];
+    args[j] = Tensor.labels(outOfRange).reshape(batched(4, samples[j]));
+    e = assertThrows(java.lang.reflect.InvocationTargetException.class, () -> method.invoke(compiled, args));
+    var eagerError = assertThrows(java.lang.reflect.InvocationTargetException.class, () -> method.invoke(eager, args));
+    assertEquals(eagerError.getCause().getMessage(), e.getCause().getMessage());
+    assertTrue(e.getCause().getMessage().contains("out of range for " + vocabulary[j] + " embeddings"), e.getCause().getMessage());
+    if (samples[1].length == 1 && samples[1][0] == 1) { // one id per sample given as [4]
+      for (int i = 0; i < params.length; i++) {
+        args[i] = vocabulary[i] > 0 ? Tensor.labels(new int[4 * Arrays.stream(samples[i]).reduce(1, (a, b) -> a * b)])
+            .reshape(batched(4, samples[i])) : Tensor.ones(batched(4, samples[i]));
+      }
+      args[1] = Tensor.labels(0, 1, 2, 3);
+      e = assertThrows(java.lang.reflect.InvocationTargetException.class, () -> method.invoke(compiled, args));
+      String one = names.split(":")[0];
+      assertEquals(name + " expects " + one + " ids [4, 1] (one sample [1], the batch size 4 of " + first
+          + "), got [4]; one id per sample is declared @Input({1}): give " + one + ".reshape(-1, 1)",
+          e.getCause().getMessage());
+    }
+  }
+
+  /** {@code [n, ...sample]}. */
+  private static int[] batched(int n, int[] sample) {
+    int[] shape = new int[sample.length + 1];
+    shape[0] = n;
+    System.arraycopy(sample, 0, shape, 1, sample.length);
+    return shape;
   }
 
   /** Sizes joined as a shape's inside: {@code 4, 6}. */

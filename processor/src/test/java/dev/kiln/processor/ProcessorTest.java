@@ -85,7 +85,9 @@ class ProcessorTest {
       "ByHand, KilnByHand, KilnByHand.java",
       "FieldProducts, KilnFieldProducts, KilnFieldProducts.java",
       "TwoTower, KilnTwoTower, KilnTwoTower.java",
-      "MaskedAttention, KilnMaskedAttention, KilnMaskedAttention.java"
+      "MaskedAttention, KilnMaskedAttention, KilnMaskedAttention.java",
+      "Recommender, KilnRecommender, KilnRecommender.java",
+      "TaggedImage, KilnTaggedImage, KilnTaggedImage.java"
   })
   void generatesTheGoldenSourceWithoutWarnings(String model, String generated, String golden) throws IOException {
     Compilation c = compile(model(model));
@@ -1735,6 +1737,47 @@ class ProcessorTest {
     assertThat(c).hadErrorContaining(Message.NON_TENSOR_INPUT.format("layer", "forwardBoth", "int"))
         .inFile(g).onLineContaining("public Tensor[] forwardBoth");
     assertThat(c).hadErrorCount(2);
+  }
+
+  @Test
+  void furtherIdsAreReadByEmbeddingsOnly() {
+    JavaFileObject f = classModel("Ratings",
+        "@Model(input = {1})",
+        "public class Ratings extends Module {",
+        "  final Embedding users = new Embedding(7, 4);",
+        "  final Embedding items = new Embedding(9, 4);",
+        "  final Linear fc = new Linear(4, 4);",
+        "  public Tensor forwardPair(Tensor u, @Input({1}) Tensor item, @Input({4}) Tensor shift) {",
+        "    Tensor v = items.apply(item).reshape(-1, 4);",
+        "    Tensor w = fc.apply(v).add(item);",
+        "    Tensor t = items.apply(fc.apply(shift)).reshape(-1, 16);",
+        "    return users.apply(u).reshape(-1, 4).mul(w).sum(-1, true).add(t.sum(-1, true));",
+        "  }",
+        "  @Override public Tensor forward(Tensor u) { return users.apply(u).reshape(-1, 4); }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining(Message.IDS_READ_AS_FLOATS.format("fc.apply(v).add(item)", "item", "items"))
+        .inFile(f).onLineContaining("fc.apply(v).add(item)");
+    assertThat(c).hadErrorContaining(Message.EMBEDDING_INPUT.format("items", "[N, 4]", "fc.apply(shift)", "u or item or shift"))
+        .inFile(f).onLineContaining("items.apply(fc.apply(shift))");
+    assertThat(c).hadErrorCount(2);
+
+    JavaFileObject g = classModel("Reshaped",
+        "@Model(input = {4})",
+        "public class Reshaped extends Module {",
+        "  final Embedding items = new Embedding(9, 4);",
+        "  final Linear fc = new Linear(4, 4);",
+        "  public Tensor forwardPair(Tensor x, @Input({1}) Tensor item) {",
+        "    Tensor v = items.apply(item.view(-1, 1)).reshape(-1, 4);",
+        "    return fc.apply(x).mul(v);",
+        "  }",
+        "  @Override public Tensor forward(Tensor x) { return fc.apply(x); }",
+        "}");
+    c = compile(g);
+    // (no Embedding reads item itself, so it is a float input; the Embedding says to look it up as it is)
+    assertThat(c).hadErrorContaining(Message.EMBEDDING_INPUT.format("items", "[N, 1]", "item.view(-1, 1)", "x or item"))
+        .inFile(g).onLineContaining("items.apply(item.view(-1, 1))");
+    assertThat(c).hadErrorCount(1);
   }
 
   @Test

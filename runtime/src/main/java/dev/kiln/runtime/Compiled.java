@@ -96,6 +96,37 @@ public final class Compiled {
     }
   }
 
+  /**
+   * Checks a further input that holds ids ({@code @Input}, an Embedding looks it up): a label tensor
+   * ({@link Tensor#labels}) of shape {@code [n, ...sample]}, the batch size {@code n} of the method's first
+   * input x. Ids out of range are the Embedding's own error, as eager mode's.
+   *
+   * @param method the model and method, for the message: {@code KilnNet.forwardPair}
+   * @param name the parameter's name as declared
+   * @param first the name of the method's first parameter, whose batch size {@code n} is
+   * @throws IllegalArgumentException naming the parameter: for a float tensor, or another shape
+   */
+  public static void furtherIds(String method, String name, Tensor ids, String first, int n, int... sample) {
+    if (ids.dtype() != DType.INT32) {
+      throw new IllegalArgumentException(method + ": " + name + " holds ids (an Embedding looks them up), so it must be a label"
+          + " tensor (Tensor.labels(...)), got a float tensor of shape " + Shapes.toString(ids.shape()));
+    }
+    int[] shape = ids.shape();
+    if (shape.length == sample.length + 1 && shape[0] == n && Arrays.equals(Arrays.copyOfRange(shape, 1, shape.length), sample)) {
+      return;
+    }
+    int[] expected = new int[sample.length + 1];
+    expected[0] = n;
+    System.arraycopy(sample, 0, expected, 1, sample.length);
+    boolean otherBatch = shape.length == sample.length + 1 && shape[0] != n
+        && Arrays.equals(Arrays.copyOfRange(shape, 1, shape.length), sample);
+    throw new IllegalArgumentException(method + " expects " + name + " ids " + Shapes.toString(expected) + " (one sample "
+        + Shapes.toString(sample) + ", the batch size " + n + " of " + first + "), got " + Shapes.toString(shape)
+        + (otherBatch ? "; every input of one call holds the same samples, so give " + name + " " + first + "'s batch size"
+            : Arrays.equals(sample, new int[] {1}) && Arrays.equals(shape, new int[] {n})
+                ? "; one id per sample is declared @Input({1}): give " + name + ".reshape(-1, 1)" : ""));
+  }
+
   /** Whether this forward call must record a node: grad mode is on and something needs a gradient. */
   public static boolean recording(Tensor x, Tensor... parameters) {
     if (!Kiln.isGradEnabled()) {

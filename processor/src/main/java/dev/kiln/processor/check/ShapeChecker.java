@@ -88,9 +88,16 @@ public final class ShapeChecker {
       shapes.put(t.value(), t.shape());
       producers.put(t.value(), t.field());
     }
-    // the Embedding that reads the input as ids, if any (the input is then a label tensor)
-    String ids = ir.steps().stream().filter(st -> st.spec() instanceof Embedding.Spec && st.input().equals(ir.inputName()))
-        .map(st -> st.layer() != null ? st.layer().path() : st.text()).findFirst().orElse(null);
+    // the inputs an Embedding reads as ids (each then a label tensor): the input, a further input, each
+    // mapped to the first Embedding that reads it
+    Map<String, String> ids = new HashMap<>();
+    List<String> inputNames = new ArrayList<>(List.of(ir.inputName()));
+    ir.further().forEach(f -> inputNames.add(f.name()));
+    for (StepIr st : ir.steps()) {
+      if (st.spec() instanceof Embedding.Spec && inputNames.contains(st.input())) {
+        ids.putIfAbsent(st.input(), st.layer() != null ? st.layer().path() : st.text());
+      }
+    }
     List<int[]> ins = new ArrayList<>();
     List<int[]> outs = new ArrayList<>();
     Map<String, Object> sequentialCalls = new HashMap<>(); // value -> the call (its tree) of a Sequential field that made it
@@ -117,13 +124,14 @@ public final class ShapeChecker {
       }
       // ids (an Embedding reads the input) feed Embeddings only, and an Embedding reads nothing but ids
       boolean embedding = step.spec() instanceof Embedding.Spec;
-      if (embedding && !step.input().equals(ir.inputName())) {
+      if (embedding && !ids.containsKey(step.input())) {
         diagnostics.error(where, Message.EMBEDDING_INPUT, label, Shapes.toString(in), producers.get(step.input()),
-            ir.inputName());
+            String.join(" or ", inputNames));
         continue;
       }
-      if (!embedding && ids != null && step.inputs().contains(ir.inputName())) {
-        diagnostics.error(where, Message.IDS_READ_AS_FLOATS, label, ir.inputName(), ids);
+      String readAsFloats = embedding ? null : step.inputs().stream().filter(ids::containsKey).findFirst().orElse(null);
+      if (readAsFloats != null) {
+        diagnostics.error(where, Message.IDS_READ_AS_FLOATS, label, readAsFloats, ids.get(readAsFloats));
         continue;
       }
       int[] joinedShape = null; // an add's or a mul's: the bigger input's, which the other repeats over; a matmul's product

@@ -256,9 +256,9 @@ public final class Generator {
     return "dx" + storage.substring(2);
   }
 
-  /** Whether a kernel's input {@code w} gets no gradient from it: a masked fill's mask input. */
+  /** Whether a kernel's input {@code w} gets no gradient from it: a masked fill's mask input, an embedding's ids. */
   private static boolean carriesNoGradient(Kernel k, int w) {
-    return k.kind() == Kernel.Kind.MASKED_FILL && w == 1;
+    return k.kind() == Kernel.Kind.MASKED_FILL && w == 1 || k.kind() == Kernel.Kind.EMBEDDING;
   }
 
   /**
@@ -860,8 +860,9 @@ public final class Generator {
           Embedding.Spec e = (Embedding.Spec) k.spec();
           String local = localPrefix(k, j + 1);
           b.addStatement("$T $LW = $L.weight()", TENSOR, local, layerField(k.layer()))
-              .addStatement("$T.embeddingForward($L, $L, $L, $L, n * $L, $LW.readBuffer(), $LW.offset(), $L, $L, x.shape())", KERNELS,
-                  out.array, out.offset, in.array, in.offset, k.inPerSample(), local, local, e.numEmbeddings(), e.embeddingDim());
+              .addStatement("$T.embeddingForward($L, $L, $L, $L, n * $L, $LW.readBuffer(), $LW.offset(), $L, $L, x$L.shape())", KERNELS,
+                  out.array, out.offset, in.array, in.offset, k.inPerSample(), local, local, e.numEmbeddings(), e.embeddingDim(),
+                  storage.get(k.in()).substring(2)); // the ids' tensor: x, or a further input's x1, x2, ...
         }
         case UPSAMPLE -> b.addStatement("$T.upsampleNearestForward($L, $L, $L, $L, $L)", CONV, out.array, out.offset, in.array,
             in.offset, upsampleArgs(k));
@@ -960,12 +961,15 @@ public final class Generator {
     return String.join(", ", labels);
   }
 
-  /** Checks each further input's shape against x's batch size, naming its parameter ({@code Compiled.furtherInput}). */
+  /**
+   * Checks each further input's shape against x's batch size, naming its parameter ({@code Compiled.furtherInput}, or
+   * {@code Compiled.furtherIds} for ids an Embedding looks up: a label tensor).
+   */
   private void checkFurtherInputs(CodeBlock.Builder b) {
     for (int j = 1; j <= ir.further().size(); j++) {
       InputsIr.Further f = ir.further().get(j - 1);
-      b.addStatement("$T.furtherInput($S, $S, x$L, $S, n, $L)", COMPILED, name + "." + ir.inputs().method(), f.name(), j,
-          ir.inputs().inputName(), joined(f.shape()));
+      b.addStatement("$T.$L($S, $S, x$L, $S, n, $L)", COMPILED, ir.furtherIsIds(f) ? "furtherIds" : "furtherInput",
+          name + "." + ir.inputs().method(), f.name(), j, ir.inputs().inputName(), joined(f.shape()));
     }
   }
 
@@ -1937,7 +1941,8 @@ public final class Generator {
       if (inputGradients.contains("in" + j)) {
         b.addStatement("float[] dx$L = needsGrad($L) ? new float[n * $L] : null", j, j, sizes.get("in" + j));
       } else {
-        b.add("// $L is read as a mask only: it gets no gradient\n", ir.further().get(j - 1).name());
+        b.add(ir.furtherIsIds(ir.further().get(j - 1)) ? "// $L is ids, which an Embedding looks up: it gets no gradient\n"
+            : "// $L is read as a mask only: it gets no gradient\n", ir.further().get(j - 1).name());
       }
     }
     if (!zeroedGradients.isEmpty()) {

@@ -8,7 +8,8 @@ import java.util.List;
  * {@code Tensor forwardMasked(Tensor x, @Input({6}) Tensor mask)}, its first parameter the tensor
  * {@code @Model(input = ...)} describes, each further one a value of the shape its {@code @Input} gives
  * (after the batch dimension, which every input shares). Its body is read like {@code forward}'s, the
- * further inputs being values like x; it returns one tensor.
+ * further inputs being values like x, or ids where an Embedding looks them up
+ * ({@link ModelIr#furtherIsIds}); it returns one tensor.
  *
  * @param method the method's name
  * @param inputName its first parameter (x)

@@ -65,6 +65,14 @@ public record ModelIr(
         || inputs != null && readsIds(inputs.steps(), inputs.inputName());
   }
 
+  /**
+   * Whether the further input {@code f} is ids (a label tensor), not floats: an Embedding reads it, as one
+   * reads the first input of a model of token ids. The checker makes sure only Embeddings do.
+   */
+  public boolean furtherIsIds(InputsIr.Further f) {
+    return readsIds(steps, f.name());
+  }
+
   private static boolean readsIds(List<StepIr> steps, String input) {
     return steps.stream().anyMatch(s -> s.spec() instanceof Embedding.Spec && s.input().equals(input));
   }
