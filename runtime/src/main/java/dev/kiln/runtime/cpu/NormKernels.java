@@ -471,20 +471,23 @@ public final class NormKernels {
     int c = s.channels(), h = s.height(), wd = s.width(), outH = s.outHeight(), outW = s.outWidth();
     int planes = s.batch() * c;
     Parallel.forRange(planes, (long) planes * h * wd, (part, from, to) -> {
+      float[] y = ROWS.get().get(0, h * wd);
       for (int pl = from; pl < to; pl++) {
         int ch = pl % c;
         float sc = scaleOf(ch, var, varOff, weight, wOff, eps);
         float sh = shiftOf(ch, mean, meanOff, var, varOff, weight, wOff, bias, bOff, eps);
-        int plane = xOff + pl * h * wd;
+        // the plane normalised and clamped in scratch at offset 0, in a loop C2 vectorises; the
+        // windows' strided reads then find their values there
+        System.arraycopy(x, xOff + pl * h * wd, y, 0, h * wd);
+        for (int t = 0; t < h * wd; t++) {
+          y[t] = Math.max(y[t] * sc + sh, 0f);
+        }
         for (int oh = 0, o = pl * outH * outW; oh < outH; oh++, o += outW) {
           int top = 2 * oh * wd;
           int bottom = top + wd;
           for (int ow = 0; ow < outW; ow++) {
             int i0 = top + 2 * ow, i1 = i0 + 1, i2 = bottom + 2 * ow, i3 = i2 + 1;
-            float v0 = Math.max(x[plane + i0] * sc + sh, 0f);
-            float v1 = Math.max(x[plane + i1] * sc + sh, 0f);
-            float v2 = Math.max(x[plane + i2] * sc + sh, 0f);
-            float v3 = Math.max(x[plane + i3] * sc + sh, 0f);
+            float v0 = y[i0], v1 = y[i1], v2 = y[i2], v3 = y[i3];
             out[outOff + o + ow] = ConvKernels.max4(v0, v1, v2, v3);
             argmax[o + ow] = argmaxOfNonNegative(v0, v1, v2, v3, i0, i1, i2, i3);
           }
