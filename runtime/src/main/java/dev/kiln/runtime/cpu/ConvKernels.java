@@ -77,8 +77,11 @@ public final class ConvKernels {
             int src = o * ld + i * p;
             int dst = outOff + ((n0 + i) * outC + o) * p;
             float b = bias == null ? 0f : bias[biasOff + o];
-            for (int j = 0; j < p; j++) {
-              out[dst + j] = y[src + j] + b;
+            // a copy, then the bias with one index, which C2 vectorises (out = y + b in one loop over
+            // two offsets ran as scalar code: 8% of the ResNet's step); the same sums, also for -0 + 0f
+            System.arraycopy(y, src, out, dst, p);
+            for (int j = dst; j < dst + p; j++) {
+              out[j] += b;
             }
           }
         }

@@ -15,23 +15,33 @@ public final class NormKernels {
 
   /**
    * The batch mean and the biased batch variance (divided by {@code N*L}) of each channel:
-   * {@code mean[c]}, {@code var[c]} for {@code c < C}, {@code N >= 1}. Long rows (BatchNorm2d) take
-   * one pass over the values shifted by the channel's first one; short rows two passes (the mean
-   * of the values less the first sample's, then squared deviations).
+   * {@code mean[c]}, {@code var[c]} for {@code c < C}, {@code N >= 1}. Long rows (BatchNorm2d on maps
+   * of 128 values or more) take one pass over the values shifted by the channel's first one; short
+   * rows (BatchNorm1d, small maps) two passes (the mean of the values less the first sample's, then
+   * squared deviations).
    */
   public static void batchStatistics(float[] mean, int meanOff, float[] var, int varOff, float[] x, int xOff, int n, int c, int l) {
     double count = (double) n * l;
     Parallel.forRange(c, 2L * n * c * l, (part, lo, hi) -> {
       if (l >= LONG_ROWS) {
         double[] sums = new double[2];
+        Rows rows = ROWS.get();
         for (int ch = lo; ch < hi; ch++) {
           // one pass over x - k, k the channel's first value: the shifted-data form of
           // E[x^2] - E[x]^2, which stays accurate when the mean is large against the spread
           float k = x[xOff + ch * l];
           sums[0] = 0;
           sums[1] = 0;
-          for (int i = 0; i < n; i++) {
-            sumAndSquares(x, xOff + (i * c + ch) * l, l, k, sums);
+          for (int seg = 0; seg < l; seg += SEGMENT) {
+            int len = Math.min(SEGMENT, l - seg);
+            float[] row = rows.get(0, len), s = rows.zeroed(1, len), q = rows.zeroed(2, len);
+            for (int i = 0; i < n; i++) {
+              System.arraycopy(x, xOff + (i * c + ch) * l + seg, row, 0, len);
+              addShifted(s, q, row, k, len);
+              if ((i + 1) % SAMPLES_IN_FLOAT == 0 || i == n - 1) {
+                flush(s, q, len, sums);
+              }
+            }
           }
           double shiftedMean = sums[0] / count;
           mean[meanOff + ch] = (float) (k + shiftedMean);
@@ -43,9 +53,12 @@ public final class NormKernels {
       int width = (c1 - c0) * l;
       Rows rows = ROWS.get();
       float[] acc = rows.zeroed(0, width);
+      float[] row = rows.get(ROW, width);
+      float[] firstRow = rows.get(FIRST_ROW, width);
       int first = xOff + c0 * l; // the first sample's row: the sums are of x less it, which stay small
+      System.arraycopy(x, first, firstRow, 0, width);
       for (int i = 1; i < n; i++) {
-        addDifference(acc, x, xOff + (i * c + c0) * l, first, width);
+        addDifference(acc, x, xOff + (i * c + c0) * l, firstRow, row, width);
       }
       float[] mu = rows.get(1, width);
       for (int ch = c0; ch < c1; ch++) {
@@ -57,7 +70,7 @@ public final class NormKernels {
       }
       Arrays.fill(acc, 0, width, 0f);
       for (int i = 0; i < n; i++) {
-        addSquaredDeviations(acc, x, xOff + (i * c + c0) * l, mu, width);
+        addSquaredDeviations(acc, x, xOff + (i * c + c0) * l, mu, row, width);
       }
       for (int ch = c0; ch < c1; ch++) {
         var[varOff + ch] = (float) (sum(acc, (ch - c0) * l, l) / count);
@@ -65,13 +78,18 @@ public final class NormKernels {
     });
   }
 
-  // Short rows (BatchNorm1d, L = 1): the reductions over a channel's N*L values are element-wise
-  // sums over the N samples' rows of a part's channels (acc[t] += x[i, t], running along the
-  // channels), then one short reduction per channel over its L sums, in double. Per-channel
-  // factors are spread into rows of the part's width first, so the element-wise loops have no
-  // per-channel inner loop. Parts of channels are {@link Parallel}'s.
+  // Short rows (BatchNorm1d, L = 1, and maps of fewer than LONG_ROWS values): the reductions over
+  // a channel's N*L values are element-wise sums over the N samples' rows of a part's channels
+  // (acc[t] += x[i, t], running along the channels), then one short reduction per channel over its
+  // L sums, in double. Per-channel factors are spread into rows of the part's width first, so the
+  // element-wise loops have no per-channel inner loop, and each sample's row is copied to scratch at
+  // offset 0 first, so that C2 vectorises them (over the rows in place, at runtime offsets, it did
+  // not). Parts of channels are {@link Parallel}'s.
 
   private static final ThreadLocal<Rows> ROWS = ThreadLocal.withInitial(Rows::new);
+
+  /** {@link Rows} slots of the short rows' copies at offset 0: an input row, a gradient row, the first sample's row. */
+  private static final int ROW = 8, G_ROW = 9, FIRST_ROW = 10;
 
   /** Channel {@code ch}'s mean added straight, where the shifted sum is not finite: inf stays inf, as PyTorch's. */
   private static double plainMean(float[] x, int xOff, int n, int c, int ch, int l) {
@@ -82,10 +100,15 @@ public final class NormKernels {
     return s / ((double) n * l);
   }
 
-  /** {@code acc[t] += x[off + t] - x[first + t]}: a sum shifted by the first sample, accurate far from zero. */
-  private static void addDifference(float[] acc, float[] x, int off, int first, int len) {
+  /**
+   * {@code acc[t] += x[off + t] - firstRow[t]}: a sum shifted by the first sample, accurate far from
+   * zero. The row is copied to {@code row} first, as in all the short rows' loops: over arrays at
+   * offset 0 with one index C2 vectorises them.
+   */
+  private static void addDifference(float[] acc, float[] x, int off, float[] firstRow, float[] row, int len) {
+    System.arraycopy(x, off, row, 0, len);
     for (int t = 0; t < len; t++) {
-      acc[t] += x[off + t] - x[first + t];
+      acc[t] += row[t] - firstRow[t];
     }
   }
 
@@ -138,99 +161,166 @@ public final class NormKernels {
   // block at batch 64, and C2 vectorises these multi-array loops poorly), which is why ReLU and
   // pooling are folded into the batch-norm passes rather than run as passes of their own.
 
-  private static void addSquaredDeviations(float[] acc, float[] x, int off, float[] mu, int len) {
+  private static void addSquaredDeviations(float[] acc, float[] x, int off, float[] mu, float[] row, int len) {
+    System.arraycopy(x, off, row, 0, len);
     for (int t = 0; t < len; t++) {
-      float d = x[off + t] - mu[t];
+      float d = row[t] - mu[t];
       acc[t] += d * d;
     }
   }
 
-  private static void scaleShiftRow(float[] out, int o, float[] x, int xi, float[] scale, float[] shift, int len) {
+  private static void scaleShiftRow(float[] out, int o, float[] x, int xi, float[] scale, float[] shift, float[] row, int len) {
+    System.arraycopy(x, xi, row, 0, len);
     for (int t = 0; t < len; t++) {
-      out[o + t] = x[xi + t] * scale[t] + shift[t];
+      row[t] = row[t] * scale[t] + shift[t];
     }
+    System.arraycopy(row, 0, out, o, len);
   }
 
-  private static void scaleShiftReluRow(float[] out, int o, float[] x, int xi, float[] scale, float[] shift, int len) {
+  private static void scaleShiftReluRow(float[] out, int o, float[] x, int xi, float[] scale, float[] shift, float[] row, int len) {
+    System.arraycopy(x, xi, row, 0, len);
     for (int t = 0; t < len; t++) {
-      out[o + t] = Math.max(x[xi + t] * scale[t] + shift[t], 0f);
+      row[t] = Math.max(row[t] * scale[t] + shift[t], 0f);
     }
+    System.arraycopy(row, 0, out, o, len);
   }
 
   // The backward sums g * (x - mean) rather than g * x less mean * sum(g): the centred form does not
   // cancel when the mean is large against the spread (x = 1000 +- 0.1 gave a weight gradient 25x
   // less accurate than PyTorch's; now alike); the same for dx's (x - mean) term.
 
-  private static void sumRows(float[] accG, float[] accGX, float[] g, int gi, float[] x, int xi, float[] mu, int len) {
+  private static void sumRows(
+      float[] accG, float[] accGX, float[] g, int gi, float[] x, int xi, float[] mu, float[] gRow, float[] xRow, int len) {
+    System.arraycopy(g, gi, gRow, 0, len);
+    System.arraycopy(x, xi, xRow, 0, len);
     for (int t = 0; t < len; t++) {
-      float v = g[gi + t];
+      float v = gRow[t];
       accG[t] += v;
-      accGX[t] += v * (x[xi + t] - mu[t]);
+      accGX[t] += v * (xRow[t] - mu[t]);
     }
   }
 
   /** {@link #sumRows} of {@code g} masked by the forward's ReLU, {@code x * scale + shift > 0}. */
   private static void sumMaskedRows(
-      float[] accG, float[] accGX, float[] g, int gi, float[] x, int xi, float[] mu, float[] scale, float[] shift, int len) {
+      float[] accG, float[] accGX, float[] g, int gi, float[] x, int xi, float[] mu, float[] scale, float[] shift,
+      float[] gRow, float[] xRow, int len) {
+    maskedRows(g, gi, x, xi, scale, shift, gRow, xRow, len);
     for (int t = 0; t < len; t++) {
-      float xv = x[xi + t];
-      float v = g[gi + t] * CpuKernels.positive(xv * scale[t] + shift[t]);
+      float xv = xRow[t];
+      float v = gRow[t];
       accG[t] += v;
       accGX[t] += v * (xv - mu[t]);
     }
   }
 
   private static void inputGradientRow(
-      float[] dx, int o, float[] a, float[] g, int gi, float[] b, float[] x, int xi, float[] mu, float[] k, int len) {
+      float[] dx, int o, float[] a, float[] g, int gi, float[] b, float[] x, int xi, float[] mu, float[] k,
+      float[] gRow, float[] xRow, int len) {
+    System.arraycopy(g, gi, gRow, 0, len);
+    System.arraycopy(x, xi, xRow, 0, len);
     for (int t = 0; t < len; t++) {
-      dx[o + t] = a[t] * g[gi + t] + b[t] * (x[xi + t] - mu[t]) + k[t];
+      xRow[t] = a[t] * gRow[t] + b[t] * (xRow[t] - mu[t]) + k[t];
+    }
+    System.arraycopy(xRow, 0, dx, o, len);
+  }
+
+  /**
+   * Copies {@code g} and {@code x} rows to {@code gRow} and {@code xRow}, {@code g} masked by the
+   * forward's ReLU: a loop of its own, since C2 left the masked sums (seven arrays) scalar.
+   */
+  private static void maskedRows(
+      float[] g, int gi, float[] x, int xi, float[] scale, float[] shift, float[] gRow, float[] xRow, int len) {
+    System.arraycopy(g, gi, gRow, 0, len);
+    System.arraycopy(x, xi, xRow, 0, len);
+    for (int t = 0; t < len; t++) {
+      gRow[t] *= CpuKernels.positive(xRow[t] * scale[t] + shift[t]);
     }
   }
 
   private static void maskedInputGradientRow(
       float[] dx, int o, float[] a, float[] g, int gi, float[] b, float[] x, int xi, float[] mu, float[] k, float[] scale,
-      float[] shift, int len) {
+      float[] shift, float[] gRow, float[] xRow, int len) {
+    maskedRows(g, gi, x, xi, scale, shift, gRow, xRow, len);
     for (int t = 0; t < len; t++) {
-      float xv = x[xi + t];
-      dx[o + t] = a[t] * (g[gi + t] * CpuKernels.positive(xv * scale[t] + shift[t])) + b[t] * (xv - mu[t]) + k[t];
+      xRow[t] = a[t] * gRow[t] + b[t] * (xRow[t] - mu[t]) + k[t];
     }
+    System.arraycopy(xRow, 0, dx, o, len);
   }
 
   // Long rows (BatchNorm2d: L = H*W of at least LONG_ROWS) go channel by channel with scalar
-  // factors and reductions in four independent float chains per row: measured 40% faster than
-  // the row accumulators there (C2 in JDK 17 runs loops over several arrays at different runtime
-  // offsets as scalar code either way, and these read two arrays instead of four). Short rows
-  // (BatchNorm1d: L = 1) use the row accumulators, which run along channels instead.
+  // factors. Their element-wise passes index the input and output with one variable when both
+  // sit at the same offset (the usual case), so C2 vectorises them; their sums go through scratch
+  // rows at offset 0 (below). Short rows (BatchNorm1d: L = 1) use the row accumulators, which run
+  // along channels instead.
 
-  /** Row length from which the per-channel kernels are used. */
-  private static final int LONG_ROWS = 16;
+  /**
+   * Row length from which the per-channel kernels are used: their vector loops (16 floats a vector,
+   * unrolled) run scalar on shorter rows. 7x7 maps ([64, 64, 49], one thread) took 0.07 ms for the
+   * statistics and 0.27 for the backward with ReLU on the row accumulators, 0.18 and 0.78 channel by
+   * channel; 14x14 maps 0.12 and 0.46 channel by channel, 0.17 and 0.62 on the row accumulators.
+   */
+  private static final int LONG_ROWS = 128;
 
-  /** Adds {@code sum(a - k)} and {@code sum((a - k)^2)} over a row to {@code sums[0]} and {@code sums[1]}. */
-  private static void sumAndSquares(float[] a, int off, int len, float k, double[] sums) {
-    float s0 = 0, s1 = 0, s2 = 0, s3 = 0, q0 = 0, q1 = 0, q2 = 0, q3 = 0;
-    int j = 0;
-    for (; j + 3 < len; j += 4) {
-      float d0 = a[off + j] - k, d1 = a[off + j + 1] - k, d2 = a[off + j + 2] - k, d3 = a[off + j + 3] - k;
-      s0 += d0;
-      s1 += d1;
-      s2 += d2;
-      s3 += d3;
-      q0 += d0 * d0;
-      q1 += d1 * d1;
-      q2 += d2 * d2;
-      q3 += d3 * d3;
+  // The long rows' sums go position by position: a row (or a segment of one) is copied to scratch
+  // at offset 0, where C2 vectorises the loops that add it into per-position float sums ({@code
+  // s[t] += x[t] - k}); those are added in double every SAMPLES_IN_FLOAT samples, then summed per
+  // channel in double. Until the sixteenth session each row was summed in four scalar float chains
+  // (loops over arrays at runtime offsets are scalar in JDK 17): 3x the time.
+
+  /** Positions a long row's sums take at once: a longer row goes in segments, so the scratch stays in L1. */
+  private static final int SEGMENT = 1024;
+
+  /** Samples summed in float at one position before the sums go on in double. */
+  private static final int SAMPLES_IN_FLOAT = 32;
+
+  /** {@code s[t] += row[t] - k}, {@code q[t] += (row[t] - k)^2} for {@code t < len}. */
+  private static void addShifted(float[] s, float[] q, float[] row, float k, int len) {
+    for (int t = 0; t < len; t++) {
+      float d = row[t] - k;
+      s[t] += d;
+      q[t] += d * d;
     }
-    for (; j < len; j++) {
-      float d = a[off + j] - k;
-      s0 += d;
-      q0 += d * d;
-    }
-    sums[0] += (double) s0 + s1 + s2 + s3;
-    sums[1] += (double) q0 + q1 + q2 + q3;
   }
 
+  /** Adds the sums of {@code s[0, len)} and {@code q[0, len)} to {@code sums[0]} and {@code sums[1]}, then zeroes them. */
+  private static void flush(float[] s, float[] q, int len, double[] sums) {
+    sums[0] += sum(s, 0, len);
+    sums[1] += sum(q, 0, len);
+    Arrays.fill(s, 0, len, 0f);
+    Arrays.fill(q, 0, len, 0f);
+  }
+
+  /**
+   * {@code accG[t] += g[t]}, {@code accGX[t] += g[t] * (x[t] - mu)}, {@code g} (a scratch copy) first
+   * masked by the forward's ReLU when {@code relu}.
+   */
+  private static void addGradientSums(
+      float[] accG, float[] accGX, float[] g, float[] x, int len, boolean relu, float scale, float shift, float mu) {
+    if (relu) { // the mask in a loop of its own, as maskedRows
+      for (int t = 0; t < len; t++) {
+        g[t] *= CpuKernels.positive(x[t] * scale + shift);
+      }
+    }
+    for (int t = 0; t < len; t++) {
+      float v = g[t];
+      accG[t] += v;
+      accGX[t] += v * (x[t] - mu);
+    }
+  }
 
   private static void normaliseRow(float[] out, int o, float[] x, int xi, float scale, float shift, int len, boolean relu) {
+    if (o == xi) { // one index, which C2 vectorises (with two offsets the loop is scalar: 4x slower)
+      if (relu) {
+        for (int t = o; t < o + len; t++) {
+          out[t] = Math.max(x[t] * scale + shift, 0f);
+        }
+      } else {
+        for (int t = o; t < o + len; t++) {
+          out[t] = x[t] * scale + shift;
+        }
+      }
+      return;
+    }
     if (relu) {
       for (int t = 0; t < len; t++) {
         out[o + t] = Math.max(x[xi + t] * scale + shift, 0f);
@@ -242,57 +332,23 @@ public final class NormKernels {
     }
   }
 
-  /**
-   * Adds {@code sum(g)} and {@code sum(g * (x - mu))} over a row to {@code sums[0]} and {@code
-   * sums[1]}, with {@code g} masked by the forward's ReLU ({@code x * scale + shift > 0}) when {@code relu}.
-   */
-  private static void sumAndDot(
-      float[] g, int gi, float[] x, int xi, int len, boolean relu, float scale, float shift, float mu, double[] sums) {
-    float a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;
-    int t = 0;
-    if (relu) {
-      for (; t + 3 < len; t += 4) {
-        float x0 = x[xi + t], x1 = x[xi + t + 1], x2 = x[xi + t + 2], x3 = x[xi + t + 3];
-        float g0 = g[gi + t] * CpuKernels.positive(x0 * scale + shift);
-        float g1 = g[gi + t + 1] * CpuKernels.positive(x1 * scale + shift);
-        float g2 = g[gi + t + 2] * CpuKernels.positive(x2 * scale + shift);
-        float g3 = g[gi + t + 3] * CpuKernels.positive(x3 * scale + shift);
-        a0 += g0;
-        a1 += g1;
-        a2 += g2;
-        a3 += g3;
-        b0 += g0 * (x0 - mu);
-        b1 += g1 * (x1 - mu);
-        b2 += g2 * (x2 - mu);
-        b3 += g3 * (x3 - mu);
-      }
-    } else {
-      for (; t + 3 < len; t += 4) {
-        float g0 = g[gi + t], g1 = g[gi + t + 1], g2 = g[gi + t + 2], g3 = g[gi + t + 3];
-        a0 += g0;
-        a1 += g1;
-        a2 += g2;
-        a3 += g3;
-        b0 += g0 * (x[xi + t] - mu);
-        b1 += g1 * (x[xi + t + 1] - mu);
-        b2 += g2 * (x[xi + t + 2] - mu);
-        b3 += g3 * (x[xi + t + 3] - mu);
-      }
-    }
-    for (; t < len; t++) {
-      float xv = x[xi + t];
-      float v = relu ? g[gi + t] * CpuKernels.positive(xv * scale + shift) : g[gi + t];
-      a0 += v;
-      b0 += v * (xv - mu);
-    }
-    sums[0] += (double) a0 + a1 + a2 + a3;
-    sums[1] += (double) b0 + b1 + b2 + b3;
-  }
-
   /** {@code dx = a * g + b * (x - mu) + k} over a row, {@code g} masked by the forward's ReLU when {@code relu}. */
   private static void inputGradientRow(
       float[] dx, int o, float a, float[] g, int gi, float b, float[] x, int xi, float mu, float k, int len, boolean relu,
       float scale, float shift) {
+    if (o == gi && gi == xi) { // one index, vectorised (as normaliseRow)
+      if (relu) {
+        for (int t = o; t < o + len; t++) {
+          float xv = x[t];
+          dx[t] = a * (g[t] * CpuKernels.positive(xv * scale + shift)) + b * (xv - mu) + k;
+        }
+      } else {
+        for (int t = o; t < o + len; t++) {
+          dx[t] = a * g[t] + b * (x[t] - mu) + k;
+        }
+      }
+      return;
+    }
     if (relu) {
       for (int t = 0; t < len; t++) {
         float xv = x[xi + t];
@@ -307,7 +363,7 @@ public final class NormKernels {
 
   /** Per-thread rows of a block's width, reused between calls. */
   private static final class Rows {
-    private final float[][] rows = new float[8][0];
+    private final float[][] rows = new float[11][0];
 
     float[] get(int which, int width) {
       if (rows[which].length < width) {
@@ -379,14 +435,15 @@ public final class NormKernels {
       Rows rows = ROWS.get();
       float[] scale = rows.get(0, width);
       float[] shift = rows.get(1, width);
+      float[] row = rows.get(ROW, width);
       forwardFactors(scale, shift, c0, c1, l, mean, meanOff, var, varOff, weight, wOff, bias, bOff, eps);
       for (int i = 0; i < n; i++) {
         int o = outOff + (i * c + c0) * l;
         int xi = xOff + (i * c + c0) * l;
         if (relu) {
-          scaleShiftReluRow(out, o, x, xi, scale, shift, width);
+          scaleShiftReluRow(out, o, x, xi, scale, shift, row, width);
         } else {
-          scaleShiftRow(out, o, x, xi, scale, shift, width);
+          scaleShiftRow(out, o, x, xi, scale, shift, row, width);
         }
       }
     });
@@ -414,20 +471,23 @@ public final class NormKernels {
     int c = s.channels(), h = s.height(), wd = s.width(), outH = s.outHeight(), outW = s.outWidth();
     int planes = s.batch() * c;
     Parallel.forRange(planes, (long) planes * h * wd, (part, from, to) -> {
+      float[] y = ROWS.get().get(0, h * wd);
       for (int pl = from; pl < to; pl++) {
         int ch = pl % c;
         float sc = scaleOf(ch, var, varOff, weight, wOff, eps);
         float sh = shiftOf(ch, mean, meanOff, var, varOff, weight, wOff, bias, bOff, eps);
-        int plane = xOff + pl * h * wd;
+        // the plane normalised and clamped in scratch at offset 0, in a loop C2 vectorises; the
+        // windows' strided reads then find their values there
+        System.arraycopy(x, xOff + pl * h * wd, y, 0, h * wd);
+        for (int t = 0; t < h * wd; t++) {
+          y[t] = Math.max(y[t] * sc + sh, 0f);
+        }
         for (int oh = 0, o = pl * outH * outW; oh < outH; oh++, o += outW) {
           int top = 2 * oh * wd;
           int bottom = top + wd;
           for (int ow = 0; ow < outW; ow++) {
             int i0 = top + 2 * ow, i1 = i0 + 1, i2 = bottom + 2 * ow, i3 = i2 + 1;
-            float v0 = Math.max(x[plane + i0] * sc + sh, 0f);
-            float v1 = Math.max(x[plane + i1] * sc + sh, 0f);
-            float v2 = Math.max(x[plane + i2] * sc + sh, 0f);
-            float v3 = Math.max(x[plane + i3] * sc + sh, 0f);
+            float v0 = y[i0], v1 = y[i1], v2 = y[i2], v3 = y[i3];
             out[outOff + o + ow] = ConvKernels.max4(v0, v1, v2, v3);
             argmax[o + ow] = argmaxOfNonNegative(v0, v1, v2, v3, i0, i1, i2, i3);
           }
@@ -502,15 +562,26 @@ public final class NormKernels {
     Parallel.forRange(c, 3L * n * c * l, (part, lo, hi) -> {
       if (l >= LONG_ROWS) {
         double[] sums = new double[2];
+        Rows rows = ROWS.get();
         for (int ch = lo; ch < hi; ch++) {
           float sc = relu ? scaleOf(ch, var, varOff, weight, wOff, eps) : 0f;
           float sh = relu ? shiftOf(ch, mean, meanOff, var, varOff, weight, wOff, bias, bOff, eps) : 0f;
           sums[0] = 0;
           sums[1] = 0;
           float mu = mean[meanOff + ch];
-          for (int i = 0; i < n; i++) {
-            int at = (i * c + ch) * l;
-            sumAndDot(dout, dOff + at, x, xOff + at, l, relu, sc, sh, mu, sums);
+          for (int seg = 0; seg < l; seg += SEGMENT) {
+            int len = Math.min(SEGMENT, l - seg);
+            float[] gRow = rows.get(0, len), xRow = rows.get(1, len);
+            float[] accG = rows.zeroed(2, len), accGX = rows.zeroed(3, len);
+            for (int i = 0; i < n; i++) {
+              int at = (i * c + ch) * l + seg;
+              System.arraycopy(dout, dOff + at, gRow, 0, len);
+              System.arraycopy(x, xOff + at, xRow, 0, len);
+              addGradientSums(accG, accGX, gRow, xRow, len, relu, sc, sh, mu);
+              if ((i + 1) % SAMPLES_IN_FLOAT == 0 || i == n - 1) {
+                flush(accG, accGX, len, sums);
+              }
+            }
           }
           double rstd = 1.0 / Math.sqrt(var[varOff + ch] + eps);
           double sumG = sums[0];
@@ -548,6 +619,7 @@ public final class NormKernels {
         forwardFactors(scale, shift, c0, c1, l, mean, meanOff, var, varOff, weight, wOff, bias, bOff, eps);
       }
       float[] mus = rows.get(7, width);
+      float[] gRow = rows.get(G_ROW, width), xRow = rows.get(ROW, width);
       for (int ch = c0; ch < c1; ch++) {
         Arrays.fill(mus, (ch - c0) * l, (ch - c0 + 1) * l, mean[meanOff + ch]);
       }
@@ -555,9 +627,9 @@ public final class NormKernels {
         int gi = dOff + (i * c + c0) * l;
         int xi = xOff + (i * c + c0) * l;
         if (relu) {
-          sumMaskedRows(accG, accGX, dout, gi, x, xi, mus, scale, shift, width);
+          sumMaskedRows(accG, accGX, dout, gi, x, xi, mus, scale, shift, gRow, xRow, width);
         } else {
-          sumRows(accG, accGX, dout, gi, x, xi, mus, width);
+          sumRows(accG, accGX, dout, gi, x, xi, mus, gRow, xRow, width);
         }
       }
       float[] a = rows.get(2, width);
@@ -590,9 +662,9 @@ public final class NormKernels {
         int gi = dOff + (i * c + c0) * l;
         int xi = xOff + (i * c + c0) * l;
         if (relu) {
-          maskedInputGradientRow(dx, o, a, dout, gi, b, x, xi, mus, k, scale, shift, width);
+          maskedInputGradientRow(dx, o, a, dout, gi, b, x, xi, mus, k, scale, shift, gRow, xRow, width);
         } else {
-          inputGradientRow(dx, o, a, dout, gi, b, x, xi, mus, k, width);
+          inputGradientRow(dx, o, a, dout, gi, b, x, xi, mus, k, gRow, xRow, width);
         }
       }
     });

@@ -298,13 +298,14 @@ final class Winograd {
     int h = s.height(), wd = s.width(), inC = s.inChannels();
     int pw = g.paddedW;
     float[] p = scratch.plane(g.padded);
+    // the plane, zero-padded so every tile reads inside it: each input plane is copied over the
+    // same inner rectangle, so the padding is zeroed once per call rather than once per plane
+    Arrays.fill(p, 0, g.padded, 0f);
+    int rows = Math.max(0, Math.min(h, 2 * g.tilesH + 2 - s.padH()));
+    int cols = Math.max(0, Math.min(wd, pw - s.padW()));
     for (int i = 0; i < cn; i++) {
       for (int c = 0; c < inC; c++) {
-        // the plane, zero-padded so every tile reads inside it
-        Arrays.fill(p, 0, g.padded, 0f);
         int src = xOff + ((n0 + i) * inC + c) * h * wd;
-        int rows = Math.max(0, Math.min(h, 2 * g.tilesH + 2 - s.padH()));
-        int cols = Math.max(0, Math.min(wd, pw - s.padW()));
         for (int r = 0; r < rows; r++) {
           System.arraycopy(x, src + r * wd, p, (r + s.padH()) * pw + s.padW(), cols);
         }
