@@ -257,19 +257,24 @@ public final class MathKernels {
       }
       return;
     }
+    // Narrow rows (inner < 32) are few chains of dependent additions, each waiting on the last: several
+    // rows at once, each column still in index order (the same bits), give the core more chains at a time.
+    int group = Math.max(1, Math.min(8, 32 / inner));
     Parallel.forRange(outer, (long) outer * size * inner, (part, from, to) -> {
-      double[] acc = new double[inner];
-      for (int o = from; o < to; o++) {
+      double[] acc = new double[group * inner];
+      for (int o0 = from; o0 < to; o0 += group) {
+        int rows = Math.min(group, to - o0);
         java.util.Arrays.fill(acc, 0);
-        int base = xOff + o * size * inner;
         for (int k = 0; k < size; k++) {
-          int row = base + k * inner;
-          for (int i = 0; i < inner; i++) {
-            acc[i] += x[row + i];
+          for (int r = 0; r < rows; r++) {
+            int row = xOff + ((o0 + r) * size + k) * inner, a = r * inner;
+            for (int i = 0; i < inner; i++) {
+              acc[a + i] += x[row + i];
+            }
           }
         }
-        for (int i = 0; i < inner; i++) {
-          out[outOff + o * inner + i] = (float) (acc[i] * factor);
+        for (int i = 0; i < rows * inner; i++) {
+          out[outOff + o0 * inner + i] = (float) (acc[i] * factor);
         }
       }
     });
