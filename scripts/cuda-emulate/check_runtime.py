@@ -1229,6 +1229,8 @@ def check_along(k):
         for factor in (f32(1), f32(1) / f32(max(size, 1))):
             seed("along", outer, size, inner, float(factor))
             x = rng.standard_normal((outer, size, inner)).astype(f32)
+            if (outer, size, inner) == (4, 17, 1):  # 2^60 + x1 loses x1 in index order, not in the eight lanes
+                x[:, 0, 0], x[:, 8, 0] = f32(2.0 ** 60), f32(-2.0 ** 60)
             g = rng.standard_normal((outer, inner)).astype(f32)
             out, dx = k.empty(outer * inner), k.empty(outer * size * inner)
             if outer * inner > 0:
