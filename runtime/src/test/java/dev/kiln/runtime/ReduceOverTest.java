@@ -355,6 +355,8 @@ class ReduceOverTest {
     assertArrayEquals(new int[] {0}, Tensor.zeros(2, 0, 4).mean(new int[] {0, 2}).shape(), "no outputs, none empty");
     assertArrayEquals(new float[] {0, 0, 0, 0}, Tensor.zeros(2, 0, 4).sum(new int[] {0, 1}).toFloatArray(), "an empty sum is 0");
     assertArrayEquals(new int[] {0}, Tensor.zeros(2, 0, 4).sum(new int[] {0, 2}).shape());
+    assertArrayEquals(new int[] {4, 0}, Tensor.zeros(4, 3, 0).sum(1).shape(), "rows of no columns: no outputs");
+    assertArrayEquals(new int[] {1, 0}, Tensor.zeros(1, 3, 0).mean(1).shape());
     var e = assertThrows(IllegalArgumentException.class, () -> Tensor.labels(1, 2).sum(new int[] {0}));
     assertEquals(true, e.getMessage().startsWith("sum"), e.getMessage());
   }

@@ -259,7 +259,7 @@ public final class MathKernels {
     }
     // Narrow rows (inner < 32) are few chains of dependent additions, each waiting on the last: several
     // rows at once, each column still in index order (the same bits), give the core more chains at a time.
-    int group = Math.max(1, Math.min(8, 32 / inner));
+    int group = Math.max(1, Math.min(8, 32 / Math.max(1, inner)));
     Parallel.forRange(outer, (long) outer * size * inner, (part, from, to) -> {
       double[] acc = new double[group * inner];
       for (int o0 = from; o0 < to; o0 += group) {
