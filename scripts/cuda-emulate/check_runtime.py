@@ -1222,11 +1222,15 @@ def check_math(k):
 
 def check_along(k):
     """kiln_sum_along / kiln_spread_along as CudaOps.reduceAlong launches them: bit for bit the CPU's double sum in
-    index order (MathKernels.sumAlong), and the spread gradient exactly."""
-    for outer, size, inner in ((1, 1, 1), (5, 7, 33), (1, 4099, 1), (1000, 3, 1), (3, 0, 4), (2, 5, 0), (0, 3, 2)):
+    its order (MathKernels.sumAlong: a row of inner == 1 over sum8's eight accumulators, a column of inner > 1 in
+    index order), and the spread gradient exactly."""
+    for outer, size, inner in ((1, 1, 1), (5, 7, 33), (1, 4099, 1), (1000, 3, 1), (6, 8, 1), (7, 63, 1), (4, 17, 1),
+                               (3, 0, 4), (2, 5, 0), (0, 3, 2)):
         for factor in (f32(1), f32(1) / f32(max(size, 1))):
             seed("along", outer, size, inner, float(factor))
             x = rng.standard_normal((outer, size, inner)).astype(f32)
+            if (outer, size, inner) == (4, 17, 1):  # 2^60 + x1 loses x1 in index order, not in the eight lanes
+                x[:, 0, 0], x[:, 8, 0] = f32(2.0 ** 60), f32(-2.0 ** 60)
             g = rng.standard_normal((outer, inner)).astype(f32)
             out, dx = k.empty(outer * inner), k.empty(outer * size * inner)
             if outer * inner > 0:
@@ -1234,9 +1238,16 @@ def check_along(k):
             if outer * size * inner > 0:
                 k.launch1d(k.ew, "kiln_spread_along", outer * size * inner, dx, k.array(g.reshape(-1)), size, inner, factor,
                            outer * size * inner)
-            acc = np.zeros((outer, inner), np.float64)
-            for kk in range(size):  # index order, in double
-                acc += x[:, kk, :].astype(np.float64)
+            if inner == 1:  # MathKernels.sum8: value k of the first 8 * (size // 8) into s[k % 8], the rest into s[0]
+                s8 = np.zeros((8, outer), np.float64)
+                whole = size // 8 * 8
+                for kk in range(size):
+                    s8[kk % 8 if kk < whole else 0] += x[:, kk, 0].astype(np.float64)
+                acc = (((s8[0] + s8[1]) + (s8[2] + s8[3])) + ((s8[4] + s8[5]) + (s8[6] + s8[7])))[:, None]
+            else:
+                acc = np.zeros((outer, inner), np.float64)
+                for kk in range(size):  # index order, in double
+                    acc += x[:, kk, :].astype(np.float64)
             want = (acc * np.float64(factor)).astype(f32)
             spread = np.repeat((g * factor)[:, None, :], size, axis=1).astype(f32)
             report(f"sum_along [{outer}, {size}, {inner}] factor={float(factor):.4g}",

@@ -698,6 +698,19 @@ class CudaOpsTest {
     // (in double) and a pass per run on CUDA (each rounded to float), so close.
     compare("mean (2, 3)", Match.EXACT, in -> Ops.mean(in[0], new int[] {2, 3}, false), Tensor.randn(4, 6, 7, 9));
     compare("sum (-1, -2) keepdim", Match.EXACT, in -> Ops.sum(in[0], new int[] {-1, -2}, true), Tensor.randn(4, 6, 7, 9));
+    // Random values almost never round differently in another order; these do: 2^60 + 1 loses the 1 in double, so
+    // index order gives 0.25 where the CPU's eight lanes (value 8 with value 0 in lane 0, 1 + r alone in lane 1) give
+    // 1.25 + r. Bit for bit only if kiln_sum_along adds in the CPU's order.
+    float[] lanes = new float[3 * 17];
+    for (int r = 0; r < 3; r++) {
+      lanes[r * 17] = 0x1p60f;
+      lanes[r * 17 + 1] = 1 + r;
+      lanes[r * 17 + 8] = -0x1p60f;
+      lanes[r * 17 + 16] = 0.25f;
+    }
+    assertArrayEquals(new float[] {1.25f, 2.25f, 3.25f}, Ops.sum(Tensor.of(lanes, 3, 17), -1, false).toFloatArray());
+    compare("sum dim -1, eight lanes", Match.EXACT, in -> Ops.sum(in[0], -1, false), Tensor.of(lanes, 3, 17));
+    compare("mean (1, 2), eight lanes", Match.EXACT, in -> Ops.mean(in[0], new int[] {1, 2}, false), Tensor.of(lanes, 3, 1, 17));
     compare("sum (0, 2)", Match.CLOSE, in -> Ops.sum(in[0], new int[] {0, 2}, false), Tensor.randn(5, 6, 7, 9));
     compare("mean (3, 1) keepdim", Match.CLOSE, in -> Ops.mean(in[0], new int[] {3, 1}, true), Tensor.randn(4, 6, 7, 9));
     compare("sum (0, 2, 3)", Match.CLOSE, in -> Ops.sum(in[0], new int[] {0, 2, 3}, false), Tensor.randn(8, 3, 5, 5));

@@ -226,12 +226,72 @@ class ReduceOverTest {
     float[] v = x.toFloatArray();
     float[] got = x.sum(new int[] {1, 3}).toFloatArray();
     for (int a = 0; a < 2; a++) {
-      double s = 0;
-      for (int i = 0; i < 12; i++) {
-        s += v[a * 12 + i];
-      }
-      assertEquals((float) s, got[a]);
+      assertEquals((float) eightLanes(v, a * 12, 12), got[a]);
+      assertEquals(sequential(v, a * 12, 12), got[a], 1e-6 * 12, "within float error of the sum in index order");
     }
+  }
+
+  /**
+   * The sum of {@code v[off .. off + len)} in the kernels' order, written apart from them: value
+   * {@code k} of the first {@code 8 * (len / 8)} into lane {@code k % 8}, the rest into lane 0, the
+   * lanes combined as {@code ((0 + 1) + (2 + 3)) + ((4 + 5) + (6 + 7))}.
+   */
+  static double eightLanes(float[] v, int off, int len) {
+    double[] lane = new double[8];
+    int whole = len / 8 * 8;
+    for (int k = 0; k < len; k++) {
+      lane[k < whole ? k % 8 : 0] += v[off + k];
+    }
+    return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+  }
+
+  /** The sum of {@code v[off .. off + len)} in index order, in double. */
+  static double sequential(float[] v, int off, int len) {
+    double s = 0;
+    for (int k = 0; k < len; k++) {
+      s += v[off + k];
+    }
+    return s;
+  }
+
+  @Test
+  void rowsAddInEightLanesInAnOrderFixedByTheSizes() {
+    // global average pooling ([N, C, H*W], one-value columns) and a sum over (1, 3) whose innermost run is reduced
+    Tensor x = Tensor.randn(3, 5, 7, 9);
+    float[] v = x.toFloatArray();
+    float[] pool = x.mean(new int[] {2, 3}).toFloatArray();
+    float[] kernel = new float[15];
+    MathKernels.sumAlong(kernel, 0, v, 0, 15, 63, 1, 1f / 63);
+    for (int r = 0; r < 15; r++) {
+      float want = (float) (eightLanes(v, r * 63, 63) * (1f / 63));
+      assertEquals(want, pool[r], "mean (2, 3) row " + r);
+      assertEquals(want, kernel[r], "the kernel, row " + r);
+      assertEquals(sequential(v, r * 63, 63) / 63, pool[r], 1e-6, "within float error of index order, row " + r);
+    }
+    float[] over = x.sum(new int[] {1, 3}).toFloatArray(); // runs [3, 5, 7, 9, 1]: per output, the rows of 9 in memory order
+    for (int a = 0; a < 3; a++) {
+      for (int h = 0; h < 7; h++) {
+        double s = 0;
+        for (int c = 0; c < 5; c++) {
+          s += eightLanes(v, ((a * 5 + c) * 7 + h) * 9, 9);
+        }
+        assertEquals((float) s, over[a * 7 + h], a + ", " + h);
+      }
+    }
+    float[] wide = Tensor.randn(4, 4099).toFloatArray(); // a long row, and a sum over several: the same bits each call
+    float[] w1 = new float[4];
+    float[] w2 = new float[4];
+    MathKernels.sumAlong(w1, 0, wide, 0, 4, 4099, 1, 1f);
+    MathKernels.sumAlong(w2, 0, wide, 0, 4, 4099, 1, 1f);
+    for (int r = 0; r < 4; r++) {
+      assertEquals((float) eightLanes(wide, r * 4099, 4099), w1[r], "row " + r);
+      assertEquals(w1[r], w2[r]);
+    }
+    float big = 0x1p60f; // 2^60 + 1 loses the 1 in double: index order gives 0, lane 1 keeps it apart from the cancellation
+    float[] row = {big, 1, 0, 0, 0, 0, 0, 0, -big};
+    assertEquals(0, sequential(row, 0, 9));
+    assertEquals(1, eightLanes(row, 0, 9));
+    assertArrayEquals(new float[] {1}, Tensor.of(row, 1, 9).sum(1).toFloatArray(), "the ninth value joins lane 0");
   }
 
   @Test
@@ -295,6 +355,8 @@ class ReduceOverTest {
     assertArrayEquals(new int[] {0}, Tensor.zeros(2, 0, 4).mean(new int[] {0, 2}).shape(), "no outputs, none empty");
     assertArrayEquals(new float[] {0, 0, 0, 0}, Tensor.zeros(2, 0, 4).sum(new int[] {0, 1}).toFloatArray(), "an empty sum is 0");
     assertArrayEquals(new int[] {0}, Tensor.zeros(2, 0, 4).sum(new int[] {0, 2}).shape());
+    assertArrayEquals(new int[] {4, 0}, Tensor.zeros(4, 3, 0).sum(1).shape(), "rows of no columns: no outputs");
+    assertArrayEquals(new int[] {1, 0}, Tensor.zeros(1, 3, 0).mean(1).shape());
     var e = assertThrows(IllegalArgumentException.class, () -> Tensor.labels(1, 2).sum(new int[] {0}));
     assertEquals(true, e.getMessage().startsWith("sum"), e.getMessage());
   }

@@ -190,7 +190,15 @@ public final class MathKernels {
     return s;
   }
 
-  private static double sum8(float[] x, int off, int len) {
+  /**
+   * The sum of {@code x[off .. off + len)} in double over eight interleaved accumulators: value
+   * {@code k} of the first {@code 8 * (len / 8)} goes to accumulator {@code k % 8}, the rest to the
+   * first one in order, and the eight are combined as {@code ((s0 + s1) + (s2 + s3)) + ((s4 + s5) +
+   * (s6 + s7))}. The order depends on {@code len} alone; eight independent chains of additions
+   * instead of one dependent chain (a double addition's latency, some 1 ns a value, was the whole
+   * cost of a reduction). CUDA's {@code kiln_sum_along} adds a row of one-value columns in this order.
+   */
+  static double sum8(float[] x, int off, int len) {
     double s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
     int i = 0;
     for (; i + 7 < len; i += 8) {
@@ -213,39 +221,67 @@ public final class MathKernels {
   /**
    * {@code out[o, i] = factor * sum_k x[o, k, i]} over {@code x} seen as {@code [outer, size,
    * inner]} (a sum or, with {@code factor = 1 / size}, a mean along the middle dimension), added in
-   * double in index order and rounded once; outer rows over both cores.
+   * double and rounded once, in an order fixed by the sizes alone: a row of {@code inner == 1}
+   * (every reduction over trailing dimensions: global average pooling, {@code mean(-1)}) over
+   * {@link #sum8}'s eight interleaved accumulators; with {@code inner > 1}, each column in index
+   * order (the columns are independent chains of additions already). Whole outputs over the cores
+   * (rows, or with fewer rows than cores, blocks of columns): never one sum split over threads, so
+   * the bits do not depend on the thread count. CUDA's {@code kiln_sum_along} adds in the same order.
    */
   public static void sumAlong(float[] out, int outOff, float[] x, int xOff, int outer, int size, int inner, float factor) {
-    if (inner == 1) { // a row's sum in a register: the same additions in the same order, without a store each
+    if (inner == 1) {
       Parallel.forRange(outer, (long) outer * size, (part, from, to) -> {
         for (int o = from; o < to; o++) {
-          double s = 0;
-          int base = xOff + o * size;
-          for (int k = 0; k < size; k++) {
-            s += x[base + k];
-          }
-          out[outOff + o] = (float) (s * factor);
+          out[outOff + o] = (float) (sum8(x, xOff + o * size, size) * factor);
         }
       });
       return;
     }
+    if (outer < Parallel.threads()) { // few rows (a sum over the first dimension): blocks of columns over the cores
+      int blocks = (inner + COLUMN_BLOCK - 1) / COLUMN_BLOCK;
+      for (int o = 0; o < outer; o++) {
+        int base = xOff + o * size * inner, outBase = outOff + o * inner;
+        Parallel.forRange(blocks, (long) size * inner, (part, from, to) -> {
+          int c0 = from * COLUMN_BLOCK, c1 = Math.min(inner, to * COLUMN_BLOCK);
+          double[] acc = new double[c1 - c0];
+          for (int k = 0; k < size; k++) {
+            int row = base + k * inner + c0;
+            for (int i = 0; i < acc.length; i++) {
+              acc[i] += x[row + i];
+            }
+          }
+          for (int i = 0; i < acc.length; i++) {
+            out[outBase + c0 + i] = (float) (acc[i] * factor);
+          }
+        });
+      }
+      return;
+    }
+    // Narrow rows (inner < 32) are few chains of dependent additions, each waiting on the last: several
+    // rows at once, each column still in index order (the same bits), give the core more chains at a time.
+    int group = Math.max(1, Math.min(8, 32 / Math.max(1, inner)));
     Parallel.forRange(outer, (long) outer * size * inner, (part, from, to) -> {
-      double[] acc = new double[inner];
-      for (int o = from; o < to; o++) {
+      double[] acc = new double[group * inner];
+      for (int o0 = from; o0 < to; o0 += group) {
+        int rows = Math.min(group, to - o0);
         java.util.Arrays.fill(acc, 0);
-        int base = xOff + o * size * inner;
         for (int k = 0; k < size; k++) {
-          int row = base + k * inner;
-          for (int i = 0; i < inner; i++) {
-            acc[i] += x[row + i];
+          for (int r = 0; r < rows; r++) {
+            int row = xOff + ((o0 + r) * size + k) * inner, a = r * inner;
+            for (int i = 0; i < inner; i++) {
+              acc[a + i] += x[row + i];
+            }
           }
         }
-        for (int i = 0; i < inner; i++) {
-          out[outOff + o * inner + i] = (float) (acc[i] * factor);
+        for (int i = 0; i < rows * inner; i++) {
+          out[outOff + o0 * inner + i] = (float) (acc[i] * factor);
         }
       }
     });
   }
+
+  /** Columns per part of {@link #sumAlong}'s split when there are fewer rows than cores. */
+  private static final int COLUMN_BLOCK = 256;
 
   /** {@code dx[o, k, i] = factor * g[o, i]}: the gradient of {@link #sumAlong}, the incoming gradient spread along the dimension. */
   public static void spreadAlong(float[] dx, int dxOff, float[] g, int gOff, int outer, int size, int inner, float factor) {
@@ -286,7 +322,10 @@ public final class MathKernels {
    * alternating runs {@code [kept, reduced, kept, ..., kept]} of {@code Shapes.reductionRuns} and
    * {@code out} as its kept runs: {@link #sumAlong} for three runs ({@code [N, C, H*W]}, global
    * average pooling), else one pass over {@code x} in memory order per row of the first run, each
-   * output added in double and rounded once; rows of the first run over both cores.
+   * output added in double and rounded once; rows of the first run over both cores (with the first
+   * run reduced, entries of the second kept run). An innermost reduced run (a row of {@code W})
+   * is added by {@link #sum8} and its sum added to its output, whose partial sums come in memory
+   * order: an order fixed by {@code runs} alone, whatever the thread count.
    */
   public static void sumOver(float[] out, int outOff, float[] x, int xOff, int[] runs, float factor) {
     if (runs.length <= 3) {
@@ -381,11 +420,7 @@ public final class MathKernels {
       int size = runs[j];
       if (j == last) {
         if (out[j] == 0) {
-          double s = 0;
-          for (int i = 0; i < size; i++) {
-            s += x[xi + i];
-          }
-          acc[a] += s;
+          acc[a] += sum8(x, xi, size);
         } else {
           for (int i = 0; i < size; i++) {
             acc[a + i] += x[xi + i];

@@ -342,14 +342,35 @@ public final class ElementwiseKernels {
       }
 
       // out[o, i] = factor * sum_k x[o, k, i], x seen as [outer, size, inner]: one thread an output,
-      // added in double in index order, as the CPU's MathKernels.sumAlong
+      // added in double in the CPU's order (MathKernels.sumAlong), so the two agree bit for bit: a
+      // row of one-value columns (inner == 1) over eight interleaved accumulators (value k of the
+      // first 8 * (size / 8) into s[k % 8], the rest into s0 in order, then ((s0 + s1) + (s2 + s3))
+      // + ((s4 + s5) + (s6 + s7)), MathKernels.sum8), a column of inner > 1 in index order.
       extern "C" __global__ void kiln_sum_along(float* out, const float* x, int outer, int size, int inner, float factor) {
         long long t = (long long) blockIdx.x * blockDim.x + threadIdx.x;
         if (t < (long long) outer * inner) {
-          int o = (int) (t / inner), i = (int) (t % inner);
-          const float* row = x + (long long) o * size * inner + i;
           double acc = 0.0;
-          for (int k = 0; k < size; k++) acc += row[(long long) k * inner];
+          if (inner == 1) {
+            const float* row = x + t * size;
+            double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0, s4 = 0.0, s5 = 0.0, s6 = 0.0, s7 = 0.0;
+            int k = 0;
+            for (; k + 7 < size; k += 8) {
+              s0 += row[k];
+              s1 += row[k + 1];
+              s2 += row[k + 2];
+              s3 += row[k + 3];
+              s4 += row[k + 4];
+              s5 += row[k + 5];
+              s6 += row[k + 6];
+              s7 += row[k + 7];
+            }
+            for (; k < size; k++) s0 += row[k];
+            acc = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
+          } else {
+            int o = (int) (t / inner), i = (int) (t % inner);
+            const float* col = x + (long long) o * size * inner + i;
+            for (int k = 0; k < size; k++) acc += col[(long long) k * inner];
+          }
           out[t] = (float) (acc * factor);
         }
       }
@@ -1063,7 +1084,11 @@ public final class ElementwiseKernels {
     kernel("kiln_where_backward").launch1d(m, dx, g, c, nc, m, taken ? 1 : 0, n);
   }
 
-  /** {@code out[o, i] = factor * sum_k x[o, k, i]} over {@code [outer, size, inner]}, added in double. */
+  /**
+   * {@code out[o, i] = factor * sum_k x[o, k, i]} over {@code [outer, size, inner]}, added in double
+   * in the CPU's order ({@code MathKernels.sumAlong}: eight interleaved accumulators over a row of
+   * {@code inner == 1}, index order down a column otherwise), so the two agree bit for bit.
+   */
   public static void sumAlong(long out, long x, int outer, int size, int inner, float factor) {
     requireDims("sum_along", outer, size, inner);
     long outputs = (long) outer * inner;
