@@ -81,18 +81,10 @@ public final class Compiled {
    */
   public static void furtherInput(String method, String name, Tensor input, String first, int n, int... sample) {
     int[] shape = input.shape();
-    boolean ok = shape.length == sample.length + 1 && input.dtype() == DType.FLOAT32 && shape[0] == n
-        && Arrays.equals(Arrays.copyOfRange(shape, 1, shape.length), sample);
-    if (!ok) {
-      int[] expected = new int[sample.length + 1];
-      expected[0] = n;
-      System.arraycopy(sample, 0, expected, 1, sample.length);
-      boolean otherBatch = shape.length == sample.length + 1 && shape[0] != n
-          && Arrays.equals(Arrays.copyOfRange(shape, 1, shape.length), sample);
-      throw new IllegalArgumentException(method + " expects " + name + " " + Shapes.toString(expected) + " (one sample "
-          + Shapes.toString(sample) + ", the batch size " + n + " of " + first + "), got " + Shapes.toString(shape)
+    if (input.dtype() != DType.FLOAT32 || !samplesOf(shape, n, sample)) {
+      throw new IllegalArgumentException(expects(method, name + " ", shape, first, n, sample)
           + (input.dtype() == DType.FLOAT32 ? "" : " of " + input.dtype())
-          + (otherBatch ? "; every input of one call holds the same samples, so give " + name + " " + first + "'s batch size" : ""));
+          + (onlyBatchDiffers(shape, n, sample) ? otherBatch(name, first) : ""));
     }
   }
 
@@ -112,19 +104,37 @@ public final class Compiled {
           + " tensor (Tensor.labels(...)), got a float tensor of shape " + Shapes.toString(ids.shape()));
     }
     int[] shape = ids.shape();
-    if (shape.length == sample.length + 1 && shape[0] == n && Arrays.equals(Arrays.copyOfRange(shape, 1, shape.length), sample)) {
+    if (samplesOf(shape, n, sample)) {
       return;
     }
+    throw new IllegalArgumentException(expects(method, name + " ids ", shape, first, n, sample)
+        + (onlyBatchDiffers(shape, n, sample) ? otherBatch(name, first)
+            : Arrays.equals(sample, new int[] {1}) && Arrays.equals(shape, new int[] {n})
+                ? "; one id per sample is declared @Input({1}): give " + name + ".reshape(-1, 1)" : ""));
+  }
+
+  /** Whether {@code shape} is {@code n} samples of shape {@code sample}. */
+  private static boolean samplesOf(int[] shape, int n, int[] sample) {
+    return shape.length == sample.length + 1 && shape[0] == n && Arrays.equals(Arrays.copyOfRange(shape, 1, shape.length), sample);
+  }
+
+  /** Whether {@code shape} holds samples of shape {@code sample}, but not {@code n} of them. */
+  private static boolean onlyBatchDiffers(int[] shape, int n, int[] sample) {
+    return shape.length == sample.length + 1 && shape[0] != n && samplesOf(shape, shape[0], sample);
+  }
+
+  /** A further input's message up to what it got: {@code KilnNet.forwardPair expects b [4, 6] (one sample [6], ...), got [3, 6]}. */
+  private static String expects(String method, String what, int[] shape, String first, int n, int[] sample) {
     int[] expected = new int[sample.length + 1];
     expected[0] = n;
     System.arraycopy(sample, 0, expected, 1, sample.length);
-    boolean otherBatch = shape.length == sample.length + 1 && shape[0] != n
-        && Arrays.equals(Arrays.copyOfRange(shape, 1, shape.length), sample);
-    throw new IllegalArgumentException(method + " expects " + name + " ids " + Shapes.toString(expected) + " (one sample "
-        + Shapes.toString(sample) + ", the batch size " + n + " of " + first + "), got " + Shapes.toString(shape)
-        + (otherBatch ? "; every input of one call holds the same samples, so give " + name + " " + first + "'s batch size"
-            : Arrays.equals(sample, new int[] {1}) && Arrays.equals(shape, new int[] {n})
-                ? "; one id per sample is declared @Input({1}): give " + name + ".reshape(-1, 1)" : ""));
+    return method + " expects " + what + Shapes.toString(expected) + " (one sample " + Shapes.toString(sample)
+        + ", the batch size " + n + " of " + first + "), got " + Shapes.toString(shape);
+  }
+
+  /** The hint for a further input of the right sample shape but another batch size than x's. */
+  private static String otherBatch(String name, String first) {
+    return "; every input of one call holds the same samples, so give " + name + " " + first + "'s batch size";
   }
 
   /** Whether this forward call must record a node: grad mode is on and something needs a gradient. */

@@ -750,7 +750,6 @@ public final class Ops {
     });
   }
 
-  /** For each element of {@code shape}, the flat index of the element an operand of shape {@code own} (broadcast to it) gives. */
   /** {@link #where} on the CPU, every operand repeating over the result's leading dimensions. */
   private static Tensor whereRepeated(Tensor c, Tensor a, Tensor b, int[] shape) {
     int n = Shapes.numel(shape), nc = c.numel(), na = a.numel(), nb = b.numel();
@@ -789,6 +788,7 @@ public final class Ops {
     });
   }
 
+  /** For each element of {@code shape}, the flat index of the element an operand of shape {@code own} (broadcast to it) gives. */
   private static int[] broadcastIndex(int[] shape, int[] own) {
     int n = Shapes.numel(shape), rank = shape.length, lead = rank - own.length;
     int[] step = new int[rank];
