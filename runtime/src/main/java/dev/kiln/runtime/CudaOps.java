@@ -389,7 +389,7 @@ final class CudaOps {
 
   /**
    * {@link Ops#where} where each operand repeats over the result's leading dimensions ({@link
-   * #repeatsOver}): one {@code kiln_where}, and each branch's gradient one {@code
+   * Shapes#repeatsOver}): one {@code kiln_where}, and each branch's gradient one {@code
    * kiln_where_backward}, summed over the repeats in the CPU's order. The condition is copied on the
    * device when a backward needs it, so that it reads the mask as the forward did (the CPU keeps its
    * choices in an array).
@@ -452,28 +452,6 @@ final class CudaOps {
         });
       }
     });
-  }
-
-  /**
-   * Whether {@code own}, less its leading ones, is the trailing dimensions of {@code shape}: an
-   * operand whose value for output {@code i} is its {@code i % numel}-th ({@code [S, S]} or
-   * {@code [1, 1, S, S]} over {@code [N, H, S, S]}, a scalar over anything).
-   */
-  static boolean repeatsOver(int[] shape, int[] own) {
-    int lead = 0;
-    while (lead < own.length && own[lead] == 1) {
-      lead++;
-    }
-    int k = own.length - lead;
-    if (k > shape.length) {
-      return false;
-    }
-    for (int i = 0; i < k; i++) {
-      if (own[lead + i] != shape[shape.length - k + i]) {
-        return false;
-      }
-    }
-    return true;
   }
 
   /** Ops' {@code reduceAlong}: a sum times {@code factor} along the middle of {@code [outer, size, inner]}. */

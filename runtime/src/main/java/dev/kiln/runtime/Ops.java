@@ -480,8 +480,8 @@ public final class Ops {
   public static Tensor compare(String op, Tensor a, Tensor b, Comparison c) {
     Devices.onCuda(op, a, b); // one device, or an error naming both
     int[] shape = Shapes.broadcast(op, a.shape(), b.shape());
-    if (a.device().isCuda() && CudaOps.hasComparison(op) && CudaOps.repeatsOver(shape, a.shape())
-        && CudaOps.repeatsOver(shape, b.shape())) { // a causal mask's mask.eq(0): one kernel, no round trip
+    if (a.device().isCuda() && CudaOps.hasComparison(op) && Shapes.repeatsOver(shape, a.shape())
+        && Shapes.repeatsOver(shape, b.shape())) { // a causal mask's mask.eq(0): one kernel, no round trip
       return CudaOps.compare(op, a, b, shape);
     }
     float[] av = a.toFloatArray(), bv = b.toFloatArray();
@@ -702,11 +702,11 @@ public final class Ops {
     int[] shape = Shapes.broadcast("where", Shapes.broadcast("where", condition.shape(), a.shape()), b.shape());
     // an operand stretched along other than leading dimensions (a padding mask [N, 1, 1, S] over scores
     // [N, H, S, S]) is expanded first (a branch's expansion sums its gradient back); then one kernel each way
-    Tensor c = CudaOps.repeatsOver(shape, condition.shape()) || condition.dtype() != DType.FLOAT32 ? condition
+    Tensor c = Shapes.repeatsOver(shape, condition.shape()) || condition.dtype() != DType.FLOAT32 ? condition
         : expand(condition, shape, false);
-    Tensor ea = CudaOps.repeatsOver(shape, a.shape()) ? a : expand(a, shape, false);
-    Tensor eb = CudaOps.repeatsOver(shape, b.shape()) ? b : expand(b, shape, false);
-    if (CudaOps.repeatsOver(shape, c.shape())) {
+    Tensor ea = Shapes.repeatsOver(shape, a.shape()) ? a : expand(a, shape, false);
+    Tensor eb = Shapes.repeatsOver(shape, b.shape()) ? b : expand(b, shape, false);
+    if (Shapes.repeatsOver(shape, c.shape())) {
       return a.device().isCuda() ? CudaOps.where(c, ea, eb, shape) : whereRepeated(c, ea, eb, shape);
     }
     float[] cv = condition.toFloatArray(), av = a.toFloatArray(), bv = b.toFloatArray();

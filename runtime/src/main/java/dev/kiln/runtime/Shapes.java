@@ -138,6 +138,28 @@ public final class Shapes {
     return Arrays.copyOf(out, k);
   }
 
+  /**
+   * Whether {@code own}, less its leading ones, is the trailing dimensions of {@code shape}: an
+   * operand whose value for output {@code i} is its {@code i % numel}-th ({@code [S, S]} or
+   * {@code [1, 1, S, S]} over {@code [N, H, S, S]}, a scalar over anything).
+   */
+  public static boolean repeatsOver(int[] shape, int[] own) {
+    int lead = 0;
+    while (lead < own.length && own[lead] == 1) {
+      lead++;
+    }
+    int k = own.length - lead;
+    if (k > shape.length) {
+      return false;
+    }
+    for (int i = 0; i < k; i++) {
+      if (own[lead + i] != shape[shape.length - k + i]) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   /** Row-major (C order) strides of a shape. */
   public static int[] contiguousStrides(int... shape) {
     int[] strides = new int[shape.length];
