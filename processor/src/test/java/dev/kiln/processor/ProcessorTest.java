@@ -82,6 +82,9 @@ class ProcessorTest {
       "TextLstm, KilnTextLstm, KilnTextLstm.java",
       "BiGru, KilnBiGru, KilnBiGru.java",
       "SeqRnn, KilnSeqRnn, KilnSeqRnn.java",
+      "LstmLastState, KilnLstmLastState, KilnLstmLastState.java",
+      "BiGruStates, KilnBiGruStates, KilnBiGruStates.java",
+      "CellStates, KilnCellStates, KilnCellStates.java",
       "ByHand, KilnByHand, KilnByHand.java",
       "FieldProducts, KilnFieldProducts, KilnFieldProducts.java",
       "TwoTower, KilnTwoTower, KilnTwoTower.java",
@@ -1243,7 +1246,7 @@ class ProcessorTest {
 
   /**
    * Recurrent layers in a compiled forward: an input of another size or rank, a layer that reads the time first
-   * (the batch would be its time), its last states ({@code forwardWithState}), a select or narrow of the batch or
+   * (the batch would be its time), initial states ({@code forwardWithState(x, h0, c0)}), a select or narrow of the batch or
    * out of range, and layer arguments the layer refuses, each an error on its own line saying what to write.
    */
   @Test
@@ -1262,7 +1265,7 @@ class ProcessorTest {
         "  @Override public Tensor forward(Tensor x) {",
         "    Tensor a = small.apply(x);",
         "    Tensor b = timeFirst.apply(x);",
-        "    Tensor c = lstm.forwardWithState(x).output();",
+        "    Tensor c = lstm.forwardWithState(x, x, x).output();",
         "    Tensor d = rnn.apply(x).select(0, -1);",
         "    Tensor e = rnn.apply(x).select(1, 6);",
         "    Tensor g = narrow(rnn.apply(x), 1, 4, 3);",
@@ -1276,8 +1279,9 @@ class ProcessorTest {
     assertThat(c).hadErrorContaining("timeFirst: GRU(8, 5) reads its input time first ([S, N, 8], PyTorch's default), but a"
         + " compiled model's dimension 0 is the batch ([N, 6, 8]): build it with .batchFirst(true), as nn.GRU(...,"
         + " batch_first=True), from the input x (@Model input)").inFile(f).onLineContaining("Tensor b =");
-    assertThat(c).hadErrorContaining(Message.RECURRENT_STATE.format("lstm.forwardWithState(x)", "lstm"))
-        .inFile(f).onLineContaining("Tensor c =");
+    assertThat(c).hadErrorContaining("lstm.forwardWithState(x, x, x): a compiled forward starts a recurrent layer's states at"
+        + " zero and takes no initial states (h0, c0): write lstm.forwardWithState(x) (or lstm.apply(x)), or leave out @Model to"
+        + " pass them eagerly").inFile(f).onLineContaining("Tensor c =");
     assertThat(c).hadErrorContaining("rnn.apply(x).select(0, -1): select(0, -1) cannot take [N, 6, 5]: dimension 0 is the"
         + " batch, which a compiled forward keeps; select a dimension after it, from rnn.apply(x)")
         .inFile(f).onLineContaining("Tensor d =");
