@@ -120,7 +120,8 @@ public enum Message {
       + " (PyTorch's %2$s[i]; select(0, -1) the last layer's, Tensor.cat(List.of(%3$s.select(0, -2), %3$s.select(0, -1)), 1)"
       + " a bidirectional last layer's two directions): %2$s is [num_layers * D, N, H], the batch in its dimension 1, where"
       + " every compiled value holds it in dimension 0"),
-  STATE_INDEX("%1$s: index %2$d is out of range for %3$s of %4$s, which holds %5$d states (num_layers * D: %6$d..%7$d)"),
+  STATE_INDEX("%1$s: index %2$d is out of range for %3$s of %4$s, whose first dimension, num_layers * D, is %5$d"
+      + " (index %6$d..%7$d)"),
   NO_CELL_STATE("%s: %s is %s, which has no cell state: c() is LSTM's c_n; read h(), h_n"),
   UNUSED_VALUE("the value of %s is never used: %s returns %s; use the value or drop the step"),
   ADD_SHAPES("%s: %s of %s from %s and %s from %s: %s; a compiled add, sub, mul or div takes two values of one shape,"
