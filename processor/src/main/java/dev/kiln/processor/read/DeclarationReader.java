@@ -1190,14 +1190,12 @@ public final class DeclarationReader {
       MemberSelectTree select = (MemberSelectTree) part.getMethodSelect();
       String which = select.getIdentifier().toString();
       ExpressionTree run = select.getExpression();
-      if (which.equals("output")) {
-        States states = states(run, unit, fields, className);
-        return states == null ? null
-            : step(states.value(), new LastStates.Sequence(states.spec().stateRows()), null, mi.toString(), source(unit, mi));
-      }
       States states = states(run, unit, fields, className);
       if (states == null) {
         return null;
+      }
+      if (which.equals("output")) {
+        return step(states.value(), new LastStates.Sequence(states.spec().stateRows()), null, mi.toString(), source(unit, mi));
       }
       boolean cell = which.equals("c");
       String name = cell ? "c_n" : "h_n";
@@ -1249,7 +1247,7 @@ public final class DeclarationReader {
      */
     private States runWithStates(MethodInvocationTree call, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
       ExpressionTree receiver = ((MemberSelectTree) call.getMethodSelect()).getExpression();
-      if (call.getArguments().size() != 1 || !isTensor(call.getArguments().get(0), unit)) {
+      if (call.getArguments().size() != 1) {
         diagnostics.error(unit, call, Message.INITIAL_STATES, call, receiver, receiver);
         return null;
       }
