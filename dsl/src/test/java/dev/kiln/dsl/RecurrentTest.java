@@ -261,4 +261,24 @@ class RecurrentTest {
     assertThrows(IllegalArgumentException.class, () -> new GRU(3, 0));
     assertThrows(IllegalArgumentException.class, () -> new LSTM(3, 4).dropout(1.5));
   }
+
+  /**
+   * The layout a compiled forward holds a layer's output and last states in ({@code CudaCompiled.withLastStates}, the
+   * CPU plan's {@code RecurrentStack} with last states): {@code [N, S + 2L, D * H]} for a bidirectional two-layer LSTM,
+   * the output's rows, then row {@code S + l} columns {@code d * H..} holding {@code h_n[l * D + d]}, then c_n's rows.
+   */
+  @Test
+  void lastStatesJoinTheOutputBatchFirst() {
+    Kiln.manualSeed(2);
+    LSTM lstm = new LSTM(3, 4).numLayers(2).bidirectional(true).batchFirst(true);
+    var o = lstm.forwardWithState(Tensor.randn(5, 6, 3));
+    Tensor joined = dev.kiln.runtime.CudaCompiled.withLastStates(o.output(), o.h(), o.c());
+    assertArrayEquals(new int[] {5, 10, 8}, joined.shape());
+    assertArrayEquals(o.output().toFloatArray(), joined.narrow(1, 0, 6).toFloatArray());
+    for (int k = 0; k < 4; k++) {
+      int l = k / 2, d = k % 2;
+      assertArrayEquals(o.h().select(0, k).toFloatArray(), joined.select(1, 6 + l).narrow(1, d * 4, 4).toFloatArray(), "h_n[" + k + "]");
+      assertArrayEquals(o.c().select(0, k).toFloatArray(), joined.select(1, 8 + l).narrow(1, d * 4, 4).toFloatArray(), "c_n[" + k + "]");
+    }
+  }
 }

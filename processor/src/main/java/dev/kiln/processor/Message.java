@@ -114,10 +114,15 @@ public enum Message {
       + " but receives %s from %s, a float value; apply the Embedding to the input (%s) first"),
   IDS_READ_AS_FLOATS("%s: the input %s is ids (%s looks them up), which only Embeddings read in a compiled model; read"
       + " the embedded rows instead"),
-  RECURRENT_STATE("%s: a compiled forward takes a recurrent layer's output sequence, not its last states (h_n, c_n):"
-      + " write %s.apply(x) for the output [N, S, D * H] and read the last step with out.select(1, -1) (PyTorch's"
-      + " out[:, -1, :], which is the last layer's h_n when the layer runs one way), or pool it with out.mean(1); leave out"
-      + " @Model to use the states eagerly"),
+  INITIAL_STATES("%s: a compiled forward starts a recurrent layer's states at zero and takes no initial states (h0, c0):"
+      + " write %s.forwardWithState(x) (or %s.apply(x)), or leave out @Model to pass them eagerly"),
+  WHOLE_STATE("%1$s: a compiled forward reads a recurrent layer's %2$s one state at a time, as %3$s.select(0, i), [N, H]"
+      + " (PyTorch's %2$s[i]; select(0, -1) the last layer's, Tensor.cat(List.of(%3$s.select(0, -2), %3$s.select(0, -1)), 1)"
+      + " a bidirectional last layer's two directions): %2$s is [num_layers * D, N, H], the batch in its dimension 1, where"
+      + " every compiled value holds it in dimension 0"),
+  STATE_INDEX("%1$s: index %2$d is out of range for %3$s of %4$s, whose first dimension, num_layers * D, is %5$d"
+      + " (index %6$d..%7$d)"),
+  NO_CELL_STATE("%s: %s is %s, which has no cell state: c() is LSTM's c_n; read h(), h_n"),
   UNUSED_VALUE("the value of %s is never used: %s returns %s; use the value or drop the step"),
   ADD_SHAPES("%s: %s of %s from %s and %s from %s: %s; a compiled add, sub, mul or div takes two values of one shape,"
       + " or repeats one over the other along a run of adjacent dimensions, as PyTorch broadcasts a [N, C, 1, 1] scale over [N, C, H, W]"),

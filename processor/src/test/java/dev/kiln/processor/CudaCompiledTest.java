@@ -57,6 +57,9 @@ class CudaCompiledTest {
     "TextLstm, ids11:6",
     "BiGru, 7:5",
     "SeqRnn, 6:4",
+    "LstmLastState, 6:5",
+    "BiGruStates, 7:5",
+    "CellStates, 6:4",
     "FieldProducts, 6:8",
     "TransposedRows, 8:6",
   })

@@ -477,6 +477,9 @@ class ParityTest {
     "MapReductions, test.MapReductions, test.KilnMapReductions, 3:6:5, 3",
     "BiGru, test.BiGru, test.KilnBiGru, 7:5, 3",
     "SeqRnn, test.SeqRnn, test.KilnSeqRnn, 6:4, 3",
+    "LstmLastState, test.LstmLastState, test.KilnLstmLastState, 6:5, 3",
+    "BiGruStates, test.BiGruStates, test.KilnBiGruStates, 7:5, 3",
+    "CellStates, test.CellStates, test.KilnCellStates, 6:4, 3",
     "FieldProducts, test.FieldProducts, test.KilnFieldProducts, 6:8, 3",
     "TransposedRows, test.TransposedRows, test.KilnTransposedRows, 8:6, 3",
   })
@@ -800,6 +803,60 @@ class ParityTest {
     assertTrue(relativeError(lstmTraining, evaluation) > 1e-3, "the LSTM's own train() mode was not followed");
   }
 
+  /**
+   * A recurrent layer's last states read in a compiled forward ({@code forwardWithState}): an LSTM classifier on
+   * {@code h_n[-1]} (dropout between its layers), a bidirectional GRU's two last states beside its averaged output (the
+   * states' gradient and the output's meeting at each direction's last step), LSTM's {@code c_n} below the top layer
+   * and an RNN's {@code h_n} read in one expression. The outputs, the loss, the input's and every parameter's gradient
+   * are eager mode's bit for bit, in training (the same dropout draws) step after step of SGD, and in evaluation.
+   */
+  @ParameterizedTest
+  @CsvSource({"LstmLastState, 6:5", "BiGruStates, 7:5", "CellStates, 6:4"})
+  void lastStatesMatchEagerBitForBit(String model, String sampleShape) {
+    Compilation c = ProcessorTest.compile(ProcessorTest.model(model));
+    assertThat(c).succeededWithoutWarnings();
+    ClassLoader loader = new CompiledClasses(c);
+    Kiln.manualSeed(11);
+    Module eager = factory(loader, "test." + model).get();
+    Kiln.manualSeed(11);
+    Module compiled = factory(loader, "test.Kiln" + model).get();
+    Map<String, Tensor> ep = eager.namedParameters();
+    Map<String, Tensor> cp = compiled.namedParameters();
+    int[] shape = Arrays.stream(("5:" + sampleShape).split(":")).mapToInt(Integer::parseInt).toArray();
+    Tensor y = Tensor.labels(0, 2, 1, 1, 0);
+    SGD optE = new SGD(eager.parameters(), 0.1).momentum(0.9);
+    SGD optC = new SGD(compiled.parameters(), 0.1).momentum(0.9);
+    Kiln.manualSeed(3);
+    for (int step = 0; step < 4; step++) {
+      float[] values = Tensor.randn(shape).toFloatArray();
+      Tensor[] xs = {Tensor.of(values, shape).requiresGrad(true), Tensor.of(values, shape).requiresGrad(true)};
+      float[][] outs = new float[2][];
+      float[] losses = new float[2];
+      for (int i = 0; i < 2; i++) {
+        (i == 0 ? optE : optC).zeroGrad();
+        Kiln.manualSeed(300 + step); // the same dropout draws for both
+        Tensor out = (i == 0 ? eager : compiled).forward(xs[i]);
+        Tensor loss = new CrossEntropyLoss().apply(out, y);
+        loss.backward();
+        outs[i] = out.toFloatArray();
+        losses[i] = loss.item();
+      }
+      String at = model + " at step " + step;
+      assertArrayEquals(outs[0], outs[1], at + ": output");
+      assertEquals(losses[0], losses[1], at + ": loss");
+      assertArrayEquals(xs[0].grad().toFloatArray(), xs[1].grad().toFloatArray(), at + ": input gradient");
+      ep.forEach((k, v) -> assertArrayEquals(v.grad().toFloatArray(), cp.get(k).grad().toFloatArray(), at + ": " + k + " gradient"));
+      optE.step();
+      optC.step();
+    }
+    eager.eval();
+    compiled.eval();
+    try (var g = Kiln.noGrad()) {
+      Tensor x = Tensor.randn(shape);
+      assertArrayEquals(eager.forward(x).toFloatArray(), compiled.forward(x).toFloatArray(), model + ": output in evaluation");
+    }
+  }
+
   /** {@code [n, s]} random ids below {@code vocabulary}, the first and last id (padding rows, where a model has one) among them. */
   static Tensor ids(int n, int s, int vocabulary) {
     int[] ids = new int[n * s];
@@ -835,6 +892,8 @@ class ParityTest {
     "TextLstm, test.TextLstm, test.KilnTextLstm, ids:6, 3",
     "BiGru, test.BiGru, test.KilnBiGru, 7:5, 3",
     "SeqRnn, test.SeqRnn, test.KilnSeqRnn, 6:4, 3",
+    "LstmLastState, test.LstmLastState, test.KilnLstmLastState, 6:5, 3",
+    "CellStates, test.CellStates, test.KilnCellStates, 6:4, 3",
     "FieldProducts, test.FieldProducts, test.KilnFieldProducts, 6:8, 3",
   })
   void frozenLayersGiveTheEagerGradients(String source, String eagerName, String compiledName, String sampleShape,

@@ -82,6 +82,9 @@ class ProcessorTest {
       "TextLstm, KilnTextLstm, KilnTextLstm.java",
       "BiGru, KilnBiGru, KilnBiGru.java",
       "SeqRnn, KilnSeqRnn, KilnSeqRnn.java",
+      "LstmLastState, KilnLstmLastState, KilnLstmLastState.java",
+      "BiGruStates, KilnBiGruStates, KilnBiGruStates.java",
+      "CellStates, KilnCellStates, KilnCellStates.java",
       "ByHand, KilnByHand, KilnByHand.java",
       "FieldProducts, KilnFieldProducts, KilnFieldProducts.java",
       "TwoTower, KilnTwoTower, KilnTwoTower.java",
@@ -1243,7 +1246,7 @@ class ProcessorTest {
 
   /**
    * Recurrent layers in a compiled forward: an input of another size or rank, a layer that reads the time first
-   * (the batch would be its time), its last states ({@code forwardWithState}), a select or narrow of the batch or
+   * (the batch would be its time), initial states ({@code forwardWithState(x, h0, c0)}), a select or narrow of the batch or
    * out of range, and layer arguments the layer refuses, each an error on its own line saying what to write.
    */
   @Test
@@ -1262,7 +1265,7 @@ class ProcessorTest {
         "  @Override public Tensor forward(Tensor x) {",
         "    Tensor a = small.apply(x);",
         "    Tensor b = timeFirst.apply(x);",
-        "    Tensor c = lstm.forwardWithState(x).output();",
+        "    Tensor c = lstm.forwardWithState(x, x, x).output();",
         "    Tensor d = rnn.apply(x).select(0, -1);",
         "    Tensor e = rnn.apply(x).select(1, 6);",
         "    Tensor g = narrow(rnn.apply(x), 1, 4, 3);",
@@ -1276,8 +1279,9 @@ class ProcessorTest {
     assertThat(c).hadErrorContaining("timeFirst: GRU(8, 5) reads its input time first ([S, N, 8], PyTorch's default), but a"
         + " compiled model's dimension 0 is the batch ([N, 6, 8]): build it with .batchFirst(true), as nn.GRU(...,"
         + " batch_first=True), from the input x (@Model input)").inFile(f).onLineContaining("Tensor b =");
-    assertThat(c).hadErrorContaining(Message.RECURRENT_STATE.format("lstm.forwardWithState(x)", "lstm"))
-        .inFile(f).onLineContaining("Tensor c =");
+    assertThat(c).hadErrorContaining("lstm.forwardWithState(x, x, x): a compiled forward starts a recurrent layer's states at"
+        + " zero and takes no initial states (h0, c0): write lstm.forwardWithState(x) (or lstm.apply(x)), or leave out @Model to"
+        + " pass them eagerly").inFile(f).onLineContaining("Tensor c =");
     assertThat(c).hadErrorContaining("rnn.apply(x).select(0, -1): select(0, -1) cannot take [N, 6, 5]: dimension 0 is the"
         + " batch, which a compiled forward keeps; select a dimension after it, from rnn.apply(x)")
         .inFile(f).onLineContaining("Tensor d =");
@@ -1291,6 +1295,84 @@ class ProcessorTest {
         .inFile(f).onLineContaining("final RNN sigmoid");
     assertThat(c).hadErrorContaining("certain: LSTM(8, 16): dropout must be a probability in [0, 1], got 1.5")
         .inFile(f).onLineContaining("final LSTM certain");
+    assertEquals(9, c.errors().size(), c.errors().toString());
+  }
+
+  /**
+   * The forms of a recurrent layer's last states that compile: a local of the record's type by any name ({@code
+   * LSTM.Output}, declared then assigned), {@code this.lstm}, parentheses, the output and a state in one expression
+   * each (the layer running once per call, as eagerly).
+   */
+  @Test
+  void lastStatesCompileInEveryForm() throws IOException {
+    JavaFileObject f = classModel("StateForms",
+        "@Model(input = {6, 8})",
+        "public class StateForms extends Module {",
+        "  final LSTM lstm = new LSTM(8, 4).batchFirst(true);",
+        "  final Linear fc = new Linear(4, 3);",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    LSTM.Output o;",
+        "    o = this.lstm.forwardWithState(x);",
+        "    Tensor last = (lstm.forwardWithState(x)).output().select(1, -1);",
+        "    return fc.apply(last.add(o.h().select(0, 0)).add((o).c().select(0, -1)));",
+        "  }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).succeededWithoutWarnings();
+    String generated = c.generatedSourceFile("test.KilnStateForms").orElseThrow().getCharContent(false).toString();
+    assertEquals(2, generated.split("new RecurrentStack\\(").length - 1, "one run per call: " + generated);
+  }
+
+  /**
+   * A recurrent layer's last states in a compiled forward are read one state at a time, {@code o.h().select(0, i)}:
+   * h_n whole (into a layer, a function, a narrow), a select of its dimension 1 (the batch) or out of range, a GRU's
+   * cell state, initial states and a layer that reads the time first are each an error on its own line.
+   */
+  @Test
+  void badLastStatesAreReportedOnTheirLines() {
+    JavaFileObject f = classModel("BadStates",
+        "@Model(input = {6, 8})",
+        "public class BadStates extends Module {",
+        "  final LSTM lstm = new LSTM(8, 4).batchFirst(true);",
+        "  final GRU gru = new GRU(8, 4).numLayers(2).bidirectional(true).batchFirst(true);",
+        "  final LSTM timeFirst = new LSTM(8, 4);",
+        "  final Linear fc = new Linear(4, 3);",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    var o = lstm.forwardWithState(x);",
+        "    Recurrent.Output g = gru.forwardWithState(x);",
+        "    Tensor a = fc.apply(o.h());",
+        "    Tensor b = o.h().select(1, 0);",
+        "    Tensor d = o.c().select(0, 1);",
+        "    Tensor e = g.c().select(0, -1);",
+        "    Tensor h = relu(g.h());",
+        "    Tensor i = g.h().narrow(0, 2, 2);",
+        "    Tensor j = select(g.h(), 0, -5);",
+        "    Tensor k = lstm.forwardWithState(x, x, x).h().select(0, -1);",
+        "    Tensor m = timeFirst.forwardWithState(x).h().select(0, -1);",
+        "    return fc.apply(o.h().select(0, -1));",
+        "  }",
+        "}");
+    Compilation c = compile(f);
+    String whole = "a compiled forward reads a recurrent layer's h_n one state at a time, as %1$s.select(0, i), [N, H]"
+        + " (PyTorch's h_n[i]; select(0, -1) the last layer's, Tensor.cat(List.of(%1$s.select(0, -2), %1$s.select(0, -1)), 1)"
+        + " a bidirectional last layer's two directions): h_n is [num_layers * D, N, H], the batch in its dimension 1, where"
+        + " every compiled value holds it in dimension 0";
+    assertThat(c).hadErrorContaining("o.h(): " + String.format(whole, "o.h()")).inFile(f).onLineContaining("Tensor a =");
+    assertThat(c).hadErrorContaining("o.h().select(1, 0): " + String.format(whole, "o.h()")).inFile(f).onLineContaining("Tensor b =");
+    assertThat(c).hadErrorContaining("o.c().select(0, 1): index 1 is out of range for c_n of lstm: LSTM(8, 4, batch_first=True),"
+        + " whose first dimension, num_layers * D, is 1 (index -1..0)").inFile(f).onLineContaining("Tensor d =");
+    assertThat(c).hadErrorContaining("g.c(): gru is GRU(8, 4, num_layers=2, batch_first=True, bidirectional=True), which has no"
+        + " cell state: c() is LSTM's c_n; read h(), h_n").inFile(f).onLineContaining("Tensor e =");
+    assertThat(c).hadErrorContaining("g.h(): " + String.format(whole, "g.h()")).inFile(f).onLineContaining("Tensor h =");
+    assertThat(c).hadErrorContaining("g.h(): " + String.format(whole, "g.h()")).inFile(f).onLineContaining("Tensor i =");
+    assertThat(c).hadErrorContaining("select(g.h(), 0, -5): index -5 is out of range for h_n of gru: GRU(8, 4, num_layers=2,"
+        + " batch_first=True, bidirectional=True), whose first dimension, num_layers * D, is 4 (index -4..3)")
+        .inFile(f).onLineContaining("Tensor j =");
+    assertThat(c).hadErrorContaining("lstm.forwardWithState(x, x, x): a compiled forward starts a recurrent layer's states at"
+        + " zero and takes no initial states (h0, c0)").inFile(f).onLineContaining("Tensor k =");
+    assertThat(c).hadErrorContaining("timeFirst: LSTM(8, 4) reads its input time first ([S, N, 8], PyTorch's default), but a"
+        + " compiled model's dimension 0 is the batch ([N, 6, 8]): build it with .batchFirst(true)").inFile(f)
+        .onLineContaining("Tensor m =");
     assertEquals(9, c.errors().size(), c.errors().toString());
   }
 

@@ -218,6 +218,28 @@ public final class CudaCompiled {
   }
 
   /**
+   * A recurrent layer's output and last states as one value of a compiled forward (its {@code forwardWithState}, on
+   * the tape): {@code [N, S + L (+ L), D * H]}, the output {@code [N, S, D * H]}, then each layer's {@code h_n} (the
+   * layer's {@code [L * D, N, H]} turned batch first, a layer's directions side by side as in the output), then
+   * LSTM's {@code c_n} likewise; the layout of {@code cpu.RecurrentStack}'s value with last states.
+   *
+   * @param c null for RNN and GRU
+   */
+  public static Tensor withLastStates(Tensor output, Tensor h, Tensor c) {
+    java.util.List<Tensor> parts = new java.util.ArrayList<>(java.util.List.of(output, byLayer(h, output.size(2))));
+    if (c != null) {
+      parts.add(byLayer(c, output.size(2)));
+    }
+    return Tensor.cat(parts, 1);
+  }
+
+  /** A last state {@code [L * D, N, H]} as {@code [N, L, D * H]} ({@code width} = D * H): each layer's directions side by side. */
+  private static Tensor byLayer(Tensor state, int width) {
+    int hidden = state.size(2), directions = width / hidden, layers = state.size(0) / directions, batch = state.size(1);
+    return state.reshape(layers, directions, batch, hidden).permute(2, 0, 1, 3).reshape(batch, layers, width);
+  }
+
+  /**
    * A compiled model's batched matrix product: {@code out[i] = alpha * op(a[i]) @ op(b[i])} over
    * {@code count} contiguous matrices (the batch times the dimensions between it and the last two),
    * {@code out[i]} of {@code m x n}, the product over {@code k}; a transposed operand ({@code

@@ -2,6 +2,7 @@ package dev.kiln.processor.check;
 
 import dev.kiln.dsl.Embedding;
 import dev.kiln.dsl.Recurrent;
+import dev.kiln.processor.ir.LastStates;
 import dev.kiln.dsl.ShapeException;
 import dev.kiln.processor.Diagnostics;
 import dev.kiln.processor.Message;
@@ -208,7 +209,8 @@ public final class ShapeChecker {
           : producers.get(step.input()) + context;
       try {
         int[] out = joinedShape != null ? joinedShape : step.spec() instanceof Cat c ? c.outputShape(joined)
-            : step.spec() instanceof Recurrent.Spec r ? recurrentShape(r, in) : step.spec().outputShape(in);
+            : step.spec() instanceof Recurrent.Spec r ? recurrentShape(r, in)
+            : step.spec() instanceof LastStates s ? s.withStates(recurrentShape(s.layer(), in)) : step.spec().outputShape(in);
         Shapes.numel(Arrays.copyOfRange(out, 1, out.length)); // one sample's values must fit an array (else an exception below)
         if (out.length < in.length && !(step.spec() instanceof Reduce) && !(step.spec() instanceof Narrow)
             && mergesBatch(in, out)) { // a flatten that takes in dimension 0

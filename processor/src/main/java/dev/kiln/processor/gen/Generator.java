@@ -88,6 +88,7 @@ public final class Generator {
   static final ClassName POOL_SHAPE = ClassName.get("dev.kiln.runtime.cpu", "Pool2dShape");
   static final ClassName AVG_SHAPE = ClassName.get("dev.kiln.runtime.cpu", "AvgPool2dShape");
   static final ClassName RECURRENT_STACK = ClassName.get("dev.kiln.runtime.cpu", "RecurrentStack");
+  static final ClassName RECURRENT_OUTPUT = ClassName.get("dev.kiln.dsl", "Recurrent", "Output");
   static final ClassName RECURRENT_MODE = ClassName.get("dev.kiln.runtime.cpu", "RecurrentKernels", "Mode");
   static final ClassName SLICES = ClassName.get("dev.kiln.runtime.cpu", "SliceKernels");
   static final ClassName KILN = ClassName.get("dev.kiln.runtime", "Kiln");
@@ -489,7 +490,7 @@ public final class Generator {
 
   /** Whether a step is a recurrent layer with dropout between its layers (in training). */
   private static boolean dropsBetweenLayers(Kernel k) {
-    return k.spec() instanceof Recurrent.Spec r && r.dropout() > 0 && r.numLayers() > 1;
+    return k.kind() == Kernel.Kind.RECURRENT && k.recurrent().dropout() > 0 && k.recurrent().numLayers() > 1;
   }
 
   /** The dsl class of a layer: its spec record is nested in it. */
@@ -1224,7 +1225,8 @@ public final class Generator {
         }
         case CAT -> b.addStatement("$T $L = $T.cat($T.of($L), $L)", TENSOR, out, TENSOR, ClassName.get("java.util", "List"),
             k.inputs().stream().map(locals::get).collect(Collectors.joining(", ")), ((Cat) k.spec()).dim());
-        case VIEW, RELU, ACTIVATION, CONV, LAYERNORM, DROPOUT, AVGPOOL, UPSAMPLE, PERMUTE, SCALE, SHIFT, REDUCE, EMBEDDING, RECURRENT,
+        case RECURRENT -> cudaRecurrent(b, k, out, in);
+        case VIEW, RELU, ACTIVATION, CONV, LAYERNORM, DROPOUT, AVGPOOL, UPSAMPLE, PERMUTE, SCALE, SHIFT, REDUCE, EMBEDDING,
             SLICE -> b.addStatement("$T $L = $L", TENSOR,
             out, eagerCall(k, in));
       }
@@ -1245,6 +1247,21 @@ public final class Generator {
         .addParameter(TENSOR, "x")
         .addJavadoc(doc + "; the outputs of $L in order ($L).\n", outputs.method(), String.join(", ", outputs.components()))
         .addCode(b.build()).build();
+  }
+
+  /**
+   * A recurrent step on CUDA: the eager layer on the device, its {@code apply}; or, with its last states after the
+   * output ({@code forwardWithState} in forward), its {@code forwardWithState}, the output and the states joined into
+   * the plan's one value ({@code CudaCompiled.withLastStates}, the CPU plan's layout).
+   */
+  private void cudaRecurrent(CodeBlock.Builder b, Kernel k, String out, String in) {
+    if (!k.lastStates()) {
+      b.addStatement("$T $L = $L", TENSOR, out, eagerCall(k, in));
+      return;
+    }
+    b.addStatement("$T $LStates = $L.forwardWithState($L)", RECURRENT_OUTPUT, out, layerField(k.layer()), in)
+        .addStatement("$T $L = $T.withLastStates($LStates.output(), $LStates.h(), $LStates.c())", TENSOR, out, CUDA_COMPILED, out, out,
+            out);
   }
 
   /** This plan's CUDA source, or null when no step has generated kernels. */
@@ -1884,10 +1901,11 @@ public final class Generator {
           }
         }
         case RECURRENT -> {
-          Recurrent.Spec r = (Recurrent.Spec) k.spec();
+          Recurrent.Spec r = k.recurrent();
           t.addField(RECURRENT_STACK, "rnn" + j, Modifier.FINAL);
-          ctor.addStatement("this.rnn$L = new $T($T.$L, n, $L, $L, $L, $L, $L, $L, $L)", j, RECURRENT_STACK, RECURRENT_MODE, r.mode(),
-              in[1], r.inputSize(), r.hiddenSize(), r.numLayers(), r.bidirectional(), r.bias(), r.dropout());
+          ctor.addStatement("this.rnn$L = new $T($T.$L, n, $L, $L, $L, $L, $L, $L, $L$L)", j, RECURRENT_STACK, RECURRENT_MODE, r.mode(),
+              in[1], r.inputSize(), r.hiddenSize(), r.numLayers(), r.bidirectional(), r.bias(), r.dropout(),
+              k.lastStates() ? ", true /* the last states after the output */" : "");
         }
         case DROPOUT -> {
           t.addField(FLOATS, "mask" + j, Modifier.FINAL);

@@ -2,6 +2,8 @@ package dev.kiln.processor.gen;
 
 import dev.kiln.dsl.LayerSpec;
 import dev.kiln.dsl.Linear;
+import dev.kiln.dsl.Recurrent;
+import dev.kiln.processor.ir.LastStates;
 import dev.kiln.processor.ir.LayerIr;
 import dev.kiln.processor.ir.Repeat;
 import dev.kiln.processor.ir.Source;
@@ -190,6 +192,16 @@ record Kernel(
    */
   boolean byField() {
     return kind == Kind.MATMUL && inShapes.get(1)[0] != -1;
+  }
+
+  /** A RECURRENT step's layer spec: its own, or the one a run with the last states wraps ({@link LastStates}). */
+  Recurrent.Spec recurrent() {
+    return spec instanceof LastStates s ? s.layer() : (Recurrent.Spec) spec;
+  }
+
+  /** Whether a RECURRENT step's value holds the last states after the output ({@link LastStates}). */
+  boolean lastStates() {
+    return spec instanceof LastStates;
   }
 
   /** Whether the step reads parameters of its layer (a weight, a bias). */

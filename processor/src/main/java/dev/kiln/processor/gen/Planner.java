@@ -28,6 +28,7 @@ import dev.kiln.processor.ir.Add;
 import dev.kiln.processor.ir.Arithmetic;
 import dev.kiln.processor.ir.Cat;
 import dev.kiln.processor.ir.Div;
+import dev.kiln.processor.ir.LastStates;
 import dev.kiln.processor.ir.MaskedFill;
 import dev.kiln.processor.ir.MatMul;
 import dev.kiln.processor.ir.Mul;
@@ -154,10 +155,12 @@ final class Planner {
         kernels.add(new Kernel(Kernel.Kind.CONV, label, s.spec(), s.layer(), null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof Embedding.Spec) {
         kernels.add(new Kernel(Kernel.Kind.EMBEDDING, label, s.spec(), s.layer(), null, false, s.input(), s.output(), in, out, s.source()));
-      } else if (s.spec() instanceof Recurrent.Spec) {
+      } else if (s.spec() instanceof Recurrent.Spec || s.spec() instanceof LastStates) { // (with its last states after the output)
         kernels.add(new Kernel(Kernel.Kind.RECURRENT, label, s.spec(), s.layer(), null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof Narrow) {
         kernels.add(new Kernel(Kernel.Kind.SLICE, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
+      } else if (s.spec() instanceof LastStates.Sequence seq) { // a recurrent layer's output before its last states: the narrow of its rows
+        kernels.add(new Kernel(Kernel.Kind.SLICE, label, seq.narrow(in), null, null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof LayerNorm.Spec) {
         kernels.add(new Kernel(Kernel.Kind.LAYERNORM, label, s.spec(), s.layer(), null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof AvgPool2d.Spec || s.spec() instanceof AdaptiveAvgPool2d.Spec) {

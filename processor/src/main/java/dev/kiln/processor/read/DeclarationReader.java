@@ -24,15 +24,18 @@ import com.sun.source.util.Trees;
 import dev.kiln.dsl.Input;
 import dev.kiln.dsl.LayerSpec;
 import dev.kiln.dsl.Model;
+import dev.kiln.dsl.Recurrent;
 import dev.kiln.processor.Diagnostics;
 import dev.kiln.processor.Message;
 import dev.kiln.processor.ir.Add;
 import dev.kiln.processor.ir.Cat;
 import dev.kiln.processor.ir.Div;
 import dev.kiln.processor.ir.InputsIr;
+import dev.kiln.processor.ir.LastStates;
 import dev.kiln.processor.ir.LayerIr;
 import dev.kiln.processor.ir.MaskedFill;
 import dev.kiln.processor.ir.MatMul;
+import dev.kiln.processor.ir.Narrow;
 import dev.kiln.processor.ir.ModelIr;
 import dev.kiln.processor.ir.Mul;
 import dev.kiln.processor.ir.OutputsIr;
@@ -916,6 +919,8 @@ public final class DeclarationReader {
     /** The further inputs (the method of several inputs only): values a masked fill may take as its mask. */
     final Set<String> furtherInputs = new HashSet<>();
     private int counter;
+    /** Locals holding a recurrent layer's run with its last states ({@code var o = lstm.forwardWithState(x)}), by name. */
+    private final Map<String, States> stateLocals = new HashMap<>();
 
     Steps(String method, String inputName) {
       this.methodName = method;
@@ -941,10 +946,15 @@ public final class DeclarationReader {
           }
           diagnostics.error(unit, v, Message.NON_TENSOR_LOCAL, v.getName(), methodName, v.getName());
           unknown.add(v.getName().toString());
+        } else if (s instanceof VariableTree v && v.getInitializer() != null && isStatesCall(v.getInitializer(), unit)) {
+          assignStates(v.getName().toString(), v.getInitializer(), unit, fields, className); // var o = lstm.forwardWithState(x)
         } else if (s instanceof VariableTree v && v.getInitializer() != null) {
           assign(v.getName().toString(), expression(v.getInitializer(), unit, fields, className));
         } else if (s instanceof VariableTree) {
           continue; // Tensor h; declared, assigned by a later statement (javac checks it is before a use)
+        } else if (s instanceof ExpressionStatementTree es && es.getExpression() instanceof AssignmentTree a
+            && a.getVariable() instanceof IdentifierTree target && isStatesCall(a.getExpression(), unit)) {
+          assignStates(target.getName().toString(), a.getExpression(), unit, fields, className);
         } else if (s instanceof ExpressionStatementTree es && es.getExpression() instanceof AssignmentTree a
             && a.getVariable() instanceof IdentifierTree target) {
           assign(target.getName().toString(), expression(a.getExpression(), unit, fields, className));
@@ -1028,10 +1038,8 @@ public final class DeclarationReader {
         diagnostics.error(unit, e, Message.UNSUPPORTED_EXPRESSION, methodName, describe(e));
         return null;
       }
-      MethodInvocationTree states = stateCall(mi, unit);
-      if (states != null) { // lstm.forwardWithState(x).output(): the states are not compiled
-        diagnostics.error(unit, states, Message.RECURRENT_STATE, states, ((MemberSelectTree) states.getMethodSelect()).getExpression());
-        return null;
+      if (readsStates(mi, unit)) { // o.output(), o.h().select(0, -1), lstm.forwardWithState(x).h().select(0, -1)
+        return stateRead(mi, unit, fields, className);
       }
       // fc1.apply(x) / this.fc1.forward(x)
       if (mi.getMethodSelect() instanceof MemberSelectTree ms
@@ -1101,26 +1109,162 @@ public final class DeclarationReader {
       return null;
     }
 
+    // -------------------------------------------------------------- a recurrent layer's last states
+
     /**
-     * The call of a recurrent layer's {@code forwardWithState} in {@code mi} or the calls it is made on
-     * ({@code lstm.forwardWithState(x).output()}), or null.
+     * Assigns a local the run of a recurrent layer with its last states ({@code var o = lstm.forwardWithState(x)}): the
+     * layer runs here, in program order (its dropout draws come where eager mode's do), and the local names its value.
      */
-    private MethodInvocationTree stateCall(MethodInvocationTree mi, CompilationUnitTree unit) {
-      ExpressionTree e = mi;
-      while (true) {
-        while (e instanceof ParenthesizedTree p) {
-          e = p.getExpression();
-        }
-        if (!(e instanceof MethodInvocationTree call) || !(call.getMethodSelect() instanceof MemberSelectTree ms)) {
-          return null;
-        }
-        if (ms.getIdentifier().contentEquals("forwardWithState")
-            && trees.getElement(TreePath.getPath(unit, call)) instanceof ExecutableElement ex
-            && types.isSubtype(types.erasure(ex.getEnclosingElement().asType()), types.erasure(type(RECURRENT)))) {
-          return call;
-        }
-        e = ms.getExpression();
+    private void assignStates(String local, ExpressionTree call, CompilationUnitTree unit, Map<String, LayerNode> fields,
+        String className) {
+      States states = runWithStates((MethodInvocationTree) stripped(call), unit, fields, className);
+      if (states == null) {
+        stateLocals.remove(local);
+        unknown.add(local);
+      } else {
+        stateLocals.put(local, states);
+        unknown.remove(local);
       }
+    }
+
+    /** Whether {@code e} is a recurrent layer's {@code forwardWithState(...)} call. */
+    private boolean isStatesCall(ExpressionTree e, CompilationUnitTree unit) {
+      return stripped(e) instanceof MethodInvocationTree call && call.getMethodSelect() instanceof MemberSelectTree ms
+          && ms.getIdentifier().contentEquals("forwardWithState")
+          && trees.getElement(TreePath.getPath(unit, call)) instanceof ExecutableElement ex
+          && types.isSubtype(types.erasure(ex.getEnclosingElement().asType()), types.erasure(type(RECURRENT)));
+    }
+
+    /** Whether {@code e} is {@code o.output()}, {@code o.h()} or {@code o.c()} of a recurrent layer's run with its states. */
+    private boolean isStatePart(ExpressionTree e, CompilationUnitTree unit) {
+      if (!(stripped(e) instanceof MethodInvocationTree call) || !(call.getMethodSelect() instanceof MemberSelectTree ms)
+          || !call.getArguments().isEmpty()) {
+        return false;
+      }
+      TypeMirror owner = trees.getTypeMirror(TreePath.getPath(unit, ms.getExpression()));
+      return owner != null && owner.getKind() == TypeKind.DECLARED && types.isSameType(owner, type(RECURRENT + ".Output"))
+          && List.of("output", "h", "c").contains(ms.getIdentifier().toString());
+    }
+
+    /** Whether {@code e} is {@code o.h()} or {@code o.c()}, a last state whole. */
+    private boolean isState(ExpressionTree e, CompilationUnitTree unit) {
+      return isStatePart(e, unit) && !((MemberSelectTree) ((MethodInvocationTree) stripped(e)).getMethodSelect()).getIdentifier()
+          .contentEquals("output");
+    }
+
+    /**
+     * Whether {@code mi} reads a recurrent layer's run with its states: {@code o.output()}, {@code o.h()}, a Tensor method
+     * of {@code o.h()} ({@code o.h().select(0, -1)}), or an F function of it ({@code select(o.h(), 0, -1)}); {@code o} a
+     * local or the call itself.
+     */
+    private boolean readsStates(MethodInvocationTree mi, CompilationUnitTree unit) {
+      if (isStatePart(mi, unit) || mi.getMethodSelect() instanceof MemberSelectTree ms && isState(ms.getExpression(), unit)) {
+        return true;
+      }
+      return !mi.getArguments().isEmpty() && isState(mi.getArguments().get(0), unit)
+          && trees.getElement(TreePath.getPath(unit, mi)) instanceof ExecutableElement ex
+          && ((TypeElement) ex.getEnclosingElement()).getQualifiedName().contentEquals(FUNCTIONS);
+    }
+
+    /**
+     * A read of a recurrent layer's run with its states ({@link #readsStates}): {@code o.output()}, the output sequence,
+     * as {@code apply} gives it; {@code o.h().select(0, i)} (or {@code F.select(o.h(), 0, i)}), PyTorch's {@code
+     * h_n[i]} {@code [N, H]}, and LSTM's {@code o.c().select(0, i)}, a select of its layer's row of the value and, for a
+     * bidirectional layer, a narrow of its direction's columns ({@link LastStates}). Any other use of h_n or c_n is an
+     * error saying to select a state. Null after an error.
+     */
+    private String stateRead(MethodInvocationTree mi, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
+      MethodInvocationTree part; // o.output(), o.h() or o.c()
+      List<? extends ExpressionTree> args; // the select's (dimension, index)
+      if (isStatePart(mi, unit)) {
+        part = mi;
+        args = null;
+      } else if (mi.getMethodSelect() instanceof MemberSelectTree ms && isState(ms.getExpression(), unit)) {
+        part = (MethodInvocationTree) stripped(ms.getExpression());
+        args = ms.getIdentifier().contentEquals("select") ? mi.getArguments() : null;
+      } else { // an F function of o.h(): select(o.h(), 0, i)
+        part = (MethodInvocationTree) stripped(mi.getArguments().get(0));
+        args = trees.getElement(TreePath.getPath(unit, mi)).getSimpleName().contentEquals("select")
+            ? mi.getArguments().subList(1, mi.getArguments().size()) : null;
+      }
+      MemberSelectTree select = (MemberSelectTree) part.getMethodSelect();
+      String which = select.getIdentifier().toString();
+      ExpressionTree run = select.getExpression();
+      States states = states(run, unit, fields, className);
+      if (states == null) {
+        return null;
+      }
+      if (which.equals("output")) {
+        return step(states.value(), new LastStates.Sequence(states.spec().stateRows()), null, mi.toString(), source(unit, mi));
+      }
+      boolean cell = which.equals("c");
+      String name = cell ? "c_n" : "h_n";
+      Recurrent.Spec layer = states.spec().layer();
+      if (cell && !layer.mode().equals("LSTM")) {
+        diagnostics.error(unit, part, Message.NO_CELL_STATE, part, states.layer().path(), layer);
+        return null;
+      }
+      List<Object> at = args == null || args.size() != 2 ? null : constants(args, mi.toString(), "select", unit);
+      if (args != null && args.size() == 2 && at == null) {
+        return null; // (a dimension or index that is not a constant: reported)
+      }
+      if (at == null || !Integer.valueOf(0).equals(at.get(0)) || !(at.get(1) instanceof Integer)) {
+        diagnostics.error(unit, at == null ? part : mi, Message.WHOLE_STATE, at == null ? part : mi, name, part);
+        return null;
+      }
+      int index = (Integer) at.get(1), count = states.spec().states();
+      if (index < -count || index >= count) {
+        diagnostics.error(unit, mi, Message.STATE_INDEX, mi, index, name, states.layer().path() + ": " + layer, count, -count, count - 1);
+        return null;
+      }
+      int i = index < 0 ? index + count : index;
+      Source where = source(unit, mi);
+      String row = step(states.value(), states.spec().row(cell, i), null, mi.toString(), where);
+      Narrow direction = states.spec().direction(i);
+      return direction == null ? row : step(row, direction, null, mi.toString(), where);
+    }
+
+    /** The run with its states that {@code e} names: a local ({@code o}) or the call itself; null after an error (reported). */
+    private States states(ExpressionTree e, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
+      e = stripped(e);
+      if (e instanceof IdentifierTree id) {
+        States states = stateLocals.get(id.getName().toString());
+        if (states == null && !unknown.contains(id.getName().toString()) && !unresolved(unit, e)) {
+          diagnostics.error(unit, e, Message.UNKNOWN_VALUE, id.getName(), methodName);
+        }
+        return states;
+      }
+      if (isStatesCall(e, unit)) {
+        return runWithStates((MethodInvocationTree) e, unit, fields, className);
+      }
+      diagnostics.error(unit, e, Message.UNSUPPORTED_EXPRESSION, methodName, describe(e));
+      return null;
+    }
+
+    /**
+     * {@code lstm.forwardWithState(x)}: a step running the layer field with its last states after the output ({@link
+     * LastStates}); null after an error (initial states, a layer that is not a field).
+     */
+    private States runWithStates(MethodInvocationTree call, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
+      ExpressionTree receiver = ((MemberSelectTree) call.getMethodSelect()).getExpression();
+      if (call.getArguments().size() != 1) {
+        diagnostics.error(unit, call, Message.INITIAL_STATES, call, receiver, receiver);
+        return null;
+      }
+      String field = fieldName(receiver);
+      LayerNode node = field == null ? null : fields.get(field);
+      if (!(node instanceof Leaf leaf) || !(leaf.layer().spec() instanceof Recurrent.Spec spec)) {
+        if (!broken.contains(field) && !unresolved(unit, receiver)) {
+          diagnostics.error(unit, receiver, Message.NOT_A_LAYER, receiver, className);
+        }
+        return null;
+      }
+      String input = expression(call.getArguments().get(0), unit, fields, className);
+      if (input == null) {
+        return null;
+      }
+      LastStates states = new LastStates(spec);
+      return new States(step(input, states, leaf.layer(), call.toString(), source(unit, call)), states, leaf.layer());
     }
 
     /** Whether {@code v} is an instance field of type Tensor. */
@@ -1377,6 +1521,17 @@ public final class DeclarationReader {
       last = out;
       return out;
     }
+  }
+
+  /** A recurrent layer's run with its last states in forward: its value ({@link LastStates}), spec and layer. */
+  private record States(String value, LastStates spec, LayerIr layer) {}
+
+  /** {@code e} without the parentheses around it. */
+  private static ExpressionTree stripped(ExpressionTree e) {
+    while (e instanceof ParenthesizedTree p) {
+      e = p.getExpression();
+    }
+    return e;
   }
 
   private static String fieldName(ExpressionTree receiver) {

@@ -22,6 +22,13 @@ import java.util.List;
  *
  * <p>Weights and gradients come as PyTorch orders them ({@code _flat_weights}): per layer and
  * direction {@code weight_ih, weight_hh, bias_ih, bias_hh} (the biases only with bias).
+ *
+ * <p>With {@code lastStates} (a compiled {@code forwardWithState}), each sample's value holds its last
+ * states after its output, batch first: {@code [N, S + L (+ L), D * H]}, rows {@code 0..S-1} the output,
+ * then each layer's {@code h_n} (its directions side by side, as in the output), then LSTM's {@code c_n}
+ * likewise; PyTorch's {@code h_n[l * D + d]} is row {@code S + l}, columns {@code d * H ..}. The states are
+ * the eager layer's (each direction's last step: step S - 1 forward, step 0 in reverse), and their
+ * gradient joins the steps' at that step, as the eager layer's does.
  */
 public final class RecurrentStack {
   private final RecurrentKernels.Mode mode;
@@ -33,6 +40,10 @@ public final class RecurrentStack {
   private final int directions;
   private final boolean bias;
   private final double dropout;
+  /** Whether each sample's value holds the last states after the output (see the class). */
+  private final boolean lastStates;
+  /** With last states: the output batch first {@code [N, S, D * H]}, before it joins the states. */
+  private final float[] batchFirst;
   /** Each layer's input, time-major {@code [S, N, in_l]}: the model's input transposed, then each layer's output (after dropout). */
   private final float[][] inputs;
   /** The last layer's output, time-major {@code [S, N, D * H]}. */
@@ -59,6 +70,16 @@ public final class RecurrentStack {
    */
   public RecurrentStack(RecurrentKernels.Mode mode, int batch, int steps, int inputSize, int hidden, int layers, boolean bidirectional,
       boolean bias, double dropout) {
+    this(mode, batch, steps, inputSize, hidden, layers, bidirectional, bias, dropout, false);
+  }
+
+  /**
+   * A stack whose value holds the last states after the output ({@code lastStates}, see the class), or the output
+   * alone; the other parameters as {@link #RecurrentStack(RecurrentKernels.Mode, int, int, int, int, int, boolean,
+   * boolean, double)}'s.
+   */
+  public RecurrentStack(RecurrentKernels.Mode mode, int batch, int steps, int inputSize, int hidden, int layers, boolean bidirectional,
+      boolean bias, double dropout, boolean lastStates) {
     this.mode = mode;
     this.batch = batch;
     this.steps = steps;
@@ -68,6 +89,7 @@ public final class RecurrentStack {
     this.directions = bidirectional ? 2 : 1;
     this.bias = bias;
     this.dropout = dropout;
+    this.lastStates = lastStates;
     int rows = steps * batch, width = directions * hidden;
     inputs = new float[layers][];
     inputs[0] = new float[rows * inputSize];
@@ -79,6 +101,12 @@ public final class RecurrentStack {
     states = new float[layers * directions][rows * mode.states * hidden];
     saved = new RecurrentKernels.Saved[layers * directions];
     masks = new float[layers][];
+    batchFirst = lastStates ? new float[rows * width] : null;
+  }
+
+  /** Values per sample of the stack's value: the output's {@code S * D * H}, and with last states each state's {@code L * D * H}. */
+  public int perSample() {
+    return (steps + (lastStates ? mode.states * layers : 0)) * directions * hidden;
   }
 
   /** Parameters per layer and direction in the flat list: 4 with bias, else 2. */
@@ -87,7 +115,8 @@ public final class RecurrentStack {
   }
 
   /**
-   * {@code out [N, S, D * H]} from {@code in [N, S, in]}, the states starting at zero.
+   * {@code out [N, S, D * H]} from {@code in [N, S, in]}, the states starting at zero (with last states {@code
+   * [N, S + L (+ L), D * H]}, see the class).
    *
    * @param weights the layer's parameters in PyTorch's order (see the class)
    * @param training whether dropout between layers applies (the layer's {@code train()} mode)
@@ -125,11 +154,34 @@ public final class RecurrentStack {
         ActivationKernels.applyMask(inputs[l + 1], 0, inputs[l + 1], 0, masks[l], 0, rows * width);
       }
     }
-    CpuKernels.permute(out, outOff, top, 0, new int[] {steps, batch, width}, new int[] {1, 0, 2}, false);
+    if (!lastStates) {
+      CpuKernels.permute(out, outOff, top, 0, new int[] {steps, batch, width}, new int[] {1, 0, 2}, false);
+      return;
+    }
+    CpuKernels.permute(batchFirst, 0, top, 0, new int[] {steps, batch, width}, new int[] {1, 0, 2}, false);
+    int pitch = perSample(), seq = steps * width;
+    MathKernels.copyRows(out, outOff, pitch, batchFirst, 0, seq, seq, batch);
+    for (int k = 0; k < layers * directions; k++) { // each layer direction's last step, into its rows after the output
+      for (int s = 0; s < mode.states; s++) {
+        MathKernels.copyRows(out, outOff + stateAt(k, s), pitch, states[k], lastStep(k) * batch * sh + s * hidden, sh, hidden, batch);
+      }
+    }
+  }
+
+  /** The step whose states are layer direction {@code k}'s last: S - 1 forward, 0 in reverse. */
+  private int lastStep(int k) {
+    return k % directions == 1 ? 0 : steps - 1;
+  }
+
+  /** Where a sample's last state {@code s} (0 h, 1 LSTM's c) of layer direction {@code k} starts in its value. */
+  private int stateAt(int k, int s) {
+    int width = directions * hidden;
+    return (steps + s * layers + k / directions) * width + k % directions * hidden;
   }
 
   /**
-   * The gradients of the last {@link #forward}, given the output's {@code dOut [N, S, D * H]}: the
+   * The gradients of the last {@link #forward}, given the output's {@code dOut [N, S, D * H]} (with last states
+   * {@code [N, S + L (+ L), D * H]}, the states' gradients after the output's, see the class): the
    * input's into {@code dIn} (written, or added with {@code accumulate}; null when not wanted), each
    * parameter's added to its gradient in {@code grads} (the flat list's order; null entries are not
    * wanted).
@@ -150,7 +202,13 @@ public final class RecurrentStack {
     }
     int rows = steps * batch, gh = mode.gates * hidden, width = directions * hidden, sh = mode.states * hidden;
     float[] dLayerOut = new float[rows * width]; // time-major
-    CpuKernels.permute(dLayerOut, 0, dOut, dOutOff, new int[] {batch, steps, width}, new int[] {1, 0, 2}, false);
+    if (lastStates) {
+      int seq = steps * width;
+      MathKernels.copyRows(batchFirst, 0, seq, dOut, dOutOff, perSample(), seq, batch);
+      CpuKernels.permute(dLayerOut, 0, batchFirst, 0, new int[] {batch, steps, width}, new int[] {1, 0, 2}, false);
+    } else {
+      CpuKernels.permute(dLayerOut, 0, dOut, dOutOff, new int[] {batch, steps, width}, new int[] {1, 0, 2}, false);
+    }
     float[] dStates = new float[rows * sh];
     float[] dProj = new float[rows * gh];
     float[] dwHh = new float[gh * hidden];
@@ -167,6 +225,9 @@ public final class RecurrentStack {
         // this direction's part of the output's gradient; LSTM's cell states get none but through the steps
         Arrays.fill(dStates, 0f);
         MathKernels.copyRows(dStates, 0, sh, dLayerOut, d * hidden, width, hidden, rows);
+        if (lastStates) { // the last states' gradients join their step's, as in the eager layer
+          addStateGradients(dStates, dOut, dOutOff, k);
+        }
         Tensor gHh = grads[w + 1], gbHh = bias ? grads[w + 3] : null;
         RecurrentKernels.backward(mode, steps, batch, hidden, d == 1, dStates, 0, weights.get(w + 1), saved[k], states[k], dProj,
             null, null, gHh == null ? null : dwHh, gbHh == null ? null : dbHh);
@@ -195,6 +256,16 @@ public final class RecurrentStack {
         dLayerOut = dLayerIn;
       } else if (l == 0 && dIn != null) {
         CpuKernels.permute(dIn, dInOff, dLayerIn, 0, new int[] {steps, batch, inputSize}, new int[] {1, 0, 2}, accumulate);
+      }
+    }
+  }
+
+  /** Adds each sample's gradient of layer direction {@code k}'s last states (in {@code dOut}'s rows after the output) into its step's {@code dStates}. */
+  private void addStateGradients(float[] dStates, float[] dOut, int dOutOff, int k) {
+    int sh = mode.states * hidden, pitch = perSample();
+    for (int s = 0; s < mode.states; s++) {
+      for (int n = 0; n < batch; n++) {
+        CpuKernels.accumulate(dStates, (lastStep(k) * batch + n) * sh + s * hidden, dOut, dOutOff + n * pitch + stateAt(k, s), hidden);
       }
     }
   }
