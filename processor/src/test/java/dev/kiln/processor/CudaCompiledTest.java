@@ -49,6 +49,8 @@ class CudaCompiledTest {
     "MultiHeadAttention, 6:8",
     "ProductEdges, 6:8",
     "CausalBlock, 6:8",
+    "FusedQkvBlock, 6:8",
+    "GatedPieces, 4:16",
     "PositionTable, 6:8",
     "TinyGpt, ids11:6",
     "MeanPool, ids11:6",

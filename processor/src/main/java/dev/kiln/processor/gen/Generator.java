@@ -39,6 +39,7 @@ import dev.kiln.processor.ir.InputsIr;
 import dev.kiln.processor.ir.MaskedFill;
 import dev.kiln.processor.ir.ModelIr;
 import dev.kiln.processor.ir.Narrow;
+import dev.kiln.processor.ir.Split;
 import dev.kiln.processor.ir.OutputsIr;
 import dev.kiln.processor.ir.Reduce;
 import dev.kiln.processor.ir.Reorder;
@@ -117,6 +118,8 @@ public final class Generator {
   private final Set<String> gradientBuffers = new LinkedHashSet<>();
   /** {@code "k:w"}: kernel k's backward adds the gradient of its w-th input to one a later step wrote. */
   private final Set<String> accumulating = new HashSet<>();
+  /** Kernels of a split's pieces whose backward copies into its slice of the source's gradient ({@link #placedPieces}). */
+  private final Set<Integer> placing = new HashSet<>();
   /** For a graph of several outputs, by kernel: the condition under which its backward runs ({@link #runConditions}). */
   private final Map<Integer, String> runIf = new HashMap<>();
   /** Storage of values whose gradient every reader adds, zeroed at the start of the backward (several outputs). */
@@ -230,6 +233,7 @@ public final class Generator {
         }
       }
     }
+    placedPieces();
     // A ReLU fused into a Linear at the very end masks the incoming gradient in place: it needs a
     // buffer of its own (batch norm applies the mask as it reads the gradient).
     if (lastComputing >= 0 && masksInPlace(kernels.get(lastComputing))) {
@@ -242,6 +246,35 @@ public final class Generator {
       outputs.results().stream().map(storage::get).filter(st -> !isInput(st)).forEach(gradientBuffers::add);
       if (graphOutputs) {
         outputs.results().stream().map(storage::get).filter(st -> !isInput(st)).forEach(zeroedGradients::add);
+      }
+    }
+  }
+
+  /**
+   * The pieces of one split whose backward copies its gradient into its slice of the source's instead of adding
+   * it: those the backward reaches after another piece of the same split and nothing else wrote the source's
+   * gradient. The first piece wrote zeros around its slice, and the slices do not overlap, so each value is the
+   * piece's gradient itself, bit for bit eager mode's (which places the pieces' gradients into zeros); an add
+   * would turn a -0 into 0.
+   */
+  private void placedPieces() {
+    Map<String, List<Object>> writers = new HashMap<>(); // by storage: the split of each piece that wrote, or a kernel
+    for (int k = kernels.size() - 1; k >= 0; k--) {
+      Kernel kernel = kernels.get(k);
+      if (kernel.kind() == Kernel.Kind.VIEW) {
+        continue;
+      }
+      for (int w = 0; w < kernel.inputs().size(); w++) {
+        String in = storage.get(kernel.inputs().get(w));
+        if (in == null || carriesNoGradient(kernel, w)) {
+          continue;
+        }
+        List<Object> before = writers.computeIfAbsent(in, st -> new ArrayList<>());
+        Object split = kernel.spec() instanceof Split.Piece piece ? piece.split() : kernel;
+        if (!before.isEmpty() && before.stream().allMatch(split::equals)) {
+          placing.add(k);
+        }
+        before.add(split);
       }
     }
   }
@@ -1145,6 +1178,7 @@ public final class Generator {
       locals.put(ir.further().get(j - 1).name(), "x" + j);
     }
     tensorsRead().forEach(t -> locals.put(t.value(), tensorField(t)));
+    Map<Split, String> splitArrays = new HashMap<>();
     String last = "x";
     for (int j = 0; j < kernels.size(); j++) {
       Kernel k = kernels.get(j);
@@ -1154,6 +1188,12 @@ public final class Generator {
       String step = CudaSource.step(j);
       if (folded(k)) {
         b.add(foldedNote(k));
+        continue;
+      }
+      if (k.spec() instanceof Split.Piece piece) {
+        pieceOnCuda(b, piece, in, out, splitArrays);
+        locals.put(out, out);
+        last = out;
         continue;
       }
       switch (k.kind()) {
@@ -1245,6 +1285,20 @@ public final class Generator {
         .addParameter(TENSOR, "x")
         .addJavadoc(doc + "; the outputs of $L in order ($L).\n", outputs.method(), String.join(", ", outputs.components()))
         .addCode(b.build()).build();
+  }
+
+  /**
+   * A piece of a split on CUDA: the eager split, called once for all the pieces forward reads ({@code Tensor[]
+   * s1 = v2.split(8, 2)}), so that their gradients reach the source through its one node, as in eager mode.
+   */
+  private static void pieceOnCuda(CodeBlock.Builder b, Split.Piece piece, String in, String out, Map<Split, String> splitArrays) {
+    String array = splitArrays.get(piece.split());
+    if (array == null) {
+      array = "s" + piece.split().id();
+      splitArrays.put(piece.split(), array);
+      b.addStatement("$T[] $L = $L.$L", TENSOR, array, in, piece.split().call());
+    }
+    b.addStatement("$T $L = $L[$L]", TENSOR, out, array, piece.index());
   }
 
   /** This plan's CUDA source, or null when no step has generated kernels. */
@@ -1792,7 +1846,7 @@ public final class Generator {
 
   /** A select's or narrow's slabs, as {@code SliceKernels} takes them: {@code n * rows, pitch, skip, width}. */
   private static String sliceArgs(Kernel k) {
-    int[] s = ((Narrow) k.spec()).slabs(k.inShape());
+    int[] s = (k.spec() instanceof Split.Piece piece ? piece.narrow(k.inShape()) : (Narrow) k.spec()).slabs(k.inShape());
     return (s[0] == 1 ? "n" : "n * " + s[0]) + ", " + s[1] + ", " + s[2] + ", " + s[3];
   }
 
@@ -2076,6 +2130,9 @@ public final class Generator {
       } else if (k.kind() == Kernel.Kind.MASKED_FILL) { // the gradient, zero where the mask filled
         b.addStatement("$T.maskedFillBackward($L, $L, $L, $L, $L, $L, $L)", KERNELS, target.array, target.offset, d.array,
             d.offset, maskBlocks(k), maskArgs(k), accumulate);
+      } else if (placing.contains(i)) { // a piece of a split another piece's backward wrote around
+        b.add("// the split's other pieces wrote the rest of its input's gradient: this piece's is copied into its slice\n")
+            .addStatement("$T.pieceBackward($L, $L, $L, $L, $L)", SLICES, target.array, target.offset, d.array, d.offset, sliceArgs(k));
       } else if (k.kind() == Kernel.Kind.SLICE) { // the gradient into the slice, zero elsewhere
         b.addStatement("$T.narrowBackward($L, $L, $L, $L, $L, $L)", SLICES, target.array, target.offset, d.array, d.offset,
             sliceArgs(k), accumulate);
