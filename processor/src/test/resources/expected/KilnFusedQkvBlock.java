@@ -594,7 +594,8 @@ public final class KilnFusedQkvBlock extends FusedQkvBlock {
         if (!need11) {
           return new Tensor[16];
         }
-        SliceKernels.narrowBackward(dIn9, 0, dIn11, 0, n * 6, 24, 16, 8, false);
+        // the split's pieces write its input's gradient between them: this piece's is copied into its slice
+        SliceKernels.pieceBackward(dIn9, 0, dIn11, 0, n * 6, 24, 16, 8);
         // qkv[0].view(-1, S, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   FusedQkvBlock.java:44
         if (!need9) {
           return new Tensor[16];
@@ -604,7 +605,7 @@ public final class KilnFusedQkvBlock extends FusedQkvBlock {
         if (!need8) {
           return new Tensor[16];
         }
-        // the split's other pieces wrote the rest of its input's gradient: this piece's is copied into its slice
+        // the split's pieces write its input's gradient between them: this piece's is copied into its slice
         SliceKernels.pieceBackward(dIn6, 0, dIn8, 0, n * 6, 24, 0, 8);
         // qkv[1].view(-1, S, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   FusedQkvBlock.java:43
         if (!need6) {
@@ -615,7 +616,7 @@ public final class KilnFusedQkvBlock extends FusedQkvBlock {
         if (!need5) {
           return new Tensor[16];
         }
-        // the split's other pieces wrote the rest of its input's gradient: this piece's is copied into its slice
+        // the split's pieces write its input's gradient between them: this piece's is copied into its slice
         SliceKernels.pieceBackward(dIn3, 0, dIn5, 0, n * 6, 24, 8, 8);
         // cAttn Linear(in_features=8, out_features=24, bias=True): gradient of [N, 6, 8]   FusedQkvBlock.java:42
         if (!need3) {

@@ -355,12 +355,13 @@ public final class KilnGatedPieces extends GatedPieces {
         if (!need11) {
           return new Tensor[7];
         }
-        SliceKernels.narrowBackward(dIn10, 0, dIn11, 0, n, 48, 0, 36, false);
+        // the split's pieces write its input's gradient between them: this piece's is copied into its slice
+        SliceKernels.pieceBackward(dIn10, 0, dIn11, 0, n, 48, 0, 36);
         // g.add(s).split(3, 1)[1]: gradient of [N, 4, 12]   GatedPieces.java:30
         if (!need10) {
           return new Tensor[7];
         }
-        // the split's other pieces wrote the rest of its input's gradient: this piece's is copied into its slice
+        // the split's pieces write its input's gradient between them: this piece's is copied into its slice
         SliceKernels.pieceBackward(dIn9, 0, dIn12, 0, n, 48, 36, 12);
         // g.add(s): gradient of [N, 4, 12]   GatedPieces.java:29
         if (!need9) {

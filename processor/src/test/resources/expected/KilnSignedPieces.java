@@ -226,7 +226,7 @@ public final class KilnSignedPieces extends SignedPieces {
         if (!need1) {
           return new Tensor[1];
         }
-        // the split's other pieces wrote the rest of its input's gradient: this piece's is copied into its slice
+        // the split's pieces write its input's gradient between them: this piece's is copied into its slice
         SliceKernels.pieceBackward(dx, 0, dIn1, 0, n * 3, 8, 4, 2);
         Tensor[] grads = new Tensor[1];
         grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());

@@ -252,29 +252,32 @@ public final class Generator {
 
   /**
    * The pieces of one split whose backward copies its gradient into its slice of the source's instead of adding
-   * it: those the backward reaches after another piece of the same split and nothing else wrote the source's
-   * gradient. The first piece wrote zeros around its slice, and the slices do not overlap, so each value is the
-   * piece's gradient itself, bit for bit eager mode's (which places the pieces' gradients into zeros); an add
-   * would turn a -0 into 0.
+   * it (or writing zeros around it): those the backward reaches after another piece of the same split when nothing
+   * else wrote the source's gradient, or every piece when forward reads them all and nothing else reads the source.
+   * The first piece wrote zeros around its slice (unless the pieces cover it all), and the slices do not overlap,
+   * so each value is the piece's gradient itself, bit for bit eager mode's (which places the pieces' gradients into
+   * zeros); an add would turn a -0 into 0.
    */
   private void placedPieces() {
-    Map<String, List<Object>> writers = new HashMap<>(); // by storage: the split of each piece that wrote, or a kernel
+    Map<String, List<Integer>> writers = new LinkedHashMap<>(); // by storage: the kernels that write its gradient, last first
     for (int k = kernels.size() - 1; k >= 0; k--) {
       Kernel kernel = kernels.get(k);
-      if (kernel.kind() == Kernel.Kind.VIEW) {
-        continue;
-      }
-      for (int w = 0; w < kernel.inputs().size(); w++) {
+      for (int w = 0; kernel.kind() != Kernel.Kind.VIEW && w < kernel.inputs().size(); w++) {
         String in = storage.get(kernel.inputs().get(w));
-        if (in == null || carriesNoGradient(kernel, w)) {
-          continue;
+        if (in != null && !carriesNoGradient(kernel, w)) {
+          writers.computeIfAbsent(in, st -> new ArrayList<>()).add(k);
         }
-        List<Object> before = writers.computeIfAbsent(in, st -> new ArrayList<>());
-        Object split = kernel.spec() instanceof Split.Piece piece ? piece.split() : kernel;
-        if (!before.isEmpty() && before.stream().allMatch(split::equals)) {
-          placing.add(k);
+      }
+    }
+    for (List<Integer> ks : writers.values()) {
+      List<Object> splits = ks.stream().map(k -> kernels.get(k).spec() instanceof Split.Piece piece ? piece.split() : (Object) k).toList();
+      Kernel first = kernels.get(ks.get(0));
+      boolean covered = first.spec() instanceof Split.Piece piece && splits.stream().allMatch(piece.split()::equals)
+          && ks.size() == piece.split().lengths(first.inShape()).length; // (each piece read is one step)
+      for (int i = 0; i < ks.size(); i++) {
+        if (covered || i > 0 && splits.get(i) instanceof Split && splits.subList(0, i).stream().allMatch(splits.get(i)::equals)) {
+          placing.add(ks.get(i));
         }
-        before.add(split);
       }
     }
   }
@@ -2130,8 +2133,8 @@ public final class Generator {
       } else if (k.kind() == Kernel.Kind.MASKED_FILL) { // the gradient, zero where the mask filled
         b.addStatement("$T.maskedFillBackward($L, $L, $L, $L, $L, $L, $L)", KERNELS, target.array, target.offset, d.array,
             d.offset, maskBlocks(k), maskArgs(k), accumulate);
-      } else if (placing.contains(i)) { // a piece of a split another piece's backward wrote around
-        b.add("// the split's other pieces wrote the rest of its input's gradient: this piece's is copied into its slice\n")
+      } else if (placing.contains(i)) { // a piece of a split, whose pieces write their slices of its input's gradient
+        b.add("// the split's pieces write its input's gradient between them: this piece's is copied into its slice\n")
             .addStatement("$T.pieceBackward($L, $L, $L, $L, $L)", SLICES, target.array, target.offset, d.array, d.offset, sliceArgs(k));
       } else if (k.kind() == Kernel.Kind.SLICE) { // the gradient into the slice, zero elsewhere
         b.addStatement("$T.narrowBackward($L, $L, $L, $L, $L, $L)", SLICES, target.array, target.offset, d.array, d.offset,
