@@ -38,6 +38,7 @@ class CudaCompiledTest {
     "Pools, 3:9:11",
     "Inception, 3:8:8",
     "HiddenResidual, 6",
+    "SplitHeads, 12",
     "Broadcasts, 4:6:6",
     "SqueezeExcite, 3:6:6",
     "MnistExample, 1:12:12",

@@ -889,6 +889,7 @@ class ParityTest {
     "HiddenMlp, forwardWithHidden, 6",
     "HiddenCnn, inspect, 1:6:6",
     "HiddenResidual, heads, 6",
+    "SplitHeads, heads, 12",
   })
   void frozenLayersWithSeveralOutputsGiveTheEagerGradients(String source, String method, String sampleShape) {
     frozenLayers(source, "test." + source, "test.Kiln" + source, sampleShape, method);
@@ -1028,6 +1029,7 @@ class ParityTest {
     "HiddenArray, all, 5, 0 | 1 | 2 | 0:2 | 0:1:2",
     "HiddenSoftmax, forwardWithHidden, 4, 0 | 1 | 0:1",
     "HiddenResidual, heads, 6, 0 | 1 | 2 | 0:1 | 1:2 | 0:2 | 0:1:2",
+    "SplitHeads, heads, 12, 0 | 1 | 2 | 0:1 | 1:2 | 0:2 | 0:1:2",
     "Heads, heads, 2:4:3, 0 | 1 | 2 | 3 | 1:2 | 1:3 | 2:3 | 0:3 | 1:2:3",
   })
   void severalOutputsMatchEager(String source, String method, String sampleShape, String subsets) {

@@ -77,6 +77,7 @@ class ProcessorTest {
       "FusedQkvBlock, KilnFusedQkvBlock, KilnFusedQkvBlock.java",
       "GatedPieces, KilnGatedPieces, KilnGatedPieces.java",
       "SignedPieces, KilnSignedPieces, KilnSignedPieces.java",
+      "SplitHeads, KilnSplitHeads, KilnSplitHeads.java",
       "PositionTable, KilnPositionTable, KilnPositionTable.java",
       "TinyGpt, KilnTinyGpt, KilnTinyGpt.java",
       "MeanPool, KilnMeanPool, KilnMeanPool.java",
