@@ -130,6 +130,10 @@ public enum Message {
       + " reduce dimensions after it (%s), or apply %s to the model's output outside forward"),
   MATMUL_SHAPES("%s: matmul of %s from %s and %s from %s: %s"),
   CAT_LIST("%s: the compiler reads Tensor.cat(List.of(a, b, ...), dim) with the values listed in the call, not %s"),
+  PIECES_MISUSE("%s holds the pieces of %s, which %s reads one at a time by a constant index (%s[0], %s[1], ...), not as"
+      + " an array: %s"),
+  PIECES_REASSIGNED("%s holds the pieces of %s and cannot be assigned again in %s (%s): give other pieces a name of their own"),
+  PIECE_INDEX("%s: the index of a piece must be a constant int of at least 0 (a literal or a static final field), not %s"),
   UNSUPPORTED_SEQUENTIAL("%s: the compiler reads layers from their initializers (or constructor assignments): write"
       + " new Linear(...) (with builder calls such as .padding(1)), Sequential.of(...) or Sequential.builder().add(...).build()"
       + " there, not another field, a variable or a call to another method"),

@@ -442,6 +442,43 @@ class ParityTest {
     return t.getCause() == null ? t : rootCause(t.getCause());
   }
 
+  /**
+   * A split's pieces give the input the gradient eager mode's split does, bit for bit: each read piece's gradient
+   * placed into zeros (a ReLU's -0 kept, where adding it to zero would make it 0), zeros under the pieces never read.
+   */
+  @Test
+  void splitPiecesGiveTheEagerGradientBitForBit() {
+    Compilation c = ProcessorTest.compile(ProcessorTest.model("SignedPieces"));
+    assertThat(c).succeededWithoutWarnings();
+    ClassLoader loader = new CompiledClasses(c);
+    Module eager = factory(loader, "test.SignedPieces").get();
+    Module compiled = factory(loader, "test.KilnSignedPieces").get();
+    for (int batch : new int[] {5, 2}) {
+      Kiln.manualSeed(batch);
+      int[] shape = {batch, 3, 8};
+      Tensor x = Tensor.randn(shape);
+      Tensor g = Tensor.randn(batch, 6);
+      Tensor xe = Tensor.of(x.toFloatArray(), shape).requiresGrad(true);
+      Tensor xc = Tensor.of(x.toFloatArray(), shape).requiresGrad(true);
+      Tensor outE = eager.forward(xe);
+      Tensor outC = compiled.forward(xc);
+      assertArrayEquals(outE.toFloatArray(), outC.toFloatArray(), "output");
+      outE.backward(g);
+      outC.backward(g);
+      float[] expected = xe.grad().toFloatArray();
+      assertArrayEquals(expected, xc.grad().toFloatArray(), "input gradient");
+      int negativeZeros = 0;
+      for (int i = 0; i < expected.length; i++) {
+        int piece = i % 8 / 2;
+        if (piece == 1 || piece == 3) {
+          assertEquals(0, Float.floatToRawIntBits(xc.grad().toFloatArray()[i]), "an unread piece's gradient at " + i);
+        }
+        negativeZeros += Float.floatToRawIntBits(expected[i]) == Float.floatToRawIntBits(-0f) ? 1 : 0;
+      }
+      assertTrue(negativeZeros > 0, "the check covers a -0 (a ReLU's gradient where it was 0, times a negative g)");
+    }
+  }
+
   @ParameterizedTest
   @CsvSource({
     "Mlp, test.Mlp, test.KilnMlp, 1:28:28, 10",
@@ -472,6 +509,8 @@ class ParityTest {
     "MultiHeadAttention, test.MultiHeadAttention, test.KilnMultiHeadAttention, 6:8, 3",
     "ProductEdges, test.ProductEdges, test.KilnProductEdges, 6:8, 3",
     "CausalBlock, test.CausalBlock, test.KilnCausalBlock, 6:8, 3",
+    "FusedQkvBlock, test.FusedQkvBlock, test.KilnFusedQkvBlock, 6:8, 3",
+    "GatedPieces, test.GatedPieces, test.KilnGatedPieces, 4:16, 3",
     "PositionTable, test.PositionTable, test.KilnPositionTable, 6:8, 3",
     "CenteredGates, test.CenteredGates, test.KilnCenteredGates, 3:6:6, 3",
     "MapReductions, test.MapReductions, test.KilnMapReductions, 3:6:5, 3",
@@ -884,6 +923,8 @@ class ParityTest {
     "Broadcasts, test.Broadcasts, test.KilnBroadcasts, 4:6:6, 3",
     "MultiHeadAttention, test.MultiHeadAttention, test.KilnMultiHeadAttention, 6:8, 3",
     "CausalBlock, test.CausalBlock, test.KilnCausalBlock, 6:8, 3",
+    "FusedQkvBlock, test.FusedQkvBlock, test.KilnFusedQkvBlock, 6:8, 3",
+    "GatedPieces, test.GatedPieces, test.KilnGatedPieces, 4:16, 3",
     "PositionTable, test.PositionTable, test.KilnPositionTable, 6:8, 3",
     "TinyGpt, test.TinyGpt, test.KilnTinyGpt, ids:6, 3",
     "MeanPool, test.MeanPool, test.KilnMeanPool, ids:6, 3",
@@ -907,6 +948,7 @@ class ParityTest {
     "HiddenMlp, forwardWithHidden, 6",
     "HiddenCnn, inspect, 1:6:6",
     "HiddenResidual, heads, 6",
+    "SplitHeads, heads, 12",
   })
   void frozenLayersWithSeveralOutputsGiveTheEagerGradients(String source, String method, String sampleShape) {
     frozenLayers(source, "test." + source, "test.Kiln" + source, sampleShape, method);
@@ -1046,6 +1088,7 @@ class ParityTest {
     "HiddenArray, all, 5, 0 | 1 | 2 | 0:2 | 0:1:2",
     "HiddenSoftmax, forwardWithHidden, 4, 0 | 1 | 0:1",
     "HiddenResidual, heads, 6, 0 | 1 | 2 | 0:1 | 1:2 | 0:2 | 0:1:2",
+    "SplitHeads, heads, 12, 0 | 1 | 2 | 0:1 | 1:2 | 0:2 | 0:1:2",
     "Heads, heads, 2:4:3, 0 | 1 | 2 | 3 | 1:2 | 1:3 | 2:3 | 0:3 | 1:2:3",
   })
   void severalOutputsMatchEager(String source, String method, String sampleShape, String subsets) {

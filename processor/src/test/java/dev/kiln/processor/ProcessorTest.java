@@ -74,6 +74,10 @@ class ProcessorTest {
       "Attention, KilnAttention, KilnAttention.java",
       "MultiHeadAttention, KilnMultiHeadAttention, KilnMultiHeadAttention.java",
       "CausalBlock, KilnCausalBlock, KilnCausalBlock.java",
+      "FusedQkvBlock, KilnFusedQkvBlock, KilnFusedQkvBlock.java",
+      "GatedPieces, KilnGatedPieces, KilnGatedPieces.java",
+      "SignedPieces, KilnSignedPieces, KilnSignedPieces.java",
+      "SplitHeads, KilnSplitHeads, KilnSplitHeads.java",
       "PositionTable, KilnPositionTable, KilnPositionTable.java",
       "TinyGpt, KilnTinyGpt, KilnTinyGpt.java",
       "MeanPool, KilnMeanPool, KilnMeanPool.java",
@@ -1242,6 +1246,61 @@ class ProcessorTest {
         + " reshape(x, -1, 3, 8, 2): batch dimension 1 has size 2 on the left and 3 on the right; a compiled matmul does not"
         + " broadcast them").inFile(f).onLineContaining("Tensor h =");
     assertEquals(7, c.errors().size(), c.errors().toString()); // (the unused values are not reported on top)
+  }
+
+  /**
+   * {@code split} and {@code chunk} in a compiled forward: the batch, a dimension out of range, a split size below 1
+   * and lengths that do not add up (PyTorch's words, on the split's line, once for all its pieces), a piece out of
+   * range, an index that is not a constant or is negative, the pieces used otherwise than {@code qkv[i]} (passed on,
+   * iterated, measured) and assigned again, each an error on its own line.
+   */
+  @Test
+  void badSplitsAreReportedOnTheirLines() {
+    JavaFileObject f = classModel("BadSplits",
+        "@Model(input = {6, 8})",
+        "public class BadSplits extends Module {",
+        "  final Linear fc = new Linear(8, 3);",
+        "  int which = 1;",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    Tensor a = x.split(2, 0)[0];",
+        "    Tensor b = x.chunk(2, 3)[1];",
+        "    Tensor c = x.split(0, 1)[0];",
+        "    Tensor[] lengths = x.split(new int[] {4, 1}, 1);",
+        "    Tensor e = lengths[0].add(lengths[1]);",
+        "    Tensor[] qkv = x.split(2, 1);",
+        "    Tensor g = qkv[3];",
+        "    Tensor h = qkv[which];",
+        "    Tensor k = qkv[-1];",
+        "    Tensor m = Tensor.cat(java.util.List.of(qkv), 1);",
+        "    for (Tensor t : qkv) { }",
+        "    final int count = qkv.length;",
+        "    qkv = x.split(3, 1);",
+        "    qkv[0] = x;",
+        "    return fc.apply(qkv[0].sum(1));",
+        "  }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining("x.split(2, 0): dimension 0 of [N, 6, 8] is the batch, which a compiled forward keeps;"
+        + " split a dimension after it, from the input x (@Model input)").inFile(f).onLineContaining("Tensor a =");
+    assertThat(c).hadErrorContaining("x.chunk(2, 3): Dimension out of range (expected to be in range of [-3, 2], but got 3) for"
+        + " [N, 6, 8]").inFile(f).onLineContaining("Tensor b =");
+    assertThat(c).hadErrorContaining("x.split(0, 1): split_size can only be 0 if dimension size is 0")
+        .inFile(f).onLineContaining("Tensor c =");
+    assertThat(c).hadErrorContaining("split_with_sizes expects split_sizes to sum exactly to 6 (input tensor's size at dimension 1"
+        + " of [N, 6, 8]), but got split_sizes=[4, 1]").inFile(f).onLineContaining("Tensor[] lengths =");
+    assertThat(c).hadErrorContaining("x.split(2, 1)[3]: split(2, 1) of [N, 6, 8] makes 3 pieces [2, 2, 2], so it has no piece 3"
+        + " (0..2)").inFile(f).onLineContaining("Tensor g =");
+    assertThat(c).hadErrorContaining(Message.PIECE_INDEX.format("qkv[which]", "which")).inFile(f).onLineContaining("Tensor h =");
+    assertThat(c).hadErrorContaining(Message.PIECE_INDEX.format("qkv[-1]", "-1")).inFile(f).onLineContaining("Tensor k =");
+    String misuse = Message.PIECES_MISUSE.format("qkv", "x.split(2, 1)", "forward", "qkv", "qkv", "");
+    assertThat(c).hadErrorContaining(misuse + "method invocation 'java.util.List.of(qkv)'").inFile(f).onLineContaining("Tensor m =");
+    assertThat(c).hadErrorContaining(misuse + "enhanced for loop").inFile(f).onLineContaining("for (Tensor t");
+    assertThat(c).hadErrorContaining(misuse + "member select 'qkv.length'").inFile(f).onLineContaining("qkv.length");
+    assertThat(c).hadErrorContaining(Message.PIECES_REASSIGNED.format("qkv", "x.split(2, 1)", "forward", "qkv = x.split(3, 1)"))
+        .inFile(f).onLineContaining("qkv = x.split(3, 1);");
+    assertThat(c).hadErrorContaining(Message.PIECES_REASSIGNED.format("qkv", "x.split(2, 1)", "forward", "qkv[0] = x"))
+        .inFile(f).onLineContaining("qkv[0] = x;");
+    assertEquals(12, c.errors().size(), c.errors().toString()); // (the split of lengths reported once for its two pieces)
   }
 
   /**

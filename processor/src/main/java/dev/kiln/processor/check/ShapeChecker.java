@@ -17,6 +17,7 @@ import dev.kiln.processor.ir.Reduce;
 import dev.kiln.processor.ir.Repeat;
 import dev.kiln.processor.ir.Reshape;
 import dev.kiln.processor.ir.Source;
+import dev.kiln.processor.ir.Split;
 import dev.kiln.processor.ir.StepIr;
 import dev.kiln.processor.ir.TensorIr;
 import dev.kiln.runtime.Shapes;
@@ -102,6 +103,7 @@ public final class ShapeChecker {
     List<int[]> ins = new ArrayList<>();
     List<int[]> outs = new ArrayList<>();
     Map<String, Object> sequentialCalls = new HashMap<>(); // value -> the call (its tree) of a Sequential field that made it
+    Set<Split> badSplits = new HashSet<>(); // splits whose error is reported (on the split's line, once for all its pieces)
     for (StepIr step : ir.steps()) {
       String label = step.layer() != null ? step.layer().path() : step.text();
       // a layer of a Sequential (a factory's, or a field's) is named by its path, not by the call that applies them all
@@ -204,6 +206,9 @@ public final class ShapeChecker {
           continue;
         }
       }
+      if (step.spec() instanceof Split.Piece piece && !splitFits(piece.split(), in, producers.get(step.input()), badSplits)) {
+        continue;
+      }
       // what fed the step, for messages: its input, or each value a cat joins
       String from = step.joins() ? String.join(" and ", step.inputs().stream().map(producers::get).toList())
           : producers.get(step.input()) + context;
@@ -257,6 +262,24 @@ public final class ShapeChecker {
       }
     }
     return diagnostics.count() > before ? Optional.empty() : Optional.of(new CheckedModel(ir, input, ins, outs, null, null));
+  }
+
+  /**
+   * Whether a split cuts its source of shape {@code in} (made by {@code from}); if not, the error is reported on the
+   * split's line, once however many of its pieces forward reads ({@code bad} holds the splits reported).
+   */
+  private boolean splitFits(Split split, int[] in, String from, Set<Split> bad) {
+    if (bad.contains(split)) {
+      return false;
+    }
+    try {
+      split.lengths(in);
+      return true;
+    } catch (ShapeException e) {
+      diagnostics.error(split.source(), Message.SHAPE_MISMATCH, split.text(), e.getMessage(), from);
+      bad.add(split);
+      return false;
+    }
   }
 
   /**

@@ -39,6 +39,7 @@ import dev.kiln.processor.ir.InputsIr;
 import dev.kiln.processor.ir.MaskedFill;
 import dev.kiln.processor.ir.ModelIr;
 import dev.kiln.processor.ir.Narrow;
+import dev.kiln.processor.ir.Split;
 import dev.kiln.processor.ir.OutputsIr;
 import dev.kiln.processor.ir.Reduce;
 import dev.kiln.processor.ir.Reorder;
@@ -118,6 +119,8 @@ public final class Generator {
   private final Set<String> gradientBuffers = new LinkedHashSet<>();
   /** {@code "k:w"}: kernel k's backward adds the gradient of its w-th input to one a later step wrote. */
   private final Set<String> accumulating = new HashSet<>();
+  /** Kernels of a split's pieces whose backward copies into its slice of the source's gradient ({@link #placedPieces}). */
+  private final Set<Integer> placing = new HashSet<>();
   /** For a graph of several outputs, by kernel: the condition under which its backward runs ({@link #runConditions}). */
   private final Map<Integer, String> runIf = new HashMap<>();
   /** Storage of values whose gradient every reader adds, zeroed at the start of the backward (several outputs). */
@@ -231,6 +234,7 @@ public final class Generator {
         }
       }
     }
+    placedPieces();
     // A ReLU fused into a Linear at the very end masks the incoming gradient in place: it needs a
     // buffer of its own (batch norm applies the mask as it reads the gradient).
     if (lastComputing >= 0 && masksInPlace(kernels.get(lastComputing))) {
@@ -243,6 +247,38 @@ public final class Generator {
       outputs.results().stream().map(storage::get).filter(st -> !isInput(st)).forEach(gradientBuffers::add);
       if (graphOutputs) {
         outputs.results().stream().map(storage::get).filter(st -> !isInput(st)).forEach(zeroedGradients::add);
+      }
+    }
+  }
+
+  /**
+   * The pieces of one split whose backward copies its gradient into its slice of the source's instead of adding
+   * it (or writing zeros around it): those the backward reaches after another piece of the same split when nothing
+   * else wrote the source's gradient, or every piece when forward reads them all and nothing else reads the source.
+   * The first piece wrote zeros around its slice (unless the pieces cover it all), and the slices do not overlap,
+   * so each value is the piece's gradient itself, bit for bit eager mode's (which places the pieces' gradients into
+   * zeros); an add would turn a -0 into 0.
+   */
+  private void placedPieces() {
+    Map<String, List<Integer>> writers = new LinkedHashMap<>(); // by storage: the kernels that write its gradient, last first
+    for (int k = kernels.size() - 1; k >= 0; k--) {
+      Kernel kernel = kernels.get(k);
+      for (int w = 0; kernel.kind() != Kernel.Kind.VIEW && w < kernel.inputs().size(); w++) {
+        String in = storage.get(kernel.inputs().get(w));
+        if (in != null && !carriesNoGradient(kernel, w)) {
+          writers.computeIfAbsent(in, st -> new ArrayList<>()).add(k);
+        }
+      }
+    }
+    for (List<Integer> ks : writers.values()) {
+      List<Object> splits = ks.stream().map(k -> kernels.get(k).spec() instanceof Split.Piece piece ? piece.split() : (Object) k).toList();
+      Kernel first = kernels.get(ks.get(0));
+      boolean covered = first.spec() instanceof Split.Piece piece && splits.stream().allMatch(piece.split()::equals)
+          && ks.size() == piece.split().lengths(first.inShape()).length; // (each piece read is one step)
+      for (int i = 0; i < ks.size(); i++) {
+        if (covered || i > 0 && splits.get(i) instanceof Split && splits.subList(0, i).stream().allMatch(splits.get(i)::equals)) {
+          placing.add(ks.get(i));
+        }
       }
     }
   }
@@ -1146,6 +1182,7 @@ public final class Generator {
       locals.put(ir.further().get(j - 1).name(), "x" + j);
     }
     tensorsRead().forEach(t -> locals.put(t.value(), tensorField(t)));
+    Map<Split, String> splitArrays = new HashMap<>();
     String last = "x";
     for (int j = 0; j < kernels.size(); j++) {
       Kernel k = kernels.get(j);
@@ -1155,6 +1192,12 @@ public final class Generator {
       String step = CudaSource.step(j);
       if (folded(k)) {
         b.add(foldedNote(k));
+        continue;
+      }
+      if (k.spec() instanceof Split.Piece piece) {
+        pieceOnCuda(b, piece, in, out, splitArrays);
+        locals.put(out, out);
+        last = out;
         continue;
       }
       switch (k.kind()) {
@@ -1262,6 +1305,20 @@ public final class Generator {
     b.addStatement("$T $LStates = $L.forwardWithState($L)", RECURRENT_OUTPUT, out, layerField(k.layer()), in)
         .addStatement("$T $L = $T.withLastStates($LStates.output(), $LStates.h(), $LStates.c())", TENSOR, out, CUDA_COMPILED, out, out,
             out);
+  }
+
+  /**
+   * A piece of a split on CUDA: the eager split, called once for all the pieces forward reads ({@code Tensor[]
+   * s1 = v2.split(8, 2)}), so that their gradients reach the source through its one node, as in eager mode.
+   */
+  private static void pieceOnCuda(CodeBlock.Builder b, Split.Piece piece, String in, String out, Map<Split, String> splitArrays) {
+    String array = splitArrays.get(piece.split());
+    if (array == null) {
+      array = "s" + piece.split().id();
+      splitArrays.put(piece.split(), array);
+      b.addStatement("$T[] $L = $L.$L", TENSOR, array, in, piece.split().call());
+    }
+    b.addStatement("$T $L = $L[$L]", TENSOR, out, array, piece.index());
   }
 
   /** This plan's CUDA source, or null when no step has generated kernels. */
@@ -1809,7 +1866,7 @@ public final class Generator {
 
   /** A select's or narrow's slabs, as {@code SliceKernels} takes them: {@code n * rows, pitch, skip, width}. */
   private static String sliceArgs(Kernel k) {
-    int[] s = ((Narrow) k.spec()).slabs(k.inShape());
+    int[] s = (k.spec() instanceof Split.Piece piece ? piece.narrow(k.inShape()) : (Narrow) k.spec()).slabs(k.inShape());
     return (s[0] == 1 ? "n" : "n * " + s[0]) + ", " + s[1] + ", " + s[2] + ", " + s[3];
   }
 
@@ -2094,6 +2151,9 @@ public final class Generator {
       } else if (k.kind() == Kernel.Kind.MASKED_FILL) { // the gradient, zero where the mask filled
         b.addStatement("$T.maskedFillBackward($L, $L, $L, $L, $L, $L, $L)", KERNELS, target.array, target.offset, d.array,
             d.offset, maskBlocks(k), maskArgs(k), accumulate);
+      } else if (placing.contains(i)) { // a piece of a split, whose pieces write their slices of its input's gradient
+        b.add("// the split's pieces write its input's gradient between them: this piece's is copied into its slice\n")
+            .addStatement("$T.pieceBackward($L, $L, $L, $L, $L)", SLICES, target.array, target.offset, d.array, d.offset, sliceArgs(k));
       } else if (k.kind() == Kernel.Kind.SLICE) { // the gradient into the slice, zero elsewhere
         b.addStatement("$T.narrowBackward($L, $L, $L, $L, $L, $L)", SLICES, target.array, target.offset, d.array, d.offset,
             sliceArgs(k), accumulate);

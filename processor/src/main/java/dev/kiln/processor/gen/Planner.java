@@ -38,6 +38,7 @@ import dev.kiln.processor.ir.Reorder;
 import dev.kiln.processor.ir.Reshape;
 import dev.kiln.processor.ir.Scale;
 import dev.kiln.processor.ir.Shift;
+import dev.kiln.processor.ir.Split;
 import dev.kiln.processor.ir.StepIr;
 import dev.kiln.processor.ir.Sub;
 import java.util.ArrayList;
@@ -157,7 +158,7 @@ final class Planner {
         kernels.add(new Kernel(Kernel.Kind.EMBEDDING, label, s.spec(), s.layer(), null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof Recurrent.Spec || s.spec() instanceof LastStates) { // (with its last states after the output)
         kernels.add(new Kernel(Kernel.Kind.RECURRENT, label, s.spec(), s.layer(), null, false, s.input(), s.output(), in, out, s.source()));
-      } else if (s.spec() instanceof Narrow) {
+      } else if (s.spec() instanceof Narrow || s.spec() instanceof Split.Piece) { // a piece of a split: a narrow of its source
         kernels.add(new Kernel(Kernel.Kind.SLICE, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof LastStates.Sequence seq) { // a recurrent layer's output before its last states: the narrow of its rows
         kernels.add(new Kernel(Kernel.Kind.SLICE, label, seq.narrow(in), null, null, false, s.input(), s.output(), in, out, s.source()));

@@ -40,6 +40,7 @@ import dev.kiln.processor.ir.ModelIr;
 import dev.kiln.processor.ir.Mul;
 import dev.kiln.processor.ir.OutputsIr;
 import dev.kiln.processor.ir.Source;
+import dev.kiln.processor.ir.Split;
 import dev.kiln.processor.ir.StepIr;
 import dev.kiln.processor.ir.Sub;
 import dev.kiln.processor.ir.TensorIr;
@@ -921,6 +922,15 @@ public final class DeclarationReader {
     private int counter;
     /** Locals holding a recurrent layer's run with its last states ({@code var o = lstm.forwardWithState(x)}), by name. */
     private final Map<String, States> stateLocals = new HashMap<>();
+    /** Locals that hold a split's pieces ({@code Tensor[] qkv = x.split(D, 2);}), by name. */
+    private final Map<String, Pieces> pieces = new HashMap<>();
+    /** Locals whose split had an error (reported): reading their pieces stays silent. */
+    private final Set<String> brokenPieces = new HashSet<>();
+    /** The splits read so far: each one's id. */
+    private int splits;
+
+    /** A split's source value, the split, and the steps of the pieces read so far, by index. */
+    private record Pieces(String value, Split split, Map<Integer, String> read) {}
 
     Steps(String method, String inputName) {
       this.methodName = method;
@@ -934,7 +944,9 @@ public final class DeclarationReader {
     void readBody(BlockTree body, CompilationUnitTree unit, Map<String, LayerNode> fields, String className, String returned) {
       List<? extends StatementTree> statements = body.getStatements();
       for (StatementTree s : statements) {
-        if (s instanceof VariableTree v && trees.getElement(TreePath.getPath(unit, v)) instanceof VariableElement e
+        if (piecesStatement(s, unit, fields, className)) {
+          continue; // Tensor[] qkv = x.split(D, 2); or a misuse of such pieces, reported
+        } else if (s instanceof VariableTree v && trees.getElement(TreePath.getPath(unit, v)) instanceof VariableElement e
             && e.getConstantValue() != null) {
           continue; // final int d = 1: a constant, which the folder reads where it is used
         } else if (s instanceof VariableTree v && trees.getElement(TreePath.getPath(unit, v)) instanceof VariableElement e
@@ -1024,6 +1036,10 @@ public final class DeclarationReader {
       if (outputsMethod != null && callsOutputs(e, unit)) {
         diagnostics.error(unit, e, Message.FORWARD_CALLS_OUTPUTS, outputsMethod.getSimpleName(), outputsCall);
         return null;
+      }
+      if (e instanceof ArrayAccessTree aa && (pieces.containsKey(arrayName(aa)) || brokenPieces.contains(arrayName(aa))
+          || splitCall(aa.getExpression(), unit) != null)) { // qkv[0], x.chunk(2, -1)[1]
+        return piece(aa, unit, fields, className);
       }
       if (e instanceof NewClassTree nc && !unresolved(unit, nc)
           && types.isAssignable(trees.getTypeMirror(TreePath.getPath(unit, nc)), type(MODULE))) {
@@ -1496,6 +1512,160 @@ public final class DeclarationReader {
       }
       String input = expression(args.get(0), unit, fields, className);
       return input == null ? null : step(input, spec, null, mi.toString(), source(unit, mi));
+    }
+
+    // ------------------------------------------------------------------ split and chunk
+
+    /**
+     * Reads a statement about a split's pieces and says whether it did: {@code Tensor[] qkv = x.split(D, 2);} (a
+     * declaration, or the first assignment of a declared array) names the pieces, whose steps come where forward
+     * reads them ({@link #piece}); an assignment of such an array or of one of its pieces, and a use of it other
+     * than {@code qkv[constant]}, are errors on their line.
+     */
+    private boolean piecesStatement(StatementTree s, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
+      if (s instanceof ExpressionStatementTree es && es.getExpression() instanceof AssignmentTree a) {
+        ExpressionTree target = a.getVariable() instanceof ArrayAccessTree aa ? aa.getExpression() : a.getVariable();
+        String name = target instanceof IdentifierTree id ? id.getName().toString() : null;
+        if (pieces.containsKey(name) || brokenPieces.contains(name)) {
+          diagnostics.error(unit, s, Message.PIECES_REASSIGNED, name, splitText(name), methodName, firstLine(es.getExpression()));
+          return true;
+        }
+      }
+      if (misusesPieces(s, unit)) {
+        if (s instanceof VariableTree v) {
+          assign(v.getName().toString(), null);
+        } else if (s instanceof ExpressionStatementTree es && es.getExpression() instanceof AssignmentTree a
+            && a.getVariable() instanceof IdentifierTree target) {
+          assign(target.getName().toString(), null);
+        }
+        return true;
+      }
+      String name = null;
+      ExpressionTree value = null;
+      if (s instanceof VariableTree v && v.getInitializer() != null) {
+        name = v.getName().toString();
+        value = v.getInitializer();
+      } else if (s instanceof ExpressionStatementTree es && es.getExpression() instanceof AssignmentTree a
+          && a.getVariable() instanceof IdentifierTree target) {
+        name = target.getName().toString();
+        value = a.getExpression();
+      }
+      MethodInvocationTree call = value == null ? null : splitCall(value, unit);
+      if (call == null) {
+        return false;
+      }
+      Pieces p = split(call, unit, fields, className);
+      if (p == null) {
+        brokenPieces.add(name);
+      } else {
+        pieces.put(name, p);
+      }
+      return true;
+    }
+
+    /** Reports each use of a piece array in {@code s} other than {@code qkv[i]}; whether there was one. */
+    private boolean misusesPieces(StatementTree s, CompilationUnitTree unit) {
+      if (pieces.isEmpty() && brokenPieces.isEmpty()) {
+        return false;
+      }
+      boolean[] found = {false};
+      new TreePathScanner<Void, Void>() {
+        @Override public Void visitIdentifier(IdentifierTree node, Void unused) {
+          String name = node.getName().toString();
+          Tree parent = getCurrentPath().getParentPath().getLeaf();
+          if ((pieces.containsKey(name) || brokenPieces.contains(name))
+              && trees.getElement(getCurrentPath()) instanceof VariableElement v && v.getKind() == ElementKind.LOCAL_VARIABLE
+              && !(parent instanceof ArrayAccessTree aa && aa.getExpression() == node)) {
+            diagnostics.error(unit, node, Message.PIECES_MISUSE, name, splitText(name), methodName, name, name, describe(parent));
+            found[0] = true;
+          }
+          return null;
+        }
+      }.scan(TreePath.getPath(unit, s), null);
+      return found[0];
+    }
+
+    /** The split call a piece array holds, for messages. */
+    private String splitText(String name) {
+      Pieces p = pieces.get(name);
+      return p != null ? p.split().text() : "a split";
+    }
+
+    /** The local an array access reads ({@code qkv} of {@code qkv[0]}), or null. */
+    private static String arrayName(ArrayAccessTree aa) {
+      ExpressionTree array = aa.getExpression();
+      while (array instanceof ParenthesizedTree p) {
+        array = p.getExpression();
+      }
+      return array instanceof IdentifierTree id ? id.getName().toString() : null;
+    }
+
+    /** {@code e} as a call of Tensor's {@code split} or {@code chunk}, or null. */
+    private MethodInvocationTree splitCall(ExpressionTree e, CompilationUnitTree unit) {
+      while (e instanceof ParenthesizedTree p) {
+        e = p.getExpression();
+      }
+      return e instanceof MethodInvocationTree mi && mi.getMethodSelect() instanceof MemberSelectTree
+          && trees.getElement(TreePath.getPath(unit, mi)) instanceof ExecutableElement ex
+          && (ex.getSimpleName().contentEquals("split") || ex.getSimpleName().contentEquals("chunk"))
+          && ((TypeElement) ex.getEnclosingElement()).getQualifiedName().contentEquals(TENSOR)
+          && !ex.getModifiers().contains(Modifier.STATIC) ? mi : null;
+    }
+
+    /**
+     * {@code x.split(size, dim)}, {@code x.split(new int[] {...}, dim)} or {@code x.chunk(n, dim)}: its source's
+     * steps and the split, its arguments constants; null after an error (reported).
+     */
+    private Pieces split(MethodInvocationTree mi, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
+      String name = ((MemberSelectTree) mi.getMethodSelect()).getIdentifier().toString();
+      List<Object> args = constants(mi.getArguments(), mi.toString(), name, unit);
+      if (args == null) {
+        return null;
+      }
+      Split.Kind kind = name.equals("chunk") ? Split.Kind.CHUNKS : args.get(0) instanceof int[] ? Split.Kind.LENGTHS : Split.Kind.SIZE;
+      if (!(args.get(1) instanceof Integer dim) || kind != Split.Kind.LENGTHS && !(args.get(0) instanceof Integer)) {
+        diagnostics.error(unit, mi, Message.UNSUPPORTED_FUNCTION, mi + ": " + name + " takes int arguments, not " + args);
+        return null;
+      }
+      int size = kind == Split.Kind.LENGTHS ? 0 : (Integer) args.get(0);
+      int[] given = kind == Split.Kind.LENGTHS ? (int[]) args.get(0) : new int[0];
+      Split split = new Split(kind, size, given, dim, ++splits, mi.toString(), source(unit, mi));
+      if (split.argumentError() != null) {
+        diagnostics.error(unit, mi, Message.UNSUPPORTED_FUNCTION, mi + ": " + split.argumentError());
+        return null;
+      }
+      String value = expression(((MemberSelectTree) mi.getMethodSelect()).getExpression(), unit, fields, className);
+      return value == null ? null : new Pieces(value, split, new HashMap<>());
+    }
+
+    /**
+     * {@code qkv[i]} of a piece array, or {@code x.chunk(2, -1)[i]} of a split written in place: the piece's step
+     * (one per piece however often it is read); null after an error.
+     */
+    private String piece(ArrayAccessTree aa, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
+      String name = arrayName(aa);
+      if (brokenPieces.contains(name)) {
+        return null;
+      }
+      Object index = foldOrNull(aa.getIndex(), unit);
+      if (!(index instanceof Integer i) || i < 0) {
+        if (!unresolved(unit, aa.getIndex())) {
+          diagnostics.error(unit, aa, Message.PIECE_INDEX, aa, index == null ? aa.getIndex() : index);
+        }
+        return null;
+      }
+      Pieces p = pieces.containsKey(name) ? pieces.get(name) : split(splitCall(aa.getExpression(), unit), unit, fields, className);
+      if (p == null) {
+        return null;
+      }
+      String known = p.read().get(i);
+      if (known != null) {
+        return known;
+      }
+      String text = p.split().text() + "[" + i + "]";
+      String out = step(p.value(), new Split.Piece(p.split(), i), null, text, source(unit, aa));
+      p.read().put(i, out);
+      return out;
     }
 
     /** Steps for each layer in order; {@code where} is the call site, or null for each layer's declaration. */

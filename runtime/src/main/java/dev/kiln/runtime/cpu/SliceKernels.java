@@ -39,4 +39,16 @@ public final class SliceKernels {
       }
     }
   }
+
+  /**
+   * The gradient of a piece of a split ({@code x.split(size, dim)}, {@code x.chunk(n, dim)}) whose other pieces
+   * wrote the rest of {@code dx} (the first of them zeros around its own): {@code d [rows, width]} copied into
+   * each slab's taken values of {@code dx [rows, pitch]}, the rest left as it is; as eager mode places the
+   * pieces' gradients. Nothing when {@code dx} is null.
+   */
+  public static void pieceBackward(float[] dx, int dxOff, float[] d, int dOff, int rows, int pitch, int skip, int width) {
+    if (dx != null) {
+      MathKernels.copyRows(dx, dxOff + skip, pitch, d, dOff, width, width, rows);
+    }
+  }
 }
