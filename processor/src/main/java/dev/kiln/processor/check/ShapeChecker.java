@@ -98,6 +98,7 @@ public final class ShapeChecker {
         ids.putIfAbsent(st.input(), st.layer() != null ? st.layer().path() : st.text());
       }
     }
+    Set<String> maskOnly = maskOnly(ir.steps());
     List<int[]> ins = new ArrayList<>();
     List<int[]> outs = new ArrayList<>();
     Map<String, Object> sequentialCalls = new HashMap<>(); // value -> the call (its tree) of a Sequential field that made it
@@ -129,7 +130,7 @@ public final class ShapeChecker {
             String.join(" or ", inputNames));
         continue;
       }
-      String readAsFloats = embedding ? null : step.inputs().stream().filter(ids::containsKey).findFirst().orElse(null);
+      String readAsFloats = embedding ? null : floatReads(step, maskOnly).stream().filter(ids::containsKey).findFirst().orElse(null);
       if (readAsFloats != null) {
         diagnostics.error(where, Message.IDS_READ_AS_FLOATS, label, readAsFloats, ids.get(readAsFloats));
         continue;
@@ -149,7 +150,7 @@ public final class ShapeChecker {
       if (step.spec() instanceof MaskedFill m && m.byValue()) { // a further input as the mask: x's rank, repeated over x
         String maskValue = step.inputs().get(1);
         String root = viewedValue(ir, maskValue);
-        if (ir.furtherInput(root) == null) {
+        if (ir.furtherInput(root) == null && !root.equals(ir.inputName())) {
           diagnostics.error(where, Message.MASK_NOT_INPUT, label, producers.get(maskValue));
           continue;
         }
@@ -255,6 +256,37 @@ public final class ShapeChecker {
       }
     }
     return diagnostics.count() > before ? Optional.empty() : Optional.of(new CheckedModel(ir, input, ins, outs, null, null));
+  }
+
+  /**
+   * The values read only as a masked fill's mask, directly or through views ({@code ids.eq(0).view(-1, 1, 1, S)}):
+   * ids may be read so, as an Embedding reads them, never as floats.
+   */
+  private static Set<String> maskOnly(List<StepIr> steps) {
+    Set<String> masks = new HashSet<>();
+    Set<String> values = new HashSet<>();
+    for (int i = steps.size() - 1; i >= 0; i--) {
+      StepIr st = steps.get(i);
+      boolean view = isView(st) && masks.contains(st.output()) && !values.contains(st.output());
+      for (int w = 0; w < st.inputs().size(); w++) {
+        boolean mask = view || st.spec() instanceof MaskedFill m && m.byValue() && w == 1;
+        (mask ? masks : values).add(st.inputs().get(w));
+      }
+    }
+    masks.removeAll(values);
+    return masks;
+  }
+
+  /** The values a step reads as floats: not a masked fill's mask, nor a view of a value read only as one. */
+  private static List<String> floatReads(StepIr step, Set<String> maskOnly) {
+    if (isView(step) && maskOnly.contains(step.output())) {
+      return List.of();
+    }
+    return step.spec() instanceof MaskedFill m && m.byValue() ? List.of(step.input()) : step.inputs();
+  }
+
+  private static boolean isView(StepIr st) {
+    return st.spec() instanceof Reshape || st.spec() instanceof dev.kiln.dsl.Flatten.Spec;
   }
 
   /**

@@ -1217,7 +1217,7 @@ public final class Generator {
         }
         case MASKED_FILL -> {
           MaskedFill m = (MaskedFill) k.spec();
-          String mask = m.byValue() ? locals.get(k.inputs().get(1)) : fieldNames.get(TensorIr.valueName(m.mask()));
+          String mask = m.byValue() ? locals.get(k.inputs().get(1)) : cudaMaskField(m);
           CodeBlock selects = m.test() == dev.kiln.runtime.cpu.MaskTest.NONZERO ? CodeBlock.of("$L", mask)
               : CodeBlock.of("$L.$L($L)", mask, m.test().name().toLowerCase(java.util.Locale.ROOT), floatLiteral(m.against()));
           b.addStatement("$T $L = $T.maskedFill($L, $L, $L)", TENSOR, out, F, in, selects, floatLiteral(m.value()));
@@ -1378,6 +1378,13 @@ public final class Generator {
   /** The rows a product by a tensor field multiplies, as generated code: {@code n}, or {@code n * 6} for {@code [N, 6, D]}. */
   private static String fieldRows(Kernel k) {
     return k.product().m() == 1 ? "n" : "n * " + k.product().m();
+  }
+
+  /** A buffer mask in the CUDA form: the field, viewed as forward views it ({@code mask.view(S, S)}). */
+  private String cudaMaskField(MaskedFill m) {
+    String field = fieldNames.get(TensorIr.valueName(m.mask()));
+    TensorIr t = ir.tensor(TensorIr.valueName(m.mask()));
+    return t == null || Arrays.equals(t.shape(), m.maskShape()) ? field : field + ".reshape(" + joined(m.maskShape()) + ")";
   }
 
   /** The blocks a masked fill repeats its mask over: {@code n * 2} for a {@code [S, S]} mask over {@code [N, 2, S, S]}. */
