@@ -59,6 +59,8 @@ class CudaCompiledTest {
     "SeqRnn, 6:4",
     "FieldProducts, 6:8",
     "TransposedRows, 8:6",
+    "CausalLocal, 6:8",
+    "PaddedText, ids11:6",
   })
   void compiledOnCudaMatchesEagerOnTheCpu(String model, String sampleShape) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(model));
@@ -162,6 +164,7 @@ class CudaCompiledTest {
   @CsvSource({
     "TwoTower, forwardPair, false, -",
     "MaskedAttention, forwardMasked, true, -",
+    "CausalLocal, forwardPadded, true, -",
     "Recommender, forwardPair, false, 7:9",
     "TaggedImage, forwardTagged, false, 0:5:8",
   })
