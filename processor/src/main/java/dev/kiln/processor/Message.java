@@ -140,11 +140,11 @@ public enum Message {
       + " leave out @Model to run it eagerly"),
   MASK_COMPARED_WITH("%s: a compiled mask compares with a constant (%s.%s(0)), not %s"),
   MASK_COMPARED_TWICE("%s: %s is a mask already (a comparison); compare the input or buffer once (%s)"),
-  MASK_AS_VALUE("%s: %s is a mask (%s), which only masked fills read in a compiled model (x.maskedFill(%s, value)); a mask"
-      + " as a float value (an add, a mul, a sum) does not compile: leave out @Model to run it eagerly"),
+  MASK_AS_VALUE("%s: %s is a mask of the buffer %s, which %s reads as a mask only (x.maskedFill(mask, value)); to use"
+      + " 0/1 values, register them as a float buffer and read it (x.mul(keep)), or compare an input (ids.ne(0))"),
   MASK_REASSIGNED("%s: the mask %s is assigned once, where it is declared (Tensor %s = ...eq(0);), and never reassigned;"
       + " give the other value a local of its own"),
-  MASK_UNUSED("the mask %s is never used: %s reads it in no masked fill; use it or drop it"),
+  MASK_UNUSED("the mask %s is never used: %s reads it in no masked fill and no value; use it or drop it"),
   MASK_VIEW("%s: %s"),
   INTERNAL_ERROR("Kiln's processor failed on this model (please report it): %s");
 

@@ -61,6 +61,7 @@ class CudaCompiledTest {
     "TransposedRows, 8:6",
     "CausalLocal, 6:8",
     "PaddedText, ids11:6",
+    "PaddedMeanPool, ids11:6",
   })
   void compiledOnCudaMatchesEagerOnTheCpu(String model, String sampleShape) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(model));

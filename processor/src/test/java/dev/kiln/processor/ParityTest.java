@@ -416,7 +416,8 @@ class ParityTest {
 
   /**
    * Masks computed in forward (a local holding a buffer's or an input's comparison with a constant, viewed, read by
-   * several masked fills; a padding mask made from the ids an Embedding looks up): compiled and eager give the same
+   * several masked fills; a padding mask made from the ids an Embedding looks up; masked mean pooling, the mask a 0/1
+   * value): compiled and eager give the same
    * output, parameter gradients and float input gradient bit for bit, over batch sizes 5 and 3 (padded samples of
    * 1 to S real tokens), and ids or a mask input get no gradient.
    */
@@ -425,6 +426,7 @@ class ParityTest {
     "CausalLocal, forward",
     "CausalLocal, forwardPadded",
     "PaddedText, forward",
+    "PaddedMeanPool, forward",
   })
   void masksComputedInForwardMatchEagerBitForBit(String source, String methodName) throws ReflectiveOperationException {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(source));
@@ -733,6 +735,7 @@ class ParityTest {
     "TokenBag, test.TokenBag.bag(), test.KilnBag, 5, 10, 9",
     "TokenGru, test.TokenGru.gru(), test.KilnGru, 6, 11, 0",
     "PaddedText, test.PaddedText, test.KilnPaddedText, 6, 11, 0",
+    "PaddedMeanPool, test.PaddedMeanPool, test.KilnPaddedMeanPool, 6, 11, 0",
   })
   void idsModelMatchesEager(String source, String eagerName, String compiledName, int length, int vocabulary, int paddingRow) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(source));

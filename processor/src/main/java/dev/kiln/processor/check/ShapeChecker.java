@@ -7,6 +7,7 @@ import dev.kiln.processor.Diagnostics;
 import dev.kiln.processor.Message;
 import dev.kiln.processor.ir.Arithmetic;
 import dev.kiln.processor.ir.Cat;
+import dev.kiln.processor.ir.Compare;
 import dev.kiln.processor.ir.InputsIr;
 import dev.kiln.processor.ir.MaskedFill;
 import dev.kiln.processor.ir.MatMul;
@@ -259,8 +260,8 @@ public final class ShapeChecker {
   }
 
   /**
-   * The values read only as a masked fill's mask, directly or through views ({@code ids.eq(0).view(-1, 1, 1, S)}):
-   * ids may be read so, as an Embedding reads them, never as floats.
+   * The values read only as a masked fill's mask or compared ({@code ids.ne(0)}), directly or through views
+   * ({@code ids.eq(0).view(-1, 1, 1, S)}): ids may be read so, as an Embedding reads them, never as floats.
    */
   private static Set<String> maskOnly(List<StepIr> steps) {
     Set<String> masks = new HashSet<>();
@@ -269,7 +270,7 @@ public final class ShapeChecker {
       StepIr st = steps.get(i);
       boolean view = isView(st) && masks.contains(st.output()) && !values.contains(st.output());
       for (int w = 0; w < st.inputs().size(); w++) {
-        boolean mask = view || st.spec() instanceof MaskedFill m && m.byValue() && w == 1;
+        boolean mask = view || st.spec() instanceof MaskedFill m && m.byValue() && w == 1 || st.spec() instanceof Compare;
         (mask ? masks : values).add(st.inputs().get(w));
       }
     }
@@ -277,9 +278,9 @@ public final class ShapeChecker {
     return masks;
   }
 
-  /** The values a step reads as floats: not a masked fill's mask, nor a view of a value read only as one. */
+  /** The values a step reads as floats: not a masked fill's mask or a comparison's input, nor a view of a value read only as one. */
   private static List<String> floatReads(StepIr step, Set<String> maskOnly) {
-    if (isView(step) && maskOnly.contains(step.output())) {
+    if (isView(step) && maskOnly.contains(step.output()) || step.spec() instanceof Compare) {
       return List.of();
     }
     return step.spec() instanceof MaskedFill m && m.byValue() ? List.of(step.input()) : step.inputs();

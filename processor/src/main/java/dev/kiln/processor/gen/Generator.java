@@ -36,6 +36,7 @@ import dev.kiln.processor.ir.Arithmetic;
 import dev.kiln.processor.ir.Cat;
 import dev.kiln.processor.ir.LayerIr;
 import dev.kiln.processor.ir.InputsIr;
+import dev.kiln.processor.ir.Compare;
 import dev.kiln.processor.ir.MaskedFill;
 import dev.kiln.processor.ir.ModelIr;
 import dev.kiln.processor.ir.Narrow;
@@ -256,9 +257,9 @@ public final class Generator {
     return "dx" + storage.substring(2);
   }
 
-  /** Whether a kernel's input {@code w} gets no gradient from it: a masked fill's mask input, an embedding's ids. */
+  /** Whether a kernel's input {@code w} gets no gradient from it: a masked fill's mask input, an embedding's ids, a comparison's. */
   private static boolean carriesNoGradient(Kernel k, int w) {
-    return k.kind() == Kernel.Kind.MASKED_FILL && w == 1 || k.kind() == Kernel.Kind.EMBEDDING;
+    return k.kind() == Kernel.Kind.MASKED_FILL && w == 1 || k.kind() == Kernel.Kind.EMBEDDING || k.kind() == Kernel.Kind.COMPARE;
   }
 
   /**
@@ -760,6 +761,8 @@ public final class Generator {
             out.offset, in.array, in.offset, batchShape(k.inShape()), joined(order(k)));
         case SCALE -> b.addStatement("$T.scale($L, $L, $L, $L, n * $L, $Lf, false)", KERNELS, out.array, out.offset, in.array,
             in.offset, k.outPerSample(), ((Scale) k.spec()).factor());
+        case COMPARE -> b.addStatement("$T.$L.select($L, $L, $L, $L, n * $L, $L)", MASK_TEST, ((Compare) k.spec()).test(), out.array,
+            out.offset, in.array, in.offset, k.outPerSample(), floatLiteral(((Compare) k.spec()).against()));
         case MUL -> {
           Ref other = ref(k.inputs().get(1), refs);
           String repeat = repeatArgs(k);
@@ -1225,7 +1228,7 @@ public final class Generator {
         case CAT -> b.addStatement("$T $L = $T.cat($T.of($L), $L)", TENSOR, out, TENSOR, ClassName.get("java.util", "List"),
             k.inputs().stream().map(locals::get).collect(Collectors.joining(", ")), ((Cat) k.spec()).dim());
         case VIEW, RELU, ACTIVATION, CONV, LAYERNORM, DROPOUT, AVGPOOL, UPSAMPLE, PERMUTE, SCALE, SHIFT, REDUCE, EMBEDDING, RECURRENT,
-            SLICE -> b.addStatement("$T $L = $L", TENSOR,
+            SLICE, COMPARE -> b.addStatement("$T $L = $L", TENSOR,
             out, eagerCall(k, in));
       }
       locals.put(out, out);
@@ -2035,6 +2038,13 @@ public final class Generator {
             .addStatement("$T.embeddingBackward($LGW, 0, $L, $L, $L, $L, n * $L, $L, $L)", KERNELS, local, d.array, d.offset, in.array,
                 in.offset, k.inPerSample(), e.embeddingDim(), e.paddingIdx())
             .endControlFlow();
+        if (runs != null) {
+          b.endControlFlow();
+        }
+        continue;
+      }
+      if (k.kind() == Kernel.Kind.COMPARE) {
+        b.add("// a comparison has no gradient\n");
         if (runs != null) {
           b.endControlFlow();
         }

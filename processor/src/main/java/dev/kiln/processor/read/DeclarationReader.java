@@ -28,6 +28,7 @@ import dev.kiln.processor.Diagnostics;
 import dev.kiln.processor.Message;
 import dev.kiln.processor.ir.Add;
 import dev.kiln.processor.ir.Cat;
+import dev.kiln.processor.ir.Compare;
 import dev.kiln.processor.ir.Div;
 import dev.kiln.processor.ir.InputsIr;
 import dev.kiln.processor.ir.LayerIr;
@@ -1011,10 +1012,9 @@ public final class DeclarationReader {
       if (e instanceof ParenthesizedTree p) {
         return expression(p.getExpression(), unit, fields, className);
       }
-      if (e instanceof IdentifierTree id && masks.containsKey(id.getName().toString())) {
-        usedMasks.add(id.getName().toString());
-        diagnostics.error(unit, e, Message.MASK_AS_VALUE, id, masks.get(id.getName().toString()).written(), methodName, id);
-        return null;
+      if (e instanceof IdentifierTree id && masks.containsKey(id.getName().toString())) { // keep.sum(1, true): a 0/1 value
+        Mask value = maskAsValue(e, unit, fields, className);
+        return value == null ? null : value.value();
       }
       if (e instanceof IdentifierTree id) {
         String value = locals.get(id.getName().toString());
@@ -1047,9 +1047,9 @@ public final class DeclarationReader {
         diagnostics.error(unit, e, Message.UNSUPPORTED_EXPRESSION, methodName, describe(e));
         return null;
       }
-      if (isMask(mi, unit)) { // h.mul(ids.ne(0)): a comparison is a mask, which masked fills read
-        diagnostics.error(unit, e, Message.MASK_AS_VALUE, mi, maskWritten(mi, unit), methodName, mi);
-        return null;
+      if (isMask(mi, unit)) { // h.mul(keep.unsqueeze(-1)): a mask as a 0/1 value
+        Mask value = maskAsValue(mi, unit, fields, className);
+        return value == null ? null : value.value();
       }
       MethodInvocationTree states = stateCall(mi, unit);
       if (states != null) { // lstm.forwardWithState(x).output(): the states are not compiled
@@ -1252,16 +1252,42 @@ public final class DeclarationReader {
       return null;
     }
 
-    /** The comparison a mask expression views ({@code ids.ne(0)} for {@code keep.unsqueeze(-1)}), for messages; marks its local used. */
-    private String maskWritten(ExpressionTree e, CompilationUnitTree unit) {
+    /** Each mask local's 0/1 value, once computed ({@link #maskAsValue}): every use as a value reads the one pass. */
+    private final Map<String, Mask> maskValues = new HashMap<>();
+
+    /**
+     * A mask read as a float value ({@code keep.sum(1, true)}, {@code h.mul(keep.unsqueeze(-1))}, masked mean pooling):
+     * a {@link Compare} step of its input, 1 where it selects, else 0, computed once per mask local, then any views
+     * written after it; null after an error (a buffer's mask: the float buffer itself is the value to register).
+     */
+    private Mask maskAsValue(ExpressionTree e, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
       e = stripped(e);
       if (e instanceof IdentifierTree id && masks.containsKey(id.getName().toString())) {
-        usedMasks.add(id.getName().toString());
-        return masks.get(id.getName().toString()).written();
+        String local = id.getName().toString();
+        usedMasks.add(local);
+        if (!maskValues.containsKey(local)) {
+          maskValues.put(local, compared(masks.get(local), e, unit));
+        }
+        return maskValues.get(local);
       }
       String name = tensorMethod(e, unit);
-      return name != null && MASK_VIEWS.contains(name)
-          ? maskWritten(((MemberSelectTree) ((MethodInvocationTree) e).getMethodSelect()).getExpression(), unit) : e.toString();
+      if (name != null && MASK_VIEWS.contains(name) && isMask(((MemberSelectTree) ((MethodInvocationTree) e).getMethodSelect()).getExpression(), unit)) {
+        MethodInvocationTree view = (MethodInvocationTree) e;
+        Mask of = maskAsValue(((MemberSelectTree) view.getMethodSelect()).getExpression(), unit, fields, className);
+        return of == null ? null : viewMask(of, view, name, unit, e.toString());
+      }
+      Mask mask = readMask(e, unit, fields, className, e.toString());
+      return mask == null ? null : compared(mask, e, unit);
+    }
+
+    /** The 0/1 value of an input's mask (a {@link Compare} step), or null after reporting a buffer's. */
+    private Mask compared(Mask mask, ExpressionTree use, CompilationUnitTree unit) {
+      if (mask.buffer() != null) {
+        diagnostics.error(unit, use, Message.MASK_AS_VALUE, use, mask.written(), mask.buffer().field(), methodName);
+        return null;
+      }
+      String value = step(mask.value(), new Compare(mask.test(), mask.against()), null, mask.written(), source(unit, use));
+      return new Mask(value, null, mask.shape(), MaskTest.NONZERO, 0, mask.written(), mask.where());
     }
 
     /** {@code Tensor pad = ids.eq(0).view(-1, 1, 1, S);}: the local holds the mask, read by the masked fills after it. */
