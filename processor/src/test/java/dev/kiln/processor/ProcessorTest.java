@@ -1007,8 +1007,8 @@ class ProcessorTest {
   }
 
   /**
-   * A masked fill's value that is not a constant, a mask that is a parameter (the mask must be a buffer, as it is
-   * or compared with a constant), each on its line; a mask held in a local compiles.
+   * A masked fill's value that is not a constant, a mask that is a parameter, a buffer held in a local as it is (the
+   * mask must be a buffer, as it is or compared with a constant), each on its line; a mask held in a local compiles.
    */
   @Test
   void masksAndFillValuesTheCompilerCannotReadAreReportedOnTheirLines() {
@@ -1024,7 +1024,9 @@ class ProcessorTest {
         "    Tensor d = x.maskedFill(scale.eq(0), 0f);",
         "    Tensor m = causal.eq(0);",
         "    Tensor e = maskedFill(x, m, 0f);",
-        "    return fc.apply(c.add(d).add(e));",
+        "    Tensor alias = causal;",
+        "    Tensor g = x.maskedFill(alias, 0f);",
+        "    return fc.apply(c.add(d).add(e).add(g));",
         "  }",
         "}");
     Compilation c = compile(f);
@@ -1032,7 +1034,9 @@ class ProcessorTest {
         .inFile(f).onLineContaining("Tensor c =");
     assertThat(c).hadErrorContaining(Message.MASK_NOT_BUFFER.format("x.maskedFill(scale.eq(0), 0.0F)", "the parameter scale [6, 6]"))
         .inFile(f).onLineContaining("Tensor d =");
-    assertEquals(2, c.errors().size(), c.errors().toString());
+    assertThat(c).hadErrorContaining(Message.MASK_NOT_BUFFER.format("x.maskedFill(alias, 0.0F)", "alias"))
+        .inFile(f).onLineContaining("Tensor g =");
+    assertEquals(3, c.errors().size(), c.errors().toString());
   }
 
   /** An unused tensor field, even one the compiler could not read, is no error: forward does not read it. */

@@ -1395,6 +1395,10 @@ public final class DeclarationReader {
       if (value == null) {
         return null;
       }
+      if (value.startsWith(TensorIr.valueName(""))) { // Tensor m = mask; then maskedFill(m, ...): the field itself, please
+        diagnostics.error(unit, e, Message.MASK_NOT_BUFFER, label, e);
+        return null;
+      }
       String root = value;
       int[] shape = null;
       for (int i = list.size() - 1; i >= 0; i--) { // back through views to the value they read
