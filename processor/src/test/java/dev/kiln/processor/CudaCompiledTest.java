@@ -27,7 +27,8 @@ import org.junit.jupiter.params.provider.CsvSource;
  * dropout between its layers, a bidirectional GRU, RNNs read by select and narrow), compiled and run on
  * CUDA (their {@code forwardCuda}), against their eager declarations on the CPU: output, loss,
  * input (but ids) and parameter gradients to 1e-4 relative; a token table and its gradient never
- * read on the host, its padding row without gradient; methods of several inputs (two towers, a padding mask).
+ * read on the host, its padding row without gradient; methods of several inputs (two towers, a padding mask); masks
+ * computed in forward (a causal mask in a local, a padding mask from ids, masked mean pooling).
  * Needs a GPU: tagged cuda.
  */
 @Tag("cuda")

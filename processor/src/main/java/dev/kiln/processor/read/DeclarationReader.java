@@ -82,9 +82,9 @@ public final class DeclarationReader {
   private static final String TENSOR = "dev.kiln.runtime.Tensor";
   private static final String FUNCTIONS = "dev.kiln.dsl.F";
   private static final String RECURRENT = "dev.kiln.dsl.Recurrent";
-  /** The comparisons a masked fill's mask may be written with ({@code mask.eq(0)}), by Tensor method. */
   /** The views a mask may be taken through ({@code ids.eq(0).view(-1, 1, 1, S)}), by Tensor method. */
   private static final Set<String> MASK_VIEWS = Set.of("view", "reshape", "unsqueeze");
+  /** The comparisons a masked fill's mask may be written with ({@code mask.eq(0)}), by Tensor method. */
   private static final Map<String, MaskTest> COMPARISONS = Map.of("eq", MaskTest.EQ, "ne", MaskTest.NE, "lt", MaskTest.LT,
       "le", MaskTest.LE, "gt", MaskTest.GT, "ge", MaskTest.GE);
 
