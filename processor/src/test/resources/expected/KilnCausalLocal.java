@@ -221,7 +221,8 @@ public final class KilnCausalLocal extends CausalLocal {
     // q.matmul(k.transpose(-2, -1)) + q.matmul(k.transpose(-2, -1)).div(Math.sqrt(DH)): [N, 2, 6, 4] @ [N, 2, 4, 6] -> [N, 2, 6, 6]   CausalLocal.java:62
     Tensor v13 = CudaCompiled.matmul(v4, false, v7, true, 0.5f, n * 2, 6, 6, 4, n, 2, 6, 6);
     // att.maskedFill(causal, Float.NEGATIVE_INFINITY): [N, 2, 6, 6] -> [N, 2, 6, 6]   CausalLocal.java:63
-    Tensor v14 = F.maskedFill(v13, tril.reshape(1, 1, 6, 6).eq(0.0f), Float.NEGATIVE_INFINITY);
+    Tensor v14_1 = tril.reshape(1, 1, 6, 6).eq(0.0f);
+    Tensor v14 = F.maskedFill(v13, v14_1, Float.NEGATIVE_INFINITY);
     // att.maskedFill(causal, Float.NEGATIVE_INFINITY).softmax(-1): [N, 2, 6, 6] -> [N, 2, 6, 6]   CausalLocal.java:63
     Tensor v15 = F.softmax(v14, -1);
     // att.matmul(v): [N, 2, 6, 6] @ [N, 2, 6, 4] -> [N, 2, 6, 4]   CausalLocal.java:64
@@ -257,7 +258,7 @@ public final class KilnCausalLocal extends CausalLocal {
     // q2.matmul(k2.transpose(-2, -1)) + q2.matmul(k2.transpose(-2, -1)).div(Math.sqrt(DH)): [N, 2, 6, 4] @ [N, 2, 4, 6] -> [N, 2, 6, 6]   CausalLocal.java:69
     Tensor v32 = CudaCompiled.matmul(v23, false, v26, true, 0.5f, n * 2, 6, 6, 4, n, 2, 6, 6);
     // att2.maskedFill(causal, Float.NEGATIVE_INFINITY): [N, 2, 6, 6] -> [N, 2, 6, 6]   CausalLocal.java:70
-    Tensor v33 = F.maskedFill(v32, tril.reshape(1, 1, 6, 6).eq(0.0f), Float.NEGATIVE_INFINITY);
+    Tensor v33 = F.maskedFill(v32, v14_1, Float.NEGATIVE_INFINITY);
     // att2.maskedFill(causal, Float.NEGATIVE_INFINITY).softmax(-1): [N, 2, 6, 6] -> [N, 2, 6, 6]   CausalLocal.java:70
     Tensor v34 = F.softmax(v33, -1);
     // att2.matmul(v2): [N, 2, 6, 6] @ [N, 2, 6, 4] -> [N, 2, 6, 4]   CausalLocal.java:71
@@ -432,9 +433,11 @@ public final class KilnCausalLocal extends CausalLocal {
       // q.matmul(k.transpose(-2, -1)) + q.matmul(k.transpose(-2, -1)).div(Math.sqrt(DH)): [N, 2, 6, 4] @ [N, 2, 4, 6] -> [N, 2, 6, 6]   CausalLocal.java:42
       Tensor v14 = CudaCompiled.matmul(v5, false, v8, true, 0.5f, n * 2, 6, 6, 4, n, 2, 6, 6);
       // att.maskedFill(causal, Float.NEGATIVE_INFINITY): [N, 2, 6, 6] -> [N, 2, 6, 6]   CausalLocal.java:43
-      Tensor v15 = F.maskedFill(v14, tril.reshape(1, 1, 6, 6).eq(0.0f), Float.NEGATIVE_INFINITY);
+      Tensor v15_1 = tril.reshape(1, 1, 6, 6).eq(0.0f);
+      Tensor v15 = F.maskedFill(v14, v15_1, Float.NEGATIVE_INFINITY);
       // att.maskedFill(causal, Float.NEGATIVE_INFINITY).maskedFill(pad, Float.NEGATIVE_INFINITY): [N, 2, 6, 6] -> [N, 2, 6, 6]   CausalLocal.java:43
-      Tensor v16 = F.maskedFill(v15, v1.eq(0.0f), Float.NEGATIVE_INFINITY);
+      Tensor v16_1 = v1.eq(0.0f);
+      Tensor v16 = F.maskedFill(v15, v16_1, Float.NEGATIVE_INFINITY);
       // att.maskedFill(causal, Float.NEGATIVE_INFINITY).maskedFill(pad, Float.NEGATIVE_INFINITY).softmax(-1): [N, 2, 6, 6] -> [N, 2, 6, 6]   CausalLocal.java:43
       Tensor v17 = F.softmax(v16, -1);
       // att.matmul(v): [N, 2, 6, 6] @ [N, 2, 6, 4] -> [N, 2, 6, 4]   CausalLocal.java:44
@@ -470,9 +473,9 @@ public final class KilnCausalLocal extends CausalLocal {
       // q2.matmul(k2.transpose(-2, -1)) + q2.matmul(k2.transpose(-2, -1)).div(Math.sqrt(DH)): [N, 2, 6, 4] @ [N, 2, 4, 6] -> [N, 2, 6, 6]   CausalLocal.java:49
       Tensor v34 = CudaCompiled.matmul(v25, false, v28, true, 0.5f, n * 2, 6, 6, 4, n, 2, 6, 6);
       // att2.maskedFill(pad, Float.NEGATIVE_INFINITY): [N, 2, 6, 6] -> [N, 2, 6, 6]   CausalLocal.java:50
-      Tensor v35 = F.maskedFill(v34, v1.eq(0.0f), Float.NEGATIVE_INFINITY);
+      Tensor v35 = F.maskedFill(v34, v16_1, Float.NEGATIVE_INFINITY);
       // att2.maskedFill(pad, Float.NEGATIVE_INFINITY).maskedFill(causal, Float.NEGATIVE_INFINITY): [N, 2, 6, 6] -> [N, 2, 6, 6]   CausalLocal.java:50
-      Tensor v36 = F.maskedFill(v35, tril.reshape(1, 1, 6, 6).eq(0.0f), Float.NEGATIVE_INFINITY);
+      Tensor v36 = F.maskedFill(v35, v15_1, Float.NEGATIVE_INFINITY);
       // att2.maskedFill(pad, Float.NEGATIVE_INFINITY).maskedFill(causal, Float.NEGATIVE_INFINITY).softmax(-1): [N, 2, 6, 6] -> [N, 2, 6, 6]   CausalLocal.java:50
       Tensor v37 = F.softmax(v36, -1);
       // att2.matmul(v2): [N, 2, 6, 6] @ [N, 2, 6, 4] -> [N, 2, 6, 4]   CausalLocal.java:51

@@ -134,7 +134,7 @@ public enum Message {
   GENERATED_NAME_TAKEN("@Model %s would generate %s, which %s generates already: rename one (a factory method's name,"
       + " or a class's, names its compiled class)"),
   // masks computed in forward (a local holding a comparison of an input or a buffer with a constant)
-  MASK_FROM_VALUE("%s: the mask compares %s, a value computed in %s; a compiled mask compares an input (ids, a further"
+  MASK_FROM_VALUE("%s: the mask is read from %s, a value computed in %s; a compiled mask compares an input (ids, a further"
       + " input) or a buffer of the model, as it is or viewed, with a constant (ids.eq(0), mask.view(-1, 1, 1, S).eq(0)),"
       + " known before the first step: a mask of activations would be a step inside the graph, between trained ones,"
       + " which the compiler does not generate; leave out @Model to run it eagerly"),

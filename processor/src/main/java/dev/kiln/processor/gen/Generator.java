@@ -1148,6 +1148,7 @@ public final class Generator {
       locals.put(ir.further().get(j - 1).name(), "x" + j);
     }
     tensorsRead().forEach(t -> locals.put(t.value(), tensorField(t)));
+    Map<String, String> sharedMasks = sharedCudaMasks();
     String last = "x";
     for (int j = 0; j < kernels.size(); j++) {
       Kernel k = kernels.get(j);
@@ -1223,6 +1224,14 @@ public final class Generator {
           String mask = m.byValue() ? locals.get(k.inputs().get(1)) : cudaMaskField(m);
           CodeBlock selects = m.test() == dev.kiln.runtime.cpu.MaskTest.NONZERO ? CodeBlock.of("$L", mask)
               : CodeBlock.of("$L.$L($L)", mask, m.test().name().toLowerCase(java.util.Locale.ROOT), floatLiteral(m.against()));
+          String shared = cudaMaskKey(k);
+          if (sharedMasks.containsKey(shared)) { // a mask several fills read: compared once, on its first fill
+            if (sharedMasks.get(shared) == null) {
+              sharedMasks.put(shared, out + "_1");
+              b.addStatement("$T $L = $L", TENSOR, out + "_1", selects);
+            }
+            selects = CodeBlock.of("$L", sharedMasks.get(shared));
+          }
           b.addStatement("$T $L = $T.maskedFill($L, $L, $L)", TENSOR, out, F, in, selects, floatLiteral(m.value()));
         }
         case CAT -> b.addStatement("$T $L = $T.cat($T.of($L), $L)", TENSOR, out, TENSOR, ClassName.get("java.util", "List"),
@@ -1381,6 +1390,30 @@ public final class Generator {
   /** The rows a product by a tensor field multiplies, as generated code: {@code n}, or {@code n * 6} for {@code [N, 6, D]}. */
   private static String fieldRows(Kernel k) {
     return k.product().m() == 1 ? "n" : "n * " + k.product().m();
+  }
+
+  /**
+   * The masks (a comparison of one buffer or value with one constant) that several masked fills read, each mapped to null:
+   * the CUDA form compares such a mask once ({@code Tensor v9_1 = v1.eq(0.0f)}, named after its first fill's value) and
+   * every fill reads that tensor; a mask one fill reads stays in its call.
+   */
+  private Map<String, String> sharedCudaMasks() {
+    Map<String, Integer> uses = new HashMap<>();
+    kernels.stream().filter(k -> k.kind() == Kernel.Kind.MASKED_FILL && ((MaskedFill) k.spec()).test() != dev.kiln.runtime.cpu.MaskTest.NONZERO)
+        .forEach(k -> uses.merge(cudaMaskKey(k), 1, Integer::sum));
+    Map<String, String> shared = new HashMap<>();
+    uses.forEach((key, count) -> {
+      if (count > 1) {
+        shared.put(key, null);
+      }
+    });
+    return shared;
+  }
+
+  /** What a masked fill's mask compares, with what: {@code v1 EQ 0.0} for a value, {@code tril [1, 1, 6, 6] EQ 0.0} for a buffer. */
+  private static String cudaMaskKey(Kernel k) {
+    MaskedFill m = (MaskedFill) k.spec();
+    return (m.byValue() ? k.inputs().get(1) : m.mask() + " " + Shapes.toString(m.maskShape())) + " " + m.test() + " " + m.against();
   }
 
   /** A buffer mask in the CUDA form: the field, viewed as forward views it ({@code mask.view(S, S)}). */
