@@ -910,6 +910,9 @@ class ParityTest {
     "BiGru, test.BiGru, test.KilnBiGru, 7:5, 3",
     "SeqRnn, test.SeqRnn, test.KilnSeqRnn, 6:4, 3",
     "FieldProducts, test.FieldProducts, test.KilnFieldProducts, 6:8, 3",
+    "CausalLocal, test.CausalLocal, test.KilnCausalLocal, 6:8, 3",
+    "PaddedText, test.PaddedText, test.KilnPaddedText, ids:6, 3",
+    "PaddedMeanPool, test.PaddedMeanPool, test.KilnPaddedMeanPool, ids:6, 3",
   })
   void frozenLayersGiveTheEagerGradients(String source, String eagerName, String compiledName, String sampleShape,
       int classes) {
