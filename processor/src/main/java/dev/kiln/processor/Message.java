@@ -142,6 +142,19 @@ public enum Message {
   DUPLICATE_CHILD_NAME("%s: the name '%s' is used twice%s; Sequential.builder() refuses it when the model is built"),
   GENERATED_NAME_TAKEN("@Model %s would generate %s, which %s generates already: rename one (a factory method's name,"
       + " or a class's, names its compiled class)"),
+  // masks computed in forward (a local holding a comparison of an input or a buffer with a constant)
+  MASK_FROM_VALUE("%s: the mask is read from %s, a value computed in %s; a compiled mask compares an input (ids, a further"
+      + " input) or a buffer of the model, as it is or viewed, with a constant (ids.eq(0), mask.view(-1, 1, 1, S).eq(0)),"
+      + " known before the first step: a mask of activations would be a step inside the graph, between trained ones,"
+      + " which the compiler does not generate; leave out @Model to run it eagerly"),
+  MASK_COMPARED_WITH("%s: a compiled mask compares with a constant (%s.%s(0)), not %s"),
+  MASK_COMPARED_TWICE("%s: %s is a mask already (a comparison); compare the input or buffer once (%s)"),
+  MASK_AS_VALUE("%s: %s is a mask of the buffer %s, which %s reads as a mask only (x.maskedFill(mask, value)); to use"
+      + " 0/1 values, register them as a float buffer and read it (x.mul(keep)), or compare an input (ids.ne(0))"),
+  MASK_REASSIGNED("%s: the mask %s is assigned once, where it is declared (Tensor %s = ...eq(0);), and never reassigned;"
+      + " give the other value a local of its own"),
+  MASK_UNUSED("the mask %s is never used: %s reads it in no masked fill and no value; use it or drop it"),
+  MASK_VIEW("%s: %s"),
   INTERNAL_ERROR("Kiln's processor failed on this model (please report it): %s");
 
   private final String format;

@@ -27,7 +27,8 @@ import org.junit.jupiter.params.provider.CsvSource;
  * dropout between its layers, a bidirectional GRU, RNNs read by select and narrow), compiled and run on
  * CUDA (their {@code forwardCuda}), against their eager declarations on the CPU: output, loss,
  * input (but ids) and parameter gradients to 1e-4 relative; a token table and its gradient never
- * read on the host, its padding row without gradient; methods of several inputs (two towers, a padding mask).
+ * read on the host, its padding row without gradient; methods of several inputs (two towers, a padding mask); masks
+ * computed in forward (a causal mask in a local, a padding mask from ids, masked mean pooling).
  * Needs a GPU: tagged cuda.
  */
 @Tag("cuda")
@@ -65,6 +66,9 @@ class CudaCompiledTest {
     "CellStates, 6:4",
     "FieldProducts, 6:8",
     "TransposedRows, 8:6",
+    "CausalLocal, 6:8",
+    "PaddedText, ids11:6",
+    "PaddedMeanPool, ids11:6",
   })
   void compiledOnCudaMatchesEagerOnTheCpu(String model, String sampleShape) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(model));
@@ -168,6 +172,7 @@ class CudaCompiledTest {
   @CsvSource({
     "TwoTower, forwardPair, false, -",
     "MaskedAttention, forwardMasked, true, -",
+    "CausalLocal, forwardPadded, true, -",
     "Recommender, forwardPair, false, 7:9",
     "TaggedImage, forwardTagged, false, 0:5:8",
   })

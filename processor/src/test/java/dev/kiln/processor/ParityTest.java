@@ -175,6 +175,7 @@ class ParityTest {
   @CsvSource({
     "TwoTower, forwardPair, b, a",
     "MaskedAttention, forwardMasked, mask, x",
+    "CausalLocal, forwardPadded, mask, x",
     "InputsBesideOutputs, forwardGated, gate, x",
   })
   void severalInputsMatchEager(String source, String methodName, String further, String first) throws ReflectiveOperationException {
@@ -413,6 +414,76 @@ class ParityTest {
     }
   }
 
+  /**
+   * Masks computed in forward (a local holding a buffer's or an input's comparison with a constant, viewed, read by
+   * several masked fills; a padding mask made from the ids an Embedding looks up; masked mean pooling, the mask a 0/1
+   * value): compiled and eager give the same
+   * output, parameter gradients and float input gradient bit for bit, over batch sizes 5 and 3 (padded samples of
+   * 1 to S real tokens), and ids or a mask input get no gradient.
+   */
+  @ParameterizedTest
+  @CsvSource({
+    "CausalLocal, forward",
+    "CausalLocal, forwardPadded",
+    "PaddedText, forward",
+    "PaddedMeanPool, forward",
+  })
+  void masksComputedInForwardMatchEagerBitForBit(String source, String methodName) throws ReflectiveOperationException {
+    Compilation c = ProcessorTest.compile(ProcessorTest.model(source));
+    assertThat(c).succeededWithoutWarnings();
+    ClassLoader loader = new CompiledClasses(c);
+    Kiln.manualSeed(11);
+    Module eager = factory(loader, "test." + source).get();
+    Kiln.manualSeed(11);
+    Module compiled = factory(loader, "test.Kiln" + source).get();
+    Method method = Arrays.stream(eager.getClass().getMethods()).filter(m -> m.getName().equals(methodName)
+        && m.getParameterTypes()[0] == Tensor.class).findFirst().orElseThrow();
+    int[] sample = eager.getClass().getAnnotation(dev.kiln.dsl.Model.class).input();
+    boolean ids = sample.length == 1; // PaddedText: token ids, 0 the padding
+    for (int batch : new int[] {5, 3}) {
+      Kiln.manualSeed(batch);
+      Tensor mask = paddingMask(batch, 6);
+      List<Object> inputsE = new ArrayList<>();
+      List<Object> inputsC = new ArrayList<>();
+      Tensor xe;
+      Tensor xc;
+      if (ids) {
+        float[] m = mask.toFloatArray();
+        int[] tokens = new int[m.length];
+        for (int i = 0; i < tokens.length; i++) {
+          tokens[i] = m[i] == 0 ? 0 : 1 + Kiln.generator().nextInt(10);
+        }
+        xe = Tensor.labels(tokens).reshape(batch, 6);
+        xc = xe;
+      } else {
+        float[] values = Tensor.randn(batched(batch, sample)).toFloatArray();
+        xe = Tensor.of(values, batched(batch, sample)).requiresGrad(true);
+        xc = Tensor.of(values, batched(batch, sample)).requiresGrad(true);
+      }
+      inputsE.add(xe);
+      inputsC.add(xc);
+      if (method.getParameterCount() == 2) {
+        inputsE.add(mask);
+        inputsC.add(mask);
+      }
+      eager.zeroGrad(true);
+      compiled.zeroGrad(true);
+      Tensor outE = (Tensor) method.invoke(eager, inputsE.toArray());
+      Tensor outC = (Tensor) method.invoke(compiled, inputsC.toArray());
+      assertArrayEquals(outE.toFloatArray(), outC.toFloatArray(), source + "." + methodName + " output");
+      Tensor target = Tensor.randn(outE.shape());
+      new MSELoss().apply(outE, target).backward();
+      new MSELoss().apply(outC, target).backward();
+      Map<String, Tensor> cp = compiled.namedParameters();
+      eager.namedParameters().forEach((k, v) ->
+          assertArrayEquals(v.grad().toFloatArray(), cp.get(k).grad().toFloatArray(), k + " gradient"));
+      if (!ids) {
+        assertArrayEquals(xe.grad().toFloatArray(), xc.grad().toFloatArray(), "input gradient");
+      }
+      assertTrue(mask.grad() == null && (!ids || xe.grad() == null), "a mask or the ids got a gradient");
+    }
+  }
+
   /** {@code [n, ...sample]}. */
   private static int[] batched(int n, int[] sample) {
     int[] shape = new int[sample.length + 1];
@@ -521,6 +592,7 @@ class ParityTest {
     "CellStates, test.CellStates, test.KilnCellStates, 6:4, 3",
     "FieldProducts, test.FieldProducts, test.KilnFieldProducts, 6:8, 3",
     "TransposedRows, test.TransposedRows, test.KilnTransposedRows, 8:6, 3",
+    "CausalLocal, test.CausalLocal, test.KilnCausalLocal, 6:8, 3",
   })
   void compiledMatchesEager(String source, String eagerName, String compiledName, String sampleShape, int classes) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(source));
@@ -704,6 +776,8 @@ class ParityTest {
     "MeanPool, test.MeanPool, test.KilnMeanPool, 6, 11, 0",
     "TokenBag, test.TokenBag.bag(), test.KilnBag, 5, 10, 9",
     "TokenGru, test.TokenGru.gru(), test.KilnGru, 6, 11, 0",
+    "PaddedText, test.PaddedText, test.KilnPaddedText, 6, 11, 0",
+    "PaddedMeanPool, test.PaddedMeanPool, test.KilnPaddedMeanPool, 6, 11, 0",
   })
   void idsModelMatchesEager(String source, String eagerName, String compiledName, int length, int vocabulary, int paddingRow) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(source));
@@ -936,6 +1010,9 @@ class ParityTest {
     "LstmLastState, test.LstmLastState, test.KilnLstmLastState, 6:5, 3",
     "CellStates, test.CellStates, test.KilnCellStates, 6:4, 3",
     "FieldProducts, test.FieldProducts, test.KilnFieldProducts, 6:8, 3",
+    "CausalLocal, test.CausalLocal, test.KilnCausalLocal, 6:8, 3",
+    "PaddedText, test.PaddedText, test.KilnPaddedText, ids:6, 3",
+    "PaddedMeanPool, test.PaddedMeanPool, test.KilnPaddedMeanPool, ids:6, 3",
   })
   void frozenLayersGiveTheEagerGradients(String source, String eagerName, String compiledName, String sampleShape,
       int classes) {

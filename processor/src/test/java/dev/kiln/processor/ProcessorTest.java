@@ -94,7 +94,10 @@ class ProcessorTest {
       "TwoTower, KilnTwoTower, KilnTwoTower.java",
       "MaskedAttention, KilnMaskedAttention, KilnMaskedAttention.java",
       "Recommender, KilnRecommender, KilnRecommender.java",
-      "TaggedImage, KilnTaggedImage, KilnTaggedImage.java"
+      "TaggedImage, KilnTaggedImage, KilnTaggedImage.java",
+      "CausalLocal, KilnCausalLocal, KilnCausalLocal.java",
+      "PaddedText, KilnPaddedText, KilnPaddedText.java",
+      "PaddedMeanPool, KilnPaddedMeanPool, KilnPaddedMeanPool.java"
   })
   void generatesTheGoldenSourceWithoutWarnings(String model, String generated, String golden) throws IOException {
     Compilation c = compile(model(model));
@@ -1011,8 +1014,8 @@ class ProcessorTest {
   }
 
   /**
-   * A masked fill's value that is not a constant, a mask that is a parameter or a local (the mask must be
-   * a buffer, as it is or compared with a constant), each on its line.
+   * A masked fill's value that is not a constant, a mask that is a parameter, a buffer held in a local as it is (the
+   * mask must be a buffer, as it is or compared with a constant), each on its line; a mask held in a local compiles.
    */
   @Test
   void masksAndFillValuesTheCompilerCannotReadAreReportedOnTheirLines() {
@@ -1028,7 +1031,9 @@ class ProcessorTest {
         "    Tensor d = x.maskedFill(scale.eq(0), 0f);",
         "    Tensor m = causal.eq(0);",
         "    Tensor e = maskedFill(x, m, 0f);",
-        "    return fc.apply(c.add(d).add(e));",
+        "    Tensor alias = causal;",
+        "    Tensor g = x.maskedFill(alias, 0f);",
+        "    return fc.apply(c.add(d).add(e).add(g));",
         "  }",
         "}");
     Compilation c = compile(f);
@@ -1036,11 +1041,9 @@ class ProcessorTest {
         .inFile(f).onLineContaining("Tensor c =");
     assertThat(c).hadErrorContaining(Message.MASK_NOT_BUFFER.format("x.maskedFill(scale.eq(0), 0.0F)", "the parameter scale [6, 6]"))
         .inFile(f).onLineContaining("Tensor d =");
-    assertThat(c).hadErrorContaining("unsupported expression in forward: call causal.eq")
-        .inFile(f).onLineContaining("Tensor m =");
-    assertThat(c).hadErrorContaining(Message.MASK_NOT_BUFFER.format("maskedFill(x, m, 0.0F)", "m"))
-        .inFile(f).onLineContaining("Tensor e =");
-    assertEquals(4, c.errors().size(), c.errors().toString());
+    assertThat(c).hadErrorContaining(Message.MASK_NOT_BUFFER.format("x.maskedFill(alias, 0.0F)", "alias"))
+        .inFile(f).onLineContaining("Tensor g =");
+    assertEquals(3, c.errors().size(), c.errors().toString());
   }
 
   /** An unused tensor field, even one the compiler could not read, is no error: forward does not read it. */
@@ -1949,7 +1952,7 @@ class ProcessorTest {
         "    Tensor h = fc1.apply(x);",
         "    h = h.maskedFill(mask.eq(0), 0f);",
         "    Tensor g = fc1.apply(x).maskedFill(keep.mul(2f).eq(0), 0f);",
-        "    return g.add(h);",
+        "    return h;",
         "  }",
         "  @Override public Tensor forward(Tensor x) { return fc1.apply(x); }",
         "}");
@@ -1957,9 +1960,91 @@ class ProcessorTest {
     assertThat(c).hadErrorContaining(Message.MASK_INPUT_SHAPE.format("h.maskedFill(mask.eq(0), 0.0F)", "[N, 4]",
         "the input mask [N, 4] (@Input)", "[N, 3]", "fc1.apply(x)", "sizes 3 and 4 at dimension 1 differ and neither is 1"))
         .inFile(f).onLineContaining("h = h.maskedFill(mask.eq(0), 0f);");
-    assertThat(c).hadErrorContaining(Message.MASK_NOT_INPUT.format("fc1.apply(x).maskedFill(keep.mul(2.0F).eq(0), 0.0F)",
-        "keep.mul(2.0F)")).inFile(f).onLineContaining("Tensor g = fc1.apply(x).maskedFill(keep.mul(2f).eq(0), 0f);");
+    assertThat(c).hadErrorContaining(Message.MASK_FROM_VALUE.format("fc1.apply(x).maskedFill(keep.mul(2.0F).eq(0), 0.0F)",
+        "keep.mul(2.0F)", "forwardMasked")).inFile(f).onLineContaining("Tensor g = fc1.apply(x).maskedFill(keep.mul(2f).eq(0), 0f);");
     assertThat(c).hadErrorCount(2);
+  }
+
+  /**
+   * Masks computed in forward that do not compile, each on its line: a comparison with a value that is not a
+   * constant or with a tensor, a mask of activations, a mask compared twice, a buffer's mask used as a value (an
+   * input's compiles: x.mul(keep.unsqueeze(-1))), a mask reassigned or never used, an unsqueeze before the batch.
+   */
+  @Test
+  void masksComputedInForwardThatDoNotCompileAreReportedOnTheirLines() {
+    JavaFileObject f = classModel("BadLocalMasks",
+        "@Model(input = {6})",
+        "public class BadLocalMasks extends Module {",
+        "  static final int S = 6;",
+        "  int padId = 0;",
+        "  final Embedding tok = new Embedding(11, 8, 0);",
+        "  final Linear fc = new Linear(8, 8);",
+        "  final Tensor tril = registerBuffer(\"tril\", Tensor.ones(S, S).tril());",
+        "  @Override public Tensor forward(Tensor ids) {",
+        "    Tensor pad = ids.eq(padId).view(-1, 1, 1, S);",
+        "    Tensor keep = ids.ne(0);",
+        "    Tensor x = tok.apply(ids);",
+        "    Tensor h = fc.apply(x);",
+        "    Tensor hot = h.gt(0);",
+        "    Tensor both = ids.eq(x);",
+        "    Tensor twice = keep.eq(0);",
+        "    x = x.mul(keep.unsqueeze(-1));",
+        "    Tensor causal = tril.eq(0);",
+        "    x = x.add(causal);",
+        "    keep = tril.eq(0);",
+        "    Tensor unused = tril.eq(1);",
+        "    Tensor lead = ids.eq(0).unsqueeze(0);",
+        "    return fc.apply(x).mean(1);",
+        "  }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining(Message.MASK_COMPARED_WITH.format("ids.eq(padId).view(-1, 1, 1, S)", "ids", "eq",
+        "padId, which is not a compile-time constant")).inFile(f).onLineContaining("Tensor pad =");
+    assertThat(c).hadErrorContaining(Message.MASK_FROM_VALUE.format("h.gt(0)", "h", "forward"))
+        .inFile(f).onLineContaining("Tensor hot =");
+    assertThat(c).hadErrorContaining(Message.MASK_COMPARED_WITH.format("ids.eq(x)", "ids", "eq", "x, a tensor"))
+        .inFile(f).onLineContaining("Tensor both =");
+    assertThat(c).hadErrorContaining(Message.MASK_COMPARED_TWICE.format("keep.eq(0)", "keep", "ids.ne(0)"))
+        .inFile(f).onLineContaining("Tensor twice =");
+    assertThat(c).hadErrorContaining(Message.MASK_AS_VALUE.format("causal", "tril.eq(0)", "tril", "forward"))
+        .inFile(f).onLineContaining("x = x.add(causal)");
+    assertThat(c).hadErrorContaining(Message.MASK_REASSIGNED.format("keep = tril.eq(0)", "keep", "keep"))
+        .inFile(f).onLineContaining("keep = tril.eq(0);");
+    assertThat(c).hadErrorContaining(Message.MASK_UNUSED.format("unused", "forward"))
+        .inFile(f).onLineContaining("Tensor unused =");
+    assertThat(c).hadErrorContaining(Message.MASK_VIEW.format("ids.eq(0).unsqueeze(0)",
+        "ids.eq(0).unsqueeze(0): dimension 0 is out of range for a mask [N, 6] (unsqueeze after the batch: 1..2 or -1..-2)"))
+        .inFile(f).onLineContaining("Tensor lead =");
+    assertEquals(8, c.errors().size(), c.errors().toString());
+  }
+
+  /**
+   * Masks computed in forward of shapes that do not repeat over the value they fill: a padding mask made from ids
+   * (both shapes named, and what made each), a buffer's view (its shape folded from the declaration).
+   */
+  @Test
+  void masksComputedInForwardOfTheWrongShapeAreReportedOnTheirUses() {
+    JavaFileObject f = classModel("BadMaskShapes",
+        "@Model(input = {6})",
+        "public class BadMaskShapes extends Module {",
+        "  static final int S = 6;",
+        "  final Embedding tok = new Embedding(11, 8, 0);",
+        "  final Tensor tril = registerBuffer(\"tril\", Tensor.ones(S, S).tril());",
+        "  @Override public Tensor forward(Tensor ids) {",
+        "    Tensor rows = ids.eq(0).view(-1, 1, S);",
+        "    Tensor causal = tril.view(S, S, 1).eq(0);",
+        "    Tensor x = tok.apply(ids);",
+        "    Tensor a = x.maskedFill(rows, 0f);",
+        "    Tensor b = x.maskedFill(causal, 0f);",
+        "    return a.add(b).mean(1);",
+        "  }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining(Message.MASK_INPUT_SHAPE.format("x.maskedFill(rows, 0.0F)", "[N, 1, 6]", "ids.eq(0).view(-1, 1, S)",
+        "[N, 6, 8]", "tok.apply(ids)", "sizes 8 and 6 at dimension 2 differ and neither is 1")).inFile(f).onLineContaining("Tensor a =");
+    assertThat(c).hadErrorContaining("x.maskedFill(causal, 0.0F): the mask tril [6, 6, 1] does not repeat over [N, 6, 8]")
+        .inFile(f).onLineContaining("Tensor b =");
+    assertEquals(2, c.errors().size(), c.errors().toString());
   }
 
   @Test

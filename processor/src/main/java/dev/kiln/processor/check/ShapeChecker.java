@@ -8,6 +8,7 @@ import dev.kiln.processor.Diagnostics;
 import dev.kiln.processor.Message;
 import dev.kiln.processor.ir.Arithmetic;
 import dev.kiln.processor.ir.Cat;
+import dev.kiln.processor.ir.Compare;
 import dev.kiln.processor.ir.InputsIr;
 import dev.kiln.processor.ir.MaskedFill;
 import dev.kiln.processor.ir.MatMul;
@@ -100,6 +101,7 @@ public final class ShapeChecker {
         ids.putIfAbsent(st.input(), st.layer() != null ? st.layer().path() : st.text());
       }
     }
+    Set<String> maskOnly = maskOnly(ir.steps());
     List<int[]> ins = new ArrayList<>();
     List<int[]> outs = new ArrayList<>();
     Map<String, Object> sequentialCalls = new HashMap<>(); // value -> the call (its tree) of a Sequential field that made it
@@ -132,7 +134,7 @@ public final class ShapeChecker {
             String.join(" or ", inputNames));
         continue;
       }
-      String readAsFloats = embedding ? null : step.inputs().stream().filter(ids::containsKey).findFirst().orElse(null);
+      String readAsFloats = embedding ? null : floatReads(step, maskOnly).stream().filter(ids::containsKey).findFirst().orElse(null);
       if (readAsFloats != null) {
         diagnostics.error(where, Message.IDS_READ_AS_FLOATS, label, readAsFloats, ids.get(readAsFloats));
         continue;
@@ -152,7 +154,7 @@ public final class ShapeChecker {
       if (step.spec() instanceof MaskedFill m && m.byValue()) { // a further input as the mask: x's rank, repeated over x
         String maskValue = step.inputs().get(1);
         String root = viewedValue(ir, maskValue);
-        if (ir.furtherInput(root) == null) {
+        if (ir.furtherInput(root) == null && !root.equals(ir.inputName())) {
           diagnostics.error(where, Message.MASK_NOT_INPUT, label, producers.get(maskValue));
           continue;
         }
@@ -280,6 +282,37 @@ public final class ShapeChecker {
       bad.add(split);
       return false;
     }
+  }
+
+  /**
+   * The values read only as a masked fill's mask or compared ({@code ids.ne(0)}), directly or through views
+   * ({@code ids.eq(0).view(-1, 1, 1, S)}): ids may be read so, as an Embedding reads them, never as floats.
+   */
+  private static Set<String> maskOnly(List<StepIr> steps) {
+    Set<String> masks = new HashSet<>();
+    Set<String> values = new HashSet<>();
+    for (int i = steps.size() - 1; i >= 0; i--) {
+      StepIr st = steps.get(i);
+      boolean view = isView(st) && masks.contains(st.output()) && !values.contains(st.output());
+      for (int w = 0; w < st.inputs().size(); w++) {
+        boolean mask = view || st.spec() instanceof MaskedFill m && m.byValue() && w == 1 || st.spec() instanceof Compare;
+        (mask ? masks : values).add(st.inputs().get(w));
+      }
+    }
+    masks.removeAll(values);
+    return masks;
+  }
+
+  /** The values a step reads as floats: not a masked fill's mask or a comparison's input, nor a view of a value read only as one. */
+  private static List<String> floatReads(StepIr step, Set<String> maskOnly) {
+    if (isView(step) && maskOnly.contains(step.output()) || step.spec() instanceof Compare) {
+      return List.of();
+    }
+    return step.spec() instanceof MaskedFill m && m.byValue() ? List.of(step.input()) : step.inputs();
+  }
+
+  private static boolean isView(StepIr st) {
+    return st.spec() instanceof Reshape || st.spec() instanceof dev.kiln.dsl.Flatten.Spec;
   }
 
   /**

@@ -17,6 +17,7 @@ import dev.kiln.dsl.Softmax;
 import dev.kiln.dsl.Tanh;
 import dev.kiln.dsl.Upsample;
 import dev.kiln.processor.ir.Permute;
+import dev.kiln.processor.ir.Compare;
 import dev.kiln.processor.ir.Narrow;
 import dev.kiln.processor.ir.Reduce;
 import dev.kiln.processor.ir.Reshape;
@@ -91,6 +92,9 @@ final class Functions {
       String dims = r.dims().stream().map(String::valueOf).collect(Collectors.joining(", "));
       return CodeBlock.of("$T.$L($L, $L, $L)", F, r.mean() ? "mean" : "sum", input, r.several() ? "new int[] {" + dims + "}" : dims,
           r.keepDim());
+    }
+    if (spec instanceof Compare c) { // Tensor.ne(float): a 0/1 value without gradient
+      return CodeBlock.of("$L.$L($Lf)", input, c.method(), c.against());
     }
     if (spec instanceof Narrow s) {
       return s.select() ? CodeBlock.of("$T.select($L, $L, $L)", F, input, s.dim(), s.start())

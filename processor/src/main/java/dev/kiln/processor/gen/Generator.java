@@ -36,6 +36,7 @@ import dev.kiln.processor.ir.Arithmetic;
 import dev.kiln.processor.ir.Cat;
 import dev.kiln.processor.ir.LayerIr;
 import dev.kiln.processor.ir.InputsIr;
+import dev.kiln.processor.ir.Compare;
 import dev.kiln.processor.ir.MaskedFill;
 import dev.kiln.processor.ir.ModelIr;
 import dev.kiln.processor.ir.Narrow;
@@ -293,9 +294,9 @@ public final class Generator {
     return "dx" + storage.substring(2);
   }
 
-  /** Whether a kernel's input {@code w} gets no gradient from it: a masked fill's mask input, an embedding's ids. */
+  /** Whether a kernel's input {@code w} gets no gradient from it: a masked fill's mask input, an embedding's ids, a comparison's. */
   private static boolean carriesNoGradient(Kernel k, int w) {
-    return k.kind() == Kernel.Kind.MASKED_FILL && w == 1 || k.kind() == Kernel.Kind.EMBEDDING;
+    return k.kind() == Kernel.Kind.MASKED_FILL && w == 1 || k.kind() == Kernel.Kind.EMBEDDING || k.kind() == Kernel.Kind.COMPARE;
   }
 
   /**
@@ -797,6 +798,8 @@ public final class Generator {
             out.offset, in.array, in.offset, batchShape(k.inShape()), joined(order(k)));
         case SCALE -> b.addStatement("$T.scale($L, $L, $L, $L, n * $L, $Lf, false)", KERNELS, out.array, out.offset, in.array,
             in.offset, k.outPerSample(), ((Scale) k.spec()).factor());
+        case COMPARE -> b.addStatement("$T.$L.select($L, $L, $L, $L, n * $L, $L)", MASK_TEST, ((Compare) k.spec()).test(), out.array,
+            out.offset, in.array, in.offset, k.outPerSample(), floatLiteral(((Compare) k.spec()).against()));
         case MUL -> {
           Ref other = ref(k.inputs().get(1), refs);
           String repeat = repeatArgs(k);
@@ -1183,6 +1186,7 @@ public final class Generator {
     }
     tensorsRead().forEach(t -> locals.put(t.value(), tensorField(t)));
     Map<Split, String> splitArrays = new HashMap<>();
+    Map<String, String> sharedMasks = sharedCudaMasks();
     String last = "x";
     for (int j = 0; j < kernels.size(); j++) {
       Kernel k = kernels.get(j);
@@ -1261,16 +1265,24 @@ public final class Generator {
         }
         case MASKED_FILL -> {
           MaskedFill m = (MaskedFill) k.spec();
-          String mask = m.byValue() ? locals.get(k.inputs().get(1)) : fieldNames.get(TensorIr.valueName(m.mask()));
+          String mask = m.byValue() ? locals.get(k.inputs().get(1)) : cudaMaskField(m);
           CodeBlock selects = m.test() == dev.kiln.runtime.cpu.MaskTest.NONZERO ? CodeBlock.of("$L", mask)
               : CodeBlock.of("$L.$L($L)", mask, m.test().name().toLowerCase(java.util.Locale.ROOT), floatLiteral(m.against()));
+          String shared = cudaMaskKey(k);
+          if (sharedMasks.containsKey(shared)) { // a mask several fills read: compared once, on its first fill
+            if (sharedMasks.get(shared) == null) {
+              sharedMasks.put(shared, out + "_1");
+              b.addStatement("$T $L = $L", TENSOR, out + "_1", selects);
+            }
+            selects = CodeBlock.of("$L", sharedMasks.get(shared));
+          }
           b.addStatement("$T $L = $T.maskedFill($L, $L, $L)", TENSOR, out, F, in, selects, floatLiteral(m.value()));
         }
         case CAT -> b.addStatement("$T $L = $T.cat($T.of($L), $L)", TENSOR, out, TENSOR, ClassName.get("java.util", "List"),
             k.inputs().stream().map(locals::get).collect(Collectors.joining(", ")), ((Cat) k.spec()).dim());
         case RECURRENT -> cudaRecurrent(b, k, out, in);
         case VIEW, RELU, ACTIVATION, CONV, LAYERNORM, DROPOUT, AVGPOOL, UPSAMPLE, PERMUTE, SCALE, SHIFT, REDUCE, EMBEDDING,
-            SLICE -> b.addStatement("$T $L = $L", TENSOR,
+            SLICE, COMPARE -> b.addStatement("$T $L = $L", TENSOR,
             out, eagerCall(k, in));
       }
       locals.put(out, out);
@@ -1452,6 +1464,37 @@ public final class Generator {
   /** The rows a product by a tensor field multiplies, as generated code: {@code n}, or {@code n * 6} for {@code [N, 6, D]}. */
   private static String fieldRows(Kernel k) {
     return k.product().m() == 1 ? "n" : "n * " + k.product().m();
+  }
+
+  /**
+   * The masks (a comparison of one buffer or value with one constant) that several masked fills read, each mapped to null:
+   * the CUDA form compares such a mask once ({@code Tensor v9_1 = v1.eq(0.0f)}, named after its first fill's value) and
+   * every fill reads that tensor; a mask one fill reads stays in its call.
+   */
+  private Map<String, String> sharedCudaMasks() {
+    Map<String, Integer> uses = new HashMap<>();
+    kernels.stream().filter(k -> k.kind() == Kernel.Kind.MASKED_FILL && ((MaskedFill) k.spec()).test() != dev.kiln.runtime.cpu.MaskTest.NONZERO)
+        .forEach(k -> uses.merge(cudaMaskKey(k), 1, Integer::sum));
+    Map<String, String> shared = new HashMap<>();
+    uses.forEach((key, count) -> {
+      if (count > 1) {
+        shared.put(key, null);
+      }
+    });
+    return shared;
+  }
+
+  /** What a masked fill's mask compares, with what: {@code v1 EQ 0.0} for a value, {@code tril [1, 1, 6, 6] EQ 0.0} for a buffer. */
+  private static String cudaMaskKey(Kernel k) {
+    MaskedFill m = (MaskedFill) k.spec();
+    return (m.byValue() ? k.inputs().get(1) : m.mask() + " " + Shapes.toString(m.maskShape())) + " " + m.test() + " " + m.against();
+  }
+
+  /** A buffer mask in the CUDA form: the field, viewed as forward views it ({@code mask.view(S, S)}). */
+  private String cudaMaskField(MaskedFill m) {
+    String field = fieldNames.get(TensorIr.valueName(m.mask()));
+    TensorIr t = ir.tensor(TensorIr.valueName(m.mask()));
+    return t == null || Arrays.equals(t.shape(), m.maskShape()) ? field : field + ".reshape(" + joined(m.maskShape()) + ")";
   }
 
   /** The blocks a masked fill repeats its mask over: {@code n * 2} for a {@code [S, S]} mask over {@code [N, 2, S, S]}. */
@@ -2103,6 +2146,13 @@ public final class Generator {
             .addStatement("$T.embeddingBackward($LGW, 0, $L, $L, $L, $L, n * $L, $L, $L)", KERNELS, local, d.array, d.offset, in.array,
                 in.offset, k.inPerSample(), e.embeddingDim(), e.paddingIdx())
             .endControlFlow();
+        if (runs != null) {
+          b.endControlFlow();
+        }
+        continue;
+      }
+      if (k.kind() == Kernel.Kind.COMPARE) {
+        b.add("// a comparison has no gradient\n");
         if (runs != null) {
           b.endControlFlow();
         }

@@ -149,7 +149,12 @@ record Kernel(
      */
     RECURRENT,
     /** {@code x.narrow(dim, start, length)} or {@code x.select(dim, index)}: a strided copy; backward: the gradient into the slice, zero elsewhere. */
-    SLICE
+    SLICE,
+    /**
+     * A mask used as a float value ({@code ids.ne(0)}, {@link dev.kiln.processor.ir.Compare}): 1 where the comparison
+     * selects, else 0, one pass; backward: nothing (a comparison has no gradient).
+     */
+    COMPARE
   }
 
   /**

@@ -27,6 +27,7 @@ import dev.kiln.processor.check.CheckedModel;
 import dev.kiln.processor.ir.Add;
 import dev.kiln.processor.ir.Arithmetic;
 import dev.kiln.processor.ir.Cat;
+import dev.kiln.processor.ir.Compare;
 import dev.kiln.processor.ir.Div;
 import dev.kiln.processor.ir.LastStates;
 import dev.kiln.processor.ir.MaskedFill;
@@ -130,6 +131,8 @@ final class Planner {
             s.inputs(), s.inputs().stream().map(model::shapeOf).toList(), null, false));
       } else if (s.spec() instanceof MaskedFill) {
         kernels.add(new Kernel(Kernel.Kind.MASKED_FILL, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
+      } else if (s.spec() instanceof Compare) {
+        kernels.add(new Kernel(Kernel.Kind.COMPARE, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof Scale) {
         kernels.add(new Kernel(Kernel.Kind.SCALE, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof Shift) {

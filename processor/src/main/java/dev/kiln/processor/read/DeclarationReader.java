@@ -29,6 +29,7 @@ import dev.kiln.processor.Diagnostics;
 import dev.kiln.processor.Message;
 import dev.kiln.processor.ir.Add;
 import dev.kiln.processor.ir.Cat;
+import dev.kiln.processor.ir.Compare;
 import dev.kiln.processor.ir.Div;
 import dev.kiln.processor.ir.InputsIr;
 import dev.kiln.processor.ir.LastStates;
@@ -39,11 +40,13 @@ import dev.kiln.processor.ir.Narrow;
 import dev.kiln.processor.ir.ModelIr;
 import dev.kiln.processor.ir.Mul;
 import dev.kiln.processor.ir.OutputsIr;
+import dev.kiln.processor.ir.Reshape;
 import dev.kiln.processor.ir.Source;
 import dev.kiln.processor.ir.Split;
 import dev.kiln.processor.ir.StepIr;
 import dev.kiln.processor.ir.Sub;
 import dev.kiln.processor.ir.TensorIr;
+import dev.kiln.runtime.Shapes;
 import dev.kiln.runtime.cpu.MaskTest;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -83,6 +86,8 @@ public final class DeclarationReader {
   private static final String TENSOR = "dev.kiln.runtime.Tensor";
   private static final String FUNCTIONS = "dev.kiln.dsl.F";
   private static final String RECURRENT = "dev.kiln.dsl.Recurrent";
+  /** The views a mask may be taken through ({@code ids.eq(0).view(-1, 1, 1, S)}), by Tensor method. */
+  private static final Set<String> MASK_VIEWS = Set.of("view", "reshape", "unsqueeze");
   /** The comparisons a masked fill's mask may be written with ({@code mask.eq(0)}), by Tensor method. */
   private static final Map<String, MaskTest> COMPARISONS = Map.of("eq", MaskTest.EQ, "ne", MaskTest.NE, "lt", MaskTest.LT,
       "le", MaskTest.LE, "gt", MaskTest.GT, "ge", MaskTest.GE);
@@ -919,6 +924,8 @@ public final class DeclarationReader {
     List<String> results;
     /** The further inputs (the method of several inputs only): values a masked fill may take as its mask. */
     final Set<String> furtherInputs = new HashSet<>();
+    /** The first input's value ({@code x}, {@code ids}). */
+    private final String inputName;
     private int counter;
     /** Locals holding a recurrent layer's run with its last states ({@code var o = lstm.forwardWithState(x)}), by name. */
     private final Map<String, States> stateLocals = new HashMap<>();
@@ -934,6 +941,7 @@ public final class DeclarationReader {
 
     Steps(String method, String inputName) {
       this.methodName = method;
+      this.inputName = inputName;
       locals.put(inputName, inputName);
     }
 
@@ -960,6 +968,8 @@ public final class DeclarationReader {
           unknown.add(v.getName().toString());
         } else if (s instanceof VariableTree v && v.getInitializer() != null && isStatesCall(v.getInitializer(), unit)) {
           assignStates(v.getName().toString(), v.getInitializer(), unit, fields, className); // var o = lstm.forwardWithState(x)
+        } else if (s instanceof VariableTree v && v.getInitializer() != null && isMask(v.getInitializer(), unit)) {
+          defineMask(v.getName().toString(), v.getInitializer(), v, unit, fields, className);
         } else if (s instanceof VariableTree v && v.getInitializer() != null) {
           assign(v.getName().toString(), expression(v.getInitializer(), unit, fields, className));
         } else if (s instanceof VariableTree) {
@@ -968,13 +978,18 @@ public final class DeclarationReader {
             && a.getVariable() instanceof IdentifierTree target && isStatesCall(a.getExpression(), unit)) {
           assignStates(target.getName().toString(), a.getExpression(), unit, fields, className);
         } else if (s instanceof ExpressionStatementTree es && es.getExpression() instanceof AssignmentTree a
+            && a.getVariable() instanceof IdentifierTree target && maskAssignment(target, a, es, unit, fields, className)) {
+          continue; // a mask's one assignment, or an error
+        } else if (s instanceof ExpressionStatementTree es && es.getExpression() instanceof AssignmentTree a
             && a.getVariable() instanceof IdentifierTree target) {
           assign(target.getName().toString(), expression(a.getExpression(), unit, fields, className));
         } else if (s instanceof ReturnTree r && r.getExpression() != null && returned == null) {
           last = expression(r.getExpression(), unit, fields, className);
+          reportUnusedMasks(unit);
           return;
         } else if (s instanceof ReturnTree r && r.getExpression() != null) {
           readResults(r.getExpression(), unit, fields, className, returned);
+          reportUnusedMasks(unit);
           return;
         } else {
           diagnostics.error(unit, s, Message.UNSUPPORTED_STATEMENT, methodName, describe(s));
@@ -1019,6 +1034,10 @@ public final class DeclarationReader {
       if (e instanceof ParenthesizedTree p) {
         return expression(p.getExpression(), unit, fields, className);
       }
+      if (e instanceof IdentifierTree id && masks.containsKey(id.getName().toString())) { // keep.sum(1, true): a 0/1 value
+        Mask value = maskAsValue(e, unit, fields, className);
+        return value == null ? null : value.value();
+      }
       if (e instanceof IdentifierTree id) {
         String value = locals.get(id.getName().toString());
         if (value == null && !unknown.contains(id.getName().toString()) && !unresolved(unit, e)) {
@@ -1056,6 +1075,10 @@ public final class DeclarationReader {
       }
       if (readsStates(mi, unit)) { // o.output(), o.h().select(0, -1), lstm.forwardWithState(x).h().select(0, -1)
         return stateRead(mi, unit, fields, className);
+      }
+      if (isMask(mi, unit)) { // h.mul(keep.unsqueeze(-1)): a mask as a 0/1 value
+        Mask value = maskAsValue(mi, unit, fields, className);
+        return value == null ? null : value.value();
       }
       // fc1.apply(x) / this.fc1.forward(x)
       if (mi.getMethodSelect() instanceof MemberSelectTree ms
@@ -1305,81 +1328,319 @@ public final class DeclarationReader {
       return t == null ? null : t.value();
     }
 
+    // ---------------------------------------------------------------- masks
+
     /**
-     * {@code x.maskedFill(mask, value)} ({@code F.maskedFill}): the mask a buffer of the model, as it is
-     * or compared with a constant ({@code mask.eq(0)}), the value a constant; null after an error.
+     * {@code x.maskedFill(mask, value)} ({@code F.maskedFill}): the value a constant, the mask a buffer of the model or
+     * an input (ids, a further input), as it is or viewed, compared with a constant ({@code mask.eq(0)}), written in the
+     * call or held in a local ({@link #readMask}); null after an error.
      */
     private String maskedFill(MethodInvocationTree mi, List<? extends ExpressionTree> args, CompilationUnitTree unit,
         Map<String, LayerNode> fields, String className) {
-      ExpressionTree mask = args.get(1);
-      while (mask instanceof ParenthesizedTree p) {
-        mask = p.getExpression();
-      }
-      MaskTest test = MaskTest.NONZERO;
-      float against = 0;
-      ExpressionTree buffer = mask;
-      if (mask instanceof MethodInvocationTree compare && compare.getMethodSelect() instanceof MemberSelectTree ms
-          && compare.getArguments().size() == 1 && !isTensor(compare.getArguments().get(0), unit)
-          && COMPARISONS.containsKey(ms.getIdentifier().toString())
-          && trees.getElement(TreePath.getPath(unit, compare)) instanceof ExecutableElement ex
-          && ((TypeElement) ex.getEnclosingElement()).getQualifiedName().contentEquals(TENSOR)) {
-        List<Object> c = constants(compare.getArguments(), mi.toString(), ms.getIdentifier().toString(), unit);
-        if (c == null) {
-          return null;
-        }
-        if (!(c.get(0) instanceof Number number)) {
-          diagnostics.error(unit, compare.getArguments().get(0), Message.UNSUPPORTED_FUNCTION, mi + ": " + ms.getIdentifier()
-              + " compares with a number, not " + c.get(0));
-          return null;
-        }
-        test = COMPARISONS.get(ms.getIdentifier().toString());
-        against = number.floatValue();
-        buffer = ms.getExpression();
-        while (buffer instanceof ParenthesizedTree p) {
-          buffer = p.getExpression();
-        }
-      }
-      Element element = buffer instanceof IdentifierTree || buffer instanceof MemberSelectTree
-          ? trees.getElement(TreePath.getPath(unit, buffer)) : null;
-      boolean local = buffer instanceof IdentifierTree id && locals.containsKey(id.getName().toString());
-      if (!furtherInputs.isEmpty() && !(element instanceof VariableElement f && isTensorField(f) && !local)) {
-        // a further input (a padding mask), as it is or reshaped: the checker makes sure the value comes from one
-        String input = expression(args.get(0), unit, fields, className);
-        String maskValue = expression(buffer, unit, fields, className);
-        List<Object> fill = constants(args.subList(2, 3), mi.toString(), "maskedFill", unit);
-        if (maskValue == null || fill == null || input == null) {
-          return null;
-        }
-        if (!(fill.get(0) instanceof Number value)) {
-          diagnostics.error(unit, args.get(2), Message.UNSUPPORTED_FUNCTION, mi + ": the value must be a number, not " + fill.get(0));
-          return null;
-        }
-        MaskedFill spec = new MaskedFill(null, null, test, against, value.floatValue(), mi.toString());
-        return step(List.of(input, maskValue), spec, null, mi.toString(), source(unit, mi));
-      }
-      if (local || !(element instanceof VariableElement v && isTensorField(v))) {
-        if (!unresolved(unit, buffer)) {
-          diagnostics.error(unit, mask, Message.MASK_NOT_BUFFER, mi, mask);
-        }
-        return null;
-      }
-      String maskValue = tensorField((VariableElement) element, buffer, unit, className);
-      List<Object> fill = constants(args.subList(2, 3), mi.toString(), "maskedFill", unit);
       String input = expression(args.get(0), unit, fields, className);
-      if (maskValue == null || fill == null || input == null) {
-        return null;
-      }
-      TensorIr field = tensors.field((VariableElement) element);
-      if (field.isParameter()) {
-        diagnostics.error(unit, mask, Message.MASK_NOT_BUFFER, mi, field.describe());
+      Mask mask = readMask(args.get(1), unit, fields, className, mi.toString());
+      List<Object> fill = constants(args.subList(2, 3), mi.toString(), "maskedFill", unit);
+      if (mask == null || fill == null || input == null) {
         return null;
       }
       if (!(fill.get(0) instanceof Number value)) {
         diagnostics.error(unit, args.get(2), Message.UNSUPPORTED_FUNCTION, mi + ": the value must be a number, not " + fill.get(0));
         return null;
       }
-      MaskedFill spec = new MaskedFill(field.field(), field.shape(), test, against, value.floatValue(), mi.toString());
-      return step(input, spec, null, mi.toString(), source(unit, mi));
+      if (mask.buffer() != null) { // repeated over the value's leading dimensions, read in place
+        MaskedFill spec = new MaskedFill(mask.buffer().field(), mask.shape(), mask.test(), mask.against(), value.floatValue(),
+            mi.toString());
+        return step(input, spec, null, mi.toString(), source(unit, mi));
+      }
+      // an input's own mask per sample (the step's second value): the checker fits it to the value
+      MaskedFill spec = new MaskedFill(null, null, mask.test(), mask.against(), value.floatValue(), mi.toString());
+      return step(List.of(input, mask.value()), spec, null, mi.toString(), source(unit, mi));
+    }
+
+    /**
+     * A mask as masked fills read it, in place (no pass computes it): a buffer of the model ({@code buffer}, its shape
+     * folded through any views), or a value rooted at an input ({@code value}: the input or a view of it, {@code shape}
+     * {@code [-1, ...]} or null where unknown), selecting where {@code test} against {@code against} holds.
+     *
+     * @param written the expression, for messages
+     * @param where a local's declaration, for an unused one
+     */
+    private record Mask(String value, TensorIr buffer, int[] shape, MaskTest test, float against, String written, Tree where) {
+      Mask tested(MaskTest t, float with, String text) {
+        return new Mask(value, buffer, shape, t, with, text, where);
+      }
+
+      Mask viewed(String v, int[] s, String text) {
+        return new Mask(v, buffer, s, test, against, text, where);
+      }
+
+      Mask declared(Tree at) {
+        return new Mask(value, buffer, shape, test, against, written, at);
+      }
+    }
+
+    /** Locals holding a mask ({@code Tensor pad = ids.eq(0).view(-1, 1, 1, S);}), which masked fills read. */
+    private final Map<String, Mask> masks = new LinkedHashMap<>();
+    /** Those a masked fill (or another mask) read. */
+    private final Set<String> usedMasks = new HashSet<>();
+
+    /**
+     * Whether {@code e} is a mask: a comparison of a tensor ({@code ids.eq(0)}), a view of one ({@code .view},
+     * {@code .reshape}, {@code .unsqueeze}), or a local holding one.
+     */
+    private boolean isMask(ExpressionTree e, CompilationUnitTree unit) {
+      e = stripped(e);
+      if (e instanceof IdentifierTree id) {
+        return masks.containsKey(id.getName().toString());
+      }
+      String name = tensorMethod(e, unit);
+      if (name == null) {
+        return false;
+      }
+      MethodInvocationTree mi = (MethodInvocationTree) e;
+      return COMPARISONS.containsKey(name) && mi.getArguments().size() == 1
+          || MASK_VIEWS.contains(name) && isMask(((MemberSelectTree) mi.getMethodSelect()).getExpression(), unit);
+    }
+
+    /** The name of the Tensor instance method {@code e} calls ({@code eq} for {@code ids.eq(0)}), else null. */
+    private String tensorMethod(ExpressionTree e, CompilationUnitTree unit) {
+      if (e instanceof MethodInvocationTree mi && mi.getMethodSelect() instanceof MemberSelectTree ms
+          && trees.getElement(TreePath.getPath(unit, mi)) instanceof ExecutableElement ex && !ex.getModifiers().contains(Modifier.STATIC)
+          && ((TypeElement) ex.getEnclosingElement()).getQualifiedName().contentEquals(TENSOR)) {
+        return ms.getIdentifier().toString();
+      }
+      return null;
+    }
+
+    /** Each mask local's 0/1 value, once computed ({@link #maskAsValue}): every use as a value reads the one pass. */
+    private final Map<String, Mask> maskValues = new HashMap<>();
+
+    /**
+     * A mask read as a float value ({@code keep.sum(1, true)}, {@code h.mul(keep.unsqueeze(-1))}, masked mean pooling):
+     * a {@link Compare} step of its input, 1 where it selects, else 0, computed once per mask local, then any views
+     * written after it; null after an error (a buffer's mask: the float buffer itself is the value to register).
+     */
+    private Mask maskAsValue(ExpressionTree e, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
+      e = stripped(e);
+      if (e instanceof IdentifierTree id && masks.containsKey(id.getName().toString())) {
+        String local = id.getName().toString();
+        usedMasks.add(local);
+        if (!maskValues.containsKey(local)) {
+          maskValues.put(local, compared(masks.get(local), e, unit));
+        }
+        return maskValues.get(local);
+      }
+      String name = tensorMethod(e, unit);
+      if (name != null && MASK_VIEWS.contains(name) && isMask(((MemberSelectTree) ((MethodInvocationTree) e).getMethodSelect()).getExpression(), unit)) {
+        MethodInvocationTree view = (MethodInvocationTree) e;
+        Mask of = maskAsValue(((MemberSelectTree) view.getMethodSelect()).getExpression(), unit, fields, className);
+        return of == null ? null : viewMask(of, view, name, unit, e.toString());
+      }
+      Mask mask = readMask(e, unit, fields, className, e.toString());
+      return mask == null ? null : compared(mask, e, unit);
+    }
+
+    /** The 0/1 value of an input's mask (a {@link Compare} step), or null after reporting a buffer's. */
+    private Mask compared(Mask mask, ExpressionTree use, CompilationUnitTree unit) {
+      if (mask.buffer() != null) {
+        diagnostics.error(unit, use, Message.MASK_AS_VALUE, use, mask.written(), mask.buffer().field(), methodName);
+        return null;
+      }
+      String value = step(mask.value(), new Compare(mask.test(), mask.against()), null, mask.written(), source(unit, use));
+      return new Mask(value, null, mask.shape(), MaskTest.NONZERO, 0, mask.written(), mask.where());
+    }
+
+    /** {@code Tensor pad = ids.eq(0).view(-1, 1, 1, S);}: the local holds the mask, read by the masked fills after it. */
+    private void defineMask(String local, ExpressionTree value, Tree declaration, CompilationUnitTree unit, Map<String, LayerNode> fields,
+        String className) {
+      Mask mask = readMask(value, unit, fields, className, value.toString());
+      if (mask == null) {
+        unknown.add(local); // its uses stay silent
+        return;
+      }
+      masks.put(local, mask.declared(declaration));
+    }
+
+    /**
+     * An assignment {@code target = value} that involves a mask: a mask local reassigned, or a mask assigned to a local
+     * that holds a value (errors), or the first assignment of a local declared without one. False when no mask is involved.
+     */
+    private boolean maskAssignment(IdentifierTree target, AssignmentTree a, Tree statement, CompilationUnitTree unit,
+        Map<String, LayerNode> fields, String className) {
+      String local = target.getName().toString();
+      boolean mask = isMask(a.getExpression(), unit);
+      if (masks.containsKey(local) || mask && (locals.containsKey(local) || unknown.contains(local))) {
+        diagnostics.error(unit, statement, Message.MASK_REASSIGNED, a, local, local);
+        usedMasks.add(local);
+        return true;
+      }
+      if (mask) {
+        defineMask(local, a.getExpression(), statement, unit, fields, className);
+        return true;
+      }
+      return false;
+    }
+
+    /** A mask local no masked fill reads: an error on its declaration, as an unused value is. */
+    private void reportUnusedMasks(CompilationUnitTree unit) {
+      masks.forEach((local, mask) -> {
+        if (!usedMasks.contains(local)) {
+          diagnostics.error(unit, mask.where(), Message.MASK_UNUSED, local, methodName);
+        }
+      });
+    }
+
+    /** A mask: a comparison with a constant of a mask as it is ({@link #rawMask}), or that as it is; null after an error. */
+    private Mask readMask(ExpressionTree e, CompilationUnitTree unit, Map<String, LayerNode> fields, String className, String label) {
+      e = stripped(e);
+      String name = tensorMethod(e, unit);
+      if (name == null || !COMPARISONS.containsKey(name) || ((MethodInvocationTree) e).getArguments().size() != 1) {
+        return rawMask(e, unit, fields, className, label);
+      }
+      MethodInvocationTree compare = (MethodInvocationTree) e;
+      ExpressionTree receiver = ((MemberSelectTree) compare.getMethodSelect()).getExpression();
+      ExpressionTree with = compare.getArguments().get(0);
+      if (isMask(receiver, unit)) {
+        diagnostics.error(unit, compare, Message.MASK_COMPARED_TWICE, label, receiver, stripped(receiver) instanceof IdentifierTree id
+            && masks.containsKey(id.getName().toString()) ? masks.get(id.getName().toString()).written() : receiver);
+        return null;
+      }
+      if (isTensor(with, unit)) {
+        diagnostics.error(unit, with, Message.MASK_COMPARED_WITH, label, receiver, name, with + ", a tensor");
+        return null;
+      }
+      Object constant = foldOrNull(with, unit);
+      if (!(constant instanceof Number number)) {
+        if (!unresolved(unit, with)) {
+          diagnostics.error(unit, with, Message.MASK_COMPARED_WITH, label, receiver, name,
+              with + (constant == null ? ", which is not a compile-time constant" : ", not a number"));
+        }
+        return null;
+      }
+      Mask base = rawMask(receiver, unit, fields, className, label);
+      return base == null ? null : base.tested(COMPARISONS.get(name), number.floatValue(), compare.toString());
+    }
+
+    /**
+     * A mask as it is (nonzero selects) or a mask local: a buffer of the model or an input, or a view of either
+     * ({@code mask.view(-1, 1, 1, S)}, {@code ids.eq(0).unsqueeze(1)}); null after an error.
+     */
+    private Mask rawMask(ExpressionTree e, CompilationUnitTree unit, Map<String, LayerNode> fields, String className, String label) {
+      e = stripped(e);
+      if (e instanceof IdentifierTree id && masks.containsKey(id.getName().toString())) {
+        usedMasks.add(id.getName().toString());
+        return masks.get(id.getName().toString());
+      }
+      String name = tensorMethod(e, unit);
+      if (name != null && MASK_VIEWS.contains(name)) {
+        MethodInvocationTree view = (MethodInvocationTree) e;
+        Mask of = readMask(((MemberSelectTree) view.getMethodSelect()).getExpression(), unit, fields, className, label);
+        return of == null ? null : viewMask(of, view, name, unit, label);
+      }
+      Element element = e instanceof IdentifierTree || e instanceof MemberSelectTree ? trees.getElement(TreePath.getPath(unit, e)) : null;
+      boolean local = e instanceof IdentifierTree id && (locals.containsKey(id.getName().toString())
+          || unknown.contains(id.getName().toString()));
+      if (!local && element instanceof VariableElement v && isTensorField(v)) { // a buffer: its shape folded from its declaration
+        if (tensorField(v, e, unit, className) == null) {
+          return null;
+        }
+        TensorIr field = tensors.field(v);
+        if (field.isParameter()) {
+          diagnostics.error(unit, e, Message.MASK_NOT_BUFFER, label, field.describe());
+          return null;
+        }
+        return new Mask(null, field, field.shape(), MaskTest.NONZERO, 0, e.toString(), e);
+      }
+      String value = expression(e, unit, fields, className);
+      if (value == null) {
+        return null;
+      }
+      if (value.startsWith(TensorIr.valueName(""))) { // Tensor m = mask; then maskedFill(m, ...): the field itself, please
+        diagnostics.error(unit, e, Message.MASK_NOT_BUFFER, label, e);
+        return null;
+      }
+      String root = value;
+      int[] shape = null;
+      for (int i = list.size() - 1; i >= 0; i--) { // back through views to the value they read
+        StepIr st = list.get(i);
+        if (st.output().equals(root) && (st.spec() instanceof Reshape || st.spec() instanceof dev.kiln.dsl.Flatten.Spec)) {
+          if (root.equals(value) && st.spec() instanceof Reshape r) {
+            shape = r.shape().stream().mapToInt(Integer::intValue).toArray();
+          }
+          root = st.input();
+        }
+      }
+      if (!root.equals(inputName) && !furtherInputs.contains(root)) {
+        diagnostics.error(unit, e, Message.MASK_FROM_VALUE, label, e, methodName);
+        return null;
+      }
+      if (root.equals(value) && element instanceof VariableElement p && p.getKind() == ElementKind.PARAMETER) {
+        Input declared = p.getAnnotation(Input.class);
+        int[] sample = declared != null ? declared.value() : modelType != null ? modelType.getAnnotation(Model.class).input() : null;
+        shape = sample == null ? null : batched(sample);
+      }
+      return new Mask(value, null, shape, MaskTest.NONZERO, 0, e.toString(), e);
+    }
+
+    /**
+     * {@code mask.view(sizes)}, {@code .reshape(sizes)} or {@code .unsqueeze(dim)}: a buffer's shape folded, an input's
+     * a Reshape step (a view, no copy) with the batch first as -1; null after an error.
+     */
+    private Mask viewMask(Mask of, MethodInvocationTree view, String name, CompilationUnitTree unit, String label) {
+      List<Object> args = constants(view.getArguments(), label, name, unit);
+      if (args == null) {
+        return null;
+      }
+      int[] sizes = args.size() == 1 && args.get(0) instanceof int[] given ? given
+          : args.stream().allMatch(a -> a instanceof Integer) ? args.stream().mapToInt(a -> (Integer) a).toArray() : null;
+      if (sizes == null || name.equals("unsqueeze") && sizes.length != 1) {
+        diagnostics.error(unit, view, Message.MASK_VIEW, label, view + ": the sizes must be ints, got " + args);
+        return null;
+      }
+      String text = view.toString();
+      int[] shape = of.shape();
+      try {
+        if (name.equals("unsqueeze")) {
+          if (shape == null) {
+            throw new IllegalArgumentException("the mask's shape is not known here; view it with its sizes written out, the batch"
+                + " first as -1 (view(-1, 1, 1, S))");
+          }
+          int dim = sizes[0] < 0 ? sizes[0] + shape.length + 1 : sizes[0];
+          if (dim < 0 || dim > shape.length || of.buffer() == null && dim == 0) {
+            throw new IllegalArgumentException("dimension " + sizes[0] + " is out of range for a mask " + Shapes.toString(shape)
+                + (of.buffer() == null ? " (unsqueeze after the batch: 1.." + shape.length + " or -1..-" + shape.length + ")" : ""));
+          }
+          sizes = new int[shape.length + 1];
+          for (int i = 0, j = 0; i < sizes.length; i++) {
+            sizes[i] = i == dim ? 1 : shape[j++];
+          }
+        }
+        if (of.buffer() != null) {
+          return of.viewed(null, Shapes.inferReshape(shape, sizes), text);
+        }
+        Reshape spec = new Reshape(Arrays.stream(sizes).boxed().toList());
+        if (shape != null) {
+          spec.outputShape(shape);
+        }
+        return of.viewed(step(of.value(), spec, null, text, source(unit, view)), sizes, text);
+      } catch (IllegalArgumentException ex) { // (a ShapeException among them)
+        diagnostics.error(unit, view, Message.MASK_VIEW, label, text + ": " + ex.getMessage());
+        return null;
+      }
+    }
+
+    private static int[] batched(int[] sample) {
+      int[] s = new int[sample.length + 1];
+      s[0] = -1;
+      System.arraycopy(sample, 0, s, 1, sample.length);
+      return s;
+    }
+
+    private static ExpressionTree stripped(ExpressionTree e) {
+      while (e instanceof ParenthesizedTree p) {
+        e = p.getExpression();
+      }
+      return e;
     }
 
     /** {@code Tensor.cat(List.of(a, b, ...), dim)}: a step reading every listed value; null after an error. */

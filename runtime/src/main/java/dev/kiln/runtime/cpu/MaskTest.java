@@ -35,4 +35,14 @@ public enum MaskTest {
       case GE -> m >= c;
     };
   }
+
+  /**
+   * {@code out[i] = selects(m[i], c) ? 1 : 0} for {@code count} values: the comparison as eager mode's {@code m.ne(c)}
+   * gives it, a 0/1 float value (a compiled model's mask used as a value: {@code h.mul(ids.ne(0).unsqueeze(-1))}).
+   */
+  public void select(float[] out, int outOff, float[] m, int mOff, int count, float c) {
+    for (int i = 0; i < count; i++) {
+      out[outOff + i] = selects(m[mOff + i], c) ? 1f : 0f;
+    }
+  }
 }
