@@ -65,7 +65,7 @@ public final class IndexKernels {
           m = (e > m || e != e) ? e : m;
           if (e != e) break;
         }
-        double shift = isinf(m) ? 0.0 : (double) m;
+        double shift = fabsf(m) == __int_as_float(0x7f800000) ? 0.0 : (double) m; // an infinite maximum shifts by 0
         double sum = 0.0;
         for (int j = 0; j < size; j++) sum += exp((double) v[(long long) j * inner] - shift);
         out[l] = (float) (log(sum) + shift);
