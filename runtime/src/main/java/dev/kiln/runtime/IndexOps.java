@@ -202,6 +202,16 @@ final class IndexOps {
 
   /** {@link Ops#norm}. */
   static Tensor norm(Tensor x, float p, int dim, boolean keepDim) {
+    return norm(x, p, dim, keepDim, 0f);
+  }
+
+  /**
+   * The p-norm along {@code dim}, raised to {@code floor} where it is below (nothing to raise for a
+   * floor of 0), and the gradient PyTorch's formula with the raised norm: {@code g sign(x) (|x| /
+   * max(y, floor))^(p - 1)}. A floor is cosine similarity's eps, which PyTorch 1.13 writes into
+   * its norm in place, where the norm's backward then reads it.
+   */
+  private static Tensor norm(Tensor x, float p, int dim, boolean keepDim, float floor) {
     Ops.requireFloat("norm", x);
     if (!(p > 0) || Float.isInfinite(p)) {
       throw new IllegalArgumentException("norm: p must be a finite number above 0, got " + p + " (shape " + Shapes.toString(x.shape())
@@ -214,6 +224,12 @@ final class IndexOps {
       dev.kiln.runtime.cuda.IndexKernels.normForward(out.writeCuda(), x.readCuda(), a.outer(), a.size(), a.inner(), p);
     } else {
       IndexKernels.normForward(out.buffer(), out.offset(), x.readBuffer(), x.offset(), a.outer(), a.size(), a.inner(), p);
+    }
+    if (floor > 0 && x.device().isCuda()) { // in place: element by element
+      dev.kiln.runtime.cuda.ElementwiseKernels.clampForward(out.writeCuda(), out.readCuda(), floor, Float.POSITIVE_INFINITY, out.numel());
+    } else if (floor > 0) {
+      dev.kiln.runtime.cpu.MathKernels.clampForward(out.buffer(), out.offset(), out.buffer(), out.offset(), out.numel(), floor,
+          Float.POSITIVE_INFINITY);
     }
     return lineReduced("norm", x, out, a, (dx, g, y) -> {
       if (dx.device().isCuda()) {
@@ -262,5 +278,75 @@ final class IndexOps {
       return new Ops.Along(1, 1, 1);
     }
     return Ops.Along.of(op, x, dim);
+  }
+
+  // ------------------------------------------------------------------ compositions: normalize, cosine similarity, one-hot
+
+  /** {@link Ops#normalize}: PyTorch's {@code x / x.norm(p, dim, keepdim=True).clamp_min(eps)}. */
+  static Tensor normalize(Tensor x, float p, int dim, float eps) {
+    if (!(eps >= 0) || Float.isInfinite(eps)) {
+      throw new IllegalArgumentException("normalize: eps must be a finite number of 0 or more, got " + eps + " (shape "
+          + Shapes.toString(x.shape()) + ")");
+    }
+    return Ops.div(x, Ops.clamp(Ops.norm(x, p, dim, true), eps, Float.POSITIVE_INFINITY));
+  }
+
+  /**
+   * {@link Ops#cosineSimilarity}: PyTorch 1.13's {@code sum((a / max(|a|, eps)) * (b / max(|b|,
+   * eps)), dim)}, each norm's gradient taken with the clamped norm, as its in-place clamp makes it.
+   */
+  static Tensor cosineSimilarity(Tensor a, Tensor b, int dim, float eps) {
+    String op = "cosine_similarity";
+    Ops.requireFloat(op, a);
+    Ops.requireFloat(op, b);
+    if (!(eps >= 0) || Float.isInfinite(eps)) {
+      throw new IllegalArgumentException(op + ": eps must be a finite number of 0 or more, got " + eps);
+    }
+    int[] shape = Shapes.broadcast(op, a.shape(), b.shape());
+    try {
+      Shapes.normalizeDim(dim, shape.length);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(op + " of " + Shapes.toString(a.shape()) + " and " + Shapes.toString(b.shape()) + ": "
+          + e.getMessage(), e);
+    }
+    Tensor x1 = Arrays.equals(a.shape(), shape) ? a : Ops.expand(a, shape);
+    Tensor x2 = Arrays.equals(b.shape(), shape) ? b : Ops.expand(b, shape);
+    Tensor n1 = norm(x1, 2f, dim, true, eps);
+    Tensor n2 = norm(x2, 2f, dim, true, eps);
+    return Ops.sum(Ops.mul(Ops.div(x1, n1), Ops.div(x2, n2)), dim, false);
+  }
+
+  /** {@link Ops#oneHot}: computed on the host (labels keep a host copy), the result on the labels' device. */
+  static Tensor oneHot(Tensor labels, int numClasses) {
+    String op = "one_hot";
+    Ops.requireLabels(op, "input", labels);
+    int[] ids = labels.toIntArray();
+    int[] shape = labels.shape();
+    if (numClasses < -1) {
+      throw new IllegalArgumentException(op + ": num_classes must be -1 (from the labels) or at least 0, got " + numClasses);
+    }
+    if (numClasses == -1 && ids.length == 0) {
+      throw new IllegalArgumentException(op + ": can not infer the total number of classes from empty labels of shape "
+          + Shapes.toString(shape) + "; give num_classes");
+    }
+    int classes = numClasses;
+    if (classes == -1) {
+      for (int id : ids) {
+        classes = Math.max(classes, id + 1);
+      }
+    }
+    long total = (long) ids.length * classes;
+    if (total > Integer.MAX_VALUE - 8) {
+      throw new IllegalArgumentException(op + ": " + Shapes.toString(shape) + " labels of " + classes + " classes are too many values for one tensor");
+    }
+    float[] out = new float[(int) total];
+    for (int i = 0; i < ids.length; i++) {
+      if (ids[i] < 0 || ids[i] >= classes) {
+        throw new IllegalArgumentException(op + ": class value " + ids[i] + " at flat index " + i + " of labels " + Shapes.toString(shape)
+            + (ids[i] < 0 ? " is negative: class values must be non-negative" : " must be smaller than num_classes " + classes));
+      }
+      out[i * classes + ids[i]] = 1f;
+    }
+    return Tensor.wrap(out, Shapes.concat(shape, classes)).to(labels.device());
   }
 }

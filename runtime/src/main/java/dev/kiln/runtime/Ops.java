@@ -3895,6 +3895,42 @@ public final class Ops {
     return IndexOps.norm(x, p, dim, keepDim);
   }
 
+  /**
+   * {@code x / max(||x||_p, eps)} along {@code dim}, PyTorch's {@code F.normalize(x, p, dim, eps)}:
+   * each line scaled to norm 1 (a line of norm below eps divided by eps, its norm's gradient 0
+   * there, as the clamp PyTorch applies). Composed of {@link #norm}, {@link #clamp} and {@link #div},
+   * so it runs on either device.
+   */
+  public static Tensor normalize(Tensor x, float p, int dim, float eps) {
+    return IndexOps.normalize(x, p, dim, eps);
+  }
+
+  /**
+   * The cosine of the angle between {@code a} and {@code b} along {@code dim}, PyTorch 1.13's {@code
+   * F.cosine_similarity(a, b, dim, eps)}: the two broadcast together, each divided by its 2-norm
+   * clamped below at eps, and the products summed along {@code dim}, which is removed. As in
+   * PyTorch (which clamps the norm in place) the gradient passes through the clamp, and the
+   * norm's gradient {@code x / norm} is taken with the clamped norm. On either device.
+   *
+   * @throws IllegalArgumentException for shapes that do not broadcast or a dimension out of range
+   */
+  public static Tensor cosineSimilarity(Tensor a, Tensor b, int dim, float eps) {
+    return IndexOps.cosineSimilarity(a, b, dim, eps);
+  }
+
+  /**
+   * Class indices as one-hot rows, PyTorch's {@code F.one_hot(labels, num_classes)} but float (the
+   * form a loss or a product takes): {@code labels} of any shape give {@code [*shape, numClasses]},
+   * 1 at each label's class, on the labels' device. A {@code numClasses} of -1 takes the largest
+   * label plus one. No gradient (labels have none).
+   *
+   * @throws IllegalArgumentException for float input, a negative label, one not below {@code
+   *     numClasses}, or -1 with no labels to count from, naming the label, its place and the shape
+   */
+  public static Tensor oneHot(Tensor labels, int numClasses) {
+    return IndexOps.oneHot(labels, numClasses);
+  }
+
   // ------------------------------------------------------------------ piecewise activations and losses (PiecewiseOps)
 
   /**
@@ -3916,9 +3952,10 @@ public final class Ops {
   /**
    * {@code x} limited to {@code [min, max]}, PyTorch's {@code F.hardtanh(x, min_val, max_val)}: the
    * values of {@link #clamp}, but the gradient passes only strictly inside the bounds (0 at them,
-   * where clamp's passes), as PyTorch's.
+   * where clamp's passes), as PyTorch's; min above max gives max everywhere, as clamp (the layer
+   * {@code Hardtanh} refuses it, as {@code nn.Hardtanh} does).
    *
-   * @throws IllegalArgumentException for min above max or a bound that is not a finite float
+   * @throws IllegalArgumentException for a bound that is not a finite float
    */
   public static Tensor hardtanh(Tensor x, double min, double max) {
     return PiecewiseOps.hardtanh(x, min, max);

@@ -62,10 +62,6 @@ final class PiecewiseOps {
   /** {@link Ops#hardtanh}. */
   static Tensor hardtanh(Tensor x, double min, double max) {
     float lo = finite("hardtanh", "min_val", min), hi = finite("hardtanh", "max_val", max);
-    if (lo > hi) {
-      throw new IllegalArgumentException("hardtanh: min_val " + min + " is above max_val " + max + " (shape " + Shapes.toString(x.shape())
-          + ")");
-    }
     return elementwise("hardtanh", x, (out, in, g) -> {
       if (in.device().isCuda()) {
         ElementwiseKernels.clampForward(out.writeCuda(), in.readCuda(), lo, hi, in.numel());

@@ -774,7 +774,7 @@ class CudaOpsTest {
   }
 
   @Test
-  void cumsumLogsumexpAndNormAsOnTheCpu() {
+  void cumsumLogsumexpNormsAndSortAsOnTheCpu() {
     Tensor x = Tensor.randn(3, 70, 4);
     compare("cumsum", Match.EXACT, in -> in[0].cumsum(1), x); // the same double sums in the same order
     compare("cumsum last", Match.EXACT, in -> in[0].cumsum(-1), x);
@@ -783,6 +783,12 @@ class CudaOpsTest {
     compare("norm 2", Match.CLOSE, in -> in[0].norm(2, 1), x);
     compare("norm 1.5 keepDim", Match.CLOSE, in -> in[0].norm(1.5f, 0, true), x);
     compare("sort", Match.EXACT, in -> in[0].sort(1, true).values(), x);
+    compare("normalize", Match.CLOSE, in -> Ops.normalize(in[0], 2, 1, 1e-12f), x);
+    compare("cosine_similarity broadcast, tiny norms clamped", Match.CLOSE, in -> Ops.cosineSimilarity(in[0], in[1], -1, 0.5f),
+        randn(0.1f, 3, 5, 4), randn(0.1f, 5, 4));
+    Tensor hot = Ops.oneHot(Tensor.labels(2, 0, 1).to(gpu), 4);
+    assertTrue(hot.device().isCuda());
+    assertArrayEquals(new float[] {0, 0, 1, 0, 1, 0, 0, 0, 0, 1, 0, 0}, hot.toFloatArray());
     Tensor g = x.to(gpu);
     assertArrayEquals(x.argsort(1).toIntArray(), g.argsort(1).toIntArray());
     assertArrayEquals(x.argmin(2).toIntArray(), g.argmin(2).toIntArray());

@@ -10,7 +10,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
 
 /**
- * pad, flip, repeat, cumsum, logsumexp, norm, sort, argsort and argmin against PyTorch 1.13's
+ * pad, flip, repeat, cumsum, logsumexp, norm, normalize, cosine similarity, one-hot, sort, argsort and argmin against PyTorch 1.13's
  * values and gradients on random inputs (index_ops/reference.txt, from make_reference.py), their
  * edges (infinities, NaN, ties, empty results) and their errors.
  */
@@ -35,7 +35,13 @@ class IndexOpsTest {
       Map.entry("logsumexp_large_keepdim", in -> in[0].logsumexp(-1, true)),
       Map.entry("norm_2", in -> in[0].norm(2, 1)),
       Map.entry("norm_1", in -> in[0].norm(1, 0)),
-      Map.entry("norm_3_keepdim", in -> in[0].norm(3, -1, true)));
+      Map.entry("norm_3_keepdim", in -> in[0].norm(3, -1, true)),
+      Map.entry("normalize", in -> Ops.normalize(in[0], 2, 1, 1e-12f)),
+      Map.entry("normalize_p1_dim0", in -> Ops.normalize(in[0], 1, 0, 1e-3f)),
+      Map.entry("normalize_tiny_eps", in -> Ops.normalize(in[0], 2, -1, 0.5f)),
+      Map.entry("cosine_similarity", in -> Ops.cosineSimilarity(in[0], in[1], 1, 1e-8f)),
+      Map.entry("cosine_similarity_broadcast", in -> Ops.cosineSimilarity(in[0], in[1], -1, 1e-8f)),
+      Map.entry("cosine_similarity_tiny_norms", in -> Ops.cosineSimilarity(in[0], in[1], 0, 1e-2f)));
 
   @Test
   void valuesAndGradientsAsPyTorchs() {
@@ -112,6 +118,35 @@ class IndexOpsTest {
   }
 
   @Test
+  void cosineSimilarityClampsEachNormAsPyTorch113() {
+    Tensor a = Tensor.of(new float[] {1e-5f, 0}, 1, 2);
+    assertEquals(1f, Ops.cosineSimilarity(a, a, 1, 1e-8f).item(), 1e-6); // the product of the norms is below eps^2
+    Tensor zero = Tensor.zeros(1, 2).requiresGrad(true);
+    Tensor b = Tensor.of(new float[] {1, 2}, 1, 2).requiresGrad(true);
+    assertEquals(0f, Ops.cosineSimilarity(zero, b, 1, 1e-8f).item());
+  }
+
+  @Test
+  void oneHotAsPyTorchs() {
+    Tensor labels = Tensor.labels(0, 2, 1, 2).reshape(2, 2);
+    Tensor h = Ops.oneHot(labels, 3);
+    assertArrayEquals(new int[] {2, 2, 3}, h.shape());
+    assertEquals(DType.FLOAT32, h.dtype());
+    assertArrayEquals(new float[] {1, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1}, h.toFloatArray());
+    assertArrayEquals(new int[] {4, 3}, Ops.oneHot(Tensor.labels(0, 2, 1, 2), -1).shape());
+    assertArrayEquals(new int[] {0, 5}, Ops.oneHot(Tensor.labels(), 5).shape());
+    assertMessage("one_hot: class value 3 at flat index 1 of labels [2] must be smaller than num_classes 3",
+        () -> Ops.oneHot(Tensor.labels(0, 3), 3));
+    assertMessage("one_hot: class value -1 at flat index 1 of labels [2] is negative: class values must be non-negative",
+        () -> Ops.oneHot(Tensor.labels(0, -1), 3));
+    assertMessage("one_hot: can not infer the total number of classes from empty labels of shape [0]; give num_classes",
+        () -> Ops.oneHot(Tensor.labels(), -1));
+    assertMessage("one_hot: num_classes must be -1 (from the labels) or at least 0, got -2", () -> Ops.oneHot(Tensor.labels(1), -2));
+    assertMessage("one_hot: the input must be a label tensor (Tensor.labels(...)), got a float tensor of shape [2]",
+        () -> Ops.oneHot(Tensor.zeros(2), 3));
+  }
+
+  @Test
   void badArgumentsNameTheArgumentAndTheShape() {
     Tensor x = Tensor.zeros(2, 3);
     assertMessage("pad: padding length must be divisible by 2, got [1] for shape [2, 3]", () -> Ops.pad(x, new int[] {1}, 0));
@@ -130,6 +165,9 @@ class IndexOpsTest {
     assertMessage("norm: p must be a finite number above 0, got 0.0 (shape [2, 3])", () -> x.norm(0, 1));
     assertMessage("sort of shape [2, 3]: dimension 2 is out of range for a tensor of rank 2 (expected -2..1)", () -> x.sort(2));
     assertMessage("pad: expected a float tensor, got INT32 of shape [2]", () -> Ops.pad(Tensor.labels(1, 2), new int[] {1, 1}, 0));
+    assertMessage("cosine_similarity of [2, 3] and [2, 3]: dimension 2 is out of range for a tensor of rank 2 (expected -2..1)",
+        () -> Ops.cosineSimilarity(x, x, 2, 1e-8f));
+    assertMessage("normalize: eps must be a finite number of 0 or more, got -1.0 (shape [2, 3])", () -> Ops.normalize(x, 2, 1, -1));
   }
 
   static void assertMessage(String expected, Executable call) {

@@ -44,6 +44,7 @@ class PiecewiseOpsTest {
     Tensor c = Tensor.of(v).requiresGrad(true);
     c.clamp(-1, 1).sum().backward();
     assertArrayEquals(new float[] {0, 1, 1, 1, 1, 0, 0}, c.grad().toFloatArray());
+    assertArrayEquals(new float[] {1, 1}, Ops.hardtanh(Tensor.of(new float[] {0, 3}), 2, 1).toFloatArray()); // as F.hardtanh
   }
 
   @Test
@@ -73,7 +74,7 @@ class PiecewiseOpsTest {
     assertMessage("smooth_l1_loss does not support negative values for beta, got -1.0", () -> Ops.smoothL1LossPerElement(x, x, -1));
     assertMessage("huber_loss does not support non-positive values for delta, got 0.0", () -> Ops.huberLossPerElement(x, x, 0));
     assertMessage("huber_loss: input [2, 3] and target [3, 3] must have the same shape", () -> Ops.huberLoss(x, Tensor.zeros(3, 3), 1, true));
-    assertMessage("hardtanh: min_val 2.0 is above max_val 1.0 (shape [2, 3])", () -> Ops.hardtanh(x, 2, 1));
+    assertMessage("hardtanh: max_val must be a finite float, got Infinity", () -> Ops.hardtanh(x, -1, Double.POSITIVE_INFINITY));
     assertMessage("softplus: beta must not be 0 (it divides), got 0.0 for shape [2, 3]", () -> Ops.softplus(x, 0, 20));
     assertMessage("elu: alpha must be a finite float, got NaN", () -> Ops.elu(x, Double.NaN));
   }
