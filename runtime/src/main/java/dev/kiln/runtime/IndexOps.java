@@ -83,6 +83,17 @@ final class IndexOps {
       return out;
     }
     long[] inverse = IndexKernels.inverseOffsets(flip, offset);
+    return linearBackward(name, x, out, g -> mapped(g, shape, flip, inverse, 0f));
+  }
+
+  /**
+   * {@code out} recorded as an op of x whose backward needs only the incoming gradient (moved to
+   * x's device): {@code gradient} maps it to x's.
+   */
+  private static Tensor linearBackward(String name, Tensor x, Tensor out, java.util.function.UnaryOperator<Tensor> gradient) {
+    if (!Ops.track(x)) {
+      return out;
+    }
     return Tensor.ofNode(out, new Node(x) {
       @Override protected boolean savesTensors() {
         return false;
@@ -93,7 +104,7 @@ final class IndexOps {
       }
 
       @Override protected Tensor[] backward(Tensor g) {
-        return new Tensor[] {mapped(g.to(x.device()), shape, flip, inverse, 0f)};
+        return new Tensor[] {gradient.apply(g.to(x.device()))};
       }
     });
   }
@@ -148,23 +159,7 @@ final class IndexOps {
   static Tensor cumsum(Tensor x, int dim) {
     Ops.requireFloat("cumsum", x);
     Ops.Along a = alongOrScalar("cumsum", x, dim);
-    Tensor out = scanned(x, a, false);
-    if (!Ops.track(x)) {
-      return out;
-    }
-    return Tensor.ofNode(out, new Node(x) {
-      @Override protected boolean savesTensors() {
-        return false;
-      }
-
-      @Override public String name() {
-        return "cumsum";
-      }
-
-      @Override protected Tensor[] backward(Tensor g) {
-        return new Tensor[] {scanned(g.to(x.device()), a, true)};
-      }
-    });
+    return linearBackward("cumsum", x, scanned(x, a, false), g -> scanned(g, a, true));
   }
 
   private static Tensor scanned(Tensor x, Ops.Along a, boolean reverse) {
@@ -263,13 +258,24 @@ final class IndexOps {
       }
 
       @Override protected Tensor[] backward(Tensor g) {
-        Tensor dx = Tensor.empty(x.device(), x.shape());
-        Tensor gd = g.to(x.device());
-        backward.run(dx, gd, out);
-        CudaLayerOps.keepAlive(gd);
-        return new Tensor[] {dx};
+        return new Tensor[] {gradientOf(x, g, (dx, gd) -> backward.run(dx, gd, out))};
       }
     });
+  }
+
+  /** A kernel writing an input's gradient {@code dx} from the incoming gradient {@code g} (on the input's device). */
+  @FunctionalInterface
+  interface GradientKernel {
+    void run(Tensor dx, Tensor g);
+  }
+
+  /** The gradient of input {@code x}: a new tensor of its shape on its device, written by {@code kernel} from {@code g} moved there. */
+  static Tensor gradientOf(Tensor x, Tensor g, GradientKernel kernel) {
+    Tensor dx = Tensor.empty(x.device(), x.shape());
+    Tensor gd = g.to(x.device());
+    kernel.run(dx, gd);
+    CudaLayerOps.keepAlive(gd); // its block stays out of the allocator until the kernel is queued
+    return dx;
   }
 
   /** x seen along {@code dim}; a rank-0 x is one value along dimension 0 or -1, as PyTorch takes it. */

@@ -100,11 +100,7 @@ final class PiecewiseOps {
       }
 
       @Override protected Tensor[] backward(Tensor g) {
-        Tensor dx = Tensor.empty(x.device(), x.shape());
-        Tensor gd = g.to(x.device());
-        backward.run(dx, x, gd);
-        CudaLayerOps.keepAlive(gd);
-        return new Tensor[] {dx};
+        return new Tensor[] {IndexOps.gradientOf(x, g, (dx, gd) -> backward.run(dx, x, gd))};
       }
     });
   }
@@ -141,16 +137,15 @@ final class PiecewiseOps {
       }
 
       @Override protected Tensor[] backward(Tensor g) {
-        Tensor dx = Tensor.empty(input.device(), input.shape());
-        Tensor gd = g.to(input.device());
-        if (cuda) {
-          dev.kiln.runtime.cuda.PiecewiseKernels.smoothL1Backward(dx.writeCuda(), gd.readCuda(), input.readCuda(), target.readCuda(), b,
-              huber, n);
-        } else {
-          PiecewiseKernels.smoothL1Backward(dx.buffer(), dx.offset(), gd.readBuffer(), gd.offset(), input.readBuffer(), input.offset(),
-              target.readBuffer(), target.offset(), n, b, huber);
-        }
-        CudaLayerOps.keepAlive(gd);
+        Tensor dx = IndexOps.gradientOf(input, g, (d, gd) -> {
+          if (cuda) {
+            dev.kiln.runtime.cuda.PiecewiseKernels.smoothL1Backward(d.writeCuda(), gd.readCuda(), input.readCuda(), target.readCuda(), b,
+                huber, n);
+          } else {
+            PiecewiseKernels.smoothL1Backward(d.buffer(), d.offset(), gd.readBuffer(), gd.offset(), input.readBuffer(), input.offset(),
+                target.readBuffer(), target.offset(), n, b, huber);
+          }
+        });
         return new Tensor[] {needsGrad(0) ? dx : null, needsGrad(1) ? Ops.scale(dx, -1f) : null};
       }
     });
