@@ -290,6 +290,7 @@ final class IndexOps {
 
   /** {@link Ops#normalize}: PyTorch's {@code x / x.norm(p, dim, keepdim=True).clamp_min(eps)}. */
   static Tensor normalize(Tensor x, float p, int dim, float eps) {
+    Ops.requireFloat("normalize", x);
     if (!(eps >= 0) || Float.isInfinite(eps)) {
       throw new IllegalArgumentException("normalize: eps must be a finite number of 0 or more, got " + eps + " (shape "
           + Shapes.toString(x.shape()) + ")");
@@ -303,6 +304,7 @@ final class IndexOps {
    */
   static Tensor cosineSimilarity(Tensor a, Tensor b, int dim, float eps) {
     String op = "cosine_similarity";
+    Devices.onCuda(op, a, b); // one device, or an error naming both
     Ops.requireFloat(op, a);
     Ops.requireFloat(op, b);
     if (!(eps >= 0) || Float.isInfinite(eps)) {

@@ -612,6 +612,12 @@ public final class Tensor {
     return new Tensor(out, 0, outShape, DType.INT32, null).to(device());
   }
 
+  /** {@link #argmax(int)}, the dimension kept with size 1 when {@code keepDim} (PyTorch's {@code x.argmax(dim, keepdim=True)}). */
+  public Tensor argmax(int dim, boolean keepDim) {
+    Tensor indices = argmax(dim);
+    return keepDim ? indices.reshape(Ops.reducedShape(shape, Shapes.normalizeDim(dim, shape.length), true)) : indices;
+  }
+
   /**
    * Indices of the minima along {@code dim} (the first on ties, a NaN before any number), as an
    * {@link DType#INT32} tensor: PyTorch's {@code x.argmin(dim)}; see {@link #min(int)}.

@@ -808,6 +808,8 @@ class CudaOpsTest {
     compare("huber_loss", Match.CLOSE, in -> Ops.huberLossPerElement(in[0], in[1], 1.3), x, t);
     compare("huber_loss sum", Match.CLOSE, in -> Ops.huberLoss(in[0], in[1], 0.4, false), x, t);
     expectMixed("huber_loss", () -> Ops.huberLoss(x, t.to(gpu), 1, true));
+    expectMixed("smooth_l1_loss", () -> Ops.smoothL1LossPerElement(x.to(gpu), t, 1));
+    expectMixed("cosine_similarity", () -> Ops.cosineSimilarity(x, t.to(gpu), 1, 1e-8f));
   }
 
   // ------------------------------------------------------------------ max pooling

@@ -78,6 +78,8 @@ class IndexOpsTest {
     assertArrayEquals(new int[] {1, 2}, x.argmin(1).toIntArray());
     assertEquals(DType.INT32, x.argmin(1).dtype());
     assertArrayEquals(new int[] {2, 1}, x.argmin(-1, true).shape());
+    assertArrayEquals(new int[] {2, 1}, x.argmax(-1, true).shape());
+    assertArrayEquals(new int[] {0, 2}, x.argmax(1, true).toIntArray());
     assertArrayEquals(new int[] {0, 0, 1, 1}, x.argmin(0).toIntArray());
     Tensor y = Tensor.of(new float[] {1, 2}).requiresGrad(true);
     assertEquals(false, y.argmin(0).requiresGrad());
@@ -115,6 +117,9 @@ class IndexOpsTest {
     GradCheck.check("logsumexp", in -> in[0].logsumexp(0, true), 1e-2, 1e-3, 1e-3, Tensor.randn(4, 3).requiresGrad(true));
     GradCheck.check("norm", in -> in[0].norm(1.5f, 1), 1e-2, 1e-3, 1e-2, Tensor.randn(3, 4).requiresGrad(true));
     GradCheck.check("sort", in -> in[0].sort(0, true).values(), 1e-2, 1e-3, 1e-3, Tensor.randn(5, 2).requiresGrad(true));
+    GradCheck.check("normalize", in -> Ops.normalize(in[0], 2, 0, 1e-12f), 1e-2, 1e-3, 1e-2, Tensor.randn(4, 3).requiresGrad(true));
+    GradCheck.check("cosine_similarity", in -> Ops.cosineSimilarity(in[0], in[1], 1, 1e-8f), 1e-2, 1e-3, 1e-2,
+        Tensor.randn(3, 4).requiresGrad(true), Tensor.randn(1, 4).requiresGrad(true));
   }
 
   @Test
