@@ -22,7 +22,9 @@ import java.util.function.BinaryOperator;
  * {@link CpuKernels} or {@link Blas}, and records a {@link Node} when gradients are wanted. Ops
  * with a CUDA kernel hand tensors that live on the GPU to {@code CudaOps}, which makes the same
  * checks and records the same derivatives on the device; the others refuse them
- * ({@code Devices.requireCpu}).
+ * ({@code Devices.requireCpu}). The padding, flipping, running-sum, norm and piecewise ops at the
+ * end delegate to {@link IndexOps} and {@link PiecewiseOps}, whose one node per op picks each
+ * device's kernel itself.
  */
 public final class Ops {
   private Ops() {}
