@@ -21,9 +21,10 @@ final class PiecewiseOps {
 
   /** {@link Ops#softplus}. */
   static Tensor softplus(Tensor x, double beta, double threshold) {
-    float b = finite("softplus", "beta", beta), t = finite("softplus", "threshold", threshold);
+    float b = finite("softplus", "beta", beta, x), t = finite("softplus", "threshold", threshold, x);
     if (b == 0) {
-      throw new IllegalArgumentException("softplus: beta must not be 0 (it divides), got " + beta + " for shape " + Shapes.toString(x.shape()));
+      throw new IllegalArgumentException("softplus: beta must not be 0 (it divides), got " + beta + " (input shape "
+          + Shapes.toString(x.shape()) + ")");
     }
     return elementwise("softplus", x, (out, in, g) -> {
       if (in.device().isCuda()) {
@@ -43,7 +44,7 @@ final class PiecewiseOps {
 
   /** {@link Ops#elu}. */
   static Tensor elu(Tensor x, double alpha) {
-    float a = finite("elu", "alpha", alpha);
+    float a = finite("elu", "alpha", alpha, x);
     return elementwise("elu", x, (out, in, g) -> {
       if (in.device().isCuda()) {
         dev.kiln.runtime.cuda.PiecewiseKernels.eluForward(out.writeCuda(), in.readCuda(), a, in.numel());
@@ -61,7 +62,7 @@ final class PiecewiseOps {
 
   /** {@link Ops#hardtanh}. */
   static Tensor hardtanh(Tensor x, double min, double max) {
-    float lo = finite("hardtanh", "min_val", min), hi = finite("hardtanh", "max_val", max);
+    float lo = finite("hardtanh", "min_val", min, x), hi = finite("hardtanh", "max_val", max, x);
     return elementwise("hardtanh", x, (out, in, g) -> {
       if (in.device().isCuda()) {
         ElementwiseKernels.clampForward(out.writeCuda(), in.readCuda(), lo, hi, in.numel());
@@ -78,10 +79,11 @@ final class PiecewiseOps {
     });
   }
 
-  /** A hyper-parameter as the float the kernels use, refused when it is not a finite one. */
-  private static float finite(String op, String name, double value) {
+  /** A hyper-parameter of an op on {@code x} as the float the kernels use, refused when it is not a finite one. */
+  private static float finite(String op, String name, double value, Tensor x) {
     if (!Float.isFinite((float) value)) {
-      throw new IllegalArgumentException(op + ": " + name + " must be a finite float, got " + value);
+      throw new IllegalArgumentException(op + ": " + name + " must be a finite float, got " + value + " (input shape "
+          + Shapes.toString(x.shape()) + ")");
     }
     return (float) value;
   }
@@ -114,10 +116,10 @@ final class PiecewiseOps {
   static Tensor smoothL1(String name, Tensor input, Tensor target, double param, boolean huber) {
     Devices.onCuda(name, input, target); // one device, or an error naming both
     Ops.checkPointwiseLoss(name, input, target);
-    float b = finite(name, huber ? "delta" : "beta", param);
+    float b = finite(name, huber ? "delta" : "beta", param, input);
     if (huber ? !(b > 0) : b < 0) {
       throw new IllegalArgumentException(name + " does not support " + (huber ? "non-positive values for delta" : "negative values for beta")
-          + ", got " + param);
+          + ", got " + param + " (input shape " + Shapes.toString(input.shape()) + ")");
     }
     boolean cuda = input.device().isCuda();
     int n = input.numel();

@@ -71,11 +71,11 @@ class PiecewiseOpsTest {
   @Test
   void badArgumentsNameTheArgument() {
     Tensor x = Tensor.zeros(2, 3);
-    assertMessage("smooth_l1_loss does not support negative values for beta, got -1.0", () -> Ops.smoothL1LossPerElement(x, x, -1));
-    assertMessage("huber_loss does not support non-positive values for delta, got 0.0", () -> Ops.huberLossPerElement(x, x, 0));
+    assertMessage("smooth_l1_loss does not support negative values for beta, got -1.0 (input shape [2, 3])", () -> Ops.smoothL1LossPerElement(x, x, -1));
+    assertMessage("huber_loss does not support non-positive values for delta, got 0.0 (input shape [2, 3])", () -> Ops.huberLossPerElement(x, x, 0));
     assertMessage("huber_loss: input [2, 3] and target [3, 3] must have the same shape", () -> Ops.huberLoss(x, Tensor.zeros(3, 3), 1, true));
-    assertMessage("hardtanh: max_val must be a finite float, got Infinity", () -> Ops.hardtanh(x, -1, Double.POSITIVE_INFINITY));
-    assertMessage("softplus: beta must not be 0 (it divides), got 0.0 for shape [2, 3]", () -> Ops.softplus(x, 0, 20));
-    assertMessage("elu: alpha must be a finite float, got NaN", () -> Ops.elu(x, Double.NaN));
+    assertMessage("hardtanh: max_val must be a finite float, got Infinity (input shape [2, 3])", () -> Ops.hardtanh(x, -1, Double.POSITIVE_INFINITY));
+    assertMessage("softplus: beta must not be 0 (it divides), got 0.0 (input shape [2, 3])", () -> Ops.softplus(x, 0, 20));
+    assertMessage("elu: alpha must be a finite float, got NaN (input shape [2, 3])", () -> Ops.elu(x, Double.NaN));
   }
 }
