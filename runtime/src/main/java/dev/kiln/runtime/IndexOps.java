@@ -78,12 +78,8 @@ final class IndexOps {
    */
   private static Tensor indexMapped(String name, Tensor x, int[] outShape, boolean[] flip, long[] offset, float fill) {
     int[] shape = x.shape();
-    Tensor out = mapped(x, outShape, flip, offset, fill);
-    if (!Ops.track(x)) {
-      return out;
-    }
     long[] inverse = IndexKernels.inverseOffsets(flip, offset);
-    return linearBackward(name, x, out, g -> mapped(g, shape, flip, inverse, 0f));
+    return linearBackward(name, x, mapped(x, outShape, flip, offset, fill), g -> mapped(g, shape, flip, inverse, 0f));
   }
 
   /**
