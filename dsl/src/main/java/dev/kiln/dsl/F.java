@@ -100,6 +100,26 @@ public final class F {
     return new L1Loss(reduction).apply(input, target);
   }
 
+  /** Smooth L1 loss of beta 1, averaged (PyTorch's {@code F.smooth_l1_loss}; {@link SmoothL1Loss}). */
+  public static Tensor smoothL1Loss(Tensor input, Tensor target) {
+    return new SmoothL1Loss().apply(input, target);
+  }
+
+  /** Smooth L1 loss with PyTorch's {@code reduction} and {@code beta}. */
+  public static Tensor smoothL1Loss(Tensor input, Tensor target, Reduction reduction, double beta) {
+    return new SmoothL1Loss(reduction, beta).apply(input, target);
+  }
+
+  /** Huber loss of delta 1, averaged (PyTorch's {@code F.huber_loss}; {@link HuberLoss}). */
+  public static Tensor huberLoss(Tensor input, Tensor target) {
+    return new HuberLoss().apply(input, target);
+  }
+
+  /** Huber loss with PyTorch's {@code reduction} and {@code delta}. */
+  public static Tensor huberLoss(Tensor input, Tensor target, Reduction reduction, double delta) {
+    return new HuberLoss(reduction, delta).apply(input, target);
+  }
+
   // ---- convolution and pooling
 
   /** 2-d convolution, stride 1, no padding: {@code [N, C, H, W]} with weight {@code [O, C, kH, kW]}; {@code bias [O]} may be null. */
@@ -190,6 +210,36 @@ public final class F {
   /** {@code x > 0 ? x : negativeSlope * x} element-wise; any shape. */
   public static Tensor leakyRelu(Tensor x, double negativeSlope) {
     return Ops.leakyRelu(x, negativeSlope);
+  }
+
+  /** Softplus with beta 1 and threshold 20 (PyTorch's {@code F.softplus(x)}), as {@link Softplus}. */
+  public static Tensor softplus(Tensor x) {
+    return Ops.softplus(x, 1, 20);
+  }
+
+  /** {@code log(1 + exp(beta x)) / beta}, linear past {@code beta x > threshold}: {@code F.softplus(x, beta, threshold)}. */
+  public static Tensor softplus(Tensor x, double beta, double threshold) {
+    return Ops.softplus(x, beta, threshold);
+  }
+
+  /** ELU with alpha 1 (PyTorch's {@code F.elu(x)}), as {@link ELU}. */
+  public static Tensor elu(Tensor x) {
+    return Ops.elu(x, 1.0);
+  }
+
+  /** {@code x > 0 ? x : alpha (exp(x) - 1)}: {@code F.elu(x, alpha)}. */
+  public static Tensor elu(Tensor x, double alpha) {
+    return Ops.elu(x, alpha);
+  }
+
+  /** {@code x} limited to [-1, 1] (PyTorch's {@code F.hardtanh(x)}), as {@link Hardtanh}: no gradient at the bounds. */
+  public static Tensor hardtanh(Tensor x) {
+    return Ops.hardtanh(x, -1, 1);
+  }
+
+  /** {@code x} limited to {@code [min, max]}: {@code F.hardtanh(x, min_val, max_val)} ({@link Ops#hardtanh}). */
+  public static Tensor hardtanh(Tensor x, double min, double max) {
+    return Ops.hardtanh(x, min, max);
   }
 
   /** Softmax along {@code dim} (negative counts from the end); the output has x's shape. */
@@ -395,4 +445,53 @@ public final class F {
     return x.permute(dims);
   }
 
+  // ---- padding, normalising, similarities, one-hot
+
+  /**
+   * {@code x} padded with zeros, PyTorch's {@code F.pad(x, pad)} in its constant mode: {@code pad}
+   * holds (before, after) pairs from the last dimension backwards ({@code pad(x, new int[] {1, 1,
+   * 2, 2})} pads W by 1 and H by 2 on each side of {@code [N, C, H, W]}); a negative count crops.
+   * See {@link Ops#pad}.
+   */
+  public static Tensor pad(Tensor x, int[] pad) {
+    return Ops.pad(x, pad, 0f);
+  }
+
+  /** {@code F.pad(x, pad, value=value)}: padded with {@code value}. */
+  public static Tensor pad(Tensor x, int[] pad, float value) {
+    return Ops.pad(x, pad, value);
+  }
+
+  /** Each row of {@code x} along dimension 1 scaled to 2-norm 1 (PyTorch's {@code F.normalize(x)}: p 2, dim 1, eps 1e-12). */
+  public static Tensor normalize(Tensor x) {
+    return Ops.normalize(x, 2f, 1, 1e-12f);
+  }
+
+  /** {@code x / max(||x||_p, eps)} along {@code dim}: {@code F.normalize(x, p, dim, eps)} ({@link Ops#normalize}). */
+  public static Tensor normalize(Tensor x, double p, int dim, double eps) {
+    return Ops.normalize(x, (float) p, dim, (float) eps);
+  }
+
+  /** Cosine similarity along dimension 1 with eps 1e-8 (PyTorch's {@code F.cosine_similarity(a, b)}). */
+  public static Tensor cosineSimilarity(Tensor a, Tensor b) {
+    return Ops.cosineSimilarity(a, b, 1, 1e-8f);
+  }
+
+  /**
+   * The cosine of the angle between {@code a} and {@code b} along {@code dim}, which is removed:
+   * PyTorch 1.13's {@code F.cosine_similarity(a, b, dim, eps)}, each norm clamped below at eps
+   * ({@link Ops#cosineSimilarity}).
+   */
+  public static Tensor cosineSimilarity(Tensor a, Tensor b, int dim, double eps) {
+    return Ops.cosineSimilarity(a, b, dim, (float) eps);
+  }
+
+  /**
+   * Class indices ({@code Tensor.labels}) as one-hot float rows {@code [*, numClasses]}: PyTorch's
+   * {@code F.one_hot(labels, num_classes).float()}; -1 counts the classes from the largest label
+   * ({@link Ops#oneHot}).
+   */
+  public static Tensor oneHot(Tensor labels, int numClasses) {
+    return Ops.oneHot(labels, numClasses);
+  }
 }

@@ -22,7 +22,9 @@ import java.util.function.BinaryOperator;
  * {@link CpuKernels} or {@link Blas}, and records a {@link Node} when gradients are wanted. Ops
  * with a CUDA kernel hand tensors that live on the GPU to {@code CudaOps}, which makes the same
  * checks and records the same derivatives on the device; the others refuse them
- * ({@code Devices.requireCpu}).
+ * ({@code Devices.requireCpu}). The padding, flipping, running-sum, norm and piecewise ops at the
+ * end delegate to {@link IndexOps} and {@link PiecewiseOps}, whose one node per op picks each
+ * device's kernel itself.
  */
 public final class Ops {
   private Ops() {}
@@ -1413,6 +1415,28 @@ public final class Ops {
       throw new IllegalArgumentException("topk: k 0 of a scalar has no shape to give (PyTorch returns the scalar itself);"
           + " reshape(1) makes it one value along a dimension");
     }
+    return ordered("topk", x, a, k, dim, largest);
+  }
+
+  /**
+   * The values of {@code x} along {@code dim} sorted, ascending or ({@code descending}) descending,
+   * and where each came from, as PyTorch's {@code x.sort(dim, descending)}: NaN above every
+   * number (last ascending, first descending), ties in their original order (PyTorch's {@code
+   * stable=True}; its default sort may order ties otherwise from some 16 values on, the values
+   * the same). The values' gradient goes back to the elements they came from. Computed on the
+   * host on either device, as {@link #topk}.
+   *
+   * @throws IllegalArgumentException naming the shape for a dimension out of range
+   */
+  public static ValuesAndIndices sort(Tensor x, int dim, boolean descending) {
+    requireFloat("sort", x);
+    Along a = IndexOps.alongOrScalar("sort", x, dim);
+    return ordered("sort", x, a, a.size(), dim, descending);
+  }
+
+  /** The first {@code k} of x's values along {@code a} ordered largest first ({@code largest}) or smallest first, and their indices. */
+  private static ValuesAndIndices ordered(String name, Tensor x, Along a, int k, int dim, boolean largest) {
+    boolean scalar = x.dim() == 0;
     int[] outShape = x.shape();
     if (!scalar) {
       outShape[Shapes.normalizeDim(dim, outShape.length)] = k;
@@ -1446,7 +1470,7 @@ public final class Ops {
         }
       }
     }
-    return picked("topk", x, outShape, values, indices, from);
+    return picked(name, x, outShape, values, indices, from);
   }
 
   /**
@@ -1497,7 +1521,7 @@ public final class Ops {
   }
 
   /** {@code shape} without dimension {@code d}, or with size 1 there when {@code keepDim}. */
-  private static int[] reducedShape(int[] shape, int d, boolean keepDim) {
+  static int[] reducedShape(int[] shape, int d, boolean keepDim) {
     if (keepDim) {
       int[] out = shape.clone();
       out[d] = 1;
@@ -3797,4 +3821,178 @@ public final class Ops {
   }
 
   // (end of normalisation, dropout, activations, regression losses)
+
+  // ------------------------------------------------------------------ padding, flipping, repeating, running sums, norms (IndexOps)
+
+  /**
+   * {@code x} padded with {@code value} as PyTorch's {@code F.pad(x, pad, value=value)} in its
+   * constant mode: {@code pad} holds (before, after) pairs from the last dimension backwards
+   * ({@code {1, 1, 2, 0}} pads the last dimension by one on each side and the one before it by two
+   * at its start); a negative count crops. One pass each way (an index map, on the tensor's device);
+   * the gradient is the incoming one cropped back, 0 for cropped values.
+   *
+   * @throws IllegalArgumentException for an odd count, more pairs than dimensions, or a crop past a
+   *     dimension's size, naming the padding and the shape
+   */
+  public static Tensor pad(Tensor x, int[] pad, float value) {
+    return IndexOps.pad(x, pad, value);
+  }
+
+  /**
+   * {@code x} reversed along each of {@code dims} (negative counting from the end), PyTorch's
+   * {@code torch.flip(x, dims)}: a copy in one pass, whose gradient is the incoming one flipped back.
+   *
+   * @throws IllegalArgumentException for a dimension out of range or named twice
+   */
+  public static Tensor flip(Tensor x, int... dims) {
+    return IndexOps.flip(x, dims);
+  }
+
+  /**
+   * {@code x} tiled {@code repeats[d]} times along each dimension, PyTorch's {@code x.repeat(...)}
+   * (numpy's {@code tile}, not its {@code repeat}): {@code [2, 3].repeat(2, 1, 2)} is {@code [2, 2, 6]},
+   * extra leading repeats adding dimensions; 0 gives an empty dimension. Built as PyTorch builds it,
+   * an {@link #expand} of x with a size-1 dimension before each of its own, so the gradient sums
+   * the tiles back on either device.
+   *
+   * @throws IllegalArgumentException for fewer repeats than x has dimensions or a negative repeat
+   */
+  public static Tensor repeat(Tensor x, int... repeats) {
+    return IndexOps.repeat(x, repeats);
+  }
+
+  /**
+   * The running sums of {@code x} along {@code dim}, PyTorch's {@code torch.cumsum(x, dim)}: each
+   * accumulated in double and rounded once (PyTorch's CPU kernel also sums in double); the
+   * gradient is the running sum of the incoming one from the end. One pass each way on either
+   * device (on CUDA a thread per line).
+   *
+   * @throws IllegalArgumentException for a dimension out of range, naming the shape
+   */
+  public static Tensor cumsum(Tensor x, int dim) {
+    return IndexOps.cumsum(x, dim);
+  }
+
+  /**
+   * {@code log(sum(exp(x)))} along {@code dim}, PyTorch's {@code torch.logsumexp(x, dim, keepdim)}:
+   * stable, shifted by each line's maximum (so large values do not overflow and a line of
+   * {@code -inf} gives {@code -inf}), summed in double. The gradient is {@code g exp(x - y)}, the
+   * softmax along {@code dim} times the incoming gradient.
+   *
+   * @throws IllegalArgumentException for a dimension out of range, naming the shape
+   */
+  public static Tensor logsumexp(Tensor x, int dim, boolean keepDim) {
+    return IndexOps.logsumexp(x, dim, keepDim);
+  }
+
+  /**
+   * The p-norm along {@code dim}, {@code (sum |x|^p)^(1/p)}, PyTorch's {@code x.norm(p, dim,
+   * keepdim)} ({@code torch.linalg.vector_norm}) for a finite p above 0, summed in double; the
+   * gradient is PyTorch's, {@code g sign(x) (|x| / y)^(p - 1)}, and 0 where the norm is 0 (no NaN
+   * for a zero vector).
+   *
+   * @throws IllegalArgumentException for p not above 0 or infinite, or a dimension out of range
+   */
+  public static Tensor norm(Tensor x, float p, int dim, boolean keepDim) {
+    return IndexOps.norm(x, p, dim, keepDim);
+  }
+
+  /**
+   * {@code x / max(||x||_p, eps)} along {@code dim}, PyTorch's {@code F.normalize(x, p, dim, eps)}:
+   * each line scaled to norm 1 (a line of norm below eps divided by eps, its norm's gradient 0
+   * there, as the clamp PyTorch applies). Composed of {@link #norm}, {@link #clamp} and {@link #div},
+   * so it runs on either device.
+   */
+  public static Tensor normalize(Tensor x, float p, int dim, float eps) {
+    return IndexOps.normalize(x, p, dim, eps);
+  }
+
+  /**
+   * The cosine of the angle between {@code a} and {@code b} along {@code dim}, PyTorch 1.13's {@code
+   * F.cosine_similarity(a, b, dim, eps)}: the two broadcast together, each divided by its 2-norm
+   * clamped below at eps, and the products summed along {@code dim}, which is removed. As in
+   * PyTorch (which clamps the norm in place) the gradient passes through the clamp, and the
+   * norm's gradient {@code x / norm} is taken with the clamped norm. On either device.
+   *
+   * @throws IllegalArgumentException for shapes that do not broadcast or a dimension out of range
+   */
+  public static Tensor cosineSimilarity(Tensor a, Tensor b, int dim, float eps) {
+    return IndexOps.cosineSimilarity(a, b, dim, eps);
+  }
+
+  /**
+   * Class indices as one-hot rows, PyTorch's {@code F.one_hot(labels, num_classes)} but float (the
+   * form a loss or a product takes): {@code labels} of any shape give {@code [*shape, numClasses]},
+   * 1 at each label's class, on the labels' device. A {@code numClasses} of -1 takes the largest
+   * label plus one. No gradient (labels have none).
+   *
+   * @throws IllegalArgumentException for float input, a negative label, one not below {@code
+   *     numClasses}, or -1 with no labels to count from, naming the label, its place and the shape
+   */
+  public static Tensor oneHot(Tensor labels, int numClasses) {
+    return IndexOps.oneHot(labels, numClasses);
+  }
+
+  // ------------------------------------------------------------------ piecewise activations and losses (PiecewiseOps)
+
+  /**
+   * Softplus, {@code log(1 + exp(beta x)) / beta}, and {@code x} itself where {@code beta x >
+   * threshold} (PyTorch's {@code F.softplus(x, beta, threshold)}, default 1 and 20); any shape. The
+   * gradient is {@code sigmoid(beta x)}, 1 past the threshold.
+   *
+   * @throws IllegalArgumentException for a beta of 0 or a bound that is not a finite float
+   */
+  public static Tensor softplus(Tensor x, double beta, double threshold) {
+    return PiecewiseOps.softplus(x, beta, threshold);
+  }
+
+  /** ELU, {@code x > 0 ? x : alpha (exp(x) - 1)} (PyTorch's {@code F.elu(x, alpha)}); the gradient {@code alpha exp(x)} at and below 0. */
+  public static Tensor elu(Tensor x, double alpha) {
+    return PiecewiseOps.elu(x, alpha);
+  }
+
+  /**
+   * {@code x} limited to {@code [min, max]}, PyTorch's {@code F.hardtanh(x, min_val, max_val)}: the
+   * values of {@link #clamp}, but the gradient passes only strictly inside the bounds (0 at them,
+   * where clamp's passes), as PyTorch's; min above max gives max everywhere, as clamp (the layer
+   * {@code Hardtanh} refuses it, as {@code nn.Hardtanh} does).
+   *
+   * @throws IllegalArgumentException for a bound that is not a finite float
+   */
+  public static Tensor hardtanh(Tensor x, double min, double max) {
+    return PiecewiseOps.hardtanh(x, min, max);
+  }
+
+  /**
+   * Smooth L1 loss element-wise ({@code reduction='none'}), PyTorch's {@code F.smooth_l1_loss(...,
+   * beta)}: with {@code z = |input - target|}, {@code z^2 / (2 beta)} below beta and {@code z - beta
+   * / 2} from it (plain L1 for beta 0). The gradient is {@code clamp(d / beta, -1, 1)}, the target's
+   * its negative.
+   *
+   * @throws IllegalArgumentException for a negative beta or shapes that differ
+   */
+  public static Tensor smoothL1LossPerElement(Tensor input, Tensor target, double beta) {
+    return PiecewiseOps.smoothL1("smooth_l1_loss", input, target, beta, false);
+  }
+
+  /** {@link #smoothL1LossPerElement} averaged ({@code mean}) or added. */
+  public static Tensor smoothL1Loss(Tensor input, Tensor target, double beta, boolean mean) {
+    return reduce(smoothL1LossPerElement(input, target, beta), mean);
+  }
+
+  /**
+   * Huber loss element-wise, PyTorch's {@code F.huber_loss(..., delta)}: {@code z^2 / 2} below
+   * delta and {@code delta (z - delta / 2)} from it, {@code z = |input - target|}; delta times the
+   * smooth L1 loss of beta delta. The gradient is {@code clamp(d, -delta, delta)}.
+   *
+   * @throws IllegalArgumentException for a delta not above 0 or shapes that differ
+   */
+  public static Tensor huberLossPerElement(Tensor input, Tensor target, double delta) {
+    return PiecewiseOps.smoothL1("huber_loss", input, target, delta, true);
+  }
+
+  /** {@link #huberLossPerElement} averaged ({@code mean}) or added. */
+  public static Tensor huberLoss(Tensor input, Tensor target, double delta, boolean mean) {
+    return reduce(huberLossPerElement(input, target, delta), mean);
+  }
 }

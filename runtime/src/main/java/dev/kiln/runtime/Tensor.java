@@ -612,6 +612,93 @@ public final class Tensor {
     return new Tensor(out, 0, outShape, DType.INT32, null).to(device());
   }
 
+  /** {@link #argmax(int)}, the dimension kept with size 1 when {@code keepDim} (PyTorch's {@code x.argmax(dim, keepdim=True)}). */
+  public Tensor argmax(int dim, boolean keepDim) {
+    Tensor indices = argmax(dim);
+    return keepDim ? indices.reshape(Ops.reducedShape(shape, Shapes.normalizeDim(dim, shape.length), true)) : indices;
+  }
+
+  /**
+   * Indices of the minima along {@code dim} (the first on ties, a NaN before any number), as an
+   * {@link DType#INT32} tensor: PyTorch's {@code x.argmin(dim)}; see {@link #min(int)}.
+   */
+  public Tensor argmin(int dim) {
+    return argmin(dim, false);
+  }
+
+  /** {@link #argmin(int)}, the dimension kept with size 1 when {@code keepDim}. */
+  public Tensor argmin(int dim, boolean keepDim) {
+    try (var g = Kiln.noGrad()) {
+      return Ops.extremaAlong(this, dim, keepDim, false).indices();
+    }
+  }
+
+  /**
+   * The values sorted along {@code dim}, ascending or ({@code descending}) descending, with where
+   * each came from: PyTorch's {@code x.sort(dim, descending)} ({@link Ops#sort}: NaN counted above
+   * every number, ties in their original order). The values are on the tape.
+   */
+  public ValuesAndIndices sort(int dim, boolean descending) {
+    return Ops.sort(this, dim, descending);
+  }
+
+  /** {@link #sort(int, boolean)} ascending: PyTorch's {@code x.sort(dim)}. */
+  public ValuesAndIndices sort(int dim) {
+    return Ops.sort(this, dim, false);
+  }
+
+  /** The indices that sort the values along {@code dim} ({@link #sort(int, boolean)}'s), PyTorch's {@code x.argsort(dim, descending)}. */
+  public Tensor argsort(int dim, boolean descending) {
+    try (var g = Kiln.noGrad()) {
+      return Ops.sort(this, dim, descending).indices();
+    }
+  }
+
+  /** {@link #argsort(int, boolean)} ascending. */
+  public Tensor argsort(int dim) {
+    return argsort(dim, false);
+  }
+
+  /** This tensor tiled {@code repeats[d]} times along each dimension, PyTorch's {@code x.repeat(...)} ({@link Ops#repeat}). */
+  public Tensor repeat(int... repeats) {
+    return Ops.repeat(this, repeats);
+  }
+
+  /** This tensor reversed along each of {@code dims}, PyTorch's {@code x.flip(dims)} ({@link Ops#flip}); a copy. */
+  public Tensor flip(int... dims) {
+    return Ops.flip(this, dims);
+  }
+
+  /** The running sums along {@code dim}, PyTorch's {@code x.cumsum(dim)} ({@link Ops#cumsum}). */
+  public Tensor cumsum(int dim) {
+    return Ops.cumsum(this, dim);
+  }
+
+  /** {@code log(sum(exp(x)))} along {@code dim}, which is removed: PyTorch's {@code x.logsumexp(dim)} ({@link Ops#logsumexp}, stable). */
+  public Tensor logsumexp(int dim) {
+    return Ops.logsumexp(this, dim, false);
+  }
+
+  /** {@link #logsumexp(int)}, the dimension kept with size 1 when {@code keepDim}. */
+  public Tensor logsumexp(int dim, boolean keepDim) {
+    return Ops.logsumexp(this, dim, keepDim);
+  }
+
+  /** The p-norm along {@code dim}, which is removed: PyTorch's {@code x.norm(p, dim)} ({@link Ops#norm}). */
+  public Tensor norm(float p, int dim) {
+    return Ops.norm(this, p, dim, false);
+  }
+
+  /** {@link #norm(float, int)}, the dimension kept with size 1 when {@code keepDim}. */
+  public Tensor norm(float p, int dim, boolean keepDim) {
+    return Ops.norm(this, p, dim, keepDim);
+  }
+
+  /** The 2-norm of all the values, as a rank-0 tensor: PyTorch's {@code x.norm()}. */
+  public Tensor norm() {
+    return Ops.norm(Ops.reshape(this, -1), 2f, 0, false);
+  }
+
   /** A view with a new shape (one dimension may be -1); shares the data and the tape. */
   public Tensor reshape(int... newShape) {
     return Ops.reshape(this, newShape);

@@ -762,6 +762,56 @@ class CudaOpsTest {
     assertTrue(e.getMessage().startsWith("mse_loss: input [2, 3] and target [3, 2] must have the same shape"), e.getMessage());
   }
 
+  @Test
+  void padFlipAndRepeatAreExact() { // an index map (or expand's copies) each way: the same floats moved
+    Tensor x = Tensor.randn(2, 3, 5);
+    compare("pad", Match.EXACT, in -> Ops.pad(in[0], new int[] {2, -1, 0, 3, 1, 1}, -1.5f), x);
+    compare("pad crop to empty", Match.EXACT, in -> Ops.pad(in[0], new int[] {-3, -2}, 0f), x);
+    compare("flip", Match.EXACT, in -> in[0].flip(0, -1), x);
+    compare("repeat", Match.EXACT_VALUES, in -> in[0].repeat(2, 1, 3, 2), x); // the gradient's sums in expand's order
+    Tensor big = Tensor.randn(3, 4, 5, 6, 2, 3, 2); // rank 7
+    compare("flip of rank 7", Match.EXACT, in -> in[0].flip(1, 4, 6), big);
+  }
+
+  @Test
+  void cumsumLogsumexpNormsAndSortAsOnTheCpu() {
+    Tensor x = Tensor.randn(3, 70, 4);
+    compare("cumsum", Match.EXACT, in -> in[0].cumsum(1), x); // the same double sums in the same order
+    compare("cumsum last", Match.EXACT, in -> in[0].cumsum(-1), x);
+    compare("logsumexp", Match.CLOSE, in -> in[0].logsumexp(1), randn(30f, 3, 70, 4));
+    compare("logsumexp keepDim", Match.CLOSE, in -> in[0].logsumexp(-1, true), x);
+    compare("norm 2", Match.CLOSE, in -> in[0].norm(2, 1), x);
+    compare("norm 1.5 keepDim", Match.CLOSE, in -> in[0].norm(1.5f, 0, true), x);
+    compare("sort", Match.EXACT, in -> in[0].sort(1, true).values(), x);
+    compare("normalize", Match.CLOSE, in -> Ops.normalize(in[0], 2, 1, 1e-12f), x);
+    compare("cosine_similarity broadcast, tiny norms clamped", Match.CLOSE, in -> Ops.cosineSimilarity(in[0], in[1], -1, 0.5f),
+        randn(0.1f, 3, 5, 4), randn(0.1f, 5, 4));
+    Tensor hot = Ops.oneHot(Tensor.labels(2, 0, 1).to(gpu), 4);
+    assertTrue(hot.device().isCuda());
+    assertArrayEquals(new float[] {0, 0, 1, 0, 1, 0, 0, 0, 0, 1, 0, 0}, hot.toFloatArray());
+    Tensor g = x.to(gpu);
+    assertArrayEquals(x.argsort(1).toIntArray(), g.argsort(1).toIntArray());
+    assertArrayEquals(x.argmin(2).toIntArray(), g.argmin(2).toIntArray());
+    assertTrue(g.argmin(2).device().isCuda());
+  }
+
+  @Test
+  void piecewiseActivationsAndLossesAsOnTheCpu() {
+    Tensor x = randn(3f, 7, 40);
+    Tensor t = randn(3f, 7, 40);
+    compare("softplus", Match.CLOSE, in -> Ops.softplus(in[0], 1, 20), x);
+    compare("softplus beta threshold", Match.CLOSE, in -> Ops.softplus(in[0], 2, 3), x);
+    compare("elu", Match.CLOSE, in -> Ops.elu(in[0], 0.5), x);
+    compare("hardtanh", Match.EXACT, in -> Ops.hardtanh(in[0], -1, 2), x);
+    compare("smooth_l1_loss", Match.CLOSE, in -> Ops.smoothL1LossPerElement(in[0], in[1], 0.7), x, t);
+    compare("smooth_l1_loss beta 0, mean", Match.CLOSE, in -> Ops.smoothL1Loss(in[0], in[1], 0, true), x, t);
+    compare("huber_loss", Match.CLOSE, in -> Ops.huberLossPerElement(in[0], in[1], 1.3), x, t);
+    compare("huber_loss sum", Match.CLOSE, in -> Ops.huberLoss(in[0], in[1], 0.4, false), x, t);
+    expectMixed("huber_loss", () -> Ops.huberLoss(x, t.to(gpu), 1, true));
+    expectMixed("smooth_l1_loss", () -> Ops.smoothL1LossPerElement(x.to(gpu), t, 1));
+    expectMixed("cosine_similarity", () -> Ops.cosineSimilarity(x, t.to(gpu), 1, 1e-8f));
+  }
+
   // ------------------------------------------------------------------ max pooling
 
   /** {@code {N, C, H, W, kernelH, kernelW, strideH, strideW, padH, padW, ceilMode (0/1)}}. */

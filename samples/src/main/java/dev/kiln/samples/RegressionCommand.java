@@ -1,7 +1,11 @@
 package dev.kiln.samples;
 
+import dev.kiln.dsl.HuberLoss;
+import dev.kiln.dsl.L1Loss;
+import dev.kiln.dsl.Loss;
 import dev.kiln.dsl.MSELoss;
 import dev.kiln.dsl.Module;
+import dev.kiln.dsl.SmoothL1Loss;
 import dev.kiln.runtime.Device;
 import dev.kiln.runtime.Kiln;
 import dev.kiln.runtime.Tensor;
@@ -24,7 +28,8 @@ import java.util.Locale;
  * [[8,9],[10,11],[1.5,2.5]] (the tutorial got [[16.86],[20.76],[4.16]] from its initialisation).
  * <p>{@code --model by-hand} trains the tutorial's first form of the network instead, its weights as
  * parameters multiplied with {@code @} ({@link ByHandRegression}), compiled ({@code --eager} runs the
- * declaration itself).
+ * declaration itself). {@code --loss l1|smooth-l1|huber} trains with {@code nn.L1Loss},
+ * {@code nn.SmoothL1Loss} or {@code nn.HuberLoss} (beta and delta 1) instead of the MSE loss.
  */
 final class RegressionCommand {
   static final float[][] X = {{1, 2}, {3, 4}, {5, 6}, {7, 8}};
@@ -41,6 +46,8 @@ final class RegressionCommand {
     if (eager && model.equals("sequential")) {
       throw new Args.UsageException("regression: --eager applies to --model by-hand (the sequential model runs eagerly)");
     }
+    String lossName = args.string("loss", "mse");
+    Loss criterion = criterion(lossName);
     int epochs = args.integer("epochs", 50, 1);
     int batch = args.integer("batch", 2, 1);
     double lr = args.positive("lr", 0.001);
@@ -54,14 +61,14 @@ final class RegressionCommand {
         : Models.twoLayerRegression()).to(device);
     System.out.println(net);
     long start = System.nanoTime();
-    List<Double> history = train(net, epochs, batch, lr);
-    System.out.printf(Locale.ROOT, "trained %d epochs (%d steps of batch %d) on %s, lr %s, in %.3f s: last loss %.6f%n",
-        epochs, history.size(), batch, device, lr, (System.nanoTime() - start) / 1e9, history.get(history.size() - 1));
+    List<Double> history = train(net, epochs, batch, lr, criterion);
+    System.out.printf(Locale.ROOT, "trained %d epochs (%d steps of batch %d) on %s, lr %s, %s, in %.3f s: last loss %.6f%n",
+        epochs, history.size(), batch, device, lr, criterion, (System.nanoTime() - start) / 1e9, history.get(history.size() - 1));
     System.out.println(net.stateDict());
     System.out.println(predict(net));
     Path png = out.resolve("loss.png");
     try {
-      Plots.lossHistory(png, "add two numbers: MSE loss per step", history);
+      Plots.lossHistory(png, "add two numbers: " + criterion + " per step", history);
       System.out.println("plot: " + png);
     } catch (NoClassDefFoundError e) { // a jlink'd runtime without AWT, as the GPU recipe's
       System.out.println("plot not written: this Java runtime has no java.desktop module, which drawing it needs ("
@@ -69,16 +76,31 @@ final class RegressionCommand {
     }
   }
 
+  /** The loss {@code --loss} names: mse (the tutorial's), l1, smooth-l1 or huber. */
+  static Loss criterion(String name) {
+    return switch (name) {
+      case "mse" -> new MSELoss();
+      case "l1" -> new L1Loss();
+      case "smooth-l1" -> new SmoothL1Loss();
+      case "huber" -> new HuberLoss();
+      default -> throw new Args.UsageException("regression: --loss must be mse, l1, smooth-l1 or huber, got '" + name + "'");
+    };
+  }
+
+  /** {@link #train(Module, int, int, double, Loss)} with the tutorial's MSE loss. */
+  static List<Double> train(Module net, int epochs, int batch, double lr) {
+    return train(net, epochs, batch, lr, new MSELoss());
+  }
+
   /**
    * Fits {@code net} to the sums of {@link #X}'s rows, on the net's device, in shuffled batches of
-   * {@code batch}; returns the loss of every step.
+   * {@code batch}, by {@code criterion}; returns the loss of every step.
    *
    * @throws TrainingLoop.DivergedException at the first step whose loss is NaN or infinite
    */
-  static List<Double> train(Module net, int epochs, int batch, double lr) {
+  static List<Double> train(Module net, int epochs, int batch, double lr, Loss criterion) {
     Device device = net.parameters().get(0).device();
     var loader = new DataLoader<>(new TensorDataset(matrix(X), rowSums(X)), batch, true);
-    var criterion = new MSELoss();
     var opt = new SGD(net.parameters(), lr);
     List<Double> history = new ArrayList<>();
     for (int epoch = 0; epoch < epochs; epoch++) {

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kiln.dsl.Module;
+import dev.kiln.dsl.SmoothL1Loss;
 import dev.kiln.runtime.Kiln;
 import dev.kiln.runtime.Tensor;
 import dev.kiln.runtime.io.SafeTensors;
@@ -86,6 +87,20 @@ class SampleCommandsTest {
     var bad = org.junit.jupiter.api.Assertions.assertThrows(Args.UsageException.class, () -> RegressionCommand.run(
         new Args("regression", new String[] {"regression", "--model", "linear"}, 1, Set.of("eager"))));
     assertEquals("regression: --model must be sequential or by-hand, got 'linear'", bad.getMessage());
+  }
+
+  @Test
+  void regressionCommandTrainsWithARobustLoss(@TempDir Path dir) {
+    String text = printed(() -> RegressionCommand.run(new Args("regression", new String[] {"regression", "--loss", "huber",
+        "--epochs", "5", "--out", dir.toString(), "--device", "cpu"}, 1, Set.of("eager"))));
+    assertTrue(text.contains("trained 5 epochs (10 steps of batch 2) on cpu, lr 0.001, HuberLoss()"), text);
+    Kiln.manualSeed(0);
+    List<Double> history = RegressionCommand.train(Models.twoLayerRegression(), 200, 2, 0.001, new SmoothL1Loss());
+    assertTrue(history.get(history.size() - 1) < history.get(0), "smooth L1 loss fell from " + history.get(0) + " to "
+        + history.get(history.size() - 1));
+    var bad = org.junit.jupiter.api.Assertions.assertThrows(Args.UsageException.class, () -> RegressionCommand.run(
+        new Args("regression", new String[] {"regression", "--loss", "hinge"}, 1, Set.of("eager"))));
+    assertEquals("regression: --loss must be mse, l1, smooth-l1 or huber, got 'hinge'", bad.getMessage());
   }
 
   @Test

@@ -53,6 +53,19 @@ class KernelSourcesTest {
   }
 
   @Test
+  void indexKernelsCompile() {
+    checkFamily("kiln_index.cu", IndexKernels.SOURCE, List.of(
+        "kiln_index_map", "kiln_cumsum", "kiln_logsumexp_forward", "kiln_logsumexp_backward", "kiln_norm_forward", "kiln_norm_backward"));
+  }
+
+  @Test
+  void piecewiseKernelsCompile() {
+    checkFamily("kiln_piecewise.cu", PiecewiseKernels.SOURCE, List.of(
+        "kiln_softplus_forward", "kiln_softplus_backward", "kiln_elu_forward", "kiln_elu_backward", "kiln_hardtanh_backward",
+        "kiln_smooth_l1_forward", "kiln_smooth_l1_backward"));
+  }
+
+  @Test
   void embeddingKernelsCompile() {
     checkFamily("kiln_embedding.cu", EmbeddingKernels.SOURCE, List.of(
         "kiln_embedding_forward", "kiln_embedding_bag_forward", "kiln_embedding_backward", "kiln_embedding_bag_weights_backward"));
@@ -87,6 +100,8 @@ class KernelSourcesTest {
     checkLaunched("BatchNormKernels.java", BatchNormKernels.SOURCE);
     checkLaunched("EmbeddingKernels.java", EmbeddingKernels.SOURCE);
     checkLaunched("RecurrentCellKernels.java", RecurrentCellKernels.SOURCE);
+    checkLaunched("IndexKernels.java", IndexKernels.SOURCE);
+    checkLaunched("PiecewiseKernels.java", PiecewiseKernels.SOURCE);
   }
 
   private static void checkFamily(String name, String source, List<String> expected) {

@@ -1,0 +1,155 @@
+package dev.kiln.runtime;
+
+import dev.kiln.runtime.cpu.MathKernels;
+import dev.kiln.runtime.cpu.PiecewiseKernels;
+import dev.kiln.runtime.cuda.ElementwiseKernels;
+
+/**
+ * The bodies of {@link Ops}' softplus, ELU, hardtanh, smooth L1 and Huber losses, with their
+ * derivatives: {@link PiecewiseKernels} on the CPU, {@code cuda.PiecewiseKernels} on the GPU,
+ * one pass each way (hardtanh's forward is clamp's kernel; its gradient, unlike clamp's, is 0
+ * at the bounds). Results and gradients stay on the tensor's device.
+ */
+final class PiecewiseOps {
+  private PiecewiseOps() {}
+
+  /** A kernel writing {@code out} of {@code x}'s shape from {@code x} (and the incoming gradient, in a backward), either device. */
+  @FunctionalInterface
+  private interface Kernel {
+    void run(Tensor out, Tensor x, Tensor g);
+  }
+
+  /** {@link Ops#softplus}. */
+  static Tensor softplus(Tensor x, double beta, double threshold) {
+    float b = finite("softplus", "beta", beta, x), t = finite("softplus", "threshold", threshold, x);
+    if (b == 0) {
+      throw new IllegalArgumentException("softplus: beta must not be 0 (it divides), got " + beta + " (input shape "
+          + Shapes.toString(x.shape()) + ")");
+    }
+    return elementwise("softplus", x, (out, in, g) -> {
+      if (in.device().isCuda()) {
+        dev.kiln.runtime.cuda.PiecewiseKernels.softplusForward(out.writeCuda(), in.readCuda(), b, t, in.numel());
+      } else {
+        PiecewiseKernels.softplusForward(out.buffer(), out.offset(), in.readBuffer(), in.offset(), in.numel(), b, t);
+      }
+    }, (dx, in, g) -> {
+      if (in.device().isCuda()) {
+        dev.kiln.runtime.cuda.PiecewiseKernels.softplusBackward(dx.writeCuda(), g.readCuda(), in.readCuda(), b, t, in.numel());
+      } else {
+        PiecewiseKernels.softplusBackward(dx.buffer(), dx.offset(), g.readBuffer(), g.offset(), in.readBuffer(), in.offset(), in.numel(),
+            b, t);
+      }
+    });
+  }
+
+  /** {@link Ops#elu}. */
+  static Tensor elu(Tensor x, double alpha) {
+    float a = finite("elu", "alpha", alpha, x);
+    return elementwise("elu", x, (out, in, g) -> {
+      if (in.device().isCuda()) {
+        dev.kiln.runtime.cuda.PiecewiseKernels.eluForward(out.writeCuda(), in.readCuda(), a, in.numel());
+      } else {
+        PiecewiseKernels.eluForward(out.buffer(), out.offset(), in.readBuffer(), in.offset(), in.numel(), a);
+      }
+    }, (dx, in, g) -> {
+      if (in.device().isCuda()) {
+        dev.kiln.runtime.cuda.PiecewiseKernels.eluBackward(dx.writeCuda(), g.readCuda(), in.readCuda(), a, in.numel());
+      } else {
+        PiecewiseKernels.eluBackward(dx.buffer(), dx.offset(), g.readBuffer(), g.offset(), in.readBuffer(), in.offset(), in.numel(), a);
+      }
+    });
+  }
+
+  /** {@link Ops#hardtanh}. */
+  static Tensor hardtanh(Tensor x, double min, double max) {
+    float lo = finite("hardtanh", "min_val", min, x), hi = finite("hardtanh", "max_val", max, x);
+    return elementwise("hardtanh", x, (out, in, g) -> {
+      if (in.device().isCuda()) {
+        ElementwiseKernels.clampForward(out.writeCuda(), in.readCuda(), lo, hi, in.numel());
+      } else {
+        MathKernels.clampForward(out.buffer(), out.offset(), in.readBuffer(), in.offset(), in.numel(), lo, hi);
+      }
+    }, (dx, in, g) -> {
+      if (in.device().isCuda()) {
+        dev.kiln.runtime.cuda.PiecewiseKernels.hardtanhBackward(dx.writeCuda(), g.readCuda(), in.readCuda(), lo, hi, in.numel());
+      } else {
+        PiecewiseKernels.hardtanhBackward(dx.buffer(), dx.offset(), g.readBuffer(), g.offset(), in.readBuffer(), in.offset(), in.numel(),
+            lo, hi);
+      }
+    });
+  }
+
+  /** A hyper-parameter of an op on {@code x} as the float the kernels use, refused when it is not a finite one. */
+  private static float finite(String op, String name, double value, Tensor x) {
+    if (!Float.isFinite((float) value)) {
+      throw new IllegalArgumentException(op + ": " + name + " must be a finite float, got " + value + " (input shape "
+          + Shapes.toString(x.shape()) + ")");
+    }
+    return (float) value;
+  }
+
+  /** A one-input op of x's shape whose backward reads the input, run on x's device. */
+  private static Tensor elementwise(String name, Tensor x, Kernel forward, Kernel backward) {
+    Ops.requireFloat(name, x);
+    Tensor out = Tensor.empty(x.device(), x.shape());
+    forward.run(out, x, null);
+    if (!Ops.track(x)) {
+      return out;
+    }
+    return Tensor.ofNode(out, new ElementwiseNode(Reads.INPUT, x) {
+      @Override public String name() {
+        return name;
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        return new Tensor[] {IndexOps.gradientOf(x, g, (dx, gd) -> backward.run(dx, x, gd))};
+      }
+    });
+  }
+
+  // ------------------------------------------------------------------ smooth L1 and Huber
+
+  /**
+   * {@link Ops#smoothL1LossPerElement} ({@code huber} false, {@code param} beta) or {@link
+   * Ops#huberLossPerElement} ({@code param} delta); the target's gradient is the input's negated.
+   */
+  static Tensor smoothL1(String name, Tensor input, Tensor target, double param, boolean huber) {
+    Devices.onCuda(name, input, target); // one device, or an error naming both
+    Ops.checkPointwiseLoss(name, input, target);
+    float b = finite(name, huber ? "delta" : "beta", param, input);
+    if (huber ? !(b > 0) : b < 0) {
+      throw new IllegalArgumentException(name + " does not support " + (huber ? "non-positive values for delta" : "negative values for beta")
+          + ", got " + param + " (input shape " + Shapes.toString(input.shape()) + ")");
+    }
+    boolean cuda = input.device().isCuda();
+    int n = input.numel();
+    Tensor out = Tensor.empty(input.device(), input.shape());
+    if (cuda) {
+      dev.kiln.runtime.cuda.PiecewiseKernels.smoothL1Forward(out.writeCuda(), input.readCuda(), target.readCuda(), b, huber, n);
+    } else {
+      PiecewiseKernels.smoothL1Forward(out.buffer(), out.offset(), input.readBuffer(), input.offset(), target.readBuffer(), target.offset(),
+          n, b, huber);
+    }
+    if (!Ops.track(input, target)) {
+      return out;
+    }
+    return Tensor.ofNode(out, new Node(input, target) {
+      @Override public String name() {
+        return name;
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        Tensor dx = IndexOps.gradientOf(input, g, (d, gd) -> {
+          if (cuda) {
+            dev.kiln.runtime.cuda.PiecewiseKernels.smoothL1Backward(d.writeCuda(), gd.readCuda(), input.readCuda(), target.readCuda(), b,
+                huber, n);
+          } else {
+            PiecewiseKernels.smoothL1Backward(d.buffer(), d.offset(), gd.readBuffer(), gd.offset(), input.readBuffer(), input.offset(),
+                target.readBuffer(), target.offset(), n, b, huber);
+          }
+        });
+        return new Tensor[] {needsGrad(0) ? dx : null, needsGrad(1) ? Ops.scale(dx, -1f) : null};
+      }
+    });
+  }
+}

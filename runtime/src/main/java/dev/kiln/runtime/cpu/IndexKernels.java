@@ -1,0 +1,176 @@
+package dev.kiln.runtime.cpu;
+
+/**
+ * Index maps and line kernels on the CPU: constant padding and flipping as one map from output to
+ * source coordinates ({@link #indexMap}), and the running sum, log-sum-exp and p-norm along one
+ * dimension of a tensor seen as {@code [outer, size, inner]}, each way. Sums are taken in double
+ * and rounded once, in an order fixed by the shape (PyTorch's CPU cumsum accumulates in double
+ * too). The twins on CUDA are {@code cuda.IndexKernels}, with the same formulas.
+ */
+public final class IndexKernels {
+  private IndexKernels() {}
+
+  /**
+   * {@code out} of {@code outShape} (row-major, from {@code outOff}) read from {@code x} of
+   * {@code srcShape}: along each dimension {@code d} the output coordinate {@code c} reads the source
+   * coordinate {@code (flip[d] ? -c : c) + offset[d]}, and an output whose source falls outside
+   * the source along any dimension is {@code fill}. Constant padding is the offset {@code -before},
+   * a flip the offset {@code size - 1} with {@code flip} set; the map's inverse (the backward)
+   * is {@link #inverseOffsets}' with the same flips.
+   */
+  public static void indexMap(float[] out, int outOff, float[] x, int xOff, int[] outShape, int[] srcShape, boolean[] flip,
+      long[] offset, float fill) {
+    int rank = outShape.length;
+    int n = 1;
+    for (int s : outShape) {
+      n *= s;
+    }
+    if (n == 0) {
+      return;
+    }
+    if (rank == 0) {
+      out[outOff] = x[xOff];
+      return;
+    }
+    long[] srcStride = new long[rank];
+    for (int d = rank - 1, s = 1; d >= 0; d--) {
+      srcStride[d] = s;
+      s *= srcShape[d];
+    }
+    int last = rank - 1, width = outShape[last], srcWidth = srcShape[last];
+    int[] pos = new int[rank]; // the coordinates of the row's first output, the last one 0
+    for (int row = 0, at = outOff; row < n / width; row++, at += width) {
+      long base = 0;
+      boolean inside = true;
+      for (int d = 0; d < last && inside; d++) {
+        long s = (flip[d] ? -(long) pos[d] : pos[d]) + offset[d];
+        inside = s >= 0 && s < srcShape[d];
+        base += s * srcStride[d];
+      }
+      for (int c = 0; c < width; c++) {
+        long s = (flip[last] ? -(long) c : c) + offset[last];
+        out[at + c] = inside && s >= 0 && s < srcWidth ? x[xOff + (int) (base + s)] : fill;
+      }
+      for (int d = last - 1; d >= 0 && ++pos[d] == outShape[d]; d--) { // the next row
+        pos[d] = 0;
+      }
+    }
+  }
+
+  /**
+   * The offsets of {@link #indexMap}'s inverse: where {@code s = sign c + offset} maps an output
+   * coordinate to a source one ({@code sign} -1 for a flip), {@code c = sign s - sign offset}.
+   */
+  public static long[] inverseOffsets(boolean[] flip, long[] offset) {
+    long[] inverse = new long[offset.length];
+    for (int d = 0; d < offset.length; d++) {
+      inverse[d] = flip[d] ? offset[d] : -offset[d];
+    }
+    return inverse;
+  }
+
+  /**
+   * The running sums of {@code x} along its middle dimension, in double, each rounded once:
+   * {@code out[o, j, i] = x[o, 0, i] + ... + x[o, j, i]}, or from the end ({@code reverse}: {@code
+   * x[o, j, i] + ... + x[o, size - 1, i]}, the forward's gradient).
+   */
+  public static void cumsum(float[] out, int outOff, float[] x, int xOff, int outer, int size, int inner, boolean reverse) {
+    double[] acc = new double[inner];
+    for (int o = 0; o < outer; o++) {
+      java.util.Arrays.fill(acc, 0);
+      int slab = o * size * inner;
+      for (int step = 0; step < size; step++) {
+        int at = slab + (reverse ? size - 1 - step : step) * inner;
+        for (int i = 0; i < inner; i++) {
+          acc[i] += x[xOff + at + i];
+          out[outOff + at + i] = (float) acc[i];
+        }
+      }
+    }
+  }
+
+  /**
+   * {@code out[o, i] = log(sum_j exp(x[o, j, i] - m)) + m} with {@code m} the line's maximum (0 in
+   * its place when infinite, as PyTorch's), the sum in double: no overflow for large values, and
+   * {@code -inf} for a line of {@code -inf}; NaN for a line holding one.
+   */
+  public static void logsumexpForward(float[] out, int outOff, float[] x, int xOff, int outer, int size, int inner) {
+    for (int o = 0; o < outer; o++) {
+      for (int i = 0; i < inner; i++) {
+        int base = xOff + o * size * inner + i;
+        float m = Float.NEGATIVE_INFINITY;
+        for (int j = 0; j < size; j++) {
+          float v = x[base + j * inner];
+          m = v > m || v != v ? v : m;
+          if (v != v) {
+            break;
+          }
+        }
+        double shift = Float.isInfinite(m) ? 0 : m;
+        double sum = 0;
+        for (int j = 0; j < size; j++) {
+          sum += Math.exp(x[base + j * inner] - shift);
+        }
+        out[outOff + o * inner + i] = (float) (Math.log(sum) + shift);
+      }
+    }
+  }
+
+  /** {@code dx[o, j, i] = g[o, i] exp(x[o, j, i] - y[o, i])}: log-sum-exp's gradient (the softmax times g), in double. */
+  public static void logsumexpBackward(float[] dx, int dxOff, float[] g, int gOff, float[] x, int xOff, float[] y, int yOff,
+      int outer, int size, int inner) {
+    for (int o = 0; o < outer; o++) {
+      for (int j = 0; j < size; j++) {
+        for (int i = 0; i < inner; i++) {
+          int at = (o * size + j) * inner + i, line = o * inner + i;
+          dx[dxOff + at] = (float) (g[gOff + line] * Math.exp((double) x[xOff + at] - y[yOff + line]));
+        }
+      }
+    }
+  }
+
+  /** {@code out[o, i] = (sum_j |x[o, j, i]|^p)^(1/p)}, in double (p = 1 and 2 without a power). */
+  public static void normForward(float[] out, int outOff, float[] x, int xOff, int outer, int size, int inner, double p) {
+    for (int o = 0; o < outer; o++) {
+      for (int i = 0; i < inner; i++) {
+        int base = xOff + o * size * inner + i;
+        double sum = 0;
+        for (int j = 0; j < size; j++) {
+          double v = Math.abs(x[base + j * inner]);
+          sum += p == 2 ? v * v : p == 1 ? v : Math.pow(v, p);
+        }
+        out[outOff + o * inner + i] = (float) (p == 2 ? Math.sqrt(sum) : p == 1 ? sum : Math.pow(sum, 1 / p));
+      }
+    }
+  }
+
+  /**
+   * The p-norm's gradient, PyTorch's: {@code dx = g sign(x) (|x| / y)^(p - 1)} ({@code g x / y} for
+   * p = 2, {@code g sign(x)} for p = 1), 0 where the norm {@code y} is 0 and where x is 0.
+   */
+  public static void normBackward(float[] dx, int dxOff, float[] g, int gOff, float[] x, int xOff, float[] y, int yOff,
+      int outer, int size, int inner, double p) {
+    for (int o = 0; o < outer; o++) {
+      for (int j = 0; j < size; j++) {
+        for (int i = 0; i < inner; i++) {
+          int at = (o * size + j) * inner + i, line = o * inner + i;
+          double v = x[xOff + at], norm = y[yOff + line];
+          dx[dxOff + at] = (float) normGradient(g[gOff + line], v, norm, p);
+        }
+      }
+    }
+  }
+
+  private static double normGradient(double g, double v, double norm, double p) {
+    if (v == 0 || norm == 0) {
+      return 0;
+    }
+    if (p == 2) {
+      return g * v / norm;
+    }
+    if (p == 1) {
+      return g * Math.signum(v);
+    }
+    return g * Math.signum(v) * Math.pow(Math.abs(v) / norm, p - 1);
+  }
+}
