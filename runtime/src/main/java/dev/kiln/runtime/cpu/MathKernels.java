@@ -540,6 +540,13 @@ public final class MathKernels {
         }
         return;
       }
+      if (j + 1 == last && out[last] == 0) { // kept rows of a short reduced run (W of a mean over (1, 3)): no call a row
+        int len = runs[last], step = in[j], o = out[j];
+        for (int i = from; i < to; i++) {
+          acc[a + i * o] += sum8(x, xi + i * step, len);
+        }
+        return;
+      }
       for (int i = from; i < to; i++) {
         add(acc, a + i * out[j], x, xi + i * in[j], j + 1, 0, runs[j + 1]);
       }
@@ -598,6 +605,21 @@ public final class MathKernels {
         for (int i = 0; i < size; i++) {
           float v = g[gi + i * out[j]] * factor;
           dx[di + i] = accumulate ? dx[di + i] + v : v;
+        }
+        return;
+      }
+      if (j + 1 == last && out[last] == 0) { // kept rows of a short reduced run: each a value repeated, no call a row
+        int len = runs[last];
+        for (int i = from; i < to; i++) {
+          float v = g[gi + i * out[j]] * factor;
+          int at = di + i * in[j];
+          if (accumulate) {
+            for (int k = 0; k < len; k++) {
+              dx[at + k] += v;
+            }
+          } else {
+            java.util.Arrays.fill(dx, at, at + len, v);
+          }
         }
         return;
       }
