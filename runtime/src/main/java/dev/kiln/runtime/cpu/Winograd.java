@@ -43,6 +43,12 @@ final class Winograd {
    */
   private static final int CHUNK_BUDGET = 1 << 16;
 
+  /**
+   * Tiles the output transform takes at a time (whole planes, at least one): their 16 products and 12
+   * rows of sums, some 21 KiB, stay in a core's L1 cache between its steps.
+   */
+  private static final int BLOCK_TILES = 192;
+
   private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
   private Winograd() {}
@@ -112,13 +118,14 @@ final class Winograd {
         int n0 = c * g.chunk;
         int cn = Math.min(g.chunk, s.batch() - n0);
         int t = cn * g.tilesPerSample;
-        float[][] v = scratch.inputs(s.inChannels() * t);
+        int vs = planeStride(s.inChannels() * t);
+        float[] v = scratch.inputs(16 * vs);
         float[][] m = scratch.products(s.outChannels() * t);
-        transformInputs(v, t, x, xOff, n0, cn, g, scratch);
+        transformInputs(v, vs, t, x, xOff, n0, cn, g, scratch);
         for (int xi = 0; xi < 16; xi++) {
           Blas.sgemm(false, false, s.outChannels(), t, s.inChannels(), 1f,
               u, xi * s.outChannels() * s.inChannels(), s.inChannels(),
-              v[xi], 0, t, 0f, m[xi], 0, t);
+              v, xi * vs, t, 0f, m[xi], 0, t);
         }
         transformOutputs(out, outOff, bias, biasOff, m, n0, cn, g, scratch);
       }
@@ -158,23 +165,24 @@ final class Winograd {
         if (dw == null && dx == null) {
           continue;
         }
+        int vs = planeStride(inC * t);
         float[][] dm = scratch.products(outC * t);
-        float[][] v = scratch.inputs(inC * t);
+        float[] v = scratch.inputs(16 * vs);
         transformOutputGradients(dm, dout, doutOff, n0, cn, g);
         if (dw != null) {
-          transformInputs(v, t, x, xOff, n0, cn, g, scratch);
+          transformInputs(v, vs, t, x, xOff, n0, cn, g, scratch);
           float[] du = duParts[part];
           for (int xi = 0; xi < 16; xi++) {
-            Blas.sgemm(false, true, outC, inC, t, 1f, dm[xi], 0, t, v[xi], 0, t,
+            Blas.sgemm(false, true, outC, inC, t, 1f, dm[xi], 0, t, v, xi * vs, t,
                 1f, du, xi * outC * inC, inC);
           }
         }
         if (dx != null) {
           for (int xi = 0; xi < 16; xi++) {
             Blas.sgemm(true, false, inC, t, outC, 1f, filters, xi * outC * inC, inC, dm[xi], 0, t,
-                0f, v[xi], 0, t);
+                0f, v, xi * vs, t);
           }
-          transformInputGradients(dx, dxOff, v, t, n0, cn, g, scratch);
+          transformInputGradients(dx, dxOff, v, vs, t, n0, cn, g, scratch);
         }
       }
     });
@@ -190,7 +198,11 @@ final class Winograd {
     }
   }
 
-  /** Floats of one of the 16 matrices of a chunk, at least {@code n}: a multiple of 4 KiB plus one cache line. */
+  /**
+   * Floats from one of the 16 matrices of a chunk to the next, at least {@code n}: a multiple of
+   * 4 KiB plus one cache line, so the transforms' 16 streams fall in different cache sets (a
+   * stride of a multiple of 4 KiB made the 7x7 maps' input transform 3x slower).
+   */
   private static int planeStride(int n) {
     return ((n + 1023) & ~1023) + 16;
   }
@@ -286,121 +298,59 @@ final class Winograd {
    * {@code v[xi][c, t] = (B^T d B)[xi]} for the input tiles {@code d} of samples {@code n0 ..
    * n0+cn-1}, tile {@code t = (i * tilesH + ty) * tilesW + tx} reading the 4x4 block whose corner is
    * input row {@code 2ty - padH}, column {@code 2tx - padW} (zero outside the input).
-   *
-   * <p>In three steps, so that the arithmetic runs as loops C2 vectorises (every array read and
-   * written at the same index, at most four reads and two writes a loop): the 16 values of each
-   * tile are laid out as 16 arrays indexed as {@code v} ({@code d[4 row + column]}; the four of
-   * rows 0 and 1, columns 0 and 1, read from the plane, the others copies of them shifted by one
-   * tile, {@link System#arraycopy}, their values at the planes' edges written after); then the
-   * transform, its additions and subtractions as the scalar form's, so the same bits.
    */
-  private static void transformInputs(float[][] v, int t, float[] x, int xOff, int n0, int cn, Geometry g, Scratch scratch) {
+  private static void transformInputs(float[] v, int xs, int t, float[] x, int xOff, int n0, int cn, Geometry g, Scratch scratch) {
     Conv2dShape s = g.s;
     int h = s.height(), wd = s.width(), inC = s.inChannels();
-    int pw = g.paddedW, tw = g.tilesW, th = g.tilesH, tps = g.tilesPerSample;
-    int n = inC * t;
-    float[][] d = scratch.tiles(n);
+    int pw = g.paddedW;
     float[] p = scratch.plane(g.padded);
     // the plane, zero-padded so every tile reads inside it: each input plane is copied over the
     // same inner rectangle, so the padding is zeroed once per call rather than once per plane
     Arrays.fill(p, 0, g.padded, 0f);
-    int rows = Math.max(0, Math.min(h, 2 * th + 2 - s.padH()));
+    int rows = Math.max(0, Math.min(h, 2 * g.tilesH + 2 - s.padH()));
     int cols = Math.max(0, Math.min(wd, pw - s.padW()));
-    // the values the shifted copies below get wrong, gathered aside with the others: the plane's last two
-    // columns (for the last tile of each row of tiles) and its last two rows (for the last row of tiles)
-    float[] cf = scratch.columnFixes(cn * inC * th * 4), rf = scratch.rowFixes(cn * inC * 8 * tw);
-    for (int i = 0, pl = 0; i < cn; i++) { // rows 0 and 1, columns 0 and 1 of each tile, from the plane
-      for (int c = 0; c < inC; c++, pl++) {
-        int src = xOff + ((n0 + i) * inC + c) * h * wd, j = c * t + i * tps;
+    for (int i = 0; i < cn; i++) {
+      for (int c = 0; c < inC; c++) {
+        int src = xOff + ((n0 + i) * inC + c) * h * wd;
         for (int r = 0; r < rows; r++) {
           System.arraycopy(x, src + r * wd, p, (r + s.padH()) * pw + s.padW(), cols);
         }
-        for (int ty = 0, f = pl * th * 4; ty < th; ty++) {
-          for (int rp = 0; rp < 2; rp++, f += 2) {
-            float[] even = d[4 * rp], odd = d[4 * rp + 1];
-            int row = (2 * ty + rp) * pw, at = j + ty * tw;
-            for (int tx = 0; tx < tw; tx++) {
-              even[at + tx] = p[row + 2 * tx];
-              odd[at + tx] = p[row + 2 * tx + 1];
-            }
-            cf[f] = p[row + 2 * tw];
-            cf[f + 1] = p[row + 2 * tw + 1];
-          }
-        }
-        for (int k = 0, f = pl * 8 * tw; k < 8; k++) {
-          int row = (2 * th + (k >> 2)) * pw + (k & 3);
-          for (int tx = 0; tx < tw; tx++, f++) {
-            rf[f] = p[row + 2 * tx];
-          }
-        }
-      }
-    }
-    for (int rp = 0; rp < 2; rp++) { // columns 2 and 3: columns 0 and 1 of the next tile ...
-      System.arraycopy(d[4 * rp], 1, d[4 * rp + 2], 0, n - 1);
-      System.arraycopy(d[4 * rp + 1], 1, d[4 * rp + 3], 0, n - 1);
-    }
-    float[] d2 = d[2], d3 = d[3], d6 = d[6], d7 = d[7];
-    for (int i = 0, pl = 0; i < cn; i++) { // ... but the last tile of a row reads the plane's last two columns
-      for (int c = 0; c < inC; c++, pl++) {
-        int at = c * t + i * tps + tw - 1;
-        for (int ty = 0, f = pl * th * 4; ty < th; ty++, f += 4, at += tw) {
-          d2[at] = cf[f];
-          d3[at] = cf[f + 1];
-          d6[at] = cf[f + 2];
-          d7[at] = cf[f + 3];
-        }
-      }
-    }
-    for (int k = 0; k < 8; k++) { // rows 2 and 3: rows 0 and 1 of the tile below ...
-      System.arraycopy(d[k], tw, d[8 + k], 0, n - tw);
-    }
-    for (int i = 0, pl = 0; i < cn; i++) { // ... but the last row of tiles reads the plane's last two rows
-      for (int c = 0; c < inC; c++, pl++) {
-        int j = c * t + i * tps + (th - 1) * tw;
-        for (int k = 0; k < 8; k++) {
-          float[] dk = d[8 + k];
-          for (int tx = 0, f = (pl * 8 + k) * tw; tx < tw; tx++, f++) {
-            dk[j + tx] = rf[f];
+        int dst = c * t + i * g.tilesPerSample;
+        for (int ty = 0; ty < g.tilesH; ty++) {
+          for (int tx = 0; tx < g.tilesW; tx++, dst++) {
+            int b = 2 * ty * pw + 2 * tx;
+            float d00 = p[b], d01 = p[b + 1], d02 = p[b + 2], d03 = p[b + 3];
+            b += pw;
+            float d10 = p[b], d11 = p[b + 1], d12 = p[b + 2], d13 = p[b + 3];
+            b += pw;
+            float d20 = p[b], d21 = p[b + 1], d22 = p[b + 2], d23 = p[b + 3];
+            b += pw;
+            float d30 = p[b], d31 = p[b + 1], d32 = p[b + 2], d33 = p[b + 3];
+            // B^T d: rows d0 - d2, d1 + d2, d2 - d1, d1 - d3
+            float r00 = d00 - d20, r01 = d01 - d21, r02 = d02 - d22, r03 = d03 - d23;
+            float r10 = d10 + d20, r11 = d11 + d21, r12 = d12 + d22, r13 = d13 + d23;
+            float r20 = d20 - d10, r21 = d21 - d11, r22 = d22 - d12, r23 = d23 - d13;
+            float r30 = d10 - d30, r31 = d11 - d31, r32 = d12 - d32, r33 = d13 - d33;
+            // (B^T d) B: the same combinations of each row's columns
+            v[dst] = r00 - r02;
+            v[dst + xs] = r01 + r02;
+            v[dst + 2 * xs] = r02 - r01;
+            v[dst + 3 * xs] = r01 - r03;
+            v[dst + 4 * xs] = r10 - r12;
+            v[dst + 5 * xs] = r11 + r12;
+            v[dst + 6 * xs] = r12 - r11;
+            v[dst + 7 * xs] = r11 - r13;
+            v[dst + 8 * xs] = r20 - r22;
+            v[dst + 9 * xs] = r21 + r22;
+            v[dst + 10 * xs] = r22 - r21;
+            v[dst + 11 * xs] = r21 - r23;
+            v[dst + 12 * xs] = r30 - r32;
+            v[dst + 13 * xs] = r31 + r32;
+            v[dst + 14 * xs] = r32 - r31;
+            v[dst + 15 * xs] = r31 - r33;
           }
         }
       }
-    }
-    // B^T d: rows d0 - d2, d1 + d2, d2 - d1, d1 - d3 (each as a + sb b, sb = -1 or 1: the same values); then
-    // (B^T d) B, the same combinations of each row r's columns: v[4r] = r0 - r2, v[4r+1] = r1 + r2,
-    // v[4r+2] = r2 - r1, v[4r+3] = r1 - r3
-    for (int r = 0; r < 4; r++) {
-      int a = r == 0 ? 0 : r == 2 ? 8 : 4, b = r == 2 ? 4 : r == 3 ? 12 : 8;
-      inputRow(v[4 * r], v[4 * r + 1], v[4 * r + 2], v[4 * r + 3], d[a], d[a + 1], d[a + 2], d[a + 3],
-          d[b], d[b + 1], d[b + 2], d[b + 3], r == 1 ? 1f : -1f, n);
-    }
-  }
-
-  /**
-   * One row of {@code (B^T d) B}: with {@code rc = ac + sb * bc} (the row of {@code B^T d}; {@code
-   * sb * bc} exact), {@code v0 = r0 - r2}, {@code v1 = r1 + r2}, {@code v2 = r2 - r1}, {@code v3 = r1 -
-   * r3}: three loops of four reads each, each in a method of its own, which C2 vectorises (one loop
-   * of all eight reads, or the three loops in one method, it did not: 0.65 ns a value against 0.11).
-   */
-  private static void inputRow(float[] v0, float[] v1, float[] v2, float[] v3, float[] a0, float[] a1, float[] a2, float[] a3,
-      float[] b0, float[] b1, float[] b2, float[] b3, float sb, int n) {
-    sumAndDifference(v1, v2, a1, b1, a2, b2, sb, n);
-    difference(v0, a0, b0, a2, b2, sb, n);
-    difference(v3, a1, b1, a3, b3, sb, n);
-  }
-
-  /** {@code u = r1 + r2}, {@code w = r2 - r1} for {@code r1 = a1 + sb b1}, {@code r2 = a2 + sb b2}. */
-  private static void sumAndDifference(float[] u, float[] w, float[] a1, float[] b1, float[] a2, float[] b2, float sb, int n) {
-    for (int k = 0; k < n; k++) {
-      float r1 = a1[k] + b1[k] * sb, r2 = a2[k] + b2[k] * sb;
-      u[k] = r1 + r2;
-      w[k] = r2 - r1;
-    }
-  }
-
-  /** {@code u = (a1 + sb b1) - (a2 + sb b2)}. */
-  private static void difference(float[] u, float[] a1, float[] b1, float[] a2, float[] b2, float sb, int n) {
-    for (int k = 0; k < n; k++) {
-      u[k] = (a1[k] + b1[k] * sb) - (a2[k] + b2[k] * sb);
     }
   }
 
@@ -416,22 +366,25 @@ final class Winograd {
     int outC = g.s.outChannels(), outW = g.outW, tilesW = g.tilesW, tps = g.tilesPerSample;
     int t = cn * tps, n = outC * t;
     float[][] sy = scratch.tiles(n); // sy[c] and sy[4 + c]: the rows of A^T m; sy[8 ..]: the four outputs
-    for (int c = 0; c < 4; c++) {
-      outputCombination(sy[c], sy[4 + c], m[c], m[4 + c], m[8 + c], m[12 + c], n);
-    }
-    for (int r = 0; r < 2; r++) {
-      outputCombination(sy[8 + 2 * r], sy[9 + 2 * r], sy[4 * r], sy[4 * r + 1], sy[4 * r + 2], sy[4 * r + 3], n);
-    }
     float[] y00 = sy[8], y01 = sy[9], y10 = sy[10], y11 = sy[11];
     // tiles whose two columns are both inside the output; the last of a row may have one
     int full = outW / 2;
-    for (int i = 0; i < cn; i++) {
-      for (int o = 0; o < outC; o++) {
+    int planes = outC * cn, per = Math.max(1, BLOCK_TILES / tps);
+    for (int p0 = 0; p0 < planes; p0 += per) { // blocks of whole planes, in m's order (o, i), as the input transform's
+      int p1 = Math.min(planes, p0 + per), j0 = p0 * tps, j1 = p1 * tps;
+      for (int c = 0; c < 4; c++) {
+        outputCombination(sy[c], sy[4 + c], m[c], m[4 + c], m[8 + c], m[12 + c], j0, j1);
+      }
+      for (int r = 0; r < 2; r++) {
+        outputCombination(sy[8 + 2 * r], sy[9 + 2 * r], sy[4 * r], sy[4 * r + 1], sy[4 * r + 2], sy[4 * r + 3], j0, j1);
+      }
+      for (int pl = p0; pl < p1; pl++) {
+        int o = pl / cn, i = pl % cn;
         float b = bias == null ? 0f : bias[biasOff + o];
         int base = outOff + ((n0 + i) * outC + o) * g.outPlane;
         for (int ty = 0; ty < g.tilesH; ty++) {
           int row = base + 2 * ty * outW;
-          int s0 = o * t + i * tps + ty * tilesW;
+          int s0 = pl * tps + ty * tilesW;
           if (2 * ty + 1 < g.outH) {
             int next = row + outW;
             for (int tx = 0; tx < full; tx++) {
@@ -459,8 +412,9 @@ final class Winograd {
   }
 
   /** {@code u = m0 + m1 + m2}, {@code w = m1 - m2 - m3}: {@code A^T}'s rows (a loop C2 vectorises, in a method of its own). */
-  private static void outputCombination(float[] u, float[] w, float[] m0, float[] m1, float[] m2, float[] m3, int n) {
-    for (int k = 0; k < n; k++) {
+  private static void outputCombination(float[] u, float[] w, float[] m0, float[] m1, float[] m2, float[] m3, int from,
+      int to) {
+    for (int k = from; k < to; k++) {
       u[k] = m0[k] + m1[k] + m2[k];
       w[k] = m1[k] - m2[k] - m3[k];
     }
@@ -516,7 +470,7 @@ final class Winograd {
    * {@code dx = sum of B dv B^T} over the overlapping 4x4 input tiles of samples {@code n0 ..
    * n0+cn-1}, overwriting their planes; the parts falling in the padding are dropped.
    */
-  private static void transformInputGradients(float[] dx, int dxOff, float[][] dv, int t, int n0, int cn, Geometry g, Scratch scratch) {
+  private static void transformInputGradients(float[] dx, int dxOff, float[] dv, int vs, int t, int n0, int cn, Geometry g, Scratch scratch) {
     Conv2dShape s = g.s;
     int h = s.height(), wd = s.width(), inC = s.inChannels();
     int pw = g.paddedW;
@@ -527,10 +481,10 @@ final class Winograd {
         int src = c * t + i * g.tilesPerSample;
         for (int ty = 0; ty < g.tilesH; ty++) {
           for (int tx = 0; tx < g.tilesW; tx++, src++) {
-            float v00 = dv[0][src], v01 = dv[1][src], v02 = dv[2][src], v03 = dv[3][src];
-            float v10 = dv[4][src], v11 = dv[5][src], v12 = dv[6][src], v13 = dv[7][src];
-            float v20 = dv[8][src], v21 = dv[9][src], v22 = dv[10][src], v23 = dv[11][src];
-            float v30 = dv[12][src], v31 = dv[13][src], v32 = dv[14][src], v33 = dv[15][src];
+            float v00 = dv[src], v01 = dv[src + vs], v02 = dv[src + 2 * vs], v03 = dv[src + 3 * vs];
+            float v10 = dv[src + 4 * vs], v11 = dv[src + 5 * vs], v12 = dv[src + 6 * vs], v13 = dv[src + 7 * vs];
+            float v20 = dv[src + 8 * vs], v21 = dv[src + 9 * vs], v22 = dv[src + 10 * vs], v23 = dv[src + 11 * vs];
+            float v30 = dv[src + 12 * vs], v31 = dv[src + 13 * vs], v32 = dv[src + 14 * vs], v33 = dv[src + 15 * vs];
             // B dv: rows v0, v1 - v2 + v3, v1 + v2 - v0, -v3
             float q00 = v00, q01 = v01, q02 = v02, q03 = v03;
             float q10 = v10 - v20 + v30, q11 = v11 - v21 + v31, q12 = v12 - v22 + v32, q13 = v13 - v23 + v33;
@@ -579,28 +533,29 @@ final class Winograd {
   /** Per-thread growing work arrays (the backward's per-part sums are ConvKernels' {@link ConvKernels#partials}). */
   private static final class Scratch {
     private float[] filters = new float[0];
-    private final float[][] inputs = new float[16][0];
+    private float[] inputs = new float[0];
     private final float[][] products = new float[16][0];
-    private final float[][] tiles = new float[16][0];
+    private final float[][] tiles = new float[12][0];
     private float[] plane = new float[0];
-    private float[] columnFixes = new float[0];
-    private float[] rowFixes = new float[0];
 
     float[] filters(int n) {
       return filters.length < n ? (filters = new float[n]) : filters;
     }
 
-    /** The 16 transformed inputs {@code V[xi]}, at least {@code n} floats each. */
-    float[][] inputs(int n) {
-      return grown(inputs, n);
+    float[] inputs(int n) {
+      return inputs.length < n ? (inputs = new float[n]) : inputs;
     }
 
-    /** The 16 products {@code M[xi]} (or their gradients), at least {@code n} floats each. */
+    /**
+     * The 16 products {@code M[xi]} (or their gradients), at least {@code n} floats each: 16 arrays, not
+     * one with 16 offsets, so that the output transform indexes them all with one variable (C2 vectorises
+     * it then); each {@link #planeStride}{@code (n)} long, so their streams fall in different cache sets.
+     */
     float[][] products(int n) {
       return grown(products, n);
     }
 
-    /** 16 arrays of at least {@code n} floats: the transforms' values tile by tile. */
+    /** 12 arrays of at least {@code n} floats: the output transform's sums, tile by tile. */
     float[][] tiles(int n) {
       return grown(tiles, n);
     }
@@ -609,22 +564,9 @@ final class Winograd {
       return plane.length < n ? (plane = new float[n]) : plane;
     }
 
-    float[] columnFixes(int n) {
-      return columnFixes.length < n ? (columnFixes = new float[n]) : columnFixes;
-    }
-
-    float[] rowFixes(int n) {
-      return rowFixes.length < n ? (rowFixes = new float[n]) : rowFixes;
-    }
-
-    /**
-     * {@code a}'s arrays, reallocated when shorter than {@code n}: each of {@link #planeStride}{@code (n)}
-     * floats, a multiple of 4 KiB plus a cache line, so the 16 streams of a transform fall in different
-     * cache sets (16 matrices 4 KiB apart made the 7x7 maps' input transform 3x slower).
-     */
     private static float[][] grown(float[][] a, int n) {
       if (a[0].length < n) {
-        for (int k = 0; k < 16; k++) {
+        for (int k = 0; k < a.length; k++) {
           a[k] = new float[planeStride(n)];
         }
       }
