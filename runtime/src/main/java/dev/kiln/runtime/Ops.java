@@ -1228,12 +1228,8 @@ public final class Ops {
     if (a.size() == 0) {
       throw new IllegalArgumentException(op + " along dimension " + dim + " of size 0, shape " + Shapes.toString(x.shape()));
     }
-    if (Devices.onCuda(op, x)) {
-      Tensor z = sub(x, expandAlong(mean(x, dim, true), a, x.shape()));
-      return sumAlong("var", mul(z, z), a, dim, keepDim, 1f / (a.size() - (unbiased ? 1 : 0)));
-    }
     Over o = Over.of(op, x, new int[] {dim});
-    return varianceOver(x, o, Shapes.reducedShape(x.shape(), o.reduced(), keepDim), unbiased);
+    return varianceOver(op, x, o, Shapes.reducedShape(x.shape(), o.reduced(), keepDim), unbiased);
   }
 
   /**
@@ -1258,24 +1254,28 @@ public final class Ops {
           + ": a reduced dimension has size 0, so there are no values");
     }
     int[] outShape = Shapes.reducedShape(x.shape(), o.reduced(), keepDim);
-    if (Devices.onCuda(op, x)) {
+    if (Devices.onCuda(op, x) && !CudaOps.varianceTakes(o.runs())) { // more runs than the device kernel takes: composed
       Tensor z = sub(x, mean(x, dims, true));
       return sumOver("var", mul(z, z), o, outShape, 1f / (o.count() - (unbiased ? 1 : 0)));
     }
-    return varianceOver(x, o, outShape, unbiased);
+    return varianceOver(op, x, o, outShape, unbiased);
   }
 
   /**
-   * The CPU's variance over {@code o}'s dimensions, recorded as {@code var}: two passes over {@code x}
-   * in double per output ({@link MathKernels#varianceOver}: the mean, then the squared differences
-   * from it), one output array; the gradient {@code (2 / (n - 1)) g (x - mean)} (PyTorch's {@code
+   * The variance over {@code o}'s dimensions, recorded as {@code var}: two passes over {@code x} in
+   * double per output ({@link MathKernels#varianceOver}: the mean, then the squared differences from
+   * it), one output array; the gradient {@code (2 / (n - 1)) g (x - mean)} (PyTorch's {@code
    * var_backward}) in one pass ({@link MathKernels#varianceBackward}), from the mean rounded to float.
+   * On CUDA the same two kernels' device forms ({@code CudaOps.variance}), in the same order: the same bits.
    */
-  private static Tensor varianceOver(Tensor x, Over o, int[] outShape, boolean unbiased) {
+  private static Tensor varianceOver(String op, Tensor x, Over o, int[] outShape, boolean unbiased) {
     int[] runs = o.runs();
+    int divisor = o.count() - (unbiased ? 1 : 0);
+    if (Devices.onCuda(op, x)) {
+      return CudaOps.variance(x, runs, outShape, divisor);
+    }
     float[] out = new float[Shapes.numel(outShape)];
     float[] mean = new float[out.length];
-    int divisor = o.count() - (unbiased ? 1 : 0);
     MathKernels.varianceOver(out, 0, mean, x.readBuffer(), x.offset(), runs, divisor);
     if (!track(x)) {
       return Tensor.wrap(out, outShape);
