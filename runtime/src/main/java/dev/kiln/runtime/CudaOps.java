@@ -525,6 +525,44 @@ final class CudaOps {
     });
   }
 
+  /** Whether {@link #variance} takes these runs ({@code ElementwiseKernels.VARIANCE_RUNS} at most: four reduced runs). */
+  static boolean varianceTakes(int[] runs) {
+    return runs.length <= ElementwiseKernels.VARIANCE_RUNS;
+  }
+
+  /**
+   * Ops' {@code varianceOver} on the device: {@code ElementwiseKernels.varianceOver} (two passes in double per
+   * output, the CPU's order, so the CPU's bits), recorded as {@code var}; the gradient {@code (2 / divisor) g (x -
+   * mean)} from the kept mean ({@code kiln_variance_backward}).
+   */
+  static Tensor variance(Tensor x, int[] runs, int[] outShape, int divisor) {
+    Ops.requireFloat("var", x);
+    Tensor mean = empty(outShape);
+    Tensor out = named("var", () -> {
+      Tensor o = empty(outShape);
+      ElementwiseKernels.varianceOver(o.writeCuda(), mean.writeCuda(), x.readCuda(), runs, divisor);
+      return o;
+    });
+    if (!Ops.track(x)) {
+      return out;
+    }
+    return Tensor.ofNode(out, new Node(x) {
+      @Override public String name() {
+        return "var";
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        return named("var backward", () -> {
+          Tensor dx = empty(x.shape());
+          Tensor gd = onGpu(g);
+          ElementwiseKernels.varianceBackward(dx.writeCuda(), gd.readCuda(), x.readCuda(), mean.readCuda(), runs, 2f / divisor);
+          CudaLayerOps.keepAlive(gd, mean);
+          return new Tensor[] {dx};
+        });
+      }
+    });
+  }
+
   /**
    * Ops' {@code expandAlong}: {@code m} repeated {@code size} times along the middle of
    * {@code [outer, size, inner]}; the gradient summed back.

@@ -1213,10 +1213,11 @@ public final class Ops {
    * Variance along {@code dim} (negative counts from the end), as PyTorch's
    * {@code x.var(dim, unbiased, keepdim)}: {@code sum((x - mean)^2) / (n - 1)}, or {@code / n}
    * when not {@code unbiased}; the dimension is removed, or kept with size 1 when {@code keepDim}.
-   * Composed of {@link #mean}, {@link #sub}, {@link #mul} and a sum (added in double), so the
-   * gradient and the CUDA version are theirs; the mean is repeated along the dimension to be
-   * subtracted (the gradient summed back). One value along the dimension, unbiased, gives NaN as in
-   * PyTorch ({@code 0 / 0}); a dimension of size 0 is refused, as {@link #mean} refuses it.
+   * On the CPU the variance over one dimension (two passes in double, the gradient PyTorch's {@code
+   * (2 / (n - 1)) g (x - mean)}); on CUDA composed of {@link #mean}, {@link #sub}, {@link #mul} and a
+   * sum, the mean repeated along the dimension to be subtracted (the gradient summed back). One
+   * value along the dimension, unbiased, gives NaN as in PyTorch ({@code 0 / 0}); a dimension of
+   * size 0 is refused, as {@link #mean} refuses it.
    */
   public static Tensor var(Tensor x, int dim, boolean unbiased, boolean keepDim) {
     return variance("var", x, dim, unbiased, keepDim);
@@ -1229,16 +1230,17 @@ public final class Ops {
     if (a.size() == 0) {
       throw new IllegalArgumentException(op + " along dimension " + dim + " of size 0, shape " + Shapes.toString(x.shape()));
     }
-    Tensor z = sub(x, expandAlong(mean(x, dim, true), a, x.shape()));
-    return sumAlong("var", mul(z, z), a, dim, keepDim, 1f / (a.size() - (unbiased ? 1 : 0)));
+    Over o = Over.of(op, x, new int[] {dim});
+    return varianceOver(op, x, o, Shapes.reducedShape(x.shape(), o.reduced(), keepDim), unbiased);
   }
 
   /**
    * Variance over several dimensions at once, as PyTorch's {@code x.var(dim=(2, 3), unbiased,
    * keepdim)}: {@code sum((x - mean)^2) / (n - 1)} (or {@code / n}), {@code n} the product of the
-   * reduced sizes; {@code dims} read as {@link #sum(Tensor, int[], boolean)} reads them. Composed of
-   * the mean over the dimensions (kept, broadcast back by {@link #sub}), {@link #mul} and a sum, so
-   * the gradient and the CUDA version are theirs. One value, unbiased, gives NaN as in PyTorch; a
+   * reduced sizes; {@code dims} read as {@link #sum(Tensor, int[], boolean)} reads them. On the CPU
+   * two passes over {@code x} in double per output (the mean, then the squared differences from it),
+   * the gradient one pass; on CUDA composed of the mean over the dimensions (kept, broadcast back by
+   * {@link #sub}), {@link #mul} and a sum. One value, unbiased, gives NaN as in PyTorch; a
    * reduced dimension of size 0 is refused.
    */
   public static Tensor var(Tensor x, int[] dims, boolean unbiased, boolean keepDim) {
@@ -1253,8 +1255,45 @@ public final class Ops {
       throw new IllegalArgumentException(op + " over dimensions " + Arrays.toString(dims) + " of shape " + Shapes.toString(x.shape())
           + ": a reduced dimension has size 0, so there are no values");
     }
-    Tensor z = sub(x, mean(x, dims, true));
-    return sumOver("var", mul(z, z), o, Shapes.reducedShape(x.shape(), o.reduced(), keepDim), 1f / (o.count() - (unbiased ? 1 : 0)));
+    int[] outShape = Shapes.reducedShape(x.shape(), o.reduced(), keepDim);
+    if (Devices.onCuda(op, x) && !CudaOps.varianceTakes(o.runs())) { // more runs than the device kernel takes: composed
+      Tensor z = sub(x, mean(x, dims, true));
+      return sumOver("var", mul(z, z), o, outShape, 1f / (o.count() - (unbiased ? 1 : 0)));
+    }
+    return varianceOver(op, x, o, outShape, unbiased);
+  }
+
+  /**
+   * The variance over {@code o}'s dimensions, recorded as {@code var}: two passes over {@code x} in
+   * double per output ({@link MathKernels#varianceOver}: the mean, then the squared differences from
+   * it), one output array; the gradient {@code (2 / (n - 1)) g (x - mean)} (PyTorch's {@code
+   * var_backward}) in one pass ({@link MathKernels#varianceBackward}), from the mean rounded to float.
+   * On CUDA the same two kernels' device forms ({@code CudaOps.variance}), in the same order: the same bits.
+   */
+  private static Tensor varianceOver(String op, Tensor x, Over o, int[] outShape, boolean unbiased) {
+    int[] runs = o.runs();
+    int divisor = o.count() - (unbiased ? 1 : 0);
+    if (Devices.onCuda(op, x)) {
+      return CudaOps.variance(x, runs, outShape, divisor);
+    }
+    float[] out = new float[Shapes.numel(outShape)];
+    float[] mean = new float[out.length];
+    MathKernels.varianceOver(out, 0, mean, x.readBuffer(), x.offset(), runs, divisor);
+    if (!track(x)) {
+      return Tensor.wrap(out, outShape);
+    }
+    return Tensor.ofNode(out, outShape, new Node(x) {
+      @Override public String name() {
+        return "var";
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        float[] dx = new float[x.numel()];
+        MathKernels.varianceBackward(dx, 0, g.readBuffer(), g.offset(), x.readBuffer(), x.offset(), mean, runs, 2f / divisor,
+            false);
+        return new Tensor[] {Tensor.wrap(dx, x.shape())};
+      }
+    });
   }
 
   /**

@@ -340,6 +340,60 @@ class ReduceOverTest {
   }
 
   @Test
+  void theVarianceIsTwoPassesInDoubleWithTorchsGradient() {
+    // Values 1e4 apart from a spread of 1: a float composition (mean, x - mean, squares) loses digits; two passes
+    // in double keep the variance within a float rounding of the exact one, for every layout of the runs.
+    int[][] shapes = {{6, 3, 5, 7}, {6, 3, 5, 7}, {6, 3, 5, 7}, {300, 4}, {2, 9, 1}};
+    int[][] dimSets = {{0, 2, 3}, {1, 3}, {1}, {0}, {1, -1}};
+    for (int s = 0; s < shapes.length; s++) {
+      int[] shape = shapes[s], dims = dimSets[s];
+      Tensor x = Tensor.randn(shape).add(10000f).requiresGrad(true);
+      float[] v = x.toFloatArray();
+      boolean[] reduced = Shapes.reducedDims(dims, shape.length);
+      int[] outShape = Shapes.reducedShape(shape, reduced, true);
+      int outs = Shapes.numel(outShape);
+      int[] owner = new int[v.length]; // each value's output, by its coordinates in the kept dimensions
+      int[] count = new int[outs];
+      for (int i = 0; i < v.length; i++) {
+        int rest = i, o = 0, stride = 1;
+        for (int d = shape.length - 1; d >= 0; d--) {
+          int c = rest % shape[d];
+          rest /= shape[d];
+          if (!reduced[d]) {
+            o += c * stride;
+            stride *= shape[d];
+          }
+        }
+        owner[i] = o;
+        count[o]++;
+      }
+      double[] mean = new double[outs], sq = new double[outs];
+      for (int i = 0; i < v.length; i++) {
+        mean[owner[i]] += v[i];
+      }
+      for (int o = 0; o < outs; o++) {
+        mean[o] /= count[o];
+      }
+      for (int i = 0; i < v.length; i++) {
+        sq[owner[i]] += (v[i] - mean[owner[i]]) * (v[i] - mean[owner[i]]);
+      }
+      Tensor y = dims.length == 1 ? x.var(dims[0], true, true) : x.var(dims, true, true);
+      assertArrayEquals(outShape, y.shape());
+      float[] got = y.toFloatArray();
+      for (int o = 0; o < outs; o++) {
+        assertEquals((float) (sq[o] / (count[o] - 1)), got[o], Math.ulp(got[o]), java.util.Arrays.toString(dims) + " output " + o);
+      }
+      float[] g = Tensor.randn(outShape).toFloatArray();
+      y.backward(Tensor.of(g, outShape));
+      float[] dx = x.grad().toFloatArray();
+      for (int i = 0; i < v.length; i++) { // PyTorch's var_backward: (2 / (n - 1)) * grad * (x - mean), in float
+        int o = owner[i];
+        assertEquals((2f / (count[o] - 1)) * g[o] * (v[i] - (float) mean[o]), dx[i], java.util.Arrays.toString(dims) + " gradient " + i);
+      }
+    }
+  }
+
+  @Test
   void errorsNameTheDimensionAndTheShape() {
     Tensor x = Tensor.zeros(2, 3, 4);
     assertMessage("sum over dimensions [1, 3] of shape [2, 3, 4]: dimension 3 is out of range for a tensor of rank 3"

@@ -358,6 +358,118 @@ public final class MathKernels {
   }
 
   /**
+   * The variance over several dimensions at once, {@code x} seen as {@link #sumOver}'s runs: two
+   * passes in double per output, the mean ({@link #sumOver}'s walk and order, divided by the count)
+   * and then the sum of squared differences from it ({@link #sumSquares8} over an innermost reduced
+   * run), divided by {@code divisor} ({@code n - 1}, or {@code n} for the biased variance) and
+   * rounded once; {@code mean} receives each output's mean rounded to float, for {@link
+   * #varianceBackward}. Rows of the first run over the cores (with the first run reduced, entries of
+   * the second kept run), so the bits do not depend on the thread count. One value per output,
+   * unbiased, gives {@code 0 / 0 = NaN}, as PyTorch.
+   */
+  public static void varianceOver(float[] out, int outOff, float[] mean, float[] x, int xOff, int[] runs, double divisor) {
+    Runs r = new Runs(runs.length == 1 ? new int[] {runs[0], 1, 1} : runs);
+    int[] rs = r.runs;
+    double count = 1;
+    for (int j = 1; j < rs.length; j += 2) {
+      count *= rs[j];
+    }
+    double n = count;
+    if (rs.length >= 5 && rs[0] == 1) { // the first dimension reduced (a channel's variance over the batch)
+      Parallel.forRange(rs[2], 2L * r.inRow, (part, from, to) -> {
+        double[] acc = new double[r.outRow];
+        for (int k = 0; k < rs[1]; k++) {
+          r.add(acc, 0, x, xOff + k * r.in[1], 2, from, to);
+        }
+        int lo = from * r.out[2], hi = to * r.out[2];
+        for (int i = lo; i < hi; i++) {
+          acc[i] /= n;
+        }
+        double[] m = acc.clone();
+        java.util.Arrays.fill(acc, lo, hi, 0);
+        for (int k = 0; k < rs[1]; k++) {
+          r.addSquares(acc, m, 0, x, xOff + k * r.in[1], 2, from, to);
+        }
+        for (int i = lo; i < hi; i++) {
+          out[outOff + i] = (float) (acc[i] / divisor);
+          mean[i] = (float) m[i];
+        }
+      });
+      return;
+    }
+    Parallel.forRange(rs[0], 2L * rs[0] * r.inRow, (part, from, to) -> {
+      double[] acc = new double[r.outRow], m = new double[r.outRow];
+      for (int o = from; o < to; o++) {
+        java.util.Arrays.fill(acc, 0);
+        int row = xOff + o * r.inRow;
+        r.add(acc, 0, x, row, 1, 0, rs[1]);
+        for (int i = 0; i < r.outRow; i++) {
+          m[i] = acc[i] / n;
+        }
+        java.util.Arrays.fill(acc, 0);
+        r.addSquares(acc, m, 0, x, row, 1, 0, rs[1]);
+        for (int i = 0; i < r.outRow; i++) {
+          out[outOff + o * r.outRow + i] = (float) (acc[i] / divisor);
+          mean[o * r.outRow + i] = (float) m[i];
+        }
+      }
+    });
+  }
+
+  /**
+   * {@code dx = (scale * g) * (x - mean)}, {@code g} and {@code mean} repeated over the reduced runs
+   * ({@link #varianceOver}'s): the variance's gradient, {@code scale = 2 / divisor}, PyTorch's
+   * {@code var_backward}; written or added to {@code dx} ({@code accumulate}), nothing when it is null.
+   */
+  public static void varianceBackward(float[] dx, int dxOff, float[] g, int gOff, float[] x, int xOff, float[] mean,
+      int[] runs, float scale, boolean accumulate) {
+    if (dx == null) {
+      return;
+    }
+    Runs r = new Runs(runs.length == 1 ? new int[] {runs[0], 1, 1} : runs);
+    int[] rs = r.runs;
+    if (rs.length >= 5 && rs[0] == 1) {
+      Parallel.forRange(rs[2], 3L * r.inRow, (part, from, to) -> {
+        for (int k = 0; k < rs[1]; k++) {
+          int at = k * r.in[1];
+          r.centred(dx, dxOff + at, g, gOff, x, xOff + at, mean, 0, 2, from, to, scale, accumulate);
+        }
+      });
+      return;
+    }
+    Parallel.forRange(rs[0], 3L * rs[0] * r.inRow, (part, from, to) -> {
+      for (int o = from; o < to; o++) {
+        int at = o * r.inRow;
+        r.centred(dx, dxOff + at, g, gOff, x, xOff + at, mean, o * r.outRow, 1, 0, rs[1], scale, accumulate);
+      }
+    });
+  }
+
+  /** The sum of {@code (x[i] - m)^2} over {@code x[off .. off + len)} in double, in {@link #sum8}'s order. */
+  static double sumSquares8(float[] x, int off, int len, double m) {
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+    int i = 0;
+    for (; i + 7 < len; i += 8) {
+      int j = off + i;
+      double d0 = x[j] - m, d1 = x[j + 1] - m, d2 = x[j + 2] - m, d3 = x[j + 3] - m;
+      double d4 = x[j + 4] - m, d5 = x[j + 5] - m, d6 = x[j + 6] - m, d7 = x[j + 7] - m;
+      s0 += d0 * d0;
+      s1 += d1 * d1;
+      s2 += d2 * d2;
+      s3 += d3 * d3;
+      s4 += d4 * d4;
+      s5 += d5 * d5;
+      s6 += d6 * d6;
+      s7 += d7 * d7;
+    }
+    for (; i < len; i++) {
+      double d = x[off + i] - m;
+      s0 += d * d;
+    }
+    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
+  }
+
+  /**
    * {@code dx = factor * g} repeated over the reduced runs: the gradient of {@link #sumOver}, written
    * or added to {@code dx} ({@code accumulate}); nothing when {@code dx} is null.
    */
@@ -428,8 +540,61 @@ public final class MathKernels {
         }
         return;
       }
+      if (j + 1 == last && out[last] == 0) { // kept rows of a short reduced run (W of a mean over (1, 3)): no call a row
+        int len = runs[last], step = in[j], o = out[j];
+        for (int i = from; i < to; i++) {
+          acc[a + i * o] += sum8(x, xi + i * step, len);
+        }
+        return;
+      }
       for (int i = from; i < to; i++) {
         add(acc, a + i * out[j], x, xi + i * in[j], j + 1, 0, runs[j + 1]);
+      }
+    }
+
+    /** As {@link #add}, adding {@code (x - m[output])^2} in double: the variance's second pass. */
+    void addSquares(double[] acc, double[] m, int a, float[] x, int xi, int j, int from, int to) {
+      int size = runs[j];
+      if (j == last) {
+        if (out[j] == 0) {
+          acc[a] += sumSquares8(x, xi, size, m[a]);
+        } else {
+          for (int i = 0; i < size; i++) {
+            double d = x[xi + i] - m[a + i];
+            acc[a + i] += d * d;
+          }
+        }
+        return;
+      }
+      for (int i = from; i < to; i++) {
+        addSquares(acc, m, a + i * out[j], x, xi + i * in[j], j + 1, 0, runs[j + 1]);
+      }
+    }
+
+    /**
+     * Writes (or adds) {@code (scale * g[o]) * (x - mean[o])} from {@code dx[di]} and {@code x[xi]}, {@code o}
+     * the output from {@code a} on, over entries {@code from} to {@code to} of run {@code j} on.
+     */
+    void centred(float[] dx, int di, float[] g, int gOff, float[] x, int xi, float[] mean, int a, int j, int from, int to,
+        float scale, boolean accumulate) {
+      int size = runs[j];
+      if (j == last) {
+        if (out[j] == 0) {
+          float c = scale * g[gOff + a], m = mean[a];
+          for (int i = 0; i < size; i++) {
+            float v = c * (x[xi + i] - m);
+            dx[di + i] = accumulate ? dx[di + i] + v : v;
+          }
+        } else {
+          for (int i = 0; i < size; i++) {
+            float v = (scale * g[gOff + a + i]) * (x[xi + i] - mean[a + i]);
+            dx[di + i] = accumulate ? dx[di + i] + v : v;
+          }
+        }
+        return;
+      }
+      for (int i = from; i < to; i++) {
+        centred(dx, di + i * in[j], g, gOff, x, xi + i * in[j], mean, a + i * out[j], j + 1, 0, runs[j + 1], scale, accumulate);
       }
     }
 
@@ -440,6 +605,21 @@ public final class MathKernels {
         for (int i = 0; i < size; i++) {
           float v = g[gi + i * out[j]] * factor;
           dx[di + i] = accumulate ? dx[di + i] + v : v;
+        }
+        return;
+      }
+      if (j + 1 == last && out[last] == 0) { // kept rows of a short reduced run: each a value repeated, no call a row
+        int len = runs[last];
+        for (int i = from; i < to; i++) {
+          float v = g[gi + i * out[j]] * factor;
+          int at = di + i * in[j];
+          if (accumulate) {
+            for (int k = 0; k < len; k++) {
+              dx[at + k] += v;
+            }
+          } else {
+            java.util.Arrays.fill(dx, at, at + len, v);
+          }
         }
         return;
       }

@@ -43,6 +43,12 @@ final class Winograd {
    */
   private static final int CHUNK_BUDGET = 1 << 16;
 
+  /**
+   * Tiles the output transform takes at a time (whole planes, at least one): their 16 products and 12
+   * rows of sums, some 21 KiB, stay in a core's L1 cache between its steps.
+   */
+  private static final int BLOCK_TILES = 192;
+
   private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
   private Winograd() {}
@@ -112,16 +118,16 @@ final class Winograd {
         int n0 = c * g.chunk;
         int cn = Math.min(g.chunk, s.batch() - n0);
         int t = cn * g.tilesPerSample;
-        int vs = planeStride(s.inChannels() * t), ms = planeStride(s.outChannels() * t);
+        int vs = planeStride(s.inChannels() * t);
         float[] v = scratch.inputs(16 * vs);
-        float[] m = scratch.products(16 * ms);
+        float[][] m = scratch.products(s.outChannels() * t);
         transformInputs(v, vs, t, x, xOff, n0, cn, g, scratch);
         for (int xi = 0; xi < 16; xi++) {
           Blas.sgemm(false, false, s.outChannels(), t, s.inChannels(), 1f,
               u, xi * s.outChannels() * s.inChannels(), s.inChannels(),
-              v, xi * vs, t, 0f, m, xi * ms, t);
+              v, xi * vs, t, 0f, m[xi], 0, t);
         }
-        transformOutputs(out, outOff, bias, biasOff, m, ms, n0, cn, g);
+        transformOutputs(out, outOff, bias, biasOff, m, n0, cn, g, scratch);
       }
     });
   }
@@ -159,21 +165,21 @@ final class Winograd {
         if (dw == null && dx == null) {
           continue;
         }
-        int vs = planeStride(inC * t), ms = planeStride(outC * t);
-        float[] dm = scratch.products(16 * ms);
+        int vs = planeStride(inC * t);
+        float[][] dm = scratch.products(outC * t);
         float[] v = scratch.inputs(16 * vs);
-        transformOutputGradients(dm, ms, dout, doutOff, n0, cn, g);
+        transformOutputGradients(dm, dout, doutOff, n0, cn, g);
         if (dw != null) {
           transformInputs(v, vs, t, x, xOff, n0, cn, g, scratch);
           float[] du = duParts[part];
           for (int xi = 0; xi < 16; xi++) {
-            Blas.sgemm(false, true, outC, inC, t, 1f, dm, xi * ms, t, v, xi * vs, t,
+            Blas.sgemm(false, true, outC, inC, t, 1f, dm[xi], 0, t, v, xi * vs, t,
                 1f, du, xi * outC * inC, inC);
           }
         }
         if (dx != null) {
           for (int xi = 0; xi < 16; xi++) {
-            Blas.sgemm(true, false, inC, t, outC, 1f, filters, xi * outC * inC, inC, dm, xi * ms, t,
+            Blas.sgemm(true, false, inC, t, outC, 1f, filters, xi * outC * inC, inC, dm[xi], 0, t,
                 0f, v, xi * vs, t);
           }
           transformInputGradients(dx, dxOff, v, vs, t, n0, cn, g, scratch);
@@ -348,40 +354,56 @@ final class Winograd {
     }
   }
 
-  /** {@code out = A^T m A + bias} per output tile, dropping the outputs past the last row or column. */
+  /**
+   * {@code out = A^T m A + bias} per output tile, dropping the outputs past the last row or column:
+   * {@code A^T m} (rows {@code m0 + m1 + m2}, {@code m1 - m2 - m3}) and then the same of each row's
+   * columns as loops C2 vectorises over the tiles into four scratch arrays (one per output of a
+   * tile), which are then written to their places with the bias added; the scalar form's
+   * arithmetic, so the same bits.
+   */
   private static void transformOutputs(
-      float[] out, int outOff, float[] bias, int biasOff, float[] m, int ms, int n0, int cn, Geometry g) {
-    int outC = g.s.outChannels(), outW = g.outW, tilesW = g.tilesW;
-    int t = cn * g.tilesPerSample;
+      float[] out, int outOff, float[] bias, int biasOff, float[][] m, int n0, int cn, Geometry g, Scratch scratch) {
+    int outC = g.s.outChannels(), outW = g.outW, tilesW = g.tilesW, tps = g.tilesPerSample;
+    int t = cn * tps, n = outC * t;
+    float[][] sy = scratch.tiles(n); // sy[c] and sy[4 + c]: the rows of A^T m; sy[8 ..]: the four outputs
+    float[] y00 = sy[8], y01 = sy[9], y10 = sy[10], y11 = sy[11];
     // tiles whose two columns are both inside the output; the last of a row may have one
     int full = outW / 2;
-    for (int i = 0; i < cn; i++) {
-      for (int o = 0; o < outC; o++) {
+    int planes = outC * cn, per = Math.max(1, BLOCK_TILES / tps);
+    for (int p0 = 0; p0 < planes; p0 += per) { // blocks of whole planes, in m's order (o, i), as the input transform's
+      int p1 = Math.min(planes, p0 + per), j0 = p0 * tps, j1 = p1 * tps;
+      for (int c = 0; c < 4; c++) {
+        outputCombination(sy[c], sy[4 + c], m[c], m[4 + c], m[8 + c], m[12 + c], j0, j1);
+      }
+      for (int r = 0; r < 2; r++) {
+        outputCombination(sy[8 + 2 * r], sy[9 + 2 * r], sy[4 * r], sy[4 * r + 1], sy[4 * r + 2], sy[4 * r + 3], j0, j1);
+      }
+      for (int pl = p0; pl < p1; pl++) {
+        int o = pl / cn, i = pl % cn;
         float b = bias == null ? 0f : bias[biasOff + o];
         int base = outOff + ((n0 + i) * outC + o) * g.outPlane;
         for (int ty = 0; ty < g.tilesH; ty++) {
           int row = base + 2 * ty * outW;
-          int next = 2 * ty + 1 < g.outH ? row + outW : -1;
-          int s0 = o * t + i * g.tilesPerSample + ty * tilesW;
-          for (int tx = 0; tx < tilesW; tx++) {
-            int src = s0 + tx;
-            float m00 = m[src], m01 = m[src + ms], m02 = m[src + 2 * ms], m03 = m[src + 3 * ms];
-            float m10 = m[src + 4 * ms], m11 = m[src + 5 * ms], m12 = m[src + 6 * ms], m13 = m[src + 7 * ms];
-            float m20 = m[src + 8 * ms], m21 = m[src + 9 * ms], m22 = m[src + 10 * ms], m23 = m[src + 11 * ms];
-            float m30 = m[src + 12 * ms], m31 = m[src + 13 * ms], m32 = m[src + 14 * ms], m33 = m[src + 15 * ms];
-            // A^T m: rows m0 + m1 + m2, m1 - m2 - m3; then the same of each row's columns
-            float s00 = m00 + m10 + m20, s01 = m01 + m11 + m21, s02 = m02 + m12 + m22, s03 = m03 + m13 + m23;
-            float s10 = m10 - m20 - m30, s11 = m11 - m21 - m31, s12 = m12 - m22 - m32, s13 = m13 - m23 - m33;
-            int at = row + 2 * tx;
-            out[at] = s00 + s01 + s02 + b;
-            if (tx < full) {
-              out[at + 1] = s01 - s02 - s03 + b;
+          int s0 = pl * tps + ty * tilesW;
+          if (2 * ty + 1 < g.outH) {
+            int next = row + outW;
+            for (int tx = 0; tx < full; tx++) {
+              out[row + 2 * tx] = y00[s0 + tx] + b;
+              out[row + 2 * tx + 1] = y01[s0 + tx] + b;
+              out[next + 2 * tx] = y10[s0 + tx] + b;
+              out[next + 2 * tx + 1] = y11[s0 + tx] + b;
             }
-            if (next >= 0) {
-              out[next + 2 * tx] = s10 + s11 + s12 + b;
-              if (tx < full) {
-                out[next + 2 * tx + 1] = s11 - s12 - s13 + b;
-              }
+            if (full < tilesW) {
+              out[row + 2 * full] = y00[s0 + full] + b;
+              out[next + 2 * full] = y10[s0 + full] + b;
+            }
+          } else {
+            for (int tx = 0; tx < full; tx++) {
+              out[row + 2 * tx] = y00[s0 + tx] + b;
+              out[row + 2 * tx + 1] = y01[s0 + tx] + b;
+            }
+            if (full < tilesW) {
+              out[row + 2 * full] = y00[s0 + full] + b;
             }
           }
         }
@@ -389,8 +411,17 @@ final class Winograd {
     }
   }
 
+  /** {@code u = m0 + m1 + m2}, {@code w = m1 - m2 - m3}: {@code A^T}'s rows (a loop C2 vectorises, in a method of its own). */
+  private static void outputCombination(float[] u, float[] w, float[] m0, float[] m1, float[] m2, float[] m3, int from,
+      int to) {
+    for (int k = from; k < to; k++) {
+      u[k] = m0[k] + m1[k] + m2[k];
+      w[k] = m1[k] - m2[k] - m3[k];
+    }
+  }
+
   /** {@code dm[xi][o, t] = (A dy A^T)[xi]} per output tile, zero for the outputs past the edges. */
-  private static void transformOutputGradients(float[] dm, int ms, float[] dout, int doutOff, int n0, int cn, Geometry g) {
+  private static void transformOutputGradients(float[][] dm, float[] dout, int doutOff, int n0, int cn, Geometry g) {
     int outC = g.s.outChannels(), outW = g.outW;
     int t = cn * g.tilesPerSample;
     for (int i = 0; i < cn; i++) {
@@ -413,22 +444,22 @@ final class Winograd {
             float e20 = y00 - y10, e21 = y01 - y11;
             float e30 = -y10, e31 = -y11;
             // (A dy) A^T: the same combinations of each row's two columns
-            dm[dst] = e00;
-            dm[dst + ms] = e00 + e01;
-            dm[dst + 2 * ms] = e00 - e01;
-            dm[dst + 3 * ms] = -e01;
-            dm[dst + 4 * ms] = e10;
-            dm[dst + 5 * ms] = e10 + e11;
-            dm[dst + 6 * ms] = e10 - e11;
-            dm[dst + 7 * ms] = -e11;
-            dm[dst + 8 * ms] = e20;
-            dm[dst + 9 * ms] = e20 + e21;
-            dm[dst + 10 * ms] = e20 - e21;
-            dm[dst + 11 * ms] = -e21;
-            dm[dst + 12 * ms] = e30;
-            dm[dst + 13 * ms] = e30 + e31;
-            dm[dst + 14 * ms] = e30 - e31;
-            dm[dst + 15 * ms] = -e31;
+            dm[0][dst] = e00;
+            dm[1][dst] = e00 + e01;
+            dm[2][dst] = e00 - e01;
+            dm[3][dst] = -e01;
+            dm[4][dst] = e10;
+            dm[5][dst] = e10 + e11;
+            dm[6][dst] = e10 - e11;
+            dm[7][dst] = -e11;
+            dm[8][dst] = e20;
+            dm[9][dst] = e20 + e21;
+            dm[10][dst] = e20 - e21;
+            dm[11][dst] = -e21;
+            dm[12][dst] = e30;
+            dm[13][dst] = e30 + e31;
+            dm[14][dst] = e30 - e31;
+            dm[15][dst] = -e31;
           }
         }
       }
@@ -503,7 +534,8 @@ final class Winograd {
   private static final class Scratch {
     private float[] filters = new float[0];
     private float[] inputs = new float[0];
-    private float[] products = new float[0];
+    private final float[][] products = new float[16][0];
+    private final float[][] tiles = new float[12][0];
     private float[] plane = new float[0];
 
     float[] filters(int n) {
@@ -514,12 +546,31 @@ final class Winograd {
       return inputs.length < n ? (inputs = new float[n]) : inputs;
     }
 
-    float[] products(int n) {
-      return products.length < n ? (products = new float[n]) : products;
+    /**
+     * The 16 products {@code M[xi]} (or their gradients), at least {@code n} floats each: 16 arrays, not
+     * one with 16 offsets, so that the output transform indexes them all with one variable (C2 vectorises
+     * it then); each {@link #planeStride}{@code (n)} long, so their streams fall in different cache sets.
+     */
+    float[][] products(int n) {
+      return grown(products, n);
+    }
+
+    /** 12 arrays of at least {@code n} floats: the output transform's sums, tile by tile. */
+    float[][] tiles(int n) {
+      return grown(tiles, n);
     }
 
     float[] plane(int n) {
       return plane.length < n ? (plane = new float[n]) : plane;
+    }
+
+    private static float[][] grown(float[][] a, int n) {
+      if (a[0].length < n) {
+        for (int k = 0; k < a.length; k++) {
+          a[k] = new float[planeStride(n)];
+        }
+      }
+      return a;
     }
   }
 }

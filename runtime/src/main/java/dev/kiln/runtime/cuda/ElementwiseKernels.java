@@ -375,6 +375,86 @@ public final class ElementwiseKernels {
         }
       }
 
+      // The variance over several dimensions, as the CPU's MathKernels.varianceOver: x seen as nine alternating runs
+      // r0..r8 (kept, reduced, ..., kept; a shorter list padded in front with runs of 1), one thread an output (its
+      // kept coordinates from o), two passes in double over its values in memory order: the mean, then the sum of
+      // (x - mean)^2, each a value at a time, or with r8 == 1 a sum8 (the CPU's eight lanes) over each contiguous
+      // run of r7 added in turn: the CPU's order, so the same bits. out = that / divisor, mean = the mean in float.
+      __device__ double kiln_var_run(const float* v, int len, double m, int squares) {
+        double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0, s4 = 0.0, s5 = 0.0, s6 = 0.0, s7 = 0.0;
+        int k = 0;
+        if (squares) {
+          for (; k + 7 < len; k += 8) {
+            double d0 = (double) v[k] - m, d1 = (double) v[k + 1] - m, d2 = (double) v[k + 2] - m, d3 = (double) v[k + 3] - m;
+            double d4 = (double) v[k + 4] - m, d5 = (double) v[k + 5] - m, d6 = (double) v[k + 6] - m, d7 = (double) v[k + 7] - m;
+            s0 = __dadd_rn(s0, __dmul_rn(d0, d0)); s1 = __dadd_rn(s1, __dmul_rn(d1, d1));
+            s2 = __dadd_rn(s2, __dmul_rn(d2, d2)); s3 = __dadd_rn(s3, __dmul_rn(d3, d3));
+            s4 = __dadd_rn(s4, __dmul_rn(d4, d4)); s5 = __dadd_rn(s5, __dmul_rn(d5, d5));
+            s6 = __dadd_rn(s6, __dmul_rn(d6, d6)); s7 = __dadd_rn(s7, __dmul_rn(d7, d7));
+          }
+          for (; k < len; k++) { double d = (double) v[k] - m; s0 = __dadd_rn(s0, __dmul_rn(d, d)); }
+        } else {
+          for (; k + 7 < len; k += 8) {
+            s0 += v[k]; s1 += v[k + 1]; s2 += v[k + 2]; s3 += v[k + 3];
+            s4 += v[k + 4]; s5 += v[k + 5]; s6 += v[k + 6]; s7 += v[k + 7];
+          }
+          for (; k < len; k++) s0 += v[k];
+        }
+        return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
+      }
+
+      __device__ double kiln_var_pass(const float* x, long long base, const int* r, const long long* st, double m, int squares) {
+        double acc = 0.0;
+        for (int a = 0; a < r[1]; a++)
+          for (int b = 0; b < r[3]; b++)
+            for (int c = 0; c < r[5]; c++) {
+              long long at = base + a * st[1] + b * st[3] + c * st[5];
+              if (r[8] == 1) {
+                acc += kiln_var_run(x + at, r[7], m, squares);
+              } else {
+                for (int d = 0; d < r[7]; d++) {
+                  double v = x[at + d * st[7]];
+                  acc = squares ? __dadd_rn(acc, __dmul_rn(v - m, v - m)) : acc + v;
+                }
+              }
+            }
+        return acc;
+      }
+
+      extern "C" __global__ void kiln_variance_over(float* out, float* mean, const float* x, long long outputs,
+          int r0, int r1, int r2, int r3, int r4, int r5, int r6, int r7, int r8, int divisor) {
+        long long o = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (o < outputs) {
+          int r[9] = {r0, r1, r2, r3, r4, r5, r6, r7, r8};
+          long long st[9];
+          long long stride = 1;
+          for (int j = 8; j >= 0; j--) { st[j] = stride; stride *= r[j]; }
+          long long rest = o, base = 0;
+          for (int j = 8; j >= 0; j -= 2) { base += (rest % r[j]) * st[j]; rest /= r[j]; }
+          double count = (double) r[1] * r[3] * r[5] * r[7];
+          double m = kiln_var_pass(x, base, r, st, 0.0, 0) / count;
+          out[o] = (float) (kiln_var_pass(x, base, r, st, m, 1) / (double) divisor);
+          mean[o] = (float) m;
+        }
+      }
+
+      // dx = (scale * g[o]) * (x - mean[o]), o the output of input value i (kiln_variance_over's runs): the
+      // variance's gradient, PyTorch's var_backward, as the CPU's MathKernels.varianceBackward.
+      extern "C" __global__ void kiln_variance_backward(float* dx, const float* g, const float* x, const float* mean,
+          long long n, int r0, int r1, int r2, int r3, int r4, int r5, int r6, int r7, int r8, float scale) {
+        long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (i < n) {
+          int r[9] = {r0, r1, r2, r3, r4, r5, r6, r7, r8};
+          long long rest = i, o = 0, kept = 1;
+          for (int j = 8; j >= 0; j--) {
+            long long c = rest % r[j];
+            rest /= r[j];
+            if ((j & 1) == 0) { o += c * kept; kept *= r[j]; }
+          }
+          dx[i] = __fmul_rn(__fmul_rn(scale, g[o]), __fsub_rn(x[i], mean[o]));
+        }
+      }
+
       // dx[o, k, i] = factor * g[o, i]: the gradient of kiln_sum_along
       extern "C" __global__ void kiln_spread_along(float* dx, const float* g, int size, int inner, float factor, long long n) {
         long long t = (long long) blockIdx.x * blockDim.x + threadIdx.x;
@@ -1094,6 +1174,51 @@ public final class ElementwiseKernels {
     long outputs = (long) outer * inner;
     requireCount("sum_along", outputs);
     kernel("kiln_sum_along").launch1d(outputs, out, x, outer, size, inner, factor);
+  }
+
+  /** Runs {@link #varianceOver} takes: four reduced runs at most, between five kept ones. */
+  public static final int VARIANCE_RUNS = 9;
+
+  /**
+   * The variance over reduced runs ({@code Shapes.reductionRuns}, at most {@value #VARIANCE_RUNS}), as the
+   * CPU's {@code MathKernels.varianceOver}: per output two passes in double in the CPU's order (so the same
+   * bits), {@code out} the sum of squared differences over {@code divisor}, {@code mean} each output's mean.
+   */
+  public static void varianceOver(long out, long mean, long x, int[] runs, int divisor) {
+    int[] r = varianceRuns(runs);
+    long outputs = (long) r[0] * r[2] * r[4] * r[6] * r[8];
+    requireCount("variance_over", outputs);
+    if (outputs == 0) {
+      return;
+    }
+    kernel("kiln_variance_over").launch1d(outputs, out, mean, x, outputs, r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8],
+        divisor);
+  }
+
+  /** {@code dx = (scale * g) * (x - mean)}, {@code g} and {@code mean} repeated over the reduced runs: {@link #varianceOver}'s gradient. */
+  public static void varianceBackward(long dx, long g, long x, long mean, int[] runs, float scale) {
+    int[] r = varianceRuns(runs);
+    long n = 1;
+    for (int v : r) {
+      n *= v;
+    }
+    requireCount("variance_backward", n);
+    if (n == 0) {
+      return;
+    }
+    kernel("kiln_variance_backward").launch1d(n, dx, g, x, mean, n, r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], scale);
+  }
+
+  /** {@code runs} padded in front with runs of 1 to {@value #VARIANCE_RUNS} (one run reducing nothing: {@code [r, 1, 1]}). */
+  private static int[] varianceRuns(int[] runs) {
+    int[] given = runs.length == 1 ? new int[] {runs[0], 1, 1} : runs;
+    require(given.length % 2 == 1 && given.length <= VARIANCE_RUNS, "variance_over",
+        "runs " + java.util.Arrays.toString(runs) + ": an odd number, at most " + VARIANCE_RUNS);
+    requireDims("variance_over", given);
+    int[] r = new int[VARIANCE_RUNS];
+    java.util.Arrays.fill(r, 1);
+    System.arraycopy(given, 0, r, VARIANCE_RUNS - given.length, given.length);
+    return r;
   }
 
   /** {@code dx[o, k, i] = factor * g[o, i]}, the gradient of {@link #sumAlong}. */

@@ -42,7 +42,7 @@ class KernelSourcesTest {
         "kiln_exp_forward", "kiln_log_forward", "kiln_log_backward", "kiln_sin_forward", "kiln_sin_backward", "kiln_cos_forward", "kiln_cos_backward", "kiln_sqrt_forward", "kiln_sqrt_backward",
         "kiln_std_backward",
         "kiln_abs_forward", "kiln_abs_backward", "kiln_neg", "kiln_pow_forward", "kiln_pow_backward",
-        "kiln_transpose", "kiln_permute", "kiln_where", "kiln_where_backward", "kiln_compare", "kiln_sum_along", "kiln_spread_along", "kiln_dropout", "kiln_mul", "kiln_div", "kiln_div_backward", "kiln_add_repeated", "kiln_mul_repeated", "kiln_scale", "kiln_fill_scaled",
+        "kiln_transpose", "kiln_permute", "kiln_where", "kiln_where_backward", "kiln_compare", "kiln_sum_along", "kiln_spread_along", "kiln_variance_over", "kiln_variance_backward", "kiln_dropout", "kiln_mul", "kiln_div", "kiln_div_backward", "kiln_add_repeated", "kiln_mul_repeated", "kiln_scale", "kiln_fill_scaled",
         "kiln_sum_partials", "kiln_sum_finish", "kiln_sum_rows",
         "kiln_softmax_rows_forward", "kiln_softmax_rows_backward",
         "kiln_softmax_strided_forward", "kiln_softmax_strided_backward",

@@ -1,0 +1,108 @@
+import dev.kiln.dsl.CrossEntropyLoss;
+import dev.kiln.dsl.Module;
+import dev.kiln.runtime.Kiln;
+import dev.kiln.runtime.Ops;
+import dev.kiln.runtime.Tensor;
+import dev.kiln.runtime.optim.SGD;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.function.Supplier;
+
+/**
+ * The seventeenth session's one-thread timings (docs/benchmarks.md): thread CPU time of the calling thread, so
+ * that other processes on the machine move the figures less than wall time. Layers: 20 calls a round after 40 of
+ * warm-up, the lowest round of 5. ResNet steps: the bench's training step (SGD with momentum, batch 64), the
+ * median of 30 steps after 40. Run with {@code -Dkiln.threads=1}; {@code scripts/speed/compare} runs it.
+ */
+public class OneThread {
+  private static final ThreadMXBean MX = ManagementFactory.getThreadMXBean();
+
+  public static void main(String[] args) throws Exception {
+    String only = args.length > 0 ? args[0] : "";
+    Kiln.manualSeed(0);
+    Tensor x = Tensor.randn(64, 32, 28, 28);
+    Tensor xg = Tensor.randn(64, 32, 28, 28).requiresGrad(true);
+    Tensor c = Tensor.randn(64, 32, 14, 14);
+    Tensor w = Tensor.randn(32, 32, 3, 3);
+    Tensor cg = Tensor.randn(64, 32, 14, 14).requiresGrad(true);
+    Tensor wg = Tensor.randn(32, 32, 3, 3).requiresGrad(true);
+    Map<String, Runnable> cases = new LinkedHashMap<>();
+    cases.put("var (0, 2, 3) forward", () -> noGrad(() -> Ops.var(x, new int[] {0, 2, 3}, false, false)));
+    cases.put("var (0, 2, 3) training", () -> train(() -> Ops.var(xg, new int[] {0, 2, 3}, false, false), xg));
+    cases.put("var 1 forward", () -> noGrad(() -> Ops.var(x, 1, true, false)));
+    cases.put("mean (1, 3) forward", () -> noGrad(() -> Ops.mean(x, new int[] {1, 3}, false)));
+    cases.put("mean (1, 3) training", () -> train(() -> Ops.mean(xg, new int[] {1, 3}, false), xg));
+    cases.put("conv2d 32->32 14x14 forward", () -> noGrad(() -> Ops.conv2d(c, w, null, 1, 1, 1, 1)));
+    cases.put("conv2d 32->32 14x14 training", () -> train(() -> Ops.conv2d(cg, wg, null, 1, 1, 1, 1), cg, wg));
+    for (var e : cases.entrySet()) {
+      if (e.getKey().startsWith(only)) {
+        System.out.printf("%-30s %8.3f ms%n", e.getKey(), lowestRound(e.getValue()));
+      }
+    }
+    if ("resnet train step".startsWith(only)) {
+      step("resnet train step eager", dev.kiln.samples.FashionResNet::new);
+      step("resnet train step compiled", dev.kiln.samples.KilnFashionResNet::new);
+    }
+  }
+
+  private static void noGrad(Supplier<Tensor> f) {
+    try (var g = Kiln.noGrad()) {
+      f.get();
+    }
+  }
+
+  private static void train(Supplier<Tensor> f, Tensor... inputs) {
+    for (Tensor t : inputs) {
+      t.setGrad(null);
+    }
+    f.get().sum().backward();
+  }
+
+  private static double lowestRound(Runnable r) {
+    for (int i = 0; i < 40; i++) {
+      r.run();
+    }
+    double best = Double.MAX_VALUE;
+    for (int k = 0; k < 5; k++) {
+      long t0 = MX.getCurrentThreadCpuTime();
+      for (int i = 0; i < 20; i++) {
+        r.run();
+      }
+      best = Math.min(best, (MX.getCurrentThreadCpuTime() - t0) / 1e6 / 20);
+    }
+    return best;
+  }
+
+  private static void step(String name, Supplier<Module> model) {
+    Kiln.manualSeed(0);
+    Module net = model.get();
+    var opt = new SGD(net.parameters(), 0.01).momentum(0.9);
+    var criterion = new CrossEntropyLoss();
+    Tensor x = Tensor.randn(64, 1, 28, 28);
+    int[] labels = new int[64];
+    for (int i = 0; i < 64; i++) {
+      labels[i] = Kiln.generator().nextInt(10);
+    }
+    Tensor y = Tensor.labels(labels);
+    net.train();
+    Runnable step = () -> {
+      opt.zeroGrad();
+      criterion.apply(net.forward(x), y).backward();
+      opt.step();
+    };
+    for (int i = 0; i < 40; i++) {
+      step.run();
+    }
+    double[] ms = new double[30];
+    for (int i = 0; i < ms.length; i++) {
+      long t = MX.getCurrentThreadCpuTime();
+      step.run();
+      ms[i] = (MX.getCurrentThreadCpuTime() - t) / 1e6;
+    }
+    Arrays.sort(ms);
+    System.out.printf("%-30s %8.3f ms%n", name, ms[ms.length / 2]);
+  }
+}
