@@ -20,7 +20,9 @@ import dev.kiln.dsl.ConvTranspose2d;
 import dev.kiln.dsl.Dropout;
 import dev.kiln.dsl.Dropout2d;
 import dev.kiln.dsl.Embedding;
+import dev.kiln.dsl.ELU;
 import dev.kiln.dsl.GELU;
+import dev.kiln.dsl.Hardtanh;
 import dev.kiln.dsl.LayerNorm;
 import dev.kiln.dsl.LeakyReLU;
 import dev.kiln.dsl.LogSoftmax;
@@ -30,6 +32,7 @@ import dev.kiln.dsl.Recurrent;
 import dev.kiln.dsl.SiLU;
 import dev.kiln.dsl.Sigmoid;
 import dev.kiln.dsl.Softmax;
+import dev.kiln.dsl.Softplus;
 import dev.kiln.dsl.Upsample;
 import dev.kiln.processor.check.CheckedModel;
 import dev.kiln.processor.ir.Arithmetic;
@@ -40,6 +43,7 @@ import dev.kiln.processor.ir.Compare;
 import dev.kiln.processor.ir.MaskedFill;
 import dev.kiln.processor.ir.ModelIr;
 import dev.kiln.processor.ir.Narrow;
+import dev.kiln.processor.ir.Pad;
 import dev.kiln.processor.ir.Split;
 import dev.kiln.processor.ir.OutputsIr;
 import dev.kiln.processor.ir.Reduce;
@@ -85,6 +89,8 @@ public final class Generator {
   static final ClassName ACTIVATIONS = ClassName.get("dev.kiln.runtime.cpu", "ActivationKernels");
   static final ClassName ARITHMETIC = ClassName.get("dev.kiln.runtime.cpu", "ArithmeticKernels");
   static final ClassName MATH = ClassName.get("dev.kiln.runtime.cpu", "MathKernels");
+  static final ClassName PIECEWISE = ClassName.get("dev.kiln.runtime.cpu", "PiecewiseKernels");
+  static final ClassName INDEX = ClassName.get("dev.kiln.runtime.cpu", "IndexKernels");
   static final ClassName MASK_TEST = ClassName.get("dev.kiln.runtime.cpu", "MaskTest");
   static final ClassName CONV_SHAPE = ClassName.get("dev.kiln.runtime.cpu", "Conv2dShape");
   static final ClassName POOL_SHAPE = ClassName.get("dev.kiln.runtime.cpu", "Pool2dShape");
@@ -858,7 +864,9 @@ public final class Generator {
           }
         }
         case ACTIVATION -> {
-          if (k.spec() instanceof LeakyReLU.Spec l) {
+          if (Planner.isPiecewise(k.spec())) {
+            piecewiseForward(b, k, out, in);
+          } else if (k.spec() instanceof LeakyReLU.Spec l) {
             b.addStatement("$T.leakyReluForward($L, $L, $L, $L, n * $L, $Lf)", ACTIVATIONS, out.array, out.offset, in.array,
                 in.offset, k.outPerSample(), (float) l.negativeSlope());
           } else if (k.spec() instanceof Softmax.Spec || k.spec() instanceof LogSoftmax.Spec) {
@@ -904,6 +912,7 @@ public final class Generator {
                   out.array, out.offset, in.array, in.offset, k.inPerSample(), local, local, e.numEmbeddings(), e.embeddingDim(),
                   storage.get(k.in()).substring(2)); // the ids' tensor: x, or a further input's x1, x2, ...
         }
+        case PAD -> padMap(b, k, out, in, false);
         case UPSAMPLE -> b.addStatement("$T.upsampleNearestForward($L, $L, $L, $L, $L)", CONV, out.array, out.offset, in.array,
             in.offset, upsampleArgs(k));
         case RECURRENT -> b.add("// the eager layer's kernels over the plan's buffers, time-major inside (keeping what a backward needs when it may run)\n")
@@ -1281,7 +1290,7 @@ public final class Generator {
         case CAT -> b.addStatement("$T $L = $T.cat($T.of($L), $L)", TENSOR, out, TENSOR, ClassName.get("java.util", "List"),
             k.inputs().stream().map(locals::get).collect(Collectors.joining(", ")), ((Cat) k.spec()).dim());
         case RECURRENT -> cudaRecurrent(b, k, out, in);
-        case VIEW, RELU, ACTIVATION, CONV, LAYERNORM, DROPOUT, AVGPOOL, UPSAMPLE, PERMUTE, SCALE, SHIFT, REDUCE, EMBEDDING,
+        case VIEW, RELU, ACTIVATION, CONV, LAYERNORM, DROPOUT, AVGPOOL, UPSAMPLE, PAD, PERMUTE, SCALE, SHIFT, REDUCE, EMBEDDING,
             SLICE, COMPARE -> b.addStatement("$T $L = $L", TENSOR,
             out, eagerCall(k, in));
       }
@@ -1403,6 +1412,60 @@ public final class Generator {
     return k.spec() instanceof ConvTranspose2d.Spec t ? t.bias() : ((Conv2d.Spec) k.spec()).bias();
   }
 
+  /**
+   * An ELU, softplus or hardtanh step's forward: eager mode's kernels ({@code PiecewiseKernels}; hardtanh's values are
+   * clamp's, {@code MathKernels.clampForward}), its hyper-parameters the floats eager mode rounds them to.
+   */
+  private static void piecewiseForward(CodeBlock.Builder b, Kernel k, Ref out, Ref in) {
+    if (k.spec() instanceof Hardtanh.Spec h) {
+      b.addStatement("$T.clampForward($L, $L, $L, $L, n * $L, $L, $L)", MATH, out.array, out.offset, in.array, in.offset,
+          k.outPerSample(), floatLiteral((float) h.minVal()), floatLiteral((float) h.maxVal()));
+    } else {
+      b.addStatement("$T.$LForward($L, $L, $L, $L, n * $L, $L)", PIECEWISE, piecewiseName(k), out.array, out.offset, in.array,
+          in.offset, k.outPerSample(), piecewiseParameters(k));
+    }
+  }
+
+  /** An ELU, softplus or hardtanh step's backward, from its input: eager mode's {@code PiecewiseKernels}. */
+  private static void piecewiseBackward(CodeBlock.Builder b, Kernel k, Ref target, Ref d, Ref in) {
+    b.addStatement("$T.$LBackward($L, $L, $L, $L, $L, $L, n * $L, $L)", PIECEWISE, piecewiseName(k), target.array, target.offset,
+        d.array, d.offset, in.array, in.offset, k.outPerSample(), piecewiseParameters(k));
+  }
+
+  private static String piecewiseName(Kernel k) {
+    return k.spec() instanceof ELU.Spec ? "elu" : k.spec() instanceof Softplus.Spec ? "softplus" : "hardtanh";
+  }
+
+  /** The floats after the count: {@code alpha}, {@code beta, threshold} or {@code min, max}. */
+  private static CodeBlock piecewiseParameters(Kernel k) {
+    if (k.spec() instanceof ELU.Spec e) {
+      return floatLiteral((float) e.alpha());
+    }
+    if (k.spec() instanceof Softplus.Spec s) {
+      return CodeBlock.of("$L, $L", floatLiteral((float) s.beta()), floatLiteral((float) s.threshold()));
+    }
+    Hardtanh.Spec h = (Hardtanh.Spec) k.spec();
+    return CodeBlock.of("$L, $L", floatLiteral((float) h.minVal()), floatLiteral((float) h.maxVal()));
+  }
+
+  /**
+   * A constant padding's copy, eager mode's coordinate map ({@code IndexKernels.indexMap}) over the batch: forward,
+   * {@code to} of the output's shape read from {@code from} at each coordinate minus the padding before it, the constant
+   * outside; backward ({@code inverse}), the input's gradient read from the output's at each coordinate plus it.
+   */
+  private static void padMap(CodeBlock.Builder b, Kernel k, Ref to, Ref from, boolean inverse) {
+    Pad pad = (Pad) k.spec();
+    int rank = k.inShape().length;
+    long[] offsets = pad.offsets(rank);
+    if (inverse) {
+      offsets = dev.kiln.runtime.cpu.IndexKernels.inverseOffsets(new boolean[rank], offsets);
+    }
+    int[] toShape = inverse ? k.inShape() : k.outShape(), fromShape = inverse ? k.outShape() : k.inShape();
+    b.addStatement("$T.indexMap($L, $L, $L, $L, new int[] {$L}, new int[] {$L}, new boolean[$L], new long[] {$L}, $L)", INDEX,
+        to.array, to.offset, from.array, from.offset, batchShape(toShape), batchShape(fromShape), rank,
+        Arrays.stream(offsets).mapToObj(Long::toString).collect(Collectors.joining(", ")), floatLiteral(inverse ? 0f : pad.value()));
+  }
+
   /** The kernels' name of a sigmoid, GELU, SiLU or tanh step: {@code sigmoid}, {@code gelu}, {@code silu}, {@code tanh}. */
   private static String activationName(Kernel k) {
     return k.spec() instanceof Sigmoid.Spec ? "sigmoid" : k.spec() instanceof GELU.Spec ? "gelu" : k.spec() instanceof SiLU.Spec ? "silu" : "tanh";
@@ -1512,7 +1575,7 @@ public final class Generator {
   }
 
   /** A float as Java source: {@code 0.5f}, {@code Float.NEGATIVE_INFINITY}. */
-  private static CodeBlock floatLiteral(float v) {
+  static CodeBlock floatLiteral(float v) {
     if (Float.isNaN(v)) {
       return CodeBlock.of("$T.NaN", Float.class);
     }
@@ -2213,6 +2276,10 @@ public final class Generator {
             .map(param -> CodeBlock.of("$T.grad($L, $L)", COMPILED, param, recordedNeed(param))).toList();
         b.addStatement("p.rnn$L.backward($L, $L, $L, $L, $L, $L.flatWeights(), new $T[] {\n$>$>$L$<$<})", j, target.array,
             target.offset, accumulate, d.array, d.offset, layer, TENSOR, CodeBlock.join(parameterGrads, ",\n"));
+      } else if (k.kind() == Kernel.Kind.PAD) { // the inverse map: each input entry's gradient read where the forward wrote it
+        b.beginControlFlow("if ($L != null)", target.array);
+        padMap(b, k, target, d, true);
+        b.endControlFlow();
       } else if (k.kind() == Kernel.Kind.UPSAMPLE) {
         b.beginControlFlow("if ($L != null)", target.array)
             .addStatement("$T.upsampleNearestBackward($L, $L, $L, $L, $L)", CONV, target.array, target.offset, d.array, d.offset,
@@ -2264,7 +2331,9 @@ public final class Generator {
             .endControlFlow();
       } else if (k.kind() == Kernel.Kind.ACTIVATION) {
         b.beginControlFlow("if ($L != null)", target.array);
-        if (k.spec() instanceof LeakyReLU.Spec l) { // from the input: its sign picks the slope
+        if (Planner.isPiecewise(k.spec())) { // from the input, as eager mode's
+          piecewiseBackward(b, k, target, d, in);
+        } else if (k.spec() instanceof LeakyReLU.Spec l) { // from the input: its sign picks the slope
           b.addStatement("$T.leakyReluBackward($L, $L, $L, $L, $L, $L, n * $L, $Lf)", ACTIVATIONS, target.array,
               target.offset, d.array, d.offset, in.array, in.offset, k.outPerSample(), (float) l.negativeSlope());
         } else if (k.spec() instanceof GELU.Spec || k.spec() instanceof SiLU.Spec) { // from the input: Phi(x) + x phi(x), s (1 + x (1 - s))
