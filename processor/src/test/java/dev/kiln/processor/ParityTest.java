@@ -575,6 +575,7 @@ class ParityTest {
     "GeluMlp, test.GeluMlp, test.KilnGeluMlp, 6, 3",
     "PiecewiseMlp, test.PiecewiseMlp, test.KilnPiecewiseMlp, 6, 3",
     "PaddedUnet, test.PaddedUnet, test.KilnPaddedUnet, 2:7:7, 3",
+    "NormalizedHeads, test.NormalizedHeads, test.KilnNormalizedHeads, 4:6, 3",
     "Decoder, test.Decoder, test.KilnDecoder, 4:3:3, 3",
     "TokenMlp, test.TokenMlp, test.KilnTokenMlp, 6:8, 3",
     "TinyUnet, test.TinyUnet, test.KilnTinyUnet, 2:8:8, 3",

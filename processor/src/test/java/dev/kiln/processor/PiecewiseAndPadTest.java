@@ -10,13 +10,13 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /**
- * ELU, softplus and hardtanh (layers, in a Sequential, F functions) and constant padding ({@code F.pad}, negative
- * counts cropping) in a compiled forward: the golden source, eager mode's values and gradients bit for bit, and the
- * compile errors of a padding that does not fit its value's shape, on their lines.
+ * ELU, softplus and hardtanh (layers, in a Sequential, F functions), constant padding ({@code F.pad}, negative
+ * counts cropping) and {@code F.normalize} in a compiled forward: the golden source, eager mode's values and gradients
+ * bit for bit, and the compile errors of a padding or a normalize that does not fit its value's shape, on their lines.
  */
 class PiecewiseAndPadTest {
   @ParameterizedTest(name = "{0}")
-  @CsvSource({"PiecewiseMlp", "PaddedUnet"})
+  @CsvSource({"PiecewiseMlp", "PaddedUnet", "NormalizedHeads"})
   void generatesTheGoldenSourceWithoutWarnings(String model) throws IOException {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(model));
     assertThat(c).succeededWithoutWarnings();
@@ -24,12 +24,12 @@ class PiecewiseAndPadTest {
   }
 
   @ParameterizedTest(name = "{0}")
-  @CsvSource({"PiecewiseMlp, 6", "PaddedUnet, 2:7:7"})
+  @CsvSource({"PiecewiseMlp, 6", "PaddedUnet, 2:7:7", "NormalizedHeads, 4:6", "EmbeddingNet, 6"})
   void matchesEagerBitForBit(String model, String sampleShape) {
     ParityTest.matchesEagerBitForBit(model, sampleShape);
   }
 
-  /** Each refused padding, on its line, naming the value's shape and the padding as written. */
+  /** Each refused padding or normalize, on its line, naming the value's shape and the padding or the dimension as written. */
   @ParameterizedTest(name = "{1}")
   @CsvSource(delimiter = '|', value = {
     "pad(h, new int[] {1, 1, 1}) | pad(new int[] {1, 1, 1}) of [N, 4, 6]: the padding length must be divisible by 2 (a before and an"
@@ -43,8 +43,13 @@ class PiecewiseAndPadTest {
         + " negative padding crops, leaving at least one entry in a compiled forward",
     "pad(h, new int[] {0, 0, -5, 0}, 2f) | pad(new int[] {0, 0, -5, 0}, 2.0) of [N, 4, 6]: dimension 1 of size 4, padded by -5 and 0,"
         + " would have size -1",
+    "normalize(h, 2, 0, 1e-12) | normalize(p=2.0, dim=0, eps=1.0E-12) of [N, 4, 6]: dimension 0 is the batch, which a compiled"
+        + " forward keeps; normalize along a dimension after it",
+    "normalize(h, 2, 3, 1e-12) | normalize(p=2.0, dim=3, eps=1.0E-12) of [N, 4, 6]: dimension 3 is out of range for 3 dimensions"
+        + " (-3..2)",
+    "normalize(h, 0, 1, 1e-12) | normalize: p must be a finite number above 0, got 0.0",
   })
-  void aPaddingThatDoesNotFitIsAnErrorOnItsLine(String call, String message) {
+  void aPaddingOrNormalizeThatDoesNotFitIsAnErrorOnItsLine(String call, String message) {
     JavaFileObject f = ProcessorTest.classModel("BadPad",
         "@Model(input = {4, 6})",
         "public class BadPad extends Module {",

@@ -22,6 +22,7 @@ import dev.kiln.dsl.Upsample;
 import dev.kiln.processor.ir.Permute;
 import dev.kiln.processor.ir.Compare;
 import dev.kiln.processor.ir.Narrow;
+import dev.kiln.processor.ir.Normalize;
 import dev.kiln.processor.ir.Pad;
 import dev.kiln.processor.ir.Reduce;
 import dev.kiln.processor.ir.Reshape;
@@ -63,6 +64,9 @@ final class Functions {
     }
     if (spec instanceof Hardtanh.Spec s) {
       return CodeBlock.of("$T.hardtanh($L, $L, $L)", F, input, s.minVal(), s.maxVal());
+    }
+    if (spec instanceof Normalize s) {
+      return CodeBlock.of("$T.normalize($L, $L, $L, $L)", F, input, s.p(), s.dim(), s.eps() + "f");
     }
     if (spec instanceof Pad s) {
       return CodeBlock.of("$T.pad($L, $L, $L)", F, input, s.array(), Generator.floatLiteral(s.value()));

@@ -43,6 +43,7 @@ import dev.kiln.processor.ir.Compare;
 import dev.kiln.processor.ir.MaskedFill;
 import dev.kiln.processor.ir.ModelIr;
 import dev.kiln.processor.ir.Narrow;
+import dev.kiln.processor.ir.Normalize;
 import dev.kiln.processor.ir.Pad;
 import dev.kiln.processor.ir.Split;
 import dev.kiln.processor.ir.OutputsIr;
@@ -913,6 +914,7 @@ public final class Generator {
                   storage.get(k.in()).substring(2)); // the ids' tensor: x, or a further input's x1, x2, ...
         }
         case PAD -> padMap(b, k, out, in, false);
+        case NORMALIZE -> normalizeForward(b, k, j + 1, out, in);
         case UPSAMPLE -> b.addStatement("$T.upsampleNearestForward($L, $L, $L, $L, $L)", CONV, out.array, out.offset, in.array,
             in.offset, upsampleArgs(k));
         case RECURRENT -> b.add("// the eager layer's kernels over the plan's buffers, time-major inside (keeping what a backward needs when it may run)\n")
@@ -1290,7 +1292,7 @@ public final class Generator {
         case CAT -> b.addStatement("$T $L = $T.cat($T.of($L), $L)", TENSOR, out, TENSOR, ClassName.get("java.util", "List"),
             k.inputs().stream().map(locals::get).collect(Collectors.joining(", ")), ((Cat) k.spec()).dim());
         case RECURRENT -> cudaRecurrent(b, k, out, in);
-        case VIEW, RELU, ACTIVATION, CONV, LAYERNORM, DROPOUT, AVGPOOL, UPSAMPLE, PAD, PERMUTE, SCALE, SHIFT, REDUCE, EMBEDDING,
+        case VIEW, RELU, ACTIVATION, CONV, LAYERNORM, DROPOUT, AVGPOOL, UPSAMPLE, PAD, NORMALIZE, PERMUTE, SCALE, SHIFT, REDUCE, EMBEDDING,
             SLICE, COMPARE -> b.addStatement("$T $L = $L", TENSOR,
             out, eagerCall(k, in));
       }
@@ -1446,6 +1448,60 @@ public final class Generator {
     }
     Hardtanh.Spec h = (Hardtanh.Spec) k.spec();
     return CodeBlock.of("$L, $L", floatLiteral((float) h.minVal()), floatLiteral((float) h.maxVal()));
+  }
+
+  /**
+   * A normalize step's forward, eager mode's three nodes' kernels: the p-norm along the dimension, clamped below at
+   * eps, and the quotient by it repeated along the dimension (an elementwise one where the dimension has size 1, as
+   * eager mode's division of two values of one shape).
+   */
+  private static void normalizeForward(CodeBlock.Builder b, Kernel k, int j, Ref out, Ref in) {
+    Normalize s = (Normalize) k.spec();
+    int[] a = s.along(k.inShape());
+    String outer = times(a[0]);
+    b.addStatement("$T.normForward(p.norm$L, 0, $L, $L, $L, $L, $L, $L)", INDEX, j, in.array, in.offset, outer, a[1], a[2],
+        (double) s.p());
+    b.addStatement("$T.clampForward(p.clamped$L, 0, p.norm$L, 0, $L, $L, $T.POSITIVE_INFINITY)", MATH, j, j, times(a[0] * a[2]),
+        floatLiteral(s.eps()), Float.class);
+    if (a[1] == 1) {
+      b.addStatement("$T.divForward($L, $L, $L, $L, p.clamped$L, 0, n * $L)", ARITHMETIC, out.array, out.offset, in.array,
+          in.offset, j, k.inPerSample());
+    } else {
+      b.addStatement("$T.divRepeatedForward($L, $L, $L, $L, p.clamped$L, 0, $L, $L, $L, false)", ARITHMETIC, out.array,
+          out.offset, in.array, in.offset, j, outer, a[1], a[2]);
+    }
+  }
+
+  /**
+   * A normalize step's backward, eager mode's nodes' kernels in turn: the numerator's gradient {@code g / b} into the
+   * input's, the denominator's {@code -sum(g y / b)} along the dimension, through the clamp (0 where the norm was below
+   * eps) and the norm ({@code IndexKernels.normBackward}, from the norm before the clamp), added to it.
+   */
+  private static void normalizeBackward(CodeBlock.Builder b, Kernel k, int j, Ref target, Ref d, Ref in, Ref out) {
+    Normalize s = (Normalize) k.spec();
+    int[] a = s.along(k.inShape());
+    String outer = times(a[0]);
+    if (a[1] == 1) {
+      b.addStatement("$T.numeratorBackward($L, $L, $L, $L, p.clamped$L, 0, n * $L, false)", ARITHMETIC, target.array, target.offset,
+          d.array, d.offset, j, k.inPerSample());
+      b.addStatement("$T.denominatorBackward(p.dnorm$L, 0, $L, $L, $L, $L, p.clamped$L, 0, n * $L, false)", ARITHMETIC, j, d.array,
+          d.offset, out.array, out.offset, j, k.inPerSample());
+    } else {
+      b.addStatement("$T.numeratorRepeatedBackward($L, $L, $L, $L, p.clamped$L, 0, $L, $L, $L, false)", ARITHMETIC, target.array,
+          target.offset, d.array, d.offset, j, outer, a[1], a[2]);
+      b.addStatement("$T.denominatorSumBackward(p.dnorm$L, 0, $L, $L, $L, $L, p.clamped$L, 0, $L, $L, $L, false)", ARITHMETIC, j,
+          d.array, d.offset, out.array, out.offset, j, outer, a[1], a[2]);
+    }
+    b.addStatement("$T.clampBackward(p.dnorm$L, 0, p.dnorm$L, 0, p.norm$L, 0, $L, $L, $T.POSITIVE_INFINITY)", MATH, j, j, j,
+        times(a[0] * a[2]), floatLiteral(s.eps()), Float.class);
+    b.addStatement("$T.normBackward(p.dnormIn$L, 0, p.dnorm$L, 0, $L, $L, p.norm$L, 0, $L, $L, $L, $L)", INDEX, j, j, in.array,
+        in.offset, j, outer, a[1], a[2], (double) s.p());
+    b.addStatement("$T.accumulate($L, $L, p.dnormIn$L, 0, n * $L)", KERNELS, target.array, target.offset, j, k.inPerSample());
+  }
+
+  /** {@code count} per sample over the batch, as generated code: {@code n}, {@code n * 6}. */
+  private static String times(int count) {
+    return count == 1 ? "n" : "n * " + count;
   }
 
   /**
@@ -2041,6 +2097,15 @@ public final class Generator {
           t.addField(ArrayTypeName.of(TypeName.INT), "argmax" + j, Modifier.FINAL);
           ctor.addStatement("this.argmax$L = new int[n * $L]", j, k.outPerSample());
         }
+        case NORMALIZE -> { // the norm and its clamp kept for backward; the denominator's gradient and the norm's input gradient
+          int[] a = ((Normalize) k.spec()).along(k.inShape());
+          for (String f : List.of("norm", "clamped", "dnorm")) {
+            t.addField(FLOATS, f + j, Modifier.FINAL);
+            ctor.addStatement("this.$L$L = new float[n * $L]", f, j, a[0] * a[2]);
+          }
+          t.addField(FLOATS, "dnormIn" + j, Modifier.FINAL);
+          ctor.addStatement("this.dnormIn$L = new float[n * $L]", j, k.inPerSample());
+        }
         case LAYERNORM -> {
           for (String f : List.of("mean", "rstd")) {
             t.addField(DOUBLES, f + j, Modifier.FINAL);
@@ -2276,6 +2341,10 @@ public final class Generator {
             .map(param -> CodeBlock.of("$T.grad($L, $L)", COMPILED, param, recordedNeed(param))).toList();
         b.addStatement("p.rnn$L.backward($L, $L, $L, $L, $L, $L.flatWeights(), new $T[] {\n$>$>$L$<$<})", j, target.array,
             target.offset, accumulate, d.array, d.offset, layer, TENSOR, CodeBlock.join(parameterGrads, ",\n"));
+      } else if (k.kind() == Kernel.Kind.NORMALIZE) {
+        b.beginControlFlow("if ($L != null)", target.array);
+        normalizeBackward(b, k, j, target, d, in, out);
+        b.endControlFlow();
       } else if (k.kind() == Kernel.Kind.PAD) { // the inverse map: each input entry's gradient read where the forward wrote it
         b.beginControlFlow("if ($L != null)", target.array);
         padMap(b, k, target, d, true);

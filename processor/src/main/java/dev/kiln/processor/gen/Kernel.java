@@ -82,6 +82,12 @@ record Kernel(
      * mode's coordinate map, the constant where it falls outside the input; backward: the inverse map of the gradient.
      */
     PAD,
+    /**
+     * {@code F.normalize} ({@link dev.kiln.processor.ir.Normalize}): eager mode's three nodes in one step, the norm along
+     * the dimension and its clamp kept for backward, the quotient; backward: the numerator's gradient, the
+     * denominator's through the clamp and the norm added to it, each by eager mode's kernel.
+     */
+    NORMALIZE,
     /** Nearest upsampling by whole factors: each value repeated over its block; backward sums each block. */
     UPSAMPLE,
     /** Max pooling, argmax kept for backward. */

@@ -28,6 +28,7 @@ import dev.kiln.dsl.Softplus;
 import dev.kiln.dsl.Tanh;
 import dev.kiln.dsl.Upsample;
 import dev.kiln.processor.ir.Narrow;
+import dev.kiln.processor.ir.Normalize;
 import dev.kiln.processor.ir.Pad;
 import dev.kiln.processor.ir.Permute;
 import dev.kiln.processor.ir.Reduce;
@@ -317,6 +318,8 @@ final class LayerCatalog {
         case "hardtanh/2" -> new Hardtanh.Spec(number(args, 0), number(args, 1));
         case "pad/1" -> new Pad(pads(args), 0f);
         case "pad/2" -> new Pad(pads(args), (float) number(args, 1));
+        case "normalize/0" -> new Normalize(2f, 1, 1e-12f);
+        case "normalize/3" -> new Normalize((float) number(args, 0), integer(args, 1), (float) number(args, 2));
         case "softmax/1" -> new Softmax.Spec(integer(args, 0));
         case "logSoftmax/1" -> new LogSoftmax.Spec(integer(args, 0));
         case "flatten/0" -> new Flatten.Spec(1, -1);
@@ -348,7 +351,7 @@ final class LayerCatalog {
 
   /** The {@code F} functions {@link #function} compiles, as name/number of arguments after the tensor. */
   private static final java.util.Set<String> FUNCTIONS = java.util.Set.of("relu/0", "sigmoid/0", "tanh/0", "gelu/0", "silu/0", "leakyRelu/1",
-      "elu/0", "elu/1", "softplus/0", "softplus/2", "hardtanh/0", "hardtanh/2", "pad/1", "pad/2", "softmax/1", "logSoftmax/1", "flatten/0", "flatten/2", "maxPool2d/1", "maxPool2d/2", "maxPool2d/4", "avgPool2d/1", "avgPool2d/2",
+      "elu/0", "elu/1", "softplus/0", "softplus/2", "hardtanh/0", "hardtanh/2", "pad/1", "pad/2", "normalize/0", "normalize/3", "softmax/1", "logSoftmax/1", "flatten/0", "flatten/2", "maxPool2d/1", "maxPool2d/2", "maxPool2d/4", "avgPool2d/1", "avgPool2d/2",
       "avgPool2d/5", "adaptiveAvgPool2d/1", "adaptiveAvgPool2d/2", "interpolate/1", "interpolate/2", "transpose/2", "select/2", "narrow/3", "mul/1", "div/1", "add/1", "sub/1", "sum/1", "sum/2", "mean/1",
       "mean/2");
 
@@ -374,7 +377,7 @@ final class LayerCatalog {
     return "F." + name + " with " + (constants + 1) + " argument(s) is not supported by the Kiln compiler; supported: relu, "
         + "sigmoid, tanh, gelu, silu, leakyRelu(x, slope), elu(x[, alpha]), softplus(x[, beta, threshold]), hardtanh(x[, min, max]), softmax(x, dim), logSoftmax(x, dim), flatten(x[, start, end]), maxPool2d(x, k[, stride[, padding, "
         + "ceilMode]]), avgPool2d(x, k[, stride[, padding, ceilMode, countIncludePad]]), adaptiveAvgPool2d(x, size[, width]), interpolate(x, scale[, scale_w]), "
-        + "reshape(x, -1, ...), pad(x, new int[] {left, right, ...}[, value]), transpose(x, d0, d1), permute(x, 0, ...), select(x, dim, index), narrow(x, dim, start, length), add(a, b), sub(a, b), mul(a, b) and div(a, b) of two"
+        + "reshape(x, -1, ...), pad(x, new int[] {left, right, ...}[, value]), normalize(x[, p, dim, eps]), transpose(x, d0, d1), permute(x, 0, ...), select(x, dim, index), narrow(x, dim, start, length), add(a, b), sub(a, b), mul(a, b) and div(a, b) of two"
         + " values of one shape or broadcast ([N, C, 1, 1] over [N, C, H, W]) or of a tensor field (x.add(pos)), matmul(a, b) of"
         + " two values, mul(x, c) and div(x, c) of a constant (x.add(c), x.sub(c) too), sum(x, dim[, keepDim]) and mean(x, dim[,"
         + " keepDim]) along a dimension after the batch (or several: mean(x, new int[] {2, 3})), maskedFill(x, mask, value) of a buffer mask; " + instead;
