@@ -24,7 +24,7 @@ class PiecewiseAndPadTest {
   }
 
   @ParameterizedTest(name = "{0}")
-  @CsvSource({"PiecewiseMlp, 6", "PaddedUnet, 2:7:7", "NormalizedHeads, 4:6", "EmbeddingNet, 6"})
+  @CsvSource({"PiecewiseMlp, 6", "PaddedUnet, 2:7:7", "NormalizedHeads, 4:6", "EmbeddingNet, 6", "InputPads, 3:5", "InputNormalized, 5"})
   void matchesEagerBitForBit(String model, String sampleShape) {
     ParityTest.matchesEagerBitForBit(model, sampleShape);
   }
