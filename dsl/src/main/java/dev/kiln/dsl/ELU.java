@@ -5,7 +5,7 @@ import dev.kiln.runtime.Tensor;
 
 /**
  * ELU, {@code x > 0 ? x : alpha (exp(x) - 1)} element-wise, as PyTorch's {@code nn.ELU(alpha=1.0)};
- * any shape. Eager mode (a compiled {@code @Model} does not take it yet).
+ * any shape. A compiled {@code @Model} takes it too (eager mode's kernels over its buffers).
  */
 public class ELU extends Layer<ELU.Spec> {
   /** ELU's hyper-parameter and shape rule: any shape, unchanged. */

@@ -6,7 +6,7 @@ import dev.kiln.runtime.Tensor;
 /**
  * {@code x} limited to {@code [minVal, maxVal]}, as PyTorch's {@code nn.Hardtanh(min_val=-1.0,
  * max_val=1.0)}: clamp's values, with a gradient only strictly inside the bounds (0 at them, as
- * PyTorch's); any shape. Eager mode (a compiled {@code @Model} does not take it yet).
+ * PyTorch's); any shape. A compiled {@code @Model} takes it too (eager mode's kernels over its buffers).
  */
 public class Hardtanh extends Layer<Hardtanh.Spec> {
   /** Hardtanh's bounds and shape rule: any shape, unchanged. */

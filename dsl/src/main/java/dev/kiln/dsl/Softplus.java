@@ -5,8 +5,8 @@ import dev.kiln.runtime.Tensor;
 
 /**
  * Softplus, {@code log(1 + exp(beta x)) / beta}, linear ({@code x}) where {@code beta x >
- * threshold}, as PyTorch's {@code nn.Softplus(beta=1, threshold=20)}; any shape. Eager mode (a
- * compiled {@code @Model} does not take it yet).
+ * threshold}, as PyTorch's {@code nn.Softplus(beta=1, threshold=20)}; any shape. A compiled
+ * {@code @Model} takes it too (eager mode's kernels over its buffers).
  */
 public class Softplus extends Layer<Softplus.Spec> {
   /** Softplus's hyper-parameters and shape rule: any shape, unchanged. */

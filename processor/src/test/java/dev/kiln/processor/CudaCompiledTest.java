@@ -23,7 +23,7 @@ import org.junit.jupiter.params.provider.CsvSource;
  * The test models with residual adds, concatenation and average pooling (one through a method of
  * several outputs), attention (batched products, transposes, scales), position tables and causal
  * masks (tensor fields of the model), token ids (an Embedding first), subtractions, divisions, sums and
- * means (a mean-pooling classifier, centred and gated maps), recurrent layers (an LSTM text classifier with
+ * means (a mean-pooling classifier, centred and gated maps), ELU, softplus and hardtanh, constant padding before a cat (a U-Net's odd-sized skip), normalize along several dimensions, recurrent layers (an LSTM text classifier with
  * dropout between its layers, a bidirectional GRU, RNNs read by select and narrow), compiled and run on
  * CUDA (their {@code forwardCuda}), against their eager declarations on the CPU: output, loss,
  * input (but ids) and parameter gradients to 1e-4 relative; a token table and its gradient never
@@ -44,6 +44,12 @@ class CudaCompiledTest {
     "SqueezeExcite, 3:6:6",
     "MnistExample, 1:12:12",
     "GeluMlp, 6",
+    "PiecewiseMlp, 6",
+    "PaddedUnet, 2:7:7",
+    "NormalizedHeads, 4:6",
+    "EmbeddingNet, 6",
+    "InputPads, 3:5",
+    "InputNormalized, 5",
     "Decoder, 4:3:3",
     "TokenMlp, 6:8",
     "TinyUnet, 2:8:8",

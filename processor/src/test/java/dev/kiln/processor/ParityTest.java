@@ -573,6 +573,9 @@ class ParityTest {
     "SqueezeExcite, test.SqueezeExcite, test.KilnSqueezeExcite, 3:6:6, 4",
     "MnistExample, test.MnistExample, test.KilnMnistExample, 1:12:12, 10",
     "GeluMlp, test.GeluMlp, test.KilnGeluMlp, 6, 3",
+    "PiecewiseMlp, test.PiecewiseMlp, test.KilnPiecewiseMlp, 6, 3",
+    "PaddedUnet, test.PaddedUnet, test.KilnPaddedUnet, 2:7:7, 3",
+    "NormalizedHeads, test.NormalizedHeads, test.KilnNormalizedHeads, 4:6, 3",
     "Decoder, test.Decoder, test.KilnDecoder, 4:3:3, 3",
     "TokenMlp, test.TokenMlp, test.KilnTokenMlp, 6:8, 3",
     "TinyUnet, test.TinyUnet, test.KilnTinyUnet, 2:8:8, 3",
@@ -926,6 +929,15 @@ class ParityTest {
   @ParameterizedTest
   @CsvSource({"LstmLastState, 6:5", "BiGruStates, 7:5", "CellStates, 6:4"})
   void lastStatesMatchEagerBitForBit(String model, String sampleShape) {
+    matchesEagerBitForBit(model, sampleShape);
+  }
+
+  /**
+   * Compiled {@code test.Kiln<model>} against eager {@code test.<model>}, batch 5 of {@code sampleShape} (3 classes or
+   * more): outputs, loss, the input's and every parameter's gradient bit for bit over 4 SGD steps in training (the same
+   * dropout draws), and the output in evaluation.
+   */
+  static void matchesEagerBitForBit(String model, String sampleShape) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(model));
     assertThat(c).succeededWithoutWarnings();
     ClassLoader loader = new CompiledClasses(c);

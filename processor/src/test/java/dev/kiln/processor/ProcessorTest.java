@@ -38,7 +38,7 @@ class ProcessorTest {
     return javac().withProcessors(new ModelProcessor()).withOptions("-Xlint:all,-processing", "-Werror").compile(sources);
   }
 
-  private static void assertGolden(Compilation c, String generated, String goldenName) throws IOException {
+  static void assertGolden(Compilation c, String generated, String goldenName) throws IOException {
     JavaFileObject file = c.generatedSourceFile("test." + generated).orElseThrow();
     String actual = file.getCharContent(false).toString();
     Path golden = Path.of("src/test/resources/expected/" + goldenName);
@@ -219,7 +219,7 @@ class ProcessorTest {
     "import dev.kiln.runtime.Tensor;",
   };
 
-  private static JavaFileObject classModel(String name, String... body) {
+  static JavaFileObject classModel(String name, String... body) {
     String[] lines = new String[HEADER.length + body.length];
     System.arraycopy(HEADER, 0, lines, 0, HEADER.length);
     System.arraycopy(body, 0, lines, HEADER.length, body.length);

@@ -4,8 +4,10 @@ import com.palantir.javapoet.ClassName;
 import com.palantir.javapoet.CodeBlock;
 import dev.kiln.dsl.AdaptiveAvgPool2d;
 import dev.kiln.dsl.AvgPool2d;
+import dev.kiln.dsl.ELU;
 import dev.kiln.dsl.Flatten;
 import dev.kiln.dsl.GELU;
+import dev.kiln.dsl.Hardtanh;
 import dev.kiln.dsl.LayerSpec;
 import dev.kiln.dsl.LeakyReLU;
 import dev.kiln.dsl.LogSoftmax;
@@ -14,11 +16,14 @@ import dev.kiln.dsl.ReLU;
 import dev.kiln.dsl.SiLU;
 import dev.kiln.dsl.Sigmoid;
 import dev.kiln.dsl.Softmax;
+import dev.kiln.dsl.Softplus;
 import dev.kiln.dsl.Tanh;
 import dev.kiln.dsl.Upsample;
 import dev.kiln.processor.ir.Permute;
 import dev.kiln.processor.ir.Compare;
 import dev.kiln.processor.ir.Narrow;
+import dev.kiln.processor.ir.Normalize;
+import dev.kiln.processor.ir.Pad;
 import dev.kiln.processor.ir.Reduce;
 import dev.kiln.processor.ir.Reshape;
 import dev.kiln.processor.ir.Scale;
@@ -50,6 +55,21 @@ final class Functions {
     }
     if (spec instanceof LeakyReLU.Spec s) {
       return CodeBlock.of("$T.leakyRelu($L, $L)", F, input, s.negativeSlope());
+    }
+    if (spec instanceof ELU.Spec s) {
+      return CodeBlock.of("$T.elu($L, $L)", F, input, s.alpha());
+    }
+    if (spec instanceof Softplus.Spec s) {
+      return CodeBlock.of("$T.softplus($L, $L, $L)", F, input, s.beta(), s.threshold());
+    }
+    if (spec instanceof Hardtanh.Spec s) {
+      return CodeBlock.of("$T.hardtanh($L, $L, $L)", F, input, s.minVal(), s.maxVal());
+    }
+    if (spec instanceof Normalize s) {
+      return CodeBlock.of("$T.normalize($L, $L, $L, $L)", F, input, s.p(), s.dim(), s.eps() + "f");
+    }
+    if (spec instanceof Pad s) {
+      return CodeBlock.of("$T.pad($L, $L, $L)", F, input, s.array(), Generator.floatLiteral(s.value()));
     }
     if (spec instanceof Softmax.Spec s) {
       return CodeBlock.of("$T.softmax($L, $L)", F, input, s.dim());

@@ -20,7 +20,9 @@ import dev.kiln.dsl.ConvTranspose2d;
 import dev.kiln.dsl.Dropout;
 import dev.kiln.dsl.Dropout2d;
 import dev.kiln.dsl.Embedding;
+import dev.kiln.dsl.ELU;
 import dev.kiln.dsl.GELU;
+import dev.kiln.dsl.Hardtanh;
 import dev.kiln.dsl.LayerNorm;
 import dev.kiln.dsl.LeakyReLU;
 import dev.kiln.dsl.LogSoftmax;
@@ -30,6 +32,7 @@ import dev.kiln.dsl.Recurrent;
 import dev.kiln.dsl.SiLU;
 import dev.kiln.dsl.Sigmoid;
 import dev.kiln.dsl.Softmax;
+import dev.kiln.dsl.Softplus;
 import dev.kiln.dsl.Upsample;
 import dev.kiln.processor.check.CheckedModel;
 import dev.kiln.processor.ir.Arithmetic;
@@ -40,6 +43,8 @@ import dev.kiln.processor.ir.Compare;
 import dev.kiln.processor.ir.MaskedFill;
 import dev.kiln.processor.ir.ModelIr;
 import dev.kiln.processor.ir.Narrow;
+import dev.kiln.processor.ir.Normalize;
+import dev.kiln.processor.ir.Pad;
 import dev.kiln.processor.ir.Split;
 import dev.kiln.processor.ir.OutputsIr;
 import dev.kiln.processor.ir.Reduce;
@@ -85,6 +90,8 @@ public final class Generator {
   static final ClassName ACTIVATIONS = ClassName.get("dev.kiln.runtime.cpu", "ActivationKernels");
   static final ClassName ARITHMETIC = ClassName.get("dev.kiln.runtime.cpu", "ArithmeticKernels");
   static final ClassName MATH = ClassName.get("dev.kiln.runtime.cpu", "MathKernels");
+  static final ClassName PIECEWISE = ClassName.get("dev.kiln.runtime.cpu", "PiecewiseKernels");
+  static final ClassName INDEX = ClassName.get("dev.kiln.runtime.cpu", "IndexKernels");
   static final ClassName MASK_TEST = ClassName.get("dev.kiln.runtime.cpu", "MaskTest");
   static final ClassName CONV_SHAPE = ClassName.get("dev.kiln.runtime.cpu", "Conv2dShape");
   static final ClassName POOL_SHAPE = ClassName.get("dev.kiln.runtime.cpu", "Pool2dShape");
@@ -858,7 +865,9 @@ public final class Generator {
           }
         }
         case ACTIVATION -> {
-          if (k.spec() instanceof LeakyReLU.Spec l) {
+          if (Planner.isPiecewise(k.spec())) {
+            piecewiseForward(b, k, out, in);
+          } else if (k.spec() instanceof LeakyReLU.Spec l) {
             b.addStatement("$T.leakyReluForward($L, $L, $L, $L, n * $L, $Lf)", ACTIVATIONS, out.array, out.offset, in.array,
                 in.offset, k.outPerSample(), (float) l.negativeSlope());
           } else if (k.spec() instanceof Softmax.Spec || k.spec() instanceof LogSoftmax.Spec) {
@@ -904,6 +913,8 @@ public final class Generator {
                   out.array, out.offset, in.array, in.offset, k.inPerSample(), local, local, e.numEmbeddings(), e.embeddingDim(),
                   storage.get(k.in()).substring(2)); // the ids' tensor: x, or a further input's x1, x2, ...
         }
+        case PAD -> padMap(b, k, out, in, false);
+        case NORMALIZE -> normalizeForward(b, k, j + 1, out, in);
         case UPSAMPLE -> b.addStatement("$T.upsampleNearestForward($L, $L, $L, $L, $L)", CONV, out.array, out.offset, in.array,
             in.offset, upsampleArgs(k));
         case RECURRENT -> b.add("// the eager layer's kernels over the plan's buffers, time-major inside (keeping what a backward needs when it may run)\n")
@@ -1281,7 +1292,7 @@ public final class Generator {
         case CAT -> b.addStatement("$T $L = $T.cat($T.of($L), $L)", TENSOR, out, TENSOR, ClassName.get("java.util", "List"),
             k.inputs().stream().map(locals::get).collect(Collectors.joining(", ")), ((Cat) k.spec()).dim());
         case RECURRENT -> cudaRecurrent(b, k, out, in);
-        case VIEW, RELU, ACTIVATION, CONV, LAYERNORM, DROPOUT, AVGPOOL, UPSAMPLE, PERMUTE, SCALE, SHIFT, REDUCE, EMBEDDING,
+        case VIEW, RELU, ACTIVATION, CONV, LAYERNORM, DROPOUT, AVGPOOL, UPSAMPLE, PAD, NORMALIZE, PERMUTE, SCALE, SHIFT, REDUCE, EMBEDDING,
             SLICE, COMPARE -> b.addStatement("$T $L = $L", TENSOR,
             out, eagerCall(k, in));
       }
@@ -1403,6 +1414,114 @@ public final class Generator {
     return k.spec() instanceof ConvTranspose2d.Spec t ? t.bias() : ((Conv2d.Spec) k.spec()).bias();
   }
 
+  /**
+   * An ELU, softplus or hardtanh step's forward: eager mode's kernels ({@code PiecewiseKernels}; hardtanh's values are
+   * clamp's, {@code MathKernels.clampForward}), its hyper-parameters the floats eager mode rounds them to.
+   */
+  private static void piecewiseForward(CodeBlock.Builder b, Kernel k, Ref out, Ref in) {
+    if (k.spec() instanceof Hardtanh.Spec h) {
+      b.addStatement("$T.clampForward($L, $L, $L, $L, n * $L, $L, $L)", MATH, out.array, out.offset, in.array, in.offset,
+          k.outPerSample(), floatLiteral((float) h.minVal()), floatLiteral((float) h.maxVal()));
+    } else {
+      b.addStatement("$T.$LForward($L, $L, $L, $L, n * $L, $L)", PIECEWISE, piecewiseName(k), out.array, out.offset, in.array,
+          in.offset, k.outPerSample(), piecewiseParameters(k));
+    }
+  }
+
+  /** An ELU, softplus or hardtanh step's backward, from its input: eager mode's {@code PiecewiseKernels}. */
+  private static void piecewiseBackward(CodeBlock.Builder b, Kernel k, Ref target, Ref d, Ref in) {
+    b.addStatement("$T.$LBackward($L, $L, $L, $L, $L, $L, n * $L, $L)", PIECEWISE, piecewiseName(k), target.array, target.offset,
+        d.array, d.offset, in.array, in.offset, k.outPerSample(), piecewiseParameters(k));
+  }
+
+  private static String piecewiseName(Kernel k) {
+    return k.spec() instanceof ELU.Spec ? "elu" : k.spec() instanceof Softplus.Spec ? "softplus" : "hardtanh";
+  }
+
+  /** The floats after the count: {@code alpha}, {@code beta, threshold} or {@code min, max}. */
+  private static CodeBlock piecewiseParameters(Kernel k) {
+    if (k.spec() instanceof ELU.Spec e) {
+      return floatLiteral((float) e.alpha());
+    }
+    if (k.spec() instanceof Softplus.Spec s) {
+      return CodeBlock.of("$L, $L", floatLiteral((float) s.beta()), floatLiteral((float) s.threshold()));
+    }
+    Hardtanh.Spec h = (Hardtanh.Spec) k.spec();
+    return CodeBlock.of("$L, $L", floatLiteral((float) h.minVal()), floatLiteral((float) h.maxVal()));
+  }
+
+  /**
+   * A normalize step's forward, eager mode's three nodes' kernels: the p-norm along the dimension, clamped below at
+   * eps, and the quotient by it repeated along the dimension (an elementwise one where the dimension has size 1, as
+   * eager mode's division of two values of one shape).
+   */
+  private static void normalizeForward(CodeBlock.Builder b, Kernel k, int j, Ref out, Ref in) {
+    Normalize s = (Normalize) k.spec();
+    int[] a = s.along(k.inShape());
+    String outer = times(a[0]);
+    b.addStatement("$T.normForward(p.norm$L, 0, $L, $L, $L, $L, $L, $L)", INDEX, j, in.array, in.offset, outer, a[1], a[2],
+        (double) s.p());
+    b.addStatement("$T.clampForward(p.clamped$L, 0, p.norm$L, 0, $L, $L, $T.POSITIVE_INFINITY)", MATH, j, j, times(a[0] * a[2]),
+        floatLiteral(s.eps()), Float.class);
+    if (a[1] == 1) {
+      b.addStatement("$T.divForward($L, $L, $L, $L, p.clamped$L, 0, n * $L)", ARITHMETIC, out.array, out.offset, in.array,
+          in.offset, j, k.inPerSample());
+    } else {
+      b.addStatement("$T.divRepeatedForward($L, $L, $L, $L, p.clamped$L, 0, $L, $L, $L, false)", ARITHMETIC, out.array,
+          out.offset, in.array, in.offset, j, outer, a[1], a[2]);
+    }
+  }
+
+  /**
+   * A normalize step's backward, eager mode's nodes' kernels in turn: the numerator's gradient {@code g / b} into the
+   * input's, the denominator's {@code -sum(g y / b)} along the dimension, through the clamp (0 where the norm was below
+   * eps) and the norm ({@code IndexKernels.normBackward}, from the norm before the clamp), added to it.
+   */
+  private static void normalizeBackward(CodeBlock.Builder b, Kernel k, int j, Ref target, Ref d, Ref in, Ref out) {
+    Normalize s = (Normalize) k.spec();
+    int[] a = s.along(k.inShape());
+    String outer = times(a[0]);
+    if (a[1] == 1) {
+      b.addStatement("$T.numeratorBackward($L, $L, $L, $L, p.clamped$L, 0, n * $L, false)", ARITHMETIC, target.array, target.offset,
+          d.array, d.offset, j, k.inPerSample());
+      b.addStatement("$T.denominatorBackward(p.dnorm$L, 0, $L, $L, $L, $L, p.clamped$L, 0, n * $L, false)", ARITHMETIC, j, d.array,
+          d.offset, out.array, out.offset, j, k.inPerSample());
+    } else {
+      b.addStatement("$T.numeratorRepeatedBackward($L, $L, $L, $L, p.clamped$L, 0, $L, $L, $L, false)", ARITHMETIC, target.array,
+          target.offset, d.array, d.offset, j, outer, a[1], a[2]);
+      b.addStatement("$T.denominatorSumBackward(p.dnorm$L, 0, $L, $L, $L, $L, p.clamped$L, 0, $L, $L, $L, false)", ARITHMETIC, j,
+          d.array, d.offset, out.array, out.offset, j, outer, a[1], a[2]);
+    }
+    b.addStatement("$T.clampBackward(p.dnorm$L, 0, p.dnorm$L, 0, p.norm$L, 0, $L, $L, $T.POSITIVE_INFINITY)", MATH, j, j, j,
+        times(a[0] * a[2]), floatLiteral(s.eps()), Float.class);
+    b.addStatement("$T.normBackward(p.dnormIn$L, 0, p.dnorm$L, 0, $L, $L, p.norm$L, 0, $L, $L, $L, $L)", INDEX, j, j, in.array,
+        in.offset, j, outer, a[1], a[2], (double) s.p());
+    b.addStatement("$T.accumulate($L, $L, p.dnormIn$L, 0, n * $L)", KERNELS, target.array, target.offset, j, k.inPerSample());
+  }
+
+  /** {@code count} per sample over the batch, as generated code: {@code n}, {@code n * 6}. */
+  private static String times(int count) {
+    return count == 1 ? "n" : "n * " + count;
+  }
+
+  /**
+   * A constant padding's copy, eager mode's coordinate map ({@code IndexKernels.indexMap}) over the batch: forward,
+   * {@code to} of the output's shape read from {@code from} at each coordinate minus the padding before it, the constant
+   * outside; backward ({@code inverse}), the input's gradient read from the output's at each coordinate plus it.
+   */
+  private static void padMap(CodeBlock.Builder b, Kernel k, Ref to, Ref from, boolean inverse) {
+    Pad pad = (Pad) k.spec();
+    int rank = k.inShape().length;
+    long[] offsets = pad.offsets(rank);
+    if (inverse) {
+      offsets = dev.kiln.runtime.cpu.IndexKernels.inverseOffsets(new boolean[rank], offsets);
+    }
+    int[] toShape = inverse ? k.inShape() : k.outShape(), fromShape = inverse ? k.outShape() : k.inShape();
+    b.addStatement("$T.indexMap($L, $L, $L, $L, new int[] {$L}, new int[] {$L}, new boolean[$L], new long[] {$L}, $L)", INDEX,
+        to.array, to.offset, from.array, from.offset, batchShape(toShape), batchShape(fromShape), rank,
+        Arrays.stream(offsets).mapToObj(Long::toString).collect(Collectors.joining(", ")), floatLiteral(inverse ? 0f : pad.value()));
+  }
+
   /** The kernels' name of a sigmoid, GELU, SiLU or tanh step: {@code sigmoid}, {@code gelu}, {@code silu}, {@code tanh}. */
   private static String activationName(Kernel k) {
     return k.spec() instanceof Sigmoid.Spec ? "sigmoid" : k.spec() instanceof GELU.Spec ? "gelu" : k.spec() instanceof SiLU.Spec ? "silu" : "tanh";
@@ -1512,7 +1631,7 @@ public final class Generator {
   }
 
   /** A float as Java source: {@code 0.5f}, {@code Float.NEGATIVE_INFINITY}. */
-  private static CodeBlock floatLiteral(float v) {
+  static CodeBlock floatLiteral(float v) {
     if (Float.isNaN(v)) {
       return CodeBlock.of("$T.NaN", Float.class);
     }
@@ -1978,6 +2097,15 @@ public final class Generator {
           t.addField(ArrayTypeName.of(TypeName.INT), "argmax" + j, Modifier.FINAL);
           ctor.addStatement("this.argmax$L = new int[n * $L]", j, k.outPerSample());
         }
+        case NORMALIZE -> { // the norm and its clamp kept for backward; the denominator's gradient and the norm's input gradient
+          int[] a = ((Normalize) k.spec()).along(k.inShape());
+          for (String f : List.of("norm", "clamped", "dnorm")) {
+            t.addField(FLOATS, f + j, Modifier.FINAL);
+            ctor.addStatement("this.$L$L = new float[n * $L]", f, j, a[0] * a[2]);
+          }
+          t.addField(FLOATS, "dnormIn" + j, Modifier.FINAL);
+          ctor.addStatement("this.dnormIn$L = new float[n * $L]", j, k.inPerSample());
+        }
         case LAYERNORM -> {
           for (String f : List.of("mean", "rstd")) {
             t.addField(DOUBLES, f + j, Modifier.FINAL);
@@ -2213,6 +2341,14 @@ public final class Generator {
             .map(param -> CodeBlock.of("$T.grad($L, $L)", COMPILED, param, recordedNeed(param))).toList();
         b.addStatement("p.rnn$L.backward($L, $L, $L, $L, $L, $L.flatWeights(), new $T[] {\n$>$>$L$<$<})", j, target.array,
             target.offset, accumulate, d.array, d.offset, layer, TENSOR, CodeBlock.join(parameterGrads, ",\n"));
+      } else if (k.kind() == Kernel.Kind.NORMALIZE) {
+        b.beginControlFlow("if ($L != null)", target.array);
+        normalizeBackward(b, k, j, target, d, in, out);
+        b.endControlFlow();
+      } else if (k.kind() == Kernel.Kind.PAD) { // the inverse map: each input entry's gradient read where the forward wrote it
+        b.beginControlFlow("if ($L != null)", target.array);
+        padMap(b, k, target, d, true);
+        b.endControlFlow();
       } else if (k.kind() == Kernel.Kind.UPSAMPLE) {
         b.beginControlFlow("if ($L != null)", target.array)
             .addStatement("$T.upsampleNearestBackward($L, $L, $L, $L, $L)", CONV, target.array, target.offset, d.array, d.offset,
@@ -2264,7 +2400,9 @@ public final class Generator {
             .endControlFlow();
       } else if (k.kind() == Kernel.Kind.ACTIVATION) {
         b.beginControlFlow("if ($L != null)", target.array);
-        if (k.spec() instanceof LeakyReLU.Spec l) { // from the input: its sign picks the slope
+        if (Planner.isPiecewise(k.spec())) { // from the input, as eager mode's
+          piecewiseBackward(b, k, target, d, in);
+        } else if (k.spec() instanceof LeakyReLU.Spec l) { // from the input: its sign picks the slope
           b.addStatement("$T.leakyReluBackward($L, $L, $L, $L, $L, $L, n * $L, $Lf)", ACTIVATIONS, target.array,
               target.offset, d.array, d.offset, in.array, in.offset, k.outPerSample(), (float) l.negativeSlope());
         } else if (k.spec() instanceof GELU.Spec || k.spec() instanceof SiLU.Spec) { // from the input: Phi(x) + x phi(x), s (1 + x (1 - s))

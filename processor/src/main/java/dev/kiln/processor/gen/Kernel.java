@@ -67,8 +67,9 @@ record Kernel(
     /** A ReLU on its own. */
     RELU,
     /**
-     * Sigmoid, tanh, GELU, SiLU, leaky ReLU, softmax or log-softmax: one pass each way (backward from the output,
-     * or from the input for GELU, SiLU and leaky ReLU); softmax's passes go along its dimension.
+     * Sigmoid, tanh, GELU, SiLU, leaky ReLU, ELU, softplus, hardtanh, softmax or log-softmax: one pass each way
+     * (backward from the output, or from the input for GELU, SiLU, leaky ReLU, ELU, softplus and hardtanh); softmax's
+     * passes go along its dimension.
      */
     ACTIVATION,
     /**
@@ -76,6 +77,17 @@ record Kernel(
      * ConvTranspose2d.Spec}): the convolution's backward-data kernel forward, its forward and backward-filter backward.
      */
     CONV,
+    /**
+     * Constant padding ({@code F.pad}, a {@link dev.kiln.processor.ir.Pad}; negative counts crop): a copy through eager
+     * mode's coordinate map, the constant where it falls outside the input; backward: the inverse map of the gradient.
+     */
+    PAD,
+    /**
+     * {@code F.normalize} ({@link dev.kiln.processor.ir.Normalize}): eager mode's three nodes in one step, the norm along
+     * the dimension and its clamp kept for backward, the quotient; backward: the numerator's gradient, the
+     * denominator's through the clamp and the norm added to it, each by eager mode's kernel.
+     */
+    NORMALIZE,
     /** Nearest upsampling by whole factors: each value repeated over its block; backward sums each block. */
     UPSAMPLE,
     /** Max pooling, argmax kept for backward. */

@@ -7,9 +7,11 @@ import dev.kiln.dsl.Conv2d;
 import dev.kiln.dsl.ConvTranspose2d;
 import dev.kiln.dsl.Dropout;
 import dev.kiln.dsl.Dropout2d;
+import dev.kiln.dsl.ELU;
 import dev.kiln.dsl.Embedding;
 import dev.kiln.dsl.Flatten;
 import dev.kiln.dsl.GELU;
+import dev.kiln.dsl.Hardtanh;
 import dev.kiln.dsl.LayerNorm;
 import dev.kiln.dsl.LayerSpec;
 import dev.kiln.dsl.LeakyReLU;
@@ -21,6 +23,7 @@ import dev.kiln.dsl.Recurrent;
 import dev.kiln.dsl.SiLU;
 import dev.kiln.dsl.Sigmoid;
 import dev.kiln.dsl.Softmax;
+import dev.kiln.dsl.Softplus;
 import dev.kiln.dsl.Tanh;
 import dev.kiln.dsl.Upsample;
 import dev.kiln.processor.check.CheckedModel;
@@ -34,6 +37,8 @@ import dev.kiln.processor.ir.MaskedFill;
 import dev.kiln.processor.ir.MatMul;
 import dev.kiln.processor.ir.Mul;
 import dev.kiln.processor.ir.Narrow;
+import dev.kiln.processor.ir.Normalize;
+import dev.kiln.processor.ir.Pad;
 import dev.kiln.processor.ir.Reduce;
 import dev.kiln.processor.ir.Reorder;
 import dev.kiln.processor.ir.Reshape;
@@ -56,7 +61,7 @@ import java.util.Set;
  * Fusion: turns the checked chain of steps into kernels. A Linear followed by a ReLU becomes one
  * GEMM with a bias+ReLU epilogue (its backward masks and reduces the bias gradient in one pass);
  * Flatten (and dropout with p = 0) becomes a view; batch norm takes a following ReLU into its
- * output pass; sigmoid, tanh, leaky ReLU and softmax are passes of their own. A value the method returns (one of several outputs) keeps a pass of its
+ * output pass; sigmoid, tanh, leaky ReLU, ELU, softplus, hardtanh and softmax are passes of their own. A value the method returns (one of several outputs) keeps a pass of its
  * own: a ReLU after it is not fused, since that would overwrite it. Batch norm + ReLU read by a
  * max pooling alone fuses further ({@link #poolFusion}). An add of two values (a residual
  * connection) takes a following ReLU into its pass too; a sub or div of two values is a pass of its own, as are a
@@ -65,7 +70,7 @@ import java.util.Set;
  * or after it as its alpha ({@link #foldedIntoProducts}); other transposes and permutations are a
  * copy, other scales a pass. An add or mul of a tensor field (a position table) repeats it over the
  * batch in one pass; a masked fill is a pass of its own; an embedding of the input ids a copy of rows; a recurrent layer
- * its eager kernels over the plan's buffers, a select or narrow a copy. A value read by two steps keeps its own pass
+ * its eager kernels over the plan's buffers, a select or narrow a copy, a constant padding a copy, a normalize eager mode's norm, clamp and division. A value read by two steps keeps its own pass
  * and buffer (nothing fuses into it).
  */
 final class Planner {
@@ -169,6 +174,10 @@ final class Planner {
         kernels.add(new Kernel(Kernel.Kind.LAYERNORM, label, s.spec(), s.layer(), null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof AvgPool2d.Spec || s.spec() instanceof AdaptiveAvgPool2d.Spec) {
         kernels.add(new Kernel(Kernel.Kind.AVGPOOL, label, s.spec(), s.layer(), null, false, s.input(), s.output(), in, out, s.source()));
+      } else if (s.spec() instanceof Normalize) {
+        kernels.add(new Kernel(Kernel.Kind.NORMALIZE, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
+      } else if (s.spec() instanceof Pad) {
+        kernels.add(new Kernel(Kernel.Kind.PAD, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof Upsample.Spec) {
         kernels.add(new Kernel(Kernel.Kind.UPSAMPLE, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof MaxPool2d.Spec) {
@@ -284,10 +293,18 @@ final class Planner {
     return new PoolFusion(masked, onePass);
   }
 
-  /** Sigmoid, tanh, GELU, SiLU, leaky ReLU, softmax and log-softmax: the activations with a kernel of their own each way. */
+  /**
+   * Sigmoid, tanh, GELU, SiLU, leaky ReLU, ELU, softplus, hardtanh, softmax and log-softmax: the activations with a kernel of
+   * their own each way.
+   */
   static boolean isActivation(LayerSpec spec) {
     return spec instanceof Sigmoid.Spec || spec instanceof Tanh.Spec || spec instanceof GELU.Spec || spec instanceof SiLU.Spec
-        || spec instanceof LeakyReLU.Spec || spec instanceof Softmax.Spec || spec instanceof LogSoftmax.Spec;
+        || spec instanceof LeakyReLU.Spec || isPiecewise(spec) || spec instanceof Softmax.Spec || spec instanceof LogSoftmax.Spec;
+  }
+
+  /** ELU, softplus and hardtanh: the activations of eager mode's {@code PiecewiseKernels}, their backward from the input. */
+  static boolean isPiecewise(LayerSpec spec) {
+    return spec instanceof ELU.Spec || spec instanceof Softplus.Spec || spec instanceof Hardtanh.Spec;
   }
 
   /** {@code fc1 Linear(in_features=...)} for a layer, the call as written for a function. */

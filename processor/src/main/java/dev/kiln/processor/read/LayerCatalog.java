@@ -8,9 +8,11 @@ import dev.kiln.dsl.Conv2d;
 import dev.kiln.dsl.ConvTranspose2d;
 import dev.kiln.dsl.Dropout;
 import dev.kiln.dsl.Dropout2d;
+import dev.kiln.dsl.ELU;
 import dev.kiln.dsl.Embedding;
 import dev.kiln.dsl.Flatten;
 import dev.kiln.dsl.GELU;
+import dev.kiln.dsl.Hardtanh;
 import dev.kiln.dsl.LayerNorm;
 import dev.kiln.dsl.LayerSpec;
 import dev.kiln.dsl.LeakyReLU;
@@ -22,9 +24,12 @@ import dev.kiln.dsl.Recurrent;
 import dev.kiln.dsl.SiLU;
 import dev.kiln.dsl.Sigmoid;
 import dev.kiln.dsl.Softmax;
+import dev.kiln.dsl.Softplus;
 import dev.kiln.dsl.Tanh;
 import dev.kiln.dsl.Upsample;
 import dev.kiln.processor.ir.Narrow;
+import dev.kiln.processor.ir.Normalize;
+import dev.kiln.processor.ir.Pad;
 import dev.kiln.processor.ir.Permute;
 import dev.kiln.processor.ir.Reduce;
 import dev.kiln.processor.ir.Reshape;
@@ -91,6 +96,21 @@ final class LayerCatalog {
       Map.entry(DSL + "LogSoftmax", args -> new LogSoftmax.Spec(integer(args, 0))),
       Map.entry(DSL + "GELU", args -> none(args, "GELU", new GELU.Spec())),
       Map.entry(DSL + "SiLU", args -> none(args, "SiLU", new SiLU.Spec())),
+      Map.entry(DSL + "ELU", args -> switch (args.size()) {
+        case 0 -> new ELU.Spec(1.0);
+        case 1 -> new ELU.Spec(number(args, 0));
+        default -> throw new BadArguments("ELU takes () or (alpha)");
+      }),
+      Map.entry(DSL + "Softplus", args -> switch (args.size()) {
+        case 0 -> new Softplus.Spec(1, 20);
+        case 2 -> new Softplus.Spec(number(args, 0), number(args, 1));
+        default -> throw new BadArguments("Softplus takes () or (beta, threshold)");
+      }),
+      Map.entry(DSL + "Hardtanh", args -> switch (args.size()) {
+        case 0 -> new Hardtanh.Spec(-1.0, 1.0);
+        case 2 -> new Hardtanh.Spec(number(args, 0), number(args, 1));
+        default -> throw new BadArguments("Hardtanh takes () or (min_val, max_val)");
+      }),
       Map.entry(DSL + "Dropout", args -> args.isEmpty() ? new Dropout.Spec(0.5) : new Dropout.Spec(number(args, 0))),
       Map.entry(DSL + "Dropout2d", args -> args.isEmpty() ? new Dropout2d.Spec(0.5) : new Dropout2d.Spec(number(args, 0))),
       Map.entry(DSL + "Flatten", args -> switch (args.size()) {
@@ -216,7 +236,7 @@ final class LayerCatalog {
 
   /** Simple names of the supported layers, for messages. */
   static String supported() {
-    return "Linear, Conv2d, ConvTranspose2d, Upsample, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm1d, BatchNorm2d, LayerNorm, Dropout, Dropout2d, Flatten, ReLU, Sigmoid, Tanh, LeakyReLU, GELU, SiLU, Softmax, LogSoftmax, Embedding, LSTM, GRU, RNN, Sequential";
+    return "Linear, Conv2d, ConvTranspose2d, Upsample, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm1d, BatchNorm2d, LayerNorm, Dropout, Dropout2d, Flatten, ReLU, Sigmoid, Tanh, LeakyReLU, GELU, SiLU, ELU, Softplus, Hardtanh, Softmax, LogSoftmax, Embedding, LSTM, GRU, RNN, Sequential";
   }
 
   static LayerSpec create(String qualifiedName, List<Object> args) throws BadArguments {
@@ -290,6 +310,16 @@ final class LayerCatalog {
         case "gelu/0" -> new GELU.Spec();
         case "silu/0" -> new SiLU.Spec();
         case "leakyRelu/1" -> new LeakyReLU.Spec(number(args, 0));
+        case "elu/0" -> new ELU.Spec(1.0);
+        case "elu/1" -> new ELU.Spec(number(args, 0));
+        case "softplus/0" -> new Softplus.Spec(1, 20);
+        case "softplus/2" -> new Softplus.Spec(number(args, 0), number(args, 1));
+        case "hardtanh/0" -> new Hardtanh.Spec(-1.0, 1.0);
+        case "hardtanh/2" -> new Hardtanh.Spec(number(args, 0), number(args, 1));
+        case "pad/1" -> new Pad(pads(args), 0f);
+        case "pad/2" -> new Pad(pads(args), (float) number(args, 1));
+        case "normalize/0" -> new Normalize(2f, 1, 1e-12f);
+        case "normalize/3" -> new Normalize((float) number(args, 0), integer(args, 1), (float) number(args, 2));
         case "softmax/1" -> new Softmax.Spec(integer(args, 0));
         case "logSoftmax/1" -> new LogSoftmax.Spec(integer(args, 0));
         case "flatten/0" -> new Flatten.Spec(1, -1);
@@ -321,7 +351,7 @@ final class LayerCatalog {
 
   /** The {@code F} functions {@link #function} compiles, as name/number of arguments after the tensor. */
   private static final java.util.Set<String> FUNCTIONS = java.util.Set.of("relu/0", "sigmoid/0", "tanh/0", "gelu/0", "silu/0", "leakyRelu/1",
-      "softmax/1", "logSoftmax/1", "flatten/0", "flatten/2", "maxPool2d/1", "maxPool2d/2", "maxPool2d/4", "avgPool2d/1", "avgPool2d/2",
+      "elu/0", "elu/1", "softplus/0", "softplus/2", "hardtanh/0", "hardtanh/2", "pad/1", "pad/2", "normalize/0", "normalize/3", "softmax/1", "logSoftmax/1", "flatten/0", "flatten/2", "maxPool2d/1", "maxPool2d/2", "maxPool2d/4", "avgPool2d/1", "avgPool2d/2",
       "avgPool2d/5", "adaptiveAvgPool2d/1", "adaptiveAvgPool2d/2", "interpolate/1", "interpolate/2", "transpose/2", "select/2", "narrow/3", "mul/1", "div/1", "add/1", "sub/1", "sum/1", "sum/2", "mean/1",
       "mean/2");
 
@@ -345,9 +375,9 @@ final class LayerCatalog {
       default -> "use layer fields for the rest, or leave out @Model and the model runs eagerly, as written";
     };
     return "F." + name + " with " + (constants + 1) + " argument(s) is not supported by the Kiln compiler; supported: relu, "
-        + "sigmoid, tanh, gelu, silu, leakyRelu(x, slope), softmax(x, dim), logSoftmax(x, dim), flatten(x[, start, end]), maxPool2d(x, k[, stride[, padding, "
+        + "sigmoid, tanh, gelu, silu, leakyRelu(x, slope), elu(x[, alpha]), softplus(x[, beta, threshold]), hardtanh(x[, min, max]), softmax(x, dim), logSoftmax(x, dim), flatten(x[, start, end]), maxPool2d(x, k[, stride[, padding, "
         + "ceilMode]]), avgPool2d(x, k[, stride[, padding, ceilMode, countIncludePad]]), adaptiveAvgPool2d(x, size[, width]), interpolate(x, scale[, scale_w]), "
-        + "reshape(x, -1, ...), transpose(x, d0, d1), permute(x, 0, ...), select(x, dim, index), narrow(x, dim, start, length), add(a, b), sub(a, b), mul(a, b) and div(a, b) of two"
+        + "reshape(x, -1, ...), pad(x, new int[] {left, right, ...}[, value]), normalize(x[, p, dim, eps]), transpose(x, d0, d1), permute(x, 0, ...), select(x, dim, index), narrow(x, dim, start, length), add(a, b), sub(a, b), mul(a, b) and div(a, b) of two"
         + " values of one shape or broadcast ([N, C, 1, 1] over [N, C, H, W]) or of a tensor field (x.add(pos)), matmul(a, b) of"
         + " two values, mul(x, c) and div(x, c) of a constant (x.add(c), x.sub(c) too), sum(x, dim[, keepDim]) and mean(x, dim[,"
         + " keepDim]) along a dimension after the batch (or several: mean(x, new int[] {2, 3})), maskedFill(x, mask, value) of a buffer mask; " + instead;
@@ -360,6 +390,15 @@ final class LayerCatalog {
       return new Reduce(mean, Arrays.stream(dims).boxed().toList(), keepDim, true);
     }
     return new Reduce(mean, integer(args, 0), keepDim);
+  }
+
+  /** {@code F.pad}'s padding, an {@code int[]} of (before, after) pairs from the last dimension backwards. */
+  private static List<Integer> pads(List<Object> args) throws BadArguments {
+    if (!(args.get(0) instanceof int[] pads)) {
+      throw new BadArguments("F.pad takes the padding as an int[] of (before, after) pairs from the last dimension backwards, e.g."
+          + " pad(x, new int[] {1, 1, 2, 2}), got " + args.get(0));
+    }
+    return Arrays.stream(pads).boxed().toList();
   }
 
   /** {@code new LSTM(input_size, hidden_size)} (GRU, RNN alike): one layer, with bias, time first, as PyTorch's defaults. */
