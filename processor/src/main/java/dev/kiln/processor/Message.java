@@ -24,7 +24,8 @@ public enum Message {
   SEVERAL_INPUTS("@Model class %s: forward takes one input tensor (Module's contract), not %d; declare the further"
       + " inputs with their sample shapes in a method of its own, 'public Tensor forwardMasked(Tensor x, @Input({16}) Tensor"
       + " mask)', which the compiled class overrides, or leave out @Model and the model runs eagerly, as written"),
-  BAD_INPUTS_METHOD("%s takes further inputs (@Input), so it must be an instance method returning one Tensor that the"
+  BAD_INPUTS_METHOD("%s takes further inputs (@Input), so it must be an instance method returning one Tensor (or a record"
+      + " of Tensors, Tensor[]) that the"
       + " generated class can override (not static, private or final), its first parameter the @Model input:"
       + " write 'public Tensor %s(Tensor x, @Input({...}) Tensor %s)'"),
   TWO_INPUTS_METHODS("%s: a @Model class may declare one method of several inputs besides forward, and %s is one already;"

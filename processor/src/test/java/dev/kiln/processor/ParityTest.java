@@ -1114,15 +1114,17 @@ class ParityTest {
   }
 
   /** The outputs of a model's outputs method, in order: a record's components or the array's elements. */
-  static List<Tensor> outputs(Module model, String method, Tensor x) {
+  static List<Tensor> outputs(Module model, String method, Tensor... inputs) {
     try {
       Class<?> owner = model.getClass();
       while (Arrays.stream(owner.getDeclaredMethods()).noneMatch(d -> d.getName().equals(method))) {
         owner = owner.getSuperclass();
       }
-      Method m = owner.getDeclaredMethod(method, Tensor.class);
+      Class<?>[] types = new Class<?>[inputs.length];
+      Arrays.fill(types, Tensor.class);
+      Method m = owner.getDeclaredMethod(method, types);
       m.setAccessible(true);
-      Object result = m.invoke(model, x);
+      Object result = m.invoke(model, (Object[]) inputs);
       if (result instanceof Tensor[] array) {
         return List.of(array);
       }
@@ -1253,5 +1255,119 @@ class ParityTest {
         assertClose(source + " two backward calls: " + k + " gradient", cp.get(k).grad().toFloatArray(), v.grad().toFloatArray(), 1e-5);
       }
     });
+  }
+
+  /**
+   * A method of several inputs returning several outputs: every output, and the gradients of every parameter and
+   * float input of a loss on each subset of the outputs (a tower no used output depends on has none in either), are
+   * eager mode's bit for bit, over batch sizes 5, 3 and 5 again; outputs keep their values through the next forward;
+   * a mask input gets no gradient; a further input of another batch size is refused naming it.
+   *
+   * @param masks per parameter, whether it is a padding mask (1 for a sample's first tokens, 0 after them)
+   */
+  @ParameterizedTest
+  @CsvSource({
+    "PairEmbeddings, forwardPair, false:false, b, a, 0 | 1 | 2 | 0:1 | 1:2 | 0:2 | 0:1:2",
+    "MaskedTokens, forwardMasked, false:true, mask, x, 0 | 1 | 0:1",
+  })
+  void severalInputsAndOutputsMatchEager(String source, String methodName, String masks, String further, String first,
+      String subsets) throws ReflectiveOperationException {
+    Compilation c = ProcessorTest.compile(ProcessorTest.model(source));
+    assertThat(c).succeededWithoutWarnings();
+    ClassLoader loader = new CompiledClasses(c);
+    Supplier<Module> eagerFactory = factory(loader, "test." + source);
+    Supplier<Module> compiledFactory = factory(loader, "test.Kiln" + source);
+    Module probe = eagerFactory.get();
+    Method method = Arrays.stream(probe.getClass().getMethods()).filter(m -> m.getName().equals(methodName)).findFirst().orElseThrow();
+    java.lang.reflect.Parameter[] params = method.getParameters();
+    String[] isMask = masks.split(":");
+    int[][] samples = new int[params.length][];
+    for (int i = 0; i < params.length; i++) {
+      samples[i] = i == 0 ? probe.getClass().getAnnotation(dev.kiln.dsl.Model.class).input()
+          : params[i].getAnnotation(dev.kiln.dsl.Input.class).value();
+    }
+    for (String subset : subsets.split("\\|")) {
+      Set<Integer> used = new TreeSet<>();
+      for (String i : subset.strip().split(":")) {
+        used.add(Integer.parseInt(i));
+      }
+      Kiln.manualSeed(11);
+      Module eager = eagerFactory.get();
+      Kiln.manualSeed(11);
+      Module compiled = compiledFactory.get();
+      for (int batch : new int[] {5, 3, 5}) {
+        String what = source + " batch " + batch + " loss on outputs " + used;
+        Kiln.manualSeed(batch);
+        Tensor[] inputsE = new Tensor[params.length];
+        Tensor[] inputsC = new Tensor[params.length];
+        for (int i = 0; i < params.length; i++) {
+          int[] shape = batched(batch, samples[i]);
+          boolean mask = Boolean.parseBoolean(isMask[i]);
+          Tensor t = mask ? paddingMask(batch, samples[i][0]) : Tensor.randn(shape);
+          inputsE[i] = mask ? t : Tensor.of(t.toFloatArray(), shape).requiresGrad(true);
+          inputsC[i] = mask ? t : Tensor.of(t.toFloatArray(), shape).requiresGrad(true);
+        }
+        eager.zeroGrad(true);
+        compiled.zeroGrad(true);
+        List<Tensor> oe = outputs(eager, methodName, inputsE);
+        List<Tensor> oc = outputs(compiled, methodName, inputsC);
+        List<Tensor> targets = new ArrayList<>();
+        for (Tensor o : oe) {
+          targets.add(Tensor.randn(o.shape()));
+        }
+        for (int i = 0; i < oe.size(); i++) {
+          assertArrayEquals(oe.get(i).shape(), oc.get(i).shape(), what + ": shape of output " + i);
+          assertArrayEquals(oe.get(i).toFloatArray(), oc.get(i).toFloatArray(), what + ": output " + i);
+        }
+        List<float[]> before = oc.stream().map(Tensor::toFloatArray).toList();
+        loss(oe, targets, used).backward();
+        loss(oc, targets, used).backward();
+        for (int i = 0; i < params.length; i++) {
+          Tensor ge = inputsE[i].grad();
+          Tensor gc = inputsC[i].grad();
+          assertEquals(ge == null, gc == null, what + ": input " + i + " has a gradient in one mode only");
+          if (ge != null) {
+            assertArrayEquals(ge.toFloatArray(), gc.toFloatArray(), what + ": input " + i + " gradient");
+          }
+        }
+        Map<String, Tensor> cp = compiled.namedParameters();
+        eager.namedParameters().forEach((k, v) -> {
+          if (v.grad() == null) {
+            assertTrue(cp.get(k).grad() == null, what + ": " + k + " has a gradient in the compiled model only");
+          } else {
+            assertNotNull(cp.get(k).grad(), what + ": " + k + " has no gradient in the compiled model");
+            assertArrayEquals(v.grad().toFloatArray(), cp.get(k).grad().toFloatArray(), what + ": " + k + " gradient");
+          }
+        });
+        outputs(compiled, methodName, inputsC); // the next forward of this batch size: earlier outputs keep their values
+        for (int i = 0; i < oc.size(); i++) {
+          assertArrayEquals(before.get(i), oc.get(i).toFloatArray(), what + ": output " + i + " changed after the next forward");
+        }
+      }
+    }
+    // evaluation: no gradient anywhere, the same values
+    Module compiled = compiledFactory.get();
+    Module eager = eagerFactory.get();
+    compiled.loadStateDict(eager.stateDict());
+    compiled.eval();
+    eager.eval();
+    Tensor[] inputs = new Tensor[params.length];
+    for (int i = 0; i < params.length; i++) {
+      inputs[i] = Boolean.parseBoolean(isMask[i]) ? paddingMask(4, samples[i][0]) : Tensor.randn(batched(4, samples[i]));
+    }
+    try (var g = Kiln.noGrad()) {
+      List<Tensor> oe = outputs(eager, methodName, inputs);
+      List<Tensor> oc = outputs(compiled, methodName, inputs);
+      for (int i = 0; i < oe.size(); i++) {
+        assertArrayEquals(oe.get(i).toFloatArray(), oc.get(i).toFloatArray(), source + " under noGrad: output " + i);
+        assertTrue(!oc.get(i).requiresGrad(), source + " under noGrad: output " + i + " requires grad");
+      }
+    }
+    // a further input of another batch size: refused, naming the parameter
+    inputs[1] = Boolean.parseBoolean(isMask[1]) ? paddingMask(3, samples[1][0]) : Tensor.randn(batched(3, samples[1]));
+    var e = assertThrows(AssertionError.class, () -> outputs(compiled, methodName, inputs));
+    assertEquals("Kiln" + source + "." + methodName + " expects " + further + " [4, " + joined(samples[1]) + "] (one sample ["
+        + joined(samples[1]) + "], the batch size 4 of " + first + "), got [3, " + joined(samples[1]) + "]; every input of one"
+        + " call holds the same samples, so give " + further + " " + first + "'s batch size", rootCause(e).getMessage());
   }
 }

@@ -92,6 +92,8 @@ class ProcessorTest {
       "ByHand, KilnByHand, KilnByHand.java",
       "FieldProducts, KilnFieldProducts, KilnFieldProducts.java",
       "TwoTower, KilnTwoTower, KilnTwoTower.java",
+      "PairEmbeddings, KilnPairEmbeddings, KilnPairEmbeddings.java",
+      "MaskedTokens, KilnMaskedTokens, KilnMaskedTokens.java",
       "MaskedAttention, KilnMaskedAttention, KilnMaskedAttention.java",
       "Recommender, KilnRecommender, KilnRecommender.java",
       "TaggedImage, KilnTaggedImage, KilnTaggedImage.java",
@@ -1872,14 +1874,14 @@ class ProcessorTest {
         "@Model(input = {4})",
         "public class Arrays extends Module {",
         "  final Linear fc1 = new Linear(4, 2);",
-        "  public Tensor[] forwardBoth(Tensor x, @Input({2}) Tensor b, int layer) { return new Tensor[] {b}; }",
+        "  public float[] forwardBoth(Tensor x, @Input({2}) Tensor b, int layer) { return new float[] {layer}; }",
         "  @Override public Tensor forward(Tensor x) { return fc1.apply(x); }",
         "}");
     c = compile(g);
     assertThat(c).hadErrorContaining(Message.BAD_INPUTS_METHOD.format("forwardBoth", "forwardBoth", "b"))
-        .inFile(g).onLineContaining("public Tensor[] forwardBoth");
+        .inFile(g).onLineContaining("public float[] forwardBoth");
     assertThat(c).hadErrorContaining(Message.NON_TENSOR_INPUT.format("layer", "forwardBoth", "int"))
-        .inFile(g).onLineContaining("public Tensor[] forwardBoth");
+        .inFile(g).onLineContaining("public float[] forwardBoth");
     assertThat(c).hadErrorCount(2);
   }
 

@@ -60,7 +60,7 @@ public final class ShapeChecker {
     Optional<CheckedModel> outputs = ir.outputs() == null ? Optional.empty()
         : graph(ir.outputsGraph(), partial, ir.outputs().results(), ir.outputs().method());
     Optional<CheckedModel> inputs = ir.inputs() == null ? Optional.empty()
-        : graph(ir.inputsGraph(), partial, List.of(ir.inputs().result()), ir.inputs().method());
+        : graph(ir.inputsGraph(), partial, ir.inputs().results(), ir.inputs().method());
     if (diagnostics.count() > before || forward.isEmpty()) {
       return Optional.empty();
     }

@@ -124,6 +124,11 @@ public final class Generator {
   private final Set<Integer> placing = new HashSet<>();
   /** For a graph of several outputs, by kernel: the condition under which its backward runs ({@link #runConditions}). */
   private final Map<Integer, String> runIf = new HashMap<>();
+  /**
+   * For a graph of several inputs and several outputs, by input storage ("in", "in1", ...): the condition under which
+   * it gets a gradient (an output it leads to received one), as eager mode's tape reaches it or not.
+   */
+  private final Map<String, String> inputReached = new HashMap<>();
   /** Storage of values whose gradient every reader adds, zeroed at the start of the backward (several outputs). */
   private final Set<String> zeroedGradients = new LinkedHashSet<>();
   /** Storage of the further inputs some kernel sends a gradient to (not those only read as a mask). */
@@ -202,10 +207,11 @@ public final class Generator {
     kernels.stream().filter(k -> k.kind() != Kernel.Kind.VIEW)
         .forEach(k -> k.inputs().stream().filter(storage::containsKey).forEach(v -> reads.merge(storage.get(v), 1, Integer::sum)));
     String finalStorage = kernels.isEmpty() ? "in" : storage.get(kernels.get(kernels.size() - 1).out());
-    // A method of several outputs over a graph (a value read twice, or a head no step reads): a step
-    // runs only when an output it leads to received a gradient (as eager mode, which never reaches the
-    // others' parameters), so every reader adds its gradient, to one zeroed at the start
-    boolean graphOutputs = outputs != null && (reads.values().stream().anyMatch(c -> c > 1)
+    // A method of several outputs over a graph (a value read twice, a head no step reads, or several inputs,
+    // whose towers are branches however each value is read): a step runs only when an output it leads to
+    // received a gradient (as eager mode, which never reaches the others' parameters), so every reader adds
+    // its gradient, to one zeroed at the start
+    boolean graphOutputs = outputs != null && (reads.values().stream().anyMatch(c -> c > 1) || !ir.further().isEmpty()
         || outputs.results().stream().map(storage::get).anyMatch(st -> !st.equals(finalStorage) && !reads.containsKey(st)));
     if (graphOutputs) {
       runConditions();
@@ -284,6 +290,15 @@ public final class Generator {
     }
   }
 
+  /**
+   * {@code  || !(outputGrads[0] != null)}: with several inputs and several outputs, an input no output it leads to
+   * received a gradient for gets none (null), as eager mode's tape never reaches it; empty otherwise.
+   */
+  private String reachedOrNot(String input) {
+    String reached = inputReached.get(input);
+    return reached == null ? "" : " || !(" + reached + ")";
+  }
+
   /** Whether a storage is an input's: "in", or a further input's "in1", "in2", ... */
   private static boolean isInput(String storage) {
     return storage.equals("in") || storage.matches("in\\d+");
@@ -315,6 +330,18 @@ public final class Generator {
         reach.computeIfAbsent(v, x -> new java.util.TreeSet<>()).addAll(leads);
       }
     }
+    if (!ir.further().isEmpty()) {
+      List<String> inputs = new ArrayList<>(List.of(ir.inputName()));
+      ir.further().forEach(f -> inputs.add(f.name()));
+      for (String input : inputs) {
+        Set<Integer> leads = new java.util.TreeSet<>(reach.getOrDefault(input, Set.of()));
+        // (through views: a reshaped input is the input)
+        kernels.stream().filter(k -> k.kind() == Kernel.Kind.VIEW && storage.get(k.out()).equals(storage.get(input)))
+            .forEach(k -> leads.addAll(reach.getOrDefault(k.out(), Set.of())));
+        inputReached.put(storage.get(input), leads.isEmpty() ? "false"
+            : leads.stream().map(i -> "outputGrads[" + i + "] != null").collect(Collectors.joining(" || ")));
+      }
+    }
   }
 
   /**
@@ -336,7 +363,7 @@ public final class Generator {
 
   private JavaFile file(String processorName) {
     Generator several = model.outputs() == null ? null : new Generator(model.outputs(), ir.outputs(), ir.forwardReturns());
-    Generator inputs = model.inputs() == null ? null : new Generator(model.inputs(), null, -1);
+    Generator inputs = model.inputs() == null ? null : new Generator(model.inputs(), ir.inputs().outputs(), -1);
     TypeSpec.Builder type = TypeSpec.classBuilder(name)
         .addModifiers(Modifier.PUBLIC, Modifier.FINAL)
         .addOriginatingElement(ir.element())
@@ -1064,14 +1091,20 @@ public final class Generator {
       names.add(declared.equals("x") ? "x" + j : declared);
     }
     MethodSpec.Builder m = MethodSpec.methodBuilder(inputs.method()).addAnnotation(Override.class)
-        .addModifiers(Modifier.PUBLIC).returns(TENSOR);
+        .addModifiers(Modifier.PUBLIC).returns(outputs == null ? TENSOR : outputsType());
     names.forEach(n -> m.addParameter(TENSOR, n));
     String args = String.join(", ", names);
     m.beginControlFlow("if (recordingLayers())")
         .addComment("summary() is recording: the layers' eager forwards, each seen as it is applied")
         .addStatement("return super.$L($L)", inputs.method(), args)
-        .endControlFlow()
-        .addStatement("return $L.forward($L)", compiled, args);
+        .endControlFlow();
+    if (outputs == null) {
+      m.addStatement("return $L.forward($L)", compiled, args);
+    } else { // several outputs: the fused outputs, or their CUDA form, as the method of several outputs picks them
+      List<String> params = parameterExpressions();
+      CodeBlock onCuda = CodeBlock.of("$T.onCuda($S, $L$L)", COMPILED, name, args, params.isEmpty() ? "" : ", " + String.join(", ", params));
+      returnOutputs(m, onCuda, compiled + "." + cudaOutputsMethod() + "(" + args + ")", compiled + ".outputs(" + args + ")");
+    }
     type.addMethod(m.build());
   }
 
@@ -1299,7 +1332,7 @@ public final class Generator {
     }
     b.addStatement("return new $T[] {$L}", TENSOR, outputs.results().stream().map(locals::get).collect(Collectors.joining(", ")));
     return MethodSpec.methodBuilder(cudaOutputsMethod()).addModifiers(Modifier.PRIVATE).returns(ArrayTypeName.of(TENSOR))
-        .addParameter(TENSOR, "x")
+        .addParameters(inputParameters())
         .addJavadoc(doc + "; the outputs of $L in order ($L).\n", outputs.method(), String.join(", ", outputs.components()))
         .addCode(b.build()).build();
   }
@@ -2323,10 +2356,10 @@ public final class Generator {
       b.beginControlFlow("if (dx != null)").addStatement("System.arraycopy(g.readBuffer(), g.offset(), dx, 0, dx.length)").endControlFlow();
     }
     b.addStatement("$T[] grads = new $T[$L]", TENSOR, TENSOR, params.size() + 1 + ir.further().size())
-        .addStatement("grads[0] = dx == null ? null : $T.wrap(dx, x.shape())", TENSOR);
+        .addStatement("grads[0] = dx == null$L ? null : $T.wrap(dx, x.shape())", reachedOrNot("in"), TENSOR);
     for (int j = 1; j <= ir.further().size(); j++) {
       if (inputGradients.contains("in" + j)) {
-        b.addStatement("grads[$L] = dx$L == null ? null : $T.wrap(dx$L, x$L.shape())", j, j, TENSOR, j, j);
+        b.addStatement("grads[$L] = dx$L == null$L ? null : $T.wrap(dx$L, x$L.shape())", j, j, reachedOrNot("in" + j), TENSOR, j, j);
       }
     }
     b.addStatement("return grads");
@@ -2366,7 +2399,7 @@ public final class Generator {
    * {@code forward} returns its component of the same graph.
    */
   private void addOutputsMembers(TypeSpec.Builder type) {
-    TypeName returns = outputs.isArray() ? ArrayTypeName.of(TENSOR) : recordClass();
+    TypeName returns = outputsType();
     String compiled = "compiled" + Character.toUpperCase(outputs.method().charAt(0)) + outputs.method().substring(1);
     String call;
     String cudaCall;
@@ -2387,14 +2420,24 @@ public final class Generator {
         .addModifiers(Modifier.PUBLIC).returns(returns).addParameter(TENSOR, "x");
     CodeBlock onCuda = CodeBlock.of("$T.onCuda($S, x$L)", COMPILED, name, params.isEmpty() ? "" : ", " + String.join(", ", params));
     m.addCode(summaryGuard(outputs.method()));
+    returnOutputs(m, onCuda, cudaCall, call);
+    type.addMethod(m.build());
+  }
+
+  /** The type a method of several outputs returns: its record, or {@code Tensor[]}. */
+  private TypeName outputsType() {
+    return outputs.isArray() ? ArrayTypeName.of(TENSOR) : recordClass();
+  }
+
+  /** The end of a method of several outputs' override: the outputs of {@code cudaCall} or {@code call}, as its record. */
+  private void returnOutputs(MethodSpec.Builder m, CodeBlock onCuda, String cudaCall, String call) {
     if (outputs.isArray()) {
       m.addStatement("return $L ? $L : $L", onCuda, cudaCall, call);
     } else {
       m.addStatement("$T[] outputs = $L ? $L : $L", TENSOR, onCuda, cudaCall, call)
-          .addStatement("return new $T($L)", returns, java.util.stream.IntStream.range(0, outputs.results().size())
+          .addStatement("return new $T($L)", outputsType(), java.util.stream.IntStream.range(0, outputs.results().size())
               .mapToObj(i -> "outputs[" + i + "]").collect(Collectors.joining(", ")));
     }
-    type.addMethod(m.build());
   }
 
   private ClassName recordClass() {
@@ -2411,7 +2454,8 @@ public final class Generator {
     List<String> results = outputs.results();
     int count = results.size();
     String training = usesTrainingMode() ? ", training" : "";
-    b.addStatement("boolean recording = $T.recording(x$L)", COMPILED, params.isEmpty() ? "" : ", " + String.join(", ", params));
+    b.addStatement("boolean recording = $T.recording(x$L$L)", COMPILED, furtherArguments(),
+        params.isEmpty() ? "" : ", " + String.join(", ", params));
     if (forwardReturns >= 0) {
       int c = forwardReturns;
       b.beginControlFlow("if (!all)")
@@ -2453,7 +2497,8 @@ public final class Generator {
     b.add("// a hidden anchor carries the backward node; each output hands it its gradient (OutputGradients), an output\n")
         .add("// whose steps record nothing (their parameters frozen, x without gradient) is a plain tensor, as eager's\n")
         .addStatement("$T outputGradients = new $T($L)", OUTPUT_GRADIENTS, OUTPUT_GRADIENTS, count)
-        .addStatement("$T anchor = $T.anchor(new Backward(x, p, out, outputGradients$L))", TENSOR, OUTPUT_GRADIENTS, training);
+        .addStatement("$T anchor = $T.anchor(new Backward(x$L, p, out, outputGradients$L))", TENSOR, OUTPUT_GRADIENTS,
+            furtherArguments(), training);
     List<CodeBlock> tensors = new ArrayList<>();
     for (int i = 0; i < count; i++) {
       CodeBlock recorded = CodeBlock.of("outputGradients.output($L, $L, new int[] {$L}, anchor)", i, values.get(i), shapeArguments(i));
@@ -2469,7 +2514,7 @@ public final class Generator {
                 outputs.method(), String.join(", ", outputs.components()), outputLabel(forwardReturns))
         : MethodSpec.methodBuilder("outputs")
             .addJavadoc("The fused $L: its outputs in order ($L).\n", outputs.method(), String.join(", ", outputs.components()));
-    m.returns(ArrayTypeName.of(TENSOR)).addParameter(TENSOR, "x");
+    m.returns(ArrayTypeName.of(TENSOR)).addParameters(inputParameters());
     if (forwardReturns >= 0) {
       m.addParameter(TypeName.BOOLEAN, "all");
     }
@@ -2514,8 +2559,11 @@ public final class Generator {
     kernels.forEach(k -> producers.put(k.out(), k));
     Deque<String> todo = new ArrayDeque<>(List.of(outputs.results().get(i)));
     Set<String> seen = new HashSet<>();
+    Set<String> reached = new HashSet<>(); // the values an output is computed from, the further inputs among them
     while (!todo.isEmpty()) {
-      Kernel k = producers.get(todo.pop());
+      String value = todo.pop();
+      reached.add(value);
+      Kernel k = producers.get(value);
       if (k != null && seen.add(k.out())) {
         if (k.layer() != null && k.hasParameters()) {
           own.addAll(parametersOf(k.layer()));
@@ -2527,11 +2575,22 @@ public final class Generator {
       }
     }
     List<String> all = parameterExpressions();
-    if (own.containsAll(all)) {
+    // the inputs it is computed from: x (always, with one input), the further inputs it reaches
+    List<String> inputs = new ArrayList<>();
+    if (ir.further().isEmpty() || reached.contains(ir.inputName())) {
+      inputs.add("x");
+    }
+    for (int j = 1; j <= ir.further().size(); j++) {
+      if (reached.contains(ir.further().get(j - 1).name())) {
+        inputs.add("x" + j);
+      }
+    }
+    if (own.containsAll(all) && inputs.size() == ir.further().size() + 1) {
       return CodeBlock.of("recording");
     }
-    List<String> mine = all.stream().filter(own::contains).toList();
-    return CodeBlock.of("$T.recording(x$L)", COMPILED, mine.isEmpty() ? "" : ", " + String.join(", ", mine));
+    List<String> mine = new ArrayList<>(inputs.isEmpty() ? List.of("x") : inputs);
+    all.stream().filter(own::contains).forEach(mine::add);
+    return CodeBlock.of("$T.recording($L)", COMPILED, String.join(", ", mine));
   }
 
   /** The output computed first (the input counts as before every step); the first such on ties. */
