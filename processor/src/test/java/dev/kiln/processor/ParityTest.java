@@ -1124,20 +1124,27 @@ class ParityTest {
       Arrays.fill(types, Tensor.class);
       Method m = owner.getDeclaredMethod(method, types);
       m.setAccessible(true);
-      Object result = m.invoke(model, (Object[]) inputs);
-      if (result instanceof Tensor[] array) {
-        return List.of(array);
-      }
-      List<Tensor> out = new ArrayList<>();
-      for (RecordComponent c : result.getClass().getRecordComponents()) {
-        Method accessor = c.getAccessor();
-        accessor.setAccessible(true);
-        out.add((Tensor) accessor.invoke(result));
-      }
-      return out;
+      return tensorsOf(m.invoke(model, (Object[]) inputs));
     } catch (ReflectiveOperationException e) {
       throw new AssertionError("cannot call " + method, e);
     }
+  }
+
+  /** What a method returned as its tensors in order: one tensor, an array's elements or a record's components. */
+  static List<Tensor> tensorsOf(Object result) throws ReflectiveOperationException {
+    if (result instanceof Tensor t) {
+      return List.of(t);
+    }
+    if (result instanceof Tensor[] array) {
+      return List.of(array);
+    }
+    List<Tensor> out = new ArrayList<>();
+    for (RecordComponent c : result.getClass().getRecordComponents()) {
+      Method accessor = c.getAccessor();
+      accessor.setAccessible(true);
+      out.add((Tensor) accessor.invoke(result));
+    }
+    return out;
   }
 
   /**
