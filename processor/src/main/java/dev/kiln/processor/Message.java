@@ -89,9 +89,6 @@ public enum Message {
   FIELD_ADD_SHAPES("%s: %s of %s from %s and %s: a tensor field repeats over the batch and the value's leading dimensions,"
       + " so its sizes after any leading 1s are the value's last ones, all of %s or the last few (a position table [S, D] or"
       + " [1, S, D], a bias [D], over [N, S, D])"),
-  FIELD_MATMUL_LEFT("%s: %s is the left operand of a matmul; a compiled forward takes a tensor field as the right operand,"
-      + " one matrix [K, M] multiplying every row of a value (x.matmul(w): [N, K] @ [K, M], [N, S, D] @ [D, T]), not a"
-      + " field on the left; run this model eagerly (without @Model)"),
   MASK_NOT_BUFFER("%s: the mask must be a buffer of the model, as it is or compared with a constant (mask.eq(0)), with"
       + " mask created by registerBuffer(\"mask\", Tensor.ones(S, S).tril()), or a further input of a method of several"
       + " inputs (@Input); %s is not"),

@@ -65,6 +65,7 @@ class CudaCompiledTest {
     "BiGruStates, 7:5",
     "CellStates, 6:4",
     "FieldProducts, 6:8",
+    "TokenMixer, 6:8",
     "TransposedRows, 8:6",
     "CausalLocal, 6:8",
     "PaddedText, ids11:6",

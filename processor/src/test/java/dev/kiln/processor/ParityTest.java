@@ -591,6 +591,7 @@ class ParityTest {
     "BiGruStates, test.BiGruStates, test.KilnBiGruStates, 7:5, 3",
     "CellStates, test.CellStates, test.KilnCellStates, 6:4, 3",
     "FieldProducts, test.FieldProducts, test.KilnFieldProducts, 6:8, 3",
+    "TokenMixer, test.TokenMixer, test.KilnTokenMixer, 6:8, 3",
     "TransposedRows, test.TransposedRows, test.KilnTransposedRows, 8:6, 3",
     "CausalLocal, test.CausalLocal, test.KilnCausalLocal, 6:8, 3",
   })
@@ -920,11 +921,13 @@ class ParityTest {
    * A recurrent layer's last states read in a compiled forward ({@code forwardWithState}): an LSTM classifier on
    * {@code h_n[-1]} (dropout between its layers), a bidirectional GRU's two last states beside its averaged output (the
    * states' gradient and the output's meeting at each direction's last step), LSTM's {@code c_n} below the top layer
-   * and an RNN's {@code h_n} read in one expression. The outputs, the loss, the input's and every parameter's gradient
+   * and an RNN's {@code h_n} read in one expression; a token-mixing MLP's weights on the left of products ({@code w.matmul(x)},
+   * eager's batched products with the weight repeated, its gradient summed over the batch as eager's expand sums it).
+   * The outputs, the loss, the input's and every parameter's gradient
    * are eager mode's bit for bit, in training (the same dropout draws) step after step of SGD, and in evaluation.
    */
   @ParameterizedTest
-  @CsvSource({"LstmLastState, 6:5", "BiGruStates, 7:5", "CellStates, 6:4"})
+  @CsvSource({"LstmLastState, 6:5", "BiGruStates, 7:5", "CellStates, 6:4", "TokenMixer, 6:8"})
   void lastStatesMatchEagerBitForBit(String model, String sampleShape) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(model));
     assertThat(c).succeededWithoutWarnings();
@@ -1010,6 +1013,7 @@ class ParityTest {
     "LstmLastState, test.LstmLastState, test.KilnLstmLastState, 6:5, 3",
     "CellStates, test.CellStates, test.KilnCellStates, 6:4, 3",
     "FieldProducts, test.FieldProducts, test.KilnFieldProducts, 6:8, 3",
+    "TokenMixer, test.TokenMixer, test.KilnTokenMixer, 6:8, 3",
     "CausalLocal, test.CausalLocal, test.KilnCausalLocal, 6:8, 3",
     "PaddedText, test.PaddedText, test.KilnPaddedText, ids:6, 3",
     "PaddedMeanPool, test.PaddedMeanPool, test.KilnPaddedMeanPool, ids:6, 3",

@@ -91,6 +91,7 @@ class ProcessorTest {
       "CellStates, KilnCellStates, KilnCellStates.java",
       "ByHand, KilnByHand, KilnByHand.java",
       "FieldProducts, KilnFieldProducts, KilnFieldProducts.java",
+      "TokenMixer, KilnTokenMixer, KilnTokenMixer.java",
       "TwoTower, KilnTwoTower, KilnTwoTower.java",
       "PairEmbeddings, KilnPairEmbeddings, KilnPairEmbeddings.java",
       "MaskedTokens, KilnMaskedTokens, KilnMaskedTokens.java",
@@ -1534,7 +1535,8 @@ class ProcessorTest {
         "  @Override public Tensor forward(Tensor x) {",
         "    Tensor a = x.matmul(w);",
         "    Tensor b = matmul(x, cube);",
-        "    Tensor c = table.matmul(x);",
+        "    Tensor c = w.matmul(x);",
+        "    Tensor g = cube.matmul(x);",
         "    Tensor d = ok.matmul(table);",
         "    Tensor e = x.matmul(ok).add(bias);",
         "    return fc.apply(x);",
@@ -1548,14 +1550,18 @@ class ProcessorTest {
     assertThat(c).hadErrorContaining("matmul(x, cube): matmul of [N, 6, 8] from the input x (@Model input) and [8, 4, 2] from"
         + " the buffer cube: a tensor field multiplies a value as one matrix [K, M] (x.matmul(w): [N, K] @ [K, M], [N, S, D] @"
         + " [D, T]), but this one has 3 dimensions").inFile(f).onLineContaining("Tensor b =");
-    assertThat(c).hadErrorContaining(Message.FIELD_MATMUL_LEFT.format("table.matmul(x)", "the parameter table [6, 6]"))
-        .inFile(f).onLineContaining("Tensor c =");
+    assertThat(c).hadErrorContaining("w.matmul(x): matmul of [6, 4] from the parameter w and [N, 6, 8] from the input x (@Model"
+        + " input): it contracts dimension 1 of the left (size 4) with dimension 1 of the right (size 6), which differ; transpose"
+        + " the value (x.transpose(-2, -1)) where its matrices are the other way round").inFile(f).onLineContaining("Tensor c =");
+    assertThat(c).hadErrorContaining("cube.matmul(x): matmul of [8, 4, 2] from the buffer cube and [N, 6, 8] from the input x"
+        + " (@Model input): a tensor field on the left multiplies each sample's matrices as one matrix [M, K] (w.matmul(x):"
+        + " [M, K] @ [N, K, T]), but this one has 3 dimensions").inFile(f).onLineContaining("Tensor g =");
     assertThat(c).hadErrorContaining(Message.TENSOR_MISUSE.format("ok.matmul(table)", "ok", "the parameter ok [8, 4]"))
         .inFile(f).onLineContaining("Tensor d =");
     assertThat(c).hadErrorContaining(Message.FIELD_ADD_SHAPES.format("x.matmul(ok).add(bias)", "add", "[N, 6, 4]", "x.matmul(ok)",
             "the parameter bias [5]", "[6, 4]"))
         .inFile(f).onLineContaining("Tensor e =");
-    assertEquals(5, c.errors().size(), c.errors().toString());
+    assertEquals(6, c.errors().size(), c.errors().toString());
   }
 
   /**

@@ -80,6 +80,7 @@ public final class Generator {
   static final ClassName PLAN_CACHE = ClassName.get("dev.kiln.runtime", "PlanCache");
   static final ClassName BLAS = ClassName.get("dev.kiln.runtime.cpu", "Blas");
   static final ClassName KERNELS = ClassName.get("dev.kiln.runtime.cpu", "CpuKernels");
+  static final ClassName MATH_KERNELS = ClassName.get("dev.kiln.runtime.cpu", "MathKernels");
   static final ClassName CONV = ClassName.get("dev.kiln.runtime.cpu", "ConvKernels");
   static final ClassName NORM = ClassName.get("dev.kiln.runtime.cpu", "NormKernels");
   static final ClassName ACTIVATIONS = ClassName.get("dev.kiln.runtime.cpu", "ActivationKernels");
@@ -811,6 +812,13 @@ public final class Generator {
         case VIEW -> b.add(foldedNote(k));
         case MATMUL -> {
           Kernel.Product m = k.product();
+          if (k.fieldOnLeft()) { // each sample's matrices times the field [M, K], read for each (stride 0): eager's bmm
+            String w = tensorField(fieldOperand(k));
+            b.addStatement("$T.sgemmBatched($L, false, false, $L, $L, $L, $Lf, $L.readBuffer(), $L.offset(), 0, $L, $L, $L, 0f, $L, $L, $L)",
+                BLAS, m.count(), m.m(), m.n(), m.k(), m.alpha(), w, w, in.array, in.offset, m.k() * m.n(), out.array, out.offset,
+                m.m() * m.n());
+            break;
+          }
           if (k.byField()) { // every row times the field [K, M], read where it lives (its native copy, kept current)
             b.addStatement("$T.sgemm(false, false, $L, $L, $L, $Lf, $L, $L, $L, $L, $L, 0f, $L, $L, $L)", BLAS, fieldRows(k), m.n(),
                 m.k(), m.alpha(), in.array, in.offset, m.k(), tensorField(fieldOperand(k)), m.n(), out.array, out.offset, m.n());
@@ -1240,6 +1248,10 @@ public final class Generator {
       switch (k.kind()) {
         case MATMUL -> {
           Kernel.Product m = k.product();
+          if (k.fieldOnLeft()) { // the field repeated over the batch: eager's product on the tape (a strided-batched GEMM)
+            b.addStatement("$T $L = $T.matmul($L, $L)", TENSOR, out, F, locals.get(k.inputs().get(1)), in);
+            break;
+          }
           if (k.byField()) { // every row times the field: one GEMM (count 1) over the batch's rows, its gradient summed over them
             b.addStatement("$T $L = $T.matmul($L, false, $L, false, $Lf, 1, $L, $L, $L, $L)", TENSOR, out, CUDA_COMPILED, in,
                 locals.get(k.inputs().get(1)), m.alpha(), fieldRows(k), m.n(), m.k(), batchShape(k.outShape()));
@@ -1455,6 +1467,9 @@ public final class Generator {
     if (k.kind() != Kernel.Kind.MATMUL) {
       return Shapes.toString(k.inShape());
     }
+    if (k.fieldOnLeft()) { // w @ x: the field's own shape first
+      return Shapes.toString(k.inShapes().get(1)) + " @ " + Shapes.toString(k.inShape());
+    }
     if (k.byField()) { // x @ w: the field's own shape
       return Shapes.toString(k.inShape()) + " @ " + Shapes.toString(k.inShapes().get(1));
     }
@@ -1623,9 +1638,16 @@ public final class Generator {
         if (guarded) {
           b.beginControlFlow("if ($L != null)", inTarget.array);
         }
+        if (k.fieldOnLeft()) { // w @ x: each sample's gradient w^T @ g, the field read for each (stride 0), as eager's bmm
+          String f = tensorField(field);
+          b.addStatement("$T.sgemmBatched($L, true, false, $L, $L, $L, $Lf, $L.readBuffer(), $L.offset(), 0, $L, $L, $L, $L, $L, $L, $L)",
+              BLAS, m.count(), m.k(), m.n(), m.m(), m.alpha(), f, f, d.array, d.offset, m.m() * m.n(), accumulate ? "1f" : "0f",
+              inTarget.array, inTarget.offset, m.k() * m.n());
+        } else {
         b.addStatement("$T.sgemm(false, true, $L, $L, $L, $Lf, $L, $L, $L, $L, $L, $L, $L, $L, $L)", BLAS, fieldRows(k), m.k(), m.n(),
             m.alpha(), d.array, d.offset, m.n(), tensorField(field), m.n(), accumulate ? "1f" : "0f", inTarget.array,
             inTarget.offset, m.k());
+        }
         if (guarded) {
           b.endControlFlow();
         }
@@ -1678,6 +1700,22 @@ public final class Generator {
   private void fieldBackward(CodeBlock.Builder b, Kernel k, TensorIr field, Ref d, Ref out, Map<String, Ref> refs) {
     Ref other = k.kind() == Kernel.Kind.MUL ? ref(k.in(), refs) : null;
     String f = tensorField(field);
+    if (k.fieldOnLeft()) { // w @ x: w's gradient as eager's: each sample's g @ x^T, then their sum over the batch (in double)
+      Kernel.Product m = k.product();
+      Ref x = ref(k.in(), refs);
+      String local = "field" + (kernels.indexOf(k) + 1);
+      b.addStatement("float[] $LG = $T.gradBuffer($L, $L)", local, COMPILED, f, recordedNeed(f))
+          .beginControlFlow("if ($LG != null)", local)
+          .addStatement("float[] $LProducts = new float[$L * $L]", local, m.count(), m.m() * m.k())
+          .addStatement("$T.sgemmBatched($L, false, true, $L, $L, $L, $Lf, $L, $L, $L, $L, $L, $L, 0f, $LProducts, 0, $L)", BLAS,
+              m.count(), m.m(), m.k(), m.n(), m.alpha(), d.array, d.offset, m.m() * m.n(), x.array, x.offset, m.k() * m.n(), local,
+              m.m() * m.k())
+          .addStatement("float[] $LSum = new float[$L]", local, m.m() * m.k())
+          .addStatement("$T.sumAlong($LSum, 0, $LProducts, 0, 1, $L, $L, 1f)", MATH_KERNELS, local, local, m.count(), m.m() * m.k())
+          .addStatement("$T.accumulate($LG, 0, $LSum, 0, $L)", KERNELS, local, local, m.m() * m.k())
+          .endControlFlow();
+      return;
+    }
     if (k.byField()) { // x @ w: w's gradient x^T @ g summed over every row of the batch, one GEMM added to the parameter's
       Kernel.Product m = k.product();
       Ref x = ref(k.in(), refs);
