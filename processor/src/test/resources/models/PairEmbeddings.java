@@ -10,7 +10,8 @@ import dev.kiln.runtime.Tensor;
 
 /**
  * A two-tower model of several inputs returning several outputs: both embeddings and the pair's score, so
- * that a loss may train the score and pull the embeddings together at once. forward is one input's embedding.
+ * that a loss may train the score and pull the embeddings together at once; beside it, a method of several outputs
+ * of one input (an embedding and its score alone). forward is one input's embedding.
  */
 @Model(input = {6})
 public class PairEmbeddings extends Module {
@@ -24,6 +25,11 @@ public class PairEmbeddings extends Module {
     Tensor ea = relu(towerA.apply(a));                  // [N, 8]
     Tensor eb = relu(towerB.apply(b));                  // [N, 8]
     return new PairOut(ea, eb, head.apply(ea.mul(eb))); // [N, 8], [N, 8], [N, 1]
+  }
+
+  public Tensor[] embedded(Tensor x) {
+    Tensor e = relu(towerA.apply(x));
+    return new Tensor[] {e, head.apply(e)};
   }
 
   @Override

@@ -1180,6 +1180,7 @@ class ParityTest {
     "HiddenResidual, heads, 6, 0 | 1 | 2 | 0:1 | 1:2 | 0:2 | 0:1:2",
     "SplitHeads, heads, 12, 0 | 1 | 2 | 0:1 | 1:2 | 0:2 | 0:1:2",
     "Heads, heads, 2:4:3, 0 | 1 | 2 | 3 | 1:2 | 1:3 | 2:3 | 0:3 | 1:2:3",
+    "PairEmbeddings, embedded, 6, 0 | 1 | 0:1",
   })
   void severalOutputsMatchEager(String source, String method, String sampleShape, String subsets) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(source));

@@ -2071,6 +2071,82 @@ class ProcessorTest {
     assertThat(c).hadErrorContaining(Message.RETURNS_FURTHER_INPUT.format("forwardEcho", "b"));
   }
 
+  /**
+   * A method of several inputs returning several outputs: its record checked as the method of several outputs' is (not
+   * private, Tensor components), each output a value computed from the inputs, its return a new record of them; a second
+   * method of several inputs is refused whatever it returns (one per model), while a method of several outputs of x
+   * alone may stand beside it.
+   */
+  @Test
+  void aMethodOfSeveralInputsAndOutputsIsCheckedOnItsLines() {
+    JavaFileObject f = classModel("PairOuts",
+        "@Model(input = {4})",
+        "public class PairOuts extends Module {",
+        "  final Linear fc1 = new Linear(4, 2);",
+        "  final Linear fc2 = new Linear(2, 2);",
+        "  private record Pair(Tensor left, Tensor right) {}",
+        "  public Pair forwardPair(Tensor x, @Input({2}) Tensor b) {",
+        "    return new Pair(fc1.apply(x), fc2.apply(b));",
+        "  }",
+        "  public Tensor[] forwardBoth(Tensor x, @Input({2}) Tensor b) { return new Tensor[] {fc1.apply(x), b}; }",
+        "  @Override public Tensor forward(Tensor x) { return fc1.apply(x); }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining(Message.PRIVATE_OUTPUTS_RECORD.format("Pair", "KilnPairOuts"))
+        .inFile(f).onLineContaining("private record Pair");
+    assertThat(c).hadErrorContaining(Message.TWO_INPUTS_METHODS.format("forwardBoth", "forwardPair"))
+        .inFile(f).onLineContaining("public Tensor[] forwardBoth");
+    assertEquals(2, c.errors().size(), c.errors().toString());
+
+    JavaFileObject g = classModel("PairEcho",
+        "@Model(input = {4})",
+        "public class PairEcho extends Module {",
+        "  final Linear fc1 = new Linear(4, 2);",
+        "  public record Pair(Tensor left, int right) {}",
+        "  public record Echo(Tensor left, Tensor right) {}",
+        "  public Echo forwardEcho(Tensor x, @Input({2}) Tensor b) {",
+        "    Tensor h = fc1.apply(x);",
+        "    return new Echo(h, b.reshape(-1, 2));",
+        "  }",
+        "  public Tensor[] heads(Tensor x) { Tensor h = fc1.apply(x); return new Tensor[] {h, h.mul(2f)}; }",
+        "  @Override public Tensor forward(Tensor x) { return fc1.apply(x); }",
+        "}");
+    c = compile(g);
+    assertThat(c).hadErrorContaining(Message.RETURNS_FURTHER_INPUT.format("forwardEcho", "b"))
+        .inFile(g).onLineContaining("public Echo forwardEcho");
+    assertEquals(1, c.errors().size(), c.errors().toString());
+
+    JavaFileObject h = classModel("PairNoRecord",
+        "@Model(input = {4})",
+        "public class PairNoRecord extends Module {",
+        "  final Linear fc1 = new Linear(4, 2);",
+        "  public record Pair(Tensor left, Tensor right) {}",
+        "  public Pair forwardPair(Tensor x, @Input({2}) Tensor b) {",
+        "    Tensor h = fc1.apply(x).add(b);",
+        "    return pair(h);",
+        "  }",
+        "  static Pair pair(Tensor h) { return new Pair(h, h); }",
+        "  @Override public Tensor forward(Tensor x) { return fc1.apply(x); }",
+        "}");
+    c = compile(h);
+    assertThat(c).hadErrorContaining(Message.NO_OUTPUTS_RETURN.format("forwardPair", "new Pair(left, right)"))
+        .inFile(h).onLineContaining("return pair(h)");
+    assertEquals(1, c.errors().size(), c.errors().toString());
+
+    JavaFileObject k = classModel("PairSteps",
+        "@Model(input = {4})",
+        "public class PairSteps extends Module {",
+        "  final Linear fc1 = new Linear(4, 2);",
+        "  public record Pair(Tensor left, int step) {}",
+        "  public Pair forwardPair(Tensor x, @Input({2}) Tensor b) { return new Pair(fc1.apply(x).add(b), 0); }",
+        "  @Override public Tensor forward(Tensor x) { return fc1.apply(x); }",
+        "}");
+    c = compile(k);
+    assertThat(c).hadErrorContaining(Message.NON_TENSOR_COMPONENT.format("step", "Pair", "int"))
+        .inFile(k).onLineContaining("public record Pair");
+    assertEquals(1, c.errors().size(), c.errors().toString());
+  }
+
   @Test
   void twoOutputsMethods() {
     JavaFileObject f = classModel("TwoOutputs",
