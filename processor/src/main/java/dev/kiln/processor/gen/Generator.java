@@ -1631,7 +1631,7 @@ public final class Generator {
         }
         continue;
       }
-      if (field != null && k.byField()) { // x @ w: x's gradient g @ w^T, one GEMM over all rows
+      if (field != null && k.byField()) { // x @ w: x's gradient g @ w^T, one GEMM over all rows (w @ x: w^T @ g per sample)
         Kernel.Product m = k.product();
         boolean accumulate = accumulating.contains(i + ":" + w);
         boolean guarded = !inTarget.array.startsWith("p.");
@@ -1644,9 +1644,9 @@ public final class Generator {
               BLAS, m.count(), m.k(), m.n(), m.m(), m.alpha(), f, f, d.array, d.offset, m.m() * m.n(), accumulate ? "1f" : "0f",
               inTarget.array, inTarget.offset, m.k() * m.n());
         } else {
-        b.addStatement("$T.sgemm(false, true, $L, $L, $L, $Lf, $L, $L, $L, $L, $L, $L, $L, $L, $L)", BLAS, fieldRows(k), m.k(), m.n(),
-            m.alpha(), d.array, d.offset, m.n(), tensorField(field), m.n(), accumulate ? "1f" : "0f", inTarget.array,
-            inTarget.offset, m.k());
+          b.addStatement("$T.sgemm(false, true, $L, $L, $L, $Lf, $L, $L, $L, $L, $L, $L, $L, $L, $L)", BLAS, fieldRows(k), m.k(),
+              m.n(), m.alpha(), d.array, d.offset, m.n(), tensorField(field), m.n(), accumulate ? "1f" : "0f", inTarget.array,
+              inTarget.offset, m.k());
         }
         if (guarded) {
           b.endControlFlow();
