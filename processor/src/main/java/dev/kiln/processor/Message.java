@@ -24,7 +24,8 @@ public enum Message {
   SEVERAL_INPUTS("@Model class %s: forward takes one input tensor (Module's contract), not %d; declare the further"
       + " inputs with their sample shapes in a method of its own, 'public Tensor forwardMasked(Tensor x, @Input({16}) Tensor"
       + " mask)', which the compiled class overrides, or leave out @Model and the model runs eagerly, as written"),
-  BAD_INPUTS_METHOD("%s takes further inputs (@Input), so it must be an instance method returning one Tensor that the"
+  BAD_INPUTS_METHOD("%s takes further inputs (@Input), so it must be an instance method returning one Tensor (or a record"
+      + " of Tensors, Tensor[]) that the"
       + " generated class can override (not static, private or final), its first parameter the @Model input:"
       + " write 'public Tensor %s(Tensor x, @Input({...}) Tensor %s)'"),
   TWO_INPUTS_METHODS("%s: a @Model class may declare one method of several inputs besides forward, and %s is one already;"
@@ -88,9 +89,6 @@ public enum Message {
   FIELD_ADD_SHAPES("%s: %s of %s from %s and %s: a tensor field repeats over the batch and the value's leading dimensions,"
       + " so its sizes after any leading 1s are the value's last ones, all of %s or the last few (a position table [S, D] or"
       + " [1, S, D], a bias [D], over [N, S, D])"),
-  FIELD_MATMUL_LEFT("%s: %s is the left operand of a matmul; a compiled forward takes a tensor field as the right operand,"
-      + " one matrix [K, M] multiplying every row of a value (x.matmul(w): [N, K] @ [K, M], [N, S, D] @ [D, T]), not a"
-      + " field on the left; run this model eagerly (without @Model)"),
   MASK_NOT_BUFFER("%s: the mask must be a buffer of the model, as it is or compared with a constant (mask.eq(0)), with"
       + " mask created by registerBuffer(\"mask\", Tensor.ones(S, S).tril()), or a further input of a method of several"
       + " inputs (@Input); %s is not"),

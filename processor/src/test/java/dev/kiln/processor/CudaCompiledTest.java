@@ -71,6 +71,7 @@ class CudaCompiledTest {
     "BiGruStates, 7:5",
     "CellStates, 6:4",
     "FieldProducts, 6:8",
+    "TokenMixer, 6:8",
     "TransposedRows, 8:6",
     "CausalLocal, 6:8",
     "PaddedText, ids11:6",
@@ -168,7 +169,8 @@ class CudaCompiledTest {
   }
 
   /**
-   * A method of several inputs on CUDA (its {@code forwardCuda(x, x1, ...)}, every input moved to the device as x is):
+   * A method of several inputs on CUDA (its {@code forwardCuda(x, x1, ...)}, every input moved to the device as x is;
+   * with several outputs, {@code forwardPairCuda(x, x1)} and one loss on every output):
    * the eager CPU's output, every parameter's gradient and each float input's; a padding mask input gets none, nor do
    * ids an Embedding looks up (its CUDA form the eager layer on the tape), which must be a label tensor there too.
    *
@@ -181,6 +183,8 @@ class CudaCompiledTest {
     "CausalLocal, forwardPadded, true, -",
     "Recommender, forwardPair, false, 7:9",
     "TaggedImage, forwardTagged, false, 0:5:8",
+    "PairEmbeddings, forwardPair, false, -",
+    "MaskedTokens, forwardMasked, true, -",
   })
   void severalInputsOnCudaMatchEagerOnTheCpu(String model, String methodName, boolean masks, String vocabularies)
       throws ReflectiveOperationException {
@@ -223,13 +227,22 @@ class CudaCompiledTest {
         inputsC[i] = Tensor.of(values, shape).to(Device.cuda()).requiresGrad(true);
       }
     }
-    Tensor outE = (Tensor) method.invoke(eager, inputsE);
-    Tensor outC = (Tensor) method.invoke(compiled, inputsC);
-    assertTrue(outC.device().isCuda(), model + ": output on " + outC.device());
-    ParityTest.assertClose(model + " output", outC.toFloatArray(), outE.toFloatArray(), 1e-4);
-    Tensor y = Tensor.randn(outE.shape());
-    new MSELoss().apply(outE, y).backward();
-    new MSELoss().apply(outC, y.to(Device.cuda())).backward();
+    // (several outputs: a record's components or an array's elements, one loss on all of them)
+    java.util.List<Tensor> outE = ParityTest.tensorsOf(method.invoke(eager, inputsE));
+    java.util.List<Tensor> outC = ParityTest.tensorsOf(method.invoke(compiled, inputsC));
+    Tensor lossE = null;
+    Tensor lossC = null;
+    for (int o = 0; o < outE.size(); o++) {
+      assertTrue(outC.get(o).device().isCuda(), model + ": output " + o + " on " + outC.get(o).device());
+      ParityTest.assertClose(model + " output " + o, outC.get(o).toFloatArray(), outE.get(o).toFloatArray(), 1e-4);
+      Tensor y = Tensor.randn(outE.get(o).shape());
+      Tensor termE = new MSELoss().apply(outE.get(o), y);
+      Tensor termC = new MSELoss().apply(outC.get(o), y.to(Device.cuda()));
+      lossE = lossE == null ? termE : lossE.add(termE);
+      lossC = lossC == null ? termC : lossC.add(termC);
+    }
+    lossE.backward();
+    lossC.backward();
     for (int i = 0; i < params.length; i++) {
       Tensor ge = ((Tensor) inputsE[i]).grad();
       Tensor gc = ((Tensor) inputsC[i]).grad();

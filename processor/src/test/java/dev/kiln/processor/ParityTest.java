@@ -594,6 +594,7 @@ class ParityTest {
     "BiGruStates, test.BiGruStates, test.KilnBiGruStates, 7:5, 3",
     "CellStates, test.CellStates, test.KilnCellStates, 6:4, 3",
     "FieldProducts, test.FieldProducts, test.KilnFieldProducts, 6:8, 3",
+    "TokenMixer, test.TokenMixer, test.KilnTokenMixer, 6:8, 3",
     "TransposedRows, test.TransposedRows, test.KilnTransposedRows, 8:6, 3",
     "CausalLocal, test.CausalLocal, test.KilnCausalLocal, 6:8, 3",
   })
@@ -923,11 +924,13 @@ class ParityTest {
    * A recurrent layer's last states read in a compiled forward ({@code forwardWithState}): an LSTM classifier on
    * {@code h_n[-1]} (dropout between its layers), a bidirectional GRU's two last states beside its averaged output (the
    * states' gradient and the output's meeting at each direction's last step), LSTM's {@code c_n} below the top layer
-   * and an RNN's {@code h_n} read in one expression. The outputs, the loss, the input's and every parameter's gradient
+   * and an RNN's {@code h_n} read in one expression; a token-mixing MLP's weights on the left of products ({@code w.matmul(x)},
+   * eager's batched products with the weight repeated, its gradient summed over the batch as eager's expand sums it).
+   * The outputs, the loss, the input's and every parameter's gradient
    * are eager mode's bit for bit, in training (the same dropout draws) step after step of SGD, and in evaluation.
    */
   @ParameterizedTest
-  @CsvSource({"LstmLastState, 6:5", "BiGruStates, 7:5", "CellStates, 6:4"})
+  @CsvSource({"LstmLastState, 6:5", "BiGruStates, 7:5", "CellStates, 6:4", "TokenMixer, 6:8"})
   void lastStatesMatchEagerBitForBit(String model, String sampleShape) {
     matchesEagerBitForBit(model, sampleShape);
   }
@@ -1022,6 +1025,7 @@ class ParityTest {
     "LstmLastState, test.LstmLastState, test.KilnLstmLastState, 6:5, 3",
     "CellStates, test.CellStates, test.KilnCellStates, 6:4, 3",
     "FieldProducts, test.FieldProducts, test.KilnFieldProducts, 6:8, 3",
+    "TokenMixer, test.TokenMixer, test.KilnTokenMixer, 6:8, 3",
     "CausalLocal, test.CausalLocal, test.KilnCausalLocal, 6:8, 3",
     "PaddedText, test.PaddedText, test.KilnPaddedText, ids:6, 3",
     "PaddedMeanPool, test.PaddedMeanPool, test.KilnPaddedMeanPool, ids:6, 3",
@@ -1126,28 +1130,56 @@ class ParityTest {
   }
 
   /** The outputs of a model's outputs method, in order: a record's components or the array's elements. */
-  static List<Tensor> outputs(Module model, String method, Tensor x) {
+  static List<Tensor> outputs(Module model, String method, Tensor... inputs) {
     try {
       Class<?> owner = model.getClass();
       while (Arrays.stream(owner.getDeclaredMethods()).noneMatch(d -> d.getName().equals(method))) {
         owner = owner.getSuperclass();
       }
-      Method m = owner.getDeclaredMethod(method, Tensor.class);
+      Class<?>[] types = new Class<?>[inputs.length];
+      Arrays.fill(types, Tensor.class);
+      Method m = owner.getDeclaredMethod(method, types);
       m.setAccessible(true);
-      Object result = m.invoke(model, x);
-      if (result instanceof Tensor[] array) {
-        return List.of(array);
-      }
-      List<Tensor> out = new ArrayList<>();
-      for (RecordComponent c : result.getClass().getRecordComponents()) {
-        Method accessor = c.getAccessor();
-        accessor.setAccessible(true);
-        out.add((Tensor) accessor.invoke(result));
-      }
-      return out;
+      return tensorsOf(m.invoke(model, (Object[]) inputs));
     } catch (ReflectiveOperationException e) {
       throw new AssertionError("cannot call " + method, e);
     }
+  }
+
+  /**
+   * Every parameter's gradient of the compiled model is eager mode's (bit for bit when {@code tolerance} is 0, else within
+   * it), and a parameter without one in eager mode has none in the compiled model either.
+   */
+  static void assertParameterGradients(String what, Module eager, Module compiled, double tolerance) {
+    Map<String, Tensor> cp = compiled.namedParameters();
+    eager.namedParameters().forEach((k, v) -> {
+      if (v.grad() == null) {
+        assertTrue(cp.get(k).grad() == null, what + ": " + k + " has a gradient in the compiled model only");
+      } else if (tolerance == 0) {
+        assertNotNull(cp.get(k).grad(), what + ": " + k + " has no gradient in the compiled model");
+        assertArrayEquals(v.grad().toFloatArray(), cp.get(k).grad().toFloatArray(), what + ": " + k + " gradient");
+      } else {
+        assertNotNull(cp.get(k).grad(), what + ": " + k + " has no gradient in the compiled model");
+        assertClose(what + ": " + k + " gradient", cp.get(k).grad().toFloatArray(), v.grad().toFloatArray(), tolerance);
+      }
+    });
+  }
+
+  /** What a method returned as its tensors in order: one tensor, an array's elements or a record's components. */
+  static List<Tensor> tensorsOf(Object result) throws ReflectiveOperationException {
+    if (result instanceof Tensor t) {
+      return List.of(t);
+    }
+    if (result instanceof Tensor[] array) {
+      return List.of(array);
+    }
+    List<Tensor> out = new ArrayList<>();
+    for (RecordComponent c : result.getClass().getRecordComponents()) {
+      Method accessor = c.getAccessor();
+      accessor.setAccessible(true);
+      out.add((Tensor) accessor.invoke(result));
+    }
+    return out;
   }
 
   /**
@@ -1179,6 +1211,7 @@ class ParityTest {
     "HiddenResidual, heads, 6, 0 | 1 | 2 | 0:1 | 1:2 | 0:2 | 0:1:2",
     "SplitHeads, heads, 12, 0 | 1 | 2 | 0:1 | 1:2 | 0:2 | 0:1:2",
     "Heads, heads, 2:4:3, 0 | 1 | 2 | 3 | 1:2 | 1:3 | 2:3 | 0:3 | 1:2:3",
+    "PairEmbeddings, embedded, 6, 0 | 1 | 0:1",
   })
   void severalOutputsMatchEager(String source, String method, String sampleShape, String subsets) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(source));
@@ -1225,15 +1258,7 @@ class ParityTest {
         assertClose(what + ": output " + i, oc.get(i).toFloatArray(), oe.get(i).toFloatArray(), 1e-5);
       }
       assertClose(what + ": input gradient", xc.grad().toFloatArray(), xe.grad().toFloatArray(), 1e-5);
-      Map<String, Tensor> cp = compiled.namedParameters();
-      eager.namedParameters().forEach((k, v) -> {
-        if (v.grad() == null) {
-          assertTrue(cp.get(k).grad() == null, what + ": " + k + " has a gradient in the compiled model only");
-        } else {
-          assertNotNull(cp.get(k).grad(), what + ": " + k + " has no gradient in the compiled model");
-          assertClose(what + ": " + k + " gradient", cp.get(k).grad().toFloatArray(), v.grad().toFloatArray(), 1e-5);
-        }
-      });
+      assertParameterGradients(what, eager, compiled, 1e-5);
       // The next forward of the same batch size reuses the plan's buffers: earlier outputs keep their values.
       outputs(compiled, method, other);
       compiled.forward(other);
@@ -1265,5 +1290,111 @@ class ParityTest {
         assertClose(source + " two backward calls: " + k + " gradient", cp.get(k).grad().toFloatArray(), v.grad().toFloatArray(), 1e-5);
       }
     });
+  }
+
+  /**
+   * A method of several inputs returning several outputs: every output, and the gradients of every parameter and
+   * float input of a loss on each subset of the outputs (a tower no used output depends on has none in either), are
+   * eager mode's bit for bit, over batch sizes 5, 3 and 5 again; outputs keep their values through the next forward;
+   * a mask input gets no gradient; a further input of another batch size is refused naming it.
+   *
+   * @param masks per parameter, whether it is a padding mask (1 for a sample's first tokens, 0 after them)
+   */
+  @ParameterizedTest
+  @CsvSource({
+    "PairEmbeddings, forwardPair, false:false, b, a, 0 | 1 | 2 | 0:1 | 1:2 | 0:2 | 0:1:2",
+    "MaskedTokens, forwardMasked, false:true, mask, x, 0 | 1 | 0:1",
+  })
+  void severalInputsAndOutputsMatchEager(String source, String methodName, String masks, String further, String first,
+      String subsets) throws ReflectiveOperationException {
+    Compilation c = ProcessorTest.compile(ProcessorTest.model(source));
+    assertThat(c).succeededWithoutWarnings();
+    ClassLoader loader = new CompiledClasses(c);
+    Supplier<Module> eagerFactory = factory(loader, "test." + source);
+    Supplier<Module> compiledFactory = factory(loader, "test.Kiln" + source);
+    Module probe = eagerFactory.get();
+    Method method = Arrays.stream(probe.getClass().getMethods()).filter(m -> m.getName().equals(methodName)).findFirst().orElseThrow();
+    java.lang.reflect.Parameter[] params = method.getParameters();
+    String[] isMask = masks.split(":");
+    int[][] samples = new int[params.length][];
+    for (int i = 0; i < params.length; i++) {
+      samples[i] = i == 0 ? probe.getClass().getAnnotation(dev.kiln.dsl.Model.class).input()
+          : params[i].getAnnotation(dev.kiln.dsl.Input.class).value();
+    }
+    for (String subset : subsets.split("\\|")) {
+      Set<Integer> used = new TreeSet<>();
+      for (String i : subset.strip().split(":")) {
+        used.add(Integer.parseInt(i));
+      }
+      Kiln.manualSeed(11);
+      Module eager = eagerFactory.get();
+      Kiln.manualSeed(11);
+      Module compiled = compiledFactory.get();
+      for (int batch : new int[] {5, 3, 5}) {
+        String what = source + " batch " + batch + " loss on outputs " + used;
+        Kiln.manualSeed(batch);
+        Tensor[] inputsE = new Tensor[params.length];
+        Tensor[] inputsC = new Tensor[params.length];
+        for (int i = 0; i < params.length; i++) {
+          int[] shape = batched(batch, samples[i]);
+          boolean mask = Boolean.parseBoolean(isMask[i]);
+          Tensor t = mask ? paddingMask(batch, samples[i][0]) : Tensor.randn(shape);
+          inputsE[i] = mask ? t : Tensor.of(t.toFloatArray(), shape).requiresGrad(true);
+          inputsC[i] = mask ? t : Tensor.of(t.toFloatArray(), shape).requiresGrad(true);
+        }
+        eager.zeroGrad(true);
+        compiled.zeroGrad(true);
+        List<Tensor> oe = outputs(eager, methodName, inputsE);
+        List<Tensor> oc = outputs(compiled, methodName, inputsC);
+        List<Tensor> targets = new ArrayList<>();
+        for (Tensor o : oe) {
+          targets.add(Tensor.randn(o.shape()));
+        }
+        for (int i = 0; i < oe.size(); i++) {
+          assertArrayEquals(oe.get(i).shape(), oc.get(i).shape(), what + ": shape of output " + i);
+          assertArrayEquals(oe.get(i).toFloatArray(), oc.get(i).toFloatArray(), what + ": output " + i);
+        }
+        List<float[]> before = oc.stream().map(Tensor::toFloatArray).toList();
+        loss(oe, targets, used).backward();
+        loss(oc, targets, used).backward();
+        for (int i = 0; i < params.length; i++) {
+          Tensor ge = inputsE[i].grad();
+          Tensor gc = inputsC[i].grad();
+          assertEquals(ge == null, gc == null, what + ": input " + i + " has a gradient in one mode only");
+          if (ge != null) {
+            assertArrayEquals(ge.toFloatArray(), gc.toFloatArray(), what + ": input " + i + " gradient");
+          }
+        }
+        assertParameterGradients(what, eager, compiled, 0);
+        outputs(compiled, methodName, inputsC); // the next forward of this batch size: earlier outputs keep their values
+        for (int i = 0; i < oc.size(); i++) {
+          assertArrayEquals(before.get(i), oc.get(i).toFloatArray(), what + ": output " + i + " changed after the next forward");
+        }
+      }
+    }
+    // evaluation: no gradient anywhere, the same values
+    Module compiled = compiledFactory.get();
+    Module eager = eagerFactory.get();
+    compiled.loadStateDict(eager.stateDict());
+    compiled.eval();
+    eager.eval();
+    Tensor[] inputs = new Tensor[params.length];
+    for (int i = 0; i < params.length; i++) {
+      inputs[i] = Boolean.parseBoolean(isMask[i]) ? paddingMask(4, samples[i][0]) : Tensor.randn(batched(4, samples[i]));
+    }
+    try (var g = Kiln.noGrad()) {
+      List<Tensor> oe = outputs(eager, methodName, inputs);
+      List<Tensor> oc = outputs(compiled, methodName, inputs);
+      for (int i = 0; i < oe.size(); i++) {
+        assertArrayEquals(oe.get(i).toFloatArray(), oc.get(i).toFloatArray(), source + " under noGrad: output " + i);
+        assertTrue(!oc.get(i).requiresGrad(), source + " under noGrad: output " + i + " requires grad");
+      }
+    }
+    // a further input of another batch size: refused, naming the parameter
+    inputs[1] = Boolean.parseBoolean(isMask[1]) ? paddingMask(3, samples[1][0]) : Tensor.randn(batched(3, samples[1]));
+    var e = assertThrows(AssertionError.class, () -> outputs(compiled, methodName, inputs));
+    assertEquals("Kiln" + source + "." + methodName + " expects " + further + " [4, " + joined(samples[1]) + "] (one sample ["
+        + joined(samples[1]) + "], the batch size 4 of " + first + "), got [3, " + joined(samples[1]) + "]; every input of one"
+        + " call holds the same samples, so give " + further + " " + first + "'s batch size", rootCause(e).getMessage());
   }
 }

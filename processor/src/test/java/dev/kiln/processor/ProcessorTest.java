@@ -91,7 +91,10 @@ class ProcessorTest {
       "CellStates, KilnCellStates, KilnCellStates.java",
       "ByHand, KilnByHand, KilnByHand.java",
       "FieldProducts, KilnFieldProducts, KilnFieldProducts.java",
+      "TokenMixer, KilnTokenMixer, KilnTokenMixer.java",
       "TwoTower, KilnTwoTower, KilnTwoTower.java",
+      "PairEmbeddings, KilnPairEmbeddings, KilnPairEmbeddings.java",
+      "MaskedTokens, KilnMaskedTokens, KilnMaskedTokens.java",
       "MaskedAttention, KilnMaskedAttention, KilnMaskedAttention.java",
       "Recommender, KilnRecommender, KilnRecommender.java",
       "TaggedImage, KilnTaggedImage, KilnTaggedImage.java",
@@ -1532,7 +1535,8 @@ class ProcessorTest {
         "  @Override public Tensor forward(Tensor x) {",
         "    Tensor a = x.matmul(w);",
         "    Tensor b = matmul(x, cube);",
-        "    Tensor c = table.matmul(x);",
+        "    Tensor c = w.matmul(x);",
+        "    Tensor g = cube.matmul(x);",
         "    Tensor d = ok.matmul(table);",
         "    Tensor e = x.matmul(ok).add(bias);",
         "    return fc.apply(x);",
@@ -1546,14 +1550,18 @@ class ProcessorTest {
     assertThat(c).hadErrorContaining("matmul(x, cube): matmul of [N, 6, 8] from the input x (@Model input) and [8, 4, 2] from"
         + " the buffer cube: a tensor field multiplies a value as one matrix [K, M] (x.matmul(w): [N, K] @ [K, M], [N, S, D] @"
         + " [D, T]), but this one has 3 dimensions").inFile(f).onLineContaining("Tensor b =");
-    assertThat(c).hadErrorContaining(Message.FIELD_MATMUL_LEFT.format("table.matmul(x)", "the parameter table [6, 6]"))
-        .inFile(f).onLineContaining("Tensor c =");
+    assertThat(c).hadErrorContaining("w.matmul(x): matmul of [6, 4] from the parameter w and [N, 6, 8] from the input x (@Model"
+        + " input): it contracts dimension 1 of the left (size 4) with dimension 1 of the right (size 6), which differ; transpose"
+        + " the value (x.transpose(-2, -1)) where its matrices are the other way round").inFile(f).onLineContaining("Tensor c =");
+    assertThat(c).hadErrorContaining("cube.matmul(x): matmul of [8, 4, 2] from the buffer cube and [N, 6, 8] from the input x"
+        + " (@Model input): a tensor field on the left multiplies each sample's matrices as one matrix [M, K] (w.matmul(x):"
+        + " [M, K] @ [N, K, T]), but this one has 3 dimensions").inFile(f).onLineContaining("Tensor g =");
     assertThat(c).hadErrorContaining(Message.TENSOR_MISUSE.format("ok.matmul(table)", "ok", "the parameter ok [8, 4]"))
         .inFile(f).onLineContaining("Tensor d =");
     assertThat(c).hadErrorContaining(Message.FIELD_ADD_SHAPES.format("x.matmul(ok).add(bias)", "add", "[N, 6, 4]", "x.matmul(ok)",
             "the parameter bias [5]", "[6, 4]"))
         .inFile(f).onLineContaining("Tensor e =");
-    assertEquals(5, c.errors().size(), c.errors().toString());
+    assertEquals(6, c.errors().size(), c.errors().toString());
   }
 
   /**
@@ -1872,14 +1880,14 @@ class ProcessorTest {
         "@Model(input = {4})",
         "public class Arrays extends Module {",
         "  final Linear fc1 = new Linear(4, 2);",
-        "  public Tensor[] forwardBoth(Tensor x, @Input({2}) Tensor b, int layer) { return new Tensor[] {b}; }",
+        "  public float[] forwardBoth(Tensor x, @Input({2}) Tensor b, int layer) { return new float[] {layer}; }",
         "  @Override public Tensor forward(Tensor x) { return fc1.apply(x); }",
         "}");
     c = compile(g);
     assertThat(c).hadErrorContaining(Message.BAD_INPUTS_METHOD.format("forwardBoth", "forwardBoth", "b"))
-        .inFile(g).onLineContaining("public Tensor[] forwardBoth");
+        .inFile(g).onLineContaining("public float[] forwardBoth");
     assertThat(c).hadErrorContaining(Message.NON_TENSOR_INPUT.format("layer", "forwardBoth", "int"))
-        .inFile(g).onLineContaining("public Tensor[] forwardBoth");
+        .inFile(g).onLineContaining("public float[] forwardBoth");
     assertThat(c).hadErrorCount(2);
   }
 
@@ -2061,6 +2069,82 @@ class ProcessorTest {
         "}");
     Compilation c = compile(f);
     assertThat(c).hadErrorContaining(Message.RETURNS_FURTHER_INPUT.format("forwardEcho", "b"));
+  }
+
+  /**
+   * A method of several inputs returning several outputs: its record checked as the method of several outputs' is (not
+   * private, Tensor components), each output a value computed from the inputs, its return a new record of them; a second
+   * method of several inputs is refused whatever it returns (one per model), while a method of several outputs of x
+   * alone may stand beside it.
+   */
+  @Test
+  void aMethodOfSeveralInputsAndOutputsIsCheckedOnItsLines() {
+    JavaFileObject f = classModel("PairOuts",
+        "@Model(input = {4})",
+        "public class PairOuts extends Module {",
+        "  final Linear fc1 = new Linear(4, 2);",
+        "  final Linear fc2 = new Linear(2, 2);",
+        "  private record Pair(Tensor left, Tensor right) {}",
+        "  public Pair forwardPair(Tensor x, @Input({2}) Tensor b) {",
+        "    return new Pair(fc1.apply(x), fc2.apply(b));",
+        "  }",
+        "  public Tensor[] forwardBoth(Tensor x, @Input({2}) Tensor b) { return new Tensor[] {fc1.apply(x), b}; }",
+        "  @Override public Tensor forward(Tensor x) { return fc1.apply(x); }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining(Message.PRIVATE_OUTPUTS_RECORD.format("Pair", "KilnPairOuts"))
+        .inFile(f).onLineContaining("private record Pair");
+    assertThat(c).hadErrorContaining(Message.TWO_INPUTS_METHODS.format("forwardBoth", "forwardPair"))
+        .inFile(f).onLineContaining("public Tensor[] forwardBoth");
+    assertEquals(2, c.errors().size(), c.errors().toString());
+
+    JavaFileObject g = classModel("PairEcho",
+        "@Model(input = {4})",
+        "public class PairEcho extends Module {",
+        "  final Linear fc1 = new Linear(4, 2);",
+        "  public record Pair(Tensor left, int right) {}",
+        "  public record Echo(Tensor left, Tensor right) {}",
+        "  public Echo forwardEcho(Tensor x, @Input({2}) Tensor b) {",
+        "    Tensor h = fc1.apply(x);",
+        "    return new Echo(h, b.reshape(-1, 2));",
+        "  }",
+        "  public Tensor[] heads(Tensor x) { Tensor h = fc1.apply(x); return new Tensor[] {h, h.mul(2f)}; }",
+        "  @Override public Tensor forward(Tensor x) { return fc1.apply(x); }",
+        "}");
+    c = compile(g);
+    assertThat(c).hadErrorContaining(Message.RETURNS_FURTHER_INPUT.format("forwardEcho", "b"))
+        .inFile(g).onLineContaining("public Echo forwardEcho");
+    assertEquals(1, c.errors().size(), c.errors().toString());
+
+    JavaFileObject h = classModel("PairNoRecord",
+        "@Model(input = {4})",
+        "public class PairNoRecord extends Module {",
+        "  final Linear fc1 = new Linear(4, 2);",
+        "  public record Pair(Tensor left, Tensor right) {}",
+        "  public Pair forwardPair(Tensor x, @Input({2}) Tensor b) {",
+        "    Tensor h = fc1.apply(x).add(b);",
+        "    return pair(h);",
+        "  }",
+        "  static Pair pair(Tensor h) { return new Pair(h, h); }",
+        "  @Override public Tensor forward(Tensor x) { return fc1.apply(x); }",
+        "}");
+    c = compile(h);
+    assertThat(c).hadErrorContaining(Message.NO_OUTPUTS_RETURN.format("forwardPair", "new Pair(left, right)"))
+        .inFile(h).onLineContaining("return pair(h)");
+    assertEquals(1, c.errors().size(), c.errors().toString());
+
+    JavaFileObject k = classModel("PairSteps",
+        "@Model(input = {4})",
+        "public class PairSteps extends Module {",
+        "  final Linear fc1 = new Linear(4, 2);",
+        "  public record Pair(Tensor left, int step) {}",
+        "  public Pair forwardPair(Tensor x, @Input({2}) Tensor b) { return new Pair(fc1.apply(x).add(b), 0); }",
+        "  @Override public Tensor forward(Tensor x) { return fc1.apply(x); }",
+        "}");
+    c = compile(k);
+    assertThat(c).hadErrorContaining(Message.NON_TENSOR_COMPONENT.format("step", "Pair", "int"))
+        .inFile(k).onLineContaining("public record Pair");
+    assertEquals(1, c.errors().size(), c.errors().toString());
   }
 
   @Test

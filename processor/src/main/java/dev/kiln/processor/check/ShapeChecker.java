@@ -60,7 +60,7 @@ public final class ShapeChecker {
     Optional<CheckedModel> outputs = ir.outputs() == null ? Optional.empty()
         : graph(ir.outputsGraph(), partial, ir.outputs().results(), ir.outputs().method());
     Optional<CheckedModel> inputs = ir.inputs() == null ? Optional.empty()
-        : graph(ir.inputsGraph(), partial, List.of(ir.inputs().result()), ir.inputs().method());
+        : graph(ir.inputsGraph(), partial, ir.inputs().results(), ir.inputs().method());
     if (diagnostics.count() > before || forward.isEmpty()) {
       return Optional.empty();
     }
@@ -142,11 +142,7 @@ public final class ShapeChecker {
       int[] joinedShape = null; // an add's or a mul's: the bigger input's, which the other repeats over; a matmul's product
       List<TensorIr> fields = step.inputs().stream().map(ir::tensor).filter(t -> t != null).toList();
       boolean withField = step.spec() instanceof Arithmetic && fields.size() == 1;
-      boolean byField = step.spec() instanceof MatMul && fields.size() == 1 && ir.tensor(step.inputs().get(1)) != null;
-      if (step.spec() instanceof MatMul && fields.size() == 1 && !byField) { // w.matmul(x)
-        diagnostics.error(where, Message.FIELD_MATMUL_LEFT, label, fields.get(0).describe());
-        continue;
-      }
+      boolean byField = step.spec() instanceof MatMul && fields.size() == 1; // x.matmul(w), or w.matmul(x)
       if (!fields.isEmpty() && !withField && !byField) { // a tensor field fed to a step that does not take one
         diagnostics.error(where, Message.TENSOR_MISUSE, label, fields.get(0).field(), fields.get(0).describe());
         continue;
@@ -187,6 +183,17 @@ public final class ShapeChecker {
         } catch (IllegalArgumentException e) {
           diagnostics.error(where, Message.ADD_SHAPES, label, step.spec(), Shapes.toString(in), producers.get(step.input()),
               Shapes.toString(joined.get(1)), producers.get(step.inputs().get(1)), e.getMessage());
+          continue;
+        }
+      } else if (byField && ir.tensor(step.input()) != null) { // w @ x: the field's one matrix multiplies each sample's
+        TensorIr field = fields.get(0);
+        int[] value = joined.get(1);
+        try {
+          joinedShape = ((MatMul) step.spec()).outputShapeByFieldOnLeft(field.shape(), value);
+        } catch (IllegalArgumentException e) {
+          diagnostics.error(where, Message.MATMUL_SHAPES, label, Shapes.toString(field.shape()),
+              "the " + (field.isParameter() ? "parameter " : "buffer ") + field.field(), Shapes.toString(value),
+              producers.get(step.inputs().get(1)), e.getMessage());
           continue;
         }
       } else if (byField) { // x @ w: the field's one matrix multiplies every row

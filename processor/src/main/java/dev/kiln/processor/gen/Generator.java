@@ -85,6 +85,7 @@ public final class Generator {
   static final ClassName PLAN_CACHE = ClassName.get("dev.kiln.runtime", "PlanCache");
   static final ClassName BLAS = ClassName.get("dev.kiln.runtime.cpu", "Blas");
   static final ClassName KERNELS = ClassName.get("dev.kiln.runtime.cpu", "CpuKernels");
+  static final ClassName MATH_KERNELS = ClassName.get("dev.kiln.runtime.cpu", "MathKernels");
   static final ClassName CONV = ClassName.get("dev.kiln.runtime.cpu", "ConvKernels");
   static final ClassName NORM = ClassName.get("dev.kiln.runtime.cpu", "NormKernels");
   static final ClassName ACTIVATIONS = ClassName.get("dev.kiln.runtime.cpu", "ActivationKernels");
@@ -131,6 +132,11 @@ public final class Generator {
   private final Set<Integer> placing = new HashSet<>();
   /** For a graph of several outputs, by kernel: the condition under which its backward runs ({@link #runConditions}). */
   private final Map<Integer, String> runIf = new HashMap<>();
+  /**
+   * For a graph of several inputs and several outputs, by input storage ("in", "in1", ...): the condition under which
+   * it gets a gradient (an output it leads to received one), as eager mode's tape reaches it or not.
+   */
+  private final Map<String, String> inputReached = new HashMap<>();
   /** Storage of values whose gradient every reader adds, zeroed at the start of the backward (several outputs). */
   private final Set<String> zeroedGradients = new LinkedHashSet<>();
   /** Storage of the further inputs some kernel sends a gradient to (not those only read as a mask). */
@@ -209,10 +215,11 @@ public final class Generator {
     kernels.stream().filter(k -> k.kind() != Kernel.Kind.VIEW)
         .forEach(k -> k.inputs().stream().filter(storage::containsKey).forEach(v -> reads.merge(storage.get(v), 1, Integer::sum)));
     String finalStorage = kernels.isEmpty() ? "in" : storage.get(kernels.get(kernels.size() - 1).out());
-    // A method of several outputs over a graph (a value read twice, or a head no step reads): a step
-    // runs only when an output it leads to received a gradient (as eager mode, which never reaches the
-    // others' parameters), so every reader adds its gradient, to one zeroed at the start
-    boolean graphOutputs = outputs != null && (reads.values().stream().anyMatch(c -> c > 1)
+    // A method of several outputs over a graph (a value read twice, a head no step reads, or several inputs,
+    // whose towers are branches however each value is read): a step runs only when an output it leads to
+    // received a gradient (as eager mode, which never reaches the others' parameters), so every reader adds
+    // its gradient, to one zeroed at the start
+    boolean graphOutputs = outputs != null && (reads.values().stream().anyMatch(c -> c > 1) || !ir.further().isEmpty()
         || outputs.results().stream().map(storage::get).anyMatch(st -> !st.equals(finalStorage) && !reads.containsKey(st)));
     if (graphOutputs) {
       runConditions();
@@ -291,6 +298,15 @@ public final class Generator {
     }
   }
 
+  /**
+   * {@code  || !(outputGrads[0] != null)}: with several inputs and several outputs, an input no output it leads to
+   * received a gradient for gets none (null), as eager mode's tape never reaches it; empty otherwise.
+   */
+  private String reachedOrNot(String input) {
+    String reached = inputReached.get(input);
+    return reached == null ? "" : " || !(" + reached + ")";
+  }
+
   /** Whether a storage is an input's: "in", or a further input's "in1", "in2", ... */
   private static boolean isInput(String storage) {
     return storage.equals("in") || storage.matches("in\\d+");
@@ -322,6 +338,18 @@ public final class Generator {
         reach.computeIfAbsent(v, x -> new java.util.TreeSet<>()).addAll(leads);
       }
     }
+    if (!ir.further().isEmpty()) {
+      List<String> inputs = new ArrayList<>(List.of(ir.inputName()));
+      ir.further().forEach(f -> inputs.add(f.name()));
+      for (String input : inputs) {
+        Set<Integer> leads = new java.util.TreeSet<>(reach.getOrDefault(input, Set.of()));
+        // (through views: a reshaped input is the input)
+        kernels.stream().filter(k -> k.kind() == Kernel.Kind.VIEW && storage.get(k.out()).equals(storage.get(input)))
+            .forEach(k -> leads.addAll(reach.getOrDefault(k.out(), Set.of())));
+        inputReached.put(storage.get(input), leads.isEmpty() ? "false"
+            : leads.stream().map(i -> "outputGrads[" + i + "] != null").collect(Collectors.joining(" || ")));
+      }
+    }
   }
 
   /**
@@ -343,7 +371,7 @@ public final class Generator {
 
   private JavaFile file(String processorName) {
     Generator several = model.outputs() == null ? null : new Generator(model.outputs(), ir.outputs(), ir.forwardReturns());
-    Generator inputs = model.inputs() == null ? null : new Generator(model.inputs(), null, -1);
+    Generator inputs = model.inputs() == null ? null : new Generator(model.inputs(), ir.inputs().outputs(), -1);
     TypeSpec.Builder type = TypeSpec.classBuilder(name)
         .addModifiers(Modifier.PUBLIC, Modifier.FINAL)
         .addOriginatingElement(ir.element())
@@ -791,6 +819,13 @@ public final class Generator {
         case VIEW -> b.add(foldedNote(k));
         case MATMUL -> {
           Kernel.Product m = k.product();
+          if (k.fieldOnLeft()) { // each sample's matrices times the field [M, K], read for each (stride 0): eager's bmm
+            String w = tensorField(fieldOperand(k));
+            b.addStatement("$T.sgemmBatched($L, false, false, $L, $L, $L, $Lf, $L.readBuffer(), $L.offset(), 0, $L, $L, $L, 0f, $L, $L, $L)",
+                BLAS, m.count(), m.m(), m.n(), m.k(), m.alpha(), w, w, in.array, in.offset, m.k() * m.n(), out.array, out.offset,
+                m.m() * m.n());
+            break;
+          }
           if (k.byField()) { // every row times the field [K, M], read where it lives (its native copy, kept current)
             b.addStatement("$T.sgemm(false, false, $L, $L, $L, $Lf, $L, $L, $L, $L, $L, 0f, $L, $L, $L)", BLAS, fieldRows(k), m.n(),
                 m.k(), m.alpha(), in.array, in.offset, m.k(), tensorField(fieldOperand(k)), m.n(), out.array, out.offset, m.n());
@@ -1075,14 +1110,20 @@ public final class Generator {
       names.add(declared.equals("x") ? "x" + j : declared);
     }
     MethodSpec.Builder m = MethodSpec.methodBuilder(inputs.method()).addAnnotation(Override.class)
-        .addModifiers(Modifier.PUBLIC).returns(TENSOR);
+        .addModifiers(Modifier.PUBLIC).returns(outputs == null ? TENSOR : outputsType());
     names.forEach(n -> m.addParameter(TENSOR, n));
     String args = String.join(", ", names);
     m.beginControlFlow("if (recordingLayers())")
         .addComment("summary() is recording: the layers' eager forwards, each seen as it is applied")
         .addStatement("return super.$L($L)", inputs.method(), args)
-        .endControlFlow()
-        .addStatement("return $L.forward($L)", compiled, args);
+        .endControlFlow();
+    if (outputs == null) {
+      m.addStatement("return $L.forward($L)", compiled, args);
+    } else { // several outputs: the fused outputs, or their CUDA form, as the method of several outputs picks them
+      List<String> params = parameterExpressions();
+      CodeBlock onCuda = CodeBlock.of("$T.onCuda($S, $L$L)", COMPILED, name, args, params.isEmpty() ? "" : ", " + String.join(", ", params));
+      returnOutputs(m, onCuda, compiled + "." + cudaOutputsMethod() + "(" + args + ")", compiled + ".outputs(" + args + ")");
+    }
     type.addMethod(m.build());
   }
 
@@ -1218,6 +1259,10 @@ public final class Generator {
       switch (k.kind()) {
         case MATMUL -> {
           Kernel.Product m = k.product();
+          if (k.fieldOnLeft()) { // the field repeated over the batch: eager's product on the tape (a strided-batched GEMM)
+            b.addStatement("$T $L = $T.matmul($L, $L)", TENSOR, out, F, locals.get(k.inputs().get(1)), in);
+            break;
+          }
           if (k.byField()) { // every row times the field: one GEMM (count 1) over the batch's rows, its gradient summed over them
             b.addStatement("$T $L = $T.matmul($L, false, $L, false, $Lf, 1, $L, $L, $L, $L)", TENSOR, out, CUDA_COMPILED, in,
                 locals.get(k.inputs().get(1)), m.alpha(), fieldRows(k), m.n(), m.k(), batchShape(k.outShape()));
@@ -1310,7 +1355,7 @@ public final class Generator {
     }
     b.addStatement("return new $T[] {$L}", TENSOR, outputs.results().stream().map(locals::get).collect(Collectors.joining(", ")));
     return MethodSpec.methodBuilder(cudaOutputsMethod()).addModifiers(Modifier.PRIVATE).returns(ArrayTypeName.of(TENSOR))
-        .addParameter(TENSOR, "x")
+        .addParameters(inputParameters())
         .addJavadoc(doc + "; the outputs of $L in order ($L).\n", outputs.method(), String.join(", ", outputs.components()))
         .addCode(b.build()).build();
   }
@@ -1541,6 +1586,9 @@ public final class Generator {
     if (k.kind() != Kernel.Kind.MATMUL) {
       return Shapes.toString(k.inShape());
     }
+    if (k.fieldOnLeft()) { // w @ x: the field's own shape first
+      return Shapes.toString(k.inShapes().get(1)) + " @ " + Shapes.toString(k.inShape());
+    }
     if (k.byField()) { // x @ w: the field's own shape
       return Shapes.toString(k.inShape()) + " @ " + Shapes.toString(k.inShapes().get(1));
     }
@@ -1702,16 +1750,23 @@ public final class Generator {
         }
         continue;
       }
-      if (field != null && k.byField()) { // x @ w: x's gradient g @ w^T, one GEMM over all rows
+      if (field != null && k.byField()) { // x @ w: x's gradient g @ w^T, one GEMM over all rows (w @ x: w^T @ g per sample)
         Kernel.Product m = k.product();
         boolean accumulate = accumulating.contains(i + ":" + w);
         boolean guarded = !inTarget.array.startsWith("p.");
         if (guarded) {
           b.beginControlFlow("if ($L != null)", inTarget.array);
         }
-        b.addStatement("$T.sgemm(false, true, $L, $L, $L, $Lf, $L, $L, $L, $L, $L, $L, $L, $L, $L)", BLAS, fieldRows(k), m.k(), m.n(),
-            m.alpha(), d.array, d.offset, m.n(), tensorField(field), m.n(), accumulate ? "1f" : "0f", inTarget.array,
-            inTarget.offset, m.k());
+        if (k.fieldOnLeft()) { // w @ x: each sample's gradient w^T @ g, the field read for each (stride 0), as eager's bmm
+          String f = tensorField(field);
+          b.addStatement("$T.sgemmBatched($L, true, false, $L, $L, $L, $Lf, $L.readBuffer(), $L.offset(), 0, $L, $L, $L, $L, $L, $L, $L)",
+              BLAS, m.count(), m.k(), m.n(), m.m(), m.alpha(), f, f, d.array, d.offset, m.m() * m.n(), accumulate ? "1f" : "0f",
+              inTarget.array, inTarget.offset, m.k() * m.n());
+        } else {
+          b.addStatement("$T.sgemm(false, true, $L, $L, $L, $Lf, $L, $L, $L, $L, $L, $L, $L, $L, $L)", BLAS, fieldRows(k), m.k(),
+              m.n(), m.alpha(), d.array, d.offset, m.n(), tensorField(field), m.n(), accumulate ? "1f" : "0f", inTarget.array,
+              inTarget.offset, m.k());
+        }
         if (guarded) {
           b.endControlFlow();
         }
@@ -1764,6 +1819,22 @@ public final class Generator {
   private void fieldBackward(CodeBlock.Builder b, Kernel k, TensorIr field, Ref d, Ref out, Map<String, Ref> refs) {
     Ref other = k.kind() == Kernel.Kind.MUL ? ref(k.in(), refs) : null;
     String f = tensorField(field);
+    if (k.fieldOnLeft()) { // w @ x: w's gradient as eager's: each sample's g @ x^T, then their sum over the batch (in double)
+      Kernel.Product m = k.product();
+      Ref x = ref(k.in(), refs);
+      String local = "field" + (kernels.indexOf(k) + 1);
+      b.addStatement("float[] $LG = $T.gradBuffer($L, $L)", local, COMPILED, f, recordedNeed(f))
+          .beginControlFlow("if ($LG != null)", local)
+          .addStatement("float[] $LProducts = new float[$L * $L]", local, m.count(), m.m() * m.k())
+          .addStatement("$T.sgemmBatched($L, false, true, $L, $L, $L, $Lf, $L, $L, $L, $L, $L, $L, 0f, $LProducts, 0, $L)", BLAS,
+              m.count(), m.m(), m.k(), m.n(), m.alpha(), d.array, d.offset, m.m() * m.n(), x.array, x.offset, m.k() * m.n(), local,
+              m.m() * m.k())
+          .addStatement("float[] $LSum = new float[$L]", local, m.m() * m.k())
+          .addStatement("$T.sumAlong($LSum, 0, $LProducts, 0, 1, $L, $L, 1f)", MATH_KERNELS, local, local, m.count(), m.m() * m.k())
+          .addStatement("$T.accumulate($LG, 0, $LSum, 0, $L)", KERNELS, local, local, m.m() * m.k())
+          .endControlFlow();
+      return;
+    }
     if (k.byField()) { // x @ w: w's gradient x^T @ g summed over every row of the batch, one GEMM added to the parameter's
       Kernel.Product m = k.product();
       Ref x = ref(k.in(), refs);
@@ -2461,10 +2532,10 @@ public final class Generator {
       b.beginControlFlow("if (dx != null)").addStatement("System.arraycopy(g.readBuffer(), g.offset(), dx, 0, dx.length)").endControlFlow();
     }
     b.addStatement("$T[] grads = new $T[$L]", TENSOR, TENSOR, params.size() + 1 + ir.further().size())
-        .addStatement("grads[0] = dx == null ? null : $T.wrap(dx, x.shape())", TENSOR);
+        .addStatement("grads[0] = dx == null$L ? null : $T.wrap(dx, x.shape())", reachedOrNot("in"), TENSOR);
     for (int j = 1; j <= ir.further().size(); j++) {
       if (inputGradients.contains("in" + j)) {
-        b.addStatement("grads[$L] = dx$L == null ? null : $T.wrap(dx$L, x$L.shape())", j, j, TENSOR, j, j);
+        b.addStatement("grads[$L] = dx$L == null$L ? null : $T.wrap(dx$L, x$L.shape())", j, j, reachedOrNot("in" + j), TENSOR, j, j);
       }
     }
     b.addStatement("return grads");
@@ -2504,7 +2575,7 @@ public final class Generator {
    * {@code forward} returns its component of the same graph.
    */
   private void addOutputsMembers(TypeSpec.Builder type) {
-    TypeName returns = outputs.isArray() ? ArrayTypeName.of(TENSOR) : recordClass();
+    TypeName returns = outputsType();
     String compiled = "compiled" + Character.toUpperCase(outputs.method().charAt(0)) + outputs.method().substring(1);
     String call;
     String cudaCall;
@@ -2525,14 +2596,24 @@ public final class Generator {
         .addModifiers(Modifier.PUBLIC).returns(returns).addParameter(TENSOR, "x");
     CodeBlock onCuda = CodeBlock.of("$T.onCuda($S, x$L)", COMPILED, name, params.isEmpty() ? "" : ", " + String.join(", ", params));
     m.addCode(summaryGuard(outputs.method()));
+    returnOutputs(m, onCuda, cudaCall, call);
+    type.addMethod(m.build());
+  }
+
+  /** The type a method of several outputs returns: its record, or {@code Tensor[]}. */
+  private TypeName outputsType() {
+    return outputs.isArray() ? ArrayTypeName.of(TENSOR) : recordClass();
+  }
+
+  /** The end of a method of several outputs' override: the outputs of {@code cudaCall} or {@code call}, as its record. */
+  private void returnOutputs(MethodSpec.Builder m, CodeBlock onCuda, String cudaCall, String call) {
     if (outputs.isArray()) {
       m.addStatement("return $L ? $L : $L", onCuda, cudaCall, call);
     } else {
       m.addStatement("$T[] outputs = $L ? $L : $L", TENSOR, onCuda, cudaCall, call)
-          .addStatement("return new $T($L)", returns, java.util.stream.IntStream.range(0, outputs.results().size())
+          .addStatement("return new $T($L)", outputsType(), java.util.stream.IntStream.range(0, outputs.results().size())
               .mapToObj(i -> "outputs[" + i + "]").collect(Collectors.joining(", ")));
     }
-    type.addMethod(m.build());
   }
 
   private ClassName recordClass() {
@@ -2549,7 +2630,8 @@ public final class Generator {
     List<String> results = outputs.results();
     int count = results.size();
     String training = usesTrainingMode() ? ", training" : "";
-    b.addStatement("boolean recording = $T.recording(x$L)", COMPILED, params.isEmpty() ? "" : ", " + String.join(", ", params));
+    b.addStatement("boolean recording = $T.recording(x$L$L)", COMPILED, furtherArguments(),
+        params.isEmpty() ? "" : ", " + String.join(", ", params));
     if (forwardReturns >= 0) {
       int c = forwardReturns;
       b.beginControlFlow("if (!all)")
@@ -2591,7 +2673,8 @@ public final class Generator {
     b.add("// a hidden anchor carries the backward node; each output hands it its gradient (OutputGradients), an output\n")
         .add("// whose steps record nothing (their parameters frozen, x without gradient) is a plain tensor, as eager's\n")
         .addStatement("$T outputGradients = new $T($L)", OUTPUT_GRADIENTS, OUTPUT_GRADIENTS, count)
-        .addStatement("$T anchor = $T.anchor(new Backward(x, p, out, outputGradients$L))", TENSOR, OUTPUT_GRADIENTS, training);
+        .addStatement("$T anchor = $T.anchor(new Backward(x$L, p, out, outputGradients$L))", TENSOR, OUTPUT_GRADIENTS,
+            furtherArguments(), training);
     List<CodeBlock> tensors = new ArrayList<>();
     for (int i = 0; i < count; i++) {
       CodeBlock recorded = CodeBlock.of("outputGradients.output($L, $L, new int[] {$L}, anchor)", i, values.get(i), shapeArguments(i));
@@ -2607,7 +2690,7 @@ public final class Generator {
                 outputs.method(), String.join(", ", outputs.components()), outputLabel(forwardReturns))
         : MethodSpec.methodBuilder("outputs")
             .addJavadoc("The fused $L: its outputs in order ($L).\n", outputs.method(), String.join(", ", outputs.components()));
-    m.returns(ArrayTypeName.of(TENSOR)).addParameter(TENSOR, "x");
+    m.returns(ArrayTypeName.of(TENSOR)).addParameters(inputParameters());
     if (forwardReturns >= 0) {
       m.addParameter(TypeName.BOOLEAN, "all");
     }
@@ -2652,8 +2735,11 @@ public final class Generator {
     kernels.forEach(k -> producers.put(k.out(), k));
     Deque<String> todo = new ArrayDeque<>(List.of(outputs.results().get(i)));
     Set<String> seen = new HashSet<>();
+    Set<String> reached = new HashSet<>(); // the values an output is computed from, the further inputs among them
     while (!todo.isEmpty()) {
-      Kernel k = producers.get(todo.pop());
+      String value = todo.pop();
+      reached.add(value);
+      Kernel k = producers.get(value);
       if (k != null && seen.add(k.out())) {
         if (k.layer() != null && k.hasParameters()) {
           own.addAll(parametersOf(k.layer()));
@@ -2665,11 +2751,22 @@ public final class Generator {
       }
     }
     List<String> all = parameterExpressions();
-    if (own.containsAll(all)) {
+    // the inputs it is computed from: x (always, with one input), the further inputs it reaches
+    List<String> inputs = new ArrayList<>();
+    if (ir.further().isEmpty() || reached.contains(ir.inputName())) {
+      inputs.add("x");
+    }
+    for (int j = 1; j <= ir.further().size(); j++) {
+      if (reached.contains(ir.further().get(j - 1).name())) {
+        inputs.add("x" + j);
+      }
+    }
+    if (own.containsAll(all) && inputs.size() == ir.further().size() + 1) {
       return CodeBlock.of("recording");
     }
-    List<String> mine = all.stream().filter(own::contains).toList();
-    return CodeBlock.of("$T.recording(x$L)", COMPILED, mine.isEmpty() ? "" : ", " + String.join(", ", mine));
+    List<String> mine = new ArrayList<>(inputs.isEmpty() ? List.of("x") : inputs);
+    all.stream().filter(own::contains).forEach(mine::add);
+    return CodeBlock.of("$T.recording($L)", COMPILED, String.join(", ", mine));
   }
 
   /** The output computed first (the input counts as before every step); the first such on ties. */

@@ -28,7 +28,8 @@ import java.util.List;
  * @param inShapes their shapes
  * @param product how a MATMUL's GEMMs see its operands, else null
  * @param swapped whether the inputs are the other way round from the call (a value repeated over a bigger one
- *     goes second): a SUB or DIV then computes {@code inputs[1] - inputs[0]}, {@code inputs[1] / inputs[0]}
+ *     goes second): a SUB or DIV then computes {@code inputs[1] - inputs[0]}, {@code inputs[1] / inputs[0]}; a MATMUL by a
+ *     tensor field {@code inputs[1] @ inputs[0]} ({@link #fieldOnLeft})
  */
 record Kernel(
     Kind kind, String label, LayerSpec spec, LayerIr layer, Linear.Spec linear, boolean relu,
@@ -209,6 +210,14 @@ record Kernel(
    */
   boolean byField() {
     return kind == Kind.MATMUL && inShapes.get(1)[0] != -1;
+  }
+
+  /**
+   * Whether a product by a tensor field has the field on the left ({@code w.matmul(x)}: {@code [M, K] @ [N, K, T]}), its
+   * inputs then the value and the field, in that order, as for {@code x.matmul(w)}.
+   */
+  boolean fieldOnLeft() {
+    return byField() && swapped;
   }
 
   /** A RECURRENT step's layer spec: its own, or the one a run with the last states wraps ({@link LastStates}). */

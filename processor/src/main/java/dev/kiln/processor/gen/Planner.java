@@ -100,8 +100,9 @@ final class Planner {
       if (s.spec() instanceof MatMul) {
         Operand a = operand(s.input(), steps, folded), b = operand(s.inputs().get(1), steps, folded);
         float alpha = a.factor() * b.factor();
-        // a constant scale of the product that alone reads it: the GEMM's alpha
-        if (i + 1 < steps.size() && steps.get(i + 1).spec() instanceof Scale scale && steps.get(i + 1).input().equals(s.output())
+        boolean onLeft = fieldOnLeft(model, s);
+        // a constant scale of the product that alone reads it: the GEMM's alpha (not after w @ x, which is eager's product)
+        if (!onLeft && i + 1 < steps.size() && steps.get(i + 1).spec() instanceof Scale scale && steps.get(i + 1).input().equals(s.output())
             && readers.get(s.output()) == 1 && !returned.contains(s.output()) && !folded.contains(steps.get(i + 1).output())) {
           StepIr after = steps.get(++i);
           label += " + " + label(after);
@@ -111,6 +112,18 @@ final class Planner {
         int[] left = in, right = model.shapeOf(s.inputs().get(1));
         int r = out.length;
         Kernel.Product product;
+        if (onLeft) { // w @ x: each sample's matrices times the field, a batched GEMM reading the field for each (stride 0)
+          int batches = 1;
+          for (int d = 1; d < r - 2; d++) {
+            batches *= out[d];
+          }
+          int[] field = model.shapeOf(a.value());
+          product = new Kernel.Product(batches, field[0], out[r - 1], field[1], false, false, alpha);
+          List<String> inputs = List.of(b.value(), a.value()); // the value first (its gradient is input 0's), the field second
+          kernels.add(new Kernel(Kernel.Kind.MATMUL, label, s.spec(), null, null, false, b.value(), outValue, model.shapeOf(b.value()),
+              out, s.source(), inputs, inputs.stream().map(model::shapeOf).toList(), product, true));
+          continue;
+        }
         if (byField(model, s)) { // x @ w: every row of every sample times the field, one GEMM
           int rows = 1;
           for (int d = 1; d < r - 1; d++) {
@@ -217,7 +230,9 @@ final class Planner {
       // a product by a tensor field is one GEMM over all rows of the batch, which takes no transposed value: it is copied
       boolean fieldReader = readers.stream().anyMatch(o -> o.spec() instanceof MatMul && byField(model, o)
           || intoFieldProducts.contains(o.output()));
-      if (foldable && !readers.isEmpty() && !returned.contains(s.output()) && !(transpose && fieldReader)
+      // w @ x is eager mode's product, bit for bit: it reads its value as it is, neither transposed nor scaled
+      boolean leftFieldReader = readers.stream().anyMatch(o -> fieldOnLeft(model, o));
+      if (foldable && !readers.isEmpty() && !returned.contains(s.output()) && !(transpose && fieldReader) && !leftFieldReader
           && readers.stream().allMatch(o -> o.spec() instanceof MatMul || folded.contains(o.output()))) {
         folded.add(s.output());
         if (fieldReader) {
@@ -226,6 +241,11 @@ final class Planner {
       }
     }
     return folded;
+  }
+
+  /** Whether a step is a matmul of a tensor field on the left ({@code w.matmul(x)}). */
+  private static boolean fieldOnLeft(CheckedModel model, StepIr step) {
+    return step.spec() instanceof MatMul && model.ir().tensor(step.input()) != null;
   }
 
   /** Whether a matmul step multiplies by a tensor field on its right ({@code x.matmul(w)}). */

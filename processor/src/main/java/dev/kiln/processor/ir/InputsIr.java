@@ -9,19 +9,33 @@ import java.util.List;
  * {@code @Model(input = ...)} describes, each further one a value of the shape its {@code @Input} gives
  * (after the batch dimension, which every input shares). Its body is read like {@code forward}'s, the
  * further inputs being values like x, or ids where an Embedding looks them up
- * ({@link ModelIr#furtherIsIds}); it returns one tensor.
+ * ({@link ModelIr#furtherIsIds}); it returns one tensor, or a record of tensors (or {@code Tensor[]}) as the method of
+ * several outputs does: {@code PairOut forwardPair(Tensor a, @Input({4}) Tensor b)} ending in
+ * {@code return new PairOut(ea, eb, score);}. Its graph ({@link ModelIr#inputsGraph()}) then has several inputs and
+ * several outputs, which the checker and generator treat as any graph's inputs and outputs.
  *
  * @param method the method's name
  * @param inputName its first parameter (x)
  * @param further its further parameters, in order
  * @param steps the body's operations, in order
- * @param result the returned value
+ * @param result the returned value (with several outputs: the value computed last)
  * @param source the method, for diagnostics
+ * @param outputs the record (or array) it returns, its components and the value each returns, over the same
+ *     {@code steps}; null when it returns one tensor
  */
-public record InputsIr(String method, String inputName, List<Further> further, List<StepIr> steps, String result, Source source) {
+public record InputsIr(String method, String inputName, List<Further> further, List<StepIr> steps, String result, Source source,
+    OutputsIr outputs) {
   public InputsIr {
     further = List.copyOf(further);
     steps = List.copyOf(steps);
+    if (outputs != null && !outputs.steps().equals(steps)) {
+      throw new IllegalArgumentException("the outputs of " + method + " are read from other steps");
+    }
+  }
+
+  /** The values it returns: {@code result} alone, or one per output. */
+  public List<String> results() {
+    return outputs == null ? List.of(result) : outputs.results();
   }
 
   /**

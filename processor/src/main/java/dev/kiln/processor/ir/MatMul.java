@@ -9,7 +9,8 @@ import dev.kiln.runtime.Shapes;
  * dimensions multiply as matrices, the ones before (the batch first) are batches of equal sizes, as
  * PyTorch's {@code torch.matmul} for operands of one rank: {@code [N, S, D] @ [N, D, T] -> [N, S, T]},
  * {@code [N, H, S, Dh] @ [N, H, Dh, T] -> [N, H, S, T]} (no broadcasting of the batch dimensions); or of a
- * value and a tensor field of the model, one matrix on the right ({@link #outputShapeByField}).
+ * value and a tensor field of the model, one matrix on the right ({@link #outputShapeByField}) or on the left
+ * ({@link #outputShapeByFieldOnLeft}).
  */
 public record MatMul() implements LayerSpec {
   /** Not used: a matmul's shape comes from both operands ({@link #outputShape(int[], int[])}). */
@@ -74,6 +75,34 @@ public record MatMul() implements LayerSpec {
     }
     int[] out = value.clone();
     out[r - 1] = field[1];
+    Shapes.numel(java.util.Arrays.copyOfRange(out, 1, r)); // one sample's values fit an array
+    return out;
+  }
+
+  /**
+   * The product of a tensor field on the left and a value ({@code w.matmul(x)}): the field is one matrix
+   * {@code [M, K]} multiplying each sample's matrices, {@code [M, K] @ [N, K, T] -> [N, M, T]}, as PyTorch broadcasts
+   * a matrix over the batch (a token-mixing MLP's {@code w @ x} over {@code [N, S, D]}).
+   *
+   * @throws ShapeException saying which dimensions do not fit (the caller names both shapes)
+   */
+  public int[] outputShapeByFieldOnLeft(int[] field, int[] value) {
+    if (field.length != 2) {
+      throw new ShapeException("a tensor field on the left multiplies each sample's matrices as one matrix [M, K] (w.matmul(x):"
+          + " [M, K] @ [N, K, T]), but this one has " + field.length + (field.length == 1 ? " dimension" : " dimensions"));
+    }
+    int r = value.length;
+    if (r < 3) {
+      throw new ShapeException("the right is " + (r == 1 ? "the batch alone" : "one vector per sample") + "; a tensor field on"
+          + " the left multiplies each sample's matrices [K, T] of a value [N, K, T] (or [N, ..., K, T])");
+    }
+    if (field[1] != value[r - 2]) {
+      throw new ShapeException("it contracts dimension 1 of the left (size " + field[1] + ") with dimension " + (r - 2)
+          + " of the right (size " + value[r - 2] + "), which differ; transpose the value (x.transpose(-2, -1)) where its"
+          + " matrices are the other way round");
+    }
+    int[] out = value.clone();
+    out[r - 2] = field[0];
     Shapes.numel(java.util.Arrays.copyOfRange(out, 1, r)); // one sample's values fit an array
     return out;
   }

@@ -94,11 +94,12 @@ public record ModelIr(
 
   /**
    * The same model seen through its method of several inputs: its steps, first input and result, its
-   * further inputs as {@code further}. The checker and generator treat it as one more graph to compile.
+   * further inputs as {@code further}, its record of several outputs (if it returns one) as {@code outputs}. The
+   * checker and generator treat it as one more graph to compile, of several inputs and, maybe, several outputs.
    */
   public ModelIr inputsGraph() {
     return new ModelIr(form, element, packageName, declaringType, factoryMethod, generatedName, input, inputs.inputName(),
-        layers, inputs.steps(), inputs.result(), inputs.source(), null, -1, tensors, inputs, inputs.further());
+        layers, inputs.steps(), inputs.result(), inputs.source(), inputs.outputs(), -1, tensors, inputs, inputs.further());
   }
 
   /** Whether this is the graph of the method of several inputs ({@link #inputsGraph()}). */

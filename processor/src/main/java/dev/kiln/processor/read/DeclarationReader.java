@@ -235,7 +235,7 @@ public final class DeclarationReader {
     }
     InputsIr inputs = null;
     int inputsBefore = diagnostics.count();
-    ExecutableElement inputsMethod = inputsMethod(type);
+    ExecutableElement inputsMethod = inputsMethod(type, generated);
     boolean inputsSignature = diagnostics.count() == inputsBefore; // (its body's errors leave a partial IR, as forward's)
     if (inputsMethod != null && inputsSignature) {
       inputs = readInputs(inputsMethod, unit, fields, broken, name, tensors);
@@ -299,23 +299,35 @@ public final class DeclarationReader {
         diagnostics.error(m, Message.BAD_OUTPUTS_METHOD, m.getSimpleName(), returns, m.getSimpleName());
         ok = false;
       }
-      if (types.asElement(m.getReturnType()) instanceof TypeElement record) {
-        if (record.getModifiers().contains(Modifier.PRIVATE)) {
-          diagnostics.error(record, Message.PRIVATE_OUTPUTS_RECORD, record.getSimpleName(), generated);
-          ok = false;
-        }
-        for (RecordComponentElement c : record.getRecordComponents()) {
-          if (!types.isSameType(c.asType(), type(TENSOR))) {
-            // javac places the component's private field on its declaration, the component element nowhere
-            Element at = ElementFilter.fieldsIn(record.getEnclosedElements()).stream()
-                .filter(field -> field.getSimpleName().equals(c.getSimpleName())).findFirst().map(Element.class::cast).orElse(m);
-            diagnostics.error(at, Message.NON_TENSOR_COMPONENT, c.getSimpleName(), record.getSimpleName(), c.asType());
-            ok = false;
-          }
-        }
-      }
+      ok &= recordFits(m, generated);
     }
     return ok ? found : null;
+  }
+
+  /**
+   * Whether the record a method of several outputs returns (of one input or of several) can be returned by the
+   * generated class: not private, every component a Tensor (errors reported on the record and the component).
+   * {@code Tensor[]} always fits.
+   */
+  private boolean recordFits(ExecutableElement m, String generated) {
+    if (!(types.asElement(m.getReturnType()) instanceof TypeElement record)) {
+      return true;
+    }
+    boolean ok = true;
+    if (record.getModifiers().contains(Modifier.PRIVATE)) {
+      diagnostics.error(record, Message.PRIVATE_OUTPUTS_RECORD, record.getSimpleName(), generated);
+      ok = false;
+    }
+    for (RecordComponentElement c : record.getRecordComponents()) {
+      if (!types.isSameType(c.asType(), type(TENSOR))) {
+        // javac places the component's private field on its declaration, the component element nowhere
+        Element at = ElementFilter.fieldsIn(record.getEnclosedElements()).stream()
+            .filter(field -> field.getSimpleName().equals(c.getSimpleName())).findFirst().map(Element.class::cast).orElse(m);
+        diagnostics.error(at, Message.NON_TENSOR_COMPONENT, c.getSimpleName(), record.getSimpleName(), c.asType());
+        ok = false;
+      }
+    }
+    return ok;
   }
 
   /** A record type with at least one Tensor component, or {@code Tensor[]}. */
@@ -331,8 +343,20 @@ public final class DeclarationReader {
   /** Reads the outputs method's body like forward's; null when a returned value is unknown (reported). */
   private OutputsIr readOutputs(ExecutableElement m, CompilationUnitTree unit, Map<String, LayerNode> fields, Set<String> broken,
       String className, TensorFieldReader tensors) {
-    String name = m.getSimpleName().toString();
     String inputName = m.getParameters().get(0).getSimpleName().toString();
+    Steps steps = new Steps(m.getSimpleName().toString(), inputName);
+    steps.modelType = (TypeElement) m.getEnclosingElement();
+    steps.tensors = tensors;
+    steps.broken.addAll(broken);
+    return readResults(m, steps, unit, fields, className);
+  }
+
+  /**
+   * Reads the body of a method returning several outputs (a record of tensors, or {@code Tensor[]}) into
+   * {@code steps}, its inputs already among their locals; null when a returned value is unknown (reported).
+   */
+  private OutputsIr readResults(ExecutableElement m, Steps steps, CompilationUnitTree unit, Map<String, LayerNode> fields,
+      String className) {
     TypeElement record = types.asElement(m.getReturnType()) instanceof TypeElement r ? r : null;
     List<String> components = new ArrayList<>();
     if (record != null) {
@@ -340,10 +364,6 @@ public final class DeclarationReader {
     }
     String returned = record == null ? "new Tensor[] {out, hidden}"
         : "new " + record.getSimpleName() + "(" + String.join(", ", components) + ")";
-    Steps steps = new Steps(name, inputName);
-    steps.modelType = (TypeElement) m.getEnclosingElement();
-    steps.tensors = tensors;
-    steps.broken.addAll(broken);
     MethodTree tree = trees.getTree(m);
     steps.readBody(tree.getBody(), unit, fields, className, returned);
     if (steps.results == null || steps.results.contains(null)) {
@@ -354,8 +374,9 @@ public final class DeclarationReader {
         components.add("[" + i + "]");
       }
     }
-    return new OutputsIr(name, record == null ? null : packageOf(record), record == null ? null : nestedName(record),
-        components, inputName, steps.list, steps.results, source(unit, tree));
+    return new OutputsIr(m.getSimpleName().toString(), record == null ? null : packageOf(record),
+        record == null ? null : nestedName(record), components, m.getParameters().get(0).getSimpleName().toString(), steps.list,
+        steps.results, source(unit, tree));
   }
 
   // ------------------------------------------------------------------ a method taking several inputs
@@ -369,7 +390,7 @@ public final class DeclarationReader {
    * The one method whose parameters carry {@code @Input}, after checking its signature and each
    * parameter (errors reported here); null if there is none.
    */
-  private ExecutableElement inputsMethod(TypeElement type) {
+  private ExecutableElement inputsMethod(TypeElement type, String generated) {
     ExecutableElement found = null;
     for (ExecutableElement m : ElementFilter.methodsIn(type.getEnclosedElements())) {
       if (!takesFurtherInputs(m)) {
@@ -384,9 +405,12 @@ public final class DeclarationReader {
       String method = m.getSimpleName().toString();
       boolean overridable = !m.getModifiers().contains(Modifier.STATIC) && !m.getModifiers().contains(Modifier.PRIVATE)
           && !m.getModifiers().contains(Modifier.FINAL) && m.getTypeParameters().isEmpty();
-      if (!overridable || !types.isSameType(m.getReturnType(), type(TENSOR)) || params.size() < 2) {
+      boolean returns = types.isSameType(m.getReturnType(), type(TENSOR)) || returnsOutputs(m);
+      if (!overridable || !returns || params.size() < 2) {
         String further = params.size() < 2 ? "mask" : params.get(1).getSimpleName().toString();
         diagnostics.error(m, Message.BAD_INPUTS_METHOD, method, method, further);
+      } else if (returnsOutputs(m)) {
+        recordFits(m, generated);
       }
       for (int i = 0; i < params.size(); i++) {
         VariableElement p = params.get(i);
@@ -441,11 +465,19 @@ public final class DeclarationReader {
       further.add(new InputsIr.Further(value, p.getAnnotation(Input.class).value(), source(unit, trees.getTree(p))));
     }
     MethodTree tree = trees.getTree(m);
+    if (returnsOutputs(m)) { // several inputs and several outputs: the outputs read as the method of several outputs reads them
+      OutputsIr outputs = readResults(m, steps, unit, fields, className);
+      if (outputs == null) {
+        return null;
+      }
+      String last = steps.list.isEmpty() ? inputName : steps.list.get(steps.list.size() - 1).output();
+      return new InputsIr(name, inputName, further, steps.list, last, source(unit, tree), outputs);
+    }
     steps.readBody(tree.getBody(), unit, fields, className, null);
     if (steps.last == null) {
       return null;
     }
-    return new InputsIr(name, inputName, further, steps.list, steps.last, source(unit, tree));
+    return new InputsIr(name, inputName, further, steps.list, steps.last, source(unit, tree), null);
   }
 
   /** Whether {@code method}'s body calls a method named {@code name} (unqualified or on {@code this}). */

@@ -134,7 +134,8 @@ public final class Blas {
    * both gradients: a transposed operand is a flag, not a copy. Each operand is staged to native
    * memory once for the whole batch; the products are shared among the cores (each one
    * single-threaded OpenBLAS call, so results do not depend on the split), or, when there are
-   * too few to share, each split as {@link #sgemm} splits one.
+   * too few to share, each split as {@link #sgemm} splits one. {@code strideA} or {@code strideB} may be 0: one matrix
+   * in every product (a compiled {@code w.matmul(x)}'s weight, staged once).
    */
   public static void sgemmBatched(
       int count, boolean transA, boolean transB, int m, int n, int k, float alpha,
@@ -171,13 +172,17 @@ public final class Blas {
     pc.get(c, cOff, cLen);
   }
 
-  /** Elements spanned by {@code count} matrices of {@code size} floats {@code stride} apart, checked as {@link #span}. */
+  /**
+   * Elements spanned by {@code count} matrices of {@code size} floats {@code stride} apart, checked as {@link #span}; an
+   * operand A or B may have stride 0 (one matrix read for every product: a weight repeated over the batch), C may not.
+   */
   private static int batchSpan(String operand, float[] x, int off, int count, int stride, long size) {
     if (size == 0) {
       return 0;
     }
     long len = (long) (count - 1) * stride + size;
-    if (off < 0 || stride < size || len > x.length - (long) off) {
+    boolean repeated = stride == 0 && !operand.equals("C");
+    if (off < 0 || stride < size && !repeated || len > x.length - (long) off) {
       throw new IndexOutOfBoundsException("sgemmBatched: " + operand + " (" + count + " matrices of " + size + " floats, "
           + stride + " apart) spans " + len + " floats from offset " + off + ", but its array holds " + x.length);
     }

@@ -78,6 +78,33 @@ class BlasTest {
         e.getMessage());
   }
 
+  /**
+   * An operand at stride 0 is one matrix in every product (a compiled {@code w.matmul(x)}'s weight): the same bits as
+   * each product by that matrix; C at stride 0, every product writing one matrix, is refused.
+   */
+  @Test
+  void anOperandAtStrideZeroIsRepeated() {
+    SplittableRandom rng = new SplittableRandom(7);
+    int m = 10, n = 8, k = 6, count = 5;
+    float[] w = random(rng, 2 + m * k), x = random(rng, count * k * n);
+    float[] got = new float[count * m * n], want = new float[count * m * n];
+    Blas.sgemmBatched(count, false, false, m, n, k, 1f, w, 2, 0, x, 0, k * n, 0f, got, 0, m * n);
+    for (int i = 0; i < count; i++) {
+      Blas.sgemm(false, false, m, n, k, 1f, w, 2, k, x, i * k * n, n, 0f, want, i * m * n, n);
+    }
+    org.junit.jupiter.api.Assertions.assertArrayEquals(want, got, "A at stride 0");
+    float[] v = random(rng, 1 + n * m); // B at stride 0: each x[i] [k, n] times one v [m, n] read transposed
+    float[] y = new float[count * k * m], yWant = new float[count * k * m];
+    Blas.sgemmBatched(count, false, true, k, m, n, 1f, x, 0, k * n, v, 1, 0, 0f, y, 0, k * m);
+    for (int i = 0; i < count; i++) {
+      Blas.sgemm(false, true, k, m, n, 1f, x, i * k * n, n, v, 1, n, 0f, yWant, i * k * m, m);
+    }
+    org.junit.jupiter.api.Assertions.assertArrayEquals(yWant, y, "B at stride 0");
+    var e = assertThrows(IndexOutOfBoundsException.class,
+        () -> Blas.sgemmBatched(3, false, false, 2, 2, 2, 1f, new float[12], 0, 4, new float[12], 0, 4, 0f, new float[4], 0, 0));
+    assertTrue(e.getMessage().contains("C (3 matrices of 4 floats, 0 apart)"), e.getMessage());
+  }
+
   private static float[] random(SplittableRandom rng, int n) {
     float[] a = new float[n];
     for (int i = 0; i < n; i++) {
