@@ -12,6 +12,8 @@ import dev.kiln.runtime.Tensor;
 import dev.kiln.runtime.optim.SGD;
 import java.util.Map;
 import java.util.function.BiFunction;
+import java.util.function.Function;
+import java.util.function.UnaryOperator;
 import java.util.function.Supplier;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -115,45 +117,41 @@ class CudaParityTest {
   private static Map<String, Tensor> last;
 
   private static float[] trainCharGpt(Supplier<Module> model, Device device) {
-    Kiln.manualSeed(3);
-    CharGpt net = (CharGpt) model.get().to(device);
-    var opt = new SGD(net.parameters(), 0.1).momentum(0.9);
-    var criterion = new CrossEntropyLoss();
     int[] text = new int[500];
     for (int i = 0; i < text.length; i++) {
       text[i] = (i * 7 + i / 13) % 40;               // a text of 40 ids
     }
     java.util.Random windows = new java.util.Random(0);
-    float[] losses = new float[4];
-    net.train();
-    for (int step = 0; step < losses.length; step++) {
-      CharGptCommand.Window w = CharGptCommand.window(text, 8, CharGpt.S, windows, device);
-      opt.zeroGrad();
-      Tensor loss = criterion.apply(net.forward(w.x()).view(-1, CharGpt.V), w.y());
-      loss.backward();
-      opt.step();
-      losses[step] = loss.item();
-    }
-    net.eval();
-    last = net.stateDict();
-    return losses;
+    return train(model, device, 0.1, d -> {
+      CharGptCommand.Window w = CharGptCommand.window(text, 8, CharGpt.S, windows, d);
+      return new Tensor[] {w.x(), w.y()};
+    }, logits -> logits.view(-1, CharGpt.V));
   }
 
   private static float[] train(Supplier<Module> model, Device device) {
-    Kiln.manualSeed(3);
-    Module net = model.get().to(device);
-    var opt = new SGD(net.parameters(), 0.01).momentum(0.9);
-    var criterion = new CrossEntropyLoss();
-    float[] losses = new float[4];
-    net.train();
-    for (int step = 0; step < losses.length; step++) {
-      Tensor x = Tensor.randn(32, 1, 28, 28).to(device);
+    return train(model, device, 0.01, d -> {
+      Tensor x = Tensor.randn(32, 1, 28, 28).to(d);
       int[] labels = new int[32];
       for (int i = 0; i < labels.length; i++) {
         labels[i] = Kiln.generator().nextInt(10);
       }
+      return new Tensor[] {x, Tensor.labels(labels).to(d)};
+    }, UnaryOperator.identity());
+  }
+
+  /** Four steps of SGD (momentum 0.9) from seed 3 on {@code batches}' inputs and labels; the state dict left in {@code last}. */
+  private static float[] train(Supplier<Module> model, Device device, double lr, Function<Device, Tensor[]> batches,
+      UnaryOperator<Tensor> scores) {
+    Kiln.manualSeed(3);
+    Module net = model.get().to(device);
+    var opt = new SGD(net.parameters(), lr).momentum(0.9);
+    var criterion = new CrossEntropyLoss();
+    float[] losses = new float[4];
+    net.train();
+    for (int step = 0; step < losses.length; step++) {
+      Tensor[] xy = batches.apply(device);
       opt.zeroGrad();
-      Tensor loss = criterion.apply(net.forward(x), Tensor.labels(labels).to(device));
+      Tensor loss = criterion.apply(scores.apply(net.forward(xy[0])), xy[1]);
       loss.backward();
       opt.step();
       losses[step] = loss.item();
