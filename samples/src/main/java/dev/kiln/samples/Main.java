@@ -60,6 +60,15 @@ public final class Main {
       "                MSE against the input, Adam; compiled unless --eager): train and test reconstruction",
       "                losses per epoch, test images over their reconstructions in DIR/reconstructions.png",
       "                (default runs/autoencoder)",
+      "  char-gpt [--text FILE] [--block 32] [--layers 2] [--steps 1000] [--batch 32] [--lr 0.001] [--eval-every 100]",
+      "          [--eval-iters 20] [--generate 300] [--prompt TEXT] [--temperature 0.8] [--top-k 20] [--seed 0] [--out DIR]",
+      "          [--eager] [--device auto|cpu|cuda]",
+      "                nanoGPT's character-level GPT (shakespeare_char, scaled down: 2 pre-norm blocks, 4 heads,",
+      "                D 64, a context of 32 characters; --block and --layers only take these, the model's",
+      "                compile-time sizes) on a text (default " + CharGptCommand.DEFAULT_TEXT + "), 90/10",
+      "                train/validation, AdamW; train and val loss every --eval-every steps, DIR/loss.png",
+      "                (default runs/char-gpt), then --generate characters after --prompt (default the text's",
+      "                first line), temperature and top-k sampling (seeded); compiled unless --eager",
       "",
       "--device auto (the default) runs on CUDA when it loads and works, else on the CPU, saying why;",
       "--device cuda fails with what is missing where it cannot run (driver, CUDA libraries, a GPU).",
@@ -90,6 +99,7 @@ public final class Main {
         case "pairs" -> PairsCommand.run(new Args(args[0], args, 1, Set.of("eager")));
         case "cifar10" -> Cifar10Command.run(new Args(args[0], args, 1, Set.of("augment")));
         case "autoencoder" -> AutoencoderCommand.run(new Args(args[0], args, 1, Set.of("eager")));
+        case "char-gpt" -> CharGptCommand.run(new Args(args[0], args, 1, Set.of("eager")));
         default -> throw new Args.UsageException("unknown command '" + args[0] + "'");
       }
     } catch (Args.HelpRequested e) {
