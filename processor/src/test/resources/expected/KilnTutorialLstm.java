@@ -4,7 +4,6 @@ import dev.kiln.dsl.F;
 import dev.kiln.dsl.Linear;
 import dev.kiln.dsl.Recurrent;
 import dev.kiln.runtime.Compiled;
-import dev.kiln.runtime.CudaCompiled;
 import dev.kiln.runtime.Device;
 import dev.kiln.runtime.Kiln;
 import dev.kiln.runtime.Node;
@@ -78,17 +77,15 @@ public final class KilnTutorialLstm extends TutorialLstm {
       int inOff = x.offset();
       float[] out = new float[n * 3];
       // each batch norm's and dropout's own train()/eval() mode, by step
-      boolean[] training = new boolean[5];
+      boolean[] training = new boolean[4];
       training[1] = lstm.isTraining();
-      // lstm LSTM(5, 8, num_layers=2, batch_first=True, dropout=0.25) with its last states: [N, 6, 5] -> [N, 10, 8]   TutorialLstm.java:25
+      // lstm LSTM(5, 8, num_layers=2, batch_first=True, dropout=0.25): [N, 6, 5] -> [N, 6, 8]   TutorialLstm.java:25
       // the eager layer's kernels over the plan's buffers, time-major inside (keeping what a backward needs when it may run)
       p.rnn1.forward(p.a1, 0, in, inOff, lstm.flatWeights(), training[1], Kiln.generator(), Kiln.isGradEnabled());
-      // lstm.forwardWithState(x, h0, c0).output(): [N, 10, 8] -> [N, 6, 8]   TutorialLstm.java:25
-      SliceKernels.narrowForward(p.a2, 0, p.a1, 0, n, 80, 0, 48);
       // out.select(1, -1): [N, 6, 8] -> [N, 8]   TutorialLstm.java:26
-      SliceKernels.narrowForward(p.a3, 0, p.a2, 0, n, 48, 40, 8);
+      SliceKernels.narrowForward(p.a2, 0, p.a1, 0, n, 48, 40, 8);
       // fc Linear(in_features=8, out_features=3, bias=True): [N, 8] -> [N, 3]   TutorialLstm.java:26
-      Blas.sgemm(false, true, n, 3, 8, 1f, p.a3, 0, 8, fc.weight(), 8, 0f, out, 0, 3);
+      Blas.sgemm(false, true, n, 3, 8, 1f, p.a2, 0, 8, fc.weight(), 8, 0f, out, 0, 3);
       Tensor fcB = fc.bias();
       CpuKernels.addBiasRows(out, 0, out, 0, fcB.readBuffer(), fcB.offset(), n, 3);
       if (!Compiled.recording(x, lstm.weightIh(0, 0), lstm.weightHh(0, 0), lstm.biasIh(0, 0), lstm.biasHh(0, 0), lstm.weightIh(1, 0), lstm.weightHh(1, 0), lstm.biasIh(1, 0), lstm.biasHh(1, 0), fc.weight(), fc.bias())) {
@@ -106,18 +103,15 @@ public final class KilnTutorialLstm extends TutorialLstm {
   private Tensor forwardCuda(Tensor x) {
     int n = Compiled.batchSize("KilnTutorialLstm", x, 6, 5);
     // each batch norm's and dropout's own train()/eval() mode, by step
-    boolean[] training = new boolean[5];
+    boolean[] training = new boolean[4];
     training[1] = lstm.isTraining();
-    // lstm LSTM(5, 8, num_layers=2, batch_first=True, dropout=0.25) with its last states: [N, 6, 5] -> [N, 10, 8]   TutorialLstm.java:25
-    Recurrent.Output v1States = lstm.forwardWithState(x);
-    Tensor v1 = CudaCompiled.withLastStates(v1States.output(), v1States.h(), v1States.c());
-    // lstm.forwardWithState(x, h0, c0).output(): [N, 10, 8] -> [N, 6, 8]   TutorialLstm.java:25
-    Tensor v2 = F.narrow(v1, 1, 0, 6);
+    // lstm LSTM(5, 8, num_layers=2, batch_first=True, dropout=0.25): [N, 6, 5] -> [N, 6, 8]   TutorialLstm.java:25
+    Tensor v1 = lstm.apply(x);
     // out.select(1, -1): [N, 6, 8] -> [N, 8]   TutorialLstm.java:26
-    Tensor v3 = F.select(v2, 1, -1);
+    Tensor v2 = F.select(v1, 1, -1);
     // fc Linear(in_features=8, out_features=3, bias=True): [N, 8] -> [N, 3]   TutorialLstm.java:26
-    Tensor v4 = fc.apply(v3);
-    return v4;
+    Tensor v3 = fc.apply(v2);
+    return v3;
   }
 
   /**
@@ -129,22 +123,17 @@ public final class KilnTutorialLstm extends TutorialLstm {
 
     final float[] a2;
 
-    final float[] a3;
-
     float[] da1;
 
     float[] da2;
-
-    float[] da3;
 
     final RecurrentStack rnn1;
 
     Plan(int n) {
       super(n);
-      this.a1 = new float[n * 80];
-      this.a2 = new float[n * 48];
-      this.a3 = new float[n * 8];
-      this.rnn1 = new RecurrentStack(RecurrentKernels.Mode.LSTM, n, 6, 5, 8, 2, false, true, 0.25, true /* the last states after the output */);
+      this.a1 = new float[n * 48];
+      this.a2 = new float[n * 8];
+      this.rnn1 = new RecurrentStack(RecurrentKernels.Mode.LSTM, n, 6, 5, 8, 2, false, true, 0.25);
     }
 
     /**
@@ -154,9 +143,8 @@ public final class KilnTutorialLstm extends TutorialLstm {
       if (da1 != null) {
         return;
       }
-      da1 = new float[n * 80];
-      da2 = new float[n * 48];
-      da3 = new float[n * 8];
+      da1 = new float[n * 48];
+      da2 = new float[n * 8];
     }
   }
 
@@ -209,28 +197,21 @@ public final class KilnTutorialLstm extends TutorialLstm {
         float[] dIn1 = need1 ? p.da1 : null;
         boolean need2 = need1;
         float[] dIn2 = need2 ? p.da2 : null;
-        boolean need3 = need2;
-        float[] dIn3 = need3 ? p.da3 : null;
         // fc Linear(in_features=8, out_features=3, bias=True): gradient of [N, 8]   TutorialLstm.java:26
         CpuKernels.biasGradient(Compiled.gradBuffer(fc.bias(), needsGrad(10 /* fc.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor fcGW = Compiled.grad(fc.weight(), needsGrad(9 /* fc.weight() */));
         if (fcGW != null) {
-          Blas.sgemm(true, false, 3, 8, n, 1f, g.readBuffer(), g.offset(), 3, p.a3, 0, 8, 1f, fcGW, 8);
+          Blas.sgemm(true, false, 3, 8, n, 1f, g.readBuffer(), g.offset(), 3, p.a2, 0, 8, 1f, fcGW, 8);
         }
-        if (dIn3 != null) {
-          Blas.sgemm(false, false, n, 8, 3, 1f, g.readBuffer(), g.offset(), 3, fc.weight(), 8, 0f, dIn3, 0, 8);
+        if (dIn2 != null) {
+          Blas.sgemm(false, false, n, 8, 3, 1f, g.readBuffer(), g.offset(), 3, fc.weight(), 8, 0f, dIn2, 0, 8);
         }
         // out.select(1, -1): gradient of [N, 6, 8]   TutorialLstm.java:26
-        if (!need3) {
-          return new Tensor[11];
-        }
-        SliceKernels.narrowBackward(dIn2, 0, dIn3, 0, n, 48, 40, 8, false);
-        // lstm.forwardWithState(x, h0, c0).output(): gradient of [N, 10, 8]   TutorialLstm.java:25
         if (!need2) {
           return new Tensor[11];
         }
-        SliceKernels.narrowBackward(dIn1, 0, dIn2, 0, n, 80, 0, 48, false);
-        // lstm LSTM(5, 8, num_layers=2, batch_first=True, dropout=0.25) with its last states: gradient of [N, 6, 5]   TutorialLstm.java:25
+        SliceKernels.narrowBackward(dIn1, 0, dIn2, 0, n, 48, 40, 8, false);
+        // lstm LSTM(5, 8, num_layers=2, batch_first=True, dropout=0.25): gradient of [N, 6, 5]   TutorialLstm.java:25
         if (!need1) {
           return new Tensor[11];
         }

@@ -1205,7 +1205,7 @@ public final class DeclarationReader {
      */
     private void assignStates(String local, ExpressionTree call, CompilationUnitTree unit, Map<String, LayerNode> fields,
         String className) {
-      States states = runWithStates((MethodInvocationTree) stripped(call), unit, fields, className);
+      States states = runWithStates((MethodInvocationTree) stripped(call), true, unit, fields, className);
       if (states == null) {
         stateLocals.remove(local);
         unknown.add(local);
@@ -1278,6 +1278,10 @@ public final class DeclarationReader {
       MemberSelectTree select = (MemberSelectTree) part.getMethodSelect();
       String which = select.getIdentifier().toString();
       ExpressionTree run = select.getExpression();
+      if (which.equals("output") && isStatesCall(run, unit)) { // lstm.forwardWithState(x, h0, c0).output(): lstm.apply(x)
+        States output = runWithStates((MethodInvocationTree) stripped(run), false, unit, fields, className);
+        return output == null ? null : output.value();
+      }
       States states = states(run, unit, fields, className);
       if (states == null) {
         return null;
@@ -1323,7 +1327,7 @@ public final class DeclarationReader {
         return states;
       }
       if (isStatesCall(e, unit)) {
-        return runWithStates((MethodInvocationTree) e, unit, fields, className);
+        return runWithStates((MethodInvocationTree) e, true, unit, fields, className);
       }
       diagnostics.error(unit, e, Message.UNSUPPORTED_EXPRESSION, methodName, describe(e));
       return null;
@@ -1331,9 +1335,11 @@ public final class DeclarationReader {
 
     /**
      * {@code lstm.forwardWithState(x)}: a step running the layer field with its last states after the output ({@link
-     * LastStates}); null after an error (initial states, a layer that is not a field).
+     * LastStates}), or, where only the output is read ({@code withStates} false), the layer's own step, as {@code
+     * lstm.apply(x)}; null after an error (initial states other than zeros, a layer that is not a field).
      */
-    private States runWithStates(MethodInvocationTree call, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
+    private States runWithStates(MethodInvocationTree call, boolean withStates, CompilationUnitTree unit, Map<String, LayerNode> fields,
+        String className) {
       ExpressionTree receiver = ((MemberSelectTree) call.getMethodSelect()).getExpression();
       String field = fieldName(receiver);
       LayerNode node = field == null ? null : fields.get(field);
@@ -1351,7 +1357,11 @@ public final class DeclarationReader {
       if (input == null || !zeros) {
         return null;
       }
-      LastStates states = new LastStates(spec); // zero initial states: the layer's own default, the call without them
+      // zero initial states: the layer's own default, the call without them
+      if (!withStates) {
+        return new States(step(input, spec, leaf.layer(), call.toString(), source(unit, call)), null, leaf.layer());
+      }
+      LastStates states = new LastStates(spec);
       return new States(step(input, states, leaf.layer(), call.toString(), source(unit, call)), states, leaf.layer());
     }
 
