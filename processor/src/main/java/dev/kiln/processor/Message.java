@@ -112,8 +112,15 @@ public enum Message {
       + " but receives %s from %s, a float value; apply the Embedding to the input (%s) first"),
   IDS_READ_AS_FLOATS("%s: the input %s is ids (%s looks them up), which only Embeddings read in a compiled model; read"
       + " the embedded rows instead"),
-  INITIAL_STATES("%s: a compiled forward starts a recurrent layer's states at zero and takes no initial states (h0, c0):"
-      + " write %s.forwardWithState(x) (or %s.apply(x)), or leave out @Model to pass them eagerly"),
+  INITIAL_STATES("%1$s: %2$s is not zeros: a compiled forward takes a recurrent layer's initial states only as zeros, the"
+      + " layer's default (Tensor.zeros(num_layers * D, x.size(0), hidden_size), as PyTorch's tutorials write h0 and c0),"
+      + " or none (%3$s.forwardWithState(x), %3$s.apply(x)); leave out @Model to pass other initial states eagerly"),
+  STATE_SHAPE("%1$s: expected %2$s of shape %3$s (num_layers * D, N, hidden_size) for %4$s, got %5$s from %6$s"
+      + " (PyTorch's \"Expected hidden size %3$s, got %5$s\")"),
+  STATE_BATCH("%1$s: the batch size of %2$s is a constant, %3$s, but a compiled model's batch varies: write %4$s.size(0),"
+      + " Tensor.zeros(%5$d, %4$s.size(0), %6$d)"),
+  ZEROS_AS_VALUE("%1$s holds zeros (%2$s), which a compiled %3$s reads only as a recurrent layer's initial states"
+      + " (lstm.forwardWithState(x, h0, c0)); leave out @Model to compute with them"),
   WHOLE_STATE("%1$s: a compiled forward reads a recurrent layer's %2$s one state at a time, as %3$s.select(0, i), [N, H]"
       + " (PyTorch's %2$s[i]; select(0, -1) the last layer's, Tensor.cat(List.of(%3$s.select(0, -2), %3$s.select(0, -1)), 1)"
       + " a bidirectional last layer's two directions): %2$s is [num_layers * D, N, H], the batch in its dimension 1, where"

@@ -68,6 +68,8 @@ class CudaCompiledTest {
     "BiGru, 7:5",
     "SeqRnn, 6:4",
     "LstmLastState, 6:5",
+    "TutorialLstm, 6:5",
+    "TutorialGru, 7:5",
     "BiGruStates, 7:5",
     "CellStates, 6:4",
     "FieldProducts, 6:8",

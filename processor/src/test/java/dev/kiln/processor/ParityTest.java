@@ -925,12 +925,15 @@ class ParityTest {
    * {@code h_n[-1]} (dropout between its layers), a bidirectional GRU's two last states beside its averaged output (the
    * states' gradient and the output's meeting at each direction's last step), LSTM's {@code c_n} below the top layer
    * and an RNN's {@code h_n} read in one expression; a token-mixing MLP's weights on the left of products ({@code w.matmul(x)},
-   * eager's batched products with the weight repeated, its gradient summed over the batch as eager's expand sums it).
+   * eager's batched products with the weight repeated, its gradient summed over the batch as eager's expand sums it);
+   * the tutorials' explicit zero initial states (an LSTM given h0 and c0 built in forward, a bidirectional GRU its h0
+   * inline), compiled as the call without them, against eager mode given the same zeros.
    * The outputs, the loss, the input's and every parameter's gradient
    * are eager mode's bit for bit, in training (the same dropout draws) step after step of SGD, and in evaluation.
    */
   @ParameterizedTest
-  @CsvSource({"LstmLastState, 6:5", "BiGruStates, 7:5", "CellStates, 6:4", "TokenMixer, 6:8"})
+  @CsvSource({"LstmLastState, 6:5", "BiGruStates, 7:5", "CellStates, 6:4", "TokenMixer, 6:8", "TutorialLstm, 6:5",
+    "TutorialGru, 7:5"})
   void lastStatesMatchEagerBitForBit(String model, String sampleShape) {
     matchesEagerBitForBit(model, sampleShape);
   }
@@ -1023,6 +1026,8 @@ class ParityTest {
     "BiGru, test.BiGru, test.KilnBiGru, 7:5, 3",
     "SeqRnn, test.SeqRnn, test.KilnSeqRnn, 6:4, 3",
     "LstmLastState, test.LstmLastState, test.KilnLstmLastState, 6:5, 3",
+    "TutorialLstm, test.TutorialLstm, test.KilnTutorialLstm, 6:5, 3",
+    "TutorialGru, test.TutorialGru, test.KilnTutorialGru, 7:5, 3",
     "CellStates, test.CellStates, test.KilnCellStates, 6:4, 3",
     "FieldProducts, test.FieldProducts, test.KilnFieldProducts, 6:8, 3",
     "TokenMixer, test.TokenMixer, test.KilnTokenMixer, 6:8, 3",

@@ -87,6 +87,8 @@ class ProcessorTest {
       "BiGru, KilnBiGru, KilnBiGru.java",
       "SeqRnn, KilnSeqRnn, KilnSeqRnn.java",
       "LstmLastState, KilnLstmLastState, KilnLstmLastState.java",
+      "TutorialLstm, KilnTutorialLstm, KilnTutorialLstm.java",
+      "TutorialGru, KilnTutorialGru, KilnTutorialGru.java",
       "BiGruStates, KilnBiGruStates, KilnBiGruStates.java",
       "CellStates, KilnCellStates, KilnCellStates.java",
       "ByHand, KilnByHand, KilnByHand.java",
@@ -1344,9 +1346,10 @@ class ProcessorTest {
     assertThat(c).hadErrorContaining("timeFirst: GRU(8, 5) reads its input time first ([S, N, 8], PyTorch's default), but a"
         + " compiled model's dimension 0 is the batch ([N, 6, 8]): build it with .batchFirst(true), as nn.GRU(...,"
         + " batch_first=True), from the input x (@Model input)").inFile(f).onLineContaining("Tensor b =");
-    assertThat(c).hadErrorContaining("lstm.forwardWithState(x, x, x): a compiled forward starts a recurrent layer's states at"
-        + " zero and takes no initial states (h0, c0): write lstm.forwardWithState(x) (or lstm.apply(x)), or leave out @Model to"
-        + " pass them eagerly").inFile(f).onLineContaining("Tensor c =");
+    assertThat(c).hadErrorContaining("lstm.forwardWithState(x, x, x): x is not zeros: a compiled forward takes a recurrent"
+        + " layer's initial states only as zeros, the layer's default (Tensor.zeros(num_layers * D, x.size(0), hidden_size), as"
+        + " PyTorch's tutorials write h0 and c0), or none (lstm.forwardWithState(x), lstm.apply(x)); leave out @Model to pass"
+        + " other initial states eagerly").inFile(f).onLineContaining("Tensor c =");
     assertThat(c).hadErrorContaining("rnn.apply(x).select(0, -1): select(0, -1) cannot take [N, 6, 5]: dimension 0 is the"
         + " batch, which a compiled forward keeps; select a dimension after it, from rnn.apply(x)")
         .inFile(f).onLineContaining("Tensor d =");
@@ -1360,7 +1363,7 @@ class ProcessorTest {
         .inFile(f).onLineContaining("final RNN sigmoid");
     assertThat(c).hadErrorContaining("certain: LSTM(8, 16): dropout must be a probability in [0, 1], got 1.5")
         .inFile(f).onLineContaining("final LSTM certain");
-    assertEquals(9, c.errors().size(), c.errors().toString());
+    assertEquals(10, c.errors().size(), c.errors().toString()); // (h0 and c0 each)
   }
 
   /**
@@ -1433,12 +1436,97 @@ class ProcessorTest {
     assertThat(c).hadErrorContaining("select(g.h(), 0, -5): index -5 is out of range for h_n of gru: GRU(8, 4, num_layers=2,"
         + " batch_first=True, bidirectional=True), whose first dimension, num_layers * D, is 4 (index -4..3)")
         .inFile(f).onLineContaining("Tensor j =");
-    assertThat(c).hadErrorContaining("lstm.forwardWithState(x, x, x): a compiled forward starts a recurrent layer's states at"
-        + " zero and takes no initial states (h0, c0)").inFile(f).onLineContaining("Tensor k =");
+    assertThat(c).hadErrorContaining("lstm.forwardWithState(x, x, x): x is not zeros: a compiled forward takes a recurrent"
+        + " layer's initial states only as zeros").inFile(f).onLineContaining("Tensor k =");
     assertThat(c).hadErrorContaining("timeFirst: LSTM(8, 4) reads its input time first ([S, N, 8], PyTorch's default), but a"
         + " compiled model's dimension 0 is the batch ([N, 6, 8]): build it with .batchFirst(true)").inFile(f)
         .onLineContaining("Tensor m =");
-    assertEquals(9, c.errors().size(), c.errors().toString());
+    assertEquals(10, c.errors().size(), c.errors().toString()); // (h0 and c0 each)
+  }
+
+  /**
+   * The tutorials' zero initial states in every form that compiles: locals or inline, {@code Tensor.zeros(x.device(),
+   * ...)} and {@code .to(x.device())}, the batch as {@code x.size(0)}, {@code x.shape()[0]}, an {@code int} local
+   * ({@code final} or not) or the size of a local value, the other sizes constants, {@code static final} fields or
+   * folded arithmetic, and null (eager mode's zeros); each layer runs once, as without the states.
+   */
+  @Test
+  void zeroInitialStatesCompileInEveryForm() throws IOException {
+    JavaFileObject f = classModel("ZeroForms",
+        "@Model(input = {6, 8})",
+        "public class ZeroForms extends Module {",
+        "  static final int H = 4;",
+        "  final LSTM lstm = new LSTM(8, H).numLayers(2).batchFirst(true);",
+        "  final GRU gru = new GRU(4, 4).bidirectional(true).batchFirst(true);",
+        "  final RNN rnn = new RNN(8, 4).batchFirst(true);",
+        "  final Linear fc = new Linear(4, 3);",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    final int n = x.size(0);",
+        "    int m = x.shape()[0];",
+        "    Tensor h0 = Tensor.zeros(x.device(), 2, n, H);",
+        "    Tensor c0;",
+        "    c0 = (Tensor.zeros(1 + 1, m, H).to(x.device()));",
+        "    Tensor a = lstm.forwardWithState(x, h0, c0).output();",
+        "    Tensor b = gru.forwardWithState(a, Tensor.zeros(2, a.size(0), 4)).h().select(0, -1);",
+        "    Tensor r = rnn.forwardWithState(x, null).h().select(0, 0);",
+        "    return fc.apply(b.add(r));",
+        "  }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).succeededWithoutWarnings();
+    String generated = c.generatedSourceFile("test.KilnZeroForms").orElseThrow().getCharContent(false).toString();
+    assertEquals(3, generated.split("new RecurrentStack\\(").length - 1, "one run per call: " + generated);
+  }
+
+  /**
+   * Initial states other than the layer's own zeros are each an error on their line: a wrong layer count or hidden size
+   * (naming the expected and the given shape, as PyTorch's "Expected hidden size"), a constant batch size (a compiled
+   * model's batch varies: x.size(0)), a size of another dimension, ones, a parameter, and zeros used as a value.
+   */
+  @Test
+  void badInitialStatesAreReportedOnTheirLines() {
+    JavaFileObject f = classModel("BadZeros",
+        "@Model(input = {6, 8})",
+        "public class BadZeros extends Module {",
+        "  final LSTM lstm = new LSTM(8, 4).numLayers(2).batchFirst(true);",
+        "  final GRU gru = new GRU(8, 4).batchFirst(true);",
+        "  final Tensor start = Tensor.zeros(1, 1, 4);",
+        "  final Linear fc = new Linear(8, 3);",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    Tensor h0 = Tensor.zeros(1, x.size(0), 4);",
+        "    Tensor c0 = Tensor.zeros(2, x.size(0), 4);",
+        "    Tensor a = lstm.forwardWithState(x, h0, c0).output();",
+        "    Tensor b = gru.forwardWithState(x, Tensor.zeros(1, x.size(0), 5)).output();",
+        "    Tensor d = gru.forwardWithState(x, Tensor.zeros(1, 32, 4)).output();",
+        "    Tensor e = gru.forwardWithState(x, Tensor.zeros(1, x.size(1), 4)).output();",
+        "    Tensor g = gru.forwardWithState(x, Tensor.ones(1, x.size(0), 4)).output();",
+        "    Tensor k = gru.forwardWithState(x, start).output();",
+        "    Tensor m = c0.add(1);",
+        "    return fc.apply(x.select(1, -1));",
+        "  }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining("lstm.forwardWithState(x, h0, c0): expected h0 of shape (2, N, 4) (num_layers * D, N,"
+        + " hidden_size) for lstm: LSTM(8, 4, num_layers=2, batch_first=True), got (1, N, 4) from h0 = Tensor.zeros(1, x.size(0),"
+        + " 4) (PyTorch's \"Expected hidden size (2, N, 4), got (1, N, 4)\")").inFile(f).onLineContaining("Tensor a =");
+    assertThat(c).hadErrorContaining("gru.forwardWithState(x, Tensor.zeros(1, x.size(0), 5)): expected h0 of shape (1, N, 4)"
+        + " (num_layers * D, N, hidden_size) for gru: GRU(8, 4, batch_first=True), got (1, N, 5) from Tensor.zeros(1, x.size(0),"
+        + " 5)").inFile(f).onLineContaining("Tensor b =");
+    assertThat(c).hadErrorContaining("gru.forwardWithState(x, Tensor.zeros(1, 32, 4)): the batch size of h0 is a constant,"
+        + " 32, but a compiled model's batch varies: write x.size(0), Tensor.zeros(1, x.size(0), 4)")
+        .inFile(f).onLineContaining("Tensor d =");
+    assertThat(c).hadErrorContaining("got (1, x.size(1), 4) from Tensor.zeros(1, x.size(1), 4)").inFile(f)
+        .onLineContaining("Tensor e =");
+    String notZeros = "%s is not zeros: a compiled forward takes a recurrent layer's initial states only as zeros, the layer's"
+        + " default (Tensor.zeros(num_layers * D, x.size(0), hidden_size), as PyTorch's tutorials write h0 and c0), or none"
+        + " (gru.forwardWithState(x), gru.apply(x)); leave out @Model to pass other initial states eagerly";
+    assertThat(c).hadErrorContaining(String.format(notZeros, "Tensor.ones(1, x.size(0), 4)")).inFile(f)
+        .onLineContaining("Tensor g =");
+    assertThat(c).hadErrorContaining(String.format(notZeros, "start")).inFile(f).onLineContaining("Tensor k =");
+    assertThat(c).hadErrorContaining("c0 holds zeros (Tensor.zeros(2, x.size(0), 4)), which a compiled forward reads only as a"
+        + " recurrent layer's initial states (lstm.forwardWithState(x, h0, c0)); leave out @Model to compute with them")
+        .inFile(f).onLineContaining("Tensor m =");
+    assertEquals(7, c.errors().size(), c.errors().toString());
   }
 
   /**

@@ -961,6 +961,10 @@ public final class DeclarationReader {
     private int counter;
     /** Locals holding a recurrent layer's run with its last states ({@code var o = lstm.forwardWithState(x)}), by name. */
     private final Map<String, States> stateLocals = new HashMap<>();
+    /** Locals holding zeros for a recurrent layer's initial states ({@code Tensor h0 = Tensor.zeros(...)}), by name: their values as written. */
+    private final Map<String, ExpressionTree> zeroLocals = new HashMap<>();
+    /** {@code int} locals holding the batch size ({@code int n = x.size(0)}), which zero initial states may name. */
+    private final Set<String> batchLocals = new HashSet<>();
     /** Locals that hold a split's pieces ({@code Tensor[] qkv = x.split(D, 2);}), by name. */
     private final Map<String, Pieces> pieces = new HashMap<>();
     /** Locals whose split had an error (reported): reading their pieces stays silent. */
@@ -990,6 +994,9 @@ public final class DeclarationReader {
             && e.getConstantValue() != null) {
           continue; // final int d = 1: a constant, which the folder reads where it is used
         } else if (s instanceof VariableTree v && trees.getElement(TreePath.getPath(unit, v)) instanceof VariableElement e
+            && e.asType().getKind() == TypeKind.INT && v.getInitializer() != null && isBatchSize(v.getInitializer(), unit)) {
+          batchLocals.add(v.getName().toString()); // int n = x.size(0): the batch, which zero initial states may name
+        } else if (s instanceof VariableTree v && trees.getElement(TreePath.getPath(unit, v)) instanceof VariableElement e
             && e.asType().getKind().isPrimitive()) {
           Object folded = e.getModifiers().contains(Modifier.FINAL) && v.getInitializer() != null ? foldOrNull(v.getInitializer(), unit) : null;
           if (folded != null) { // final double scale = 1 / Math.sqrt(D): a constant to Kiln, though not to javac
@@ -1000,6 +1007,11 @@ public final class DeclarationReader {
           unknown.add(v.getName().toString());
         } else if (s instanceof VariableTree v && v.getInitializer() != null && isStatesCall(v.getInitializer(), unit)) {
           assignStates(v.getName().toString(), v.getInitializer(), unit, fields, className); // var o = lstm.forwardWithState(x)
+        } else if (s instanceof VariableTree v && v.getInitializer() != null && zerosCall(v.getInitializer(), unit) != null) {
+          holdZeros(v.getName().toString(), v.getInitializer()); // Tensor h0 = Tensor.zeros(L * D, x.size(0), H)
+        } else if (s instanceof ExpressionStatementTree es && es.getExpression() instanceof AssignmentTree a
+            && a.getVariable() instanceof IdentifierTree target && zerosCall(a.getExpression(), unit) != null) {
+          holdZeros(target.getName().toString(), a.getExpression());
         } else if (s instanceof VariableTree v && v.getInitializer() != null && isMask(v.getInitializer(), unit)) {
           defineMask(v.getName().toString(), v.getInitializer(), v, unit, fields, className);
         } else if (s instanceof VariableTree v && v.getInitializer() != null) {
@@ -1053,6 +1065,7 @@ public final class DeclarationReader {
     }
 
     private void assign(String local, String value) {
+      zeroLocals.remove(local);
       if (value == null) {
         locals.remove(local);
         unknown.add(local);
@@ -1069,6 +1082,10 @@ public final class DeclarationReader {
       if (e instanceof IdentifierTree id && masks.containsKey(id.getName().toString())) { // keep.sum(1, true): a 0/1 value
         Mask value = maskAsValue(e, unit, fields, className);
         return value == null ? null : value.value();
+      }
+      if (e instanceof IdentifierTree id && zeroLocals.containsKey(id.getName().toString())) {
+        diagnostics.error(unit, e, Message.ZEROS_AS_VALUE, id.getName(), zeroLocals.get(id.getName().toString()), methodName);
+        return null;
       }
       if (e instanceof IdentifierTree id) {
         String value = locals.get(id.getName().toString());
@@ -1188,7 +1205,7 @@ public final class DeclarationReader {
      */
     private void assignStates(String local, ExpressionTree call, CompilationUnitTree unit, Map<String, LayerNode> fields,
         String className) {
-      States states = runWithStates((MethodInvocationTree) stripped(call), unit, fields, className);
+      States states = runWithStates((MethodInvocationTree) stripped(call), true, unit, fields, className);
       if (states == null) {
         stateLocals.remove(local);
         unknown.add(local);
@@ -1261,6 +1278,10 @@ public final class DeclarationReader {
       MemberSelectTree select = (MemberSelectTree) part.getMethodSelect();
       String which = select.getIdentifier().toString();
       ExpressionTree run = select.getExpression();
+      if (which.equals("output") && isStatesCall(run, unit)) { // lstm.forwardWithState(x, h0, c0).output(): lstm.apply(x)
+        States output = runWithStates((MethodInvocationTree) stripped(run), false, unit, fields, className);
+        return output == null ? null : output.value();
+      }
       States states = states(run, unit, fields, className);
       if (states == null) {
         return null;
@@ -1306,7 +1327,7 @@ public final class DeclarationReader {
         return states;
       }
       if (isStatesCall(e, unit)) {
-        return runWithStates((MethodInvocationTree) e, unit, fields, className);
+        return runWithStates((MethodInvocationTree) e, true, unit, fields, className);
       }
       diagnostics.error(unit, e, Message.UNSUPPORTED_EXPRESSION, methodName, describe(e));
       return null;
@@ -1314,14 +1335,12 @@ public final class DeclarationReader {
 
     /**
      * {@code lstm.forwardWithState(x)}: a step running the layer field with its last states after the output ({@link
-     * LastStates}); null after an error (initial states, a layer that is not a field).
+     * LastStates}), or, where only the output is read ({@code withStates} false), the layer's own step, as {@code
+     * lstm.apply(x)}; null after an error (initial states other than zeros, a layer that is not a field).
      */
-    private States runWithStates(MethodInvocationTree call, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
+    private States runWithStates(MethodInvocationTree call, boolean withStates, CompilationUnitTree unit, Map<String, LayerNode> fields,
+        String className) {
       ExpressionTree receiver = ((MemberSelectTree) call.getMethodSelect()).getExpression();
-      if (call.getArguments().size() != 1) {
-        diagnostics.error(unit, call, Message.INITIAL_STATES, call, receiver, receiver);
-        return null;
-      }
       String field = fieldName(receiver);
       LayerNode node = field == null ? null : fields.get(field);
       if (!(node instanceof Leaf leaf) || !(leaf.layer().spec() instanceof Recurrent.Spec spec)) {
@@ -1331,11 +1350,129 @@ public final class DeclarationReader {
         return null;
       }
       String input = expression(call.getArguments().get(0), unit, fields, className);
-      if (input == null) {
+      boolean zeros = true;
+      for (int i = 1; i < call.getArguments().size(); i++) {
+        zeros &= zeroState(call, i == 1 ? "h0" : "c0", call.getArguments().get(i), leaf.layer().path() + ": " + spec, spec, unit);
+      }
+      if (input == null || !zeros) {
         return null;
+      }
+      // zero initial states: the layer's own default, the call without them
+      if (!withStates) {
+        return new States(step(input, spec, leaf.layer(), call.toString(), source(unit, call)), null, leaf.layer());
       }
       LastStates states = new LastStates(spec);
       return new States(step(input, states, leaf.layer(), call.toString(), source(unit, call)), states, leaf.layer());
+    }
+
+    // ------------------------------------------------------ a recurrent layer's zero initial states
+
+    /** Holds {@code zeros} ({@code Tensor.zeros(...)}, read when a layer takes it as an initial state) in {@code local}. */
+    private void holdZeros(String local, ExpressionTree zeros) {
+      locals.remove(local);
+      unknown.remove(local);
+      zeroLocals.put(local, zeros);
+    }
+
+    /**
+     * The {@code Tensor.zeros(...)} call of {@code e}, also moved to a device ({@code Tensor.zeros(...).to(x.device())},
+     * as eager mode wants it on CUDA); null if {@code e} is not one.
+     */
+    private MethodInvocationTree zerosCall(ExpressionTree e, CompilationUnitTree unit) {
+      e = stripped(e);
+      if (e instanceof MethodInvocationTree to && to.getMethodSelect() instanceof MemberSelectTree ms
+          && ms.getIdentifier().contentEquals("to") && to.getArguments().size() == 1 && isTensorMethod(to, unit, false)) {
+        e = stripped(ms.getExpression());
+      }
+      return e instanceof MethodInvocationTree mi && isTensorMethod(mi, unit, true)
+          && trees.getElement(TreePath.getPath(unit, mi)).getSimpleName().contentEquals("zeros") ? mi : null;
+    }
+
+    /** Whether {@code mi} calls a method of Tensor, static ({@code Tensor.zeros}) or not. */
+    private boolean isTensorMethod(MethodInvocationTree mi, CompilationUnitTree unit, boolean isStatic) {
+      return trees.getElement(TreePath.getPath(unit, mi)) instanceof ExecutableElement ex
+          && ((TypeElement) ex.getEnclosingElement()).getQualifiedName().contentEquals(TENSOR)
+          && ex.getModifiers().contains(Modifier.STATIC) == isStatic;
+    }
+
+    /**
+     * Whether {@code e} is the batch size: {@code x.size(0)} or {@code x.shape()[0]} of the input or a local (every
+     * compiled value holds the batch in dimension 0), or an {@code int} local holding one ({@code int n = x.size(0)}).
+     */
+    private boolean isBatchSize(ExpressionTree e, CompilationUnitTree unit) {
+      e = stripped(e);
+      if (e instanceof IdentifierTree id) {
+        return batchLocals.contains(id.getName().toString());
+      }
+      ExpressionTree of;
+      if (e instanceof MethodInvocationTree mi && mi.getMethodSelect() instanceof MemberSelectTree ms
+          && ms.getIdentifier().contentEquals("size") && mi.getArguments().size() == 1 && isTensorMethod(mi, unit, false)) {
+        of = ms.getExpression();
+        if (!Integer.valueOf(0).equals(foldOrNull(mi.getArguments().get(0), unit))) {
+          return false;
+        }
+      } else if (e instanceof ArrayAccessTree at && stripped(at.getExpression()) instanceof MethodInvocationTree mi
+          && mi.getMethodSelect() instanceof MemberSelectTree ms && ms.getIdentifier().contentEquals("shape")
+          && mi.getArguments().isEmpty() && isTensorMethod(mi, unit, false)) {
+        of = ms.getExpression();
+        if (!Integer.valueOf(0).equals(foldOrNull(at.getIndex(), unit))) {
+          return false;
+        }
+      } else {
+        return false;
+      }
+      return stripped(of) instanceof IdentifierTree id && locals.containsKey(id.getName().toString());
+    }
+
+    /**
+     * Checks initial state {@code arg} ({@code name}, h0 or c0) of {@code call}: zeros ({@code Tensor.zeros(L * D,
+     * x.size(0), H)}, written there or held in a local, or null) of the layer's shape, which compile as the call without
+     * it (the layer's own default, bit for bit: eager's kernels start from zero arrays either way). Anything else is an
+     * error on its line; false after one (reported).
+     */
+    private boolean zeroState(MethodInvocationTree call, String name, ExpressionTree arg, String layer, Recurrent.Spec spec,
+        CompilationUnitTree unit) {
+      ExpressionTree given = stripped(arg);
+      if (given.getKind() == Tree.Kind.NULL_LITERAL) {
+        return true; // null: zeros, as eager mode reads it
+      }
+      if (given instanceof IdentifierTree id && unknown.contains(id.getName().toString())) {
+        return false;
+      }
+      ExpressionTree zeros = given instanceof IdentifierTree id ? zeroLocals.get(id.getName().toString()) : given;
+      MethodInvocationTree mi = zeros == null ? null : zerosCall(zeros, unit);
+      ExpressionTree receiver = ((MemberSelectTree) call.getMethodSelect()).getExpression();
+      if (mi == null) {
+        diagnostics.error(unit, arg, Message.INITIAL_STATES, call, arg, receiver);
+        return false;
+      }
+      ExecutableElement ex = (ExecutableElement) trees.getElement(TreePath.getPath(unit, mi));
+      List<? extends ExpressionTree> sizes = mi.getArguments();
+      if (!ex.getParameters().isEmpty() && !ex.getParameters().get(0).asType().getKind().isPrimitive()
+          && ex.getParameters().get(0).asType().getKind() != TypeKind.ARRAY) {
+        sizes = sizes.subList(1, sizes.size()); // Tensor.zeros(x.device(), ...)
+      }
+      int layers = spec.numLayers() * spec.directions();
+      String expected = "(" + layers + ", N, " + spec.hiddenSize() + ")";
+      List<String> shape = new ArrayList<>();
+      boolean fits = sizes.size() == 3;
+      for (int i = 0; i < sizes.size(); i++) {
+        ExpressionTree size = sizes.get(i);
+        Object folded = foldOrNull(size, unit);
+        boolean batch = folded == null && isBatchSize(size, unit);
+        shape.add(batch ? "N" : folded != null ? folded.toString() : size.toString());
+        if (i == 1 && fits && folded instanceof Integer) {
+          String input = stripped(call.getArguments().get(0)) instanceof IdentifierTree x ? x.getName().toString() : inputName;
+          diagnostics.error(unit, size, Message.STATE_BATCH, call, name, folded, input, layers, spec.hiddenSize());
+          return false;
+        }
+        fits &= i == 1 ? batch : Integer.valueOf(i == 0 ? layers : spec.hiddenSize()).equals(folded);
+      }
+      if (!fits) {
+        String written = zeros == given ? mi.toString() : given + " = " + zeros;
+        diagnostics.error(unit, arg, Message.STATE_SHAPE, call, name, expected, layer, "(" + String.join(", ", shape) + ")", written);
+      }
+      return fits;
     }
 
     /** Whether {@code v} is an instance field of type Tensor. */
