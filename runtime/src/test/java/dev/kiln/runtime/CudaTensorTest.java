@@ -143,10 +143,12 @@ class CudaTensorTest {
     assertTrue(GPU.memoryReserved() >= GPU.memoryAllocated());
     big = null;
     GPU.emptyCache(); // collects the unreachable tensor, then frees the cache
-    assertEquals(before, GPU.memoryAllocated());
-    assertEquals(GPU.memoryAllocated(), GPU.memoryReserved(), "nothing cached after emptyCache");
+    // at most `before`: other tests' garbage counted in `before` may be collected here too (it was, once)
+    long after = GPU.memoryAllocated();
+    assertTrue(after <= before, "the 4 MiB tensor freed: " + after + " bytes allocated, " + before + " before it");
+    assertEquals(after, GPU.memoryReserved(), "nothing cached after emptyCache");
     GPU.resetPeakMemoryStats();
-    assertEquals(before, GPU.maxMemoryAllocated());
+    assertEquals(after, GPU.maxMemoryAllocated());
   }
 
   @Test
