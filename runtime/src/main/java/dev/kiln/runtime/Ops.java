@@ -445,25 +445,13 @@ public final class Ops {
     System.arraycopy(xs, 0, padded, lead, xs.length);
     Tensor t = lead == 0 ? x : reshape(x, padded);
     int[] cur = padded.clone();
-    boolean copied = false;
-    for (int d = 0; d < rank; d++) {
-      if (cur[d] == to[d]) {
-        continue;
-      }
-      copied = true;
-      int start = d;
-      while (d < rank && cur[d] == 1) { // a run of size-1 dimensions stretched in one pass
-        d++;
-      }
-      int outer = Shapes.numel(Arrays.copyOfRange(cur, 0, start));
-      int inner = Shapes.numel(Arrays.copyOfRange(cur, d, rank));
-      int size = Shapes.numel(Arrays.copyOfRange(to, start, d));
-      System.arraycopy(to, start, cur, start, d - start);
-      t = expandAlong(t, new Along(outer, size, inner), cur.clone());
-      d--;
+    int[][] runs = Shapes.expandRuns(padded, to);
+    for (int[] run : runs) { // each run of size-1 dimensions stretched in one pass
+      System.arraycopy(to, run[3], cur, run[3], run[4] - run[3]);
+      t = expandAlong(t, new Along(run[0], run[1], run[2]), cur.clone());
     }
     // nothing stretched (the shape itself, or new leading 1s): a copy all the same, as documented
-    return copy && !copied ? expandAlong(t, new Along(total, 1, 1), to) : t;
+    return copy && runs.length == 0 ? expandAlong(t, new Along(total, 1, 1), to) : t;
   }
 
   /** A comparison of two values, for {@link #compare}. */

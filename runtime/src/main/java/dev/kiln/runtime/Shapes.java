@@ -124,6 +124,31 @@ public final class Shapes {
     return Arrays.copyOf(runs, count);
   }
 
+  /**
+   * The passes of an expand of {@code from} to {@code to} (one rank; a size of 1 in {@code from} stretches to
+   * {@code to}'s), in the order {@link Ops#expand} runs them: from each dimension where the two differ, the run of
+   * adjacent dimensions of size 1 in {@code from} stretched in one pass, as {@code {outer, size, inner, start, end}}
+   * (the shape so far seen as {@code [outer, size, inner]} around dimensions {@code start..end-1}, {@code size} their
+   * stretched product). None where the shapes are equal. A compiled {@code x.repeat(...)} runs the same passes.
+   */
+  public static int[][] expandRuns(int[] from, int[] to) {
+    int rank = to.length;
+    java.util.List<int[]> runs = new java.util.ArrayList<>();
+    for (int d = 0; d < rank; d++) {
+      if (from[d] == to[d]) {
+        continue;
+      }
+      int start = d;
+      while (d < rank && from[d] == 1) { // a run of size-1 dimensions stretched in one pass
+        d++;
+      }
+      runs.add(new int[] {numel(Arrays.copyOfRange(to, 0, start)), numel(Arrays.copyOfRange(to, start, d)),
+          numel(Arrays.copyOfRange(from, d, rank)), start, d});
+      d--;
+    }
+    return runs.toArray(new int[0][]);
+  }
+
   /** {@code shape} without its {@code reduced} dimensions, or with them of size 1 when {@code keepDim}. */
   public static int[] reducedShape(int[] shape, boolean[] reduced, boolean keepDim) {
     int[] out = new int[shape.length];

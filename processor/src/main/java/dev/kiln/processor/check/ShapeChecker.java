@@ -13,6 +13,7 @@ import dev.kiln.processor.ir.InputsIr;
 import dev.kiln.processor.ir.MaskedFill;
 import dev.kiln.processor.ir.MatMul;
 import dev.kiln.processor.ir.ModelIr;
+import dev.kiln.processor.ir.LineOp;
 import dev.kiln.processor.ir.Narrow;
 import dev.kiln.processor.ir.Reduce;
 import dev.kiln.processor.ir.Repeat;
@@ -227,6 +228,7 @@ public final class ShapeChecker {
             : step.spec() instanceof LastStates s ? s.withStates(recurrentShape(s.layer(), in)) : step.spec().outputShape(in);
         Shapes.numel(Arrays.copyOfRange(out, 1, out.length)); // one sample's values must fit an array (else an exception below)
         if (out.length < in.length && !(step.spec() instanceof Reduce) && !(step.spec() instanceof Narrow)
+            && !(step.spec() instanceof LineOp) && !(step.spec() instanceof Split.Piece) // (these drop a dimension after the batch)
             && mergesBatch(in, out)) { // a flatten that takes in dimension 0
           diagnostics.error(where, Message.MERGES_BATCH, label, Shapes.toString(in), mergedShape(in, out));
           continue;

@@ -21,7 +21,10 @@ import dev.kiln.dsl.Tanh;
 import dev.kiln.dsl.Upsample;
 import dev.kiln.processor.ir.Permute;
 import dev.kiln.processor.ir.Compare;
+import dev.kiln.processor.ir.Flip;
+import dev.kiln.processor.ir.LineOp;
 import dev.kiln.processor.ir.Narrow;
+import dev.kiln.processor.ir.Tile;
 import dev.kiln.processor.ir.Normalize;
 import dev.kiln.processor.ir.Pad;
 import dev.kiln.processor.ir.Reduce;
@@ -67,6 +70,15 @@ final class Functions {
     }
     if (spec instanceof Normalize s) {
       return CodeBlock.of("$T.normalize($L, $L, $L, $L)", F, input, s.p(), s.dim(), s.eps() + "f");
+    }
+    if (spec instanceof LineOp s) { // x.logsumexp(1, false): Tensor's own methods, F has none
+      return CodeBlock.of("$L.$L", input, s.call());
+    }
+    if (spec instanceof Flip s) {
+      return CodeBlock.of("$L.flip($L)", input, s.arguments());
+    }
+    if (spec instanceof Tile s) {
+      return CodeBlock.of("$L.repeat($L)", input, s.arguments());
     }
     if (spec instanceof Pad s) {
       return CodeBlock.of("$T.pad($L, $L, $L)", F, input, s.array(), Generator.floatLiteral(s.value()));

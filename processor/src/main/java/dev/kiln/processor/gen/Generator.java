@@ -43,8 +43,10 @@ import dev.kiln.processor.ir.Compare;
 import dev.kiln.processor.ir.MaskedFill;
 import dev.kiln.processor.ir.ModelIr;
 import dev.kiln.processor.ir.Narrow;
+import dev.kiln.processor.ir.IndexMap;
+import dev.kiln.processor.ir.LineOp;
 import dev.kiln.processor.ir.Normalize;
-import dev.kiln.processor.ir.Pad;
+import dev.kiln.processor.ir.Tile;
 import dev.kiln.processor.ir.Split;
 import dev.kiln.processor.ir.OutputsIr;
 import dev.kiln.processor.ir.Reduce;
@@ -66,6 +68,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.stream.Collectors;
+import java.util.stream.IntStream;
 import javax.lang.model.element.Modifier;
 import javax.lang.model.element.TypeElement;
 import javax.lang.model.element.VariableElement;
@@ -948,8 +951,10 @@ public final class Generator {
                   out.array, out.offset, in.array, in.offset, k.inPerSample(), local, local, e.numEmbeddings(), e.embeddingDim(),
                   storage.get(k.in()).substring(2)); // the ids' tensor: x, or a further input's x1, x2, ...
         }
-        case PAD -> padMap(b, k, out, in, false);
+        case PAD -> indexMap(b, k, out, in, false);
         case NORMALIZE -> normalizeForward(b, k, j + 1, out, in);
+        case LINE -> lineForward(b, k, out, in);
+        case TILE -> tileForward(b, k, j + 1, out, in);
         case UPSAMPLE -> b.addStatement("$T.upsampleNearestForward($L, $L, $L, $L, $L)", CONV, out.array, out.offset, in.array,
             in.offset, upsampleArgs(k));
         case RECURRENT -> b.add("// the eager layer's kernels over the plan's buffers, time-major inside (keeping what a backward needs when it may run)\n")
@@ -1337,8 +1342,8 @@ public final class Generator {
         case CAT -> b.addStatement("$T $L = $T.cat($T.of($L), $L)", TENSOR, out, TENSOR, ClassName.get("java.util", "List"),
             k.inputs().stream().map(locals::get).collect(Collectors.joining(", ")), ((Cat) k.spec()).dim());
         case RECURRENT -> cudaRecurrent(b, k, out, in);
-        case VIEW, RELU, ACTIVATION, CONV, LAYERNORM, DROPOUT, AVGPOOL, UPSAMPLE, PAD, NORMALIZE, PERMUTE, SCALE, SHIFT, REDUCE, EMBEDDING,
-            SLICE, COMPARE -> b.addStatement("$T $L = $L", TENSOR,
+        case VIEW, RELU, ACTIVATION, CONV, LAYERNORM, DROPOUT, AVGPOOL, UPSAMPLE, PAD, NORMALIZE, LINE, TILE, PERMUTE, SCALE, SHIFT, REDUCE,
+            EMBEDDING, SLICE, COMPARE -> b.addStatement("$T $L = $L", TENSOR,
             out, eagerCall(k, in));
       }
       locals.put(out, out);
@@ -1550,21 +1555,85 @@ public final class Generator {
   }
 
   /**
-   * A constant padding's copy, eager mode's coordinate map ({@code IndexKernels.indexMap}) over the batch: forward,
-   * {@code to} of the output's shape read from {@code from} at each coordinate minus the padding before it, the constant
-   * outside; backward ({@code inverse}), the input's gradient read from the output's at each coordinate plus it.
+   * A constant padding's or a flip's copy, eager mode's coordinate map ({@code IndexKernels.indexMap}) over the batch:
+   * forward, {@code to} of the output's shape read from {@code from} at each coordinate minus the padding before it (or
+   * reversed along a flipped dimension), the constant outside; backward ({@code inverse}), the input's gradient read
+   * from the output's through the inverse map.
    */
-  private static void padMap(CodeBlock.Builder b, Kernel k, Ref to, Ref from, boolean inverse) {
-    Pad pad = (Pad) k.spec();
+  private static void indexMap(CodeBlock.Builder b, Kernel k, Ref to, Ref from, boolean inverse) {
+    IndexMap map = (IndexMap) k.spec();
     int rank = k.inShape().length;
-    long[] offsets = pad.offsets(rank);
+    boolean[] flips = map.flips(k.inShape());
+    long[] offsets = map.offsets(k.inShape());
     if (inverse) {
-      offsets = dev.kiln.runtime.cpu.IndexKernels.inverseOffsets(new boolean[rank], offsets);
+      offsets = dev.kiln.runtime.cpu.IndexKernels.inverseOffsets(flips, offsets);
     }
+    String flipped = IntStream.range(0, rank).anyMatch(d -> flips[d])
+        ? "new boolean[] {" + IntStream.range(0, rank).mapToObj(d -> String.valueOf(flips[d])).collect(Collectors.joining(", ")) + "}"
+        : "new boolean[" + rank + "]";
     int[] toShape = inverse ? k.inShape() : k.outShape(), fromShape = inverse ? k.outShape() : k.inShape();
-    b.addStatement("$T.indexMap($L, $L, $L, $L, new int[] {$L}, new int[] {$L}, new boolean[$L], new long[] {$L}, $L)", INDEX,
-        to.array, to.offset, from.array, from.offset, batchShape(toShape), batchShape(fromShape), rank,
-        Arrays.stream(offsets).mapToObj(Long::toString).collect(Collectors.joining(", ")), floatLiteral(inverse ? 0f : pad.value()));
+    b.addStatement("$T.indexMap($L, $L, $L, $L, new int[] {$L}, new int[] {$L}, $L, new long[] {$L}, $L)", INDEX,
+        to.array, to.offset, from.array, from.offset, batchShape(toShape), batchShape(fromShape), flipped,
+        Arrays.stream(offsets).mapToObj(Long::toString).collect(Collectors.joining(", ")), floatLiteral(inverse ? 0f : map.fill()));
+  }
+
+  /**
+   * A log-sum-exp's, norm's or running sum's forward: eager mode's line kernel over the input seen as {@code [outer,
+   * size, inner]} around the dimension ({@code IndexKernels}).
+   */
+  private static void lineForward(CodeBlock.Builder b, Kernel k, Ref out, Ref in) {
+    LineOp s = (LineOp) k.spec();
+    int[] a = s.along(k.inShape());
+    switch (s.kind()) {
+      case LOGSUMEXP -> b.addStatement("$T.logsumexpForward($L, $L, $L, $L, $L, $L, $L)", INDEX, out.array, out.offset, in.array,
+          in.offset, times(a[0]), a[1], a[2]);
+      case NORM -> b.addStatement("$T.normForward($L, $L, $L, $L, $L, $L, $L, $L)", INDEX, out.array, out.offset, in.array,
+          in.offset, times(a[0]), a[1], a[2], (double) s.p());
+      case CUMSUM -> b.addStatement("$T.cumsum($L, $L, $L, $L, $L, $L, $L, false)", INDEX, out.array, out.offset, in.array,
+          in.offset, times(a[0]), a[1], a[2]);
+    }
+  }
+
+  /**
+   * A log-sum-exp's, norm's or running sum's backward, eager mode's: {@code g exp(x - y)}, the norm's gradient from the
+   * input and the norm, or the running sum of the gradient from the end.
+   */
+  private static void lineBackward(CodeBlock.Builder b, Kernel k, Ref target, Ref d, Ref in, Ref out) {
+    LineOp s = (LineOp) k.spec();
+    int[] a = s.along(k.inShape());
+    switch (s.kind()) {
+      case LOGSUMEXP -> b.addStatement("$T.logsumexpBackward($L, $L, $L, $L, $L, $L, $L, $L, $L, $L, $L)", INDEX, target.array,
+          target.offset, d.array, d.offset, in.array, in.offset, out.array, out.offset, times(a[0]), a[1], a[2]);
+      case NORM -> b.addStatement("$T.normBackward($L, $L, $L, $L, $L, $L, $L, $L, $L, $L, $L, $L)", INDEX, target.array,
+          target.offset, d.array, d.offset, in.array, in.offset, out.array, out.offset, times(a[0]), a[1], a[2], (double) s.p());
+      case CUMSUM -> b.addStatement("$T.cumsum($L, $L, $L, $L, $L, $L, $L, true)", INDEX, target.array, target.offset, d.array,
+          d.offset, times(a[0]), a[1], a[2]);
+    }
+  }
+
+  /**
+   * A repeat's forward, eager mode's expand: each pass spreads its input along a run of dimensions ({@code
+   * MathKernels.spreadAlong}), into the plan's {@code tileJ_P} between passes and the output after the last.
+   */
+  private static void tileForward(CodeBlock.Builder b, Kernel k, int j, Ref out, Ref in) {
+    int[][] passes = ((Tile) k.spec()).passes(k.inShape());
+    for (int q = 0; q < passes.length; q++) {
+      Ref from = q == 0 ? in : new Ref("p.tile" + j + "_" + (q - 1), "0", true);
+      Ref to = q == passes.length - 1 ? out : new Ref("p.tile" + j + "_" + q, "0", true);
+      b.addStatement("$T.spreadAlong($L, $L, $L, $L, $L, $L, $L, 1f)", MATH, to.array, to.offset, from.array, from.offset,
+          times(passes[q][0]), passes[q][1], passes[q][2]);
+    }
+  }
+
+  /** A repeat's backward, eager mode's: each pass's gradient summed along its run ({@code MathKernels.sumAlong}), last pass first. */
+  private static void tileBackward(CodeBlock.Builder b, Kernel k, int j, Ref target, Ref d) {
+    int[][] passes = ((Tile) k.spec()).passes(k.inShape());
+    for (int q = passes.length - 1; q >= 0; q--) {
+      Ref from = q == passes.length - 1 ? d : new Ref("p.dtile" + j + "_" + q, "0", true);
+      Ref to = q == 0 ? target : new Ref("p.dtile" + j + "_" + (q - 1), "0", true);
+      b.addStatement("$T.sumAlong($L, $L, $L, $L, $L, $L, $L, 1f)", MATH, to.array, to.offset, from.array, from.offset,
+          times(passes[q][0]), passes[q][1], passes[q][2]);
+    }
   }
 
   /** The kernels' name of a sigmoid, GELU, SiLU or tanh step: {@code sigmoid}, {@code gelu}, {@code silu}, {@code tanh}. */
@@ -2177,6 +2246,15 @@ public final class Generator {
           t.addField(FLOATS, "dnormIn" + j, Modifier.FINAL);
           ctor.addStatement("this.dnormIn$L = new float[n * $L]", j, k.inPerSample());
         }
+        case TILE -> { // the values between the expand's passes, and their gradients
+          int[][] passes = ((Tile) k.spec()).passes(k.inShape());
+          for (int q = 0; q < passes.length - 1; q++) {
+            for (String f : List.of("tile", "dtile")) {
+              t.addField(FLOATS, f + j + "_" + q, Modifier.FINAL);
+              ctor.addStatement("this.$L$L_$L = new float[n * $L]", f, j, q, passes[q][0] * passes[q][1] * passes[q][2]);
+            }
+          }
+        }
         case LAYERNORM -> {
           for (String f : List.of("mean", "rstd")) {
             t.addField(DOUBLES, f + j, Modifier.FINAL);
@@ -2418,7 +2496,15 @@ public final class Generator {
         b.endControlFlow();
       } else if (k.kind() == Kernel.Kind.PAD) { // the inverse map: each input entry's gradient read where the forward wrote it
         b.beginControlFlow("if ($L != null)", target.array);
-        padMap(b, k, target, d, true);
+        indexMap(b, k, target, d, true);
+        b.endControlFlow();
+      } else if (k.kind() == Kernel.Kind.LINE) {
+        b.beginControlFlow("if ($L != null)", target.array);
+        lineBackward(b, k, target, d, in, out);
+        b.endControlFlow();
+      } else if (k.kind() == Kernel.Kind.TILE) {
+        b.beginControlFlow("if ($L != null)", target.array);
+        tileBackward(b, k, j, target, d);
         b.endControlFlow();
       } else if (k.kind() == Kernel.Kind.UPSAMPLE) {
         b.beginControlFlow("if ($L != null)", target.array)

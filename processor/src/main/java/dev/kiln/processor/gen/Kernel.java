@@ -79,10 +79,23 @@ record Kernel(
      */
     CONV,
     /**
-     * Constant padding ({@code F.pad}, a {@link dev.kiln.processor.ir.Pad}; negative counts crop): a copy through eager
-     * mode's coordinate map, the constant where it falls outside the input; backward: the inverse map of the gradient.
+     * Constant padding ({@code F.pad}, a {@link dev.kiln.processor.ir.Pad}; negative counts crop) or a flip ({@code
+     * x.flip(dims)}, a {@link dev.kiln.processor.ir.Flip}): a copy through eager mode's coordinate map ({@link
+     * dev.kiln.processor.ir.IndexMap}), the constant where it falls outside the input; backward: the inverse map of the
+     * gradient.
      */
     PAD,
+    /**
+     * {@code x.logsumexp(dim)}, {@code x.norm(p, dim)} or {@code x.cumsum(dim)} ({@link dev.kiln.processor.ir.LineOp}):
+     * eager mode's line kernel along the dimension; backward its backward kernel (from the input and the output, or
+     * the running sum from the end).
+     */
+    LINE,
+    /**
+     * {@code x.repeat(1, r1, ...)} ({@link dev.kiln.processor.ir.Tile}): eager mode's expand passes, each value spread
+     * along a run of dimensions, the passes between them kept in the plan; backward each pass's sum, in reverse.
+     */
+    TILE,
     /**
      * {@code F.normalize} ({@link dev.kiln.processor.ir.Normalize}): eager mode's three nodes in one step, the norm along
      * the dimension and its clamp kept for backward, the quotient; backward: the numerator's gradient, the

@@ -36,9 +36,11 @@ import dev.kiln.processor.ir.LastStates;
 import dev.kiln.processor.ir.MaskedFill;
 import dev.kiln.processor.ir.MatMul;
 import dev.kiln.processor.ir.Mul;
+import dev.kiln.processor.ir.IndexMap;
+import dev.kiln.processor.ir.LineOp;
 import dev.kiln.processor.ir.Narrow;
+import dev.kiln.processor.ir.Tile;
 import dev.kiln.processor.ir.Normalize;
-import dev.kiln.processor.ir.Pad;
 import dev.kiln.processor.ir.Reduce;
 import dev.kiln.processor.ir.Reorder;
 import dev.kiln.processor.ir.Reshape;
@@ -70,7 +72,8 @@ import java.util.Set;
  * or after it as its alpha ({@link #foldedIntoProducts}); other transposes and permutations are a
  * copy, other scales a pass. An add or mul of a tensor field (a position table) repeats it over the
  * batch in one pass; a masked fill is a pass of its own; an embedding of the input ids a copy of rows; a recurrent layer
- * its eager kernels over the plan's buffers, a select or narrow a copy, a constant padding a copy, a normalize eager mode's norm, clamp and division. A value read by two steps keeps its own pass
+ * its eager kernels over the plan's buffers, a select or narrow a copy, a constant padding or a flip a copy, a normalize eager mode's norm, clamp and division,
+ * a log-sum-exp, norm or running sum eager mode's line kernel, a repeat eager mode's expand passes. A value read by two steps keeps its own pass
  * and buffer (nothing fuses into it).
  */
 final class Planner {
@@ -189,7 +192,11 @@ final class Planner {
         kernels.add(new Kernel(Kernel.Kind.AVGPOOL, label, s.spec(), s.layer(), null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof Normalize) {
         kernels.add(new Kernel(Kernel.Kind.NORMALIZE, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
-      } else if (s.spec() instanceof Pad) {
+      } else if (s.spec() instanceof LineOp) {
+        kernels.add(new Kernel(Kernel.Kind.LINE, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
+      } else if (s.spec() instanceof Tile) {
+        kernels.add(new Kernel(Kernel.Kind.TILE, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
+      } else if (s.spec() instanceof IndexMap) { // a padding or a flip
         kernels.add(new Kernel(Kernel.Kind.PAD, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof Upsample.Spec) {
         kernels.add(new Kernel(Kernel.Kind.UPSAMPLE, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));

@@ -16,7 +16,7 @@ import java.util.stream.Collectors;
  * @param pads the pairs as written
  * @param value the constant of the padded entries
  */
-public record Pad(List<Integer> pads, float value) implements LayerSpec {
+public record Pad(List<Integer> pads, float value) implements LayerSpec, IndexMap {
   public Pad {
     pads = List.copyOf(pads);
   }
@@ -57,6 +57,21 @@ public record Pad(List<Integer> pads, float value) implements LayerSpec {
       offset[rank - 1 - k] = -pads.get(2 * k);
     }
     return offset;
+  }
+
+  @Override
+  public boolean[] flips(int[] in) {
+    return new boolean[in.length];
+  }
+
+  @Override
+  public long[] offsets(int[] in) {
+    return offsets(in.length);
+  }
+
+  @Override
+  public float fill() {
+    return value;
   }
 
   /** The padding as written: {@code new int[] {1, 1, 2, 2}}. */

@@ -6,9 +6,10 @@ import dev.kiln.runtime.Shapes;
 import java.util.Arrays;
 
 /**
- * {@code x.split(size, dim)}, {@code x.split(new int[] {4, 12}, dim)} or {@code x.chunk(n, dim)} in a compiled
+ * {@code x.split(size, dim)}, {@code x.split(new int[] {4, 12}, dim)}, {@code x.chunk(n, dim)} or {@code x.unbind(dim)} in a compiled
  * forward: the pieces along one dimension after the batch, as PyTorch cuts them (the last piece of a {@code split}
- * shorter; {@code chunk} pieces of {@code ceil(size / n)}, fewer where the size runs out first). nanoGPT's {@code q,
+ * shorter; {@code chunk} pieces of {@code ceil(size / n)}, fewer where the size runs out first; {@code unbind} every entry,
+ * the dimension dropped: each piece a select). nanoGPT's {@code q,
  * k, v = self.c_attn(x).split(self.n_embd, dim=2)} is {@code Tensor[] qkv = cAttn.apply(x).split(D, 2);} and its
  * pieces {@code qkv[0]} .. {@code qkv[2]}. The split is no step itself: each piece forward reads is a {@link Piece}
  * step of the source (a copy, as a narrow's), and a piece no step reads costs nothing (its part of the source's
@@ -26,11 +27,13 @@ import java.util.Arrays;
  * @param source the call, where its own errors go
  */
 public record Split(Kind kind, int size, int[] given, int dim, int id, String text, Source source) {
-  /** {@code split(size, dim)}, {@code split(lengths, dim)} or {@code chunk(n, dim)}. */
+  /** {@code split(size, dim)}, {@code split(lengths, dim)}, {@code chunk(n, dim)} or {@code unbind(dim)}. */
   public enum Kind {
     SIZE,
     LENGTHS,
-    CHUNKS
+    CHUNKS,
+    /** Every entry along the dimension, which each piece drops: a piece is a select. */
+    UNBIND
   }
 
   public Split {
@@ -48,6 +51,7 @@ public record Split(Kind kind, int size, int[] given, int dim, int id, String te
       case CHUNKS -> size < 1 ? "chunk expects `chunks` to be greater than 0, got: " + size : null;
       case LENGTHS -> Arrays.stream(given).anyMatch(l -> l < 0)
           ? "split_with_sizes expects split_sizes have only non-negative entries, but got split_sizes=" + Arrays.toString(given) : null;
+      case UNBIND -> null;
     };
   }
 
@@ -68,8 +72,8 @@ public record Split(Kind kind, int size, int[] given, int dim, int id, String te
         }
         return given.clone();
       }
-      case SIZE, CHUNKS -> {
-        int each = kind == Kind.SIZE ? size : (total + size - 1) / size;
+      case SIZE, CHUNKS, UNBIND -> {
+        int each = kind == Kind.SIZE ? size : kind == Kind.UNBIND ? 1 : (total + size - 1) / size;
         int[] lengths = new int[(total + each - 1) / each];
         for (int t = 0; t < lengths.length; t++) {
           lengths[t] = Math.min(each, total - t * each);
@@ -94,7 +98,7 @@ public record Split(Kind kind, int size, int[] given, int dim, int id, String te
     int d = dim < 0 ? dim + rank : dim;
     if (d == 0) {
       throw new ShapeException("dimension " + dim + " of " + Shapes.toString(in) + " is the batch, which a compiled forward keeps;"
-          + " " + (kind == Kind.CHUNKS ? "chunk" : "split") + " a dimension after it");
+          + " " + (kind == Kind.CHUNKS ? "chunk" : kind == Kind.UNBIND ? "unbind" : "split") + " a dimension after it");
     }
     return d;
   }
@@ -105,6 +109,7 @@ public record Split(Kind kind, int size, int[] given, int dim, int id, String te
       case SIZE -> "split(" + size + ", " + dim + ")";
       case LENGTHS -> "split(new int[] {" + String.join(", ", Arrays.stream(given).mapToObj(String::valueOf).toList()) + "}, " + dim + ")";
       case CHUNKS -> "chunk(" + size + ", " + dim + ")";
+      case UNBIND -> "unbind(" + dim + ")";
     };
   }
 
@@ -130,13 +135,19 @@ public record Split(Kind kind, int size, int[] given, int dim, int id, String te
         throw new ShapeException("piece " + index + " of " + split.call() + " of " + Shapes.toString(in) + " is empty "
             + Arrays.toString(lengths) + ", and a compiled forward's values are not: drop the read, or the zero length");
       }
+      if (split.kind() == Kind.UNBIND) {
+        return narrow(in).outputShape(in);
+      }
       int[] out = in.clone();
       out[split.dimension(in)] = lengths[index];
       return out;
     }
 
-    /** The same copy as a narrow of {@code in}, whose slabs the generated code takes. */
+    /** The same copy as a narrow of {@code in} (a select, for an unbind), whose slabs the generated code takes. */
     public Narrow narrow(int[] in) {
+      if (split.kind() == Kind.UNBIND) {
+        return Narrow.select(split.dimension(in), index);
+      }
       int[] lengths = split.lengths(in);
       int start = 0;
       for (int t = 0; t < index; t++) {

@@ -2030,20 +2030,21 @@ public final class DeclarationReader {
       return array instanceof IdentifierTree id ? id.getName().toString() : null;
     }
 
-    /** {@code e} as a call of Tensor's {@code split} or {@code chunk}, or null. */
+    /** {@code e} as a call of Tensor's {@code split}, {@code chunk} or {@code unbind}, or null. */
     private MethodInvocationTree splitCall(ExpressionTree e, CompilationUnitTree unit) {
       while (e instanceof ParenthesizedTree p) {
         e = p.getExpression();
       }
       return e instanceof MethodInvocationTree mi && mi.getMethodSelect() instanceof MemberSelectTree
           && trees.getElement(TreePath.getPath(unit, mi)) instanceof ExecutableElement ex
-          && (ex.getSimpleName().contentEquals("split") || ex.getSimpleName().contentEquals("chunk"))
+          && (ex.getSimpleName().contentEquals("split") || ex.getSimpleName().contentEquals("chunk")
+              || ex.getSimpleName().contentEquals("unbind"))
           && ((TypeElement) ex.getEnclosingElement()).getQualifiedName().contentEquals(TENSOR)
           && !ex.getModifiers().contains(Modifier.STATIC) ? mi : null;
     }
 
     /**
-     * {@code x.split(size, dim)}, {@code x.split(new int[] {...}, dim)} or {@code x.chunk(n, dim)}: its source's
+     * {@code x.split(size, dim)}, {@code x.split(new int[] {...}, dim)}, {@code x.chunk(n, dim)} or {@code x.unbind(dim)}: its source's
      * steps and the split, its arguments constants; null after an error (reported).
      */
     private Pieces split(MethodInvocationTree mi, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
@@ -2052,12 +2053,13 @@ public final class DeclarationReader {
       if (args == null) {
         return null;
       }
-      Split.Kind kind = name.equals("chunk") ? Split.Kind.CHUNKS : args.get(0) instanceof int[] ? Split.Kind.LENGTHS : Split.Kind.SIZE;
-      if (!(args.get(1) instanceof Integer dim) || kind != Split.Kind.LENGTHS && !(args.get(0) instanceof Integer)) {
+      Split.Kind kind = name.equals("unbind") ? Split.Kind.UNBIND : name.equals("chunk") ? Split.Kind.CHUNKS
+          : args.get(0) instanceof int[] ? Split.Kind.LENGTHS : Split.Kind.SIZE;
+      if (!(args.get(args.size() - 1) instanceof Integer dim) || kind != Split.Kind.LENGTHS && !(args.get(0) instanceof Integer)) {
         diagnostics.error(unit, mi, Message.UNSUPPORTED_FUNCTION, mi + ": " + name + " takes int arguments, not " + args);
         return null;
       }
-      int size = kind == Split.Kind.LENGTHS ? 0 : (Integer) args.get(0);
+      int size = kind == Split.Kind.LENGTHS || kind == Split.Kind.UNBIND ? 0 : (Integer) args.get(0);
       int[] given = kind == Split.Kind.LENGTHS ? (int[]) args.get(0) : new int[0];
       Split split = new Split(kind, size, given, dim, ++splits, mi.toString(), source(unit, mi));
       if (split.argumentError() != null) {

@@ -27,7 +27,10 @@ import dev.kiln.dsl.Softmax;
 import dev.kiln.dsl.Softplus;
 import dev.kiln.dsl.Tanh;
 import dev.kiln.dsl.Upsample;
+import dev.kiln.processor.ir.Flip;
+import dev.kiln.processor.ir.LineOp;
 import dev.kiln.processor.ir.Narrow;
+import dev.kiln.processor.ir.Tile;
 import dev.kiln.processor.ir.Normalize;
 import dev.kiln.processor.ir.Pad;
 import dev.kiln.processor.ir.Permute;
@@ -296,6 +299,9 @@ final class LayerCatalog {
         }
         return new Permute(dims);
       }
+      if (name.equals("flip") || name.equals("repeat")) { // x.flip(1, 2), x.repeat(1, 2, 1), or their varargs as an array
+        return indexing(name, args);
+      }
       if (name.equals("reshape")) {
         List<Integer> shape = new ArrayList<>();
         for (int i = 0; i < args.size(); i++) {
@@ -340,6 +346,14 @@ final class LayerCatalog {
         case "add/1" -> Shift.plus(number(args, 0));
         case "sub/1" -> Shift.minus(number(args, 0));
         case "sum/1", "sum/2", "mean/1", "mean/2" -> reduce(name.equals("mean"), args);
+        case "logsumexp/1" -> LineOp.logsumexp(integer(args, 0), false);
+        case "logsumexp/2" -> LineOp.logsumexp(integer(args, 0), bool(args, 1));
+        case "norm/2" -> LineOp.norm((float) number(args, 0), integer(args, 1), false);
+        case "norm/3" -> LineOp.norm((float) number(args, 0), integer(args, 1), bool(args, 2));
+        case "cumsum/1" -> LineOp.cumsum(integer(args, 0));
+        case "norm/0" -> throw new BadArguments("x.norm() is the norm of every value of the batch together, and a compiled forward"
+            + " keeps the batch dimension: take the norm along a dimension after it (x.norm(2, 1)), or of the model's output"
+            + " outside forward");
         case "mul/1" -> Scale.times(number(args, 0));
         case "div/1" -> Scale.dividedBy(number(args, 0));
         default -> throw new BadArguments(unsupportedFunction(name, args.size()));
@@ -353,7 +367,7 @@ final class LayerCatalog {
   private static final java.util.Set<String> FUNCTIONS = java.util.Set.of("relu/0", "sigmoid/0", "tanh/0", "gelu/0", "silu/0", "leakyRelu/1",
       "elu/0", "elu/1", "softplus/0", "softplus/2", "hardtanh/0", "hardtanh/2", "pad/1", "pad/2", "normalize/0", "normalize/3", "softmax/1", "logSoftmax/1", "flatten/0", "flatten/2", "maxPool2d/1", "maxPool2d/2", "maxPool2d/4", "avgPool2d/1", "avgPool2d/2",
       "avgPool2d/5", "adaptiveAvgPool2d/1", "adaptiveAvgPool2d/2", "interpolate/1", "interpolate/2", "transpose/2", "select/2", "narrow/3", "mul/1", "div/1", "add/1", "sub/1", "sum/1", "sum/2", "mean/1",
-      "mean/2");
+      "mean/2", "logsumexp/1", "logsumexp/2", "norm/0", "norm/2", "norm/3", "cumsum/1");
 
   /**
    * Whether {@code F.name} with {@code constants} arguments after the tensor is compiled: checked
@@ -361,7 +375,8 @@ final class LayerCatalog {
    * than {@code h} as not a constant.
    */
   static boolean knowsFunction(String name, int constants) {
-    return FUNCTIONS.contains(name + "/" + constants) || (name.equals("reshape") || name.equals("permute")) && constants >= 1;
+    return FUNCTIONS.contains(name + "/" + constants)
+        || (name.equals("reshape") || name.equals("permute") || name.equals("flip") || name.equals("repeat")) && constants >= 1;
   }
 
   static String unsupportedFunction(String name, int constants) {
@@ -377,7 +392,7 @@ final class LayerCatalog {
     return "F." + name + " with " + (constants + 1) + " argument(s) is not supported by the Kiln compiler; supported: relu, "
         + "sigmoid, tanh, gelu, silu, leakyRelu(x, slope), elu(x[, alpha]), softplus(x[, beta, threshold]), hardtanh(x[, min, max]), softmax(x, dim), logSoftmax(x, dim), flatten(x[, start, end]), maxPool2d(x, k[, stride[, padding, "
         + "ceilMode]]), avgPool2d(x, k[, stride[, padding, ceilMode, countIncludePad]]), adaptiveAvgPool2d(x, size[, width]), interpolate(x, scale[, scale_w]), "
-        + "reshape(x, -1, ...), pad(x, new int[] {left, right, ...}[, value]), normalize(x[, p, dim, eps]), transpose(x, d0, d1), permute(x, 0, ...), select(x, dim, index), narrow(x, dim, start, length), add(a, b), sub(a, b), mul(a, b) and div(a, b) of two"
+        + "reshape(x, -1, ...), pad(x, new int[] {left, right, ...}[, value]), normalize(x[, p, dim, eps]), x.logsumexp(dim[, keepDim]), x.norm(p, dim[, keepDim]), x.cumsum(dim), x.flip(dims...), x.repeat(1, counts...), transpose(x, d0, d1), permute(x, 0, ...), select(x, dim, index), narrow(x, dim, start, length), add(a, b), sub(a, b), mul(a, b) and div(a, b) of two"
         + " values of one shape or broadcast ([N, C, 1, 1] over [N, C, H, W]) or of a tensor field (x.add(pos)), matmul(a, b) of"
         + " two values, mul(x, c) and div(x, c) of a constant (x.add(c), x.sub(c) too), sum(x, dim[, keepDim]) and mean(x, dim[,"
         + " keepDim]) along a dimension after the batch (or several: mean(x, new int[] {2, 3})), maskedFill(x, mask, value) of a buffer mask; " + instead;
@@ -390,6 +405,19 @@ final class LayerCatalog {
       return new Reduce(mean, Arrays.stream(dims).boxed().toList(), keepDim, true);
     }
     return new Reduce(mean, integer(args, 0), keepDim);
+  }
+
+  /** {@code x.flip(dims...)} or {@code x.repeat(counts...)}: ints, or one int[] (the varargs as an array). */
+  private static LayerSpec indexing(String name, List<Object> args) throws BadArguments {
+    List<Integer> values = new ArrayList<>();
+    if (args.size() == 1 && args.get(0) instanceof int[] given) {
+      Arrays.stream(given).forEach(values::add);
+    } else {
+      for (int i = 0; i < args.size(); i++) {
+        values.add(integer(args, i));
+      }
+    }
+    return name.equals("flip") ? new Flip(values) : new Tile(values);
   }
 
   /** {@code F.pad}'s padding, an {@code int[]} of (before, after) pairs from the last dimension backwards. */

@@ -1,0 +1,107 @@
+package dev.kiln.processor.ir;
+
+import dev.kiln.dsl.LayerSpec;
+import dev.kiln.dsl.ShapeException;
+import dev.kiln.runtime.Shapes;
+
+/**
+ * {@code x.logsumexp(dim[, keepDim])}, {@code x.norm(p, dim[, keepDim])} or {@code x.cumsum(dim)} in a compiled
+ * forward: eager mode's line kernel along one dimension after the batch ({@code IndexKernels.logsumexpForward},
+ * {@code normForward}, {@code cumsum}), the input seen as {@code [outer, size, inner]} around it; backward its
+ * backward kernel ({@code logsumexpBackward} and {@code normBackward} from the input and the output, the running sum
+ * from the end), so values and gradients are eager mode's bit for bit. Log-sum-exp and the norm remove the dimension,
+ * or keep it with size 1; the running sum keeps the shape.
+ *
+ * @param kind which line kernel
+ * @param p the norm's exponent, a finite number above 0 (1 for the others)
+ * @param dim the dimension as written, negative counting from the end
+ * @param keepDim whether a log-sum-exp or norm keeps the dimension with size 1
+ */
+public record LineOp(Kind kind, float p, int dim, boolean keepDim) implements LayerSpec {
+  /** The line kernel. */
+  public enum Kind {
+    LOGSUMEXP,
+    NORM,
+    CUMSUM
+  }
+
+  public LineOp {
+    if (kind == Kind.NORM && (!(p > 0) || Float.isInfinite(p))) {
+      throw new IllegalArgumentException("norm: p must be a finite number above 0, got " + p);
+    }
+  }
+
+  /** {@code x.logsumexp(dim, keepDim)}. */
+  public static LineOp logsumexp(int dim, boolean keepDim) {
+    return new LineOp(Kind.LOGSUMEXP, 1f, dim, keepDim);
+  }
+
+  /** {@code x.norm(p, dim, keepDim)}. */
+  public static LineOp norm(float p, int dim, boolean keepDim) {
+    return new LineOp(Kind.NORM, p, dim, keepDim);
+  }
+
+  /** {@code x.cumsum(dim)}. */
+  public static LineOp cumsum(int dim) {
+    return new LineOp(Kind.CUMSUM, 1f, dim, false);
+  }
+
+  @Override
+  public int[] outputShape(int[] in) {
+    int d = dimension(in);
+    if (kind == Kind.CUMSUM) {
+      return in.clone();
+    }
+    boolean[] reduced = new boolean[in.length];
+    reduced[d] = true;
+    return Shapes.reducedShape(in, reduced, keepDim);
+  }
+
+  /**
+   * The dimension, counted from the front of {@code in} (the batch included).
+   *
+   * @throws ShapeException when it is out of range or the batch
+   */
+  public int dimension(int[] in) {
+    int rank = in.length;
+    if (dim < -rank || dim >= rank) {
+      throw new ShapeException(this + " of " + Shapes.toString(in) + ": dimension " + dim + " is out of range for " + rank
+          + " dimensions (" + -rank + ".." + (rank - 1) + ")");
+    }
+    int d = dim < 0 ? dim + rank : dim;
+    if (d == 0) {
+      throw new ShapeException(this + " of " + Shapes.toString(in) + ": dimension " + dim + " is the batch, which a compiled forward"
+          + " keeps; " + (kind == Kind.CUMSUM ? "sum" : "reduce") + " along a dimension after it, or outside forward");
+    }
+    return d;
+  }
+
+  /**
+   * {@code x} of {@code in} seen as {@code [outer, size, inner]} around the dimension, per sample: the outer count
+   * (times the batch), the dimension's size and the values after it.
+   */
+  public int[] along(int[] in) {
+    int d = dimension(in);
+    int[] sample = in.clone();
+    sample[0] = 1;
+    return Shapes.along(sample, d);
+  }
+
+  /** The eager Tensor method after its receiver: {@code logsumexp(1, false)}, {@code norm(2.0f, -1, true)}, {@code cumsum(2)}. */
+  public String call() {
+    return switch (kind) {
+      case LOGSUMEXP -> "logsumexp(" + dim + ", " + keepDim + ")";
+      case NORM -> "norm(" + p + "f, " + dim + ", " + keepDim + ")";
+      case CUMSUM -> "cumsum(" + dim + ")";
+    };
+  }
+
+  @Override
+  public String toString() {
+    return switch (kind) {
+      case LOGSUMEXP -> "logsumexp(" + dim + (keepDim ? ", true)" : ")");
+      case NORM -> "norm(" + p + ", " + dim + (keepDim ? ", true)" : ")");
+      case CUMSUM -> "cumsum(" + dim + ")";
+    };
+  }
+}
