@@ -10,12 +10,12 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * The ops that ran in eager mode only until the eighteenth session, compiled: {@code logsumexp}, {@code norm},
- * {@code cumsum}, {@code flip}, {@code repeat}, {@code unbind}: the golden source, eager mode's values and gradients
+ * {@code cumsum}, {@code flip}, {@code repeat}, {@code unbind}, {@code cosineSimilarity}: the golden source, eager mode's values and gradients
  * bit for bit, and the compile errors of a call that does not fit its value's shape, on their lines.
  */
 class CompiledOpsTest {
   @ParameterizedTest(name = "{0}")
-  @CsvSource({"LineOps", "FlipsAndRepeats", "UnboundRows"})
+  @CsvSource({"LineOps", "FlipsAndRepeats", "UnboundRows", "CosineHeads"})
   void generatesTheGoldenSourceWithoutWarnings(String model) throws IOException {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(model));
     assertThat(c).succeededWithoutWarnings();
@@ -23,7 +23,7 @@ class CompiledOpsTest {
   }
 
   @ParameterizedTest(name = "{0}")
-  @CsvSource({"LineOps, 4:6", "FlipsAndRepeats, 4:6", "UnboundRows, 3:6"})
+  @CsvSource({"LineOps, 4:6", "FlipsAndRepeats, 4:6", "UnboundRows, 3:6", "CosineHeads, 4:6"})
   void matchesEagerBitForBit(String model, String sampleShape) {
     ParityTest.matchesEagerBitForBit(model, sampleShape);
   }
@@ -51,6 +51,12 @@ class CompiledOpsTest {
     "h.repeat(1, -1, 1) | repeat(1, -1, 1) of [N, 4, 6]: count -1 at dimension 1 is negative",
     "h.unbind(1)[4] | unbind(1) of [N, 4, 6] makes 4 pieces [1, 1, 1, 1], so it has no piece 4 (0..3)",
     "h.unbind(0)[0] | dimension 0 of [N, 4, 6] is the batch, which a compiled forward keeps; unbind a dimension after it",
+    "cosineSimilarity(h, h.narrow(2, 0, 5)) | cosineSimilarity(dim=1, eps=1.0E-8) of [N, 4, 6] and [N, 4, 5]: a compiled cosine"
+        + " similarity takes two values of one shape (it does not broadcast one over the other)",
+    "cosineSimilarity(h, h.mul(2f), 0, 1e-8) | cosineSimilarity(dim=0, eps=1.0E-8) of [N, 4, 6]: dimension 0 is the batch, which a"
+        + " compiled forward keeps; compare along a dimension after it",
+    "cosineSimilarity(h, h.mul(2f), 3, 1e-8) | cosineSimilarity(dim=3, eps=1.0E-8) of [N, 4, 6]: dimension 3 is out of range",
+    "cosineSimilarity(h, h.mul(2f), 1, -1) | cosine_similarity: eps must be a finite number of 0 or more, got -1.0",
   })
   void aCallThatDoesNotFitIsAnErrorOnItsLine(String call, String message) {
     JavaFileObject f = ProcessorTest.classModel("BadOps",

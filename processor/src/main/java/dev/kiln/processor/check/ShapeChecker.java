@@ -9,6 +9,7 @@ import dev.kiln.processor.Message;
 import dev.kiln.processor.ir.Arithmetic;
 import dev.kiln.processor.ir.Cat;
 import dev.kiln.processor.ir.Compare;
+import dev.kiln.processor.ir.Cosine;
 import dev.kiln.processor.ir.InputsIr;
 import dev.kiln.processor.ir.MaskedFill;
 import dev.kiln.processor.ir.MatMul;
@@ -224,11 +225,13 @@ public final class ShapeChecker {
           : producers.get(step.input()) + context;
       try {
         int[] out = joinedShape != null ? joinedShape : step.spec() instanceof Cat c ? c.outputShape(joined)
+            : step.spec() instanceof Cosine c ? c.outputShape(joined)
             : step.spec() instanceof Recurrent.Spec r ? recurrentShape(r, in)
             : step.spec() instanceof LastStates s ? s.withStates(recurrentShape(s.layer(), in)) : step.spec().outputShape(in);
         Shapes.numel(Arrays.copyOfRange(out, 1, out.length)); // one sample's values must fit an array (else an exception below)
         if (out.length < in.length && !(step.spec() instanceof Reduce) && !(step.spec() instanceof Narrow)
-            && !(step.spec() instanceof LineOp) && !(step.spec() instanceof Split.Piece) // (these drop a dimension after the batch)
+            && !(step.spec() instanceof LineOp) && !(step.spec() instanceof Split.Piece) && !(step.spec() instanceof Cosine)
+            // (these drop a dimension after the batch)
             && mergesBatch(in, out)) { // a flatten that takes in dimension 0
           diagnostics.error(where, Message.MERGES_BATCH, label, Shapes.toString(in), mergedShape(in, out));
           continue;

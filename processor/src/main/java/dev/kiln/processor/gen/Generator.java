@@ -43,6 +43,7 @@ import dev.kiln.processor.ir.Compare;
 import dev.kiln.processor.ir.MaskedFill;
 import dev.kiln.processor.ir.ModelIr;
 import dev.kiln.processor.ir.Narrow;
+import dev.kiln.processor.ir.Cosine;
 import dev.kiln.processor.ir.IndexMap;
 import dev.kiln.processor.ir.LineOp;
 import dev.kiln.processor.ir.Normalize;
@@ -364,7 +365,7 @@ public final class Generator {
     return k.kind() == Kernel.Kind.LINEAR || k.arithmetic() || k.kind() == Kernel.Kind.SHIFT || k.kind() == Kernel.Kind.REDUCE
         || k.kind() == Kernel.Kind.CAT || k.kind() == Kernel.Kind.MATMUL || k.kind() == Kernel.Kind.PERMUTE
         || k.kind() == Kernel.Kind.SCALE || k.kind() == Kernel.Kind.MASKED_FILL || k.kind() == Kernel.Kind.EMBEDDING
-        || k.kind() == Kernel.Kind.RECURRENT || k.kind() == Kernel.Kind.SLICE;
+        || k.kind() == Kernel.Kind.RECURRENT || k.kind() == Kernel.Kind.SLICE || k.kind() == Kernel.Kind.COSINE;
   }
 
   /** Whether the kernel's backward applies its fused ReLU's mask to the incoming gradient in place. */
@@ -955,6 +956,7 @@ public final class Generator {
         case NORMALIZE -> normalizeForward(b, k, j + 1, out, in);
         case LINE -> lineForward(b, k, out, in);
         case TILE -> tileForward(b, k, j + 1, out, in);
+        case COSINE -> cosineForward(b, k, j + 1, out, in, ref(k.inputs().get(1), refs));
         case UPSAMPLE -> b.addStatement("$T.upsampleNearestForward($L, $L, $L, $L, $L)", CONV, out.array, out.offset, in.array,
             in.offset, upsampleArgs(k));
         case RECURRENT -> b.add("// the eager layer's kernels over the plan's buffers, time-major inside (keeping what a backward needs when it may run)\n")
@@ -1342,6 +1344,8 @@ public final class Generator {
         case CAT -> b.addStatement("$T $L = $T.cat($T.of($L), $L)", TENSOR, out, TENSOR, ClassName.get("java.util", "List"),
             k.inputs().stream().map(locals::get).collect(Collectors.joining(", ")), ((Cat) k.spec()).dim());
         case RECURRENT -> cudaRecurrent(b, k, out, in);
+        case COSINE -> b.addStatement("$T $L = $T.cosineSimilarity($L, $L, $L, $L)", TENSOR, out, F, in, locals.get(k.inputs().get(1)),
+            ((Cosine) k.spec()).dim(), floatLiteral(((Cosine) k.spec()).eps()));
         case VIEW, RELU, ACTIVATION, CONV, LAYERNORM, DROPOUT, AVGPOOL, UPSAMPLE, PAD, NORMALIZE, LINE, TILE, PERMUTE, SCALE, SHIFT, REDUCE,
             EMBEDDING, SLICE, COMPARE -> b.addStatement("$T $L = $L", TENSOR,
             out, eagerCall(k, in));
@@ -1608,6 +1612,74 @@ public final class Generator {
           target.offset, d.array, d.offset, in.array, in.offset, out.array, out.offset, times(a[0]), a[1], a[2], (double) s.p());
       case CUMSUM -> b.addStatement("$T.cumsum($L, $L, $L, $L, $L, $L, $L, true)", INDEX, target.array, target.offset, d.array,
           d.offset, times(a[0]), a[1], a[2]);
+    }
+  }
+
+  /**
+   * A cosine similarity's forward, eager mode's nodes' kernels: for each operand its 2-norm along the dimension, raised
+   * to eps in place (PyTorch 1.13 clamps the norm in place), and the quotient by it repeated along the dimension (an
+   * elementwise one where the dimension has size 1); the quotients' product, summed along the dimension.
+   */
+  private static void cosineForward(CodeBlock.Builder b, Kernel k, int j, Ref out, Ref in, Ref other) {
+    Cosine s = (Cosine) k.spec();
+    int[] a = s.along(k.inShape());
+    List<Ref> operands = List.of(in, other);
+    for (int w = 0; w < 2; w++) {
+      Ref x = operands.get(w);
+      b.addStatement("$T.normForward(p.norm$L_$L, 0, $L, $L, $L, $L, $L, 2.0)", INDEX, j, w, x.array, x.offset, times(a[0]), a[1], a[2]);
+      b.addStatement("$T.clampForward(p.norm$L_$L, 0, p.norm$L_$L, 0, $L, $L, $T.POSITIVE_INFINITY)", MATH, j, w, j, w,
+          times(a[0] * a[2]), floatLiteral(s.eps()), Float.class);
+      if (a[1] == 1) {
+        b.addStatement("$T.divForward(p.quotient$L_$L, 0, $L, $L, p.norm$L_$L, 0, n * $L)", ARITHMETIC, j, w, x.array, x.offset, j, w,
+            k.inPerSample());
+      } else {
+        b.addStatement("$T.divRepeatedForward(p.quotient$L_$L, 0, $L, $L, p.norm$L_$L, 0, $L, $L, $L, false)", ARITHMETIC, j, w,
+            x.array, x.offset, j, w, times(a[0]), a[1], a[2]);
+      }
+    }
+    b.addStatement("$T.mulForward(p.product$L, 0, p.quotient$L_0, 0, p.quotient$L_1, 0, n * $L)", KERNELS, j, j, j, k.inPerSample());
+    b.addStatement("$T.sumAlong($L, $L, p.product$L, 0, $L, $L, $L, 1f)", MATH, out.array, out.offset, j, times(a[0]), a[1], a[2]);
+  }
+
+  /**
+   * A cosine similarity's backward, eager mode's nodes' kernels in turn: the sum's gradient spread along the dimension,
+   * the product's into each quotient's, then for each operand the quotient's numerator gradient into the operand's and
+   * its denominator's summed along the dimension, through the norm ({@code normBackward} from the raised norm, as
+   * PyTorch's in-place clamp makes it), added to it.
+   */
+  private void cosineBackward(CodeBlock.Builder b, Kernel k, int i, Ref d, Ref inTarget, Map<String, Ref> grads, Map<String, Ref> refs) {
+    Cosine s = (Cosine) k.spec();
+    int[] a = s.along(k.inShape());
+    int j = i + 1;
+    b.addStatement("$T.spreadAlong(p.dproduct$L, 0, $L, $L, $L, $L, $L, 1f)", MATH, j, d.array, d.offset, times(a[0]), a[1], a[2]);
+    for (int w = 0; w < 2; w++) {
+      b.addStatement("$T.mulBackward(p.dquotient$L_$L, 0, p.dproduct$L, 0, p.quotient$L_$L, 0, n * $L, false)", KERNELS, j, w, j, j,
+          1 - w, k.inPerSample());
+    }
+    for (int w = 0; w < 2; w++) {
+      String value = k.inputs().get(w);
+      String st = storage.get(value);
+      Ref target = w == 0 ? inTarget
+          : isInput(st) ? new Ref(inputGradient(st), "0", true)
+          : i > 0 ? new Ref("dIn" + i + "_" + w, "0", true) : new Ref("p.d" + st, "0", true);
+      Ref x = ref(value, refs);
+      b.beginControlFlow("if ($L != null)", target.array);
+      if (a[1] == 1) {
+        b.addStatement("$T.numeratorBackward($L, $L, p.dquotient$L_$L, 0, p.norm$L_$L, 0, n * $L, $L)", ARITHMETIC, target.array,
+            target.offset, j, w, j, w, k.inPerSample(), accumulating.contains(i + ":" + w));
+        b.addStatement("$T.denominatorBackward(p.dnorm$L_$L, 0, p.dquotient$L_$L, 0, p.quotient$L_$L, 0, p.norm$L_$L, 0, n * $L, false)",
+            ARITHMETIC, j, w, j, w, j, w, j, w, k.inPerSample());
+      } else {
+        b.addStatement("$T.numeratorRepeatedBackward($L, $L, p.dquotient$L_$L, 0, p.norm$L_$L, 0, $L, $L, $L, $L)", ARITHMETIC,
+            target.array, target.offset, j, w, j, w, times(a[0]), a[1], a[2], accumulating.contains(i + ":" + w));
+        b.addStatement("$T.denominatorSumBackward(p.dnorm$L_$L, 0, p.dquotient$L_$L, 0, p.quotient$L_$L, 0, p.norm$L_$L, 0, $L, $L, $L,"
+            + " false)", ARITHMETIC, j, w, j, w, j, w, j, w, times(a[0]), a[1], a[2]);
+      }
+      b.addStatement("$T.normBackward(p.dnormIn$L, 0, p.dnorm$L_$L, 0, $L, $L, p.norm$L_$L, 0, $L, $L, $L, 2.0)", INDEX, j, j, w,
+          x.array, x.offset, j, w, times(a[0]), a[1], a[2]);
+      b.addStatement("$T.accumulate($L, $L, p.dnormIn$L, 0, n * $L)", KERNELS, target.array, target.offset, j, k.inPerSample());
+      b.endControlFlow();
+      grads.put(st, target);
     }
   }
 
@@ -2246,6 +2318,25 @@ public final class Generator {
           t.addField(FLOATS, "dnormIn" + j, Modifier.FINAL);
           ctor.addStatement("this.dnormIn$L = new float[n * $L]", j, k.inPerSample());
         }
+        case COSINE -> { // each operand's raised norm and quotient, their product; backward's gradients of those
+          int[] a = ((Cosine) k.spec()).along(k.inShape());
+          for (String f : List.of("norm", "dnorm")) {
+            for (int w = 0; w < 2; w++) {
+              t.addField(FLOATS, f + j + "_" + w, Modifier.FINAL);
+              ctor.addStatement("this.$L$L_$L = new float[n * $L]", f, j, w, a[0] * a[2]);
+            }
+          }
+          for (String f : List.of("quotient", "dquotient")) {
+            for (int w = 0; w < 2; w++) {
+              t.addField(FLOATS, f + j + "_" + w, Modifier.FINAL);
+              ctor.addStatement("this.$L$L_$L = new float[n * $L]", f, j, w, k.inPerSample());
+            }
+          }
+          for (String f : List.of("product", "dproduct", "dnormIn")) {
+            t.addField(FLOATS, f + j, Modifier.FINAL);
+            ctor.addStatement("this.$L$L = new float[n * $L]", f, j, k.inPerSample());
+          }
+        }
         case TILE -> { // the values between the expand's passes, and their gradients
           int[][] passes = ((Tile) k.spec()).passes(k.inShape());
           for (int q = 0; q < passes.length - 1; q++) {
@@ -2430,6 +2521,13 @@ public final class Generator {
       }
       if (k.kind() == Kernel.Kind.COMPARE) {
         b.add("// a comparison has no gradient\n");
+        if (runs != null) {
+          b.endControlFlow();
+        }
+        continue;
+      }
+      if (k.kind() == Kernel.Kind.COSINE) {
+        cosineBackward(b, k, i, d, target, grads, refs);
         if (runs != null) {
           b.endControlFlow();
         }

@@ -97,6 +97,12 @@ record Kernel(
      */
     TILE,
     /**
+     * {@code F.cosineSimilarity(a, b, dim, eps)} ({@link dev.kiln.processor.ir.Cosine}) of its two inputs: eager mode's
+     * nodes in one step, each operand's norm (raised to eps in place) and quotient kept, their product summed along
+     * the dimension; backward the sum spread, the product's, quotients' and norms' backward kernels.
+     */
+    COSINE,
+    /**
      * {@code F.normalize} ({@link dev.kiln.processor.ir.Normalize}): eager mode's three nodes in one step, the norm along
      * the dimension and its clamp kept for backward, the quotient; backward: the numerator's gradient, the
      * denominator's through the clamp and the norm added to it, each by eager mode's kernel.

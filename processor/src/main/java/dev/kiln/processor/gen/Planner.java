@@ -31,6 +31,7 @@ import dev.kiln.processor.ir.Add;
 import dev.kiln.processor.ir.Arithmetic;
 import dev.kiln.processor.ir.Cat;
 import dev.kiln.processor.ir.Compare;
+import dev.kiln.processor.ir.Cosine;
 import dev.kiln.processor.ir.Div;
 import dev.kiln.processor.ir.LastStates;
 import dev.kiln.processor.ir.MaskedFill;
@@ -73,7 +74,8 @@ import java.util.Set;
  * copy, other scales a pass. An add or mul of a tensor field (a position table) repeats it over the
  * batch in one pass; a masked fill is a pass of its own; an embedding of the input ids a copy of rows; a recurrent layer
  * its eager kernels over the plan's buffers, a select or narrow a copy, a constant padding or a flip a copy, a normalize eager mode's norm, clamp and division,
- * a log-sum-exp, norm or running sum eager mode's line kernel, a repeat eager mode's expand passes. A value read by two steps keeps its own pass
+ * a log-sum-exp, norm or running sum eager mode's line kernel, a repeat eager mode's expand passes, a cosine similarity
+ * eager mode's norms, quotients, product and sum. A value read by two steps keeps its own pass
  * and buffer (nothing fuses into it).
  */
 final class Planner {
@@ -160,6 +162,9 @@ final class Planner {
         kernels.add(new Kernel(Kernel.Kind.SHIFT, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof Reduce) {
         kernels.add(new Kernel(Kernel.Kind.REDUCE, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
+      } else if (s.spec() instanceof Cosine) { // two values of one shape
+        kernels.add(new Kernel(Kernel.Kind.COSINE, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source(),
+            s.inputs(), s.inputs().stream().map(model::shapeOf).toList(), null, false));
       } else if (s.joins() || s.spec() instanceof Cat) {
         List<String> inputs = s.inputs();
         List<int[]> shapes = inputs.stream().map(model::shapeOf).toList();

@@ -1903,6 +1903,9 @@ public final class DeclarationReader {
       if (name.equals("maskedFill") && args.size() == 3) {
         return maskedFill(mi, args, unit, fields, className);
       }
+      if (name.equals("cosineSimilarity")) {
+        return cosineSimilarity(mi, args, unit, fields, className);
+      }
       boolean twoValues = args.size() == 2 && isTensor(args.get(1), unit);
       LayerSpec joining = !twoValues ? null : switch (name) { // a residual, a centred value, a gate, a quotient, a product
         case "add" -> new Add();
@@ -1942,6 +1945,25 @@ public final class DeclarationReader {
       }
       String input = expression(args.get(0), unit, fields, className);
       return input == null ? null : step(input, spec, null, mi.toString(), source(unit, mi));
+    }
+
+    /** {@code F.cosineSimilarity(a, b[, dim, eps])}: a step of the two values, its dimension and eps constants; null after an error. */
+    private String cosineSimilarity(MethodInvocationTree mi, List<? extends ExpressionTree> args, CompilationUnitTree unit,
+        Map<String, LayerNode> fields, String className) {
+      List<Object> constants = constants(args.subList(2, args.size()), mi.toString(), "cosineSimilarity", unit);
+      if (constants == null) {
+        return null;
+      }
+      LayerSpec spec;
+      try {
+        spec = LayerCatalog.cosineSimilarity(constants);
+      } catch (LayerCatalog.BadArguments e) {
+        diagnostics.error(unit, mi, Message.UNSUPPORTED_FUNCTION, e.getMessage());
+        return null;
+      }
+      String a = expression(args.get(0), unit, fields, className);
+      String b = expression(args.get(1), unit, fields, className);
+      return a == null || b == null ? null : step(List.of(a, b), spec, null, mi.toString(), source(unit, mi));
     }
 
     // ------------------------------------------------------------------ split and chunk

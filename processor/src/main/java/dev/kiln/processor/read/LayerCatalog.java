@@ -27,6 +27,7 @@ import dev.kiln.dsl.Softmax;
 import dev.kiln.dsl.Softplus;
 import dev.kiln.dsl.Tanh;
 import dev.kiln.dsl.Upsample;
+import dev.kiln.processor.ir.Cosine;
 import dev.kiln.processor.ir.Flip;
 import dev.kiln.processor.ir.LineOp;
 import dev.kiln.processor.ir.Narrow;
@@ -392,7 +393,7 @@ final class LayerCatalog {
     return "F." + name + " with " + (constants + 1) + " argument(s) is not supported by the Kiln compiler; supported: relu, "
         + "sigmoid, tanh, gelu, silu, leakyRelu(x, slope), elu(x[, alpha]), softplus(x[, beta, threshold]), hardtanh(x[, min, max]), softmax(x, dim), logSoftmax(x, dim), flatten(x[, start, end]), maxPool2d(x, k[, stride[, padding, "
         + "ceilMode]]), avgPool2d(x, k[, stride[, padding, ceilMode, countIncludePad]]), adaptiveAvgPool2d(x, size[, width]), interpolate(x, scale[, scale_w]), "
-        + "reshape(x, -1, ...), pad(x, new int[] {left, right, ...}[, value]), normalize(x[, p, dim, eps]), x.logsumexp(dim[, keepDim]), x.norm(p, dim[, keepDim]), x.cumsum(dim), x.flip(dims...), x.repeat(1, counts...), transpose(x, d0, d1), permute(x, 0, ...), select(x, dim, index), narrow(x, dim, start, length), add(a, b), sub(a, b), mul(a, b) and div(a, b) of two"
+        + "reshape(x, -1, ...), pad(x, new int[] {left, right, ...}[, value]), normalize(x[, p, dim, eps]), x.logsumexp(dim[, keepDim]), x.norm(p, dim[, keepDim]), x.cumsum(dim), x.flip(dims...), x.repeat(1, counts...), cosineSimilarity(a, b[, dim, eps]) of two values of one shape, transpose(x, d0, d1), permute(x, 0, ...), select(x, dim, index), narrow(x, dim, start, length), add(a, b), sub(a, b), mul(a, b) and div(a, b) of two"
         + " values of one shape or broadcast ([N, C, 1, 1] over [N, C, H, W]) or of a tensor field (x.add(pos)), matmul(a, b) of"
         + " two values, mul(x, c) and div(x, c) of a constant (x.add(c), x.sub(c) too), sum(x, dim[, keepDim]) and mean(x, dim[,"
         + " keepDim]) along a dimension after the batch (or several: mean(x, new int[] {2, 3})), maskedFill(x, mask, value) of a buffer mask; " + instead;
@@ -405,6 +406,15 @@ final class LayerCatalog {
       return new Reduce(mean, Arrays.stream(dims).boxed().toList(), keepDim, true);
     }
     return new Reduce(mean, integer(args, 0), keepDim);
+  }
+
+  /** {@code F.cosineSimilarity(a, b)} (dim 1, eps 1e-8, PyTorch's defaults) or {@code (a, b, dim, eps)}: the constants after the values. */
+  static LayerSpec cosineSimilarity(List<Object> args) throws BadArguments {
+    try {
+      return args.isEmpty() ? new Cosine(1, 1e-8f) : new Cosine(integer(args, 0), (float) number(args, 1));
+    } catch (IllegalArgumentException e) {
+      throw new BadArguments(e.getMessage());
+    }
   }
 
   /** {@code x.flip(dims...)} or {@code x.repeat(counts...)}: ints, or one int[] (the varargs as an array). */
