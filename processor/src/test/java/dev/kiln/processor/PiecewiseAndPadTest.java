@@ -50,18 +50,7 @@ class PiecewiseAndPadTest {
     "normalize(h, 0, 1, 1e-12) | normalize: p must be a finite number above 0, got 0.0",
   })
   void aPaddingOrNormalizeThatDoesNotFitIsAnErrorOnItsLine(String call, String message) {
-    JavaFileObject f = ProcessorTest.classModel("BadPad",
-        "@Model(input = {4, 6})",
-        "public class BadPad extends Module {",
-        "  final Linear fc = new Linear(6, 6);",
-        "  @Override public Tensor forward(Tensor x) {",
-        "    Tensor h = fc.apply(x);",
-        "    return " + call + ";",
-        "  }",
-        "}");
-    Compilation c = ProcessorTest.compile(f);
-    assertThat(c).hadErrorCount(1);
-    assertThat(c).hadErrorContaining(message).inFile(f).onLineContaining("return " + call + ";");
+    ProcessorTest.returnIsAnErrorOnItsLine("BadPad", call, message);
   }
 
   /** A Hardtanh whose bounds are out of order is named on its declaration, as eager mode refuses it. */

@@ -231,6 +231,25 @@ class ProcessorTest {
     return source(name, lines);
   }
 
+  /**
+   * A model of input {@code [4, 6]} whose forward returns {@code call} of {@code h = fc.apply(x)} ({@code [N, 4, 6]}) has
+   * one error, {@code message}, on the return's line.
+   */
+  static void returnIsAnErrorOnItsLine(String name, String call, String message) {
+    JavaFileObject f = classModel(name,
+        "@Model(input = {4, 6})",
+        "public class " + name + " extends Module {",
+        "  final Linear fc = new Linear(6, 6);",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    Tensor h = fc.apply(x);",
+        "    return " + call + ";",
+        "  }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorCount(1);
+    assertThat(c).hadErrorContaining(message).inFile(f).onLineContaining("return " + call + ";");
+  }
+
   @Test
   void linearInFeaturesMismatchIsReportedOnTheCall() {
     JavaFileObject f = classModel("Bad",

@@ -27,10 +27,7 @@ public record Cosine(int dim, float eps) implements LayerSpec {
   /** The shape of the similarity of one operand of shape {@code in}: the dimension removed. */
   @Override
   public int[] outputShape(int[] in) {
-    int d = dimension(in);
-    boolean[] reduced = new boolean[in.length];
-    reduced[d] = true;
-    return Shapes.reducedShape(in, reduced, false);
+    return AfterBatch.reduced(in, dimension(in), false);
   }
 
   /**
@@ -54,24 +51,12 @@ public record Cosine(int dim, float eps) implements LayerSpec {
    * @throws ShapeException when it is out of range or the batch
    */
   public int dimension(int[] in) {
-    int rank = in.length;
-    if (dim < -rank || dim >= rank) {
-      throw new ShapeException(this + " of " + Shapes.toString(in) + ": dimension " + dim + " is out of range for " + rank
-          + " dimensions (" + -rank + ".." + (rank - 1) + ")");
-    }
-    int d = dim < 0 ? dim + rank : dim;
-    if (d == 0) {
-      throw new ShapeException(this + " of " + Shapes.toString(in) + ": dimension " + dim + " is the batch, which a compiled forward"
-          + " keeps; compare along a dimension after it");
-    }
-    return d;
+    return AfterBatch.dimension(this, in, dim, "compare along a dimension after it");
   }
 
   /** An operand of shape {@code in} seen as {@code [outer, size, inner]} around the dimension, per sample (outer times the batch). */
   public int[] along(int[] in) {
-    int[] sample = in.clone();
-    sample[0] = 1;
-    return Shapes.along(sample, dimension(in));
+    return AfterBatch.along(in, dimension(in));
   }
 
   @Override

@@ -32,15 +32,7 @@ public record Flip(List<Integer> dims) implements LayerSpec, IndexMap {
     int rank = in.length;
     boolean[] flip = new boolean[rank];
     for (int dim : dims) {
-      if (dim < -rank || dim >= rank) {
-        throw new ShapeException(this + " of " + Shapes.toString(in) + ": dimension " + dim + " is out of range for " + rank
-            + " dimensions (" + -rank + ".." + (rank - 1) + ")");
-      }
-      int d = dim < 0 ? dim + rank : dim;
-      if (d == 0) {
-        throw new ShapeException(this + " of " + Shapes.toString(in) + ": dimension " + dim + " is the batch, which a compiled"
-            + " forward keeps in order; flip dimensions after it");
-      }
+      int d = AfterBatch.dimension(this, in, dim, "flip dimensions after it");
       if (flip[d]) {
         throw new ShapeException(this + " of " + Shapes.toString(in) + ": dimension " + d + " appears multiple times in the list"
             + " of dims");

@@ -2,7 +2,6 @@ package dev.kiln.processor.ir;
 
 import dev.kiln.dsl.LayerSpec;
 import dev.kiln.dsl.ShapeException;
-import dev.kiln.runtime.Shapes;
 
 /**
  * {@code x.logsumexp(dim[, keepDim])}, {@code x.norm(p, dim[, keepDim])} or {@code x.cumsum(dim)} in a compiled
@@ -52,9 +51,7 @@ public record LineOp(Kind kind, float p, int dim, boolean keepDim) implements La
     if (kind == Kind.CUMSUM) {
       return in.clone();
     }
-    boolean[] reduced = new boolean[in.length];
-    reduced[d] = true;
-    return Shapes.reducedShape(in, reduced, keepDim);
+    return AfterBatch.reduced(in, d, keepDim);
   }
 
   /**
@@ -63,17 +60,8 @@ public record LineOp(Kind kind, float p, int dim, boolean keepDim) implements La
    * @throws ShapeException when it is out of range or the batch
    */
   public int dimension(int[] in) {
-    int rank = in.length;
-    if (dim < -rank || dim >= rank) {
-      throw new ShapeException(this + " of " + Shapes.toString(in) + ": dimension " + dim + " is out of range for " + rank
-          + " dimensions (" + -rank + ".." + (rank - 1) + ")");
-    }
-    int d = dim < 0 ? dim + rank : dim;
-    if (d == 0) {
-      throw new ShapeException(this + " of " + Shapes.toString(in) + ": dimension " + dim + " is the batch, which a compiled forward"
-          + " keeps; " + (kind == Kind.CUMSUM ? "sum" : "reduce") + " along a dimension after it, or outside forward");
-    }
-    return d;
+    return AfterBatch.dimension(this, in, dim, (kind == Kind.CUMSUM ? "sum" : "reduce") + " along a dimension after it, or outside"
+        + " forward");
   }
 
   /**
@@ -81,10 +69,7 @@ public record LineOp(Kind kind, float p, int dim, boolean keepDim) implements La
    * (times the batch), the dimension's size and the values after it.
    */
   public int[] along(int[] in) {
-    int d = dimension(in);
-    int[] sample = in.clone();
-    sample[0] = 1;
-    return Shapes.along(sample, d);
+    return AfterBatch.along(in, dimension(in));
   }
 
   /** The eager Tensor method after its receiver: {@code logsumexp(1, false)}, {@code norm(2.0f, -1, true)}, {@code cumsum(2)}. */

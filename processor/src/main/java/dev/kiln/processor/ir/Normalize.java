@@ -2,7 +2,6 @@ package dev.kiln.processor.ir;
 
 import dev.kiln.dsl.LayerSpec;
 import dev.kiln.dsl.ShapeException;
-import dev.kiln.runtime.Shapes;
 
 /**
  * {@code F.normalize(x[, p, dim, eps])} in a compiled forward: {@code x / max(||x||_p, eps)} along one dimension
@@ -39,17 +38,7 @@ public record Normalize(float p, int dim, float eps) implements LayerSpec {
    * @throws ShapeException when it is out of range or the batch
    */
   public int dimension(int[] in) {
-    int rank = in.length;
-    if (dim < -rank || dim >= rank) {
-      throw new ShapeException(this + " of " + Shapes.toString(in) + ": dimension " + dim + " is out of range for " + rank
-          + " dimensions (" + -rank + ".." + (rank - 1) + ")");
-    }
-    int d = dim < 0 ? dim + rank : dim;
-    if (d == 0) {
-      throw new ShapeException(this + " of " + Shapes.toString(in) + ": dimension " + dim + " is the batch, which a compiled forward"
-          + " keeps; normalize along a dimension after it");
-    }
-    return d;
+    return AfterBatch.dimension(this, in, dim, "normalize along a dimension after it");
   }
 
   /**
@@ -57,14 +46,7 @@ public record Normalize(float p, int dim, float eps) implements LayerSpec {
    * (times the batch), the dimension's size and the values after it.
    */
   public int[] along(int[] in) {
-    int d = dimension(in), outer = 1, inner = 1;
-    for (int i = 1; i < d; i++) {
-      outer *= in[i];
-    }
-    for (int i = d + 1; i < in.length; i++) {
-      inner *= in[i];
-    }
-    return new int[] {outer, in[d], inner};
+    return AfterBatch.along(in, dimension(in));
   }
 
   @Override
