@@ -174,17 +174,17 @@ public final class KilnCosineHeads extends CosineHeads {
 
     final float[] norm3_0;
 
-    final float[] norm3_1;
-
     final float[] dnorm3_0;
-
-    final float[] dnorm3_1;
 
     final float[] quotient3_0;
 
-    final float[] quotient3_1;
-
     final float[] dquotient3_0;
+
+    final float[] norm3_1;
+
+    final float[] dnorm3_1;
+
+    final float[] quotient3_1;
 
     final float[] dquotient3_1;
 
@@ -196,17 +196,17 @@ public final class KilnCosineHeads extends CosineHeads {
 
     final float[] norm5_0;
 
-    final float[] norm5_1;
-
     final float[] dnorm5_0;
-
-    final float[] dnorm5_1;
 
     final float[] quotient5_0;
 
-    final float[] quotient5_1;
-
     final float[] dquotient5_0;
+
+    final float[] norm5_1;
+
+    final float[] dnorm5_1;
+
+    final float[] quotient5_1;
 
     final float[] dquotient5_1;
 
@@ -225,23 +225,23 @@ public final class KilnCosineHeads extends CosineHeads {
       this.a5 = new float[n * 6];
       this.a6 = new float[n * 10];
       this.norm3_0 = new float[n * 4];
-      this.norm3_1 = new float[n * 4];
       this.dnorm3_0 = new float[n * 4];
-      this.dnorm3_1 = new float[n * 4];
       this.quotient3_0 = new float[n * 24];
-      this.quotient3_1 = new float[n * 24];
       this.dquotient3_0 = new float[n * 24];
+      this.norm3_1 = new float[n * 4];
+      this.dnorm3_1 = new float[n * 4];
+      this.quotient3_1 = new float[n * 24];
       this.dquotient3_1 = new float[n * 24];
       this.product3 = new float[n * 24];
       this.dproduct3 = new float[n * 24];
       this.dnormIn3 = new float[n * 24];
       this.norm5_0 = new float[n * 6];
-      this.norm5_1 = new float[n * 6];
       this.dnorm5_0 = new float[n * 6];
-      this.dnorm5_1 = new float[n * 6];
       this.quotient5_0 = new float[n * 24];
-      this.quotient5_1 = new float[n * 24];
       this.dquotient5_0 = new float[n * 24];
+      this.norm5_1 = new float[n * 6];
+      this.dnorm5_1 = new float[n * 6];
+      this.quotient5_1 = new float[n * 24];
       this.dquotient5_1 = new float[n * 24];
       this.product5 = new float[n * 24];
       this.dproduct5 = new float[n * 24];

@@ -14,7 +14,7 @@ import org.junit.jupiter.params.provider.CsvSource;
  */
 class CompiledOpsTest {
   @ParameterizedTest(name = "{0}")
-  @CsvSource({"LineOps", "FlipsAndRepeats", "UnboundRows", "CosineHeads"})
+  @CsvSource({"LineOps", "FlipsAndRepeats", "UnboundRows", "CosineHeads", "CosineQueries"})
   void generatesTheGoldenSourceWithoutWarnings(String model) throws IOException {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(model));
     assertThat(c).succeededWithoutWarnings();
@@ -22,7 +22,7 @@ class CompiledOpsTest {
   }
 
   @ParameterizedTest(name = "{0}")
-  @CsvSource({"LineOps, 4:6", "FlipsAndRepeats, 4:6", "UnboundRows, 3:6", "CosineHeads, 4:6"})
+  @CsvSource({"LineOps, 4:6", "FlipsAndRepeats, 4:6", "UnboundRows, 3:6", "CosineHeads, 4:6", "CosineQueries, 4:6", "InputLineOps, 4:6"})
   void matchesEagerBitForBit(String model, String sampleShape) {
     ParityTest.matchesEagerBitForBit(model, sampleShape);
   }
@@ -44,14 +44,17 @@ class CompiledOpsTest {
     "h.flip(3) | flip(3) of [N, 4, 6]: dimension 3 is out of range for 3 dimensions (-3..2)",
     "h.repeat(2, 3) | repeat(2, 3) of [N, 4, 6]: number of dimensions of repeat dims (2) can not be smaller than number of"
         + " dimensions of tensor (3); give one count per dimension, the batch's 1 first: repeat(1, 1, 1)",
+    "h.repeat() | repeat() of [N, 4, 6]: number of dimensions of repeat dims (0) can not be smaller than number of dimensions",
     "h.repeat(1, 1, 2, 3) | repeat(1, 1, 2, 3) of [N, 4, 6]: 4 counts for 3 dimensions add leading dimensions before the batch",
     "h.repeat(2, 1, 1) | repeat(2, 1, 1) of [N, 4, 6]: count 2 repeats the batch (dimension 0), which a compiled forward keeps",
     "h.repeat(1, 0, 1) | repeat(1, 0, 1) of [N, 4, 6]: count 0 at dimension 1 leaves no entry",
     "h.repeat(1, -1, 1) | repeat(1, -1, 1) of [N, 4, 6]: count -1 at dimension 1 is negative",
     "h.unbind(1)[4] | unbind(1) of [N, 4, 6] makes 4 pieces [1, 1, 1, 1], so it has no piece 4 (0..3)",
     "h.unbind(0)[0] | dimension 0 of [N, 4, 6] is the batch, which a compiled forward keeps; unbind a dimension after it",
-    "cosineSimilarity(h, h.narrow(2, 0, 5)) | cosineSimilarity(dim=1, eps=1.0E-8) of [N, 4, 6] and [N, 4, 5]: a compiled cosine"
-        + " similarity takes two values of one shape (it does not broadcast one over the other)",
+    "cosineSimilarity(h, h.narrow(2, 0, 5)) | cosineSimilarity(dim=1, eps=1.0E-8) of [N, 4, 6] and [N, 4, 5]: sizes 6 and 5 at"
+        + " dimension 2 differ and neither is 1",
+    "cosineSimilarity(h, h.sum(1)) | cosineSimilarity(dim=1, eps=1.0E-8) of [N, 4, 6] and [N, 6]: their ranks differ, and both"
+        + " start with the batch dimension, so their dimensions do not line up",
     "cosineSimilarity(h, h.mul(2f), 0, 1e-8) | cosineSimilarity(dim=0, eps=1.0E-8) of [N, 4, 6]: dimension 0 is the batch, which a"
         + " compiled forward keeps; compare along a dimension after it",
     "cosineSimilarity(h, h.mul(2f), 3, 1e-8) | cosineSimilarity(dim=3, eps=1.0E-8) of [N, 4, 6]: dimension 3 is out of range",

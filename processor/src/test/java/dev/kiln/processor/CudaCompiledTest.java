@@ -54,6 +54,8 @@ class CudaCompiledTest {
     "FlipsAndRepeats, 4:6",
     "UnboundRows, 3:6",
     "CosineHeads, 4:6",
+    "InputLineOps, 4:6",
+    "CosineQueries, 4:6",
     "Decoder, 4:3:3",
     "TokenMlp, 6:8",
     "TinyUnet, 2:8:8",

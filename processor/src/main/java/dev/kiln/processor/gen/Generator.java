@@ -955,7 +955,7 @@ public final class Generator {
         case PAD -> indexMap(b, k, out, in, false);
         case NORMALIZE -> normalizeForward(b, k, j + 1, out, in);
         case LINE -> lineForward(b, k, out, in);
-        case TILE -> tileForward(b, k, j + 1, out, in);
+        case TILE -> spreadPasses(b, ((Tile) k.spec()).passes(k.inShape()), in, out, "p.tile" + (j + 1) + "_");
         case COSINE -> cosineForward(b, k, j + 1, out, in, ref(k.inputs().get(1), refs));
         case UPSAMPLE -> b.addStatement("$T.upsampleNearestForward($L, $L, $L, $L, $L)", CONV, out.array, out.offset, in.array,
             in.offset, upsampleArgs(k));
@@ -1615,46 +1615,67 @@ public final class Generator {
     }
   }
 
+  /** A cosine similarity's broadcast shape: both operands' sizes, each 1 stretched to the other's. */
+  private static int[] cosineShape(Kernel k) {
+    return ((Cosine) k.spec()).broadcast(k.inShapes().get(0), k.inShapes().get(1));
+  }
+
+  /** The passes of eager mode's expand of a cosine similarity's operand {@code w} to the broadcast shape; none when it has it. */
+  private static int[][] cosineExpansion(Kernel k, int w) {
+    return Cosine.expansion(k.inShapes().get(w), cosineShape(k));
+  }
+
   /**
-   * A cosine similarity's forward, eager mode's nodes' kernels: for each operand its 2-norm along the dimension, raised
-   * to eps in place (PyTorch 1.13 clamps the norm in place), and the quotient by it repeated along the dimension (an
-   * elementwise one where the dimension has size 1); the quotients' product, summed along the dimension.
+   * A cosine similarity's forward, eager mode's nodes' kernels: an operand of another shape expanded to the broadcast
+   * one (eager mode's expand passes, into the plan's {@code expandedJ_W}); for each operand its 2-norm along the
+   * dimension, raised to eps in place (PyTorch 1.13 clamps the norm in place), and the quotient by it repeated along the
+   * dimension (an elementwise one where the dimension has size 1); the quotients' product, summed along the dimension.
    */
   private static void cosineForward(CodeBlock.Builder b, Kernel k, int j, Ref out, Ref in, Ref other) {
     Cosine s = (Cosine) k.spec();
-    int[] a = s.along(k.inShape());
+    int[] shape = cosineShape(k);
+    int[] a = s.along(shape);
+    int per = perSample(shape);
     List<Ref> operands = List.of(in, other);
     for (int w = 0; w < 2; w++) {
       Ref x = operands.get(w);
+      int[][] passes = cosineExpansion(k, w);
+      if (passes.length > 0) {
+        Ref expanded = new Ref("p.expanded" + j + "_" + w, "0", true);
+        spreadPasses(b, passes, x, expanded, "p.expanding" + j + "_" + w + "_");
+        x = expanded;
+      }
       b.addStatement("$T.normForward(p.norm$L_$L, 0, $L, $L, $L, $L, $L, 2.0)", INDEX, j, w, x.array, x.offset, times(a[0]), a[1], a[2]);
       b.addStatement("$T.clampForward(p.norm$L_$L, 0, p.norm$L_$L, 0, $L, $L, $T.POSITIVE_INFINITY)", MATH, j, w, j, w,
           times(a[0] * a[2]), floatLiteral(s.eps()), Float.class);
       if (a[1] == 1) {
         b.addStatement("$T.divForward(p.quotient$L_$L, 0, $L, $L, p.norm$L_$L, 0, n * $L)", ARITHMETIC, j, w, x.array, x.offset, j, w,
-            k.inPerSample());
+            per);
       } else {
         b.addStatement("$T.divRepeatedForward(p.quotient$L_$L, 0, $L, $L, p.norm$L_$L, 0, $L, $L, $L, false)", ARITHMETIC, j, w,
             x.array, x.offset, j, w, times(a[0]), a[1], a[2]);
       }
     }
-    b.addStatement("$T.mulForward(p.product$L, 0, p.quotient$L_0, 0, p.quotient$L_1, 0, n * $L)", KERNELS, j, j, j, k.inPerSample());
+    b.addStatement("$T.mulForward(p.product$L, 0, p.quotient$L_0, 0, p.quotient$L_1, 0, n * $L)", KERNELS, j, j, j, per);
     b.addStatement("$T.sumAlong($L, $L, p.product$L, 0, $L, $L, $L, 1f)", MATH, out.array, out.offset, j, times(a[0]), a[1], a[2]);
   }
 
   /**
    * A cosine similarity's backward, eager mode's nodes' kernels in turn: the sum's gradient spread along the dimension,
-   * the product's into each quotient's, then for each operand the quotient's numerator gradient into the operand's and
-   * its denominator's summed along the dimension, through the norm ({@code normBackward} from the raised norm, as
-   * PyTorch's in-place clamp makes it), added to it.
+   * the product's into each quotient's, then for each operand the quotient's numerator gradient and its denominator's
+   * summed along the dimension, through the norm ({@code normBackward} from the raised norm, as PyTorch's in-place clamp
+   * makes it), added to it; an expanded operand's gradient then summed back over the expand's passes.
    */
   private void cosineBackward(CodeBlock.Builder b, Kernel k, int i, Ref d, Ref inTarget, Map<String, Ref> grads, Map<String, Ref> refs) {
     Cosine s = (Cosine) k.spec();
-    int[] a = s.along(k.inShape());
+    int[] shape = cosineShape(k);
+    int[] a = s.along(shape);
+    int per = perSample(shape);
     int j = i + 1;
     b.addStatement("$T.spreadAlong(p.dproduct$L, 0, $L, $L, $L, $L, $L, 1f)", MATH, j, d.array, d.offset, times(a[0]), a[1], a[2]);
     for (int w = 0; w < 2; w++) {
       b.addStatement("$T.mulBackward(p.dquotient$L_$L, 0, p.dproduct$L, 0, p.quotient$L_$L, 0, n * $L, false)", KERNELS, j, w, j, j,
-          1 - w, k.inPerSample());
+          1 - w, per);
     }
     for (int w = 0; w < 2; w++) {
       String value = k.inputs().get(w);
@@ -1662,49 +1683,70 @@ public final class Generator {
       Ref target = w == 0 ? inTarget
           : isInput(st) ? new Ref(inputGradient(st), "0", true)
           : i > 0 ? new Ref("dIn" + i + "_" + w, "0", true) : new Ref("p.d" + st, "0", true);
-      Ref x = ref(value, refs);
+      boolean accumulate = accumulating.contains(i + ":" + w);
+      int[][] passes = cosineExpansion(k, w);
+      boolean expanded = passes.length > 0;
+      Ref x = expanded ? new Ref("p.expanded" + j + "_" + w, "0", true) : ref(value, refs);
+      Ref dx = expanded ? new Ref("p.dexpanded" + j + "_" + w, "0", true) : target; // the gradient of the operand as divided
       b.beginControlFlow("if ($L != null)", target.array);
       if (a[1] == 1) {
-        b.addStatement("$T.numeratorBackward($L, $L, p.dquotient$L_$L, 0, p.norm$L_$L, 0, n * $L, $L)", ARITHMETIC, target.array,
-            target.offset, j, w, j, w, k.inPerSample(), accumulating.contains(i + ":" + w));
+        b.addStatement("$T.numeratorBackward($L, $L, p.dquotient$L_$L, 0, p.norm$L_$L, 0, n * $L, $L)", ARITHMETIC, dx.array,
+            dx.offset, j, w, j, w, per, accumulate && !expanded);
         b.addStatement("$T.denominatorBackward(p.dnorm$L_$L, 0, p.dquotient$L_$L, 0, p.quotient$L_$L, 0, p.norm$L_$L, 0, n * $L, false)",
-            ARITHMETIC, j, w, j, w, j, w, j, w, k.inPerSample());
+            ARITHMETIC, j, w, j, w, j, w, j, w, per);
       } else {
         b.addStatement("$T.numeratorRepeatedBackward($L, $L, p.dquotient$L_$L, 0, p.norm$L_$L, 0, $L, $L, $L, $L)", ARITHMETIC,
-            target.array, target.offset, j, w, j, w, times(a[0]), a[1], a[2], accumulating.contains(i + ":" + w));
+            dx.array, dx.offset, j, w, j, w, times(a[0]), a[1], a[2], accumulate && !expanded);
         b.addStatement("$T.denominatorSumBackward(p.dnorm$L_$L, 0, p.dquotient$L_$L, 0, p.quotient$L_$L, 0, p.norm$L_$L, 0, $L, $L, $L,"
             + " false)", ARITHMETIC, j, w, j, w, j, w, j, w, times(a[0]), a[1], a[2]);
       }
       b.addStatement("$T.normBackward(p.dnormIn$L, 0, p.dnorm$L_$L, 0, $L, $L, p.norm$L_$L, 0, $L, $L, $L, 2.0)", INDEX, j, j, w,
           x.array, x.offset, j, w, times(a[0]), a[1], a[2]);
-      b.addStatement("$T.accumulate($L, $L, p.dnormIn$L, 0, n * $L)", KERNELS, target.array, target.offset, j, k.inPerSample());
+      b.addStatement("$T.accumulate($L, $L, p.dnormIn$L, 0, n * $L)", KERNELS, dx.array, dx.offset, j, per);
+      if (expanded && accumulate) { // summed back into a buffer of the operand's, added to the gradient already there
+        Ref own = new Ref("p.dsmall" + j + "_" + w, "0", true);
+        sumPasses(b, passes, dx, own, "p.dexpanding" + j + "_" + w + "_");
+        b.addStatement("$T.accumulate($L, $L, $L, 0, n * $L)", KERNELS, target.array, target.offset, own.array,
+            perSample(k.inShapes().get(w)));
+      } else if (expanded) {
+        sumPasses(b, passes, dx, target, "p.dexpanding" + j + "_" + w + "_");
+      }
       b.endControlFlow();
       grads.put(st, target);
     }
   }
 
   /**
-   * A repeat's forward, eager mode's expand: each pass spreads its input along a run of dimensions ({@code
-   * MathKernels.spreadAlong}), into the plan's {@code tileJ_P} between passes and the output after the last.
+   * Eager mode's expand ({@code Shapes.expandRuns}' passes, {@code {outer, size, inner, ...}} per sample) of {@code from}
+   * into {@code to}: each pass spreads its input along a run of dimensions ({@code MathKernels.spreadAlong}), into the
+   * plan's {@code <between>P} buffers between passes ({@link #passBuffers}).
    */
-  private static void tileForward(CodeBlock.Builder b, Kernel k, int j, Ref out, Ref in) {
-    int[][] passes = ((Tile) k.spec()).passes(k.inShape());
+  private static void spreadPasses(CodeBlock.Builder b, int[][] passes, Ref from, Ref to, String between) {
     for (int q = 0; q < passes.length; q++) {
-      Ref from = q == 0 ? in : new Ref("p.tile" + j + "_" + (q - 1), "0", true);
-      Ref to = q == passes.length - 1 ? out : new Ref("p.tile" + j + "_" + q, "0", true);
-      b.addStatement("$T.spreadAlong($L, $L, $L, $L, $L, $L, $L, 1f)", MATH, to.array, to.offset, from.array, from.offset,
+      Ref src = q == 0 ? from : new Ref(between + (q - 1), "0", true);
+      Ref dst = q == passes.length - 1 ? to : new Ref(between + q, "0", true);
+      b.addStatement("$T.spreadAlong($L, $L, $L, $L, $L, $L, $L, 1f)", MATH, dst.array, dst.offset, src.array, src.offset,
           times(passes[q][0]), passes[q][1], passes[q][2]);
     }
   }
 
-  /** A repeat's backward, eager mode's: each pass's gradient summed along its run ({@code MathKernels.sumAlong}), last pass first. */
-  private static void tileBackward(CodeBlock.Builder b, Kernel k, int j, Ref target, Ref d) {
-    int[][] passes = ((Tile) k.spec()).passes(k.inShape());
+  /** The expand's backward, eager mode's: each pass's gradient summed along its run ({@code MathKernels.sumAlong}), last pass first. */
+  private static void sumPasses(CodeBlock.Builder b, int[][] passes, Ref from, Ref to, String between) {
     for (int q = passes.length - 1; q >= 0; q--) {
-      Ref from = q == passes.length - 1 ? d : new Ref("p.dtile" + j + "_" + q, "0", true);
-      Ref to = q == 0 ? target : new Ref("p.dtile" + j + "_" + (q - 1), "0", true);
-      b.addStatement("$T.sumAlong($L, $L, $L, $L, $L, $L, $L, 1f)", MATH, to.array, to.offset, from.array, from.offset,
+      Ref src = q == passes.length - 1 ? from : new Ref(between + q, "0", true);
+      Ref dst = q == 0 ? to : new Ref(between + (q - 1), "0", true);
+      b.addStatement("$T.sumAlong($L, $L, $L, $L, $L, $L, $L, 1f)", MATH, dst.array, dst.offset, src.array, src.offset,
           times(passes[q][0]), passes[q][1], passes[q][2]);
+    }
+  }
+
+  /** The plan's buffers between an expand's passes, {@code <name>P} for each prefix ({@code tile5_}: {@code tile5_0}, ...). */
+  private static void passBuffers(TypeSpec.Builder t, MethodSpec.Builder ctor, int[][] passes, List<String> prefixes) {
+    for (int q = 0; q < passes.length - 1; q++) {
+      for (String f : prefixes) {
+        t.addField(FLOATS, f + q, Modifier.FINAL);
+        ctor.addStatement("this.$L$L = new float[n * $L]", f, q, passes[q][0] * passes[q][1] * passes[q][2]);
+      }
     }
   }
 
@@ -2318,34 +2360,31 @@ public final class Generator {
           t.addField(FLOATS, "dnormIn" + j, Modifier.FINAL);
           ctor.addStatement("this.dnormIn$L = new float[n * $L]", j, k.inPerSample());
         }
-        case COSINE -> { // each operand's raised norm and quotient, their product; backward's gradients of those
-          int[] a = ((Cosine) k.spec()).along(k.inShape());
-          for (String f : List.of("norm", "dnorm")) {
-            for (int w = 0; w < 2; w++) {
+        case COSINE -> { // each operand's expansion, raised norm and quotient, their product; backward's gradients of those
+          int[] shape = cosineShape(k);
+          int[] a = ((Cosine) k.spec()).along(shape);
+          for (int w = 0; w < 2; w++) {
+            int[][] passes = cosineExpansion(k, w);
+            for (String f : List.of("norm", "dnorm")) {
               t.addField(FLOATS, f + j + "_" + w, Modifier.FINAL);
               ctor.addStatement("this.$L$L_$L = new float[n * $L]", f, j, w, a[0] * a[2]);
             }
-          }
-          for (String f : List.of("quotient", "dquotient")) {
-            for (int w = 0; w < 2; w++) {
+            for (String f : passes.length > 0 ? List.of("quotient", "dquotient", "expanded", "dexpanded") : List.of("quotient", "dquotient")) {
               t.addField(FLOATS, f + j + "_" + w, Modifier.FINAL);
-              ctor.addStatement("this.$L$L_$L = new float[n * $L]", f, j, w, k.inPerSample());
+              ctor.addStatement("this.$L$L_$L = new float[n * $L]", f, j, w, perSample(shape));
+            }
+            if (passes.length > 0) {
+              t.addField(FLOATS, "dsmall" + j + "_" + w, Modifier.FINAL);
+              ctor.addStatement("this.dsmall$L_$L = new float[n * $L]", j, w, perSample(k.inShapes().get(w)));
+              passBuffers(t, ctor, passes, List.of("expanding" + j + "_" + w + "_", "dexpanding" + j + "_" + w + "_"));
             }
           }
           for (String f : List.of("product", "dproduct", "dnormIn")) {
             t.addField(FLOATS, f + j, Modifier.FINAL);
-            ctor.addStatement("this.$L$L = new float[n * $L]", f, j, k.inPerSample());
+            ctor.addStatement("this.$L$L = new float[n * $L]", f, j, perSample(shape));
           }
         }
-        case TILE -> { // the values between the expand's passes, and their gradients
-          int[][] passes = ((Tile) k.spec()).passes(k.inShape());
-          for (int q = 0; q < passes.length - 1; q++) {
-            for (String f : List.of("tile", "dtile")) {
-              t.addField(FLOATS, f + j + "_" + q, Modifier.FINAL);
-              ctor.addStatement("this.$L$L_$L = new float[n * $L]", f, j, q, passes[q][0] * passes[q][1] * passes[q][2]);
-            }
-          }
-        }
+        case TILE -> passBuffers(t, ctor, ((Tile) k.spec()).passes(k.inShape()), List.of("tile" + j + "_", "dtile" + j + "_"));
         case LAYERNORM -> {
           for (String f : List.of("mean", "rstd")) {
             t.addField(DOUBLES, f + j, Modifier.FINAL);
@@ -2602,7 +2641,7 @@ public final class Generator {
         b.endControlFlow();
       } else if (k.kind() == Kernel.Kind.TILE) {
         b.beginControlFlow("if ($L != null)", target.array);
-        tileBackward(b, k, j, target, d);
+        sumPasses(b, ((Tile) k.spec()).passes(k.inShape()), d, target, "p.dtile" + j + "_");
         b.endControlFlow();
       } else if (k.kind() == Kernel.Kind.UPSAMPLE) {
         b.beginControlFlow("if ($L != null)", target.array)

@@ -98,8 +98,9 @@ record Kernel(
     TILE,
     /**
      * {@code F.cosineSimilarity(a, b, dim, eps)} ({@link dev.kiln.processor.ir.Cosine}) of its two inputs: eager mode's
-     * nodes in one step, each operand's norm (raised to eps in place) and quotient kept, their product summed along
-     * the dimension; backward the sum spread, the product's, quotients' and norms' backward kernels.
+     * nodes in one step, an operand that broadcasts expanded first (eager mode's expand passes), each operand's norm
+     * (raised to eps in place) and quotient kept, their product summed along the dimension; backward the sum spread, the
+     * product's, quotients' and norms' backward kernels, an expanded operand's gradient summed back.
      */
     COSINE,
     /**

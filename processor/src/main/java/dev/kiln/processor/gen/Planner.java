@@ -162,7 +162,7 @@ final class Planner {
         kernels.add(new Kernel(Kernel.Kind.SHIFT, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof Reduce) {
         kernels.add(new Kernel(Kernel.Kind.REDUCE, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
-      } else if (s.spec() instanceof Cosine) { // two values of one shape
+      } else if (s.spec() instanceof Cosine) { // two values, one maybe expanded over the other
         kernels.add(new Kernel(Kernel.Kind.COSINE, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source(),
             s.inputs(), s.inputs().stream().map(model::shapeOf).toList(), null, false));
       } else if (s.joins() || s.spec() instanceof Cat) {

@@ -6,9 +6,11 @@ import dev.kiln.runtime.Shapes;
 import java.util.List;
 
 /**
- * {@code F.cosineSimilarity(a, b[, dim, eps])} of two values of one shape in a compiled forward: PyTorch 1.13's
+ * {@code F.cosineSimilarity(a, b[, dim, eps])} of two values in a compiled forward: PyTorch 1.13's
  * {@code sum((a / max(|a|, eps)) * (b / max(|b|, eps)), dim)} along one dimension after the batch, which is removed,
- * as eager mode computes it: for each operand the 2-norm along the dimension ({@code IndexKernels.normForward}) raised
+ * as eager mode computes it: the operands broadcast together (both of the batch's rank; a size 1 of one stretches over
+ * the other's, as {@code [N, 1, D]} against keys {@code [N, K, D]}) by eager mode's expand ({@link #expansion}: its
+ * passes, {@code spreadAlong} each, summed back by {@code sumAlong} backward); for each operand the 2-norm along the dimension ({@code IndexKernels.normForward}) raised
  * to eps in place ({@code MathKernels.clampForward}, so the norm's backward reads the raised norm, as PyTorch's), the
  * quotient by it repeated along the dimension; the product of the quotients and its sum along the dimension. Backward
  * the same nodes' kernels: the sum spread, the product's two gradients, each quotient's numerator and denominator, the
@@ -33,16 +35,43 @@ public record Cosine(int dim, float eps) implements LayerSpec {
   /**
    * The shape of the similarity of its two operands.
    *
-   * @throws ShapeException when their shapes differ (a compiled similarity does not broadcast), or the dimension is
+   * @throws ShapeException when they do not broadcast together (of one rank, each size equal or 1), or the dimension is
    *     out of range or the batch
    */
   public int[] outputShape(List<int[]> operands) {
-    int[] a = operands.get(0), b = operands.get(1);
-    if (!java.util.Arrays.equals(a, b)) {
-      throw new ShapeException(this + " of " + Shapes.toString(a) + " and " + Shapes.toString(b) + ": a compiled cosine similarity"
-          + " takes two values of one shape (it does not broadcast one over the other)");
+    return outputShape(broadcast(operands.get(0), operands.get(1)));
+  }
+
+  /**
+   * The shape both operands take, each size of 1 stretched to the other's, as PyTorch broadcasts them.
+   *
+   * @throws ShapeException when the ranks differ (both start with the batch) or two sizes differ and neither is 1
+   */
+  public int[] broadcast(int[] a, int[] b) {
+    String of = this + " of " + Shapes.toString(a) + " and " + Shapes.toString(b) + ": ";
+    if (a.length != b.length) {
+      throw new ShapeException(of + "their ranks differ, and both start with the batch dimension, so their dimensions do not"
+          + " line up");
     }
-    return outputShape(a);
+    int[] shape = a.clone();
+    for (int d = 1; d < a.length; d++) {
+      if (a[d] != b[d] && a[d] != 1 && b[d] != 1) {
+        throw new ShapeException(of + "sizes " + a[d] + " and " + b[d] + " at dimension " + d + " differ and neither is 1");
+      }
+      shape[d] = a[d] == 1 ? b[d] : a[d];
+    }
+    return shape;
+  }
+
+  /**
+   * The passes of eager mode's expand of an operand of shape {@code own} to the broadcast {@code shape}, per sample
+   * ({@link Shapes#expandRuns}, outer times the batch); none where it has that shape.
+   */
+  public static int[][] expansion(int[] own, int[] shape) {
+    int[] from = own.clone(), to = shape.clone();
+    from[0] = 1;
+    to[0] = 1;
+    return Shapes.expandRuns(from, to);
   }
 
   /**
