@@ -85,7 +85,7 @@ public final class KilnCosineHeads extends CosineHeads {
       Blas.sgemm(false, true, n * 4, 6, 6, 1f, in, inOff, 6, fb.weight(), 6, 0f, p.a2, 0, 6);
       Tensor fbB = fb.bias();
       CpuKernels.addBiasRows(p.a2, 0, p.a2, 0, fbB.readBuffer(), fbB.offset(), n * 4, 6);
-      // cosineSimilarity(a, b, -1, 1.2): [N, 4, 6] -> [N, 4]   CosineHeads.java:26
+      // cosineSimilarity(a, b, -1, 1.2): [N, 4, 6], [N, 4, 6] -> [N, 4]   CosineHeads.java:26
       IndexKernels.normForward(p.norm3_0, 0, p.a1, 0, n * 4, 6, 1, 2.0);
       MathKernels.clampForward(p.norm3_0, 0, p.norm3_0, 0, n * 4, 1.2f, Float.POSITIVE_INFINITY);
       ArithmeticKernels.divRepeatedForward(p.quotient3_0, 0, p.a1, 0, p.norm3_0, 0, n * 4, 6, 1, false);
@@ -96,7 +96,7 @@ public final class KilnCosineHeads extends CosineHeads {
       MathKernels.sumAlong(p.a3, 0, p.product3, 0, n * 4, 6, 1, 1f);
       // a.mul(0.5F): [N, 4, 6] -> [N, 4, 6]   CosineHeads.java:27
       CpuKernels.scale(p.a4, 0, p.a1, 0, n * 24, 0.5f, false);
-      // cosineSimilarity(a.mul(0.5F), b): [N, 4, 6] -> [N, 6]   CosineHeads.java:27
+      // cosineSimilarity(a.mul(0.5F), b): [N, 4, 6], [N, 4, 6] -> [N, 6]   CosineHeads.java:27
       IndexKernels.normForward(p.norm5_0, 0, p.a4, 0, n, 4, 6, 2.0);
       MathKernels.clampForward(p.norm5_0, 0, p.norm5_0, 0, n * 6, 1.0E-8f, Float.POSITIVE_INFINITY);
       ArithmeticKernels.divRepeatedForward(p.quotient5_0, 0, p.a4, 0, p.norm5_0, 0, n, 4, 6, false);
@@ -130,11 +130,11 @@ public final class KilnCosineHeads extends CosineHeads {
     Tensor v1 = fa.apply(x);
     // fb Linear(in_features=6, out_features=6, bias=True): [N, 4, 6] -> [N, 4, 6]   CosineHeads.java:25
     Tensor v2 = fb.apply(x);
-    // cosineSimilarity(a, b, -1, 1.2): [N, 4, 6] -> [N, 4]   CosineHeads.java:26
+    // cosineSimilarity(a, b, -1, 1.2): [N, 4, 6], [N, 4, 6] -> [N, 4]   CosineHeads.java:26
     Tensor v3 = F.cosineSimilarity(v1, v2, -1, 1.2f);
     // a.mul(0.5F): [N, 4, 6] -> [N, 4, 6]   CosineHeads.java:27
     Tensor v4 = F.mul(v1, 0.5f);
-    // cosineSimilarity(a.mul(0.5F), b): [N, 4, 6] -> [N, 6]   CosineHeads.java:27
+    // cosineSimilarity(a.mul(0.5F), b): [N, 4, 6], [N, 4, 6] -> [N, 6]   CosineHeads.java:27
     Tensor v5 = F.cosineSimilarity(v4, v2, 1, 1.0E-8f);
     // Tensor.cat(List.of(rows, columns), 1): [N, 4] -> [N, 10]   CosineHeads.java:28
     Tensor v6 = Tensor.cat(List.of(v3, v5), 1);
@@ -335,7 +335,7 @@ public final class KilnCosineHeads extends CosineHeads {
         }
         CpuKernels.catBackward(dIn5, 0, 4, dIn6, 0, 10, 0, n, false);
         CpuKernels.catBackward(dIn5_1, 0, 6, dIn6, 0, 10, 4, n, false);
-        // cosineSimilarity(a.mul(0.5F), b): gradient of [N, 4, 6]   CosineHeads.java:27
+        // cosineSimilarity(a.mul(0.5F), b): gradient of [N, 4, 6], [N, 4, 6]   CosineHeads.java:27
         if (!need5) {
           return new Tensor[7];
         }
@@ -359,7 +359,7 @@ public final class KilnCosineHeads extends CosineHeads {
           return new Tensor[7];
         }
         CpuKernels.scale(dIn3, 0, dIn4, 0, n * 24, 0.5f, false);
-        // cosineSimilarity(a, b, -1, 1.2): gradient of [N, 4, 6]   CosineHeads.java:26
+        // cosineSimilarity(a, b, -1, 1.2): gradient of [N, 4, 6], [N, 4, 6]   CosineHeads.java:26
         if (!need3) {
           return new Tensor[7];
         }

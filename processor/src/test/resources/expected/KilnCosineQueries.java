@@ -91,7 +91,7 @@ public final class KilnCosineQueries extends CosineQueries {
       CpuKernels.addBiasRows(p.a2, 0, p.a2, 0, queryB.readBuffer(), queryB.offset(), n * 4, 6);
       // query.apply(x).mean(1, true): [N, 4, 6] -> [N, 1, 6]   CosineQueries.java:26
       MathKernels.sumAlong(p.a3, 0, p.a2, 0, n, 4, 6, 1f / 4);
-      // cosineSimilarity(k, q, -1, 1.0E-8): [N, 4, 6] -> [N, 4]   CosineQueries.java:27
+      // cosineSimilarity(k, q, -1, 1.0E-8): [N, 4, 6], [N, 1, 6] -> [N, 4]   CosineQueries.java:27
       IndexKernels.normForward(p.norm4_0, 0, p.a1, 0, n * 4, 6, 1, 2.0);
       MathKernels.clampForward(p.norm4_0, 0, p.norm4_0, 0, n * 4, 1.0E-8f, Float.POSITIVE_INFINITY);
       ArithmeticKernels.divRepeatedForward(p.quotient4_0, 0, p.a1, 0, p.norm4_0, 0, n * 4, 6, 1, false);
@@ -107,7 +107,7 @@ public final class KilnCosineQueries extends CosineQueries {
       CpuKernels.addBiasRows(p.a5, 0, p.a5, 0, layer_valuesB.readBuffer(), layer_valuesB.offset(), n * 4, 6);
       // v.sum(2, true): [N, 4, 6] -> [N, 4, 1]   CosineQueries.java:29
       MathKernels.sumAlong(p.a6, 0, p.a5, 0, n * 4, 6, 1, 1f);
-      // cosineSimilarity(v.sum(2, true), v, 1, 1.5): [N, 4, 1] -> [N, 6]   CosineQueries.java:29
+      // cosineSimilarity(v.sum(2, true), v, 1, 1.5): [N, 4, 1], [N, 4, 6] -> [N, 6]   CosineQueries.java:29
       MathKernels.spreadAlong(p.expanded7_0, 0, p.a6, 0, n * 4, 6, 1, 1f);
       IndexKernels.normForward(p.norm7_0, 0, p.expanded7_0, 0, n, 4, 6, 2.0);
       MathKernels.clampForward(p.norm7_0, 0, p.norm7_0, 0, n * 6, 1.5f, Float.POSITIVE_INFINITY);
@@ -144,13 +144,13 @@ public final class KilnCosineQueries extends CosineQueries {
     Tensor v2 = query.apply(x);
     // query.apply(x).mean(1, true): [N, 4, 6] -> [N, 1, 6]   CosineQueries.java:26
     Tensor v3 = F.mean(v2, 1, true);
-    // cosineSimilarity(k, q, -1, 1.0E-8): [N, 4, 6] -> [N, 4]   CosineQueries.java:27
+    // cosineSimilarity(k, q, -1, 1.0E-8): [N, 4, 6], [N, 1, 6] -> [N, 4]   CosineQueries.java:27
     Tensor v4 = F.cosineSimilarity(v1, v3, -1, 1.0E-8f);
     // values Linear(in_features=6, out_features=6, bias=True): [N, 4, 6] -> [N, 4, 6]   CosineQueries.java:28
     Tensor v5 = layer_values.apply(x);
     // v.sum(2, true): [N, 4, 6] -> [N, 4, 1]   CosineQueries.java:29
     Tensor v6 = F.sum(v5, 2, true);
-    // cosineSimilarity(v.sum(2, true), v, 1, 1.5): [N, 4, 1] -> [N, 6]   CosineQueries.java:29
+    // cosineSimilarity(v.sum(2, true), v, 1, 1.5): [N, 4, 1], [N, 4, 6] -> [N, 6]   CosineQueries.java:29
     Tensor v7 = F.cosineSimilarity(v6, v5, 1, 1.5f);
     // Tensor.cat(List.of(scores, across), 1): [N, 4] -> [N, 10]   CosineQueries.java:30
     Tensor v8 = Tensor.cat(List.of(v4, v7), 1);
@@ -384,7 +384,7 @@ public final class KilnCosineQueries extends CosineQueries {
         }
         CpuKernels.catBackward(dIn7, 0, 4, dIn8, 0, 10, 0, n, false);
         CpuKernels.catBackward(dIn7_1, 0, 6, dIn8, 0, 10, 4, n, false);
-        // cosineSimilarity(v.sum(2, true), v, 1, 1.5): gradient of [N, 4, 1]   CosineQueries.java:29
+        // cosineSimilarity(v.sum(2, true), v, 1, 1.5): gradient of [N, 4, 1], [N, 4, 6]   CosineQueries.java:29
         if (!need7) {
           return new Tensor[9];
         }
@@ -421,7 +421,7 @@ public final class KilnCosineQueries extends CosineQueries {
         if (dx != null) {
           Blas.sgemm(false, false, n * 4, 6, 6, 1f, dIn5, 0, 6, layer_values.weight(), 6, 0f, dx, 0, 6);
         }
-        // cosineSimilarity(k, q, -1, 1.0E-8): gradient of [N, 4, 6]   CosineQueries.java:27
+        // cosineSimilarity(k, q, -1, 1.0E-8): gradient of [N, 4, 6], [N, 1, 6]   CosineQueries.java:27
         if (!need4) {
           return new Tensor[9];
         }

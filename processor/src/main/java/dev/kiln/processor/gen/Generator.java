@@ -1766,6 +1766,9 @@ public final class Generator {
       String op = " " + ((Arithmetic) k.spec()).symbol() + " ";
       return k.swapped() ? field + op + value : value + op + field;
     }
+    if (k.kind() == Kernel.Kind.COSINE) { // both operands: one may broadcast over the other
+      return Shapes.toString(k.inShape()) + ", " + Shapes.toString(k.inShapes().get(1));
+    }
     if (k.kind() != Kernel.Kind.MATMUL) {
       return Shapes.toString(k.inShape());
     }
