@@ -4,6 +4,7 @@ import static com.google.testing.compile.CompilationSubject.assertThat;
 
 import com.google.testing.compile.Compilation;
 import java.io.IOException;
+import javax.tools.JavaFileObject;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -14,7 +15,7 @@ import org.junit.jupiter.params.provider.CsvSource;
  */
 class CompiledOpsTest {
   @ParameterizedTest(name = "{0}")
-  @CsvSource({"LineOps", "FlipsAndRepeats", "UnboundRows", "CosineHeads", "CosineQueries"})
+  @CsvSource({"LineOps", "FlipsAndRepeats", "UnboundRows", "CosineHeads", "CosineQueries", "CosinePrototypes"})
   void generatesTheGoldenSourceWithoutWarnings(String model) throws IOException {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(model));
     assertThat(c).succeededWithoutWarnings();
@@ -22,7 +23,7 @@ class CompiledOpsTest {
   }
 
   @ParameterizedTest(name = "{0}")
-  @CsvSource({"LineOps, 4:6", "FlipsAndRepeats, 4:6", "UnboundRows, 3:6", "CosineHeads, 4:6", "CosineQueries, 4:6", "InputLineOps, 4:6"})
+  @CsvSource({"LineOps, 4:6", "FlipsAndRepeats, 4:6", "UnboundRows, 3:6", "CosineHeads, 4:6", "CosineQueries, 4:6", "CosinePrototypes, 6", "InputLineOps, 4:6"})
   void matchesEagerBitForBit(String model, String sampleShape) {
     ParityTest.matchesEagerBitForBit(model, sampleShape);
   }
@@ -62,5 +63,30 @@ class CompiledOpsTest {
   })
   void aCallThatDoesNotFitIsAnErrorOnItsLine(String call, String message) {
     ProcessorTest.returnIsAnErrorOnItsLine("BadOps", call, message);
+  }
+
+  /** A tensor field compared with a value whose shape it does not broadcast over, on the call's line. */
+  @ParameterizedTest(name = "{0}")
+  @CsvSource(delimiter = '|', value = {
+    "Tensor.randn(2, 4, 6) | cosineSimilarity(dim=1, eps=1.0E-8) of [N, 4, 6] and [2, 4, 6]: the tensor field's dimensions line up"
+        + " with the value's last ones, and its first would stretch over the batch, which it is not 1 for",
+    "Tensor.randn(1, 2, 4, 6) | cosineSimilarity(dim=1, eps=1.0E-8) of [N, 4, 6] and [1, 2, 4, 6]: the tensor field's dimensions"
+        + " line up with the value's last ones, and it has more",
+    "Tensor.randn(5) | cosineSimilarity(dim=1, eps=1.0E-8) of [N, 4, 6] and [5]: sizes 6 and 5 at dimension 2 of the broadcast"
+        + " shape differ and neither is 1",
+  })
+  void aFieldThatDoesNotBroadcastIsAnErrorOnItsLine(String field, String message) {
+    JavaFileObject f = ProcessorTest.classModel("BadField",
+        "@Model(input = {4, 6})",
+        "public class BadField extends Module {",
+        "  final Linear fc = new Linear(6, 6);",
+        "  final Tensor w = " + field + ".requiresGrad(true);",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    return cosineSimilarity(fc.apply(x), w);",
+        "  }",
+        "}");
+    Compilation c = ProcessorTest.compile(f);
+    assertThat(c).hadErrorCount(1);
+    assertThat(c).hadErrorContaining(message).inFile(f).onLineContaining("return cosineSimilarity(fc.apply(x), w);");
   }
 }

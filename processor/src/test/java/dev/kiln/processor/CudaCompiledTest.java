@@ -56,6 +56,7 @@ class CudaCompiledTest {
     "CosineHeads, 4:6",
     "InputLineOps, 4:6",
     "CosineQueries, 4:6",
+    "CosinePrototypes, 6",
     "Decoder, 4:3:3",
     "TokenMlp, 6:8",
     "TinyUnet, 2:8:8",

@@ -145,7 +145,8 @@ public final class ShapeChecker {
       List<TensorIr> fields = step.inputs().stream().map(ir::tensor).filter(t -> t != null).toList();
       boolean withField = step.spec() instanceof Arithmetic && fields.size() == 1;
       boolean byField = step.spec() instanceof MatMul && fields.size() == 1; // x.matmul(w), or w.matmul(x)
-      if (!fields.isEmpty() && !withField && !byField) { // a tensor field fed to a step that does not take one
+      boolean comparedField = step.spec() instanceof Cosine && fields.size() == 1; // cosineSimilarity(h, prototypes)
+      if (!fields.isEmpty() && !withField && !byField && !comparedField) { // a tensor field fed to a step that does not take one
         diagnostics.error(where, Message.TENSOR_MISUSE, label, fields.get(0).field(), fields.get(0).describe());
         continue;
       }

@@ -506,7 +506,8 @@ public final class Generator {
 
   /** The tensor field an ADD, SUB, MUL or DIV repeats over the batch, or a MATMUL multiplies every row by; else null. */
   private TensorIr fieldOperand(Kernel k) {
-    return k.overBatch() || k.byField() ? ir.tensor(k.inputs().get(1)) : null;
+    return k.overBatch() || k.byField() || k.kind() == Kernel.Kind.COSINE && Cosine.isField(k.inShapes().get(1))
+        ? ir.tensor(k.inputs().get(1)) : null;
   }
 
   /** {@code fc1.weight()} and {@code fc1.bias()}, each where the layer has it (none for BatchNorm without affine). */
@@ -1680,10 +1681,17 @@ public final class Generator {
     for (int w = 0; w < 2; w++) {
       String value = k.inputs().get(w);
       String st = storage.get(value);
-      Ref target = w == 0 ? inTarget
+      TensorIr field = ir.tensor(value); // (second, when it is one): its gradient summed over the batch into the parameter's
+      if (field != null && !field.isParameter()) {
+        continue; // a buffer: no gradient
+      }
+      Ref target = field != null ? new Ref("field" + j + "G", "0", true) : w == 0 ? inTarget
           : isInput(st) ? new Ref(inputGradient(st), "0", true)
           : i > 0 ? new Ref("dIn" + i + "_" + w, "0", true) : new Ref("p.d" + st, "0", true);
-      boolean accumulate = accumulating.contains(i + ":" + w);
+      if (field != null) {
+        b.addStatement("float[] $L = $T.gradBuffer($L, $L)", target.array, COMPILED, tensorField(field), recordedNeed(tensorField(field)));
+      }
+      boolean accumulate = field != null || accumulating.contains(i + ":" + w);
       int[][] passes = cosineExpansion(k, w);
       boolean expanded = passes.length > 0;
       Ref x = expanded ? new Ref("p.expanded" + j + "_" + w, "0", true) : ref(value, refs);
@@ -1706,14 +1714,21 @@ public final class Generator {
       if (expanded && accumulate) { // summed back into a buffer of the operand's, added to the gradient already there
         Ref own = new Ref("p.dsmall" + j + "_" + w, "0", true);
         sumPasses(b, passes, dx, own, "p.dexpanding" + j + "_" + w + "_");
-        b.addStatement("$T.accumulate($L, $L, $L, 0, n * $L)", KERNELS, target.array, target.offset, own.array,
-            perSample(k.inShapes().get(w)));
+        b.addStatement("$T.accumulate($L, $L, $L, 0, $L)", KERNELS, target.array, target.offset, own.array, operandValues(k, w));
       } else if (expanded) {
         sumPasses(b, passes, dx, target, "p.dexpanding" + j + "_" + w + "_");
       }
       b.endControlFlow();
-      grads.put(st, target);
+      if (field == null) {
+        grads.put(st, target);
+      }
     }
+  }
+
+  /** The values of a cosine similarity's operand {@code w} as generated code: {@code n * 24}, or a tensor field's count. */
+  private static String operandValues(Kernel k, int w) {
+    int[] own = k.inShapes().get(w);
+    return Cosine.isField(own) ? String.valueOf(Shapes.numel(own)) : "n * " + perSample(own);
   }
 
   /**
@@ -1725,9 +1740,16 @@ public final class Generator {
     for (int q = 0; q < passes.length; q++) {
       Ref src = q == 0 ? from : new Ref(between + (q - 1), "0", true);
       Ref dst = q == passes.length - 1 ? to : new Ref(between + q, "0", true);
-      b.addStatement("$T.spreadAlong($L, $L, $L, $L, $L, $L, $L, 1f)", MATH, dst.array, dst.offset, src.array, src.offset,
-          times(passes[q][0]), passes[q][1], passes[q][2]);
+      b.addStatement("$T.spreadAlong($L, $L, $L, $L, $L, 1f)", MATH, dst.array, dst.offset, src.array, src.offset, passAxes(passes[q]));
     }
+  }
+
+  /**
+   * A pass's {@code outer, size, inner} as generated code: the outer count times the batch ({@code n * 4, 6, 1}), or the
+   * size for the pass that stretches a tensor field over the batch itself, which starts at dimension 0 ({@code 1, n, 24}).
+   */
+  private static String passAxes(int[] pass) {
+    return pass[3] == 0 ? "1, " + times(pass[1]) + ", " + pass[2] : times(pass[0]) + ", " + pass[1] + ", " + pass[2];
   }
 
   /** The expand's backward, eager mode's: each pass's gradient summed along its run ({@code MathKernels.sumAlong}), last pass first. */
@@ -1735,8 +1757,7 @@ public final class Generator {
     for (int q = passes.length - 1; q >= 0; q--) {
       Ref src = q == passes.length - 1 ? from : new Ref(between + q, "0", true);
       Ref dst = q == 0 ? to : new Ref(between + (q - 1), "0", true);
-      b.addStatement("$T.sumAlong($L, $L, $L, $L, $L, $L, $L, 1f)", MATH, dst.array, dst.offset, src.array, src.offset,
-          times(passes[q][0]), passes[q][1], passes[q][2]);
+      b.addStatement("$T.sumAlong($L, $L, $L, $L, $L, 1f)", MATH, dst.array, dst.offset, src.array, src.offset, passAxes(passes[q]));
     }
   }
 
@@ -2378,7 +2399,7 @@ public final class Generator {
             }
             if (passes.length > 0) {
               t.addField(FLOATS, "dsmall" + j + "_" + w, Modifier.FINAL);
-              ctor.addStatement("this.dsmall$L_$L = new float[n * $L]", j, w, perSample(k.inShapes().get(w)));
+              ctor.addStatement("this.dsmall$L_$L = new float[$L]", j, w, operandValues(k, w));
               passBuffers(t, ctor, passes, List.of("expanding" + j + "_" + w + "_", "dexpanding" + j + "_" + w + "_"));
             }
           }

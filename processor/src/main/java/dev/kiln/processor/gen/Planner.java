@@ -162,9 +162,10 @@ final class Planner {
         kernels.add(new Kernel(Kernel.Kind.SHIFT, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof Reduce) {
         kernels.add(new Kernel(Kernel.Kind.REDUCE, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
-      } else if (s.spec() instanceof Cosine) { // two values, one maybe expanded over the other
-        kernels.add(new Kernel(Kernel.Kind.COSINE, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source(),
-            s.inputs(), s.inputs().stream().map(model::shapeOf).toList(), null, false));
+      } else if (s.spec() instanceof Cosine) { // two values, one maybe expanded over the other; a tensor field second (the same bits)
+        List<String> inputs = model.ir().tensor(s.input()) != null ? List.of(s.inputs().get(1), s.input()) : s.inputs();
+        kernels.add(new Kernel(Kernel.Kind.COSINE, label, s.spec(), null, null, false, inputs.get(0), s.output(),
+            model.shapeOf(inputs.get(0)), out, s.source(), inputs, inputs.stream().map(model::shapeOf).toList(), null, false));
       } else if (s.joins() || s.spec() instanceof Cat) {
         List<String> inputs = s.inputs();
         List<int[]> shapes = inputs.stream().map(model::shapeOf).toList();

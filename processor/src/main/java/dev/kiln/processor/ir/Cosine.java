@@ -43,35 +43,68 @@ public record Cosine(int dim, float eps) implements LayerSpec {
   }
 
   /**
-   * The shape both operands take, each size of 1 stretched to the other's, as PyTorch broadcasts them.
+   * The shape both operands take, each size of 1 stretched to the other's, as PyTorch broadcasts them: two values (the
+   * batch first, -1), or a value and a tensor field of the model (no batch; {@link #isField}), the field's dimensions
+   * lined up with the value's last ones and repeated over the batch.
    *
-   * @throws ShapeException when the ranks differ (both start with the batch) or two sizes differ and neither is 1
+   * @throws ShapeException when two values' ranks differ (both start with the batch), a field has more dimensions
+   *     than the value or one that lines up with the batch other than 1, both are fields, or two sizes differ and
+   *     neither is 1
    */
   public int[] broadcast(int[] a, int[] b) {
     String of = this + " of " + Shapes.toString(a) + " and " + Shapes.toString(b) + ": ";
-    if (a.length != b.length) {
+    if (isField(a) && isField(b)) {
+      throw new ShapeException(of + "both are tensor fields of the model, without the batch; compare a value with them");
+    }
+    int[] value = isField(a) ? b : a, field = isField(a) ? a : b;
+    if (isField(field) && (field.length > value.length || field.length == value.length && field[0] != 1)) {
+      throw new ShapeException(of + "the tensor field's dimensions line up with the value's last ones, and "
+          + (field.length > value.length ? "it has more" : "its first would stretch over the batch, which it is not 1 for"));
+    }
+    if (!isField(field) && a.length != b.length) {
       throw new ShapeException(of + "their ranks differ, and both start with the batch dimension, so their dimensions do not"
           + " line up");
     }
-    int[] shape = a.clone();
-    for (int d = 1; d < a.length; d++) {
-      if (a[d] != b[d] && a[d] != 1 && b[d] != 1) {
-        throw new ShapeException(of + "sizes " + a[d] + " and " + b[d] + " at dimension " + d + " differ and neither is 1");
+    int[] other = padded(field, value.length);
+    int[] shape = value.clone();
+    for (int d = 1; d < shape.length; d++) {
+      if (value[d] != other[d] && value[d] != 1 && other[d] != 1) {
+        throw new ShapeException(of + "sizes " + value[d] + " and " + other[d] + " at dimension " + d
+            + (a.length == b.length ? "" : " of the broadcast shape") + " differ and neither is 1");
       }
-      shape[d] = a[d] == 1 ? b[d] : a[d];
+      shape[d] = value[d] == 1 ? other[d] : value[d];
     }
     return shape;
   }
 
+  /** Whether an operand's shape is a tensor field's: no batch (-1) first. */
+  public static boolean isField(int[] shape) {
+    return shape.length == 0 || shape[0] != -1;
+  }
+
+  /** {@code shape} with leading 1s up to {@code rank} dimensions, as PyTorch lines up the shorter of two shapes. */
+  private static int[] padded(int[] shape, int rank) {
+    int[] out = new int[rank];
+    java.util.Arrays.fill(out, 1);
+    System.arraycopy(shape, 0, out, rank - shape.length, shape.length);
+    return out;
+  }
+
   /**
-   * The passes of eager mode's expand of an operand of shape {@code own} to the broadcast {@code shape}, per sample
-   * ({@link Shapes#expandRuns}, outer times the batch); none where it has that shape.
+   * The passes of eager mode's expand of an operand of shape {@code own} to the broadcast {@code shape} ({@link
+   * Shapes#expandRuns}), per sample: {@code {outer, size, inner, start, end}}, the outer count times the batch; or, for
+   * the first pass of a tensor field (start 0, the one stretching it over the batch), the size times the batch. None
+   * where it has that shape.
    */
   public static int[][] expansion(int[] own, int[] shape) {
-    int[] from = own.clone(), to = shape.clone();
+    int[] from = padded(own, shape.length), to = shape.clone();
     from[0] = 1;
-    to[0] = 1;
-    return Shapes.expandRuns(from, to);
+    to[0] = isField(own) ? 2 : 1; // a field stretches over the batch: its first pass starts there, at any batch size but 1
+    int[][] runs = Shapes.expandRuns(from, to);
+    for (int[] run : runs) {
+      run[run[3] == 0 ? 1 : 0] /= to[0];
+    }
+    return runs;
   }
 
   /**

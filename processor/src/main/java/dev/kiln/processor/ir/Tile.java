@@ -65,7 +65,7 @@ public record Tile(List<Integer> repeats) implements LayerSpec {
       to[2 * d + 1] = size;
     }
     int[][] runs = Shapes.expandRuns(spread, to);
-    return runs.length > 0 ? runs : new int[][] {{Shapes.numel(to), 1, 1, 0, 0}};
+    return runs.length > 0 ? runs : new int[][] {{Shapes.numel(to), 1, 1, 1, 1}}; // (not a pass over the batch itself)
   }
 
   /** The counts as written: {@code 1, 2, 3}. */
