@@ -76,6 +76,8 @@ class CudaCompiledTest {
     "TokenMixer, 6:8",
     "TransposedRows, 8:6",
     "CausalLocal, 6:8",
+    "Blocks, 6:8",
+    "BlockLoops, 4",
     "PaddedText, ids11:6",
     "PaddedMeanPool, ids11:6",
   })
