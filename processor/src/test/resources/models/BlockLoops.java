@@ -15,7 +15,7 @@ import java.util.stream.IntStream;
 /**
  * The other ways to hold and apply blocks: a ModuleList built from a range, applied by index in a counted loop and
  * its last block once more by a negative index; a block applied twice (one set of weights, as PyTorch lists it once);
- * blocks in a Sequential; a block's own parameter.
+ * blocks in a Sequential (in a field, and in a factory method's, KilnStack); a block's own parameter.
  */
 @Model(input = {4})
 public class BlockLoops extends Module {
@@ -35,6 +35,12 @@ public class BlockLoops extends Module {
     public Tensor forward(Tensor x) {
       return x.add(relu(fc.apply(x)).mul(gain));
     }
+  }
+
+  /** Blocks in a factory method's Sequential: KilnStack. */
+  @Model(input = {W})
+  public static Sequential stack() {
+    return Sequential.of(new Res(W), new ReLU(), new Res(W));
   }
 
   final Linear in = new Linear(4, W);

@@ -152,6 +152,7 @@ public final class DeclarationReader {
   // ------------------------------------------------------------------ the two declaration forms
 
   private ModelIr readMethod(ExecutableElement method) {
+    blockTensors.clear();
     TypeElement owner = (TypeElement) method.getEnclosingElement();
     String name = method.getSimpleName().toString();
     String generated = "Kiln" + Character.toUpperCase(name.charAt(0)) + name.substring(1);
@@ -183,8 +184,8 @@ public final class DeclarationReader {
       return null;
     }
     return new ModelIr(ModelIr.Form.METHOD, method, packageOf(owner), nestedName(owner), name,
-        prefixed(owner, generated), input, "x", layers, steps.list, steps.last, source(unit, tree), null, -1, List.of(), null,
-        List.of());
+        prefixed(owner, generated), input, "x", layers, steps.list, steps.last, source(unit, tree), null, -1,
+        allTensors(null), null, List.of());
   }
 
   private ModelIr readClass(TypeElement type) {
@@ -976,7 +977,7 @@ public final class DeclarationReader {
 
   /** The model's tensor fields and its blocks', for the IR. */
   private List<TensorIr> allTensors(TensorFieldReader own) {
-    List<TensorIr> out = new ArrayList<>(own.used());
+    List<TensorIr> out = new ArrayList<>(own == null ? List.of() : own.used()); // (none of its own: a factory method)
     blockTensors.forEach(t -> out.addAll(t.used()));
     return out;
   }
