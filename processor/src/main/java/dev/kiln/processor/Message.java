@@ -180,6 +180,10 @@ public enum Message {
   LOOP_BOUNDS("unsupported loop in %s: %s; the compiler unrolls a loop over a ModuleList field (for (Block b : h)) or over"
       + " an int from a constant to a constant or a list's size, counting up (for (int i = 0; i < h.size(); i++))"),
   LIST_INDEX("%s: index %d is out of range for the ModuleList %s of %d modules (0..%d, or -%d..-1 from the end)"),
+  METHOD_RECURSION("%s: %s calls itself (directly or through another method); the compiler inlines a model's own methods,"
+      + " which must end: write the repetition as a loop over a ModuleList or a constant count"),
+  METHOD_PARAMETER("%s: parameter %s of %s is a %s; a method the compiler inlines takes tensors and compile-time"
+      + " constants (int, float, ...)"),
   INTERNAL_ERROR("Kiln's processor failed on this model (please report it): %s");
 
   private final String format;

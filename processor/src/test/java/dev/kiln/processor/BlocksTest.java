@@ -63,11 +63,11 @@ class BlocksTest {
 
   /**
    * Outputs, loss and every gradient are eager mode's bit for bit over SGD steps (the compiled code runs the inlined
-   * blocks' steps in eager mode's order). ParityTest's compiledMatchesEager checks BlockLoops at its tolerance (1e-5):
+   * blocks' and methods' steps in eager mode's order). ParityTest's compiledMatchesEager checks BlockLoops at its tolerance (1e-5):
    * its learned gain's broadcast product sums its gradient over the batch in another order than eager mode's.
    */
   @org.junit.jupiter.params.ParameterizedTest
-  @org.junit.jupiter.params.provider.CsvSource({"Blocks, 6:8"})
+  @org.junit.jupiter.params.provider.CsvSource({"Blocks, 6:8", "OwnMethods, 6:8"})
   void blocksMatchEagerBitForBit(String model, String sampleShape) {
     ParityTest.matchesEagerBitForBit(model, sampleShape);
   }
@@ -220,6 +220,33 @@ class BlocksTest {
         + " callable)").inFile(f).onLineContaining("x = h.apply(x);");
     assertThat(c).hadErrorContaining("h.get(2): index 2 is out of range for the ModuleList h of 2 modules (0..1, or -2..-1 from"
         + " the end)").inFile(f).onLineContaining("h.get(2)");
+  }
+
+  @Test
+  void ownMethodsThatRecurseOrTakeOtherArgumentsAreRefused() {
+    JavaFileObject f = classModel("BadMethods",
+        "@Model(input = {4})",
+        "public class BadMethods extends Module {",
+        "  final Linear fc = new Linear(4, 4);",
+        "  Tensor again(Tensor x) { return fc.apply(again(x)); }",
+        "  Tensor scaled(Tensor x, float[] by) { return fc.apply(x); }",
+        "  Tensor sized(Tensor x, int n) { return fc.apply(x); }",
+        "  float[] factors = {1f};",
+        "  int width = 4;",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    Tensor a = again(x);",
+        "    Tensor b = scaled(x, factors);",
+        "    Tensor c = sized(x, width);",
+        "    return a.add(b).add(c);",
+        "  }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining("again(x): again calls itself (directly or through another method)")
+        .inFile(f).onLineContaining("Tensor again(Tensor x)");
+    assertThat(c).hadErrorContaining("scaled(x, factors): parameter by of scaled is a float[]; a method the compiler inlines"
+        + " takes tensors and compile-time constants").inFile(f).onLineContaining("Tensor b = scaled(x, factors);");
+    assertThat(c).hadErrorContaining("sized(x, width): argument 'width' of sized is not a compile-time constant")
+        .inFile(f).onLineContaining("Tensor c = sized(x, width);");
   }
 
   @Test

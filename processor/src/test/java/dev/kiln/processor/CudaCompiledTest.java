@@ -78,6 +78,7 @@ class CudaCompiledTest {
     "CausalLocal, 6:8",
     "Blocks, 6:8",
     "BlockLoops, 4",
+    "OwnMethods, 6:8",
     "PaddedText, ids11:6",
     "PaddedMeanPool, ids11:6",
   })

@@ -1250,14 +1250,24 @@ public final class DeclarationReader {
      * The steps of a block's forward inlined into {@code outer}'s: the same step list and numbering, its parameter
      * {@code parameter} holding {@code input}, locals and masks of its own.
      */
-    Steps(Steps outer, String method, String parameter, String input) {
+    Steps(Steps outer, String method, Map<String, String> inputs) {
       this.list = outer.list;
       this.methodName = method;
       this.inputName = outer.inputName;
       this.counter = outer.counter;
       this.splits = outer.splits;
       furtherInputs.addAll(outer.furtherInputs);
-      locals.put(parameter, input);
+      locals.putAll(inputs);
+    }
+
+    /** Takes up the step numbering where the inner steps (a block's or a method's, inlined) left it; their value. */
+    private String resume(Steps inner) {
+      counter = inner.counter;
+      splits = inner.splits;
+      if (inner.last != null) {
+        last = inner.last;
+      }
+      return inner.last;
     }
 
     /**
@@ -1466,6 +1476,9 @@ public final class DeclarationReader {
         return applyNode(node, input, mi, source(unit, mi), ms.getExpression().toString());
       }
       Element method = trees.getElement(TreePath.getPath(unit, mi));
+      if (method instanceof ExecutableElement own && isOwnMethod(own)) { // attention(h): the model's (or block's) own method
+        return inlineMethod(mi, own, unit, fields, className);
+      }
       if (method instanceof ExecutableElement ex
           && ((TypeElement) ex.getEnclosingElement()).getQualifiedName().contentEquals(FUNCTIONS)) {
         return function(mi, ex.getSimpleName().toString(), mi.getArguments(), unit, fields, className);
@@ -2417,7 +2430,7 @@ public final class DeclarationReader {
     private String inline(Blk blk, String input) {
       MethodTree forward = trees.getTree(blk.forward());
       String parameter = blk.forward().getParameters().get(0).getSimpleName().toString();
-      Steps inner = new Steps(this, blk.type().getSimpleName() + ".forward", parameter, input);
+      Steps inner = new Steps(this, blk.type().getSimpleName() + ".forward", Map.of(parameter, input));
       inner.modelType = blk.type();
       inner.tensors = blk.tensors();
       inner.broken.addAll(blk.broken());
@@ -2427,12 +2440,72 @@ public final class DeclarationReader {
       } finally {
         folder.restore(before);
       }
-      counter = inner.counter;
-      splits = inner.splits;
-      if (inner.last != null) {
-        last = inner.last;
+      return resume(inner);
+    }
+
+    /** The methods being inlined, outermost first: a method that calls itself is refused. */
+    private final java.util.ArrayDeque<ExecutableElement> inlining = new java.util.ArrayDeque<>();
+
+    /**
+     * Whether {@code m} is a method of the class being read (the model's, or a block's) that returns a tensor and whose
+     * source is here, other than forward: a call of it is inlined ({@link #inlineMethod}).
+     */
+    private boolean isOwnMethod(ExecutableElement m) {
+      return modelType != null && m.getEnclosingElement().equals(modelType) && !m.getSimpleName().contentEquals("forward")
+          && types.isSameType(m.getReturnType(), type(TENSOR)) && !m.getModifiers().contains(Modifier.ABSTRACT)
+          && trees.getTree(m) != null && trees.getTree(m).getBody() != null;
+    }
+
+    /**
+     * The model's own method called in forward ({@code attention(h)}, {@code this.mlp(x)}), read in place of the call
+     * as a block's forward is: its tensor parameters hold the arguments' values, its int (or other constant) parameters
+     * fold to the arguments' constants; its locals are its own, the layers the class's. Null after an error, reported on
+     * the method's line (a parameter of another kind, a method that calls itself).
+     */
+    private String inlineMethod(MethodInvocationTree call, ExecutableElement m, CompilationUnitTree unit, Map<String, LayerNode> fields,
+        String className) {
+      String name = m.getSimpleName().toString();
+      if (inlining.contains(m) || m.getSimpleName().contentEquals(methodName)) {
+        diagnostics.error(unit, call, Message.METHOD_RECURSION, call, name);
+        return null;
       }
-      return inner.last;
+      Map<String, String> inputs = new HashMap<>();
+      Map<Element, Object> constants = new HashMap<>();
+      boolean ok = true;
+      for (int i = 0; i < m.getParameters().size(); i++) {
+        VariableElement p = m.getParameters().get(i);
+        ExpressionTree arg = call.getArguments().get(i);
+        if (types.isSameType(p.asType(), type(TENSOR))) {
+          String value = expression(arg, unit, fields, className);
+          ok &= value != null;
+          inputs.put(p.getSimpleName().toString(), value);
+        } else if (p.asType().getKind().isPrimitive() || types.isSameType(p.asType(), type(String.class.getName()))) {
+          List<Object> folded = constants(List.of(arg), call.toString(), name, unit);
+          ok &= folded != null;
+          if (folded != null) {
+            constants.put(p, folded.get(0));
+          }
+        } else {
+          diagnostics.error(unit, arg, Message.METHOD_PARAMETER, call, p.getSimpleName(), name, p.asType());
+          ok = false;
+        }
+      }
+      if (!ok) {
+        return null;
+      }
+      Steps inner = new Steps(this, name, inputs);
+      inner.modelType = modelType;
+      inner.tensors = tensors;
+      inner.broken.addAll(broken);
+      inner.inlining.addAll(inlining);
+      inner.inlining.add(m);
+      Map<Element, Object> before = folder.bind(constants);
+      try {
+        inner.readBody(trees.getTree(m).getBody(), trees.getPath(m).getCompilationUnit(), fields, className, null);
+      } finally {
+        folder.restore(before);
+      }
+      return resume(inner);
     }
 
     /** The ModuleList node of {@code h.get(i)} (its receiver a ModuleList field), else null. */
