@@ -203,31 +203,7 @@ public final class DeclarationReader {
     Map<String, LayerNode> fields = new LinkedHashMap<>();
     Set<String> broken = new HashSet<>();
     List<LayerIr> layers = new ArrayList<>();
-    for (VariableElement field : ElementFilter.fieldsIn(type.getEnclosedElements())) {
-      if (field.getModifiers().contains(Modifier.STATIC) || !types.isAssignable(field.asType(), type(MODULE))) {
-        continue;
-      }
-      String fieldName = field.getSimpleName().toString();
-      VariableTree vt = (VariableTree) trees.getTree(field);
-      String typeName = types.asElement(field.asType()).getSimpleName().toString();
-      if (field.getModifiers().contains(Modifier.PRIVATE)) {
-        diagnostics.error(field, Message.PRIVATE_LAYER, fieldName);
-      }
-      ExpressionTree value = vt.getInitializer() != null ? vt.getInitializer() : constructorValue(type, field, unit, false);
-      if (value == null) {
-        broken.add(fieldName);
-        continue;
-      }
-      if (!field.getModifiers().contains(Modifier.FINAL)) {
-        diagnostics.error(field, Message.NON_FINAL_LAYER, fieldName);
-      }
-      LayerNode node = layerNode(value, fieldName, unit, layers);
-      if (node != null) {
-        fields.put(fieldName, node);
-      } else {
-        broken.add(fieldName);
-      }
-    }
+    readLayerFields(type, noArgConstructor(type), unit, "", layers, fields, broken);
 
     ExecutableElement forward = null;
     ExecutableElement severalInputs = null; // PyTorch's forward(self, a, b)
@@ -586,9 +562,47 @@ public final class DeclarationReader {
    * one inside a branch or loop.
    */
   private ExpressionTree constructorValue(TypeElement type, VariableElement field, CompilationUnitTree unit, boolean tensor) {
-    ExecutableElement ctor = ElementFilter.constructorsIn(type.getEnclosedElements()).stream()
+    return constructorValue(noArgConstructor(type), field, unit, tensor);
+  }
+
+  /** The constructor without parameters (the one a generated class calls), or null. */
+  private static ExecutableElement noArgConstructor(TypeElement type) {
+    return ElementFilter.constructorsIn(type.getEnclosedElements()).stream()
         .filter(c -> c.getParameters().isEmpty()).findFirst().orElse(null);
-    return constructorValue(ctor, field, unit, tensor);
+  }
+
+  /**
+   * Reads the layer fields of {@code type} (the model's, {@code prefix} empty, or a block's, {@code prefix} its path
+   * and a dot) into {@code fields} by name, each from its initializer or its assignment in {@code ctor}; a field whose
+   * declaration has an error (reported) goes into {@code broken}. A model's layer field must not be private (the
+   * generated subclass may read it); a block's is found by its path.
+   */
+  private void readLayerFields(TypeElement type, ExecutableElement ctor, CompilationUnitTree unit, String prefix, List<LayerIr> layers,
+      Map<String, LayerNode> fields, Set<String> broken) {
+    for (VariableElement field : ElementFilter.fieldsIn(type.getEnclosedElements())) {
+      if (field.getModifiers().contains(Modifier.STATIC) || !types.isAssignable(field.asType(), type(MODULE))) {
+        continue;
+      }
+      String fieldName = field.getSimpleName().toString();
+      VariableTree vt = (VariableTree) trees.getTree(field);
+      if (field.getModifiers().contains(Modifier.PRIVATE) && prefix.isEmpty()) {
+        diagnostics.error(field, Message.PRIVATE_LAYER, fieldName);
+      }
+      ExpressionTree value = vt.getInitializer() != null ? vt.getInitializer() : constructorValue(ctor, field, unit, false);
+      if (value == null) {
+        broken.add(fieldName);
+        continue;
+      }
+      if (!field.getModifiers().contains(Modifier.FINAL)) {
+        diagnostics.error(field, Message.NON_FINAL_LAYER, fieldName);
+      }
+      LayerNode node = layerNode(value, prefix + fieldName, unit, layers);
+      if (node != null) {
+        fields.put(fieldName, node);
+      } else {
+        broken.add(fieldName);
+      }
+    }
   }
 
   /** {@link #constructorValue(TypeElement, VariableElement, CompilationUnitTree, boolean)} in a given constructor (a block's). */
@@ -1044,27 +1058,7 @@ public final class DeclarationReader {
       constructorConstants(ctor, blockUnit, constants);
       Map<String, LayerNode> fields = new LinkedHashMap<>();
       Set<String> broken = new HashSet<>();
-      for (VariableElement field : ElementFilter.fieldsIn(cls.getEnclosedElements())) {
-        if (field.getModifiers().contains(Modifier.STATIC) || !types.isAssignable(field.asType(), type(MODULE))) {
-          continue;
-        }
-        String fieldName = field.getSimpleName().toString();
-        VariableTree vt = (VariableTree) trees.getTree(field);
-        ExpressionTree value = vt.getInitializer() != null ? vt.getInitializer() : constructorValue(ctor, field, blockUnit, false);
-        if (value == null) {
-          broken.add(fieldName);
-          continue;
-        }
-        if (!field.getModifiers().contains(Modifier.FINAL)) {
-          diagnostics.error(field, Message.NON_FINAL_LAYER, fieldName);
-        }
-        LayerNode node = layerNode(value, path + "." + fieldName, blockUnit, layers);
-        if (node != null) {
-          fields.put(fieldName, node);
-        } else {
-          broken.add(fieldName);
-        }
-      }
+      readLayerFields(cls, ctor, blockUnit, path + ".", layers, fields, broken);
       TensorFieldReader tensors = new TensorFieldReader(trees, diagnostics, folder, blockUnit,
           field -> constructorValue(ctor, field, blockUnit, true), path + ".");
       blockTensors.add(tensors);
