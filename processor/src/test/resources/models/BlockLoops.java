@@ -15,7 +15,8 @@ import java.util.stream.IntStream;
 /**
  * The other ways to hold and apply blocks: a ModuleList built from a range, applied by index in a counted loop and
  * its last block once more by a negative index; a block applied twice (one set of weights, as PyTorch lists it once);
- * blocks in a Sequential (in a field, and in a factory method's, KilnStack); a block's own parameter.
+ * blocks in a Sequential (in a field, and in a factory method's, KilnStack); a block's own parameter; a block's
+ * constructor delegating to another ({@code this(W)}).
  */
 @Model(input = {4})
 public class BlockLoops extends Module {
@@ -26,6 +27,10 @@ public class BlockLoops extends Module {
   static class Res extends Module {
     final Linear fc;
     final Tensor gain = registerParameter("gain", Tensor.ones(W).mul(0.5).requiresGrad(true));
+
+    Res() {
+      this(W);
+    }
 
     Res(int width) {
       fc = new Linear(width, width);
@@ -45,7 +50,7 @@ public class BlockLoops extends Module {
 
   final Linear in = new Linear(4, W);
   final ModuleList<Res> layers = new ModuleList<>(IntStream.range(0, N).mapToObj(i -> new Res(W)).collect(Collectors.toList()));
-  final Res shared = new Res(W);
+  final Res shared = new Res();   // the constructor delegating: this(W)
   final Sequential tail = Sequential.of(new Res(W), new ReLU());
   final Linear out = new Linear(W, 3);
 

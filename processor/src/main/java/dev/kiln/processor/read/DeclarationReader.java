@@ -1056,17 +1056,54 @@ public final class DeclarationReader {
     Map<Element, Object> before = folder.bind(constants);
     try {
       constructorConstants(ctor, blockUnit, constants);
+      ExecutableElement body = delegated(ctor, blockUnit, path, name, constants, before);
+      if (body == null) {
+        return null;
+      }
       Map<String, LayerNode> fields = new LinkedHashMap<>();
       Set<String> broken = new HashSet<>();
-      readLayerFields(cls, ctor, blockUnit, path + ".", layers, fields, broken);
+      readLayerFields(cls, body, blockUnit, path + ".", layers, fields, broken);
       TensorFieldReader tensors = new TensorFieldReader(trees, diagnostics, folder, blockUnit,
-          field -> constructorValue(ctor, field, blockUnit, true), path + ".");
+          field -> constructorValue(body, field, blockUnit, true), path + ".");
       blockTensors.add(tensors);
       return new Blk(path, cls, blockUnit, forward, fields, broken, constants, tensors);
     } finally {
       folder.restore(before);
       blockStack.pop();
     }
+  }
+
+  /**
+   * The constructor whose body assigns a block's fields: {@code ctor}, or the one it delegates to ({@code Block() {
+   * this(D, HEADS); }}, followed through further {@code this(...)} calls), its arguments folded and bound in {@code
+   * constants} and the folder ({@code before} keeps what they folded to before); null after an argument that is not a
+   * constant (reported).
+   */
+  private ExecutableElement delegated(ExecutableElement ctor, CompilationUnitTree unit, String path, String name,
+      Map<Element, Object> constants, Map<Element, Object> before) {
+    ExecutableElement at = ctor;
+    for (int hops = 0; hops < 16; hops++) {
+      MethodTree tree = trees.getTree(at);
+      List<? extends StatementTree> body = tree == null || tree.getBody() == null ? List.of() : tree.getBody().getStatements();
+      if (body.isEmpty() || !(body.get(0) instanceof ExpressionStatementTree es) || !(es.getExpression() instanceof MethodInvocationTree call)
+          || !(call.getMethodSelect() instanceof IdentifierTree id) || !id.getName().contentEquals("this")
+          || !(trees.getElement(TreePath.getPath(unit, call)) instanceof ExecutableElement next)) {
+        return at;
+      }
+      List<Object> args = constants(call.getArguments(), path, name, unit);
+      if (args == null) {
+        return null;
+      }
+      Map<Element, Object> bound = new HashMap<>();
+      for (int i = 0; i < args.size() && i < next.getParameters().size(); i++) {
+        bound.put(next.getParameters().get(i), args.get(i));
+      }
+      folder.bind(bound).forEach(before::putIfAbsent);
+      constants.putAll(bound);
+      constructorConstants(next, unit, constants);
+      at = next;
+    }
+    return at;
   }
 
   /**
