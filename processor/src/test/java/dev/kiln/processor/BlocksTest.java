@@ -5,6 +5,7 @@ import static dev.kiln.processor.ProcessorTest.classModel;
 import static dev.kiln.processor.ProcessorTest.compile;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.testing.compile.Compilation;
 import com.google.testing.compile.JavaFileObjects;
@@ -59,6 +60,10 @@ class BlocksTest {
     Map<String, Tensor> expected = trained.stateDict();
     eager.stateDict().forEach((k, v) -> assertArrayEquals(expected.get(k).toFloatArray(), v.toFloatArray(), k));
     assertArrayEquals(trained.forward(x).toFloatArray(), eager.forward(x).toFloatArray(), 1e-6f);
+    // summary() runs the blocks' eager forwards: every leaf layer of both blocks is a row
+    String table = trained.summary();
+    assertEquals(eager.summary(), table);
+    assertTrue(table.contains("LayerNorm-17") && table.contains("Linear-18"), table);
   }
 
   /**

@@ -2556,7 +2556,8 @@ public final class DeclarationReader {
       }
       int size = list.children().size();
       if (!(index.get(0) instanceof Integer i) || i < -size || i >= size) {
-        diagnostics.error(unit, get, Message.LIST_INDEX, get, ((Number) index.get(0)).intValue(), receiver, size, size - 1, size);
+        diagnostics.error(unit, get, Message.LIST_INDEX, get, index.get(0) instanceof Number n ? n.intValue() : 0, receiver, size,
+            size - 1, size);
         return null;
       }
       return list.children().get(i < 0 ? i + size : i);
