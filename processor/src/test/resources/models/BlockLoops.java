@@ -27,6 +27,7 @@ public class BlockLoops extends Module {
   static class Res extends Module {
     final Linear fc;
     final Tensor gain = registerParameter("gain", Tensor.ones(W).mul(0.5).requiresGrad(true));
+    final double scale = 1 / Math.sqrt(W);   // folded by Kiln, not by javac
 
     Res() {
       this(W);
@@ -38,7 +39,7 @@ public class BlockLoops extends Module {
 
     @Override
     public Tensor forward(Tensor x) {
-      return x.add(relu(fc.apply(x)).mul(gain));
+      return x.add(relu(fc.apply(x)).mul(gain).mul(scale));
     }
   }
 

@@ -1055,6 +1055,7 @@ public final class DeclarationReader {
     blockStack.push(cls);
     Map<Element, Object> before = folder.bind(constants);
     try {
+      fieldConstants(cls, blockUnit, constants);
       constructorConstants(ctor, blockUnit, constants);
       ExecutableElement body = delegated(ctor, blockUnit, path, name, constants, before);
       if (body == null) {
@@ -1104,6 +1105,24 @@ public final class DeclarationReader {
       at = next;
     }
     return at;
+  }
+
+  /**
+   * Adds to {@code constants} (and binds in the folder) the final primitive and String fields of a block whose
+   * initializer folds though javac's rules do not make it a constant ({@code final double scale = 1 / Math.sqrt(DH);}).
+   */
+  private void fieldConstants(TypeElement cls, CompilationUnitTree unit, Map<Element, Object> constants) {
+    for (VariableElement f : ElementFilter.fieldsIn(cls.getEnclosedElements())) {
+      VariableTree tree = (VariableTree) trees.getTree(f);
+      if (f.getConstantValue() == null && f.getModifiers().contains(Modifier.FINAL) && tree != null && tree.getInitializer() != null
+          && (f.asType().getKind().isPrimitive() || types.isSameType(f.asType(), type(String.class.getName())))) {
+        Object value = foldOrNull(tree.getInitializer(), unit);
+        if (value != null) {
+          constants.put(f, value);
+          folder.define(f, value);
+        }
+      }
+    }
   }
 
   /**
