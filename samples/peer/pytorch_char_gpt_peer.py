@@ -46,42 +46,64 @@ class JavaRandom:
         return ((self.next(26) << 27) + self.next(27)) * (1.0 / (1 << 53))
 
 
-class Block(torch.nn.Module):
+class CausalSelfAttention(torch.nn.Module):
+    """nanoGPT's CausalSelfAttention; attribute names are CharGpt.java's (cAttn for c_attn), so the keys are equal."""
+
     def __init__(self):
         super().__init__()
-        self.ln_1 = torch.nn.LayerNorm(D)
-        self.c_attn = torch.nn.Linear(D, 3 * D)
-        self.c_proj = torch.nn.Linear(D, D)
-        self.ln_2 = torch.nn.LayerNorm(D)
-        self.c_fc = torch.nn.Linear(D, 4 * D)
-        self.mlp_c_proj = torch.nn.Linear(4 * D, D)
+        self.cAttn = torch.nn.Linear(D, 3 * D)
+        self.cProj = torch.nn.Linear(D, D)
         self.register_buffer("bias", torch.tril(torch.ones(S, S)).view(1, 1, S, S))
 
     def forward(self, x):
-        q, k, v = self.c_attn(self.ln_1(x)).split(D, dim=2)
+        q, k, v = self.cAttn(x).split(D, dim=2)
         q = q.view(-1, S, HEADS, DH).transpose(1, 2)
         k = k.view(-1, S, HEADS, DH).transpose(1, 2)
         v = v.view(-1, S, HEADS, DH).transpose(1, 2)
         att = (q @ k.transpose(-2, -1)) / math.sqrt(DH)
         att = att.masked_fill(self.bias == 0, float("-inf")).softmax(-1)
-        x = x + self.c_proj((att @ v).transpose(1, 2).reshape(-1, S, D))
-        return x + self.mlp_c_proj(F.gelu(self.c_fc(self.ln_2(x))))
+        return self.cProj((att @ v).transpose(1, 2).reshape(-1, S, D))
+
+
+class Mlp(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.cFc = torch.nn.Linear(D, 4 * D)
+        self.cProj = torch.nn.Linear(4 * D, D)
+
+    def forward(self, x):
+        return self.cProj(F.gelu(self.cFc(x)))
+
+
+class Block(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.ln1 = torch.nn.LayerNorm(D)
+        self.attn = CausalSelfAttention()
+        self.ln2 = torch.nn.LayerNorm(D)
+        self.mlp = Mlp()
+
+    def forward(self, x):
+        x = x + self.attn(self.ln1(x))
+        return x + self.mlp(self.ln2(x))
 
 
 class CharGpt(torch.nn.Module):
+    """CharGpt.java's model with its state-dict keys (wte.weight, wpe, h.0.ln1.weight, h.0.attn.cAttn.weight, ...)."""
+
     def __init__(self):
         super().__init__()
         self.wte = torch.nn.Embedding(V, D)
         self.wpe = torch.nn.Parameter(torch.zeros(1, S, D))
         self.h = torch.nn.ModuleList([Block() for _ in range(LAYERS)])
-        self.ln_f = torch.nn.LayerNorm(D)
-        self.lm_head = torch.nn.Linear(D, V, bias=False)
+        self.lnF = torch.nn.LayerNorm(D)
+        self.lmHead = torch.nn.Linear(D, V, bias=False)
         for name, p in self.named_parameters():
-            if ".ln_" in name or name.startswith("ln_"):
+            if name.startswith("ln") or ".ln" in name:
                 continue
             if name.endswith(".bias"):
                 torch.nn.init.zeros_(p)
-            elif name.endswith("c_proj.weight"):
+            elif name.endswith("cProj.weight"):   # nanoGPT's pn.endswith('c_proj.weight')
                 torch.nn.init.normal_(p, 0.0, 0.02 / math.sqrt(2 * LAYERS))
             else:
                 torch.nn.init.normal_(p, 0.0, 0.02)
@@ -90,7 +112,7 @@ class CharGpt(torch.nn.Module):
         x = self.wte(ids) + self.wpe
         for block in self.h:
             x = block(x)
-        return self.lm_head(self.ln_f(x))
+        return self.lmHead(self.lnF(x))
 
 
 def vocabulary(text):

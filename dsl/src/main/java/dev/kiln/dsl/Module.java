@@ -112,6 +112,28 @@ public abstract class Module {
    * @throws IllegalStateException naming the field, what it holds and what was compiled
    */
   protected final void requireCompiledTensor(String field, Tensor tensor, boolean parameter, int... shape) {
+    checkCompiledTensor(getClass().getSimpleName(), field, tensor, parameter, shape);
+  }
+
+  /**
+   * Called by a compiled ({@code Kiln<Name>}) model's constructor for each tensor field of a block its code reads
+   * ({@code "h.0.attn.mask"}: the block at {@code h.0.attn}, its field {@code mask}): checks it as {@link
+   * #requireCompiledTensor} checks the model's own, in the block, and returns it.
+   *
+   * @throws IllegalStateException naming the field, what it holds and what was compiled
+   */
+  protected final Tensor requireCompiledBlockTensor(String path, boolean parameter, int... shape) {
+    int dot = path.lastIndexOf('.');
+    Module block = getSubmodule(path.substring(0, dot));
+    String name = path.substring(dot + 1);
+    Field field = block.declaredFields().stream().filter(f -> f.getName().equals(name) && f.getType() == Tensor.class)
+        .reduce((a, b) -> b).orElse(null);
+    Tensor tensor = field == null ? null : (Tensor) block.read(field);
+    block.checkCompiledTensor(getClass().getSimpleName(), path, tensor, parameter, shape);
+    return tensor;
+  }
+
+  private void checkCompiledTensor(String model, String field, Tensor tensor, boolean parameter, int[] shape) {
     String compiled = (parameter ? "a parameter" : "a buffer") + " of shape " + Shapes.toString(shape);
     String problem = tensor == null ? "null"
         : !Arrays.equals(tensor.shape(), shape) ? "of shape " + Shapes.toString(tensor.shape())
@@ -119,7 +141,7 @@ public abstract class Module {
         : !parameter && !buffers.containsValue(tensor) ? "not a buffer of " + name()
         : null;
     if (problem != null) {
-      throw new IllegalStateException(getClass().getSimpleName() + ": tensor field '" + field + "' is " + problem
+      throw new IllegalStateException(model + ": tensor field '" + field + "' is " + problem
           + ", but the compiled code was generated for " + compiled + ", as its declaration initialises it; the annotation"
           + " processor reads each tensor field from its initializer or its one assignment in the constructor without"
           + " parameters, so create it there (" + field + " = registerParameter(name, Tensor.zeros(...).requiresGrad(true)),"

@@ -160,6 +160,30 @@ public enum Message {
       + " give the other value a local of its own"),
   MASK_UNUSED("the mask %s is never used: %s reads it in no masked fill and no value; use it or drop it"),
   MASK_VIEW("%s: %s"),
+  // blocks (Module subclasses held as fields, their forward inlined) and ModuleList
+  BLOCK_NO_SOURCE("%s: the block %s is a Module whose source is not in this compilation (a class from a jar or another"
+      + " module), so the compiler cannot read its layers and its forward; compile its source with the model, or leave out"
+      + " @Model and the model runs eagerly"),
+  BLOCK_RECURSION("%s: the block %s holds a %s itself (through %s): a block that contains itself never ends; give the"
+      + " inner part a class of its own"),
+  BLOCK_NO_FORWARD("%s: the block %s declares no forward(Tensor x) of its own, which the compiler inlines where the block"
+      + " is applied"),
+  BLOCK_SUPERCLASS("%s: the block %s extends %s; the compiler reads a block that extends Module directly (its layers and"
+      + " forward in one class), as the state-dict keys then hold no inherited fields it does not read"),
+  LIST_ELEMENT("%s: element %d of the ModuleList is %s; the compiler reads each element from a new block or layer written"
+      + " in the list (ModuleList.of(new Block(), new Block()))"),
+  UNSUPPORTED_MODULE_LIST("%s: the compiler reads a ModuleList written as ModuleList.of(new Block(), ...), new"
+      + " ModuleList<>(List.of(new Block(), ...)) or new ModuleList<>(IntStream.range(0, N).mapToObj(i -> new Block())"
+      + ".toList()) with a constant N, not %s"),
+  LIST_APPLIED("'%s' is a ModuleList, which is not applied as a whole (PyTorch's nn.ModuleList is not callable): apply"
+      + " its modules (for (var b : %s) x = b.apply(x);), or hold a Sequential"),
+  LOOP_BOUNDS("unsupported loop in %s: %s; the compiler unrolls a loop over a ModuleList field (for (Block b : h)) or over"
+      + " an int from a constant to a constant or a list's size, counting up (for (int i = 0; i < h.size(); i++))"),
+  LIST_INDEX("%s: index %d is out of range for the ModuleList %s of %d modules (0..%d, or -%d..-1 from the end)"),
+  METHOD_RECURSION("%s: %s calls itself (directly or through another method); the compiler inlines a model's own methods,"
+      + " which must end: write the repetition as a loop over a ModuleList or a constant count"),
+  METHOD_PARAMETER("%s: parameter %s of %s is a %s; a method the compiler inlines takes tensors and compile-time"
+      + " constants (int, float, ...)"),
   INTERNAL_ERROR("Kiln's processor failed on this model (please report it): %s");
 
   private final String format;

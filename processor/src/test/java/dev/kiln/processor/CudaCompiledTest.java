@@ -83,6 +83,9 @@ class CudaCompiledTest {
     "TokenMixer, 6:8",
     "TransposedRows, 8:6",
     "CausalLocal, 6:8",
+    "Blocks, 6:8",
+    "BlockLoops, 4",
+    "OwnMethods, 6:8",
     "PaddedText, ids11:6",
     "PaddedMeanPool, ids11:6",
   })

@@ -597,6 +597,10 @@ class ParityTest {
     "TokenMixer, test.TokenMixer, test.KilnTokenMixer, 6:8, 3",
     "TransposedRows, test.TransposedRows, test.KilnTransposedRows, 8:6, 3",
     "CausalLocal, test.CausalLocal, test.KilnCausalLocal, 6:8, 3",
+    "Blocks, test.Blocks, test.KilnBlocks, 6:8, 3",
+    "BlockLoops, test.BlockLoops, test.KilnBlockLoops, 4, 3",
+    "BlockLoops, test.BlockLoops.stack(), test.KilnStack, 6, 6",
+    "OwnMethods, test.OwnMethods, test.KilnOwnMethods, 6:8, 3",
   })
   void compiledMatchesEager(String source, String eagerName, String compiledName, String sampleShape, int classes) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(source));

@@ -65,7 +65,7 @@ class CharGptCommandTest {
     generated.chars().forEach(c -> assertTrue(VERSE.indexOf(c) >= 0, "'" + (char) c + "' is not in the text: " + generated));
   }
 
-  /** The compiled model (split, the causal mask buffer, two blocks) gives the declaration's logits and gradients. */
+  /** The compiled model (split, the causal mask buffer, two blocks in a ModuleList) gives the declaration's logits and gradients. */
   @Test
   void compiledModelMatchesTheDeclaration() {
     Kiln.manualSeed(3);
@@ -88,6 +88,26 @@ class CharGptCommandTest {
     Map<String, Tensor> cp = compiled.namedParameters();
     eager.namedParameters().forEach((k, v) -> assertEquals(0, IntermediateCommand.maxDifference(v.grad(), cp.get(k).grad()),
         1e-4, k));
+  }
+
+  /**
+   * The blocks in their ModuleList give nanoGPT's key layout, the same in the compiled class and in the PyTorch twin
+   * (samples/peer/pytorch_char_gpt_peer.py, whose state_dict() lists these 31 keys in this order).
+   */
+  @Test
+  void stateDictKeysAreTheBlocksAsThePyTorchTwinsAre() {
+    List<String> block = List.of("ln1.weight", "ln1.bias", "attn.bias", "attn.cAttn.weight", "attn.cAttn.bias",
+        "attn.cProj.weight", "attn.cProj.bias", "ln2.weight", "ln2.bias", "mlp.cFc.weight", "mlp.cFc.bias", "mlp.cProj.weight",
+        "mlp.cProj.bias");
+    List<String> keys = new java.util.ArrayList<>(List.of("wpe", "wte.weight"));
+    for (int i = 0; i < CharGpt.LAYERS; i++) {
+      for (String k : block) {
+        keys.add("h." + i + "." + k);
+      }
+    }
+    keys.addAll(List.of("lnF.weight", "lnF.bias", "lmHead.weight"));
+    assertEquals(keys, List.copyOf(new KilnCharGpt().stateDict().keySet()));
+    assertEquals(keys, List.copyOf(new CharGpt().stateDict().keySet()));
   }
 
   /** Generation reads the logits at the context's last position; a context shorter than S sits at the window's start. */

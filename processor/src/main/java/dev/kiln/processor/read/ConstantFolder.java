@@ -44,6 +44,28 @@ final class ConstantFolder {
     locals.put(local, value);
   }
 
+  /**
+   * Makes each of {@code values} fold to its value (a block's constructor parameters and the fields it sets from
+   * them, while the block is read) and returns what they folded to before, for {@link #restore}.
+   */
+  java.util.Map<Element, Object> bind(java.util.Map<Element, Object> values) {
+    java.util.Map<Element, Object> before = new java.util.HashMap<>();
+    values.forEach((e, v) -> before.put(e, locals.get(e)));
+    locals.putAll(values);
+    return before;
+  }
+
+  /** Undoes a {@link #bind}: each element folds as it did before (not at all where its value is null). */
+  void restore(java.util.Map<Element, Object> before) {
+    before.forEach((e, v) -> {
+      if (v == null) {
+        locals.remove(e);
+      } else {
+        locals.put(e, v);
+      }
+    });
+  }
+
   /** Thrown for an expression that is not a compile-time constant; carries the offending tree. */
   static final class NotConstant extends Exception {
     final ExpressionTree tree;

@@ -2,7 +2,14 @@ package dev.kiln.processor.read;
 
 import com.sun.source.tree.ArrayAccessTree;
 import com.sun.source.tree.AssignmentTree;
+import com.sun.source.tree.BinaryTree;
 import com.sun.source.tree.BlockTree;
+import com.sun.source.tree.ClassTree;
+import com.sun.source.tree.CompoundAssignmentTree;
+import com.sun.source.tree.EnhancedForLoopTree;
+import com.sun.source.tree.ForLoopTree;
+import com.sun.source.tree.LambdaExpressionTree;
+import com.sun.source.tree.UnaryTree;
 import com.sun.source.tree.CompilationUnitTree;
 import com.sun.source.tree.ExpressionStatementTree;
 import com.sun.source.tree.ExpressionTree;
@@ -83,6 +90,7 @@ import javax.lang.model.util.Types;
 public final class DeclarationReader {
   private static final String MODULE = "dev.kiln.dsl.Module";
   private static final String SEQUENTIAL = "dev.kiln.dsl.Sequential";
+  private static final String MODULE_LIST = "dev.kiln.dsl.ModuleList";
   private static final String TENSOR = "dev.kiln.runtime.Tensor";
   private static final String FUNCTIONS = "dev.kiln.dsl.F";
   private static final String RECURRENT = "dev.kiln.dsl.Recurrent";
@@ -106,12 +114,29 @@ public final class DeclarationReader {
     this.folder = new ConstantFolder(trees);
   }
 
-  /** A layer as declared: a leaf with its spec, or a Sequential of children. */
-  private sealed interface LayerNode permits Leaf, Seq {}
+  /** A layer as declared: a leaf with its spec, a Sequential of children, a block or a ModuleList. */
+  private sealed interface LayerNode permits Leaf, Seq, Blk, Lst {}
 
   private record Leaf(LayerIr layer) implements LayerNode {}
 
   private record Seq(String path, List<LayerNode> children) implements LayerNode {}
+
+  /**
+   * A block: a {@code Module} subclass whose source is in the compilation ({@code final Block h0 = new Block(D);}),
+   * its layers read as children at {@code path}, its forward inlined where it is applied, with {@code constants}
+   * (its constructor's parameters and the fields it sets from them) folding to their values there.
+   */
+  private record Blk(String path, TypeElement type, CompilationUnitTree unit, ExecutableElement forward,
+      Map<String, LayerNode> fields, Set<String> broken, Map<Element, Object> constants, TensorFieldReader tensors)
+      implements LayerNode {}
+
+  /** A {@code ModuleList}: its modules by position (children {@code 0}, {@code 1}, ...), applied one by one. */
+  private record Lst(String path, List<LayerNode> children) implements LayerNode {}
+
+  /** The blocks being read, outermost first: a block inside itself is refused. */
+  private final java.util.ArrayDeque<TypeElement> blockStack = new java.util.ArrayDeque<>();
+  /** The tensor fields of the blocks of the model being read, each block's own reader. */
+  private final List<TensorFieldReader> blockTensors = new ArrayList<>();
 
   /**
    * The IR, or empty when the declaration cannot be read at all (the reason is reported). The IR
@@ -127,6 +152,7 @@ public final class DeclarationReader {
   // ------------------------------------------------------------------ the two declaration forms
 
   private ModelIr readMethod(ExecutableElement method) {
+    blockTensors.clear();
     TypeElement owner = (TypeElement) method.getEnclosingElement();
     String name = method.getSimpleName().toString();
     String generated = "Kiln" + Character.toUpperCase(name.charAt(0)) + name.substring(1);
@@ -158,11 +184,12 @@ public final class DeclarationReader {
       return null;
     }
     return new ModelIr(ModelIr.Form.METHOD, method, packageOf(owner), nestedName(owner), name,
-        prefixed(owner, generated), input, "x", layers, steps.list, steps.last, source(unit, tree), null, -1, List.of(), null,
-        List.of());
+        prefixed(owner, generated), input, "x", layers, steps.list, steps.last, source(unit, tree), null, -1,
+        allTensors(null), null, List.of());
   }
 
   private ModelIr readClass(TypeElement type) {
+    blockTensors.clear();
     String name = type.getSimpleName().toString();
     String generated = prefixed(type, "Kiln" + name);
     boolean ok = checkClassShape(type, generated);
@@ -176,31 +203,7 @@ public final class DeclarationReader {
     Map<String, LayerNode> fields = new LinkedHashMap<>();
     Set<String> broken = new HashSet<>();
     List<LayerIr> layers = new ArrayList<>();
-    for (VariableElement field : ElementFilter.fieldsIn(type.getEnclosedElements())) {
-      if (field.getModifiers().contains(Modifier.STATIC) || !types.isAssignable(field.asType(), type(MODULE))) {
-        continue;
-      }
-      String fieldName = field.getSimpleName().toString();
-      VariableTree vt = (VariableTree) trees.getTree(field);
-      String typeName = types.asElement(field.asType()).getSimpleName().toString();
-      if (field.getModifiers().contains(Modifier.PRIVATE)) {
-        diagnostics.error(field, Message.PRIVATE_LAYER, fieldName);
-      }
-      ExpressionTree value = vt.getInitializer() != null ? vt.getInitializer() : constructorValue(type, field, unit, false);
-      if (value == null) {
-        broken.add(fieldName);
-        continue;
-      }
-      if (!field.getModifiers().contains(Modifier.FINAL)) {
-        diagnostics.error(field, Message.NON_FINAL_LAYER, fieldName);
-      }
-      LayerNode node = layerNode(value, fieldName, unit, layers);
-      if (node != null) {
-        fields.put(fieldName, node);
-      } else {
-        broken.add(fieldName);
-      }
-    }
+    readLayerFields(type, noArgConstructor(type), unit, "", layers, fields, broken);
 
     ExecutableElement forward = null;
     ExecutableElement severalInputs = null; // PyTorch's forward(self, a, b)
@@ -253,7 +256,7 @@ public final class DeclarationReader {
     }
     if (delegate >= 0) {
       return !ok ? null : new ModelIr(ModelIr.Form.CLASS, type, packageOf(type), nestedName(type), null, generated, input,
-          inputName, layers, List.of(), null, source(unit, trees.getTree(type)), outputs, delegate, tensors.used(), inputs,
+          inputName, layers, List.of(), null, source(unit, trees.getTree(type)), outputs, delegate, allTensors(tensors), inputs,
           List.of());
     }
     Steps steps = new Steps("forward", inputName);
@@ -269,7 +272,7 @@ public final class DeclarationReader {
       return null;
     }
     return new ModelIr(ModelIr.Form.CLASS, type, packageOf(type), nestedName(type), null, generated, input,
-        inputName, layers, steps.list, steps.last, source(unit, trees.getTree(type)), outputs, -1, tensors.used(), inputs,
+        inputName, layers, steps.list, steps.last, source(unit, trees.getTree(type)), outputs, -1, allTensors(tensors), inputs,
         List.of());
   }
 
@@ -559,6 +562,51 @@ public final class DeclarationReader {
    * one inside a branch or loop.
    */
   private ExpressionTree constructorValue(TypeElement type, VariableElement field, CompilationUnitTree unit, boolean tensor) {
+    return constructorValue(noArgConstructor(type), field, unit, tensor);
+  }
+
+  /** The constructor without parameters (the one a generated class calls), or null. */
+  private static ExecutableElement noArgConstructor(TypeElement type) {
+    return ElementFilter.constructorsIn(type.getEnclosedElements()).stream()
+        .filter(c -> c.getParameters().isEmpty()).findFirst().orElse(null);
+  }
+
+  /**
+   * Reads the layer fields of {@code type} (the model's, {@code prefix} empty, or a block's, {@code prefix} its path
+   * and a dot) into {@code fields} by name, each from its initializer or its assignment in {@code ctor}; a field whose
+   * declaration has an error (reported) goes into {@code broken}. A model's layer field must not be private (the
+   * generated subclass may read it); a block's is found by its path.
+   */
+  private void readLayerFields(TypeElement type, ExecutableElement ctor, CompilationUnitTree unit, String prefix, List<LayerIr> layers,
+      Map<String, LayerNode> fields, Set<String> broken) {
+    for (VariableElement field : ElementFilter.fieldsIn(type.getEnclosedElements())) {
+      if (field.getModifiers().contains(Modifier.STATIC) || !types.isAssignable(field.asType(), type(MODULE))) {
+        continue;
+      }
+      String fieldName = field.getSimpleName().toString();
+      VariableTree vt = (VariableTree) trees.getTree(field);
+      if (field.getModifiers().contains(Modifier.PRIVATE) && prefix.isEmpty()) {
+        diagnostics.error(field, Message.PRIVATE_LAYER, fieldName);
+      }
+      ExpressionTree value = vt.getInitializer() != null ? vt.getInitializer() : constructorValue(ctor, field, unit, false);
+      if (value == null) {
+        broken.add(fieldName);
+        continue;
+      }
+      if (!field.getModifiers().contains(Modifier.FINAL)) {
+        diagnostics.error(field, Message.NON_FINAL_LAYER, fieldName);
+      }
+      LayerNode node = layerNode(value, prefix + fieldName, unit, layers);
+      if (node != null) {
+        fields.put(fieldName, node);
+      } else {
+        broken.add(fieldName);
+      }
+    }
+  }
+
+  /** {@link #constructorValue(TypeElement, VariableElement, CompilationUnitTree, boolean)} in a given constructor (a block's). */
+  private ExpressionTree constructorValue(ExecutableElement ctor, VariableElement field, CompilationUnitTree unit, boolean tensor) {
     String name = field.getSimpleName().toString();
     String typeName = types.asElement(field.asType()).getSimpleName().toString();
     Runnable noValue = () -> {
@@ -568,8 +616,6 @@ public final class DeclarationReader {
         diagnostics.error(field, Message.NO_INITIALIZER, name, typeName, name, typeName, name, typeName);
       }
     };
-    ExecutableElement ctor = ElementFilter.constructorsIn(type.getEnclosedElements()).stream()
-        .filter(c -> c.getParameters().isEmpty()).findFirst().orElse(null);
     MethodTree tree = ctor == null ? null : trees.getTree(ctor);
     if (tree == null || tree.getBody() == null) {
       noValue.run();
@@ -684,6 +730,12 @@ public final class DeclarationReader {
     if (expr instanceof ParenthesizedTree p) {
       return layerNode(p.getExpression(), path, unit, layers);
     }
+    if (isModuleList(expr, unit)) {
+      return listNode(expr, path, unit, layers);
+    }
+    if (expr instanceof NewClassTree nc && isBlock(nc, unit)) {
+      return blockNode(nc, path, unit, layers);
+    }
     if (expr instanceof NewClassTree || isLayerBuilderCall(expr, unit)) {
       LayerSpec spec = layerSpec(expr, label, unit);
       if (spec == null) {
@@ -714,6 +766,10 @@ public final class DeclarationReader {
         String child = names.get(i) == null ? Integer.toString(i) : names.get(i);
         LayerNode n = layerNode(children.get(i), path.isEmpty() ? child : path + "." + child, unit, layers);
         if (n == null) {
+          return null;
+        }
+        if (n instanceof Lst) { // as Sequential's forward would apply it: PyTorch's ModuleList is not callable
+          diagnostics.error(unit, children.get(i), Message.LIST_APPLIED, path.isEmpty() ? child : path + "." + child, "list");
           return null;
         }
         nodes.add(n);
@@ -931,11 +987,269 @@ public final class DeclarationReader {
     return false;
   }
 
+  // ------------------------------------------------------------------ blocks and ModuleList
+
+  /** The model's tensor fields and its blocks', for the IR. */
+  private List<TensorIr> allTensors(TensorFieldReader own) {
+    List<TensorIr> out = new ArrayList<>(own == null ? List.of() : own.used()); // (none of its own: a factory method)
+    blockTensors.forEach(t -> out.addAll(t.used()));
+    return out;
+  }
+
+  /**
+   * Whether {@code nc} creates a block: a {@code Module} subclass of the user's (not a layer the compiler knows, not
+   * one of the dsl's), without a class body.
+   */
+  private boolean isBlock(NewClassTree nc, CompilationUnitTree unit) {
+    if (nc.getClassBody() != null || unresolved(unit, nc)
+        || !(trees.getElement(TreePath.getPath(unit, nc)) instanceof ExecutableElement ctor)
+        || !(ctor.getEnclosingElement() instanceof TypeElement cls)) {
+      return false;
+    }
+    String qualified = cls.getQualifiedName().toString();
+    return types.isSubtype(types.erasure(cls.asType()), type(MODULE)) && !LayerCatalog.knows(qualified)
+        && !qualified.startsWith("dev.kiln.dsl.");
+  }
+
+  /**
+   * A block's node: its layer fields read as children at {@code path} ({@code h0.ln1}), from their initializers or
+   * the constructor {@code nc} calls, whose arguments must fold to constants (they and the primitive fields the
+   * constructor sets from them fold inside the block); null after an error (reported).
+   */
+  private LayerNode blockNode(NewClassTree nc, String path, CompilationUnitTree unit, List<LayerIr> layers) {
+    ExecutableElement ctor = (ExecutableElement) trees.getElement(TreePath.getPath(unit, nc));
+    TypeElement cls = (TypeElement) ctor.getEnclosingElement();
+    String name = cls.getSimpleName().toString();
+    if (blockStack.contains(cls)) {
+      List<String> chain = new ArrayList<>();
+      blockStack.descendingIterator().forEachRemaining(b -> chain.add(b.getSimpleName().toString()));
+      diagnostics.error(unit, nc, Message.BLOCK_RECURSION, path, name, name, String.join(" > ", chain) + " > " + name);
+      return null;
+    }
+    TreePath classPath = trees.getPath(cls);
+    if (classPath == null || trees.getTree(ctor) == null) {
+      diagnostics.error(unit, nc, Message.BLOCK_NO_SOURCE, path, cls.getQualifiedName());
+      return null;
+    }
+    if (!types.isSameType(types.erasure(cls.getSuperclass()), type(MODULE))) {
+      diagnostics.error(unit, nc, Message.BLOCK_SUPERCLASS, path, name, cls.getSuperclass());
+      return null;
+    }
+    ExecutableElement forward = ElementFilter.methodsIn(cls.getEnclosedElements()).stream()
+        .filter(m -> m.getSimpleName().contentEquals("forward") && m.getParameters().size() == 1
+            && types.isSameType(m.getParameters().get(0).asType(), type(TENSOR)) && trees.getTree(m).getBody() != null)
+        .findFirst().orElse(null);
+    if (forward == null) {
+      diagnostics.error(unit, nc, Message.BLOCK_NO_FORWARD, path, name);
+      return null;
+    }
+    List<Object> args = constants(nc.getArguments(), path, name, unit);
+    if (args == null) {
+      return null;
+    }
+    Map<Element, Object> constants = new HashMap<>();
+    for (int i = 0; i < args.size() && i < ctor.getParameters().size(); i++) {
+      constants.put(ctor.getParameters().get(i), args.get(i));
+    }
+    CompilationUnitTree blockUnit = classPath.getCompilationUnit();
+    blockStack.push(cls);
+    Map<Element, Object> before = folder.bind(constants);
+    try {
+      fieldConstants(cls, blockUnit, constants);
+      constructorConstants(ctor, blockUnit, constants);
+      ExecutableElement body = delegated(ctor, blockUnit, path, name, constants, before);
+      if (body == null) {
+        return null;
+      }
+      Map<String, LayerNode> fields = new LinkedHashMap<>();
+      Set<String> broken = new HashSet<>();
+      readLayerFields(cls, body, blockUnit, path + ".", layers, fields, broken);
+      TensorFieldReader tensors = new TensorFieldReader(trees, diagnostics, folder, blockUnit,
+          field -> constructorValue(body, field, blockUnit, true), path + ".");
+      blockTensors.add(tensors);
+      return new Blk(path, cls, blockUnit, forward, fields, broken, constants, tensors);
+    } finally {
+      folder.restore(before);
+      blockStack.pop();
+    }
+  }
+
+  /**
+   * The constructor whose body assigns a block's fields: {@code ctor}, or the one it delegates to ({@code Block() {
+   * this(D, HEADS); }}, followed through further {@code this(...)} calls), its arguments folded and bound in {@code
+   * constants} and the folder ({@code before} keeps what they folded to before); null after an argument that is not a
+   * constant (reported).
+   */
+  private ExecutableElement delegated(ExecutableElement ctor, CompilationUnitTree unit, String path, String name,
+      Map<Element, Object> constants, Map<Element, Object> before) {
+    ExecutableElement at = ctor;
+    for (int hops = 0; hops < 16; hops++) {
+      MethodTree tree = trees.getTree(at);
+      List<? extends StatementTree> body = tree == null || tree.getBody() == null ? List.of() : tree.getBody().getStatements();
+      if (body.isEmpty() || !(body.get(0) instanceof ExpressionStatementTree es) || !(es.getExpression() instanceof MethodInvocationTree call)
+          || !(call.getMethodSelect() instanceof IdentifierTree id) || !id.getName().contentEquals("this")
+          || !(trees.getElement(TreePath.getPath(unit, call)) instanceof ExecutableElement next)) {
+        return at;
+      }
+      List<Object> args = constants(call.getArguments(), path, name, unit);
+      if (args == null) {
+        return null;
+      }
+      Map<Element, Object> bound = new HashMap<>();
+      for (int i = 0; i < args.size() && i < next.getParameters().size(); i++) {
+        bound.put(next.getParameters().get(i), args.get(i));
+      }
+      folder.bind(bound).forEach(before::putIfAbsent);
+      constants.putAll(bound);
+      constructorConstants(next, unit, constants);
+      at = next;
+    }
+    return at;
+  }
+
+  /**
+   * Adds to {@code constants} (and binds in the folder) the final primitive and String fields of a block whose
+   * initializer folds though javac's rules do not make it a constant ({@code final double scale = 1 / Math.sqrt(DH);}).
+   */
+  private void fieldConstants(TypeElement cls, CompilationUnitTree unit, Map<Element, Object> constants) {
+    for (VariableElement f : ElementFilter.fieldsIn(cls.getEnclosedElements())) {
+      VariableTree tree = (VariableTree) trees.getTree(f);
+      if (f.getConstantValue() == null && f.getModifiers().contains(Modifier.FINAL) && tree != null && tree.getInitializer() != null
+          && (f.asType().getKind().isPrimitive() || types.isSameType(f.asType(), type(String.class.getName())))) {
+        Object value = foldOrNull(tree.getInitializer(), unit);
+        if (value != null) {
+          constants.put(f, value);
+          folder.define(f, value);
+        }
+      }
+    }
+  }
+
+  /**
+   * Adds to {@code constants} (and binds in the folder) the primitive and String fields the constructor sets at its
+   * top level to a value that folds ({@code this.heads = heads;}), as the block's forward may read them.
+   */
+  private void constructorConstants(ExecutableElement ctor, CompilationUnitTree unit, Map<Element, Object> constants) {
+    MethodTree tree = trees.getTree(ctor);
+    if (tree == null || tree.getBody() == null) {
+      return;
+    }
+    for (StatementTree s : tree.getBody().getStatements()) {
+      if (s instanceof ExpressionStatementTree es && es.getExpression() instanceof AssignmentTree a
+          && trees.getElement(TreePath.getPath(unit, a.getVariable())) instanceof VariableElement f && f.getKind() == ElementKind.FIELD
+          && (f.asType().getKind().isPrimitive() || types.isSameType(f.asType(), type(String.class.getName())))) {
+        Object value = foldOrNull(a.getExpression(), unit);
+        if (value != null) {
+          constants.put(f, value);
+          folder.define(f, value);
+        }
+      }
+    }
+  }
+
+  /** Whether {@code expr} creates a ModuleList ({@code ModuleList.of(...)}, {@code new ModuleList<>(...)}). */
+  private boolean isModuleList(ExpressionTree expr, CompilationUnitTree unit) {
+    expr = stripped(expr);
+    if (expr instanceof MethodInvocationTree mi) {
+      return calledMethod(mi, unit, MODULE_LIST, "of");
+    }
+    return expr instanceof NewClassTree nc && trees.getElement(TreePath.getPath(unit, nc)) instanceof ExecutableElement ctor
+        && ((TypeElement) ctor.getEnclosingElement()).getQualifiedName().contentEquals(MODULE_LIST);
+  }
+
+  /** One element of a ModuleList as written, and the lambda parameter's value it is read with (a range's index), if any. */
+  private record ListElement(ExpressionTree tree, Element index, Object value) {}
+
+  /** A ModuleList's node, each element read at {@code path.i}; null after an error (reported). */
+  private LayerNode listNode(ExpressionTree expr, String path, CompilationUnitTree unit, List<LayerIr> layers) {
+    List<ListElement> elements = listElements(stripped(expr), unit);
+    if (elements == null) {
+      diagnostics.error(unit, expr, Message.UNSUPPORTED_MODULE_LIST, path, firstLine(expr));
+      return null;
+    }
+    List<LayerNode> children = new ArrayList<>();
+    boolean ok = true;
+    for (int i = 0; i < elements.size(); i++) {
+      ListElement e = elements.get(i);
+      ExpressionTree tree = stripped(e.tree());
+      if (!(tree instanceof NewClassTree) && !(tree instanceof MethodInvocationTree)) {
+        diagnostics.error(unit, e.tree(), Message.LIST_ELEMENT, path, i, describe(tree));
+        ok = false;
+        continue;
+      }
+      Map<Element, Object> before = e.index() == null ? Map.of() : folder.bind(Map.of(e.index(), e.value()));
+      try {
+        LayerNode node = layerNode(tree, path + "." + i, unit, layers);
+        ok &= node != null;
+        children.add(node);
+      } finally {
+        folder.restore(before);
+      }
+    }
+    return ok ? new Lst(path, children) : null;
+  }
+
+  /**
+   * The elements of {@code ModuleList.of(a, b)}, {@code new ModuleList<>(List.of(a, b))} (or {@code Arrays.asList}),
+   * or {@code new ModuleList<>(IntStream.range(from, to).mapToObj(i -> new Block()).toList())} (or {@code
+   * .collect(Collectors.toList())}) of constant bounds; null for any other form.
+   */
+  private List<ListElement> listElements(ExpressionTree expr, CompilationUnitTree unit) {
+    List<ListElement> out = new ArrayList<>();
+    if (expr instanceof MethodInvocationTree mi && calledMethod(mi, unit, MODULE_LIST, "of")) {
+      mi.getArguments().forEach(a -> out.add(new ListElement(a, null, null)));
+      return out;
+    }
+    if (!(expr instanceof NewClassTree nc) || nc.getArguments().size() != 1 || nc.getClassBody() != null) {
+      return null;
+    }
+    ExpressionTree list = stripped(nc.getArguments().get(0));
+    if (list instanceof MethodInvocationTree mi
+        && (calledMethod(mi, unit, List.class.getName(), "of") || calledMethod(mi, unit, Arrays.class.getName(), "asList"))) {
+      mi.getArguments().forEach(a -> out.add(new ListElement(a, null, null)));
+      return out;
+    }
+    // IntStream.range(0, N).mapToObj(i -> new Block()).toList() / .collect(Collectors.toList())
+    if (!(list instanceof MethodInvocationTree collect) || !(collect.getMethodSelect() instanceof MemberSelectTree cs)
+        || !(cs.getIdentifier().contentEquals("toList") && collect.getArguments().isEmpty()
+            || cs.getIdentifier().contentEquals("collect") && collect.getArguments().size() == 1
+                && stripped(collect.getArguments().get(0)) instanceof MethodInvocationTree c
+                && calledMethod(c, unit, "java.util.stream.Collectors", "toList"))
+        || !(stripped(cs.getExpression()) instanceof MethodInvocationTree map) || !(map.getMethodSelect() instanceof MemberSelectTree ms)
+        || !ms.getIdentifier().contentEquals("mapToObj") || map.getArguments().size() != 1
+        || !(stripped(map.getArguments().get(0)) instanceof LambdaExpressionTree lambda) || lambda.getParameters().size() != 1
+        || !(lambda.getBody() instanceof ExpressionTree body)
+        || !(stripped(ms.getExpression()) instanceof MethodInvocationTree range)
+        || !calledMethod(range, unit, "java.util.stream.IntStream", "range") || range.getArguments().size() != 2) {
+      return null;
+    }
+    Object from = foldOrNull(range.getArguments().get(0), unit);
+    Object to = foldOrNull(range.getArguments().get(1), unit);
+    if (!(from instanceof Integer a) || !(to instanceof Integer b) || b - a > MAX_UNROLLED) {
+      return null;
+    }
+    Element index = trees.getElement(TreePath.getPath(unit, lambda.getParameters().get(0)));
+    for (int i = a; i < b; i++) {
+      out.add(new ListElement(body, index, i));
+    }
+    return out;
+  }
+
+  /** The most modules a list or loop is unrolled to. */
+  private static final int MAX_UNROLLED = 1024;
+
+  /** Whether {@code mi} calls the method {@code name} of the class {@code owner}. */
+  private boolean calledMethod(MethodInvocationTree mi, CompilationUnitTree unit, String owner, String name) {
+    return trees.getElement(TreePath.getPath(unit, mi)) instanceof ExecutableElement ex && ex.getSimpleName().contentEquals(name)
+        && ex.getEnclosingElement() instanceof TypeElement t && t.getQualifiedName().contentEquals(owner);
+  }
+
   // ------------------------------------------------------------------ forward
 
   /** Builds the step list while reading statements; {@code last} is the returned value. */
   private final class Steps {
-    final List<StepIr> list = new ArrayList<>();
+    /** The steps, shared with the Steps of the blocks inlined into them. */
+    final List<StepIr> list;
     final Map<String, String> locals = new HashMap<>();
     /** Layer fields whose declaration had an error (already reported): their uses stay silent. */
     final Set<String> broken = new HashSet<>();
@@ -976,9 +1290,34 @@ public final class DeclarationReader {
     private record Pieces(String value, Split split, Map<Integer, String> read) {}
 
     Steps(String method, String inputName) {
+      this.list = new ArrayList<>();
       this.methodName = method;
       this.inputName = inputName;
       locals.put(inputName, inputName);
+    }
+
+    /**
+     * The steps of a block's forward inlined into {@code outer}'s: the same step list and numbering, its parameter
+     * {@code parameter} holding {@code input}, locals and masks of its own.
+     */
+    Steps(Steps outer, String method, Map<String, String> inputs) {
+      this.list = outer.list;
+      this.methodName = method;
+      this.inputName = outer.inputName;
+      this.counter = outer.counter;
+      this.splits = outer.splits;
+      furtherInputs.addAll(outer.furtherInputs);
+      locals.putAll(inputs);
+    }
+
+    /** Takes up the step numbering where the inner steps (a block's or a method's, inlined) left it; their value. */
+    private String resume(Steps inner) {
+      counter = inner.counter;
+      splits = inner.splits;
+      if (inner.last != null) {
+        last = inner.last;
+      }
+      return inner.last;
     }
 
     /**
@@ -986,10 +1325,26 @@ public final class DeclarationReader {
      * of several, as {@code returned} writes them ({@code new Outputs(...)}, {@code new Tensor[] {...}}).
      */
     void readBody(BlockTree body, CompilationUnitTree unit, Map<String, LayerNode> fields, String className, String returned) {
-      List<? extends StatementTree> statements = body.getStatements();
+      if (readStatements(body.getStatements(), unit, fields, className, returned, false)) {
+        return;
+      }
+      if (returned == null) {
+        diagnostics.error(unit, body, Message.NO_RETURN);
+      } else {
+        diagnostics.error(unit, body, Message.NO_OUTPUTS_RETURN, methodName, returned);
+      }
+    }
+
+    /** Reads statements in order; true when a return ended them (outside a loop: a return in a loop is an error). */
+    private boolean readStatements(List<? extends StatementTree> statements, CompilationUnitTree unit, Map<String, LayerNode> fields,
+        String className, String returned, boolean inLoop) {
       for (StatementTree s : statements) {
-        if (piecesStatement(s, unit, fields, className)) {
+        if (inLoop && s instanceof ReturnTree) {
+          diagnostics.error(unit, s, Message.LOOP_BOUNDS, methodName, "a return inside the loop");
+        } else if (piecesStatement(s, unit, fields, className)) {
           continue; // Tensor[] qkv = x.split(D, 2); or a misuse of such pieces, reported
+        } else if (s instanceof EnhancedForLoopTree || s instanceof ForLoopTree) {
+          unroll(s, unit, fields, className, returned); // for (Block b : h), for (int i = 0; i < h.size(); i++)
         } else if (s instanceof VariableTree v && trees.getElement(TreePath.getPath(unit, v)) instanceof VariableElement e
             && e.getConstantValue() != null) {
           continue; // final int d = 1: a constant, which the folder reads where it is used
@@ -1030,20 +1385,16 @@ public final class DeclarationReader {
         } else if (s instanceof ReturnTree r && r.getExpression() != null && returned == null) {
           last = expression(r.getExpression(), unit, fields, className);
           reportUnusedMasks(unit);
-          return;
+          return true;
         } else if (s instanceof ReturnTree r && r.getExpression() != null) {
           readResults(r.getExpression(), unit, fields, className, returned);
           reportUnusedMasks(unit);
-          return;
+          return true;
         } else {
           diagnostics.error(unit, s, Message.UNSUPPORTED_STATEMENT, methodName, describe(s));
         }
       }
-      if (returned == null) {
-        diagnostics.error(unit, body, Message.NO_RETURN);
-      } else {
-        diagnostics.error(unit, body, Message.NO_OUTPUTS_RETURN, methodName, returned);
-      }
+      return false;
     }
 
     /** {@code new Outputs(a, fc2.apply(a))} or {@code new Tensor[] {a, b}}: one value per output. */
@@ -1133,6 +1484,11 @@ public final class DeclarationReader {
       if (mi.getMethodSelect() instanceof MemberSelectTree ms
           && (ms.getIdentifier().contentEquals("apply") || ms.getIdentifier().contentEquals("forward"))
           && mi.getArguments().size() == 1) {
+        if (listGet(ms.getExpression(), fields) != null) { // h.get(i).apply(x): a ModuleList's module at a constant index
+          LayerNode element = listElement((MethodInvocationTree) stripped(ms.getExpression()), unit, fields);
+          String input = element == null ? null : expression(mi.getArguments().get(0), unit, fields, className);
+          return input == null ? null : applyNode(element, input, mi, source(unit, mi), ms.getExpression().toString());
+        }
         String field = fieldName(ms.getExpression());
         LayerNode node = field == null ? null : fields.get(field);
         if (node == null && broken.contains(field)) {
@@ -1167,12 +1523,12 @@ public final class DeclarationReader {
         if (input == null) {
           return null;
         }
-        Source where = source(unit, mi);
-        return node instanceof Leaf leaf
-            ? step(input, leaf.layer.spec(), leaf.layer, mi.toString(), where)
-            : applySequential((Seq) node, input, mi.toString(), where);
+        return applyNode(node, input, mi, source(unit, mi), ms.getExpression().toString());
       }
       Element method = trees.getElement(TreePath.getPath(unit, mi));
+      if (method instanceof ExecutableElement own && isOwnMethod(own)) { // attention(h): the model's (or block's) own method
+        return inlineMethod(mi, own, unit, fields, className);
+      }
       if (method instanceof ExecutableElement ex
           && ((TypeElement) ex.getEnclosingElement()).getQualifiedName().contentEquals(FUNCTIONS)) {
         return function(mi, ex.getSimpleName().toString(), mi.getArguments(), unit, fields, className);
@@ -1745,7 +2101,8 @@ public final class DeclarationReader {
       }
       if (root.equals(value) && element instanceof VariableElement p && p.getKind() == ElementKind.PARAMETER) {
         Input declared = p.getAnnotation(Input.class);
-        int[] sample = declared != null ? declared.value() : modelType != null ? modelType.getAnnotation(Model.class).input() : null;
+        int[] sample = declared != null ? declared.value()
+            : modelType != null && modelType.getAnnotation(Model.class) != null ? modelType.getAnnotation(Model.class).input() : null;
         shape = sample == null ? null : batched(sample);
       }
       return new Mask(value, null, shape, MaskTest.NONZERO, 0, e.toString(), e);
@@ -2122,13 +2479,225 @@ public final class DeclarationReader {
       return out;
     }
 
+    // -------------------------------------------------------------- blocks, ModuleList and loops over it
+
+    /** Applies a layer node to {@code input} at {@code call}: a layer's step, a Sequential's, a block inlined; null after an error. */
+    private String applyNode(LayerNode node, String input, MethodInvocationTree call, Source where, String receiver) {
+      if (node instanceof Leaf leaf) {
+        return step(input, leaf.layer.spec(), leaf.layer, call.toString(), where);
+      }
+      if (node instanceof Blk blk) {
+        return inline(blk, input);
+      }
+      if (node instanceof Lst) {
+        diagnostics.error(where.unit(), call, Message.LIST_APPLIED, receiver, receiver);
+        return null;
+      }
+      return applySequential((Seq) node, input, call.toString(), where);
+    }
+
+    /**
+     * A block's forward read in place of its call, as if written here: its layers are its children's ({@code h0.ln1}),
+     * its locals its own, its parameter the value it is applied to; the value it returns, or null after an error (which
+     * points at the line in the block). A block applied twice reads its one set of layers twice (shared weights).
+     */
+    private String inline(Blk blk, String input) {
+      MethodTree forward = trees.getTree(blk.forward());
+      String parameter = blk.forward().getParameters().get(0).getSimpleName().toString();
+      Steps inner = new Steps(this, blk.type().getSimpleName() + ".forward", Map.of(parameter, input));
+      inner.modelType = blk.type();
+      inner.tensors = blk.tensors();
+      inner.broken.addAll(blk.broken());
+      Map<Element, Object> before = folder.bind(blk.constants());
+      try {
+        inner.readBody(forward.getBody(), blk.unit(), blk.fields(), blk.type().getSimpleName().toString(), null);
+      } finally {
+        folder.restore(before);
+      }
+      return resume(inner);
+    }
+
+    /** The methods being inlined, outermost first: a method that calls itself is refused. */
+    private final java.util.ArrayDeque<ExecutableElement> inlining = new java.util.ArrayDeque<>();
+
+    /**
+     * Whether {@code m} is a method of the class being read (the model's, or a block's) that returns a tensor and whose
+     * source is here, other than forward: a call of it is inlined ({@link #inlineMethod}).
+     */
+    private boolean isOwnMethod(ExecutableElement m) {
+      return modelType != null && m.getEnclosingElement().equals(modelType) && !m.getSimpleName().contentEquals("forward")
+          && types.isSameType(m.getReturnType(), type(TENSOR)) && !m.getModifiers().contains(Modifier.ABSTRACT)
+          && trees.getTree(m) != null && trees.getTree(m).getBody() != null;
+    }
+
+    /**
+     * The model's own method called in forward ({@code attention(h)}, {@code this.mlp(x)}), read in place of the call
+     * as a block's forward is: its tensor parameters hold the arguments' values, its int (or other constant) parameters
+     * fold to the arguments' constants; its locals are its own, the layers the class's. Null after an error, reported on
+     * the method's line (a parameter of another kind, a method that calls itself).
+     */
+    private String inlineMethod(MethodInvocationTree call, ExecutableElement m, CompilationUnitTree unit, Map<String, LayerNode> fields,
+        String className) {
+      String name = m.getSimpleName().toString();
+      if (inlining.contains(m) || m.getSimpleName().contentEquals(methodName)) {
+        diagnostics.error(unit, call, Message.METHOD_RECURSION, call, name);
+        return null;
+      }
+      Map<String, String> inputs = new HashMap<>();
+      Map<Element, Object> constants = new HashMap<>();
+      boolean ok = true;
+      for (int i = 0; i < m.getParameters().size(); i++) {
+        VariableElement p = m.getParameters().get(i);
+        ExpressionTree arg = call.getArguments().get(i);
+        if (types.isSameType(p.asType(), type(TENSOR))) {
+          String value = expression(arg, unit, fields, className);
+          ok &= value != null;
+          inputs.put(p.getSimpleName().toString(), value);
+        } else if (p.asType().getKind().isPrimitive() || types.isSameType(p.asType(), type(String.class.getName()))) {
+          List<Object> folded = constants(List.of(arg), call.toString(), name, unit);
+          ok &= folded != null;
+          if (folded != null) {
+            constants.put(p, folded.get(0));
+          }
+        } else {
+          diagnostics.error(unit, arg, Message.METHOD_PARAMETER, call, p.getSimpleName(), name, p.asType());
+          ok = false;
+        }
+      }
+      if (!ok) {
+        return null;
+      }
+      Steps inner = new Steps(this, name, inputs);
+      inner.modelType = modelType;
+      inner.tensors = tensors;
+      inner.broken.addAll(broken);
+      inner.inlining.addAll(inlining);
+      inner.inlining.add(m);
+      Map<Element, Object> before = folder.bind(constants);
+      try {
+        inner.readBody(trees.getTree(m).getBody(), trees.getPath(m).getCompilationUnit(), fields, className, null);
+      } finally {
+        folder.restore(before);
+      }
+      return resume(inner);
+    }
+
+    /** The ModuleList node of {@code h.get(i)} (its receiver a ModuleList field), else null. */
+    private Lst listGet(ExpressionTree e, Map<String, LayerNode> fields) {
+      return stripped(e) instanceof MethodInvocationTree get && get.getMethodSelect() instanceof MemberSelectTree ms
+          && ms.getIdentifier().contentEquals("get") && get.getArguments().size() == 1
+          && fields.get(fieldName(ms.getExpression())) instanceof Lst list ? list : null;
+    }
+
+    /** The module {@code h.get(i)} names, its index a constant (negative from the end); null after an error (reported). */
+    private LayerNode listElement(MethodInvocationTree get, CompilationUnitTree unit, Map<String, LayerNode> fields) {
+      Lst list = listGet(get, fields);
+      String receiver = ((MemberSelectTree) get.getMethodSelect()).getExpression().toString();
+      List<Object> index = constants(get.getArguments(), get.toString(), receiver + ".get", unit);
+      if (index == null) {
+        return null;
+      }
+      int size = list.children().size();
+      if (!(index.get(0) instanceof Integer i) || i < -size || i >= size) {
+        diagnostics.error(unit, get, Message.LIST_INDEX, get, index.get(0) instanceof Number n ? n.intValue() : 0, receiver, size,
+            size - 1, size);
+        return null;
+      }
+      return list.children().get(i < 0 ? i + size : i);
+    }
+
+    /**
+     * A loop unrolled: {@code for (Block b : h)} over a ModuleList field, its body read once per module with {@code b}
+     * naming it; or {@code for (int i = a; i < b; i++)} ({@code <=}, {@code i += k}; {@code b} a constant or {@code
+     * h.size()}), its body read once per value of {@code i}, a constant there. Anything else is an error on the loop.
+     */
+    private void unroll(StatementTree loop, CompilationUnitTree unit, Map<String, LayerNode> fields, String className, String returned) {
+      if (loop instanceof EnhancedForLoopTree each) {
+        LayerNode over = fields.get(fieldName(stripped(each.getExpression())));
+        if (!(over instanceof Lst list)) {
+          if (!broken.contains(fieldName(stripped(each.getExpression())))) {
+            diagnostics.error(unit, each.getExpression(), Message.LOOP_BOUNDS, methodName,
+                each.getExpression() + " is not a ModuleList field of " + className);
+          }
+          return;
+        }
+        for (LayerNode module : list.children()) {
+          Map<String, LayerNode> scoped = new LinkedHashMap<>(fields);
+          scoped.put(each.getVariable().getName().toString(), module);
+          readStatements(body(each.getStatement()), unit, scoped, className, returned, true);
+        }
+        return;
+      }
+      ForLoopTree counted = (ForLoopTree) loop;
+      String problem = null;
+      VariableTree variable = counted.getInitializer().size() == 1 && counted.getInitializer().get(0) instanceof VariableTree v ? v : null;
+      Element index = variable == null ? null : trees.getElement(TreePath.getPath(unit, variable));
+      Object from = variable == null || variable.getInitializer() == null ? null : foldOrNull(variable.getInitializer(), unit);
+      Integer to = null;
+      int by = 0;
+      if (!(from instanceof Integer) || index == null || index.asType().getKind() != TypeKind.INT) {
+        problem = "it does not start an int at a constant";
+      } else if (!(stripped(counted.getCondition()) instanceof BinaryTree cond)
+          || cond.getKind() != Tree.Kind.LESS_THAN && cond.getKind() != Tree.Kind.LESS_THAN_EQUAL
+          || !(stripped(cond.getLeftOperand()) instanceof IdentifierTree left) || !left.getName().contentEquals(variable.getName())) {
+        problem = "its condition is not " + variable.getName() + " < (or <=) a bound";
+      } else {
+        ExpressionTree bound = stripped(cond.getRightOperand());
+        Lst sized = bound instanceof MethodInvocationTree size && size.getArguments().isEmpty()
+            && size.getMethodSelect() instanceof MemberSelectTree ms && ms.getIdentifier().contentEquals("size")
+            && fields.get(fieldName(ms.getExpression())) instanceof Lst l ? l : null;
+        Object folded = sized != null ? (Object) sized.children().size() : foldOrNull(bound, unit);
+        if (!(folded instanceof Integer b)) {
+          problem = "its bound " + bound + " is not a constant or a ModuleList field's size()";
+        } else {
+          to = cond.getKind() == Tree.Kind.LESS_THAN_EQUAL ? b + 1 : b;
+        }
+        by = counted.getUpdate().size() != 1 ? 0 : increment(counted.getUpdate().get(0).getExpression(), variable, unit);
+        if (problem == null && by < 1) {
+          problem = "it does not count " + variable.getName() + " up by a constant (i++, i += 2)";
+        }
+      }
+      if (problem == null && ((long) to - (Integer) from) / by > MAX_UNROLLED) {
+        problem = "it would run more than " + MAX_UNROLLED + " times";
+      }
+      if (problem != null) {
+        diagnostics.error(unit, loop, Message.LOOP_BOUNDS, methodName, problem);
+        return;
+      }
+      for (int i = (Integer) from; i < to; i += by) {
+        folder.define(index, i);
+        readStatements(body(counted.getStatement()), unit, fields, className, returned, true);
+      }
+    }
+
+    /** By how much {@code update} counts {@code variable} up ({@code i++}, {@code ++i}, {@code i += 2}); 0 if it does not. */
+    private int increment(ExpressionTree update, VariableTree variable, CompilationUnitTree unit) {
+      ExpressionTree target = update instanceof UnaryTree u && (u.getKind() == Tree.Kind.POSTFIX_INCREMENT
+          || u.getKind() == Tree.Kind.PREFIX_INCREMENT) ? u.getExpression()
+          : update instanceof CompoundAssignmentTree c && c.getKind() == Tree.Kind.PLUS_ASSIGNMENT ? c.getVariable() : null;
+      if (!(target instanceof IdentifierTree id) || !id.getName().contentEquals(variable.getName())) {
+        return 0;
+      }
+      Object by = update instanceof CompoundAssignmentTree c ? foldOrNull(c.getExpression(), unit) : (Object) 1;
+      return by instanceof Integer i ? i : 0;
+    }
+
+    /** A loop's body as statements. */
+    private List<? extends StatementTree> body(StatementTree body) {
+      return body instanceof BlockTree block ? block.getStatements() : List.of(body);
+    }
+
     /** Steps for each layer in order; {@code where} is the call site, or null for each layer's declaration. */
     String applySequential(Seq seq, String input, String text, Source where) {
       String value = input;
       for (LayerNode child : seq.children()) {
         value = child instanceof Leaf leaf
             ? step(value, leaf.layer.spec(), leaf.layer, text, where != null ? where : leaf.layer.source())
+            : child instanceof Blk blk ? inline(blk, value)
             : applySequential((Seq) child, value, text, where);
+        if (value == null) {
+          return null;
+        }
       }
       last = value;
       return value;

@@ -57,8 +57,21 @@ final class TensorFieldReader {
   /** By field name, in the order forward first reads them; empty after an error (reported once). */
   private final Map<String, Optional<TensorIr>> read = new LinkedHashMap<>();
 
+  /** Prepended to field names and keys: {@code ""} for the model's own fields, {@code "h.0."} for a block's. */
+  private final String prefix;
+
   TensorFieldReader(Trees trees, Diagnostics diagnostics, ConstantFolder folder, CompilationUnitTree unit,
       Function<VariableElement, ExpressionTree> constructorValue) {
+    this(trees, diagnostics, folder, unit, constructorValue, "");
+  }
+
+  /**
+   * The tensor fields of a block at {@code prefix} ({@code "h.0."}): fields and keys prefixed, as its state-dict keys
+   * are; a private field is fine there (the generated class finds it by its path, not by a field access).
+   */
+  TensorFieldReader(Trees trees, Diagnostics diagnostics, ConstantFolder folder, CompilationUnitTree unit,
+      Function<VariableElement, ExpressionTree> constructorValue, String prefix) {
+    this.prefix = prefix;
     this.trees = trees;
     this.diagnostics = diagnostics;
     this.folder = folder;
@@ -81,7 +94,7 @@ final class TensorFieldReader {
   private TensorIr readField(VariableElement field) {
     String name = field.getSimpleName().toString();
     boolean ok = true;
-    if (field.getModifiers().contains(Modifier.PRIVATE)) {
+    if (field.getModifiers().contains(Modifier.PRIVATE) && prefix.isEmpty()) {
       diagnostics.error(field, Message.PRIVATE_TENSOR, name);
       ok = false;
     }
@@ -103,7 +116,7 @@ final class TensorFieldReader {
       return null;
     }
     long pos = trees.getSourcePositions().getStartPosition(unit, tree);
-    return ok ? new TensorIr(name, d.key, d.kind, d.shape, new Source(unit, tree, unit.getLineMap().getLineNumber(pos))) : null;
+    return ok ? new TensorIr(prefix + name, prefix + d.key, d.kind, d.shape, new Source(unit, tree, unit.getLineMap().getLineNumber(pos))) : null;
   }
 
   /** What a field's expression registers: its kind (null: neither a parameter nor a buffer), key and shape. */
