@@ -59,6 +59,12 @@ class KernelSourcesTest {
   }
 
   @Test
+  void sortKernelsCompile() {
+    checkFamily("kiln_sort.cu", SortKernels.SOURCE, List.of(
+        "kiln_sort_chunks", "kiln_sort_merge", "kiln_extremum_along", "kiln_line_scatter", "kiln_one_hot"));
+  }
+
+  @Test
   void piecewiseKernelsCompile() {
     checkFamily("kiln_piecewise.cu", PiecewiseKernels.SOURCE, List.of(
         "kiln_softplus_forward", "kiln_softplus_backward", "kiln_elu_forward", "kiln_elu_backward", "kiln_hardtanh_backward",
@@ -102,6 +108,7 @@ class KernelSourcesTest {
     checkLaunched("RecurrentCellKernels.java", RecurrentCellKernels.SOURCE);
     checkLaunched("IndexKernels.java", IndexKernels.SOURCE);
     checkLaunched("PiecewiseKernels.java", PiecewiseKernels.SOURCE);
+    checkLaunched("SortKernels.java", SortKernels.SOURCE);
   }
 
   private static void checkFamily(String name, String source, List<String> expected) {
