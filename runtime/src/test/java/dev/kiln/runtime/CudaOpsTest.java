@@ -828,7 +828,7 @@ class CudaOpsTest {
   }
 
   @Test
-  void logsumexpAndNormsOverLongAndShortLines() { // a block a line from 1024 values, a warp from 32, else a thread
+  void cumsumLogsumexpAndNormsOverLongAndShortLines() { // a block a line from 1024 values, a warp from 32, else a thread
     int[][] shapes = {{2, 5000}, {3, 1500, 2}, {5, 100}, {4, 40, 3}, {6, 7}, {3, 5, 4}};
     for (int[] shape : shapes) {
       Tensor x = randn(4f, shape);
@@ -838,6 +838,8 @@ class CudaOpsTest {
       compare("norm 2" + s, Match.CLOSE, in -> in[0].norm(2, 1), x);
       compare("norm 1" + s, Match.CLOSE, in -> in[0].norm(1, 1, true), x);
       compare("norm 3" + s, Match.CLOSE, in -> in[0].norm(3, 1), x);
+      compare("cumsum" + s, Match.CLOSE, in -> in[0].cumsum(1), x); // a long line a block: to rounding
+      repeatsBitForBit("cumsum" + s, t -> t.cumsum(1), x);
       repeatsBitForBit("logsumexp" + s, t -> t.logsumexp(1), x);
       repeatsBitForBit("norm 1.5" + s, t -> t.norm(1.5f, 1), x);
     }

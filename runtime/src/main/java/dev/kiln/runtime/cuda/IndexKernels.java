@@ -5,10 +5,11 @@ import java.lang.ref.Reference;
 /**
  * Index maps and line kernels on the GPU: the CUDA twins of {@code cpu.IndexKernels} (constant
  * padding and flipping as one coordinate map; running sums, log-sum-exp and p-norms along one
- * dimension of {@code [outer, size, inner]}), with the same formulas in double and the same
- * order of addition, so that the two backends agree to float rounding (the index map and the
- * running sums bit for bit). The running sums run one thread per line (a sequential scan, in the
- * CPU's order); log-sum-exp and the norms reduce a line with a group of threads ({@link
+ * dimension of {@code [outer, size, inner]}), with the same formulas in double, so that the two
+ * backends agree to float rounding (the index map, and the running sums where a thread scans a
+ * line, bit for bit). The running sums run one thread per
+ * line (a sequential scan, in the CPU's order), a long line a block (stretches scanned in shared
+ * memory); log-sum-exp and the norms reduce a line with a group of threads ({@link
  * #LINE_REDUCE}: a block for a long line, a warp or a thread for a short one); the backward passes
  * one thread per element.
  */
@@ -118,6 +119,33 @@ public final class IndexKernels {
         }
       }
 
+      // Running sums of a long line (LINE_REDUCE's group of 256), a block a line: thread t adds the line's t-th stretch of
+      // ceil(size / 256) values (in the scan's direction) in double, the stretches' sums are scanned in shared memory
+      // (a fixed tree: each thread's total of the stretches before its own), then each thread writes its stretch's
+      // running sums from there. The same double sums as kiln_cumsum's, grouped otherwise: the floats agree to
+      // rounding (almost always bit for bit) and repeat from run to run.
+      extern "C" __global__ void kiln_cumsum_block(float* out, const float* x, int size, int inner, int reverse) {
+        __shared__ double red[256];
+        long long base = kiln_line_base(blockIdx.x, size, inner);
+        int per = (size + 255) / 256, from = min(size, (int) threadIdx.x * per), to = min(size, from + per);
+        double part = 0.0;
+        for (int s = from; s < to; s++) part += (double) x[base + (long long) (reverse ? size - 1 - s : s) * inner];
+        red[threadIdx.x] = part;
+        __syncthreads();
+        for (int off = 1; off < 256; off <<= 1) {
+          double add = threadIdx.x >= off ? red[threadIdx.x - off] : 0.0;
+          __syncthreads();
+          red[threadIdx.x] += add;
+          __syncthreads();
+        }
+        double acc = threadIdx.x == 0 ? 0.0 : red[threadIdx.x - 1];
+        for (int s = from; s < to; s++) {
+          long long at = base + (long long) (reverse ? size - 1 - s : s) * inner;
+          acc += (double) x[at];
+          out[at] = (float) acc;
+        }
+      }
+
       // log(sum exp(x - m)) + m along a line, m its maximum (0 in its place when infinite), NaN for a line holding one;
       // `group` threads a line (LINE_REDUCE)
       extern "C" __global__ void kiln_logsumexp_forward(float* out, const float* x, int size, int inner, long long lines, int group) {
@@ -210,9 +238,20 @@ public final class IndexKernels {
     Reference.reachabilityFence(t);
   }
 
-  /** Running sums along the middle of {@code [outer, size, inner]}, from the end when {@code reverse}. */
+  /**
+   * Running sums along the middle of {@code [outer, size, inner]}, from the end when {@code reverse}:
+   * a thread a line in the CPU's order (bit for bit), or a block scanning a long line ({@link #lineGroup}
+   * of {@value #THREADS}; to rounding).
+   */
   public static void cumsum(long out, long x, int outer, int size, int inner, boolean reverse) {
     long lines = (long) outer * inner;
+    if (size > 0 && lineGroup(lines, size, inner) == THREADS) { // a long line: a block scans it
+      if (lines > Integer.MAX_VALUE) {
+        throw new IllegalArgumentException("kiln_cumsum_block: " + lines + " lines is more than one launch covers");
+      }
+      kernel("kiln_cumsum_block").launch((int) lines, 1, THREADS, 0, out, x, size, inner, reverse ? 1 : 0);
+      return;
+    }
     kernel("kiln_cumsum").launch1d(size == 0 ? 0 : lines, out, x, size, inner, reverse ? 1 : 0, lines);
   }
 
