@@ -866,7 +866,7 @@ class CudaOpsTest {
   void sortAndArgsortOnTheDeviceAsOnTheCpu() {
     // chunks in shared memory: short lines many to a block, strided lines, a line of one chunk; longer lines merged
     // (5000: one pass, 9000: two), ties, 0 and -0, NaN and infinities in every case
-    int[][] shapes = {{300, 5}, {3, 70, 4}, {2, 4096}, {2, 5000}, {9000}, {2, 1500, 3}, {4, 1}, {1, 0}};
+    int[][] shapes = {{300, 5}, {1100, 7}, {3, 70, 4}, {2, 4096}, {2, 5000}, {9000}, {2, 1500, 3}, {4, 1}, {1, 0}};
     for (int[] shape : shapes) {
       int dim = shape.length == 3 ? 1 : -1;
       Tensor x = tiesAndSpecials(3, shape);
@@ -886,6 +886,7 @@ class CudaOpsTest {
       assertArrayEquals(x.topk(7, 1, largest).indices().toIntArray(), x.to(gpu).topk(7, 1, largest).indices().toIntArray());
     }
     compare("topk(2, 0) of strided lines", Match.EXACT, in -> in[0].topk(2, 0, true).values(), tiesAndSpecials(0, 6, 4));
+    compare("topk of the whole line", Match.EXACT, in -> in[0].topk(6, 0, false).values(), tiesAndSpecials(0, 6, 4));
     compare("sort of a scalar", Match.EXACT, in -> in[0].sort(0, false).values(), Tensor.scalar(3f));
   }
 

@@ -26,8 +26,8 @@ public final class IndexKernels {
   static final long MANY_STRIDED_LINES = 16384;
 
   /**
-   * CUDA C of the line reductions, shared by the index and sort families: {@code kiln_line_of},
-   * {@code kiln_line_base}, {@code kiln_group_sum} and {@code kiln_group_max}. A line of {@code x}
+   * CUDA C of the line reductions, shared by the index and sort families: {@code kiln_line_here},
+   * {@code kiln_line_base} and {@code kiln_group_reduce} (a sum or a maximum). A line of {@code x}
    * seen as {@code [outer, size, inner]} is reduced by a group of 1, 32 or 256 threads ({@link
    * #lineGroup}), {@code 256 / group} lines to a block; the group's partial results meet in shared
    * memory in a tree fixed by the group (for 256, {@code BatchNormKernels.BLOCK_SUM}'s tree), so a
@@ -39,38 +39,33 @@ public final class IndexKernels {
       // `group` threads (1, 32 or 256, a power of two; IndexKernels.lineGroup) takes a line, 256 / group lines a block of
       // 256; lane k of the group takes the line's values k, k + group, ... The reductions synchronise the block: every
       // thread calls them, one past the last line with the identity.
-      __device__ __forceinline__ long long kiln_line_of(int group) {
-        return (long long) blockIdx.x * (blockDim.x / group) + threadIdx.x / group;
-      }
-
       __device__ __forceinline__ long long kiln_line_base(long long line, int size, int inner) {
         return (line / inner) * size * inner + line % inner;
       }
 
-      // The sum of the group's v, in every thread of the group: a tree in shared memory (red, double[256]) fixed by
-      // the group, the same as kiln_block_sum's for a group of 256.
-      __device__ double kiln_group_sum(double v, double* red, int group) {
-        int lane = threadIdx.x & (group - 1);
-        red[threadIdx.x] = v;
-        __syncthreads();
-        for (int s = group >> 1; s > 0; s >>= 1) {
-          if (lane < s) red[threadIdx.x] += red[threadIdx.x + s];
-          __syncthreads();
-        }
-        double r = red[threadIdx.x - lane];
-        __syncthreads();
-        return r;
+      // The calling thread's line, its lane in the line's group, whether the line exists, and the offset of the line's
+      // first value (0 past the last line).
+      struct kiln_line_t { long long line; int lane; bool live; long long base; };
+
+      __device__ __forceinline__ kiln_line_t kiln_line_here(int group, int size, int inner, long long lines) {
+        kiln_line_t t;
+        t.line = (long long) blockIdx.x * (blockDim.x / group) + threadIdx.x / group;
+        t.lane = threadIdx.x & (group - 1);
+        t.live = t.line < lines;
+        t.base = t.live ? kiln_line_base(t.line, size, inner) : 0;
+        return t;
       }
 
-      // The group's maximum, NaN when any v is, in every thread of the group.
-      __device__ double kiln_group_max(double v, double* red, int group) {
+      // The sum of the group's v (max 0) or their maximum (max 1; NaN when any v is), in every thread of the group: a
+      // tree in shared memory (red, double[256]) fixed by the group, for a sum of 256 kiln_block_sum's.
+      __device__ double kiln_group_reduce(double v, double* red, int group, int max) {
         int lane = threadIdx.x & (group - 1);
         red[threadIdx.x] = v;
         __syncthreads();
         for (int s = group >> 1; s > 0; s >>= 1) {
           if (lane < s) {
             double a = red[threadIdx.x], b = red[threadIdx.x + s];
-            red[threadIdx.x] = a != a ? a : (b != b || b > a) ? b : a;
+            red[threadIdx.x] = !max ? a + b : a != a ? a : (b != b || b > a) ? b : a;
           }
           __syncthreads();
         }
@@ -150,22 +145,20 @@ public final class IndexKernels {
       // `group` threads a line (LINE_REDUCE)
       extern "C" __global__ void kiln_logsumexp_forward(float* out, const float* x, int size, int inner, long long lines, int group) {
         __shared__ double red[256];
-        long long line = kiln_line_of(group);
-        int lane = threadIdx.x & (group - 1);
-        bool live = line < lines;
-        const float* v = x + (live ? kiln_line_base(line, size, inner) : 0);
+        kiln_line_t here = kiln_line_here(group, size, inner, lines);
+        const float* v = x + here.base;
         double m = (double) __int_as_float(0xff800000);
-        for (int j = lane; live && j < size; j += group) {
+        for (int j = here.lane; here.live && j < size; j += group) {
           double e = v[(long long) j * inner];
           m = (e > m || e != e) ? e : m;
           if (e != e) break;
         }
-        m = kiln_group_max(m, red, group);
+        m = kiln_group_reduce(m, red, group, 1);
         double shift = fabs(m) == (double) __int_as_float(0x7f800000) ? 0.0 : m; // an infinite maximum shifts by 0
         double sum = 0.0;
-        for (int j = lane; live && j < size; j += group) sum += exp((double) v[(long long) j * inner] - shift);
-        sum = kiln_group_sum(sum, red, group);
-        if (live && lane == 0) out[line] = (float) (log(sum) + shift);
+        for (int j = here.lane; here.live && j < size; j += group) sum += exp((double) v[(long long) j * inner] - shift);
+        sum = kiln_group_reduce(sum, red, group, 0);
+        if (here.live && here.lane == 0) out[here.line] = (float) (log(sum) + shift);
       }
 
       // dx = g exp(x - y), g and y one per line
@@ -183,17 +176,15 @@ public final class IndexKernels {
       extern "C" __global__ void kiln_norm_forward(float* out, const float* x, float p, int size, int inner, long long lines,
           int group) {
         __shared__ double red[256];
-        long long line = kiln_line_of(group);
-        int lane = threadIdx.x & (group - 1);
-        bool live = line < lines;
-        const float* v = x + (live ? kiln_line_base(line, size, inner) : 0);
+        kiln_line_t here = kiln_line_here(group, size, inner, lines);
+        const float* v = x + here.base;
         double sum = 0.0;
-        for (int j = lane; live && j < size; j += group) {
+        for (int j = here.lane; here.live && j < size; j += group) {
           double a = fabs((double) v[(long long) j * inner]);
           sum += p == 2.0f ? a * a : p == 1.0f ? a : pow(a, (double) p);
         }
-        sum = kiln_group_sum(sum, red, group);
-        if (live && lane == 0) out[line] = (float) (p == 2.0f ? sqrt(sum) : p == 1.0f ? sum : pow(sum, 1.0 / (double) p));
+        sum = kiln_group_reduce(sum, red, group, 0);
+        if (here.live && here.lane == 0) out[here.line] = (float) (p == 2.0f ? sqrt(sum) : p == 1.0f ? sum : pow(sum, 1.0 / (double) p));
       }
 
       // dx = g sign(x) (|x| / y)^(p - 1), 0 where x or the norm y is 0

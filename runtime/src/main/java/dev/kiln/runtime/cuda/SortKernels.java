@@ -133,13 +133,11 @@ public final class SortKernels {
           long long lines, int group, int max) {
         __shared__ float rv[256];
         __shared__ int ri[256];
-        long long line = kiln_line_of(group);
-        int lane = threadIdx.x & (group - 1);
-        bool live = line < lines;
-        const float* v = x + (live ? kiln_line_base(line, size, inner) : 0);
+        kiln_line_t here = kiln_line_here(group, size, inner, lines);
+        const float* v = x + here.base;
         float best = 0.0f;
         int at = -1;
-        for (int j = lane; live && j < size; j += group) {
+        for (int j = here.lane; here.live && j < size; j += group) {
           float e = v[(long long) j * inner];
           if (kiln_best_over(e, j, best, at, max)) { best = e; at = j; }
         }
@@ -147,15 +145,15 @@ public final class SortKernels {
         ri[threadIdx.x] = at;
         __syncthreads();
         for (int s = group >> 1; s > 0; s >>= 1) {
-          if (lane < s && kiln_best_over(rv[threadIdx.x + s], ri[threadIdx.x + s], rv[threadIdx.x], ri[threadIdx.x], max)) {
+          if (here.lane < s && kiln_best_over(rv[threadIdx.x + s], ri[threadIdx.x + s], rv[threadIdx.x], ri[threadIdx.x], max)) {
             rv[threadIdx.x] = rv[threadIdx.x + s];
             ri[threadIdx.x] = ri[threadIdx.x + s];
           }
           __syncthreads();
         }
-        if (live && lane == 0) {
-          values[line] = rv[threadIdx.x];
-          indices[line] = (float) ri[threadIdx.x];
+        if (here.live && here.lane == 0) {
+          values[here.line] = rv[threadIdx.x];
+          indices[here.line] = (float) ri[threadIdx.x];
         }
       }
 
@@ -188,10 +186,7 @@ public final class SortKernels {
     if (n == 0) {
       return;
     }
-    int chunk = Math.min(CHUNK, Integer.highestOneBit(Math.max(1, size - 1)) << 1);
-    if (size == 1) {
-      chunk = 1;
-    }
+    int chunk = size >= CHUNK ? CHUNK : size == 1 ? 1 : Integer.highestOneBit(size - 1) << 1; // a power of two, at least size
     int chunksPerLine = (size + chunk - 1) / chunk;
     int passes = 0;
     for (long width = chunk; width < size; width *= 2) {
