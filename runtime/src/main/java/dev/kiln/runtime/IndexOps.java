@@ -402,6 +402,33 @@ final class IndexOps {
     return pickedOnDevice(name, x, a, 1, values, indices);
   }
 
+  /** {@code Ops.extremum} on CUDA: the maximum ({@code max}) or minimum of all values, its gradient shared among the ties. */
+  static Tensor extremumOnDevice(String name, Tensor x, boolean max) {
+    Tensor value = Tensor.empty(x.device());
+    Tensor index = Tensor.emptyIndices(x.device());
+    SortKernels.extremumAlong(value.writeCuda(), index.writeCuda(), x.readCuda(), 1, x.numel(), 1, max);
+    CudaLayerOps.keepAlive(x, index);
+    if (!Ops.track(x)) {
+      return value;
+    }
+    return Tensor.ofNode(value, new Node(x) {
+      @Override protected boolean savesOutput() {
+        return true;
+      }
+
+      @Override public String name() {
+        return name;
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        return new Tensor[] {gradientOf(x, g, (dx, gd) -> {
+          SortKernels.shareAmongTies(dx.writeCuda(), gd.readCuda(), x.readCuda(), value.readCuda(), x.numel());
+          CudaLayerOps.keepAlive(x, value);
+        })};
+      }
+    });
+  }
+
   /** Values picked from x's lines, {@code k} a line, at {@code indices}: their gradient goes back there, zeros elsewhere. */
   private static ValuesAndIndices pickedOnDevice(String name, Tensor x, Ops.Along a, int k, Tensor values, Tensor indices) {
     if (!Ops.track(x)) {

@@ -1521,7 +1521,8 @@ public final class Ops {
   /**
    * The maximum ({@code max} true) or minimum of all of {@code x}'s values as a rank-0 tensor
    * (PyTorch's {@code x.max()}; NaN if any is NaN). As PyTorch's, the gradient is shared evenly by
-   * every element equal to the result (each NaN, for a NaN result).
+   * every element equal to the result (each NaN, for a NaN result). On CUDA both run on the device
+   * (one block reduces all values: {@code cuda.SortKernels}).
    *
    * @throws IllegalArgumentException for an empty tensor, which has no maximum
    */
@@ -1531,6 +1532,9 @@ public final class Ops {
     if (x.numel() == 0) {
       throw new IllegalArgumentException(name + " of an empty tensor of shape " + Shapes.toString(x.shape())
           + ": there is no " + (max ? "maximum" : "minimum") + " of nothing; max(dim) takes a dimension of values");
+    }
+    if (x.device().isCuda()) {
+      return IndexOps.extremumOnDevice(name, x, max);
     }
     float[] data = x.toFloatArray();
     float best = data[0];

@@ -907,6 +907,11 @@ class CudaOpsTest {
       assertArrayEquals(x.argmin(-1).toIntArray(), g.argmin(-1).toIntArray(), "argmin " + Shapes.toString(shape));
       assertTrue(g.argmax(1).device().isCuda());
     }
+    // max() and min() of all values: the gradient shared among the ties (many here: halves clipped to 2), or the NaNs
+    compare("max() with ties", Match.EXACT, in -> in[0].max(), tiesAndSpecials(1 << 20, 3, 1700));
+    compare("min() with ties", Match.EXACT, in -> in[0].min(), tiesAndSpecials(1 << 20, 5, 7));
+    compare("max() with NaN", Match.EXACT, in -> in[0].max(), tiesAndSpecials(100, 3, 1700));
+    compare("min() of -0 and 0", Match.EXACT, in -> in[0].min(), Tensor.of(new float[] {0f, -0f, 1f, 0f}, 4));
     // a NaN wins wherever it is; ties go to the first; -0 and 0 tie
     Tensor x = Tensor.of(new float[] {1, 3, 3, Float.NaN, 3, Float.NaN, -0f, 0f, -0f, 0f, 0f, -0f}, 2, 6);
     assertArrayEquals(new int[] {3, 0}, x.to(gpu).argmax(1).toIntArray());

@@ -19,7 +19,8 @@ import java.lang.ref.Reference;
  * place in the other run by binary search), so no line is too long for the device.
  *
  * <p>The maxima reduce a line with {@link IndexKernels#LINE_REDUCE}'s groups: the first index
- * among equal values wins, a NaN before any number (the first NaN), as on the CPU.
+ * among equal values wins, a NaN before any number (the first NaN), as on the CPU. The maximum of
+ * all values is the same reduction over one line, its gradient shared among the ties.
  */
 public final class SortKernels {
   private SortKernels() {}
@@ -167,6 +168,25 @@ public final class SortKernels {
         dx[kiln_line_base(line, size, inner) + (long long) idx[t] * inner] = g[t];
       }
 
+      // x equal to the extremum v: a NaN equals a NaN, -0 equals 0 (the CPU's Float.compare(e, v) == 0 || e == v)
+      __device__ __forceinline__ bool kiln_ties(float e, float v) { return e == v || (e != e && v != v); }
+
+      // count[0] = how many of x tie with value[0], one block of 256 (max()/min()'s gradient is shared among them)
+      extern "C" __global__ void kiln_count_ties(float* count, const float* x, const float* value, long long n) {
+        __shared__ double red[256];
+        double c = 0.0;
+        for (long long i = threadIdx.x; i < n; i += blockDim.x) c += kiln_ties(x[i], value[0]) ? 1.0 : 0.0;
+        c = kiln_group_reduce(c, red, 256, 0);
+        if (threadIdx.x == 0) count[0] = (float) c;
+      }
+
+      // dx = g / count where x ties with value[0], else 0: as the CPU, the share a float division
+      extern "C" __global__ void kiln_share_ties(float* dx, const float* g, const float* x, const float* value, const float* count,
+          long long n) {
+        long long t = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (t < n) dx[t] = kiln_ties(x[t], value[0]) ? __fdiv_rn(g[0], count[0]) : 0.0f;
+      }
+
       // out[e, c] = labels[e] == c ? 1 : 0, labels as floats holding whole numbers (checked on the host)
       extern "C" __global__ void kiln_one_hot(float* out, const float* labels, int classes, long long n) {
         long long t = (long long) blockIdx.x * blockDim.x + threadIdx.x;
@@ -230,6 +250,18 @@ public final class SortKernels {
     long n = (long) outer * k * inner;
     CoreKernels.fill(dx, 0f, (long) outer * size * inner);
     kernel("kiln_line_scatter").launch1d(n, dx, g, idx, k, size, inner, n);
+  }
+
+  /**
+   * The gradient of {@code max()}/{@code min()} of all of x's {@code n} values: {@code g[0]} shared
+   * evenly among the values that tie with the result {@code value[0]} (PyTorch's rule), zeros
+   * elsewhere; the ties counted by one block.
+   */
+  public static void shareAmongTies(long dx, long g, long x, long value, long n) {
+    CudaBuffer count = Cuda.get().allocate(1);
+    kernel("kiln_count_ties").launch(1, 1, IndexKernels.THREADS, 0, count.address(), x, value, n);
+    kernel("kiln_share_ties").launch1d(n, dx, g, x, value, count.address(), n);
+    Reference.reachabilityFence(count);
   }
 
   /** {@code out[e, c]} 1 where {@code labels[e] == c}, else 0 ({@code labels} checked on the host). */

@@ -61,7 +61,8 @@ class KernelSourcesTest {
   @Test
   void sortKernelsCompile() {
     checkFamily("kiln_sort.cu", SortKernels.SOURCE, List.of(
-        "kiln_sort_chunks", "kiln_sort_merge", "kiln_extremum_along", "kiln_line_scatter", "kiln_one_hot"));
+        "kiln_sort_chunks", "kiln_sort_merge", "kiln_extremum_along", "kiln_line_scatter", "kiln_count_ties", "kiln_share_ties",
+        "kiln_one_hot"));
   }
 
   @Test
