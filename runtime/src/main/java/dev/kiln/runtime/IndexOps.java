@@ -408,25 +408,8 @@ final class IndexOps {
     Tensor index = Tensor.emptyIndices(x.device());
     SortKernels.extremumAlong(value.writeCuda(), index.writeCuda(), x.readCuda(), 1, x.numel(), 1, max);
     CudaLayerOps.keepAlive(x, index);
-    if (!Ops.track(x)) {
-      return value;
-    }
-    return Tensor.ofNode(value, new Node(x) {
-      @Override protected boolean savesOutput() {
-        return true;
-      }
-
-      @Override public String name() {
-        return name;
-      }
-
-      @Override protected Tensor[] backward(Tensor g) {
-        return new Tensor[] {gradientOf(x, g, (dx, gd) -> {
-          SortKernels.shareAmongTies(dx.writeCuda(), gd.readCuda(), x.readCuda(), value.readCuda(), x.numel());
-          CudaLayerOps.keepAlive(x, value);
-        })};
-      }
-    });
+    return lineReduced(name, x, value, new Ops.Along(1, x.numel(), 1),
+        (dx, g, y) -> SortKernels.shareAmongTies(dx.writeCuda(), g.readCuda(), x.readCuda(), y.readCuda(), x.numel()));
   }
 
   /** Values picked from x's lines, {@code k} a line, at {@code indices}: their gradient goes back there, zeros elsewhere. */
