@@ -593,6 +593,12 @@ class CudaOpsTest {
     compare("softmax [8,1000] dim 0", Match.CLOSE, in -> Ops.softmax(in[0], 0), randn(3f, 8, 1000));
     compare("log_softmax [700,6] dim 0", Match.CLOSE, in -> Ops.logSoftmax(in[0], 0), randn(3f, 700, 6));
     compare("softmax [50,1] dim 1", Match.CLOSE, in -> Ops.softmax(in[0], 1), Tensor.randn(50, 1));
+    // a group of threads a line (IndexKernels.softmaxByLines): a block a long row or a long strided line, a warp a
+    // strided line of 32 values or more
+    compare("softmax [3,3000] dim 1", Match.CLOSE, in -> Ops.softmax(in[0], 1), randn(3f, 3, 3000));
+    compare("log_softmax [3,3000] dim 1", Match.CLOSE, in -> Ops.logSoftmax(in[0], 1), randn(3f, 3, 3000));
+    compare("log_softmax [2,1500,3] dim 1", Match.CLOSE, in -> Ops.logSoftmax(in[0], 1), randn(3f, 2, 1500, 3));
+    compare("softmax [4,100,5] dim 1", Match.CLOSE, in -> Ops.softmax(in[0], 1), randn(3f, 4, 100, 5));
     compare("softmax rank 1", Match.CLOSE, in -> Ops.softmax(in[0], 0), Tensor.randn(37));
     var e = assertThrows(IllegalArgumentException.class, () -> Ops.softmax(Tensor.randn(2, 3).to(gpu), 2));
     assertTrue(e.getMessage().startsWith("softmax of shape [2, 3]: dimension 2 is out of range"), e.getMessage());
@@ -844,6 +850,7 @@ class CudaOpsTest {
       repeatsBitForBit("norm 1.5" + s, t -> t.norm(1.5f, 1), x);
     }
     compare("logsumexp along the first dimension", Match.CLOSE, in -> in[0].logsumexp(0), randn(3f, 1200, 3));
+    compare("logsumexp of 16384 strided lines (a thread each)", Match.CLOSE, in -> in[0].logsumexp(1), randn(3f, 2, 40, 8192));
     Tensor empty = Tensor.randn(2, 0, 3).to(gpu); // empty lines: log(0) and a norm of 0, as on the CPU
     assertArrayEquals(Tensor.randn(2, 0, 3).logsumexp(1).toFloatArray(), empty.logsumexp(1).toFloatArray());
     assertArrayEquals(new float[6], empty.norm(2, 1).toFloatArray());

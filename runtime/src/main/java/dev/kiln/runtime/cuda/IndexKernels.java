@@ -161,6 +161,46 @@ public final class IndexKernels {
         if (here.live && here.lane == 0) out[here.line] = (float) (log(sum) + shift);
       }
 
+      // Softmax (takeLog 0) or log-softmax of each line, `group` threads a line (LINE_REDUCE): the long rows and long
+      // strided lines that ElementwiseKernels' warp per row and thread per strided line would leave to too few
+      // threads. kiln_softmax_rows_forward's formulas: y = exp(x - m) / sum or (x - m) - log(sum), the sum in double,
+      // m the maximum as fmaxf's.
+      extern "C" __global__ void kiln_softmax_lines_forward(float* y, const float* x, int size, int inner, long long lines,
+          int group, int takeLog) {
+        __shared__ double red[256];
+        kiln_line_t here = kiln_line_here(group, size, inner, lines);
+        const float* v = x + here.base;
+        float m = __int_as_float(0xff800000);
+        for (int j = here.lane; here.live && j < size; j += group) m = fmaxf(m, v[(long long) j * inner]);
+        m = (float) kiln_group_reduce(m, red, group, 1);
+        double sd = 0.0;
+        for (int j = here.lane; here.live && j < size; j += group) sd += expf(v[(long long) j * inner] - m);
+        sd = kiln_group_reduce(sd, red, group, 0);
+        float s = (float) sd, ls = (float) log(sd);
+        for (int j = here.lane; here.live && j < size; j += group) {
+          long long at = here.base + (long long) j * inner;
+          y[at] = takeLog ? (x[at] - m) - ls : expf(x[at] - m) / s;
+        }
+      }
+
+      // Its gradient from the output y, kiln_softmax_rows_backward's formulas: dx = y (g - sum(g y)), or for the
+      // log-softmax g - exp(y) sum(g).
+      extern "C" __global__ void kiln_softmax_lines_backward(float* dx, const float* g, const float* y, int size, int inner,
+          long long lines, int group, int takeLog) {
+        __shared__ double red[256];
+        kiln_line_t here = kiln_line_here(group, size, inner, lines);
+        double sd = 0.0;
+        for (int j = here.lane; here.live && j < size; j += group) {
+          long long at = here.base + (long long) j * inner;
+          sd += takeLog ? g[at] : (double) g[at] * y[at];
+        }
+        float s = (float) kiln_group_reduce(sd, red, group, 0);
+        for (int j = here.lane; here.live && j < size; j += group) {
+          long long at = here.base + (long long) j * inner;
+          dx[at] = takeLog ? g[at] - expf(y[at]) * s : y[at] * (g[at] - s);
+        }
+      }
+
       // dx = g exp(x - y), g and y one per line
       extern "C" __global__ void kiln_logsumexp_backward(float* dx, const float* g, const float* x, const float* y,
           int size, int inner, long long n) {
@@ -251,6 +291,34 @@ public final class IndexKernels {
     long lines = (long) outer * inner;
     int group = lineGroup(lines, size, inner);
     launchLines(kernel("kiln_logsumexp_forward"), lines, group, out, x, size, inner, lines, group);
+  }
+
+  /**
+   * Softmax or ({@code takeLog}) log-softmax along the middle of {@code [outer, size, inner]} by
+   * groups of threads ({@link #lineGroup}); {@code ElementwiseKernels.softmaxForward} hands it the
+   * lines its own kernels would give too few threads.
+   */
+  public static void softmaxLinesForward(long y, long x, int outer, int size, int inner, boolean takeLog) {
+    long lines = (long) outer * inner;
+    int group = lineGroup(lines, size, inner);
+    launchLines(kernel("kiln_softmax_lines_forward"), lines, group, y, x, size, inner, lines, group, takeLog ? 1 : 0);
+  }
+
+  /** The gradient of {@link #softmaxLinesForward} from its output {@code y}. */
+  public static void softmaxLinesBackward(long dx, long g, long y, int outer, int size, int inner, boolean takeLog) {
+    long lines = (long) outer * inner;
+    int group = lineGroup(lines, size, inner);
+    launchLines(kernel("kiln_softmax_lines_backward"), lines, group, dx, g, y, size, inner, lines, group, takeLog ? 1 : 0);
+  }
+
+  /**
+   * Whether {@link #softmaxLinesForward} should take a softmax along the middle of {@code [outer,
+   * size, inner]}: a row of {@value #BLOCK_LINE} values or more (a block, not a warp), or strided
+   * lines that {@link #lineGroup} gives more than a thread each.
+   */
+  public static boolean softmaxByLines(int outer, int size, int inner) {
+    int group = lineGroup((long) outer * inner, size, inner);
+    return inner == 1 ? group == THREADS : group > 1;
   }
 
   /** {@code dx = g exp(x - y)}, g and y one per line. */

@@ -55,7 +55,8 @@ class KernelSourcesTest {
   @Test
   void indexKernelsCompile() {
     checkFamily("kiln_index.cu", IndexKernels.SOURCE, List.of(
-        "kiln_index_map", "kiln_cumsum", "kiln_cumsum_block", "kiln_logsumexp_forward", "kiln_logsumexp_backward", "kiln_norm_forward", "kiln_norm_backward"));
+        "kiln_index_map", "kiln_cumsum", "kiln_cumsum_block", "kiln_logsumexp_forward", "kiln_logsumexp_backward", "kiln_norm_forward", "kiln_norm_backward",
+        "kiln_softmax_lines_forward", "kiln_softmax_lines_backward"));
   }
 
   @Test
