@@ -37,6 +37,14 @@ def cases(n):
         ("sum (0, 2, 3), per channel", [(n, 32, 28, 28)], lambda x: x.sum(dim=(0, 2, 3))),
         ("var (0, 2, 3), per channel", [(n, 32, 28, 28)], lambda x: x.var(dim=(0, 2, 3), unbiased=False)),
         ("mean (1, 3), two runs", [(n, 32, 28, 28)], lambda x: x.mean(dim=(1, 3))),
+        ("logsumexp(-1), 50k classes", [(4, 50000)], lambda x: torch.logsumexp(x, -1)),
+        ("norm 2 (-1), long rows", [(4, 50000)], lambda x: torch.linalg.vector_norm(x, 2, -1)),
+        ("cumsum(-1), long rows", [(4, 50000)], lambda x: torch.cumsum(x, -1)),
+        ("max(-1), 50k classes", [(4, 50000)], lambda x: x.max(-1).values),
+        ("logsumexp(-1), short rows", [(n, 128, 100)], lambda x: torch.logsumexp(x, -1)),
+        ("sort(-1), 1000 values", [(n, 1000)], lambda x: torch.sort(x, dim=-1, stable=True).values),
+        ("sort(-1), 50k values", [(4, 50000)], lambda x: torch.sort(x, dim=-1, stable=True).values),
+        ("topk(5, -1), 50k classes", [(4, 50000)], lambda x: x.topk(5, -1).values),
     ]
 
 

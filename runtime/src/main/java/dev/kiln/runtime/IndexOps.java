@@ -1,6 +1,7 @@
 package dev.kiln.runtime;
 
 import dev.kiln.runtime.cpu.IndexKernels;
+import dev.kiln.runtime.cuda.SortKernels;
 import java.util.Arrays;
 
 /**
@@ -343,14 +344,94 @@ final class IndexOps {
     if (total > Integer.MAX_VALUE - 8) {
       throw new IllegalArgumentException(op + ": " + Shapes.toString(shape) + " labels of " + classes + " classes are too many values for one tensor");
     }
-    float[] out = new float[(int) total];
     for (int i = 0; i < ids.length; i++) {
       if (ids[i] < 0 || ids[i] >= classes) {
         throw new IllegalArgumentException(op + ": class value " + ids[i] + " at flat index " + i + " of labels " + Shapes.toString(shape)
             + (ids[i] < 0 ? " is negative: class values must be non-negative" : " must be smaller than num_classes " + classes));
       }
+    }
+    int[] outShape = Shapes.concat(shape, classes);
+    if (labels.device().isCuda()) { // written on the device from its copy of the labels: nothing of the result uploaded
+      Tensor out = Tensor.empty(labels.device(), outShape);
+      SortKernels.oneHot(out.writeCuda(), labels.readCuda(), ids.length, classes);
+      CudaLayerOps.keepAlive(labels);
+      return out;
+    }
+    float[] out = new float[(int) total];
+    for (int i = 0; i < ids.length; i++) {
       out[i * classes + ids[i]] = 1f;
     }
-    return Tensor.wrap(out, Shapes.concat(shape, classes)).to(labels.device());
+    return Tensor.wrap(out, outShape);
+  }
+
+  // ------------------------------------------------------------------ ordering on the GPU: sort, topk, max and min along a dimension
+
+  /**
+   * {@code Ops.ordered} on CUDA: each line's values sorted on the device ({@link SortKernels#sort},
+   * the CPU's order), the first {@code k} kept (topk: an index map crops the line), and the values'
+   * gradient scattered back to where they came from on the device.
+   */
+  static ValuesAndIndices orderedOnDevice(String name, Tensor x, Ops.Along a, int k, int[] outShape, boolean largest) {
+    Device device = x.device();
+    Tensor values = Tensor.empty(device, x.shape());
+    Tensor indices = Tensor.emptyIndices(device, x.shape());
+    SortKernels.sort(values.writeCuda(), indices.writeCuda(), x.readCuda(), a.outer(), a.size(), a.inner(), largest);
+    CudaLayerOps.keepAlive(x);
+    if (k < a.size()) {
+      int[] line = {a.outer(), k, a.inner()}, full = {a.outer(), a.size(), a.inner()};
+      Tensor firstValues = Tensor.empty(device, outShape);
+      Tensor firstIndices = Tensor.emptyIndices(device, outShape);
+      boolean[] flip = new boolean[3];
+      long[] offset = new long[3];
+      dev.kiln.runtime.cuda.IndexKernels.indexMap(firstValues.writeCuda(), values.readCuda(), line, full, flip, offset, 0f);
+      dev.kiln.runtime.cuda.IndexKernels.indexMap(firstIndices.writeCuda(), indices.readCuda(), line, full, flip, offset, 0f);
+      CudaLayerOps.keepAlive(values, indices);
+      values = firstValues;
+      indices = firstIndices;
+    } // else outShape is x's shape
+    return pickedOnDevice(name, x, a, k, values, indices);
+  }
+
+  /** {@code Ops.extremaAlong} on CUDA: each line's maximum ({@code max}) or minimum and its index, reduced on the device. */
+  static ValuesAndIndices extremaOnDevice(String name, Tensor x, Ops.Along a, int[] outShape, boolean max) {
+    Tensor values = Tensor.empty(x.device(), outShape);
+    Tensor indices = Tensor.emptyIndices(x.device(), outShape);
+    SortKernels.extremumAlong(values.writeCuda(), indices.writeCuda(), x.readCuda(), a.outer(),
+        a.size(), a.inner(), max);
+    CudaLayerOps.keepAlive(x);
+    return pickedOnDevice(name, x, a, 1, values, indices);
+  }
+
+  /** {@code Ops.extremum} on CUDA: the maximum ({@code max}) or minimum of all values, its gradient shared among the ties. */
+  static Tensor extremumOnDevice(String name, Tensor x, boolean max) {
+    Tensor value = Tensor.empty(x.device());
+    Tensor index = Tensor.emptyIndices(x.device());
+    SortKernels.extremumAlong(value.writeCuda(), index.writeCuda(), x.readCuda(), 1, x.numel(), 1, max);
+    CudaLayerOps.keepAlive(x, index);
+    return lineReduced(name, x, value, new Ops.Along(1, x.numel(), 1),
+        (dx, g, y) -> SortKernels.shareAmongTies(dx.writeCuda(), g.readCuda(), x.readCuda(), y.readCuda(), x.numel()));
+  }
+
+  /** Values picked from x's lines, {@code k} a line, at {@code indices}: their gradient goes back there, zeros elsewhere. */
+  private static ValuesAndIndices pickedOnDevice(String name, Tensor x, Ops.Along a, int k, Tensor values, Tensor indices) {
+    if (!Ops.track(x)) {
+      return new ValuesAndIndices(values, indices);
+    }
+    return new ValuesAndIndices(Tensor.ofNode(values, new Node(x) {
+      @Override protected boolean savesInputs() { // the indices, not x
+        return false;
+      }
+
+      @Override public String name() {
+        return name;
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        return new Tensor[] {gradientOf(x, g, (dx, gd) -> {
+          SortKernels.scatterAlong(dx.writeCuda(), gd.readCuda(), indices.readCuda(), a.outer(), k, a.size(), a.inner());
+          CudaLayerOps.keepAlive(indices);
+        })};
+      }
+    }), indices);
   }
 }

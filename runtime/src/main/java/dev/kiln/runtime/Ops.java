@@ -1341,8 +1341,8 @@ public final class Ops {
    * The maxima ({@code max} true) or minima of {@code x} along {@code dim} and where they are, as
    * PyTorch's {@code x.max(dim, keepdim)}: the first on ties, NaN wins over any number (PyTorch
    * propagates NaN). The values' gradient goes to the element each came from, zero elsewhere.
-   * Computed on the host, for either device (an evaluation's {@code torch.max(outputs, 1)}, or a
-   * reduction inside a model; not a kernel for a training step's inner loop on CUDA).
+   * On CUDA a reduction on the device ({@code cuda.SortKernels}: a block, a warp or a thread per
+   * line), the gradient scattered there too.
    *
    * @throws IllegalArgumentException naming the op and the shape for a dimension out of range or
    *     of size 0
@@ -1362,6 +1362,9 @@ public final class Ops {
       }
     }
     int[] outShape = shape.length == 0 ? new int[0] : reducedShape(shape, Shapes.normalizeDim(dim, shape.length), keepDim);
+    if (x.device().isCuda()) {
+      return IndexOps.extremaOnDevice(name, x, a, outShape, max);
+    }
     float[] data = x.toFloatArray();
     int count = a.outer() * a.inner();
     float[] values = new float[count];
@@ -1425,7 +1428,7 @@ public final class Ops {
    * as PyTorch's {@code x.topk(k, dim, largest)}: sorted, NaN above every number; the dimension
    * keeps its place with size k. Ties come in their original order (PyTorch's CPU topk leaves their
    * order unspecified, and differs from 4 values on; the values are the same). The values' gradient goes back to the
-   * elements they came from. Computed on the host on either device (top-5 accuracy:
+   * elements they came from. On CUDA the sort runs on the device ({@code cuda.SortKernels}; top-5 accuracy:
    * {@code out.topk(5, 1, true).indices()}).
    *
    * @throws IllegalArgumentException naming the shape for a k outside 0..size or a dimension out of range
@@ -1450,8 +1453,8 @@ public final class Ops {
    * and where each came from, as PyTorch's {@code x.sort(dim, descending)}: NaN above every
    * number (last ascending, first descending), ties in their original order (PyTorch's {@code
    * stable=True}; its default sort may order ties otherwise from some 16 values on, the values
-   * the same). The values' gradient goes back to the elements they came from. Computed on the
-   * host on either device, as {@link #topk}.
+   * the same). The values' gradient goes back to the elements they came from. On CUDA the sort
+   * and the gradient's scatter run on the device, in the same order, as for {@link #topk}.
    *
    * @throws IllegalArgumentException naming the shape for a dimension out of range
    */
@@ -1467,6 +1470,9 @@ public final class Ops {
     int[] outShape = x.shape();
     if (!scalar) {
       outShape[Shapes.normalizeDim(dim, outShape.length)] = k;
+    }
+    if (x.device().isCuda()) {
+      return IndexOps.orderedOnDevice(name, x, a, k, outShape, largest);
     }
     float[] data = x.toFloatArray();
     int count = a.outer() * k * a.inner();
@@ -1503,7 +1509,8 @@ public final class Ops {
   /**
    * The maximum ({@code max} true) or minimum of all of {@code x}'s values as a rank-0 tensor
    * (PyTorch's {@code x.max()}; NaN if any is NaN). As PyTorch's, the gradient is shared evenly by
-   * every element equal to the result (each NaN, for a NaN result).
+   * every element equal to the result (each NaN, for a NaN result). On CUDA both run on the device
+   * (one block reduces all values: {@code cuda.SortKernels}).
    *
    * @throws IllegalArgumentException for an empty tensor, which has no maximum
    */
@@ -1513,6 +1520,9 @@ public final class Ops {
     if (x.numel() == 0) {
       throw new IllegalArgumentException(name + " of an empty tensor of shape " + Shapes.toString(x.shape())
           + ": there is no " + (max ? "maximum" : "minimum") + " of nothing; max(dim) takes a dimension of values");
+    }
+    if (x.device().isCuda()) {
+      return IndexOps.extremumOnDevice(name, x, max);
     }
     float[] data = x.toFloatArray();
     float best = data[0];

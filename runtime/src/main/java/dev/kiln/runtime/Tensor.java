@@ -330,6 +330,12 @@ public final class Tensor {
     return new Tensor(st, 0, s, DType.FLOAT32, null);
   }
 
+  /** As {@link #empty(Device, int...)}, an {@link DType#INT32} tensor: indices a kernel is about to write (as floats). */
+  static Tensor emptyIndices(Device device, int... shape) {
+    Tensor t = empty(device, shape);
+    return new Tensor(t.storage, 0, t.shape, DType.INT32, null);
+  }
+
   /** Zeros on {@code device}. */
   public static Tensor zeros(Device device, int... shape) {
     if (device.isCpu()) {
@@ -579,6 +585,11 @@ public final class Tensor {
 
   /** Indices of the maxima along {@code dim} (first one on ties), as an {@link DType#INT32} tensor. */
   public Tensor argmax(int dim) {
+    if (device().isCuda() && dtype == DType.FLOAT32 && shape.length > 0) { // a reduction on the device, the same rule
+      try (var g = Kiln.noGrad()) {
+        return Ops.extremaAlong(this, dim, false, true).indices();
+      }
+    }
     int d = Shapes.normalizeDim(dim, shape.length);
     int outer = 1;
     for (int i = 0; i < d; i++) {

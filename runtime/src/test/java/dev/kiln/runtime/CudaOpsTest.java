@@ -593,6 +593,12 @@ class CudaOpsTest {
     compare("softmax [8,1000] dim 0", Match.CLOSE, in -> Ops.softmax(in[0], 0), randn(3f, 8, 1000));
     compare("log_softmax [700,6] dim 0", Match.CLOSE, in -> Ops.logSoftmax(in[0], 0), randn(3f, 700, 6));
     compare("softmax [50,1] dim 1", Match.CLOSE, in -> Ops.softmax(in[0], 1), Tensor.randn(50, 1));
+    // a group of threads a line (IndexKernels.softmaxByLines): a block a long row or a long strided line, a warp a
+    // strided line of 32 values or more
+    compare("softmax [3,3000] dim 1", Match.CLOSE, in -> Ops.softmax(in[0], 1), randn(3f, 3, 3000));
+    compare("log_softmax [3,3000] dim 1", Match.CLOSE, in -> Ops.logSoftmax(in[0], 1), randn(3f, 3, 3000));
+    compare("log_softmax [2,1500,3] dim 1", Match.CLOSE, in -> Ops.logSoftmax(in[0], 1), randn(3f, 2, 1500, 3));
+    compare("softmax [4,100,5] dim 1", Match.CLOSE, in -> Ops.softmax(in[0], 1), randn(3f, 4, 100, 5));
     compare("softmax rank 1", Match.CLOSE, in -> Ops.softmax(in[0], 0), Tensor.randn(37));
     var e = assertThrows(IllegalArgumentException.class, () -> Ops.softmax(Tensor.randn(2, 3).to(gpu), 2));
     assertTrue(e.getMessage().startsWith("softmax of shape [2, 3]: dimension 2 is out of range"), e.getMessage());
@@ -802,6 +808,134 @@ class CudaOpsTest {
     assertArrayEquals(x.argsort(1).toIntArray(), g.argsort(1).toIntArray());
     assertArrayEquals(x.argmin(2).toIntArray(), g.argmin(2).toIntArray());
     assertTrue(g.argmin(2).device().isCuda());
+  }
+
+  /**
+   * Values of {@code shape} with many ties (halves in [-2, 2], 0 and -0 among them) and, every 37th
+   * from {@code from}, NaN, +inf or -inf in turn: the cases where an order or a reduction could
+   * part from the CPU's.
+   */
+  private static Tensor tiesAndSpecials(int from, int... shape) {
+    float[] d = Tensor.randn(shape).toFloatArray();
+    float[] special = {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, -0f, 0f};
+    for (int i = 0; i < d.length; i++) {
+      d[i] = Math.max(-2f, Math.min(2f, Math.round(d[i] * 2) / 2f));
+      if (i >= from && (i - from) % 37 == 0) {
+        d[i] = special[(i - from) / 37 % special.length];
+      }
+    }
+    return Tensor.of(d, shape);
+  }
+
+  /** Runs {@code f} twice on the GPU: a reduction's order is fixed by the sizes, so the results are the same bits. */
+  private static void repeatsBitForBit(String what, Function<Tensor, Tensor> f, Tensor x) {
+    Tensor g = x.to(gpu);
+    assertArrayEquals(f.apply(g).toFloatArray(), f.apply(g).toFloatArray(), what + ": two runs differ");
+  }
+
+  @Test
+  void cumsumLogsumexpAndNormsOverLongAndShortLines() { // a block a line from 1024 values, a warp from 32, else a thread
+    int[][] shapes = {{2, 5000}, {3, 1500, 2}, {5, 100}, {4, 40, 3}, {6, 7}, {3, 5, 4}};
+    for (int[] shape : shapes) {
+      Tensor x = randn(4f, shape);
+      String s = " " + Shapes.toString(shape);
+      compare("logsumexp" + s, Match.CLOSE, in -> in[0].logsumexp(1), x);
+      compare("logsumexp of large values" + s, Match.CLOSE, in -> in[0].logsumexp(1, true), randn(60f, shape));
+      compare("norm 2" + s, Match.CLOSE, in -> in[0].norm(2, 1), x);
+      compare("norm 1" + s, Match.CLOSE, in -> in[0].norm(1, 1, true), x);
+      compare("norm 3" + s, Match.CLOSE, in -> in[0].norm(3, 1), x);
+      compare("cumsum" + s, Match.CLOSE, in -> in[0].cumsum(1), x); // a long line a block: to rounding
+      repeatsBitForBit("cumsum" + s, t -> t.cumsum(1), x);
+      repeatsBitForBit("logsumexp" + s, t -> t.logsumexp(1), x);
+      repeatsBitForBit("norm 1.5" + s, t -> t.norm(1.5f, 1), x);
+    }
+    compare("logsumexp along the first dimension", Match.CLOSE, in -> in[0].logsumexp(0), randn(3f, 1200, 3));
+    compare("logsumexp of 16384 strided lines (a thread each)", Match.CLOSE, in -> in[0].logsumexp(1), randn(3f, 2, 40, 8192));
+    Tensor empty = Tensor.randn(2, 0, 3).to(gpu); // empty lines: log(0) and a norm of 0, as on the CPU
+    assertArrayEquals(Tensor.randn(2, 0, 3).logsumexp(1).toFloatArray(), empty.logsumexp(1).toFloatArray());
+    assertArrayEquals(new float[6], empty.norm(2, 1).toFloatArray());
+    // a line holding NaN gives NaN, one of -inf gives -inf, one holding +inf gives +inf (the maximum shifted by 0)
+    float[] special = randn(2f, 4, 2000).toFloatArray();
+    special[1500] = Float.NaN;
+    Arrays.fill(special, 2000, 4000, Float.NEGATIVE_INFINITY);
+    special[4321] = Float.POSITIVE_INFINITY;
+    Tensor sx = Tensor.of(special, 4, 2000);
+    for (float[] lse : List.of(sx.logsumexp(1).toFloatArray(), sx.to(gpu).logsumexp(1).toFloatArray())) {
+      assertTrue(Float.isNaN(lse[0]) && lse[1] == Float.NEGATIVE_INFINITY && lse[2] == Float.POSITIVE_INFINITY, Arrays.toString(lse));
+    }
+    assertEquals(sx.logsumexp(1).toFloatArray()[3], sx.to(gpu).logsumexp(1).toFloatArray()[3], 1e-5);
+    float[] norms = Tensor.of(new float[] {1, Float.NaN, 2, 3, 4, 5}, 2, 3).to(gpu).norm(2, 1).toFloatArray();
+    assertTrue(Float.isNaN(norms[0]), Arrays.toString(norms));
+    assertEquals((float) Math.sqrt(50), norms[1], 1e-6);
+  }
+
+  @Test
+  void sortAndArgsortOnTheDeviceAsOnTheCpu() {
+    // chunks in shared memory: short lines many to a block, strided lines, a line of one chunk; longer lines merged
+    // (5000: one pass, 9000: two), ties, 0 and -0, NaN and infinities in every case
+    int[][] shapes = {{300, 5}, {1100, 7}, {3, 70, 4}, {2, 4096}, {2, 5000}, {9000}, {2, 1500, 3}, {4, 1}, {1, 0}};
+    for (int[] shape : shapes) {
+      int dim = shape.length == 3 ? 1 : -1;
+      Tensor x = tiesAndSpecials(3, shape);
+      for (boolean descending : new boolean[] {false, true}) {
+        String s = " " + Shapes.toString(shape) + (descending ? " descending" : " ascending");
+        compare("sort" + s, Match.EXACT, in -> in[0].sort(dim, descending).values(), x);
+        assertArrayEquals(x.sort(dim, descending).indices().toIntArray(), x.to(gpu).sort(dim, descending).indices().toIntArray(),
+            "sort indices" + s);
+        Tensor order = x.to(gpu).argsort(dim, descending);
+        assertTrue(order.device().isCuda() && order.dtype() == DType.INT32, "argsort" + s);
+        assertArrayEquals(x.argsort(dim, descending).toIntArray(), order.toIntArray(), "argsort" + s);
+      }
+    }
+    Tensor x = tiesAndSpecials(5, 3, 5000);
+    for (boolean largest : new boolean[] {false, true}) {
+      compare("topk(7) of 5000" + (largest ? " largest" : " smallest"), Match.EXACT, in -> in[0].topk(7, 1, largest).values(), x);
+      assertArrayEquals(x.topk(7, 1, largest).indices().toIntArray(), x.to(gpu).topk(7, 1, largest).indices().toIntArray());
+    }
+    compare("topk(2, 0) of strided lines", Match.EXACT, in -> in[0].topk(2, 0, true).values(), tiesAndSpecials(0, 6, 4));
+    compare("topk of the whole line", Match.EXACT, in -> in[0].topk(6, 0, false).values(), tiesAndSpecials(0, 6, 4));
+    compare("sort of a scalar", Match.EXACT, in -> in[0].sort(0, false).values(), Tensor.scalar(3f));
+  }
+
+  @Test
+  void maxMinArgmaxAndArgminOnTheDeviceAsOnTheCpu() {
+    int[][] shapes = {{2, 5000}, {3, 1500, 2}, {5, 100}, {4, 40, 3}, {6, 7}, {3, 5, 4}};
+    for (int[] shape : shapes) {
+      Tensor x = tiesAndSpecials(shape[0] * 7, shape);
+      Tensor g = x.to(gpu);
+      for (boolean max : new boolean[] {false, true}) {
+        String s = (max ? " max " : " min ") + Shapes.toString(shape);
+        compare("values" + s, Match.EXACT, in -> Ops.extremaAlong(in[0], 1, false, max).values(), x);
+        Tensor indices = Ops.extremaAlong(g, 1, true, max).indices();
+        assertTrue(indices.device().isCuda() && indices.dtype() == DType.INT32, "indices" + s);
+        assertArrayEquals(Ops.extremaAlong(x, 1, true, max).indices().toIntArray(), indices.toIntArray(), "indices" + s);
+      }
+      assertArrayEquals(x.argmax(1).toIntArray(), g.argmax(1).toIntArray(), "argmax " + Shapes.toString(shape));
+      assertArrayEquals(x.argmin(-1).toIntArray(), g.argmin(-1).toIntArray(), "argmin " + Shapes.toString(shape));
+      assertTrue(g.argmax(1).device().isCuda());
+    }
+    // max() and min() of all values: the gradient shared among the ties (many here: halves clipped to 2), or the NaNs
+    compare("max() with ties", Match.EXACT, in -> in[0].max(), tiesAndSpecials(1 << 20, 3, 1700));
+    compare("min() with ties", Match.EXACT, in -> in[0].min(), tiesAndSpecials(1 << 20, 5, 7));
+    compare("max() with NaN", Match.EXACT, in -> in[0].max(), tiesAndSpecials(100, 3, 1700));
+    compare("min() of -0 and 0", Match.EXACT, in -> in[0].min(), Tensor.of(new float[] {0f, -0f, 1f, 0f}, 4));
+    // a NaN wins wherever it is; ties go to the first; -0 and 0 tie
+    Tensor x = Tensor.of(new float[] {1, 3, 3, Float.NaN, 3, Float.NaN, -0f, 0f, -0f, 0f, 0f, -0f}, 2, 6);
+    assertArrayEquals(new int[] {3, 0}, x.to(gpu).argmax(1).toIntArray());
+    assertArrayEquals(new int[] {3, 0}, x.to(gpu).argmin(1).toIntArray());
+    var e = assertThrows(IllegalArgumentException.class, () -> Tensor.randn(2, 0).to(gpu).max(1));
+    assertTrue(e.getMessage().startsWith("max along dimension 1 of size 0"), e.getMessage());
+  }
+
+  @Test
+  void oneHotIsWrittenOnTheDevice() {
+    Tensor labels = labels(60, 1000);
+    Tensor hot = Ops.oneHot(labels.to(gpu), 1000);
+    assertTrue(hot.device().isCuda());
+    assertArrayEquals(Ops.oneHot(labels, 1000).toFloatArray(), hot.toFloatArray());
+    assertArrayEquals(new int[] {60, 1000}, hot.shape());
+    var e = assertThrows(IllegalArgumentException.class, () -> Ops.oneHot(Tensor.labels(1, 5).to(gpu), 4));
+    assertTrue(e.getMessage().startsWith("one_hot: class value 5 at flat index 1"), e.getMessage());
   }
 
   @Test

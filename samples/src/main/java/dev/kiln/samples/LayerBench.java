@@ -10,7 +10,8 @@ import java.util.function.Function;
 /**
  * {@code bench --model layers}: the seed CNN's layers one at a time (and the CIFAR-10 net's 5x5
  * convolution, the smooth activations over the CNN's feature maps, and GELU and layer norm over a
- * transformer block's {@code [batch, 128 tokens, 256]}), each as Kiln's eager operation and as PyTorch's functional call in
+ * transformer block's {@code [batch, 128 tokens, 256]}, and the line kernels: log-sum-exp, norm,
+ * running sums, maxima, sort and topk over long and short rows), each as Kiln's eager operation and as PyTorch's functional call in
  * {@code samples/peer/pytorch_layer_peer.py}, which builds the same cases under the same names.
  * This is where a whole-step gap is traced to a kernel: the step times in {@code bench} add these up.
  *
@@ -70,7 +71,17 @@ final class LayerBench {
         new Case("var (0, 2, 3), per channel", "[" + batch + ", 32, 28, 28]", new int[][] {{batch, 32, 28, 28}},
             in -> Ops.var(in[0], new int[] {0, 2, 3}, false, false)),
         new Case("mean (1, 3), two runs", "[" + batch + ", 32, 28, 28]", new int[][] {{batch, 32, 28, 28}},
-            in -> Ops.mean(in[0], new int[] {1, 3}, false)));
+            in -> Ops.mean(in[0], new int[] {1, 3}, false)),
+        // line kernels over a few long rows (a block a row on CUDA) and many short ones; sorts in chunks and merges
+        new Case("logsumexp(-1), 50k classes", "[4, 50000]", new int[][] {{4, 50000}}, in -> Ops.logsumexp(in[0], -1, false)),
+        new Case("norm 2 (-1), long rows", "[4, 50000]", new int[][] {{4, 50000}}, in -> Ops.norm(in[0], 2, -1, false)),
+        new Case("cumsum(-1), long rows", "[4, 50000]", new int[][] {{4, 50000}}, in -> Ops.cumsum(in[0], -1)),
+        new Case("max(-1), 50k classes", "[4, 50000]", new int[][] {{4, 50000}}, in -> in[0].max(-1).values()),
+        new Case("logsumexp(-1), short rows", "[" + batch + ", 128, 100]", new int[][] {{batch, 128, 100}},
+            in -> Ops.logsumexp(in[0], -1, false)),
+        new Case("sort(-1), 1000 values", "[" + batch + ", 1000]", new int[][] {{batch, 1000}}, in -> Ops.sort(in[0], -1, false).values()),
+        new Case("sort(-1), 50k values", "[4, 50000]", new int[][] {{4, 50000}}, in -> Ops.sort(in[0], -1, false).values()),
+        new Case("topk(5, -1), 50k classes", "[4, 50000]", new int[][] {{4, 50000}}, in -> in[0].topk(5, -1, true).values()));
   }
 
   /** Median milliseconds of {@code c}'s forward under {@code noGrad} ({@code train == false}) or of a training pass. */

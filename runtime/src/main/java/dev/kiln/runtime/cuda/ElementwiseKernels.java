@@ -1345,7 +1345,8 @@ public final class ElementwiseKernels {
   /**
    * Softmax ({@code takeLog} false) or log-softmax along the middle dimension of {@code x} seen as
    * {@code [outer, size, inner]}: a warp per row when the dimension is the last one
-   * ({@code inner = 1}), else a thread per {@code (outer, inner)} pair.
+   * ({@code inner = 1}), else a thread per {@code (outer, inner)} pair; a long row, or long strided
+   * lines, a group of threads each ({@link IndexKernels#softmaxByLines}).
    */
   public static void softmaxForward(long y, long x, int outer, int size, int inner, boolean takeLog) {
     String function = takeLog ? "log_softmax_forward" : "softmax_forward";
@@ -1353,7 +1354,9 @@ public final class ElementwiseKernels {
     if ((long) outer * size * inner == 0) {
       return;
     }
-    if (inner == 1) {
+    if (IndexKernels.softmaxByLines(outer, size, inner)) { // a long row, or long strided lines: a group of threads a line
+      IndexKernels.softmaxLinesForward(y, x, outer, size, inner, takeLog);
+    } else if (inner == 1) {
       kernel("kiln_softmax_rows_forward").launch(blocks(function, outer, ROWS_PER_BLOCK), 1, THREADS, 0, y, x, outer, size, takeLog ? 1 : 0);
     } else {
       kernel("kiln_softmax_strided_forward").launch1d((long) outer * inner, y, x, outer, size, inner, takeLog ? 1 : 0);
@@ -1370,7 +1373,9 @@ public final class ElementwiseKernels {
     if ((long) outer * size * inner == 0) {
       return;
     }
-    if (inner == 1) {
+    if (IndexKernels.softmaxByLines(outer, size, inner)) {
+      IndexKernels.softmaxLinesBackward(dx, g, y, outer, size, inner, takeLog);
+    } else if (inner == 1) {
       kernel("kiln_softmax_rows_backward").launch(blocks(function, outer, ROWS_PER_BLOCK), 1, THREADS, 0, dx, g, y, outer, size, takeLog ? 1 : 0);
     } else {
       kernel("kiln_softmax_strided_backward").launch1d((long) outer * inner, dx, g, y, outer, size, inner, takeLog ? 1 : 0);

@@ -55,7 +55,15 @@ class KernelSourcesTest {
   @Test
   void indexKernelsCompile() {
     checkFamily("kiln_index.cu", IndexKernels.SOURCE, List.of(
-        "kiln_index_map", "kiln_cumsum", "kiln_logsumexp_forward", "kiln_logsumexp_backward", "kiln_norm_forward", "kiln_norm_backward"));
+        "kiln_index_map", "kiln_cumsum", "kiln_cumsum_block", "kiln_logsumexp_forward", "kiln_logsumexp_backward", "kiln_norm_forward", "kiln_norm_backward",
+        "kiln_softmax_lines_forward", "kiln_softmax_lines_backward"));
+  }
+
+  @Test
+  void sortKernelsCompile() {
+    checkFamily("kiln_sort.cu", SortKernels.SOURCE, List.of(
+        "kiln_sort_chunks", "kiln_sort_merge", "kiln_extremum_along", "kiln_line_scatter", "kiln_count_ties", "kiln_share_ties",
+        "kiln_one_hot"));
   }
 
   @Test
@@ -102,6 +110,7 @@ class KernelSourcesTest {
     checkLaunched("RecurrentCellKernels.java", RecurrentCellKernels.SOURCE);
     checkLaunched("IndexKernels.java", IndexKernels.SOURCE);
     checkLaunched("PiecewiseKernels.java", PiecewiseKernels.SOURCE);
+    checkLaunched("SortKernels.java", SortKernels.SOURCE);
   }
 
   private static void checkFamily(String name, String source, List<String> expected) {
