@@ -166,7 +166,7 @@ final class Winograd {
         }
         float[][] dm = scratch.products(outC * t);
         float[][] v = scratch.inputs(inC * t);
-        transformOutputGradients(dm, dout, doutOff, n0, cn, g);
+        transformOutputGradients(dm, dout, doutOff, n0, cn, g, scratch);
         if (dw != null) {
           transformInputs(v, t, x, xOff, n0, cn, g, scratch);
           float[] du = duParts[part];
@@ -427,51 +427,86 @@ final class Winograd {
     }
   }
 
-  /** {@code dm[xi][o, t] = (A dy A^T)[xi]} per output tile, zero for the outputs past the edges. */
-  private static void transformOutputGradients(float[][] dm, float[] dout, int doutOff, int n0, int cn, Geometry g) {
-    int outC = g.s.outChannels(), outW = g.outW;
-    int t = cn * g.tilesPerSample;
-    float[] m0 = dm[0], m1 = dm[1], m2 = dm[2], m3 = dm[3], m4 = dm[4], m5 = dm[5], m6 = dm[6], m7 = dm[7];
-    float[] m8 = dm[8], m9 = dm[9], m10 = dm[10], m11 = dm[11], m12 = dm[12], m13 = dm[13], m14 = dm[14], m15 = dm[15];
-    for (int i = 0; i < cn; i++) {
-      for (int o = 0; o < outC; o++) {
+  /**
+   * {@code dm[xi][o, t] = (A dy A^T)[xi]} per output tile, zero for the outputs past the edges: each tile's four
+   * gradients gathered into four arrays indexed as {@code dm} (the first is {@code dm[0]} itself), then {@code A dy}
+   * (rows {@code y0}, {@code y0 + y1}, {@code y0 - y1}, {@code -y1}) and the same of each row's two columns as
+   * loops C2 vectorises, over blocks of whole planes that stay in the L1 cache: the scalar form's arithmetic, so
+   * the same bits, with 4 scalar stores a tile instead of 16.
+   */
+  private static void transformOutputGradients(float[][] dm, float[] dout, int doutOff, int n0, int cn, Geometry g,
+      Scratch scratch) {
+    int outC = g.s.outChannels(), outW = g.outW, tilesW = g.tilesW, tps = g.tilesPerSample;
+    int t = cn * tps;
+    // sy[0 .. 2]: a tile's gradients y01, y10, y11 (y00 is dm[0]); sy[3 ..]: the rows of A dy, two columns each
+    float[][] sy = scratch.tiles(outC * t);
+    float[] y00 = dm[0], y01 = sy[0], y10 = sy[1], y11 = sy[2];
+    int full = outW / 2; // tiles whose two columns are both inside the output; the last of a row may have one
+    int planes = outC * cn, per = Math.max(1, BLOCK_TILES / tps);
+    for (int p0 = 0; p0 < planes; p0 += per) { // blocks of whole planes in dm's order (o, i)
+      int p1 = Math.min(planes, p0 + per), j0 = p0 * tps, j1 = p1 * tps;
+      for (int pl = p0; pl < p1; pl++) {
+        int o = pl / cn, i = pl % cn;
         int base = doutOff + ((n0 + i) * outC + o) * g.outPlane;
-        int dst = o * t + i * g.tilesPerSample;
         for (int ty = 0; ty < g.tilesH; ty++) {
-          int y = 2 * ty;
-          boolean lastRow = y + 1 >= g.outH;
-          for (int tx = 0; tx < g.tilesW; tx++, dst++) {
-            int at = base + y * outW + 2 * tx;
-            boolean lastCol = 2 * tx + 1 >= outW;
-            float y00 = dout[at];
-            float y01 = lastCol ? 0f : dout[at + 1];
-            float y10 = lastRow ? 0f : dout[at + outW];
-            float y11 = lastRow || lastCol ? 0f : dout[at + outW + 1];
-            // A dy: rows y0, y0 + y1, y0 - y1, -y1
-            float e00 = y00, e01 = y01;
-            float e10 = y00 + y10, e11 = y01 + y11;
-            float e20 = y00 - y10, e21 = y01 - y11;
-            float e30 = -y10, e31 = -y11;
-            // (A dy) A^T: the same combinations of each row's two columns
-            m0[dst] = e00;
-            m1[dst] = e00 + e01;
-            m2[dst] = e00 - e01;
-            m3[dst] = -e01;
-            m4[dst] = e10;
-            m5[dst] = e10 + e11;
-            m6[dst] = e10 - e11;
-            m7[dst] = -e11;
-            m8[dst] = e20;
-            m9[dst] = e20 + e21;
-            m10[dst] = e20 - e21;
-            m11[dst] = -e21;
-            m12[dst] = e30;
-            m13[dst] = e30 + e31;
-            m14[dst] = e30 - e31;
-            m15[dst] = -e31;
+          int row = base + 2 * ty * outW, at = pl * tps + ty * tilesW;
+          boolean lastRow = 2 * ty + 1 >= g.outH;
+          for (int tx = 0; tx < full; tx++) {
+            y00[at + tx] = dout[row + 2 * tx];
+            y01[at + tx] = dout[row + 2 * tx + 1];
+            y10[at + tx] = lastRow ? 0f : dout[row + outW + 2 * tx];
+            y11[at + tx] = lastRow ? 0f : dout[row + outW + 2 * tx + 1];
+          }
+          if (full < tilesW) {
+            y00[at + full] = dout[row + 2 * full];
+            y01[at + full] = 0f;
+            y10[at + full] = lastRow ? 0f : dout[row + outW + 2 * full];
+            y11[at + full] = 0f;
           }
         }
       }
+      // A dy: e1 = y0 + y1 and e2 = y0 - y1 of each column, e3 = -y1 of both (e0 is y0 itself)
+      sumAndDifference(sy[3], sy[4], y00, y10, j0, j1);
+      sumAndDifference(sy[5], sy[6], y01, y11, j0, j1);
+      negations(sy[7], sy[8], y10, y11, j0, j1);
+      // (A dy) A^T: row r's columns (c0, c1) give c0, c0 + c1, c0 - c1, -c1
+      gradientRow(dm[0], dm[1], dm[2], dm[3], y00, y01, false, j0, j1);
+      gradientRow(dm[4], dm[5], dm[6], dm[7], sy[3], sy[5], true, j0, j1);
+      gradientRow(dm[8], dm[9], dm[10], dm[11], sy[4], sy[6], true, j0, j1);
+      gradientRow(dm[12], dm[13], dm[14], dm[15], sy[7], sy[8], true, j0, j1);
+    }
+  }
+
+  /** One row of {@code (A dy) A^T} from its two columns: {@code d0 = c0} (copied unless {@code d0} is {@code c0}), {@code d1 = c0 + c1}, {@code d2 = c0 - c1}, {@code d3 = -c1}. */
+  private static void gradientRow(float[] d0, float[] d1, float[] d2, float[] d3, float[] c0, float[] c1, boolean copy, int from,
+      int to) {
+    sumAndDifference(d1, d2, c0, c1, from, to);
+    if (copy) {
+      System.arraycopy(c0, from, d0, from, to - from);
+    }
+    negation(d3, c1, from, to);
+  }
+
+  /** {@code u = a + b}, {@code w = a - b} (a loop C2 vectorises, in a method of its own). */
+  private static void sumAndDifference(float[] u, float[] w, float[] a, float[] b, int from, int to) {
+    for (int k = from; k < to; k++) {
+      u[k] = a[k] + b[k];
+      w[k] = a[k] - b[k];
+    }
+  }
+
+  /** {@code u = -a}, {@code w = -b}. */
+  private static void negations(float[] u, float[] w, float[] a, float[] b, int from, int to) {
+    for (int k = from; k < to; k++) {
+      u[k] = -a[k];
+      w[k] = -b[k];
+    }
+  }
+
+  /** {@code u = -a}. */
+  private static void negation(float[] u, float[] a, int from, int to) {
+    for (int k = from; k < to; k++) {
+      u[k] = -a[k];
     }
   }
 
