@@ -504,7 +504,7 @@ public final class MathKernels {
           addLanes(lanes, x, at, block);
         }
         for (int i = 0; i < c; i++) {
-          out[outOff + o * c + i] = (float) (sum8(lanes, i * d, d) * factor);
+          out[outOff + o * c + i] = (float) (foldLanes(lanes, i * d, d) * factor);
         }
       }
     });
@@ -517,25 +517,24 @@ public final class MathKernels {
     }
   }
 
-  /** {@link #sum8} over doubles: the same lanes and tree. */
-  static double sum8(double[] x, int off, int len) {
-    double s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
-    int i = 0;
-    for (; i + 7 < len; i += 8) {
-      int j = off + i;
-      s0 += x[j];
-      s1 += x[j + 1];
-      s2 += x[j + 2];
-      s3 += x[j + 3];
-      s4 += x[j + 4];
-      s5 += x[j + 5];
-      s6 += x[j + 6];
-      s7 += x[j + 7];
+  /**
+   * {@link #sum8}'s sum of {@code lanes[off .. off + len)}, folding them in place: value {@code k} of the first {@code
+   * 8 * (len / 8)} added into lane {@code k % 8} (its first value, never {@code -0} here, stands for {@code 0 +} it),
+   * the rest into lane 0, the eight combined by the same tree (lanes {@code len / 8} never reached count as 0).
+   */
+  private static double foldLanes(double[] lanes, int off, int len) {
+    int whole = len / 8 * 8;
+    for (int k = 8; k < whole; k++) {
+      lanes[off + (k & 7)] += lanes[off + k];
     }
-    for (; i < len; i++) {
-      s0 += x[off + i];
+    for (int k = Math.max(whole, 1); k < len; k++) {
+      lanes[off] += lanes[off + k];
     }
-    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
+    boolean eight = whole > 0;
+    double l0 = len > 0 ? lanes[off] : 0, l1 = eight ? lanes[off + 1] : 0, l2 = eight ? lanes[off + 2] : 0;
+    double l3 = eight ? lanes[off + 3] : 0, l4 = eight ? lanes[off + 4] : 0, l5 = eight ? lanes[off + 5] : 0;
+    double l6 = eight ? lanes[off + 6] : 0, l7 = eight ? lanes[off + 7] : 0;
+    return ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7));
   }
 
   /**
