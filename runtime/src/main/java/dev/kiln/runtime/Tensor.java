@@ -1497,13 +1497,8 @@ public final class Tensor {
     if (leaf.grad == null) {
       leaf.grad = new Tensor(g.toFloatArray(), 0, leaf.shape.clone(), DType.FLOAT32, null);
     } else {
-      float[] dst = leaf.grad.buffer();
-      int o = leaf.grad.offset;
-      float[] src = g.readBuffer();
-      int so = g.offset;
-      for (int i = 0; i < leaf.numel; i++) {
-        dst[o + i] += src[so + i];
-      }
+      // dst += src value by value (vectorised where both start at the same offset, the usual case)
+      dev.kiln.runtime.cpu.CpuKernels.accumulate(leaf.grad.buffer(), leaf.grad.offset, g.readBuffer(), g.offset, leaf.numel);
     }
   }
 
@@ -1513,11 +1508,10 @@ public final class Tensor {
       dev.kiln.runtime.cuda.CoreKernels.add(out.writeCuda(), a.readCuda(), b.to(a.device()).readCuda(), a.numel);
       return out;
     }
-    float[] out = a.toFloatArray();
-    float[] bd = b.readBuffer();
-    for (int i = 0; i < out.length; i++) {
-      out[i] += bd[b.offset + i];
-    }
+    // one pass, a + b as before (a copied, then b added): the same bits; vectorised and over the cores where
+    // both start at 0, the usual case (a fresh gradient)
+    float[] out = new float[a.numel];
+    dev.kiln.runtime.cpu.CpuKernels.addForward(out, 0, a.readBuffer(), a.offset, b.readBuffer(), b.offset, a.numel, false);
     return new Tensor(out, 0, a.shape.clone(), DType.FLOAT32, null);
   }
 

@@ -268,13 +268,21 @@ class ReduceOverTest {
       assertEquals(want, kernel[r], "the kernel, row " + r);
       assertEquals(sequential(v, r * 63, 63) / 63, pool[r], 1e-6, "within float error of index order, row " + r);
     }
-    float[] over = x.sum(new int[] {1, 3}).toFloatArray(); // runs [3, 5, 7, 9, 1]: per output, the rows of 9 in memory order
+    // runs [3, 5, 7, 9, 1]: per output, nine lanes (one per w) each adding its c in order, then the lanes as eightLanes
+    float[] over = x.sum(new int[] {1, 3}).toFloatArray();
     for (int a = 0; a < 3; a++) {
       for (int h = 0; h < 7; h++) {
-        double s = 0;
+        double[] lanes = new double[9];
         for (int c = 0; c < 5; c++) {
-          s += eightLanes(v, ((a * 5 + c) * 7 + h) * 9, 9);
+          for (int w = 0; w < 9; w++) {
+            lanes[w] += v[((a * 5 + c) * 7 + h) * 9 + w];
+          }
         }
+        double[] lane = new double[8];
+        for (int w = 0; w < 9; w++) {
+          lane[w < 8 ? w : 0] += lanes[w];
+        }
+        double s = ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
         assertEquals((float) s, over[a * 7 + h], a + ", " + h);
       }
     }

@@ -325,11 +325,17 @@ public final class MathKernels {
    * output added in double and rounded once; rows of the first run over both cores (with the first
    * run reduced, entries of the second kept run). An innermost reduced run (a row of {@code W})
    * is added by {@link #sum8} and its sum added to its output, whose partial sums come in memory
-   * order: an order fixed by {@code runs} alone, whatever the thread count.
+   * order: an order fixed by {@code runs} alone, whatever the thread count. Runs {@code [A, B, C, D]} whose
+   * kept {@code C x D} block is small ({@link #isBlockOfLanes}, a mean over {@code (1, 3)}) are {@link
+   * #sumOverBlocks}'s instead.
    */
   public static void sumOver(float[] out, int outOff, float[] x, int xOff, int[] runs, float factor) {
     if (runs.length <= 3) {
       sumAlong(out, outOff, x, xOff, runs[0], runs.length == 1 ? 1 : runs[1], runs.length == 1 ? 1 : runs[2], factor);
+      return;
+    }
+    if (isBlockOfLanes(runs)) {
+      sumOverBlocks(out, outOff, x, xOff, runs[0], runs[1], runs[2], runs[3], factor);
       return;
     }
     Runs r = new Runs(runs);
@@ -469,6 +475,92 @@ public final class MathKernels {
     return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
   }
 
+  /** Doubles of {@link #sumOverBlocks}'s lanes at most: 256 KiB, a core's L2 cache. */
+  private static final int BLOCK_LANES = 1 << 15;
+
+  /**
+   * Whether {@code runs} are {@code [A, B, C, D, 1]} (kept, reduced, kept, reduced: a sum over {@code (1, 3)} of
+   * {@code [N, C, H, W]}), with {@code A > 1} and {@code C * D} at most {@link #BLOCK_LANES}: {@link
+   * #sumOverBlocks} and {@link #spreadOverBlocks} take them.
+   */
+  private static boolean isBlockOfLanes(int[] runs) {
+    return runs.length == 5 && runs[4] == 1 && runs[0] > 1 && (long) runs[2] * runs[3] <= BLOCK_LANES;
+  }
+
+  /**
+   * {@code out[a, c] = factor * sum x[a, b, c, d]} over {@code b} and {@code d}, {@code x} seen as {@code [A, B,
+   * C, D]}: per row {@code a}, the {@code C x D} block of each {@code b} added in order into as many lanes in
+   * double (one index for both arrays: a pass at the memory's speed, where {@link #sum8} a row of {@code D}
+   * cost a call and a tree each short row), then each output's {@code D} lanes combined in {@link #sum8}'s
+   * order and rounded once. Rows over the cores; an order fixed by the sizes alone.
+   */
+  private static void sumOverBlocks(float[] out, int outOff, float[] x, int xOff, int a, int b, int c, int d, float factor) {
+    int block = c * d;
+    Parallel.forRange(a, (long) a * b * block, (part, from, to) -> {
+      double[] lanes = new double[block];
+      for (int o = from; o < to; o++) {
+        java.util.Arrays.fill(lanes, 0);
+        for (int k = 0, at = xOff + o * b * block; k < b; k++, at += block) {
+          addLanes(lanes, x, at, block);
+        }
+        for (int i = 0; i < c; i++) {
+          out[outOff + o * c + i] = (float) (foldLanes(lanes, i * d, d) * factor);
+        }
+      }
+    });
+  }
+
+  /** {@code lanes[i] += x[at + i]} for {@code n} values. */
+  private static void addLanes(double[] lanes, float[] x, int at, int n) {
+    for (int i = 0; i < n; i++) {
+      lanes[i] += x[at + i];
+    }
+  }
+
+  /**
+   * {@link #sum8}'s sum of {@code lanes[off .. off + len)}, folding them in place: value {@code k} of the first {@code
+   * 8 * (len / 8)} added into lane {@code k % 8} (its first value, never {@code -0} here, stands for {@code 0 +} it),
+   * the rest into lane 0, the eight combined by the same tree (lanes {@code len / 8} never reached count as 0).
+   */
+  private static double foldLanes(double[] lanes, int off, int len) {
+    int whole = len / 8 * 8;
+    for (int k = 8; k < whole; k++) {
+      lanes[off + (k & 7)] += lanes[off + k];
+    }
+    for (int k = Math.max(whole, 1); k < len; k++) {
+      lanes[off] += lanes[off + k];
+    }
+    boolean eight = whole > 0;
+    double l0 = len > 0 ? lanes[off] : 0, l1 = eight ? lanes[off + 1] : 0, l2 = eight ? lanes[off + 2] : 0;
+    double l3 = eight ? lanes[off + 3] : 0, l4 = eight ? lanes[off + 4] : 0, l5 = eight ? lanes[off + 5] : 0;
+    double l6 = eight ? lanes[off + 6] : 0, l7 = eight ? lanes[off + 7] : 0;
+    return ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7));
+  }
+
+  /**
+   * The gradient of {@link #sumOverBlocks}: per row {@code a}, the {@code C x D} block of {@code factor * g[a, c]}
+   * built once, then copied (or added) to each {@code b}'s place, rows over the cores.
+   */
+  private static void spreadOverBlocks(float[] dx, int dxOff, float[] g, int gOff, int a, int b, int c, int d, float factor,
+      boolean accumulate) {
+    int block = c * d;
+    Parallel.forRange(a, 2L * a * b * block, (part, from, to) -> {
+      float[] row = new float[block];
+      for (int o = from; o < to; o++) {
+        for (int i = 0; i < c; i++) {
+          java.util.Arrays.fill(row, i * d, (i + 1) * d, g[gOff + o * c + i] * factor);
+        }
+        for (int k = 0, at = dxOff + o * b * block; k < b; k++, at += block) {
+          if (accumulate) {
+            CpuKernels.accumulate(dx, at, row, 0, block);
+          } else {
+            System.arraycopy(row, 0, dx, at, block);
+          }
+        }
+      }
+    });
+  }
+
   /**
    * {@code dx = factor * g} repeated over the reduced runs: the gradient of {@link #sumOver}, written
    * or added to {@code dx} ({@code accumulate}); nothing when {@code dx} is null.
@@ -480,6 +572,10 @@ public final class MathKernels {
       return;
     }
     if (dx == null) {
+      return;
+    }
+    if (isBlockOfLanes(runs)) {
+      spreadOverBlocks(dx, dxOff, g, gOff, runs[0], runs[1], runs[2], runs[3], factor, accumulate);
       return;
     }
     Runs r = new Runs(runs);

@@ -118,14 +118,13 @@ final class Winograd {
         int n0 = c * g.chunk;
         int cn = Math.min(g.chunk, s.batch() - n0);
         int t = cn * g.tilesPerSample;
-        int vs = planeStride(s.inChannels() * t);
-        float[] v = scratch.inputs(16 * vs);
+        float[][] v = scratch.inputs(s.inChannels() * t);
         float[][] m = scratch.products(s.outChannels() * t);
-        transformInputs(v, vs, t, x, xOff, n0, cn, g, scratch);
+        transformInputs(v, t, x, xOff, n0, cn, g, scratch);
         for (int xi = 0; xi < 16; xi++) {
           Blas.sgemm(false, false, s.outChannels(), t, s.inChannels(), 1f,
               u, xi * s.outChannels() * s.inChannels(), s.inChannels(),
-              v, xi * vs, t, 0f, m[xi], 0, t);
+              v[xi], 0, t, 0f, m[xi], 0, t);
         }
         transformOutputs(out, outOff, bias, biasOff, m, n0, cn, g, scratch);
       }
@@ -165,24 +164,23 @@ final class Winograd {
         if (dw == null && dx == null) {
           continue;
         }
-        int vs = planeStride(inC * t);
         float[][] dm = scratch.products(outC * t);
-        float[] v = scratch.inputs(16 * vs);
-        transformOutputGradients(dm, dout, doutOff, n0, cn, g);
+        float[][] v = scratch.inputs(inC * t);
+        transformOutputGradients(dm, dout, doutOff, n0, cn, g, scratch);
         if (dw != null) {
-          transformInputs(v, vs, t, x, xOff, n0, cn, g, scratch);
+          transformInputs(v, t, x, xOff, n0, cn, g, scratch);
           float[] du = duParts[part];
           for (int xi = 0; xi < 16; xi++) {
-            Blas.sgemm(false, true, outC, inC, t, 1f, dm[xi], 0, t, v, xi * vs, t,
+            Blas.sgemm(false, true, outC, inC, t, 1f, dm[xi], 0, t, v[xi], 0, t,
                 1f, du, xi * outC * inC, inC);
           }
         }
         if (dx != null) {
           for (int xi = 0; xi < 16; xi++) {
             Blas.sgemm(true, false, inC, t, outC, 1f, filters, xi * outC * inC, inC, dm[xi], 0, t,
-                0f, v, xi * vs, t);
+                0f, v[xi], 0, t);
           }
-          transformInputGradients(dx, dxOff, v, vs, t, n0, cn, g, scratch);
+          transformInputGradients(dx, dxOff, v, t, n0, cn, g, scratch);
         }
       }
     });
@@ -199,8 +197,8 @@ final class Winograd {
   }
 
   /**
-   * Floats from one of the 16 matrices of a chunk to the next, at least {@code n}: a multiple of
-   * 4 KiB plus one cache line, so the transforms' 16 streams fall in different cache sets (a
+   * Floats in each of the 16 arrays of a chunk's transformed inputs or products, at least {@code n}: a
+   * multiple of 4 KiB plus one cache line, so the transforms' 16 streams fall in different cache sets (a
    * stride of a multiple of 4 KiB made the 7x7 maps' input transform 3x slower).
    */
   private static int planeStride(int n) {
@@ -298,12 +296,21 @@ final class Winograd {
    * {@code v[xi][c, t] = (B^T d B)[xi]} for the input tiles {@code d} of samples {@code n0 ..
    * n0+cn-1}, tile {@code t = (i * tilesH + ty) * tilesW + tx} reading the 4x4 block whose corner is
    * input row {@code 2ty - padH}, column {@code 2tx - padW} (zero outside the input).
+   *
+   * <p>Scalar: each tile's 16 values go to 16 arrays ({@code v[xi]}, one local each), not to one array at
+   * 16 offsets (0.77 against 0.95 ms for 64 samples of 32 channels of 14x14, one thread: fewer address
+   * computations for the 16 stores a tile, which bound it). Loops C2 vectorises were measured and are
+   * slower here: the stride-2 read of the plane that lays each tile's values out for them (a scalar
+   * gather of 8 values a tile, or 4 with shifted copies and fix-ups) costs about what the whole scalar
+   * transform does (docs/design-notes.md).
    */
-  private static void transformInputs(float[] v, int xs, int t, float[] x, int xOff, int n0, int cn, Geometry g, Scratch scratch) {
+  private static void transformInputs(float[][] v, int t, float[] x, int xOff, int n0, int cn, Geometry g, Scratch scratch) {
     Conv2dShape s = g.s;
     int h = s.height(), wd = s.width(), inC = s.inChannels();
     int pw = g.paddedW;
     float[] p = scratch.plane(g.padded);
+    float[] v0 = v[0], v1 = v[1], v2 = v[2], v3 = v[3], v4 = v[4], v5 = v[5], v6 = v[6], v7 = v[7];
+    float[] v8 = v[8], v9 = v[9], v10 = v[10], v11 = v[11], v12 = v[12], v13 = v[13], v14 = v[14], v15 = v[15];
     // the plane, zero-padded so every tile reads inside it: each input plane is copied over the
     // same inner rectangle, so the padding is zeroed once per call rather than once per plane
     Arrays.fill(p, 0, g.padded, 0f);
@@ -332,22 +339,22 @@ final class Winograd {
             float r20 = d20 - d10, r21 = d21 - d11, r22 = d22 - d12, r23 = d23 - d13;
             float r30 = d10 - d30, r31 = d11 - d31, r32 = d12 - d32, r33 = d13 - d33;
             // (B^T d) B: the same combinations of each row's columns
-            v[dst] = r00 - r02;
-            v[dst + xs] = r01 + r02;
-            v[dst + 2 * xs] = r02 - r01;
-            v[dst + 3 * xs] = r01 - r03;
-            v[dst + 4 * xs] = r10 - r12;
-            v[dst + 5 * xs] = r11 + r12;
-            v[dst + 6 * xs] = r12 - r11;
-            v[dst + 7 * xs] = r11 - r13;
-            v[dst + 8 * xs] = r20 - r22;
-            v[dst + 9 * xs] = r21 + r22;
-            v[dst + 10 * xs] = r22 - r21;
-            v[dst + 11 * xs] = r21 - r23;
-            v[dst + 12 * xs] = r30 - r32;
-            v[dst + 13 * xs] = r31 + r32;
-            v[dst + 14 * xs] = r32 - r31;
-            v[dst + 15 * xs] = r31 - r33;
+            v0[dst] = r00 - r02;
+            v1[dst] = r01 + r02;
+            v2[dst] = r02 - r01;
+            v3[dst] = r01 - r03;
+            v4[dst] = r10 - r12;
+            v5[dst] = r11 + r12;
+            v6[dst] = r12 - r11;
+            v7[dst] = r11 - r13;
+            v8[dst] = r20 - r22;
+            v9[dst] = r21 + r22;
+            v10[dst] = r22 - r21;
+            v11[dst] = r21 - r23;
+            v12[dst] = r30 - r32;
+            v13[dst] = r31 + r32;
+            v14[dst] = r32 - r31;
+            v15[dst] = r31 - r33;
           }
         }
       }
@@ -420,49 +427,86 @@ final class Winograd {
     }
   }
 
-  /** {@code dm[xi][o, t] = (A dy A^T)[xi]} per output tile, zero for the outputs past the edges. */
-  private static void transformOutputGradients(float[][] dm, float[] dout, int doutOff, int n0, int cn, Geometry g) {
-    int outC = g.s.outChannels(), outW = g.outW;
-    int t = cn * g.tilesPerSample;
-    for (int i = 0; i < cn; i++) {
-      for (int o = 0; o < outC; o++) {
+  /**
+   * {@code dm[xi][o, t] = (A dy A^T)[xi]} per output tile, zero for the outputs past the edges: each tile's four
+   * gradients gathered into four arrays indexed as {@code dm} (the first is {@code dm[0]} itself), then {@code A dy}
+   * (rows {@code y0}, {@code y0 + y1}, {@code y0 - y1}, {@code -y1}) and the same of each row's two columns as
+   * loops C2 vectorises, over blocks of whole planes that stay in the L1 cache: the scalar form's arithmetic, so
+   * the same bits, with 4 scalar stores a tile instead of 16.
+   */
+  private static void transformOutputGradients(float[][] dm, float[] dout, int doutOff, int n0, int cn, Geometry g,
+      Scratch scratch) {
+    int outC = g.s.outChannels(), outW = g.outW, tilesW = g.tilesW, tps = g.tilesPerSample;
+    int t = cn * tps;
+    // sy[0 .. 2]: a tile's gradients y01, y10, y11 (y00 is dm[0]); sy[3 ..]: the rows of A dy, two columns each
+    float[][] sy = scratch.tiles(outC * t);
+    float[] y00 = dm[0], y01 = sy[0], y10 = sy[1], y11 = sy[2];
+    int full = outW / 2; // tiles whose two columns are both inside the output; the last of a row may have one
+    int planes = outC * cn, per = Math.max(1, BLOCK_TILES / tps);
+    for (int p0 = 0; p0 < planes; p0 += per) { // blocks of whole planes in dm's order (o, i)
+      int p1 = Math.min(planes, p0 + per), j0 = p0 * tps, j1 = p1 * tps;
+      for (int pl = p0; pl < p1; pl++) {
+        int o = pl / cn, i = pl % cn;
         int base = doutOff + ((n0 + i) * outC + o) * g.outPlane;
-        int dst = o * t + i * g.tilesPerSample;
         for (int ty = 0; ty < g.tilesH; ty++) {
-          int y = 2 * ty;
-          boolean lastRow = y + 1 >= g.outH;
-          for (int tx = 0; tx < g.tilesW; tx++, dst++) {
-            int at = base + y * outW + 2 * tx;
-            boolean lastCol = 2 * tx + 1 >= outW;
-            float y00 = dout[at];
-            float y01 = lastCol ? 0f : dout[at + 1];
-            float y10 = lastRow ? 0f : dout[at + outW];
-            float y11 = lastRow || lastCol ? 0f : dout[at + outW + 1];
-            // A dy: rows y0, y0 + y1, y0 - y1, -y1
-            float e00 = y00, e01 = y01;
-            float e10 = y00 + y10, e11 = y01 + y11;
-            float e20 = y00 - y10, e21 = y01 - y11;
-            float e30 = -y10, e31 = -y11;
-            // (A dy) A^T: the same combinations of each row's two columns
-            dm[0][dst] = e00;
-            dm[1][dst] = e00 + e01;
-            dm[2][dst] = e00 - e01;
-            dm[3][dst] = -e01;
-            dm[4][dst] = e10;
-            dm[5][dst] = e10 + e11;
-            dm[6][dst] = e10 - e11;
-            dm[7][dst] = -e11;
-            dm[8][dst] = e20;
-            dm[9][dst] = e20 + e21;
-            dm[10][dst] = e20 - e21;
-            dm[11][dst] = -e21;
-            dm[12][dst] = e30;
-            dm[13][dst] = e30 + e31;
-            dm[14][dst] = e30 - e31;
-            dm[15][dst] = -e31;
+          int row = base + 2 * ty * outW, at = pl * tps + ty * tilesW;
+          boolean lastRow = 2 * ty + 1 >= g.outH;
+          for (int tx = 0; tx < full; tx++) {
+            y00[at + tx] = dout[row + 2 * tx];
+            y01[at + tx] = dout[row + 2 * tx + 1];
+            y10[at + tx] = lastRow ? 0f : dout[row + outW + 2 * tx];
+            y11[at + tx] = lastRow ? 0f : dout[row + outW + 2 * tx + 1];
+          }
+          if (full < tilesW) {
+            y00[at + full] = dout[row + 2 * full];
+            y01[at + full] = 0f;
+            y10[at + full] = lastRow ? 0f : dout[row + outW + 2 * full];
+            y11[at + full] = 0f;
           }
         }
       }
+      // A dy: e1 = y0 + y1 and e2 = y0 - y1 of each column, e3 = -y1 of both (e0 is y0 itself)
+      sumAndDifference(sy[3], sy[4], y00, y10, j0, j1);
+      sumAndDifference(sy[5], sy[6], y01, y11, j0, j1);
+      negations(sy[7], sy[8], y10, y11, j0, j1);
+      // (A dy) A^T: row r's columns (c0, c1) give c0, c0 + c1, c0 - c1, -c1
+      gradientRow(dm[0], dm[1], dm[2], dm[3], y00, y01, false, j0, j1);
+      gradientRow(dm[4], dm[5], dm[6], dm[7], sy[3], sy[5], true, j0, j1);
+      gradientRow(dm[8], dm[9], dm[10], dm[11], sy[4], sy[6], true, j0, j1);
+      gradientRow(dm[12], dm[13], dm[14], dm[15], sy[7], sy[8], true, j0, j1);
+    }
+  }
+
+  /** One row of {@code (A dy) A^T} from its two columns: {@code d0 = c0} (copied unless {@code d0} is {@code c0}), {@code d1 = c0 + c1}, {@code d2 = c0 - c1}, {@code d3 = -c1}. */
+  private static void gradientRow(float[] d0, float[] d1, float[] d2, float[] d3, float[] c0, float[] c1, boolean copy, int from,
+      int to) {
+    sumAndDifference(d1, d2, c0, c1, from, to);
+    if (copy) {
+      System.arraycopy(c0, from, d0, from, to - from);
+    }
+    negation(d3, c1, from, to);
+  }
+
+  /** {@code u = a + b}, {@code w = a - b} (a loop C2 vectorises, in a method of its own). */
+  private static void sumAndDifference(float[] u, float[] w, float[] a, float[] b, int from, int to) {
+    for (int k = from; k < to; k++) {
+      u[k] = a[k] + b[k];
+      w[k] = a[k] - b[k];
+    }
+  }
+
+  /** {@code u = -a}, {@code w = -b}. */
+  private static void negations(float[] u, float[] w, float[] a, float[] b, int from, int to) {
+    for (int k = from; k < to; k++) {
+      u[k] = -a[k];
+      w[k] = -b[k];
+    }
+  }
+
+  /** {@code u = -a}. */
+  private static void negation(float[] u, float[] a, int from, int to) {
+    for (int k = from; k < to; k++) {
+      u[k] = -a[k];
     }
   }
 
@@ -470,21 +514,23 @@ final class Winograd {
    * {@code dx = sum of B dv B^T} over the overlapping 4x4 input tiles of samples {@code n0 ..
    * n0+cn-1}, overwriting their planes; the parts falling in the padding are dropped.
    */
-  private static void transformInputGradients(float[] dx, int dxOff, float[] dv, int vs, int t, int n0, int cn, Geometry g, Scratch scratch) {
+  private static void transformInputGradients(float[] dx, int dxOff, float[][] dv, int t, int n0, int cn, Geometry g, Scratch scratch) {
     Conv2dShape s = g.s;
     int h = s.height(), wd = s.width(), inC = s.inChannels();
     int pw = g.paddedW;
     float[] p = scratch.plane(g.padded);
+    float[] dv0 = dv[0], dv1 = dv[1], dv2 = dv[2], dv3 = dv[3], dv4 = dv[4], dv5 = dv[5], dv6 = dv[6], dv7 = dv[7];
+    float[] dv8 = dv[8], dv9 = dv[9], dv10 = dv[10], dv11 = dv[11], dv12 = dv[12], dv13 = dv[13], dv14 = dv[14], dv15 = dv[15];
     for (int i = 0; i < cn; i++) {
       for (int c = 0; c < inC; c++) {
         Arrays.fill(p, 0, g.padded, 0f);
         int src = c * t + i * g.tilesPerSample;
         for (int ty = 0; ty < g.tilesH; ty++) {
           for (int tx = 0; tx < g.tilesW; tx++, src++) {
-            float v00 = dv[src], v01 = dv[src + vs], v02 = dv[src + 2 * vs], v03 = dv[src + 3 * vs];
-            float v10 = dv[src + 4 * vs], v11 = dv[src + 5 * vs], v12 = dv[src + 6 * vs], v13 = dv[src + 7 * vs];
-            float v20 = dv[src + 8 * vs], v21 = dv[src + 9 * vs], v22 = dv[src + 10 * vs], v23 = dv[src + 11 * vs];
-            float v30 = dv[src + 12 * vs], v31 = dv[src + 13 * vs], v32 = dv[src + 14 * vs], v33 = dv[src + 15 * vs];
+            float v00 = dv0[src], v01 = dv1[src], v02 = dv2[src], v03 = dv3[src];
+            float v10 = dv4[src], v11 = dv5[src], v12 = dv6[src], v13 = dv7[src];
+            float v20 = dv8[src], v21 = dv9[src], v22 = dv10[src], v23 = dv11[src];
+            float v30 = dv12[src], v31 = dv13[src], v32 = dv14[src], v33 = dv15[src];
             // B dv: rows v0, v1 - v2 + v3, v1 + v2 - v0, -v3
             float q00 = v00, q01 = v01, q02 = v02, q03 = v03;
             float q10 = v10 - v20 + v30, q11 = v11 - v21 + v31, q12 = v12 - v22 + v32, q13 = v13 - v23 + v33;
@@ -533,7 +579,7 @@ final class Winograd {
   /** Per-thread growing work arrays (the backward's per-part sums are ConvKernels' {@link ConvKernels#partials}). */
   private static final class Scratch {
     private float[] filters = new float[0];
-    private float[] inputs = new float[0];
+    private final float[][] inputs = new float[16][0];
     private final float[][] products = new float[16][0];
     private final float[][] tiles = new float[12][0];
     private float[] plane = new float[0];
@@ -542,9 +588,11 @@ final class Winograd {
       return filters.length < n ? (filters = new float[n]) : filters;
     }
 
-    float[] inputs(int n) {
-      return inputs.length < n ? (inputs = new float[n]) : inputs;
+    /** The 16 transformed inputs {@code V[xi]} (or their gradients), as {@link #products}. */
+    float[][] inputs(int n) {
+      return grown(inputs, n);
     }
+
 
     /**
      * The 16 products {@code M[xi]} (or their gradients), at least {@code n} floats each: 16 arrays, not
