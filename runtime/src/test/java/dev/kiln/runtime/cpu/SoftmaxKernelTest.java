@@ -132,6 +132,49 @@ class SoftmaxKernelTest {
     checkBackward(6, 10, 7);
   }
 
+  /** Log-softmax's backward {@code g - exp(y) sum(g)} against double, at offsets and in place (dx over dout). */
+  private static void checkLogBackward(int outer, int size, int inner) {
+    Random r = new Random(size + 5L * inner);
+    float[] x = rows(outer * inner, size, size * 13L + inner);
+    float[] y = new float[x.length];
+    ActivationKernels.logSoftmaxForward(y, 0, x, 0, outer, size, inner);
+    float[] g = new float[x.length + 2];
+    for (int i = 0; i < g.length; i++) {
+      g[i] = (float) r.nextGaussian();
+    }
+    float[] dx = new float[x.length + 1];
+    ActivationKernels.logSoftmaxBackward(dx, 1, g, 2, y, 0, outer, size, inner);
+    float[] inPlace = java.util.Arrays.copyOfRange(g, 2, g.length);
+    ActivationKernels.logSoftmaxBackward(inPlace, 0, inPlace, 0, y, 0, outer, size, inner);
+    double worst = 0;
+    for (int o = 0; o < outer; o++) {
+      for (int i = 0; i < inner; i++) {
+        int first = o * size * inner + i;
+        double sum = 0, scale = 0;
+        for (int k = 0; k < size; k++) {
+          sum += g[2 + first + k * inner];
+          scale = Math.max(scale, Math.abs(g[2 + first + k * inner]));
+        }
+        for (int k = 0; k < size; k++) {
+          int at = first + k * inner;
+          double want = g[2 + at] - Math.exp(y[at]) * sum;
+          assertEquals(dx[1 + at], inPlace[at], "in place");
+          // the difference cancels: the error is measured against the row's gradient scale
+          worst = Math.max(worst, Math.abs(dx[1 + at] - want) / Math.max(scale, Math.abs(sum)));
+        }
+      }
+    }
+    assertTrue(worst <= 2.5e-7, "log-softmax backward [" + outer + ", " + size + ", " + inner + "]: " + worst);
+  }
+
+  @Test
+  void logSoftmaxBackwardAgreesWithTheDefinition() {
+    checkLogBackward(300, 28, 1);
+    checkLogBackward(100, 96, 1);
+    checkLogBackward(3, 3000, 1);
+    checkLogBackward(6, 10, 7);
+  }
+
   @Test
   void rowsWithExtremeMaximaBesideOrdinaryOnes() {
     // one block: an ordinary row, a row near the float limit, a row with +infinity (NaN, as PyTorch's)
