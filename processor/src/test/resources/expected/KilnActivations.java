@@ -85,23 +85,20 @@ public final class KilnActivations extends Activations {
       int inOff = x.offset();
       float[] out = new float[n * 4];
       // body.0 Linear(in_features=6, out_features=8, bias=True): [N, 6] -> [N, 8]   Activations.java:21
-      Blas.sgemm(false, true, n, 8, 6, 1f, in, inOff, 6, body_0.weight(), 6, 0f, p.a1, 0, 8);
       Tensor body_0B = body_0.bias();
-      CpuKernels.addBiasRows(p.a1, 0, p.a1, 0, body_0B.readBuffer(), body_0B.offset(), n, 8);
+      Blas.linear(n, 8, 6, in, inOff, body_0.weight(), body_0B.readBuffer(), body_0B.offset(), p.a1, 0);
       // body.1 Sigmoid(): [N, 8] -> [N, 8]   Activations.java:21
       ActivationKernels.sigmoidForward(p.a2, 0, p.a1, 0, n * 8);
       // body.2 Linear(in_features=8, out_features=8, bias=True): [N, 8] -> [N, 8]   Activations.java:21
-      Blas.sgemm(false, true, n, 8, 8, 1f, p.a2, 0, 8, body_2.weight(), 8, 0f, p.a3, 0, 8);
       Tensor body_2B = body_2.bias();
-      CpuKernels.addBiasRows(p.a3, 0, p.a3, 0, body_2B.readBuffer(), body_2B.offset(), n, 8);
+      Blas.linear(n, 8, 8, p.a2, 0, body_2.weight(), body_2B.readBuffer(), body_2B.offset(), p.a3, 0);
       // body.3 LeakyReLU(negative_slope=0.2): [N, 8] -> [N, 8]   Activations.java:21
       ActivationKernels.leakyReluForward(p.a4, 0, p.a3, 0, n * 8, 0.2f);
       // tanh(body.apply(x)): [N, 8] -> [N, 8]   Activations.java:21
       ActivationKernels.tanhForward(p.a5, 0, p.a4, 0, n * 8);
       // head Linear(in_features=8, out_features=4, bias=True): [N, 8] -> [N, 4]   Activations.java:21
-      Blas.sgemm(false, true, n, 4, 8, 1f, p.a5, 0, 8, head.weight(), 8, 0f, out, 0, 4);
       Tensor headB = head.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 4);
+      Blas.linear(n, 4, 8, p.a5, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
       if (!Compiled.recording(x, body_0.weight(), body_0.bias(), body_2.weight(), body_2.bias(), head.weight(), head.bias())) {
         return Tensor.wrap(out, n, 4);
       }

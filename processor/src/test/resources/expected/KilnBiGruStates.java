@@ -100,9 +100,8 @@ public final class KilnBiGruStates extends BiGruStates {
       // both.add(mean(o.output(), 1)): [N, 12] -> [N, 12]   BiGruStates.java:27
       CpuKernels.addForward(p.a9, 0, p.a6, 0, p.a8, 0, n * 12, false);
       // head Linear(in_features=12, out_features=3, bias=True): [N, 12] -> [N, 3]   BiGruStates.java:27
-      Blas.sgemm(false, true, n, 3, 12, 1f, p.a9, 0, 12, head.weight(), 12, 0f, out, 0, 3);
       Tensor headB = head.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 3);
+      Blas.linear(n, 3, 12, p.a9, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
       if (!Compiled.recording(x, gru.weightIh(0, 0), gru.weightHh(0, 0), gru.biasIh(0, 0), gru.biasHh(0, 0), gru.weightIh(0, 1), gru.weightHh(0, 1), gru.biasIh(0, 1), gru.biasHh(0, 1), gru.weightIh(1, 0), gru.weightHh(1, 0), gru.biasIh(1, 0), gru.biasHh(1, 0), gru.weightIh(1, 1), gru.weightHh(1, 1), gru.biasIh(1, 1), gru.biasHh(1, 1), head.weight(), head.bias())) {
         return Tensor.wrap(out, n, 3);
       }

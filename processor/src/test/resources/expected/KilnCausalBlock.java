@@ -91,9 +91,8 @@ public final class KilnCausalBlock extends CausalBlock {
       // norm1 LayerNorm((8,), eps=1e-05, elementwise_affine=True): [N, 6, 8] -> [N, 6, 8]   CausalBlock.java:44
       NormKernels.layerNormForward(p.a2, 0, p.a1, 0, norm1.weight().readBuffer(), norm1.weight().offset(), norm1.bias().readBuffer(), norm1.bias().offset(), p.mean2, p.rstd2, n * 6, 8, 1.0E-5);
       // query Linear(in_features=8, out_features=8, bias=True): [N, 6, 8] -> [N, 6, 8]   CausalBlock.java:45
-      Blas.sgemm(false, true, n * 6, 8, 8, 1f, p.a2, 0, 8, query.weight(), 8, 0f, p.a3, 0, 8);
       Tensor queryB = query.bias();
-      CpuKernels.addBiasRows(p.a3, 0, p.a3, 0, queryB.readBuffer(), queryB.offset(), n * 6, 8);
+      Blas.linear(n * 6, 8, 8, p.a2, 0, query.weight(), queryB.readBuffer(), queryB.offset(), p.a3, 0);
       // query.apply(h).view(-1, S, H, DH): [N, 6, 8] -> [N, 6, 2, 4]   CausalBlock.java:45
       // a view: no work
       // query.apply(h).view(-1, S, H, DH).transpose(1, 2): [N, 6, 2, 4] -> [N, 2, 6, 4]   CausalBlock.java:45
@@ -105,9 +104,8 @@ public final class KilnCausalBlock extends CausalBlock {
       // key.apply(h).view(-1, S, H, DH).transpose(1, 2): [N, 6, 2, 4] -> [N, 2, 6, 4]   CausalBlock.java:46
       CpuKernels.permute(p.a8, 0, p.a6, 0, new int[] {n, 6, 2, 4}, new int[] {0, 2, 1, 3}, false);
       // value Linear(in_features=8, out_features=8, bias=True): [N, 6, 8] -> [N, 6, 8]   CausalBlock.java:47
-      Blas.sgemm(false, true, n * 6, 8, 8, 1f, p.a2, 0, 8, value.weight(), 8, 0f, p.a9, 0, 8);
       Tensor valueB = value.bias();
-      CpuKernels.addBiasRows(p.a9, 0, p.a9, 0, valueB.readBuffer(), valueB.offset(), n * 6, 8);
+      Blas.linear(n * 6, 8, 8, p.a2, 0, value.weight(), valueB.readBuffer(), valueB.offset(), p.a9, 0);
       // value.apply(h).view(-1, S, H, DH): [N, 6, 8] -> [N, 6, 2, 4]   CausalBlock.java:47
       // a view: no work
       // value.apply(h).view(-1, S, H, DH).transpose(1, 2): [N, 6, 2, 4] -> [N, 2, 6, 4]   CausalBlock.java:47
@@ -127,31 +125,27 @@ public final class KilnCausalBlock extends CausalBlock {
       // att.matmul(v).transpose(1, 2).reshape(-1, S, D): [N, 6, 2, 4] -> [N, 6, 8]   CausalBlock.java:50
       // a view: no work
       // proj Linear(in_features=8, out_features=8, bias=True): [N, 6, 8] -> [N, 6, 8]   CausalBlock.java:51
-      Blas.sgemm(false, true, n * 6, 8, 8, 1f, p.a17, 0, 8, proj.weight(), 8, 0f, p.a19, 0, 8);
       Tensor projB = proj.bias();
-      CpuKernels.addBiasRows(p.a19, 0, p.a19, 0, projB.readBuffer(), projB.offset(), n * 6, 8);
+      Blas.linear(n * 6, 8, 8, p.a17, 0, proj.weight(), projB.readBuffer(), projB.offset(), p.a19, 0);
       // x.add(proj.apply(o)): [N, 6, 8] -> [N, 6, 8]   CausalBlock.java:51
       CpuKernels.addForward(p.a20, 0, p.a1, 0, p.a19, 0, n * 48, false);
       // norm2 LayerNorm((8,), eps=1e-05, elementwise_affine=True): [N, 6, 8] -> [N, 6, 8]   CausalBlock.java:52
       NormKernels.layerNormForward(p.a21, 0, p.a20, 0, norm2.weight().readBuffer(), norm2.weight().offset(), norm2.bias().readBuffer(), norm2.bias().offset(), p.mean21, p.rstd21, n * 6, 8, 1.0E-5);
       // up Linear(in_features=8, out_features=32, bias=True): [N, 6, 8] -> [N, 6, 32]   CausalBlock.java:52
-      Blas.sgemm(false, true, n * 6, 32, 8, 1f, p.a21, 0, 8, up.weight(), 8, 0f, p.a22, 0, 32);
       Tensor upB = up.bias();
-      CpuKernels.addBiasRows(p.a22, 0, p.a22, 0, upB.readBuffer(), upB.offset(), n * 6, 32);
+      Blas.linear(n * 6, 32, 8, p.a21, 0, up.weight(), upB.readBuffer(), upB.offset(), p.a22, 0);
       // gelu(up.apply(norm2.apply(x))): [N, 6, 32] -> [N, 6, 32]   CausalBlock.java:52
       ActivationKernels.geluForward(p.a23, 0, p.a22, 0, n * 192);
       // down Linear(in_features=32, out_features=8, bias=True): [N, 6, 32] -> [N, 6, 8]   CausalBlock.java:52
-      Blas.sgemm(false, true, n * 6, 8, 32, 1f, p.a23, 0, 32, down.weight(), 32, 0f, p.a24, 0, 8);
       Tensor downB = down.bias();
-      CpuKernels.addBiasRows(p.a24, 0, p.a24, 0, downB.readBuffer(), downB.offset(), n * 6, 8);
+      Blas.linear(n * 6, 8, 32, p.a23, 0, down.weight(), downB.readBuffer(), downB.offset(), p.a24, 0);
       // x.add(down.apply(gelu(up.apply(norm2.apply(x))))): [N, 6, 8] -> [N, 6, 8]   CausalBlock.java:52
       CpuKernels.addForward(p.a25, 0, p.a20, 0, p.a24, 0, n * 48, false);
       // flatten(x): [N, 6, 8] -> [N, 48]   CausalBlock.java:53
       // a view: no work
       // head Linear(in_features=48, out_features=3, bias=True): [N, 48] -> [N, 3]   CausalBlock.java:53
-      Blas.sgemm(false, true, n, 3, 48, 1f, p.a25, 0, 48, head.weight(), 48, 0f, out, 0, 3);
       Tensor headB = head.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 3);
+      Blas.linear(n, 3, 48, p.a25, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
       if (!Compiled.recording(x, norm1.weight(), norm1.bias(), query.weight(), query.bias(), key.weight(), value.weight(), value.bias(), proj.weight(), proj.bias(), norm2.weight(), norm2.bias(), up.weight(), up.bias(), down.weight(), down.bias(), head.weight(), head.bias(), pos)) {
         return Tensor.wrap(out, n, 3);
       }

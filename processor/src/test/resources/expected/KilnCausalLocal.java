@@ -99,9 +99,8 @@ public final class KilnCausalLocal extends CausalLocal {
       // norm1 LayerNorm((8,), eps=1e-05, elementwise_affine=True): [N, 6, 8] -> [N, 6, 8]   CausalLocal.java:58
       NormKernels.layerNormForward(p.a1, 0, in, inOff, norm1.weight().readBuffer(), norm1.weight().offset(), norm1.bias().readBuffer(), norm1.bias().offset(), p.mean1, p.rstd1, n * 6, 8, 1.0E-5);
       // query1 Linear(in_features=8, out_features=8, bias=True): [N, 6, 8] -> [N, 6, 8]   CausalLocal.java:59
-      Blas.sgemm(false, true, n * 6, 8, 8, 1f, p.a1, 0, 8, query1.weight(), 8, 0f, p.a2, 0, 8);
       Tensor query1B = query1.bias();
-      CpuKernels.addBiasRows(p.a2, 0, p.a2, 0, query1B.readBuffer(), query1B.offset(), n * 6, 8);
+      Blas.linear(n * 6, 8, 8, p.a1, 0, query1.weight(), query1B.readBuffer(), query1B.offset(), p.a2, 0);
       // query1.apply(h).view(-1, S, H, DH): [N, 6, 8] -> [N, 6, 2, 4]   CausalLocal.java:59
       // a view: no work
       // query1.apply(h).view(-1, S, H, DH).transpose(1, 2): [N, 6, 2, 4] -> [N, 2, 6, 4]   CausalLocal.java:59
@@ -113,9 +112,8 @@ public final class KilnCausalLocal extends CausalLocal {
       // key1.apply(h).view(-1, S, H, DH).transpose(1, 2): [N, 6, 2, 4] -> [N, 2, 6, 4]   CausalLocal.java:60
       CpuKernels.permute(p.a7, 0, p.a5, 0, new int[] {n, 6, 2, 4}, new int[] {0, 2, 1, 3}, false);
       // value1 Linear(in_features=8, out_features=8, bias=True): [N, 6, 8] -> [N, 6, 8]   CausalLocal.java:61
-      Blas.sgemm(false, true, n * 6, 8, 8, 1f, p.a1, 0, 8, value1.weight(), 8, 0f, p.a8, 0, 8);
       Tensor value1B = value1.bias();
-      CpuKernels.addBiasRows(p.a8, 0, p.a8, 0, value1B.readBuffer(), value1B.offset(), n * 6, 8);
+      Blas.linear(n * 6, 8, 8, p.a1, 0, value1.weight(), value1B.readBuffer(), value1B.offset(), p.a8, 0);
       // value1.apply(h).view(-1, S, H, DH): [N, 6, 8] -> [N, 6, 2, 4]   CausalLocal.java:61
       // a view: no work
       // value1.apply(h).view(-1, S, H, DH).transpose(1, 2): [N, 6, 2, 4] -> [N, 2, 6, 4]   CausalLocal.java:61
@@ -139,9 +137,8 @@ public final class KilnCausalLocal extends CausalLocal {
       // norm2 LayerNorm((8,), eps=1e-05, elementwise_affine=True): [N, 6, 8] -> [N, 6, 8]   CausalLocal.java:65
       NormKernels.layerNormForward(p.a19, 0, p.a18, 0, norm2.weight().readBuffer(), norm2.weight().offset(), norm2.bias().readBuffer(), norm2.bias().offset(), p.mean19, p.rstd19, n * 6, 8, 1.0E-5);
       // query2 Linear(in_features=8, out_features=8, bias=True): [N, 6, 8] -> [N, 6, 8]   CausalLocal.java:66
-      Blas.sgemm(false, true, n * 6, 8, 8, 1f, p.a19, 0, 8, query2.weight(), 8, 0f, p.a20, 0, 8);
       Tensor query2B = query2.bias();
-      CpuKernels.addBiasRows(p.a20, 0, p.a20, 0, query2B.readBuffer(), query2B.offset(), n * 6, 8);
+      Blas.linear(n * 6, 8, 8, p.a19, 0, query2.weight(), query2B.readBuffer(), query2B.offset(), p.a20, 0);
       // query2.apply(g).view(-1, S, H, DH): [N, 6, 8] -> [N, 6, 2, 4]   CausalLocal.java:66
       // a view: no work
       // query2.apply(g).view(-1, S, H, DH).transpose(1, 2): [N, 6, 2, 4] -> [N, 2, 6, 4]   CausalLocal.java:66
@@ -153,9 +150,8 @@ public final class KilnCausalLocal extends CausalLocal {
       // key2.apply(g).view(-1, S, H, DH).transpose(1, 2): [N, 6, 2, 4] -> [N, 2, 6, 4]   CausalLocal.java:67
       CpuKernels.permute(p.a25, 0, p.a23, 0, new int[] {n, 6, 2, 4}, new int[] {0, 2, 1, 3}, false);
       // value2 Linear(in_features=8, out_features=8, bias=True): [N, 6, 8] -> [N, 6, 8]   CausalLocal.java:68
-      Blas.sgemm(false, true, n * 6, 8, 8, 1f, p.a19, 0, 8, value2.weight(), 8, 0f, p.a26, 0, 8);
       Tensor value2B = value2.bias();
-      CpuKernels.addBiasRows(p.a26, 0, p.a26, 0, value2B.readBuffer(), value2B.offset(), n * 6, 8);
+      Blas.linear(n * 6, 8, 8, p.a19, 0, value2.weight(), value2B.readBuffer(), value2B.offset(), p.a26, 0);
       // value2.apply(g).view(-1, S, H, DH): [N, 6, 8] -> [N, 6, 2, 4]   CausalLocal.java:68
       // a view: no work
       // value2.apply(g).view(-1, S, H, DH).transpose(1, 2): [N, 6, 2, 4] -> [N, 2, 6, 4]   CausalLocal.java:68
@@ -179,9 +175,8 @@ public final class KilnCausalLocal extends CausalLocal {
       // flatten(x): [N, 6, 8] -> [N, 48]   CausalLocal.java:72
       // a view: no work
       // head Linear(in_features=48, out_features=3, bias=True): [N, 48] -> [N, 3]   CausalLocal.java:72
-      Blas.sgemm(false, true, n, 3, 48, 1f, p.a36, 0, 48, head.weight(), 48, 0f, out, 0, 3);
       Tensor headB = head.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 3);
+      Blas.linear(n, 3, 48, p.a36, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
       if (!Compiled.recording(x, norm1.weight(), norm1.bias(), query1.weight(), query1.bias(), key1.weight(), value1.weight(), value1.bias(), norm2.weight(), norm2.bias(), query2.weight(), query2.bias(), key2.weight(), value2.weight(), value2.bias(), head.weight(), head.bias())) {
         return Tensor.wrap(out, n, 3);
       }
@@ -304,9 +299,8 @@ public final class KilnCausalLocal extends CausalLocal {
         // norm1 LayerNorm((8,), eps=1e-05, elementwise_affine=True): [N, 6, 8] -> [N, 6, 8]   CausalLocal.java:38
         NormKernels.layerNormForward(p.a2, 0, in, inOff, norm1.weight().readBuffer(), norm1.weight().offset(), norm1.bias().readBuffer(), norm1.bias().offset(), p.mean2, p.rstd2, n * 6, 8, 1.0E-5);
         // query1 Linear(in_features=8, out_features=8, bias=True): [N, 6, 8] -> [N, 6, 8]   CausalLocal.java:39
-        Blas.sgemm(false, true, n * 6, 8, 8, 1f, p.a2, 0, 8, query1.weight(), 8, 0f, p.a3, 0, 8);
         Tensor query1B = query1.bias();
-        CpuKernels.addBiasRows(p.a3, 0, p.a3, 0, query1B.readBuffer(), query1B.offset(), n * 6, 8);
+        Blas.linear(n * 6, 8, 8, p.a2, 0, query1.weight(), query1B.readBuffer(), query1B.offset(), p.a3, 0);
         // query1.apply(h).view(-1, S, H, DH): [N, 6, 8] -> [N, 6, 2, 4]   CausalLocal.java:39
         // a view: no work
         // query1.apply(h).view(-1, S, H, DH).transpose(1, 2): [N, 6, 2, 4] -> [N, 2, 6, 4]   CausalLocal.java:39
@@ -318,9 +312,8 @@ public final class KilnCausalLocal extends CausalLocal {
         // key1.apply(h).view(-1, S, H, DH).transpose(1, 2): [N, 6, 2, 4] -> [N, 2, 6, 4]   CausalLocal.java:40
         CpuKernels.permute(p.a8, 0, p.a6, 0, new int[] {n, 6, 2, 4}, new int[] {0, 2, 1, 3}, false);
         // value1 Linear(in_features=8, out_features=8, bias=True): [N, 6, 8] -> [N, 6, 8]   CausalLocal.java:41
-        Blas.sgemm(false, true, n * 6, 8, 8, 1f, p.a2, 0, 8, value1.weight(), 8, 0f, p.a9, 0, 8);
         Tensor value1B = value1.bias();
-        CpuKernels.addBiasRows(p.a9, 0, p.a9, 0, value1B.readBuffer(), value1B.offset(), n * 6, 8);
+        Blas.linear(n * 6, 8, 8, p.a2, 0, value1.weight(), value1B.readBuffer(), value1B.offset(), p.a9, 0);
         // value1.apply(h).view(-1, S, H, DH): [N, 6, 8] -> [N, 6, 2, 4]   CausalLocal.java:41
         // a view: no work
         // value1.apply(h).view(-1, S, H, DH).transpose(1, 2): [N, 6, 2, 4] -> [N, 2, 6, 4]   CausalLocal.java:41
@@ -346,9 +339,8 @@ public final class KilnCausalLocal extends CausalLocal {
         // norm2 LayerNorm((8,), eps=1e-05, elementwise_affine=True): [N, 6, 8] -> [N, 6, 8]   CausalLocal.java:45
         NormKernels.layerNormForward(p.a21, 0, p.a20, 0, norm2.weight().readBuffer(), norm2.weight().offset(), norm2.bias().readBuffer(), norm2.bias().offset(), p.mean21, p.rstd21, n * 6, 8, 1.0E-5);
         // query2 Linear(in_features=8, out_features=8, bias=True): [N, 6, 8] -> [N, 6, 8]   CausalLocal.java:46
-        Blas.sgemm(false, true, n * 6, 8, 8, 1f, p.a21, 0, 8, query2.weight(), 8, 0f, p.a22, 0, 8);
         Tensor query2B = query2.bias();
-        CpuKernels.addBiasRows(p.a22, 0, p.a22, 0, query2B.readBuffer(), query2B.offset(), n * 6, 8);
+        Blas.linear(n * 6, 8, 8, p.a21, 0, query2.weight(), query2B.readBuffer(), query2B.offset(), p.a22, 0);
         // query2.apply(g).view(-1, S, H, DH): [N, 6, 8] -> [N, 6, 2, 4]   CausalLocal.java:46
         // a view: no work
         // query2.apply(g).view(-1, S, H, DH).transpose(1, 2): [N, 6, 2, 4] -> [N, 2, 6, 4]   CausalLocal.java:46
@@ -360,9 +352,8 @@ public final class KilnCausalLocal extends CausalLocal {
         // key2.apply(g).view(-1, S, H, DH).transpose(1, 2): [N, 6, 2, 4] -> [N, 2, 6, 4]   CausalLocal.java:47
         CpuKernels.permute(p.a27, 0, p.a25, 0, new int[] {n, 6, 2, 4}, new int[] {0, 2, 1, 3}, false);
         // value2 Linear(in_features=8, out_features=8, bias=True): [N, 6, 8] -> [N, 6, 8]   CausalLocal.java:48
-        Blas.sgemm(false, true, n * 6, 8, 8, 1f, p.a21, 0, 8, value2.weight(), 8, 0f, p.a28, 0, 8);
         Tensor value2B = value2.bias();
-        CpuKernels.addBiasRows(p.a28, 0, p.a28, 0, value2B.readBuffer(), value2B.offset(), n * 6, 8);
+        Blas.linear(n * 6, 8, 8, p.a21, 0, value2.weight(), value2B.readBuffer(), value2B.offset(), p.a28, 0);
         // value2.apply(g).view(-1, S, H, DH): [N, 6, 8] -> [N, 6, 2, 4]   CausalLocal.java:48
         // a view: no work
         // value2.apply(g).view(-1, S, H, DH).transpose(1, 2): [N, 6, 2, 4] -> [N, 2, 6, 4]   CausalLocal.java:48
@@ -388,9 +379,8 @@ public final class KilnCausalLocal extends CausalLocal {
         // flatten(x): [N, 6, 8] -> [N, 48]   CausalLocal.java:52
         // a view: no work
         // head Linear(in_features=48, out_features=3, bias=True): [N, 48] -> [N, 3]   CausalLocal.java:52
-        Blas.sgemm(false, true, n, 3, 48, 1f, p.a39, 0, 48, head.weight(), 48, 0f, out, 0, 3);
         Tensor headB = head.bias();
-        CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 3);
+        Blas.linear(n, 3, 48, p.a39, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
         if (!Compiled.recording(x, x1, norm1.weight(), norm1.bias(), query1.weight(), query1.bias(), key1.weight(), value1.weight(), value1.bias(), norm2.weight(), norm2.bias(), query2.weight(), query2.bias(), key2.weight(), value2.weight(), value2.bias(), head.weight(), head.bias())) {
           return Tensor.wrap(out, n, 3);
         }

@@ -105,9 +105,8 @@ public final class KilnCellStates extends CellStates {
       CpuKernels.catForward(p.a10, 0, 18, p.a7, 0, 5, 10, n);
       CpuKernels.catForward(p.a10, 0, 18, p.a9, 0, 3, 15, n);
       // head Linear(in_features=18, out_features=3, bias=True): [N, 18] -> [N, 3]   CellStates.java:31
-      Blas.sgemm(false, true, n, 3, 18, 1f, p.a10, 0, 18, head.weight(), 18, 0f, out, 0, 3);
       Tensor headB = head.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 3);
+      Blas.linear(n, 3, 18, p.a10, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
       if (!Compiled.recording(x, lstm.weightIh(0, 0), lstm.weightHh(0, 0), lstm.biasIh(0, 0), lstm.biasHh(0, 0), lstm.weightIh(0, 1), lstm.weightHh(0, 1), lstm.biasIh(0, 1), lstm.biasHh(0, 1), lstm.weightIh(1, 0), lstm.weightHh(1, 0), lstm.biasIh(1, 0), lstm.biasHh(1, 0), lstm.weightIh(1, 1), lstm.weightHh(1, 1), lstm.biasIh(1, 1), lstm.biasHh(1, 1), rnn.weightIh(0, 0), rnn.weightHh(0, 0), rnn.biasIh(0, 0), rnn.biasHh(0, 0), head.weight(), head.bias())) {
         return Tensor.wrap(out, n, 3);
       }

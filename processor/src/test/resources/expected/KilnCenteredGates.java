@@ -125,17 +125,15 @@ public final class KilnCenteredGates extends CenteredGates {
       // flatten(s.sub(1.5)): [N, 8, 6] -> [N, 48]   CenteredGates.java:41
       // a view: no work
       // fc Linear(in_features=48, out_features=3, bias=True): [N, 48] -> [N, 3]   CenteredGates.java:41
-      Blas.sgemm(false, true, n, 3, 48, 1f, p.a19, 0, 48, fc.weight(), 48, 0f, p.a21, 0, 3);
       Tensor fcB = fc.bias();
-      CpuKernels.addBiasRows(p.a21, 0, p.a21, 0, fcB.readBuffer(), fcB.offset(), n, 3);
+      Blas.linear(n, 3, 48, p.a19, 0, fc.weight(), fcB.readBuffer(), fcB.offset(), p.a21, 0);
       // h.mean(3): [N, 8, 6, 6] -> [N, 8, 6]   CenteredGates.java:41
       MathKernels.sumAlong(p.a22, 0, p.a17, 0, n * 48, 6, 1, 1f / 6);
       // h.mean(3).mean(2): [N, 8, 6] -> [N, 8]   CenteredGates.java:41
       MathKernels.sumAlong(p.a23, 0, p.a22, 0, n * 8, 6, 1, 1f / 6);
       // pooled Linear(in_features=8, out_features=3, bias=True): [N, 8] -> [N, 3]   CenteredGates.java:41
-      Blas.sgemm(false, true, n, 3, 8, 1f, p.a23, 0, 8, pooled.weight(), 8, 0f, p.a24, 0, 3);
       Tensor pooledB = pooled.bias();
-      CpuKernels.addBiasRows(p.a24, 0, p.a24, 0, pooledB.readBuffer(), pooledB.offset(), n, 3);
+      Blas.linear(n, 3, 8, p.a23, 0, pooled.weight(), pooledB.readBuffer(), pooledB.offset(), p.a24, 0);
       // fc.apply(flatten(s.sub(1.5))).add(pooled.apply(h.mean(3).mean(2))): [N, 3] -> [N, 3]   CenteredGates.java:41
       CpuKernels.addForward(out, 0, p.a21, 0, p.a24, 0, n * 3, false);
       if (!Compiled.recording(x, conv1.weight(), conv1.bias(), gate.weight(), gate.bias(), fc.weight(), fc.bias(), pooled.weight(), pooled.bias())) {

@@ -75,9 +75,8 @@ public final class KilnHiddenArray extends HiddenArray {
       boolean[] training = new boolean[5];
       training[3] = dropout.isTraining();
       // fc1 Linear(in_features=5, out_features=7, bias=True): [N, 5] -> [N, 7]   HiddenArray.java:19
-      Blas.sgemm(false, true, n, 7, 5, 1f, in, inOff, 5, fc1.weight(), 5, 0f, p.a1, 0, 7);
       Tensor fc1B = fc1.bias();
-      CpuKernels.addBiasRows(p.a1, 0, p.a1, 0, fc1B.readBuffer(), fc1B.offset(), n, 7);
+      Blas.linear(n, 7, 5, in, inOff, fc1.weight(), fc1B.readBuffer(), fc1B.offset(), p.a1, 0);
       // relu(h): [N, 7] -> [N, 7]   HiddenArray.java:20
       CpuKernels.reluForward(p.a2, 0, p.a1, 0, n * 7);
       // dropout Dropout(p=0.3, inplace=False): [N, 7] -> [N, 7]   HiddenArray.java:20
@@ -88,9 +87,8 @@ public final class KilnHiddenArray extends HiddenArray {
         System.arraycopy(p.a2, 0, p.a3, 0, n * 7);
       }
       // fc2 Linear(in_features=7, out_features=2, bias=True): [N, 7] -> [N, 2]   HiddenArray.java:21
-      Blas.sgemm(false, true, n, 2, 7, 1f, p.a3, 0, 7, fc2.weight(), 7, 0f, out, 0, 2);
       Tensor fc2B = fc2.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, fc2B.readBuffer(), fc2B.offset(), n, 2);
+      Blas.linear(n, 2, 7, p.a3, 0, fc2.weight(), fc2B.readBuffer(), fc2B.offset(), out, 0);
       boolean recording = Compiled.recording(x, fc1.weight(), fc1.bias(), fc2.weight(), fc2.bias());
       if (!all) {
         // forward returns [1] [N, 7] alone, through the backward node's hidden anchor (OutputGradients)

@@ -121,9 +121,8 @@ public final class KilnHiddenCnn extends HiddenCnn {
       Tensor fc1B = fc1.bias();
       CpuKernels.addBiasRelu(p.a5, 0, p.a5, 0, fc1B.readBuffer(), fc1B.offset(), n, 5);
       // fc2 Linear(in_features=5, out_features=3, bias=True): [N, 5] -> [N, 3]   HiddenCnn.java:38
-      Blas.sgemm(false, true, n, 3, 5, 1f, p.a5, 0, 5, fc2.weight(), 5, 0f, out, 0, 3);
       Tensor fc2B = fc2.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, fc2B.readBuffer(), fc2B.offset(), n, 3);
+      Blas.linear(n, 3, 5, p.a5, 0, fc2.weight(), fc2B.readBuffer(), fc2B.offset(), out, 0);
       if (!Compiled.recording(x, conv1.weight(), conv1.bias(), bn1.weight(), bn1.bias(), fc1.weight(), fc1.bias(), fc2.weight(), fc2.bias())) {
         return Tensor.wrap(out, n, 3);
       }
@@ -203,15 +202,13 @@ public final class KilnHiddenCnn extends HiddenCnn {
         // flatten(maxPool2d(features, 2)): [N, 4, 3, 3] -> [N, 36]   HiddenCnn.java:29
         // a view: no work
         // fc1 Linear(in_features=36, out_features=5, bias=True): [N, 36] -> [N, 5]   HiddenCnn.java:29
-        Blas.sgemm(false, true, n, 5, 36, 1f, p.a3, 0, 36, fc1.weight(), 36, 0f, p.a5, 0, 5);
         Tensor fc1B = fc1.bias();
-        CpuKernels.addBiasRows(p.a5, 0, p.a5, 0, fc1B.readBuffer(), fc1B.offset(), n, 5);
+        Blas.linear(n, 5, 36, p.a3, 0, fc1.weight(), fc1B.readBuffer(), fc1B.offset(), p.a5, 0);
         // relu(pre): [N, 5] -> [N, 5]   HiddenCnn.java:30
         CpuKernels.reluForward(p.a6, 0, p.a5, 0, n * 5);
         // fc2 Linear(in_features=5, out_features=3, bias=True): [N, 5] -> [N, 3]   HiddenCnn.java:30
-        Blas.sgemm(false, true, n, 3, 5, 1f, p.a6, 0, 5, fc2.weight(), 5, 0f, out, 0, 3);
         Tensor fc2B = fc2.bias();
-        CpuKernels.addBiasRows(out, 0, out, 0, fc2B.readBuffer(), fc2B.offset(), n, 3);
+        Blas.linear(n, 3, 5, p.a6, 0, fc2.weight(), fc2B.readBuffer(), fc2B.offset(), out, 0);
         boolean recording = Compiled.recording(x, conv1.weight(), conv1.bias(), bn1.weight(), bn1.bias(), fc1.weight(), fc1.bias(), fc2.weight(), fc2.bias());
         // the outputs' values: out is new for each call; what lies in the plan's buffers is copied, since the next
         // forward of this batch size overwrites them

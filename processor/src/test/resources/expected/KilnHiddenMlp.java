@@ -73,9 +73,8 @@ public final class KilnHiddenMlp extends HiddenMlp {
       Tensor fc1B = fc1.bias();
       CpuKernels.addBiasRelu(p.a1, 0, p.a1, 0, fc1B.readBuffer(), fc1B.offset(), n, 8);
       // fc2 Linear(in_features=8, out_features=3, bias=True): [N, 8] -> [N, 3]   HiddenMlp.java:21
-      Blas.sgemm(false, true, n, 3, 8, 1f, p.a1, 0, 8, fc2.weight(), 8, 0f, out, 0, 3);
       Tensor fc2B = fc2.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, fc2B.readBuffer(), fc2B.offset(), n, 3);
+      Blas.linear(n, 3, 8, p.a1, 0, fc2.weight(), fc2B.readBuffer(), fc2B.offset(), out, 0);
       boolean recording = Compiled.recording(x, fc1.weight(), fc1.bias(), fc2.weight(), fc2.bias());
       if (!all) {
         // forward returns output() [N, 3] alone, through the backward node's hidden anchor (OutputGradients)

@@ -99,16 +99,14 @@ public final class KilnHiddenResidual extends HiddenResidual {
       // add(bn.apply(fc2.apply(h)), h) + relu(add(bn.apply(fc2.apply(h)), h)): [N, 8] -> [N, 8]   HiddenResidual.java:30
       CpuKernels.addForward(p.a4, 0, p.a3, 0, p.a1, 0, n * 8, true);
       // head1 Linear(in_features=8, out_features=3, bias=True): [N, 8] -> [N, 3]   HiddenResidual.java:31
-      Blas.sgemm(false, true, n, 3, 8, 1f, p.a4, 0, 8, head1.weight(), 8, 0f, p.a5, 0, 3);
       Tensor head1B = head1.bias();
-      CpuKernels.addBiasRows(p.a5, 0, p.a5, 0, head1B.readBuffer(), head1B.offset(), n, 3);
+      Blas.linear(n, 3, 8, p.a4, 0, head1.weight(), head1B.readBuffer(), head1B.offset(), p.a5, 0);
       // Tensor.cat(List.of(r, h), 1): [N, 8] -> [N, 16]   HiddenResidual.java:32
       CpuKernels.catForward(p.a6, 0, 16, p.a4, 0, 8, 0, n);
       CpuKernels.catForward(p.a6, 0, 16, p.a1, 0, 8, 8, n);
       // head2 Linear(in_features=16, out_features=2, bias=True): [N, 16] -> [N, 2]   HiddenResidual.java:32
-      Blas.sgemm(false, true, n, 2, 16, 1f, p.a6, 0, 16, head2.weight(), 16, 0f, out, 0, 2);
       Tensor head2B = head2.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, head2B.readBuffer(), head2B.offset(), n, 2);
+      Blas.linear(n, 2, 16, p.a6, 0, head2.weight(), head2B.readBuffer(), head2B.offset(), out, 0);
       boolean recording = Compiled.recording(x, fc1.weight(), fc1.bias(), fc2.weight(), bn.weight(), bn.bias(), head1.weight(), head1.bias(), head2.weight(), head2.bias());
       if (!all) {
         // forward returns logits() [N, 3] alone, through the backward node's hidden anchor (OutputGradients)

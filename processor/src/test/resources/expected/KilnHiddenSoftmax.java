@@ -70,17 +70,15 @@ public final class KilnHiddenSoftmax extends HiddenSoftmax {
       int inOff = x.offset();
       float[] out = new float[n * 2];
       // fc1 Linear(in_features=4, out_features=6, bias=True): [N, 4] -> [N, 6]   HiddenSoftmax.java:19
-      Blas.sgemm(false, true, n, 6, 4, 1f, in, inOff, 4, fc1.weight(), 4, 0f, p.a1, 0, 6);
       Tensor fc1B = fc1.bias();
-      CpuKernels.addBiasRows(p.a1, 0, p.a1, 0, fc1B.readBuffer(), fc1B.offset(), n, 6);
+      Blas.linear(n, 6, 4, in, inOff, fc1.weight(), fc1B.readBuffer(), fc1B.offset(), p.a1, 0);
       // softmax(fc1.apply(x), 1): [N, 6] -> [N, 6]   HiddenSoftmax.java:19
       ActivationKernels.softmaxForward(p.a2, 0, p.a1, 0, n, 6, 1);
       // softmax(hidden, 0): [N, 6] -> [N, 6]   HiddenSoftmax.java:20
       ActivationKernels.softmaxForward(p.a3, 0, p.a2, 0, 1, n, 6);
       // fc2 Linear(in_features=6, out_features=2, bias=True): [N, 6] -> [N, 2]   HiddenSoftmax.java:20
-      Blas.sgemm(false, true, n, 2, 6, 1f, p.a3, 0, 6, fc2.weight(), 6, 0f, out, 0, 2);
       Tensor fc2B = fc2.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, fc2B.readBuffer(), fc2B.offset(), n, 2);
+      Blas.linear(n, 2, 6, p.a3, 0, fc2.weight(), fc2B.readBuffer(), fc2B.offset(), out, 0);
       boolean recording = Compiled.recording(x, fc1.weight(), fc1.bias(), fc2.weight(), fc2.bias());
       if (!all) {
         // forward returns output() [N, 2] alone, through the backward node's hidden anchor (OutputGradients)

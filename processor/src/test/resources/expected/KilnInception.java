@@ -134,9 +134,8 @@ public final class KilnInception extends Inception {
       CpuKernels.catForward(p.a12, 0, 608, p.a10, 0, 304, 0, n);
       CpuKernels.catForward(p.a12, 0, 608, p.a10, 0, 304, 304, n);
       // fc Linear(in_features=608, out_features=3, bias=True): [N, 608] -> [N, 3]   Inception.java:36
-      Blas.sgemm(false, true, n, 3, 608, 1f, p.a12, 0, 608, fc.weight(), 608, 0f, out, 0, 3);
       Tensor fcB = fc.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, fcB.readBuffer(), fcB.offset(), n, 3);
+      Blas.linear(n, 3, 608, p.a12, 0, fc.weight(), fcB.readBuffer(), fcB.offset(), out, 0);
       if (!Compiled.recording(x, b1.weight(), b1.bias(), b2.weight(), b2.bias(), b3.weight(), b3.bias(), bn.weight(), bn.bias(), dense.weight(), dense.bias(), fc.weight(), fc.bias())) {
         return Tensor.wrap(out, n, 3);
       }

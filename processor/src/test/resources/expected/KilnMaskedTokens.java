@@ -95,9 +95,8 @@ public final class KilnMaskedTokens extends MaskedTokens {
       // relu(embed.apply(x)).mean(1): [N, 5, 6] -> [N, 6]   MaskedTokens.java:28
       MathKernels.sumAlong(p.a2, 0, p.a1, 0, n, 5, 6, 1f / 5);
       // head Linear(in_features=6, out_features=2, bias=True): [N, 6] -> [N, 2]   MaskedTokens.java:28
-      Blas.sgemm(false, true, n, 2, 6, 1f, p.a2, 0, 6, head.weight(), 6, 0f, out, 0, 2);
       Tensor headB = head.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 2);
+      Blas.linear(n, 2, 6, p.a2, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
       if (!Compiled.recording(x, embed.weight(), embed.bias(), head.weight(), head.bias())) {
         return Tensor.wrap(out, n, 2);
       }
@@ -153,9 +152,8 @@ public final class KilnMaskedTokens extends MaskedTokens {
         // tokens.mean(1): [N, 5, 6] -> [N, 6]   MaskedTokens.java:23
         MathKernels.sumAlong(p.a4, 0, p.a3, 0, n, 5, 6, 1f / 5);
         // head Linear(in_features=6, out_features=2, bias=True): [N, 6] -> [N, 2]   MaskedTokens.java:23
-        Blas.sgemm(false, true, n, 2, 6, 1f, p.a4, 0, 6, head.weight(), 6, 0f, out, 0, 2);
         Tensor headB = head.bias();
-        CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 2);
+        Blas.linear(n, 2, 6, p.a4, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
         boolean recording = Compiled.recording(x, x1, embed.weight(), embed.bias(), head.weight(), head.bias());
         // the outputs' values: out is new for each call; what lies in the plan's buffers is copied, since the next
         // forward of this batch size overwrites them

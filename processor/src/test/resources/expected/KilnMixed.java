@@ -88,9 +88,8 @@ public final class KilnMixed extends Mixed {
       Blas.sgemm(false, true, n, 16, 24, 1f, p.a1, 0, 24, features_fc.weight(), 24, 0f, p.a3, 0, 16);
       CpuKernels.reluForward(p.a3, 0, p.a3, 0, n * 16);
       // head Linear(in_features=16, out_features=5, bias=True): [N, 16] -> [N, 5]   Mixed.java:27
-      Blas.sgemm(false, true, n, 5, 16, 1f, p.a3, 0, 16, head.weight(), 16, 0f, out, 0, 5);
       Tensor headB = head.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 5);
+      Blas.linear(n, 5, 16, p.a3, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
       if (!Compiled.recording(x, features_fc.weight(), head.weight(), head.bias())) {
         return Tensor.wrap(out, n, 5);
       }

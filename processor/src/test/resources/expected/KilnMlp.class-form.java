@@ -85,9 +85,8 @@ public final class KilnMlp extends Mlp {
       Tensor fc2B = fc2.bias();
       CpuKernels.addBiasRelu(p.a3, 0, p.a3, 0, fc2B.readBuffer(), fc2B.offset(), n, 512);
       // fc3 Linear(in_features=512, out_features=10, bias=True): [N, 512] -> [N, 10]   Mlp.java:23
-      Blas.sgemm(false, true, n, 10, 512, 1f, p.a3, 0, 512, fc3.weight(), 512, 0f, out, 0, 10);
       Tensor fc3B = fc3.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, fc3B.readBuffer(), fc3B.offset(), n, 10);
+      Blas.linear(n, 10, 512, p.a3, 0, fc3.weight(), fc3B.readBuffer(), fc3B.offset(), out, 0);
       if (!Compiled.recording(x, fc1.weight(), fc1.bias(), fc2.weight(), fc2.bias(), fc3.weight(), fc3.bias())) {
         return Tensor.wrap(out, n, 10);
       }

@@ -106,9 +106,8 @@ public final class KilnMlp extends Module {
       Tensor layer3B = layer3.bias();
       CpuKernels.addBiasRelu(p.a3, 0, p.a3, 0, layer3B.readBuffer(), layer3B.offset(), n, 512);
       // 5 Linear(in_features=512, out_features=10, bias=True): [N, 512] -> [N, 10]   Models.java:18
-      Blas.sgemm(false, true, n, 10, 512, 1f, p.a3, 0, 512, layer5.weight(), 512, 0f, out, 0, 10);
       Tensor layer5B = layer5.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, layer5B.readBuffer(), layer5B.offset(), n, 10);
+      Blas.linear(n, 10, 512, p.a3, 0, layer5.weight(), layer5B.readBuffer(), layer5B.offset(), out, 0);
       if (!Compiled.recording(x, layer1.weight(), layer1.bias(), layer3.weight(), layer3.bias(), layer5.weight(), layer5.bias())) {
         return Tensor.wrap(out, n, 10);
       }

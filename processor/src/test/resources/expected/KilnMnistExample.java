@@ -122,9 +122,8 @@ public final class KilnMnistExample extends MnistExample {
         System.arraycopy(p.a8, 0, p.a9, 0, n * 16);
       }
       // fc2 Linear(in_features=16, out_features=10, bias=True): [N, 16] -> [N, 10]   MnistExample.java:37
-      Blas.sgemm(false, true, n, 10, 16, 1f, p.a9, 0, 16, fc2.weight(), 16, 0f, p.a10, 0, 10);
       Tensor fc2B = fc2.bias();
-      CpuKernels.addBiasRows(p.a10, 0, p.a10, 0, fc2B.readBuffer(), fc2B.offset(), n, 10);
+      Blas.linear(n, 10, 16, p.a9, 0, fc2.weight(), fc2B.readBuffer(), fc2B.offset(), p.a10, 0);
       // logSoftmax(fc2.apply(x), 1): [N, 10] -> [N, 10]   MnistExample.java:37
       ActivationKernels.logSoftmaxForward(out, 0, p.a10, 0, n, 10, 1);
       if (!Compiled.recording(x, conv1.weight(), conv1.bias(), conv2.weight(), conv2.bias(), fc1.weight(), fc1.bias(), fc2.weight(), fc2.bias())) {

@@ -86,9 +86,8 @@ public final class KilnMultiHeadAttention extends MultiHeadAttention {
       // norm1 LayerNorm((8,), eps=1e-05, elementwise_affine=True): [N, 6, 8] -> [N, 6, 8]   MultiHeadAttention.java:38
       NormKernels.layerNormForward(p.a1, 0, in, inOff, norm1.weight().readBuffer(), norm1.weight().offset(), norm1.bias().readBuffer(), norm1.bias().offset(), p.mean1, p.rstd1, n * 6, 8, 1.0E-5);
       // query Linear(in_features=8, out_features=8, bias=True): [N, 6, 8] -> [N, 6, 8]   MultiHeadAttention.java:39
-      Blas.sgemm(false, true, n * 6, 8, 8, 1f, p.a1, 0, 8, query.weight(), 8, 0f, p.a2, 0, 8);
       Tensor queryB = query.bias();
-      CpuKernels.addBiasRows(p.a2, 0, p.a2, 0, queryB.readBuffer(), queryB.offset(), n * 6, 8);
+      Blas.linear(n * 6, 8, 8, p.a1, 0, query.weight(), queryB.readBuffer(), queryB.offset(), p.a2, 0);
       // query.apply(h).view(-1, S, H, DH): [N, 6, 8] -> [N, 6, 2, 4]   MultiHeadAttention.java:39
       // a view: no work
       // query.apply(h).view(-1, S, H, DH).transpose(1, 2): [N, 6, 2, 4] -> [N, 2, 6, 4]   MultiHeadAttention.java:39
@@ -100,9 +99,8 @@ public final class KilnMultiHeadAttention extends MultiHeadAttention {
       // key.apply(h).view(-1, S, H, DH).transpose(1, 2): [N, 6, 2, 4] -> [N, 2, 6, 4]   MultiHeadAttention.java:40
       CpuKernels.permute(p.a7, 0, p.a5, 0, new int[] {n, 6, 2, 4}, new int[] {0, 2, 1, 3}, false);
       // value Linear(in_features=8, out_features=8, bias=True): [N, 6, 8] -> [N, 6, 8]   MultiHeadAttention.java:41
-      Blas.sgemm(false, true, n * 6, 8, 8, 1f, p.a1, 0, 8, value.weight(), 8, 0f, p.a8, 0, 8);
       Tensor valueB = value.bias();
-      CpuKernels.addBiasRows(p.a8, 0, p.a8, 0, valueB.readBuffer(), valueB.offset(), n * 6, 8);
+      Blas.linear(n * 6, 8, 8, p.a1, 0, value.weight(), valueB.readBuffer(), valueB.offset(), p.a8, 0);
       // value.apply(h).view(-1, S, H, DH): [N, 6, 8] -> [N, 6, 2, 4]   MultiHeadAttention.java:41
       // a view: no work
       // value.apply(h).view(-1, S, H, DH).permute(0, 2, 1, 3): [N, 6, 2, 4] -> [N, 2, 6, 4]   MultiHeadAttention.java:41
@@ -122,31 +120,27 @@ public final class KilnMultiHeadAttention extends MultiHeadAttention {
       // att.matmul(v).transpose(1, 2).reshape(-1, S, D): [N, 6, 2, 4] -> [N, 6, 8]   MultiHeadAttention.java:43
       // a view: no work
       // proj Linear(in_features=8, out_features=8, bias=True): [N, 6, 8] -> [N, 6, 8]   MultiHeadAttention.java:44
-      Blas.sgemm(false, true, n * 6, 8, 8, 1f, p.a16, 0, 8, proj.weight(), 8, 0f, p.a18, 0, 8);
       Tensor projB = proj.bias();
-      CpuKernels.addBiasRows(p.a18, 0, p.a18, 0, projB.readBuffer(), projB.offset(), n * 6, 8);
+      Blas.linear(n * 6, 8, 8, p.a16, 0, proj.weight(), projB.readBuffer(), projB.offset(), p.a18, 0);
       // x.add(proj.apply(o)): [N, 6, 8] -> [N, 6, 8]   MultiHeadAttention.java:44
       CpuKernels.addForward(p.a19, 0, in, inOff, p.a18, 0, n * 48, false);
       // norm2 LayerNorm((8,), eps=1e-05, elementwise_affine=True): [N, 6, 8] -> [N, 6, 8]   MultiHeadAttention.java:45
       NormKernels.layerNormForward(p.a20, 0, p.a19, 0, norm2.weight().readBuffer(), norm2.weight().offset(), norm2.bias().readBuffer(), norm2.bias().offset(), p.mean20, p.rstd20, n * 6, 8, 1.0E-5);
       // up Linear(in_features=8, out_features=32, bias=True): [N, 6, 8] -> [N, 6, 32]   MultiHeadAttention.java:45
-      Blas.sgemm(false, true, n * 6, 32, 8, 1f, p.a20, 0, 8, up.weight(), 8, 0f, p.a21, 0, 32);
       Tensor upB = up.bias();
-      CpuKernels.addBiasRows(p.a21, 0, p.a21, 0, upB.readBuffer(), upB.offset(), n * 6, 32);
+      Blas.linear(n * 6, 32, 8, p.a20, 0, up.weight(), upB.readBuffer(), upB.offset(), p.a21, 0);
       // gelu(up.apply(norm2.apply(x))): [N, 6, 32] -> [N, 6, 32]   MultiHeadAttention.java:45
       ActivationKernels.geluForward(p.a22, 0, p.a21, 0, n * 192);
       // down Linear(in_features=32, out_features=8, bias=True): [N, 6, 32] -> [N, 6, 8]   MultiHeadAttention.java:45
-      Blas.sgemm(false, true, n * 6, 8, 32, 1f, p.a22, 0, 32, down.weight(), 32, 0f, p.a23, 0, 8);
       Tensor downB = down.bias();
-      CpuKernels.addBiasRows(p.a23, 0, p.a23, 0, downB.readBuffer(), downB.offset(), n * 6, 8);
+      Blas.linear(n * 6, 8, 32, p.a22, 0, down.weight(), downB.readBuffer(), downB.offset(), p.a23, 0);
       // x.add(down.apply(gelu(up.apply(norm2.apply(x))))): [N, 6, 8] -> [N, 6, 8]   MultiHeadAttention.java:45
       CpuKernels.addForward(p.a24, 0, p.a19, 0, p.a23, 0, n * 48, false);
       // flatten(x): [N, 6, 8] -> [N, 48]   MultiHeadAttention.java:46
       // a view: no work
       // head Linear(in_features=48, out_features=3, bias=True): [N, 48] -> [N, 3]   MultiHeadAttention.java:46
-      Blas.sgemm(false, true, n, 3, 48, 1f, p.a24, 0, 48, head.weight(), 48, 0f, out, 0, 3);
       Tensor headB = head.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 3);
+      Blas.linear(n, 3, 48, p.a24, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
       if (!Compiled.recording(x, norm1.weight(), norm1.bias(), query.weight(), query.bias(), key.weight(), value.weight(), value.bias(), proj.weight(), proj.bias(), norm2.weight(), norm2.bias(), up.weight(), up.bias(), down.weight(), down.bias(), head.weight(), head.bias())) {
         return Tensor.wrap(out, n, 3);
       }

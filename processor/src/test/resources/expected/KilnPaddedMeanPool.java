@@ -106,9 +106,8 @@ public final class KilnPaddedMeanPool extends PaddedMeanPool {
       // h.mul(keep.unsqueeze(-1)).sum(1).div(keep.sum(1, true)): [N, 8] -> [N, 8]   PaddedMeanPool.java:26
       ArithmeticKernels.divRepeatedForward(p.a8, 0, p.a6, 0, p.a7, 0, n * 1, 8, 1, false);
       // head Linear(in_features=8, out_features=3, bias=True): [N, 8] -> [N, 3]   PaddedMeanPool.java:27
-      Blas.sgemm(false, true, n, 3, 8, 1f, p.a8, 0, 8, head.weight(), 8, 0f, out, 0, 3);
       Tensor headB = head.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 3);
+      Blas.linear(n, 3, 8, p.a8, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
       if (!Compiled.recording(x, tok.weight(), fc.weight(), fc.bias(), head.weight(), head.bias())) {
         return Tensor.wrap(out, n, 3);
       }

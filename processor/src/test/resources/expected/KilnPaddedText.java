@@ -105,9 +105,8 @@ public final class KilnPaddedText extends PaddedText {
       // norm LayerNorm((8,), eps=1e-05, elementwise_affine=True): [N, 6, 8] -> [N, 6, 8]   PaddedText.java:42
       NormKernels.layerNormForward(p.a5, 0, p.a4, 0, norm.weight().readBuffer(), norm.weight().offset(), norm.bias().readBuffer(), norm.bias().offset(), p.mean5, p.rstd5, n * 6, 8, 1.0E-5);
       // query Linear(in_features=8, out_features=8, bias=True): [N, 6, 8] -> [N, 6, 8]   PaddedText.java:43
-      Blas.sgemm(false, true, n * 6, 8, 8, 1f, p.a5, 0, 8, query.weight(), 8, 0f, p.a6, 0, 8);
       Tensor queryB = query.bias();
-      CpuKernels.addBiasRows(p.a6, 0, p.a6, 0, queryB.readBuffer(), queryB.offset(), n * 6, 8);
+      Blas.linear(n * 6, 8, 8, p.a5, 0, query.weight(), queryB.readBuffer(), queryB.offset(), p.a6, 0);
       // query.apply(h).view(-1, S, H, DH): [N, 6, 8] -> [N, 6, 2, 4]   PaddedText.java:43
       // a view: no work
       // query.apply(h).view(-1, S, H, DH).transpose(1, 2): [N, 6, 2, 4] -> [N, 2, 6, 4]   PaddedText.java:43
@@ -119,9 +118,8 @@ public final class KilnPaddedText extends PaddedText {
       // key.apply(h).view(-1, S, H, DH).transpose(1, 2): [N, 6, 2, 4] -> [N, 2, 6, 4]   PaddedText.java:44
       CpuKernels.permute(p.a11, 0, p.a9, 0, new int[] {n, 6, 2, 4}, new int[] {0, 2, 1, 3}, false);
       // value Linear(in_features=8, out_features=8, bias=True): [N, 6, 8] -> [N, 6, 8]   PaddedText.java:45
-      Blas.sgemm(false, true, n * 6, 8, 8, 1f, p.a5, 0, 8, value.weight(), 8, 0f, p.a12, 0, 8);
       Tensor valueB = value.bias();
-      CpuKernels.addBiasRows(p.a12, 0, p.a12, 0, valueB.readBuffer(), valueB.offset(), n * 6, 8);
+      Blas.linear(n * 6, 8, 8, p.a5, 0, value.weight(), valueB.readBuffer(), valueB.offset(), p.a12, 0);
       // value.apply(h).view(-1, S, H, DH): [N, 6, 8] -> [N, 6, 2, 4]   PaddedText.java:45
       // a view: no work
       // value.apply(h).view(-1, S, H, DH).transpose(1, 2): [N, 6, 2, 4] -> [N, 2, 6, 4]   PaddedText.java:45
@@ -141,9 +139,8 @@ public final class KilnPaddedText extends PaddedText {
       // att.matmul(v).transpose(1, 2).reshape(-1, S, D): [N, 6, 2, 4] -> [N, 6, 8]   PaddedText.java:48
       // a view: no work
       // proj Linear(in_features=8, out_features=8, bias=True): [N, 6, 8] -> [N, 6, 8]   PaddedText.java:49
-      Blas.sgemm(false, true, n * 6, 8, 8, 1f, p.a20, 0, 8, proj.weight(), 8, 0f, p.a22, 0, 8);
       Tensor projB = proj.bias();
-      CpuKernels.addBiasRows(p.a22, 0, p.a22, 0, projB.readBuffer(), projB.offset(), n * 6, 8);
+      Blas.linear(n * 6, 8, 8, p.a20, 0, proj.weight(), projB.readBuffer(), projB.offset(), p.a22, 0);
       // x.add(proj.apply(o)): [N, 6, 8] -> [N, 6, 8]   PaddedText.java:49
       CpuKernels.addForward(p.a23, 0, p.a4, 0, p.a22, 0, n * 48, false);
       // x.add(proj.apply(o)).maskedFill(padRows, 0.0F): [N, 6, 8] -> [N, 6, 8]   PaddedText.java:49
@@ -151,9 +148,8 @@ public final class KilnPaddedText extends PaddedText {
       // x.mean(1): [N, 6, 8] -> [N, 8]   PaddedText.java:50
       MathKernels.sumAlong(p.a25, 0, p.a24, 0, n, 6, 8, 1f / 6);
       // head Linear(in_features=8, out_features=3, bias=True): [N, 8] -> [N, 3]   PaddedText.java:50
-      Blas.sgemm(false, true, n, 3, 8, 1f, p.a25, 0, 8, head.weight(), 8, 0f, out, 0, 3);
       Tensor headB = head.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 3);
+      Blas.linear(n, 3, 8, p.a25, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
       if (!Compiled.recording(x, tok.weight(), norm.weight(), norm.bias(), query.weight(), query.bias(), key.weight(), value.weight(), value.bias(), proj.weight(), proj.bias(), head.weight(), head.bias(), pos)) {
         return Tensor.wrap(out, n, 3);
       }

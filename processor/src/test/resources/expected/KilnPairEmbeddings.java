@@ -145,9 +145,8 @@ public final class KilnPairEmbeddings extends PairEmbeddings {
         Tensor towerAB = towerA.bias();
         CpuKernels.addBiasRelu(p.a1, 0, p.a1, 0, towerAB.readBuffer(), towerAB.offset(), n, 8);
         // head Linear(in_features=8, out_features=1, bias=True): [N, 8] -> [N, 1]   PairEmbeddings.java:32
-        Blas.sgemm(false, true, n, 1, 8, 1f, p.a1, 0, 8, head.weight(), 8, 0f, out, 0, 1);
         Tensor headB = head.bias();
-        CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 1);
+        Blas.linear(n, 1, 8, p.a1, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
         boolean recording = Compiled.recording(x, towerA.weight(), towerA.bias(), head.weight(), head.bias());
         // the outputs' values: out is new for each call; what lies in the plan's buffers is copied, since the next
         // forward of this batch size overwrites them
@@ -388,9 +387,8 @@ public final class KilnPairEmbeddings extends PairEmbeddings {
         // ea.mul(eb): [N, 8] -> [N, 8]   PairEmbeddings.java:27
         CpuKernels.mulForward(p.a3, 0, p.a1, 0, p.a2, 0, n * 8);
         // head Linear(in_features=8, out_features=1, bias=True): [N, 8] -> [N, 1]   PairEmbeddings.java:27
-        Blas.sgemm(false, true, n, 1, 8, 1f, p.a3, 0, 8, head.weight(), 8, 0f, out, 0, 1);
         Tensor headB = head.bias();
-        CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 1);
+        Blas.linear(n, 1, 8, p.a3, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
         boolean recording = Compiled.recording(x, x1, towerA.weight(), towerA.bias(), towerB.weight(), towerB.bias(), head.weight(), head.bias());
         // the outputs' values: out is new for each call; what lies in the plan's buffers is copied, since the next
         // forward of this batch size overwrites them

@@ -99,9 +99,8 @@ public final class KilnPools extends Pools {
       // flatten(add(a, g)): [N, 4, 2, 3] -> [N, 24]   Pools.java:30
       // a view: no work
       // fc Linear(in_features=24, out_features=3, bias=True): [N, 24] -> [N, 3]   Pools.java:30
-      Blas.sgemm(false, true, n, 3, 24, 1f, p.a7, 0, 24, fc.weight(), 24, 0f, out, 0, 3);
       Tensor fcB = fc.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, fcB.readBuffer(), fcB.offset(), n, 3);
+      Blas.linear(n, 3, 24, p.a7, 0, fc.weight(), fcB.readBuffer(), fcB.offset(), out, 0);
       if (!Compiled.recording(x, conv.weight(), conv.bias(), fc.weight(), fc.bias())) {
         return Tensor.wrap(out, n, 3);
       }

@@ -156,9 +156,8 @@ public final class KilnResidual extends Residual {
       // add(relu(fc2.apply(z)), z): [N, 10] -> [N, 10]   Residual.java:43
       CpuKernels.addForward(p.a13, 0, p.a12, 0, p.a11, 0, n * 10, false);
       // gate Linear(in_features=10, out_features=10, bias=True): [N, 10] -> [N, 10]   Residual.java:44
-      Blas.sgemm(false, true, n, 10, 10, 1f, p.a13, 0, 10, gate.weight(), 10, 0f, p.a14, 0, 10);
       Tensor gateB = gate.bias();
-      CpuKernels.addBiasRows(p.a14, 0, p.a14, 0, gateB.readBuffer(), gateB.offset(), n, 10);
+      Blas.linear(n, 10, 10, p.a13, 0, gate.weight(), gateB.readBuffer(), gateB.offset(), p.a14, 0);
       // sigmoid(gate.apply(z)): [N, 10] -> [N, 10]   Residual.java:44
       ActivationKernels.sigmoidForward(p.a15, 0, p.a14, 0, n * 10);
       // mul(z, sigmoid(gate.apply(z))): [N, 10] -> [N, 10]   Residual.java:44
@@ -166,9 +165,8 @@ public final class KilnResidual extends Residual {
       // add(z, z): [N, 10] -> [N, 10]   Residual.java:45
       CpuKernels.addForward(p.a17, 0, p.a16, 0, p.a16, 0, n * 10, false);
       // fc3 Linear(in_features=10, out_features=3, bias=True): [N, 10] -> [N, 3]   Residual.java:45
-      Blas.sgemm(false, true, n, 3, 10, 1f, p.a17, 0, 10, fc3.weight(), 10, 0f, out, 0, 3);
       Tensor fc3B = fc3.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, fc3B.readBuffer(), fc3B.offset(), n, 3);
+      Blas.linear(n, 3, 10, p.a17, 0, fc3.weight(), fc3B.readBuffer(), fc3B.offset(), out, 0);
       if (!Compiled.recording(x, conv1.weight(), bn1.weight(), bn1.bias(), conv2.weight(), bn2.weight(), bn2.bias(), conv3.weight(), bn3.weight(), bn3.bias(), shortcut.weight(), shortcut.bias(), fc1.weight(), fc1.bias(), fc2.weight(), fc2.bias(), gate.weight(), gate.bias(), fc3.weight(), fc3.bias())) {
         return Tensor.wrap(out, n, 3);
       }

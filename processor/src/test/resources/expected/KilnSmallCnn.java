@@ -111,9 +111,8 @@ public final class KilnSmallCnn extends SmallCnn {
       // flatten(x): [N, 4, 4, 4] -> [N, 64]   SmallCnn.java:30
       // a view: no work
       // fc1 Linear(in_features=64, out_features=6, bias=True): [N, 64] -> [N, 6]   SmallCnn.java:31
-      Blas.sgemm(false, true, n, 6, 64, 1f, p.a3, 0, 64, fc1.weight(), 64, 0f, p.a5, 0, 6);
       Tensor fc1B = fc1.bias();
-      CpuKernels.addBiasRows(p.a5, 0, p.a5, 0, fc1B.readBuffer(), fc1B.offset(), n, 6);
+      Blas.linear(n, 6, 64, p.a3, 0, fc1.weight(), fc1B.readBuffer(), fc1B.offset(), p.a5, 0);
       // bnFc1 BatchNorm1d(6, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True) + relu(bnFc1.apply(fc1.apply(x))): [N, 6] -> [N, 6]   SmallCnn.java:31
       if (training[6]) {
         Compiled.requireBatchStatistics(n, 6);
@@ -133,9 +132,8 @@ public final class KilnSmallCnn extends SmallCnn {
         System.arraycopy(p.a6, 0, p.a7, 0, n * 6);
       }
       // fc2 Linear(in_features=6, out_features=3, bias=True): [N, 6] -> [N, 3]   SmallCnn.java:32
-      Blas.sgemm(false, true, n, 3, 6, 1f, p.a7, 0, 6, fc2.weight(), 6, 0f, out, 0, 3);
       Tensor fc2B = fc2.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, fc2B.readBuffer(), fc2B.offset(), n, 3);
+      Blas.linear(n, 3, 6, p.a7, 0, fc2.weight(), fc2B.readBuffer(), fc2B.offset(), out, 0);
       if (!Compiled.recording(x, conv1.weight(), conv1.bias(), bn1.weight(), bn1.bias(), fc1.weight(), fc1.bias(), bnFc1.weight(), bnFc1.bias(), fc2.weight(), fc2.bias())) {
         return Tensor.wrap(out, n, 3);
       }

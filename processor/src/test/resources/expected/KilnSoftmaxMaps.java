@@ -100,9 +100,8 @@ public final class KilnSoftmaxMaps extends SoftmaxMaps {
       // body.3 Flatten(start_dim=1, end_dim=-1): [N, 2, 3, 4] -> [N, 24]   SoftmaxMaps.java:21
       // a view: no work
       // body.4 Linear(in_features=24, out_features=3, bias=True): [N, 24] -> [N, 3]   SoftmaxMaps.java:21
-      Blas.sgemm(false, true, n, 3, 24, 1f, p.a4, 0, 24, body_4.weight(), 24, 0f, p.a6, 0, 3);
       Tensor body_4B = body_4.bias();
-      CpuKernels.addBiasRows(p.a6, 0, p.a6, 0, body_4B.readBuffer(), body_4B.offset(), n, 3);
+      Blas.linear(n, 3, 24, p.a4, 0, body_4.weight(), body_4B.readBuffer(), body_4B.offset(), p.a6, 0);
       // softmax(body.apply(softmax(x, 3)), -1): [N, 3] -> [N, 3]   SoftmaxMaps.java:21
       ActivationKernels.softmaxForward(out, 0, p.a6, 0, n, 3, 1);
       if (!Compiled.recording(x, body_0.weight(), body_0.bias(), body_4.weight(), body_4.bias())) {

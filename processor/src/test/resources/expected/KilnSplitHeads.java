@@ -78,15 +78,13 @@ public final class KilnSplitHeads extends SplitHeads {
       // relu(trunk.apply(x)).split(new int[]{4, 8}, 1)[0]: [N, 12] -> [N, 4]   SplitHeads.java:25
       SliceKernels.narrowForward(p.a2, 0, p.a1, 0, n, 12, 0, 4);
       // head1 Linear(in_features=4, out_features=3, bias=True): [N, 4] -> [N, 3]   SplitHeads.java:25
-      Blas.sgemm(false, true, n, 3, 4, 1f, p.a2, 0, 4, head1.weight(), 4, 0f, p.a3, 0, 3);
       Tensor head1B = head1.bias();
-      CpuKernels.addBiasRows(p.a3, 0, p.a3, 0, head1B.readBuffer(), head1B.offset(), n, 3);
+      Blas.linear(n, 3, 4, p.a2, 0, head1.weight(), head1B.readBuffer(), head1B.offset(), p.a3, 0);
       // relu(trunk.apply(x)).split(new int[]{4, 8}, 1)[1]: [N, 12] -> [N, 8]   SplitHeads.java:25
       SliceKernels.narrowForward(p.a4, 0, p.a1, 0, n, 12, 4, 8);
       // head2 Linear(in_features=8, out_features=2, bias=True): [N, 8] -> [N, 2]   SplitHeads.java:25
-      Blas.sgemm(false, true, n, 2, 8, 1f, p.a4, 0, 8, head2.weight(), 8, 0f, out, 0, 2);
       Tensor head2B = head2.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, head2B.readBuffer(), head2B.offset(), n, 2);
+      Blas.linear(n, 2, 8, p.a4, 0, head2.weight(), head2B.readBuffer(), head2B.offset(), out, 0);
       boolean recording = Compiled.recording(x, trunk.weight(), trunk.bias(), head1.weight(), head1.bias(), head2.weight(), head2.bias());
       if (!all) {
         // forward returns first() [N, 3] alone, through the backward node's hidden anchor (OutputGradients)

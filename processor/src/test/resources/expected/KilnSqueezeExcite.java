@@ -109,9 +109,8 @@ public final class KilnSqueezeExcite extends SqueezeExcite {
       Tensor fc1B = fc1.bias();
       CpuKernels.addBiasRelu(p.a5, 0, p.a5, 0, fc1B.readBuffer(), fc1B.offset(), n, 2);
       // fc2 Linear(in_features=2, out_features=8, bias=True): [N, 2] -> [N, 8]   SqueezeExcite.java:35
-      Blas.sgemm(false, true, n, 8, 2, 1f, p.a5, 0, 2, fc2.weight(), 2, 0f, p.a6, 0, 8);
       Tensor fc2B = fc2.bias();
-      CpuKernels.addBiasRows(p.a6, 0, p.a6, 0, fc2B.readBuffer(), fc2B.offset(), n, 8);
+      Blas.linear(n, 8, 2, p.a5, 0, fc2.weight(), fc2B.readBuffer(), fc2B.offset(), p.a6, 0);
       // sigmoid(fc2.apply(relu(fc1.apply(s)))): [N, 8] -> [N, 8]   SqueezeExcite.java:35
       ActivationKernels.sigmoidForward(p.a7, 0, p.a6, 0, n * 8);
       // reshape(s, -1, C, 1, 1): [N, 8] -> [N, 8, 1, 1]   SqueezeExcite.java:36
@@ -121,9 +120,8 @@ public final class KilnSqueezeExcite extends SqueezeExcite {
       // flatten(h): [N, 8, 6, 6] -> [N, 288]   SqueezeExcite.java:37
       // a view: no work
       // head Linear(in_features=288, out_features=4, bias=True): [N, 288] -> [N, 4]   SqueezeExcite.java:37
-      Blas.sgemm(false, true, n, 4, 288, 1f, p.a9, 0, 288, head.weight(), 288, 0f, out, 0, 4);
       Tensor headB = head.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 4);
+      Blas.linear(n, 4, 288, p.a9, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
       if (!Compiled.recording(x, conv.weight(), bn.weight(), bn.bias(), fc1.weight(), fc1.bias(), fc2.weight(), fc2.bias(), head.weight(), head.bias())) {
         return Tensor.wrap(out, n, 4);
       }

@@ -103,9 +103,8 @@ public final class KilnTaggedImage extends TaggedImage {
       // flatten(relu(conv.apply(x))): [N, 2, 4, 4] -> [N, 32]   TaggedImage.java:41
       // a view: no work
       // imageHead Linear(in_features=32, out_features=3, bias=True): [N, 32] -> [N, 3]   TaggedImage.java:41
-      Blas.sgemm(false, true, n, 3, 32, 1f, p.a2, 0, 32, imageHead.weight(), 32, 0f, out, 0, 3);
       Tensor imageHeadB = imageHead.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, imageHeadB.readBuffer(), imageHeadB.offset(), n, 3);
+      Blas.linear(n, 3, 32, p.a2, 0, imageHead.weight(), imageHeadB.readBuffer(), imageHeadB.offset(), out, 0);
       if (!Compiled.recording(x, conv.weight(), conv.bias(), imageHead.weight(), imageHead.bias())) {
         return Tensor.wrap(out, n, 3);
       }
@@ -184,9 +183,8 @@ public final class KilnTaggedImage extends TaggedImage {
         Tensor hiddenB = hidden.bias();
         CpuKernels.addBiasRelu(p.a9, 0, p.a9, 0, hiddenB.readBuffer(), hiddenB.offset(), n, 8);
         // head Linear(in_features=8, out_features=3, bias=True): [N, 8] -> [N, 3]   TaggedImage.java:36
-        Blas.sgemm(false, true, n, 3, 8, 1f, p.a9, 0, 8, head.weight(), 8, 0f, out, 0, 3);
         Tensor headB = head.bias();
-        CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 3);
+        Blas.linear(n, 3, 8, p.a9, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
         if (!Compiled.recording(x, x1, x2, conv.weight(), conv.bias(), categoryRows.weight(), tagRows.weight(), hidden.weight(), hidden.bias(), head.weight(), head.bias())) {
           return Tensor.wrap(out, n, 3);
         }

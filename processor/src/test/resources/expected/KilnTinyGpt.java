@@ -102,9 +102,8 @@ public final class KilnTinyGpt extends TinyGpt {
       // norm LayerNorm((8,), eps=1e-05, elementwise_affine=True): [N, 6, 8] -> [N, 6, 8]   TinyGpt.java:43
       NormKernels.layerNormForward(p.a3, 0, p.a2, 0, norm.weight().readBuffer(), norm.weight().offset(), norm.bias().readBuffer(), norm.bias().offset(), p.mean3, p.rstd3, n * 6, 8, 1.0E-5);
       // query Linear(in_features=8, out_features=8, bias=True): [N, 6, 8] -> [N, 6, 8]   TinyGpt.java:44
-      Blas.sgemm(false, true, n * 6, 8, 8, 1f, p.a3, 0, 8, query.weight(), 8, 0f, p.a4, 0, 8);
       Tensor queryB = query.bias();
-      CpuKernels.addBiasRows(p.a4, 0, p.a4, 0, queryB.readBuffer(), queryB.offset(), n * 6, 8);
+      Blas.linear(n * 6, 8, 8, p.a3, 0, query.weight(), queryB.readBuffer(), queryB.offset(), p.a4, 0);
       // key Linear(in_features=8, out_features=8, bias=False): [N, 6, 8] -> [N, 6, 8]   TinyGpt.java:44
       Blas.sgemm(false, true, n * 6, 8, 8, 1f, p.a3, 0, 8, key.weight(), 8, 0f, p.a5, 0, 8);
       // key.apply(h).transpose(-2, -1): [N, 6, 8] -> [N, 8, 6]   TinyGpt.java:44
@@ -116,31 +115,27 @@ public final class KilnTinyGpt extends TinyGpt {
       // att.maskedFill(mask.eq(0), Float.NEGATIVE_INFINITY).softmax(-1): [N, 6, 6] -> [N, 6, 6]   TinyGpt.java:45
       ActivationKernels.softmaxForward(p.a9, 0, p.a8, 0, n * 6, 6, 1);
       // value Linear(in_features=8, out_features=8, bias=True): [N, 6, 8] -> [N, 6, 8]   TinyGpt.java:46
-      Blas.sgemm(false, true, n * 6, 8, 8, 1f, p.a3, 0, 8, value.weight(), 8, 0f, p.a10, 0, 8);
       Tensor valueB = value.bias();
-      CpuKernels.addBiasRows(p.a10, 0, p.a10, 0, valueB.readBuffer(), valueB.offset(), n * 6, 8);
+      Blas.linear(n * 6, 8, 8, p.a3, 0, value.weight(), valueB.readBuffer(), valueB.offset(), p.a10, 0);
       // att.matmul(value.apply(h)): [N, 6, 6] @ [N, 6, 8] -> [N, 6, 8]   TinyGpt.java:46
       Blas.sgemmBatched(n, false, false, 6, 8, 6, 1.0f, p.a9, 0, 36, p.a10, 0, 48, 0f, p.a11, 0, 48);
       // x.add(att.matmul(value.apply(h))): [N, 6, 8] -> [N, 6, 8]   TinyGpt.java:46
       CpuKernels.addForward(p.a12, 0, p.a2, 0, p.a11, 0, n * 48, false);
       // up Linear(in_features=8, out_features=16, bias=True): [N, 6, 8] -> [N, 6, 16]   TinyGpt.java:47
-      Blas.sgemm(false, true, n * 6, 16, 8, 1f, p.a12, 0, 8, up.weight(), 8, 0f, p.a13, 0, 16);
       Tensor upB = up.bias();
-      CpuKernels.addBiasRows(p.a13, 0, p.a13, 0, upB.readBuffer(), upB.offset(), n * 6, 16);
+      Blas.linear(n * 6, 16, 8, p.a12, 0, up.weight(), upB.readBuffer(), upB.offset(), p.a13, 0);
       // gelu(up.apply(x)): [N, 6, 16] -> [N, 6, 16]   TinyGpt.java:47
       ActivationKernels.geluForward(p.a14, 0, p.a13, 0, n * 96);
       // down Linear(in_features=16, out_features=8, bias=True): [N, 6, 16] -> [N, 6, 8]   TinyGpt.java:47
-      Blas.sgemm(false, true, n * 6, 8, 16, 1f, p.a14, 0, 16, down.weight(), 16, 0f, p.a15, 0, 8);
       Tensor downB = down.bias();
-      CpuKernels.addBiasRows(p.a15, 0, p.a15, 0, downB.readBuffer(), downB.offset(), n * 6, 8);
+      Blas.linear(n * 6, 8, 16, p.a14, 0, down.weight(), downB.readBuffer(), downB.offset(), p.a15, 0);
       // x.add(down.apply(gelu(up.apply(x)))): [N, 6, 8] -> [N, 6, 8]   TinyGpt.java:47
       CpuKernels.addForward(p.a16, 0, p.a12, 0, p.a15, 0, n * 48, false);
       // flatten(x): [N, 6, 8] -> [N, 48]   TinyGpt.java:48
       // a view: no work
       // head Linear(in_features=48, out_features=3, bias=True): [N, 48] -> [N, 3]   TinyGpt.java:48
-      Blas.sgemm(false, true, n, 3, 48, 1f, p.a16, 0, 48, head.weight(), 48, 0f, out, 0, 3);
       Tensor headB = head.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 3);
+      Blas.linear(n, 3, 48, p.a16, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
       if (!Compiled.recording(x, tok.weight(), norm.weight(), norm.bias(), query.weight(), query.bias(), key.weight(), value.weight(), value.bias(), up.weight(), up.bias(), down.weight(), down.bias(), head.weight(), head.bias(), pos)) {
         return Tensor.wrap(out, n, 3);
       }

@@ -101,9 +101,8 @@ public final class KilnTokenMixer extends TokenMixer {
       // flatten(h): [N, 6, 8] -> [N, 48]   TokenMixer.java:34
       // a view: no work
       // head Linear(in_features=48, out_features=3, bias=True): [N, 48] -> [N, 3]   TokenMixer.java:34
-      Blas.sgemm(false, true, n, 3, 48, 1f, p.a9, 0, 48, head.weight(), 48, 0f, out, 0, 3);
       Tensor headB = head.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 3);
+      Blas.linear(n, 3, 48, p.a9, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
       if (!Compiled.recording(x, channel.weight(), channel.bias(), head.weight(), head.bias(), mixIn, mixOut, groups)) {
         return Tensor.wrap(out, n, 3);
       }

@@ -85,9 +85,8 @@ public final class KilnTutorialLstm extends TutorialLstm {
       // out.select(1, -1): [N, 6, 8] -> [N, 8]   TutorialLstm.java:26
       SliceKernels.narrowForward(p.a2, 0, p.a1, 0, n, 48, 40, 8);
       // fc Linear(in_features=8, out_features=3, bias=True): [N, 8] -> [N, 3]   TutorialLstm.java:26
-      Blas.sgemm(false, true, n, 3, 8, 1f, p.a2, 0, 8, fc.weight(), 8, 0f, out, 0, 3);
       Tensor fcB = fc.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, fcB.readBuffer(), fcB.offset(), n, 3);
+      Blas.linear(n, 3, 8, p.a2, 0, fc.weight(), fcB.readBuffer(), fcB.offset(), out, 0);
       if (!Compiled.recording(x, lstm.weightIh(0, 0), lstm.weightHh(0, 0), lstm.biasIh(0, 0), lstm.biasHh(0, 0), lstm.weightIh(1, 0), lstm.weightHh(1, 0), lstm.biasIh(1, 0), lstm.biasHh(1, 0), fc.weight(), fc.bias())) {
         return Tensor.wrap(out, n, 3);
       }

@@ -92,9 +92,8 @@ public final class KilnTwoTower extends TwoTower {
       Tensor towerAB = towerA.bias();
       CpuKernels.addBiasRelu(p.a1, 0, p.a1, 0, towerAB.readBuffer(), towerAB.offset(), n, 8);
       // headA Linear(in_features=8, out_features=3, bias=True): [N, 8] -> [N, 3]   TwoTower.java:31
-      Blas.sgemm(false, true, n, 3, 8, 1f, p.a1, 0, 8, headA.weight(), 8, 0f, out, 0, 3);
       Tensor headAB = headA.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, headAB.readBuffer(), headAB.offset(), n, 3);
+      Blas.linear(n, 3, 8, p.a1, 0, headA.weight(), headAB.readBuffer(), headAB.offset(), out, 0);
       if (!Compiled.recording(x, towerA.weight(), towerA.bias(), headA.weight(), headA.bias())) {
         return Tensor.wrap(out, n, 3);
       }
@@ -162,9 +161,8 @@ public final class KilnTwoTower extends TwoTower {
         // h.mul(gain): [N, 16] -> [N, 16]   TwoTower.java:26
         CpuKernels.mulRepeatedForward(p.a5, 0, p.a4, 0, in3, in3Off, n * 1, 16, 1);
         // head Linear(in_features=16, out_features=3, bias=True): [N, 16] -> [N, 3]   TwoTower.java:26
-        Blas.sgemm(false, true, n, 3, 16, 1f, p.a5, 0, 16, head.weight(), 16, 0f, out, 0, 3);
         Tensor headB = head.bias();
-        CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 3);
+        Blas.linear(n, 3, 16, p.a5, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
         if (!Compiled.recording(x, x1, x2, x3, towerA.weight(), towerA.bias(), towerB.weight(), towerB.bias(), head.weight(), head.bias())) {
           return Tensor.wrap(out, n, 3);
         }

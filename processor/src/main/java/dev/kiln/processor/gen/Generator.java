@@ -917,15 +917,22 @@ public final class Generator {
           String layer = layerField(k.layer());
           String local = localPrefix(k, j + 1);
           String rows = rows(k);
-          b.addStatement("$T.sgemm(false, true, $L, $L, $L, 1f, $L, $L, $L, $L.weight(), $L, 0f, $L, $L, $L)",
-              BLAS, rows, k.linear().outFeatures(), k.linear().inFeatures(), in.array, in.offset, k.linear().inFeatures(),
-              layer, k.linear().inFeatures(), out.array, out.offset, k.linear().outFeatures());
-          if (k.linear().bias()) {
+          if (k.linear().bias() && !k.relu()) { // the bias folded into the product, as eager linear does
             b.addStatement("$T $LB = $L.bias()", TENSOR, local, layer);
-            b.addStatement("$T.$L($L, $L, $L, $L, $LB.readBuffer(), $LB.offset(), $L, $L)", KERNELS, k.relu() ? "addBiasRelu" : "addBiasRows",
-                out.array, out.offset, out.array, out.offset, local, local, rows, k.linear().outFeatures());
-          } else if (k.relu()) {
-            b.addStatement("$T.reluForward($L, $L, $L, $L, n * $L)", KERNELS, out.array, out.offset, out.array, out.offset, k.outPerSample());
+            b.addStatement("$T.linear($L, $L, $L, $L, $L, $L.weight(), $LB.readBuffer(), $LB.offset(), $L, $L)", BLAS, rows,
+                k.linear().outFeatures(), k.linear().inFeatures(), in.array, in.offset, layer, local, local, out.array, out.offset);
+          } else {
+            b.addStatement("$T.sgemm(false, true, $L, $L, $L, 1f, $L, $L, $L, $L.weight(), $L, 0f, $L, $L, $L)",
+                BLAS, rows, k.linear().outFeatures(), k.linear().inFeatures(), in.array, in.offset, k.linear().inFeatures(),
+                layer, k.linear().inFeatures(), out.array, out.offset, k.linear().outFeatures());
+            if (k.linear().bias()) { // with the ReLU: one pass for both
+              b.addStatement("$T $LB = $L.bias()", TENSOR, local, layer);
+              b.addStatement("$T.addBiasRelu($L, $L, $L, $L, $LB.readBuffer(), $LB.offset(), $L, $L)", KERNELS,
+                  out.array, out.offset, out.array, out.offset, local, local, rows, k.linear().outFeatures());
+            } else if (k.relu()) {
+              b.addStatement("$T.reluForward($L, $L, $L, $L, n * $L)", KERNELS, out.array, out.offset, out.array, out.offset,
+                  k.outPerSample());
+            }
           }
         }
         case CONV -> {

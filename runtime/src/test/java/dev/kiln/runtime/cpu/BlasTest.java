@@ -43,6 +43,38 @@ class BlasTest {
   }
 
   /**
+   * A linear layer's product with its bias folded in ({@link Blas#linear}, {@code beta = 1} on the bias rows) gives the
+   * bits of the product then {@link CpuKernels#addBiasRows}, for k up to the fold's limit and beyond (the separate
+   * pass there), at offsets, split over the threads by rows and by columns; without a bias, the product alone.
+   */
+  @Test
+  void aLinearsFoldedBiasGivesTheBitsOfTheSeparatePass() {
+    SplittableRandom rng = new SplittableRandom(9);
+    for (int[] s : new int[][] {{1, 1, 1}, {7, 5, 3}, {1024, 192, 64}, {1024, 64, 256}, {300, 37, 255}, {33, 203, 200},
+        {2048, 16, 32}, {200, 100, 512}}) {
+      int m = s[0], n = s[1], k = s[2];
+      float[] x = random(rng, 3 + m * k), bias = random(rng, 2 + n);
+      for (int i = 0; i < bias.length; i++) {
+        bias[i] *= 10;
+      }
+      dev.kiln.runtime.Tensor w = dev.kiln.runtime.Tensor.of(random(rng, n * k), n, k);
+      float[] want = new float[1 + m * n], got = new float[1 + m * n];
+      Blas.sgemm(false, true, m, n, k, 1f, x, 3, k, w, k, 0f, want, 1, n);
+      float[] product = want.clone();
+      CpuKernels.addBiasRows(want, 1, want, 1, bias, 2, m, n);
+      Blas.linear(m, n, k, x, 3, w, bias, 2, got, 1);
+      for (int i = 0; i < want.length; i++) {
+        assertEquals(Float.floatToIntBits(want[i]), Float.floatToIntBits(got[i]), m + "x" + n + "x" + k + " at " + i);
+      }
+      float[] none = new float[1 + m * n];
+      Blas.linear(m, n, k, x, 3, w, null, 0, none, 1);
+      for (int i = 0; i < none.length; i++) {
+        assertEquals(Float.floatToIntBits(product[i]), Float.floatToIntBits(none[i]), m + "x" + n + "x" + k + " no bias, at " + i);
+      }
+    }
+  }
+
+  /**
    * A batched product is each matrix's product, whatever the flags, alpha and beta: matrices at an
    * offset with gaps between them (strides above their sizes) and counts from 1 to enough to share.
    */
