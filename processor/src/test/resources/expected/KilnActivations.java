@@ -232,12 +232,7 @@ public final class KilnActivations extends Activations {
         // head Linear(in_features=8, out_features=4, bias=True): gradient of [N, 8]   Activations.java:21
         CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(6 /* head.bias() */)), 0, g.readBuffer(), g.offset(), n, 4, true);
         Tensor headGW = Compiled.grad(head.weight(), needsGrad(5 /* head.weight() */));
-        if (headGW != null) {
-          Blas.sgemm(true, false, 4, 8, n, 1f, g.readBuffer(), g.offset(), 4, p.a5, 0, 8, 1f, headGW, 8);
-        }
-        if (dIn5 != null) {
-          Blas.sgemm(false, false, n, 8, 4, 1f, g.readBuffer(), g.offset(), 4, head.weight(), 8, 0f, dIn5, 0, 8);
-        }
+        Blas.linearBackward(n, 4, 8, g.readBuffer(), g.offset(), p.a5, 0, headGW, head.weight(), 0f, dIn5, 0);
         // tanh(body.apply(x)): gradient of [N, 8]   Activations.java:21
         if (!need5) {
           return new Tensor[7];
@@ -258,12 +253,7 @@ public final class KilnActivations extends Activations {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(body_2.bias(), needsGrad(4 /* body_2.bias() */)), 0, dIn3, 0, n, 8, true);
         Tensor body_2GW = Compiled.grad(body_2.weight(), needsGrad(3 /* body_2.weight() */));
-        if (body_2GW != null) {
-          Blas.sgemm(true, false, 8, 8, n, 1f, dIn3, 0, 8, p.a2, 0, 8, 1f, body_2GW, 8);
-        }
-        if (dIn2 != null) {
-          Blas.sgemm(false, false, n, 8, 8, 1f, dIn3, 0, 8, body_2.weight(), 8, 0f, dIn2, 0, 8);
-        }
+        Blas.linearBackward(n, 8, 8, dIn3, 0, p.a2, 0, body_2GW, body_2.weight(), 0f, dIn2, 0);
         // body.1 Sigmoid(): gradient of [N, 8]   Activations.java:21
         if (!need2) {
           return new Tensor[7];
@@ -277,12 +267,7 @@ public final class KilnActivations extends Activations {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(body_0.bias(), needsGrad(2 /* body_0.bias() */)), 0, dIn1, 0, n, 8, true);
         Tensor body_0GW = Compiled.grad(body_0.weight(), needsGrad(1 /* body_0.weight() */));
-        if (body_0GW != null) {
-          Blas.sgemm(true, false, 8, 6, n, 1f, dIn1, 0, 8, in, inOff, 6, 1f, body_0GW, 6);
-        }
-        if (dx != null) {
-          Blas.sgemm(false, false, n, 6, 8, 1f, dIn1, 0, 8, body_0.weight(), 6, 0f, dx, 0, 6);
-        }
+        Blas.linearBackward(n, 8, 6, dIn1, 0, in, inOff, body_0GW, body_0.weight(), 0f, dx, 0);
         Tensor[] grads = new Tensor[7];
         grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());
         return grads;

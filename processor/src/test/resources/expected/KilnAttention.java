@@ -383,12 +383,7 @@ public final class KilnAttention extends Attention {
         // head Linear(in_features=48, out_features=3, bias=True): gradient of [N, 48]   Attention.java:47
         CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(17 /* head.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor headGW = Compiled.grad(head.weight(), needsGrad(16 /* head.weight() */));
-        if (headGW != null) {
-          Blas.sgemm(true, false, 3, 48, n, 1f, g.readBuffer(), g.offset(), 3, p.a16, 0, 48, 1f, headGW, 48);
-        }
-        if (dIn17 != null) {
-          Blas.sgemm(false, false, n, 48, 3, 1f, g.readBuffer(), g.offset(), 3, head.weight(), 48, 0f, dIn17, 0, 48);
-        }
+        Blas.linearBackward(n, 3, 48, g.readBuffer(), g.offset(), p.a16, 0, headGW, head.weight(), 0f, dIn17, 0);
         // add(x, down.apply(gelu(up.apply(norm2.apply(x))))): gradient of [N, 6, 8]   Attention.java:46
         if (!need17) {
           return new Tensor[18];
@@ -401,12 +396,7 @@ public final class KilnAttention extends Attention {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(down.bias(), needsGrad(15 /* down.bias() */)), 0, dIn15_1, 0, n * 6, 8, true);
         Tensor downGW = Compiled.grad(down.weight(), needsGrad(14 /* down.weight() */));
-        if (downGW != null) {
-          Blas.sgemm(true, false, 8, 16, n * 6, 1f, dIn15_1, 0, 8, p.a14, 0, 16, 1f, downGW, 16);
-        }
-        if (dIn14 != null) {
-          Blas.sgemm(false, false, n * 6, 16, 8, 1f, dIn15_1, 0, 8, down.weight(), 16, 0f, dIn14, 0, 16);
-        }
+        Blas.linearBackward(n * 6, 8, 16, dIn15_1, 0, p.a14, 0, downGW, down.weight(), 0f, dIn14, 0);
         // gelu(up.apply(norm2.apply(x))): gradient of [N, 6, 16]   Attention.java:46
         if (!need14) {
           return new Tensor[18];
@@ -420,12 +410,7 @@ public final class KilnAttention extends Attention {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(up.bias(), needsGrad(13 /* up.bias() */)), 0, dIn13, 0, n * 6, 16, true);
         Tensor upGW = Compiled.grad(up.weight(), needsGrad(12 /* up.weight() */));
-        if (upGW != null) {
-          Blas.sgemm(true, false, 16, 8, n * 6, 1f, dIn13, 0, 16, p.a12, 0, 8, 1f, upGW, 8);
-        }
-        if (dIn12 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 16, 1f, dIn13, 0, 16, up.weight(), 8, 0f, dIn12, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 16, 8, dIn13, 0, p.a12, 0, upGW, up.weight(), 0f, dIn12, 0);
         // norm2 LayerNorm((8,), eps=1e-05, elementwise_affine=True): gradient of [N, 6, 8]   Attention.java:46
         if (!need12) {
           return new Tensor[18];
@@ -451,12 +436,7 @@ public final class KilnAttention extends Attention {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(proj.bias(), needsGrad(9 /* proj.bias() */)), 0, dIn9, 0, n * 6, 8, true);
         Tensor projGW = Compiled.grad(proj.weight(), needsGrad(8 /* proj.weight() */));
-        if (projGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn9, 0, 8, p.a8, 0, 8, 1f, projGW, 8);
-        }
-        if (dIn8 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn9, 0, 8, proj.weight(), 8, 0f, dIn8, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn9, 0, p.a8, 0, projGW, proj.weight(), 0f, dIn8, 0);
         // matmul(att, v): gradient of [N, 6, 6] @ [N, 6, 8]   Attention.java:45
         if (!need8) {
           return new Tensor[18];
@@ -490,35 +470,20 @@ public final class KilnAttention extends Attention {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(value.bias(), needsGrad(7 /* value.bias() */)), 0, dIn7_1, 0, n * 6, 8, true);
         Tensor valueGW = Compiled.grad(value.weight(), needsGrad(6 /* value.weight() */));
-        if (valueGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn7_1, 0, 8, p.a1, 0, 8, 1f, valueGW, 8);
-        }
-        if (dIn3 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn7_1, 0, 8, value.weight(), 8, 0f, dIn3, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn7_1, 0, p.a1, 0, valueGW, value.weight(), 0f, dIn3, 0);
         // key Linear(in_features=8, out_features=8, bias=False): gradient of [N, 6, 8]   Attention.java:41
         if (!need3) {
           return new Tensor[18];
         }
         Tensor keyGW = Compiled.grad(key.weight(), needsGrad(5 /* key.weight() */));
-        if (keyGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn5_1, 0, 8, p.a1, 0, 8, 1f, keyGW, 8);
-        }
-        if (dIn2 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn5_1, 0, 8, key.weight(), 8, 1f, dIn2, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn5_1, 0, p.a1, 0, keyGW, key.weight(), 1f, dIn2, 0);
         // query Linear(in_features=8, out_features=8, bias=True): gradient of [N, 6, 8]   Attention.java:40
         if (!need2) {
           return new Tensor[18];
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(query.bias(), needsGrad(4 /* query.bias() */)), 0, dIn5, 0, n * 6, 8, true);
         Tensor queryGW = Compiled.grad(query.weight(), needsGrad(3 /* query.weight() */));
-        if (queryGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn5, 0, 8, p.a1, 0, 8, 1f, queryGW, 8);
-        }
-        if (dIn1 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn5, 0, 8, query.weight(), 8, 1f, dIn1, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn5, 0, p.a1, 0, queryGW, query.weight(), 1f, dIn1, 0);
         // norm1 LayerNorm((8,), eps=1e-05, elementwise_affine=True): gradient of [N, 6, 8]   Attention.java:39
         if (!need1) {
           return new Tensor[18];

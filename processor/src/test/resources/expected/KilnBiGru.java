@@ -190,12 +190,7 @@ public final class KilnBiGru extends BiGru {
         // head Linear(in_features=12, out_features=3, bias=True): gradient of [N, 12]   BiGru.java:20
         CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(18 /* head.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor headGW = Compiled.grad(head.weight(), needsGrad(17 /* head.weight() */));
-        if (headGW != null) {
-          Blas.sgemm(true, false, 3, 12, n, 1f, g.readBuffer(), g.offset(), 3, p.a2, 0, 12, 1f, headGW, 12);
-        }
-        if (dIn2 != null) {
-          Blas.sgemm(false, false, n, 12, 3, 1f, g.readBuffer(), g.offset(), 3, head.weight(), 12, 0f, dIn2, 0, 12);
-        }
+        Blas.linearBackward(n, 3, 12, g.readBuffer(), g.offset(), p.a2, 0, headGW, head.weight(), 0f, dIn2, 0);
         // mean(out, 1): gradient of [N, 7, 12]   BiGru.java:20
         if (!need2) {
           return new Tensor[19];

@@ -463,12 +463,7 @@ public final class KilnCausalBlock extends CausalBlock {
         // head Linear(in_features=48, out_features=3, bias=True): gradient of [N, 48]   CausalBlock.java:53
         CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(17 /* head.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor headGW = Compiled.grad(head.weight(), needsGrad(16 /* head.weight() */));
-        if (headGW != null) {
-          Blas.sgemm(true, false, 3, 48, n, 1f, g.readBuffer(), g.offset(), 3, p.a25, 0, 48, 1f, headGW, 48);
-        }
-        if (dIn26 != null) {
-          Blas.sgemm(false, false, n, 48, 3, 1f, g.readBuffer(), g.offset(), 3, head.weight(), 48, 0f, dIn26, 0, 48);
-        }
+        Blas.linearBackward(n, 3, 48, g.readBuffer(), g.offset(), p.a25, 0, headGW, head.weight(), 0f, dIn26, 0);
         // x.add(down.apply(gelu(up.apply(norm2.apply(x))))): gradient of [N, 6, 8]   CausalBlock.java:52
         if (!need26) {
           return new Tensor[19];
@@ -481,12 +476,7 @@ public final class KilnCausalBlock extends CausalBlock {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(down.bias(), needsGrad(15 /* down.bias() */)), 0, dIn24_1, 0, n * 6, 8, true);
         Tensor downGW = Compiled.grad(down.weight(), needsGrad(14 /* down.weight() */));
-        if (downGW != null) {
-          Blas.sgemm(true, false, 8, 32, n * 6, 1f, dIn24_1, 0, 8, p.a23, 0, 32, 1f, downGW, 32);
-        }
-        if (dIn23 != null) {
-          Blas.sgemm(false, false, n * 6, 32, 8, 1f, dIn24_1, 0, 8, down.weight(), 32, 0f, dIn23, 0, 32);
-        }
+        Blas.linearBackward(n * 6, 8, 32, dIn24_1, 0, p.a23, 0, downGW, down.weight(), 0f, dIn23, 0);
         // gelu(up.apply(norm2.apply(x))): gradient of [N, 6, 32]   CausalBlock.java:52
         if (!need23) {
           return new Tensor[19];
@@ -500,12 +490,7 @@ public final class KilnCausalBlock extends CausalBlock {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(up.bias(), needsGrad(13 /* up.bias() */)), 0, dIn22, 0, n * 6, 32, true);
         Tensor upGW = Compiled.grad(up.weight(), needsGrad(12 /* up.weight() */));
-        if (upGW != null) {
-          Blas.sgemm(true, false, 32, 8, n * 6, 1f, dIn22, 0, 32, p.a21, 0, 8, 1f, upGW, 8);
-        }
-        if (dIn21 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 32, 1f, dIn22, 0, 32, up.weight(), 8, 0f, dIn21, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 32, 8, dIn22, 0, p.a21, 0, upGW, up.weight(), 0f, dIn21, 0);
         // norm2 LayerNorm((8,), eps=1e-05, elementwise_affine=True): gradient of [N, 6, 8]   CausalBlock.java:52
         if (!need21) {
           return new Tensor[19];
@@ -526,12 +511,7 @@ public final class KilnCausalBlock extends CausalBlock {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(proj.bias(), needsGrad(9 /* proj.bias() */)), 0, dIn19_1, 0, n * 6, 8, true);
         Tensor projGW = Compiled.grad(proj.weight(), needsGrad(8 /* proj.weight() */));
-        if (projGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn19_1, 0, 8, p.a17, 0, 8, 1f, projGW, 8);
-        }
-        if (dIn18 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn19_1, 0, 8, proj.weight(), 8, 0f, dIn18, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn19_1, 0, p.a17, 0, projGW, proj.weight(), 0f, dIn18, 0);
         // att.matmul(v).transpose(1, 2): gradient of [N, 2, 6, 4]   CausalBlock.java:50
         if (!need18) {
           return new Tensor[19];
@@ -580,12 +560,7 @@ public final class KilnCausalBlock extends CausalBlock {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(value.bias(), needsGrad(7 /* value.bias() */)), 0, dIn10, 0, n * 6, 8, true);
         Tensor valueGW = Compiled.grad(value.weight(), needsGrad(6 /* value.weight() */));
-        if (valueGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn10, 0, 8, p.a2, 0, 8, 1f, valueGW, 8);
-        }
-        if (dIn8 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn10, 0, 8, value.weight(), 8, 0f, dIn8, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn10, 0, p.a2, 0, valueGW, value.weight(), 0f, dIn8, 0);
         // key.apply(h).view(-1, S, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   CausalBlock.java:46
         if (!need8) {
           return new Tensor[19];
@@ -596,12 +571,7 @@ public final class KilnCausalBlock extends CausalBlock {
           return new Tensor[19];
         }
         Tensor keyGW = Compiled.grad(key.weight(), needsGrad(5 /* key.weight() */));
-        if (keyGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn7, 0, 8, p.a2, 0, 8, 1f, keyGW, 8);
-        }
-        if (dIn5 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn7, 0, 8, key.weight(), 8, 1f, dIn5, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn7, 0, p.a2, 0, keyGW, key.weight(), 1f, dIn5, 0);
         // query.apply(h).view(-1, S, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   CausalBlock.java:45
         if (!need5) {
           return new Tensor[19];
@@ -613,12 +583,7 @@ public final class KilnCausalBlock extends CausalBlock {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(query.bias(), needsGrad(4 /* query.bias() */)), 0, dIn4, 0, n * 6, 8, true);
         Tensor queryGW = Compiled.grad(query.weight(), needsGrad(3 /* query.weight() */));
-        if (queryGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn4, 0, 8, p.a2, 0, 8, 1f, queryGW, 8);
-        }
-        if (dIn2 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn4, 0, 8, query.weight(), 8, 1f, dIn2, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn4, 0, p.a2, 0, queryGW, query.weight(), 1f, dIn2, 0);
         // norm1 LayerNorm((8,), eps=1e-05, elementwise_affine=True): gradient of [N, 6, 8]   CausalBlock.java:44
         if (!need2) {
           return new Tensor[19];

@@ -300,12 +300,7 @@ public final class KilnCellStates extends CellStates {
         // head Linear(in_features=18, out_features=3, bias=True): gradient of [N, 18]   CellStates.java:31
         CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(22 /* head.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor headGW = Compiled.grad(head.weight(), needsGrad(21 /* head.weight() */));
-        if (headGW != null) {
-          Blas.sgemm(true, false, 3, 18, n, 1f, g.readBuffer(), g.offset(), 3, p.a10, 0, 18, 1f, headGW, 18);
-        }
-        if (dIn10 != null) {
-          Blas.sgemm(false, false, n, 18, 3, 1f, g.readBuffer(), g.offset(), 3, head.weight(), 18, 0f, dIn10, 0, 18);
-        }
+        Blas.linearBackward(n, 3, 18, g.readBuffer(), g.offset(), p.a10, 0, headGW, head.weight(), 0f, dIn10, 0);
         // Tensor.cat(List.of(cell, below, first, last), 1): gradient of [N, 5]   CellStates.java:31
         if (!need10) {
           return new Tensor[23];

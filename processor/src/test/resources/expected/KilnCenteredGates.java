@@ -475,12 +475,7 @@ public final class KilnCenteredGates extends CenteredGates {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(pooled.bias(), needsGrad(8 /* pooled.bias() */)), 0, dIn24_1, 0, n, 3, true);
         Tensor pooledGW = Compiled.grad(pooled.weight(), needsGrad(7 /* pooled.weight() */));
-        if (pooledGW != null) {
-          Blas.sgemm(true, false, 3, 8, n, 1f, dIn24_1, 0, 3, p.a23, 0, 8, 1f, pooledGW, 8);
-        }
-        if (dIn23 != null) {
-          Blas.sgemm(false, false, n, 8, 3, 1f, dIn24_1, 0, 3, pooled.weight(), 8, 0f, dIn23, 0, 8);
-        }
+        Blas.linearBackward(n, 3, 8, dIn24_1, 0, p.a23, 0, pooledGW, pooled.weight(), 0f, dIn23, 0);
         // h.mean(3).mean(2): gradient of [N, 8, 6]   CenteredGates.java:41
         if (!need23) {
           return new Tensor[9];
@@ -497,12 +492,7 @@ public final class KilnCenteredGates extends CenteredGates {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(fc.bias(), needsGrad(6 /* fc.bias() */)), 0, dIn24, 0, n, 3, true);
         Tensor fcGW = Compiled.grad(fc.weight(), needsGrad(5 /* fc.weight() */));
-        if (fcGW != null) {
-          Blas.sgemm(true, false, 3, 48, n, 1f, dIn24, 0, 3, p.a19, 0, 48, 1f, fcGW, 48);
-        }
-        if (dIn20 != null) {
-          Blas.sgemm(false, false, n, 48, 3, 1f, dIn24, 0, 3, fc.weight(), 48, 0f, dIn20, 0, 48);
-        }
+        Blas.linearBackward(n, 3, 48, dIn24, 0, p.a19, 0, fcGW, fc.weight(), 0f, dIn20, 0);
         // s.sub(1.5): gradient of [N, 8, 6]   CenteredGates.java:41
         if (!need20) {
           return new Tensor[9];

@@ -474,12 +474,7 @@ public final class KilnFusedQkvBlock extends FusedQkvBlock {
         // head Linear(in_features=48, out_features=3, bias=True): gradient of [N, 48]   FusedQkvBlock.java:51
         CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(14 /* head.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor headGW = Compiled.grad(head.weight(), needsGrad(13 /* head.weight() */));
-        if (headGW != null) {
-          Blas.sgemm(true, false, 3, 48, n, 1f, g.readBuffer(), g.offset(), 3, p.a26, 0, 48, 1f, headGW, 48);
-        }
-        if (dIn27 != null) {
-          Blas.sgemm(false, false, n, 48, 3, 1f, g.readBuffer(), g.offset(), 3, head.weight(), 48, 0f, dIn27, 0, 48);
-        }
+        Blas.linearBackward(n, 3, 48, g.readBuffer(), g.offset(), p.a26, 0, headGW, head.weight(), 0f, dIn27, 0);
         // x.add(mlpProj.apply(gelu(cFc.apply(ln2.apply(x))))): gradient of [N, 6, 8]   FusedQkvBlock.java:50
         if (!need27) {
           return new Tensor[16];
@@ -492,12 +487,7 @@ public final class KilnFusedQkvBlock extends FusedQkvBlock {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(mlpProj.bias(), needsGrad(12 /* mlpProj.bias() */)), 0, dIn25_1, 0, n * 6, 8, true);
         Tensor mlpProjGW = Compiled.grad(mlpProj.weight(), needsGrad(11 /* mlpProj.weight() */));
-        if (mlpProjGW != null) {
-          Blas.sgemm(true, false, 8, 32, n * 6, 1f, dIn25_1, 0, 8, p.a24, 0, 32, 1f, mlpProjGW, 32);
-        }
-        if (dIn24 != null) {
-          Blas.sgemm(false, false, n * 6, 32, 8, 1f, dIn25_1, 0, 8, mlpProj.weight(), 32, 0f, dIn24, 0, 32);
-        }
+        Blas.linearBackward(n * 6, 8, 32, dIn25_1, 0, p.a24, 0, mlpProjGW, mlpProj.weight(), 0f, dIn24, 0);
         // gelu(cFc.apply(ln2.apply(x))): gradient of [N, 6, 32]   FusedQkvBlock.java:50
         if (!need24) {
           return new Tensor[16];
@@ -511,12 +501,7 @@ public final class KilnFusedQkvBlock extends FusedQkvBlock {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(cFc.bias(), needsGrad(10 /* cFc.bias() */)), 0, dIn23, 0, n * 6, 32, true);
         Tensor cFcGW = Compiled.grad(cFc.weight(), needsGrad(9 /* cFc.weight() */));
-        if (cFcGW != null) {
-          Blas.sgemm(true, false, 32, 8, n * 6, 1f, dIn23, 0, 32, p.a22, 0, 8, 1f, cFcGW, 8);
-        }
-        if (dIn22 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 32, 1f, dIn23, 0, 32, cFc.weight(), 8, 0f, dIn22, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 32, 8, dIn23, 0, p.a22, 0, cFcGW, cFc.weight(), 0f, dIn22, 0);
         // ln2 LayerNorm((8,), eps=1e-05, elementwise_affine=True): gradient of [N, 6, 8]   FusedQkvBlock.java:50
         if (!need22) {
           return new Tensor[16];
@@ -537,12 +522,7 @@ public final class KilnFusedQkvBlock extends FusedQkvBlock {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(cProj.bias(), needsGrad(6 /* cProj.bias() */)), 0, dIn20_1, 0, n * 6, 8, true);
         Tensor cProjGW = Compiled.grad(cProj.weight(), needsGrad(5 /* cProj.weight() */));
-        if (cProjGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn20_1, 0, 8, p.a18, 0, 8, 1f, cProjGW, 8);
-        }
-        if (dIn19 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn20_1, 0, 8, cProj.weight(), 8, 0f, dIn19, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn20_1, 0, p.a18, 0, cProjGW, cProj.weight(), 0f, dIn19, 0);
         // att.matmul(v).transpose(1, 2): gradient of [N, 2, 6, 4]   FusedQkvBlock.java:48
         if (!need19) {
           return new Tensor[16];
@@ -619,12 +599,7 @@ public final class KilnFusedQkvBlock extends FusedQkvBlock {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(cAttn.bias(), needsGrad(4 /* cAttn.bias() */)), 0, dIn3, 0, n * 6, 24, true);
         Tensor cAttnGW = Compiled.grad(cAttn.weight(), needsGrad(3 /* cAttn.weight() */));
-        if (cAttnGW != null) {
-          Blas.sgemm(true, false, 24, 8, n * 6, 1f, dIn3, 0, 24, p.a2, 0, 8, 1f, cAttnGW, 8);
-        }
-        if (dIn2 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 24, 1f, dIn3, 0, 24, cAttn.weight(), 8, 0f, dIn2, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 24, 8, dIn3, 0, p.a2, 0, cAttnGW, cAttn.weight(), 0f, dIn2, 0);
         // ln1 LayerNorm((8,), eps=1e-05, elementwise_affine=True): gradient of [N, 6, 8]   FusedQkvBlock.java:42
         if (!need2) {
           return new Tensor[16];

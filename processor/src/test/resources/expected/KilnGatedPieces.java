@@ -331,12 +331,7 @@ public final class KilnGatedPieces extends GatedPieces {
         // head Linear(in_features=12, out_features=3, bias=True): gradient of [N, 12]   GatedPieces.java:31
         CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(6 /* head.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor headGW = Compiled.grad(head.weight(), needsGrad(5 /* head.weight() */));
-        if (headGW != null) {
-          Blas.sgemm(true, false, 3, 12, n, 1f, g.readBuffer(), g.offset(), 3, p.a13, 0, 12, 1f, headGW, 12);
-        }
-        if (dIn14 != null) {
-          Blas.sgemm(false, false, n, 12, 3, 1f, g.readBuffer(), g.offset(), 3, head.weight(), 12, 0f, dIn14, 0, 12);
-        }
+        Blas.linearBackward(n, 3, 12, g.readBuffer(), g.offset(), p.a13, 0, headGW, head.weight(), 0f, dIn14, 0);
         // last.add(rows[0].mean(1, true)): gradient of [N, 1, 12]   GatedPieces.java:31
         if (!need14) {
           return new Tensor[7];
@@ -378,12 +373,7 @@ public final class KilnGatedPieces extends GatedPieces {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(side.bias(), needsGrad(4 /* side.bias() */)), 0, dIn7, 0, n * 4, 12, true);
         Tensor sideGW = Compiled.grad(side.weight(), needsGrad(3 /* side.weight() */));
-        if (sideGW != null) {
-          Blas.sgemm(true, false, 12, 12, n * 4, 1f, dIn7, 0, 12, p.a6, 0, 12, 1f, sideGW, 12);
-        }
-        if (dIn6 != null) {
-          Blas.sgemm(false, false, n * 4, 12, 12, 1f, dIn7, 0, 12, side.weight(), 12, 1f, dIn6, 0, 12);
-        }
+        Blas.linearBackward(n * 4, 12, 12, dIn7, 0, p.a6, 0, sideGW, side.weight(), 1f, dIn6, 0);
         // x.split(new int[]{4, 12}, 2)[1]: gradient of [N, 4, 16]   GatedPieces.java:28
         if (!need6) {
           return new Tensor[7];
@@ -418,12 +408,7 @@ public final class KilnGatedPieces extends GatedPieces {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(up.bias(), needsGrad(2 /* up.bias() */)), 0, dIn1, 0, n * 4, 24, true);
         Tensor upGW = Compiled.grad(up.weight(), needsGrad(1 /* up.weight() */));
-        if (upGW != null) {
-          Blas.sgemm(true, false, 24, 16, n * 4, 1f, dIn1, 0, 24, in, inOff, 16, 1f, upGW, 16);
-        }
-        if (dx != null) {
-          Blas.sgemm(false, false, n * 4, 16, 24, 1f, dIn1, 0, 24, up.weight(), 16, 1f, dx, 0, 16);
-        }
+        Blas.linearBackward(n * 4, 24, 16, dIn1, 0, in, inOff, upGW, up.weight(), 1f, dx, 0);
         Tensor[] grads = new Tensor[7];
         grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());
         return grads;

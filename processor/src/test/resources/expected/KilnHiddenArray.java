@@ -274,12 +274,7 @@ public final class KilnHiddenArray extends HiddenArray {
           // fc2 Linear(in_features=7, out_features=2, bias=True): gradient of [N, 7]   HiddenArray.java:21
           CpuKernels.biasGradient(Compiled.gradBuffer(fc2.bias(), needsGrad(4 /* fc2.bias() */)), 0, p.dout, 0, n, 2, true);
           Tensor fc2GW = Compiled.grad(fc2.weight(), needsGrad(3 /* fc2.weight() */));
-          if (fc2GW != null) {
-            Blas.sgemm(true, false, 2, 7, n, 1f, p.dout, 0, 2, p.a3, 0, 7, 1f, fc2GW, 7);
-          }
-          if (dIn3 != null) {
-            Blas.sgemm(false, false, n, 7, 2, 1f, p.dout, 0, 2, fc2.weight(), 7, 0f, dIn3, 0, 7);
-          }
+          Blas.linearBackward(n, 2, 7, p.dout, 0, p.a3, 0, fc2GW, fc2.weight(), 0f, dIn3, 0);
         }
         // [2] [N, 7]: add the gradient the loss sent to this output
         flowing = Compiled.addOutputGradient(p.da3, 0, outputGrads[2], flowing);
@@ -310,12 +305,7 @@ public final class KilnHiddenArray extends HiddenArray {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(fc1.bias(), needsGrad(2 /* fc1.bias() */)), 0, dIn1, 0, n, 7, true);
         Tensor fc1GW = Compiled.grad(fc1.weight(), needsGrad(1 /* fc1.weight() */));
-        if (fc1GW != null) {
-          Blas.sgemm(true, false, 7, 5, n, 1f, dIn1, 0, 7, in, inOff, 5, 1f, fc1GW, 5);
-        }
-        if (dx != null) {
-          Blas.sgemm(false, false, n, 5, 7, 1f, dIn1, 0, 7, fc1.weight(), 5, 0f, dx, 0, 5);
-        }
+        Blas.linearBackward(n, 7, 5, dIn1, 0, in, inOff, fc1GW, fc1.weight(), 0f, dx, 0);
         Tensor[] grads = new Tensor[5];
         grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());
         return grads;

@@ -252,12 +252,7 @@ public final class KilnHiddenSoftmax extends HiddenSoftmax {
           // fc2 Linear(in_features=6, out_features=2, bias=True): gradient of [N, 6]   HiddenSoftmax.java:20
           CpuKernels.biasGradient(Compiled.gradBuffer(fc2.bias(), needsGrad(4 /* fc2.bias() */)), 0, p.dout, 0, n, 2, true);
           Tensor fc2GW = Compiled.grad(fc2.weight(), needsGrad(3 /* fc2.weight() */));
-          if (fc2GW != null) {
-            Blas.sgemm(true, false, 2, 6, n, 1f, p.dout, 0, 2, p.a3, 0, 6, 1f, fc2GW, 6);
-          }
-          if (dIn3 != null) {
-            Blas.sgemm(false, false, n, 6, 2, 1f, p.dout, 0, 2, fc2.weight(), 6, 0f, dIn3, 0, 6);
-          }
+          Blas.linearBackward(n, 2, 6, p.dout, 0, p.a3, 0, fc2GW, fc2.weight(), 0f, dIn3, 0);
           // softmax(hidden, 0): gradient of [N, 6]   HiddenSoftmax.java:20
           if (!need3) {
             return new Tensor[5];
@@ -281,12 +276,7 @@ public final class KilnHiddenSoftmax extends HiddenSoftmax {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(fc1.bias(), needsGrad(2 /* fc1.bias() */)), 0, dIn1, 0, n, 6, true);
         Tensor fc1GW = Compiled.grad(fc1.weight(), needsGrad(1 /* fc1.weight() */));
-        if (fc1GW != null) {
-          Blas.sgemm(true, false, 6, 4, n, 1f, dIn1, 0, 6, in, inOff, 4, 1f, fc1GW, 4);
-        }
-        if (dx != null) {
-          Blas.sgemm(false, false, n, 4, 6, 1f, dIn1, 0, 6, fc1.weight(), 4, 0f, dx, 0, 4);
-        }
+        Blas.linearBackward(n, 6, 4, dIn1, 0, in, inOff, fc1GW, fc1.weight(), 0f, dx, 0);
         Tensor[] grads = new Tensor[5];
         grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());
         return grads;

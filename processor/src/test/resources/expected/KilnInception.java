@@ -382,12 +382,7 @@ public final class KilnInception extends Inception {
         // fc Linear(in_features=608, out_features=3, bias=True): gradient of [N, 608]   Inception.java:36
         CpuKernels.biasGradient(Compiled.gradBuffer(fc.bias(), needsGrad(12 /* fc.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor fcGW = Compiled.grad(fc.weight(), needsGrad(11 /* fc.weight() */));
-        if (fcGW != null) {
-          Blas.sgemm(true, false, 3, 608, n, 1f, g.readBuffer(), g.offset(), 3, p.a12, 0, 608, 1f, fcGW, 608);
-        }
-        if (dIn12 != null) {
-          Blas.sgemm(false, false, n, 608, 3, 1f, g.readBuffer(), g.offset(), 3, fc.weight(), 608, 0f, dIn12, 0, 608);
-        }
+        Blas.linearBackward(n, 3, 608, g.readBuffer(), g.offset(), p.a12, 0, fcGW, fc.weight(), 0f, dIn12, 0);
         // Tensor.cat(List.of(f, f), -1): gradient of [N, 304]   Inception.java:36
         if (!need12) {
           return new Tensor[13];

@@ -316,12 +316,7 @@ public final class KilnMapReductions extends MapReductions {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(rows.bias(), needsGrad(6 /* rows.bias() */)), 0, dIn12_1, 0, n, 3, true);
         Tensor rowsGW = Compiled.grad(rows.weight(), needsGrad(5 /* rows.weight() */));
-        if (rowsGW != null) {
-          Blas.sgemm(true, false, 3, 6, n, 1f, dIn12_1, 0, 3, p.a11, 0, 6, 1f, rowsGW, 6);
-        }
-        if (dIn11 != null) {
-          Blas.sgemm(false, false, n, 6, 3, 1f, dIn12_1, 0, 3, rows.weight(), 6, 0f, dIn11, 0, 6);
-        }
+        Blas.linearBackward(n, 3, 6, dIn12_1, 0, p.a11, 0, rowsGW, rows.weight(), 0f, dIn11, 0);
         // s.add(flatten(k)): gradient of [N, 6]   MapReductions.java:35
         if (!need11) {
           return new Tensor[7];
@@ -334,12 +329,7 @@ public final class KilnMapReductions extends MapReductions {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(fc.bias(), needsGrad(4 /* fc.bias() */)), 0, dIn12, 0, n, 3, true);
         Tensor fcGW = Compiled.grad(fc.weight(), needsGrad(3 /* fc.weight() */));
-        if (fcGW != null) {
-          Blas.sgemm(true, false, 3, 8, n, 1f, dIn12, 0, 3, p.a8, 0, 8, 1f, fcGW, 8);
-        }
-        if (dIn8 != null) {
-          Blas.sgemm(false, false, n, 8, 3, 1f, dIn12, 0, 3, fc.weight(), 8, 0f, dIn8, 0, 8);
-        }
+        Blas.linearBackward(n, 3, 8, dIn12, 0, p.a8, 0, fcGW, fc.weight(), 0f, dIn8, 0);
         // mean(h, new int[]{3, 2}): gradient of [N, 8, 6, 5]   MapReductions.java:34
         if (!need8) {
           return new Tensor[7];

@@ -544,12 +544,7 @@ public final class KilnMaskedAttention extends MaskedAttention {
           // head Linear(in_features=8, out_features=3, bias=True): gradient of [N, 8]   MaskedAttention.java:38
           CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(12 /* head.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
           Tensor headGW = Compiled.grad(head.weight(), needsGrad(11 /* head.weight() */));
-          if (headGW != null) {
-            Blas.sgemm(true, false, 3, 8, n, 1f, g.readBuffer(), g.offset(), 3, p.a23, 0, 8, 1f, headGW, 8);
-          }
-          if (dIn23 != null) {
-            Blas.sgemm(false, false, n, 8, 3, 1f, g.readBuffer(), g.offset(), 3, head.weight(), 8, 0f, dIn23, 0, 8);
-          }
+          Blas.linearBackward(n, 3, 8, g.readBuffer(), g.offset(), p.a23, 0, headGW, head.weight(), 0f, dIn23, 0);
           // x.mean(1): gradient of [N, 6, 8]   MaskedAttention.java:38
           if (!need23) {
             return new Tensor[13];
@@ -572,12 +567,7 @@ public final class KilnMaskedAttention extends MaskedAttention {
           }
           CpuKernels.biasGradient(Compiled.gradBuffer(proj.bias(), needsGrad(10 /* proj.bias() */)), 0, dIn19_1, 0, n * 6, 8, true);
           Tensor projGW = Compiled.grad(proj.weight(), needsGrad(9 /* proj.weight() */));
-          if (projGW != null) {
-            Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn19_1, 0, 8, p.a17, 0, 8, 1f, projGW, 8);
-          }
-          if (dIn18 != null) {
-            Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn19_1, 0, 8, proj.weight(), 8, 0f, dIn18, 0, 8);
-          }
+          Blas.linearBackward(n * 6, 8, 8, dIn19_1, 0, p.a17, 0, projGW, proj.weight(), 0f, dIn18, 0);
           // att.matmul(v).transpose(1, 2): gradient of [N, 2, 6, 4]   MaskedAttention.java:36
           if (!need18) {
             return new Tensor[13];
@@ -626,12 +616,7 @@ public final class KilnMaskedAttention extends MaskedAttention {
           }
           CpuKernels.biasGradient(Compiled.gradBuffer(value.bias(), needsGrad(8 /* value.bias() */)), 0, dIn9, 0, n * 6, 8, true);
           Tensor valueGW = Compiled.grad(value.weight(), needsGrad(7 /* value.weight() */));
-          if (valueGW != null) {
-            Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn9, 0, 8, p.a1, 0, 8, 1f, valueGW, 8);
-          }
-          if (dIn7 != null) {
-            Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn9, 0, 8, value.weight(), 8, 0f, dIn7, 0, 8);
-          }
+          Blas.linearBackward(n * 6, 8, 8, dIn9, 0, p.a1, 0, valueGW, value.weight(), 0f, dIn7, 0);
           // key.apply(h).view(-1, S, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   MaskedAttention.java:32
           if (!need7) {
             return new Tensor[13];
@@ -642,12 +627,7 @@ public final class KilnMaskedAttention extends MaskedAttention {
             return new Tensor[13];
           }
           Tensor keyGW = Compiled.grad(key.weight(), needsGrad(6 /* key.weight() */));
-          if (keyGW != null) {
-            Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn6, 0, 8, p.a1, 0, 8, 1f, keyGW, 8);
-          }
-          if (dIn4 != null) {
-            Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn6, 0, 8, key.weight(), 8, 1f, dIn4, 0, 8);
-          }
+          Blas.linearBackward(n * 6, 8, 8, dIn6, 0, p.a1, 0, keyGW, key.weight(), 1f, dIn4, 0);
           // query.apply(h).view(-1, S, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   MaskedAttention.java:31
           if (!need4) {
             return new Tensor[13];
@@ -659,12 +639,7 @@ public final class KilnMaskedAttention extends MaskedAttention {
           }
           CpuKernels.biasGradient(Compiled.gradBuffer(query.bias(), needsGrad(5 /* query.bias() */)), 0, dIn3, 0, n * 6, 8, true);
           Tensor queryGW = Compiled.grad(query.weight(), needsGrad(4 /* query.weight() */));
-          if (queryGW != null) {
-            Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn3, 0, 8, p.a1, 0, 8, 1f, queryGW, 8);
-          }
-          if (dIn1 != null) {
-            Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn3, 0, 8, query.weight(), 8, 1f, dIn1, 0, 8);
-          }
+          Blas.linearBackward(n * 6, 8, 8, dIn3, 0, p.a1, 0, queryGW, query.weight(), 1f, dIn1, 0);
           // norm LayerNorm((8,), eps=1e-05, elementwise_affine=True): gradient of [N, 6, 8]   MaskedAttention.java:30
           if (!need1) {
             return new Tensor[13];
@@ -870,12 +845,7 @@ public final class KilnMaskedAttention extends MaskedAttention {
         // head Linear(in_features=8, out_features=3, bias=True): gradient of [N, 8]   MaskedAttention.java:49
         CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(11 /* head.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor headGW = Compiled.grad(head.weight(), needsGrad(10 /* head.weight() */));
-        if (headGW != null) {
-          Blas.sgemm(true, false, 3, 8, n, 1f, g.readBuffer(), g.offset(), 3, p.a19, 0, 8, 1f, headGW, 8);
-        }
-        if (dIn19 != null) {
-          Blas.sgemm(false, false, n, 8, 3, 1f, g.readBuffer(), g.offset(), 3, head.weight(), 8, 0f, dIn19, 0, 8);
-        }
+        Blas.linearBackward(n, 3, 8, g.readBuffer(), g.offset(), p.a19, 0, headGW, head.weight(), 0f, dIn19, 0);
         // x.add(proj.apply(o)).mean(1): gradient of [N, 6, 8]   MaskedAttention.java:49
         if (!need19) {
           return new Tensor[12];
@@ -893,12 +863,7 @@ public final class KilnMaskedAttention extends MaskedAttention {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(proj.bias(), needsGrad(9 /* proj.bias() */)), 0, dIn17_1, 0, n * 6, 8, true);
         Tensor projGW = Compiled.grad(proj.weight(), needsGrad(8 /* proj.weight() */));
-        if (projGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn17_1, 0, 8, p.a15, 0, 8, 1f, projGW, 8);
-        }
-        if (dIn16 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn17_1, 0, 8, proj.weight(), 8, 0f, dIn16, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn17_1, 0, p.a15, 0, projGW, proj.weight(), 0f, dIn16, 0);
         // att.matmul(v).transpose(1, 2): gradient of [N, 2, 6, 4]   MaskedAttention.java:48
         if (!need16) {
           return new Tensor[12];
@@ -942,12 +907,7 @@ public final class KilnMaskedAttention extends MaskedAttention {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(value.bias(), needsGrad(7 /* value.bias() */)), 0, dIn9, 0, n * 6, 8, true);
         Tensor valueGW = Compiled.grad(value.weight(), needsGrad(6 /* value.weight() */));
-        if (valueGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn9, 0, 8, p.a1, 0, 8, 1f, valueGW, 8);
-        }
-        if (dIn7 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn9, 0, 8, value.weight(), 8, 0f, dIn7, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn9, 0, p.a1, 0, valueGW, value.weight(), 0f, dIn7, 0);
         // key.apply(h).view(-1, S, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   MaskedAttention.java:45
         if (!need7) {
           return new Tensor[12];
@@ -958,12 +918,7 @@ public final class KilnMaskedAttention extends MaskedAttention {
           return new Tensor[12];
         }
         Tensor keyGW = Compiled.grad(key.weight(), needsGrad(5 /* key.weight() */));
-        if (keyGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn6, 0, 8, p.a1, 0, 8, 1f, keyGW, 8);
-        }
-        if (dIn4 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn6, 0, 8, key.weight(), 8, 1f, dIn4, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn6, 0, p.a1, 0, keyGW, key.weight(), 1f, dIn4, 0);
         // query.apply(h).view(-1, S, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   MaskedAttention.java:44
         if (!need4) {
           return new Tensor[12];
@@ -975,12 +930,7 @@ public final class KilnMaskedAttention extends MaskedAttention {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(query.bias(), needsGrad(4 /* query.bias() */)), 0, dIn3, 0, n * 6, 8, true);
         Tensor queryGW = Compiled.grad(query.weight(), needsGrad(3 /* query.weight() */));
-        if (queryGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn3, 0, 8, p.a1, 0, 8, 1f, queryGW, 8);
-        }
-        if (dIn1 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn3, 0, 8, query.weight(), 8, 1f, dIn1, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn3, 0, p.a1, 0, queryGW, query.weight(), 1f, dIn1, 0);
         // norm LayerNorm((8,), eps=1e-05, elementwise_affine=True): gradient of [N, 6, 8]   MaskedAttention.java:43
         if (!need1) {
           return new Tensor[12];

@@ -308,12 +308,7 @@ public final class KilnMaskedTokens extends MaskedTokens {
             if (outputGrads[0] != null) {
               CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(5 /* head.bias() */)), 0, p.dout, 0, n, 2, true);
               Tensor headGW = Compiled.grad(head.weight(), needsGrad(4 /* head.weight() */));
-              if (headGW != null) {
-                Blas.sgemm(true, false, 2, 6, n, 1f, p.dout, 0, 2, p.a4, 0, 6, 1f, headGW, 6);
-              }
-              if (dIn4 != null) {
-                Blas.sgemm(false, false, n, 6, 2, 1f, p.dout, 0, 2, head.weight(), 6, 1f, dIn4, 0, 6);
-              }
+              Blas.linearBackward(n, 2, 6, p.dout, 0, p.a4, 0, headGW, head.weight(), 1f, dIn4, 0);
             }
             // tokens.mean(1): gradient of [N, 5, 6]   MaskedTokens.java:23
             if (!need4) {
@@ -342,12 +337,7 @@ public final class KilnMaskedTokens extends MaskedTokens {
           if (outputGrads[0] != null || outputGrads[1] != null) {
             CpuKernels.reluBackwardBiasGradient(Compiled.gradBuffer(embed.bias(), needsGrad(3 /* embed.bias() */)), 0, dIn2, 0, p.a1, 0, n * 5, 6, true);
             Tensor embedGW = Compiled.grad(embed.weight(), needsGrad(2 /* embed.weight() */));
-            if (embedGW != null) {
-              Blas.sgemm(true, false, 6, 4, n * 5, 1f, dIn2, 0, 6, in, inOff, 4, 1f, embedGW, 4);
-            }
-            if (dx != null) {
-              Blas.sgemm(false, false, n * 5, 4, 6, 1f, dIn2, 0, 6, embed.weight(), 4, 1f, dx, 0, 4);
-            }
+            Blas.linearBackward(n * 5, 6, 4, dIn2, 0, in, inOff, embedGW, embed.weight(), 1f, dx, 0);
           }
           Tensor[] grads = new Tensor[6];
           grads[0] = dx == null || !(outputGrads[0] != null || outputGrads[1] != null) ? null : Tensor.wrap(dx, x.shape());
@@ -499,12 +489,7 @@ public final class KilnMaskedTokens extends MaskedTokens {
         // head Linear(in_features=6, out_features=2, bias=True): gradient of [N, 6]   MaskedTokens.java:28
         CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(4 /* head.bias() */)), 0, g.readBuffer(), g.offset(), n, 2, true);
         Tensor headGW = Compiled.grad(head.weight(), needsGrad(3 /* head.weight() */));
-        if (headGW != null) {
-          Blas.sgemm(true, false, 2, 6, n, 1f, g.readBuffer(), g.offset(), 2, p.a2, 0, 6, 1f, headGW, 6);
-        }
-        if (dIn2 != null) {
-          Blas.sgemm(false, false, n, 6, 2, 1f, g.readBuffer(), g.offset(), 2, head.weight(), 6, 0f, dIn2, 0, 6);
-        }
+        Blas.linearBackward(n, 2, 6, g.readBuffer(), g.offset(), p.a2, 0, headGW, head.weight(), 0f, dIn2, 0);
         // relu(embed.apply(x)).mean(1): gradient of [N, 5, 6]   MaskedTokens.java:28
         if (!need2) {
           return new Tensor[5];
@@ -516,12 +501,7 @@ public final class KilnMaskedTokens extends MaskedTokens {
         }
         CpuKernels.reluBackwardBiasGradient(Compiled.gradBuffer(embed.bias(), needsGrad(2 /* embed.bias() */)), 0, dIn1, 0, p.a1, 0, n * 5, 6, true);
         Tensor embedGW = Compiled.grad(embed.weight(), needsGrad(1 /* embed.weight() */));
-        if (embedGW != null) {
-          Blas.sgemm(true, false, 6, 4, n * 5, 1f, dIn1, 0, 6, in, inOff, 4, 1f, embedGW, 4);
-        }
-        if (dx != null) {
-          Blas.sgemm(false, false, n * 5, 4, 6, 1f, dIn1, 0, 6, embed.weight(), 4, 0f, dx, 0, 4);
-        }
+        Blas.linearBackward(n * 5, 6, 4, dIn1, 0, in, inOff, embedGW, embed.weight(), 0f, dx, 0);
         Tensor[] grads = new Tensor[5];
         grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());
         return grads;

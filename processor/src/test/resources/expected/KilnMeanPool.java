@@ -482,12 +482,7 @@ public final class KilnMeanPool extends MeanPool {
         // head Linear(in_features=8, out_features=3, bias=True): gradient of [N, 8]   MeanPool.java:53
         CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(14 /* head.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor headGW = Compiled.grad(head.weight(), needsGrad(13 /* head.weight() */));
-        if (headGW != null) {
-          Blas.sgemm(true, false, 3, 8, n, 1f, g.readBuffer(), g.offset(), 3, p.a24, 0, 8, 1f, headGW, 8);
-        }
-        if (dIn24 != null) {
-          Blas.sgemm(false, false, n, 8, 3, 1f, g.readBuffer(), g.offset(), 3, head.weight(), 8, 0f, dIn24, 0, 8);
-        }
+        Blas.linearBackward(n, 3, 8, g.readBuffer(), g.offset(), p.a24, 0, headGW, head.weight(), 0f, dIn24, 0);
         // mean(x, 1).sub(0.25): gradient of [N, 8]   MeanPool.java:53
         if (!need24) {
           return new Tensor[17];
@@ -510,12 +505,7 @@ public final class KilnMeanPool extends MeanPool {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(down.bias(), needsGrad(12 /* down.bias() */)), 0, dIn21_1, 0, n * 6, 8, true);
         Tensor downGW = Compiled.grad(down.weight(), needsGrad(11 /* down.weight() */));
-        if (downGW != null) {
-          Blas.sgemm(true, false, 8, 16, n * 6, 1f, dIn21_1, 0, 8, p.a20, 0, 16, 1f, downGW, 16);
-        }
-        if (dIn20 != null) {
-          Blas.sgemm(false, false, n * 6, 16, 8, 1f, dIn21_1, 0, 8, down.weight(), 16, 0f, dIn20, 0, 16);
-        }
+        Blas.linearBackward(n * 6, 8, 16, dIn21_1, 0, p.a20, 0, downGW, down.weight(), 0f, dIn20, 0);
         // gelu(up.apply(x)): gradient of [N, 6, 16]   MeanPool.java:52
         if (!need20) {
           return new Tensor[17];
@@ -529,12 +519,7 @@ public final class KilnMeanPool extends MeanPool {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(up.bias(), needsGrad(10 /* up.bias() */)), 0, dIn19, 0, n * 6, 16, true);
         Tensor upGW = Compiled.grad(up.weight(), needsGrad(9 /* up.weight() */));
-        if (upGW != null) {
-          Blas.sgemm(true, false, 16, 8, n * 6, 1f, dIn19, 0, 16, p.a18, 0, 8, 1f, upGW, 8);
-        }
-        if (dIn18 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 16, 1f, dIn19, 0, 16, up.weight(), 8, 1f, dIn18, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 16, 8, dIn19, 0, p.a18, 0, upGW, up.weight(), 1f, dIn18, 0);
         // centred.div(square).div(temperature): gradient of [N, 6, 8] / [6, 8]   MeanPool.java:51
         if (!need18) {
           return new Tensor[17];
@@ -597,12 +582,7 @@ public final class KilnMeanPool extends MeanPool {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(value.bias(), needsGrad(8 /* value.bias() */)), 0, dIn9_1, 0, n * 6, 8, true);
         Tensor valueGW = Compiled.grad(value.weight(), needsGrad(7 /* value.weight() */));
-        if (valueGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn9_1, 0, 8, p.a3, 0, 8, 1f, valueGW, 8);
-        }
-        if (dIn8 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn9_1, 0, 8, value.weight(), 8, 0f, dIn8, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn9_1, 0, p.a3, 0, valueGW, value.weight(), 0f, dIn8, 0);
         // query.apply(h).matmul(key.apply(h).transpose(-2, -1)).div(Math.sqrt(D)).softmax(-1): gradient of [N, 6, 6]   MeanPool.java:47
         if (!need8) {
           return new Tensor[17];
@@ -625,24 +605,14 @@ public final class KilnMeanPool extends MeanPool {
           return new Tensor[17];
         }
         Tensor keyGW = Compiled.grad(key.weight(), needsGrad(6 /* key.weight() */));
-        if (keyGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn6_1, 0, 8, p.a3, 0, 8, 1f, keyGW, 8);
-        }
-        if (dIn4 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn6_1, 0, 8, key.weight(), 8, 1f, dIn4, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn6_1, 0, p.a3, 0, keyGW, key.weight(), 1f, dIn4, 0);
         // query Linear(in_features=8, out_features=8, bias=True): gradient of [N, 6, 8]   MeanPool.java:47
         if (!need4) {
           return new Tensor[17];
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(query.bias(), needsGrad(5 /* query.bias() */)), 0, dIn6, 0, n * 6, 8, true);
         Tensor queryGW = Compiled.grad(query.weight(), needsGrad(4 /* query.weight() */));
-        if (queryGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn6, 0, 8, p.a3, 0, 8, 1f, queryGW, 8);
-        }
-        if (dIn3 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn6, 0, 8, query.weight(), 8, 1f, dIn3, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn6, 0, p.a3, 0, queryGW, query.weight(), 1f, dIn3, 0);
         // norm LayerNorm((8,), eps=1e-05, elementwise_affine=True): gradient of [N, 6, 8]   MeanPool.java:46
         if (!need3) {
           return new Tensor[17];

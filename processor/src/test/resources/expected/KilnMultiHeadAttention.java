@@ -439,12 +439,7 @@ public final class KilnMultiHeadAttention extends MultiHeadAttention {
         // head Linear(in_features=48, out_features=3, bias=True): gradient of [N, 48]   MultiHeadAttention.java:46
         CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(17 /* head.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor headGW = Compiled.grad(head.weight(), needsGrad(16 /* head.weight() */));
-        if (headGW != null) {
-          Blas.sgemm(true, false, 3, 48, n, 1f, g.readBuffer(), g.offset(), 3, p.a24, 0, 48, 1f, headGW, 48);
-        }
-        if (dIn25 != null) {
-          Blas.sgemm(false, false, n, 48, 3, 1f, g.readBuffer(), g.offset(), 3, head.weight(), 48, 0f, dIn25, 0, 48);
-        }
+        Blas.linearBackward(n, 3, 48, g.readBuffer(), g.offset(), p.a24, 0, headGW, head.weight(), 0f, dIn25, 0);
         // x.add(down.apply(gelu(up.apply(norm2.apply(x))))): gradient of [N, 6, 8]   MultiHeadAttention.java:45
         if (!need25) {
           return new Tensor[18];
@@ -457,12 +452,7 @@ public final class KilnMultiHeadAttention extends MultiHeadAttention {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(down.bias(), needsGrad(15 /* down.bias() */)), 0, dIn23_1, 0, n * 6, 8, true);
         Tensor downGW = Compiled.grad(down.weight(), needsGrad(14 /* down.weight() */));
-        if (downGW != null) {
-          Blas.sgemm(true, false, 8, 32, n * 6, 1f, dIn23_1, 0, 8, p.a22, 0, 32, 1f, downGW, 32);
-        }
-        if (dIn22 != null) {
-          Blas.sgemm(false, false, n * 6, 32, 8, 1f, dIn23_1, 0, 8, down.weight(), 32, 0f, dIn22, 0, 32);
-        }
+        Blas.linearBackward(n * 6, 8, 32, dIn23_1, 0, p.a22, 0, downGW, down.weight(), 0f, dIn22, 0);
         // gelu(up.apply(norm2.apply(x))): gradient of [N, 6, 32]   MultiHeadAttention.java:45
         if (!need22) {
           return new Tensor[18];
@@ -476,12 +466,7 @@ public final class KilnMultiHeadAttention extends MultiHeadAttention {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(up.bias(), needsGrad(13 /* up.bias() */)), 0, dIn21, 0, n * 6, 32, true);
         Tensor upGW = Compiled.grad(up.weight(), needsGrad(12 /* up.weight() */));
-        if (upGW != null) {
-          Blas.sgemm(true, false, 32, 8, n * 6, 1f, dIn21, 0, 32, p.a20, 0, 8, 1f, upGW, 8);
-        }
-        if (dIn20 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 32, 1f, dIn21, 0, 32, up.weight(), 8, 0f, dIn20, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 32, 8, dIn21, 0, p.a20, 0, upGW, up.weight(), 0f, dIn20, 0);
         // norm2 LayerNorm((8,), eps=1e-05, elementwise_affine=True): gradient of [N, 6, 8]   MultiHeadAttention.java:45
         if (!need20) {
           return new Tensor[18];
@@ -502,12 +487,7 @@ public final class KilnMultiHeadAttention extends MultiHeadAttention {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(proj.bias(), needsGrad(9 /* proj.bias() */)), 0, dIn18_1, 0, n * 6, 8, true);
         Tensor projGW = Compiled.grad(proj.weight(), needsGrad(8 /* proj.weight() */));
-        if (projGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn18_1, 0, 8, p.a16, 0, 8, 1f, projGW, 8);
-        }
-        if (dIn17 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn18_1, 0, 8, proj.weight(), 8, 0f, dIn17, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn18_1, 0, p.a16, 0, projGW, proj.weight(), 0f, dIn17, 0);
         // att.matmul(v).transpose(1, 2): gradient of [N, 2, 6, 4]   MultiHeadAttention.java:43
         if (!need17) {
           return new Tensor[18];
@@ -551,12 +531,7 @@ public final class KilnMultiHeadAttention extends MultiHeadAttention {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(value.bias(), needsGrad(7 /* value.bias() */)), 0, dIn9, 0, n * 6, 8, true);
         Tensor valueGW = Compiled.grad(value.weight(), needsGrad(6 /* value.weight() */));
-        if (valueGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn9, 0, 8, p.a1, 0, 8, 1f, valueGW, 8);
-        }
-        if (dIn7 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn9, 0, 8, value.weight(), 8, 0f, dIn7, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn9, 0, p.a1, 0, valueGW, value.weight(), 0f, dIn7, 0);
         // key.apply(h).view(-1, S, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   MultiHeadAttention.java:40
         if (!need7) {
           return new Tensor[18];
@@ -567,12 +542,7 @@ public final class KilnMultiHeadAttention extends MultiHeadAttention {
           return new Tensor[18];
         }
         Tensor keyGW = Compiled.grad(key.weight(), needsGrad(5 /* key.weight() */));
-        if (keyGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn6, 0, 8, p.a1, 0, 8, 1f, keyGW, 8);
-        }
-        if (dIn4 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn6, 0, 8, key.weight(), 8, 1f, dIn4, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn6, 0, p.a1, 0, keyGW, key.weight(), 1f, dIn4, 0);
         // query.apply(h).view(-1, S, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   MultiHeadAttention.java:39
         if (!need4) {
           return new Tensor[18];
@@ -584,12 +554,7 @@ public final class KilnMultiHeadAttention extends MultiHeadAttention {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(query.bias(), needsGrad(4 /* query.bias() */)), 0, dIn3, 0, n * 6, 8, true);
         Tensor queryGW = Compiled.grad(query.weight(), needsGrad(3 /* query.weight() */));
-        if (queryGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn3, 0, 8, p.a1, 0, 8, 1f, queryGW, 8);
-        }
-        if (dIn1 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn3, 0, 8, query.weight(), 8, 1f, dIn1, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn3, 0, p.a1, 0, queryGW, query.weight(), 1f, dIn1, 0);
         // norm1 LayerNorm((8,), eps=1e-05, elementwise_affine=True): gradient of [N, 6, 8]   MultiHeadAttention.java:38
         if (!need1) {
           return new Tensor[18];

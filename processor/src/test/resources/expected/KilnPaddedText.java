@@ -440,12 +440,7 @@ public final class KilnPaddedText extends PaddedText {
         // head Linear(in_features=8, out_features=3, bias=True): gradient of [N, 8]   PaddedText.java:50
         CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(12 /* head.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor headGW = Compiled.grad(head.weight(), needsGrad(11 /* head.weight() */));
-        if (headGW != null) {
-          Blas.sgemm(true, false, 3, 8, n, 1f, g.readBuffer(), g.offset(), 3, p.a25, 0, 8, 1f, headGW, 8);
-        }
-        if (dIn25 != null) {
-          Blas.sgemm(false, false, n, 8, 3, 1f, g.readBuffer(), g.offset(), 3, head.weight(), 8, 0f, dIn25, 0, 8);
-        }
+        Blas.linearBackward(n, 3, 8, g.readBuffer(), g.offset(), p.a25, 0, headGW, head.weight(), 0f, dIn25, 0);
         // x.mean(1): gradient of [N, 6, 8]   PaddedText.java:50
         if (!need25) {
           return new Tensor[14];
@@ -468,12 +463,7 @@ public final class KilnPaddedText extends PaddedText {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(proj.bias(), needsGrad(10 /* proj.bias() */)), 0, dIn22_1, 0, n * 6, 8, true);
         Tensor projGW = Compiled.grad(proj.weight(), needsGrad(9 /* proj.weight() */));
-        if (projGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn22_1, 0, 8, p.a20, 0, 8, 1f, projGW, 8);
-        }
-        if (dIn21 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn22_1, 0, 8, proj.weight(), 8, 0f, dIn21, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn22_1, 0, p.a20, 0, projGW, proj.weight(), 0f, dIn21, 0);
         // att.matmul(v).transpose(1, 2): gradient of [N, 2, 6, 4]   PaddedText.java:48
         if (!need21) {
           return new Tensor[14];
@@ -522,12 +512,7 @@ public final class KilnPaddedText extends PaddedText {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(value.bias(), needsGrad(8 /* value.bias() */)), 0, dIn13, 0, n * 6, 8, true);
         Tensor valueGW = Compiled.grad(value.weight(), needsGrad(7 /* value.weight() */));
-        if (valueGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn13, 0, 8, p.a5, 0, 8, 1f, valueGW, 8);
-        }
-        if (dIn11 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn13, 0, 8, value.weight(), 8, 0f, dIn11, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn13, 0, p.a5, 0, valueGW, value.weight(), 0f, dIn11, 0);
         // key.apply(h).view(-1, S, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   PaddedText.java:44
         if (!need11) {
           return new Tensor[14];
@@ -538,12 +523,7 @@ public final class KilnPaddedText extends PaddedText {
           return new Tensor[14];
         }
         Tensor keyGW = Compiled.grad(key.weight(), needsGrad(6 /* key.weight() */));
-        if (keyGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn10, 0, 8, p.a5, 0, 8, 1f, keyGW, 8);
-        }
-        if (dIn8 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn10, 0, 8, key.weight(), 8, 1f, dIn8, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn10, 0, p.a5, 0, keyGW, key.weight(), 1f, dIn8, 0);
         // query.apply(h).view(-1, S, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   PaddedText.java:43
         if (!need8) {
           return new Tensor[14];
@@ -555,12 +535,7 @@ public final class KilnPaddedText extends PaddedText {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(query.bias(), needsGrad(5 /* query.bias() */)), 0, dIn7, 0, n * 6, 8, true);
         Tensor queryGW = Compiled.grad(query.weight(), needsGrad(4 /* query.weight() */));
-        if (queryGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn7, 0, 8, p.a5, 0, 8, 1f, queryGW, 8);
-        }
-        if (dIn5 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn7, 0, 8, query.weight(), 8, 1f, dIn5, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn7, 0, p.a5, 0, queryGW, query.weight(), 1f, dIn5, 0);
         // norm LayerNorm((8,), eps=1e-05, elementwise_affine=True): gradient of [N, 6, 8]   PaddedText.java:42
         if (!need5) {
           return new Tensor[14];

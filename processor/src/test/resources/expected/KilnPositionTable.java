@@ -252,12 +252,7 @@ public final class KilnPositionTable extends PositionTable {
         // head Linear(in_features=96, out_features=3, bias=True): gradient of [N, 96]   PositionTable.java:40
         CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(8 /* head.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor headGW = Compiled.grad(head.weight(), needsGrad(7 /* head.weight() */));
-        if (headGW != null) {
-          Blas.sgemm(true, false, 3, 96, n, 1f, g.readBuffer(), g.offset(), 3, p.a6, 0, 96, 1f, headGW, 96);
-        }
-        if (dIn7 != null) {
-          Blas.sgemm(false, false, n, 96, 3, 1f, g.readBuffer(), g.offset(), 3, head.weight(), 96, 0f, dIn7, 0, 96);
-        }
+        Blas.linearBackward(n, 3, 96, g.readBuffer(), g.offset(), p.a6, 0, headGW, head.weight(), 0f, dIn7, 0);
         // h.add(mlp.apply(norm.apply(h)).mul(gamma)): gradient of [N, 6, 16]   PositionTable.java:39
         if (!need7) {
           return new Tensor[11];
@@ -276,12 +271,7 @@ public final class KilnPositionTable extends PositionTable {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(mlp.bias(), needsGrad(6 /* mlp.bias() */)), 0, dIn4, 0, n * 6, 16, true);
         Tensor mlpGW = Compiled.grad(mlp.weight(), needsGrad(5 /* mlp.weight() */));
-        if (mlpGW != null) {
-          Blas.sgemm(true, false, 16, 16, n * 6, 1f, dIn4, 0, 16, p.a3, 0, 16, 1f, mlpGW, 16);
-        }
-        if (dIn3 != null) {
-          Blas.sgemm(false, false, n * 6, 16, 16, 1f, dIn4, 0, 16, mlp.weight(), 16, 0f, dIn3, 0, 16);
-        }
+        Blas.linearBackward(n * 6, 16, 16, dIn4, 0, p.a3, 0, mlpGW, mlp.weight(), 0f, dIn3, 0);
         // norm LayerNorm((16,), eps=1e-05, elementwise_affine=True): gradient of [N, 6, 16]   PositionTable.java:39
         if (!need3) {
           return new Tensor[11];
@@ -302,12 +292,7 @@ public final class KilnPositionTable extends PositionTable {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(embed.bias(), needsGrad(2 /* embed.bias() */)), 0, dIn1, 0, n * 6, 16, true);
         Tensor embedGW = Compiled.grad(embed.weight(), needsGrad(1 /* embed.weight() */));
-        if (embedGW != null) {
-          Blas.sgemm(true, false, 16, 8, n * 6, 1f, dIn1, 0, 16, in, inOff, 8, 1f, embedGW, 8);
-        }
-        if (dx != null) {
-          Blas.sgemm(false, false, n * 6, 8, 16, 1f, dIn1, 0, 16, embed.weight(), 8, 0f, dx, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 16, 8, dIn1, 0, in, inOff, embedGW, embed.weight(), 0f, dx, 0);
         Tensor[] grads = new Tensor[11];
         grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());
         return grads;

@@ -280,12 +280,7 @@ public final class KilnSeqRnn extends SeqRnn {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(last.bias(), needsGrad(10 /* last.bias() */)), 0, dIn9_1, 0, n, 3, true);
         Tensor lastGW = Compiled.grad(last.weight(), needsGrad(9 /* last.weight() */));
-        if (lastGW != null) {
-          Blas.sgemm(true, false, 3, 5, n, 1f, dIn9_1, 0, 3, p.a8, 0, 5, 1f, lastGW, 5);
-        }
-        if (dIn8 != null) {
-          Blas.sgemm(false, false, n, 5, 3, 1f, dIn9_1, 0, 3, last.weight(), 5, 0f, dIn8, 0, 5);
-        }
+        Blas.linearBackward(n, 3, 5, dIn9_1, 0, p.a8, 0, lastGW, last.weight(), 0f, dIn8, 0);
         // relu(r.select(1, 5)): gradient of [N, 5]   SeqRnn.java:29
         if (!need8) {
           return new Tensor[11];
@@ -317,12 +312,7 @@ public final class KilnSeqRnn extends SeqRnn {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(tail.bias(), needsGrad(6 /* tail.bias() */)), 0, dIn9, 0, n, 3, true);
         Tensor tailGW = Compiled.grad(tail.weight(), needsGrad(5 /* tail.weight() */));
-        if (tailGW != null) {
-          Blas.sgemm(true, false, 3, 15, n, 1f, dIn9, 0, 3, p.a2, 0, 15, 1f, tailGW, 15);
-        }
-        if (dIn3 != null) {
-          Blas.sgemm(false, false, n, 15, 3, 1f, dIn9, 0, 3, tail.weight(), 15, 0f, dIn3, 0, 15);
-        }
+        Blas.linearBackward(n, 3, 15, dIn9, 0, p.a2, 0, tailGW, tail.weight(), 0f, dIn3, 0);
         // narrow(out, 1, -3, 3): gradient of [N, 6, 5]   SeqRnn.java:27
         if (!need3) {
           return new Tensor[11];

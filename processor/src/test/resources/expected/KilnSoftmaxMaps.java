@@ -249,12 +249,7 @@ public final class KilnSoftmaxMaps extends SoftmaxMaps {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(body_4.bias(), needsGrad(4 /* body_4.bias() */)), 0, dIn6, 0, n, 3, true);
         Tensor body_4GW = Compiled.grad(body_4.weight(), needsGrad(3 /* body_4.weight() */));
-        if (body_4GW != null) {
-          Blas.sgemm(true, false, 3, 24, n, 1f, dIn6, 0, 3, p.a4, 0, 24, 1f, body_4GW, 24);
-        }
-        if (dIn5 != null) {
-          Blas.sgemm(false, false, n, 24, 3, 1f, dIn6, 0, 3, body_4.weight(), 24, 0f, dIn5, 0, 24);
-        }
+        Blas.linearBackward(n, 3, 24, dIn6, 0, p.a4, 0, body_4GW, body_4.weight(), 0f, dIn5, 0);
         // body.2 Softmax(dim=-2): gradient of [N, 2, 3, 4]   SoftmaxMaps.java:21
         if (!need5) {
           return new Tensor[5];

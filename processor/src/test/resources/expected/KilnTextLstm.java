@@ -222,12 +222,7 @@ public final class KilnTextLstm extends TextLstm {
         // head Linear(in_features=12, out_features=3, bias=True): gradient of [N, 12]   TextLstm.java:28
         CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(11 /* head.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor headGW = Compiled.grad(head.weight(), needsGrad(10 /* head.weight() */));
-        if (headGW != null) {
-          Blas.sgemm(true, false, 3, 12, n, 1f, g.readBuffer(), g.offset(), 3, p.a3, 0, 12, 1f, headGW, 12);
-        }
-        if (dIn3 != null) {
-          Blas.sgemm(false, false, n, 12, 3, 1f, g.readBuffer(), g.offset(), 3, head.weight(), 12, 0f, dIn3, 0, 12);
-        }
+        Blas.linearBackward(n, 3, 12, g.readBuffer(), g.offset(), p.a3, 0, headGW, head.weight(), 0f, dIn3, 0);
         // out.select(1, -1): gradient of [N, 6, 12]   TextLstm.java:28
         if (!need3) {
           return new Tensor[12];

@@ -386,12 +386,7 @@ public final class KilnTinyGpt extends TinyGpt {
         // head Linear(in_features=48, out_features=3, bias=True): gradient of [N, 48]   TinyGpt.java:48
         CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(14 /* head.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor headGW = Compiled.grad(head.weight(), needsGrad(13 /* head.weight() */));
-        if (headGW != null) {
-          Blas.sgemm(true, false, 3, 48, n, 1f, g.readBuffer(), g.offset(), 3, p.a16, 0, 48, 1f, headGW, 48);
-        }
-        if (dIn17 != null) {
-          Blas.sgemm(false, false, n, 48, 3, 1f, g.readBuffer(), g.offset(), 3, head.weight(), 48, 0f, dIn17, 0, 48);
-        }
+        Blas.linearBackward(n, 3, 48, g.readBuffer(), g.offset(), p.a16, 0, headGW, head.weight(), 0f, dIn17, 0);
         // x.add(down.apply(gelu(up.apply(x)))): gradient of [N, 6, 8]   TinyGpt.java:47
         if (!need17) {
           return new Tensor[16];
@@ -404,12 +399,7 @@ public final class KilnTinyGpt extends TinyGpt {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(down.bias(), needsGrad(12 /* down.bias() */)), 0, dIn15_1, 0, n * 6, 8, true);
         Tensor downGW = Compiled.grad(down.weight(), needsGrad(11 /* down.weight() */));
-        if (downGW != null) {
-          Blas.sgemm(true, false, 8, 16, n * 6, 1f, dIn15_1, 0, 8, p.a14, 0, 16, 1f, downGW, 16);
-        }
-        if (dIn14 != null) {
-          Blas.sgemm(false, false, n * 6, 16, 8, 1f, dIn15_1, 0, 8, down.weight(), 16, 0f, dIn14, 0, 16);
-        }
+        Blas.linearBackward(n * 6, 8, 16, dIn15_1, 0, p.a14, 0, downGW, down.weight(), 0f, dIn14, 0);
         // gelu(up.apply(x)): gradient of [N, 6, 16]   TinyGpt.java:47
         if (!need14) {
           return new Tensor[16];
@@ -423,12 +413,7 @@ public final class KilnTinyGpt extends TinyGpt {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(up.bias(), needsGrad(10 /* up.bias() */)), 0, dIn13, 0, n * 6, 16, true);
         Tensor upGW = Compiled.grad(up.weight(), needsGrad(9 /* up.weight() */));
-        if (upGW != null) {
-          Blas.sgemm(true, false, 16, 8, n * 6, 1f, dIn13, 0, 16, p.a12, 0, 8, 1f, upGW, 8);
-        }
-        if (dIn12 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 16, 1f, dIn13, 0, 16, up.weight(), 8, 1f, dIn12, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 16, 8, dIn13, 0, p.a12, 0, upGW, up.weight(), 1f, dIn12, 0);
         // x.add(att.matmul(value.apply(h))): gradient of [N, 6, 8]   TinyGpt.java:46
         if (!need12) {
           return new Tensor[16];
@@ -451,12 +436,7 @@ public final class KilnTinyGpt extends TinyGpt {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(value.bias(), needsGrad(8 /* value.bias() */)), 0, dIn10_1, 0, n * 6, 8, true);
         Tensor valueGW = Compiled.grad(value.weight(), needsGrad(7 /* value.weight() */));
-        if (valueGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn10_1, 0, 8, p.a3, 0, 8, 1f, valueGW, 8);
-        }
-        if (dIn9 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn10_1, 0, 8, value.weight(), 8, 0f, dIn9, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn10_1, 0, p.a3, 0, valueGW, value.weight(), 0f, dIn9, 0);
         // att.maskedFill(mask.eq(0), Float.NEGATIVE_INFINITY).softmax(-1): gradient of [N, 6, 6]   TinyGpt.java:45
         if (!need9) {
           return new Tensor[16];
@@ -484,24 +464,14 @@ public final class KilnTinyGpt extends TinyGpt {
           return new Tensor[16];
         }
         Tensor keyGW = Compiled.grad(key.weight(), needsGrad(6 /* key.weight() */));
-        if (keyGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn6_1, 0, 8, p.a3, 0, 8, 1f, keyGW, 8);
-        }
-        if (dIn4 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn6_1, 0, 8, key.weight(), 8, 1f, dIn4, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn6_1, 0, p.a3, 0, keyGW, key.weight(), 1f, dIn4, 0);
         // query Linear(in_features=8, out_features=8, bias=True): gradient of [N, 6, 8]   TinyGpt.java:44
         if (!need4) {
           return new Tensor[16];
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(query.bias(), needsGrad(5 /* query.bias() */)), 0, dIn6, 0, n * 6, 8, true);
         Tensor queryGW = Compiled.grad(query.weight(), needsGrad(4 /* query.weight() */));
-        if (queryGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn6, 0, 8, p.a3, 0, 8, 1f, queryGW, 8);
-        }
-        if (dIn3 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn6, 0, 8, query.weight(), 8, 1f, dIn3, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn6, 0, p.a3, 0, queryGW, query.weight(), 1f, dIn3, 0);
         // norm LayerNorm((8,), eps=1e-05, elementwise_affine=True): gradient of [N, 6, 8]   TinyGpt.java:43
         if (!need3) {
           return new Tensor[16];

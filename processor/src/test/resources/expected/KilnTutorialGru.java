@@ -281,12 +281,7 @@ public final class KilnTutorialGru extends TutorialGru {
         // fc Linear(in_features=12, out_features=3, bias=True): gradient of [N, 12]   TutorialGru.java:25
         CpuKernels.biasGradient(Compiled.gradBuffer(fc.bias(), needsGrad(18 /* fc.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor fcGW = Compiled.grad(fc.weight(), needsGrad(17 /* fc.weight() */));
-        if (fcGW != null) {
-          Blas.sgemm(true, false, 3, 12, n, 1f, g.readBuffer(), g.offset(), 3, p.a9, 0, 12, 1f, fcGW, 12);
-        }
-        if (dIn9 != null) {
-          Blas.sgemm(false, false, n, 12, 3, 1f, g.readBuffer(), g.offset(), 3, fc.weight(), 12, 0f, dIn9, 0, 12);
-        }
+        Blas.linearBackward(n, 3, 12, g.readBuffer(), g.offset(), p.a9, 0, fcGW, fc.weight(), 0f, dIn9, 0);
         // last.add(o.output().mean(1)): gradient of [N, 12]   TutorialGru.java:25
         if (!need9) {
           return new Tensor[19];

@@ -2509,20 +2509,11 @@ public final class Generator {
               recordedNeed(layer + ".bias()"), d.array, d.offset, rows, outF);
         }
         String local = localPrefix(k, j);
+        // both products from the gradient staged once: the weight's (none when its GW is null), the input's (none when
+        // its buffer is null; beta 1 where a later step's gradient of the same input is there already)
         b.addStatement("$T $LGW = $T.grad($L.weight(), $L)", TENSOR, local, COMPILED, layer, recordedNeed(layer + ".weight()"))
-            .beginControlFlow("if ($LGW != null)", local)
-            .addStatement("$T.sgemm(true, false, $L, $L, $L, 1f, $L, $L, $L, $L, $L, $L, 1f, $LGW, $L)", BLAS,
-                outF, inF, rows, d.array, d.offset, outF, in.array, in.offset, inF, local, inF)
-            .endControlFlow();
-        // (beta 1 where a later step's gradient of the same input is there already)
-        String gemm = "$T.sgemm(false, false, $L, $L, $L, 1f, $L, $L, $L, $L.weight(), $L, $L, $L, $L, $L)";
-        Object[] args = {BLAS, rows, inF, outF, d.array, d.offset, outF, layer, inF, accumulate ? "1f" : "0f", target.array,
-            target.offset, inF};
-        if (isInput(inStorage) || conditional) {
-          b.beginControlFlow("if ($L != null)", target.array).addStatement(gemm, args).endControlFlow();
-        } else {
-          b.addStatement(gemm, args);
-        }
+            .addStatement("$T.linearBackward($L, $L, $L, $L, $L, $L, $L, $LGW, $L.weight(), $L, $L, $L)", BLAS, rows, outF, inF,
+                d.array, d.offset, in.array, in.offset, local, layer, accumulate ? "1f" : "0f", target.array, target.offset);
       }
       if (accumulate && !addsItself(k)) {
         b.addStatement("$T.accumulate($L, $L, $L, 0, n * $L)", KERNELS, written.array, written.offset, target.array, k.inPerSample());

@@ -139,6 +139,45 @@ public final class Blas {
   }
 
   /**
+   * A compiled linear layer's two products from the gradient {@code g[rows x outF]} of its output, {@code g} staged to
+   * native memory once for both (two {@link #sgemm} calls would stage it twice): the weight's gradient {@code gw +=
+   * g^T x} unless {@code gw} is null, then the input's {@code dx = g weight + beta dx} unless {@code dx} is null. The
+   * same products, split as {@link #sgemm}'s, so the same bits.
+   */
+  public static void linearBackward(int rows, int outF, int in, float[] g, int gOff, float[] x, int xOff, Tensor gw,
+      Tensor weight, float beta, float[] dx, int dxOff) {
+    if (gw == null && dx == null) {
+      return;
+    }
+    if (rows == 0 || outF == 0 || in == 0) {
+      if (dx != null && beta == 0f) {
+        java.util.Arrays.fill(dx, dxOff, dxOff + rows * in, 0f); // as sgemm with k = 0: C = beta C
+      }
+      return;
+    }
+    if (!NATIVE) {
+      if (gw != null) {
+        sgemm(true, false, outF, in, rows, 1f, g, gOff, outF, x, xOff, in, 1f, gw, in);
+      }
+      if (dx != null) {
+        sgemm(false, false, rows, in, outF, 1f, g, gOff, outF, weight, in, beta, dx, dxOff, in);
+      }
+      return;
+    }
+    Scratch s = SCRATCH.get();
+    FloatPointer pg = stage(s, true, g, gOff, span("A", g, gOff, rows, outF, outF));
+    if (gw != null) {
+      FloatPointer px = stage(s, false, x, xOff, span("B", x, xOff, rows, in, in));
+      gemm(true, false, outF, in, rows, 1f, pg, outF, px, in, 1f, gw.writeNative().getPointer(gw.offset()), in);
+    }
+    if (dx != null) {
+      FloatPointer pc = stageC(dx, dxOff, rows, in, in, beta, s);
+      gemm(false, false, rows, in, outF, 1f, pg, outF, weight.readNative().getPointer(weight.offset()), in, beta, pc, in);
+      pc.get(dx, dxOff, span("C", dx, dxOff, rows, in, in));
+    }
+  }
+
+  /**
    * The largest k for which {@link #linear} folds the bias into the product: up to there OpenBLAS 0.3.31 (the
    * preset's, on x86-64) computes each element's k in one block, so {@code bias + product} rounds once, as the
    * separate pass does; with k split into blocks each block's sum would be added to C in turn. Measured here (AVX-512):
