@@ -114,7 +114,7 @@ public final class KilnAttention extends Attention {
       Tensor upB = up.bias();
       Blas.linear(n * 6, 16, 8, p.a12, 0, up.weight(), upB.readBuffer(), upB.offset(), p.a13, 0);
       // gelu(up.apply(norm2.apply(x))): [N, 6, 16] -> [N, 6, 16]   Attention.java:46
-      ActivationKernels.geluForward(p.a14, 0, p.a13, 0, n * 96);
+      ActivationKernels.geluForward(p.a14, 0, p.a13, 0, n * 96, Kiln.isGradEnabled() ? p.slope14 : null, 0);
       // down Linear(in_features=16, out_features=8, bias=True): [N, 6, 16] -> [N, 6, 8]   Attention.java:46
       Tensor downB = down.bias();
       Blas.linear(n * 6, 8, 16, p.a14, 0, down.weight(), downB.readBuffer(), downB.offset(), p.a15, 0);
@@ -255,6 +255,8 @@ public final class KilnAttention extends Attention {
 
     final double[] rstd12;
 
+    final float[] slope14;
+
     Plan(int n) {
       super(n);
       this.a1 = new float[n * 48];
@@ -276,6 +278,7 @@ public final class KilnAttention extends Attention {
       this.rstd1 = new double[n * 6];
       this.mean12 = new double[n * 6];
       this.rstd12 = new double[n * 6];
+      this.slope14 = new float[n * 96];
     }
 
     /**
@@ -402,7 +405,7 @@ public final class KilnAttention extends Attention {
           return new Tensor[18];
         }
         if (dIn13 != null) {
-          ActivationKernels.geluBackward(dIn13, 0, dIn14, 0, p.a13, 0, n * 96);
+          ActivationKernels.applyMask(dIn13, 0, dIn14, 0, p.slope14, 0, n * 96);
         }
         // up Linear(in_features=8, out_features=16, bias=True): gradient of [N, 6, 8]   Attention.java:46
         if (!need13) {

@@ -135,7 +135,7 @@ public final class KilnCausalBlock extends CausalBlock {
       Tensor upB = up.bias();
       Blas.linear(n * 6, 32, 8, p.a21, 0, up.weight(), upB.readBuffer(), upB.offset(), p.a22, 0);
       // gelu(up.apply(norm2.apply(x))): [N, 6, 32] -> [N, 6, 32]   CausalBlock.java:52
-      ActivationKernels.geluForward(p.a23, 0, p.a22, 0, n * 192);
+      ActivationKernels.geluForward(p.a23, 0, p.a22, 0, n * 192, Kiln.isGradEnabled() ? p.slope23 : null, 0);
       // down Linear(in_features=32, out_features=8, bias=True): [N, 6, 32] -> [N, 6, 8]   CausalBlock.java:52
       Tensor downB = down.bias();
       Blas.linear(n * 6, 8, 32, p.a23, 0, down.weight(), downB.readBuffer(), downB.offset(), p.a24, 0);
@@ -314,6 +314,8 @@ public final class KilnCausalBlock extends CausalBlock {
 
     final double[] rstd21;
 
+    final float[] slope23;
+
     Plan(int n) {
       super(n);
       this.a1 = new float[n * 48];
@@ -340,6 +342,7 @@ public final class KilnCausalBlock extends CausalBlock {
       this.rstd2 = new double[n * 6];
       this.mean21 = new double[n * 6];
       this.rstd21 = new double[n * 6];
+      this.slope23 = new float[n * 192];
     }
 
     /**
@@ -482,7 +485,7 @@ public final class KilnCausalBlock extends CausalBlock {
           return new Tensor[19];
         }
         if (dIn22 != null) {
-          ActivationKernels.geluBackward(dIn22, 0, dIn23, 0, p.a22, 0, n * 192);
+          ActivationKernels.applyMask(dIn22, 0, dIn23, 0, p.slope23, 0, n * 192);
         }
         // up Linear(in_features=8, out_features=32, bias=True): gradient of [N, 6, 8]   CausalBlock.java:52
         if (!need22) {

@@ -135,7 +135,7 @@ public final class KilnFusedQkvBlock extends FusedQkvBlock {
       Tensor cFcB = cFc.bias();
       Blas.linear(n * 6, 32, 8, p.a22, 0, cFc.weight(), cFcB.readBuffer(), cFcB.offset(), p.a23, 0);
       // gelu(cFc.apply(ln2.apply(x))): [N, 6, 32] -> [N, 6, 32]   FusedQkvBlock.java:50
-      ActivationKernels.geluForward(p.a24, 0, p.a23, 0, n * 192);
+      ActivationKernels.geluForward(p.a24, 0, p.a23, 0, n * 192, Kiln.isGradEnabled() ? p.slope24 : null, 0);
       // mlpProj Linear(in_features=32, out_features=8, bias=True): [N, 6, 32] -> [N, 6, 8]   FusedQkvBlock.java:50
       Tensor mlpProjB = mlpProj.bias();
       Blas.linear(n * 6, 8, 32, p.a24, 0, mlpProj.weight(), mlpProjB.readBuffer(), mlpProjB.offset(), p.a25, 0);
@@ -321,6 +321,8 @@ public final class KilnFusedQkvBlock extends FusedQkvBlock {
 
     final double[] rstd22;
 
+    final float[] slope24;
+
     Plan(int n) {
       super(n);
       this.a1 = new float[n * 48];
@@ -348,6 +350,7 @@ public final class KilnFusedQkvBlock extends FusedQkvBlock {
       this.rstd2 = new double[n * 6];
       this.mean22 = new double[n * 6];
       this.rstd22 = new double[n * 6];
+      this.slope24 = new float[n * 192];
     }
 
     /**
@@ -493,7 +496,7 @@ public final class KilnFusedQkvBlock extends FusedQkvBlock {
           return new Tensor[16];
         }
         if (dIn23 != null) {
-          ActivationKernels.geluBackward(dIn23, 0, dIn24, 0, p.a23, 0, n * 192);
+          ActivationKernels.applyMask(dIn23, 0, dIn24, 0, p.slope24, 0, n * 192);
         }
         // cFc Linear(in_features=8, out_features=32, bias=True): gradient of [N, 6, 8]   FusedQkvBlock.java:50
         if (!need23) {

@@ -138,7 +138,7 @@ public final class KilnMeanPool extends MeanPool {
       Tensor upB = up.bias();
       Blas.linear(n * 6, 16, 8, p.a18, 0, up.weight(), upB.readBuffer(), upB.offset(), p.a19, 0);
       // gelu(up.apply(x)): [N, 6, 16] -> [N, 6, 16]   MeanPool.java:52
-      ActivationKernels.geluForward(p.a20, 0, p.a19, 0, n * 96);
+      ActivationKernels.geluForward(p.a20, 0, p.a19, 0, n * 96, Kiln.isGradEnabled() ? p.slope20 : null, 0);
       // down Linear(in_features=16, out_features=8, bias=True): [N, 6, 16] -> [N, 6, 8]   MeanPool.java:52
       Tensor downB = down.bias();
       Blas.linear(n * 6, 8, 16, p.a20, 0, down.weight(), downB.readBuffer(), downB.offset(), p.a21, 0);
@@ -321,6 +321,8 @@ public final class KilnMeanPool extends MeanPool {
 
     final double[] rstd3;
 
+    final float[] slope20;
+
     Plan(int n) {
       super(n);
       this.a1 = new float[n * 48];
@@ -348,6 +350,7 @@ public final class KilnMeanPool extends MeanPool {
       this.a24 = new float[n * 8];
       this.mean3 = new double[n * 6];
       this.rstd3 = new double[n * 6];
+      this.slope20 = new float[n * 96];
     }
 
     /**
@@ -511,7 +514,7 @@ public final class KilnMeanPool extends MeanPool {
           return new Tensor[17];
         }
         if (dIn19 != null) {
-          ActivationKernels.geluBackward(dIn19, 0, dIn20, 0, p.a19, 0, n * 96);
+          ActivationKernels.applyMask(dIn19, 0, dIn20, 0, p.slope20, 0, n * 96);
         }
         // up Linear(in_features=8, out_features=16, bias=True): gradient of [N, 6, 8]   MeanPool.java:52
         if (!need19) {

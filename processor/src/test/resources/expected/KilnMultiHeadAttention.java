@@ -130,7 +130,7 @@ public final class KilnMultiHeadAttention extends MultiHeadAttention {
       Tensor upB = up.bias();
       Blas.linear(n * 6, 32, 8, p.a20, 0, up.weight(), upB.readBuffer(), upB.offset(), p.a21, 0);
       // gelu(up.apply(norm2.apply(x))): [N, 6, 32] -> [N, 6, 32]   MultiHeadAttention.java:45
-      ActivationKernels.geluForward(p.a22, 0, p.a21, 0, n * 192);
+      ActivationKernels.geluForward(p.a22, 0, p.a21, 0, n * 192, Kiln.isGradEnabled() ? p.slope22 : null, 0);
       // down Linear(in_features=32, out_features=8, bias=True): [N, 6, 32] -> [N, 6, 8]   MultiHeadAttention.java:45
       Tensor downB = down.bias();
       Blas.linear(n * 6, 8, 32, p.a22, 0, down.weight(), downB.readBuffer(), downB.offset(), p.a23, 0);
@@ -299,6 +299,8 @@ public final class KilnMultiHeadAttention extends MultiHeadAttention {
 
     final double[] rstd20;
 
+    final float[] slope22;
+
     Plan(int n) {
       super(n);
       this.a1 = new float[n * 48];
@@ -323,6 +325,7 @@ public final class KilnMultiHeadAttention extends MultiHeadAttention {
       this.rstd1 = new double[n * 6];
       this.mean20 = new double[n * 6];
       this.rstd20 = new double[n * 6];
+      this.slope22 = new float[n * 192];
     }
 
     /**
@@ -458,7 +461,7 @@ public final class KilnMultiHeadAttention extends MultiHeadAttention {
           return new Tensor[18];
         }
         if (dIn21 != null) {
-          ActivationKernels.geluBackward(dIn21, 0, dIn22, 0, p.a21, 0, n * 192);
+          ActivationKernels.applyMask(dIn21, 0, dIn22, 0, p.slope22, 0, n * 192);
         }
         // up Linear(in_features=8, out_features=32, bias=True): gradient of [N, 6, 8]   MultiHeadAttention.java:45
         if (!need21) {

@@ -125,7 +125,7 @@ public final class KilnTinyGpt extends TinyGpt {
       Tensor upB = up.bias();
       Blas.linear(n * 6, 16, 8, p.a12, 0, up.weight(), upB.readBuffer(), upB.offset(), p.a13, 0);
       // gelu(up.apply(x)): [N, 6, 16] -> [N, 6, 16]   TinyGpt.java:47
-      ActivationKernels.geluForward(p.a14, 0, p.a13, 0, n * 96);
+      ActivationKernels.geluForward(p.a14, 0, p.a13, 0, n * 96, Kiln.isGradEnabled() ? p.slope14 : null, 0);
       // down Linear(in_features=16, out_features=8, bias=True): [N, 6, 16] -> [N, 6, 8]   TinyGpt.java:47
       Tensor downB = down.bias();
       Blas.linear(n * 6, 8, 16, p.a14, 0, down.weight(), downB.readBuffer(), downB.offset(), p.a15, 0);
@@ -260,6 +260,8 @@ public final class KilnTinyGpt extends TinyGpt {
 
     final double[] rstd3;
 
+    final float[] slope14;
+
     Plan(int n) {
       super(n);
       this.a1 = new float[n * 48];
@@ -279,6 +281,7 @@ public final class KilnTinyGpt extends TinyGpt {
       this.a16 = new float[n * 48];
       this.mean3 = new double[n * 6];
       this.rstd3 = new double[n * 6];
+      this.slope14 = new float[n * 96];
     }
 
     /**
@@ -405,7 +408,7 @@ public final class KilnTinyGpt extends TinyGpt {
           return new Tensor[16];
         }
         if (dIn13 != null) {
-          ActivationKernels.geluBackward(dIn13, 0, dIn14, 0, p.a13, 0, n * 96);
+          ActivationKernels.applyMask(dIn13, 0, dIn14, 0, p.slope14, 0, n * 96);
         }
         // up Linear(in_features=8, out_features=16, bias=True): gradient of [N, 6, 8]   TinyGpt.java:47
         if (!need13) {

@@ -908,6 +908,9 @@ public final class Generator {
           } else if (k.spec() instanceof Softmax.Spec || k.spec() instanceof LogSoftmax.Spec) {
             b.addStatement("$T.$LForward($L, $L, $L, $L, $L)", ACTIVATIONS, softmaxName(k), out.array, out.offset, in.array,
                 in.offset, softmaxAxes(k));
+          } else if (k.spec() instanceof GELU.Spec) { // with grad on, its slope too: the backward is then one product
+            b.addStatement("$T.geluForward($L, $L, $L, $L, n * $L, $T.isGradEnabled() ? p.slope$L : null, 0)", ACTIVATIONS,
+                out.array, out.offset, in.array, in.offset, k.outPerSample(), KILN, j + 1);
           } else {
             b.addStatement("$T.$LForward($L, $L, $L, $L, n * $L)", ACTIVATIONS, activationName(k), out.array, out.offset,
                 in.array, in.offset, k.outPerSample());
@@ -2217,6 +2220,12 @@ public final class Generator {
           t.addField(FLOATS, "mask" + j, Modifier.FINAL);
           ctor.addStatement("this.mask$L = new float[n * $L]", j, maskPerSample(k));
         }
+        case ACTIVATION -> {
+          if (k.spec() instanceof GELU.Spec) { // GELU's slope, written by a forward with grad on for its backward
+            t.addField(FLOATS, "slope" + j, Modifier.FINAL);
+            ctor.addStatement("this.slope$L = new float[n * $L]", j, k.outPerSample());
+          }
+        }
         default -> { }
       }
     }
@@ -2483,7 +2492,10 @@ public final class Generator {
         } else if (k.spec() instanceof LeakyReLU.Spec l) { // from the input: its sign picks the slope
           b.addStatement("$T.leakyReluBackward($L, $L, $L, $L, $L, $L, n * $L, $Lf)", ACTIVATIONS, target.array,
               target.offset, d.array, d.offset, in.array, in.offset, k.outPerSample(), (float) l.negativeSlope());
-        } else if (k.spec() instanceof GELU.Spec || k.spec() instanceof SiLU.Spec) { // from the input: Phi(x) + x phi(x), s (1 + x (1 - s))
+        } else if (k.spec() instanceof GELU.Spec) { // the slope Phi(x) + x phi(x) the forward kept: geluBackward's bits
+          b.addStatement("$T.applyMask($L, $L, $L, $L, p.slope$L, 0, n * $L)", ACTIVATIONS, target.array, target.offset,
+              d.array, d.offset, j, k.outPerSample());
+        } else if (k.spec() instanceof SiLU.Spec) { // from the input: s (1 + x (1 - s))
           b.addStatement("$T.$LBackward($L, $L, $L, $L, $L, $L, n * $L)", ACTIVATIONS, activationName(k), target.array,
               target.offset, d.array, d.offset, in.array, in.offset, k.outPerSample());
         } else if (k.spec() instanceof Softmax.Spec || k.spec() instanceof LogSoftmax.Spec) {
