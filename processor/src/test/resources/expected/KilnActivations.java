@@ -85,23 +85,20 @@ public final class KilnActivations extends Activations {
       int inOff = x.offset();
       float[] out = new float[n * 4];
       // body.0 Linear(in_features=6, out_features=8, bias=True): [N, 6] -> [N, 8]   Activations.java:21
-      Blas.sgemm(false, true, n, 8, 6, 1f, in, inOff, 6, body_0.weight(), 6, 0f, p.a1, 0, 8);
       Tensor body_0B = body_0.bias();
-      CpuKernels.addBiasRows(p.a1, 0, p.a1, 0, body_0B.readBuffer(), body_0B.offset(), n, 8);
+      Blas.linear(n, 8, 6, in, inOff, body_0.weight(), body_0B.readBuffer(), body_0B.offset(), p.a1, 0);
       // body.1 Sigmoid(): [N, 8] -> [N, 8]   Activations.java:21
       ActivationKernels.sigmoidForward(p.a2, 0, p.a1, 0, n * 8);
       // body.2 Linear(in_features=8, out_features=8, bias=True): [N, 8] -> [N, 8]   Activations.java:21
-      Blas.sgemm(false, true, n, 8, 8, 1f, p.a2, 0, 8, body_2.weight(), 8, 0f, p.a3, 0, 8);
       Tensor body_2B = body_2.bias();
-      CpuKernels.addBiasRows(p.a3, 0, p.a3, 0, body_2B.readBuffer(), body_2B.offset(), n, 8);
+      Blas.linear(n, 8, 8, p.a2, 0, body_2.weight(), body_2B.readBuffer(), body_2B.offset(), p.a3, 0);
       // body.3 LeakyReLU(negative_slope=0.2): [N, 8] -> [N, 8]   Activations.java:21
       ActivationKernels.leakyReluForward(p.a4, 0, p.a3, 0, n * 8, 0.2f);
       // tanh(body.apply(x)): [N, 8] -> [N, 8]   Activations.java:21
       ActivationKernels.tanhForward(p.a5, 0, p.a4, 0, n * 8);
       // head Linear(in_features=8, out_features=4, bias=True): [N, 8] -> [N, 4]   Activations.java:21
-      Blas.sgemm(false, true, n, 4, 8, 1f, p.a5, 0, 8, head.weight(), 8, 0f, out, 0, 4);
       Tensor headB = head.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 4);
+      Blas.linear(n, 4, 8, p.a5, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
       if (!Compiled.recording(x, body_0.weight(), body_0.bias(), body_2.weight(), body_2.bias(), head.weight(), head.bias())) {
         return Tensor.wrap(out, n, 4);
       }
@@ -235,12 +232,7 @@ public final class KilnActivations extends Activations {
         // head Linear(in_features=8, out_features=4, bias=True): gradient of [N, 8]   Activations.java:21
         CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(6 /* head.bias() */)), 0, g.readBuffer(), g.offset(), n, 4, true);
         Tensor headGW = Compiled.grad(head.weight(), needsGrad(5 /* head.weight() */));
-        if (headGW != null) {
-          Blas.sgemm(true, false, 4, 8, n, 1f, g.readBuffer(), g.offset(), 4, p.a5, 0, 8, 1f, headGW, 8);
-        }
-        if (dIn5 != null) {
-          Blas.sgemm(false, false, n, 8, 4, 1f, g.readBuffer(), g.offset(), 4, head.weight(), 8, 0f, dIn5, 0, 8);
-        }
+        Blas.linearBackward(n, 4, 8, g.readBuffer(), g.offset(), p.a5, 0, headGW, head.weight(), 0f, dIn5, 0);
         // tanh(body.apply(x)): gradient of [N, 8]   Activations.java:21
         if (!need5) {
           return new Tensor[7];
@@ -261,12 +253,7 @@ public final class KilnActivations extends Activations {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(body_2.bias(), needsGrad(4 /* body_2.bias() */)), 0, dIn3, 0, n, 8, true);
         Tensor body_2GW = Compiled.grad(body_2.weight(), needsGrad(3 /* body_2.weight() */));
-        if (body_2GW != null) {
-          Blas.sgemm(true, false, 8, 8, n, 1f, dIn3, 0, 8, p.a2, 0, 8, 1f, body_2GW, 8);
-        }
-        if (dIn2 != null) {
-          Blas.sgemm(false, false, n, 8, 8, 1f, dIn3, 0, 8, body_2.weight(), 8, 0f, dIn2, 0, 8);
-        }
+        Blas.linearBackward(n, 8, 8, dIn3, 0, p.a2, 0, body_2GW, body_2.weight(), 0f, dIn2, 0);
         // body.1 Sigmoid(): gradient of [N, 8]   Activations.java:21
         if (!need2) {
           return new Tensor[7];
@@ -280,12 +267,7 @@ public final class KilnActivations extends Activations {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(body_0.bias(), needsGrad(2 /* body_0.bias() */)), 0, dIn1, 0, n, 8, true);
         Tensor body_0GW = Compiled.grad(body_0.weight(), needsGrad(1 /* body_0.weight() */));
-        if (body_0GW != null) {
-          Blas.sgemm(true, false, 8, 6, n, 1f, dIn1, 0, 8, in, inOff, 6, 1f, body_0GW, 6);
-        }
-        if (dx != null) {
-          Blas.sgemm(false, false, n, 6, 8, 1f, dIn1, 0, 8, body_0.weight(), 6, 0f, dx, 0, 6);
-        }
+        Blas.linearBackward(n, 8, 6, dIn1, 0, in, inOff, body_0GW, body_0.weight(), 0f, dx, 0);
         Tensor[] grads = new Tensor[7];
         grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());
         return grads;

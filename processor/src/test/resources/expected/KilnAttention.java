@@ -86,15 +86,13 @@ public final class KilnAttention extends Attention {
       // norm1 LayerNorm((8,), eps=1e-05, elementwise_affine=True): [N, 6, 8] -> [N, 6, 8]   Attention.java:39
       NormKernels.layerNormForward(p.a1, 0, in, inOff, norm1.weight().readBuffer(), norm1.weight().offset(), norm1.bias().readBuffer(), norm1.bias().offset(), p.mean1, p.rstd1, n * 6, 8, 1.0E-5);
       // query Linear(in_features=8, out_features=8, bias=True): [N, 6, 8] -> [N, 6, 8]   Attention.java:40
-      Blas.sgemm(false, true, n * 6, 8, 8, 1f, p.a1, 0, 8, query.weight(), 8, 0f, p.a2, 0, 8);
       Tensor queryB = query.bias();
-      CpuKernels.addBiasRows(p.a2, 0, p.a2, 0, queryB.readBuffer(), queryB.offset(), n * 6, 8);
+      Blas.linear(n * 6, 8, 8, p.a1, 0, query.weight(), queryB.readBuffer(), queryB.offset(), p.a2, 0);
       // key Linear(in_features=8, out_features=8, bias=False): [N, 6, 8] -> [N, 6, 8]   Attention.java:41
       Blas.sgemm(false, true, n * 6, 8, 8, 1f, p.a1, 0, 8, key.weight(), 8, 0f, p.a3, 0, 8);
       // value Linear(in_features=8, out_features=8, bias=True): [N, 6, 8] -> [N, 6, 8]   Attention.java:42
-      Blas.sgemm(false, true, n * 6, 8, 8, 1f, p.a1, 0, 8, value.weight(), 8, 0f, p.a4, 0, 8);
       Tensor valueB = value.bias();
-      CpuKernels.addBiasRows(p.a4, 0, p.a4, 0, valueB.readBuffer(), valueB.offset(), n * 6, 8);
+      Blas.linear(n * 6, 8, 8, p.a1, 0, value.weight(), valueB.readBuffer(), valueB.offset(), p.a4, 0);
       // transpose(k, -2, -1): [N, 6, 8] -> [N, 8, 6]   Attention.java:43
       // the matmul below reads it transposed (a GEMM flag): no copy
       // matmul(q, transpose(k, -2, -1)) + mul(matmul(q, transpose(k, -2, -1)), SCALE): [N, 6, 8] @ [N, 8, 6] -> [N, 6, 6]   Attention.java:43
@@ -104,9 +102,8 @@ public final class KilnAttention extends Attention {
       // matmul(att, v): [N, 6, 6] @ [N, 6, 8] -> [N, 6, 8]   Attention.java:45
       Blas.sgemmBatched(n, false, false, 6, 8, 6, 1.0f, p.a7, 0, 36, p.a4, 0, 48, 0f, p.a8, 0, 48);
       // proj Linear(in_features=8, out_features=8, bias=True): [N, 6, 8] -> [N, 6, 8]   Attention.java:45
-      Blas.sgemm(false, true, n * 6, 8, 8, 1f, p.a8, 0, 8, proj.weight(), 8, 0f, p.a9, 0, 8);
       Tensor projB = proj.bias();
-      CpuKernels.addBiasRows(p.a9, 0, p.a9, 0, projB.readBuffer(), projB.offset(), n * 6, 8);
+      Blas.linear(n * 6, 8, 8, p.a8, 0, proj.weight(), projB.readBuffer(), projB.offset(), p.a9, 0);
       // mul(proj.apply(matmul(att, v)), 0.5): [N, 6, 8] -> [N, 6, 8]   Attention.java:45
       CpuKernels.scale(p.a10, 0, p.a9, 0, n * 48, 0.5f, false);
       // add(x, mul(proj.apply(matmul(att, v)), 0.5)): [N, 6, 8] -> [N, 6, 8]   Attention.java:45
@@ -114,23 +111,20 @@ public final class KilnAttention extends Attention {
       // norm2 LayerNorm((8,), eps=1e-05, elementwise_affine=True): [N, 6, 8] -> [N, 6, 8]   Attention.java:46
       NormKernels.layerNormForward(p.a12, 0, p.a11, 0, norm2.weight().readBuffer(), norm2.weight().offset(), norm2.bias().readBuffer(), norm2.bias().offset(), p.mean12, p.rstd12, n * 6, 8, 1.0E-5);
       // up Linear(in_features=8, out_features=16, bias=True): [N, 6, 8] -> [N, 6, 16]   Attention.java:46
-      Blas.sgemm(false, true, n * 6, 16, 8, 1f, p.a12, 0, 8, up.weight(), 8, 0f, p.a13, 0, 16);
       Tensor upB = up.bias();
-      CpuKernels.addBiasRows(p.a13, 0, p.a13, 0, upB.readBuffer(), upB.offset(), n * 6, 16);
+      Blas.linear(n * 6, 16, 8, p.a12, 0, up.weight(), upB.readBuffer(), upB.offset(), p.a13, 0);
       // gelu(up.apply(norm2.apply(x))): [N, 6, 16] -> [N, 6, 16]   Attention.java:46
-      ActivationKernels.geluForward(p.a14, 0, p.a13, 0, n * 96);
+      ActivationKernels.geluForward(p.a14, 0, p.a13, 0, n * 96, Kiln.isGradEnabled() ? p.slope14 : null, 0);
       // down Linear(in_features=16, out_features=8, bias=True): [N, 6, 16] -> [N, 6, 8]   Attention.java:46
-      Blas.sgemm(false, true, n * 6, 8, 16, 1f, p.a14, 0, 16, down.weight(), 16, 0f, p.a15, 0, 8);
       Tensor downB = down.bias();
-      CpuKernels.addBiasRows(p.a15, 0, p.a15, 0, downB.readBuffer(), downB.offset(), n * 6, 8);
+      Blas.linear(n * 6, 8, 16, p.a14, 0, down.weight(), downB.readBuffer(), downB.offset(), p.a15, 0);
       // add(x, down.apply(gelu(up.apply(norm2.apply(x))))): [N, 6, 8] -> [N, 6, 8]   Attention.java:46
       CpuKernels.addForward(p.a16, 0, p.a11, 0, p.a15, 0, n * 48, false);
       // flatten(x): [N, 6, 8] -> [N, 48]   Attention.java:47
       // a view: no work
       // head Linear(in_features=48, out_features=3, bias=True): [N, 48] -> [N, 3]   Attention.java:47
-      Blas.sgemm(false, true, n, 3, 48, 1f, p.a16, 0, 48, head.weight(), 48, 0f, out, 0, 3);
       Tensor headB = head.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 3);
+      Blas.linear(n, 3, 48, p.a16, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
       if (!Compiled.recording(x, norm1.weight(), norm1.bias(), query.weight(), query.bias(), key.weight(), value.weight(), value.bias(), proj.weight(), proj.bias(), norm2.weight(), norm2.bias(), up.weight(), up.bias(), down.weight(), down.bias(), head.weight(), head.bias())) {
         return Tensor.wrap(out, n, 3);
       }
@@ -261,6 +255,8 @@ public final class KilnAttention extends Attention {
 
     final double[] rstd12;
 
+    final float[] slope14;
+
     Plan(int n) {
       super(n);
       this.a1 = new float[n * 48];
@@ -282,6 +278,7 @@ public final class KilnAttention extends Attention {
       this.rstd1 = new double[n * 6];
       this.mean12 = new double[n * 6];
       this.rstd12 = new double[n * 6];
+      this.slope14 = new float[n * 96];
     }
 
     /**
@@ -389,12 +386,7 @@ public final class KilnAttention extends Attention {
         // head Linear(in_features=48, out_features=3, bias=True): gradient of [N, 48]   Attention.java:47
         CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(17 /* head.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor headGW = Compiled.grad(head.weight(), needsGrad(16 /* head.weight() */));
-        if (headGW != null) {
-          Blas.sgemm(true, false, 3, 48, n, 1f, g.readBuffer(), g.offset(), 3, p.a16, 0, 48, 1f, headGW, 48);
-        }
-        if (dIn17 != null) {
-          Blas.sgemm(false, false, n, 48, 3, 1f, g.readBuffer(), g.offset(), 3, head.weight(), 48, 0f, dIn17, 0, 48);
-        }
+        Blas.linearBackward(n, 3, 48, g.readBuffer(), g.offset(), p.a16, 0, headGW, head.weight(), 0f, dIn17, 0);
         // add(x, down.apply(gelu(up.apply(norm2.apply(x))))): gradient of [N, 6, 8]   Attention.java:46
         if (!need17) {
           return new Tensor[18];
@@ -407,18 +399,13 @@ public final class KilnAttention extends Attention {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(down.bias(), needsGrad(15 /* down.bias() */)), 0, dIn15_1, 0, n * 6, 8, true);
         Tensor downGW = Compiled.grad(down.weight(), needsGrad(14 /* down.weight() */));
-        if (downGW != null) {
-          Blas.sgemm(true, false, 8, 16, n * 6, 1f, dIn15_1, 0, 8, p.a14, 0, 16, 1f, downGW, 16);
-        }
-        if (dIn14 != null) {
-          Blas.sgemm(false, false, n * 6, 16, 8, 1f, dIn15_1, 0, 8, down.weight(), 16, 0f, dIn14, 0, 16);
-        }
+        Blas.linearBackward(n * 6, 8, 16, dIn15_1, 0, p.a14, 0, downGW, down.weight(), 0f, dIn14, 0);
         // gelu(up.apply(norm2.apply(x))): gradient of [N, 6, 16]   Attention.java:46
         if (!need14) {
           return new Tensor[18];
         }
         if (dIn13 != null) {
-          ActivationKernels.geluBackward(dIn13, 0, dIn14, 0, p.a13, 0, n * 96);
+          ActivationKernels.applyMask(dIn13, 0, dIn14, 0, p.slope14, 0, n * 96);
         }
         // up Linear(in_features=8, out_features=16, bias=True): gradient of [N, 6, 8]   Attention.java:46
         if (!need13) {
@@ -426,12 +413,7 @@ public final class KilnAttention extends Attention {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(up.bias(), needsGrad(13 /* up.bias() */)), 0, dIn13, 0, n * 6, 16, true);
         Tensor upGW = Compiled.grad(up.weight(), needsGrad(12 /* up.weight() */));
-        if (upGW != null) {
-          Blas.sgemm(true, false, 16, 8, n * 6, 1f, dIn13, 0, 16, p.a12, 0, 8, 1f, upGW, 8);
-        }
-        if (dIn12 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 16, 1f, dIn13, 0, 16, up.weight(), 8, 0f, dIn12, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 16, 8, dIn13, 0, p.a12, 0, upGW, up.weight(), 0f, dIn12, 0);
         // norm2 LayerNorm((8,), eps=1e-05, elementwise_affine=True): gradient of [N, 6, 8]   Attention.java:46
         if (!need12) {
           return new Tensor[18];
@@ -457,12 +439,7 @@ public final class KilnAttention extends Attention {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(proj.bias(), needsGrad(9 /* proj.bias() */)), 0, dIn9, 0, n * 6, 8, true);
         Tensor projGW = Compiled.grad(proj.weight(), needsGrad(8 /* proj.weight() */));
-        if (projGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn9, 0, 8, p.a8, 0, 8, 1f, projGW, 8);
-        }
-        if (dIn8 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn9, 0, 8, proj.weight(), 8, 0f, dIn8, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn9, 0, p.a8, 0, projGW, proj.weight(), 0f, dIn8, 0);
         // matmul(att, v): gradient of [N, 6, 6] @ [N, 6, 8]   Attention.java:45
         if (!need8) {
           return new Tensor[18];
@@ -496,35 +473,20 @@ public final class KilnAttention extends Attention {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(value.bias(), needsGrad(7 /* value.bias() */)), 0, dIn7_1, 0, n * 6, 8, true);
         Tensor valueGW = Compiled.grad(value.weight(), needsGrad(6 /* value.weight() */));
-        if (valueGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn7_1, 0, 8, p.a1, 0, 8, 1f, valueGW, 8);
-        }
-        if (dIn3 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn7_1, 0, 8, value.weight(), 8, 0f, dIn3, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn7_1, 0, p.a1, 0, valueGW, value.weight(), 0f, dIn3, 0);
         // key Linear(in_features=8, out_features=8, bias=False): gradient of [N, 6, 8]   Attention.java:41
         if (!need3) {
           return new Tensor[18];
         }
         Tensor keyGW = Compiled.grad(key.weight(), needsGrad(5 /* key.weight() */));
-        if (keyGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn5_1, 0, 8, p.a1, 0, 8, 1f, keyGW, 8);
-        }
-        if (dIn2 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn5_1, 0, 8, key.weight(), 8, 1f, dIn2, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn5_1, 0, p.a1, 0, keyGW, key.weight(), 1f, dIn2, 0);
         // query Linear(in_features=8, out_features=8, bias=True): gradient of [N, 6, 8]   Attention.java:40
         if (!need2) {
           return new Tensor[18];
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(query.bias(), needsGrad(4 /* query.bias() */)), 0, dIn5, 0, n * 6, 8, true);
         Tensor queryGW = Compiled.grad(query.weight(), needsGrad(3 /* query.weight() */));
-        if (queryGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn5, 0, 8, p.a1, 0, 8, 1f, queryGW, 8);
-        }
-        if (dIn1 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn5, 0, 8, query.weight(), 8, 1f, dIn1, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn5, 0, p.a1, 0, queryGW, query.weight(), 1f, dIn1, 0);
         // norm1 LayerNorm((8,), eps=1e-05, elementwise_affine=True): gradient of [N, 6, 8]   Attention.java:39
         if (!need1) {
           return new Tensor[18];

@@ -82,9 +82,8 @@ public final class KilnBiGru extends BiGru {
       // mean(out, 1): [N, 7, 12] -> [N, 12]   BiGru.java:20
       MathKernels.sumAlong(p.a2, 0, p.a1, 0, n, 7, 12, 1f / 7);
       // head Linear(in_features=12, out_features=3, bias=True): [N, 12] -> [N, 3]   BiGru.java:20
-      Blas.sgemm(false, true, n, 3, 12, 1f, p.a2, 0, 12, head.weight(), 12, 0f, out, 0, 3);
       Tensor headB = head.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 3);
+      Blas.linear(n, 3, 12, p.a2, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
       if (!Compiled.recording(x, gru.weightIh(0, 0), gru.weightHh(0, 0), gru.biasIh(0, 0), gru.biasHh(0, 0), gru.weightIh(0, 1), gru.weightHh(0, 1), gru.biasIh(0, 1), gru.biasHh(0, 1), gru.weightIh(1, 0), gru.weightHh(1, 0), gru.biasIh(1, 0), gru.biasHh(1, 0), gru.weightIh(1, 1), gru.weightHh(1, 1), gru.biasIh(1, 1), gru.biasHh(1, 1), head.weight(), head.bias())) {
         return Tensor.wrap(out, n, 3);
       }
@@ -191,12 +190,7 @@ public final class KilnBiGru extends BiGru {
         // head Linear(in_features=12, out_features=3, bias=True): gradient of [N, 12]   BiGru.java:20
         CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(18 /* head.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor headGW = Compiled.grad(head.weight(), needsGrad(17 /* head.weight() */));
-        if (headGW != null) {
-          Blas.sgemm(true, false, 3, 12, n, 1f, g.readBuffer(), g.offset(), 3, p.a2, 0, 12, 1f, headGW, 12);
-        }
-        if (dIn2 != null) {
-          Blas.sgemm(false, false, n, 12, 3, 1f, g.readBuffer(), g.offset(), 3, head.weight(), 12, 0f, dIn2, 0, 12);
-        }
+        Blas.linearBackward(n, 3, 12, g.readBuffer(), g.offset(), p.a2, 0, headGW, head.weight(), 0f, dIn2, 0);
         // mean(out, 1): gradient of [N, 7, 12]   BiGru.java:20
         if (!need2) {
           return new Tensor[19];

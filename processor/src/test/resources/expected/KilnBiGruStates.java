@@ -100,9 +100,8 @@ public final class KilnBiGruStates extends BiGruStates {
       // both.add(mean(o.output(), 1)): [N, 12] -> [N, 12]   BiGruStates.java:27
       CpuKernels.addForward(p.a9, 0, p.a6, 0, p.a8, 0, n * 12, false);
       // head Linear(in_features=12, out_features=3, bias=True): [N, 12] -> [N, 3]   BiGruStates.java:27
-      Blas.sgemm(false, true, n, 3, 12, 1f, p.a9, 0, 12, head.weight(), 12, 0f, out, 0, 3);
       Tensor headB = head.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 3);
+      Blas.linear(n, 3, 12, p.a9, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
       if (!Compiled.recording(x, gru.weightIh(0, 0), gru.weightHh(0, 0), gru.biasIh(0, 0), gru.biasHh(0, 0), gru.weightIh(0, 1), gru.weightHh(0, 1), gru.biasIh(0, 1), gru.biasHh(0, 1), gru.weightIh(1, 0), gru.weightHh(1, 0), gru.biasIh(1, 0), gru.biasHh(1, 0), gru.weightIh(1, 1), gru.weightHh(1, 1), gru.biasIh(1, 1), gru.biasHh(1, 1), head.weight(), head.bias())) {
         return Tensor.wrap(out, n, 3);
       }
@@ -282,12 +281,7 @@ public final class KilnBiGruStates extends BiGruStates {
         // head Linear(in_features=12, out_features=3, bias=True): gradient of [N, 12]   BiGruStates.java:27
         CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(18 /* head.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor headGW = Compiled.grad(head.weight(), needsGrad(17 /* head.weight() */));
-        if (headGW != null) {
-          Blas.sgemm(true, false, 3, 12, n, 1f, g.readBuffer(), g.offset(), 3, p.a9, 0, 12, 1f, headGW, 12);
-        }
-        if (dIn9 != null) {
-          Blas.sgemm(false, false, n, 12, 3, 1f, g.readBuffer(), g.offset(), 3, head.weight(), 12, 0f, dIn9, 0, 12);
-        }
+        Blas.linearBackward(n, 3, 12, g.readBuffer(), g.offset(), p.a9, 0, headGW, head.weight(), 0f, dIn9, 0);
         // both.add(mean(o.output(), 1)): gradient of [N, 12]   BiGruStates.java:27
         if (!need9) {
           return new Tensor[19];

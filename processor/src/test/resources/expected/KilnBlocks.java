@@ -153,9 +153,8 @@ public final class KilnBlocks extends Blocks {
       // h.0.ln1 LayerNorm((8,), eps=1e-05, elementwise_affine=True): [N, 6, 8] -> [N, 6, 8]   Blocks.java:59
       NormKernels.layerNormForward(p.a2, 0, p.a1, 0, h_0_ln1.weight().readBuffer(), h_0_ln1.weight().offset(), h_0_ln1.bias().readBuffer(), h_0_ln1.bias().offset(), p.mean2, p.rstd2, n * 6, 8, 1.0E-5);
       // h.0.attn.query Linear(in_features=8, out_features=8, bias=True): [N, 6, 8] -> [N, 6, 8]   Blocks.java:41
-      Blas.sgemm(false, true, n * 6, 8, 8, 1f, p.a2, 0, 8, h_0_attn_query.weight(), 8, 0f, p.a3, 0, 8);
       Tensor h_0_attn_queryB = h_0_attn_query.bias();
-      CpuKernels.addBiasRows(p.a3, 0, p.a3, 0, h_0_attn_queryB.readBuffer(), h_0_attn_queryB.offset(), n * 6, 8);
+      Blas.linear(n * 6, 8, 8, p.a2, 0, h_0_attn_query.weight(), h_0_attn_queryB.readBuffer(), h_0_attn_queryB.offset(), p.a3, 0);
       // query.apply(x).view(-1, S, heads, D / heads): [N, 6, 8] -> [N, 6, 2, 4]   Blocks.java:41
       // a view: no work
       // query.apply(x).view(-1, S, heads, D / heads).transpose(1, 2): [N, 6, 2, 4] -> [N, 2, 6, 4]   Blocks.java:41
@@ -167,9 +166,8 @@ public final class KilnBlocks extends Blocks {
       // key.apply(x).view(-1, S, heads, D / heads).transpose(1, 2): [N, 6, 2, 4] -> [N, 2, 6, 4]   Blocks.java:42
       CpuKernels.permute(p.a8, 0, p.a6, 0, new int[] {n, 6, 2, 4}, new int[] {0, 2, 1, 3}, false);
       // h.0.attn.value Linear(in_features=8, out_features=8, bias=True): [N, 6, 8] -> [N, 6, 8]   Blocks.java:43
-      Blas.sgemm(false, true, n * 6, 8, 8, 1f, p.a2, 0, 8, h_0_attn_value.weight(), 8, 0f, p.a9, 0, 8);
       Tensor h_0_attn_valueB = h_0_attn_value.bias();
-      CpuKernels.addBiasRows(p.a9, 0, p.a9, 0, h_0_attn_valueB.readBuffer(), h_0_attn_valueB.offset(), n * 6, 8);
+      Blas.linear(n * 6, 8, 8, p.a2, 0, h_0_attn_value.weight(), h_0_attn_valueB.readBuffer(), h_0_attn_valueB.offset(), p.a9, 0);
       // value.apply(x).view(-1, S, heads, D / heads): [N, 6, 8] -> [N, 6, 2, 4]   Blocks.java:43
       // a view: no work
       // value.apply(x).view(-1, S, heads, D / heads).transpose(1, 2): [N, 6, 2, 4] -> [N, 2, 6, 4]   Blocks.java:43
@@ -189,31 +187,27 @@ public final class KilnBlocks extends Blocks {
       // att.matmul(v).transpose(1, 2).reshape(-1, S, D): [N, 6, 2, 4] -> [N, 6, 8]   Blocks.java:46
       // a view: no work
       // h.0.attn.proj Linear(in_features=8, out_features=8, bias=True): [N, 6, 8] -> [N, 6, 8]   Blocks.java:46
-      Blas.sgemm(false, true, n * 6, 8, 8, 1f, p.a17, 0, 8, h_0_attn_proj.weight(), 8, 0f, p.a19, 0, 8);
       Tensor h_0_attn_projB = h_0_attn_proj.bias();
-      CpuKernels.addBiasRows(p.a19, 0, p.a19, 0, h_0_attn_projB.readBuffer(), h_0_attn_projB.offset(), n * 6, 8);
+      Blas.linear(n * 6, 8, 8, p.a17, 0, h_0_attn_proj.weight(), h_0_attn_projB.readBuffer(), h_0_attn_projB.offset(), p.a19, 0);
       // x.add(attn.apply(ln1.apply(x))): [N, 6, 8] -> [N, 6, 8]   Blocks.java:59
       CpuKernels.addForward(p.a20, 0, p.a1, 0, p.a19, 0, n * 48, false);
       // h.0.ln2 LayerNorm((8,), eps=1e-05, elementwise_affine=True): [N, 6, 8] -> [N, 6, 8]   Blocks.java:60
       NormKernels.layerNormForward(p.a21, 0, p.a20, 0, h_0_ln2.weight().readBuffer(), h_0_ln2.weight().offset(), h_0_ln2.bias().readBuffer(), h_0_ln2.bias().offset(), p.mean21, p.rstd21, n * 6, 8, 1.0E-5);
       // h.0.mlp.up Linear(in_features=8, out_features=32, bias=True): [N, 6, 8] -> [N, 6, 32]   Blocks.java:96
-      Blas.sgemm(false, true, n * 6, 32, 8, 1f, p.a21, 0, 8, h_0_mlp_up.weight(), 8, 0f, p.a22, 0, 32);
       Tensor h_0_mlp_upB = h_0_mlp_up.bias();
-      CpuKernels.addBiasRows(p.a22, 0, p.a22, 0, h_0_mlp_upB.readBuffer(), h_0_mlp_upB.offset(), n * 6, 32);
+      Blas.linear(n * 6, 32, 8, p.a21, 0, h_0_mlp_up.weight(), h_0_mlp_upB.readBuffer(), h_0_mlp_upB.offset(), p.a22, 0);
       // gelu(up.apply(x)): [N, 6, 32] -> [N, 6, 32]   Blocks.java:96
-      ActivationKernels.geluForward(p.a23, 0, p.a22, 0, n * 192);
+      ActivationKernels.geluForward(p.a23, 0, p.a22, 0, n * 192, Kiln.isGradEnabled() ? p.slope23 : null, 0);
       // h.0.mlp.down Linear(in_features=32, out_features=8, bias=True): [N, 6, 32] -> [N, 6, 8]   Blocks.java:96
-      Blas.sgemm(false, true, n * 6, 8, 32, 1f, p.a23, 0, 32, h_0_mlp_down.weight(), 32, 0f, p.a24, 0, 8);
       Tensor h_0_mlp_downB = h_0_mlp_down.bias();
-      CpuKernels.addBiasRows(p.a24, 0, p.a24, 0, h_0_mlp_downB.readBuffer(), h_0_mlp_downB.offset(), n * 6, 8);
+      Blas.linear(n * 6, 8, 32, p.a23, 0, h_0_mlp_down.weight(), h_0_mlp_downB.readBuffer(), h_0_mlp_downB.offset(), p.a24, 0);
       // x.add(mlp.apply(ln2.apply(x))): [N, 6, 8] -> [N, 6, 8]   Blocks.java:60
       CpuKernels.addForward(p.a25, 0, p.a20, 0, p.a24, 0, n * 48, false);
       // h.1.ln1 LayerNorm((8,), eps=1e-05, elementwise_affine=True): [N, 6, 8] -> [N, 6, 8]   Blocks.java:59
       NormKernels.layerNormForward(p.a26, 0, p.a25, 0, h_1_ln1.weight().readBuffer(), h_1_ln1.weight().offset(), h_1_ln1.bias().readBuffer(), h_1_ln1.bias().offset(), p.mean26, p.rstd26, n * 6, 8, 1.0E-5);
       // h.1.attn.query Linear(in_features=8, out_features=8, bias=True): [N, 6, 8] -> [N, 6, 8]   Blocks.java:41
-      Blas.sgemm(false, true, n * 6, 8, 8, 1f, p.a26, 0, 8, h_1_attn_query.weight(), 8, 0f, p.a27, 0, 8);
       Tensor h_1_attn_queryB = h_1_attn_query.bias();
-      CpuKernels.addBiasRows(p.a27, 0, p.a27, 0, h_1_attn_queryB.readBuffer(), h_1_attn_queryB.offset(), n * 6, 8);
+      Blas.linear(n * 6, 8, 8, p.a26, 0, h_1_attn_query.weight(), h_1_attn_queryB.readBuffer(), h_1_attn_queryB.offset(), p.a27, 0);
       // query.apply(x).view(-1, S, heads, D / heads): [N, 6, 8] -> [N, 6, 2, 4]   Blocks.java:41
       // a view: no work
       // query.apply(x).view(-1, S, heads, D / heads).transpose(1, 2): [N, 6, 2, 4] -> [N, 2, 6, 4]   Blocks.java:41
@@ -225,9 +219,8 @@ public final class KilnBlocks extends Blocks {
       // key.apply(x).view(-1, S, heads, D / heads).transpose(1, 2): [N, 6, 2, 4] -> [N, 2, 6, 4]   Blocks.java:42
       CpuKernels.permute(p.a32, 0, p.a30, 0, new int[] {n, 6, 2, 4}, new int[] {0, 2, 1, 3}, false);
       // h.1.attn.value Linear(in_features=8, out_features=8, bias=True): [N, 6, 8] -> [N, 6, 8]   Blocks.java:43
-      Blas.sgemm(false, true, n * 6, 8, 8, 1f, p.a26, 0, 8, h_1_attn_value.weight(), 8, 0f, p.a33, 0, 8);
       Tensor h_1_attn_valueB = h_1_attn_value.bias();
-      CpuKernels.addBiasRows(p.a33, 0, p.a33, 0, h_1_attn_valueB.readBuffer(), h_1_attn_valueB.offset(), n * 6, 8);
+      Blas.linear(n * 6, 8, 8, p.a26, 0, h_1_attn_value.weight(), h_1_attn_valueB.readBuffer(), h_1_attn_valueB.offset(), p.a33, 0);
       // value.apply(x).view(-1, S, heads, D / heads): [N, 6, 8] -> [N, 6, 2, 4]   Blocks.java:43
       // a view: no work
       // value.apply(x).view(-1, S, heads, D / heads).transpose(1, 2): [N, 6, 2, 4] -> [N, 2, 6, 4]   Blocks.java:43
@@ -247,23 +240,20 @@ public final class KilnBlocks extends Blocks {
       // att.matmul(v).transpose(1, 2).reshape(-1, S, D): [N, 6, 2, 4] -> [N, 6, 8]   Blocks.java:46
       // a view: no work
       // h.1.attn.proj Linear(in_features=8, out_features=8, bias=True): [N, 6, 8] -> [N, 6, 8]   Blocks.java:46
-      Blas.sgemm(false, true, n * 6, 8, 8, 1f, p.a41, 0, 8, h_1_attn_proj.weight(), 8, 0f, p.a43, 0, 8);
       Tensor h_1_attn_projB = h_1_attn_proj.bias();
-      CpuKernels.addBiasRows(p.a43, 0, p.a43, 0, h_1_attn_projB.readBuffer(), h_1_attn_projB.offset(), n * 6, 8);
+      Blas.linear(n * 6, 8, 8, p.a41, 0, h_1_attn_proj.weight(), h_1_attn_projB.readBuffer(), h_1_attn_projB.offset(), p.a43, 0);
       // x.add(attn.apply(ln1.apply(x))): [N, 6, 8] -> [N, 6, 8]   Blocks.java:59
       CpuKernels.addForward(p.a44, 0, p.a25, 0, p.a43, 0, n * 48, false);
       // h.1.ln2 LayerNorm((8,), eps=1e-05, elementwise_affine=True): [N, 6, 8] -> [N, 6, 8]   Blocks.java:60
       NormKernels.layerNormForward(p.a45, 0, p.a44, 0, h_1_ln2.weight().readBuffer(), h_1_ln2.weight().offset(), h_1_ln2.bias().readBuffer(), h_1_ln2.bias().offset(), p.mean45, p.rstd45, n * 6, 8, 1.0E-5);
       // h.1.mlp.up Linear(in_features=8, out_features=32, bias=True): [N, 6, 8] -> [N, 6, 32]   Blocks.java:96
-      Blas.sgemm(false, true, n * 6, 32, 8, 1f, p.a45, 0, 8, h_1_mlp_up.weight(), 8, 0f, p.a46, 0, 32);
       Tensor h_1_mlp_upB = h_1_mlp_up.bias();
-      CpuKernels.addBiasRows(p.a46, 0, p.a46, 0, h_1_mlp_upB.readBuffer(), h_1_mlp_upB.offset(), n * 6, 32);
+      Blas.linear(n * 6, 32, 8, p.a45, 0, h_1_mlp_up.weight(), h_1_mlp_upB.readBuffer(), h_1_mlp_upB.offset(), p.a46, 0);
       // gelu(up.apply(x)): [N, 6, 32] -> [N, 6, 32]   Blocks.java:96
-      ActivationKernels.geluForward(p.a47, 0, p.a46, 0, n * 192);
+      ActivationKernels.geluForward(p.a47, 0, p.a46, 0, n * 192, Kiln.isGradEnabled() ? p.slope47 : null, 0);
       // h.1.mlp.down Linear(in_features=32, out_features=8, bias=True): [N, 6, 32] -> [N, 6, 8]   Blocks.java:96
-      Blas.sgemm(false, true, n * 6, 8, 32, 1f, p.a47, 0, 32, h_1_mlp_down.weight(), 32, 0f, p.a48, 0, 8);
       Tensor h_1_mlp_downB = h_1_mlp_down.bias();
-      CpuKernels.addBiasRows(p.a48, 0, p.a48, 0, h_1_mlp_downB.readBuffer(), h_1_mlp_downB.offset(), n * 6, 8);
+      Blas.linear(n * 6, 8, 32, p.a47, 0, h_1_mlp_down.weight(), h_1_mlp_downB.readBuffer(), h_1_mlp_downB.offset(), p.a48, 0);
       // x.add(mlp.apply(ln2.apply(x))): [N, 6, 8] -> [N, 6, 8]   Blocks.java:60
       CpuKernels.addForward(p.a49, 0, p.a44, 0, p.a48, 0, n * 48, false);
       // lnF LayerNorm((8,), eps=1e-05, elementwise_affine=True): [N, 6, 8] -> [N, 6, 8]   Blocks.java:80
@@ -271,9 +261,8 @@ public final class KilnBlocks extends Blocks {
       // flatten(lnF.apply(x)): [N, 6, 8] -> [N, 48]   Blocks.java:80
       // a view: no work
       // head Linear(in_features=48, out_features=3, bias=True): [N, 48] -> [N, 3]   Blocks.java:80
-      Blas.sgemm(false, true, n, 3, 48, 1f, p.a50, 0, 48, head.weight(), 48, 0f, out, 0, 3);
       Tensor headB = head.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 3);
+      Blas.linear(n, 3, 48, p.a50, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
       if (!Compiled.recording(x, h_0_ln1.weight(), h_0_ln1.bias(), h_0_attn_query.weight(), h_0_attn_query.bias(), h_0_attn_key.weight(), h_0_attn_value.weight(), h_0_attn_value.bias(), h_0_attn_proj.weight(), h_0_attn_proj.bias(), h_0_ln2.weight(), h_0_ln2.bias(), h_0_mlp_up.weight(), h_0_mlp_up.bias(), h_0_mlp_down.weight(), h_0_mlp_down.bias(), h_1_ln1.weight(), h_1_ln1.bias(), h_1_attn_query.weight(), h_1_attn_query.bias(), h_1_attn_key.weight(), h_1_attn_value.weight(), h_1_attn_value.bias(), h_1_attn_proj.weight(), h_1_attn_proj.bias(), h_1_ln2.weight(), h_1_ln2.bias(), h_1_mlp_up.weight(), h_1_mlp_up.bias(), h_1_mlp_down.weight(), h_1_mlp_down.bias(), lnF.weight(), lnF.bias(), head.weight(), head.bias(), pos)) {
         return Tensor.wrap(out, n, 3);
       }
@@ -576,6 +565,8 @@ public final class KilnBlocks extends Blocks {
 
     final double[] rstd21;
 
+    final float[] slope23;
+
     final double[] mean26;
 
     final double[] rstd26;
@@ -583,6 +574,8 @@ public final class KilnBlocks extends Blocks {
     final double[] mean45;
 
     final double[] rstd45;
+
+    final float[] slope47;
 
     final double[] mean50;
 
@@ -634,10 +627,12 @@ public final class KilnBlocks extends Blocks {
       this.rstd2 = new double[n * 6];
       this.mean21 = new double[n * 6];
       this.rstd21 = new double[n * 6];
+      this.slope23 = new float[n * 192];
       this.mean26 = new double[n * 6];
       this.rstd26 = new double[n * 6];
       this.mean45 = new double[n * 6];
       this.rstd45 = new double[n * 6];
+      this.slope47 = new float[n * 192];
       this.mean50 = new double[n * 6];
       this.rstd50 = new double[n * 6];
     }
@@ -829,12 +824,7 @@ public final class KilnBlocks extends Blocks {
         // head Linear(in_features=48, out_features=3, bias=True): gradient of [N, 48]   Blocks.java:80
         CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(34 /* head.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor headGW = Compiled.grad(head.weight(), needsGrad(33 /* head.weight() */));
-        if (headGW != null) {
-          Blas.sgemm(true, false, 3, 48, n, 1f, g.readBuffer(), g.offset(), 3, p.a50, 0, 48, 1f, headGW, 48);
-        }
-        if (dIn51 != null) {
-          Blas.sgemm(false, false, n, 48, 3, 1f, g.readBuffer(), g.offset(), 3, head.weight(), 48, 0f, dIn51, 0, 48);
-        }
+        Blas.linearBackward(n, 3, 48, g.readBuffer(), g.offset(), p.a50, 0, headGW, head.weight(), 0f, dIn51, 0);
         // lnF LayerNorm((8,), eps=1e-05, elementwise_affine=True): gradient of [N, 6, 8]   Blocks.java:80
         if (!need51) {
           return new Tensor[36];
@@ -852,18 +842,13 @@ public final class KilnBlocks extends Blocks {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(h_1_mlp_down.bias(), needsGrad(30 /* h_1_mlp_down.bias() */)), 0, dIn48_1, 0, n * 6, 8, true);
         Tensor h_1_mlp_downGW = Compiled.grad(h_1_mlp_down.weight(), needsGrad(29 /* h_1_mlp_down.weight() */));
-        if (h_1_mlp_downGW != null) {
-          Blas.sgemm(true, false, 8, 32, n * 6, 1f, dIn48_1, 0, 8, p.a47, 0, 32, 1f, h_1_mlp_downGW, 32);
-        }
-        if (dIn47 != null) {
-          Blas.sgemm(false, false, n * 6, 32, 8, 1f, dIn48_1, 0, 8, h_1_mlp_down.weight(), 32, 0f, dIn47, 0, 32);
-        }
+        Blas.linearBackward(n * 6, 8, 32, dIn48_1, 0, p.a47, 0, h_1_mlp_downGW, h_1_mlp_down.weight(), 0f, dIn47, 0);
         // gelu(up.apply(x)): gradient of [N, 6, 32]   Blocks.java:96
         if (!need47) {
           return new Tensor[36];
         }
         if (dIn46 != null) {
-          ActivationKernels.geluBackward(dIn46, 0, dIn47, 0, p.a46, 0, n * 192);
+          ActivationKernels.applyMask(dIn46, 0, dIn47, 0, p.slope47, 0, n * 192);
         }
         // h.1.mlp.up Linear(in_features=8, out_features=32, bias=True): gradient of [N, 6, 8]   Blocks.java:96
         if (!need46) {
@@ -871,12 +856,7 @@ public final class KilnBlocks extends Blocks {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(h_1_mlp_up.bias(), needsGrad(28 /* h_1_mlp_up.bias() */)), 0, dIn46, 0, n * 6, 32, true);
         Tensor h_1_mlp_upGW = Compiled.grad(h_1_mlp_up.weight(), needsGrad(27 /* h_1_mlp_up.weight() */));
-        if (h_1_mlp_upGW != null) {
-          Blas.sgemm(true, false, 32, 8, n * 6, 1f, dIn46, 0, 32, p.a45, 0, 8, 1f, h_1_mlp_upGW, 8);
-        }
-        if (dIn45 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 32, 1f, dIn46, 0, 32, h_1_mlp_up.weight(), 8, 0f, dIn45, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 32, 8, dIn46, 0, p.a45, 0, h_1_mlp_upGW, h_1_mlp_up.weight(), 0f, dIn45, 0);
         // h.1.ln2 LayerNorm((8,), eps=1e-05, elementwise_affine=True): gradient of [N, 6, 8]   Blocks.java:60
         if (!need45) {
           return new Tensor[36];
@@ -897,12 +877,7 @@ public final class KilnBlocks extends Blocks {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(h_1_attn_proj.bias(), needsGrad(24 /* h_1_attn_proj.bias() */)), 0, dIn43_1, 0, n * 6, 8, true);
         Tensor h_1_attn_projGW = Compiled.grad(h_1_attn_proj.weight(), needsGrad(23 /* h_1_attn_proj.weight() */));
-        if (h_1_attn_projGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn43_1, 0, 8, p.a41, 0, 8, 1f, h_1_attn_projGW, 8);
-        }
-        if (dIn42 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn43_1, 0, 8, h_1_attn_proj.weight(), 8, 0f, dIn42, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn43_1, 0, p.a41, 0, h_1_attn_projGW, h_1_attn_proj.weight(), 0f, dIn42, 0);
         // att.matmul(v).transpose(1, 2): gradient of [N, 2, 6, 4]   Blocks.java:46
         if (!need42) {
           return new Tensor[36];
@@ -951,12 +926,7 @@ public final class KilnBlocks extends Blocks {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(h_1_attn_value.bias(), needsGrad(22 /* h_1_attn_value.bias() */)), 0, dIn34, 0, n * 6, 8, true);
         Tensor h_1_attn_valueGW = Compiled.grad(h_1_attn_value.weight(), needsGrad(21 /* h_1_attn_value.weight() */));
-        if (h_1_attn_valueGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn34, 0, 8, p.a26, 0, 8, 1f, h_1_attn_valueGW, 8);
-        }
-        if (dIn32 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn34, 0, 8, h_1_attn_value.weight(), 8, 0f, dIn32, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn34, 0, p.a26, 0, h_1_attn_valueGW, h_1_attn_value.weight(), 0f, dIn32, 0);
         // key.apply(x).view(-1, S, heads, D / heads).transpose(1, 2): gradient of [N, 6, 2, 4]   Blocks.java:42
         if (!need32) {
           return new Tensor[36];
@@ -967,12 +937,7 @@ public final class KilnBlocks extends Blocks {
           return new Tensor[36];
         }
         Tensor h_1_attn_keyGW = Compiled.grad(h_1_attn_key.weight(), needsGrad(20 /* h_1_attn_key.weight() */));
-        if (h_1_attn_keyGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn31, 0, 8, p.a26, 0, 8, 1f, h_1_attn_keyGW, 8);
-        }
-        if (dIn29 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn31, 0, 8, h_1_attn_key.weight(), 8, 1f, dIn29, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn31, 0, p.a26, 0, h_1_attn_keyGW, h_1_attn_key.weight(), 1f, dIn29, 0);
         // query.apply(x).view(-1, S, heads, D / heads).transpose(1, 2): gradient of [N, 6, 2, 4]   Blocks.java:41
         if (!need29) {
           return new Tensor[36];
@@ -984,12 +949,7 @@ public final class KilnBlocks extends Blocks {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(h_1_attn_query.bias(), needsGrad(19 /* h_1_attn_query.bias() */)), 0, dIn28, 0, n * 6, 8, true);
         Tensor h_1_attn_queryGW = Compiled.grad(h_1_attn_query.weight(), needsGrad(18 /* h_1_attn_query.weight() */));
-        if (h_1_attn_queryGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn28, 0, 8, p.a26, 0, 8, 1f, h_1_attn_queryGW, 8);
-        }
-        if (dIn26 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn28, 0, 8, h_1_attn_query.weight(), 8, 1f, dIn26, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn28, 0, p.a26, 0, h_1_attn_queryGW, h_1_attn_query.weight(), 1f, dIn26, 0);
         // h.1.ln1 LayerNorm((8,), eps=1e-05, elementwise_affine=True): gradient of [N, 6, 8]   Blocks.java:59
         if (!need26) {
           return new Tensor[36];
@@ -1010,18 +970,13 @@ public final class KilnBlocks extends Blocks {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(h_0_mlp_down.bias(), needsGrad(15 /* h_0_mlp_down.bias() */)), 0, dIn24_1, 0, n * 6, 8, true);
         Tensor h_0_mlp_downGW = Compiled.grad(h_0_mlp_down.weight(), needsGrad(14 /* h_0_mlp_down.weight() */));
-        if (h_0_mlp_downGW != null) {
-          Blas.sgemm(true, false, 8, 32, n * 6, 1f, dIn24_1, 0, 8, p.a23, 0, 32, 1f, h_0_mlp_downGW, 32);
-        }
-        if (dIn23 != null) {
-          Blas.sgemm(false, false, n * 6, 32, 8, 1f, dIn24_1, 0, 8, h_0_mlp_down.weight(), 32, 0f, dIn23, 0, 32);
-        }
+        Blas.linearBackward(n * 6, 8, 32, dIn24_1, 0, p.a23, 0, h_0_mlp_downGW, h_0_mlp_down.weight(), 0f, dIn23, 0);
         // gelu(up.apply(x)): gradient of [N, 6, 32]   Blocks.java:96
         if (!need23) {
           return new Tensor[36];
         }
         if (dIn22 != null) {
-          ActivationKernels.geluBackward(dIn22, 0, dIn23, 0, p.a22, 0, n * 192);
+          ActivationKernels.applyMask(dIn22, 0, dIn23, 0, p.slope23, 0, n * 192);
         }
         // h.0.mlp.up Linear(in_features=8, out_features=32, bias=True): gradient of [N, 6, 8]   Blocks.java:96
         if (!need22) {
@@ -1029,12 +984,7 @@ public final class KilnBlocks extends Blocks {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(h_0_mlp_up.bias(), needsGrad(13 /* h_0_mlp_up.bias() */)), 0, dIn22, 0, n * 6, 32, true);
         Tensor h_0_mlp_upGW = Compiled.grad(h_0_mlp_up.weight(), needsGrad(12 /* h_0_mlp_up.weight() */));
-        if (h_0_mlp_upGW != null) {
-          Blas.sgemm(true, false, 32, 8, n * 6, 1f, dIn22, 0, 32, p.a21, 0, 8, 1f, h_0_mlp_upGW, 8);
-        }
-        if (dIn21 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 32, 1f, dIn22, 0, 32, h_0_mlp_up.weight(), 8, 0f, dIn21, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 32, 8, dIn22, 0, p.a21, 0, h_0_mlp_upGW, h_0_mlp_up.weight(), 0f, dIn21, 0);
         // h.0.ln2 LayerNorm((8,), eps=1e-05, elementwise_affine=True): gradient of [N, 6, 8]   Blocks.java:60
         if (!need21) {
           return new Tensor[36];
@@ -1055,12 +1005,7 @@ public final class KilnBlocks extends Blocks {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(h_0_attn_proj.bias(), needsGrad(9 /* h_0_attn_proj.bias() */)), 0, dIn19_1, 0, n * 6, 8, true);
         Tensor h_0_attn_projGW = Compiled.grad(h_0_attn_proj.weight(), needsGrad(8 /* h_0_attn_proj.weight() */));
-        if (h_0_attn_projGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn19_1, 0, 8, p.a17, 0, 8, 1f, h_0_attn_projGW, 8);
-        }
-        if (dIn18 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn19_1, 0, 8, h_0_attn_proj.weight(), 8, 0f, dIn18, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn19_1, 0, p.a17, 0, h_0_attn_projGW, h_0_attn_proj.weight(), 0f, dIn18, 0);
         // att.matmul(v).transpose(1, 2): gradient of [N, 2, 6, 4]   Blocks.java:46
         if (!need18) {
           return new Tensor[36];
@@ -1109,12 +1054,7 @@ public final class KilnBlocks extends Blocks {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(h_0_attn_value.bias(), needsGrad(7 /* h_0_attn_value.bias() */)), 0, dIn10, 0, n * 6, 8, true);
         Tensor h_0_attn_valueGW = Compiled.grad(h_0_attn_value.weight(), needsGrad(6 /* h_0_attn_value.weight() */));
-        if (h_0_attn_valueGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn10, 0, 8, p.a2, 0, 8, 1f, h_0_attn_valueGW, 8);
-        }
-        if (dIn8 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn10, 0, 8, h_0_attn_value.weight(), 8, 0f, dIn8, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn10, 0, p.a2, 0, h_0_attn_valueGW, h_0_attn_value.weight(), 0f, dIn8, 0);
         // key.apply(x).view(-1, S, heads, D / heads).transpose(1, 2): gradient of [N, 6, 2, 4]   Blocks.java:42
         if (!need8) {
           return new Tensor[36];
@@ -1125,12 +1065,7 @@ public final class KilnBlocks extends Blocks {
           return new Tensor[36];
         }
         Tensor h_0_attn_keyGW = Compiled.grad(h_0_attn_key.weight(), needsGrad(5 /* h_0_attn_key.weight() */));
-        if (h_0_attn_keyGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn7, 0, 8, p.a2, 0, 8, 1f, h_0_attn_keyGW, 8);
-        }
-        if (dIn5 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn7, 0, 8, h_0_attn_key.weight(), 8, 1f, dIn5, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn7, 0, p.a2, 0, h_0_attn_keyGW, h_0_attn_key.weight(), 1f, dIn5, 0);
         // query.apply(x).view(-1, S, heads, D / heads).transpose(1, 2): gradient of [N, 6, 2, 4]   Blocks.java:41
         if (!need5) {
           return new Tensor[36];
@@ -1142,12 +1077,7 @@ public final class KilnBlocks extends Blocks {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(h_0_attn_query.bias(), needsGrad(4 /* h_0_attn_query.bias() */)), 0, dIn4, 0, n * 6, 8, true);
         Tensor h_0_attn_queryGW = Compiled.grad(h_0_attn_query.weight(), needsGrad(3 /* h_0_attn_query.weight() */));
-        if (h_0_attn_queryGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn4, 0, 8, p.a2, 0, 8, 1f, h_0_attn_queryGW, 8);
-        }
-        if (dIn2 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn4, 0, 8, h_0_attn_query.weight(), 8, 1f, dIn2, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn4, 0, p.a2, 0, h_0_attn_queryGW, h_0_attn_query.weight(), 1f, dIn2, 0);
         // h.0.ln1 LayerNorm((8,), eps=1e-05, elementwise_affine=True): gradient of [N, 6, 8]   Blocks.java:59
         if (!need2) {
           return new Tensor[36];

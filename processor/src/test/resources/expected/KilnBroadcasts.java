@@ -141,9 +141,8 @@ public final class KilnBroadcasts extends Broadcasts {
       // flatten(h): [N, 8, 6, 6] -> [N, 288]   Broadcasts.java:43
       // a view: no work
       // fc Linear(in_features=288, out_features=3, bias=True): [N, 288] -> [N, 3]   Broadcasts.java:43
-      Blas.sgemm(false, true, n, 3, 288, 1f, p.a16, 0, 288, fc.weight(), 288, 0f, out, 0, 3);
       Tensor fcB = fc.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, fcB.readBuffer(), fcB.offset(), n, 3);
+      Blas.linear(n, 3, 288, p.a16, 0, fc.weight(), fcB.readBuffer(), fcB.offset(), out, 0);
       if (!Compiled.recording(x, conv1.weight(), bn1.weight(), bn1.bias(), fc1.weight(), fc1.bias(), fc2.weight(), fc2.bias(), gate.weight(), gate.bias(), fc.weight(), fc.bias())) {
         return Tensor.wrap(out, n, 3);
       }
@@ -447,12 +446,7 @@ public final class KilnBroadcasts extends Broadcasts {
         // fc Linear(in_features=288, out_features=3, bias=True): gradient of [N, 288]   Broadcasts.java:43
         CpuKernels.biasGradient(Compiled.gradBuffer(fc.bias(), needsGrad(11 /* fc.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor fcGW = Compiled.grad(fc.weight(), needsGrad(10 /* fc.weight() */));
-        if (fcGW != null) {
-          Blas.sgemm(true, false, 3, 288, n, 1f, g.readBuffer(), g.offset(), 3, p.a16, 0, 288, 1f, fcGW, 288);
-        }
-        if (dIn17 != null) {
-          Blas.sgemm(false, false, n, 288, 3, 1f, g.readBuffer(), g.offset(), 3, fc.weight(), 288, 0f, dIn17, 0, 288);
-        }
+        Blas.linearBackward(n, 3, 288, g.readBuffer(), g.offset(), p.a16, 0, fcGW, fc.weight(), 0f, dIn17, 0);
         // add(add(m, s), mul(h, g)): gradient of [N, 8, 6, 6]   Broadcasts.java:42
         if (!need17) {
           return new Tensor[12];

@@ -91,9 +91,8 @@ public final class KilnCausalBlock extends CausalBlock {
       // norm1 LayerNorm((8,), eps=1e-05, elementwise_affine=True): [N, 6, 8] -> [N, 6, 8]   CausalBlock.java:44
       NormKernels.layerNormForward(p.a2, 0, p.a1, 0, norm1.weight().readBuffer(), norm1.weight().offset(), norm1.bias().readBuffer(), norm1.bias().offset(), p.mean2, p.rstd2, n * 6, 8, 1.0E-5);
       // query Linear(in_features=8, out_features=8, bias=True): [N, 6, 8] -> [N, 6, 8]   CausalBlock.java:45
-      Blas.sgemm(false, true, n * 6, 8, 8, 1f, p.a2, 0, 8, query.weight(), 8, 0f, p.a3, 0, 8);
       Tensor queryB = query.bias();
-      CpuKernels.addBiasRows(p.a3, 0, p.a3, 0, queryB.readBuffer(), queryB.offset(), n * 6, 8);
+      Blas.linear(n * 6, 8, 8, p.a2, 0, query.weight(), queryB.readBuffer(), queryB.offset(), p.a3, 0);
       // query.apply(h).view(-1, S, H, DH): [N, 6, 8] -> [N, 6, 2, 4]   CausalBlock.java:45
       // a view: no work
       // query.apply(h).view(-1, S, H, DH).transpose(1, 2): [N, 6, 2, 4] -> [N, 2, 6, 4]   CausalBlock.java:45
@@ -105,9 +104,8 @@ public final class KilnCausalBlock extends CausalBlock {
       // key.apply(h).view(-1, S, H, DH).transpose(1, 2): [N, 6, 2, 4] -> [N, 2, 6, 4]   CausalBlock.java:46
       CpuKernels.permute(p.a8, 0, p.a6, 0, new int[] {n, 6, 2, 4}, new int[] {0, 2, 1, 3}, false);
       // value Linear(in_features=8, out_features=8, bias=True): [N, 6, 8] -> [N, 6, 8]   CausalBlock.java:47
-      Blas.sgemm(false, true, n * 6, 8, 8, 1f, p.a2, 0, 8, value.weight(), 8, 0f, p.a9, 0, 8);
       Tensor valueB = value.bias();
-      CpuKernels.addBiasRows(p.a9, 0, p.a9, 0, valueB.readBuffer(), valueB.offset(), n * 6, 8);
+      Blas.linear(n * 6, 8, 8, p.a2, 0, value.weight(), valueB.readBuffer(), valueB.offset(), p.a9, 0);
       // value.apply(h).view(-1, S, H, DH): [N, 6, 8] -> [N, 6, 2, 4]   CausalBlock.java:47
       // a view: no work
       // value.apply(h).view(-1, S, H, DH).transpose(1, 2): [N, 6, 2, 4] -> [N, 2, 6, 4]   CausalBlock.java:47
@@ -127,31 +125,27 @@ public final class KilnCausalBlock extends CausalBlock {
       // att.matmul(v).transpose(1, 2).reshape(-1, S, D): [N, 6, 2, 4] -> [N, 6, 8]   CausalBlock.java:50
       // a view: no work
       // proj Linear(in_features=8, out_features=8, bias=True): [N, 6, 8] -> [N, 6, 8]   CausalBlock.java:51
-      Blas.sgemm(false, true, n * 6, 8, 8, 1f, p.a17, 0, 8, proj.weight(), 8, 0f, p.a19, 0, 8);
       Tensor projB = proj.bias();
-      CpuKernels.addBiasRows(p.a19, 0, p.a19, 0, projB.readBuffer(), projB.offset(), n * 6, 8);
+      Blas.linear(n * 6, 8, 8, p.a17, 0, proj.weight(), projB.readBuffer(), projB.offset(), p.a19, 0);
       // x.add(proj.apply(o)): [N, 6, 8] -> [N, 6, 8]   CausalBlock.java:51
       CpuKernels.addForward(p.a20, 0, p.a1, 0, p.a19, 0, n * 48, false);
       // norm2 LayerNorm((8,), eps=1e-05, elementwise_affine=True): [N, 6, 8] -> [N, 6, 8]   CausalBlock.java:52
       NormKernels.layerNormForward(p.a21, 0, p.a20, 0, norm2.weight().readBuffer(), norm2.weight().offset(), norm2.bias().readBuffer(), norm2.bias().offset(), p.mean21, p.rstd21, n * 6, 8, 1.0E-5);
       // up Linear(in_features=8, out_features=32, bias=True): [N, 6, 8] -> [N, 6, 32]   CausalBlock.java:52
-      Blas.sgemm(false, true, n * 6, 32, 8, 1f, p.a21, 0, 8, up.weight(), 8, 0f, p.a22, 0, 32);
       Tensor upB = up.bias();
-      CpuKernels.addBiasRows(p.a22, 0, p.a22, 0, upB.readBuffer(), upB.offset(), n * 6, 32);
+      Blas.linear(n * 6, 32, 8, p.a21, 0, up.weight(), upB.readBuffer(), upB.offset(), p.a22, 0);
       // gelu(up.apply(norm2.apply(x))): [N, 6, 32] -> [N, 6, 32]   CausalBlock.java:52
-      ActivationKernels.geluForward(p.a23, 0, p.a22, 0, n * 192);
+      ActivationKernels.geluForward(p.a23, 0, p.a22, 0, n * 192, Kiln.isGradEnabled() ? p.slope23 : null, 0);
       // down Linear(in_features=32, out_features=8, bias=True): [N, 6, 32] -> [N, 6, 8]   CausalBlock.java:52
-      Blas.sgemm(false, true, n * 6, 8, 32, 1f, p.a23, 0, 32, down.weight(), 32, 0f, p.a24, 0, 8);
       Tensor downB = down.bias();
-      CpuKernels.addBiasRows(p.a24, 0, p.a24, 0, downB.readBuffer(), downB.offset(), n * 6, 8);
+      Blas.linear(n * 6, 8, 32, p.a23, 0, down.weight(), downB.readBuffer(), downB.offset(), p.a24, 0);
       // x.add(down.apply(gelu(up.apply(norm2.apply(x))))): [N, 6, 8] -> [N, 6, 8]   CausalBlock.java:52
       CpuKernels.addForward(p.a25, 0, p.a20, 0, p.a24, 0, n * 48, false);
       // flatten(x): [N, 6, 8] -> [N, 48]   CausalBlock.java:53
       // a view: no work
       // head Linear(in_features=48, out_features=3, bias=True): [N, 48] -> [N, 3]   CausalBlock.java:53
-      Blas.sgemm(false, true, n, 3, 48, 1f, p.a25, 0, 48, head.weight(), 48, 0f, out, 0, 3);
       Tensor headB = head.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 3);
+      Blas.linear(n, 3, 48, p.a25, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
       if (!Compiled.recording(x, norm1.weight(), norm1.bias(), query.weight(), query.bias(), key.weight(), value.weight(), value.bias(), proj.weight(), proj.bias(), norm2.weight(), norm2.bias(), up.weight(), up.bias(), down.weight(), down.bias(), head.weight(), head.bias(), pos)) {
         return Tensor.wrap(out, n, 3);
       }
@@ -320,6 +314,8 @@ public final class KilnCausalBlock extends CausalBlock {
 
     final double[] rstd21;
 
+    final float[] slope23;
+
     Plan(int n) {
       super(n);
       this.a1 = new float[n * 48];
@@ -346,6 +342,7 @@ public final class KilnCausalBlock extends CausalBlock {
       this.rstd2 = new double[n * 6];
       this.mean21 = new double[n * 6];
       this.rstd21 = new double[n * 6];
+      this.slope23 = new float[n * 192];
     }
 
     /**
@@ -469,12 +466,7 @@ public final class KilnCausalBlock extends CausalBlock {
         // head Linear(in_features=48, out_features=3, bias=True): gradient of [N, 48]   CausalBlock.java:53
         CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(17 /* head.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor headGW = Compiled.grad(head.weight(), needsGrad(16 /* head.weight() */));
-        if (headGW != null) {
-          Blas.sgemm(true, false, 3, 48, n, 1f, g.readBuffer(), g.offset(), 3, p.a25, 0, 48, 1f, headGW, 48);
-        }
-        if (dIn26 != null) {
-          Blas.sgemm(false, false, n, 48, 3, 1f, g.readBuffer(), g.offset(), 3, head.weight(), 48, 0f, dIn26, 0, 48);
-        }
+        Blas.linearBackward(n, 3, 48, g.readBuffer(), g.offset(), p.a25, 0, headGW, head.weight(), 0f, dIn26, 0);
         // x.add(down.apply(gelu(up.apply(norm2.apply(x))))): gradient of [N, 6, 8]   CausalBlock.java:52
         if (!need26) {
           return new Tensor[19];
@@ -487,18 +479,13 @@ public final class KilnCausalBlock extends CausalBlock {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(down.bias(), needsGrad(15 /* down.bias() */)), 0, dIn24_1, 0, n * 6, 8, true);
         Tensor downGW = Compiled.grad(down.weight(), needsGrad(14 /* down.weight() */));
-        if (downGW != null) {
-          Blas.sgemm(true, false, 8, 32, n * 6, 1f, dIn24_1, 0, 8, p.a23, 0, 32, 1f, downGW, 32);
-        }
-        if (dIn23 != null) {
-          Blas.sgemm(false, false, n * 6, 32, 8, 1f, dIn24_1, 0, 8, down.weight(), 32, 0f, dIn23, 0, 32);
-        }
+        Blas.linearBackward(n * 6, 8, 32, dIn24_1, 0, p.a23, 0, downGW, down.weight(), 0f, dIn23, 0);
         // gelu(up.apply(norm2.apply(x))): gradient of [N, 6, 32]   CausalBlock.java:52
         if (!need23) {
           return new Tensor[19];
         }
         if (dIn22 != null) {
-          ActivationKernels.geluBackward(dIn22, 0, dIn23, 0, p.a22, 0, n * 192);
+          ActivationKernels.applyMask(dIn22, 0, dIn23, 0, p.slope23, 0, n * 192);
         }
         // up Linear(in_features=8, out_features=32, bias=True): gradient of [N, 6, 8]   CausalBlock.java:52
         if (!need22) {
@@ -506,12 +493,7 @@ public final class KilnCausalBlock extends CausalBlock {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(up.bias(), needsGrad(13 /* up.bias() */)), 0, dIn22, 0, n * 6, 32, true);
         Tensor upGW = Compiled.grad(up.weight(), needsGrad(12 /* up.weight() */));
-        if (upGW != null) {
-          Blas.sgemm(true, false, 32, 8, n * 6, 1f, dIn22, 0, 32, p.a21, 0, 8, 1f, upGW, 8);
-        }
-        if (dIn21 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 32, 1f, dIn22, 0, 32, up.weight(), 8, 0f, dIn21, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 32, 8, dIn22, 0, p.a21, 0, upGW, up.weight(), 0f, dIn21, 0);
         // norm2 LayerNorm((8,), eps=1e-05, elementwise_affine=True): gradient of [N, 6, 8]   CausalBlock.java:52
         if (!need21) {
           return new Tensor[19];
@@ -532,12 +514,7 @@ public final class KilnCausalBlock extends CausalBlock {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(proj.bias(), needsGrad(9 /* proj.bias() */)), 0, dIn19_1, 0, n * 6, 8, true);
         Tensor projGW = Compiled.grad(proj.weight(), needsGrad(8 /* proj.weight() */));
-        if (projGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn19_1, 0, 8, p.a17, 0, 8, 1f, projGW, 8);
-        }
-        if (dIn18 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn19_1, 0, 8, proj.weight(), 8, 0f, dIn18, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn19_1, 0, p.a17, 0, projGW, proj.weight(), 0f, dIn18, 0);
         // att.matmul(v).transpose(1, 2): gradient of [N, 2, 6, 4]   CausalBlock.java:50
         if (!need18) {
           return new Tensor[19];
@@ -586,12 +563,7 @@ public final class KilnCausalBlock extends CausalBlock {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(value.bias(), needsGrad(7 /* value.bias() */)), 0, dIn10, 0, n * 6, 8, true);
         Tensor valueGW = Compiled.grad(value.weight(), needsGrad(6 /* value.weight() */));
-        if (valueGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn10, 0, 8, p.a2, 0, 8, 1f, valueGW, 8);
-        }
-        if (dIn8 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn10, 0, 8, value.weight(), 8, 0f, dIn8, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn10, 0, p.a2, 0, valueGW, value.weight(), 0f, dIn8, 0);
         // key.apply(h).view(-1, S, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   CausalBlock.java:46
         if (!need8) {
           return new Tensor[19];
@@ -602,12 +574,7 @@ public final class KilnCausalBlock extends CausalBlock {
           return new Tensor[19];
         }
         Tensor keyGW = Compiled.grad(key.weight(), needsGrad(5 /* key.weight() */));
-        if (keyGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn7, 0, 8, p.a2, 0, 8, 1f, keyGW, 8);
-        }
-        if (dIn5 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn7, 0, 8, key.weight(), 8, 1f, dIn5, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn7, 0, p.a2, 0, keyGW, key.weight(), 1f, dIn5, 0);
         // query.apply(h).view(-1, S, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   CausalBlock.java:45
         if (!need5) {
           return new Tensor[19];
@@ -619,12 +586,7 @@ public final class KilnCausalBlock extends CausalBlock {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(query.bias(), needsGrad(4 /* query.bias() */)), 0, dIn4, 0, n * 6, 8, true);
         Tensor queryGW = Compiled.grad(query.weight(), needsGrad(3 /* query.weight() */));
-        if (queryGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn4, 0, 8, p.a2, 0, 8, 1f, queryGW, 8);
-        }
-        if (dIn2 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn4, 0, 8, query.weight(), 8, 1f, dIn2, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn4, 0, p.a2, 0, queryGW, query.weight(), 1f, dIn2, 0);
         // norm1 LayerNorm((8,), eps=1e-05, elementwise_affine=True): gradient of [N, 6, 8]   CausalBlock.java:44
         if (!need2) {
           return new Tensor[19];

@@ -99,9 +99,8 @@ public final class KilnCausalLocal extends CausalLocal {
       // norm1 LayerNorm((8,), eps=1e-05, elementwise_affine=True): [N, 6, 8] -> [N, 6, 8]   CausalLocal.java:58
       NormKernels.layerNormForward(p.a1, 0, in, inOff, norm1.weight().readBuffer(), norm1.weight().offset(), norm1.bias().readBuffer(), norm1.bias().offset(), p.mean1, p.rstd1, n * 6, 8, 1.0E-5);
       // query1 Linear(in_features=8, out_features=8, bias=True): [N, 6, 8] -> [N, 6, 8]   CausalLocal.java:59
-      Blas.sgemm(false, true, n * 6, 8, 8, 1f, p.a1, 0, 8, query1.weight(), 8, 0f, p.a2, 0, 8);
       Tensor query1B = query1.bias();
-      CpuKernels.addBiasRows(p.a2, 0, p.a2, 0, query1B.readBuffer(), query1B.offset(), n * 6, 8);
+      Blas.linear(n * 6, 8, 8, p.a1, 0, query1.weight(), query1B.readBuffer(), query1B.offset(), p.a2, 0);
       // query1.apply(h).view(-1, S, H, DH): [N, 6, 8] -> [N, 6, 2, 4]   CausalLocal.java:59
       // a view: no work
       // query1.apply(h).view(-1, S, H, DH).transpose(1, 2): [N, 6, 2, 4] -> [N, 2, 6, 4]   CausalLocal.java:59
@@ -113,9 +112,8 @@ public final class KilnCausalLocal extends CausalLocal {
       // key1.apply(h).view(-1, S, H, DH).transpose(1, 2): [N, 6, 2, 4] -> [N, 2, 6, 4]   CausalLocal.java:60
       CpuKernels.permute(p.a7, 0, p.a5, 0, new int[] {n, 6, 2, 4}, new int[] {0, 2, 1, 3}, false);
       // value1 Linear(in_features=8, out_features=8, bias=True): [N, 6, 8] -> [N, 6, 8]   CausalLocal.java:61
-      Blas.sgemm(false, true, n * 6, 8, 8, 1f, p.a1, 0, 8, value1.weight(), 8, 0f, p.a8, 0, 8);
       Tensor value1B = value1.bias();
-      CpuKernels.addBiasRows(p.a8, 0, p.a8, 0, value1B.readBuffer(), value1B.offset(), n * 6, 8);
+      Blas.linear(n * 6, 8, 8, p.a1, 0, value1.weight(), value1B.readBuffer(), value1B.offset(), p.a8, 0);
       // value1.apply(h).view(-1, S, H, DH): [N, 6, 8] -> [N, 6, 2, 4]   CausalLocal.java:61
       // a view: no work
       // value1.apply(h).view(-1, S, H, DH).transpose(1, 2): [N, 6, 2, 4] -> [N, 2, 6, 4]   CausalLocal.java:61
@@ -139,9 +137,8 @@ public final class KilnCausalLocal extends CausalLocal {
       // norm2 LayerNorm((8,), eps=1e-05, elementwise_affine=True): [N, 6, 8] -> [N, 6, 8]   CausalLocal.java:65
       NormKernels.layerNormForward(p.a19, 0, p.a18, 0, norm2.weight().readBuffer(), norm2.weight().offset(), norm2.bias().readBuffer(), norm2.bias().offset(), p.mean19, p.rstd19, n * 6, 8, 1.0E-5);
       // query2 Linear(in_features=8, out_features=8, bias=True): [N, 6, 8] -> [N, 6, 8]   CausalLocal.java:66
-      Blas.sgemm(false, true, n * 6, 8, 8, 1f, p.a19, 0, 8, query2.weight(), 8, 0f, p.a20, 0, 8);
       Tensor query2B = query2.bias();
-      CpuKernels.addBiasRows(p.a20, 0, p.a20, 0, query2B.readBuffer(), query2B.offset(), n * 6, 8);
+      Blas.linear(n * 6, 8, 8, p.a19, 0, query2.weight(), query2B.readBuffer(), query2B.offset(), p.a20, 0);
       // query2.apply(g).view(-1, S, H, DH): [N, 6, 8] -> [N, 6, 2, 4]   CausalLocal.java:66
       // a view: no work
       // query2.apply(g).view(-1, S, H, DH).transpose(1, 2): [N, 6, 2, 4] -> [N, 2, 6, 4]   CausalLocal.java:66
@@ -153,9 +150,8 @@ public final class KilnCausalLocal extends CausalLocal {
       // key2.apply(g).view(-1, S, H, DH).transpose(1, 2): [N, 6, 2, 4] -> [N, 2, 6, 4]   CausalLocal.java:67
       CpuKernels.permute(p.a25, 0, p.a23, 0, new int[] {n, 6, 2, 4}, new int[] {0, 2, 1, 3}, false);
       // value2 Linear(in_features=8, out_features=8, bias=True): [N, 6, 8] -> [N, 6, 8]   CausalLocal.java:68
-      Blas.sgemm(false, true, n * 6, 8, 8, 1f, p.a19, 0, 8, value2.weight(), 8, 0f, p.a26, 0, 8);
       Tensor value2B = value2.bias();
-      CpuKernels.addBiasRows(p.a26, 0, p.a26, 0, value2B.readBuffer(), value2B.offset(), n * 6, 8);
+      Blas.linear(n * 6, 8, 8, p.a19, 0, value2.weight(), value2B.readBuffer(), value2B.offset(), p.a26, 0);
       // value2.apply(g).view(-1, S, H, DH): [N, 6, 8] -> [N, 6, 2, 4]   CausalLocal.java:68
       // a view: no work
       // value2.apply(g).view(-1, S, H, DH).transpose(1, 2): [N, 6, 2, 4] -> [N, 2, 6, 4]   CausalLocal.java:68
@@ -179,9 +175,8 @@ public final class KilnCausalLocal extends CausalLocal {
       // flatten(x): [N, 6, 8] -> [N, 48]   CausalLocal.java:72
       // a view: no work
       // head Linear(in_features=48, out_features=3, bias=True): [N, 48] -> [N, 3]   CausalLocal.java:72
-      Blas.sgemm(false, true, n, 3, 48, 1f, p.a36, 0, 48, head.weight(), 48, 0f, out, 0, 3);
       Tensor headB = head.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 3);
+      Blas.linear(n, 3, 48, p.a36, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
       if (!Compiled.recording(x, norm1.weight(), norm1.bias(), query1.weight(), query1.bias(), key1.weight(), value1.weight(), value1.bias(), norm2.weight(), norm2.bias(), query2.weight(), query2.bias(), key2.weight(), value2.weight(), value2.bias(), head.weight(), head.bias())) {
         return Tensor.wrap(out, n, 3);
       }
@@ -304,9 +299,8 @@ public final class KilnCausalLocal extends CausalLocal {
         // norm1 LayerNorm((8,), eps=1e-05, elementwise_affine=True): [N, 6, 8] -> [N, 6, 8]   CausalLocal.java:38
         NormKernels.layerNormForward(p.a2, 0, in, inOff, norm1.weight().readBuffer(), norm1.weight().offset(), norm1.bias().readBuffer(), norm1.bias().offset(), p.mean2, p.rstd2, n * 6, 8, 1.0E-5);
         // query1 Linear(in_features=8, out_features=8, bias=True): [N, 6, 8] -> [N, 6, 8]   CausalLocal.java:39
-        Blas.sgemm(false, true, n * 6, 8, 8, 1f, p.a2, 0, 8, query1.weight(), 8, 0f, p.a3, 0, 8);
         Tensor query1B = query1.bias();
-        CpuKernels.addBiasRows(p.a3, 0, p.a3, 0, query1B.readBuffer(), query1B.offset(), n * 6, 8);
+        Blas.linear(n * 6, 8, 8, p.a2, 0, query1.weight(), query1B.readBuffer(), query1B.offset(), p.a3, 0);
         // query1.apply(h).view(-1, S, H, DH): [N, 6, 8] -> [N, 6, 2, 4]   CausalLocal.java:39
         // a view: no work
         // query1.apply(h).view(-1, S, H, DH).transpose(1, 2): [N, 6, 2, 4] -> [N, 2, 6, 4]   CausalLocal.java:39
@@ -318,9 +312,8 @@ public final class KilnCausalLocal extends CausalLocal {
         // key1.apply(h).view(-1, S, H, DH).transpose(1, 2): [N, 6, 2, 4] -> [N, 2, 6, 4]   CausalLocal.java:40
         CpuKernels.permute(p.a8, 0, p.a6, 0, new int[] {n, 6, 2, 4}, new int[] {0, 2, 1, 3}, false);
         // value1 Linear(in_features=8, out_features=8, bias=True): [N, 6, 8] -> [N, 6, 8]   CausalLocal.java:41
-        Blas.sgemm(false, true, n * 6, 8, 8, 1f, p.a2, 0, 8, value1.weight(), 8, 0f, p.a9, 0, 8);
         Tensor value1B = value1.bias();
-        CpuKernels.addBiasRows(p.a9, 0, p.a9, 0, value1B.readBuffer(), value1B.offset(), n * 6, 8);
+        Blas.linear(n * 6, 8, 8, p.a2, 0, value1.weight(), value1B.readBuffer(), value1B.offset(), p.a9, 0);
         // value1.apply(h).view(-1, S, H, DH): [N, 6, 8] -> [N, 6, 2, 4]   CausalLocal.java:41
         // a view: no work
         // value1.apply(h).view(-1, S, H, DH).transpose(1, 2): [N, 6, 2, 4] -> [N, 2, 6, 4]   CausalLocal.java:41
@@ -346,9 +339,8 @@ public final class KilnCausalLocal extends CausalLocal {
         // norm2 LayerNorm((8,), eps=1e-05, elementwise_affine=True): [N, 6, 8] -> [N, 6, 8]   CausalLocal.java:45
         NormKernels.layerNormForward(p.a21, 0, p.a20, 0, norm2.weight().readBuffer(), norm2.weight().offset(), norm2.bias().readBuffer(), norm2.bias().offset(), p.mean21, p.rstd21, n * 6, 8, 1.0E-5);
         // query2 Linear(in_features=8, out_features=8, bias=True): [N, 6, 8] -> [N, 6, 8]   CausalLocal.java:46
-        Blas.sgemm(false, true, n * 6, 8, 8, 1f, p.a21, 0, 8, query2.weight(), 8, 0f, p.a22, 0, 8);
         Tensor query2B = query2.bias();
-        CpuKernels.addBiasRows(p.a22, 0, p.a22, 0, query2B.readBuffer(), query2B.offset(), n * 6, 8);
+        Blas.linear(n * 6, 8, 8, p.a21, 0, query2.weight(), query2B.readBuffer(), query2B.offset(), p.a22, 0);
         // query2.apply(g).view(-1, S, H, DH): [N, 6, 8] -> [N, 6, 2, 4]   CausalLocal.java:46
         // a view: no work
         // query2.apply(g).view(-1, S, H, DH).transpose(1, 2): [N, 6, 2, 4] -> [N, 2, 6, 4]   CausalLocal.java:46
@@ -360,9 +352,8 @@ public final class KilnCausalLocal extends CausalLocal {
         // key2.apply(g).view(-1, S, H, DH).transpose(1, 2): [N, 6, 2, 4] -> [N, 2, 6, 4]   CausalLocal.java:47
         CpuKernels.permute(p.a27, 0, p.a25, 0, new int[] {n, 6, 2, 4}, new int[] {0, 2, 1, 3}, false);
         // value2 Linear(in_features=8, out_features=8, bias=True): [N, 6, 8] -> [N, 6, 8]   CausalLocal.java:48
-        Blas.sgemm(false, true, n * 6, 8, 8, 1f, p.a21, 0, 8, value2.weight(), 8, 0f, p.a28, 0, 8);
         Tensor value2B = value2.bias();
-        CpuKernels.addBiasRows(p.a28, 0, p.a28, 0, value2B.readBuffer(), value2B.offset(), n * 6, 8);
+        Blas.linear(n * 6, 8, 8, p.a21, 0, value2.weight(), value2B.readBuffer(), value2B.offset(), p.a28, 0);
         // value2.apply(g).view(-1, S, H, DH): [N, 6, 8] -> [N, 6, 2, 4]   CausalLocal.java:48
         // a view: no work
         // value2.apply(g).view(-1, S, H, DH).transpose(1, 2): [N, 6, 2, 4] -> [N, 2, 6, 4]   CausalLocal.java:48
@@ -388,9 +379,8 @@ public final class KilnCausalLocal extends CausalLocal {
         // flatten(x): [N, 6, 8] -> [N, 48]   CausalLocal.java:52
         // a view: no work
         // head Linear(in_features=48, out_features=3, bias=True): [N, 48] -> [N, 3]   CausalLocal.java:52
-        Blas.sgemm(false, true, n, 3, 48, 1f, p.a39, 0, 48, head.weight(), 48, 0f, out, 0, 3);
         Tensor headB = head.bias();
-        CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 3);
+        Blas.linear(n, 3, 48, p.a39, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
         if (!Compiled.recording(x, x1, norm1.weight(), norm1.bias(), query1.weight(), query1.bias(), key1.weight(), value1.weight(), value1.bias(), norm2.weight(), norm2.bias(), query2.weight(), query2.bias(), key2.weight(), value2.weight(), value2.bias(), head.weight(), head.bias())) {
           return Tensor.wrap(out, n, 3);
         }
@@ -811,12 +801,7 @@ public final class KilnCausalLocal extends CausalLocal {
           // head Linear(in_features=48, out_features=3, bias=True): gradient of [N, 48]   CausalLocal.java:52
           CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(17 /* head.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
           Tensor headGW = Compiled.grad(head.weight(), needsGrad(16 /* head.weight() */));
-          if (headGW != null) {
-            Blas.sgemm(true, false, 3, 48, n, 1f, g.readBuffer(), g.offset(), 3, p.a39, 0, 48, 1f, headGW, 48);
-          }
-          if (dIn40 != null) {
-            Blas.sgemm(false, false, n, 48, 3, 1f, g.readBuffer(), g.offset(), 3, head.weight(), 48, 0f, dIn40, 0, 48);
-          }
+          Blas.linearBackward(n, 3, 48, g.readBuffer(), g.offset(), p.a39, 0, headGW, head.weight(), 0f, dIn40, 0);
           // x.add(att2.matmul(v2).transpose(1, 2).reshape(-1, S, D)): gradient of [N, 6, 8]   CausalLocal.java:51
           if (!need40) {
             return new Tensor[18];
@@ -876,12 +861,7 @@ public final class KilnCausalLocal extends CausalLocal {
           }
           CpuKernels.biasGradient(Compiled.gradBuffer(value2.bias(), needsGrad(15 /* value2.bias() */)), 0, dIn29, 0, n * 6, 8, true);
           Tensor value2GW = Compiled.grad(value2.weight(), needsGrad(14 /* value2.weight() */));
-          if (value2GW != null) {
-            Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn29, 0, 8, p.a21, 0, 8, 1f, value2GW, 8);
-          }
-          if (dIn27 != null) {
-            Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn29, 0, 8, value2.weight(), 8, 0f, dIn27, 0, 8);
-          }
+          Blas.linearBackward(n * 6, 8, 8, dIn29, 0, p.a21, 0, value2GW, value2.weight(), 0f, dIn27, 0);
           // key2.apply(g).view(-1, S, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   CausalLocal.java:47
           if (!need27) {
             return new Tensor[18];
@@ -892,12 +872,7 @@ public final class KilnCausalLocal extends CausalLocal {
             return new Tensor[18];
           }
           Tensor key2GW = Compiled.grad(key2.weight(), needsGrad(13 /* key2.weight() */));
-          if (key2GW != null) {
-            Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn26, 0, 8, p.a21, 0, 8, 1f, key2GW, 8);
-          }
-          if (dIn24 != null) {
-            Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn26, 0, 8, key2.weight(), 8, 1f, dIn24, 0, 8);
-          }
+          Blas.linearBackward(n * 6, 8, 8, dIn26, 0, p.a21, 0, key2GW, key2.weight(), 1f, dIn24, 0);
           // query2.apply(g).view(-1, S, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   CausalLocal.java:46
           if (!need24) {
             return new Tensor[18];
@@ -909,12 +884,7 @@ public final class KilnCausalLocal extends CausalLocal {
           }
           CpuKernels.biasGradient(Compiled.gradBuffer(query2.bias(), needsGrad(12 /* query2.bias() */)), 0, dIn23, 0, n * 6, 8, true);
           Tensor query2GW = Compiled.grad(query2.weight(), needsGrad(11 /* query2.weight() */));
-          if (query2GW != null) {
-            Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn23, 0, 8, p.a21, 0, 8, 1f, query2GW, 8);
-          }
-          if (dIn21 != null) {
-            Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn23, 0, 8, query2.weight(), 8, 1f, dIn21, 0, 8);
-          }
+          Blas.linearBackward(n * 6, 8, 8, dIn23, 0, p.a21, 0, query2GW, query2.weight(), 1f, dIn21, 0);
           // norm2 LayerNorm((8,), eps=1e-05, elementwise_affine=True): gradient of [N, 6, 8]   CausalLocal.java:45
           if (!need21) {
             return new Tensor[18];
@@ -982,12 +952,7 @@ public final class KilnCausalLocal extends CausalLocal {
           }
           CpuKernels.biasGradient(Compiled.gradBuffer(value1.bias(), needsGrad(8 /* value1.bias() */)), 0, dIn10, 0, n * 6, 8, true);
           Tensor value1GW = Compiled.grad(value1.weight(), needsGrad(7 /* value1.weight() */));
-          if (value1GW != null) {
-            Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn10, 0, 8, p.a2, 0, 8, 1f, value1GW, 8);
-          }
-          if (dIn8 != null) {
-            Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn10, 0, 8, value1.weight(), 8, 0f, dIn8, 0, 8);
-          }
+          Blas.linearBackward(n * 6, 8, 8, dIn10, 0, p.a2, 0, value1GW, value1.weight(), 0f, dIn8, 0);
           // key1.apply(h).view(-1, S, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   CausalLocal.java:40
           if (!need8) {
             return new Tensor[18];
@@ -998,12 +963,7 @@ public final class KilnCausalLocal extends CausalLocal {
             return new Tensor[18];
           }
           Tensor key1GW = Compiled.grad(key1.weight(), needsGrad(6 /* key1.weight() */));
-          if (key1GW != null) {
-            Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn7, 0, 8, p.a2, 0, 8, 1f, key1GW, 8);
-          }
-          if (dIn5 != null) {
-            Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn7, 0, 8, key1.weight(), 8, 1f, dIn5, 0, 8);
-          }
+          Blas.linearBackward(n * 6, 8, 8, dIn7, 0, p.a2, 0, key1GW, key1.weight(), 1f, dIn5, 0);
           // query1.apply(h).view(-1, S, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   CausalLocal.java:39
           if (!need5) {
             return new Tensor[18];
@@ -1015,12 +975,7 @@ public final class KilnCausalLocal extends CausalLocal {
           }
           CpuKernels.biasGradient(Compiled.gradBuffer(query1.bias(), needsGrad(5 /* query1.bias() */)), 0, dIn4, 0, n * 6, 8, true);
           Tensor query1GW = Compiled.grad(query1.weight(), needsGrad(4 /* query1.weight() */));
-          if (query1GW != null) {
-            Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn4, 0, 8, p.a2, 0, 8, 1f, query1GW, 8);
-          }
-          if (dIn2 != null) {
-            Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn4, 0, 8, query1.weight(), 8, 1f, dIn2, 0, 8);
-          }
+          Blas.linearBackward(n * 6, 8, 8, dIn4, 0, p.a2, 0, query1GW, query1.weight(), 1f, dIn2, 0);
           // norm1 LayerNorm((8,), eps=1e-05, elementwise_affine=True): gradient of [N, 6, 8]   CausalLocal.java:38
           if (!need2) {
             return new Tensor[18];
@@ -1334,12 +1289,7 @@ public final class KilnCausalLocal extends CausalLocal {
         // head Linear(in_features=48, out_features=3, bias=True): gradient of [N, 48]   CausalLocal.java:72
         CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(16 /* head.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor headGW = Compiled.grad(head.weight(), needsGrad(15 /* head.weight() */));
-        if (headGW != null) {
-          Blas.sgemm(true, false, 3, 48, n, 1f, g.readBuffer(), g.offset(), 3, p.a36, 0, 48, 1f, headGW, 48);
-        }
-        if (dIn37 != null) {
-          Blas.sgemm(false, false, n, 48, 3, 1f, g.readBuffer(), g.offset(), 3, head.weight(), 48, 0f, dIn37, 0, 48);
-        }
+        Blas.linearBackward(n, 3, 48, g.readBuffer(), g.offset(), p.a36, 0, headGW, head.weight(), 0f, dIn37, 0);
         // x.add(att2.matmul(v2).transpose(1, 2).reshape(-1, S, D)): gradient of [N, 6, 8]   CausalLocal.java:71
         if (!need37) {
           return new Tensor[17];
@@ -1394,12 +1344,7 @@ public final class KilnCausalLocal extends CausalLocal {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(value2.bias(), needsGrad(14 /* value2.bias() */)), 0, dIn27, 0, n * 6, 8, true);
         Tensor value2GW = Compiled.grad(value2.weight(), needsGrad(13 /* value2.weight() */));
-        if (value2GW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn27, 0, 8, p.a19, 0, 8, 1f, value2GW, 8);
-        }
-        if (dIn25 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn27, 0, 8, value2.weight(), 8, 0f, dIn25, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn27, 0, p.a19, 0, value2GW, value2.weight(), 0f, dIn25, 0);
         // key2.apply(g).view(-1, S, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   CausalLocal.java:67
         if (!need25) {
           return new Tensor[17];
@@ -1410,12 +1355,7 @@ public final class KilnCausalLocal extends CausalLocal {
           return new Tensor[17];
         }
         Tensor key2GW = Compiled.grad(key2.weight(), needsGrad(12 /* key2.weight() */));
-        if (key2GW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn24, 0, 8, p.a19, 0, 8, 1f, key2GW, 8);
-        }
-        if (dIn22 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn24, 0, 8, key2.weight(), 8, 1f, dIn22, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn24, 0, p.a19, 0, key2GW, key2.weight(), 1f, dIn22, 0);
         // query2.apply(g).view(-1, S, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   CausalLocal.java:66
         if (!need22) {
           return new Tensor[17];
@@ -1427,12 +1367,7 @@ public final class KilnCausalLocal extends CausalLocal {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(query2.bias(), needsGrad(11 /* query2.bias() */)), 0, dIn21, 0, n * 6, 8, true);
         Tensor query2GW = Compiled.grad(query2.weight(), needsGrad(10 /* query2.weight() */));
-        if (query2GW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn21, 0, 8, p.a19, 0, 8, 1f, query2GW, 8);
-        }
-        if (dIn19 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn21, 0, 8, query2.weight(), 8, 1f, dIn19, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn21, 0, p.a19, 0, query2GW, query2.weight(), 1f, dIn19, 0);
         // norm2 LayerNorm((8,), eps=1e-05, elementwise_affine=True): gradient of [N, 6, 8]   CausalLocal.java:65
         if (!need19) {
           return new Tensor[17];
@@ -1495,12 +1430,7 @@ public final class KilnCausalLocal extends CausalLocal {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(value1.bias(), needsGrad(7 /* value1.bias() */)), 0, dIn9, 0, n * 6, 8, true);
         Tensor value1GW = Compiled.grad(value1.weight(), needsGrad(6 /* value1.weight() */));
-        if (value1GW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn9, 0, 8, p.a1, 0, 8, 1f, value1GW, 8);
-        }
-        if (dIn7 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn9, 0, 8, value1.weight(), 8, 0f, dIn7, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn9, 0, p.a1, 0, value1GW, value1.weight(), 0f, dIn7, 0);
         // key1.apply(h).view(-1, S, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   CausalLocal.java:60
         if (!need7) {
           return new Tensor[17];
@@ -1511,12 +1441,7 @@ public final class KilnCausalLocal extends CausalLocal {
           return new Tensor[17];
         }
         Tensor key1GW = Compiled.grad(key1.weight(), needsGrad(5 /* key1.weight() */));
-        if (key1GW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn6, 0, 8, p.a1, 0, 8, 1f, key1GW, 8);
-        }
-        if (dIn4 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn6, 0, 8, key1.weight(), 8, 1f, dIn4, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn6, 0, p.a1, 0, key1GW, key1.weight(), 1f, dIn4, 0);
         // query1.apply(h).view(-1, S, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   CausalLocal.java:59
         if (!need4) {
           return new Tensor[17];
@@ -1528,12 +1453,7 @@ public final class KilnCausalLocal extends CausalLocal {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(query1.bias(), needsGrad(4 /* query1.bias() */)), 0, dIn3, 0, n * 6, 8, true);
         Tensor query1GW = Compiled.grad(query1.weight(), needsGrad(3 /* query1.weight() */));
-        if (query1GW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn3, 0, 8, p.a1, 0, 8, 1f, query1GW, 8);
-        }
-        if (dIn1 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn3, 0, 8, query1.weight(), 8, 1f, dIn1, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn3, 0, p.a1, 0, query1GW, query1.weight(), 1f, dIn1, 0);
         // norm1 LayerNorm((8,), eps=1e-05, elementwise_affine=True): gradient of [N, 6, 8]   CausalLocal.java:58
         if (!need1) {
           return new Tensor[17];

@@ -105,9 +105,8 @@ public final class KilnCellStates extends CellStates {
       CpuKernels.catForward(p.a10, 0, 18, p.a7, 0, 5, 10, n);
       CpuKernels.catForward(p.a10, 0, 18, p.a9, 0, 3, 15, n);
       // head Linear(in_features=18, out_features=3, bias=True): [N, 18] -> [N, 3]   CellStates.java:31
-      Blas.sgemm(false, true, n, 3, 18, 1f, p.a10, 0, 18, head.weight(), 18, 0f, out, 0, 3);
       Tensor headB = head.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 3);
+      Blas.linear(n, 3, 18, p.a10, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
       if (!Compiled.recording(x, lstm.weightIh(0, 0), lstm.weightHh(0, 0), lstm.biasIh(0, 0), lstm.biasHh(0, 0), lstm.weightIh(0, 1), lstm.weightHh(0, 1), lstm.biasIh(0, 1), lstm.biasHh(0, 1), lstm.weightIh(1, 0), lstm.weightHh(1, 0), lstm.biasIh(1, 0), lstm.biasHh(1, 0), lstm.weightIh(1, 1), lstm.weightHh(1, 1), lstm.biasIh(1, 1), lstm.biasHh(1, 1), rnn.weightIh(0, 0), rnn.weightHh(0, 0), rnn.biasIh(0, 0), rnn.biasHh(0, 0), head.weight(), head.bias())) {
         return Tensor.wrap(out, n, 3);
       }
@@ -301,12 +300,7 @@ public final class KilnCellStates extends CellStates {
         // head Linear(in_features=18, out_features=3, bias=True): gradient of [N, 18]   CellStates.java:31
         CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(22 /* head.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor headGW = Compiled.grad(head.weight(), needsGrad(21 /* head.weight() */));
-        if (headGW != null) {
-          Blas.sgemm(true, false, 3, 18, n, 1f, g.readBuffer(), g.offset(), 3, p.a10, 0, 18, 1f, headGW, 18);
-        }
-        if (dIn10 != null) {
-          Blas.sgemm(false, false, n, 18, 3, 1f, g.readBuffer(), g.offset(), 3, head.weight(), 18, 0f, dIn10, 0, 18);
-        }
+        Blas.linearBackward(n, 3, 18, g.readBuffer(), g.offset(), p.a10, 0, headGW, head.weight(), 0f, dIn10, 0);
         // Tensor.cat(List.of(cell, below, first, last), 1): gradient of [N, 5]   CellStates.java:31
         if (!need10) {
           return new Tensor[23];

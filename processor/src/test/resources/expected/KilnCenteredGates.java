@@ -125,17 +125,15 @@ public final class KilnCenteredGates extends CenteredGates {
       // flatten(s.sub(1.5)): [N, 8, 6] -> [N, 48]   CenteredGates.java:41
       // a view: no work
       // fc Linear(in_features=48, out_features=3, bias=True): [N, 48] -> [N, 3]   CenteredGates.java:41
-      Blas.sgemm(false, true, n, 3, 48, 1f, p.a19, 0, 48, fc.weight(), 48, 0f, p.a21, 0, 3);
       Tensor fcB = fc.bias();
-      CpuKernels.addBiasRows(p.a21, 0, p.a21, 0, fcB.readBuffer(), fcB.offset(), n, 3);
+      Blas.linear(n, 3, 48, p.a19, 0, fc.weight(), fcB.readBuffer(), fcB.offset(), p.a21, 0);
       // h.mean(3): [N, 8, 6, 6] -> [N, 8, 6]   CenteredGates.java:41
       MathKernels.sumAlong(p.a22, 0, p.a17, 0, n * 48, 6, 1, 1f / 6);
       // h.mean(3).mean(2): [N, 8, 6] -> [N, 8]   CenteredGates.java:41
       MathKernels.sumAlong(p.a23, 0, p.a22, 0, n * 8, 6, 1, 1f / 6);
       // pooled Linear(in_features=8, out_features=3, bias=True): [N, 8] -> [N, 3]   CenteredGates.java:41
-      Blas.sgemm(false, true, n, 3, 8, 1f, p.a23, 0, 8, pooled.weight(), 8, 0f, p.a24, 0, 3);
       Tensor pooledB = pooled.bias();
-      CpuKernels.addBiasRows(p.a24, 0, p.a24, 0, pooledB.readBuffer(), pooledB.offset(), n, 3);
+      Blas.linear(n, 3, 8, p.a23, 0, pooled.weight(), pooledB.readBuffer(), pooledB.offset(), p.a24, 0);
       // fc.apply(flatten(s.sub(1.5))).add(pooled.apply(h.mean(3).mean(2))): [N, 3] -> [N, 3]   CenteredGates.java:41
       CpuKernels.addForward(out, 0, p.a21, 0, p.a24, 0, n * 3, false);
       if (!Compiled.recording(x, conv1.weight(), conv1.bias(), gate.weight(), gate.bias(), fc.weight(), fc.bias(), pooled.weight(), pooled.bias())) {
@@ -477,12 +475,7 @@ public final class KilnCenteredGates extends CenteredGates {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(pooled.bias(), needsGrad(8 /* pooled.bias() */)), 0, dIn24_1, 0, n, 3, true);
         Tensor pooledGW = Compiled.grad(pooled.weight(), needsGrad(7 /* pooled.weight() */));
-        if (pooledGW != null) {
-          Blas.sgemm(true, false, 3, 8, n, 1f, dIn24_1, 0, 3, p.a23, 0, 8, 1f, pooledGW, 8);
-        }
-        if (dIn23 != null) {
-          Blas.sgemm(false, false, n, 8, 3, 1f, dIn24_1, 0, 3, pooled.weight(), 8, 0f, dIn23, 0, 8);
-        }
+        Blas.linearBackward(n, 3, 8, dIn24_1, 0, p.a23, 0, pooledGW, pooled.weight(), 0f, dIn23, 0);
         // h.mean(3).mean(2): gradient of [N, 8, 6]   CenteredGates.java:41
         if (!need23) {
           return new Tensor[9];
@@ -499,12 +492,7 @@ public final class KilnCenteredGates extends CenteredGates {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(fc.bias(), needsGrad(6 /* fc.bias() */)), 0, dIn24, 0, n, 3, true);
         Tensor fcGW = Compiled.grad(fc.weight(), needsGrad(5 /* fc.weight() */));
-        if (fcGW != null) {
-          Blas.sgemm(true, false, 3, 48, n, 1f, dIn24, 0, 3, p.a19, 0, 48, 1f, fcGW, 48);
-        }
-        if (dIn20 != null) {
-          Blas.sgemm(false, false, n, 48, 3, 1f, dIn24, 0, 3, fc.weight(), 48, 0f, dIn20, 0, 48);
-        }
+        Blas.linearBackward(n, 3, 48, dIn24, 0, p.a19, 0, fcGW, fc.weight(), 0f, dIn20, 0);
         // s.sub(1.5): gradient of [N, 8, 6]   CenteredGates.java:41
         if (!need20) {
           return new Tensor[9];

@@ -78,13 +78,11 @@ public final class KilnCosineHeads extends CosineHeads {
       int inOff = x.offset();
       float[] out = new float[n * 3];
       // fa Linear(in_features=6, out_features=6, bias=True): [N, 4, 6] -> [N, 4, 6]   CosineHeads.java:24
-      Blas.sgemm(false, true, n * 4, 6, 6, 1f, in, inOff, 6, fa.weight(), 6, 0f, p.a1, 0, 6);
       Tensor faB = fa.bias();
-      CpuKernels.addBiasRows(p.a1, 0, p.a1, 0, faB.readBuffer(), faB.offset(), n * 4, 6);
+      Blas.linear(n * 4, 6, 6, in, inOff, fa.weight(), faB.readBuffer(), faB.offset(), p.a1, 0);
       // fb Linear(in_features=6, out_features=6, bias=True): [N, 4, 6] -> [N, 4, 6]   CosineHeads.java:25
-      Blas.sgemm(false, true, n * 4, 6, 6, 1f, in, inOff, 6, fb.weight(), 6, 0f, p.a2, 0, 6);
       Tensor fbB = fb.bias();
-      CpuKernels.addBiasRows(p.a2, 0, p.a2, 0, fbB.readBuffer(), fbB.offset(), n * 4, 6);
+      Blas.linear(n * 4, 6, 6, in, inOff, fb.weight(), fbB.readBuffer(), fbB.offset(), p.a2, 0);
       // cosineSimilarity(a, b, -1, 1.2): [N, 4, 6], [N, 4, 6] -> [N, 4]   CosineHeads.java:26
       IndexKernels.normForward(p.norm3_0, 0, p.a1, 0, n * 4, 6, 1, 2.0);
       MathKernels.clampForward(p.norm3_0, 0, p.norm3_0, 0, n * 4, 1.2f, Float.POSITIVE_INFINITY);
@@ -109,9 +107,8 @@ public final class KilnCosineHeads extends CosineHeads {
       CpuKernels.catForward(p.a6, 0, 10, p.a3, 0, 4, 0, n);
       CpuKernels.catForward(p.a6, 0, 10, p.a5, 0, 6, 4, n);
       // head Linear(in_features=10, out_features=3, bias=True): [N, 10] -> [N, 3]   CosineHeads.java:28
-      Blas.sgemm(false, true, n, 3, 10, 1f, p.a6, 0, 10, head.weight(), 10, 0f, out, 0, 3);
       Tensor headB = head.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 3);
+      Blas.linear(n, 3, 10, p.a6, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
       if (!Compiled.recording(x, fa.weight(), fa.bias(), fb.weight(), fb.bias(), head.weight(), head.bias())) {
         return Tensor.wrap(out, n, 3);
       }
@@ -323,12 +320,7 @@ public final class KilnCosineHeads extends CosineHeads {
         // head Linear(in_features=10, out_features=3, bias=True): gradient of [N, 10]   CosineHeads.java:28
         CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(6 /* head.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor headGW = Compiled.grad(head.weight(), needsGrad(5 /* head.weight() */));
-        if (headGW != null) {
-          Blas.sgemm(true, false, 3, 10, n, 1f, g.readBuffer(), g.offset(), 3, p.a6, 0, 10, 1f, headGW, 10);
-        }
-        if (dIn6 != null) {
-          Blas.sgemm(false, false, n, 10, 3, 1f, g.readBuffer(), g.offset(), 3, head.weight(), 10, 0f, dIn6, 0, 10);
-        }
+        Blas.linearBackward(n, 3, 10, g.readBuffer(), g.offset(), p.a6, 0, headGW, head.weight(), 0f, dIn6, 0);
         // Tensor.cat(List.of(rows, columns), 1): gradient of [N, 4]   CosineHeads.java:28
         if (!need6) {
           return new Tensor[7];
@@ -384,24 +376,14 @@ public final class KilnCosineHeads extends CosineHeads {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(fb.bias(), needsGrad(4 /* fb.bias() */)), 0, dIn2_1, 0, n * 4, 6, true);
         Tensor fbGW = Compiled.grad(fb.weight(), needsGrad(3 /* fb.weight() */));
-        if (fbGW != null) {
-          Blas.sgemm(true, false, 6, 6, n * 4, 1f, dIn2_1, 0, 6, in, inOff, 6, 1f, fbGW, 6);
-        }
-        if (dx != null) {
-          Blas.sgemm(false, false, n * 4, 6, 6, 1f, dIn2_1, 0, 6, fb.weight(), 6, 0f, dx, 0, 6);
-        }
+        Blas.linearBackward(n * 4, 6, 6, dIn2_1, 0, in, inOff, fbGW, fb.weight(), 0f, dx, 0);
         // fa Linear(in_features=6, out_features=6, bias=True): gradient of [N, 4, 6]   CosineHeads.java:24
         if (!need1) {
           return new Tensor[7];
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(fa.bias(), needsGrad(2 /* fa.bias() */)), 0, dIn2, 0, n * 4, 6, true);
         Tensor faGW = Compiled.grad(fa.weight(), needsGrad(1 /* fa.weight() */));
-        if (faGW != null) {
-          Blas.sgemm(true, false, 6, 6, n * 4, 1f, dIn2, 0, 6, in, inOff, 6, 1f, faGW, 6);
-        }
-        if (dx != null) {
-          Blas.sgemm(false, false, n * 4, 6, 6, 1f, dIn2, 0, 6, fa.weight(), 6, 1f, dx, 0, 6);
-        }
+        Blas.linearBackward(n * 4, 6, 6, dIn2, 0, in, inOff, faGW, fa.weight(), 1f, dx, 0);
         Tensor[] grads = new Tensor[7];
         grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());
         return grads;

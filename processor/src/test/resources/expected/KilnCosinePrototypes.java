@@ -78,9 +78,8 @@ public final class KilnCosinePrototypes extends CosinePrototypes {
       int inOff = x.offset();
       float[] out = new float[n * 3];
       // embed Linear(in_features=6, out_features=8, bias=True): [N, 6] -> [N, 8]   CosinePrototypes.java:25
-      Blas.sgemm(false, true, n, 8, 6, 1f, in, inOff, 6, embed.weight(), 6, 0f, p.a1, 0, 8);
       Tensor embedB = embed.bias();
-      CpuKernels.addBiasRows(p.a1, 0, p.a1, 0, embedB.readBuffer(), embedB.offset(), n, 8);
+      Blas.linear(n, 8, 6, in, inOff, embed.weight(), embedB.readBuffer(), embedB.offset(), p.a1, 0);
       // h.view(-1, 1, 8): [N, 8] -> [N, 1, 8]   CosinePrototypes.java:26
       // a view: no work
       // cosineSimilarity(prototypes, h.view(-1, 1, 8), -1, 1.0E-8): [N, 1, 8], [3, 8] -> [N, 3]   CosinePrototypes.java:26
@@ -95,9 +94,8 @@ public final class KilnCosinePrototypes extends CosinePrototypes {
       CpuKernels.mulForward(p.product3, 0, p.quotient3_0, 0, p.quotient3_1, 0, n * 24);
       MathKernels.sumAlong(p.a3, 0, p.product3, 0, n * 3, 8, 1, 1f);
       // perClass Linear(in_features=8, out_features=24, bias=True): [N, 8] -> [N, 24]   CosinePrototypes.java:27
-      Blas.sgemm(false, true, n, 24, 8, 1f, p.a1, 0, 8, perClass.weight(), 8, 0f, p.a4, 0, 24);
       Tensor perClassB = perClass.bias();
-      CpuKernels.addBiasRows(p.a4, 0, p.a4, 0, perClassB.readBuffer(), perClassB.offset(), n, 24);
+      Blas.linear(n, 24, 8, p.a1, 0, perClass.weight(), perClassB.readBuffer(), perClassB.offset(), p.a4, 0);
       // perClass.apply(h).view(-1, 3, 8): [N, 24] -> [N, 3, 8]   CosinePrototypes.java:27
       // a view: no work
       // scores.mul(10.0F): [N, 3] -> [N, 3]   CosinePrototypes.java:28
@@ -369,12 +367,7 @@ public final class KilnCosinePrototypes extends CosinePrototypes {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(perClass.bias(), needsGrad(4 /* perClass.bias() */)), 0, dIn6, 0, n, 24, true);
         Tensor perClassGW = Compiled.grad(perClass.weight(), needsGrad(3 /* perClass.weight() */));
-        if (perClassGW != null) {
-          Blas.sgemm(true, false, 24, 8, n, 1f, dIn6, 0, 24, p.a1, 0, 8, 1f, perClassGW, 8);
-        }
-        if (dIn3 != null) {
-          Blas.sgemm(false, false, n, 8, 24, 1f, dIn6, 0, 24, perClass.weight(), 8, 0f, dIn3, 0, 8);
-        }
+        Blas.linearBackward(n, 24, 8, dIn6, 0, p.a1, 0, perClassGW, perClass.weight(), 0f, dIn3, 0);
         // cosineSimilarity(prototypes, h.view(-1, 1, 8), -1, 1.0E-8): gradient of [N, 1, 8], [3, 8]   CosinePrototypes.java:26
         if (!need3) {
           return new Tensor[6];
@@ -405,12 +398,7 @@ public final class KilnCosinePrototypes extends CosinePrototypes {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(embed.bias(), needsGrad(2 /* embed.bias() */)), 0, dIn2, 0, n, 8, true);
         Tensor embedGW = Compiled.grad(embed.weight(), needsGrad(1 /* embed.weight() */));
-        if (embedGW != null) {
-          Blas.sgemm(true, false, 8, 6, n, 1f, dIn2, 0, 8, in, inOff, 6, 1f, embedGW, 6);
-        }
-        if (dx != null) {
-          Blas.sgemm(false, false, n, 6, 8, 1f, dIn2, 0, 8, embed.weight(), 6, 0f, dx, 0, 6);
-        }
+        Blas.linearBackward(n, 8, 6, dIn2, 0, in, inOff, embedGW, embed.weight(), 0f, dx, 0);
         Tensor[] grads = new Tensor[6];
         grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());
         return grads;

@@ -82,13 +82,11 @@ public final class KilnCosineQueries extends CosineQueries {
       int inOff = x.offset();
       float[] out = new float[n * 3];
       // keys Linear(in_features=6, out_features=6, bias=True): [N, 4, 6] -> [N, 4, 6]   CosineQueries.java:25
-      Blas.sgemm(false, true, n * 4, 6, 6, 1f, in, inOff, 6, keys.weight(), 6, 0f, p.a1, 0, 6);
       Tensor keysB = keys.bias();
-      CpuKernels.addBiasRows(p.a1, 0, p.a1, 0, keysB.readBuffer(), keysB.offset(), n * 4, 6);
+      Blas.linear(n * 4, 6, 6, in, inOff, keys.weight(), keysB.readBuffer(), keysB.offset(), p.a1, 0);
       // query Linear(in_features=6, out_features=6, bias=True): [N, 4, 6] -> [N, 4, 6]   CosineQueries.java:26
-      Blas.sgemm(false, true, n * 4, 6, 6, 1f, in, inOff, 6, query.weight(), 6, 0f, p.a2, 0, 6);
       Tensor queryB = query.bias();
-      CpuKernels.addBiasRows(p.a2, 0, p.a2, 0, queryB.readBuffer(), queryB.offset(), n * 4, 6);
+      Blas.linear(n * 4, 6, 6, in, inOff, query.weight(), queryB.readBuffer(), queryB.offset(), p.a2, 0);
       // query.apply(x).mean(1, true): [N, 4, 6] -> [N, 1, 6]   CosineQueries.java:26
       MathKernels.sumAlong(p.a3, 0, p.a2, 0, n, 4, 6, 1f / 4);
       // cosineSimilarity(k, q, -1, 1.0E-8): [N, 4, 6], [N, 1, 6] -> [N, 4]   CosineQueries.java:27
@@ -102,9 +100,8 @@ public final class KilnCosineQueries extends CosineQueries {
       CpuKernels.mulForward(p.product4, 0, p.quotient4_0, 0, p.quotient4_1, 0, n * 24);
       MathKernels.sumAlong(p.a4, 0, p.product4, 0, n * 4, 6, 1, 1f);
       // values Linear(in_features=6, out_features=6, bias=True): [N, 4, 6] -> [N, 4, 6]   CosineQueries.java:28
-      Blas.sgemm(false, true, n * 4, 6, 6, 1f, in, inOff, 6, layer_values.weight(), 6, 0f, p.a5, 0, 6);
       Tensor layer_valuesB = layer_values.bias();
-      CpuKernels.addBiasRows(p.a5, 0, p.a5, 0, layer_valuesB.readBuffer(), layer_valuesB.offset(), n * 4, 6);
+      Blas.linear(n * 4, 6, 6, in, inOff, layer_values.weight(), layer_valuesB.readBuffer(), layer_valuesB.offset(), p.a5, 0);
       // v.sum(2, true): [N, 4, 6] -> [N, 4, 1]   CosineQueries.java:29
       MathKernels.sumAlong(p.a6, 0, p.a5, 0, n * 4, 6, 1, 1f);
       // cosineSimilarity(v.sum(2, true), v, 1, 1.5): [N, 4, 1], [N, 4, 6] -> [N, 6]   CosineQueries.java:29
@@ -121,9 +118,8 @@ public final class KilnCosineQueries extends CosineQueries {
       CpuKernels.catForward(p.a8, 0, 10, p.a4, 0, 4, 0, n);
       CpuKernels.catForward(p.a8, 0, 10, p.a7, 0, 6, 4, n);
       // head Linear(in_features=10, out_features=3, bias=True): [N, 10] -> [N, 3]   CosineQueries.java:30
-      Blas.sgemm(false, true, n, 3, 10, 1f, p.a8, 0, 10, head.weight(), 10, 0f, out, 0, 3);
       Tensor headB = head.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 3);
+      Blas.linear(n, 3, 10, p.a8, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
       if (!Compiled.recording(x, keys.weight(), keys.bias(), query.weight(), query.bias(), layer_values.weight(), layer_values.bias(), head.weight(), head.bias())) {
         return Tensor.wrap(out, n, 3);
       }
@@ -372,12 +368,7 @@ public final class KilnCosineQueries extends CosineQueries {
         // head Linear(in_features=10, out_features=3, bias=True): gradient of [N, 10]   CosineQueries.java:30
         CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(8 /* head.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor headGW = Compiled.grad(head.weight(), needsGrad(7 /* head.weight() */));
-        if (headGW != null) {
-          Blas.sgemm(true, false, 3, 10, n, 1f, g.readBuffer(), g.offset(), 3, p.a8, 0, 10, 1f, headGW, 10);
-        }
-        if (dIn8 != null) {
-          Blas.sgemm(false, false, n, 10, 3, 1f, g.readBuffer(), g.offset(), 3, head.weight(), 10, 0f, dIn8, 0, 10);
-        }
+        Blas.linearBackward(n, 3, 10, g.readBuffer(), g.offset(), p.a8, 0, headGW, head.weight(), 0f, dIn8, 0);
         // Tensor.cat(List.of(scores, across), 1): gradient of [N, 4]   CosineQueries.java:30
         if (!need8) {
           return new Tensor[9];
@@ -415,12 +406,7 @@ public final class KilnCosineQueries extends CosineQueries {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(layer_values.bias(), needsGrad(6 /* layer_values.bias() */)), 0, dIn5, 0, n * 4, 6, true);
         Tensor layer_valuesGW = Compiled.grad(layer_values.weight(), needsGrad(5 /* layer_values.weight() */));
-        if (layer_valuesGW != null) {
-          Blas.sgemm(true, false, 6, 6, n * 4, 1f, dIn5, 0, 6, in, inOff, 6, 1f, layer_valuesGW, 6);
-        }
-        if (dx != null) {
-          Blas.sgemm(false, false, n * 4, 6, 6, 1f, dIn5, 0, 6, layer_values.weight(), 6, 0f, dx, 0, 6);
-        }
+        Blas.linearBackward(n * 4, 6, 6, dIn5, 0, in, inOff, layer_valuesGW, layer_values.weight(), 0f, dx, 0);
         // cosineSimilarity(k, q, -1, 1.0E-8): gradient of [N, 4, 6], [N, 1, 6]   CosineQueries.java:27
         if (!need4) {
           return new Tensor[9];
@@ -452,24 +438,14 @@ public final class KilnCosineQueries extends CosineQueries {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(query.bias(), needsGrad(4 /* query.bias() */)), 0, dIn2, 0, n * 4, 6, true);
         Tensor queryGW = Compiled.grad(query.weight(), needsGrad(3 /* query.weight() */));
-        if (queryGW != null) {
-          Blas.sgemm(true, false, 6, 6, n * 4, 1f, dIn2, 0, 6, in, inOff, 6, 1f, queryGW, 6);
-        }
-        if (dx != null) {
-          Blas.sgemm(false, false, n * 4, 6, 6, 1f, dIn2, 0, 6, query.weight(), 6, 1f, dx, 0, 6);
-        }
+        Blas.linearBackward(n * 4, 6, 6, dIn2, 0, in, inOff, queryGW, query.weight(), 1f, dx, 0);
         // keys Linear(in_features=6, out_features=6, bias=True): gradient of [N, 4, 6]   CosineQueries.java:25
         if (!need1) {
           return new Tensor[9];
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(keys.bias(), needsGrad(2 /* keys.bias() */)), 0, dIn3, 0, n * 4, 6, true);
         Tensor keysGW = Compiled.grad(keys.weight(), needsGrad(1 /* keys.weight() */));
-        if (keysGW != null) {
-          Blas.sgemm(true, false, 6, 6, n * 4, 1f, dIn3, 0, 6, in, inOff, 6, 1f, keysGW, 6);
-        }
-        if (dx != null) {
-          Blas.sgemm(false, false, n * 4, 6, 6, 1f, dIn3, 0, 6, keys.weight(), 6, 1f, dx, 0, 6);
-        }
+        Blas.linearBackward(n * 4, 6, 6, dIn3, 0, in, inOff, keysGW, keys.weight(), 1f, dx, 0);
         Tensor[] grads = new Tensor[9];
         grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());
         return grads;

@@ -75,9 +75,8 @@ public final class KilnFlipsAndRepeats extends FlipsAndRepeats {
       int inOff = x.offset();
       float[] out = new float[n * 3];
       // fc Linear(in_features=6, out_features=6, bias=True): [N, 4, 6] -> [N, 4, 6]   FlipsAndRepeats.java:21
-      Blas.sgemm(false, true, n * 4, 6, 6, 1f, in, inOff, 6, fc.weight(), 6, 0f, p.a1, 0, 6);
       Tensor fcB = fc.bias();
-      CpuKernels.addBiasRows(p.a1, 0, p.a1, 0, fcB.readBuffer(), fcB.offset(), n * 4, 6);
+      Blas.linear(n * 4, 6, 6, in, inOff, fc.weight(), fcB.readBuffer(), fcB.offset(), p.a1, 0);
       // h.flip(1, 2): [N, 4, 6] -> [N, 4, 6]   FlipsAndRepeats.java:22
       IndexKernels.indexMap(p.a2, 0, p.a1, 0, new int[] {n, 4, 6}, new int[] {n, 4, 6}, new boolean[] {false, true, true}, new long[] {0, 3, 5}, 0.0f);
       // f.repeat(1, 2, 1): [N, 4, 6] -> [N, 8, 6]   FlipsAndRepeats.java:23
@@ -94,9 +93,8 @@ public final class KilnFlipsAndRepeats extends FlipsAndRepeats {
       // flatten(u): [N, 8, 12, 3] -> [N, 288]   FlipsAndRepeats.java:26
       // a view: no work
       // head Linear(in_features=288, out_features=3, bias=True): [N, 288] -> [N, 3]   FlipsAndRepeats.java:26
-      Blas.sgemm(false, true, n, 3, 288, 1f, p.a7, 0, 288, head.weight(), 288, 0f, out, 0, 3);
       Tensor headB = head.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 3);
+      Blas.linear(n, 3, 288, p.a7, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
       if (!Compiled.recording(x, fc.weight(), fc.bias(), head.weight(), head.bias())) {
         return Tensor.wrap(out, n, 3);
       }
@@ -250,12 +248,7 @@ public final class KilnFlipsAndRepeats extends FlipsAndRepeats {
         // head Linear(in_features=288, out_features=3, bias=True): gradient of [N, 288]   FlipsAndRepeats.java:26
         CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(4 /* head.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor headGW = Compiled.grad(head.weight(), needsGrad(3 /* head.weight() */));
-        if (headGW != null) {
-          Blas.sgemm(true, false, 3, 288, n, 1f, g.readBuffer(), g.offset(), 3, p.a7, 0, 288, 1f, headGW, 288);
-        }
-        if (dIn8 != null) {
-          Blas.sgemm(false, false, n, 288, 3, 1f, g.readBuffer(), g.offset(), 3, head.weight(), 288, 0f, dIn8, 0, 288);
-        }
+        Blas.linearBackward(n, 3, 288, g.readBuffer(), g.offset(), p.a7, 0, headGW, head.weight(), 0f, dIn8, 0);
         // t.flip(-1).repeat(new int[]{1, 1, 1, 1}): gradient of [N, 8, 12, 3]   FlipsAndRepeats.java:25
         if (!need8) {
           return new Tensor[5];
@@ -298,12 +291,7 @@ public final class KilnFlipsAndRepeats extends FlipsAndRepeats {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(fc.bias(), needsGrad(2 /* fc.bias() */)), 0, dIn1, 0, n * 4, 6, true);
         Tensor fcGW = Compiled.grad(fc.weight(), needsGrad(1 /* fc.weight() */));
-        if (fcGW != null) {
-          Blas.sgemm(true, false, 6, 6, n * 4, 1f, dIn1, 0, 6, in, inOff, 6, 1f, fcGW, 6);
-        }
-        if (dx != null) {
-          Blas.sgemm(false, false, n * 4, 6, 6, 1f, dIn1, 0, 6, fc.weight(), 6, 0f, dx, 0, 6);
-        }
+        Blas.linearBackward(n * 4, 6, 6, dIn1, 0, in, inOff, fcGW, fc.weight(), 0f, dx, 0);
         Tensor[] grads = new Tensor[5];
         grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());
         return grads;

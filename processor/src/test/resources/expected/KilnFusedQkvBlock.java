@@ -90,9 +90,8 @@ public final class KilnFusedQkvBlock extends FusedQkvBlock {
       // ln1 LayerNorm((8,), eps=1e-05, elementwise_affine=True): [N, 6, 8] -> [N, 6, 8]   FusedQkvBlock.java:42
       NormKernels.layerNormForward(p.a2, 0, p.a1, 0, ln1.weight().readBuffer(), ln1.weight().offset(), ln1.bias().readBuffer(), ln1.bias().offset(), p.mean2, p.rstd2, n * 6, 8, 1.0E-5);
       // cAttn Linear(in_features=8, out_features=24, bias=True): [N, 6, 8] -> [N, 6, 24]   FusedQkvBlock.java:42
-      Blas.sgemm(false, true, n * 6, 24, 8, 1f, p.a2, 0, 8, cAttn.weight(), 8, 0f, p.a3, 0, 24);
       Tensor cAttnB = cAttn.bias();
-      CpuKernels.addBiasRows(p.a3, 0, p.a3, 0, cAttnB.readBuffer(), cAttnB.offset(), n * 6, 24);
+      Blas.linear(n * 6, 24, 8, p.a2, 0, cAttn.weight(), cAttnB.readBuffer(), cAttnB.offset(), p.a3, 0);
       // cAttn.apply(ln1.apply(x)).split(D, 2)[1]: [N, 6, 24] -> [N, 6, 8]   FusedQkvBlock.java:43
       SliceKernels.narrowForward(p.a4, 0, p.a3, 0, n * 6, 24, 8, 8);
       // qkv[1].view(-1, S, H, DH): [N, 6, 8] -> [N, 6, 2, 4]   FusedQkvBlock.java:43
@@ -126,31 +125,27 @@ public final class KilnFusedQkvBlock extends FusedQkvBlock {
       // att.matmul(v).transpose(1, 2).reshape(-1, S, D): [N, 6, 2, 4] -> [N, 6, 8]   FusedQkvBlock.java:48
       // a view: no work
       // cProj Linear(in_features=8, out_features=8, bias=True): [N, 6, 8] -> [N, 6, 8]   FusedQkvBlock.java:49
-      Blas.sgemm(false, true, n * 6, 8, 8, 1f, p.a18, 0, 8, cProj.weight(), 8, 0f, p.a20, 0, 8);
       Tensor cProjB = cProj.bias();
-      CpuKernels.addBiasRows(p.a20, 0, p.a20, 0, cProjB.readBuffer(), cProjB.offset(), n * 6, 8);
+      Blas.linear(n * 6, 8, 8, p.a18, 0, cProj.weight(), cProjB.readBuffer(), cProjB.offset(), p.a20, 0);
       // x.add(cProj.apply(y)): [N, 6, 8] -> [N, 6, 8]   FusedQkvBlock.java:49
       CpuKernels.addForward(p.a21, 0, p.a1, 0, p.a20, 0, n * 48, false);
       // ln2 LayerNorm((8,), eps=1e-05, elementwise_affine=True): [N, 6, 8] -> [N, 6, 8]   FusedQkvBlock.java:50
       NormKernels.layerNormForward(p.a22, 0, p.a21, 0, ln2.weight().readBuffer(), ln2.weight().offset(), ln2.bias().readBuffer(), ln2.bias().offset(), p.mean22, p.rstd22, n * 6, 8, 1.0E-5);
       // cFc Linear(in_features=8, out_features=32, bias=True): [N, 6, 8] -> [N, 6, 32]   FusedQkvBlock.java:50
-      Blas.sgemm(false, true, n * 6, 32, 8, 1f, p.a22, 0, 8, cFc.weight(), 8, 0f, p.a23, 0, 32);
       Tensor cFcB = cFc.bias();
-      CpuKernels.addBiasRows(p.a23, 0, p.a23, 0, cFcB.readBuffer(), cFcB.offset(), n * 6, 32);
+      Blas.linear(n * 6, 32, 8, p.a22, 0, cFc.weight(), cFcB.readBuffer(), cFcB.offset(), p.a23, 0);
       // gelu(cFc.apply(ln2.apply(x))): [N, 6, 32] -> [N, 6, 32]   FusedQkvBlock.java:50
-      ActivationKernels.geluForward(p.a24, 0, p.a23, 0, n * 192);
+      ActivationKernels.geluForward(p.a24, 0, p.a23, 0, n * 192, Kiln.isGradEnabled() ? p.slope24 : null, 0);
       // mlpProj Linear(in_features=32, out_features=8, bias=True): [N, 6, 32] -> [N, 6, 8]   FusedQkvBlock.java:50
-      Blas.sgemm(false, true, n * 6, 8, 32, 1f, p.a24, 0, 32, mlpProj.weight(), 32, 0f, p.a25, 0, 8);
       Tensor mlpProjB = mlpProj.bias();
-      CpuKernels.addBiasRows(p.a25, 0, p.a25, 0, mlpProjB.readBuffer(), mlpProjB.offset(), n * 6, 8);
+      Blas.linear(n * 6, 8, 32, p.a24, 0, mlpProj.weight(), mlpProjB.readBuffer(), mlpProjB.offset(), p.a25, 0);
       // x.add(mlpProj.apply(gelu(cFc.apply(ln2.apply(x))))): [N, 6, 8] -> [N, 6, 8]   FusedQkvBlock.java:50
       CpuKernels.addForward(p.a26, 0, p.a21, 0, p.a25, 0, n * 48, false);
       // flatten(x): [N, 6, 8] -> [N, 48]   FusedQkvBlock.java:51
       // a view: no work
       // head Linear(in_features=48, out_features=3, bias=True): [N, 48] -> [N, 3]   FusedQkvBlock.java:51
-      Blas.sgemm(false, true, n, 3, 48, 1f, p.a26, 0, 48, head.weight(), 48, 0f, out, 0, 3);
       Tensor headB = head.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 3);
+      Blas.linear(n, 3, 48, p.a26, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
       if (!Compiled.recording(x, ln1.weight(), ln1.bias(), cAttn.weight(), cAttn.bias(), cProj.weight(), cProj.bias(), ln2.weight(), ln2.bias(), cFc.weight(), cFc.bias(), mlpProj.weight(), mlpProj.bias(), head.weight(), head.bias(), pos)) {
         return Tensor.wrap(out, n, 3);
       }
@@ -326,6 +321,8 @@ public final class KilnFusedQkvBlock extends FusedQkvBlock {
 
     final double[] rstd22;
 
+    final float[] slope24;
+
     Plan(int n) {
       super(n);
       this.a1 = new float[n * 48];
@@ -353,6 +350,7 @@ public final class KilnFusedQkvBlock extends FusedQkvBlock {
       this.rstd2 = new double[n * 6];
       this.mean22 = new double[n * 6];
       this.rstd22 = new double[n * 6];
+      this.slope24 = new float[n * 192];
     }
 
     /**
@@ -479,12 +477,7 @@ public final class KilnFusedQkvBlock extends FusedQkvBlock {
         // head Linear(in_features=48, out_features=3, bias=True): gradient of [N, 48]   FusedQkvBlock.java:51
         CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(14 /* head.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor headGW = Compiled.grad(head.weight(), needsGrad(13 /* head.weight() */));
-        if (headGW != null) {
-          Blas.sgemm(true, false, 3, 48, n, 1f, g.readBuffer(), g.offset(), 3, p.a26, 0, 48, 1f, headGW, 48);
-        }
-        if (dIn27 != null) {
-          Blas.sgemm(false, false, n, 48, 3, 1f, g.readBuffer(), g.offset(), 3, head.weight(), 48, 0f, dIn27, 0, 48);
-        }
+        Blas.linearBackward(n, 3, 48, g.readBuffer(), g.offset(), p.a26, 0, headGW, head.weight(), 0f, dIn27, 0);
         // x.add(mlpProj.apply(gelu(cFc.apply(ln2.apply(x))))): gradient of [N, 6, 8]   FusedQkvBlock.java:50
         if (!need27) {
           return new Tensor[16];
@@ -497,18 +490,13 @@ public final class KilnFusedQkvBlock extends FusedQkvBlock {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(mlpProj.bias(), needsGrad(12 /* mlpProj.bias() */)), 0, dIn25_1, 0, n * 6, 8, true);
         Tensor mlpProjGW = Compiled.grad(mlpProj.weight(), needsGrad(11 /* mlpProj.weight() */));
-        if (mlpProjGW != null) {
-          Blas.sgemm(true, false, 8, 32, n * 6, 1f, dIn25_1, 0, 8, p.a24, 0, 32, 1f, mlpProjGW, 32);
-        }
-        if (dIn24 != null) {
-          Blas.sgemm(false, false, n * 6, 32, 8, 1f, dIn25_1, 0, 8, mlpProj.weight(), 32, 0f, dIn24, 0, 32);
-        }
+        Blas.linearBackward(n * 6, 8, 32, dIn25_1, 0, p.a24, 0, mlpProjGW, mlpProj.weight(), 0f, dIn24, 0);
         // gelu(cFc.apply(ln2.apply(x))): gradient of [N, 6, 32]   FusedQkvBlock.java:50
         if (!need24) {
           return new Tensor[16];
         }
         if (dIn23 != null) {
-          ActivationKernels.geluBackward(dIn23, 0, dIn24, 0, p.a23, 0, n * 192);
+          ActivationKernels.applyMask(dIn23, 0, dIn24, 0, p.slope24, 0, n * 192);
         }
         // cFc Linear(in_features=8, out_features=32, bias=True): gradient of [N, 6, 8]   FusedQkvBlock.java:50
         if (!need23) {
@@ -516,12 +504,7 @@ public final class KilnFusedQkvBlock extends FusedQkvBlock {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(cFc.bias(), needsGrad(10 /* cFc.bias() */)), 0, dIn23, 0, n * 6, 32, true);
         Tensor cFcGW = Compiled.grad(cFc.weight(), needsGrad(9 /* cFc.weight() */));
-        if (cFcGW != null) {
-          Blas.sgemm(true, false, 32, 8, n * 6, 1f, dIn23, 0, 32, p.a22, 0, 8, 1f, cFcGW, 8);
-        }
-        if (dIn22 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 32, 1f, dIn23, 0, 32, cFc.weight(), 8, 0f, dIn22, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 32, 8, dIn23, 0, p.a22, 0, cFcGW, cFc.weight(), 0f, dIn22, 0);
         // ln2 LayerNorm((8,), eps=1e-05, elementwise_affine=True): gradient of [N, 6, 8]   FusedQkvBlock.java:50
         if (!need22) {
           return new Tensor[16];
@@ -542,12 +525,7 @@ public final class KilnFusedQkvBlock extends FusedQkvBlock {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(cProj.bias(), needsGrad(6 /* cProj.bias() */)), 0, dIn20_1, 0, n * 6, 8, true);
         Tensor cProjGW = Compiled.grad(cProj.weight(), needsGrad(5 /* cProj.weight() */));
-        if (cProjGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn20_1, 0, 8, p.a18, 0, 8, 1f, cProjGW, 8);
-        }
-        if (dIn19 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn20_1, 0, 8, cProj.weight(), 8, 0f, dIn19, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn20_1, 0, p.a18, 0, cProjGW, cProj.weight(), 0f, dIn19, 0);
         // att.matmul(v).transpose(1, 2): gradient of [N, 2, 6, 4]   FusedQkvBlock.java:48
         if (!need19) {
           return new Tensor[16];
@@ -624,12 +602,7 @@ public final class KilnFusedQkvBlock extends FusedQkvBlock {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(cAttn.bias(), needsGrad(4 /* cAttn.bias() */)), 0, dIn3, 0, n * 6, 24, true);
         Tensor cAttnGW = Compiled.grad(cAttn.weight(), needsGrad(3 /* cAttn.weight() */));
-        if (cAttnGW != null) {
-          Blas.sgemm(true, false, 24, 8, n * 6, 1f, dIn3, 0, 24, p.a2, 0, 8, 1f, cAttnGW, 8);
-        }
-        if (dIn2 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 24, 1f, dIn3, 0, 24, cAttn.weight(), 8, 0f, dIn2, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 24, 8, dIn3, 0, p.a2, 0, cAttnGW, cAttn.weight(), 0f, dIn2, 0);
         // ln1 LayerNorm((8,), eps=1e-05, elementwise_affine=True): gradient of [N, 6, 8]   FusedQkvBlock.java:42
         if (!need2) {
           return new Tensor[16];

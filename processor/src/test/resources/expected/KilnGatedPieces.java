@@ -77,9 +77,8 @@ public final class KilnGatedPieces extends GatedPieces {
       int inOff = x.offset();
       float[] out = new float[n * 3];
       // up Linear(in_features=16, out_features=24, bias=True): [N, 4, 16] -> [N, 4, 24]   GatedPieces.java:25
-      Blas.sgemm(false, true, n * 4, 24, 16, 1f, in, inOff, 16, up.weight(), 16, 0f, p.a1, 0, 24);
       Tensor upB = up.bias();
-      CpuKernels.addBiasRows(p.a1, 0, p.a1, 0, upB.readBuffer(), upB.offset(), n * 4, 24);
+      Blas.linear(n * 4, 24, 16, in, inOff, up.weight(), upB.readBuffer(), upB.offset(), p.a1, 0);
       // h.chunk(2, -1)[0]: [N, 4, 24] -> [N, 4, 12]   GatedPieces.java:26
       SliceKernels.narrowForward(p.a2, 0, p.a1, 0, n * 4, 24, 0, 12);
       // h.chunk(2, -1)[1]: [N, 4, 24] -> [N, 4, 12]   GatedPieces.java:26
@@ -91,9 +90,8 @@ public final class KilnGatedPieces extends GatedPieces {
       // x.split(new int[]{4, 12}, 2)[1]: [N, 4, 16] -> [N, 4, 12]   GatedPieces.java:28
       SliceKernels.narrowForward(p.a6, 0, in, inOff, n * 4, 16, 4, 12);
       // side Linear(in_features=12, out_features=12, bias=True): [N, 4, 12] -> [N, 4, 12]   GatedPieces.java:28
-      Blas.sgemm(false, true, n * 4, 12, 12, 1f, p.a6, 0, 12, side.weight(), 12, 0f, p.a7, 0, 12);
       Tensor sideB = side.bias();
-      CpuKernels.addBiasRows(p.a7, 0, p.a7, 0, sideB.readBuffer(), sideB.offset(), n * 4, 12);
+      Blas.linear(n * 4, 12, 12, p.a6, 0, side.weight(), sideB.readBuffer(), sideB.offset(), p.a7, 0);
       // side.apply(parts[1]).add(parts[1]): [N, 4, 12] -> [N, 4, 12]   GatedPieces.java:28
       CpuKernels.addForward(p.a8, 0, p.a7, 0, p.a6, 0, n * 48, false);
       // g.add(s): [N, 4, 12] -> [N, 4, 12]   GatedPieces.java:29
@@ -109,9 +107,8 @@ public final class KilnGatedPieces extends GatedPieces {
       // flatten(last.add(rows[0].mean(1, true))): [N, 1, 12] -> [N, 12]   GatedPieces.java:31
       // a view: no work
       // head Linear(in_features=12, out_features=3, bias=True): [N, 12] -> [N, 3]   GatedPieces.java:31
-      Blas.sgemm(false, true, n, 3, 12, 1f, p.a13, 0, 12, head.weight(), 12, 0f, out, 0, 3);
       Tensor headB = head.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 3);
+      Blas.linear(n, 3, 12, p.a13, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
       if (!Compiled.recording(x, up.weight(), up.bias(), side.weight(), side.bias(), head.weight(), head.bias())) {
         return Tensor.wrap(out, n, 3);
       }
@@ -334,12 +331,7 @@ public final class KilnGatedPieces extends GatedPieces {
         // head Linear(in_features=12, out_features=3, bias=True): gradient of [N, 12]   GatedPieces.java:31
         CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(6 /* head.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor headGW = Compiled.grad(head.weight(), needsGrad(5 /* head.weight() */));
-        if (headGW != null) {
-          Blas.sgemm(true, false, 3, 12, n, 1f, g.readBuffer(), g.offset(), 3, p.a13, 0, 12, 1f, headGW, 12);
-        }
-        if (dIn14 != null) {
-          Blas.sgemm(false, false, n, 12, 3, 1f, g.readBuffer(), g.offset(), 3, head.weight(), 12, 0f, dIn14, 0, 12);
-        }
+        Blas.linearBackward(n, 3, 12, g.readBuffer(), g.offset(), p.a13, 0, headGW, head.weight(), 0f, dIn14, 0);
         // last.add(rows[0].mean(1, true)): gradient of [N, 1, 12]   GatedPieces.java:31
         if (!need14) {
           return new Tensor[7];
@@ -381,12 +373,7 @@ public final class KilnGatedPieces extends GatedPieces {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(side.bias(), needsGrad(4 /* side.bias() */)), 0, dIn7, 0, n * 4, 12, true);
         Tensor sideGW = Compiled.grad(side.weight(), needsGrad(3 /* side.weight() */));
-        if (sideGW != null) {
-          Blas.sgemm(true, false, 12, 12, n * 4, 1f, dIn7, 0, 12, p.a6, 0, 12, 1f, sideGW, 12);
-        }
-        if (dIn6 != null) {
-          Blas.sgemm(false, false, n * 4, 12, 12, 1f, dIn7, 0, 12, side.weight(), 12, 1f, dIn6, 0, 12);
-        }
+        Blas.linearBackward(n * 4, 12, 12, dIn7, 0, p.a6, 0, sideGW, side.weight(), 1f, dIn6, 0);
         // x.split(new int[]{4, 12}, 2)[1]: gradient of [N, 4, 16]   GatedPieces.java:28
         if (!need6) {
           return new Tensor[7];
@@ -421,12 +408,7 @@ public final class KilnGatedPieces extends GatedPieces {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(up.bias(), needsGrad(2 /* up.bias() */)), 0, dIn1, 0, n * 4, 24, true);
         Tensor upGW = Compiled.grad(up.weight(), needsGrad(1 /* up.weight() */));
-        if (upGW != null) {
-          Blas.sgemm(true, false, 24, 16, n * 4, 1f, dIn1, 0, 24, in, inOff, 16, 1f, upGW, 16);
-        }
-        if (dx != null) {
-          Blas.sgemm(false, false, n * 4, 16, 24, 1f, dIn1, 0, 24, up.weight(), 16, 1f, dx, 0, 16);
-        }
+        Blas.linearBackward(n * 4, 24, 16, dIn1, 0, in, inOff, upGW, up.weight(), 1f, dx, 0);
         Tensor[] grads = new Tensor[7];
         grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());
         return grads;

@@ -75,9 +75,8 @@ public final class KilnHiddenArray extends HiddenArray {
       boolean[] training = new boolean[5];
       training[3] = dropout.isTraining();
       // fc1 Linear(in_features=5, out_features=7, bias=True): [N, 5] -> [N, 7]   HiddenArray.java:19
-      Blas.sgemm(false, true, n, 7, 5, 1f, in, inOff, 5, fc1.weight(), 5, 0f, p.a1, 0, 7);
       Tensor fc1B = fc1.bias();
-      CpuKernels.addBiasRows(p.a1, 0, p.a1, 0, fc1B.readBuffer(), fc1B.offset(), n, 7);
+      Blas.linear(n, 7, 5, in, inOff, fc1.weight(), fc1B.readBuffer(), fc1B.offset(), p.a1, 0);
       // relu(h): [N, 7] -> [N, 7]   HiddenArray.java:20
       CpuKernels.reluForward(p.a2, 0, p.a1, 0, n * 7);
       // dropout Dropout(p=0.3, inplace=False): [N, 7] -> [N, 7]   HiddenArray.java:20
@@ -88,9 +87,8 @@ public final class KilnHiddenArray extends HiddenArray {
         System.arraycopy(p.a2, 0, p.a3, 0, n * 7);
       }
       // fc2 Linear(in_features=7, out_features=2, bias=True): [N, 7] -> [N, 2]   HiddenArray.java:21
-      Blas.sgemm(false, true, n, 2, 7, 1f, p.a3, 0, 7, fc2.weight(), 7, 0f, out, 0, 2);
       Tensor fc2B = fc2.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, fc2B.readBuffer(), fc2B.offset(), n, 2);
+      Blas.linear(n, 2, 7, p.a3, 0, fc2.weight(), fc2B.readBuffer(), fc2B.offset(), out, 0);
       boolean recording = Compiled.recording(x, fc1.weight(), fc1.bias(), fc2.weight(), fc2.bias());
       if (!all) {
         // forward returns [1] [N, 7] alone, through the backward node's hidden anchor (OutputGradients)
@@ -276,12 +274,7 @@ public final class KilnHiddenArray extends HiddenArray {
           // fc2 Linear(in_features=7, out_features=2, bias=True): gradient of [N, 7]   HiddenArray.java:21
           CpuKernels.biasGradient(Compiled.gradBuffer(fc2.bias(), needsGrad(4 /* fc2.bias() */)), 0, p.dout, 0, n, 2, true);
           Tensor fc2GW = Compiled.grad(fc2.weight(), needsGrad(3 /* fc2.weight() */));
-          if (fc2GW != null) {
-            Blas.sgemm(true, false, 2, 7, n, 1f, p.dout, 0, 2, p.a3, 0, 7, 1f, fc2GW, 7);
-          }
-          if (dIn3 != null) {
-            Blas.sgemm(false, false, n, 7, 2, 1f, p.dout, 0, 2, fc2.weight(), 7, 0f, dIn3, 0, 7);
-          }
+          Blas.linearBackward(n, 2, 7, p.dout, 0, p.a3, 0, fc2GW, fc2.weight(), 0f, dIn3, 0);
         }
         // [2] [N, 7]: add the gradient the loss sent to this output
         flowing = Compiled.addOutputGradient(p.da3, 0, outputGrads[2], flowing);
@@ -312,12 +305,7 @@ public final class KilnHiddenArray extends HiddenArray {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(fc1.bias(), needsGrad(2 /* fc1.bias() */)), 0, dIn1, 0, n, 7, true);
         Tensor fc1GW = Compiled.grad(fc1.weight(), needsGrad(1 /* fc1.weight() */));
-        if (fc1GW != null) {
-          Blas.sgemm(true, false, 7, 5, n, 1f, dIn1, 0, 7, in, inOff, 5, 1f, fc1GW, 5);
-        }
-        if (dx != null) {
-          Blas.sgemm(false, false, n, 5, 7, 1f, dIn1, 0, 7, fc1.weight(), 5, 0f, dx, 0, 5);
-        }
+        Blas.linearBackward(n, 7, 5, dIn1, 0, in, inOff, fc1GW, fc1.weight(), 0f, dx, 0);
         Tensor[] grads = new Tensor[5];
         grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());
         return grads;

@@ -121,9 +121,8 @@ public final class KilnHiddenCnn extends HiddenCnn {
       Tensor fc1B = fc1.bias();
       CpuKernels.addBiasRelu(p.a5, 0, p.a5, 0, fc1B.readBuffer(), fc1B.offset(), n, 5);
       // fc2 Linear(in_features=5, out_features=3, bias=True): [N, 5] -> [N, 3]   HiddenCnn.java:38
-      Blas.sgemm(false, true, n, 3, 5, 1f, p.a5, 0, 5, fc2.weight(), 5, 0f, out, 0, 3);
       Tensor fc2B = fc2.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, fc2B.readBuffer(), fc2B.offset(), n, 3);
+      Blas.linear(n, 3, 5, p.a5, 0, fc2.weight(), fc2B.readBuffer(), fc2B.offset(), out, 0);
       if (!Compiled.recording(x, conv1.weight(), conv1.bias(), bn1.weight(), bn1.bias(), fc1.weight(), fc1.bias(), fc2.weight(), fc2.bias())) {
         return Tensor.wrap(out, n, 3);
       }
@@ -203,15 +202,13 @@ public final class KilnHiddenCnn extends HiddenCnn {
         // flatten(maxPool2d(features, 2)): [N, 4, 3, 3] -> [N, 36]   HiddenCnn.java:29
         // a view: no work
         // fc1 Linear(in_features=36, out_features=5, bias=True): [N, 36] -> [N, 5]   HiddenCnn.java:29
-        Blas.sgemm(false, true, n, 5, 36, 1f, p.a3, 0, 36, fc1.weight(), 36, 0f, p.a5, 0, 5);
         Tensor fc1B = fc1.bias();
-        CpuKernels.addBiasRows(p.a5, 0, p.a5, 0, fc1B.readBuffer(), fc1B.offset(), n, 5);
+        Blas.linear(n, 5, 36, p.a3, 0, fc1.weight(), fc1B.readBuffer(), fc1B.offset(), p.a5, 0);
         // relu(pre): [N, 5] -> [N, 5]   HiddenCnn.java:30
         CpuKernels.reluForward(p.a6, 0, p.a5, 0, n * 5);
         // fc2 Linear(in_features=5, out_features=3, bias=True): [N, 5] -> [N, 3]   HiddenCnn.java:30
-        Blas.sgemm(false, true, n, 3, 5, 1f, p.a6, 0, 5, fc2.weight(), 5, 0f, out, 0, 3);
         Tensor fc2B = fc2.bias();
-        CpuKernels.addBiasRows(out, 0, out, 0, fc2B.readBuffer(), fc2B.offset(), n, 3);
+        Blas.linear(n, 3, 5, p.a6, 0, fc2.weight(), fc2B.readBuffer(), fc2B.offset(), out, 0);
         boolean recording = Compiled.recording(x, conv1.weight(), conv1.bias(), bn1.weight(), bn1.bias(), fc1.weight(), fc1.bias(), fc2.weight(), fc2.bias());
         // the outputs' values: out is new for each call; what lies in the plan's buffers is copied, since the next
         // forward of this batch size overwrites them
@@ -409,12 +406,7 @@ public final class KilnHiddenCnn extends HiddenCnn {
             // fc2 Linear(in_features=5, out_features=3, bias=True): gradient of [N, 5]   HiddenCnn.java:30
             CpuKernels.biasGradient(Compiled.gradBuffer(fc2.bias(), needsGrad(8 /* fc2.bias() */)), 0, p.dout, 0, n, 3, true);
             Tensor fc2GW = Compiled.grad(fc2.weight(), needsGrad(7 /* fc2.weight() */));
-            if (fc2GW != null) {
-              Blas.sgemm(true, false, 3, 5, n, 1f, p.dout, 0, 3, p.a6, 0, 5, 1f, fc2GW, 5);
-            }
-            if (dIn6 != null) {
-              Blas.sgemm(false, false, n, 5, 3, 1f, p.dout, 0, 3, fc2.weight(), 5, 0f, dIn6, 0, 5);
-            }
+            Blas.linearBackward(n, 3, 5, p.dout, 0, p.a6, 0, fc2GW, fc2.weight(), 0f, dIn6, 0);
             // relu(pre): gradient of [N, 5]   HiddenCnn.java:30
             if (!need6) {
               return new Tensor[9];
@@ -433,12 +425,7 @@ public final class KilnHiddenCnn extends HiddenCnn {
             }
             CpuKernels.biasGradient(Compiled.gradBuffer(fc1.bias(), needsGrad(6 /* fc1.bias() */)), 0, dIn5, 0, n, 5, true);
             Tensor fc1GW = Compiled.grad(fc1.weight(), needsGrad(5 /* fc1.weight() */));
-            if (fc1GW != null) {
-              Blas.sgemm(true, false, 5, 36, n, 1f, dIn5, 0, 5, p.a3, 0, 36, 1f, fc1GW, 36);
-            }
-            if (dIn4 != null) {
-              Blas.sgemm(false, false, n, 36, 5, 1f, dIn5, 0, 5, fc1.weight(), 36, 0f, dIn4, 0, 36);
-            }
+            Blas.linearBackward(n, 5, 36, dIn5, 0, p.a3, 0, fc1GW, fc1.weight(), 0f, dIn4, 0);
             // maxPool2d(features, 2): gradient of [N, 4, 6, 6]   HiddenCnn.java:29
             if (!need4) {
               return new Tensor[9];
@@ -715,24 +702,14 @@ public final class KilnHiddenCnn extends HiddenCnn {
         // fc2 Linear(in_features=5, out_features=3, bias=True): gradient of [N, 5]   HiddenCnn.java:38
         CpuKernels.biasGradient(Compiled.gradBuffer(fc2.bias(), needsGrad(8 /* fc2.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor fc2GW = Compiled.grad(fc2.weight(), needsGrad(7 /* fc2.weight() */));
-        if (fc2GW != null) {
-          Blas.sgemm(true, false, 3, 5, n, 1f, g.readBuffer(), g.offset(), 3, p.a5, 0, 5, 1f, fc2GW, 5);
-        }
-        if (dIn5 != null) {
-          Blas.sgemm(false, false, n, 5, 3, 1f, g.readBuffer(), g.offset(), 3, fc2.weight(), 5, 0f, dIn5, 0, 5);
-        }
+        Blas.linearBackward(n, 3, 5, g.readBuffer(), g.offset(), p.a5, 0, fc2GW, fc2.weight(), 0f, dIn5, 0);
         // fc1 Linear(in_features=36, out_features=5, bias=True) + relu(fc1.apply(flatten(x))): gradient of [N, 36]   HiddenCnn.java:37
         if (!need5) {
           return new Tensor[9];
         }
         CpuKernels.reluBackwardBiasGradient(Compiled.gradBuffer(fc1.bias(), needsGrad(6 /* fc1.bias() */)), 0, dIn5, 0, p.a5, 0, n, 5, true);
         Tensor fc1GW = Compiled.grad(fc1.weight(), needsGrad(5 /* fc1.weight() */));
-        if (fc1GW != null) {
-          Blas.sgemm(true, false, 5, 36, n, 1f, dIn5, 0, 5, p.a3, 0, 36, 1f, fc1GW, 36);
-        }
-        if (dIn4 != null) {
-          Blas.sgemm(false, false, n, 36, 5, 1f, dIn5, 0, 5, fc1.weight(), 36, 0f, dIn4, 0, 36);
-        }
+        Blas.linearBackward(n, 5, 36, dIn5, 0, p.a3, 0, fc1GW, fc1.weight(), 0f, dIn4, 0);
         // maxPool2d(relu(bn1.apply(conv1.apply(x))), 2): gradient of [N, 4, 6, 6]   HiddenCnn.java:36
         if (!need4) {
           return new Tensor[9];

@@ -73,9 +73,8 @@ public final class KilnHiddenMlp extends HiddenMlp {
       Tensor fc1B = fc1.bias();
       CpuKernels.addBiasRelu(p.a1, 0, p.a1, 0, fc1B.readBuffer(), fc1B.offset(), n, 8);
       // fc2 Linear(in_features=8, out_features=3, bias=True): [N, 8] -> [N, 3]   HiddenMlp.java:21
-      Blas.sgemm(false, true, n, 3, 8, 1f, p.a1, 0, 8, fc2.weight(), 8, 0f, out, 0, 3);
       Tensor fc2B = fc2.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, fc2B.readBuffer(), fc2B.offset(), n, 3);
+      Blas.linear(n, 3, 8, p.a1, 0, fc2.weight(), fc2B.readBuffer(), fc2B.offset(), out, 0);
       boolean recording = Compiled.recording(x, fc1.weight(), fc1.bias(), fc2.weight(), fc2.bias());
       if (!all) {
         // forward returns output() [N, 3] alone, through the backward node's hidden anchor (OutputGradients)
@@ -230,12 +229,7 @@ public final class KilnHiddenMlp extends HiddenMlp {
           // fc2 Linear(in_features=8, out_features=3, bias=True): gradient of [N, 8]   HiddenMlp.java:21
           CpuKernels.biasGradient(Compiled.gradBuffer(fc2.bias(), needsGrad(4 /* fc2.bias() */)), 0, p.dout, 0, n, 3, true);
           Tensor fc2GW = Compiled.grad(fc2.weight(), needsGrad(3 /* fc2.weight() */));
-          if (fc2GW != null) {
-            Blas.sgemm(true, false, 3, 8, n, 1f, p.dout, 0, 3, p.a1, 0, 8, 1f, fc2GW, 8);
-          }
-          if (dIn1 != null) {
-            Blas.sgemm(false, false, n, 8, 3, 1f, p.dout, 0, 3, fc2.weight(), 8, 0f, dIn1, 0, 8);
-          }
+          Blas.linearBackward(n, 3, 8, p.dout, 0, p.a1, 0, fc2GW, fc2.weight(), 0f, dIn1, 0);
         }
         // hidden() [N, 8]: add the gradient the loss sent to this output
         flowing = Compiled.addOutputGradient(p.da1, 0, outputGrads[1], flowing);
@@ -245,12 +239,7 @@ public final class KilnHiddenMlp extends HiddenMlp {
         }
         CpuKernels.reluBackwardBiasGradient(Compiled.gradBuffer(fc1.bias(), needsGrad(2 /* fc1.bias() */)), 0, dIn1, 0, p.a1, 0, n, 8, true);
         Tensor fc1GW = Compiled.grad(fc1.weight(), needsGrad(1 /* fc1.weight() */));
-        if (fc1GW != null) {
-          Blas.sgemm(true, false, 8, 6, n, 1f, dIn1, 0, 8, in, inOff, 6, 1f, fc1GW, 6);
-        }
-        if (dx != null) {
-          Blas.sgemm(false, false, n, 6, 8, 1f, dIn1, 0, 8, fc1.weight(), 6, 0f, dx, 0, 6);
-        }
+        Blas.linearBackward(n, 8, 6, dIn1, 0, in, inOff, fc1GW, fc1.weight(), 0f, dx, 0);
         Tensor[] grads = new Tensor[5];
         grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());
         return grads;

@@ -99,16 +99,14 @@ public final class KilnHiddenResidual extends HiddenResidual {
       // add(bn.apply(fc2.apply(h)), h) + relu(add(bn.apply(fc2.apply(h)), h)): [N, 8] -> [N, 8]   HiddenResidual.java:30
       CpuKernels.addForward(p.a4, 0, p.a3, 0, p.a1, 0, n * 8, true);
       // head1 Linear(in_features=8, out_features=3, bias=True): [N, 8] -> [N, 3]   HiddenResidual.java:31
-      Blas.sgemm(false, true, n, 3, 8, 1f, p.a4, 0, 8, head1.weight(), 8, 0f, p.a5, 0, 3);
       Tensor head1B = head1.bias();
-      CpuKernels.addBiasRows(p.a5, 0, p.a5, 0, head1B.readBuffer(), head1B.offset(), n, 3);
+      Blas.linear(n, 3, 8, p.a4, 0, head1.weight(), head1B.readBuffer(), head1B.offset(), p.a5, 0);
       // Tensor.cat(List.of(r, h), 1): [N, 8] -> [N, 16]   HiddenResidual.java:32
       CpuKernels.catForward(p.a6, 0, 16, p.a4, 0, 8, 0, n);
       CpuKernels.catForward(p.a6, 0, 16, p.a1, 0, 8, 8, n);
       // head2 Linear(in_features=16, out_features=2, bias=True): [N, 16] -> [N, 2]   HiddenResidual.java:32
-      Blas.sgemm(false, true, n, 2, 16, 1f, p.a6, 0, 16, head2.weight(), 16, 0f, out, 0, 2);
       Tensor head2B = head2.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, head2B.readBuffer(), head2B.offset(), n, 2);
+      Blas.linear(n, 2, 16, p.a6, 0, head2.weight(), head2B.readBuffer(), head2B.offset(), out, 0);
       boolean recording = Compiled.recording(x, fc1.weight(), fc1.bias(), fc2.weight(), bn.weight(), bn.bias(), head1.weight(), head1.bias(), head2.weight(), head2.bias());
       if (!all) {
         // forward returns logits() [N, 3] alone, through the backward node's hidden anchor (OutputGradients)
@@ -358,12 +356,7 @@ public final class KilnHiddenResidual extends HiddenResidual {
           if (outputGrads[2] != null) {
             CpuKernels.biasGradient(Compiled.gradBuffer(head2.bias(), needsGrad(9 /* head2.bias() */)), 0, p.dout, 0, n, 2, true);
             Tensor head2GW = Compiled.grad(head2.weight(), needsGrad(8 /* head2.weight() */));
-            if (head2GW != null) {
-              Blas.sgemm(true, false, 2, 16, n, 1f, p.dout, 0, 2, p.a6, 0, 16, 1f, head2GW, 16);
-            }
-            if (dIn6 != null) {
-              Blas.sgemm(false, false, n, 16, 2, 1f, p.dout, 0, 2, head2.weight(), 16, 1f, dIn6, 0, 16);
-            }
+            Blas.linearBackward(n, 2, 16, p.dout, 0, p.a6, 0, head2GW, head2.weight(), 1f, dIn6, 0);
           }
           // Tensor.cat(List.of(r, h), 1): gradient of [N, 8]   HiddenResidual.java:32
           if (!need6) {
@@ -387,12 +380,7 @@ public final class KilnHiddenResidual extends HiddenResidual {
           if (outputGrads[0] != null) {
             CpuKernels.biasGradient(Compiled.gradBuffer(head1.bias(), needsGrad(7 /* head1.bias() */)), 0, p.da5, 0, n, 3, true);
             Tensor head1GW = Compiled.grad(head1.weight(), needsGrad(6 /* head1.weight() */));
-            if (head1GW != null) {
-              Blas.sgemm(true, false, 3, 8, n, 1f, p.da5, 0, 3, p.a4, 0, 8, 1f, head1GW, 8);
-            }
-            if (dIn4 != null) {
-              Blas.sgemm(false, false, n, 8, 3, 1f, p.da5, 0, 3, head1.weight(), 8, 1f, dIn4, 0, 8);
-            }
+            Blas.linearBackward(n, 3, 8, p.da5, 0, p.a4, 0, head1GW, head1.weight(), 1f, dIn4, 0);
           }
           // add(bn.apply(fc2.apply(h)), h) + relu(add(bn.apply(fc2.apply(h)), h)): gradient of [N, 8]   HiddenResidual.java:30
           if (!need4) {
@@ -423,12 +411,7 @@ public final class KilnHiddenResidual extends HiddenResidual {
           // only when an output this step leads to received a gradient
           if (outputGrads[0] != null || outputGrads[2] != null) {
             Tensor fc2GW = Compiled.grad(fc2.weight(), needsGrad(3 /* fc2.weight() */));
-            if (fc2GW != null) {
-              Blas.sgemm(true, false, 8, 8, n, 1f, dIn2, 0, 8, p.a1, 0, 8, 1f, fc2GW, 8);
-            }
-            if (dIn1 != null) {
-              Blas.sgemm(false, false, n, 8, 8, 1f, dIn2, 0, 8, fc2.weight(), 8, 1f, dIn1, 0, 8);
-            }
+            Blas.linearBackward(n, 8, 8, dIn2, 0, p.a1, 0, fc2GW, fc2.weight(), 1f, dIn1, 0);
           }
         }
         // hidden() [N, 8]: add the gradient the loss sent to this output
@@ -441,12 +424,7 @@ public final class KilnHiddenResidual extends HiddenResidual {
         if (outputGrads[0] != null || outputGrads[1] != null || outputGrads[2] != null) {
           CpuKernels.reluBackwardBiasGradient(Compiled.gradBuffer(fc1.bias(), needsGrad(2 /* fc1.bias() */)), 0, dIn1, 0, p.a1, 0, n, 8, true);
           Tensor fc1GW = Compiled.grad(fc1.weight(), needsGrad(1 /* fc1.weight() */));
-          if (fc1GW != null) {
-            Blas.sgemm(true, false, 8, 6, n, 1f, dIn1, 0, 8, in, inOff, 6, 1f, fc1GW, 6);
-          }
-          if (dx != null) {
-            Blas.sgemm(false, false, n, 6, 8, 1f, dIn1, 0, 8, fc1.weight(), 6, 1f, dx, 0, 6);
-          }
+          Blas.linearBackward(n, 8, 6, dIn1, 0, in, inOff, fc1GW, fc1.weight(), 1f, dx, 0);
         }
         Tensor[] grads = new Tensor[10];
         grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());

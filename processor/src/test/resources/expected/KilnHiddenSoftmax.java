@@ -70,17 +70,15 @@ public final class KilnHiddenSoftmax extends HiddenSoftmax {
       int inOff = x.offset();
       float[] out = new float[n * 2];
       // fc1 Linear(in_features=4, out_features=6, bias=True): [N, 4] -> [N, 6]   HiddenSoftmax.java:19
-      Blas.sgemm(false, true, n, 6, 4, 1f, in, inOff, 4, fc1.weight(), 4, 0f, p.a1, 0, 6);
       Tensor fc1B = fc1.bias();
-      CpuKernels.addBiasRows(p.a1, 0, p.a1, 0, fc1B.readBuffer(), fc1B.offset(), n, 6);
+      Blas.linear(n, 6, 4, in, inOff, fc1.weight(), fc1B.readBuffer(), fc1B.offset(), p.a1, 0);
       // softmax(fc1.apply(x), 1): [N, 6] -> [N, 6]   HiddenSoftmax.java:19
       ActivationKernels.softmaxForward(p.a2, 0, p.a1, 0, n, 6, 1);
       // softmax(hidden, 0): [N, 6] -> [N, 6]   HiddenSoftmax.java:20
       ActivationKernels.softmaxForward(p.a3, 0, p.a2, 0, 1, n, 6);
       // fc2 Linear(in_features=6, out_features=2, bias=True): [N, 6] -> [N, 2]   HiddenSoftmax.java:20
-      Blas.sgemm(false, true, n, 2, 6, 1f, p.a3, 0, 6, fc2.weight(), 6, 0f, out, 0, 2);
       Tensor fc2B = fc2.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, fc2B.readBuffer(), fc2B.offset(), n, 2);
+      Blas.linear(n, 2, 6, p.a3, 0, fc2.weight(), fc2B.readBuffer(), fc2B.offset(), out, 0);
       boolean recording = Compiled.recording(x, fc1.weight(), fc1.bias(), fc2.weight(), fc2.bias());
       if (!all) {
         // forward returns output() [N, 2] alone, through the backward node's hidden anchor (OutputGradients)
@@ -254,12 +252,7 @@ public final class KilnHiddenSoftmax extends HiddenSoftmax {
           // fc2 Linear(in_features=6, out_features=2, bias=True): gradient of [N, 6]   HiddenSoftmax.java:20
           CpuKernels.biasGradient(Compiled.gradBuffer(fc2.bias(), needsGrad(4 /* fc2.bias() */)), 0, p.dout, 0, n, 2, true);
           Tensor fc2GW = Compiled.grad(fc2.weight(), needsGrad(3 /* fc2.weight() */));
-          if (fc2GW != null) {
-            Blas.sgemm(true, false, 2, 6, n, 1f, p.dout, 0, 2, p.a3, 0, 6, 1f, fc2GW, 6);
-          }
-          if (dIn3 != null) {
-            Blas.sgemm(false, false, n, 6, 2, 1f, p.dout, 0, 2, fc2.weight(), 6, 0f, dIn3, 0, 6);
-          }
+          Blas.linearBackward(n, 2, 6, p.dout, 0, p.a3, 0, fc2GW, fc2.weight(), 0f, dIn3, 0);
           // softmax(hidden, 0): gradient of [N, 6]   HiddenSoftmax.java:20
           if (!need3) {
             return new Tensor[5];
@@ -283,12 +276,7 @@ public final class KilnHiddenSoftmax extends HiddenSoftmax {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(fc1.bias(), needsGrad(2 /* fc1.bias() */)), 0, dIn1, 0, n, 6, true);
         Tensor fc1GW = Compiled.grad(fc1.weight(), needsGrad(1 /* fc1.weight() */));
-        if (fc1GW != null) {
-          Blas.sgemm(true, false, 6, 4, n, 1f, dIn1, 0, 6, in, inOff, 4, 1f, fc1GW, 4);
-        }
-        if (dx != null) {
-          Blas.sgemm(false, false, n, 4, 6, 1f, dIn1, 0, 6, fc1.weight(), 4, 0f, dx, 0, 4);
-        }
+        Blas.linearBackward(n, 6, 4, dIn1, 0, in, inOff, fc1GW, fc1.weight(), 0f, dx, 0);
         Tensor[] grads = new Tensor[5];
         grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());
         return grads;

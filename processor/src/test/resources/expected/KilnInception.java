@@ -134,9 +134,8 @@ public final class KilnInception extends Inception {
       CpuKernels.catForward(p.a12, 0, 608, p.a10, 0, 304, 0, n);
       CpuKernels.catForward(p.a12, 0, 608, p.a10, 0, 304, 304, n);
       // fc Linear(in_features=608, out_features=3, bias=True): [N, 608] -> [N, 3]   Inception.java:36
-      Blas.sgemm(false, true, n, 3, 608, 1f, p.a12, 0, 608, fc.weight(), 608, 0f, out, 0, 3);
       Tensor fcB = fc.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, fcB.readBuffer(), fcB.offset(), n, 3);
+      Blas.linear(n, 3, 608, p.a12, 0, fc.weight(), fcB.readBuffer(), fcB.offset(), out, 0);
       if (!Compiled.recording(x, b1.weight(), b1.bias(), b2.weight(), b2.bias(), b3.weight(), b3.bias(), bn.weight(), bn.bias(), dense.weight(), dense.bias(), fc.weight(), fc.bias())) {
         return Tensor.wrap(out, n, 3);
       }
@@ -383,12 +382,7 @@ public final class KilnInception extends Inception {
         // fc Linear(in_features=608, out_features=3, bias=True): gradient of [N, 608]   Inception.java:36
         CpuKernels.biasGradient(Compiled.gradBuffer(fc.bias(), needsGrad(12 /* fc.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor fcGW = Compiled.grad(fc.weight(), needsGrad(11 /* fc.weight() */));
-        if (fcGW != null) {
-          Blas.sgemm(true, false, 3, 608, n, 1f, g.readBuffer(), g.offset(), 3, p.a12, 0, 608, 1f, fcGW, 608);
-        }
-        if (dIn12 != null) {
-          Blas.sgemm(false, false, n, 608, 3, 1f, g.readBuffer(), g.offset(), 3, fc.weight(), 608, 0f, dIn12, 0, 608);
-        }
+        Blas.linearBackward(n, 3, 608, g.readBuffer(), g.offset(), p.a12, 0, fcGW, fc.weight(), 0f, dIn12, 0);
         // Tensor.cat(List.of(f, f), -1): gradient of [N, 304]   Inception.java:36
         if (!need12) {
           return new Tensor[13];

@@ -75,9 +75,8 @@ public final class KilnLineOps extends LineOps {
       int inOff = x.offset();
       float[] out = new float[n * 3];
       // fc Linear(in_features=6, out_features=6, bias=True): [N, 4, 6] -> [N, 4, 6]   LineOps.java:23
-      Blas.sgemm(false, true, n * 4, 6, 6, 1f, in, inOff, 6, fc.weight(), 6, 0f, p.a1, 0, 6);
       Tensor fcB = fc.bias();
-      CpuKernels.addBiasRows(p.a1, 0, p.a1, 0, fcB.readBuffer(), fcB.offset(), n * 4, 6);
+      Blas.linear(n * 4, 6, 6, in, inOff, fc.weight(), fcB.readBuffer(), fcB.offset(), p.a1, 0);
       // h.cumsum(1): [N, 4, 6] -> [N, 4, 6]   LineOps.java:24
       IndexKernels.cumsum(p.a2, 0, p.a1, 0, n, 4, 6, false);
       // c.logsumexp(-1): [N, 4, 6] -> [N, 4]   LineOps.java:25
@@ -93,9 +92,8 @@ public final class KilnLineOps extends LineOps {
       CpuKernels.catForward(p.a7, 0, 9, p.a4, 0, 4, 4, n);
       CpuKernels.catForward(p.a7, 0, 9, p.a5, 0, 1, 8, n);
       // head Linear(in_features=9, out_features=3, bias=True): [N, 9] -> [N, 3]   LineOps.java:28
-      Blas.sgemm(false, true, n, 3, 9, 1f, p.a7, 0, 9, head.weight(), 9, 0f, out, 0, 3);
       Tensor headB = head.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 3);
+      Blas.linear(n, 3, 9, p.a7, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
       if (!Compiled.recording(x, fc.weight(), fc.bias(), head.weight(), head.bias())) {
         return Tensor.wrap(out, n, 3);
       }
@@ -249,12 +247,7 @@ public final class KilnLineOps extends LineOps {
         // head Linear(in_features=9, out_features=3, bias=True): gradient of [N, 9]   LineOps.java:28
         CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(4 /* head.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor headGW = Compiled.grad(head.weight(), needsGrad(3 /* head.weight() */));
-        if (headGW != null) {
-          Blas.sgemm(true, false, 3, 9, n, 1f, g.readBuffer(), g.offset(), 3, p.a7, 0, 9, 1f, headGW, 9);
-        }
-        if (dIn7 != null) {
-          Blas.sgemm(false, false, n, 9, 3, 1f, g.readBuffer(), g.offset(), 3, head.weight(), 9, 0f, dIn7, 0, 9);
-        }
+        Blas.linearBackward(n, 3, 9, g.readBuffer(), g.offset(), p.a7, 0, headGW, head.weight(), 0f, dIn7, 0);
         // Tensor.cat(List.of(l, flatten(r), n), 1): gradient of [N, 4]   LineOps.java:28
         if (!need7) {
           return new Tensor[5];
@@ -302,12 +295,7 @@ public final class KilnLineOps extends LineOps {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(fc.bias(), needsGrad(2 /* fc.bias() */)), 0, dIn1, 0, n * 4, 6, true);
         Tensor fcGW = Compiled.grad(fc.weight(), needsGrad(1 /* fc.weight() */));
-        if (fcGW != null) {
-          Blas.sgemm(true, false, 6, 6, n * 4, 1f, dIn1, 0, 6, in, inOff, 6, 1f, fcGW, 6);
-        }
-        if (dx != null) {
-          Blas.sgemm(false, false, n * 4, 6, 6, 1f, dIn1, 0, 6, fc.weight(), 6, 0f, dx, 0, 6);
-        }
+        Blas.linearBackward(n * 4, 6, 6, dIn1, 0, in, inOff, fcGW, fc.weight(), 0f, dx, 0);
         Tensor[] grads = new Tensor[5];
         grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());
         return grads;

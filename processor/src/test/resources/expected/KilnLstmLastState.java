@@ -86,9 +86,8 @@ public final class KilnLstmLastState extends LstmLastState {
       // o.h().select(0, -1): [N, 10, 8] -> [N, 8]   LstmLastState.java:22
       SliceKernels.narrowForward(p.a2, 0, p.a1, 0, n, 80, 56, 8);
       // fc Linear(in_features=8, out_features=3, bias=True): [N, 8] -> [N, 3]   LstmLastState.java:22
-      Blas.sgemm(false, true, n, 3, 8, 1f, p.a2, 0, 8, fc.weight(), 8, 0f, out, 0, 3);
       Tensor fcB = fc.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, fcB.readBuffer(), fcB.offset(), n, 3);
+      Blas.linear(n, 3, 8, p.a2, 0, fc.weight(), fcB.readBuffer(), fcB.offset(), out, 0);
       if (!Compiled.recording(x, lstm.weightIh(0, 0), lstm.weightHh(0, 0), lstm.biasIh(0, 0), lstm.biasHh(0, 0), lstm.weightIh(1, 0), lstm.weightHh(1, 0), lstm.biasIh(1, 0), lstm.biasHh(1, 0), fc.weight(), fc.bias())) {
         return Tensor.wrap(out, n, 3);
       }
@@ -202,12 +201,7 @@ public final class KilnLstmLastState extends LstmLastState {
         // fc Linear(in_features=8, out_features=3, bias=True): gradient of [N, 8]   LstmLastState.java:22
         CpuKernels.biasGradient(Compiled.gradBuffer(fc.bias(), needsGrad(10 /* fc.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor fcGW = Compiled.grad(fc.weight(), needsGrad(9 /* fc.weight() */));
-        if (fcGW != null) {
-          Blas.sgemm(true, false, 3, 8, n, 1f, g.readBuffer(), g.offset(), 3, p.a2, 0, 8, 1f, fcGW, 8);
-        }
-        if (dIn2 != null) {
-          Blas.sgemm(false, false, n, 8, 3, 1f, g.readBuffer(), g.offset(), 3, fc.weight(), 8, 0f, dIn2, 0, 8);
-        }
+        Blas.linearBackward(n, 3, 8, g.readBuffer(), g.offset(), p.a2, 0, fcGW, fc.weight(), 0f, dIn2, 0);
         // o.h().select(0, -1): gradient of [N, 10, 8]   LstmLastState.java:22
         if (!need2) {
           return new Tensor[11];

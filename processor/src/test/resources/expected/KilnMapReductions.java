@@ -97,17 +97,15 @@ public final class KilnMapReductions extends MapReductions {
       // mean(h, new int[]{3, 2}): [N, 8, 6, 5] -> [N, 8]   MapReductions.java:34
       MathKernels.sumAlong(p.a8, 0, p.a4, 0, n * 8, 30, 1, 1f / 30);
       // fc Linear(in_features=8, out_features=3, bias=True): [N, 8] -> [N, 3]   MapReductions.java:35
-      Blas.sgemm(false, true, n, 3, 8, 1f, p.a8, 0, 8, fc.weight(), 8, 0f, p.a9, 0, 3);
       Tensor fcB = fc.bias();
-      CpuKernels.addBiasRows(p.a9, 0, p.a9, 0, fcB.readBuffer(), fcB.offset(), n, 3);
+      Blas.linear(n, 3, 8, p.a8, 0, fc.weight(), fcB.readBuffer(), fcB.offset(), p.a9, 0);
       // flatten(k): [N, 1, 6, 1] -> [N, 6]   MapReductions.java:35
       // a view: no work
       // s.add(flatten(k)): [N, 6] -> [N, 6]   MapReductions.java:35
       CpuKernels.addForward(p.a11, 0, p.a6, 0, p.a7, 0, n * 6, false);
       // rows Linear(in_features=6, out_features=3, bias=True): [N, 6] -> [N, 3]   MapReductions.java:35
-      Blas.sgemm(false, true, n, 3, 6, 1f, p.a11, 0, 6, rows.weight(), 6, 0f, p.a12, 0, 3);
       Tensor rowsB = rows.bias();
-      CpuKernels.addBiasRows(p.a12, 0, p.a12, 0, rowsB.readBuffer(), rowsB.offset(), n, 3);
+      Blas.linear(n, 3, 6, p.a11, 0, rows.weight(), rowsB.readBuffer(), rowsB.offset(), p.a12, 0);
       // fc.apply(p).add(rows.apply(s.add(flatten(k)))): [N, 3] -> [N, 3]   MapReductions.java:35
       CpuKernels.addForward(out, 0, p.a9, 0, p.a12, 0, n * 3, false);
       if (!Compiled.recording(x, conv1.weight(), conv1.bias(), fc.weight(), fc.bias(), rows.weight(), rows.bias())) {
@@ -318,12 +316,7 @@ public final class KilnMapReductions extends MapReductions {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(rows.bias(), needsGrad(6 /* rows.bias() */)), 0, dIn12_1, 0, n, 3, true);
         Tensor rowsGW = Compiled.grad(rows.weight(), needsGrad(5 /* rows.weight() */));
-        if (rowsGW != null) {
-          Blas.sgemm(true, false, 3, 6, n, 1f, dIn12_1, 0, 3, p.a11, 0, 6, 1f, rowsGW, 6);
-        }
-        if (dIn11 != null) {
-          Blas.sgemm(false, false, n, 6, 3, 1f, dIn12_1, 0, 3, rows.weight(), 6, 0f, dIn11, 0, 6);
-        }
+        Blas.linearBackward(n, 3, 6, dIn12_1, 0, p.a11, 0, rowsGW, rows.weight(), 0f, dIn11, 0);
         // s.add(flatten(k)): gradient of [N, 6]   MapReductions.java:35
         if (!need11) {
           return new Tensor[7];
@@ -336,12 +329,7 @@ public final class KilnMapReductions extends MapReductions {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(fc.bias(), needsGrad(4 /* fc.bias() */)), 0, dIn12, 0, n, 3, true);
         Tensor fcGW = Compiled.grad(fc.weight(), needsGrad(3 /* fc.weight() */));
-        if (fcGW != null) {
-          Blas.sgemm(true, false, 3, 8, n, 1f, dIn12, 0, 3, p.a8, 0, 8, 1f, fcGW, 8);
-        }
-        if (dIn8 != null) {
-          Blas.sgemm(false, false, n, 8, 3, 1f, dIn12, 0, 3, fc.weight(), 8, 0f, dIn8, 0, 8);
-        }
+        Blas.linearBackward(n, 3, 8, dIn12, 0, p.a8, 0, fcGW, fc.weight(), 0f, dIn8, 0);
         // mean(h, new int[]{3, 2}): gradient of [N, 8, 6, 5]   MapReductions.java:34
         if (!need8) {
           return new Tensor[7];

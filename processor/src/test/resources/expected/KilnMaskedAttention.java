@@ -96,9 +96,8 @@ public final class KilnMaskedAttention extends MaskedAttention {
       // norm LayerNorm((8,), eps=1e-05, elementwise_affine=True): [N, 6, 8] -> [N, 6, 8]   MaskedAttention.java:43
       NormKernels.layerNormForward(p.a1, 0, in, inOff, norm.weight().readBuffer(), norm.weight().offset(), norm.bias().readBuffer(), norm.bias().offset(), p.mean1, p.rstd1, n * 6, 8, 1.0E-5);
       // query Linear(in_features=8, out_features=8, bias=True): [N, 6, 8] -> [N, 6, 8]   MaskedAttention.java:44
-      Blas.sgemm(false, true, n * 6, 8, 8, 1f, p.a1, 0, 8, query.weight(), 8, 0f, p.a2, 0, 8);
       Tensor queryB = query.bias();
-      CpuKernels.addBiasRows(p.a2, 0, p.a2, 0, queryB.readBuffer(), queryB.offset(), n * 6, 8);
+      Blas.linear(n * 6, 8, 8, p.a1, 0, query.weight(), queryB.readBuffer(), queryB.offset(), p.a2, 0);
       // query.apply(h).view(-1, S, H, DH): [N, 6, 8] -> [N, 6, 2, 4]   MaskedAttention.java:44
       // a view: no work
       // query.apply(h).view(-1, S, H, DH).transpose(1, 2): [N, 6, 2, 4] -> [N, 2, 6, 4]   MaskedAttention.java:44
@@ -110,9 +109,8 @@ public final class KilnMaskedAttention extends MaskedAttention {
       // key.apply(h).view(-1, S, H, DH).transpose(1, 2): [N, 6, 2, 4] -> [N, 2, 6, 4]   MaskedAttention.java:45
       CpuKernels.permute(p.a7, 0, p.a5, 0, new int[] {n, 6, 2, 4}, new int[] {0, 2, 1, 3}, false);
       // value Linear(in_features=8, out_features=8, bias=True): [N, 6, 8] -> [N, 6, 8]   MaskedAttention.java:46
-      Blas.sgemm(false, true, n * 6, 8, 8, 1f, p.a1, 0, 8, value.weight(), 8, 0f, p.a8, 0, 8);
       Tensor valueB = value.bias();
-      CpuKernels.addBiasRows(p.a8, 0, p.a8, 0, valueB.readBuffer(), valueB.offset(), n * 6, 8);
+      Blas.linear(n * 6, 8, 8, p.a1, 0, value.weight(), valueB.readBuffer(), valueB.offset(), p.a8, 0);
       // value.apply(h).view(-1, S, H, DH): [N, 6, 8] -> [N, 6, 2, 4]   MaskedAttention.java:46
       // a view: no work
       // value.apply(h).view(-1, S, H, DH).transpose(1, 2): [N, 6, 2, 4] -> [N, 2, 6, 4]   MaskedAttention.java:46
@@ -130,17 +128,15 @@ public final class KilnMaskedAttention extends MaskedAttention {
       // att.matmul(v).transpose(1, 2).reshape(-1, S, D): [N, 6, 2, 4] -> [N, 6, 8]   MaskedAttention.java:48
       // a view: no work
       // proj Linear(in_features=8, out_features=8, bias=True): [N, 6, 8] -> [N, 6, 8]   MaskedAttention.java:49
-      Blas.sgemm(false, true, n * 6, 8, 8, 1f, p.a15, 0, 8, proj.weight(), 8, 0f, p.a17, 0, 8);
       Tensor projB = proj.bias();
-      CpuKernels.addBiasRows(p.a17, 0, p.a17, 0, projB.readBuffer(), projB.offset(), n * 6, 8);
+      Blas.linear(n * 6, 8, 8, p.a15, 0, proj.weight(), projB.readBuffer(), projB.offset(), p.a17, 0);
       // x.add(proj.apply(o)): [N, 6, 8] -> [N, 6, 8]   MaskedAttention.java:49
       CpuKernels.addForward(p.a18, 0, in, inOff, p.a17, 0, n * 48, false);
       // x.add(proj.apply(o)).mean(1): [N, 6, 8] -> [N, 8]   MaskedAttention.java:49
       MathKernels.sumAlong(p.a19, 0, p.a18, 0, n, 6, 8, 1f / 6);
       // head Linear(in_features=8, out_features=3, bias=True): [N, 8] -> [N, 3]   MaskedAttention.java:49
-      Blas.sgemm(false, true, n, 3, 8, 1f, p.a19, 0, 8, head.weight(), 8, 0f, out, 0, 3);
       Tensor headB = head.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 3);
+      Blas.linear(n, 3, 8, p.a19, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
       if (!Compiled.recording(x, norm.weight(), norm.bias(), query.weight(), query.bias(), key.weight(), value.weight(), value.bias(), proj.weight(), proj.bias(), head.weight(), head.bias())) {
         return Tensor.wrap(out, n, 3);
       }
@@ -224,9 +220,8 @@ public final class KilnMaskedAttention extends MaskedAttention {
         // norm LayerNorm((8,), eps=1e-05, elementwise_affine=True): [N, 6, 8] -> [N, 6, 8]   MaskedAttention.java:30
         NormKernels.layerNormForward(p.a1, 0, in, inOff, norm.weight().readBuffer(), norm.weight().offset(), norm.bias().readBuffer(), norm.bias().offset(), p.mean1, p.rstd1, n * 6, 8, 1.0E-5);
         // query Linear(in_features=8, out_features=8, bias=True): [N, 6, 8] -> [N, 6, 8]   MaskedAttention.java:31
-        Blas.sgemm(false, true, n * 6, 8, 8, 1f, p.a1, 0, 8, query.weight(), 8, 0f, p.a2, 0, 8);
         Tensor queryB = query.bias();
-        CpuKernels.addBiasRows(p.a2, 0, p.a2, 0, queryB.readBuffer(), queryB.offset(), n * 6, 8);
+        Blas.linear(n * 6, 8, 8, p.a1, 0, query.weight(), queryB.readBuffer(), queryB.offset(), p.a2, 0);
         // query.apply(h).view(-1, S, H, DH): [N, 6, 8] -> [N, 6, 2, 4]   MaskedAttention.java:31
         // a view: no work
         // query.apply(h).view(-1, S, H, DH).transpose(1, 2): [N, 6, 2, 4] -> [N, 2, 6, 4]   MaskedAttention.java:31
@@ -238,9 +233,8 @@ public final class KilnMaskedAttention extends MaskedAttention {
         // key.apply(h).view(-1, S, H, DH).transpose(1, 2): [N, 6, 2, 4] -> [N, 2, 6, 4]   MaskedAttention.java:32
         CpuKernels.permute(p.a7, 0, p.a5, 0, new int[] {n, 6, 2, 4}, new int[] {0, 2, 1, 3}, false);
         // value Linear(in_features=8, out_features=8, bias=True): [N, 6, 8] -> [N, 6, 8]   MaskedAttention.java:33
-        Blas.sgemm(false, true, n * 6, 8, 8, 1f, p.a1, 0, 8, value.weight(), 8, 0f, p.a8, 0, 8);
         Tensor valueB = value.bias();
-        CpuKernels.addBiasRows(p.a8, 0, p.a8, 0, valueB.readBuffer(), valueB.offset(), n * 6, 8);
+        Blas.linear(n * 6, 8, 8, p.a1, 0, value.weight(), valueB.readBuffer(), valueB.offset(), p.a8, 0);
         // value.apply(h).view(-1, S, H, DH): [N, 6, 8] -> [N, 6, 2, 4]   MaskedAttention.java:33
         // a view: no work
         // value.apply(h).view(-1, S, H, DH).transpose(1, 2): [N, 6, 2, 4] -> [N, 2, 6, 4]   MaskedAttention.java:33
@@ -262,9 +256,8 @@ public final class KilnMaskedAttention extends MaskedAttention {
         // att.matmul(v).transpose(1, 2).reshape(-1, S, D): [N, 6, 2, 4] -> [N, 6, 8]   MaskedAttention.java:36
         // a view: no work
         // proj Linear(in_features=8, out_features=8, bias=True): [N, 6, 8] -> [N, 6, 8]   MaskedAttention.java:37
-        Blas.sgemm(false, true, n * 6, 8, 8, 1f, p.a17, 0, 8, proj.weight(), 8, 0f, p.a19, 0, 8);
         Tensor projB = proj.bias();
-        CpuKernels.addBiasRows(p.a19, 0, p.a19, 0, projB.readBuffer(), projB.offset(), n * 6, 8);
+        Blas.linear(n * 6, 8, 8, p.a17, 0, proj.weight(), projB.readBuffer(), projB.offset(), p.a19, 0);
         // x.add(proj.apply(o)): [N, 6, 8] -> [N, 6, 8]   MaskedAttention.java:37
         CpuKernels.addForward(p.a20, 0, in, inOff, p.a19, 0, n * 48, false);
         // mask.reshape(-1, S, 1): [N, 6] -> [N, 6, 1]   MaskedAttention.java:37
@@ -274,9 +267,8 @@ public final class KilnMaskedAttention extends MaskedAttention {
         // x.mean(1): [N, 6, 8] -> [N, 8]   MaskedAttention.java:38
         MathKernels.sumAlong(p.a23, 0, p.a22, 0, n, 6, 8, 1f / 6);
         // head Linear(in_features=8, out_features=3, bias=True): [N, 8] -> [N, 3]   MaskedAttention.java:38
-        Blas.sgemm(false, true, n, 3, 8, 1f, p.a23, 0, 8, head.weight(), 8, 0f, out, 0, 3);
         Tensor headB = head.bias();
-        CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 3);
+        Blas.linear(n, 3, 8, p.a23, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
         if (!Compiled.recording(x, x1, norm.weight(), norm.bias(), query.weight(), query.bias(), key.weight(), value.weight(), value.bias(), proj.weight(), proj.bias(), head.weight(), head.bias())) {
           return Tensor.wrap(out, n, 3);
         }
@@ -552,12 +544,7 @@ public final class KilnMaskedAttention extends MaskedAttention {
           // head Linear(in_features=8, out_features=3, bias=True): gradient of [N, 8]   MaskedAttention.java:38
           CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(12 /* head.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
           Tensor headGW = Compiled.grad(head.weight(), needsGrad(11 /* head.weight() */));
-          if (headGW != null) {
-            Blas.sgemm(true, false, 3, 8, n, 1f, g.readBuffer(), g.offset(), 3, p.a23, 0, 8, 1f, headGW, 8);
-          }
-          if (dIn23 != null) {
-            Blas.sgemm(false, false, n, 8, 3, 1f, g.readBuffer(), g.offset(), 3, head.weight(), 8, 0f, dIn23, 0, 8);
-          }
+          Blas.linearBackward(n, 3, 8, g.readBuffer(), g.offset(), p.a23, 0, headGW, head.weight(), 0f, dIn23, 0);
           // x.mean(1): gradient of [N, 6, 8]   MaskedAttention.java:38
           if (!need23) {
             return new Tensor[13];
@@ -580,12 +567,7 @@ public final class KilnMaskedAttention extends MaskedAttention {
           }
           CpuKernels.biasGradient(Compiled.gradBuffer(proj.bias(), needsGrad(10 /* proj.bias() */)), 0, dIn19_1, 0, n * 6, 8, true);
           Tensor projGW = Compiled.grad(proj.weight(), needsGrad(9 /* proj.weight() */));
-          if (projGW != null) {
-            Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn19_1, 0, 8, p.a17, 0, 8, 1f, projGW, 8);
-          }
-          if (dIn18 != null) {
-            Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn19_1, 0, 8, proj.weight(), 8, 0f, dIn18, 0, 8);
-          }
+          Blas.linearBackward(n * 6, 8, 8, dIn19_1, 0, p.a17, 0, projGW, proj.weight(), 0f, dIn18, 0);
           // att.matmul(v).transpose(1, 2): gradient of [N, 2, 6, 4]   MaskedAttention.java:36
           if (!need18) {
             return new Tensor[13];
@@ -634,12 +616,7 @@ public final class KilnMaskedAttention extends MaskedAttention {
           }
           CpuKernels.biasGradient(Compiled.gradBuffer(value.bias(), needsGrad(8 /* value.bias() */)), 0, dIn9, 0, n * 6, 8, true);
           Tensor valueGW = Compiled.grad(value.weight(), needsGrad(7 /* value.weight() */));
-          if (valueGW != null) {
-            Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn9, 0, 8, p.a1, 0, 8, 1f, valueGW, 8);
-          }
-          if (dIn7 != null) {
-            Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn9, 0, 8, value.weight(), 8, 0f, dIn7, 0, 8);
-          }
+          Blas.linearBackward(n * 6, 8, 8, dIn9, 0, p.a1, 0, valueGW, value.weight(), 0f, dIn7, 0);
           // key.apply(h).view(-1, S, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   MaskedAttention.java:32
           if (!need7) {
             return new Tensor[13];
@@ -650,12 +627,7 @@ public final class KilnMaskedAttention extends MaskedAttention {
             return new Tensor[13];
           }
           Tensor keyGW = Compiled.grad(key.weight(), needsGrad(6 /* key.weight() */));
-          if (keyGW != null) {
-            Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn6, 0, 8, p.a1, 0, 8, 1f, keyGW, 8);
-          }
-          if (dIn4 != null) {
-            Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn6, 0, 8, key.weight(), 8, 1f, dIn4, 0, 8);
-          }
+          Blas.linearBackward(n * 6, 8, 8, dIn6, 0, p.a1, 0, keyGW, key.weight(), 1f, dIn4, 0);
           // query.apply(h).view(-1, S, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   MaskedAttention.java:31
           if (!need4) {
             return new Tensor[13];
@@ -667,12 +639,7 @@ public final class KilnMaskedAttention extends MaskedAttention {
           }
           CpuKernels.biasGradient(Compiled.gradBuffer(query.bias(), needsGrad(5 /* query.bias() */)), 0, dIn3, 0, n * 6, 8, true);
           Tensor queryGW = Compiled.grad(query.weight(), needsGrad(4 /* query.weight() */));
-          if (queryGW != null) {
-            Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn3, 0, 8, p.a1, 0, 8, 1f, queryGW, 8);
-          }
-          if (dIn1 != null) {
-            Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn3, 0, 8, query.weight(), 8, 1f, dIn1, 0, 8);
-          }
+          Blas.linearBackward(n * 6, 8, 8, dIn3, 0, p.a1, 0, queryGW, query.weight(), 1f, dIn1, 0);
           // norm LayerNorm((8,), eps=1e-05, elementwise_affine=True): gradient of [N, 6, 8]   MaskedAttention.java:30
           if (!need1) {
             return new Tensor[13];
@@ -878,12 +845,7 @@ public final class KilnMaskedAttention extends MaskedAttention {
         // head Linear(in_features=8, out_features=3, bias=True): gradient of [N, 8]   MaskedAttention.java:49
         CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(11 /* head.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor headGW = Compiled.grad(head.weight(), needsGrad(10 /* head.weight() */));
-        if (headGW != null) {
-          Blas.sgemm(true, false, 3, 8, n, 1f, g.readBuffer(), g.offset(), 3, p.a19, 0, 8, 1f, headGW, 8);
-        }
-        if (dIn19 != null) {
-          Blas.sgemm(false, false, n, 8, 3, 1f, g.readBuffer(), g.offset(), 3, head.weight(), 8, 0f, dIn19, 0, 8);
-        }
+        Blas.linearBackward(n, 3, 8, g.readBuffer(), g.offset(), p.a19, 0, headGW, head.weight(), 0f, dIn19, 0);
         // x.add(proj.apply(o)).mean(1): gradient of [N, 6, 8]   MaskedAttention.java:49
         if (!need19) {
           return new Tensor[12];
@@ -901,12 +863,7 @@ public final class KilnMaskedAttention extends MaskedAttention {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(proj.bias(), needsGrad(9 /* proj.bias() */)), 0, dIn17_1, 0, n * 6, 8, true);
         Tensor projGW = Compiled.grad(proj.weight(), needsGrad(8 /* proj.weight() */));
-        if (projGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn17_1, 0, 8, p.a15, 0, 8, 1f, projGW, 8);
-        }
-        if (dIn16 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn17_1, 0, 8, proj.weight(), 8, 0f, dIn16, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn17_1, 0, p.a15, 0, projGW, proj.weight(), 0f, dIn16, 0);
         // att.matmul(v).transpose(1, 2): gradient of [N, 2, 6, 4]   MaskedAttention.java:48
         if (!need16) {
           return new Tensor[12];
@@ -950,12 +907,7 @@ public final class KilnMaskedAttention extends MaskedAttention {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(value.bias(), needsGrad(7 /* value.bias() */)), 0, dIn9, 0, n * 6, 8, true);
         Tensor valueGW = Compiled.grad(value.weight(), needsGrad(6 /* value.weight() */));
-        if (valueGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn9, 0, 8, p.a1, 0, 8, 1f, valueGW, 8);
-        }
-        if (dIn7 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn9, 0, 8, value.weight(), 8, 0f, dIn7, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn9, 0, p.a1, 0, valueGW, value.weight(), 0f, dIn7, 0);
         // key.apply(h).view(-1, S, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   MaskedAttention.java:45
         if (!need7) {
           return new Tensor[12];
@@ -966,12 +918,7 @@ public final class KilnMaskedAttention extends MaskedAttention {
           return new Tensor[12];
         }
         Tensor keyGW = Compiled.grad(key.weight(), needsGrad(5 /* key.weight() */));
-        if (keyGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn6, 0, 8, p.a1, 0, 8, 1f, keyGW, 8);
-        }
-        if (dIn4 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn6, 0, 8, key.weight(), 8, 1f, dIn4, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn6, 0, p.a1, 0, keyGW, key.weight(), 1f, dIn4, 0);
         // query.apply(h).view(-1, S, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   MaskedAttention.java:44
         if (!need4) {
           return new Tensor[12];
@@ -983,12 +930,7 @@ public final class KilnMaskedAttention extends MaskedAttention {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(query.bias(), needsGrad(4 /* query.bias() */)), 0, dIn3, 0, n * 6, 8, true);
         Tensor queryGW = Compiled.grad(query.weight(), needsGrad(3 /* query.weight() */));
-        if (queryGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn3, 0, 8, p.a1, 0, 8, 1f, queryGW, 8);
-        }
-        if (dIn1 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn3, 0, 8, query.weight(), 8, 1f, dIn1, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn3, 0, p.a1, 0, queryGW, query.weight(), 1f, dIn1, 0);
         // norm LayerNorm((8,), eps=1e-05, elementwise_affine=True): gradient of [N, 6, 8]   MaskedAttention.java:43
         if (!need1) {
           return new Tensor[12];

@@ -95,9 +95,8 @@ public final class KilnMaskedTokens extends MaskedTokens {
       // relu(embed.apply(x)).mean(1): [N, 5, 6] -> [N, 6]   MaskedTokens.java:28
       MathKernels.sumAlong(p.a2, 0, p.a1, 0, n, 5, 6, 1f / 5);
       // head Linear(in_features=6, out_features=2, bias=True): [N, 6] -> [N, 2]   MaskedTokens.java:28
-      Blas.sgemm(false, true, n, 2, 6, 1f, p.a2, 0, 6, head.weight(), 6, 0f, out, 0, 2);
       Tensor headB = head.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 2);
+      Blas.linear(n, 2, 6, p.a2, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
       if (!Compiled.recording(x, embed.weight(), embed.bias(), head.weight(), head.bias())) {
         return Tensor.wrap(out, n, 2);
       }
@@ -153,9 +152,8 @@ public final class KilnMaskedTokens extends MaskedTokens {
         // tokens.mean(1): [N, 5, 6] -> [N, 6]   MaskedTokens.java:23
         MathKernels.sumAlong(p.a4, 0, p.a3, 0, n, 5, 6, 1f / 5);
         // head Linear(in_features=6, out_features=2, bias=True): [N, 6] -> [N, 2]   MaskedTokens.java:23
-        Blas.sgemm(false, true, n, 2, 6, 1f, p.a4, 0, 6, head.weight(), 6, 0f, out, 0, 2);
         Tensor headB = head.bias();
-        CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 2);
+        Blas.linear(n, 2, 6, p.a4, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
         boolean recording = Compiled.recording(x, x1, embed.weight(), embed.bias(), head.weight(), head.bias());
         // the outputs' values: out is new for each call; what lies in the plan's buffers is copied, since the next
         // forward of this batch size overwrites them
@@ -310,12 +308,7 @@ public final class KilnMaskedTokens extends MaskedTokens {
             if (outputGrads[0] != null) {
               CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(5 /* head.bias() */)), 0, p.dout, 0, n, 2, true);
               Tensor headGW = Compiled.grad(head.weight(), needsGrad(4 /* head.weight() */));
-              if (headGW != null) {
-                Blas.sgemm(true, false, 2, 6, n, 1f, p.dout, 0, 2, p.a4, 0, 6, 1f, headGW, 6);
-              }
-              if (dIn4 != null) {
-                Blas.sgemm(false, false, n, 6, 2, 1f, p.dout, 0, 2, head.weight(), 6, 1f, dIn4, 0, 6);
-              }
+              Blas.linearBackward(n, 2, 6, p.dout, 0, p.a4, 0, headGW, head.weight(), 1f, dIn4, 0);
             }
             // tokens.mean(1): gradient of [N, 5, 6]   MaskedTokens.java:23
             if (!need4) {
@@ -344,12 +337,7 @@ public final class KilnMaskedTokens extends MaskedTokens {
           if (outputGrads[0] != null || outputGrads[1] != null) {
             CpuKernels.reluBackwardBiasGradient(Compiled.gradBuffer(embed.bias(), needsGrad(3 /* embed.bias() */)), 0, dIn2, 0, p.a1, 0, n * 5, 6, true);
             Tensor embedGW = Compiled.grad(embed.weight(), needsGrad(2 /* embed.weight() */));
-            if (embedGW != null) {
-              Blas.sgemm(true, false, 6, 4, n * 5, 1f, dIn2, 0, 6, in, inOff, 4, 1f, embedGW, 4);
-            }
-            if (dx != null) {
-              Blas.sgemm(false, false, n * 5, 4, 6, 1f, dIn2, 0, 6, embed.weight(), 4, 1f, dx, 0, 4);
-            }
+            Blas.linearBackward(n * 5, 6, 4, dIn2, 0, in, inOff, embedGW, embed.weight(), 1f, dx, 0);
           }
           Tensor[] grads = new Tensor[6];
           grads[0] = dx == null || !(outputGrads[0] != null || outputGrads[1] != null) ? null : Tensor.wrap(dx, x.shape());
@@ -501,12 +489,7 @@ public final class KilnMaskedTokens extends MaskedTokens {
         // head Linear(in_features=6, out_features=2, bias=True): gradient of [N, 6]   MaskedTokens.java:28
         CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(4 /* head.bias() */)), 0, g.readBuffer(), g.offset(), n, 2, true);
         Tensor headGW = Compiled.grad(head.weight(), needsGrad(3 /* head.weight() */));
-        if (headGW != null) {
-          Blas.sgemm(true, false, 2, 6, n, 1f, g.readBuffer(), g.offset(), 2, p.a2, 0, 6, 1f, headGW, 6);
-        }
-        if (dIn2 != null) {
-          Blas.sgemm(false, false, n, 6, 2, 1f, g.readBuffer(), g.offset(), 2, head.weight(), 6, 0f, dIn2, 0, 6);
-        }
+        Blas.linearBackward(n, 2, 6, g.readBuffer(), g.offset(), p.a2, 0, headGW, head.weight(), 0f, dIn2, 0);
         // relu(embed.apply(x)).mean(1): gradient of [N, 5, 6]   MaskedTokens.java:28
         if (!need2) {
           return new Tensor[5];
@@ -518,12 +501,7 @@ public final class KilnMaskedTokens extends MaskedTokens {
         }
         CpuKernels.reluBackwardBiasGradient(Compiled.gradBuffer(embed.bias(), needsGrad(2 /* embed.bias() */)), 0, dIn1, 0, p.a1, 0, n * 5, 6, true);
         Tensor embedGW = Compiled.grad(embed.weight(), needsGrad(1 /* embed.weight() */));
-        if (embedGW != null) {
-          Blas.sgemm(true, false, 6, 4, n * 5, 1f, dIn1, 0, 6, in, inOff, 4, 1f, embedGW, 4);
-        }
-        if (dx != null) {
-          Blas.sgemm(false, false, n * 5, 4, 6, 1f, dIn1, 0, 6, embed.weight(), 4, 0f, dx, 0, 4);
-        }
+        Blas.linearBackward(n * 5, 6, 4, dIn1, 0, in, inOff, embedGW, embed.weight(), 0f, dx, 0);
         Tensor[] grads = new Tensor[5];
         grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());
         return grads;

@@ -103,9 +103,8 @@ public final class KilnMeanPool extends MeanPool {
       // norm LayerNorm((8,), eps=1e-05, elementwise_affine=True): [N, 6, 8] -> [N, 6, 8]   MeanPool.java:46
       NormKernels.layerNormForward(p.a3, 0, p.a2, 0, norm.weight().readBuffer(), norm.weight().offset(), norm.bias().readBuffer(), norm.bias().offset(), p.mean3, p.rstd3, n * 6, 8, 1.0E-5);
       // query Linear(in_features=8, out_features=8, bias=True): [N, 6, 8] -> [N, 6, 8]   MeanPool.java:47
-      Blas.sgemm(false, true, n * 6, 8, 8, 1f, p.a3, 0, 8, query.weight(), 8, 0f, p.a4, 0, 8);
       Tensor queryB = query.bias();
-      CpuKernels.addBiasRows(p.a4, 0, p.a4, 0, queryB.readBuffer(), queryB.offset(), n * 6, 8);
+      Blas.linear(n * 6, 8, 8, p.a3, 0, query.weight(), queryB.readBuffer(), queryB.offset(), p.a4, 0);
       // key Linear(in_features=8, out_features=8, bias=False): [N, 6, 8] -> [N, 6, 8]   MeanPool.java:47
       Blas.sgemm(false, true, n * 6, 8, 8, 1f, p.a3, 0, 8, key.weight(), 8, 0f, p.a5, 0, 8);
       // key.apply(h).transpose(-2, -1): [N, 6, 8] -> [N, 8, 6]   MeanPool.java:47
@@ -115,9 +114,8 @@ public final class KilnMeanPool extends MeanPool {
       // query.apply(h).matmul(key.apply(h).transpose(-2, -1)).div(Math.sqrt(D)).softmax(-1): [N, 6, 6] -> [N, 6, 6]   MeanPool.java:47
       ActivationKernels.softmaxForward(p.a8, 0, p.a7, 0, n * 6, 6, 1);
       // value Linear(in_features=8, out_features=8, bias=True): [N, 6, 8] -> [N, 6, 8]   MeanPool.java:48
-      Blas.sgemm(false, true, n * 6, 8, 8, 1f, p.a3, 0, 8, value.weight(), 8, 0f, p.a9, 0, 8);
       Tensor valueB = value.bias();
-      CpuKernels.addBiasRows(p.a9, 0, p.a9, 0, valueB.readBuffer(), valueB.offset(), n * 6, 8);
+      Blas.linear(n * 6, 8, 8, p.a3, 0, value.weight(), valueB.readBuffer(), valueB.offset(), p.a9, 0);
       // att.matmul(value.apply(h)): [N, 6, 6] @ [N, 6, 8] -> [N, 6, 8]   MeanPool.java:48
       Blas.sgemmBatched(n, false, false, 6, 8, 6, 1.0f, p.a8, 0, 36, p.a9, 0, 48, 0f, p.a10, 0, 48);
       // x.add(att.matmul(value.apply(h))): [N, 6, 8] -> [N, 6, 8]   MeanPool.java:48
@@ -137,15 +135,13 @@ public final class KilnMeanPool extends MeanPool {
       // centred.div(square).div(temperature): [N, 6, 8] / [6, 8] -> [N, 6, 8]   MeanPool.java:51
       ArithmeticKernels.divRepeatedForward(p.a18, 0, p.a17, 0, temperature.readBuffer(), temperature.offset(), 1, n, 48, false);
       // up Linear(in_features=8, out_features=16, bias=True): [N, 6, 8] -> [N, 6, 16]   MeanPool.java:52
-      Blas.sgemm(false, true, n * 6, 16, 8, 1f, p.a18, 0, 8, up.weight(), 8, 0f, p.a19, 0, 16);
       Tensor upB = up.bias();
-      CpuKernels.addBiasRows(p.a19, 0, p.a19, 0, upB.readBuffer(), upB.offset(), n * 6, 16);
+      Blas.linear(n * 6, 16, 8, p.a18, 0, up.weight(), upB.readBuffer(), upB.offset(), p.a19, 0);
       // gelu(up.apply(x)): [N, 6, 16] -> [N, 6, 16]   MeanPool.java:52
-      ActivationKernels.geluForward(p.a20, 0, p.a19, 0, n * 96);
+      ActivationKernels.geluForward(p.a20, 0, p.a19, 0, n * 96, Kiln.isGradEnabled() ? p.slope20 : null, 0);
       // down Linear(in_features=16, out_features=8, bias=True): [N, 6, 16] -> [N, 6, 8]   MeanPool.java:52
-      Blas.sgemm(false, true, n * 6, 8, 16, 1f, p.a20, 0, 16, down.weight(), 16, 0f, p.a21, 0, 8);
       Tensor downB = down.bias();
-      CpuKernels.addBiasRows(p.a21, 0, p.a21, 0, downB.readBuffer(), downB.offset(), n * 6, 8);
+      Blas.linear(n * 6, 8, 16, p.a20, 0, down.weight(), downB.readBuffer(), downB.offset(), p.a21, 0);
       // x.add(down.apply(gelu(up.apply(x)))): [N, 6, 8] -> [N, 6, 8]   MeanPool.java:52
       CpuKernels.addForward(p.a22, 0, p.a18, 0, p.a21, 0, n * 48, false);
       // mean(x, 1): [N, 6, 8] -> [N, 8]   MeanPool.java:53
@@ -153,9 +149,8 @@ public final class KilnMeanPool extends MeanPool {
       // mean(x, 1).sub(0.25): [N, 8] -> [N, 8]   MeanPool.java:53
       ArithmeticKernels.shift(p.a24, 0, p.a23, 0, n * 8, -0.25f);
       // head Linear(in_features=8, out_features=3, bias=True): [N, 8] -> [N, 3]   MeanPool.java:53
-      Blas.sgemm(false, true, n, 3, 8, 1f, p.a24, 0, 8, head.weight(), 8, 0f, out, 0, 3);
       Tensor headB = head.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 3);
+      Blas.linear(n, 3, 8, p.a24, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
       if (!Compiled.recording(x, tok.weight(), norm.weight(), norm.bias(), query.weight(), query.bias(), key.weight(), value.weight(), value.bias(), up.weight(), up.bias(), down.weight(), down.bias(), head.weight(), head.bias(), pos, temperature)) {
         return Tensor.wrap(out, n, 3);
       }
@@ -326,6 +321,8 @@ public final class KilnMeanPool extends MeanPool {
 
     final double[] rstd3;
 
+    final float[] slope20;
+
     Plan(int n) {
       super(n);
       this.a1 = new float[n * 48];
@@ -353,6 +350,7 @@ public final class KilnMeanPool extends MeanPool {
       this.a24 = new float[n * 8];
       this.mean3 = new double[n * 6];
       this.rstd3 = new double[n * 6];
+      this.slope20 = new float[n * 96];
     }
 
     /**
@@ -487,12 +485,7 @@ public final class KilnMeanPool extends MeanPool {
         // head Linear(in_features=8, out_features=3, bias=True): gradient of [N, 8]   MeanPool.java:53
         CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(14 /* head.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor headGW = Compiled.grad(head.weight(), needsGrad(13 /* head.weight() */));
-        if (headGW != null) {
-          Blas.sgemm(true, false, 3, 8, n, 1f, g.readBuffer(), g.offset(), 3, p.a24, 0, 8, 1f, headGW, 8);
-        }
-        if (dIn24 != null) {
-          Blas.sgemm(false, false, n, 8, 3, 1f, g.readBuffer(), g.offset(), 3, head.weight(), 8, 0f, dIn24, 0, 8);
-        }
+        Blas.linearBackward(n, 3, 8, g.readBuffer(), g.offset(), p.a24, 0, headGW, head.weight(), 0f, dIn24, 0);
         // mean(x, 1).sub(0.25): gradient of [N, 8]   MeanPool.java:53
         if (!need24) {
           return new Tensor[17];
@@ -515,18 +508,13 @@ public final class KilnMeanPool extends MeanPool {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(down.bias(), needsGrad(12 /* down.bias() */)), 0, dIn21_1, 0, n * 6, 8, true);
         Tensor downGW = Compiled.grad(down.weight(), needsGrad(11 /* down.weight() */));
-        if (downGW != null) {
-          Blas.sgemm(true, false, 8, 16, n * 6, 1f, dIn21_1, 0, 8, p.a20, 0, 16, 1f, downGW, 16);
-        }
-        if (dIn20 != null) {
-          Blas.sgemm(false, false, n * 6, 16, 8, 1f, dIn21_1, 0, 8, down.weight(), 16, 0f, dIn20, 0, 16);
-        }
+        Blas.linearBackward(n * 6, 8, 16, dIn21_1, 0, p.a20, 0, downGW, down.weight(), 0f, dIn20, 0);
         // gelu(up.apply(x)): gradient of [N, 6, 16]   MeanPool.java:52
         if (!need20) {
           return new Tensor[17];
         }
         if (dIn19 != null) {
-          ActivationKernels.geluBackward(dIn19, 0, dIn20, 0, p.a19, 0, n * 96);
+          ActivationKernels.applyMask(dIn19, 0, dIn20, 0, p.slope20, 0, n * 96);
         }
         // up Linear(in_features=8, out_features=16, bias=True): gradient of [N, 6, 8]   MeanPool.java:52
         if (!need19) {
@@ -534,12 +522,7 @@ public final class KilnMeanPool extends MeanPool {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(up.bias(), needsGrad(10 /* up.bias() */)), 0, dIn19, 0, n * 6, 16, true);
         Tensor upGW = Compiled.grad(up.weight(), needsGrad(9 /* up.weight() */));
-        if (upGW != null) {
-          Blas.sgemm(true, false, 16, 8, n * 6, 1f, dIn19, 0, 16, p.a18, 0, 8, 1f, upGW, 8);
-        }
-        if (dIn18 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 16, 1f, dIn19, 0, 16, up.weight(), 8, 1f, dIn18, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 16, 8, dIn19, 0, p.a18, 0, upGW, up.weight(), 1f, dIn18, 0);
         // centred.div(square).div(temperature): gradient of [N, 6, 8] / [6, 8]   MeanPool.java:51
         if (!need18) {
           return new Tensor[17];
@@ -602,12 +585,7 @@ public final class KilnMeanPool extends MeanPool {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(value.bias(), needsGrad(8 /* value.bias() */)), 0, dIn9_1, 0, n * 6, 8, true);
         Tensor valueGW = Compiled.grad(value.weight(), needsGrad(7 /* value.weight() */));
-        if (valueGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn9_1, 0, 8, p.a3, 0, 8, 1f, valueGW, 8);
-        }
-        if (dIn8 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn9_1, 0, 8, value.weight(), 8, 0f, dIn8, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn9_1, 0, p.a3, 0, valueGW, value.weight(), 0f, dIn8, 0);
         // query.apply(h).matmul(key.apply(h).transpose(-2, -1)).div(Math.sqrt(D)).softmax(-1): gradient of [N, 6, 6]   MeanPool.java:47
         if (!need8) {
           return new Tensor[17];
@@ -630,24 +608,14 @@ public final class KilnMeanPool extends MeanPool {
           return new Tensor[17];
         }
         Tensor keyGW = Compiled.grad(key.weight(), needsGrad(6 /* key.weight() */));
-        if (keyGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn6_1, 0, 8, p.a3, 0, 8, 1f, keyGW, 8);
-        }
-        if (dIn4 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn6_1, 0, 8, key.weight(), 8, 1f, dIn4, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn6_1, 0, p.a3, 0, keyGW, key.weight(), 1f, dIn4, 0);
         // query Linear(in_features=8, out_features=8, bias=True): gradient of [N, 6, 8]   MeanPool.java:47
         if (!need4) {
           return new Tensor[17];
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(query.bias(), needsGrad(5 /* query.bias() */)), 0, dIn6, 0, n * 6, 8, true);
         Tensor queryGW = Compiled.grad(query.weight(), needsGrad(4 /* query.weight() */));
-        if (queryGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn6, 0, 8, p.a3, 0, 8, 1f, queryGW, 8);
-        }
-        if (dIn3 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn6, 0, 8, query.weight(), 8, 1f, dIn3, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn6, 0, p.a3, 0, queryGW, query.weight(), 1f, dIn3, 0);
         // norm LayerNorm((8,), eps=1e-05, elementwise_affine=True): gradient of [N, 6, 8]   MeanPool.java:46
         if (!need3) {
           return new Tensor[17];

@@ -88,9 +88,8 @@ public final class KilnMixed extends Mixed {
       Blas.sgemm(false, true, n, 16, 24, 1f, p.a1, 0, 24, features_fc.weight(), 24, 0f, p.a3, 0, 16);
       CpuKernels.reluForward(p.a3, 0, p.a3, 0, n * 16);
       // head Linear(in_features=16, out_features=5, bias=True): [N, 16] -> [N, 5]   Mixed.java:27
-      Blas.sgemm(false, true, n, 5, 16, 1f, p.a3, 0, 16, head.weight(), 16, 0f, out, 0, 5);
       Tensor headB = head.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 5);
+      Blas.linear(n, 5, 16, p.a3, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
       if (!Compiled.recording(x, features_fc.weight(), head.weight(), head.bias())) {
         return Tensor.wrap(out, n, 5);
       }
@@ -197,24 +196,14 @@ public final class KilnMixed extends Mixed {
         // head Linear(in_features=16, out_features=5, bias=True): gradient of [N, 16]   Mixed.java:27
         CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(3 /* head.bias() */)), 0, g.readBuffer(), g.offset(), n, 5, true);
         Tensor headGW = Compiled.grad(head.weight(), needsGrad(2 /* head.weight() */));
-        if (headGW != null) {
-          Blas.sgemm(true, false, 5, 16, n, 1f, g.readBuffer(), g.offset(), 5, p.a3, 0, 16, 1f, headGW, 16);
-        }
-        if (dIn3 != null) {
-          Blas.sgemm(false, false, n, 16, 5, 1f, g.readBuffer(), g.offset(), 5, head.weight(), 16, 0f, dIn3, 0, 16);
-        }
+        Blas.linearBackward(n, 5, 16, g.readBuffer(), g.offset(), p.a3, 0, headGW, head.weight(), 0f, dIn3, 0);
         // features.fc Linear(in_features=24, out_features=16, bias=False) + features.act ReLU(): gradient of [N, 24]   Mixed.java:26
         if (!need3) {
           return new Tensor[4];
         }
         CpuKernels.reluBackwardBiasGradient(null, 0, dIn3, 0, p.a3, 0, n, 16, true);
         Tensor features_fcGW = Compiled.grad(features_fc.weight(), needsGrad(1 /* features_fc.weight() */));
-        if (features_fcGW != null) {
-          Blas.sgemm(true, false, 16, 24, n, 1f, dIn3, 0, 16, p.a1, 0, 24, 1f, features_fcGW, 24);
-        }
-        if (dIn2 != null) {
-          Blas.sgemm(false, false, n, 24, 16, 1f, dIn3, 0, 16, features_fc.weight(), 24, 0f, dIn2, 0, 24);
-        }
+        Blas.linearBackward(n, 16, 24, dIn3, 0, p.a1, 0, features_fcGW, features_fc.weight(), 0f, dIn2, 0);
         // relu(input): gradient of [N, 2, 3, 4]   Mixed.java:25
         if (!need2) {
           return new Tensor[4];

@@ -85,9 +85,8 @@ public final class KilnMlp extends Mlp {
       Tensor fc2B = fc2.bias();
       CpuKernels.addBiasRelu(p.a3, 0, p.a3, 0, fc2B.readBuffer(), fc2B.offset(), n, 512);
       // fc3 Linear(in_features=512, out_features=10, bias=True): [N, 512] -> [N, 10]   Mlp.java:23
-      Blas.sgemm(false, true, n, 10, 512, 1f, p.a3, 0, 512, fc3.weight(), 512, 0f, out, 0, 10);
       Tensor fc3B = fc3.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, fc3B.readBuffer(), fc3B.offset(), n, 10);
+      Blas.linear(n, 10, 512, p.a3, 0, fc3.weight(), fc3B.readBuffer(), fc3B.offset(), out, 0);
       if (!Compiled.recording(x, fc1.weight(), fc1.bias(), fc2.weight(), fc2.bias(), fc3.weight(), fc3.bias())) {
         return Tensor.wrap(out, n, 10);
       }
@@ -195,36 +194,21 @@ public final class KilnMlp extends Mlp {
         // fc3 Linear(in_features=512, out_features=10, bias=True): gradient of [N, 512]   Mlp.java:23
         CpuKernels.biasGradient(Compiled.gradBuffer(fc3.bias(), needsGrad(6 /* fc3.bias() */)), 0, g.readBuffer(), g.offset(), n, 10, true);
         Tensor fc3GW = Compiled.grad(fc3.weight(), needsGrad(5 /* fc3.weight() */));
-        if (fc3GW != null) {
-          Blas.sgemm(true, false, 10, 512, n, 1f, g.readBuffer(), g.offset(), 10, p.a3, 0, 512, 1f, fc3GW, 512);
-        }
-        if (dIn3 != null) {
-          Blas.sgemm(false, false, n, 512, 10, 1f, g.readBuffer(), g.offset(), 10, fc3.weight(), 512, 0f, dIn3, 0, 512);
-        }
+        Blas.linearBackward(n, 10, 512, g.readBuffer(), g.offset(), p.a3, 0, fc3GW, fc3.weight(), 0f, dIn3, 0);
         // fc2 Linear(in_features=512, out_features=512, bias=True) + relu(fc2.apply(x)): gradient of [N, 512]   Mlp.java:22
         if (!need3) {
           return new Tensor[7];
         }
         CpuKernels.reluBackwardBiasGradient(Compiled.gradBuffer(fc2.bias(), needsGrad(4 /* fc2.bias() */)), 0, dIn3, 0, p.a3, 0, n, 512, true);
         Tensor fc2GW = Compiled.grad(fc2.weight(), needsGrad(3 /* fc2.weight() */));
-        if (fc2GW != null) {
-          Blas.sgemm(true, false, 512, 512, n, 1f, dIn3, 0, 512, p.a2, 0, 512, 1f, fc2GW, 512);
-        }
-        if (dIn2 != null) {
-          Blas.sgemm(false, false, n, 512, 512, 1f, dIn3, 0, 512, fc2.weight(), 512, 0f, dIn2, 0, 512);
-        }
+        Blas.linearBackward(n, 512, 512, dIn3, 0, p.a2, 0, fc2GW, fc2.weight(), 0f, dIn2, 0);
         // fc1 Linear(in_features=784, out_features=512, bias=True) + relu(fc1.apply(x)): gradient of [N, 784]   Mlp.java:21
         if (!need2) {
           return new Tensor[7];
         }
         CpuKernels.reluBackwardBiasGradient(Compiled.gradBuffer(fc1.bias(), needsGrad(2 /* fc1.bias() */)), 0, dIn2, 0, p.a2, 0, n, 512, true);
         Tensor fc1GW = Compiled.grad(fc1.weight(), needsGrad(1 /* fc1.weight() */));
-        if (fc1GW != null) {
-          Blas.sgemm(true, false, 512, 784, n, 1f, dIn2, 0, 512, in, inOff, 784, 1f, fc1GW, 784);
-        }
-        if (dx != null) {
-          Blas.sgemm(false, false, n, 784, 512, 1f, dIn2, 0, 512, fc1.weight(), 784, 0f, dx, 0, 784);
-        }
+        Blas.linearBackward(n, 512, 784, dIn2, 0, in, inOff, fc1GW, fc1.weight(), 0f, dx, 0);
         Tensor[] grads = new Tensor[7];
         grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());
         return grads;

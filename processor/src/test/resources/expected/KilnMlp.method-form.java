@@ -106,9 +106,8 @@ public final class KilnMlp extends Module {
       Tensor layer3B = layer3.bias();
       CpuKernels.addBiasRelu(p.a3, 0, p.a3, 0, layer3B.readBuffer(), layer3B.offset(), n, 512);
       // 5 Linear(in_features=512, out_features=10, bias=True): [N, 512] -> [N, 10]   Models.java:18
-      Blas.sgemm(false, true, n, 10, 512, 1f, p.a3, 0, 512, layer5.weight(), 512, 0f, out, 0, 10);
       Tensor layer5B = layer5.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, layer5B.readBuffer(), layer5B.offset(), n, 10);
+      Blas.linear(n, 10, 512, p.a3, 0, layer5.weight(), layer5B.readBuffer(), layer5B.offset(), out, 0);
       if (!Compiled.recording(x, layer1.weight(), layer1.bias(), layer3.weight(), layer3.bias(), layer5.weight(), layer5.bias())) {
         return Tensor.wrap(out, n, 10);
       }
@@ -216,36 +215,21 @@ public final class KilnMlp extends Module {
         // 5 Linear(in_features=512, out_features=10, bias=True): gradient of [N, 512]   Models.java:18
         CpuKernels.biasGradient(Compiled.gradBuffer(layer5.bias(), needsGrad(6 /* layer5.bias() */)), 0, g.readBuffer(), g.offset(), n, 10, true);
         Tensor layer5GW = Compiled.grad(layer5.weight(), needsGrad(5 /* layer5.weight() */));
-        if (layer5GW != null) {
-          Blas.sgemm(true, false, 10, 512, n, 1f, g.readBuffer(), g.offset(), 10, p.a3, 0, 512, 1f, layer5GW, 512);
-        }
-        if (dIn3 != null) {
-          Blas.sgemm(false, false, n, 512, 10, 1f, g.readBuffer(), g.offset(), 10, layer5.weight(), 512, 0f, dIn3, 0, 512);
-        }
+        Blas.linearBackward(n, 10, 512, g.readBuffer(), g.offset(), p.a3, 0, layer5GW, layer5.weight(), 0f, dIn3, 0);
         // 3 Linear(in_features=512, out_features=512, bias=True) + 4 ReLU(): gradient of [N, 512]   Models.java:17
         if (!need3) {
           return new Tensor[7];
         }
         CpuKernels.reluBackwardBiasGradient(Compiled.gradBuffer(layer3.bias(), needsGrad(4 /* layer3.bias() */)), 0, dIn3, 0, p.a3, 0, n, 512, true);
         Tensor layer3GW = Compiled.grad(layer3.weight(), needsGrad(3 /* layer3.weight() */));
-        if (layer3GW != null) {
-          Blas.sgemm(true, false, 512, 512, n, 1f, dIn3, 0, 512, p.a2, 0, 512, 1f, layer3GW, 512);
-        }
-        if (dIn2 != null) {
-          Blas.sgemm(false, false, n, 512, 512, 1f, dIn3, 0, 512, layer3.weight(), 512, 0f, dIn2, 0, 512);
-        }
+        Blas.linearBackward(n, 512, 512, dIn3, 0, p.a2, 0, layer3GW, layer3.weight(), 0f, dIn2, 0);
         // 1 Linear(in_features=784, out_features=512, bias=True) + 2 ReLU(): gradient of [N, 784]   Models.java:16
         if (!need2) {
           return new Tensor[7];
         }
         CpuKernels.reluBackwardBiasGradient(Compiled.gradBuffer(layer1.bias(), needsGrad(2 /* layer1.bias() */)), 0, dIn2, 0, p.a2, 0, n, 512, true);
         Tensor layer1GW = Compiled.grad(layer1.weight(), needsGrad(1 /* layer1.weight() */));
-        if (layer1GW != null) {
-          Blas.sgemm(true, false, 512, 784, n, 1f, dIn2, 0, 512, in, inOff, 784, 1f, layer1GW, 784);
-        }
-        if (dx != null) {
-          Blas.sgemm(false, false, n, 784, 512, 1f, dIn2, 0, 512, layer1.weight(), 784, 0f, dx, 0, 784);
-        }
+        Blas.linearBackward(n, 512, 784, dIn2, 0, in, inOff, layer1GW, layer1.weight(), 0f, dx, 0);
         Tensor[] grads = new Tensor[7];
         grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());
         return grads;

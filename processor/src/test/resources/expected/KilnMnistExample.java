@@ -122,9 +122,8 @@ public final class KilnMnistExample extends MnistExample {
         System.arraycopy(p.a8, 0, p.a9, 0, n * 16);
       }
       // fc2 Linear(in_features=16, out_features=10, bias=True): [N, 16] -> [N, 10]   MnistExample.java:37
-      Blas.sgemm(false, true, n, 10, 16, 1f, p.a9, 0, 16, fc2.weight(), 16, 0f, p.a10, 0, 10);
       Tensor fc2B = fc2.bias();
-      CpuKernels.addBiasRows(p.a10, 0, p.a10, 0, fc2B.readBuffer(), fc2B.offset(), n, 10);
+      Blas.linear(n, 10, 16, p.a9, 0, fc2.weight(), fc2B.readBuffer(), fc2B.offset(), p.a10, 0);
       // logSoftmax(fc2.apply(x), 1): [N, 10] -> [N, 10]   MnistExample.java:37
       ActivationKernels.logSoftmaxForward(out, 0, p.a10, 0, n, 10, 1);
       if (!Compiled.recording(x, conv1.weight(), conv1.bias(), conv2.weight(), conv2.bias(), fc1.weight(), fc1.bias(), fc2.weight(), fc2.bias())) {
@@ -335,12 +334,7 @@ public final class KilnMnistExample extends MnistExample {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(fc2.bias(), needsGrad(8 /* fc2.bias() */)), 0, dIn10, 0, n, 10, true);
         Tensor fc2GW = Compiled.grad(fc2.weight(), needsGrad(7 /* fc2.weight() */));
-        if (fc2GW != null) {
-          Blas.sgemm(true, false, 10, 16, n, 1f, dIn10, 0, 10, p.a9, 0, 16, 1f, fc2GW, 16);
-        }
-        if (dIn9 != null) {
-          Blas.sgemm(false, false, n, 16, 10, 1f, dIn10, 0, 10, fc2.weight(), 16, 0f, dIn9, 0, 16);
-        }
+        Blas.linearBackward(n, 10, 16, dIn10, 0, p.a9, 0, fc2GW, fc2.weight(), 0f, dIn9, 0);
         // dropout2 Dropout(p=0.5, inplace=False): gradient of [N, 16]   MnistExample.java:36
         if (!need9) {
           return new Tensor[9];
@@ -356,12 +350,7 @@ public final class KilnMnistExample extends MnistExample {
         }
         CpuKernels.reluBackwardBiasGradient(Compiled.gradBuffer(fc1.bias(), needsGrad(6 /* fc1.bias() */)), 0, dIn8, 0, p.a8, 0, n, 16, true);
         Tensor fc1GW = Compiled.grad(fc1.weight(), needsGrad(5 /* fc1.weight() */));
-        if (fc1GW != null) {
-          Blas.sgemm(true, false, 16, 128, n, 1f, dIn8, 0, 16, p.a6, 0, 128, 1f, fc1GW, 128);
-        }
-        if (dIn7 != null) {
-          Blas.sgemm(false, false, n, 128, 16, 1f, dIn8, 0, 16, fc1.weight(), 128, 0f, dIn7, 0, 128);
-        }
+        Blas.linearBackward(n, 16, 128, dIn8, 0, p.a6, 0, fc1GW, fc1.weight(), 0f, dIn7, 0);
         // dropout1 Dropout(p=0.25, inplace=False): gradient of [N, 8, 4, 4]   MnistExample.java:33
         if (!need7) {
           return new Tensor[9];

@@ -86,9 +86,8 @@ public final class KilnMultiHeadAttention extends MultiHeadAttention {
       // norm1 LayerNorm((8,), eps=1e-05, elementwise_affine=True): [N, 6, 8] -> [N, 6, 8]   MultiHeadAttention.java:38
       NormKernels.layerNormForward(p.a1, 0, in, inOff, norm1.weight().readBuffer(), norm1.weight().offset(), norm1.bias().readBuffer(), norm1.bias().offset(), p.mean1, p.rstd1, n * 6, 8, 1.0E-5);
       // query Linear(in_features=8, out_features=8, bias=True): [N, 6, 8] -> [N, 6, 8]   MultiHeadAttention.java:39
-      Blas.sgemm(false, true, n * 6, 8, 8, 1f, p.a1, 0, 8, query.weight(), 8, 0f, p.a2, 0, 8);
       Tensor queryB = query.bias();
-      CpuKernels.addBiasRows(p.a2, 0, p.a2, 0, queryB.readBuffer(), queryB.offset(), n * 6, 8);
+      Blas.linear(n * 6, 8, 8, p.a1, 0, query.weight(), queryB.readBuffer(), queryB.offset(), p.a2, 0);
       // query.apply(h).view(-1, S, H, DH): [N, 6, 8] -> [N, 6, 2, 4]   MultiHeadAttention.java:39
       // a view: no work
       // query.apply(h).view(-1, S, H, DH).transpose(1, 2): [N, 6, 2, 4] -> [N, 2, 6, 4]   MultiHeadAttention.java:39
@@ -100,9 +99,8 @@ public final class KilnMultiHeadAttention extends MultiHeadAttention {
       // key.apply(h).view(-1, S, H, DH).transpose(1, 2): [N, 6, 2, 4] -> [N, 2, 6, 4]   MultiHeadAttention.java:40
       CpuKernels.permute(p.a7, 0, p.a5, 0, new int[] {n, 6, 2, 4}, new int[] {0, 2, 1, 3}, false);
       // value Linear(in_features=8, out_features=8, bias=True): [N, 6, 8] -> [N, 6, 8]   MultiHeadAttention.java:41
-      Blas.sgemm(false, true, n * 6, 8, 8, 1f, p.a1, 0, 8, value.weight(), 8, 0f, p.a8, 0, 8);
       Tensor valueB = value.bias();
-      CpuKernels.addBiasRows(p.a8, 0, p.a8, 0, valueB.readBuffer(), valueB.offset(), n * 6, 8);
+      Blas.linear(n * 6, 8, 8, p.a1, 0, value.weight(), valueB.readBuffer(), valueB.offset(), p.a8, 0);
       // value.apply(h).view(-1, S, H, DH): [N, 6, 8] -> [N, 6, 2, 4]   MultiHeadAttention.java:41
       // a view: no work
       // value.apply(h).view(-1, S, H, DH).permute(0, 2, 1, 3): [N, 6, 2, 4] -> [N, 2, 6, 4]   MultiHeadAttention.java:41
@@ -122,31 +120,27 @@ public final class KilnMultiHeadAttention extends MultiHeadAttention {
       // att.matmul(v).transpose(1, 2).reshape(-1, S, D): [N, 6, 2, 4] -> [N, 6, 8]   MultiHeadAttention.java:43
       // a view: no work
       // proj Linear(in_features=8, out_features=8, bias=True): [N, 6, 8] -> [N, 6, 8]   MultiHeadAttention.java:44
-      Blas.sgemm(false, true, n * 6, 8, 8, 1f, p.a16, 0, 8, proj.weight(), 8, 0f, p.a18, 0, 8);
       Tensor projB = proj.bias();
-      CpuKernels.addBiasRows(p.a18, 0, p.a18, 0, projB.readBuffer(), projB.offset(), n * 6, 8);
+      Blas.linear(n * 6, 8, 8, p.a16, 0, proj.weight(), projB.readBuffer(), projB.offset(), p.a18, 0);
       // x.add(proj.apply(o)): [N, 6, 8] -> [N, 6, 8]   MultiHeadAttention.java:44
       CpuKernels.addForward(p.a19, 0, in, inOff, p.a18, 0, n * 48, false);
       // norm2 LayerNorm((8,), eps=1e-05, elementwise_affine=True): [N, 6, 8] -> [N, 6, 8]   MultiHeadAttention.java:45
       NormKernels.layerNormForward(p.a20, 0, p.a19, 0, norm2.weight().readBuffer(), norm2.weight().offset(), norm2.bias().readBuffer(), norm2.bias().offset(), p.mean20, p.rstd20, n * 6, 8, 1.0E-5);
       // up Linear(in_features=8, out_features=32, bias=True): [N, 6, 8] -> [N, 6, 32]   MultiHeadAttention.java:45
-      Blas.sgemm(false, true, n * 6, 32, 8, 1f, p.a20, 0, 8, up.weight(), 8, 0f, p.a21, 0, 32);
       Tensor upB = up.bias();
-      CpuKernels.addBiasRows(p.a21, 0, p.a21, 0, upB.readBuffer(), upB.offset(), n * 6, 32);
+      Blas.linear(n * 6, 32, 8, p.a20, 0, up.weight(), upB.readBuffer(), upB.offset(), p.a21, 0);
       // gelu(up.apply(norm2.apply(x))): [N, 6, 32] -> [N, 6, 32]   MultiHeadAttention.java:45
-      ActivationKernels.geluForward(p.a22, 0, p.a21, 0, n * 192);
+      ActivationKernels.geluForward(p.a22, 0, p.a21, 0, n * 192, Kiln.isGradEnabled() ? p.slope22 : null, 0);
       // down Linear(in_features=32, out_features=8, bias=True): [N, 6, 32] -> [N, 6, 8]   MultiHeadAttention.java:45
-      Blas.sgemm(false, true, n * 6, 8, 32, 1f, p.a22, 0, 32, down.weight(), 32, 0f, p.a23, 0, 8);
       Tensor downB = down.bias();
-      CpuKernels.addBiasRows(p.a23, 0, p.a23, 0, downB.readBuffer(), downB.offset(), n * 6, 8);
+      Blas.linear(n * 6, 8, 32, p.a22, 0, down.weight(), downB.readBuffer(), downB.offset(), p.a23, 0);
       // x.add(down.apply(gelu(up.apply(norm2.apply(x))))): [N, 6, 8] -> [N, 6, 8]   MultiHeadAttention.java:45
       CpuKernels.addForward(p.a24, 0, p.a19, 0, p.a23, 0, n * 48, false);
       // flatten(x): [N, 6, 8] -> [N, 48]   MultiHeadAttention.java:46
       // a view: no work
       // head Linear(in_features=48, out_features=3, bias=True): [N, 48] -> [N, 3]   MultiHeadAttention.java:46
-      Blas.sgemm(false, true, n, 3, 48, 1f, p.a24, 0, 48, head.weight(), 48, 0f, out, 0, 3);
       Tensor headB = head.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 3);
+      Blas.linear(n, 3, 48, p.a24, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
       if (!Compiled.recording(x, norm1.weight(), norm1.bias(), query.weight(), query.bias(), key.weight(), value.weight(), value.bias(), proj.weight(), proj.bias(), norm2.weight(), norm2.bias(), up.weight(), up.bias(), down.weight(), down.bias(), head.weight(), head.bias())) {
         return Tensor.wrap(out, n, 3);
       }
@@ -305,6 +299,8 @@ public final class KilnMultiHeadAttention extends MultiHeadAttention {
 
     final double[] rstd20;
 
+    final float[] slope22;
+
     Plan(int n) {
       super(n);
       this.a1 = new float[n * 48];
@@ -329,6 +325,7 @@ public final class KilnMultiHeadAttention extends MultiHeadAttention {
       this.rstd1 = new double[n * 6];
       this.mean20 = new double[n * 6];
       this.rstd20 = new double[n * 6];
+      this.slope22 = new float[n * 192];
     }
 
     /**
@@ -445,12 +442,7 @@ public final class KilnMultiHeadAttention extends MultiHeadAttention {
         // head Linear(in_features=48, out_features=3, bias=True): gradient of [N, 48]   MultiHeadAttention.java:46
         CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(17 /* head.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor headGW = Compiled.grad(head.weight(), needsGrad(16 /* head.weight() */));
-        if (headGW != null) {
-          Blas.sgemm(true, false, 3, 48, n, 1f, g.readBuffer(), g.offset(), 3, p.a24, 0, 48, 1f, headGW, 48);
-        }
-        if (dIn25 != null) {
-          Blas.sgemm(false, false, n, 48, 3, 1f, g.readBuffer(), g.offset(), 3, head.weight(), 48, 0f, dIn25, 0, 48);
-        }
+        Blas.linearBackward(n, 3, 48, g.readBuffer(), g.offset(), p.a24, 0, headGW, head.weight(), 0f, dIn25, 0);
         // x.add(down.apply(gelu(up.apply(norm2.apply(x))))): gradient of [N, 6, 8]   MultiHeadAttention.java:45
         if (!need25) {
           return new Tensor[18];
@@ -463,18 +455,13 @@ public final class KilnMultiHeadAttention extends MultiHeadAttention {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(down.bias(), needsGrad(15 /* down.bias() */)), 0, dIn23_1, 0, n * 6, 8, true);
         Tensor downGW = Compiled.grad(down.weight(), needsGrad(14 /* down.weight() */));
-        if (downGW != null) {
-          Blas.sgemm(true, false, 8, 32, n * 6, 1f, dIn23_1, 0, 8, p.a22, 0, 32, 1f, downGW, 32);
-        }
-        if (dIn22 != null) {
-          Blas.sgemm(false, false, n * 6, 32, 8, 1f, dIn23_1, 0, 8, down.weight(), 32, 0f, dIn22, 0, 32);
-        }
+        Blas.linearBackward(n * 6, 8, 32, dIn23_1, 0, p.a22, 0, downGW, down.weight(), 0f, dIn22, 0);
         // gelu(up.apply(norm2.apply(x))): gradient of [N, 6, 32]   MultiHeadAttention.java:45
         if (!need22) {
           return new Tensor[18];
         }
         if (dIn21 != null) {
-          ActivationKernels.geluBackward(dIn21, 0, dIn22, 0, p.a21, 0, n * 192);
+          ActivationKernels.applyMask(dIn21, 0, dIn22, 0, p.slope22, 0, n * 192);
         }
         // up Linear(in_features=8, out_features=32, bias=True): gradient of [N, 6, 8]   MultiHeadAttention.java:45
         if (!need21) {
@@ -482,12 +469,7 @@ public final class KilnMultiHeadAttention extends MultiHeadAttention {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(up.bias(), needsGrad(13 /* up.bias() */)), 0, dIn21, 0, n * 6, 32, true);
         Tensor upGW = Compiled.grad(up.weight(), needsGrad(12 /* up.weight() */));
-        if (upGW != null) {
-          Blas.sgemm(true, false, 32, 8, n * 6, 1f, dIn21, 0, 32, p.a20, 0, 8, 1f, upGW, 8);
-        }
-        if (dIn20 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 32, 1f, dIn21, 0, 32, up.weight(), 8, 0f, dIn20, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 32, 8, dIn21, 0, p.a20, 0, upGW, up.weight(), 0f, dIn20, 0);
         // norm2 LayerNorm((8,), eps=1e-05, elementwise_affine=True): gradient of [N, 6, 8]   MultiHeadAttention.java:45
         if (!need20) {
           return new Tensor[18];
@@ -508,12 +490,7 @@ public final class KilnMultiHeadAttention extends MultiHeadAttention {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(proj.bias(), needsGrad(9 /* proj.bias() */)), 0, dIn18_1, 0, n * 6, 8, true);
         Tensor projGW = Compiled.grad(proj.weight(), needsGrad(8 /* proj.weight() */));
-        if (projGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn18_1, 0, 8, p.a16, 0, 8, 1f, projGW, 8);
-        }
-        if (dIn17 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn18_1, 0, 8, proj.weight(), 8, 0f, dIn17, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn18_1, 0, p.a16, 0, projGW, proj.weight(), 0f, dIn17, 0);
         // att.matmul(v).transpose(1, 2): gradient of [N, 2, 6, 4]   MultiHeadAttention.java:43
         if (!need17) {
           return new Tensor[18];
@@ -557,12 +534,7 @@ public final class KilnMultiHeadAttention extends MultiHeadAttention {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(value.bias(), needsGrad(7 /* value.bias() */)), 0, dIn9, 0, n * 6, 8, true);
         Tensor valueGW = Compiled.grad(value.weight(), needsGrad(6 /* value.weight() */));
-        if (valueGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn9, 0, 8, p.a1, 0, 8, 1f, valueGW, 8);
-        }
-        if (dIn7 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn9, 0, 8, value.weight(), 8, 0f, dIn7, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn9, 0, p.a1, 0, valueGW, value.weight(), 0f, dIn7, 0);
         // key.apply(h).view(-1, S, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   MultiHeadAttention.java:40
         if (!need7) {
           return new Tensor[18];
@@ -573,12 +545,7 @@ public final class KilnMultiHeadAttention extends MultiHeadAttention {
           return new Tensor[18];
         }
         Tensor keyGW = Compiled.grad(key.weight(), needsGrad(5 /* key.weight() */));
-        if (keyGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn6, 0, 8, p.a1, 0, 8, 1f, keyGW, 8);
-        }
-        if (dIn4 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn6, 0, 8, key.weight(), 8, 1f, dIn4, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn6, 0, p.a1, 0, keyGW, key.weight(), 1f, dIn4, 0);
         // query.apply(h).view(-1, S, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   MultiHeadAttention.java:39
         if (!need4) {
           return new Tensor[18];
@@ -590,12 +557,7 @@ public final class KilnMultiHeadAttention extends MultiHeadAttention {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(query.bias(), needsGrad(4 /* query.bias() */)), 0, dIn3, 0, n * 6, 8, true);
         Tensor queryGW = Compiled.grad(query.weight(), needsGrad(3 /* query.weight() */));
-        if (queryGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn3, 0, 8, p.a1, 0, 8, 1f, queryGW, 8);
-        }
-        if (dIn1 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn3, 0, 8, query.weight(), 8, 1f, dIn1, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn3, 0, p.a1, 0, queryGW, query.weight(), 1f, dIn1, 0);
         // norm1 LayerNorm((8,), eps=1e-05, elementwise_affine=True): gradient of [N, 6, 8]   MultiHeadAttention.java:38
         if (!need1) {
           return new Tensor[18];

@@ -76,9 +76,8 @@ public final class KilnNormalizedHeads extends NormalizedHeads {
       int inOff = x.offset();
       float[] out = new float[n * 3];
       // fc Linear(in_features=6, out_features=6, bias=True): [N, 4, 6] -> [N, 4, 6]   NormalizedHeads.java:25
-      Blas.sgemm(false, true, n * 4, 6, 6, 1f, in, inOff, 6, fc.weight(), 6, 0f, p.a1, 0, 6);
       Tensor fcB = fc.bias();
-      CpuKernels.addBiasRows(p.a1, 0, p.a1, 0, fcB.readBuffer(), fcB.offset(), n * 4, 6);
+      Blas.linear(n * 4, 6, 6, in, inOff, fc.weight(), fcB.readBuffer(), fcB.offset(), p.a1, 0);
       // normalize(h, 1, 1, 0.001): [N, 4, 6] -> [N, 4, 6]   NormalizedHeads.java:26
       IndexKernels.normForward(p.norm2, 0, p.a1, 0, n, 4, 6, 1.0);
       MathKernels.clampForward(p.clamped2, 0, p.norm2, 0, n * 6, 0.001f, Float.POSITIVE_INFINITY);
@@ -104,9 +103,8 @@ public final class KilnNormalizedHeads extends NormalizedHeads {
       MathKernels.clampForward(p.clamped9, 0, p.norm9, 0, n, 1.0E-12f, Float.POSITIVE_INFINITY);
       ArithmeticKernels.divRepeatedForward(p.a9, 0, p.a7, 0, p.clamped9, 0, n, 24, 1, false);
       // head Linear(in_features=24, out_features=3, bias=True): [N, 24] -> [N, 3]   NormalizedHeads.java:29
-      Blas.sgemm(false, true, n, 3, 24, 1f, p.a9, 0, 24, head.weight(), 24, 0f, out, 0, 3);
       Tensor headB = head.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 3);
+      Blas.linear(n, 3, 24, p.a9, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
       if (!Compiled.recording(x, fc.weight(), fc.bias(), head.weight(), head.bias())) {
         return Tensor.wrap(out, n, 3);
       }
@@ -312,12 +310,7 @@ public final class KilnNormalizedHeads extends NormalizedHeads {
         // head Linear(in_features=24, out_features=3, bias=True): gradient of [N, 24]   NormalizedHeads.java:29
         CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(4 /* head.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor headGW = Compiled.grad(head.weight(), needsGrad(3 /* head.weight() */));
-        if (headGW != null) {
-          Blas.sgemm(true, false, 3, 24, n, 1f, g.readBuffer(), g.offset(), 3, p.a9, 0, 24, 1f, headGW, 24);
-        }
-        if (dIn9 != null) {
-          Blas.sgemm(false, false, n, 24, 3, 1f, g.readBuffer(), g.offset(), 3, head.weight(), 24, 0f, dIn9, 0, 24);
-        }
+        Blas.linearBackward(n, 3, 24, g.readBuffer(), g.offset(), p.a9, 0, headGW, head.weight(), 0f, dIn9, 0);
         // normalize(flatten(c.add(0.5F))): gradient of [N, 24]   NormalizedHeads.java:29
         if (!need9) {
           return new Tensor[5];
@@ -378,12 +371,7 @@ public final class KilnNormalizedHeads extends NormalizedHeads {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(fc.bias(), needsGrad(2 /* fc.bias() */)), 0, dIn1, 0, n * 4, 6, true);
         Tensor fcGW = Compiled.grad(fc.weight(), needsGrad(1 /* fc.weight() */));
-        if (fcGW != null) {
-          Blas.sgemm(true, false, 6, 6, n * 4, 1f, dIn1, 0, 6, in, inOff, 6, 1f, fcGW, 6);
-        }
-        if (dx != null) {
-          Blas.sgemm(false, false, n * 4, 6, 6, 1f, dIn1, 0, 6, fc.weight(), 6, 0f, dx, 0, 6);
-        }
+        Blas.linearBackward(n * 4, 6, 6, dIn1, 0, in, inOff, fcGW, fc.weight(), 0f, dx, 0);
         Tensor[] grads = new Tensor[5];
         grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());
         return grads;

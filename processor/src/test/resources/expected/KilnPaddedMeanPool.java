@@ -106,9 +106,8 @@ public final class KilnPaddedMeanPool extends PaddedMeanPool {
       // h.mul(keep.unsqueeze(-1)).sum(1).div(keep.sum(1, true)): [N, 8] -> [N, 8]   PaddedMeanPool.java:26
       ArithmeticKernels.divRepeatedForward(p.a8, 0, p.a6, 0, p.a7, 0, n * 1, 8, 1, false);
       // head Linear(in_features=8, out_features=3, bias=True): [N, 8] -> [N, 3]   PaddedMeanPool.java:27
-      Blas.sgemm(false, true, n, 3, 8, 1f, p.a8, 0, 8, head.weight(), 8, 0f, out, 0, 3);
       Tensor headB = head.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 3);
+      Blas.linear(n, 3, 8, p.a8, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
       if (!Compiled.recording(x, tok.weight(), fc.weight(), fc.bias(), head.weight(), head.bias())) {
         return Tensor.wrap(out, n, 3);
       }
@@ -266,12 +265,7 @@ public final class KilnPaddedMeanPool extends PaddedMeanPool {
         // head Linear(in_features=8, out_features=3, bias=True): gradient of [N, 8]   PaddedMeanPool.java:27
         CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(5 /* head.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor headGW = Compiled.grad(head.weight(), needsGrad(4 /* head.weight() */));
-        if (headGW != null) {
-          Blas.sgemm(true, false, 3, 8, n, 1f, g.readBuffer(), g.offset(), 3, p.a8, 0, 8, 1f, headGW, 8);
-        }
-        if (dIn8 != null) {
-          Blas.sgemm(false, false, n, 8, 3, 1f, g.readBuffer(), g.offset(), 3, head.weight(), 8, 0f, dIn8, 0, 8);
-        }
+        Blas.linearBackward(n, 3, 8, g.readBuffer(), g.offset(), p.a8, 0, headGW, head.weight(), 0f, dIn8, 0);
         // h.mul(keep.unsqueeze(-1)).sum(1).div(keep.sum(1, true)): gradient of [N, 8]   PaddedMeanPool.java:26
         if (!need8) {
           return new Tensor[6];
@@ -305,12 +299,7 @@ public final class KilnPaddedMeanPool extends PaddedMeanPool {
         }
         CpuKernels.reluBackwardBiasGradient(Compiled.gradBuffer(fc.bias(), needsGrad(3 /* fc.bias() */)), 0, dIn4, 0, p.a2, 0, n * 6, 8, true);
         Tensor fcGW = Compiled.grad(fc.weight(), needsGrad(2 /* fc.weight() */));
-        if (fcGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn4, 0, 8, p.a1, 0, 8, 1f, fcGW, 8);
-        }
-        if (dIn1 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn4, 0, 8, fc.weight(), 8, 0f, dIn1, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn4, 0, p.a1, 0, fcGW, fc.weight(), 0f, dIn1, 0);
         // tok Embedding(11, 8, padding_idx=0): gradient of [N, 6]   PaddedMeanPool.java:25
         if (!need1) {
           return new Tensor[6];

@@ -105,9 +105,8 @@ public final class KilnPaddedText extends PaddedText {
       // norm LayerNorm((8,), eps=1e-05, elementwise_affine=True): [N, 6, 8] -> [N, 6, 8]   PaddedText.java:42
       NormKernels.layerNormForward(p.a5, 0, p.a4, 0, norm.weight().readBuffer(), norm.weight().offset(), norm.bias().readBuffer(), norm.bias().offset(), p.mean5, p.rstd5, n * 6, 8, 1.0E-5);
       // query Linear(in_features=8, out_features=8, bias=True): [N, 6, 8] -> [N, 6, 8]   PaddedText.java:43
-      Blas.sgemm(false, true, n * 6, 8, 8, 1f, p.a5, 0, 8, query.weight(), 8, 0f, p.a6, 0, 8);
       Tensor queryB = query.bias();
-      CpuKernels.addBiasRows(p.a6, 0, p.a6, 0, queryB.readBuffer(), queryB.offset(), n * 6, 8);
+      Blas.linear(n * 6, 8, 8, p.a5, 0, query.weight(), queryB.readBuffer(), queryB.offset(), p.a6, 0);
       // query.apply(h).view(-1, S, H, DH): [N, 6, 8] -> [N, 6, 2, 4]   PaddedText.java:43
       // a view: no work
       // query.apply(h).view(-1, S, H, DH).transpose(1, 2): [N, 6, 2, 4] -> [N, 2, 6, 4]   PaddedText.java:43
@@ -119,9 +118,8 @@ public final class KilnPaddedText extends PaddedText {
       // key.apply(h).view(-1, S, H, DH).transpose(1, 2): [N, 6, 2, 4] -> [N, 2, 6, 4]   PaddedText.java:44
       CpuKernels.permute(p.a11, 0, p.a9, 0, new int[] {n, 6, 2, 4}, new int[] {0, 2, 1, 3}, false);
       // value Linear(in_features=8, out_features=8, bias=True): [N, 6, 8] -> [N, 6, 8]   PaddedText.java:45
-      Blas.sgemm(false, true, n * 6, 8, 8, 1f, p.a5, 0, 8, value.weight(), 8, 0f, p.a12, 0, 8);
       Tensor valueB = value.bias();
-      CpuKernels.addBiasRows(p.a12, 0, p.a12, 0, valueB.readBuffer(), valueB.offset(), n * 6, 8);
+      Blas.linear(n * 6, 8, 8, p.a5, 0, value.weight(), valueB.readBuffer(), valueB.offset(), p.a12, 0);
       // value.apply(h).view(-1, S, H, DH): [N, 6, 8] -> [N, 6, 2, 4]   PaddedText.java:45
       // a view: no work
       // value.apply(h).view(-1, S, H, DH).transpose(1, 2): [N, 6, 2, 4] -> [N, 2, 6, 4]   PaddedText.java:45
@@ -141,9 +139,8 @@ public final class KilnPaddedText extends PaddedText {
       // att.matmul(v).transpose(1, 2).reshape(-1, S, D): [N, 6, 2, 4] -> [N, 6, 8]   PaddedText.java:48
       // a view: no work
       // proj Linear(in_features=8, out_features=8, bias=True): [N, 6, 8] -> [N, 6, 8]   PaddedText.java:49
-      Blas.sgemm(false, true, n * 6, 8, 8, 1f, p.a20, 0, 8, proj.weight(), 8, 0f, p.a22, 0, 8);
       Tensor projB = proj.bias();
-      CpuKernels.addBiasRows(p.a22, 0, p.a22, 0, projB.readBuffer(), projB.offset(), n * 6, 8);
+      Blas.linear(n * 6, 8, 8, p.a20, 0, proj.weight(), projB.readBuffer(), projB.offset(), p.a22, 0);
       // x.add(proj.apply(o)): [N, 6, 8] -> [N, 6, 8]   PaddedText.java:49
       CpuKernels.addForward(p.a23, 0, p.a4, 0, p.a22, 0, n * 48, false);
       // x.add(proj.apply(o)).maskedFill(padRows, 0.0F): [N, 6, 8] -> [N, 6, 8]   PaddedText.java:49
@@ -151,9 +148,8 @@ public final class KilnPaddedText extends PaddedText {
       // x.mean(1): [N, 6, 8] -> [N, 8]   PaddedText.java:50
       MathKernels.sumAlong(p.a25, 0, p.a24, 0, n, 6, 8, 1f / 6);
       // head Linear(in_features=8, out_features=3, bias=True): [N, 8] -> [N, 3]   PaddedText.java:50
-      Blas.sgemm(false, true, n, 3, 8, 1f, p.a25, 0, 8, head.weight(), 8, 0f, out, 0, 3);
       Tensor headB = head.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 3);
+      Blas.linear(n, 3, 8, p.a25, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
       if (!Compiled.recording(x, tok.weight(), norm.weight(), norm.bias(), query.weight(), query.bias(), key.weight(), value.weight(), value.bias(), proj.weight(), proj.bias(), head.weight(), head.bias(), pos)) {
         return Tensor.wrap(out, n, 3);
       }
@@ -444,12 +440,7 @@ public final class KilnPaddedText extends PaddedText {
         // head Linear(in_features=8, out_features=3, bias=True): gradient of [N, 8]   PaddedText.java:50
         CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(12 /* head.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor headGW = Compiled.grad(head.weight(), needsGrad(11 /* head.weight() */));
-        if (headGW != null) {
-          Blas.sgemm(true, false, 3, 8, n, 1f, g.readBuffer(), g.offset(), 3, p.a25, 0, 8, 1f, headGW, 8);
-        }
-        if (dIn25 != null) {
-          Blas.sgemm(false, false, n, 8, 3, 1f, g.readBuffer(), g.offset(), 3, head.weight(), 8, 0f, dIn25, 0, 8);
-        }
+        Blas.linearBackward(n, 3, 8, g.readBuffer(), g.offset(), p.a25, 0, headGW, head.weight(), 0f, dIn25, 0);
         // x.mean(1): gradient of [N, 6, 8]   PaddedText.java:50
         if (!need25) {
           return new Tensor[14];
@@ -472,12 +463,7 @@ public final class KilnPaddedText extends PaddedText {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(proj.bias(), needsGrad(10 /* proj.bias() */)), 0, dIn22_1, 0, n * 6, 8, true);
         Tensor projGW = Compiled.grad(proj.weight(), needsGrad(9 /* proj.weight() */));
-        if (projGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn22_1, 0, 8, p.a20, 0, 8, 1f, projGW, 8);
-        }
-        if (dIn21 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn22_1, 0, 8, proj.weight(), 8, 0f, dIn21, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn22_1, 0, p.a20, 0, projGW, proj.weight(), 0f, dIn21, 0);
         // att.matmul(v).transpose(1, 2): gradient of [N, 2, 6, 4]   PaddedText.java:48
         if (!need21) {
           return new Tensor[14];
@@ -526,12 +512,7 @@ public final class KilnPaddedText extends PaddedText {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(value.bias(), needsGrad(8 /* value.bias() */)), 0, dIn13, 0, n * 6, 8, true);
         Tensor valueGW = Compiled.grad(value.weight(), needsGrad(7 /* value.weight() */));
-        if (valueGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn13, 0, 8, p.a5, 0, 8, 1f, valueGW, 8);
-        }
-        if (dIn11 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn13, 0, 8, value.weight(), 8, 0f, dIn11, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn13, 0, p.a5, 0, valueGW, value.weight(), 0f, dIn11, 0);
         // key.apply(h).view(-1, S, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   PaddedText.java:44
         if (!need11) {
           return new Tensor[14];
@@ -542,12 +523,7 @@ public final class KilnPaddedText extends PaddedText {
           return new Tensor[14];
         }
         Tensor keyGW = Compiled.grad(key.weight(), needsGrad(6 /* key.weight() */));
-        if (keyGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn10, 0, 8, p.a5, 0, 8, 1f, keyGW, 8);
-        }
-        if (dIn8 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn10, 0, 8, key.weight(), 8, 1f, dIn8, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn10, 0, p.a5, 0, keyGW, key.weight(), 1f, dIn8, 0);
         // query.apply(h).view(-1, S, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   PaddedText.java:43
         if (!need8) {
           return new Tensor[14];
@@ -559,12 +535,7 @@ public final class KilnPaddedText extends PaddedText {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(query.bias(), needsGrad(5 /* query.bias() */)), 0, dIn7, 0, n * 6, 8, true);
         Tensor queryGW = Compiled.grad(query.weight(), needsGrad(4 /* query.weight() */));
-        if (queryGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn7, 0, 8, p.a5, 0, 8, 1f, queryGW, 8);
-        }
-        if (dIn5 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn7, 0, 8, query.weight(), 8, 1f, dIn5, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn7, 0, p.a5, 0, queryGW, query.weight(), 1f, dIn5, 0);
         // norm LayerNorm((8,), eps=1e-05, elementwise_affine=True): gradient of [N, 6, 8]   PaddedText.java:42
         if (!need5) {
           return new Tensor[14];

@@ -114,9 +114,8 @@ public final class KilnPaddedUnet extends PaddedUnet {
       // flatten(pad(c, new int[]{1, 0}, 0.5F)): [N, 3, 5, 6] -> [N, 90]   PaddedUnet.java:35
       // a view: no work
       // head Linear(in_features=90, out_features=3, bias=True): [N, 90] -> [N, 3]   PaddedUnet.java:35
-      Blas.sgemm(false, true, n, 3, 90, 1f, p.a11, 0, 90, head.weight(), 90, 0f, out, 0, 3);
       Tensor headB = head.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 3);
+      Blas.linear(n, 3, 90, p.a11, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
       if (!Compiled.recording(x, enc.weight(), enc.bias(), mid.weight(), mid.bias(), dec.weight(), dec.bias(), head.weight(), head.bias())) {
         return Tensor.wrap(out, n, 3);
       }
@@ -331,12 +330,7 @@ public final class KilnPaddedUnet extends PaddedUnet {
         // head Linear(in_features=90, out_features=3, bias=True): gradient of [N, 90]   PaddedUnet.java:35
         CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(8 /* head.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor headGW = Compiled.grad(head.weight(), needsGrad(7 /* head.weight() */));
-        if (headGW != null) {
-          Blas.sgemm(true, false, 3, 90, n, 1f, g.readBuffer(), g.offset(), 3, p.a11, 0, 90, 1f, headGW, 90);
-        }
-        if (dIn12 != null) {
-          Blas.sgemm(false, false, n, 90, 3, 1f, g.readBuffer(), g.offset(), 3, head.weight(), 90, 0f, dIn12, 0, 90);
-        }
+        Blas.linearBackward(n, 3, 90, g.readBuffer(), g.offset(), p.a11, 0, headGW, head.weight(), 0f, dIn12, 0);
         // pad(c, new int[]{1, 0}, 0.5F): gradient of [N, 3, 5, 5]   PaddedUnet.java:35
         if (!need12) {
           return new Tensor[9];

@@ -145,9 +145,8 @@ public final class KilnPairEmbeddings extends PairEmbeddings {
         Tensor towerAB = towerA.bias();
         CpuKernels.addBiasRelu(p.a1, 0, p.a1, 0, towerAB.readBuffer(), towerAB.offset(), n, 8);
         // head Linear(in_features=8, out_features=1, bias=True): [N, 8] -> [N, 1]   PairEmbeddings.java:32
-        Blas.sgemm(false, true, n, 1, 8, 1f, p.a1, 0, 8, head.weight(), 8, 0f, out, 0, 1);
         Tensor headB = head.bias();
-        CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 1);
+        Blas.linear(n, 1, 8, p.a1, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
         boolean recording = Compiled.recording(x, towerA.weight(), towerA.bias(), head.weight(), head.bias());
         // the outputs' values: out is new for each call; what lies in the plan's buffers is copied, since the next
         // forward of this batch size overwrites them
@@ -266,12 +265,7 @@ public final class KilnPairEmbeddings extends PairEmbeddings {
             // head Linear(in_features=8, out_features=1, bias=True): gradient of [N, 8]   PairEmbeddings.java:32
             CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(4 /* head.bias() */)), 0, p.dout, 0, n, 1, true);
             Tensor headGW = Compiled.grad(head.weight(), needsGrad(3 /* head.weight() */));
-            if (headGW != null) {
-              Blas.sgemm(true, false, 1, 8, n, 1f, p.dout, 0, 1, p.a1, 0, 8, 1f, headGW, 8);
-            }
-            if (dIn1 != null) {
-              Blas.sgemm(false, false, n, 8, 1, 1f, p.dout, 0, 1, head.weight(), 8, 0f, dIn1, 0, 8);
-            }
+            Blas.linearBackward(n, 1, 8, p.dout, 0, p.a1, 0, headGW, head.weight(), 0f, dIn1, 0);
           }
           // [0] [N, 8]: add the gradient the loss sent to this output
           flowing = Compiled.addOutputGradient(p.da1, 0, outputGrads[0], flowing);
@@ -281,12 +275,7 @@ public final class KilnPairEmbeddings extends PairEmbeddings {
           }
           CpuKernels.reluBackwardBiasGradient(Compiled.gradBuffer(towerA.bias(), needsGrad(2 /* towerA.bias() */)), 0, dIn1, 0, p.a1, 0, n, 8, true);
           Tensor towerAGW = Compiled.grad(towerA.weight(), needsGrad(1 /* towerA.weight() */));
-          if (towerAGW != null) {
-            Blas.sgemm(true, false, 8, 6, n, 1f, dIn1, 0, 8, in, inOff, 6, 1f, towerAGW, 6);
-          }
-          if (dx != null) {
-            Blas.sgemm(false, false, n, 6, 8, 1f, dIn1, 0, 8, towerA.weight(), 6, 0f, dx, 0, 6);
-          }
+          Blas.linearBackward(n, 8, 6, dIn1, 0, in, inOff, towerAGW, towerA.weight(), 0f, dx, 0);
           Tensor[] grads = new Tensor[5];
           grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());
           return grads;
@@ -388,9 +377,8 @@ public final class KilnPairEmbeddings extends PairEmbeddings {
         // ea.mul(eb): [N, 8] -> [N, 8]   PairEmbeddings.java:27
         CpuKernels.mulForward(p.a3, 0, p.a1, 0, p.a2, 0, n * 8);
         // head Linear(in_features=8, out_features=1, bias=True): [N, 8] -> [N, 1]   PairEmbeddings.java:27
-        Blas.sgemm(false, true, n, 1, 8, 1f, p.a3, 0, 8, head.weight(), 8, 0f, out, 0, 1);
         Tensor headB = head.bias();
-        CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 1);
+        Blas.linear(n, 1, 8, p.a3, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
         boolean recording = Compiled.recording(x, x1, towerA.weight(), towerA.bias(), towerB.weight(), towerB.bias(), head.weight(), head.bias());
         // the outputs' values: out is new for each call; what lies in the plan's buffers is copied, since the next
         // forward of this batch size overwrites them
@@ -547,12 +535,7 @@ public final class KilnPairEmbeddings extends PairEmbeddings {
             if (outputGrads[2] != null) {
               CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(7 /* head.bias() */)), 0, p.dout, 0, n, 1, true);
               Tensor headGW = Compiled.grad(head.weight(), needsGrad(6 /* head.weight() */));
-              if (headGW != null) {
-                Blas.sgemm(true, false, 1, 8, n, 1f, p.dout, 0, 1, p.a3, 0, 8, 1f, headGW, 8);
-              }
-              if (dIn3 != null) {
-                Blas.sgemm(false, false, n, 8, 1, 1f, p.dout, 0, 1, head.weight(), 8, 1f, dIn3, 0, 8);
-              }
+              Blas.linearBackward(n, 1, 8, p.dout, 0, p.a3, 0, headGW, head.weight(), 1f, dIn3, 0);
             }
             // ea.mul(eb): gradient of [N, 8]   PairEmbeddings.java:27
             if (!need3) {
@@ -576,12 +559,7 @@ public final class KilnPairEmbeddings extends PairEmbeddings {
             if (outputGrads[1] != null || outputGrads[2] != null) {
               CpuKernels.reluBackwardBiasGradient(Compiled.gradBuffer(towerB.bias(), needsGrad(5 /* towerB.bias() */)), 0, dIn2_1, 0, p.a2, 0, n, 8, true);
               Tensor towerBGW = Compiled.grad(towerB.weight(), needsGrad(4 /* towerB.weight() */));
-              if (towerBGW != null) {
-                Blas.sgemm(true, false, 8, 4, n, 1f, dIn2_1, 0, 8, in1, in1Off, 4, 1f, towerBGW, 4);
-              }
-              if (dx1 != null) {
-                Blas.sgemm(false, false, n, 4, 8, 1f, dIn2_1, 0, 8, towerB.weight(), 4, 1f, dx1, 0, 4);
-              }
+              Blas.linearBackward(n, 8, 4, dIn2_1, 0, in1, in1Off, towerBGW, towerB.weight(), 1f, dx1, 0);
             }
           }
           // left() [N, 8]: add the gradient the loss sent to this output
@@ -594,12 +572,7 @@ public final class KilnPairEmbeddings extends PairEmbeddings {
           if (outputGrads[0] != null || outputGrads[2] != null) {
             CpuKernels.reluBackwardBiasGradient(Compiled.gradBuffer(towerA.bias(), needsGrad(3 /* towerA.bias() */)), 0, dIn2, 0, p.a1, 0, n, 8, true);
             Tensor towerAGW = Compiled.grad(towerA.weight(), needsGrad(2 /* towerA.weight() */));
-            if (towerAGW != null) {
-              Blas.sgemm(true, false, 8, 6, n, 1f, dIn2, 0, 8, in, inOff, 6, 1f, towerAGW, 6);
-            }
-            if (dx != null) {
-              Blas.sgemm(false, false, n, 6, 8, 1f, dIn2, 0, 8, towerA.weight(), 6, 1f, dx, 0, 6);
-            }
+            Blas.linearBackward(n, 8, 6, dIn2, 0, in, inOff, towerAGW, towerA.weight(), 1f, dx, 0);
           }
           Tensor[] grads = new Tensor[8];
           grads[0] = dx == null || !(outputGrads[0] != null || outputGrads[2] != null) ? null : Tensor.wrap(dx, x.shape());
@@ -772,12 +745,7 @@ public final class KilnPairEmbeddings extends PairEmbeddings {
         System.arraycopy(g.readBuffer(), g.offset(), p.dout, 0, n * 8);
         CpuKernels.reluBackwardBiasGradient(Compiled.gradBuffer(towerA.bias(), needsGrad(2 /* towerA.bias() */)), 0, p.dout, 0, out, 0, n, 8, true);
         Tensor towerAGW = Compiled.grad(towerA.weight(), needsGrad(1 /* towerA.weight() */));
-        if (towerAGW != null) {
-          Blas.sgemm(true, false, 8, 6, n, 1f, p.dout, 0, 8, in, inOff, 6, 1f, towerAGW, 6);
-        }
-        if (dx != null) {
-          Blas.sgemm(false, false, n, 6, 8, 1f, p.dout, 0, 8, towerA.weight(), 6, 0f, dx, 0, 6);
-        }
+        Blas.linearBackward(n, 8, 6, p.dout, 0, in, inOff, towerAGW, towerA.weight(), 0f, dx, 0);
         Tensor[] grads = new Tensor[3];
         grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());
         return grads;

@@ -95,27 +95,23 @@ public final class KilnPiecewiseMlp extends PiecewiseMlp {
       int inOff = x.offset();
       float[] out = new float[n * 3];
       // body.0 Linear(in_features=6, out_features=8, bias=True): [N, 6] -> [N, 8]   PiecewiseMlp.java:30
-      Blas.sgemm(false, true, n, 8, 6, 1f, in, inOff, 6, body_0.weight(), 6, 0f, p.a1, 0, 8);
       Tensor body_0B = body_0.bias();
-      CpuKernels.addBiasRows(p.a1, 0, p.a1, 0, body_0B.readBuffer(), body_0B.offset(), n, 8);
+      Blas.linear(n, 8, 6, in, inOff, body_0.weight(), body_0B.readBuffer(), body_0B.offset(), p.a1, 0);
       // body.1 ELU(alpha=1.0): [N, 8] -> [N, 8]   PiecewiseMlp.java:30
       PiecewiseKernels.eluForward(p.a2, 0, p.a1, 0, n * 8, 1.0f);
       // body.2 Linear(in_features=8, out_features=8, bias=True): [N, 8] -> [N, 8]   PiecewiseMlp.java:30
-      Blas.sgemm(false, true, n, 8, 8, 1f, p.a2, 0, 8, body_2.weight(), 8, 0f, p.a3, 0, 8);
       Tensor body_2B = body_2.bias();
-      CpuKernels.addBiasRows(p.a3, 0, p.a3, 0, body_2B.readBuffer(), body_2B.offset(), n, 8);
+      Blas.linear(n, 8, 8, p.a2, 0, body_2.weight(), body_2B.readBuffer(), body_2B.offset(), p.a3, 0);
       // body.3 Softplus(beta=2, threshold=1): [N, 8] -> [N, 8]   PiecewiseMlp.java:30
       PiecewiseKernels.softplusForward(p.a4, 0, p.a3, 0, n * 8, 2.0f, 1.0f);
       // body.4 Linear(in_features=8, out_features=8, bias=True): [N, 8] -> [N, 8]   PiecewiseMlp.java:30
-      Blas.sgemm(false, true, n, 8, 8, 1f, p.a4, 0, 8, body_4.weight(), 8, 0f, p.a5, 0, 8);
       Tensor body_4B = body_4.bias();
-      CpuKernels.addBiasRows(p.a5, 0, p.a5, 0, body_4B.readBuffer(), body_4B.offset(), n, 8);
+      Blas.linear(n, 8, 8, p.a4, 0, body_4.weight(), body_4B.readBuffer(), body_4B.offset(), p.a5, 0);
       // body.5 Hardtanh(min_val=-0.5, max_val=0.5): [N, 8] -> [N, 8]   PiecewiseMlp.java:30
       MathKernels.clampForward(p.a6, 0, p.a5, 0, n * 8, -0.5f, 0.5f);
       // mid Linear(in_features=8, out_features=8, bias=True): [N, 8] -> [N, 8]   PiecewiseMlp.java:31
-      Blas.sgemm(false, true, n, 8, 8, 1f, p.a6, 0, 8, mid.weight(), 8, 0f, p.a7, 0, 8);
       Tensor midB = mid.bias();
-      CpuKernels.addBiasRows(p.a7, 0, p.a7, 0, midB.readBuffer(), midB.offset(), n, 8);
+      Blas.linear(n, 8, 8, p.a6, 0, mid.weight(), midB.readBuffer(), midB.offset(), p.a7, 0);
       // elu(mid.apply(h), 1.5): [N, 8] -> [N, 8]   PiecewiseMlp.java:31
       PiecewiseKernels.eluForward(p.a8, 0, p.a7, 0, n * 8, 1.5f);
       // softplus(elu(mid.apply(h), 1.5), 0.5, 4): [N, 8] -> [N, 8]   PiecewiseMlp.java:31
@@ -133,9 +129,8 @@ public final class KilnPiecewiseMlp extends PiecewiseMlp {
       // hardtanh(elu.apply(g.sub(1.0F))).add(softplus(hardtanh(h, -0.25, 2))): [N, 8] -> [N, 8]   PiecewiseMlp.java:32
       CpuKernels.addForward(p.a15, 0, p.a12, 0, p.a14, 0, n * 8, false);
       // head Linear(in_features=8, out_features=3, bias=True): [N, 8] -> [N, 3]   PiecewiseMlp.java:32
-      Blas.sgemm(false, true, n, 3, 8, 1f, p.a15, 0, 8, head.weight(), 8, 0f, out, 0, 3);
       Tensor headB = head.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 3);
+      Blas.linear(n, 3, 8, p.a15, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
       if (!Compiled.recording(x, body_0.weight(), body_0.bias(), body_2.weight(), body_2.bias(), body_4.weight(), body_4.bias(), mid.weight(), mid.bias(), head.weight(), head.bias())) {
         return Tensor.wrap(out, n, 3);
       }
@@ -370,12 +365,7 @@ public final class KilnPiecewiseMlp extends PiecewiseMlp {
         // head Linear(in_features=8, out_features=3, bias=True): gradient of [N, 8]   PiecewiseMlp.java:32
         CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(10 /* head.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor headGW = Compiled.grad(head.weight(), needsGrad(9 /* head.weight() */));
-        if (headGW != null) {
-          Blas.sgemm(true, false, 3, 8, n, 1f, g.readBuffer(), g.offset(), 3, p.a15, 0, 8, 1f, headGW, 8);
-        }
-        if (dIn15 != null) {
-          Blas.sgemm(false, false, n, 8, 3, 1f, g.readBuffer(), g.offset(), 3, head.weight(), 8, 0f, dIn15, 0, 8);
-        }
+        Blas.linearBackward(n, 3, 8, g.readBuffer(), g.offset(), p.a15, 0, headGW, head.weight(), 0f, dIn15, 0);
         // hardtanh(elu.apply(g.sub(1.0F))).add(softplus(hardtanh(h, -0.25, 2))): gradient of [N, 8]   PiecewiseMlp.java:32
         if (!need15) {
           return new Tensor[11];
@@ -435,12 +425,7 @@ public final class KilnPiecewiseMlp extends PiecewiseMlp {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(mid.bias(), needsGrad(8 /* mid.bias() */)), 0, dIn7, 0, n, 8, true);
         Tensor midGW = Compiled.grad(mid.weight(), needsGrad(7 /* mid.weight() */));
-        if (midGW != null) {
-          Blas.sgemm(true, false, 8, 8, n, 1f, dIn7, 0, 8, p.a6, 0, 8, 1f, midGW, 8);
-        }
-        if (dIn6 != null) {
-          Blas.sgemm(false, false, n, 8, 8, 1f, dIn7, 0, 8, mid.weight(), 8, 1f, dIn6, 0, 8);
-        }
+        Blas.linearBackward(n, 8, 8, dIn7, 0, p.a6, 0, midGW, mid.weight(), 1f, dIn6, 0);
         // body.5 Hardtanh(min_val=-0.5, max_val=0.5): gradient of [N, 8]   PiecewiseMlp.java:30
         if (!need6) {
           return new Tensor[11];
@@ -454,12 +439,7 @@ public final class KilnPiecewiseMlp extends PiecewiseMlp {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(body_4.bias(), needsGrad(6 /* body_4.bias() */)), 0, dIn5, 0, n, 8, true);
         Tensor body_4GW = Compiled.grad(body_4.weight(), needsGrad(5 /* body_4.weight() */));
-        if (body_4GW != null) {
-          Blas.sgemm(true, false, 8, 8, n, 1f, dIn5, 0, 8, p.a4, 0, 8, 1f, body_4GW, 8);
-        }
-        if (dIn4 != null) {
-          Blas.sgemm(false, false, n, 8, 8, 1f, dIn5, 0, 8, body_4.weight(), 8, 0f, dIn4, 0, 8);
-        }
+        Blas.linearBackward(n, 8, 8, dIn5, 0, p.a4, 0, body_4GW, body_4.weight(), 0f, dIn4, 0);
         // body.3 Softplus(beta=2, threshold=1): gradient of [N, 8]   PiecewiseMlp.java:30
         if (!need4) {
           return new Tensor[11];
@@ -473,12 +453,7 @@ public final class KilnPiecewiseMlp extends PiecewiseMlp {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(body_2.bias(), needsGrad(4 /* body_2.bias() */)), 0, dIn3, 0, n, 8, true);
         Tensor body_2GW = Compiled.grad(body_2.weight(), needsGrad(3 /* body_2.weight() */));
-        if (body_2GW != null) {
-          Blas.sgemm(true, false, 8, 8, n, 1f, dIn3, 0, 8, p.a2, 0, 8, 1f, body_2GW, 8);
-        }
-        if (dIn2 != null) {
-          Blas.sgemm(false, false, n, 8, 8, 1f, dIn3, 0, 8, body_2.weight(), 8, 0f, dIn2, 0, 8);
-        }
+        Blas.linearBackward(n, 8, 8, dIn3, 0, p.a2, 0, body_2GW, body_2.weight(), 0f, dIn2, 0);
         // body.1 ELU(alpha=1.0): gradient of [N, 8]   PiecewiseMlp.java:30
         if (!need2) {
           return new Tensor[11];
@@ -492,12 +467,7 @@ public final class KilnPiecewiseMlp extends PiecewiseMlp {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(body_0.bias(), needsGrad(2 /* body_0.bias() */)), 0, dIn1, 0, n, 8, true);
         Tensor body_0GW = Compiled.grad(body_0.weight(), needsGrad(1 /* body_0.weight() */));
-        if (body_0GW != null) {
-          Blas.sgemm(true, false, 8, 6, n, 1f, dIn1, 0, 8, in, inOff, 6, 1f, body_0GW, 6);
-        }
-        if (dx != null) {
-          Blas.sgemm(false, false, n, 6, 8, 1f, dIn1, 0, 8, body_0.weight(), 6, 0f, dx, 0, 6);
-        }
+        Blas.linearBackward(n, 8, 6, dIn1, 0, in, inOff, body_0GW, body_0.weight(), 0f, dx, 0);
         Tensor[] grads = new Tensor[11];
         grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());
         return grads;

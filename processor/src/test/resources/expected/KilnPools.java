@@ -99,9 +99,8 @@ public final class KilnPools extends Pools {
       // flatten(add(a, g)): [N, 4, 2, 3] -> [N, 24]   Pools.java:30
       // a view: no work
       // fc Linear(in_features=24, out_features=3, bias=True): [N, 24] -> [N, 3]   Pools.java:30
-      Blas.sgemm(false, true, n, 3, 24, 1f, p.a7, 0, 24, fc.weight(), 24, 0f, out, 0, 3);
       Tensor fcB = fc.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, fcB.readBuffer(), fcB.offset(), n, 3);
+      Blas.linear(n, 3, 24, p.a7, 0, fc.weight(), fcB.readBuffer(), fcB.offset(), out, 0);
       if (!Compiled.recording(x, conv.weight(), conv.bias(), fc.weight(), fc.bias())) {
         return Tensor.wrap(out, n, 3);
       }
@@ -276,12 +275,7 @@ public final class KilnPools extends Pools {
         // fc Linear(in_features=24, out_features=3, bias=True): gradient of [N, 24]   Pools.java:30
         CpuKernels.biasGradient(Compiled.gradBuffer(fc.bias(), needsGrad(4 /* fc.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor fcGW = Compiled.grad(fc.weight(), needsGrad(3 /* fc.weight() */));
-        if (fcGW != null) {
-          Blas.sgemm(true, false, 3, 24, n, 1f, g.readBuffer(), g.offset(), 3, p.a7, 0, 24, 1f, fcGW, 24);
-        }
-        if (dIn8 != null) {
-          Blas.sgemm(false, false, n, 24, 3, 1f, g.readBuffer(), g.offset(), 3, fc.weight(), 24, 0f, dIn8, 0, 24);
-        }
+        Blas.linearBackward(n, 3, 24, g.readBuffer(), g.offset(), p.a7, 0, fcGW, fc.weight(), 0f, dIn8, 0);
         // add(a, g): gradient of [N, 4, 2, 3]   Pools.java:30
         if (!need8) {
           return new Tensor[5];

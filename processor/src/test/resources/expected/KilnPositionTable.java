@@ -79,17 +79,15 @@ public final class KilnPositionTable extends PositionTable {
       int inOff = x.offset();
       float[] out = new float[n * 3];
       // embed Linear(in_features=8, out_features=16, bias=True): [N, 6, 8] -> [N, 6, 16]   PositionTable.java:38
-      Blas.sgemm(false, true, n * 6, 16, 8, 1f, in, inOff, 8, embed.weight(), 8, 0f, p.a1, 0, 16);
       Tensor embedB = embed.bias();
-      CpuKernels.addBiasRows(p.a1, 0, p.a1, 0, embedB.readBuffer(), embedB.offset(), n * 6, 16);
+      Blas.linear(n * 6, 16, 8, in, inOff, embed.weight(), embedB.readBuffer(), embedB.offset(), p.a1, 0);
       // add(pos, embed.apply(x)) + relu(add(pos, embed.apply(x))): [N, 6, 16] + [6, 16] -> [N, 6, 16]   PositionTable.java:38
       CpuKernels.addRepeatedForward(p.a2, 0, p.a1, 0, pos.readBuffer(), pos.offset(), 1, n, 96, true);
       // norm LayerNorm((16,), eps=1e-05, elementwise_affine=True): [N, 6, 16] -> [N, 6, 16]   PositionTable.java:39
       NormKernels.layerNormForward(p.a3, 0, p.a2, 0, norm.weight().readBuffer(), norm.weight().offset(), norm.bias().readBuffer(), norm.bias().offset(), p.mean3, p.rstd3, n * 6, 16, 1.0E-5);
       // mlp Linear(in_features=16, out_features=16, bias=True): [N, 6, 16] -> [N, 6, 16]   PositionTable.java:39
-      Blas.sgemm(false, true, n * 6, 16, 16, 1f, p.a3, 0, 16, mlp.weight(), 16, 0f, p.a4, 0, 16);
       Tensor mlpB = mlp.bias();
-      CpuKernels.addBiasRows(p.a4, 0, p.a4, 0, mlpB.readBuffer(), mlpB.offset(), n * 6, 16);
+      Blas.linear(n * 6, 16, 16, p.a3, 0, mlp.weight(), mlpB.readBuffer(), mlpB.offset(), p.a4, 0);
       // mlp.apply(norm.apply(h)).mul(gamma): [N, 6, 16] * [1, 6, 16] -> [N, 6, 16]   PositionTable.java:39
       CpuKernels.mulRepeatedForward(p.a5, 0, p.a4, 0, gamma.readBuffer(), gamma.offset(), 1, n, 96);
       // h.add(mlp.apply(norm.apply(h)).mul(gamma)): [N, 6, 16] -> [N, 6, 16]   PositionTable.java:39
@@ -97,9 +95,8 @@ public final class KilnPositionTable extends PositionTable {
       // flatten(h): [N, 6, 16] -> [N, 96]   PositionTable.java:40
       // a view: no work
       // head Linear(in_features=96, out_features=3, bias=True): [N, 96] -> [N, 3]   PositionTable.java:40
-      Blas.sgemm(false, true, n, 3, 96, 1f, p.a6, 0, 96, head.weight(), 96, 0f, out, 0, 3);
       Tensor headB = head.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 3);
+      Blas.linear(n, 3, 96, p.a6, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
       if (!Compiled.recording(x, embed.weight(), embed.bias(), norm.weight(), norm.bias(), mlp.weight(), mlp.bias(), head.weight(), head.bias(), pos, gamma)) {
         return Tensor.wrap(out, n, 3);
       }
@@ -255,12 +252,7 @@ public final class KilnPositionTable extends PositionTable {
         // head Linear(in_features=96, out_features=3, bias=True): gradient of [N, 96]   PositionTable.java:40
         CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(8 /* head.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor headGW = Compiled.grad(head.weight(), needsGrad(7 /* head.weight() */));
-        if (headGW != null) {
-          Blas.sgemm(true, false, 3, 96, n, 1f, g.readBuffer(), g.offset(), 3, p.a6, 0, 96, 1f, headGW, 96);
-        }
-        if (dIn7 != null) {
-          Blas.sgemm(false, false, n, 96, 3, 1f, g.readBuffer(), g.offset(), 3, head.weight(), 96, 0f, dIn7, 0, 96);
-        }
+        Blas.linearBackward(n, 3, 96, g.readBuffer(), g.offset(), p.a6, 0, headGW, head.weight(), 0f, dIn7, 0);
         // h.add(mlp.apply(norm.apply(h)).mul(gamma)): gradient of [N, 6, 16]   PositionTable.java:39
         if (!need7) {
           return new Tensor[11];
@@ -279,12 +271,7 @@ public final class KilnPositionTable extends PositionTable {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(mlp.bias(), needsGrad(6 /* mlp.bias() */)), 0, dIn4, 0, n * 6, 16, true);
         Tensor mlpGW = Compiled.grad(mlp.weight(), needsGrad(5 /* mlp.weight() */));
-        if (mlpGW != null) {
-          Blas.sgemm(true, false, 16, 16, n * 6, 1f, dIn4, 0, 16, p.a3, 0, 16, 1f, mlpGW, 16);
-        }
-        if (dIn3 != null) {
-          Blas.sgemm(false, false, n * 6, 16, 16, 1f, dIn4, 0, 16, mlp.weight(), 16, 0f, dIn3, 0, 16);
-        }
+        Blas.linearBackward(n * 6, 16, 16, dIn4, 0, p.a3, 0, mlpGW, mlp.weight(), 0f, dIn3, 0);
         // norm LayerNorm((16,), eps=1e-05, elementwise_affine=True): gradient of [N, 6, 16]   PositionTable.java:39
         if (!need3) {
           return new Tensor[11];
@@ -305,12 +292,7 @@ public final class KilnPositionTable extends PositionTable {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(embed.bias(), needsGrad(2 /* embed.bias() */)), 0, dIn1, 0, n * 6, 16, true);
         Tensor embedGW = Compiled.grad(embed.weight(), needsGrad(1 /* embed.weight() */));
-        if (embedGW != null) {
-          Blas.sgemm(true, false, 16, 8, n * 6, 1f, dIn1, 0, 16, in, inOff, 8, 1f, embedGW, 8);
-        }
-        if (dx != null) {
-          Blas.sgemm(false, false, n * 6, 8, 16, 1f, dIn1, 0, 16, embed.weight(), 8, 0f, dx, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 16, 8, dIn1, 0, in, inOff, embedGW, embed.weight(), 0f, dx, 0);
         Tensor[] grads = new Tensor[11];
         grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());
         return grads;

@@ -156,9 +156,8 @@ public final class KilnResidual extends Residual {
       // add(relu(fc2.apply(z)), z): [N, 10] -> [N, 10]   Residual.java:43
       CpuKernels.addForward(p.a13, 0, p.a12, 0, p.a11, 0, n * 10, false);
       // gate Linear(in_features=10, out_features=10, bias=True): [N, 10] -> [N, 10]   Residual.java:44
-      Blas.sgemm(false, true, n, 10, 10, 1f, p.a13, 0, 10, gate.weight(), 10, 0f, p.a14, 0, 10);
       Tensor gateB = gate.bias();
-      CpuKernels.addBiasRows(p.a14, 0, p.a14, 0, gateB.readBuffer(), gateB.offset(), n, 10);
+      Blas.linear(n, 10, 10, p.a13, 0, gate.weight(), gateB.readBuffer(), gateB.offset(), p.a14, 0);
       // sigmoid(gate.apply(z)): [N, 10] -> [N, 10]   Residual.java:44
       ActivationKernels.sigmoidForward(p.a15, 0, p.a14, 0, n * 10);
       // mul(z, sigmoid(gate.apply(z))): [N, 10] -> [N, 10]   Residual.java:44
@@ -166,9 +165,8 @@ public final class KilnResidual extends Residual {
       // add(z, z): [N, 10] -> [N, 10]   Residual.java:45
       CpuKernels.addForward(p.a17, 0, p.a16, 0, p.a16, 0, n * 10, false);
       // fc3 Linear(in_features=10, out_features=3, bias=True): [N, 10] -> [N, 3]   Residual.java:45
-      Blas.sgemm(false, true, n, 3, 10, 1f, p.a17, 0, 10, fc3.weight(), 10, 0f, out, 0, 3);
       Tensor fc3B = fc3.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, fc3B.readBuffer(), fc3B.offset(), n, 3);
+      Blas.linear(n, 3, 10, p.a17, 0, fc3.weight(), fc3B.readBuffer(), fc3B.offset(), out, 0);
       if (!Compiled.recording(x, conv1.weight(), bn1.weight(), bn1.bias(), conv2.weight(), bn2.weight(), bn2.bias(), conv3.weight(), bn3.weight(), bn3.bias(), shortcut.weight(), shortcut.bias(), fc1.weight(), fc1.bias(), fc2.weight(), fc2.bias(), gate.weight(), gate.bias(), fc3.weight(), fc3.bias())) {
         return Tensor.wrap(out, n, 3);
       }
@@ -499,12 +497,7 @@ public final class KilnResidual extends Residual {
         // fc3 Linear(in_features=10, out_features=3, bias=True): gradient of [N, 10]   Residual.java:45
         CpuKernels.biasGradient(Compiled.gradBuffer(fc3.bias(), needsGrad(19 /* fc3.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor fc3GW = Compiled.grad(fc3.weight(), needsGrad(18 /* fc3.weight() */));
-        if (fc3GW != null) {
-          Blas.sgemm(true, false, 3, 10, n, 1f, g.readBuffer(), g.offset(), 3, p.a17, 0, 10, 1f, fc3GW, 10);
-        }
-        if (dIn17 != null) {
-          Blas.sgemm(false, false, n, 10, 3, 1f, g.readBuffer(), g.offset(), 3, fc3.weight(), 10, 0f, dIn17, 0, 10);
-        }
+        Blas.linearBackward(n, 3, 10, g.readBuffer(), g.offset(), p.a17, 0, fc3GW, fc3.weight(), 0f, dIn17, 0);
         // add(z, z): gradient of [N, 10]   Residual.java:45
         if (!need17) {
           return new Tensor[20];
@@ -530,12 +523,7 @@ public final class KilnResidual extends Residual {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(gate.bias(), needsGrad(17 /* gate.bias() */)), 0, dIn14, 0, n, 10, true);
         Tensor gateGW = Compiled.grad(gate.weight(), needsGrad(16 /* gate.weight() */));
-        if (gateGW != null) {
-          Blas.sgemm(true, false, 10, 10, n, 1f, dIn14, 0, 10, p.a13, 0, 10, 1f, gateGW, 10);
-        }
-        if (dIn13 != null) {
-          Blas.sgemm(false, false, n, 10, 10, 1f, dIn14, 0, 10, gate.weight(), 10, 1f, dIn13, 0, 10);
-        }
+        Blas.linearBackward(n, 10, 10, dIn14, 0, p.a13, 0, gateGW, gate.weight(), 1f, dIn13, 0);
         // add(relu(fc2.apply(z)), z): gradient of [N, 10]   Residual.java:43
         if (!need13) {
           return new Tensor[20];
@@ -548,24 +536,14 @@ public final class KilnResidual extends Residual {
         }
         CpuKernels.reluBackwardBiasGradient(Compiled.gradBuffer(fc2.bias(), needsGrad(15 /* fc2.bias() */)), 0, dIn12, 0, p.a12, 0, n, 10, true);
         Tensor fc2GW = Compiled.grad(fc2.weight(), needsGrad(14 /* fc2.weight() */));
-        if (fc2GW != null) {
-          Blas.sgemm(true, false, 10, 10, n, 1f, dIn12, 0, 10, p.a11, 0, 10, 1f, fc2GW, 10);
-        }
-        if (dIn11 != null) {
-          Blas.sgemm(false, false, n, 10, 10, 1f, dIn12, 0, 10, fc2.weight(), 10, 1f, dIn11, 0, 10);
-        }
+        Blas.linearBackward(n, 10, 10, dIn12, 0, p.a11, 0, fc2GW, fc2.weight(), 1f, dIn11, 0);
         // fc1 Linear(in_features=72, out_features=10, bias=True) + relu(fc1.apply(flatten(x))): gradient of [N, 72]   Residual.java:42
         if (!need11) {
           return new Tensor[20];
         }
         CpuKernels.reluBackwardBiasGradient(Compiled.gradBuffer(fc1.bias(), needsGrad(13 /* fc1.bias() */)), 0, dIn11, 0, p.a11, 0, n, 10, true);
         Tensor fc1GW = Compiled.grad(fc1.weight(), needsGrad(12 /* fc1.weight() */));
-        if (fc1GW != null) {
-          Blas.sgemm(true, false, 10, 72, n, 1f, dIn11, 0, 10, p.a9, 0, 72, 1f, fc1GW, 72);
-        }
-        if (dIn10 != null) {
-          Blas.sgemm(false, false, n, 72, 10, 1f, dIn11, 0, 10, fc1.weight(), 72, 0f, dIn10, 0, 72);
-        }
+        Blas.linearBackward(n, 10, 72, dIn11, 0, p.a9, 0, fc1GW, fc1.weight(), 0f, dIn10, 0);
         // add(shortcut.apply(x), h) + relu(add(shortcut.apply(x), h)): gradient of [N, 8, 3, 3]   Residual.java:41
         if (!need10) {
           return new Tensor[20];

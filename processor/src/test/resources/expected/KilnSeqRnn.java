@@ -86,9 +86,8 @@ public final class KilnSeqRnn extends SeqRnn {
       // flatten(narrow(out, 1, -3, 3)): [N, 3, 5] -> [N, 15]   SeqRnn.java:27
       // a view: no work
       // tail Linear(in_features=15, out_features=3, bias=True): [N, 15] -> [N, 3]   SeqRnn.java:27
-      Blas.sgemm(false, true, n, 3, 15, 1f, p.a2, 0, 15, tail.weight(), 15, 0f, p.a4, 0, 3);
       Tensor tailB = tail.bias();
-      CpuKernels.addBiasRows(p.a4, 0, p.a4, 0, tailB.readBuffer(), tailB.offset(), n, 3);
+      Blas.linear(n, 3, 15, p.a2, 0, tail.weight(), tailB.readBuffer(), tailB.offset(), p.a4, 0);
       // relus RNN(4, 5, bias=False, batch_first=True): [N, 6, 4] -> [N, 6, 5]   SeqRnn.java:28
       // the eager layer's kernels over the plan's buffers, time-major inside (keeping what a backward needs when it may run)
       p.rnn5.forward(p.a5, 0, in, inOff, relus.flatWeights(), false, Kiln.generator(), Kiln.isGradEnabled());
@@ -99,9 +98,8 @@ public final class KilnSeqRnn extends SeqRnn {
       // relu(r.select(1, 5)): [N, 5] -> [N, 5]   SeqRnn.java:29
       CpuKernels.reluForward(p.a8, 0, p.a7, 0, n * 5);
       // last Linear(in_features=5, out_features=3, bias=True): [N, 5] -> [N, 3]   SeqRnn.java:29
-      Blas.sgemm(false, true, n, 3, 5, 1f, p.a8, 0, 5, last.weight(), 5, 0f, p.a9, 0, 3);
       Tensor lastB = last.bias();
-      CpuKernels.addBiasRows(p.a9, 0, p.a9, 0, lastB.readBuffer(), lastB.offset(), n, 3);
+      Blas.linear(n, 3, 5, p.a8, 0, last.weight(), lastB.readBuffer(), lastB.offset(), p.a9, 0);
       // h.add(last.apply(relu(r.select(1, 5)))): [N, 3] -> [N, 3]   SeqRnn.java:29
       CpuKernels.addForward(out, 0, p.a4, 0, p.a9, 0, n * 3, false);
       if (!Compiled.recording(x, rnn.weightIh(0, 0), rnn.weightHh(0, 0), rnn.biasIh(0, 0), rnn.biasHh(0, 0), tail.weight(), tail.bias(), relus.weightIh(0, 0), relus.weightHh(0, 0), last.weight(), last.bias())) {
@@ -282,12 +280,7 @@ public final class KilnSeqRnn extends SeqRnn {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(last.bias(), needsGrad(10 /* last.bias() */)), 0, dIn9_1, 0, n, 3, true);
         Tensor lastGW = Compiled.grad(last.weight(), needsGrad(9 /* last.weight() */));
-        if (lastGW != null) {
-          Blas.sgemm(true, false, 3, 5, n, 1f, dIn9_1, 0, 3, p.a8, 0, 5, 1f, lastGW, 5);
-        }
-        if (dIn8 != null) {
-          Blas.sgemm(false, false, n, 5, 3, 1f, dIn9_1, 0, 3, last.weight(), 5, 0f, dIn8, 0, 5);
-        }
+        Blas.linearBackward(n, 3, 5, dIn9_1, 0, p.a8, 0, lastGW, last.weight(), 0f, dIn8, 0);
         // relu(r.select(1, 5)): gradient of [N, 5]   SeqRnn.java:29
         if (!need8) {
           return new Tensor[11];
@@ -319,12 +312,7 @@ public final class KilnSeqRnn extends SeqRnn {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(tail.bias(), needsGrad(6 /* tail.bias() */)), 0, dIn9, 0, n, 3, true);
         Tensor tailGW = Compiled.grad(tail.weight(), needsGrad(5 /* tail.weight() */));
-        if (tailGW != null) {
-          Blas.sgemm(true, false, 3, 15, n, 1f, dIn9, 0, 3, p.a2, 0, 15, 1f, tailGW, 15);
-        }
-        if (dIn3 != null) {
-          Blas.sgemm(false, false, n, 15, 3, 1f, dIn9, 0, 3, tail.weight(), 15, 0f, dIn3, 0, 15);
-        }
+        Blas.linearBackward(n, 3, 15, dIn9, 0, p.a2, 0, tailGW, tail.weight(), 0f, dIn3, 0);
         // narrow(out, 1, -3, 3): gradient of [N, 6, 5]   SeqRnn.java:27
         if (!need3) {
           return new Tensor[11];

@@ -111,9 +111,8 @@ public final class KilnSmallCnn extends SmallCnn {
       // flatten(x): [N, 4, 4, 4] -> [N, 64]   SmallCnn.java:30
       // a view: no work
       // fc1 Linear(in_features=64, out_features=6, bias=True): [N, 64] -> [N, 6]   SmallCnn.java:31
-      Blas.sgemm(false, true, n, 6, 64, 1f, p.a3, 0, 64, fc1.weight(), 64, 0f, p.a5, 0, 6);
       Tensor fc1B = fc1.bias();
-      CpuKernels.addBiasRows(p.a5, 0, p.a5, 0, fc1B.readBuffer(), fc1B.offset(), n, 6);
+      Blas.linear(n, 6, 64, p.a3, 0, fc1.weight(), fc1B.readBuffer(), fc1B.offset(), p.a5, 0);
       // bnFc1 BatchNorm1d(6, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True) + relu(bnFc1.apply(fc1.apply(x))): [N, 6] -> [N, 6]   SmallCnn.java:31
       if (training[6]) {
         Compiled.requireBatchStatistics(n, 6);
@@ -133,9 +132,8 @@ public final class KilnSmallCnn extends SmallCnn {
         System.arraycopy(p.a6, 0, p.a7, 0, n * 6);
       }
       // fc2 Linear(in_features=6, out_features=3, bias=True): [N, 6] -> [N, 3]   SmallCnn.java:32
-      Blas.sgemm(false, true, n, 3, 6, 1f, p.a7, 0, 6, fc2.weight(), 6, 0f, out, 0, 3);
       Tensor fc2B = fc2.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, fc2B.readBuffer(), fc2B.offset(), n, 3);
+      Blas.linear(n, 3, 6, p.a7, 0, fc2.weight(), fc2B.readBuffer(), fc2B.offset(), out, 0);
       if (!Compiled.recording(x, conv1.weight(), conv1.bias(), bn1.weight(), bn1.bias(), fc1.weight(), fc1.bias(), bnFc1.weight(), bnFc1.bias(), fc2.weight(), fc2.bias())) {
         return Tensor.wrap(out, n, 3);
       }
@@ -335,12 +333,7 @@ public final class KilnSmallCnn extends SmallCnn {
         // fc2 Linear(in_features=6, out_features=3, bias=True): gradient of [N, 6]   SmallCnn.java:32
         CpuKernels.biasGradient(Compiled.gradBuffer(fc2.bias(), needsGrad(10 /* fc2.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor fc2GW = Compiled.grad(fc2.weight(), needsGrad(9 /* fc2.weight() */));
-        if (fc2GW != null) {
-          Blas.sgemm(true, false, 3, 6, n, 1f, g.readBuffer(), g.offset(), 3, p.a7, 0, 6, 1f, fc2GW, 6);
-        }
-        if (dIn7 != null) {
-          Blas.sgemm(false, false, n, 6, 3, 1f, g.readBuffer(), g.offset(), 3, fc2.weight(), 6, 0f, dIn7, 0, 6);
-        }
+        Blas.linearBackward(n, 3, 6, g.readBuffer(), g.offset(), p.a7, 0, fc2GW, fc2.weight(), 0f, dIn7, 0);
         // dropout Dropout(p=0.25, inplace=False): gradient of [N, 6]   SmallCnn.java:31
         if (!need7) {
           return new Tensor[11];
@@ -363,12 +356,7 @@ public final class KilnSmallCnn extends SmallCnn {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(fc1.bias(), needsGrad(6 /* fc1.bias() */)), 0, dIn5, 0, n, 6, true);
         Tensor fc1GW = Compiled.grad(fc1.weight(), needsGrad(5 /* fc1.weight() */));
-        if (fc1GW != null) {
-          Blas.sgemm(true, false, 6, 64, n, 1f, dIn5, 0, 6, p.a3, 0, 64, 1f, fc1GW, 64);
-        }
-        if (dIn4 != null) {
-          Blas.sgemm(false, false, n, 64, 6, 1f, dIn5, 0, 6, fc1.weight(), 64, 0f, dIn4, 0, 64);
-        }
+        Blas.linearBackward(n, 6, 64, dIn5, 0, p.a3, 0, fc1GW, fc1.weight(), 0f, dIn4, 0);
         // maxPool2d(relu(bn1.apply(conv1.apply(x))), 2): gradient of [N, 4, 8, 8]   SmallCnn.java:29
         if (!need4) {
           return new Tensor[11];

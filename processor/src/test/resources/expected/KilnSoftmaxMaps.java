@@ -100,9 +100,8 @@ public final class KilnSoftmaxMaps extends SoftmaxMaps {
       // body.3 Flatten(start_dim=1, end_dim=-1): [N, 2, 3, 4] -> [N, 24]   SoftmaxMaps.java:21
       // a view: no work
       // body.4 Linear(in_features=24, out_features=3, bias=True): [N, 24] -> [N, 3]   SoftmaxMaps.java:21
-      Blas.sgemm(false, true, n, 3, 24, 1f, p.a4, 0, 24, body_4.weight(), 24, 0f, p.a6, 0, 3);
       Tensor body_4B = body_4.bias();
-      CpuKernels.addBiasRows(p.a6, 0, p.a6, 0, body_4B.readBuffer(), body_4B.offset(), n, 3);
+      Blas.linear(n, 3, 24, p.a4, 0, body_4.weight(), body_4B.readBuffer(), body_4B.offset(), p.a6, 0);
       // softmax(body.apply(softmax(x, 3)), -1): [N, 3] -> [N, 3]   SoftmaxMaps.java:21
       ActivationKernels.softmaxForward(out, 0, p.a6, 0, n, 3, 1);
       if (!Compiled.recording(x, body_0.weight(), body_0.bias(), body_4.weight(), body_4.bias())) {
@@ -250,12 +249,7 @@ public final class KilnSoftmaxMaps extends SoftmaxMaps {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(body_4.bias(), needsGrad(4 /* body_4.bias() */)), 0, dIn6, 0, n, 3, true);
         Tensor body_4GW = Compiled.grad(body_4.weight(), needsGrad(3 /* body_4.weight() */));
-        if (body_4GW != null) {
-          Blas.sgemm(true, false, 3, 24, n, 1f, dIn6, 0, 3, p.a4, 0, 24, 1f, body_4GW, 24);
-        }
-        if (dIn5 != null) {
-          Blas.sgemm(false, false, n, 24, 3, 1f, dIn6, 0, 3, body_4.weight(), 24, 0f, dIn5, 0, 24);
-        }
+        Blas.linearBackward(n, 3, 24, dIn6, 0, p.a4, 0, body_4GW, body_4.weight(), 0f, dIn5, 0);
         // body.2 Softmax(dim=-2): gradient of [N, 2, 3, 4]   SoftmaxMaps.java:21
         if (!need5) {
           return new Tensor[5];

@@ -78,15 +78,13 @@ public final class KilnSplitHeads extends SplitHeads {
       // relu(trunk.apply(x)).split(new int[]{4, 8}, 1)[0]: [N, 12] -> [N, 4]   SplitHeads.java:25
       SliceKernels.narrowForward(p.a2, 0, p.a1, 0, n, 12, 0, 4);
       // head1 Linear(in_features=4, out_features=3, bias=True): [N, 4] -> [N, 3]   SplitHeads.java:25
-      Blas.sgemm(false, true, n, 3, 4, 1f, p.a2, 0, 4, head1.weight(), 4, 0f, p.a3, 0, 3);
       Tensor head1B = head1.bias();
-      CpuKernels.addBiasRows(p.a3, 0, p.a3, 0, head1B.readBuffer(), head1B.offset(), n, 3);
+      Blas.linear(n, 3, 4, p.a2, 0, head1.weight(), head1B.readBuffer(), head1B.offset(), p.a3, 0);
       // relu(trunk.apply(x)).split(new int[]{4, 8}, 1)[1]: [N, 12] -> [N, 8]   SplitHeads.java:25
       SliceKernels.narrowForward(p.a4, 0, p.a1, 0, n, 12, 4, 8);
       // head2 Linear(in_features=8, out_features=2, bias=True): [N, 8] -> [N, 2]   SplitHeads.java:25
-      Blas.sgemm(false, true, n, 2, 8, 1f, p.a4, 0, 8, head2.weight(), 8, 0f, out, 0, 2);
       Tensor head2B = head2.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, head2B.readBuffer(), head2B.offset(), n, 2);
+      Blas.linear(n, 2, 8, p.a4, 0, head2.weight(), head2B.readBuffer(), head2B.offset(), out, 0);
       boolean recording = Compiled.recording(x, trunk.weight(), trunk.bias(), head1.weight(), head1.bias(), head2.weight(), head2.bias());
       if (!all) {
         // forward returns first() [N, 3] alone, through the backward node's hidden anchor (OutputGradients)
@@ -286,12 +284,7 @@ public final class KilnSplitHeads extends SplitHeads {
           if (outputGrads[1] != null) {
             CpuKernels.biasGradient(Compiled.gradBuffer(head2.bias(), needsGrad(6 /* head2.bias() */)), 0, p.dout, 0, n, 2, true);
             Tensor head2GW = Compiled.grad(head2.weight(), needsGrad(5 /* head2.weight() */));
-            if (head2GW != null) {
-              Blas.sgemm(true, false, 2, 8, n, 1f, p.dout, 0, 2, p.a4, 0, 8, 1f, head2GW, 8);
-            }
-            if (dIn4 != null) {
-              Blas.sgemm(false, false, n, 8, 2, 1f, p.dout, 0, 2, head2.weight(), 8, 1f, dIn4, 0, 8);
-            }
+            Blas.linearBackward(n, 2, 8, p.dout, 0, p.a4, 0, head2GW, head2.weight(), 1f, dIn4, 0);
           }
         }
         // piece() [N, 8]: add the gradient the loss sent to this output
@@ -318,12 +311,7 @@ public final class KilnSplitHeads extends SplitHeads {
         if (outputGrads[0] != null) {
           CpuKernels.biasGradient(Compiled.gradBuffer(head1.bias(), needsGrad(4 /* head1.bias() */)), 0, p.da3, 0, n, 3, true);
           Tensor head1GW = Compiled.grad(head1.weight(), needsGrad(3 /* head1.weight() */));
-          if (head1GW != null) {
-            Blas.sgemm(true, false, 3, 4, n, 1f, p.da3, 0, 3, p.a2, 0, 4, 1f, head1GW, 4);
-          }
-          if (dIn2 != null) {
-            Blas.sgemm(false, false, n, 4, 3, 1f, p.da3, 0, 3, head1.weight(), 4, 1f, dIn2, 0, 4);
-          }
+          Blas.linearBackward(n, 3, 4, p.da3, 0, p.a2, 0, head1GW, head1.weight(), 1f, dIn2, 0);
         }
         // relu(trunk.apply(x)).split(new int[]{4, 8}, 1)[0]: gradient of [N, 12]   SplitHeads.java:25
         if (!need2) {
@@ -342,12 +330,7 @@ public final class KilnSplitHeads extends SplitHeads {
         if (outputGrads[0] != null || outputGrads[1] != null || outputGrads[2] != null) {
           CpuKernels.reluBackwardBiasGradient(Compiled.gradBuffer(trunk.bias(), needsGrad(2 /* trunk.bias() */)), 0, dIn1, 0, p.a1, 0, n, 12, true);
           Tensor trunkGW = Compiled.grad(trunk.weight(), needsGrad(1 /* trunk.weight() */));
-          if (trunkGW != null) {
-            Blas.sgemm(true, false, 12, 12, n, 1f, dIn1, 0, 12, in, inOff, 12, 1f, trunkGW, 12);
-          }
-          if (dx != null) {
-            Blas.sgemm(false, false, n, 12, 12, 1f, dIn1, 0, 12, trunk.weight(), 12, 1f, dx, 0, 12);
-          }
+          Blas.linearBackward(n, 12, 12, dIn1, 0, in, inOff, trunkGW, trunk.weight(), 1f, dx, 0);
         }
         Tensor[] grads = new Tensor[7];
         grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());

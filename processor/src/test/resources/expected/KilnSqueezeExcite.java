@@ -109,9 +109,8 @@ public final class KilnSqueezeExcite extends SqueezeExcite {
       Tensor fc1B = fc1.bias();
       CpuKernels.addBiasRelu(p.a5, 0, p.a5, 0, fc1B.readBuffer(), fc1B.offset(), n, 2);
       // fc2 Linear(in_features=2, out_features=8, bias=True): [N, 2] -> [N, 8]   SqueezeExcite.java:35
-      Blas.sgemm(false, true, n, 8, 2, 1f, p.a5, 0, 2, fc2.weight(), 2, 0f, p.a6, 0, 8);
       Tensor fc2B = fc2.bias();
-      CpuKernels.addBiasRows(p.a6, 0, p.a6, 0, fc2B.readBuffer(), fc2B.offset(), n, 8);
+      Blas.linear(n, 8, 2, p.a5, 0, fc2.weight(), fc2B.readBuffer(), fc2B.offset(), p.a6, 0);
       // sigmoid(fc2.apply(relu(fc1.apply(s)))): [N, 8] -> [N, 8]   SqueezeExcite.java:35
       ActivationKernels.sigmoidForward(p.a7, 0, p.a6, 0, n * 8);
       // reshape(s, -1, C, 1, 1): [N, 8] -> [N, 8, 1, 1]   SqueezeExcite.java:36
@@ -121,9 +120,8 @@ public final class KilnSqueezeExcite extends SqueezeExcite {
       // flatten(h): [N, 8, 6, 6] -> [N, 288]   SqueezeExcite.java:37
       // a view: no work
       // head Linear(in_features=288, out_features=4, bias=True): [N, 288] -> [N, 4]   SqueezeExcite.java:37
-      Blas.sgemm(false, true, n, 4, 288, 1f, p.a9, 0, 288, head.weight(), 288, 0f, out, 0, 4);
       Tensor headB = head.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 4);
+      Blas.linear(n, 4, 288, p.a9, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
       if (!Compiled.recording(x, conv.weight(), bn.weight(), bn.bias(), fc1.weight(), fc1.bias(), fc2.weight(), fc2.bias(), head.weight(), head.bias())) {
         return Tensor.wrap(out, n, 4);
       }
@@ -318,12 +316,7 @@ public final class KilnSqueezeExcite extends SqueezeExcite {
         // head Linear(in_features=288, out_features=4, bias=True): gradient of [N, 288]   SqueezeExcite.java:37
         CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(9 /* head.bias() */)), 0, g.readBuffer(), g.offset(), n, 4, true);
         Tensor headGW = Compiled.grad(head.weight(), needsGrad(8 /* head.weight() */));
-        if (headGW != null) {
-          Blas.sgemm(true, false, 4, 288, n, 1f, g.readBuffer(), g.offset(), 4, p.a9, 0, 288, 1f, headGW, 288);
-        }
-        if (dIn10 != null) {
-          Blas.sgemm(false, false, n, 288, 4, 1f, g.readBuffer(), g.offset(), 4, head.weight(), 288, 0f, dIn10, 0, 288);
-        }
+        Blas.linearBackward(n, 4, 288, g.readBuffer(), g.offset(), p.a9, 0, headGW, head.weight(), 0f, dIn10, 0);
         // mul(h, reshape(s, -1, C, 1, 1)): gradient of [N, 8, 6, 6]   SqueezeExcite.java:36
         if (!need10) {
           return new Tensor[10];
@@ -343,24 +336,14 @@ public final class KilnSqueezeExcite extends SqueezeExcite {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(fc2.bias(), needsGrad(7 /* fc2.bias() */)), 0, dIn6, 0, n, 8, true);
         Tensor fc2GW = Compiled.grad(fc2.weight(), needsGrad(6 /* fc2.weight() */));
-        if (fc2GW != null) {
-          Blas.sgemm(true, false, 8, 2, n, 1f, dIn6, 0, 8, p.a5, 0, 2, 1f, fc2GW, 2);
-        }
-        if (dIn5 != null) {
-          Blas.sgemm(false, false, n, 2, 8, 1f, dIn6, 0, 8, fc2.weight(), 2, 0f, dIn5, 0, 2);
-        }
+        Blas.linearBackward(n, 8, 2, dIn6, 0, p.a5, 0, fc2GW, fc2.weight(), 0f, dIn5, 0);
         // fc1 Linear(in_features=8, out_features=2, bias=True) + relu(fc1.apply(s)): gradient of [N, 8]   SqueezeExcite.java:35
         if (!need5) {
           return new Tensor[10];
         }
         CpuKernels.reluBackwardBiasGradient(Compiled.gradBuffer(fc1.bias(), needsGrad(5 /* fc1.bias() */)), 0, dIn5, 0, p.a5, 0, n, 2, true);
         Tensor fc1GW = Compiled.grad(fc1.weight(), needsGrad(4 /* fc1.weight() */));
-        if (fc1GW != null) {
-          Blas.sgemm(true, false, 2, 8, n, 1f, dIn5, 0, 2, p.a3, 0, 8, 1f, fc1GW, 8);
-        }
-        if (dIn4 != null) {
-          Blas.sgemm(false, false, n, 8, 2, 1f, dIn5, 0, 2, fc1.weight(), 8, 0f, dIn4, 0, 8);
-        }
+        Blas.linearBackward(n, 2, 8, dIn5, 0, p.a3, 0, fc1GW, fc1.weight(), 0f, dIn4, 0);
         // adaptiveAvgPool2d(h, 1): gradient of [N, 8, 6, 6]   SqueezeExcite.java:34
         if (!need4) {
           return new Tensor[10];

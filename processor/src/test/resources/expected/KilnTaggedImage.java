@@ -103,9 +103,8 @@ public final class KilnTaggedImage extends TaggedImage {
       // flatten(relu(conv.apply(x))): [N, 2, 4, 4] -> [N, 32]   TaggedImage.java:41
       // a view: no work
       // imageHead Linear(in_features=32, out_features=3, bias=True): [N, 32] -> [N, 3]   TaggedImage.java:41
-      Blas.sgemm(false, true, n, 3, 32, 1f, p.a2, 0, 32, imageHead.weight(), 32, 0f, out, 0, 3);
       Tensor imageHeadB = imageHead.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, imageHeadB.readBuffer(), imageHeadB.offset(), n, 3);
+      Blas.linear(n, 3, 32, p.a2, 0, imageHead.weight(), imageHeadB.readBuffer(), imageHeadB.offset(), out, 0);
       if (!Compiled.recording(x, conv.weight(), conv.bias(), imageHead.weight(), imageHead.bias())) {
         return Tensor.wrap(out, n, 3);
       }
@@ -184,9 +183,8 @@ public final class KilnTaggedImage extends TaggedImage {
         Tensor hiddenB = hidden.bias();
         CpuKernels.addBiasRelu(p.a9, 0, p.a9, 0, hiddenB.readBuffer(), hiddenB.offset(), n, 8);
         // head Linear(in_features=8, out_features=3, bias=True): [N, 8] -> [N, 3]   TaggedImage.java:36
-        Blas.sgemm(false, true, n, 3, 8, 1f, p.a9, 0, 8, head.weight(), 8, 0f, out, 0, 3);
         Tensor headB = head.bias();
-        CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 3);
+        Blas.linear(n, 3, 8, p.a9, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
         if (!Compiled.recording(x, x1, x2, conv.weight(), conv.bias(), categoryRows.weight(), tagRows.weight(), hidden.weight(), hidden.bias(), head.weight(), head.bias())) {
           return Tensor.wrap(out, n, 3);
         }
@@ -362,24 +360,14 @@ public final class KilnTaggedImage extends TaggedImage {
           // head Linear(in_features=8, out_features=3, bias=True): gradient of [N, 8]   TaggedImage.java:36
           CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(10 /* head.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
           Tensor headGW = Compiled.grad(head.weight(), needsGrad(9 /* head.weight() */));
-          if (headGW != null) {
-            Blas.sgemm(true, false, 3, 8, n, 1f, g.readBuffer(), g.offset(), 3, p.a9, 0, 8, 1f, headGW, 8);
-          }
-          if (dIn9 != null) {
-            Blas.sgemm(false, false, n, 8, 3, 1f, g.readBuffer(), g.offset(), 3, head.weight(), 8, 0f, dIn9, 0, 8);
-          }
+          Blas.linearBackward(n, 3, 8, g.readBuffer(), g.offset(), p.a9, 0, headGW, head.weight(), 0f, dIn9, 0);
           // hidden Linear(in_features=38, out_features=8, bias=True) + relu(hidden.apply(Tensor.cat(List.of(features, c, t), 1))): gradient of [N, 38]   TaggedImage.java:36
           if (!need9) {
             return new Tensor[11];
           }
           CpuKernels.reluBackwardBiasGradient(Compiled.gradBuffer(hidden.bias(), needsGrad(8 /* hidden.bias() */)), 0, dIn9, 0, p.a9, 0, n, 8, true);
           Tensor hiddenGW = Compiled.grad(hidden.weight(), needsGrad(7 /* hidden.weight() */));
-          if (hiddenGW != null) {
-            Blas.sgemm(true, false, 8, 38, n, 1f, dIn9, 0, 8, p.a8, 0, 38, 1f, hiddenGW, 38);
-          }
-          if (dIn8 != null) {
-            Blas.sgemm(false, false, n, 38, 8, 1f, dIn9, 0, 8, hidden.weight(), 38, 0f, dIn8, 0, 38);
-          }
+          Blas.linearBackward(n, 8, 38, dIn9, 0, p.a8, 0, hiddenGW, hidden.weight(), 0f, dIn8, 0);
           // Tensor.cat(List.of(features, c, t), 1): gradient of [N, 32]   TaggedImage.java:36
           if (!need8) {
             return new Tensor[11];
@@ -574,12 +562,7 @@ public final class KilnTaggedImage extends TaggedImage {
         // imageHead Linear(in_features=32, out_features=3, bias=True): gradient of [N, 32]   TaggedImage.java:41
         CpuKernels.biasGradient(Compiled.gradBuffer(imageHead.bias(), needsGrad(4 /* imageHead.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor imageHeadGW = Compiled.grad(imageHead.weight(), needsGrad(3 /* imageHead.weight() */));
-        if (imageHeadGW != null) {
-          Blas.sgemm(true, false, 3, 32, n, 1f, g.readBuffer(), g.offset(), 3, p.a2, 0, 32, 1f, imageHeadGW, 32);
-        }
-        if (dIn3 != null) {
-          Blas.sgemm(false, false, n, 32, 3, 1f, g.readBuffer(), g.offset(), 3, imageHead.weight(), 32, 0f, dIn3, 0, 32);
-        }
+        Blas.linearBackward(n, 3, 32, g.readBuffer(), g.offset(), p.a2, 0, imageHeadGW, imageHead.weight(), 0f, dIn3, 0);
         // relu(conv.apply(x)): gradient of [N, 2, 4, 4]   TaggedImage.java:41
         if (!need3) {
           return new Tensor[5];

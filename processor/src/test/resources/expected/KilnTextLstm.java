@@ -98,9 +98,8 @@ public final class KilnTextLstm extends TextLstm {
       // out.select(1, -1): [N, 6, 12] -> [N, 12]   TextLstm.java:28
       SliceKernels.narrowForward(p.a3, 0, p.a2, 0, n, 72, 60, 12);
       // head Linear(in_features=12, out_features=3, bias=True): [N, 12] -> [N, 3]   TextLstm.java:28
-      Blas.sgemm(false, true, n, 3, 12, 1f, p.a3, 0, 12, head.weight(), 12, 0f, out, 0, 3);
       Tensor headB = head.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 3);
+      Blas.linear(n, 3, 12, p.a3, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
       if (!Compiled.recording(x, tok.weight(), lstm.weightIh(0, 0), lstm.weightHh(0, 0), lstm.biasIh(0, 0), lstm.biasHh(0, 0), lstm.weightIh(1, 0), lstm.weightHh(1, 0), lstm.biasIh(1, 0), lstm.biasHh(1, 0), head.weight(), head.bias())) {
         return Tensor.wrap(out, n, 3);
       }
@@ -223,12 +222,7 @@ public final class KilnTextLstm extends TextLstm {
         // head Linear(in_features=12, out_features=3, bias=True): gradient of [N, 12]   TextLstm.java:28
         CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(11 /* head.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor headGW = Compiled.grad(head.weight(), needsGrad(10 /* head.weight() */));
-        if (headGW != null) {
-          Blas.sgemm(true, false, 3, 12, n, 1f, g.readBuffer(), g.offset(), 3, p.a3, 0, 12, 1f, headGW, 12);
-        }
-        if (dIn3 != null) {
-          Blas.sgemm(false, false, n, 12, 3, 1f, g.readBuffer(), g.offset(), 3, head.weight(), 12, 0f, dIn3, 0, 12);
-        }
+        Blas.linearBackward(n, 3, 12, g.readBuffer(), g.offset(), p.a3, 0, headGW, head.weight(), 0f, dIn3, 0);
         // out.select(1, -1): gradient of [N, 6, 12]   TextLstm.java:28
         if (!need3) {
           return new Tensor[12];

@@ -102,9 +102,8 @@ public final class KilnTinyGpt extends TinyGpt {
       // norm LayerNorm((8,), eps=1e-05, elementwise_affine=True): [N, 6, 8] -> [N, 6, 8]   TinyGpt.java:43
       NormKernels.layerNormForward(p.a3, 0, p.a2, 0, norm.weight().readBuffer(), norm.weight().offset(), norm.bias().readBuffer(), norm.bias().offset(), p.mean3, p.rstd3, n * 6, 8, 1.0E-5);
       // query Linear(in_features=8, out_features=8, bias=True): [N, 6, 8] -> [N, 6, 8]   TinyGpt.java:44
-      Blas.sgemm(false, true, n * 6, 8, 8, 1f, p.a3, 0, 8, query.weight(), 8, 0f, p.a4, 0, 8);
       Tensor queryB = query.bias();
-      CpuKernels.addBiasRows(p.a4, 0, p.a4, 0, queryB.readBuffer(), queryB.offset(), n * 6, 8);
+      Blas.linear(n * 6, 8, 8, p.a3, 0, query.weight(), queryB.readBuffer(), queryB.offset(), p.a4, 0);
       // key Linear(in_features=8, out_features=8, bias=False): [N, 6, 8] -> [N, 6, 8]   TinyGpt.java:44
       Blas.sgemm(false, true, n * 6, 8, 8, 1f, p.a3, 0, 8, key.weight(), 8, 0f, p.a5, 0, 8);
       // key.apply(h).transpose(-2, -1): [N, 6, 8] -> [N, 8, 6]   TinyGpt.java:44
@@ -116,31 +115,27 @@ public final class KilnTinyGpt extends TinyGpt {
       // att.maskedFill(mask.eq(0), Float.NEGATIVE_INFINITY).softmax(-1): [N, 6, 6] -> [N, 6, 6]   TinyGpt.java:45
       ActivationKernels.softmaxForward(p.a9, 0, p.a8, 0, n * 6, 6, 1);
       // value Linear(in_features=8, out_features=8, bias=True): [N, 6, 8] -> [N, 6, 8]   TinyGpt.java:46
-      Blas.sgemm(false, true, n * 6, 8, 8, 1f, p.a3, 0, 8, value.weight(), 8, 0f, p.a10, 0, 8);
       Tensor valueB = value.bias();
-      CpuKernels.addBiasRows(p.a10, 0, p.a10, 0, valueB.readBuffer(), valueB.offset(), n * 6, 8);
+      Blas.linear(n * 6, 8, 8, p.a3, 0, value.weight(), valueB.readBuffer(), valueB.offset(), p.a10, 0);
       // att.matmul(value.apply(h)): [N, 6, 6] @ [N, 6, 8] -> [N, 6, 8]   TinyGpt.java:46
       Blas.sgemmBatched(n, false, false, 6, 8, 6, 1.0f, p.a9, 0, 36, p.a10, 0, 48, 0f, p.a11, 0, 48);
       // x.add(att.matmul(value.apply(h))): [N, 6, 8] -> [N, 6, 8]   TinyGpt.java:46
       CpuKernels.addForward(p.a12, 0, p.a2, 0, p.a11, 0, n * 48, false);
       // up Linear(in_features=8, out_features=16, bias=True): [N, 6, 8] -> [N, 6, 16]   TinyGpt.java:47
-      Blas.sgemm(false, true, n * 6, 16, 8, 1f, p.a12, 0, 8, up.weight(), 8, 0f, p.a13, 0, 16);
       Tensor upB = up.bias();
-      CpuKernels.addBiasRows(p.a13, 0, p.a13, 0, upB.readBuffer(), upB.offset(), n * 6, 16);
+      Blas.linear(n * 6, 16, 8, p.a12, 0, up.weight(), upB.readBuffer(), upB.offset(), p.a13, 0);
       // gelu(up.apply(x)): [N, 6, 16] -> [N, 6, 16]   TinyGpt.java:47
-      ActivationKernels.geluForward(p.a14, 0, p.a13, 0, n * 96);
+      ActivationKernels.geluForward(p.a14, 0, p.a13, 0, n * 96, Kiln.isGradEnabled() ? p.slope14 : null, 0);
       // down Linear(in_features=16, out_features=8, bias=True): [N, 6, 16] -> [N, 6, 8]   TinyGpt.java:47
-      Blas.sgemm(false, true, n * 6, 8, 16, 1f, p.a14, 0, 16, down.weight(), 16, 0f, p.a15, 0, 8);
       Tensor downB = down.bias();
-      CpuKernels.addBiasRows(p.a15, 0, p.a15, 0, downB.readBuffer(), downB.offset(), n * 6, 8);
+      Blas.linear(n * 6, 8, 16, p.a14, 0, down.weight(), downB.readBuffer(), downB.offset(), p.a15, 0);
       // x.add(down.apply(gelu(up.apply(x)))): [N, 6, 8] -> [N, 6, 8]   TinyGpt.java:47
       CpuKernels.addForward(p.a16, 0, p.a12, 0, p.a15, 0, n * 48, false);
       // flatten(x): [N, 6, 8] -> [N, 48]   TinyGpt.java:48
       // a view: no work
       // head Linear(in_features=48, out_features=3, bias=True): [N, 48] -> [N, 3]   TinyGpt.java:48
-      Blas.sgemm(false, true, n, 3, 48, 1f, p.a16, 0, 48, head.weight(), 48, 0f, out, 0, 3);
       Tensor headB = head.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 3);
+      Blas.linear(n, 3, 48, p.a16, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
       if (!Compiled.recording(x, tok.weight(), norm.weight(), norm.bias(), query.weight(), query.bias(), key.weight(), value.weight(), value.bias(), up.weight(), up.bias(), down.weight(), down.bias(), head.weight(), head.bias(), pos)) {
         return Tensor.wrap(out, n, 3);
       }
@@ -265,6 +260,8 @@ public final class KilnTinyGpt extends TinyGpt {
 
     final double[] rstd3;
 
+    final float[] slope14;
+
     Plan(int n) {
       super(n);
       this.a1 = new float[n * 48];
@@ -284,6 +281,7 @@ public final class KilnTinyGpt extends TinyGpt {
       this.a16 = new float[n * 48];
       this.mean3 = new double[n * 6];
       this.rstd3 = new double[n * 6];
+      this.slope14 = new float[n * 96];
     }
 
     /**
@@ -391,12 +389,7 @@ public final class KilnTinyGpt extends TinyGpt {
         // head Linear(in_features=48, out_features=3, bias=True): gradient of [N, 48]   TinyGpt.java:48
         CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(14 /* head.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor headGW = Compiled.grad(head.weight(), needsGrad(13 /* head.weight() */));
-        if (headGW != null) {
-          Blas.sgemm(true, false, 3, 48, n, 1f, g.readBuffer(), g.offset(), 3, p.a16, 0, 48, 1f, headGW, 48);
-        }
-        if (dIn17 != null) {
-          Blas.sgemm(false, false, n, 48, 3, 1f, g.readBuffer(), g.offset(), 3, head.weight(), 48, 0f, dIn17, 0, 48);
-        }
+        Blas.linearBackward(n, 3, 48, g.readBuffer(), g.offset(), p.a16, 0, headGW, head.weight(), 0f, dIn17, 0);
         // x.add(down.apply(gelu(up.apply(x)))): gradient of [N, 6, 8]   TinyGpt.java:47
         if (!need17) {
           return new Tensor[16];
@@ -409,18 +402,13 @@ public final class KilnTinyGpt extends TinyGpt {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(down.bias(), needsGrad(12 /* down.bias() */)), 0, dIn15_1, 0, n * 6, 8, true);
         Tensor downGW = Compiled.grad(down.weight(), needsGrad(11 /* down.weight() */));
-        if (downGW != null) {
-          Blas.sgemm(true, false, 8, 16, n * 6, 1f, dIn15_1, 0, 8, p.a14, 0, 16, 1f, downGW, 16);
-        }
-        if (dIn14 != null) {
-          Blas.sgemm(false, false, n * 6, 16, 8, 1f, dIn15_1, 0, 8, down.weight(), 16, 0f, dIn14, 0, 16);
-        }
+        Blas.linearBackward(n * 6, 8, 16, dIn15_1, 0, p.a14, 0, downGW, down.weight(), 0f, dIn14, 0);
         // gelu(up.apply(x)): gradient of [N, 6, 16]   TinyGpt.java:47
         if (!need14) {
           return new Tensor[16];
         }
         if (dIn13 != null) {
-          ActivationKernels.geluBackward(dIn13, 0, dIn14, 0, p.a13, 0, n * 96);
+          ActivationKernels.applyMask(dIn13, 0, dIn14, 0, p.slope14, 0, n * 96);
         }
         // up Linear(in_features=8, out_features=16, bias=True): gradient of [N, 6, 8]   TinyGpt.java:47
         if (!need13) {
@@ -428,12 +416,7 @@ public final class KilnTinyGpt extends TinyGpt {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(up.bias(), needsGrad(10 /* up.bias() */)), 0, dIn13, 0, n * 6, 16, true);
         Tensor upGW = Compiled.grad(up.weight(), needsGrad(9 /* up.weight() */));
-        if (upGW != null) {
-          Blas.sgemm(true, false, 16, 8, n * 6, 1f, dIn13, 0, 16, p.a12, 0, 8, 1f, upGW, 8);
-        }
-        if (dIn12 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 16, 1f, dIn13, 0, 16, up.weight(), 8, 1f, dIn12, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 16, 8, dIn13, 0, p.a12, 0, upGW, up.weight(), 1f, dIn12, 0);
         // x.add(att.matmul(value.apply(h))): gradient of [N, 6, 8]   TinyGpt.java:46
         if (!need12) {
           return new Tensor[16];
@@ -456,12 +439,7 @@ public final class KilnTinyGpt extends TinyGpt {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(value.bias(), needsGrad(8 /* value.bias() */)), 0, dIn10_1, 0, n * 6, 8, true);
         Tensor valueGW = Compiled.grad(value.weight(), needsGrad(7 /* value.weight() */));
-        if (valueGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn10_1, 0, 8, p.a3, 0, 8, 1f, valueGW, 8);
-        }
-        if (dIn9 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn10_1, 0, 8, value.weight(), 8, 0f, dIn9, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn10_1, 0, p.a3, 0, valueGW, value.weight(), 0f, dIn9, 0);
         // att.maskedFill(mask.eq(0), Float.NEGATIVE_INFINITY).softmax(-1): gradient of [N, 6, 6]   TinyGpt.java:45
         if (!need9) {
           return new Tensor[16];
@@ -489,24 +467,14 @@ public final class KilnTinyGpt extends TinyGpt {
           return new Tensor[16];
         }
         Tensor keyGW = Compiled.grad(key.weight(), needsGrad(6 /* key.weight() */));
-        if (keyGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn6_1, 0, 8, p.a3, 0, 8, 1f, keyGW, 8);
-        }
-        if (dIn4 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn6_1, 0, 8, key.weight(), 8, 1f, dIn4, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn6_1, 0, p.a3, 0, keyGW, key.weight(), 1f, dIn4, 0);
         // query Linear(in_features=8, out_features=8, bias=True): gradient of [N, 6, 8]   TinyGpt.java:44
         if (!need4) {
           return new Tensor[16];
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(query.bias(), needsGrad(5 /* query.bias() */)), 0, dIn6, 0, n * 6, 8, true);
         Tensor queryGW = Compiled.grad(query.weight(), needsGrad(4 /* query.weight() */));
-        if (queryGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn6, 0, 8, p.a3, 0, 8, 1f, queryGW, 8);
-        }
-        if (dIn3 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn6, 0, 8, query.weight(), 8, 1f, dIn3, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn6, 0, p.a3, 0, queryGW, query.weight(), 1f, dIn3, 0);
         // norm LayerNorm((8,), eps=1e-05, elementwise_affine=True): gradient of [N, 6, 8]   TinyGpt.java:43
         if (!need3) {
           return new Tensor[16];

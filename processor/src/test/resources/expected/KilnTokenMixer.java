@@ -101,9 +101,8 @@ public final class KilnTokenMixer extends TokenMixer {
       // flatten(h): [N, 6, 8] -> [N, 48]   TokenMixer.java:34
       // a view: no work
       // head Linear(in_features=48, out_features=3, bias=True): [N, 48] -> [N, 3]   TokenMixer.java:34
-      Blas.sgemm(false, true, n, 3, 48, 1f, p.a9, 0, 48, head.weight(), 48, 0f, out, 0, 3);
       Tensor headB = head.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 3);
+      Blas.linear(n, 3, 48, p.a9, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
       if (!Compiled.recording(x, channel.weight(), channel.bias(), head.weight(), head.bias(), mixIn, mixOut, groups)) {
         return Tensor.wrap(out, n, 3);
       }
@@ -264,24 +263,14 @@ public final class KilnTokenMixer extends TokenMixer {
         // head Linear(in_features=48, out_features=3, bias=True): gradient of [N, 48]   TokenMixer.java:34
         CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(4 /* head.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor headGW = Compiled.grad(head.weight(), needsGrad(3 /* head.weight() */));
-        if (headGW != null) {
-          Blas.sgemm(true, false, 3, 48, n, 1f, g.readBuffer(), g.offset(), 3, p.a9, 0, 48, 1f, headGW, 48);
-        }
-        if (dIn10 != null) {
-          Blas.sgemm(false, false, n, 48, 3, 1f, g.readBuffer(), g.offset(), 3, head.weight(), 48, 0f, dIn10, 0, 48);
-        }
+        Blas.linearBackward(n, 3, 48, g.readBuffer(), g.offset(), p.a9, 0, headGW, head.weight(), 0f, dIn10, 0);
         // channel Linear(in_features=8, out_features=8, bias=True) + relu(channel.apply(groups.matmul(h.view(-1, 2, 3, 8)).view(-1, 6, 8))): gradient of [N, 6, 8]   TokenMixer.java:33
         if (!need10) {
           return new Tensor[8];
         }
         CpuKernels.reluBackwardBiasGradient(Compiled.gradBuffer(channel.bias(), needsGrad(2 /* channel.bias() */)), 0, dIn10, 0, p.a9, 0, n * 6, 8, true);
         Tensor channelGW = Compiled.grad(channel.weight(), needsGrad(1 /* channel.weight() */));
-        if (channelGW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 6, 1f, dIn10, 0, 8, p.a7, 0, 8, 1f, channelGW, 8);
-        }
-        if (dIn8 != null) {
-          Blas.sgemm(false, false, n * 6, 8, 8, 1f, dIn10, 0, 8, channel.weight(), 8, 0f, dIn8, 0, 8);
-        }
+        Blas.linearBackward(n * 6, 8, 8, dIn10, 0, p.a7, 0, channelGW, channel.weight(), 0f, dIn8, 0);
         // groups.matmul(h.view(-1, 2, 3, 8)): gradient of [3, 3] @ [N, 2, 3, 8]   TokenMixer.java:33
         if (!need8) {
           return new Tensor[8];

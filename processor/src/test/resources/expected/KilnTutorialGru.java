@@ -100,9 +100,8 @@ public final class KilnTutorialGru extends TutorialGru {
       // last.add(o.output().mean(1)): [N, 12] -> [N, 12]   TutorialGru.java:25
       CpuKernels.addForward(p.a9, 0, p.a6, 0, p.a8, 0, n * 12, false);
       // fc Linear(in_features=12, out_features=3, bias=True): [N, 12] -> [N, 3]   TutorialGru.java:25
-      Blas.sgemm(false, true, n, 3, 12, 1f, p.a9, 0, 12, fc.weight(), 12, 0f, out, 0, 3);
       Tensor fcB = fc.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, fcB.readBuffer(), fcB.offset(), n, 3);
+      Blas.linear(n, 3, 12, p.a9, 0, fc.weight(), fcB.readBuffer(), fcB.offset(), out, 0);
       if (!Compiled.recording(x, gru.weightIh(0, 0), gru.weightHh(0, 0), gru.biasIh(0, 0), gru.biasHh(0, 0), gru.weightIh(0, 1), gru.weightHh(0, 1), gru.biasIh(0, 1), gru.biasHh(0, 1), gru.weightIh(1, 0), gru.weightHh(1, 0), gru.biasIh(1, 0), gru.biasHh(1, 0), gru.weightIh(1, 1), gru.weightHh(1, 1), gru.biasIh(1, 1), gru.biasHh(1, 1), fc.weight(), fc.bias())) {
         return Tensor.wrap(out, n, 3);
       }
@@ -282,12 +281,7 @@ public final class KilnTutorialGru extends TutorialGru {
         // fc Linear(in_features=12, out_features=3, bias=True): gradient of [N, 12]   TutorialGru.java:25
         CpuKernels.biasGradient(Compiled.gradBuffer(fc.bias(), needsGrad(18 /* fc.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor fcGW = Compiled.grad(fc.weight(), needsGrad(17 /* fc.weight() */));
-        if (fcGW != null) {
-          Blas.sgemm(true, false, 3, 12, n, 1f, g.readBuffer(), g.offset(), 3, p.a9, 0, 12, 1f, fcGW, 12);
-        }
-        if (dIn9 != null) {
-          Blas.sgemm(false, false, n, 12, 3, 1f, g.readBuffer(), g.offset(), 3, fc.weight(), 12, 0f, dIn9, 0, 12);
-        }
+        Blas.linearBackward(n, 3, 12, g.readBuffer(), g.offset(), p.a9, 0, fcGW, fc.weight(), 0f, dIn9, 0);
         // last.add(o.output().mean(1)): gradient of [N, 12]   TutorialGru.java:25
         if (!need9) {
           return new Tensor[19];

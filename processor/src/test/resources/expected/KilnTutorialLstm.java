@@ -85,9 +85,8 @@ public final class KilnTutorialLstm extends TutorialLstm {
       // out.select(1, -1): [N, 6, 8] -> [N, 8]   TutorialLstm.java:26
       SliceKernels.narrowForward(p.a2, 0, p.a1, 0, n, 48, 40, 8);
       // fc Linear(in_features=8, out_features=3, bias=True): [N, 8] -> [N, 3]   TutorialLstm.java:26
-      Blas.sgemm(false, true, n, 3, 8, 1f, p.a2, 0, 8, fc.weight(), 8, 0f, out, 0, 3);
       Tensor fcB = fc.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, fcB.readBuffer(), fcB.offset(), n, 3);
+      Blas.linear(n, 3, 8, p.a2, 0, fc.weight(), fcB.readBuffer(), fcB.offset(), out, 0);
       if (!Compiled.recording(x, lstm.weightIh(0, 0), lstm.weightHh(0, 0), lstm.biasIh(0, 0), lstm.biasHh(0, 0), lstm.weightIh(1, 0), lstm.weightHh(1, 0), lstm.biasIh(1, 0), lstm.biasHh(1, 0), fc.weight(), fc.bias())) {
         return Tensor.wrap(out, n, 3);
       }
@@ -200,12 +199,7 @@ public final class KilnTutorialLstm extends TutorialLstm {
         // fc Linear(in_features=8, out_features=3, bias=True): gradient of [N, 8]   TutorialLstm.java:26
         CpuKernels.biasGradient(Compiled.gradBuffer(fc.bias(), needsGrad(10 /* fc.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor fcGW = Compiled.grad(fc.weight(), needsGrad(9 /* fc.weight() */));
-        if (fcGW != null) {
-          Blas.sgemm(true, false, 3, 8, n, 1f, g.readBuffer(), g.offset(), 3, p.a2, 0, 8, 1f, fcGW, 8);
-        }
-        if (dIn2 != null) {
-          Blas.sgemm(false, false, n, 8, 3, 1f, g.readBuffer(), g.offset(), 3, fc.weight(), 8, 0f, dIn2, 0, 8);
-        }
+        Blas.linearBackward(n, 3, 8, g.readBuffer(), g.offset(), p.a2, 0, fcGW, fc.weight(), 0f, dIn2, 0);
         // out.select(1, -1): gradient of [N, 6, 8]   TutorialLstm.java:26
         if (!need2) {
           return new Tensor[11];

@@ -92,9 +92,8 @@ public final class KilnTwoTower extends TwoTower {
       Tensor towerAB = towerA.bias();
       CpuKernels.addBiasRelu(p.a1, 0, p.a1, 0, towerAB.readBuffer(), towerAB.offset(), n, 8);
       // headA Linear(in_features=8, out_features=3, bias=True): [N, 8] -> [N, 3]   TwoTower.java:31
-      Blas.sgemm(false, true, n, 3, 8, 1f, p.a1, 0, 8, headA.weight(), 8, 0f, out, 0, 3);
       Tensor headAB = headA.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, headAB.readBuffer(), headAB.offset(), n, 3);
+      Blas.linear(n, 3, 8, p.a1, 0, headA.weight(), headAB.readBuffer(), headAB.offset(), out, 0);
       if (!Compiled.recording(x, towerA.weight(), towerA.bias(), headA.weight(), headA.bias())) {
         return Tensor.wrap(out, n, 3);
       }
@@ -162,9 +161,8 @@ public final class KilnTwoTower extends TwoTower {
         // h.mul(gain): [N, 16] -> [N, 16]   TwoTower.java:26
         CpuKernels.mulRepeatedForward(p.a5, 0, p.a4, 0, in3, in3Off, n * 1, 16, 1);
         // head Linear(in_features=16, out_features=3, bias=True): [N, 16] -> [N, 3]   TwoTower.java:26
-        Blas.sgemm(false, true, n, 3, 16, 1f, p.a5, 0, 16, head.weight(), 16, 0f, out, 0, 3);
         Tensor headB = head.bias();
-        CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 3);
+        Blas.linear(n, 3, 16, p.a5, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
         if (!Compiled.recording(x, x1, x2, x3, towerA.weight(), towerA.bias(), towerB.weight(), towerB.bias(), head.weight(), head.bias())) {
           return Tensor.wrap(out, n, 3);
         }
@@ -320,12 +318,7 @@ public final class KilnTwoTower extends TwoTower {
           // head Linear(in_features=16, out_features=3, bias=True): gradient of [N, 16]   TwoTower.java:26
           CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(9 /* head.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
           Tensor headGW = Compiled.grad(head.weight(), needsGrad(8 /* head.weight() */));
-          if (headGW != null) {
-            Blas.sgemm(true, false, 3, 16, n, 1f, g.readBuffer(), g.offset(), 3, p.a5, 0, 16, 1f, headGW, 16);
-          }
-          if (dIn5 != null) {
-            Blas.sgemm(false, false, n, 16, 3, 1f, g.readBuffer(), g.offset(), 3, head.weight(), 16, 0f, dIn5, 0, 16);
-          }
+          Blas.linearBackward(n, 3, 16, g.readBuffer(), g.offset(), p.a5, 0, headGW, head.weight(), 0f, dIn5, 0);
           // h.mul(gain): gradient of [N, 16]   TwoTower.java:26
           if (!need5) {
             return new Tensor[10];
@@ -344,24 +337,14 @@ public final class KilnTwoTower extends TwoTower {
           }
           CpuKernels.reluBackwardBiasGradient(Compiled.gradBuffer(towerB.bias(), needsGrad(7 /* towerB.bias() */)), 0, dIn3_1, 0, p.a3, 0, n, 8, true);
           Tensor towerBGW = Compiled.grad(towerB.weight(), needsGrad(6 /* towerB.weight() */));
-          if (towerBGW != null) {
-            Blas.sgemm(true, false, 8, 4, n, 1f, dIn3_1, 0, 8, in1, in1Off, 4, 1f, towerBGW, 4);
-          }
-          if (dx1 != null) {
-            Blas.sgemm(false, false, n, 4, 8, 1f, dIn3_1, 0, 8, towerB.weight(), 4, 0f, dx1, 0, 4);
-          }
+          Blas.linearBackward(n, 8, 4, dIn3_1, 0, in1, in1Off, towerBGW, towerB.weight(), 0f, dx1, 0);
           // towerA Linear(in_features=6, out_features=8, bias=True) + relu(towerA.apply(a.add(shift))): gradient of [N, 6]   TwoTower.java:25
           if (!need2) {
             return new Tensor[10];
           }
           CpuKernels.reluBackwardBiasGradient(Compiled.gradBuffer(towerA.bias(), needsGrad(5 /* towerA.bias() */)), 0, dIn3, 0, p.a2, 0, n, 8, true);
           Tensor towerAGW = Compiled.grad(towerA.weight(), needsGrad(4 /* towerA.weight() */));
-          if (towerAGW != null) {
-            Blas.sgemm(true, false, 8, 6, n, 1f, dIn3, 0, 8, p.a1, 0, 6, 1f, towerAGW, 6);
-          }
-          if (dIn1 != null) {
-            Blas.sgemm(false, false, n, 6, 8, 1f, dIn3, 0, 8, towerA.weight(), 6, 0f, dIn1, 0, 6);
-          }
+          Blas.linearBackward(n, 8, 6, dIn3, 0, p.a1, 0, towerAGW, towerA.weight(), 0f, dIn1, 0);
           // a.add(shift): gradient of [N, 6]   TwoTower.java:25
           if (!need1) {
             return new Tensor[10];
@@ -545,24 +528,14 @@ public final class KilnTwoTower extends TwoTower {
         // headA Linear(in_features=8, out_features=3, bias=True): gradient of [N, 8]   TwoTower.java:31
         CpuKernels.biasGradient(Compiled.gradBuffer(headA.bias(), needsGrad(4 /* headA.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor headAGW = Compiled.grad(headA.weight(), needsGrad(3 /* headA.weight() */));
-        if (headAGW != null) {
-          Blas.sgemm(true, false, 3, 8, n, 1f, g.readBuffer(), g.offset(), 3, p.a1, 0, 8, 1f, headAGW, 8);
-        }
-        if (dIn1 != null) {
-          Blas.sgemm(false, false, n, 8, 3, 1f, g.readBuffer(), g.offset(), 3, headA.weight(), 8, 0f, dIn1, 0, 8);
-        }
+        Blas.linearBackward(n, 3, 8, g.readBuffer(), g.offset(), p.a1, 0, headAGW, headA.weight(), 0f, dIn1, 0);
         // towerA Linear(in_features=6, out_features=8, bias=True) + relu(towerA.apply(x)): gradient of [N, 6]   TwoTower.java:31
         if (!need1) {
           return new Tensor[5];
         }
         CpuKernels.reluBackwardBiasGradient(Compiled.gradBuffer(towerA.bias(), needsGrad(2 /* towerA.bias() */)), 0, dIn1, 0, p.a1, 0, n, 8, true);
         Tensor towerAGW = Compiled.grad(towerA.weight(), needsGrad(1 /* towerA.weight() */));
-        if (towerAGW != null) {
-          Blas.sgemm(true, false, 8, 6, n, 1f, dIn1, 0, 8, in, inOff, 6, 1f, towerAGW, 6);
-        }
-        if (dx != null) {
-          Blas.sgemm(false, false, n, 6, 8, 1f, dIn1, 0, 8, towerA.weight(), 6, 0f, dx, 0, 6);
-        }
+        Blas.linearBackward(n, 8, 6, dIn1, 0, in, inOff, towerAGW, towerA.weight(), 0f, dx, 0);
         Tensor[] grads = new Tensor[5];
         grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());
         return grads;

@@ -79,9 +79,8 @@ public final class KilnUnboundRows extends UnboundRows {
       int inOff = x.offset();
       float[] out = new float[n * 3];
       // fc Linear(in_features=6, out_features=6, bias=True): [N, 3, 6] -> [N, 3, 6]   UnboundRows.java:21
-      Blas.sgemm(false, true, n * 3, 6, 6, 1f, in, inOff, 6, fc.weight(), 6, 0f, p.a1, 0, 6);
       Tensor fcB = fc.bias();
-      CpuKernels.addBiasRows(p.a1, 0, p.a1, 0, fcB.readBuffer(), fcB.offset(), n * 3, 6);
+      Blas.linear(n * 3, 6, 6, in, inOff, fc.weight(), fcB.readBuffer(), fcB.offset(), p.a1, 0);
       // h.unbind(1)[0]: [N, 3, 6] -> [N, 6]   UnboundRows.java:23
       SliceKernels.narrowForward(p.a2, 0, p.a1, 0, n, 18, 0, 6);
       // h.unbind(1)[1]: [N, 3, 6] -> [N, 6]   UnboundRows.java:23
@@ -105,9 +104,8 @@ public final class KilnUnboundRows extends UnboundRows {
       CpuKernels.catForward(p.a10, 0, 15, p.a9, 0, 6, 6, n);
       CpuKernels.catForward(p.a10, 0, 15, p.a7, 0, 3, 12, n);
       // head Linear(in_features=15, out_features=3, bias=True): [N, 15] -> [N, 3]   UnboundRows.java:26
-      Blas.sgemm(false, true, n, 3, 15, 1f, p.a10, 0, 15, head.weight(), 15, 0f, out, 0, 3);
       Tensor headB = head.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 3);
+      Blas.linear(n, 3, 15, p.a10, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
       if (!Compiled.recording(x, fc.weight(), fc.bias(), gate.weight(), gate.bias(), head.weight(), head.bias())) {
         return Tensor.wrap(out, n, 3);
       }
@@ -296,12 +294,7 @@ public final class KilnUnboundRows extends UnboundRows {
         // head Linear(in_features=15, out_features=3, bias=True): gradient of [N, 15]   UnboundRows.java:26
         CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(6 /* head.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor headGW = Compiled.grad(head.weight(), needsGrad(5 /* head.weight() */));
-        if (headGW != null) {
-          Blas.sgemm(true, false, 3, 15, n, 1f, g.readBuffer(), g.offset(), 3, p.a10, 0, 15, 1f, headGW, 15);
-        }
-        if (dIn10 != null) {
-          Blas.sgemm(false, false, n, 15, 3, 1f, g.readBuffer(), g.offset(), 3, head.weight(), 15, 0f, dIn10, 0, 15);
-        }
+        Blas.linearBackward(n, 3, 15, g.readBuffer(), g.offset(), p.a10, 0, headGW, head.weight(), 0f, dIn10, 0);
         // Tensor.cat(List.of(gated, rows[2].add(1.0F), column), 1): gradient of [N, 6]   UnboundRows.java:26
         if (!need10) {
           return new Tensor[7];
@@ -331,12 +324,7 @@ public final class KilnUnboundRows extends UnboundRows {
         }
         CpuKernels.reluBackwardBiasGradient(Compiled.gradBuffer(gate.bias(), needsGrad(4 /* gate.bias() */)), 0, dIn6, 0, p.a6, 0, n * 3, 6, true);
         Tensor gateGW = Compiled.grad(gate.weight(), needsGrad(3 /* gate.weight() */));
-        if (gateGW != null) {
-          Blas.sgemm(true, false, 6, 6, n * 3, 1f, dIn6, 0, 6, in, inOff, 6, 1f, gateGW, 6);
-        }
-        if (dx != null) {
-          Blas.sgemm(false, false, n * 3, 6, 6, 1f, dIn6, 0, 6, gate.weight(), 6, 0f, dx, 0, 6);
-        }
+        Blas.linearBackward(n * 3, 6, 6, dIn6, 0, in, inOff, gateGW, gate.weight(), 0f, dx, 0);
         // rows[0].mul(rows[1].sigmoid()): gradient of [N, 6]   UnboundRows.java:23
         if (!need5) {
           return new Tensor[7];
@@ -368,12 +356,7 @@ public final class KilnUnboundRows extends UnboundRows {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(fc.bias(), needsGrad(2 /* fc.bias() */)), 0, dIn1, 0, n * 3, 6, true);
         Tensor fcGW = Compiled.grad(fc.weight(), needsGrad(1 /* fc.weight() */));
-        if (fcGW != null) {
-          Blas.sgemm(true, false, 6, 6, n * 3, 1f, dIn1, 0, 6, in, inOff, 6, 1f, fcGW, 6);
-        }
-        if (dx != null) {
-          Blas.sgemm(false, false, n * 3, 6, 6, 1f, dIn1, 0, 6, fc.weight(), 6, 1f, dx, 0, 6);
-        }
+        Blas.linearBackward(n * 3, 6, 6, dIn1, 0, in, inOff, fcGW, fc.weight(), 1f, dx, 0);
         Tensor[] grads = new Tensor[7];
         grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());
         return grads;

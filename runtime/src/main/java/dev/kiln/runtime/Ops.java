@@ -249,11 +249,9 @@ public final class Ops {
     }
     float[] out = new float[rows * outF];
     // The weight as a tensor: OpenBLAS reads its native copy, made once and kept while the weight
-    // does not change (inference), instead of staging the array on every call.
-    Blas.sgemm(false, true, rows, outF, in, 1f, x.readBuffer(), x.offset(), in, weight, in, 0f, out, 0, outF);
-    if (bias != null) {
-      CpuKernels.addBiasRows(out, 0, out, 0, bias.readBuffer(), bias.offset(), rows, outF);
-    }
+    // does not change (inference), instead of staging the array on every call; the bias folded into the product.
+    Blas.linear(rows, outF, in, x.readBuffer(), x.offset(), weight, bias == null ? null : bias.readBuffer(),
+        bias == null ? 0 : bias.offset(), out, 0);
     if (!track(x, weight, bias)) {
       return Tensor.wrap(out, rows, outF);
     }

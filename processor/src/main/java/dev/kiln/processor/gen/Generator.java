@@ -918,6 +918,9 @@ public final class Generator {
           } else if (k.spec() instanceof Softmax.Spec || k.spec() instanceof LogSoftmax.Spec) {
             b.addStatement("$T.$LForward($L, $L, $L, $L, $L)", ACTIVATIONS, softmaxName(k), out.array, out.offset, in.array,
                 in.offset, softmaxAxes(k));
+          } else if (k.spec() instanceof GELU.Spec) { // with grad on, its slope too: the backward is then one product
+            b.addStatement("$T.geluForward($L, $L, $L, $L, n * $L, $T.isGradEnabled() ? p.slope$L : null, 0)", ACTIVATIONS,
+                out.array, out.offset, in.array, in.offset, k.outPerSample(), KILN, j + 1);
           } else {
             b.addStatement("$T.$LForward($L, $L, $L, $L, n * $L)", ACTIVATIONS, activationName(k), out.array, out.offset,
                 in.array, in.offset, k.outPerSample());
@@ -927,15 +930,22 @@ public final class Generator {
           String layer = layerField(k.layer());
           String local = localPrefix(k, j + 1);
           String rows = rows(k);
-          b.addStatement("$T.sgemm(false, true, $L, $L, $L, 1f, $L, $L, $L, $L.weight(), $L, 0f, $L, $L, $L)",
-              BLAS, rows, k.linear().outFeatures(), k.linear().inFeatures(), in.array, in.offset, k.linear().inFeatures(),
-              layer, k.linear().inFeatures(), out.array, out.offset, k.linear().outFeatures());
-          if (k.linear().bias()) {
+          if (k.linear().bias() && !k.relu()) { // the bias folded into the product, as eager linear does
             b.addStatement("$T $LB = $L.bias()", TENSOR, local, layer);
-            b.addStatement("$T.$L($L, $L, $L, $L, $LB.readBuffer(), $LB.offset(), $L, $L)", KERNELS, k.relu() ? "addBiasRelu" : "addBiasRows",
-                out.array, out.offset, out.array, out.offset, local, local, rows, k.linear().outFeatures());
-          } else if (k.relu()) {
-            b.addStatement("$T.reluForward($L, $L, $L, $L, n * $L)", KERNELS, out.array, out.offset, out.array, out.offset, k.outPerSample());
+            b.addStatement("$T.linear($L, $L, $L, $L, $L, $L.weight(), $LB.readBuffer(), $LB.offset(), $L, $L)", BLAS, rows,
+                k.linear().outFeatures(), k.linear().inFeatures(), in.array, in.offset, layer, local, local, out.array, out.offset);
+          } else {
+            b.addStatement("$T.sgemm(false, true, $L, $L, $L, 1f, $L, $L, $L, $L.weight(), $L, 0f, $L, $L, $L)",
+                BLAS, rows, k.linear().outFeatures(), k.linear().inFeatures(), in.array, in.offset, k.linear().inFeatures(),
+                layer, k.linear().inFeatures(), out.array, out.offset, k.linear().outFeatures());
+            if (k.linear().bias()) { // with the ReLU: one pass for both
+              b.addStatement("$T $LB = $L.bias()", TENSOR, local, layer);
+              b.addStatement("$T.addBiasRelu($L, $L, $L, $L, $LB.readBuffer(), $LB.offset(), $L, $L)", KERNELS,
+                  out.array, out.offset, out.array, out.offset, local, local, rows, k.linear().outFeatures());
+            } else if (k.relu()) {
+              b.addStatement("$T.reluForward($L, $L, $L, $L, n * $L)", KERNELS, out.array, out.offset, out.array, out.offset,
+                  k.outPerSample());
+            }
           }
         }
         case CONV -> {
@@ -2447,6 +2457,12 @@ public final class Generator {
           t.addField(FLOATS, "mask" + j, Modifier.FINAL);
           ctor.addStatement("this.mask$L = new float[n * $L]", j, maskPerSample(k));
         }
+        case ACTIVATION -> {
+          if (k.spec() instanceof GELU.Spec) { // GELU's slope, written by a forward with grad on for its backward
+            t.addField(FLOATS, "slope" + j, Modifier.FINAL);
+            ctor.addStatement("this.slope$L = new float[n * $L]", j, k.outPerSample());
+          }
+        }
         default -> { }
       }
     }
@@ -2728,7 +2744,10 @@ public final class Generator {
         } else if (k.spec() instanceof LeakyReLU.Spec l) { // from the input: its sign picks the slope
           b.addStatement("$T.leakyReluBackward($L, $L, $L, $L, $L, $L, n * $L, $Lf)", ACTIVATIONS, target.array,
               target.offset, d.array, d.offset, in.array, in.offset, k.outPerSample(), (float) l.negativeSlope());
-        } else if (k.spec() instanceof GELU.Spec || k.spec() instanceof SiLU.Spec) { // from the input: Phi(x) + x phi(x), s (1 + x (1 - s))
+        } else if (k.spec() instanceof GELU.Spec) { // the slope Phi(x) + x phi(x) the forward kept: geluBackward's bits
+          b.addStatement("$T.applyMask($L, $L, $L, $L, p.slope$L, 0, n * $L)", ACTIVATIONS, target.array, target.offset,
+              d.array, d.offset, j, k.outPerSample());
+        } else if (k.spec() instanceof SiLU.Spec) { // from the input: s (1 + x (1 - s))
           b.addStatement("$T.$LBackward($L, $L, $L, $L, $L, $L, n * $L)", ACTIVATIONS, activationName(k), target.array,
               target.offset, d.array, d.offset, in.array, in.offset, k.outPerSample());
         } else if (k.spec() instanceof Softmax.Spec || k.spec() instanceof LogSoftmax.Spec) {
@@ -2754,20 +2773,11 @@ public final class Generator {
               recordedNeed(layer + ".bias()"), d.array, d.offset, rows, outF);
         }
         String local = localPrefix(k, j);
+        // both products from the gradient staged once: the weight's (none when its GW is null), the input's (none when
+        // its buffer is null; beta 1 where a later step's gradient of the same input is there already)
         b.addStatement("$T $LGW = $T.grad($L.weight(), $L)", TENSOR, local, COMPILED, layer, recordedNeed(layer + ".weight()"))
-            .beginControlFlow("if ($LGW != null)", local)
-            .addStatement("$T.sgemm(true, false, $L, $L, $L, 1f, $L, $L, $L, $L, $L, $L, 1f, $LGW, $L)", BLAS,
-                outF, inF, rows, d.array, d.offset, outF, in.array, in.offset, inF, local, inF)
-            .endControlFlow();
-        // (beta 1 where a later step's gradient of the same input is there already)
-        String gemm = "$T.sgemm(false, false, $L, $L, $L, 1f, $L, $L, $L, $L.weight(), $L, $L, $L, $L, $L)";
-        Object[] args = {BLAS, rows, inF, outF, d.array, d.offset, outF, layer, inF, accumulate ? "1f" : "0f", target.array,
-            target.offset, inF};
-        if (isInput(inStorage) || conditional) {
-          b.beginControlFlow("if ($L != null)", target.array).addStatement(gemm, args).endControlFlow();
-        } else {
-          b.addStatement(gemm, args);
-        }
+            .addStatement("$T.linearBackward($L, $L, $L, $L, $L, $L, $L, $LGW, $L.weight(), $L, $L, $L)", BLAS, rows, outF, inF,
+                d.array, d.offset, in.array, in.offset, local, layer, accumulate ? "1f" : "0f", target.array, target.offset);
       }
       if (accumulate && !addsItself(k)) {
         b.addStatement("$T.accumulate($L, $L, $L, 0, n * $L)", KERNELS, written.array, written.offset, target.array, k.inPerSample());

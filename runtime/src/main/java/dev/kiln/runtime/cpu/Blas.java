@@ -4,6 +4,7 @@ import java.lang.System.Logger.Level;
 import dev.kiln.runtime.Tensor;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.Loader;
+import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.openblas.global.openblas_nolapack;
 
 /**
@@ -103,6 +104,88 @@ public final class Blas {
     gemm(transA, transB, m, n, k, alpha, pa, lda, b.readNative().getPointer(b.offset()), ldb, beta, pc, ldc);
     pc.get(c, cOff, span("C", c, cOff, m, n, ldc));
   }
+
+  /**
+   * A linear layer's forward, {@code out[rows x outF] = x[rows x in] * weight[outF x in]^T + bias} ({@code bias} null:
+   * none), {@code out} contiguous. With OpenBLAS and {@code in <= }{@link #BIAS_IN_PRODUCT_MAX_K}, the bias rows are
+   * written into the staged product first and OpenBLAS adds the product to them ({@code beta = 1}, which also spares
+   * its zeroing pass over C), instead of a pass of {@link CpuKernels#addBiasRows} after it: the same bits, since
+   * OpenBLAS sums each element's k in one pass there and adds it to C in one rounding, as {@code addBiasRows} adds the
+   * bias (BlasTest checks both ways bit for bit). Eager {@code linear} and compiled Linear layers both call this.
+   */
+  public static void linear(int rows, int outF, int in, float[] x, int xOff, Tensor weight, float[] bias, int biasOff,
+      float[] out, int outOff) {
+    if (bias == null || !NATIVE || in > BIAS_IN_PRODUCT_MAX_K || rows == 0 || outF == 0) {
+      sgemm(false, true, rows, outF, in, 1f, x, xOff, in, weight, in, 0f, out, outOff, outF);
+      if (bias != null) {
+        CpuKernels.addBiasRows(out, outOff, out, outOff, bias, biasOff, rows, outF);
+      }
+      return;
+    }
+    Scratch s = SCRATCH.get();
+    FloatPointer pa = stage(s, true, x, xOff, span("A", x, xOff, rows, in, in));
+    int len = span("C", out, outOff, rows, outF, outF);
+    if (biasOff < 0 || outF > bias.length - biasOff) {
+      throw new IndexOutOfBoundsException("linear: bias of " + outF + " floats from offset " + biasOff + ", but its array holds "
+          + bias.length);
+    }
+    FloatPointer pc = s.c(len);
+    pc.put(bias, biasOff, outF);
+    for (long filled = outF; filled < len; filled *= 2) { // the first row doubled until C holds a bias row per row
+      Pointer.memcpy(pc.getPointer(filled), pc, Float.BYTES * Math.min(filled, len - filled));
+    }
+    gemm(false, true, rows, outF, in, 1f, pa, in, weight.readNative().getPointer(weight.offset()), in, 1f, pc, outF);
+    pc.get(out, outOff, len);
+  }
+
+  /**
+   * A compiled linear layer's two products from the gradient {@code g[rows x outF]} of its output, {@code g} staged to
+   * native memory once for both (two {@link #sgemm} calls would stage it twice): the weight's gradient {@code gw +=
+   * g^T x} unless {@code gw} is null, then the input's {@code dx = g weight + beta dx} unless {@code dx} is null. The
+   * same products, split as {@link #sgemm}'s, so the same bits.
+   */
+  public static void linearBackward(int rows, int outF, int in, float[] g, int gOff, float[] x, int xOff, Tensor gw,
+      Tensor weight, float beta, float[] dx, int dxOff) {
+    if (gw == null && dx == null) {
+      return;
+    }
+    if (rows == 0 || outF == 0 || in == 0) {
+      if (dx != null && beta == 0f) {
+        java.util.Arrays.fill(dx, dxOff, dxOff + rows * in, 0f); // as sgemm with k = 0: C = beta C
+      }
+      return;
+    }
+    if (!NATIVE) {
+      if (gw != null) {
+        sgemm(true, false, outF, in, rows, 1f, g, gOff, outF, x, xOff, in, 1f, gw, in);
+      }
+      if (dx != null) {
+        sgemm(false, false, rows, in, outF, 1f, g, gOff, outF, weight, in, beta, dx, dxOff, in);
+      }
+      return;
+    }
+    Scratch s = SCRATCH.get();
+    FloatPointer pg = stage(s, true, g, gOff, span("A", g, gOff, rows, outF, outF));
+    if (gw != null) {
+      FloatPointer px = stage(s, false, x, xOff, span("B", x, xOff, rows, in, in));
+      gemm(true, false, outF, in, rows, 1f, pg, outF, px, in, 1f, gw.writeNative().getPointer(gw.offset()), in);
+    }
+    if (dx != null) {
+      FloatPointer pc = stageC(dx, dxOff, rows, in, in, beta, s);
+      gemm(false, false, rows, in, outF, 1f, pg, outF, weight.readNative().getPointer(weight.offset()), in, beta, pc, in);
+      pc.get(dx, dxOff, span("C", dx, dxOff, rows, in, in));
+    }
+  }
+
+  /**
+   * The largest k for which {@link #linear} folds the bias into the product: up to there OpenBLAS 0.3.31 (the
+   * preset's, on x86-64) computes each element's k in one block, so {@code bias + product} rounds once, as the
+   * separate pass does; with k split into blocks each block's sum would be added to C in turn. Measured here (AVX-512):
+   * bit-equal up to k = 400, not from 512; kept at 256, inside every x86 target's block. Eager and compiled layers call
+   * the same method, so their parity holds either way. Folded, a [1024, 64] x [64, 192] product and its bias took 242
+   * us where the product and the separate pass took 302 (one thread).
+   */
+  static final int BIAS_IN_PRODUCT_MAX_K = 256;
 
   /**
    * As {@link #sgemm(boolean, boolean, int, int, int, float, float[], int, int, float[], int, int, float, float[], int, int)}

@@ -43,6 +43,76 @@ class BlasTest {
   }
 
   /**
+   * A linear layer's product with its bias folded in ({@link Blas#linear}, {@code beta = 1} on the bias rows) gives the
+   * bits of the product then {@link CpuKernels#addBiasRows}, for k up to the fold's limit and beyond (the separate
+   * pass there), at offsets, split over the threads by rows and by columns; without a bias, the product alone.
+   */
+  @Test
+  void aLinearsFoldedBiasGivesTheBitsOfTheSeparatePass() {
+    SplittableRandom rng = new SplittableRandom(9);
+    for (int[] s : new int[][] {{1, 1, 1}, {7, 5, 3}, {1024, 192, 64}, {1024, 64, 256}, {300, 37, 255}, {33, 203, 200},
+        {2048, 16, 32}, {200, 100, 512}}) {
+      int m = s[0], n = s[1], k = s[2];
+      float[] x = random(rng, 3 + m * k), bias = random(rng, 2 + n);
+      for (int i = 0; i < bias.length; i++) {
+        bias[i] *= 10;
+      }
+      dev.kiln.runtime.Tensor w = dev.kiln.runtime.Tensor.of(random(rng, n * k), n, k);
+      float[] want = new float[1 + m * n], got = new float[1 + m * n];
+      Blas.sgemm(false, true, m, n, k, 1f, x, 3, k, w, k, 0f, want, 1, n);
+      float[] product = want.clone();
+      CpuKernels.addBiasRows(want, 1, want, 1, bias, 2, m, n);
+      Blas.linear(m, n, k, x, 3, w, bias, 2, got, 1);
+      for (int i = 0; i < want.length; i++) {
+        assertEquals(Float.floatToIntBits(want[i]), Float.floatToIntBits(got[i]), m + "x" + n + "x" + k + " at " + i);
+      }
+      float[] none = new float[1 + m * n];
+      Blas.linear(m, n, k, x, 3, w, null, 0, none, 1);
+      for (int i = 0; i < none.length; i++) {
+        assertEquals(Float.floatToIntBits(product[i]), Float.floatToIntBits(none[i]), m + "x" + n + "x" + k + " no bias, at " + i);
+      }
+    }
+  }
+
+  /**
+   * A compiled linear layer's backward ({@link Blas#linearBackward}, the gradient staged once) gives the bits of its two
+   * {@link Blas#sgemm} calls: the weight's gradient added to what it holds, the input's written (beta 0) or added
+   * (beta 1), either left out when null.
+   */
+  @Test
+  void aLinearsBackwardGivesTheBitsOfItsTwoProducts() {
+    SplittableRandom rng = new SplittableRandom(13);
+    for (int[] s : new int[][] {{1, 1, 1}, {7, 5, 3}, {1024, 192, 64}, {300, 37, 255}, {33, 203, 200}}) {
+      int rows = s[0], outF = s[1], in = s[2];
+      float[] g = random(rng, 2 + rows * outF), x = random(rng, 1 + rows * in), gw0 = random(rng, outF * in);
+      dev.kiln.runtime.Tensor w = dev.kiln.runtime.Tensor.of(random(rng, outF * in), outF, in);
+      float[] dx0 = random(rng, 3 + rows * in);
+      for (float beta : new float[] {0f, 1f}) {
+        dev.kiln.runtime.Tensor gwWant = dev.kiln.runtime.Tensor.of(gw0.clone(), outF, in);
+        dev.kiln.runtime.Tensor gwGot = dev.kiln.runtime.Tensor.of(gw0.clone(), outF, in);
+        float[] dxWant = dx0.clone(), dxGot = dx0.clone();
+        Blas.sgemm(true, false, outF, in, rows, 1f, g, 2, outF, x, 1, in, 1f, gwWant, in);
+        Blas.sgemm(false, false, rows, in, outF, 1f, g, 2, outF, w, in, beta, dxWant, 3, in);
+        Blas.linearBackward(rows, outF, in, g, 2, x, 1, gwGot, w, beta, dxGot, 3);
+        String what = rows + "x" + outF + "x" + in + " beta " + beta;
+        float[] a = gwWant.toFloatArray(), b = gwGot.toFloatArray();
+        assertTrue(!java.util.Arrays.equals(a, gw0), what + ": the weight gradient was added to");
+        for (int i = 0; i < a.length; i++) {
+          assertEquals(Float.floatToIntBits(a[i]), Float.floatToIntBits(b[i]), what + ": weight gradient at " + i);
+        }
+        for (int i = 0; i < dxWant.length; i++) {
+          assertEquals(Float.floatToIntBits(dxWant[i]), Float.floatToIntBits(dxGot[i]), what + ": input gradient at " + i);
+        }
+      }
+      float[] untouched = dx0.clone();
+      Blas.linearBackward(rows, outF, in, g, 2, x, 1, null, w, 0f, null, 0);
+      dev.kiln.runtime.Tensor gwOnly = dev.kiln.runtime.Tensor.of(gw0.clone(), outF, in);
+      Blas.linearBackward(rows, outF, in, g, 2, x, 1, gwOnly, w, 0f, null, 0);
+      assertEquals(dx0[0], untouched[0]);
+    }
+  }
+
+  /**
    * A batched product is each matrix's product, whatever the flags, alpha and beta: matrices at an
    * offset with gaps between them (strides above their sizes) and counts from 1 to enough to share.
    */

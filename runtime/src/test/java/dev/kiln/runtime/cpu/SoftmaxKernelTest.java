@@ -90,20 +90,45 @@ class SoftmaxKernelTest {
     check(6, 10, 7, 1.5);
   }
 
+  /** A softmax's forward or backward kernel, as ActivationKernels' signatures. */
+  private interface Forward {
+    void run(float[] out, int outOff, float[] x, int xOff, int outer, int size, int inner);
+  }
+
+  private interface Backward {
+    void run(float[] dx, int dxOff, float[] dout, int dOff, float[] y, int yOff, int outer, int size, int inner);
+  }
+
+  /**
+   * A backward's case: the forward's {@code y} of {@link #rows}, a random incoming gradient {@code g} (its values from
+   * offset 2) and the backward's {@code dx} (from offset 1), which the backward in place (dx over dout) matches.
+   */
+  private record BackwardCase(float[] y, float[] g, float[] dx) {
+    static BackwardCase run(Forward forward, Backward backward, int outer, int size, int inner, long a, long b) {
+      Random r = new Random(size + a * inner);
+      float[] x = rows(outer * inner, size, size * b + inner);
+      float[] y = new float[x.length];
+      forward.run(y, 0, x, 0, outer, size, inner);
+      float[] g = new float[x.length + 2];
+      for (int i = 0; i < g.length; i++) {
+        g[i] = (float) r.nextGaussian();
+      }
+      float[] dx = new float[x.length + 1];
+      backward.run(dx, 1, g, 2, y, 0, outer, size, inner);
+      float[] inPlace = java.util.Arrays.copyOfRange(g, 2, g.length);
+      backward.run(inPlace, 0, inPlace, 0, y, 0, outer, size, inner);
+      for (int i = 0; i < x.length; i++) {
+        assertEquals(dx[1 + i], inPlace[i], "in place, at " + i);
+      }
+      return new BackwardCase(y, g, dx);
+    }
+  }
+
   /** The backward {@code y (g - sum(g y))} against double, at offsets and in place (dx over dout). */
   private static void checkBackward(int outer, int size, int inner) {
-    Random r = new Random(size + 7L * inner);
-    float[] x = rows(outer * inner, size, size * 17L + inner);
-    float[] y = new float[x.length];
-    ActivationKernels.softmaxForward(y, 0, x, 0, outer, size, inner);
-    float[] g = new float[x.length + 2];
-    for (int i = 0; i < g.length; i++) {
-      g[i] = (float) r.nextGaussian();
-    }
-    float[] dx = new float[x.length + 1];
-    ActivationKernels.softmaxBackward(dx, 1, g, 2, y, 0, outer, size, inner);
-    float[] inPlace = java.util.Arrays.copyOfRange(g, 2, g.length);
-    ActivationKernels.softmaxBackward(inPlace, 0, inPlace, 0, y, 0, outer, size, inner);
+    BackwardCase c = BackwardCase.run(ActivationKernels::softmaxForward, ActivationKernels::softmaxBackward, outer, size, inner,
+        7, 17);
+    float[] y = c.y(), g = c.g(), dx = c.dx();
     double worst = 0;
     for (int o = 0; o < outer; o++) {
       for (int i = 0; i < inner; i++) {
@@ -116,7 +141,6 @@ class SoftmaxKernelTest {
         for (int k = 0; k < size; k++) {
           int at = first + k * inner;
           double want = y[at] * (g[2 + at] - dot);
-          assertEquals(dx[1 + at], inPlace[at], "in place");
           // float steps: g - dot cancels, so the error is measured against y times the row's gradient scale
           worst = Math.max(worst, Math.abs(dx[1 + at] - want) / (Math.max(y[at], Float.MIN_NORMAL) * Math.max(scale, Math.abs(dot))));
         }
@@ -130,6 +154,39 @@ class SoftmaxKernelTest {
     checkBackward(300, 28, 1);
     checkBackward(3, 3000, 1);
     checkBackward(6, 10, 7);
+  }
+
+  /** Log-softmax's backward {@code g - exp(y) sum(g)} against double, at offsets and in place (dx over dout). */
+  private static void checkLogBackward(int outer, int size, int inner) {
+    BackwardCase c = BackwardCase.run(ActivationKernels::logSoftmaxForward, ActivationKernels::logSoftmaxBackward, outer, size,
+        inner, 5, 13);
+    float[] y = c.y(), g = c.g(), dx = c.dx();
+    double worst = 0;
+    for (int o = 0; o < outer; o++) {
+      for (int i = 0; i < inner; i++) {
+        int first = o * size * inner + i;
+        double sum = 0, scale = 0;
+        for (int k = 0; k < size; k++) {
+          sum += g[2 + first + k * inner];
+          scale = Math.max(scale, Math.abs(g[2 + first + k * inner]));
+        }
+        for (int k = 0; k < size; k++) {
+          int at = first + k * inner;
+          double want = g[2 + at] - Math.exp(y[at]) * sum;
+          // the difference cancels: the error is measured against the row's gradient scale
+          worst = Math.max(worst, Math.abs(dx[1 + at] - want) / Math.max(scale, Math.abs(sum)));
+        }
+      }
+    }
+    assertTrue(worst <= 2.5e-7, "log-softmax backward [" + outer + ", " + size + ", " + inner + "]: " + worst);
+  }
+
+  @Test
+  void logSoftmaxBackwardAgreesWithTheDefinition() {
+    checkLogBackward(300, 28, 1);
+    checkLogBackward(100, 96, 1);
+    checkLogBackward(3, 3000, 1);
+    checkLogBackward(6, 10, 7);
   }
 
   @Test
