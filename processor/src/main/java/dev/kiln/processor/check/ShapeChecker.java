@@ -152,11 +152,6 @@ public final class ShapeChecker {
       }
       if (step.spec() instanceof MaskedFill m && m.byValue()) { // a further input as the mask: x's rank, repeated over x
         String maskValue = step.inputs().get(1);
-        String root = viewedValue(ir, maskValue);
-        if (ir.furtherInput(root) == null && !root.equals(ir.inputName())) {
-          diagnostics.error(where, Message.MASK_NOT_INPUT, label, producers.get(maskValue));
-          continue;
-        }
         try {
           if (Repeat.bigger(in, joined.get(1)) != 0) {
             throw new IllegalArgumentException("the mask would widen the value, which a masked fill keeps as it is");
@@ -276,7 +271,38 @@ public final class ShapeChecker {
         }
       }
     }
+    if (!partial && !results.isEmpty() && diagnostics.count() == before) {
+      gradientStops(ir, results, producers);
+    }
     return diagnostics.count() > before ? Optional.empty() : Optional.of(new CheckedModel(ir, input, ins, outs, null, null));
+  }
+
+  /**
+   * A value computed by steps and read only as a mask or compared ({@code h = fc(x); y = x.mul(h.gt(0))}), directly or
+   * through steps read so: no gradient reaches those steps (as PyTorch, whose bool masks have none), and the compiled
+   * backward runs every step, so it is an error on the line of the first such step.
+   */
+  private void gradientStops(ModelIr ir, List<String> results, Map<String, String> producers) {
+    Set<String> reached = new HashSet<>(results);
+    Map<String, String> readBy = new HashMap<>();
+    for (int i = ir.steps().size() - 1; i >= 0; i--) {
+      StepIr st = ir.steps().get(i);
+      for (int w = 0; w < st.inputs().size(); w++) {
+        boolean stops = st.spec() instanceof Compare || st.spec() instanceof MaskedFill m && m.byValue() && w == 1;
+        if (reached.contains(st.output()) && !stops) {
+          reached.add(st.inputs().get(w));
+        } else {
+          readBy.putIfAbsent(st.inputs().get(w), stops ? producers.get(st.output()) : readBy.get(st.output()));
+        }
+      }
+    }
+    for (StepIr st : ir.steps()) {
+      if (!reached.contains(st.output()) && !isView(st) && !(st.spec() instanceof Compare) && ir.tensor(st.output()) == null) {
+        diagnostics.error(st.source() != null ? st.source() : ir.source(), Message.MASK_STOPS_GRADIENT, producers.get(st.output()),
+            readBy.get(st.output()));
+        return;
+      }
+    }
   }
 
   /**

@@ -2095,9 +2095,8 @@ public final class DeclarationReader {
           root = st.input();
         }
       }
-      if (!root.equals(inputName) && !furtherInputs.contains(root)) {
-        diagnostics.error(unit, e, Message.MASK_FROM_VALUE, label, e, methodName);
-        return null;
+      if (!root.equals(inputName) && !furtherInputs.contains(root)) { // h.gt(0): activations, read in place like an input's
+        return new Mask(value, null, null, MaskTest.NONZERO, 0, e.toString(), e);
       }
       if (root.equals(value) && element instanceof VariableElement p && p.getKind() == ElementKind.PARAMETER) {
         Input declared = p.getAnnotation(Input.class);
