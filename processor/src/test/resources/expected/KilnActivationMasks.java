@@ -109,12 +109,22 @@ public final class KilnActivationMasks extends ActivationMasks {
       CpuKernels.maskedFillRepeatedForward(p.a14, 0, p.a11, 0, p.a3, 0, n, 1, 32, MaskTest.EQ, 0.0f, 0.125f);
       // g.mul(s.lt(1.0F)).add(g.maskedFill(relu.eq(0), 0.125F)): [N, 4, 8] -> [N, 4, 8]   ActivationMasks.java:28
       CpuKernels.addForward(p.a15, 0, p.a13, 0, p.a14, 0, n * 32, false);
-      // g.maskedFill(g.le(-1.0F), -1.0F): [N, 4, 8] -> [N, 4, 8]   ActivationMasks.java:29
-      CpuKernels.maskedFillRepeatedForward(p.a16, 0, p.a15, 0, p.a15, 0, n, 1, 32, MaskTest.LE, -1.0f, -1.0f);
-      // g.maskedFill(g.le(-1.0F), -1.0F).mean(1): [N, 4, 8] -> [N, 8]   ActivationMasks.java:29
-      MathKernels.sumAlong(p.a17, 0, p.a16, 0, n, 4, 8, 1f / 4);
-      // head Linear(in_features=8, out_features=3, bias=True): [N, 8] -> [N, 3]   ActivationMasks.java:29
-      Blas.sgemm(false, true, n, 3, 8, 1f, p.a17, 0, 8, head.weight(), 8, 0f, out, 0, 3);
+      // g.gt(relu): [N, 4, 8] -> [N, 4, 8]   ActivationMasks.java:29
+      MaskTest.GT.selectRepeated(p.a16, 0, p.a15, 0, p.a3, 0, n, 1, 32, false);
+      // g.maskedFill(over, 0.5F): [N, 4, 8] -> [N, 4, 8]   ActivationMasks.java:30
+      CpuKernels.maskedFillRepeatedForward(p.a17, 0, p.a15, 0, p.a16, 0, n, 1, 32, MaskTest.NONZERO, 0.0f, 0.5f);
+      // s.lt(g): [N, 4, 8] -> [N, 4, 8]   ActivationMasks.java:30
+      MaskTest.LT.selectRepeated(p.a18, 0, p.a15, 0, p.a9, 0, n * 4, 8, 1, true);
+      // g.mul(s.lt(g)): [N, 4, 8] -> [N, 4, 8]   ActivationMasks.java:30
+      CpuKernels.mulForward(p.a19, 0, p.a15, 0, p.a18, 0, n * 32);
+      // g.maskedFill(over, 0.5F).add(g.mul(s.lt(g))): [N, 4, 8] -> [N, 4, 8]   ActivationMasks.java:30
+      CpuKernels.addForward(p.a20, 0, p.a17, 0, p.a19, 0, n * 32, false);
+      // g.maskedFill(g.le(-1.0F), -1.0F): [N, 4, 8] -> [N, 4, 8]   ActivationMasks.java:31
+      CpuKernels.maskedFillRepeatedForward(p.a21, 0, p.a20, 0, p.a20, 0, n, 1, 32, MaskTest.LE, -1.0f, -1.0f);
+      // g.maskedFill(g.le(-1.0F), -1.0F).mean(1): [N, 4, 8] -> [N, 8]   ActivationMasks.java:31
+      MathKernels.sumAlong(p.a22, 0, p.a21, 0, n, 4, 8, 1f / 4);
+      // head Linear(in_features=8, out_features=3, bias=True): [N, 8] -> [N, 3]   ActivationMasks.java:31
+      Blas.sgemm(false, true, n, 3, 8, 1f, p.a22, 0, 8, head.weight(), 8, 0f, out, 0, 3);
       Tensor headB = head.bias();
       CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 3);
       if (!Compiled.recording(x, fc1.weight(), fc1.bias(), fc2.weight(), fc2.bias(), head.weight(), head.bias())) {
@@ -161,13 +171,23 @@ public final class KilnActivationMasks extends ActivationMasks {
     Tensor v14 = F.maskedFill(v11, v3.eq(0.0f), 0.125f);
     // g.mul(s.lt(1.0F)).add(g.maskedFill(relu.eq(0), 0.125F)): [N, 4, 8] -> [N, 4, 8]   ActivationMasks.java:28
     Tensor v15 = F.add(v13, v14);
-    // g.maskedFill(g.le(-1.0F), -1.0F): [N, 4, 8] -> [N, 4, 8]   ActivationMasks.java:29
-    Tensor v16 = F.maskedFill(v15, v15.le(-1.0f), -1.0f);
-    // g.maskedFill(g.le(-1.0F), -1.0F).mean(1): [N, 4, 8] -> [N, 8]   ActivationMasks.java:29
-    Tensor v17 = F.mean(v16, 1, false);
-    // head Linear(in_features=8, out_features=3, bias=True): [N, 8] -> [N, 3]   ActivationMasks.java:29
-    Tensor v18 = head.apply(v17);
-    return v18;
+    // g.gt(relu): [N, 4, 8] -> [N, 4, 8]   ActivationMasks.java:29
+    Tensor v16 = v15.gt(v3);
+    // g.maskedFill(over, 0.5F): [N, 4, 8] -> [N, 4, 8]   ActivationMasks.java:30
+    Tensor v17 = F.maskedFill(v15, v16, 0.5f);
+    // s.lt(g): [N, 4, 8] -> [N, 4, 8]   ActivationMasks.java:30
+    Tensor v18 = v9.lt(v15);
+    // g.mul(s.lt(g)): [N, 4, 8] -> [N, 4, 8]   ActivationMasks.java:30
+    Tensor v19 = F.mul(v15, v18);
+    // g.maskedFill(over, 0.5F).add(g.mul(s.lt(g))): [N, 4, 8] -> [N, 4, 8]   ActivationMasks.java:30
+    Tensor v20 = F.add(v17, v19);
+    // g.maskedFill(g.le(-1.0F), -1.0F): [N, 4, 8] -> [N, 4, 8]   ActivationMasks.java:31
+    Tensor v21 = F.maskedFill(v20, v20.le(-1.0f), -1.0f);
+    // g.maskedFill(g.le(-1.0F), -1.0F).mean(1): [N, 4, 8] -> [N, 8]   ActivationMasks.java:31
+    Tensor v22 = F.mean(v21, 1, false);
+    // head Linear(in_features=8, out_features=3, bias=True): [N, 8] -> [N, 3]   ActivationMasks.java:31
+    Tensor v23 = head.apply(v22);
+    return v23;
   }
 
   /**
@@ -209,6 +229,16 @@ public final class KilnActivationMasks extends ActivationMasks {
 
     final float[] a17;
 
+    final float[] a18;
+
+    final float[] a19;
+
+    final float[] a20;
+
+    final float[] a21;
+
+    final float[] a22;
+
     float[] da1;
 
     float[] da2;
@@ -241,7 +271,17 @@ public final class KilnActivationMasks extends ActivationMasks {
 
     float[] da16;
 
+    float[] da18;
+
     float[] da17;
+
+    float[] da19;
+
+    float[] da20;
+
+    float[] da21;
+
+    float[] da22;
 
     Plan(int n) {
       super(n);
@@ -261,7 +301,12 @@ public final class KilnActivationMasks extends ActivationMasks {
       this.a14 = new float[n * 32];
       this.a15 = new float[n * 32];
       this.a16 = new float[n * 32];
-      this.a17 = new float[n * 8];
+      this.a17 = new float[n * 32];
+      this.a18 = new float[n * 32];
+      this.a19 = new float[n * 32];
+      this.a20 = new float[n * 32];
+      this.a21 = new float[n * 32];
+      this.a22 = new float[n * 8];
     }
 
     /**
@@ -287,7 +332,12 @@ public final class KilnActivationMasks extends ActivationMasks {
       da14 = new float[n * 32];
       da15 = new float[n * 32];
       da16 = new float[n * 32];
-      da17 = new float[n * 8];
+      da18 = new float[n * 32];
+      da17 = new float[n * 32];
+      da19 = new float[n * 32];
+      da20 = new float[n * 32];
+      da21 = new float[n * 32];
+      da22 = new float[n * 8];
     }
   }
 
@@ -372,36 +422,78 @@ public final class KilnActivationMasks extends ActivationMasks {
         float[] dIn14_1 = need14 ? p.da14 : null;
         boolean need15 = need14;
         float[] dIn15 = need15 ? p.da15 : null;
-        float[] dIn15_1 = need15 ? p.da15 : null;
+        float[] dIn15_1 = need15 ? p.da3 : null;
         boolean need16 = need15;
-        float[] dIn16 = need16 ? p.da16 : null;
+        float[] dIn16 = need16 ? p.da15 : null;
+        float[] dIn16_1 = need16 ? p.da16 : null;
         boolean need17 = need16;
-        float[] dIn17 = need17 ? p.da17 : null;
-        // head Linear(in_features=8, out_features=3, bias=True): gradient of [N, 8]   ActivationMasks.java:29
+        float[] dIn17 = need17 ? p.da15 : null;
+        float[] dIn17_1 = need17 ? p.da9 : null;
+        boolean need18 = need17;
+        float[] dIn18 = need18 ? p.da15 : null;
+        float[] dIn18_1 = need18 ? p.da18 : null;
+        boolean need19 = need18;
+        float[] dIn19 = need19 ? p.da17 : null;
+        float[] dIn19_1 = need19 ? p.da19 : null;
+        boolean need20 = need19;
+        float[] dIn20 = need20 ? p.da20 : null;
+        float[] dIn20_1 = need20 ? p.da20 : null;
+        boolean need21 = need20;
+        float[] dIn21 = need21 ? p.da21 : null;
+        boolean need22 = need21;
+        float[] dIn22 = need22 ? p.da22 : null;
+        // head Linear(in_features=8, out_features=3, bias=True): gradient of [N, 8]   ActivationMasks.java:31
         CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(6 /* head.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor headGW = Compiled.grad(head.weight(), needsGrad(5 /* head.weight() */));
         if (headGW != null) {
-          Blas.sgemm(true, false, 3, 8, n, 1f, g.readBuffer(), g.offset(), 3, p.a17, 0, 8, 1f, headGW, 8);
+          Blas.sgemm(true, false, 3, 8, n, 1f, g.readBuffer(), g.offset(), 3, p.a22, 0, 8, 1f, headGW, 8);
         }
-        if (dIn17 != null) {
-          Blas.sgemm(false, false, n, 8, 3, 1f, g.readBuffer(), g.offset(), 3, head.weight(), 8, 0f, dIn17, 0, 8);
+        if (dIn22 != null) {
+          Blas.sgemm(false, false, n, 8, 3, 1f, g.readBuffer(), g.offset(), 3, head.weight(), 8, 0f, dIn22, 0, 8);
         }
-        // g.maskedFill(g.le(-1.0F), -1.0F).mean(1): gradient of [N, 4, 8]   ActivationMasks.java:29
+        // g.maskedFill(g.le(-1.0F), -1.0F).mean(1): gradient of [N, 4, 8]   ActivationMasks.java:31
+        if (!need22) {
+          return new Tensor[7];
+        }
+        MathKernels.spreadAlong(dIn21, 0, dIn22, 0, n, 4, 8, 1f / 4, false);
+        // g.maskedFill(g.le(-1.0F), -1.0F): gradient of [N, 4, 8]   ActivationMasks.java:31
+        if (!need21) {
+          return new Tensor[7];
+        }
+        CpuKernels.maskedFillRepeatedBackward(dIn20, 0, dIn21, 0, p.a20, 0, n, 1, 32, MaskTest.LE, -1.0f, false);
+        // g.maskedFill(over, 0.5F).add(g.mul(s.lt(g))): gradient of [N, 4, 8]   ActivationMasks.java:30
+        if (!need20) {
+          return new Tensor[7];
+        }
+        CpuKernels.addBackward(dIn19, 0, dIn20, 0, null, 0, n * 32, false);
+        CpuKernels.addBackward(dIn19_1, 0, dIn20, 0, null, 0, n * 32, false);
+        // g.mul(s.lt(g)): gradient of [N, 4, 8]   ActivationMasks.java:30
+        if (!need19) {
+          return new Tensor[7];
+        }
+        CpuKernels.mulBackward(dIn18, 0, dIn19_1, 0, p.a18, 0, n * 32, false);
+        CpuKernels.mulBackward(dIn18_1, 0, dIn19_1, 0, p.a15, 0, n * 32, false);
+        // s.lt(g): gradient of [N, 4, 8]   ActivationMasks.java:30
+        if (!need18) {
+          return new Tensor[7];
+        }
+        // a comparison has no gradient
+        // g.maskedFill(over, 0.5F): gradient of [N, 4, 8]   ActivationMasks.java:30
         if (!need17) {
           return new Tensor[7];
         }
-        MathKernels.spreadAlong(dIn16, 0, dIn17, 0, n, 4, 8, 1f / 4, false);
-        // g.maskedFill(g.le(-1.0F), -1.0F): gradient of [N, 4, 8]   ActivationMasks.java:29
+        CpuKernels.maskedFillRepeatedBackward(dIn16, 0, dIn19, 0, p.a16, 0, n, 1, 32, MaskTest.NONZERO, 0.0f, true);
+        // g.gt(relu): gradient of [N, 4, 8]   ActivationMasks.java:29
         if (!need16) {
           return new Tensor[7];
         }
-        CpuKernels.maskedFillRepeatedBackward(dIn15, 0, dIn16, 0, p.a15, 0, n, 1, 32, MaskTest.LE, -1.0f, false);
+        // a comparison has no gradient
         // g.mul(s.lt(1.0F)).add(g.maskedFill(relu.eq(0), 0.125F)): gradient of [N, 4, 8]   ActivationMasks.java:28
         if (!need15) {
           return new Tensor[7];
         }
-        CpuKernels.addBackward(dIn14, 0, dIn15, 0, null, 0, n * 32, false);
-        CpuKernels.addBackward(dIn14_1, 0, dIn15, 0, null, 0, n * 32, false);
+        CpuKernels.addBackward(dIn14, 0, dIn16, 0, null, 0, n * 32, false);
+        CpuKernels.addBackward(dIn14_1, 0, dIn16, 0, null, 0, n * 32, false);
         // g.maskedFill(relu.eq(0), 0.125F): gradient of [N, 4, 8]   ActivationMasks.java:28
         if (!need14) {
           return new Tensor[7];

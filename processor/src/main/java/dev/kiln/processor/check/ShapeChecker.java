@@ -175,6 +175,14 @@ public final class ShapeChecker {
           continue;
         }
         joinedShape = value.clone();
+      } else if (step.spec() instanceof Compare && step.inputs().size() == 2) { // x.lt(y): one repeats over the other
+        try {
+          joinedShape = joined.get(Repeat.bigger(in, joined.get(1))).clone();
+        } catch (IllegalArgumentException e) {
+          diagnostics.error(where, Message.COMPARE_SHAPES, label, Shapes.toString(in), producers.get(step.input()),
+              Shapes.toString(joined.get(1)), producers.get(step.inputs().get(1)), e.getMessage());
+          continue;
+        }
       } else if (step.spec() instanceof Arithmetic) {
         try {
           joinedShape = joined.get(Repeat.bigger(in, joined.get(1))).clone();

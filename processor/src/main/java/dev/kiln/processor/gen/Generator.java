@@ -850,8 +850,7 @@ public final class Generator {
             out.offset, in.array, in.offset, batchShape(k.inShape()), joined(order(k)));
         case SCALE -> b.addStatement("$T.scale($L, $L, $L, $L, n * $L, $Lf, false)", KERNELS, out.array, out.offset, in.array,
             in.offset, k.outPerSample(), ((Scale) k.spec()).factor());
-        case COMPARE -> b.addStatement("$T.$L.select($L, $L, $L, $L, n * $L, $L)", MASK_TEST, ((Compare) k.spec()).test(), out.array,
-            out.offset, in.array, in.offset, k.outPerSample(), floatLiteral(((Compare) k.spec()).against()));
+        case COMPARE -> compareForward(b, k, out, in, refs);
         case MUL -> {
           Ref other = ref(k.inputs().get(1), refs);
           String repeat = repeatArgs(k);
@@ -1077,6 +1076,24 @@ public final class Generator {
     for (int j = 1; j <= ir.further().size(); j++) {
       b.addStatement("float[] in$L = x$L.readBuffer()", j, j).addStatement("int in$LOff = x$L.offset()", j, j);
     }
+  }
+
+  /**
+   * A comparison's 0/1 values: of a value with its constant ({@code MaskTest.GT.select(...)}), or of two values, the second
+   * repeated over the first ({@code MaskTest.LT.selectRepeated(...)}, swapped when the repeated one was written first).
+   */
+  private void compareForward(CodeBlock.Builder b, Kernel k, Ref out, Ref in, Map<String, Ref> refs) {
+    Compare c = (Compare) k.spec();
+    if (k.inputs().size() == 1) {
+      b.addStatement("$T.$L.select($L, $L, $L, $L, n * $L, $L)", MASK_TEST, c.test(), out.array, out.offset, in.array, in.offset,
+          k.outPerSample(), floatLiteral(c.against()));
+      return;
+    }
+    Ref other = ref(k.inputs().get(1), refs);
+    Repeat r = Repeat.of(k.inShapes().get(0), k.inShapes().get(1));
+    String repeat = r == null ? "n, 1, " + k.outPerSample() : "n * " + r.groups() + ", " + r.size() + ", " + r.inner();
+    b.addStatement("$T.$L.selectRepeated($L, $L, $L, $L, $L, $L, $L, $L)", MASK_TEST, c.test(), out.array, out.offset, in.array,
+        in.offset, other.array, other.offset, repeat, k.swapped());
   }
 
   /**
@@ -1352,8 +1369,11 @@ public final class Generator {
         case RECURRENT -> cudaRecurrent(b, k, out, in);
         case COSINE -> b.addStatement("$T $L = $T.cosineSimilarity($L, $L, $L, $L)", TENSOR, out, F, in, locals.get(k.inputs().get(1)),
             ((Cosine) k.spec()).dim(), floatLiteral(((Cosine) k.spec()).eps()));
+        case COMPARE -> b.addStatement("$T $L = $L", TENSOR, out, k.inputs().size() == 1 ? eagerCall(k, in) // x.lt(y) as written
+            : CodeBlock.of("$L.$L($L)", k.swapped() ? locals.get(k.inputs().get(1)) : in, ((Compare) k.spec()).method(),
+                k.swapped() ? in : locals.get(k.inputs().get(1))));
         case VIEW, RELU, ACTIVATION, CONV, LAYERNORM, DROPOUT, AVGPOOL, UPSAMPLE, PAD, NORMALIZE, LINE, TILE, PERMUTE, SCALE, SHIFT, REDUCE,
-            EMBEDDING, SLICE, COMPARE -> b.addStatement("$T $L = $L", TENSOR,
+            EMBEDDING, SLICE -> b.addStatement("$T $L = $L", TENSOR,
             out, eagerCall(k, in));
       }
       locals.put(out, out);
@@ -2558,6 +2578,13 @@ public final class Generator {
       if (runs != null) {
         b.add("// only when an output this step leads to received a gradient\n").beginControlFlow("if ($L)", runs);
       }
+      if (k.kind() == Kernel.Kind.COMPARE) { // (its values read only as a mask got no gradient either)
+        b.add("// a comparison has no gradient\n");
+        if (runs != null) {
+          b.endControlFlow();
+        }
+        continue;
+      }
       Ref in = ref(k.in(), refs);
       Ref out = ref(k.out(), refs);
       // (a returned value no step reads has the gradient the loss sent it alone)
@@ -2582,13 +2609,6 @@ public final class Generator {
             .addStatement("$T.embeddingBackward($LGW, 0, $L, $L, $L, $L, n * $L, $L, $L)", KERNELS, local, d.array, d.offset, in.array,
                 in.offset, k.inPerSample(), e.embeddingDim(), e.paddingIdx())
             .endControlFlow();
-        if (runs != null) {
-          b.endControlFlow();
-        }
-        continue;
-      }
-      if (k.kind() == Kernel.Kind.COMPARE) {
-        b.add("// a comparison has no gradient\n");
         if (runs != null) {
           b.endControlFlow();
         }

@@ -154,6 +154,16 @@ final class Planner {
             s.inputs(), s.inputs().stream().map(model::shapeOf).toList(), null, false));
       } else if (s.spec() instanceof MaskedFill) {
         kernels.add(new Kernel(Kernel.Kind.MASKED_FILL, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
+      } else if (s.spec() instanceof Compare && s.inputs().size() == 2) { // x.lt(y): the one repeated goes second, as an add's
+        List<String> inputs = s.inputs();
+        List<int[]> shapes = inputs.stream().map(model::shapeOf).toList();
+        boolean swapped = !Arrays.equals(shapes.get(0), out);
+        if (swapped) {
+          inputs = List.of(inputs.get(1), inputs.get(0));
+          shapes = List.of(shapes.get(1), shapes.get(0));
+        }
+        kernels.add(new Kernel(Kernel.Kind.COMPARE, label, s.spec(), null, null, false, inputs.get(0), s.output(), shapes.get(0), out,
+            s.source(), inputs, shapes, null, swapped));
       } else if (s.spec() instanceof Compare) {
         kernels.add(new Kernel(Kernel.Kind.COMPARE, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof Scale) {

@@ -1971,6 +1971,9 @@ public final class DeclarationReader {
         diagnostics.error(unit, use, Message.MASK_AS_VALUE, use, mask.written(), mask.buffer().field(), methodName);
         return null;
       }
+      if (mask.test() == MaskTest.NONZERO && comparedAlready(mask.value())) { // x.lt(y): its step's values already
+        return mask;
+      }
       String value = step(mask.value(), new Compare(mask.test(), mask.against()), null, mask.written(), source(unit, use));
       return new Mask(value, null, mask.shape(), MaskTest.NONZERO, 0, mask.written(), mask.where());
     }
@@ -2030,9 +2033,8 @@ public final class DeclarationReader {
             && masks.containsKey(id.getName().toString()) ? masks.get(id.getName().toString()).written() : receiver);
         return null;
       }
-      if (isTensor(with, unit)) {
-        diagnostics.error(unit, with, Message.MASK_COMPARED_WITH, label, receiver, name, with + ", a tensor");
-        return null;
+      if (isTensor(with, unit)) { // x.lt(y): two values compared into 0/1 values (a step), which the fills read as they are
+        return comparedValues(compare, receiver, with, name, unit, fields, className);
       }
       Object constant = foldOrNull(with, unit);
       if (!(constant instanceof Number number)) {
@@ -2044,6 +2046,26 @@ public final class DeclarationReader {
       }
       Mask base = rawMask(receiver, unit, fields, className, label);
       return base == null ? null : base.tested(COMPARISONS.get(name), number.floatValue(), compare.toString());
+    }
+
+    /**
+     * {@code x.lt(y)}: a {@link Compare} step of the two values (0/1, no gradient to either), read as a mask as it is; null
+     * after an error. A buffer or an input's mask on either side is refused (the checker: a tensor field in a comparison).
+     */
+    private Mask comparedValues(MethodInvocationTree compare, ExpressionTree receiver, ExpressionTree with, String name,
+        CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
+      String a = expression(receiver, unit, fields, className);
+      String b = expression(with, unit, fields, className);
+      if (a == null || b == null) {
+        return null;
+      }
+      String value = step(List.of(a, b), new Compare(COMPARISONS.get(name), 0), null, compare.toString(), source(unit, compare));
+      return new Mask(value, null, null, MaskTest.NONZERO, 0, compare.toString(), compare);
+    }
+
+    /** Whether {@code value} is a {@link Compare} step's 0/1 values already ({@code x.lt(y)}). */
+    private boolean comparedAlready(String value) {
+      return value != null && list.stream().anyMatch(st -> st.output().equals(value) && st.spec() instanceof Compare);
     }
 
     /**

@@ -26,6 +26,25 @@ class MaskedFillKernelTest {
     check(new int[] {2, 5, 3}, new int[] {2, 5, 3}, 1, 1, 30, -1e9f);
   }
 
+  /** Two values compared ({@code x.lt(y)}, a compiled mask of activations), y repeated along the middle or either side: eager's bits. */
+  @Test
+  void twoValuesComparedAsEagerModeBroadcastsThem() {
+    Kiln.manualSeed(9);
+    Tensor x = Tensor.randn(2, 5, 3);
+    Tensor row = Tensor.randn(2, 5, 1);
+    Tensor same = Tensor.randn(2, 5, 3);
+    float[] out = new float[30];
+    MaskTest.LT.selectRepeated(out, 0, x.toFloatArray(), 0, row.toFloatArray(), 0, 10, 3, 1, false);
+    assertArrayEquals(x.lt(row).toFloatArray(), out);
+    MaskTest.LT.selectRepeated(out, 0, x.toFloatArray(), 0, row.toFloatArray(), 0, 10, 3, 1, true);
+    assertArrayEquals(row.lt(x).toFloatArray(), out);
+    MaskTest.GE.selectRepeated(out, 0, x.toFloatArray(), 0, same.toFloatArray(), 0, 2, 1, 15, false);
+    assertArrayEquals(x.ge(same).toFloatArray(), out);
+    float[] nan = {Float.NaN, 1f, 2f};
+    MaskTest.NE.selectRepeated(out, 0, nan, 0, new float[] {Float.NaN, 1f, 3f}, 0, 1, 1, 3, false);
+    assertArrayEquals(new float[] {1f, 0f, 1f}, java.util.Arrays.copyOf(out, 3));
+  }
+
   private static void check(int[] shape, int[] maskShape, int groups, int size, int inner, float value) {
     Kiln.manualSeed(7);
     Tensor x = Tensor.randn(shape).requiresGrad(true);
