@@ -12,6 +12,7 @@ import dev.kiln.runtime.cpu.Blas;
 import dev.kiln.runtime.cpu.CpuKernels;
 import dev.kiln.runtime.cpu.MaskTest;
 import dev.kiln.runtime.cpu.MathKernels;
+import dev.kiln.runtime.cpu.WhereKernels;
 import javax.annotation.processing.Generated;
 
 /**
@@ -119,12 +120,20 @@ public final class KilnActivationMasks extends ActivationMasks {
       CpuKernels.mulForward(p.a19, 0, p.a15, 0, p.a18, 0, n * 32);
       // g.maskedFill(over, 0.5F).add(g.mul(s.lt(g))): [N, 4, 8] -> [N, 4, 8]   ActivationMasks.java:30
       CpuKernels.addForward(p.a20, 0, p.a17, 0, p.a19, 0, n * 32, false);
-      // g.maskedFill(g.le(-1.0F), -1.0F): [N, 4, 8] -> [N, 4, 8]   ActivationMasks.java:31
-      CpuKernels.maskedFillRepeatedForward(p.a21, 0, p.a20, 0, p.a20, 0, n, 1, 32, MaskTest.LE, -1.0f, -1.0f);
-      // g.maskedFill(g.le(-1.0F), -1.0F).mean(1): [N, 4, 8] -> [N, 8]   ActivationMasks.java:31
-      MathKernels.sumAlong(p.a22, 0, p.a21, 0, n, 4, 8, 1f / 4);
-      // head Linear(in_features=8, out_features=3, bias=True): [N, 8] -> [N, 3]   ActivationMasks.java:31
-      Blas.sgemm(false, true, n, 3, 8, 1f, p.a22, 0, 8, head.weight(), 8, 0f, out, 0, 3);
+      // g.gt(0): [N, 4, 8] -> [N, 4, 8]   ActivationMasks.java:31
+      MaskTest.GT.select(p.a21, 0, p.a20, 0, n * 32, 0.0f);
+      // relu.mul(0.5F): [N, 4, 8] -> [N, 4, 8]   ActivationMasks.java:31
+      CpuKernels.scale(p.a22, 0, p.a3, 0, n * 32, 0.5f, false);
+      // Tensor.where(g.gt(0), g, relu.mul(0.5F)): [N, 4, 8] -> [N, 4, 8]   ActivationMasks.java:31
+      WhereKernels.forward(p.a23, p.a21, 0, n * 32, p.a20, 0, n * 32, p.a22, 0, n * 32, n * 32);
+      // Tensor.where(over, relu, g): [N, 4, 8] -> [N, 4, 8]   ActivationMasks.java:32
+      WhereKernels.forward(p.a24, p.a16, 0, n * 32, p.a3, 0, n * 32, p.a23, 0, n * 32, n * 32);
+      // g.maskedFill(g.le(-1.0F), -1.0F): [N, 4, 8] -> [N, 4, 8]   ActivationMasks.java:33
+      CpuKernels.maskedFillRepeatedForward(p.a25, 0, p.a24, 0, p.a24, 0, n, 1, 32, MaskTest.LE, -1.0f, -1.0f);
+      // g.maskedFill(g.le(-1.0F), -1.0F).mean(1): [N, 4, 8] -> [N, 8]   ActivationMasks.java:33
+      MathKernels.sumAlong(p.a26, 0, p.a25, 0, n, 4, 8, 1f / 4);
+      // head Linear(in_features=8, out_features=3, bias=True): [N, 8] -> [N, 3]   ActivationMasks.java:33
+      Blas.sgemm(false, true, n, 3, 8, 1f, p.a26, 0, 8, head.weight(), 8, 0f, out, 0, 3);
       Tensor headB = head.bias();
       CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 3);
       if (!Compiled.recording(x, fc1.weight(), fc1.bias(), fc2.weight(), fc2.bias(), head.weight(), head.bias())) {
@@ -181,13 +190,21 @@ public final class KilnActivationMasks extends ActivationMasks {
     Tensor v19 = F.mul(v15, v18);
     // g.maskedFill(over, 0.5F).add(g.mul(s.lt(g))): [N, 4, 8] -> [N, 4, 8]   ActivationMasks.java:30
     Tensor v20 = F.add(v17, v19);
-    // g.maskedFill(g.le(-1.0F), -1.0F): [N, 4, 8] -> [N, 4, 8]   ActivationMasks.java:31
-    Tensor v21 = F.maskedFill(v20, v20.le(-1.0f), -1.0f);
-    // g.maskedFill(g.le(-1.0F), -1.0F).mean(1): [N, 4, 8] -> [N, 8]   ActivationMasks.java:31
-    Tensor v22 = F.mean(v21, 1, false);
-    // head Linear(in_features=8, out_features=3, bias=True): [N, 8] -> [N, 3]   ActivationMasks.java:31
-    Tensor v23 = head.apply(v22);
-    return v23;
+    // g.gt(0): [N, 4, 8] -> [N, 4, 8]   ActivationMasks.java:31
+    Tensor v21 = v20.gt(0.0f);
+    // relu.mul(0.5F): [N, 4, 8] -> [N, 4, 8]   ActivationMasks.java:31
+    Tensor v22 = F.mul(v3, 0.5f);
+    // Tensor.where(g.gt(0), g, relu.mul(0.5F)): [N, 4, 8] -> [N, 4, 8]   ActivationMasks.java:31
+    Tensor v23 = Tensor.where(v21, v20, v22);
+    // Tensor.where(over, relu, g): [N, 4, 8] -> [N, 4, 8]   ActivationMasks.java:32
+    Tensor v24 = Tensor.where(v16, v3, v23);
+    // g.maskedFill(g.le(-1.0F), -1.0F): [N, 4, 8] -> [N, 4, 8]   ActivationMasks.java:33
+    Tensor v25 = F.maskedFill(v24, v24.le(-1.0f), -1.0f);
+    // g.maskedFill(g.le(-1.0F), -1.0F).mean(1): [N, 4, 8] -> [N, 8]   ActivationMasks.java:33
+    Tensor v26 = F.mean(v25, 1, false);
+    // head Linear(in_features=8, out_features=3, bias=True): [N, 8] -> [N, 3]   ActivationMasks.java:33
+    Tensor v27 = head.apply(v26);
+    return v27;
   }
 
   /**
@@ -239,6 +256,14 @@ public final class KilnActivationMasks extends ActivationMasks {
 
     final float[] a22;
 
+    final float[] a23;
+
+    final float[] a24;
+
+    final float[] a25;
+
+    final float[] a26;
+
     float[] da1;
 
     float[] da2;
@@ -279,9 +304,17 @@ public final class KilnActivationMasks extends ActivationMasks {
 
     float[] da20;
 
+    float[] da22;
+
     float[] da21;
 
-    float[] da22;
+    float[] da23;
+
+    float[] da24;
+
+    float[] da25;
+
+    float[] da26;
 
     Plan(int n) {
       super(n);
@@ -306,7 +339,11 @@ public final class KilnActivationMasks extends ActivationMasks {
       this.a19 = new float[n * 32];
       this.a20 = new float[n * 32];
       this.a21 = new float[n * 32];
-      this.a22 = new float[n * 8];
+      this.a22 = new float[n * 32];
+      this.a23 = new float[n * 32];
+      this.a24 = new float[n * 32];
+      this.a25 = new float[n * 32];
+      this.a26 = new float[n * 8];
     }
 
     /**
@@ -336,8 +373,12 @@ public final class KilnActivationMasks extends ActivationMasks {
       da17 = new float[n * 32];
       da19 = new float[n * 32];
       da20 = new float[n * 32];
+      da22 = new float[n * 32];
       da21 = new float[n * 32];
-      da22 = new float[n * 8];
+      da23 = new float[n * 32];
+      da24 = new float[n * 32];
+      da25 = new float[n * 32];
+      da26 = new float[n * 8];
     }
   }
 
@@ -437,36 +478,70 @@ public final class KilnActivationMasks extends ActivationMasks {
         float[] dIn19_1 = need19 ? p.da19 : null;
         boolean need20 = need19;
         float[] dIn20 = need20 ? p.da20 : null;
-        float[] dIn20_1 = need20 ? p.da20 : null;
         boolean need21 = need20;
-        float[] dIn21 = need21 ? p.da21 : null;
+        float[] dIn21 = need21 ? p.da3 : null;
         boolean need22 = need21;
-        float[] dIn22 = need22 ? p.da22 : null;
-        // head Linear(in_features=8, out_features=3, bias=True): gradient of [N, 8]   ActivationMasks.java:31
+        float[] dIn22 = need22 ? p.da20 : null;
+        float[] dIn22_1 = need22 ? p.da22 : null;
+        float[] dIn22_2 = need22 ? p.da21 : null;
+        boolean need23 = need22;
+        float[] dIn23 = need23 ? p.da3 : null;
+        float[] dIn23_1 = need23 ? p.da23 : null;
+        float[] dIn23_2 = need23 ? p.da16 : null;
+        boolean need24 = need23;
+        float[] dIn24 = need24 ? p.da24 : null;
+        float[] dIn24_1 = need24 ? p.da24 : null;
+        boolean need25 = need24;
+        float[] dIn25 = need25 ? p.da25 : null;
+        boolean need26 = need25;
+        float[] dIn26 = need26 ? p.da26 : null;
+        // head Linear(in_features=8, out_features=3, bias=True): gradient of [N, 8]   ActivationMasks.java:33
         CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(6 /* head.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor headGW = Compiled.grad(head.weight(), needsGrad(5 /* head.weight() */));
         if (headGW != null) {
-          Blas.sgemm(true, false, 3, 8, n, 1f, g.readBuffer(), g.offset(), 3, p.a22, 0, 8, 1f, headGW, 8);
+          Blas.sgemm(true, false, 3, 8, n, 1f, g.readBuffer(), g.offset(), 3, p.a26, 0, 8, 1f, headGW, 8);
         }
-        if (dIn22 != null) {
-          Blas.sgemm(false, false, n, 8, 3, 1f, g.readBuffer(), g.offset(), 3, head.weight(), 8, 0f, dIn22, 0, 8);
+        if (dIn26 != null) {
+          Blas.sgemm(false, false, n, 8, 3, 1f, g.readBuffer(), g.offset(), 3, head.weight(), 8, 0f, dIn26, 0, 8);
         }
-        // g.maskedFill(g.le(-1.0F), -1.0F).mean(1): gradient of [N, 4, 8]   ActivationMasks.java:31
+        // g.maskedFill(g.le(-1.0F), -1.0F).mean(1): gradient of [N, 4, 8]   ActivationMasks.java:33
+        if (!need26) {
+          return new Tensor[7];
+        }
+        MathKernels.spreadAlong(dIn25, 0, dIn26, 0, n, 4, 8, 1f / 4, false);
+        // g.maskedFill(g.le(-1.0F), -1.0F): gradient of [N, 4, 8]   ActivationMasks.java:33
+        if (!need25) {
+          return new Tensor[7];
+        }
+        CpuKernels.maskedFillRepeatedBackward(dIn24, 0, dIn25, 0, p.a24, 0, n, 1, 32, MaskTest.LE, -1.0f, false);
+        // Tensor.where(over, relu, g): gradient of [N, 4, 8]   ActivationMasks.java:32
+        if (!need24) {
+          return new Tensor[7];
+        }
+        WhereKernels.branchBackward(dIn23, 0, dIn24, 0, p.a16, 0, true, n * 32, false);
+        WhereKernels.branchBackward(dIn23_1, 0, dIn24, 0, p.a16, 0, false, n * 32, false);
+        // Tensor.where(g.gt(0), g, relu.mul(0.5F)): gradient of [N, 4, 8]   ActivationMasks.java:31
+        if (!need23) {
+          return new Tensor[7];
+        }
+        WhereKernels.branchBackward(dIn22, 0, dIn23_1, 0, p.a21, 0, true, n * 32, false);
+        WhereKernels.branchBackward(dIn22_1, 0, dIn23_1, 0, p.a21, 0, false, n * 32, false);
+        // relu.mul(0.5F): gradient of [N, 4, 8]   ActivationMasks.java:31
         if (!need22) {
           return new Tensor[7];
         }
-        MathKernels.spreadAlong(dIn21, 0, dIn22, 0, n, 4, 8, 1f / 4, false);
-        // g.maskedFill(g.le(-1.0F), -1.0F): gradient of [N, 4, 8]   ActivationMasks.java:31
+        CpuKernels.scale(dIn21, 0, dIn22_1, 0, n * 32, 0.5f, true);
+        // g.gt(0): gradient of [N, 4, 8]   ActivationMasks.java:31
         if (!need21) {
           return new Tensor[7];
         }
-        CpuKernels.maskedFillRepeatedBackward(dIn20, 0, dIn21, 0, p.a20, 0, n, 1, 32, MaskTest.LE, -1.0f, false);
+        // a comparison has no gradient
         // g.maskedFill(over, 0.5F).add(g.mul(s.lt(g))): gradient of [N, 4, 8]   ActivationMasks.java:30
         if (!need20) {
           return new Tensor[7];
         }
-        CpuKernels.addBackward(dIn19, 0, dIn20, 0, null, 0, n * 32, false);
-        CpuKernels.addBackward(dIn19_1, 0, dIn20, 0, null, 0, n * 32, false);
+        CpuKernels.addBackward(dIn19, 0, dIn22, 0, null, 0, n * 32, false);
+        CpuKernels.addBackward(dIn19_1, 0, dIn22, 0, null, 0, n * 32, false);
         // g.mul(s.lt(g)): gradient of [N, 4, 8]   ActivationMasks.java:30
         if (!need19) {
           return new Tensor[7];
@@ -525,7 +600,7 @@ public final class KilnActivationMasks extends ActivationMasks {
         if (!need9) {
           return new Tensor[7];
         }
-        MathKernels.spreadAlong(dIn8, 0, dIn9_1, 0, n * 4, 8, 1, 1f, false);
+        MathKernels.spreadAlong(dIn8, 0, dIn9_1, 0, n * 4, 8, 1, 1f, true);
         // g.add(relu.mul(big)): gradient of [N, 4, 8]   ActivationMasks.java:25
         if (!need8) {
           return new Tensor[7];

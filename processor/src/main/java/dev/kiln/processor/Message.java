@@ -148,6 +148,8 @@ public enum Message {
   // masks computed in forward (a local holding a comparison of an input or a buffer with a constant)
   COMPARE_SHAPES("%s: a comparison of %s from %s with %s from %s: %s; a compiled comparison of two values takes one shape,"
       + " or repeats one over the other along a run of adjacent dimensions, as an add does (h.lt(h.mean(-1, true)))"),
+  WHERE_SHAPES("%s: a compiled where takes a, b and the mask of one shape: a is %s from %s, %s %s from %s; expand or"
+      + " reshape them to one shape first, or use a.maskedFill(mask, c) for a constant b"),
   MASK_STOPS_GRADIENT("the value of %s is read only as a mask or compared (%s), and a comparison passes no gradient, so"
       + " the steps that compute it would get none, which a compiled backward does not skip; read it as a value too"
       + " (h.mul(h.gt(0))), compare an input or a buffer, or leave out @Model to run it eagerly"),

@@ -2129,7 +2129,7 @@ class ProcessorTest {
 
   /**
    * Masks of activations that do not compile, each on its line: a mask that does not repeat over the value it fills, two
-   * values compared whose shapes do not repeat, a comparison with a number that is not a constant, and a value read only as a mask or compared (its steps
+   * values compared whose shapes do not repeat, a where of several shapes, a comparison with a number that is not a constant, and a value read only as a mask or compared (its steps
    * would get no gradient, which the compiled backward does not skip).
    */
   @Test
@@ -2162,7 +2162,8 @@ class ProcessorTest {
         "    Tensor k = fc2.apply(x);",
         "    Tensor a = h.maskedFill(k.gt(0), 0f);",
         "    Tensor b = h.mul(h.lt(k));",
-        "    return a.add(b).add(k.sum(2, true));",
+        "    Tensor c = Tensor.where(h.gt(0), h, k);",
+        "    return a.add(b).add(c).add(k.sum(2, true));",
         "  }",
         "}");
     Compilation cw = compile(w);
@@ -2171,7 +2172,9 @@ class ProcessorTest {
         .inFile(w).onLineContaining("Tensor a =");
     assertThat(cw).hadErrorContaining(Message.COMPARE_SHAPES.format("h.lt(k)", "[N, 4, 8]", "fc1.apply(x)", "[N, 4, 6]",
         "fc2.apply(x)", "sizes 8 and 6 at dimension 2 differ and neither is 1")).inFile(w).onLineContaining("Tensor b =");
-    assertEquals(2, cw.errors().size(), cw.errors().toString());
+    assertThat(cw).hadErrorContaining(Message.WHERE_SHAPES.format("Tensor.where(h.gt(0), h, k)", "[N, 4, 8]", "fc1.apply(x)",
+        "b", "[N, 4, 6]", "fc2.apply(x)")).inFile(w).onLineContaining("Tensor c =");
+    assertEquals(3, cw.errors().size(), cw.errors().toString());
 
     JavaFileObject g = classModel("MaskOnlyValue",
         "@Model(input = {4, 8})",

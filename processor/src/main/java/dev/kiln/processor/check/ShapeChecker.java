@@ -23,6 +23,7 @@ import dev.kiln.processor.ir.Source;
 import dev.kiln.processor.ir.Split;
 import dev.kiln.processor.ir.StepIr;
 import dev.kiln.processor.ir.TensorIr;
+import dev.kiln.processor.ir.Where;
 import dev.kiln.runtime.Shapes;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -175,6 +176,14 @@ public final class ShapeChecker {
           continue;
         }
         joinedShape = value.clone();
+      } else if (step.spec() instanceof Where) { // Tensor.where(mask, a, b): one shape
+        int which = !Arrays.equals(in, joined.get(1)) ? 1 : !Arrays.equals(in, joined.get(2)) ? 2 : 0;
+        if (which != 0) {
+          diagnostics.error(where, Message.WHERE_SHAPES, label, Shapes.toString(in), producers.get(step.input()),
+              which == 1 ? "b" : "the mask", Shapes.toString(joined.get(which)), producers.get(step.inputs().get(which)));
+          continue;
+        }
+        joinedShape = in.clone();
       } else if (step.spec() instanceof Compare && step.inputs().size() == 2) { // x.lt(y): one repeats over the other
         try {
           joinedShape = joined.get(Repeat.bigger(in, joined.get(1))).clone();
@@ -296,7 +305,7 @@ public final class ShapeChecker {
     for (int i = ir.steps().size() - 1; i >= 0; i--) {
       StepIr st = ir.steps().get(i);
       for (int w = 0; w < st.inputs().size(); w++) {
-        boolean stops = st.spec() instanceof Compare || st.spec() instanceof MaskedFill m && m.byValue() && w == 1;
+        boolean stops = readsAsMask(st, w);
         if (reached.contains(st.output()) && !stops) {
           reached.add(st.inputs().get(w));
         } else {
@@ -342,7 +351,7 @@ public final class ShapeChecker {
       StepIr st = steps.get(i);
       boolean view = isView(st) && masks.contains(st.output()) && !values.contains(st.output());
       for (int w = 0; w < st.inputs().size(); w++) {
-        boolean mask = view || st.spec() instanceof MaskedFill m && m.byValue() && w == 1 || st.spec() instanceof Compare;
+        boolean mask = view || readsAsMask(st, w);
         (mask ? masks : values).add(st.inputs().get(w));
       }
     }
@@ -355,7 +364,14 @@ public final class ShapeChecker {
     if (isView(step) && maskOnly.contains(step.output()) || step.spec() instanceof Compare) {
       return List.of();
     }
-    return step.spec() instanceof MaskedFill m && m.byValue() ? List.of(step.input()) : step.inputs();
+    return step.spec() instanceof MaskedFill m && m.byValue() ? List.of(step.input())
+        : step.spec() instanceof Where ? step.inputs().subList(0, 2) : step.inputs();
+  }
+
+  /** Whether a step reads its input {@code w} as a mask, passing it no gradient: a comparison's, a masked fill's or where's mask. */
+  private static boolean readsAsMask(StepIr st, int w) {
+    return st.spec() instanceof Compare || st.spec() instanceof MaskedFill m && m.byValue() && w == 1
+        || st.spec() instanceof Where && w == 2;
   }
 
   private static boolean isView(StepIr st) {

@@ -53,6 +53,7 @@ import dev.kiln.processor.ir.Split;
 import dev.kiln.processor.ir.StepIr;
 import dev.kiln.processor.ir.Sub;
 import dev.kiln.processor.ir.TensorIr;
+import dev.kiln.processor.ir.Where;
 import dev.kiln.runtime.Shapes;
 import dev.kiln.runtime.cpu.MaskTest;
 import java.util.ArrayList;
@@ -1538,6 +1539,11 @@ public final class DeclarationReader {
           && ex.getModifiers().contains(Modifier.STATIC)) {
         return cat(mi, unit, fields, className);
       }
+      if (method instanceof ExecutableElement ex && ex.getSimpleName().contentEquals("where")
+          && ((TypeElement) ex.getEnclosingElement()).getQualifiedName().contentEquals(TENSOR)
+          && ex.getModifiers().contains(Modifier.STATIC)) {
+        return where(mi, unit, fields, className);
+      }
       if (method instanceof ExecutableElement ex && mi.getMethodSelect() instanceof MemberSelectTree ms
           && ((TypeElement) ex.getEnclosingElement()).getQualifiedName().contentEquals(TENSOR)
           && !ex.getModifiers().contains(Modifier.STATIC) && asFunction(ex, mi, unit)) {
@@ -2061,6 +2067,27 @@ public final class DeclarationReader {
       }
       String value = step(List.of(a, b), new Compare(COMPARISONS.get(name), 0), null, compare.toString(), source(unit, compare));
       return new Mask(value, null, null, MaskTest.NONZERO, 0, compare.toString(), compare);
+    }
+
+    /**
+     * {@code Tensor.where(mask, a, b)}: a step reading a, b and the mask's 0/1 values (a comparison, {@code h.gt(0)}, made
+     * as a mask read as a value is; or a value as it is, nonzero selecting); null after an error.
+     */
+    private String where(MethodInvocationTree mi, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
+      ExpressionTree condition = mi.getArguments().get(0);
+      String mask;
+      if (isMask(condition, unit)) {
+        Mask m = maskAsValue(condition, unit, fields, className);
+        mask = m == null ? null : m.value();
+      } else {
+        mask = expression(condition, unit, fields, className);
+      }
+      String a = expression(mi.getArguments().get(1), unit, fields, className);
+      String b = expression(mi.getArguments().get(2), unit, fields, className);
+      if (mask == null || a == null || b == null) {
+        return null;
+      }
+      return step(List.of(a, b, mask), new Where(mi.toString()), null, mi.toString(), source(unit, mi));
     }
 
     /** Whether {@code value} is a {@link Compare} step's 0/1 values already ({@code x.lt(y)}). */
