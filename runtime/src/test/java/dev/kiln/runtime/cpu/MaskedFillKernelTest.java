@@ -45,6 +45,29 @@ class MaskedFillKernelTest {
     assertArrayEquals(new float[] {1f, 0f, 1f}, java.util.Arrays.copyOf(out, 3));
   }
 
+  /** A compiled where's gradient per branch, written and added: eager's {@code Tensor.where} gradients bit for bit. */
+  @Test
+  void whereBranchGradientsAreEagerBitForBit() {
+    Kiln.manualSeed(5);
+    Tensor a = Tensor.randn(3, 7).requiresGrad(true);
+    Tensor b = Tensor.randn(3, 7).requiresGrad(true);
+    Tensor c = Tensor.randn(3, 7).gt(0f);
+    Tensor g = Tensor.randn(3, 7).mul(-1f);
+    Tensor.where(c, a, b).backward(g);
+    float[] da = new float[21];
+    float[] db = new float[21];
+    WhereKernels.branchBackward(da, 0, g.toFloatArray(), 0, c.toFloatArray(), 0, true, 21, false);
+    WhereKernels.branchBackward(db, 0, g.toFloatArray(), 0, c.toFloatArray(), 0, false, 21, false);
+    assertArrayEquals(a.grad().toFloatArray(), da);
+    assertArrayEquals(b.grad().toFloatArray(), db);
+    float[] twice = da.clone();
+    WhereKernels.branchBackward(twice, 0, g.toFloatArray(), 0, c.toFloatArray(), 0, true, 21, true);
+    for (int i = 0; i < 21; i++) {
+      assertArrayEquals(new float[] {da[i] + da[i]}, new float[] {twice[i]}, "added at " + i);
+    }
+    WhereKernels.branchBackward(null, 0, g.toFloatArray(), 0, c.toFloatArray(), 0, true, 21, false); // nothing needs it
+  }
+
   private static void check(int[] shape, int[] maskShape, int groups, int size, int inner, float value) {
     Kiln.manualSeed(7);
     Tensor x = Tensor.randn(shape).requiresGrad(true);
