@@ -39,11 +39,9 @@ public enum Message {
   BAD_FURTHER_INPUT_SHAPE("@Input(%s) of %s must list one sample's dimensions (without the batch), each at least 1, at"
       + " most 2^31-1 values in all: @Input({16}) for a padding mask [N, 16], @Input({1}) for one id per sample [N, 1]"),
   UNUSED_INPUT("the input %s of %s is never used: use it in the method's body, or drop the parameter"),
-  MASK_INPUT_SHAPE("%s: the mask %s from %s does not repeat over %s from %s: %s; a compiled mask input has the value's rank,"
+  MASK_INPUT_SHAPE("%s: the mask %s from %s does not repeat over %s from %s: %s; a compiled mask of an input or of activations has the value's rank,"
       + " the batch first, and sizes of 1 along one run of the value's dimensions, as PyTorch broadcasts mask[:, None, None, :]"
       + " over attention scores [N, H, S, S] (write mask.reshape(-1, 1, 1, S))"),
-  MASK_NOT_INPUT("%s: the mask is %s, computed in the method; a compiled masked fill takes a buffer of the model or a"
-      + " further input (@Input), as it is or reshaped, compared with a constant in the call (mask.reshape(-1, 1, 1, S).eq(0))"),
   RETURNS_FURTHER_INPUT("%s returns its input %s as it is (or reshaped); return a value computed from the inputs"),
   PRIVATE_LAYER("layer field %s must not be private: the generated subclass reads it"),
   NO_INITIALIZER("layer field %s is given no layer the compiler can read: declare it as 'final %s %s = new %s(...);' or"
@@ -148,10 +146,13 @@ public enum Message {
   GENERATED_NAME_TAKEN("@Model %s would generate %s, which %s generates already: rename one (a factory method's name,"
       + " or a class's, names its compiled class)"),
   // masks computed in forward (a local holding a comparison of an input or a buffer with a constant)
-  MASK_FROM_VALUE("%s: the mask is read from %s, a value computed in %s; a compiled mask compares an input (ids, a further"
-      + " input) or a buffer of the model, as it is or viewed, with a constant (ids.eq(0), mask.view(-1, 1, 1, S).eq(0)),"
-      + " known before the first step: a mask of activations would be a step inside the graph, between trained ones,"
-      + " which the compiler does not generate; leave out @Model to run it eagerly"),
+  COMPARE_SHAPES("%s: a comparison of %s from %s with %s from %s: %s; a compiled comparison of two values takes one shape,"
+      + " or repeats one over the other along a run of adjacent dimensions, as an add does (h.lt(h.mean(-1, true)))"),
+  WHERE_SHAPES("%s: a compiled where takes a, b and the mask of one shape: a is %s from %s, %s %s from %s; expand or"
+      + " reshape them to one shape first, or use a.maskedFill(mask, c) for a constant b"),
+  MASK_STOPS_GRADIENT("the value of %s is read only as a mask or compared (%s), and a comparison passes no gradient, so"
+      + " the steps that compute it would get none, which a compiled backward does not skip; read it as a value too"
+      + " (h.mul(h.gt(0))), compare an input or a buffer, or leave out @Model to run it eagerly"),
   MASK_COMPARED_WITH("%s: a compiled mask compares with a constant (%s.%s(0)), not %s"),
   MASK_COMPARED_TWICE("%s: %s is a mask already (a comparison); compare the input or buffer once (%s)"),
   MASK_AS_VALUE("%s: %s is a mask of the buffer %s, which %s reads as a mask only (x.maskedFill(mask, value)); to use"

@@ -88,6 +88,7 @@ class CudaCompiledTest {
     "OwnMethods, 6:8",
     "PaddedText, ids11:6",
     "PaddedMeanPool, ids11:6",
+    "ActivationMasks, 4:8",
   })
   void compiledOnCudaMatchesEagerOnTheCpu(String model, String sampleShape) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(model));

@@ -427,6 +427,7 @@ class ParityTest {
     "CausalLocal, forwardPadded",
     "PaddedText, forward",
     "PaddedMeanPool, forward",
+    "ActivationMasks, forward",
   })
   void masksComputedInForwardMatchEagerBitForBit(String source, String methodName) throws ReflectiveOperationException {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(source));
@@ -1038,6 +1039,7 @@ class ParityTest {
     "CausalLocal, test.CausalLocal, test.KilnCausalLocal, 6:8, 3",
     "PaddedText, test.PaddedText, test.KilnPaddedText, ids:6, 3",
     "PaddedMeanPool, test.PaddedMeanPool, test.KilnPaddedMeanPool, ids:6, 3",
+    "ActivationMasks, test.ActivationMasks, test.KilnActivationMasks, 4:8, 3",
   })
   void frozenLayersGiveTheEagerGradients(String source, String eagerName, String compiledName, String sampleShape,
       int classes) {

@@ -23,6 +23,7 @@ import dev.kiln.processor.ir.Source;
 import dev.kiln.processor.ir.Split;
 import dev.kiln.processor.ir.StepIr;
 import dev.kiln.processor.ir.TensorIr;
+import dev.kiln.processor.ir.Where;
 import dev.kiln.runtime.Shapes;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -152,11 +153,6 @@ public final class ShapeChecker {
       }
       if (step.spec() instanceof MaskedFill m && m.byValue()) { // a further input as the mask: x's rank, repeated over x
         String maskValue = step.inputs().get(1);
-        String root = viewedValue(ir, maskValue);
-        if (ir.furtherInput(root) == null && !root.equals(ir.inputName())) {
-          diagnostics.error(where, Message.MASK_NOT_INPUT, label, producers.get(maskValue));
-          continue;
-        }
         try {
           if (Repeat.bigger(in, joined.get(1)) != 0) {
             throw new IllegalArgumentException("the mask would widen the value, which a masked fill keeps as it is");
@@ -180,6 +176,22 @@ public final class ShapeChecker {
           continue;
         }
         joinedShape = value.clone();
+      } else if (step.spec() instanceof Where) { // Tensor.where(mask, a, b): one shape
+        int which = !Arrays.equals(in, joined.get(1)) ? 1 : !Arrays.equals(in, joined.get(2)) ? 2 : 0;
+        if (which != 0) {
+          diagnostics.error(where, Message.WHERE_SHAPES, label, Shapes.toString(in), producers.get(step.input()),
+              which == 1 ? "b" : "the mask", Shapes.toString(joined.get(which)), producers.get(step.inputs().get(which)));
+          continue;
+        }
+        joinedShape = in.clone();
+      } else if (step.spec() instanceof Compare && step.inputs().size() == 2) { // x.lt(y): one repeats over the other
+        try {
+          joinedShape = joined.get(Repeat.bigger(in, joined.get(1))).clone();
+        } catch (IllegalArgumentException e) {
+          diagnostics.error(where, Message.COMPARE_SHAPES, label, Shapes.toString(in), producers.get(step.input()),
+              Shapes.toString(joined.get(1)), producers.get(step.inputs().get(1)), e.getMessage());
+          continue;
+        }
       } else if (step.spec() instanceof Arithmetic) {
         try {
           joinedShape = joined.get(Repeat.bigger(in, joined.get(1))).clone();
@@ -276,7 +288,38 @@ public final class ShapeChecker {
         }
       }
     }
+    if (!partial && !results.isEmpty() && diagnostics.count() == before) {
+      gradientStops(ir, results, producers);
+    }
     return diagnostics.count() > before ? Optional.empty() : Optional.of(new CheckedModel(ir, input, ins, outs, null, null));
+  }
+
+  /**
+   * A value computed by steps and read only as a mask or compared ({@code h = fc(x); y = x.mul(h.gt(0))}), directly or
+   * through steps read so: no gradient reaches those steps (as PyTorch, whose bool masks have none), and the compiled
+   * backward runs every step, so it is an error on the line of the first such step.
+   */
+  private void gradientStops(ModelIr ir, List<String> results, Map<String, String> producers) {
+    Set<String> reached = new HashSet<>(results);
+    Map<String, String> readBy = new HashMap<>();
+    for (int i = ir.steps().size() - 1; i >= 0; i--) {
+      StepIr st = ir.steps().get(i);
+      for (int w = 0; w < st.inputs().size(); w++) {
+        boolean stops = readsAsMask(st, w);
+        if (reached.contains(st.output()) && !stops) {
+          reached.add(st.inputs().get(w));
+        } else {
+          readBy.putIfAbsent(st.inputs().get(w), stops ? producers.get(st.output()) : readBy.get(st.output()));
+        }
+      }
+    }
+    for (StepIr st : ir.steps()) {
+      if (!reached.contains(st.output()) && !isView(st) && !(st.spec() instanceof Compare) && ir.tensor(st.output()) == null) {
+        diagnostics.error(st.source() != null ? st.source() : ir.source(), Message.MASK_STOPS_GRADIENT, producers.get(st.output()),
+            readBy.get(st.output()));
+        return;
+      }
+    }
   }
 
   /**
@@ -308,7 +351,7 @@ public final class ShapeChecker {
       StepIr st = steps.get(i);
       boolean view = isView(st) && masks.contains(st.output()) && !values.contains(st.output());
       for (int w = 0; w < st.inputs().size(); w++) {
-        boolean mask = view || st.spec() instanceof MaskedFill m && m.byValue() && w == 1 || st.spec() instanceof Compare;
+        boolean mask = view || readsAsMask(st, w);
         (mask ? masks : values).add(st.inputs().get(w));
       }
     }
@@ -321,7 +364,14 @@ public final class ShapeChecker {
     if (isView(step) && maskOnly.contains(step.output()) || step.spec() instanceof Compare) {
       return List.of();
     }
-    return step.spec() instanceof MaskedFill m && m.byValue() ? List.of(step.input()) : step.inputs();
+    return step.spec() instanceof MaskedFill m && m.byValue() ? List.of(step.input())
+        : step.spec() instanceof Where ? step.inputs().subList(0, 2) : step.inputs();
+  }
+
+  /** Whether a step reads its input {@code w} as a mask, passing it no gradient: a comparison's, a masked fill's or where's mask. */
+  private static boolean readsAsMask(StepIr st, int w) {
+    return st.spec() instanceof Compare || st.spec() instanceof MaskedFill m && m.byValue() && w == 1
+        || st.spec() instanceof Where && w == 2;
   }
 
   private static boolean isView(StepIr st) {

@@ -98,6 +98,7 @@ public final class Generator {
   static final ClassName PIECEWISE = ClassName.get("dev.kiln.runtime.cpu", "PiecewiseKernels");
   static final ClassName INDEX = ClassName.get("dev.kiln.runtime.cpu", "IndexKernels");
   static final ClassName MASK_TEST = ClassName.get("dev.kiln.runtime.cpu", "MaskTest");
+  static final ClassName WHERE_KERNELS = ClassName.get("dev.kiln.runtime.cpu", "WhereKernels");
   static final ClassName CONV_SHAPE = ClassName.get("dev.kiln.runtime.cpu", "Conv2dShape");
   static final ClassName POOL_SHAPE = ClassName.get("dev.kiln.runtime.cpu", "Pool2dShape");
   static final ClassName AVG_SHAPE = ClassName.get("dev.kiln.runtime.cpu", "AvgPool2dShape");
@@ -323,7 +324,8 @@ public final class Generator {
 
   /** Whether a kernel's input {@code w} gets no gradient from it: a masked fill's mask input, an embedding's ids, a comparison's. */
   private static boolean carriesNoGradient(Kernel k, int w) {
-    return k.kind() == Kernel.Kind.MASKED_FILL && w == 1 || k.kind() == Kernel.Kind.EMBEDDING || k.kind() == Kernel.Kind.COMPARE;
+    return k.kind() == Kernel.Kind.MASKED_FILL && w == 1 || k.kind() == Kernel.Kind.EMBEDDING || k.kind() == Kernel.Kind.COMPARE
+        || k.kind() == Kernel.Kind.WHERE && w == 2;
   }
 
   /**
@@ -365,7 +367,8 @@ public final class Generator {
     return k.kind() == Kernel.Kind.LINEAR || k.arithmetic() || k.kind() == Kernel.Kind.SHIFT || k.kind() == Kernel.Kind.REDUCE
         || k.kind() == Kernel.Kind.CAT || k.kind() == Kernel.Kind.MATMUL || k.kind() == Kernel.Kind.PERMUTE
         || k.kind() == Kernel.Kind.SCALE || k.kind() == Kernel.Kind.MASKED_FILL || k.kind() == Kernel.Kind.EMBEDDING
-        || k.kind() == Kernel.Kind.RECURRENT || k.kind() == Kernel.Kind.SLICE || k.kind() == Kernel.Kind.COSINE;
+        || k.kind() == Kernel.Kind.RECURRENT || k.kind() == Kernel.Kind.SLICE || k.kind() == Kernel.Kind.COSINE
+        || k.kind() == Kernel.Kind.WHERE;
   }
 
   /** Whether the kernel's backward applies its fused ReLU's mask to the incoming gradient in place. */
@@ -850,8 +853,14 @@ public final class Generator {
             out.offset, in.array, in.offset, batchShape(k.inShape()), joined(order(k)));
         case SCALE -> b.addStatement("$T.scale($L, $L, $L, $L, n * $L, $Lf, false)", KERNELS, out.array, out.offset, in.array,
             in.offset, k.outPerSample(), ((Scale) k.spec()).factor());
-        case COMPARE -> b.addStatement("$T.$L.select($L, $L, $L, $L, n * $L, $L)", MASK_TEST, ((Compare) k.spec()).test(), out.array,
-            out.offset, in.array, in.offset, k.outPerSample(), floatLiteral(((Compare) k.spec()).against()));
+        case COMPARE -> compareForward(b, k, out, in, refs);
+        case WHERE -> { // a where the mask (the third input) is nonzero, b elsewhere
+          Ref other = ref(k.inputs().get(1), refs);
+          Ref mask = ref(k.inputs().get(2), refs);
+          b.addStatement("$T.forward($L, $L, $L, n * $L, $L, $L, n * $L, $L, $L, n * $L, n * $L)", WHERE_KERNELS, out.array,
+              mask.array, mask.offset, k.outPerSample(), in.array, in.offset, k.outPerSample(), other.array, other.offset,
+              k.outPerSample(), k.outPerSample());
+        }
         case MUL -> {
           Ref other = ref(k.inputs().get(1), refs);
           String repeat = repeatArgs(k);
@@ -1087,6 +1096,24 @@ public final class Generator {
     for (int j = 1; j <= ir.further().size(); j++) {
       b.addStatement("float[] in$L = x$L.readBuffer()", j, j).addStatement("int in$LOff = x$L.offset()", j, j);
     }
+  }
+
+  /**
+   * A comparison's 0/1 values: of a value with its constant ({@code MaskTest.GT.select(...)}), or of two values, the second
+   * repeated over the first ({@code MaskTest.LT.selectRepeated(...)}, swapped when the repeated one was written first).
+   */
+  private void compareForward(CodeBlock.Builder b, Kernel k, Ref out, Ref in, Map<String, Ref> refs) {
+    Compare c = (Compare) k.spec();
+    if (k.inputs().size() == 1) {
+      b.addStatement("$T.$L.select($L, $L, $L, $L, n * $L, $L)", MASK_TEST, c.test(), out.array, out.offset, in.array, in.offset,
+          k.outPerSample(), floatLiteral(c.against()));
+      return;
+    }
+    Ref other = ref(k.inputs().get(1), refs);
+    Repeat r = Repeat.of(k.inShapes().get(0), k.inShapes().get(1));
+    String repeat = r == null ? "n, 1, " + k.outPerSample() : "n * " + r.groups() + ", " + r.size() + ", " + r.inner();
+    b.addStatement("$T.$L.selectRepeated($L, $L, $L, $L, $L, $L, $L, $L)", MASK_TEST, c.test(), out.array, out.offset, in.array,
+        in.offset, other.array, other.offset, repeat, k.swapped());
   }
 
   /**
@@ -1362,8 +1389,13 @@ public final class Generator {
         case RECURRENT -> cudaRecurrent(b, k, out, in);
         case COSINE -> b.addStatement("$T $L = $T.cosineSimilarity($L, $L, $L, $L)", TENSOR, out, F, in, locals.get(k.inputs().get(1)),
             ((Cosine) k.spec()).dim(), floatLiteral(((Cosine) k.spec()).eps()));
+        case WHERE -> b.addStatement("$T $L = $T.where($L, $L, $L)", TENSOR, out, TENSOR, locals.get(k.inputs().get(2)), in,
+            locals.get(k.inputs().get(1)));
+        case COMPARE -> b.addStatement("$T $L = $L", TENSOR, out, k.inputs().size() == 1 ? eagerCall(k, in) // x.lt(y) as written
+            : CodeBlock.of("$L.$L($L)", k.swapped() ? locals.get(k.inputs().get(1)) : in, ((Compare) k.spec()).method(),
+                k.swapped() ? in : locals.get(k.inputs().get(1))));
         case VIEW, RELU, ACTIVATION, CONV, LAYERNORM, DROPOUT, AVGPOOL, UPSAMPLE, PAD, NORMALIZE, LINE, TILE, PERMUTE, SCALE, SHIFT, REDUCE,
-            EMBEDDING, SLICE, COMPARE -> b.addStatement("$T $L = $L", TENSOR,
+            EMBEDDING, SLICE -> b.addStatement("$T $L = $L", TENSOR,
             out, eagerCall(k, in));
       }
       locals.put(out, out);
@@ -1966,6 +1998,9 @@ public final class Generator {
     TensorIr field = fieldOperand(k);
     for (int w = 0; w < inputs.size(); w++) {
       String value = inputs.get(w);
+      if (carriesNoGradient(k, w)) { // where's mask
+        continue;
+      }
       if (w == 1 && field != null) { // a tensor field repeated over the batch: a parameter's gradient sums the batch's
         if (field.isParameter()) {
           fieldBackward(b, k, field, d, out, refs);
@@ -2001,7 +2036,11 @@ public final class Generator {
           : i > 0 ? new Ref("dIn" + i + "_" + w, "0", true) : new Ref("p.d" + st, "0", true);
       boolean accumulate = accumulating.contains(i + ":" + w);
       Repeat r = k.repeat();
-      if (k.kind() == Kernel.Kind.SUB || k.kind() == Kernel.Kind.DIV) {
+      if (k.kind() == Kernel.Kind.WHERE) { // the gradient where this branch was taken, 0 elsewhere
+        Ref mask = ref(inputs.get(2), refs);
+        b.addStatement("$T.branchBackward($L, $L, $L, $L, $L, $L, $L, n * $L, $L)", WHERE_KERNELS, target.array, target.offset,
+            d.array, d.offset, mask.array, mask.offset, w == 0, k.outPerSample(), accumulate);
+      } else if (k.kind() == Kernel.Kind.SUB || k.kind() == Kernel.Kind.DIV) {
         quotientBackward(b, k, w, target, accumulate, d, out, refs);
       } else if (field != null && k.kind() == Kernel.Kind.MUL) { // x's gradient: the incoming one times the field, repeated
         Ref other = ref(inputs.get(1), refs);
@@ -2574,6 +2613,13 @@ public final class Generator {
       if (runs != null) {
         b.add("// only when an output this step leads to received a gradient\n").beginControlFlow("if ($L)", runs);
       }
+      if (k.kind() == Kernel.Kind.COMPARE) { // (its values read only as a mask got no gradient either)
+        b.add("// a comparison has no gradient\n");
+        if (runs != null) {
+          b.endControlFlow();
+        }
+        continue;
+      }
       Ref in = ref(k.in(), refs);
       Ref out = ref(k.out(), refs);
       // (a returned value no step reads has the gradient the loss sent it alone)
@@ -2603,13 +2649,6 @@ public final class Generator {
         }
         continue;
       }
-      if (k.kind() == Kernel.Kind.COMPARE) {
-        b.add("// a comparison has no gradient\n");
-        if (runs != null) {
-          b.endControlFlow();
-        }
-        continue;
-      }
       if (k.kind() == Kernel.Kind.COSINE) {
         cosineBackward(b, k, i, d, target, grads, refs);
         if (runs != null) {
@@ -2617,7 +2656,7 @@ public final class Generator {
         }
         continue;
       }
-      if (k.arithmetic() || k.kind() == Kernel.Kind.CAT || k.kind() == Kernel.Kind.MATMUL) {
+      if (k.arithmetic() || k.kind() == Kernel.Kind.CAT || k.kind() == Kernel.Kind.MATMUL || k.kind() == Kernel.Kind.WHERE) {
         joinBackward(b, k, i, d, out, target, grads, refs);
         if (runs != null) {
           b.endControlFlow();

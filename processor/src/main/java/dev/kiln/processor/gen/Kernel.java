@@ -187,7 +187,9 @@ record Kernel(
      * A mask used as a float value ({@code ids.ne(0)}, {@link dev.kiln.processor.ir.Compare}): 1 where the comparison
      * selects, else 0, one pass; backward: nothing (a comparison has no gradient).
      */
-    COMPARE
+    COMPARE,
+    /** {@code Tensor.where(mask, a, b)} ({@link dev.kiln.processor.ir.Where}): inputs a, b, the mask's 0/1 values, one shape. */
+    WHERE
   }
 
   /**

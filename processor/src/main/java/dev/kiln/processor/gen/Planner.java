@@ -50,6 +50,7 @@ import dev.kiln.processor.ir.Shift;
 import dev.kiln.processor.ir.Split;
 import dev.kiln.processor.ir.StepIr;
 import dev.kiln.processor.ir.Sub;
+import dev.kiln.processor.ir.Where;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -154,6 +155,19 @@ final class Planner {
             s.inputs(), s.inputs().stream().map(model::shapeOf).toList(), null, false));
       } else if (s.spec() instanceof MaskedFill) {
         kernels.add(new Kernel(Kernel.Kind.MASKED_FILL, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
+      } else if (s.spec() instanceof Where) {
+        kernels.add(new Kernel(Kernel.Kind.WHERE, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source(),
+            s.inputs(), s.inputs().stream().map(model::shapeOf).toList(), null, false));
+      } else if (s.spec() instanceof Compare && s.inputs().size() == 2) { // x.lt(y): the one repeated goes second, as an add's
+        List<String> inputs = s.inputs();
+        List<int[]> shapes = inputs.stream().map(model::shapeOf).toList();
+        boolean swapped = !Arrays.equals(shapes.get(0), out);
+        if (swapped) {
+          inputs = List.of(inputs.get(1), inputs.get(0));
+          shapes = List.of(shapes.get(1), shapes.get(0));
+        }
+        kernels.add(new Kernel(Kernel.Kind.COMPARE, label, s.spec(), null, null, false, inputs.get(0), s.output(), shapes.get(0), out,
+            s.source(), inputs, shapes, null, swapped));
       } else if (s.spec() instanceof Compare) {
         kernels.add(new Kernel(Kernel.Kind.COMPARE, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof Scale) {

@@ -53,6 +53,7 @@ import dev.kiln.processor.ir.Split;
 import dev.kiln.processor.ir.StepIr;
 import dev.kiln.processor.ir.Sub;
 import dev.kiln.processor.ir.TensorIr;
+import dev.kiln.processor.ir.Where;
 import dev.kiln.runtime.Shapes;
 import dev.kiln.runtime.cpu.MaskTest;
 import java.util.ArrayList;
@@ -1538,6 +1539,11 @@ public final class DeclarationReader {
           && ex.getModifiers().contains(Modifier.STATIC)) {
         return cat(mi, unit, fields, className);
       }
+      if (method instanceof ExecutableElement ex && ex.getSimpleName().contentEquals("where")
+          && ((TypeElement) ex.getEnclosingElement()).getQualifiedName().contentEquals(TENSOR)
+          && ex.getModifiers().contains(Modifier.STATIC)) {
+        return where(mi, unit, fields, className);
+      }
       if (method instanceof ExecutableElement ex && mi.getMethodSelect() instanceof MemberSelectTree ms
           && ((TypeElement) ex.getEnclosingElement()).getQualifiedName().contentEquals(TENSOR)
           && !ex.getModifiers().contains(Modifier.STATIC) && asFunction(ex, mi, unit)) {
@@ -1971,6 +1977,9 @@ public final class DeclarationReader {
         diagnostics.error(unit, use, Message.MASK_AS_VALUE, use, mask.written(), mask.buffer().field(), methodName);
         return null;
       }
+      if (mask.test() == MaskTest.NONZERO && comparedAlready(mask.value())) { // x.lt(y): its step's values already
+        return mask;
+      }
       String value = step(mask.value(), new Compare(mask.test(), mask.against()), null, mask.written(), source(unit, use));
       return new Mask(value, null, mask.shape(), MaskTest.NONZERO, 0, mask.written(), mask.where());
     }
@@ -2030,9 +2039,8 @@ public final class DeclarationReader {
             && masks.containsKey(id.getName().toString()) ? masks.get(id.getName().toString()).written() : receiver);
         return null;
       }
-      if (isTensor(with, unit)) {
-        diagnostics.error(unit, with, Message.MASK_COMPARED_WITH, label, receiver, name, with + ", a tensor");
-        return null;
+      if (isTensor(with, unit)) { // x.lt(y): two values compared into 0/1 values (a step), which the fills read as they are
+        return comparedValues(compare, receiver, with, name, unit, fields, className);
       }
       Object constant = foldOrNull(with, unit);
       if (!(constant instanceof Number number)) {
@@ -2044,6 +2052,47 @@ public final class DeclarationReader {
       }
       Mask base = rawMask(receiver, unit, fields, className, label);
       return base == null ? null : base.tested(COMPARISONS.get(name), number.floatValue(), compare.toString());
+    }
+
+    /**
+     * {@code x.lt(y)}: a {@link Compare} step of the two values (0/1, no gradient to either), read as a mask as it is; null
+     * after an error. A buffer or an input's mask on either side is refused (the checker: a tensor field in a comparison).
+     */
+    private Mask comparedValues(MethodInvocationTree compare, ExpressionTree receiver, ExpressionTree with, String name,
+        CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
+      String a = expression(receiver, unit, fields, className);
+      String b = expression(with, unit, fields, className);
+      if (a == null || b == null) {
+        return null;
+      }
+      String value = step(List.of(a, b), new Compare(COMPARISONS.get(name), 0), null, compare.toString(), source(unit, compare));
+      return new Mask(value, null, null, MaskTest.NONZERO, 0, compare.toString(), compare);
+    }
+
+    /**
+     * {@code Tensor.where(mask, a, b)}: a step reading a, b and the mask's 0/1 values (a comparison, {@code h.gt(0)}, made
+     * as a mask read as a value is; or a value as it is, nonzero selecting); null after an error.
+     */
+    private String where(MethodInvocationTree mi, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
+      ExpressionTree condition = mi.getArguments().get(0);
+      String mask;
+      if (isMask(condition, unit)) {
+        Mask m = maskAsValue(condition, unit, fields, className);
+        mask = m == null ? null : m.value();
+      } else {
+        mask = expression(condition, unit, fields, className);
+      }
+      String a = expression(mi.getArguments().get(1), unit, fields, className);
+      String b = expression(mi.getArguments().get(2), unit, fields, className);
+      if (mask == null || a == null || b == null) {
+        return null;
+      }
+      return step(List.of(a, b, mask), new Where(mi.toString()), null, mi.toString(), source(unit, mi));
+    }
+
+    /** Whether {@code value} is a {@link Compare} step's 0/1 values already ({@code x.lt(y)}). */
+    private boolean comparedAlready(String value) {
+      return value != null && list.stream().anyMatch(st -> st.output().equals(value) && st.spec() instanceof Compare);
     }
 
     /**
@@ -2095,9 +2144,8 @@ public final class DeclarationReader {
           root = st.input();
         }
       }
-      if (!root.equals(inputName) && !furtherInputs.contains(root)) {
-        diagnostics.error(unit, e, Message.MASK_FROM_VALUE, label, e, methodName);
-        return null;
+      if (!root.equals(inputName) && !furtherInputs.contains(root)) { // h.gt(0): activations, read in place like an input's
+        return new Mask(value, null, null, MaskTest.NONZERO, 0, e.toString(), e);
       }
       if (root.equals(value) && element instanceof VariableElement p && p.getKind() == ElementKind.PARAMETER) {
         Input declared = p.getAnnotation(Input.class);

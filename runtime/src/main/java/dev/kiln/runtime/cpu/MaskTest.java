@@ -45,4 +45,23 @@ public enum MaskTest {
       out[outOff + i] = selects(m[mOff + i], c) ? 1f : 0f;
     }
   }
+
+  /**
+   * {@code out = big test small} or, {@code smallFirst}, {@code small test big}, as 0/1 floats, small repeated along the
+   * middle of {@code [outer, size, inner]} (size 1: one shape): eager mode's {@code x.lt(y)} of two values, broadcast
+   * ({@code Ops.compare}). Not for {@link #NONZERO}, which compares with nothing.
+   */
+  public void selectRepeated(float[] out, int outOff, float[] big, int bigOff, float[] small, int smallOff, int outer, int size,
+      int inner, boolean smallFirst) {
+    if (this == NONZERO) {
+      throw new IllegalArgumentException("NONZERO compares one value, not two");
+    }
+    for (int q = 0; q < outer * size; q++) {
+      int at = q * inner, sAt = smallOff + q / size * inner;
+      for (int i = 0; i < inner; i++) {
+        float b = big[bigOff + at + i], s = small[sAt + i];
+        out[outOff + at + i] = (smallFirst ? selects(s, b) : selects(b, s)) ? 1f : 0f;
+      }
+    }
+  }
 }

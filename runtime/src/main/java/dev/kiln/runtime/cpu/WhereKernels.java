@@ -95,4 +95,22 @@ public final class WhereKernels {
       }
     });
   }
+
+  /**
+   * A compiled where's gradient to one branch of the result's own shape ({@code n} values from {@code dxOff}): the
+   * incoming gradient plus 0 where the branch was taken ({@code (c != 0) == taken}), else 0, as {@link #backward}
+   * gives it, written or, {@code accumulate}, added to the gradient a later step wrote there.
+   */
+  public static void branchBackward(float[] dx, int dxOff, float[] g, int gOff, float[] c, int cOff, boolean taken, int n,
+      boolean accumulate) {
+    if (dx == null) { // (nothing before the step needs it)
+      return;
+    }
+    Parallel.forRange(n, 2L * n, (part, from, to) -> {
+      for (int i = from; i < to; i++) {
+        float v = (c[cOff + i] != 0) == taken ? g[gOff + i] + 0f : 0f;
+        dx[dxOff + i] = accumulate ? dx[dxOff + i] + v : v;
+      }
+    });
+  }
 }

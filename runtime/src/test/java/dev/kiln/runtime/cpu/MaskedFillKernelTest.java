@@ -26,6 +26,48 @@ class MaskedFillKernelTest {
     check(new int[] {2, 5, 3}, new int[] {2, 5, 3}, 1, 1, 30, -1e9f);
   }
 
+  /** Two values compared ({@code x.lt(y)}, a compiled mask of activations), y repeated along the middle or either side: eager's bits. */
+  @Test
+  void twoValuesComparedAsEagerModeBroadcastsThem() {
+    Kiln.manualSeed(9);
+    Tensor x = Tensor.randn(2, 5, 3);
+    Tensor row = Tensor.randn(2, 5, 1);
+    Tensor same = Tensor.randn(2, 5, 3);
+    float[] out = new float[30];
+    MaskTest.LT.selectRepeated(out, 0, x.toFloatArray(), 0, row.toFloatArray(), 0, 10, 3, 1, false);
+    assertArrayEquals(x.lt(row).toFloatArray(), out);
+    MaskTest.LT.selectRepeated(out, 0, x.toFloatArray(), 0, row.toFloatArray(), 0, 10, 3, 1, true);
+    assertArrayEquals(row.lt(x).toFloatArray(), out);
+    MaskTest.GE.selectRepeated(out, 0, x.toFloatArray(), 0, same.toFloatArray(), 0, 2, 1, 15, false);
+    assertArrayEquals(x.ge(same).toFloatArray(), out);
+    float[] nan = {Float.NaN, 1f, 2f};
+    MaskTest.NE.selectRepeated(out, 0, nan, 0, new float[] {Float.NaN, 1f, 3f}, 0, 1, 1, 3, false);
+    assertArrayEquals(new float[] {1f, 0f, 1f}, java.util.Arrays.copyOf(out, 3));
+  }
+
+  /** A compiled where's gradient per branch, written and added: eager's {@code Tensor.where} gradients bit for bit. */
+  @Test
+  void whereBranchGradientsAreEagerBitForBit() {
+    Kiln.manualSeed(5);
+    Tensor a = Tensor.randn(3, 7).requiresGrad(true);
+    Tensor b = Tensor.randn(3, 7).requiresGrad(true);
+    Tensor c = Tensor.randn(3, 7).gt(0f);
+    Tensor g = Tensor.randn(3, 7).mul(-1f);
+    Tensor.where(c, a, b).backward(g);
+    float[] da = new float[21];
+    float[] db = new float[21];
+    WhereKernels.branchBackward(da, 0, g.toFloatArray(), 0, c.toFloatArray(), 0, true, 21, false);
+    WhereKernels.branchBackward(db, 0, g.toFloatArray(), 0, c.toFloatArray(), 0, false, 21, false);
+    assertArrayEquals(a.grad().toFloatArray(), da);
+    assertArrayEquals(b.grad().toFloatArray(), db);
+    float[] twice = da.clone();
+    WhereKernels.branchBackward(twice, 0, g.toFloatArray(), 0, c.toFloatArray(), 0, true, 21, true);
+    for (int i = 0; i < 21; i++) {
+      assertArrayEquals(new float[] {da[i] + da[i]}, new float[] {twice[i]}, "added at " + i);
+    }
+    WhereKernels.branchBackward(null, 0, g.toFloatArray(), 0, c.toFloatArray(), 0, true, 21, false); // nothing needs it
+  }
+
   private static void check(int[] shape, int[] maskShape, int groups, int size, int inner, float value) {
     Kiln.manualSeed(7);
     Tensor x = Tensor.randn(shape).requiresGrad(true);
