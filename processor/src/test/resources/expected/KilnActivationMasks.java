@@ -77,17 +77,15 @@ public final class KilnActivationMasks extends ActivationMasks {
       int inOff = x.offset();
       float[] out = new float[n * 3];
       // fc1 Linear(in_features=8, out_features=8, bias=True): [N, 4, 8] -> [N, 4, 8]   ActivationMasks.java:21
-      Blas.sgemm(false, true, n * 4, 8, 8, 1f, in, inOff, 8, fc1.weight(), 8, 0f, p.a1, 0, 8);
       Tensor fc1B = fc1.bias();
-      CpuKernels.addBiasRows(p.a1, 0, p.a1, 0, fc1B.readBuffer(), fc1B.offset(), n * 4, 8);
+      Blas.linear(n * 4, 8, 8, in, inOff, fc1.weight(), fc1B.readBuffer(), fc1B.offset(), p.a1, 0);
       // h.gt(0): [N, 4, 8] -> [N, 4, 8]   ActivationMasks.java:22
       MaskTest.GT.select(p.a2, 0, p.a1, 0, n * 32, 0.0f);
       // h.mul(h.gt(0)): [N, 4, 8] -> [N, 4, 8]   ActivationMasks.java:22
       CpuKernels.mulForward(p.a3, 0, p.a1, 0, p.a2, 0, n * 32);
       // fc2 Linear(in_features=8, out_features=8, bias=True): [N, 4, 8] -> [N, 4, 8]   ActivationMasks.java:24
-      Blas.sgemm(false, true, n * 4, 8, 8, 1f, p.a3, 0, 8, fc2.weight(), 8, 0f, p.a4, 0, 8);
       Tensor fc2B = fc2.bias();
-      CpuKernels.addBiasRows(p.a4, 0, p.a4, 0, fc2B.readBuffer(), fc2B.offset(), n * 4, 8);
+      Blas.linear(n * 4, 8, 8, p.a3, 0, fc2.weight(), fc2B.readBuffer(), fc2B.offset(), p.a4, 0);
       // fc2.apply(relu).maskedFill(big, 0.0F): [N, 4, 8] -> [N, 4, 8]   ActivationMasks.java:24
       CpuKernels.maskedFillRepeatedForward(p.a5, 0, p.a4, 0, p.a3, 0, n, 1, 32, MaskTest.GE, 0.25f, 0.0f);
       // relu.ge(0.25F): [N, 4, 8] -> [N, 4, 8]   ActivationMasks.java:25
@@ -133,9 +131,8 @@ public final class KilnActivationMasks extends ActivationMasks {
       // g.maskedFill(g.le(-1.0F), -1.0F).mean(1): [N, 4, 8] -> [N, 8]   ActivationMasks.java:33
       MathKernels.sumAlong(p.a26, 0, p.a25, 0, n, 4, 8, 1f / 4);
       // head Linear(in_features=8, out_features=3, bias=True): [N, 8] -> [N, 3]   ActivationMasks.java:33
-      Blas.sgemm(false, true, n, 3, 8, 1f, p.a26, 0, 8, head.weight(), 8, 0f, out, 0, 3);
       Tensor headB = head.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 3);
+      Blas.linear(n, 3, 8, p.a26, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
       if (!Compiled.recording(x, fc1.weight(), fc1.bias(), fc2.weight(), fc2.bias(), head.weight(), head.bias())) {
         return Tensor.wrap(out, n, 3);
       }
@@ -498,12 +495,7 @@ public final class KilnActivationMasks extends ActivationMasks {
         // head Linear(in_features=8, out_features=3, bias=True): gradient of [N, 8]   ActivationMasks.java:33
         CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(6 /* head.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor headGW = Compiled.grad(head.weight(), needsGrad(5 /* head.weight() */));
-        if (headGW != null) {
-          Blas.sgemm(true, false, 3, 8, n, 1f, g.readBuffer(), g.offset(), 3, p.a26, 0, 8, 1f, headGW, 8);
-        }
-        if (dIn26 != null) {
-          Blas.sgemm(false, false, n, 8, 3, 1f, g.readBuffer(), g.offset(), 3, head.weight(), 8, 0f, dIn26, 0, 8);
-        }
+        Blas.linearBackward(n, 3, 8, g.readBuffer(), g.offset(), p.a26, 0, headGW, head.weight(), 0f, dIn26, 0);
         // g.maskedFill(g.le(-1.0F), -1.0F).mean(1): gradient of [N, 4, 8]   ActivationMasks.java:33
         if (!need26) {
           return new Tensor[7];
@@ -629,12 +621,7 @@ public final class KilnActivationMasks extends ActivationMasks {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(fc2.bias(), needsGrad(4 /* fc2.bias() */)), 0, dIn4, 0, n * 4, 8, true);
         Tensor fc2GW = Compiled.grad(fc2.weight(), needsGrad(3 /* fc2.weight() */));
-        if (fc2GW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 4, 1f, dIn4, 0, 8, p.a3, 0, 8, 1f, fc2GW, 8);
-        }
-        if (dIn3 != null) {
-          Blas.sgemm(false, false, n * 4, 8, 8, 1f, dIn4, 0, 8, fc2.weight(), 8, 1f, dIn3, 0, 8);
-        }
+        Blas.linearBackward(n * 4, 8, 8, dIn4, 0, p.a3, 0, fc2GW, fc2.weight(), 1f, dIn3, 0);
         // h.mul(h.gt(0)): gradient of [N, 4, 8]   ActivationMasks.java:22
         if (!need3) {
           return new Tensor[7];
@@ -652,12 +639,7 @@ public final class KilnActivationMasks extends ActivationMasks {
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(fc1.bias(), needsGrad(2 /* fc1.bias() */)), 0, dIn2, 0, n * 4, 8, true);
         Tensor fc1GW = Compiled.grad(fc1.weight(), needsGrad(1 /* fc1.weight() */));
-        if (fc1GW != null) {
-          Blas.sgemm(true, false, 8, 8, n * 4, 1f, dIn2, 0, 8, in, inOff, 8, 1f, fc1GW, 8);
-        }
-        if (dx != null) {
-          Blas.sgemm(false, false, n * 4, 8, 8, 1f, dIn2, 0, 8, fc1.weight(), 8, 0f, dx, 0, 8);
-        }
+        Blas.linearBackward(n * 4, 8, 8, dIn2, 0, in, inOff, fc1GW, fc1.weight(), 0f, dx, 0);
         Tensor[] grads = new Tensor[7];
         grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());
         return grads;
