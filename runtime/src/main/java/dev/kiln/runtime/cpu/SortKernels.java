@@ -12,12 +12,14 @@ import java.util.Arrays;
  * the wanted order of the values ({@link #key}), the low 32 bits the value's index along the line.
  * The keys are then distinct and their order is total, so any correct sort or selection of them
  * gives the same result: a line of 256 values or more is sorted by a least-significant-digit radix
- * sort on the key (three passes of 11, 11 and 10 bits; stable, so the indices, laid down in order,
- * stay in order among ties), a shorter one by {@link Arrays#sort(long[], int, int)}. {@code topk}
- * selects without sorting the line: a bounded heap of the best {@code k} for small {@code k}, a
- * quickselect (falling back to a sort past a depth of {@code 2 log2 n}) up to a quarter of the
- * line, then sorts the {@code k}; a larger k sorts the line. Lines are split over the cores ({@link Parallel}), each line on one thread, so the
- * result does not depend on the number of threads.
+ * sort on the key ({@link #radixSort}; stable, so the indices, laid down in order, stay in order
+ * among ties), a shorter one by {@link Arrays#sort(long[], int, int)}. {@code topk} does not sort
+ * the line: for a small {@code k} a bounded heap of the best k is kept while the line is read
+ * once (a value that cannot get in costs one float comparison), for a larger one the line is cut
+ * to the keys whose top ten bits are at most the k-th's ({@link #radixSelect}) and those are
+ * sorted. Lines are split over the cores ({@link Parallel}), each line whole on one thread, so the
+ * result does not depend on the number of threads. Nothing is boxed, and a part allocates its
+ * buffers once for all its lines.
  */
 public final class SortKernels {
   private SortKernels() {}
@@ -25,11 +27,8 @@ public final class SortKernels {
   /** Lines at least this long are radix sorted; shorter ones go to {@code Arrays.sort}. */
   static final int RADIX_FROM = 256;
 
-  /** topk with k at most this (and at most a sixteenth of the line) keeps a heap of k; larger k selects. */
+  /** topk with k at most this (and at most a sixteenth of the line) keeps a heap of k; larger k cuts the line by its top digit. */
   static final int HEAP_UP_TO = 128;
-
-  /** topk with k at most the line's size over this selects the k, then sorts them; larger k sorts the line. */
-  static final int SELECT_UP_TO = 4;
 
   /** The NaNs' one key: above {@code +inf}'s ({@code 0x7f800000}), so NaN is last ascending. */
   private static final int NAN_KEY = 0x7fc00000;
@@ -40,14 +39,10 @@ public final class SortKernels {
    * one key for every NaN (above +inf); descending, its complement (NaN then below every number).
    */
   static int key(float v, boolean descending) {
-    int k;
-    if (v != v) {
-      k = NAN_KEY;
-    } else if (v == 0f) {
-      k = 0;
-    } else {
-      int b = Float.floatToRawIntBits(v);
-      k = b >= 0 ? b : b ^ 0x7fffffff;
+    int b = Float.floatToRawIntBits(v);
+    int k = b ^ ((b >> 31) & 0x7fffffff); // without a branch on the sign: half of a line's values are negative
+    if (v != v || v == 0f) { // rare, and so predicted
+      k = v == 0f ? 0 : NAN_KEY;
     }
     return descending ? ~k : k;
   }
@@ -70,10 +65,11 @@ public final class SortKernels {
     if (lines == 0 || k == 0) {
       return;
     }
-    long work = (long) lines * size * (k > size / SELECT_UP_TO ? 8 : 2);
+    boolean heap = useHeap(size, k);
+    long work = (long) lines * size * (heap ? 2 : 8);
     Parallel.forRange(lines, work, (part, first, last) -> {
-      long[] line = new long[size];
-      long[] scratch = k > size / SELECT_UP_TO && size >= RADIX_FROM ? new long[size] : null;
+      long[] line = new long[heap ? k : size];
+      long[] scratch = heap || size < RADIX_FROM ? null : new long[size];
       for (int l = first; l < last; l++) {
         int o = l / inner, i = l % inner;
         int base = o * size * inner + i;
@@ -92,24 +88,55 @@ public final class SortKernels {
   /**
    * Leaves in {@code line[0, k)} the packed keys of the line's first k values in order (the line's
    * values at {@code x[at + j * inner]}) and returns k. {@code scratch} (size values) is needed for
-   * a radix sort of the whole line.
+   * a line of {@link #RADIX_FROM} values or more, unless {@link #useHeap}.
    */
   static int firstK(float[] x, int at, int size, int inner, int k, boolean descending, long[] line, long[] scratch) {
-    if (k < size && k <= HEAP_UP_TO && k <= size / 16) {
+    if (useHeap(size, k)) {
       return heapFirstK(x, at, size, inner, k, descending, line);
     }
     for (int j = 0; j < size; j++) {
       line[j] = packed(x[at + j * inner], j, descending);
     }
-    if (k <= size / SELECT_UP_TO) { // the selected keys' indices are out of order: a full comparison sort of them
-      select(line, 0, size, k);
-      Arrays.sort(line, 0, k);
-    } else if (size >= RADIX_FROM) { // the keys laid down in index order, as the radix sort needs
-      radixSort(line, size, scratch != null ? scratch : new long[size]);
-    } else {
+    if (size < RADIX_FROM) {
       Arrays.sort(line, 0, size);
+    } else {
+      radixSort(line, k < size ? radixSelect(line, size, k) : size, scratch);
     }
     return k;
+  }
+
+  /**
+   * Keeps, in their order, the keys of {@code a[0, n)} whose top digit (bits 54-63, the key's ten
+   * high bits) is at most the k-th smallest key's, and returns how many: the k smallest and the rest
+   * of their digit's bucket (about n / 1024 more for spread values; all n when every key shares the
+   * digit), still in index order among equal keys for the radix sort that follows.
+   */
+  static int radixSelect(long[] a, int n, int k) {
+    int[] count = new int[1 << 10];
+    for (int j = 0; j < n; j++) {
+      count[topDigit(a[j])]++;
+    }
+    int bucket = 0;
+    for (int below = 0; below + count[bucket] < k; bucket++) {
+      below += count[bucket];
+    }
+    int m = 0;
+    for (int j = 0; j < n; j++) { // without a branch: the test is as likely either way for a large k
+      long v = a[j];
+      a[m] = v;
+      m += topDigit(v) <= bucket ? 1 : 0;
+    }
+    return m;
+  }
+
+  /** Bits 54-63 of a packed key with the sign flipped: their unsigned order is the keys' signed one. */
+  private static int topDigit(long v) {
+    return (int) (v >>> 54) ^ 0x200;
+  }
+
+  /** Whether topk of k from a line of size keeps a heap of k. */
+  private static boolean useHeap(int size, int k) {
+    return k < size && k <= HEAP_UP_TO && k <= size / 16;
   }
 
   /**
@@ -124,11 +151,21 @@ public final class SortKernels {
     for (int p = k / 2 - 1; p >= 0; p--) {
       siftDown(heap, p, k);
     }
+    // A later value gets in only with a smaller key than the heap top's (a tie loses to the earlier index).
+    // First a float comparison with the top's value that lets through every such value (and NaNs):
+    // descending unless v <= top, ascending unless v >= top (each false when either is NaN).
+    int top = (int) (heap[0] >> 32);
+    float topValue = x[at + (int) heap[0] * inner];
     for (int j = k; j < size; j++) {
-      long c = packed(x[at + j * inner], j, descending);
-      if (c < heap[0]) {
-        heap[0] = c;
-        siftDown(heap, 0, k);
+      float v = x[at + j * inner];
+      if (descending ? !(v <= topValue) : !(v >= topValue)) {
+        int c = key(v, descending);
+        if (c < top) {
+          heap[0] = ((long) c << 32) | j;
+          siftDown(heap, 0, k);
+          top = (int) (heap[0] >> 32);
+          topValue = x[at + (int) heap[0] * inner];
+        }
       }
     }
     Arrays.sort(heap, 0, k);
@@ -156,77 +193,37 @@ public final class SortKernels {
   }
 
   /**
-   * Rearranges the distinct keys {@code a[lo, hi)} so that {@code a[lo, lo + k)} hold the k smallest
-   * (in no order): Hoare partitions around a median of three; past {@code 2 log2 n} rounds the rest
-   * is sorted instead, so no input takes quadratic time.
-   */
-  static void select(long[] a, int lo, int hi, int k) {
-    int target = lo + k; // a[lo, target) are to hold the smallest
-    int depth = 2 * (32 - Integer.numberOfLeadingZeros(hi - lo));
-    while (hi - lo > 16) {
-      if (depth-- == 0) {
-        Arrays.sort(a, lo, hi);
-        return;
-      }
-      int mid = (lo + hi) >>> 1;
-      long p = median(a[lo], a[mid], a[hi - 1]);
-      int i = lo, j = hi - 1;
-      while (i <= j) { // keys are distinct: the pivot's own slot ends the scans
-        while (a[i] < p) {
-          i++;
-        }
-        while (a[j] > p) {
-          j--;
-        }
-        if (i <= j) {
-          long t = a[i];
-          a[i++] = a[j];
-          a[j--] = t;
-        }
-      }
-      // now a[lo, j] <= p <= a[i, hi), and every slot in (j, i) holds p itself
-      if (target <= j + 1) {
-        hi = j + 1;
-      } else if (target >= i) {
-        lo = i;
-      } else {
-        return;
-      }
-    }
-    Arrays.sort(a, lo, hi);
-  }
-
-  private static long median(long a, long b, long c) {
-    return a < b ? (b < c ? b : Math.max(a, c)) : (a < c ? a : Math.max(b, c));
-  }
-
-  /**
-   * Sorts {@code a[0, n)} by the high 32 bits (a signed key) alone, stably, in three passes of 11,
-   * 11 and 10 bits; a pass whose digit is the same for every key is skipped. The low bits (the
-   * indices, in order at the start) then stay in order among equal keys, as the full order wants.
+   * Sorts {@code a[0, n)} by the high 32 bits (a signed key) alone, stably, a digit at a time from
+   * the lowest: four of 8 bits, or from 16384 keys on three of 11, 11 and 10 bits (fewer passes
+   * once the buckets' counts cost less than a pass over the keys); a pass whose digit is the same
+   * for every key is skipped. The low bits (the indices, in order at the start) then stay in order
+   * among equal keys, as the full order wants. {@code scratch} holds n keys at least.
    */
   static void radixSort(long[] a, int n, long[] scratch) {
-    int[][] counts = new int[3][2048];
-    for (int j = 0; j < n; j++) {
-      long v = a[j];
-      counts[0][digit(v, 0)]++;
-      counts[1][digit(v, 1)]++;
-      counts[2][digit(v, 2)]++;
+    if (n < 2) {
+      return;
     }
+    int bits = n >= 1 << 14 ? 11 : 8, passes = (32 + bits - 1) / bits;
+    int[] count = new int[1 << bits];
     long[] src = a, dst = scratch;
-    for (int pass = 0; pass < 3; pass++) {
-      int[] c = counts[pass];
-      if (c[digit(src[0], pass)] == n) {
+    for (int pass = 0, shift = 32; pass < passes; pass++, shift += bits) {
+      int width = Math.min(bits, 64 - shift), mask = (1 << width) - 1;
+      int flip = pass == passes - 1 ? 1 << (width - 1) : 0; // the key's sign bit, in the last digit
+      Arrays.fill(count, 0);
+      for (int j = 0; j < n; j++) {
+        count[((int) (src[j] >>> shift) & mask) ^ flip]++;
+      }
+      if (count[((int) (src[0] >>> shift) & mask) ^ flip] == n) {
         continue;
       }
-      for (int d = 0, sum = 0; d < c.length; d++) {
-        int t = c[d];
-        c[d] = sum;
+      for (int d = 0, sum = 0; d <= mask; d++) {
+        int t = count[d];
+        count[d] = sum;
         sum += t;
       }
       for (int j = 0; j < n; j++) {
         long v = src[j];
-        dst[c[digit(v, pass)]++] = v;
+        dst[count[((int) (v >>> shift) & mask) ^ flip]++] = v;
       }
       long[] t = src;
       src = dst;
@@ -235,14 +232,5 @@ public final class SortKernels {
     if (src != a) {
       System.arraycopy(src, 0, a, 0, n);
     }
-  }
-
-  /** Digit {@code pass} of the key in {@code v}'s high half: bits 32-42, 43-53, then 54-63 with the sign flipped. */
-  private static int digit(long v, int pass) {
-    return switch (pass) {
-      case 0 -> (int) (v >>> 32) & 0x7ff;
-      case 1 -> (int) (v >>> 43) & 0x7ff;
-      default -> (int) (v >>> 54) ^ 0x200;
-    };
   }
 }
