@@ -1429,7 +1429,8 @@ public final class Ops {
    * as PyTorch's {@code x.topk(k, dim, largest)}: sorted, NaN above every number; the dimension
    * keeps its place with size k. Ties come in their original order (PyTorch's CPU topk leaves their
    * order unspecified, and differs from 4 values on; the values are the same). The values' gradient goes back to the
-   * elements they came from. On CUDA the sort runs on the device ({@code cuda.SortKernels}; top-5 accuracy:
+   * elements they came from. On the CPU no line is sorted whole (a heap of k, or a radix select:
+   * {@code cpu.SortKernels}); on CUDA the sort runs on the device ({@code cuda.SortKernels}; top-5 accuracy:
    * {@code out.topk(5, 1, true).indices()}).
    *
    * @throws IllegalArgumentException naming the shape for a k outside 0..size or a dimension out of range
