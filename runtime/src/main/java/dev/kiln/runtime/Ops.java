@@ -12,6 +12,7 @@ import dev.kiln.runtime.cpu.NormKernels;
 import dev.kiln.runtime.cpu.Parallel;
 import dev.kiln.runtime.cpu.Pool2dShape;
 import dev.kiln.runtime.cpu.RecurrentKernels;
+import dev.kiln.runtime.cpu.SortKernels;
 import dev.kiln.runtime.cpu.WhereKernels;
 import java.util.Arrays;
 import java.util.function.BinaryOperator;
@@ -1426,7 +1427,8 @@ public final class Ops {
    * as PyTorch's {@code x.topk(k, dim, largest)}: sorted, NaN above every number; the dimension
    * keeps its place with size k. Ties come in their original order (PyTorch's CPU topk leaves their
    * order unspecified, and differs from 4 values on; the values are the same). The values' gradient goes back to the
-   * elements they came from. On CUDA the sort runs on the device ({@code cuda.SortKernels}; top-5 accuracy:
+   * elements they came from. On the CPU no line is sorted whole (a heap of k, or a radix select:
+   * {@code cpu.SortKernels}); on CUDA the sort runs on the device ({@code cuda.SortKernels}; top-5 accuracy:
    * {@code out.topk(5, 1, true).indices()}).
    *
    * @throws IllegalArgumentException naming the shape for a k outside 0..size or a dimension out of range
@@ -1476,31 +1478,7 @@ public final class Ops {
     int count = a.outer() * k * a.inner();
     float[] values = new float[count], indices = new float[count];
     int[] from = new int[count];
-    Integer[] order = new Integer[a.size()];
-    for (int o = 0; o < a.outer(); o++) {
-      for (int i = 0; i < a.inner(); i++) {
-        int base = o * a.size() * a.inner() + i;
-        for (int j = 0; j < order.length; j++) {
-          order[j] = j;
-        }
-        Arrays.sort(order, (p, q) -> { // a stable sort: ties (-0 and 0 among them) keep their order
-          float u = data[base + p * a.inner()], v = data[base + q * a.inner()];
-          // NaN above every number; then larger first, or smaller first
-          int byNan = Boolean.compare(Float.isNaN(v), Float.isNaN(u));
-          if (byNan != 0) {
-            return largest ? byNan : -byNan;
-          }
-          int c = u > v ? -1 : u < v ? 1 : 0;
-          return largest ? c : -c;
-        });
-        for (int r = 0; r < k; r++) {
-          int at = (o * k + r) * a.inner() + i;
-          from[at] = base + order[r] * a.inner();
-          values[at] = data[from[at]];
-          indices[at] = order[r];
-        }
-      }
-    }
+    SortKernels.ordered(data, 0, a.outer(), a.size(), a.inner(), k, largest, values, indices, from);
     return picked(name, x, outShape, values, indices, from);
   }
 
