@@ -1371,7 +1371,8 @@ public final class DeclarationReader {
           unknown.add(v.getName().toString());
         } else if (s instanceof VariableTree v && v.getInitializer() != null && isStatesCall(v.getInitializer(), unit)) {
           assignStates(v.getName().toString(), v.getInitializer(), unit, fields, className); // var o = lstm.forwardWithState(x)
-        } else if (s instanceof VariableTree v && v.getInitializer() != null && isStateForm(v.getInitializer(), unit)) {
+        } else if (s instanceof VariableTree v && v.getInitializer() != null && isStateForm(v.getInitializer(), unit)
+            && !isMask(v.getInitializer(), unit)) {
           holdStateForm(v.getName().toString(), v.getInitializer()); // Tensor h0 = proj.apply(f).view(1, -1, H): read where a layer takes it
         } else if (s instanceof VariableTree v && v.getInitializer() != null && zerosCall(v.getInitializer(), unit) != null) {
           holdZeros(v.getName().toString(), v.getInitializer()); // Tensor h0 = Tensor.zeros(L * D, x.size(0), H)
@@ -1784,14 +1785,10 @@ public final class DeclarationReader {
     private States runFromStates(MethodInvocationTree call, String input, List<? extends ExpressionTree> given, boolean withStates,
         LayerIr layer, Recurrent.Spec spec, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
       List<String> states = new ArrayList<>();
-      for (int i = 0; i < given.size(); i++) {
-        String state = stateValue(call, i == 0 ? "h0" : "c0", given.get(i), layer.path() + ": " + spec, spec, unit, fields, className);
-        if (state == null) {
-          return null;
-        }
-        states.add(state);
+      for (int i = 0; i < given.size(); i++) { // (each read, each error reported)
+        states.add(stateValue(call, i == 0 ? "h0" : "c0", given.get(i), layer.path() + ": " + spec, spec, unit, fields, className));
       }
-      if (input == null) {
+      if (input == null || states.contains(null)) {
         return null;
       }
       Source where = source(unit, call);
