@@ -1286,6 +1286,8 @@ public final class DeclarationReader {
      * #isStateForm}), by name: their values as written, read where a layer takes them (or, read otherwise, there).
      */
     private final Map<String, ExpressionTree> stateForms = new HashMap<>();
+    /** What each such local holds, read where it was written ({@link #readStateForm}). */
+    private final Map<String, HeldState> heldStates = new HashMap<>();
     /** {@code int} locals holding the batch size ({@code int n = x.size(0)}), which zero initial states may name. */
     private final Set<String> batchLocals = new HashSet<>();
     /** Locals that hold a split's pieces ({@code Tensor[] qkv = x.split(D, 2);}), by name. */
@@ -1373,7 +1375,7 @@ public final class DeclarationReader {
           assignStates(v.getName().toString(), v.getInitializer(), unit, fields, className); // var o = lstm.forwardWithState(x)
         } else if (s instanceof VariableTree v && v.getInitializer() != null && isStateForm(v.getInitializer(), unit)
             && !isMask(v.getInitializer(), unit)) {
-          holdStateForm(v.getName().toString(), v.getInitializer()); // Tensor h0 = proj.apply(f).view(1, -1, H): read where a layer takes it
+          holdStateForm(v.getName().toString(), v.getInitializer(), unit, fields, className); // Tensor h0 = proj.apply(f).view(1, -1, H): read where a layer takes it
         } else if (s instanceof VariableTree v && v.getInitializer() != null && zerosCall(v.getInitializer(), unit) != null) {
           holdZeros(v.getName().toString(), v.getInitializer()); // Tensor h0 = Tensor.zeros(L * D, x.size(0), H)
         } else if (s instanceof ExpressionStatementTree es && es.getExpression() instanceof AssignmentTree a
@@ -1430,6 +1432,7 @@ public final class DeclarationReader {
     private void assign(String local, String value) {
       zeroLocals.remove(local);
       stateForms.remove(local);
+      heldStates.remove(local);
       if (value == null) {
         locals.remove(local);
         unknown.add(local);
@@ -1762,7 +1765,7 @@ public final class DeclarationReader {
     private boolean isStateForm(ExpressionTree e, CompilationUnitTree unit) {
       e = stripped(e);
       if (e instanceof IdentifierTree id) {
-        return stateForms.containsKey(id.getName().toString());
+        return heldStates.containsKey(id.getName().toString());
       }
       if (isState(e, unit)) {
         return true;
@@ -1800,95 +1803,120 @@ public final class DeclarationReader {
 
     /**
      * Initial state {@code arg} ({@code name}, h0 or c0) of {@code call}, other than zeros, as the value {@code [N, L, D *
-     * H]} the layer reads (each sample's PyTorch {@code [L * D, H]} rows in order): a run's last states whole ({@code
-     * enc.h()}, {@code enc.c()}: a narrow of its value's state rows), or a value {@code [N, H]} unsqueezed or viewed to
-     * PyTorch's {@code [1, N, H]} (the same values), element-wise methods around either applied after it; the shape
-     * checker holds it to the layer's shape ({@link InitialStates.State}). Anything else is an error on its line; null
-     * after one (reported).
+     * H]} the layer reads (each sample's PyTorch {@code [L * D, H]} rows in order): the state read ({@link
+     * #readStateForm}, or the one a local holds), viewed for the layer ({@link InitialStates.State}, which the shape
+     * checker holds to the layer's shape). Anything else is an error on its line; null after one (reported).
      */
     private String stateValue(MethodInvocationTree call, String name, ExpressionTree arg, String layerText, Recurrent.Spec spec,
         CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
-      ExpressionTree e = stripped(arg);
-      String written = e.toString();
-      List<String> maps = new ArrayList<>(); // tanh, relu, sigmoid written around the state: applied after it is read
-      while (true) {
-        if (e instanceof IdentifierTree id && stateForms.containsKey(id.getName().toString())) {
-          e = stripped(stateForms.get(id.getName().toString()));
-          written = id.getName() + " = " + e;
-        } else if (e instanceof MethodInvocationTree mi && mi.getMethodSelect() instanceof MemberSelectTree ms && mi.getArguments().isEmpty()
-            && STATE_MAPS.contains(ms.getIdentifier().toString()) && isTensorMethod(mi, unit, false) && isStateForm(ms.getExpression(), unit)) {
-          maps.add(0, ms.getIdentifier().toString());
-          e = stripped(ms.getExpression());
-        } else {
-          break;
+      ExpressionTree receiver = ((MemberSelectTree) call.getMethodSelect()).getExpression();
+      if (!isStateForm(arg, unit)) {
+        if (!(stripped(arg) instanceof IdentifierTree id && unknown.contains(id.getName().toString()))) {
+          diagnostics.error(unit, arg, Message.INITIAL_STATES, call, arg, receiver);
+        }
+        return null;
+      }
+      HeldState held = readStateForm(arg, unit, fields, className);
+      if (held == null) {
+        return null;
+      }
+      if (held.batch() != null) { // view(1, n, H): the batch as -1 or x.size(0), never a constant
+        Object n = foldOrNull(held.batch(), unit);
+        if (n instanceof Integer c && c != -1) {
+          String x = stripped(call.getArguments().get(0)) instanceof IdentifierTree id ? id.getName().toString() : inputName;
+          diagnostics.error(unit, held.batch(), Message.STATE_BATCH, call, name, c, x, spec.numLayers() * spec.directions(),
+              spec.hiddenSize());
+          return null;
+        }
+        if (n == null && !isBatchSize(held.batch(), unit)) {
+          diagnostics.error(unit, arg, Message.INITIAL_STATES, call, arg, receiver);
+          return null;
         }
       }
-      Source where = source(unit, arg);
-      String value;
-      InitialStates.State state;
+      return step(held.value(), new InitialStates.State(call.toString(), name, spec, layerText, held.form(), held.count(), held.hidden(),
+          held.written()), null, call.toString(), source(unit, arg));
+    }
+
+    /**
+     * The state written as {@code e} ({@link #isStateForm}), read here, once: a run's last states whole ({@code enc.h()},
+     * {@code enc.c()}: a narrow of its value's state rows), or the value {@code [N, H]} a view or unsqueeze reads (run
+     * here, in program order), the element-wise methods around it applied to that value (the same values as of the
+     * state); a local names what was read where it was written. Null after an error (reported).
+     */
+    private HeldState readStateForm(ExpressionTree e, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
+      e = stripped(e);
+      if (e instanceof IdentifierTree id) {
+        HeldState held = heldStates.get(id.getName().toString());
+        return held == null ? null : new HeldState(held.value(), held.form(), held.count(), held.hidden(), held.batch(),
+            id.getName() + " = " + held.written());
+      }
+      MethodInvocationTree mi = (MethodInvocationTree) e;
+      MemberSelectTree select = (MemberSelectTree) mi.getMethodSelect();
+      String method = select.getIdentifier().toString();
+      Source where = source(unit, e);
+      if (STATE_MAPS.contains(method)) { // tanh of a state: of the value it views (element-wise, the same values), once
+        HeldState inner = readStateForm(select.getExpression(), unit, fields, className);
+        if (inner == null) {
+          return null;
+        }
+        LayerSpec map = switch (method) {
+          case "tanh" -> new Tanh.Spec();
+          case "relu" -> new ReLU.Spec();
+          default -> new Sigmoid.Spec();
+        };
+        return new HeldState(step(inner.value(), map, null, e.toString(), where), inner.form(), inner.count(), inner.hidden(),
+            inner.batch(), e.toString());
+      }
       if (isState(e, unit)) { // enc.h(): the rows of the run's h_n (or c_n)
-        MemberSelectTree select = (MemberSelectTree) ((MethodInvocationTree) e).getMethodSelect();
         States run = states(select.getExpression(), unit, fields, className);
         if (run == null) {
           return null;
         }
-        boolean cell = select.getIdentifier().contentEquals("c");
+        boolean cell = method.equals("c");
         if (cell && !run.spec().layer().mode().equals("LSTM")) {
           diagnostics.error(unit, e, Message.NO_CELL_STATE, e, run.layer().path(), run.spec().layer());
           return null;
         }
         int layers = run.spec().layer().numLayers();
-        value = step(run.value(), new Narrow(1, -run.spec().stateRows() + (cell ? layers : 0), layers, false), null, e.toString(), where);
-        state = new InitialStates.State(call.toString(), name, spec, layerText, InitialStates.Form.LAST, run.spec().states(), -1, written);
-      } else if (isStateForm(e, unit) && e instanceof MethodInvocationTree mi) { // v.unsqueeze(0), v.view(1, -1, H)
-        MemberSelectTree select = (MemberSelectTree) mi.getMethodSelect();
-        boolean view = !select.getIdentifier().contentEquals("unsqueeze");
-        int hidden = -1;
-        if (view) {
-          ExpressionTree batch = mi.getArguments().get(1);
-          Object n = foldOrNull(batch, unit), h = foldOrNull(mi.getArguments().get(2), unit);
-          if (n instanceof Integer c && c != -1) {
-            String x = stripped(call.getArguments().get(0)) instanceof IdentifierTree id ? id.getName().toString() : inputName;
-            diagnostics.error(unit, batch, Message.STATE_BATCH, call, name, c, x, spec.numLayers() * spec.directions(), spec.hiddenSize());
-            return null;
-          }
-          if (n == null && !isBatchSize(batch, unit) || !(h instanceof Integer)) {
-            diagnostics.error(unit, arg, Message.INITIAL_STATES, call, arg, ((MemberSelectTree) call.getMethodSelect()).getExpression());
-            return null;
-          }
-          hidden = (Integer) h;
-        }
-        value = expression(select.getExpression(), unit, fields, className);
-        if (value == null) {
+        String value = step(run.value(), new Narrow(1, -run.spec().stateRows() + (cell ? layers : 0), layers, false), null, e.toString(),
+            where);
+        return new HeldState(value, InitialStates.Form.LAST, run.spec().states(), -1, null, e.toString());
+      }
+      boolean view = !method.equals("unsqueeze"); // v.unsqueeze(0), v.view(1, -1, H)
+      int hidden = -1;
+      if (view) {
+        Object h = foldOrNull(mi.getArguments().get(2), unit);
+        if (!(h instanceof Integer)) {
+          diagnostics.error(unit, mi.getArguments().get(2), Message.UNSUPPORTED_EXPRESSION, methodName, "a hidden size that is not a"
+              + " constant, " + mi.getArguments().get(2));
           return null;
         }
-        state = new InitialStates.State(call.toString(), name, spec, layerText, view ? InitialStates.Form.VIEW : InitialStates.Form.UNSQUEEZE,
-            1, hidden, written);
-      } else {
-        if (!(e instanceof IdentifierTree id && unknown.contains(id.getName().toString()))) {
-          diagnostics.error(unit, arg, Message.INITIAL_STATES, call, arg, ((MemberSelectTree) call.getMethodSelect()).getExpression());
-        }
-        return null;
+        hidden = (Integer) h;
       }
-      String out = step(value, state, null, call.toString(), where);
-      for (String map : maps) {
-        out = step(out, switch (map) {
-          case "tanh" -> new Tanh.Spec();
-          case "relu" -> new ReLU.Spec();
-          default -> new Sigmoid.Spec();
-        }, null, written, where);
-      }
-      return out;
+      String value = expression(select.getExpression(), unit, fields, className);
+      return value == null ? null : new HeldState(value, view ? InitialStates.Form.VIEW : InitialStates.Form.UNSQUEEZE, 1, hidden,
+          view ? mi.getArguments().get(1) : null, e.toString());
     }
 
     // ------------------------------------------------------ a recurrent layer's zero initial states
 
-    /** Holds {@code state} (an initial state as written, {@link #isStateForm}), read when a layer takes it, in {@code local}. */
-    private void holdStateForm(String local, ExpressionTree state) {
+    /**
+     * Holds {@code state} (an initial state as written, {@link #isStateForm}) in {@code local}: read here ({@link
+     * #readStateForm}), viewed where a layer takes it.
+     */
+    private void holdStateForm(String local, ExpressionTree state, CompilationUnitTree unit, Map<String, LayerNode> fields,
+        String className) {
+      HeldState held = readStateForm(state, unit, fields, className);
       locals.remove(local);
-      unknown.remove(local);
       zeroLocals.remove(local);
       stateForms.put(local, state);
+      if (held == null) {
+        heldStates.remove(local);
+        unknown.add(local);
+      } else {
+        heldStates.put(local, held);
+        unknown.remove(local);
+      }
     }
 
     /** Holds {@code zeros} ({@code Tensor.zeros(...)}, read when a layer takes it as an initial state) in {@code local}. */
@@ -1896,6 +1924,7 @@ public final class DeclarationReader {
       locals.remove(local);
       unknown.remove(local);
       stateForms.remove(local);
+      heldStates.remove(local);
       zeroLocals.put(local, zeros);
     }
 
@@ -2887,6 +2916,13 @@ public final class DeclarationReader {
 
   /** A recurrent layer's run with its last states in forward: its value ({@link LastStates}), spec and layer. */
   private record States(String value, LastStates spec, LayerIr layer) {}
+
+  /**
+   * An initial state written in forward, read ({@code Steps.readStateForm}): the value it views, how it
+   * reads as PyTorch's state ({@link InitialStates.Form}, {@code count} its dimension 0, {@code hidden} a view's last
+   * size or -1), a view's batch size as written (checked at the layer's call), and the state as written, for messages.
+   */
+  private record HeldState(String value, InitialStates.Form form, int count, int hidden, ExpressionTree batch, String written) {}
 
   /** {@code e} without the parentheses around it. */
   private static ExpressionTree stripped(ExpressionTree e) {
