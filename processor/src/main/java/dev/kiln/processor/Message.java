@@ -110,9 +110,10 @@ public enum Message {
       + " but receives %s from %s, a float value; apply the Embedding to the input (%s) first"),
   IDS_READ_AS_FLOATS("%s: the input %s is ids (%s looks them up), which only Embeddings read in a compiled model; read"
       + " the embedded rows instead"),
-  INITIAL_STATES("%1$s: %2$s is not zeros: a compiled forward takes a recurrent layer's initial states only as zeros, the"
-      + " layer's default (Tensor.zeros(num_layers * D, x.size(0), hidden_size), as PyTorch's tutorials write h0 and c0),"
-      + " or none (%3$s.forwardWithState(x), %3$s.apply(x)); leave out @Model to pass other initial states eagerly"),
+  INITIAL_STATES("%1$s: %2$s is not an initial state a compiled forward reads: zeros (Tensor.zeros(num_layers * D,"
+      + " x.size(0), hidden_size), as PyTorch's tutorials write h0 and c0, or none: %3$s.forwardWithState(x)), another"
+      + " run's last states whole (enc.h(), enc.c()), or a value [N, H] as PyTorch's [1, N, H] (h.unsqueeze(0),"
+      + " h.view(1, -1, H)), element-wise tanh, relu or sigmoid of those; leave out @Model to pass others eagerly"),
   STATE_SHAPE("%1$s: expected %2$s of shape %3$s (num_layers * D, N, hidden_size) for %4$s, got %5$s from %6$s"
       + " (PyTorch's \"Expected hidden size %3$s, got %5$s\")"),
   STATE_BATCH("%1$s: the batch size of %2$s is a constant, %3$s, but a compiled model's batch varies: write %4$s.size(0),"

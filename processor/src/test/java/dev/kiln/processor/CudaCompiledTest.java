@@ -79,6 +79,10 @@ class CudaCompiledTest {
     "TutorialGru, 7:5",
     "BiGruStates, 7:5",
     "CellStates, 6:4",
+    "Seq2SeqGru, 6:5",
+    "Seq2SeqLstm, 6:5",
+    "StateFromFeatures, 6:5",
+    "SharedState, 6:5",
     "FieldProducts, 6:8",
     "TokenMixer, 6:8",
     "TransposedRows, 8:6",
@@ -198,6 +202,7 @@ class CudaCompiledTest {
     "TaggedImage, forwardTagged, false, 0:5:8",
     "PairEmbeddings, forwardPair, false, -",
     "MaskedTokens, forwardMasked, true, -",
+    "StateInput, forwardFrom, false, -",
   })
   void severalInputsOnCudaMatchEagerOnTheCpu(String model, String methodName, boolean masks, String vocabularies)
       throws ReflectiveOperationException {

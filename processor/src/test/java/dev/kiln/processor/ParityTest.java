@@ -177,6 +177,7 @@ class ParityTest {
     "MaskedAttention, forwardMasked, mask, x",
     "CausalLocal, forwardPadded, mask, x",
     "InputsBesideOutputs, forwardGated, gate, x",
+    "StateInput, forwardFrom, h, x",
   })
   void severalInputsMatchEager(String source, String methodName, String further, String first) throws ReflectiveOperationException {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(source));
@@ -940,6 +941,19 @@ class ParityTest {
   @CsvSource({"LstmLastState, 6:5", "BiGruStates, 7:5", "CellStates, 6:4", "TokenMixer, 6:8", "TutorialLstm, 6:5",
     "TutorialGru, 7:5"})
   void lastStatesMatchEagerBitForBit(String model, String sampleShape) {
+    matchesEagerBitForBit(model, sampleShape);
+  }
+
+  /**
+   * Recurrent layers started from initial states other than zeros: a GRU encoder's h_n starting a GRU decoder
+   * (seq2seq), a bidirectional LSTM encoder's h_n and c_n starting a two-layer LSTM decoder whose own c_n is read, and
+   * states computed from activations (a Linear of the sequence's mean viewed as [1, N, H] and tanh'd, two unsqueezed),
+   * one such state held in a local and read by two layers (its projection run once, its gradient both layers'):
+   * values and gradients (the states' flowing back into the encoder, the projections) eager mode's bit for bit.
+   */
+  @ParameterizedTest
+  @CsvSource({"Seq2SeqGru, 6:5", "Seq2SeqLstm, 6:5", "StateFromFeatures, 6:5", "SharedState, 6:5"})
+  void initialStatesMatchEagerBitForBit(String model, String sampleShape) {
     matchesEagerBitForBit(model, sampleShape);
   }
 

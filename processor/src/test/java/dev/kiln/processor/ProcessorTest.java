@@ -87,6 +87,7 @@ class ProcessorTest {
       "BiGru, KilnBiGru, KilnBiGru.java",
       "SeqRnn, KilnSeqRnn, KilnSeqRnn.java",
       "LstmLastState, KilnLstmLastState, KilnLstmLastState.java",
+      "Seq2SeqLstm, KilnSeq2SeqLstm, KilnSeq2SeqLstm.java",
       "TutorialLstm, KilnTutorialLstm, KilnTutorialLstm.java",
       "TutorialGru, KilnTutorialGru, KilnTutorialGru.java",
       "BiGruStates, KilnBiGruStates, KilnBiGruStates.java",
@@ -1366,10 +1367,11 @@ class ProcessorTest {
     assertThat(c).hadErrorContaining("timeFirst: GRU(8, 5) reads its input time first ([S, N, 8], PyTorch's default), but a"
         + " compiled model's dimension 0 is the batch ([N, 6, 8]): build it with .batchFirst(true), as nn.GRU(...,"
         + " batch_first=True), from the input x (@Model input)").inFile(f).onLineContaining("Tensor b =");
-    assertThat(c).hadErrorContaining("lstm.forwardWithState(x, x, x): x is not zeros: a compiled forward takes a recurrent"
-        + " layer's initial states only as zeros, the layer's default (Tensor.zeros(num_layers * D, x.size(0), hidden_size), as"
-        + " PyTorch's tutorials write h0 and c0), or none (lstm.forwardWithState(x), lstm.apply(x)); leave out @Model to pass"
-        + " other initial states eagerly").inFile(f).onLineContaining("Tensor c =");
+    assertThat(c).hadErrorContaining(String.format("lstm.forwardWithState(x, x, x): x is not an initial state a compiled forward reads: zeros (Tensor.zeros(num_layers * D,"
+        + " x.size(0), hidden_size), as PyTorch's tutorials write h0 and c0, or none: %s.forwardWithState(x)), another"
+        + " run's last states whole (enc.h(), enc.c()), or a value [N, H] as PyTorch's [1, N, H] (h.unsqueeze(0),"
+        + " h.view(1, -1, H)), element-wise tanh, relu or sigmoid of those; leave out @Model to pass others eagerly", "lstm"))
+        .inFile(f).onLineContaining("Tensor c =");
     assertThat(c).hadErrorContaining("rnn.apply(x).select(0, -1): select(0, -1) cannot take [N, 6, 5]: dimension 0 is the"
         + " batch, which a compiled forward keeps; select a dimension after it, from rnn.apply(x)")
         .inFile(f).onLineContaining("Tensor d =");
@@ -1456,8 +1458,8 @@ class ProcessorTest {
     assertThat(c).hadErrorContaining("select(g.h(), 0, -5): index -5 is out of range for h_n of gru: GRU(8, 4, num_layers=2,"
         + " batch_first=True, bidirectional=True), whose first dimension, num_layers * D, is 4 (index -4..3)")
         .inFile(f).onLineContaining("Tensor j =");
-    assertThat(c).hadErrorContaining("lstm.forwardWithState(x, x, x): x is not zeros: a compiled forward takes a recurrent"
-        + " layer's initial states only as zeros").inFile(f).onLineContaining("Tensor k =");
+    assertThat(c).hadErrorContaining("lstm.forwardWithState(x, x, x): x is not an initial state a compiled forward reads")
+        .inFile(f).onLineContaining("Tensor k =");
     assertThat(c).hadErrorContaining("timeFirst: LSTM(8, 4) reads its input time first ([S, N, 8], PyTorch's default), but a"
         + " compiled model's dimension 0 is the batch ([N, 6, 8]): build it with .batchFirst(true)").inFile(f)
         .onLineContaining("Tensor m =");
@@ -1537,16 +1539,86 @@ class ProcessorTest {
         .inFile(f).onLineContaining("Tensor d =");
     assertThat(c).hadErrorContaining("got (1, x.size(1), 4) from Tensor.zeros(1, x.size(1), 4)").inFile(f)
         .onLineContaining("Tensor e =");
-    String notZeros = "%s is not zeros: a compiled forward takes a recurrent layer's initial states only as zeros, the layer's"
-        + " default (Tensor.zeros(num_layers * D, x.size(0), hidden_size), as PyTorch's tutorials write h0 and c0), or none"
-        + " (gru.forwardWithState(x), gru.apply(x)); leave out @Model to pass other initial states eagerly";
-    assertThat(c).hadErrorContaining(String.format(notZeros, "Tensor.ones(1, x.size(0), 4)")).inFile(f)
+    String notZeros = "%s is not an initial state a compiled forward reads: zeros (Tensor.zeros(num_layers * D,"
+        + " x.size(0), hidden_size), as PyTorch's tutorials write h0 and c0, or none: %s.forwardWithState(x)), another"
+        + " run's last states whole (enc.h(), enc.c()), or a value [N, H] as PyTorch's [1, N, H] (h.unsqueeze(0),"
+        + " h.view(1, -1, H)), element-wise tanh, relu or sigmoid of those; leave out @Model to pass others eagerly";
+    assertThat(c).hadErrorContaining(String.format(notZeros, "Tensor.ones(1, x.size(0), 4)", "gru")).inFile(f)
         .onLineContaining("Tensor g =");
-    assertThat(c).hadErrorContaining(String.format(notZeros, "start")).inFile(f).onLineContaining("Tensor k =");
+    assertThat(c).hadErrorContaining(String.format(notZeros, "start", "gru")).inFile(f).onLineContaining("Tensor k =");
     assertThat(c).hadErrorContaining("c0 holds zeros (Tensor.zeros(2, x.size(0), 4)), which a compiled forward reads only as a"
         + " recurrent layer's initial states (lstm.forwardWithState(x, h0, c0)); leave out @Model to compute with them")
         .inFile(f).onLineContaining("Tensor m =");
     assertEquals(7, c.errors().size(), c.errors().toString());
+  }
+
+  /**
+   * Initial states other than zeros that do not fit the layer, each an error on its line with PyTorch's shapes: another
+   * run's h_n of another number of layers, a projection of another hidden size, a view of a constant batch (in a
+   * local: its line), a view that would mix the batch, a GRU's c(), an unsqueezed value of rank 3, and a value that is
+   * no state.
+   */
+  @Test
+  void badComputedInitialStatesAreReportedOnTheirLines() {
+    JavaFileObject f = classModel("BadStates",
+        "@Model(input = {6, 8})",
+        "public class BadStates extends Module {",
+        "  final GRU enc = new GRU(8, 4).numLayers(2).batchFirst(true);",
+        "  final GRU one = new GRU(8, 4).batchFirst(true);",
+        "  final GRU wide = new GRU(8, 5).batchFirst(true);",
+        "  final LSTM lstm = new LSTM(8, 4).batchFirst(true);",
+        "  final Linear proj = new Linear(8, 4);",
+        "  final Linear fc = new Linear(8, 3);",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    var e = enc.forwardWithState(x);",
+        "    Tensor f = x.select(1, -1);",
+        "    Tensor a = one.forwardWithState(x, e.h()).output();",
+        "    Tensor b = wide.forwardWithState(x, proj.apply(f).unsqueeze(0)).output();",
+        "    Tensor h0 = proj.apply(f).view(1, 32, 4);",
+        "    Tensor d = one.forwardWithState(x, h0).output();",
+        "    Tensor g = one.forwardWithState(x, f.view(1, -1, 4)).output();",
+        "    Tensor k = lstm.forwardWithState(x, e.h(), e.c()).output();",
+        "    Tensor m = one.forwardWithState(x, x.unsqueeze(0).tanh()).output();",
+        "    Tensor p = one.forwardWithState(x, f.add(1)).output();",
+        "    return fc.apply(f);",
+        "  }",
+        "}");
+    Compilation c = compile(f);
+    String shape = "%s: expected h0 of shape %s (num_layers * D, N, hidden_size) for %s, got %s from %s (PyTorch's \"Expected"
+        + " hidden size %s, got %s\")";
+    assertThat(c).hadErrorContaining(String.format(shape, "one.forwardWithState(x, e.h())", "(1, N, 4)",
+        "one: GRU(8, 4, batch_first=True)", "(2, N, 4)", "e.h()", "(1, N, 4)", "(2, N, 4)")).inFile(f).onLineContaining("Tensor a =");
+    assertThat(c).hadErrorContaining(String.format(shape, "wide.forwardWithState(x, proj.apply(f).unsqueeze(0))", "(1, N, 5)",
+        "wide: GRU(8, 5, batch_first=True)", "(1, N, 4)", "proj.apply(f).unsqueeze(0)", "(1, N, 5)", "(1, N, 4)"))
+        .inFile(f).onLineContaining("Tensor b =");
+    assertThat(c).hadErrorContaining("one.forwardWithState(x, h0): the batch size of h0 is a constant, 32, but a compiled"
+        + " model's batch varies: write x.size(0), Tensor.zeros(1, x.size(0), 4)").inFile(f).onLineContaining("Tensor h0 =");
+    assertThat(c).hadErrorContaining("got (1, N * 8 / 4, 4) from f.view(1, -1, 4)").inFile(f).onLineContaining("Tensor g =");
+    assertThat(c).hadErrorContaining("e.c(): enc is GRU(8, 4, num_layers=2, batch_first=True), which has no cell state")
+        .inFile(f).onLineContaining("Tensor k =");
+    assertThat(c).hadErrorContaining("got (1, N, 6, 8) from x.unsqueeze(0).tanh()").inFile(f).onLineContaining("Tensor m =");
+    assertThat(c).hadErrorContaining("one.forwardWithState(x, f.add(1)): f.add(1) is not an initial state a compiled forward"
+        + " reads").inFile(f).onLineContaining("Tensor p =");
+    assertThat(c).hadErrorContaining("lstm.forwardWithState(x, e.h(), e.c()): expected h0 of shape (1, N, 4)").inFile(f)
+        .onLineContaining("Tensor k =");
+    assertEquals(8, c.errors().size(), c.errors().toString()); // (the LSTM's h0 and c0 each)
+  }
+
+  /** An LSTM given h0 alone, PyTorch's {@code lstm(x, h0)} where it wants {@code (h0, c0)}: javac's error, on the line. */
+  @Test
+  void anLstmGivenOneStateIsReportedOnItsLine() {
+    JavaFileObject f = classModel("OneState",
+        "@Model(input = {6, 8})",
+        "public class OneState extends Module {",
+        "  final LSTM enc = new LSTM(8, 4).batchFirst(true);",
+        "  final LSTM dec = new LSTM(8, 4).batchFirst(true);",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    var e = enc.forwardWithState(x);",
+        "    return dec.forwardWithState(x, e.h()).output().select(1, -1);",
+        "  }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining("forwardWithState").inFile(f).onLineContaining("return dec.forwardWithState");
   }
 
   /**

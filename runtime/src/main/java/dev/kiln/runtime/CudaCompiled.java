@@ -233,6 +233,18 @@ public final class CudaCompiled {
     return Tensor.cat(parts, 1);
   }
 
+  /**
+   * A recurrent layer's initial state, PyTorch's {@code h0} ({@code cell} false) or LSTM's {@code c0}, {@code [L * D, N,
+   * H]} on the tape, out of the compiled value holding them ({@code [N, L (+ L), D * H]}, the layout of the last states
+   * in {@link #withLastStates}: h0's rows, then c0's), so that the eager layer's {@code forwardWithState(x, h0, c0)}
+   * starts from them and their gradient flows back to the value.
+   */
+  public static Tensor initialState(Tensor init, boolean cell, int layers, int directions, int hidden) {
+    int batch = init.size(0);
+    Tensor rows = init.size(1) == layers ? init : init.narrow(1, cell ? layers : 0, layers); // LSTM's: h0's rows, then c0's
+    return rows.reshape(batch, layers, directions, hidden).permute(1, 2, 0, 3).reshape(layers * directions, batch, hidden);
+  }
+
   /** A last state {@code [L * D, N, H]} as {@code [N, L, D * H]} ({@code width} = D * H): each layer's directions side by side. */
   private static Tensor byLayer(Tensor state, int width) {
     int hidden = state.size(2), directions = width / hidden, layers = state.size(0) / directions, batch = state.size(1);

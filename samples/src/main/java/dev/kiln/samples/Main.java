@@ -49,6 +49,10 @@ public final class Main {
       "                a siamese network on FashionMNIST pairs, a model of two inputs: one tower embeds each",
       "                image, a head says whether the two show the same kind of garment (half the pairs do);",
       "                train loss and test pair accuracy per epoch; compiled (forwardPair(a, @Input b)) unless --eager",
+      "  reverse [--steps 400] [--batch 64] [--lr 0.01] [--seed 0] [--eager] [--device auto|cpu|cuda]",
+      "                a seq2seq GRU encoder-decoder learns to reverse 6 random digits: the encoder's last state",
+      "                h_n starts the decoder (forwardWithState(x, enc.h())); train loss and the share of digits",
+      "                and whole sequences reversed right every 100 steps; compiled unless --eager",
       "  cifar10 [--epochs 1] [--batch 64] [--lr 0.01] [--momentum 0.9] [--seed 0] [--augment] [--eager]",
       "          [--device auto|cpu|cuda]",
       "                train the tutorials' CIFAR-10 network (compiled unless --eager) and report test accuracy;",
@@ -97,6 +101,7 @@ public final class Main {
         case "save-load" -> SaveLoadCommand.run(new Args(args[0], args, 1, Set.of()));
         case "intermediate" -> IntermediateCommand.run(new Args(args[0], args, 1, Set.of()));
         case "pairs" -> PairsCommand.run(new Args(args[0], args, 1, Set.of("eager")));
+        case "reverse" -> ReverseCommand.run(new Args(args[0], args, 1, Set.of("eager")));
         case "cifar10" -> Cifar10Command.run(new Args(args[0], args, 1, Set.of("augment")));
         case "autoencoder" -> AutoencoderCommand.run(new Args(args[0], args, 1, Set.of("eager")));
         case "char-gpt" -> CharGptCommand.run(new Args(args[0], args, 1, Set.of("eager")));

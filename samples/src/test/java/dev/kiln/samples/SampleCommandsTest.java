@@ -197,6 +197,17 @@ class SampleCommandsTest {
     assertTrue(Double.parseDouble(m.group(1)) > 75, "accuracy " + m.group(1) + "%, chance is 50%");
   }
 
+  /** The seq2seq sample learns to reverse digits in a few hundred steps, compiled: the decoder starts from the encoder's h_n. */
+  @Test
+  void reverseCommandLearnsToReverseDigits() {
+    String text = printed(() -> ReverseCommand.run(new Args("reverse",
+        new String[] {"reverse", "--steps", "300", "--device", "cpu"}, 1, Set.of("eager"))));
+    assertTrue(text.contains("compiled KilnReverseCommand_Reverser("), text);
+    Matcher m = Pattern.compile("step 300: train loss [0-9.]+, test digits ([0-9.]+)%, sequences ([0-9.]+)%").matcher(text);
+    assertTrue(m.find(), text);
+    assertTrue(Double.parseDouble(m.group(1)) > 90, "digits " + m.group(1) + "%, chance is 10%\n" + text);
+  }
+
   @Test
   void intermediateCommandPrintsTheCompiledHiddenOutput() {
     String text = printed(() -> IntermediateCommand.run(new Args("intermediate", new String[] {"intermediate"}, 1, Set.of())));

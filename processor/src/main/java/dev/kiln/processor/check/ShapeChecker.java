@@ -2,6 +2,7 @@ package dev.kiln.processor.check;
 
 import dev.kiln.dsl.Embedding;
 import dev.kiln.dsl.Recurrent;
+import dev.kiln.processor.ir.InitialStates;
 import dev.kiln.processor.ir.LastStates;
 import dev.kiln.dsl.ShapeException;
 import dev.kiln.processor.Diagnostics;
@@ -230,6 +231,11 @@ public final class ShapeChecker {
           continue;
         }
       }
+      if (step.spec() instanceof InitialStates.State state && !state.fits(in)) { // h0 of the layer's shape, PyTorch's message
+        diagnostics.error(step.source(), Message.STATE_SHAPE, state.call(), state.name(), state.expected(), state.layerText(),
+            state.torchShape(in), state.written());
+        continue;
+      }
       if (step.spec() instanceof Split.Piece piece && !splitFits(piece.split(), in, producers.get(step.input()), badSplits)) {
         continue;
       }
@@ -240,7 +246,8 @@ public final class ShapeChecker {
         int[] out = joinedShape != null ? joinedShape : step.spec() instanceof Cat c ? c.outputShape(joined)
             : step.spec() instanceof Cosine c ? c.outputShape(joined)
             : step.spec() instanceof Recurrent.Spec r ? recurrentShape(r, in)
-            : step.spec() instanceof LastStates s ? s.withStates(recurrentShape(s.layer(), in)) : step.spec().outputShape(in);
+            : step.spec() instanceof LastStates s ? s.withStates(recurrentShape(s.layer(), in))
+            : step.spec() instanceof InitialStates s ? fromStates(s, in, joined.get(1)) : step.spec().outputShape(in);
         Shapes.numel(Arrays.copyOfRange(out, 1, out.length)); // one sample's values must fit an array (else an exception below)
         if (out.length < in.length && !(step.spec() instanceof Reduce) && !(step.spec() instanceof Narrow)
             && !(step.spec() instanceof LineOp) && !(step.spec() instanceof Split.Piece) && !(step.spec() instanceof Cosine)
@@ -398,6 +405,18 @@ public final class ShapeChecker {
    * makes {@code [N, S, D * H]} (the layer's own rule). A time-first layer would read the batch as the
    * time, and one sequence {@code [T, in]} as a batch of one step each: both are refused.
    */
+  /**
+   * A recurrent layer's value run from initial states ({@link InitialStates}): its output (with its last states) from
+   * {@code in}, the states {@code [N, L (+ L), D * H]} as the reader joined them (checked there, each on its line).
+   */
+  private static int[] fromStates(InitialStates s, int[] in, int[] states) {
+    if (!Arrays.equals(states, s.statesShape())) {
+      throw new ShapeException(s + ": the initial states are " + Shapes.toString(states) + ", not " + Shapes.toString(s.statesShape()));
+    }
+    int[] out = recurrentShape(s.layer(), in);
+    return s.run() instanceof LastStates last ? last.withStates(out) : out;
+  }
+
   static int[] recurrentShape(Recurrent.Spec r, int[] in) {
     if (in.length != 3 || in[2] != r.inputSize()) {
       throw new ShapeException(r + " expects [N, S, " + r.inputSize() + "] (a batch of sequences, batch first), receives "

@@ -28,6 +28,7 @@ import dev.kiln.processor.ir.Tile;
 import dev.kiln.processor.ir.Normalize;
 import dev.kiln.processor.ir.Pad;
 import dev.kiln.processor.ir.Reduce;
+import dev.kiln.processor.ir.InitialStates;
 import dev.kiln.processor.ir.Reshape;
 import dev.kiln.processor.ir.Scale;
 import dev.kiln.processor.ir.Shift;
@@ -91,6 +92,9 @@ final class Functions {
     }
     if (spec instanceof Flatten.Spec s) {
       return CodeBlock.of("$T.flatten($L, $L, $L)", F, input, s.startDim(), s.endDim());
+    }
+    if (spec instanceof InitialStates.State s) { // [N, L * D, H]'s values as [N, L, D * H]: a view
+      return CodeBlock.of("$L.reshape($L.size(0), $L, $L)", input, input, s.layer().numLayers(), s.layer().directions() * s.layer().hiddenSize());
     }
     if (spec instanceof Reshape s) {
       return CodeBlock.of("$T.reshape($L, $L)", F, input, s.shape().stream().map(String::valueOf).collect(Collectors.joining(", ")));

@@ -568,6 +568,30 @@ public final class Generator {
     return kernels.stream().anyMatch(k -> k.kind() == Kernel.Kind.BATCHNORM || k.kind() == Kernel.Kind.DROPOUT || dropsBetweenLayers(k));
   }
 
+  /** A recurrent step's arguments after its input's when it starts from initial states ({@code , init, off}), else none. */
+  private String initialStatesArgs(Kernel k, Map<String, Ref> refs) {
+    if (!k.initialStates()) {
+      return "";
+    }
+    Ref init = ref(k.inputs().get(1), refs);
+    return ", " + init.array + ", " + init.offset;
+  }
+
+  /**
+   * A recurrent step's arguments after its output's gradient when it starts from initial states: where the states'
+   * gradient goes ({@code , dInit, off, accumulate}; a further input's gradient, or the value's, null when not needed),
+   * else none; the gradient is then the value's in {@code grads}. {@code i} is the step's index.
+   */
+  private String initialStatesGradient(Kernel k, int i, Map<String, Ref> grads) {
+    if (!k.initialStates()) {
+      return "";
+    }
+    String st = storage.get(k.inputs().get(1));
+    String array = isInput(st) ? inputGradient(st) : i > 0 ? "dIn" + i + "_1" : "p.d" + st;
+    grads.put(st, new Ref(array, "0", true));
+    return ", " + array + ", 0, " + accumulating.contains(i + ":1");
+  }
+
   /** Whether a step is a recurrent layer with dropout between its layers (in training). */
   private static boolean dropsBetweenLayers(Kernel k) {
     return k.kind() == Kernel.Kind.RECURRENT && k.recurrent().dropout() > 0 && k.recurrent().numLayers() > 1;
@@ -985,9 +1009,9 @@ public final class Generator {
         case UPSAMPLE -> b.addStatement("$T.upsampleNearestForward($L, $L, $L, $L, $L)", CONV, out.array, out.offset, in.array,
             in.offset, upsampleArgs(k));
         case RECURRENT -> b.add("// the eager layer's kernels over the plan's buffers, time-major inside (keeping what a backward needs when it may run)\n")
-            .addStatement("p.rnn$L.forward($L, $L, $L, $L, $L.flatWeights(), $L, $T.generator(), $T.isGradEnabled())", j + 1, out.array,
-                out.offset, in.array, in.offset, layerField(k.layer()), dropsBetweenLayers(k) ? "training[" + (j + 1) + "]" : "false",
-                KILN, KILN);
+            .addStatement("p.rnn$L.forward($L, $L, $L, $L$L, $L.flatWeights(), $L, $T.generator(), $T.isGradEnabled())", j + 1, out.array,
+                out.offset, in.array, in.offset, initialStatesArgs(k, refs), layerField(k.layer()),
+                dropsBetweenLayers(k) ? "training[" + (j + 1) + "]" : "false", KILN, KILN);
         case SLICE -> b.addStatement("$T.narrowForward($L, $L, $L, $L, $L)", SLICES, out.array, out.offset, in.array, in.offset,
             sliceArgs(k));
         case AVGPOOL -> b.addStatement("p.shape$L.forward($L, $L, $L, $L, n * $L)", j + 1, out.array, out.offset, in.array, in.offset,
@@ -1386,7 +1410,7 @@ public final class Generator {
         }
         case CAT -> b.addStatement("$T $L = $T.cat($T.of($L), $L)", TENSOR, out, TENSOR, ClassName.get("java.util", "List"),
             k.inputs().stream().map(locals::get).collect(Collectors.joining(", ")), ((Cat) k.spec()).dim());
-        case RECURRENT -> cudaRecurrent(b, k, out, in);
+        case RECURRENT -> cudaRecurrent(b, k, out, in, k.initialStates() ? locals.get(k.inputs().get(1)) : null);
         case COSINE -> b.addStatement("$T $L = $T.cosineSimilarity($L, $L, $L, $L)", TENSOR, out, F, in, locals.get(k.inputs().get(1)),
             ((Cosine) k.spec()).dim(), floatLiteral(((Cosine) k.spec()).eps()));
         case WHERE -> b.addStatement("$T $L = $T.where($L, $L, $L)", TENSOR, out, TENSOR, locals.get(k.inputs().get(2)), in,
@@ -1422,12 +1446,28 @@ public final class Generator {
    * output ({@code forwardWithState} in forward), its {@code forwardWithState}, the output and the states joined into
    * the plan's one value ({@code CudaCompiled.withLastStates}, the CPU plan's layout).
    */
-  private void cudaRecurrent(CodeBlock.Builder b, Kernel k, String out, String in) {
-    if (!k.lastStates()) {
+  private void cudaRecurrent(CodeBlock.Builder b, Kernel k, String out, String in, String init) {
+    if (!k.lastStates() && init == null) {
       b.addStatement("$T $L = $L", TENSOR, out, eagerCall(k, in));
       return;
     }
-    b.addStatement("$T $LStates = $L.forwardWithState($L)", RECURRENT_OUTPUT, out, layerField(k.layer()), in)
+    String states = in;
+    if (init != null) { // h0 (and c0) [L * D, N, H] on the tape, out of the value holding them
+      Recurrent.Spec r = k.recurrent();
+      b.addStatement("$T $LH0 = $T.initialState($L, false, $L, $L, $L)", TENSOR, out, CUDA_COMPILED, init, r.numLayers(), r.directions(),
+          r.hiddenSize());
+      states = in + ", " + out + "H0";
+      if (r.mode().equals("LSTM")) {
+        b.addStatement("$T $LC0 = $T.initialState($L, true, $L, $L, $L)", TENSOR, out, CUDA_COMPILED, init, r.numLayers(),
+            r.directions(), r.hiddenSize());
+        states += ", " + out + "C0";
+      }
+    }
+    if (!k.lastStates()) {
+      b.addStatement("$T $L = $L.forwardWithState($L).output()", TENSOR, out, layerField(k.layer()), states);
+      return;
+    }
+    b.addStatement("$T $LStates = $L.forwardWithState($L)", RECURRENT_OUTPUT, out, layerField(k.layer()), states)
         .addStatement("$T $L = $T.withLastStates($LStates.output(), $LStates.h(), $LStates.c())", TENSOR, out, CUDA_COMPILED, out, out,
             out);
   }
@@ -2709,8 +2749,8 @@ public final class Generator {
         String layer = layerField(k.layer());
         List<CodeBlock> parameterGrads = parametersOf(k.layer()).stream()
             .map(param -> CodeBlock.of("$T.grad($L, $L)", COMPILED, param, recordedNeed(param))).toList();
-        b.addStatement("p.rnn$L.backward($L, $L, $L, $L, $L, $L.flatWeights(), new $T[] {\n$>$>$L$<$<})", j, target.array,
-            target.offset, accumulate, d.array, d.offset, layer, TENSOR, CodeBlock.join(parameterGrads, ",\n"));
+        b.addStatement("p.rnn$L.backward($L, $L, $L, $L, $L$L, $L.flatWeights(), new $T[] {\n$>$>$L$<$<})", j, target.array,
+            target.offset, accumulate, d.array, d.offset, initialStatesGradient(k, i, grads), layer, TENSOR, CodeBlock.join(parameterGrads, ",\n"));
       } else if (k.kind() == Kernel.Kind.NORMALIZE) {
         b.beginControlFlow("if ($L != null)", target.array);
         normalizeBackward(b, k, j, target, d, in, out);

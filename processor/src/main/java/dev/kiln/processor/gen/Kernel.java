@@ -3,6 +3,7 @@ package dev.kiln.processor.gen;
 import dev.kiln.dsl.LayerSpec;
 import dev.kiln.dsl.Linear;
 import dev.kiln.dsl.Recurrent;
+import dev.kiln.processor.ir.InitialStates;
 import dev.kiln.processor.ir.LastStates;
 import dev.kiln.processor.ir.LayerIr;
 import dev.kiln.processor.ir.Repeat;
@@ -244,12 +245,17 @@ record Kernel(
 
   /** A RECURRENT step's layer spec: its own, or the one a run with the last states wraps ({@link LastStates}). */
   Recurrent.Spec recurrent() {
-    return spec instanceof LastStates s ? s.layer() : (Recurrent.Spec) spec;
+    return spec instanceof InitialStates i ? i.layer() : spec instanceof LastStates s ? s.layer() : (Recurrent.Spec) spec;
   }
 
   /** Whether a RECURRENT step's value holds the last states after the output ({@link LastStates}). */
   boolean lastStates() {
-    return spec instanceof LastStates;
+    return spec instanceof LastStates || spec instanceof InitialStates i && i.lastStates();
+  }
+
+  /** Whether a RECURRENT step starts from initial states, its second input ({@link InitialStates}), rather than zeros. */
+  boolean initialStates() {
+    return spec instanceof InitialStates;
   }
 
   /** Whether the step reads parameters of its layer (a weight, a bias). */

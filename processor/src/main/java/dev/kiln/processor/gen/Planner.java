@@ -33,6 +33,7 @@ import dev.kiln.processor.ir.Cat;
 import dev.kiln.processor.ir.Compare;
 import dev.kiln.processor.ir.Cosine;
 import dev.kiln.processor.ir.Div;
+import dev.kiln.processor.ir.InitialStates;
 import dev.kiln.processor.ir.LastStates;
 import dev.kiln.processor.ir.MaskedFill;
 import dev.kiln.processor.ir.MatMul;
@@ -180,6 +181,9 @@ final class Planner {
         List<String> inputs = model.ir().tensor(s.input()) != null ? List.of(s.inputs().get(1), s.input()) : s.inputs();
         kernels.add(new Kernel(Kernel.Kind.COSINE, label, s.spec(), null, null, false, inputs.get(0), s.output(),
             model.shapeOf(inputs.get(0)), out, s.source(), inputs, inputs.stream().map(model::shapeOf).toList(), null, false));
+      } else if (s.spec() instanceof InitialStates) { // a recurrent layer reading its input and its initial states
+        kernels.add(new Kernel(Kernel.Kind.RECURRENT, label, s.spec(), s.layer(), null, false, s.input(), s.output(), in, out, s.source(),
+            s.inputs(), s.inputs().stream().map(model::shapeOf).toList(), null, false));
       } else if (s.joins() || s.spec() instanceof Cat) {
         List<String> inputs = s.inputs();
         List<int[]> shapes = inputs.stream().map(model::shapeOf).toList();
@@ -228,7 +232,8 @@ final class Planner {
         kernels.add(new Kernel(Kernel.Kind.ACTIVATION, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof ReLU.Spec) {
         kernels.add(new Kernel(Kernel.Kind.RELU, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
-      } else if (s.spec() instanceof Flatten.Spec || s.spec() instanceof Reshape || s.spec() instanceof Dropout.Spec
+      } else if (s.spec() instanceof Flatten.Spec || s.spec() instanceof Reshape || s.spec() instanceof InitialStates.State
+          || s.spec() instanceof Dropout.Spec
           || s.spec() instanceof Dropout2d.Spec) { // dropout: p = 0
         kernels.add(new Kernel(Kernel.Kind.VIEW, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
       } else {

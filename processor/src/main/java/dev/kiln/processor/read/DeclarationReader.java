@@ -31,13 +31,17 @@ import com.sun.source.util.Trees;
 import dev.kiln.dsl.Input;
 import dev.kiln.dsl.LayerSpec;
 import dev.kiln.dsl.Model;
+import dev.kiln.dsl.ReLU;
 import dev.kiln.dsl.Recurrent;
+import dev.kiln.dsl.Sigmoid;
+import dev.kiln.dsl.Tanh;
 import dev.kiln.processor.Diagnostics;
 import dev.kiln.processor.Message;
 import dev.kiln.processor.ir.Add;
 import dev.kiln.processor.ir.Cat;
 import dev.kiln.processor.ir.Compare;
 import dev.kiln.processor.ir.Div;
+import dev.kiln.processor.ir.InitialStates;
 import dev.kiln.processor.ir.InputsIr;
 import dev.kiln.processor.ir.LastStates;
 import dev.kiln.processor.ir.LayerIr;
@@ -1278,6 +1282,13 @@ public final class DeclarationReader {
     private final Map<String, States> stateLocals = new HashMap<>();
     /** Locals holding zeros for a recurrent layer's initial states ({@code Tensor h0 = Tensor.zeros(...)}), by name: their values as written. */
     private final Map<String, ExpressionTree> zeroLocals = new HashMap<>();
+    /**
+     * Locals written as initial states other than zeros ({@code Tensor h0 = proj.apply(f).unsqueeze(0)}, {@link
+     * #isStateForm}), by name: their values as written, read where a layer takes them (or, read otherwise, there).
+     */
+    private final Map<String, ExpressionTree> stateForms = new HashMap<>();
+    /** What each such local holds, read where it was written ({@link #readStateForm}). */
+    private final Map<String, HeldState> heldStates = new HashMap<>();
     /** {@code int} locals holding the batch size ({@code int n = x.size(0)}), which zero initial states may name. */
     private final Set<String> batchLocals = new HashSet<>();
     /** Locals that hold a split's pieces ({@code Tensor[] qkv = x.split(D, 2);}), by name. */
@@ -1363,6 +1374,9 @@ public final class DeclarationReader {
           unknown.add(v.getName().toString());
         } else if (s instanceof VariableTree v && v.getInitializer() != null && isStatesCall(v.getInitializer(), unit)) {
           assignStates(v.getName().toString(), v.getInitializer(), unit, fields, className); // var o = lstm.forwardWithState(x)
+        } else if (s instanceof VariableTree v && v.getInitializer() != null && isStateForm(v.getInitializer(), unit)
+            && !isMask(v.getInitializer(), unit)) {
+          holdStateForm(v.getName().toString(), v.getInitializer(), unit, fields, className); // Tensor h0 = proj.apply(f).view(1, -1, H): read where a layer takes it
         } else if (s instanceof VariableTree v && v.getInitializer() != null && zerosCall(v.getInitializer(), unit) != null) {
           holdZeros(v.getName().toString(), v.getInitializer()); // Tensor h0 = Tensor.zeros(L * D, x.size(0), H)
         } else if (s instanceof ExpressionStatementTree es && es.getExpression() instanceof AssignmentTree a
@@ -1418,6 +1432,8 @@ public final class DeclarationReader {
 
     private void assign(String local, String value) {
       zeroLocals.remove(local);
+      stateForms.remove(local);
+      heldStates.remove(local);
       if (value == null) {
         locals.remove(local);
         unknown.add(local);
@@ -1434,6 +1450,9 @@ public final class DeclarationReader {
       if (e instanceof IdentifierTree id && masks.containsKey(id.getName().toString())) { // keep.sum(1, true): a 0/1 value
         Mask value = maskAsValue(e, unit, fields, className);
         return value == null ? null : value.value();
+      }
+      if (e instanceof IdentifierTree id && stateForms.containsKey(id.getName().toString())) { // read as a value: as written
+        return expression(stateForms.get(id.getName().toString()), unit, fields, className);
       }
       if (e instanceof IdentifierTree id && zeroLocals.containsKey(id.getName().toString())) {
         diagnostics.error(unit, e, Message.ZEROS_AS_VALUE, id.getName(), zeroLocals.get(id.getName().toString()), methodName);
@@ -1712,6 +1731,10 @@ public final class DeclarationReader {
         return null;
       }
       String input = expression(call.getArguments().get(0), unit, fields, className);
+      List<? extends ExpressionTree> given = call.getArguments().subList(1, call.getArguments().size());
+      if (given.stream().anyMatch(a -> !isZeroState(a, unit))) { // initial states other than zeros
+        return runFromStates(call, input, given, withStates, leaf.layer(), spec, unit, fields, className);
+      }
       boolean zeros = true;
       for (int i = 1; i < call.getArguments().size(); i++) {
         zeros &= zeroState(call, i == 1 ? "h0" : "c0", call.getArguments().get(i), leaf.layer().path() + ": " + spec, spec, unit);
@@ -1727,12 +1750,187 @@ public final class DeclarationReader {
       return new States(step(input, states, leaf.layer(), call.toString(), source(unit, call)), states, leaf.layer());
     }
 
+    // ------------------------------------------------------ a recurrent layer's initial states other than zeros
+
+    /** The element-wise Tensor methods an initial state may be written inside ({@code h.tanh()}), applied to the state read. */
+    private static final Set<String> STATE_MAPS = Set.of("tanh", "relu", "sigmoid");
+
+    /** Whether initial state {@code arg} is zeros as {@link #zeroState} reads them ({@code null}, {@code Tensor.zeros}, a local of them). */
+    private boolean isZeroState(ExpressionTree arg, CompilationUnitTree unit) {
+      ExpressionTree e = stripped(arg);
+      return e.getKind() == Tree.Kind.NULL_LITERAL || zerosCall(e, unit) != null
+          || e instanceof IdentifierTree id && (zeroLocals.containsKey(id.getName().toString()) || unknown.contains(id.getName().toString()));
+    }
+
+    /**
+     * Whether {@code e} is written as an initial state other than zeros, PyTorch's {@code [L * D, N, H]}: a run's last
+     * states whole ({@code enc.h()}), a value of {@code [N, H]} unsqueezed or viewed to {@code [1, N, H]} ({@code
+     * proj.apply(f).view(1, -1, H)}), element-wise methods of those ({@code .tanh()}), or a local
+     * holding one; a local initialised so is held and read where a layer takes it ({@link #stateValue}).
+     */
+    private boolean isStateForm(ExpressionTree e, CompilationUnitTree unit) {
+      e = stripped(e);
+      if (e instanceof IdentifierTree id) {
+        return heldStates.containsKey(id.getName().toString());
+      }
+      if (isState(e, unit)) {
+        return true;
+      }
+      if (!(e instanceof MethodInvocationTree mi) || !(mi.getMethodSelect() instanceof MemberSelectTree ms) || !isTensorMethod(mi, unit, false)) {
+        return false;
+      }
+      String name = ms.getIdentifier().toString();
+      List<? extends ExpressionTree> args = mi.getArguments();
+      return STATE_MAPS.contains(name) && args.isEmpty() ? isStateForm(ms.getExpression(), unit)
+          : name.equals("unsqueeze") ? args.size() == 1 && Integer.valueOf(0).equals(foldOrNull(args.get(0), unit))
+          : (name.equals("view") || name.equals("reshape")) && args.size() == 3 && Integer.valueOf(1).equals(foldOrNull(args.get(0), unit));
+    }
+
+    /**
+     * {@code layer.forwardWithState(x, h0 (, c0))} from initial states other than zeros: each state read ({@link
+     * #stateValue}, {@code [N, L, D * H]}), LSTM's two joined ({@code [N, 2 L, D * H]}), and a step of the layer reading
+     * the input and them ({@link InitialStates}); null after an error (reported).
+     */
+    private States runFromStates(MethodInvocationTree call, String input, List<? extends ExpressionTree> given, boolean withStates,
+        LayerIr layer, Recurrent.Spec spec, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
+      List<String> states = new ArrayList<>();
+      for (int i = 0; i < given.size(); i++) { // (each read, each error reported)
+        states.add(stateValue(call, i == 0 ? "h0" : "c0", given.get(i), layer.path() + ": " + spec, spec, unit, fields, className));
+      }
+      if (input == null || states.contains(null)) {
+        return null;
+      }
+      Source where = source(unit, call);
+      String init = states.size() == 1 ? states.get(0) : step(states, new Cat(1), null, call.toString(), where); // h0's rows, then c0's
+      LastStates last = withStates ? new LastStates(spec) : null;
+      String value = step(List.of(input, init), new InitialStates(withStates ? last : spec), layer, call.toString(), where);
+      return new States(value, last, layer);
+    }
+
+    /**
+     * Initial state {@code arg} ({@code name}, h0 or c0) of {@code call}, other than zeros, as the value {@code [N, L, D *
+     * H]} the layer reads (each sample's PyTorch {@code [L * D, H]} rows in order): the state read ({@link
+     * #readStateForm}, or the one a local holds), viewed for the layer ({@link InitialStates.State}, which the shape
+     * checker holds to the layer's shape). Anything else is an error on its line; null after one (reported).
+     */
+    private String stateValue(MethodInvocationTree call, String name, ExpressionTree arg, String layerText, Recurrent.Spec spec,
+        CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
+      ExpressionTree receiver = ((MemberSelectTree) call.getMethodSelect()).getExpression();
+      if (!isStateForm(arg, unit)) {
+        if (!(stripped(arg) instanceof IdentifierTree id && unknown.contains(id.getName().toString()))) {
+          diagnostics.error(unit, arg, Message.INITIAL_STATES, call, arg, receiver);
+        }
+        return null;
+      }
+      HeldState held = readStateForm(arg, unit, fields, className);
+      if (held == null) {
+        return null;
+      }
+      if (held.batch() != null) { // view(1, n, H): the batch as -1 or x.size(0), never a constant
+        Object n = foldOrNull(held.batch(), unit);
+        if (n instanceof Integer c && c != -1) {
+          String x = stripped(call.getArguments().get(0)) instanceof IdentifierTree id ? id.getName().toString() : inputName;
+          diagnostics.error(unit, held.batch(), Message.STATE_BATCH, call, name, c, x, spec.numLayers() * spec.directions(),
+              spec.hiddenSize());
+          return null;
+        }
+        if (n == null && !isBatchSize(held.batch(), unit)) {
+          diagnostics.error(unit, arg, Message.INITIAL_STATES, call, arg, receiver);
+          return null;
+        }
+      }
+      return step(held.value(), new InitialStates.State(call.toString(), name, spec, layerText, held.form(), held.count(), held.hidden(),
+          held.written()), null, call.toString(), source(unit, arg));
+    }
+
+    /**
+     * The state written as {@code e} ({@link #isStateForm}), read here, once: a run's last states whole ({@code enc.h()},
+     * {@code enc.c()}: a narrow of its value's state rows), or the value {@code [N, H]} a view or unsqueeze reads (run
+     * here, in program order), the element-wise methods around it applied to that value (the same values as of the
+     * state); a local names what was read where it was written. Null after an error (reported).
+     */
+    private HeldState readStateForm(ExpressionTree e, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
+      e = stripped(e);
+      if (e instanceof IdentifierTree id) {
+        HeldState held = heldStates.get(id.getName().toString());
+        return held == null ? null : new HeldState(held.value(), held.form(), held.count(), held.hidden(), held.batch(),
+            id.getName() + " = " + held.written());
+      }
+      MethodInvocationTree mi = (MethodInvocationTree) e;
+      MemberSelectTree select = (MemberSelectTree) mi.getMethodSelect();
+      String method = select.getIdentifier().toString();
+      Source where = source(unit, e);
+      if (STATE_MAPS.contains(method)) { // tanh of a state: of the value it views (element-wise, the same values), once
+        HeldState inner = readStateForm(select.getExpression(), unit, fields, className);
+        if (inner == null) {
+          return null;
+        }
+        LayerSpec map = switch (method) {
+          case "tanh" -> new Tanh.Spec();
+          case "relu" -> new ReLU.Spec();
+          default -> new Sigmoid.Spec();
+        };
+        return new HeldState(step(inner.value(), map, null, e.toString(), where), inner.form(), inner.count(), inner.hidden(),
+            inner.batch(), e.toString());
+      }
+      if (isState(e, unit)) { // enc.h(): the rows of the run's h_n (or c_n)
+        States run = states(select.getExpression(), unit, fields, className);
+        if (run == null) {
+          return null;
+        }
+        boolean cell = method.equals("c");
+        if (cell && !run.spec().layer().mode().equals("LSTM")) {
+          diagnostics.error(unit, e, Message.NO_CELL_STATE, e, run.layer().path(), run.spec().layer());
+          return null;
+        }
+        int layers = run.spec().layer().numLayers();
+        String value = step(run.value(), new Narrow(1, -run.spec().stateRows() + (cell ? layers : 0), layers, false), null, e.toString(),
+            where);
+        return new HeldState(value, InitialStates.Form.LAST, run.spec().states(), -1, null, e.toString());
+      }
+      boolean view = !method.equals("unsqueeze"); // v.unsqueeze(0), v.view(1, -1, H)
+      int hidden = -1;
+      if (view) {
+        Object h = foldOrNull(mi.getArguments().get(2), unit);
+        if (!(h instanceof Integer)) {
+          diagnostics.error(unit, mi.getArguments().get(2), Message.UNSUPPORTED_EXPRESSION, methodName, "a hidden size that is not a"
+              + " constant, " + mi.getArguments().get(2));
+          return null;
+        }
+        hidden = (Integer) h;
+      }
+      String value = expression(select.getExpression(), unit, fields, className);
+      return value == null ? null : new HeldState(value, view ? InitialStates.Form.VIEW : InitialStates.Form.UNSQUEEZE, 1, hidden,
+          view ? mi.getArguments().get(1) : null, e.toString());
+    }
+
     // ------------------------------------------------------ a recurrent layer's zero initial states
+
+    /**
+     * Holds {@code state} (an initial state as written, {@link #isStateForm}) in {@code local}: read here ({@link
+     * #readStateForm}), viewed where a layer takes it.
+     */
+    private void holdStateForm(String local, ExpressionTree state, CompilationUnitTree unit, Map<String, LayerNode> fields,
+        String className) {
+      HeldState held = readStateForm(state, unit, fields, className);
+      locals.remove(local);
+      zeroLocals.remove(local);
+      stateForms.put(local, state);
+      if (held == null) {
+        heldStates.remove(local);
+        unknown.add(local);
+      } else {
+        heldStates.put(local, held);
+        unknown.remove(local);
+      }
+    }
 
     /** Holds {@code zeros} ({@code Tensor.zeros(...)}, read when a layer takes it as an initial state) in {@code local}. */
     private void holdZeros(String local, ExpressionTree zeros) {
       locals.remove(local);
       unknown.remove(local);
+      stateForms.remove(local);
+      heldStates.remove(local);
       zeroLocals.put(local, zeros);
     }
 
@@ -2766,6 +2964,13 @@ public final class DeclarationReader {
 
   /** A recurrent layer's run with its last states in forward: its value ({@link LastStates}), spec and layer. */
   private record States(String value, LastStates spec, LayerIr layer) {}
+
+  /**
+   * An initial state written in forward, read ({@code Steps.readStateForm}): the value it views, how it
+   * reads as PyTorch's state ({@link InitialStates.Form}, {@code count} its dimension 0, {@code hidden} a view's last
+   * size or -1), a view's batch size as written (checked at the layer's call), and the state as written, for messages.
+   */
+  private record HeldState(String value, InitialStates.Form form, int count, int hidden, ExpressionTree batch, String written) {}
 
   /** {@code e} without the parentheses around it. */
   private static ExpressionTree stripped(ExpressionTree e) {

@@ -29,6 +29,13 @@ import java.util.List;
  * likewise; PyTorch's {@code h_n[l * D + d]} is row {@code S + l}, columns {@code d * H ..}. The states are
  * the eager layer's (each direction's last step: step S - 1 forward, step 0 in reverse), and their
  * gradient joins the steps' at that step, as the eager layer's does.
+ *
+ * <p>The initial states start at zero, or are read from a second value ({@link #forward(float[], int, float[], int,
+ * float[], int, List, boolean, Generator, boolean)}: a compiled {@code forwardWithState(x, h0, c0)} given other
+ * states), each sample's {@code [L (+ L), D * H]}: the layout of the last states above, without the output, so that
+ * one run's last states start another's as they are. PyTorch's {@code h0[l * D + d]} of sample n is row {@code l},
+ * columns {@code d * H ..}, {@code c0}'s rows {@code L ..}. Their gradient is the one the eager layer's kernels give
+ * {@code h0} and {@code c0}.
  */
 public final class RecurrentStack {
   private final RecurrentKernels.Mode mode;
@@ -56,6 +63,8 @@ public final class RecurrentStack {
   /** Per layer but the last: the dropout mask of its output, when the last forward dropped. */
   private final float[][] masks;
   private boolean dropped;
+  /** Per layer direction: its initial states {@code [N, H]} (h, then LSTM's c), gathered from the value that holds them. */
+  private final float[][][] initial;
 
   /**
    * @param mode the cell
@@ -102,6 +111,7 @@ public final class RecurrentStack {
     saved = new RecurrentKernels.Saved[layers * directions];
     masks = new float[layers][];
     batchFirst = lastStates ? new float[rows * width] : null;
+    initial = new float[layers * directions][mode.states][batch * hidden];
   }
 
   /** Values per sample of the stack's value: the output's {@code S * D * H}, and with last states each state's {@code L * D * H}. */
@@ -125,6 +135,15 @@ public final class RecurrentStack {
    */
   public void forward(float[] out, int outOff, float[] in, int inOff, List<Tensor> weights, boolean training, Generator rng,
       boolean keep) {
+    forward(out, outOff, in, inOff, null, 0, weights, training, rng, keep);
+  }
+
+  /**
+   * The same, the states starting at {@code init}'s ({@code [N, L (+ L), D * H]} from {@code initOff}, see the class), or
+   * at zero when it is null.
+   */
+  public void forward(float[] out, int outOff, float[] in, int inOff, float[] init, int initOff, List<Tensor> weights,
+      boolean training, Generator rng, boolean keep) {
     requireWeights(weights);
     int rows = steps * batch, gh = mode.gates * hidden, width = directions * hidden, sh = mode.states * hidden;
     CpuKernels.permute(inputs[0], 0, in, inOff, new int[] {batch, steps, inputSize}, new int[] {1, 0, 2}, false);
@@ -141,7 +160,13 @@ public final class RecurrentStack {
         if (bIh != null) {
           CpuKernels.addBiasRows(proj, 0, proj, 0, bIh.readBuffer(), bIh.offset(), rows, gh);
         }
-        saved[k] = RecurrentKernels.forward(mode, steps, batch, hidden, d == 1, proj, 0, null, 0, null, 0, wHh,
+        if (init != null) { // this layer direction's initial states, each sample's [H] out of its rows
+          for (int st = 0; st < mode.states; st++) {
+            MathKernels.copyRows(initial[k][st], 0, hidden, init, initOff + initialAt(k, st), initialPerSample(), hidden, batch);
+          }
+        }
+        float[] h0 = init == null ? null : initial[k][0], c0 = init == null || mode.states < 2 ? null : initial[k][1];
+        saved[k] = RecurrentKernels.forward(mode, steps, batch, hidden, d == 1, proj, 0, h0, 0, c0, 0, wHh,
             bHh == null ? null : bHh.readBuffer(), bHh == null ? 0 : bHh.offset(), states[k], keep);
         // the hidden states side by side: [S, N, D * H]
         MathKernels.copyRows(layerOut, d * hidden, width, states[k], 0, sh, hidden, rows);
@@ -175,8 +200,17 @@ public final class RecurrentStack {
 
   /** Where a sample's last state {@code s} (0 h, 1 LSTM's c) of layer direction {@code k} starts in its value. */
   private int stateAt(int k, int s) {
-    int width = directions * hidden;
-    return (steps + s * layers + k / directions) * width + k % directions * hidden;
+    return steps * directions * hidden + initialAt(k, s);
+  }
+
+  /** Where a sample's initial state {@code s} (0 h, 1 LSTM's c) of layer direction {@code k} starts in the value holding them. */
+  private int initialAt(int k, int s) {
+    return (s * layers + k / directions) * directions * hidden + k % directions * hidden;
+  }
+
+  /** Values per sample of the value holding the initial states: {@code L (+ L) * D * H}. */
+  public int initialPerSample() {
+    return mode.states * layers * directions * hidden;
   }
 
   /**
@@ -187,11 +221,20 @@ public final class RecurrentStack {
    * wanted).
    */
   public void backward(float[] dIn, int dInOff, boolean accumulate, float[] dOut, int dOutOff, List<Tensor> weights, Tensor[] grads) {
+    backward(dIn, dInOff, accumulate, dOut, dOutOff, null, 0, false, weights, grads);
+  }
+
+  /**
+   * The same, with the gradient of the initial states the last forward read into {@code dInit} ({@code [N, L (+ L), D *
+   * H]}, written, or added with {@code accumulateInit}; null when not wanted).
+   */
+  public void backward(float[] dIn, int dInOff, boolean accumulate, float[] dOut, int dOutOff, float[] dInit, int dInitOff,
+      boolean accumulateInit, List<Tensor> weights, Tensor[] grads) {
     requireWeights(weights);
     if (grads.length != weights.size()) {
       throw new IllegalArgumentException("recurrent: " + grads.length + " gradients for " + weights.size() + " parameters");
     }
-    int lowest = dIn != null ? 0 : layers; // the lowest layer whose input's or parameters' gradient is wanted
+    int lowest = dIn != null || dInit != null ? 0 : layers; // the lowest layer whose input's, states' or parameters' gradient is wanted
     for (int i = 0; i < grads.length && lowest == layers; i++) {
       if (grads[i] != null) {
         lowest = i / (perRun() * directions);
@@ -229,8 +272,21 @@ public final class RecurrentStack {
           addStateGradients(dStates, dOut, dOutOff, k);
         }
         Tensor gHh = grads[w + 1], gbHh = bias ? grads[w + 3] : null;
+        float[][] dInitial = dInit == null ? new float[2][] : initial[k]; // (the forward's copies are spent: reused)
         RecurrentKernels.backward(mode, steps, batch, hidden, d == 1, dStates, 0, weights.get(w + 1), saved[k], states[k], dProj,
-            null, null, gHh == null ? null : dwHh, gbHh == null ? null : dbHh);
+            dInitial[0], mode.states < 2 ? null : dInitial[1], gHh == null ? null : dwHh, gbHh == null ? null : dbHh);
+        if (dInit != null) { // each sample's rows of the initial states' gradient
+          for (int st = 0; st < mode.states; st++) {
+            for (int n = 0; n < batch; n++) {
+              int at = dInitOff + n * initialPerSample() + initialAt(k, st);
+              if (accumulateInit) {
+                CpuKernels.accumulate(dInit, at, initial[k][st], n * hidden, hidden);
+              } else {
+                System.arraycopy(initial[k][st], n * hidden, dInit, at, hidden);
+              }
+            }
+          }
+        }
         if (gHh != null) {
           CpuKernels.accumulate(gHh.buffer(), gHh.offset(), dwHh, 0, dwHh.length);
         }
