@@ -106,9 +106,8 @@ public final class KilnSeq2SeqLstm extends Seq2SeqLstm {
       CpuKernels.catForward(p.a11, 0, 16, p.a9, 0, 8, 0, n);
       CpuKernels.catForward(p.a11, 0, 16, p.a10, 0, 8, 8, n);
       // head Linear(in_features=16, out_features=3, bias=True): [N, 16] -> [N, 3]   Seq2SeqLstm.java:26
-      Blas.sgemm(false, true, n, 3, 16, 1f, p.a11, 0, 16, head.weight(), 16, 0f, out, 0, 3);
       Tensor headB = head.bias();
-      CpuKernels.addBiasRows(out, 0, out, 0, headB.readBuffer(), headB.offset(), n, 3);
+      Blas.linear(n, 3, 16, p.a11, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
       if (!Compiled.recording(x, encoder.weightIh(0, 0), encoder.weightHh(0, 0), encoder.biasIh(0, 0), encoder.biasHh(0, 0), encoder.weightIh(0, 1), encoder.weightHh(0, 1), encoder.biasIh(0, 1), encoder.biasHh(0, 1), decoder.weightIh(0, 0), decoder.weightHh(0, 0), decoder.biasIh(0, 0), decoder.biasHh(0, 0), decoder.weightIh(1, 0), decoder.weightHh(1, 0), decoder.biasIh(1, 0), decoder.biasHh(1, 0), head.weight(), head.bias())) {
         return Tensor.wrap(out, n, 3);
       }
@@ -298,12 +297,7 @@ public final class KilnSeq2SeqLstm extends Seq2SeqLstm {
         // head Linear(in_features=16, out_features=3, bias=True): gradient of [N, 16]   Seq2SeqLstm.java:26
         CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(18 /* head.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor headGW = Compiled.grad(head.weight(), needsGrad(17 /* head.weight() */));
-        if (headGW != null) {
-          Blas.sgemm(true, false, 3, 16, n, 1f, g.readBuffer(), g.offset(), 3, p.a11, 0, 16, 1f, headGW, 16);
-        }
-        if (dIn11 != null) {
-          Blas.sgemm(false, false, n, 16, 3, 1f, g.readBuffer(), g.offset(), 3, head.weight(), 16, 0f, dIn11, 0, 16);
-        }
+        Blas.linearBackward(n, 3, 16, g.readBuffer(), g.offset(), p.a11, 0, headGW, head.weight(), 0f, dIn11, 0);
         // Tensor.cat(List.of(last, dec.c().select(0, -1)), 1): gradient of [N, 8]   Seq2SeqLstm.java:26
         if (!need11) {
           return new Tensor[19];
