@@ -661,7 +661,7 @@ public final class Generator {
     // tensor fields (by value name, this.pos): their own name where generated code can use it, else tensor_<name>
     for (TensorIr t : ir.tensors()) {
       String name = t.field();
-      if (!referableTensor(ir, name) || name.contains(".")) { // (a block's tensor, h.0.mask: tensor_h_0_mask)
+      if (!referableTensor(ir, name) || t.inBlock()) { // (a block's tensor, h.0.mask: tensor_h_0_mask)
         name = "tensor_" + javaName(name);
         while (taken.contains(name) || out.containsValue(name) || generatedName(name)) {
           name += "_";
@@ -798,7 +798,7 @@ public final class Generator {
     }
     // Every tensor field the code reads must still have the shape and role (parameter or buffer) it was compiled for.
     for (TensorIr t : ir.tensors()) {
-      if (!t.field().contains(".")) { // (a block's, h.0.mask, is checked where its field below is set)
+      if (!t.inBlock()) { // (a block's, h.0.mask, is checked where its field below is set)
         ctor.addStatement("requireCompiledTensor($S, $L, $L, $L)", t.field(), t.field(), t.isParameter(), joined(t.shape()));
       }
     }
@@ -816,7 +816,7 @@ public final class Generator {
     }
     for (TensorIr t : ir.tensors()) {
       String field = tensorField(t);
-      if (t.field().contains(".")) { // transient: a reference to a block's tensor, found by its path
+      if (t.inBlock()) { // transient: a reference to a block's tensor, found by its path
         type.addField(TENSOR, field, Modifier.PRIVATE, Modifier.FINAL, Modifier.TRANSIENT);
         ctor.addStatement("this.$L = requireCompiledBlockTensor($S, $L, $L)", field, t.field(), t.isParameter(), joined(t.shape()));
       } else if (!field.equals(t.field())) { // transient: a second reference to the model's own tensor

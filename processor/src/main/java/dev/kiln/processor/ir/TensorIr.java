@@ -36,6 +36,11 @@ public record TensorIr(String field, String key, Kind kind, int[] shape, Source 
     return "this." + field;
   }
 
+  /** Whether a block holds it: its field is then a path from the model ({@code h.0.attn.bias}), not a field of the model's own. */
+  public boolean inBlock() {
+    return field.contains(".");
+  }
+
   public boolean isParameter() {
     return kind == Kind.PARAMETER;
   }
