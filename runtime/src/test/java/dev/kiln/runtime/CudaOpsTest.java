@@ -684,11 +684,13 @@ class CudaOpsTest {
 
   @Test
   void varAndStdAgreeWithTheCpu() {
-    // One dimension or several: the device's kiln_variance_over adds in the CPU's order (MathKernels.varianceOver), so
-    // bit for bit, values and gradients.
+    // One dimension or several: under 32 values an output, the device's kiln_variance_over adds in the CPU's order
+    // (MathKernels.varianceOver), so bit for bit, values and gradients; from 32 a warp or a block an output
+    // (kiln_variance_lines), to rounding.
     compare("var dim 1", Match.EXACT, in -> Ops.var(in[0], 1, true, false), Tensor.randn(3, 4, 5));
-    compare("var dim 0 biased keepdim", Match.EXACT, in -> Ops.var(in[0], 0, false, true), Tensor.randn(700, 6));
-    compare("std dim -1", Match.EXACT, in -> Ops.std(in[0], -1, true, false), randn(3f, 8, 1000));
+    compare("var dim 0 biased keepdim", Match.EXACT, in -> Ops.var(in[0], 0, false, true), Tensor.randn(30, 6));
+    compare("var dim 0 biased keepdim, a warp a column", Match.CLOSE, in -> Ops.var(in[0], 0, false, true), Tensor.randn(700, 6));
+    compare("std dim -1, a warp a row", Match.CLOSE, in -> Ops.std(in[0], -1, true, false), randn(3f, 8, 1000));
     compare("std dim 1 keepdim", Match.EXACT, in -> Ops.std(in[0], 1, false, true), Tensor.randn(3, 4, 5));
     compare("var of all values", Match.CLOSE, in -> Ops.var(in[0], true), Tensor.randn(30, 40));
     compare("std of all values", Match.CLOSE, in -> Ops.std(in[0], false), Tensor.randn(30, 40));
@@ -702,10 +704,12 @@ class CudaOpsTest {
 
   @Test
   void reductionsOverSeveralDimensionsAgreeWithTheCpu() {
-    // One run of adjacent dimensions is the reduce-along kernel, bit for bit; several runs are one pass on the CPU
-    // (in double) and a pass per run on CUDA (each rounded to float), so close.
-    compare("mean (2, 3)", Match.EXACT, in -> Ops.mean(in[0], new int[] {2, 3}, false), Tensor.randn(4, 6, 7, 9));
-    compare("sum (-1, -2) keepdim", Match.EXACT, in -> Ops.sum(in[0], new int[] {-1, -2}, true), Tensor.randn(4, 6, 7, 9));
+    // One run of adjacent dimensions is the reduce-along kernel, bit for bit under 32 values a line (a thread a line),
+    // to rounding from 32 (a warp or a block a line); several runs are one pass on the CPU (in double) and a pass per run
+    // on CUDA (each rounded to float), so close.
+    compare("mean (2, 3)", Match.EXACT, in -> Ops.mean(in[0], new int[] {2, 3}, false), Tensor.randn(4, 6, 3, 5));
+    compare("sum (-1, -2) keepdim", Match.EXACT, in -> Ops.sum(in[0], new int[] {-1, -2}, true), Tensor.randn(4, 6, 3, 5));
+    compare("mean (2, 3), a warp a line", Match.CLOSE, in -> Ops.mean(in[0], new int[] {2, 3}, false), Tensor.randn(4, 6, 7, 9));
     // Random values almost never round differently in another order; these do: 2^60 + 1 loses the 1 in double, so
     // index order gives 0.25 where the CPU's eight lanes (value 8 with value 0 in lane 0, 1 + r alone in lane 1) give
     // 1.25 + r. Bit for bit only if kiln_sum_along adds in the CPU's order.
@@ -723,11 +727,15 @@ class CudaOpsTest {
     compare("mean (3, 1) keepdim", Match.CLOSE, in -> Ops.mean(in[0], new int[] {3, 1}, true), Tensor.randn(4, 6, 7, 9));
     compare("sum (0, 2, 3)", Match.CLOSE, in -> Ops.sum(in[0], new int[] {0, 2, 3}, false), Tensor.randn(8, 3, 5, 5));
     compare("mean of every dimension", Match.CLOSE, in -> Ops.mean(in[0], new int[0], true), Tensor.randn(8, 3, 5));
-    compare("var (0, 2, 3)", Match.EXACT, in -> Ops.var(in[0], new int[] {0, 2, 3}, true, false), Tensor.randn(8, 3, 5, 5));
-    compare("std (1, 3) keepdim", Match.EXACT, in -> Ops.std(in[0], new int[] {1, 3}, false, true), Tensor.randn(4, 6, 7, 9));
+    compare("var (0, 2, 3)", Match.EXACT, in -> Ops.var(in[0], new int[] {0, 2, 3}, true, false), Tensor.randn(2, 3, 3, 5));
+    compare("var (0, 2, 3), a warp a channel", Match.CLOSE, in -> Ops.var(in[0], new int[] {0, 2, 3}, true, false),
+        Tensor.randn(8, 3, 5, 5));
+    compare("std (1, 3) keepdim", Match.EXACT, in -> Ops.std(in[0], new int[] {1, 3}, false, true), Tensor.randn(4, 6, 7, 5));
     compare("var (1, 3) of rows of 11 (values one by one)", Match.EXACT, in -> Ops.var(in[0], new int[] {1, 3}, true, false),
         Tensor.randn(5, 6, 7, 3, 11).add(100f));
     compare("var (0, 2, 4), four kept runs", Match.EXACT, in -> Ops.var(in[0], new int[] {0, 2, 4}, false, true),
+        Tensor.randn(3, 4, 5, 2, 2, 3));
+    compare("var (0, 2, 4), four kept runs, a warp an output", Match.CLOSE, in -> Ops.var(in[0], new int[] {0, 2, 4}, false, true),
         Tensor.randn(3, 4, 5, 2, 17, 3));
     // Eleven runs are more than the kernel's nine: composed on the device (mean, sub, mul, a sum per run), close.
     compare("var over five of nine dimensions", Match.CLOSE, in -> Ops.var(in[0], new int[] {0, 2, 4, 6, 8}, true, false),
@@ -867,6 +875,85 @@ class CudaOpsTest {
     float[] norms = Tensor.of(new float[] {1, Float.NaN, 2, 3, 4, 5}, 2, 3).to(gpu).norm(2, 1).toFloatArray();
     assertTrue(Float.isNaN(norms[0]), Arrays.toString(norms));
     assertEquals((float) Math.sqrt(50), norms[1], 1e-6);
+  }
+
+  /** Line lengths around the groups' thresholds (a thread below 32 values, a warp from 32, a block from 1024), and a long one. */
+  private static final int[] LINE_LENGTHS = {1, 31, 33, 1025, 50001};
+
+  @Test
+  void sumsAndVariancesOverFewLongAndManyShortLines() { // kiln_sum_lines and kiln_variance_lines, or a thread a line
+    for (int n : LINE_LENGTHS) {
+      Tensor rows = randn(2f, 3, n); // few rows: contiguous lines
+      Tensor columns = Tensor.randn(n, 5).add(3f); // five columns of n values, 5 apart
+      Tensor strided = Tensor.randn(2, n, 3);
+      String s = " of " + n;
+      compare("sum(-1), 3 rows" + s, Match.CLOSE, in -> Ops.sum(in[0], -1, false), rows);
+      compare("mean(0), 5 columns" + s, Match.CLOSE, in -> Ops.mean(in[0], 0, false), columns);
+      compare("sum(1) keepdim, [2, n, 3]" + s, Match.CLOSE, in -> Ops.sum(in[0], 1, true), strided);
+      boolean unbiased = n > 1; // one value's unbiased variance is NaN (as on the CPU: the tests with one value say so)
+      compare("var(-1), 3 rows" + s, Match.CLOSE, in -> Ops.var(in[0], -1, unbiased, false), rows);
+      compare("std(0) biased, 5 columns" + s, Match.CLOSE, in -> Ops.std(in[0], 0, false, false), columns);
+      compare("var (0, 2), [2, n, 3] over n's neighbours" + s, Match.CLOSE,
+          in -> Ops.var(in[0], new int[] {0, 2}, true, false), strided.permute(1, 0, 2));
+      repeatsBitForBit("sum(-1)" + s, t -> Ops.sum(t, -1, false), rows);
+      repeatsBitForBit("mean(0)" + s, t -> Ops.mean(t, 0, false), columns);
+      repeatsBitForBit("var(-1)" + s, t -> Ops.var(t, -1, unbiased, false), rows);
+      repeatsBitForBit("std(0)" + s, t -> Ops.std(t, 0, false, false), columns);
+    }
+    // batch norm's statistics: 8 channels of 4 * 40 * 40 = 6400 values, a block each, the runs [1, 4, 8, 1600, 1]
+    Tensor maps = Tensor.randn(4, 8, 40, 40).add(5f);
+    compare("var (0, 2, 3), per channel", Match.CLOSE, in -> Ops.var(in[0], new int[] {0, 2, 3}, false, false), maps);
+    compare("mean (0, 2, 3), per channel", Match.CLOSE, in -> Ops.mean(in[0], new int[] {0, 2, 3}, false), maps);
+    repeatsBitForBit("var (0, 2, 3)", t -> Ops.var(t, new int[] {0, 2, 3}, false, false), maps);
+    // many short lines: a thread each, the CPU's order (bit for bit); many strided lines of 33 values (16384 on: a thread each)
+    compare("sum(-1), 3000 rows of 7", Match.EXACT, in -> Ops.sum(in[0], -1, false), Tensor.randn(3000, 7));
+    compare("var(-1), 3000 rows of 7", Match.EXACT, in -> Ops.var(in[0], -1, true, false), Tensor.randn(3000, 7));
+    compare("sum(1), 16384 strided lines of 33", Match.EXACT, in -> Ops.sum(in[0], 1, false), Tensor.randn(2, 33, 8192));
+    compare("var(1), 16384 strided lines of 33", Match.EXACT, in -> Ops.var(in[0], 1, true, false), Tensor.randn(2, 33, 8192));
+    compare("sum(-1), 600 rows of 40 (a warp each)", Match.CLOSE, in -> Ops.sum(in[0], -1, false), Tensor.randn(600, 40));
+    compare("var(-1), 600 rows of 40 (a warp each)", Match.CLOSE, in -> Ops.var(in[0], -1, true, false), Tensor.randn(600, 40));
+    // a long line whose terms cancel: the tree must add every lane's share once (an exact sum of whole numbers)
+    float[] whole = new float[3 * 50001];
+    for (int i = 0; i < whole.length; i++) {
+      whole[i] = (i % 7) - 3;
+    }
+    float[] sums = Ops.sum(Tensor.of(whole, 3, 50001).to(gpu), -1, false).toFloatArray();
+    assertArrayEquals(Ops.sum(Tensor.of(whole, 3, 50001), -1, false).toFloatArray(), sums);
+  }
+
+  @Test
+  void crossEntropyOverFewLongAndManyShortRows() { // a block a row from 1024 classes (kiln_cross_entropy_lines_forward)
+    for (int classes : LINE_LENGTHS) {
+      String s = " [3, " + classes + "]";
+      Tensor logits = randn(3f, 3, classes);
+      Tensor target = labels(3, classes);
+      compare("cross_entropy per sample" + s, Match.CLOSE, in -> Ops.crossEntropyPerSample(in[0], in[1]), logits, target);
+      compare("cross_entropy mean" + s, Match.CLOSE, in -> Ops.crossEntropy(in[0], in[1], true), logits, target);
+      compare("cross_entropy sum of large logits" + s, Match.CLOSE, in -> Ops.crossEntropy(in[0], in[1], false),
+          randn(40f, 3, classes), target);
+      repeatsBitForBit("cross_entropy" + s, t -> Ops.crossEntropyPerSample(t, target.to(gpu)), logits);
+    }
+    compare("cross_entropy mean [700, 10]", Match.CLOSE, in -> Ops.crossEntropy(in[0], in[1], true), randn(2f, 700, 10), labels(700, 10));
+    compare("cross_entropy mean [40, 2000]", Match.CLOSE, in -> Ops.crossEntropy(in[0], in[1], true), randn(2f, 40, 2000), labels(40, 2000));
+  }
+
+  @Test
+  void whereGradientsOverLongRepeats() { // kiln_where_lines_backward where a branch value repeats 32 times or more
+    for (int n : LINE_LENGTHS) {
+      String s = " over " + n + " repeats";
+      Tensor a = Tensor.randn(n, 4);
+      Tensor b = Tensor.randn(4);
+      compare("where [n,4] ? [n,4] : [4]" + s, n < 32 ? Match.EXACT : Match.EXACT_VALUES,
+          in -> onDevice(Tensor.where(in[0].gt(in[1]), in[0], in[1])), a, b);
+      compare("where [n,4] ? scalar : [n,4]" + s, n < 8 ? Match.EXACT : Match.EXACT_VALUES,
+          in -> onDevice(Tensor.where(in[2], in[0], in[1])), Tensor.scalar(1.5f), a, a.gt(0f));
+      repeatsBitForBit("where's gradient" + s, t -> {
+        Kiln.manualSeed(7);
+        Tensor leaf = Tensor.randn(4).to(gpu).requiresGrad(true);
+        Tensor.where(t.gt(0f), t, leaf).backward(Tensor.randn(n, 4).to(gpu));
+        return leaf.grad();
+      }, a);
+    }
   }
 
   @Test

@@ -32,9 +32,10 @@ public final class ElementwiseKernels {
   private static final int ROWS_PER_CHUNK = 1024;
 
   /** The CUDA C source, public so that a test can compile it without a GPU. */
-  public static final String SOURCE = """
+  public static final String SOURCE = IndexKernels.LINE_REDUCE + """
       // Kernels with shared memory or warp shuffles are launched with 256 threads per block
-      // (ElementwiseKernels.THREADS); the others with any block size.
+      // (ElementwiseKernels.THREADS); the others with any block size. The *_lines kernels reduce long lines by groups
+      // of threads (IndexKernels.LINE_REDUCE, above, and its lineGroup).
 
       __device__ __forceinline__ float kiln_neg_inf() { return __int_as_float(0xff800000); }
 
@@ -341,6 +342,23 @@ public final class ElementwiseKernels {
         }
       }
 
+      // kiln_where_backward where its m sums are long (IndexKernels.lineGroup of m lines of n / m repeats, m apart): a
+      // group of threads a sum, lane k adding repeats k, k + group, ... in double, the lanes' sums met in LINE_REDUCE's
+      // tree. The CPU's float sum to rounding, the same bits from run to run.
+      extern "C" __global__ void kiln_where_lines_backward(float* dx, const float* g, const float* c, int nc, int m, int taken,
+          long long n, int group) {
+        __shared__ double red[256];
+        int size = (int) (n / m);
+        kiln_line_t here = kiln_line_here(group, size, m, m); // line j of [1, n / m, m] starts at j
+        double acc = 0.0;
+        for (int k = here.lane; here.live && k < size; k += group) {
+          long long i = here.base + (long long) k * m;
+          if ((c[(int) (i % nc)] != 0.0f) == (taken != 0)) acc += g[i];
+        }
+        acc = kiln_group_reduce(acc, red, group, 0);
+        if (here.live && here.lane == 0) dx[here.line] = (float) acc;
+      }
+
       // out[o, i] = factor * sum_k x[o, k, i], x seen as [outer, size, inner]: one thread an output,
       // added in double in the CPU's order (MathKernels.sumAlong), so the two agree bit for bit: a
       // row of one-value columns (inner == 1) over eight interleaved accumulators (value k of the
@@ -373,6 +391,20 @@ public final class ElementwiseKernels {
           }
           out[t] = (float) (acc * factor);
         }
+      }
+
+      // kiln_sum_along's sums over long lines, `group` threads a line (IndexKernels.lineGroup: a block from 1024 values, a
+      // warp from 32): lane k adds the line's values k, k + group, ... in double, the lanes' sums meet in LINE_REDUCE's
+      // tree. The CPU's sum to rounding (not its eight lanes' order), the same bits from run to run.
+      extern "C" __global__ void kiln_sum_lines(float* out, const float* x, int size, int inner, long long lines, int group,
+          float factor) {
+        __shared__ double red[256];
+        kiln_line_t here = kiln_line_here(group, size, inner, lines);
+        const float* v = x + here.base;
+        double acc = 0.0;
+        for (int k = here.lane; here.live && k < size; k += group) acc += v[(long long) k * inner];
+        acc = kiln_group_reduce(acc, red, group, 0);
+        if (here.live && here.lane == 0) out[here.line] = (float) (acc * factor);
       }
 
       // The variance over several dimensions, as the CPU's MathKernels.varianceOver: x seen as nine alternating runs
@@ -421,20 +453,63 @@ public final class ElementwiseKernels {
         return acc;
       }
 
+      // The runs' strides in x into st, and the offset of output o's first value (its kept coordinates from o).
+      __device__ long long kiln_var_base(long long o, const int* r, long long* st) {
+        long long stride = 1;
+        for (int j = 8; j >= 0; j--) { st[j] = stride; stride *= r[j]; }
+        long long rest = o, base = 0;
+        for (int j = 8; j >= 0; j -= 2) { base += (rest % r[j]) * st[j]; rest /= r[j]; }
+        return base;
+      }
+
       extern "C" __global__ void kiln_variance_over(float* out, float* mean, const float* x, long long outputs,
           int r0, int r1, int r2, int r3, int r4, int r5, int r6, int r7, int r8, int divisor) {
         long long o = (long long) blockIdx.x * blockDim.x + threadIdx.x;
         if (o < outputs) {
           int r[9] = {r0, r1, r2, r3, r4, r5, r6, r7, r8};
           long long st[9];
-          long long stride = 1;
-          for (int j = 8; j >= 0; j--) { st[j] = stride; stride *= r[j]; }
-          long long rest = o, base = 0;
-          for (int j = 8; j >= 0; j -= 2) { base += (rest % r[j]) * st[j]; rest /= r[j]; }
+          long long base = kiln_var_base(o, r, st);
           double count = (double) r[1] * r[3] * r[5] * r[7];
           double m = kiln_var_pass(x, base, r, st, 0.0, 0) / count;
           out[o] = (float) (kiln_var_pass(x, base, r, st, m, 1) / (double) divisor);
           mean[o] = (float) m;
+        }
+      }
+
+      // The offset of an output's reduced value j (0 <= j < r1 r3 r5 r7, in memory order: r7's coordinate fastest).
+      __device__ __forceinline__ long long kiln_var_at(long long base, int j, const int* r, const long long* st) {
+        int d = j % r[7];
+        j /= r[7];
+        int c = j % r[5];
+        j /= r[5];
+        int b = j % r[3];
+        return base + (long long) (j / r[3]) * st[1] + b * st[3] + c * st[5] + d * st[7];
+      }
+
+      // kiln_variance_over's outputs over many values, `group` threads an output (IndexKernels.lineGroup of the outputs,
+      // the count of reduced values and r8, their stride): lane k takes reduced values k, k + group, ..., the same two
+      // passes in double, each pass's lane sums met in LINE_REDUCE's tree. The CPU's to rounding, the same bits from run
+      // to run: batch norm's statistics over [N, C, H*W] are C lines of N*H*W values, a block each.
+      extern "C" __global__ void kiln_variance_lines(float* out, float* mean, const float* x, long long outputs,
+          int r0, int r1, int r2, int r3, int r4, int r5, int r6, int r7, int r8, int divisor, int group) {
+        __shared__ double red[256];
+        int r[9] = {r0, r1, r2, r3, r4, r5, r6, r7, r8};
+        long long st[9];
+        kiln_line_t here = kiln_line_here(group, 1, 1, outputs); // its line and lane; the offset from the runs
+        long long base = kiln_var_base(here.live ? here.line : 0, r, st);
+        int count = r1 * r3 * r5 * r7;
+        double s = 0.0;
+        for (int j = here.lane; here.live && j < count; j += group) s += x[kiln_var_at(base, j, r, st)];
+        double m = kiln_group_reduce(s, red, group, 0) / (double) count;
+        double q = 0.0;
+        for (int j = here.lane; here.live && j < count; j += group) {
+          double d = (double) x[kiln_var_at(base, j, r, st)] - m;
+          q = __dadd_rn(q, __dmul_rn(d, d));
+        }
+        q = kiln_group_reduce(q, red, group, 0);
+        if (here.live && here.lane == 0) {
+          out[here.line] = (float) (q / (double) divisor);
+          mean[here.line] = (float) m;
         }
       }
 
@@ -693,6 +768,22 @@ public final class ElementwiseKernels {
         for (int k = lane; k < classes; k += 32) pr[k] = expf(xr[k] - m) / s;
         // log(sum) - (x[target] - max): the maximum subtracted first, as for log-softmax
         if (lane == 0) losses[row] = (float) (log(sd) - (double) (xr[(int) targets[row]] - m));
+      }
+
+      // kiln_cross_entropy_forward for rows of many classes, `group` threads a row (IndexKernels.lineGroup: a block from
+      // 1024 classes, where a warp would leave a row of 50k classes some 1600 values a lane), the same formulas;
+      // LINE_REDUCE's tree (softmax's kiln_line_exp_sum) instead of the warp's.
+      extern "C" __global__ void kiln_cross_entropy_lines_forward(
+          float* losses, float* probs, const float* logits, const float* targets, int rows, int classes, int group) {
+        __shared__ double red[256];
+        kiln_line_t here = kiln_line_here(group, classes, 1, rows);
+        const float* xr = logits + here.base;
+        float* pr = probs + here.base;
+        float m;
+        double sd = kiln_line_exp_sum(xr, here, classes, 1, group, red, &m);
+        float s = (float) sd;
+        for (int k = here.lane; here.live && k < classes; k += group) pr[k] = expf(xr[k] - m) / s;
+        if (here.live && here.lane == 0) losses[here.line] = (float) (log(sd) - (double) (xr[(int) targets[here.line]] - m));
       }
 
       // dlogits[r, j] = (probs[r, j] - (j == target[r])) * scale[r * scaleStride] * factor: the
@@ -1155,24 +1246,38 @@ public final class ElementwiseKernels {
 
   /**
    * The gradient of {@link #where}'s {@code a} ({@code taken}) or {@code b} branch, {@code m} values:
-   * {@code g} where the condition chose that branch, summed over the repeats in index order in float.
+   * {@code g} where the condition chose that branch, summed over the repeats: a thread a value in
+   * index order in float (the CPU's bits), or, where {@link IndexKernels#lineGroup} gives the
+   * {@code n / m} repeats more than a thread, a group of threads a value (to rounding).
    */
   public static void whereBackward(long dx, long g, long c, int nc, int m, boolean taken, long n) {
     requireCount("where_backward", n);
     require(m > 0 && nc > 0 && n % m == 0 && n % nc == 0 || n == 0 && m >= 0, "where_backward",
         "a branch of " + m + " values and a condition of " + nc + " do not repeat over " + n);
+    int group = m == 0 ? 1 : IndexKernels.lineGroup(m, (int) (n / m), m);
+    if (group > 1) {
+      IndexKernels.launchLines(kernel("kiln_where_lines_backward"), m, group, dx, g, c, nc, m, taken ? 1 : 0, n, group);
+      return;
+    }
     kernel("kiln_where_backward").launch1d(m, dx, g, c, nc, m, taken ? 1 : 0, n);
   }
 
   /**
-   * {@code out[o, i] = factor * sum_k x[o, k, i]} over {@code [outer, size, inner]}, added in double
-   * in the CPU's order ({@code MathKernels.sumAlong}: eight interleaved accumulators over a row of
-   * {@code inner == 1}, index order down a column otherwise), so the two agree bit for bit.
+   * {@code out[o, i] = factor * sum_k x[o, k, i]} over {@code [outer, size, inner]}, added in double.
+   * Short lines (where {@link IndexKernels#lineGroup} gives a thread a line) in the CPU's order
+   * ({@code MathKernels.sumAlong}: eight interleaved accumulators over a row of {@code inner == 1},
+   * index order down a column otherwise), so the two agree bit for bit; longer lines by a warp or a
+   * block each ({@code kiln_sum_lines}), in a tree fixed by the sizes: the CPU's to rounding.
    */
   public static void sumAlong(long out, long x, int outer, int size, int inner, float factor) {
     requireDims("sum_along", outer, size, inner);
     long outputs = (long) outer * inner;
     requireCount("sum_along", outputs);
+    int group = IndexKernels.lineGroup(outputs, size, inner);
+    if (group > 1) {
+      IndexKernels.launchLines(kernel("kiln_sum_lines"), outputs, group, out, x, size, inner, outputs, group, factor);
+      return;
+    }
     kernel("kiln_sum_along").launch1d(outputs, out, x, outer, size, inner, factor);
   }
 
@@ -1181,14 +1286,25 @@ public final class ElementwiseKernels {
 
   /**
    * The variance over reduced runs ({@code Shapes.reductionRuns}, at most {@value #VARIANCE_RUNS}), as the
-   * CPU's {@code MathKernels.varianceOver}: per output two passes in double in the CPU's order (so the same
-   * bits), {@code out} the sum of squared differences over {@code divisor}, {@code mean} each output's mean.
+   * CPU's {@code MathKernels.varianceOver}: per output two passes in double, {@code out} the sum of squared
+   * differences over {@code divisor}, {@code mean} each output's mean. A thread an output in the CPU's order (so
+   * the same bits) where {@link IndexKernels#lineGroup} gives an output's values a thread (few of them, or many
+   * strided outputs); else a warp or a block an output ({@code kiln_variance_lines}: batch norm's statistics, C
+   * outputs of N*H*W values), to rounding.
    */
   public static void varianceOver(long out, long mean, long x, int[] runs, int divisor) {
     int[] r = varianceRuns(runs);
     long outputs = (long) r[0] * r[2] * r[4] * r[6] * r[8];
     requireCount("variance_over", outputs);
     if (outputs == 0) {
+      return;
+    }
+    long count = (long) r[1] * r[3] * r[5] * r[7];
+    requireCount("variance_over", count);
+    int group = IndexKernels.lineGroup(outputs, (int) count, r[8]); // r8: the stride of an output's innermost values
+    if (group > 1) {
+      IndexKernels.launchLines(kernel("kiln_variance_lines"), outputs, group, out, mean, x, outputs,
+          r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], divisor, group);
       return;
     }
     kernel("kiln_variance_over").launch1d(outputs, out, mean, x, outputs, r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8],
@@ -1386,14 +1502,21 @@ public final class ElementwiseKernels {
 
   /**
    * Cross-entropy per row of {@code logits[rows, classes]}: writes the softmax into
-   * {@code probs[rows, classes]} and each row's loss into {@code losses[rows]}. The targets,
-   * class indices stored as floats, must have been checked on the host: the kernel reads
+   * {@code probs[rows, classes]} and each row's loss into {@code losses[rows]}: a warp a row, or a
+   * block a row of {@value IndexKernels#BLOCK_LINE} classes or more ({@link IndexKernels#lineGroup}).
+   * The targets, class indices stored as floats, must have been checked on the host: the kernel reads
    * {@code logits[r, (int) target[r]]} unchecked.
    */
   public static void crossEntropyForward(long losses, long probs, long logits, long targets, int rows, int classes) {
     requireDims("cross_entropy_forward", rows, classes);
     require(rows == 0 || classes > 0, "cross_entropy_forward", rows + " rows of 0 classes have no loss");
     if (rows == 0) {
+      return;
+    }
+    int group = IndexKernels.lineGroup(rows, classes, 1);
+    if (group == IndexKernels.THREADS) { // a long row: a block, LINE_REDUCE's
+      IndexKernels.launchLines(kernel("kiln_cross_entropy_lines_forward"), rows, group, losses, probs, logits, targets, rows,
+          classes, group);
       return;
     }
     kernel("kiln_cross_entropy_forward").launch(blocks("cross_entropy_forward", rows, ROWS_PER_BLOCK), 1, THREADS, 0,

@@ -73,6 +73,20 @@ public final class IndexKernels {
         __syncthreads();
         return r;
       }
+
+      // Softmax's statistics of the calling group's line (values v[j * inner]): its maximum (fmaxf's within a lane, then
+      // the tree's) into *max, and the sum of expf(v - max) in double, returned; in every thread of the group. Shared by
+      // the softmax and cross-entropy line kernels.
+      __device__ double kiln_line_exp_sum(const float* v, kiln_line_t here, int size, int inner, int group, double* red,
+          float* max) {
+        float m = __int_as_float(0xff800000);
+        for (int j = here.lane; here.live && j < size; j += group) m = fmaxf(m, v[(long long) j * inner]);
+        m = (float) kiln_group_reduce(m, red, group, 1);
+        double sd = 0.0;
+        for (int j = here.lane; here.live && j < size; j += group) sd += expf(v[(long long) j * inner] - m);
+        *max = m;
+        return kiln_group_reduce(sd, red, group, 0);
+      }
       """;
 
   /** The CUDA C source, public so that a test can compile it without a GPU. */
@@ -169,13 +183,8 @@ public final class IndexKernels {
           int group, int takeLog) {
         __shared__ double red[256];
         kiln_line_t here = kiln_line_here(group, size, inner, lines);
-        const float* v = x + here.base;
-        float m = __int_as_float(0xff800000);
-        for (int j = here.lane; here.live && j < size; j += group) m = fmaxf(m, v[(long long) j * inner]);
-        m = (float) kiln_group_reduce(m, red, group, 1);
-        double sd = 0.0;
-        for (int j = here.lane; here.live && j < size; j += group) sd += expf(v[(long long) j * inner] - m);
-        sd = kiln_group_reduce(sd, red, group, 0);
+        float m;
+        double sd = kiln_line_exp_sum(x + here.base, here, size, inner, group, red, &m);
         float s = (float) sd, ls = (float) log(sd);
         for (int j = here.lane; here.live && j < size; j += group) {
           long long at = here.base + (long long) j * inner;

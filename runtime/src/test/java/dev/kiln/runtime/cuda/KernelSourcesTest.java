@@ -42,11 +42,11 @@ class KernelSourcesTest {
         "kiln_exp_forward", "kiln_log_forward", "kiln_log_backward", "kiln_sin_forward", "kiln_sin_backward", "kiln_cos_forward", "kiln_cos_backward", "kiln_sqrt_forward", "kiln_sqrt_backward",
         "kiln_std_backward",
         "kiln_abs_forward", "kiln_abs_backward", "kiln_neg", "kiln_pow_forward", "kiln_pow_backward",
-        "kiln_transpose", "kiln_permute", "kiln_where", "kiln_where_backward", "kiln_compare", "kiln_sum_along", "kiln_spread_along", "kiln_variance_over", "kiln_variance_backward", "kiln_dropout", "kiln_mul", "kiln_div", "kiln_div_backward", "kiln_add_repeated", "kiln_mul_repeated", "kiln_scale", "kiln_fill_scaled",
+        "kiln_transpose", "kiln_permute", "kiln_where", "kiln_where_backward", "kiln_where_lines_backward", "kiln_compare", "kiln_sum_along", "kiln_sum_lines", "kiln_spread_along", "kiln_variance_over", "kiln_variance_lines", "kiln_variance_backward", "kiln_dropout", "kiln_mul", "kiln_div", "kiln_div_backward", "kiln_add_repeated", "kiln_mul_repeated", "kiln_scale", "kiln_fill_scaled",
         "kiln_sum_partials", "kiln_sum_finish", "kiln_sum_rows",
         "kiln_softmax_rows_forward", "kiln_softmax_rows_backward",
         "kiln_softmax_strided_forward", "kiln_softmax_strided_backward",
-        "kiln_cross_entropy_forward", "kiln_cross_entropy_backward",
+        "kiln_cross_entropy_forward", "kiln_cross_entropy_lines_forward", "kiln_cross_entropy_backward",
         "kiln_l1_forward", "kiln_l1_backward", "kiln_mse_forward", "kiln_mse_backward",
         "kiln_max_pool2d_forward", "kiln_max_pool2d_backward", "kiln_avg_pool2d_forward", "kiln_avg_pool2d_backward",
         "kiln_clamp_forward", "kiln_clamp_backward"));
