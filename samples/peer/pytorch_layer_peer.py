@@ -45,7 +45,24 @@ def cases(n):
         ("sort(-1), 1000 values", [(n, 1000)], lambda x: torch.sort(x, dim=-1, stable=True).values),
         ("sort(-1), 50k values", [(4, 50000)], lambda x: torch.sort(x, dim=-1, stable=True).values),
         ("topk(5, -1), 50k classes", [(4, 50000)], lambda x: x.topk(5, -1).values),
+        ("sum(-1), long rows", [(4, 50000)], lambda x: x.sum(-1)),
+        ("sum(0), long columns", [(50000, 32)], lambda x: x.sum(0)),
+        ("var(-1), long rows", [(4, 50000)], lambda x: x.var(-1, unbiased=False)),
+        ("cross_entropy, 50k classes", [(4, 50000)], lambda x: F.cross_entropy(x, labels_for(x))),
+        ("cross_entropy, 1000 classes", [(n, 1000)], lambda x: F.cross_entropy(x, labels_for(x))),
+        ("where, a row repeated", [(4096, 64), (64,)], lambda x, b: torch.where(x > 0, x, b)),
     ]
+
+
+_labels = {}
+
+
+def labels_for(x):
+    """Row r's label 7919 r mod classes, made once a shape and device (LayerBench.labelsFor's)."""
+    key = (tuple(x.shape), x.device)
+    if key not in _labels:
+        _labels[key] = torch.arange(x.shape[0], device=x.device) * 7919 % x.shape[1]
+    return _labels[key]
 
 
 def median_ms(fn, steps, sync):

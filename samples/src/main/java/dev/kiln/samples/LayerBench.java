@@ -11,7 +11,8 @@ import java.util.function.Function;
  * {@code bench --model layers}: the seed CNN's layers one at a time (and the CIFAR-10 net's 5x5
  * convolution, the smooth activations over the CNN's feature maps, and GELU and layer norm over a
  * transformer block's {@code [batch, 128 tokens, 256]}, and the line kernels: log-sum-exp, norm,
- * running sums, maxima, sort and topk over long and short rows), each as Kiln's eager operation and as PyTorch's functional call in
+ * running sums, maxima, sort and topk over long and short rows; sums, variances, cross-entropy and where's gradient
+ * over a few long lines), each as Kiln's eager operation and as PyTorch's functional call in
  * {@code samples/peer/pytorch_layer_peer.py}, which builds the same cases under the same names.
  * This is where a whole-step gap is traced to a kernel: the step times in {@code bench} add these up.
  *
@@ -81,8 +82,32 @@ final class LayerBench {
             in -> Ops.logsumexp(in[0], -1, false)),
         new Case("sort(-1), 1000 values", "[" + batch + ", 1000]", new int[][] {{batch, 1000}}, in -> Ops.sort(in[0], -1, false).values()),
         new Case("sort(-1), 50k values", "[4, 50000]", new int[][] {{4, 50000}}, in -> Ops.sort(in[0], -1, false).values()),
-        new Case("topk(5, -1), 50k classes", "[4, 50000]", new int[][] {{4, 50000}}, in -> in[0].topk(5, -1, true).values()));
+        new Case("topk(5, -1), 50k classes", "[4, 50000]", new int[][] {{4, 50000}}, in -> in[0].topk(5, -1, true).values()),
+        // sums, variances, cross-entropy and where's gradient over a few long lines (a block a line on CUDA) and many short ones
+        new Case("sum(-1), long rows", "[4, 50000]", new int[][] {{4, 50000}}, in -> Ops.sum(in[0], -1, false)),
+        new Case("sum(0), long columns", "[50000, 32]", new int[][] {{50000, 32}}, in -> Ops.sum(in[0], 0, false)),
+        new Case("var(-1), long rows", "[4, 50000]", new int[][] {{4, 50000}}, in -> Ops.var(in[0], -1, false, false)),
+        new Case("cross_entropy, 50k classes", "[4, 50000]", new int[][] {{4, 50000}},
+            in -> Ops.crossEntropy(in[0], labelsFor(in[0]), true)),
+        new Case("cross_entropy, 1000 classes", "[" + batch + ", 1000]", new int[][] {{batch, 1000}},
+            in -> Ops.crossEntropy(in[0], labelsFor(in[0]), true)),
+        new Case("where, a row repeated", "[4096, 64], [64]", new int[][] {{4096, 64}, {64}},
+            in -> Tensor.where(in[0].gt(0f), in[0], in[1])));
   }
+
+  /** Labels for the rows of {@code logits [rows, classes]}: row r's is {@code 7919 r mod classes} (the peer's), made once a shape and device. */
+  private static Tensor labelsFor(Tensor logits) {
+    int rows = logits.size(0), classes = logits.size(1);
+    return LABELS.computeIfAbsent(rows + "x" + classes + " " + logits.device(), k -> {
+      int[] l = new int[rows];
+      for (int r = 0; r < rows; r++) {
+        l[r] = (int) (7919L * r % classes);
+      }
+      return Tensor.labels(l).to(logits.device());
+    });
+  }
+
+  private static final java.util.Map<String, Tensor> LABELS = new java.util.concurrent.ConcurrentHashMap<>();
 
   /** Median milliseconds of {@code c}'s forward under {@code noGrad} ({@code train == false}) or of a training pass. */
   static double time(Case c, Device device, boolean train, int steps) {
