@@ -38,11 +38,12 @@ public class RuntimeSources {
       Files.writeString(dir.resolve(c[1] + ".cu.new"), (String) k.getField("SOURCE").get(null));
       Files.move(dir.resolve(c[1] + ".cu.new"), dir.resolve(c[1] + ".cu"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
     }
-    for (String name : new String[] {"ElementwiseKernels", "OptimKernels", "OptimKernels$Table", "BatchNormKernels", "CudaKernel"}) {
+    for (String name : new String[] {"ElementwiseKernels", "OptimKernels", "OptimKernels$Table", "BatchNormKernels", "CudaKernel",
+        "IndexKernels"}) {
       for (Field f : Class.forName(PKG + name).getDeclaredFields()) {
-        if (Modifier.isStatic(f.getModifiers()) && f.getType() == int.class) {
+        if (Modifier.isStatic(f.getModifiers()) && (f.getType() == int.class || f.getType() == long.class)) {
           f.setAccessible(true);
-          constants.append(name.replace('$', '.')).append('.').append(f.getName()).append('=').append(f.getInt(null)).append('\n');
+          constants.append(name.replace('$', '.')).append('.').append(f.getName()).append('=').append(f.getLong(null)).append('\n');
         }
       }
     }

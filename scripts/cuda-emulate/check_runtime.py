@@ -140,6 +140,10 @@ class Kiln:
         self.ROWS_PER_BLOCK = constants["ElementwiseKernels.ROWS_PER_BLOCK"]
         self.SUM_BLOCKS = constants["ElementwiseKernels.SUM_BLOCKS"]
         self.ROWS_PER_CHUNK = constants["ElementwiseKernels.ROWS_PER_CHUNK"]
+        self.LINE_THREADS = constants["IndexKernels.THREADS"]
+        self.BLOCK_LINE = constants["IndexKernels.BLOCK_LINE"]
+        self.WARP_LINE = constants["IndexKernels.WARP_LINE"]
+        self.MANY_STRIDED_LINES = constants["IndexKernels.MANY_STRIDED_LINES"]
         self.LIST = constants["OptimKernels.LIST"]
         self.CHUNK = constants["OptimKernels.CHUNK"]
         self.tables = []  # (entries of one OptimKernels.launch call, [(blocks, bytes) per table]) for the Java check
@@ -164,6 +168,18 @@ class Kiln:
     @staticmethod
     def blocks(count, per):
         return (count + per - 1) // per
+
+    def line_group(self, lines, size, inner):
+        """IndexKernels.lineGroup: threads a line of [outer, size, inner] takes."""
+        if inner > 1 and lines >= self.MANY_STRIDED_LINES:
+            return 1
+        return self.LINE_THREADS if size >= self.BLOCK_LINE else 32 if size >= self.WARP_LINE else 1
+
+    def launch_lines(self, kernel, lines, group, *args):
+        """IndexKernels.launchLines: THREADS / group lines a block of THREADS."""
+        per = self.LINE_THREADS // group
+        if lines > 0:
+            self._launch(self.ew, kernel, self.blocks(lines, per), self.LINE_THREADS, *args)
 
     # CoreKernels
     def fill(self, out, value, n):
@@ -219,6 +235,11 @@ class Kiln:
     def cross_entropy_forward(self, losses, probs, logits, targets, rows, classes):
         assert rows == 0 or classes > 0
         if rows == 0:
+            return
+        group = self.line_group(rows, classes, 1)
+        if group == self.LINE_THREADS:  # a long row: a block (LINE_REDUCE's)
+            self.launch_lines("kiln_cross_entropy_lines_forward", rows, group, losses, probs, logits, targets, rows, classes,
+                              group)
             return
         self._launch(self.ew, "kiln_cross_entropy_forward", self.blocks(rows, self.ROWS_PER_BLOCK), self.THREADS,
                      losses, probs, logits, targets, rows, classes)
@@ -575,7 +596,7 @@ def confident(x, at, offset=30.0):
 
 def check_cross_entropy(k):
     for rows, classes, data in ((1, 1, "normal"), (9, 10, "normal"), (64, 33, "normal"), (17, 100, "normal"),
-                                (5, 1000, "normal"), (3, 2, "normal"), (8, 32, "normal"), (40, 7, "normal"),
+                                (5, 1000, "normal"), (3, 1025, "normal"), (2, 5001, "normal"), (3, 2, "normal"), (8, 32, "normal"), (40, 7, "normal"),
                                 (64, 10, "confident"), (9, 100, "confident"), (9, 40, "nan/inf")):
         seed("cross_entropy", rows, classes, data)
         x = (3 * rng.standard_normal((rows, classes))).astype(f32)
@@ -1255,6 +1276,58 @@ def check_along(k):
                     "dx#": bit_mismatches(dx.a, spread)})
 
 
+def check_lines(k):
+    """The long-line reductions ElementwiseKernels launches by IndexKernels.lineGroup's groups (kiln_sum_lines,
+    kiln_variance_lines, kiln_where_lines_backward; cross-entropy's rows in check_cross_entropy): against float64, and
+    the same bits from a second launch."""
+    for outer, size, inner in ((3, 33, 1), (2, 1025, 1), (1, 50001, 1), (2, 40, 3), (1, 1100, 5)):
+        group = k.line_group(outer * inner, size, inner)
+        assert group > 1
+        seed("sum_lines", outer, size, inner)
+        x = rng.standard_normal((outer, size, inner)).astype(f32)
+        factor = f32(1) / f32(size)
+        xb, outs = k.array(x.reshape(-1)), [k.empty(outer * inner) for _ in range(2)]
+        for out in outs:
+            k.launch_lines("kiln_sum_lines", outer * inner, group, out, xb, size, inner, outer * inner, group, factor)
+        report(f"sum_lines [{outer}, {size}, {inner}] group {group}",
+               {**errs("out", outs[0].a, x.astype(np.float64).sum(1).reshape(-1) * np.float64(factor)),
+                "repeat#": bit_mismatches(outs[0].a, outs[1].a)})
+    # runs padded to nine (kept, reduced, ..., kept): batch norm's [1, N, C, H*W, 1], a reduced first dimension, four runs
+    for runs in ((1, 1, 1, 1, 1, 4, 3, 400, 1), (1, 1, 1, 1, 1, 1, 1, 700, 6), (2, 3, 1, 5, 2, 1, 1, 17, 3),
+                 (1, 1, 1, 1, 1, 1, 2, 33, 1)):
+        outputs = runs[0] * runs[2] * runs[4] * runs[6] * runs[8]
+        count = runs[1] * runs[3] * runs[5] * runs[7]
+        group = k.line_group(outputs, count, runs[8])
+        assert group > 1
+        seed("variance_lines", *runs)
+        x = (rng.standard_normal(runs) + 100).astype(f32)
+        x64 = x.astype(np.float64)
+        want = x64.var(axis=(1, 3, 5, 7), ddof=1).reshape(-1)
+        xb = k.array(x.reshape(-1))
+        got = [(k.empty(outputs), k.empty(outputs)) for _ in range(2)]
+        for out, mean in got:
+            k.launch_lines("kiln_variance_lines", outputs, group, out, mean, xb, outputs, *runs, count - 1, group)
+        report(f"variance_lines runs {list(runs)} group {group}",
+               {**errs("var", got[0][0].a, want), **errs("mean", got[0][1].a, x64.mean(axis=(1, 3, 5, 7)).reshape(-1)),
+                "repeat#": bit_mismatches(got[0][0].a, got[1][0].a)})
+    for m, repeats, nc in ((1, 5000, 5000), (4, 33, 4), (6, 1025, 6 * 1025), (3, 2000, 1)):
+        n = m * repeats
+        group = k.line_group(m, repeats, m)
+        assert group > 1
+        seed("where_lines", m, repeats, nc)
+        g = rng.standard_normal(n).astype(f32)
+        c = (rng.standard_normal(nc) > 0).astype(f32)
+        for taken in (1, 0):
+            chosen = (np.resize(c, n) != 0) == bool(taken)
+            want = np.where(chosen, g.astype(np.float64), 0).reshape(repeats, m).sum(0)
+            outs = [k.empty(m) for _ in range(2)]
+            gb, cb = k.array(g), k.array(c)
+            for dx in outs:
+                k.launch_lines("kiln_where_lines_backward", m, group, dx, gb, cb, nc, m, taken, n, group)
+            report(f"where_lines_backward m={m} repeats={repeats} nc={nc} taken={taken} group {group}",
+                   {**errs("dx", outs[0].a, want), "repeat#": bit_mismatches(outs[0].a, outs[1].a)})
+
+
 def check_transpose(k):
     for rows, cols in ((1, 1), (1, 7), (37, 301), (300, 2), (0, 5)):
         seed("transpose", rows, cols)
@@ -1329,7 +1402,7 @@ def main():
     sections = [("core", check_core), ("activations", check_activations), ("arithmetic", check_arithmetic),
                 ("sums", check_sums), ("softmax", check_softmax), ("cross-entropy", check_cross_entropy),
                 ("losses", check_losses), ("max pooling", check_max_pool), ("bn", check_batch_norm),
-                ("math", check_math), ("along", check_along), ("transpose", check_transpose), ("dropout", check_dropout),
+                ("math", check_math), ("along", check_along), ("lines", check_lines), ("transpose", check_transpose), ("dropout", check_dropout),
                 ("sgd", lambda k: check_sgd(k, OPT_SIZES, "37 params", LATE)),
                 ("sgd", lambda k: check_sgd(k, [5] * 32 + [0], "32 + one empty", set())),
                 ("adam", lambda k: check_adam(k, OPT_SIZES, "37 params", LATE)),
