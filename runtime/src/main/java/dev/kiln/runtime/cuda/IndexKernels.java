@@ -26,8 +26,9 @@ public final class IndexKernels {
   static final long MANY_STRIDED_LINES = 16384;
 
   /**
-   * CUDA C of the line reductions, shared by the index and sort families: {@code kiln_line_here},
-   * {@code kiln_line_base} and {@code kiln_group_reduce} (a sum or a maximum). A line of {@code x}
+   * CUDA C of the line reductions, shared by the index, sort and element-wise families: {@code kiln_line_here},
+   * {@code kiln_line_base}, {@code kiln_group_reduce} (a sum or a maximum) and {@code kiln_line_exp_sum} (softmax's
+   * and cross-entropy's maximum and sum of exponentials). A line of {@code x}
    * seen as {@code [outer, size, inner]} is reduced by a group of 1, 32 or 256 threads ({@link
    * #lineGroup}), {@code 256 / group} lines to a block; the group's partial results meet in shared
    * memory in a tree fixed by the group (for 256, {@code BatchNormKernels.BLOCK_SUM}'s tree), so a
