@@ -156,12 +156,17 @@ public enum Message {
       + " (h.mul(h.gt(0))), compare an input or a buffer, or leave out @Model to run it eagerly"),
   MASK_COMPARED_WITH("%s: a compiled mask compares with a constant (%s.%s(0)), not %s"),
   MASK_COMPARED_TWICE("%s: %s is a mask already (a comparison); compare the input or buffer once (%s)"),
-  MASK_AS_VALUE("%s: %s is a mask of the buffer %s, which %s reads as a mask only (x.maskedFill(mask, value)); to use"
-      + " 0/1 values, register them as a float buffer and read it (x.mul(keep)), or compare an input (ids.ne(0))"),
   MASK_REASSIGNED("%s: the mask %s is assigned once, where it is declared (Tensor %s = ...eq(0);), and never reassigned;"
       + " give the other value a local of its own"),
   MASK_UNUSED("the mask %s is never used: %s reads it in no masked fill and no value; use it or drop it"),
   MASK_VIEW("%s: %s"),
+  BUFFER_SLICE("%s: %s of %s: %s"),
+  PARAMETER_SLICE("%s: %s; a compiled forward slices and views buffers (their values computed again when they"
+      + " change), not parameters, whose gradient would flow back through the slice: declare the parameter at the size forward"
+      + " reads, or register the tensor as a buffer if it does not train"),
+  BUFFER_SLICE_BOUND("%s: argument '%s' of %s is not a compile-time constant; a compiled forward slices a buffer (nanoGPT's"
+      + " bias[:, :, :T, :T]) with constant bounds, its sequence length being fixed: write the length as a constant (static final"
+      + " int T = ...;), not a size read at run time"),
   // blocks (Module subclasses held as fields, their forward inlined) and ModuleList
   BLOCK_NO_SOURCE("%s: the block %s is a Module whose source is not in this compilation (a class from a jar or another"
       + " module), so the compiler cannot read its layers and its forward; compile its source with the model, or leave out"

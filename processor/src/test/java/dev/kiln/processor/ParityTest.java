@@ -429,6 +429,7 @@ class ParityTest {
     "PaddedText, forward",
     "PaddedMeanPool, forward",
     "ActivationMasks, forward",
+    "SlicedMasks, forward",
   })
   void masksComputedInForwardMatchEagerBitForBit(String source, String methodName) throws ReflectiveOperationException {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(source));
@@ -603,6 +604,7 @@ class ParityTest {
     "BlockLoops, test.BlockLoops, test.KilnBlockLoops, 4, 3",
     "BlockLoops, test.BlockLoops.stack(), test.KilnStack, 6, 6",
     "OwnMethods, test.OwnMethods, test.KilnOwnMethods, 6:8, 3",
+    "SlicedMasks, test.SlicedMasks, test.KilnSlicedMasks, 6:8, 3",
   })
   void compiledMatchesEager(String source, String eagerName, String compiledName, String sampleShape, int classes) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(source));
@@ -1054,6 +1056,7 @@ class ParityTest {
     "PaddedText, test.PaddedText, test.KilnPaddedText, ids:6, 3",
     "PaddedMeanPool, test.PaddedMeanPool, test.KilnPaddedMeanPool, ids:6, 3",
     "ActivationMasks, test.ActivationMasks, test.KilnActivationMasks, 4:8, 3",
+    "SlicedMasks, test.SlicedMasks, test.KilnSlicedMasks, 6:8, 3",
   })
   void frozenLayersGiveTheEagerGradients(String source, String eagerName, String compiledName, String sampleShape,
       int classes) {
