@@ -149,8 +149,8 @@ public enum Message {
   // masks computed in forward (a local holding a comparison of an input or a buffer with a constant)
   COMPARE_SHAPES("%s: a comparison of %s from %s with %s from %s: %s; a compiled comparison of two values takes one shape,"
       + " or repeats one over the other along a run of adjacent dimensions, as an add does (h.lt(h.mean(-1, true)))"),
-  WHERE_SHAPES("%s: a compiled where takes a, b and the mask of one shape: a is %s from %s, %s %s from %s; expand or"
-      + " reshape them to one shape first, or use a.maskedFill(mask, c) for a constant b"),
+  WHERE_SHAPES("%s: a compiled where broadcasts a, b and the mask as PyTorch does, but a is %s from %s, b %s from %s and the"
+      + " mask %s from %s: %s; a size of 1 repeats, other sizes must agree (and each starts with the batch)"),
   MASK_STOPS_GRADIENT("the value of %s is read only as a mask or compared (%s), and a comparison passes no gradient, so"
       + " the steps that compute it would get none, which a compiled backward does not skip; read it as a value too"
       + " (h.mul(h.gt(0))), compare an input or a buffer, or leave out @Model to run it eagerly"),

@@ -461,6 +461,7 @@ class ParityTest {
     "PaddedMeanPool, forward",
     "ActivationMasks, forward",
     "SlicedMasks, forward",
+    "WhereBroadcasts, forward",
   })
   void masksComputedInForwardMatchEagerBitForBit(String source, String methodName) throws ReflectiveOperationException {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(source));
@@ -636,6 +637,7 @@ class ParityTest {
     "BlockLoops, test.BlockLoops.stack(), test.KilnStack, 6, 6",
     "OwnMethods, test.OwnMethods, test.KilnOwnMethods, 6:8, 3",
     "SlicedMasks, test.SlicedMasks, test.KilnSlicedMasks, 6:8, 3",
+    "WhereBroadcasts, test.WhereBroadcasts, test.KilnWhereBroadcasts, 4:8, 3",
   })
   void compiledMatchesEager(String source, String eagerName, String compiledName, String sampleShape, int classes) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(source));
@@ -1088,6 +1090,7 @@ class ParityTest {
     "PaddedMeanPool, test.PaddedMeanPool, test.KilnPaddedMeanPool, ids:6, 3",
     "ActivationMasks, test.ActivationMasks, test.KilnActivationMasks, 4:8, 3",
     "SlicedMasks, test.SlicedMasks, test.KilnSlicedMasks, 6:8, 3",
+    "WhereBroadcasts, test.WhereBroadcasts, test.KilnWhereBroadcasts, 4:8, 3",
   })
   void frozenLayersGiveTheEagerGradients(String source, String eagerName, String compiledName, String sampleShape,
       int classes) {

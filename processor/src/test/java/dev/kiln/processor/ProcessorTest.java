@@ -105,7 +105,8 @@ class ProcessorTest {
       "PaddedText, KilnPaddedText, KilnPaddedText.java",
       "PaddedMeanPool, KilnPaddedMeanPool, KilnPaddedMeanPool.java",
       "ActivationMasks, KilnActivationMasks, KilnActivationMasks.java",
-      "SlicedMasks, KilnSlicedMasks, KilnSlicedMasks.java"
+      "SlicedMasks, KilnSlicedMasks, KilnSlicedMasks.java",
+      "WhereBroadcasts, KilnWhereBroadcasts, KilnWhereBroadcasts.java"
   })
   void generatesTheGoldenSourceWithoutWarnings(String model, String generated, String golden) throws IOException {
     Compilation c = compile(model(model));
@@ -2298,7 +2299,8 @@ class ProcessorTest {
     assertThat(cw).hadErrorContaining(Message.COMPARE_SHAPES.format("h.lt(k)", "[N, 4, 8]", "fc1.apply(x)", "[N, 4, 6]",
         "fc2.apply(x)", "sizes 8 and 6 at dimension 2 differ and neither is 1")).inFile(w).onLineContaining("Tensor b =");
     assertThat(cw).hadErrorContaining(Message.WHERE_SHAPES.format("Tensor.where(h.gt(0), h, k)", "[N, 4, 8]", "fc1.apply(x)",
-        "b", "[N, 4, 6]", "fc2.apply(x)")).inFile(w).onLineContaining("Tensor c =");
+        "[N, 4, 6]", "fc2.apply(x)", "[N, 4, 8]", "h.gt(0)", "sizes 8 and 6 at dimension 2 differ and neither is 1"))
+        .inFile(w).onLineContaining("Tensor c =");
     assertEquals(3, cw.errors().size(), cw.errors().toString());
 
     JavaFileObject g = classModel("MaskOnlyValue",

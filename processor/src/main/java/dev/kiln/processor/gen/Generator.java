@@ -326,7 +326,7 @@ public final class Generator {
   /** Whether a kernel's input {@code w} gets no gradient from it: a masked fill's mask input, an embedding's ids, a comparison's. */
   private static boolean carriesNoGradient(Kernel k, int w) {
     return k.kind() == Kernel.Kind.MASKED_FILL && w == 1 || k.kind() == Kernel.Kind.EMBEDDING || k.kind() == Kernel.Kind.COMPARE
-        || k.kind() == Kernel.Kind.WHERE && w == 2;
+        || k.kind() == Kernel.Kind.WHERE && w == 2 || Planner.expandsWhereMask(k);
   }
 
   /**
@@ -2681,8 +2681,8 @@ public final class Generator {
       if (runs != null) {
         b.add("// only when an output this step leads to received a gradient\n").beginControlFlow("if ($L)", runs);
       }
-      if (k.kind() == Kernel.Kind.COMPARE) { // (its values read only as a mask got no gradient either)
-        b.add("// a comparison has no gradient\n");
+      if (k.kind() == Kernel.Kind.COMPARE || Planner.expandsWhereMask(k)) { // (its values read only as a mask got no gradient either)
+        b.add(k.kind() == Kernel.Kind.COMPARE ? "// a comparison has no gradient\n" : "// a where's mask has no gradient\n");
         if (runs != null) {
           b.endControlFlow();
         }
