@@ -2186,7 +2186,7 @@ public final class DeclarationReader {
       if (mask.buffer() != null) { // bias.eq(0) as 0/1 floats: computed from the buffer when it changes, read as a buffer
         TensorIr b = mask.buffer();
         String view = Arrays.equals(b.shape(), mask.shape()) ? ""
-            : ".reshape(" + Arrays.stream(mask.shape()).mapToObj(String::valueOf).collect(Collectors.joining(", ")) + ")";
+            : call("reshape", mask.shape());
         String test = mask.test() == MaskTest.NONZERO ? "ne(0.0f)" : mask.test().name().toLowerCase(java.util.Locale.ROOT) + "("
             + javaFloat(mask.against()) + ")";
         TensorIr value = derive(b, view + "." + test, mask.shape(), source(unit, use));
@@ -2414,7 +2414,7 @@ public final class DeclarationReader {
         TensorIr derived = tensors == null || of.value() == null ? null : tensors.byValue(of.value());
         if (derived != null) { // bias.eq(0) read as a value, then viewed: the view computed with it
           int[] viewed = Shapes.inferReshape(derived.shape(), sizes);
-          String call = ".reshape(" + Arrays.stream(viewed).mapToObj(String::valueOf).collect(Collectors.joining(", ")) + ")";
+          String call = call("reshape", viewed);
           return of.viewed(derive(derived, call, viewed, source(unit, view)).value(), viewed, text);
         }
         Reshape spec = new Reshape(Arrays.stream(sizes).boxed().toList());
@@ -2540,7 +2540,7 @@ public final class DeclarationReader {
         }
         int[] shape = calledShape(of.shape(), name, sizes);
         String method = name.equals("view") ? "reshape" : name;
-        String call = "." + method + "(" + Arrays.stream(sizes).mapToObj(String::valueOf).collect(Collectors.joining(", ")) + ")";
+        String call = call(method, sizes);
         return new Chain(of.of(), of.calls() + call, shape);
       } catch (IllegalArgumentException ex) {
         diagnostics.error(unit, mi, Message.BUFFER_SLICE, mi, name, of.of().isDerived() || !of.calls().isEmpty()
@@ -2612,6 +2612,11 @@ public final class DeclarationReader {
       int[] out = shape.clone();
       out[dim] = length;
       return out;
+    }
+
+    /** An eager call of int arguments as Java source, for a derived tensor's calls: {@code .narrow(2, 0, 6)}. */
+    private static String call(String method, int[] args) {
+      return "." + method + "(" + Arrays.stream(args).mapToObj(String::valueOf).collect(Collectors.joining(", ")) + ")";
     }
 
     /** A float as Java source, for a derived tensor's calls: {@code 0.0f}, {@code Float.NEGATIVE_INFINITY}. */
