@@ -61,7 +61,7 @@ class CausalSelfAttention(torch.nn.Module):
         k = k.view(-1, S, HEADS, DH).transpose(1, 2)
         v = v.view(-1, S, HEADS, DH).transpose(1, 2)
         att = (q @ k.transpose(-2, -1)) / math.sqrt(DH)
-        att = att.masked_fill(self.bias == 0, float("-inf")).softmax(-1)
+        att = att.masked_fill(self.bias[:, :, :S, :S] == 0, float("-inf")).softmax(-1)  # nanoGPT's [:, :, :T, :T], T = S
         return self.cProj((att @ v).transpose(1, 2).reshape(-1, S, D))
 
 

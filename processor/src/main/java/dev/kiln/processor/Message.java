@@ -149,19 +149,24 @@ public enum Message {
   // masks computed in forward (a local holding a comparison of an input or a buffer with a constant)
   COMPARE_SHAPES("%s: a comparison of %s from %s with %s from %s: %s; a compiled comparison of two values takes one shape,"
       + " or repeats one over the other along a run of adjacent dimensions, as an add does (h.lt(h.mean(-1, true)))"),
-  WHERE_SHAPES("%s: a compiled where takes a, b and the mask of one shape: a is %s from %s, %s %s from %s; expand or"
-      + " reshape them to one shape first, or use a.maskedFill(mask, c) for a constant b"),
+  WHERE_SHAPES("%s: a compiled where broadcasts a, b and the mask as PyTorch does, but a is %s from %s, b %s from %s and the"
+      + " mask %s from %s: %s; a size of 1 repeats, other sizes must agree (and each starts with the batch)"),
   MASK_STOPS_GRADIENT("the value of %s is read only as a mask or compared (%s), and a comparison passes no gradient, so"
       + " the steps that compute it would get none, which a compiled backward does not skip; read it as a value too"
       + " (h.mul(h.gt(0))), compare an input or a buffer, or leave out @Model to run it eagerly"),
   MASK_COMPARED_WITH("%s: a compiled mask compares with a constant (%s.%s(0)), not %s"),
   MASK_COMPARED_TWICE("%s: %s is a mask already (a comparison); compare the input or buffer once (%s)"),
-  MASK_AS_VALUE("%s: %s is a mask of the buffer %s, which %s reads as a mask only (x.maskedFill(mask, value)); to use"
-      + " 0/1 values, register them as a float buffer and read it (x.mul(keep)), or compare an input (ids.ne(0))"),
   MASK_REASSIGNED("%s: the mask %s is assigned once, where it is declared (Tensor %s = ...eq(0);), and never reassigned;"
       + " give the other value a local of its own"),
   MASK_UNUSED("the mask %s is never used: %s reads it in no masked fill and no value; use it or drop it"),
   MASK_VIEW("%s: %s"),
+  BUFFER_SLICE("%s: %s of %s: %s"),
+  PARAMETER_SLICE("%s: %s; a compiled forward slices and views buffers (their values computed again when they"
+      + " change), not parameters, whose gradient would flow back through the slice: declare the parameter at the size forward"
+      + " reads, or register the tensor as a buffer if it does not train"),
+  BUFFER_SLICE_BOUND("%s: argument '%s' of %s is not a compile-time constant; a compiled forward slices a buffer (nanoGPT's"
+      + " bias[:, :, :T, :T]) with constant bounds, its sequence length being fixed: write the length as a constant (static final"
+      + " int T = ...;), not a size read at run time"),
   // blocks (Module subclasses held as fields, their forward inlined) and ModuleList
   BLOCK_NO_SOURCE("%s: the block %s is a Module whose source is not in this compilation (a class from a jar or another"
       + " module), so the compiler cannot read its layers and its forward; compile its source with the model, or leave out"

@@ -93,6 +93,8 @@ class CudaCompiledTest {
     "PaddedText, ids11:6",
     "PaddedMeanPool, ids11:6",
     "ActivationMasks, 4:8",
+    "SlicedMasks, 6:8",
+    "WhereBroadcasts, 4:8",
   })
   void compiledOnCudaMatchesEagerOnTheCpu(String model, String sampleShape) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(model));

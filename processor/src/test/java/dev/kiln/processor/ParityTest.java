@@ -416,6 +416,37 @@ class ParityTest {
   }
 
   /**
+   * Tensors computed from buffers (nanoGPT's {@code bias[:, :, :T, :T]}, a table's slice, {@code bias.eq(0)} as 0/1
+   * floats) follow the buffers: after {@code copyFrom} and after {@code loadStateDict} of other values the compiled
+   * output is again eager mode's bit for bit, as it is before.
+   */
+  @Test
+  void tensorsComputedFromBuffersFollowTheBuffers() {
+    Compilation c = ProcessorTest.compile(ProcessorTest.model("SlicedMasks"));
+    assertThat(c).succeededWithoutWarnings();
+    ClassLoader loader = new CompiledClasses(c);
+    Kiln.manualSeed(5);
+    Module eager = factory(loader, "test.SlicedMasks").get();
+    Module compiled = factory(loader, "test.KilnSlicedMasks").get();
+    compiled.loadStateDict(eager.stateDict());
+    Tensor x = Tensor.randn(3, 6, 8);
+    assertArrayEquals(eager.forward(x).toFloatArray(), compiled.forward(x).toFloatArray(), "before");
+    Map<String, Tensor> state = new java.util.LinkedHashMap<>(eager.stateDict());
+    state.replaceAll((k, v) -> v.detach().clone()); // the values before
+    Tensor table = Tensor.randn(10, 8);
+    Tensor bias = Tensor.ones(10, 10).triu().view(1, 1, 10, 10); // another mask: look ahead only
+    eager.stateDict().get("table").copyFrom(table);
+    eager.stateDict().get("bias").copyFrom(bias);
+    compiled.stateDict().get("table").copyFrom(table);
+    assertFalse(Arrays.equals(eager.forward(x).toFloatArray(), compiled.forward(x).toFloatArray()), "only one mask changed");
+    compiled.stateDict().get("bias").copyFrom(bias);
+    assertArrayEquals(eager.forward(x).toFloatArray(), compiled.forward(x).toFloatArray(), "after copyFrom");
+    eager.loadStateDict(state);
+    compiled.loadStateDict(state);
+    assertArrayEquals(eager.forward(x).toFloatArray(), compiled.forward(x).toFloatArray(), "after loadStateDict");
+  }
+
+  /**
    * Masks computed in forward (a local holding a buffer's or an input's comparison with a constant, viewed, read by
    * several masked fills; a padding mask made from the ids an Embedding looks up; masked mean pooling, the mask a 0/1
    * value): compiled and eager give the same
@@ -429,6 +460,8 @@ class ParityTest {
     "PaddedText, forward",
     "PaddedMeanPool, forward",
     "ActivationMasks, forward",
+    "SlicedMasks, forward",
+    "WhereBroadcasts, forward",
   })
   void masksComputedInForwardMatchEagerBitForBit(String source, String methodName) throws ReflectiveOperationException {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(source));
@@ -603,6 +636,8 @@ class ParityTest {
     "BlockLoops, test.BlockLoops, test.KilnBlockLoops, 4, 3",
     "BlockLoops, test.BlockLoops.stack(), test.KilnStack, 6, 6",
     "OwnMethods, test.OwnMethods, test.KilnOwnMethods, 6:8, 3",
+    "SlicedMasks, test.SlicedMasks, test.KilnSlicedMasks, 6:8, 3",
+    "WhereBroadcasts, test.WhereBroadcasts, test.KilnWhereBroadcasts, 4:8, 3",
   })
   void compiledMatchesEager(String source, String eagerName, String compiledName, String sampleShape, int classes) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(source));
@@ -1054,6 +1089,8 @@ class ParityTest {
     "PaddedText, test.PaddedText, test.KilnPaddedText, ids:6, 3",
     "PaddedMeanPool, test.PaddedMeanPool, test.KilnPaddedMeanPool, ids:6, 3",
     "ActivationMasks, test.ActivationMasks, test.KilnActivationMasks, 4:8, 3",
+    "SlicedMasks, test.SlicedMasks, test.KilnSlicedMasks, 6:8, 3",
+    "WhereBroadcasts, test.WhereBroadcasts, test.KilnWhereBroadcasts, 4:8, 3",
   })
   void frozenLayersGiveTheEagerGradients(String source, String eagerName, String compiledName, String sampleShape,
       int classes) {

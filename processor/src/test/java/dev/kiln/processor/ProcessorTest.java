@@ -104,7 +104,9 @@ class ProcessorTest {
       "CausalLocal, KilnCausalLocal, KilnCausalLocal.java",
       "PaddedText, KilnPaddedText, KilnPaddedText.java",
       "PaddedMeanPool, KilnPaddedMeanPool, KilnPaddedMeanPool.java",
-      "ActivationMasks, KilnActivationMasks, KilnActivationMasks.java"
+      "ActivationMasks, KilnActivationMasks, KilnActivationMasks.java",
+      "SlicedMasks, KilnSlicedMasks, KilnSlicedMasks.java",
+      "WhereBroadcasts, KilnWhereBroadcasts, KilnWhereBroadcasts.java"
   })
   void generatesTheGoldenSourceWithoutWarnings(String model, String generated, String golden) throws IOException {
     Compilation c = compile(model(model));
@@ -2150,9 +2152,60 @@ class ProcessorTest {
   }
 
   /**
+   * Buffers sliced in forward (nanoGPT's bias[:, :, :T, :T]) that do not compile, each on its line: a bound that is not a
+   * constant, a slice out of range, a parameter sliced, a sliced mask that does not repeat over the value it fills.
+   */
+  @Test
+  void buffersSlicedInForwardThatDoNotCompileAreReportedOnTheirLines() {
+    JavaFileObject f = classModel("BadSlices",
+        "@Model(input = {6, 6})",
+        "public class BadSlices extends Module {",
+        "  static final int B = 10;",
+        "  int t = 6;",
+        "  final Linear fc = new Linear(6, 6);",
+        "  final Tensor bias = registerBuffer(\"bias\", Tensor.ones(B, B).tril().view(1, 1, B, B));",
+        "  final Tensor pos = registerParameter(\"pos\", Tensor.zeros(B, 6).requiresGrad(true));",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    Tensor h = fc.apply(x);",
+        "    h = h.maskedFill(bias.narrow(2, 0, t).narrow(3, 0, 6).eq(0), 0f);",
+        "    h = h.add(bias.narrow(2, 8, 6).view(6, 10));",
+        "    h = h.add(pos.narrow(0, 0, 6));",
+        "    h = h.mul(bias.slice(2, 6, 6));",
+        "    return h;",
+        "  }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining(Message.BUFFER_SLICE_BOUND.format("bias.narrow(2, 0, t)", "t", "narrow"))
+        .inFile(f).onLineContaining("h = h.maskedFill(bias.narrow(2, 0, t)");
+    assertThat(c).hadErrorContaining(Message.BUFFER_SLICE.format("bias.narrow(2, 8, 6)", "narrow", "the buffer bias [1, 1, 10, 10]",
+        "start 8 and length 6 exceed dimension 2 of size 10")).inFile(f).onLineContaining("h = h.add(bias.narrow(2, 8, 6)");
+    assertThat(c).hadErrorContaining(Message.PARAMETER_SLICE.format("pos.narrow(0, 0, 6)", "the parameter pos [10, 6]"))
+        .inFile(f).onLineContaining("h = h.add(pos.narrow(0, 0, 6));");
+    assertThat(c).hadErrorContaining(Message.BUFFER_SLICE.format("bias.slice(2, 6, 6)", "slice", "the buffer bias [1, 1, 10, 10]",
+        "it leaves no entry along dimension 2, and a compiled forward's values are not empty"))
+        .inFile(f).onLineContaining("h = h.mul(bias.slice(2, 6, 6));");
+    assertEquals(4, c.errors().size(), c.errors().toString());
+    JavaFileObject g = classModel("BadSlicedMask",
+        "@Model(input = {6, 6})",
+        "public class BadSlicedMask extends Module {",
+        "  final Linear fc = new Linear(6, 6);",
+        "  final Tensor bias = registerBuffer(\"bias\", Tensor.ones(10, 10).tril().view(1, 1, 10, 10));",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    Tensor h = fc.apply(x);",
+        "    return h.maskedFill(bias.slice(2, 0, 6).slice(3, 0, 5).eq(0), 0f);",
+        "  }",
+        "}");
+    c = compile(g);
+    assertThat(c).hadErrorContaining("the mask bias.slice(2, 0, 6).slice(3, 0, 5) [1, 1, 6, 5] does not repeat over [N, 6, 6]")
+        .inFile(g).onLineContaining("return h.maskedFill(bias.slice(2, 0, 6).slice(3, 0, 5)");
+    assertEquals(1, c.errors().size(), c.errors().toString());
+  }
+
+  /**
    * Masks computed in forward that do not compile, each on its line: a comparison with a value that is not a
-   * constant or with a tensor, a mask of activations, a mask compared twice, a buffer's mask used as a value (an
-   * input's compiles: x.mul(keep.unsqueeze(-1))), a mask reassigned or never used, an unsqueeze before the batch.
+   * constant or with a tensor, a mask of activations, a mask compared twice, a buffer's mask used as a value of a shape
+   * that does not repeat over the value (its 0/1 values compile, as an input's do: x.mul(keep.unsqueeze(-1))), a mask
+   * reassigned or never used, an unsqueeze before the batch.
    */
   @Test
   void masksComputedInForwardThatDoNotCompileAreReportedOnTheirLines() {
@@ -2187,8 +2240,9 @@ class ProcessorTest {
         .inFile(f).onLineContaining("Tensor both =");
     assertThat(c).hadErrorContaining(Message.MASK_COMPARED_TWICE.format("keep.eq(0)", "keep", "ids.ne(0)"))
         .inFile(f).onLineContaining("Tensor twice =");
-    assertThat(c).hadErrorContaining(Message.MASK_AS_VALUE.format("causal", "tril.eq(0)", "tril", "forward"))
-        .inFile(f).onLineContaining("x = x.add(causal)");
+    // a buffer's mask is a 0/1 value now (computed from the buffer), whose shape must fit as a buffer's
+    assertThat(c).hadErrorContaining("x.add(causal): add of [N, 6, 8] from x.mul(keep.unsqueeze(-1)) and the buffer tril.eq(0.0f)"
+        + " [6, 6]: a tensor field repeats over the batch").inFile(f).onLineContaining("x = x.add(causal)");
     assertThat(c).hadErrorContaining(Message.MASK_REASSIGNED.format("keep = tril.eq(0)", "keep", "keep"))
         .inFile(f).onLineContaining("keep = tril.eq(0);");
     assertThat(c).hadErrorContaining(Message.MASK_UNUSED.format("unused", "forward"))
@@ -2196,7 +2250,7 @@ class ProcessorTest {
     assertThat(c).hadErrorContaining(Message.MASK_VIEW.format("ids.eq(0).unsqueeze(0)",
         "ids.eq(0).unsqueeze(0): dimension 0 is out of range for a mask [N, 6] (unsqueeze after the batch: 1..2 or -1..-2)"))
         .inFile(f).onLineContaining("Tensor lead =");
-    assertEquals(7, c.errors().size(), c.errors().toString());
+    assertEquals(8, c.errors().size(), c.errors().toString()); // (ids.eq(x)'s shapes too, which the checker reports now)
   }
 
   /**
@@ -2245,7 +2299,8 @@ class ProcessorTest {
     assertThat(cw).hadErrorContaining(Message.COMPARE_SHAPES.format("h.lt(k)", "[N, 4, 8]", "fc1.apply(x)", "[N, 4, 6]",
         "fc2.apply(x)", "sizes 8 and 6 at dimension 2 differ and neither is 1")).inFile(w).onLineContaining("Tensor b =");
     assertThat(cw).hadErrorContaining(Message.WHERE_SHAPES.format("Tensor.where(h.gt(0), h, k)", "[N, 4, 8]", "fc1.apply(x)",
-        "b", "[N, 4, 6]", "fc2.apply(x)")).inFile(w).onLineContaining("Tensor c =");
+        "[N, 4, 6]", "fc2.apply(x)", "[N, 4, 8]", "h.gt(0)", "sizes 8 and 6 at dimension 2 differ and neither is 1"))
+        .inFile(w).onLineContaining("Tensor c =");
     assertEquals(3, cw.errors().size(), cw.errors().toString());
 
     JavaFileObject g = classModel("MaskOnlyValue",

@@ -225,4 +225,36 @@ public final class Compiled {
     }
     return true;
   }
+  /**
+   * A tensor a compiled forward reads that eager mode computes from a buffer of the model by constant steps: a slice
+   * ({@code bias.narrow(2, 0, T).narrow(3, 0, T)}, nanoGPT's {@code self.bias[:, :, :T, :T]}), a view, a comparison read
+   * as 0/1 floats ({@code mask.eq(0)}). Computed by those eager steps (on the buffer's device, so the values are eager
+   * mode's), kept, and computed again when the buffer was written since ({@code loadStateDict}, {@code copyFrom}), moved
+   * ({@code to(device)}) or is another tensor. The generated code reads it where it reads a buffer.
+   */
+  public static final class Derived {
+    private final java.util.function.UnaryOperator<Tensor> steps;
+    private Tensor source;
+    private int version;
+    private Device device;
+    private Tensor value;
+
+    /** {@code steps} computes the tensor from the buffer: {@code t -> t.narrow(2, 0, 4).narrow(3, 0, 4)}. */
+    public Derived(java.util.function.UnaryOperator<Tensor> steps) {
+      this.steps = steps;
+    }
+
+    /** The tensor computed from {@code buffer}, computed again only when the buffer changed. */
+    public synchronized Tensor of(Tensor buffer) {
+      if (value == null || buffer != source || buffer.version() != version || !buffer.device().equals(device)) {
+        try (Kiln.NoGrad unused = Kiln.noGrad()) {
+          value = steps.apply(buffer);
+        }
+        source = buffer;
+        version = buffer.version();
+        device = buffer.device();
+      }
+      return value;
+    }
+  }
 }

@@ -53,7 +53,8 @@ public class CharGpt extends Module {
       Tensor k = qkv[1].view(-1, S, HEADS, DH).transpose(1, 2);
       Tensor v = qkv[2].view(-1, S, HEADS, DH).transpose(1, 2);
       Tensor att = q.matmul(k.transpose(-2, -1)).div(Math.sqrt(DH));
-      att = att.maskedFill(bias.eq(0), Float.NEGATIVE_INFINITY).softmax(-1);
+      // nanoGPT's self.bias[:, :, :T, :T] == 0: T = S, the compiled window is always the whole block
+      att = att.maskedFill(bias.narrow(2, 0, S).narrow(3, 0, S).eq(0), Float.NEGATIVE_INFINITY).softmax(-1);
       return cProj.apply(att.matmul(v).transpose(1, 2).reshape(-1, S, D));
     }
   }

@@ -177,14 +177,15 @@ public final class ShapeChecker {
           continue;
         }
         joinedShape = value.clone();
-      } else if (step.spec() instanceof Where) { // Tensor.where(mask, a, b): one shape
-        int which = !Arrays.equals(in, joined.get(1)) ? 1 : !Arrays.equals(in, joined.get(2)) ? 2 : 0;
-        if (which != 0) {
+      } else if (step.spec() instanceof Where) { // Tensor.where(mask, a, b): broadcast, each operand repeated (expanded) over the result
+        try {
+          joinedShape = broadcast(List.of(in, joined.get(1), joined.get(2)));
+        } catch (IllegalArgumentException e) {
           diagnostics.error(where, Message.WHERE_SHAPES, label, Shapes.toString(in), producers.get(step.input()),
-              which == 1 ? "b" : "the mask", Shapes.toString(joined.get(which)), producers.get(step.inputs().get(which)));
+              Shapes.toString(joined.get(1)), producers.get(step.inputs().get(1)), Shapes.toString(joined.get(2)),
+              producers.get(step.inputs().get(2)), e.getMessage());
           continue;
         }
-        joinedShape = in.clone();
       } else if (step.spec() instanceof Compare && step.inputs().size() == 2) { // x.lt(y): one repeats over the other
         try {
           joinedShape = joined.get(Repeat.bigger(in, joined.get(1))).clone();
@@ -453,5 +454,28 @@ public final class ShapeChecker {
       b.append(", ").append(out[i]);
     }
     return b.append(']').toString();
+  }
+
+  /**
+   * The shape values of one rank, each batch first, broadcast to (PyTorch's rule: per dimension one size, or 1 where it
+   * repeats), for {@code Tensor.where}.
+   *
+   * @throws IllegalArgumentException saying which sizes differ
+   */
+  private static int[] broadcast(List<int[]> shapes) {
+    int[] out = shapes.get(0).clone();
+    for (int[] s : shapes) {
+      if (s.length != out.length) {
+        throw new IllegalArgumentException("their ranks differ, and each starts with the batch dimension, so their dimensions do"
+            + " not line up");
+      }
+      for (int d = 1; d < out.length; d++) {
+        if (s[d] != out[d] && s[d] != 1 && out[d] != 1) {
+          throw new IllegalArgumentException("sizes " + out[d] + " and " + s[d] + " at dimension " + d + " differ and neither is 1");
+        }
+        out[d] = Math.max(out[d], s[d]);
+      }
+    }
+    return out;
   }
 }

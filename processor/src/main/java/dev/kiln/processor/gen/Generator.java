@@ -85,6 +85,7 @@ public final class Generator {
   static final ClassName TENSOR = ClassName.get("dev.kiln.runtime", "Tensor");
   static final ClassName NODE = ClassName.get("dev.kiln.runtime", "Node");
   static final ClassName COMPILED = ClassName.get("dev.kiln.runtime", "Compiled");
+  static final ClassName DERIVED = COMPILED.nestedClass("Derived");
   static final ClassName OUTPUT_GRADIENTS = ClassName.get("dev.kiln.runtime", "OutputGradients");
   static final ClassName PLAN_CACHE = ClassName.get("dev.kiln.runtime", "PlanCache");
   static final ClassName BLAS = ClassName.get("dev.kiln.runtime.cpu", "Blas");
@@ -325,7 +326,7 @@ public final class Generator {
   /** Whether a kernel's input {@code w} gets no gradient from it: a masked fill's mask input, an embedding's ids, a comparison's. */
   private static boolean carriesNoGradient(Kernel k, int w) {
     return k.kind() == Kernel.Kind.MASKED_FILL && w == 1 || k.kind() == Kernel.Kind.EMBEDDING || k.kind() == Kernel.Kind.COMPARE
-        || k.kind() == Kernel.Kind.WHERE && w == 2;
+        || k.kind() == Kernel.Kind.WHERE && w == 2 || Planner.expandsWhereMask(k);
   }
 
   /**
@@ -488,6 +489,22 @@ public final class Generator {
       }
     }
     return params.stream().distinct().toList();
+  }
+
+  /**
+   * A tensor forward computes from a buffer ({@link TensorIr#derived}: {@code bias.narrow(2, 0, 4).narrow(3, 0, 4)}): a
+   * {@code Compiled.Derived} of the eager calls, and the method {@code computed_bias()} that every read calls, which
+   * computes them again only when the buffer was written, moved or replaced since.
+   */
+  private void computedTensor(TypeSpec.Builder type, TensorIr t) {
+    String method = tensorField(t).substring(0, tensorField(t).length() - 2);
+    String cache = method + "_cache";
+    type.addField(FieldSpec.builder(DERIVED, cache, Modifier.PRIVATE, Modifier.FINAL, Modifier.TRANSIENT)
+        .initializer("new $T(t -> t$L)", DERIVED, t.derived().calls()).build());
+    type.addMethod(MethodSpec.methodBuilder(method).addModifiers(Modifier.PRIVATE).returns(TENSOR)
+        .addJavadoc("{@code $L$L} $L, as eager mode computes it, kept while the buffer is unchanged.\n", t.derived().of(),
+            t.derived().calls(), Shapes.toString(t.shape()))
+        .addStatement("return $L.of($L)", cache, fieldNames.get(TensorIr.valueName(t.derived().of()))).build());
   }
 
   /** The tensor fields this graph's kernels read (a position table, a mask), in the order the model lists them. */
@@ -660,6 +677,15 @@ public final class Generator {
     }
     // tensor fields (by value name, this.pos): their own name where generated code can use it, else tensor_<name>
     for (TensorIr t : ir.tensors()) {
+      if (t.isDerived()) { // computed from a buffer: a method of ours returning it, computed_bias()
+        String base = "computed_" + javaName(t.derived().of());
+        String name = base;
+        for (int k = 2; taken.contains(name) || out.containsValue(name + "()") || out.containsValue(name) || generatedName(name); k++) {
+          name = base + "_" + k;
+        }
+        out.put(t.value(), name + "()");
+        continue;
+      }
       String name = t.field();
       if (!referableTensor(ir, name) || t.inBlock()) { // (a block's tensor, h.0.mask: tensor_h_0_mask)
         name = "tensor_" + javaName(name);
@@ -798,7 +824,7 @@ public final class Generator {
     }
     // Every tensor field the code reads must still have the shape and role (parameter or buffer) it was compiled for.
     for (TensorIr t : ir.tensors()) {
-      if (!t.inBlock()) { // (a block's, h.0.mask, is checked where its field below is set)
+      if (!t.inBlock() && !t.isDerived()) { // (a block's, h.0.mask, is checked where its field below is set)
         ctor.addStatement("requireCompiledTensor($S, $L, $L, $L)", t.field(), t.field(), t.isParameter(), joined(t.shape()));
       }
     }
@@ -816,7 +842,9 @@ public final class Generator {
     }
     for (TensorIr t : ir.tensors()) {
       String field = tensorField(t);
-      if (t.inBlock()) { // transient: a reference to a block's tensor, found by its path
+      if (t.isDerived()) { // computed from its buffer by eager calls, again when the buffer changes
+        computedTensor(type, t);
+      } else if (t.inBlock()) { // transient: a reference to a block's tensor, found by its path
         type.addField(TENSOR, field, Modifier.PRIVATE, Modifier.FINAL, Modifier.TRANSIENT);
         ctor.addStatement("this.$L = requireCompiledBlockTensor($S, $L, $L)", field, t.field(), t.isParameter(), joined(t.shape()));
       } else if (!field.equals(t.field())) { // transient: a second reference to the model's own tensor
@@ -2653,8 +2681,8 @@ public final class Generator {
       if (runs != null) {
         b.add("// only when an output this step leads to received a gradient\n").beginControlFlow("if ($L)", runs);
       }
-      if (k.kind() == Kernel.Kind.COMPARE) { // (its values read only as a mask got no gradient either)
-        b.add("// a comparison has no gradient\n");
+      if (k.kind() == Kernel.Kind.COMPARE || Planner.expandsWhereMask(k)) { // (its values read only as a mask got no gradient either)
+        b.add(k.kind() == Kernel.Kind.COMPARE ? "// a comparison has no gradient\n" : "// a where's mask has no gradient\n");
         if (runs != null) {
           b.endControlFlow();
         }

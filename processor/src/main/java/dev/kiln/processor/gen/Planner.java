@@ -83,6 +83,14 @@ import java.util.Set;
 final class Planner {
   private Planner() {}
 
+  /** The suffixes of a where's operands expanded to its shape ({@code v12_a}, {@code v12_b}, {@code v12_mask}): Java names. */
+  private static final List<String> WHERE_OPERANDS = List.of("_a", "_b", "_mask");
+
+  /** Whether {@code k} expands a where's mask to the where's shape: a Tile whose output gets no gradient (its input none). */
+  static boolean expandsWhereMask(Kernel k) {
+    return k.kind() == Kernel.Kind.TILE && k.out().endsWith(WHERE_OPERANDS.get(2));
+  }
+
   static List<Kernel> plan(CheckedModel model, Set<String> returned) {
     List<StepIr> steps = model.ir().steps();
     Map<String, Integer> readers = new HashMap<>();
@@ -156,9 +164,24 @@ final class Planner {
             s.inputs(), s.inputs().stream().map(model::shapeOf).toList(), null, false));
       } else if (s.spec() instanceof MaskedFill) {
         kernels.add(new Kernel(Kernel.Kind.MASKED_FILL, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
-      } else if (s.spec() instanceof Where) {
-        kernels.add(new Kernel(Kernel.Kind.WHERE, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source(),
-            s.inputs(), s.inputs().stream().map(model::shapeOf).toList(), null, false));
+      } else if (s.spec() instanceof Where) { // an operand that broadcasts is expanded first, as eager mode's where expands it
+        List<String> inputs = new ArrayList<>(s.inputs());
+        for (int w = 0; w < inputs.size(); w++) {
+          int[] shape = model.shapeOf(inputs.get(w));
+          if (!Arrays.equals(shape, out)) { // a Tile of counts out/in: expand's passes each way (its gradient summed back)
+            List<Integer> counts = new ArrayList<>();
+            counts.add(1);
+            for (int d = 1; d < out.length; d++) {
+              counts.add(out[d] / shape[d]);
+            }
+            String expanded = s.output() + WHERE_OPERANDS.get(w);
+            kernels.add(new Kernel(Kernel.Kind.TILE, label + " (" + WHERE_OPERANDS.get(w).substring(1) + " expanded)", new Tile(counts),
+                null, null, false, inputs.get(w), expanded, shape, out, s.source()));
+            inputs.set(w, expanded);
+          }
+        }
+        kernels.add(new Kernel(Kernel.Kind.WHERE, label, s.spec(), null, null, false, inputs.get(0), s.output(), out, out, s.source(),
+            inputs, List.of(out, out, out), null, false));
       } else if (s.spec() instanceof Compare && s.inputs().size() == 2) { // x.lt(y): the one repeated goes second, as an add's
         List<String> inputs = s.inputs();
         List<int[]> shapes = inputs.stream().map(model::shapeOf).toList();

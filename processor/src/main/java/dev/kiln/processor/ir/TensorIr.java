@@ -14,10 +14,36 @@ import dev.kiln.runtime.Shapes;
  * @param kind whether it trains
  * @param shape its whole shape (it has no batch dimension: {@code [1, S, D]}, {@code [S, S]})
  * @param source the field, for diagnostics
+ * @param derived how forward computes it from a buffer ({@code bias.narrow(2, 0, 4).eq(0)}), or null for a field itself
  */
-public record TensorIr(String field, String key, Kind kind, int[] shape, Source source) {
+public record TensorIr(String field, String key, Kind kind, int[] shape, Source source, Derived derived) {
   public TensorIr {
     shape = shape.clone();
+  }
+
+  /** A tensor field of the model (or of a block) itself. */
+  public TensorIr(String field, String key, Kind kind, int[] shape, Source source) {
+    this(field, key, kind, shape, source, null);
+  }
+
+  /**
+   * A tensor forward computes from a buffer by constant eager steps, once per change of the buffer ({@code
+   * Compiled.Derived}): a slice ({@code bias.narrow(2, 0, T)}, nanoGPT's {@code bias[:, :, :T, :T]}), a view, a comparison
+   * read as 0/1 floats. Read as a buffer is (no gradient), its field {@code of} followed by {@code calls}.
+   *
+   * @param of the buffer's field ({@link #field()} of its TensorIr)
+   * @param calls the eager calls after it, as Java source: {@code .narrow(2, 0, 4).eq(0.0f)}
+   */
+  public record Derived(String of, String calls) {}
+
+  /** A buffer computed from a buffer ({@link Derived}) with its shape {@code shape}. */
+  public static TensorIr derived(TensorIr of, String calls, int[] shape, Source source) {
+    return new TensorIr(of.field() + calls, of.key() + calls, Kind.BUFFER, shape, source, new Derived(of.field(), calls));
+  }
+
+  /** Whether forward computes it from a buffer ({@link Derived}), rather than it being a field. */
+  public boolean isDerived() {
+    return derived != null;
   }
 
   /** A parameter is trained (it gets a gradient); a buffer is saved in the state dict but not trained. */
@@ -38,7 +64,7 @@ public record TensorIr(String field, String key, Kind kind, int[] shape, Source 
 
   /** Whether a block holds it: its field is then a path from the model ({@code h.0.attn.bias}), not a field of the model's own. */
   public boolean inBlock() {
-    return field.contains(".");
+    return (derived == null ? field : derived.of()).contains(".");
   }
 
   public boolean isParameter() {

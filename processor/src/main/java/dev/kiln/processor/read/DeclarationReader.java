@@ -62,6 +62,7 @@ import dev.kiln.runtime.Shapes;
 import dev.kiln.runtime.cpu.MaskTest;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.stream.Collectors;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -101,6 +102,8 @@ public final class DeclarationReader {
   private static final String RECURRENT = "dev.kiln.dsl.Recurrent";
   /** The views a mask may be taken through ({@code ids.eq(0).view(-1, 1, 1, S)}), by Tensor method. */
   private static final Set<String> MASK_VIEWS = Set.of("view", "reshape", "unsqueeze");
+  /** The calls forward may compute a buffer through ({@code bias.narrow(2, 0, T)}), by Tensor method or F function. */
+  private static final Set<String> BUFFER_CALLS = Set.of("narrow", "slice", "select", "view", "reshape", "unsqueeze");
   /** The comparisons a masked fill's mask may be written with ({@code mask.eq(0)}), by Tensor method. */
   private static final Map<String, MaskTest> COMPARISONS = Map.of("eq", MaskTest.EQ, "ne", MaskTest.NE, "lt", MaskTest.LT,
       "le", MaskTest.LE, "gt", MaskTest.GT, "ge", MaskTest.GE);
@@ -1500,6 +1503,14 @@ public final class DeclarationReader {
         Mask value = maskAsValue(mi, unit, fields, className);
         return value == null ? null : value.value();
       }
+      if (bufferCall(mi, unit) != null) { // bias.narrow(2, 0, T): a buffer sliced or viewed, computed when the buffer changes
+        return derivedCall(mi, unit, fields, className);
+      }
+      TensorIr sliced = slicedParameter(mi, unit);
+      if (sliced != null) {
+        diagnostics.error(unit, mi, Message.PARAMETER_SLICE, mi, sliced.describe());
+        return null;
+      }
       // fc1.apply(x) / this.fc1.forward(x)
       if (mi.getMethodSelect() instanceof MemberSelectTree ms
           && (ms.getIdentifier().contentEquals("apply") || ms.getIdentifier().contentEquals("forward"))
@@ -2077,6 +2088,7 @@ public final class DeclarationReader {
         return null;
       }
       if (mask.buffer() != null) { // repeated over the value's leading dimensions, read in place
+        tensors.markRead(mask.buffer().value());
         MaskedFill spec = new MaskedFill(mask.buffer().field(), mask.shape(), mask.test(), mask.against(), value.floatValue(),
             mi.toString());
         return step(input, spec, null, mi.toString(), source(unit, mi));
@@ -2171,9 +2183,14 @@ public final class DeclarationReader {
 
     /** The 0/1 value of an input's mask (a {@link Compare} step), or null after reporting a buffer's. */
     private Mask compared(Mask mask, ExpressionTree use, CompilationUnitTree unit) {
-      if (mask.buffer() != null) {
-        diagnostics.error(unit, use, Message.MASK_AS_VALUE, use, mask.written(), mask.buffer().field(), methodName);
-        return null;
+      if (mask.buffer() != null) { // bias.eq(0) as 0/1 floats: computed from the buffer when it changes, read as a buffer
+        TensorIr b = mask.buffer();
+        String view = Arrays.equals(b.shape(), mask.shape()) ? ""
+            : call("reshape", mask.shape());
+        String test = mask.test() == MaskTest.NONZERO ? "ne(0.0f)" : mask.test().name().toLowerCase(java.util.Locale.ROOT) + "("
+            + javaFloat(mask.against()) + ")";
+        TensorIr value = derive(b, view + "." + test, mask.shape(), source(unit, use));
+        return new Mask(value.value(), null, mask.shape(), MaskTest.NONZERO, 0, mask.written(), mask.where());
       }
       if (mask.test() == MaskTest.NONZERO && comparedAlready(mask.value())) { // x.lt(y): its step's values already
         return mask;
@@ -2327,6 +2344,10 @@ public final class DeclarationReader {
       if (value == null) {
         return null;
       }
+      TensorIr derived = tensors == null ? null : tensors.byValue(value);
+      if (derived != null && derived.isDerived()) { // bias.narrow(2, 0, T): read in place as the buffer is
+        return new Mask(null, derived, derived.shape(), MaskTest.NONZERO, 0, e.toString(), e);
+      }
       if (value.startsWith(TensorIr.valueName(""))) { // Tensor m = mask; then maskedFill(m, ...): the field itself, please
         diagnostics.error(unit, e, Message.MASK_NOT_BUFFER, label, e);
         return null;
@@ -2390,6 +2411,12 @@ public final class DeclarationReader {
         if (of.buffer() != null) {
           return of.viewed(null, Shapes.inferReshape(shape, sizes), text);
         }
+        TensorIr derived = tensors == null || of.value() == null ? null : tensors.byValue(of.value());
+        if (derived != null) { // bias.eq(0) read as a value, then viewed: the view computed with it
+          int[] viewed = Shapes.inferReshape(derived.shape(), sizes);
+          String call = call("reshape", viewed);
+          return of.viewed(derive(derived, call, viewed, source(unit, view)).value(), viewed, text);
+        }
         Reshape spec = new Reshape(Arrays.stream(sizes).boxed().toList());
         if (shape != null) {
           spec.outputShape(shape);
@@ -2399,6 +2426,203 @@ public final class DeclarationReader {
         diagnostics.error(unit, view, Message.MASK_VIEW, label, text + ": " + ex.getMessage());
         return null;
       }
+    }
+
+    // ---------------------------------------------------------------- buffers computed from buffers
+
+    /**
+     * The receiver of {@code e} when it is a call of {@link #BUFFER_CALLS} ({@code bias.narrow(2, 0, T)}, {@code
+     * F.narrow(bias, 2, 0, T)}) of a buffer, of a tensor computed from one, or of a local holding either; else null.
+     */
+    private ExpressionTree bufferCall(ExpressionTree e, CompilationUnitTree unit) {
+      e = stripped(e);
+      if (!(e instanceof MethodInvocationTree mi) || !(trees.getElement(TreePath.getPath(unit, mi)) instanceof ExecutableElement ex)
+          || !BUFFER_CALLS.contains(ex.getSimpleName().toString())) {
+        return null;
+      }
+      String owner = ((TypeElement) ex.getEnclosingElement()).getQualifiedName().toString();
+      ExpressionTree receiver = owner.equals(TENSOR) && !ex.getModifiers().contains(Modifier.STATIC)
+          && mi.getMethodSelect() instanceof MemberSelectTree ms ? ms.getExpression()
+          : owner.equals(FUNCTIONS) && !mi.getArguments().isEmpty() ? mi.getArguments().get(0) : null;
+      return receiver != null && ofBuffer(receiver, unit) ? receiver : null;
+    }
+
+    /** The parameter field {@code e} slices or views ({@code pos.narrow(0, 0, T)}, a call of {@link #BUFFER_CALLS}), or null. */
+    private TensorIr slicedParameter(MethodInvocationTree mi, CompilationUnitTree unit) {
+      if (tensors == null || !(trees.getElement(TreePath.getPath(unit, mi)) instanceof ExecutableElement ex)
+          || !BUFFER_CALLS.contains(ex.getSimpleName().toString())) {
+        return null;
+      }
+      ExpressionTree receiver = ((TypeElement) ex.getEnclosingElement()).getQualifiedName().contentEquals(FUNCTIONS)
+          ? (mi.getArguments().isEmpty() ? null : mi.getArguments().get(0))
+          : mi.getMethodSelect() instanceof MemberSelectTree ms ? ms.getExpression() : null;
+      receiver = receiver == null ? null : stripped(receiver);
+      if (receiver instanceof IdentifierTree id && (locals.containsKey(id.getName().toString()) || unknown.contains(id.getName().toString()))) {
+        return null;
+      }
+      return (receiver instanceof IdentifierTree || receiver instanceof MemberSelectTree)
+          && trees.getElement(TreePath.getPath(unit, receiver)) instanceof VariableElement v && isTensorField(v)
+          && modelType != null && modelType.equals(v.getEnclosingElement()) && tensors.field(v) != null && tensors.field(v).isParameter()
+          ? tensors.field(v) : null;
+    }
+
+    /** Whether {@code e} is a buffer of the model (or block), a tensor computed from one, or a local holding either. */
+    private boolean ofBuffer(ExpressionTree e, CompilationUnitTree unit) {
+      e = stripped(e);
+      if (e instanceof IdentifierTree id) {
+        String name = id.getName().toString();
+        if (locals.containsKey(name)) {
+          TensorIr t = tensors == null ? null : tensors.byValue(locals.get(name));
+          return t != null && !t.isParameter();
+        }
+        if (masks.containsKey(name) || unknown.contains(name) || stateForms.containsKey(name) || zeroLocals.containsKey(name)) {
+          return false;
+        }
+      }
+      boolean self = e instanceof IdentifierTree
+          || e instanceof MemberSelectTree ms && ms.getExpression() instanceof IdentifierTree t && t.getName().contentEquals("this");
+      if (self) {
+        return tensors != null && trees.getElement(TreePath.getPath(unit, e)) instanceof VariableElement v && isTensorField(v)
+            && modelType != null && modelType.equals(v.getEnclosingElement()) && tensors.field(v) != null && !tensors.field(v).isParameter();
+      }
+      return bufferCall(e, unit) != null;
+    }
+
+    /**
+     * {@code bias.narrow(2, 0, T)}, {@code .slice}, {@code .select}, {@code .view}, {@code .reshape}, {@code .unsqueeze} of a
+     * buffer (or of a tensor computed from one), with constant arguments: a tensor computed from the buffer by those eager
+     * calls when it changes ({@link TensorIr#derived}), read as a buffer is; its value, or null after an error.
+     */
+    private String derivedCall(MethodInvocationTree mi, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
+      Chain c = chain(mi, unit, fields, className);
+      return c == null ? null : derive(c.of(), c.calls(), c.shape(), source(unit, mi)).value();
+    }
+
+    /** A buffer (or a tensor computed from one) {@code of}, the eager calls after it and their shape. */
+    private record Chain(TensorIr of, String calls, int[] shape) {}
+
+    /**
+     * The chain of {@link #BUFFER_CALLS} {@code e} writes ({@code bias.narrow(2, 0, T).narrow(3, 0, T)}), the calls'
+     * constants folded, their shapes checked; null after an error. Nothing is registered for the calls before the last.
+     */
+    private Chain chain(ExpressionTree e, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
+      ExpressionTree receiver = bufferCall(e, unit);
+      if (receiver == null) {
+        String of = expression(e, unit, fields, className);
+        TensorIr t = of == null ? null : tensors.byValue(of);
+        return t == null ? null : new Chain(t, "", t.shape());
+      }
+      MethodInvocationTree mi = (MethodInvocationTree) stripped(e);
+      String name = trees.getElement(TreePath.getPath(unit, mi)).getSimpleName().toString();
+      boolean function = ((TypeElement) trees.getElement(TreePath.getPath(unit, mi)).getEnclosingElement()).getQualifiedName()
+          .contentEquals(FUNCTIONS); // F.narrow(bias, 2, 0, T): the buffer first
+      List<? extends ExpressionTree> rest = function ? mi.getArguments().subList(1, mi.getArguments().size()) : mi.getArguments();
+      Chain of = chain(receiver, unit, fields, className);
+      if (of == null) {
+        return null;
+      }
+      List<Object> args = new ArrayList<>();
+      for (ExpressionTree a : rest) {
+        try {
+          args.add(folder.fold(a, unit));
+        } catch (ConstantFolder.NotConstant ex) {
+          if (!unresolved(unit, ex.tree)) {
+            diagnostics.error(unit, ex.tree, Message.BUFFER_SLICE_BOUND, mi, ex.tree, name);
+          }
+          return null;
+        }
+      }
+      int[] sizes = args.size() == 1 && args.get(0) instanceof int[] given ? given
+          : args.stream().allMatch(a -> a instanceof Integer) ? args.stream().mapToInt(a -> (Integer) a).toArray() : null;
+      try {
+        if (sizes == null) {
+          throw new IllegalArgumentException("the arguments must be ints, got " + args);
+        }
+        int[] shape = calledShape(of.shape(), name, sizes);
+        String method = name.equals("view") ? "reshape" : name;
+        String call = call(method, sizes);
+        return new Chain(of.of(), of.calls() + call, shape);
+      } catch (IllegalArgumentException ex) {
+        diagnostics.error(unit, mi, Message.BUFFER_SLICE, mi, name, of.of().isDerived() || !of.calls().isEmpty()
+            ? "the buffer " + of.of().field() + of.calls() + " " + Shapes.toString(of.shape()) : of.of().describe(), ex.getMessage());
+        return null;
+      }
+    }
+
+    /** The tensor computed from {@code t} (a buffer, or one computed from a buffer) by the further eager {@code call}. */
+    private TensorIr derive(TensorIr t, String call, int[] shape, Source where) {
+      TensorIr root = t.isDerived() ? tensors.byValue(TensorIr.valueName(t.derived().of())) : t;
+      return tensors.derived(root, (t.isDerived() ? t.derived().calls() : "") + call, shape, where);
+    }
+
+    /** The shape eager mode's {@code name(sizes)} gives a tensor of {@code shape}; an exception saying why it fails. */
+    private static int[] calledShape(int[] shape, String name, int[] sizes) {
+      int rank = shape.length;
+      int wanted = switch (name) {
+        case "narrow", "slice" -> 3;
+        case "select" -> 2;
+        case "unsqueeze" -> 1;
+        default -> -1;
+      };
+      if (wanted >= 0 && sizes.length != wanted) {
+        throw new IllegalArgumentException(name + " takes " + wanted + " ints, got " + sizes.length);
+      }
+      if (name.equals("view") || name.equals("reshape")) {
+        return Shapes.inferReshape(shape, sizes);
+      }
+      int dim = sizes[0] < 0 ? sizes[0] + rank + (name.equals("unsqueeze") ? 1 : 0) : sizes[0];
+      if (dim < 0 || dim >= rank + (name.equals("unsqueeze") ? 1 : 0)) {
+        throw new IllegalArgumentException("dimension " + sizes[0] + " is out of range for " + Shapes.toString(shape));
+      }
+      if (name.equals("unsqueeze")) {
+        int[] out = new int[rank + 1];
+        for (int i = 0, j = 0; i < out.length; i++) {
+          out[i] = i == dim ? 1 : shape[j++];
+        }
+        return out;
+      }
+      int size = shape[dim];
+      if (name.equals("select")) {
+        if (sizes[1] < -size || sizes[1] >= size) {
+          throw new IllegalArgumentException("index " + sizes[1] + " is out of range for dimension " + dim + " of size " + size);
+        }
+        int[] out = new int[rank - 1];
+        for (int i = 0, j = 0; i < rank; i++) {
+          if (i != dim) {
+            out[j++] = shape[i];
+          }
+        }
+        return out;
+      }
+      int start, length;
+      if (name.equals("narrow")) {
+        start = sizes[1] < 0 ? sizes[1] + size : sizes[1];
+        length = sizes[2];
+        if (start < 0 || length < 0 || start + (long) length > size) {
+          throw new IllegalArgumentException("start " + sizes[1] + " and length " + length + " exceed dimension " + dim + " of size " + size);
+        }
+      } else { // Python's x[start:end], the bounds clamped
+        start = Math.min(size, Math.max(0, sizes[1] < 0 ? sizes[1] + size : sizes[1]));
+        int end = Math.min(size, Math.max(0, sizes[2] < 0 ? sizes[2] + size : sizes[2]));
+        length = Math.max(0, end - start);
+      }
+      if (length == 0) {
+        throw new IllegalArgumentException("it leaves no entry along dimension " + dim + ", and a compiled forward's values are not empty");
+      }
+      int[] out = shape.clone();
+      out[dim] = length;
+      return out;
+    }
+
+    /** An eager call of int arguments as Java source, for a derived tensor's calls: {@code .narrow(2, 0, 6)}. */
+    private static String call(String method, int[] args) {
+      return "." + method + "(" + Arrays.stream(args).mapToObj(String::valueOf).collect(Collectors.joining(", ")) + ")";
+    }
+
+    /** A float as Java source, for a derived tensor's calls: {@code 0.0f}, {@code Float.NEGATIVE_INFINITY}. */
+    private static String javaFloat(float v) {
+      return Float.isNaN(v) ? "Float.NaN" : v == Float.POSITIVE_INFINITY ? "Float.POSITIVE_INFINITY"
+          : v == Float.NEGATIVE_INFINITY ? "Float.NEGATIVE_INFINITY" : v + "f";
     }
 
     private static int[] batched(int[] sample) {
@@ -2956,6 +3180,9 @@ public final class DeclarationReader {
     /** A step reading {@code inputs} (an add's two, a cat's values), its value named {@code v<N>}. */
     private String step(List<String> inputs, LayerSpec spec, LayerIr layer, String text, Source where) {
       String out = "v" + (++counter);
+      if (tensors != null) { // (a tensor computed from a buffer is generated where a step reads it)
+        inputs.forEach(tensors::markRead);
+      }
       list.add(new StepIr(out, inputs, spec, layer, text, where));
       last = out;
       return out;

@@ -56,6 +56,8 @@ final class TensorFieldReader {
   private final CompilationUnitTree unit;
   /** By field name, in the order forward first reads them; empty after an error (reported once). */
   private final Map<String, Optional<TensorIr>> read = new LinkedHashMap<>();
+  /** The tensors computed from buffers ({@link #derived}) that a step reads, by field. */
+  private final Set<String> readDerived = new java.util.HashSet<>();
 
   /** Prepended to field names and keys: {@code ""} for the model's own fields, {@code "h.0."} for a block's. */
   private final String prefix;
@@ -84,10 +86,35 @@ final class TensorFieldReader {
     return read.computeIfAbsent(field.getSimpleName().toString(), n -> Optional.ofNullable(readField(field))).orElse(null);
   }
 
-  /** The fields read without error, in the order forward first read them. */
+  /**
+   * The tensor forward computes from the buffer {@code of} by the eager {@code calls} ({@link TensorIr#derived}), the
+   * same one each time the same calls are written; listed after {@code of} by {@link #used}.
+   */
+  TensorIr derived(TensorIr of, String calls, int[] shape, Source source) {
+    TensorIr t = TensorIr.derived(of, calls, shape, source);
+    return read.computeIfAbsent(t.field(), n -> Optional.of(t)).orElse(null);
+  }
+
+  /** The tensor (a field, or one computed from a buffer) whose value is {@code value} ({@code this.bias}), or null. */
+  TensorIr byValue(String value) {
+    return read.values().stream().flatMap(Optional::stream).filter(t -> t.value().equals(value)).findFirst().orElse(null);
+  }
+
+  /** Notes that a step (or a masked fill's mask) reads {@code value}: a tensor computed from a buffer is kept then. */
+  void markRead(String value) {
+    TensorIr t = byValue(value);
+    if (t != null && t.isDerived()) {
+      readDerived.add(t.field());
+    }
+  }
+
+  /**
+   * The fields read without error, in the order forward first read them, and the tensors computed from buffers that a
+   * step reads (not those only a further call or a comparison computed from).
+   */
   List<TensorIr> used() {
     List<TensorIr> out = new ArrayList<>();
-    read.values().forEach(t -> t.ifPresent(out::add));
+    read.values().forEach(t -> t.filter(f -> !f.isDerived() || readDerived.contains(f.field())).ifPresent(out::add));
     return out;
   }
 
