@@ -77,12 +77,16 @@ public final class ConvKernels {
           for (int o = 0; o < outC; o++) {
             int src = o * ld + i * p;
             int dst = outOff + ((n0 + i) * outC + o) * p;
-            float b = bias == null ? 0f : bias[biasOff + o];
             // a copy, then the bias with one index, which C2 vectorises (out = y + b in one loop over
-            // two offsets ran as scalar code: 8% of the ResNet's step); the same sums, also for -0 + 0f
+            // two offsets ran as scalar code: 8% of the ResNet's step). Without a bias the copy alone: adding
+            // 0f would change only a -0 to +0, and the products never give -0 (OpenBLAS's and the Java
+            // kernel's sums start from +0, and +0 + -0 is +0)
             System.arraycopy(y, src, out, dst, p);
-            for (int j = dst; j < dst + p; j++) {
-              out[j] += b;
+            if (bias != null) {
+              float b = bias[biasOff + o];
+              for (int j = dst; j < dst + p; j++) {
+                out[j] += b;
+              }
             }
           }
         }
