@@ -21,7 +21,8 @@ import java.util.Arrays;
  * Chunks hold several samples when they are small, so the products stay large enough for the
  * GEMM, but no more than {@link #COLS_BUDGET}, so the columns stay in cache. {@code Y} and {@code dY} are channel-major ({@code [outC, cn*P]}) and are moved to
  * and from NCHW ({@code [cn, outC, P]}) on the way out and in. Both matrices live in per-thread
- * scratch arrays that grow to the largest chunk seen and are then reused.
+ * scratch arrays that grow to the largest chunk seen and are then reused. Strided convolutions unfold
+ * by gathers through a table of plane indices ({@link #taps}); stride 1 by block and row copies.
  *
  * <p>3x3 convolutions with stride 1 and at least 8 channels in and out (the middle layers of the
  * tutorials' CNNs and of VGG-style nets), in batches large enough, go through {@link Winograd}'s
@@ -243,7 +244,7 @@ public final class ConvKernels {
   /**
    * Unfolds samples {@code n0 .. n0+cn-1} of {@code x} into {@code cols[K, cn*P]}: row
    * {@code (c, a, b)}, column {@code (i, oh, ow)} holds {@code x[n0+i, c, oh*sH - pH + a, ow*sW - pW + b]},
-   * or 0 in the padding.
+   * or 0 in the padding. {@code taps} is {@link #taps}{@code (s)}, built once a call.
    */
   static void im2col(float[] cols, float[] x, int xOff, int n0, int cn, Conv2dShape s, int[] taps, Scratch scratch) {
     if (s.strideH() == 1 && s.strideW() == 1 && s.outWidth() == s.width()) {
