@@ -21,7 +21,8 @@ import java.util.Arrays;
  * Chunks hold several samples when they are small, so the products stay large enough for the
  * GEMM, but no more than {@link #COLS_BUDGET}, so the columns stay in cache. {@code Y} and {@code dY} are channel-major ({@code [outC, cn*P]}) and are moved to
  * and from NCHW ({@code [cn, outC, P]}) on the way out and in. Both matrices live in per-thread
- * scratch arrays that grow to the largest chunk seen and are then reused.
+ * scratch arrays that grow to the largest chunk seen and are then reused. Strided convolutions unfold
+ * by gathers through a table of plane indices ({@link #taps}); stride 1 by block and row copies.
  *
  * <p>3x3 convolutions with stride 1 and at least 8 channels in and out (the middle layers of the
  * tutorials' CNNs and of VGG-style nets), in batches large enough, go through {@link Winograd}'s
@@ -63,6 +64,7 @@ public final class ConvKernels {
     int outC = s.outChannels();
     int chunk = chunkSize(s);
     int chunks = (s.batch() + chunk - 1) / chunk;
+    int[] taps = taps(s);
     Parallel.forRange(chunks, (long) s.batch() * k * p, (part, from, to) -> {
       Scratch scratch = SCRATCH.get();
       for (int n0 = from * chunk; n0 < Math.min(to * chunk, s.batch()); n0 += chunk) {
@@ -70,18 +72,22 @@ public final class ConvKernels {
         int ld = cn * p;
         float[] cols = scratch.cols(k * ld);
         float[] y = scratch.channelMajor(outC * ld);
-        im2col(cols, x, xOff, n0, cn, s);
+        im2col(cols, x, xOff, n0, cn, s, taps, scratch);
         Blas.sgemm(false, false, outC, ld, k, 1f, w, wOff, k, cols, 0, ld, 0f, y, 0, ld);
         for (int i = 0; i < cn; i++) {
           for (int o = 0; o < outC; o++) {
             int src = o * ld + i * p;
             int dst = outOff + ((n0 + i) * outC + o) * p;
-            float b = bias == null ? 0f : bias[biasOff + o];
             // a copy, then the bias with one index, which C2 vectorises (out = y + b in one loop over
-            // two offsets ran as scalar code: 8% of the ResNet's step); the same sums, also for -0 + 0f
+            // two offsets ran as scalar code: 8% of the ResNet's step). Without a bias the copy alone: adding
+            // 0f would change only a -0 to +0, and the products never give -0 (OpenBLAS's and the Java
+            // kernel's sums start from +0, and +0 + -0 is +0)
             System.arraycopy(y, src, out, dst, p);
-            for (int j = dst; j < dst + p; j++) {
-              out[j] += b;
+            if (bias != null) {
+              float b = bias[biasOff + o];
+              for (int j = dst; j < dst + p; j++) {
+                out[j] += b;
+              }
             }
           }
         }
@@ -118,6 +124,7 @@ public final class ConvKernels {
     Scratch callers = SCRATCH.get();
     float[][] dwParts = dw == null ? null : callers.partials(0, parts, outC * k);
     float[][] dbParts = dbias == null ? null : callers.partials(1, parts, outC);
+    int[] taps = taps(s);
     Parallel.forRange(chunks, (long) s.batch() * k * p, (part, from, to) -> {
       Scratch scratch = SCRATCH.get();
       float[] dwPart = dw == null ? null : dwParts[part];
@@ -138,12 +145,12 @@ public final class ConvKernels {
         }
         float[] cols = scratch.cols(k * ld);
         if (dwPart != null) {
-          im2col(cols, x, xOff, n0, cn, s);
+          im2col(cols, x, xOff, n0, cn, s, taps, scratch);
           Blas.sgemm(false, true, outC, k, ld, 1f, dy, 0, ld, cols, 0, ld, 1f, dwPart, 0, k);
         }
         if (dx != null) {
           Blas.sgemm(true, false, k, ld, outC, 1f, w, wOff, k, dy, 0, ld, 0f, cols, 0, ld);
-          col2im(dx, dxOff, cols, n0, cn, s);
+          col2im(dx, dxOff, cols, n0, cn, s, taps, scratch);
         }
       }
     });
@@ -237,11 +244,15 @@ public final class ConvKernels {
   /**
    * Unfolds samples {@code n0 .. n0+cn-1} of {@code x} into {@code cols[K, cn*P]}: row
    * {@code (c, a, b)}, column {@code (i, oh, ow)} holds {@code x[n0+i, c, oh*sH - pH + a, ow*sW - pW + b]},
-   * or 0 in the padding.
+   * or 0 in the padding. {@code taps} is {@link #taps}{@code (s)}, built once a call.
    */
-  private static void im2col(float[] cols, float[] x, int xOff, int n0, int cn, Conv2dShape s) {
+  static void im2col(float[] cols, float[] x, int xOff, int n0, int cn, Conv2dShape s, int[] taps, Scratch scratch) {
     if (s.strideH() == 1 && s.strideW() == 1 && s.outWidth() == s.width()) {
       im2colSameWidth(cols, x, xOff, n0, cn, s);
+      return;
+    }
+    if (taps != null) {
+      im2colByTaps(cols, x, xOff, n0, cn, s, taps, scratch);
       return;
     }
     int h = s.height(), wd = s.width(), outH = s.outHeight(), outW = s.outWidth();
@@ -278,6 +289,152 @@ public final class ConvKernels {
           }
         }
       }
+    }
+  }
+
+  /**
+   * Largest tap table ({@code kH * kW * P} ints, 4 MiB) {@link #taps} builds; larger windows or maps keep
+   * {@link #im2col}'s row loops.
+   */
+  private static final int MAX_TAPS = 1 << 20;
+
+  /**
+   * The gather table of a strided convolution's {@link #im2colByTaps} and {@link #col2imByTaps}, or null where
+   * those do not apply (stride 1, whose row loops copy whole rows with {@code System.arraycopy}; or more than
+   * {@link #MAX_TAPS} entries): entry {@code (a * kW + b) * P + oh * outW + ow} is the index, in the sample's
+   * input plane {@link #tapPlane} lays out, that output position {@code (oh, ow)} reads under kernel offset
+   * {@code (a, b)}. It depends on the shape only, so one table serves every channel and sample of a call.
+   */
+  static int[] taps(Conv2dShape s) {
+    if (s.strideH() == 1 && s.strideW() == 1 || (long) s.kernelH() * s.kernelW() * s.outPlaneSize() > MAX_TAPS) {
+      return null;
+    }
+    int outH = s.outHeight(), outW = s.outWidth(), p = outH * outW;
+    int width = tapPlaneWidth(s);
+    int[] taps = new int[s.kernelH() * s.kernelW() * p];
+    for (int a = 0, t = 0; a < s.kernelH(); a++) {
+      for (int b = 0; b < s.kernelW(); b++) {
+        for (int oh = 0; oh < outH; oh++) {
+          for (int ow = 0; ow < outW; ow++) {
+            taps[t++] = (oh * s.strideH() + a) * width + ow * s.strideW() + b;
+          }
+        }
+      }
+    }
+    return taps;
+  }
+
+  /**
+   * Whether {@link #taps} index the input planes themselves (no padding: every window lies inside the input)
+   * rather than zero-padded copies of them.
+   */
+  private static boolean tapsReadInput(Conv2dShape s) {
+    return s.padH() == 0 && s.padW() == 0;
+  }
+
+  /**
+   * Width of the plane the taps index: the input's without padding, else the padded plane that covers every
+   * window, {@code (outW - 1) * strideW + kW} wide (its rows and columns past the input's are zeros).
+   */
+  private static int tapPlaneWidth(Conv2dShape s) {
+    return tapsReadInput(s) ? s.width() : (s.outWidth() - 1) * s.strideW() + s.kernelW();
+  }
+
+  /** Floats of the padded plane {@link #tapPlaneWidth} describes. */
+  private static int tapPlaneSize(Conv2dShape s) {
+    return ((s.outHeight() - 1) * s.strideH() + s.kernelH()) * tapPlaneWidth(s);
+  }
+
+  /**
+   * Copies the part of input plane {@code x[src ..]} that the windows reach into the padded plane {@code plane}
+   * (whose borders the caller keeps zero); with {@code toInput}, the other way, from the plane back to the input.
+   */
+  private static void tapPlane(float[] plane, float[] x, int src, Conv2dShape s, boolean toInput) {
+    int width = tapPlaneWidth(s), height = tapPlaneSize(s) / width;
+    int rows = Math.max(0, Math.min(s.height(), height - s.padH()));
+    int cols = Math.max(0, Math.min(s.width(), width - s.padW()));
+    for (int r = 0; r < rows; r++) {
+      int at = (r + s.padH()) * width + s.padW();
+      if (toInput) {
+        System.arraycopy(plane, at, x, src + r * s.width(), cols);
+      } else {
+        System.arraycopy(x, src + r * s.width(), plane, at, cols);
+      }
+    }
+  }
+
+  /**
+   * {@link #im2col} for strided convolutions: each input plane is copied once into a zero-padded plane that
+   * covers every window (or read in place when there is no padding), and every row of {@code cols} is then a
+   * gather through {@link #taps}, without per-row bounds or padding branches (the row loops spent some 7 ns on
+   * each 7-value row of a stride-2 convolution on a 14x14 map). The same values as the row loops: a copy.
+   */
+  private static void im2colByTaps(float[] cols, float[] x, int xOff, int n0, int cn, Conv2dShape s, int[] taps,
+      Scratch scratch) {
+    int p = s.outPlaneSize(), ld = cn * p, kk = s.kernelH() * s.kernelW(), inC = s.inChannels();
+    int planeSize = s.height() * s.width();
+    boolean direct = tapsReadInput(s);
+    float[] plane = direct ? x : scratch.plane(tapPlaneSize(s));
+    if (!direct) {
+      Arrays.fill(plane, 0, tapPlaneSize(s), 0f); // the borders; each channel overwrites the same inner rectangle
+    }
+    for (int i = 0; i < cn; i++) {
+      for (int c = 0; c < inC; c++) {
+        int src = xOff + ((n0 + i) * inC + c) * planeSize;
+        int base = src;
+        if (!direct) {
+          tapPlane(plane, x, src, s, false);
+          base = 0;
+        }
+        for (int t = 0; t < kk; t++) {
+          gather(cols, (c * kk + t) * ld + i * p, plane, base, taps, t * p, p);
+        }
+      }
+    }
+  }
+
+  /** {@code to[at + j] = from[base + taps[tapsOff + j]]} for {@code j < n}. */
+  private static void gather(float[] to, int at, float[] from, int base, int[] taps, int tapsOff, int n) {
+    for (int j = 0; j < n; j++) {
+      to[at + j] = from[base + taps[tapsOff + j]];
+    }
+  }
+
+  /**
+   * {@link #col2im} for the shapes {@link #im2colByTaps} unfolds: per input plane, the columns are added onto a
+   * zeroed padded plane (or onto {@code dx}, zeroed by the caller, when there is no padding) through the taps,
+   * kernel offset by kernel offset, and its inner rectangle is then copied to {@code dx}. Each input element
+   * receives its terms in the row loops' order (by kernel offset, starting from zero), so the same sums.
+   */
+  private static void col2imByTaps(float[] dx, int dxOff, float[] cols, int n0, int cn, Conv2dShape s, int[] taps,
+      Scratch scratch) {
+    int p = s.outPlaneSize(), ld = cn * p, kk = s.kernelH() * s.kernelW(), inC = s.inChannels();
+    int planeSize = s.height() * s.width();
+    boolean direct = tapsReadInput(s);
+    int padded = tapPlaneSize(s);
+    float[] plane = direct ? dx : scratch.plane(padded);
+    for (int i = 0; i < cn; i++) {
+      for (int c = 0; c < inC; c++) {
+        int dst = dxOff + ((n0 + i) * inC + c) * planeSize;
+        int base = dst;
+        if (!direct) {
+          Arrays.fill(plane, 0, padded, 0f);
+          base = 0;
+        }
+        for (int t = 0; t < kk; t++) {
+          scatterAdd(plane, base, cols, (c * kk + t) * ld + i * p, taps, t * p, p);
+        }
+        if (!direct) {
+          tapPlane(plane, dx, dst, s, true);
+        }
+      }
+    }
+  }
+
+  /** {@code to[base + taps[tapsOff + j]] += from[at + j]} for {@code j < n}. */
+  private static void scatterAdd(float[] to, int base, float[] from, int at, int[] taps, int tapsOff, int n) {
+    for (int j = 0; j < n; j++) {
+      to[base + taps[tapsOff + j]] += from[at + j];
     }
   }
 
@@ -360,7 +517,7 @@ public final class ConvKernels {
    * The adjoint of {@link #im2col}: overwrites samples {@code n0 .. n0+cn-1} of {@code dx} with
    * the sum of the {@code cols} entries that were read from each input element.
    */
-  private static void col2im(float[] dx, int dxOff, float[] cols, int n0, int cn, Conv2dShape s) {
+  static void col2im(float[] dx, int dxOff, float[] cols, int n0, int cn, Conv2dShape s, int[] taps, Scratch scratch) {
     int h = s.height(), wd = s.width(), outH = s.outHeight(), outW = s.outWidth();
     int sh = s.strideH(), sw = s.strideW(), ph = s.padH(), pw = s.padW();
     int p = outH * outW;
@@ -369,6 +526,10 @@ public final class ConvKernels {
     Arrays.fill(dx, dxOff + n0 * sampleSize, dxOff + (n0 + cn) * sampleSize, 0f);
     if (sh == 1 && sw == 1 && outW == wd) {
       col2imSameWidth(dx, dxOff, cols, n0, cn, s);
+      return;
+    }
+    if (taps != null) {
+      col2imByTaps(dx, dxOff, cols, n0, cn, s, taps, scratch);
       return;
     }
     for (int i = 0; i < cn; i++) {
@@ -677,9 +838,10 @@ public final class ConvKernels {
   }
 
   /** Per-thread growing work arrays: the im2col matrix, a channel-major output or gradient, partial weight and bias gradients. */
-  private static final class Scratch {
+  static final class Scratch {
     private float[] cols = new float[0];
     private float[] channelMajor = new float[0];
+    private float[] plane = new float[0];
     private final float[][][] partials = {new float[0][], new float[0][]};
 
     float[] cols(int n) {
@@ -687,6 +849,14 @@ public final class ConvKernels {
         cols = new float[n];
       }
       return cols;
+    }
+
+    /** A zero-padded input plane for {@link #im2colByTaps} and {@link #col2imByTaps}. */
+    float[] plane(int n) {
+      if (plane.length < n) {
+        plane = new float[n];
+      }
+      return plane;
     }
 
     float[] channelMajor(int n) {

@@ -120,7 +120,7 @@ final class Winograd {
         int t = cn * g.tilesPerSample;
         float[][] v = scratch.inputs(s.inChannels() * t);
         float[][] m = scratch.products(s.outChannels() * t);
-        transformInputs(v, t, x, xOff, n0, cn, g, scratch);
+        transformInputs(v, t, x, xOff, n0, cn, g, false, scratch);
         for (int xi = 0; xi < 16; xi++) {
           Blas.sgemm(false, false, s.outChannels(), t, s.inChannels(), 1f,
               u, xi * s.outChannels() * s.inChannels(), s.inChannels(),
@@ -168,10 +168,10 @@ final class Winograd {
         float[][] v = scratch.inputs(inC * t);
         transformOutputGradients(dm, dout, doutOff, n0, cn, g, scratch);
         if (dw != null) {
-          transformInputs(v, t, x, xOff, n0, cn, g, scratch);
+          transformInputs(v, t, x, xOff, n0, cn, g, true, scratch);
           float[] du = duParts[part];
           for (int xi = 0; xi < 16; xi++) {
-            Blas.sgemm(false, true, outC, inC, t, 1f, dm[xi], 0, t, v[xi], 0, t,
+            Blas.sgemm(false, false, outC, inC, t, 1f, dm[xi], 0, t, v[xi], 0, inC,
                 1f, du, xi * outC * inC, inC);
           }
         }
@@ -295,69 +295,94 @@ final class Winograd {
   /**
    * {@code v[xi][c, t] = (B^T d B)[xi]} for the input tiles {@code d} of samples {@code n0 ..
    * n0+cn-1}, tile {@code t = (i * tilesH + ty) * tilesW + tx} reading the 4x4 block whose corner is
-   * input row {@code 2ty - padH}, column {@code 2tx - padW} (zero outside the input).
+   * input row {@code 2ty - padH}, column {@code 2tx - padW} (zero outside the input); with {@code tileMajor},
+   * {@code v[xi][t, c]} instead, the layout that makes the backward's weight-gradient products {@code dM[xi] @
+   * V[xi]^T} plain NN products (OpenBLAS's small-matrix kernel for the transposed operand ran 32 x 32 x 49 at 56
+   * GFLOP/s, the NN one at 155).
    *
    * <p>Scalar: each tile's 16 values go to 16 arrays ({@code v[xi]}, one local each), not to one array at
    * 16 offsets (0.77 against 0.95 ms for 64 samples of 32 channels of 14x14, one thread: fewer address
    * computations for the 16 stores a tile, which bound it). Loops C2 vectorises were measured and are
    * slower here: the stride-2 read of the plane that lays each tile's values out for them (a scalar
    * gather of 8 values a tile, or 4 with shifted copies and fix-ups) costs about what the whole scalar
-   * transform does (docs/design-notes.md).
+   * transform does (docs/design-notes.md). Both layouts store to consecutive places: channel-major runs
+   * along a row of tiles of one plane; tile-major copies all the sample's planes first (zero-padded, side by
+   * side) and runs along the channels of one tile (storing the tiles of one plane {@code inC} apart instead
+   * cost as much again as the transform).
    */
-  private static void transformInputs(float[][] v, int t, float[] x, int xOff, int n0, int cn, Geometry g, Scratch scratch) {
+  private static void transformInputs(float[][] v, int t, float[] x, int xOff, int n0, int cn, Geometry g, boolean tileMajor,
+      Scratch scratch) {
     Conv2dShape s = g.s;
     int h = s.height(), wd = s.width(), inC = s.inChannels();
-    int pw = g.paddedW;
-    float[] p = scratch.plane(g.padded);
-    float[] v0 = v[0], v1 = v[1], v2 = v[2], v3 = v[3], v4 = v[4], v5 = v[5], v6 = v[6], v7 = v[7];
-    float[] v8 = v[8], v9 = v[9], v10 = v[10], v11 = v[11], v12 = v[12], v13 = v[13], v14 = v[14], v15 = v[15];
-    // the plane, zero-padded so every tile reads inside it: each input plane is copied over the
+    int pw = g.paddedW, padded = g.padded, tps = g.tilesPerSample;
+    int planes = tileMajor ? inC : 1;
+    float[] p = scratch.plane(planes * padded);
+    // the planes, zero-padded so every tile reads inside them: each input plane is copied over the
     // same inner rectangle, so the padding is zeroed once per call rather than once per plane
-    Arrays.fill(p, 0, g.padded, 0f);
+    Arrays.fill(p, 0, planes * padded, 0f);
     int rows = Math.max(0, Math.min(h, 2 * g.tilesH + 2 - s.padH()));
     int cols = Math.max(0, Math.min(wd, pw - s.padW()));
     for (int i = 0; i < cn; i++) {
       for (int c = 0; c < inC; c++) {
         int src = xOff + ((n0 + i) * inC + c) * h * wd;
+        int at = tileMajor ? c * padded : 0;
         for (int r = 0; r < rows; r++) {
-          System.arraycopy(x, src + r * wd, p, (r + s.padH()) * pw + s.padW(), cols);
+          System.arraycopy(x, src + r * wd, p, at + (r + s.padH()) * pw + s.padW(), cols);
         }
-        int dst = c * t + i * g.tilesPerSample;
-        for (int ty = 0; ty < g.tilesH; ty++) {
-          for (int tx = 0; tx < g.tilesW; tx++, dst++) {
-            int b = 2 * ty * pw + 2 * tx;
-            float d00 = p[b], d01 = p[b + 1], d02 = p[b + 2], d03 = p[b + 3];
-            b += pw;
-            float d10 = p[b], d11 = p[b + 1], d12 = p[b + 2], d13 = p[b + 3];
-            b += pw;
-            float d20 = p[b], d21 = p[b + 1], d22 = p[b + 2], d23 = p[b + 3];
-            b += pw;
-            float d30 = p[b], d31 = p[b + 1], d32 = p[b + 2], d33 = p[b + 3];
-            // B^T d: rows d0 - d2, d1 + d2, d2 - d1, d1 - d3
-            float r00 = d00 - d20, r01 = d01 - d21, r02 = d02 - d22, r03 = d03 - d23;
-            float r10 = d10 + d20, r11 = d11 + d21, r12 = d12 + d22, r13 = d13 + d23;
-            float r20 = d20 - d10, r21 = d21 - d11, r22 = d22 - d12, r23 = d23 - d13;
-            float r30 = d10 - d30, r31 = d11 - d31, r32 = d12 - d32, r33 = d13 - d33;
-            // (B^T d) B: the same combinations of each row's columns
-            v0[dst] = r00 - r02;
-            v1[dst] = r01 + r02;
-            v2[dst] = r02 - r01;
-            v3[dst] = r01 - r03;
-            v4[dst] = r10 - r12;
-            v5[dst] = r11 + r12;
-            v6[dst] = r12 - r11;
-            v7[dst] = r11 - r13;
-            v8[dst] = r20 - r22;
-            v9[dst] = r21 + r22;
-            v10[dst] = r22 - r21;
-            v11[dst] = r21 - r23;
-            v12[dst] = r30 - r32;
-            v13[dst] = r31 + r32;
-            v14[dst] = r32 - r31;
-            v15[dst] = r31 - r33;
+        if (!tileMajor) {
+          for (int ty = 0, dst = c * t + i * tps; ty < g.tilesH; ty++, dst += g.tilesW) {
+            transformRun(v, dst, p, 2 * ty * pw, 2, g.tilesW, pw);
           }
         }
       }
+      if (tileMajor) {
+        for (int ty = 0, dst = i * tps * inC; ty < g.tilesH; ty++) {
+          for (int tx = 0; tx < g.tilesW; tx++, dst += inC) {
+            transformRun(v, dst, p, 2 * ty * pw + 2 * tx, padded, inC, pw);
+          }
+        }
+      }
+    }
+  }
+
+  /**
+   * The input transform of {@code n} tiles whose 4x4 blocks (rows {@code pw} apart) start at {@code p[b0]},
+   * {@code p[b0 + bStep]}, ..., into {@code v[xi][dst0]}, {@code v[xi][dst0 + 1]}, ...
+   */
+  private static void transformRun(float[][] v, int dst0, float[] p, int b0, int bStep, int n, int pw) {
+    float[] v0 = v[0], v1 = v[1], v2 = v[2], v3 = v[3], v4 = v[4], v5 = v[5], v6 = v[6], v7 = v[7];
+    float[] v8 = v[8], v9 = v[9], v10 = v[10], v11 = v[11], v12 = v[12], v13 = v[13], v14 = v[14], v15 = v[15];
+    for (int k = 0, dst = dst0, a = b0; k < n; k++, dst++, a += bStep) {
+      int b = a;
+      float d00 = p[b], d01 = p[b + 1], d02 = p[b + 2], d03 = p[b + 3];
+      b += pw;
+      float d10 = p[b], d11 = p[b + 1], d12 = p[b + 2], d13 = p[b + 3];
+      b += pw;
+      float d20 = p[b], d21 = p[b + 1], d22 = p[b + 2], d23 = p[b + 3];
+      b += pw;
+      float d30 = p[b], d31 = p[b + 1], d32 = p[b + 2], d33 = p[b + 3];
+      // B^T d: rows d0 - d2, d1 + d2, d2 - d1, d1 - d3
+      float r00 = d00 - d20, r01 = d01 - d21, r02 = d02 - d22, r03 = d03 - d23;
+      float r10 = d10 + d20, r11 = d11 + d21, r12 = d12 + d22, r13 = d13 + d23;
+      float r20 = d20 - d10, r21 = d21 - d11, r22 = d22 - d12, r23 = d23 - d13;
+      float r30 = d10 - d30, r31 = d11 - d31, r32 = d12 - d32, r33 = d13 - d33;
+      // (B^T d) B: the same combinations of each row's columns
+      v0[dst] = r00 - r02;
+      v1[dst] = r01 + r02;
+      v2[dst] = r02 - r01;
+      v3[dst] = r01 - r03;
+      v4[dst] = r10 - r12;
+      v5[dst] = r11 + r12;
+      v6[dst] = r12 - r11;
+      v7[dst] = r11 - r13;
+      v8[dst] = r20 - r22;
+      v9[dst] = r21 + r22;
+      v10[dst] = r22 - r21;
+      v11[dst] = r21 - r23;
+      v12[dst] = r30 - r32;
+      v13[dst] = r31 + r32;
+      v14[dst] = r32 - r31;
+      v15[dst] = r31 - r33;
     }
   }
 
