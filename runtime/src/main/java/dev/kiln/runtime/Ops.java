@@ -264,12 +264,18 @@ public final class Ops {
 
       @Override protected Tensor[] backward(Tensor g) {
         Tensor[] grads = new Tensor[inputs.length];
-        if (needsGrad(0)) {
+        // a leaf weight's gradient added where it lives, as a compiled layer adds it (Tensor.gradientToAddInto)
+        Tensor gw = needsGrad(1) ? weight.gradientToAddInto(rows) : null;
+        if (gw != null) {
+          float[] dx = needsGrad(0) ? new float[rows * in] : null;
+          Blas.linearBackward(rows, outF, in, g.readBuffer(), g.offset(), x.readBuffer(), x.offset(), gw, weight, 0f, dx, 0);
+          grads[0] = dx == null ? null : Tensor.wrap(dx, rows, in);
+        } else if (needsGrad(0)) {
           float[] dx = new float[rows * in];
           Blas.sgemm(false, false, rows, in, outF, 1f, g.readBuffer(), g.offset(), outF, weight, in, 0f, dx, 0, in);
           grads[0] = Tensor.wrap(dx, rows, in);
         }
-        if (needsGrad(1)) {
+        if (needsGrad(1) && gw == null) {
           float[] dw = new float[outF * in];
           Blas.sgemm(true, false, outF, in, rows, 1f, g.readBuffer(), g.offset(), outF, x.readBuffer(), x.offset(), in, 0f, dw, 0, in);
           grads[1] = Tensor.wrap(dw, outF, in);

@@ -1329,6 +1329,36 @@ public final class Tensor {
     return grad;
   }
 
+  /**
+   * For a CPU backward that can add a parameter's gradient into the parameter's {@link #grad()}
+   * itself with an OpenBLAS product ({@code beta = 1}), as a compiled layer does, instead of
+   * returning a fresh gradient that the engine then adds (a new array, a pass over it, and a
+   * gradient left on the heap that the optimizer's native update cannot use): the gradient to add
+   * into (made as native zeros when there is none yet), or null where the gradient must be returned.
+   *
+   * <p>Only where the bits are the engine's: {@code grad + (sum over k)} rounds as the fresh product
+   * added into the gradient does when the gradient is all +0 (none yet, or zeroed whole and not
+   * written since: OpenBLAS sums each block of k and adds it to C, {@code 0 + a + b} either way) or
+   * when {@code k} fits one OpenBLAS block ({@link dev.kiln.runtime.cpu.Blas#oneBlock}). Not for a
+   * tensor that is not a leaf requiring grad, on CUDA, without OpenBLAS, or under anomaly detection
+   * (the engine checks each returned gradient for non-finite values).
+   *
+   * @param k the product's inner dimension (the rows summed over)
+   */
+  Tensor gradientToAddInto(int k) {
+    if (!requiresGrad || gradFn != null || device().isCuda() || !dev.kiln.runtime.cpu.Blas.isNative()
+        || Kiln.isAnomalyEnabled()) {
+      return null;
+    }
+    if (grad == null) {
+      return ensureGrad();
+    }
+    if (grad.device().isCuda()) {
+      return null;
+    }
+    return grad.storage.isKnownZero() || dev.kiln.runtime.cpu.Blas.oneBlock(k) ? grad : null;
+  }
+
   /** The same data, cut off from the tape. */
   public Tensor detach() {
     return new Tensor(storage, offset, shape.clone(), dtype, null);

@@ -188,6 +188,14 @@ public final class Blas {
   static final int BIAS_IN_PRODUCT_MAX_K = 256;
 
   /**
+   * Whether OpenBLAS sums an inner dimension of {@code k} in one block ({@link #BIAS_IN_PRODUCT_MAX_K}), so that
+   * {@code C += A B} ({@code beta = 1}) rounds as the product computed alone and then added to C.
+   */
+  public static boolean oneBlock(int k) {
+    return k <= BIAS_IN_PRODUCT_MAX_K;
+  }
+
+  /**
    * As {@link #sgemm(boolean, boolean, int, int, int, float, float[], int, int, float[], int, int, float, float[], int, int)}
    * with {@code C} a tensor (a weight gradient), written in its native copy: the optimizer then
    * reads it there without a copy.
