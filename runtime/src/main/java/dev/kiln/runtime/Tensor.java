@@ -30,6 +30,13 @@ public final class Tensor {
   private boolean everRequiredGrad;
   private Tensor grad;
   private final Node gradFn;
+  /**
+   * Set on a gradient a backward made for the engine alone ({@link #gradient}): no other tensor,
+   * node or caller holds it or its array, so the engine may adopt it as a leaf's first {@link
+   * #grad()}, add another gradient into it, or lend it to the next backward to overwrite
+   * ({@link Node#takeGradient}). Cleared whenever it is handed on to anything that might keep it.
+   */
+  private boolean engineOwned;
 
   private Tensor(float[] data, int offset, int[] shape, DType dtype, Node gradFn) {
     this(Storage.ofHeap(data), offset, shape, dtype, gradFn);
@@ -197,6 +204,22 @@ public final class Tensor {
    */
   public static Tensor wrap(float[] data, int... shape) {
     return new Tensor(data, 0, shape.clone(), DType.FLOAT32, null);
+  }
+
+  /**
+   * A gradient computed by a backward into {@code fresh}, an array made for it and held by nothing
+   * else, which the engine owns from here on ({@link #engineOwned}): for the backwards of Kiln's own
+   * CPU nodes, in place of {@link #wrap} for such arrays.
+   */
+  static Tensor gradient(float[] fresh, int... shape) {
+    Tensor t = new Tensor(fresh, 0, shape.clone(), DType.FLOAT32, null);
+    t.engineOwned = t.numel == fresh.length;
+    return t;
+  }
+
+  /** Whether the engine owns this gradient (see {@link #gradient}); the mark stays. */
+  boolean isEngineOwned() {
+    return engineOwned;
   }
 
   /**
@@ -1465,11 +1488,24 @@ public final class Tensor {
         }
         Node fn = t.gradFn;
         fn.released = !retainGraph;
-        Tensor[] inputGrads = fn.backward(gt);
+        // an engine-owned gradient is lent to the node (Node.takeGradient) only for this call: whatever the
+        // node does with it, the engine no longer owns it, and the node's results own only what they say
+        fn.lent = gt.engineOwned ? gt : null;
+        gt.engineOwned = false;
+        Tensor[] inputGrads;
+        try {
+          inputGrads = fn.backward(gt);
+        } finally {
+          fn.lent = null;
+        }
+        disownRepeated(inputGrads);
         for (int k = 0; k < fn.inputs.length; k++) {
           Tensor in = fn.inputs[k];
           Tensor gin = inputGrads[k];
           if (gin == null || !fn.recordedNeed[k] || !in.requiresGrad) { // as PyTorch: the graph is fixed at the forward
+            if (gin != null) {
+              gin.engineOwned = false;
+            }
             continue;
           }
           if (call > 0) {
@@ -1513,6 +1549,17 @@ public final class Tensor {
     return order;
   }
 
+  /** Clears the engine's mark on a gradient returned at two places of one backward's results: neither owns it alone. */
+  private static void disownRepeated(Tensor[] grads) {
+    for (int i = 0; i < grads.length; i++) {
+      for (int j = i + 1; grads[i] != null && grads[i].engineOwned && j < grads.length; j++) {
+        if (grads[j] == grads[i]) {
+          grads[i].engineOwned = false;
+        }
+      }
+    }
+  }
+
   private static void accumulate(Tensor leaf, Tensor g) {
     if (leaf.device().isCuda()) {
       Tensor gd = g.to(leaf.device());
@@ -1524,7 +1571,11 @@ public final class Tensor {
       }
       return;
     }
-    if (leaf.grad == null) {
+    if (leaf.grad == null && g.engineOwned && g.offset == 0 && g.storage.device() == Device.cpu() && Arrays.equals(g.shape, leaf.shape)) {
+      g.engineOwned = false; // adopted, not copied: nothing else holds it (Tensor.gradient)
+      leaf.grad = g;
+    } else if (leaf.grad == null) {
+      g.engineOwned = false;
       leaf.grad = new Tensor(g.toFloatArray(), 0, leaf.shape.clone(), DType.FLOAT32, null);
     } else {
       // dst += src value by value (vectorised where both start at the same offset, the usual case)
@@ -1537,6 +1588,12 @@ public final class Tensor {
       Tensor out = empty(a.device(), a.shape);
       dev.kiln.runtime.cuda.CoreKernels.add(out.writeCuda(), a.readCuda(), b.to(a.device()).readCuda(), a.numel);
       return out;
+    }
+    b.engineOwned = false;
+    if (a.engineOwned && b.device() == Device.cpu()) { // a + b into a's own array: the same sums, one array fewer
+      float[] own = a.storage.heapForWrite();
+      dev.kiln.runtime.cpu.CpuKernels.addForward(own, a.offset, own, a.offset, b.readBuffer(), b.offset, a.numel, false);
+      return a;
     }
     // one pass, a + b as before (a copied, then b added): the same bits; vectorised and over the cores where
     // both start at 0, the usual case (a fresh gradient)
