@@ -996,7 +996,13 @@ public final class Ops {
       }
 
       @Override protected Tensor[] backward(Tensor g) {
-        return new Tensor[] {scale(g, s)};
+        if (g.device().isCuda()) {
+          return new Tensor[] {scale(g, s)};
+        }
+        float[] own = takeGradient(g); // scaled in place when only the engine held it
+        float[] d = own != null ? own : new float[g.numel()];
+        CpuKernels.scale(d, 0, g.readBuffer(), g.offset(), d.length, s, false);
+        return new Tensor[] {Tensor.gradient(d, g.shape())};
       }
     });
   }
@@ -3315,7 +3321,7 @@ public final class Ops {
     if (x.device().isCuda() && x.dtype() == DType.FLOAT32 && rank <= CudaOps.PERMUTE_RANK) {
       return CudaOps.permute(name, x, order, inverse, outShape);
     }
-    Tensor out = Tensor.wrap(permuted(x.toFloatArray(), shape, order), x.dtype(), outShape).to(x.device()); // labels stay labels
+    Tensor out = Tensor.wrap(permuted(x.readBuffer(), x.offset(), shape, order), x.dtype(), outShape).to(x.device()); // labels stay labels
     if (!track(x)) {
       return out;
     }
@@ -3329,7 +3335,7 @@ public final class Ops {
       }
 
       @Override protected Tensor[] backward(Tensor g) {
-        return new Tensor[] {Tensor.wrap(permuted(g.toFloatArray(), outShape, inverse), shape).to(x.device())};
+        return new Tensor[] {Tensor.gradient(permuted(g.readBuffer(), g.offset(), outShape, inverse), shape).to(x.device())};
       }
     });
   }
@@ -3355,9 +3361,9 @@ public final class Ops {
   }
 
   /** The values of a row-major {@code shape} reordered so that result dimension i is dimension {@code order[i]}. */
-  private static float[] permuted(float[] in, int[] shape, int[] order) {
-    float[] out = new float[in.length];
-    CpuKernels.permute(out, 0, in, 0, shape, order, false);
+  private static float[] permuted(float[] in, int inOff, int[] shape, int[] order) {
+    float[] out = new float[Shapes.numel(shape)];
+    CpuKernels.permute(out, 0, in, inOff, shape, order, false);
     return out;
   }
 

@@ -1589,11 +1589,16 @@ public final class Tensor {
       dev.kiln.runtime.cuda.CoreKernels.add(out.writeCuda(), a.readCuda(), b.to(a.device()).readCuda(), a.numel);
       return out;
     }
+    // a + b into the array of one the engine owns (Tensor.gradient): the same sums, a + b in that order, one
+    // array fewer; the other is dropped by the caller
+    Tensor own = a.engineOwned ? a : b.engineOwned && b.device() == Device.cpu() ? b : null;
+    a.engineOwned = false;
     b.engineOwned = false;
-    if (a.engineOwned && b.device() == Device.cpu()) { // a + b into a's own array: the same sums, one array fewer
-      float[] own = a.storage.heapForWrite();
-      dev.kiln.runtime.cpu.CpuKernels.addForward(own, a.offset, own, a.offset, b.readBuffer(), b.offset, a.numel, false);
-      return a;
+    if (own != null && b.device() == Device.cpu()) {
+      float[] out = own.storage.heapForWrite();
+      dev.kiln.runtime.cpu.CpuKernels.addForward(out, own.offset, a.readBuffer(), a.offset, b.readBuffer(), b.offset, a.numel, false);
+      own.engineOwned = true;
+      return own;
     }
     // one pass, a + b as before (a copied, then b added): the same bits; vectorised and over the cores where
     // both start at 0, the usual case (a fresh gradient)

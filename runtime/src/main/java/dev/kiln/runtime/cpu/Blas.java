@@ -255,9 +255,12 @@ public final class Blas {
       pc.put(c, cOff, cLen);
     }
     Parallel.forRange(count, work / GEMM_WORK_SCALE, (part, from, to) -> {
+      // three views per part, moved along the batch (JavaCPP passes address + position): getPointer made three
+      // pointer objects per product, thousands per training step of a transformer's per-head products
+      FloatPointer va = new FloatPointer(pa), vb = new FloatPointer(pb), vc = new FloatPointer(pc);
       for (int i = from; i < to; i++) {
-        gemm(transA, transB, m, n, k, alpha, pa.getPointer((long) i * strideA), lda, pb.getPointer((long) i * strideB), ldb,
-            beta, pc.getPointer((long) i * strideC), n);
+        gemm(transA, transB, m, n, k, alpha, va.position((long) i * strideA), lda, vb.position((long) i * strideB), ldb,
+            beta, vc.position((long) i * strideC), n);
       }
     });
     pc.get(c, cOff, cLen);
