@@ -2887,7 +2887,9 @@ public final class Ops {
       }
 
       @Override protected Tensor[] backward(Tensor g) {
-        float[] dx = needsGrad(0) ? new float[x.numel()] : null;
+        // into g's own array when only the engine held it: each channel's sums are taken before its dx is written
+        float[] own = needsGrad(0) ? takeGradient(g) : null;
+        float[] dx = own != null ? own : needsGrad(0) ? new float[x.numel()] : null;
         float[] dw = affine && needsGrad(1) ? new float[c] : null;
         float[] db = affine && needsGrad(2) ? new float[c] : null;
         NormKernels.batchNormBackward(dx, 0, dw, 0, db, 0, g.readBuffer(), g.offset(), x.readBuffer(), x.offset(), mean, 0, var, 0,

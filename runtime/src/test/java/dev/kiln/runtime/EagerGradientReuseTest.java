@@ -131,4 +131,17 @@ class EagerGradientReuseTest {
     Ops.linear(x, w, null).sum().backward();
     assertEquals(Blas.isNative(), w.grad().isNativeCurrent());
   }
+
+  @Test
+  void batchNormWritesAnOwnedGradientInPlaceWithTheSameBits() {
+    Supplier<Tensor> x = () -> leaf(9, 4, 3, 5, 5);
+    Tensor w = Tensor.ones(3), b = Tensor.zeros(3);
+    Tensor owned = x.get(); // BN's incoming gradient made by scale's backward: the engine's, overwritten by BN
+    Ops.scale(Ops.batchNorm(owned, Tensor.zeros(3), Tensor.ones(3), w, b, true, 0.1, 1e-5), 0.75f).sum().backward();
+    Tensor given = x.get(); // the same gradient passed by the caller: left alone, BN writes a new array
+    Tensor gOut = Tensor.full(0.75f, 4, 3, 5, 5);
+    Ops.batchNorm(given, Tensor.zeros(3), Tensor.ones(3), w, b, true, 0.1, 1e-5).backward(gOut);
+    assertArrayEquals(Tensor.full(0.75f, 4, 3, 5, 5).toFloatArray(), gOut.toFloatArray());
+    assertArrayEquals(given.grad().toFloatArray(), owned.grad().toFloatArray());
+  }
 }
