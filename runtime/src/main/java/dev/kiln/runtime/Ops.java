@@ -3538,7 +3538,8 @@ public final class Ops {
       return CudaOps.gelu(x);
     }
     return unary("gelu", x, Reads.INPUT, ActivationKernels::geluForward,
-        (dx, dxOff, g, gOff, y, yOff, n) -> ActivationKernels.geluBackward(dx, dxOff, g, gOff, x.readBuffer(), x.offset(), n));
+        (dx, dxOff, g, gOff, y, yOff, n) -> ActivationKernels.geluBackward(dx, dxOff, g, gOff, x.readBuffer(), x.offset(), n),
+        true);
   }
 
   /**
@@ -3551,7 +3552,8 @@ public final class Ops {
       return CudaOps.silu(x);
     }
     return unary("silu", x, Reads.INPUT, ActivationKernels::siluForward,
-        (dx, dxOff, g, gOff, y, yOff, n) -> ActivationKernels.siluBackward(dx, dxOff, g, gOff, x.readBuffer(), x.offset(), n));
+        (dx, dxOff, g, gOff, y, yOff, n) -> ActivationKernels.siluBackward(dx, dxOff, g, gOff, x.readBuffer(), x.offset(), n),
+        true);
   }
 
   /** {@code tanh(x)} element-wise; any shape. The gradient is {@code 1 - y^2}. */
@@ -3651,6 +3653,16 @@ public final class Ops {
 
   /** Runs a one-input op whose output has its input's shape, and records its backward. */
   private static Tensor unary(String name, Tensor x, Reads reads, UnaryForward forwardKernel, UnaryBackward backwardKernel) {
+    return unary(name, x, reads, forwardKernel, backwardKernel, false);
+  }
+
+  /**
+   * {@link #unary}; with {@code backwardInPlace} the backward kernel may write the input's gradient over the output's
+   * (a kernel of {@code BlockMath.forBlocks}, which copies each block of {@code dout} before writing that block of
+   * {@code dx}), and does so when the engine owns the gradient ({@link Node#takeGradient}).
+   */
+  private static Tensor unary(String name, Tensor x, Reads reads, UnaryForward forwardKernel, UnaryBackward backwardKernel,
+      boolean backwardInPlace) {
     Devices.requireCpu(name, x); // the public ops have sent CUDA tensors to CudaOps already
     requireFloat(name, x);
     int n = x.numel();
@@ -3665,7 +3677,8 @@ public final class Ops {
       }
 
       @Override protected Tensor[] backward(Tensor g) {
-        float[] dx = new float[n];
+        float[] own = backwardInPlace ? takeGradient(g) : null;
+        float[] dx = own != null ? own : new float[n];
         backwardKernel.run(dx, 0, g.readBuffer(), g.offset(), out, 0, n);
         return new Tensor[] {Tensor.gradient(dx, x.shape())};
       }

@@ -144,4 +144,17 @@ class EagerGradientReuseTest {
     assertArrayEquals(Tensor.full(0.75f, 4, 3, 5, 5).toFloatArray(), gOut.toFloatArray());
     assertArrayEquals(given.grad().toFloatArray(), owned.grad().toFloatArray());
   }
+
+  @Test
+  void geluAndSiluWriteAnOwnedGradientInPlaceWithTheSameBits() {
+    for (java.util.function.UnaryOperator<Tensor> op : java.util.List.<java.util.function.UnaryOperator<Tensor>>of(Ops::gelu, Ops::silu)) {
+      Tensor owned = leaf(10, 6, 50);
+      Ops.scale(op.apply(owned), 0.75f).sum().backward();
+      Tensor given = leaf(10, 6, 50);
+      Tensor gOut = Tensor.full(0.75f, 6, 50);
+      op.apply(given).backward(gOut);
+      assertArrayEquals(Tensor.full(0.75f, 6, 50).toFloatArray(), gOut.toFloatArray());
+      assertArrayEquals(given.grad().toFloatArray(), owned.grad().toFloatArray());
+    }
+  }
 }
