@@ -15,7 +15,8 @@ import java.util.function.Supplier;
  * The seventeenth session's one-thread timings (docs/benchmarks.md): thread CPU time of the calling thread, so
  * that other processes on the machine move the figures less than wall time. Layers: 20 calls a round after 40 of
  * warm-up, the lowest round of 5. ResNet steps: the bench's training step (SGD with momentum, batch 64), the
- * median of 30 steps after 40. Run with {@code -Dkiln.threads=1}; {@code scripts/speed/compare} runs it.
+ * median of 30 steps after 40; the MLP's, the CNN's and the transformer's too when named ({@code mlp}, {@code cnn},
+ * {@code transformer}). Run with {@code -Dkiln.threads=1}; {@code scripts/speed/compare} runs it.
  */
 public class OneThread {
   private static final ThreadMXBean MX = ManagementFactory.getThreadMXBean();
@@ -45,6 +46,19 @@ public class OneThread {
     if ("resnet train step".startsWith(only)) {
       step("resnet train step eager", dev.kiln.samples.FashionResNet::new);
       step("resnet train step compiled", dev.kiln.samples.KilnFashionResNet::new);
+    }
+    // the nineteenth session's eager steps (docs/benchmarks.md): the bench's other models, asked for by name only
+    if (!only.isEmpty() && "mlp train step".startsWith(only)) {
+      step("mlp train step eager", dev.kiln.samples.Models::mlp);
+      step("mlp train step compiled", dev.kiln.samples.KilnMlp::new);
+    }
+    if (!only.isEmpty() && "cnn train step".startsWith(only)) {
+      step("cnn train step eager", dev.kiln.samples.FashionCnn::new);
+      step("cnn train step compiled", dev.kiln.samples.KilnFashionCnn::new);
+    }
+    if (!only.isEmpty() && "transformer train step".startsWith(only)) {
+      step("transformer train step eager", dev.kiln.samples.FashionTransformer::new);
+      step("transformer train step compiled", dev.kiln.samples.KilnFashionTransformer::new);
     }
   }
 

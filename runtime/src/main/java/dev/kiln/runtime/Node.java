@@ -82,6 +82,23 @@ public abstract class Node {
    */
   protected abstract Tensor[] backward(Tensor gradOutput);
 
+  /** The incoming gradient of the backward running now when the engine owned it ({@link Tensor#gradient}), else null. */
+  Tensor lent;
+
+  /**
+   * The array of {@code g}, the gradient this backward was given, when nothing but the engine held
+   * it ({@link Tensor#gradient}): the backward may write its input's gradient there and return it
+   * as {@link Tensor#gradient} over the same array, instead of filling a new one. Null when {@code
+   * g} must be left as it is (the caller's, a view, shared). At most once per backward.
+   */
+  final float[] takeGradient(Tensor g) {
+    if (lent == null || lent != g || g.offset() != 0 || g.device().isCuda()) {
+      return null;
+    }
+    lent = null;
+    return g.buffer();
+  }
+
   protected final boolean needsGrad(int input) {
     return recordedNeed[input] && inputs[input].requiresGrad();
   }

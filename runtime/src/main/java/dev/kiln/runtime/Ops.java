@@ -184,12 +184,12 @@ public final class Ops {
         if (needsGrad(0)) {
           float[] d = new float[Shapes.numel(count, m, k)];
           batchedGemm(count, false, true, m, k, n, g.readBuffer(), g.offset(), b.readBuffer(), b.offset(), d);
-          da = Tensor.wrap(d, count, m, k);
+          da = Tensor.gradient(d, count, m, k);
         }
         if (needsGrad(1)) {
           float[] d = new float[Shapes.numel(count, k, n)];
           batchedGemm(count, true, false, k, n, m, a.readBuffer(), a.offset(), g.readBuffer(), g.offset(), d);
-          db = Tensor.wrap(d, count, k, n);
+          db = Tensor.gradient(d, count, k, n);
         }
         return new Tensor[] {da, db};
       }
@@ -264,20 +264,26 @@ public final class Ops {
 
       @Override protected Tensor[] backward(Tensor g) {
         Tensor[] grads = new Tensor[inputs.length];
-        if (needsGrad(0)) {
+        // a leaf weight's gradient added where it lives, as a compiled layer adds it (Tensor.gradientToAddInto)
+        Tensor gw = needsGrad(1) ? weight.gradientToAddInto(rows) : null;
+        if (gw != null) {
+          float[] dx = needsGrad(0) ? new float[rows * in] : null;
+          Blas.linearBackward(rows, outF, in, g.readBuffer(), g.offset(), x.readBuffer(), x.offset(), gw, weight, 0f, dx, 0);
+          grads[0] = dx == null ? null : Tensor.gradient(dx, rows, in);
+        } else if (needsGrad(0)) {
           float[] dx = new float[rows * in];
           Blas.sgemm(false, false, rows, in, outF, 1f, g.readBuffer(), g.offset(), outF, weight, in, 0f, dx, 0, in);
-          grads[0] = Tensor.wrap(dx, rows, in);
+          grads[0] = Tensor.gradient(dx, rows, in);
         }
-        if (needsGrad(1)) {
+        if (needsGrad(1) && gw == null) {
           float[] dw = new float[outF * in];
           Blas.sgemm(true, false, outF, in, rows, 1f, g.readBuffer(), g.offset(), outF, x.readBuffer(), x.offset(), in, 0f, dw, 0, in);
-          grads[1] = Tensor.wrap(dw, outF, in);
+          grads[1] = Tensor.gradient(dw, outF, in);
         }
         if (bias != null && needsGrad(2)) {
           float[] db = new float[outF];
           CpuKernels.biasGradient(db, 0, g.readBuffer(), g.offset(), rows, outF, false);
-          grads[2] = Tensor.wrap(db, outF);
+          grads[2] = Tensor.gradient(db, outF);
         }
         return grads;
       }
@@ -357,7 +363,7 @@ public final class Ops {
           if (mul) {
             float[] d = new float[out.length];
             CpuKernels.mulRepeatedBackward(d, 0, gd, go, sd, so, outer, size, inner, false);
-            dBig = Tensor.wrap(d, shape);
+            dBig = Tensor.gradient(d, shape);
           } else {
             dBig = g;
           }
@@ -365,7 +371,7 @@ public final class Ops {
         if (needsGrad(1)) {
           float[] d = new float[small.numel()];
           CpuKernels.sumRepeatedBackward(d, 0, gd, go, null, 0, mul ? bd : null, bo, outer, size, inner, false);
-          dSmall = Tensor.wrap(d, small.shape());
+          dSmall = Tensor.gradient(d, small.shape());
         }
         return new Tensor[] {dBig, dSmall};
       }
@@ -590,7 +596,7 @@ public final class Ops {
         for (int e = 0; e < gv.length; e++) {
           dx[from[e]] += gv[e];
         }
-        return new Tensor[] {Tensor.wrap(dx, x.shape()).to(x.device())};
+        return new Tensor[] {Tensor.gradient(dx, x.shape()).to(x.device())};
       }
     });
   }
@@ -732,8 +738,8 @@ public final class Ops {
           }
         }
         return new Tensor[] {
-          da == null ? null : Tensor.wrap(da, a.shape()).to(a.device()),
-          db == null ? null : Tensor.wrap(db, b.shape()).to(b.device())
+          da == null ? null : Tensor.gradient(da, a.shape()).to(a.device()),
+          db == null ? null : Tensor.gradient(db, b.shape()).to(b.device())
         };
       }
     });
@@ -772,7 +778,7 @@ public final class Ops {
         if (db != null && n > 0) {
           WhereKernels.backward(db, gd, go, cv, co, nc, nb, false, n);
         }
-        return new Tensor[] {da == null ? null : Tensor.wrap(da, a.shape()), db == null ? null : Tensor.wrap(db, b.shape())};
+        return new Tensor[] {da == null ? null : Tensor.gradient(da, a.shape()), db == null ? null : Tensor.gradient(db, b.shape())};
       }
     });
   }
@@ -925,12 +931,12 @@ public final class Ops {
           if (needsGrad(0)) {
             float[] d = new float[n];
             CpuKernels.mulBackward(d, 0, gd, go, bd, bo, n, false);
-            da = Tensor.wrap(d, a.shape());
+            da = Tensor.gradient(d, a.shape());
           }
           if (needsGrad(1)) {
             float[] d = new float[n];
             CpuKernels.mulBackward(d, 0, gd, go, ad, ao, n, false);
-            db = Tensor.wrap(d, b.shape());
+            db = Tensor.gradient(d, b.shape());
           }
           return new Tensor[] {da, db};
         }
@@ -941,7 +947,7 @@ public final class Ops {
               d[r * n + j] = gd[go + r * n + j] * bd[bo + j];
             }
           }
-          da = Tensor.wrap(d, a.shape());
+          da = Tensor.gradient(d, a.shape());
         }
         if (needsGrad(1)) {
           float[] d = new float[n];
@@ -950,7 +956,7 @@ public final class Ops {
               d[j] += gd[go + r * n + j] * ad[ao + r * n + j];
             }
           }
-          db = Tensor.wrap(d, b.shape());
+          db = Tensor.gradient(d, b.shape());
         }
         return new Tensor[] {da, db};
       }
@@ -990,7 +996,13 @@ public final class Ops {
       }
 
       @Override protected Tensor[] backward(Tensor g) {
-        return new Tensor[] {scale(g, s)};
+        if (g.device().isCuda()) {
+          return new Tensor[] {scale(g, s)};
+        }
+        float[] own = takeGradient(g); // scaled in place when only the engine held it
+        float[] d = own != null ? own : new float[g.numel()];
+        CpuKernels.scale(d, 0, g.readBuffer(), g.offset(), d.length, s, false);
+        return new Tensor[] {Tensor.gradient(d, g.shape())};
       }
     });
   }
@@ -1021,9 +1033,10 @@ public final class Ops {
       }
 
       @Override protected Tensor[] backward(Tensor g) {
-        float[] dx = new float[n];
+        float[] own = takeGradient(g); // g's array when only the engine held it: masked in place
+        float[] dx = own != null ? own : new float[n];
         CpuKernels.reluBackward(dx, 0, g.readBuffer(), g.offset(), out, 0, n);
-        return new Tensor[] {Tensor.wrap(dx, x.shape())};
+        return new Tensor[] {Tensor.gradient(dx, x.shape())};
       }
     });
   }
@@ -1189,7 +1202,9 @@ public final class Ops {
       }
 
       @Override protected Tensor[] backward(Tensor g) {
-        return new Tensor[] {Tensor.full(g.item() * factor, x.shape())};
+        float[] d = new float[x.numel()];
+        java.util.Arrays.fill(d, g.item() * factor);
+        return new Tensor[] {Tensor.gradient(d, x.shape())};
       }
     });
   }
@@ -1278,7 +1293,7 @@ public final class Ops {
         float[] dx = new float[x.numel()];
         MathKernels.varianceBackward(dx, 0, g.readBuffer(), g.offset(), x.readBuffer(), x.offset(), mean, runs, 2f / divisor,
             false);
-        return new Tensor[] {Tensor.wrap(dx, x.shape())};
+        return new Tensor[] {Tensor.gradient(dx, x.shape())};
       }
     });
   }
@@ -1417,7 +1432,7 @@ public final class Ops {
         for (int k = 0; k < gd.length; k++) {
           dx[from[k]] = gd[k];
         }
-        return new Tensor[] {Tensor.wrap(dx, x.shape()).to(x.device())};
+        return new Tensor[] {Tensor.gradient(dx, x.shape()).to(x.device())};
       }
     }), idx);
   }
@@ -1528,7 +1543,7 @@ public final class Ops {
         for (int i = 0; i < in.length; i++) {
           dx[i] = Float.compare(in[i], result) == 0 || in[i] == result ? share : 0f;
         }
-        return new Tensor[] {Tensor.wrap(dx, x.shape()).to(x.device())};
+        return new Tensor[] {Tensor.gradient(dx, x.shape()).to(x.device())};
       }
     });
   }
@@ -1932,7 +1947,7 @@ public final class Ops {
             int width = sizes[i] * inner;
             float[] dx = new float[xs[i].numel()];
             MathKernels.copyRows(dx, 0, width, g.readBuffer(), g.offset() + starts[i] * inner, pitch, width, rows);
-            grads[i] = Tensor.wrap(dx, xs[i].shape());
+            grads[i] = Tensor.gradient(dx, xs[i].shape());
           }
         }
         return grads;
@@ -2215,7 +2230,7 @@ public final class Ops {
         for (int i = 0; i < n; i++) {
           dx[i * classes + t[i]] = -gd[i];
         }
-        return new Tensor[] {Tensor.wrap(dx, n, classes).to(input.device())};
+        return new Tensor[] {Tensor.gradient(dx, n, classes).to(input.device())};
       }
     });
   }
@@ -2261,7 +2276,7 @@ public final class Ops {
       @Override protected Tensor[] backward(Tensor g) {
         float[] dw = new float[num * dim];
         CpuKernels.embeddingBackward(dw, 0, g.readBuffer(), g.offset(), ids, 0, count, dim, paddingIdx);
-        return new Tensor[] {Tensor.wrap(dw, num, dim).to(weight.device())};
+        return new Tensor[] {Tensor.gradient(dw, num, dim).to(weight.device())};
       }
     });
   }
@@ -2397,9 +2412,9 @@ public final class Ops {
             }
           }
         }
-        Tensor dWeight = dw == null ? null : Tensor.wrap(dw, num, dim).to(weight.device());
+        Tensor dWeight = dw == null ? null : Tensor.gradient(dw, num, dim).to(weight.device());
         return inputs.length == 1 ? new Tensor[] {dWeight}
-            : new Tensor[] {dWeight, ds == null ? null : Tensor.wrap(ds, indices.shape()).to(weight.device())};
+            : new Tensor[] {dWeight, ds == null ? null : Tensor.gradient(ds, indices.shape()).to(weight.device())};
       }
     });
   }
@@ -2586,10 +2601,10 @@ public final class Ops {
         ConvKernels.conv2dBackward(dx, 0, dw, 0, db, 0, false, g.readBuffer(), g.offset(),
             x.readBuffer(), x.offset(), weight.readBuffer(), weight.offset(), s);
         Tensor[] grads = new Tensor[inputs.length];
-        grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());
-        grads[1] = dw == null ? null : Tensor.wrap(dw, weight.shape());
+        grads[0] = dx == null ? null : Tensor.gradient(dx, x.shape());
+        grads[1] = dw == null ? null : Tensor.gradient(dw, weight.shape());
         if (db != null) {
-          grads[2] = Tensor.wrap(db, outC);
+          grads[2] = Tensor.gradient(db, outC);
         }
         return grads;
       }
@@ -2629,7 +2644,7 @@ public final class Ops {
       @Override protected Tensor[] backward(Tensor g) {
         float[] dx = new float[x.numel()];
         ConvKernels.maxPool2dBackward(dx, 0, g.readBuffer(), g.offset(), argmax, s);
-        return new Tensor[] {Tensor.wrap(dx, x.shape())};
+        return new Tensor[] {Tensor.gradient(dx, x.shape())};
       }
     });
   }
@@ -2748,10 +2763,10 @@ public final class Ops {
         ConvKernels.convTranspose2dBackward(dx, 0, dw, 0, db, 0, false, g.readBuffer(), g.offset(), x.readBuffer(), x.offset(),
             weight.readBuffer(), weight.offset(), s);
         Tensor[] grads = new Tensor[inputs.length];
-        grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());
-        grads[1] = dw == null ? null : Tensor.wrap(dw, weight.shape());
+        grads[0] = dx == null ? null : Tensor.gradient(dx, x.shape());
+        grads[1] = dw == null ? null : Tensor.gradient(dw, weight.shape());
         if (db != null) {
-          grads[2] = Tensor.wrap(db, s.inChannels());
+          grads[2] = Tensor.gradient(db, s.inChannels());
         }
         return grads;
       }
@@ -2872,16 +2887,18 @@ public final class Ops {
       }
 
       @Override protected Tensor[] backward(Tensor g) {
-        float[] dx = needsGrad(0) ? new float[x.numel()] : null;
+        // into g's own array when only the engine held it: each channel's sums are taken before its dx is written
+        float[] own = needsGrad(0) ? takeGradient(g) : null;
+        float[] dx = own != null ? own : needsGrad(0) ? new float[x.numel()] : null;
         float[] dw = affine && needsGrad(1) ? new float[c] : null;
         float[] db = affine && needsGrad(2) ? new float[c] : null;
         NormKernels.batchNormBackward(dx, 0, dw, 0, db, 0, g.readBuffer(), g.offset(), x.readBuffer(), x.offset(), mean, 0, var, 0,
             bufferOrNull(weight), offsetOf(weight), n, c, l, eps, training);
         Tensor[] grads = new Tensor[inputs.length];
-        grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());
+        grads[0] = dx == null ? null : Tensor.gradient(dx, x.shape());
         if (affine) {
-          grads[1] = dw == null ? null : Tensor.wrap(dw, c);
-          grads[2] = db == null ? null : Tensor.wrap(db, c);
+          grads[1] = dw == null ? null : Tensor.gradient(dw, c);
+          grads[2] = db == null ? null : Tensor.gradient(db, c);
         }
         return grads;
       }
@@ -2967,10 +2984,10 @@ public final class Ops {
         NormKernels.layerNormBackward(dx, 0, dw, 0, db, 0, false, g.readBuffer(), g.offset(), x.readBuffer(), x.offset(),
             bufferOrNull(weight), offsetOf(weight), mean, rstd, rows, inner);
         Tensor[] grads = new Tensor[inputs.length];
-        grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());
+        grads[0] = dx == null ? null : Tensor.gradient(dx, x.shape());
         if (weight != null) {
-          grads[1] = dw == null ? null : Tensor.wrap(dw, normalizedShape);
-          grads[2] = db == null ? null : Tensor.wrap(db, normalizedShape);
+          grads[1] = dw == null ? null : Tensor.gradient(dw, normalizedShape);
+          grads[2] = db == null ? null : Tensor.gradient(db, normalizedShape);
         }
         return grads;
       }
@@ -3045,18 +3062,18 @@ public final class Ops {
         RecurrentKernels.backward(mode, steps, batch, hidden, reverse, g.readBuffer(), g.offset(), wHh, saved, states, dx, dh0, dc0,
             dw, db);
         Tensor[] grads = new Tensor[inputs.length];
-        grads[0] = needsGrad(0) ? Tensor.wrap(dx, xProj.shape()) : null;
+        grads[0] = needsGrad(0) ? Tensor.gradient(dx, xProj.shape()) : null;
         if (dh0 != null) {
-          grads[at[1]] = Tensor.wrap(dh0, batch, hidden);
+          grads[at[1]] = Tensor.gradient(dh0, batch, hidden);
         }
         if (dc0 != null) {
-          grads[at[2]] = Tensor.wrap(dc0, batch, hidden);
+          grads[at[2]] = Tensor.gradient(dc0, batch, hidden);
         }
         if (dw != null) {
-          grads[at[3]] = Tensor.wrap(dw, wHh.shape());
+          grads[at[3]] = Tensor.gradient(dw, wHh.shape());
         }
         if (db != null) {
-          grads[at[4]] = Tensor.wrap(db, gh);
+          grads[at[4]] = Tensor.gradient(db, gh);
         }
         return grads;
       }
@@ -3167,7 +3184,7 @@ public final class Ops {
       @Override protected Tensor[] backward(Tensor g) {
         float[] dx = new float[x.numel()];
         ConvKernels.upsampleNearestBackward(dx, 0, g.readBuffer(), g.offset(), n * c, h, w, scaleH, scaleW);
-        return new Tensor[] {Tensor.wrap(dx, x.shape())};
+        return new Tensor[] {Tensor.gradient(dx, x.shape())};
       }
     });
   }
@@ -3306,7 +3323,7 @@ public final class Ops {
     if (x.device().isCuda() && x.dtype() == DType.FLOAT32 && rank <= CudaOps.PERMUTE_RANK) {
       return CudaOps.permute(name, x, order, inverse, outShape);
     }
-    Tensor out = Tensor.wrap(permuted(x.toFloatArray(), shape, order), x.dtype(), outShape).to(x.device()); // labels stay labels
+    Tensor out = Tensor.wrap(permuted(x.readBuffer(), x.offset(), shape, order), x.dtype(), outShape).to(x.device()); // labels stay labels
     if (!track(x)) {
       return out;
     }
@@ -3320,7 +3337,7 @@ public final class Ops {
       }
 
       @Override protected Tensor[] backward(Tensor g) {
-        return new Tensor[] {Tensor.wrap(permuted(g.toFloatArray(), outShape, inverse), shape).to(x.device())};
+        return new Tensor[] {Tensor.gradient(permuted(g.readBuffer(), g.offset(), outShape, inverse), shape).to(x.device())};
       }
     });
   }
@@ -3346,9 +3363,9 @@ public final class Ops {
   }
 
   /** The values of a row-major {@code shape} reordered so that result dimension i is dimension {@code order[i]}. */
-  private static float[] permuted(float[] in, int[] shape, int[] order) {
-    float[] out = new float[in.length];
-    CpuKernels.permute(out, 0, in, 0, shape, order, false);
+  private static float[] permuted(float[] in, int inOff, int[] shape, int[] order) {
+    float[] out = new float[Shapes.numel(shape)];
+    CpuKernels.permute(out, 0, in, inOff, shape, order, false);
     return out;
   }
 
@@ -3380,7 +3397,7 @@ public final class Ops {
       @Override protected Tensor[] backward(Tensor g) {
         float[] dx = new float[x.numel()];
         backward.run(dx, g.readBuffer(), g.offset());
-        return new Tensor[] {Tensor.wrap(dx, x.shape())};
+        return new Tensor[] {Tensor.gradient(dx, x.shape())};
       }
     });
   }
@@ -3470,7 +3487,7 @@ public final class Ops {
             } else {
               float[] d = new float[a.numel()];
               CpuKernels.sumRepeatedBackward(d, 0, gd, go, null, 0, null, 0, outer, size, inner, false);
-              da = Tensor.wrap(d, a.shape());
+              da = Tensor.gradient(d, a.shape());
             }
           }
           float[] db = needsGrad(1) ? new float[b.numel()] : null;
@@ -3482,7 +3499,7 @@ public final class Ops {
           } else if (db != null) {
             ArithmeticKernels.subtrahendSumBackward(db, 0, gd, go, outer, size, inner, false);
           }
-          return new Tensor[] {da, db == null ? null : Tensor.wrap(db, b.shape())};
+          return new Tensor[] {da, db == null ? null : Tensor.gradient(db, b.shape())};
         }
         float[] da = needsGrad(0) ? new float[a.numel()] : null;
         float[] db = needsGrad(1) ? new float[b.numel()] : null;
@@ -3496,7 +3513,7 @@ public final class Ops {
           ArithmeticKernels.numeratorSumBackward(da, 0, gd, go, bd, bo, outer, size, inner, false);
           ArithmeticKernels.denominatorBackward(db, 0, gd, go, out, 0, bd, bo, n, false);
         }
-        return new Tensor[] {da == null ? null : Tensor.wrap(da, a.shape()), db == null ? null : Tensor.wrap(db, b.shape())};
+        return new Tensor[] {da == null ? null : Tensor.gradient(da, a.shape()), db == null ? null : Tensor.gradient(db, b.shape())};
       }
     });
   }
@@ -3521,7 +3538,8 @@ public final class Ops {
       return CudaOps.gelu(x);
     }
     return unary("gelu", x, Reads.INPUT, ActivationKernels::geluForward,
-        (dx, dxOff, g, gOff, y, yOff, n) -> ActivationKernels.geluBackward(dx, dxOff, g, gOff, x.readBuffer(), x.offset(), n));
+        (dx, dxOff, g, gOff, y, yOff, n) -> ActivationKernels.geluBackward(dx, dxOff, g, gOff, x.readBuffer(), x.offset(), n),
+        true);
   }
 
   /**
@@ -3534,7 +3552,8 @@ public final class Ops {
       return CudaOps.silu(x);
     }
     return unary("silu", x, Reads.INPUT, ActivationKernels::siluForward,
-        (dx, dxOff, g, gOff, y, yOff, n) -> ActivationKernels.siluBackward(dx, dxOff, g, gOff, x.readBuffer(), x.offset(), n));
+        (dx, dxOff, g, gOff, y, yOff, n) -> ActivationKernels.siluBackward(dx, dxOff, g, gOff, x.readBuffer(), x.offset(), n),
+        true);
   }
 
   /** {@code tanh(x)} element-wise; any shape. The gradient is {@code 1 - y^2}. */
@@ -3634,6 +3653,16 @@ public final class Ops {
 
   /** Runs a one-input op whose output has its input's shape, and records its backward. */
   private static Tensor unary(String name, Tensor x, Reads reads, UnaryForward forwardKernel, UnaryBackward backwardKernel) {
+    return unary(name, x, reads, forwardKernel, backwardKernel, false);
+  }
+
+  /**
+   * {@link #unary}; with {@code backwardInPlace} the backward kernel may write the input's gradient over the output's
+   * (a kernel of {@code BlockMath.forBlocks}, which copies each block of {@code dout} before writing that block of
+   * {@code dx}), and does so when the engine owns the gradient ({@link Node#takeGradient}).
+   */
+  private static Tensor unary(String name, Tensor x, Reads reads, UnaryForward forwardKernel, UnaryBackward backwardKernel,
+      boolean backwardInPlace) {
     Devices.requireCpu(name, x); // the public ops have sent CUDA tensors to CudaOps already
     requireFloat(name, x);
     int n = x.numel();
@@ -3648,9 +3677,10 @@ public final class Ops {
       }
 
       @Override protected Tensor[] backward(Tensor g) {
-        float[] dx = new float[n];
+        float[] own = backwardInPlace ? takeGradient(g) : null;
+        float[] dx = own != null ? own : new float[n];
         backwardKernel.run(dx, 0, g.readBuffer(), g.offset(), out, 0, n);
-        return new Tensor[] {Tensor.wrap(dx, x.shape())};
+        return new Tensor[] {Tensor.gradient(dx, x.shape())};
       }
     });
   }
@@ -3768,8 +3798,8 @@ public final class Ops {
           }
         }
         return new Tensor[] {
-          dx == null ? null : Tensor.wrap(dx, input.shape()).to(input.device()),
-          dy == null ? null : Tensor.wrap(dy, input.shape()).to(input.device())
+          dx == null ? null : Tensor.gradient(dx, input.shape()).to(input.device()),
+          dy == null ? null : Tensor.gradient(dy, input.shape()).to(input.device())
         };
       }
     });
@@ -3827,7 +3857,7 @@ public final class Ops {
       @Override protected Tensor[] backward(Tensor g) {
         float[] d = new float[n];
         backwardKernel.run(d, 0, g.readBuffer(), g.offset(), input.readBuffer(), input.offset(), target.readBuffer(), target.offset(), n);
-        Tensor dInput = Tensor.wrap(d, input.shape());
+        Tensor dInput = Tensor.gradient(d, input.shape());
         return new Tensor[] {needsGrad(0) ? dInput : null, needsGrad(1) ? scale(dInput, -1f) : null};
       }
     });

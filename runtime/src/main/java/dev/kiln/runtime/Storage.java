@@ -50,6 +50,7 @@ final class Storage {
     s.nativeData = new FloatPointer(Math.max(1, length));
     s.nativeData.zero();
     s.nativeCurrent = true;
+    s.zeroedAt = s.version;
     return s;
   }
 
@@ -234,6 +235,7 @@ final class Storage {
   void zero(int from, int to) {
     if (home.isCuda()) {
       Cuda.get().zero(cudaForWrite() + (long) from * Float.BYTES, to - from);
+      return;
     } else if (nativeCurrent && !heapCurrent) {
       version++; // a write, as nativeForWrite counts it
       if (from == 0 && to == length) {
@@ -245,5 +247,23 @@ final class Storage {
     } else {
       Arrays.fill(heapForWrite(), from, to, 0f);
     }
+    if (from == 0 && to == length) {
+      zeroedAt = version;
+    }
+  }
+
+  /**
+   * The {@link #version} at which the whole storage was last set to zero ({@link #zero}, {@link
+   * #nativeZeros}), -1 when never: while the version has not moved since, every value is +0.
+   */
+  private int zeroedAt = -1;
+
+  /**
+   * Whether every value is known to be +0 (a CPU storage zeroed whole, not handed out for writing
+   * since: every write goes through {@link #heapForWrite}, {@link #nativeForWrite} or {@link #zero},
+   * which move the version). False says nothing.
+   */
+  boolean isKnownZero() {
+    return zeroedAt >= 0 && version == zeroedAt && !home.isCuda();
   }
 }

@@ -30,6 +30,13 @@ public final class Tensor {
   private boolean everRequiredGrad;
   private Tensor grad;
   private final Node gradFn;
+  /**
+   * Set on a gradient a backward made for the engine alone ({@link #gradient}): no other tensor,
+   * node or caller holds it or its array, so the engine may adopt it as a leaf's first {@link
+   * #grad()}, add another gradient into it, or lend it to the next backward to overwrite
+   * ({@link Node#takeGradient}). Cleared whenever it is handed on to anything that might keep it.
+   */
+  private boolean engineOwned;
 
   private Tensor(float[] data, int offset, int[] shape, DType dtype, Node gradFn) {
     this(Storage.ofHeap(data), offset, shape, dtype, gradFn);
@@ -197,6 +204,22 @@ public final class Tensor {
    */
   public static Tensor wrap(float[] data, int... shape) {
     return new Tensor(data, 0, shape.clone(), DType.FLOAT32, null);
+  }
+
+  /**
+   * A gradient computed by a backward into {@code fresh}, an array made for it and held by nothing
+   * else, which the engine owns from here on ({@link #engineOwned}): for the backwards of Kiln's own
+   * CPU nodes, in place of {@link #wrap} for such arrays.
+   */
+  static Tensor gradient(float[] fresh, int... shape) {
+    Tensor t = new Tensor(fresh, 0, shape.clone(), DType.FLOAT32, null);
+    t.engineOwned = t.numel == fresh.length;
+    return t;
+  }
+
+  /** Whether the engine owns this gradient (see {@link #gradient}); the mark stays. */
+  boolean isEngineOwned() {
+    return engineOwned;
   }
 
   /**
@@ -1329,6 +1352,36 @@ public final class Tensor {
     return grad;
   }
 
+  /**
+   * For a CPU backward that can add a parameter's gradient into the parameter's {@link #grad()}
+   * itself with an OpenBLAS product ({@code beta = 1}), as a compiled layer does, instead of
+   * returning a fresh gradient that the engine then adds (a new array, a pass over it, and a
+   * gradient left on the heap that the optimizer's native update cannot use): the gradient to add
+   * into (made as native zeros when there is none yet), or null where the gradient must be returned.
+   *
+   * <p>Only where the bits are the engine's: {@code grad + (sum over k)} rounds as the fresh product
+   * added into the gradient does when the gradient is all +0 (none yet, or zeroed whole and not
+   * written since: OpenBLAS sums each block of k and adds it to C, {@code 0 + a + b} either way) or
+   * when {@code k} fits one OpenBLAS block ({@link dev.kiln.runtime.cpu.Blas#oneBlock}). Not for a
+   * tensor that is not a leaf requiring grad, on CUDA, without OpenBLAS, or under anomaly detection
+   * (the engine checks each returned gradient for non-finite values).
+   *
+   * @param k the product's inner dimension (the rows summed over)
+   */
+  Tensor gradientToAddInto(int k) {
+    if (!requiresGrad || gradFn != null || device().isCuda() || !dev.kiln.runtime.cpu.Blas.isNative()
+        || Kiln.isAnomalyEnabled()) {
+      return null;
+    }
+    if (grad == null) {
+      return ensureGrad();
+    }
+    if (grad.device().isCuda()) {
+      return null;
+    }
+    return grad.storage.isKnownZero() || dev.kiln.runtime.cpu.Blas.oneBlock(k) ? grad : null;
+  }
+
   /** The same data, cut off from the tape. */
   public Tensor detach() {
     return new Tensor(storage, offset, shape.clone(), dtype, null);
@@ -1435,11 +1488,24 @@ public final class Tensor {
         }
         Node fn = t.gradFn;
         fn.released = !retainGraph;
-        Tensor[] inputGrads = fn.backward(gt);
+        // an engine-owned gradient is lent to the node (Node.takeGradient) only for this call: whatever the
+        // node does with it, the engine no longer owns it, and the node's results own only what they say
+        fn.lent = gt.engineOwned ? gt : null;
+        gt.engineOwned = false;
+        Tensor[] inputGrads;
+        try {
+          inputGrads = fn.backward(gt);
+        } finally {
+          fn.lent = null;
+        }
+        disownRepeated(inputGrads);
         for (int k = 0; k < fn.inputs.length; k++) {
           Tensor in = fn.inputs[k];
           Tensor gin = inputGrads[k];
           if (gin == null || !fn.recordedNeed[k] || !in.requiresGrad) { // as PyTorch: the graph is fixed at the forward
+            if (gin != null) {
+              gin.engineOwned = false;
+            }
             continue;
           }
           if (call > 0) {
@@ -1483,6 +1549,17 @@ public final class Tensor {
     return order;
   }
 
+  /** Clears the engine's mark on a gradient returned at two places of one backward's results: neither owns it alone. */
+  private static void disownRepeated(Tensor[] grads) {
+    for (int i = 0; i < grads.length; i++) {
+      for (int j = i + 1; grads[i] != null && grads[i].engineOwned && j < grads.length; j++) {
+        if (grads[j] == grads[i]) {
+          grads[i].engineOwned = false;
+        }
+      }
+    }
+  }
+
   private static void accumulate(Tensor leaf, Tensor g) {
     if (leaf.device().isCuda()) {
       Tensor gd = g.to(leaf.device());
@@ -1494,7 +1571,11 @@ public final class Tensor {
       }
       return;
     }
-    if (leaf.grad == null) {
+    if (leaf.grad == null && g.engineOwned && g.offset == 0 && g.storage.device() == Device.cpu() && Arrays.equals(g.shape, leaf.shape)) {
+      g.engineOwned = false; // adopted, not copied: nothing else holds it (Tensor.gradient)
+      leaf.grad = g;
+    } else if (leaf.grad == null) {
+      g.engineOwned = false;
       leaf.grad = new Tensor(g.toFloatArray(), 0, leaf.shape.clone(), DType.FLOAT32, null);
     } else {
       // dst += src value by value (vectorised where both start at the same offset, the usual case)
@@ -1507,6 +1588,17 @@ public final class Tensor {
       Tensor out = empty(a.device(), a.shape);
       dev.kiln.runtime.cuda.CoreKernels.add(out.writeCuda(), a.readCuda(), b.to(a.device()).readCuda(), a.numel);
       return out;
+    }
+    // a + b into the array of one the engine owns (Tensor.gradient): the same sums, a + b in that order, one
+    // array fewer; the other is dropped by the caller
+    Tensor own = a.engineOwned ? a : b.engineOwned && b.device() == Device.cpu() ? b : null;
+    a.engineOwned = false;
+    b.engineOwned = false;
+    if (own != null && b.device() == Device.cpu()) {
+      float[] out = own.storage.heapForWrite();
+      dev.kiln.runtime.cpu.CpuKernels.addForward(out, own.offset, a.readBuffer(), a.offset, b.readBuffer(), b.offset, a.numel, false);
+      own.engineOwned = true;
+      return own;
     }
     // one pass, a + b as before (a copied, then b added): the same bits; vectorised and over the cores where
     // both start at 0, the usual case (a fresh gradient)

@@ -188,6 +188,14 @@ public final class Blas {
   static final int BIAS_IN_PRODUCT_MAX_K = 256;
 
   /**
+   * Whether OpenBLAS sums an inner dimension of {@code k} in one block ({@link #BIAS_IN_PRODUCT_MAX_K}), so that
+   * {@code C += A B} ({@code beta = 1}) rounds as the product computed alone and then added to C.
+   */
+  public static boolean oneBlock(int k) {
+    return k <= BIAS_IN_PRODUCT_MAX_K;
+  }
+
+  /**
    * As {@link #sgemm(boolean, boolean, int, int, int, float, float[], int, int, float[], int, int, float, float[], int, int)}
    * with {@code C} a tensor (a weight gradient), written in its native copy: the optimizer then
    * reads it there without a copy.
@@ -247,9 +255,12 @@ public final class Blas {
       pc.put(c, cOff, cLen);
     }
     Parallel.forRange(count, work / GEMM_WORK_SCALE, (part, from, to) -> {
+      // three views per part, moved along the batch (JavaCPP passes address + position): getPointer made three
+      // pointer objects per product, thousands per training step of a transformer's per-head products
+      FloatPointer va = new FloatPointer(pa), vb = new FloatPointer(pb), vc = new FloatPointer(pc);
       for (int i = from; i < to; i++) {
-        gemm(transA, transB, m, n, k, alpha, pa.getPointer((long) i * strideA), lda, pb.getPointer((long) i * strideB), ldb,
-            beta, pc.getPointer((long) i * strideC), n);
+        gemm(transA, transB, m, n, k, alpha, va.position((long) i * strideA), lda, vb.position((long) i * strideB), ldb,
+            beta, vc.position((long) i * strideC), n);
       }
     });
     pc.get(c, cOff, cLen);
