@@ -35,7 +35,7 @@ public class Linear extends Layer<Linear.Spec> {
     }
   }
 
-  private final Tensor weight;
+  private Tensor weight;
   private final Tensor bias;
 
   public Linear(int inFeatures, int outFeatures) {
@@ -53,6 +53,20 @@ public class Linear extends Layer<Linear.Spec> {
 
   public Tensor weight() {
     return weight;
+  }
+
+  /**
+   * Ties this layer's weight to {@code shared}, another layer's parameter of the same shape {@code [out, in]}, as
+   * PyTorch's {@code self.lm_head.weight = self.transformer.wte.weight}: {@code new Linear(D, V, false).weight(wte.weight())},
+   * or {@code lmHead.weight(wte.weight())} in the model's constructor. Both layers then train the one tensor (see
+   * {@link Module#shareParameter}).
+   *
+   * @return this layer
+   * @throws IllegalArgumentException if {@code shared} is not a parameter of shape {@code [out, in]}
+   */
+  public Linear weight(Tensor shared) {
+    weight = shareParameter("weight", "weight(...)", shared);
+    return this;
   }
 
   /** The bias, or {@code null} when built with {@code bias=false}. */
