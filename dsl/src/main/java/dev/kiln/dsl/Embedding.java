@@ -45,6 +45,11 @@ public class Embedding extends Layer<Embedding.Spec> {
       return out;
     }
 
+    /** The table's shape, {@code [numEmbeddings, embeddingDim]}: what a weight tied to it ({@link Embedding#weight(Tensor)}) must have. */
+    public int[] weightShape() {
+      return new int[] {numEmbeddings, embeddingDim};
+    }
+
     @Override
     public String toString() {
       return "Embedding(" + numEmbeddings + ", " + embeddingDim + (paddingIdx >= 0 ? ", padding_idx=" + paddingIdx : "") + ")";

@@ -29,6 +29,11 @@ public class Linear extends Layer<Linear.Spec> {
       return out;
     }
 
+    /** The weight's shape, {@code [out, in]}: what a weight tied to it ({@link Linear#weight(Tensor)}) must have. */
+    public int[] weightShape() {
+      return new int[] {outFeatures, inFeatures};
+    }
+
     @Override
     public String toString() {
       return "Linear(in_features=" + inFeatures + ", out_features=" + outFeatures + ", bias=" + (bias ? "True" : "False") + ")";

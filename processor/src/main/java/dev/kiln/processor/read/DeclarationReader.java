@@ -110,6 +110,8 @@ public final class DeclarationReader {
   private final Types types;
   private final Diagnostics diagnostics;
   private final ConstantFolder folder;
+  /** The weight ties ({@code lmHead.weight(wte.weight())}) of the model being read. */
+  private final TieReader ties;
 
   public DeclarationReader(Trees trees, Elements elements, Types types, Diagnostics diagnostics) {
     this.trees = trees;
@@ -117,6 +119,7 @@ public final class DeclarationReader {
     this.types = types;
     this.diagnostics = diagnostics;
     this.folder = new ConstantFolder(trees);
+    this.ties = new TieReader(trees, diagnostics, this::source);
   }
 
   /** A layer as declared: a leaf with its spec, a Sequential of children, a block or a ModuleList. */
@@ -158,6 +161,7 @@ public final class DeclarationReader {
 
   private ModelIr readMethod(ExecutableElement method) {
     blockTensors.clear();
+    ties.clear();
     TypeElement owner = (TypeElement) method.getEnclosingElement();
     String name = method.getSimpleName().toString();
     String generated = "Kiln" + Character.toUpperCase(name.charAt(0)) + name.substring(1);
@@ -177,6 +181,7 @@ public final class DeclarationReader {
     }
     List<LayerIr> layers = new ArrayList<>();
     LayerNode root = layerNode(ret.getExpression(), "", unit, layers);
+    ties.resolve(layers);
     if (!(root instanceof Seq seq)) {
       if (root != null) {
         diagnostics.error(unit, ret, Message.UNSUPPORTED_SEQUENTIAL, name + "()");
@@ -195,6 +200,7 @@ public final class DeclarationReader {
 
   private ModelIr readClass(TypeElement type) {
     blockTensors.clear();
+    ties.clear();
     String name = type.getSimpleName().toString();
     String generated = prefixed(type, "Kiln" + name);
     boolean ok = checkClassShape(type, generated);
@@ -209,6 +215,7 @@ public final class DeclarationReader {
     Set<String> broken = new HashSet<>();
     List<LayerIr> layers = new ArrayList<>();
     readLayerFields(type, noArgConstructor(type), unit, "", layers, fields, broken);
+    ties.resolve(layers);
 
     ExecutableElement forward = null;
     ExecutableElement severalInputs = null; // PyTorch's forward(self, a, b)
@@ -584,6 +591,7 @@ public final class DeclarationReader {
    */
   private void readLayerFields(TypeElement type, ExecutableElement ctor, CompilationUnitTree unit, String prefix, List<LayerIr> layers,
       Map<String, LayerNode> fields, Set<String> broken) {
+    String outer = ties.enter(prefix);
     for (VariableElement field : ElementFilter.fieldsIn(type.getEnclosedElements())) {
       if (field.getModifiers().contains(Modifier.STATIC) || !types.isAssignable(field.asType(), type(MODULE))) {
         continue;
@@ -608,6 +616,8 @@ public final class DeclarationReader {
         broken.add(fieldName);
       }
     }
+    ties.readStatements(ctor, unit);
+    ties.enter(outer);
   }
 
   /** {@link #constructorValue(TypeElement, VariableElement, CompilationUnitTree, boolean)} in a given constructor (a block's). */
@@ -734,6 +744,10 @@ public final class DeclarationReader {
     String label = path.isEmpty() ? "model" : path;
     if (expr instanceof ParenthesizedTree p) {
       return layerNode(p.getExpression(), path, unit, layers);
+    }
+    if (ties.isTie(expr, unit)) { // new Linear(D, V, false).weight(wte.weight()): the layer, its weight another's
+      ExpressionTree layer = ties.initializer((MethodInvocationTree) expr, path, unit);
+      return layerNode(layer, path, unit, layers);
     }
     if (isModuleList(expr, unit)) {
       return listNode(expr, path, unit, layers);
