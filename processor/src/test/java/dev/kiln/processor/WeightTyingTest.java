@@ -139,6 +139,52 @@ class WeightTyingTest {
         .inFile(f).onLineContaining("      wte.weight(lmHead.weight());");
   }
 
+  /** A tie inside a block, in each of the two blocks of a ModuleList: each block's own pair, eager's gradients. */
+  @Test
+  void aTieInABlockTiesThatBlocksLayers() {
+    JavaFileObject f = ProcessorTest.classModel("TiedBlocks",
+        "@Model(input = {6})",
+        "public class TiedBlocks extends Module {",
+        "  static final int V = 11;",
+        "  static class Coder extends Module {",
+        "    final Linear first = new Linear(V, V);",
+        "    final Linear second = new Linear(V, V, false);",
+        "    Coder() {",
+        "      second.weight(first.weight());",
+        "    }",
+        "    @Override public Tensor forward(Tensor x) { return second.apply(relu(first.apply(x))); }",
+        "  }",
+        "  final Embedding wte = new Embedding(V, V);",
+        "  final ModuleList<Coder> h = ModuleList.of(new Coder(), new Coder());",
+        "  @Override public Tensor forward(Tensor ids) {",
+        "    Tensor x = wte.apply(ids);",
+        "    for (Coder c : h) {",
+        "      x = c.apply(x);",
+        "    }",
+        "    return x;",
+        "  }",
+        "}");
+    Compilation c = ProcessorTest.compile(f);
+    assertThat(c).succeededWithoutWarnings();
+    assertThat(c).generatedSourceFile("test.KilnTiedBlocks").contentsAsUtf8String()
+        .contains("// h.1.second's weight is h.1.first's (tied at TiedBlocks.java:13)");
+    ClassLoader loader = new ParityTest.CompiledClasses(c);
+    Kiln.manualSeed(5);
+    Module eager = ParityTest.factory(loader, "test.TiedBlocks").get();
+    Kiln.manualSeed(5);
+    Module compiled = ParityTest.factory(loader, "test.KilnTiedBlocks").get();
+    assertEquals(List.of("wte.weight", "h.0.first.weight", "h.0.first.bias", "h.1.first.weight", "h.1.first.bias"),
+        List.copyOf(compiled.namedParameters().keySet()));
+    Kiln.manualSeed(3);
+    Tensor ids = ParityTest.ids(4, 6, V);
+    Tensor y = ParityTest.ids(4, 6, V).reshape(-1);
+    new CrossEntropyLoss().apply(eager.forward(ids).view(-1, V), y).backward();
+    new CrossEntropyLoss().apply(compiled.forward(ids).view(-1, V), y).backward();
+    Map<String, Tensor> cp = compiled.namedParameters();
+    eager.namedParameters().forEach((k, v) -> assertClose(k + " gradient", cp.get(k).grad().toFloatArray(),
+        v.grad().toFloatArray(), 1e-5));
+  }
+
   @Test
   void aTiedModelsGeneratedConstructorNamesTheTie() {
     Compilation c = ProcessorTest.compile(tiedModel("Named", "    wte.weight(lmHead.weight());"));
