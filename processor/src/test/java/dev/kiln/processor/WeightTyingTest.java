@@ -113,30 +113,33 @@ class WeightTyingTest {
     assertSame(cp.get("wte.weight"), compiled.getSubmodule("lmHead").namedParameters().get("weight"));
   }
 
+  /** {@code constructor}'s lines in {@link #tiedModel} give {@code message} on the line containing {@code line}. */
+  private static void errorOnItsLine(String name, String message, String line, String... constructor) {
+    JavaFileObject f = tiedModel(name, constructor);
+    assertThat(ProcessorTest.compile(f)).hadErrorContaining(message).inFile(f).onLineContaining(line);
+  }
+
   @Test
   void tiedWeightsOfTwoShapesAreAnErrorOnTheTiesLine() {
-    JavaFileObject f = tiedModel("WrongShape", "    wte.weight(wide.weight());");
-    assertThat(ProcessorTest.compile(f)).hadErrorContaining("wte: the weight of Embedding(11, 8) is [11, 8] and cannot be tied"
-        + " to wide's, Linear(in_features=8, out_features=12, bias=False) [12, 8]; a tied weight has the shape of the one it"
-        + " replaces (an Embedding(V, D)'s [V, D] ties a Linear(D, V, false)'s [V, D])")
-        .inFile(f).onLineContaining("wte.weight(wide.weight());");
+    errorOnItsLine("WrongShape", "wte: the weight of Embedding(11, 8) is [11, 8] and cannot be tied to wide's,"
+        + " Linear(in_features=8, out_features=12, bias=False) [12, 8]; a tied weight has the shape of the one it replaces"
+        + " (an Embedding(V, D)'s [V, D] ties a Linear(D, V, false)'s [V, D])",
+        "wte.weight(wide.weight());", "    wte.weight(wide.weight());");
   }
 
   @Test
   void aTieOfATensorThatIsNoLayersWeightIsAnErrorOnItsLine() {
-    JavaFileObject f = tiedModel("FieldTie", "    lmHead.weight(table.t());");
-    assertThat(ProcessorTest.compile(f)).hadErrorContaining("lmHead: the compiler reads a weight tie of another layer"
-        + " field's weight, a Linear's or an Embedding's in the same class (lmHead.weight(wte.weight()), or new Linear(D, V,"
-        + " false).weight(wte.weight()) where the layer is declared), not lmHead.weight(table.t())")
-        .inFile(f).onLineContaining("lmHead.weight(table.t());");
+    errorOnItsLine("FieldTie", "lmHead: the compiler reads a weight tie of another layer field's weight, a Linear's or an"
+        + " Embedding's in the same class (lmHead.weight(wte.weight()), or new Linear(D, V, false).weight(wte.weight()) where"
+        + " the layer is declared), not lmHead.weight(table.t())",
+        "lmHead.weight(table.t());", "    lmHead.weight(table.t());");
   }
 
   @Test
   void aTieInsideABranchIsAnErrorOnItsLine() {
-    JavaFileObject f = tiedModel("BranchTie", "    if (V > 10) {", "      wte.weight(lmHead.weight());", "    }");
-    assertThat(ProcessorTest.compile(f)).hadErrorContaining("wte: the weight tie wte.weight(lmHead.weight()) is inside a"
-        + " block, branch or loop of the constructor; write it as a statement of its own at the top level")
-        .inFile(f).onLineContaining("      wte.weight(lmHead.weight());");
+    errorOnItsLine("BranchTie", "wte: the weight tie wte.weight(lmHead.weight()) is inside a block, branch or loop of the"
+        + " constructor; write it as a statement of its own at the top level",
+        "      wte.weight(lmHead.weight());", "    if (V > 10) {", "      wte.weight(lmHead.weight());", "    }");
   }
 
   /** A tie inside a block, in each of the two blocks of a ModuleList: each block's own pair, eager's gradients. */

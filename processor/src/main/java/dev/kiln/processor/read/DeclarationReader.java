@@ -2994,7 +2994,8 @@ public final class DeclarationReader {
     return e;
   }
 
-  private static String fieldName(ExpressionTree receiver) {
+  /** {@code wte} of {@code wte} or {@code this.wte}, else null. */
+  static String fieldName(ExpressionTree receiver) {
     if (receiver instanceof IdentifierTree id) {
       return id.getName().toString();
     }

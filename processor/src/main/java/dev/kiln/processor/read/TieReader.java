@@ -3,7 +3,6 @@ package dev.kiln.processor.read;
 import com.sun.source.tree.CompilationUnitTree;
 import com.sun.source.tree.ExpressionStatementTree;
 import com.sun.source.tree.ExpressionTree;
-import com.sun.source.tree.IdentifierTree;
 import com.sun.source.tree.MemberSelectTree;
 import com.sun.source.tree.MethodInvocationTree;
 import com.sun.source.tree.MethodTree;
@@ -105,7 +104,7 @@ final class TieReader {
           TreePath parent = getCurrentPath().getParentPath();
           boolean topLevel = parent.getLeaf() instanceof ExpressionStatementTree
               && parent.getParentPath().getLeaf() == tree.getBody();
-          String layer = fieldName(((MemberSelectTree) node.getMethodSelect()).getExpression());
+          String layer = DeclarationReader.fieldName(((MemberSelectTree) node.getMethodSelect()).getExpression());
           if (!topLevel) {
             diagnostics.error(unit, node, Message.TIE_PLACE, classPrefix + (layer == null ? "weight" : layer), node);
           } else if (layer == null) {
@@ -132,7 +131,7 @@ final class TieReader {
       ExpressionTree argument = p.call().getArguments().get(0);
       String from = argument instanceof MethodInvocationTree mi && mi.getArguments().isEmpty()
           && mi.getMethodSelect() instanceof MemberSelectTree select && select.getIdentifier().contentEquals("weight")
-          ? fieldName(select.getExpression()) : null;
+          ? DeclarationReader.fieldName(select.getExpression()) : null;
       int other = from == null ? -1 : indexOf(layers, p.prefix() + from);
       LayerIr tied = layers.get(target);
       int[] shape = weightShape(tied.spec());
@@ -152,18 +151,6 @@ final class TieReader {
   /** The weight's shape of a layer that has one a tie may read ({@code [out, in]}, {@code [V, D]}), else null. */
   private static int[] weightShape(LayerSpec spec) {
     return spec instanceof Linear.Spec l ? l.weightShape() : spec instanceof Embedding.Spec e ? e.weightShape() : null;
-  }
-
-  /** {@code wte} of {@code wte} or {@code this.wte}, else null. */
-  private static String fieldName(ExpressionTree tree) {
-    if (tree instanceof IdentifierTree id) {
-      return id.getName().toString();
-    }
-    if (tree instanceof MemberSelectTree select && select.getExpression() instanceof IdentifierTree self
-        && self.getName().contentEquals("this")) {
-      return select.getIdentifier().toString();
-    }
-    return null;
   }
 
   private static int indexOf(List<LayerIr> layers, String path) {
