@@ -148,6 +148,35 @@ class WeightTyingTest {
     assertArrayEquals(startWeight(), loaded.lmHead.weight().toFloatArray());
   }
 
+  /** A tied model's file (both keys) loads strictly into PyTorch's tied twin, which keeps its one tensor. */
+  @Test
+  void aTiedModelsFileLoadsIntoPyTorchsTiedTwin() throws IOException, InterruptedException {
+    org.junit.jupiter.api.Assumptions.assumeTrue(java.nio.file.Files.isExecutable(Path.of("/usr/bin/python3")));
+    Tied m = tied();
+    Path file = dir.resolve("tied.safetensors");
+    m.save(file);
+    Path script = dir.resolve("load_tied.py");
+    java.nio.file.Files.writeString(script, String.join("\n",
+        "import sys, torch",
+        "sys.path.insert(0, sys.argv[1])",
+        "from read_safetensors import read_safetensors",
+        "class M(torch.nn.Module):",
+        "    def __init__(self):",
+        "        super().__init__()",
+        "        self.wte = torch.nn.Embedding(5, 3)",
+        "        self.lmHead = torch.nn.Linear(3, 5, bias=False)",
+        "        self.wte.weight = self.lmHead.weight",
+        "m = M()",
+        "print(m.load_state_dict(read_safetensors(sys.argv[2])[0], strict=True))",
+        "print('tied', m.wte.weight is m.lmHead.weight)",
+        "print('values', m.wte.weight.flatten().tolist())",
+        ""));
+    String output = StateDictTorchInteropTest.runPython(script.toString(), TorchNet.resource("").toString(), file.toString());
+    assertTrue(output.contains("<All keys matched successfully>"), output);
+    assertTrue(output.contains("tied True"), output);
+    assertTrue(output.contains("values [-0.699999988079071, -0.6000000238418579, -0.5"), output);
+  }
+
   @Test
   void tyingChecksTheTensorAndNamesWhatWasWrong() {
     Embedding wte = new Embedding(5, 3);
