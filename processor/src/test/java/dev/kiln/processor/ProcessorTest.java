@@ -104,8 +104,7 @@ class ProcessorTest {
       "CausalLocal, KilnCausalLocal, KilnCausalLocal.java",
       "PaddedText, KilnPaddedText, KilnPaddedText.java",
       "PaddedMeanPool, KilnPaddedMeanPool, KilnPaddedMeanPool.java",
-      "ActivationMasks, KilnActivationMasks, KilnActivationMasks.java",
-      "TiedGpt, KilnTiedGpt, KilnTiedGpt.java"
+      "ActivationMasks, KilnActivationMasks, KilnActivationMasks.java"
   })
   void generatesTheGoldenSourceWithoutWarnings(String model, String generated, String golden) throws IOException {
     Compilation c = compile(model(model));

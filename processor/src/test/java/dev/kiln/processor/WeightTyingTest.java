@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 
 import com.google.testing.compile.Compilation;
-import javax.tools.JavaFileObject;
 import dev.kiln.dsl.CrossEntropyLoss;
 import dev.kiln.dsl.Embedding;
 import dev.kiln.dsl.Linear;
@@ -15,8 +14,10 @@ import dev.kiln.dsl.Module;
 import dev.kiln.runtime.Kiln;
 import dev.kiln.runtime.Tensor;
 import dev.kiln.runtime.optim.AdamW;
+import java.io.IOException;
 import java.util.List;
 import java.util.Map;
+import javax.tools.JavaFileObject;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -66,6 +67,14 @@ class WeightTyingTest {
     System.arraycopy(constructor, 0, all, lines.length, constructor.length);
     System.arraycopy(end, 0, all, lines.length + constructor.length, end.length);
     return ProcessorTest.classModel(name, all);
+  }
+
+  /** TiedGpt compiles without warnings into its golden source (the tie a comment in the constructor, nothing else). */
+  @Test
+  void generatesTheGoldenSource() throws IOException {
+    Compilation c = ProcessorTest.compile(ProcessorTest.model("TiedGpt"));
+    assertThat(c).succeededWithoutWarnings();
+    ProcessorTest.assertGolden(c, "KilnTiedGpt", "KilnTiedGpt.java");
   }
 
   @ParameterizedTest
