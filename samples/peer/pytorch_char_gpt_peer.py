@@ -2,9 +2,9 @@
 """PyTorch on the CPU for `kiln-samples char-gpt`, its twin: nanoGPT's character-level GPT (shakespeare_char) scaled
 down as CharGpt.java declares it (token table 96 x 64, learned position table [1, 32, 64], 2 pre-norm blocks of
 4-head causal self-attention with the fused c_attn projection cut by split(64, dim=2) and a GELU MLP of width 256,
-a final LayerNorm, lm_head Linear(64, 96) without bias, untied; nanoGPT's _init_weights, no dropout), the same
-vocabulary (the text's characters in order, the 95 most frequent where it has more, one unknown id), the same
-90/10 split and the same windows: get_batch's starts drawn by java.util.Random(seed) as CharGptCommand.java draws
+a final LayerNorm, lm_head Linear(64, 96) without bias, its weight the token table's as nanoGPT ties them;
+nanoGPT's _init_weights, no dropout), the same vocabulary (the text's characters in order, the 95 most frequent where
+it has more, one unknown id), the same 90/10 split and the same windows: get_batch's starts drawn by java.util.Random(seed) as CharGptCommand.java draws
 them (the evaluation's from Random(seed + 1), the sampling's from Random(seed + 2)), so both sides see the very same
 batches. AdamW lr 1e-3, betas (0.9, 0.99), weight decay 0.1 on tensors of 2 dimensions or more. Prints the
 sample's lines; ms/step counts the training steps alone (evaluations left out), as the sample's does.
@@ -98,6 +98,7 @@ class CharGpt(torch.nn.Module):
         self.h = torch.nn.ModuleList([Block() for _ in range(LAYERS)])
         self.lnF = torch.nn.LayerNorm(D)
         self.lmHead = torch.nn.Linear(D, V, bias=False)
+        self.wte.weight = self.lmHead.weight   # nanoGPT's weight tying: one tensor, listed once by named_parameters
         for name, p in self.named_parameters():
             if name.startswith("ln") or ".ln" in name:
                 continue

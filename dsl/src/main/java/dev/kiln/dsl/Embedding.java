@@ -45,13 +45,18 @@ public class Embedding extends Layer<Embedding.Spec> {
       return out;
     }
 
+    /** The table's shape, {@code [numEmbeddings, embeddingDim]}: what a weight tied to it ({@link Embedding#weight(Tensor)}) must have. */
+    public int[] weightShape() {
+      return new int[] {numEmbeddings, embeddingDim};
+    }
+
     @Override
     public String toString() {
       return "Embedding(" + numEmbeddings + ", " + embeddingDim + (paddingIdx >= 0 ? ", padding_idx=" + paddingIdx : "") + ")";
     }
   }
 
-  private final Tensor weight;
+  private Tensor weight;
 
   public Embedding(int numEmbeddings, int embeddingDim) {
     this(new Spec(numEmbeddings, embeddingDim, -1));
@@ -91,6 +96,20 @@ public class Embedding extends Layer<Embedding.Spec> {
 
   public Tensor weight() {
     return weight;
+  }
+
+  /**
+   * Ties this table to {@code shared}, another layer's parameter of the same shape {@code [numEmbeddings,
+   * embeddingDim]}, as nanoGPT's {@code self.transformer.wte.weight = self.lm_head.weight}: {@code
+   * wte.weight(lmHead.weight())} in the model's constructor, where {@code lmHead} is a {@code Linear(D, V, false)}.
+   * Both layers then train the one tensor (see {@link Module#shareParameter}); a padding row is not zeroed again.
+   *
+   * @return this layer
+   * @throws IllegalArgumentException if {@code shared} is not a parameter of shape {@code [numEmbeddings, embeddingDim]}
+   */
+  public Embedding weight(Tensor shared) {
+    weight = shareParameter("weight", "weight(...)", shared);
+    return this;
   }
 
   @Override

@@ -29,13 +29,18 @@ public class Linear extends Layer<Linear.Spec> {
       return out;
     }
 
+    /** The weight's shape, {@code [out, in]}: what a weight tied to it ({@link Linear#weight(Tensor)}) must have. */
+    public int[] weightShape() {
+      return new int[] {outFeatures, inFeatures};
+    }
+
     @Override
     public String toString() {
       return "Linear(in_features=" + inFeatures + ", out_features=" + outFeatures + ", bias=" + (bias ? "True" : "False") + ")";
     }
   }
 
-  private final Tensor weight;
+  private Tensor weight;
   private final Tensor bias;
 
   public Linear(int inFeatures, int outFeatures) {
@@ -53,6 +58,20 @@ public class Linear extends Layer<Linear.Spec> {
 
   public Tensor weight() {
     return weight;
+  }
+
+  /**
+   * Ties this layer's weight to {@code shared}, another layer's parameter of the same shape {@code [out, in]}, as
+   * PyTorch's {@code self.lm_head.weight = self.transformer.wte.weight}: {@code new Linear(D, V, false).weight(wte.weight())},
+   * or {@code lmHead.weight(wte.weight())} in the model's constructor. Both layers then train the one tensor (see
+   * {@link Module#shareParameter}).
+   *
+   * @return this layer
+   * @throws IllegalArgumentException if {@code shared} is not a parameter of shape {@code [out, in]}
+   */
+  public Linear weight(Tensor shared) {
+    weight = shareParameter("weight", "weight(...)", shared);
+    return this;
   }
 
   /** The bias, or {@code null} when built with {@code bias=false}. */

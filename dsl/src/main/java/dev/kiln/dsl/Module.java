@@ -229,6 +229,41 @@ public abstract class Module {
   }
 
   /**
+   * Makes the parameter registered under {@code name} be {@code shared}, another layer's parameter, as PyTorch's
+   * {@code self.transformer.wte.weight = self.lm_head.weight} (weight tying): the tensor this module registered there is
+   * dropped, and both modules then read and train the one tensor, whose gradient receives both uses. {@link
+   * #namedParameters()} and {@link #parameters()} list it once (under its first name), {@link #stateDict()} under
+   * both names. Tie before building the optimizer, as in PyTorch: one built earlier still holds the dropped tensor
+   * (which gets no gradient again, so training is right, but its state dict counts one parameter more).
+   *
+   * @param setter the call a message names, e.g. {@code "weight(...)"}
+   * @throws IllegalArgumentException if {@code shared} is null, not a parameter (a leaf tensor that requires grad)
+   *     or not of the shape of the parameter it replaces
+   */
+  protected final Tensor shareParameter(String name, String setter, Tensor shared) {
+    Tensor own = parameters.get(name);
+    if (own == null) {
+      throw new IllegalStateException(name() + " has no parameter '" + name + "' to share");
+    }
+    String what = this + "." + setter;
+    if (shared == null) {
+      throw new IllegalArgumentException(what + " got null; give it another layer's parameter, such as lmHead.weight()");
+    }
+    if (!shared.isLeaf() || !shared.requiresGrad()) {
+      throw new IllegalArgumentException(what + " got a tensor that is not a parameter (" + (shared.isLeaf()
+          ? "it does not require grad" : "it was computed from others") + "); tie to another layer's parameter itself,"
+          + " such as lmHead.weight()");
+    }
+    if (!Arrays.equals(shared.shape(), own.shape())) {
+      throw new IllegalArgumentException(what + " got a tensor of shape " + Shapes.toString(shared.shape()) + ", but its "
+          + name + " is " + Shapes.toString(own.shape()) + "; a tied parameter must have the shape of the one it replaces"
+          + " (an Embedding(V, D)'s weight [V, D] ties a Linear(D, V)'s weight [V, D])");
+    }
+    parameters.put(name, shared); // keeps the name's place in the state dict
+    return shared;
+  }
+
+  /**
    * Registers a buffer under {@code name}, as PyTorch's {@code register_buffer}: state saved in
    * {@link #stateDict()} but not a parameter, so no optimizer trains it (e.g. running statistics).
    * Code that updates it writes its {@link Tensor#buffer()} in place.

@@ -46,7 +46,9 @@ import java.util.stream.Collectors;
  * torchsummary, which hooks every module but {@code Sequential}s, only leaf modules (those without
  * children) have rows, so that a container written by hand does not count its layers' parameters a
  * second time; and where torchsummary leaves a layer its hooks did not see out silently, a line after
- * the table names each leaf layer with parameters that no row is.
+ * the table names each leaf layer with parameters that no row is. A parameter two layers share (a tied weight, {@link
+ * Linear#weight(Tensor)}) counts once, in the first row whose layer holds it, where torchsummary would count it in
+ * both; a line after the table names each row that left one out.
  */
 final class Summary {
   private static final String RULE = "-".repeat(64);
@@ -55,11 +57,14 @@ final class Summary {
   /** The batch the forward pass runs on, as torchsummary's. */
   private static final int BATCH = 2;
 
-  /** The table's rows and the leaf layers with parameters that the forward pass did not apply. */
-  private record Recording(List<Row> rows, List<String> unseen) {}
+  /**
+   * The table's rows, the leaf layers with parameters that the forward pass did not apply, and the parameters a row
+   * shares with an earlier row's layer (tied weights), which count there only.
+   */
+  private record Recording(List<Row> rows, List<String> unseen, List<String> shared) {}
 
   /** One line of the table: a leaf layer's output shape (batch dimension -1) and parameter counts. */
-  private record Row(String name, int[] outputShape, long params, long trainableParams) {
+  private record Row(Module layer, String name, int[] outputShape, long params, long trainableParams) {
     long outputsPerSample() {
       long n = 1;
       for (int i = 1; i < outputShape.length; i++) {
@@ -87,6 +92,9 @@ final class Summary {
     }
     Recording recording = record(model, ids, inputShape);
     String table = format(recording.rows(), inputShape);
+    if (!recording.shared().isEmpty()) {
+      table += "\nShared with an earlier row's layer, counted there: " + String.join(", ", recording.shared());
+    }
     if (recording.unseen().isEmpty()) {
       return table;
     }
@@ -104,9 +112,11 @@ final class Summary {
     System.arraycopy(inputShape, 0, batchShape, 1, inputShape.length);
     List<Row> rows = new ArrayList<>();
     Set<Module> applied = Collections.newSetFromMap(new IdentityHashMap<>());
+    Map<Tensor, Module> holders = new IdentityHashMap<>(); // each parameter's first row's layer
+    List<String> shared = new ArrayList<>();
     Module.ForwardListener recorder = (module, output) -> {
       if (module.namedChildren().isEmpty()) {
-        rows.add(row(module, rows.size() + 1, output));
+        rows.add(row(module, rows.size() + 1, output, holders, rows, shared));
         applied.add(module);
       }
     };
@@ -132,7 +142,7 @@ final class Summary {
     }
     List<String> unseen = new ArrayList<>();
     unappliedLeaves(model, "", applied, Collections.newSetFromMap(new IdentityHashMap<>()), unseen);
-    return new Recording(rows, unseen);
+    return new Recording(rows, unseen, shared);
   }
 
   /** Adds "path (Type, n params)" for each leaf under {@code m} with parameters and not applied, depth first. */
@@ -151,16 +161,29 @@ final class Summary {
     children.forEach((name, child) -> unappliedLeaves(child, path.isEmpty() ? name : path + "." + name, applied, visited, out));
   }
 
-  private static Row row(Module layer, int index, Tensor output) {
+  /**
+   * The row of {@code layer}'s {@code index}th application. A parameter that an earlier row's other layer holds too (a
+   * tied weight) counts in that row only and is named in {@code shared}; a layer applied twice counts its own
+   * parameters in each row, as torchsummary does.
+   */
+  private static Row row(Module layer, int index, Tensor output, Map<Tensor, Module> holders, List<Row> earlier,
+      List<String> shared) {
     int[] shape = output.shape().clone();
     shape[0] = -1;
     long params = 0;
     long trainable = 0;
-    for (Tensor p : layer.parameters()) {
+    for (Map.Entry<String, Tensor> e : layer.namedParameters().entrySet()) {
+      Tensor p = e.getValue();
+      Module holder = holders.putIfAbsent(p, layer);
+      if (holder != null && holder != layer) {
+        String first = earlier.stream().filter(r -> r.layer() == holder).findFirst().orElseThrow().name();
+        shared.add(layer.name() + "-" + index + "'s " + e.getKey() + " (" + first + "'s, " + thousands(p.numel()) + " params)");
+        continue;
+      }
       params += p.numel();
       trainable += p.requiresGrad() ? p.numel() : 0;
     }
-    return new Row(layer.name() + "-" + index, shape, params, trainable);
+    return new Row(layer, layer.name() + "-" + index, shape, params, trainable);
   }
 
   /**

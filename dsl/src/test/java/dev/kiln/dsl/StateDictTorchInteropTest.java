@@ -76,7 +76,7 @@ class StateDictTorchInteropTest {
   }
 
   /** Runs a Python script with Debian's python3; skips the test if torch is not installed. */
-  private static String runPython(String... args) throws IOException, InterruptedException {
+  static String runPython(String... args) throws IOException, InterruptedException {
     List<String> command = new ArrayList<>(List.of(PYTHON.toString()));
     command.addAll(List.of(args));
     Process p = new ProcessBuilder(command).redirectErrorStream(true).start();

@@ -191,6 +191,14 @@ public enum Message {
       + " which must end: write the repetition as a loop over a ModuleList or a constant count"),
   METHOD_PARAMETER("%s: parameter %s of %s is a %s; a method the compiler inlines takes tensors and compile-time"
       + " constants (int, float, ...)"),
+  TIE_FORM("%s: the compiler reads a weight tie of another layer field's weight, a Linear's or an Embedding's in the same"
+      + " class (lmHead.weight(wte.weight()), or new Linear(D, V, false).weight(wte.weight()) where the layer is declared),"
+      + " not %s; tie to such a field, or leave out @Model and the model runs eagerly, as written"),
+  TIE_PLACE("%s: the weight tie %s is inside a block, branch or loop of the constructor; write it as a statement of its own"
+      + " at the top level of the constructor without parameters, or where the layer is declared (new Linear(D, V,"
+      + " false).weight(wte.weight()))"),
+  TIE_SHAPE("%s: the weight of %s is %s and cannot be tied to %s's, %s %s; a tied weight has the shape of the one it"
+      + " replaces (an Embedding(V, D)'s [V, D] ties a Linear(D, V, false)'s [V, D])"),
   INTERNAL_ERROR("Kiln's processor failed on this model (please report it): %s");
 
   private final String format;

@@ -291,6 +291,43 @@ class CudaCompiledTest {
   }
 
   /**
+   * A tied weight on the device (TiedGpt: {@code wte.weight(lmHead.weight())}): {@code to(cuda)} keeps the one tensor,
+   * the compiled forward and backward on CUDA give eager's CPU logits and the sum of both uses' gradients, and AdamW
+   * steps on the device keep the two layers equal.
+   */
+  @Test
+  void aTiedWeightOnCudaMatchesEagerOnTheCpu() {
+    ClassLoader loader = new ParityTest.CompiledClasses(ProcessorTest.compile(ProcessorTest.model("TiedGpt")));
+    Kiln.manualSeed(11);
+    Module eager = ParityTest.factory(loader, "test.TiedGpt").get();
+    Kiln.manualSeed(11);
+    Module compiled = ParityTest.factory(loader, "test.KilnTiedGpt").get().to(Device.cuda());
+    Map<String, Tensor> cp = compiled.namedParameters();
+    Tensor table = cp.get("wte.weight");
+    assertTrue(table.device().isCuda());
+    assertTrue(table == compiled.getSubmodule("lmHead").namedParameters().get("weight"), "to(cuda) untied the weight");
+    Kiln.manualSeed(3);
+    Tensor ids = ParityTest.ids(5, 6, 11);
+    Tensor y = ParityTest.ids(5, 6, 11).reshape(-1);
+    Tensor outE = eager.forward(ids);
+    Tensor outC = compiled.forward(ids.to(Device.cuda()));
+    assertTrue(outC.device().isCuda());
+    ParityTest.assertClose("TiedGpt logits", outC.toFloatArray(), outE.toFloatArray(), 1e-4);
+    new CrossEntropyLoss().apply(outE.view(-1, 11), y).backward();
+    new CrossEntropyLoss().apply(outC.view(-1, 11), y.to(Device.cuda())).backward();
+    eager.namedParameters().forEach((k, v) ->
+        closeAbove("TiedGpt " + k + " gradient", cp.get(k).grad().toFloatArray(), v.grad().toFloatArray()));
+    var opt = new dev.kiln.runtime.optim.AdamW(compiled.parameters(), 0.01);
+    for (int step = 0; step < 3; step++) {
+      opt.zeroGrad();
+      new CrossEntropyLoss().apply(compiled.forward(ids.to(Device.cuda())).view(-1, 11), y.to(Device.cuda())).backward();
+      opt.step();
+    }
+    Map<String, Tensor> state = compiled.stateDict();
+    assertArrayEquals(state.get("wte.weight").toFloatArray(), state.get("lmHead.weight").toFloatArray());
+  }
+
+  /**
    * Relative error under 1e-4 of a norm at least 1e-3: a convolution's bias right before a batch
    * norm (Inception's b1, b3) has a gradient of rounding noise alone (the normalisation cancels it),
    * which differs with the order of the sums between devices.

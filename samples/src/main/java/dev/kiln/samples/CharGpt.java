@@ -23,10 +23,11 @@ import java.util.stream.IntStream;
  * D}), a final LayerNorm and {@code lm_head} over every position: ids {@code [N, S]} to logits
  * {@code [N, S, V]}. The sizes are compile-time constants, as a compiled model's are. Initialised as nanoGPT's
  * {@code _init_weights}: weights normal (0, 0.02), biases zero, the residual projections' weights with std
- * {@code 0.02 / sqrt(2 * LAYERS)}. State-dict keys are nanoGPT's in Java's spelling ({@code h.0.attn.cAttn.weight}
+ * {@code 0.02 / sqrt(2 * LAYERS)}. The token table is {@code lmHead}'s weight, as nanoGPT ties them ({@code
+ * self.transformer.wte.weight = self.lm_head.weight}): one {@code [V, D]} tensor, listed once by {@code parameters()}
+ * (as {@code wte.weight}) and under both keys in the state dict. State-dict keys are nanoGPT's in Java's spelling ({@code h.0.attn.cAttn.weight}
  * for {@code transformer.h.0.attn.c_attn.weight}); the PyTorch twin {@code samples/peer/pytorch_char_gpt_peer.py}
- * uses the same keys. Differences from nanoGPT: no dropout, and {@code lm_head} is not tied to the
- * token table. The annotation processor compiles it into {@code KilnCharGpt}; {@code char-gpt --eager} runs this
+ * uses the same keys. Differences from nanoGPT: no dropout. The annotation processor compiles it into {@code KilnCharGpt}; {@code char-gpt --eager} runs this
  * declaration as written.
  */
 @Model(input = {CharGpt.S})
@@ -91,6 +92,7 @@ public class CharGpt extends Module {
   final Linear lmHead = new Linear(D, V, false);
 
   public CharGpt() {
+    wte.weight(lmHead.weight());                                            // self.transformer.wte.weight = self.lm_head.weight
     initWeights(namedParameters());
   }
 

@@ -809,6 +809,19 @@ public final class Generator {
     return CodeBlock.of("new $T($L)", ClassName.get(spec.getClass()), CodeBlock.join(args, ", "));
   }
 
+  /**
+   * A comment per tied weight ({@code lmHead.weight(wte.weight())}, read by {@code TieReader}): the code needs nothing
+   * more, as every step reads its layer's weight() when it runs, so both read the one tensor and add into its gradient.
+   */
+  private void addTieComments(MethodSpec.Builder ctor) {
+    for (LayerIr layer : ir.layers()) {
+      if (layer.tiedTo() != null) {
+        ctor.addComment("$L's weight is $L's (tied at $L): one tensor, which the steps of both read and both add their"
+            + " gradients into", layer.path(), layer.tiedTo(), layer.tie().where());
+      }
+    }
+  }
+
   private void addLayerFields(TypeSpec.Builder type, ClassName declared, List<LayerIr> layers) {
     MethodSpec.Builder ctor = MethodSpec.constructorBuilder().addModifiers(Modifier.PUBLIC);
     if (ir.form() == ModelIr.Form.METHOD) {
@@ -822,6 +835,7 @@ public final class Generator {
     for (LayerIr layer : ir.layers()) {
       ctor.addStatement("requireCompiledLayer($S, $L)", layer.path(), specExpression(layer));
     }
+    addTieComments(ctor);
     // Every tensor field the code reads must still have the shape and role (parameter or buffer) it was compiled for.
     for (TensorIr t : ir.tensors()) {
       if (!t.inBlock() && !t.isDerived()) { // (a block's, h.0.mask, is checked where its field below is set)

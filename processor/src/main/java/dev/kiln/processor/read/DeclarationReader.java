@@ -113,6 +113,8 @@ public final class DeclarationReader {
   private final Types types;
   private final Diagnostics diagnostics;
   private final ConstantFolder folder;
+  /** The weight ties ({@code lmHead.weight(wte.weight())}) of the model being read. */
+  private final TieReader ties;
 
   public DeclarationReader(Trees trees, Elements elements, Types types, Diagnostics diagnostics) {
     this.trees = trees;
@@ -120,6 +122,7 @@ public final class DeclarationReader {
     this.types = types;
     this.diagnostics = diagnostics;
     this.folder = new ConstantFolder(trees);
+    this.ties = new TieReader(trees, diagnostics, this::source);
   }
 
   /** A layer as declared: a leaf with its spec, a Sequential of children, a block or a ModuleList. */
@@ -161,6 +164,7 @@ public final class DeclarationReader {
 
   private ModelIr readMethod(ExecutableElement method) {
     blockTensors.clear();
+    ties.clear();
     TypeElement owner = (TypeElement) method.getEnclosingElement();
     String name = method.getSimpleName().toString();
     String generated = "Kiln" + Character.toUpperCase(name.charAt(0)) + name.substring(1);
@@ -180,6 +184,7 @@ public final class DeclarationReader {
     }
     List<LayerIr> layers = new ArrayList<>();
     LayerNode root = layerNode(ret.getExpression(), "", unit, layers);
+    ties.resolve(layers);
     if (!(root instanceof Seq seq)) {
       if (root != null) {
         diagnostics.error(unit, ret, Message.UNSUPPORTED_SEQUENTIAL, name + "()");
@@ -198,6 +203,7 @@ public final class DeclarationReader {
 
   private ModelIr readClass(TypeElement type) {
     blockTensors.clear();
+    ties.clear();
     String name = type.getSimpleName().toString();
     String generated = prefixed(type, "Kiln" + name);
     boolean ok = checkClassShape(type, generated);
@@ -212,6 +218,7 @@ public final class DeclarationReader {
     Set<String> broken = new HashSet<>();
     List<LayerIr> layers = new ArrayList<>();
     readLayerFields(type, noArgConstructor(type), unit, "", layers, fields, broken);
+    ties.resolve(layers);
 
     ExecutableElement forward = null;
     ExecutableElement severalInputs = null; // PyTorch's forward(self, a, b)
@@ -587,6 +594,7 @@ public final class DeclarationReader {
    */
   private void readLayerFields(TypeElement type, ExecutableElement ctor, CompilationUnitTree unit, String prefix, List<LayerIr> layers,
       Map<String, LayerNode> fields, Set<String> broken) {
+    String outer = ties.enter(prefix);
     for (VariableElement field : ElementFilter.fieldsIn(type.getEnclosedElements())) {
       if (field.getModifiers().contains(Modifier.STATIC) || !types.isAssignable(field.asType(), type(MODULE))) {
         continue;
@@ -611,6 +619,8 @@ public final class DeclarationReader {
         broken.add(fieldName);
       }
     }
+    ties.readStatements(ctor, unit);
+    ties.enter(outer);
   }
 
   /** {@link #constructorValue(TypeElement, VariableElement, CompilationUnitTree, boolean)} in a given constructor (a block's). */
@@ -737,6 +747,10 @@ public final class DeclarationReader {
     String label = path.isEmpty() ? "model" : path;
     if (expr instanceof ParenthesizedTree p) {
       return layerNode(p.getExpression(), path, unit, layers);
+    }
+    if (ties.isTie(expr, unit)) { // new Linear(D, V, false).weight(wte.weight()): the layer, its weight another's
+      ExpressionTree layer = ties.initializer((MethodInvocationTree) expr, path, unit);
+      return layerNode(layer, path, unit, layers);
     }
     if (isModuleList(expr, unit)) {
       return listNode(expr, path, unit, layers);
@@ -3207,7 +3221,8 @@ public final class DeclarationReader {
     return e;
   }
 
-  private static String fieldName(ExpressionTree receiver) {
+  /** {@code wte} of {@code wte} or {@code this.wte}, else null. */
+  static String fieldName(ExpressionTree receiver) {
     if (receiver instanceof IdentifierTree id) {
       return id.getName().toString();
     }
