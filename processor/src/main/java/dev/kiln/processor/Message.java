@@ -110,6 +110,14 @@ public enum Message {
       + " but receives %s from %s, a float value; apply the Embedding to the input (%s) first"),
   IDS_READ_AS_FLOATS("%s: the input %s is ids (%s looks them up), which only Embeddings read in a compiled model; read"
       + " the embedded rows instead"),
+  CONSTANT_IDS("%s: %s; the ids an Embedding looks up in a compiled forward are an input (token or category ids), or"
+      + " built from constants in forward, GPT-2's positions: Tensor.labels(IntStream.range(0, S).toArray()) or"
+      + " Tensor.labels(0, 1, 2), as they are or viewed [1, S] (view(1, S), reshape(1, -1), unsqueeze(0))"),
+  CONSTANT_IDS_READ("%s: %s holds ids built in forward (%s), which only an Embedding reads in a compiled model:"
+      + " look them up (wpe.apply(%s)) and read the rows"),
+  CONSTANT_ROWS_USE("%s: %s is the rows of ids built in forward, eager mode's %s, which a compiled model adds to a value of"
+      + " the batch, %s, as GPT-2 adds its positions' rows to its tokens' (tok.apply(ids).add(wpe.apply(pos))); here it is"
+      + " read by %s%s"),
   INITIAL_STATES("%1$s: %2$s is not an initial state a compiled forward reads: zeros (Tensor.zeros(num_layers * D,"
       + " x.size(0), hidden_size), as PyTorch's tutorials write h0 and c0, or none: %3$s.forwardWithState(x)), another"
       + " run's last states whole (enc.h(), enc.c()), or a value [N, H] as PyTorch's [1, N, H] (h.unsqueeze(0),"

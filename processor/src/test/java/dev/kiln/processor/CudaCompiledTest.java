@@ -93,6 +93,8 @@ class CudaCompiledTest {
     "PaddedText, ids11:6",
     "PaddedMeanPool, ids11:6",
     "ActivationMasks, 4:8",
+    "PositionGpt, ids11:6",
+    "PositionRows, 5:4",
   })
   void compiledOnCudaMatchesEagerOnTheCpu(String model, String sampleShape) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(model));
@@ -134,7 +136,12 @@ class CudaCompiledTest {
     lossE.backward();
     lossC.backward();
     if (vocabulary > 0) { // the token table and its gradient stay on the device: its lookup and scatter are device kernels
-      Tensor table = compiled.namedParameters().get("tok.weight");
+      Map<String, Tensor> tables = compiled.namedParameters();
+      Tensor table = tables.getOrDefault("tok.weight", tables.get("wte.weight")); // (GPT-2's name: PositionGpt)
+      if (tables.containsKey("wpe.weight")) { // the positions' table too, looked up at ids built in forward
+        assertFalse(tables.get("wpe.weight").isHeapCurrent(), model + ": the position table was read on the host");
+        assertFalse(tables.get("wpe.weight").grad().isHeapCurrent(), model + ": the position table's gradient was read on the host");
+      }
       assertFalse(table.isHeapCurrent(), model + ": the token table was read on the host");
       assertFalse(table.grad().isHeapCurrent(), model + ": the token table's gradient was made or read on the host");
       float[] padding = table.grad().toFloatArray(); // row 0 is TinyGpt's padding row, and id 0 is among the ids

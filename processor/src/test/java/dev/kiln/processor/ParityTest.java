@@ -788,6 +788,7 @@ class ParityTest {
     "TokenGru, test.TokenGru.gru(), test.KilnGru, 6, 11, 0",
     "PaddedText, test.PaddedText, test.KilnPaddedText, 6, 11, 0",
     "PaddedMeanPool, test.PaddedMeanPool, test.KilnPaddedMeanPool, 6, 11, 0",
+    "PositionGpt, test.PositionGpt, test.KilnPositionGpt, 6, 11, 0",
   })
   void idsModelMatchesEager(String source, String eagerName, String compiledName, int length, int vocabulary, int paddingRow) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(source));
@@ -955,6 +956,59 @@ class ParityTest {
   @CsvSource({"Seq2SeqGru, 6:5", "Seq2SeqLstm, 6:5", "StateFromFeatures, 6:5", "SharedState, 6:5"})
   void initialStatesMatchEagerBitForBit(String model, String sampleShape) {
     matchesEagerBitForBit(model, sampleShape);
+  }
+
+  /**
+   * An Embedding over ids built in forward ({@code wpe.apply(pos)}, {@code pos = Tensor.labels(...)}), its rows added
+   * to values of the batch: outputs and gradients eager mode's bit for bit, viewed {@code [1, S]} and on the left of
+   * the add, the table looked up twice.
+   */
+  @Test
+  void rowsOfIdsBuiltInForwardMatchEagerBitForBit() {
+    matchesEagerBitForBit("PositionRows", "5:4");
+  }
+
+  /**
+   * GPT-2's {@code x = wte(ids) + wpe(arange(0, t))} compiled: the outputs, the loss and both tables' gradients eager
+   * mode's bit for bit over four SGD steps; the position rows past S (the block size is 8) get none.
+   */
+  @Test
+  void gptPositionsMatchEagerBitForBit() {
+    Compilation c = ProcessorTest.compile(ProcessorTest.model("PositionGpt"));
+    assertThat(c).succeededWithoutWarnings();
+    ClassLoader loader = new CompiledClasses(c);
+    Kiln.manualSeed(11);
+    Module eager = factory(loader, "test.PositionGpt").get();
+    Kiln.manualSeed(11);
+    Module compiled = factory(loader, "test.KilnPositionGpt").get();
+    Map<String, Tensor> ep = eager.namedParameters();
+    Map<String, Tensor> cp = compiled.namedParameters();
+    Tensor y = Tensor.labels(0, 2, 1, 1, 0);
+    SGD optE = new SGD(eager.parameters(), 0.1).momentum(0.9);
+    SGD optC = new SGD(compiled.parameters(), 0.1).momentum(0.9);
+    Kiln.manualSeed(3);
+    for (int step = 0; step < 4; step++) {
+      Tensor ids = ids(5, 6, 11);
+      float[][] outs = new float[2][];
+      for (int i = 0; i < 2; i++) {
+        (i == 0 ? optE : optC).zeroGrad();
+        Tensor out = (i == 0 ? eager : compiled).forward(ids);
+        new CrossEntropyLoss().apply(out, y).backward();
+        outs[i] = out.toFloatArray();
+      }
+      String at = "step " + step;
+      assertArrayEquals(outs[0], outs[1], at + ": output");
+      ep.forEach((k, v) -> assertArrayEquals(v.grad().toFloatArray(), cp.get(k).grad().toFloatArray(), at + ": " + k + " gradient"));
+      float[] wpe = cp.get("wpe.weight").grad().toFloatArray();
+      assertArrayEquals(new float[2 * 8], Arrays.copyOfRange(wpe, 6 * 8, 8 * 8), "rows past the positions");
+      double used = 0;
+      for (int i = 0; i < 6 * 8; i++) {
+        used += Math.abs(wpe[i]);
+      }
+      assertTrue(used > 0, "the positions' rows got no gradient");
+      optE.step();
+      optC.step();
+    }
   }
 
   /**

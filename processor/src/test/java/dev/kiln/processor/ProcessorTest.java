@@ -104,7 +104,8 @@ class ProcessorTest {
       "CausalLocal, KilnCausalLocal, KilnCausalLocal.java",
       "PaddedText, KilnPaddedText, KilnPaddedText.java",
       "PaddedMeanPool, KilnPaddedMeanPool, KilnPaddedMeanPool.java",
-      "ActivationMasks, KilnActivationMasks, KilnActivationMasks.java"
+      "ActivationMasks, KilnActivationMasks, KilnActivationMasks.java",
+      "PositionGpt, KilnPositionGpt, KilnPositionGpt.java"
   })
   void generatesTheGoldenSourceWithoutWarnings(String model, String generated, String golden) throws IOException {
     Compilation c = compile(model(model));
@@ -725,6 +726,45 @@ class ProcessorTest {
     assertThat(c).hadErrorContaining("use a Dropout field (new Dropout(p)), which follows train() and eval()");
     assertThat(c).hadErrorContaining("forward creates a layer (new Linear(16, 4)) on each call: declare it as a final field")
         .inFile(f).onLineContaining("return new Linear(16, 4)");
+  }
+
+  /**
+   * Ids built in forward (GPT-2's positions) are read by an Embedding only, as constants of one row, each a row of its
+   * table; their rows are added to a value of the batch: every other use is an error on its line naming what compiles.
+   */
+  @Test
+  void idsBuiltInForwardAreLookedUpAndAddedOnly() {
+    String[][] cases = {
+      {"Range", "Tensor x = fc.apply(ids).add(wpe.apply(Tensor.labels(java.util.stream.IntStream.range(0, 9).toArray())));",
+          "wpe.apply(Tensor.labels(java.util.stream.IntStream.range(0, 9).toArray())): id 8 at 8 of"
+              + " Tensor.labels(java.util.stream.IntStream.range(0, 9).toArray()) is out of range for 8 embeddings (0..7)"},
+      {"AsValue", "Tensor x = fc.apply(ids).add(pos);",
+          "fc.apply(ids).add(pos): pos holds ids built in forward (Tensor.labels(0, 1, 2, 3, 4, 5)), which only an Embedding"
+              + " reads in a compiled model: look them up (wpe.apply(pos)) and read the rows"},
+      {"Rows", "Tensor x = fc.apply(wpe.apply(pos));",
+          "fc: wpe.apply(pos) is the rows of ids built in forward, eager mode's [6, 4], which a compiled model adds to a value"
+              + " of the batch, [N, 6, 4], as GPT-2 adds"},
+      {"Wide", "Tensor x = fc.apply(ids).add(wpe.apply(pos.view(2, 3)));",
+          "wpe.apply(pos.view(2, 3)): pos.view(2, 3) is [2, 3], of more than one row"},
+      {"Unknown", "Tensor x = fc.apply(ids).add(wpe.apply(Tensor.labels(ids.size(0))));",
+          "wpe.apply(Tensor.labels(ids.size(0))): ids.size(0) is not a constant"},
+    };
+    for (String[] t : cases) {
+      JavaFileObject f = classModel(t[0],
+          "@Model(input = {6, 4})",
+          "public class " + t[0] + " extends Module {",
+          "  final Embedding wpe = new Embedding(8, 4);",
+          "  final Linear fc = new Linear(4, 4);",
+          "  @Override public Tensor forward(Tensor ids) {",
+          "    Tensor pos = Tensor.labels(0, 1, 2, 3, 4, 5);",
+          "    " + t[1],
+          "    return flatten(x);",
+          "  }",
+          "}");
+      Compilation c = compile(f);
+      assertThat(c).hadErrorContaining(t[2]).inFile(f).onLineContaining(t[1]);
+      assertEquals(1, c.errors().size(), t[0] + ": " + c.errors());
+    }
   }
 
   /**

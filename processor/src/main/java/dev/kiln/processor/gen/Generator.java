@@ -43,6 +43,7 @@ import dev.kiln.processor.ir.Compare;
 import dev.kiln.processor.ir.MaskedFill;
 import dev.kiln.processor.ir.ModelIr;
 import dev.kiln.processor.ir.Narrow;
+import dev.kiln.processor.ir.ConstantIds;
 import dev.kiln.processor.ir.Cosine;
 import dev.kiln.processor.ir.IndexMap;
 import dev.kiln.processor.ir.LineOp;
@@ -994,6 +995,10 @@ public final class Generator {
               bias ? local + "B.readBuffer(), " + local + "B.offset()" : "null, 0", j + 1);
         }
         case EMBEDDING -> {
+          if (k.spec() instanceof ConstantIds c) { // wpe.apply(pos): the ids' rows, once per sample
+            constantIdsForward(b, k, c, j + 1, out);
+            break;
+          }
           Embedding.Spec e = (Embedding.Spec) k.spec();
           String local = localPrefix(k, j + 1);
           b.addStatement("$T $LW = $L.weight()", TENSOR, local, layerField(k.layer()))
@@ -1509,10 +1514,52 @@ public final class Generator {
   }
 
   /**
+   * The rows of ids built in forward ({@link ConstantIds}, {@code wpe.apply(pos)}): eager mode's lookup of the ids into
+   * the first sample, copied to the others (eager mode's add repeats its {@code [S, D]} over the batch).
+   */
+  private void constantIdsForward(CodeBlock.Builder b, Kernel k, ConstantIds c, int step, Ref out) {
+    String local = "rows$" + step;
+    b.addStatement("float[] $LIds = {$L}", local, Arrays.stream(c.ids()).mapToObj(i -> i + "f").collect(Collectors.joining(", ")))
+        .addStatement("$T $LW = $L.weight()", TENSOR, local, layerField(k.layer()))
+        .addStatement("$T.embeddingForward($L, $L, $LIds, 0, $L, $LW.readBuffer(), $LW.offset(), $L, $L, new int[] {$L})", KERNELS,
+            out.array, out.offset, local, c.ids().length, local, local, c.embedding().numEmbeddings(), c.embedding().embeddingDim(),
+            joined(c.shape()))
+        .beginControlFlow("for (int s = 1; s < n; s++)")
+        .addStatement("System.arraycopy($L, $L, $L, $L + s * $L, $L)", out.array, out.offset, out.array, out.offset, c.perSample(),
+            c.perSample())
+        .endControlFlow();
+  }
+
+  /**
+   * The weight's gradient from the rows of ids built in forward: the incoming gradient summed over the batch as eager
+   * mode's broadcast add sums it ({@code biasGradient} for its {@code [S, D]}, {@code sumRepeatedBackward} for {@code [1,
+   * S, D]}), then added into each id's row (none into a padding row).
+   */
+  private void constantIdsBackward(CodeBlock.Builder b, Kernel k, ConstantIds c, int step, Ref d) {
+    String local = "rows$" + step;
+    String layer = layerField(k.layer());
+    b.addStatement("float[] $LGW = $T.gradBuffer($L.weight(), $L)", local, COMPILED, layer, recordedNeed(layer + ".weight()"))
+        .beginControlFlow("if ($LGW != null)", local)
+        .addStatement("float[] $LIds = {$L}", local, Arrays.stream(c.ids()).mapToObj(i -> i + "f").collect(Collectors.joining(", ")))
+        .addStatement("float[] $LG = new float[$L]", local, c.perSample())
+        .addStatement(c.shape().length > c.sampleShape().length // [1, S, D]: repeated over the batch, else a suffix ([S, D])
+            ? CodeBlock.of("$T.sumRepeatedBackward($LG, 0, $L, $L, null, 0, null, 0, 1, n, $L, false)", KERNELS, local, d.array,
+                d.offset, c.perSample())
+            : CodeBlock.of("$T.biasGradient($LG, 0, $L, $L, n, $L, false)", KERNELS, local, d.array, d.offset, c.perSample()))
+        .addStatement("$T.embeddingBackward($LGW, 0, $LG, 0, $LIds, 0, $L, $L, $L)", KERNELS, local, local, local, c.ids().length,
+            c.embedding().embeddingDim(), c.embedding().paddingIdx())
+        .endControlFlow();
+  }
+
+  /**
    * The eager call of a step without generated CUDA code: a convolution's layer's {@code apply}
    * (the fused class keeps fields for the layers with parameters only), else the function.
    */
   private CodeBlock eagerCall(Kernel k, String in) {
+    if (k.spec() instanceof ConstantIds c) { // eager mode's [S, D], which the add that reads it repeats over the batch
+      return CodeBlock.of("$L.apply($T.labels($L).reshape($L).to($L.device()))", layerField(k.layer()), TENSOR,
+          Arrays.stream(c.ids()).mapToObj(String::valueOf).collect(Collectors.joining(", ")), joined(c.shape()), in);
+    }
     if (k.kind() == Kernel.Kind.CONV || k.kind() == Kernel.Kind.LAYERNORM || k.kind() == Kernel.Kind.EMBEDDING
         || k.kind() == Kernel.Kind.RECURRENT) {
       return CodeBlock.of("$L.apply($L)", layerField(k.layer()), in);
@@ -2675,6 +2722,13 @@ public final class Generator {
         d = new Ref("p.dout", "0", true);
       }
       int j = i + 1;
+      if (k.kind() == Kernel.Kind.EMBEDDING && k.spec() instanceof ConstantIds c) { // summed over the batch, then by id
+        constantIdsBackward(b, k, c, j, d);
+        if (runs != null) {
+          b.endControlFlow();
+        }
+        continue;
+      }
       if (k.kind() == Kernel.Kind.EMBEDDING) { // the weight's rows, by id; the ids get no gradient
         Embedding.Spec e = (Embedding.Spec) k.spec();
         String layer = layerField(k.layer());
