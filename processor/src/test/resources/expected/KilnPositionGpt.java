@@ -91,7 +91,7 @@ public final class KilnPositionGpt extends PositionGpt {
       // wte Embedding(11, 8, padding_idx=0): [N, 6] -> [N, 6, 8]   PositionGpt.java:36
       Tensor wteW = wte.weight();
       CpuKernels.embeddingForward(p.a1, 0, in, inOff, n * 6, wteW.readBuffer(), wteW.offset(), 11, 8, x.shape());
-      // wpe Embedding(8, 8) of pos [6]: [N, 6] -> [N, 6, 8]   PositionGpt.java:36
+      // wpe Embedding(8, 8) of pos [6]: ids [6] -> [N, 6, 8]   PositionGpt.java:36
       float[] rows$2Ids = {0f, 1f, 2f, 3f, 4f, 5f};
       Tensor rows$2W = wpe.weight();
       CpuKernels.embeddingForward(p.a2, 0, rows$2Ids, 0, 6, rows$2W.readBuffer(), rows$2W.offset(), 8, 8, new int[] {6});
@@ -133,7 +133,7 @@ public final class KilnPositionGpt extends PositionGpt {
     int n = Compiled.batchSizeOfIds("KilnPositionGpt", x, 6);
     // wte Embedding(11, 8, padding_idx=0): [N, 6] -> [N, 6, 8]   PositionGpt.java:36
     Tensor v1 = wte.apply(x);
-    // wpe Embedding(8, 8) of pos [6]: [N, 6] -> [N, 6, 8]   PositionGpt.java:36
+    // wpe Embedding(8, 8) of pos [6]: ids [6] -> [N, 6, 8]   PositionGpt.java:36
     Tensor v2 = wpe.apply(Tensor.labels(0, 1, 2, 3, 4, 5).reshape(6).to(x.device()));
     // wte.apply(ids).add(wpe.apply(pos)): [N, 6, 8] -> [N, 6, 8]   PositionGpt.java:36
     Tensor v3 = F.add(v1, v2);
@@ -337,7 +337,7 @@ public final class KilnPositionGpt extends PositionGpt {
         }
         CpuKernels.addBackward(dIn2, 0, dIn3, 0, null, 0, n * 48, false);
         CpuKernels.addBackward(dIn2_1, 0, dIn3, 0, null, 0, n * 48, false);
-        // wpe Embedding(8, 8) of pos [6]: gradient of [N, 6]   PositionGpt.java:36
+        // wpe Embedding(8, 8) of pos [6]: gradient of ids [6]   PositionGpt.java:36
         if (!need2) {
           return new Tensor[11];
         }

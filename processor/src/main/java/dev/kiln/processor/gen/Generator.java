@@ -1916,6 +1916,9 @@ public final class Generator {
    * the tensor field repeated over its batch ({@code [N, 6, 8] + [1, 6, 8]}).
    */
   private static String inShapes(Kernel k) {
+    if (k.spec() instanceof ConstantIds c) { // the ids' own shape (the input only places the rows in the batch)
+      return "ids " + Shapes.toString(c.shape());
+    }
     if (k.overBatch()) { // x + pos: the tensor field's own shape (pos - x: the field first)
       String value = Shapes.toString(k.inShape()), field = Shapes.toString(k.inShapes().get(1));
       String op = " " + ((Arithmetic) k.spec()).symbol() + " ";
