@@ -118,6 +118,9 @@ public enum Message {
   CONSTANT_ROWS_USE("%s: %s is the rows of ids built in forward, eager mode's %s, which a compiled model adds to a value of"
       + " the batch, %s, as GPT-2 adds its positions' rows to its tokens' (tok.apply(ids).add(wpe.apply(pos))); here it is"
       + " read by %s%s"),
+  BAG_OFFSETS("%s: a compiled EmbeddingBag takes each sample's ids as one bag, the rows of ids [N, L] (%s.apply(ids),"
+      + " PyTorch's 2-D input); bags given by offsets or per-sample weights vary in length, which a compiled plan does not:"
+      + " leave out @Model to run them eagerly"),
   INITIAL_STATES("%1$s: %2$s is not an initial state a compiled forward reads: zeros (Tensor.zeros(num_layers * D,"
       + " x.size(0), hidden_size), as PyTorch's tutorials write h0 and c0, or none: %3$s.forwardWithState(x)), another"
       + " run's last states whole (enc.h(), enc.c()), or a value [N, H] as PyTorch's [1, N, H] (h.unsqueeze(0),"

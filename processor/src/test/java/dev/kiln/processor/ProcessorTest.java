@@ -105,7 +105,8 @@ class ProcessorTest {
       "PaddedText, KilnPaddedText, KilnPaddedText.java",
       "PaddedMeanPool, KilnPaddedMeanPool, KilnPaddedMeanPool.java",
       "ActivationMasks, KilnActivationMasks, KilnActivationMasks.java",
-      "PositionGpt, KilnPositionGpt, KilnPositionGpt.java"
+      "PositionGpt, KilnPositionGpt, KilnPositionGpt.java",
+      "BagText, KilnBagText, KilnBagText.java"
   })
   void generatesTheGoldenSourceWithoutWarnings(String model, String generated, String golden) throws IOException {
     Compilation c = compile(model(model));
@@ -763,6 +764,39 @@ class ProcessorTest {
           "}");
       Compilation c = compile(f);
       assertThat(c).hadErrorContaining(t[2]).inFile(f).onLineContaining(t[1]);
+      assertEquals(1, c.errors().size(), t[0] + ": " + c.errors());
+    }
+  }
+
+  /**
+   * A compiled EmbeddingBag reads each sample's ids as one bag, PyTorch's 2-D input: offsets, a float value or ids of
+   * more than one dimension per sample are errors on their lines.
+   */
+  @Test
+  void anEmbeddingBagTakesRowsOfIds() {
+    String[][] cases = {
+      {"Offsets", "{5}", "Tensor x = bag.forward(ids, Tensor.labels(0, 2));",
+          "bag.forward(ids, Tensor.labels(0, 2)): a compiled EmbeddingBag takes each sample's ids as one bag, the rows of ids"
+              + " [N, L] (bag.apply(ids), PyTorch's 2-D input)"},
+      {"Floats", "{5}", "Tensor x = bag.apply(fc.apply(ids));",
+          "bag: an Embedding takes the model's input, token or category ids"},
+      {"Grid", "{2, 5}", "Tensor x = bag.apply(ids);",
+          "bag: EmbeddingBag(10, 5, mode=sum) takes bags as rows [B, N] (or 1-D indices with their offsets: forward(input, offsets)),"
+              + " got [N, 2, 5]"},
+    };
+    for (String[] t : cases) {
+      JavaFileObject f = classModel(t[0],
+          "@Model(input = " + t[1] + ")",
+          "public class " + t[0] + " extends Module {",
+          "  final EmbeddingBag bag = new EmbeddingBag(10, 5, EmbeddingBag.Mode.SUM);",
+          "  final Linear fc = new Linear(5, 5);",
+          "  @Override public Tensor forward(Tensor ids) {",
+          "    " + t[2],
+          "    return x;",
+          "  }",
+          "}");
+      Compilation c = compile(f);
+      assertThat(c).hadErrorContaining(t[3]).inFile(f).onLineContaining(t[2]);
       assertEquals(1, c.errors().size(), t[0] + ": " + c.errors());
     }
   }

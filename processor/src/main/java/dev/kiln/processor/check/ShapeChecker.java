@@ -1,6 +1,5 @@
 package dev.kiln.processor.check;
 
-import dev.kiln.dsl.Embedding;
 import dev.kiln.dsl.Recurrent;
 import dev.kiln.processor.ir.InitialStates;
 import dev.kiln.processor.ir.LastStates;
@@ -103,7 +102,7 @@ public final class ShapeChecker {
     List<String> inputNames = new ArrayList<>(List.of(ir.inputName()));
     ir.further().forEach(f -> inputNames.add(f.name()));
     for (StepIr st : ir.steps()) {
-      if (st.spec() instanceof Embedding.Spec && inputNames.contains(st.input())) {
+      if (ModelIr.looksUp(st.spec()) && inputNames.contains(st.input())) {
         ids.putIfAbsent(st.input(), st.layer() != null ? st.layer().path() : st.text());
       }
     }
@@ -137,7 +136,7 @@ public final class ShapeChecker {
         continue;
       }
       // ids (an Embedding reads the input) feed Embeddings only, and an Embedding reads nothing but ids
-      boolean embedding = step.spec() instanceof Embedding.Spec;
+      boolean embedding = ModelIr.looksUp(step.spec());
       if (embedding && !ids.containsKey(step.input())) {
         diagnostics.error(where, Message.EMBEDDING_INPUT, label, Shapes.toString(in), producers.get(step.input()),
             String.join(" or ", inputNames));

@@ -20,6 +20,7 @@ import dev.kiln.dsl.ConvTranspose2d;
 import dev.kiln.dsl.Dropout;
 import dev.kiln.dsl.Dropout2d;
 import dev.kiln.dsl.Embedding;
+import dev.kiln.dsl.EmbeddingBag;
 import dev.kiln.dsl.ELU;
 import dev.kiln.dsl.GELU;
 import dev.kiln.dsl.Hardtanh;
@@ -535,7 +536,7 @@ public final class Generator {
         : layer.spec() instanceof Conv2d.Spec c ? c.bias()
         : layer.spec() instanceof ConvTranspose2d.Spec t ? t.bias()
         : layer.spec() instanceof LayerNorm.Spec n ? n.elementwiseAffine()
-        : !(layer.spec() instanceof Embedding.Spec) && ((BatchNorm.Options) layer.spec()).affine();
+        : !ModelIr.looksUp(layer.spec()) && ((BatchNorm.Options) layer.spec()).affine();
     List<String> out = new ArrayList<>();
     if (weight) {
       out.add(f + ".weight()");
@@ -779,6 +780,7 @@ public final class Generator {
       args.add(value instanceof Double d ? CodeBlock.of("$L", d + "")
           : value instanceof String text ? CodeBlock.of("$S", text) // a recurrent layer's mode
           : value instanceof int[] dims ? CodeBlock.of("new int[] {$L}", joined(dims)) // LayerNorm's normalized shape
+          : value instanceof Enum<?> constant ? CodeBlock.of("$T.$L", ClassName.get(constant.getDeclaringClass()), constant.name())
           : CodeBlock.of("$L", value));
     }
     return CodeBlock.of("new $T($L)", ClassName.get(spec.getClass()), CodeBlock.join(args, ", "));
@@ -997,6 +999,15 @@ public final class Generator {
         case EMBEDDING -> {
           if (k.spec() instanceof ConstantIds c) { // wpe.apply(pos): the ids' rows, once per sample
             constantIdsForward(b, k, c, j + 1, out);
+            break;
+          }
+          if (k.spec() instanceof EmbeddingBag.Spec bag) { // each sample's ids one bag, reduced as eager's
+            String local = localPrefix(k, j + 1);
+            b.addStatement("$T $LW = $L.weight()", TENSOR, local, layerField(k.layer()))
+                .addStatement("$T.embeddingBagForward($L, $L, $L, $L, null, n, $L, $LW.readBuffer(), $LW.offset(), $L, $L, $L, $L, null, $L,"
+                    + " x$L.shape())", KERNELS, out.array, out.offset, in.array, in.offset, k.inPerSample(), local, local, bag.numEmbeddings(),
+                    bag.embeddingDim(), bag.mode().ordinal(), bag.paddingIdx(), bag.mode() == EmbeddingBag.Mode.MAX ? "p.bagArgmax" + (j + 1) : "null",
+                    storage.get(k.in()).substring(2));
             break;
           }
           Embedding.Spec e = (Embedding.Spec) k.spec();
@@ -2519,6 +2530,12 @@ public final class Generator {
           t.addField(ArrayTypeName.of(TypeName.INT), "argmax" + j, Modifier.FINAL);
           ctor.addStatement("this.argmax$L = new int[n * $L]", j, k.outPerSample());
         }
+        case EMBEDDING -> {
+          if (k.spec() instanceof EmbeddingBag.Spec bag && bag.mode() == EmbeddingBag.Mode.MAX) { // where each maximum came from
+            t.addField(ArrayTypeName.of(TypeName.INT), "bagArgmax" + j, Modifier.FINAL);
+            ctor.addStatement("this.bagArgmax$L = new int[n * $L]", j, bag.embeddingDim());
+          }
+        }
         case NORMALIZE -> { // the norm and its clamp kept for backward; the denominator's gradient and the norm's input gradient
           int[] a = ((Normalize) k.spec()).along(k.inShape());
           for (String f : List.of("norm", "clamped", "dnorm")) {
@@ -2727,6 +2744,20 @@ public final class Generator {
       int j = i + 1;
       if (k.kind() == Kernel.Kind.EMBEDDING && k.spec() instanceof ConstantIds c) { // summed over the batch, then by id
         constantIdsBackward(b, k, c, j, d);
+        if (runs != null) {
+          b.endControlFlow();
+        }
+        continue;
+      }
+      if (k.kind() == Kernel.Kind.EMBEDDING && k.spec() instanceof EmbeddingBag.Spec bag) { // each bag's gradient into its rows
+        String layer = layerField(k.layer());
+        String local = localPrefix(k, j);
+        b.addStatement("float[] $LGW = $T.gradBuffer($L.weight(), $L)", local, COMPILED, layer, recordedNeed(layer + ".weight()"))
+            .beginControlFlow("if ($LGW != null)", local)
+            .addStatement("$T.embeddingBagBackward($LGW, 0, $L, $L, $L, $L, null, n, $L, $L, $L, $L, null, $L)", KERNELS, local, d.array,
+                d.offset, in.array, in.offset, k.inPerSample(), bag.embeddingDim(), bag.mode().ordinal(), bag.paddingIdx(),
+                bag.mode() == EmbeddingBag.Mode.MAX ? "p.bagArgmax" + j : "null")
+            .endControlFlow();
         if (runs != null) {
           b.endControlFlow();
         }

@@ -29,6 +29,7 @@ import com.sun.source.util.TreePath;
 import com.sun.source.util.TreePathScanner;
 import com.sun.source.util.Trees;
 import dev.kiln.dsl.Embedding;
+import dev.kiln.dsl.EmbeddingBag;
 import dev.kiln.dsl.Input;
 import dev.kiln.dsl.LayerSpec;
 import dev.kiln.dsl.Model;
@@ -1509,6 +1510,12 @@ public final class DeclarationReader {
         Mask value = maskAsValue(mi, unit, fields, className);
         return value == null ? null : value.value();
       }
+      if (mi.getMethodSelect() instanceof MemberSelectTree bagCall && bagCall.getIdentifier().contentEquals("forward")
+          && mi.getArguments().size() > 1 && fieldName(bagCall.getExpression()) != null
+          && fields.get(fieldName(bagCall.getExpression())) instanceof Leaf bag && bag.layer.spec() instanceof EmbeddingBag.Spec) {
+        diagnostics.error(unit, mi, Message.BAG_OFFSETS, mi, bagCall.getExpression()); // bag.forward(text, offsets)
+        return null;
+      }
       // fc1.apply(x) / this.fc1.forward(x)
       if (mi.getMethodSelect() instanceof MemberSelectTree ms
           && (ms.getIdentifier().contentEquals("apply") || ms.getIdentifier().contentEquals("forward"))
@@ -2776,7 +2783,8 @@ public final class DeclarationReader {
     private void idsReadOtherwise(ExpressionTree e, CompilationUnitTree unit) {
       ExpressionTree root = stripped(e);
       String held = root instanceof IdentifierTree id ? id.getName().toString() : null;
-      TreePath path = TreePath.getPath(unit, e).getParentPath();
+      TreePath at = TreePath.getPath(unit, e);
+      TreePath path = at == null ? null : at.getParentPath();
       while (path != null && !(path.getLeaf() instanceof MethodInvocationTree) && !(path.getLeaf() instanceof StatementTree)) {
         path = path.getParentPath();
       }
