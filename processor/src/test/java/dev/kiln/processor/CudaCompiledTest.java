@@ -209,6 +209,7 @@ class CudaCompiledTest {
     "CausalLocal, forwardPadded, true, -",
     "Recommender, forwardPair, false, 7:9",
     "TaggedImage, forwardTagged, false, 0:5:8",
+    "BaggedTags, forwardTagged, false, 0:5:8",
     "PairEmbeddings, forwardPair, false, -",
     "MaskedTokens, forwardMasked, true, -",
     "StateInput, forwardFrom, false, -",

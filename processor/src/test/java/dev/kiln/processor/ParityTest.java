@@ -271,6 +271,7 @@ class ParityTest {
   @CsvSource({
     "Recommender, forwardPair, 7:9, users, items, true",
     "TaggedImage, forwardTagged, 0:5:8, x, category:tags, false",
+    "BaggedTags, forwardTagged, 0:5:8, x, category:tags, false",
   })
   void idInputsMatchEager(String source, String methodName, String vocabularies, String first, String names, boolean exact)
       throws ReflectiveOperationException {
