@@ -37,7 +37,8 @@ public enum Message {
   NON_TENSOR_INPUT("parameter %s of %s is a %s; a method of several inputs takes Tensors only, each further one with"
       + " @Input({...}) giving one sample's shape (write constants as static final fields)"),
   BAD_FURTHER_INPUT_SHAPE("@Input(%s) of %s must list one sample's dimensions (without the batch), each at least 1, at"
-      + " most 2^31-1 values in all: @Input({16}) for a padding mask [N, 16], @Input({1}) for one id per sample [N, 1]"),
+      + " most 2^31-1 values in all: @Input({16}) for a padding mask [N, 16], @Input({1}) for one value per sample [N, 1];"
+      + " @Input({}) is ids [N] that an Embedding looks up"),
   UNUSED_INPUT("the input %s of %s is never used: use it in the method's body, or drop the parameter"),
   MASK_INPUT_SHAPE("%s: the mask %s from %s does not repeat over %s from %s: %s; a compiled mask of an input or of activations has the value's rank,"
       + " the batch first, and sizes of 1 along one run of the value's dimensions, as PyTorch broadcasts mask[:, None, None, :]"

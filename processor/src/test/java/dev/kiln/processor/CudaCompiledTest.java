@@ -210,6 +210,7 @@ class CudaCompiledTest {
     "Recommender, forwardPair, false, 7:9",
     "TaggedImage, forwardTagged, false, 0:5:8",
     "BaggedTags, forwardTagged, false, 0:5:8",
+    "OneIdRecommender, forwardPair, false, 0:9",
     "PairEmbeddings, forwardPair, false, -",
     "MaskedTokens, forwardMasked, true, -",
     "StateInput, forwardFrom, false, -",

@@ -417,6 +417,44 @@ class ParityTest {
   }
 
   /**
+   * One id per sample declared {@code @Input({})}, ids {@code [N]} as PyTorch passes them: the rows {@code [N, D]},
+   * outputs and gradients eager mode's bit for bit over batch sizes 5 and 3, none for the ids; ids {@code [N, 1]} are
+   * refused naming the declared shape.
+   */
+  @Test
+  void oneIdPerSampleWithoutItsDimensionMatchesEager() throws ReflectiveOperationException {
+    Compilation c = ProcessorTest.compile(ProcessorTest.model("OneIdRecommender"));
+    assertThat(c).succeededWithoutWarnings();
+    ClassLoader loader = new CompiledClasses(c);
+    Kiln.manualSeed(11);
+    Module eager = factory(loader, "test.OneIdRecommender").get();
+    Kiln.manualSeed(11);
+    Module compiled = factory(loader, "test.KilnOneIdRecommender").get();
+    Method method = eager.getClass().getMethod("forwardPair", Tensor.class, Tensor.class);
+    for (int batch : new int[] {5, 3}) {
+      Kiln.manualSeed(batch);
+      float[] features = Tensor.randn(batch, 6).toFloatArray();
+      Tensor items = ids(batch, 1, 9).reshape(batch);
+      Tensor[] outs = new Tensor[2];
+      for (int i = 0; i < 2; i++) {
+        Module m = i == 0 ? eager : compiled;
+        m.zeroGrad(true);
+        outs[i] = (Tensor) method.invoke(m, Tensor.of(features, batch, 6), items);
+        outs[i].mul(outs[i]).sum().backward();
+      }
+      assertArrayEquals(new int[] {batch, 1}, outs[1].shape());
+      assertArrayEquals(outs[0].toFloatArray(), outs[1].toFloatArray(), "output");
+      Map<String, Tensor> cp = compiled.namedParameters();
+      eager.namedParameters().forEach((k, v) -> assertArrayEquals(v.grad().toFloatArray(), cp.get(k).grad().toFloatArray(), k));
+      assertTrue(items.grad() == null, "ids got a gradient");
+    }
+    var e = assertThrows(java.lang.reflect.InvocationTargetException.class,
+        () -> method.invoke(compiled, Tensor.randn(4, 6), Tensor.labels(1, 2, 3, 4).reshape(4, 1)));
+    assertEquals("KilnOneIdRecommender.forwardPair expects items ids [4] (one sample [], the batch size 4 of features), got [4, 1]",
+        e.getCause().getMessage());
+  }
+
+  /**
    * Masks computed in forward (a local holding a buffer's or an input's comparison with a constant, viewed, read by
    * several masked fills; a padding mask made from the ids an Embedding looks up; masked mean pooling, the mask a 0/1
    * value): compiled and eager give the same

@@ -2087,6 +2087,25 @@ class ProcessorTest {
     assertThat(c).hadErrorCount(1);
   }
 
+  /** {@code @Input({})} is ids {@code [N]} an Embedding looks up; read as floats it is an error on the parameter. */
+  @Test
+  void aFurtherInputOfNoDimensionIsIdsOnly() {
+    JavaFileObject f = classModel("Scalar",
+        "@Model(input = {4})",
+        "public class Scalar extends Module {",
+        "  final Linear fc1 = new Linear(4, 2);",
+        "  public Tensor forwardPair(Tensor x,",
+        "      @Input({}) Tensor gain) {",
+        "    return fc1.apply(x).mul(gain);",
+        "  }",
+        "  @Override public Tensor forward(Tensor x) { return fc1.apply(x); }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining(Message.BAD_FURTHER_INPUT_SHAPE.format("[]", "gain"))
+        .inFile(f).onLineContaining("@Input({}) Tensor gain");
+    assertThat(c).hadErrorCount(1);
+  }
+
   @Test
   void aFurtherInputOfNoSizeOrTheFirstAnnotated() {
     JavaFileObject f = classModel("ZeroSize",

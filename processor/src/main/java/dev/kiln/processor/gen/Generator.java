@@ -1126,8 +1126,9 @@ public final class Generator {
   private void checkFurtherInputs(CodeBlock.Builder b) {
     for (int j = 1; j <= ir.further().size(); j++) {
       InputsIr.Further f = ir.further().get(j - 1);
-      b.addStatement("$T.$L($S, $S, x$L, $S, n, $L)", COMPILED, ir.furtherIsIds(f) ? "furtherIds" : "furtherInput",
-          name + "." + ir.inputs().method(), f.name(), j, ir.inputs().inputName(), joined(f.shape()));
+      b.addStatement("$T.$L($S, $S, x$L, $S, n$L)", COMPILED, ir.furtherIsIds(f) ? "furtherIds" : "furtherInput",
+          name + "." + ir.inputs().method(), f.name(), j, ir.inputs().inputName(),
+          f.shape().length == 0 ? "" : ", " + joined(f.shape())); // (@Input({}): ids [N], no sizes after n)
     }
   }
 

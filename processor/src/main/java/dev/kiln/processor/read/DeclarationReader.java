@@ -423,6 +423,7 @@ public final class DeclarationReader {
       } else if (returnsOutputs(m)) {
         recordFits(m, generated);
       }
+      int before = diagnostics.count();
       for (int i = 0; i < params.size(); i++) {
         VariableElement p = params.get(i);
         Input input = p.getAnnotation(Input.class);
@@ -432,12 +433,36 @@ public final class DeclarationReader {
           diagnostics.error(p, Message.FIRST_INPUT_ANNOTATED, p.getSimpleName(), method);
         } else if (i > 0 && input == null) {
           diagnostics.error(p, Message.MISSING_INPUT, p.getSimpleName(), method, p.getSimpleName());
-        } else if (i > 0 && !validSample(input.value())) {
+        } else if (i > 0 && input.value().length > 0 && !validSample(input.value())) { // ({}: ids [N], checked once read)
           diagnostics.error(p, inputAnnotation(p), Message.BAD_FURTHER_INPUT_SHAPE, Arrays.toString(input.value()), p.getSimpleName());
+        }
+      }
+      for (VariableElement p : diagnostics.count() > before ? params.subList(1, params.size()) : List.<VariableElement>of()) {
+        Input input = p.getAnnotation(Input.class); // a body not read: @Input({}), ids [N] only where an Embedding reads them, refused
+        if (input != null && input.value().length == 0) {
+          diagnostics.error(p, inputAnnotation(p), Message.BAD_FURTHER_INPUT_SHAPE, "[]", p.getSimpleName());
         }
       }
     }
     return found;
+  }
+
+  /**
+   * Whether each further input declared {@code @Input({})} (one value per sample, {@code [N]}) is ids an {@code
+   * Embedding} looks up, PyTorch's {@code nn.Embedding(ids)} over ids {@code [N]} making {@code [N, D]}; else the
+   * error on its parameter (a float value per sample is {@code {1}}).
+   */
+  private boolean oneIdPerSample(ExecutableElement m, List<InputsIr.Further> further, List<StepIr> steps) {
+    boolean ok = true;
+    for (int i = 0; i < further.size(); i++) {
+      InputsIr.Further f = further.get(i);
+      if (f.shape().length == 0 && steps.stream().noneMatch(s -> s.spec() instanceof Embedding.Spec && s.input().equals(f.name()))) {
+        VariableElement p = m.getParameters().get(i + 1);
+        diagnostics.error(p, inputAnnotation(p), Message.BAD_FURTHER_INPUT_SHAPE, "[]", p.getSimpleName());
+        ok = false;
+      }
+    }
+    return ok;
   }
 
   /** One sample's shape: at least one dimension, each at least 1, at most 2^31-1 values. */
@@ -478,13 +503,16 @@ public final class DeclarationReader {
     MethodTree tree = trees.getTree(m);
     if (returnsOutputs(m)) { // several inputs and several outputs: the outputs read as the method of several outputs reads them
       OutputsIr outputs = readResults(m, steps, unit, fields, className);
-      if (outputs == null) {
+      if (outputs == null || !oneIdPerSample(m, further, steps.list)) {
         return null;
       }
       String last = steps.list.isEmpty() ? inputName : steps.list.get(steps.list.size() - 1).output();
       return new InputsIr(name, inputName, further, steps.list, last, source(unit, tree), outputs);
     }
     steps.readBody(tree.getBody(), unit, fields, className, null);
+    if (!oneIdPerSample(m, further, steps.list)) {
+      return null;
+    }
     if (steps.last == null) {
       return null;
     }
