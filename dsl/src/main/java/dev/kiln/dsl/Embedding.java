@@ -10,7 +10,8 @@ import java.util.Arrays;
  * Tensor.labels(...)}: token ids, category codes) and returns their rows, {@code [*, embeddingDim]}.
  * The {@code weight [numEmbeddings, embeddingDim]} starts normally distributed, as PyTorch's; the
  * row {@link #paddingIdx} starts at zero and gets no gradient. Eager on either device (on CUDA the
- * lookup and its gradient are device kernels; {@link Ops#embedding}); compiled as the first step of a {@code @Model} whose input is the ids.
+ * lookup and its gradient are device kernels; {@link Ops#embedding}); compiled as the first step of a {@code @Model} whose input is the ids,
+ * over a further input of ids, or over ids built from constants in forward (GPT-2's positions).
  */
 public class Embedding extends Layer<Embedding.Spec> {
   /**

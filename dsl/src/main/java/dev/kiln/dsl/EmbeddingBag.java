@@ -16,7 +16,8 @@ import java.util.Locale;
  * back and the offsets where each text starts ({@link #forward(Tensor, Tensor)}); the result is
  * {@code [B, embeddingDim]}. The weight starts normally distributed, as PyTorch's; the row {@link
  * #paddingIdx} starts at zero, is left out of every bag (and of the mean's count) and gets no
- * gradient. Eager on either device (device kernels on CUDA; {@link Ops#embeddingBag}); not compiled.
+ * gradient. Eager on either device (device kernels on CUDA; {@link Ops#embeddingBag}); compiled over ids {@code [N, L]}, each
+ * sample one bag (the processor refuses offsets and per-sample weights, whose bags vary in length).
  */
 public class EmbeddingBag extends Layer<EmbeddingBag.Spec> {
   /** How a bag's rows are reduced. */

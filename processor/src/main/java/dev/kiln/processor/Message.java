@@ -37,7 +37,8 @@ public enum Message {
   NON_TENSOR_INPUT("parameter %s of %s is a %s; a method of several inputs takes Tensors only, each further one with"
       + " @Input({...}) giving one sample's shape (write constants as static final fields)"),
   BAD_FURTHER_INPUT_SHAPE("@Input(%s) of %s must list one sample's dimensions (without the batch), each at least 1, at"
-      + " most 2^31-1 values in all: @Input({16}) for a padding mask [N, 16], @Input({1}) for one id per sample [N, 1]"),
+      + " most 2^31-1 values in all: @Input({16}) for a padding mask [N, 16], @Input({1}) for one value per sample [N, 1];"
+      + " @Input({}) is ids [N] that an Embedding looks up"),
   UNUSED_INPUT("the input %s of %s is never used: use it in the method's body, or drop the parameter"),
   MASK_INPUT_SHAPE("%s: the mask %s from %s does not repeat over %s from %s: %s; a compiled mask of an input or of activations has the value's rank,"
       + " the batch first, and sizes of 1 along one run of the value's dimensions, as PyTorch broadcasts mask[:, None, None, :]"
@@ -110,6 +111,17 @@ public enum Message {
       + " but receives %s from %s, a float value; apply the Embedding to the input (%s) first"),
   IDS_READ_AS_FLOATS("%s: the input %s is ids (%s looks them up), which only Embeddings read in a compiled model; read"
       + " the embedded rows instead"),
+  CONSTANT_IDS("%s: %s; the ids an Embedding looks up in a compiled forward are an input (token or category ids), or"
+      + " built from constants in forward, GPT-2's positions: Tensor.labels(IntStream.range(0, S).toArray()) or"
+      + " Tensor.labels(0, 1, 2), as they are or viewed [1, S] (view(1, S), reshape(1, -1), unsqueeze(0))"),
+  CONSTANT_IDS_READ("%s: %s holds ids built in forward (%s), which only an Embedding reads in a compiled model:"
+      + " look them up (wpe.apply(%s)) and read the rows"),
+  CONSTANT_ROWS_USE("%s: %s is the rows of ids built in forward, eager mode's %s, which a compiled model adds to a value of"
+      + " the batch, %s, as GPT-2 adds its positions' rows to its tokens' (tok.apply(ids).add(wpe.apply(pos))); here it is"
+      + " read by %s%s"),
+  BAG_OFFSETS("%s: a compiled EmbeddingBag takes each sample's ids as one bag, the rows of ids [N, L] (%s.apply(ids),"
+      + " PyTorch's 2-D input); bags given by offsets or per-sample weights vary in length, which a compiled plan does not:"
+      + " leave out @Model to run them eagerly"),
   INITIAL_STATES("%1$s: %2$s is not an initial state a compiled forward reads: zeros (Tensor.zeros(num_layers * D,"
       + " x.size(0), hidden_size), as PyTorch's tutorials write h0 and c0, or none: %3$s.forwardWithState(x)), another"
       + " run's last states whole (enc.h(), enc.c()), or a value [N, H] as PyTorch's [1, N, H] (h.unsqueeze(0),"

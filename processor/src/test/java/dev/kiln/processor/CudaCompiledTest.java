@@ -95,6 +95,9 @@ class CudaCompiledTest {
     "ActivationMasks, 4:8",
     "SlicedMasks, 6:8",
     "WhereBroadcasts, 4:8",
+    "PositionGpt, ids11:6",
+    "PositionRows, 5:4",
+    "BagText, ids11:5",
   })
   void compiledOnCudaMatchesEagerOnTheCpu(String model, String sampleShape) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(model));
@@ -136,7 +139,13 @@ class CudaCompiledTest {
     lossE.backward();
     lossC.backward();
     if (vocabulary > 0) { // the token table and its gradient stay on the device: its lookup and scatter are device kernels
-      Tensor table = compiled.namedParameters().get("tok.weight");
+      Map<String, Tensor> tables = compiled.namedParameters();
+      Tensor table = tables.getOrDefault("tok.weight", tables.getOrDefault("wte.weight", tables.get("mean.weight"))); // (PositionGpt,
+      // BagText: a bag's padding row gets no gradient either)
+      if (tables.containsKey("wpe.weight")) { // the positions' table too, looked up at ids built in forward
+        assertFalse(tables.get("wpe.weight").isHeapCurrent(), model + ": the position table was read on the host");
+        assertFalse(tables.get("wpe.weight").grad().isHeapCurrent(), model + ": the position table's gradient was read on the host");
+      }
       assertFalse(table.isHeapCurrent(), model + ": the token table was read on the host");
       assertFalse(table.grad().isHeapCurrent(), model + ": the token table's gradient was made or read on the host");
       float[] padding = table.grad().toFloatArray(); // row 0 is TinyGpt's padding row, and id 0 is among the ids
@@ -202,6 +211,8 @@ class CudaCompiledTest {
     "CausalLocal, forwardPadded, true, -",
     "Recommender, forwardPair, false, 7:9",
     "TaggedImage, forwardTagged, false, 0:5:8",
+    "BaggedTags, forwardTagged, false, 0:5:8",
+    "OneIdRecommender, forwardPair, false, 0:9",
     "PairEmbeddings, forwardPair, false, -",
     "MaskedTokens, forwardMasked, true, -",
     "StateInput, forwardFrom, false, -",

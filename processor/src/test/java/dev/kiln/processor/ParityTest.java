@@ -271,6 +271,7 @@ class ParityTest {
   @CsvSource({
     "Recommender, forwardPair, 7:9, users, items, true",
     "TaggedImage, forwardTagged, 0:5:8, x, category:tags, false",
+    "BaggedTags, forwardTagged, 0:5:8, x, category:tags, false",
   })
   void idInputsMatchEager(String source, String methodName, String vocabularies, String first, String names, boolean exact)
       throws ReflectiveOperationException {
@@ -444,6 +445,44 @@ class ParityTest {
     eager.loadStateDict(state);
     compiled.loadStateDict(state);
     assertArrayEquals(eager.forward(x).toFloatArray(), compiled.forward(x).toFloatArray(), "after loadStateDict");
+  }
+
+  /**
+   * One id per sample declared {@code @Input({})}, ids {@code [N]} as PyTorch passes them: the rows {@code [N, D]},
+   * outputs and gradients eager mode's bit for bit over batch sizes 5 and 3, none for the ids; ids {@code [N, 1]} are
+   * refused naming the declared shape.
+   */
+  @Test
+  void oneIdPerSampleWithoutItsDimensionMatchesEager() throws ReflectiveOperationException {
+    Compilation c = ProcessorTest.compile(ProcessorTest.model("OneIdRecommender"));
+    assertThat(c).succeededWithoutWarnings();
+    ClassLoader loader = new CompiledClasses(c);
+    Kiln.manualSeed(11);
+    Module eager = factory(loader, "test.OneIdRecommender").get();
+    Kiln.manualSeed(11);
+    Module compiled = factory(loader, "test.KilnOneIdRecommender").get();
+    Method method = eager.getClass().getMethod("forwardPair", Tensor.class, Tensor.class);
+    for (int batch : new int[] {5, 3}) {
+      Kiln.manualSeed(batch);
+      float[] features = Tensor.randn(batch, 6).toFloatArray();
+      Tensor items = ids(batch, 1, 9).reshape(batch);
+      Tensor[] outs = new Tensor[2];
+      for (int i = 0; i < 2; i++) {
+        Module m = i == 0 ? eager : compiled;
+        m.zeroGrad(true);
+        outs[i] = (Tensor) method.invoke(m, Tensor.of(features, batch, 6), items);
+        outs[i].mul(outs[i]).sum().backward();
+      }
+      assertArrayEquals(new int[] {batch, 1}, outs[1].shape());
+      assertArrayEquals(outs[0].toFloatArray(), outs[1].toFloatArray(), "output");
+      Map<String, Tensor> cp = compiled.namedParameters();
+      eager.namedParameters().forEach((k, v) -> assertArrayEquals(v.grad().toFloatArray(), cp.get(k).grad().toFloatArray(), k));
+      assertTrue(items.grad() == null, "ids got a gradient");
+    }
+    var e = assertThrows(java.lang.reflect.InvocationTargetException.class,
+        () -> method.invoke(compiled, Tensor.randn(4, 6), Tensor.labels(1, 2, 3, 4).reshape(4, 1)));
+    assertEquals("KilnOneIdRecommender.forwardPair expects items ids [4] (one sample [], the batch size 4 of features), got [4, 1]",
+        e.getCause().getMessage());
   }
 
   /**
@@ -823,6 +862,7 @@ class ParityTest {
     "TokenGru, test.TokenGru.gru(), test.KilnGru, 6, 11, 0",
     "PaddedText, test.PaddedText, test.KilnPaddedText, 6, 11, 0",
     "PaddedMeanPool, test.PaddedMeanPool, test.KilnPaddedMeanPool, 6, 11, 0",
+    "PositionGpt, test.PositionGpt, test.KilnPositionGpt, 6, 11, 0",
   })
   void idsModelMatchesEager(String source, String eagerName, String compiledName, int length, int vocabulary, int paddingRow) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(source));
@@ -993,11 +1033,47 @@ class ParityTest {
   }
 
   /**
+   * An Embedding over ids built in forward ({@code wpe.apply(pos)}, {@code pos = Tensor.labels(...)}), its rows added
+   * to values of the batch: outputs and gradients eager mode's bit for bit, viewed {@code [1, S]} and on the left of
+   * the add, the table looked up twice.
+   */
+  @Test
+  void rowsOfIdsBuiltInForwardMatchEagerBitForBit() {
+    matchesEagerBitForBit("PositionRows", "5:4");
+  }
+
+  /**
+   * {@code EmbeddingBag} over the input ids, each sample one bag (PyTorch's 2-D input): sum, mean and max (the last two
+   * without the padding id), their outputs and the tables' gradients eager mode's bit for bit (the same kernels).
+   */
+  @Test
+  void bagsOfTheInputIdsMatchEagerBitForBit() {
+    matchesEagerBitForBit("BagText", "ids11:5");
+  }
+
+  /**
+   * GPT-2's {@code x = wte(ids) + wpe(arange(0, t))} compiled: the outputs, the loss and both tables' gradients eager
+   * mode's bit for bit over four SGD steps; the position rows past S (the block size is 8) get none.
+   */
+  @Test
+  void gptPositionsMatchEagerBitForBit() {
+    Module compiled = matchesEagerBitForBit("PositionGpt", "ids11:6");
+    float[] wpe = compiled.namedParameters().get("wpe.weight").grad().toFloatArray();
+    assertArrayEquals(new float[2 * 8], Arrays.copyOfRange(wpe, 6 * 8, 8 * 8), "rows past the positions");
+    double used = 0;
+    for (int i = 0; i < 6 * 8; i++) {
+      used += Math.abs(wpe[i]);
+    }
+    assertTrue(used > 0, "the positions' rows got no gradient");
+  }
+
+  /**
    * Compiled {@code test.Kiln<model>} against eager {@code test.<model>}, batch 5 of {@code sampleShape} (3 classes or
    * more): outputs, loss, the input's and every parameter's gradient bit for bit over 4 SGD steps in training (the same
-   * dropout draws), and the output in evaluation.
+   * dropout draws), and the output in evaluation. {@code ids11:6} is token ids {@code [5, 6]} below 11 (no input
+   * gradient). The compiled model, after its last step's backward.
    */
-  static void matchesEagerBitForBit(String model, String sampleShape) {
+  static Module matchesEagerBitForBit(String model, String sampleShape) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(model));
     assertThat(c).succeededWithoutWarnings();
     ClassLoader loader = new CompiledClasses(c);
@@ -1007,14 +1083,18 @@ class ParityTest {
     Module compiled = factory(loader, "test.Kiln" + model).get();
     Map<String, Tensor> ep = eager.namedParameters();
     Map<String, Tensor> cp = compiled.namedParameters();
-    int[] shape = Arrays.stream(("5:" + sampleShape).split(":")).mapToInt(Integer::parseInt).toArray();
+    int vocabulary = sampleShape.startsWith("ids") ? Integer.parseInt(sampleShape.substring(3, sampleShape.indexOf(':'))) : 0;
+    String sample = vocabulary > 0 ? sampleShape.substring(sampleShape.indexOf(':') + 1) : sampleShape;
+    int[] shape = Arrays.stream(("5:" + sample).split(":")).mapToInt(Integer::parseInt).toArray();
     Tensor y = Tensor.labels(0, 2, 1, 1, 0);
     SGD optE = new SGD(eager.parameters(), 0.1).momentum(0.9);
     SGD optC = new SGD(compiled.parameters(), 0.1).momentum(0.9);
     Kiln.manualSeed(3);
     for (int step = 0; step < 4; step++) {
-      float[] values = Tensor.randn(shape).toFloatArray();
-      Tensor[] xs = {Tensor.of(values, shape).requiresGrad(true), Tensor.of(values, shape).requiresGrad(true)};
+      float[] values = vocabulary > 0 ? null : Tensor.randn(shape).toFloatArray();
+      Tensor ids = vocabulary > 0 ? ids(shape[0], shape[1], vocabulary) : null;
+      Tensor[] xs = vocabulary > 0 ? new Tensor[] {ids, ids}
+          : new Tensor[] {Tensor.of(values, shape).requiresGrad(true), Tensor.of(values, shape).requiresGrad(true)};
       float[][] outs = new float[2][];
       float[] losses = new float[2];
       for (int i = 0; i < 2; i++) {
@@ -1029,7 +1109,9 @@ class ParityTest {
       String at = model + " at step " + step;
       assertArrayEquals(outs[0], outs[1], at + ": output");
       assertEquals(losses[0], losses[1], at + ": loss");
-      assertArrayEquals(xs[0].grad().toFloatArray(), xs[1].grad().toFloatArray(), at + ": input gradient");
+      if (vocabulary == 0) {
+        assertArrayEquals(xs[0].grad().toFloatArray(), xs[1].grad().toFloatArray(), at + ": input gradient");
+      }
       ep.forEach((k, v) -> assertArrayEquals(v.grad().toFloatArray(), cp.get(k).grad().toFloatArray(), at + ": " + k + " gradient"));
       optE.step();
       optC.step();
@@ -1037,9 +1119,10 @@ class ParityTest {
     eager.eval();
     compiled.eval();
     try (var g = Kiln.noGrad()) {
-      Tensor x = Tensor.randn(shape);
+      Tensor x = vocabulary > 0 ? ids(shape[0], shape[1], vocabulary) : Tensor.randn(shape);
       assertArrayEquals(eager.forward(x).toFloatArray(), compiled.forward(x).toFloatArray(), model + ": output in evaluation");
     }
+    return compiled;
   }
 
   /** {@code [n, s]} random ids below {@code vocabulary}, the first and last id (padding rows, where a model has one) among them. */

@@ -106,7 +106,9 @@ class ProcessorTest {
       "PaddedMeanPool, KilnPaddedMeanPool, KilnPaddedMeanPool.java",
       "ActivationMasks, KilnActivationMasks, KilnActivationMasks.java",
       "SlicedMasks, KilnSlicedMasks, KilnSlicedMasks.java",
-      "WhereBroadcasts, KilnWhereBroadcasts, KilnWhereBroadcasts.java"
+      "WhereBroadcasts, KilnWhereBroadcasts, KilnWhereBroadcasts.java",
+      "PositionGpt, KilnPositionGpt, KilnPositionGpt.java",
+      "BagText, KilnBagText, KilnBagText.java"
   })
   void generatesTheGoldenSourceWithoutWarnings(String model, String generated, String golden) throws IOException {
     Compilation c = compile(model(model));
@@ -727,6 +729,78 @@ class ProcessorTest {
     assertThat(c).hadErrorContaining("use a Dropout field (new Dropout(p)), which follows train() and eval()");
     assertThat(c).hadErrorContaining("forward creates a layer (new Linear(16, 4)) on each call: declare it as a final field")
         .inFile(f).onLineContaining("return new Linear(16, 4)");
+  }
+
+  /**
+   * Ids built in forward (GPT-2's positions) are read by an Embedding only, as constants of one row, each a row of its
+   * table; their rows are added to a value of the batch: every other use is an error on its line naming what compiles.
+   */
+  @Test
+  void idsBuiltInForwardAreLookedUpAndAddedOnly() {
+    String[][] cases = {
+      {"Range", "Tensor x = fc.apply(ids).add(wpe.apply(Tensor.labels(java.util.stream.IntStream.range(0, 9).toArray())));",
+          "wpe.apply(Tensor.labels(java.util.stream.IntStream.range(0, 9).toArray())): id 8 at 8 of"
+              + " Tensor.labels(java.util.stream.IntStream.range(0, 9).toArray()) is out of range for 8 embeddings (0..7)"},
+      {"AsValue", "Tensor x = fc.apply(ids).add(pos);",
+          "fc.apply(ids).add(pos): pos holds ids built in forward (Tensor.labels(0, 1, 2, 3, 4, 5)), which only an Embedding"
+              + " reads in a compiled model: look them up (wpe.apply(pos)) and read the rows"},
+      {"Rows", "Tensor x = fc.apply(wpe.apply(pos));",
+          "fc: wpe.apply(pos) is the rows of ids built in forward, eager mode's [6, 4], which a compiled model adds to a value"
+              + " of the batch, [N, 6, 4], as GPT-2 adds"},
+      {"Wide", "Tensor x = fc.apply(ids).add(wpe.apply(pos.view(2, 3)));",
+          "wpe.apply(pos.view(2, 3)): pos.view(2, 3) is [2, 3], of more than one row"},
+      {"Unknown", "Tensor x = fc.apply(ids).add(wpe.apply(Tensor.labels(ids.size(0))));",
+          "wpe.apply(Tensor.labels(ids.size(0))): ids.size(0) is not a constant"},
+    };
+    for (String[] t : cases) {
+      JavaFileObject f = classModel(t[0],
+          "@Model(input = {6, 4})",
+          "public class " + t[0] + " extends Module {",
+          "  final Embedding wpe = new Embedding(8, 4);",
+          "  final Linear fc = new Linear(4, 4);",
+          "  @Override public Tensor forward(Tensor ids) {",
+          "    Tensor pos = Tensor.labels(0, 1, 2, 3, 4, 5);",
+          "    " + t[1],
+          "    return flatten(x);",
+          "  }",
+          "}");
+      Compilation c = compile(f);
+      assertThat(c).hadErrorContaining(t[2]).inFile(f).onLineContaining(t[1]);
+      assertEquals(1, c.errors().size(), t[0] + ": " + c.errors());
+    }
+  }
+
+  /**
+   * A compiled EmbeddingBag reads each sample's ids as one bag, PyTorch's 2-D input: offsets, a float value or ids of
+   * more than one dimension per sample are errors on their lines.
+   */
+  @Test
+  void anEmbeddingBagTakesRowsOfIds() {
+    String[][] cases = {
+      {"Offsets", "{5}", "Tensor x = bag.forward(ids, Tensor.labels(0, 2));",
+          "bag.forward(ids, Tensor.labels(0, 2)): a compiled EmbeddingBag takes each sample's ids as one bag, the rows of ids"
+              + " [N, L] (bag.apply(ids), PyTorch's 2-D input)"},
+      {"Floats", "{5}", "Tensor x = bag.apply(fc.apply(ids));",
+          "bag: an Embedding takes the model's input, token or category ids"},
+      {"Grid", "{2, 5}", "Tensor x = bag.apply(ids);",
+          "bag: EmbeddingBag(10, 5, mode=sum) takes bags as rows [B, N] (or 1-D indices with their offsets: forward(input, offsets)),"
+              + " got [N, 2, 5]"},
+    };
+    for (String[] t : cases) {
+      JavaFileObject f = classModel(t[0],
+          "@Model(input = " + t[1] + ")",
+          "public class " + t[0] + " extends Module {",
+          "  final EmbeddingBag bag = new EmbeddingBag(10, 5, EmbeddingBag.Mode.SUM);",
+          "  final Linear fc = new Linear(5, 5);",
+          "  @Override public Tensor forward(Tensor ids) {",
+          "    " + t[2],
+          "    return x;",
+          "  }",
+          "}");
+      Compilation c = compile(f);
+      assertThat(c).hadErrorContaining(t[3]).inFile(f).onLineContaining(t[2]);
+      assertEquals(1, c.errors().size(), t[0] + ": " + c.errors());
+    }
   }
 
   /**
@@ -1910,12 +1984,12 @@ class ProcessorTest {
     JavaFileObject f = classModel("Custom",
         "@Model(input = {4})",
         "public class Custom extends Module {",
-        "  final EmbeddingBag t = new EmbeddingBag(10, 4);",
+        "  final GRUCell t = new GRUCell(4, 4);",
         "  @Override public Tensor forward(Tensor x) { return t.apply(x); }",
         "}");
     Compilation c = compile(f);
-    assertThat(c).hadErrorContaining("t: layer type EmbeddingBag is not supported by the Kiln compiler; supported: Linear, Conv2d, ConvTranspose2d, Upsample, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm1d")
-        .inFile(f).onLineContaining("new EmbeddingBag(");
+    assertThat(c).hadErrorContaining("t: layer type GRUCell is not supported by the Kiln compiler; supported: Linear, Conv2d, ConvTranspose2d, Upsample, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm1d")
+        .inFile(f).onLineContaining("new GRUCell(");
   }
 
   // ------------------------------------------------------------------ several outputs
@@ -2012,6 +2086,25 @@ class ProcessorTest {
         "}");
     Compilation c = compile(f);
     assertThat(c).hadErrorContaining(Message.MISSING_INPUT.format("c", "forwardPair", "c")).inFile(f).onLineContaining("Tensor c)");
+    assertThat(c).hadErrorCount(1);
+  }
+
+  /** {@code @Input({})} is ids {@code [N]} an Embedding looks up; read as floats it is an error on the parameter. */
+  @Test
+  void aFurtherInputOfNoDimensionIsIdsOnly() {
+    JavaFileObject f = classModel("Scalar",
+        "@Model(input = {4})",
+        "public class Scalar extends Module {",
+        "  final Linear fc1 = new Linear(4, 2);",
+        "  public Tensor forwardPair(Tensor x,",
+        "      @Input({}) Tensor gain) {",
+        "    return fc1.apply(x).mul(gain);",
+        "  }",
+        "  @Override public Tensor forward(Tensor x) { return fc1.apply(x); }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining(Message.BAD_FURTHER_INPUT_SHAPE.format("[]", "gain"))
+        .inFile(f).onLineContaining("@Input({}) Tensor gain");
     assertThat(c).hadErrorCount(1);
   }
 

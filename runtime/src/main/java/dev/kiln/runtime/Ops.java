@@ -2329,42 +2329,11 @@ public final class Ops {
       return CudaOps.embeddingBag(indices, weight, perSampleWeights, idx, starts, reduce, paddingIdx);
     }
     float[] scale = perSampleWeights == null ? null : perSampleWeights.toFloatArray();
-    float[] w = weight.readBuffer();
-    int wOff = weight.offset();
+    float[] ids = indices.toFloatArray(); // (checked above; the kernels compiled models run too)
     float[] out = new float[bags * dim];
-    int[] count = new int[bags];
     int[] argmax = reduce == 2 ? new int[bags * dim] : null; // the entry each maximum came from, -1 for an empty bag
-    for (int b = 0; b < bags; b++) {
-      int o = b * dim;
-      if (argmax != null) {
-        Arrays.fill(argmax, o, o + dim, -1);
-      }
-      for (int e = starts[b]; e < starts[b + 1]; e++) {
-        if (idx[e] == paddingIdx) {
-          continue;
-        }
-        int row = wOff + idx[e] * dim;
-        if (argmax != null) {
-          for (int j = 0; j < dim; j++) {
-            if (count[b] == 0 || w[row + j] > out[o + j]) {
-              out[o + j] = w[row + j];
-              argmax[o + j] = e;
-            }
-          }
-        } else {
-          float s = scale == null ? 1f : scale[e];
-          for (int j = 0; j < dim; j++) {
-            out[o + j] += s * w[row + j];
-          }
-        }
-        count[b]++;
-      }
-      if (reduce == 1 && count[b] > 0) {
-        for (int j = 0; j < dim; j++) {
-          out[o + j] /= count[b];
-        }
-      }
-    }
+    CpuKernels.embeddingBagForward(out, 0, ids, 0, starts, bags, 0, weight.readBuffer(), weight.offset(), num, dim, reduce, paddingIdx,
+        scale, argmax, indices.shape());
     Tensor result = Tensor.wrap(out, bags, dim).to(weight.device());
     if (!track(weight, perSampleWeights)) {
       return result;
@@ -2380,33 +2349,20 @@ public final class Ops {
         float[] gd = g.toFloatArray();
         float[] dw = needsGrad(0) ? new float[num * dim] : null;
         float[] ds = inputs.length > 1 && needsGrad(1) ? new float[idx.length] : null;
-        float[] wv = ds == null ? null : weight.readBuffer(); // read in place: the table is unchanged since (savesInputs)
-        int wo = weight.offset();
-        for (int b = 0; b < bags; b++) {
-          int o = b * dim;
-          if (argmax != null) {
-            for (int j = 0; j < dim; j++) {
-              if (argmax[o + j] >= 0) {
-                dw[idx[argmax[o + j]] * dim + j] += gd[o + j];
+        if (dw != null) {
+          CpuKernels.embeddingBagBackward(dw, 0, gd, 0, ids, 0, starts, bags, 0, dim, reduce, paddingIdx, scales, argmax);
+        }
+        if (ds != null) { // each entry's weight: its bag's gradient dotted with its row
+          float[] wv = weight.readBuffer(); // read in place: the table is unchanged since (savesInputs)
+          int wo = weight.offset();
+          for (int b = 0; b < bags; b++) {
+            for (int e = starts[b]; e < starts[b + 1]; e++) {
+              if (idx[e] == paddingIdx) {
+                continue;
               }
-            }
-            continue;
-          }
-          for (int e = starts[b]; e < starts[b + 1]; e++) {
-            if (idx[e] == paddingIdx) {
-              continue;
-            }
-            int row = idx[e] * dim;
-            if (dw != null) {
-              float s = reduce == 1 ? 1f / count[b] : scales == null ? 1f : scales[e];
-              for (int j = 0; j < dim; j++) {
-                dw[row + j] += s * gd[o + j];
-              }
-            }
-            if (ds != null) {
               double dot = 0;
               for (int j = 0; j < dim; j++) {
-                dot += (double) gd[o + j] * wv[wo + row + j];
+                dot += (double) gd[b * dim + j] * wv[wo + idx[e] * dim + j];
               }
               ds[e] = (float) dot;
             }

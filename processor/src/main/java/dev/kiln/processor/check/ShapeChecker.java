@@ -1,15 +1,16 @@
 package dev.kiln.processor.check;
 
-import dev.kiln.dsl.Embedding;
 import dev.kiln.dsl.Recurrent;
 import dev.kiln.processor.ir.InitialStates;
 import dev.kiln.processor.ir.LastStates;
 import dev.kiln.dsl.ShapeException;
 import dev.kiln.processor.Diagnostics;
 import dev.kiln.processor.Message;
+import dev.kiln.processor.ir.Add;
 import dev.kiln.processor.ir.Arithmetic;
 import dev.kiln.processor.ir.Cat;
 import dev.kiln.processor.ir.Compare;
+import dev.kiln.processor.ir.ConstantIds;
 import dev.kiln.processor.ir.Cosine;
 import dev.kiln.processor.ir.InputsIr;
 import dev.kiln.processor.ir.MaskedFill;
@@ -101,7 +102,7 @@ public final class ShapeChecker {
     List<String> inputNames = new ArrayList<>(List.of(ir.inputName()));
     ir.further().forEach(f -> inputNames.add(f.name()));
     for (StepIr st : ir.steps()) {
-      if (st.spec() instanceof Embedding.Spec && inputNames.contains(st.input())) {
+      if (ModelIr.looksUp(st.spec()) && inputNames.contains(st.input())) {
         ids.putIfAbsent(st.input(), st.layer() != null ? st.layer().path() : st.text());
       }
     }
@@ -131,8 +132,11 @@ public final class ShapeChecker {
       if (joined.contains(null)) {
         continue; // fed by a step whose error is already reported: its shape is unknown
       }
+      if (!constantRowsFit(step, joined, ir, producers, where, label)) {
+        continue;
+      }
       // ids (an Embedding reads the input) feed Embeddings only, and an Embedding reads nothing but ids
-      boolean embedding = step.spec() instanceof Embedding.Spec;
+      boolean embedding = ModelIr.looksUp(step.spec());
       if (embedding && !ids.containsKey(step.input())) {
         diagnostics.error(where, Message.EMBEDDING_INPUT, label, Shapes.toString(in), producers.get(step.input()),
             String.join(" or ", inputNames));
@@ -267,6 +271,12 @@ public final class ShapeChecker {
       }
     }
     for (String r : results) {
+      if (constantRows(ir, r) != null) {
+        diagnostics.error(ir.source(), Message.CONSTANT_ROWS_USE, method == null ? "forward" : method, producers.get(r),
+            Shapes.toString(constantRows(ir, r).eagerShape()), Shapes.toString(shapes.get(r)), "the return", "");
+      }
+    }
+    for (String r : results) {
       if (ir.tensor(r) != null) {
         diagnostics.error(ir.source(), Message.TENSOR_MISUSE, method == null ? "forward" : method, ir.tensor(r).field(),
             ir.tensor(r).describe());
@@ -367,8 +377,42 @@ public final class ShapeChecker {
     return masks;
   }
 
+  /**
+   * Whether a step reading the rows of ids built in forward ({@link ConstantIds}, {@code wpe.apply(pos)}) reads them as
+   * eager mode's broadcast does: an add of one value of their batch shape, which repeats eager mode's {@code [S, D]}
+   * over its batch; else the error, on the step's line.
+   */
+  private boolean constantRowsFit(StepIr step, List<int[]> joined, ModelIr ir, Map<String, String> producers, Source where,
+      String label) {
+    for (int w = 0; w < step.inputs().size(); w++) {
+      ConstantIds rows = constantRows(ir, step.inputs().get(w));
+      if (rows == null) {
+        continue;
+      }
+      boolean added = step.spec() instanceof Add && step.inputs().size() == 2 && constantRows(ir, step.inputs().get(1 - w)) == null
+          && ir.tensor(step.inputs().get(1 - w)) == null && Arrays.equals(joined.get(0), joined.get(1));
+      if (!added) {
+        String other = step.inputs().size() == 2 && step.spec() instanceof Add
+            ? " and " + Shapes.toString(joined.get(1 - w)) + " from " + producers.get(step.inputs().get(1 - w)) : "";
+        diagnostics.error(where, Message.CONSTANT_ROWS_USE, label, producers.get(step.inputs().get(w)),
+            Shapes.toString(rows.eagerShape()), Shapes.toString(joined.get(w)), step.text(), other);
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** The ids built in forward whose rows {@code value} is ({@code wpe.apply(pos)}), or null for any other value. */
+  private static ConstantIds constantRows(ModelIr ir, String value) {
+    return ir.steps().stream().filter(st -> st.output().equals(value) && st.spec() instanceof ConstantIds).findFirst()
+        .map(st -> (ConstantIds) st.spec()).orElse(null);
+  }
+
   /** The values a step reads as floats: not a masked fill's mask or a comparison's input, nor a view of a value read only as one. */
   private static List<String> floatReads(StepIr step, Set<String> maskOnly) {
+    if (step.spec() instanceof ConstantIds) { // (the input only places it in the batch)
+      return List.of();
+    }
     if (isView(step) && maskOnly.contains(step.output()) || step.spec() instanceof Compare) {
       return List.of();
     }

@@ -20,6 +20,7 @@ import dev.kiln.dsl.ConvTranspose2d;
 import dev.kiln.dsl.Dropout;
 import dev.kiln.dsl.Dropout2d;
 import dev.kiln.dsl.Embedding;
+import dev.kiln.dsl.EmbeddingBag;
 import dev.kiln.dsl.ELU;
 import dev.kiln.dsl.GELU;
 import dev.kiln.dsl.Hardtanh;
@@ -43,6 +44,7 @@ import dev.kiln.processor.ir.Compare;
 import dev.kiln.processor.ir.MaskedFill;
 import dev.kiln.processor.ir.ModelIr;
 import dev.kiln.processor.ir.Narrow;
+import dev.kiln.processor.ir.ConstantIds;
 import dev.kiln.processor.ir.Cosine;
 import dev.kiln.processor.ir.IndexMap;
 import dev.kiln.processor.ir.LineOp;
@@ -551,7 +553,7 @@ public final class Generator {
         : layer.spec() instanceof Conv2d.Spec c ? c.bias()
         : layer.spec() instanceof ConvTranspose2d.Spec t ? t.bias()
         : layer.spec() instanceof LayerNorm.Spec n ? n.elementwiseAffine()
-        : !(layer.spec() instanceof Embedding.Spec) && ((BatchNorm.Options) layer.spec()).affine();
+        : !ModelIr.looksUp(layer.spec()) && ((BatchNorm.Options) layer.spec()).affine();
     List<String> out = new ArrayList<>();
     if (weight) {
       out.add(f + ".weight()");
@@ -804,6 +806,7 @@ public final class Generator {
       args.add(value instanceof Double d ? CodeBlock.of("$L", d + "")
           : value instanceof String text ? CodeBlock.of("$S", text) // a recurrent layer's mode
           : value instanceof int[] dims ? CodeBlock.of("new int[] {$L}", joined(dims)) // LayerNorm's normalized shape
+          : value instanceof Enum<?> constant ? CodeBlock.of("$T.$L", ClassName.get(constant.getDeclaringClass()), constant.name())
           : CodeBlock.of("$L", value));
     }
     return CodeBlock.of("new $T($L)", ClassName.get(spec.getClass()), CodeBlock.join(args, ", "));
@@ -1036,6 +1039,19 @@ public final class Generator {
               bias ? local + "B.readBuffer(), " + local + "B.offset()" : "null, 0", j + 1);
         }
         case EMBEDDING -> {
+          if (k.spec() instanceof ConstantIds c) { // wpe.apply(pos): the ids' rows, once per sample
+            constantIdsForward(b, k, c, j + 1, out);
+            break;
+          }
+          if (k.spec() instanceof EmbeddingBag.Spec bag) { // each sample's ids one bag, reduced as eager's
+            String local = localPrefix(k, j + 1);
+            b.addStatement("$T $LW = $L.weight()", TENSOR, local, layerField(k.layer()))
+                .addStatement("$T.embeddingBagForward($L, $L, $L, $L, null, n, $L, $LW.readBuffer(), $LW.offset(), $L, $L, $L, $L, null, $L,"
+                    + " x$L.shape())", KERNELS, out.array, out.offset, in.array, in.offset, k.inPerSample(), local, local, bag.numEmbeddings(),
+                    bag.embeddingDim(), bag.mode().ordinal(), bag.paddingIdx(), bag.mode() == EmbeddingBag.Mode.MAX ? "p.bagArgmax" + (j + 1) : "null",
+                    storage.get(k.in()).substring(2));
+            break;
+          }
           Embedding.Spec e = (Embedding.Spec) k.spec();
           String local = localPrefix(k, j + 1);
           b.addStatement("$T $LW = $L.weight()", TENSOR, local, layerField(k.layer()))
@@ -1152,8 +1168,9 @@ public final class Generator {
   private void checkFurtherInputs(CodeBlock.Builder b) {
     for (int j = 1; j <= ir.further().size(); j++) {
       InputsIr.Further f = ir.further().get(j - 1);
-      b.addStatement("$T.$L($S, $S, x$L, $S, n, $L)", COMPILED, ir.furtherIsIds(f) ? "furtherIds" : "furtherInput",
-          name + "." + ir.inputs().method(), f.name(), j, ir.inputs().inputName(), joined(f.shape()));
+      b.addStatement("$T.$L($S, $S, x$L, $S, n$L)", COMPILED, ir.furtherIsIds(f) ? "furtherIds" : "furtherInput",
+          name + "." + ir.inputs().method(), f.name(), j, ir.inputs().inputName(),
+          f.shape().length == 0 ? "" : ", " + joined(f.shape())); // (@Input({}): ids [N], no sizes after n)
     }
   }
 
@@ -1551,10 +1568,52 @@ public final class Generator {
   }
 
   /**
+   * The rows of ids built in forward ({@link ConstantIds}, {@code wpe.apply(pos)}): eager mode's lookup of the ids into
+   * the first sample, copied to the others (eager mode's add repeats its {@code [S, D]} over the batch).
+   */
+  private void constantIdsForward(CodeBlock.Builder b, Kernel k, ConstantIds c, int step, Ref out) {
+    String local = "rows$" + step;
+    b.addStatement("float[] $LIds = {$L}", local, Arrays.stream(c.ids()).mapToObj(i -> i + "f").collect(Collectors.joining(", ")))
+        .addStatement("$T $LW = $L.weight()", TENSOR, local, layerField(k.layer()))
+        .addStatement("$T.embeddingForward($L, $L, $LIds, 0, $L, $LW.readBuffer(), $LW.offset(), $L, $L, new int[] {$L})", KERNELS,
+            out.array, out.offset, local, c.ids().length, local, local, c.embedding().numEmbeddings(), c.embedding().embeddingDim(),
+            joined(c.shape()))
+        .beginControlFlow("for (int s = 1; s < n; s++)")
+        .addStatement("System.arraycopy($L, $L, $L, $L + s * $L, $L)", out.array, out.offset, out.array, out.offset, c.perSample(),
+            c.perSample())
+        .endControlFlow();
+  }
+
+  /**
+   * The weight's gradient from the rows of ids built in forward: the incoming gradient summed over the batch as eager
+   * mode's broadcast add sums it ({@code biasGradient} for its {@code [S, D]}, {@code sumRepeatedBackward} for {@code [1,
+   * S, D]}), then added into each id's row (none into a padding row).
+   */
+  private void constantIdsBackward(CodeBlock.Builder b, Kernel k, ConstantIds c, int step, Ref d) {
+    String local = "rows$" + step;
+    String layer = layerField(k.layer());
+    b.addStatement("float[] $LGW = $T.gradBuffer($L.weight(), $L)", local, COMPILED, layer, recordedNeed(layer + ".weight()"))
+        .beginControlFlow("if ($LGW != null)", local)
+        .addStatement("float[] $LIds = {$L}", local, Arrays.stream(c.ids()).mapToObj(i -> i + "f").collect(Collectors.joining(", ")))
+        .addStatement("float[] $LG = new float[$L]", local, c.perSample())
+        .addStatement(c.shape().length > c.sampleShape().length // [1, S, D]: repeated over the batch, else a suffix ([S, D])
+            ? CodeBlock.of("$T.sumRepeatedBackward($LG, 0, $L, $L, null, 0, null, 0, 1, n, $L, false)", KERNELS, local, d.array,
+                d.offset, c.perSample())
+            : CodeBlock.of("$T.biasGradient($LG, 0, $L, $L, n, $L, false)", KERNELS, local, d.array, d.offset, c.perSample()))
+        .addStatement("$T.embeddingBackward($LGW, 0, $LG, 0, $LIds, 0, $L, $L, $L)", KERNELS, local, local, local, c.ids().length,
+            c.embedding().embeddingDim(), c.embedding().paddingIdx())
+        .endControlFlow();
+  }
+
+  /**
    * The eager call of a step without generated CUDA code: a convolution's layer's {@code apply}
    * (the fused class keeps fields for the layers with parameters only), else the function.
    */
   private CodeBlock eagerCall(Kernel k, String in) {
+    if (k.spec() instanceof ConstantIds c) { // eager mode's [S, D], which the add that reads it repeats over the batch
+      return CodeBlock.of("$L.apply($T.labels($L).reshape($L).to($L.device()))", layerField(k.layer()), TENSOR,
+          Arrays.stream(c.ids()).mapToObj(String::valueOf).collect(Collectors.joining(", ")), joined(c.shape()), in);
+    }
     if (k.kind() == Kernel.Kind.CONV || k.kind() == Kernel.Kind.LAYERNORM || k.kind() == Kernel.Kind.EMBEDDING
         || k.kind() == Kernel.Kind.RECURRENT) {
       return CodeBlock.of("$L.apply($L)", layerField(k.layer()), in);
@@ -1911,6 +1970,9 @@ public final class Generator {
    * the tensor field repeated over its batch ({@code [N, 6, 8] + [1, 6, 8]}).
    */
   private static String inShapes(Kernel k) {
+    if (k.spec() instanceof ConstantIds c) { // the ids' own shape (the input only places the rows in the batch)
+      return "ids " + Shapes.toString(c.shape());
+    }
     if (k.overBatch()) { // x + pos: the tensor field's own shape (pos - x: the field first)
       String value = Shapes.toString(k.inShape()), field = Shapes.toString(k.inShapes().get(1));
       String op = " " + ((Arithmetic) k.spec()).symbol() + " ";
@@ -2511,6 +2573,12 @@ public final class Generator {
           t.addField(ArrayTypeName.of(TypeName.INT), "argmax" + j, Modifier.FINAL);
           ctor.addStatement("this.argmax$L = new int[n * $L]", j, k.outPerSample());
         }
+        case EMBEDDING -> {
+          if (k.spec() instanceof EmbeddingBag.Spec bag && bag.mode() == EmbeddingBag.Mode.MAX) { // where each maximum came from
+            t.addField(ArrayTypeName.of(TypeName.INT), "bagArgmax" + j, Modifier.FINAL);
+            ctor.addStatement("this.bagArgmax$L = new int[n * $L]", j, bag.embeddingDim());
+          }
+        }
         case NORMALIZE -> { // the norm and its clamp kept for backward; the denominator's gradient and the norm's input gradient
           int[] a = ((Normalize) k.spec()).along(k.inShape());
           for (String f : List.of("norm", "clamped", "dnorm")) {
@@ -2717,6 +2785,27 @@ public final class Generator {
         d = new Ref("p.dout", "0", true);
       }
       int j = i + 1;
+      if (k.kind() == Kernel.Kind.EMBEDDING && k.spec() instanceof ConstantIds c) { // summed over the batch, then by id
+        constantIdsBackward(b, k, c, j, d);
+        if (runs != null) {
+          b.endControlFlow();
+        }
+        continue;
+      }
+      if (k.kind() == Kernel.Kind.EMBEDDING && k.spec() instanceof EmbeddingBag.Spec bag) { // each bag's gradient into its rows
+        String layer = layerField(k.layer());
+        String local = localPrefix(k, j);
+        b.addStatement("float[] $LGW = $T.gradBuffer($L.weight(), $L)", local, COMPILED, layer, recordedNeed(layer + ".weight()"))
+            .beginControlFlow("if ($LGW != null)", local)
+            .addStatement("$T.embeddingBagBackward($LGW, 0, $L, $L, $L, $L, null, n, $L, $L, $L, $L, null, $L)", KERNELS, local, d.array,
+                d.offset, in.array, in.offset, k.inPerSample(), bag.embeddingDim(), bag.mode().ordinal(), bag.paddingIdx(),
+                bag.mode() == EmbeddingBag.Mode.MAX ? "p.bagArgmax" + j : "null")
+            .endControlFlow();
+        if (runs != null) {
+          b.endControlFlow();
+        }
+        continue;
+      }
       if (k.kind() == Kernel.Kind.EMBEDDING) { // the weight's rows, by id; the ids get no gradient
         Embedding.Spec e = (Embedding.Spec) k.spec();
         String layer = layerField(k.layer());

@@ -8,7 +8,6 @@ import dev.kiln.dsl.ConvTranspose2d;
 import dev.kiln.dsl.Dropout;
 import dev.kiln.dsl.Dropout2d;
 import dev.kiln.dsl.ELU;
-import dev.kiln.dsl.Embedding;
 import dev.kiln.dsl.Flatten;
 import dev.kiln.dsl.GELU;
 import dev.kiln.dsl.Hardtanh;
@@ -225,7 +224,7 @@ final class Planner {
         kernels.add(new Kernel(kind, label, s.spec(), s.layer(), linear, relu, s.input(), outValue, in, out, s.source()));
       } else if (s.spec() instanceof Conv2d.Spec || s.spec() instanceof ConvTranspose2d.Spec) {
         kernels.add(new Kernel(Kernel.Kind.CONV, label, s.spec(), s.layer(), null, false, s.input(), s.output(), in, out, s.source()));
-      } else if (s.spec() instanceof Embedding.Spec) {
+      } else if (dev.kiln.processor.ir.ModelIr.looksUp(s.spec()) || s.spec() instanceof dev.kiln.processor.ir.ConstantIds) { // (a bag, ids built in forward: lookups too)
         kernels.add(new Kernel(Kernel.Kind.EMBEDDING, label, s.spec(), s.layer(), null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof Recurrent.Spec || s.spec() instanceof LastStates) { // (with its last states after the output)
         kernels.add(new Kernel(Kernel.Kind.RECURRENT, label, s.spec(), s.layer(), null, false, s.input(), s.output(), in, out, s.source()));

@@ -74,7 +74,12 @@ public record ModelIr(
   }
 
   private static boolean readsIds(List<StepIr> steps, String input) {
-    return steps.stream().anyMatch(s -> s.spec() instanceof Embedding.Spec && s.input().equals(input));
+    return steps.stream().anyMatch(s -> looksUp(s.spec()) && s.input().equals(input));
+  }
+
+  /** Whether a step of this spec reads ids: an Embedding's, or an EmbeddingBag's (bags as the rows of its ids). */
+  public static boolean looksUp(dev.kiln.dsl.LayerSpec spec) {
+    return spec instanceof Embedding.Spec || spec instanceof dev.kiln.dsl.EmbeddingBag.Spec;
   }
 
   /** Whether forward's body is {@code return forwardWithHidden(x).output();}. */

@@ -66,6 +66,14 @@ final class ConstantFolder {
     });
   }
 
+  /** An enum constant as an argument ({@code EmbeddingBag.Mode.SUM}): its type's qualified name and its name. */
+  record EnumConstant(String type, String name) {
+    @Override
+    public String toString() {
+      return type.substring(type.lastIndexOf('.') + 1) + "." + name;
+    }
+  }
+
   /** Thrown for an expression that is not a compile-time constant; carries the offending tree. */
   static final class NotConstant extends Exception {
     final ExpressionTree tree;
@@ -159,6 +167,9 @@ final class ConstantFolder {
         }
         if (e != null && locals.containsKey(e)) {
           return locals.get(e);
+        }
+        if (e != null && e.getKind() == javax.lang.model.element.ElementKind.ENUM_CONSTANT) { // EmbeddingBag.Mode.SUM
+          return new EnumConstant(((TypeElement) e.getEnclosingElement()).getQualifiedName().toString(), e.getSimpleName().toString());
         }
         throw new NotConstant(t, "not a static final constant");
       }

@@ -28,6 +28,8 @@ import com.sun.source.tree.VariableTree;
 import com.sun.source.util.TreePath;
 import com.sun.source.util.TreePathScanner;
 import com.sun.source.util.Trees;
+import dev.kiln.dsl.Embedding;
+import dev.kiln.dsl.EmbeddingBag;
 import dev.kiln.dsl.Input;
 import dev.kiln.dsl.LayerSpec;
 import dev.kiln.dsl.Model;
@@ -40,6 +42,7 @@ import dev.kiln.processor.Message;
 import dev.kiln.processor.ir.Add;
 import dev.kiln.processor.ir.Cat;
 import dev.kiln.processor.ir.Compare;
+import dev.kiln.processor.ir.ConstantIds;
 import dev.kiln.processor.ir.Div;
 import dev.kiln.processor.ir.InitialStates;
 import dev.kiln.processor.ir.InputsIr;
@@ -430,6 +433,7 @@ public final class DeclarationReader {
       } else if (returnsOutputs(m)) {
         recordFits(m, generated);
       }
+      int before = diagnostics.count();
       for (int i = 0; i < params.size(); i++) {
         VariableElement p = params.get(i);
         Input input = p.getAnnotation(Input.class);
@@ -439,12 +443,36 @@ public final class DeclarationReader {
           diagnostics.error(p, Message.FIRST_INPUT_ANNOTATED, p.getSimpleName(), method);
         } else if (i > 0 && input == null) {
           diagnostics.error(p, Message.MISSING_INPUT, p.getSimpleName(), method, p.getSimpleName());
-        } else if (i > 0 && !validSample(input.value())) {
+        } else if (i > 0 && input.value().length > 0 && !validSample(input.value())) { // ({}: ids [N], checked once read)
           diagnostics.error(p, inputAnnotation(p), Message.BAD_FURTHER_INPUT_SHAPE, Arrays.toString(input.value()), p.getSimpleName());
+        }
+      }
+      for (VariableElement p : diagnostics.count() > before ? params.subList(1, params.size()) : List.<VariableElement>of()) {
+        Input input = p.getAnnotation(Input.class); // a body not read: @Input({}), ids [N] only where an Embedding reads them, refused
+        if (input != null && input.value().length == 0) {
+          diagnostics.error(p, inputAnnotation(p), Message.BAD_FURTHER_INPUT_SHAPE, "[]", p.getSimpleName());
         }
       }
     }
     return found;
+  }
+
+  /**
+   * Whether each further input declared {@code @Input({})} (one value per sample, {@code [N]}) is ids an {@code
+   * Embedding} looks up, PyTorch's {@code nn.Embedding(ids)} over ids {@code [N]} making {@code [N, D]}; else the
+   * error on its parameter (a float value per sample is {@code {1}}).
+   */
+  private boolean oneIdPerSample(ExecutableElement m, List<InputsIr.Further> further, List<StepIr> steps) {
+    boolean ok = true;
+    for (int i = 0; i < further.size(); i++) {
+      InputsIr.Further f = further.get(i);
+      if (f.shape().length == 0 && steps.stream().noneMatch(s -> s.spec() instanceof Embedding.Spec && s.input().equals(f.name()))) {
+        VariableElement p = m.getParameters().get(i + 1);
+        diagnostics.error(p, inputAnnotation(p), Message.BAD_FURTHER_INPUT_SHAPE, "[]", p.getSimpleName());
+        ok = false;
+      }
+    }
+    return ok;
   }
 
   /** One sample's shape: at least one dimension, each at least 1, at most 2^31-1 values. */
@@ -485,13 +513,16 @@ public final class DeclarationReader {
     MethodTree tree = trees.getTree(m);
     if (returnsOutputs(m)) { // several inputs and several outputs: the outputs read as the method of several outputs reads them
       OutputsIr outputs = readResults(m, steps, unit, fields, className);
-      if (outputs == null) {
+      if (outputs == null || !oneIdPerSample(m, further, steps.list)) {
         return null;
       }
       String last = steps.list.isEmpty() ? inputName : steps.list.get(steps.list.size() - 1).output();
       return new InputsIr(name, inputName, further, steps.list, last, source(unit, tree), outputs);
     }
     steps.readBody(tree.getBody(), unit, fields, className, null);
+    if (!oneIdPerSample(m, further, steps.list)) {
+      return null;
+    }
     if (steps.last == null) {
       return null;
     }
@@ -1389,6 +1420,8 @@ public final class DeclarationReader {
           }
           diagnostics.error(unit, v, Message.NON_TENSOR_LOCAL, v.getName(), methodName, v.getName());
           unknown.add(v.getName().toString());
+        } else if (s instanceof VariableTree v && v.getInitializer() != null && isConstantIds(v.getInitializer(), unit)) {
+          holdIds(v.getName().toString(), v.getInitializer(), unit); // Tensor pos = Tensor.labels(IntStream.range(0, S).toArray())
         } else if (s instanceof VariableTree v && v.getInitializer() != null && isStatesCall(v.getInitializer(), unit)) {
           assignStates(v.getName().toString(), v.getInitializer(), unit, fields, className); // var o = lstm.forwardWithState(x)
         } else if (s instanceof VariableTree v && v.getInitializer() != null && isStateForm(v.getInitializer(), unit)
@@ -1448,6 +1481,7 @@ public final class DeclarationReader {
     }
 
     private void assign(String local, String value) {
+      idsLocals.remove(local);
       zeroLocals.remove(local);
       stateForms.remove(local);
       heldStates.remove(local);
@@ -1470,6 +1504,10 @@ public final class DeclarationReader {
       }
       if (e instanceof IdentifierTree id && stateForms.containsKey(id.getName().toString())) { // read as a value: as written
         return expression(stateForms.get(id.getName().toString()), unit, fields, className);
+      }
+      if (isConstantIds(e, unit)) { // pos.add(1), x.add(pos): ids built in forward, which only an Embedding reads
+        idsReadOtherwise(e, unit);
+        return null;
       }
       if (e instanceof IdentifierTree id && zeroLocals.containsKey(id.getName().toString())) {
         diagnostics.error(unit, e, Message.ZEROS_AS_VALUE, id.getName(), zeroLocals.get(id.getName().toString()), methodName);
@@ -1525,6 +1563,12 @@ public final class DeclarationReader {
         diagnostics.error(unit, mi, Message.PARAMETER_SLICE, mi, sliced.describe());
         return null;
       }
+      if (mi.getMethodSelect() instanceof MemberSelectTree bagCall && bagCall.getIdentifier().contentEquals("forward")
+          && mi.getArguments().size() > 1 && fieldName(bagCall.getExpression()) != null
+          && fields.get(fieldName(bagCall.getExpression())) instanceof Leaf bag && bag.layer.spec() instanceof EmbeddingBag.Spec) {
+        diagnostics.error(unit, mi, Message.BAG_OFFSETS, mi, bagCall.getExpression()); // bag.forward(text, offsets)
+        return null;
+      }
       // fc1.apply(x) / this.fc1.forward(x)
       if (mi.getMethodSelect() instanceof MemberSelectTree ms
           && (ms.getIdentifier().contentEquals("apply") || ms.getIdentifier().contentEquals("forward"))
@@ -1563,6 +1607,10 @@ public final class DeclarationReader {
             diagnostics.error(unit, ms.getExpression(), Message.NOT_A_LAYER, ms.getExpression(), className);
           }
           return null;
+        }
+        if (node instanceof Leaf leaf && leaf.layer.spec() instanceof Embedding.Spec embedding
+            && isConstantIds(mi.getArguments().get(0), unit)) { // wpe.apply(pos): GPT-2's positions' rows
+          return lookUpConstantIds(leaf.layer, embedding, mi, unit);
         }
         String input = expression(mi.getArguments().get(0), unit, fields, className);
         if (input == null) {
@@ -2961,6 +3009,163 @@ public final class DeclarationReader {
       String out = step(p.value(), new Split.Piece(p.split(), i), null, text, source(unit, aa));
       p.read().put(i, out);
       return out;
+    }
+
+    // -------------------------------------------------------------- ids built in forward (GPT-2's positions)
+
+    /** Locals holding ids built from constants ({@code Tensor pos = Tensor.labels(IntStream.range(0, S).toArray());}), as written. */
+    private final Map<String, ExpressionTree> idsLocals = new HashMap<>();
+
+    /** The ids a local or an expression holds: their values in order, eager mode's shape, the expression as written. */
+    private record BuiltIds(int[] ids, int[] shape, String text) {}
+
+    /**
+     * Whether {@code e} is ids built in forward: {@code Tensor.labels(...)}, a local holding them, or a view of those
+     * ({@code view}, {@code reshape}, {@code unsqueeze}).
+     */
+    private boolean isConstantIds(ExpressionTree e, CompilationUnitTree unit) {
+      e = stripped(e);
+      if (e instanceof IdentifierTree id) {
+        return idsLocals.containsKey(id.getName().toString());
+      }
+      if (!(e instanceof MethodInvocationTree mi) || !(mi.getMethodSelect() instanceof MemberSelectTree ms)) {
+        return false;
+      }
+      if (isTensorMethod(mi, unit, true)) {
+        return ms.getIdentifier().contentEquals("labels");
+      }
+      return isTensorMethod(mi, unit, false) && Set.of("view", "reshape", "unsqueeze").contains(ms.getIdentifier().toString())
+          && isConstantIds(ms.getExpression(), unit);
+    }
+
+    /** {@code Tensor pos = Tensor.labels(...)}: the local holds the ids, read where an Embedding looks them up (checked there). */
+    private void holdIds(String local, ExpressionTree ids, CompilationUnitTree unit) {
+      assign(local, null);
+      unknown.remove(local);
+      idsLocals.put(local, ids);
+    }
+
+    /** Ids built in forward read otherwise than by an Embedding: an error naming them. */
+    private void idsReadOtherwise(ExpressionTree e, CompilationUnitTree unit) {
+      ExpressionTree root = stripped(e);
+      String held = root instanceof IdentifierTree id ? id.getName().toString() : null;
+      TreePath at = TreePath.getPath(unit, e);
+      TreePath path = at == null ? null : at.getParentPath();
+      while (path != null && !(path.getLeaf() instanceof MethodInvocationTree) && !(path.getLeaf() instanceof StatementTree)) {
+        path = path.getParentPath();
+      }
+      Tree reader = path != null ? path.getLeaf() : e;
+      diagnostics.error(unit, e, Message.CONSTANT_IDS_READ, reader instanceof StatementTree ? e.toString() : reader.toString(),
+          held != null ? held : e.toString(), held != null ? idsLocals.get(held).toString() : e.toString(), e);
+    }
+
+    /**
+     * {@code wpe.apply(pos)} over ids built from constants: a {@link ConstantIds} step, placed in the batch by the first
+     * input (it reads no value of it); null after an error on the ids (reported).
+     */
+    private String lookUpConstantIds(LayerIr layer, Embedding.Spec embedding, MethodInvocationTree call, CompilationUnitTree unit) {
+      BuiltIds ids = builtIds(call.getArguments().get(0), unit, call.toString());
+      if (ids == null) {
+        return null;
+      }
+      for (int i = 0; i < ids.ids().length; i++) {
+        int id = ids.ids()[i];
+        if (id < 0 || id >= embedding.numEmbeddings()) {
+          diagnostics.error(unit, call, Message.CONSTANT_IDS, call, "id " + id + " at " + i + " of " + ids.text() + " is out of range for "
+              + embedding.numEmbeddings() + " embeddings (0.." + (embedding.numEmbeddings() - 1) + ")");
+          return null;
+        }
+      }
+      if (ids.shape().length > 2 || ids.shape().length == 2 && ids.shape()[0] != 1) {
+        diagnostics.error(unit, call, Message.CONSTANT_IDS, call, ids.text() + " is " + Shapes.toString(ids.shape())
+            + ", of more than one row, which would add dimensions before the batch's");
+        return null;
+      }
+      return step(inputName, new ConstantIds(embedding, ids.ids(), ids.shape(), ids.text()), layer, call.toString(), source(unit, call));
+    }
+
+    /** The ids {@code e} builds, folded, with eager mode's shape; null after an error (reported). */
+    private BuiltIds builtIds(ExpressionTree e, CompilationUnitTree unit, String label) {
+      e = stripped(e);
+      if (e instanceof IdentifierTree id) {
+        BuiltIds held = builtIds(idsLocals.get(id.getName().toString()), unit, label);
+        return held == null ? null : new BuiltIds(held.ids(), held.shape(), id.getName().toString());
+      }
+      MethodInvocationTree mi = (MethodInvocationTree) e;
+      String name = ((MemberSelectTree) mi.getMethodSelect()).getIdentifier().toString();
+      if (name.equals("labels")) {
+        int[] ids = labelValues(mi, unit, label);
+        return ids == null ? null : new BuiltIds(ids, new int[] {ids.length}, mi.toString());
+      }
+      BuiltIds of = builtIds(((MemberSelectTree) mi.getMethodSelect()).getExpression(), unit, label);
+      List<Object> args = of == null ? null : constants(mi.getArguments(), label, name, unit);
+      if (args == null) {
+        return null;
+      }
+      try {
+        int[] shape;
+        if (name.equals("unsqueeze")) {
+          int d = ((Number) args.get(0)).intValue();
+          int at = Shapes.normalizeDim(d, of.shape().length + 1);
+          shape = new int[of.shape().length + 1];
+          for (int i = 0, j = 0; i < shape.length; i++) {
+            shape[i] = i == at ? 1 : of.shape()[j++];
+          }
+        } else {
+          int[] sizes = args.size() == 1 && args.get(0) instanceof int[] a ? a
+              : args.stream().mapToInt(a -> ((Number) a).intValue()).toArray();
+          shape = Shapes.inferReshape(of.shape(), sizes);
+        }
+        return new BuiltIds(of.ids(), shape, of.text() + "." + name + "(" + mi.getArguments().stream().map(Object::toString)
+            .collect(java.util.stream.Collectors.joining(", ")) + ")");
+      } catch (RuntimeException ex) {
+        diagnostics.error(unit, mi, Message.CONSTANT_IDS, label, mi + ": " + ex.getMessage());
+        return null;
+      }
+    }
+
+    /**
+     * The values of {@code Tensor.labels(...)}: constants written in the call, a constant {@code int[]}, or {@code
+     * IntStream.range(a, b).toArray()} ({@code rangeClosed}) of constants; null after an error (reported).
+     */
+    private int[] labelValues(MethodInvocationTree labels, CompilationUnitTree unit, String label) {
+      List<? extends ExpressionTree> args = labels.getArguments();
+      if (args.size() == 1 && stripped(args.get(0)) instanceof MethodInvocationTree toArray
+          && toArray.getMethodSelect() instanceof MemberSelectTree ta && ta.getIdentifier().contentEquals("toArray")
+          && toArray.getArguments().isEmpty() && stripped(ta.getExpression()) instanceof MethodInvocationTree range
+          && range.getMethodSelect() instanceof MemberSelectTree rs && range.getArguments().size() == 2
+          && trees.getElement(TreePath.getPath(unit, range)) instanceof ExecutableElement r
+          && ((TypeElement) r.getEnclosingElement()).getQualifiedName().contentEquals("java.util.stream.IntStream")
+          && (rs.getIdentifier().contentEquals("range") || rs.getIdentifier().contentEquals("rangeClosed"))) {
+        List<Object> bounds = constants(range.getArguments(), label, "IntStream." + rs.getIdentifier(), unit);
+        if (bounds == null) {
+          return null;
+        }
+        int from = ((Number) bounds.get(0)).intValue();
+        int to = ((Number) bounds.get(1)).intValue() + (rs.getIdentifier().contentEquals("rangeClosed") ? 1 : 0);
+        if (to <= from) {
+          diagnostics.error(unit, range, Message.CONSTANT_IDS, label, range + " holds no id");
+          return null;
+        }
+        return java.util.stream.IntStream.range(from, to).toArray();
+      }
+      List<Object> values = new ArrayList<>();
+      for (ExpressionTree a : args) {
+        Object v = foldOrNull(a, unit);
+        if (v == null) {
+          diagnostics.error(unit, a, Message.CONSTANT_IDS, label, a + " is not a constant");
+          return null;
+        }
+        values.add(v);
+      }
+      if (values.size() == 1 && values.get(0) instanceof int[] array) {
+        values = new ArrayList<>(Arrays.stream(array).boxed().toList());
+      }
+      if (values.isEmpty()) {
+        diagnostics.error(unit, labels, Message.CONSTANT_IDS, label, labels + " holds no id");
+        return null;
+      }
+      return values.stream().mapToInt(v -> ((Number) v).intValue()).toArray();
     }
 
     // -------------------------------------------------------------- blocks, ModuleList and loops over it

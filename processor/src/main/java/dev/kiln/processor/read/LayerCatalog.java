@@ -10,6 +10,7 @@ import dev.kiln.dsl.Dropout;
 import dev.kiln.dsl.Dropout2d;
 import dev.kiln.dsl.ELU;
 import dev.kiln.dsl.Embedding;
+import dev.kiln.dsl.EmbeddingBag;
 import dev.kiln.dsl.Flatten;
 import dev.kiln.dsl.GELU;
 import dev.kiln.dsl.Hardtanh;
@@ -80,6 +81,11 @@ final class LayerCatalog {
         case 2 -> new Embedding.Spec(integer(args, 0), integer(args, 1), -1);
         case 3 -> Embedding.Spec.of(integer(args, 0), integer(args, 1), integer(args, 2));
         default -> throw new BadArguments("Embedding takes (num_embeddings, embedding_dim[, padding_idx])");
+      }),
+      Map.entry(DSL + "EmbeddingBag", args -> switch (args.size()) {
+        case 2 -> new EmbeddingBag.Spec(integer(args, 0), integer(args, 1), EmbeddingBag.Mode.MEAN, -1, false);
+        case 3 -> new EmbeddingBag.Spec(integer(args, 0), integer(args, 1), bagMode(args.get(2)), -1, false);
+        default -> throw new BadArguments("EmbeddingBag takes (num_embeddings, embedding_dim[, mode])");
       }),
       Map.entry(DSL + "LSTM", args -> recurrent("LSTM", args)),
       Map.entry(DSL + "GRU", args -> recurrent("GRU", args)),
@@ -188,6 +194,17 @@ final class LayerCatalog {
               + " with " + args.size() + " argument(s); it has numLayers, bias, batchFirst, dropout, bidirectional");
         };
       },
+      DSL + "EmbeddingBag", (spec, method, args) -> {
+        EmbeddingBag.Spec s = (EmbeddingBag.Spec) spec;
+        return switch (method + "/" + args.size()) {
+          case "paddingIdx/1" -> new EmbeddingBag.Spec(s.numEmbeddings(), s.embeddingDim(), s.mode(),
+              Embedding.Spec.of(s.numEmbeddings(), s.embeddingDim(), integer(args, 0)).paddingIdx(), s.includeLastOffset());
+          case "includeLastOffset/1" -> new EmbeddingBag.Spec(s.numEmbeddings(), s.embeddingDim(), s.mode(), s.paddingIdx(),
+              bool(args, 0));
+          default -> throw new BadArguments("EmbeddingBag has no builder " + method + " with " + args.size()
+              + " argument(s); it has paddingIdx, includeLastOffset");
+        };
+      },
       DSL + "AvgPool2d", (spec, method, args) -> {
         AvgPool2d.Spec s = (AvgPool2d.Spec) spec;
         return switch (method + "/" + args.size()) {
@@ -240,7 +257,7 @@ final class LayerCatalog {
 
   /** Simple names of the supported layers, for messages. */
   static String supported() {
-    return "Linear, Conv2d, ConvTranspose2d, Upsample, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm1d, BatchNorm2d, LayerNorm, Dropout, Dropout2d, Flatten, ReLU, Sigmoid, Tanh, LeakyReLU, GELU, SiLU, ELU, Softplus, Hardtanh, Softmax, LogSoftmax, Embedding, LSTM, GRU, RNN, Sequential";
+    return "Linear, Conv2d, ConvTranspose2d, Upsample, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm1d, BatchNorm2d, LayerNorm, Dropout, Dropout2d, Flatten, ReLU, Sigmoid, Tanh, LeakyReLU, GELU, SiLU, ELU, Softplus, Hardtanh, Softmax, LogSoftmax, Embedding, EmbeddingBag, LSTM, GRU, RNN, Sequential";
   }
 
   static LayerSpec create(String qualifiedName, List<Object> args) throws BadArguments {
@@ -452,6 +469,14 @@ final class LayerCatalog {
       throw new BadArguments(name + " takes no arguments");
     }
     return spec;
+  }
+
+  /** {@code EmbeddingBag.Mode.SUM} as folded ({@link ConstantFolder.EnumConstant}). */
+  private static EmbeddingBag.Mode bagMode(Object arg) throws BadArguments {
+    if (arg instanceof ConstantFolder.EnumConstant c && c.type().equals(DSL + "EmbeddingBag.Mode")) {
+      return EmbeddingBag.Mode.valueOf(c.name());
+    }
+    throw new BadArguments("EmbeddingBag's mode must be EmbeddingBag.Mode.SUM, MEAN or MAX, got " + arg);
   }
 
   private static int integer(List<Object> args, int i) throws BadArguments {

@@ -691,6 +691,96 @@ public final class CpuKernels {
     }
   }
 
+  /**
+   * Bags of {@code weight [num, dim]}'s rows reduced into {@code out [bags, dim]} ({@code reduce} 0 sum, 1 mean, 2
+   * max), as PyTorch's {@code F.embedding_bag}: bag {@code b} holds the ids from {@code starts[b]} to {@code
+   * starts[b + 1]}, or, {@code starts} null, the {@code length} ids from {@code b * length} (the rows of {@code [B,
+   * length]} ids). Ids equal to {@code paddingIdx} are left out of their bag and its count; an empty bag gives zeros.
+   * {@code scale} (null, or one per id) scales each row of a sum; {@code argmax} (max only: {@code bags * dim}) gets
+   * the id position each maximum came from, -1 for an empty bag. The kernel {@code Ops.embeddingBag} runs on the CPU,
+   * and a compiled model's bag of its input ids.
+   *
+   * @param idsShape the ids' shape, for the message of an id out of range
+   * @throws IllegalArgumentException naming an id out of range, as {@code embedding_bag}'s
+   */
+  public static void embeddingBagForward(float[] out, int outOff, float[] ids, int idsOff, int[] starts, int bags, int length,
+      float[] weight, int wOff, int num, int dim, int reduce, int paddingIdx, float[] scale, int[] argmax, int[] idsShape) {
+    for (int b = 0; b < bags; b++) {
+      int o = outOff + b * dim, count = 0;
+      Arrays.fill(out, o, o + dim, 0f);
+      if (argmax != null) {
+        Arrays.fill(argmax, b * dim, (b + 1) * dim, -1);
+      }
+      int from = starts == null ? b * length : starts[b], to = starts == null ? (b + 1) * length : starts[b + 1];
+      for (int e = from; e < to; e++) {
+        int id = Math.round(ids[idsOff + e]);
+        if (id < 0 || id >= num) {
+          throw new IllegalArgumentException(idOutOfRange("embedding_bag", id, e, idsShape, num));
+        }
+        if (id == paddingIdx) {
+          continue;
+        }
+        int row = wOff + id * dim;
+        if (reduce == 2) {
+          for (int j = 0; j < dim; j++) {
+            if (count == 0 || weight[row + j] > out[o + j]) {
+              out[o + j] = weight[row + j];
+              argmax[b * dim + j] = e;
+            }
+          }
+        } else {
+          float sc = scale == null ? 1f : scale[e];
+          for (int j = 0; j < dim; j++) {
+            out[o + j] += sc * weight[row + j];
+          }
+        }
+        count++;
+      }
+      if (reduce == 1 && count > 0) {
+        for (int j = 0; j < dim; j++) {
+          out[o + j] /= count;
+        }
+      }
+    }
+  }
+
+  /**
+   * The weight's gradient of {@link #embeddingBagForward}, added into {@code dweight}: each bag's gradient into the
+   * rows of its ids (divided by the bag's count for a mean, scaled by {@code scale} for a weighted sum), or for a
+   * max into the row each maximum came from ({@code argmax}); none into the padding row.
+   */
+  public static void embeddingBagBackward(float[] dweight, int dwOff, float[] g, int gOff, float[] ids, int idsOff, int[] starts,
+      int bags, int length, int dim, int reduce, int paddingIdx, float[] scale, int[] argmax) {
+    for (int b = 0; b < bags; b++) {
+      int o = gOff + b * dim;
+      if (reduce == 2) {
+        for (int j = 0; j < dim; j++) {
+          int e = argmax[b * dim + j];
+          if (e >= 0) {
+            dweight[dwOff + Math.round(ids[idsOff + e]) * dim + j] += g[o + j];
+          }
+        }
+        continue;
+      }
+      int from = starts == null ? b * length : starts[b], to = starts == null ? (b + 1) * length : starts[b + 1];
+      int count = 0;
+      for (int e = from; e < to; e++) {
+        count += Math.round(ids[idsOff + e]) == paddingIdx ? 0 : 1;
+      }
+      for (int e = from; e < to; e++) {
+        int id = Math.round(ids[idsOff + e]);
+        if (id == paddingIdx) {
+          continue;
+        }
+        int row = dwOff + id * dim;
+        float sc = reduce == 1 ? 1f / count : scale == null ? 1f : scale[e];
+        for (int j = 0; j < dim; j++) {
+          dweight[row + j] += sc * g[o + j];
+        }
+      }
+    }
+  }
+
   /** The message for an embedding's id out of range ({@code op} "embedding" or "embedding_bag"). */
   public static String idOutOfRange(String op, int id, int at, int[] idsShape, int num) {
     return op + ": index " + id + " at flat position " + at + " of " + shapeString(idsShape) + " is out of range for " + num
