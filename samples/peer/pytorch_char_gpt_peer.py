@@ -89,12 +89,12 @@ class Block(torch.nn.Module):
 
 
 class CharGpt(torch.nn.Module):
-    """CharGpt.java's model with its state-dict keys (wte.weight, wpe, h.0.ln1.weight, h.0.attn.cAttn.weight, ...)."""
+    """CharGpt.java's model with its state-dict keys (wte.weight, wpe.weight, h.0.ln1.weight, h.0.attn.cAttn.weight, ...)."""
 
     def __init__(self):
         super().__init__()
         self.wte = torch.nn.Embedding(V, D)
-        self.wpe = torch.nn.Parameter(torch.zeros(1, S, D))
+        self.wpe = torch.nn.Embedding(S, D)
         self.h = torch.nn.ModuleList([Block() for _ in range(LAYERS)])
         self.lnF = torch.nn.LayerNorm(D)
         self.lmHead = torch.nn.Linear(D, V, bias=False)
@@ -110,7 +110,7 @@ class CharGpt(torch.nn.Module):
                 torch.nn.init.normal_(p, 0.0, 0.02)
 
     def forward(self, ids):
-        x = self.wte(ids) + self.wpe
+        x = self.wte(ids) + self.wpe(torch.arange(S))
         for block in self.h:
             x = block(x)
         return self.lmHead(self.lnF(x))

@@ -86,7 +86,7 @@ public class CharGpt extends Module {
   }
 
   final Embedding wte = new Embedding(V, D);
-  final Tensor wpe = registerParameter("wpe", Tensor.zeros(1, S, D).requiresGrad(true));
+  final Embedding wpe = new Embedding(S, D);
   final ModuleList<Block> h = new ModuleList<>(IntStream.range(0, LAYERS).mapToObj(i -> new Block()).collect(Collectors.toList()));
   final LayerNorm lnF = new LayerNorm(D);
   final Linear lmHead = new Linear(D, V, false);
@@ -114,7 +114,8 @@ public class CharGpt extends Module {
 
   @Override
   public Tensor forward(Tensor ids) {
-    Tensor x = wte.apply(ids).add(wpe);                                     // [N, S] -> [N, S, D]
+    Tensor pos = Tensor.labels(IntStream.range(0, S).toArray());            // pos = torch.arange(0, t)
+    Tensor x = wte.apply(ids).add(wpe.apply(pos));                          // [N, S, D] + [S, D]
     for (Block block : h) {                                                 // for block in self.transformer.h
       x = block.apply(x);
     }

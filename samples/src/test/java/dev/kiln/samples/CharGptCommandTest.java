@@ -99,7 +99,7 @@ class CharGptCommandTest {
     List<String> block = List.of("ln1.weight", "ln1.bias", "attn.bias", "attn.cAttn.weight", "attn.cAttn.bias",
         "attn.cProj.weight", "attn.cProj.bias", "ln2.weight", "ln2.bias", "mlp.cFc.weight", "mlp.cFc.bias", "mlp.cProj.weight",
         "mlp.cProj.bias");
-    List<String> keys = new java.util.ArrayList<>(List.of("wpe", "wte.weight"));
+    List<String> keys = new java.util.ArrayList<>(List.of("wte.weight", "wpe.weight"));
     for (int i = 0; i < CharGpt.LAYERS; i++) {
       for (String k : block) {
         keys.add("h." + i + "." + k);
