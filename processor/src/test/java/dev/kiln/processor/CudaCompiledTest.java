@@ -95,6 +95,7 @@ class CudaCompiledTest {
     "ActivationMasks, 4:8",
     "SlicedMasks, 6:8",
     "WhereBroadcasts, 4:8",
+    "SlicedParameters, 6:8",
   })
   void compiledOnCudaMatchesEagerOnTheCpu(String model, String sampleShape) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(model));
