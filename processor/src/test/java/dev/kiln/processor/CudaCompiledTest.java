@@ -96,6 +96,7 @@ class CudaCompiledTest {
     "SlicedMasks, 6:8",
     "WhereBroadcasts, 4:8",
     "SlicedParameters, 6:8",
+    "BufferThresholds, 6:8",
   })
   void compiledOnCudaMatchesEagerOnTheCpu(String model, String sampleShape) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(model));

@@ -505,6 +505,7 @@ class ParityTest {
     "ActivationMasks, forward",
     "SlicedMasks, forward",
     "WhereBroadcasts, forward",
+    "BufferThresholds, forward",
   })
   void masksComputedInForwardMatchEagerBitForBit(String source, String methodName) throws ReflectiveOperationException {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(source));
@@ -682,6 +683,7 @@ class ParityTest {
     "SlicedMasks, test.SlicedMasks, test.KilnSlicedMasks, 6:8, 3",
     "WhereBroadcasts, test.WhereBroadcasts, test.KilnWhereBroadcasts, 4:8, 3",
     "SlicedParameters, test.SlicedParameters, test.KilnSlicedParameters, 6:8, 3",
+    "BufferThresholds, test.BufferThresholds, test.KilnBufferThresholds, 6:8, 3",
   })
   void compiledMatchesEager(String source, String eagerName, String compiledName, String sampleShape, int classes) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(source));

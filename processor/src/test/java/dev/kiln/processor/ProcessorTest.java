@@ -107,7 +107,8 @@ class ProcessorTest {
       "ActivationMasks, KilnActivationMasks, KilnActivationMasks.java",
       "SlicedMasks, KilnSlicedMasks, KilnSlicedMasks.java",
       "WhereBroadcasts, KilnWhereBroadcasts, KilnWhereBroadcasts.java",
-      "SlicedParameters, KilnSlicedParameters, KilnSlicedParameters.java"
+      "SlicedParameters, KilnSlicedParameters, KilnSlicedParameters.java",
+      "BufferThresholds, KilnBufferThresholds, KilnBufferThresholds.java"
   })
   void generatesTheGoldenSourceWithoutWarnings(String model, String generated, String golden) throws IOException {
     Compilation c = compile(model(model));

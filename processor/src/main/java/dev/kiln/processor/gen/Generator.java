@@ -1195,8 +1195,14 @@ public final class Generator {
       return;
     }
     Ref other = ref(k.inputs().get(1), refs);
-    Repeat r = Repeat.of(k.inShapes().get(0), k.inShapes().get(1));
-    String repeat = r == null ? "n, 1, " + k.outPerSample() : "n * " + r.groups() + ", " + r.size() + ", " + r.inner();
+    int[] small = k.inShapes().get(1);
+    String repeat;
+    if (small[0] != -1) { // a buffer (x.lt(threshold)): repeated over the batch as an added field
+      repeat = fieldRepeatArgs(k);
+    } else {
+      Repeat r = Repeat.of(k.inShapes().get(0), small);
+      repeat = r == null ? "n, 1, " + k.outPerSample() : "n * " + r.groups() + ", " + r.size() + ", " + r.inner();
+    }
     b.addStatement("$T.$L.selectRepeated($L, $L, $L, $L, $L, $L, $L, $L)", MASK_TEST, c.test(), out.array, out.offset, in.array,
         in.offset, other.array, other.offset, repeat, k.swapped());
   }
@@ -1975,12 +1981,20 @@ public final class Generator {
    * tensor field repeated over the batch; null when the two have one shape.
    */
   private static String repeatArgs(Kernel k) {
-    if (k.overBatch()) { // [1, N * repeats per sample, the field's values]: a bias [D] repeats over N * S rows of [N, S, D]
-      int repeats = Repeat.fieldRepeats(k.outShape(), k.inShapes().get(1));
-      return "1, " + (repeats == 1 ? "n" : "n * " + repeats) + ", " + k.outPerSample() / repeats;
+    if (k.overBatch()) {
+      return fieldRepeatArgs(k);
     }
     Repeat r = k.repeat();
     return r == null ? null : "n * " + r.groups() + ", " + r.size() + ", " + r.inner();
+  }
+
+  /**
+   * A tensor field (the kernel's second input) repeated over the batch, as the repeated kernels take it: {@code [1, N *
+   * repeats per sample, the field's values]} (a bias {@code [D]} repeats over the {@code N * S} rows of {@code [N, S, D]}).
+   */
+  private static String fieldRepeatArgs(Kernel k) {
+    int repeats = Repeat.fieldRepeats(k.outShape(), k.inShapes().get(1));
+    return "1, " + (repeats == 1 ? "n" : "n * " + repeats) + ", " + k.outPerSample() / repeats;
   }
 
   /** The rows a product by a tensor field multiplies, as generated code: {@code n}, or {@code n * 6} for {@code [N, 6, D]}. */
