@@ -173,9 +173,10 @@ public enum Message {
   MASK_UNUSED("the mask %s is never used: %s reads it in no masked fill and no value; use it or drop it"),
   MASK_VIEW("%s: %s"),
   BUFFER_SLICE("%s: %s of %s: %s"),
-  PARAMETER_SLICE("%s: %s; a compiled forward slices and views buffers (their values computed again when they"
-      + " change), not parameters, whose gradient would flow back through the slice: declare the parameter at the size forward"
-      + " reads, or register the tensor as a buffer if it does not train"),
+  PARAMETER_SLICE("%s: %s is not one contiguous run of the parameter's values; a compiled forward reads a sliced parameter"
+      + " in place (its gradient added to that run of the parameter's): narrow or select its first dimension that is not 1"
+      + " (pos.narrow(1, 0, T) of [1, L, D], wpe.narrow(0, 0, T) of [L, D]) or view it, or declare the parameter at the size"
+      + " forward reads"),
   BUFFER_SLICE_BOUND("%s: argument '%s' of %s is not a compile-time constant; a compiled forward slices a buffer (nanoGPT's"
       + " bias[:, :, :T, :T]) with constant bounds, its sequence length being fixed: write the length as a constant (static final"
       + " int T = ...;), not a size read at run time"),

@@ -98,6 +98,8 @@ class CudaCompiledTest {
     "PositionGpt, ids11:6",
     "PositionRows, 5:4",
     "BagText, ids11:5",
+    "SlicedParameters, 6:8",
+    "BufferThresholds, 6:8",
   })
   void compiledOnCudaMatchesEagerOnTheCpu(String model, String sampleShape) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(model));

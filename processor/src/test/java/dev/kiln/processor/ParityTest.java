@@ -486,6 +486,49 @@ class ParityTest {
   }
 
   /**
+   * A parameter sliced in forward is read in place and its gradient goes to the run it read, zeros elsewhere: the compiled
+   * SlicedTables (pos[:, :T], wpe[-T:] read twice, tables[1, 2:2+T], w[:D]) gives the output and, in those runs, the
+   * gradients of the compiled UnslicedTables, which declares the parameters at the sizes read, bit for bit.
+   */
+  @Test
+  void slicedParametersAreReadInPlace() {
+    Compilation c = ProcessorTest.compile(ProcessorTest.model("SlicedTables"), ProcessorTest.model("UnslicedTables"));
+    assertThat(c).succeededWithoutWarnings();
+    ClassLoader loader = new CompiledClasses(c);
+    Kiln.manualSeed(7);
+    Module sliced = factory(loader, "test.KilnSlicedTables").get();
+    Module whole = factory(loader, "test.KilnUnslicedTables").get();
+    Map<String, Tensor> sp = sliced.namedParameters();
+    Map<String, Tensor> wp = whole.namedParameters();
+    Map<String, Integer> starts = Map.of("pos", 0, "wpe", 4 * 8, "tables", (10 + 2) * 8, "w", 0);
+    try (Kiln.NoGrad unused = Kiln.noGrad()) {
+      wp.forEach((k, v) -> {
+        float[] run = Arrays.copyOfRange(sp.get(k).toFloatArray(), starts.getOrDefault(k, 0), starts.getOrDefault(k, 0) + v.numel());
+        v.copyFrom(Tensor.of(run, v.shape()));
+      });
+    }
+    for (int batch : new int[] {5, 2}) {
+      Tensor x = Tensor.randn(batch, 6, 8);
+      Tensor xs = Tensor.of(x.toFloatArray(), x.shape()).requiresGrad(true);
+      Tensor xw = Tensor.of(x.toFloatArray(), x.shape()).requiresGrad(true);
+      sliced.zeroGrad(true);
+      whole.zeroGrad(true);
+      Tensor outS = sliced.forward(xs);
+      Tensor outW = whole.forward(xw);
+      assertArrayEquals(outW.toFloatArray(), outS.toFloatArray(), "output");
+      Tensor target = Tensor.randn(outS.shape());
+      new MSELoss().apply(outS, target).backward();
+      new MSELoss().apply(outW, target).backward();
+      assertArrayEquals(xw.grad().toFloatArray(), xs.grad().toFloatArray(), "input gradient");
+      wp.forEach((k, v) -> {
+        float[] expected = new float[sp.get(k).numel()];
+        System.arraycopy(v.grad().toFloatArray(), 0, expected, starts.getOrDefault(k, 0), v.numel());
+        assertArrayEquals(expected, sp.get(k).grad().toFloatArray(), k + " gradient");
+      });
+    }
+  }
+
+  /**
    * Masks computed in forward (a local holding a buffer's or an input's comparison with a constant, viewed, read by
    * several masked fills; a padding mask made from the ids an Embedding looks up; masked mean pooling, the mask a 0/1
    * value): compiled and eager give the same
@@ -501,6 +544,7 @@ class ParityTest {
     "ActivationMasks, forward",
     "SlicedMasks, forward",
     "WhereBroadcasts, forward",
+    "BufferThresholds, forward",
   })
   void masksComputedInForwardMatchEagerBitForBit(String source, String methodName) throws ReflectiveOperationException {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(source));
@@ -677,6 +721,8 @@ class ParityTest {
     "OwnMethods, test.OwnMethods, test.KilnOwnMethods, 6:8, 3",
     "SlicedMasks, test.SlicedMasks, test.KilnSlicedMasks, 6:8, 3",
     "WhereBroadcasts, test.WhereBroadcasts, test.KilnWhereBroadcasts, 4:8, 3",
+    "SlicedParameters, test.SlicedParameters, test.KilnSlicedParameters, 6:8, 3",
+    "BufferThresholds, test.BufferThresholds, test.KilnBufferThresholds, 6:8, 3",
   })
   void compiledMatchesEager(String source, String eagerName, String compiledName, String sampleShape, int classes) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(source));
@@ -1174,6 +1220,7 @@ class ParityTest {
     "ActivationMasks, test.ActivationMasks, test.KilnActivationMasks, 4:8, 3",
     "SlicedMasks, test.SlicedMasks, test.KilnSlicedMasks, 6:8, 3",
     "WhereBroadcasts, test.WhereBroadcasts, test.KilnWhereBroadcasts, 4:8, 3",
+    "SlicedParameters, test.SlicedParameters, test.KilnSlicedParameters, 6:8, 3",
   })
   void frozenLayersGiveTheEagerGradients(String source, String eagerName, String compiledName, String sampleShape,
       int classes) {

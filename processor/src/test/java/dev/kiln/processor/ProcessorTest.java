@@ -108,7 +108,9 @@ class ProcessorTest {
       "SlicedMasks, KilnSlicedMasks, KilnSlicedMasks.java",
       "WhereBroadcasts, KilnWhereBroadcasts, KilnWhereBroadcasts.java",
       "PositionGpt, KilnPositionGpt, KilnPositionGpt.java",
-      "BagText, KilnBagText, KilnBagText.java"
+      "BagText, KilnBagText, KilnBagText.java",
+      "SlicedParameters, KilnSlicedParameters, KilnSlicedParameters.java",
+      "BufferThresholds, KilnBufferThresholds, KilnBufferThresholds.java"
   })
   void generatesTheGoldenSourceWithoutWarnings(String model, String generated, String golden) throws IOException {
     Compilation c = compile(model(model));
@@ -2246,7 +2248,8 @@ class ProcessorTest {
 
   /**
    * Buffers sliced in forward (nanoGPT's bias[:, :, :T, :T]) that do not compile, each on its line: a bound that is not a
-   * constant, a slice out of range, a parameter sliced, a sliced mask that does not repeat over the value it fills.
+   * constant, a slice out of range, a parameter sliced out of range or into a run that is not contiguous, a sliced mask that
+   * does not repeat over the value it fills.
    */
   @Test
   void buffersSlicedInForwardThatDoNotCompileAreReportedOnTheirLines() {
@@ -2262,7 +2265,8 @@ class ProcessorTest {
         "    Tensor h = fc.apply(x);",
         "    h = h.maskedFill(bias.narrow(2, 0, t).narrow(3, 0, 6).eq(0), 0f);",
         "    h = h.add(bias.narrow(2, 8, 6).view(6, 10));",
-        "    h = h.add(pos.narrow(0, 0, 6));",
+        "    h = h.add(pos.narrow(1, 0, 3));",
+        "    h = h.sub(pos.narrow(0, 8, 6));",
         "    h = h.mul(bias.slice(2, 6, 6));",
         "    return h;",
         "  }",
@@ -2272,12 +2276,14 @@ class ProcessorTest {
         .inFile(f).onLineContaining("h = h.maskedFill(bias.narrow(2, 0, t)");
     assertThat(c).hadErrorContaining(Message.BUFFER_SLICE.format("bias.narrow(2, 8, 6)", "narrow", "the buffer bias [1, 1, 10, 10]",
         "start 8 and length 6 exceed dimension 2 of size 10")).inFile(f).onLineContaining("h = h.add(bias.narrow(2, 8, 6)");
-    assertThat(c).hadErrorContaining(Message.PARAMETER_SLICE.format("pos.narrow(0, 0, 6)", "the parameter pos [10, 6]"))
-        .inFile(f).onLineContaining("h = h.add(pos.narrow(0, 0, 6));");
+    assertThat(c).hadErrorContaining(Message.PARAMETER_SLICE.format("pos.narrow(1, 0, 3)", "the parameter pos.narrow(1, 0, 3) [10, 3]"))
+        .inFile(f).onLineContaining("h = h.add(pos.narrow(1, 0, 3));");
+    assertThat(c).hadErrorContaining(Message.BUFFER_SLICE.format("pos.narrow(0, 8, 6)", "narrow", "the parameter pos [10, 6]",
+        "start 8 and length 6 exceed dimension 0 of size 10")).inFile(f).onLineContaining("h = h.sub(pos.narrow(0, 8, 6));");
     assertThat(c).hadErrorContaining(Message.BUFFER_SLICE.format("bias.slice(2, 6, 6)", "slice", "the buffer bias [1, 1, 10, 10]",
         "it leaves no entry along dimension 2, and a compiled forward's values are not empty"))
         .inFile(f).onLineContaining("h = h.mul(bias.slice(2, 6, 6));");
-    assertEquals(4, c.errors().size(), c.errors().toString());
+    assertEquals(5, c.errors().size(), c.errors().toString());
     JavaFileObject g = classModel("BadSlicedMask",
         "@Model(input = {6, 6})",
         "public class BadSlicedMask extends Module {",

@@ -149,7 +149,7 @@ public final class ShapeChecker {
       }
       int[] joinedShape = null; // an add's or a mul's: the bigger input's, which the other repeats over; a matmul's product
       List<TensorIr> fields = step.inputs().stream().map(ir::tensor).filter(t -> t != null).toList();
-      boolean withField = step.spec() instanceof Arithmetic && fields.size() == 1;
+      boolean withField = (step.spec() instanceof Arithmetic || comparedWithBuffer(step, fields)) && fields.size() == 1;
       boolean byField = step.spec() instanceof MatMul && fields.size() == 1; // x.matmul(w), or w.matmul(x)
       boolean comparedField = step.spec() instanceof Cosine && fields.size() == 1; // cosineSimilarity(h, prototypes)
       if (!fields.isEmpty() && !withField && !byField && !comparedField) { // a tensor field fed to a step that does not take one
@@ -521,5 +521,13 @@ public final class ShapeChecker {
       }
     }
     return out;
+  }
+
+  /**
+   * Whether {@code step} compares a value with one buffer ({@code x.lt(threshold)}): the buffer repeats over the batch as
+   * an added field does; a comparison has no gradient, so a parameter is not taken there (its gradient would be none).
+   */
+  private static boolean comparedWithBuffer(StepIr step, List<TensorIr> fields) {
+    return step.spec() instanceof Compare && step.inputs().size() == 2 && fields.size() == 1 && !fields.get(0).isParameter();
   }
 }

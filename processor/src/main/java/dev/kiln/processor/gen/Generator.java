@@ -526,6 +526,32 @@ public final class Generator {
     return fieldNames.get(t.value());
   }
 
+  /**
+   * Where a tensor field's values start in its buffer: {@code pos.offset()}, and for a parameter's {@link TensorIr#region}
+   * ({@code pos.narrow(1, 0, 6)}, read in place) the run's start after it, {@code pos.offset() + 48}.
+   */
+  private String fieldOffset(TensorIr t) {
+    return tensorField(t) + ".offset()" + (t.isRegion() && t.derived().offset() != 0 ? " + " + t.derived().offset() : "");
+  }
+
+  /** Where a parameter field's gradient starts in the parameter's gradient buffer: 0, or a {@link TensorIr#region}'s start. */
+  private static String gradOffset(TensorIr t) {
+    return t.isRegion() ? String.valueOf(t.derived().offset()) : "0";
+  }
+
+  /**
+   * A tensor field as a GEMM operand: the tensor itself ({@code pos}, read in its native copy), or for a {@link
+   * TensorIr#region} its buffer and start ({@code pos.readBuffer(), pos.offset() + 48}).
+   */
+  private String gemmOperand(TensorIr t) {
+    return t.isRegion() ? tensorField(t) + ".readBuffer(), " + fieldOffset(t) : tensorField(t);
+  }
+
+  /** A tensor field as eager code reads it (the CUDA path): {@code pos}, {@code computed_bias()}, {@code pos.narrow(1, 0, 6)}. */
+  private String fieldExpression(TensorIr t) {
+    return t.isRegion() ? tensorField(t) + t.derived().calls() : tensorField(t);
+  }
+
   /** The tensor field an ADD, SUB, MUL or DIV repeats over the batch, or a MATMUL multiplies every row by; else null. */
   private TensorIr fieldOperand(Kernel k) {
     return k.overBatch() || k.byField() || k.kind() == Kernel.Kind.COSINE && Cosine.isField(k.inShapes().get(1))
@@ -679,6 +705,10 @@ public final class Generator {
     }
     // tensor fields (by value name, this.pos): their own name where generated code can use it, else tensor_<name>
     for (TensorIr t : ir.tensors()) {
+      if (t.isRegion()) { // a run of a parameter's values, read in place: the parameter's name
+        out.put(t.value(), out.get(TensorIr.valueName(t.derived().of())));
+        continue;
+      }
       if (t.isDerived()) { // computed from a buffer: a method of ours returning it, computed_bias()
         String base = "computed_" + javaName(t.derived().of());
         String name = base;
@@ -859,6 +889,9 @@ public final class Generator {
     }
     for (TensorIr t : ir.tensors()) {
       String field = tensorField(t);
+      if (t.isRegion()) { // read in place in its parameter, which has its field
+        continue;
+      }
       if (t.isDerived()) { // computed from its buffer by eager calls, again when the buffer changes
         computedTensor(type, t);
       } else if (t.inBlock()) { // transient: a reference to a block's tensor, found by its path
@@ -902,15 +935,15 @@ public final class Generator {
         case MATMUL -> {
           Kernel.Product m = k.product();
           if (k.fieldOnLeft()) { // each sample's matrices times the field [M, K], read for each (stride 0): eager's bmm
-            String w = tensorField(fieldOperand(k));
-            b.addStatement("$T.sgemmBatched($L, false, false, $L, $L, $L, $Lf, $L.readBuffer(), $L.offset(), 0, $L, $L, $L, 0f, $L, $L, $L)",
-                BLAS, m.count(), m.m(), m.n(), m.k(), m.alpha(), w, w, in.array, in.offset, m.k() * m.n(), out.array, out.offset,
+            TensorIr w = fieldOperand(k);
+            b.addStatement("$T.sgemmBatched($L, false, false, $L, $L, $L, $Lf, $L.readBuffer(), $L, 0, $L, $L, $L, 0f, $L, $L, $L)",
+                BLAS, m.count(), m.m(), m.n(), m.k(), m.alpha(), tensorField(w), fieldOffset(w), in.array, in.offset, m.k() * m.n(), out.array, out.offset,
                 m.m() * m.n());
             break;
           }
           if (k.byField()) { // every row times the field [K, M], read where it lives (its native copy, kept current)
             b.addStatement("$T.sgemm(false, false, $L, $L, $L, $Lf, $L, $L, $L, $L, $L, 0f, $L, $L, $L)", BLAS, fieldRows(k), m.n(),
-                m.k(), m.alpha(), in.array, in.offset, m.k(), tensorField(fieldOperand(k)), m.n(), out.array, out.offset, m.n());
+                m.k(), m.alpha(), in.array, in.offset, m.k(), gemmOperand(fieldOperand(k)), m.n(), out.array, out.offset, m.n());
             break;
           }
           Ref other = ref(k.inputs().get(1), refs);
@@ -1193,8 +1226,14 @@ public final class Generator {
       return;
     }
     Ref other = ref(k.inputs().get(1), refs);
-    Repeat r = Repeat.of(k.inShapes().get(0), k.inShapes().get(1));
-    String repeat = r == null ? "n, 1, " + k.outPerSample() : "n * " + r.groups() + ", " + r.size() + ", " + r.inner();
+    int[] small = k.inShapes().get(1);
+    String repeat;
+    if (small[0] != -1) { // a buffer (x.lt(threshold)): repeated over the batch as an added field
+      repeat = fieldRepeatArgs(k);
+    } else {
+      Repeat r = Repeat.of(k.inShapes().get(0), small);
+      repeat = r == null ? "n, 1, " + k.outPerSample() : "n * " + r.groups() + ", " + r.size() + ", " + r.inner();
+    }
     b.addStatement("$T.$L.selectRepeated($L, $L, $L, $L, $L, $L, $L, $L)", MASK_TEST, c.test(), out.array, out.offset, in.array,
         in.offset, other.array, other.offset, repeat, k.swapped());
   }
@@ -1369,7 +1408,7 @@ public final class Generator {
     for (int j = 1; j <= ir.further().size(); j++) {
       locals.put(ir.further().get(j - 1).name(), "x" + j);
     }
-    tensorsRead().forEach(t -> locals.put(t.value(), tensorField(t)));
+    tensorsRead().forEach(t -> locals.put(t.value(), fieldExpression(t)));
     Map<Split, String> splitArrays = new HashMap<>();
     Map<String, String> sharedMasks = sharedCudaMasks();
     String last = "x";
@@ -1873,7 +1912,7 @@ public final class Generator {
       if (field != null && !field.isParameter()) {
         continue; // a buffer: no gradient
       }
-      Ref target = field != null ? new Ref("field" + j + "G", "0", true) : w == 0 ? inTarget
+      Ref target = field != null ? new Ref("field" + j + "G", gradOffset(field), true) : w == 0 ? inTarget
           : isInput(st) ? new Ref(inputGradient(st), "0", true)
           : i > 0 ? new Ref("dIn" + i + "_" + w, "0", true) : new Ref("p.d" + st, "0", true);
       if (field != null) {
@@ -2018,12 +2057,20 @@ public final class Generator {
    * tensor field repeated over the batch; null when the two have one shape.
    */
   private static String repeatArgs(Kernel k) {
-    if (k.overBatch()) { // [1, N * repeats per sample, the field's values]: a bias [D] repeats over N * S rows of [N, S, D]
-      int repeats = Repeat.fieldRepeats(k.outShape(), k.inShapes().get(1));
-      return "1, " + (repeats == 1 ? "n" : "n * " + repeats) + ", " + k.outPerSample() / repeats;
+    if (k.overBatch()) {
+      return fieldRepeatArgs(k);
     }
     Repeat r = k.repeat();
     return r == null ? null : "n * " + r.groups() + ", " + r.size() + ", " + r.inner();
+  }
+
+  /**
+   * A tensor field (the kernel's second input) repeated over the batch, as the repeated kernels take it: {@code [1, N *
+   * repeats per sample, the field's values]} (a bias {@code [D]} repeats over the {@code N * S} rows of {@code [N, S, D]}).
+   */
+  private static String fieldRepeatArgs(Kernel k) {
+    int repeats = Repeat.fieldRepeats(k.outShape(), k.inShapes().get(1));
+    return "1, " + (repeats == 1 ? "n" : "n * " + repeats) + ", " + k.outPerSample() / repeats;
   }
 
   /** The rows a product by a tensor field multiplies, as generated code: {@code n}, or {@code n * 6} for {@code [N, 6, D]}. */
@@ -2159,13 +2206,12 @@ public final class Generator {
           b.beginControlFlow("if ($L != null)", inTarget.array);
         }
         if (k.fieldOnLeft()) { // w @ x: each sample's gradient w^T @ g, the field read for each (stride 0), as eager's bmm
-          String f = tensorField(field);
-          b.addStatement("$T.sgemmBatched($L, true, false, $L, $L, $L, $Lf, $L.readBuffer(), $L.offset(), 0, $L, $L, $L, $L, $L, $L, $L)",
-              BLAS, m.count(), m.k(), m.n(), m.m(), m.alpha(), f, f, d.array, d.offset, m.m() * m.n(), accumulate ? "1f" : "0f",
+          b.addStatement("$T.sgemmBatched($L, true, false, $L, $L, $L, $Lf, $L.readBuffer(), $L, 0, $L, $L, $L, $L, $L, $L, $L)",
+              BLAS, m.count(), m.k(), m.n(), m.m(), m.alpha(), tensorField(field), fieldOffset(field), d.array, d.offset, m.m() * m.n(), accumulate ? "1f" : "0f",
               inTarget.array, inTarget.offset, m.k() * m.n());
         } else {
           b.addStatement("$T.sgemm(false, true, $L, $L, $L, $Lf, $L, $L, $L, $L, $L, $L, $L, $L, $L)", BLAS, fieldRows(k), m.k(),
-              m.n(), m.alpha(), d.array, d.offset, m.n(), tensorField(field), m.n(), accumulate ? "1f" : "0f", inTarget.array,
+              m.n(), m.alpha(), d.array, d.offset, m.n(), gemmOperand(field), m.n(), accumulate ? "1f" : "0f", inTarget.array,
               inTarget.offset, m.k());
         }
         if (guarded) {
@@ -2236,7 +2282,7 @@ public final class Generator {
               m.m() * m.k())
           .addStatement("float[] $LSum = new float[$L]", local, m.m() * m.k())
           .addStatement("$T.sumAlong($LSum, 0, $LProducts, 0, 1, $L, $L, 1f)", MATH_KERNELS, local, local, m.count(), m.m() * m.k())
-          .addStatement("$T.accumulate($LG, 0, $LSum, 0, $L)", KERNELS, local, local, m.m() * m.k())
+          .addStatement("$T.accumulate($LG, $L, $LSum, 0, $L)", KERNELS, local, gradOffset(field), local, m.m() * m.k())
           .endControlFlow();
       return;
     }
@@ -2244,21 +2290,26 @@ public final class Generator {
       Kernel.Product m = k.product();
       Ref x = ref(k.in(), refs);
       String local = "field" + (kernels.indexOf(k) + 1) + "G";
-      b.addStatement("$T $L = $T.grad($L, $L)", TENSOR, local, COMPILED, f, recordedNeed(f))
-          .beginControlFlow("if ($L != null)", local)
+      if (field.isRegion()) { // into the run of the parameter's gradient
+        b.addStatement("float[] $L = $T.gradBuffer($L, $L)", local, COMPILED, f, recordedNeed(f));
+      } else {
+        b.addStatement("$T $L = $T.grad($L, $L)", TENSOR, local, COMPILED, f, recordedNeed(f));
+      }
+      b.beginControlFlow("if ($L != null)", local)
           .addStatement("$T.sgemm(true, false, $L, $L, $L, $Lf, $L, $L, $L, $L, $L, $L, 1f, $L, $L)", BLAS, m.k(), m.n(),
-              fieldRows(k), m.alpha(), x.array, x.offset, m.k(), d.array, d.offset, m.n(), local, m.n())
+              fieldRows(k), m.alpha(), x.array, x.offset, m.k(), d.array, d.offset, m.n(),
+              field.isRegion() ? local + ", " + gradOffset(field) : local, m.n())
           .endControlFlow();
       return;
     }
     if (k.kind() == Kernel.Kind.SUB || k.kind() == Kernel.Kind.DIV) {
       String local = "field" + (kernels.indexOf(k) + 1) + "G";
       b.addStatement("float[] $L = $T.gradBuffer($L, $L)", local, COMPILED, f, recordedNeed(f));
-      quotientBackward(b, k, 1, new Ref(local, "0", false), true, d, out, refs);
+      quotientBackward(b, k, 1, new Ref(local, gradOffset(field), false), true, d, out, refs);
       return;
     }
-    b.addStatement("$T.sumRepeatedBackward($T.gradBuffer($L, $L), 0, $L, $L, $L, $L, $L, $L, $L, true)", KERNELS, COMPILED, f,
-        recordedNeed(f), d.array, d.offset, k.relu() ? out.array : "null", k.relu() ? out.offset : "0",
+    b.addStatement("$T.sumRepeatedBackward($T.gradBuffer($L, $L), $L, $L, $L, $L, $L, $L, $L, $L, true)", KERNELS, COMPILED, f,
+        recordedNeed(f), gradOffset(field), d.array, d.offset, k.relu() ? out.array : "null", k.relu() ? out.offset : "0",
         other != null ? other.array : "null", other != null ? other.offset : "0", repeatArgs(k));
   }
 
@@ -2475,7 +2526,7 @@ public final class Generator {
     return refs.computeIfAbsent(value, v -> {
       TensorIr field = ir.tensor(v);
       if (field != null) { // the model's own tensor, read where it lives
-        return new Ref(tensorField(field) + ".readBuffer()", tensorField(field) + ".offset()", false);
+        return new Ref(tensorField(field) + ".readBuffer()", fieldOffset(field), false);
       }
       String s = storage.get(v);
       return switch (s) {

@@ -31,17 +31,33 @@ public record TensorIr(String field, String key, Kind kind, int[] shape, Source 
    * Compiled.Derived}): a slice ({@code bias.narrow(2, 0, T)}, nanoGPT's {@code bias[:, :, :T, :T]}), a view, a comparison
    * read as 0/1 floats. Read as a buffer is (no gradient), its field {@code of} followed by {@code calls}.
    *
-   * @param of the buffer's field ({@link #field()} of its TensorIr)
+   * @param of the buffer's field ({@link #field()} of its TensorIr), or the parameter's for a {@link #region}
    * @param calls the eager calls after it, as Java source: {@code .narrow(2, 0, 4).eq(0.0f)}
+   * @param offset for a {@link #region} of a parameter, where it starts among the parameter's values; 0 otherwise
    */
-  public record Derived(String of, String calls) {}
+  public record Derived(String of, String calls, int offset) {}
 
   /** A buffer computed from a buffer ({@link Derived}) with its shape {@code shape}. */
   public static TensorIr derived(TensorIr of, String calls, int[] shape, Source source) {
-    return new TensorIr(of.field() + calls, of.key() + calls, Kind.BUFFER, shape, source, new Derived(of.field(), calls));
+    return new TensorIr(of.field() + calls, of.key() + calls, Kind.BUFFER, shape, source, new Derived(of.field(), calls, 0));
   }
 
-  /** Whether forward computes it from a buffer ({@link Derived}), rather than it being a field. */
+  /**
+   * A parameter sliced or viewed in forward by constant eager calls whose result is one contiguous run of its values
+   * ({@code pos.narrow(1, 0, T)} of a {@code [1, L, D]} table, {@code wpe.narrow(0, 0, T)}, a view): read in place, at
+   * {@code offset} in the parameter's values, and its gradient added there in the parameter's (zero elsewhere, as eager's
+   * narrow backward gives).
+   */
+  public static TensorIr region(TensorIr of, String calls, int offset, int[] shape, Source source) {
+    return new TensorIr(of.field() + calls, of.key() + calls, Kind.PARAMETER, shape, source, new Derived(of.field(), calls, offset));
+  }
+
+  /** Whether it is a {@link #region} of a parameter (read in place), rather than a field or a tensor computed from a buffer. */
+  public boolean isRegion() {
+    return derived != null && kind == Kind.PARAMETER;
+  }
+
+  /** Whether forward computes it from a field ({@link Derived}: from a buffer, or a parameter's {@link #region}), rather than it being one. */
   public boolean isDerived() {
     return derived != null;
   }

@@ -1558,10 +1558,8 @@ public final class DeclarationReader {
       if (bufferCall(mi, unit) != null) { // bias.narrow(2, 0, T): a buffer sliced or viewed, computed when the buffer changes
         return derivedCall(mi, unit, fields, className);
       }
-      TensorIr sliced = slicedParameter(mi, unit);
-      if (sliced != null) {
-        diagnostics.error(unit, mi, Message.PARAMETER_SLICE, mi, sliced.describe());
-        return null;
+      if (fieldCall(mi, unit, true) != null) { // pos.narrow(1, 0, T): a parameter sliced or viewed, read in place
+        return regionCall(mi, unit, fields, className);
       }
       if (mi.getMethodSelect() instanceof MemberSelectTree bagCall && bagCall.getIdentifier().contentEquals("forward")
           && mi.getArguments().size() > 1 && fieldName(bagCall.getExpression()) != null
@@ -2407,7 +2405,7 @@ public final class DeclarationReader {
         return null;
       }
       TensorIr derived = tensors == null ? null : tensors.byValue(value);
-      if (derived != null && derived.isDerived()) { // bias.narrow(2, 0, T): read in place as the buffer is
+      if (derived != null && derived.isDerived() && !derived.isParameter()) { // bias.narrow(2, 0, T): read in place as the buffer is
         return new Mask(null, derived, derived.shape(), MaskTest.NONZERO, 0, e.toString(), e);
       }
       if (value.startsWith(TensorIr.valueName(""))) { // Tensor m = mask; then maskedFill(m, ...): the field itself, please
@@ -2497,6 +2495,15 @@ public final class DeclarationReader {
      * F.narrow(bias, 2, 0, T)}) of a buffer, of a tensor computed from one, or of a local holding either; else null.
      */
     private ExpressionTree bufferCall(ExpressionTree e, CompilationUnitTree unit) {
+      return fieldCall(e, unit, false);
+    }
+
+    /**
+     * The receiver of {@code e} when it is a call of {@link #BUFFER_CALLS} of a tensor field of the model (a buffer when
+     * not {@code parameter}, else a parameter), of a tensor computed from one (a {@link TensorIr#region} of a parameter),
+     * or of a local holding either; else null.
+     */
+    private ExpressionTree fieldCall(ExpressionTree e, CompilationUnitTree unit, boolean parameter) {
       e = stripped(e);
       if (!(e instanceof MethodInvocationTree mi) || !(trees.getElement(TreePath.getPath(unit, mi)) instanceof ExecutableElement ex)
           || !BUFFER_CALLS.contains(ex.getSimpleName().toString())) {
@@ -2506,36 +2513,25 @@ public final class DeclarationReader {
       ExpressionTree receiver = owner.equals(TENSOR) && !ex.getModifiers().contains(Modifier.STATIC)
           && mi.getMethodSelect() instanceof MemberSelectTree ms ? ms.getExpression()
           : owner.equals(FUNCTIONS) && !mi.getArguments().isEmpty() ? mi.getArguments().get(0) : null;
-      return receiver != null && ofBuffer(receiver, unit) ? receiver : null;
-    }
-
-    /** The parameter field {@code e} slices or views ({@code pos.narrow(0, 0, T)}, a call of {@link #BUFFER_CALLS}), or null. */
-    private TensorIr slicedParameter(MethodInvocationTree mi, CompilationUnitTree unit) {
-      if (tensors == null || !(trees.getElement(TreePath.getPath(unit, mi)) instanceof ExecutableElement ex)
-          || !BUFFER_CALLS.contains(ex.getSimpleName().toString())) {
-        return null;
-      }
-      ExpressionTree receiver = ((TypeElement) ex.getEnclosingElement()).getQualifiedName().contentEquals(FUNCTIONS)
-          ? (mi.getArguments().isEmpty() ? null : mi.getArguments().get(0))
-          : mi.getMethodSelect() instanceof MemberSelectTree ms ? ms.getExpression() : null;
-      receiver = receiver == null ? null : stripped(receiver);
-      if (receiver instanceof IdentifierTree id && (locals.containsKey(id.getName().toString()) || unknown.contains(id.getName().toString()))) {
-        return null;
-      }
-      return (receiver instanceof IdentifierTree || receiver instanceof MemberSelectTree)
-          && trees.getElement(TreePath.getPath(unit, receiver)) instanceof VariableElement v && isTensorField(v)
-          && modelType != null && modelType.equals(v.getEnclosingElement()) && tensors.field(v) != null && tensors.field(v).isParameter()
-          ? tensors.field(v) : null;
+      return receiver != null && ofField(receiver, unit, parameter) ? receiver : null;
     }
 
     /** Whether {@code e} is a buffer of the model (or block), a tensor computed from one, or a local holding either. */
     private boolean ofBuffer(ExpressionTree e, CompilationUnitTree unit) {
+      return ofField(e, unit, false);
+    }
+
+    /**
+     * Whether {@code e} is a tensor field of the model (or block), a buffer when not {@code parameter} else a parameter, a
+     * tensor computed from one, or a local holding either.
+     */
+    private boolean ofField(ExpressionTree e, CompilationUnitTree unit, boolean parameter) {
       e = stripped(e);
       if (e instanceof IdentifierTree id) {
         String name = id.getName().toString();
         if (locals.containsKey(name)) {
           TensorIr t = tensors == null ? null : tensors.byValue(locals.get(name));
-          return t != null && !t.isParameter();
+          return t != null && t.isParameter() == parameter;
         }
         if (masks.containsKey(name) || unknown.contains(name) || stateForms.containsKey(name) || zeroLocals.containsKey(name)) {
           return false;
@@ -2545,9 +2541,10 @@ public final class DeclarationReader {
           || e instanceof MemberSelectTree ms && ms.getExpression() instanceof IdentifierTree t && t.getName().contentEquals("this");
       if (self) {
         return tensors != null && trees.getElement(TreePath.getPath(unit, e)) instanceof VariableElement v && isTensorField(v)
-            && modelType != null && modelType.equals(v.getEnclosingElement()) && tensors.field(v) != null && !tensors.field(v).isParameter();
+            && modelType != null && modelType.equals(v.getEnclosingElement()) && tensors.field(v) != null
+            && tensors.field(v).isParameter() == parameter;
       }
-      return bufferCall(e, unit) != null;
+      return fieldCall(e, unit, parameter) != null;
     }
 
     /**
@@ -2556,30 +2553,54 @@ public final class DeclarationReader {
      * calls when it changes ({@link TensorIr#derived}), read as a buffer is; its value, or null after an error.
      */
     private String derivedCall(MethodInvocationTree mi, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
-      Chain c = chain(mi, unit, fields, className);
+      Chain c = chain(mi, unit, fields, className, false);
       return c == null ? null : derive(c.of(), c.calls(), c.shape(), source(unit, mi)).value();
     }
 
-    /** A buffer (or a tensor computed from one) {@code of}, the eager calls after it and their shape. */
-    private record Chain(TensorIr of, String calls, int[] shape) {}
+    /**
+     * {@code pos.narrow(1, 0, T)} and the other {@link #BUFFER_CALLS} of a parameter with constant arguments, when the result
+     * is one contiguous run of the parameter's values: a {@link TensorIr#region} read in place, its gradient added to that
+     * run of the parameter's; its value, or null after an error ({@code PARAMETER_SLICE} for a slice that is not one run).
+     */
+    private String regionCall(MethodInvocationTree mi, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
+      Chain c = chain(mi, unit, fields, className, true);
+      if (c == null) {
+        return null;
+      }
+      if (c.offset() < 0) {
+        diagnostics.error(unit, mi, Message.PARAMETER_SLICE, mi, c.of().isDerived() || !c.calls().isEmpty()
+            ? "the parameter " + c.of().field() + c.calls() + " " + Shapes.toString(c.shape()) : c.of().describe());
+        return null;
+      }
+      TensorIr root = c.of().isDerived() ? tensors.byValue(TensorIr.valueName(c.of().derived().of())) : c.of();
+      String calls = (c.of().isDerived() ? c.of().derived().calls() : "") + c.calls();
+      return tensors.region(root, calls, c.offset(), c.shape(), source(unit, mi)).value();
+    }
 
     /**
-     * The chain of {@link #BUFFER_CALLS} {@code e} writes ({@code bias.narrow(2, 0, T).narrow(3, 0, T)}), the calls'
-     * constants folded, their shapes checked; null after an error. Nothing is registered for the calls before the last.
+     * A tensor field (or a tensor computed from one) {@code of}, the eager calls after it and their shape; for a parameter,
+     * where the result starts among its values when it is one contiguous run of them ({@link TensorIr#region}), else -1.
      */
-    private Chain chain(ExpressionTree e, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
-      ExpressionTree receiver = bufferCall(e, unit);
+    private record Chain(TensorIr of, String calls, int[] shape, int offset) {}
+
+    /**
+     * The chain of {@link #BUFFER_CALLS} {@code e} writes ({@code bias.narrow(2, 0, T).narrow(3, 0, T)}) on a buffer (on a
+     * parameter when {@code parameter}), the calls' constants folded, their shapes checked; null after an error. Nothing is
+     * registered for the calls before the last.
+     */
+    private Chain chain(ExpressionTree e, CompilationUnitTree unit, Map<String, LayerNode> fields, String className, boolean parameter) {
+      ExpressionTree receiver = fieldCall(e, unit, parameter);
       if (receiver == null) {
         String of = expression(e, unit, fields, className);
         TensorIr t = of == null ? null : tensors.byValue(of);
-        return t == null ? null : new Chain(t, "", t.shape());
+        return t == null ? null : new Chain(t, "", t.shape(), t.isDerived() ? t.derived().offset() : 0);
       }
       MethodInvocationTree mi = (MethodInvocationTree) stripped(e);
       String name = trees.getElement(TreePath.getPath(unit, mi)).getSimpleName().toString();
       boolean function = ((TypeElement) trees.getElement(TreePath.getPath(unit, mi)).getEnclosingElement()).getQualifiedName()
           .contentEquals(FUNCTIONS); // F.narrow(bias, 2, 0, T): the buffer first
       List<? extends ExpressionTree> rest = function ? mi.getArguments().subList(1, mi.getArguments().size()) : mi.getArguments();
-      Chain of = chain(receiver, unit, fields, className);
+      Chain of = chain(receiver, unit, fields, className, parameter);
       if (of == null) {
         return null;
       }
@@ -2603,12 +2624,45 @@ public final class DeclarationReader {
         int[] shape = calledShape(of.shape(), name, sizes);
         String method = name.equals("view") ? "reshape" : name;
         String call = call(method, sizes);
-        return new Chain(of.of(), of.calls() + call, shape);
+        return new Chain(of.of(), of.calls() + call, shape, of.offset() < 0 ? -1 : runStart(of.shape(), name, sizes, of.offset()));
       } catch (IllegalArgumentException ex) {
         diagnostics.error(unit, mi, Message.BUFFER_SLICE, mi, name, of.of().isDerived() || !of.calls().isEmpty()
-            ? "the buffer " + of.of().field() + of.calls() + " " + Shapes.toString(of.shape()) : of.of().describe(), ex.getMessage());
+            ? (of.of().isParameter() ? "the parameter " : "the buffer ") + of.of().field() + of.calls() + " "
+                + Shapes.toString(of.shape()) : of.of().describe(), ex.getMessage());
         return null;
       }
+    }
+
+    /**
+     * Where eager's {@code name(sizes)} of a contiguous run of values of {@code shape} starting at {@code offset} starts,
+     * when its result is again one contiguous run (a view, or a narrow or select of a dimension after only dimensions of
+     * size 1); else -1. The arguments were checked by {@link #calledShape}.
+     */
+    private static int runStart(int[] shape, String name, int[] sizes, int offset) {
+      if (!name.equals("narrow") && !name.equals("slice") && !name.equals("select")) {
+        return offset; // view, reshape, unsqueeze: the same values in the same order
+      }
+      int dim = sizes[0] < 0 ? sizes[0] + shape.length : sizes[0];
+      int start = sliceStart(shape[dim], name, sizes[1]);
+      for (int i = 0; i < dim; i++) {
+        if (shape[i] != 1) {
+          return -1;
+        }
+      }
+      int inner = 1;
+      for (int i = dim + 1; i < shape.length; i++) {
+        inner *= shape[i];
+      }
+      return offset + start * inner;
+    }
+
+    /**
+     * Where eager's {@code name} (narrow, slice or select) starts along a dimension of {@code size} given {@code start}:
+     * from the end when negative, and clamped to the dimension for a slice (Python's {@code x[start:end]}).
+     */
+    private static int sliceStart(int size, String name, int start) {
+      int from = start < 0 ? start + size : start;
+      return name.equals("slice") ? Math.min(size, Math.max(0, from)) : from;
     }
 
     /** The tensor computed from {@code t} (a buffer, or one computed from a buffer) by the further eager {@code call}. */
@@ -2656,15 +2710,14 @@ public final class DeclarationReader {
         }
         return out;
       }
-      int start, length;
+      int start = sliceStart(size, name, sizes[1]);
+      int length;
       if (name.equals("narrow")) {
-        start = sizes[1] < 0 ? sizes[1] + size : sizes[1];
         length = sizes[2];
         if (start < 0 || length < 0 || start + (long) length > size) {
           throw new IllegalArgumentException("start " + sizes[1] + " and length " + length + " exceed dimension " + dim + " of size " + size);
         }
       } else { // Python's x[start:end], the bounds clamped
-        start = Math.min(size, Math.max(0, sizes[1] < 0 ? sizes[1] + size : sizes[1]));
         int end = Math.min(size, Math.max(0, sizes[2] < 0 ? sizes[2] + size : sizes[2]));
         length = Math.max(0, end - start);
       }

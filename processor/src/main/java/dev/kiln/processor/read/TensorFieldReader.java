@@ -95,6 +95,15 @@ final class TensorFieldReader {
     return read.computeIfAbsent(t.field(), n -> Optional.of(t)).orElse(null);
   }
 
+  /**
+   * The run of the parameter {@code of}'s values at {@code offset} that forward reads through the eager {@code calls} ({@link
+   * TensorIr#region}: {@code pos.narrow(1, 0, T)}), the same one each time the same calls are written.
+   */
+  TensorIr region(TensorIr of, String calls, int offset, int[] shape, Source source) {
+    TensorIr t = TensorIr.region(of, calls, offset, shape, source);
+    return read.computeIfAbsent(t.field(), n -> Optional.of(t)).orElse(null);
+  }
+
   /** The tensor (a field, or one computed from a buffer) whose value is {@code value} ({@code this.bias}), or null. */
   TensorIr byValue(String value) {
     return read.values().stream().flatMap(Optional::stream).filter(t -> t.value().equals(value)).findFirst().orElse(null);
