@@ -114,7 +114,7 @@ public class CharGpt extends Module {
 
   @Override
   public Tensor forward(Tensor ids) {
-    Tensor pos = Tensor.labels(IntStream.range(0, S).toArray());            // pos = torch.arange(0, t)
+    Tensor pos = Tensor.labels(IntStream.range(0, S).toArray()).to(ids.device()); // torch.arange(0, t, device=device)
     Tensor x = wte.apply(ids).add(wpe.apply(pos));                          // [N, S, D] + [S, D]
     for (Block block : h) {                                                 // for block in self.transformer.h
       x = block.apply(x);

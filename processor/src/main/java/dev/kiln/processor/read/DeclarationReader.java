@@ -3087,8 +3087,23 @@ public final class DeclarationReader {
       if (isTensorMethod(mi, unit, true)) {
         return ms.getIdentifier().contentEquals("labels");
       }
+      if (isTensorMethod(mi, unit, false) && onDeviceOf(mi)) { // nanoGPT's torch.arange(0, t, device=device)
+        return isConstantIds(ms.getExpression(), unit);
+      }
       return isTensorMethod(mi, unit, false) && Set.of("view", "reshape", "unsqueeze").contains(ms.getIdentifier().toString())
           && isConstantIds(ms.getExpression(), unit);
+    }
+
+    /**
+     * Whether {@code mi} is {@code .to(t.device())}: the ids moved to another tensor's device, as a model that runs on
+     * CUDA in eager mode writes them. The compiled step places its ids on the model's device itself, so it reads the ids
+     * as they were.
+     */
+    private static boolean onDeviceOf(MethodInvocationTree mi) {
+      return mi.getMethodSelect() instanceof MemberSelectTree ms && ms.getIdentifier().contentEquals("to")
+          && mi.getArguments().size() == 1 && stripped(mi.getArguments().get(0)) instanceof MethodInvocationTree arg
+          && arg.getArguments().isEmpty() && arg.getMethodSelect() instanceof MemberSelectTree device
+          && device.getIdentifier().contentEquals("device");
     }
 
     /** {@code Tensor pos = Tensor.labels(...)}: the local holds the ids, read where an Embedding looks them up (checked there). */
@@ -3151,7 +3166,10 @@ public final class DeclarationReader {
         return ids == null ? null : new BuiltIds(ids, new int[] {ids.length}, mi.toString());
       }
       BuiltIds of = builtIds(((MemberSelectTree) mi.getMethodSelect()).getExpression(), unit, label);
-      List<Object> args = of == null ? null : constants(mi.getArguments(), label, name, unit);
+      if (of == null || onDeviceOf(mi)) { // the same ids on another device
+        return of == null ? null : new BuiltIds(of.ids(), of.shape(), of.text() + ".to(" + mi.getArguments().get(0) + ")");
+      }
+      List<Object> args = constants(mi.getArguments(), label, name, unit);
       if (args == null) {
         return null;
       }
