@@ -1073,7 +1073,7 @@ class ParityTest {
    * values and gradients (the states' flowing back into the encoder, the projections) eager mode's bit for bit.
    */
   @ParameterizedTest
-  @CsvSource({"Seq2SeqGru, 6:5", "Seq2SeqLstm, 6:5", "StateFromFeatures, 6:5", "SharedState, 6:5", "LayerStates, 6:5"})
+  @CsvSource({"Seq2SeqGru, 6:5", "Seq2SeqLstm, 6:5", "StateFromFeatures, 6:5", "SharedState, 6:5", "LayerStates, 6:5", "MixedStates, 6:5"})
   void initialStatesMatchEagerBitForBit(String model, String sampleShape) {
     matchesEagerBitForBit(model, sampleShape);
   }

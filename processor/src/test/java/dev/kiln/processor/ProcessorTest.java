@@ -1664,6 +1664,7 @@ class ProcessorTest {
         "    Tensor r = enc.forwardWithState(x, proj.apply(f).view(32, 2, 2).transpose(0, 1)).output();",
         "    Tensor s = enc.forwardWithState(x, proj.apply(f).view(-1, 2, 2).transpose(0, 2)).output();",
         "    Tensor t = enc.forwardWithState(x, proj.apply(f).view(-1, 2, 2).transpose(1, 0)).output();",
+        "    Tensor u = lstm.forwardWithState(x, proj.apply(f).unsqueeze(0), Tensor.zeros(2, x.size(0), 4)).output();",
         "    return fc.apply(f);",
         "  }",
         "}");
@@ -1694,7 +1695,10 @@ class ProcessorTest {
         + " reads").inFile(f).onLineContaining("Tensor s =");
     assertThat(c).hadErrorContaining("got (2, N, 2) from proj.apply(f).view(-1, 2, 2).transpose(1, 0)").inFile(f)
         .onLineContaining("Tensor t =");
-    assertEquals(12, c.errors().size(), c.errors().toString()); // (the LSTM's h0 and c0 each)
+    assertThat(c).hadErrorContaining("lstm.forwardWithState(x, proj.apply(f).unsqueeze(0), Tensor.zeros(2, x.size(0), 4)): expected"
+        + " c0 of shape (1, N, 4) (num_layers * D, N, hidden_size) for lstm: LSTM(8, 4, batch_first=True), got (2, N, 4) from"
+        + " Tensor.zeros(2, x.size(0), 4)").inFile(f).onLineContaining("Tensor u =");
+    assertEquals(13, c.errors().size(), c.errors().toString()); // (the LSTM's h0 and c0 each)
   }
 
   /** An LSTM given h0 alone, PyTorch's {@code lstm(x, h0)} where it wants {@code (h0, c0)}: javac's error, on the line. */

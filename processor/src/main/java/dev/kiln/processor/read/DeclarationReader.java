@@ -1878,21 +1878,31 @@ public final class DeclarationReader {
     /**
      * {@code layer.forwardWithState(x, h0 (, c0))} from initial states other than zeros: each state read ({@link
      * #stateValue}, {@code [N, L, D * H]}), LSTM's two joined ({@code [N, 2 L, D * H]}), and a step of the layer reading
-     * the input and them ({@link InitialStates}); null after an error (reported).
+     * the input and them ({@link InitialStates}); an LSTM's state given as zeros beside the other ({@code
+     * lstm.forwardWithState(x, enc.h(), Tensor.zeros(...))}, checked as {@link #zeroState}) is left out of the value,
+     * starting at zero ({@link InitialStates#only}). Null after an error (reported).
      */
     private States runFromStates(MethodInvocationTree call, String input, List<? extends ExpressionTree> given, boolean withStates,
         LayerIr layer, Recurrent.Spec spec, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
       List<String> states = new ArrayList<>();
+      int only = -1;
+      boolean read = true;
       for (int i = 0; i < given.size(); i++) { // (each read, each error reported)
-        states.add(stateValue(call, i == 0 ? "h0" : "c0", given.get(i), layer.path() + ": " + spec, spec, unit, fields, className));
+        String name = i == 0 ? "h0" : "c0", layerText = layer.path() + ": " + spec;
+        if (given.size() > 1 && isZeroState(given.get(i), unit)) { // zeros beside the other state: the layer's own start
+          read &= zeroState(call, name, given.get(i), layerText, spec, unit);
+          only = 1 - i;
+        } else {
+          states.add(stateValue(call, name, given.get(i), layerText, spec, unit, fields, className));
+        }
       }
-      if (input == null || states.contains(null)) {
+      if (input == null || !read || states.contains(null)) {
         return null;
       }
       Source where = source(unit, call);
       String init = states.size() == 1 ? states.get(0) : step(states, new Cat(1), null, call.toString(), where); // h0's rows, then c0's
       LastStates last = withStates ? new LastStates(spec) : null;
-      String value = step(List.of(input, init), new InitialStates(withStates ? last : spec), layer, call.toString(), where);
+      String value = step(List.of(input, init), new InitialStates(withStates ? last : spec, only), layer, call.toString(), where);
       return new States(value, last, layer);
     }
 
