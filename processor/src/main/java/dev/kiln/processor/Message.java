@@ -125,7 +125,8 @@ public enum Message {
   INITIAL_STATES("%1$s: %2$s is not an initial state a compiled forward reads: zeros (Tensor.zeros(num_layers * D,"
       + " x.size(0), hidden_size), as PyTorch's tutorials write h0 and c0, or none: %3$s.forwardWithState(x)), another"
       + " run's last states whole (enc.h(), enc.c()), or a value [N, H] as PyTorch's [1, N, H] (h.unsqueeze(0),"
-      + " h.view(1, -1, H)), element-wise tanh, relu or sigmoid of those; leave out @Model to pass others eagerly"),
+      + " h.view(1, -1, H)) or [N, L * H] as [L, N, H] (f.view(-1, L, H).transpose(0, 1)), element-wise tanh, relu or"
+      + " sigmoid of those; leave out @Model to pass others eagerly"),
   STATE_SHAPE("%1$s: expected %2$s of shape %3$s (num_layers * D, N, hidden_size) for %4$s, got %5$s from %6$s"
       + " (PyTorch's \"Expected hidden size %3$s, got %5$s\")"),
   STATE_BATCH("%1$s: the batch size of %2$s is a constant, %3$s, but a compiled model's batch varies: write %4$s.size(0),"

@@ -82,6 +82,8 @@ class CudaCompiledTest {
     "Seq2SeqGru, 6:5",
     "Seq2SeqLstm, 6:5",
     "StateFromFeatures, 6:5",
+    "LayerStates, 6:5",
+    "MixedStates, 6:5",
     "SharedState, 6:5",
     "FieldProducts, 6:8",
     "TokenMixer, 6:8",

@@ -1069,11 +1069,13 @@ class ParityTest {
    * Recurrent layers started from initial states other than zeros: a GRU encoder's h_n starting a GRU decoder
    * (seq2seq), a bidirectional LSTM encoder's h_n and c_n starting a two-layer LSTM decoder whose own c_n is read, and
    * states computed from activations (a Linear of the sequence's mean viewed as [1, N, H] and tanh'd, two unsqueezed),
-   * one such state held in a local and read by two layers (its projection run once, its gradient both layers'):
-   * values and gradients (the states' flowing back into the encoder, the projections) eager mode's bit for bit.
+   * one such state held in a local and read by two layers (its projection run once, its gradient both layers'), states
+   * of several layers built by hand ({@code proj.apply(f).view(-1, L, H).transpose(0, 1)}), and an LSTM given one state
+   * and zeros or null for the other: values and gradients (the states' flowing back into the encoder, the projections)
+   * eager mode's bit for bit.
    */
   @ParameterizedTest
-  @CsvSource({"Seq2SeqGru, 6:5", "Seq2SeqLstm, 6:5", "StateFromFeatures, 6:5", "SharedState, 6:5"})
+  @CsvSource({"Seq2SeqGru, 6:5", "Seq2SeqLstm, 6:5", "StateFromFeatures, 6:5", "SharedState, 6:5", "LayerStates, 6:5", "MixedStates, 6:5"})
   void initialStatesMatchEagerBitForBit(String model, String sampleShape) {
     matchesEagerBitForBit(model, sampleShape);
   }

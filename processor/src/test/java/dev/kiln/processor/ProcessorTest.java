@@ -1448,7 +1448,8 @@ class ProcessorTest {
     assertThat(c).hadErrorContaining(String.format("lstm.forwardWithState(x, x, x): x is not an initial state a compiled forward reads: zeros (Tensor.zeros(num_layers * D,"
         + " x.size(0), hidden_size), as PyTorch's tutorials write h0 and c0, or none: %s.forwardWithState(x)), another"
         + " run's last states whole (enc.h(), enc.c()), or a value [N, H] as PyTorch's [1, N, H] (h.unsqueeze(0),"
-        + " h.view(1, -1, H)), element-wise tanh, relu or sigmoid of those; leave out @Model to pass others eagerly", "lstm"))
+        + " h.view(1, -1, H)) or [N, L * H] as [L, N, H] (f.view(-1, L, H).transpose(0, 1)), element-wise tanh, relu or"
+        + " sigmoid of those; leave out @Model to pass others eagerly", "lstm"))
         .inFile(f).onLineContaining("Tensor c =");
     assertThat(c).hadErrorContaining("rnn.apply(x).select(0, -1): select(0, -1) cannot take [N, 6, 5]: dimension 0 is the"
         + " batch, which a compiled forward keeps; select a dimension after it, from rnn.apply(x)")
@@ -1620,7 +1621,8 @@ class ProcessorTest {
     String notZeros = "%s is not an initial state a compiled forward reads: zeros (Tensor.zeros(num_layers * D,"
         + " x.size(0), hidden_size), as PyTorch's tutorials write h0 and c0, or none: %s.forwardWithState(x)), another"
         + " run's last states whole (enc.h(), enc.c()), or a value [N, H] as PyTorch's [1, N, H] (h.unsqueeze(0),"
-        + " h.view(1, -1, H)), element-wise tanh, relu or sigmoid of those; leave out @Model to pass others eagerly";
+        + " h.view(1, -1, H)) or [N, L * H] as [L, N, H] (f.view(-1, L, H).transpose(0, 1)), element-wise tanh, relu or"
+        + " sigmoid of those; leave out @Model to pass others eagerly";
     assertThat(c).hadErrorContaining(String.format(notZeros, "Tensor.ones(1, x.size(0), 4)", "gru")).inFile(f)
         .onLineContaining("Tensor g =");
     assertThat(c).hadErrorContaining(String.format(notZeros, "start", "gru")).inFile(f).onLineContaining("Tensor k =");
@@ -1658,6 +1660,11 @@ class ProcessorTest {
         "    Tensor k = lstm.forwardWithState(x, e.h(), e.c()).output();",
         "    Tensor m = one.forwardWithState(x, x.unsqueeze(0).tanh()).output();",
         "    Tensor p = one.forwardWithState(x, f.add(1)).output();",
+        "    Tensor q = enc.forwardWithState(x, proj.apply(f).view(-1, 1, 4).transpose(0, 1)).output();",
+        "    Tensor r = enc.forwardWithState(x, proj.apply(f).view(32, 2, 2).transpose(0, 1)).output();",
+        "    Tensor s = enc.forwardWithState(x, proj.apply(f).view(-1, 2, 2).transpose(0, 2)).output();",
+        "    Tensor t = enc.forwardWithState(x, proj.apply(f).view(-1, 2, 2).transpose(1, 0)).output();",
+        "    Tensor u = lstm.forwardWithState(x, proj.apply(f).unsqueeze(0), Tensor.zeros(2, x.size(0), 4)).output();",
         "    return fc.apply(f);",
         "  }",
         "}");
@@ -1679,7 +1686,19 @@ class ProcessorTest {
         + " reads").inFile(f).onLineContaining("Tensor p =");
     assertThat(c).hadErrorContaining("lstm.forwardWithState(x, e.h(), e.c()): expected h0 of shape (1, N, 4)").inFile(f)
         .onLineContaining("Tensor k =");
-    assertEquals(8, c.errors().size(), c.errors().toString()); // (the LSTM's h0 and c0 each)
+    assertThat(c).hadErrorContaining(String.format(shape, "enc.forwardWithState(x, proj.apply(f).view(-1, 1, 4).transpose(0, 1))",
+        "(2, N, 4)", "enc: GRU(8, 4, num_layers=2, batch_first=True)", "(1, N, 4)", "proj.apply(f).view(-1, 1, 4).transpose(0, 1)",
+        "(2, N, 4)", "(1, N, 4)")).inFile(f).onLineContaining("Tensor q =");
+    assertThat(c).hadErrorContaining("the batch size of h0 is a constant, 32, but a compiled model's batch varies")
+        .inFile(f).onLineContaining("Tensor r =");
+    assertThat(c).hadErrorContaining("proj.apply(f).view(-1, 2, 2).transpose(0, 2) is not an initial state a compiled forward"
+        + " reads").inFile(f).onLineContaining("Tensor s =");
+    assertThat(c).hadErrorContaining("got (2, N, 2) from proj.apply(f).view(-1, 2, 2).transpose(1, 0)").inFile(f)
+        .onLineContaining("Tensor t =");
+    assertThat(c).hadErrorContaining("lstm.forwardWithState(x, proj.apply(f).unsqueeze(0), Tensor.zeros(2, x.size(0), 4)): expected"
+        + " c0 of shape (1, N, 4) (num_layers * D, N, hidden_size) for lstm: LSTM(8, 4, batch_first=True), got (2, N, 4) from"
+        + " Tensor.zeros(2, x.size(0), 4)").inFile(f).onLineContaining("Tensor u =");
+    assertEquals(13, c.errors().size(), c.errors().toString()); // (the LSTM's h0 and c0 each)
   }
 
   /** An LSTM given h0 alone, PyTorch's {@code lstm(x, h0)} where it wants {@code (h0, c0)}: javac's error, on the line. */

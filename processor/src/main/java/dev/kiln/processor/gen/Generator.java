@@ -47,6 +47,7 @@ import dev.kiln.processor.ir.Narrow;
 import dev.kiln.processor.ir.ConstantIds;
 import dev.kiln.processor.ir.Cosine;
 import dev.kiln.processor.ir.IndexMap;
+import dev.kiln.processor.ir.InitialStates;
 import dev.kiln.processor.ir.LineOp;
 import dev.kiln.processor.ir.Normalize;
 import dev.kiln.processor.ir.Tile;
@@ -635,6 +636,16 @@ public final class Generator {
     String array = isInput(st) ? inputGradient(st) : i > 0 ? "dIn" + i + "_1" : "p.d" + st;
     grads.put(st, new Ref(array, "0", true));
     return ", " + array + ", 0, " + accumulating.contains(i + ":1");
+  }
+
+  /**
+   * A recurrent step given one initial state and zeros for the other ({@link InitialStates#only}): its stack reads that
+   * one alone ({@code RecurrentStack.onlyInitial}).
+   */
+  private static void onlyInitial(MethodSpec.Builder ctor, Kernel k, int j) {
+    if (k.spec() instanceof InitialStates s && s.only() >= 0) {
+      ctor.addStatement("this.rnn$L.onlyInitial($L)", j, s.only());
+    }
   }
 
   /** Whether a step is a recurrent layer with dropout between its layers (in training). */
@@ -1550,15 +1561,20 @@ public final class Generator {
       return;
     }
     String states = in;
-    if (init != null) { // h0 (and c0) [L * D, N, H] on the tape, out of the value holding them
+    if (init != null) { // h0 (and c0) [L * D, N, H] on the tape, out of the value holding them (null for zeros)
       Recurrent.Spec r = k.recurrent();
-      b.addStatement("$T $LH0 = $T.initialState($L, false, $L, $L, $L)", TENSOR, out, CUDA_COMPILED, init, r.numLayers(), r.directions(),
-          r.hiddenSize());
-      states = in + ", " + out + "H0";
-      if (r.mode().equals("LSTM")) {
-        b.addStatement("$T $LC0 = $T.initialState($L, true, $L, $L, $L)", TENSOR, out, CUDA_COMPILED, init, r.numLayers(),
+      int only = ((InitialStates) k.spec()).only();
+      if (only != 1) {
+        b.addStatement("$T $LH0 = $T.initialState($L, false, $L, $L, $L)", TENSOR, out, CUDA_COMPILED, init, r.numLayers(),
             r.directions(), r.hiddenSize());
-        states += ", " + out + "C0";
+      }
+      states = in + ", " + (only == 1 ? "null" : out + "H0");
+      if (r.mode().equals("LSTM")) {
+        if (only != 0) {
+          b.addStatement("$T $LC0 = $T.initialState($L, true, $L, $L, $L)", TENSOR, out, CUDA_COMPILED, init, r.numLayers(),
+              r.directions(), r.hiddenSize());
+        }
+        states += ", " + (only == 0 ? "null" : out + "C0");
       }
     }
     if (!k.lastStates()) {
@@ -2692,6 +2708,7 @@ public final class Generator {
           ctor.addStatement("this.rnn$L = new $T($T.$L, n, $L, $L, $L, $L, $L, $L, $L$L)", j, RECURRENT_STACK, RECURRENT_MODE, r.mode(),
               in[1], r.inputSize(), r.hiddenSize(), r.numLayers(), r.bidirectional(), r.bias(), r.dropout(),
               k.lastStates() ? ", true /* the last states after the output */" : "");
+          onlyInitial(ctor, k, j);
         }
         case DROPOUT -> {
           t.addField(FLOATS, "mask" + j, Modifier.FINAL);

@@ -12,9 +12,19 @@ import dev.kiln.dsl.ShapeException;
  * they are. Its value is {@code run}'s: the output alone ({@code Recurrent.Spec}) or with the last states after it
  * ({@link LastStates}).
  *
+ * An LSTM given one state and zeros for the other ({@code lstm.forwardWithState(x, enc.h(), c0)}, {@code c0} zeros or
+ * null) reads a value holding that one alone, {@code [N, L, D * H]} ({@code only}), the other starting at zero as in eager
+ * mode.
+ *
  * @param run the layer's spec, or {@link LastStates} of it
+ * @param only the one state the value holds (0 h, 1 LSTM's c), the other zeros; -1 when it holds all of the layer's
  */
-public record InitialStates(LayerSpec run) implements LayerSpec {
+public record InitialStates(LayerSpec run, int only) implements LayerSpec {
+  /** A layer run from all its initial states. */
+  public InitialStates(LayerSpec run) {
+    this(run, -1);
+  }
+
   /** The recurrent layer's spec. */
   public Recurrent.Spec layer() {
     return run instanceof LastStates s ? s.layer() : (Recurrent.Spec) run;
@@ -28,7 +38,7 @@ public record InitialStates(LayerSpec run) implements LayerSpec {
   /** The shape of the value holding the initial states: {@code [N, L (+ L), D * H]}. */
   public int[] statesShape() {
     Recurrent.Spec r = layer();
-    return new int[] {-1, r.numLayers() * (r.mode().equals("LSTM") ? 2 : 1), r.directions() * r.hiddenSize()};
+    return new int[] {-1, r.numLayers() * (r.mode().equals("LSTM") && only < 0 ? 2 : 1), r.directions() * r.hiddenSize()};
   }
 
   @Override
@@ -38,7 +48,7 @@ public record InitialStates(LayerSpec run) implements LayerSpec {
 
   @Override
   public String toString() {
-    return run + " from its initial states";
+    return run + (only < 0 ? " from its initial states" : only == 0 ? " from its initial h (c zeros)" : " from its initial c (h zeros)");
   }
 
   /** How a value written as an initial state reads as PyTorch's {@code [count, N, H]}. */

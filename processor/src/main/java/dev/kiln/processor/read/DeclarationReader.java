@@ -1854,27 +1854,55 @@ public final class DeclarationReader {
       List<? extends ExpressionTree> args = mi.getArguments();
       return STATE_MAPS.contains(name) && args.isEmpty() ? isStateForm(ms.getExpression(), unit)
           : name.equals("unsqueeze") ? args.size() == 1 && Integer.valueOf(0).equals(foldOrNull(args.get(0), unit))
+          : name.equals("transpose") ? layersView(mi, unit) != null
           : (name.equals("view") || name.equals("reshape")) && args.size() == 3 && Integer.valueOf(1).equals(foldOrNull(args.get(0), unit));
+    }
+
+    /**
+     * The view of {@code t} when {@code t} is a state of several layers built by hand, {@code v.view(N, L * D, H).transpose(0,
+     * 1)} (or {@code reshape}, the batch as {@code -1}, {@code x.size(0)} or an {@code int} local): PyTorch's {@code [L * D, N,
+     * H]}, each sample's {@code [L * D, H]} in order, as the value holding states has them; else null.
+     */
+    private MethodInvocationTree layersView(MethodInvocationTree t, CompilationUnitTree unit) {
+      List<? extends ExpressionTree> args = t.getArguments();
+      if (args.size() != 2 || !(foldOrNull(args.get(0), unit) instanceof Integer a) || !(foldOrNull(args.get(1), unit) instanceof Integer b)
+          || !(a == 0 && b == 1 || a == 1 && b == 0) || !isTensorMethod(t, unit, false)) {
+        return null;
+      }
+      ExpressionTree inner = stripped(((MemberSelectTree) t.getMethodSelect()).getExpression());
+      return inner instanceof MethodInvocationTree v && v.getMethodSelect() instanceof MemberSelectTree vs
+          && (vs.getIdentifier().contentEquals("view") || vs.getIdentifier().contentEquals("reshape")) && v.getArguments().size() == 3
+          && isTensorMethod(v, unit, false) ? v : null;
     }
 
     /**
      * {@code layer.forwardWithState(x, h0 (, c0))} from initial states other than zeros: each state read ({@link
      * #stateValue}, {@code [N, L, D * H]}), LSTM's two joined ({@code [N, 2 L, D * H]}), and a step of the layer reading
-     * the input and them ({@link InitialStates}); null after an error (reported).
+     * the input and them ({@link InitialStates}); an LSTM's state given as zeros beside the other ({@code
+     * lstm.forwardWithState(x, enc.h(), Tensor.zeros(...))}, checked as {@link #zeroState}) is left out of the value,
+     * starting at zero ({@link InitialStates#only}). Null after an error (reported).
      */
     private States runFromStates(MethodInvocationTree call, String input, List<? extends ExpressionTree> given, boolean withStates,
         LayerIr layer, Recurrent.Spec spec, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
       List<String> states = new ArrayList<>();
+      int only = -1;
+      boolean read = true;
       for (int i = 0; i < given.size(); i++) { // (each read, each error reported)
-        states.add(stateValue(call, i == 0 ? "h0" : "c0", given.get(i), layer.path() + ": " + spec, spec, unit, fields, className));
+        String name = i == 0 ? "h0" : "c0", layerText = layer.path() + ": " + spec;
+        if (given.size() > 1 && isZeroState(given.get(i), unit)) { // zeros beside the other state: the layer's own start
+          read &= zeroState(call, name, given.get(i), layerText, spec, unit);
+          only = 1 - i;
+        } else {
+          states.add(stateValue(call, name, given.get(i), layerText, spec, unit, fields, className));
+        }
       }
-      if (input == null || states.contains(null)) {
+      if (input == null || !read || states.contains(null)) {
         return null;
       }
       Source where = source(unit, call);
       String init = states.size() == 1 ? states.get(0) : step(states, new Cat(1), null, call.toString(), where); // h0's rows, then c0's
       LastStates last = withStates ? new LastStates(spec) : null;
-      String value = step(List.of(input, init), new InitialStates(withStates ? last : spec), layer, call.toString(), where);
+      String value = step(List.of(input, init), new InitialStates(withStates ? last : spec, only), layer, call.toString(), where);
       return new States(value, last, layer);
     }
 
@@ -1959,20 +1987,32 @@ public final class DeclarationReader {
             where);
         return new HeldState(value, InitialStates.Form.LAST, run.spec().states(), -1, null, e.toString());
       }
+      MethodInvocationTree layers = method.equals("transpose") ? layersView(mi, unit) : null; // v.view(N, L, H).transpose(0, 1)
+      if (layers != null) {
+        mi = layers;
+        select = (MemberSelectTree) mi.getMethodSelect();
+      }
       boolean view = !method.equals("unsqueeze"); // v.unsqueeze(0), v.view(1, -1, H)
-      int hidden = -1;
+      int hidden = -1, count = 1;
       if (view) {
-        Object h = foldOrNull(mi.getArguments().get(2), unit);
-        if (!(h instanceof Integer)) {
-          diagnostics.error(unit, mi.getArguments().get(2), Message.UNSUPPORTED_EXPRESSION, methodName, "a hidden size that is not a"
-              + " constant, " + mi.getArguments().get(2));
+        hidden = constantSize(mi.getArguments().get(2), "a hidden size", unit);
+        count = layers == null ? 1 : constantSize(mi.getArguments().get(1), "a number of layers", unit);
+        if (hidden < 0 || count < 0) {
           return null;
         }
-        hidden = (Integer) h;
       }
       String value = expression(select.getExpression(), unit, fields, className);
-      return value == null ? null : new HeldState(value, view ? InitialStates.Form.VIEW : InitialStates.Form.UNSQUEEZE, 1, hidden,
-          view ? mi.getArguments().get(1) : null, e.toString());
+      return value == null ? null : new HeldState(value, view ? InitialStates.Form.VIEW : InitialStates.Form.UNSQUEEZE, count, hidden,
+          view ? mi.getArguments().get(layers == null ? 1 : 0) : null, e.toString());
+    }
+
+    /** The constant size {@code e} of a state's view ({@code what}, for the message), or -1 after an error (reported). */
+    private int constantSize(ExpressionTree e, String what, CompilationUnitTree unit) {
+      if (foldOrNull(e, unit) instanceof Integer size) {
+        return size;
+      }
+      diagnostics.error(unit, e, Message.UNSUPPORTED_EXPRESSION, methodName, what + " that is not a constant, " + e);
+      return -1;
     }
 
     // ------------------------------------------------------ a recurrent layer's zero initial states

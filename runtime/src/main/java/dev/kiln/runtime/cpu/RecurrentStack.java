@@ -65,6 +65,8 @@ public final class RecurrentStack {
   private boolean dropped;
   /** Per layer direction: its initial states {@code [N, H]} (h, then LSTM's c), gathered from the value that holds them. */
   private final float[][][] initial;
+  /** The one state the value of initial states holds (0 h, 1 LSTM's c), the other starting at zero; -1 when it holds all. */
+  private int onlyInitial = -1;
 
   /**
    * @param mode the cell
@@ -112,6 +114,28 @@ public final class RecurrentStack {
     masks = new float[layers][];
     batchFirst = lastStates ? new float[rows * width] : null;
     initial = new float[layers * directions][mode.states][batch * hidden];
+  }
+
+  /**
+   * Makes the value of initial states hold only state {@code state} ({@code [N, L, D * H]}: 0 h, 1 LSTM's c), the other
+   * starting at zero, as eager mode's null or zeros for it ({@code lstm.forwardWithState(x, h0, null)}); this stack.
+   */
+  public RecurrentStack onlyInitial(int state) {
+    if (state < 0 || state >= mode.states) {
+      throw new IllegalArgumentException("recurrent: no initial state " + state + " in " + mode);
+    }
+    onlyInitial = state;
+    return this;
+  }
+
+  /** Whether the value of initial states holds state {@code s} (0 h, 1 LSTM's c). */
+  private boolean holdsInitial(int s) {
+    return onlyInitial < 0 || onlyInitial == s;
+  }
+
+  /** Where a sample's initial state {@code s} of layer direction {@code k} starts in the value holding the initial states. */
+  private int givenAt(int k, int s) {
+    return initialAt(k, onlyInitial < 0 ? s : 0);
   }
 
   /** Values per sample of the stack's value: the output's {@code S * D * H}, and with last states each state's {@code L * D * H}. */
@@ -162,10 +186,13 @@ public final class RecurrentStack {
         }
         if (init != null) { // this layer direction's initial states, each sample's [H] out of its rows
           for (int st = 0; st < mode.states; st++) {
-            MathKernels.copyRows(initial[k][st], 0, hidden, init, initOff + initialAt(k, st), initialPerSample(), hidden, batch);
+            if (holdsInitial(st)) {
+              MathKernels.copyRows(initial[k][st], 0, hidden, init, initOff + givenAt(k, st), initialPerSample(), hidden, batch);
+            }
           }
         }
-        float[] h0 = init == null ? null : initial[k][0], c0 = init == null || mode.states < 2 ? null : initial[k][1];
+        float[] h0 = init == null || !holdsInitial(0) ? null : initial[k][0];
+        float[] c0 = init == null || mode.states < 2 || !holdsInitial(1) ? null : initial[k][1];
         saved[k] = RecurrentKernels.forward(mode, steps, batch, hidden, d == 1, proj, 0, h0, 0, c0, 0, wHh,
             bHh == null ? null : bHh.readBuffer(), bHh == null ? 0 : bHh.offset(), states[k], keep);
         // the hidden states side by side: [S, N, D * H]
@@ -208,9 +235,9 @@ public final class RecurrentStack {
     return (s * layers + k / directions) * directions * hidden + k % directions * hidden;
   }
 
-  /** Values per sample of the value holding the initial states: {@code L (+ L) * D * H}. */
+  /** Values per sample of the value holding the initial states: {@code L (+ L) * D * H} (L when it holds one, {@link #onlyInitial}). */
   public int initialPerSample() {
-    return mode.states * layers * directions * hidden;
+    return (onlyInitial < 0 ? mode.states : 1) * layers * directions * hidden;
   }
 
   /**
@@ -277,8 +304,8 @@ public final class RecurrentStack {
             dInitial[0], mode.states < 2 ? null : dInitial[1], gHh == null ? null : dwHh, gbHh == null ? null : dbHh);
         if (dInit != null) { // each sample's rows of the initial states' gradient
           for (int st = 0; st < mode.states; st++) {
-            for (int n = 0; n < batch; n++) {
-              int at = dInitOff + n * initialPerSample() + initialAt(k, st);
+            for (int n = 0; n < batch && holdsInitial(st); n++) {
+              int at = dInitOff + n * initialPerSample() + givenAt(k, st);
               if (accumulateInit) {
                 CpuKernels.accumulate(dInit, at, initial[k][st], n * hidden, hidden);
               } else {
