@@ -723,6 +723,7 @@ class ParityTest {
     "WhereBroadcasts, test.WhereBroadcasts, test.KilnWhereBroadcasts, 4:8, 3",
     "SlicedParameters, test.SlicedParameters, test.KilnSlicedParameters, 6:8, 3",
     "BufferThresholds, test.BufferThresholds, test.KilnBufferThresholds, 6:8, 3",
+    "FieldArithmetic, test.FieldArithmetic, test.KilnFieldArithmetic, 6:8, 3",
   })
   void compiledMatchesEager(String source, String eagerName, String compiledName, String sampleShape, int classes) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(source));
@@ -1113,6 +1114,19 @@ class ParityTest {
       used += Math.abs(wpe[i]);
     }
     assertTrue(used > 0, "the positions' rows got no gradient");
+  }
+
+  /**
+   * Tensor fields repeated over the batch (parameters {@code [D]}, {@code [T, D]}, {@code [1, T, D]}, sliced or whole, by
+   * add, sub on either side, mul, div, a fused ReLU, a product): outputs and every gradient eager mode's bit for bit, the
+   * gradient of a suffix field summed in float row by row as eager's broadcast sums it ({@code sumRowsBackward}), one of
+   * {@code [1, T, D]} in double as eager's repeated kernels; with them the models whose blocks hold such fields (position
+   * tables, causal masks, gains, prototypes, a buffer compared).
+   */
+  @ParameterizedTest
+  @CsvSource({"FieldArithmetic, 6:8", "SlicedParameters, 6:8", "FieldProducts, 6:8", "PositionTable, 6:8", "Blocks, 6:8", "CausalBlock, 6:8", "FusedQkvBlock, 6:8", "TokenMixer, 6:8", "TransposedRows, 8:6", "BufferThresholds, 6:8", "CosinePrototypes, 6"})
+  void tensorFieldGradientsMatchEagerBitForBit(String model, String sampleShape) {
+    matchesEagerBitForBit(model, sampleShape);
   }
 
   /**

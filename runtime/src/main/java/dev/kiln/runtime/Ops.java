@@ -843,7 +843,7 @@ public final class Ops {
     }
     int n = small.numel();
     float[] out = new float[n];
-    CpuKernels.biasGradient(out, 0, g.readBuffer(), g.offset(), repeats, n, false);
+    CpuKernels.sumRowsBackward(out, 0, g.readBuffer(), g.offset(), null, 0, null, 0, repeats, n, 1f, false);
     return Tensor.wrap(out, small.shape());
   }
 
@@ -949,13 +949,9 @@ public final class Ops {
           }
           da = Tensor.gradient(d, a.shape());
         }
-        if (needsGrad(1)) {
+        if (needsGrad(1)) { // (a compiled model's tensor field's kernel: the same bits)
           float[] d = new float[n];
-          for (int r = 0; r < repeats; r++) {
-            for (int j = 0; j < n; j++) {
-              d[j] += gd[go + r * n + j] * ad[ao + r * n + j];
-            }
-          }
+          CpuKernels.sumRowsBackward(d, 0, gd, go, null, 0, ad, ao, repeats, n, 1f, false);
           db = Tensor.gradient(d, b.shape());
         }
         return new Tensor[] {da, db};
@@ -3450,8 +3446,7 @@ public final class Ops {
           if (db != null && bFull) {
             ArithmeticKernels.subtrahendBackward(db, 0, gd, go, n, false);
           } else if (db != null && suffix) { // -(the sum): the same float as the sum of the negated terms
-            CpuKernels.biasGradient(db, 0, gd, go, size, inner, false);
-            CpuKernels.scale(db, 0, db, 0, inner, -1f, false);
+            CpuKernels.sumRowsBackward(db, 0, gd, go, null, 0, null, 0, size, inner, -1f, false);
           } else if (db != null) {
             ArithmeticKernels.subtrahendSumBackward(db, 0, gd, go, outer, size, inner, false);
           }

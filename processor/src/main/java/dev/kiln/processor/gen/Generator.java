@@ -2089,6 +2089,23 @@ public final class Generator {
     return "1, " + (repeats == 1 ? "n" : "n * " + repeats) + ", " + k.outPerSample() / repeats;
   }
 
+  /**
+   * Whether a tensor field repeated over the batch has a suffix of the value's shape ({@code [S, D]} or {@code [D]} over
+   * {@code [N, S, D]}, not {@code [1, S, D]}): eager mode's add, sub and mul then sum its gradient in float row by row
+   * ({@code CpuKernels.sumRowsBackward}), a field with the batch's dimension in double ({@code sumRepeatedBackward}).
+   */
+  private static boolean fieldIsSuffix(Kernel k) {
+    int[] value = k.outShape(), field = k.inShapes().get(1);
+    return field.length < value.length
+        && Arrays.equals(field, Arrays.copyOfRange(value, value.length - field.length, value.length));
+  }
+
+  /** A tensor field's rows as {@code sumRowsBackward} takes them: {@code n * 6, 8} for {@code [D]} over {@code [N, 6, D]}. */
+  private static String fieldRowArgs(Kernel k) {
+    int repeats = Repeat.fieldRepeats(k.outShape(), k.inShapes().get(1));
+    return (repeats == 1 ? "n" : "n * " + repeats) + ", " + k.outPerSample() / repeats;
+  }
+
   /** The rows a product by a tensor field multiplies, as generated code: {@code n}, or {@code n * 6} for {@code [N, 6, D]}. */
   private static String fieldRows(Kernel k) {
     return k.product().m() == 1 ? "n" : "n * " + k.product().m();
@@ -2316,6 +2333,13 @@ public final class Generator {
               fieldRows(k), m.alpha(), x.array, x.offset, m.k(), d.array, d.offset, m.n(),
               field.isRegion() ? local + ", " + gradOffset(field) : local, m.n())
           .endControlFlow();
+      return;
+    }
+    if (k.kind() != Kernel.Kind.DIV && fieldIsSuffix(k)) { // [S, D] or [D]: eager's float sums of a suffix operand
+      boolean negated = k.kind() == Kernel.Kind.SUB && !k.swapped(); // the field is the right operand of a sub
+      b.addStatement("$T.sumRowsBackward($T.gradBuffer($L, $L), $L, $L, $L, $L, $L, $L, $L, $L, $Lf, true)", KERNELS, COMPILED,
+          f, recordedNeed(f), gradOffset(field), d.array, d.offset, k.relu() ? out.array : "null", k.relu() ? out.offset : "0",
+          other != null ? other.array : "null", other != null ? other.offset : "0", fieldRowArgs(k), negated ? -1 : 1);
       return;
     }
     if (k.kind() == Kernel.Kind.SUB || k.kind() == Kernel.Kind.DIV) {

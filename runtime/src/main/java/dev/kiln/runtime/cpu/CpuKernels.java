@@ -333,6 +333,52 @@ public final class CpuKernels {
     });
   }
 
+  /**
+   * The gradient of an operand whose shape is a suffix of the other's ({@code [S, D]} or {@code [D]} over {@code [N, S,
+   * D]}, a bias row over a matrix): {@code dst[j] (+)= sign * sum over r of d[r, j]} over {@code rows x cols}, each term
+   * masked by a fused ReLU's output {@code y > 0} (y null: none) and times {@code other} (a mul's other operand; null
+   * for an add or a sub). Each column summed in float from 0 in the order of r, as eager mode's broadcast add, sub and
+   * mul sum it (and PyTorch's); the finished sum is added to {@code dst} when {@code accumulate} (as a gradient is added
+   * to a parameter's), never summed onto it. One kernel for eager mode and compiled models' tensor fields, so both give
+   * the same bits. {@code sign} is 1 or -1 (a sub's right operand: the sum negated, the same float as the sum of the
+   * negated terms). Nothing when {@code dst} is null.
+   */
+  public static void sumRowsBackward(float[] dst, int dstOff, float[] d, int dOff, float[] y, int yOff, float[] other,
+      int oOff, int rows, int cols, float sign, boolean accumulate) {
+    if (dst == null) {
+      return;
+    }
+    // columns shared among the cores (each sum still runs over the rows in order: the split changes no bits); each row
+    // through a scratch, so the adding loop has one index, which C2 in JDK 17 vectorises (as biasGradient)
+    Parallel.forRange(cols, 2L * rows * cols, (part, from, to) -> {
+      int len = to - from;
+      float[] sum = new float[len], row = new float[len], by = y != null || other != null ? new float[len] : null;
+      for (int r = 0; r < rows; r++) {
+        int at = r * cols + from;
+        System.arraycopy(d, dOff + at, row, 0, len);
+        if (y != null) {
+          System.arraycopy(y, yOff + at, by, 0, len);
+          for (int j = 0; j < len; j++) {
+            row[j] = passIfPositive(row[j], by[j]);
+          }
+        }
+        if (other != null) {
+          System.arraycopy(other, oOff + at, by, 0, len);
+          for (int j = 0; j < len; j++) {
+            row[j] *= by[j]; // the float product, as eager's
+          }
+        }
+        for (int j = 0; j < len; j++) {
+          sum[j] += row[j];
+        }
+      }
+      for (int j = 0; j < len; j++) {
+        float v = sign * sum[j];
+        dst[dstOff + from + j] = accumulate ? dst[dstOff + from + j] + v : v;
+      }
+    });
+  }
+
   /** One term of {@link #sumRepeatedBackward}: {@code d}, masked by {@code y > 0}, times {@code other}, where given. */
   private static float term(float[] d, int dOff, float[] y, int yOff, float[] other, int oOff, int r) {
     float g = y == null ? d[dOff + r] : passIfPositive(d[dOff + r], y[yOff + r]);
