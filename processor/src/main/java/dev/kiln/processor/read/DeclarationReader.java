@@ -1084,14 +1084,12 @@ public final class DeclarationReader {
       diagnostics.error(unit, nc, Message.BLOCK_NO_SOURCE, path, cls.getQualifiedName());
       return null;
     }
-    if (!types.isSameType(types.erasure(cls.getSuperclass()), type(MODULE))) {
+    List<TypeElement> chain = blockChain(cls);
+    if (chain == null) {
       diagnostics.error(unit, nc, Message.BLOCK_SUPERCLASS, path, name, cls.getSuperclass());
       return null;
     }
-    ExecutableElement forward = ElementFilter.methodsIn(cls.getEnclosedElements()).stream()
-        .filter(m -> m.getSimpleName().contentEquals("forward") && m.getParameters().size() == 1
-            && types.isSameType(m.getParameters().get(0).asType(), type(TENSOR)) && trees.getTree(m).getBody() != null)
-        .findFirst().orElse(null);
+    ExecutableElement forward = blockForward(chain);
     if (forward == null) {
       diagnostics.error(unit, nc, Message.BLOCK_NO_FORWARD, path, name);
       return null;
@@ -1108,23 +1106,120 @@ public final class DeclarationReader {
     blockStack.push(cls);
     Map<Element, Object> before = folder.bind(constants);
     try {
-      fieldConstants(cls, blockUnit, constants);
-      constructorConstants(ctor, blockUnit, constants);
-      ExecutableElement body = delegated(ctor, blockUnit, path, name, constants, before);
-      if (body == null) {
+      List<ExecutableElement> bodies = chainConstructors(chain, ctor, path, name, constants, before);
+      if (bodies == null) {
         return null;
       }
+      ExecutableElement body = bodies.get(bodies.size() - 1);
       Map<String, LayerNode> fields = new LinkedHashMap<>();
       Set<String> broken = new HashSet<>();
-      readLayerFields(cls, body, blockUnit, path + ".", layers, fields, broken);
+      for (int i = 0; i < chain.size(); i++) { // the superclasses' fields first, as eager mode registers them
+        TypeElement c = chain.get(i);
+        readLayerFields(c, bodies.get(i), trees.getPath(c).getCompilationUnit(), path + ".", layers, fields, broken);
+      }
       TensorFieldReader tensors = new TensorFieldReader(trees, diagnostics, folder, blockUnit,
           field -> constructorValue(body, field, blockUnit, true), path + ".");
       blockTensors.add(tensors);
-      return new Blk(path, cls, blockUnit, forward, fields, broken, constants, tensors);
+      return new Blk(path, cls, trees.getPath(forward).getCompilationUnit(), forward, fields, broken, constants, tensors);
     } finally {
       folder.restore(before);
       blockStack.pop();
     }
+  }
+
+  /**
+   * A block's classes from the one right below {@code Module} down to {@code cls} (a block extending another block,
+   * each with its source in the compilation and none a layer or a class of the dsl's); null for any other superclass.
+   */
+  private List<TypeElement> blockChain(TypeElement cls) {
+    List<TypeElement> chain = new ArrayList<>();
+    for (TypeElement c = cls; ; c = (TypeElement) types.asElement(c.getSuperclass())) {
+      if (chain.size() > 16 || trees.getPath(c) == null || LayerCatalog.knows(c.getQualifiedName().toString())
+          || c.getQualifiedName().toString().startsWith("dev.kiln.")) {
+        return null;
+      }
+      chain.add(0, c);
+      if (types.isSameType(types.erasure(c.getSuperclass()), type(MODULE))) {
+        return chain;
+      }
+      if (!(types.asElement(c.getSuperclass()) instanceof TypeElement)) {
+        return null;
+      }
+    }
+  }
+
+  /** The forward a block runs: its class's own, else the nearest superclass's (an inherited forward); null if none. */
+  private ExecutableElement blockForward(List<TypeElement> chain) {
+    for (int i = chain.size() - 1; i >= 0; i--) {
+      ExecutableElement forward = ElementFilter.methodsIn(chain.get(i).getEnclosedElements()).stream()
+          .filter(m -> m.getSimpleName().contentEquals("forward") && m.getParameters().size() == 1
+              && types.isSameType(m.getParameters().get(0).asType(), type(TENSOR)) && trees.getTree(m) != null
+              && trees.getTree(m).getBody() != null)
+          .findFirst().orElse(null);
+      if (forward != null) {
+        return forward;
+      }
+    }
+    return null;
+  }
+
+  /**
+   * The constructor of each class of a block's {@code chain} (outermost first) whose body assigns that class's fields:
+   * {@code ctor} for the block's own class (after its {@code this(...)} delegations), then, going up, the one its
+   * {@code super(...)} calls (its arguments folded and bound as {@code new}'s are; none: the superclass's constructor
+   * without parameters). The fields each class's constructors set from constants are bound too; null after an error
+   * (reported).
+   */
+  private List<ExecutableElement> chainConstructors(List<TypeElement> chain, ExecutableElement ctor, String path, String name,
+      Map<Element, Object> constants, Map<Element, Object> before) {
+    List<ExecutableElement> bodies = new ArrayList<>();
+    ExecutableElement at = ctor;
+    for (int i = chain.size() - 1; i >= 0; i--) {
+      TypeElement c = chain.get(i);
+      CompilationUnitTree unit = trees.getPath(c).getCompilationUnit();
+      fieldConstants(c, unit, constants);
+      constructorConstants(at, unit, constants);
+      ExecutableElement body = delegated(at, unit, path, name, constants, before);
+      if (body == null) {
+        return null;
+      }
+      bodies.add(0, body);
+      if (i > 0) {
+        at = superConstructor(body, chain.get(i - 1), unit, path, name, constants, before);
+        if (at == null) {
+          return null;
+        }
+      }
+    }
+    return bodies;
+  }
+
+  /**
+   * The superclass constructor {@code body} calls: its {@code super(...)}, its arguments bound as constants, or the
+   * superclass's constructor without parameters (javac's default one, if it declares none). Null after an argument that is
+   * not a constant (reported).
+   */
+  private ExecutableElement superConstructor(ExecutableElement body, TypeElement superclass, CompilationUnitTree unit, String path,
+      String name, Map<Element, Object> constants, Map<Element, Object> before) {
+    MethodTree tree = body == null ? null : trees.getTree(body);
+    List<? extends StatementTree> statements = tree == null || tree.getBody() == null ? List.of() : tree.getBody().getStatements();
+    if (!statements.isEmpty() && statements.get(0) instanceof ExpressionStatementTree es
+        && es.getExpression() instanceof MethodInvocationTree call && call.getMethodSelect() instanceof IdentifierTree id
+        && id.getName().contentEquals("super")
+        && trees.getElement(TreePath.getPath(unit, call)) instanceof ExecutableElement next) {
+      List<Object> args = constants(call.getArguments(), path, name, unit);
+      if (args == null) {
+        return null;
+      }
+      Map<Element, Object> bound = new HashMap<>();
+      for (int i = 0; i < args.size() && i < next.getParameters().size(); i++) {
+        bound.put(next.getParameters().get(i), args.get(i));
+      }
+      folder.bind(bound).forEach(before::putIfAbsent);
+      constants.putAll(bound);
+      return next;
+    }
+    return noArgConstructor(superclass);
   }
 
   /**
@@ -3267,9 +3362,19 @@ public final class DeclarationReader {
      * source is here, other than forward: a call of it is inlined ({@link #inlineMethod}).
      */
     private boolean isOwnMethod(ExecutableElement m) {
-      return modelType != null && m.getEnclosingElement().equals(modelType) && !m.getSimpleName().contentEquals("forward")
+      return modelType != null && declaredHereOrAbove(m) && !m.getSimpleName().contentEquals("forward")
           && types.isSameType(m.getReturnType(), type(TENSOR)) && !m.getModifiers().contains(Modifier.ABSTRACT)
           && trees.getTree(m) != null && trees.getTree(m).getBody() != null;
+    }
+
+    /**
+     * Whether {@code m} is declared by the class being read or, for a block extending another block, by one of the
+     * blocks above it (an inherited helper: its source is here, it is not the dsl's).
+     */
+    private boolean declaredHereOrAbove(ExecutableElement m) {
+      return m.getEnclosingElement().equals(modelType) || m.getEnclosingElement() instanceof TypeElement owner
+          && modelType.getAnnotation(Model.class) == null && !owner.getQualifiedName().toString().startsWith("dev.kiln.")
+          && types.isSubtype(types.erasure(modelType.asType()), types.erasure(owner.asType()));
     }
 
     /**
@@ -3324,28 +3429,36 @@ public final class DeclarationReader {
       return resume(inner);
     }
 
-    /** The ModuleList node of {@code h.get(i)} (its receiver a ModuleList field), else null. */
-    private Lst listGet(ExpressionTree e, Map<String, LayerNode> fields) {
+    /** The modules of {@code h.get(i)}'s receiver, a ModuleList or Sequential field, else null. */
+    private List<LayerNode> listGet(ExpressionTree e, Map<String, LayerNode> fields) {
       return stripped(e) instanceof MethodInvocationTree get && get.getMethodSelect() instanceof MemberSelectTree ms
           && ms.getIdentifier().contentEquals("get") && get.getArguments().size() == 1
-          && fields.get(fieldName(ms.getExpression())) instanceof Lst list ? list : null;
+          ? modules(fields.get(fieldName(ms.getExpression()))) : null;
+    }
+
+    /**
+     * The modules a loop or {@code get(i)} goes over: a ModuleList's, or a Sequential field's layers (PyTorch's {@code
+     * for layer in self.layers} over an {@code nn.Sequential}); null for any other node.
+     */
+    private List<LayerNode> modules(LayerNode node) {
+      return node instanceof Lst list ? list.children() : node instanceof Seq seq ? seq.children() : null;
     }
 
     /** The module {@code h.get(i)} names, its index a constant (negative from the end); null after an error (reported). */
     private LayerNode listElement(MethodInvocationTree get, CompilationUnitTree unit, Map<String, LayerNode> fields) {
-      Lst list = listGet(get, fields);
+      List<LayerNode> list = listGet(get, fields);
       String receiver = ((MemberSelectTree) get.getMethodSelect()).getExpression().toString();
       List<Object> index = constants(get.getArguments(), get.toString(), receiver + ".get", unit);
       if (index == null) {
         return null;
       }
-      int size = list.children().size();
+      int size = list.size();
       if (!(index.get(0) instanceof Integer i) || i < -size || i >= size) {
         diagnostics.error(unit, get, Message.LIST_INDEX, get, index.get(0) instanceof Number n ? n.intValue() : 0, receiver, size,
             size - 1, size);
         return null;
       }
-      return list.children().get(i < 0 ? i + size : i);
+      return list.get(i < 0 ? i + size : i);
     }
 
     /**
@@ -3355,15 +3468,15 @@ public final class DeclarationReader {
      */
     private void unroll(StatementTree loop, CompilationUnitTree unit, Map<String, LayerNode> fields, String className, String returned) {
       if (loop instanceof EnhancedForLoopTree each) {
-        LayerNode over = fields.get(fieldName(stripped(each.getExpression())));
-        if (!(over instanceof Lst list)) {
+        List<LayerNode> over = modules(fields.get(fieldName(stripped(each.getExpression()))));
+        if (over == null) {
           if (!broken.contains(fieldName(stripped(each.getExpression())))) {
             diagnostics.error(unit, each.getExpression(), Message.LOOP_BOUNDS, methodName,
-                each.getExpression() + " is not a ModuleList field of " + className);
+                each.getExpression() + " is not a ModuleList or Sequential field of " + className);
           }
           return;
         }
-        for (LayerNode module : list.children()) {
+        for (LayerNode module : over) {
           Map<String, LayerNode> scoped = new LinkedHashMap<>(fields);
           scoped.put(each.getVariable().getName().toString(), module);
           readStatements(body(each.getStatement()), unit, scoped, className, returned, true);
@@ -3385,12 +3498,12 @@ public final class DeclarationReader {
         problem = "its condition is not " + variable.getName() + " < (or <=) a bound";
       } else {
         ExpressionTree bound = stripped(cond.getRightOperand());
-        Lst sized = bound instanceof MethodInvocationTree size && size.getArguments().isEmpty()
+        List<LayerNode> sized = bound instanceof MethodInvocationTree size && size.getArguments().isEmpty()
             && size.getMethodSelect() instanceof MemberSelectTree ms && ms.getIdentifier().contentEquals("size")
-            && fields.get(fieldName(ms.getExpression())) instanceof Lst l ? l : null;
-        Object folded = sized != null ? (Object) sized.children().size() : foldOrNull(bound, unit);
+            ? modules(fields.get(fieldName(ms.getExpression()))) : null;
+        Object folded = sized != null ? (Object) sized.size() : foldOrNull(bound, unit);
         if (!(folded instanceof Integer b)) {
-          problem = "its bound " + bound + " is not a constant or a ModuleList field's size()";
+          problem = "its bound " + bound + " is not a constant or a ModuleList or Sequential field's size()";
         } else {
           to = cond.getKind() == Tree.Kind.LESS_THAN_EQUAL ? b + 1 : b;
         }
