@@ -72,7 +72,7 @@ class BlocksTest {
    * its learned gain's broadcast product sums its gradient over the batch in another order than eager mode's.
    */
   @org.junit.jupiter.params.ParameterizedTest
-  @org.junit.jupiter.params.provider.CsvSource({"Blocks, 6:8", "OwnMethods, 6:8", "SequentialLoops, 6", "DerivedBlocks, 6"})
+  @org.junit.jupiter.params.provider.CsvSource({"Blocks, 6:8", "OwnMethods, 6:8", "SequentialLoops, 6", "DerivedBlocks, 6", "EarlyExits, 6"})
   void blocksMatchEagerBitForBit(String model, String sampleShape) {
     ParityTest.matchesEagerBitForBit(model, sampleShape);
   }
@@ -145,6 +145,19 @@ class BlocksTest {
         + " Module, or another block whose source is in this compilation").inFile(f).onLineContaining("new MyLinear()");
     assertThat(c).hadErrorContaining("b: argument 'width' of Sub is not a compile-time constant").inFile(f)
         .onLineContaining("super(width)");
+    JavaFileObject g = classModel("InheritedGain",
+        "@Model(input = {4})",
+        "public class InheritedGain extends Module {",
+        "  static class WithGain extends Module {",
+        "    final Tensor gain = registerParameter(\"gain\", Tensor.ones(4).requiresGrad(true));",
+        "    @Override public Tensor forward(Tensor x) { return x.mul(gain); }",
+        "  }",
+        "  static class Gains extends WithGain {}",
+        "  final Gains g = new Gains();",
+        "  @Override public Tensor forward(Tensor x) { return g.apply(x); }",
+        "}");
+    assertThat(compile(g)).hadErrorContaining("'gain' is a tensor field inherited from WithGain").inFile(g)
+        .onLineContaining("return x.mul(gain);");
   }
 
   /** A block class in a source file of its own, compiled with the model, is read through its own file. */
@@ -255,6 +268,8 @@ class BlocksTest {
         "    for (int i = 0; i < x.size(1); i++) { x = h.get(i).apply(x); }",
         "    for (int i = 2; i > 0; i--) { x = fc.apply(x); }",
         "    for (Tensor t : new Tensor[] {x}) { x = fc.apply(t); }",
+        "    for (int i = 0; i < 2; i++) { if (x.size(1) > i) { x = fc.apply(x); } }",
+        "    while (x.size(1) > 4) { x = fc.apply(x); }",
         "    return x;",
         "  }",
         "}");
@@ -265,6 +280,8 @@ class BlocksTest {
         .inFile(f).onLineContaining("i > 0");
     assertThat(c).hadErrorContaining("unsupported loop in forward: new Tensor[]{x} is not a ModuleList or Sequential field of BadLoops")
         .inFile(f).onLineContaining("for (Tensor t");
+    assertThat(c).hadErrorContaining("unsupported statement in forward: if").inFile(f).onLineContaining("if (x.size(1) > i)");
+    assertThat(c).hadErrorContaining("unsupported statement in forward: while").inFile(f).onLineContaining("while (x.size(1) > 4)");
   }
 
   @Test

@@ -14,6 +14,7 @@ import com.sun.source.tree.CompilationUnitTree;
 import com.sun.source.tree.ExpressionStatementTree;
 import com.sun.source.tree.ExpressionTree;
 import com.sun.source.tree.IdentifierTree;
+import com.sun.source.tree.IfTree;
 import com.sun.source.tree.MemberSelectTree;
 import com.sun.source.tree.MethodInvocationTree;
 import com.sun.source.tree.MethodTree;
@@ -1494,12 +1495,17 @@ public final class DeclarationReader {
     private boolean readStatements(List<? extends StatementTree> statements, CompilationUnitTree unit, Map<String, LayerNode> fields,
         String className, String returned, boolean inLoop) {
       for (StatementTree s : statements) {
-        if (inLoop && s instanceof ReturnTree) {
-          diagnostics.error(unit, s, Message.LOOP_BOUNDS, methodName, "a return inside the loop");
-        } else if (piecesStatement(s, unit, fields, className)) {
+        if (piecesStatement(s, unit, fields, className)) {
           continue; // Tensor[] qkv = x.split(D, 2); or a misuse of such pieces, reported
         } else if (s instanceof EnhancedForLoopTree || s instanceof ForLoopTree) {
-          unroll(s, unit, fields, className, returned); // for (Block b : h), for (int i = 0; i < h.size(); i++)
+          if (unroll(s, unit, fields, className, returned)) { // for (Block b : h), for (int i = 0; i < h.size(); i++)
+            return true; // a return inside it ended forward
+          }
+        } else if (inLoop && s instanceof IfTree branch && foldOrNull(branch.getCondition(), unit) instanceof Boolean taken) {
+          StatementTree chosen = taken ? branch.getThenStatement() : branch.getElseStatement();
+          if (chosen != null && readStatements(body(chosen), unit, fields, className, returned, true)) {
+            return true; // if (i == EXIT) return x; at the unrolled index that returns
+          }
         } else if (s instanceof VariableTree v && trees.getElement(TreePath.getPath(unit, v)) instanceof VariableElement e
             && e.getConstantValue() != null) {
           continue; // final int d = 1: a constant, which the folder reads where it is used
@@ -3465,8 +3471,10 @@ public final class DeclarationReader {
      * A loop unrolled: {@code for (Block b : h)} over a ModuleList field, its body read once per module with {@code b}
      * naming it; or {@code for (int i = a; i < b; i++)} ({@code <=}, {@code i += k}; {@code b} a constant or {@code
      * h.size()}), its body read once per value of {@code i}, a constant there. Anything else is an error on the loop.
+     * Inside, an {@code if} whose condition folds there ({@code if (i == EXIT) return x;}) reads the branch it takes, and a
+     * return ends the unrolling (the modules after it are never applied). True when a return ended it.
      */
-    private void unroll(StatementTree loop, CompilationUnitTree unit, Map<String, LayerNode> fields, String className, String returned) {
+    private boolean unroll(StatementTree loop, CompilationUnitTree unit, Map<String, LayerNode> fields, String className, String returned) {
       if (loop instanceof EnhancedForLoopTree each) {
         List<LayerNode> over = modules(fields.get(fieldName(stripped(each.getExpression()))));
         if (over == null) {
@@ -3474,14 +3482,16 @@ public final class DeclarationReader {
             diagnostics.error(unit, each.getExpression(), Message.LOOP_BOUNDS, methodName,
                 each.getExpression() + " is not a ModuleList or Sequential field of " + className);
           }
-          return;
+          return false;
         }
         for (LayerNode module : over) {
           Map<String, LayerNode> scoped = new LinkedHashMap<>(fields);
           scoped.put(each.getVariable().getName().toString(), module);
-          readStatements(body(each.getStatement()), unit, scoped, className, returned, true);
+          if (readStatements(body(each.getStatement()), unit, scoped, className, returned, true)) {
+            return true; // a return in the loop: the modules after it are never applied
+          }
         }
-        return;
+        return false;
       }
       ForLoopTree counted = (ForLoopTree) loop;
       String problem = null;
@@ -3517,12 +3527,15 @@ public final class DeclarationReader {
       }
       if (problem != null) {
         diagnostics.error(unit, loop, Message.LOOP_BOUNDS, methodName, problem);
-        return;
+        return false;
       }
       for (int i = (Integer) from; i < to; i += by) {
         folder.define(index, i);
-        readStatements(body(counted.getStatement()), unit, fields, className, returned, true);
+        if (readStatements(body(counted.getStatement()), unit, fields, className, returned, true)) {
+          return true; // a return at this index
+        }
       }
+      return false;
     }
 
     /** By how much {@code update} counts {@code variable} up ({@code i++}, {@code ++i}, {@code i += 2}); 0 if it does not. */
