@@ -1136,7 +1136,7 @@ public final class DeclarationReader {
     List<TypeElement> chain = new ArrayList<>();
     for (TypeElement c = cls; ; c = (TypeElement) types.asElement(c.getSuperclass())) {
       if (chain.size() > 16 || trees.getPath(c) == null || LayerCatalog.knows(c.getQualifiedName().toString())
-          || c.getQualifiedName().toString().startsWith("dev.kiln.")) {
+          || c.getQualifiedName().toString().startsWith("dev.kiln.dsl.")) {
         return null;
       }
       chain.add(0, c);
@@ -1202,25 +1202,38 @@ public final class DeclarationReader {
    */
   private ExecutableElement superConstructor(ExecutableElement body, TypeElement superclass, CompilationUnitTree unit, String path,
       String name, Map<Element, Object> constants, Map<Element, Object> before) {
-    MethodTree tree = body == null ? null : trees.getTree(body);
-    List<? extends StatementTree> statements = tree == null || tree.getBody() == null ? List.of() : tree.getBody().getStatements();
-    if (!statements.isEmpty() && statements.get(0) instanceof ExpressionStatementTree es
-        && es.getExpression() instanceof MethodInvocationTree call && call.getMethodSelect() instanceof IdentifierTree id
-        && id.getName().contentEquals("super")
-        && trees.getElement(TreePath.getPath(unit, call)) instanceof ExecutableElement next) {
-      List<Object> args = constants(call.getArguments(), path, name, unit);
-      if (args == null) {
-        return null;
-      }
-      Map<Element, Object> bound = new HashMap<>();
-      for (int i = 0; i < args.size() && i < next.getParameters().size(); i++) {
-        bound.put(next.getParameters().get(i), args.get(i));
-      }
-      folder.bind(bound).forEach(before::putIfAbsent);
-      constants.putAll(bound);
-      return next;
+    MethodInvocationTree call = explicitCall(body, "super", unit);
+    return call == null ? noArgConstructor(superclass) : boundCall(call, unit, path, name, constants, before);
+  }
+
+  /** The {@code this(...)} or {@code super(...)} ({@code keyword}) call that begins a constructor's body, resolved; else null. */
+  private MethodInvocationTree explicitCall(ExecutableElement ctor, String keyword, CompilationUnitTree unit) {
+    MethodTree tree = trees.getTree(ctor);
+    List<? extends StatementTree> body = tree == null || tree.getBody() == null ? List.of() : tree.getBody().getStatements();
+    return !body.isEmpty() && body.get(0) instanceof ExpressionStatementTree es && es.getExpression() instanceof MethodInvocationTree call
+        && call.getMethodSelect() instanceof IdentifierTree id && id.getName().contentEquals(keyword)
+        && trees.getElement(TreePath.getPath(unit, call)) instanceof ExecutableElement ? call : null;
+  }
+
+  /**
+   * The constructor {@code this(...)} or {@code super(...)} calls, its parameters bound to the call's arguments folded in
+   * {@code constants} and the folder ({@code before} keeps what they folded to before); null after an argument that is
+   * not a constant (reported).
+   */
+  private ExecutableElement boundCall(MethodInvocationTree call, CompilationUnitTree unit, String path, String name,
+      Map<Element, Object> constants, Map<Element, Object> before) {
+    ExecutableElement next = (ExecutableElement) trees.getElement(TreePath.getPath(unit, call));
+    List<Object> args = constants(call.getArguments(), path, name, unit);
+    if (args == null) {
+      return null;
     }
-    return noArgConstructor(superclass);
+    Map<Element, Object> bound = new HashMap<>();
+    for (int i = 0; i < args.size() && i < next.getParameters().size(); i++) {
+      bound.put(next.getParameters().get(i), args.get(i));
+    }
+    folder.bind(bound).forEach(before::putIfAbsent);
+    constants.putAll(bound);
+    return next;
   }
 
   /**
@@ -1233,23 +1246,14 @@ public final class DeclarationReader {
       Map<Element, Object> constants, Map<Element, Object> before) {
     ExecutableElement at = ctor;
     for (int hops = 0; hops < 16; hops++) {
-      MethodTree tree = trees.getTree(at);
-      List<? extends StatementTree> body = tree == null || tree.getBody() == null ? List.of() : tree.getBody().getStatements();
-      if (body.isEmpty() || !(body.get(0) instanceof ExpressionStatementTree es) || !(es.getExpression() instanceof MethodInvocationTree call)
-          || !(call.getMethodSelect() instanceof IdentifierTree id) || !id.getName().contentEquals("this")
-          || !(trees.getElement(TreePath.getPath(unit, call)) instanceof ExecutableElement next)) {
+      MethodInvocationTree call = explicitCall(at, "this", unit);
+      if (call == null) {
         return at;
       }
-      List<Object> args = constants(call.getArguments(), path, name, unit);
-      if (args == null) {
+      ExecutableElement next = boundCall(call, unit, path, name, constants, before);
+      if (next == null) {
         return null;
       }
-      Map<Element, Object> bound = new HashMap<>();
-      for (int i = 0; i < args.size() && i < next.getParameters().size(); i++) {
-        bound.put(next.getParameters().get(i), args.get(i));
-      }
-      folder.bind(bound).forEach(before::putIfAbsent);
-      constants.putAll(bound);
       constructorConstants(next, unit, constants);
       at = next;
     }
@@ -3379,7 +3383,7 @@ public final class DeclarationReader {
      */
     private boolean declaredHereOrAbove(ExecutableElement m) {
       return m.getEnclosingElement().equals(modelType) || m.getEnclosingElement() instanceof TypeElement owner
-          && modelType.getAnnotation(Model.class) == null && !owner.getQualifiedName().toString().startsWith("dev.kiln.")
+          && modelType.getAnnotation(Model.class) == null && !owner.getQualifiedName().toString().startsWith("dev.kiln.dsl.")
           && types.isSubtype(types.erasure(modelType.asType()), types.erasure(owner.asType()));
     }
 
