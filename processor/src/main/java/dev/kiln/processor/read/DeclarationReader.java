@@ -1099,10 +1099,7 @@ public final class DeclarationReader {
     if (args == null) {
       return null;
     }
-    Map<Element, Object> constants = new HashMap<>();
-    for (int i = 0; i < args.size() && i < ctor.getParameters().size(); i++) {
-      constants.put(ctor.getParameters().get(i), args.get(i));
-    }
+    Map<Element, Object> constants = arguments(ctor, args);
     CompilationUnitTree blockUnit = classPath.getCompilationUnit();
     blockStack.push(cls);
     Map<Element, Object> before = folder.bind(constants);
@@ -1227,13 +1224,19 @@ public final class DeclarationReader {
     if (args == null) {
       return null;
     }
-    Map<Element, Object> bound = new HashMap<>();
-    for (int i = 0; i < args.size() && i < next.getParameters().size(); i++) {
-      bound.put(next.getParameters().get(i), args.get(i));
-    }
+    Map<Element, Object> bound = arguments(next, args);
     folder.bind(bound).forEach(before::putIfAbsent);
     constants.putAll(bound);
     return next;
+  }
+
+  /** A constructor's parameters bound to the constants it is called with. */
+  private static Map<Element, Object> arguments(ExecutableElement ctor, List<Object> args) {
+    Map<Element, Object> bound = new HashMap<>();
+    for (int i = 0; i < args.size() && i < ctor.getParameters().size(); i++) {
+      bound.put(ctor.getParameters().get(i), args.get(i));
+    }
+    return bound;
   }
 
   /**
