@@ -12,7 +12,7 @@ import java.util.Map;
  * (state dict keys {@code 0.weight}, ...); {@link #builder()} gives them names of your own, as
  * PyTorch's {@code OrderedDict} form does.
  */
-public class Sequential extends Module {
+public class Sequential extends Module implements Iterable<Module> {
   private final List<Module> layers;
   private final List<String> names;
 
@@ -128,6 +128,15 @@ public class Sequential extends Module {
 
   public int size() {
     return layers.size();
+  }
+
+  /**
+   * The layers in order (read-only), as iterating PyTorch's {@code nn.Sequential} gives them: {@code for (Module layer :
+   * seq) x = layer.apply(x);} is {@code seq.apply(x)} written out.
+   */
+  @Override
+  public java.util.Iterator<Module> iterator() {
+    return layers.iterator();
   }
 
   /** Collects layers with names; unnamed ones get their position as name. */

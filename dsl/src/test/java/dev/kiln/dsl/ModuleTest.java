@@ -54,6 +54,26 @@ class ModuleTest {
         List.copyOf(tutorialMlp().namedParameters().keySet()));
   }
 
+  /** Iterating a Sequential gives its layers in order, read-only, as {@code for layer in seq}; applying each is its forward. */
+  @Test
+  void aSequentialIteratesItsLayers() {
+    Sequential net = Sequential.of(new Linear(3, 4), new ReLU(), new Linear(4, 2));
+    List<Module> seen = new java.util.ArrayList<>();
+    Tensor x = Tensor.randn(2, 3);
+    Tensor y = x;
+    for (Module layer : net) {
+      seen.add(layer);
+      y = layer.apply(y);
+    }
+    assertEquals(List.of(net.get(0), net.get(1), net.get(2)), seen);
+    assertArrayEquals(net.apply(x).toFloatArray(), y.toFloatArray());
+    assertThrows(UnsupportedOperationException.class, () -> {
+      var it = net.iterator();
+      it.next();
+      it.remove();
+    });
+  }
+
   @Test
   void builderNamesChildren() {
     Sequential s = Sequential.builder().add("linear1", new Linear(4, 3)).add("relu1", new ReLU()).add(new Linear(3, 2)).build();

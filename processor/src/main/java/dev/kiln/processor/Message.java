@@ -189,8 +189,8 @@ public enum Message {
       + " inner part a class of its own"),
   BLOCK_NO_FORWARD("%s: the block %s declares no forward(Tensor x) of its own, which the compiler inlines where the block"
       + " is applied"),
-  BLOCK_SUPERCLASS("%s: the block %s extends %s; the compiler reads a block that extends Module directly (its layers and"
-      + " forward in one class), as the state-dict keys then hold no inherited fields it does not read"),
+  BLOCK_SUPERCLASS("%s: the block %s extends %s; the compiler reads a block that extends Module, or another block whose"
+      + " source is in this compilation (not a layer, not a class from a jar), as it reads every inherited field then"),
   LIST_ELEMENT("%s: element %d of the ModuleList is %s; the compiler reads each element from a new block or layer written"
       + " in the list (ModuleList.of(new Block(), new Block()))"),
   UNSUPPORTED_MODULE_LIST("%s: the compiler reads a ModuleList written as ModuleList.of(new Block(), ...), new"
@@ -198,7 +198,7 @@ public enum Message {
       + ".toList()) with a constant N, not %s"),
   LIST_APPLIED("'%s' is a ModuleList, which is not applied as a whole (PyTorch's nn.ModuleList is not callable): apply"
       + " its modules (for (var b : %s) x = b.apply(x);), or hold a Sequential"),
-  LOOP_BOUNDS("unsupported loop in %s: %s; the compiler unrolls a loop over a ModuleList field (for (Block b : h)) or over"
+  LOOP_BOUNDS("unsupported loop in %s: %s; the compiler unrolls a loop over a ModuleList or Sequential field (for (Block b : h)) or over"
       + " an int from a constant to a constant or a list's size, counting up (for (int i = 0; i < h.size(); i++))"),
   LIST_INDEX("%s: index %d is out of range for the ModuleList %s of %d modules (0..%d, or -%d..-1 from the end)"),
   METHOD_RECURSION("%s: %s calls itself (directly or through another method); the compiler inlines a model's own methods,"

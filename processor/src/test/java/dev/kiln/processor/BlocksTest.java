@@ -72,9 +72,92 @@ class BlocksTest {
    * its learned gain's broadcast product sums its gradient over the batch in another order than eager mode's.
    */
   @org.junit.jupiter.params.ParameterizedTest
-  @org.junit.jupiter.params.provider.CsvSource({"Blocks, 6:8", "OwnMethods, 6:8"})
+  @org.junit.jupiter.params.provider.CsvSource({"Blocks, 6:8", "OwnMethods, 6:8", "SequentialLoops, 6", "DerivedBlocks, 6", "EarlyExits, 6"})
   void blocksMatchEagerBitForBit(String model, String sampleShape) {
     ParityTest.matchesEagerBitForBit(model, sampleShape);
+  }
+
+  /** Blocks extending blocks have eager mode's keys: the superclasses' layers first, as Module registers them. */
+  @Test
+  void derivedBlocksHaveEagerKeys() {
+    Compilation c = compile(ProcessorTest.model("DerivedBlocks"));
+    assertThat(c).succeededWithoutWarnings();
+    ClassLoader loader = new ParityTest.CompiledClasses(c);
+    Module eager = ParityTest.factory(loader, "test.DerivedBlocks").get();
+    Module compiled = ParityTest.factory(loader, "test.KilnDerivedBlocks").get();
+    assertEquals(List.copyOf(eager.stateDict().keySet()), List.copyOf(compiled.stateDict().keySet()));
+    assertEquals(List.of("a.fc1.weight", "a.fc1.bias", "b.fc1.weight", "b.fc1.bias", "b.fc2.weight", "b.fc2.bias", "b.ln.weight",
+        "b.ln.bias", "c.fc1.weight"), List.copyOf(compiled.stateDict().keySet()).subList(2, 11));
+  }
+
+  /** A block extending another whose source is in another file reads each class through its own file. */
+  @Test
+  void aBlockExtendingABlockOfAnotherFileCompiles() {
+    JavaFileObject block = JavaFileObjects.forSourceLines("test.Mixer",
+        "package test;",
+        "import dev.kiln.dsl.Linear;",
+        "import dev.kiln.dsl.Module;",
+        "import dev.kiln.runtime.Tensor;",
+        "public class Mixer extends Module {",
+        "  final Linear fc;",
+        "  Mixer(int w) { fc = new Linear(w, w); }",
+        "  @Override public Tensor forward(Tensor x) { return x.add(fc.apply(x)); }",
+        "}");
+    JavaFileObject f = classModel("UsesWide",
+        "@Model(input = {4})",
+        "public class UsesWide extends Module {",
+        "  static final int W = 4;",
+        "  static class Wide extends Mixer {",
+        "    final Linear more = new Linear(W, 2);",
+        "    Wide() { super(W); }",
+        "    @Override public Tensor forward(Tensor x) { return more.apply(fc.apply(x)); }",
+        "  }",
+        "  final Wide a = new Wide();",
+        "  @Override public Tensor forward(Tensor x) { return a.apply(x); }",
+        "}");
+    assertThat(compile(f, block)).succeededWithoutWarnings();
+  }
+
+  /** A block extending a layer, or given a super(...) argument that is not a constant, is refused on its line. */
+  @Test
+  void blocksExtendingWhatCannotBeReadAreRefused() {
+    JavaFileObject f = classModel("BadSupers",
+        "@Model(input = {4})",
+        "public class BadSupers extends Module {",
+        "  static class MyLinear extends Linear {",
+        "    MyLinear() { super(4, 4); }",
+        "  }",
+        "  static class Base extends Module {",
+        "    final Linear fc;",
+        "    Base(int w) { fc = new Linear(w, w); }",
+        "    @Override public Tensor forward(Tensor x) { return fc.apply(x); }",
+        "  }",
+        "  static class Sub extends Base {",
+        "    static int width = 4;",
+        "    Sub() { super(width); }",
+        "  }",
+        "  final MyLinear a = new MyLinear();",
+        "  final Sub b = new Sub();",
+        "  @Override public Tensor forward(Tensor x) { return b.apply(a.apply(x)); }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining("a: the block MyLinear extends dev.kiln.dsl.Linear; the compiler reads a block that extends"
+        + " Module, or another block whose source is in this compilation").inFile(f).onLineContaining("new MyLinear()");
+    assertThat(c).hadErrorContaining("b: argument 'width' of Sub is not a compile-time constant").inFile(f)
+        .onLineContaining("super(width)");
+    JavaFileObject g = classModel("InheritedGain",
+        "@Model(input = {4})",
+        "public class InheritedGain extends Module {",
+        "  static class WithGain extends Module {",
+        "    final Tensor gain = registerParameter(\"gain\", Tensor.ones(4).requiresGrad(true));",
+        "    @Override public Tensor forward(Tensor x) { return x.mul(gain); }",
+        "  }",
+        "  static class Gains extends WithGain {}",
+        "  final Gains g = new Gains();",
+        "  @Override public Tensor forward(Tensor x) { return g.apply(x); }",
+        "}");
+    assertThat(compile(g)).hadErrorContaining("'gain' is a tensor field inherited from WithGain").inFile(g)
+        .onLineContaining("return x.mul(gain);");
   }
 
   /** A block class in a source file of its own, compiled with the model, is read through its own file. */
@@ -185,16 +268,20 @@ class BlocksTest {
         "    for (int i = 0; i < x.size(1); i++) { x = h.get(i).apply(x); }",
         "    for (int i = 2; i > 0; i--) { x = fc.apply(x); }",
         "    for (Tensor t : new Tensor[] {x}) { x = fc.apply(t); }",
+        "    for (int i = 0; i < 2; i++) { if (x.size(1) > i) { x = fc.apply(x); } }",
+        "    while (x.size(1) > 4) { x = fc.apply(x); }",
         "    return x;",
         "  }",
         "}");
     Compilation c = compile(f);
-    assertThat(c).hadErrorContaining("unsupported loop in forward: its bound x.size(1) is not a constant or a ModuleList field's"
-        + " size(); the compiler unrolls").inFile(f).onLineContaining("i < x.size(1)");
+    assertThat(c).hadErrorContaining("unsupported loop in forward: its bound x.size(1) is not a constant or a ModuleList or Sequential"
+        + " field's size(); the compiler unrolls").inFile(f).onLineContaining("i < x.size(1)");
     assertThat(c).hadErrorContaining("unsupported loop in forward: its condition is not i < (or <=) a bound")
         .inFile(f).onLineContaining("i > 0");
-    assertThat(c).hadErrorContaining("unsupported loop in forward: new Tensor[]{x} is not a ModuleList field of BadLoops")
+    assertThat(c).hadErrorContaining("unsupported loop in forward: new Tensor[]{x} is not a ModuleList or Sequential field of BadLoops")
         .inFile(f).onLineContaining("for (Tensor t");
+    assertThat(c).hadErrorContaining("unsupported statement in forward: if").inFile(f).onLineContaining("if (x.size(1) > i)");
+    assertThat(c).hadErrorContaining("unsupported statement in forward: while").inFile(f).onLineContaining("while (x.size(1) > 4)");
   }
 
   @Test

@@ -14,6 +14,7 @@ import com.sun.source.tree.CompilationUnitTree;
 import com.sun.source.tree.ExpressionStatementTree;
 import com.sun.source.tree.ExpressionTree;
 import com.sun.source.tree.IdentifierTree;
+import com.sun.source.tree.IfTree;
 import com.sun.source.tree.MemberSelectTree;
 import com.sun.source.tree.MethodInvocationTree;
 import com.sun.source.tree.MethodTree;
@@ -1084,14 +1085,12 @@ public final class DeclarationReader {
       diagnostics.error(unit, nc, Message.BLOCK_NO_SOURCE, path, cls.getQualifiedName());
       return null;
     }
-    if (!types.isSameType(types.erasure(cls.getSuperclass()), type(MODULE))) {
+    List<TypeElement> chain = blockChain(cls);
+    if (chain == null) {
       diagnostics.error(unit, nc, Message.BLOCK_SUPERCLASS, path, name, cls.getSuperclass());
       return null;
     }
-    ExecutableElement forward = ElementFilter.methodsIn(cls.getEnclosedElements()).stream()
-        .filter(m -> m.getSimpleName().contentEquals("forward") && m.getParameters().size() == 1
-            && types.isSameType(m.getParameters().get(0).asType(), type(TENSOR)) && trees.getTree(m).getBody() != null)
-        .findFirst().orElse(null);
+    ExecutableElement forward = blockForward(chain);
     if (forward == null) {
       diagnostics.error(unit, nc, Message.BLOCK_NO_FORWARD, path, name);
       return null;
@@ -1100,31 +1099,144 @@ public final class DeclarationReader {
     if (args == null) {
       return null;
     }
-    Map<Element, Object> constants = new HashMap<>();
-    for (int i = 0; i < args.size() && i < ctor.getParameters().size(); i++) {
-      constants.put(ctor.getParameters().get(i), args.get(i));
-    }
+    Map<Element, Object> constants = arguments(ctor, args);
     CompilationUnitTree blockUnit = classPath.getCompilationUnit();
     blockStack.push(cls);
     Map<Element, Object> before = folder.bind(constants);
     try {
-      fieldConstants(cls, blockUnit, constants);
-      constructorConstants(ctor, blockUnit, constants);
-      ExecutableElement body = delegated(ctor, blockUnit, path, name, constants, before);
-      if (body == null) {
+      List<ExecutableElement> bodies = chainConstructors(chain, ctor, path, name, constants, before);
+      if (bodies == null) {
         return null;
       }
+      ExecutableElement body = bodies.get(bodies.size() - 1);
       Map<String, LayerNode> fields = new LinkedHashMap<>();
       Set<String> broken = new HashSet<>();
-      readLayerFields(cls, body, blockUnit, path + ".", layers, fields, broken);
+      for (int i = 0; i < chain.size(); i++) { // the superclasses' fields first, as eager mode registers them
+        TypeElement c = chain.get(i);
+        readLayerFields(c, bodies.get(i), trees.getPath(c).getCompilationUnit(), path + ".", layers, fields, broken);
+      }
       TensorFieldReader tensors = new TensorFieldReader(trees, diagnostics, folder, blockUnit,
           field -> constructorValue(body, field, blockUnit, true), path + ".");
       blockTensors.add(tensors);
-      return new Blk(path, cls, blockUnit, forward, fields, broken, constants, tensors);
+      return new Blk(path, cls, trees.getPath(forward).getCompilationUnit(), forward, fields, broken, constants, tensors);
     } finally {
       folder.restore(before);
       blockStack.pop();
     }
+  }
+
+  /**
+   * A block's classes from the one right below {@code Module} down to {@code cls} (a block extending another block,
+   * each with its source in the compilation and none a layer or a class of the dsl's); null for any other superclass.
+   */
+  private List<TypeElement> blockChain(TypeElement cls) {
+    List<TypeElement> chain = new ArrayList<>();
+    for (TypeElement c = cls; ; c = (TypeElement) types.asElement(c.getSuperclass())) {
+      if (chain.size() > 16 || trees.getPath(c) == null || LayerCatalog.knows(c.getQualifiedName().toString())
+          || c.getQualifiedName().toString().startsWith("dev.kiln.dsl.")) {
+        return null;
+      }
+      chain.add(0, c);
+      if (types.isSameType(types.erasure(c.getSuperclass()), type(MODULE))) {
+        return chain;
+      }
+      if (!(types.asElement(c.getSuperclass()) instanceof TypeElement)) {
+        return null;
+      }
+    }
+  }
+
+  /** The forward a block runs: its class's own, else the nearest superclass's (an inherited forward); null if none. */
+  private ExecutableElement blockForward(List<TypeElement> chain) {
+    for (int i = chain.size() - 1; i >= 0; i--) {
+      ExecutableElement forward = ElementFilter.methodsIn(chain.get(i).getEnclosedElements()).stream()
+          .filter(m -> m.getSimpleName().contentEquals("forward") && m.getParameters().size() == 1
+              && types.isSameType(m.getParameters().get(0).asType(), type(TENSOR)) && trees.getTree(m) != null
+              && trees.getTree(m).getBody() != null)
+          .findFirst().orElse(null);
+      if (forward != null) {
+        return forward;
+      }
+    }
+    return null;
+  }
+
+  /**
+   * The constructor of each class of a block's {@code chain} (outermost first) whose body assigns that class's fields:
+   * {@code ctor} for the block's own class (after its {@code this(...)} delegations), then, going up, the one its
+   * {@code super(...)} calls (its arguments folded and bound as {@code new}'s are; none: the superclass's constructor
+   * without parameters). The fields each class's constructors set from constants are bound too; null after an error
+   * (reported).
+   */
+  private List<ExecutableElement> chainConstructors(List<TypeElement> chain, ExecutableElement ctor, String path, String name,
+      Map<Element, Object> constants, Map<Element, Object> before) {
+    List<ExecutableElement> bodies = new ArrayList<>();
+    ExecutableElement at = ctor;
+    for (int i = chain.size() - 1; i >= 0; i--) {
+      TypeElement c = chain.get(i);
+      CompilationUnitTree unit = trees.getPath(c).getCompilationUnit();
+      fieldConstants(c, unit, constants);
+      constructorConstants(at, unit, constants);
+      ExecutableElement body = delegated(at, unit, path, name, constants, before);
+      if (body == null) {
+        return null;
+      }
+      bodies.add(0, body);
+      if (i > 0) {
+        at = superConstructor(body, chain.get(i - 1), unit, path, name, constants, before);
+        if (at == null) {
+          return null;
+        }
+      }
+    }
+    return bodies;
+  }
+
+  /**
+   * The superclass constructor {@code body} calls: its {@code super(...)}, its arguments bound as constants, or the
+   * superclass's constructor without parameters (javac's default one, if it declares none). Null after an argument that is
+   * not a constant (reported).
+   */
+  private ExecutableElement superConstructor(ExecutableElement body, TypeElement superclass, CompilationUnitTree unit, String path,
+      String name, Map<Element, Object> constants, Map<Element, Object> before) {
+    MethodInvocationTree call = explicitCall(body, "super", unit);
+    return call == null ? noArgConstructor(superclass) : boundCall(call, unit, path, name, constants, before);
+  }
+
+  /** The {@code this(...)} or {@code super(...)} ({@code keyword}) call that begins a constructor's body, resolved; else null. */
+  private MethodInvocationTree explicitCall(ExecutableElement ctor, String keyword, CompilationUnitTree unit) {
+    MethodTree tree = trees.getTree(ctor);
+    List<? extends StatementTree> body = tree == null || tree.getBody() == null ? List.of() : tree.getBody().getStatements();
+    return !body.isEmpty() && body.get(0) instanceof ExpressionStatementTree es && es.getExpression() instanceof MethodInvocationTree call
+        && call.getMethodSelect() instanceof IdentifierTree id && id.getName().contentEquals(keyword)
+        && trees.getElement(TreePath.getPath(unit, call)) instanceof ExecutableElement ? call : null;
+  }
+
+  /**
+   * The constructor {@code this(...)} or {@code super(...)} calls, its parameters bound to the call's arguments folded in
+   * {@code constants} and the folder ({@code before} keeps what they folded to before); null after an argument that is
+   * not a constant (reported).
+   */
+  private ExecutableElement boundCall(MethodInvocationTree call, CompilationUnitTree unit, String path, String name,
+      Map<Element, Object> constants, Map<Element, Object> before) {
+    ExecutableElement next = (ExecutableElement) trees.getElement(TreePath.getPath(unit, call));
+    List<Object> args = constants(call.getArguments(), path, name, unit);
+    if (args == null) {
+      return null;
+    }
+    Map<Element, Object> bound = arguments(next, args);
+    folder.bind(bound).forEach(before::putIfAbsent);
+    constants.putAll(bound);
+    return next;
+  }
+
+  /** A constructor's parameters bound to the constants it is called with. */
+  private static Map<Element, Object> arguments(ExecutableElement ctor, List<Object> args) {
+    Map<Element, Object> bound = new HashMap<>();
+    for (int i = 0; i < args.size() && i < ctor.getParameters().size(); i++) {
+      bound.put(ctor.getParameters().get(i), args.get(i));
+    }
+    return bound;
   }
 
   /**
@@ -1137,23 +1249,14 @@ public final class DeclarationReader {
       Map<Element, Object> constants, Map<Element, Object> before) {
     ExecutableElement at = ctor;
     for (int hops = 0; hops < 16; hops++) {
-      MethodTree tree = trees.getTree(at);
-      List<? extends StatementTree> body = tree == null || tree.getBody() == null ? List.of() : tree.getBody().getStatements();
-      if (body.isEmpty() || !(body.get(0) instanceof ExpressionStatementTree es) || !(es.getExpression() instanceof MethodInvocationTree call)
-          || !(call.getMethodSelect() instanceof IdentifierTree id) || !id.getName().contentEquals("this")
-          || !(trees.getElement(TreePath.getPath(unit, call)) instanceof ExecutableElement next)) {
+      MethodInvocationTree call = explicitCall(at, "this", unit);
+      if (call == null) {
         return at;
       }
-      List<Object> args = constants(call.getArguments(), path, name, unit);
-      if (args == null) {
+      ExecutableElement next = boundCall(call, unit, path, name, constants, before);
+      if (next == null) {
         return null;
       }
-      Map<Element, Object> bound = new HashMap<>();
-      for (int i = 0; i < args.size() && i < next.getParameters().size(); i++) {
-        bound.put(next.getParameters().get(i), args.get(i));
-      }
-      folder.bind(bound).forEach(before::putIfAbsent);
-      constants.putAll(bound);
       constructorConstants(next, unit, constants);
       at = next;
     }
@@ -1399,12 +1502,17 @@ public final class DeclarationReader {
     private boolean readStatements(List<? extends StatementTree> statements, CompilationUnitTree unit, Map<String, LayerNode> fields,
         String className, String returned, boolean inLoop) {
       for (StatementTree s : statements) {
-        if (inLoop && s instanceof ReturnTree) {
-          diagnostics.error(unit, s, Message.LOOP_BOUNDS, methodName, "a return inside the loop");
-        } else if (piecesStatement(s, unit, fields, className)) {
+        if (piecesStatement(s, unit, fields, className)) {
           continue; // Tensor[] qkv = x.split(D, 2); or a misuse of such pieces, reported
         } else if (s instanceof EnhancedForLoopTree || s instanceof ForLoopTree) {
-          unroll(s, unit, fields, className, returned); // for (Block b : h), for (int i = 0; i < h.size(); i++)
+          if (unroll(s, unit, fields, className, returned)) { // for (Block b : h), for (int i = 0; i < h.size(); i++)
+            return true; // a return inside it ended forward
+          }
+        } else if (inLoop && s instanceof IfTree branch && foldOrNull(branch.getCondition(), unit) instanceof Boolean taken) {
+          StatementTree chosen = taken ? branch.getThenStatement() : branch.getElseStatement();
+          if (chosen != null && readStatements(body(chosen), unit, fields, className, returned, true)) {
+            return true; // if (i == EXIT) return x; at the unrolled index that returns
+          }
         } else if (s instanceof VariableTree v && trees.getElement(TreePath.getPath(unit, v)) instanceof VariableElement e
             && e.getConstantValue() != null) {
           continue; // final int d = 1: a constant, which the folder reads where it is used
@@ -3325,9 +3433,19 @@ public final class DeclarationReader {
      * source is here, other than forward: a call of it is inlined ({@link #inlineMethod}).
      */
     private boolean isOwnMethod(ExecutableElement m) {
-      return modelType != null && m.getEnclosingElement().equals(modelType) && !m.getSimpleName().contentEquals("forward")
+      return modelType != null && declaredHereOrAbove(m) && !m.getSimpleName().contentEquals("forward")
           && types.isSameType(m.getReturnType(), type(TENSOR)) && !m.getModifiers().contains(Modifier.ABSTRACT)
           && trees.getTree(m) != null && trees.getTree(m).getBody() != null;
+    }
+
+    /**
+     * Whether {@code m} is declared by the class being read or, for a block extending another block, by one of the
+     * blocks above it (an inherited helper: its source is here, it is not the dsl's).
+     */
+    private boolean declaredHereOrAbove(ExecutableElement m) {
+      return m.getEnclosingElement().equals(modelType) || m.getEnclosingElement() instanceof TypeElement owner
+          && modelType.getAnnotation(Model.class) == null && !owner.getQualifiedName().toString().startsWith("dev.kiln.dsl.")
+          && types.isSubtype(types.erasure(modelType.asType()), types.erasure(owner.asType()));
     }
 
     /**
@@ -3382,51 +3500,63 @@ public final class DeclarationReader {
       return resume(inner);
     }
 
-    /** The ModuleList node of {@code h.get(i)} (its receiver a ModuleList field), else null. */
-    private Lst listGet(ExpressionTree e, Map<String, LayerNode> fields) {
+    /** The modules of {@code h.get(i)}'s receiver, a ModuleList or Sequential field, else null. */
+    private List<LayerNode> listGet(ExpressionTree e, Map<String, LayerNode> fields) {
       return stripped(e) instanceof MethodInvocationTree get && get.getMethodSelect() instanceof MemberSelectTree ms
           && ms.getIdentifier().contentEquals("get") && get.getArguments().size() == 1
-          && fields.get(fieldName(ms.getExpression())) instanceof Lst list ? list : null;
+          ? modules(fields.get(fieldName(ms.getExpression()))) : null;
+    }
+
+    /**
+     * The modules a loop or {@code get(i)} goes over: a ModuleList's, or a Sequential field's layers (PyTorch's {@code
+     * for layer in self.layers} over an {@code nn.Sequential}); null for any other node.
+     */
+    private List<LayerNode> modules(LayerNode node) {
+      return node instanceof Lst list ? list.children() : node instanceof Seq seq ? seq.children() : null;
     }
 
     /** The module {@code h.get(i)} names, its index a constant (negative from the end); null after an error (reported). */
     private LayerNode listElement(MethodInvocationTree get, CompilationUnitTree unit, Map<String, LayerNode> fields) {
-      Lst list = listGet(get, fields);
+      List<LayerNode> list = listGet(get, fields);
       String receiver = ((MemberSelectTree) get.getMethodSelect()).getExpression().toString();
       List<Object> index = constants(get.getArguments(), get.toString(), receiver + ".get", unit);
       if (index == null) {
         return null;
       }
-      int size = list.children().size();
+      int size = list.size();
       if (!(index.get(0) instanceof Integer i) || i < -size || i >= size) {
         diagnostics.error(unit, get, Message.LIST_INDEX, get, index.get(0) instanceof Number n ? n.intValue() : 0, receiver, size,
             size - 1, size);
         return null;
       }
-      return list.children().get(i < 0 ? i + size : i);
+      return list.get(i < 0 ? i + size : i);
     }
 
     /**
      * A loop unrolled: {@code for (Block b : h)} over a ModuleList field, its body read once per module with {@code b}
      * naming it; or {@code for (int i = a; i < b; i++)} ({@code <=}, {@code i += k}; {@code b} a constant or {@code
      * h.size()}), its body read once per value of {@code i}, a constant there. Anything else is an error on the loop.
+     * Inside, an {@code if} whose condition folds there ({@code if (i == EXIT) return x;}) reads the branch it takes, and a
+     * return ends the unrolling (the modules after it are never applied). True when a return ended it.
      */
-    private void unroll(StatementTree loop, CompilationUnitTree unit, Map<String, LayerNode> fields, String className, String returned) {
+    private boolean unroll(StatementTree loop, CompilationUnitTree unit, Map<String, LayerNode> fields, String className, String returned) {
       if (loop instanceof EnhancedForLoopTree each) {
-        LayerNode over = fields.get(fieldName(stripped(each.getExpression())));
-        if (!(over instanceof Lst list)) {
+        List<LayerNode> over = modules(fields.get(fieldName(stripped(each.getExpression()))));
+        if (over == null) {
           if (!broken.contains(fieldName(stripped(each.getExpression())))) {
             diagnostics.error(unit, each.getExpression(), Message.LOOP_BOUNDS, methodName,
-                each.getExpression() + " is not a ModuleList field of " + className);
+                each.getExpression() + " is not a ModuleList or Sequential field of " + className);
           }
-          return;
+          return false;
         }
-        for (LayerNode module : list.children()) {
+        for (LayerNode module : over) {
           Map<String, LayerNode> scoped = new LinkedHashMap<>(fields);
           scoped.put(each.getVariable().getName().toString(), module);
-          readStatements(body(each.getStatement()), unit, scoped, className, returned, true);
+          if (readStatements(body(each.getStatement()), unit, scoped, className, returned, true)) {
+            return true; // a return in the loop: the modules after it are never applied
+          }
         }
-        return;
+        return false;
       }
       ForLoopTree counted = (ForLoopTree) loop;
       String problem = null;
@@ -3443,12 +3573,12 @@ public final class DeclarationReader {
         problem = "its condition is not " + variable.getName() + " < (or <=) a bound";
       } else {
         ExpressionTree bound = stripped(cond.getRightOperand());
-        Lst sized = bound instanceof MethodInvocationTree size && size.getArguments().isEmpty()
+        List<LayerNode> sized = bound instanceof MethodInvocationTree size && size.getArguments().isEmpty()
             && size.getMethodSelect() instanceof MemberSelectTree ms && ms.getIdentifier().contentEquals("size")
-            && fields.get(fieldName(ms.getExpression())) instanceof Lst l ? l : null;
-        Object folded = sized != null ? (Object) sized.children().size() : foldOrNull(bound, unit);
+            ? modules(fields.get(fieldName(ms.getExpression()))) : null;
+        Object folded = sized != null ? (Object) sized.size() : foldOrNull(bound, unit);
         if (!(folded instanceof Integer b)) {
-          problem = "its bound " + bound + " is not a constant or a ModuleList field's size()";
+          problem = "its bound " + bound + " is not a constant or a ModuleList or Sequential field's size()";
         } else {
           to = cond.getKind() == Tree.Kind.LESS_THAN_EQUAL ? b + 1 : b;
         }
@@ -3462,12 +3592,15 @@ public final class DeclarationReader {
       }
       if (problem != null) {
         diagnostics.error(unit, loop, Message.LOOP_BOUNDS, methodName, problem);
-        return;
+        return false;
       }
       for (int i = (Integer) from; i < to; i += by) {
         folder.define(index, i);
-        readStatements(body(counted.getStatement()), unit, fields, className, returned, true);
+        if (readStatements(body(counted.getStatement()), unit, fields, className, returned, true)) {
+          return true; // a return at this index
+        }
       }
+      return false;
     }
 
     /** By how much {@code update} counts {@code variable} up ({@code i++}, {@code ++i}, {@code i += 2}); 0 if it does not. */
