@@ -544,6 +544,7 @@ class ParityTest {
     "ActivationMasks, forward",
     "SlicedMasks, forward",
     "WhereBroadcasts, forward",
+    "WhereFields, forward",
     "BufferThresholds, forward",
   })
   void masksComputedInForwardMatchEagerBitForBit(String source, String methodName) throws ReflectiveOperationException {
@@ -724,6 +725,7 @@ class ParityTest {
     "SlicedParameters, test.SlicedParameters, test.KilnSlicedParameters, 6:8, 3",
     "BufferThresholds, test.BufferThresholds, test.KilnBufferThresholds, 6:8, 3",
     "FieldArithmetic, test.FieldArithmetic, test.KilnFieldArithmetic, 6:8, 3",
+    "WhereFields, test.WhereFields, test.KilnWhereFields, 6:8, 3",
   })
   void compiledMatchesEager(String source, String eagerName, String compiledName, String sampleShape, int classes) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(source));

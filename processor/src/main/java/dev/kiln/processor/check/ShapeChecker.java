@@ -152,7 +152,9 @@ public final class ShapeChecker {
       boolean withField = (step.spec() instanceof Arithmetic || comparedWithBuffer(step, fields)) && fields.size() == 1;
       boolean byField = step.spec() instanceof MatMul && fields.size() == 1; // x.matmul(w), or w.matmul(x)
       boolean comparedField = step.spec() instanceof Cosine && fields.size() == 1; // cosineSimilarity(h, prototypes)
-      if (!fields.isEmpty() && !withField && !byField && !comparedField) { // a tensor field fed to a step that does not take one
+      boolean whereField = step.spec() instanceof Where && !fields.isEmpty() // Tensor.where(mask, h, fill): a or b a field
+          && fields.stream().noneMatch(f -> f.value().equals(step.inputs().get(2)));
+      if (!fields.isEmpty() && !withField && !byField && !comparedField && !whereField) { // a tensor field fed to a step that does not take one
         diagnostics.error(where, Message.TENSOR_MISUSE, label, fields.get(0).field(), fields.get(0).describe());
         continue;
       }
@@ -183,11 +185,27 @@ public final class ShapeChecker {
         joinedShape = value.clone();
       } else if (step.spec() instanceof Where) { // Tensor.where(mask, a, b): broadcast, each operand repeated (expanded) over the result
         try {
-          joinedShape = broadcast(List.of(in, joined.get(1), joined.get(2)));
+          List<int[]> values = new ArrayList<>();
+          for (int w = 0; w < 3; w++) { // a tensor field repeats over the result's leading dimensions: checked below
+            if (ir.tensor(step.inputs().get(w)) == null) {
+              values.add(joined.get(w));
+            }
+          }
+          joinedShape = broadcast(values);
         } catch (IllegalArgumentException e) {
           diagnostics.error(where, Message.WHERE_SHAPES, label, Shapes.toString(in), producers.get(step.input()),
               Shapes.toString(joined.get(1)), producers.get(step.inputs().get(1)), Shapes.toString(joined.get(2)),
               producers.get(step.inputs().get(2)), e.getMessage());
+          continue;
+        }
+        if (fields.size() > 1) {
+          diagnostics.error(where, Message.WHERE_TWO_FIELDS, label, fields.get(0).field(), fields.get(1).field());
+          continue;
+        }
+        int[] result = joinedShape;
+        TensorIr misfit = fields.stream().filter(f -> !isSuffix(f.shape(), result)).findFirst().orElse(null);
+        if (misfit != null) {
+          diagnostics.error(where, Message.WHERE_FIELD_SHAPE, label, misfit.describe(), Shapes.toString(joinedShape));
           continue;
         }
       } else if (step.spec() instanceof Compare && step.inputs().size() == 2) { // x.lt(y): one repeats over the other
@@ -521,6 +539,12 @@ public final class ShapeChecker {
       }
     }
     return out;
+  }
+
+  /** Whether a tensor field's shape is the last dimensions of {@code value} after its batch ({@code [T, D]} or {@code [D]} of {@code [N, T, D]}). */
+  private static boolean isSuffix(int[] field, int[] value) {
+    return field.length < value.length
+        && Arrays.equals(field, Arrays.copyOfRange(value, value.length - field.length, value.length));
   }
 
   /**

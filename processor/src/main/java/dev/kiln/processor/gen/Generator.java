@@ -967,12 +967,14 @@ public final class Generator {
         case SCALE -> b.addStatement("$T.scale($L, $L, $L, $L, n * $L, $Lf, false)", KERNELS, out.array, out.offset, in.array,
             in.offset, k.outPerSample(), ((Scale) k.spec()).factor());
         case COMPARE -> compareForward(b, k, out, in, refs);
-        case WHERE -> { // a where the mask (the third input) is nonzero, b elsewhere
+        case WHERE -> { // a where the mask (the third input) is nonzero, b elsewhere (swapped: b the first input, a the second)
           Ref other = ref(k.inputs().get(1), refs);
           Ref mask = ref(k.inputs().get(2), refs);
-          b.addStatement("$T.forward($L, $L, $L, n * $L, $L, $L, n * $L, $L, $L, n * $L, n * $L)", WHERE_KERNELS, out.array,
-              mask.array, mask.offset, k.outPerSample(), in.array, in.offset, k.outPerSample(), other.array, other.offset,
-              k.outPerSample(), k.outPerSample());
+          Ref a = k.swapped() ? other : in;
+          Ref bRef = k.swapped() ? in : other;
+          b.addStatement("$T.forward($L, $L, $L, n * $L, $L, $L, $L, $L, $L, $L, n * $L)", WHERE_KERNELS, out.array,
+              mask.array, mask.offset, k.outPerSample(), a.array, a.offset, whereCount(k, k.swapped() ? 1 : 0), bRef.array,
+              bRef.offset, whereCount(k, k.swapped() ? 0 : 1), k.outPerSample());
         }
         case MUL -> {
           Ref other = ref(k.inputs().get(1), refs);
@@ -1522,8 +1524,8 @@ public final class Generator {
         case RECURRENT -> cudaRecurrent(b, k, out, in, k.initialStates() ? locals.get(k.inputs().get(1)) : null);
         case COSINE -> b.addStatement("$T $L = $T.cosineSimilarity($L, $L, $L, $L)", TENSOR, out, F, in, locals.get(k.inputs().get(1)),
             ((Cosine) k.spec()).dim(), floatLiteral(((Cosine) k.spec()).eps()));
-        case WHERE -> b.addStatement("$T $L = $T.where($L, $L, $L)", TENSOR, out, TENSOR, locals.get(k.inputs().get(2)), in,
-            locals.get(k.inputs().get(1)));
+        case WHERE -> b.addStatement("$T $L = $T.where($L, $L, $L)", TENSOR, out, TENSOR, locals.get(k.inputs().get(2)),
+            k.swapped() ? locals.get(k.inputs().get(1)) : in, k.swapped() ? in : locals.get(k.inputs().get(1)));
         case COMPARE -> b.addStatement("$T $L = $L", TENSOR, out, k.inputs().size() == 1 ? eagerCall(k, in) // x.lt(y) as written
             : CodeBlock.of("$L.$L($L)", k.swapped() ? locals.get(k.inputs().get(1)) : in, ((Compare) k.spec()).method(),
                 k.swapped() ? in : locals.get(k.inputs().get(1))));
@@ -2225,6 +2227,10 @@ public final class Generator {
       if (carriesNoGradient(k, w)) { // where's mask
         continue;
       }
+      if (k.kind() == Kernel.Kind.WHERE && ir.tensor(value) != null) { // a tensor field, a or b: a parameter's gradient summed
+        whereFieldBackward(b, k, w, ir.tensor(value), d, refs);
+        continue;
+      }
       if (w == 1 && field != null) { // a tensor field repeated over the batch: a parameter's gradient sums the batch's
         if (field.isParameter()) {
           fieldBackward(b, k, field, d, out, refs);
@@ -2262,7 +2268,7 @@ public final class Generator {
       if (k.kind() == Kernel.Kind.WHERE) { // the gradient where this branch was taken, 0 elsewhere
         Ref mask = ref(inputs.get(2), refs);
         b.addStatement("$T.branchBackward($L, $L, $L, $L, $L, $L, $L, n * $L, $L)", WHERE_KERNELS, target.array, target.offset,
-            d.array, d.offset, mask.array, mask.offset, w == 0, k.outPerSample(), accumulate);
+            d.array, d.offset, mask.array, mask.offset, (w == 0) != k.swapped(), k.outPerSample(), accumulate);
       } else if (k.kind() == Kernel.Kind.SUB || k.kind() == Kernel.Kind.DIV) {
         quotientBackward(b, k, w, target, accumulate, d, out, refs);
       } else if (field != null && k.kind() == Kernel.Kind.MUL) { // x's gradient: the incoming one times the field, repeated
@@ -2293,6 +2299,37 @@ public final class Generator {
       }
       grads.put(st, target);
     }
+  }
+
+  /**
+   * How many values a where's input {@code w} (0: a, 1: b, or the other way round where the kernel is swapped) holds: the batch's, or a tensor field's own {@code [T, D]}
+   * or {@code [D]}, which {@link dev.kiln.runtime.cpu.WhereKernels#forward} repeats over the result.
+   */
+  private String whereCount(Kernel k, int w) {
+    TensorIr field = ir.tensor(k.inputs().get(w));
+    return field != null ? String.valueOf(Shapes.numel(field.shape())) : "n * " + k.outPerSample();
+  }
+
+  /**
+   * The gradient of a parameter a where reads as its input {@code w} ({@code [T, D]} or {@code [D]}, repeated over
+   * the result): eager mode's, the incoming gradient where the branch was taken summed per value in float, rows in
+   * order ({@link dev.kiln.runtime.cpu.WhereKernels#backward}), then added to the parameter's gradient.
+   */
+  private void whereFieldBackward(CodeBlock.Builder b, Kernel k, int w, TensorIr field, Ref d, Map<String, Ref> refs) {
+    if (!field.isParameter()) { // a buffer gets no gradient
+      return;
+    }
+    String f = tensorField(field);
+    String local = "field" + (kernels.indexOf(k) + 1) + (w == 0 ? "A" : "B");
+    int m = Shapes.numel(field.shape());
+    Ref mask = ref(k.inputs().get(2), refs);
+    b.addStatement("float[] $LG = $T.gradBuffer($L, $L)", local, COMPILED, f, recordedNeed(f))
+        .beginControlFlow("if ($LG != null)", local)
+        .addStatement("float[] $LSum = new float[$L]", local, m)
+        .addStatement("$T.backward($LSum, $L, $L, $L, $L, n * $L, $L, $L, n * $L)", WHERE_KERNELS, local, d.array, d.offset,
+            mask.array, mask.offset, k.outPerSample(), m, (w == 0) != k.swapped(), k.outPerSample())
+        .addStatement("$T.accumulate($LG, $L, $LSum, 0, $L)", KERNELS, local, gradOffset(field), local, m)
+        .endControlFlow();
   }
 
   /**

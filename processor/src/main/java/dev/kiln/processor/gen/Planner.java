@@ -53,6 +53,7 @@ import dev.kiln.processor.ir.Sub;
 import dev.kiln.processor.ir.Where;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -165,9 +166,12 @@ final class Planner {
         kernels.add(new Kernel(Kernel.Kind.MASKED_FILL, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof Where) { // an operand that broadcasts is expanded first, as eager mode's where expands it
         List<String> inputs = new ArrayList<>(s.inputs());
+        List<int[]> shapes = new ArrayList<>(List.of(out, out, out));
         for (int w = 0; w < inputs.size(); w++) {
           int[] shape = model.shapeOf(inputs.get(w));
-          if (!Arrays.equals(shape, out)) { // a Tile of counts out/in: expand's passes each way (its gradient summed back)
+          if (model.ir().tensor(inputs.get(w)) != null) { // a tensor field [T, D] or [D], read where it lives, repeated
+            shapes.set(w, shape);
+          } else if (!Arrays.equals(shape, out)) { // a Tile of counts out/in: expand's passes each way (its gradient summed back)
             List<Integer> counts = new ArrayList<>();
             counts.add(1);
             for (int d = 1; d < out.length; d++) {
@@ -179,8 +183,13 @@ final class Planner {
             inputs.set(w, expanded);
           }
         }
+        boolean swapped = model.ir().tensor(inputs.get(0)) != null; // a field as a: b first (the kernel's input), a second
+        if (swapped) {
+          Collections.swap(inputs, 0, 1);
+          Collections.swap(shapes, 0, 1);
+        }
         kernels.add(new Kernel(Kernel.Kind.WHERE, label, s.spec(), null, null, false, inputs.get(0), s.output(), out, out, s.source(),
-            inputs, List.of(out, out, out), null, false));
+            inputs, shapes, null, swapped));
       } else if (s.spec() instanceof Compare && s.inputs().size() == 2) { // x.lt(y): the one repeated goes second, as an add's
         List<String> inputs = s.inputs();
         List<int[]> shapes = inputs.stream().map(model::shapeOf).toList();
