@@ -84,7 +84,8 @@ public enum Message {
       + " trained tensor, or inside registerBuffer(\"%s\", ...) for a constant such as a mask"),
   TENSOR_MISUSE("%s: %s is %s; a compiled forward adds a tensor field to a value, subtracts it, or multiplies or divides"
       + " by it (x.add(pos), x.mul(scale)), multiplies a value by it as a matrix (x.matmul(w)) and fills a value where a buffer"
-      + " masks it (x.maskedFill(mask.eq(0), value)), but takes no tensor field as the input of other steps, nor returns one"),
+      + " masks it (x.maskedFill(mask.eq(0), value)) or takes it as a or b of a where (Tensor.where(h.gt(0), h, fill)), but"
+      + " takes no tensor field as the input of other steps (a where's mask compares one: mask.gt(0)), nor returns one"),
   FIELD_ADD_SHAPES("%s: %s of %s from %s and %s: a tensor field repeats over the batch and the value's leading dimensions,"
       + " so its sizes after any leading 1s are the value's last ones, all of %s or the last few (a position table [S, D] or"
       + " [1, S, D], a bias [D], over [N, S, D])"),

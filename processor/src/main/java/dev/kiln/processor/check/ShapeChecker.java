@@ -155,7 +155,8 @@ public final class ShapeChecker {
       boolean whereField = step.spec() instanceof Where && !fields.isEmpty() // Tensor.where(mask, h, fill): a or b a field
           && fields.stream().noneMatch(f -> f.value().equals(step.inputs().get(2)));
       if (!fields.isEmpty() && !withField && !byField && !comparedField && !whereField) { // a tensor field fed to a step that does not take one
-        diagnostics.error(where, Message.TENSOR_MISUSE, label, fields.get(0).field(), fields.get(0).describe());
+        TensorIr misused = step.spec() instanceof Where ? ir.tensor(step.inputs().get(2)) : fields.get(0); // (where's: its mask)
+        diagnostics.error(where, Message.TENSOR_MISUSE, label, misused.field(), misused.describe());
         continue;
       }
       if (step.spec() instanceof MaskedFill m && m.byValue()) { // a further input as the mask: x's rank, repeated over x
