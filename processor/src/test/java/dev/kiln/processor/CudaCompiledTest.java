@@ -105,6 +105,7 @@ class CudaCompiledTest {
     "BagText, ids11:5",
     "SlicedParameters, 6:8",
     "BufferThresholds, 6:8",
+    "WhereFields, 6:8",
   })
   void compiledOnCudaMatchesEagerOnTheCpu(String model, String sampleShape) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(model));
