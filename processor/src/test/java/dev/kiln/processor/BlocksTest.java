@@ -74,7 +74,7 @@ class BlocksTest {
    */
   @org.junit.jupiter.params.ParameterizedTest
   @org.junit.jupiter.params.provider.CsvSource({"Blocks, 6:8", "OwnMethods, 6:8", "SequentialLoops, 6", "DerivedBlocks, 6", "EarlyExits, 6",
-      "BlockLoops, 4", "SiameseLayer, 6"})
+      "BlockLoops, 4", "SiameseLayer, 6", "SiameseRows, 120:64"})
   void blocksMatchEagerBitForBit(String model, String sampleShape) {
     ParityTest.matchesEagerBitForBit(model, sampleShape);
   }

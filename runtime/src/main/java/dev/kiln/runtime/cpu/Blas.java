@@ -155,6 +155,18 @@ public final class Blas {
       }
       return;
     }
+    if (gw != null && !oneBlock(rows) && !dev.kiln.runtime.Compiled.isKnownZero(gw)) {
+      // rows over more than one block into a gradient already written (a layer's later use in the same backward, or
+      // gradients accumulated over calls): the product made alone and then added, as eager mode's engine adds a
+      // fresh gradient (Tensor.gradientToAddInto), not each block's sum added to the gradient in turn
+      float[] fresh = new float[outF * in];
+      sgemm(true, false, outF, in, rows, 1f, g, gOff, outF, x, xOff, in, 0f, fresh, 0, in);
+      CpuKernels.accumulate(gw.buffer(), gw.offset(), fresh, 0, outF * in);
+      gw = null;
+      if (dx == null) {
+        return;
+      }
+    }
     if (!NATIVE) {
       if (gw != null) {
         sgemm(true, false, outF, in, rows, 1f, g, gOff, outF, x, xOff, in, 1f, gw, in);
