@@ -142,7 +142,8 @@ public final class Blas {
    * A compiled linear layer's two products from the gradient {@code g[rows x outF]} of its output, {@code g} staged to
    * native memory once for both (two {@link #sgemm} calls would stage it twice): the weight's gradient {@code gw +=
    * g^T x} unless {@code gw} is null, then the input's {@code dx = g weight + beta dx} unless {@code dx} is null. The
-   * same products, split as {@link #sgemm}'s, so the same bits.
+   * same products, split as {@link #sgemm}'s, so the same bits; over more than one block of rows into a gradient
+   * already written, the weight's product made alone and then added, eager mode's order.
    */
   public static void linearBackward(int rows, int outF, int in, float[] g, int gOff, float[] x, int xOff, Tensor gw,
       Tensor weight, float beta, float[] dx, int dxOff) {
