@@ -68,11 +68,13 @@ class BlocksTest {
 
   /**
    * Outputs, loss and every gradient are eager mode's bit for bit over SGD steps (the compiled code runs the inlined
-   * blocks' and methods' steps in eager mode's order). ParityTest's compiledMatchesEager checks BlockLoops at its tolerance (1e-5):
-   * its learned gain's broadcast product sums its gradient over the batch in another order than eager mode's.
+   * blocks' and methods' steps in eager mode's order). A layer applied several times in one forward (BlockLoops' shared
+   * block, SiameseLayer's {@code fc}) adds each use's bias gradient, summed from zero, into the gradient in backward order,
+   * as eager mode's engine adds each use's fresh gradient ({@code CpuKernels.biasGradient}).
    */
   @org.junit.jupiter.params.ParameterizedTest
-  @org.junit.jupiter.params.provider.CsvSource({"Blocks, 6:8", "OwnMethods, 6:8", "SequentialLoops, 6", "DerivedBlocks, 6", "EarlyExits, 6"})
+  @org.junit.jupiter.params.provider.CsvSource({"Blocks, 6:8", "OwnMethods, 6:8", "SequentialLoops, 6", "DerivedBlocks, 6", "EarlyExits, 6",
+      "BlockLoops, 4", "SiameseLayer, 6", "SiameseRows, 120:64"})
   void blocksMatchEagerBitForBit(String model, String sampleShape) {
     ParityTest.matchesEagerBitForBit(model, sampleShape);
   }

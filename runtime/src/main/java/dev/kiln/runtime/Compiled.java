@@ -179,6 +179,15 @@ public final class Compiled {
   }
 
   /**
+   * Whether {@code grad} is known to hold only +0 (made as zeros, or zeroed whole, and not written since): where adding a
+   * product into it rounds as the product made alone, whatever OpenBLAS's blocking ({@link
+   * dev.kiln.runtime.cpu.Blas#linearBackward}).
+   */
+  public static boolean isKnownZero(Tensor grad) {
+    return grad.isKnownZero();
+  }
+
+  /**
    * Fails like eager batch norm when training statistics would come from one value per channel.
    *
    * @param shape the batch norm's input shape, for the message

@@ -1382,6 +1382,11 @@ public final class Tensor {
     return grad.storage.isKnownZero() || dev.kiln.runtime.cpu.Blas.oneBlock(k) ? grad : null;
   }
 
+  /** Whether this tensor's storage is known to hold only +0 ({@link Storage#isKnownZero}); for {@link Compiled#isKnownZero}. */
+  boolean isKnownZero() {
+    return storage.isKnownZero();
+  }
+
   /** The same data, cut off from the tape. */
   public Tensor detach() {
     return new Tensor(storage, offset, shape.clone(), dtype, null);

@@ -142,7 +142,8 @@ public final class Blas {
    * A compiled linear layer's two products from the gradient {@code g[rows x outF]} of its output, {@code g} staged to
    * native memory once for both (two {@link #sgemm} calls would stage it twice): the weight's gradient {@code gw +=
    * g^T x} unless {@code gw} is null, then the input's {@code dx = g weight + beta dx} unless {@code dx} is null. The
-   * same products, split as {@link #sgemm}'s, so the same bits.
+   * same products, split as {@link #sgemm}'s, so the same bits; over more than one block of rows into a gradient
+   * already written, the weight's product made alone and then added, eager mode's order.
    */
   public static void linearBackward(int rows, int outF, int in, float[] g, int gOff, float[] x, int xOff, Tensor gw,
       Tensor weight, float beta, float[] dx, int dxOff) {
@@ -154,6 +155,18 @@ public final class Blas {
         java.util.Arrays.fill(dx, dxOff, dxOff + rows * in, 0f); // as sgemm with k = 0: C = beta C
       }
       return;
+    }
+    if (gw != null && !oneBlock(rows) && !dev.kiln.runtime.Compiled.isKnownZero(gw)) {
+      // rows over more than one block into a gradient already written (a layer's later use in the same backward, or
+      // gradients accumulated over calls): the product made alone and then added, as eager mode's engine adds a
+      // fresh gradient (Tensor.gradientToAddInto), not each block's sum added to the gradient in turn
+      float[] fresh = new float[outF * in];
+      sgemm(true, false, outF, in, rows, 1f, g, gOff, outF, x, xOff, in, 0f, fresh, 0, in);
+      CpuKernels.accumulate(gw.buffer(), gw.offset(), fresh, 0, outF * in);
+      gw = null;
+      if (dx == null) {
+        return;
+      }
     }
     if (!NATIVE) {
       if (gw != null) {

@@ -42,33 +42,46 @@ public final class CpuKernels {
     }
   }
 
-  /** {@code dbias[j] (+)= sum_r dout[r, j]}; nothing when {@code dbias} is null. */
+  /**
+   * {@code dbias[j] (+)= sum_r dout[r, j]}; nothing when {@code dbias} is null. When accumulating, the sum over the
+   * rows is made from zero and then added to {@code dbias} ({@code dbias[j] + (0 + d[0, j] + d[1, j] + ...)}), the
+   * order of eager mode, whose linear backward sums a fresh bias gradient that the engine then adds into the
+   * parameter's: a layer applied several times in one forward (a shared block) gets eager's bits.
+   */
   public static void biasGradient(float[] dbias, int dbOff, float[] dout, int dOff, int rows, int cols, boolean accumulate) {
     if (dbias == null) {
       return;
-    }
-    if (!accumulate) {
-      java.util.Arrays.fill(dbias, dbOff, dbOff + cols, 0f);
     }
     // columns shared among the cores: each sum still runs over the rows in order, so the split changes no bits;
     // each row copied to a scratch first, so the adding loop has one index, which C2 in JDK 17 vectorises
     Parallel.forRange(cols, 2L * rows * cols, (part, from, to) -> {
       int len = to - from;
-      float[] sum = java.util.Arrays.copyOfRange(dbias, dbOff + from, dbOff + to), row = new float[len];
+      float[] sum = new float[len], row = new float[len];
       for (int r = 0; r < rows; r++) {
         System.arraycopy(dout, dOff + r * cols + from, row, 0, len);
         for (int j = 0; j < len; j++) {
           sum[j] += row[j];
         }
       }
-      System.arraycopy(sum, 0, dbias, dbOff + from, len);
+      addOrCopy(dbias, dbOff + from, sum, len, accumulate);
     });
+  }
+
+  /** {@code dst[dstOff + j] = dst[dstOff + j] + sum[j]} when {@code accumulate}, else {@code = sum[j]}. */
+  private static void addOrCopy(float[] dst, int dstOff, float[] sum, int len, boolean accumulate) {
+    if (!accumulate) {
+      System.arraycopy(sum, 0, dst, dstOff, len);
+      return;
+    }
+    for (int j = 0; j < len; j++) {
+      dst[dstOff + j] += sum[j];
+    }
   }
 
   /**
    * ReLU backward folded into the bias gradient: {@code d = d * (y > 0)} in place, and
-   * {@code dbias[j] (+)= sum_r d[r, j]} in the same pass ({@code y} is the ReLU's output).
-   * A null {@code dbias} only masks.
+   * {@code dbias[j] (+)= sum_r d[r, j]} in the same pass ({@code y} is the ReLU's output), the sum made from zero
+   * and then added as {@link #biasGradient}'s. A null {@code dbias} only masks.
    */
   public static void reluBackwardBiasGradient(
       float[] dbias, int dbOff, float[] d, int dOff, float[] y, int yOff, int rows, int cols, boolean accumulate) {
@@ -76,18 +89,17 @@ public final class CpuKernels {
       reluBackward(d, dOff, d, dOff, y, yOff, rows * cols);
       return;
     }
-    if (!accumulate) {
-      java.util.Arrays.fill(dbias, dbOff, dbOff + cols, 0f);
-    }
+    float[] sum = new float[cols];
     for (int r = 0; r < rows; r++) {
       int di = dOff + r * cols;
       int yi = yOff + r * cols;
       for (int j = 0; j < cols; j++) {
         float v = passIfPositive(d[di + j], y[yi + j]);
         d[di + j] = v;
-        dbias[dbOff + j] += v;
+        sum[j] += v;
       }
     }
+    addOrCopy(dbias, dbOff, sum, cols, accumulate);
   }
 
   /** {@code dst[i] += src[i]} for {@code n} values; nothing when {@code dst} is null. */
