@@ -1379,7 +1379,7 @@ public final class Tensor {
     if (grad.device().isCuda()) {
       return null;
     }
-    return grad.storage.isKnownZero() || dev.kiln.runtime.cpu.Blas.oneBlock(k) ? grad : null;
+    return dev.kiln.runtime.cpu.Blas.addsAsMadeAlone(grad.storage.isKnownZero(), k) ? grad : null;
   }
 
   /** Whether this tensor's storage is known to hold only +0 ({@link Storage#isKnownZero}); for {@link Compiled#isKnownZero}. */

@@ -156,7 +156,7 @@ public final class Blas {
       }
       return;
     }
-    if (gw != null && !oneBlock(rows) && !dev.kiln.runtime.Compiled.isKnownZero(gw)) {
+    if (gw != null && !addsAsMadeAlone(dev.kiln.runtime.Compiled.isKnownZero(gw), rows)) {
       // rows over more than one block into a gradient already written (a layer's later use in the same backward, or
       // gradients accumulated over calls): the product made alone and then added, as eager mode's engine adds a
       // fresh gradient (Tensor.gradientToAddInto), not each block's sum added to the gradient in turn
@@ -206,6 +206,16 @@ public final class Blas {
    */
   public static boolean oneBlock(int k) {
     return k <= BIAS_IN_PRODUCT_MAX_K;
+  }
+
+  /**
+   * Whether {@code C += A B} ({@code beta = 1}) over an inner dimension of {@code k} rounds as eager mode's engine adds a
+   * gradient made alone ({@code C + (A B)}): when C holds only +0 ({@code cKnownZero}: {@code 0 + s} is {@code s} for
+   * every block's sum) or k is {@link #oneBlock}. The one rule for eager linear layers ({@code
+   * Tensor.gradientToAddInto}) and compiled ones ({@link #linearBackward}), so both keep eager's bits.
+   */
+  public static boolean addsAsMadeAlone(boolean cKnownZero, int k) {
+    return cKnownZero || oneBlock(k);
   }
 
   /**
