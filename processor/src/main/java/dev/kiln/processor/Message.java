@@ -95,6 +95,8 @@ public enum Message {
   LAYER_AS_VALUE("'%s' is a layer field used as a value in %s: apply it (%s.apply(x)); locals hold tensors, not layers"),
   NOT_A_LAYER("'%s' is not a layer field of %s given a layer where it is declared or in the constructor"),
   INHERITED_TENSOR("'%s' is a tensor field inherited from %s: the compiler reads the tensor fields the @Model class %s declares itself"),
+  HIDDEN_TENSOR("'%s' of %s has the name of the tensor field '%s' of %s, which forward reads too (one hides the other):"
+      + " eager mode keeps one name per tensor in the state dict, so give them names of their own"),
   INHERITED_LAYER("'%s' is a layer field inherited from %s: the compiler reads the layers the @Model class %s declares itself"),
   ANONYMOUS_LAYER("%s: an anonymous subclass of %s cannot be compiled (its overrides would be lost); use the layer class itself"),
   UNSUPPORTED_FUNCTION("%s"),

@@ -94,6 +94,7 @@ class CudaCompiledTest {
     "OwnMethods, 6:8",
     "SequentialLoops, 6",
     "DerivedBlocks, 6",
+    "InheritedFields, 6:8",
     "EarlyExits, 6",
     "PaddedText, ids11:6",
     "PaddedMeanPool, ids11:6",

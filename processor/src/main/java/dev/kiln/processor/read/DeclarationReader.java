@@ -248,7 +248,7 @@ public final class DeclarationReader {
       ok = false;
     }
     ExecutableElement outputsMethod = outputsMethod(type, generated);
-    TensorFieldReader tensors = new TensorFieldReader(trees, diagnostics, folder, unit,
+    TensorFieldReader tensors = new TensorFieldReader(trees, diagnostics, folder,
         field -> constructorValue(type, field, unit, true));
     OutputsIr outputs = null;
     if (outputsMethod != null) {
@@ -1100,7 +1100,6 @@ public final class DeclarationReader {
       return null;
     }
     Map<Element, Object> constants = arguments(ctor, args);
-    CompilationUnitTree blockUnit = classPath.getCompilationUnit();
     blockStack.push(cls);
     Map<Element, Object> before = folder.bind(constants);
     try {
@@ -1108,15 +1107,15 @@ public final class DeclarationReader {
       if (bodies == null) {
         return null;
       }
-      ExecutableElement body = bodies.get(bodies.size() - 1);
       Map<String, LayerNode> fields = new LinkedHashMap<>();
       Set<String> broken = new HashSet<>();
       for (int i = 0; i < chain.size(); i++) { // the superclasses' fields first, as eager mode registers them
         TypeElement c = chain.get(i);
         readLayerFields(c, bodies.get(i), trees.getPath(c).getCompilationUnit(), path + ".", layers, fields, broken);
       }
-      TensorFieldReader tensors = new TensorFieldReader(trees, diagnostics, folder, blockUnit,
-          field -> constructorValue(body, field, blockUnit, true), path + ".");
+      TensorFieldReader tensors = new TensorFieldReader(trees, diagnostics, folder, // a field of the block's class or one it extends,
+          field -> constructorValue(bodies.get(Math.max(0, chain.indexOf(field.getEnclosingElement()))), field, // assigned in that
+              trees.getPath(field).getCompilationUnit(), true), path + ".");                              // class's constructor
       blockTensors.add(tensors);
       return new Blk(path, cls, trees.getPath(forward).getCompilationUnit(), forward, fields, broken, constants, tensors);
     } finally {
@@ -2268,7 +2267,7 @@ public final class DeclarationReader {
         diagnostics.error(unit, use, Message.UNKNOWN_VALUE, v.getSimpleName(), methodName);
         return null;
       }
-      if (!owner.equals(modelType)) {
+      if (!ownMember(owner)) {
         diagnostics.error(unit, use, Message.INHERITED_TENSOR, v.getSimpleName(), owner.getSimpleName(), className);
         return null;
       }
@@ -2689,7 +2688,7 @@ public final class DeclarationReader {
           || e instanceof MemberSelectTree ms && ms.getExpression() instanceof IdentifierTree t && t.getName().contentEquals("this");
       if (self) {
         return tensors != null && trees.getElement(TreePath.getPath(unit, e)) instanceof VariableElement v && isTensorField(v)
-            && modelType != null && modelType.equals(v.getEnclosingElement()) && tensors.field(v) != null
+            && modelType != null && v.getEnclosingElement() instanceof TypeElement owner && ownMember(owner) && tensors.field(v) != null
             && tensors.field(v).isParameter() == parameter;
       }
       return fieldCall(e, unit, parameter) != null;
@@ -3443,8 +3442,17 @@ public final class DeclarationReader {
      * blocks above it (an inherited helper: its source is here, it is not the dsl's).
      */
     private boolean declaredHereOrAbove(ExecutableElement m) {
-      return m.getEnclosingElement().equals(modelType) || m.getEnclosingElement() instanceof TypeElement owner
-          && modelType.getAnnotation(Model.class) == null && !owner.getQualifiedName().toString().startsWith("dev.kiln.dsl.")
+      return m.getEnclosingElement() instanceof TypeElement owner && ownMember(owner);
+    }
+
+    /**
+     * Whether the members {@code owner} declares are the class being read's own: it is that class or, for a block
+     * extending another block, one of the blocks above it (their fields are the block's: eager mode registers them in it, as
+     * PyTorch's subclass holds its base's parameters); a @Model class's base class's are not.
+     */
+    private boolean ownMember(TypeElement owner) {
+      return owner.equals(modelType) || modelType.getAnnotation(Model.class) == null
+          && !owner.getQualifiedName().toString().startsWith("dev.kiln.dsl.")
           && types.isSubtype(types.erasure(modelType.asType()), types.erasure(owner.asType()));
     }
 
