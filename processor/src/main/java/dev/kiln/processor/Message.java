@@ -207,7 +207,10 @@ public enum Message {
   LIST_APPLIED("'%s' is a ModuleList, which is not applied as a whole (PyTorch's nn.ModuleList is not callable): apply"
       + " its modules (for (var b : %s) x = b.apply(x);), or hold a Sequential"),
   LOOP_BOUNDS("unsupported loop in %s: %s; the compiler unrolls a loop over a ModuleList or Sequential field (for (Block b : h)) or over"
-      + " an int from a constant to a constant or a list's size, counting up (for (int i = 0; i < h.size(); i++))"),
+      + " an int from a constant to a constant or a list's size, counting up (for (int i = 0; i < h.size(); i++)), and a while"
+      + " whose condition is a constant at each turn (int i = 0; while (i < h.size()) { ...; i++; })"),
+  COUNTER_UPDATE("%s: %s does not fold to a constant; an int local that is not final counts an unrolled loop's turns, each"
+      + " update folding from constants (int %3$s = 0; while (%3$s < N) { ...; %3$s++; })"),
   LIST_INDEX("%s: index %d is out of range for the ModuleList %s of %d modules (0..%d, or -%d..-1 from the end)"),
   METHOD_RECURSION("%s: %s calls itself (directly or through another method); the compiler inlines a model's own methods,"
       + " which must end: write the repetition as a loop over a ModuleList or a constant count"),

@@ -73,7 +73,7 @@ class BlocksTest {
    * as eager mode's engine adds each use's fresh gradient ({@code CpuKernels.biasGradient}).
    */
   @org.junit.jupiter.params.ParameterizedTest
-  @org.junit.jupiter.params.provider.CsvSource({"Blocks, 6:8", "OwnMethods, 6:8", "SequentialLoops, 6", "DerivedBlocks, 6", "InheritedFields, 6:8", "EarlyExits, 6",
+  @org.junit.jupiter.params.provider.CsvSource({"Blocks, 6:8", "OwnMethods, 6:8", "SequentialLoops, 6", "DerivedBlocks, 6", "InheritedFields, 6:8", "EarlyExits, 6", "WhileLoops, 6",
       "BlockLoops, 4", "SiameseLayer, 6", "SiameseRows, 120:64"})
   void blocksMatchEagerBitForBit(String model, String sampleShape) {
     ParityTest.matchesEagerBitForBit(model, sampleShape);
@@ -318,7 +318,39 @@ class BlocksTest {
     assertThat(c).hadErrorContaining("unsupported loop in forward: new Tensor[]{x} is not a ModuleList or Sequential field of BadLoops")
         .inFile(f).onLineContaining("for (Tensor t");
     assertThat(c).hadErrorContaining("unsupported statement in forward: if").inFile(f).onLineContaining("if (x.size(1) > i)");
-    assertThat(c).hadErrorContaining("unsupported statement in forward: while").inFile(f).onLineContaining("while (x.size(1) > 4)");
+    assertThat(c).hadErrorContaining("unsupported loop in forward: its condition x.size(1) > 4 is not a constant at turn 1 (x.size(1)"
+        + " is not: a call, which javac does not fold").inFile(f).onLineContaining("while (x.size(1) > 4)");
+  }
+
+  /**
+   * A while loop is unrolled while its condition is a constant at each turn; one that is not at some turn (a counter given a
+   * value that is not a constant, which is refused on its line) is refused on the loop's line, as is one that never ends.
+   */
+  @Test
+  void whileLoopsWhoseConditionIsNotConstantAreRefused() {
+    JavaFileObject f = classModel("BadWhiles",
+        "@Model(input = {4})",
+        "public class BadWhiles extends Module {",
+        "  final Linear fc = new Linear(4, 4);",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    int i = 0;",
+        "    while (i < 3) {",
+        "      x = fc.apply(x);",
+        "      i = x.size(1);",
+        "    }",
+        "    int j = 0;",
+        "    do { x = fc.apply(x); } while (j < 2);",
+        "    return x;",
+        "  }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining("forward: i = x.size(1) does not fold to a constant; an int local that is not final counts an"
+        + " unrolled loop's turns").inFile(f).onLineContaining("i = x.size(1);");
+    assertThat(c).hadErrorContaining("unsupported loop in forward: its condition i < 3 is not a constant at turn 2 (i is not:")
+        .inFile(f).onLineContaining("while (i < 3)");
+    assertThat(c).hadErrorContaining("unsupported loop in forward: it would run more than 1024 times (does its body change j < 2?)")
+        .inFile(f).onLineContaining("while (j < 2)");
+    assertEquals(3, c.errors().size(), c.errors().toString());
   }
 
   @Test

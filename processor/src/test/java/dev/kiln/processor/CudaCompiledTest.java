@@ -96,6 +96,7 @@ class CudaCompiledTest {
     "DerivedBlocks, 6",
     "InheritedFields, 6:8",
     "EarlyExits, 6",
+    "WhileLoops, 6",
     "PaddedText, ids11:6",
     "PaddedMeanPool, ids11:6",
     "ActivationMasks, 4:8",

@@ -970,12 +970,12 @@ class ProcessorTest {
         "public class IntLocal extends Module {",
         "  final Linear fc = new Linear(8, 2);",
         "  @Override public Tensor forward(Tensor x) {",
-        "    int dim = 1;",
+        "    int dim = x.dim() - 1;",
         "    return fc.apply(Tensor.cat(java.util.List.of(x, x), dim));",
         "  }",
         "}");
     assertThat(compile(local)).hadErrorContaining("dim: a local of forward is a Tensor, or a constant that layer and F arguments "
-        + "may use (final int dim = ...;)").inFile(local).onLineContaining("int dim = 1;");
+        + "may use (final int dim = ...;)").inFile(local).onLineContaining("int dim = x.dim() - 1;");
   }
 
   /** Tensor.cat: values listed in List.of(...) whose other dimensions agree, along a dimension after the batch. */
@@ -1982,7 +1982,8 @@ class ProcessorTest {
         "}");
     Compilation c = compile(f);
     assertThat(c).hadErrorContaining("not a compile-time constant").inFile(f).onLineContaining("new Linear(4, width)");
-    assertThat(c).hadErrorContaining("unsupported statement in forward: while loop").inFile(f).onLineContaining("while");
+    assertThat(c).hadErrorContaining("unsupported loop in forward: its condition x == null is not a constant at turn 1")
+        .inFile(f).onLineContaining("while");
     assertThat(c).hadErrorContaining("fc2: Linear(in_features=9, out_features=2, bias=True) expects [N, 9], receives [N, 4]")
         .inFile(f).onLineContaining("return fc2.apply(x)");
   }

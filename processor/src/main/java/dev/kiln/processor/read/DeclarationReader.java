@@ -4,8 +4,11 @@ import com.sun.source.tree.ArrayAccessTree;
 import com.sun.source.tree.AssignmentTree;
 import com.sun.source.tree.BinaryTree;
 import com.sun.source.tree.BlockTree;
+import com.sun.source.tree.BreakTree;
 import com.sun.source.tree.ClassTree;
 import com.sun.source.tree.CompoundAssignmentTree;
+import com.sun.source.tree.ContinueTree;
+import com.sun.source.tree.DoWhileLoopTree;
 import com.sun.source.tree.EnhancedForLoopTree;
 import com.sun.source.tree.ForLoopTree;
 import com.sun.source.tree.LambdaExpressionTree;
@@ -26,6 +29,7 @@ import com.sun.source.tree.StatementTree;
 import com.sun.source.tree.ThrowTree;
 import com.sun.source.tree.Tree;
 import com.sun.source.tree.VariableTree;
+import com.sun.source.tree.WhileLoopTree;
 import com.sun.source.util.TreePath;
 import com.sun.source.util.TreePathScanner;
 import com.sun.source.util.Trees;
@@ -1447,6 +1451,13 @@ public final class DeclarationReader {
     private final Set<String> brokenPieces = new HashSet<>();
     /** The splits read so far: each one's id. */
     private int splits;
+    /**
+     * The int locals forward counts with ({@code int i = 0; while (i < N) { ...; i++; }}), each folding to its value at the
+     * statement being read (the folder's), as a counted loop's index does.
+     */
+    private final Set<Element> counters = new HashSet<>();
+    /** What ended the statements just read, besides a return: a {@code break} or {@code continue} of the loop unrolled; else null. */
+    private Tree.Kind jump;
 
     /** A split's source value, the split, and the steps of the pieces read so far, by index. */
     private record Pieces(String value, Split split, Map<Integer, String> read) {}
@@ -1503,11 +1514,17 @@ public final class DeclarationReader {
       for (StatementTree s : statements) {
         if (piecesStatement(s, unit, fields, className)) {
           continue; // Tensor[] qkv = x.split(D, 2); or a misuse of such pieces, reported
-        } else if (s instanceof EnhancedForLoopTree || s instanceof ForLoopTree) {
-          if (unroll(s, unit, fields, className, returned)) { // for (Block b : h), for (int i = 0; i < h.size(); i++)
+        } else if (s instanceof EnhancedForLoopTree || s instanceof ForLoopTree || s instanceof WhileLoopTree
+            || s instanceof DoWhileLoopTree) {
+          if (unroll(s, unit, fields, className, returned)) { // for (Block b : h), for (int i = 0; i < h.size(); i++), while (i < N)
             return true; // a return inside it ended forward
           }
-        } else if (inLoop && s instanceof IfTree branch && foldOrNull(branch.getCondition(), unit) instanceof Boolean taken) {
+        } else if (inLoop && (s instanceof BreakTree b && b.getLabel() == null || s instanceof ContinueTree c && c.getLabel() == null)) {
+          jump = s.getKind(); // the rest of this turn is never run: the loop reading it stops, or takes its next turn
+          return true;
+        } else if (s instanceof ExpressionStatementTree es && counter(es.getExpression(), unit) != null) {
+          count(es.getExpression(), counter(es.getExpression(), unit), unit, fields); // i++, i += 2, i = 0
+        } else if (inLoop && s instanceof IfTree branch && foldHereOrNull(branch.getCondition(), unit, fields) instanceof Boolean taken) {
           StatementTree chosen = taken ? branch.getThenStatement() : branch.getElseStatement();
           if (chosen != null && readStatements(body(chosen), unit, fields, className, returned, true)) {
             return true; // if (i == EXIT) return x; at the unrolled index that returns
@@ -1520,9 +1537,14 @@ public final class DeclarationReader {
           batchLocals.add(v.getName().toString()); // int n = x.size(0): the batch, which zero initial states may name
         } else if (s instanceof VariableTree v && trees.getElement(TreePath.getPath(unit, v)) instanceof VariableElement e
             && e.asType().getKind().isPrimitive()) {
-          Object folded = e.getModifiers().contains(Modifier.FINAL) && v.getInitializer() != null ? foldOrNull(v.getInitializer(), unit) : null;
-          if (folded != null) { // final double scale = 1 / Math.sqrt(D): a constant to Kiln, though not to javac
+          Object folded = v.getInitializer() != null ? foldHereOrNull(v.getInitializer(), unit, fields) : null;
+          if (folded != null && e.getModifiers().contains(Modifier.FINAL)) { // final double scale = 1 / Math.sqrt(D): a constant to Kiln, though not to javac
             folder.define(e, folded);
+            continue;
+          }
+          if (folded instanceof Integer && e.asType().getKind() == TypeKind.INT) { // int i = 0: a counter, its value followed
+            folder.define(e, folded);
+            counters.add(e);
             continue;
           }
           diagnostics.error(unit, v, Message.NON_TENSOR_LOCAL, v.getName(), methodName, v.getName());
@@ -3548,6 +3570,12 @@ public final class DeclarationReader {
      * return ends the unrolling (the modules after it are never applied). True when a return ended it.
      */
     private boolean unroll(StatementTree loop, CompilationUnitTree unit, Map<String, LayerNode> fields, String className, String returned) {
+      if (loop instanceof WhileLoopTree w) {
+        return unrollWhile(w.getCondition(), w.getStatement(), false, unit, fields, className, returned);
+      }
+      if (loop instanceof DoWhileLoopTree w) {
+        return unrollWhile(w.getCondition(), w.getStatement(), true, unit, fields, className, returned);
+      }
       if (loop instanceof EnhancedForLoopTree each) {
         List<LayerNode> over = modules(fields.get(fieldName(stripped(each.getExpression()))));
         if (over == null) {
@@ -3560,8 +3588,11 @@ public final class DeclarationReader {
         for (LayerNode module : over) {
           Map<String, LayerNode> scoped = new LinkedHashMap<>(fields);
           scoped.put(each.getVariable().getName().toString(), module);
-          if (readStatements(body(each.getStatement()), unit, scoped, className, returned, true)) {
+          if (readStatements(body(each.getStatement()), unit, scoped, className, returned, true) && !jumped()) {
             return true; // a return in the loop: the modules after it are never applied
+          }
+          if (stopped()) {
+            return false; // break
           }
         }
         return false;
@@ -3581,10 +3612,7 @@ public final class DeclarationReader {
         problem = "its condition is not " + variable.getName() + " < (or <=) a bound";
       } else {
         ExpressionTree bound = stripped(cond.getRightOperand());
-        List<LayerNode> sized = bound instanceof MethodInvocationTree size && size.getArguments().isEmpty()
-            && size.getMethodSelect() instanceof MemberSelectTree ms && ms.getIdentifier().contentEquals("size")
-            ? modules(fields.get(fieldName(ms.getExpression()))) : null;
-        Object folded = sized != null ? (Object) sized.size() : foldOrNull(bound, unit);
+        Object folded = foldHereOrNull(bound, unit, fields);
         if (!(folded instanceof Integer b)) {
           problem = "its bound " + bound + " is not a constant or a ModuleList or Sequential field's size()";
         } else {
@@ -3604,11 +3632,127 @@ public final class DeclarationReader {
       }
       for (int i = (Integer) from; i < to; i += by) {
         folder.define(index, i);
-        if (readStatements(body(counted.getStatement()), unit, fields, className, returned, true)) {
+        if (readStatements(body(counted.getStatement()), unit, fields, className, returned, true) && !jumped()) {
           return true; // a return at this index
+        }
+        if (stopped()) {
+          return false; // break
         }
       }
       return false;
+    }
+
+    /**
+     * A while loop unrolled ({@code int i = 0; while (i < h.size()) { x = h.get(i).apply(x); i++; }}), as Java runs it: its
+     * condition folded before each turn (the counters the body updates, {@link #count}, are constants there), the body
+     * read while it holds, after the first turn for a do-while; a {@code break} at a turn where an {@code if} takes it ends
+     * the loop, a {@code continue} that turn. A condition that is not a constant at a turn, or more than {@link
+     * #MAX_UNROLLED} turns, is an error on the condition. True when a return ended it.
+     */
+    private boolean unrollWhile(ExpressionTree condition, StatementTree body, boolean bodyFirst, CompilationUnitTree unit,
+        Map<String, LayerNode> fields, String className, String returned) {
+      for (int turn = 1; ; turn++) {
+        if (turn > 1 || !bodyFirst) {
+          Object holds;
+          try {
+            holds = foldHere(condition, unit, fields);
+          } catch (ConstantFolder.NotConstant ex) {
+            diagnostics.error(unit, condition, Message.LOOP_BOUNDS, methodName, "its condition " + stripped(condition)
+                + " is not a constant at turn " + turn + " (" + ex.tree + " is not: " + ex.getMessage() + ")");
+            return false;
+          }
+          if (!(holds instanceof Boolean)) {
+            diagnostics.error(unit, condition, Message.LOOP_BOUNDS, methodName, "its condition " + stripped(condition) + " is not a boolean");
+            return false;
+          }
+          if (!(Boolean) holds) {
+            return false;
+          }
+        }
+        if (turn > MAX_UNROLLED) {
+          diagnostics.error(unit, condition, Message.LOOP_BOUNDS, methodName, "it would run more than " + MAX_UNROLLED
+              + " times (does its body change " + stripped(condition) + "?)");
+          return false;
+        }
+        if (readStatements(body(body), unit, fields, className, returned, true) && !jumped()) {
+          return true; // a return at this turn
+        }
+        if (stopped()) {
+          return false; // break
+        }
+      }
+    }
+
+    /** Whether a {@code break} or {@code continue} ended the statements just read (rather than a return). */
+    private boolean jumped() {
+      return jump != null;
+    }
+
+    /** After a loop's turn: whether a {@code break} ended it (and the loop stops); a {@code continue} is used up too. */
+    private boolean stopped() {
+      boolean stop = jump == Tree.Kind.BREAK;
+      jump = null;
+      return stop;
+    }
+
+    /** {@code e} folded in forward, where a ModuleList or Sequential field's {@code h.size()} is its count of modules. */
+    private Object foldHere(ExpressionTree e, CompilationUnitTree unit, Map<String, LayerNode> fields) throws ConstantFolder.NotConstant {
+      var before = folder.knownCalls(call -> {
+        List<LayerNode> list = call.getArguments().isEmpty() && call.getMethodSelect() instanceof MemberSelectTree ms
+            && ms.getIdentifier().contentEquals("size") ? modules(fields.get(fieldName(ms.getExpression()))) : null;
+        return list == null ? null : list.size();
+      });
+      try {
+        return folder.fold(e, unit);
+      } finally {
+        folder.knownCalls(before);
+      }
+    }
+
+    /** {@link #foldHere}, or null for what is not a constant. */
+    private Object foldHereOrNull(ExpressionTree e, CompilationUnitTree unit, Map<String, LayerNode> fields) {
+      try {
+        return foldHere(e, unit, fields);
+      } catch (ConstantFolder.NotConstant ex) {
+        return null;
+      }
+    }
+
+    /** The counter ({@link #counters}) an expression statement updates ({@code i++}, {@code i += 2}, {@code i = 0}), else null. */
+    private VariableElement counter(ExpressionTree update, CompilationUnitTree unit) {
+      ExpressionTree target = update instanceof UnaryTree u ? u.getExpression()
+          : update instanceof CompoundAssignmentTree c ? c.getVariable()
+          : update instanceof AssignmentTree a ? a.getVariable() : null;
+      return target instanceof IdentifierTree && trees.getElement(TreePath.getPath(unit, target)) instanceof VariableElement v
+          && counters.contains(v) ? v : null;
+    }
+
+    /**
+     * A counter's update, folded to its new value ({@code i++}, {@code i--}, {@code i += k}, {@code -=}, {@code *=}, {@code /=},
+     * {@code i = e}, {@code k} and {@code e} constants there); anything else is an error, and the counter folds no more.
+     */
+    private void count(ExpressionTree update, VariableElement counter, CompilationUnitTree unit, Map<String, LayerNode> fields) {
+      Object now = foldHereOrNull(update instanceof UnaryTree u ? u.getExpression()
+          : update instanceof CompoundAssignmentTree c ? c.getVariable() : ((AssignmentTree) update).getVariable(), unit, fields);
+      Object by = update instanceof CompoundAssignmentTree c ? foldHereOrNull(c.getExpression(), unit, fields)
+          : update instanceof AssignmentTree a ? foldHereOrNull(a.getExpression(), unit, fields) : (Object) 1;
+      Integer next = !(now instanceof Integer i) || !(by instanceof Integer k) ? null : switch (update.getKind()) {
+        case POSTFIX_INCREMENT, PREFIX_INCREMENT -> i + 1;
+        case POSTFIX_DECREMENT, PREFIX_DECREMENT -> i - 1;
+        case PLUS_ASSIGNMENT -> i + k;
+        case MINUS_ASSIGNMENT -> i - k;
+        case MULTIPLY_ASSIGNMENT -> i * k;
+        case DIVIDE_ASSIGNMENT -> k == 0 ? null : i / k;
+        case ASSIGNMENT -> k;
+        default -> null;
+      };
+      if (next == null) {
+        diagnostics.error(unit, update, Message.COUNTER_UPDATE, methodName, update, counter.getSimpleName());
+        folder.restore(java.util.Collections.singletonMap(counter, null));
+        counters.remove(counter);
+      } else {
+        folder.define(counter, next);
+      }
     }
 
     /** By how much {@code update} counts {@code variable} up ({@code i++}, {@code ++i}, {@code i += 2}); 0 if it does not. */
