@@ -167,11 +167,12 @@ public enum Message {
       + " or repeats one over the other along a run of adjacent dimensions, as an add does (h.lt(h.mean(-1, true)))"),
   WHERE_SHAPES("%s: a compiled where broadcasts a, b and the mask as PyTorch does, but a is %s from %s, b %s from %s and the"
       + " mask %s from %s: %s; a size of 1 repeats, other sizes must agree (and each starts with the batch)"),
-  WHERE_FIELD_SHAPE("%s: %s as an operand of a compiled where must be the result's last dimensions, repeated over its"
-      + " leading ones (a [T, D] or [D] field over %s); a field with a leading 1 ([1, T, D]) or one that would widen the"
-      + " result does not compile yet: register it without the leading 1, or leave out @Model to run it eagerly"),
-  WHERE_TWO_FIELDS("%s: both a (%s) and b (%s) are tensor fields; a compiled where takes one tensor field as an operand,"
-      + " the other a value computed in forward (or leave out @Model to run it eagerly)"),
+  WHERE_FIELD_SHAPE("%s: %s as an operand of a compiled where must repeat over the result's leading dimensions as it"
+      + " is, its sizes after any leading 1s the result's last ones (a [1, T, D], [T, D] or [D] field over %s); one"
+      + " stretched along a dimension in between ([T, 1]) or one that would widen the result does not compile yet: register"
+      + " it at the result's sizes, or leave out @Model to run it eagerly"),
+  WHERE_ONLY_FIELDS("%s: a (%s), b (%s) and the mask (%s) are all tensor fields, so the result would have no batch; a"
+      + " compiled where reads a value computed in forward as one of them (or leave out @Model to run it eagerly)"),
   MASK_STOPS_GRADIENT("the value of %s is read only as a mask or compared (%s), and a comparison passes no gradient, so"
       + " the steps that compute it would get none, which a compiled backward does not skip; read it as a value too"
       + " (h.mul(h.gt(0))), compare an input or a buffer, or leave out @Model to run it eagerly"),

@@ -108,6 +108,7 @@ class CudaCompiledTest {
     "SlicedParameters, 6:8",
     "BufferThresholds, 6:8",
     "WhereFields, 6:8",
+    "WhereFieldOperands, 6:8",
   })
   void compiledOnCudaMatchesEagerOnTheCpu(String model, String sampleShape) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(model));

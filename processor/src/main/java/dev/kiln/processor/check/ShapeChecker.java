@@ -152,10 +152,9 @@ public final class ShapeChecker {
       boolean withField = (step.spec() instanceof Arithmetic || comparedWithBuffer(step, fields)) && fields.size() == 1;
       boolean byField = step.spec() instanceof MatMul && fields.size() == 1; // x.matmul(w), or w.matmul(x)
       boolean comparedField = step.spec() instanceof Cosine && fields.size() == 1; // cosineSimilarity(h, prototypes)
-      boolean whereField = step.spec() instanceof Where && !fields.isEmpty() // Tensor.where(mask, h, fill): a or b a field
-          && fields.stream().noneMatch(f -> f.value().equals(step.inputs().get(2)));
+      boolean whereField = step.spec() instanceof Where && !fields.isEmpty(); // Tensor.where(mask, h, fill): a, b or the mask a field
       if (!fields.isEmpty() && !withField && !byField && !comparedField && !whereField) { // a tensor field fed to a step that does not take one
-        TensorIr misused = step.spec() instanceof Where ? ir.tensor(step.inputs().get(2)) : fields.get(0); // (where's: its mask)
+        TensorIr misused = fields.get(0);
         diagnostics.error(where, Message.TENSOR_MISUSE, label, misused.field(), misused.describe());
         continue;
       }
@@ -192,6 +191,10 @@ public final class ShapeChecker {
               values.add(joined.get(w));
             }
           }
+          if (values.isEmpty()) {
+            diagnostics.error(where, Message.WHERE_ONLY_FIELDS, label, fields.get(0).field(), fields.get(1).field(), fields.get(2).field());
+            continue;
+          }
           joinedShape = broadcast(values);
         } catch (IllegalArgumentException e) {
           diagnostics.error(where, Message.WHERE_SHAPES, label, Shapes.toString(in), producers.get(step.input()),
@@ -199,12 +202,8 @@ public final class ShapeChecker {
               producers.get(step.inputs().get(2)), e.getMessage());
           continue;
         }
-        if (fields.size() > 1) {
-          diagnostics.error(where, Message.WHERE_TWO_FIELDS, label, fields.get(0).field(), fields.get(1).field());
-          continue;
-        }
         int[] result = joinedShape;
-        TensorIr misfit = fields.stream().filter(f -> !isSuffix(f.shape(), result)).findFirst().orElse(null);
+        TensorIr misfit = fields.stream().filter(f -> !repeatsOver(f.shape(), result)).findFirst().orElse(null);
         if (misfit != null) {
           diagnostics.error(where, Message.WHERE_FIELD_SHAPE, label, misfit.describe(), Shapes.toString(joinedShape));
           continue;
@@ -540,6 +539,19 @@ public final class ShapeChecker {
       }
     }
     return out;
+  }
+
+  /**
+   * Whether a tensor field repeats over {@code value}'s leading dimensions as eager mode's where reads it unexpanded
+   * ({@code Shapes.repeatsOver}): its shape less its leading 1s the last dimensions after the batch ({@code [1, T, D]},
+   * {@code [T, D]} or {@code [D]} over {@code [N, T, D]}).
+   */
+  private static boolean repeatsOver(int[] field, int[] value) {
+    int lead = 0;
+    while (lead < field.length && field[lead] == 1) {
+      lead++;
+    }
+    return isSuffix(Arrays.copyOfRange(field, lead, field.length), value);
   }
 
   /** Whether a tensor field's shape is the last dimensions of {@code value} after its batch ({@code [T, D]} or {@code [D]} of {@code [N, T, D]}). */

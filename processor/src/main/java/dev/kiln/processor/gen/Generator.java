@@ -972,8 +972,8 @@ public final class Generator {
           Ref mask = ref(k.inputs().get(2), refs);
           Ref a = k.swapped() ? other : in;
           Ref bRef = k.swapped() ? in : other;
-          b.addStatement("$T.forward($L, $L, $L, n * $L, $L, $L, $L, $L, $L, $L, n * $L)", WHERE_KERNELS, out.array,
-              mask.array, mask.offset, k.outPerSample(), a.array, a.offset, whereCount(k, k.swapped() ? 1 : 0), bRef.array,
+          b.addStatement("$T.forward($L, $L, $L, $L, $L, $L, $L, $L, $L, $L, n * $L)", WHERE_KERNELS, out.array,
+              mask.array, mask.offset, whereCount(k, 2), a.array, a.offset, whereCount(k, k.swapped() ? 1 : 0), bRef.array,
               bRef.offset, whereCount(k, k.swapped() ? 0 : 1), k.outPerSample());
         }
         case MUL -> {
@@ -2204,6 +2204,10 @@ public final class Generator {
 
   /** {@code needsGrad(i)} for each parameter of the step's layer (none for parameter-free steps). */
   private List<String> trainable(Kernel k) {
+    if (k.kind() == Kernel.Kind.WHERE) { // a, b or both parameters (a mask gets no gradient, a buffer none)
+      return k.inputs().subList(0, 2).stream().map(ir::tensor).filter(t -> t != null && t.isParameter())
+          .map(t -> recordedNeed(tensorField(t))).toList();
+    }
     TensorIr field = fieldOperand(k);
     if (field != null) {
       return field.isParameter() ? List.of(recordedNeed(tensorField(field))) : List.of();
@@ -2267,8 +2271,13 @@ public final class Generator {
       Repeat r = k.repeat();
       if (k.kind() == Kernel.Kind.WHERE) { // the gradient where this branch was taken, 0 elsewhere
         Ref mask = ref(inputs.get(2), refs);
-        b.addStatement("$T.branchBackward($L, $L, $L, $L, $L, $L, $L, n * $L, $L)", WHERE_KERNELS, target.array, target.offset,
-            d.array, d.offset, mask.array, mask.offset, (w == 0) != k.swapped(), k.outPerSample(), accumulate);
+        if (ir.tensor(inputs.get(2)) != null) { // a mask the model holds, repeated over the result
+          b.addStatement("$T.branchBackward($L, $L, $L, $L, $L, $L, $L, $L, n * $L, $L)", WHERE_KERNELS, target.array, target.offset,
+              d.array, d.offset, mask.array, mask.offset, whereCount(k, 2), (w == 0) != k.swapped(), k.outPerSample(), accumulate);
+        } else {
+          b.addStatement("$T.branchBackward($L, $L, $L, $L, $L, $L, $L, n * $L, $L)", WHERE_KERNELS, target.array, target.offset,
+              d.array, d.offset, mask.array, mask.offset, (w == 0) != k.swapped(), k.outPerSample(), accumulate);
+        }
       } else if (k.kind() == Kernel.Kind.SUB || k.kind() == Kernel.Kind.DIV) {
         quotientBackward(b, k, w, target, accumulate, d, out, refs);
       } else if (field != null && k.kind() == Kernel.Kind.MUL) { // x's gradient: the incoming one times the field, repeated
@@ -2302,8 +2311,9 @@ public final class Generator {
   }
 
   /**
-   * How many values a where's input {@code w} (0: a, 1: b, or the other way round where the kernel is swapped) holds: the batch's, or a tensor field's own {@code [T, D]}
-   * or {@code [D]}, which {@link dev.kiln.runtime.cpu.WhereKernels#forward} repeats over the result.
+   * How many values a where's input {@code w} (0: a, 1: b, or the other way round where the kernel is swapped; 2: the mask)
+   * holds: the batch's, or a tensor field's own ({@code [1, T, D]}, {@code [T, D]} or {@code [D]}), which {@link
+   * dev.kiln.runtime.cpu.WhereKernels#forward} repeats over the result.
    */
   private String whereCount(Kernel k, int w) {
     TensorIr field = ir.tensor(k.inputs().get(w));
@@ -2326,8 +2336,8 @@ public final class Generator {
     b.addStatement("float[] $LG = $T.gradBuffer($L, $L)", local, COMPILED, f, recordedNeed(f))
         .beginControlFlow("if ($LG != null)", local)
         .addStatement("float[] $LSum = new float[$L]", local, m)
-        .addStatement("$T.backward($LSum, $L, $L, $L, $L, n * $L, $L, $L, n * $L)", WHERE_KERNELS, local, d.array, d.offset,
-            mask.array, mask.offset, k.outPerSample(), m, (w == 0) != k.swapped(), k.outPerSample())
+        .addStatement("$T.backward($LSum, $L, $L, $L, $L, $L, $L, $L, n * $L)", WHERE_KERNELS, local, d.array, d.offset,
+            mask.array, mask.offset, whereCount(k, 2), m, (w == 0) != k.swapped(), k.outPerSample())
         .addStatement("$T.accumulate($LG, $L, $LSum, 0, $L)", KERNELS, local, gradOffset(field), local, m)
         .endControlFlow();
   }
@@ -2857,7 +2867,7 @@ public final class Generator {
         b.addStatement("boolean need$L = $L", i, below);
         below = "need" + i;
         String inStorage = storage.get(k.in());
-        if (!isInput(inStorage)) {
+        if (inStorage != null && !isInput(inStorage)) { // (none for a tensor field: a where of two, Planner.plan)
           b.addStatement("float[] dIn$L = need$L ? p.d$L : null", i, i, inStorage);
         }
         for (int w = 1; w < k.inputs().size(); w++) {
@@ -2904,8 +2914,9 @@ public final class Generator {
       // (a returned value no step reads has the gradient the loss sent it alone)
       Ref d = grads.computeIfAbsent(storage.get(k.out()), st -> flow.gradient(st));
       String inStorage = storage.get(k.in());
-      Ref target = isInput(inStorage) ? new Ref(inputGradient(inStorage), "0", true) : new Ref("p.d" + inStorage, "0", true);
-      boolean conditional = !isInput(inStorage) && i > 0;
+      Ref target = inStorage == null ? null // a tensor field (a where of two), whose gradient is its own
+          : isInput(inStorage) ? new Ref(inputGradient(inStorage), "0", true) : new Ref("p.d" + inStorage, "0", true);
+      boolean conditional = inStorage != null && !isInput(inStorage) && i > 0;
       if (conditional) { // null when nothing before this step needs its input's gradient
         target = new Ref("dIn" + i, target.offset, true);
       }
