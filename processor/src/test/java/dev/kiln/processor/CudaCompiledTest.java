@@ -106,6 +106,7 @@ class CudaCompiledTest {
     "PositionRows, 5:4",
     "BagText, ids11:5",
     "SlicedParameters, 6:8",
+    "GatheredParameters, 6:8",
     "BufferThresholds, 6:8",
     "WhereFields, 6:8",
     "WhereFieldOperands, 6:8",

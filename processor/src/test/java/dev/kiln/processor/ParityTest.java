@@ -1129,7 +1129,7 @@ class ParityTest {
    */
   @ParameterizedTest
   @CsvSource({"FieldArithmetic, 6:8", "SlicedParameters, 6:8", "FieldProducts, 6:8", "PositionTable, 6:8", "Blocks, 6:8", "CausalBlock, 6:8", "FusedQkvBlock, 6:8", "TokenMixer, 6:8", "TransposedRows, 8:6", "BufferThresholds, 6:8", "CosinePrototypes, 6",
-    "WhereFieldOperands, 6:8"})
+    "WhereFieldOperands, 6:8", "GatheredParameters, 6:8"})
   void tensorFieldGradientsMatchEagerBitForBit(String model, String sampleShape) {
     matchesEagerBitForBit(model, sampleShape);
   }

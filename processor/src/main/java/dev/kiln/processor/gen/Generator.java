@@ -510,6 +510,69 @@ public final class Generator {
         .addStatement("return $L.of($L)", cache, fieldNames.get(TensorIr.valueName(t.derived().of()))).build());
   }
 
+  /** Prefixes a gathered region's value in {@link #fieldNames} for the method that reads it ({@link #readExpression}). */
+  private static final String GATHERED = "gathered ";
+
+  /**
+   * A parameter's {@link TensorIr#isGathered} region (runs at a stride, {@code pos.narrow(2, 0, 4)}): a {@code
+   * Compiled.Derived} of the eager calls and the method {@code gathered_pos()} that every read calls, computed again only
+   * when the parameter was written (an optimizer's step), moved or replaced since; its gradient goes back by {@link
+   * #scatterFieldGradient}.
+   */
+  private void gatheredTensor(TypeSpec.Builder type, TensorIr t) {
+    String method = readExpression(t).substring(0, readExpression(t).length() - 2);
+    String cache = method + "_cache";
+    type.addField(FieldSpec.builder(DERIVED, cache, Modifier.PRIVATE, Modifier.FINAL, Modifier.TRANSIENT)
+        .initializer("new $T(t -> t$L)", DERIVED, t.derived().calls()).build());
+    type.addMethod(MethodSpec.methodBuilder(method).addModifiers(Modifier.PRIVATE).returns(TENSOR)
+        .addJavadoc("{@code $L$L} $L, as eager mode computes it, kept while the parameter is unchanged.\n", t.derived().of(),
+            t.derived().calls(), Shapes.toString(t.shape()))
+        .addStatement("return $L.of($L)", cache, tensorField(t)).build());
+  }
+
+  /** The expression reading a tensor field's values: {@link #tensorField}, or a gathered region's {@code gathered_pos()}. */
+  private String readExpression(TensorIr t) {
+    return t.isGathered() ? fieldNames.get(GATHERED + t.value()) : tensorField(t);
+  }
+
+  /**
+   * Declares {@code local}, the buffer a parameter field's gradient is added into from {@link #gradOffset} (null when it is
+   * not needed): the parameter's gradient buffer, or for a {@link TensorIr#isGathered} region a zeroed one of its own size
+   * ({@code localP} the parameter's), which {@link #scatterFieldGradient} adds to the parameter's runs.
+   */
+  private void declareFieldGradient(CodeBlock.Builder b, String local, TensorIr field) {
+    String f = tensorField(field);
+    if (!field.isGathered()) {
+      b.addStatement("float[] $L = $T.gradBuffer($L, $L)", local, COMPILED, f, recordedNeed(f));
+      return;
+    }
+    b.addStatement("float[] $LP = $T.gradBuffer($L, $L)", local, COMPILED, f, recordedNeed(f))
+        .addStatement("float[] $L = $LP == null ? null : new float[$L]", local, local, Shapes.numel(field.shape()));
+  }
+
+  /**
+   * After the kernels that added a gathered region's gradient into {@code local} ({@link #declareFieldGradient}): that
+   * gradient added to the parameter's at the region's runs, as eager's narrow backward places it and its engine adds it;
+   * nothing for another field.
+   */
+  private void scatterFieldGradient(CodeBlock.Builder b, String local, TensorIr field) {
+    if (field.isGathered()) {
+      TensorIr.Runs r = field.derived().runs();
+      b.addStatement("$T.narrowBackward($LP, 0, $L, 0, $L, $L, $L, $L, true)", SLICES, local, local, r.count(), r.pitch(),
+          field.derived().offset(), r.width());
+    }
+  }
+
+  /** The gradient buffer of a parameter field, for a kernel that adds into it from {@link #gradOffset}: declared first when gathered. */
+  private CodeBlock fieldGradient(CodeBlock.Builder b, String local, TensorIr field) {
+    if (field.isGathered()) {
+      declareFieldGradient(b, local, field);
+      return CodeBlock.of("$L", local);
+    }
+    String f = tensorField(field);
+    return CodeBlock.of("$T.gradBuffer($L, $L)", COMPILED, f, recordedNeed(f));
+  }
+
   /** The tensor fields this graph's kernels read (a position table, a mask), in the order the model lists them. */
   private List<TensorIr> tensorsRead() {
     Set<String> read = new HashSet<>();
@@ -532,12 +595,15 @@ public final class Generator {
    * ({@code pos.narrow(1, 0, 6)}, read in place) the run's start after it, {@code pos.offset() + 48}.
    */
   private String fieldOffset(TensorIr t) {
-    return tensorField(t) + ".offset()" + (t.isRegion() && t.derived().offset() != 0 ? " + " + t.derived().offset() : "");
+    return readExpression(t) + ".offset()" + (t.isRegion() && !t.isGathered() && t.derived().offset() != 0 ? " + " + t.derived().offset() : "");
   }
 
-  /** Where a parameter field's gradient starts in the parameter's gradient buffer: 0, or a {@link TensorIr#region}'s start. */
+  /**
+   * Where a parameter field's gradient starts in the buffer {@link #declareFieldGradient} declares: 0, or a contiguous {@link
+   * TensorIr#region}'s start in the parameter's.
+   */
   private static String gradOffset(TensorIr t) {
-    return t.isRegion() ? String.valueOf(t.derived().offset()) : "0";
+    return t.isRegion() && !t.isGathered() ? String.valueOf(t.derived().offset()) : "0";
   }
 
   /**
@@ -545,7 +611,7 @@ public final class Generator {
    * TensorIr#region} its buffer and start ({@code pos.readBuffer(), pos.offset() + 48}).
    */
   private String gemmOperand(TensorIr t) {
-    return t.isRegion() ? tensorField(t) + ".readBuffer(), " + fieldOffset(t) : tensorField(t);
+    return t.isRegion() ? readExpression(t) + ".readBuffer(), " + fieldOffset(t) : tensorField(t);
   }
 
   /** A tensor field as eager code reads it (the CUDA path): {@code pos}, {@code computed_bias()}, {@code pos.narrow(1, 0, 6)}. */
@@ -718,6 +784,14 @@ public final class Generator {
     for (TensorIr t : ir.tensors()) {
       if (t.isRegion()) { // a run of a parameter's values, read in place: the parameter's name
         out.put(t.value(), out.get(TensorIr.valueName(t.derived().of())));
+        if (t.isGathered()) { // runs at a stride, read as eager computes them: a method of ours, gathered_pos()
+          String base = "gathered_" + javaName(t.derived().of());
+          String name = base;
+          for (int k = 2; taken.contains(name) || out.containsValue(name + "()") || out.containsValue(name) || generatedName(name); k++) {
+            name = base + "_" + k;
+          }
+          out.put(GATHERED + t.value(), name + "()");
+        }
         continue;
       }
       if (t.isDerived()) { // computed from a buffer: a method of ours returning it, computed_bias()
@@ -900,6 +974,9 @@ public final class Generator {
     }
     for (TensorIr t : ir.tensors()) {
       String field = tensorField(t);
+      if (t.isGathered()) { // runs of a parameter at a stride: read as eager mode computes them, when the parameter changes
+        gatheredTensor(type, t);
+      }
       if (t.isRegion()) { // read in place in its parameter, which has its field
         continue;
       }
@@ -948,7 +1025,7 @@ public final class Generator {
           if (k.fieldOnLeft()) { // each sample's matrices times the field [M, K], read for each (stride 0): eager's bmm
             TensorIr w = fieldOperand(k);
             b.addStatement("$T.sgemmBatched($L, false, false, $L, $L, $L, $Lf, $L.readBuffer(), $L, 0, $L, $L, $L, 0f, $L, $L, $L)",
-                BLAS, m.count(), m.m(), m.n(), m.k(), m.alpha(), tensorField(w), fieldOffset(w), in.array, in.offset, m.k() * m.n(), out.array, out.offset,
+                BLAS, m.count(), m.m(), m.n(), m.k(), m.alpha(), readExpression(w), fieldOffset(w), in.array, in.offset, m.k() * m.n(), out.array, out.offset,
                 m.m() * m.n());
             break;
           }
@@ -1934,7 +2011,7 @@ public final class Generator {
           : isInput(st) ? new Ref(inputGradient(st), "0", true)
           : i > 0 ? new Ref("dIn" + i + "_" + w, "0", true) : new Ref("p.d" + st, "0", true);
       if (field != null) {
-        b.addStatement("float[] $L = $T.gradBuffer($L, $L)", target.array, COMPILED, tensorField(field), recordedNeed(tensorField(field)));
+        declareFieldGradient(b, target.array, field);
       }
       boolean accumulate = field != null || accumulating.contains(i + ":" + w);
       int[][] passes = cosineExpansion(k, w);
@@ -1966,6 +2043,8 @@ public final class Generator {
       b.endControlFlow();
       if (field == null) {
         grads.put(st, target);
+      } else {
+        scatterFieldGradient(b, target.array, field);
       }
     }
   }
@@ -2204,15 +2283,20 @@ public final class Generator {
 
   /** {@code needsGrad(i)} for each parameter of the step's layer (none for parameter-free steps). */
   private List<String> trainable(Kernel k) {
-    if (k.kind() == Kernel.Kind.WHERE) { // a, b or both parameters (a mask gets no gradient, a buffer none)
-      return k.inputs().subList(0, 2).stream().map(ir::tensor).filter(t -> t != null && t.isParameter())
-          .map(t -> recordedNeed(tensorField(t))).toList();
-    }
-    TensorIr field = fieldOperand(k);
-    if (field != null) {
-      return field.isParameter() ? List.of(recordedNeed(tensorField(field))) : List.of();
+    if (k.kind() == Kernel.Kind.WHERE || fieldOperand(k) != null) {
+      return parameterFields(k).stream().map(this::recordedNeed).toList();
     }
     return !k.hasParameters() ? List.of() : parametersOf(k.layer()).stream().map(this::recordedNeed).toList();
+  }
+
+  /**
+   * The parameters among the tensor fields a kernel reads, by {@link #tensorField}: the one an add, mul, product or cosine
+   * repeats over the batch ({@link #fieldOperand}), a where's a and b (its mask gets no gradient); a buffer gets none.
+   */
+  private List<String> parameterFields(Kernel k) {
+    List<String> inputs = k.kind() == Kernel.Kind.WHERE ? k.inputs().subList(0, 2)
+        : fieldOperand(k) != null ? List.of(k.inputs().get(1)) : List.of();
+    return inputs.stream().map(ir::tensor).filter(t -> t != null && t.isParameter()).map(this::tensorField).toList();
   }
 
   /**
@@ -2250,7 +2334,7 @@ public final class Generator {
         }
         if (k.fieldOnLeft()) { // w @ x: each sample's gradient w^T @ g, the field read for each (stride 0), as eager's bmm
           b.addStatement("$T.sgemmBatched($L, true, false, $L, $L, $L, $Lf, $L.readBuffer(), $L, 0, $L, $L, $L, $L, $L, $L, $L)",
-              BLAS, m.count(), m.k(), m.n(), m.m(), m.alpha(), tensorField(field), fieldOffset(field), d.array, d.offset, m.m() * m.n(), accumulate ? "1f" : "0f",
+              BLAS, m.count(), m.k(), m.n(), m.m(), m.alpha(), readExpression(field), fieldOffset(field), d.array, d.offset, m.m() * m.n(), accumulate ? "1f" : "0f",
               inTarget.array, inTarget.offset, m.k() * m.n());
         } else {
           b.addStatement("$T.sgemm(false, true, $L, $L, $L, $Lf, $L, $L, $L, $L, $L, $L, $L, $L, $L)", BLAS, fieldRows(k), m.k(),
@@ -2329,17 +2413,17 @@ public final class Generator {
     if (!field.isParameter()) { // a buffer gets no gradient
       return;
     }
-    String f = tensorField(field);
-    String local = "field" + (kernels.indexOf(k) + 1) + (w == 0 ? "A" : "B");
+    String local = "field" + (kernels.indexOf(k) + 1) + ((w == 0) != k.swapped() ? "A" : "B"); // (a or b)
     int m = Shapes.numel(field.shape());
     Ref mask = ref(k.inputs().get(2), refs);
-    b.addStatement("float[] $LG = $T.gradBuffer($L, $L)", local, COMPILED, f, recordedNeed(f))
-        .beginControlFlow("if ($LG != null)", local)
+    declareFieldGradient(b, local + "G", field);
+    b.beginControlFlow("if ($LG != null)", local)
         .addStatement("float[] $LSum = new float[$L]", local, m)
         .addStatement("$T.backward($LSum, $L, $L, $L, $L, $L, $L, $L, n * $L)", WHERE_KERNELS, local, d.array, d.offset,
             mask.array, mask.offset, whereCount(k, 2), m, (w == 0) != k.swapped(), k.outPerSample())
-        .addStatement("$T.accumulate($LG, $L, $LSum, 0, $L)", KERNELS, local, gradOffset(field), local, m)
-        .endControlFlow();
+        .addStatement("$T.accumulate($LG, $L, $LSum, 0, $L)", KERNELS, local, gradOffset(field), local, m);
+    scatterFieldGradient(b, local + "G", field);
+    b.endControlFlow();
   }
 
   /**
@@ -2354,16 +2438,17 @@ public final class Generator {
       Kernel.Product m = k.product();
       Ref x = ref(k.in(), refs);
       String local = "field" + (kernels.indexOf(k) + 1);
-      b.addStatement("float[] $LG = $T.gradBuffer($L, $L)", local, COMPILED, f, recordedNeed(f))
-          .beginControlFlow("if ($LG != null)", local)
+      declareFieldGradient(b, local + "G", field);
+      b.beginControlFlow("if ($LG != null)", local)
           .addStatement("float[] $LProducts = new float[$L * $L]", local, m.count(), m.m() * m.k())
           .addStatement("$T.sgemmBatched($L, false, true, $L, $L, $L, $Lf, $L, $L, $L, $L, $L, $L, 0f, $LProducts, 0, $L)", BLAS,
               m.count(), m.m(), m.k(), m.n(), m.alpha(), d.array, d.offset, m.m() * m.n(), x.array, x.offset, m.k() * m.n(), local,
               m.m() * m.k())
           .addStatement("float[] $LSum = new float[$L]", local, m.m() * m.k())
           .addStatement("$T.sumAlong($LSum, 0, $LProducts, 0, 1, $L, $L, 1f)", MATH_KERNELS, local, local, m.count(), m.m() * m.k())
-          .addStatement("$T.accumulate($LG, $L, $LSum, 0, $L)", KERNELS, local, gradOffset(field), local, m.m() * m.k())
-          .endControlFlow();
+          .addStatement("$T.accumulate($LG, $L, $LSum, 0, $L)", KERNELS, local, gradOffset(field), local, m.m() * m.k());
+      scatterFieldGradient(b, local + "G", field);
+      b.endControlFlow();
       return;
     }
     if (k.byField()) { // x @ w: w's gradient x^T @ g summed over every row of the batch, one GEMM added to the parameter's
@@ -2371,33 +2456,39 @@ public final class Generator {
       Ref x = ref(k.in(), refs);
       String local = "field" + (kernels.indexOf(k) + 1) + "G";
       if (field.isRegion()) { // into the run of the parameter's gradient
-        b.addStatement("float[] $L = $T.gradBuffer($L, $L)", local, COMPILED, f, recordedNeed(f));
+        declareFieldGradient(b, local, field);
       } else {
         b.addStatement("$T $L = $T.grad($L, $L)", TENSOR, local, COMPILED, f, recordedNeed(f));
       }
       b.beginControlFlow("if ($L != null)", local)
           .addStatement("$T.sgemm(true, false, $L, $L, $L, $Lf, $L, $L, $L, $L, $L, $L, 1f, $L, $L)", BLAS, m.k(), m.n(),
               fieldRows(k), m.alpha(), x.array, x.offset, m.k(), d.array, d.offset, m.n(),
-              field.isRegion() ? local + ", " + gradOffset(field) : local, m.n())
-          .endControlFlow();
+              field.isRegion() ? local + ", " + gradOffset(field) : local, m.n());
+      scatterFieldGradient(b, local, field);
+      b.endControlFlow();
       return;
     }
     if (k.kind() != Kernel.Kind.DIV && fieldIsSuffix(k)) { // [S, D] or [D]: eager's float sums of a suffix operand
       boolean negated = k.kind() == Kernel.Kind.SUB && !k.swapped(); // the field is the right operand of a sub
-      b.addStatement("$T.sumRowsBackward($T.gradBuffer($L, $L), $L, $L, $L, $L, $L, $L, $L, $L, $Lf, true)", KERNELS, COMPILED,
-          f, recordedNeed(f), gradOffset(field), d.array, d.offset, k.relu() ? out.array : "null", k.relu() ? out.offset : "0",
+      String local = "field" + (kernels.indexOf(k) + 1) + "G";
+      b.addStatement("$T.sumRowsBackward($L, $L, $L, $L, $L, $L, $L, $L, $L, $Lf, true)", KERNELS, fieldGradient(b, local, field),
+          gradOffset(field), d.array, d.offset, k.relu() ? out.array : "null", k.relu() ? out.offset : "0",
           other != null ? other.array : "null", other != null ? other.offset : "0", fieldRowArgs(k), negated ? -1 : 1);
+      scatterFieldGradient(b, local, field);
       return;
     }
     if (k.kind() == Kernel.Kind.SUB || k.kind() == Kernel.Kind.DIV) {
       String local = "field" + (kernels.indexOf(k) + 1) + "G";
-      b.addStatement("float[] $L = $T.gradBuffer($L, $L)", local, COMPILED, f, recordedNeed(f));
+      declareFieldGradient(b, local, field);
       quotientBackward(b, k, 1, new Ref(local, gradOffset(field), false), true, d, out, refs);
+      scatterFieldGradient(b, local, field);
       return;
     }
-    b.addStatement("$T.sumRepeatedBackward($T.gradBuffer($L, $L), $L, $L, $L, $L, $L, $L, $L, $L, true)", KERNELS, COMPILED, f,
-        recordedNeed(f), gradOffset(field), d.array, d.offset, k.relu() ? out.array : "null", k.relu() ? out.offset : "0",
+    String local = "field" + (kernels.indexOf(k) + 1) + "G";
+    b.addStatement("$T.sumRepeatedBackward($L, $L, $L, $L, $L, $L, $L, $L, $L, true)", KERNELS, fieldGradient(b, local, field),
+        gradOffset(field), d.array, d.offset, k.relu() ? out.array : "null", k.relu() ? out.offset : "0",
         other != null ? other.array : "null", other != null ? other.offset : "0", repeatArgs(k));
+    scatterFieldGradient(b, local, field);
   }
 
   /**
@@ -2613,7 +2704,7 @@ public final class Generator {
     return refs.computeIfAbsent(value, v -> {
       TensorIr field = ir.tensor(v);
       if (field != null) { // the model's own tensor, read where it lives
-        return new Ref(tensorField(field) + ".readBuffer()", fieldOffset(field), false);
+        return new Ref(readExpression(field) + ".readBuffer()", fieldOffset(field), false);
       }
       String s = storage.get(v);
       return switch (s) {
@@ -3356,9 +3447,7 @@ public final class Generator {
         if (k.layer() != null && k.hasParameters()) {
           own.addAll(parametersOf(k.layer()));
         }
-        if (fieldOperand(k) != null && fieldOperand(k).isParameter()) {
-          own.add(tensorField(fieldOperand(k)));
-        }
+        own.addAll(parameterFields(k));
         todo.addAll(k.inputs());
       }
     }

@@ -2736,21 +2736,33 @@ public final class DeclarationReader {
       if (c == null) {
         return null;
       }
-      if (c.offset() < 0) {
+      if (c.run() == null) {
         diagnostics.error(unit, mi, Message.PARAMETER_SLICE, mi, c.of().isDerived() || !c.calls().isEmpty()
             ? "the parameter " + c.of().field() + c.calls() + " " + Shapes.toString(c.shape()) : c.of().describe());
         return null;
       }
       TensorIr root = c.of().isDerived() ? tensors.byValue(TensorIr.valueName(c.of().derived().of())) : c.of();
       String calls = (c.of().isDerived() ? c.of().derived().calls() : "") + c.calls();
-      return tensors.region(root, calls, c.offset(), c.shape(), source(unit, mi)).value();
+      return tensors.region(root, calls, c.run().offset(), c.run().runs(), c.shape(), source(unit, mi)).value();
+    }
+
+    /**
+     * Where a slice of a parameter lies among its values: from {@code offset}, one contiguous run ({@code runs} null) or
+     * {@code runs} at one stride.
+     */
+    private record Run(int offset, TensorIr.Runs runs) {
+      /** {@code count} runs of {@code width} values {@code pitch} apart from {@code offset}: one run where they touch or there is one. */
+      static Run of(int offset, int count, int pitch, int width) {
+        return count == 1 || pitch == width ? new Run(offset, null) : new Run(offset, new TensorIr.Runs(count, pitch, width));
+      }
     }
 
     /**
      * A tensor field (or a tensor computed from one) {@code of}, the eager calls after it and their shape; for a parameter,
-     * where the result starts among its values when it is one contiguous run of them ({@link TensorIr#region}), else -1.
+     * where the result lies among its values when it is one run of them or several at one stride ({@link TensorIr#region}),
+     * else null.
      */
-    private record Chain(TensorIr of, String calls, int[] shape, int offset) {}
+    private record Chain(TensorIr of, String calls, int[] shape, Run run) {}
 
     /**
      * The chain of {@link #BUFFER_CALLS} {@code e} writes ({@code bias.narrow(2, 0, T).narrow(3, 0, T)}) on a buffer (on a
@@ -2762,7 +2774,8 @@ public final class DeclarationReader {
       if (receiver == null) {
         String of = expression(e, unit, fields, className);
         TensorIr t = of == null ? null : tensors.byValue(of);
-        return t == null ? null : new Chain(t, "", t.shape(), t.isDerived() ? t.derived().offset() : 0);
+        return t == null ? null : new Chain(t, "", t.shape(), t.isDerived() ? new Run(t.derived().offset(), t.derived().runs())
+            : new Run(0, null));
       }
       MethodInvocationTree mi = (MethodInvocationTree) stripped(e);
       String name = trees.getElement(TreePath.getPath(unit, mi)).getSimpleName().toString();
@@ -2793,7 +2806,7 @@ public final class DeclarationReader {
         int[] shape = calledShape(of.shape(), name, sizes);
         String method = name.equals("view") ? "reshape" : name;
         String call = call(method, sizes);
-        return new Chain(of.of(), of.calls() + call, shape, of.offset() < 0 ? -1 : runStart(of.shape(), name, sizes, of.offset()));
+        return new Chain(of.of(), of.calls() + call, shape, of.run() == null ? null : nextRun(of.shape(), name, sizes, shape, of.run()));
       } catch (IllegalArgumentException ex) {
         diagnostics.error(unit, mi, Message.BUFFER_SLICE, mi, name, of.of().isDerived() || !of.calls().isEmpty()
             ? (of.of().isParameter() ? "the parameter " : "the buffer ") + of.of().field() + of.calls() + " "
@@ -2803,26 +2816,44 @@ public final class DeclarationReader {
     }
 
     /**
-     * Where eager's {@code name(sizes)} of a contiguous run of values of {@code shape} starting at {@code offset} starts,
-     * when its result is again one contiguous run (a view, or a narrow or select of a dimension after only dimensions of
-     * size 1); else -1. The arguments were checked by {@link #calledShape}.
+     * Where eager's {@code name(sizes)} of a tensor of {@code shape} whose values lie at {@code run} in its parameter's puts
+     * the result's values ({@code out} its shape): the same place for a view; for a narrow or select of a dimension, a run
+     * of each entry of the dimensions before it, one run where only 1s come before or the whole dimension is taken, else
+     * runs at one stride (the last dimension of {@code [L, D]}); null where that is not one run nor runs at one stride (a
+     * second such narrow). The arguments were checked by {@link #calledShape}.
      */
-    private static int runStart(int[] shape, String name, int[] sizes, int offset) {
+    private static Run nextRun(int[] shape, String name, int[] sizes, int[] out, Run run) {
       if (!name.equals("narrow") && !name.equals("slice") && !name.equals("select")) {
-        return offset; // view, reshape, unsqueeze: the same values in the same order
+        return run; // view, reshape, unsqueeze: the same values in the same order
       }
       int dim = sizes[0] < 0 ? sizes[0] + shape.length : sizes[0];
       int start = sliceStart(shape[dim], name, sizes[1]);
+      int length = name.equals("select") ? 1 : out[dim];
+      int outer = 1, inner = 1;
       for (int i = 0; i < dim; i++) {
-        if (shape[i] != 1) {
-          return -1;
-        }
+        outer *= shape[i];
       }
-      int inner = 1;
       for (int i = dim + 1; i < shape.length; i++) {
         inner *= shape[i];
       }
-      return offset + start * inner;
+      int pitch = shape[dim] * inner, width = length * inner, skip = start * inner;
+      if (outer == 1 || length == shape[dim]) { // values from..from + count of this tensor's, in order
+        int from = outer == 1 ? skip : 0, count = outer * width;
+        if (run.runs() == null) {
+          return new Run(run.offset() + from, null);
+        }
+        TensorIr.Runs r = run.runs(); // this tensor's values are r.count() runs of r.width(): whole runs of them, or within one
+        if (from % r.width() == 0 && count % r.width() == 0) {
+          return Run.of(run.offset() + from / r.width() * r.pitch(), count / r.width(), r.pitch(), r.width());
+        }
+        return from / r.width() == (from + count - 1) / r.width()
+            ? new Run(run.offset() + from / r.width() * r.pitch() + from % r.width(), null) : null;
+      }
+      if (run.runs() == null) {
+        return Run.of(run.offset() + skip, outer, pitch, width);
+      }
+      // each run of this tensor's values one slab of the narrow: a part of each run
+      return run.runs().width() == pitch ? Run.of(run.offset() + skip, outer, run.runs().pitch(), width) : null;
     }
 
     /**

@@ -106,11 +106,12 @@ final class TensorFieldReader {
   }
 
   /**
-   * The run of the parameter {@code of}'s values at {@code offset} that forward reads through the eager {@code calls} ({@link
-   * TensorIr#region}: {@code pos.narrow(1, 0, T)}), the same one each time the same calls are written.
+   * The run of the parameter {@code of}'s values at {@code offset} (or the {@code runs} from there, null for one) that forward
+   * reads through the eager {@code calls} ({@link TensorIr#region}: {@code pos.narrow(1, 0, T)}), the same one each time the
+   * same calls are written.
    */
-  TensorIr region(TensorIr of, String calls, int offset, int[] shape, Source source) {
-    TensorIr t = TensorIr.region(of, calls, offset, shape, source);
+  TensorIr region(TensorIr of, String calls, int offset, TensorIr.Runs runs, int[] shape, Source source) {
+    TensorIr t = TensorIr.region(of, calls, offset, runs, shape, source);
     return read.computeIfAbsent(t.field(), n -> Optional.of(t)).orElse(null);
   }
 
