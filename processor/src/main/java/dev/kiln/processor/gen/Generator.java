@@ -495,40 +495,25 @@ public final class Generator {
   }
 
   /**
-   * A tensor forward computes from a buffer ({@link TensorIr#derived}: {@code bias.narrow(2, 0, 4).narrow(3, 0, 4)}): a
-   * {@code Compiled.Derived} of the eager calls, and the method {@code computed_bias()} that every read calls, which
-   * computes them again only when the buffer was written, moved or replaced since.
+   * A tensor forward computes from a buffer ({@link TensorIr#derived}: {@code bias.narrow(2, 0, 4).narrow(3, 0, 4)}), or a
+   * parameter's {@link TensorIr#isGathered} region (runs at a stride, {@code pos.narrow(2, 0, 4)}, whose gradient goes back
+   * by {@link #scatterFieldGradient}): a {@code Compiled.Derived} of the eager calls, and the method {@code computed_bias()}
+   * ({@code gathered_pos()}) that every read calls, which computes them again only when the buffer (the parameter: an
+   * optimizer's step) was written, moved or replaced since.
    */
   private void computedTensor(TypeSpec.Builder type, TensorIr t) {
-    String method = tensorField(t).substring(0, tensorField(t).length() - 2);
-    String cache = method + "_cache";
-    type.addField(FieldSpec.builder(DERIVED, cache, Modifier.PRIVATE, Modifier.FINAL, Modifier.TRANSIENT)
-        .initializer("new $T(t -> t$L)", DERIVED, t.derived().calls()).build());
-    type.addMethod(MethodSpec.methodBuilder(method).addModifiers(Modifier.PRIVATE).returns(TENSOR)
-        .addJavadoc("{@code $L$L} $L, as eager mode computes it, kept while the buffer is unchanged.\n", t.derived().of(),
-            t.derived().calls(), Shapes.toString(t.shape()))
-        .addStatement("return $L.of($L)", cache, fieldNames.get(TensorIr.valueName(t.derived().of()))).build());
-  }
-
-  /** Prefixes a gathered region's value in {@link #fieldNames} for the method that reads it ({@link #readExpression}). */
-  private static final String GATHERED = "gathered ";
-
-  /**
-   * A parameter's {@link TensorIr#isGathered} region (runs at a stride, {@code pos.narrow(2, 0, 4)}): a {@code
-   * Compiled.Derived} of the eager calls and the method {@code gathered_pos()} that every read calls, computed again only
-   * when the parameter was written (an optimizer's step), moved or replaced since; its gradient goes back by {@link
-   * #scatterFieldGradient}.
-   */
-  private void gatheredTensor(TypeSpec.Builder type, TensorIr t) {
     String method = readExpression(t).substring(0, readExpression(t).length() - 2);
     String cache = method + "_cache";
     type.addField(FieldSpec.builder(DERIVED, cache, Modifier.PRIVATE, Modifier.FINAL, Modifier.TRANSIENT)
         .initializer("new $T(t -> t$L)", DERIVED, t.derived().calls()).build());
     type.addMethod(MethodSpec.methodBuilder(method).addModifiers(Modifier.PRIVATE).returns(TENSOR)
-        .addJavadoc("{@code $L$L} $L, as eager mode computes it, kept while the parameter is unchanged.\n", t.derived().of(),
-            t.derived().calls(), Shapes.toString(t.shape()))
-        .addStatement("return $L.of($L)", cache, tensorField(t)).build());
+        .addJavadoc("{@code $L$L} $L, as eager mode computes it, kept while the $L is unchanged.\n", t.derived().of(),
+            t.derived().calls(), Shapes.toString(t.shape()), t.isParameter() ? "parameter" : "buffer")
+        .addStatement("return $L.of($L)", cache, fieldNames.get(TensorIr.valueName(t.derived().of()))).build());
   }
+
+  /** Prefixes a gathered region's value in {@link #fieldNames} for the method that reads it ({@link #readExpression}). */
+  private static final String GATHERED = "gathered ";
 
   /** The expression reading a tensor field's values: {@link #tensorField}, or a gathered region's {@code gathered_pos()}. */
   private String readExpression(TensorIr t) {
@@ -975,7 +960,7 @@ public final class Generator {
     for (TensorIr t : ir.tensors()) {
       String field = tensorField(t);
       if (t.isGathered()) { // runs of a parameter at a stride: read as eager mode computes them, when the parameter changes
-        gatheredTensor(type, t);
+        computedTensor(type, t);
       }
       if (t.isRegion()) { // read in place in its parameter, which has its field
         continue;
