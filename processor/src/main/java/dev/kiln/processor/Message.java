@@ -167,10 +167,9 @@ public enum Message {
       + " or repeats one over the other along a run of adjacent dimensions, as an add does (h.lt(h.mean(-1, true)))"),
   WHERE_SHAPES("%s: a compiled where broadcasts a, b and the mask as PyTorch does, but a is %s from %s, b %s from %s and the"
       + " mask %s from %s: %s; a size of 1 repeats, other sizes must agree (and each starts with the batch)"),
-  WHERE_FIELD_SHAPE("%s: %s as an operand of a compiled where must repeat over the result's leading dimensions as it"
-      + " is, its sizes after any leading 1s the result's last ones (a [1, T, D], [T, D] or [D] field over %s); one"
-      + " stretched along a dimension in between ([T, 1]) or one that would widen the result does not compile yet: register"
-      + " it at the result's sizes, or leave out @Model to run it eagerly"),
+  WHERE_FIELD_SHAPE("%s: %s as an operand of a compiled where must broadcast over the result without widening it, each"
+      + " of its last sizes the result's or 1 (a [1, T, D], [T, D], [T, 1] or [D] field over %s); register it at sizes"
+      + " that do, or leave out @Model to run it eagerly"),
   WHERE_ONLY_FIELDS("%s: a (%s), b (%s) and the mask (%s) are all tensor fields, so the result would have no batch; a"
       + " compiled where reads a value computed in forward as one of them (or leave out @Model to run it eagerly)"),
   MASK_STOPS_GRADIENT("the value of %s is read only as a mask or compared (%s), and a comparison passes no gradient, so"

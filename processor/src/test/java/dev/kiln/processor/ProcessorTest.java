@@ -2441,16 +2441,16 @@ class ProcessorTest {
   }
 
   /**
-   * Tensor fields as where's operands that do not compile yet, each on its line: one stretched along a dimension between
-   * the batch and its last ones ({@code [6, 1]} over {@code [N, 6, 8]}, which eager mode expands), one that is not the
-   * result's last dimensions, and a, b and the mask all fields (the result would have no batch).
+   * Tensor fields as where's operands that do not compile yet, each on its line: one against the batch ({@code [2, 6, 8]}
+   * over {@code [N, 6, 8]}), one that would widen the result, and a, b and the mask all fields (the result would have no
+   * batch).
    */
   @Test
   void whereFieldsThatDoNotCompileAreReportedOnTheirLines() {
     JavaFileObject f = classModel("BadWhereFields",
         "@Model(input = {6, 8})",
         "public class BadWhereFields extends Module {",
-        "  final Tensor column = registerParameter(\"column\", Tensor.randn(6, 1).requiresGrad(true));",
+        "  final Tensor column = registerParameter(\"column\", Tensor.randn(2, 6, 8).requiresGrad(true));",
         "  final Tensor wide = registerParameter(\"wide\", Tensor.randn(6, 4).requiresGrad(true));",
         "  final Tensor fill = registerBuffer(\"fill\", Tensor.randn(8));",
         "  final Tensor mask = registerBuffer(\"mask\", Tensor.ones(6, 8));",
@@ -2464,7 +2464,7 @@ class ProcessorTest {
         "  }",
         "}");
     Compilation c = compile(f);
-    assertThat(c).hadErrorContaining(Message.WHERE_FIELD_SHAPE.format("Tensor.where(h.gt(0), h, column)", "the parameter column [6, 1]",
+    assertThat(c).hadErrorContaining(Message.WHERE_FIELD_SHAPE.format("Tensor.where(h.gt(0), h, column)", "the parameter column [2, 6, 8]",
         "[N, 6, 8]")).inFile(f).onLineContaining("Tensor a =");
     assertThat(c).hadErrorContaining(Message.WHERE_FIELD_SHAPE.format("Tensor.where(h.gt(0), wide, h)", "the parameter wide [6, 4]",
         "[N, 6, 8]")).inFile(f).onLineContaining("Tensor b =");

@@ -203,7 +203,7 @@ public final class ShapeChecker {
           continue;
         }
         int[] result = joinedShape;
-        TensorIr misfit = fields.stream().filter(f -> !repeatsOver(f.shape(), result)).findFirst().orElse(null);
+        TensorIr misfit = fields.stream().filter(f -> !broadcastsOver(f.shape(), result)).findFirst().orElse(null);
         if (misfit != null) {
           diagnostics.error(where, Message.WHERE_FIELD_SHAPE, label, misfit.describe(), Shapes.toString(joinedShape));
           continue;
@@ -542,22 +542,22 @@ public final class ShapeChecker {
   }
 
   /**
-   * Whether a tensor field repeats over {@code value}'s leading dimensions as eager mode's where reads it unexpanded
-   * ({@code Shapes.repeatsOver}): its shape less its leading 1s the last dimensions after the batch ({@code [1, T, D]},
-   * {@code [T, D]} or {@code [D]} over {@code [N, T, D]}).
+   * Whether a tensor field broadcasts over {@code value} without widening it, as a where's operand: lined up at the last
+   * dimensions, each of its sizes the value's or 1, none against the batch but a 1 ({@code [1, T, D]}, {@code [T, D]},
+   * {@code [T, 1]} or {@code [D]} over {@code [N, T, D]}). Eager mode reads one whose sizes after its leading 1s are the
+   * value's last ones as it is, and expands any other first, as the generated code does.
    */
-  private static boolean repeatsOver(int[] field, int[] value) {
-    int lead = 0;
-    while (lead < field.length && field[lead] == 1) {
-      lead++;
+  private static boolean broadcastsOver(int[] field, int[] value) {
+    if (field.length > value.length) {
+      return false;
     }
-    return isSuffix(Arrays.copyOfRange(field, lead, field.length), value);
-  }
-
-  /** Whether a tensor field's shape is the last dimensions of {@code value} after its batch ({@code [T, D]} or {@code [D]} of {@code [N, T, D]}). */
-  private static boolean isSuffix(int[] field, int[] value) {
-    return field.length < value.length
-        && Arrays.equals(field, Arrays.copyOfRange(value, value.length - field.length, value.length));
+    for (int i = 0; i < field.length; i++) {
+      int d = value.length - field.length + i;
+      if (field[i] != 1 && (d == 0 || field[i] != value[d])) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /**

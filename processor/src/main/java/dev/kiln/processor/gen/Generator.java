@@ -1030,10 +1030,17 @@ public final class Generator {
             in.offset, k.outPerSample(), ((Scale) k.spec()).factor());
         case COMPARE -> compareForward(b, k, out, in, refs);
         case WHERE -> { // a where the mask (the third input) is nonzero, b elsewhere (swapped: b the first input, a the second)
-          Ref other = ref(k.inputs().get(1), refs);
-          Ref mask = ref(k.inputs().get(2), refs);
-          Ref a = k.swapped() ? other : in;
-          Ref bRef = k.swapped() ? in : other;
+          for (int w = 0; w < 3; w++) { // a tensor field eager mode expands first ([T, 1] over [N, T, D]): the expand's passes
+            int[][] passes = whereExpansion(k, w);
+            if (passes.length > 0) {
+              spreadPasses(b, passes, ref(k.inputs().get(w), refs), whereOperand(k, w, refs), "p.whereExpanding" + (j + 1) + "_" + w + "_");
+            }
+          }
+          Ref first = whereOperand(k, 0, refs);
+          Ref other = whereOperand(k, 1, refs);
+          Ref mask = whereOperand(k, 2, refs);
+          Ref a = k.swapped() ? other : first;
+          Ref bRef = k.swapped() ? first : other;
           b.addStatement("$T.forward($L, $L, $L, $L, $L, $L, $L, $L, $L, $L, n * $L)", WHERE_KERNELS, out.array,
               mask.array, mask.offset, whereCount(k, 2), a.array, a.offset, whereCount(k, k.swapped() ? 1 : 0), bRef.array,
               bRef.offset, whereCount(k, k.swapped() ? 0 : 1), k.outPerSample());
@@ -2339,14 +2346,7 @@ public final class Generator {
       boolean accumulate = accumulating.contains(i + ":" + w);
       Repeat r = k.repeat();
       if (k.kind() == Kernel.Kind.WHERE) { // the gradient where this branch was taken, 0 elsewhere
-        Ref mask = ref(inputs.get(2), refs);
-        if (ir.tensor(inputs.get(2)) != null) { // a mask the model holds, repeated over the result
-          b.addStatement("$T.branchBackward($L, $L, $L, $L, $L, $L, $L, $L, n * $L, $L)", WHERE_KERNELS, target.array, target.offset,
-              d.array, d.offset, mask.array, mask.offset, whereCount(k, 2), (w == 0) != k.swapped(), k.outPerSample(), accumulate);
-        } else {
-          b.addStatement("$T.branchBackward($L, $L, $L, $L, $L, $L, $L, n * $L, $L)", WHERE_KERNELS, target.array, target.offset,
-              d.array, d.offset, mask.array, mask.offset, (w == 0) != k.swapped(), k.outPerSample(), accumulate);
-        }
+        whereBranchBackward(b, k, target, d, (w == 0) != k.swapped(), accumulate, refs);
       } else if (k.kind() == Kernel.Kind.SUB || k.kind() == Kernel.Kind.DIV) {
         quotientBackward(b, k, w, target, accumulate, d, out, refs);
       } else if (field != null && k.kind() == Kernel.Kind.MUL) { // x's gradient: the incoming one times the field, repeated
@@ -2386,7 +2386,39 @@ public final class Generator {
    */
   private String whereCount(Kernel k, int w) {
     TensorIr field = ir.tensor(k.inputs().get(w));
-    return field != null ? String.valueOf(Shapes.numel(field.shape())) : "n * " + k.outPerSample();
+    return field != null && whereExpansion(k, w).length == 0 ? String.valueOf(Shapes.numel(field.shape())) : "n * " + k.outPerSample();
+  }
+
+  /**
+   * The passes of eager mode's expand of a where's tensor field operand {@code w} that does not repeat over the result as
+   * it is ({@code [T, 1]} over {@code [N, T, D]}: {@code Ops.where} expands it to the result's shape first, {@link
+   * Cosine#expansion}); none for any other operand.
+   */
+  private int[][] whereExpansion(Kernel k, int w) {
+    TensorIr field = ir.tensor(k.inputs().get(w));
+    return field == null || Shapes.repeatsOver(k.outShape(), field.shape()) ? new int[0][] : Cosine.expansion(field.shape(), k.outShape());
+  }
+
+  /** A where's operand {@code w} as its kernel reads it: expanded into the plan's {@code whereExpandedJ_W} ({@link #whereExpansion}), or itself. */
+  private Ref whereOperand(Kernel k, int w, Map<String, Ref> refs) {
+    return whereExpansion(k, w).length > 0 ? new Ref("p.whereExpanded" + (kernels.indexOf(k) + 1) + "_" + w, "0", true)
+        : ref(k.inputs().get(w), refs);
+  }
+
+  /**
+   * A where's gradient to a branch of the result's shape ({@code taken}: a's) into {@code target}: the incoming one where the
+   * mask picked it, else 0 ({@code WhereKernels.branchBackward}, over a mask the model holds repeated where it is one).
+   */
+  private void whereBranchBackward(CodeBlock.Builder b, Kernel k, Ref target, Ref d, boolean taken, boolean accumulate,
+      Map<String, Ref> refs) {
+    Ref mask = whereOperand(k, 2, refs);
+    if (ir.tensor(k.inputs().get(2)) != null && whereExpansion(k, 2).length == 0) { // a mask the model holds, repeated over the result
+      b.addStatement("$T.branchBackward($L, $L, $L, $L, $L, $L, $L, $L, n * $L, $L)", WHERE_KERNELS, target.array, target.offset,
+          d.array, d.offset, mask.array, mask.offset, whereCount(k, 2), taken, k.outPerSample(), accumulate);
+    } else {
+      b.addStatement("$T.branchBackward($L, $L, $L, $L, $L, $L, $L, n * $L, $L)", WHERE_KERNELS, target.array, target.offset,
+          d.array, d.offset, mask.array, mask.offset, taken, k.outPerSample(), accumulate);
+    }
   }
 
   /**
@@ -2400,13 +2432,21 @@ public final class Generator {
     }
     String local = "field" + (kernels.indexOf(k) + 1) + ((w == 0) != k.swapped() ? "A" : "B"); // (a or b)
     int m = Shapes.numel(field.shape());
-    Ref mask = ref(k.inputs().get(2), refs);
+    Ref mask = whereOperand(k, 2, refs);
+    int[][] passes = whereExpansion(k, w);
     declareFieldGradient(b, local + "G", field);
     b.beginControlFlow("if ($LG != null)", local)
-        .addStatement("float[] $LSum = new float[$L]", local, m)
-        .addStatement("$T.backward($LSum, $L, $L, $L, $L, $L, $L, $L, n * $L)", WHERE_KERNELS, local, d.array, d.offset,
-            mask.array, mask.offset, whereCount(k, 2), m, (w == 0) != k.swapped(), k.outPerSample())
-        .addStatement("$T.accumulate($LG, $L, $LSum, 0, $L)", KERNELS, local, gradOffset(field), local, m);
+        .addStatement("float[] $LSum = new float[$L]", local, m);
+    if (passes.length == 0) {
+      b.addStatement("$T.backward($LSum, $L, $L, $L, $L, $L, $L, $L, n * $L)", WHERE_KERNELS, local, d.array, d.offset,
+          mask.array, mask.offset, whereCount(k, 2), m, (w == 0) != k.swapped(), k.outPerSample());
+    } else { // eager's: the gradient of the expanded operand, then the expand's sums back to the field's shape
+      int j = kernels.indexOf(k) + 1;
+      Ref expanded = new Ref("p.dwhereExpanded" + j + "_" + w, "0", true);
+      whereBranchBackward(b, k, expanded, d, (w == 0) != k.swapped(), false, refs);
+      sumPasses(b, passes, expanded, new Ref(local + "Sum", "0", true), "p.dwhereExpanding" + j + "_" + w + "_");
+    }
+    b.addStatement("$T.accumulate($LG, $L, $LSum, 0, $L)", KERNELS, local, gradOffset(field), local, m);
     scatterFieldGradient(b, local + "G", field);
     b.endControlFlow();
   }
@@ -2827,6 +2867,20 @@ public final class Generator {
           }
         }
         case TILE -> passBuffers(t, ctor, ((Tile) k.spec()).passes(k.inShape()), List.of("tile" + j + "_", "dtile" + j + "_"));
+        case WHERE -> { // a tensor field expanded to the result's shape first, its gradient summed back through the passes
+          for (int w = 0; w < 3; w++) {
+            int[][] passes = whereExpansion(k, w);
+            if (passes.length > 0) { // (a field: a gradient buffer for a parameter's, not a mask's or a buffer's)
+              boolean trained = w < 2 && ir.tensor(k.inputs().get(w)).isParameter();
+              for (String f : trained ? List.of("whereExpanded", "dwhereExpanded") : List.of("whereExpanded")) {
+                t.addField(FLOATS, f + j + "_" + w, Modifier.FINAL);
+                ctor.addStatement("this.$L$L_$L = new float[n * $L]", f, j, w, k.outPerSample());
+              }
+              passBuffers(t, ctor, passes, trained ? List.of("whereExpanding" + j + "_" + w + "_", "dwhereExpanding" + j + "_" + w + "_")
+                  : List.of("whereExpanding" + j + "_" + w + "_"));
+            }
+          }
+        }
         case LAYERNORM -> {
           for (String f : List.of("mean", "rstd")) {
             t.addField(DOUBLES, f + j, Modifier.FINAL);
