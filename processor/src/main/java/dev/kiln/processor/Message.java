@@ -95,6 +95,8 @@ public enum Message {
   LAYER_AS_VALUE("'%s' is a layer field used as a value in %s: apply it (%s.apply(x)); locals hold tensors, not layers"),
   NOT_A_LAYER("'%s' is not a layer field of %s given a layer where it is declared or in the constructor"),
   INHERITED_TENSOR("'%s' is a tensor field inherited from %s: the compiler reads the tensor fields the @Model class %s declares itself"),
+  HIDDEN_TENSOR("'%s' of %s has the name of the tensor field '%s' of %s, which forward reads too (one hides the other):"
+      + " eager mode keeps one name per tensor in the state dict, so give them names of their own"),
   INHERITED_LAYER("'%s' is a layer field inherited from %s: the compiler reads the layers the @Model class %s declares itself"),
   ANONYMOUS_LAYER("%s: an anonymous subclass of %s cannot be compiled (its overrides would be lost); use the layer class itself"),
   UNSUPPORTED_FUNCTION("%s"),
@@ -165,11 +167,11 @@ public enum Message {
       + " or repeats one over the other along a run of adjacent dimensions, as an add does (h.lt(h.mean(-1, true)))"),
   WHERE_SHAPES("%s: a compiled where broadcasts a, b and the mask as PyTorch does, but a is %s from %s, b %s from %s and the"
       + " mask %s from %s: %s; a size of 1 repeats, other sizes must agree (and each starts with the batch)"),
-  WHERE_FIELD_SHAPE("%s: %s as an operand of a compiled where must be the result's last dimensions, repeated over its"
-      + " leading ones (a [T, D] or [D] field over %s); a field with a leading 1 ([1, T, D]) or one that would widen the"
-      + " result does not compile yet: register it without the leading 1, or leave out @Model to run it eagerly"),
-  WHERE_TWO_FIELDS("%s: both a (%s) and b (%s) are tensor fields; a compiled where takes one tensor field as an operand,"
-      + " the other a value computed in forward (or leave out @Model to run it eagerly)"),
+  WHERE_FIELD_SHAPE("%s: %s as an operand of a compiled where must broadcast over the result without widening it, each"
+      + " of its last sizes the result's or 1 (a [1, T, D], [T, D], [T, 1] or [D] field over %s); register it at sizes"
+      + " that do, or leave out @Model to run it eagerly"),
+  WHERE_ONLY_FIELDS("%s: a (%s), b (%s) and the mask (%s) are all tensor fields, so the result would have no batch; a"
+      + " compiled where reads a value computed in forward as one of them (or leave out @Model to run it eagerly)"),
   MASK_STOPS_GRADIENT("the value of %s is read only as a mask or compared (%s), and a comparison passes no gradient, so"
       + " the steps that compute it would get none, which a compiled backward does not skip; read it as a value too"
       + " (h.mul(h.gt(0))), compare an input or a buffer, or leave out @Model to run it eagerly"),
@@ -180,10 +182,10 @@ public enum Message {
   MASK_UNUSED("the mask %s is never used: %s reads it in no masked fill and no value; use it or drop it"),
   MASK_VIEW("%s: %s"),
   BUFFER_SLICE("%s: %s of %s: %s"),
-  PARAMETER_SLICE("%s: %s is not one contiguous run of the parameter's values; a compiled forward reads a sliced parameter"
-      + " in place (its gradient added to that run of the parameter's): narrow or select its first dimension that is not 1"
-      + " (pos.narrow(1, 0, T) of [1, L, D], wpe.narrow(0, 0, T) of [L, D]) or view it, or declare the parameter at the size"
-      + " forward reads"),
+  PARAMETER_SLICE("%s: %s is neither one run of the parameter's values nor runs of them at one stride; a compiled forward"
+      + " reads a sliced parameter as eager mode computes it and adds its gradient back to the values it came from: slice"
+      + " one dimension (pos.narrow(1, 0, T) of [1, L, D], wpe.narrow(1, 0, D) of [L, 2D]), then view it or narrow a"
+      + " dimension before that one, or declare the parameter at the size forward reads"),
   BUFFER_SLICE_BOUND("%s: argument '%s' of %s is not a compile-time constant; a compiled forward slices a buffer (nanoGPT's"
       + " bias[:, :, :T, :T]) with constant bounds, its sequence length being fixed: write the length as a constant (static final"
       + " int T = ...;), not a size read at run time"),
@@ -205,7 +207,10 @@ public enum Message {
   LIST_APPLIED("'%s' is a ModuleList, which is not applied as a whole (PyTorch's nn.ModuleList is not callable): apply"
       + " its modules (for (var b : %s) x = b.apply(x);), or hold a Sequential"),
   LOOP_BOUNDS("unsupported loop in %s: %s; the compiler unrolls a loop over a ModuleList or Sequential field (for (Block b : h)) or over"
-      + " an int from a constant to a constant or a list's size, counting up (for (int i = 0; i < h.size(); i++))"),
+      + " an int from a constant to a constant or a list's size, counting up (for (int i = 0; i < h.size(); i++)), and a while"
+      + " whose condition is a constant at each turn (int i = 0; while (i < h.size()) { ...; i++; })"),
+  COUNTER_UPDATE("%s: %s does not fold to a constant; an int local that is not final counts an unrolled loop's turns, each"
+      + " update folding from constants (int %3$s = 0; while (%3$s < N) { ...; %3$s++; })"),
   LIST_INDEX("%s: index %d is out of range for the ModuleList %s of %d modules (0..%d, or -%d..-1 from the end)"),
   METHOD_RECURSION("%s: %s calls itself (directly or through another method); the compiler inlines a model's own methods,"
       + " which must end: write the repetition as a loop over a ModuleList or a constant count"),

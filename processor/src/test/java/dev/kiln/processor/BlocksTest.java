@@ -73,7 +73,7 @@ class BlocksTest {
    * as eager mode's engine adds each use's fresh gradient ({@code CpuKernels.biasGradient}).
    */
   @org.junit.jupiter.params.ParameterizedTest
-  @org.junit.jupiter.params.provider.CsvSource({"Blocks, 6:8", "OwnMethods, 6:8", "SequentialLoops, 6", "DerivedBlocks, 6", "EarlyExits, 6",
+  @org.junit.jupiter.params.provider.CsvSource({"Blocks, 6:8", "OwnMethods, 6:8", "SequentialLoops, 6", "DerivedBlocks, 6", "InheritedFields, 6:8", "EarlyExits, 6", "WhileLoops, 6",
       "BlockLoops, 4", "SiameseLayer, 6", "SiameseRows, 120:64"})
   void blocksMatchEagerBitForBit(String model, String sampleShape) {
     ParityTest.matchesEagerBitForBit(model, sampleShape);
@@ -90,6 +90,22 @@ class BlocksTest {
     assertEquals(List.copyOf(eager.stateDict().keySet()), List.copyOf(compiled.stateDict().keySet()));
     assertEquals(List.of("a.fc1.weight", "a.fc1.bias", "b.fc1.weight", "b.fc1.bias", "b.fc2.weight", "b.fc2.bias", "b.ln.weight",
         "b.ln.bias", "c.fc1.weight"), List.copyOf(compiled.stateDict().keySet()).subList(2, 11));
+  }
+
+  /**
+   * Blocks reading the tensor fields of the block they extend have eager mode's keys: for each block, its registered
+   * parameters in the order the constructors ran them (the base's first), its field parameters, its buffers.
+   */
+  @Test
+  void inheritedTensorFieldsHaveEagerKeys() {
+    Compilation c = compile(ProcessorTest.model("InheritedFields"));
+    assertThat(c).succeededWithoutWarnings();
+    ClassLoader loader = new ParityTest.CompiledClasses(c);
+    Module eager = ParityTest.factory(loader, "test.InheritedFields").get();
+    Module compiled = ParityTest.factory(loader, "test.KilnInheritedFields").get();
+    assertEquals(List.copyOf(eager.stateDict().keySet()), List.copyOf(compiled.stateDict().keySet()));
+    assertEquals(List.of("a.gain", "a.pos", "a.mask", "a.fc.weight", "a.fc.bias", "b.gain", "b.scale", "b.pos", "b.mask"),
+        List.copyOf(compiled.stateDict().keySet()).subList(2, 11));
   }
 
   /** A block extending another whose source is in another file reads each class through its own file. */
@@ -147,19 +163,38 @@ class BlocksTest {
         + " Module, or another block whose source is in this compilation").inFile(f).onLineContaining("new MyLinear()");
     assertThat(c).hadErrorContaining("b: argument 'width' of Sub is not a compile-time constant").inFile(f)
         .onLineContaining("super(width)");
-    JavaFileObject g = classModel("InheritedGain",
+    JavaFileObject g = classModel("HiddenGain",
         "@Model(input = {4})",
-        "public class InheritedGain extends Module {",
-        "  static class WithGain extends Module {",
+        "public class HiddenGain extends Module {",
+        "  static abstract class WithGain extends Module {",
         "    final Tensor gain = registerParameter(\"gain\", Tensor.ones(4).requiresGrad(true));",
-        "    @Override public Tensor forward(Tensor x) { return x.mul(gain); }",
+        "    Tensor scaled(Tensor x) { return x.mul(gain); }",
         "  }",
-        "  static class Gains extends WithGain {}",
+        "  static class Gains extends WithGain {",
+        "    final Tensor gain = registerParameter(\"gain2\", Tensor.ones(4).requiresGrad(true));",
+        "    @Override public Tensor forward(Tensor x) { return scaled(x).add(gain); }",
+        "  }",
         "  final Gains g = new Gains();",
         "  @Override public Tensor forward(Tensor x) { return g.apply(x); }",
         "}");
-    assertThat(compile(g)).hadErrorContaining("'gain' is a tensor field inherited from WithGain").inFile(g)
-        .onLineContaining("return x.mul(gain);");
+    Compilation hidden = compile(g);
+    assertThat(hidden).hadErrorContaining("'gain' of Gains has the name of the tensor field 'gain' of WithGain, which forward"
+        + " reads too").inFile(g).onLineContaining("registerParameter(\"gain2\"");
+    assertEquals(1, hidden.errors().size(), hidden.errors().toString());
+    JavaFileObject base = JavaFileObjects.forSourceLines("test.WithGain",
+        "package test;",
+        "import dev.kiln.dsl.Module;",
+        "import dev.kiln.runtime.Tensor;",
+        "public abstract class WithGain extends Module {",
+        "  final Tensor gain = registerParameter(\"gain\", Tensor.ones(4).requiresGrad(true));",
+        "}");
+    JavaFileObject m = classModel("InheritedByModel",
+        "@Model(input = {4})",
+        "public class InheritedByModel extends WithGain {",
+        "  @Override public Tensor forward(Tensor x) { return x.mul(gain); }",
+        "}");
+    assertThat(compile(m, base)).hadErrorContaining("'gain' is a tensor field inherited from WithGain: the compiler reads the tensor"
+        + " fields the @Model class InheritedByModel declares itself").inFile(m).onLineContaining("return x.mul(gain);");
   }
 
   /** A block class in a source file of its own, compiled with the model, is read through its own file. */
@@ -283,7 +318,39 @@ class BlocksTest {
     assertThat(c).hadErrorContaining("unsupported loop in forward: new Tensor[]{x} is not a ModuleList or Sequential field of BadLoops")
         .inFile(f).onLineContaining("for (Tensor t");
     assertThat(c).hadErrorContaining("unsupported statement in forward: if").inFile(f).onLineContaining("if (x.size(1) > i)");
-    assertThat(c).hadErrorContaining("unsupported statement in forward: while").inFile(f).onLineContaining("while (x.size(1) > 4)");
+    assertThat(c).hadErrorContaining("unsupported loop in forward: its condition x.size(1) > 4 is not a constant at turn 1 (x.size(1)"
+        + " is not: a call, which javac does not fold").inFile(f).onLineContaining("while (x.size(1) > 4)");
+  }
+
+  /**
+   * A while loop is unrolled while its condition is a constant at each turn; one that is not at some turn (a counter given a
+   * value that is not a constant, which is refused on its line) is refused on the loop's line, as is one that never ends.
+   */
+  @Test
+  void whileLoopsWhoseConditionIsNotConstantAreRefused() {
+    JavaFileObject f = classModel("BadWhiles",
+        "@Model(input = {4})",
+        "public class BadWhiles extends Module {",
+        "  final Linear fc = new Linear(4, 4);",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    int i = 0;",
+        "    while (i < 3) {",
+        "      x = fc.apply(x);",
+        "      i = x.size(1);",
+        "    }",
+        "    int j = 0;",
+        "    do { x = fc.apply(x); } while (j < 2);",
+        "    return x;",
+        "  }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining("forward: i = x.size(1) does not fold to a constant; an int local that is not final counts an"
+        + " unrolled loop's turns").inFile(f).onLineContaining("i = x.size(1);");
+    assertThat(c).hadErrorContaining("unsupported loop in forward: its condition i < 3 is not a constant at turn 2 (i is not:")
+        .inFile(f).onLineContaining("while (i < 3)");
+    assertThat(c).hadErrorContaining("unsupported loop in forward: it would run more than 1024 times (does its body change j < 2?)")
+        .inFile(f).onLineContaining("while (j < 2)");
+    assertEquals(3, c.errors().size(), c.errors().toString());
   }
 
   @Test

@@ -94,7 +94,9 @@ class CudaCompiledTest {
     "OwnMethods, 6:8",
     "SequentialLoops, 6",
     "DerivedBlocks, 6",
+    "InheritedFields, 6:8",
     "EarlyExits, 6",
+    "WhileLoops, 6",
     "PaddedText, ids11:6",
     "PaddedMeanPool, ids11:6",
     "ActivationMasks, 4:8",
@@ -104,8 +106,10 @@ class CudaCompiledTest {
     "PositionRows, 5:4",
     "BagText, ids11:5",
     "SlicedParameters, 6:8",
+    "GatheredParameters, 6:8",
     "BufferThresholds, 6:8",
     "WhereFields, 6:8",
+    "WhereFieldOperands, 6:8",
   })
   void compiledOnCudaMatchesEagerOnTheCpu(String model, String sampleShape) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(model));

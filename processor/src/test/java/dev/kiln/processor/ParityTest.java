@@ -545,6 +545,7 @@ class ParityTest {
     "SlicedMasks, forward",
     "WhereBroadcasts, forward",
     "WhereFields, forward",
+    "WhereFieldOperands, forward",
     "BufferThresholds, forward",
   })
   void masksComputedInForwardMatchEagerBitForBit(String source, String methodName) throws ReflectiveOperationException {
@@ -726,6 +727,7 @@ class ParityTest {
     "BufferThresholds, test.BufferThresholds, test.KilnBufferThresholds, 6:8, 3",
     "FieldArithmetic, test.FieldArithmetic, test.KilnFieldArithmetic, 6:8, 3",
     "WhereFields, test.WhereFields, test.KilnWhereFields, 6:8, 3",
+    "WhereFieldOperands, test.WhereFieldOperands, test.KilnWhereFieldOperands, 6:8, 3",
   })
   void compiledMatchesEager(String source, String eagerName, String compiledName, String sampleShape, int classes) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(source));
@@ -1126,9 +1128,37 @@ class ParityTest {
    * tables, causal masks, gains, prototypes, a buffer compared).
    */
   @ParameterizedTest
-  @CsvSource({"FieldArithmetic, 6:8", "SlicedParameters, 6:8", "FieldProducts, 6:8", "PositionTable, 6:8", "Blocks, 6:8", "CausalBlock, 6:8", "FusedQkvBlock, 6:8", "TokenMixer, 6:8", "TransposedRows, 8:6", "BufferThresholds, 6:8", "CosinePrototypes, 6"})
+  @CsvSource({"FieldArithmetic, 6:8", "SlicedParameters, 6:8", "FieldProducts, 6:8", "PositionTable, 6:8", "Blocks, 6:8", "CausalBlock, 6:8", "FusedQkvBlock, 6:8", "TokenMixer, 6:8", "TransposedRows, 8:6", "BufferThresholds, 6:8", "CosinePrototypes, 6",
+    "WhereFieldOperands, 6:8", "GatheredParameters, 6:8"})
   void tensorFieldGradientsMatchEagerBitForBit(String model, String sampleShape) {
     matchesEagerBitForBit(model, sampleShape);
+  }
+
+  /**
+   * A where's tensor fields the only parameters trained (every layer frozen): the compiled backward runs down to the
+   * wheres that read them, and their gradients are eager mode's bit for bit.
+   */
+  @Test
+  void whereFieldsTrainedAloneGetEagerGradients() {
+    Compilation c = ProcessorTest.compile(ProcessorTest.model("WhereFieldOperands"));
+    assertThat(c).succeededWithoutWarnings();
+    ClassLoader loader = new CompiledClasses(c);
+    Kiln.manualSeed(11);
+    Module eager = factory(loader, "test.WhereFieldOperands").get();
+    Kiln.manualSeed(11);
+    Module compiled = factory(loader, "test.KilnWhereFieldOperands").get();
+    for (Module m : List.of(eager, compiled)) {
+      m.namedParameters().forEach((k, v) -> v.requiresGrad(!k.contains(".")));
+    }
+    float[] values = Tensor.randn(5, 6, 8).toFloatArray();
+    Tensor y = Tensor.labels(0, 2, 1, 1, 0);
+    new CrossEntropyLoss().apply(eager.forward(Tensor.of(values, 5, 6, 8)), y).backward();
+    new CrossEntropyLoss().apply(compiled.forward(Tensor.of(values, 5, 6, 8)), y).backward();
+    Map<String, Tensor> cp = compiled.namedParameters();
+    for (String k : List.of("lead", "row", "fill", "column")) {
+      assertArrayEquals(eager.namedParameters().get(k).grad().toFloatArray(), cp.get(k).grad().toFloatArray(), k + " gradient");
+    }
+    assertTrue(cp.get("fc1.weight").grad() == null, "a frozen layer got a gradient");
   }
 
   /**

@@ -152,10 +152,9 @@ public final class ShapeChecker {
       boolean withField = (step.spec() instanceof Arithmetic || comparedWithBuffer(step, fields)) && fields.size() == 1;
       boolean byField = step.spec() instanceof MatMul && fields.size() == 1; // x.matmul(w), or w.matmul(x)
       boolean comparedField = step.spec() instanceof Cosine && fields.size() == 1; // cosineSimilarity(h, prototypes)
-      boolean whereField = step.spec() instanceof Where && !fields.isEmpty() // Tensor.where(mask, h, fill): a or b a field
-          && fields.stream().noneMatch(f -> f.value().equals(step.inputs().get(2)));
+      boolean whereField = step.spec() instanceof Where && !fields.isEmpty(); // Tensor.where(mask, h, fill): a, b or the mask a field
       if (!fields.isEmpty() && !withField && !byField && !comparedField && !whereField) { // a tensor field fed to a step that does not take one
-        TensorIr misused = step.spec() instanceof Where ? ir.tensor(step.inputs().get(2)) : fields.get(0); // (where's: its mask)
+        TensorIr misused = fields.get(0);
         diagnostics.error(where, Message.TENSOR_MISUSE, label, misused.field(), misused.describe());
         continue;
       }
@@ -192,6 +191,10 @@ public final class ShapeChecker {
               values.add(joined.get(w));
             }
           }
+          if (values.isEmpty()) {
+            diagnostics.error(where, Message.WHERE_ONLY_FIELDS, label, fields.get(0).field(), fields.get(1).field(), fields.get(2).field());
+            continue;
+          }
           joinedShape = broadcast(values);
         } catch (IllegalArgumentException e) {
           diagnostics.error(where, Message.WHERE_SHAPES, label, Shapes.toString(in), producers.get(step.input()),
@@ -199,12 +202,8 @@ public final class ShapeChecker {
               producers.get(step.inputs().get(2)), e.getMessage());
           continue;
         }
-        if (fields.size() > 1) {
-          diagnostics.error(where, Message.WHERE_TWO_FIELDS, label, fields.get(0).field(), fields.get(1).field());
-          continue;
-        }
         int[] result = joinedShape;
-        TensorIr misfit = fields.stream().filter(f -> !isSuffix(f.shape(), result)).findFirst().orElse(null);
+        TensorIr misfit = fields.stream().filter(f -> !broadcastsOver(f.shape(), result)).findFirst().orElse(null);
         if (misfit != null) {
           diagnostics.error(where, Message.WHERE_FIELD_SHAPE, label, misfit.describe(), Shapes.toString(joinedShape));
           continue;
@@ -542,10 +541,23 @@ public final class ShapeChecker {
     return out;
   }
 
-  /** Whether a tensor field's shape is the last dimensions of {@code value} after its batch ({@code [T, D]} or {@code [D]} of {@code [N, T, D]}). */
-  private static boolean isSuffix(int[] field, int[] value) {
-    return field.length < value.length
-        && Arrays.equals(field, Arrays.copyOfRange(value, value.length - field.length, value.length));
+  /**
+   * Whether a tensor field broadcasts over {@code value} without widening it, as a where's operand: lined up at the last
+   * dimensions, each of its sizes the value's or 1, none against the batch but a 1 ({@code [1, T, D]}, {@code [T, D]},
+   * {@code [T, 1]} or {@code [D]} over {@code [N, T, D]}). Eager mode reads one whose sizes after its leading 1s are the
+   * value's last ones as it is, and expands any other first, as the generated code does.
+   */
+  private static boolean broadcastsOver(int[] field, int[] value) {
+    if (field.length > value.length) {
+      return false;
+    }
+    for (int i = 0; i < field.length; i++) {
+      int d = value.length - field.length + i;
+      if (field[i] != 1 && (d == 0 || field[i] != value[d])) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /**

@@ -495,19 +495,67 @@ public final class Generator {
   }
 
   /**
-   * A tensor forward computes from a buffer ({@link TensorIr#derived}: {@code bias.narrow(2, 0, 4).narrow(3, 0, 4)}): a
-   * {@code Compiled.Derived} of the eager calls, and the method {@code computed_bias()} that every read calls, which
-   * computes them again only when the buffer was written, moved or replaced since.
+   * A tensor forward computes from a buffer ({@link TensorIr#derived}: {@code bias.narrow(2, 0, 4).narrow(3, 0, 4)}), or a
+   * parameter's {@link TensorIr#isGathered} region (runs at a stride, {@code pos.narrow(2, 0, 4)}, whose gradient goes back
+   * by {@link #scatterFieldGradient}): a {@code Compiled.Derived} of the eager calls, and the method {@code computed_bias()}
+   * ({@code gathered_pos()}) that every read calls, which computes them again only when the buffer (the parameter: an
+   * optimizer's step) was written, moved or replaced since.
    */
   private void computedTensor(TypeSpec.Builder type, TensorIr t) {
-    String method = tensorField(t).substring(0, tensorField(t).length() - 2);
+    String method = readExpression(t).substring(0, readExpression(t).length() - 2);
     String cache = method + "_cache";
     type.addField(FieldSpec.builder(DERIVED, cache, Modifier.PRIVATE, Modifier.FINAL, Modifier.TRANSIENT)
         .initializer("new $T(t -> t$L)", DERIVED, t.derived().calls()).build());
     type.addMethod(MethodSpec.methodBuilder(method).addModifiers(Modifier.PRIVATE).returns(TENSOR)
-        .addJavadoc("{@code $L$L} $L, as eager mode computes it, kept while the buffer is unchanged.\n", t.derived().of(),
-            t.derived().calls(), Shapes.toString(t.shape()))
+        .addJavadoc("{@code $L$L} $L, as eager mode computes it, kept while the $L is unchanged.\n", t.derived().of(),
+            t.derived().calls(), Shapes.toString(t.shape()), t.isParameter() ? "parameter" : "buffer")
         .addStatement("return $L.of($L)", cache, fieldNames.get(TensorIr.valueName(t.derived().of()))).build());
+  }
+
+  /** Prefixes a gathered region's value in {@link #fieldNames} for the method that reads it ({@link #readExpression}). */
+  private static final String GATHERED = "gathered ";
+
+  /** The expression reading a tensor field's values: {@link #tensorField}, or a gathered region's {@code gathered_pos()}. */
+  private String readExpression(TensorIr t) {
+    return t.isGathered() ? fieldNames.get(GATHERED + t.value()) : tensorField(t);
+  }
+
+  /**
+   * Declares {@code local}, the buffer a parameter field's gradient is added into from {@link #gradOffset} (null when it is
+   * not needed): the parameter's gradient buffer, or for a {@link TensorIr#isGathered} region a zeroed one of its own size
+   * ({@code localP} the parameter's), which {@link #scatterFieldGradient} adds to the parameter's runs.
+   */
+  private void declareFieldGradient(CodeBlock.Builder b, String local, TensorIr field) {
+    String f = tensorField(field);
+    if (!field.isGathered()) {
+      b.addStatement("float[] $L = $T.gradBuffer($L, $L)", local, COMPILED, f, recordedNeed(f));
+      return;
+    }
+    b.addStatement("float[] $LP = $T.gradBuffer($L, $L)", local, COMPILED, f, recordedNeed(f))
+        .addStatement("float[] $L = $LP == null ? null : new float[$L]", local, local, Shapes.numel(field.shape()));
+  }
+
+  /**
+   * After the kernels that added a gathered region's gradient into {@code local} ({@link #declareFieldGradient}): that
+   * gradient added to the parameter's at the region's runs, as eager's narrow backward places it and its engine adds it;
+   * nothing for another field.
+   */
+  private void scatterFieldGradient(CodeBlock.Builder b, String local, TensorIr field) {
+    if (field.isGathered()) {
+      TensorIr.Runs r = field.derived().runs();
+      b.addStatement("$T.narrowBackward($LP, 0, $L, 0, $L, $L, $L, $L, true)", SLICES, local, local, r.count(), r.pitch(),
+          field.derived().offset(), r.width());
+    }
+  }
+
+  /** The gradient buffer of a parameter field, for a kernel that adds into it from {@link #gradOffset}: declared first when gathered. */
+  private CodeBlock fieldGradient(CodeBlock.Builder b, String local, TensorIr field) {
+    if (field.isGathered()) {
+      declareFieldGradient(b, local, field);
+      return CodeBlock.of("$L", local);
+    }
+    String f = tensorField(field);
+    return CodeBlock.of("$T.gradBuffer($L, $L)", COMPILED, f, recordedNeed(f));
   }
 
   /** The tensor fields this graph's kernels read (a position table, a mask), in the order the model lists them. */
@@ -532,12 +580,15 @@ public final class Generator {
    * ({@code pos.narrow(1, 0, 6)}, read in place) the run's start after it, {@code pos.offset() + 48}.
    */
   private String fieldOffset(TensorIr t) {
-    return tensorField(t) + ".offset()" + (t.isRegion() && t.derived().offset() != 0 ? " + " + t.derived().offset() : "");
+    return readExpression(t) + ".offset()" + (t.isRegion() && !t.isGathered() && t.derived().offset() != 0 ? " + " + t.derived().offset() : "");
   }
 
-  /** Where a parameter field's gradient starts in the parameter's gradient buffer: 0, or a {@link TensorIr#region}'s start. */
+  /**
+   * Where a parameter field's gradient starts in the buffer {@link #declareFieldGradient} declares: 0, or a contiguous {@link
+   * TensorIr#region}'s start in the parameter's.
+   */
   private static String gradOffset(TensorIr t) {
-    return t.isRegion() ? String.valueOf(t.derived().offset()) : "0";
+    return t.isRegion() && !t.isGathered() ? String.valueOf(t.derived().offset()) : "0";
   }
 
   /**
@@ -545,7 +596,7 @@ public final class Generator {
    * TensorIr#region} its buffer and start ({@code pos.readBuffer(), pos.offset() + 48}).
    */
   private String gemmOperand(TensorIr t) {
-    return t.isRegion() ? tensorField(t) + ".readBuffer(), " + fieldOffset(t) : tensorField(t);
+    return t.isRegion() ? readExpression(t) + ".readBuffer(), " + fieldOffset(t) : tensorField(t);
   }
 
   /** A tensor field as eager code reads it (the CUDA path): {@code pos}, {@code computed_bias()}, {@code pos.narrow(1, 0, 6)}. */
@@ -718,6 +769,14 @@ public final class Generator {
     for (TensorIr t : ir.tensors()) {
       if (t.isRegion()) { // a run of a parameter's values, read in place: the parameter's name
         out.put(t.value(), out.get(TensorIr.valueName(t.derived().of())));
+        if (t.isGathered()) { // runs at a stride, read as eager computes them: a method of ours, gathered_pos()
+          String base = "gathered_" + javaName(t.derived().of());
+          String name = base;
+          for (int k = 2; taken.contains(name) || out.containsValue(name + "()") || out.containsValue(name) || generatedName(name); k++) {
+            name = base + "_" + k;
+          }
+          out.put(GATHERED + t.value(), name + "()");
+        }
         continue;
       }
       if (t.isDerived()) { // computed from a buffer: a method of ours returning it, computed_bias()
@@ -900,6 +959,9 @@ public final class Generator {
     }
     for (TensorIr t : ir.tensors()) {
       String field = tensorField(t);
+      if (t.isGathered()) { // runs of a parameter at a stride: read as eager mode computes them, when the parameter changes
+        computedTensor(type, t);
+      }
       if (t.isRegion()) { // read in place in its parameter, which has its field
         continue;
       }
@@ -948,7 +1010,7 @@ public final class Generator {
           if (k.fieldOnLeft()) { // each sample's matrices times the field [M, K], read for each (stride 0): eager's bmm
             TensorIr w = fieldOperand(k);
             b.addStatement("$T.sgemmBatched($L, false, false, $L, $L, $L, $Lf, $L.readBuffer(), $L, 0, $L, $L, $L, 0f, $L, $L, $L)",
-                BLAS, m.count(), m.m(), m.n(), m.k(), m.alpha(), tensorField(w), fieldOffset(w), in.array, in.offset, m.k() * m.n(), out.array, out.offset,
+                BLAS, m.count(), m.m(), m.n(), m.k(), m.alpha(), readExpression(w), fieldOffset(w), in.array, in.offset, m.k() * m.n(), out.array, out.offset,
                 m.m() * m.n());
             break;
           }
@@ -968,12 +1030,19 @@ public final class Generator {
             in.offset, k.outPerSample(), ((Scale) k.spec()).factor());
         case COMPARE -> compareForward(b, k, out, in, refs);
         case WHERE -> { // a where the mask (the third input) is nonzero, b elsewhere (swapped: b the first input, a the second)
-          Ref other = ref(k.inputs().get(1), refs);
-          Ref mask = ref(k.inputs().get(2), refs);
-          Ref a = k.swapped() ? other : in;
-          Ref bRef = k.swapped() ? in : other;
-          b.addStatement("$T.forward($L, $L, $L, n * $L, $L, $L, $L, $L, $L, $L, n * $L)", WHERE_KERNELS, out.array,
-              mask.array, mask.offset, k.outPerSample(), a.array, a.offset, whereCount(k, k.swapped() ? 1 : 0), bRef.array,
+          for (int w = 0; w < 3; w++) { // a tensor field eager mode expands first ([T, 1] over [N, T, D]): the expand's passes
+            int[][] passes = whereExpansion(k, w);
+            if (passes.length > 0) {
+              spreadPasses(b, passes, ref(k.inputs().get(w), refs), whereOperand(k, w, refs), "p.whereExpanding" + (j + 1) + "_" + w + "_");
+            }
+          }
+          Ref first = whereOperand(k, 0, refs);
+          Ref other = whereOperand(k, 1, refs);
+          Ref mask = whereOperand(k, 2, refs);
+          Ref a = k.swapped() ? other : first;
+          Ref bRef = k.swapped() ? first : other;
+          b.addStatement("$T.forward($L, $L, $L, $L, $L, $L, $L, $L, $L, $L, n * $L)", WHERE_KERNELS, out.array,
+              mask.array, mask.offset, whereCount(k, 2), a.array, a.offset, whereCount(k, k.swapped() ? 1 : 0), bRef.array,
               bRef.offset, whereCount(k, k.swapped() ? 0 : 1), k.outPerSample());
         }
         case MUL -> {
@@ -1934,7 +2003,7 @@ public final class Generator {
           : isInput(st) ? new Ref(inputGradient(st), "0", true)
           : i > 0 ? new Ref("dIn" + i + "_" + w, "0", true) : new Ref("p.d" + st, "0", true);
       if (field != null) {
-        b.addStatement("float[] $L = $T.gradBuffer($L, $L)", target.array, COMPILED, tensorField(field), recordedNeed(tensorField(field)));
+        declareFieldGradient(b, target.array, field);
       }
       boolean accumulate = field != null || accumulating.contains(i + ":" + w);
       int[][] passes = cosineExpansion(k, w);
@@ -1966,6 +2035,8 @@ public final class Generator {
       b.endControlFlow();
       if (field == null) {
         grads.put(st, target);
+      } else {
+        scatterFieldGradient(b, target.array, field);
       }
     }
   }
@@ -2204,11 +2275,20 @@ public final class Generator {
 
   /** {@code needsGrad(i)} for each parameter of the step's layer (none for parameter-free steps). */
   private List<String> trainable(Kernel k) {
-    TensorIr field = fieldOperand(k);
-    if (field != null) {
-      return field.isParameter() ? List.of(recordedNeed(tensorField(field))) : List.of();
+    if (k.kind() == Kernel.Kind.WHERE || fieldOperand(k) != null) {
+      return parameterFields(k).stream().map(this::recordedNeed).toList();
     }
     return !k.hasParameters() ? List.of() : parametersOf(k.layer()).stream().map(this::recordedNeed).toList();
+  }
+
+  /**
+   * The parameters among the tensor fields a kernel reads, by {@link #tensorField}: the one an add, mul, product or cosine
+   * repeats over the batch ({@link #fieldOperand}), a where's a and b (its mask gets no gradient); a buffer gets none.
+   */
+  private List<String> parameterFields(Kernel k) {
+    List<String> inputs = k.kind() == Kernel.Kind.WHERE ? k.inputs().subList(0, 2)
+        : fieldOperand(k) != null ? List.of(k.inputs().get(1)) : List.of();
+    return inputs.stream().map(ir::tensor).filter(t -> t != null && t.isParameter()).map(this::tensorField).toList();
   }
 
   /**
@@ -2246,7 +2326,7 @@ public final class Generator {
         }
         if (k.fieldOnLeft()) { // w @ x: each sample's gradient w^T @ g, the field read for each (stride 0), as eager's bmm
           b.addStatement("$T.sgemmBatched($L, true, false, $L, $L, $L, $Lf, $L.readBuffer(), $L, 0, $L, $L, $L, $L, $L, $L, $L)",
-              BLAS, m.count(), m.k(), m.n(), m.m(), m.alpha(), tensorField(field), fieldOffset(field), d.array, d.offset, m.m() * m.n(), accumulate ? "1f" : "0f",
+              BLAS, m.count(), m.k(), m.n(), m.m(), m.alpha(), readExpression(field), fieldOffset(field), d.array, d.offset, m.m() * m.n(), accumulate ? "1f" : "0f",
               inTarget.array, inTarget.offset, m.k() * m.n());
         } else {
           b.addStatement("$T.sgemm(false, true, $L, $L, $L, $Lf, $L, $L, $L, $L, $L, $L, $L, $L, $L)", BLAS, fieldRows(k), m.k(),
@@ -2266,9 +2346,7 @@ public final class Generator {
       boolean accumulate = accumulating.contains(i + ":" + w);
       Repeat r = k.repeat();
       if (k.kind() == Kernel.Kind.WHERE) { // the gradient where this branch was taken, 0 elsewhere
-        Ref mask = ref(inputs.get(2), refs);
-        b.addStatement("$T.branchBackward($L, $L, $L, $L, $L, $L, $L, n * $L, $L)", WHERE_KERNELS, target.array, target.offset,
-            d.array, d.offset, mask.array, mask.offset, (w == 0) != k.swapped(), k.outPerSample(), accumulate);
+        whereBranchBackward(b, k, target, d, (w == 0) != k.swapped(), accumulate, refs);
       } else if (k.kind() == Kernel.Kind.SUB || k.kind() == Kernel.Kind.DIV) {
         quotientBackward(b, k, w, target, accumulate, d, out, refs);
       } else if (field != null && k.kind() == Kernel.Kind.MUL) { // x's gradient: the incoming one times the field, repeated
@@ -2302,12 +2380,45 @@ public final class Generator {
   }
 
   /**
-   * How many values a where's input {@code w} (0: a, 1: b, or the other way round where the kernel is swapped) holds: the batch's, or a tensor field's own {@code [T, D]}
-   * or {@code [D]}, which {@link dev.kiln.runtime.cpu.WhereKernels#forward} repeats over the result.
+   * How many values a where's input {@code w} (0: a, 1: b, or the other way round where the kernel is swapped; 2: the mask)
+   * holds: the batch's, or a tensor field's own ({@code [1, T, D]}, {@code [T, D]} or {@code [D]}), which {@link
+   * dev.kiln.runtime.cpu.WhereKernels#forward} repeats over the result.
    */
   private String whereCount(Kernel k, int w) {
     TensorIr field = ir.tensor(k.inputs().get(w));
-    return field != null ? String.valueOf(Shapes.numel(field.shape())) : "n * " + k.outPerSample();
+    return field != null && whereExpansion(k, w).length == 0 ? String.valueOf(Shapes.numel(field.shape())) : "n * " + k.outPerSample();
+  }
+
+  /**
+   * The passes of eager mode's expand of a where's tensor field operand {@code w} that does not repeat over the result as
+   * it is ({@code [T, 1]} over {@code [N, T, D]}: {@code Ops.where} expands it to the result's shape first, {@link
+   * Cosine#expansion}); none for any other operand.
+   */
+  private int[][] whereExpansion(Kernel k, int w) {
+    TensorIr field = ir.tensor(k.inputs().get(w));
+    return field == null || Shapes.repeatsOver(k.outShape(), field.shape()) ? new int[0][] : Cosine.expansion(field.shape(), k.outShape());
+  }
+
+  /** A where's operand {@code w} as its kernel reads it: expanded into the plan's {@code whereExpandedJ_W} ({@link #whereExpansion}), or itself. */
+  private Ref whereOperand(Kernel k, int w, Map<String, Ref> refs) {
+    return whereExpansion(k, w).length > 0 ? new Ref("p.whereExpanded" + (kernels.indexOf(k) + 1) + "_" + w, "0", true)
+        : ref(k.inputs().get(w), refs);
+  }
+
+  /**
+   * A where's gradient to a branch of the result's shape ({@code taken}: a's) into {@code target}: the incoming one where the
+   * mask picked it, else 0 ({@code WhereKernels.branchBackward}, over a mask the model holds repeated where it is one).
+   */
+  private void whereBranchBackward(CodeBlock.Builder b, Kernel k, Ref target, Ref d, boolean taken, boolean accumulate,
+      Map<String, Ref> refs) {
+    Ref mask = whereOperand(k, 2, refs);
+    if (ir.tensor(k.inputs().get(2)) != null && whereExpansion(k, 2).length == 0) { // a mask the model holds, repeated over the result
+      b.addStatement("$T.branchBackward($L, $L, $L, $L, $L, $L, $L, $L, n * $L, $L)", WHERE_KERNELS, target.array, target.offset,
+          d.array, d.offset, mask.array, mask.offset, whereCount(k, 2), taken, k.outPerSample(), accumulate);
+    } else {
+      b.addStatement("$T.branchBackward($L, $L, $L, $L, $L, $L, $L, n * $L, $L)", WHERE_KERNELS, target.array, target.offset,
+          d.array, d.offset, mask.array, mask.offset, taken, k.outPerSample(), accumulate);
+    }
   }
 
   /**
@@ -2319,17 +2430,25 @@ public final class Generator {
     if (!field.isParameter()) { // a buffer gets no gradient
       return;
     }
-    String f = tensorField(field);
-    String local = "field" + (kernels.indexOf(k) + 1) + (w == 0 ? "A" : "B");
+    String local = "field" + (kernels.indexOf(k) + 1) + ((w == 0) != k.swapped() ? "A" : "B"); // (a or b)
     int m = Shapes.numel(field.shape());
-    Ref mask = ref(k.inputs().get(2), refs);
-    b.addStatement("float[] $LG = $T.gradBuffer($L, $L)", local, COMPILED, f, recordedNeed(f))
-        .beginControlFlow("if ($LG != null)", local)
-        .addStatement("float[] $LSum = new float[$L]", local, m)
-        .addStatement("$T.backward($LSum, $L, $L, $L, $L, n * $L, $L, $L, n * $L)", WHERE_KERNELS, local, d.array, d.offset,
-            mask.array, mask.offset, k.outPerSample(), m, (w == 0) != k.swapped(), k.outPerSample())
-        .addStatement("$T.accumulate($LG, $L, $LSum, 0, $L)", KERNELS, local, gradOffset(field), local, m)
-        .endControlFlow();
+    Ref mask = whereOperand(k, 2, refs);
+    int[][] passes = whereExpansion(k, w);
+    declareFieldGradient(b, local + "G", field);
+    b.beginControlFlow("if ($LG != null)", local)
+        .addStatement("float[] $LSum = new float[$L]", local, m);
+    if (passes.length == 0) {
+      b.addStatement("$T.backward($LSum, $L, $L, $L, $L, $L, $L, $L, n * $L)", WHERE_KERNELS, local, d.array, d.offset,
+          mask.array, mask.offset, whereCount(k, 2), m, (w == 0) != k.swapped(), k.outPerSample());
+    } else { // eager's: the gradient of the expanded operand, then the expand's sums back to the field's shape
+      int j = kernels.indexOf(k) + 1;
+      Ref expanded = new Ref("p.dwhereExpanded" + j + "_" + w, "0", true);
+      whereBranchBackward(b, k, expanded, d, (w == 0) != k.swapped(), false, refs);
+      sumPasses(b, passes, expanded, new Ref(local + "Sum", "0", true), "p.dwhereExpanding" + j + "_" + w + "_");
+    }
+    b.addStatement("$T.accumulate($LG, $L, $LSum, 0, $L)", KERNELS, local, gradOffset(field), local, m);
+    scatterFieldGradient(b, local + "G", field);
+    b.endControlFlow();
   }
 
   /**
@@ -2344,16 +2463,17 @@ public final class Generator {
       Kernel.Product m = k.product();
       Ref x = ref(k.in(), refs);
       String local = "field" + (kernels.indexOf(k) + 1);
-      b.addStatement("float[] $LG = $T.gradBuffer($L, $L)", local, COMPILED, f, recordedNeed(f))
-          .beginControlFlow("if ($LG != null)", local)
+      declareFieldGradient(b, local + "G", field);
+      b.beginControlFlow("if ($LG != null)", local)
           .addStatement("float[] $LProducts = new float[$L * $L]", local, m.count(), m.m() * m.k())
           .addStatement("$T.sgemmBatched($L, false, true, $L, $L, $L, $Lf, $L, $L, $L, $L, $L, $L, 0f, $LProducts, 0, $L)", BLAS,
               m.count(), m.m(), m.k(), m.n(), m.alpha(), d.array, d.offset, m.m() * m.n(), x.array, x.offset, m.k() * m.n(), local,
               m.m() * m.k())
           .addStatement("float[] $LSum = new float[$L]", local, m.m() * m.k())
           .addStatement("$T.sumAlong($LSum, 0, $LProducts, 0, 1, $L, $L, 1f)", MATH_KERNELS, local, local, m.count(), m.m() * m.k())
-          .addStatement("$T.accumulate($LG, $L, $LSum, 0, $L)", KERNELS, local, gradOffset(field), local, m.m() * m.k())
-          .endControlFlow();
+          .addStatement("$T.accumulate($LG, $L, $LSum, 0, $L)", KERNELS, local, gradOffset(field), local, m.m() * m.k());
+      scatterFieldGradient(b, local + "G", field);
+      b.endControlFlow();
       return;
     }
     if (k.byField()) { // x @ w: w's gradient x^T @ g summed over every row of the batch, one GEMM added to the parameter's
@@ -2361,33 +2481,39 @@ public final class Generator {
       Ref x = ref(k.in(), refs);
       String local = "field" + (kernels.indexOf(k) + 1) + "G";
       if (field.isRegion()) { // into the run of the parameter's gradient
-        b.addStatement("float[] $L = $T.gradBuffer($L, $L)", local, COMPILED, f, recordedNeed(f));
+        declareFieldGradient(b, local, field);
       } else {
         b.addStatement("$T $L = $T.grad($L, $L)", TENSOR, local, COMPILED, f, recordedNeed(f));
       }
       b.beginControlFlow("if ($L != null)", local)
           .addStatement("$T.sgemm(true, false, $L, $L, $L, $Lf, $L, $L, $L, $L, $L, $L, 1f, $L, $L)", BLAS, m.k(), m.n(),
               fieldRows(k), m.alpha(), x.array, x.offset, m.k(), d.array, d.offset, m.n(),
-              field.isRegion() ? local + ", " + gradOffset(field) : local, m.n())
-          .endControlFlow();
+              field.isRegion() ? local + ", " + gradOffset(field) : local, m.n());
+      scatterFieldGradient(b, local, field);
+      b.endControlFlow();
       return;
     }
     if (k.kind() != Kernel.Kind.DIV && fieldIsSuffix(k)) { // [S, D] or [D]: eager's float sums of a suffix operand
       boolean negated = k.kind() == Kernel.Kind.SUB && !k.swapped(); // the field is the right operand of a sub
-      b.addStatement("$T.sumRowsBackward($T.gradBuffer($L, $L), $L, $L, $L, $L, $L, $L, $L, $L, $Lf, true)", KERNELS, COMPILED,
-          f, recordedNeed(f), gradOffset(field), d.array, d.offset, k.relu() ? out.array : "null", k.relu() ? out.offset : "0",
+      String local = "field" + (kernels.indexOf(k) + 1) + "G";
+      b.addStatement("$T.sumRowsBackward($L, $L, $L, $L, $L, $L, $L, $L, $L, $Lf, true)", KERNELS, fieldGradient(b, local, field),
+          gradOffset(field), d.array, d.offset, k.relu() ? out.array : "null", k.relu() ? out.offset : "0",
           other != null ? other.array : "null", other != null ? other.offset : "0", fieldRowArgs(k), negated ? -1 : 1);
+      scatterFieldGradient(b, local, field);
       return;
     }
     if (k.kind() == Kernel.Kind.SUB || k.kind() == Kernel.Kind.DIV) {
       String local = "field" + (kernels.indexOf(k) + 1) + "G";
-      b.addStatement("float[] $L = $T.gradBuffer($L, $L)", local, COMPILED, f, recordedNeed(f));
+      declareFieldGradient(b, local, field);
       quotientBackward(b, k, 1, new Ref(local, gradOffset(field), false), true, d, out, refs);
+      scatterFieldGradient(b, local, field);
       return;
     }
-    b.addStatement("$T.sumRepeatedBackward($T.gradBuffer($L, $L), $L, $L, $L, $L, $L, $L, $L, $L, true)", KERNELS, COMPILED, f,
-        recordedNeed(f), gradOffset(field), d.array, d.offset, k.relu() ? out.array : "null", k.relu() ? out.offset : "0",
+    String local = "field" + (kernels.indexOf(k) + 1) + "G";
+    b.addStatement("$T.sumRepeatedBackward($L, $L, $L, $L, $L, $L, $L, $L, $L, true)", KERNELS, fieldGradient(b, local, field),
+        gradOffset(field), d.array, d.offset, k.relu() ? out.array : "null", k.relu() ? out.offset : "0",
         other != null ? other.array : "null", other != null ? other.offset : "0", repeatArgs(k));
+    scatterFieldGradient(b, local, field);
   }
 
   /**
@@ -2603,7 +2729,7 @@ public final class Generator {
     return refs.computeIfAbsent(value, v -> {
       TensorIr field = ir.tensor(v);
       if (field != null) { // the model's own tensor, read where it lives
-        return new Ref(tensorField(field) + ".readBuffer()", fieldOffset(field), false);
+        return new Ref(readExpression(field) + ".readBuffer()", fieldOffset(field), false);
       }
       String s = storage.get(v);
       return switch (s) {
@@ -2741,6 +2867,20 @@ public final class Generator {
           }
         }
         case TILE -> passBuffers(t, ctor, ((Tile) k.spec()).passes(k.inShape()), List.of("tile" + j + "_", "dtile" + j + "_"));
+        case WHERE -> { // a tensor field expanded to the result's shape first, its gradient summed back through the passes
+          for (int w = 0; w < 3; w++) {
+            int[][] passes = whereExpansion(k, w);
+            if (passes.length > 0) { // (a field: a gradient buffer for a parameter's, not a mask's or a buffer's)
+              boolean trained = w < 2 && ir.tensor(k.inputs().get(w)).isParameter();
+              for (String f : trained ? List.of("whereExpanded", "dwhereExpanded") : List.of("whereExpanded")) {
+                t.addField(FLOATS, f + j + "_" + w, Modifier.FINAL);
+                ctor.addStatement("this.$L$L_$L = new float[n * $L]", f, j, w, k.outPerSample());
+              }
+              passBuffers(t, ctor, passes, trained ? List.of("whereExpanding" + j + "_" + w + "_", "dwhereExpanding" + j + "_" + w + "_")
+                  : List.of("whereExpanding" + j + "_" + w + "_"));
+            }
+          }
+        }
         case LAYERNORM -> {
           for (String f : List.of("mean", "rstd")) {
             t.addField(DOUBLES, f + j, Modifier.FINAL);
@@ -2857,7 +2997,7 @@ public final class Generator {
         b.addStatement("boolean need$L = $L", i, below);
         below = "need" + i;
         String inStorage = storage.get(k.in());
-        if (!isInput(inStorage)) {
+        if (inStorage != null && !isInput(inStorage)) { // (none for a tensor field: a where of two, Planner.plan)
           b.addStatement("float[] dIn$L = need$L ? p.d$L : null", i, i, inStorage);
         }
         for (int w = 1; w < k.inputs().size(); w++) {
@@ -2904,8 +3044,9 @@ public final class Generator {
       // (a returned value no step reads has the gradient the loss sent it alone)
       Ref d = grads.computeIfAbsent(storage.get(k.out()), st -> flow.gradient(st));
       String inStorage = storage.get(k.in());
-      Ref target = isInput(inStorage) ? new Ref(inputGradient(inStorage), "0", true) : new Ref("p.d" + inStorage, "0", true);
-      boolean conditional = !isInput(inStorage) && i > 0;
+      Ref target = inStorage == null ? null // a tensor field (a where of two), whose gradient is its own
+          : isInput(inStorage) ? new Ref(inputGradient(inStorage), "0", true) : new Ref("p.d" + inStorage, "0", true);
+      boolean conditional = inStorage != null && !isInput(inStorage) && i > 0;
       if (conditional) { // null when nothing before this step needs its input's gradient
         target = new Ref("dIn" + i, target.offset, true);
       }
@@ -3345,9 +3486,7 @@ public final class Generator {
         if (k.layer() != null && k.hasParameters()) {
           own.addAll(parametersOf(k.layer()));
         }
-        if (fieldOperand(k) != null && fieldOperand(k).isParameter()) {
-          own.add(tensorField(fieldOperand(k)));
-        }
+        own.addAll(parameterFields(k));
         todo.addAll(k.inputs());
       }
     }

@@ -34,8 +34,21 @@ public record TensorIr(String field, String key, Kind kind, int[] shape, Source 
    * @param of the buffer's field ({@link #field()} of its TensorIr), or the parameter's for a {@link #region}
    * @param calls the eager calls after it, as Java source: {@code .narrow(2, 0, 4).eq(0.0f)}
    * @param offset for a {@link #region} of a parameter, where it starts among the parameter's values; 0 otherwise
+   * @param runs for a region that is not one contiguous run, the runs of the parameter's values it reads; null otherwise
    */
-  public record Derived(String of, String calls, int offset) {}
+  public record Derived(String of, String calls, int offset, Runs runs) {
+    /** A tensor computed from a buffer, or a region that is one contiguous run of its parameter's values. */
+    public Derived(String of, String calls, int offset) {
+      this(of, calls, offset, null);
+    }
+  }
+
+  /**
+   * Where a region that is not one contiguous run lies in its parameter's values ({@code pos.narrow(2, 0, 4)} of {@code
+   * [1, T, 8]}): {@code count} runs of {@code width} values, the {@code r}-th from the region's offset plus {@code r *
+   * pitch}, its values in that order.
+   */
+  public record Runs(int count, int pitch, int width) {}
 
   /** A buffer computed from a buffer ({@link Derived}) with its shape {@code shape}. */
   public static TensorIr derived(TensorIr of, String calls, int[] shape, Source source) {
@@ -49,7 +62,21 @@ public record TensorIr(String field, String key, Kind kind, int[] shape, Source 
    * narrow backward gives).
    */
   public static TensorIr region(TensorIr of, String calls, int offset, int[] shape, Source source) {
-    return new TensorIr(of.field() + calls, of.key() + calls, Kind.PARAMETER, shape, source, new Derived(of.field(), calls, offset));
+    return region(of, calls, offset, null, shape, source);
+  }
+
+  /**
+   * A parameter sliced by constant eager calls into {@code runs} at one stride ({@code pos.narrow(2, 0, 4)} of a {@code [1,
+   * T, 8]} table: T runs of 4 values, 8 apart): read as eager mode computes it, its gradient added to those runs of the
+   * parameter's ({@link #isGathered}); with {@code runs} null, a {@link #region} of one contiguous run.
+   */
+  public static TensorIr region(TensorIr of, String calls, int offset, Runs runs, int[] shape, Source source) {
+    return new TensorIr(of.field() + calls, of.key() + calls, Kind.PARAMETER, shape, source, new Derived(of.field(), calls, offset, runs));
+  }
+
+  /** Whether it is a {@link #region} of several runs of its parameter's values, which is not read in place. */
+  public boolean isGathered() {
+    return isRegion() && derived.runs() != null;
   }
 
   /** Whether it is a {@link #region} of a parameter (read in place), rather than a field or a tensor computed from a buffer. */

@@ -39,6 +39,16 @@ final class ConstantFolder {
   /** Locals of forward given a value this folder computed ({@code final double scale = 1 / Math.sqrt(D);}), which javac does not fold. */
   private final java.util.Map<Element, Object> locals = new java.util.HashMap<>();
 
+  /** The values of calls the reader knows while it reads forward ({@code h.size()} of a ModuleList field), else null. */
+  private java.util.function.Function<MethodInvocationTree, Object> knownCalls = call -> null;
+
+  /** Folds each call {@code known} gives a value ({@code h.size()}) to that value from now on; returns the one it replaces. */
+  java.util.function.Function<MethodInvocationTree, Object> knownCalls(java.util.function.Function<MethodInvocationTree, Object> known) {
+    java.util.function.Function<MethodInvocationTree, Object> before = knownCalls;
+    knownCalls = known;
+    return before;
+  }
+
   /** Makes {@code local} fold to {@code value} where it is used. */
   void define(Element local, Object value) {
     locals.put(local, value);
@@ -175,6 +185,10 @@ final class ConstantFolder {
       }
       case METHOD_INVOCATION: { // Math.sqrt(64): correctly rounded, so the same value at build time as at run time
         MethodInvocationTree call = (MethodInvocationTree) t;
+        Object known = knownCalls.apply(call);
+        if (known != null) {
+          return known;
+        }
         Element e = trees.getElement(TreePath.getPath(unit, t));
         if (e instanceof ExecutableElement m && m.getSimpleName().contentEquals("sqrt") && call.getArguments().size() == 1
             && m.getEnclosingElement() instanceof TypeElement owner

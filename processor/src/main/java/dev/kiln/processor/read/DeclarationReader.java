@@ -4,8 +4,11 @@ import com.sun.source.tree.ArrayAccessTree;
 import com.sun.source.tree.AssignmentTree;
 import com.sun.source.tree.BinaryTree;
 import com.sun.source.tree.BlockTree;
+import com.sun.source.tree.BreakTree;
 import com.sun.source.tree.ClassTree;
 import com.sun.source.tree.CompoundAssignmentTree;
+import com.sun.source.tree.ContinueTree;
+import com.sun.source.tree.DoWhileLoopTree;
 import com.sun.source.tree.EnhancedForLoopTree;
 import com.sun.source.tree.ForLoopTree;
 import com.sun.source.tree.LambdaExpressionTree;
@@ -26,6 +29,7 @@ import com.sun.source.tree.StatementTree;
 import com.sun.source.tree.ThrowTree;
 import com.sun.source.tree.Tree;
 import com.sun.source.tree.VariableTree;
+import com.sun.source.tree.WhileLoopTree;
 import com.sun.source.util.TreePath;
 import com.sun.source.util.TreePathScanner;
 import com.sun.source.util.Trees;
@@ -248,7 +252,7 @@ public final class DeclarationReader {
       ok = false;
     }
     ExecutableElement outputsMethod = outputsMethod(type, generated);
-    TensorFieldReader tensors = new TensorFieldReader(trees, diagnostics, folder, unit,
+    TensorFieldReader tensors = new TensorFieldReader(trees, diagnostics, folder,
         field -> constructorValue(type, field, unit, true));
     OutputsIr outputs = null;
     if (outputsMethod != null) {
@@ -1100,7 +1104,6 @@ public final class DeclarationReader {
       return null;
     }
     Map<Element, Object> constants = arguments(ctor, args);
-    CompilationUnitTree blockUnit = classPath.getCompilationUnit();
     blockStack.push(cls);
     Map<Element, Object> before = folder.bind(constants);
     try {
@@ -1108,15 +1111,15 @@ public final class DeclarationReader {
       if (bodies == null) {
         return null;
       }
-      ExecutableElement body = bodies.get(bodies.size() - 1);
       Map<String, LayerNode> fields = new LinkedHashMap<>();
       Set<String> broken = new HashSet<>();
       for (int i = 0; i < chain.size(); i++) { // the superclasses' fields first, as eager mode registers them
         TypeElement c = chain.get(i);
         readLayerFields(c, bodies.get(i), trees.getPath(c).getCompilationUnit(), path + ".", layers, fields, broken);
       }
-      TensorFieldReader tensors = new TensorFieldReader(trees, diagnostics, folder, blockUnit,
-          field -> constructorValue(body, field, blockUnit, true), path + ".");
+      TensorFieldReader tensors = new TensorFieldReader(trees, diagnostics, folder, // a field of the block's class or one it extends,
+          field -> constructorValue(bodies.get(Math.max(0, chain.indexOf(field.getEnclosingElement()))), field, // assigned in that
+              trees.getPath(field).getCompilationUnit(), true), path + ".");                              // class's constructor
       blockTensors.add(tensors);
       return new Blk(path, cls, trees.getPath(forward).getCompilationUnit(), forward, fields, broken, constants, tensors);
     } finally {
@@ -1448,6 +1451,13 @@ public final class DeclarationReader {
     private final Set<String> brokenPieces = new HashSet<>();
     /** The splits read so far: each one's id. */
     private int splits;
+    /**
+     * The int locals forward counts with ({@code int i = 0; while (i < N) { ...; i++; }}), each folding to its value at the
+     * statement being read (the folder's), as a counted loop's index does.
+     */
+    private final Set<Element> counters = new HashSet<>();
+    /** What ended the statements just read, besides a return: a {@code break} or {@code continue} of the loop unrolled; else null. */
+    private Tree.Kind jump;
 
     /** A split's source value, the split, and the steps of the pieces read so far, by index. */
     private record Pieces(String value, Split split, Map<Integer, String> read) {}
@@ -1504,11 +1514,17 @@ public final class DeclarationReader {
       for (StatementTree s : statements) {
         if (piecesStatement(s, unit, fields, className)) {
           continue; // Tensor[] qkv = x.split(D, 2); or a misuse of such pieces, reported
-        } else if (s instanceof EnhancedForLoopTree || s instanceof ForLoopTree) {
-          if (unroll(s, unit, fields, className, returned)) { // for (Block b : h), for (int i = 0; i < h.size(); i++)
+        } else if (s instanceof EnhancedForLoopTree || s instanceof ForLoopTree || s instanceof WhileLoopTree
+            || s instanceof DoWhileLoopTree) {
+          if (unroll(s, unit, fields, className, returned)) { // for (Block b : h), for (int i = 0; i < h.size(); i++), while (i < N)
             return true; // a return inside it ended forward
           }
-        } else if (inLoop && s instanceof IfTree branch && foldOrNull(branch.getCondition(), unit) instanceof Boolean taken) {
+        } else if (inLoop && (s instanceof BreakTree b && b.getLabel() == null || s instanceof ContinueTree c && c.getLabel() == null)) {
+          jump = s.getKind(); // the rest of this turn is never run: the loop reading it stops, or takes its next turn
+          return true;
+        } else if (s instanceof ExpressionStatementTree es && counter(es.getExpression(), unit) != null) {
+          count(es.getExpression(), counter(es.getExpression(), unit), unit, fields); // i++, i += 2, i = 0
+        } else if (inLoop && s instanceof IfTree branch && foldHereOrNull(branch.getCondition(), unit, fields) instanceof Boolean taken) {
           StatementTree chosen = taken ? branch.getThenStatement() : branch.getElseStatement();
           if (chosen != null && readStatements(body(chosen), unit, fields, className, returned, true)) {
             return true; // if (i == EXIT) return x; at the unrolled index that returns
@@ -1521,9 +1537,14 @@ public final class DeclarationReader {
           batchLocals.add(v.getName().toString()); // int n = x.size(0): the batch, which zero initial states may name
         } else if (s instanceof VariableTree v && trees.getElement(TreePath.getPath(unit, v)) instanceof VariableElement e
             && e.asType().getKind().isPrimitive()) {
-          Object folded = e.getModifiers().contains(Modifier.FINAL) && v.getInitializer() != null ? foldOrNull(v.getInitializer(), unit) : null;
-          if (folded != null) { // final double scale = 1 / Math.sqrt(D): a constant to Kiln, though not to javac
+          Object folded = v.getInitializer() != null ? foldHereOrNull(v.getInitializer(), unit, fields) : null;
+          if (folded != null && e.getModifiers().contains(Modifier.FINAL)) { // final double scale = 1 / Math.sqrt(D): a constant to Kiln, though not to javac
             folder.define(e, folded);
+            continue;
+          }
+          if (folded instanceof Integer && e.asType().getKind() == TypeKind.INT) { // int i = 0: a counter, its value followed
+            folder.define(e, folded);
+            counters.add(e);
             continue;
           }
           diagnostics.error(unit, v, Message.NON_TENSOR_LOCAL, v.getName(), methodName, v.getName());
@@ -2268,7 +2289,7 @@ public final class DeclarationReader {
         diagnostics.error(unit, use, Message.UNKNOWN_VALUE, v.getSimpleName(), methodName);
         return null;
       }
-      if (!owner.equals(modelType)) {
+      if (!ownMember(owner)) {
         diagnostics.error(unit, use, Message.INHERITED_TENSOR, v.getSimpleName(), owner.getSimpleName(), className);
         return null;
       }
@@ -2689,7 +2710,7 @@ public final class DeclarationReader {
           || e instanceof MemberSelectTree ms && ms.getExpression() instanceof IdentifierTree t && t.getName().contentEquals("this");
       if (self) {
         return tensors != null && trees.getElement(TreePath.getPath(unit, e)) instanceof VariableElement v && isTensorField(v)
-            && modelType != null && modelType.equals(v.getEnclosingElement()) && tensors.field(v) != null
+            && modelType != null && v.getEnclosingElement() instanceof TypeElement owner && ownMember(owner) && tensors.field(v) != null
             && tensors.field(v).isParameter() == parameter;
       }
       return fieldCall(e, unit, parameter) != null;
@@ -2715,21 +2736,33 @@ public final class DeclarationReader {
       if (c == null) {
         return null;
       }
-      if (c.offset() < 0) {
+      if (c.run() == null) {
         diagnostics.error(unit, mi, Message.PARAMETER_SLICE, mi, c.of().isDerived() || !c.calls().isEmpty()
             ? "the parameter " + c.of().field() + c.calls() + " " + Shapes.toString(c.shape()) : c.of().describe());
         return null;
       }
       TensorIr root = c.of().isDerived() ? tensors.byValue(TensorIr.valueName(c.of().derived().of())) : c.of();
       String calls = (c.of().isDerived() ? c.of().derived().calls() : "") + c.calls();
-      return tensors.region(root, calls, c.offset(), c.shape(), source(unit, mi)).value();
+      return tensors.region(root, calls, c.run().offset(), c.run().runs(), c.shape(), source(unit, mi)).value();
+    }
+
+    /**
+     * Where a slice of a parameter lies among its values: from {@code offset}, one contiguous run ({@code runs} null) or
+     * {@code runs} at one stride.
+     */
+    private record Run(int offset, TensorIr.Runs runs) {
+      /** {@code count} runs of {@code width} values {@code pitch} apart from {@code offset}: one run where they touch or there is one. */
+      static Run of(int offset, int count, int pitch, int width) {
+        return count == 1 || pitch == width ? new Run(offset, null) : new Run(offset, new TensorIr.Runs(count, pitch, width));
+      }
     }
 
     /**
      * A tensor field (or a tensor computed from one) {@code of}, the eager calls after it and their shape; for a parameter,
-     * where the result starts among its values when it is one contiguous run of them ({@link TensorIr#region}), else -1.
+     * where the result lies among its values when it is one run of them or several at one stride ({@link TensorIr#region}),
+     * else null.
      */
-    private record Chain(TensorIr of, String calls, int[] shape, int offset) {}
+    private record Chain(TensorIr of, String calls, int[] shape, Run run) {}
 
     /**
      * The chain of {@link #BUFFER_CALLS} {@code e} writes ({@code bias.narrow(2, 0, T).narrow(3, 0, T)}) on a buffer (on a
@@ -2741,7 +2774,8 @@ public final class DeclarationReader {
       if (receiver == null) {
         String of = expression(e, unit, fields, className);
         TensorIr t = of == null ? null : tensors.byValue(of);
-        return t == null ? null : new Chain(t, "", t.shape(), t.isDerived() ? t.derived().offset() : 0);
+        return t == null ? null : new Chain(t, "", t.shape(), t.isDerived() ? new Run(t.derived().offset(), t.derived().runs())
+            : new Run(0, null));
       }
       MethodInvocationTree mi = (MethodInvocationTree) stripped(e);
       String name = trees.getElement(TreePath.getPath(unit, mi)).getSimpleName().toString();
@@ -2772,7 +2806,7 @@ public final class DeclarationReader {
         int[] shape = calledShape(of.shape(), name, sizes);
         String method = name.equals("view") ? "reshape" : name;
         String call = call(method, sizes);
-        return new Chain(of.of(), of.calls() + call, shape, of.offset() < 0 ? -1 : runStart(of.shape(), name, sizes, of.offset()));
+        return new Chain(of.of(), of.calls() + call, shape, of.run() == null ? null : nextRun(of.shape(), name, sizes, shape, of.run()));
       } catch (IllegalArgumentException ex) {
         diagnostics.error(unit, mi, Message.BUFFER_SLICE, mi, name, of.of().isDerived() || !of.calls().isEmpty()
             ? (of.of().isParameter() ? "the parameter " : "the buffer ") + of.of().field() + of.calls() + " "
@@ -2782,26 +2816,44 @@ public final class DeclarationReader {
     }
 
     /**
-     * Where eager's {@code name(sizes)} of a contiguous run of values of {@code shape} starting at {@code offset} starts,
-     * when its result is again one contiguous run (a view, or a narrow or select of a dimension after only dimensions of
-     * size 1); else -1. The arguments were checked by {@link #calledShape}.
+     * Where eager's {@code name(sizes)} of a tensor of {@code shape} whose values lie at {@code run} in its parameter's puts
+     * the result's values ({@code out} its shape): the same place for a view; for a narrow or select of a dimension, a run
+     * of each entry of the dimensions before it, one run where only 1s come before or the whole dimension is taken, else
+     * runs at one stride (the last dimension of {@code [L, D]}); null where that is not one run nor runs at one stride (a
+     * second such narrow). The arguments were checked by {@link #calledShape}.
      */
-    private static int runStart(int[] shape, String name, int[] sizes, int offset) {
+    private static Run nextRun(int[] shape, String name, int[] sizes, int[] out, Run run) {
       if (!name.equals("narrow") && !name.equals("slice") && !name.equals("select")) {
-        return offset; // view, reshape, unsqueeze: the same values in the same order
+        return run; // view, reshape, unsqueeze: the same values in the same order
       }
       int dim = sizes[0] < 0 ? sizes[0] + shape.length : sizes[0];
       int start = sliceStart(shape[dim], name, sizes[1]);
+      int length = name.equals("select") ? 1 : out[dim];
+      int outer = 1, inner = 1;
       for (int i = 0; i < dim; i++) {
-        if (shape[i] != 1) {
-          return -1;
-        }
+        outer *= shape[i];
       }
-      int inner = 1;
       for (int i = dim + 1; i < shape.length; i++) {
         inner *= shape[i];
       }
-      return offset + start * inner;
+      int pitch = shape[dim] * inner, width = length * inner, skip = start * inner;
+      if (outer == 1 || length == shape[dim]) { // values from..from + count of this tensor's, in order
+        int from = outer == 1 ? skip : 0, count = outer * width;
+        if (run.runs() == null) {
+          return new Run(run.offset() + from, null);
+        }
+        TensorIr.Runs r = run.runs(); // this tensor's values are r.count() runs of r.width(): whole runs of them, or within one
+        if (from % r.width() == 0 && count % r.width() == 0) {
+          return Run.of(run.offset() + from / r.width() * r.pitch(), count / r.width(), r.pitch(), r.width());
+        }
+        return from / r.width() == (from + count - 1) / r.width()
+            ? new Run(run.offset() + from / r.width() * r.pitch() + from % r.width(), null) : null;
+      }
+      if (run.runs() == null) {
+        return Run.of(run.offset() + skip, outer, pitch, width);
+      }
+      // each run of this tensor's values one slab of the narrow: a part of each run
+      return run.runs().width() == pitch ? Run.of(run.offset() + skip, outer, run.runs().pitch(), width) : null;
     }
 
     /**
@@ -3443,8 +3495,17 @@ public final class DeclarationReader {
      * blocks above it (an inherited helper: its source is here, it is not the dsl's).
      */
     private boolean declaredHereOrAbove(ExecutableElement m) {
-      return m.getEnclosingElement().equals(modelType) || m.getEnclosingElement() instanceof TypeElement owner
-          && modelType.getAnnotation(Model.class) == null && !owner.getQualifiedName().toString().startsWith("dev.kiln.dsl.")
+      return m.getEnclosingElement() instanceof TypeElement owner && ownMember(owner);
+    }
+
+    /**
+     * Whether the members {@code owner} declares are the class being read's own: it is that class or, for a block
+     * extending another block, one of the blocks above it (their fields are the block's: eager mode registers them in it, as
+     * PyTorch's subclass holds its base's parameters); a @Model class's base class's are not.
+     */
+    private boolean ownMember(TypeElement owner) {
+      return owner.equals(modelType) || modelType.getAnnotation(Model.class) == null
+          && !owner.getQualifiedName().toString().startsWith("dev.kiln.dsl.")
           && types.isSubtype(types.erasure(modelType.asType()), types.erasure(owner.asType()));
     }
 
@@ -3540,6 +3601,12 @@ public final class DeclarationReader {
      * return ends the unrolling (the modules after it are never applied). True when a return ended it.
      */
     private boolean unroll(StatementTree loop, CompilationUnitTree unit, Map<String, LayerNode> fields, String className, String returned) {
+      if (loop instanceof WhileLoopTree w) {
+        return unrollWhile(w.getCondition(), w.getStatement(), false, unit, fields, className, returned);
+      }
+      if (loop instanceof DoWhileLoopTree w) {
+        return unrollWhile(w.getCondition(), w.getStatement(), true, unit, fields, className, returned);
+      }
       if (loop instanceof EnhancedForLoopTree each) {
         List<LayerNode> over = modules(fields.get(fieldName(stripped(each.getExpression()))));
         if (over == null) {
@@ -3552,8 +3619,11 @@ public final class DeclarationReader {
         for (LayerNode module : over) {
           Map<String, LayerNode> scoped = new LinkedHashMap<>(fields);
           scoped.put(each.getVariable().getName().toString(), module);
-          if (readStatements(body(each.getStatement()), unit, scoped, className, returned, true)) {
+          if (readStatements(body(each.getStatement()), unit, scoped, className, returned, true) && !jumped()) {
             return true; // a return in the loop: the modules after it are never applied
+          }
+          if (stopped()) {
+            return false; // break
           }
         }
         return false;
@@ -3573,10 +3643,7 @@ public final class DeclarationReader {
         problem = "its condition is not " + variable.getName() + " < (or <=) a bound";
       } else {
         ExpressionTree bound = stripped(cond.getRightOperand());
-        List<LayerNode> sized = bound instanceof MethodInvocationTree size && size.getArguments().isEmpty()
-            && size.getMethodSelect() instanceof MemberSelectTree ms && ms.getIdentifier().contentEquals("size")
-            ? modules(fields.get(fieldName(ms.getExpression()))) : null;
-        Object folded = sized != null ? (Object) sized.size() : foldOrNull(bound, unit);
+        Object folded = foldHereOrNull(bound, unit, fields);
         if (!(folded instanceof Integer b)) {
           problem = "its bound " + bound + " is not a constant or a ModuleList or Sequential field's size()";
         } else {
@@ -3596,11 +3663,127 @@ public final class DeclarationReader {
       }
       for (int i = (Integer) from; i < to; i += by) {
         folder.define(index, i);
-        if (readStatements(body(counted.getStatement()), unit, fields, className, returned, true)) {
+        if (readStatements(body(counted.getStatement()), unit, fields, className, returned, true) && !jumped()) {
           return true; // a return at this index
+        }
+        if (stopped()) {
+          return false; // break
         }
       }
       return false;
+    }
+
+    /**
+     * A while loop unrolled ({@code int i = 0; while (i < h.size()) { x = h.get(i).apply(x); i++; }}), as Java runs it: its
+     * condition folded before each turn (the counters the body updates, {@link #count}, are constants there), the body
+     * read while it holds, after the first turn for a do-while; a {@code break} at a turn where an {@code if} takes it ends
+     * the loop, a {@code continue} that turn. A condition that is not a constant at a turn, or more than {@link
+     * #MAX_UNROLLED} turns, is an error on the condition. True when a return ended it.
+     */
+    private boolean unrollWhile(ExpressionTree condition, StatementTree body, boolean bodyFirst, CompilationUnitTree unit,
+        Map<String, LayerNode> fields, String className, String returned) {
+      for (int turn = 1; ; turn++) {
+        if (turn > 1 || !bodyFirst) {
+          Object holds;
+          try {
+            holds = foldHere(condition, unit, fields);
+          } catch (ConstantFolder.NotConstant ex) {
+            diagnostics.error(unit, condition, Message.LOOP_BOUNDS, methodName, "its condition " + stripped(condition)
+                + " is not a constant at turn " + turn + " (" + ex.tree + " is not: " + ex.getMessage() + ")");
+            return false;
+          }
+          if (!(holds instanceof Boolean)) {
+            diagnostics.error(unit, condition, Message.LOOP_BOUNDS, methodName, "its condition " + stripped(condition) + " is not a boolean");
+            return false;
+          }
+          if (!(Boolean) holds) {
+            return false;
+          }
+        }
+        if (turn > MAX_UNROLLED) {
+          diagnostics.error(unit, condition, Message.LOOP_BOUNDS, methodName, "it would run more than " + MAX_UNROLLED
+              + " times (does its body change " + stripped(condition) + "?)");
+          return false;
+        }
+        if (readStatements(body(body), unit, fields, className, returned, true) && !jumped()) {
+          return true; // a return at this turn
+        }
+        if (stopped()) {
+          return false; // break
+        }
+      }
+    }
+
+    /** Whether a {@code break} or {@code continue} ended the statements just read (rather than a return). */
+    private boolean jumped() {
+      return jump != null;
+    }
+
+    /** After a loop's turn: whether a {@code break} ended it (and the loop stops); a {@code continue} is used up too. */
+    private boolean stopped() {
+      boolean stop = jump == Tree.Kind.BREAK;
+      jump = null;
+      return stop;
+    }
+
+    /** {@code e} folded in forward, where a ModuleList or Sequential field's {@code h.size()} is its count of modules. */
+    private Object foldHere(ExpressionTree e, CompilationUnitTree unit, Map<String, LayerNode> fields) throws ConstantFolder.NotConstant {
+      var before = folder.knownCalls(call -> {
+        List<LayerNode> list = call.getArguments().isEmpty() && call.getMethodSelect() instanceof MemberSelectTree ms
+            && ms.getIdentifier().contentEquals("size") ? modules(fields.get(fieldName(ms.getExpression()))) : null;
+        return list == null ? null : list.size();
+      });
+      try {
+        return folder.fold(e, unit);
+      } finally {
+        folder.knownCalls(before);
+      }
+    }
+
+    /** {@link #foldHere}, or null for what is not a constant. */
+    private Object foldHereOrNull(ExpressionTree e, CompilationUnitTree unit, Map<String, LayerNode> fields) {
+      try {
+        return foldHere(e, unit, fields);
+      } catch (ConstantFolder.NotConstant ex) {
+        return null;
+      }
+    }
+
+    /** The counter ({@link #counters}) an expression statement updates ({@code i++}, {@code i += 2}, {@code i = 0}), else null. */
+    private VariableElement counter(ExpressionTree update, CompilationUnitTree unit) {
+      ExpressionTree target = update instanceof UnaryTree u ? u.getExpression()
+          : update instanceof CompoundAssignmentTree c ? c.getVariable()
+          : update instanceof AssignmentTree a ? a.getVariable() : null;
+      return target instanceof IdentifierTree && trees.getElement(TreePath.getPath(unit, target)) instanceof VariableElement v
+          && counters.contains(v) ? v : null;
+    }
+
+    /**
+     * A counter's update, folded to its new value ({@code i++}, {@code i--}, {@code i += k}, {@code -=}, {@code *=}, {@code /=},
+     * {@code i = e}, {@code k} and {@code e} constants there); anything else is an error, and the counter folds no more.
+     */
+    private void count(ExpressionTree update, VariableElement counter, CompilationUnitTree unit, Map<String, LayerNode> fields) {
+      Object now = foldHereOrNull(update instanceof UnaryTree u ? u.getExpression()
+          : update instanceof CompoundAssignmentTree c ? c.getVariable() : ((AssignmentTree) update).getVariable(), unit, fields);
+      Object by = update instanceof CompoundAssignmentTree c ? foldHereOrNull(c.getExpression(), unit, fields)
+          : update instanceof AssignmentTree a ? foldHereOrNull(a.getExpression(), unit, fields) : (Object) 1;
+      Integer next = !(now instanceof Integer i) || !(by instanceof Integer k) ? null : switch (update.getKind()) {
+        case POSTFIX_INCREMENT, PREFIX_INCREMENT -> i + 1;
+        case POSTFIX_DECREMENT, PREFIX_DECREMENT -> i - 1;
+        case PLUS_ASSIGNMENT -> i + k;
+        case MINUS_ASSIGNMENT -> i - k;
+        case MULTIPLY_ASSIGNMENT -> i * k;
+        case DIVIDE_ASSIGNMENT -> k == 0 ? null : i / k;
+        case ASSIGNMENT -> k;
+        default -> null;
+      };
+      if (next == null) {
+        diagnostics.error(unit, update, Message.COUNTER_UPDATE, methodName, update, counter.getSimpleName());
+        folder.restore(java.util.Collections.singletonMap(counter, null));
+        counters.remove(counter);
+      } else {
+        folder.define(counter, next);
+      }
     }
 
     /** By how much {@code update} counts {@code variable} up ({@code i++}, {@code ++i}, {@code i += 2}); 0 if it does not. */

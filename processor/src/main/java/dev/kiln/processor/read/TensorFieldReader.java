@@ -53,36 +53,46 @@ final class TensorFieldReader {
   private final ConstantFolder folder;
   /** The expression a field without an initializer is assigned in the constructor, or null after reporting why none. */
   private final Function<VariableElement, ExpressionTree> constructorValue;
-  private final CompilationUnitTree unit;
   /** By field name, in the order forward first reads them; empty after an error (reported once). */
   private final Map<String, Optional<TensorIr>> read = new LinkedHashMap<>();
+  /** The field each name read stands for: one name, one field (a block's field may hide one it inherits). */
+  private final Map<String, VariableElement> elements = new java.util.HashMap<>();
   /** The tensors computed from buffers ({@link #derived}) that a step reads, by field. */
   private final Set<String> readDerived = new java.util.HashSet<>();
 
   /** Prepended to field names and keys: {@code ""} for the model's own fields, {@code "h.0."} for a block's. */
   private final String prefix;
 
-  TensorFieldReader(Trees trees, Diagnostics diagnostics, ConstantFolder folder, CompilationUnitTree unit,
+  TensorFieldReader(Trees trees, Diagnostics diagnostics, ConstantFolder folder,
       Function<VariableElement, ExpressionTree> constructorValue) {
-    this(trees, diagnostics, folder, unit, constructorValue, "");
+    this(trees, diagnostics, folder, constructorValue, "");
   }
 
   /**
    * The tensor fields of a block at {@code prefix} ({@code "h.0."}): fields and keys prefixed, as its state-dict keys
    * are; a private field is fine there (the generated class finds it by its path, not by a field access).
    */
-  TensorFieldReader(Trees trees, Diagnostics diagnostics, ConstantFolder folder, CompilationUnitTree unit,
+  TensorFieldReader(Trees trees, Diagnostics diagnostics, ConstantFolder folder,
       Function<VariableElement, ExpressionTree> constructorValue, String prefix) {
     this.prefix = prefix;
     this.trees = trees;
     this.diagnostics = diagnostics;
     this.folder = folder;
-    this.unit = unit;
     this.constructorValue = constructorValue;
   }
 
   /** The tensor field, read on first use; null when its declaration has an error (reported there, once). */
   TensorIr field(VariableElement field) {
+    String name = field.getSimpleName().toString();
+    VariableElement other = elements.putIfAbsent(name, field);
+    if (other != null && !other.equals(field)) { // a block's field and one of the block it extends, of one name, both read
+      if (read.get(name) == null || read.get(name).isPresent()) { // reported once
+        diagnostics.error(field, Message.HIDDEN_TENSOR, name, field.getEnclosingElement().getSimpleName(), name,
+            other.getEnclosingElement().getSimpleName());
+      }
+      read.put(name, Optional.empty());
+      return null;
+    }
     return read.computeIfAbsent(field.getSimpleName().toString(), n -> Optional.ofNullable(readField(field))).orElse(null);
   }
 
@@ -96,11 +106,12 @@ final class TensorFieldReader {
   }
 
   /**
-   * The run of the parameter {@code of}'s values at {@code offset} that forward reads through the eager {@code calls} ({@link
-   * TensorIr#region}: {@code pos.narrow(1, 0, T)}), the same one each time the same calls are written.
+   * The run of the parameter {@code of}'s values at {@code offset} (or the {@code runs} from there, null for one) that forward
+   * reads through the eager {@code calls} ({@link TensorIr#region}: {@code pos.narrow(1, 0, T)}), the same one each time the
+   * same calls are written.
    */
-  TensorIr region(TensorIr of, String calls, int offset, int[] shape, Source source) {
-    TensorIr t = TensorIr.region(of, calls, offset, shape, source);
+  TensorIr region(TensorIr of, String calls, int offset, TensorIr.Runs runs, int[] shape, Source source) {
+    TensorIr t = TensorIr.region(of, calls, offset, runs, shape, source);
     return read.computeIfAbsent(t.field(), n -> Optional.of(t)).orElse(null);
   }
 
@@ -135,6 +146,7 @@ final class TensorFieldReader {
       ok = false;
     }
     VariableTree tree = (VariableTree) trees.getTree(field);
+    CompilationUnitTree unit = trees.getPath(field).getCompilationUnit(); // a block's superclass's may be another file
     ExpressionTree value = tree.getInitializer() != null ? tree.getInitializer() : constructorValue.apply(field);
     if (value == null) {
       return null;
@@ -143,7 +155,7 @@ final class TensorFieldReader {
       diagnostics.error(field, Message.NON_FINAL_TENSOR, name);
       ok = false;
     }
-    Declared d = declared(value, name);
+    Declared d = declared(value, name, unit);
     if (d == null) {
       return null;
     }
@@ -161,52 +173,52 @@ final class TensorFieldReader {
   /** A tensor as folded so far: its shape, and whether it is a leaf that requires grad (its last call {@code requiresGrad(true)}). */
   private record Folded(int[] shape, boolean trainable) {}
 
-  private Declared declared(ExpressionTree e, String field) {
+  private Declared declared(ExpressionTree e, String field, CompilationUnitTree unit) {
     e = unwrap(e);
-    if (e instanceof MethodInvocationTree mi && method(mi) instanceof ExecutableElement m && owner(m).equals(MODULE)
+    if (e instanceof MethodInvocationTree mi && method(mi, unit) instanceof ExecutableElement m && owner(m).equals(MODULE)
         && mi.getArguments().size() == 2
         && (m.getSimpleName().contentEquals("registerParameter") || m.getSimpleName().contentEquals("registerBuffer"))) {
-      Object key = constant(mi.getArguments().get(0), field, m.getSimpleName().toString());
-      Folded f = key == null ? null : fold(mi.getArguments().get(1), field);
+      Object key = constant(mi.getArguments().get(0), field, m.getSimpleName().toString(), unit);
+      Folded f = key == null ? null : fold(mi.getArguments().get(1), field, unit);
       return f == null ? null : new Declared(m.getSimpleName().contentEquals("registerParameter") ? TensorIr.Kind.PARAMETER
           : TensorIr.Kind.BUFFER, String.valueOf(key), f.shape);
     }
-    Folded f = fold(e, field);
+    Folded f = fold(e, field, unit);
     return f == null ? null : new Declared(f.trainable ? TensorIr.Kind.PARAMETER : null, field, f.shape);
   }
 
   /** The shape of a tensor expression; null after reporting what cannot be read. */
-  private Folded fold(ExpressionTree e, String field) {
+  private Folded fold(ExpressionTree e, String field, CompilationUnitTree unit) {
     e = unwrap(e);
-    if (!(e instanceof MethodInvocationTree mi) || !(method(mi) instanceof ExecutableElement m)) {
-      return unknown(e, field);
+    if (!(e instanceof MethodInvocationTree mi) || !(method(mi, unit) instanceof ExecutableElement m)) {
+      return unknown(e, field, unit);
     }
     String name = m.getSimpleName().toString();
     List<? extends ExpressionTree> args = mi.getArguments();
     boolean isStatic = m.getModifiers().contains(Modifier.STATIC);
     if (owner(m).equals(INIT) && isStatic && !args.isEmpty()) { // Init.normal(t, 0, 0.02): in place, the same tensor
-      return fold(args.get(0), field);
+      return fold(args.get(0), field, unit);
     }
     if (!owner(m).equals(TENSOR)) {
-      return unknown(e, field);
+      return unknown(e, field, unit);
     }
     if (isStatic && FACTORIES.containsKey(name) && args.size() > FACTORIES.get(name)) {
-      int[] sizes = sizes(args.subList(FACTORIES.get(name), args.size()), field, name);
+      int[] sizes = sizes(args.subList(FACTORIES.get(name), args.size()), field, name, unit);
       return sizes == null ? null : new Folded(sizes, false);
     }
     if (isStatic || !(mi.getMethodSelect() instanceof MemberSelectTree select)) {
-      return unknown(e, field);
+      return unknown(e, field, unit);
     }
-    boolean constantsOnly = args.stream().noneMatch(a -> isTensor(a));
+    boolean constantsOnly = args.stream().noneMatch(a -> isTensor(a, unit));
     if (!constantsOnly || !SHAPE_KEEPING.contains(name) && !name.equals("view") && !name.equals("reshape")
         && !name.equals("unsqueeze")) {
-      return unknown(e, field);
+      return unknown(e, field, unit);
     }
-    Folded receiver = fold(select.getExpression(), field);
+    Folded receiver = fold(select.getExpression(), field, unit);
     if (receiver == null) {
       return null;
     }
-    List<Object> values = constants(args, field, name);
+    List<Object> values = constants(args, field, name, unit);
     if (values == null) {
       return null;
     }
@@ -216,16 +228,16 @@ final class TensorFieldReader {
     if (SHAPE_KEEPING.contains(name)) {
       return new Folded(receiver.shape, false);
     }
-    int[] shape = name.equals("unsqueeze") ? unsqueeze(receiver.shape, values, field, mi)
-        : view(receiver.shape, values, field, name, mi);
+    int[] shape = name.equals("unsqueeze") ? unsqueeze(receiver.shape, values, field, mi, unit)
+        : view(receiver.shape, values, field, name, mi, unit);
     return shape == null ? null : new Folded(shape, false);
   }
 
   /** Each argument folded to its constant ({@link #constant}), or null after an error on the first that is not one. */
-  private List<Object> constants(List<? extends ExpressionTree> args, String field, String call) {
+  private List<Object> constants(List<? extends ExpressionTree> args, String field, String call, CompilationUnitTree unit) {
     List<Object> values = new ArrayList<>();
     for (ExpressionTree a : args) {
-      Object v = constant(a, field, call);
+      Object v = constant(a, field, call, unit);
       if (v == null) {
         return null;
       }
@@ -235,8 +247,8 @@ final class TensorFieldReader {
   }
 
   /** The sizes of a factory: constants, each at least 1, or one int array. */
-  private int[] sizes(List<? extends ExpressionTree> args, String field, String factory) {
-    List<Object> values = constants(args, field, factory);
+  private int[] sizes(List<? extends ExpressionTree> args, String field, String factory, CompilationUnitTree unit) {
+    List<Object> values = constants(args, field, factory, unit);
     if (values == null) {
       return null;
     }
@@ -256,7 +268,7 @@ final class TensorFieldReader {
   }
 
   /** {@code view(1, 1, S, S)} or {@code reshape}: constant sizes, one of them -1 at most, of as many values. */
-  private int[] view(int[] shape, List<Object> values, String field, String name, Tree call) {
+  private int[] view(int[] shape, List<Object> values, String field, String name, Tree call, CompilationUnitTree unit) {
     int[] sizes = ints(values);
     String problem = null;
     if (sizes == null) {
@@ -290,7 +302,7 @@ final class TensorFieldReader {
     return sizes;
   }
 
-  private int[] unsqueeze(int[] shape, List<Object> values, String field, Tree call) {
+  private int[] unsqueeze(int[] shape, List<Object> values, String field, Tree call, CompilationUnitTree unit) {
     if (!(values.get(0) instanceof Integer d) || d < -shape.length - 1 || d > shape.length) {
       diagnostics.error(unit, call, Message.TENSOR_BAD_SIZES, field, "unsqueeze(" + values.get(0)
           + ") of " + Shapes.toString(shape) + " is out of range");
@@ -319,13 +331,13 @@ final class TensorFieldReader {
     return out;
   }
 
-  private Folded unknown(ExpressionTree e, String field) {
+  private Folded unknown(ExpressionTree e, String field, CompilationUnitTree unit) {
     diagnostics.error(unit, e, Message.TENSOR_SHAPE_UNKNOWN, field, firstLine(e), field, field);
     return null;
   }
 
   /** The constant value of an argument; null after reporting one that is not constant. */
-  private Object constant(ExpressionTree e, String field, String callee) {
+  private Object constant(ExpressionTree e, String field, String callee, CompilationUnitTree unit) {
     try {
       return folder.fold(e, unit);
     } catch (ConstantFolder.NotConstant ex) {
@@ -334,12 +346,12 @@ final class TensorFieldReader {
     }
   }
 
-  private boolean isTensor(ExpressionTree e) {
+  private boolean isTensor(ExpressionTree e, CompilationUnitTree unit) {
     var t = trees.getTypeMirror(TreePath.getPath(unit, e));
     return t != null && t.toString().equals(TENSOR);
   }
 
-  private Element method(MethodInvocationTree mi) {
+  private Element method(MethodInvocationTree mi, CompilationUnitTree unit) {
     return trees.getElement(TreePath.getPath(unit, mi));
   }
 

@@ -113,4 +113,21 @@ public final class WhereKernels {
       }
     });
   }
+
+  /**
+   * {@link #branchBackward} where the condition repeats over the result ({@code nc} values, {@code c[i % nc]}: a mask
+   * {@code [T, D]} held by the model over {@code [N, T, D]}), as {@link #backward} gives a branch of the result's shape then.
+   */
+  public static void branchBackward(float[] dx, int dxOff, float[] g, int gOff, float[] c, int cOff, int nc, boolean taken, int n,
+      boolean accumulate) {
+    if (dx == null) { // (nothing before the step needs it)
+      return;
+    }
+    Parallel.forRange(n, 2L * n, (part, from, to) -> {
+      for (int i = from; i < to; i++) {
+        float v = (c[cOff + i % nc] != 0) == taken ? g[gOff + i] + 0f : 0f;
+        dx[dxOff + i] = accumulate ? dx[dxOff + i] + v : v;
+      }
+    });
+  }
 }

@@ -68,6 +68,29 @@ class MaskedFillKernelTest {
     WhereKernels.branchBackward(null, 0, g.toFloatArray(), 0, c.toFloatArray(), 0, true, 21, false); // nothing needs it
   }
 
+  /** The same over a condition that repeats over the result ({@code [7]} over {@code [3, 7]}): eager's gradients bit for bit. */
+  @Test
+  void whereBranchGradientsOverARepeatedConditionAreEagerBitForBit() {
+    Kiln.manualSeed(6);
+    Tensor a = Tensor.randn(3, 7).requiresGrad(true);
+    Tensor b = Tensor.randn(3, 7).requiresGrad(true);
+    Tensor c = Tensor.randn(7).gt(0f);
+    Tensor g = Tensor.randn(3, 7).mul(-1f);
+    Tensor.where(c, a, b).backward(g);
+    float[] da = new float[22];
+    float[] db = new float[21];
+    WhereKernels.branchBackward(da, 1, g.toFloatArray(), 0, c.toFloatArray(), 0, 7, true, 21, false);
+    WhereKernels.branchBackward(db, 0, g.toFloatArray(), 0, c.toFloatArray(), 0, 7, false, 21, false);
+    assertArrayEquals(a.grad().toFloatArray(), java.util.Arrays.copyOfRange(da, 1, 22));
+    assertArrayEquals(b.grad().toFloatArray(), db);
+    float[] twice = db.clone();
+    WhereKernels.branchBackward(twice, 0, g.toFloatArray(), 0, c.toFloatArray(), 0, 7, false, 21, true);
+    for (int i = 0; i < 21; i++) {
+      assertArrayEquals(new float[] {db[i] + db[i]}, new float[] {twice[i]}, "added at " + i);
+    }
+    WhereKernels.branchBackward(null, 0, g.toFloatArray(), 0, c.toFloatArray(), 0, 7, true, 21, false); // nothing needs it
+  }
+
   private static void check(int[] shape, int[] maskShape, int groups, int size, int inner, float value) {
     Kiln.manualSeed(7);
     Tensor x = Tensor.randn(shape).requiresGrad(true);
