@@ -2930,7 +2930,10 @@ public final class Ops {
       }
 
       @Override protected Tensor[] backward(Tensor g) {
-        float[] dx = needsGrad(0) ? new float[x.numel()] : null;
+        // the input's gradient over the output's when the engine owns it (the kernel sums the weight's and bias's
+        // gradients before it writes dx, and reads each row of g before writing that row)
+        float[] own = needsGrad(0) ? takeGradient(g) : null;
+        float[] dx = own != null ? own : needsGrad(0) ? new float[x.numel()] : null;
         float[] dw = weight != null && needsGrad(1) ? new float[inner] : null;
         float[] db = weight != null && needsGrad(2) ? new float[inner] : null;
         NormKernels.layerNormBackward(dx, 0, dw, 0, db, 0, false, g.readBuffer(), g.offset(), x.readBuffer(), x.offset(),
@@ -3559,10 +3562,12 @@ public final class Ops {
       return CudaOps.softmax(x, dim, false);
     }
     Along a = Along.of("softmax", x, dim);
+    // the backward reads each row's gradient before writing that row's (ActivationKernels.softmaxBackward): in place
     return unary("softmax", x, Reads.OUTPUT,
         (out, outOff, in, inOff, n) -> ActivationKernels.softmaxForward(out, outOff, in, inOff, a.outer(), a.size(), a.inner()),
         (dx, dxOff, g, gOff, y, yOff, n) ->
-            ActivationKernels.softmaxBackward(dx, dxOff, g, gOff, y, yOff, a.outer(), a.size(), a.inner()));
+            ActivationKernels.softmaxBackward(dx, dxOff, g, gOff, y, yOff, a.outer(), a.size(), a.inner()),
+        true);
   }
 
   /** {@code log(softmax(x, dim))}, computed as {@code x - logsumexp(x)} without forming the softmax. */
@@ -3610,7 +3615,8 @@ public final class Ops {
   /**
    * {@link #unary}; with {@code backwardInPlace} the backward kernel may write the input's gradient over the output's
    * (a kernel of {@code BlockMath.forBlocks}, which copies each block of {@code dout} before writing that block of
-   * {@code dx}), and does so when the engine owns the gradient ({@link Node#takeGradient}).
+   * {@code dx}, or softmax's, which reads each row of {@code dout} before writing that row), and does so when the engine
+   * owns the gradient ({@link Node#takeGradient}).
    */
   private static Tensor unary(String name, Tensor x, Reads reads, UnaryForward forwardKernel, UnaryBackward backwardKernel,
       boolean backwardInPlace) {
