@@ -274,21 +274,26 @@ public final class Ops {
     if (o.values() == t || !t.requiresGrad()) {
       return t;
     }
-    Tensor source = o.values(), cur = t;
+    return reachedByPermutes(t, o.values()) ? o.values() : null;
+  }
+
+  /** Whether {@code t}'s gradient reaches {@code source} through permutes and same-shape views alone (exact copies). */
+  private static boolean reachedByPermutes(Tensor t, Tensor source) {
+    Tensor cur = t;
     while (cur != source) {
       Node fn = cur.gradFn();
       if (fn == null || fn.inputs.length != 1
           || !(fn.name().equals("permute") || fn.name().equals("transpose") || fn.name().equals("reshape"))) {
-        return null;
+        return false;
       }
       Tensor next = fn.inputs[0];
       Storage.Deferred d = next.deferredPermute();
       if (next != source && (d == null || d.source() != source)) {
-        return null;
+        return false;
       }
       cur = next;
     }
-    return source;
+    return true;
   }
 
   /**
@@ -1831,8 +1836,41 @@ public final class Ops {
       throw new IllegalArgumentException("select: index " + index + " out of range for tensor of size " + Shapes.toString(x.shape())
           + " at dimension " + dim + " (expected " + -size + ".." + (size - 1) + ")");
     }
-    int[] outShape = removeDim(x.shape(), Shapes.normalizeDim(dim, x.dim()));
+    int d = Shapes.normalizeDim(dim, x.dim());
+    Storage.Deferred deferred = x.deferredPermute();
+    if (deferred != null && (!x.requiresGrad() || reachedByPermutes(x, deferred.source()))) {
+      return selectOfPermute(x, deferred, d, index);
+    }
+    int[] outShape = removeDim(x.shape(), d);
     return block("select", x, a, index < 0 ? index + size : index, 1, outShape);
+  }
+
+  /**
+   * {@code x.select(dim, index)} of a deferred permute {@code x}: the entry taken from the permute's source and the rest
+   * of the permute applied to it (deferred too), so that the permute is never made whole (the last step of an LSTM's
+   * batch-first output, {@code out[:, -1]}). Values and gradients those of the permute made first: its gradient
+   * would reach the source by permutes alone; one that needs none is taken without the tape.
+   */
+  private static Tensor selectOfPermute(Tensor x, Storage.Deferred deferred, int dim, int index) {
+    int[] order = deferred.order();
+    int at = order[dim];
+    int[] rest = new int[order.length - 1];
+    boolean identity = true;
+    for (int i = 0, j = 0; i < order.length; i++) {
+      if (i != dim) {
+        rest[j] = order[i] > at ? order[i] - 1 : order[i];
+        identity &= rest[j] == j;
+        j++;
+      }
+    }
+    if (!x.requiresGrad()) {
+      try (var g = Kiln.noGrad()) {
+        Tensor picked = select(deferred.source(), at, index);
+        return identity ? picked : permute("select", picked, rest);
+      }
+    }
+    Tensor picked = select(deferred.source(), at, index);
+    return identity ? picked : permute("select", picked, rest);
   }
 
   /**

@@ -135,4 +135,21 @@ class DeferredPermuteTest {
     assertEquals(q, scores.gradFn().inputs[0]); // the projections themselves: no permute made, none to run backward
     assertEquals(k, scores.gradFn().inputs[1]);
   }
+
+  @Test
+  void aSelectOfAPermuteTakesTheEntryFromTheSourceWithTheSameBits() {
+    // an LSTM's batch-first output's last step, out[:, -1], and an entry whose rest is still a permute
+    sameBitsCopiedOrInPlace((x, y) -> x.transpose(0, 1).select(1, -1).add(y), new int[] {5, 3, 4}, new int[] {3, 4});
+    sameBitsCopiedOrInPlace((x, y) -> x.permute(2, 0, 1).select(1, 1).mul(y), new int[] {3, 4, 5}, new int[] {5, 4});
+    Tensor source = Ops.scale(leaf(10, 4, 3, 2), 1f);
+    Tensor picked = source.transpose(0, 1).select(1, 2);
+    assertEquals(source, picked.gradFn().inputs[0]); // taken from the source: the permute never made
+    try (var g = Kiln.noGrad()) {
+      Tensor t = source.transpose(0, 1);
+      assertArrayEquals(Tensor.wrap(t.toFloatArray(), 3, 4, 2).select(1, 2).toFloatArray(), source.transpose(0, 1).select(1, 2).toFloatArray());
+    }
+    Tensor detached = source.transpose(0, 1).detach();
+    Tensor taken = detached.select(1, 0);
+    assertNull(taken.gradFn()); // a detached permute's entry is off the tape, as the permute is
+  }
 }
