@@ -90,7 +90,10 @@ public final class Ops {
       }
 
       @Override protected Tensor[] backward(Tensor g) {
-        return new Tensor[] {g.viewOf(from, null)};
+        // the engine's own gradient stays the engine's: the next backward (a layer norm's, GELU's under a Linear's
+        // reshape) may then write over it
+        float[] own = takeGradient(g);
+        return new Tensor[] {own != null ? Tensor.gradient(own, from) : g.viewOf(from, null)};
       }
     });
   }

@@ -196,4 +196,13 @@ class EagerGradientReuseTest {
     sameGradientOwnedOrGiven(x -> Ops.layerNorm(x, new int[] {64}, w, b, 1e-5), new int[] {5, 28, 64}, w, b);
     sameGradientOwnedOrGiven(x -> Ops.layerNorm(x, new int[] {7, 3}, null, null, 1e-5), new int[] {4, 7, 3});
   }
+
+  @Test
+  void aReshapeKeepsTheEnginesGradientForTheNextBackwardToWriteOver() {
+    // a Linear's reshape of its input ([N, S, D] to [N * S, D]) between it and the layer norm or GELU before it
+    Tensor w = leaf(15, 8), b = leaf(16, 8);
+    sameGradientOwnedOrGiven(x -> Ops.reshape(Ops.reshape(Ops.layerNorm(x, new int[] {8}, w, b, 1e-5), -1, 8), 3, 5, 8),
+        new int[] {3, 5, 8}, w, b);
+    sameGradientOwnedOrGiven(x -> Ops.reshape(Ops.reshape(Ops.gelu(x), 6, 25), 3, 50), new int[] {3, 50});
+  }
 }
