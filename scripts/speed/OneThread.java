@@ -16,7 +16,9 @@ import java.util.function.Supplier;
  * that other processes on the machine move the figures less than wall time. Layers: 20 calls a round after 40 of
  * warm-up, the lowest round of 5. ResNet steps: the bench's training step (SGD with momentum, batch 64), the
  * median of 30 steps after 40; the MLP's, the CNN's and the transformer's too when named ({@code mlp}, {@code cnn},
- * {@code transformer}). Run with {@code -Dkiln.threads=1}; {@code scripts/speed/compare} runs it.
+ * {@code transformer}); the twentieth session's attention ops ({@code attention}: the samples' FashionTransformer's,
+ * batch 64) and evaluation forwards ({@code transformer infer}, {@code lstm infer}, the median of 30 after 40), asked
+ * for by name. Run with {@code -Dkiln.threads=1}; {@code scripts/speed/compare} runs it.
  */
 public class OneThread {
   private static final ThreadMXBean MX = ManagementFactory.getThreadMXBean();
@@ -38,6 +40,9 @@ public class OneThread {
     cases.put("mean (1, 3) training", () -> train(() -> Ops.mean(xg, new int[] {1, 3}, false), xg));
     cases.put("conv2d 32->32 14x14 forward", () -> noGrad(() -> Ops.conv2d(c, w, null, 1, 1, 1, 1)));
     cases.put("conv2d 32->32 14x14 training", () -> train(() -> Ops.conv2d(cg, wg, null, 1, 1, 1, 1), cg, wg));
+    if (!only.isEmpty()) { // the twentieth session's attention ops (docs/benchmarks.md), asked for by name only
+      attentionCases(cases);
+    }
     for (var e : cases.entrySet()) {
       if (e.getKey().startsWith(only)) {
         System.out.printf("%-30s %8.3f ms%n", e.getKey(), lowestRound(e.getValue()));
@@ -60,6 +65,67 @@ public class OneThread {
       step("transformer train step eager", dev.kiln.samples.FashionTransformer::new);
       step("transformer train step compiled", dev.kiln.samples.KilnFashionTransformer::new);
     }
+    if (!only.isEmpty() && "transformer infer".startsWith(only)) {
+      infer("transformer infer eager", dev.kiln.samples.FashionTransformer::new, Tensor.randn(64, 1, 28, 28));
+      infer("transformer infer compiled", dev.kiln.samples.KilnFashionTransformer::new, Tensor.randn(64, 1, 28, 28));
+    }
+    if (!only.isEmpty() && "lstm infer".startsWith(only)) {
+      infer("lstm infer eager", dev.kiln.samples.SequenceClassifier::new, Tensor.randn(32, 50, 64));
+      infer("lstm infer compiled", dev.kiln.samples.KilnSequenceClassifier::new, Tensor.randn(32, 50, 64));
+    }
+  }
+
+  /**
+   * The samples' FashionTransformer's attention at batch 64 (tokens 28, width 64, 4 heads of 16), op by op: the heads'
+   * split and join, the scores with their scale, {@code att @ v}, softmax, layer norm, GELU, a residual add.
+   */
+  private static void attentionCases(Map<String, Runnable> cases) {
+    int s = 28, d = 64, heads = 4, dh = 16;
+    Tensor x = Tensor.randn(64, s, d), xg = Tensor.randn(64, s, d).requiresGrad(true);
+    Tensor up = Tensor.randn(64, s, 2 * d), upg = Tensor.randn(64, s, 2 * d).requiresGrad(true);
+    Tensor q = Tensor.randn(64, heads, s, dh), k = Tensor.randn(64, heads, s, dh);
+    Tensor qg = Tensor.randn(64, heads, s, dh).requiresGrad(true), kg = Tensor.randn(64, heads, s, dh).requiresGrad(true);
+    Tensor att = Tensor.randn(64, heads, s, s), attg = Tensor.randn(64, heads, s, s).requiresGrad(true);
+    Tensor w = Tensor.ones(d).requiresGrad(true), b = Tensor.zeros(d).requiresGrad(true);
+    cases.put("attention heads split forward", () -> noGrad(() -> x.view(-1, s, heads, dh).transpose(1, 2)));
+    cases.put("attention heads split training", () -> train(() -> xg.view(-1, s, heads, dh).transpose(1, 2), xg));
+    cases.put("attention heads join forward", () -> noGrad(() -> q.transpose(1, 2).reshape(-1, s, d)));
+    cases.put("attention heads join training", () -> train(() -> qg.transpose(1, 2).reshape(-1, s, d), qg));
+    cases.put("attention scores forward", () -> noGrad(() -> q.matmul(k.transpose(-2, -1)).div(Math.sqrt(dh))));
+    cases.put("attention scores training", () -> train(() -> qg.matmul(kg.transpose(-2, -1)).div(Math.sqrt(dh)), qg, kg));
+    cases.put("attention att @ v forward", () -> noGrad(() -> att.matmul(q)));
+    cases.put("attention att @ v training", () -> train(() -> attg.matmul(qg), attg, qg));
+    cases.put("attention softmax forward", () -> noGrad(() -> att.softmax(-1)));
+    cases.put("attention softmax training", () -> train(() -> attg.softmax(-1), attg));
+    cases.put("attention layer norm forward", () -> noGrad(() -> Ops.layerNorm(x, new int[] {d}, w, b, 1e-5)));
+    cases.put("attention layer norm training", () -> train(() -> Ops.layerNorm(xg, new int[] {d}, w, b, 1e-5), xg, w, b));
+    cases.put("attention gelu forward", () -> noGrad(() -> Ops.gelu(up)));
+    cases.put("attention gelu training", () -> train(() -> Ops.gelu(upg), upg));
+    cases.put("attention residual add forward", () -> noGrad(() -> x.add(x)));
+    cases.put("attention residual add training", () -> train(() -> xg.add(xg), xg));
+  }
+
+  /** The median of 30 evaluation forwards under noGrad after 40, as {@link #step} times training. */
+  private static void infer(String name, Supplier<Module> model, Tensor x) {
+    Kiln.manualSeed(0);
+    Module net = model.get();
+    net.eval();
+    System.out.printf("%-30s %8.3f ms%n", name, medianMs(() -> noGrad(() -> net.forward(x))));
+  }
+
+  /** The median thread CPU time of 30 runs after 40, in ms. */
+  private static double medianMs(Runnable r) {
+    for (int i = 0; i < 40; i++) {
+      r.run();
+    }
+    double[] ms = new double[30];
+    for (int i = 0; i < ms.length; i++) {
+      long t = MX.getCurrentThreadCpuTime();
+      r.run();
+      ms[i] = (MX.getCurrentThreadCpuTime() - t) / 1e6;
+    }
+    Arrays.sort(ms);
+    return ms[ms.length / 2];
   }
 
   private static void noGrad(Supplier<Tensor> f) {
@@ -102,21 +168,10 @@ public class OneThread {
     }
     Tensor y = Tensor.labels(labels);
     net.train();
-    Runnable step = () -> {
+    System.out.printf("%-30s %8.3f ms%n", name, medianMs(() -> {
       opt.zeroGrad();
       criterion.apply(net.forward(x), y).backward();
       opt.step();
-    };
-    for (int i = 0; i < 40; i++) {
-      step.run();
-    }
-    double[] ms = new double[30];
-    for (int i = 0; i < ms.length; i++) {
-      long t = MX.getCurrentThreadCpuTime();
-      step.run();
-      ms[i] = (MX.getCurrentThreadCpuTime() - t) / 1e6;
-    }
-    Arrays.sort(ms);
-    System.out.printf("%-30s %8.3f ms%n", name, ms[ms.length / 2]);
+    }));
   }
 }

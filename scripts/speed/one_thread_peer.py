@@ -44,6 +44,32 @@ cases = {
     "conv2d 32->32 14x14 forward": no_grad(lambda: F.conv2d(c, w, None, 1, 1)),
     "conv2d 32->32 14x14 training": train(lambda: F.conv2d(cg, wg, None, 1, 1), cg, wg),
 }
+if only:  # the twentieth session's attention ops, the samples' FashionTransformer's at batch 64, asked for by name
+    S, D, HEADS, DH = 28, 64, 4, 16
+    ax, axg = torch.randn(64, S, D), torch.randn(64, S, D, requires_grad=True)
+    up, upg = torch.randn(64, S, 2 * D), torch.randn(64, S, 2 * D, requires_grad=True)
+    q, k = torch.randn(64, HEADS, S, DH), torch.randn(64, HEADS, S, DH)
+    qg, kg = torch.randn(64, HEADS, S, DH, requires_grad=True), torch.randn(64, HEADS, S, DH, requires_grad=True)
+    att, attg = torch.randn(64, HEADS, S, S), torch.randn(64, HEADS, S, S, requires_grad=True)
+    lw, lb = torch.ones(D, requires_grad=True), torch.zeros(D, requires_grad=True)
+    cases.update({
+        "attention heads split forward": no_grad(lambda: ax.view(-1, S, HEADS, DH).transpose(1, 2).contiguous()),
+        "attention heads split training": train(lambda: axg.view(-1, S, HEADS, DH).transpose(1, 2), axg),
+        "attention heads join forward": no_grad(lambda: q.transpose(1, 2).reshape(-1, S, D)),
+        "attention heads join training": train(lambda: qg.transpose(1, 2).reshape(-1, S, D), qg),
+        "attention scores forward": no_grad(lambda: q @ k.transpose(-2, -1) / 4.0),
+        "attention scores training": train(lambda: qg @ kg.transpose(-2, -1) / 4.0, qg, kg),
+        "attention att @ v forward": no_grad(lambda: att @ q),
+        "attention att @ v training": train(lambda: attg @ qg, attg, qg),
+        "attention softmax forward": no_grad(lambda: att.softmax(-1)),
+        "attention softmax training": train(lambda: attg.softmax(-1), attg),
+        "attention layer norm forward": no_grad(lambda: F.layer_norm(ax, (D,), lw, lb, 1e-5)),
+        "attention layer norm training": train(lambda: F.layer_norm(axg, (D,), lw, lb, 1e-5), axg, lw, lb),
+        "attention gelu forward": no_grad(lambda: F.gelu(up)),
+        "attention gelu training": train(lambda: F.gelu(upg), upg),
+        "attention residual add forward": no_grad(lambda: ax + ax),
+        "attention residual add training": train(lambda: axg + axg, axg),
+    })
 for name, f in cases.items():
     if not name.startswith(only):
         continue
@@ -57,24 +83,47 @@ for name, f in cases.items():
         best = min(best, (time.thread_time() - t) / 20 * 1e3)
     print("%-30s %8.3f ms" % (name, best))
 
-if "resnet train step".startswith(only):
-    net = ResNet()
-    net.train()
+def median_ms(fn, warm):
+    for _ in range(warm):
+        fn()
+    ms = []
+    for _ in range(30):
+        t = time.thread_time()
+        fn()
+        ms.append((time.thread_time() - t) * 1e3)
+    ms.sort()
+    return ms[len(ms) // 2]
+
+
+def sgd_step(net, xs, ys):
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
     crit = torch.nn.CrossEntropyLoss()
-    xs = torch.randn(64, 1, 28, 28)
-    ys = torch.randint(0, 10, (64,))
 
     def step():
         opt.zero_grad()
         crit(net(xs), ys).backward()
         opt.step()
-    for _ in range(20):
-        step()
-    ms = []
-    for _ in range(30):
-        t = time.thread_time()
-        step()
-        ms.append((time.thread_time() - t) * 1e3)
-    ms.sort()
-    print("%-30s %8.3f ms" % ("resnet train step", ms[len(ms) // 2]))
+    return step
+
+
+if "resnet train step".startswith(only):
+    net = ResNet()
+    net.train()
+    print("%-30s %8.3f ms" % ("resnet train step", median_ms(sgd_step(net, torch.randn(64, 1, 28, 28), torch.randint(0, 10, (64,))), 20)))
+# the twentieth session's transformer and LSTM (samples/peer's twins of the bench's models), asked for by name
+if only and ("transformer train step".startswith(only) or "transformer infer".startswith(only)):
+    from pytorch_transformer_peer import FashionTransformer  # noqa: E402
+    torch.manual_seed(0)
+    net = FashionTransformer()
+    xs = torch.randn(64, 1, 28, 28)
+    if "transformer train step".startswith(only):
+        print("%-30s %8.3f ms" % ("transformer train step", median_ms(sgd_step(net, xs, torch.randint(0, 10, (64,))), 40)))
+    if "transformer infer".startswith(only):
+        net.eval()
+        print("%-30s %8.3f ms" % ("transformer infer", median_ms(no_grad(lambda: net(xs)), 40)))
+if only and "lstm infer".startswith(only):
+    from pytorch_lstm_peer import SequenceClassifier  # noqa: E402
+    net = SequenceClassifier()
+    net.eval()
+    xl = torch.randn(32, 50, 64)
+    print("%-30s %8.3f ms" % ("lstm infer", median_ms(no_grad(lambda: net(xl)), 40)))

@@ -459,7 +459,7 @@ public abstract class Recurrent<T extends Recurrent<T>> extends Layer<Recurrent.
     Tensor output = lstm ? states.narrow(2, 0, hidden) : states;
     state[0] = output.select(0, last);
     if (lstm) {
-      state[1] = states.narrow(2, hidden, hidden).select(0, last);
+      state[1] = states.select(0, last).narrow(1, hidden, hidden); // the last step first: not every step's cell copied
     }
     return output;
   }

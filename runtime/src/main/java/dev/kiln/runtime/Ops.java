@@ -90,7 +90,10 @@ public final class Ops {
       }
 
       @Override protected Tensor[] backward(Tensor g) {
-        return new Tensor[] {g.viewOf(from, null)};
+        // the engine's own gradient stays the engine's: the next backward (a layer norm's, GELU's under a Linear's
+        // reshape) may then write over it
+        float[] own = takeGradient(g);
+        return new Tensor[] {own != null ? Tensor.gradient(own, from) : g.viewOf(from, null)};
       }
     });
   }
@@ -143,6 +146,12 @@ public final class Ops {
     int[] batch = Shapes.broadcast("matmul (" + shapes + ", batch dimensions)", Arrays.copyOf(a.shape(), a.dim() - 2),
         Arrays.copyOf(b.shape(), b.dim() - 2));
     int count = Shapes.numel(batch);
+    Tensor inPlace = a.dim() == b.dim() && (a.deferredPermute() != null || b.deferredPermute() != null)
+        && Arrays.equals(Arrays.copyOf(a.shape(), a.dim() - 2), Arrays.copyOf(b.shape(), b.dim() - 2))
+        ? stridedMatmul(a, b, count, m, k, n) : null;
+    if (inPlace != null) {
+      return inPlace;
+    }
     Tensor left = reshape(expand(a, Shapes.concat(batch, m, k), false), count, m, k);
     Tensor right = reshape(expand(b, Shapes.concat(batch, k, n), false), count, k, n);
     return reshape(bmm(left, right), Shapes.concat(batch, m, n));
@@ -169,6 +178,10 @@ public final class Ops {
     if (cuda) {
       return CudaLayerOps.bmm(a, b);
     }
+    Tensor inPlace = a.deferredPermute() != null || b.deferredPermute() != null ? stridedMatmul(a, b, count, m, k, n) : null;
+    if (inPlace != null) {
+      return inPlace;
+    }
     float[] out = new float[Shapes.numel(count, m, n)];
     batchedGemm(count, false, false, m, n, k, a.readBuffer(), a.offset(), b.readBuffer(), b.offset(), out);
     if (!track(a, b)) {
@@ -194,6 +207,183 @@ public final class Ops {
         return new Tensor[] {da, db};
       }
     });
+  }
+
+  /**
+   * One operand of {@link #stridedMatmul}: its matrices in {@code values}' array, each at an offset of {@code offsets}
+   * with leading dimension {@code ld}, stored transposed when {@code trans}. {@code values} is the operand itself
+   * (contiguous) or the source of its deferred permute.
+   */
+  private record GemmOperand(Tensor values, int[] offsets, int ld, boolean trans) {}
+
+  /**
+   * {@code t}'s {@code count} matrices ({@code [..., rows, cols]}) where they lie: in place in the source of a deferred
+   * permute when one of the last two dimensions is contiguous there (a row-major or a transposed matrix, each batch at
+   * the offset its indices give), else null; t's own contiguous matrices when it is not deferred (or no longer).
+   */
+  private static GemmOperand gemmOperand(Tensor t, int count) {
+    int rank = t.dim(), rows = t.size(-2), cols = t.size(-1);
+    Storage.Deferred d = t.deferredPermute();
+    int[] offsets = new int[count];
+    if (d == null) {
+      for (int i = 0; i < count; i++) {
+        offsets[i] = t.offset() + i * rows * cols;
+      }
+      return new GemmOperand(t, offsets, cols, false);
+    }
+    int[] sourceShape = d.source().shape();
+    int[] stride = new int[rank]; // t's strides in the source
+    for (int i = 0; i < rank; i++) {
+      int s = 1;
+      for (int j = d.order()[i] + 1; j < rank; j++) {
+        s *= sourceShape[j];
+      }
+      stride[i] = s;
+    }
+    boolean trans;
+    int ld;
+    if (stride[rank - 1] == 1 && stride[rank - 2] >= cols) {
+      trans = false;
+      ld = stride[rank - 2];
+    } else if (stride[rank - 2] == 1 && stride[rank - 1] >= rows) {
+      trans = true;
+      ld = stride[rank - 1];
+    } else {
+      return null;
+    }
+    int[] at = new int[Math.max(0, rank - 2)];
+    int off = d.source().offset();
+    for (int i = 0; i < count; i++) { // the batch indices in row-major order, the offset moved along
+      offsets[i] = off;
+      for (int j = rank - 3; j >= 0; j--) {
+        off += stride[j];
+        if (++at[j] < t.size(j)) {
+          break;
+        }
+        off -= stride[j] * t.size(j);
+        at[j] = 0;
+      }
+    }
+    return new GemmOperand(d.source(), offsets, ld, trans);
+  }
+
+  /**
+   * The tensor whose gradient slot an operand {@code t} of {@link #stridedMatmul} takes: t when it needs no gradient
+   * (or is not deferred), else its permute's source when t's gradient would only be permuted back to it (t reached
+   * from the source by permutes and same-shape views alone); null otherwise (a deferred tensor detached and made a
+   * leaf: the caller then makes the permute).
+   */
+  private static Tensor gradientInput(Tensor t, GemmOperand o) {
+    if (o.values() == t || !t.requiresGrad()) {
+      return t;
+    }
+    return reachedByPermutes(t, o.values()) ? o.values() : null;
+  }
+
+  /** Whether {@code t}'s gradient reaches {@code source} through permutes and same-shape views alone (exact copies). */
+  private static boolean reachedByPermutes(Tensor t, Tensor source) {
+    Tensor cur = t;
+    while (cur != source) {
+      Node fn = cur.gradFn();
+      if (fn == null || fn.inputs.length != 1
+          || !(fn.name().equals("permute") || fn.name().equals("transpose") || fn.name().equals("reshape"))) {
+        return false;
+      }
+      Tensor next = fn.inputs[0];
+      Storage.Deferred d = next.deferredPermute();
+      if (next != source && (d == null || d.source() != source)) {
+        return false;
+      }
+      cur = next;
+    }
+    return true;
+  }
+
+  /**
+   * {@code a @ b} over equal batch dimensions ({@code [..., m, k] @ [..., k, n]}) where one operand or both are
+   * deferred permutes ({@link #deferredPermute}): each product reads its matrix in place in the permute's source
+   * ({@link Blas#sgemmAt}, a transposed matrix as OpenBLAS's flag), so that attention's heads ({@code view(-1, S, H,
+   * D).transpose(1, 2)}) and the keys' {@code transpose(-2, -1)} are not copied. A deferred operand's gradient goes to
+   * the permute's source, written in the source's layout (what the permutes' backwards would have made of it). Null
+   * when an operand's layout does not allow it (the caller then makes the permute and multiplies as before).
+   */
+  private static Tensor stridedMatmul(Tensor a, Tensor b, int count, int m, int k, int n) {
+    GemmOperand x = gemmOperand(a, count), y = gemmOperand(b, count);
+    Tensor xIn = x == null ? null : gradientInput(a, x), yIn = y == null ? null : gradientInput(b, y);
+    if (xIn == null || yIn == null) {
+      return null;
+    }
+    float[] out = new float[count * m * n];
+    int[] outOffsets = new int[count];
+    for (int i = 0; i < count; i++) {
+      outOffsets[i] = i * m * n;
+    }
+    product(count, x, false, y, false, m, n, k, out, outOffsets, n);
+    int[] outShape = a.shape();
+    outShape[outShape.length - 1] = n;
+    if (!track(xIn, yIn)) {
+      return Tensor.wrap(out, outShape);
+    }
+    return Tensor.ofNode(out, outShape, new Node(xIn, yIn) {
+      @Override public String name() {
+        return "bmm";
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        // the operands' values where they are now: in the source while still deferred (a write to the source would
+        // have made the permute first), else in the permute's own array
+        GemmOperand xv = gemmOperand(a, count), yv = gemmOperand(b, count);
+        int[] gOffsets = new int[count];
+        for (int i = 0; i < count; i++) {
+          gOffsets[i] = g.offset() + i * m * n;
+        }
+        GemmOperand go = new GemmOperand(g, gOffsets, n, false);
+        Tensor dx = null, dy = null;
+        if (needsGrad(0)) { // da = g op(b)^T, written where a's values lie in xIn (transposed: op(b) g^T)
+          float[] d = new float[xIn.numel()];
+          int[] at = relative(x.offsets(), xIn.offset());
+          if (!x.trans()) {
+            product(count, go, false, yv, true, m, k, n, d, at, x.ld());
+          } else {
+            product(count, yv, false, go, true, k, m, n, d, at, x.ld());
+          }
+          dx = Tensor.gradient(d, xIn.shape());
+        }
+        if (needsGrad(1)) { // db = op(a)^T g, written where b's values lie in yIn (transposed: g^T op(a))
+          float[] d = new float[yIn.numel()];
+          int[] at = relative(y.offsets(), yIn.offset());
+          if (!y.trans()) {
+            product(count, xv, true, go, false, k, n, m, d, at, y.ld());
+          } else {
+            product(count, go, true, xv, false, n, k, m, d, at, y.ld());
+          }
+          dy = Tensor.gradient(d, yIn.shape());
+        }
+        return new Tensor[] {dx, dy};
+      }
+    });
+  }
+
+  /**
+   * {@code C[i] = op(X[i]) op(Y[i])} ({@code rows x cols}, the product over {@code inner}) into {@code c} at {@code
+   * cOffsets} with leading dimension {@code ldc}: each operand as {@link #gemmOperand} found it, transposed once more
+   * where {@code transX} or {@code transY} asks.
+   */
+  private static void product(int count, GemmOperand x, boolean transX, GemmOperand y, boolean transY, int rows, int cols,
+      int inner, float[] c, int[] cOffsets, int ldc) {
+    Tensor xs = x.values(), ys = y.values();
+    Blas.sgemmAt(count, x.trans() != transX, y.trans() != transY, rows, cols, inner, 1f, xs.readBuffer(), xs.offset(),
+        xs.numel(), x.offsets(), x.ld(), ys.readBuffer(), ys.offset(), ys.numel(), y.offsets(), y.ld(), c, 0, c.length,
+        cOffsets, ldc);
+  }
+
+  /** {@code offsets} less {@code base}: where the matrices lie in an array of their own. */
+  private static int[] relative(int[] offsets, int base) {
+    int[] r = new int[offsets.length];
+    for (int i = 0; i < r.length; i++) {
+      r[i] = offsets[i] - base;
+    }
+    return r;
   }
 
   /**
@@ -1649,8 +1839,41 @@ public final class Ops {
       throw new IllegalArgumentException("select: index " + index + " out of range for tensor of size " + Shapes.toString(x.shape())
           + " at dimension " + dim + " (expected " + -size + ".." + (size - 1) + ")");
     }
-    int[] outShape = removeDim(x.shape(), Shapes.normalizeDim(dim, x.dim()));
+    int d = Shapes.normalizeDim(dim, x.dim());
+    Storage.Deferred deferred = x.deferredPermute();
+    if (deferred != null && (!x.requiresGrad() || reachedByPermutes(x, deferred.source()))) {
+      return selectOfPermute(x, deferred, d, index);
+    }
+    int[] outShape = removeDim(x.shape(), d);
     return block("select", x, a, index < 0 ? index + size : index, 1, outShape);
+  }
+
+  /**
+   * {@code x.select(dim, index)} of a deferred permute {@code x}: the entry taken from the permute's source and the rest
+   * of the permute applied to it (deferred too), so that the permute is never made whole (the last step of an LSTM's
+   * batch-first output, {@code out[:, -1]}). Values and gradients those of the permute made first: its gradient
+   * would reach the source by permutes alone; one that needs none is taken without the tape.
+   */
+  private static Tensor selectOfPermute(Tensor x, Storage.Deferred deferred, int dim, int index) {
+    int[] order = deferred.order();
+    int at = order[dim];
+    int[] rest = new int[order.length - 1];
+    boolean identity = true;
+    for (int i = 0, j = 0; i < order.length; i++) {
+      if (i != dim) {
+        rest[j] = order[i] > at ? order[i] - 1 : order[i];
+        identity &= rest[j] == j;
+        j++;
+      }
+    }
+    if (!x.requiresGrad()) {
+      try (var g = Kiln.noGrad()) {
+        Tensor picked = select(deferred.source(), at, index);
+        return identity ? picked : permute("select", picked, rest);
+      }
+    }
+    Tensor picked = select(deferred.source(), at, index);
+    return identity ? picked : permute("select", picked, rest);
   }
 
   /**
@@ -2930,7 +3153,10 @@ public final class Ops {
       }
 
       @Override protected Tensor[] backward(Tensor g) {
-        float[] dx = needsGrad(0) ? new float[x.numel()] : null;
+        // the input's gradient over the output's when the engine owns it (the kernel sums the weight's and bias's
+        // gradients before it writes dx, and reads each row of g before writing that row)
+        float[] own = needsGrad(0) ? takeGradient(g) : null;
+        float[] dx = own != null ? own : needsGrad(0) ? new float[x.numel()] : null;
         float[] dw = weight != null && needsGrad(1) ? new float[inner] : null;
         float[] db = weight != null && needsGrad(2) ? new float[inner] : null;
         NormKernels.layerNormBackward(dx, 0, dw, 0, db, 0, false, g.readBuffer(), g.offset(), x.readBuffer(), x.offset(),
@@ -3275,7 +3501,8 @@ public final class Ops {
     if (x.device().isCuda() && x.dtype() == DType.FLOAT32 && rank <= CudaOps.PERMUTE_RANK) {
       return CudaOps.permute(name, x, order, inverse, outShape);
     }
-    Tensor out = Tensor.wrap(permuted(x.readBuffer(), x.offset(), shape, order), x.dtype(), outShape).to(x.device()); // labels stay labels
+    Tensor out = deferrable(x) ? deferredPermute(x, order, outShape)
+        : Tensor.wrap(permuted(x.readBuffer(), x.offset(), shape, order), x.dtype(), outShape).to(x.device()); // labels stay labels
     if (!track(x)) {
       return out;
     }
@@ -3292,6 +3519,33 @@ public final class Ops {
         return new Tensor[] {Tensor.gradient(permuted(g.readBuffer(), g.offset(), outShape, inverse), shape).to(x.device())};
       }
     });
+  }
+
+  /**
+   * Whether {@code x}'s permute may be deferred ({@link Storage#deferred}): a CPU float tensor but a leaf that requires
+   * a gradient (a parameter, written by every optimizer step, whose permutes a matmul would leave unmade until then).
+   */
+  private static boolean deferrable(Tensor x) {
+    return !x.device().isCuda() && x.dtype() == DType.FLOAT32 && !(x.isLeaf() && x.requiresGrad());
+  }
+
+  /**
+   * {@code x} permuted by {@code order}, its values made when first read; a permute of such a tensor is one permute
+   * of its source (the orders composed), so that {@code view(-1, S, H, D).transpose(1, 2)} and then {@code
+   * transpose(-2, -1)} leave one strided layout of the projection for {@link #matmul} to read in place.
+   */
+  private static Tensor deferredPermute(Tensor x, int[] order, int[] outShape) {
+    Storage.Deferred prior = x.deferredPermute();
+    Tensor source = prior != null ? prior.source() : x;
+    int[] composed = order.clone();
+    if (prior != null) {
+      for (int i = 0; i < order.length; i++) {
+        composed[i] = prior.order()[order[i]];
+      }
+    }
+    int[] sourceShape = source.shape();
+    return Tensor.deferred(new Storage.Deferred(source, composed, outShape.clone(),
+        into -> CpuKernels.permute(into, 0, source.readBuffer(), source.offset(), sourceShape, composed, false)));
   }
 
   /** {@code x.permute(d0, d1)} with the two swapped (PyTorch's {@code x.transpose(d0, d1)}), a copy. */
@@ -3559,10 +3813,12 @@ public final class Ops {
       return CudaOps.softmax(x, dim, false);
     }
     Along a = Along.of("softmax", x, dim);
+    // the backward reads each row's gradient before writing that row's (ActivationKernels.softmaxBackward): in place
     return unary("softmax", x, Reads.OUTPUT,
         (out, outOff, in, inOff, n) -> ActivationKernels.softmaxForward(out, outOff, in, inOff, a.outer(), a.size(), a.inner()),
         (dx, dxOff, g, gOff, y, yOff, n) ->
-            ActivationKernels.softmaxBackward(dx, dxOff, g, gOff, y, yOff, a.outer(), a.size(), a.inner()));
+            ActivationKernels.softmaxBackward(dx, dxOff, g, gOff, y, yOff, a.outer(), a.size(), a.inner()),
+        true);
   }
 
   /** {@code log(softmax(x, dim))}, computed as {@code x - logsumexp(x)} without forming the softmax. */
@@ -3610,7 +3866,8 @@ public final class Ops {
   /**
    * {@link #unary}; with {@code backwardInPlace} the backward kernel may write the input's gradient over the output's
    * (a kernel of {@code BlockMath.forBlocks}, which copies each block of {@code dout} before writing that block of
-   * {@code dx}), and does so when the engine owns the gradient ({@link Node#takeGradient}).
+   * {@code dx}, or softmax's, which reads each row of {@code dout} before writing that row), and does so when the engine
+   * owns the gradient ({@link Node#takeGradient}).
    */
   private static Tensor unary(String name, Tensor x, Reads reads, UnaryForward forwardKernel, UnaryBackward backwardKernel,
       boolean backwardInPlace) {

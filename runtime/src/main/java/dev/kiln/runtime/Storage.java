@@ -93,6 +93,68 @@ final class Storage {
     return length;
   }
 
+  /**
+   * A CPU storage whose values are made from another tensor's when first needed (eager {@code permute}'s output,
+   * {@code Ops.permute}): a batched matmul that finds one reads the source in place instead (a strided GEMM), and
+   * anything else that reads or writes it makes the values first. The source's storage makes them before it is
+   * written ({@link #settleReaders}), so they are the source's values at the time of the permute.
+   */
+  static Storage deferred(int length, Deferred what, Storage from) {
+    Storage s = new Storage(length);
+    s.pending = what;
+    if (from.readers == null) {
+      from.readers = new java.util.ArrayList<>();
+    } else if (from.readers.size() >= 16 && Integer.bitCount(from.readers.size()) == 1) {
+      from.readers.removeIf(r -> r.get() == null); // dropped unread (a matmul read the source): nothing to make
+    }
+    from.readers.add(new java.lang.ref.WeakReference<>(s));
+    return s;
+  }
+
+  /**
+   * What a deferred storage's values are: {@code source} (a CPU float tensor) permuted by {@code order}, of shape
+   * {@code shape} (result dimension i is the source's {@code order[i]}); {@code fill} writes them into an array.
+   */
+  record Deferred(Tensor source, int[] order, int[] shape, java.util.function.Consumer<float[]> fill) {}
+
+  /** The permute still to be made into this storage, null when its values are made (or it never had one). */
+  Deferred deferred() {
+    return pending;
+  }
+
+  private Deferred pending;
+  /** Deferred storages made from this one's values and perhaps not made yet. */
+  private java.util.List<java.lang.ref.WeakReference<Storage>> readers;
+
+  /** Makes a deferred storage's values (once), from its source as it is now. */
+  private void settle() {
+    Deferred d = pending;
+    if (d == null) {
+      return;
+    }
+    pending = null;
+    float[] values = new float[length];
+    d.fill().accept(values);
+    heap = values;
+    heapCurrent = true;
+  }
+
+  /** Before this storage is written or moved: the deferred storages still reading it make their values. */
+  private void settleReaders() {
+    if (readers == null) {
+      return;
+    }
+    java.util.List<java.lang.ref.WeakReference<Storage>> rs = readers;
+    readers = null;
+    for (java.lang.ref.WeakReference<Storage> r : rs) {
+      Storage reader = r.get();
+      if (reader != null) {
+        reader.settle();
+      }
+    }
+  }
+
+
   Device device() {
     return home;
   }
@@ -102,6 +164,8 @@ final class Storage {
    * dropped, so a parameter moved to the GPU keeps no stale heap array.
    */
   void moveTo(Device device) {
+    settle();
+    settleReaders();
     if (device == home) {
       return;
     }
@@ -132,6 +196,7 @@ final class Storage {
 
   /** The heap array, current, for reading only. */
   float[] heapForRead() {
+    settle();
     if (!heapCurrent) {
       if (heap == null) {
         heap = new float[length];
@@ -154,6 +219,7 @@ final class Storage {
 
   /** The heap array, current, for reading and writing: the native copy becomes stale. */
   float[] heapForWrite() {
+    settleReaders();
     version++;
     float[] h = heapForRead();
     nativeCurrent = false;
@@ -169,6 +235,7 @@ final class Storage {
    * gigabytes before a collection came while the heap stayed small. CUDA storages are left alone.
    */
   void releaseNative() {
+    settle();
     if (nativeData == null || home.isCuda()) {
       return;
     }
@@ -182,6 +249,7 @@ final class Storage {
 
   /** The native copy, current, for reading only. */
   FloatPointer nativeForRead() {
+    settle();
     if (!nativeCurrent) {
       if (nativeData == null) {
         nativeData = new FloatPointer(Math.max(1, length));
@@ -198,6 +266,7 @@ final class Storage {
 
   /** The native copy, current, for reading and writing: the heap array becomes stale. */
   FloatPointer nativeForWrite() {
+    settleReaders();
     version++;
     FloatPointer p = nativeForRead();
     heapCurrent = false;
@@ -207,6 +276,7 @@ final class Storage {
 
   /** The device address of the first value, current, for reading only (uploads when stale). */
   long cudaForRead() {
+    settle();
     if (!cudaCurrent) {
       Cuda device = Cuda.get();
       if (cuda == null) {
@@ -224,6 +294,7 @@ final class Storage {
 
   /** The device address, current, for reading and writing: the host copies become stale. */
   long cudaForWrite() {
+    settleReaders();
     version++;
     long a = cudaForRead();
     heapCurrent = false;
@@ -233,6 +304,8 @@ final class Storage {
 
   /** Sets {@code [from, to)} to zero on the side that is current, leaving the other stale. */
   void zero(int from, int to) {
+    settle();
+    settleReaders();
     if (home.isCuda()) {
       Cuda.get().zero(cudaForWrite() + (long) from * Float.BYTES, to - from);
       return;

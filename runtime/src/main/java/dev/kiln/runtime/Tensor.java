@@ -217,6 +217,21 @@ public final class Tensor {
     return t;
   }
 
+  /**
+   * A CPU float tensor of {@code what.shape()} whose values are {@code what}'s permute of its source, made when first
+   * needed ({@link Storage#deferred}; eager {@code Ops.permute}'s output, which a batched matmul reads in place).
+   */
+  static Tensor deferred(Storage.Deferred what) {
+    return new Tensor(Storage.deferred(Shapes.numel(what.shape()), what, what.source().storage), 0, what.shape().clone(),
+        DType.FLOAT32, null);
+  }
+
+  /** The permute still to be made behind this tensor's values when the tensor is its whole result, else null. */
+  Storage.Deferred deferredPermute() {
+    Storage.Deferred d = storage.deferred();
+    return d != null && offset == 0 && Arrays.equals(shape, d.shape()) ? d : null;
+  }
+
   /** Whether the engine owns this gradient (see {@link #gradient}); the mark stays. */
   boolean isEngineOwned() {
     return engineOwned;

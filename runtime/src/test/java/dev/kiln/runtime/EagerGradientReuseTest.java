@@ -157,4 +157,52 @@ class EagerGradientReuseTest {
       assertArrayEquals(given.grad().toFloatArray(), owned.grad().toFloatArray());
     }
   }
+
+  /**
+   * {@code op}'s input gradient (and those of {@code params}, which the op must also read) when its incoming gradient
+   * is the engine's own (made by mul's backward, overwritten in place) and when the caller passes the same values
+   * (left alone): the same bits.
+   */
+  private static void sameGradientOwnedOrGiven(java.util.function.UnaryOperator<Tensor> op, int[] shape, Tensor... params) {
+    Kiln.manualSeed(12);
+    Tensor c = Tensor.randn(shape);
+    Tensor owned = leaf(11, shape);
+    Ops.mul(op.apply(owned), c).sum().backward(); // op's incoming gradient: 1 * c, an array of mul's backward
+    float[][] ownedParams = new float[params.length][];
+    for (int i = 0; i < params.length; i++) {
+      ownedParams[i] = params[i].grad().toFloatArray();
+      params[i].setGrad(null);
+    }
+    Tensor given = leaf(11, shape);
+    Tensor gOut = Tensor.wrap(c.toFloatArray(), shape);
+    op.apply(given).backward(gOut);
+    assertArrayEquals(c.toFloatArray(), gOut.toFloatArray());
+    assertArrayEquals(given.grad().toFloatArray(), owned.grad().toFloatArray());
+    for (int i = 0; i < params.length; i++) {
+      assertArrayEquals(params[i].grad().toFloatArray(), ownedParams[i], "parameter " + i);
+    }
+  }
+
+  @Test
+  void softmaxWritesAnOwnedGradientInPlaceWithTheSameBits() {
+    sameGradientOwnedOrGiven(x -> Ops.softmax(x, -1), new int[] {3, 4, 28, 28}); // rows that share a block
+    sameGradientOwnedOrGiven(x -> Ops.softmax(x, -1), new int[] {2, 3000}); // a row longer than a block
+    sameGradientOwnedOrGiven(x -> Ops.softmax(x, 1), new int[] {3, 7, 5}); // along a middle dimension
+  }
+
+  @Test
+  void layerNormWritesAnOwnedGradientInPlaceWithTheSameBits() {
+    Tensor w = leaf(13, 64), b = leaf(14, 64);
+    sameGradientOwnedOrGiven(x -> Ops.layerNorm(x, new int[] {64}, w, b, 1e-5), new int[] {5, 28, 64}, w, b);
+    sameGradientOwnedOrGiven(x -> Ops.layerNorm(x, new int[] {7, 3}, null, null, 1e-5), new int[] {4, 7, 3});
+  }
+
+  @Test
+  void aReshapeKeepsTheEnginesGradientForTheNextBackwardToWriteOver() {
+    // a Linear's reshape of its input ([N, S, D] to [N * S, D]) between it and the layer norm or GELU before it
+    Tensor w = leaf(15, 8), b = leaf(16, 8);
+    sameGradientOwnedOrGiven(x -> Ops.reshape(Ops.reshape(Ops.layerNorm(x, new int[] {8}, w, b, 1e-5), -1, 8), 3, 5, 8),
+        new int[] {3, 5, 8}, w, b);
+    sameGradientOwnedOrGiven(x -> Ops.reshape(Ops.reshape(Ops.gelu(x), 6, 25), 3, 50), new int[] {3, 50});
+  }
 }

@@ -761,7 +761,9 @@ public final class ActivationKernels {
   /**
    * {@code dx = y * (dout - sum(dout * y))}, sums along the softmax dimension; {@code y} is the
    * softmax's output. Along the last dimension in float over blocks of whole rows (each row's sum
-   * from {@link BlockMath#sum}, in double), as PyTorch's; along another in double.
+   * from {@link BlockMath#sum}, in double), as PyTorch's; along another in double. {@code dx} may be {@code dout}
+   * (eager softmax's backward writes over the gradient it owns): each row of {@code dout} is read before that row of
+   * {@code dx} is written.
    */
   public static void softmaxBackward(
       float[] dx, int dxOff, float[] dout, int dOff, float[] y, int yOff, int outer, int size, int inner) {

@@ -290,6 +290,62 @@ public final class Blas {
   }
 
   /**
+   * {@code count} products {@code C[i] = alpha * op(A[i]) * op(B[i])} (beta 0) of row-major matrices anywhere in
+   * their arrays: A[i] starts at {@code a[aOffs[i]]} with leading dimension {@code lda}, B[i] and C[i] alike. For
+   * eager matmul over permuted operands read in place ({@code q.matmul(k.transpose(-2, -1))} over the heads of a
+   * {@code [N, S, H, D]} projection: one product per head of each sample, rows {@code H * D} apart), and their
+   * gradients written in the source's layout. {@code [aBase, aBase + aLen)} holds every A[i] (staged to native memory
+   * once), B alike; C's matrices cover {@code [cBase, cBase + cLen)} whole (it is not read). Shared among the cores as
+   * {@link #sgemmBatched} shares its products, each one single-threaded OpenBLAS call.
+   */
+  public static void sgemmAt(int count, boolean transA, boolean transB, int m, int n, int k, float alpha,
+      float[] a, int aBase, int aLen, int[] aOffs, int lda, float[] b, int bBase, int bLen, int[] bOffs, int ldb,
+      float[] c, int cBase, int cLen, int[] cOffs, int ldc) {
+    if (count == 0 || m == 0 || n == 0) {
+      return;
+    }
+    for (int i = 0; i < count; i++) { // the copies to and from native memory do not check bounds
+      within("A", aOffs[i], transA ? k : m, transA ? m : k, lda, aBase, aLen);
+      within("B", bOffs[i], transB ? n : k, transB ? k : n, ldb, bBase, bLen);
+      within("C", cOffs[i], m, n, ldc, cBase, cLen);
+    }
+    long work = 2L * count * m * n * Math.max(k, 1);
+    if (!NATIVE) {
+      Parallel.forRange(count, work, (part, from, to) -> {
+        for (int i = from; i < to; i++) {
+          javaSgemm(transA, transB, m, n, k, alpha, a, aOffs[i], lda, b, bOffs[i], ldb, 0f, c, cOffs[i], ldc);
+        }
+      });
+      return;
+    }
+    Scratch s = SCRATCH.get();
+    FloatPointer pa = stage(s, true, a, aBase, span("A", a, aBase, 1, aLen, aLen));
+    FloatPointer pb = stage(s, false, b, bBase, span("B", b, bBase, 1, bLen, bLen));
+    span("C", c, cBase, 1, cLen, cLen);
+    FloatPointer pc = s.c(cLen);
+    Parallel.forRange(count, work / GEMM_WORK_SCALE, (part, from, to) -> {
+      FloatPointer va = new FloatPointer(pa), vb = new FloatPointer(pb), vc = new FloatPointer(pc);
+      for (int i = from; i < to; i++) {
+        gemm(transA, transB, m, n, k, alpha, va.position(aOffs[i] - aBase), lda, vb.position(bOffs[i] - bBase), ldb,
+            0f, vc.position(cOffs[i] - cBase), ldc);
+      }
+    });
+    pc.get(c, cBase, cLen);
+  }
+
+  /** Checks that a {@code rows x cols} operand at {@code off} (leading dimension {@code ld}) lies in {@code [base, base + len)}. */
+  private static void within(String operand, int off, int rows, int cols, int ld, int base, int len) {
+    if (rows == 0 || cols == 0) {
+      return;
+    }
+    long end = (long) off + (long) (rows - 1) * ld + cols;
+    if (off < base || end > (long) base + len || ld < cols) {
+      throw new IndexOutOfBoundsException("sgemmAt: " + operand + " (" + rows + " x " + cols + ", leading dimension " + ld
+          + ") at " + off + " is not inside [" + base + ", " + ((long) base + len) + ")");
+    }
+  }
+
+  /**
    * Elements spanned by {@code count} matrices of {@code size} floats {@code stride} apart, checked as {@link #span}; an
    * operand A or B may have stride 0 (one matrix read for every product: a weight repeated over the batch), C may not.
    */

@@ -731,11 +731,44 @@ public final class NormKernels {
    * mean) rstd} and {@code h = g w} (g without a weight): {@code dx = rstd (h - mean(h) - xhat
    * mean(h xhat))} per row, overwritten, the means by {@link BlockMath#sum} and the rest in float; {@code dw = sum
    * over rows of g xhat} and {@code db = sum of g}, summed in float over blocks of 64 rows and the
-   * blocks in double, overwritten or added to when {@code accumulate}.
+   * blocks in double, overwritten or added to when {@code accumulate}. {@code dx} may be {@code g} at the same
+   * offset (eager layer norm's backward writes over the gradient it owns): the weight's and bias's gradients are summed
+   * first, and each row of {@code g} is read before that row of {@code dx} is written.
    */
   public static void layerNormBackward(float[] dx, int dxOff, float[] dw, int dwOff, float[] db, int dbOff, boolean accumulate,
       float[] g, int gOff, float[] x, int xOff, float[] w, int wOff, double[] mean, double[] rstd, int rows, int inner) {
     float[] weight = w == null ? null : Arrays.copyOfRange(w, wOff, wOff + inner);
+    if (dw != null || db != null) { // first: dx may be g
+      Parallel.forRange(inner, 4L * rows * inner, (part, from, to) -> {
+        int len = to - from;
+        double[] sw = new double[len], sb = new double[len];
+        float[] pw = new float[len], pb = new float[len], gRow = new float[len], xhat = new float[len];
+        for (int r0 = 0; r0 < rows; r0 += COLUMN_BLOCK) { // each part's columns, row by row: contiguous reads
+          Arrays.fill(pw, 0f);
+          Arrays.fill(pb, 0f);
+          for (int r = r0; r < Math.min(rows, r0 + COLUMN_BLOCK); r++) {
+            normalisedRow(xhat, x, xOff + r * inner + from, mean[r], rstd[r], len);
+            System.arraycopy(g, gOff + r * inner + from, gRow, 0, len);
+            for (int i = 0; i < len; i++) {
+              pw[i] = Math.fma(gRow[i], xhat[i], pw[i]);
+              pb[i] += gRow[i];
+            }
+          }
+          for (int i = 0; i < len; i++) {
+            sw[i] += pw[i];
+            sb[i] += pb[i];
+          }
+        }
+        for (int i = 0; i < len; i++) {
+          if (dw != null) {
+            dw[dwOff + from + i] = (float) ((accumulate ? dw[dwOff + from + i] : 0) + sw[i]);
+          }
+          if (db != null) {
+            db[dbOff + from + i] = (float) ((accumulate ? db[dbOff + from + i] : 0) + sb[i]);
+          }
+        }
+      });
+    }
     if (dx != null) {
       Parallel.forRange(rows, 6L * rows * inner, (part, from, to) -> {
         float[] h = new float[inner], xhat = new float[inner], out = new float[inner];
@@ -759,38 +792,6 @@ public final class NormKernels {
         }
       });
     }
-    if (dw == null && db == null) {
-      return;
-    }
-    Parallel.forRange(inner, 4L * rows * inner, (part, from, to) -> {
-      int len = to - from;
-      double[] sw = new double[len], sb = new double[len];
-      float[] pw = new float[len], pb = new float[len], gRow = new float[len], xhat = new float[len];
-      for (int r0 = 0; r0 < rows; r0 += COLUMN_BLOCK) { // each part's columns, row by row: contiguous reads
-        Arrays.fill(pw, 0f);
-        Arrays.fill(pb, 0f);
-        for (int r = r0; r < Math.min(rows, r0 + COLUMN_BLOCK); r++) {
-          normalisedRow(xhat, x, xOff + r * inner + from, mean[r], rstd[r], len);
-          System.arraycopy(g, gOff + r * inner + from, gRow, 0, len);
-          for (int i = 0; i < len; i++) {
-            pw[i] = Math.fma(gRow[i], xhat[i], pw[i]);
-            pb[i] += gRow[i];
-          }
-        }
-        for (int i = 0; i < len; i++) {
-          sw[i] += pw[i];
-          sb[i] += pb[i];
-        }
-      }
-      for (int i = 0; i < len; i++) {
-        if (dw != null) {
-          dw[dwOff + from + i] = (float) ((accumulate ? dw[dwOff + from + i] : 0) + sw[i]);
-        }
-        if (db != null) {
-          db[dbOff + from + i] = (float) ((accumulate ? db[dbOff + from + i] : 0) + sb[i]);
-        }
-      }
-    });
   }
 
   /** Rows whose weight and bias gradients are summed in float before the sum goes on in double. */
