@@ -239,7 +239,7 @@ public final class Generator {
       if (kernel.kind() == Kernel.Kind.VIEW) {
         continue;
       }
-      for (int w = 0; w < kernel.inputs().size(); w++) {
+      for (int w : operandOrder(kernel)) {
         String in = storage.get(kernel.inputs().get(w));
         if (in == null || carriesNoGradient(kernel, w)) { // a tensor field: a parameter's gradient is added to its own
           continue;
@@ -541,11 +541,28 @@ public final class Generator {
    * nothing for another field.
    */
   private void scatterFieldGradient(CodeBlock.Builder b, String local, TensorIr field) {
+    scatterFieldGradient(b, local, field, "true");
+  }
+
+  /** As {@link #scatterFieldGradient(CodeBlock.Builder, String, TensorIr)}, adding where {@code adds} (generated code) holds, else writing. */
+  private void scatterFieldGradient(CodeBlock.Builder b, String local, TensorIr field, String adds) {
     if (field.isGathered()) {
       TensorIr.Runs r = field.derived().runs();
-      b.addStatement("$T.narrowBackward($LP, 0, $L, 0, $L, $L, $L, $L, true)", SLICES, local, local, r.count(), r.pitch(),
-          field.derived().offset(), r.width());
+      b.addStatement("$T.narrowBackward($LP, 0, $L, 0, $L, $L, $L, $L, $L)", SLICES, local, local, r.count(), r.pitch(),
+          field.derived().offset(), r.width(), adds);
     }
+  }
+
+  /**
+   * Declares {@code <local>Adds}, whether a parameter field's gradient is added to one the parameter has or written where
+   * it has none yet (before {@link #fieldGradient} makes it): eager's engine takes a parameter's first gradient as it is,
+   * so a sum that is -0 stays -0 (a field subtracted where nothing after reads it: {@code -(+0)}), where an add into the
+   * zeros made for it would give +0. Returns the accumulate argument of the kernel that sums the field's gradient: that
+   * boolean, or false into a gathered region's own fresh array (the boolean then goes to its scatter).
+   */
+  private String declareFieldAdds(CodeBlock.Builder b, String local, TensorIr field) {
+    b.addStatement("boolean $LAdds = $L.grad() != null", local, tensorField(field));
+    return field.isGathered() ? "false" : local + "Adds";
   }
 
   /** The gradient buffer of a parameter field, for a kernel that adds into it from {@link #gradOffset}: declared first when gathered. */
@@ -2302,7 +2319,7 @@ public final class Generator {
     List<String> inputs = k.inputs();
     CatLayout c = k.kind() == Kernel.Kind.CAT ? new CatLayout(k) : null;
     TensorIr field = fieldOperand(k);
-    for (int w = 0; w < inputs.size(); w++) {
+    for (int w : operandOrder(k)) {
       String value = inputs.get(w);
       if (carriesNoGradient(k, w)) { // where's mask
         continue;
@@ -2496,10 +2513,11 @@ public final class Generator {
     if (k.kind() != Kernel.Kind.DIV && fieldIsSuffix(k)) { // [S, D] or [D]: eager's float sums of a suffix operand
       boolean negated = k.kind() == Kernel.Kind.SUB && !k.swapped(); // the field is the right operand of a sub
       String local = "field" + (kernels.indexOf(k) + 1) + "G";
-      b.addStatement("$T.sumRowsBackward($L, $L, $L, $L, $L, $L, $L, $L, $L, $Lf, true)", KERNELS, fieldGradient(b, local, field),
+      String accumulate = declareFieldAdds(b, local, field);
+      b.addStatement("$T.sumRowsBackward($L, $L, $L, $L, $L, $L, $L, $L, $L, $Lf, $L)", KERNELS, fieldGradient(b, local, field),
           gradOffset(field), d.array, d.offset, k.relu() ? out.array : "null", k.relu() ? out.offset : "0",
-          other != null ? other.array : "null", other != null ? other.offset : "0", fieldRowArgs(k), negated ? -1 : 1);
-      scatterFieldGradient(b, local, field);
+          other != null ? other.array : "null", other != null ? other.offset : "0", fieldRowArgs(k), negated ? -1 : 1, accumulate);
+      scatterFieldGradient(b, local, field, local + "Adds");
       return;
     }
     if (k.kind() == Kernel.Kind.SUB || k.kind() == Kernel.Kind.DIV) {
@@ -2586,6 +2604,23 @@ public final class Generator {
   private static String reduceFactor(Kernel k) {
     Reduce r = (Reduce) k.spec();
     return r.mean() ? "1f / " + r.count(k.inShape()) : "1f";
+  }
+
+  /**
+   * The order in which the backward reaches a kernel's inputs, the order their gradients are added in: index order, but
+   * for a product whose two operands are one value ({@code h @ h^T}, {@code h @ h}) the right's first. Eager's matmul
+   * reads each operand through a reshape of its own (and the right one through its transpose), and its engine runs nodes
+   * in the reverse of a depth-first order that went down the left first: the right's path reaches the value first.
+   * With a later reader's gradient already there ({@code att @ h} after {@code att = h @ h^T}) the order of the three
+   * sums shows in the last bit.
+   */
+  private int[] operandOrder(Kernel k) {
+    int count = k.inputs().size();
+    if (k.kind() == Kernel.Kind.MATMUL && count == 2 && storage.get(k.inputs().get(0)) != null
+        && storage.get(k.inputs().get(0)).equals(storage.get(k.inputs().get(1)))) {
+      return new int[] {1, 0};
+    }
+    return IntStream.range(0, count).toArray();
   }
 
   /**
