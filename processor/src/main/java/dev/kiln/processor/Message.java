@@ -112,6 +112,8 @@ public enum Message {
   MERGES_BATCH("%s merges the batch dimension with others (%s -> %s): a compiled model keeps dimension 0 as the batch; flatten from dimension 1 (Flatten(), flatten(x))"),
   EMBEDDING_INPUT("%s: an Embedding takes the model's input, token or category ids (a label tensor, Tensor.labels(...)),"
       + " but receives %s from %s, a float value; apply the Embedding to the input (%s) first"),
+  ARGMAX_IDS_READ("%s: %s is ids (an argmax: each maximum's index, without gradient), which a compiled forward reads only"
+      + " as ids an Embedding looks up (emb.apply(logits.argmax(-1))); PyTorch's argmax gives an int64 tensor, not values"),
   IDS_READ_AS_FLOATS("%s: the input %s is ids (%s looks them up), which only Embeddings read in a compiled model; read"
       + " the embedded rows instead"),
   CONSTANT_IDS("%s: %s; the ids an Embedding looks up in a compiled forward are an input (token or category ids), or"

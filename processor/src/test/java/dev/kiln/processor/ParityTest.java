@@ -1187,6 +1187,37 @@ class ParityTest {
   }
 
   /**
+   * An Embedding over ids an argmax computed in forward (a greedy decoder's {@code emb.apply(logits.argmax(-1))}): outputs,
+   * the input's and every parameter's gradient eager mode's bit for bit over four SGD steps (the table's rows get theirs,
+   * no gradient flows back through the argmax; the logits get theirs from their other reader).
+   */
+  @Test
+  void embeddingOfArgmaxIdsMatchesEagerBitForBit() {
+    matchesEagerBitForBit("GreedyIds", "6:8");
+  }
+
+  /**
+   * Ids an argmax computed past the table (7 classes, 5 rows): the compiled forward fails as eager's Embedding does, with
+   * eager's message (the bad id, its position, the table's size) after the layer and the call that made the ids.
+   */
+  @Test
+  void argmaxIdsOutOfRangeFailLikeEager() {
+    Compilation c = ProcessorTest.compile(ProcessorTest.model("GreedyIdsOutOfRange"));
+    assertThat(c).succeededWithoutWarnings();
+    ClassLoader loader = new CompiledClasses(c);
+    Kiln.manualSeed(11);
+    Module eager = factory(loader, "test.GreedyIdsOutOfRange").get();
+    Kiln.manualSeed(11);
+    Module compiled = factory(loader, "test.KilnGreedyIdsOutOfRange").get();
+    Kiln.manualSeed(5);
+    Tensor x = Tensor.randn(5, 6, 8);
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> eager.forward(x));
+    IllegalArgumentException k = assertThrows(IllegalArgumentException.class, () -> compiled.forward(x));
+    assertTrue(e.getMessage().contains("out of range for 5 embeddings (0..4)"), e.getMessage());
+    assertEquals("emb Embedding(5, 8) over logits.argmax(-1): " + e.getMessage(), k.getMessage());
+  }
+
+  /**
    * A where's tensor fields the only parameters trained (every layer frozen): the compiled backward runs down to the
    * wheres that read them, and their gradients are eager mode's bit for bit.
    */

@@ -2843,4 +2843,14 @@ class ProcessorTest {
     assertThat(compile(g)).hadErrorContaining("index 2 is out of range: all returns 2 outputs (0..1)").inFile(g)
         .onLineContaining("return all(x)[2];");
   }
+
+  /** An argmax's ids read otherwise than by an Embedding (added to values): an error on that line, naming the argmax. */
+  @Test
+  void argmaxIdsReadAsValuesAreRefused() {
+    JavaFileObject f = model("ArgmaxAsValues");
+    Compilation c = compile(f);
+    assertThat(c).failed();
+    assertThat(c).hadErrorContaining("logits.argmax(-1, true) is ids (an argmax: each maximum's index, without gradient), which a"
+        + " compiled forward reads only as ids an Embedding looks up").inFile(f).onLineContaining("return head.apply(logits.add(ids)");
+  }
 }

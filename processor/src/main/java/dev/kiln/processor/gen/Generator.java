@@ -329,7 +329,12 @@ public final class Generator {
   /** Whether a kernel's input {@code w} gets no gradient from it: a masked fill's mask input, an embedding's ids, a comparison's. */
   private static boolean carriesNoGradient(Kernel k, int w) {
     return k.kind() == Kernel.Kind.MASKED_FILL && w == 1 || k.kind() == Kernel.Kind.EMBEDDING || k.kind() == Kernel.Kind.COMPARE
-        || k.kind() == Kernel.Kind.WHERE && w == 2 || Planner.expandsWhereMask(k);
+        || k.kind() == Kernel.Kind.WHERE && w == 2 || Planner.expandsWhereMask(k) || isArgmax(k);
+  }
+
+  /** Whether {@code k} is an argmax ({@code x.argmax(-1)}): ids, which take no gradient back to the values. */
+  static boolean isArgmax(Kernel k) {
+    return k.kind() == Kernel.Kind.LINE && ((LineOp) k.spec()).kind() == LineOp.Kind.ARGMAX;
   }
 
   /**
@@ -1186,8 +1191,12 @@ public final class Generator {
           }
           Embedding.Spec e = (Embedding.Spec) k.spec();
           String local = localPrefix(k, j + 1);
-          b.addStatement("$T $LW = $L.weight()", TENSOR, local, layerField(k.layer()))
-              .addStatement("$T.embeddingForward($L, $L, $L, $L, n * $L, $LW.readBuffer(), $LW.offset(), $L, $L, x$L.shape())", KERNELS,
+          b.addStatement("$T $LW = $L.weight()", TENSOR, local, layerField(k.layer()));
+          if (!isInput(storage.get(k.in()))) { // ids an argmax made in forward: their range checked per call, the layer named
+            computedIdsForward(b, k, e, local, out, in);
+            break;
+          }
+          b.addStatement("$T.embeddingForward($L, $L, $L, $L, n * $L, $LW.readBuffer(), $LW.offset(), $L, $L, x$L.shape())", KERNELS,
                   out.array, out.offset, in.array, in.offset, k.inPerSample(), local, local, e.numEmbeddings(), e.embeddingDim(),
                   storage.get(k.in()).substring(2)); // the ids' tensor: x, or a further input's x1, x2, ...
         }
@@ -1914,6 +1923,24 @@ public final class Generator {
   }
 
   /**
+   * An Embedding over ids an argmax computed in forward ({@code emb.apply(logits.argmax(-1))}, in an activation buffer
+   * as floats): eager's lookup kernel, which checks each id against the table as eager's does; an id out of range
+   * (an argmax along more values than the table has rows) fails with eager's message, the layer and the call before it.
+   */
+  private void computedIdsForward(CodeBlock.Builder b, Kernel k, Embedding.Spec e, String local, Ref out, Ref in) {
+    String shape = Arrays.stream(k.inShape()).skip(1).mapToObj(String::valueOf).collect(Collectors.joining(", "));
+    b.beginControlFlow("try")
+        .addStatement("$T.embeddingForward($L, $L, $L, $L, n * $L, $LW.readBuffer(), $LW.offset(), $L, $L, new int[] {n, $L})",
+            KERNELS, out.array, out.offset, in.array, in.offset, k.inPerSample(), local, local, e.numEmbeddings(),
+            e.embeddingDim(), shape)
+        .nextControlFlow("catch ($T bad)", IllegalArgumentException.class)
+        .addStatement("throw new $T($S + bad.getMessage(), bad)", IllegalArgumentException.class,
+            k.label() + " over " + kernels.stream().filter(o -> o.out().equals(k.in())).findFirst().map(Kernel::label)
+                .orElse(k.in()) + ": ")
+        .endControlFlow();
+  }
+
+  /**
    * A log-sum-exp's, norm's or running sum's forward: eager mode's line kernel over the input seen as {@code [outer,
    * size, inner]} around the dimension ({@code IndexKernels}).
    */
@@ -1926,6 +1953,8 @@ public final class Generator {
       case NORM -> b.addStatement("$T.normForward($L, $L, $L, $L, $L, $L, $L, $L)", INDEX, out.array, out.offset, in.array,
           in.offset, times(a[0]), a[1], a[2], (double) s.p());
       case CUMSUM -> b.addStatement("$T.cumsum($L, $L, $L, $L, $L, $L, $L, false)", INDEX, out.array, out.offset, in.array,
+          in.offset, times(a[0]), a[1], a[2]);
+      case ARGMAX -> b.addStatement("$T.argmaxAlong($L, $L, $L, $L, $L, $L, $L)", INDEX, out.array, out.offset, in.array,
           in.offset, times(a[0]), a[1], a[2]);
     }
   }
@@ -1944,6 +1973,7 @@ public final class Generator {
           target.offset, d.array, d.offset, in.array, in.offset, out.array, out.offset, times(a[0]), a[1], a[2], (double) s.p());
       case CUMSUM -> b.addStatement("$T.cumsum($L, $L, $L, $L, $L, $L, $L, true)", INDEX, target.array, target.offset, d.array,
           d.offset, times(a[0]), a[1], a[2]);
+      case ARGMAX -> throw new IllegalStateException("an argmax has no gradient"); // (carriesNoGradient)
     }
   }
 
@@ -3067,8 +3097,9 @@ public final class Generator {
       if (runs != null) {
         b.add("// only when an output this step leads to received a gradient\n").beginControlFlow("if ($L)", runs);
       }
-      if (k.kind() == Kernel.Kind.COMPARE || Planner.expandsWhereMask(k)) { // (its values read only as a mask got no gradient either)
-        b.add(k.kind() == Kernel.Kind.COMPARE ? "// a comparison has no gradient\n" : "// a where's mask has no gradient\n");
+      if (k.kind() == Kernel.Kind.COMPARE || Planner.expandsWhereMask(k) || isArgmax(k)) { // (its values read only as a mask got no gradient either)
+        b.add(k.kind() == Kernel.Kind.COMPARE ? "// a comparison has no gradient\n" : isArgmax(k) ? "// an argmax has no gradient\n"
+            : "// a where's mask has no gradient\n");
         if (runs != null) {
           b.endControlFlow();
         }
