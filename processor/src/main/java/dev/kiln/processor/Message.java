@@ -177,6 +177,9 @@ public enum Message {
   MASK_STOPS_GRADIENT("the value of %s is read only as a mask or compared (%s), and a comparison passes no gradient, so"
       + " the steps that compute it would get none, which a compiled backward does not skip; read it as a value too"
       + " (h.mul(h.gt(0))), compare an input or a buffer, or leave out @Model to run it eagerly"),
+  ARGMAX_STOPS_GRADIENT("the value of %s is read only by an argmax (%s), which passes no gradient (as PyTorch's, which is"
+      + " not differentiable), so the steps that compute it would get none, which a compiled backward does not skip; read"
+      + " it as a value too (a loss on the logits, an output), or leave out @Model to run it eagerly"),
   MASK_COMPARED_WITH("%s: a compiled mask compares with a constant (%s.%s(0)), not %s"),
   MASK_COMPARED_TWICE("%s: %s is a mask already (a comparison); compare the input or buffer once (%s)"),
   MASK_REASSIGNED("%s: the mask %s is assigned once, where it is declared (Tensor %s = ...eq(0);), and never reassigned;"

@@ -2844,13 +2844,30 @@ class ProcessorTest {
         .onLineContaining("return all(x)[2];");
   }
 
-  /** An argmax's ids read otherwise than by an Embedding (added to values): an error on that line, naming the argmax. */
-  @Test
-  void argmaxIdsReadAsValuesAreRefused() {
-    JavaFileObject f = model("ArgmaxAsValues");
+  /**
+   * An argmax's ids read as values (added to the logits), and logits read by an argmax alone (the layer that makes them
+   * would get no gradient): each an error on its line naming the argmax.
+   */
+  @ParameterizedTest(name = "{0}")
+  @CsvSource(delimiter = '|', value = {
+      "Tensor y = logits.add(logits.argmax(-1, true)); | Tensor y = logits.add(| logits.argmax(-1, true) is ids (an argmax: each"
+          + " maximum's index, without gradient), which a compiled forward reads only as ids an Embedding looks up",
+      "Tensor y = x.add(emb.apply(logits.argmax(-1))); | Tensor logits = predict.apply(x);| the value of predict.apply(x) is"
+          + " read only by an argmax (logits.argmax(-1)), which passes no gradient",
+  })
+  void argmaxIdsReadOtherwiseAreRefused(String statement, String line, String message) {
+    JavaFileObject f = classModel("Argmaxes",
+        "@Model(input = {6, 8})",
+        "public class Argmaxes extends Module {",
+        "  final Linear predict = new Linear(8, 8);",
+        "  final Embedding emb = new Embedding(8, 8);",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    Tensor logits = predict.apply(x);",
+        "    " + statement,
+        "    return y.flatten(1, 2);",
+        "  }",
+        "}");
     Compilation c = compile(f);
-    assertThat(c).failed();
-    assertThat(c).hadErrorContaining("logits.argmax(-1, true) is ids (an argmax: each maximum's index, without gradient), which a"
-        + " compiled forward reads only as ids an Embedding looks up").inFile(f).onLineContaining("return head.apply(logits.add(ids)");
+    assertThat(c).hadErrorContaining(message).inFile(f).onLineContaining(line.strip());
   }
 }

@@ -344,6 +344,7 @@ public final class ShapeChecker {
   private void gradientStops(ModelIr ir, List<String> results, Map<String, String> producers) {
     Set<String> reached = new HashSet<>(results);
     Map<String, String> readBy = new HashMap<>();
+    Set<String> argmaxRead = new HashSet<>(); // values an argmax reads: their message says so
     for (int i = ir.steps().size() - 1; i >= 0; i--) {
       StepIr st = ir.steps().get(i);
       for (int w = 0; w < st.inputs().size(); w++) {
@@ -352,12 +353,16 @@ public final class ShapeChecker {
           reached.add(st.inputs().get(w));
         } else {
           readBy.putIfAbsent(st.inputs().get(w), stops ? producers.get(st.output()) : readBy.get(st.output()));
+          if (isArgmax(st)) {
+            argmaxRead.add(st.inputs().get(w));
+          }
         }
       }
     }
     for (StepIr st : ir.steps()) {
       if (!reached.contains(st.output()) && !isView(st) && !(st.spec() instanceof Compare) && ir.tensor(st.output()) == null) {
-        diagnostics.error(st.source() != null ? st.source() : ir.source(), Message.MASK_STOPS_GRADIENT, producers.get(st.output()),
+        diagnostics.error(st.source() != null ? st.source() : ir.source(),
+            argmaxRead.contains(st.output()) ? Message.ARGMAX_STOPS_GRADIENT : Message.MASK_STOPS_GRADIENT, producers.get(st.output()),
             readBy.get(st.output()));
         return;
       }
