@@ -1141,7 +1141,7 @@ class ParityTest {
    * left operand's, then its transposed right's), so the input's and every parameter's gradient are eager mode's bit for bit.
    */
   @ParameterizedTest
-  @CsvSource({"SelfProducts, 6:8", "SquareSelfProducts, 6:6"})
+  @CsvSource({"SelfProducts, 6:8", "SquareSelfProducts, 6:6", "InputSelfProducts, 6:8"})
   void valueReadByTwoProductsMatchesEagerBitForBit(String model, String sampleShape) {
     matchesEagerBitForBit(model, sampleShape);
   }
