@@ -216,7 +216,8 @@ public final class KilnFieldProducts extends FieldProducts {
           return new Tensor[4];
         }
         CpuKernels.addBackward(dIn1, 0, dIn2, 0, p.a2, 0, n * 72, false);
-        CpuKernels.sumRowsBackward(Compiled.gradBuffer(b1, needsGrad(2 /* b1 */)), 0, dIn2, 0, p.a2, 0, null, 0, n * 6, 12, 1f, true);
+        boolean field2GAdds = b1.grad() != null;
+        CpuKernels.sumRowsBackward(Compiled.gradBuffer(b1, needsGrad(2 /* b1 */)), 0, dIn2, 0, p.a2, 0, null, 0, n * 6, 12, 1f, field2GAdds);
         // x.matmul(w1): gradient of [N, 6, 8] @ [8, 12]   FieldProducts.java:26
         if (!need1) {
           return new Tensor[4];

@@ -285,7 +285,8 @@ public final class KilnPositionTable extends PositionTable {
           return new Tensor[11];
         }
         CpuKernels.addBackward(dIn1, 0, dIn2, 0, p.a2, 0, n * 96, false);
-        CpuKernels.sumRowsBackward(Compiled.gradBuffer(pos, needsGrad(9 /* pos */)), 0, dIn2, 0, p.a2, 0, null, 0, n, 96, 1f, true);
+        boolean field2GAdds = pos.grad() != null;
+        CpuKernels.sumRowsBackward(Compiled.gradBuffer(pos, needsGrad(9 /* pos */)), 0, dIn2, 0, p.a2, 0, null, 0, n, 96, 1f, field2GAdds);
         // embed Linear(in_features=8, out_features=16, bias=True): gradient of [N, 6, 8]   PositionTable.java:38
         if (!need1) {
           return new Tensor[11];

@@ -280,13 +280,15 @@ public final class KilnSlicedParameters extends SlicedParameters {
           return new Tensor[10];
         }
         CpuKernels.addBackward(dIn7, 0, dIn9, 0, null, 0, n * 48, false);
-        CpuKernels.sumRowsBackward(Compiled.gradBuffer(wpe, needsGrad(6 /* wpe */)), 32, dIn9, 0, null, 0, null, 0, n, 48, 1f, true);
+        boolean field8GAdds = wpe.grad() != null;
+        CpuKernels.sumRowsBackward(Compiled.gradBuffer(wpe, needsGrad(6 /* wpe */)), 32, dIn9, 0, null, 0, null, 0, n, 48, 1f, field8GAdds);
         // h.mul(gain.view(T, D)): gradient of [N, 6, 8] * [6, 8]   SlicedParameters.java:39
         if (!need7) {
           return new Tensor[10];
         }
         CpuKernels.mulRepeatedBackward(dIn6, 0, dIn7, 0, gain.readBuffer(), gain.offset(), 1, n, 48, false);
-        CpuKernels.sumRowsBackward(Compiled.gradBuffer(gain, needsGrad(9 /* gain */)), 0, dIn7, 0, null, 0, p.a6, 0, n, 48, 1f, true);
+        boolean field7GAdds = gain.grad() != null;
+        CpuKernels.sumRowsBackward(Compiled.gradBuffer(gain, needsGrad(9 /* gain */)), 0, dIn7, 0, null, 0, p.a6, 0, n, 48, 1f, field7GAdds);
         // h.add(h.matmul(w.narrow(0, 0, D))): gradient of [N, 6, 8]   SlicedParameters.java:38
         if (!need6) {
           return new Tensor[10];
@@ -309,13 +311,15 @@ public final class KilnSlicedParameters extends SlicedParameters {
           return new Tensor[10];
         }
         CpuKernels.addBackward(dIn3, 0, dIn4, 0, null, 0, n * 48, false);
-        CpuKernels.sumRowsBackward(Compiled.gradBuffer(tables, needsGrad(7 /* tables */)), 96, dIn4, 0, null, 0, null, 0, n, 48, -1f, true);
+        boolean field4GAdds = tables.grad() != null;
+        CpuKernels.sumRowsBackward(Compiled.gradBuffer(tables, needsGrad(7 /* tables */)), 96, dIn4, 0, null, 0, null, 0, n, 48, -1f, field4GAdds);
         // norm.apply(x).mul(p): gradient of [N, 6, 8] * [6, 8]   SlicedParameters.java:37
         if (!need3) {
           return new Tensor[10];
         }
         CpuKernels.mulRepeatedBackward(dIn2, 0, dIn3, 0, wpe.readBuffer(), wpe.offset() + 32, 1, n, 48, false);
-        CpuKernels.sumRowsBackward(Compiled.gradBuffer(wpe, needsGrad(6 /* wpe */)), 32, dIn3, 0, null, 0, p.a2, 0, n, 48, 1f, true);
+        boolean field3GAdds = wpe.grad() != null;
+        CpuKernels.sumRowsBackward(Compiled.gradBuffer(wpe, needsGrad(6 /* wpe */)), 32, dIn3, 0, null, 0, p.a2, 0, n, 48, 1f, field3GAdds);
         // norm LayerNorm((8,), eps=1e-05, elementwise_affine=True): gradient of [N, 6, 8]   SlicedParameters.java:37
         if (!need2) {
           return new Tensor[10];

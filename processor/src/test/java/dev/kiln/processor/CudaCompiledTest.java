@@ -110,6 +110,9 @@ class CudaCompiledTest {
     "BufferThresholds, 6:8",
     "WhereFields, 6:8",
     "WhereFieldOperands, 6:8",
+    "SelfProducts, 6:8",
+    "NegativeZeroFields, 6:8",
+    "GreedyIds, 6:8",
   })
   void compiledOnCudaMatchesEagerOnTheCpu(String model, String sampleShape) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(model));

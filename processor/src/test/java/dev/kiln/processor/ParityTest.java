@@ -23,6 +23,7 @@ import java.lang.reflect.Method;
 import java.lang.reflect.RecordComponent;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -1132,6 +1133,88 @@ class ParityTest {
     "WhereFieldOperands, 6:8", "GatheredParameters, 6:8"})
   void tensorFieldGradientsMatchEagerBitForBit(String model, String sampleShape) {
     matchesEagerBitForBit(model, sampleShape);
+  }
+
+  /**
+   * One value read by both operands of a product and again by a second ({@code att = h @ h^T; y = att @ h}): its gradient
+   * adds the three products' in the order eager's engine adds them (the later product's first, then the first product's
+   * left operand's, then its transposed right's), so the input's and every parameter's gradient are eager mode's bit for bit.
+   */
+  @ParameterizedTest
+  @CsvSource({"SelfProducts, 6:8", "SquareSelfProducts, 6:6", "InputSelfProducts, 6:8"})
+  void valueReadByTwoProductsMatchesEagerBitForBit(String model, String sampleShape) {
+    matchesEagerBitForBit(model, sampleShape);
+  }
+
+  /**
+   * Parameter fields (whole, a contiguous slice, a strided slice) whose gradient is {@code -(+0)} where forward reads
+   * nothing of what they were subtracted from: eager's engine takes a first gradient as it is, a -0 kept, and adds later
+   * ones (after {@code zeroGrad()}, to +0: 0 then); the compiled backward writes a field's gradient where the parameter
+   * had none, adds it otherwise. Bit for bit over four SGD steps, and the first step's -0s checked to be there.
+   */
+  @Test
+  void negativeZeroFieldGradientsMatchEager() {
+    matchesEagerBitForBit("NegativeZeroFields", "6:8");
+    Compilation c = ProcessorTest.compile(ProcessorTest.model("NegativeZeroFields"));
+    ClassLoader loader = new CompiledClasses(c);
+    Tensor x = Tensor.randn(5, 6, 8);
+    Map<String, float[]> eager = new HashMap<>();
+    for (String name : List.of("test.NegativeZeroFields", "test.KilnNegativeZeroFields")) {
+      Kiln.manualSeed(11);
+      Module m = factory(loader, name).get();
+      new CrossEntropyLoss().apply(m.forward(x), Tensor.labels(0, 2, 1, 1, 0)).backward();
+      for (String k : List.of("a", "b", "c")) {
+        float[] g = m.namedParameters().get(k).grad().toFloatArray();
+        int[] bits = new int[g.length];
+        for (int i = 0; i < g.length; i++) {
+          bits[i] = Float.floatToRawIntBits(g[i]);
+        }
+        if (name.startsWith("test.Kiln")) {
+          int[] expected = new int[g.length];
+          float[] e = eager.get(k);
+          int negativeZeros = 0;
+          for (int i = 0; i < e.length; i++) {
+            expected[i] = Float.floatToRawIntBits(e[i]);
+            negativeZeros += expected[i] == Float.floatToRawIntBits(-0f) ? 1 : 0;
+          }
+          assertEquals(6 * 4, negativeZeros, k + ": the unread half of the rows it was subtracted from");
+          assertArrayEquals(expected, bits, k + " gradient's bits");
+        } else {
+          eager.put(k, g);
+        }
+      }
+    }
+  }
+
+  /**
+   * An Embedding over ids an argmax computed in forward (a greedy decoder's {@code emb.apply(logits.argmax(-1))}): outputs,
+   * the input's and every parameter's gradient eager mode's bit for bit over four SGD steps (the table's rows get theirs,
+   * no gradient flows back through the argmax; the logits get theirs from their other reader).
+   */
+  @Test
+  void embeddingOfArgmaxIdsMatchesEagerBitForBit() {
+    matchesEagerBitForBit("GreedyIds", "6:8");
+  }
+
+  /**
+   * Ids an argmax computed past the table (7 classes, 5 rows): the compiled forward fails as eager's Embedding does, with
+   * eager's message (the bad id, its position, the table's size) after the layer and the call that made the ids.
+   */
+  @Test
+  void argmaxIdsOutOfRangeFailLikeEager() {
+    Compilation c = ProcessorTest.compile(ProcessorTest.model("GreedyIdsOutOfRange"));
+    assertThat(c).succeededWithoutWarnings();
+    ClassLoader loader = new CompiledClasses(c);
+    Kiln.manualSeed(11);
+    Module eager = factory(loader, "test.GreedyIdsOutOfRange").get();
+    Kiln.manualSeed(11);
+    Module compiled = factory(loader, "test.KilnGreedyIdsOutOfRange").get();
+    Kiln.manualSeed(5);
+    Tensor x = Tensor.randn(5, 6, 8);
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> eager.forward(x));
+    IllegalArgumentException k = assertThrows(IllegalArgumentException.class, () -> compiled.forward(x));
+    assertTrue(e.getMessage().contains("out of range for 5 embeddings (0..4)"), e.getMessage());
+    assertEquals("emb Embedding(5, 8) over logits.argmax(-1): " + e.getMessage(), k.getMessage());
   }
 
   /**

@@ -2843,4 +2843,31 @@ class ProcessorTest {
     assertThat(compile(g)).hadErrorContaining("index 2 is out of range: all returns 2 outputs (0..1)").inFile(g)
         .onLineContaining("return all(x)[2];");
   }
+
+  /**
+   * An argmax's ids read as values (added to the logits), and logits read by an argmax alone (the layer that makes them
+   * would get no gradient): each an error on its line naming the argmax.
+   */
+  @ParameterizedTest(name = "{0}")
+  @CsvSource(delimiter = '|', value = {
+      "Tensor y = logits.add(logits.argmax(-1, true)); | Tensor y = logits.add(| logits.argmax(-1, true) is ids (an argmax: each"
+          + " maximum's index, without gradient), which a compiled forward reads only as ids an Embedding looks up",
+      "Tensor y = x.add(emb.apply(logits.argmax(-1))); | Tensor logits = predict.apply(x);| the value of predict.apply(x) is"
+          + " read only by an argmax (logits.argmax(-1)), which passes no gradient",
+  })
+  void argmaxIdsReadOtherwiseAreRefused(String statement, String line, String message) {
+    JavaFileObject f = classModel("Argmaxes",
+        "@Model(input = {6, 8})",
+        "public class Argmaxes extends Module {",
+        "  final Linear predict = new Linear(8, 8);",
+        "  final Embedding emb = new Embedding(8, 8);",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    Tensor logits = predict.apply(x);",
+        "    " + statement,
+        "    return y.flatten(1, 2);",
+        "  }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining(message).inFile(f).onLineContaining(line.strip());
+  }
 }

@@ -642,22 +642,7 @@ public final class Tensor {
       }
     }
     float[] out = new float[outer * inner];
-    float[] data = storage.heapForRead();
-    for (int o = 0; o < outer; o++) {
-      for (int in = 0; in < inner; in++) {
-        int base = offset + o * n * inner + in;
-        int best = 0;
-        float bestValue = data[base];
-        for (int j = 1; j < n; j++) {
-          float v = data[base + j * inner];
-          if (v > bestValue || (Float.isNaN(v) && !Float.isNaN(bestValue))) {
-            best = j;
-            bestValue = v;
-          }
-        }
-        out[o * inner + in] = best;
-      }
-    }
+    dev.kiln.runtime.cpu.IndexKernels.argmaxAlong(out, 0, storage.heapForRead(), offset, outer, n, inner); // (compiled models' too)
     return new Tensor(out, 0, outShape, DType.INT32, null).to(device());
   }
 

@@ -107,6 +107,7 @@ public final class ShapeChecker {
       }
     }
     Set<String> maskOnly = maskOnly(ir.steps());
+    Set<String> argmaxIds = argmaxIds(ir.steps());
     List<int[]> ins = new ArrayList<>();
     List<int[]> outs = new ArrayList<>();
     Map<String, Object> sequentialCalls = new HashMap<>(); // value -> the call (its tree) of a Sequential field that made it
@@ -137,9 +138,14 @@ public final class ShapeChecker {
       }
       // ids (an Embedding reads the input) feed Embeddings only, and an Embedding reads nothing but ids
       boolean embedding = ModelIr.looksUp(step.spec());
-      if (embedding && !ids.containsKey(step.input())) {
+      if (embedding && !ids.containsKey(step.input()) && !argmaxIds.contains(step.input())) {
         diagnostics.error(where, Message.EMBEDDING_INPUT, label, Shapes.toString(in), producers.get(step.input()),
             String.join(" or ", inputNames));
+        continue;
+      }
+      String argmaxRead = embedding || isView(step) ? null : step.inputs().stream().filter(argmaxIds::contains).findFirst().orElse(null);
+      if (argmaxRead != null) {
+        diagnostics.error(where, Message.ARGMAX_IDS_READ, label, producers.get(argmaxRead));
         continue;
       }
       String readAsFloats = embedding ? null : floatReads(step, maskOnly).stream().filter(ids::containsKey).findFirst().orElse(null);
@@ -338,20 +344,25 @@ public final class ShapeChecker {
   private void gradientStops(ModelIr ir, List<String> results, Map<String, String> producers) {
     Set<String> reached = new HashSet<>(results);
     Map<String, String> readBy = new HashMap<>();
+    Set<String> argmaxRead = new HashSet<>(); // values an argmax reads: their message says so
     for (int i = ir.steps().size() - 1; i >= 0; i--) {
       StepIr st = ir.steps().get(i);
       for (int w = 0; w < st.inputs().size(); w++) {
-        boolean stops = readsAsMask(st, w);
+        boolean stops = readsAsMask(st, w) || isArgmax(st);
         if (reached.contains(st.output()) && !stops) {
           reached.add(st.inputs().get(w));
         } else {
           readBy.putIfAbsent(st.inputs().get(w), stops ? producers.get(st.output()) : readBy.get(st.output()));
+          if (isArgmax(st)) {
+            argmaxRead.add(st.inputs().get(w));
+          }
         }
       }
     }
     for (StepIr st : ir.steps()) {
       if (!reached.contains(st.output()) && !isView(st) && !(st.spec() instanceof Compare) && ir.tensor(st.output()) == null) {
-        diagnostics.error(st.source() != null ? st.source() : ir.source(), Message.MASK_STOPS_GRADIENT, producers.get(st.output()),
+        diagnostics.error(st.source() != null ? st.source() : ir.source(),
+            argmaxRead.contains(st.output()) ? Message.ARGMAX_STOPS_GRADIENT : Message.MASK_STOPS_GRADIENT, producers.get(st.output()),
             readBy.get(st.output()));
         return;
       }
@@ -442,6 +453,22 @@ public final class ShapeChecker {
   private static boolean readsAsMask(StepIr st, int w) {
     return st.spec() instanceof Compare || st.spec() instanceof MaskedFill m && m.byValue() && w == 1
         || st.spec() instanceof Where && w == 2;
+  }
+
+  /** Whether {@code st} is an argmax ({@code logits.argmax(-1)}): ids, no gradient to its input. */
+  private static boolean isArgmax(StepIr st) {
+    return st.spec() instanceof LineOp l && l.kind() == LineOp.Kind.ARGMAX;
+  }
+
+  /** The values an argmax makes ({@code logits.argmax(-1)}) and views of them: ids, which an Embedding alone may read. */
+  private static Set<String> argmaxIds(List<StepIr> steps) {
+    Set<String> out = new HashSet<>();
+    for (StepIr st : steps) {
+      if (isArgmax(st) || isView(st) && out.contains(st.input())) {
+        out.add(st.output());
+      }
+    }
+    return out;
   }
 
   private static boolean isView(StepIr st) {

@@ -239,7 +239,7 @@ public final class Generator {
       if (kernel.kind() == Kernel.Kind.VIEW) {
         continue;
       }
-      for (int w = 0; w < kernel.inputs().size(); w++) {
+      for (int w : operandOrder(kernel)) {
         String in = storage.get(kernel.inputs().get(w));
         if (in == null || carriesNoGradient(kernel, w)) { // a tensor field: a parameter's gradient is added to its own
           continue;
@@ -329,7 +329,12 @@ public final class Generator {
   /** Whether a kernel's input {@code w} gets no gradient from it: a masked fill's mask input, an embedding's ids, a comparison's. */
   private static boolean carriesNoGradient(Kernel k, int w) {
     return k.kind() == Kernel.Kind.MASKED_FILL && w == 1 || k.kind() == Kernel.Kind.EMBEDDING || k.kind() == Kernel.Kind.COMPARE
-        || k.kind() == Kernel.Kind.WHERE && w == 2 || Planner.expandsWhereMask(k);
+        || k.kind() == Kernel.Kind.WHERE && w == 2 || Planner.expandsWhereMask(k) || isArgmax(k);
+  }
+
+  /** Whether {@code k} is an argmax ({@code x.argmax(-1)}): ids, which take no gradient back to the values. */
+  static boolean isArgmax(Kernel k) {
+    return k.kind() == Kernel.Kind.LINE && ((LineOp) k.spec()).kind() == LineOp.Kind.ARGMAX;
   }
 
   /**
@@ -541,11 +546,28 @@ public final class Generator {
    * nothing for another field.
    */
   private void scatterFieldGradient(CodeBlock.Builder b, String local, TensorIr field) {
+    scatterFieldGradient(b, local, field, "true");
+  }
+
+  /** As {@link #scatterFieldGradient(CodeBlock.Builder, String, TensorIr)}, adding where {@code adds} (generated code) holds, else writing. */
+  private void scatterFieldGradient(CodeBlock.Builder b, String local, TensorIr field, String adds) {
     if (field.isGathered()) {
       TensorIr.Runs r = field.derived().runs();
-      b.addStatement("$T.narrowBackward($LP, 0, $L, 0, $L, $L, $L, $L, true)", SLICES, local, local, r.count(), r.pitch(),
-          field.derived().offset(), r.width());
+      b.addStatement("$T.narrowBackward($LP, 0, $L, 0, $L, $L, $L, $L, $L)", SLICES, local, local, r.count(), r.pitch(),
+          field.derived().offset(), r.width(), adds);
     }
+  }
+
+  /**
+   * Declares {@code <local>Adds}, whether a parameter field's gradient is added to one the parameter has or written where
+   * it has none yet (before {@link #fieldGradient} makes it): eager's engine takes a parameter's first gradient as it is,
+   * so a sum that is -0 stays -0 (a field subtracted where nothing after reads it: {@code -(+0)}), where an add into the
+   * zeros made for it would give +0. Returns the accumulate argument of the kernel that sums the field's gradient: that
+   * boolean, or false into a gathered region's own fresh array (the boolean then goes to its scatter).
+   */
+  private String declareFieldAdds(CodeBlock.Builder b, String local, TensorIr field) {
+    b.addStatement("boolean $LAdds = $L.grad() != null", local, tensorField(field));
+    return field.isGathered() ? "false" : local + "Adds";
   }
 
   /** The gradient buffer of a parameter field, for a kernel that adds into it from {@link #gradOffset}: declared first when gathered. */
@@ -1169,8 +1191,12 @@ public final class Generator {
           }
           Embedding.Spec e = (Embedding.Spec) k.spec();
           String local = localPrefix(k, j + 1);
-          b.addStatement("$T $LW = $L.weight()", TENSOR, local, layerField(k.layer()))
-              .addStatement("$T.embeddingForward($L, $L, $L, $L, n * $L, $LW.readBuffer(), $LW.offset(), $L, $L, x$L.shape())", KERNELS,
+          b.addStatement("$T $LW = $L.weight()", TENSOR, local, layerField(k.layer()));
+          if (!isInput(storage.get(k.in()))) { // ids an argmax made in forward: their range checked per call, the layer named
+            computedIdsForward(b, k, e, local, out, in);
+            break;
+          }
+          b.addStatement("$T.embeddingForward($L, $L, $L, $L, n * $L, $LW.readBuffer(), $LW.offset(), $L, $L, x$L.shape())", KERNELS,
                   out.array, out.offset, in.array, in.offset, k.inPerSample(), local, local, e.numEmbeddings(), e.embeddingDim(),
                   storage.get(k.in()).substring(2)); // the ids' tensor: x, or a further input's x1, x2, ...
         }
@@ -1897,6 +1923,24 @@ public final class Generator {
   }
 
   /**
+   * An Embedding over ids an argmax computed in forward ({@code emb.apply(logits.argmax(-1))}, in an activation buffer
+   * as floats): eager's lookup kernel, which checks each id against the table as eager's does; an id out of range
+   * (an argmax along more values than the table has rows) fails with eager's message, the layer and the call before it.
+   */
+  private void computedIdsForward(CodeBlock.Builder b, Kernel k, Embedding.Spec e, String local, Ref out, Ref in) {
+    String shape = Arrays.stream(k.inShape()).skip(1).mapToObj(String::valueOf).collect(Collectors.joining(", "));
+    b.beginControlFlow("try")
+        .addStatement("$T.embeddingForward($L, $L, $L, $L, n * $L, $LW.readBuffer(), $LW.offset(), $L, $L, new int[] {n, $L})",
+            KERNELS, out.array, out.offset, in.array, in.offset, k.inPerSample(), local, local, e.numEmbeddings(),
+            e.embeddingDim(), shape)
+        .nextControlFlow("catch ($T bad)", IllegalArgumentException.class)
+        .addStatement("throw new $T($S + bad.getMessage(), bad)", IllegalArgumentException.class,
+            k.label() + " over " + kernels.stream().filter(o -> o.out().equals(k.in())).findFirst().map(Kernel::label)
+                .orElse(k.in()) + ": ")
+        .endControlFlow();
+  }
+
+  /**
    * A log-sum-exp's, norm's or running sum's forward: eager mode's line kernel over the input seen as {@code [outer,
    * size, inner]} around the dimension ({@code IndexKernels}).
    */
@@ -1909,6 +1953,8 @@ public final class Generator {
       case NORM -> b.addStatement("$T.normForward($L, $L, $L, $L, $L, $L, $L, $L)", INDEX, out.array, out.offset, in.array,
           in.offset, times(a[0]), a[1], a[2], (double) s.p());
       case CUMSUM -> b.addStatement("$T.cumsum($L, $L, $L, $L, $L, $L, $L, false)", INDEX, out.array, out.offset, in.array,
+          in.offset, times(a[0]), a[1], a[2]);
+      case ARGMAX -> b.addStatement("$T.argmaxAlong($L, $L, $L, $L, $L, $L, $L)", INDEX, out.array, out.offset, in.array,
           in.offset, times(a[0]), a[1], a[2]);
     }
   }
@@ -1927,6 +1973,7 @@ public final class Generator {
           target.offset, d.array, d.offset, in.array, in.offset, out.array, out.offset, times(a[0]), a[1], a[2], (double) s.p());
       case CUMSUM -> b.addStatement("$T.cumsum($L, $L, $L, $L, $L, $L, $L, true)", INDEX, target.array, target.offset, d.array,
           d.offset, times(a[0]), a[1], a[2]);
+      case ARGMAX -> throw new IllegalStateException("an argmax has no gradient"); // (carriesNoGradient)
     }
   }
 
@@ -2302,7 +2349,7 @@ public final class Generator {
     List<String> inputs = k.inputs();
     CatLayout c = k.kind() == Kernel.Kind.CAT ? new CatLayout(k) : null;
     TensorIr field = fieldOperand(k);
-    for (int w = 0; w < inputs.size(); w++) {
+    for (int w : operandOrder(k)) {
       String value = inputs.get(w);
       if (carriesNoGradient(k, w)) { // where's mask
         continue;
@@ -2496,10 +2543,11 @@ public final class Generator {
     if (k.kind() != Kernel.Kind.DIV && fieldIsSuffix(k)) { // [S, D] or [D]: eager's float sums of a suffix operand
       boolean negated = k.kind() == Kernel.Kind.SUB && !k.swapped(); // the field is the right operand of a sub
       String local = "field" + (kernels.indexOf(k) + 1) + "G";
-      b.addStatement("$T.sumRowsBackward($L, $L, $L, $L, $L, $L, $L, $L, $L, $Lf, true)", KERNELS, fieldGradient(b, local, field),
+      String accumulate = declareFieldAdds(b, local, field);
+      b.addStatement("$T.sumRowsBackward($L, $L, $L, $L, $L, $L, $L, $L, $L, $Lf, $L)", KERNELS, fieldGradient(b, local, field),
           gradOffset(field), d.array, d.offset, k.relu() ? out.array : "null", k.relu() ? out.offset : "0",
-          other != null ? other.array : "null", other != null ? other.offset : "0", fieldRowArgs(k), negated ? -1 : 1);
-      scatterFieldGradient(b, local, field);
+          other != null ? other.array : "null", other != null ? other.offset : "0", fieldRowArgs(k), negated ? -1 : 1, accumulate);
+      scatterFieldGradient(b, local, field, local + "Adds");
       return;
     }
     if (k.kind() == Kernel.Kind.SUB || k.kind() == Kernel.Kind.DIV) {
@@ -2586,6 +2634,23 @@ public final class Generator {
   private static String reduceFactor(Kernel k) {
     Reduce r = (Reduce) k.spec();
     return r.mean() ? "1f / " + r.count(k.inShape()) : "1f";
+  }
+
+  /**
+   * The order in which the backward reaches a kernel's inputs, the order their gradients are added in: index order, but
+   * for a product whose two operands are one value ({@code h @ h^T}, {@code h @ h}) the right's first. Eager's matmul
+   * reads each operand through a reshape of its own (and the right one through its transpose), and its engine runs nodes
+   * in the reverse of a depth-first order that went down the left first: the right's path reaches the value first.
+   * With a later reader's gradient already there ({@code att @ h} after {@code att = h @ h^T}) the order of the three
+   * sums shows in the last bit.
+   */
+  private int[] operandOrder(Kernel k) {
+    int count = k.inputs().size();
+    if (k.kind() == Kernel.Kind.MATMUL && count == 2 && storage.get(k.inputs().get(0)) != null
+        && storage.get(k.inputs().get(0)).equals(storage.get(k.inputs().get(1)))) {
+      return new int[] {1, 0};
+    }
+    return IntStream.range(0, count).toArray();
   }
 
   /**
@@ -3032,8 +3097,9 @@ public final class Generator {
       if (runs != null) {
         b.add("// only when an output this step leads to received a gradient\n").beginControlFlow("if ($L)", runs);
       }
-      if (k.kind() == Kernel.Kind.COMPARE || Planner.expandsWhereMask(k)) { // (its values read only as a mask got no gradient either)
-        b.add(k.kind() == Kernel.Kind.COMPARE ? "// a comparison has no gradient\n" : "// a where's mask has no gradient\n");
+      if (k.kind() == Kernel.Kind.COMPARE || Planner.expandsWhereMask(k) || isArgmax(k)) { // (its values read only as a mask got no gradient either)
+        b.add(k.kind() == Kernel.Kind.COMPARE ? "// a comparison has no gradient\n" : isArgmax(k) ? "// an argmax has no gradient\n"
+            : "// a where's mask has no gradient\n");
         if (runs != null) {
           b.endControlFlow();
         }

@@ -21,7 +21,9 @@ public record LineOp(Kind kind, float p, int dim, boolean keepDim) implements La
   public enum Kind {
     LOGSUMEXP,
     NORM,
-    CUMSUM
+    CUMSUM,
+    /** {@code x.argmax(dim[, keepDim])}: each line's maximum's index, ids without gradient (an Embedding looks them up). */
+    ARGMAX
   }
 
   public LineOp {
@@ -38,6 +40,11 @@ public record LineOp(Kind kind, float p, int dim, boolean keepDim) implements La
   /** {@code x.norm(p, dim, keepDim)}. */
   public static LineOp norm(float p, int dim, boolean keepDim) {
     return new LineOp(Kind.NORM, p, dim, keepDim);
+  }
+
+  /** {@code x.argmax(dim, keepDim)}. */
+  public static LineOp argmax(int dim, boolean keepDim) {
+    return new LineOp(Kind.ARGMAX, 1f, dim, keepDim);
   }
 
   /** {@code x.cumsum(dim)}. */
@@ -78,6 +85,7 @@ public record LineOp(Kind kind, float p, int dim, boolean keepDim) implements La
       case LOGSUMEXP -> "logsumexp(" + dim + ", " + keepDim + ")";
       case NORM -> "norm(" + p + "f, " + dim + ", " + keepDim + ")";
       case CUMSUM -> "cumsum(" + dim + ")";
+      case ARGMAX -> "argmax(" + dim + ", " + keepDim + ")";
     };
   }
 
@@ -87,6 +95,7 @@ public record LineOp(Kind kind, float p, int dim, boolean keepDim) implements La
       case LOGSUMEXP -> "logsumexp(" + dim + (keepDim ? ", true)" : ")");
       case NORM -> "norm(" + p + ", " + dim + (keepDim ? ", true)" : ")");
       case CUMSUM -> "cumsum(" + dim + ")";
+      case ARGMAX -> "argmax(" + dim + (keepDim ? ", true)" : ")");
     };
   }
 }

@@ -173,4 +173,27 @@ public final class IndexKernels {
     }
     return g * Math.signum(v) * Math.pow(Math.abs(v) / norm, p - 1);
   }
+
+  /**
+   * The index of each line's maximum, as a float ({@code out[o, i] = argmax_j x[o, j, i]}), over {@code x} seen as {@code
+   * [outer, size, inner]}: {@code Tensor.argmax}'s rule (the first on ties, a NaN above any number), for a compiled
+   * forward whose ids an Embedding looks up ({@code emb.apply(logits.argmax(-1))}).
+   */
+  public static void argmaxAlong(float[] out, int outOff, float[] x, int xOff, int outer, int size, int inner) {
+    for (int o = 0; o < outer; o++) {
+      for (int i = 0; i < inner; i++) {
+        int base = xOff + o * size * inner + i;
+        int best = 0;
+        float bestValue = x[base];
+        for (int j = 1; j < size; j++) {
+          float v = x[base + j * inner];
+          if (v > bestValue || (Float.isNaN(v) && !Float.isNaN(bestValue))) {
+            best = j;
+            bestValue = v;
+          }
+        }
+        out[outOff + o * inner + i] = best;
+      }
+    }
+  }
 }
