@@ -2,7 +2,10 @@ package dev.kiln.runtime;
 
 import dev.kiln.runtime.cuda.Cuda;
 import dev.kiln.runtime.cuda.CudaBuffer;
+import java.lang.ref.WeakReference;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import org.bytedeco.javacpp.FloatPointer;
 
 /**
@@ -21,6 +24,11 @@ import org.bytedeco.javacpp.FloatPointer;
  * tensor (printing, {@code item()}) gets current values by a download, and a write to the heap
  * array is uploaded before the next kernel reads it. Device memory goes back to the caching
  * allocator when the storage is collected. Not thread-safe, like the tensors that own it.
+ *
+ * <p>An eager CPU output may be {@link #deferred}: its values are computed by a {@link Deferred} recipe when
+ * something first asks for them (any side, for reading or writing), or just before a storage they are
+ * computed from is written (that storage lists them as readers, {@link #addReader}), so no one sees
+ * values other than those computed at once would be.
  */
 final class Storage {
   private final int length;
@@ -31,6 +39,16 @@ final class Storage {
   private boolean nativeCurrent;
   private boolean cudaCurrent;
   private Device home = Device.cpu();
+  /** The recipe of values not computed yet ({@link #deferred}); null once they are (or for any other storage). */
+  private Deferred pending;
+  /** Deferred storages whose recipes read this one: computed before this one is written. */
+  private List<WeakReference<Storage>> readers;
+  /**
+   * Whether every write to the values goes through this storage: its heap array was made by a Kiln op and
+   * handed to no one for writing ({@link #seal}). Only such a storage is read by a {@link Deferred} recipe; a
+   * hand-out for writing ({@link #heapForWrite}, {@link #nativeForWrite}, {@link #cudaForWrite}) unseals it.
+   */
+  private boolean sealed;
 
   private Storage(int length) {
     this.length = length;
@@ -42,6 +60,69 @@ final class Storage {
     s.heap = data;
     s.heapCurrent = true;
     return s;
+  }
+
+  /**
+   * Values that {@code recipe} computes when first needed, read from {@code source} (a {@link #isSealed sealed}
+   * storage, which computes them before it is written). CPU only.
+   */
+  static Storage deferred(int length, Deferred recipe, Storage source) {
+    Storage s = new Storage(length);
+    s.pending = recipe;
+    s.sealed = true; // its array will be made here and handed to no one
+    source.addReader(s);
+    return s;
+  }
+
+  /** The recipe of this storage's values while they are not computed yet, else null. */
+  Deferred pending() {
+    return pending;
+  }
+
+  /** Marks a storage whose heap array a Kiln op made and gave to no one: {@link #sealed}. */
+  void seal() {
+    sealed = true;
+  }
+
+  boolean isSealed() {
+    return sealed && home == Device.cpu();
+  }
+
+  /** Lists {@code reader}, a deferred storage whose recipe reads this one, to be computed before this one is written. */
+  private void addReader(Storage reader) {
+    if (readers == null) {
+      readers = new ArrayList<>(2);
+    }
+    readers.removeIf(r -> r.get() == null);
+    readers.add(new WeakReference<>(reader));
+  }
+
+  /** Computes the deferred values, if any, into a heap array (not a write: the version stays). */
+  private void settle() {
+    if (pending == null) {
+      return;
+    }
+    Deferred recipe = pending;
+    pending = null;
+    float[] h = ArrayPool.floats(length); // overwritten
+    recipe.fill(h);
+    heap = h;
+    heapCurrent = true;
+  }
+
+  /** Before the values change: this storage's own deferred values, then those of the storages that read it. */
+  private void beforeWrite() {
+    settle();
+    if (readers != null) {
+      List<WeakReference<Storage>> rs = readers;
+      readers = null;
+      for (WeakReference<Storage> r : rs) {
+        Storage reader = r.get();
+        if (reader != null) {
+          reader.settle();
+        }
+      }
+    }
   }
 
   /** Zeros in native memory only; the heap array is made when someone asks for it. */
@@ -105,6 +186,7 @@ final class Storage {
     if (device == home) {
       return;
     }
+    settle();
     if (device.isCuda()) {
       cudaForRead();
       heap = null;
@@ -132,6 +214,7 @@ final class Storage {
 
   /** The heap array, current, for reading only. */
   float[] heapForRead() {
+    settle();
     if (!heapCurrent) {
       if (heap == null) {
         heap = new float[length];
@@ -154,6 +237,8 @@ final class Storage {
 
   /** The heap array, current, for reading and writing: the native copy becomes stale. */
   float[] heapForWrite() {
+    beforeWrite();
+    sealed = false;
     version++;
     float[] h = heapForRead();
     nativeCurrent = false;
@@ -182,6 +267,7 @@ final class Storage {
 
   /** The native copy, current, for reading only. */
   FloatPointer nativeForRead() {
+    settle();
     if (!nativeCurrent) {
       if (nativeData == null) {
         nativeData = new FloatPointer(Math.max(1, length));
@@ -198,6 +284,8 @@ final class Storage {
 
   /** The native copy, current, for reading and writing: the heap array becomes stale. */
   FloatPointer nativeForWrite() {
+    beforeWrite();
+    sealed = false;
     version++;
     FloatPointer p = nativeForRead();
     heapCurrent = false;
@@ -207,6 +295,7 @@ final class Storage {
 
   /** The device address of the first value, current, for reading only (uploads when stale). */
   long cudaForRead() {
+    settle();
     if (!cudaCurrent) {
       Cuda device = Cuda.get();
       if (cuda == null) {
@@ -224,6 +313,8 @@ final class Storage {
 
   /** The device address, current, for reading and writing: the host copies become stale. */
   long cudaForWrite() {
+    beforeWrite();
+    sealed = false;
     version++;
     long a = cudaForRead();
     heapCurrent = false;
@@ -233,6 +324,7 @@ final class Storage {
 
   /** Sets {@code [from, to)} to zero on the side that is current, leaving the other stale. */
   void zero(int from, int to) {
+    beforeWrite();
     if (home.isCuda()) {
       Cuda.get().zero(cudaForWrite() + (long) from * Float.BYTES, to - from);
       return;

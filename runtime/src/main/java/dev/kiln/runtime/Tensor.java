@@ -37,6 +37,12 @@ public final class Tensor {
    * ({@link Node#takeGradient}). Cleared whenever it is handed on to anything that might keep it.
    */
   private boolean engineOwned;
+  /**
+   * Set on a gradient a CPU max pool's backward made for its input, the output of a ReLU (this node),
+   * with the ReLU's mask applied already: the ReLU's backward passes it on as it is. The engine clears it
+   * where it adds another gradient to this one (the ReLU's output read elsewhere too).
+   */
+  Node reluMasked;
 
   private Tensor(float[] data, int offset, int[] shape, DType dtype, Node gradFn) {
     this(Storage.ofHeap(data), offset, shape, dtype, gradFn);
@@ -215,6 +221,30 @@ public final class Tensor {
     Tensor t = new Tensor(fresh, 0, shape.clone(), DType.FLOAT32, null);
     t.engineOwned = t.numel == fresh.length;
     return t;
+  }
+
+  /**
+   * A CPU tensor of {@code shape} whose values {@code recipe} computes when first needed ({@link Storage#deferred}),
+   * from the values of {@code source}, whose storage must be {@link #isSealed sealed}.
+   */
+  static Tensor deferred(Deferred recipe, Tensor source, int[] shape, Node gradFn) {
+    return new Tensor(Storage.deferred(Shapes.numel(shape), recipe, source.storage), 0, shape.clone(), DType.FLOAT32, gradFn);
+  }
+
+  /** The recipe of this tensor's values while they are not computed yet and it covers its whole storage ({@link Deferred}); else null. */
+  Deferred pendingValues() {
+    return offset == 0 && numel == storage.length() ? storage.pending() : null;
+  }
+
+  /** Whether every write to this tensor's values goes through its storage (see {@link Storage#seal}), so that a {@link Deferred} recipe may read it. */
+  boolean isSealed() {
+    return storage.isSealed();
+  }
+
+  /** Marks this tensor's storage sealed (its heap array made by the op that returns it, handed to no one); returns this tensor. */
+  Tensor sealed() {
+    storage.seal();
+    return this;
   }
 
   /** Whether the engine owns this gradient (see {@link #gradient}); the mark stays. */
@@ -1497,6 +1527,7 @@ public final class Tensor {
         // node does with it, the engine no longer owns it, and the node's results own only what they say
         fn.lent = gt.engineOwned ? gt : null;
         gt.engineOwned = false;
+        fn.outputIntact = t.version() == fn.outputVersion;
         Tensor[] inputGrads;
         try {
           inputGrads = fn.backward(gt);
@@ -1599,6 +1630,8 @@ public final class Tensor {
     Tensor own = a.engineOwned ? a : b.engineOwned && b.device() == Device.cpu() ? b : null;
     a.engineOwned = false;
     b.engineOwned = false;
+    a.reluMasked = null; // a sum: not all of it came through the max pool that masked one part
+    b.reluMasked = null;
     if (own != null && b.device() == Device.cpu()) {
       float[] out = own.storage.heapForWrite();
       dev.kiln.runtime.cpu.CpuKernels.addForward(out, own.offset, a.readBuffer(), a.offset, b.readBuffer(), b.offset, a.numel, false);
