@@ -13,8 +13,9 @@ import java.util.function.Supplier;
 /**
  * Eager against compiled train steps and inference of the samples' FashionCnn and FashionResNet at batch 64, one
  * thread's CPU time (so other processes on a shared machine move it less than wall time): the lowest of 5 rounds of
- * 5 steps after 15 (docs/benchmarks.md, twentieth session); {@code -Dwall=true} for wall time. Run with one thread:
- * {@code java -Dkiln.threads=1 -cp samples/target/kiln-samples.jar scripts/speed/ConvSteps.java [cnn|resnet] [seconds]}.
+ * 5 steps after 15, and the megabytes an eager step allocates (docs/benchmarks.md, twentieth session); {@code
+ * -Dwall=true} for wall time. Without {@code -Dkiln.threads=1} it is the main thread's share of two. Run with one thread:
+ * {@code java -Dkiln.threads=1 -cp samples/target/kiln-samples.jar scripts/speed/ConvSteps.java [cnn|resnet]}.
  */
 public class ConvSteps {
   static final ThreadMXBean MX = ManagementFactory.getThreadMXBean();
@@ -30,10 +31,12 @@ public class ConvSteps {
     }
   }
   static void report(String name, Supplier<Module> eager, Supplier<Module> compiled) {
-    double et = lowest(train(eager)), ct = lowest(train(compiled));
-    double ei = lowest(infer(eager)), ci = lowest(infer(compiled));
-    System.out.printf("%-7s train eager %7.2f compiled %7.2f ms (%.2f)   inference eager %7.2f compiled %7.2f ms (%.2f)%n",
-        name, et, ct, et / ct, ei, ci, ei / ci);
+    double et = lowest(train(eager)), etMb = allocated;
+    double ct = lowest(train(compiled));
+    double ei = lowest(infer(eager)), eiMb = allocated;
+    double ci = lowest(infer(compiled));
+    System.out.printf("%-7s train eager %7.2f compiled %7.2f ms (%.2f)   inference eager %7.2f compiled %7.2f ms (%.2f)"
+        + "   eager allocates %.1f / %.1f MB a step%n", name, et, ct, et / ct, ei, ci, ei / ci, etMb, eiMb);
   }
   static Runnable train(Supplier<Module> model) {
     Kiln.manualSeed(0);
@@ -62,8 +65,15 @@ public class ConvSteps {
       }
     };
   }
+  /** Megabytes the thread allocated per call in the last round of {@link #lowest}. */
+  static double allocated;
+
   static double lowest(Runnable r) {
     for (int i = 0; i < 15; i++) r.run();
+    var alloc = (com.sun.management.ThreadMXBean) MX;
+    long a0 = alloc.getCurrentThreadAllocatedBytes();
+    r.run();
+    allocated = (alloc.getCurrentThreadAllocatedBytes() - a0) / 1e6;
     double best = 1e9;
     for (int k = 0; k < 5; k++) {
       long t0 = WALL ? System.nanoTime() : MX.getCurrentThreadCpuTime();

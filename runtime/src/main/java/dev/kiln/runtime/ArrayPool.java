@@ -20,8 +20,8 @@ import java.util.Map;
 final class ArrayPool {
   /** The fewest elements an array needs to be kept: 256 KiB of floats. */
   static final int SMALLEST = 1 << 16;
-  /** The most bytes one thread keeps (a ResNet step of batch 64 gives up some 40 MB). */
-  static final long MOST_BYTES = 128L << 20;
+  /** The most bytes one thread keeps (a CNN or ResNet step of batch 64 gives up some 15 MB). */
+  static final long MOST_BYTES = 64L << 20;
   /** The most arrays of one length kept: a length given up more often than taken does not crowd out the others. */
   static final int MOST_OF_A_LENGTH = 8;
   /**
