@@ -16,7 +16,8 @@ import java.util.function.Supplier;
  * that other processes on the machine move the figures less than wall time. Layers: 20 calls a round after 40 of
  * warm-up, the lowest round of 5. ResNet steps: the bench's training step (SGD with momentum, batch 64), the
  * median of 30 steps after 40; the MLP's, the CNN's and the transformer's too when named ({@code mlp}, {@code cnn},
- * {@code transformer}). Run with {@code -Dkiln.threads=1}; {@code scripts/speed/compare} runs it.
+ * {@code transformer}); inference of the ResNet, and of the CNN when named (the twentieth session). Run with {@code
+ * -Dkiln.threads=1}; {@code scripts/speed/compare} runs it.
  */
 public class OneThread {
   private static final ThreadMXBean MX = ManagementFactory.getThreadMXBean();
@@ -47,6 +48,11 @@ public class OneThread {
       step("resnet train step eager", dev.kiln.samples.FashionResNet::new);
       step("resnet train step compiled", dev.kiln.samples.KilnFashionResNet::new);
     }
+    // the twentieth session's eager convolutional steps: inference too (eval mode, noGrad, batch 64)
+    if ("resnet inference".startsWith(only)) {
+      inference("resnet inference eager", dev.kiln.samples.FashionResNet::new);
+      inference("resnet inference compiled", dev.kiln.samples.KilnFashionResNet::new);
+    }
     // the nineteenth session's eager steps (docs/benchmarks.md): the bench's other models, asked for by name only
     if (!only.isEmpty() && "mlp train step".startsWith(only)) {
       step("mlp train step eager", dev.kiln.samples.Models::mlp);
@@ -55,6 +61,10 @@ public class OneThread {
     if (!only.isEmpty() && "cnn train step".startsWith(only)) {
       step("cnn train step eager", dev.kiln.samples.FashionCnn::new);
       step("cnn train step compiled", dev.kiln.samples.KilnFashionCnn::new);
+    }
+    if (!only.isEmpty() && "cnn inference".startsWith(only)) {
+      inference("cnn inference eager", dev.kiln.samples.FashionCnn::new);
+      inference("cnn inference compiled", dev.kiln.samples.KilnFashionCnn::new);
     }
     if (!only.isEmpty() && "transformer train step".startsWith(only)) {
       step("transformer train step eager", dev.kiln.samples.FashionTransformer::new);
@@ -102,11 +112,26 @@ public class OneThread {
     }
     Tensor y = Tensor.labels(labels);
     net.train();
-    Runnable step = () -> {
+    median(name, () -> {
       opt.zeroGrad();
       criterion.apply(net.forward(x), y).backward();
       opt.step();
-    };
+    });
+  }
+
+  private static void inference(String name, Supplier<Module> model) {
+    Kiln.manualSeed(0);
+    Module net = model.get();
+    Tensor x = Tensor.randn(64, 1, 28, 28);
+    net.eval();
+    median(name, () -> noGrad(() -> net.forward(x)));
+  }
+
+  /**
+   * The median of 30 calls after 40, and the megabytes the thread allocated in the last (a new Java array is zeroed
+   * by the allocating thread: docs/benchmarks.md, twentieth session).
+   */
+  private static void median(String name, Runnable step) {
     for (int i = 0; i < 40; i++) {
       step.run();
     }
@@ -117,6 +142,10 @@ public class OneThread {
       ms[i] = (MX.getCurrentThreadCpuTime() - t) / 1e6;
     }
     Arrays.sort(ms);
-    System.out.printf("%-30s %8.3f ms%n", name, ms[ms.length / 2]);
+    var alloc = (com.sun.management.ThreadMXBean) MX;
+    long a0 = alloc.getCurrentThreadAllocatedBytes();
+    step.run();
+    System.out.printf("%-30s %8.3f ms  (allocates %.1f MB)%n", name, ms[ms.length / 2],
+        (alloc.getCurrentThreadAllocatedBytes() - a0) / 1e6);
   }
 }

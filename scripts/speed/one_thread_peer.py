@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """PyTorch's side of scripts/speed/OneThread.java: the same cases under the same names, one thread
 (torch.set_num_threads(1); run with OPENBLAS_NUM_THREADS=1), timed by time.thread_time: layers the lowest
-of 5 rounds of 20 calls after 40, the ResNet step (samples/peer/kiln_resnet.py) the median of 30 after 20."""
+of 5 rounds of 20 calls after 40, the ResNet step (samples/peer/kiln_resnet.py) the median of 30 after 20, as
+its inference and the CNN's step and inference (the seeds' CNN of ../shared/peers/pytorch_peer.py)."""
 import os, sys, time
 import torch
 import torch.nn.functional as F
@@ -57,8 +58,22 @@ for name, f in cases.items():
         best = min(best, (time.thread_time() - t) / 20 * 1e3)
     print("%-30s %8.3f ms" % (name, best))
 
-if "resnet train step".startswith(only):
-    net = ResNet()
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared", "peers"))
+
+
+def median(name, f):
+    for _ in range(20):
+        f()
+    ms = []
+    for _ in range(30):
+        t = time.thread_time()
+        f()
+        ms.append((time.thread_time() - t) * 1e3)
+    ms.sort()
+    print("%-30s %8.3f ms" % (name, ms[len(ms) // 2]))
+
+
+def train_step(net):
     net.train()
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
     crit = torch.nn.CrossEntropyLoss()
@@ -69,12 +84,23 @@ if "resnet train step".startswith(only):
         opt.zero_grad()
         crit(net(xs), ys).backward()
         opt.step()
-    for _ in range(20):
-        step()
-    ms = []
-    for _ in range(30):
-        t = time.thread_time()
-        step()
-        ms.append((time.thread_time() - t) * 1e3)
-    ms.sort()
-    print("%-30s %8.3f ms" % ("resnet train step", ms[len(ms) // 2]))
+    return step
+
+
+def inference(net):
+    net.eval()
+    xs = torch.randn(64, 1, 28, 28)
+    return no_grad(lambda: net(xs))
+
+
+if "resnet train step".startswith(only):
+    median("resnet train step", train_step(ResNet()))
+# the twentieth session's rows: inference, and the seeds' CNN (../shared/peers/pytorch_peer.py) when named
+if "resnet inference".startswith(only):
+    median("resnet inference", inference(ResNet()))
+if only and ("cnn train step".startswith(only) or "cnn inference".startswith(only)):
+    from pytorch_peer import Cnn  # noqa: E402
+    if "cnn train step".startswith(only):
+        median("cnn train step", train_step(Cnn()))
+    if "cnn inference".startswith(only):
+        median("cnn inference", inference(Cnn()))

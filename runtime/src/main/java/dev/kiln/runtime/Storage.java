@@ -39,8 +39,12 @@ final class Storage {
   private boolean nativeCurrent;
   private boolean cudaCurrent;
   private Device home = Device.cpu();
-  /** The recipe of values not computed yet ({@link #deferred}); null once they are (or for any other storage). */
-  private Deferred pending;
+  /**
+   * The recipe of values not computed yet ({@link #deferred}); null once they are (or for any other storage).
+   * Cleared after the values are in place (and volatile), so that two threads reading a deferred tensor at once,
+   * which reading tensors allowed before, at worst both compute the same values.
+   */
+  private volatile Deferred pending;
   /** Deferred storages whose recipes read this one: computed before this one is written. */
   private List<WeakReference<Storage>> readers;
   /**
@@ -99,15 +103,15 @@ final class Storage {
 
   /** Computes the deferred values, if any, into a heap array (not a write: the version stays). */
   private void settle() {
-    if (pending == null) {
+    Deferred recipe = pending;
+    if (recipe == null) {
       return;
     }
-    Deferred recipe = pending;
-    pending = null;
     float[] h = ArrayPool.floats(length); // overwritten
     recipe.fill(h);
     heap = h;
     heapCurrent = true;
+    pending = null;
   }
 
   /** Before the values change: this storage's own deferred values, then those of the storages that read it. */
