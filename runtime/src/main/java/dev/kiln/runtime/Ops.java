@@ -865,7 +865,7 @@ public final class Ops {
     }
     int repeats = broadcastRepeats("add", a, b);
     int n = b.numel();
-    float[] out = new float[a.numel()];
+    float[] out = ArrayPool.floats(a.numel()); // overwritten (both kernels)
     if (repeats == 1) { // one shape: the compiled models' add kernel, split over the threads
       CpuKernels.addForward(out, 0, a.readBuffer(), a.offset(), b.readBuffer(), b.offset(), n, false);
     } else {

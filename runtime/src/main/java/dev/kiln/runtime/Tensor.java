@@ -1628,6 +1628,8 @@ public final class Tensor {
     // a + b into the array of one the engine owns (Tensor.gradient): the same sums, a + b in that order, one
     // array fewer; the other is dropped by the caller
     Tensor own = a.engineOwned ? a : b.engineOwned && b.device() == Device.cpu() ? b : null;
+    Tensor other = own == a ? b : a;
+    boolean otherOwned = other.engineOwned;
     a.engineOwned = false;
     b.engineOwned = false;
     a.reluMasked = null; // a sum: not all of it came through the max pool that masked one part
@@ -1636,11 +1638,14 @@ public final class Tensor {
       float[] out = own.storage.heapForWrite();
       dev.kiln.runtime.cpu.CpuKernels.addForward(out, own.offset, a.readBuffer(), a.offset, b.readBuffer(), b.offset, a.numel, false);
       own.engineOwned = true;
+      if (otherOwned && other.storage != own.storage && other.offset == 0 && other.numel == other.storage.length()) {
+        ArrayPool.give(other.storage.heapForRead()); // the engine's alone, and read: for a later array of its length
+      }
       return own;
     }
     // one pass, a + b as before (a copied, then b added): the same bits; vectorised and over the cores where
     // both start at 0, the usual case (a fresh gradient)
-    float[] out = new float[a.numel];
+    float[] out = ArrayPool.floats(a.numel); // overwritten
     dev.kiln.runtime.cpu.CpuKernels.addForward(out, 0, a.readBuffer(), a.offset, b.readBuffer(), b.offset, a.numel, false);
     return new Tensor(out, 0, a.shape.clone(), DType.FLOAT32, null);
   }
