@@ -17,8 +17,9 @@ import java.util.function.Supplier;
  * warm-up, the lowest round of 5. ResNet steps: the bench's training step (SGD with momentum, batch 64), the
  * median of 30 steps after 40; the MLP's, the CNN's and the transformer's too when named ({@code mlp}, {@code cnn},
  * {@code transformer}); the twentieth session's attention ops ({@code attention}: the samples' FashionTransformer's,
- * batch 64) and evaluation forwards ({@code transformer infer}, {@code lstm infer}, the median of 30 after 40), asked
- * for by name. Run with {@code -Dkiln.threads=1}; {@code scripts/speed/compare} runs it.
+ * batch 64) and evaluation forwards (the ResNet's, and when named the CNN's, {@code transformer infer} and {@code lstm
+ * infer}, the median of 30 after 40), with what a step allocates. Run with {@code -Dkiln.threads=1}; {@code
+ * scripts/speed/compare} runs it.
  */
 public class OneThread {
   private static final ThreadMXBean MX = ManagementFactory.getThreadMXBean();
@@ -52,6 +53,11 @@ public class OneThread {
       step("resnet train step eager", dev.kiln.samples.FashionResNet::new);
       step("resnet train step compiled", dev.kiln.samples.KilnFashionResNet::new);
     }
+    // the twentieth session's eager convolutional steps: inference too (eval mode, noGrad, batch 64)
+    if ("resnet inference".startsWith(only)) {
+      inference("resnet inference eager", dev.kiln.samples.FashionResNet::new);
+      inference("resnet inference compiled", dev.kiln.samples.KilnFashionResNet::new);
+    }
     // the nineteenth session's eager steps (docs/benchmarks.md): the bench's other models, asked for by name only
     if (!only.isEmpty() && "mlp train step".startsWith(only)) {
       step("mlp train step eager", dev.kiln.samples.Models::mlp);
@@ -60,6 +66,10 @@ public class OneThread {
     if (!only.isEmpty() && "cnn train step".startsWith(only)) {
       step("cnn train step eager", dev.kiln.samples.FashionCnn::new);
       step("cnn train step compiled", dev.kiln.samples.KilnFashionCnn::new);
+    }
+    if (!only.isEmpty() && "cnn inference".startsWith(only)) {
+      inference("cnn inference eager", dev.kiln.samples.FashionCnn::new);
+      inference("cnn inference compiled", dev.kiln.samples.KilnFashionCnn::new);
     }
     if (!only.isEmpty() && "transformer train step".startsWith(only)) {
       step("transformer train step eager", dev.kiln.samples.FashionTransformer::new);
@@ -110,22 +120,7 @@ public class OneThread {
     Kiln.manualSeed(0);
     Module net = model.get();
     net.eval();
-    System.out.printf("%-30s %8.3f ms%n", name, medianMs(() -> noGrad(() -> net.forward(x))));
-  }
-
-  /** The median thread CPU time of 30 runs after 40, in ms. */
-  private static double medianMs(Runnable r) {
-    for (int i = 0; i < 40; i++) {
-      r.run();
-    }
-    double[] ms = new double[30];
-    for (int i = 0; i < ms.length; i++) {
-      long t = MX.getCurrentThreadCpuTime();
-      r.run();
-      ms[i] = (MX.getCurrentThreadCpuTime() - t) / 1e6;
-    }
-    Arrays.sort(ms);
-    return ms[ms.length / 2];
+    median(name, () -> noGrad(() -> net.forward(x)));
   }
 
   private static void noGrad(Supplier<Tensor> f) {
@@ -168,10 +163,36 @@ public class OneThread {
     }
     Tensor y = Tensor.labels(labels);
     net.train();
-    System.out.printf("%-30s %8.3f ms%n", name, medianMs(() -> {
+    median(name, () -> {
       opt.zeroGrad();
       criterion.apply(net.forward(x), y).backward();
       opt.step();
-    }));
+    });
+  }
+
+  private static void inference(String name, Supplier<Module> model) {
+    infer(name, model, Tensor.randn(64, 1, 28, 28));
+  }
+
+  /**
+   * The median of 30 calls after 40, and the megabytes the thread allocated in the last (a new Java array is zeroed
+   * by the allocating thread: docs/benchmarks.md, twentieth session).
+   */
+  private static void median(String name, Runnable step) {
+    for (int i = 0; i < 40; i++) {
+      step.run();
+    }
+    double[] ms = new double[30];
+    for (int i = 0; i < ms.length; i++) {
+      long t = MX.getCurrentThreadCpuTime();
+      step.run();
+      ms[i] = (MX.getCurrentThreadCpuTime() - t) / 1e6;
+    }
+    Arrays.sort(ms);
+    var alloc = (com.sun.management.ThreadMXBean) MX;
+    long a0 = alloc.getCurrentThreadAllocatedBytes();
+    step.run();
+    System.out.printf("%-30s %8.3f ms  (allocates %.1f MB)%n", name, ms[ms.length / 2],
+        (alloc.getCurrentThreadAllocatedBytes() - a0) / 1e6);
   }
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """PyTorch's side of scripts/speed/OneThread.java: the same cases under the same names, one thread
 (torch.set_num_threads(1); run with OPENBLAS_NUM_THREADS=1), timed by time.thread_time: layers the lowest
-of 5 rounds of 20 calls after 40, the ResNet step (samples/peer/kiln_resnet.py) the median of 30 after 20."""
+of 5 rounds of 20 calls after 40, the ResNet step (samples/peer/kiln_resnet.py) the median of 30 after 20, as
+its inference and the CNN's step and inference (the seeds' CNN of ../shared/peers/pytorch_peer.py)."""
 import os, sys, time
 import torch
 import torch.nn.functional as F
@@ -83,6 +84,9 @@ for name, f in cases.items():
         best = min(best, (time.thread_time() - t) / 20 * 1e3)
     print("%-30s %8.3f ms" % (name, best))
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared", "peers"))
+
+
 def median_ms(fn, warm):
     for _ in range(warm):
         fn()
@@ -127,3 +131,18 @@ if only and "lstm infer".startswith(only):
     net.eval()
     xl = torch.randn(32, 50, 64)
     print("%-30s %8.3f ms" % ("lstm infer", median_ms(no_grad(lambda: net(xl)), 40)))
+# the twentieth session's eager convolutional rows: inference, and the seeds' CNN (../shared/peers/pytorch_peer.py) when named
+def inference(net):
+    net.eval()
+    xs = torch.randn(64, 1, 28, 28)
+    return no_grad(lambda: net(xs))
+
+
+if "resnet inference".startswith(only):
+    print("%-30s %8.3f ms" % ("resnet inference", median_ms(inference(ResNet()), 20)))
+if only and ("cnn train step".startswith(only) or "cnn inference".startswith(only)):
+    from pytorch_peer import Cnn  # noqa: E402
+    if "cnn train step".startswith(only):
+        print("%-30s %8.3f ms" % ("cnn train step", median_ms(sgd_step(Cnn().train(), torch.randn(64, 1, 28, 28), torch.randint(0, 10, (64,))), 20)))
+    if "cnn inference".startswith(only):
+        print("%-30s %8.3f ms" % ("cnn inference", median_ms(inference(Cnn()), 20)))

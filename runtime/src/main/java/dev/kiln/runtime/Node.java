@@ -82,6 +82,12 @@ public abstract class Node {
    */
   protected abstract Tensor[] backward(Tensor gradOutput);
 
+  /**
+   * Whether the output's storage is at the version it had when the forward made it (no write since), set by the
+   * engine before each backward: a backward may then read values the forward wrote there.
+   */
+  boolean outputIntact;
+
   /** The incoming gradient of the backward running now when the engine owned it ({@link Tensor#gradient}), else null. */
   Tensor lent;
 
@@ -97,6 +103,19 @@ public abstract class Node {
     }
     lent = null;
     return g.buffer();
+  }
+
+  /**
+   * Gives the array of {@code g}, the gradient this backward was given, to the thread's {@link ArrayPool} when
+   * only the engine held it ({@link #takeGradient}): for a backward that has finished reading {@code g} and
+   * returns nothing that shares its array. Later eager arrays of its length (a forward's output, another
+   * gradient) are then made in it rather than zeroed anew.
+   */
+  final void recycle(Tensor g) {
+    float[] own = takeGradient(g);
+    if (own != null) {
+      ArrayPool.give(own);
+    }
   }
 
   protected final boolean needsGrad(int input) {

@@ -223,7 +223,7 @@ public final class Ops {
    */
   private static GemmOperand gemmOperand(Tensor t, int count) {
     int rank = t.dim(), rows = t.size(-2), cols = t.size(-1);
-    Storage.Deferred d = t.deferredPermute();
+    Deferred.Permute d = t.deferredPermute();
     int[] offsets = new int[count];
     if (d == null) {
       for (int i = 0; i < count; i++) {
@@ -290,7 +290,7 @@ public final class Ops {
         return false;
       }
       Tensor next = fn.inputs[0];
-      Storage.Deferred d = next.deferredPermute();
+      Deferred.Permute d = next.deferredPermute();
       if (next != source && (d == null || d.source() != source)) {
         return false;
       }
@@ -1055,7 +1055,7 @@ public final class Ops {
     }
     int repeats = broadcastRepeats("add", a, b);
     int n = b.numel();
-    float[] out = new float[a.numel()];
+    float[] out = ArrayPool.floats(a.numel()); // overwritten (both kernels)
     if (repeats == 1) { // one shape: the compiled models' add kernel, split over the threads
       CpuKernels.addForward(out, 0, a.readBuffer(), a.offset(), b.readBuffer(), b.offset(), n, false);
     } else {
@@ -1199,32 +1199,55 @@ public final class Ops {
       return CudaOps.relu(x);
     }
     requireFloat("relu", x);
-    int n = x.numel();
-    float[] out = new float[n];
-    CpuKernels.reluForward(out, 0, x.readBuffer(), x.offset(), n);
-    if (!track(x)) {
-      return Tensor.wrap(out, x.shape());
+    ReluNode node = track(x) ? new ReluNode(x) : null;
+    Tensor y;
+    if (x.pendingValues() instanceof Deferred.BatchNorm bn) {
+      // a batch norm's output not computed yet: normalised and clamped in one pass when read (the compiled
+      // steps' fusion, the same values), and the batch norm's own map not at all unless read
+      y = Tensor.deferred(new Deferred.BatchNormRelu(bn), bn.x(), x.shape(), node);
+    } else {
+      int n = x.numel();
+      float[] out = ArrayPool.floats(n); // overwritten
+      CpuKernels.reluForward(out, 0, x.readBuffer(), x.offset(), n);
+      y = node == null ? Tensor.wrap(out, x.shape()) : Tensor.ofNode(out, x.shape(), node);
     }
-    return Tensor.ofNode(out, x.shape(), new Node(x) {
-      @Override protected boolean savesInputs() {
-        return false;
-      }
+    if (node != null) {
+      node.output = y;
+    }
+    return y;
+  }
 
-      @Override protected boolean savesOutput() {
-        return true;
-      }
+  /** ReLU's node on the CPU, a class of its own so that a max pool's backward after it can apply its mask ({@link Tensor#reluMasked}). */
+  private static final class ReluNode extends Node {
+    /** The output, whose values the backward reads (computed then if they were deferred and never read). */
+    private Tensor output;
 
-      @Override public String name() {
-        return "relu";
-      }
+    ReluNode(Tensor x) {
+      super(x);
+    }
 
-      @Override protected Tensor[] backward(Tensor g) {
-        float[] own = takeGradient(g); // g's array when only the engine held it: masked in place
-        float[] dx = own != null ? own : new float[n];
-        CpuKernels.reluBackward(dx, 0, g.readBuffer(), g.offset(), out, 0, n);
-        return new Tensor[] {Tensor.gradient(dx, x.shape())};
+    @Override protected boolean savesInputs() {
+      return false;
+    }
+
+    @Override protected boolean savesOutput() {
+      return true;
+    }
+
+    @Override public String name() {
+      return "relu";
+    }
+
+    @Override protected Tensor[] backward(Tensor g) {
+      float[] own = takeGradient(g); // g's array when only the engine held it: masked in place
+      if (g.reluMasked == this) { // masked already, by the max pool that alone read this output
+        return new Tensor[] {own != null ? Tensor.gradient(own, g.shape()) : g};
       }
-    });
+      int n = output.numel();
+      float[] dx = own != null ? own : new float[n];
+      CpuKernels.reluBackward(dx, 0, g.readBuffer(), g.offset(), output.readBuffer(), output.offset(), n);
+      return new Tensor[] {Tensor.gradient(dx, inputs[0].shape())};
+    }
   }
 
   // ------------------------------------------------------------------ reductions
@@ -1840,7 +1863,7 @@ public final class Ops {
           + " at dimension " + dim + " (expected " + -size + ".." + (size - 1) + ")");
     }
     int d = Shapes.normalizeDim(dim, x.dim());
-    Storage.Deferred deferred = x.deferredPermute();
+    Deferred.Permute deferred = x.deferredPermute();
     if (deferred != null && (!x.requiresGrad() || reachedByPermutes(x, deferred.source()))) {
       return selectOfPermute(x, deferred, d, index);
     }
@@ -1854,7 +1877,7 @@ public final class Ops {
    * batch-first output, {@code out[:, -1]}). Values and gradients those of the permute made first: its gradient
    * would reach the source by permutes alone; one that needs none is taken without the tape.
    */
-  private static Tensor selectOfPermute(Tensor x, Storage.Deferred deferred, int dim, int index) {
+  private static Tensor selectOfPermute(Tensor x, Deferred.Permute deferred, int dim, int index) {
     int[] order = deferred.order();
     int at = order[dim];
     int[] rest = new int[order.length - 1];
@@ -2757,11 +2780,11 @@ public final class Ops {
       return CudaLayerOps.conv2d(x, weight, bias, s);
     }
     int[] outShape = {s.batch(), outC, s.outHeight(), s.outWidth()};
-    float[] out = new float[Shapes.numel(outShape)];
+    float[] out = ArrayPool.floats(Shapes.numel(outShape)); // overwritten
     ConvKernels.conv2dForward(out, 0, x.readBuffer(), x.offset(),
         weight.readBuffer(), weight.offset(), bias == null ? null : bias.readBuffer(), bias == null ? 0 : bias.offset(), s);
     if (!track(x, weight, bias)) {
-      return Tensor.wrap(out, outShape);
+      return Tensor.wrap(out, outShape).sealed(); // the array is the op's own: a batch norm after it may defer (Deferred)
     }
     Tensor[] inputs = layerInputs(x, weight, bias);
     return Tensor.ofNode(out, outShape, new Node(inputs) {
@@ -2770,11 +2793,12 @@ public final class Ops {
       }
 
       @Override protected Tensor[] backward(Tensor g) {
-        float[] dx = needsGrad(0) ? new float[x.numel()] : null;
+        float[] dx = needsGrad(0) ? ArrayPool.floats(x.numel()) : null; // overwritten
         float[] dw = needsGrad(1) ? new float[weight.numel()] : null;
         float[] db = bias != null && needsGrad(2) ? new float[outC] : null;
         ConvKernels.conv2dBackward(dx, 0, dw, 0, db, 0, false, g.readBuffer(), g.offset(),
             x.readBuffer(), x.offset(), weight.readBuffer(), weight.offset(), s);
+        recycle(g);
         Tensor[] grads = new Tensor[inputs.length];
         grads[0] = dx == null ? null : Tensor.gradient(dx, x.shape());
         grads[1] = dw == null ? null : Tensor.gradient(dw, weight.shape());
@@ -2783,7 +2807,7 @@ public final class Ops {
         }
         return grads;
       }
-    });
+    }).sealed();
   }
 
   /**
@@ -2805,10 +2829,19 @@ public final class Ops {
     Pool2dShape s = checkMaxPool2d(x, kernelH, kernelW, strideH, strideW, padH, padW, ceilMode);
     int[] outShape = {s.batch(), s.channels(), s.outHeight(), s.outWidth()};
     int n = Shapes.numel(outShape);
-    float[] out = new float[n];
-    int[] argmax = new int[n];
-    ConvKernels.maxPool2dForward(out, 0, argmax, x.readBuffer(), x.offset(), s);
+    float[] out = ArrayPool.floats(n); // both overwritten
+    int[] argmax = ArrayPool.ints(n);
+    if (x.pendingValues() instanceof Deferred.BatchNormRelu r && fitsTwoByTwo(r.bn(), s)) {
+      // the ReLU of a batch norm not computed yet: pooled from the batch norm's input in one pass, the
+      // compiled steps' fusion (the same values and argmax); the ReLU's map stays unwritten unless read
+      Deferred.BatchNorm bn = r.bn();
+      NormKernels.batchNormReluMaxPool2x2(out, 0, argmax, bn.x().readBuffer(), bn.x().offset(), bn.mean(), 0, bn.var(), 0,
+          bn.weight(), 0, bn.bias(), 0, bn.eps(), s);
+    } else {
+      ConvKernels.maxPool2dForward(out, 0, argmax, x.readBuffer(), x.offset(), s);
+    }
     if (!track(x)) {
+      ArrayPool.give(argmax); // no node keeps it
       return Tensor.wrap(out, outShape);
     }
     return Tensor.ofNode(out, outShape, new Node(x) {
@@ -2817,11 +2850,29 @@ public final class Ops {
       }
 
       @Override protected Tensor[] backward(Tensor g) {
-        float[] dx = new float[x.numel()];
-        ConvKernels.maxPool2dBackward(dx, 0, g.readBuffer(), g.offset(), argmax, s);
-        return new Tensor[] {Tensor.gradient(dx, x.shape())};
+        float[] dx = ArrayPool.floats(x.numel()); // overwritten: zeros, then each gradient at its maximum
+        // after a ReLU, its mask applied here (the compiled fusion's maxPool2dReluBackward: each gradient lands on a
+        // window's maximum, whose ReLU output is the pooled value), so that the ReLU's backward has nothing to do
+        ReluNode relu = x.gradFn() instanceof ReluNode r && outputIntact ? r : null;
+        if (relu != null) {
+          ConvKernels.maxPool2dReluBackward(dx, 0, g.readBuffer(), g.offset(), out, 0, argmax, s);
+        } else {
+          ConvKernels.maxPool2dBackward(dx, 0, g.readBuffer(), g.offset(), argmax, s);
+        }
+        recycle(g);
+        if (lastBackward()) {
+          ArrayPool.give(argmax); // this node's alone, and no backward reads it again
+        }
+        Tensor dxt = Tensor.gradient(dx, x.shape());
+        dxt.reluMasked = relu;
+        return new Tensor[] {dxt};
       }
     });
+  }
+
+  /** Whether a max pooling {@code s} is the plain 2x2 one over maps of the batch norm {@code bn}'s layout. */
+  private static boolean fitsTwoByTwo(Deferred.BatchNorm bn, Pool2dShape s) {
+    return ConvKernels.isPlainTwoByTwo(s) && s.batch() == bn.n() && s.channels() == bn.c() && s.height() * s.width() == bn.l();
   }
 
   /** Checks a max pooling's input and window, returning its geometry; shared with {@link CudaOps}. */
@@ -3048,15 +3099,10 @@ public final class Ops {
       mean = runningMean.toFloatArray();
       var = runningVar.toFloatArray();
     }
-    float[] out = new float[x.numel()];
-    NormKernels.batchNormForward(out, 0, x.readBuffer(), x.offset(), mean, 0, var, 0,
-        bufferOrNull(weight), offsetOf(weight), bufferOrNull(bias), offsetOf(bias), n, c, l, eps);
-    if (!track(x, weight, bias)) {
-      return Tensor.wrap(out, x.shape());
-    }
+    boolean tracked = track(x, weight, bias);
     boolean affine = weight != null;
     Tensor[] inputs = affine ? new Tensor[] {x, weight, bias} : new Tensor[] {x};
-    return Tensor.ofNode(out, x.shape(), new Node(inputs) {
+    Node node = !tracked ? null : new Node(inputs) {
       @Override public String name() {
         return "batch_norm";
       }
@@ -3064,7 +3110,7 @@ public final class Ops {
       @Override protected Tensor[] backward(Tensor g) {
         // into g's own array when only the engine held it: each channel's sums are taken before its dx is written
         float[] own = needsGrad(0) ? takeGradient(g) : null;
-        float[] dx = own != null ? own : needsGrad(0) ? new float[x.numel()] : null;
+        float[] dx = own != null ? own : needsGrad(0) ? ArrayPool.floats(x.numel()) : null; // overwritten
         float[] dw = affine && needsGrad(1) ? new float[c] : null;
         float[] db = affine && needsGrad(2) ? new float[c] : null;
         NormKernels.batchNormBackward(dx, 0, dw, 0, db, 0, g.readBuffer(), g.offset(), x.readBuffer(), x.offset(), mean, 0, var, 0,
@@ -3077,7 +3123,18 @@ public final class Ops {
         }
         return grads;
       }
-    });
+    };
+    if (x.isSealed()) {
+      // computed when read (Deferred), from the statistics and affine parameters of now: a ReLU or a ReLU and a
+      // 2x2 max pool after it then run as the compiled steps' fusions, and this map is written only if read
+      Deferred.BatchNorm recipe = new Deferred.BatchNorm(x, mean, var, affine ? weight.toFloatArray() : null,
+          affine ? bias.toFloatArray() : null, n, c, l, eps);
+      return Tensor.deferred(recipe, x, x.shape(), node);
+    }
+    float[] out = ArrayPool.floats(x.numel()); // overwritten
+    NormKernels.batchNormForward(out, 0, x.readBuffer(), x.offset(), mean, 0, var, 0,
+        bufferOrNull(weight), offsetOf(weight), bufferOrNull(bias), offsetOf(bias), n, c, l, eps);
+    return node == null ? Tensor.wrap(out, x.shape()) : Tensor.ofNode(out, x.shape(), node);
   }
 
   private static void requireBothOrNeither(String firstName, Tensor first, String secondName, Tensor second) {
@@ -3535,7 +3592,7 @@ public final class Ops {
    * transpose(-2, -1)} leave one strided layout of the projection for {@link #matmul} to read in place.
    */
   private static Tensor deferredPermute(Tensor x, int[] order, int[] outShape) {
-    Storage.Deferred prior = x.deferredPermute();
+    Deferred.Permute prior = x.deferredPermute();
     Tensor source = prior != null ? prior.source() : x;
     int[] composed = order.clone();
     if (prior != null) {
@@ -3543,9 +3600,7 @@ public final class Ops {
         composed[i] = prior.order()[order[i]];
       }
     }
-    int[] sourceShape = source.shape();
-    return Tensor.deferred(new Storage.Deferred(source, composed, outShape.clone(),
-        into -> CpuKernels.permute(into, 0, source.readBuffer(), source.offset(), sourceShape, composed, false)));
+    return Tensor.deferred(new Deferred.Permute(source, composed, outShape.clone()), source, outShape, null);
   }
 
   /** {@code x.permute(d0, d1)} with the two swapped (PyTorch's {@code x.transpose(d0, d1)}), a copy. */

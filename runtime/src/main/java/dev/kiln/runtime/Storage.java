@@ -2,7 +2,10 @@ package dev.kiln.runtime;
 
 import dev.kiln.runtime.cuda.Cuda;
 import dev.kiln.runtime.cuda.CudaBuffer;
+import java.lang.ref.WeakReference;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import org.bytedeco.javacpp.FloatPointer;
 
 /**
@@ -21,6 +24,11 @@ import org.bytedeco.javacpp.FloatPointer;
  * tensor (printing, {@code item()}) gets current values by a download, and a write to the heap
  * array is uploaded before the next kernel reads it. Device memory goes back to the caching
  * allocator when the storage is collected. Not thread-safe, like the tensors that own it.
+ *
+ * <p>An eager CPU output may be {@link #deferred}: its values are computed by a {@link Deferred} recipe when
+ * something first asks for them (any side, for reading or writing), or just before a storage they are
+ * computed from is written (that storage lists them as readers, {@link #addReader}), so no one sees
+ * values other than those computed at once would be.
  */
 final class Storage {
   private final int length;
@@ -31,6 +39,20 @@ final class Storage {
   private boolean nativeCurrent;
   private boolean cudaCurrent;
   private Device home = Device.cpu();
+  /**
+   * The recipe of values not computed yet ({@link #deferred}); null once they are (or for any other storage).
+   * Cleared after the values are in place (and volatile), so that two threads reading a deferred tensor at once,
+   * which reading tensors allowed before, at worst both compute the same values.
+   */
+  private volatile Deferred pending;
+  /** Deferred storages whose recipes read this one: computed before this one is written. */
+  private List<WeakReference<Storage>> readers;
+  /**
+   * Whether every write to the values goes through this storage: its heap array was made by a Kiln op and
+   * handed to no one for writing ({@link #seal}). Only such a storage is read by a {@link Deferred} recipe; a
+   * hand-out for writing ({@link #heapForWrite}, {@link #nativeForWrite}, {@link #cudaForWrite}) unseals it.
+   */
+  private boolean sealed;
 
   private Storage(int length) {
     this.length = length;
@@ -42,6 +64,71 @@ final class Storage {
     s.heap = data;
     s.heapCurrent = true;
     return s;
+  }
+
+  /**
+   * Values that {@code recipe} computes when first needed, read from {@code source}, which computes them before it is
+   * written (a {@link #isSealed sealed} storage for a batch norm's recipe; see {@link Deferred.Permute} for a
+   * permute's). CPU only.
+   */
+  static Storage deferred(int length, Deferred recipe, Storage source) {
+    Storage s = new Storage(length);
+    s.pending = recipe;
+    s.sealed = true; // its array will be made here and handed to no one
+    source.addReader(s);
+    return s;
+  }
+
+  /** The recipe of this storage's values while they are not computed yet, else null. */
+  Deferred pending() {
+    return pending;
+  }
+
+  /** Marks a storage whose heap array a Kiln op made and gave to no one: {@link #sealed}. */
+  void seal() {
+    sealed = true;
+  }
+
+  boolean isSealed() {
+    return sealed && home == Device.cpu();
+  }
+
+  /** Lists {@code reader}, a deferred storage whose recipe reads this one, to be computed before this one is written. */
+  private void addReader(Storage reader) {
+    if (readers == null) {
+      readers = new ArrayList<>(2);
+    } else if (readers.size() >= 16 && Integer.bitCount(readers.size()) == 1) {
+      readers.removeIf(r -> r.get() == null); // dropped unread (a matmul read the source in place): nothing to make
+    }
+    readers.add(new WeakReference<>(reader));
+  }
+
+  /** Computes the deferred values, if any, into a heap array (not a write: the version stays). */
+  private void settle() {
+    Deferred recipe = pending;
+    if (recipe == null) {
+      return;
+    }
+    float[] h = ArrayPool.floats(length); // overwritten
+    recipe.fill(h);
+    heap = h;
+    heapCurrent = true;
+    pending = null;
+  }
+
+  /** Before the values change: this storage's own deferred values, then those of the storages that read it. */
+  private void beforeWrite() {
+    settle();
+    if (readers != null) {
+      List<WeakReference<Storage>> rs = readers;
+      readers = null;
+      for (WeakReference<Storage> r : rs) {
+        Storage reader = r.get();
+        if (reader != null) {
+          reader.settle();
+        }
+      }
+    }
   }
 
   /** Zeros in native memory only; the heap array is made when someone asks for it. */
@@ -93,68 +180,6 @@ final class Storage {
     return length;
   }
 
-  /**
-   * A CPU storage whose values are made from another tensor's when first needed (eager {@code permute}'s output,
-   * {@code Ops.permute}): a batched matmul that finds one reads the source in place instead (a strided GEMM), and
-   * anything else that reads or writes it makes the values first. The source's storage makes them before it is
-   * written ({@link #settleReaders}), so they are the source's values at the time of the permute.
-   */
-  static Storage deferred(int length, Deferred what, Storage from) {
-    Storage s = new Storage(length);
-    s.pending = what;
-    if (from.readers == null) {
-      from.readers = new java.util.ArrayList<>();
-    } else if (from.readers.size() >= 16 && Integer.bitCount(from.readers.size()) == 1) {
-      from.readers.removeIf(r -> r.get() == null); // dropped unread (a matmul read the source): nothing to make
-    }
-    from.readers.add(new java.lang.ref.WeakReference<>(s));
-    return s;
-  }
-
-  /**
-   * What a deferred storage's values are: {@code source} (a CPU float tensor) permuted by {@code order}, of shape
-   * {@code shape} (result dimension i is the source's {@code order[i]}); {@code fill} writes them into an array.
-   */
-  record Deferred(Tensor source, int[] order, int[] shape, java.util.function.Consumer<float[]> fill) {}
-
-  /** The permute still to be made into this storage, null when its values are made (or it never had one). */
-  Deferred deferred() {
-    return pending;
-  }
-
-  private Deferred pending;
-  /** Deferred storages made from this one's values and perhaps not made yet. */
-  private java.util.List<java.lang.ref.WeakReference<Storage>> readers;
-
-  /** Makes a deferred storage's values (once), from its source as it is now. */
-  private void settle() {
-    Deferred d = pending;
-    if (d == null) {
-      return;
-    }
-    pending = null;
-    float[] values = new float[length];
-    d.fill().accept(values);
-    heap = values;
-    heapCurrent = true;
-  }
-
-  /** Before this storage is written or moved: the deferred storages still reading it make their values. */
-  private void settleReaders() {
-    if (readers == null) {
-      return;
-    }
-    java.util.List<java.lang.ref.WeakReference<Storage>> rs = readers;
-    readers = null;
-    for (java.lang.ref.WeakReference<Storage> r : rs) {
-      Storage reader = r.get();
-      if (reader != null) {
-        reader.settle();
-      }
-    }
-  }
-
-
   Device device() {
     return home;
   }
@@ -164,11 +189,10 @@ final class Storage {
    * dropped, so a parameter moved to the GPU keeps no stale heap array.
    */
   void moveTo(Device device) {
-    settle();
-    settleReaders();
     if (device == home) {
       return;
     }
+    beforeWrite(); // the deferred values, own and of the storages that read this one, are made on the heap first
     if (device.isCuda()) {
       cudaForRead();
       heap = null;
@@ -219,7 +243,8 @@ final class Storage {
 
   /** The heap array, current, for reading and writing: the native copy becomes stale. */
   float[] heapForWrite() {
-    settleReaders();
+    beforeWrite();
+    sealed = false;
     version++;
     float[] h = heapForRead();
     nativeCurrent = false;
@@ -266,7 +291,8 @@ final class Storage {
 
   /** The native copy, current, for reading and writing: the heap array becomes stale. */
   FloatPointer nativeForWrite() {
-    settleReaders();
+    beforeWrite();
+    sealed = false;
     version++;
     FloatPointer p = nativeForRead();
     heapCurrent = false;
@@ -294,7 +320,8 @@ final class Storage {
 
   /** The device address, current, for reading and writing: the host copies become stale. */
   long cudaForWrite() {
-    settleReaders();
+    beforeWrite();
+    sealed = false;
     version++;
     long a = cudaForRead();
     heapCurrent = false;
@@ -304,8 +331,7 @@ final class Storage {
 
   /** Sets {@code [from, to)} to zero on the side that is current, leaving the other stale. */
   void zero(int from, int to) {
-    settle();
-    settleReaders();
+    beforeWrite();
     if (home.isCuda()) {
       Cuda.get().zero(cudaForWrite() + (long) from * Float.BYTES, to - from);
       return;

@@ -37,6 +37,12 @@ public final class Tensor {
    * ({@link Node#takeGradient}). Cleared whenever it is handed on to anything that might keep it.
    */
   private boolean engineOwned;
+  /**
+   * Set on a gradient a CPU max pool's backward made for its input, the output of a ReLU (this node),
+   * with the ReLU's mask applied already: the ReLU's backward passes it on as it is. The engine clears it
+   * where it adds another gradient to this one (the ReLU's output read elsewhere too).
+   */
+  Node reluMasked;
 
   private Tensor(float[] data, int offset, int[] shape, DType dtype, Node gradFn) {
     this(Storage.ofHeap(data), offset, shape, dtype, gradFn);
@@ -218,18 +224,32 @@ public final class Tensor {
   }
 
   /**
-   * A CPU float tensor of {@code what.shape()} whose values are {@code what}'s permute of its source, made when first
-   * needed ({@link Storage#deferred}; eager {@code Ops.permute}'s output, which a batched matmul reads in place).
+   * A CPU tensor of {@code shape} whose values {@code recipe} computes when first needed ({@link Storage#deferred}),
+   * from the values of {@code source} (for a batch norm's recipe a {@link #isSealed sealed} one).
    */
-  static Tensor deferred(Storage.Deferred what) {
-    return new Tensor(Storage.deferred(Shapes.numel(what.shape()), what, what.source().storage), 0, what.shape().clone(),
-        DType.FLOAT32, null);
+  static Tensor deferred(Deferred recipe, Tensor source, int[] shape, Node gradFn) {
+    return new Tensor(Storage.deferred(Shapes.numel(shape), recipe, source.storage), 0, shape.clone(), DType.FLOAT32, gradFn);
   }
 
-  /** The permute still to be made behind this tensor's values when the tensor is its whole result, else null. */
-  Storage.Deferred deferredPermute() {
-    Storage.Deferred d = storage.deferred();
-    return d != null && offset == 0 && Arrays.equals(shape, d.shape()) ? d : null;
+  /** The recipe of this tensor's values while they are not computed yet and it covers its whole storage ({@link Deferred}); else null. */
+  Deferred pendingValues() {
+    return offset == 0 && numel == storage.length() ? storage.pending() : null;
+  }
+
+  /** Whether every write to this tensor's values goes through its storage (see {@link Storage#seal}), so that a {@link Deferred} recipe may read it. */
+  boolean isSealed() {
+    return storage.isSealed();
+  }
+
+  /** Marks this tensor's storage sealed (its heap array made by the op that returns it, handed to no one); returns this tensor. */
+  Tensor sealed() {
+    storage.seal();
+    return this;
+  }
+
+  /** The permute still to be made behind this tensor's values when the tensor is its whole result (offset 0, the permute's shape), else null. */
+  Deferred.Permute deferredPermute() {
+    return pendingValues() instanceof Deferred.Permute p && Arrays.equals(shape, p.shape()) ? p : null;
   }
 
   /** Whether the engine owns this gradient (see {@link #gradient}); the mark stays. */
@@ -1497,6 +1517,7 @@ public final class Tensor {
         // node does with it, the engine no longer owns it, and the node's results own only what they say
         fn.lent = gt.engineOwned ? gt : null;
         gt.engineOwned = false;
+        fn.outputIntact = t.version() == fn.outputVersion;
         Tensor[] inputGrads;
         try {
           inputGrads = fn.backward(gt);
@@ -1597,17 +1618,24 @@ public final class Tensor {
     // a + b into the array of one the engine owns (Tensor.gradient): the same sums, a + b in that order, one
     // array fewer; the other is dropped by the caller
     Tensor own = a.engineOwned ? a : b.engineOwned && b.device() == Device.cpu() ? b : null;
+    Tensor other = own == a ? b : a;
+    boolean otherOwned = other.engineOwned;
     a.engineOwned = false;
     b.engineOwned = false;
+    a.reluMasked = null; // a sum: not all of it came through the max pool that masked one part
+    b.reluMasked = null;
     if (own != null && b.device() == Device.cpu()) {
       float[] out = own.storage.heapForWrite();
       dev.kiln.runtime.cpu.CpuKernels.addForward(out, own.offset, a.readBuffer(), a.offset, b.readBuffer(), b.offset, a.numel, false);
       own.engineOwned = true;
+      if (otherOwned && other.storage != own.storage && other.offset == 0 && other.numel == other.storage.length()) {
+        ArrayPool.give(other.storage.heapForRead()); // the engine's alone, and read: for a later array of its length
+      }
       return own;
     }
     // one pass, a + b as before (a copied, then b added): the same bits; vectorised and over the cores where
     // both start at 0, the usual case (a fresh gradient)
-    float[] out = new float[a.numel];
+    float[] out = ArrayPool.floats(a.numel); // overwritten
     dev.kiln.runtime.cpu.CpuKernels.addForward(out, 0, a.readBuffer(), a.offset, b.readBuffer(), b.offset, a.numel, false);
     return new Tensor(out, 0, a.shape.clone(), DType.FLOAT32, null);
   }
