@@ -172,20 +172,20 @@ class WinogradTest {
     return a;
   }
 
-  private static float[] filled(int n, float v) {
+  static float[] filled(int n, float v) {
     float[] a = new float[n];
     Arrays.fill(a, v);
     return a;
   }
 
   /** {@code a} after {@code off} values that must not be read (NaN). */
-  private static float[] pad(float[] a, int off) {
+  static float[] pad(float[] a, int off) {
     float[] p = filled(a.length + off + 2, Float.NaN);
     System.arraycopy(a, 0, p, off, a.length);
     return p;
   }
 
-  private static double[] twice(double[] a) {
+  static double[] twice(double[] a) {
     double[] t = a.clone();
     for (int i = 0; i < t.length; i++) {
       t[i] *= 2;
@@ -193,7 +193,7 @@ class WinogradTest {
     return t;
   }
 
-  private static void assertClose(String what, double[] expected, float[] actual, int off) {
+  static void assertClose(String what, double[] expected, float[] actual, int off) {
     for (int i = 0; i < expected.length; i++) {
       double tol = 1e-4 * (1 + Math.abs(expected[i]));
       if (!(Math.abs(expected[i] - actual[off + i]) <= tol)) {
