@@ -20,7 +20,8 @@ class WinogradTest {
   void choosesWinogradOnlyWhereItPays() {
     assertTrue(Winograd.applies(shape(64, 32, 14, 14, 64, 1)), "the seed CNN's second convolution");
     assertFalse(Winograd.applies(shape(64, 1, 28, 28, 32, 1)), "one input channel");
-    assertFalse(Winograd.applies(shape(64, 64, 7, 7, 128, 1)), "7x7 outputs fill 49 of 64 tile places");
+    assertTrue(Winograd.applies(shape(64, 64, 7, 7, 128, 1)), "7x7 outputs fill 49 of 64 tile places, in larger chunks");
+    assertFalse(Winograd.applies(shape(64, 64, 5, 5, 128, 1)), "5x5 outputs fill 25 of 36 tile places");
     assertFalse(Winograd.applies(new Conv2dShape(4, 16, 14, 14, 16, 3, 3, 2, 2, 1, 1)), "stride 2");
     assertFalse(Winograd.applies(new Conv2dShape(4, 16, 14, 14, 16, 5, 5, 1, 1, 2, 2)), "5x5 kernel");
     assertFalse(Winograd.applies(shape(0, 16, 14, 14, 16, 1)), "empty batch");
