@@ -46,8 +46,8 @@ final class Winograd {
   /**
    * Tiles per sample below which chunks may hold {@link #FEW_TILES_BUDGET} floats: 7x7 maps (16 tiles a sample) made
    * products of 16 or 32 tiles in 256 KiB chunks. Measured at batch 64, one thread, forward and backward (both
-   * gradients), ms: 64 -> 64 channels 256 KiB 2.7-2.8 and 4.9, 1 MiB 2.2-2.6 and 3.7-4.2 (im2col 3.0 and 6.0);
-   * 64 -> 128 5.0-5.1 and 9.7-10.2, 1 MiB 4.0 and 6.7-7.2 (im2col 4.4-5.0 and 8.2-9.4).
+   * gradients), ms: 64 -> 64 channels 256 KiB 2.5-2.9 and 4.5-4.9, 1 MiB 2.2-2.6 and 3.7-4.6 (im2col 3.0 and 6.0-6.1);
+   * 64 -> 128 256 KiB 4.7-5.4 and 9.0-10.2, 1 MiB 4.0-4.3 and 6.7-7.5 (im2col 4.4-5.0 and 8.2-9.4).
    */
   private static final int FEW_TILES = 32;
 
