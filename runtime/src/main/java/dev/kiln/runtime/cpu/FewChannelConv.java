@@ -4,37 +4,35 @@ import java.util.Arrays;
 
 /**
  * Direct 3x3 convolutions with stride 1 over few input channels (an image model's first layer: 1 channel for
- * FashionMNIST, 3 for RGB), forward and weight (and bias) gradient, without im2col or a matrix product. With
- * {@code K = inC * 9} of 9 to 36 the product behind im2col is thin: most of its time went to moving the unfolded
+ * FashionMNIST, 3 for RGB), forward and weight (and bias) gradient, without a matrix product. With
+ * {@code K = inC * 9} of 9 to 27 the product behind im2col is thin: most of its time went to moving the unfolded
  * columns and the channel-major output to and from OpenBLAS's native memory (FashionResNet's stem, batch 64, one
- * thread: forward 1.8 ms, weight gradient 2.0 ms, where the multiply-adds alone take some 0.3 ms).
+ * thread: forward 1.8 ms, weight gradient 2.0 ms, where the multiply-adds alone take some 0.5 ms vectorised).
  *
- * <p>Each input plane is copied into a zero-padded plane of width {@code Wp = W + 2 padW}, so that output
- * {@code (i, j)} reads the window at {@code i * Wp + j} and every kernel offset {@code (a, b)} is one fixed shift
- * {@code a * Wp + b}: the output plane is computed "wide", {@code outH} rows of {@code Wp} places (the last
- * {@code Wp - outW} of each row are thrown away), in flat loops over all places that C2 vectorises. The forward
- * sums a channel's 9 terms in one expression, row-major kernel order, then adds the channels in order and the
- * bias last; the weight gradient sums each weight's products per place over the samples in float, then over the
- * places ({@link NormKernels#sum}), the chunks of samples in double, per output channel, so it does not depend on
- * the threads.
- *
- * <p>The wide weight gradient multiplies the thrown-away places' zero gradients by inputs too; an infinite or NaN
- * input would make those NaN, so such inputs keep {@link ConvKernels}' im2col path. The input gradient (not
- * needed for a first layer) is always im2col's.
+ * <p>Each sample's input becomes {@code inC * 9} rows, im2col's rows for that sample, each its own array
+ * ({@link #shift}). The forward sums an output plane as a kernel row's three terms at a time over whole rows
+ * ({@link #taps}), the channels in order and the bias last; the weight gradient keeps a row of sums per output
+ * place for each weight and sums it over the places at the end, per output channel, so it does not depend on the
+ * threads. Every loop runs over arrays at offset 0 under one index with at most seven arrays: the loops C2 (JDK 17)
+ * vectorises (docs/design-notes.md, twentieth session). The input gradient (not needed for a first layer) stays
+ * im2col's. {@code -Dkiln.fewchannelconv=false} turns these kernels off, for comparisons.
  */
 final class FewChannelConv {
   /** Whether the direct kernels are used where they apply ({@code kiln.fewchannelconv}, default true). */
   static final boolean ENABLED = !"false".equals(System.getProperty("kiln.fewchannelconv"));
 
-  /** Most input channels: the weight gradient keeps {@code inC * 9} wide rows of sums in L1 (28x28 maps: 30 KiB a channel). */
+  /**
+   * Most input channels: the weight gradient keeps {@code inC * 9 + 1} rows of sums per output channel in L1 (28x28
+   * maps: 31 KiB for one channel).
+   */
   private static final int MAX_IN_CHANNELS = 3;
 
   /** Floats of padded input planes a sample may hold. */
   private static final int PLANES_BUDGET = 1 << 20;
 
   /**
-   * Floats of shifted input rows one chunk of the weight gradient may hold (2 MiB: the stem's 64 samples, read once
-   * per output channel from L2).
+   * Floats of shifted input rows one chunk of the weight gradient may hold (256 KiB, 9 of the stem's samples: read
+   * from L2 once per output channel).
    */
   private static final int SHIFTED_BUDGET = 1 << 16;
 
@@ -62,14 +60,20 @@ final class FewChannelConv {
   static void forward(float[] out, int outOff, float[] x, int xOff, float[] w, int wOff, float[] bias, int biasOff, Conv2dShape s) {
     int inC = s.inChannels(), outC = s.outChannels(), outH = s.outHeight(), outW = s.outWidth();
     int p = outH * outW;
-    Parallel.forRange(s.batch(), (long) s.batch() * outC * inC * 9 * p, (part, from, to) -> {
+    // batches smaller than the threads split each sample's output channels too (the same sums either way)
+    int groups = Math.min(outC, (Parallel.threads() + s.batch() - 1) / s.batch());
+    Parallel.forRange(s.batch() * groups, (long) s.batch() * outC * inC * 9 * p, (part, from, to) -> {
       Scratch scratch = SCRATCH.get();
       float[] xp = scratch.planes(inC * paddedPlane(s));
       float[][] shifted = scratch.shifted(inC * 9, p);
       float[] acc = scratch.acc(p);
-      for (int n = from; n < to; n++) {
-        shift(shifted, 0, xp, x, xOff + n * s.inputSampleSize(), s);
-        for (int o = 0; o < outC; o++) {
+      for (int item = from, shiftedSample = -1; item < to; item++) {
+        int n = item / groups, group = item % groups;
+        if (n != shiftedSample) {
+          shift(shifted, 0, xp, x, xOff + n * s.inputSampleSize(), s);
+          shiftedSample = n;
+        }
+        for (int o = group * outC / groups; o < (group + 1) * outC / groups; o++) {
           for (int c = 0; c < inC; c++) {
             int wo = wOff + (o * inC + c) * 9;
             int t = c * 9;
@@ -91,7 +95,7 @@ final class FewChannelConv {
   }
 
   /**
-   * {@code acc[q] (+)= w0 s0[q] + ... + w8 s8[q]} for {@code q < len}: one input channel's share of a wide output
+   * {@code acc[q] (+)= w0 s0[q] + ... + w8 s8[q]} for {@code q < len}: one input channel's share of an output
    * plane, a kernel row's three terms at a time ({@code ((w0 s0 + w1 s1 + w2 s2) + (w3 s3 + w4 s4 + w5 s5)) + ...}).
    * Every array at offset 0 under one index, which C2 vectorises: shifted reads of one padded plane
    * ({@code xp[q + a * Wp + b]}) it did not (2x slower than im2col), nor all nine terms in one loop (1.5-3 GFLOP/s of
@@ -162,7 +166,7 @@ final class FewChannelConv {
         }
       });
       Parallel.forRange(outC, (long) outC * cn * k * p, (part, from, to) -> {
-        float[] dy = SCRATCH.get().wideGradient(p);
+        float[] dy = SCRATCH.get().gradientRow(p);
         for (int o = from; o < to; o++) {
           for (int i = 0; i < cn; i++) {
             System.arraycopy(dout, doutOff + ((first + i) * outC + o) * p, dy, 0, p); // to offset 0, for C2's vectoriser
@@ -213,7 +217,7 @@ final class FewChannelConv {
   private static final class Scratch {
     private float[] planes = new float[0];
     private float[] acc = new float[0];
-    private float[] wideGradient = new float[0];
+    private float[] gradientRow = new float[0];
     private float[][] shifted = new float[0][];
     private float[][] samplesShifted = new float[0][];
     private float[][] sums = new float[0][];
@@ -226,8 +230,8 @@ final class FewChannelConv {
       return acc.length >= n ? acc : (acc = new float[n]);
     }
 
-    float[] wideGradient(int n) {
-      return wideGradient.length >= n ? wideGradient : (wideGradient = new float[n]);
+    float[] gradientRow(int n) {
+      return gradientRow.length >= n ? gradientRow : (gradientRow = new float[n]);
     }
 
     /** {@code rows} arrays of at least {@code len} floats: one sample's shifted rows, or the gradient's sums. */

@@ -35,7 +35,9 @@ class FewChannelConvTest {
         {2, 3, 10, 9, 6, 2, 2}, // padding 2: the corners read only padding
         {2, 1, 12, 10, 3, 1, 0}, // padding on one axis only
         {2, 1, 3, 8, 4, 3, 1}, // padding wider than the map: rows of outputs read only padding
-        {25, 1, 28, 28, 3, 1, 1}}; // several chunks of samples in the weight gradient
+        {25, 1, 28, 28, 3, 1, 1}, // several chunks of samples in the weight gradient
+        {1, 2, 8, 9, 5, 1, 1}, // one sample: its output channels in groups, unevenly
+        {1, 1, 28, 28, 7, 1, 1}}; // one sample, enough work to split the groups over the threads
     for (int[] c : cases) {
       Conv2dShape s = shape(c[0], c[1], c[2], c[3], c[4], c[5], c[6]);
       String name = Arrays.toString(c);
