@@ -59,6 +59,10 @@ public final class ConvKernels {
       Winograd.forward(out, outOff, x, xOff, w, wOff, bias, biasOff, s);
       return;
     }
+    if (FewChannelConv.applies(s)) {
+      FewChannelConv.forward(out, outOff, x, xOff, w, wOff, bias, biasOff, s);
+      return;
+    }
     int k = s.patchSize();
     int p = s.outPlaneSize();
     int outC = s.outChannels();
@@ -113,6 +117,13 @@ public final class ConvKernels {
       float[] dout, int doutOff, float[] x, int xOff, float[] w, int wOff, Conv2dShape s) {
     if (Winograd.appliesToBackward(s, dx != null)) {
       Winograd.backward(dx, dxOff, dw, dwOff, dbias, dbOff, accumulate, dout, doutOff, x, xOff, w, wOff, s);
+      return;
+    }
+    if (dw != null && FewChannelConv.applies(s)) {
+      FewChannelConv.weightGradient(dw, dwOff, dbias, dbOff, accumulate, dout, doutOff, x, xOff, s);
+      if (dx != null) { // the input gradient alone, by im2col
+        conv2dBackward(dx, dxOff, null, 0, null, 0, accumulate, dout, doutOff, x, xOff, w, wOff, s);
+      }
       return;
     }
     int k = s.patchSize();

@@ -44,6 +44,17 @@ final class Winograd {
   private static final int CHUNK_BUDGET = 1 << 16;
 
   /**
+   * Tiles per sample below which chunks may hold {@link #FEW_TILES_BUDGET} floats: 7x7 maps (16 tiles a sample) made
+   * products of 16 or 32 tiles in 256 KiB chunks. Measured at batch 64, one thread, forward and backward (both
+   * gradients), ms: 64 -> 64 channels 256 KiB 2.5-2.9 and 4.5-4.9, 1 MiB 2.2-2.6 and 3.7-4.6 (im2col 3.0 and 6.0-6.1);
+   * 64 -> 128 256 KiB 4.7-5.4 and 9.0-10.2, 1 MiB 4.0-4.3 and 6.7-7.5 (im2col 4.4-5.0 and 8.2-9.4).
+   */
+  private static final int FEW_TILES = 32;
+
+  /** Floats of {@code V} and {@code M} a chunk may hold when a sample has fewer than {@link #FEW_TILES} tiles (1 MiB). */
+  private static final int FEW_TILES_BUDGET = 1 << 18;
+
+  /**
    * Tiles the output transform takes at a time (whole planes, at least one): their 16 products and 12
    * rows of sums, some 21 KiB, stay in a core's L1 cache between its steps.
    */
@@ -68,15 +79,15 @@ final class Winograd {
   /**
    * Whether {@link #forward} and {@link #backward} can compute {@code s}, and it is worth it when
    * the batch is large enough: a 3x3 kernel with stride 1, at least {@link #MIN_CHANNELS} channels
-   * in and out, and outputs that fill at least 80% of the 2x2 tiles covering them (7x7 maps fill
-   * 49 of 64 places, and were 0-20% slower than im2col for 64 -> 128 channels; 13x13 fill 86% and
-   * were 15% faster).
+   * in and out, and outputs that fill at least 75% of the 2x2 tiles covering them (7x7 maps fill
+   * 49 of 64 places: 0-20% slower than im2col for 64 -> 128 channels in 256 KiB chunks, 10-30% faster in
+   * {@link #FEW_TILES_BUDGET}'s since the twentieth session; 5x5 maps fill 69%; 13x13 fill 86% and were 15% faster).
    */
   static boolean supports(Conv2dShape s) {
     long tiles = tiles(s);
     return s.kernelH() == 3 && s.kernelW() == 3 && s.strideH() == 1 && s.strideW() == 1
         && s.inChannels() >= MIN_CHANNELS && s.outChannels() >= MIN_CHANNELS && s.batch() > 0
-        && 5L * s.outPlaneSize() >= 4L * 4 * tiles
+        && 4L * s.outPlaneSize() >= 3L * 4 * tiles
         && fitsAnArray(tiles, s.inChannels(), s.outChannels());
   }
 
@@ -223,7 +234,8 @@ final class Winograd {
       tilesPerSample = tilesH * tilesW;
       paddedW = 2 * tilesW + 2;
       padded = (2 * tilesH + 2) * paddedW;
-      chunk = ConvKernels.chunkSize(s.batch(), 16L * (s.inChannels() + s.outChannels()) * tilesPerSample, CHUNK_BUDGET);
+      chunk = ConvKernels.chunkSize(s.batch(), 16L * (s.inChannels() + s.outChannels()) * tilesPerSample,
+          tilesPerSample < FEW_TILES ? FEW_TILES_BUDGET : CHUNK_BUDGET);
       chunks = (s.batch() + chunk - 1) / chunk;
     }
   }

@@ -20,7 +20,8 @@ class WinogradTest {
   void choosesWinogradOnlyWhereItPays() {
     assertTrue(Winograd.applies(shape(64, 32, 14, 14, 64, 1)), "the seed CNN's second convolution");
     assertFalse(Winograd.applies(shape(64, 1, 28, 28, 32, 1)), "one input channel");
-    assertFalse(Winograd.applies(shape(64, 64, 7, 7, 128, 1)), "7x7 outputs fill 49 of 64 tile places");
+    assertTrue(Winograd.applies(shape(64, 64, 7, 7, 128, 1)), "7x7 outputs fill 49 of 64 tile places, in larger chunks");
+    assertFalse(Winograd.applies(shape(64, 64, 5, 5, 128, 1)), "5x5 outputs fill 25 of 36 tile places");
     assertFalse(Winograd.applies(new Conv2dShape(4, 16, 14, 14, 16, 3, 3, 2, 2, 1, 1)), "stride 2");
     assertFalse(Winograd.applies(new Conv2dShape(4, 16, 14, 14, 16, 5, 5, 1, 1, 2, 2)), "5x5 kernel");
     assertFalse(Winograd.applies(shape(0, 16, 14, 14, 16, 1)), "empty batch");
@@ -172,20 +173,20 @@ class WinogradTest {
     return a;
   }
 
-  private static float[] filled(int n, float v) {
+  static float[] filled(int n, float v) {
     float[] a = new float[n];
     Arrays.fill(a, v);
     return a;
   }
 
   /** {@code a} after {@code off} values that must not be read (NaN). */
-  private static float[] pad(float[] a, int off) {
+  static float[] pad(float[] a, int off) {
     float[] p = filled(a.length + off + 2, Float.NaN);
     System.arraycopy(a, 0, p, off, a.length);
     return p;
   }
 
-  private static double[] twice(double[] a) {
+  static double[] twice(double[] a) {
     double[] t = a.clone();
     for (int i = 0; i < t.length; i++) {
       t[i] *= 2;
@@ -193,7 +194,7 @@ class WinogradTest {
     return t;
   }
 
-  private static void assertClose(String what, double[] expected, float[] actual, int off) {
+  static void assertClose(String what, double[] expected, float[] actual, int off) {
     for (int i = 0; i < expected.length; i++) {
       double tol = 1e-4 * (1 + Math.abs(expected[i]));
       if (!(Math.abs(expected[i] - actual[off + i]) <= tol)) {
