@@ -41,16 +41,11 @@ final class ArrayPool {
 
   /** An array of {@code length} floats whose contents are left over: for a kernel that overwrites all of it. */
   static float[] floats(int length) {
-    if (length < SMALLEST) {
-      return new float[length];
-    }
     ArrayPool pool = POOL.get();
-    ArrayDeque<float[]> kept = pool.floats.get(length);
-    float[] a = kept == null ? null : kept.pollLast();
+    float[] a = length < SMALLEST ? null : pool.take(pool.floats, length);
     if (a == null) {
       return new float[length];
     }
-    pool.bytes -= 4L * length;
     if (poison) {
       java.util.Arrays.fill(a, Float.NaN);
     }
@@ -59,16 +54,11 @@ final class ArrayPool {
 
   /** An array of {@code length} ints whose contents are left over: for a kernel that overwrites all of it. */
   static int[] ints(int length) {
-    if (length < SMALLEST) {
-      return new int[length];
-    }
     ArrayPool pool = POOL.get();
-    ArrayDeque<int[]> kept = pool.ints.get(length);
-    int[] a = kept == null ? null : kept.pollLast();
+    int[] a = length < SMALLEST ? null : pool.take(pool.ints, length);
     if (a == null) {
       return new int[length];
     }
-    pool.bytes -= 4L * length;
     if (poison) {
       java.util.Arrays.fill(a, -1);
     }
@@ -78,26 +68,34 @@ final class ArrayPool {
   /** Keeps {@code a} for a later {@link #floats} of its length; the caller and everything else must be done with it. */
   static void give(float[] a) {
     ArrayPool pool = POOL.get();
-    if (a.length < SMALLEST || pool.bytes + 4L * a.length > MOST_BYTES) {
-      return;
-    }
-    ArrayDeque<float[]> kept = pool.floats.computeIfAbsent(a.length, k -> new ArrayDeque<>());
-    if (kept.size() < MOST_OF_A_LENGTH) {
-      kept.addLast(a);
-      pool.bytes += 4L * a.length;
-    }
+    pool.keep(pool.floats, a, a.length);
   }
 
   /** Keeps {@code a} for a later {@link #ints} of its length; the caller and everything else must be done with it. */
   static void give(int[] a) {
     ArrayPool pool = POOL.get();
-    if (a.length < SMALLEST || pool.bytes + 4L * a.length > MOST_BYTES) {
+    pool.keep(pool.ints, a, a.length);
+  }
+
+  /** A kept array of {@code length} (4-byte) elements from {@code kept}, or null. */
+  private <A> A take(Map<Integer, ArrayDeque<A>> kept, int length) {
+    ArrayDeque<A> ofLength = kept.get(length);
+    A a = ofLength == null ? null : ofLength.pollLast();
+    if (a != null) {
+      bytes -= 4L * length;
+    }
+    return a;
+  }
+
+  /** Keeps {@code a}, of {@code length} (4-byte) elements, in {@code kept} when it is large and there is room. */
+  private <A> void keep(Map<Integer, ArrayDeque<A>> kept, A a, int length) {
+    if (length < SMALLEST || bytes + 4L * length > MOST_BYTES) {
       return;
     }
-    ArrayDeque<int[]> kept = pool.ints.computeIfAbsent(a.length, k -> new ArrayDeque<>());
-    if (kept.size() < MOST_OF_A_LENGTH) {
-      kept.addLast(a);
-      pool.bytes += 4L * a.length;
+    ArrayDeque<A> ofLength = kept.computeIfAbsent(length, k -> new ArrayDeque<>());
+    if (ofLength.size() < MOST_OF_A_LENGTH) {
+      ofLength.addLast(a);
+      bytes += 4L * length;
     }
   }
 
