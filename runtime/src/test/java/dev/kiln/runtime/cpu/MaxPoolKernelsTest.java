@@ -36,22 +36,7 @@ class MaxPoolKernelsTest {
         float[] out = new float[outLen + 3];
         int[] argmax = new int[outLen];
         ConvKernels.maxPool2dForward(out, 3, argmax, x, 5, s);
-        for (int pl = 0, o = 0; pl < size[0] * size[1]; pl++) {
-          for (int oh = 0; oh < s.outHeight(); oh++) {
-            for (int ow = 0; ow < s.outWidth(); ow++, o++) {
-              int[] at = window(s, oh, ow);
-              int best = at[0];
-              float max = x[5 + pl * size[2] * size[3] + at[0]];
-              for (int k = 1; k < 4; k++) { // the largest before the first NaN (the NaN itself when first)
-                float v = x[5 + pl * size[2] * size[3] + at[k]];
-                best = v > max ? at[k] : best;
-                max = Math.max(max, v);
-              }
-              assertEquals(Float.floatToIntBits(max), Float.floatToIntBits(out[3 + o]), "value " + o + " of " + s);
-              assertEquals(best, argmax[o], "argmax " + o + " of " + s);
-            }
-          }
-        }
+        assertMatchesReference(x, 5, s, out, 3, argmax, false);
       }
     }
   }
@@ -77,22 +62,7 @@ class MaxPoolKernelsTest {
         float[] out = new float[outLen + 1];
         int[] argmax = new int[outLen];
         NormKernels.batchNormReluMaxPool2x2(out, 1, argmax, x, 2, mean, 0, var, 0, weight, 0, bias, 0, 1e-5, s);
-        for (int pl = 0, o = 0; pl < n * c; pl++) {
-          for (int oh = 0; oh < s.outHeight(); oh++) {
-            for (int ow = 0; ow < s.outWidth(); ow++, o++) {
-              int[] at = window(s, oh, ow);
-              int best = at[0];
-              float max = y[pl * h * w + at[0]];
-              for (int k = 1; k < 4; k++) { // not negative: the first largest by raw bits, a NaN above all
-                float v = y[pl * h * w + at[k]];
-                best = Float.floatToRawIntBits(v) > Float.floatToRawIntBits(y[pl * h * w + best]) ? at[k] : best;
-                max = Math.max(max, v);
-              }
-              assertEquals(Float.floatToIntBits(max), Float.floatToIntBits(out[1 + o]), "value " + o + " of " + s);
-              assertEquals(best, argmax[o], "argmax " + o + " of " + s);
-            }
-          }
-        }
+        assertMatchesReference(y, 0, s, out, 1, argmax, true);
       }
     }
   }
@@ -136,9 +106,33 @@ class MaxPoolKernelsTest {
     }
   }
 
-  /** The flat in-plane indices of the plain 2x2 window at (oh, ow), in row-major order. */
-  private static int[] window(Pool2dShape s, int oh, int ow) {
-    int i0 = 2 * oh * s.width() + 2 * ow;
-    return new int[] {i0, i0 + 1, i0 + s.width(), i0 + s.width() + 1};
+  /**
+   * The plain 2x2 pooling of {@code x} (from {@code xOff}) by the reference, compared with {@code out} (from
+   * {@code outOff}) and {@code argmax}: each window's Math.max in row-major order, and the index of its first
+   * maximum by {@code >} (the largest before the first NaN, the NaN itself when first) or, with {@code byBits},
+   * by the values' raw bits as ints (a ReLU's values: a NaN above all).
+   */
+  private static void assertMatchesReference(float[] x, int xOff, Pool2dShape s, float[] out, int outOff, int[] argmax,
+      boolean byBits) {
+    int wd = s.width();
+    for (int pl = 0, o = 0; pl < s.batch() * s.channels(); pl++) {
+      int plane = xOff + pl * s.height() * wd;
+      for (int oh = 0; oh < s.outHeight(); oh++) {
+        for (int ow = 0; ow < s.outWidth(); ow++, o++) {
+          int i0 = 2 * oh * wd + 2 * ow;
+          int[] at = {i0, i0 + 1, i0 + wd, i0 + wd + 1};
+          int best = at[0];
+          float max = x[plane + at[0]];
+          for (int k = 1; k < 4; k++) {
+            float v = x[plane + at[k]];
+            boolean larger = byBits ? Float.floatToRawIntBits(v) > Float.floatToRawIntBits(x[plane + best]) : v > max;
+            best = larger ? at[k] : best;
+            max = Math.max(max, v);
+          }
+          assertEquals(Float.floatToIntBits(max), Float.floatToIntBits(out[outOff + o]), "value " + o + " of " + s);
+          assertEquals(best, argmax[o], "argmax " + o + " of " + s);
+        }
+      }
+    }
   }
 }
