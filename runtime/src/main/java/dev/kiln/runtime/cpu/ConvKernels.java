@@ -207,7 +207,7 @@ public final class ConvKernels {
   }
 
   /**
-   * The plain 2x2 pooling of one plane {@code y[0, h*wd)} of values that are not negative and not -0 (a ReLU's),
+   * The plain 2x2 pooling of one plane {@code y} (from index 0, rows of {@code wd}) of values that are not negative and not -0 (a ReLU's),
    * into {@code out[outOff + o ..]} and {@code argmax[o ..]}, with {@link #max4} and {@link #argmaxOfNonNegative}'s
    * results bit for bit.
    *
