@@ -255,12 +255,15 @@ public final class ActivationKernels {
     });
   }
 
-  /** GELU's values over a block into {@code s.out}, from {@link #normal}'s. */
+  /**
+   * GELU's values over a block into {@code s.out}, from {@link #normal}'s: {@code max(x, -0) - (|x| t P) exp(-x^2 / 2)},
+   * which is {@code x (1 - tail)} above 0 and {@code -|x| tail} below, with no selection ({@code max(x, -0)} is -0
+   * below 0, so that the sign of a 0 result is x's).
+   */
   private static void gelu(BlockMath.Scratch s, int m) {
-    for (int j = 0; j < m; j++) { // x bounded below and b both ways: inf * 0 would be NaN
-      float v = Math.max(s.x[j], -NORMAL_BOUND), b = s.v[j];
-      float density = s.e[j], ratio = s.w[j], above = CpuKernels.positive(b);
-      s.out[j] = above * (v * (1f - density * ratio)) + (1f - above) * ((b * ratio) * density);
+    float[] x = s.x, a = s.v, density = s.e, ratio = s.w, out = s.out;
+    for (int j = 0; j < m; j++) { // |x| bounded: inf * 0 would be NaN
+      out[j] = Math.max(x[j], -0f) - (a[j] * ratio[j]) * density[j];
     }
   }
 
@@ -281,12 +284,16 @@ public final class ActivationKernels {
     });
   }
 
-  /** GELU's derivative {@code Phi(x) + x phi(x)} over a block into {@code slope}, from {@link #normal}'s values. */
+  /**
+   * GELU's derivative {@code Phi(x) + x phi(x)} over a block into {@code slope}, from {@link #normal}'s values: {@code
+   * above + sign (exp(-x^2 / 2) (|x| / sqrt(2 pi) - t P))}, {@code above} 1 for {@code x > 0}, else 0, and {@code sign
+   * = 2 above - 1}.
+   */
   private static void geluSlope(BlockMath.Scratch s, int m, float[] slope) {
+    float[] x = s.x, a = s.v, density = s.e, ratio = s.w;
     for (int j = 0; j < m; j++) {
-      float b = s.v[j] * INV_SQRT_2PI;
-      float density = s.e[j], ratio = s.w[j], above = CpuKernels.positive(b);
-      slope[j] = above * Math.fma(density, b - ratio, 1f) + (1f - above) * (density * (ratio + b));
+      float above = CpuKernels.positive(x[j]);
+      slope[j] = Math.fma(Math.fma(2f, above, -1f), density[j] * Math.fma(a[j], INV_SQRT_2PI, -ratio[j]), above);
     }
   }
 
@@ -324,7 +331,7 @@ public final class ActivationKernels {
   private static void normal(BlockMath.Scratch s, int m) {
     float[] x = s.x, bounded = s.v, k = s.k, e = s.e, w = s.w;
     for (int j = 0; j < m; j++) {
-      float b = Math.min(Math.max(x[j], -NORMAL_BOUND), NORMAL_BOUND), a = -0.5f * (b * b), rounded = BlockMath.expRounded(a);
+      float b = Math.min(Math.abs(x[j]), NORMAL_BOUND), a = -0.5f * (b * b), rounded = BlockMath.expRounded(a);
       bounded[j] = b;
       k[j] = rounded;
       e[j] = BlockMath.expPart(a, rounded);
@@ -336,7 +343,7 @@ public final class ActivationKernels {
       e[j] = Math.fma(exp, -0.5f * error, exp); // exp(-square / 2) (1 - error / 2)
     }
     for (int j = 0; j < m; j++) {
-      float t = 1f / Math.fma(Q_SCALE, Math.abs(bounded[j]), 1f), u = Math.fma(2f, t, -1f);
+      float t = 1f / Math.fma(Q_SCALE, bounded[j], 1f), u = Math.fma(2f, t, -1f);
       w[j] = t * Math.fma(Math.fma(Math.fma(Math.fma(Math.fma(Math.fma(Math.fma(Math.fma(Math.fma(Math.fma(Math.fma(
           Q11, u, Q10), u, Q9), u, Q8), u, Q7), u, Q6), u, Q5), u, Q4), u, Q3), u, Q2), u, Q1), u, Q0);
     }
