@@ -249,7 +249,7 @@ public final class ActivationKernels {
         normal(s, m);
         gelu(s, m);
         System.arraycopy(s.out, 0, out, outOff + i, m);
-        geluSlope(s, m, s.out);
+        geluSlope(s, m, s.out, null);
         System.arraycopy(s.out, 0, slope, slopeOff + i, m);
       }
     });
@@ -277,24 +277,32 @@ public final class ActivationKernels {
   public static void geluBackward(float[] dx, int dxOff, float[] dout, int dOff, float[] x, int xOff, int n) {
     BlockMath.forBlocks(dx, dxOff, x, xOff, dout, dOff, n, 2 * SMOOTH, (s, m) -> {
       normal(s, m);
-      geluSlope(s, m, s.k);
-      for (int j = 0; j < m; j++) {
-        s.out[j] = s.g[j] * s.k[j];
-      }
+      geluSlope(s, m, s.out, s.g);
     });
   }
 
   /**
-   * GELU's derivative {@code Phi(x) + x phi(x)} over a block into {@code slope}, from {@link #normal}'s values: {@code
+   * GELU's derivative {@code Phi(x) + x phi(x)} over a block into {@code slope} (times {@code dout} unless that is
+   * null), from {@link #normal}'s values: {@code
    * above + sign (exp(-x^2 / 2) (|x| / sqrt(2 pi) - t P))}, {@code above} 1 for {@code x > 0}, else 0, and {@code sign
    * = 2 above - 1}.
    */
-  private static void geluSlope(BlockMath.Scratch s, int m, float[] slope) {
+  private static void geluSlope(BlockMath.Scratch s, int m, float[] slope, float[] dout) {
     float[] x = s.x, a = s.v, density = s.e, ratio = s.w;
-    for (int j = 0; j < m; j++) {
-      float above = CpuKernels.positive(x[j]);
-      slope[j] = Math.fma(Math.fma(2f, above, -1f), density[j] * Math.fma(a[j], INV_SQRT_2PI, -ratio[j]), above);
+    if (dout == null) {
+      for (int j = 0; j < m; j++) {
+        slope[j] = geluSlopeOf(x[j], a[j], density[j], ratio[j]);
+      }
+      return;
     }
+    for (int j = 0; j < m; j++) { // the product in the same pass: the bits of slope * dout
+      slope[j] = dout[j] * geluSlopeOf(x[j], a[j], density[j], ratio[j]);
+    }
+  }
+
+  private static float geluSlopeOf(float x, float a, float density, float ratio) {
+    float above = CpuKernels.positive(x);
+    return Math.fma(Math.fma(2f, above, -1f), density * Math.fma(a, INV_SQRT_2PI, -ratio), above);
   }
 
   private static final float INV_SQRT_2PI = 0.398942280f;
