@@ -792,7 +792,7 @@ public final class NormKernels {
 
   /**
    * {@code {sum(d), sum(d^2)}} over {@code d = a[i] - first}, {@code i < n}: four float accumulators of each (a
-   * scalar loop, as {@link BlockMath#sum}'s, over runs of 256 added in double) and the squares by fused
+   * scalar loop, as {@link BlockMath#sum}'s, over runs of 64 added in double) and the squares by fused
    * multiply-adds, in one pass over the row (the deviations and their squares written out by a vectorised loop
    * and summed by two {@link BlockMath#sum}s: layer norm's forward 8% slower over rows of 64; eight accumulators
    * of each, as slow).
@@ -824,7 +824,7 @@ public final class NormKernels {
     return new double[] {total, squares};
   }
 
-  private static final int DEVIATION_RUN = 256;
+  private static final int DEVIATION_RUN = 64;
 
   /** Rows whose weight and bias gradients are summed in float before the sum goes on in double. */
   private static final int COLUMN_BLOCK = 64;
