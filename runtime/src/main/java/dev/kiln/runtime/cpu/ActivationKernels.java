@@ -217,7 +217,7 @@ public final class ActivationKernels {
 
   /**
    * {@code out = x Phi(x)}, GELU as PyTorch's default, {@code Phi} the standard normal CDF, from
-   * {@link #normal}: {@code x (1 - tail)} above 0, and {@code (x t P) exp(-x^2 / 2)} below (in that
+   * {@link #normal}: {@code x (1 - tail)} above 0, and {@code -(|x| t P) exp(-x^2 / 2)} below (in that
    * order, so that the result is accurate down to the smallest normal floats). Error 5.7 ulp (4.3e-7
    * relative) for x above -13, below which the result is subnormal or 0; PyTorch's: 9.7 ulp near 0,
    * and 0 instead of the value below -5.4 or so (relative error 1). gelu(-inf) = -0 (PyTorch: NaN),
@@ -307,7 +307,7 @@ public final class ActivationKernels {
 
   private static final float INV_SQRT_2PI = 0.398942280f;
   /**
-   * Where x is clamped for the normal distribution: from there on {@code -x^2 / 2} is below -87.68,
+   * Where |x| is clamped for the normal distribution: from there on {@code -x^2 / 2} is below -87.68,
    * where {@link BlockMath}'s exp gives 0 ({@code n = -127}; the exact density is subnormal), and no
    * further clamp of the exp's argument is needed.
    */
@@ -330,8 +330,8 @@ public final class ActivationKernels {
    * float erf) with a polynomial of degree 11 fitted for relative accuracy where theirs has absolute
    * accuracy, so that the tail is accurate as it vanishes (the product's error, about 3e-7, is
    * float rounding in evaluating it). {@code x^2} is split exactly into a float and its rounding
-   * error by an FMA, the error folded in after the exp. x is clamped to [-13.25, 13.25] into {@code
-   * s.v} (NaN stays NaN), where the density is already 0. Three vectorised passes (the exp's
+   * error by an FMA, the error folded in after the exp. {@code |x|} is clamped to 13.25 into {@code
+   * s.v} (NaN stays NaN), where the density is already 0; the callers take the sign from {@code s.x}. Three vectorised passes (the exp's
    * polynomial, the density's correction, the tail's polynomial) around the exp's scalar one: as one
    * loop, the last two ran 0.86 ns a value and up to 5 in some runs (C2 unrolls and vectorises a
    * loop of that size less reliably), split 0.48.
