@@ -156,6 +156,29 @@ class SmoothActivationsTest {
     assertTrue(tail.rel <= 3e-7, "gelu' below -2: " + tail); // measured 2.3e-7; PyTorch 1 (0 below -5.4)
   }
 
+  /**
+   * The compiled forward's GELU keeps the slope for its backward (one product there): its output and slope times a
+   * gradient must be the bits of the eager forward and backward over every value of X, at offsets.
+   */
+  @Test
+  void geluSlopeKeptByTheForwardGivesTheBackwardsBits() {
+    int n = X.length;
+    float[] x = new float[3 + n], dout = new float[n], out = new float[2 + n], slope = new float[5 + n];
+    System.arraycopy(X, 0, x, 3, n);
+    Random r = new Random(3);
+    for (int i = 0; i < n; i++) {
+      dout[i] = (float) r.nextGaussian();
+    }
+    ActivationKernels.geluForward(out, 2, x, 3, n, slope, 5);
+    float[] want = new float[n], dx = new float[n];
+    ActivationKernels.geluForward(want, 0, X, 0, n);
+    ActivationKernels.geluBackward(dx, 0, dout, 0, X, 0, n);
+    for (int i = 0; i < n; i++) {
+      assertEquals(Float.floatToIntBits(want[i]), Float.floatToIntBits(out[2 + i]), "gelu(" + X[i] + ")");
+      assertEquals(Float.floatToIntBits(dx[i]), Float.floatToIntBits(dout[i] * slope[5 + i]), "gelu'(" + X[i] + ")");
+    }
+  }
+
   @Test
   void expIsWithinOneUlpAndFlushesBelowTheNormalRange() {
     int m = BlockMath.BLOCK;
