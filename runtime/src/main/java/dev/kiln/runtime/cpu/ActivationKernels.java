@@ -217,7 +217,7 @@ public final class ActivationKernels {
 
   /**
    * {@code out = x Phi(x)}, GELU as PyTorch's default, {@code Phi} the standard normal CDF, from
-   * {@link #normal}: {@code x (1 - tail)} above 0, and {@code (x t P) exp(-x^2 / 2)} below (in that
+   * {@link #normal}: {@code x (1 - tail)} above 0, and {@code -(|x| t P) exp(-x^2 / 2)} below (in that
    * order, so that the result is accurate down to the smallest normal floats). Error 5.7 ulp (4.3e-7
    * relative) for x above -13, below which the result is subnormal or 0; PyTorch's: 9.7 ulp near 0,
    * and 0 instead of the value below -5.4 or so (relative error 1). gelu(-inf) = -0 (PyTorch: NaN),
@@ -249,18 +249,21 @@ public final class ActivationKernels {
         normal(s, m);
         gelu(s, m);
         System.arraycopy(s.out, 0, out, outOff + i, m);
-        geluSlope(s, m, s.out);
+        geluSlope(s, m, s.out, null);
         System.arraycopy(s.out, 0, slope, slopeOff + i, m);
       }
     });
   }
 
-  /** GELU's values over a block into {@code s.out}, from {@link #normal}'s. */
+  /**
+   * GELU's values over a block into {@code s.out}, from {@link #normal}'s: {@code max(x, -0) - (|x| t P) exp(-x^2 / 2)},
+   * which is {@code x (1 - tail)} above 0 and {@code -|x| tail} below, with no selection ({@code max(x, -0)} is -0
+   * below 0, so that the sign of a 0 result is x's).
+   */
   private static void gelu(BlockMath.Scratch s, int m) {
-    for (int j = 0; j < m; j++) { // x bounded below and b both ways: inf * 0 would be NaN
-      float v = Math.max(s.x[j], -NORMAL_BOUND), b = s.v[j];
-      float density = s.e[j], ratio = s.w[j], above = CpuKernels.positive(b);
-      s.out[j] = above * (v * (1f - density * ratio)) + (1f - above) * ((b * ratio) * density);
+    float[] x = s.x, a = s.v, density = s.e, ratio = s.w, out = s.out;
+    for (int j = 0; j < m; j++) { // |x| bounded: inf * 0 would be NaN
+      out[j] = Math.max(x[j], -0f) - (a[j] * ratio[j]) * density[j];
     }
   }
 
@@ -274,25 +277,37 @@ public final class ActivationKernels {
   public static void geluBackward(float[] dx, int dxOff, float[] dout, int dOff, float[] x, int xOff, int n) {
     BlockMath.forBlocks(dx, dxOff, x, xOff, dout, dOff, n, 2 * SMOOTH, (s, m) -> {
       normal(s, m);
-      geluSlope(s, m, s.k);
-      for (int j = 0; j < m; j++) {
-        s.out[j] = s.g[j] * s.k[j];
-      }
+      geluSlope(s, m, s.out, s.g);
     });
   }
 
-  /** GELU's derivative {@code Phi(x) + x phi(x)} over a block into {@code slope}, from {@link #normal}'s values. */
-  private static void geluSlope(BlockMath.Scratch s, int m, float[] slope) {
-    for (int j = 0; j < m; j++) {
-      float b = s.v[j] * INV_SQRT_2PI;
-      float density = s.e[j], ratio = s.w[j], above = CpuKernels.positive(b);
-      slope[j] = above * Math.fma(density, b - ratio, 1f) + (1f - above) * (density * (ratio + b));
+  /**
+   * GELU's derivative {@code Phi(x) + x phi(x)} over a block into {@code slope} (times {@code dout} unless that is
+   * null), from {@link #normal}'s values: {@code
+   * above + sign (exp(-x^2 / 2) (|x| / sqrt(2 pi) - t P))}, {@code above} 1 for {@code x > 0}, else 0, and {@code sign
+   * = 2 above - 1}.
+   */
+  private static void geluSlope(BlockMath.Scratch s, int m, float[] slope, float[] dout) {
+    float[] x = s.x, a = s.v, density = s.e, ratio = s.w;
+    if (dout == null) {
+      for (int j = 0; j < m; j++) {
+        slope[j] = geluSlopeOf(x[j], a[j], density[j], ratio[j]);
+      }
+      return;
     }
+    for (int j = 0; j < m; j++) { // the product in the same pass: the bits of slope * dout
+      slope[j] = dout[j] * geluSlopeOf(x[j], a[j], density[j], ratio[j]);
+    }
+  }
+
+  private static float geluSlopeOf(float x, float a, float density, float ratio) {
+    float above = CpuKernels.positive(x);
+    return Math.fma(Math.fma(2f, above, -1f), density * Math.fma(a, INV_SQRT_2PI, -ratio), above);
   }
 
   private static final float INV_SQRT_2PI = 0.398942280f;
   /**
-   * Where x is clamped for the normal distribution: from there on {@code -x^2 / 2} is below -87.68,
+   * Where |x| is clamped for the normal distribution: from there on {@code -x^2 / 2} is below -87.68,
    * where {@link BlockMath}'s exp gives 0 ({@code n = -127}; the exact density is subnormal), and no
    * further clamp of the exp's argument is needed.
    */
@@ -315,8 +330,8 @@ public final class ActivationKernels {
    * float erf) with a polynomial of degree 11 fitted for relative accuracy where theirs has absolute
    * accuracy, so that the tail is accurate as it vanishes (the product's error, about 3e-7, is
    * float rounding in evaluating it). {@code x^2} is split exactly into a float and its rounding
-   * error by an FMA, the error folded in after the exp. x is clamped to [-13.25, 13.25] into {@code
-   * s.v} (NaN stays NaN), where the density is already 0. Three vectorised passes (the exp's
+   * error by an FMA, the error folded in after the exp. {@code |x|} is clamped to 13.25 into {@code
+   * s.v} (NaN stays NaN), where the density is already 0; the callers take the sign from {@code s.x}. Three vectorised passes (the exp's
    * polynomial, the density's correction, the tail's polynomial) around the exp's scalar one: as one
    * loop, the last two ran 0.86 ns a value and up to 5 in some runs (C2 unrolls and vectorises a
    * loop of that size less reliably), split 0.48.
@@ -324,7 +339,7 @@ public final class ActivationKernels {
   private static void normal(BlockMath.Scratch s, int m) {
     float[] x = s.x, bounded = s.v, k = s.k, e = s.e, w = s.w;
     for (int j = 0; j < m; j++) {
-      float b = Math.min(Math.max(x[j], -NORMAL_BOUND), NORMAL_BOUND), a = -0.5f * (b * b), rounded = BlockMath.expRounded(a);
+      float b = Math.min(Math.abs(x[j]), NORMAL_BOUND), a = -0.5f * (b * b), rounded = BlockMath.expRounded(a);
       bounded[j] = b;
       k[j] = rounded;
       e[j] = BlockMath.expPart(a, rounded);
@@ -336,7 +351,7 @@ public final class ActivationKernels {
       e[j] = Math.fma(exp, -0.5f * error, exp); // exp(-square / 2) (1 - error / 2)
     }
     for (int j = 0; j < m; j++) {
-      float t = 1f / Math.fma(Q_SCALE, Math.abs(bounded[j]), 1f), u = Math.fma(2f, t, -1f);
+      float t = 1f / Math.fma(Q_SCALE, bounded[j], 1f), u = Math.fma(2f, t, -1f);
       w[j] = t * Math.fma(Math.fma(Math.fma(Math.fma(Math.fma(Math.fma(Math.fma(Math.fma(Math.fma(Math.fma(Math.fma(
           Q11, u, Q10), u, Q9), u, Q8), u, Q7), u, Q6), u, Q5), u, Q4), u, Q3), u, Q2), u, Q1), u, Q0);
     }
