@@ -46,7 +46,7 @@ final class Storage {
    */
   private volatile Deferred pending;
   /** Deferred storages whose recipes read this one: computed before this one is written. */
-  private List<WeakReference<Storage>> readers;
+  private List<WeakReference<Storage>> readers; // guarded by this (threads reading one tensor at once add readers)
   /**
    * Whether every write to the values goes through this storage: its heap array was made by a Kiln op and
    * handed to no one for writing ({@link #seal}). Only such a storage is read by a {@link Deferred} recipe; a
@@ -93,8 +93,12 @@ final class Storage {
     return sealed && home == Device.cpu();
   }
 
-  /** Lists {@code reader}, a deferred storage whose recipe reads this one, to be computed before this one is written. */
-  private void addReader(Storage reader) {
+  /**
+   * Lists {@code reader}, a deferred storage whose recipe reads this one, to be computed before this one is written.
+   * Synchronized, with {@link #beforeWrite}'s taking of the list: several threads may read one tensor at once (a
+   * model's buffer permuted under concurrent inference), and each lists its own readers here.
+   */
+  private synchronized void addReader(Storage reader) {
     if (readers == null) {
       readers = new ArrayList<>(2);
     } else if (readers.size() >= 16 && Integer.bitCount(readers.size()) == 1) {
@@ -119,9 +123,15 @@ final class Storage {
   /** Before the values change: this storage's own deferred values, then those of the storages that read it. */
   private void beforeWrite() {
     settle();
-    if (readers != null) {
-      List<WeakReference<Storage>> rs = readers;
+    if (readers == null) { // a write is never concurrent with other threads' use of this storage: no lock needed to see none
+      return;
+    }
+    List<WeakReference<Storage>> rs;
+    synchronized (this) {
+      rs = readers;
       readers = null;
+    }
+    if (rs != null) {
       for (WeakReference<Storage> r : rs) {
         Storage reader = r.get();
         if (reader != null) {

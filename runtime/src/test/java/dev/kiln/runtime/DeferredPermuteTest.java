@@ -43,6 +43,49 @@ class DeferredPermuteTest {
     return out;
   }
 
+  /**
+   * One tensor permuted from several threads at once (a model's buffer under concurrent inference, which the guide
+   * allows): each permute lists itself as a reader of the shared source, and a later write to the source still makes
+   * the values of every unread one first.
+   */
+  @Test
+  void oneSourcePermutedFromSeveralThreadsAtOnce() throws Exception {
+    Kiln.manualSeed(4);
+    Tensor shared = Tensor.randn(4, 6);
+    float[] before = shared.toFloatArray();
+    float[] expected = permutedByIndex(before, new int[] {4, 6}, new int[] {1, 0});
+    int threads = 4, each = 20_000;
+    Tensor[][] kept = new Tensor[threads][];
+    java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(threads);
+    try {
+      java.util.List<java.util.concurrent.Future<?>> done = new java.util.ArrayList<>();
+      for (int t = 0; t < threads; t++) {
+        int me = t;
+        done.add(pool.submit(() -> {
+          kept[me] = new Tensor[64];
+          for (int i = 0; i < each; i++) {
+            Tensor p = shared.transpose(0, 1);
+            if (i % 500 == 0) {
+              assertArrayEquals(expected, p.toFloatArray());
+            }
+            kept[me][i % kept[me].length] = p; // some stay unread until the write below
+          }
+        }));
+      }
+      for (var f : done) {
+        f.get();
+      }
+    } finally {
+      pool.shutdown();
+    }
+    shared.buffer()[0] = 42f;
+    for (Tensor[] row : kept) {
+      for (Tensor p : row) {
+        assertArrayEquals(expected, p.toFloatArray());
+      }
+    }
+  }
+
   @Test
   void aPermuteKeepsTheSourcesValuesOfItsTimeWhateverIsWrittenLater() {
     Kiln.manualSeed(1);
