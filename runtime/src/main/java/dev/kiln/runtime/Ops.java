@@ -324,7 +324,11 @@ public final class Ops {
     if (!track(xIn, yIn)) {
       return Tensor.wrap(out, outShape);
     }
-    return Tensor.ofNode(out, outShape, new Node(xIn, yIn) {
+    // one value read as both operands (h @ h^T): its inputs listed right first, so that the engine adds the right
+    // operand's gradient before the left's, the order the reshape nodes of the copying path give (and the compiled
+    // model's, Generator.operandOrder)
+    boolean rightFirst = xIn == yIn;
+    return Tensor.ofNode(out, outShape, new Node(rightFirst ? new Tensor[] {yIn, xIn} : new Tensor[] {xIn, yIn}) {
       @Override public String name() {
         return "bmm";
       }
@@ -359,7 +363,7 @@ public final class Ops {
           }
           dy = Tensor.gradient(d, yIn.shape());
         }
-        return new Tensor[] {dx, dy};
+        return rightFirst ? new Tensor[] {dy, dx} : new Tensor[] {dx, dy};
       }
     });
   }

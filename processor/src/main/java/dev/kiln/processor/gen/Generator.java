@@ -2638,21 +2638,17 @@ public final class Generator {
 
   /**
    * The order in which the backward reaches a kernel's inputs, the order their gradients are added in: index order, but
-   * for a product whose two operands are one value read through reshapes of eager's own ({@code h @ h}, or {@code x @
-   * x^T} of the model's input) the right's first. Eager's matmul then reads each operand through a reshape of its own
-   * (and the right one through its transpose), and its engine runs nodes in the reverse of a depth-first order that went
-   * down the left first: the right's path reaches the value first. A transposed operand of a value computed in forward
-   * ({@code h @ h^T}) is a deferred permute in eager mode, which matmul reads in place in {@code h} ({@code
-   * Ops.stridedMatmul}): its node's two inputs are {@code h} itself, added in index order. With a later reader's
-   * gradient already there ({@code att @ h} after {@code att = h @ h^T}) the order of the three sums shows in the last
-   * bit.
+   * for a product whose two operands are one value ({@code h @ h^T}, {@code h @ h}) the right's first. Eager's matmul
+   * reads each operand through a reshape of its own (and the right one through its transpose), and its engine runs nodes
+   * in the reverse of a depth-first order that went down the left first: the right's path reaches the value first (the
+   * in-place product of a deferred permute, {@code Ops.stridedMatmul}, lists its inputs right first for the same order).
+   * With a later reader's gradient already there ({@code att @ h} after {@code att = h @ h^T}) the order of the three
+   * sums shows in the last bit.
    */
   private int[] operandOrder(Kernel k) {
     int count = k.inputs().size();
-    String shared = count == 2 && storage.get(k.inputs().get(0)) != null
-        && storage.get(k.inputs().get(0)).equals(storage.get(k.inputs().get(1))) ? storage.get(k.inputs().get(0)) : null;
-    if (k.kind() == Kernel.Kind.MATMUL && shared != null
-        && (!k.product().transA() && !k.product().transB() || isInput(shared))) {
+    if (k.kind() == Kernel.Kind.MATMUL && count == 2 && storage.get(k.inputs().get(0)) != null
+        && storage.get(k.inputs().get(0)).equals(storage.get(k.inputs().get(1)))) {
       return new int[] {1, 0};
     }
     return IntStream.range(0, count).toArray();
