@@ -59,6 +59,7 @@ class ProcessorTest {
       "Mlp, KilnMlp, KilnMlp.class-form.java",
       "Models, KilnMlp, KilnMlp.method-form.java",
       "Mixed, KilnMixed, KilnMixed.java",
+      "TrainingModes, KilnTrainingModes, KilnTrainingModes.java",
       "SmallCnn, KilnSmallCnn, KilnSmallCnn.java",
       "HiddenMlp, KilnHiddenMlp, KilnHiddenMlp.java",
       "HiddenCnn, KilnHiddenCnn, KilnHiddenCnn.java",
