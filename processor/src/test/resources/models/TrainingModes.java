@@ -1,5 +1,6 @@
 package test;
 
+import static dev.kiln.dsl.F.dropout;
 import static dev.kiln.dsl.F.relu;
 import static dev.kiln.dsl.F.tanh;
 
@@ -11,8 +12,9 @@ import dev.kiln.runtime.Tensor;
 
 /**
  * Conditions on the training mode (PyTorch's {@code self.training}): an auxiliary path in training only, another step
- * in evaluation, a {@code ?:} on the mode in a block (its own mode) and in the model's own method, beside a dropout
- * (which follows its own mode). The compiled class holds a graph for each mode and runs the one of the call's.
+ * in evaluation, a {@code ?:} on the mode in a block (its own mode) and in the model's own method, {@code F.dropout(x,
+ * p, isTraining())}, beside a dropout layer (which follows its own mode). The compiled class holds a graph for each
+ * mode and runs the one of the call's.
  */
 @Model(input = {6})
 public class TrainingModes extends Module {
@@ -42,7 +44,7 @@ public class TrainingModes extends Module {
       h = h.mul(2);
     }
     h = drop.apply(block.apply(h));
-    return head.apply(squash(h));
+    return head.apply(dropout(squash(h), 0.1, isTraining())); // F.dropout(h, 0.1, self.training)
   }
 
   /** The model's own method: tanh in evaluation only. */

@@ -487,7 +487,7 @@ public final class Generator {
   /** The layers generated code reads: those with parameters, and dropouts (for their train()/eval() mode). */
   private List<LayerIr> fieldLayers() {
     return kernels.stream()
-        .filter(k -> k.hasParameters() || k.kind() == Kernel.Kind.DROPOUT)
+        .filter(k -> k.hasParameters() || k.kind() == Kernel.Kind.DROPOUT && k.layer() != null)
         .map(Kernel::layer).collect(Collectors.toList());
   }
 
@@ -688,7 +688,8 @@ public final class Generator {
     for (int j = 0; j < kernels.size(); j++) {
       Kernel k = kernels.get(j);
       if (k.kind() == Kernel.Kind.BATCHNORM || k.kind() == Kernel.Kind.DROPOUT || dropsBetweenLayers(k)) {
-        b.addStatement("training[$L] = $L.isTraining()", j + 1, layerField(k.layer()));
+        // (F.dropout(x, p, isTraining()) in training has no layer: it drops, as eager's call in that mode)
+        b.addStatement("training[$L] = $L", j + 1, k.layer() == null ? "true" : layerField(k.layer()) + ".isTraining()");
       }
     }
   }

@@ -34,6 +34,8 @@ import com.sun.source.tree.WhileLoopTree;
 import com.sun.source.util.TreePath;
 import com.sun.source.util.TreePathScanner;
 import com.sun.source.util.Trees;
+import dev.kiln.dsl.Dropout;
+import dev.kiln.dsl.Dropout2d;
 import dev.kiln.dsl.Embedding;
 import dev.kiln.dsl.EmbeddingBag;
 import dev.kiln.dsl.Input;
@@ -3167,6 +3169,10 @@ public final class DeclarationReader {
       if (name.equals("cosineSimilarity")) {
         return cosineSimilarity(mi, args, unit, fields, className);
       }
+      if ((name.equals("dropout") || name.equals("dropout2d")) && args.size() == 3 && mode != null
+          && foldHereOrNull(args.get(2), unit, fields) instanceof Boolean training) {
+        return functionalDropout(mi, name, args, training, unit, fields, className); // F.dropout(x, p, isTraining())
+      }
       boolean twoValues = args.size() == 2 && isTensor(args.get(1), unit);
       LayerSpec joining = !twoValues ? null : switch (name) { // a residual, a centred value, a gate, a quotient, a product
         case "add" -> new Add();
@@ -3976,6 +3982,29 @@ public final class DeclarationReader {
         mode.joins.add(new Modes.Join(source(unit, c), occurrence, c.toString(), value));
       }
       return value;
+    }
+
+    /**
+     * {@code F.dropout(x, p, isTraining())} ({@code F.dropout2d}), PyTorch's {@code F.dropout(x, p, self.training)}: in
+     * training a dropout step without a layer (drawing as eager mode draws), in evaluation {@code x} itself, as eager's
+     * {@code Ops.dropout} returns it; the mode (or a constant) as the condition on the mode reads it. Null after an error.
+     */
+    private String functionalDropout(MethodInvocationTree mi, String name, List<? extends ExpressionTree> args, boolean training,
+        CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
+      List<Object> p = constants(args.subList(1, 2), mi.toString(), name, unit);
+      if (p == null) {
+        return null;
+      }
+      LayerSpec spec;
+      try {
+        double rate = p.get(0) instanceof Number n ? n.doubleValue() : Double.NaN;
+        spec = name.equals("dropout") ? new Dropout.Spec(rate) : new Dropout2d.Spec(rate);
+      } catch (IllegalArgumentException e) {
+        diagnostics.error(unit, mi, Message.UNSUPPORTED_FUNCTION, e.getMessage());
+        return null;
+      }
+      String input = expression(args.get(0), unit, fields, className);
+      return input == null || !training ? input : step(input, spec, null, mi.toString(), source(unit, mi));
     }
 
     /** A condition on the training mode folded in the mode being read; null after an error (reported on it). */
