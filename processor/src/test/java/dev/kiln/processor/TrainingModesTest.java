@@ -83,6 +83,25 @@ class TrainingModesTest {
     }
   }
 
+  /**
+   * Blocks of a ModuleList reading their own modes, a ?: on the model's in the loop: bit for bit eager's in each mode;
+   * with one block in another mode than the model's, the eager forward (eager's values, its own node).
+   */
+  @Test
+  void blocksInAListReadTheirOwnModes() {
+    Module compiled = ParityTest.matchesEagerBitForBit("ModeBlocks", "6");
+    Module eager = ParityTest.factory(compiled.getClass().getClassLoader(), "test.ModeBlocks").get();
+    eager.loadStateDict(compiled.stateDict());
+    for (Module m : new Module[] {eager, compiled}) {
+      m.train();
+      m.getSubmodule("h.1").eval();
+    }
+    Tensor x = Tensor.randn(4, 6);
+    Tensor out = compiled.forward(x);
+    assertArrayEquals(eager.forward(x).toFloatArray(), out.toFloatArray(), "h.1 in evaluation, the model in training");
+    assertTrue(!out.gradFn().name().startsWith("KilnModeBlocks"), "a compiled graph ran: " + out.gradFn().name());
+  }
+
   /** A backward after the mode changed follows the mode its forward ran in (each mode's graph its own node). */
   @Test
   void backwardFollowsTheModeOfItsForward() {
@@ -136,6 +155,13 @@ class TrainingModesTest {
     return ProcessorTest.classModel(name, lines);
   }
 
+  /** {@code f} fails with one error, {@code message}, on the line containing {@code line}. */
+  private static void oneErrorOnLine(JavaFileObject f, String message, String line) {
+    Compilation c = ProcessorTest.compile(f);
+    assertThat(c).hadErrorCount(1);
+    assertThat(c).hadErrorContaining(message).inFile(f).onLineContaining(line);
+  }
+
   /** The forms that compile: !isTraining(), this.isTraining(), ?:, a return in a branch, a condition with constants. */
   @Test
   void theFormsOfAConditionOnTheModeCompile() {
@@ -163,10 +189,8 @@ class TrainingModesTest {
         "      h = wide.apply(h);",
         "    }",
         "    return h.mul(2);");
-    Compilation c = ProcessorTest.compile(f);
-    assertThat(c).hadErrorCount(1);
-    assertThat(c).hadErrorContaining("h is [N, 8] in training but [N, 6] in evaluation after this condition on the training"
-        + " mode").inFile(f).onLineContaining("if (isTraining()) {");
+    oneErrorOnLine(f, "h is [N, 8] in training but [N, 6] in evaluation after this condition on the training mode",
+        "if (isTraining()) {");
   }
 
   /** A ?: whose operands differ in shape, and a return in one mode only of another shape: errors on their lines. */
@@ -175,19 +199,15 @@ class TrainingModesTest {
     JavaFileObject f = model("ModeChoice",
         "    Tensor h = isTraining() ? wide.apply(x) : fc.apply(x);",
         "    return h.mul(2);");
-    Compilation c = ProcessorTest.compile(f);
-    assertThat(c).hadErrorCount(1);
-    assertThat(c).hadErrorContaining("isTraining() ? wide.apply(x) : fc.apply(x) is [N, 8] in training but [N, 6] in"
-        + " evaluation").inFile(f).onLineContaining("Tensor h = isTraining()");
+    oneErrorOnLine(f, "isTraining() ? wide.apply(x) : fc.apply(x) is [N, 8] in training but [N, 6] in evaluation",
+        "Tensor h = isTraining()");
 
     JavaFileObject g = model("ModeResult",
         "    Tensor h = fc.apply(x);",
         "    if (isTraining()) return wide.apply(h);",
         "    return h;");
-    Compilation d = ProcessorTest.compile(g);
-    assertThat(d).hadErrorCount(1);
-    assertThat(d).hadErrorContaining("forward returns [N, 8] in training but [N, 6] in evaluation, as this condition on the"
-        + " training mode decides").inFile(g).onLineContaining("if (isTraining()) return");
+    oneErrorOnLine(g, "forward returns [N, 8] in training but [N, 6] in evaluation, as this condition on the training mode"
+        + " decides", "if (isTraining()) return");
   }
 
   /** A condition mixing the mode with a value known only at run time, and one in a method of several outputs: errors. */
@@ -199,9 +219,8 @@ class TrainingModesTest {
         "      h = h.mul(2);",
         "    }",
         "    return h;");
-    Compilation c = ProcessorTest.compile(f);
-    assertThat(c).hadErrorContaining("unsupported condition on the training mode in forward: isTraining() && x.size(0) > 1")
-        .inFile(f).onLineContaining("if (isTraining() && x.size(0) > 1)");
+    oneErrorOnLine(f, "unsupported condition on the training mode in forward: isTraining() && x.size(0) > 1",
+        "if (isTraining() && x.size(0) > 1)");
 
     JavaFileObject g = ProcessorTest.classModel("ModeOutputs",
         "@Model(input = {6})",
@@ -217,9 +236,8 @@ class TrainingModesTest {
         "    return new Out(h, b);",
         "  }",
         "}");
-    Compilation d = ProcessorTest.compile(g);
-    assertThat(d).hadErrorContaining("isTraining(): a condition on the training mode compiles in forward and the model's methods"
-        + " and blocks forward calls, not in both").inFile(g).onLineContaining("Tensor b = isTraining()");
+    oneErrorOnLine(g, "isTraining(): a condition on the training mode compiles in forward and the model's methods and blocks"
+        + " forward calls, not in both", "Tensor b = isTraining()");
   }
 
   /** The model compiled and run on CUDA (the fake GPU here) in each mode, one after another: eager's CPU values. */

@@ -620,7 +620,8 @@ public final class DeclarationReader {
       @Override public Void visitClass(ClassTree node, Void unused) {
         return null; // (a lambda's or class's own locals are not forward's)
       }
-    }.scan(List.of(branch.getThenStatement(), branch.getElseStatement() == null ? branch.getThenStatement() : branch.getElseStatement()), null);
+    }.scan(branch.getElseStatement() == null ? List.of(branch.getThenStatement())
+        : List.of(branch.getThenStatement(), branch.getElseStatement()), null);
     assigned.removeAll(declared);
     return assigned;
   }
