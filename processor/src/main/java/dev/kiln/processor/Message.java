@@ -219,6 +219,17 @@ public enum Message {
   LIST_INDEX("%s: index %d is out of range for the ModuleList %s of %d modules (0..%d, or -%d..-1 from the end)"),
   METHOD_RECURSION("%s: %s calls itself (directly or through another method); the compiler inlines a model's own methods,"
       + " which must end: write the repetition as a loop over a ModuleList or a constant count"),
+  MODE_ELSEWHERE("%s: a condition on the training mode compiles in forward and the model's methods and blocks forward"
+      + " calls, not in %s; test isTraining() in forward, or leave out @Model and the model runs eagerly, as written"),
+  MODE_CONDITION("unsupported condition on the training mode in %2$s: %1$s; the compiled model plans forward once per mode,"
+      + " so the condition must be true or false in each mode from the mode and constants alone (isTraining(),"
+      + " !isTraining(), this.isTraining() && P > 0, isTraining() ? a : b); test anything else apart"),
+  MODE_SHAPES("%s is %s in training but %s in evaluation after this condition on the training mode; the compiled model"
+      + " plans forward once per mode, and what follows the condition must fit both: give it one shape in both modes, or"
+      + " leave out @Model and the model runs eagerly, as written"),
+  MODE_OUTPUT_SHAPES("forward returns %s in training but %s in evaluation, as this condition on the training mode decides;"
+      + " the compiled model returns one shape in both modes (its plans and callers expect it): give both one shape, or"
+      + " leave out @Model and the model runs eagerly, as written"),
   METHOD_PARAMETER("%s: parameter %s of %s is a %s; a method the compiler inlines takes tensors and compile-time"
       + " constants (int, float, ...)"),
   TIE_FORM("%s: the compiler reads a weight tie of another layer field's weight, a Linear's or an Embedding's in the same"

@@ -59,6 +59,7 @@ class ProcessorTest {
       "Mlp, KilnMlp, KilnMlp.class-form.java",
       "Models, KilnMlp, KilnMlp.method-form.java",
       "Mixed, KilnMixed, KilnMixed.java",
+      "TrainingModes, KilnTrainingModes, KilnTrainingModes.java",
       "SmallCnn, KilnSmallCnn, KilnSmallCnn.java",
       "HiddenMlp, KilnHiddenMlp, KilnHiddenMlp.java",
       "HiddenCnn, KilnHiddenCnn, KilnHiddenCnn.java",
@@ -719,7 +720,7 @@ class ProcessorTest {
         "public class Misc extends Module {",
         "  final Linear fc = new Linear(16, 16);",
         "  @Override public final Tensor forward(Tensor x) {",
-        "    Tensor h = F.dropout(fc.apply(x), 0.5, true);",
+        "    Tensor h = F.dropout(fc.apply(x), 0.5, x.size(0) > 1);", // (a constant or isTraining() compiles)
         "    return new Linear(16, 4).apply(h);",
         "  }",
         "}");
@@ -727,8 +728,9 @@ class ProcessorTest {
     assertThat(c).hadErrorContaining("forward of @Model class Misc must not be final: the generated KilnMisc overrides it")
         .inFile(f).onLineContaining("public final Tensor forward");
     assertThat(c).hadErrorContaining("F.dropout with 3 argument(s) is not supported by the Kiln compiler")
-        .inFile(f).onLineContaining("F.dropout(fc.apply(x), 0.5, true)");
-    assertThat(c).hadErrorContaining("use a Dropout field (new Dropout(p)), which follows train() and eval()");
+        .inFile(f).onLineContaining("F.dropout(fc.apply(x), 0.5, x.size(0) > 1)");
+    assertThat(c).hadErrorContaining("pass the mode (F.dropout(x, p, isTraining())), or use a Dropout field (new Dropout(p)), which"
+        + " follows train() and eval()");
     assertThat(c).hadErrorContaining("forward creates a layer (new Linear(16, 4)) on each call: declare it as a final field")
         .inFile(f).onLineContaining("return new Linear(16, 4)");
   }

@@ -11,9 +11,17 @@ import java.util.List;
  *     {@link ModelIr#outputsGraph()}), or null when there is none
  * @param inputs the model's method of several inputs checked the same way (its {@code ir} is
  *     {@link ModelIr#inputsGraph()}), or null when there is none
+ * @param evaluation forward in evaluation checked the same way (its {@code ir} is {@link ModelIr#modes()}'s), when
+ *     forward reads the training mode; else null
  */
 public record CheckedModel(ModelIr ir, int[] inputShape, List<int[]> stepInputs, List<int[]> stepOutputs, CheckedModel outputs,
-    CheckedModel inputs) {
+    CheckedModel inputs, CheckedModel evaluation) {
+  /** A model whose forward reads no training mode. */
+  public CheckedModel(ModelIr ir, int[] inputShape, List<int[]> stepInputs, List<int[]> stepOutputs, CheckedModel outputs,
+      CheckedModel inputs) {
+    this(ir, inputShape, stepInputs, stepOutputs, outputs, inputs, null);
+  }
+
   public CheckedModel {
     stepInputs = List.copyOf(stepInputs);
     stepOutputs = List.copyOf(stepOutputs);

@@ -16,6 +16,7 @@ import dev.kiln.processor.ir.InputsIr;
 import dev.kiln.processor.ir.MaskedFill;
 import dev.kiln.processor.ir.MatMul;
 import dev.kiln.processor.ir.ModelIr;
+import dev.kiln.processor.ir.Modes;
 import dev.kiln.processor.ir.LineOp;
 import dev.kiln.processor.ir.Narrow;
 import dev.kiln.processor.ir.Reduce;
@@ -66,12 +67,42 @@ public final class ShapeChecker {
         : graph(ir.outputsGraph(), partial, ir.outputs().results(), ir.outputs().method());
     Optional<CheckedModel> inputs = ir.inputs() == null ? Optional.empty()
         : graph(ir.inputsGraph(), partial, ir.inputs().results(), ir.inputs().method());
+    Optional<CheckedModel> evaluation = ir.modes() == null ? Optional.empty()
+        : graph(ir.modes().evaluation(), partial, List.of(ir.modes().evaluation().result()), null);
     if (diagnostics.count() > before || forward.isEmpty()) {
       return Optional.empty();
     }
     CheckedModel f = forward.get();
+    if (ir.modes() != null && (evaluation.isEmpty() || !modesAgree(ir.modes(), f, evaluation.get()))) {
+      return Optional.empty();
+    }
     return Optional.of(new CheckedModel(ir, f.inputShape(), f.stepInputs(), f.stepOutputs(), outputs.orElse(null),
-        inputs.orElse(null)));
+        inputs.orElse(null), evaluation.orElse(null)));
+  }
+
+  /**
+   * Whether forward read in training and in evaluation ({@link Modes}) give each value a condition on the mode joins one
+   * shape in both modes, and return one shape; else an error on the condition (the first one read, for the result).
+   */
+  private boolean modesAgree(Modes modes, CheckedModel training, CheckedModel evaluation) {
+    boolean agree = true;
+    for (Modes.Join t : modes.training()) {
+      for (Modes.Join e : modes.evaluated()) {
+        if (t.sameAs(e) && !Arrays.equals(training.shapeOf(t.value()), evaluation.shapeOf(e.value()))) {
+          diagnostics.error(t.where(), Message.MODE_SHAPES, t.name(), Shapes.toString(training.shapeOf(t.value())),
+              Shapes.toString(evaluation.shapeOf(e.value())));
+          agree = false;
+        }
+      }
+    }
+    int[] returned = training.shapeOf(training.ir().result());
+    int[] returnedInEvaluation = evaluation.shapeOf(evaluation.ir().result());
+    if (agree && !Arrays.equals(returned, returnedInEvaluation)) {
+      diagnostics.error(modes.reads().get(0).source(), Message.MODE_OUTPUT_SHAPES, Shapes.toString(returned),
+          Shapes.toString(returnedInEvaluation));
+      agree = false;
+    }
+    return agree;
   }
 
   /**

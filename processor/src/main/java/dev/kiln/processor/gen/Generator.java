@@ -165,6 +165,8 @@ public final class Generator {
   private final Map<String, Integer> pooledInOnePass;
   /** Each layer's name in generated code, by path ({@link #fieldNames}). */
   private final Map<String, String> fieldNames;
+  /** Whether this graph is forward in one training mode, beside the other's ({@link #addModeMembers}). */
+  private boolean modeGraph;
 
   private Generator(CheckedModel model, OutputsIr outputs, int forwardReturns) {
     this.model = model;
@@ -388,6 +390,7 @@ public final class Generator {
   private JavaFile file(String processorName) {
     Generator several = model.outputs() == null ? null : new Generator(model.outputs(), ir.outputs(), ir.forwardReturns());
     Generator inputs = model.inputs() == null ? null : new Generator(model.inputs(), ir.inputs().outputs(), -1);
+    Generator evaluation = model.evaluation() == null ? null : new Generator(model.evaluation(), null, -1);
     TypeSpec.Builder type = TypeSpec.classBuilder(name)
         .addModifiers(Modifier.PUBLIC, Modifier.FINAL)
         .addOriginatingElement(ir.element())
@@ -415,6 +418,9 @@ public final class Generator {
     if (inputs != null) {
       layers.addAll(inputs.fieldLayers());
     }
+    if (evaluation != null) {
+      layers.addAll(evaluation.fieldLayers());
+    }
     addLayerFields(type, declared, layers);
     type.addMethod(declaredInputShape());
     if (ir.takesIds()) {
@@ -434,6 +440,10 @@ public final class Generator {
       inputs.addInputsMembers(type);
     }
     if (ir.forwardDelegates()) {
+      return JavaFile.builder(ir.packageName(), type.build()).skipJavaLangImports(true).indent("  ").build();
+    }
+    if (evaluation != null) {
+      addModeMembers(type, evaluation);
       return JavaFile.builder(ir.packageName(), type.build()).skipJavaLangImports(true).indent("  ").build();
     }
     addFusedMembers(type, name);
@@ -477,7 +487,7 @@ public final class Generator {
   /** The layers generated code reads: those with parameters, and dropouts (for their train()/eval() mode). */
   private List<LayerIr> fieldLayers() {
     return kernels.stream()
-        .filter(k -> k.hasParameters() || k.kind() == Kernel.Kind.DROPOUT)
+        .filter(k -> k.hasParameters() || k.kind() == Kernel.Kind.DROPOUT && k.layer() != null)
         .map(Kernel::layer).collect(Collectors.toList());
   }
 
@@ -678,7 +688,8 @@ public final class Generator {
     for (int j = 0; j < kernels.size(); j++) {
       Kernel k = kernels.get(j);
       if (k.kind() == Kernel.Kind.BATCHNORM || k.kind() == Kernel.Kind.DROPOUT || dropsBetweenLayers(k)) {
-        b.addStatement("training[$L] = $L.isTraining()", j + 1, layerField(k.layer()));
+        // (F.dropout(x, p, isTraining()) in training has no layer: it drops, as eager's call in that mode)
+        b.addStatement("training[$L] = $L", j + 1, k.layer() == null ? "true" : layerField(k.layer()) + ".isTraining()");
       }
     }
   }
@@ -1270,6 +1281,10 @@ public final class Generator {
           .addJavadoc("The fused $L: x and the further inputs $L, in order.\n", ir.inputs().method(), furtherLabels())
           .returns(TENSOR).addParameters(inputParameters()).addCode(cudaGuard("forward")).addCode(releasing(b).build()).build();
     }
+    if (modeGraph) {
+      return MethodSpec.methodBuilder("forward").addJavadoc("The fused forward in this mode.\n").returns(TENSOR)
+          .addParameter(TENSOR, "x").addCode(cudaGuard("forward")).addCode(releasing(b).build()).build();
+    }
     return forwardMethod(releasing(b).build());
   }
 
@@ -1364,10 +1379,15 @@ public final class Generator {
    * Backward), and the field {@code compiled} that holds one.
    */
   private void addCompiledBeside(TypeSpec.Builder type, String compiled, String method) {
+    addCompiledBeside(type, compiled, CodeBlock.of("The compiled $L, beside the compiled forward: its own plans, backward node and CUDA form.\n", method));
+  }
+
+  /** {@link #addCompiledBeside(TypeSpec.Builder, String, String)} with the inner class's javadoc. */
+  private void addCompiledBeside(TypeSpec.Builder type, String compiled, CodeBlock javadoc) {
     String inner = Character.toUpperCase(compiled.charAt(0)) + compiled.substring(1);
     TypeSpec.Builder innerType = TypeSpec.classBuilder(inner)
         .addModifiers(Modifier.PRIVATE, Modifier.FINAL)
-        .addJavadoc("The compiled $L, beside the compiled forward: its own plans, backward node and CUDA form.\n", method);
+        .addJavadoc(javadoc);
     addFusedMembers(innerType, name + "." + inner);
     type.addType(innerType.build());
     type.addField(FieldSpec.builder(ClassName.get("", inner), compiled, Modifier.PRIVATE, Modifier.FINAL)
@@ -1405,6 +1425,58 @@ public final class Generator {
       returnOutputs(m, onCuda, compiled + "." + cudaOutputsMethod() + "(" + args + ")", compiled + ".outputs(" + args + ")");
     }
     type.addMethod(m.build());
+  }
+
+  // ------------------------------------------------------------------ a forward that reads the training mode
+
+  /**
+   * A forward that reads the training mode ({@code if (isTraining())}, {@link dev.kiln.processor.ir.Modes}): this graph
+   * (forward in training) and {@code evaluation}'s, each in an inner class of its own (plans, forward, CUDA form, Plan
+   * and Backward), and the forward that runs the one of the call's mode, whose backward node then follows that mode.
+   * Where forward reads the modes of several modules (the model's, a block's) and they differ ({@code h.0.eval()} in a
+   * training model), the eager forward runs, as written.
+   */
+  private void addModeMembers(TypeSpec.Builder type, Generator evaluation) {
+    modeGraph = true;
+    evaluation.modeGraph = true;
+    addCompiledBeside(type, "compiledTraining", CodeBlock.of("Forward compiled for training ($L): its own plans, backward node"
+        + " and CUDA form.\n", modeReads()));
+    evaluation.addCompiledBeside(type, "compiledEvaluation", CodeBlock.of("Forward compiled for evaluation: its own plans,"
+        + " backward node and CUDA form.\n"));
+    List<String> owners = ir.modes().owners();
+    List<String> modes = new ArrayList<>();
+    for (String owner : owners) {
+      if (owner.isEmpty()) {
+        modes.add("isTraining()");
+        continue;
+      }
+      String field = "modeOf_" + owner.replace('.', '_');
+      type.addField(FieldSpec.builder(MODULE, field, Modifier.PRIVATE, Modifier.FINAL, Modifier.TRANSIENT)
+          .addJavadoc("The block whose own mode forward reads ($L).\n", owner)
+          .initializer("getSubmodule($S)", owner).build());
+      modes.add(field + ".isTraining()");
+    }
+    CodeBlock.Builder b = CodeBlock.builder()
+        .add("// forward reads the training mode: the graph compiled for this call's mode runs, and its backward\n")
+        .addStatement("boolean training = $L", modes.get(0));
+    if (modes.size() > 1) {
+      b.beginControlFlow("if ($L)", modes.subList(1, modes.size()).stream().map(m -> m + " != training").collect(Collectors.joining(" || ")))
+          .add("// modules in different modes ($L): the eager forward, as written\n", String.join(", ", owners.stream()
+              .map(o -> o.isEmpty() ? "the model" : o).toList()))
+          .addStatement("return super.forward(x)")
+          .endControlFlow();
+    }
+    b.addStatement("return training ? compiledTraining.forward(x) : compiledEvaluation.forward(x)");
+    type.addMethod(MethodSpec.methodBuilder("forward").addAnnotation(Override.class).addModifiers(Modifier.PUBLIC)
+        .returns(TENSOR).addParameter(TENSOR, "x").addCode(summaryGuard("forward")).addCode(b.build()).build());
+  }
+
+  /** Where forward reads the training mode, for comments: {@code isTraining() at Model.java:20, h.0's at Block.java:12}. */
+  private String modeReads() {
+    Map<String, Set<String>> lines = new LinkedHashMap<>();
+    ir.modes().reads().forEach(r -> lines.computeIfAbsent(r.owner(), o -> new LinkedHashSet<>()).add(r.source().where()));
+    return lines.entrySet().stream().map(e -> (e.getKey().isEmpty() ? "isTraining()" : e.getKey() + "'s") + " at "
+        + String.join(", ", e.getValue())).collect(Collectors.joining("; "));
   }
 
   /** The input's check: float values of one sample's shape, or ids (a label tensor) when an Embedding reads them. */

@@ -25,6 +25,8 @@ import javax.lang.model.element.Element;
  * @param inputs the method taking several inputs besides forward, or null
  * @param further the inputs besides {@code inputName} that these steps read: the further inputs of
  *     {@link #inputsGraph()}, empty for forward and the outputs method
+ * @param modes when forward reads the training mode: forward read in evaluation beside these steps (read in
+ *     training), else null
  */
 public record ModelIr(
     Form form,
@@ -43,7 +45,23 @@ public record ModelIr(
     int forwardReturns,
     List<TensorIr> tensors,
     InputsIr inputs,
-    List<InputsIr.Further> further) {
+    List<InputsIr.Further> further,
+    Modes modes) {
+
+  /** A model whose forward reads no training mode. */
+  public ModelIr(Form form, Element element, String packageName, String declaringType, String factoryMethod,
+      String generatedName, int[] input, String inputName, List<LayerIr> layers, List<StepIr> steps, String result,
+      Source source, OutputsIr outputs, int forwardReturns, List<TensorIr> tensors, InputsIr inputs,
+      List<InputsIr.Further> further) {
+    this(form, element, packageName, declaringType, factoryMethod, generatedName, input, inputName, layers, steps, result,
+        source, outputs, forwardReturns, tensors, inputs, further, null);
+  }
+
+  /** This model with forward read in evaluation too ({@link Modes}). */
+  public ModelIr withModes(Modes modes) {
+    return new ModelIr(form, element, packageName, declaringType, factoryMethod, generatedName, input, inputName, layers,
+        steps, result, source, outputs, forwardReturns, tensors, inputs, further, modes);
+  }
 
   public ModelIr {
     layers = List.copyOf(layers);

@@ -7,6 +7,7 @@ import com.sun.source.tree.BlockTree;
 import com.sun.source.tree.BreakTree;
 import com.sun.source.tree.ClassTree;
 import com.sun.source.tree.CompoundAssignmentTree;
+import com.sun.source.tree.ConditionalExpressionTree;
 import com.sun.source.tree.ContinueTree;
 import com.sun.source.tree.DoWhileLoopTree;
 import com.sun.source.tree.EnhancedForLoopTree;
@@ -33,6 +34,8 @@ import com.sun.source.tree.WhileLoopTree;
 import com.sun.source.util.TreePath;
 import com.sun.source.util.TreePathScanner;
 import com.sun.source.util.Trees;
+import dev.kiln.dsl.Dropout;
+import dev.kiln.dsl.Dropout2d;
 import dev.kiln.dsl.Embedding;
 import dev.kiln.dsl.EmbeddingBag;
 import dev.kiln.dsl.Input;
@@ -57,6 +60,7 @@ import dev.kiln.processor.ir.MaskedFill;
 import dev.kiln.processor.ir.MatMul;
 import dev.kiln.processor.ir.Narrow;
 import dev.kiln.processor.ir.ModelIr;
+import dev.kiln.processor.ir.Modes;
 import dev.kiln.processor.ir.Mul;
 import dev.kiln.processor.ir.OutputsIr;
 import dev.kiln.processor.ir.Reshape;
@@ -282,21 +286,20 @@ public final class DeclarationReader {
           inputName, layers, List.of(), null, source(unit, trees.getTree(type)), outputs, delegate, allTensors(tensors), inputs,
           List.of());
     }
-    Steps steps = new Steps("forward", inputName);
-    steps.modelType = type;
-    steps.tensors = tensors;
-    steps.broken.addAll(broken);
-    if (outputs != null) {
-      steps.outputsMethod = outputsMethod;
-      steps.outputsCall = outputs.call(0);
-    }
+    Steps steps = forwardSteps(true, inputName, type, tensors, broken, outputs, outputsMethod);
     steps.readBody(tree.getBody(), unit, fields, name, null);
-    if (!ok || steps.last == null) {
+    Steps evaluation = null;
+    if (!steps.mode.reads.isEmpty()) { // forward reads the training mode: read again in evaluation, for a graph of each
+      evaluation = forwardSteps(false, inputName, type, tensors, broken, outputs, outputsMethod);
+      evaluation.readBody(tree.getBody(), unit, fields, name, null);
+    }
+    if (!ok || steps.last == null || evaluation != null && evaluation.last == null) {
       return null;
     }
-    return new ModelIr(ModelIr.Form.CLASS, type, packageOf(type), nestedName(type), null, generated, input,
+    ModelIr ir = new ModelIr(ModelIr.Form.CLASS, type, packageOf(type), nestedName(type), null, generated, input,
         inputName, layers, steps.list, steps.last, source(unit, trees.getTree(type)), outputs, -1, allTensors(tensors), inputs,
         List.of());
+    return evaluation == null ? ir : withEvaluation(ir, steps, evaluation);
   }
 
   // ------------------------------------------------------------------ a method returning several outputs
@@ -550,6 +553,105 @@ public final class DeclarationReader {
       }
     }.scan(method.getBody(), null);
     return Boolean.TRUE.equals(found);
+  }
+
+  // ------------------------------------------------------------------ the training mode
+
+  /**
+   * The training mode forward is read in (PyTorch's {@code self.training}): {@code isTraining()} folds to it, and
+   * each condition on it notes the values it joins ({@link Modes}).
+   */
+  private static final class ModeReading {
+    final boolean training;
+    final List<Modes.Read> reads = new ArrayList<>();
+    final List<Modes.Join> joins = new ArrayList<>();
+    /** How many times each condition was read so far (an unrolled loop reads it once per turn). */
+    private final Map<Tree, Integer> seen = new HashMap<>();
+
+    ModeReading(boolean training) {
+      this.training = training;
+    }
+
+    /** How many times {@code condition} was read before this time. */
+    int occurrence(Tree condition) {
+      return seen.merge(condition, 1, Integer::sum) - 1;
+    }
+  }
+
+  /** Whether {@code call} is {@code isTraining()} of the module whose code is read ({@code this.isTraining()}, Module's). */
+  private boolean isModeCall(MethodInvocationTree call, CompilationUnitTree unit) {
+    ExpressionTree select = call.getMethodSelect();
+    boolean own = select instanceof IdentifierTree || select instanceof MemberSelectTree ms
+        && ms.getExpression() instanceof IdentifierTree self && (self.getName().contentEquals("this") || self.getName().contentEquals("super"));
+    return own && call.getArguments().isEmpty() && calledMethod(call, unit, MODULE, "isTraining");
+  }
+
+  /** Whether {@code tree} calls {@code isTraining()} of the module whose code is read. */
+  private boolean readsMode(Tree tree, CompilationUnitTree unit) {
+    Boolean found = new com.sun.source.util.TreeScanner<Boolean, Void>() {
+      @Override public Boolean visitMethodInvocation(MethodInvocationTree node, Void unused) {
+        return isModeCall(node, unit) || Boolean.TRUE.equals(super.visitMethodInvocation(node, unused));
+      }
+
+      @Override public Boolean reduce(Boolean a, Boolean b) {
+        return Boolean.TRUE.equals(a) || Boolean.TRUE.equals(b);
+      }
+    }.scan(tree, null);
+    return Boolean.TRUE.equals(found);
+  }
+
+  /** The locals the branches of {@code branch} assign, less those declared inside them (javac scopes those to the branch). */
+  private static Set<String> assignedLocals(IfTree branch) {
+    Set<String> assigned = new java.util.LinkedHashSet<>();
+    Set<String> declared = new HashSet<>();
+    new com.sun.source.util.TreeScanner<Void, Void>() {
+      @Override public Void visitAssignment(AssignmentTree node, Void unused) {
+        if (node.getVariable() instanceof IdentifierTree id) {
+          assigned.add(id.getName().toString());
+        }
+        return super.visitAssignment(node, unused);
+      }
+
+      @Override public Void visitVariable(VariableTree node, Void unused) {
+        declared.add(node.getName().toString());
+        return super.visitVariable(node, unused);
+      }
+
+      @Override public Void visitClass(ClassTree node, Void unused) {
+        return null; // (a lambda's or class's own locals are not forward's)
+      }
+    }.scan(branch.getElseStatement() == null ? List.of(branch.getThenStatement())
+        : List.of(branch.getThenStatement(), branch.getElseStatement()), null);
+    assigned.removeAll(declared);
+    return assigned;
+  }
+
+  /**
+   * Forward's steps read in one training mode ({@link Steps#mode}), ready for its body: the model's layers and tensor
+   * fields, and its outputs method (which forward may call only as its whole body).
+   */
+  private Steps forwardSteps(boolean training, String inputName, TypeElement type, TensorFieldReader tensors, Set<String> broken,
+      OutputsIr outputs, ExecutableElement outputsMethod) {
+    Steps steps = new Steps("forward", inputName);
+    steps.mode = new ModeReading(training);
+    steps.modelType = type;
+    steps.tensors = tensors;
+    steps.broken.addAll(broken);
+    if (outputs != null) {
+      steps.outputsMethod = outputsMethod;
+      steps.outputsCall = outputs.call(0);
+    }
+    return steps;
+  }
+
+  /** {@code ir} (forward read in training) with forward read in evaluation beside it ({@link Modes}). */
+  private static ModelIr withEvaluation(ModelIr ir, Steps training, Steps evaluation) {
+    ModelIr evaluated = new ModelIr(ir.form(), ir.element(), ir.packageName(), ir.declaringType(), ir.factoryMethod(),
+        ir.generatedName(), ir.input(), ir.inputName(), ir.layers(), evaluation.list, evaluation.last, ir.source(), ir.outputs(),
+        -1, ir.tensors(), ir.inputs(), List.of());
+    List<Modes.Read> reads = new ArrayList<>(training.mode.reads);
+    reads.addAll(evaluation.mode.reads);
+    return ir.withModes(new Modes(evaluated, reads, training.mode.joins, evaluation.mode.joins));
   }
 
   /** {@link #delegation}'s answer for an index outside the outputs array, already reported. */
@@ -1458,6 +1560,10 @@ public final class DeclarationReader {
     private final Set<Element> counters = new HashSet<>();
     /** What ended the statements just read, besides a return: a {@code break} or {@code continue} of the loop unrolled; else null. */
     private Tree.Kind jump;
+    /** The training mode forward is read in ({@link ModeReading}), null where a condition on it does not compile. */
+    ModeReading mode;
+    /** Whose mode {@code isTraining()} reads here: {@code ""} for the model, a block's path in its inlined forward. */
+    String modeOwner = "";
 
     /** A split's source value, the split, and the steps of the pieces read so far, by index. */
     private record Pieces(String value, Split split, Map<Integer, String> read) {}
@@ -1479,6 +1585,8 @@ public final class DeclarationReader {
       this.inputName = outer.inputName;
       this.counter = outer.counter;
       this.splits = outer.splits;
+      this.mode = outer.mode;
+      this.modeOwner = outer.modeOwner;
       furtherInputs.addAll(outer.furtherInputs);
       locals.putAll(inputs);
     }
@@ -1498,7 +1606,14 @@ public final class DeclarationReader {
      * of several, as {@code returned} writes them ({@code new Outputs(...)}, {@code new Tensor[] {...}}).
      */
     void readBody(BlockTree body, CompilationUnitTree unit, Map<String, LayerNode> fields, String className, String returned) {
-      if (readStatements(body.getStatements(), unit, fields, className, returned, false)) {
+      var outerCalls = folder.knownCalls(call -> modeCall(call, unit)); // isTraining(): this module's mode, as read
+      boolean ended;
+      try {
+        ended = readStatements(body.getStatements(), unit, fields, className, returned, false);
+      } finally {
+        folder.knownCalls(outerCalls);
+      }
+      if (ended) {
         return;
       }
       if (returned == null) {
@@ -1524,6 +1639,10 @@ public final class DeclarationReader {
           return true;
         } else if (s instanceof ExpressionStatementTree es && counter(es.getExpression(), unit) != null) {
           count(es.getExpression(), counter(es.getExpression(), unit), unit, fields); // i++, i += 2, i = 0
+        } else if (s instanceof IfTree branch && readsMode(branch.getCondition(), unit)) {
+          if (modeBranch(branch, unit, fields, className, returned, inLoop)) {
+            return true; // a return in the branch this mode takes ended the method
+          }
         } else if (inLoop && s instanceof IfTree branch && foldHereOrNull(branch.getCondition(), unit, fields) instanceof Boolean taken) {
           StatementTree chosen = taken ? branch.getThenStatement() : branch.getElseStatement();
           if (chosen != null && readStatements(body(chosen), unit, fields, className, returned, true)) {
@@ -1626,6 +1745,9 @@ public final class DeclarationReader {
     private String expression(ExpressionTree e, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
       if (e instanceof ParenthesizedTree p) {
         return expression(p.getExpression(), unit, fields, className);
+      }
+      if (e instanceof ConditionalExpressionTree c && readsMode(c.getCondition(), unit)) { // isTraining() ? a : b
+        return modeChoice(c, unit, fields, className);
       }
       if (e instanceof IdentifierTree id && masks.containsKey(id.getName().toString())) { // keep.sum(1, true): a 0/1 value
         Mask value = maskAsValue(e, unit, fields, className);
@@ -3048,6 +3170,10 @@ public final class DeclarationReader {
       if (name.equals("cosineSimilarity")) {
         return cosineSimilarity(mi, args, unit, fields, className);
       }
+      if ((name.equals("dropout") || name.equals("dropout2d")) && args.size() == 3 && mode != null
+          && foldHereOrNull(args.get(2), unit, fields) instanceof Boolean training) {
+        return functionalDropout(mi, name, args, training, unit, fields, className); // F.dropout(x, p, isTraining())
+      }
       boolean twoValues = args.size() == 2 && isTensor(args.get(1), unit);
       LayerSpec joining = !twoValues ? null : switch (name) { // a residual, a centred value, a gate, a quotient, a product
         case "add" -> new Add();
@@ -3465,6 +3591,7 @@ public final class DeclarationReader {
       MethodTree forward = trees.getTree(blk.forward());
       String parameter = blk.forward().getParameters().get(0).getSimpleName().toString();
       Steps inner = new Steps(this, blk.type().getSimpleName() + ".forward", Map.of(parameter, input));
+      inner.modeOwner = blk.path(); // isTraining() in a block is its own mode, which train() and eval() set with the model's
       inner.modelType = blk.type();
       inner.tensors = blk.tensors();
       inner.broken.addAll(blk.broken());
@@ -3728,10 +3855,11 @@ public final class DeclarationReader {
 
     /** {@code e} folded in forward, where a ModuleList or Sequential field's {@code h.size()} is its count of modules. */
     private Object foldHere(ExpressionTree e, CompilationUnitTree unit, Map<String, LayerNode> fields) throws ConstantFolder.NotConstant {
-      var before = folder.knownCalls(call -> {
+      var before = folder.knownCalls(call -> null); // (isTraining(), as readBody made it known)
+      folder.knownCalls(call -> {
         List<LayerNode> list = call.getArguments().isEmpty() && call.getMethodSelect() instanceof MemberSelectTree ms
             && ms.getIdentifier().contentEquals("size") ? modules(fields.get(fieldName(ms.getExpression()))) : null;
-        return list == null ? null : list.size();
+        return list == null ? before.apply(call) : list.size();
       });
       try {
         return folder.fold(e, unit);
@@ -3801,6 +3929,96 @@ public final class DeclarationReader {
     /** A loop's body as statements. */
     private List<? extends StatementTree> body(StatementTree body) {
       return body instanceof BlockTree block ? block.getStatements() : List.of(body);
+    }
+
+    // -------------------------------------------------------------- conditions on the training mode
+
+    /** {@code isTraining()} read here: the mode being read (noted with this module as its owner), or null where it does not fold. */
+    private Object modeCall(MethodInvocationTree call, CompilationUnitTree unit) {
+      if (mode == null || !isModeCall(call, unit)) {
+        return null;
+      }
+      mode.reads.add(new Modes.Read(modeOwner, source(unit, call)));
+      return mode.training;
+    }
+
+    /**
+     * An {@code if} on the training mode ({@code if (isTraining()) {...} else {...}}, {@code if (!isTraining())}): the
+     * branch the mode being read takes, read as if written here; the locals either branch assigns (or the value the
+     * branch returns) noted as its joins, whose shapes the checker compares between the modes. True when a return (or
+     * an unrolled loop's break or continue) in that branch ended the statements.
+     */
+    private boolean modeBranch(IfTree branch, CompilationUnitTree unit, Map<String, LayerNode> fields, String className,
+        String returned, boolean inLoop) {
+      Boolean taken = modeCondition(branch.getCondition(), unit, fields);
+      if (taken == null) {
+        return false;
+      }
+      Source where = source(unit, branch);
+      int occurrence = mode.occurrence(branch);
+      StatementTree chosen = taken ? branch.getThenStatement() : branch.getElseStatement();
+      if (chosen != null && readStatements(body(chosen), unit, fields, className, returned, inLoop)) {
+        if (jump == null && returned == null && last != null) {
+          mode.joins.add(new Modes.Join(where, occurrence, "the value " + methodName + " returns", last));
+        }
+        return true;
+      }
+      for (String local : assignedLocals(branch)) {
+        if (locals.containsKey(local)) {
+          mode.joins.add(new Modes.Join(where, occurrence, local, locals.get(local)));
+        }
+      }
+      return false;
+    }
+
+    /** {@code isTraining() ? a : b}: the operand the mode being read takes, noted as a join; null after an error. */
+    private String modeChoice(ConditionalExpressionTree c, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
+      Boolean taken = modeCondition(c.getCondition(), unit, fields);
+      if (taken == null) {
+        return null;
+      }
+      int occurrence = mode.occurrence(c);
+      String value = expression(taken ? c.getTrueExpression() : c.getFalseExpression(), unit, fields, className);
+      if (value != null) {
+        mode.joins.add(new Modes.Join(source(unit, c), occurrence, c.toString(), value));
+      }
+      return value;
+    }
+
+    /**
+     * {@code F.dropout(x, p, isTraining())} ({@code F.dropout2d}), PyTorch's {@code F.dropout(x, p, self.training)}: in
+     * training a dropout step without a layer (drawing as eager mode draws), in evaluation {@code x} itself, as eager's
+     * {@code Ops.dropout} returns it; the mode (or a constant) as the condition on the mode reads it. Null after an error.
+     */
+    private String functionalDropout(MethodInvocationTree mi, String name, List<? extends ExpressionTree> args, boolean training,
+        CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
+      List<Object> p = constants(args.subList(1, 2), mi.toString(), name, unit);
+      if (p == null) {
+        return null;
+      }
+      LayerSpec spec;
+      try {
+        double rate = p.get(0) instanceof Number n ? n.doubleValue() : Double.NaN;
+        spec = name.equals("dropout") ? new Dropout.Spec(rate) : new Dropout2d.Spec(rate);
+      } catch (IllegalArgumentException e) {
+        diagnostics.error(unit, mi, Message.UNSUPPORTED_FUNCTION, e.getMessage());
+        return null;
+      }
+      String input = expression(args.get(0), unit, fields, className);
+      return input == null || !training ? input : step(input, spec, null, mi.toString(), source(unit, mi));
+    }
+
+    /** A condition on the training mode folded in the mode being read; null after an error (reported on it). */
+    private Boolean modeCondition(ExpressionTree condition, CompilationUnitTree unit, Map<String, LayerNode> fields) {
+      if (mode == null) {
+        diagnostics.error(unit, condition, Message.MODE_ELSEWHERE, stripped(condition), methodName);
+        return null;
+      }
+      if (!(foldHereOrNull(condition, unit, fields) instanceof Boolean taken)) {
+        diagnostics.error(unit, condition, Message.MODE_CONDITION, stripped(condition), methodName);
+        return null;
+      }
+      return taken;
     }
 
     /** Steps for each layer in order; {@code where} is the call site, or null for each layer's declaration. */

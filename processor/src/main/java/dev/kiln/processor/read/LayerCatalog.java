@@ -407,7 +407,8 @@ final class LayerCatalog {
       case "crossEntropy", "mseLoss", "l1Loss", "nllLoss", "binaryCrossEntropy", "binaryCrossEntropyWithLogits" ->
           "a loss belongs outside forward: apply it to the model's output";
       case "reshape" -> "give the shape after the tensor, the batch first as -1: reshape(x, -1, 64, 1, 1)";
-      case "dropout" -> "use a Dropout field (new Dropout(p)), which follows train() and eval()";
+      case "dropout", "dropout2d" -> "pass the mode (F.dropout(x, p, isTraining())), or use a Dropout field (new Dropout(p)),"
+          + " which follows train() and eval()";
       default -> "use layer fields for the rest, or leave out @Model and the model runs eagerly, as written";
     };
     return "F." + name + " with " + (constants + 1) + " argument(s) is not supported by the Kiln compiler; supported: relu, "
