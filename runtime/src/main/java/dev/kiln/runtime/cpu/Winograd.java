@@ -607,6 +607,13 @@ final class Winograd {
         Arrays.fill(p, 0, g.padded, 0f);
         int src = c * t + i * g.tilesPerSample;
         for (int ty = 0; ty < g.tilesH; ty++) {
+          // the tile row's four plane rows: each tile's columns 2-3 are the next tile's 0-1, so their partial sums are
+          // carried in locals (a0 .. b3) from one tile to the next, and each value is loaded and stored once a tile row
+          // rather than read-modified-written by both tiles: the same additions in the same order (tile rows, then
+          // tiles along a row), so the same bits
+          int r0 = 2 * ty * pw, r1 = r0 + pw, r2 = r1 + pw, r3 = r2 + pw;
+          float a0 = p[r0], b0 = p[r0 + 1], a1 = p[r1], b1 = p[r1 + 1];
+          float a2 = p[r2], b2 = p[r2 + 1], a3 = p[r3], b3 = p[r3 + 1];
           for (int tx = 0; tx < g.tilesW; tx++, src++) {
             float v00 = dv0[src], v01 = dv1[src], v02 = dv2[src], v03 = dv3[src];
             float v10 = dv4[src], v11 = dv5[src], v12 = dv6[src], v13 = dv7[src];
@@ -618,27 +625,33 @@ final class Winograd {
             float q20 = v10 + v20 - v00, q21 = v11 + v21 - v01, q22 = v12 + v22 - v02, q23 = v13 + v23 - v03;
             float q30 = -v30, q31 = -v31, q32 = -v32, q33 = -v33;
             // (B dv) B^T: the same combinations of each row's columns, added into the plane
-            int b = 2 * ty * pw + 2 * tx;
-            p[b] += q00;
-            p[b + 1] += q01 - q02 + q03;
-            p[b + 2] += q01 + q02 - q00;
-            p[b + 3] -= q03;
-            b += pw;
-            p[b] += q10;
-            p[b + 1] += q11 - q12 + q13;
-            p[b + 2] += q11 + q12 - q10;
-            p[b + 3] -= q13;
-            b += pw;
-            p[b] += q20;
-            p[b + 1] += q21 - q22 + q23;
-            p[b + 2] += q21 + q22 - q20;
-            p[b + 3] -= q23;
-            b += pw;
-            p[b] += q30;
-            p[b + 1] += q31 - q32 + q33;
-            p[b + 2] += q31 + q32 - q30;
-            p[b + 3] -= q33;
+            int col = 2 * tx;
+            p[r0 + col] = a0 + q00;
+            p[r0 + col + 1] = b0 + (q01 - q02 + q03);
+            a0 = p[r0 + col + 2] + (q01 + q02 - q00);
+            b0 = p[r0 + col + 3] - q03;
+            p[r1 + col] = a1 + q10;
+            p[r1 + col + 1] = b1 + (q11 - q12 + q13);
+            a1 = p[r1 + col + 2] + (q11 + q12 - q10);
+            b1 = p[r1 + col + 3] - q13;
+            p[r2 + col] = a2 + q20;
+            p[r2 + col + 1] = b2 + (q21 - q22 + q23);
+            a2 = p[r2 + col + 2] + (q21 + q22 - q20);
+            b2 = p[r2 + col + 3] - q23;
+            p[r3 + col] = a3 + q30;
+            p[r3 + col + 1] = b3 + (q31 - q32 + q33);
+            a3 = p[r3 + col + 2] + (q31 + q32 - q30);
+            b3 = p[r3 + col + 3] - q33;
           }
+          int col = 2 * g.tilesW;
+          p[r0 + col] = a0;
+          p[r0 + col + 1] = b0;
+          p[r1 + col] = a1;
+          p[r1 + col + 1] = b1;
+          p[r2 + col] = a2;
+          p[r2 + col + 1] = b2;
+          p[r3 + col] = a3;
+          p[r3 + col + 1] = b3;
         }
         // the input's part of the plane; rows or columns of the input no tile reaches get zero
         int dst = dxOff + ((n0 + i) * inC + c) * h * wd;
