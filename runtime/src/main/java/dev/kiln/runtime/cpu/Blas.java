@@ -241,6 +241,56 @@ public final class Blas {
   }
 
   /**
+   * {@code into} (grown, or made when null) holding a native copy of {@code len} floats of {@code x} from {@code off}: an
+   * operand that many products read, staged once for all of them (a Winograd layer's transformed filters, which every
+   * chunk's 16 products read). Requires {@link #isNative()}; the caller keeps the pointer (and closes it when done).
+   */
+  public static FloatPointer toNative(FloatPointer into, float[] x, int off, int len) {
+    span("A", x, off, 1, len, len);
+    FloatPointer p = Scratch.ensure(into, len);
+    p.put(x, off, len);
+    return p;
+  }
+
+  /**
+   * As {@link #sgemm(boolean, boolean, int, int, int, float, float[], int, int, float[], int, int, float, float[], int, int)}
+   * with A already native ({@link #toNative}), from element {@code aOff}: the same OpenBLAS call on the same values, so
+   * the same bits. Requires {@link #isNative()}.
+   */
+  public static void sgemm(
+      boolean transA, boolean transB, int m, int n, int k, float alpha,
+      FloatPointer a, long aOff, int lda, float[] b, int bOff, int ldb,
+      float beta, float[] c, int cOff, int ldc) {
+    if (m == 0 || n == 0) {
+      return;
+    }
+    Scratch s = SCRATCH.get();
+    FloatPointer pb = stage(s, false, b, bOff, span("B", b, bOff, transB ? n : k, transB ? k : n, ldb));
+    FloatPointer pc = stageC(c, cOff, m, n, ldc, beta, s);
+    gemm(transA, transB, m, n, k, alpha, a.getPointer(aOff), lda, pb, ldb, beta, pc, ldc);
+    pc.get(c, cOff, span("C", c, cOff, m, n, ldc));
+  }
+
+  /**
+   * As {@link #sgemm(boolean, boolean, int, int, int, float, float[], int, int, float[], int, int, float, float[], int, int)}
+   * with C native, from element {@code cOff} ({@link #toNative}; its {@code m} rows of {@code ldc} floats the caller's to
+   * size): a sum of products kept there over many calls ({@code beta = 1}) and copied back once, the same OpenBLAS
+   * calls on the same values as with C copied in and out each time, so the same bits. Requires {@link #isNative()}.
+   */
+  public static void sgemm(
+      boolean transA, boolean transB, int m, int n, int k, float alpha,
+      float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
+      float beta, FloatPointer c, long cOff, int ldc) {
+    if (m == 0 || n == 0) {
+      return;
+    }
+    Scratch s = SCRATCH.get();
+    FloatPointer pa = stage(s, true, a, aOff, span("A", a, aOff, transA ? k : m, transA ? m : k, lda));
+    FloatPointer pb = stage(s, false, b, bOff, span("B", b, bOff, transB ? n : k, transB ? k : n, ldb));
+    gemm(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, c.getPointer(cOff), ldc);
+  }
+
+  /**
    * {@code count} products {@code C[i] = alpha * op(A[i]) * op(B[i]) + beta * C[i]} of contiguous
    * row-major matrices {@code strideA}, {@code strideB} and {@code strideC} floats apart: C[i] is
    * {@code m x n}, op(A[i]) {@code m x k} (A[i] stored {@code k x m} when {@code transA}), op(B[i])

@@ -1,0 +1,155 @@
+package dev.kiln.runtime.cpu;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.util.Arrays;
+import java.util.Random;
+import org.bytedeco.javacpp.FloatPointer;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@link ConvKernels#conv2dForward} and {@link ConvKernels#conv2dBackward} against the textbook loops in double over
+ * shapes that take each of its paths (Winograd at batches large enough, im2col with and without the stride's tap table,
+ * the direct kernels of few input channels): odd sizes, padding on one axis or wider than the kernel, strides 1 and 2
+ * (and one per axis), with and without a bias, batch 1, and each gradient alone, together, and accumulated.
+ */
+class ConvKernelsTest {
+  private final Random random = new Random(11);
+
+  /** batch, inC, H, W, outC, kernel, strideH, strideW, padH, padW, bias (1) or none (0). */
+  private static final int[][] CASES = {
+      {16, 8, 8, 8, 8, 3, 1, 1, 1, 1, 1}, // Winograd: 16 tiles a sample
+      {16, 8, 9, 7, 12, 3, 1, 1, 1, 1, 0}, // Winograd, odd height and width, no bias
+      {24, 16, 7, 7, 16, 3, 1, 1, 1, 1, 1}, // Winograd on 7x7 maps (its larger chunks)
+      {16, 8, 6, 7, 8, 3, 1, 1, 2, 0, 1}, // Winograd, padding on one axis only
+      {1, 8, 8, 8, 8, 3, 1, 1, 1, 1, 1}, // batch 1: im2col
+      {1, 8, 5, 5, 4, 3, 1, 1, 3, 3, 0}, // padding wider than the kernel
+      {3, 5, 9, 11, 6, 3, 2, 2, 1, 1, 1}, // stride 2, odd sizes: the tap table
+      {2, 4, 10, 10, 6, 3, 2, 2, 0, 0, 0}, // stride 2 without padding: taps into the input itself
+      {2, 3, 11, 8, 4, 3, 2, 1, 1, 0, 1}, // a stride per axis
+      {2, 6, 7, 7, 5, 1, 2, 2, 0, 0, 0}, // 1x1, stride 2 (a shortcut)
+      {2, 4, 9, 9, 3, 3, 1, 1, 0, 0, 1}, // stride 1 without padding: im2col's block copies
+      {4, 2, 12, 12, 8, 3, 1, 1, 1, 1, 1}, // two input channels: the direct kernels
+      {1, 3, 9, 10, 4, 3, 1, 1, 2, 2, 0}, // three, batch 1, padding 2
+      {1, 1, 8, 8, 1, 3, 1, 1, 1, 1, 1}, // one channel in and out
+  };
+
+  @Test
+  void matchesDirectConvolutionOnEveryPath() {
+    for (int[] c : CASES) {
+      Conv2dShape s = new Conv2dShape(c[0], c[1], c[2], c[3], c[4], c[5], c[5], c[6], c[7], c[8], c[9]);
+      boolean hasBias = c[10] == 1;
+      String name = Arrays.toString(c);
+      float[] x = randn(s.batch() * s.inputSampleSize());
+      float[] w = randn(s.outChannels() * s.patchSize());
+      float[] b = hasBias ? randn(s.outChannels()) : null;
+      DirectConvolution direct = new DirectConvolution(s, x, w, hasBias ? b : new float[s.outChannels()]);
+      int outLen = s.batch() * s.outChannels() * s.outPlaneSize();
+
+      float[] out = filled(outLen + 4, Float.NaN);
+      ConvKernels.conv2dForward(out, 2, x, 0, w, 0, b, 0, s);
+      WinogradTest.assertClose(name + " forward", direct.forward(), out, 2);
+      assertTrue(Float.isNaN(out[1]) && Float.isNaN(out[outLen + 2]), name + ": wrote outside its output");
+
+      float[] g = randn(outLen);
+      direct.backward(g);
+      float[] dx = filled(x.length, 99f), dw = filled(w.length, 99f), db = hasBias ? filled(b.length, 99f) : null;
+      ConvKernels.conv2dBackward(dx, 0, dw, 0, db, 0, false, g, 0, x, 0, w, 0, s);
+      WinogradTest.assertClose(name + " dx", direct.dx, dx, 0);
+      WinogradTest.assertClose(name + " dw", direct.dw, dw, 0);
+      if (hasBias) {
+        WinogradTest.assertClose(name + " dbias", direct.db, db, 0);
+      }
+      // accumulating the weight's (and bias's) gradient adds one more of each
+      ConvKernels.conv2dBackward(null, 0, dw, 0, db, 0, true, g, 0, x, 0, w, 0, s);
+      WinogradTest.assertClose(name + " dw accumulated", WinogradTest.twice(direct.dw), dw, 0);
+      if (hasBias) {
+        WinogradTest.assertClose(name + " dbias accumulated", WinogradTest.twice(direct.db), db, 0);
+      }
+      // each gradient alone
+      float[] dxOnly = filled(x.length, -7f);
+      ConvKernels.conv2dBackward(dxOnly, 0, null, 0, null, 0, false, g, 0, x, 0, w, 0, s);
+      WinogradTest.assertClose(name + " dx alone", direct.dx, dxOnly, 0);
+      float[] dwOnly = new float[w.length];
+      ConvKernels.conv2dBackward(null, 0, dwOnly, 0, null, 0, false, g, 0, x, 0, w, 0, s);
+      WinogradTest.assertClose(name + " dw alone", direct.dw, dwOnly, 0);
+    }
+  }
+
+  /** The same call twice gives the same bits (the per-thread native copies of filters and sums are reused). */
+  @Test
+  void repeatsItsBitsAcrossCalls() {
+    Conv2dShape s = new Conv2dShape(16, 8, 9, 7, 12, 3, 3, 1, 1, 1, 1);
+    assertTrue(Winograd.appliesToBackward(s, true));
+    float[] x = randn(s.batch() * s.inputSampleSize()), w = randn(s.outChannels() * s.patchSize());
+    float[] b = randn(s.outChannels()), g = randn(s.batch() * s.outChannels() * s.outPlaneSize());
+    float[][] first = run(s, x, w, b, g), second = run(s, x, w, b, g);
+    for (int i = 0; i < first.length; i++) {
+      assertArrayEquals(first[i], second[i]);
+    }
+    // a call of another shape in between (larger filters) leaves no trace either
+    Conv2dShape other = new Conv2dShape(16, 16, 8, 8, 24, 3, 3, 1, 1, 1, 1);
+    run(other, randn(other.batch() * other.inputSampleSize()), randn(other.outChannels() * other.patchSize()),
+        randn(other.outChannels()), randn(other.batch() * other.outChannels() * other.outPlaneSize()));
+    float[][] third = run(s, x, w, b, g);
+    for (int i = 0; i < first.length; i++) {
+      assertArrayEquals(first[i], third[i]);
+    }
+  }
+
+  /**
+   * {@link Blas#sgemm} with A or C native (Winograd's filters staged once a call, a part's weight-gradient sums kept
+   * native) gives the bits of the same products staged from arrays each time.
+   */
+  @Test
+  void nativeOperandsGiveTheStagedProductsBits() {
+    assumeTrue(Blas.isNative(), "OpenBLAS natives");
+    int m = 24, n = 37, k = 19;
+    float[] a = randn(5 + m * k), b = randn(n * k), c0 = randn(m * n);
+    FloatPointer pa = Blas.toNative(null, a, 0, a.length);
+    for (boolean transA : new boolean[] {false, true}) {
+      float[] expected = c0.clone(), actual = c0.clone();
+      int lda = transA ? m : k;
+      Blas.sgemm(transA, false, m, n, k, 1f, a, 5, lda, b, 0, n, 1f, expected, 0, n);
+      Blas.sgemm(transA, false, m, n, k, 1f, pa, 5, lda, b, 0, n, 1f, actual, 0, n);
+      assertArrayEquals(expected, actual, "A native, transA " + transA);
+    }
+    // C native over several products (beta 1), copied back once
+    float[] expected = c0.clone();
+    FloatPointer pc = Blas.toNative(null, c0, 0, c0.length);
+    for (int rep = 0; rep < 3; rep++) {
+      Blas.sgemm(false, true, m, n, k, 1f, a, 5, k, b, 0, k, 1f, expected, 0, n);
+      Blas.sgemm(false, true, m, n, k, 1f, a, 5, k, b, 0, k, 1f, pc, 0, n);
+    }
+    float[] actual = new float[c0.length];
+    pc.get(actual, 0, actual.length);
+    assertArrayEquals(expected, actual, "C native");
+    assertEquals(c0.length, actual.length);
+    pa.close();
+    pc.close();
+  }
+
+  private static float[][] run(Conv2dShape s, float[] x, float[] w, float[] b, float[] g) {
+    float[] out = new float[g.length], dx = new float[x.length], dw = new float[w.length], db = new float[b.length];
+    ConvKernels.conv2dForward(out, 0, x, 0, w, 0, b, 0, s);
+    ConvKernels.conv2dBackward(dx, 0, dw, 0, db, 0, false, g, 0, x, 0, w, 0, s);
+    return new float[][] {out, dx, dw, db};
+  }
+
+  private float[] randn(int n) {
+    float[] a = new float[n];
+    for (int i = 0; i < n; i++) {
+      a[i] = (float) random.nextGaussian();
+    }
+    return a;
+  }
+
+  private static float[] filled(int n, float v) {
+    float[] a = new float[n];
+    Arrays.fill(a, v);
+    return a;
+  }
+}
