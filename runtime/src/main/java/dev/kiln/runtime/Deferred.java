@@ -1,5 +1,6 @@
 package dev.kiln.runtime;
 
+import dev.kiln.runtime.cpu.Blas;
 import dev.kiln.runtime.cpu.CpuKernels;
 import dev.kiln.runtime.cpu.NormKernels;
 
@@ -36,6 +37,32 @@ sealed interface Deferred {
     @Override public void fill(float[] out) {
       NormKernels.batchNormReluForward(out, 0, bn.x().readBuffer(), bn.x().offset(), bn.mean(), 0, bn.var(), 0, bn.weight(), 0,
           bn.bias(), 0, bn.n(), bn.c(), bn.l(), bn.eps());
+    }
+  }
+
+  /**
+   * {@code x * factor} ({@code CpuKernels.scale}, eager {@code mul}/{@code div} by a constant), {@code x} a {@link
+   * Tensor#isSealed sealed} tensor (a matmul's output): a softmax along the last dimension reads the scaled rows block by
+   * block instead ({@code Ops.softmax}, attention's {@code q @ k^T / sqrt(d)}), so that the scaled scores are never
+   * written unless read.
+   */
+  record Scale(Tensor x, float factor) implements Deferred {
+    @Override public void fill(float[] out) {
+      CpuKernels.scale(out, 0, x.readBuffer(), x.offset(), out.length, factor, false);
+    }
+  }
+
+  /**
+   * {@code x weight^T + bias} ({@code Blas.linear}, {@code bias} may be null), eager {@code linear}'s output under no
+   * grad, {@code x} a {@link Tensor#isSealed sealed} tensor (weight and bias are written by an optimizer step, which
+   * computes these values first): a same-shape {@code add} or a {@code gelu} of it computes the product into its own
+   * output and finishes there in place ({@code Ops.add}, {@code Ops.gelu}; a residual connection, an MLP's
+   * activation), so that the product is never written to an array of its own unless something else reads it.
+   */
+  record Linear(Tensor x, Tensor weight, Tensor bias, int rows, int outF, int in) implements Deferred {
+    @Override public void fill(float[] out) {
+      Blas.linear(rows, outF, in, x.readBuffer(), x.offset(), weight, bias == null ? null : bias.readBuffer(),
+          bias == null ? 0 : bias.offset(), out, 0);
     }
   }
 

@@ -231,6 +231,15 @@ public final class Tensor {
     return new Tensor(Storage.deferred(Shapes.numel(shape), recipe, source.storage), 0, shape.clone(), DType.FLOAT32, gradFn);
   }
 
+  /** {@link #deferred} of a recipe that reads several tensors ({@code Deferred.Linear}: input, weight and bias), no node. */
+  static Tensor deferred(Deferred recipe, Tensor[] sources, int[] shape) {
+    Storage[] storages = new Storage[sources.length];
+    for (int i = 0; i < sources.length; i++) {
+      storages[i] = sources[i].storage;
+    }
+    return new Tensor(Storage.deferred(Shapes.numel(shape), recipe, storages), 0, shape.clone(), DType.FLOAT32, null);
+  }
+
   /** The recipe of this tensor's values while they are not computed yet and it covers its whole storage ({@link Deferred}); else null. */
   Deferred pendingValues() {
     return offset == 0 && numel == storage.length() ? storage.pending() : null;
