@@ -61,7 +61,14 @@ sealed interface Deferred {
    */
   record Linear(Tensor x, Tensor weight, Tensor bias, int rows, int outF, int in) implements Deferred {
     @Override public void fill(float[] out) {
-      Blas.linear(rows, outF, in, x.readBuffer(), x.offset(), weight, bias == null ? null : bias.readBuffer(),
+      float[] xs = x.readBufferOnce(); // a deferred input (the heads' join) computed into scratch, not kept
+      compute(out, xs);
+      x.doneReading(xs);
+    }
+
+    /** The product into {@code out} from {@code xs}, x's values (its array, read at x's offset). */
+    void compute(float[] out, float[] xs) {
+      Blas.linear(rows, outF, in, xs, x.offset(), weight, bias == null ? null : bias.readBuffer(),
           bias == null ? 0 : bias.offset(), out, 0);
     }
   }
@@ -75,7 +82,9 @@ sealed interface Deferred {
    */
   record Permute(Tensor source, int[] order, int[] shape) implements Deferred {
     @Override public void fill(float[] out) {
-      CpuKernels.permute(out, 0, source.readBuffer(), source.offset(), source.shape(), order, false);
+      float[] values = source.readBufferOnce(); // a deferred source (a projection) computed into scratch, not kept
+      CpuKernels.permute(out, 0, values, source.offset(), source.shape(), order, false);
+      source.doneReading(values);
     }
   }
 }

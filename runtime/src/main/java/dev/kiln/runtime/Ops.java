@@ -378,9 +378,15 @@ public final class Ops {
   private static void product(int count, GemmOperand x, boolean transX, GemmOperand y, boolean transY, int rows, int cols,
       int inner, float[] c, int[] cOffsets, int ldc) {
     Tensor xs = x.values(), ys = y.values();
-    Blas.sgemmAt(count, x.trans() != transX, y.trans() != transY, rows, cols, inner, 1f, xs.readBuffer(), xs.offset(),
-        xs.numel(), x.offsets(), x.ld(), ys.readBuffer(), ys.offset(), ys.numel(), y.offsets(), y.ld(), c, 0, c.length,
+    // an operand's values still deferred (a projection under no grad, Deferred.Linear) computed into scratch, not kept
+    float[] xv = xs.readBufferOnce(), yv = ys == xs ? xv : ys.readBufferOnce();
+    Blas.sgemmAt(count, x.trans() != transX, y.trans() != transY, rows, cols, inner, 1f, xv, xs.offset(),
+        xs.numel(), x.offsets(), x.ld(), yv, ys.offset(), ys.numel(), y.offsets(), y.ld(), c, 0, c.length,
         cOffsets, ldc);
+    xs.doneReading(xv);
+    if (ys != xs) {
+      ys.doneReading(yv);
+    }
   }
 
   /** {@code offsets} less {@code base}: where the matrices lie in an array of their own. */
@@ -448,13 +454,13 @@ public final class Ops {
     // does not change (inference), instead of staging the array on every call; the bias folded into the product.
     Deferred.Linear product = new Deferred.Linear(x, weight, bias, rows, outF, in);
     boolean tracked = track(x, weight, bias);
-    if (!tracked && x.isSealed()) {
+    if (!tracked && x.isSealed() && x.deferrableOver()) {
       // computed when read: a residual add or a GELU after it computes the product into its own output (Deferred.Linear)
       return Tensor.deferred(product, bias == null ? new Tensor[] {x, weight} : new Tensor[] {x, weight, bias},
           new int[] {rows, outF});
     }
     float[] out = ArrayPool.floats(rows * outF); // overwritten
-    product.fill(out);
+    product.compute(out, x.readBuffer()); // x's values kept (the backward reads them)
     if (!tracked) {
       return Tensor.wrap(out, rows, outF).sealed(); // the op's own array: what reads it may defer (Deferred)
     }
@@ -1103,10 +1109,10 @@ public final class Ops {
    * product's own array is never made unless something else reads it. Null otherwise.
    */
   private static Tensor addOntoProduct(Tensor a, Tensor b) {
-    Deferred.Linear product = b.pendingValues() instanceof Deferred.Linear p ? p : null;
+    Deferred.Linear product = b.pendingValues() instanceof Deferred.Linear ? (Deferred.Linear) b.takeOneRead() : null;
     Tensor other = a;
-    if (product == null && a.pendingValues() instanceof Deferred.Linear p) {
-      product = p;
+    if (product == null && a.pendingValues() instanceof Deferred.Linear) {
+      product = (Deferred.Linear) a.takeOneRead();
       other = b;
     }
     if (product == null) {
@@ -1207,7 +1213,7 @@ public final class Ops {
     }
     requireFloat("scale", a);
     Node node = track(a) ? scaleNode(a, s) : null;
-    if (a.isSealed()) {
+    if (a.isSealed() && a.deferrableOver()) {
       // computed when read (Deferred.Scale): a softmax along the last dimension reads the scaled rows block by block
       // (attention's q @ k^T / sqrt(d)), and this output is written only if something else reads it
       return Tensor.deferred(new Deferred.Scale(a, s), a, a.shape(), node);
@@ -3171,7 +3177,7 @@ public final class Ops {
         return grads;
       }
     };
-    if (x.isSealed()) {
+    if (x.isSealed() && x.deferrableOver()) {
       // computed when read (Deferred), from the statistics and affine parameters of now: a ReLU or a ReLU and a
       // 2x2 max pool after it then run as the compiled steps' fusions, and this map is written only if read
       Deferred.BatchNorm recipe = new Deferred.BatchNorm(x, mean, var, affine ? weight.toFloatArray() : null,
@@ -3632,7 +3638,7 @@ public final class Ops {
    * a gradient (a parameter, written by every optimizer step, whose permutes a matmul would leave unmade until then).
    */
   private static boolean deferrable(Tensor x) {
-    return !x.device().isCuda() && x.dtype() == DType.FLOAT32 && !(x.isLeaf() && x.requiresGrad());
+    return !x.device().isCuda() && x.dtype() == DType.FLOAT32 && !(x.isLeaf() && x.requiresGrad()) && x.deferrableOver();
   }
 
   /**
@@ -3846,7 +3852,7 @@ public final class Ops {
     if (Devices.onCuda("gelu", x)) {
       return CudaOps.gelu(x);
     }
-    if (!track(x) && x.pendingValues() instanceof Deferred.Linear product) {
+    if (!track(x) && x.pendingValues() instanceof Deferred.Linear && x.takeOneRead() instanceof Deferred.Linear product) {
       // a linear layer's product not computed yet (an MLP's up-projection): computed into GELU's output, which GELU
       // then overwrites block by block (BlockMath.forBlocks copies each block first), the same bits
       float[] out = ArrayPool.floats(x.numel()); // overwritten
@@ -3949,7 +3955,8 @@ public final class Ops {
     // the backward reads each row's gradient before writing that row's (ActivationKernels.softmaxBackward): in place
     UnaryBackward backward = (dx, dxOff, g, gOff, y, yOff, n) ->
         ActivationKernels.softmaxBackward(dx, dxOff, g, gOff, y, yOff, a.outer(), a.size(), a.inner());
-    if (x.pendingValues() instanceof Deferred.Scale sc && a.inner() == 1 && a.size() <= ActivationKernels.scaledRowsMax()) {
+    if (x.pendingValues() instanceof Deferred.Scale && a.inner() == 1 && a.size() <= ActivationKernels.scaledRowsMax()
+        && x.takeOneRead() instanceof Deferred.Scale sc) {
       // the scores' scale not computed yet (q @ k^T / sqrt(d)): each block of rows scaled in scratch, the same bits
       float[] out = ArrayPool.floats(x.numel()); // overwritten
       ActivationKernels.softmaxForwardScaled(out, 0, sc.x().readBuffer(), sc.x().offset(), sc.factor(), a.outer(), a.size());
