@@ -48,7 +48,20 @@ sealed interface Deferred {
    */
   record Scale(Tensor x, float factor) implements Deferred {
     @Override public void fill(float[] out) {
-      CpuKernels.scale(out, 0, x.readBuffer(), x.offset(), out.length, factor, false);
+      float[] values = x.readBufferOnce(); // a deferred product computed into scratch, not kept
+      CpuKernels.scale(out, 0, values, x.offset(), out.length, factor, false);
+      x.doneReading(values);
+    }
+  }
+
+  /**
+   * A batched matmul's products under no grad ({@code Ops.stridedMatmul}: the operands read in place, sealed), written
+   * by {@code into} over an array of the output's length: attention's scores, which the scaled softmax reads into
+   * scratch, and {@code att @ v}, which the heads' join reads into scratch.
+   */
+  record Product(java.util.function.Consumer<float[]> into) implements Deferred {
+    @Override public void fill(float[] out) {
+      into.accept(out);
     }
   }
 

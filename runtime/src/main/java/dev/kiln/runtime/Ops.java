@@ -314,15 +314,23 @@ public final class Ops {
     if (xIn == null || yIn == null) {
       return null;
     }
-    float[] out = ArrayPool.floats(count * m * n); // overwritten: one product per matrix (beta 0)
     int[] outOffsets = new int[count];
     for (int i = 0; i < count; i++) {
       outOffsets[i] = i * m * n;
     }
-    product(count, x, false, y, false, m, n, k, out, outOffsets, n);
     int[] outShape = a.shape();
     outShape[outShape.length - 1] = n;
-    if (!track(xIn, yIn)) {
+    boolean tracked = track(xIn, yIn);
+    Tensor xs = x.values(), ys = y.values();
+    if (!tracked && xs.isSealed() && ys.isSealed() && xs.deferrableOver() && ys.deferrableOver()) {
+      // computed when read (Deferred.Product): the scaled softmax reads the scores, the heads' join att @ v, each
+      // into scratch, and neither is an array of its own
+      Deferred.Product recipe = new Deferred.Product(c -> product(count, x, false, y, false, m, n, k, c, outOffsets, n));
+      return Tensor.deferred(recipe, xs == ys ? new Tensor[] {xs} : new Tensor[] {xs, ys}, outShape);
+    }
+    float[] out = ArrayPool.floats(count * m * n); // overwritten: one product per matrix (beta 0)
+    product(count, x, false, y, false, m, n, k, out, outOffsets, n);
+    if (!tracked) {
       return Tensor.wrap(out, outShape).sealed(); // the op's own array: a scale of it may defer (Deferred.Scale)
     }
     // one value read as both operands (h @ h^T): its inputs listed right first, so that the engine adds the right
@@ -3959,7 +3967,9 @@ public final class Ops {
         && x.takeOneRead() instanceof Deferred.Scale sc) {
       // the scores' scale not computed yet (q @ k^T / sqrt(d)): each block of rows scaled in scratch, the same bits
       float[] out = ArrayPool.floats(x.numel()); // overwritten
-      ActivationKernels.softmaxForwardScaled(out, 0, sc.x().readBuffer(), sc.x().offset(), sc.factor(), a.outer(), a.size());
+      float[] scores = sc.x().readBufferOnce(); // deferred products (under no grad) computed into scratch, not kept
+      ActivationKernels.softmaxForwardScaled(out, 0, scores, sc.x().offset(), sc.factor(), a.outer(), a.size());
+      sc.x().doneReading(scores);
       return unaryResult("softmax", x, Reads.OUTPUT, out, backward, true);
     }
     return unary("softmax", x, Reads.OUTPUT,

@@ -83,7 +83,7 @@ final class Storage {
   }
 
   /** The most recipes a deferred value's computation may go through ({@link #deferredDepth}). */
-  static final int MOST_DEFERRED_DEPTH = 4;
+  static final int MOST_DEFERRED_DEPTH = 5;
 
   /** Of a deferred storage: 1 + the deepest of its sources' {@link #deferredDepth}s when it was made. */
   private int depth;

@@ -103,6 +103,26 @@ class EagerTransformerFusionTest {
   }
 
   @Test
+  void valuesReadAfterTheirFusedReaderAreTheUnfusedOnes() {
+    Block p = Block.random(1, false);
+    List<Tensor> atOnce = new ArrayList<>(), later = new ArrayList<>();
+    try (var g = Kiln.noGrad()) {
+      block(input(2), p, t -> {
+        atOnce.add(READ_AT_ONCE.apply(t));
+        return t;
+      });
+      block(input(2), p, t -> { // kept unread until the block is done: computed once into a reader's scratch first
+        later.add(t);
+        return t;
+      });
+      assertEquals(atOnce.size(), later.size());
+      for (int i = later.size() - 1; i >= 0; i--) { // the last first: each read again from recipes read once before
+        assertArrayEquals(atOnce.get(i).toFloatArray(), later.get(i).toFloatArray(), "value " + i);
+      }
+    }
+  }
+
+  @Test
   void trainingGivesTheUnfusedGradients() {
     float[][] expected = gradients(READ_AT_ONCE);
     for (int round = 0; round < 3; round++) { // the read gradients the backwards gave up come back as later arrays
@@ -226,12 +246,18 @@ class EagerTransformerFusionTest {
         assertNotNull(x, "layer " + i);
       }
       assertArrayEquals(expected.toFloatArray(), x.toFloatArray());
-      Tensor one = Ops.linear(x0, w[0], null);
-      Tensor two = Ops.linear(one, w[1], null);
-      Tensor three = Ops.linear(two, w[2], null);
-      assertNotNull(three.pendingValues());
-      Tensor four = Ops.linear(three, w[3], null); // reads three's values: made now
-      assertNull(four.pendingValues(), "deferred no deeper than " + (Storage.MOST_DEFERRED_DEPTH - 1) + " recipes");
+      Tensor layer = x0;
+      int deferred = 0;
+      while (true) {
+        Tensor next = Ops.linear(layer, w[deferred], null);
+        if (next.pendingValues() == null) {
+          assertNull(layer.pendingValues(), "the layer before was read (made) by this one");
+          break;
+        }
+        layer = next;
+        deferred++;
+      }
+      assertEquals(Storage.MOST_DEFERRED_DEPTH - 1, deferred, "layers deferred in a row");
     }
   }
 
