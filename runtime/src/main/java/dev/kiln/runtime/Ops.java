@@ -211,6 +211,19 @@ public final class Ops {
   }
 
   /**
+   * Whether a value of {@code size} elements may be deferred over {@code inputs}, which its recipe keeps until it is
+   * read: when they hold at most three times as many (a classifier's head, 1792 inputs a sample for 10 outputs, is
+   * made at once, so that evaluation outputs collected unread do not keep their inputs).
+   */
+  private static boolean keepsLittle(long size, Tensor... inputs) {
+    long kept = 0;
+    for (Tensor t : inputs) {
+      kept += t.numel();
+    }
+    return kept <= 3 * size;
+  }
+
+  /**
    * One operand of {@link #stridedMatmul}: its matrices in {@code values}' array, each at an offset of {@code offsets}
    * with leading dimension {@code ld}, stored transposed when {@code trans}. {@code values} is the operand itself
    * (contiguous) or the source of its deferred permute.
@@ -322,7 +335,8 @@ public final class Ops {
     outShape[outShape.length - 1] = n;
     boolean tracked = track(xIn, yIn);
     Tensor xs = x.values(), ys = y.values();
-    if (!tracked && xs.isSealed() && ys.isSealed() && xs.deferrableOver() && ys.deferrableOver()) {
+    if (!tracked && xs.isSealed() && ys.isSealed() && xs.deferrableOver() && ys.deferrableOver()
+        && keepsLittle(count * m * n, xs == ys ? new Tensor[] {xs} : new Tensor[] {xs, ys})) {
       // computed when read (Deferred.Product): the scaled softmax reads the scores, the heads' join att @ v, each
       // into scratch, and neither is an array of its own
       Deferred.Product recipe = new Deferred.Product(c -> product(count, x, false, y, false, m, n, k, c, outOffsets, n));
@@ -462,7 +476,7 @@ public final class Ops {
     // does not change (inference), instead of staging the array on every call; the bias folded into the product.
     Deferred.Linear product = new Deferred.Linear(x, weight, bias, rows, outF, in);
     boolean tracked = track(x, weight, bias);
-    if (!tracked && x.isSealed() && x.deferrableOver()) {
+    if (!tracked && x.isSealed() && x.deferrableOver() && keepsLittle(rows * outF, x)) {
       // computed when read: a residual add or a GELU after it computes the product into its own output (Deferred.Linear)
       return Tensor.deferred(product, bias == null ? new Tensor[] {x, weight} : new Tensor[] {x, weight, bias},
           new int[] {rows, outF});

@@ -227,6 +227,16 @@ class EagerTransformerFusionTest {
   }
 
   @Test
+  void aProductMuchSmallerThanItsInputIsMadeAtOnce() {
+    Kiln.manualSeed(10);
+    Tensor x = Tensor.randn(4, 1792).add(Tensor.zeros(4, 1792)), head = Tensor.randn(10, 1792), up = Tensor.randn(64, 1792);
+    try (var g = Kiln.noGrad()) {
+      assertNull(Ops.linear(x, head, null).pendingValues(), "evaluation outputs collected unread would keep their inputs");
+      assertNotNull(Ops.linear(x, up, null).pendingValues());
+    }
+  }
+
+  @Test
   void aLongChainOfLayersUnderNoGradComputesThroughFewRecipes() {
     Kiln.manualSeed(9);
     int layers = 400;
