@@ -566,7 +566,7 @@ public final class Ops {
     }
     int outer = run[0], size = run[1], inner = run[2];
     boolean mul = op.equals("mul");
-    float[] out = new float[big.numel()];
+    float[] out = ArrayPool.floats(big.numel()); // overwritten (both kernels)
     float[] bd = big.readBuffer(), sd = small.readBuffer();
     int bo = big.offset(), so = small.offset();
     if (mul) {
@@ -575,7 +575,7 @@ public final class Ops {
       CpuKernels.addRepeatedForward(out, 0, bd, bo, sd, so, outer, size, inner, false);
     }
     if (!track(big, small)) {
-      return Tensor.wrap(out, shape);
+      return Tensor.wrap(out, shape).sealed(); // the op's own array: what reads it may defer (Deferred)
     }
     return Tensor.ofNode(out, shape, new Node(big, small) {
       @Override protected boolean savesTensors() { // a mul's backward reads both inputs; an add's neither
