@@ -229,10 +229,10 @@ class EagerTransformerFusionTest {
   @Test
   void aProductMuchSmallerThanItsInputIsMadeAtOnce() {
     Kiln.manualSeed(10);
-    Tensor x = Tensor.randn(4, 1792).add(Tensor.zeros(4, 1792)), head = Tensor.randn(10, 1792), up = Tensor.randn(64, 1792);
+    Tensor x = Tensor.randn(4, 1792).add(Tensor.zeros(4, 1792)), head = Tensor.randn(10, 1792), down = Tensor.randn(600, 1792);
     try (var g = Kiln.noGrad()) {
       assertNull(Ops.linear(x, head, null).pendingValues(), "evaluation outputs collected unread would keep their inputs");
-      assertNotNull(Ops.linear(x, up, null).pendingValues());
+      assertNotNull(Ops.linear(x, down, null).pendingValues(), "a third of the input's values, or more: deferred");
     }
   }
 
