@@ -75,6 +75,10 @@ public class OneThread {
       step("transformer train step eager", dev.kiln.samples.FashionTransformer::new);
       step("transformer train step compiled", dev.kiln.samples.KilnFashionTransformer::new);
     }
+    if (only.equals("transformer phases")) { // the twenty-first session's: each step's forward, backward, optimizer
+      step("transformer train step eager", dev.kiln.samples.FashionTransformer::new, true);
+      step("transformer train step compiled", dev.kiln.samples.KilnFashionTransformer::new, true);
+    }
     if (!only.isEmpty() && "transformer infer".startsWith(only)) {
       infer("transformer infer eager", dev.kiln.samples.FashionTransformer::new, Tensor.randn(64, 1, 28, 28));
       infer("transformer infer compiled", dev.kiln.samples.KilnFashionTransformer::new, Tensor.randn(64, 1, 28, 28));
@@ -152,6 +156,14 @@ public class OneThread {
   }
 
   private static void step(String name, Supplier<Module> model) {
+    step(name, model, false);
+  }
+
+  /**
+   * {@link #step}; with {@code phases} also the median of each step's forward (with the loss), backward and optimizer
+   * step, the same 30 steps (the twenty-first session's eager transformer, docs/benchmarks.md).
+   */
+  private static void step(String name, Supplier<Module> model, boolean phases) {
     Kiln.manualSeed(0);
     Module net = model.get();
     var opt = new SGD(net.parameters(), 0.01).momentum(0.9);
@@ -163,11 +175,30 @@ public class OneThread {
     }
     Tensor y = Tensor.labels(labels);
     net.train();
+    java.util.List<double[]> times = new java.util.ArrayList<>();
     median(name, () -> {
+      long t0 = phases ? MX.getCurrentThreadCpuTime() : 0;
       opt.zeroGrad();
-      criterion.apply(net.forward(x), y).backward();
+      Tensor loss = criterion.apply(net.forward(x), y);
+      long t1 = phases ? MX.getCurrentThreadCpuTime() : 0;
+      loss.backward();
+      long t2 = phases ? MX.getCurrentThreadCpuTime() : 0;
       opt.step();
+      if (phases) {
+        times.add(new double[] {(t1 - t0) / 1e6, (t2 - t1) / 1e6, (MX.getCurrentThreadCpuTime() - t2) / 1e6});
+      }
     });
+    if (phases) {
+      String[] part = {"forward", "backward", "optimizer"};
+      for (int p = 0; p < part.length; p++) {
+        double[] ms = new double[30];
+        for (int i = 0; i < ms.length; i++) {
+          ms[i] = times.get(40 + i)[p]; // the 30 timed steps, after the 40 of warm-up
+        }
+        Arrays.sort(ms);
+        System.out.printf("  %-28s %8.3f ms%n", part[p], ms[ms.length / 2]);
+      }
+    }
   }
 
   private static void inference(String name, Supplier<Module> model) {

@@ -1,5 +1,6 @@
 package dev.kiln.runtime;
 
+import dev.kiln.runtime.cpu.Blas;
 import dev.kiln.runtime.cpu.CpuKernels;
 import dev.kiln.runtime.cpu.NormKernels;
 
@@ -40,6 +41,52 @@ sealed interface Deferred {
   }
 
   /**
+   * {@code x * factor} ({@code CpuKernels.scale}, eager {@code mul}/{@code div} by a constant), {@code x} a {@link
+   * Tensor#isSealed sealed} tensor (a matmul's output): a softmax along the last dimension reads the scaled rows block by
+   * block instead ({@code Ops.softmax}, attention's {@code q @ k^T / sqrt(d)}), so that the scaled scores are never
+   * written unless read.
+   */
+  record Scale(Tensor x, float factor) implements Deferred {
+    @Override public void fill(float[] out) {
+      float[] values = x.readBufferOnce(); // a deferred product computed into scratch, not kept
+      CpuKernels.scale(out, 0, values, x.offset(), out.length, factor, false);
+      x.doneReading(values);
+    }
+  }
+
+  /**
+   * A batched matmul's products under no grad ({@code Ops.stridedMatmul}: the operands read in place, sealed), written
+   * by {@code into} over an array of the output's length: attention's scores, which the scaled softmax reads into
+   * scratch, and {@code att @ v}, which the heads' join reads into scratch.
+   */
+  record Product(java.util.function.Consumer<float[]> into) implements Deferred {
+    @Override public void fill(float[] out) {
+      into.accept(out);
+    }
+  }
+
+  /**
+   * {@code x weight^T + bias} ({@code Blas.linear}, {@code bias} may be null), eager {@code linear}'s output under no
+   * grad, {@code x} a {@link Tensor#isSealed sealed} tensor (weight and bias are written by an optimizer step, which
+   * computes these values first): a same-shape {@code add} or a {@code gelu} of it computes the product into its own
+   * output and finishes there in place ({@code Ops.add}, {@code Ops.gelu}; a residual connection, an MLP's
+   * activation), so that the product is never written to an array of its own unless something else reads it.
+   */
+  record Linear(Tensor x, Tensor weight, Tensor bias, int rows, int outF, int in) implements Deferred {
+    @Override public void fill(float[] out) {
+      float[] xs = x.readBufferOnce(); // a deferred input (the heads' join) computed into scratch, not kept
+      compute(out, xs);
+      x.doneReading(xs);
+    }
+
+    /** The product into {@code out} from {@code xs}, x's values (its array, read at x's offset). */
+    void compute(float[] out, float[] xs) {
+      Blas.linear(rows, outF, in, xs, x.offset(), weight, bias == null ? null : bias.readBuffer(),
+          bias == null ? 0 : bias.offset(), out, 0);
+    }
+  }
+
+  /**
    * {@code source} (a CPU float tensor) permuted by {@code order}, of {@code shape} (result dimension i is the source's
    * {@code order[i]}): eager {@code permute}'s output, which a batched matmul reads in place in the source instead
    * ({@code Ops.matmul}). The source need not be sealed: a permute is not of a parameter (written by every optimizer
@@ -48,7 +95,9 @@ sealed interface Deferred {
    */
   record Permute(Tensor source, int[] order, int[] shape) implements Deferred {
     @Override public void fill(float[] out) {
-      CpuKernels.permute(out, 0, source.readBuffer(), source.offset(), source.shape(), order, false);
+      float[] values = source.readBufferOnce(); // a deferred source (a projection) computed into scratch, not kept
+      CpuKernels.permute(out, 0, values, source.offset(), source.shape(), order, false);
+      source.doneReading(values);
     }
   }
 }

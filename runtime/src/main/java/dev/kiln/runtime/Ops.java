@@ -182,10 +182,10 @@ public final class Ops {
     if (inPlace != null) {
       return inPlace;
     }
-    float[] out = new float[Shapes.numel(count, m, n)];
+    float[] out = ArrayPool.floats(Shapes.numel(count, m, n)); // overwritten (beta 0)
     batchedGemm(count, false, false, m, n, k, a.readBuffer(), a.offset(), b.readBuffer(), b.offset(), out);
     if (!track(a, b)) {
-      return Tensor.wrap(out, count, m, n);
+      return Tensor.wrap(out, count, m, n).sealed(); // the op's own array: a scale of it may defer (Deferred.Scale)
     }
     return Tensor.ofNode(out, new int[] {count, m, n}, new Node(a, b) {
       @Override public String name() {
@@ -195,18 +195,32 @@ public final class Ops {
       @Override protected Tensor[] backward(Tensor g) {
         Tensor da = null, db = null;
         if (needsGrad(0)) {
-          float[] d = new float[Shapes.numel(count, m, k)];
+          float[] d = ArrayPool.floats(Shapes.numel(count, m, k)); // overwritten (beta 0)
           batchedGemm(count, false, true, m, k, n, g.readBuffer(), g.offset(), b.readBuffer(), b.offset(), d);
           da = Tensor.gradient(d, count, m, k);
         }
         if (needsGrad(1)) {
-          float[] d = new float[Shapes.numel(count, k, n)];
+          float[] d = ArrayPool.floats(Shapes.numel(count, k, n)); // overwritten (beta 0)
           batchedGemm(count, true, false, k, n, m, a.readBuffer(), a.offset(), g.readBuffer(), g.offset(), d);
           db = Tensor.gradient(d, count, k, n);
         }
+        recycle(g); // read, and shared by nothing returned
         return new Tensor[] {da, db};
       }
-    });
+    }).sealed();
+  }
+
+  /**
+   * Whether a value of {@code size} elements may be deferred over {@code inputs}, which its recipe keeps until it is
+   * read: when they hold at most three times as many (a classifier's head, 1792 inputs a sample for 10 outputs, is
+   * made at once, so that evaluation outputs collected unread do not keep their inputs).
+   */
+  private static boolean keepsLittle(long size, Tensor... inputs) {
+    long kept = 0;
+    for (Tensor t : inputs) {
+      kept += t.numel();
+    }
+    return kept <= 3 * size;
   }
 
   /**
@@ -313,16 +327,25 @@ public final class Ops {
     if (xIn == null || yIn == null) {
       return null;
     }
-    float[] out = new float[count * m * n];
     int[] outOffsets = new int[count];
     for (int i = 0; i < count; i++) {
       outOffsets[i] = i * m * n;
     }
-    product(count, x, false, y, false, m, n, k, out, outOffsets, n);
     int[] outShape = a.shape();
     outShape[outShape.length - 1] = n;
-    if (!track(xIn, yIn)) {
-      return Tensor.wrap(out, outShape);
+    boolean tracked = track(xIn, yIn);
+    Tensor xs = x.values(), ys = y.values();
+    if (!tracked && xs.isSealed() && ys.isSealed() && xs.deferrableOver() && ys.deferrableOver()
+        && keepsLittle(count * m * n, xs == ys ? new Tensor[] {xs} : new Tensor[] {xs, ys})) {
+      // computed when read (Deferred.Product): the scaled softmax reads the scores, the heads' join att @ v, each
+      // into scratch, and neither is an array of its own
+      Deferred.Product recipe = new Deferred.Product(c -> product(count, x, false, y, false, m, n, k, c, outOffsets, n));
+      return Tensor.deferred(recipe, xs == ys ? new Tensor[] {xs} : new Tensor[] {xs, ys}, outShape);
+    }
+    float[] out = ArrayPool.floats(count * m * n); // overwritten: one product per matrix (beta 0)
+    product(count, x, false, y, false, m, n, k, out, outOffsets, n);
+    if (!tracked) {
+      return Tensor.wrap(out, outShape).sealed(); // the op's own array: a scale of it may defer (Deferred.Scale)
     }
     // one value read as both operands (h @ h^T): its inputs listed right first, so that the engine adds the right
     // operand's gradient before the left's, the order the reshape nodes of the copying path give (and the compiled
@@ -344,7 +367,7 @@ public final class Ops {
         GemmOperand go = new GemmOperand(g, gOffsets, n, false);
         Tensor dx = null, dy = null;
         if (needsGrad(0)) { // da = g op(b)^T, written where a's values lie in xIn (transposed: op(b) g^T)
-          float[] d = new float[xIn.numel()];
+          float[] d = ArrayPool.floats(xIn.numel()); // overwritten: the operand's matrices fill its source (a permute)
           int[] at = relative(x.offsets(), xIn.offset());
           if (!x.trans()) {
             product(count, go, false, yv, true, m, k, n, d, at, x.ld());
@@ -354,7 +377,7 @@ public final class Ops {
           dx = Tensor.gradient(d, xIn.shape());
         }
         if (needsGrad(1)) { // db = op(a)^T g, written where b's values lie in yIn (transposed: g^T op(a))
-          float[] d = new float[yIn.numel()];
+          float[] d = ArrayPool.floats(yIn.numel()); // overwritten: the operand's matrices fill its source (a permute)
           int[] at = relative(y.offsets(), yIn.offset());
           if (!y.trans()) {
             product(count, xv, true, go, false, k, n, m, d, at, y.ld());
@@ -363,9 +386,10 @@ public final class Ops {
           }
           dy = Tensor.gradient(d, yIn.shape());
         }
+        recycle(g); // read, and shared by nothing returned
         return rightFirst ? new Tensor[] {dy, dx} : new Tensor[] {dx, dy};
       }
-    });
+    }).sealed();
   }
 
   /**
@@ -376,9 +400,15 @@ public final class Ops {
   private static void product(int count, GemmOperand x, boolean transX, GemmOperand y, boolean transY, int rows, int cols,
       int inner, float[] c, int[] cOffsets, int ldc) {
     Tensor xs = x.values(), ys = y.values();
-    Blas.sgemmAt(count, x.trans() != transX, y.trans() != transY, rows, cols, inner, 1f, xs.readBuffer(), xs.offset(),
-        xs.numel(), x.offsets(), x.ld(), ys.readBuffer(), ys.offset(), ys.numel(), y.offsets(), y.ld(), c, 0, c.length,
+    // an operand's values still deferred (a projection under no grad, Deferred.Linear) computed into scratch, not kept
+    float[] xv = xs.readBufferOnce(), yv = ys == xs ? xv : ys.readBufferOnce();
+    Blas.sgemmAt(count, x.trans() != transX, y.trans() != transY, rows, cols, inner, 1f, xv, xs.offset(),
+        xs.numel(), x.offsets(), x.ld(), yv, ys.offset(), ys.numel(), y.offsets(), y.ld(), c, 0, c.length,
         cOffsets, ldc);
+    xs.doneReading(xv);
+    if (ys != xs) {
+      ys.doneReading(yv);
+    }
   }
 
   /** {@code offsets} less {@code base}: where the matrices lie in an array of their own. */
@@ -442,13 +472,19 @@ public final class Ops {
     if (cuda) {
       return CudaLayerOps.linear(x, weight, bias);
     }
-    float[] out = new float[rows * outF];
     // The weight as a tensor: OpenBLAS reads its native copy, made once and kept while the weight
     // does not change (inference), instead of staging the array on every call; the bias folded into the product.
-    Blas.linear(rows, outF, in, x.readBuffer(), x.offset(), weight, bias == null ? null : bias.readBuffer(),
-        bias == null ? 0 : bias.offset(), out, 0);
-    if (!track(x, weight, bias)) {
-      return Tensor.wrap(out, rows, outF);
+    Deferred.Linear product = new Deferred.Linear(x, weight, bias, rows, outF, in);
+    boolean tracked = track(x, weight, bias);
+    if (!tracked && x.isSealed() && x.deferrableOver() && keepsLittle(rows * outF, x)) {
+      // computed when read: a residual add or a GELU after it computes the product into its own output (Deferred.Linear)
+      return Tensor.deferred(product, bias == null ? new Tensor[] {x, weight} : new Tensor[] {x, weight, bias},
+          new int[] {rows, outF});
+    }
+    float[] out = ArrayPool.floats(rows * outF); // overwritten
+    product.compute(out, x.readBuffer()); // x's values kept (the backward reads them)
+    if (!tracked) {
+      return Tensor.wrap(out, rows, outF).sealed(); // the op's own array: what reads it may defer (Deferred)
     }
     Tensor[] inputs = layerInputs(x, weight, bias);
     return Tensor.ofNode(out, new int[] {rows, outF}, new Node(inputs) {
@@ -461,11 +497,11 @@ public final class Ops {
         // a leaf weight's gradient added where it lives, as a compiled layer adds it (Tensor.gradientToAddInto)
         Tensor gw = needsGrad(1) ? weight.gradientToAddInto(rows) : null;
         if (gw != null) {
-          float[] dx = needsGrad(0) ? new float[rows * in] : null;
+          float[] dx = needsGrad(0) ? ArrayPool.floats(rows * in) : null; // overwritten (beta 0)
           Blas.linearBackward(rows, outF, in, g.readBuffer(), g.offset(), x.readBuffer(), x.offset(), gw, weight, 0f, dx, 0);
           grads[0] = dx == null ? null : Tensor.gradient(dx, rows, in);
         } else if (needsGrad(0)) {
-          float[] dx = new float[rows * in];
+          float[] dx = ArrayPool.floats(rows * in); // overwritten (beta 0)
           Blas.sgemm(false, false, rows, in, outF, 1f, g.readBuffer(), g.offset(), outF, weight, in, 0f, dx, 0, in);
           grads[0] = Tensor.gradient(dx, rows, in);
         }
@@ -479,9 +515,10 @@ public final class Ops {
           CpuKernels.biasGradient(db, 0, g.readBuffer(), g.offset(), rows, outF, false);
           grads[2] = Tensor.gradient(db, outF);
         }
+        recycle(g); // read, and shared by nothing returned
         return grads;
       }
-    });
+    }).sealed();
   }
 
   // ------------------------------------------------------------------ element-wise
@@ -529,7 +566,7 @@ public final class Ops {
     }
     int outer = run[0], size = run[1], inner = run[2];
     boolean mul = op.equals("mul");
-    float[] out = new float[big.numel()];
+    float[] out = ArrayPool.floats(big.numel()); // overwritten (both kernels)
     float[] bd = big.readBuffer(), sd = small.readBuffer();
     int bo = big.offset(), so = small.offset();
     if (mul) {
@@ -538,7 +575,7 @@ public final class Ops {
       CpuKernels.addRepeatedForward(out, 0, bd, bo, sd, so, outer, size, inner, false);
     }
     if (!track(big, small)) {
-      return Tensor.wrap(out, shape);
+      return Tensor.wrap(out, shape).sealed(); // the op's own array: what reads it may defer (Deferred)
     }
     return Tensor.ofNode(out, shape, new Node(big, small) {
       @Override protected boolean savesTensors() { // a mul's backward reads both inputs; an add's neither
@@ -1058,6 +1095,10 @@ public final class Ops {
       return CudaOps.add(a, b);
     }
     int repeats = broadcastRepeats("add", a, b);
+    Tensor ontoProduct = repeats == 1 && !track(a, b) ? addOntoProduct(a, b) : null;
+    if (ontoProduct != null) {
+      return ontoProduct;
+    }
     int n = b.numel();
     float[] out = ArrayPool.floats(a.numel()); // overwritten (both kernels)
     if (repeats == 1) { // one shape: the compiled models' add kernel, split over the threads
@@ -1066,7 +1107,7 @@ public final class Ops {
       CpuKernels.addBiasRows(out, 0, a.readBuffer(), a.offset(), b.readBuffer(), b.offset(), repeats, n);
     }
     if (!track(a, b)) {
-      return Tensor.wrap(out, a.shape());
+      return Tensor.wrap(out, a.shape()).sealed(); // the op's own array: what reads it may defer (Deferred)
     }
     return Tensor.ofNode(out, a.shape(), new Node(a, b) {
       @Override protected boolean savesTensors() {
@@ -1081,6 +1122,28 @@ public final class Ops {
         return new Tensor[] {g, needsGrad(1) ? reduceTo(g, b, repeats) : null};
       }
     });
+  }
+
+  /**
+   * {@code a + b} of one shape under no grad where one operand is a linear layer's product not computed yet ({@link
+   * Deferred.Linear}: a residual connection {@code x + proj(h)}): the product computed into the sum's array and the
+   * other operand added there in place, the same bits (a float sum does not depend on its operands' order); the
+   * product's own array is never made unless something else reads it. Null otherwise.
+   */
+  private static Tensor addOntoProduct(Tensor a, Tensor b) {
+    Deferred.Linear product = b.pendingValues() instanceof Deferred.Linear ? (Deferred.Linear) b.takeOneRead() : null;
+    Tensor other = a;
+    if (product == null && a.pendingValues() instanceof Deferred.Linear) {
+      product = (Deferred.Linear) a.takeOneRead();
+      other = b;
+    }
+    if (product == null) {
+      return null; // (x + x of one deferred product: reading the other operand makes its values, the same as out's)
+    }
+    float[] out = ArrayPool.floats(a.numel()); // overwritten (the product, then the sum)
+    product.fill(out);
+    CpuKernels.addForward(out, 0, other.readBuffer(), other.offset(), out, 0, out.length, false);
+    return Tensor.wrap(out, a.shape()).sealed(); // the op's own array: what reads it may defer (Deferred)
   }
 
   /** {@code a * b} element-wise, broadcast as {@link #add}. */
@@ -1171,12 +1234,20 @@ public final class Ops {
       return CudaOps.scale(a, s);
     }
     requireFloat("scale", a);
-    float[] out = new float[a.numel()];
-    CpuKernels.scale(out, 0, a.readBuffer(), a.offset(), out.length, s, false); // (compiled models' kernel too)
-    if (!track(a)) {
-      return Tensor.wrap(out, a.shape());
+    Node node = track(a) ? scaleNode(a, s) : null;
+    if (a.isSealed() && a.deferrableOver()) {
+      // computed when read (Deferred.Scale): a softmax along the last dimension reads the scaled rows block by block
+      // (attention's q @ k^T / sqrt(d)), and this output is written only if something else reads it
+      return Tensor.deferred(new Deferred.Scale(a, s), a, a.shape(), node);
     }
-    return Tensor.ofNode(out, a.shape(), new Node(a) {
+    float[] out = ArrayPool.floats(a.numel()); // overwritten
+    CpuKernels.scale(out, 0, a.readBuffer(), a.offset(), out.length, s, false); // (compiled models' kernel too)
+    return node == null ? Tensor.wrap(out, a.shape()) : Tensor.ofNode(out, a.shape(), node);
+  }
+
+  /** {@link #scale}'s node on the CPU: the gradient scaled, in place when the engine owns it. */
+  private static Node scaleNode(Tensor a, float s) {
+    return new Node(a) {
       @Override protected boolean savesInputs() { // PyTorch saves the scalar (x * 2. goes through once), not x
         return false;
       }
@@ -1194,7 +1265,7 @@ public final class Ops {
         CpuKernels.scale(d, 0, g.readBuffer(), g.offset(), d.length, s, false);
         return new Tensor[] {Tensor.gradient(d, g.shape())};
       }
-    });
+    };
   }
 
   /** {@code max(0, x)}. The gradient passes where the output is positive. */
@@ -3128,7 +3199,7 @@ public final class Ops {
         return grads;
       }
     };
-    if (x.isSealed()) {
+    if (x.isSealed() && x.deferrableOver()) {
       // computed when read (Deferred), from the statistics and affine parameters of now: a ReLU or a ReLU and a
       // 2x2 max pool after it then run as the compiled steps' fusions, and this map is written only if read
       Deferred.BatchNorm recipe = new Deferred.BatchNorm(x, mean, var, affine ? weight.toFloatArray() : null,
@@ -3200,12 +3271,12 @@ public final class Ops {
       Tensor y = reshape(mul(centred, pow(shift(var, (float) eps), -0.5f)), x.shape());
       return weight == null ? y : add(mul(y, weight), bias);
     }
-    float[] out = new float[x.numel()];
+    float[] out = ArrayPool.floats(x.numel()); // overwritten
     double[] mean = new double[rows], rstd = new double[rows];
     NormKernels.layerNormForward(out, 0, x.readBuffer(), x.offset(), bufferOrNull(weight), offsetOf(weight), bufferOrNull(bias),
         offsetOf(bias), mean, rstd, rows, inner, eps);
     if (!track(x, weight, bias)) {
-      return Tensor.wrap(out, x.shape());
+      return Tensor.wrap(out, x.shape()).sealed(); // the op's own array: what reads it may defer (Deferred)
     }
     Tensor[] inputs = weight == null ? new Tensor[] {x} : new Tensor[] {x, weight, bias};
     return Tensor.ofNode(out, x.shape(), new Node(inputs) {
@@ -3217,7 +3288,7 @@ public final class Ops {
         // the input's gradient over the output's when the engine owns it (the kernel sums the weight's and bias's
         // gradients before it writes dx, and reads each row of g before writing that row)
         float[] own = needsGrad(0) ? takeGradient(g) : null;
-        float[] dx = own != null ? own : needsGrad(0) ? new float[x.numel()] : null;
+        float[] dx = own != null ? own : needsGrad(0) ? ArrayPool.floats(x.numel()) : null; // overwritten
         float[] dw = weight != null && needsGrad(1) ? new float[inner] : null;
         float[] db = weight != null && needsGrad(2) ? new float[inner] : null;
         NormKernels.layerNormBackward(dx, 0, dw, 0, db, 0, false, g.readBuffer(), g.offset(), x.readBuffer(), x.offset(),
@@ -3230,7 +3301,7 @@ public final class Ops {
         }
         return grads;
       }
-    });
+    }).sealed();
   }
 
   /**
@@ -3577,7 +3648,9 @@ public final class Ops {
       }
 
       @Override protected Tensor[] backward(Tensor g) {
-        return new Tensor[] {Tensor.gradient(permuted(g.readBuffer(), g.offset(), outShape, inverse), shape).to(x.device())};
+        float[] d = permuted(g.readBuffer(), g.offset(), outShape, inverse);
+        recycle(g); // read: the pool's when only the engine held it
+        return new Tensor[] {Tensor.gradient(d, shape).to(x.device())};
       }
     });
   }
@@ -3587,7 +3660,7 @@ public final class Ops {
    * a gradient (a parameter, written by every optimizer step, whose permutes a matmul would leave unmade until then).
    */
   private static boolean deferrable(Tensor x) {
-    return !x.device().isCuda() && x.dtype() == DType.FLOAT32 && !(x.isLeaf() && x.requiresGrad());
+    return !x.device().isCuda() && x.dtype() == DType.FLOAT32 && !(x.isLeaf() && x.requiresGrad()) && x.deferrableOver();
   }
 
   /**
@@ -3629,7 +3702,7 @@ public final class Ops {
 
   /** The values of a row-major {@code shape} reordered so that result dimension i is dimension {@code order[i]}. */
   private static float[] permuted(float[] in, int inOff, int[] shape, int[] order) {
-    float[] out = new float[Shapes.numel(shape)];
+    float[] out = ArrayPool.floats(Shapes.numel(shape)); // overwritten
     CpuKernels.permute(out, 0, in, inOff, shape, order, false);
     return out;
   }
@@ -3801,9 +3874,38 @@ public final class Ops {
     if (Devices.onCuda("gelu", x)) {
       return CudaOps.gelu(x);
     }
-    return unary("gelu", x, Reads.INPUT, ActivationKernels::geluForward,
-        (dx, dxOff, g, gOff, y, yOff, n) -> ActivationKernels.geluBackward(dx, dxOff, g, gOff, x.readBuffer(), x.offset(), n),
-        true);
+    if (!track(x) && x.pendingValues() instanceof Deferred.Linear && x.takeOneRead() instanceof Deferred.Linear product) {
+      // a linear layer's product not computed yet (an MLP's up-projection): computed into GELU's output, which GELU
+      // then overwrites block by block (BlockMath.forBlocks copies each block first), the same bits
+      float[] out = ArrayPool.floats(x.numel()); // overwritten
+      product.fill(out);
+      ActivationKernels.geluForward(out, 0, out, 0, out.length);
+      return Tensor.wrap(out, x.shape()).sealed(); // the op's own array: what reads it may defer (Deferred)
+    }
+    if (!track(x)) {
+      return unary("gelu", x, Reads.INPUT, ActivationKernels::geluForward, null, true);
+    }
+    // with grad on the forward keeps the gradient's factor Phi(x) + x phi(x) from the same normal distribution, as a
+    // compiled model's forward does, and the backward is one product (the bits of geluBackward's, computed again)
+    requireFloat("gelu", x);
+    int n = x.numel();
+    float[] out = ArrayPool.floats(n), slope = ArrayPool.floats(n); // both overwritten
+    ActivationKernels.geluForward(out, 0, x.readBuffer(), x.offset(), n, slope, 0);
+    return Tensor.ofNode(out, x.shape(), new ElementwiseNode(Reads.INPUT, x) {
+      @Override public String name() {
+        return "gelu";
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        float[] own = takeGradient(g);
+        float[] dx = own != null ? own : new float[n];
+        ActivationKernels.applyMask(dx, 0, g.readBuffer(), g.offset(), slope, 0, n); // dx may be g's array: element by element
+        if (lastBackward()) {
+          ArrayPool.give(slope); // this node's alone, and no backward reads it again
+        }
+        return new Tensor[] {Tensor.gradient(dx, x.shape())};
+      }
+    });
   }
 
   /**
@@ -3873,11 +3975,20 @@ public final class Ops {
     }
     Along a = Along.of("softmax", x, dim);
     // the backward reads each row's gradient before writing that row's (ActivationKernels.softmaxBackward): in place
+    UnaryBackward backward = (dx, dxOff, g, gOff, y, yOff, n) ->
+        ActivationKernels.softmaxBackward(dx, dxOff, g, gOff, y, yOff, a.outer(), a.size(), a.inner());
+    if (x.pendingValues() instanceof Deferred.Scale && a.inner() == 1 && a.size() <= ActivationKernels.scaledRowsMax()
+        && x.takeOneRead() instanceof Deferred.Scale sc) {
+      // the scores' scale not computed yet (q @ k^T / sqrt(d)): each block of rows scaled in scratch, the same bits
+      float[] out = ArrayPool.floats(x.numel()); // overwritten
+      float[] scores = sc.x().readBufferOnce(); // deferred products (under no grad) computed into scratch, not kept
+      ActivationKernels.softmaxForwardScaled(out, 0, scores, sc.x().offset(), sc.factor(), a.outer(), a.size());
+      sc.x().doneReading(scores);
+      return unaryResult("softmax", x, Reads.OUTPUT, out, backward, true);
+    }
     return unary("softmax", x, Reads.OUTPUT,
         (out, outOff, in, inOff, n) -> ActivationKernels.softmaxForward(out, outOff, in, inOff, a.outer(), a.size(), a.inner()),
-        (dx, dxOff, g, gOff, y, yOff, n) ->
-            ActivationKernels.softmaxBackward(dx, dxOff, g, gOff, y, yOff, a.outer(), a.size(), a.inner()),
-        true);
+        backward, true);
   }
 
   /** {@code log(softmax(x, dim))}, computed as {@code x - logsumexp(x)} without forming the softmax. */
@@ -3935,8 +4046,15 @@ public final class Ops {
     int n = x.numel();
     float[] out = new float[n];
     forwardKernel.run(out, 0, x.readBuffer(), x.offset(), n);
+    return unaryResult(name, x, reads, out, backwardKernel, backwardInPlace);
+  }
+
+  /** {@link #unary}'s output {@code out}, computed from {@code x}, with its node when {@code x} is tracked. */
+  private static Tensor unaryResult(String name, Tensor x, Reads reads, float[] out, UnaryBackward backwardKernel,
+      boolean backwardInPlace) {
+    int n = x.numel();
     if (!track(x)) {
-      return Tensor.wrap(out, x.shape());
+      return Tensor.wrap(out, x.shape()).sealed(); // the op's own array: what reads it may defer (Deferred)
     }
     return Tensor.ofNode(out, x.shape(), new ElementwiseNode(reads, x) {
       @Override public String name() {

@@ -71,17 +71,61 @@ final class Storage {
    * written (a {@link #isSealed sealed} storage for a batch norm's recipe; see {@link Deferred.Permute} for a
    * permute's). CPU only.
    */
-  static Storage deferred(int length, Deferred recipe, Storage source) {
+  static Storage deferred(int length, Deferred recipe, Storage... sources) {
     Storage s = new Storage(length);
     s.pending = recipe;
     s.sealed = true; // its array will be made here and handed to no one
-    source.addReader(s);
+    for (Storage source : sources) {
+      source.addReader(s);
+      s.depth = Math.max(s.depth, source.deferredDepth() + 1);
+    }
     return s;
+  }
+
+  /** The most recipes a deferred value's computation may go through ({@link #deferredDepth}). */
+  static final int MOST_DEFERRED_DEPTH = 5;
+
+  /** Of a deferred storage: 1 + the deepest of its sources' {@link #deferredDepth}s when it was made. */
+  private int depth;
+
+  /**
+   * How many recipes computing this storage's values may go through, each reading the next one's values (a linear layer
+   * over the heads' join over a projection: 3); 0 once they are computed (or for any other storage). An op defers only
+   * while this stays under {@link #MOST_DEFERRED_DEPTH}, so that a chain of deferred ops (layer after layer under no
+   * grad) never computes through more than a few recipes at once, nor holds the inputs of more.
+   */
+  int deferredDepth() {
+    return pending == null ? 0 : depth;
   }
 
   /** The recipe of this storage's values while they are not computed yet, else null. */
   Deferred pending() {
     return pending;
+  }
+
+  /**
+   * Whether the deferred values were computed once into a reader's own array and not kept ({@link #takeOneRead}): the
+   * next read makes them here, so that no value is computed more than twice.
+   */
+  private volatile boolean readOnce;
+
+  /**
+   * The recipe, for one read that computes the values into the reader's own array (a fused kernel's output or scratch)
+   * and leaves this storage deferred, when the values are not computed yet and were not read so before; else null. Marks
+   * the read: a later reader computes them here ({@link #settle}).
+   */
+  Deferred takeOneRead() {
+    Deferred recipe = pending;
+    if (recipe == null || readOnce) {
+      return null;
+    }
+    readOnce = true;
+    return recipe;
+  }
+
+  /** Whether {@code values} is this storage's heap array (not scratch a one-time read computed elsewhere). */
+  boolean holds(float[] values) {
+    return values == heap;
   }
 
   /** Marks a storage whose heap array a Kiln op made and gave to no one: {@link #sealed}. */

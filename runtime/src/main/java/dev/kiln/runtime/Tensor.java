@@ -231,9 +231,53 @@ public final class Tensor {
     return new Tensor(Storage.deferred(Shapes.numel(shape), recipe, source.storage), 0, shape.clone(), DType.FLOAT32, gradFn);
   }
 
+  /** {@link #deferred} of a recipe that reads several tensors ({@code Deferred.Linear}: input, weight and bias), no node. */
+  static Tensor deferred(Deferred recipe, Tensor[] sources, int[] shape) {
+    Storage[] storages = new Storage[sources.length];
+    for (int i = 0; i < sources.length; i++) {
+      storages[i] = sources[i].storage;
+    }
+    return new Tensor(Storage.deferred(Shapes.numel(shape), recipe, storages), 0, shape.clone(), DType.FLOAT32, null);
+  }
+
   /** The recipe of this tensor's values while they are not computed yet and it covers its whole storage ({@link Deferred}); else null. */
   Deferred pendingValues() {
     return offset == 0 && numel == storage.length() ? storage.pending() : null;
+  }
+
+  /**
+   * {@link Storage#takeOneRead} of this tensor's storage when the tensor is all of it (offset 0): the recipe for one
+   * read that computes the values into the reader's own array, or null.
+   */
+  Deferred takeOneRead() {
+    return offset == 0 && numel == storage.length() ? storage.takeOneRead() : null;
+  }
+
+  /**
+   * The values, for reading once at {@link #offset()}: while they are deferred and not read this way before, computed
+   * into an array of the thread's {@link ArrayPool} and not kept (the tensor stays deferred: a later read computes them
+   * again, into its own array); else {@link #readBuffer()}. Hand the array to {@link #doneReading} after.
+   */
+  float[] readBufferOnce() {
+    Deferred recipe = takeOneRead();
+    if (recipe == null) {
+      return readBuffer();
+    }
+    float[] values = ArrayPool.floats(numel); // overwritten
+    recipe.fill(values);
+    return values;
+  }
+
+  /** After a {@link #readBufferOnce}: gives the array back to the pool unless it is the storage's own. */
+  void doneReading(float[] values) {
+    if (!storage.holds(values)) {
+      ArrayPool.give(values);
+    }
+  }
+
+  /** Whether a recipe reading this tensor may be deferred: its own values are not deeper in recipes than a few ({@link Storage#deferredDepth}). */
+  boolean deferrableOver() {
+    return storage.deferredDepth() < Storage.MOST_DEFERRED_DEPTH - 1;
   }
 
   /** Whether every write to this tensor's values goes through its storage (see {@link Storage#seal}), so that a {@link Deferred} recipe may read it. */

@@ -446,6 +446,32 @@ public final class ActivationKernels {
     });
   }
 
+  /**
+   * {@link #softmaxForward} along the last dimension of {@code outer} rows of {@code size} values of {@code x * factor}:
+   * each block of rows is scaled into scratch ({@code factor * x}, {@code CpuKernels.scale}'s product) and goes through
+   * the same row kernel, so that the values are those of the scale's output softmaxed, bit for bit, and the scaled
+   * values are never written to memory (attention's {@code q @ k^T / sqrt(d)}, eager mode's {@code Deferred.Scale}).
+   * Rows of at most {@link #scaledRowsMax} values.
+   */
+  public static void softmaxForwardScaled(float[] out, int outOff, float[] x, int xOff, float factor, int outer, int size) {
+    if (size > scaledRowsMax()) {
+      throw new IllegalArgumentException("softmaxForwardScaled: rows of " + size + " values, at most " + scaledRowsMax());
+    }
+    alongLastDim(outer, size, (rows, from, s) -> {
+      float[] scaled = s.scaled;
+      int m = rows * size;
+      for (int j = 0; j < m; j++) {
+        scaled[j] = factor * x[xOff + from + j];
+      }
+      softmaxRows(out, outOff + from, scaled, 0, rows, size, s);
+    });
+  }
+
+  /** The longest rows {@link #softmaxForwardScaled} takes: one block. */
+  public static int scaledRowsMax() {
+    return BlockMath.BLOCK;
+  }
+
   /** Work on whole rows of a last-dimension kernel: {@code rows} rows of {@code size} values, the first at {@code from}. */
   private interface Rows {
     void run(int rows, int from, BlockMath.Scratch scratch);

@@ -47,6 +47,8 @@ final class BlockMath {
     final float[] e = new float[BLOCK];
     final float[] w = new float[BLOCK];
     final float[] k = new float[BLOCK];
+    /** A block of rows scaled before a kernel reads them (softmax of scaled scores, {@code ActivationKernels.softmaxForwardScaled}). */
+    final float[] scaled = new float[BLOCK];
     /** Indices of rows (softmax's rows done again another way). */
     final int[] rows = new int[BLOCK];
   }
