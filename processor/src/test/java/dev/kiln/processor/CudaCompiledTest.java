@@ -113,6 +113,7 @@ class CudaCompiledTest {
     "SelfProducts, 6:8",
     "NegativeZeroFields, 6:8",
     "GreedyIds, 6:8",
+    "NearestCode, 6:8",
   })
   void compiledOnCudaMatchesEagerOnTheCpu(String model, String sampleShape) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(model));

@@ -1197,6 +1197,15 @@ class ParityTest {
   }
 
   /**
+   * A VQ-VAE's nearest code ({@code codebook.apply(dist.argmin(-1, true).view(-1, 6))}, the codebook tied to the
+   * distances' product): values and gradients eager mode's bit for bit over SGD steps, none back through the argmin.
+   */
+  @Test
+  void embeddingOfArgminIdsMatchesEagerBitForBit() {
+    matchesEagerBitForBit("NearestCode", "6:8");
+  }
+
+  /**
    * Ids an argmax computed past the table (7 classes, 5 rows): the compiled forward fails as eager's Embedding does, with
    * eager's message (the bad id, its position, the table's size) after the layer and the call that made the ids.
    */

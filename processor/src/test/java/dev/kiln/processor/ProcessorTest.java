@@ -2850,10 +2850,11 @@ class ProcessorTest {
    */
   @ParameterizedTest(name = "{0}")
   @CsvSource(delimiter = '|', value = {
-      "Tensor y = logits.add(logits.argmax(-1, true)); | Tensor y = logits.add(| logits.argmax(-1, true) is ids (an argmax: each"
-          + " maximum's index, without gradient), which a compiled forward reads only as ids an Embedding looks up",
+      "Tensor y = logits.add(logits.argmax(-1, true)); | Tensor y = logits.add(| logits.argmax(-1, true) is ids (an argmax or argmin:"
+          + " each maximum's or minimum's index, without gradient), which a compiled forward reads only as ids an Embedding looks up",
+      "Tensor y = logits.mul(logits.argmin(1)); | Tensor y = logits.mul(| logits.argmin(1) is ids (an argmax or argmin:",
       "Tensor y = x.add(emb.apply(logits.argmax(-1))); | Tensor logits = predict.apply(x);| the value of predict.apply(x) is"
-          + " read only by an argmax (logits.argmax(-1)), which passes no gradient",
+          + " read only by an argmax or argmin (logits.argmax(-1)), which passes no gradient",
   })
   void argmaxIdsReadOtherwiseAreRefused(String statement, String line, String message) {
     JavaFileObject f = classModel("Argmaxes",

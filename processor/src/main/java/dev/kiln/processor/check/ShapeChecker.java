@@ -455,9 +455,9 @@ public final class ShapeChecker {
         || st.spec() instanceof Where && w == 2;
   }
 
-  /** Whether {@code st} is an argmax ({@code logits.argmax(-1)}): ids, no gradient to its input. */
+  /** Whether {@code st} is an argmax or argmin ({@code logits.argmax(-1)}, {@code dist.argmin(-1)}): ids, no gradient to its input. */
   private static boolean isArgmax(StepIr st) {
-    return st.spec() instanceof LineOp l && l.kind() == LineOp.Kind.ARGMAX;
+    return st.spec() instanceof LineOp l && l.makesIds();
   }
 
   /** The values an argmax makes ({@code logits.argmax(-1)}) and views of them: ids, which an Embedding alone may read. */

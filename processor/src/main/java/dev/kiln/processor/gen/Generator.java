@@ -69,6 +69,7 @@ import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.stream.Collectors;
@@ -332,9 +333,9 @@ public final class Generator {
         || k.kind() == Kernel.Kind.WHERE && w == 2 || Planner.expandsWhereMask(k) || isArgmax(k);
   }
 
-  /** Whether {@code k} is an argmax ({@code x.argmax(-1)}): ids, which take no gradient back to the values. */
+  /** Whether {@code k} is an argmax or argmin ({@code x.argmax(-1)}, {@code x.argmin(-1)}): ids, which take no gradient back to the values. */
   static boolean isArgmax(Kernel k) {
-    return k.kind() == Kernel.Kind.LINE && ((LineOp) k.spec()).kind() == LineOp.Kind.ARGMAX;
+    return k.kind() == Kernel.Kind.LINE && ((LineOp) k.spec()).makesIds();
   }
 
   /**
@@ -1954,8 +1955,9 @@ public final class Generator {
           in.offset, times(a[0]), a[1], a[2], (double) s.p());
       case CUMSUM -> b.addStatement("$T.cumsum($L, $L, $L, $L, $L, $L, $L, false)", INDEX, out.array, out.offset, in.array,
           in.offset, times(a[0]), a[1], a[2]);
-      case ARGMAX -> b.addStatement("$T.argmaxAlong($L, $L, $L, $L, $L, $L, $L)", INDEX, out.array, out.offset, in.array,
-          in.offset, times(a[0]), a[1], a[2]);
+      case ARGMAX, ARGMIN -> b.addStatement("$T.$L($L, $L, $L, $L, $L, $L, $L)", INDEX,
+          s.kind() == LineOp.Kind.ARGMAX ? "argmaxAlong" : "argminAlong", out.array, out.offset, in.array, in.offset, times(a[0]),
+          a[1], a[2]);
     }
   }
 
@@ -1973,7 +1975,7 @@ public final class Generator {
           target.offset, d.array, d.offset, in.array, in.offset, out.array, out.offset, times(a[0]), a[1], a[2], (double) s.p());
       case CUMSUM -> b.addStatement("$T.cumsum($L, $L, $L, $L, $L, $L, $L, true)", INDEX, target.array, target.offset, d.array,
           d.offset, times(a[0]), a[1], a[2]);
-      case ARGMAX -> throw new IllegalStateException("an argmax has no gradient"); // (carriesNoGradient)
+      case ARGMAX, ARGMIN -> throw new IllegalStateException("an argmax has no gradient"); // (carriesNoGradient)
     }
   }
 
@@ -3099,7 +3101,8 @@ public final class Generator {
         b.add("// only when an output this step leads to received a gradient\n").beginControlFlow("if ($L)", runs);
       }
       if (k.kind() == Kernel.Kind.COMPARE || Planner.expandsWhereMask(k) || isArgmax(k)) { // (its values read only as a mask got no gradient either)
-        b.add(k.kind() == Kernel.Kind.COMPARE ? "// a comparison has no gradient\n" : isArgmax(k) ? "// an argmax has no gradient\n"
+        b.add(k.kind() == Kernel.Kind.COMPARE ? "// a comparison has no gradient\n"
+            : isArgmax(k) ? "// an " + ((LineOp) k.spec()).kind().name().toLowerCase(Locale.ROOT) + " has no gradient\n"
             : "// a where's mask has no gradient\n");
         if (runs != null) {
           b.endControlFlow();

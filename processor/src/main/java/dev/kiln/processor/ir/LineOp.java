@@ -23,7 +23,9 @@ public record LineOp(Kind kind, float p, int dim, boolean keepDim) implements La
     NORM,
     CUMSUM,
     /** {@code x.argmax(dim[, keepDim])}: each line's maximum's index, ids without gradient (an Embedding looks them up). */
-    ARGMAX
+    ARGMAX,
+    /** {@code x.argmin(dim[, keepDim])}: each line's minimum's index (a VQ-VAE's nearest code), ids as an argmax's. */
+    ARGMIN
   }
 
   public LineOp {
@@ -45,6 +47,16 @@ public record LineOp(Kind kind, float p, int dim, boolean keepDim) implements La
   /** {@code x.argmax(dim, keepDim)}. */
   public static LineOp argmax(int dim, boolean keepDim) {
     return new LineOp(Kind.ARGMAX, 1f, dim, keepDim);
+  }
+
+  /** {@code x.argmin(dim, keepDim)}. */
+  public static LineOp argmin(int dim, boolean keepDim) {
+    return new LineOp(Kind.ARGMIN, 1f, dim, keepDim);
+  }
+
+  /** Whether this makes ids (an argmax or argmin), which take no gradient and which an Embedding alone reads. */
+  public boolean makesIds() {
+    return kind == Kind.ARGMAX || kind == Kind.ARGMIN;
   }
 
   /** {@code x.cumsum(dim)}. */
@@ -86,6 +98,7 @@ public record LineOp(Kind kind, float p, int dim, boolean keepDim) implements La
       case NORM -> "norm(" + p + "f, " + dim + ", " + keepDim + ")";
       case CUMSUM -> "cumsum(" + dim + ")";
       case ARGMAX -> "argmax(" + dim + ", " + keepDim + ")";
+      case ARGMIN -> "argmin(" + dim + ", " + keepDim + ")";
     };
   }
 
@@ -96,6 +109,7 @@ public record LineOp(Kind kind, float p, int dim, boolean keepDim) implements La
       case NORM -> "norm(" + p + ", " + dim + (keepDim ? ", true)" : ")");
       case CUMSUM -> "cumsum(" + dim + ")";
       case ARGMAX -> "argmax(" + dim + (keepDim ? ", true)" : ")");
+      case ARGMIN -> "argmin(" + dim + (keepDim ? ", true)" : ")");
     };
   }
 }
