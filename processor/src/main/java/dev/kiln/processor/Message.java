@@ -188,10 +188,10 @@ public enum Message {
   MASK_UNUSED("the mask %s is never used: %s reads it in no masked fill and no value; use it or drop it"),
   MASK_VIEW("%s: %s"),
   BUFFER_SLICE("%s: %s of %s: %s"),
-  PARAMETER_SLICE("%s: %s is neither one run of the parameter's values nor runs of them at one stride; a compiled forward"
-      + " reads a sliced parameter as eager mode computes it and adds its gradient back to the values it came from: slice"
-      + " one dimension (pos.narrow(1, 0, T) of [1, L, D], wpe.narrow(1, 0, D) of [L, 2D]), then view it or narrow a"
-      + " dimension before that one, or declare the parameter at the size forward reads"),
+  PARAMETER_SLICE("%s: %s is neither one run of the parameter's values nor runs of them of one width at one or more"
+      + " strides; a compiled forward reads a sliced parameter as eager mode computes it and adds its gradient back to the"
+      + " values it came from: narrow or select its dimensions (pos.narrow(1, 0, T) of [1, L, D], grid.narrow(1, 0, 2)"
+      + ".narrow(2, 0, 4) of [6, 3, 6]), then view the slice, or declare the parameter at the size forward reads"),
   BUFFER_SLICE_BOUND("%s: argument '%s' of %s is not a compile-time constant; a compiled forward slices a buffer (nanoGPT's"
       + " bias[:, :, :T, :T]) with constant bounds, its sequence length being fixed: write the length as a constant (static final"
       + " int T = ...;), not a size read at run time"),

@@ -114,6 +114,7 @@ class CudaCompiledTest {
     "NegativeZeroFields, 6:8",
     "GreedyIds, 6:8",
     "NearestCode, 6:8",
+    "StridedParameters, 6:8",
   })
   void compiledOnCudaMatchesEagerOnTheCpu(String model, String sampleShape) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(model));

@@ -1197,6 +1197,16 @@ class ParityTest {
   }
 
   /**
+   * Parameters sliced into runs at two and three strides (two or three dimensions narrowed), and an entry selected of a
+   * narrowed table: values and gradients eager mode's bit for bit over SGD steps, each gradient added to the runs it came
+   * from.
+   */
+  @Test
+  void parametersSlicedAtSeveralStridesMatchEagerBitForBit() {
+    matchesEagerBitForBit("StridedParameters", "6:8");
+  }
+
+  /**
    * A VQ-VAE's nearest code ({@code codebook.apply(dist.argmin(-1, true).view(-1, 6))}, the codebook tied to the
    * distances' product): values and gradients eager mode's bit for bit over SGD steps, none back through the argmin.
    */

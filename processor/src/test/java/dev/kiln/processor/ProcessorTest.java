@@ -2268,7 +2268,7 @@ class ProcessorTest {
 
   /**
    * Buffers sliced in forward (nanoGPT's bias[:, :, :T, :T]) that do not compile, each on its line: a bound that is not a
-   * constant, a slice out of range, a parameter sliced out of range or into runs at two strides, a sliced mask that
+   * constant, a slice out of range, a parameter sliced out of range or into runs of two widths, a sliced mask that
    * does not repeat over the value it fills.
    */
   @Test
@@ -2286,7 +2286,7 @@ class ProcessorTest {
         "    Tensor h = fc.apply(x);",
         "    h = h.maskedFill(bias.narrow(2, 0, t).narrow(3, 0, 6).eq(0), 0f);",
         "    h = h.add(bias.narrow(2, 8, 6).view(6, 10));",
-        "    h = h.add(grid.narrow(2, 0, 6).select(1, 1));",
+        "    h = h.add(grid.narrow(2, 0, 6).view(8, 9).narrow(0, 0, 6).narrow(1, 0, 6));",
         "    h = h.sub(pos.narrow(0, 8, 6));",
         "    h = h.mul(bias.slice(2, 6, 6));",
         "    return h;",
@@ -2297,8 +2297,9 @@ class ProcessorTest {
         .inFile(f).onLineContaining("h = h.maskedFill(bias.narrow(2, 0, t)");
     assertThat(c).hadErrorContaining(Message.BUFFER_SLICE.format("bias.narrow(2, 8, 6)", "narrow", "the buffer bias [1, 1, 10, 10]",
         "start 8 and length 6 exceed dimension 2 of size 10")).inFile(f).onLineContaining("h = h.add(bias.narrow(2, 8, 6)");
-    assertThat(c).hadErrorContaining(Message.PARAMETER_SLICE.format("grid.narrow(2, 0, 6).select(1, 1)",
-        "the parameter grid.narrow(2, 0, 6).select(1, 1) [6, 6]")).inFile(f).onLineContaining("h = h.add(grid.narrow(2, 0, 6)");
+    assertThat(c).hadErrorContaining(Message.PARAMETER_SLICE.format("grid.narrow(2, 0, 6).view(8, 9).narrow(0, 0, 6).narrow(1, 0, 6)",
+        "the parameter grid.narrow(2, 0, 6).reshape(8, 9).narrow(0, 0, 6).narrow(1, 0, 6) [6, 6]")).inFile(f)
+        .onLineContaining("h = h.add(grid.narrow(2, 0, 6)");
     assertThat(c).hadErrorContaining(Message.BUFFER_SLICE.format("pos.narrow(0, 8, 6)", "narrow", "the parameter pos [10, 6]",
         "start 8 and length 6 exceed dimension 0 of size 10")).inFile(f).onLineContaining("h = h.sub(pos.narrow(0, 8, 6));");
     assertThat(c).hadErrorContaining(Message.BUFFER_SLICE.format("bias.slice(2, 6, 6)", "slice", "the buffer bias [1, 1, 10, 10]",

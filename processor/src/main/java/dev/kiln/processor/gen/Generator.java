@@ -552,7 +552,14 @@ public final class Generator {
 
   /** As {@link #scatterFieldGradient(CodeBlock.Builder, String, TensorIr)}, adding where {@code adds} (generated code) holds, else writing. */
   private void scatterFieldGradient(CodeBlock.Builder b, String local, TensorIr field, String adds) {
-    if (field.isGathered()) {
+    if (field.isGathered() && field.derived().runs().grouped()) { // runs at several strides: each level's count and pitch
+      TensorIr.Runs r = field.derived().runs();
+      int[] g = r.groups();
+      String counts = IntStream.range(0, g.length / 2).mapToObj(l -> g[2 * l] + ", ").collect(Collectors.joining()) + r.count();
+      String pitches = IntStream.range(0, g.length / 2).mapToObj(l -> g[2 * l + 1] + ", ").collect(Collectors.joining()) + r.pitch();
+      b.addStatement("$T.runsBackward($LP, $L, $L, new int[] {$L}, new int[] {$L}, $L, $L)", SLICES, local, local,
+          field.derived().offset(), counts, pitches, r.width(), adds);
+    } else if (field.isGathered()) {
       TensorIr.Runs r = field.derived().runs();
       b.addStatement("$T.narrowBackward($LP, 0, $L, 0, $L, $L, $L, $L, $L)", SLICES, local, local, r.count(), r.pitch(),
           field.derived().offset(), r.width(), adds);

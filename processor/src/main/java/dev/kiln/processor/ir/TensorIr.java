@@ -46,9 +46,32 @@ public record TensorIr(String field, String key, Kind kind, int[] shape, Source 
   /**
    * Where a region that is not one contiguous run lies in its parameter's values ({@code pos.narrow(2, 0, 4)} of {@code
    * [1, T, 8]}): {@code count} runs of {@code width} values, the {@code r}-th from the region's offset plus {@code r *
-   * pitch}, its values in that order.
+   * pitch}, its values in that order; with {@code groups}, those runs repeated at further strides ({@code
+   * grid.narrow(2, 0, 6).narrow(1, 0, 2)} of {@code [6, 3, 8]}: 6 groups 24 apart of 2 runs 8 apart).
+   *
+   * @param groups the outer strides, outermost first, as pairs of a count and a pitch ({@code {6, 24}}); empty for runs at
+   *     one stride
    */
-  public record Runs(int count, int pitch, int width) {}
+  public record Runs(int count, int pitch, int width, int[] groups) {
+    public Runs {
+      groups = groups.clone();
+    }
+
+    /** Runs at one stride. */
+    public Runs(int count, int pitch, int width) {
+      this(count, pitch, width, new int[0]);
+    }
+
+    /** Whether the runs lie at more than one stride ({@link #groups}). */
+    public boolean grouped() {
+      return groups.length > 0;
+    }
+
+    @Override
+    public int[] groups() {
+      return groups.clone();
+    }
+  }
 
   /** A buffer computed from a buffer ({@link Derived}) with its shape {@code shape}. */
   public static TensorIr derived(TensorIr of, String calls, int[] shape, Source source) {

@@ -2819,10 +2819,20 @@ public final class DeclarationReader {
      * Where eager's {@code name(sizes)} of a tensor of {@code shape} whose values lie at {@code run} in its parameter's puts
      * the result's values ({@code out} its shape): the same place for a view; for a narrow or select of a dimension, a run
      * of each entry of the dimensions before it, one run where only 1s come before or the whole dimension is taken, else
-     * runs at one stride (the last dimension of {@code [L, D]}); null where that is not one run nor runs at one stride (a
-     * second such narrow). The arguments were checked by {@link #calledShape}.
+     * runs at one stride (the last dimension of {@code [L, D]}), or runs at nested strides ({@link ParameterRuns}: a second
+     * such narrow); null where the values are not so laid out. The arguments were checked by {@link #calledShape}.
      */
     private static Run nextRun(int[] shape, String name, int[] sizes, int[] out, Run run) {
+      Run strided = run.runs() != null && run.runs().grouped() ? null : stridedRun(shape, name, sizes, out, run);
+      if (strided != null) {
+        return strided;
+      }
+      ParameterRuns.Place p = ParameterRuns.sliced(run.offset(), run.runs(), shape, name, sizes, out); // runs at several strides
+      return p == null ? null : new Run(p.offset(), p.runs());
+    }
+
+    /** {@link #nextRun} where the result is one run or runs at one stride, computed from the strides; null otherwise. */
+    private static Run stridedRun(int[] shape, String name, int[] sizes, int[] out, Run run) {
       if (!name.equals("narrow") && !name.equals("slice") && !name.equals("select")) {
         return run; // view, reshape, unsqueeze: the same values in the same order
       }
