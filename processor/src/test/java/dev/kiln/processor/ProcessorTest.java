@@ -2854,6 +2854,9 @@ class ProcessorTest {
       "Tensor y = logits.add(logits.argmax(-1, true)); | Tensor y = logits.add(| logits.argmax(-1, true) is ids (an argmax or argmin:"
           + " each maximum's or minimum's index, without gradient), which a compiled forward reads only as ids an Embedding looks up",
       "Tensor y = logits.mul(logits.argmin(1)); | Tensor y = logits.mul(| logits.argmin(1) is ids (an argmax or argmin:",
+      "Tensor y = logits.sub(logits.min(-1, true).indices()); | Tensor y = logits.sub(| logits.min(-1, true).indices() is ids (an"
+          + " argmax or argmin:",
+      "Tensor y = logits.max(-1).values(); | Tensor y = logits.max(-1).values();| unsupported expression in forward: call logits.max(-1).values",
       "Tensor y = x.add(emb.apply(logits.argmax(-1))); | Tensor logits = predict.apply(x);| the value of predict.apply(x) is"
           + " read only by an argmax or argmin (logits.argmax(-1)), which passes no gradient",
   })

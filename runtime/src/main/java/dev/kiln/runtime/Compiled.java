@@ -171,6 +171,31 @@ public final class Compiled {
   }
 
   /**
+   * An embedding's backward into its {@code weight}'s gradient (nothing when not {@code needed}), as eager's: the rows of
+   * {@code d} summed by id ({@link dev.kiln.runtime.cpu.CpuKernels#embeddingBackward}) into a fresh array that the engine
+   * then adds to the gradient. Where the gradient holds only +0 (none yet, or zeroed) the rows are summed into it
+   * directly, which rounds the same; otherwise (the table looked up twice, tied to another layer, gradients accumulated
+   * over batches) into a scratch first, so that two rows of one id are summed before they meet the gradient.
+   */
+  public static void embeddingBackward(Tensor weight, boolean needed, float[] d, int dOff, float[] ids, int idsOff, int count,
+      int dim, int paddingIdx) {
+    Tensor had = needed ? weight.grad() : null;
+    float[] gw = gradBuffer(weight, needed);
+    if (gw == null) {
+      return;
+    }
+    if (had == null || had.isKnownZero()) {
+      dev.kiln.runtime.cpu.CpuKernels.embeddingBackward(gw, 0, d, dOff, ids, idsOff, count, dim, paddingIdx);
+      return;
+    }
+    float[] fresh = new float[gw.length];
+    dev.kiln.runtime.cpu.CpuKernels.embeddingBackward(fresh, 0, d, dOff, ids, idsOff, count, dim, paddingIdx);
+    for (int i = 0; i < gw.length; i++) {
+      gw[i] += fresh[i];
+    }
+  }
+
+  /**
    * The gradient of a parameter (created as zeros if needed) for direct accumulation, or
    * {@code null} when it is not {@code needed} (as {@link #gradBuffer}).
    */

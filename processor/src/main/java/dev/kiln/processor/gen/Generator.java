@@ -918,7 +918,8 @@ public final class Generator {
   private String localPrefix(Kernel k, int step) {
     String field = layerField(k.layer());
     long uses = kernels.stream()
-        .filter(o -> (o.kind() == Kernel.Kind.LINEAR || o.kind() == Kernel.Kind.CONV) && o.layer() == k.layer()).count();
+        .filter(o -> (o.kind() == Kernel.Kind.LINEAR || o.kind() == Kernel.Kind.CONV || o.kind() == Kernel.Kind.EMBEDDING)
+            && o.layer() == k.layer()).count(); // (an Embedding looking up two ids: codebook$3W, codebook$5W)
     return uses > 1 ? field + "$" + step : field;
   }
 
@@ -3156,12 +3157,8 @@ public final class Generator {
       if (k.kind() == Kernel.Kind.EMBEDDING) { // the weight's rows, by id; the ids get no gradient
         Embedding.Spec e = (Embedding.Spec) k.spec();
         String layer = layerField(k.layer());
-        String local = localPrefix(k, j);
-        b.addStatement("float[] $LGW = $T.gradBuffer($L.weight(), $L)", local, COMPILED, layer, recordedNeed(layer + ".weight()"))
-            .beginControlFlow("if ($LGW != null)", local)
-            .addStatement("$T.embeddingBackward($LGW, 0, $L, $L, $L, $L, n * $L, $L, $L)", KERNELS, local, d.array, d.offset, in.array,
-                in.offset, k.inPerSample(), e.embeddingDim(), e.paddingIdx())
-            .endControlFlow();
+        b.addStatement("$T.embeddingBackward($L.weight(), $L, $L, $L, $L, $L, n * $L, $L, $L)", COMPILED, layer,
+            recordedNeed(layer + ".weight()"), d.array, d.offset, in.array, in.offset, k.inPerSample(), e.embeddingDim(), e.paddingIdx());
         if (runs != null) {
           b.endControlFlow();
         }

@@ -1763,6 +1763,14 @@ public final class DeclarationReader {
           && ex.getModifiers().contains(Modifier.STATIC)) {
         return where(mi, unit, fields, className);
       }
+      if (extremaIndices(mi, method, unit) != null) { // logits.max(-1).indices(): an argmax
+        MethodInvocationTree extrema = extremaIndices(mi, method, unit);
+        List<ExpressionTree> args = new ArrayList<>();
+        args.add(((MemberSelectTree) extrema.getMethodSelect()).getExpression());
+        args.addAll(extrema.getArguments());
+        String name = ((MemberSelectTree) extrema.getMethodSelect()).getIdentifier().contentEquals("max") ? "argmax" : "argmin";
+        return function(mi, name, args, unit, fields, className);
+      }
       if (method instanceof ExecutableElement ex && mi.getMethodSelect() instanceof MemberSelectTree ms
           && ((TypeElement) ex.getEnclosingElement()).getQualifiedName().contentEquals(TENSOR)
           && !ex.getModifiers().contains(Modifier.STATIC) && asFunction(ex, mi, unit)) {
@@ -3011,6 +3019,24 @@ public final class DeclarationReader {
         case "maskedFill" -> mi.getArguments().size() == 2;
         default -> LayerCatalog.knowsFunction(name, mi.getArguments().size());
       };
+    }
+
+    /**
+     * The {@code x.max(dim[, keepDim])} (or {@code min}) whose {@code indices()} {@code mi} reads, PyTorch's {@code
+     * x.max(dim).indices}: the ids an argmax (argmin) makes; null for any other call.
+     */
+    private MethodInvocationTree extremaIndices(MethodInvocationTree mi, Element method, CompilationUnitTree unit) {
+      if (!(method instanceof ExecutableElement ex && ex.getSimpleName().contentEquals("indices") && mi.getArguments().isEmpty()
+          && ((TypeElement) ex.getEnclosingElement()).getQualifiedName().contentEquals("dev.kiln.runtime.ValuesAndIndices")
+          && mi.getMethodSelect() instanceof MemberSelectTree ms && stripped(ms.getExpression()) instanceof MethodInvocationTree of
+          && of.getMethodSelect() instanceof MemberSelectTree ofSelect
+          && trees.getElement(TreePath.getPath(unit, of)) instanceof ExecutableElement extrema
+          && ((TypeElement) extrema.getEnclosingElement()).getQualifiedName().contentEquals(TENSOR)
+          && (extrema.getSimpleName().contentEquals("max") || extrema.getSimpleName().contentEquals("min"))
+          && !of.getArguments().isEmpty() && ofSelect.getExpression() != null)) {
+        return null;
+      }
+      return of;
     }
 
     /** Whether javac types {@code e} as a Tensor. */
