@@ -115,6 +115,7 @@ class CudaCompiledTest {
     "GreedyIds, 6:8",
     "NearestCode, 6:8",
     "StridedParameters, 6:8",
+    "WhereOfBuffers, 6:8",
   })
   void compiledOnCudaMatchesEagerOnTheCpu(String model, String sampleShape) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(model));

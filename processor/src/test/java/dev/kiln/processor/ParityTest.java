@@ -1207,6 +1207,33 @@ class ParityTest {
   }
 
   /**
+   * Wheres of buffers alone (no batch, as eager's): values and gradients eager mode's bit for bit over SGD steps, and again
+   * after a buffer is written in place and after one is replaced by a load (the where computed again, as eager computes it
+   * at each call).
+   */
+  @Test
+  void whereOfBuffersAloneMatchesEagerAndFollowsItsBuffers() {
+    Module compiled = matchesEagerBitForBit("WhereOfBuffers", "6:8");
+    ClassLoader loader = compiled.getClass().getClassLoader();
+    Kiln.manualSeed(11);
+    Module eager = factory(loader, "test.WhereOfBuffers").get();
+    eager.loadStateDict(compiled.stateDict());
+    Tensor x = Tensor.randn(5, 6, 8);
+    assertArrayEquals(eager.forward(x).toFloatArray(), compiled.forward(x).toFloatArray());
+    for (Module m : List.of(eager, compiled)) {
+      m.namedBuffers().get("near").copyFrom(Tensor.ones(6, 8).mul(3f)); // written in place
+    }
+    assertArrayEquals(eager.forward(x).toFloatArray(), compiled.forward(x).toFloatArray());
+    Map<String, Tensor> state = new HashMap<>(eager.stateDict());
+    state.put("keep", Tensor.ones(6, 8).triu());
+    state.put("far", Tensor.randn(8));
+    eager.loadStateDict(state);
+    compiled.loadStateDict(state);
+    float[] after = compiled.forward(x).toFloatArray();
+    assertArrayEquals(eager.forward(x).toFloatArray(), after);
+  }
+
+  /**
    * A VQ-VAE's nearest code ({@code codebook.apply(dist.argmin(-1, true).view(-1, 6))}, the codebook tied to the
    * distances' product): values and gradients eager mode's bit for bit over SGD steps, none back through the argmin.
    */

@@ -2443,8 +2443,8 @@ class ProcessorTest {
 
   /**
    * Tensor fields as where's operands that do not compile yet, each on its line: one against the batch ({@code [2, 6, 8]}
-   * over {@code [N, 6, 8]}), one that would widen the result, and a, b and the mask all fields (the result would have no
-   * batch).
+   * over {@code [N, 6, 8]}), one that would widen the result, and a, b and the mask all fields, b a parameter (eager's
+   * result has no batch; of buffers alone it compiles, WhereOfBuffers).
    */
   @Test
   void whereFieldsThatDoNotCompileAreReportedOnTheirLines() {
@@ -2469,8 +2469,8 @@ class ProcessorTest {
         "[N, 6, 8]")).inFile(f).onLineContaining("Tensor a =");
     assertThat(c).hadErrorContaining(Message.WHERE_FIELD_SHAPE.format("Tensor.where(h.gt(0), wide, h)", "the parameter wide [6, 4]",
         "[N, 6, 8]")).inFile(f).onLineContaining("Tensor b =");
-    assertThat(c).hadErrorContaining(Message.WHERE_ONLY_FIELDS.format("Tensor.where(mask, fill, column)", "fill", "column", "mask"))
-        .inFile(f).onLineContaining("Tensor c =");
+    assertThat(c).hadErrorContaining(Message.WHERE_ONLY_FIELDS.format("Tensor.where(mask, fill, column)", "fill", "column", "mask",
+        "[2, 6, 8]", "the parameter column [2, 6, 8]")).inFile(f).onLineContaining("Tensor c =");
     assertEquals(3, c.errors().size(), c.errors().toString());
   }
 

@@ -266,6 +266,43 @@ public final class Compiled {
    * mode's), kept, and computed again when the buffer was written since ({@code loadStateDict}, {@code copyFrom}), moved
    * ({@code to(device)}) or is another tensor. The generated code reads it where it reads a buffer.
    */
+  /**
+   * A tensor a compiled model computes from several buffers by eager calls ({@code Tensor.where(mask, fill, column)} of
+   * buffers alone), kept while none of them changed (each the same tensor, at the same version, on the same device).
+   */
+  public static final class Computed {
+    private final java.util.function.Supplier<Tensor> steps;
+    private Tensor[] sources;
+    private int[] versions;
+    private Device device;
+    private Tensor value;
+
+    /** {@code steps} computes the tensor from the buffers it reads: {@code () -> Tensor.where(mask, fill, column)}. */
+    public Computed(java.util.function.Supplier<Tensor> steps) {
+      this.steps = steps;
+    }
+
+    /** The tensor {@code steps} compute from {@code buffers}, computed again only when one of them changed. */
+    public synchronized Tensor of(Tensor... buffers) {
+      boolean same = value != null && buffers.length == sources.length && buffers[0].device().equals(device);
+      for (int i = 0; same && i < buffers.length; i++) {
+        same = buffers[i] == sources[i] && buffers[i].version() == versions[i];
+      }
+      if (!same) {
+        try (Kiln.NoGrad unused = Kiln.noGrad()) {
+          value = steps.get();
+        }
+        sources = buffers.clone();
+        versions = new int[buffers.length];
+        for (int i = 0; i < buffers.length; i++) {
+          versions[i] = buffers[i].version();
+        }
+        device = buffers[0].device();
+      }
+      return value;
+    }
+  }
+
   public static final class Derived {
     private final java.util.function.UnaryOperator<Tensor> steps;
     private Tensor source;

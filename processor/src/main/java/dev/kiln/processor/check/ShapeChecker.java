@@ -197,8 +197,12 @@ public final class ShapeChecker {
               values.add(joined.get(w));
             }
           }
-          if (values.isEmpty()) {
-            diagnostics.error(where, Message.WHERE_ONLY_FIELDS, label, fields.get(0).field(), fields.get(1).field(), fields.get(2).field());
+          if (values.isEmpty()) { // (of buffers alone it is a tensor field itself, TensorIr.where)
+            int[] eager = Shapes.broadcast("where", Shapes.broadcast("where", fields.get(2).shape(), fields.get(0).shape()),
+                fields.get(1).shape());
+            diagnostics.error(where, Message.WHERE_ONLY_FIELDS, label, fields.get(0).field(), fields.get(1).field(),
+                fields.get(2).field(), Shapes.toString(eager), fields.stream().filter(TensorIr::isParameter).findFirst()
+                    .map(TensorIr::describe).orElse("a parameter"));
             continue;
           }
           joinedShape = broadcast(values);

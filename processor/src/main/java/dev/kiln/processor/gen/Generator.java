@@ -510,12 +510,34 @@ public final class Generator {
   private void computedTensor(TypeSpec.Builder type, TensorIr t) {
     String method = readExpression(t).substring(0, readExpression(t).length() - 2);
     String cache = method + "_cache";
+    if (t.isWhere()) {
+      whereOfBuffers(type, t, method, cache);
+      return;
+    }
     type.addField(FieldSpec.builder(DERIVED, cache, Modifier.PRIVATE, Modifier.FINAL, Modifier.TRANSIENT)
         .initializer("new $T(t -> t$L)", DERIVED, t.derived().calls()).build());
     type.addMethod(MethodSpec.methodBuilder(method).addModifiers(Modifier.PRIVATE).returns(TENSOR)
         .addJavadoc("{@code $L$L} $L, as eager mode computes it, kept while the $L is unchanged.\n", t.derived().of(),
             t.derived().calls(), Shapes.toString(t.shape()), t.isParameter() ? "parameter" : "buffer")
         .addStatement("return $L.of($L)", cache, fieldNames.get(TensorIr.valueName(t.derived().of()))).build());
+  }
+
+  /**
+   * A where of buffers alone ({@link TensorIr#where}): a {@code Compiled.Computed} of eager's {@code Tensor.where} over the
+   * operands as generated code reads them, and the method {@code computed_where()} that every read calls, which computes
+   * it again only when one of the buffers they come from was written, moved or replaced since.
+   */
+  private void whereOfBuffers(TypeSpec.Builder type, TensorIr t, String method, String cache) {
+    List<TensorIr> operands = t.derived().where().stream().map(ir::tensor).toList();
+    String reads = operands.stream().map(this::readExpression).collect(Collectors.joining(", "));
+    String roots = operands.stream().map(o -> o.isDerived() ? fieldNames.get(TensorIr.valueName(o.derived().of())) : tensorField(o))
+        .collect(Collectors.joining(", "));
+    type.addField(FieldSpec.builder(COMPILED.nestedClass("Computed"), cache, Modifier.PRIVATE, Modifier.FINAL, Modifier.TRANSIENT)
+        .initializer("new $T(() -> $T.where($L))", COMPILED.nestedClass("Computed"), TENSOR, reads).build());
+    type.addMethod(MethodSpec.methodBuilder(method).addModifiers(Modifier.PRIVATE).returns(TENSOR)
+        .addJavadoc("{@code $L} $L, as eager mode computes it, kept while the buffers are unchanged.\n", t.field(),
+            Shapes.toString(t.shape()))
+        .addStatement("return $L.of($L)", cache, roots).build());
   }
 
   /** Prefixes a gathered region's value in {@link #fieldNames} for the method that reads it ({@link #readExpression}). */
@@ -810,7 +832,8 @@ public final class Generator {
         continue;
       }
       if (t.isDerived()) { // computed from a buffer: a method of ours returning it, computed_bias()
-        String base = "computed_" + javaName(t.derived().of());
+        TensorIr root = ir.tensor(TensorIr.valueName(t.derived().of()));
+        String base = root != null && root.isWhere() ? "computed_where" : "computed_" + javaName(t.derived().of());
         String name = base;
         for (int k = 2; taken.contains(name) || out.containsValue(name + "()") || out.containsValue(name) || generatedName(name); k++) {
           name = base + "_" + k;

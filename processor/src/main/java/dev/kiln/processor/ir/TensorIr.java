@@ -35,12 +35,37 @@ public record TensorIr(String field, String key, Kind kind, int[] shape, Source 
    * @param calls the eager calls after it, as Java source: {@code .narrow(2, 0, 4).eq(0.0f)}
    * @param offset for a {@link #region} of a parameter, where it starts among the parameter's values; 0 otherwise
    * @param runs for a region that is not one contiguous run, the runs of the parameter's values it reads; null otherwise
+   * @param where for a where of buffers alone ({@link #where}), the values of its mask, a and b; empty otherwise
    */
-  public record Derived(String of, String calls, int offset, Runs runs) {
+  public record Derived(String of, String calls, int offset, Runs runs, java.util.List<String> where) {
+    public Derived {
+      where = java.util.List.copyOf(where);
+    }
+
+    /** A tensor computed from a buffer, or a region of its parameter's values ({@code runs} null: one contiguous run). */
+    public Derived(String of, String calls, int offset, Runs runs) {
+      this(of, calls, offset, runs, java.util.List.of());
+    }
+
     /** A tensor computed from a buffer, or a region that is one contiguous run of its parameter's values. */
     public Derived(String of, String calls, int offset) {
       this(of, calls, offset, null);
     }
+  }
+
+  /**
+   * {@code Tensor.where(mask, a, b)} of buffers alone (or tensors computed from buffers), as eager mode computes it: a
+   * tensor of their broadcast shape, without a batch, read as a buffer is, computed again when one of them changes. Its
+   * {@link Derived#of} is itself (a further call on it, {@code .view(...)}, is {@link #derived} from it).
+   */
+  public static TensorIr where(String call, TensorIr mask, TensorIr a, TensorIr b, int[] shape, Source source) {
+    return new TensorIr(call, call, Kind.BUFFER, shape, source, new Derived(call, "", 0, null,
+        java.util.List.of(mask.value(), a.value(), b.value())));
+  }
+
+  /** Whether it is a {@link #where} of buffers. */
+  public boolean isWhere() {
+    return derived != null && !derived.where().isEmpty();
   }
 
   /**

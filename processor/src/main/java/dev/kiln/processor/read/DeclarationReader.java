@@ -2539,7 +2539,41 @@ public final class DeclarationReader {
       if (mask == null || a == null || b == null) {
         return null;
       }
+      String ofBuffers = whereOfBuffers(mi, mask, a, b, unit);
+      if (ofBuffers != null) {
+        return ofBuffers;
+      }
       return step(List.of(a, b, mask), new Where(mi.toString()), null, mi.toString(), source(unit, mi));
+    }
+
+    /** Whether {@code mi} calls {@code Tensor.where(mask, a, b)}. */
+    private boolean isWhereCall(MethodInvocationTree mi, CompilationUnitTree unit) {
+      return trees.getElement(TreePath.getPath(unit, mi)) instanceof ExecutableElement ex && ex.getSimpleName().contentEquals("where")
+          && ((TypeElement) ex.getEnclosingElement()).getQualifiedName().contentEquals(TENSOR) && ex.getModifiers().contains(Modifier.STATIC);
+    }
+
+    /**
+     * {@code Tensor.where(mask, a, b)} whose three operands are buffers (or computed from buffers): a tensor of their
+     * broadcast shape, without a batch, computed as eager mode computes it ({@link TensorIr#where}); its value, or null
+     * when an operand is not a buffer (a value of the batch, a parameter: a step, which the checker reads) or the shapes
+     * do not broadcast (the where's step then reports it).
+     */
+    private String whereOfBuffers(MethodInvocationTree mi, String mask, String a, String b, CompilationUnitTree unit) {
+      if (tensors == null) {
+        return null;
+      }
+      TensorIr m = tensors.byValue(mask), ta = tensors.byValue(a), tb = tensors.byValue(b);
+      if (m == null || ta == null || tb == null || m.isParameter() || ta.isParameter() || tb.isParameter()) {
+        return null;
+      }
+      int[] shape;
+      try {
+        shape = dev.kiln.runtime.Shapes.broadcast("where", dev.kiln.runtime.Shapes.broadcast("where", m.shape(), ta.shape()),
+            tb.shape());
+      } catch (IllegalArgumentException e) {
+        return null;
+      }
+      return tensors.where(mi.toString(), m, ta, tb, shape, source(unit, mi)).value();
     }
 
     /** Whether {@code value} is a {@link Compare} step's 0/1 values already ({@code x.lt(y)}). */
@@ -2713,6 +2747,9 @@ public final class DeclarationReader {
         if (masks.containsKey(name) || unknown.contains(name) || stateForms.containsKey(name) || zeroLocals.containsKey(name)) {
           return false;
         }
+      }
+      if (!parameter && e instanceof MethodInvocationTree where && isWhereCall(where, unit)) { // Tensor.where(keep, near, far)
+        return where.getArguments().stream().allMatch(a -> ofField(a, unit, false));
       }
       boolean self = e instanceof IdentifierTree
           || e instanceof MemberSelectTree ms && ms.getExpression() instanceof IdentifierTree t && t.getName().contentEquals("this");
