@@ -173,10 +173,12 @@ public enum Message {
   WHERE_FIELD_SHAPE("%s: %s as an operand of a compiled where must broadcast over the result without widening it, each"
       + " of its last sizes the result's or 1 (a [1, T, D], [T, D], [T, 1] or [D] field over %s); register it at sizes"
       + " that do, or leave out @Model to run it eagerly"),
+  WHERE_FIELDS_SLICED("%s: %s is a where of tensor fields with a parameter among them, which a compiled forward reads as"
+      + " it is; view or slice its operands before the where (Tensor.where(mask.view(...), a.view(...), b.view(...)))"),
   WHERE_ONLY_FIELDS("%s: a (%s), b (%s) and the mask (%s) are all tensor fields, so eager mode's result is %s, without a"
-      + " batch; a compiled forward computes such a where of buffers alone, not of %s, whose gradient would go back through"
-      + " it: where a value of the batch reads the result, move the where after (Tensor.where(mask, h.add(a), h.add(b)) for"
-      + " h.add(Tensor.where(mask, a, b))), or leave out @Model to run it eagerly"),
+      + " batch; a compiled forward computes such a where when the mask is a buffer and a and b are buffers or whole"
+      + " parameters, not with %s: where a value of the batch reads the result, move the where after"
+      + " (Tensor.where(mask, h.add(a), h.add(b)) for h.add(Tensor.where(mask, a, b))), or leave out @Model to run it eagerly"),
   MASK_STOPS_GRADIENT("the value of %s is read only as a mask or compared (%s), and a comparison passes no gradient, so"
       + " the steps that compute it would get none, which a compiled backward does not skip; read it as a value too"
       + " (h.mul(h.gt(0))), compare an input or a buffer, or leave out @Model to run it eagerly"),

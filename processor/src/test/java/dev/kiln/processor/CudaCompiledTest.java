@@ -116,6 +116,7 @@ class CudaCompiledTest {
     "NearestCode, 6:8",
     "StridedParameters, 6:8",
     "WhereOfBuffers, 6:8",
+    "WhereOfParameters, 6:8",
   })
   void compiledOnCudaMatchesEagerOnTheCpu(String model, String sampleShape) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(model));

@@ -1234,6 +1234,15 @@ class ParityTest {
   }
 
   /**
+   * Wheres of tensor fields alone with parameters among them (one read by two steps): values and gradients eager mode's
+   * bit for bit over SGD steps, the parameters' through eager's where backward.
+   */
+  @Test
+  void whereOfParametersAloneMatchesEager() {
+    matchesEagerBitForBit("WhereOfParameters", "6:8");
+  }
+
+  /**
    * A VQ-VAE's nearest code ({@code codebook.apply(dist.argmin(-1, true).view(-1, 6))}, the codebook tied to the
    * distances' product): values and gradients eager mode's bit for bit over SGD steps, none back through the argmin.
    */
@@ -1264,18 +1273,21 @@ class ParityTest {
   }
 
   /**
-   * A where's tensor fields the only parameters trained (every layer frozen): the compiled backward runs down to the
-   * wheres that read them, and their gradients are eager mode's bit for bit.
+   * A where's tensor fields the only parameters trained (every layer frozen), or those of wheres of fields alone: the
+   * compiled backward runs down to the wheres that read them (returning early with the wheres' gradients), and their
+   * gradients are eager mode's bit for bit.
    */
-  @Test
-  void whereFieldsTrainedAloneGetEagerGradients() {
-    Compilation c = ProcessorTest.compile(ProcessorTest.model("WhereFieldOperands"));
+  @ParameterizedTest(name = "{0}")
+  @CsvSource(delimiter = '|', value = {"WhereFieldOperands | lead, row, fill, column | fc1.weight",
+      "WhereOfParameters | learned, row | fc.weight"})
+  void whereFieldsTrainedAloneGetEagerGradients(String model, String trained, String frozen) {
+    Compilation c = ProcessorTest.compile(ProcessorTest.model(model));
     assertThat(c).succeededWithoutWarnings();
     ClassLoader loader = new CompiledClasses(c);
     Kiln.manualSeed(11);
-    Module eager = factory(loader, "test.WhereFieldOperands").get();
+    Module eager = factory(loader, "test." + model).get();
     Kiln.manualSeed(11);
-    Module compiled = factory(loader, "test.KilnWhereFieldOperands").get();
+    Module compiled = factory(loader, "test.Kiln" + model).get();
     for (Module m : List.of(eager, compiled)) {
       m.namedParameters().forEach((k, v) -> v.requiresGrad(!k.contains(".")));
     }
@@ -1284,10 +1296,10 @@ class ParityTest {
     new CrossEntropyLoss().apply(eager.forward(Tensor.of(values, 5, 6, 8)), y).backward();
     new CrossEntropyLoss().apply(compiled.forward(Tensor.of(values, 5, 6, 8)), y).backward();
     Map<String, Tensor> cp = compiled.namedParameters();
-    for (String k : List.of("lead", "row", "fill", "column")) {
+    for (String k : trained.split(", ")) {
       assertArrayEquals(eager.namedParameters().get(k).grad().toFloatArray(), cp.get(k).grad().toFloatArray(), k + " gradient");
     }
-    assertTrue(cp.get("fc1.weight").grad() == null, "a frozen layer got a gradient");
+    assertTrue(cp.get(frozen).grad() == null, "a frozen layer got a gradient");
   }
 
   /**

@@ -2443,8 +2443,9 @@ class ProcessorTest {
 
   /**
    * Tensor fields as where's operands that do not compile yet, each on its line: one against the batch ({@code [2, 6, 8]}
-   * over {@code [N, 6, 8]}), one that would widen the result, and a, b and the mask all fields, b a parameter (eager's
-   * result has no batch; of buffers alone it compiles, WhereOfBuffers).
+   * over {@code [N, 6, 8]}), one that would widen the result, and a, b and the mask all fields, the mask a parameter (a
+   * where of fields alone compiles when the mask is a buffer, WhereOfBuffers and WhereOfParameters), and a where of fields
+   * with a parameter viewed.
    */
   @Test
   void whereFieldsThatDoNotCompileAreReportedOnTheirLines() {
@@ -2455,12 +2456,13 @@ class ProcessorTest {
         "  final Tensor wide = registerParameter(\"wide\", Tensor.randn(6, 4).requiresGrad(true));",
         "  final Tensor fill = registerBuffer(\"fill\", Tensor.randn(8));",
         "  final Tensor mask = registerBuffer(\"mask\", Tensor.ones(6, 8));",
+        "  final Tensor gate = registerParameter(\"gate\", Tensor.ones(6, 8).requiresGrad(true));",
         "  final Linear fc1 = new Linear(8, 8);",
         "  @Override public Tensor forward(Tensor x) {",
         "    Tensor h = fc1.apply(x);",
         "    Tensor a = Tensor.where(h.gt(0), h, column);",
         "    Tensor b = Tensor.where(h.gt(0), wide, h);",
-        "    Tensor c = Tensor.where(mask, fill, column);",
+        "    Tensor c = Tensor.where(gate, fill, mask);",
         "    return a.add(b).add(c);",
         "  }",
         "}");
@@ -2469,9 +2471,24 @@ class ProcessorTest {
         "[N, 6, 8]")).inFile(f).onLineContaining("Tensor a =");
     assertThat(c).hadErrorContaining(Message.WHERE_FIELD_SHAPE.format("Tensor.where(h.gt(0), wide, h)", "the parameter wide [6, 4]",
         "[N, 6, 8]")).inFile(f).onLineContaining("Tensor b =");
-    assertThat(c).hadErrorContaining(Message.WHERE_ONLY_FIELDS.format("Tensor.where(mask, fill, column)", "fill", "column", "mask",
-        "[2, 6, 8]", "the parameter column [2, 6, 8]")).inFile(f).onLineContaining("Tensor c =");
+    assertThat(c).hadErrorContaining(Message.WHERE_ONLY_FIELDS.format("Tensor.where(gate, fill, mask)", "fill", "mask", "gate",
+        "[6, 8]", "the parameter gate [6, 8] as the mask (a mask gets no gradient)")).inFile(f).onLineContaining("Tensor c =");
     assertEquals(3, c.errors().size(), c.errors().toString());
+    JavaFileObject g = classModel("BadWhereView",
+        "@Model(input = {6, 8})",
+        "public class BadWhereView extends Module {",
+        "  final Tensor fill = registerBuffer(\"fill\", Tensor.randn(8));",
+        "  final Tensor mask = registerBuffer(\"mask\", Tensor.ones(6, 8));",
+        "  final Tensor gate = registerParameter(\"gate\", Tensor.ones(6, 8).requiresGrad(true));",
+        "  final Linear fc1 = new Linear(8, 8);",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    Tensor d = Tensor.where(mask, fill, gate);",
+        "    Tensor e = d.view(6, 8);",
+        "    return fc1.apply(x).add(e);",
+        "  }",
+        "}");
+    assertThat(compile(g)).hadErrorContaining(Message.WHERE_FIELDS_SLICED.format("d.view(6, 8)", "Tensor.where(mask, fill, gate)"))
+        .inFile(g).onLineContaining("Tensor e =");
   }
 
   /**

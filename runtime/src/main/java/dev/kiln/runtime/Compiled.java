@@ -171,6 +171,20 @@ public final class Compiled {
   }
 
   /**
+   * {@code into + g} (either null: the other), into {@code into}: a where of fields' gradient summed over the compiled
+   * steps that read it, as eager's engine sums a value's gradients before its node's backward.
+   */
+  public static float[] sumGradients(float[] into, float[] g) {
+    if (into == null || g == null) {
+      return into == null ? g : into;
+    }
+    for (int i = 0; i < into.length; i++) {
+      into[i] += g[i];
+    }
+    return into;
+  }
+
+  /**
    * An embedding's backward into its {@code weight}'s gradient (nothing when not {@code needed}), as eager's: the rows of
    * {@code d} summed by id ({@link dev.kiln.runtime.cpu.CpuKernels#embeddingBackward}) into a fresh array that the engine
    * then adds to the gradient. Where the gradient holds only +0 (none yet, or zeroed) the rows are summed into it

@@ -201,8 +201,9 @@ public final class ShapeChecker {
             int[] eager = Shapes.broadcast("where", Shapes.broadcast("where", fields.get(2).shape(), fields.get(0).shape()),
                 fields.get(1).shape());
             diagnostics.error(where, Message.WHERE_ONLY_FIELDS, label, fields.get(0).field(), fields.get(1).field(),
-                fields.get(2).field(), Shapes.toString(eager), fields.stream().filter(TensorIr::isParameter).findFirst()
-                    .map(TensorIr::describe).orElse("a parameter"));
+                fields.get(2).field(), Shapes.toString(eager), fields.get(2).isParameter() ? fields.get(2).describe()
+                    + " as the mask (a mask gets no gradient)" : fields.stream().filter(TensorIr::isParameter).findFirst()
+                    .map(t -> t.describe() + " (a slice of a parameter, or a where of one)").orElse("these"));
             continue;
           }
           joinedShape = broadcast(values);

@@ -555,6 +555,10 @@ public final class Generator {
    */
   private void declareFieldGradient(CodeBlock.Builder b, String local, TensorIr field) {
     String f = tensorField(field);
+    if (field.isWhere()) { // a where of fields with a parameter: its own gradient, returned for eager's where backward
+      b.addStatement("float[] $L = $L ? new float[$L] : null", local, recordedNeed(f), Shapes.numel(field.shape()));
+      return;
+    }
     if (!field.isGathered()) {
       b.addStatement("float[] $L = $T.gradBuffer($L, $L)", local, COMPILED, f, recordedNeed(f));
       return;
@@ -574,7 +578,9 @@ public final class Generator {
 
   /** As {@link #scatterFieldGradient(CodeBlock.Builder, String, TensorIr)}, adding where {@code adds} (generated code) holds, else writing. */
   private void scatterFieldGradient(CodeBlock.Builder b, String local, TensorIr field, String adds) {
-    if (field.isGathered() && field.derived().runs().grouped()) { // runs at several strides: each level's count and pitch
+    if (field.isWhere()) { // summed with its other readers' into the gradient backward returns for it (whereGradient)
+      b.addStatement("$L = $T.sumGradients($L, $L)", whereGradient(field), COMPILED, whereGradient(field), local);
+    } else if (field.isGathered() && field.derived().runs().grouped()) { // runs at several strides: each level's count and pitch
       TensorIr.Runs r = field.derived().runs();
       int[] g = r.groups();
       String counts = IntStream.range(0, g.length / 2).mapToObj(l -> g[2 * l] + ", ").collect(Collectors.joining()) + r.count();
@@ -596,13 +602,16 @@ public final class Generator {
    * boolean, or false into a gathered region's own fresh array (the boolean then goes to its scatter).
    */
   private String declareFieldAdds(CodeBlock.Builder b, String local, TensorIr field) {
+    if (field.isWhere()) { // (its own fresh gradient)
+      return "false";
+    }
     b.addStatement("boolean $LAdds = $L.grad() != null", local, tensorField(field));
     return field.isGathered() ? "false" : local + "Adds";
   }
 
   /** The gradient buffer of a parameter field, for a kernel that adds into it from {@link #gradOffset}: declared first when gathered. */
   private CodeBlock fieldGradient(CodeBlock.Builder b, String local, TensorIr field) {
-    if (field.isGathered()) {
+    if (field.isGathered() || field.isWhere()) {
       declareFieldGradient(b, local, field);
       return CodeBlock.of("$L", local);
     }
@@ -653,7 +662,67 @@ public final class Generator {
 
   /** A tensor field as eager code reads it (the CUDA path): {@code pos}, {@code computed_bias()}, {@code pos.narrow(1, 0, 6)}. */
   private String fieldExpression(TensorIr t) {
-    return t.isRegion() ? tensorField(t) + t.derived().calls() : tensorField(t);
+    return t.isRegion() ? tensorField(t) + t.derived().calls() : t.isWhere() && t.isParameter() ? nodeInput(tensorField(t))
+        : tensorField(t);
+  }
+
+  /**
+   * A backward node's input as the forward passes it: the parameter expression itself, or for a where of fields with a
+   * parameter ({@code computed_where()}, read by the kernels without a graph) eager's {@code Tensor.where} of them, on the
+   * tape, whose gradient the backward returns so that eager's engine runs the where's backward into the parameters.
+   */
+  private String nodeInput(String parameter) {
+    TensorIr t = ir.tensors().stream().filter(o -> o.isWhere() && o.isParameter() && tensorField(o).equals(parameter)).findFirst()
+        .orElse(null);
+    return t == null ? parameter : "Tensor.where(" + t.derived().where().stream().map(ir::tensor).map(this::readExpression)
+        .collect(Collectors.joining(", ")) + ")";
+  }
+
+  /**
+   * What tells whether a forward records for a backward node's input ({@code Compiled.recording}): the input itself, or for
+   * a where of fields with a parameter the parameters it is computed from (its node input requires grad when they do).
+   */
+  private String recordingInput(String parameter) {
+    TensorIr t = ir.tensors().stream().filter(o -> o.isWhere() && o.isParameter() && tensorField(o).equals(parameter)).findFirst()
+        .orElse(null);
+    return t == null ? parameter : t.derived().where().stream().map(ir::tensor).filter(TensorIr::isParameter).map(this::tensorField)
+        .collect(Collectors.joining(", "));
+  }
+
+  /** The backward's local summing a where of fields' gradient over its readers ({@code computed_whereGrad}). */
+  private String whereGradient(TensorIr t) {
+    return whereLocal(t, "Grad");
+  }
+
+  /** A local of generated code about a where of fields: {@code computed_where} and {@code suffix}. */
+  private String whereLocal(TensorIr t, String suffix) {
+    return readExpression(t).substring(0, readExpression(t).length() - 2) + suffix;
+  }
+
+  /** The wheres of fields with a parameter among the tensors the kernels read, whose gradients backward returns. */
+  private List<TensorIr> parameterWheres() {
+    return tensorsRead().stream().filter(t -> t.isWhere() && t.isParameter()).toList();
+  }
+
+  /**
+   * Returns the backward's gradients from {@code array} ({@code new Tensor[6]}, or {@code grads}): with a where of fields
+   * with a parameter, its summed gradient in its node input's slot first.
+   */
+  private void returnGradients(CodeBlock.Builder b, String array) {
+    if (parameterWheres().isEmpty()) {
+      b.addStatement("return $L", array);
+      return;
+    }
+    String into = array.startsWith("new ") ? "early" : array;
+    if (!into.equals(array)) {
+      b.addStatement("$T[] $L = $L", TENSOR, into, array);
+    }
+    for (TensorIr t : parameterWheres()) {
+      int slot = parameterExpressions().indexOf(tensorField(t)) + 1 + ir.further().size();
+      b.addStatement("$L[$L] = $L == null ? null : $T.wrap($L, $L)", into, slot, whereGradient(t), TENSOR, whereGradient(t),
+          joined(t.shape()));
+    }
+    b.addStatement("return $L", into);
   }
 
   /** The tensor field an ADD, SUB, MUL or DIV repeats over the batch, or a MATMUL multiplies every row by; else null. */
@@ -1292,7 +1361,8 @@ public final class Generator {
     }
     List<String> params = parameterExpressions();
     String shapeArgs = "n" + (outShape.length > 1 ? ", " + joined(Arrays.copyOfRange(outShape, 1, outShape.length)) : "");
-    b.beginControlFlow("if (!$T.recording(x$L$L))", COMPILED, furtherArguments(), params.isEmpty() ? "" : ", " + String.join(", ", params))
+    b.beginControlFlow("if (!$T.recording(x$L$L))", COMPILED, furtherArguments(), params.isEmpty() ? ""
+        : ", " + params.stream().map(this::recordingInput).collect(Collectors.joining(", ")))
         .addStatement("return $T.wrap(out, $L)", TENSOR, shapeArgs)
         .endControlFlow()
         .addStatement("return $T.ofNode(out, new int[] {$L}, new Backward(x$L, p, out$L))", TENSOR, shapeArgs, furtherArguments(),
@@ -1549,6 +1619,10 @@ public final class Generator {
       locals.put(ir.further().get(j - 1).name(), "x" + j);
     }
     tensorsRead().forEach(t -> locals.put(t.value(), fieldExpression(t)));
+    for (TensorIr t : parameterWheres()) { // one eager where on the tape, read by every step that reads it, as eager's
+      b.addStatement("$T $L = $L", TENSOR, whereLocal(t, "Value"), fieldExpression(t));
+      locals.put(t.value(), whereLocal(t, "Value"));
+    }
     Map<Split, String> splitArrays = new HashMap<>();
     Map<String, String> sharedMasks = sharedCudaMasks();
     String last = "x";
@@ -2560,7 +2634,7 @@ public final class Generator {
       Kernel.Product m = k.product();
       Ref x = ref(k.in(), refs);
       String local = "field" + (kernels.indexOf(k) + 1) + "G";
-      if (field.isRegion()) { // into the run of the parameter's gradient
+      if (field.isRegion() || field.isWhere()) { // into the run of the parameter's gradient (a where's own)
         declareFieldGradient(b, local, field);
       } else {
         b.addStatement("$T $L = $T.grad($L, $L)", TENSOR, local, COMPILED, f, recordedNeed(f));
@@ -2568,7 +2642,7 @@ public final class Generator {
       b.beginControlFlow("if ($L != null)", local)
           .addStatement("$T.sgemm(true, false, $L, $L, $L, $Lf, $L, $L, $L, $L, $L, $L, 1f, $L, $L)", BLAS, m.k(), m.n(),
               fieldRows(k), m.alpha(), x.array, x.offset, m.k(), d.array, d.offset, m.n(),
-              field.isRegion() ? local + ", " + gradOffset(field) : local, m.n());
+              field.isRegion() || field.isWhere() ? local + ", " + gradOffset(field) : local, m.n());
       scatterFieldGradient(b, local, field);
       b.endControlFlow();
       return;
@@ -3038,7 +3112,8 @@ public final class Generator {
     if (usesTrainingMode()) {
       ctorBuilder.addParameter(ArrayTypeName.of(TypeName.BOOLEAN), "training");
     }
-    ctorBuilder.addStatement("super(x$L$L)", furtherArguments(), params.isEmpty() ? "" : ", " + String.join(", ", params))
+    ctorBuilder.addStatement("super(x$L$L)", furtherArguments(), params.isEmpty() ? "" : ", "
+        + params.stream().map(this::nodeInput).collect(Collectors.joining(", ")))
         .addStatement("this.x = x");
     for (int j = 1; j <= ir.further().size(); j++) {
       ctorBuilder.addStatement("this.x$L = x$L", j, j);
@@ -3071,6 +3146,9 @@ public final class Generator {
         b.add(ir.furtherIsIds(ir.further().get(j - 1)) ? "// $L is ids, which an Embedding looks up: it gets no gradient\n"
             : "// $L is read as a mask only: it gets no gradient\n", ir.further().get(j - 1).name());
       }
+    }
+    for (TensorIr t : parameterWheres()) { // each reader's gradient summed here, returned for eager's where backward
+      b.addStatement("float[] $L = null", whereGradient(t));
     }
     if (!zeroedGradients.isEmpty()) {
       b.add("// gradients of values several steps read: each adds its own, and a step no gradient reaches is skipped\n");
@@ -3122,9 +3200,9 @@ public final class Generator {
       }
       b.add("// $L: gradient of $L   $L\n", k.label(), inShapes(k), k.source().where());
       if (needAbove != null) { // at each step (after an output's gradient joined, too): nothing left to do, return
-        b.beginControlFlow("if (!$L)", needAbove)
-            .addStatement("return new $T[$L]", TENSOR, params.size() + 1 + ir.further().size()) // x needs no gradient: dx is null
-            .endControlFlow();
+        b.beginControlFlow("if (!$L)", needAbove);
+        returnGradients(b, "new Tensor[" + (params.size() + 1 + ir.further().size()) + "]"); // x needs no gradient: dx is null
+        b.endControlFlow();
       }
       needAbove = i > 0 ? "need" + i : null;
       String runs = runIf.get(i);
@@ -3377,7 +3455,7 @@ public final class Generator {
         b.addStatement("grads[$L] = dx$L == null$L ? null : $T.wrap(dx$L, x$L.shape())", j, j, reachedOrNot("in" + j), TENSOR, j, j);
       }
     }
-    b.addStatement("return grads");
+    returnGradients(b, "grads");
     releasing(b);
 
     return TypeSpec.classBuilder("Backward")
@@ -3470,7 +3548,7 @@ public final class Generator {
     int count = results.size();
     String training = usesTrainingMode() ? ", training" : "";
     b.addStatement("boolean recording = $T.recording(x$L$L)", COMPILED, furtherArguments(),
-        params.isEmpty() ? "" : ", " + String.join(", ", params));
+        params.isEmpty() ? "" : ", " + params.stream().map(this::recordingInput).collect(Collectors.joining(", ")));
     if (forwardReturns >= 0) {
       int c = forwardReturns;
       b.beginControlFlow("if (!all)")
@@ -3602,7 +3680,7 @@ public final class Generator {
       return CodeBlock.of("recording");
     }
     List<String> mine = new ArrayList<>(inputs.isEmpty() ? List.of("x") : inputs);
-    all.stream().filter(own::contains).forEach(mine::add);
+    all.stream().filter(own::contains).map(this::recordingInput).forEach(mine::add);
     return CodeBlock.of("$T.recording($L)", COMPILED, String.join(", ", mine));
   }
 

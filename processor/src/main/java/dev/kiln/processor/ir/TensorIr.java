@@ -54,16 +54,18 @@ public record TensorIr(String field, String key, Kind kind, int[] shape, Source 
   }
 
   /**
-   * {@code Tensor.where(mask, a, b)} of buffers alone (or tensors computed from buffers), as eager mode computes it: a
-   * tensor of their broadcast shape, without a batch, read as a buffer is, computed again when one of them changes. Its
-   * {@link Derived#of} is itself (a further call on it, {@code .view(...)}, is {@link #derived} from it).
+   * {@code Tensor.where(mask, a, b)} of tensor fields alone (buffers, or tensors computed from buffers, and parameters as a
+   * or b), as eager mode computes it: a tensor of their broadcast shape, without a batch, read as a buffer is, computed
+   * again when one of them changes; with a parameter among them a parameter itself, whose gradient the compiled backward
+   * returns for eager's where backward. Its {@link Derived#of} is itself (a further call on it, {@code .view(...)}, is
+   * {@link #derived} from it).
    */
   public static TensorIr where(String call, TensorIr mask, TensorIr a, TensorIr b, int[] shape, Source source) {
-    return new TensorIr(call, call, Kind.BUFFER, shape, source, new Derived(call, "", 0, null,
-        java.util.List.of(mask.value(), a.value(), b.value())));
+    return new TensorIr(call, call, a.isParameter() || b.isParameter() ? Kind.PARAMETER : Kind.BUFFER, shape, source,
+        new Derived(call, "", 0, null, java.util.List.of(mask.value(), a.value(), b.value())));
   }
 
-  /** Whether it is a {@link #where} of buffers. */
+  /** Whether it is a {@link #where} of tensor fields. */
   public boolean isWhere() {
     return derived != null && !derived.where().isEmpty();
   }
@@ -129,7 +131,7 @@ public record TensorIr(String field, String key, Kind kind, int[] shape, Source 
 
   /** Whether it is a {@link #region} of a parameter (read in place), rather than a field or a tensor computed from a buffer. */
   public boolean isRegion() {
-    return derived != null && kind == Kind.PARAMETER;
+    return derived != null && kind == Kind.PARAMETER && derived.where().isEmpty();
   }
 
   /** Whether forward computes it from a field ({@link Derived}: from a buffer, or a parameter's {@link #region}), rather than it being one. */

@@ -2563,8 +2563,9 @@ public final class DeclarationReader {
         return null;
       }
       TensorIr m = tensors.byValue(mask), ta = tensors.byValue(a), tb = tensors.byValue(b);
-      if (m == null || ta == null || tb == null || m.isParameter() || ta.isParameter() || tb.isParameter()) {
-        return null;
+      if (m == null || ta == null || tb == null || m.isParameter() || ta.isParameter() && ta.isWhere() || tb.isParameter() && tb.isWhere()
+          || ta.isParameter() && ta.isRegion() || tb.isParameter() && tb.isRegion()) {
+        return null; // (a parameter mask gets no gradient: the where's step says so; a slice or a where of one: not read)
       }
       int[] shape;
       try {
@@ -2779,6 +2780,10 @@ public final class DeclarationReader {
     private String regionCall(MethodInvocationTree mi, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
       Chain c = chain(mi, unit, fields, className, true);
       if (c == null) {
+        return null;
+      }
+      if (c.of().isWhere()) { // a where of fields with a parameter, viewed or sliced: its gradient is returned whole
+        diagnostics.error(unit, mi, Message.WHERE_FIELDS_SLICED, mi, c.of().field());
         return null;
       }
       if (c.run() == null) {
