@@ -705,17 +705,18 @@ public final class Generator {
   }
 
   /**
-   * Returns the backward's gradients from {@code array} ({@code new Tensor[6]}, or {@code grads}): with a where of fields
-   * with a parameter, its summed gradient in its node input's slot first.
+   * Returns the backward's gradients from {@code array} ({@code grads}), or from a new array of {@code size} when {@code
+   * array} is null (an early return): with a where of fields with a parameter, its summed gradient in its node input's
+   * slot first.
    */
-  private void returnGradients(CodeBlock.Builder b, String array) {
+  private void returnGradients(CodeBlock.Builder b, String array, int size) {
     if (parameterWheres().isEmpty()) {
-      b.addStatement("return $L", array);
+      b.addStatement(array == null ? CodeBlock.of("return new $T[$L]", TENSOR, size) : CodeBlock.of("return $L", array));
       return;
     }
-    String into = array.startsWith("new ") ? "early" : array;
-    if (!into.equals(array)) {
-      b.addStatement("$T[] $L = $L", TENSOR, into, array);
+    String into = array == null ? "early" : array;
+    if (array == null) {
+      b.addStatement("$T[] early = new $T[$L]", TENSOR, TENSOR, size);
     }
     for (TensorIr t : parameterWheres()) {
       int slot = parameterExpressions().indexOf(tensorField(t)) + 1 + ir.further().size();
@@ -3201,7 +3202,7 @@ public final class Generator {
       b.add("// $L: gradient of $L   $L\n", k.label(), inShapes(k), k.source().where());
       if (needAbove != null) { // at each step (after an output's gradient joined, too): nothing left to do, return
         b.beginControlFlow("if (!$L)", needAbove);
-        returnGradients(b, "new Tensor[" + (params.size() + 1 + ir.further().size()) + "]"); // x needs no gradient: dx is null
+        returnGradients(b, null, params.size() + 1 + ir.further().size()); // x needs no gradient: dx is null
         b.endControlFlow();
       }
       needAbove = i > 0 ? "need" + i : null;
@@ -3455,7 +3456,7 @@ public final class Generator {
         b.addStatement("grads[$L] = dx$L == null$L ? null : $T.wrap(dx$L, x$L.shape())", j, j, reachedOrNot("in" + j), TENSOR, j, j);
       }
     }
-    returnGradients(b, "grads");
+    returnGradients(b, "grads", 0);
     releasing(b);
 
     return TypeSpec.classBuilder("Backward")
