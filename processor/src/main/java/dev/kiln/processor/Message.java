@@ -112,9 +112,9 @@ public enum Message {
   MERGES_BATCH("%s merges the batch dimension with others (%s -> %s): a compiled model keeps dimension 0 as the batch; flatten from dimension 1 (Flatten(), flatten(x))"),
   EMBEDDING_INPUT("%s: an Embedding takes the model's input, token or category ids (a label tensor, Tensor.labels(...)),"
       + " but receives %s from %s, a float value; apply the Embedding to the input (%s) first"),
-  ARGMAX_IDS_READ("%s: %s is ids (an argmax or argmin: each maximum's or minimum's index, without gradient), which a compiled"
-      + " forward reads only as ids an Embedding looks up (emb.apply(logits.argmax(-1))); PyTorch's argmax gives an int64"
-      + " tensor, not values"),
+  ARGMAX_IDS_READ("%s: %s is ids (indices along a dimension, an argmax's, argmin's, topk's or argsort's, without"
+      + " gradient), which a compiled forward reads only as ids an Embedding looks up (emb.apply(logits.argmax(-1)));"
+      + " PyTorch's argmax gives an int64 tensor, not values"),
   IDS_READ_AS_FLOATS("%s: the input %s is ids (%s looks them up), which only Embeddings read in a compiled model; read"
       + " the embedded rows instead"),
   CONSTANT_IDS("%s: %s; the ids an Embedding looks up in a compiled forward are an input (token or category ids), or"
@@ -182,7 +182,7 @@ public enum Message {
   MASK_STOPS_GRADIENT("the value of %s is read only as a mask or compared (%s), and a comparison passes no gradient, so"
       + " the steps that compute it would get none, which a compiled backward does not skip; read it as a value too"
       + " (h.mul(h.gt(0))), compare an input or a buffer, or leave out @Model to run it eagerly"),
-  ARGMAX_STOPS_GRADIENT("the value of %s is read only by an argmax or argmin (%s), which passes no gradient (as PyTorch's, which is"
+  ARGMAX_STOPS_GRADIENT("the value of %s is read only by an argmax, argmin, topk's or argsort's indices (%s), which passes no gradient (as PyTorch's, which is"
       + " not differentiable), so the steps that compute it would get none, which a compiled backward does not skip; read"
       + " it as a value too (a loss on the logits, an output), or leave out @Model to run it eagerly"),
   MASK_COMPARED_WITH("%s: a compiled mask compares with a constant (%s.%s(0)), not %s"),

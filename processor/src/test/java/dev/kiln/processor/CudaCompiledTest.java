@@ -114,6 +114,7 @@ class CudaCompiledTest {
     "NegativeZeroFields, 6:8",
     "GreedyIds, 6:8",
     "NearestCode, 6:8",
+    "TopIds, 6:8",
     "StridedParameters, 6:8",
     "WhereOfBuffers, 6:8",
     "WhereOfParameters, 6:8",

@@ -1243,6 +1243,15 @@ class ParityTest {
   }
 
   /**
+   * Ids ranked in forward ({@code logits.topk(2, -1).indices()}, {@code logits.argsort(-1, true)}) looked up in tables:
+   * eager's sort kernel, values and gradients eager mode's bit for bit over SGD steps, none back through the indices.
+   */
+  @Test
+  void embeddingOfTopkIdsMatchesEagerBitForBit() {
+    matchesEagerBitForBit("TopIds", "6:8");
+  }
+
+  /**
    * A VQ-VAE's nearest code ({@code codebook.apply(dist.argmin(-1, true).view(-1, 6))}, the codebook tied to the
    * distances' product): values and gradients eager mode's bit for bit over SGD steps, none back through the argmin.
    */

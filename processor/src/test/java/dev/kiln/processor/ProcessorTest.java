@@ -2863,19 +2863,46 @@ class ProcessorTest {
   }
 
   /**
+   * Every form of ids ranked or picked along a dimension that an Embedding looks up compiles: argmax, argmin, the indices
+   * of max, min, topk and sort, argsort.
+   */
+  @Test
+  void idsAlongADimensionCompileInEveryForm() {
+    JavaFileObject f = classModel("IdForms",
+        "@Model(input = {6, 8})",
+        "public class IdForms extends Module {",
+        "  final Linear predict = new Linear(8, 5);",
+        "  final Embedding emb = new Embedding(5, 8);",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    Tensor logits = predict.apply(x);",
+        "    Tensor y = x.add(emb.apply(logits.argmax(-1))).add(emb.apply(logits.argmin(2, true).view(-1, 6)))",
+        "        .add(emb.apply(logits.max(-1).indices())).add(emb.apply(logits.min(2).indices()))",
+        "        .add(emb.apply(logits.topk(3, -1, false).indices()).sum(2)).add(emb.apply(logits.sort(-1).indices()).mean(2))",
+        "        .add(emb.apply(logits.argsort(-1)).sum(2)).add(emb.apply(logits.sort(2, true).indices()).sum(2));",
+        "    return y.flatten(1, 2).narrow(1, 0, 30).add(logits.flatten(1, 2));",
+        "  }",
+        "}");
+    assertThat(compile(f)).succeededWithoutWarnings();
+  }
+
+  /**
    * An argmax's ids read as values (added to the logits), and logits read by an argmax alone (the layer that makes them
    * would get no gradient): each an error on its line naming the argmax.
    */
   @ParameterizedTest(name = "{0}")
   @CsvSource(delimiter = '|', value = {
-      "Tensor y = logits.add(logits.argmax(-1, true)); | Tensor y = logits.add(| logits.argmax(-1, true) is ids (an argmax or argmin:"
-          + " each maximum's or minimum's index, without gradient), which a compiled forward reads only as ids an Embedding looks up",
-      "Tensor y = logits.mul(logits.argmin(1)); | Tensor y = logits.mul(| logits.argmin(1) is ids (an argmax or argmin:",
-      "Tensor y = logits.sub(logits.min(-1, true).indices()); | Tensor y = logits.sub(| logits.min(-1, true).indices() is ids (an"
-          + " argmax or argmin:",
+      "Tensor y = logits.add(logits.argmax(-1, true)); | Tensor y = logits.add(| logits.argmax(-1, true) is ids (indices along a"
+          + " dimension, an argmax's, argmin's, topk's or argsort's, without gradient), which a compiled forward reads only as ids an Embedding looks up",
+      "Tensor y = logits.mul(logits.argmin(1)); | Tensor y = logits.mul(| logits.argmin(1) is ids (indices along a dimension",
+      "Tensor y = logits.sub(logits.min(-1, true).indices()); | Tensor y = logits.sub(| logits.min(-1, true).indices() is ids (indices"
+          + " along a dimension",
+      "Tensor y = logits.add(logits.topk(2, -1).indices()); | Tensor y = logits.add(| logits.topk(2, -1).indices() is ids"
+          + " (indices along a dimension",
+      "Tensor y = emb.apply(logits.topk(9, -1).indices()).flatten(2, 3); | Tensor y = emb.apply(| topk(9, -1).indices() of [N,"
+          + " 6, 8]: k 9 is out of range for dimension -1 of size 8",
       "Tensor y = logits.max(-1).values(); | Tensor y = logits.max(-1).values();| unsupported expression in forward: call logits.max(-1).values",
       "Tensor y = x.add(emb.apply(logits.argmax(-1))); | Tensor logits = predict.apply(x);| the value of predict.apply(x) is"
-          + " read only by an argmax or argmin (logits.argmax(-1)), which passes no gradient",
+          + " read only by an argmax, argmin, topk's or argsort's indices (logits.argmax(-1)), which passes no gradient",
   })
   void argmaxIdsReadOtherwiseAreRefused(String statement, String line, String message) {
     JavaFileObject f = classModel("Argmaxes",

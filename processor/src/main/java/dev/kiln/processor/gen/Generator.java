@@ -111,6 +111,7 @@ public final class Generator {
   static final ClassName RECURRENT_OUTPUT = ClassName.get("dev.kiln.dsl", "Recurrent", "Output");
   static final ClassName RECURRENT_MODE = ClassName.get("dev.kiln.runtime.cpu", "RecurrentKernels", "Mode");
   static final ClassName SLICES = ClassName.get("dev.kiln.runtime.cpu", "SliceKernels");
+  static final ClassName SORT = ClassName.get("dev.kiln.runtime.cpu", "SortKernels");
   static final ClassName KILN = ClassName.get("dev.kiln.runtime", "Kiln");
   static final ClassName F = ClassName.get("dev.kiln.dsl", "F");
   static final ClassName CUDA_COMPILED = ClassName.get("dev.kiln.runtime", "CudaCompiled");
@@ -2064,6 +2065,15 @@ public final class Generator {
       case ARGMAX, ARGMIN -> b.addStatement("$T.$L($L, $L, $L, $L, $L, $L, $L)", INDEX,
           s.kind() == LineOp.Kind.ARGMAX ? "argmaxAlong" : "argminAlong", out.array, out.offset, in.array, in.offset, times(a[0]),
           a[1], a[2]);
+      case TOPK, BOTTOMK -> { // eager's topk (argsort) kernel: values and positions into scratch, the indices into the plan
+        int count = a[0] * s.kept(a[1]) * a[2];
+        b.add("{\n").indent()
+            .addStatement("float[] rankedIds = new float[n * $L]", count)
+            .addStatement("$T.ordered($L, $L, $L, $L, $L, $L, $L, new float[n * $L], rankedIds, new int[n * $L])", SORT, in.array,
+                in.offset, times(a[0]), a[1], a[2], s.kept(a[1]), s.kind() == LineOp.Kind.TOPK, count, count)
+            .addStatement("System.arraycopy(rankedIds, 0, $L, $L, n * $L)", out.array, out.offset, count)
+            .unindent().add("}\n");
+      }
     }
   }
 
@@ -2081,7 +2091,7 @@ public final class Generator {
           target.offset, d.array, d.offset, in.array, in.offset, out.array, out.offset, times(a[0]), a[1], a[2], (double) s.p());
       case CUMSUM -> b.addStatement("$T.cumsum($L, $L, $L, $L, $L, $L, $L, true)", INDEX, target.array, target.offset, d.array,
           d.offset, times(a[0]), a[1], a[2]);
-      case ARGMAX, ARGMIN -> throw new IllegalStateException("an argmax has no gradient"); // (carriesNoGradient)
+      case ARGMAX, ARGMIN, TOPK, BOTTOMK -> throw new IllegalStateException("an argmax has no gradient"); // (carriesNoGradient)
     }
   }
 

@@ -1763,12 +1763,17 @@ public final class DeclarationReader {
           && ex.getModifiers().contains(Modifier.STATIC)) {
         return where(mi, unit, fields, className);
       }
-      if (extremaIndices(mi, method, unit) != null) { // logits.max(-1).indices(): an argmax
+      if (extremaIndices(mi, method, unit) != null) { // logits.max(-1).indices(): an argmax; topk(k, -1), sort(-1)'s too
         MethodInvocationTree extrema = extremaIndices(mi, method, unit);
         List<ExpressionTree> args = new ArrayList<>();
         args.add(((MemberSelectTree) extrema.getMethodSelect()).getExpression());
         args.addAll(extrema.getArguments());
-        String name = ((MemberSelectTree) extrema.getMethodSelect()).getIdentifier().contentEquals("max") ? "argmax" : "argmin";
+        String name = switch (((MemberSelectTree) extrema.getMethodSelect()).getIdentifier().toString()) {
+          case "max" -> "argmax";
+          case "min" -> "argmin";
+          case "sort" -> "argsort";
+          default -> "topk";
+        };
         return function(mi, name, args, unit, fields, className);
       }
       if (method instanceof ExecutableElement ex && mi.getMethodSelect() instanceof MemberSelectTree ms
@@ -3064,8 +3069,9 @@ public final class DeclarationReader {
     }
 
     /**
-     * The {@code x.max(dim[, keepDim])} (or {@code min}) whose {@code indices()} {@code mi} reads, PyTorch's {@code
-     * x.max(dim).indices}: the ids an argmax (argmin) makes; null for any other call.
+     * The {@code x.max(dim[, keepDim])} (or {@code min}, {@code topk(k, dim[, largest])}, {@code sort(dim[, descending])})
+     * whose {@code indices()} {@code mi} reads, PyTorch's {@code x.max(dim).indices}: the ids an argmax (argmin, topk,
+     * argsort) makes; null for any other call.
      */
     private MethodInvocationTree extremaIndices(MethodInvocationTree mi, Element method, CompilationUnitTree unit) {
       if (!(method instanceof ExecutableElement ex && ex.getSimpleName().contentEquals("indices") && mi.getArguments().isEmpty()
@@ -3074,7 +3080,7 @@ public final class DeclarationReader {
           && of.getMethodSelect() instanceof MemberSelectTree ofSelect
           && trees.getElement(TreePath.getPath(unit, of)) instanceof ExecutableElement extrema
           && ((TypeElement) extrema.getEnclosingElement()).getQualifiedName().contentEquals(TENSOR)
-          && (extrema.getSimpleName().contentEquals("max") || extrema.getSimpleName().contentEquals("min"))
+          && Set.of("max", "min", "topk", "sort").contains(extrema.getSimpleName().toString())
           && !of.getArguments().isEmpty() && ofSelect.getExpression() != null)) {
         return null;
       }
