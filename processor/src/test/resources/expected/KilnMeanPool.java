@@ -635,10 +635,7 @@ public final class KilnMeanPool extends MeanPool {
         if (!need1) {
           return new Tensor[17];
         }
-        float[] tokGW = Compiled.gradBuffer(tok.weight(), needsGrad(1 /* tok.weight() */));
-        if (tokGW != null) {
-          CpuKernels.embeddingBackward(tokGW, 0, dIn1, 0, in, inOff, n * 6, 8, 0);
-        }
+        Compiled.embeddingBackward(tok.weight(), needsGrad(1 /* tok.weight() */), dIn1, 0, in, inOff, n * 6, 8, 0);
         Tensor[] grads = new Tensor[17];
         grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());
         return grads;

@@ -554,10 +554,7 @@ public final class KilnPaddedText extends PaddedText {
         if (!need3) {
           return new Tensor[14];
         }
-        float[] tokGW = Compiled.gradBuffer(tok.weight(), needsGrad(1 /* tok.weight() */));
-        if (tokGW != null) {
-          CpuKernels.embeddingBackward(tokGW, 0, dIn3, 0, in, inOff, n * 6, 8, 0);
-        }
+        Compiled.embeddingBackward(tok.weight(), needsGrad(1 /* tok.weight() */), dIn3, 0, in, inOff, n * 6, 8, 0);
         Tensor[] grads = new Tensor[14];
         grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());
         return grads;

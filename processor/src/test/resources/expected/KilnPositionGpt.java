@@ -352,10 +352,7 @@ public final class KilnPositionGpt extends PositionGpt {
         if (!need1) {
           return new Tensor[11];
         }
-        float[] wteGW = Compiled.gradBuffer(wte.weight(), needsGrad(1 /* wte.weight() */));
-        if (wteGW != null) {
-          CpuKernels.embeddingBackward(wteGW, 0, dIn2, 0, in, inOff, n * 6, 8, 0);
-        }
+        Compiled.embeddingBackward(wte.weight(), needsGrad(1 /* wte.weight() */), dIn2, 0, in, inOff, n * 6, 8, 0);
         Tensor[] grads = new Tensor[11];
         grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());
         return grads;

@@ -291,18 +291,12 @@ public final class KilnRecommender extends Recommender {
           if (!need4) {
             return new Tensor[4];
           }
-          float[] itemRowsGW = Compiled.gradBuffer(itemRows.weight(), needsGrad(3 /* itemRows.weight() */));
-          if (itemRowsGW != null) {
-            CpuKernels.embeddingBackward(itemRowsGW, 0, dIn4_1, 0, in1, in1Off, n * 1, 4, 0);
-          }
+          Compiled.embeddingBackward(itemRows.weight(), needsGrad(3 /* itemRows.weight() */), dIn4_1, 0, in1, in1Off, n * 1, 4, 0);
           // userRows Embedding(7, 4): gradient of [N, 1]   Recommender.java:25
           if (!need2) {
             return new Tensor[4];
           }
-          float[] userRowsGW = Compiled.gradBuffer(userRows.weight(), needsGrad(2 /* userRows.weight() */));
-          if (userRowsGW != null) {
-            CpuKernels.embeddingBackward(userRowsGW, 0, dIn4, 0, in, inOff, n * 1, 4, -1);
-          }
+          Compiled.embeddingBackward(userRows.weight(), needsGrad(2 /* userRows.weight() */), dIn4, 0, in, inOff, n * 1, 4, -1);
           Tensor[] grads = new Tensor[4];
           grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());
           return grads;
@@ -388,10 +382,7 @@ public final class KilnRecommender extends Recommender {
         if (!need2) {
           return new Tensor[2];
         }
-        float[] userRowsGW = Compiled.gradBuffer(userRows.weight(), needsGrad(1 /* userRows.weight() */));
-        if (userRowsGW != null) {
-          CpuKernels.embeddingBackward(userRowsGW, 0, dIn2, 0, in, inOff, n * 1, 4, -1);
-        }
+        Compiled.embeddingBackward(userRows.weight(), needsGrad(1 /* userRows.weight() */), dIn2, 0, in, inOff, n * 1, 4, -1);
         Tensor[] grads = new Tensor[2];
         grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());
         return grads;

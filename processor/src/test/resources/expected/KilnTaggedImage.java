@@ -384,18 +384,12 @@ public final class KilnTaggedImage extends TaggedImage {
           if (!need6) {
             return new Tensor[11];
           }
-          float[] tagRowsGW = Compiled.gradBuffer(tagRows.weight(), needsGrad(6 /* tagRows.weight() */));
-          if (tagRowsGW != null) {
-            CpuKernels.embeddingBackward(tagRowsGW, 0, dIn6, 0, in2, in2Off, n * 3, 3, 0);
-          }
+          Compiled.embeddingBackward(tagRows.weight(), needsGrad(6 /* tagRows.weight() */), dIn6, 0, in2, in2Off, n * 3, 3, 0);
           // categoryRows Embedding(5, 3): gradient of [N, 1]   TaggedImage.java:34
           if (!need5) {
             return new Tensor[11];
           }
-          float[] categoryRowsGW = Compiled.gradBuffer(categoryRows.weight(), needsGrad(5 /* categoryRows.weight() */));
-          if (categoryRowsGW != null) {
-            CpuKernels.embeddingBackward(categoryRowsGW, 0, dIn7_1, 0, in1, in1Off, n * 1, 3, -1);
-          }
+          Compiled.embeddingBackward(categoryRows.weight(), needsGrad(5 /* categoryRows.weight() */), dIn7_1, 0, in1, in1Off, n * 1, 3, -1);
           // relu(conv.apply(x)): gradient of [N, 2, 4, 4]   TaggedImage.java:33
           if (!need3) {
             return new Tensor[11];

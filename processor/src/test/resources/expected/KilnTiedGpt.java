@@ -229,10 +229,7 @@ public final class KilnTiedGpt extends TiedGpt {
         if (!need1) {
           return new Tensor[6];
         }
-        float[] wteGW = Compiled.gradBuffer(wte.weight(), needsGrad(1 /* wte.weight() */));
-        if (wteGW != null) {
-          CpuKernels.embeddingBackward(wteGW, 0, dIn1, 0, in, inOff, n * 6, 8, -1);
-        }
+        Compiled.embeddingBackward(wte.weight(), needsGrad(1 /* wte.weight() */), dIn1, 0, in, inOff, n * 6, 8, -1);
         Tensor[] grads = new Tensor[6];
         grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());
         return grads;

@@ -493,10 +493,7 @@ public final class KilnTinyGpt extends TinyGpt {
         if (!need1) {
           return new Tensor[16];
         }
-        float[] tokGW = Compiled.gradBuffer(tok.weight(), needsGrad(1 /* tok.weight() */));
-        if (tokGW != null) {
-          CpuKernels.embeddingBackward(tokGW, 0, dIn1, 0, in, inOff, n * 6, 8, 0);
-        }
+        Compiled.embeddingBackward(tok.weight(), needsGrad(1 /* tok.weight() */), dIn1, 0, in, inOff, n * 6, 8, 0);
         Tensor[] grads = new Tensor[16];
         grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());
         return grads;

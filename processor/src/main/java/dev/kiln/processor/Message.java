@@ -112,8 +112,9 @@ public enum Message {
   MERGES_BATCH("%s merges the batch dimension with others (%s -> %s): a compiled model keeps dimension 0 as the batch; flatten from dimension 1 (Flatten(), flatten(x))"),
   EMBEDDING_INPUT("%s: an Embedding takes the model's input, token or category ids (a label tensor, Tensor.labels(...)),"
       + " but receives %s from %s, a float value; apply the Embedding to the input (%s) first"),
-  ARGMAX_IDS_READ("%s: %s is ids (an argmax: each maximum's index, without gradient), which a compiled forward reads only"
-      + " as ids an Embedding looks up (emb.apply(logits.argmax(-1))); PyTorch's argmax gives an int64 tensor, not values"),
+  ARGMAX_IDS_READ("%s: %s is ids (indices along a dimension, an argmax's, argmin's, topk's or argsort's, without"
+      + " gradient), which a compiled forward reads only as ids an Embedding looks up (emb.apply(logits.argmax(-1)));"
+      + " PyTorch's argmax gives an int64 tensor, not values"),
   IDS_READ_AS_FLOATS("%s: the input %s is ids (%s looks them up), which only Embeddings read in a compiled model; read"
       + " the embedded rows instead"),
   CONSTANT_IDS("%s: %s; the ids an Embedding looks up in a compiled forward are an input (token or category ids), or"
@@ -172,12 +173,16 @@ public enum Message {
   WHERE_FIELD_SHAPE("%s: %s as an operand of a compiled where must broadcast over the result without widening it, each"
       + " of its last sizes the result's or 1 (a [1, T, D], [T, D], [T, 1] or [D] field over %s); register it at sizes"
       + " that do, or leave out @Model to run it eagerly"),
-  WHERE_ONLY_FIELDS("%s: a (%s), b (%s) and the mask (%s) are all tensor fields, so the result would have no batch; a"
-      + " compiled where reads a value computed in forward as one of them (or leave out @Model to run it eagerly)"),
+  WHERE_FIELDS_SLICED("%s: %s is a where of tensor fields with a parameter among them, which a compiled forward reads as"
+      + " it is; view or slice its operands before the where (Tensor.where(mask.view(...), a.view(...), b.view(...)))"),
+  WHERE_ONLY_FIELDS("%s: a (%s), b (%s) and the mask (%s) are all tensor fields, so eager mode's result is %s, without a"
+      + " batch; a compiled forward computes such a where when the mask is a buffer and a and b are buffers or whole"
+      + " parameters, not with %s: where a value of the batch reads the result, move the where after"
+      + " (Tensor.where(mask, h.add(a), h.add(b)) for h.add(Tensor.where(mask, a, b))), or leave out @Model to run it eagerly"),
   MASK_STOPS_GRADIENT("the value of %s is read only as a mask or compared (%s), and a comparison passes no gradient, so"
       + " the steps that compute it would get none, which a compiled backward does not skip; read it as a value too"
       + " (h.mul(h.gt(0))), compare an input or a buffer, or leave out @Model to run it eagerly"),
-  ARGMAX_STOPS_GRADIENT("the value of %s is read only by an argmax (%s), which passes no gradient (as PyTorch's, which is"
+  ARGMAX_STOPS_GRADIENT("the value of %s is read only by an argmax, argmin, topk's or argsort's indices (%s), which passes no gradient (as PyTorch's, which is"
       + " not differentiable), so the steps that compute it would get none, which a compiled backward does not skip; read"
       + " it as a value too (a loss on the logits, an output), or leave out @Model to run it eagerly"),
   MASK_COMPARED_WITH("%s: a compiled mask compares with a constant (%s.%s(0)), not %s"),
@@ -187,10 +192,10 @@ public enum Message {
   MASK_UNUSED("the mask %s is never used: %s reads it in no masked fill and no value; use it or drop it"),
   MASK_VIEW("%s: %s"),
   BUFFER_SLICE("%s: %s of %s: %s"),
-  PARAMETER_SLICE("%s: %s is neither one run of the parameter's values nor runs of them at one stride; a compiled forward"
-      + " reads a sliced parameter as eager mode computes it and adds its gradient back to the values it came from: slice"
-      + " one dimension (pos.narrow(1, 0, T) of [1, L, D], wpe.narrow(1, 0, D) of [L, 2D]), then view it or narrow a"
-      + " dimension before that one, or declare the parameter at the size forward reads"),
+  PARAMETER_SLICE("%s: %s is neither one run of the parameter's values nor runs of them of one width at one or more"
+      + " strides; a compiled forward reads a sliced parameter as eager mode computes it and adds its gradient back to the"
+      + " values it came from: narrow or select its dimensions (pos.narrow(1, 0, T) of [1, L, D], grid.narrow(1, 0, 2)"
+      + ".narrow(2, 0, 4) of [6, 3, 6]), then view the slice, or declare the parameter at the size forward reads"),
   BUFFER_SLICE_BOUND("%s: argument '%s' of %s is not a compile-time constant; a compiled forward slices a buffer (nanoGPT's"
       + " bias[:, :, :T, :T]) with constant bounds, its sequence length being fixed: write the length as a constant (static final"
       + " int T = ...;), not a size read at run time"),

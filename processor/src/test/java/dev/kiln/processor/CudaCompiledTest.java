@@ -113,6 +113,11 @@ class CudaCompiledTest {
     "SelfProducts, 6:8",
     "NegativeZeroFields, 6:8",
     "GreedyIds, 6:8",
+    "NearestCode, 6:8",
+    "TopIds, 6:8",
+    "StridedParameters, 6:8",
+    "WhereOfBuffers, 6:8",
+    "WhereOfParameters, 6:8",
   })
   void compiledOnCudaMatchesEagerOnTheCpu(String model, String sampleShape) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(model));

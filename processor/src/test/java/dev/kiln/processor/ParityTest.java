@@ -1197,6 +1197,70 @@ class ParityTest {
   }
 
   /**
+   * Parameters sliced into runs at two and three strides (two or three dimensions narrowed), and an entry selected of a
+   * narrowed table: values and gradients eager mode's bit for bit over SGD steps, each gradient added to the runs it came
+   * from.
+   */
+  @Test
+  void parametersSlicedAtSeveralStridesMatchEagerBitForBit() {
+    matchesEagerBitForBit("StridedParameters", "6:8");
+  }
+
+  /**
+   * Wheres of buffers alone (no batch, as eager's): values and gradients eager mode's bit for bit over SGD steps, and again
+   * after a buffer is written in place and after one is replaced by a load (the where computed again, as eager computes it
+   * at each call).
+   */
+  @Test
+  void whereOfBuffersAloneMatchesEagerAndFollowsItsBuffers() {
+    Module compiled = matchesEagerBitForBit("WhereOfBuffers", "6:8");
+    ClassLoader loader = compiled.getClass().getClassLoader();
+    Kiln.manualSeed(11);
+    Module eager = factory(loader, "test.WhereOfBuffers").get();
+    eager.loadStateDict(compiled.stateDict());
+    Tensor x = Tensor.randn(5, 6, 8);
+    assertArrayEquals(eager.forward(x).toFloatArray(), compiled.forward(x).toFloatArray());
+    for (Module m : List.of(eager, compiled)) {
+      m.namedBuffers().get("near").copyFrom(Tensor.ones(6, 8).mul(3f)); // written in place
+    }
+    assertArrayEquals(eager.forward(x).toFloatArray(), compiled.forward(x).toFloatArray());
+    Map<String, Tensor> state = new HashMap<>(eager.stateDict());
+    state.put("keep", Tensor.ones(6, 8).triu());
+    state.put("far", Tensor.randn(8));
+    eager.loadStateDict(state);
+    compiled.loadStateDict(state);
+    float[] after = compiled.forward(x).toFloatArray();
+    assertArrayEquals(eager.forward(x).toFloatArray(), after);
+  }
+
+  /**
+   * Wheres of tensor fields alone with parameters among them (one read by two steps): values and gradients eager mode's
+   * bit for bit over SGD steps, the parameters' through eager's where backward.
+   */
+  @Test
+  void whereOfParametersAloneMatchesEager() {
+    matchesEagerBitForBit("WhereOfParameters", "6:8");
+  }
+
+  /**
+   * Ids ranked in forward ({@code logits.topk(2, -1).indices()}, {@code logits.argsort(-1, true)}) looked up in tables:
+   * eager's sort kernel, values and gradients eager mode's bit for bit over SGD steps, none back through the indices.
+   */
+  @Test
+  void embeddingOfTopkIdsMatchesEagerBitForBit() {
+    matchesEagerBitForBit("TopIds", "6:8");
+  }
+
+  /**
+   * A VQ-VAE's nearest code ({@code codebook.apply(dist.argmin(-1, true).view(-1, 6))}, the codebook tied to the
+   * distances' product): values and gradients eager mode's bit for bit over SGD steps, none back through the argmin.
+   */
+  @Test
+  void embeddingOfArgminIdsMatchesEagerBitForBit() {
+    matchesEagerBitForBit("NearestCode", "6:8");
+  }
+
+  /**
    * Ids an argmax computed past the table (7 classes, 5 rows): the compiled forward fails as eager's Embedding does, with
    * eager's message (the bad id, its position, the table's size) after the layer and the call that made the ids.
    */
@@ -1218,18 +1282,21 @@ class ParityTest {
   }
 
   /**
-   * A where's tensor fields the only parameters trained (every layer frozen): the compiled backward runs down to the
-   * wheres that read them, and their gradients are eager mode's bit for bit.
+   * A where's tensor fields the only parameters trained (every layer frozen), or those of wheres of fields alone: the
+   * compiled backward runs down to the wheres that read them (returning early with the wheres' gradients), and their
+   * gradients are eager mode's bit for bit.
    */
-  @Test
-  void whereFieldsTrainedAloneGetEagerGradients() {
-    Compilation c = ProcessorTest.compile(ProcessorTest.model("WhereFieldOperands"));
+  @ParameterizedTest(name = "{0}")
+  @CsvSource(delimiter = '|', value = {"WhereFieldOperands | lead, row, fill, column | fc1.weight",
+      "WhereOfParameters | learned, row | fc.weight"})
+  void whereFieldsTrainedAloneGetEagerGradients(String model, String trained, String frozen) {
+    Compilation c = ProcessorTest.compile(ProcessorTest.model(model));
     assertThat(c).succeededWithoutWarnings();
     ClassLoader loader = new CompiledClasses(c);
     Kiln.manualSeed(11);
-    Module eager = factory(loader, "test.WhereFieldOperands").get();
+    Module eager = factory(loader, "test." + model).get();
     Kiln.manualSeed(11);
-    Module compiled = factory(loader, "test.KilnWhereFieldOperands").get();
+    Module compiled = factory(loader, "test.Kiln" + model).get();
     for (Module m : List.of(eager, compiled)) {
       m.namedParameters().forEach((k, v) -> v.requiresGrad(!k.contains(".")));
     }
@@ -1238,10 +1305,10 @@ class ParityTest {
     new CrossEntropyLoss().apply(eager.forward(Tensor.of(values, 5, 6, 8)), y).backward();
     new CrossEntropyLoss().apply(compiled.forward(Tensor.of(values, 5, 6, 8)), y).backward();
     Map<String, Tensor> cp = compiled.namedParameters();
-    for (String k : List.of("lead", "row", "fill", "column")) {
+    for (String k : trained.split(", ")) {
       assertArrayEquals(eager.namedParameters().get(k).grad().toFloatArray(), cp.get(k).grad().toFloatArray(), k + " gradient");
     }
-    assertTrue(cp.get("fc1.weight").grad() == null, "a frozen layer got a gradient");
+    assertTrue(cp.get(frozen).grad() == null, "a frozen layer got a gradient");
   }
 
   /**

@@ -2270,7 +2270,7 @@ class ProcessorTest {
 
   /**
    * Buffers sliced in forward (nanoGPT's bias[:, :, :T, :T]) that do not compile, each on its line: a bound that is not a
-   * constant, a slice out of range, a parameter sliced out of range or into runs at two strides, a sliced mask that
+   * constant, a slice out of range, a parameter sliced out of range or into runs of two widths, a sliced mask that
    * does not repeat over the value it fills.
    */
   @Test
@@ -2288,7 +2288,7 @@ class ProcessorTest {
         "    Tensor h = fc.apply(x);",
         "    h = h.maskedFill(bias.narrow(2, 0, t).narrow(3, 0, 6).eq(0), 0f);",
         "    h = h.add(bias.narrow(2, 8, 6).view(6, 10));",
-        "    h = h.add(grid.narrow(2, 0, 6).select(1, 1));",
+        "    h = h.add(grid.narrow(2, 0, 6).view(8, 9).narrow(0, 0, 6).narrow(1, 0, 6));",
         "    h = h.sub(pos.narrow(0, 8, 6));",
         "    h = h.mul(bias.slice(2, 6, 6));",
         "    return h;",
@@ -2299,8 +2299,9 @@ class ProcessorTest {
         .inFile(f).onLineContaining("h = h.maskedFill(bias.narrow(2, 0, t)");
     assertThat(c).hadErrorContaining(Message.BUFFER_SLICE.format("bias.narrow(2, 8, 6)", "narrow", "the buffer bias [1, 1, 10, 10]",
         "start 8 and length 6 exceed dimension 2 of size 10")).inFile(f).onLineContaining("h = h.add(bias.narrow(2, 8, 6)");
-    assertThat(c).hadErrorContaining(Message.PARAMETER_SLICE.format("grid.narrow(2, 0, 6).select(1, 1)",
-        "the parameter grid.narrow(2, 0, 6).select(1, 1) [6, 6]")).inFile(f).onLineContaining("h = h.add(grid.narrow(2, 0, 6)");
+    assertThat(c).hadErrorContaining(Message.PARAMETER_SLICE.format("grid.narrow(2, 0, 6).view(8, 9).narrow(0, 0, 6).narrow(1, 0, 6)",
+        "the parameter grid.narrow(2, 0, 6).reshape(8, 9).narrow(0, 0, 6).narrow(1, 0, 6) [6, 6]")).inFile(f)
+        .onLineContaining("h = h.add(grid.narrow(2, 0, 6)");
     assertThat(c).hadErrorContaining(Message.BUFFER_SLICE.format("pos.narrow(0, 8, 6)", "narrow", "the parameter pos [10, 6]",
         "start 8 and length 6 exceed dimension 0 of size 10")).inFile(f).onLineContaining("h = h.sub(pos.narrow(0, 8, 6));");
     assertThat(c).hadErrorContaining(Message.BUFFER_SLICE.format("bias.slice(2, 6, 6)", "slice", "the buffer bias [1, 1, 10, 10]",
@@ -2444,8 +2445,9 @@ class ProcessorTest {
 
   /**
    * Tensor fields as where's operands that do not compile yet, each on its line: one against the batch ({@code [2, 6, 8]}
-   * over {@code [N, 6, 8]}), one that would widen the result, and a, b and the mask all fields (the result would have no
-   * batch).
+   * over {@code [N, 6, 8]}), one that would widen the result, and a, b and the mask all fields, the mask a parameter (a
+   * where of fields alone compiles when the mask is a buffer, WhereOfBuffers and WhereOfParameters), and a where of fields
+   * with a parameter viewed.
    */
   @Test
   void whereFieldsThatDoNotCompileAreReportedOnTheirLines() {
@@ -2456,12 +2458,13 @@ class ProcessorTest {
         "  final Tensor wide = registerParameter(\"wide\", Tensor.randn(6, 4).requiresGrad(true));",
         "  final Tensor fill = registerBuffer(\"fill\", Tensor.randn(8));",
         "  final Tensor mask = registerBuffer(\"mask\", Tensor.ones(6, 8));",
+        "  final Tensor gate = registerParameter(\"gate\", Tensor.ones(6, 8).requiresGrad(true));",
         "  final Linear fc1 = new Linear(8, 8);",
         "  @Override public Tensor forward(Tensor x) {",
         "    Tensor h = fc1.apply(x);",
         "    Tensor a = Tensor.where(h.gt(0), h, column);",
         "    Tensor b = Tensor.where(h.gt(0), wide, h);",
-        "    Tensor c = Tensor.where(mask, fill, column);",
+        "    Tensor c = Tensor.where(gate, fill, mask);",
         "    return a.add(b).add(c);",
         "  }",
         "}");
@@ -2470,9 +2473,24 @@ class ProcessorTest {
         "[N, 6, 8]")).inFile(f).onLineContaining("Tensor a =");
     assertThat(c).hadErrorContaining(Message.WHERE_FIELD_SHAPE.format("Tensor.where(h.gt(0), wide, h)", "the parameter wide [6, 4]",
         "[N, 6, 8]")).inFile(f).onLineContaining("Tensor b =");
-    assertThat(c).hadErrorContaining(Message.WHERE_ONLY_FIELDS.format("Tensor.where(mask, fill, column)", "fill", "column", "mask"))
-        .inFile(f).onLineContaining("Tensor c =");
+    assertThat(c).hadErrorContaining(Message.WHERE_ONLY_FIELDS.format("Tensor.where(gate, fill, mask)", "fill", "mask", "gate",
+        "[6, 8]", "the parameter gate [6, 8] as the mask (a mask gets no gradient)")).inFile(f).onLineContaining("Tensor c =");
     assertEquals(3, c.errors().size(), c.errors().toString());
+    JavaFileObject g = classModel("BadWhereView",
+        "@Model(input = {6, 8})",
+        "public class BadWhereView extends Module {",
+        "  final Tensor fill = registerBuffer(\"fill\", Tensor.randn(8));",
+        "  final Tensor mask = registerBuffer(\"mask\", Tensor.ones(6, 8));",
+        "  final Tensor gate = registerParameter(\"gate\", Tensor.ones(6, 8).requiresGrad(true));",
+        "  final Linear fc1 = new Linear(8, 8);",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    Tensor d = Tensor.where(mask, fill, gate);",
+        "    Tensor e = d.view(6, 8);",
+        "    return fc1.apply(x).add(e);",
+        "  }",
+        "}");
+    assertThat(compile(g)).hadErrorContaining(Message.WHERE_FIELDS_SLICED.format("d.view(6, 8)", "Tensor.where(mask, fill, gate)"))
+        .inFile(g).onLineContaining("Tensor e =");
   }
 
   /**
@@ -2847,15 +2865,46 @@ class ProcessorTest {
   }
 
   /**
+   * Every form of ids ranked or picked along a dimension that an Embedding looks up compiles: argmax, argmin, the indices
+   * of max, min, topk and sort, argsort.
+   */
+  @Test
+  void idsAlongADimensionCompileInEveryForm() {
+    JavaFileObject f = classModel("IdForms",
+        "@Model(input = {6, 8})",
+        "public class IdForms extends Module {",
+        "  final Linear predict = new Linear(8, 5);",
+        "  final Embedding emb = new Embedding(5, 8);",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    Tensor logits = predict.apply(x);",
+        "    Tensor y = x.add(emb.apply(logits.argmax(-1))).add(emb.apply(logits.argmin(2, true).view(-1, 6)))",
+        "        .add(emb.apply(logits.max(-1).indices())).add(emb.apply(logits.min(2).indices()))",
+        "        .add(emb.apply(logits.topk(3, -1, false).indices()).sum(2)).add(emb.apply(logits.sort(-1).indices()).mean(2))",
+        "        .add(emb.apply(logits.argsort(-1)).sum(2)).add(emb.apply(logits.sort(2, true).indices()).sum(2));",
+        "    return y.flatten(1, 2).narrow(1, 0, 30).add(logits.flatten(1, 2));",
+        "  }",
+        "}");
+    assertThat(compile(f)).succeededWithoutWarnings();
+  }
+
+  /**
    * An argmax's ids read as values (added to the logits), and logits read by an argmax alone (the layer that makes them
    * would get no gradient): each an error on its line naming the argmax.
    */
   @ParameterizedTest(name = "{0}")
   @CsvSource(delimiter = '|', value = {
-      "Tensor y = logits.add(logits.argmax(-1, true)); | Tensor y = logits.add(| logits.argmax(-1, true) is ids (an argmax: each"
-          + " maximum's index, without gradient), which a compiled forward reads only as ids an Embedding looks up",
+      "Tensor y = logits.add(logits.argmax(-1, true)); | Tensor y = logits.add(| logits.argmax(-1, true) is ids (indices along a"
+          + " dimension, an argmax's, argmin's, topk's or argsort's, without gradient), which a compiled forward reads only as ids an Embedding looks up",
+      "Tensor y = logits.mul(logits.argmin(1)); | Tensor y = logits.mul(| logits.argmin(1) is ids (indices along a dimension",
+      "Tensor y = logits.sub(logits.min(-1, true).indices()); | Tensor y = logits.sub(| logits.min(-1, true).indices() is ids (indices"
+          + " along a dimension",
+      "Tensor y = logits.add(logits.topk(2, -1).indices()); | Tensor y = logits.add(| logits.topk(2, -1).indices() is ids"
+          + " (indices along a dimension",
+      "Tensor y = emb.apply(logits.topk(9, -1).indices()).flatten(2, 3); | Tensor y = emb.apply(| topk(9, -1).indices() of [N,"
+          + " 6, 8]: k 9 is out of range for dimension -1 of size 8",
+      "Tensor y = logits.max(-1).values(); | Tensor y = logits.max(-1).values();| unsupported expression in forward: call logits.max(-1).values",
       "Tensor y = x.add(emb.apply(logits.argmax(-1))); | Tensor logits = predict.apply(x);| the value of predict.apply(x) is"
-          + " read only by an argmax (logits.argmax(-1)), which passes no gradient",
+          + " read only by an argmax, argmin, topk's or argsort's indices (logits.argmax(-1)), which passes no gradient",
   })
   void argmaxIdsReadOtherwiseAreRefused(String statement, String line, String message) {
     JavaFileObject f = classModel("Argmaxes",

@@ -171,6 +171,45 @@ public final class Compiled {
   }
 
   /**
+   * {@code into + g} (either null: the other), into {@code into}: a where of fields' gradient summed over the compiled
+   * steps that read it, as eager's engine sums a value's gradients before its node's backward.
+   */
+  public static float[] sumGradients(float[] into, float[] g) {
+    if (into == null || g == null) {
+      return into == null ? g : into;
+    }
+    for (int i = 0; i < into.length; i++) {
+      into[i] += g[i];
+    }
+    return into;
+  }
+
+  /**
+   * An embedding's backward into its {@code weight}'s gradient (nothing when not {@code needed}), as eager's: the rows of
+   * {@code d} summed by id ({@link dev.kiln.runtime.cpu.CpuKernels#embeddingBackward}) into a fresh array that the engine
+   * then adds to the gradient. Where the gradient holds only +0 (none yet, or zeroed) the rows are summed into it
+   * directly, which rounds the same; otherwise (the table looked up twice, tied to another layer, gradients accumulated
+   * over batches) into a scratch first, so that two rows of one id are summed before they meet the gradient.
+   */
+  public static void embeddingBackward(Tensor weight, boolean needed, float[] d, int dOff, float[] ids, int idsOff, int count,
+      int dim, int paddingIdx) {
+    Tensor had = needed ? weight.grad() : null;
+    float[] gw = gradBuffer(weight, needed);
+    if (gw == null) {
+      return;
+    }
+    if (had == null || had.isKnownZero()) {
+      dev.kiln.runtime.cpu.CpuKernels.embeddingBackward(gw, 0, d, dOff, ids, idsOff, count, dim, paddingIdx);
+      return;
+    }
+    float[] fresh = new float[gw.length];
+    dev.kiln.runtime.cpu.CpuKernels.embeddingBackward(fresh, 0, d, dOff, ids, idsOff, count, dim, paddingIdx);
+    for (int i = 0; i < gw.length; i++) {
+      gw[i] += fresh[i];
+    }
+  }
+
+  /**
    * The gradient of a parameter (created as zeros if needed) for direct accumulation, or
    * {@code null} when it is not {@code needed} (as {@link #gradBuffer}).
    */
@@ -241,6 +280,43 @@ public final class Compiled {
    * mode's), kept, and computed again when the buffer was written since ({@code loadStateDict}, {@code copyFrom}), moved
    * ({@code to(device)}) or is another tensor. The generated code reads it where it reads a buffer.
    */
+  /**
+   * A tensor a compiled model computes from several buffers by eager calls ({@code Tensor.where(mask, fill, column)} of
+   * buffers alone), kept while none of them changed (each the same tensor, at the same version, on the same device).
+   */
+  public static final class Computed {
+    private final java.util.function.Supplier<Tensor> steps;
+    private Tensor[] sources;
+    private int[] versions;
+    private Device device;
+    private Tensor value;
+
+    /** {@code steps} computes the tensor from the buffers it reads: {@code () -> Tensor.where(mask, fill, column)}. */
+    public Computed(java.util.function.Supplier<Tensor> steps) {
+      this.steps = steps;
+    }
+
+    /** The tensor {@code steps} compute from {@code buffers}, computed again only when one of them changed. */
+    public synchronized Tensor of(Tensor... buffers) {
+      boolean same = value != null && buffers.length == sources.length && buffers[0].device().equals(device);
+      for (int i = 0; same && i < buffers.length; i++) {
+        same = buffers[i] == sources[i] && buffers[i].version() == versions[i];
+      }
+      if (!same) {
+        try (Kiln.NoGrad unused = Kiln.noGrad()) {
+          value = steps.get();
+        }
+        sources = buffers.clone();
+        versions = new int[buffers.length];
+        for (int i = 0; i < buffers.length; i++) {
+          versions[i] = buffers[i].version();
+        }
+        device = buffers[0].device();
+      }
+      return value;
+    }
+  }
+
   public static final class Derived {
     private final java.util.function.UnaryOperator<Tensor> steps;
     private Tensor source;

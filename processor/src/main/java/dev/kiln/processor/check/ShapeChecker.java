@@ -228,8 +228,13 @@ public final class ShapeChecker {
               values.add(joined.get(w));
             }
           }
-          if (values.isEmpty()) {
-            diagnostics.error(where, Message.WHERE_ONLY_FIELDS, label, fields.get(0).field(), fields.get(1).field(), fields.get(2).field());
+          if (values.isEmpty()) { // (of buffers alone it is a tensor field itself, TensorIr.where)
+            int[] eager = Shapes.broadcast("where", Shapes.broadcast("where", fields.get(2).shape(), fields.get(0).shape()),
+                fields.get(1).shape());
+            diagnostics.error(where, Message.WHERE_ONLY_FIELDS, label, fields.get(0).field(), fields.get(1).field(),
+                fields.get(2).field(), Shapes.toString(eager), fields.get(2).isParameter() ? fields.get(2).describe()
+                    + " as the mask (a mask gets no gradient)" : fields.stream().filter(TensorIr::isParameter).findFirst()
+                    .map(t -> t.describe() + " (a slice of a parameter, or a where of one)").orElse("these"));
             continue;
           }
           joinedShape = broadcast(values);
@@ -486,9 +491,9 @@ public final class ShapeChecker {
         || st.spec() instanceof Where && w == 2;
   }
 
-  /** Whether {@code st} is an argmax ({@code logits.argmax(-1)}): ids, no gradient to its input. */
+  /** Whether {@code st} is an argmax or argmin ({@code logits.argmax(-1)}, {@code dist.argmin(-1)}): ids, no gradient to its input. */
   private static boolean isArgmax(StepIr st) {
-    return st.spec() instanceof LineOp l && l.kind() == LineOp.Kind.ARGMAX;
+    return st.spec() instanceof LineOp l && l.makesIds();
   }
 
   /** The values an argmax makes ({@code logits.argmax(-1)}) and views of them: ids, which an Embedding alone may read. */

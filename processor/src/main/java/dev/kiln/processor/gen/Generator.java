@@ -69,6 +69,7 @@ import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.stream.Collectors;
@@ -110,6 +111,7 @@ public final class Generator {
   static final ClassName RECURRENT_OUTPUT = ClassName.get("dev.kiln.dsl", "Recurrent", "Output");
   static final ClassName RECURRENT_MODE = ClassName.get("dev.kiln.runtime.cpu", "RecurrentKernels", "Mode");
   static final ClassName SLICES = ClassName.get("dev.kiln.runtime.cpu", "SliceKernels");
+  static final ClassName SORT = ClassName.get("dev.kiln.runtime.cpu", "SortKernels");
   static final ClassName KILN = ClassName.get("dev.kiln.runtime", "Kiln");
   static final ClassName F = ClassName.get("dev.kiln.dsl", "F");
   static final ClassName CUDA_COMPILED = ClassName.get("dev.kiln.runtime", "CudaCompiled");
@@ -334,9 +336,9 @@ public final class Generator {
         || k.kind() == Kernel.Kind.WHERE && w == 2 || Planner.expandsWhereMask(k) || isArgmax(k);
   }
 
-  /** Whether {@code k} is an argmax ({@code x.argmax(-1)}): ids, which take no gradient back to the values. */
+  /** Whether {@code k} is an argmax or argmin ({@code x.argmax(-1)}, {@code x.argmin(-1)}): ids, which take no gradient back to the values. */
   static boolean isArgmax(Kernel k) {
-    return k.kind() == Kernel.Kind.LINE && ((LineOp) k.spec()).kind() == LineOp.Kind.ARGMAX;
+    return k.kind() == Kernel.Kind.LINE && ((LineOp) k.spec()).makesIds();
   }
 
   /**
@@ -519,12 +521,34 @@ public final class Generator {
   private void computedTensor(TypeSpec.Builder type, TensorIr t) {
     String method = readExpression(t).substring(0, readExpression(t).length() - 2);
     String cache = method + "_cache";
+    if (t.isWhere()) {
+      whereOfBuffers(type, t, method, cache);
+      return;
+    }
     type.addField(FieldSpec.builder(DERIVED, cache, Modifier.PRIVATE, Modifier.FINAL, Modifier.TRANSIENT)
         .initializer("new $T(t -> t$L)", DERIVED, t.derived().calls()).build());
     type.addMethod(MethodSpec.methodBuilder(method).addModifiers(Modifier.PRIVATE).returns(TENSOR)
         .addJavadoc("{@code $L$L} $L, as eager mode computes it, kept while the $L is unchanged.\n", t.derived().of(),
             t.derived().calls(), Shapes.toString(t.shape()), t.isParameter() ? "parameter" : "buffer")
         .addStatement("return $L.of($L)", cache, fieldNames.get(TensorIr.valueName(t.derived().of()))).build());
+  }
+
+  /**
+   * A where of buffers alone ({@link TensorIr#where}): a {@code Compiled.Computed} of eager's {@code Tensor.where} over the
+   * operands as generated code reads them, and the method {@code computed_where()} that every read calls, which computes
+   * it again only when one of the buffers they come from was written, moved or replaced since.
+   */
+  private void whereOfBuffers(TypeSpec.Builder type, TensorIr t, String method, String cache) {
+    List<TensorIr> operands = t.derived().where().stream().map(ir::tensor).toList();
+    String reads = operands.stream().map(this::readExpression).collect(Collectors.joining(", "));
+    String roots = operands.stream().map(o -> o.isDerived() ? fieldNames.get(TensorIr.valueName(o.derived().of())) : tensorField(o))
+        .collect(Collectors.joining(", "));
+    type.addField(FieldSpec.builder(COMPILED.nestedClass("Computed"), cache, Modifier.PRIVATE, Modifier.FINAL, Modifier.TRANSIENT)
+        .initializer("new $T(() -> $T.where($L))", COMPILED.nestedClass("Computed"), TENSOR, reads).build());
+    type.addMethod(MethodSpec.methodBuilder(method).addModifiers(Modifier.PRIVATE).returns(TENSOR)
+        .addJavadoc("{@code $L} $L, as eager mode computes it, kept while the buffers are unchanged.\n", t.field(),
+            Shapes.toString(t.shape()))
+        .addStatement("return $L.of($L)", cache, roots).build());
   }
 
   /** Prefixes a gathered region's value in {@link #fieldNames} for the method that reads it ({@link #readExpression}). */
@@ -542,6 +566,10 @@ public final class Generator {
    */
   private void declareFieldGradient(CodeBlock.Builder b, String local, TensorIr field) {
     String f = tensorField(field);
+    if (field.isWhere()) { // a where of fields with a parameter: its own gradient, returned for eager's where backward
+      b.addStatement("float[] $L = $L ? new float[$L] : null", local, recordedNeed(f), Shapes.numel(field.shape()));
+      return;
+    }
     if (!field.isGathered()) {
       b.addStatement("float[] $L = $T.gradBuffer($L, $L)", local, COMPILED, f, recordedNeed(f));
       return;
@@ -561,7 +589,16 @@ public final class Generator {
 
   /** As {@link #scatterFieldGradient(CodeBlock.Builder, String, TensorIr)}, adding where {@code adds} (generated code) holds, else writing. */
   private void scatterFieldGradient(CodeBlock.Builder b, String local, TensorIr field, String adds) {
-    if (field.isGathered()) {
+    if (field.isWhere()) { // summed with its other readers' into the gradient backward returns for it (whereGradient)
+      b.addStatement("$L = $T.sumGradients($L, $L)", whereGradient(field), COMPILED, whereGradient(field), local);
+    } else if (field.isGathered() && field.derived().runs().grouped()) { // runs at several strides: each level's count and pitch
+      TensorIr.Runs r = field.derived().runs();
+      int[] g = r.groups();
+      String counts = IntStream.range(0, g.length / 2).mapToObj(l -> g[2 * l] + ", ").collect(Collectors.joining()) + r.count();
+      String pitches = IntStream.range(0, g.length / 2).mapToObj(l -> g[2 * l + 1] + ", ").collect(Collectors.joining()) + r.pitch();
+      b.addStatement("$T.runsBackward($LP, $L, $L, new int[] {$L}, new int[] {$L}, $L, $L)", SLICES, local, local,
+          field.derived().offset(), counts, pitches, r.width(), adds);
+    } else if (field.isGathered()) {
       TensorIr.Runs r = field.derived().runs();
       b.addStatement("$T.narrowBackward($LP, 0, $L, 0, $L, $L, $L, $L, $L)", SLICES, local, local, r.count(), r.pitch(),
           field.derived().offset(), r.width(), adds);
@@ -576,13 +613,16 @@ public final class Generator {
    * boolean, or false into a gathered region's own fresh array (the boolean then goes to its scatter).
    */
   private String declareFieldAdds(CodeBlock.Builder b, String local, TensorIr field) {
+    if (field.isWhere()) { // (its own fresh gradient)
+      return "false";
+    }
     b.addStatement("boolean $LAdds = $L.grad() != null", local, tensorField(field));
     return field.isGathered() ? "false" : local + "Adds";
   }
 
   /** The gradient buffer of a parameter field, for a kernel that adds into it from {@link #gradOffset}: declared first when gathered. */
   private CodeBlock fieldGradient(CodeBlock.Builder b, String local, TensorIr field) {
-    if (field.isGathered()) {
+    if (field.isGathered() || field.isWhere()) {
       declareFieldGradient(b, local, field);
       return CodeBlock.of("$L", local);
     }
@@ -633,7 +673,68 @@ public final class Generator {
 
   /** A tensor field as eager code reads it (the CUDA path): {@code pos}, {@code computed_bias()}, {@code pos.narrow(1, 0, 6)}. */
   private String fieldExpression(TensorIr t) {
-    return t.isRegion() ? tensorField(t) + t.derived().calls() : tensorField(t);
+    return t.isRegion() ? tensorField(t) + t.derived().calls() : t.isWhere() && t.isParameter() ? nodeInput(tensorField(t))
+        : tensorField(t);
+  }
+
+  /**
+   * A backward node's input as the forward passes it: the parameter expression itself, or for a where of fields with a
+   * parameter ({@code computed_where()}, read by the kernels without a graph) eager's {@code Tensor.where} of them, on the
+   * tape, whose gradient the backward returns so that eager's engine runs the where's backward into the parameters.
+   */
+  private String nodeInput(String parameter) {
+    TensorIr t = ir.tensors().stream().filter(o -> o.isWhere() && o.isParameter() && tensorField(o).equals(parameter)).findFirst()
+        .orElse(null);
+    return t == null ? parameter : "Tensor.where(" + t.derived().where().stream().map(ir::tensor).map(this::readExpression)
+        .collect(Collectors.joining(", ")) + ")";
+  }
+
+  /**
+   * What tells whether a forward records for a backward node's input ({@code Compiled.recording}): the input itself, or for
+   * a where of fields with a parameter the parameters it is computed from (its node input requires grad when they do).
+   */
+  private String recordingInput(String parameter) {
+    TensorIr t = ir.tensors().stream().filter(o -> o.isWhere() && o.isParameter() && tensorField(o).equals(parameter)).findFirst()
+        .orElse(null);
+    return t == null ? parameter : t.derived().where().stream().map(ir::tensor).filter(TensorIr::isParameter).map(this::tensorField)
+        .collect(Collectors.joining(", "));
+  }
+
+  /** The backward's local summing a where of fields' gradient over its readers ({@code computed_whereGrad}). */
+  private String whereGradient(TensorIr t) {
+    return whereLocal(t, "Grad");
+  }
+
+  /** A local of generated code about a where of fields: {@code computed_where} and {@code suffix}. */
+  private String whereLocal(TensorIr t, String suffix) {
+    return readExpression(t).substring(0, readExpression(t).length() - 2) + suffix;
+  }
+
+  /** The wheres of fields with a parameter among the tensors the kernels read, whose gradients backward returns. */
+  private List<TensorIr> parameterWheres() {
+    return tensorsRead().stream().filter(t -> t.isWhere() && t.isParameter()).toList();
+  }
+
+  /**
+   * Returns the backward's gradients from {@code array} ({@code grads}), or from a new array of {@code size} when {@code
+   * array} is null (an early return): with a where of fields with a parameter, its summed gradient in its node input's
+   * slot first.
+   */
+  private void returnGradients(CodeBlock.Builder b, String array, int size) {
+    if (parameterWheres().isEmpty()) {
+      b.addStatement(array == null ? CodeBlock.of("return new $T[$L]", TENSOR, size) : CodeBlock.of("return $L", array));
+      return;
+    }
+    String into = array == null ? "early" : array;
+    if (array == null) {
+      b.addStatement("$T[] early = new $T[$L]", TENSOR, TENSOR, size);
+    }
+    for (TensorIr t : parameterWheres()) {
+      int slot = parameterExpressions().indexOf(tensorField(t)) + 1 + ir.further().size();
+      b.addStatement("$L[$L] = $L == null ? null : $T.wrap($L, $L)", into, slot, whereGradient(t), TENSOR, whereGradient(t),
+          joined(t.shape()));
+    }
+    b.addStatement("return $L", into);
   }
 
   /** The tensor field an ADD, SUB, MUL or DIV repeats over the batch, or a MATMUL multiplies every row by; else null. */
@@ -813,7 +914,8 @@ public final class Generator {
         continue;
       }
       if (t.isDerived()) { // computed from a buffer: a method of ours returning it, computed_bias()
-        String base = "computed_" + javaName(t.derived().of());
+        TensorIr root = ir.tensor(TensorIr.valueName(t.derived().of()));
+        String base = root != null && root.isWhere() ? "computed_where" : "computed_" + javaName(t.derived().of());
         String name = base;
         for (int k = 2; taken.contains(name) || out.containsValue(name + "()") || out.containsValue(name) || generatedName(name); k++) {
           name = base + "_" + k;
@@ -921,7 +1023,8 @@ public final class Generator {
   private String localPrefix(Kernel k, int step) {
     String field = layerField(k.layer());
     long uses = kernels.stream()
-        .filter(o -> (o.kind() == Kernel.Kind.LINEAR || o.kind() == Kernel.Kind.CONV) && o.layer() == k.layer()).count();
+        .filter(o -> (o.kind() == Kernel.Kind.LINEAR || o.kind() == Kernel.Kind.CONV || o.kind() == Kernel.Kind.EMBEDDING)
+            && o.layer() == k.layer()).count(); // (an Embedding looking up two ids: codebook$3W, codebook$5W)
     return uses > 1 ? field + "$" + step : field;
   }
 
@@ -1271,7 +1374,8 @@ public final class Generator {
     }
     List<String> params = parameterExpressions();
     String shapeArgs = "n" + (outShape.length > 1 ? ", " + joined(Arrays.copyOfRange(outShape, 1, outShape.length)) : "");
-    b.beginControlFlow("if (!$T.recording(x$L$L))", COMPILED, furtherArguments(), params.isEmpty() ? "" : ", " + String.join(", ", params))
+    b.beginControlFlow("if (!$T.recording(x$L$L))", COMPILED, furtherArguments(), params.isEmpty() ? ""
+        : ", " + params.stream().map(this::recordingInput).collect(Collectors.joining(", ")))
         .addStatement("return $T.wrap(out, $L)", TENSOR, shapeArgs)
         .endControlFlow()
         .addStatement("return $T.ofNode(out, new int[] {$L}, new Backward(x$L, p, out$L))", TENSOR, shapeArgs, furtherArguments(),
@@ -1589,6 +1693,10 @@ public final class Generator {
       locals.put(ir.further().get(j - 1).name(), "x" + j);
     }
     tensorsRead().forEach(t -> locals.put(t.value(), fieldExpression(t)));
+    for (TensorIr t : parameterWheres()) { // one eager where on the tape, read by every step that reads it, as eager's
+      b.addStatement("$T $L = $L", TENSOR, whereLocal(t, "Value"), fieldExpression(t));
+      locals.put(t.value(), whereLocal(t, "Value"));
+    }
     Map<Split, String> splitArrays = new HashMap<>();
     Map<String, String> sharedMasks = sharedCudaMasks();
     String last = "x";
@@ -2026,8 +2134,18 @@ public final class Generator {
           in.offset, times(a[0]), a[1], a[2], (double) s.p());
       case CUMSUM -> b.addStatement("$T.cumsum($L, $L, $L, $L, $L, $L, $L, false)", INDEX, out.array, out.offset, in.array,
           in.offset, times(a[0]), a[1], a[2]);
-      case ARGMAX -> b.addStatement("$T.argmaxAlong($L, $L, $L, $L, $L, $L, $L)", INDEX, out.array, out.offset, in.array,
-          in.offset, times(a[0]), a[1], a[2]);
+      case ARGMAX, ARGMIN -> b.addStatement("$T.$L($L, $L, $L, $L, $L, $L, $L)", INDEX,
+          s.kind() == LineOp.Kind.ARGMAX ? "argmaxAlong" : "argminAlong", out.array, out.offset, in.array, in.offset, times(a[0]),
+          a[1], a[2]);
+      case TOPK, BOTTOMK -> { // eager's topk (argsort) kernel: values and positions into scratch, the indices into the plan
+        int count = a[0] * s.kept(a[1]) * a[2];
+        b.add("{\n").indent()
+            .addStatement("float[] rankedIds = new float[n * $L]", count)
+            .addStatement("$T.ordered($L, $L, $L, $L, $L, $L, $L, new float[n * $L], rankedIds, new int[n * $L])", SORT, in.array,
+                in.offset, times(a[0]), a[1], a[2], s.kept(a[1]), s.kind() == LineOp.Kind.TOPK, count, count)
+            .addStatement("System.arraycopy(rankedIds, 0, $L, $L, n * $L)", out.array, out.offset, count)
+            .unindent().add("}\n");
+      }
     }
   }
 
@@ -2045,7 +2163,7 @@ public final class Generator {
           target.offset, d.array, d.offset, in.array, in.offset, out.array, out.offset, times(a[0]), a[1], a[2], (double) s.p());
       case CUMSUM -> b.addStatement("$T.cumsum($L, $L, $L, $L, $L, $L, $L, true)", INDEX, target.array, target.offset, d.array,
           d.offset, times(a[0]), a[1], a[2]);
-      case ARGMAX -> throw new IllegalStateException("an argmax has no gradient"); // (carriesNoGradient)
+      case ARGMAX, ARGMIN, TOPK, BOTTOMK -> throw new IllegalStateException("an argmax has no gradient"); // (carriesNoGradient)
     }
   }
 
@@ -2599,7 +2717,7 @@ public final class Generator {
       Kernel.Product m = k.product();
       Ref x = ref(k.in(), refs);
       String local = "field" + (kernels.indexOf(k) + 1) + "G";
-      if (field.isRegion()) { // into the run of the parameter's gradient
+      if (field.isRegion() || field.isWhere()) { // into the run of the parameter's gradient (a where's own)
         declareFieldGradient(b, local, field);
       } else {
         b.addStatement("$T $L = $T.grad($L, $L)", TENSOR, local, COMPILED, f, recordedNeed(f));
@@ -2607,7 +2725,7 @@ public final class Generator {
       b.beginControlFlow("if ($L != null)", local)
           .addStatement("$T.sgemm(true, false, $L, $L, $L, $Lf, $L, $L, $L, $L, $L, $L, 1f, $L, $L)", BLAS, m.k(), m.n(),
               fieldRows(k), m.alpha(), x.array, x.offset, m.k(), d.array, d.offset, m.n(),
-              field.isRegion() ? local + ", " + gradOffset(field) : local, m.n());
+              field.isRegion() || field.isWhere() ? local + ", " + gradOffset(field) : local, m.n());
       scatterFieldGradient(b, local, field);
       b.endControlFlow();
       return;
@@ -3077,7 +3195,8 @@ public final class Generator {
     if (usesTrainingMode()) {
       ctorBuilder.addParameter(ArrayTypeName.of(TypeName.BOOLEAN), "training");
     }
-    ctorBuilder.addStatement("super(x$L$L)", furtherArguments(), params.isEmpty() ? "" : ", " + String.join(", ", params))
+    ctorBuilder.addStatement("super(x$L$L)", furtherArguments(), params.isEmpty() ? "" : ", "
+        + params.stream().map(this::nodeInput).collect(Collectors.joining(", ")))
         .addStatement("this.x = x");
     for (int j = 1; j <= ir.further().size(); j++) {
       ctorBuilder.addStatement("this.x$L = x$L", j, j);
@@ -3110,6 +3229,9 @@ public final class Generator {
         b.add(ir.furtherIsIds(ir.further().get(j - 1)) ? "// $L is ids, which an Embedding looks up: it gets no gradient\n"
             : "// $L is read as a mask only: it gets no gradient\n", ir.further().get(j - 1).name());
       }
+    }
+    for (TensorIr t : parameterWheres()) { // each reader's gradient summed here, returned for eager's where backward
+      b.addStatement("float[] $L = null", whereGradient(t));
     }
     if (!zeroedGradients.isEmpty()) {
       b.add("// gradients of values several steps read: each adds its own, and a step no gradient reaches is skipped\n");
@@ -3161,9 +3283,9 @@ public final class Generator {
       }
       b.add("// $L: gradient of $L   $L\n", k.label(), inShapes(k), k.source().where());
       if (needAbove != null) { // at each step (after an output's gradient joined, too): nothing left to do, return
-        b.beginControlFlow("if (!$L)", needAbove)
-            .addStatement("return new $T[$L]", TENSOR, params.size() + 1 + ir.further().size()) // x needs no gradient: dx is null
-            .endControlFlow();
+        b.beginControlFlow("if (!$L)", needAbove);
+        returnGradients(b, null, params.size() + 1 + ir.further().size()); // x needs no gradient: dx is null
+        b.endControlFlow();
       }
       needAbove = i > 0 ? "need" + i : null;
       String runs = runIf.get(i);
@@ -3171,7 +3293,8 @@ public final class Generator {
         b.add("// only when an output this step leads to received a gradient\n").beginControlFlow("if ($L)", runs);
       }
       if (k.kind() == Kernel.Kind.COMPARE || Planner.expandsWhereMask(k) || isArgmax(k)) { // (its values read only as a mask got no gradient either)
-        b.add(k.kind() == Kernel.Kind.COMPARE ? "// a comparison has no gradient\n" : isArgmax(k) ? "// an argmax has no gradient\n"
+        b.add(k.kind() == Kernel.Kind.COMPARE ? "// a comparison has no gradient\n"
+            : isArgmax(k) ? "// an " + ((LineOp) k.spec()).kind().name().toLowerCase(Locale.ROOT) + " has no gradient\n"
             : "// a where's mask has no gradient\n");
         if (runs != null) {
           b.endControlFlow();
@@ -3218,12 +3341,8 @@ public final class Generator {
       if (k.kind() == Kernel.Kind.EMBEDDING) { // the weight's rows, by id; the ids get no gradient
         Embedding.Spec e = (Embedding.Spec) k.spec();
         String layer = layerField(k.layer());
-        String local = localPrefix(k, j);
-        b.addStatement("float[] $LGW = $T.gradBuffer($L.weight(), $L)", local, COMPILED, layer, recordedNeed(layer + ".weight()"))
-            .beginControlFlow("if ($LGW != null)", local)
-            .addStatement("$T.embeddingBackward($LGW, 0, $L, $L, $L, $L, n * $L, $L, $L)", KERNELS, local, d.array, d.offset, in.array,
-                in.offset, k.inPerSample(), e.embeddingDim(), e.paddingIdx())
-            .endControlFlow();
+        b.addStatement("$T.embeddingBackward($L.weight(), $L, $L, $L, $L, $L, n * $L, $L, $L)", COMPILED, layer,
+            recordedNeed(layer + ".weight()"), d.array, d.offset, in.array, in.offset, k.inPerSample(), e.embeddingDim(), e.paddingIdx());
         if (runs != null) {
           b.endControlFlow();
         }
@@ -3419,7 +3538,7 @@ public final class Generator {
         b.addStatement("grads[$L] = dx$L == null$L ? null : $T.wrap(dx$L, x$L.shape())", j, j, reachedOrNot("in" + j), TENSOR, j, j);
       }
     }
-    b.addStatement("return grads");
+    returnGradients(b, "grads", 0);
     releasing(b);
 
     return TypeSpec.classBuilder("Backward")
@@ -3512,7 +3631,7 @@ public final class Generator {
     int count = results.size();
     String training = usesTrainingMode() ? ", training" : "";
     b.addStatement("boolean recording = $T.recording(x$L$L)", COMPILED, furtherArguments(),
-        params.isEmpty() ? "" : ", " + String.join(", ", params));
+        params.isEmpty() ? "" : ", " + params.stream().map(this::recordingInput).collect(Collectors.joining(", ")));
     if (forwardReturns >= 0) {
       int c = forwardReturns;
       b.beginControlFlow("if (!all)")
@@ -3644,7 +3763,7 @@ public final class Generator {
       return CodeBlock.of("recording");
     }
     List<String> mine = new ArrayList<>(inputs.isEmpty() ? List.of("x") : inputs);
-    all.stream().filter(own::contains).forEach(mine::add);
+    all.stream().filter(own::contains).map(this::recordingInput).forEach(mine::add);
     return CodeBlock.of("$T.recording($L)", COMPILED, String.join(", ", mine));
   }
 

@@ -16,14 +16,28 @@ import dev.kiln.dsl.ShapeException;
  * @param dim the dimension as written, negative counting from the end
  * @param keepDim whether a log-sum-exp or norm keeps the dimension with size 1
  */
-public record LineOp(Kind kind, float p, int dim, boolean keepDim) implements LayerSpec {
+public record LineOp(Kind kind, float p, int dim, boolean keepDim, int k) implements LayerSpec {
   /** The line kernel. */
   public enum Kind {
     LOGSUMEXP,
     NORM,
     CUMSUM,
     /** {@code x.argmax(dim[, keepDim])}: each line's maximum's index, ids without gradient (an Embedding looks them up). */
-    ARGMAX
+    ARGMAX,
+    /** {@code x.argmin(dim[, keepDim])}: each line's minimum's index (a VQ-VAE's nearest code), ids as an argmax's. */
+    ARGMIN,
+    /**
+     * {@code x.topk(k, dim).indices()} ({@link #k} of them, largest first) or {@code x.argsort(dim, true)} (k -1: all):
+     * eager's {@code SortKernels.ordered}, ids as an argmax's.
+     */
+    TOPK,
+    /** {@code x.topk(k, dim, false).indices()} (smallest first) or {@code x.argsort(dim)} (k -1: all), as {@link #TOPK}. */
+    BOTTOMK
+  }
+
+  /** A line kernel without a count ({@link #k} 0). */
+  public LineOp(Kind kind, float p, int dim, boolean keepDim) {
+    this(kind, p, dim, keepDim, 0);
   }
 
   public LineOp {
@@ -47,6 +61,32 @@ public record LineOp(Kind kind, float p, int dim, boolean keepDim) implements La
     return new LineOp(Kind.ARGMAX, 1f, dim, keepDim);
   }
 
+  /** {@code x.argmin(dim, keepDim)}. */
+  public static LineOp argmin(int dim, boolean keepDim) {
+    return new LineOp(Kind.ARGMIN, 1f, dim, keepDim);
+  }
+
+  /**
+   * {@code x.topk(k, dim, largest).indices()}, or with {@code k} -1 {@code x.argsort(dim, descending)} (every index, in
+   * order).
+   */
+  public static LineOp ranks(int k, int dim, boolean largest) {
+    if (k < -1) {
+      throw new IllegalArgumentException("topk: k " + k + " is negative");
+    }
+    return new LineOp(largest ? Kind.TOPK : Kind.BOTTOMK, 1f, dim, false, k);
+  }
+
+  /** Whether this makes ids (an argmax, argmin, topk's or argsort's), which take no gradient and which an Embedding alone reads. */
+  public boolean makesIds() {
+    return kind == Kind.ARGMAX || kind == Kind.ARGMIN || kind == Kind.TOPK || kind == Kind.BOTTOMK;
+  }
+
+  /** How many indices a topk or argsort keeps of a line of {@code size} (k, or all for an argsort). */
+  public int kept(int size) {
+    return k < 0 ? size : k;
+  }
+
   /** {@code x.cumsum(dim)}. */
   public static LineOp cumsum(int dim) {
     return new LineOp(Kind.CUMSUM, 1f, dim, false);
@@ -57,6 +97,15 @@ public record LineOp(Kind kind, float p, int dim, boolean keepDim) implements La
     int d = dimension(in);
     if (kind == Kind.CUMSUM) {
       return in.clone();
+    }
+    if (kind == Kind.TOPK || kind == Kind.BOTTOMK) {
+      if (kept(in[d]) > in[d]) {
+        throw new ShapeException(this + " of " + dev.kiln.runtime.Shapes.toString(in) + ": k " + k + " is out of range for"
+            + " dimension " + dim + " of size " + in[d]);
+      }
+      int[] out = in.clone();
+      out[d] = kept(in[d]);
+      return out;
     }
     return AfterBatch.reduced(in, d, keepDim);
   }
@@ -86,6 +135,9 @@ public record LineOp(Kind kind, float p, int dim, boolean keepDim) implements La
       case NORM -> "norm(" + p + "f, " + dim + ", " + keepDim + ")";
       case CUMSUM -> "cumsum(" + dim + ")";
       case ARGMAX -> "argmax(" + dim + ", " + keepDim + ")";
+      case ARGMIN -> "argmin(" + dim + ", " + keepDim + ")";
+      case TOPK, BOTTOMK -> k < 0 ? "argsort(" + dim + ", " + (kind == Kind.TOPK) + ")"
+          : "topk(" + k + ", " + dim + ", " + (kind == Kind.TOPK) + ").indices()";
     };
   }
 
@@ -96,6 +148,9 @@ public record LineOp(Kind kind, float p, int dim, boolean keepDim) implements La
       case NORM -> "norm(" + p + ", " + dim + (keepDim ? ", true)" : ")");
       case CUMSUM -> "cumsum(" + dim + ")";
       case ARGMAX -> "argmax(" + dim + (keepDim ? ", true)" : ")");
+      case ARGMIN -> "argmin(" + dim + (keepDim ? ", true)" : ")");
+      case TOPK, BOTTOMK -> k < 0 ? "argsort(" + dim + (kind == Kind.TOPK ? ", true)" : ")")
+          : "topk(" + k + ", " + dim + (kind == Kind.TOPK ? ")" : ", false)") + ".indices()";
     };
   }
 }

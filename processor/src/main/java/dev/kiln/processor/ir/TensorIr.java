@@ -35,8 +35,18 @@ public record TensorIr(String field, String key, Kind kind, int[] shape, Source 
    * @param calls the eager calls after it, as Java source: {@code .narrow(2, 0, 4).eq(0.0f)}
    * @param offset for a {@link #region} of a parameter, where it starts among the parameter's values; 0 otherwise
    * @param runs for a region that is not one contiguous run, the runs of the parameter's values it reads; null otherwise
+   * @param where for a where of buffers alone ({@link #where}), the values of its mask, a and b; empty otherwise
    */
-  public record Derived(String of, String calls, int offset, Runs runs) {
+  public record Derived(String of, String calls, int offset, Runs runs, java.util.List<String> where) {
+    public Derived {
+      where = java.util.List.copyOf(where);
+    }
+
+    /** A tensor computed from a buffer, or a region of its parameter's values ({@code runs} null: one contiguous run). */
+    public Derived(String of, String calls, int offset, Runs runs) {
+      this(of, calls, offset, runs, java.util.List.of());
+    }
+
     /** A tensor computed from a buffer, or a region that is one contiguous run of its parameter's values. */
     public Derived(String of, String calls, int offset) {
       this(of, calls, offset, null);
@@ -44,11 +54,51 @@ public record TensorIr(String field, String key, Kind kind, int[] shape, Source 
   }
 
   /**
+   * {@code Tensor.where(mask, a, b)} of tensor fields alone (buffers, or tensors computed from buffers, and parameters as a
+   * or b), as eager mode computes it: a tensor of their broadcast shape, without a batch, read as a buffer is, computed
+   * again when one of them changes; with a parameter among them a parameter itself, whose gradient the compiled backward
+   * returns for eager's where backward. Its {@link Derived#of} is itself (a further call on it, {@code .view(...)}, is
+   * {@link #derived} from it).
+   */
+  public static TensorIr where(String call, TensorIr mask, TensorIr a, TensorIr b, int[] shape, Source source) {
+    return new TensorIr(call, call, a.isParameter() || b.isParameter() ? Kind.PARAMETER : Kind.BUFFER, shape, source,
+        new Derived(call, "", 0, null, java.util.List.of(mask.value(), a.value(), b.value())));
+  }
+
+  /** Whether it is a {@link #where} of tensor fields. */
+  public boolean isWhere() {
+    return derived != null && !derived.where().isEmpty();
+  }
+
+  /**
    * Where a region that is not one contiguous run lies in its parameter's values ({@code pos.narrow(2, 0, 4)} of {@code
    * [1, T, 8]}): {@code count} runs of {@code width} values, the {@code r}-th from the region's offset plus {@code r *
-   * pitch}, its values in that order.
+   * pitch}, its values in that order; with {@code groups}, those runs repeated at further strides ({@code
+   * grid.narrow(2, 0, 6).narrow(1, 0, 2)} of {@code [6, 3, 8]}: 6 groups 24 apart of 2 runs 8 apart).
+   *
+   * @param groups the outer strides, outermost first, as pairs of a count and a pitch ({@code {6, 24}}); empty for runs at
+   *     one stride
    */
-  public record Runs(int count, int pitch, int width) {}
+  public record Runs(int count, int pitch, int width, int[] groups) {
+    public Runs {
+      groups = groups.clone();
+    }
+
+    /** Runs at one stride. */
+    public Runs(int count, int pitch, int width) {
+      this(count, pitch, width, new int[0]);
+    }
+
+    /** Whether the runs lie at more than one stride ({@link #groups}). */
+    public boolean grouped() {
+      return groups.length > 0;
+    }
+
+    @Override
+    public int[] groups() {
+      return groups.clone();
+    }
+  }
 
   /** A buffer computed from a buffer ({@link Derived}) with its shape {@code shape}. */
   public static TensorIr derived(TensorIr of, String calls, int[] shape, Source source) {
@@ -81,7 +131,7 @@ public record TensorIr(String field, String key, Kind kind, int[] shape, Source 
 
   /** Whether it is a {@link #region} of a parameter (read in place), rather than a field or a tensor computed from a buffer. */
   public boolean isRegion() {
-    return derived != null && kind == Kind.PARAMETER;
+    return derived != null && kind == Kind.PARAMETER && derived.where().isEmpty();
   }
 
   /** Whether forward computes it from a field ({@link Derived}: from a buffer, or a parameter's {@link #region}), rather than it being one. */

@@ -1885,6 +1885,19 @@ public final class DeclarationReader {
           && ex.getModifiers().contains(Modifier.STATIC)) {
         return where(mi, unit, fields, className);
       }
+      if (extremaIndices(mi, method, unit) != null) { // logits.max(-1).indices(): an argmax; topk(k, -1), sort(-1)'s too
+        MethodInvocationTree extrema = extremaIndices(mi, method, unit);
+        List<ExpressionTree> args = new ArrayList<>();
+        args.add(((MemberSelectTree) extrema.getMethodSelect()).getExpression());
+        args.addAll(extrema.getArguments());
+        String name = switch (((MemberSelectTree) extrema.getMethodSelect()).getIdentifier().toString()) {
+          case "max" -> "argmax";
+          case "min" -> "argmin";
+          case "sort" -> "argsort";
+          default -> "topk";
+        };
+        return function(mi, name, args, unit, fields, className);
+      }
       if (method instanceof ExecutableElement ex && mi.getMethodSelect() instanceof MemberSelectTree ms
           && ((TypeElement) ex.getEnclosingElement()).getQualifiedName().contentEquals(TENSOR)
           && !ex.getModifiers().contains(Modifier.STATIC) && asFunction(ex, mi, unit)) {
@@ -2653,7 +2666,42 @@ public final class DeclarationReader {
       if (mask == null || a == null || b == null) {
         return null;
       }
+      String ofBuffers = whereOfBuffers(mi, mask, a, b, unit);
+      if (ofBuffers != null) {
+        return ofBuffers;
+      }
       return step(List.of(a, b, mask), new Where(mi.toString()), null, mi.toString(), source(unit, mi));
+    }
+
+    /** Whether {@code mi} calls {@code Tensor.where(mask, a, b)}. */
+    private boolean isWhereCall(MethodInvocationTree mi, CompilationUnitTree unit) {
+      return trees.getElement(TreePath.getPath(unit, mi)) instanceof ExecutableElement ex && ex.getSimpleName().contentEquals("where")
+          && ((TypeElement) ex.getEnclosingElement()).getQualifiedName().contentEquals(TENSOR) && ex.getModifiers().contains(Modifier.STATIC);
+    }
+
+    /**
+     * {@code Tensor.where(mask, a, b)} whose three operands are buffers (or computed from buffers): a tensor of their
+     * broadcast shape, without a batch, computed as eager mode computes it ({@link TensorIr#where}); its value, or null
+     * when an operand is not a buffer (a value of the batch, a parameter: a step, which the checker reads) or the shapes
+     * do not broadcast (the where's step then reports it).
+     */
+    private String whereOfBuffers(MethodInvocationTree mi, String mask, String a, String b, CompilationUnitTree unit) {
+      if (tensors == null) {
+        return null;
+      }
+      TensorIr m = tensors.byValue(mask), ta = tensors.byValue(a), tb = tensors.byValue(b);
+      if (m == null || ta == null || tb == null || m.isParameter() || ta.isParameter() && ta.isWhere() || tb.isParameter() && tb.isWhere()
+          || ta.isParameter() && ta.isRegion() || tb.isParameter() && tb.isRegion()) {
+        return null; // (a parameter mask gets no gradient: the where's step says so; a slice or a where of one: not read)
+      }
+      int[] shape;
+      try {
+        shape = dev.kiln.runtime.Shapes.broadcast("where", dev.kiln.runtime.Shapes.broadcast("where", m.shape(), ta.shape()),
+            tb.shape());
+      } catch (IllegalArgumentException e) {
+        return null;
+      }
+      return tensors.where(mi.toString(), m, ta, tb, shape, source(unit, mi)).value();
     }
 
     /** Whether {@code value} is a {@link Compare} step's 0/1 values already ({@code x.lt(y)}). */
@@ -2828,6 +2876,9 @@ public final class DeclarationReader {
           return false;
         }
       }
+      if (!parameter && e instanceof MethodInvocationTree where && isWhereCall(where, unit)) { // Tensor.where(keep, near, far)
+        return where.getArguments().stream().allMatch(a -> ofField(a, unit, false));
+      }
       boolean self = e instanceof IdentifierTree
           || e instanceof MemberSelectTree ms && ms.getExpression() instanceof IdentifierTree t && t.getName().contentEquals("this");
       if (self) {
@@ -2856,6 +2907,10 @@ public final class DeclarationReader {
     private String regionCall(MethodInvocationTree mi, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
       Chain c = chain(mi, unit, fields, className, true);
       if (c == null) {
+        return null;
+      }
+      if (c.of().isWhere()) { // a where of fields with a parameter, viewed or sliced: its gradient is returned whole
+        diagnostics.error(unit, mi, Message.WHERE_FIELDS_SLICED, mi, c.of().field());
         return null;
       }
       if (c.run() == null) {
@@ -2941,10 +2996,20 @@ public final class DeclarationReader {
      * Where eager's {@code name(sizes)} of a tensor of {@code shape} whose values lie at {@code run} in its parameter's puts
      * the result's values ({@code out} its shape): the same place for a view; for a narrow or select of a dimension, a run
      * of each entry of the dimensions before it, one run where only 1s come before or the whole dimension is taken, else
-     * runs at one stride (the last dimension of {@code [L, D]}); null where that is not one run nor runs at one stride (a
-     * second such narrow). The arguments were checked by {@link #calledShape}.
+     * runs at one stride (the last dimension of {@code [L, D]}), or runs at nested strides ({@link ParameterRuns}: a second
+     * such narrow); null where the values are not so laid out. The arguments were checked by {@link #calledShape}.
      */
     private static Run nextRun(int[] shape, String name, int[] sizes, int[] out, Run run) {
+      Run strided = run.runs() != null && run.runs().grouped() ? null : stridedRun(shape, name, sizes, out, run);
+      if (strided != null) {
+        return strided;
+      }
+      ParameterRuns.Place p = ParameterRuns.sliced(run.offset(), run.runs(), shape, name, sizes, out); // runs at several strides
+      return p == null ? null : new Run(p.offset(), p.runs());
+    }
+
+    /** {@link #nextRun} where the result is one run or runs at one stride, computed from the strides; null otherwise. */
+    private static Run stridedRun(int[] shape, String name, int[] sizes, int[] out, Run run) {
       if (!name.equals("narrow") && !name.equals("slice") && !name.equals("select")) {
         return run; // view, reshape, unsqueeze: the same values in the same order
       }
@@ -3123,6 +3188,25 @@ public final class DeclarationReader {
         case "maskedFill" -> mi.getArguments().size() == 2;
         default -> LayerCatalog.knowsFunction(name, mi.getArguments().size());
       };
+    }
+
+    /**
+     * The {@code x.max(dim[, keepDim])} (or {@code min}, {@code topk(k, dim[, largest])}, {@code sort(dim[, descending])})
+     * whose {@code indices()} {@code mi} reads, PyTorch's {@code x.max(dim).indices}: the ids an argmax (argmin, topk,
+     * argsort) makes; null for any other call.
+     */
+    private MethodInvocationTree extremaIndices(MethodInvocationTree mi, Element method, CompilationUnitTree unit) {
+      if (!(method instanceof ExecutableElement ex && ex.getSimpleName().contentEquals("indices") && mi.getArguments().isEmpty()
+          && ((TypeElement) ex.getEnclosingElement()).getQualifiedName().contentEquals("dev.kiln.runtime.ValuesAndIndices")
+          && mi.getMethodSelect() instanceof MemberSelectTree ms && stripped(ms.getExpression()) instanceof MethodInvocationTree of
+          && of.getMethodSelect() instanceof MemberSelectTree ofSelect
+          && trees.getElement(TreePath.getPath(unit, of)) instanceof ExecutableElement extrema
+          && ((TypeElement) extrema.getEnclosingElement()).getQualifiedName().contentEquals(TENSOR)
+          && Set.of("max", "min", "topk", "sort").contains(extrema.getSimpleName().toString())
+          && !of.getArguments().isEmpty() && ofSelect.getExpression() != null)) {
+        return null;
+      }
+      return of;
     }
 
     /** Whether javac types {@code e} as a Tensor. */

@@ -371,6 +371,12 @@ final class LayerCatalog {
         case "cumsum/1" -> LineOp.cumsum(integer(args, 0));
         case "argmax/1" -> LineOp.argmax(integer(args, 0), false);
         case "argmax/2" -> LineOp.argmax(integer(args, 0), bool(args, 1));
+        case "argmin/1" -> LineOp.argmin(integer(args, 0), false);
+        case "argmin/2" -> LineOp.argmin(integer(args, 0), bool(args, 1));
+        case "topk/2" -> LineOp.ranks(integer(args, 0), integer(args, 1), true); // (its indices(): DeclarationReader)
+        case "topk/3" -> LineOp.ranks(integer(args, 0), integer(args, 1), bool(args, 2));
+        case "argsort/1" -> LineOp.ranks(-1, integer(args, 0), false);
+        case "argsort/2" -> LineOp.ranks(-1, integer(args, 0), bool(args, 1));
         case "norm/0" -> throw new BadArguments("x.norm() is the norm of every value of the batch together, and a compiled forward"
             + " keeps the batch dimension: take the norm along a dimension after it (x.norm(2, 1)), or of the model's output"
             + " outside forward");
@@ -388,7 +394,7 @@ final class LayerCatalog {
       "elu/0", "elu/1", "softplus/0", "softplus/2", "hardtanh/0", "hardtanh/2", "pad/1", "pad/2", "normalize/0", "normalize/3", "softmax/1", "logSoftmax/1", "flatten/0", "flatten/2", "maxPool2d/1", "maxPool2d/2", "maxPool2d/4", "avgPool2d/1", "avgPool2d/2",
       "avgPool2d/5", "adaptiveAvgPool2d/1", "adaptiveAvgPool2d/2", "interpolate/1", "interpolate/2", "transpose/2", "select/2", "narrow/3", "mul/1", "div/1", "add/1", "sub/1", "sum/1", "sum/2", "mean/1",
       "mean/2", "logsumexp/1", "logsumexp/2", "norm/0", "norm/2", "norm/3", "cumsum/1",
-      "argmax/1", "argmax/2");
+      "argmax/1", "argmax/2", "argmin/1", "argmin/2", "argsort/1", "argsort/2", "topk/2", "topk/3");
 
   /**
    * Whether {@code F.name} with {@code constants} arguments after the tensor is compiled: checked

@@ -101,6 +101,9 @@ final class TensorFieldReader {
    * same one each time the same calls are written; listed after {@code of} by {@link #used}.
    */
   TensorIr derived(TensorIr of, String calls, int[] shape, Source source) {
+    if (of.isWhere()) { // a where of buffers viewed: computed from it, which is kept then
+      readDerived.add(of.field());
+    }
     TensorIr t = TensorIr.derived(of, calls, shape, source);
     return read.computeIfAbsent(t.field(), n -> Optional.of(t)).orElse(null);
   }
@@ -112,6 +115,18 @@ final class TensorFieldReader {
    */
   TensorIr region(TensorIr of, String calls, int offset, TensorIr.Runs runs, int[] shape, Source source) {
     TensorIr t = TensorIr.region(of, calls, offset, runs, shape, source);
+    return read.computeIfAbsent(t.field(), n -> Optional.of(t)).orElse(null);
+  }
+
+  /**
+   * {@code Tensor.where(mask, a, b)} of buffers alone ({@link TensorIr#where}), the same one each time the same call is
+   * written; its operands kept as read.
+   */
+  TensorIr where(String call, TensorIr mask, TensorIr a, TensorIr b, int[] shape, Source source) {
+    TensorIr t = TensorIr.where(call, mask, a, b, shape, source);
+    for (TensorIr operand : List.of(mask, a, b)) {
+      markRead(operand.value());
+    }
     return read.computeIfAbsent(t.field(), n -> Optional.of(t)).orElse(null);
   }
 

@@ -180,6 +180,19 @@ public final class IndexKernels {
    * forward whose ids an Embedding looks up ({@code emb.apply(logits.argmax(-1))}).
    */
   public static void argmaxAlong(float[] out, int outOff, float[] x, int xOff, int outer, int size, int inner) {
+    extremumIndexAlong(out, outOff, x, xOff, outer, size, inner, true);
+  }
+
+  /**
+   * The index of each line's minimum, as {@link #argmaxAlong}: {@code Tensor.argmin}'s rule (the first on ties, a NaN
+   * before any number), for a compiled forward whose ids an Embedding looks up (a VQ-VAE's nearest code, {@code
+   * codebook.apply(dist.argmin(-1))}).
+   */
+  public static void argminAlong(float[] out, int outOff, float[] x, int xOff, int outer, int size, int inner) {
+    extremumIndexAlong(out, outOff, x, xOff, outer, size, inner, false);
+  }
+
+  private static void extremumIndexAlong(float[] out, int outOff, float[] x, int xOff, int outer, int size, int inner, boolean max) {
     for (int o = 0; o < outer; o++) {
       for (int i = 0; i < inner; i++) {
         int base = xOff + o * size * inner + i;
@@ -187,7 +200,7 @@ public final class IndexKernels {
         float bestValue = x[base];
         for (int j = 1; j < size; j++) {
           float v = x[base + j * inner];
-          if (v > bestValue || (Float.isNaN(v) && !Float.isNaN(bestValue))) {
+          if ((max ? v > bestValue : v < bestValue) || (Float.isNaN(v) && !Float.isNaN(bestValue))) {
             best = j;
             bestValue = v;
           }
