@@ -1059,16 +1059,7 @@ public final class Ops {
     }
     int repeats = broadcastRepeats("add", a, b);
     int n = b.numel();
-    float[] out = ArrayPool.floats(a.numel()); // overwritten (both kernels)
-    if (repeats == 1) { // one shape: the compiled models' add kernel, split over the threads
-      CpuKernels.addForward(out, 0, a.readBuffer(), a.offset(), b.readBuffer(), b.offset(), n, false);
-    } else {
-      CpuKernels.addBiasRows(out, 0, a.readBuffer(), a.offset(), b.readBuffer(), b.offset(), repeats, n);
-    }
-    if (!track(a, b)) {
-      return Tensor.wrap(out, a.shape());
-    }
-    return Tensor.ofNode(out, a.shape(), new Node(a, b) {
+    Node node = !track(a, b) ? null : new Node(a, b) {
       @Override protected boolean savesTensors() {
         return false;
       }
@@ -1080,7 +1071,18 @@ public final class Ops {
       @Override protected Tensor[] backward(Tensor g) {
         return new Tensor[] {g, needsGrad(1) ? reduceTo(g, b, repeats) : null};
       }
-    });
+    };
+    if (repeats == 1 && a.isSealed() && b.isSealed()) {
+      // a residual join's sum, computed when read (Deferred.Add): a ReLU after it adds and clamps in one pass
+      return Tensor.deferred(new Deferred.Add(a, b), a, b, a.shape(), node);
+    }
+    float[] out = ArrayPool.floats(a.numel()); // overwritten (both kernels)
+    if (repeats == 1) { // one shape: the compiled models' add kernel, split over the threads
+      CpuKernels.addForward(out, 0, a.readBuffer(), a.offset(), b.readBuffer(), b.offset(), n, false);
+    } else {
+      CpuKernels.addBiasRows(out, 0, a.readBuffer(), a.offset(), b.readBuffer(), b.offset(), repeats, n);
+    }
+    return node == null ? Tensor.wrap(out, a.shape()) : Tensor.ofNode(out, a.shape(), node);
   }
 
   /** {@code a * b} element-wise, broadcast as {@link #add}. */
@@ -1212,8 +1214,15 @@ public final class Ops {
     } else {
       int n = x.numel();
       float[] out = ArrayPool.floats(n); // overwritten
-      CpuKernels.reluForward(out, 0, x.readBuffer(), x.offset(), n);
-      y = node == null ? Tensor.wrap(out, x.shape()) : Tensor.ofNode(out, x.shape(), node);
+      if (x.pendingValues() instanceof Deferred.Add add) {
+        // a sum not computed yet (a residual join): added and clamped in one pass, the compiled join's kernel (the
+        // same values); the sum's own map stays unwritten unless read
+        CpuKernels.addForward(out, 0, add.a().readBuffer(), add.a().offset(), add.b().readBuffer(), add.b().offset(), n, true);
+      } else {
+        CpuKernels.reluForward(out, 0, x.readBuffer(), x.offset(), n);
+      }
+      // the array is the op's own (sealed): a residual join or a batch norm after it may read it later (Deferred)
+      y = (node == null ? Tensor.wrap(out, x.shape()) : Tensor.ofNode(out, x.shape(), node)).sealed();
     }
     if (node != null) {
       node.output = y;
@@ -2846,7 +2855,7 @@ public final class Ops {
     }
     if (!track(x)) {
       ArrayPool.give(argmax); // no node keeps it
-      return Tensor.wrap(out, outShape);
+      return Tensor.wrap(out, outShape).sealed(); // the op's own array: a residual join may read it later (Deferred)
     }
     return Tensor.ofNode(out, outShape, new Node(x) {
       @Override public String name() {
@@ -2871,7 +2880,7 @@ public final class Ops {
         dxt.reluMasked = relu;
         return new Tensor[] {dxt};
       }
-    });
+    }).sealed();
   }
 
   /** Whether a max pooling {@code s} is the plain 2x2 one over maps of the batch norm {@code bn}'s layout. */

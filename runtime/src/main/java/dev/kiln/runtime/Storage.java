@@ -71,11 +71,13 @@ final class Storage {
    * written (a {@link #isSealed sealed} storage for a batch norm's recipe; see {@link Deferred.Permute} for a
    * permute's). CPU only.
    */
-  static Storage deferred(int length, Deferred recipe, Storage source) {
+  static Storage deferred(int length, Deferred recipe, Storage... sources) {
     Storage s = new Storage(length);
     s.pending = recipe;
     s.sealed = true; // its array will be made here and handed to no one
-    source.addReader(s);
+    for (Storage source : sources) { // a write to any of them computes these values first
+      source.addReader(s);
+    }
     return s;
   }
 
