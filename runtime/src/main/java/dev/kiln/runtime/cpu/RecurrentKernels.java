@@ -96,6 +96,7 @@ public final class RecurrentKernels {
       System.arraycopy(c0, c0Off, c, 0, bh);
     }
     float[] hh = new float[batch * gh]; // the hidden state's part of one step's gates, without b_hh
+    long run = RUNS.incrementAndGet();
     // per part: one row's gates, before and after their activations (and GRU's hidden n-part)
     float[][] gates = new float[Parallel.threads()][Math.max(gh, kh)];
     for (int k = 0; k < steps; k++) {
@@ -110,7 +111,7 @@ public final class RecurrentKernels {
       // the cells of the batch's rows are independent: shared among the cores (their exps dominate)
       Parallel.forRange(batch, 8L * batch * hidden * mode.gates, (part, from, to) -> {
         if (mode == Mode.LSTM && blocked) {
-          lstmCells(t, from, to, batch, hidden, xProj, xOff, hh, bHh, bOff, h, c, acts, states, !hiddenOnly);
+          lstmCells(run, t, from, to, batch, hidden, xProj, xOff, hh, bHh, bOff, h, c, acts, states, !hiddenOnly);
         } else {
           cells(mode, t, from, to, batch, hidden, xProj, xOff, hh, bHh, bOff, h, c, acts, states, gates[part]);
         }
@@ -191,7 +192,11 @@ public final class RecurrentKernels {
     final float[][] gates = new float[4][BlockMath.BLOCK];
     final float[] c = new float[BlockMath.BLOCK];
     final float[] work = new float[BlockMath.BLOCK];
-    final float[] bias = new float[BlockMath.BLOCK];
+    /** Per gate, its part of b_hh repeated for each row of a block (zeros without bias): made once per run. */
+    final float[][] bias = new float[4][BlockMath.BLOCK];
+    /** The run whose bias rows {@link #bias} holds ({@link #RUNS}), and from which column. */
+    long biasRun = -1;
+    int biasFrom = -1;
     final float[] e = new float[BlockMath.BLOCK];
     final float[] k = new float[BlockMath.BLOCK];
     final BlockMath.Scratch[] inPlace = new BlockMath.Scratch[4];
@@ -206,6 +211,8 @@ public final class RecurrentKernels {
   }
 
   private static final ThreadLocal<LstmScratch> LSTM_SCRATCH = ThreadLocal.withInitial(LstmScratch::new);
+  /** Numbers each {@link #forward} run, so that a thread's bias rows are made again for each (the bias may have changed). */
+  private static final java.util.concurrent.atomic.AtomicLong RUNS = new java.util.concurrent.atomic.AtomicLong();
 
   /**
    * LSTM's cells of rows {@code [from, to)} of step {@code t}, as {@link #cells} computes them, value for value the
@@ -218,28 +225,35 @@ public final class RecurrentKernels {
    * inference at one thread. The states written are {@code [T, B, 2 H]} (h, c), or {@code [T, B, H]} without
    * {@code cellStates}.
    */
-  private static void lstmCells(int t, int from, int to, int batch, int hidden, float[] xProj, int xOff, float[] hh,
+  private static void lstmCells(long run, int t, int from, int to, int batch, int hidden, float[] xProj, int xOff, float[] hh,
       float[] bHh, int bOff, float[] h, float[] c, float[] acts, float[] states, boolean cellStates) {
     LstmScratch s = LSTM_SCRATCH.get();
     int gh = 4 * hidden, sh = (cellStates ? 2 : 1) * hidden;
     int width = Math.min(hidden, BlockMath.BLOCK), rowsPer = Math.max(1, BlockMath.BLOCK / hidden);
-    float[] work = s.work, bias = s.bias, cell = s.c;
+    float[] work = s.work, cell = s.c;
     for (int b0 = from; b0 < to; b0 += rowsPer) {
       int n = Math.min(rowsPer, to - b0);
       for (int j0 = 0; j0 < hidden; j0 += width) {
         int w = Math.min(width, hidden - j0), m = n * w;
+        if (s.biasRun != run || s.biasFrom != j0) { // rows of the bias for every block of this run (whole rows: one j0)
+          for (int q = 0; q < 4; q++) {
+            for (int r = 0; r < rowsPer; r++) {
+              if (bHh == null) {
+                java.util.Arrays.fill(s.bias[q], r * w, (r + 1) * w, 0f);
+              } else {
+                System.arraycopy(bHh, bOff + q * hidden + j0, s.bias[q], r * w, w);
+              }
+            }
+          }
+          s.biasRun = run;
+          s.biasFrom = j0;
+        }
         for (int q = 0; q < 4; q++) { // a gate's pre-activations: (xProj + hh) + b_hh
-          float[] gate = s.gates[q];
+          float[] gate = s.gates[q], bias = s.bias[q];
           for (int r = 0; r < n; r++) {
             int row = b0 + r, col = q * hidden + j0;
             System.arraycopy(xProj, xOff + (t * batch + row) * gh + col, gate, r * w, w);
             System.arraycopy(hh, row * gh + col, work, r * w, w);
-            if (bHh != null) {
-              System.arraycopy(bHh, bOff + col, bias, r * w, w);
-            }
-          }
-          if (bHh == null) {
-            java.util.Arrays.fill(bias, 0, m, 0f);
           }
           for (int j = 0; j < m; j++) {
             gate[j] = gate[j] + work[j] + bias[j];
