@@ -39,6 +39,17 @@ class RecurrentRunTest {
   }
 
   @Test
+  void anEmptyBatchWithoutAGradient() {
+    try (var g = Kiln.noGrad()) {
+      Ops.RecurrentRun run = Ops.recurrentLayer(RecurrentKernels.Mode.LSTM, Tensor.zeros(4, 0, 3), Tensor.randn(8, 3), Tensor.randn(8),
+          null, null, Tensor.randn(8, 2), Tensor.randn(8), false);
+      assertArrayEquals(new int[] {4, 0, 2}, run.output().shape());
+      assertArrayEquals(new int[] {0, 2}, run.h().shape());
+      assertArrayEquals(new int[] {0, 2}, run.c().shape());
+    }
+  }
+
+  @Test
   void aBadWeightIsNamed() {
     Tensor x = Tensor.randn(4, 2, 3);
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Ops.recurrentLayer(RecurrentKernels.Mode.LSTM, x,
