@@ -26,7 +26,9 @@ import java.util.Locale;
  * <p>Runs eagerly on either device: the input's projection for all steps at once ({@code [T * B,
  * inputSize]} times {@code weight_ih}), then on either device the whole sequence as one fused node
  * per layer and direction ({@link Ops#recurrent}: one GEMM and the cells per step, back-propagation
- * through time in one backward; on CUDA a cuBLAS GEMM and one cell kernel per step, each way).
+ * through time in one backward; on CUDA a cuBLAS GEMM and one cell kernel per step, each way). Both
+ * as {@link Ops#recurrentLayer}: without a gradient to record, on the CPU, the projection is a pooled array and
+ * the kernel writes the hidden states alone (no cell states, no copy narrowed out of them).
  * A compiled model ({@code @Model}) runs the same kernels over its plan's buffers
  * ({@code dev.kiln.runtime.cpu.RecurrentStack}) for a layer built with {@code batchFirst(true)}.
  */

@@ -3309,7 +3309,6 @@ public final class Ops {
     });
   }
 
-
   /** Checks {@link #recurrent}'s operands (CUDA or CPU, shapes, float); whether they are on CUDA. */
   private static boolean requireRecurrent(RecurrentKernels.Mode mode, Tensor xProj, Tensor h0, Tensor c0, Tensor wHh, Tensor bHh) {
     boolean cuda = Devices.onCuda("recurrent", xProj, h0, c0, wHh, bHh);
