@@ -26,7 +26,9 @@ import java.util.Locale;
  * <p>Runs eagerly on either device: the input's projection for all steps at once ({@code [T * B,
  * inputSize]} times {@code weight_ih}), then on either device the whole sequence as one fused node
  * per layer and direction ({@link Ops#recurrent}: one GEMM and the cells per step, back-propagation
- * through time in one backward; on CUDA a cuBLAS GEMM and one cell kernel per step, each way).
+ * through time in one backward; on CUDA a cuBLAS GEMM and one cell kernel per step, each way). Both
+ * as {@link Ops#recurrentLayer}: without a gradient to record, on the CPU, the projection is a pooled array and
+ * the kernel writes the hidden states alone (no cell states, no copy narrowed out of them).
  * A compiled model ({@code @Model}) runs the same kernels over its plan's buffers
  * ({@code dev.kiln.runtime.cpu.RecurrentStack}) for a layer built with {@code batchFirst(true)}.
  */
@@ -373,12 +375,12 @@ public abstract class Recurrent<T extends Recurrent<T>> extends Layer<Recurrent.
    */
   private Tensor direction(Tensor input, Tensor[] w, Tensor[] state, boolean reverse, int[] lengths) {
     int steps = input.size(0), batch = input.size(1), hidden = spec().hiddenSize();
+    if (lengths == null || lengths[batch - 1] == steps) { // the projection and the steps as one op
+      return run(Ops.recurrentLayer(mode(), input, w[0], w[2], state[0], state[1], w[1], w[3], reverse), state);
+    }
     // the input's part of every step's gates at once: [T * B, in] @ weight_ih^T + bias_ih
     Tensor projected = Ops.linear(input.reshape(steps * batch, input.size(2)), w[0], w[2])
         .reshape(steps, batch, spec().gates() * hidden); // not -1: the batch may be empty
-    if (lengths == null || lengths[batch - 1] == steps) {
-      return steps(projected, w, state, reverse);
-    }
     int[] ends = java.util.Arrays.stream(lengths).distinct().sorted().toArray(); // the runs: [ends[j-1], ends[j])
     Tensor[] out = new Tensor[ends.length];
     if (!reverse) {
@@ -448,20 +450,24 @@ public abstract class Recurrent<T extends Recurrent<T>> extends Layer<Recurrent.
   /**
    * The steps of one run, {@code projected [t, b, G * H]} (the input's part of the gates), from the
    * states in {@code state} (null for zeros), which are updated to the run's last step's: one fused
-   * node for the whole run on either device ({@link Ops#recurrent}: per step one GEMM and the cells,
-   * back-propagation through time in one backward).
+   * node for the whole run on either device ({@link Ops#recurrentRun}: per step one GEMM and the cells,
+   * back-propagation through time in one backward; without a gradient the hidden states alone).
    */
   private Tensor steps(Tensor projected, Tensor[] w, Tensor[] state, boolean reverse) {
-    int hidden = spec().hiddenSize();
-    int last = reverse ? 0 : projected.size(0) - 1;
-    boolean lstm = spec().mode().equals("LSTM");
-    Tensor states = Ops.recurrent(RecurrentKernels.Mode.valueOf(spec().mode()), projected, state[0], state[1], w[1], w[3], reverse);
-    Tensor output = lstm ? states.narrow(2, 0, hidden) : states;
-    state[0] = output.select(0, last);
-    if (lstm) {
-      state[1] = states.select(0, last).narrow(1, hidden, hidden); // the last step first: not every step's cell copied
+    return run(Ops.recurrentRun(mode(), projected, state[0], state[1], w[1], w[3], reverse), state);
+  }
+
+  /** The run's output; its last states into {@code state} (LSTM's cell state only for LSTM). */
+  private static Tensor run(Ops.RecurrentRun run, Tensor[] state) {
+    state[0] = run.h();
+    if (run.c() != null) {
+      state[1] = run.c();
     }
-    return output;
+    return run.output();
+  }
+
+  private RecurrentKernels.Mode mode() {
+    return RecurrentKernels.Mode.valueOf(spec().mode());
   }
 
   /** Checks an initial state's shape, {@code [numLayers * D, B, H]} (or {@code [numLayers * D, H]} for one sequence). */

@@ -143,6 +143,36 @@ class RecurrentTest {
   }
 
   /** The cells against PyTorch's: the new states and the gradients of the input, the initial hidden state and every parameter. */
+  /**
+   * Stacked, bidirectional and packed layers without a gradient (each direction one {@code Ops.recurrentLayer} or
+   * {@code Ops.recurrentRun} writing the hidden states alone) give the bits of the same layers recording one.
+   */
+  @Test
+  void withoutAGradientTheSameBits() {
+    Kiln.manualSeed(4);
+    LSTM lstm = new LSTM(5, 6).numLayers(2).bidirectional(true);
+    GRU gru = new GRU(5, 6).batchFirst(true);
+    Tensor x = Tensor.randn(7, 3, 5), h0 = Tensor.randn(4, 3, 6), c0 = Tensor.randn(4, 3, 6);
+    Tensor xb = Tensor.randn(3, 7, 5), g0 = Tensor.randn(1, 3, 6);
+    PackedSequence packed = PackedSequence.ofPadded(x, new int[] {7, 4, 6}, false);
+    List<Tensor> recorded = outputs(lstm, gru, x, h0, c0, xb, g0, packed);
+    List<Tensor> plain;
+    try (var g = Kiln.noGrad()) {
+      plain = outputs(lstm, gru, x, h0, c0, xb, g0, packed);
+    }
+    assertTrue(recorded.get(0).requiresGrad());
+    for (int i = 0; i < recorded.size(); i++) {
+      assertArrayEquals(recorded.get(i).shape(), plain.get(i).shape(), "entry " + i);
+      assertArrayEquals(recorded.get(i).toFloatArray(), plain.get(i).toFloatArray(), "entry " + i);
+    }
+  }
+
+  private static List<Tensor> outputs(LSTM lstm, GRU gru, Tensor x, Tensor h0, Tensor c0, Tensor xb, Tensor g0, PackedSequence packed) {
+    Recurrent.Output a = lstm.forwardWithState(x, h0, c0), b = gru.forwardWithState(xb, g0);
+    Recurrent.PackedOutput p = lstm.forwardWithState(packed);
+    return List.of(a.output(), a.h(), a.c(), b.output(), b.h(), p.output().timeMajor(), p.h(), p.c());
+  }
+
   @Test
   void cellsAsPyTorchs() {
     checkCell("lstmcell", new LSTMCell(3, 4), true);

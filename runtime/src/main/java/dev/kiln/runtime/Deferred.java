@@ -87,6 +87,18 @@ sealed interface Deferred {
   }
 
   /**
+   * {@code a + b}, two CPU float tensors of one shape, both {@link Storage#isSealed sealed} (each lists this output as
+   * its reader): eager {@code add}'s output, which a ReLU reads as {@code max(a + b, 0)} in one pass instead ({@code
+   * Ops.relu}, the compiled residual join's {@code CpuKernels.addForward(..., relu)}), the sum's own map never written
+   * unless something else reads it.
+   */
+  record Add(Tensor a, Tensor b) implements Deferred {
+    @Override public void fill(float[] out) {
+      CpuKernels.addForward(out, 0, a.readBuffer(), a.offset(), b.readBuffer(), b.offset(), out.length, false);
+    }
+  }
+
+  /**
    * {@code source} (a CPU float tensor) permuted by {@code order}, of {@code shape} (result dimension i is the source's
    * {@code order[i]}): eager {@code permute}'s output, which a batched matmul reads in place in the source instead
    * ({@code Ops.matmul}). The source need not be sealed: a permute is not of a parameter (written by every optimizer

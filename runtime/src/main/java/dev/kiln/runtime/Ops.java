@@ -1100,16 +1100,7 @@ public final class Ops {
       return ontoProduct;
     }
     int n = b.numel();
-    float[] out = ArrayPool.floats(a.numel()); // overwritten (both kernels)
-    if (repeats == 1) { // one shape: the compiled models' add kernel, split over the threads
-      CpuKernels.addForward(out, 0, a.readBuffer(), a.offset(), b.readBuffer(), b.offset(), n, false);
-    } else {
-      CpuKernels.addBiasRows(out, 0, a.readBuffer(), a.offset(), b.readBuffer(), b.offset(), repeats, n);
-    }
-    if (!track(a, b)) {
-      return Tensor.wrap(out, a.shape()).sealed(); // the op's own array: what reads it may defer (Deferred)
-    }
-    return Tensor.ofNode(out, a.shape(), new Node(a, b) {
+    Node node = !track(a, b) ? null : new Node(a, b) {
       @Override protected boolean savesTensors() {
         return false;
       }
@@ -1121,7 +1112,19 @@ public final class Ops {
       @Override protected Tensor[] backward(Tensor g) {
         return new Tensor[] {g, needsGrad(1) ? reduceTo(g, b, repeats) : null};
       }
-    });
+    };
+    if (repeats == 1 && a.isSealed() && b.isSealed() && a.deferrableOver() && b.deferrableOver()) {
+      // a residual join's sum, computed when read (Deferred.Add): a ReLU after it adds and clamps in one pass
+      return Tensor.deferred(new Deferred.Add(a, b), a, b, a.shape(), node);
+    }
+    float[] out = ArrayPool.floats(a.numel()); // overwritten (both kernels)
+    if (repeats == 1) { // one shape: the compiled models' add kernel, split over the threads
+      CpuKernels.addForward(out, 0, a.readBuffer(), a.offset(), b.readBuffer(), b.offset(), n, false);
+    } else {
+      CpuKernels.addBiasRows(out, 0, a.readBuffer(), a.offset(), b.readBuffer(), b.offset(), repeats, n);
+    }
+    return node == null ? Tensor.wrap(out, a.shape()).sealed() : // the op's own array: what reads it may defer (Deferred)
+        Tensor.ofNode(out, a.shape(), node);
   }
 
   /**
@@ -1283,8 +1286,15 @@ public final class Ops {
     } else {
       int n = x.numel();
       float[] out = ArrayPool.floats(n); // overwritten
-      CpuKernels.reluForward(out, 0, x.readBuffer(), x.offset(), n);
-      y = node == null ? Tensor.wrap(out, x.shape()) : Tensor.ofNode(out, x.shape(), node);
+      if (x.pendingValues() instanceof Deferred.Add add) {
+        // a sum not computed yet (a residual join): added and clamped in one pass, the compiled join's kernel (the
+        // same values); the sum's own map stays unwritten unless read
+        CpuKernels.addForward(out, 0, add.a().readBuffer(), add.a().offset(), add.b().readBuffer(), add.b().offset(), n, true);
+      } else {
+        CpuKernels.reluForward(out, 0, x.readBuffer(), x.offset(), n);
+      }
+      // the array is the op's own (sealed): a residual join or a batch norm after it may read it later (Deferred)
+      y = (node == null ? Tensor.wrap(out, x.shape()) : Tensor.ofNode(out, x.shape(), node)).sealed();
     }
     if (node != null) {
       node.output = y;
@@ -2917,7 +2927,7 @@ public final class Ops {
     }
     if (!track(x)) {
       ArrayPool.give(argmax); // no node keeps it
-      return Tensor.wrap(out, outShape);
+      return Tensor.wrap(out, outShape).sealed(); // the op's own array: a residual join may read it later (Deferred)
     }
     return Tensor.ofNode(out, outShape, new Node(x) {
       @Override public String name() {
@@ -2942,7 +2952,7 @@ public final class Ops {
         dxt.reluMasked = relu;
         return new Tensor[] {dxt};
       }
-    });
+    }).sealed();
   }
 
   /** Whether a max pooling {@code s} is the plain 2x2 one over maps of the batch norm {@code bn}'s layout. */
@@ -3317,30 +3327,11 @@ public final class Ops {
    */
   public static Tensor recurrent(RecurrentKernels.Mode mode, Tensor xProj, Tensor h0, Tensor c0, Tensor wHh, Tensor bHh,
       boolean reverse) {
-    boolean cuda = Devices.onCuda("recurrent", xProj, h0, c0, wHh, bHh);
-    requireFloat("recurrent", xProj);
-    requireRank("recurrent", "xProj", xProj, 3);
-    requireRank("recurrent", "weight_hh", wHh, 2);
-    int steps = xProj.size(0), batch = xProj.size(1), hidden = wHh.size(1), gh = mode.gates * hidden;
-    if (xProj.size(2) != gh || wHh.size(0) != gh) {
-      throw new IllegalArgumentException("recurrent: " + mode + " with weight_hh " + Shapes.toString(wHh.shape()) + " needs gates ["
-          + gh + ", " + hidden + "] and xProj [T, B, " + gh + "], got " + Shapes.toString(xProj.shape()));
-    }
-    for (Tensor state : new Tensor[] {h0, c0}) {
-      if (state != null && !Arrays.equals(state.shape(), new int[] {batch, hidden})) {
-        throw new IllegalArgumentException("recurrent: an initial state must be [" + batch + ", " + hidden + "], got "
-            + Shapes.toString(state.shape()));
-      }
-    }
-    if (c0 != null && mode != RecurrentKernels.Mode.LSTM) {
-      throw new IllegalArgumentException("recurrent: only LSTM has a cell state");
-    }
-    if (bHh != null && (bHh.dim() != 1 || bHh.size(0) != gh)) {
-      throw new IllegalArgumentException("recurrent: bias_hh must be [" + gh + "], got " + Shapes.toString(bHh.shape()));
-    }
+    boolean cuda = requireRecurrent(mode, xProj, h0, c0, wHh, bHh);
     if (cuda) {
       return CudaRecurrent.recurrent(mode, xProj, h0, c0, wHh, bHh, reverse);
     }
+    int steps = xProj.size(0), batch = xProj.size(1), hidden = wHh.size(1), gh = mode.gates * hidden;
     int[] shape = {steps, batch, mode.states * hidden};
     float[] states = new float[Shapes.numel(shape)];
     boolean tracking = track(xProj, h0, c0, wHh, bHh); // without a backward, nothing is kept for one
@@ -3388,6 +3379,102 @@ public final class Ops {
         return grads;
       }
     });
+  }
+
+  /** Checks {@link #recurrent}'s operands (CUDA or CPU, shapes, float); whether they are on CUDA. */
+  private static boolean requireRecurrent(RecurrentKernels.Mode mode, Tensor xProj, Tensor h0, Tensor c0, Tensor wHh, Tensor bHh) {
+    boolean cuda = Devices.onCuda("recurrent", xProj, h0, c0, wHh, bHh);
+    requireFloat("recurrent", xProj);
+    requireRank("recurrent", "xProj", xProj, 3);
+    requireRank("recurrent", "weight_hh", wHh, 2);
+    int batch = xProj.size(1), hidden = wHh.size(1), gh = mode.gates * hidden;
+    if (xProj.size(2) != gh || wHh.size(0) != gh) {
+      throw new IllegalArgumentException("recurrent: " + mode + " with weight_hh " + Shapes.toString(wHh.shape()) + " needs gates ["
+          + gh + ", " + hidden + "] and xProj [T, B, " + gh + "], got " + Shapes.toString(xProj.shape()));
+    }
+    for (Tensor state : new Tensor[] {h0, c0}) {
+      if (state != null && !Arrays.equals(state.shape(), new int[] {batch, hidden})) {
+        throw new IllegalArgumentException("recurrent: an initial state must be [" + batch + ", " + hidden + "], got "
+            + Shapes.toString(state.shape()));
+      }
+    }
+    if (c0 != null && mode != RecurrentKernels.Mode.LSTM) {
+      throw new IllegalArgumentException("recurrent: only LSTM has a cell state");
+    }
+    if (bHh != null && (bHh.dim() != 1 || bHh.size(0) != gh)) {
+      throw new IllegalArgumentException("recurrent: bias_hh must be [" + gh + "], got " + Shapes.toString(bHh.shape()));
+    }
+    return cuda;
+  }
+
+  /**
+   * What {@link #recurrentRun} and {@link #recurrentLayer} return: the output {@code [T, B, H]} (each step's hidden
+   * state) and the last step's states {@code h}, {@code c} ({@code [B, H]}; c null but for LSTM), the last step being
+   * T - 1, or 0 in reverse.
+   */
+  public record RecurrentRun(Tensor output, Tensor h, Tensor c) {}
+
+  /**
+   * {@link #recurrent}'s states as the recurrent layers use them: the hidden states, and the last step's states. With a
+   * gradient to record (or on CUDA) the output is narrowed out of {@code recurrent}'s states; without one, on the CPU,
+   * the kernel writes the hidden states alone into the output ({@code RecurrentKernels.forwardHidden}: LSTM's cell
+   * states are never written, nor copied out), the last states are the run's own arrays. The same values either way.
+   */
+  public static RecurrentRun recurrentRun(RecurrentKernels.Mode mode, Tensor xProj, Tensor h0, Tensor c0, Tensor wHh, Tensor bHh,
+      boolean reverse) {
+    boolean cuda = requireRecurrent(mode, xProj, h0, c0, wHh, bHh);
+    int steps = xProj.size(0), hidden = wHh.size(1);
+    if (cuda || track(xProj, h0, c0, wHh, bHh)) {
+      Tensor states = recurrent(mode, xProj, h0, c0, wHh, bHh, reverse);
+      int last = reverse ? 0 : steps - 1;
+      boolean lstm = mode == RecurrentKernels.Mode.LSTM;
+      Tensor output = lstm ? states.narrow(2, 0, hidden) : states;
+      // the last step first: not every step's cell copied
+      return new RecurrentRun(output, output.select(0, last), lstm ? states.select(0, last).narrow(1, hidden, hidden) : null);
+    }
+    return hiddenStates(mode, xProj.readBuffer(), xProj.offset(), steps, xProj.size(1), h0, c0, wHh, bHh, reverse);
+  }
+
+  /** {@link RecurrentKernels#forwardHidden} over {@code xProj [T, B, G H]} from {@code xOff}: no gradient, on the CPU. */
+  private static RecurrentRun hiddenStates(RecurrentKernels.Mode mode, float[] xProj, int xOff, int steps, int batch, Tensor h0,
+      Tensor c0, Tensor wHh, Tensor bHh, boolean reverse) {
+    int hidden = wHh.size(1);
+    float[] out = new float[steps * batch * hidden];
+    RecurrentKernels.Saved last = RecurrentKernels.forwardHidden(mode, steps, batch, hidden, reverse, xProj, xOff,
+        bufferOrNull(h0), offsetOf(h0), bufferOrNull(c0), offsetOf(c0), wHh, bufferOrNull(bHh), offsetOf(bHh), out);
+    return new RecurrentRun(Tensor.wrap(out, steps, batch, hidden), Tensor.wrap(last.h(), batch, hidden),
+        last.c() == null ? null : Tensor.wrap(last.c(), batch, hidden));
+  }
+
+  /**
+   * One direction of one recurrent layer over {@code input [T, B, I]}: the input's part of every step's gates at once
+   * ({@link #linear} of {@code [T * B, I]} by {@code wIh}, plus {@code bIh} when not null), then {@link #recurrentRun}.
+   * Without a gradient to record, on the CPU, that projection is an array of the engine's, given back to its {@code
+   * ArrayPool} once the run has read it (the layer's next run, or the next forward's, takes it again), and
+   * the same values.
+   */
+  public static RecurrentRun recurrentLayer(RecurrentKernels.Mode mode, Tensor input, Tensor wIh, Tensor bIh, Tensor h0, Tensor c0,
+      Tensor wHh, Tensor bHh, boolean reverse) {
+    requireRank("recurrent", "input", input, 3);
+    requireRank("recurrent", "weight_hh", wHh, 2);
+    int steps = input.size(0), batch = input.size(1), in = input.size(2), gh = mode.gates * wHh.size(1);
+    Tensor flat = input.reshape(steps * batch, in);
+    if (Devices.onCuda("recurrent", input, wIh, bIh, h0, c0, wHh, bHh) || track(input, wIh, bIh, h0, c0, wHh, bHh)) {
+      return recurrentRun(mode, linear(flat, wIh, bIh).reshape(steps, batch, gh), h0, c0, wHh, bHh, reverse);
+    }
+    requireFloat("recurrent", input);
+    requireRank("recurrent", "weight_ih", wIh, 2);
+    if (wIh.size(0) != gh || wIh.size(1) != in || bIh != null && (bIh.dim() != 1 || bIh.size(0) != gh)) {
+      throw new IllegalArgumentException("recurrent: " + mode + " over input " + Shapes.toString(input.shape()) + " needs weight_ih ["
+          + gh + ", " + in + "] and bias_ih [" + gh + "], got " + Shapes.toString(wIh.shape())
+          + (bIh == null ? "" : " and " + Shapes.toString(bIh.shape())));
+    }
+    float[] projected = ArrayPool.floats(steps * batch * gh); // overwritten
+    requireRecurrent(mode, Tensor.wrap(projected, steps, batch, gh), h0, c0, wHh, bHh); // the states' and weight_hh's shapes
+    Blas.linear(steps * batch, gh, in, flat.readBuffer(), flat.offset(), wIh, bufferOrNull(bIh), offsetOf(bIh), projected, 0);
+    RecurrentRun run = hiddenStates(mode, projected, 0, steps, batch, h0, c0, wHh, bHh, reverse);
+    ArrayPool.give(projected); // read, and nothing else holds it
+    return run;
   }
 
   /** A layer's node inputs: {@code x, weight} and the bias when there is one (its gradient is input 2). */

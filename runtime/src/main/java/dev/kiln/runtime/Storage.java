@@ -75,7 +75,7 @@ final class Storage {
     Storage s = new Storage(length);
     s.pending = recipe;
     s.sealed = true; // its array will be made here and handed to no one
-    for (Storage source : sources) {
+    for (Storage source : sources) { // a write to any of them computes these values first
       source.addReader(s);
       s.depth = Math.max(s.depth, source.deferredDepth() + 1);
     }

@@ -240,6 +240,11 @@ public final class Tensor {
     return new Tensor(Storage.deferred(Shapes.numel(shape), recipe, storages), 0, shape.clone(), DType.FLOAT32, null);
   }
 
+  /** {@link #deferred(Deferred, Tensor, int[], Node)} of a recipe reading two tensors, {@code a} and {@code b}. */
+  static Tensor deferred(Deferred recipe, Tensor a, Tensor b, int[] shape, Node gradFn) {
+    return new Tensor(Storage.deferred(Shapes.numel(shape), recipe, a.storage, b.storage), 0, shape.clone(), DType.FLOAT32, gradFn);
+  }
+
   /** The recipe of this tensor's values while they are not computed yet and it covers its whole storage ({@link Deferred}); else null. */
   Deferred pendingValues() {
     return offset == 0 && numel == storage.length() ? storage.pending() : null;

@@ -47,7 +47,7 @@ public final class ActivationKernels {
     BlockMath.blocks(out, outOff, x, xOff, null, 0, n, ActivationKernels::sigmoidBlock);
   }
 
-  private static void sigmoidBlock(BlockMath.Scratch s, int m) {
+  static void sigmoidBlock(BlockMath.Scratch s, int m) {
     expOfMinusAbs(s, m);
     for (int j = 0; j < m; j++) {
       s.out[j] = sigmoidOf(s.x[j], Math.fma(s.k[j], s.e[j], s.k[j]));
@@ -131,7 +131,7 @@ public final class ActivationKernels {
   private static final float T0 = -0.33333296f, T1 = 0.13332345f, T2 = -0.053879801f, T3 = 0.021486659f, T4 = -0.0079461066f,
       T5 = 0.0023013649f, T6 = -0.00035845206f;
 
-  private static void tanhBlock(BlockMath.Scratch s, int m) {
+  static void tanhBlock(BlockMath.Scratch s, int m) {
     for (int j = 0; j < m; j++) { // exp(2 |x|), from |x| = 44.15 exp(88.3)
       float a = Math.min(2f * Math.abs(s.x[j]), BlockMath.EXP_MAX), rounded = BlockMath.expRounded(a);
       s.k[j] = rounded;

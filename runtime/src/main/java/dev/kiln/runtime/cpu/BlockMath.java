@@ -40,17 +40,39 @@ final class BlockMath {
 
   /** One thread's blocks: the inputs {@code x} (and {@code g}, a backward's incoming gradient), the result, and working arrays. */
   static final class Scratch {
-    final float[] x = new float[BLOCK];
-    final float[] g = new float[BLOCK];
-    final float[] out = new float[BLOCK];
-    final float[] v = new float[BLOCK];
-    final float[] e = new float[BLOCK];
-    final float[] w = new float[BLOCK];
-    final float[] k = new float[BLOCK];
+    final float[] x;
+    final float[] g;
+    final float[] out;
+    final float[] v;
+    final float[] e;
+    final float[] w;
+    final float[] k;
     /** A block of rows scaled before a kernel reads them (softmax of scaled scores, {@code ActivationKernels.softmaxForwardScaled}). */
-    final float[] scaled = new float[BLOCK];
+    final float[] scaled;
     /** Indices of rows (softmax's rows done again another way). */
-    final int[] rows = new int[BLOCK];
+    final int[] rows;
+
+    Scratch() {
+      this(new float[BLOCK], new float[BLOCK], new float[BLOCK], new float[BLOCK]);
+    }
+
+    /**
+     * Blocks over arrays of the caller's ({@code BLOCK} floats each): {@code x} the input, {@code out} the result (may be
+     * {@code x}: the smooth activations' blocks read each value before they write it), {@code e} and {@code k} the exp's
+     * working arrays; {@code g}, {@code v}, {@code w} and {@code rows} are its own. The recurrent cells run the
+     * activations' blocks in place over gates they keep in such arrays ({@code RecurrentKernels}).
+     */
+    Scratch(float[] x, float[] out, float[] e, float[] k) {
+      this.x = x;
+      this.out = out;
+      this.e = e;
+      this.k = k;
+      g = new float[BLOCK];
+      v = new float[BLOCK];
+      w = new float[BLOCK];
+      rows = new int[BLOCK];
+      scaled = new float[BLOCK];
+    }
   }
 
   private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);

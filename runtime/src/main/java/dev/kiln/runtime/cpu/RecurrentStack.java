@@ -180,10 +180,9 @@ public final class RecurrentStack {
         Tensor wIh = weights.get(w), wHh = weights.get(w + 1), bIh = bias ? weights.get(w + 2) : null;
         Tensor bHh = bias ? weights.get(w + 3) : null;
         float[] proj = projected[k];
-        Blas.sgemm(false, true, rows, gh, inSize, 1f, inputs[l], 0, inSize, wIh, inSize, 0f, proj, 0, gh);
-        if (bIh != null) {
-          CpuKernels.addBiasRows(proj, 0, proj, 0, bIh.readBuffer(), bIh.offset(), rows, gh);
-        }
+        // the bias folded into the product where OpenBLAS allows it, the bits of a product and addBiasRows (eager's linear)
+        Blas.linear(rows, gh, inSize, inputs[l], 0, wIh, bIh == null ? null : bIh.readBuffer(), bIh == null ? 0 : bIh.offset(),
+            proj, 0);
         if (init != null) { // this layer direction's initial states, each sample's [H] out of its rows
           for (int st = 0; st < mode.states; st++) {
             if (holdsInitial(st)) {
@@ -193,10 +192,15 @@ public final class RecurrentStack {
         }
         float[] h0 = init == null || !holdsInitial(0) ? null : initial[k][0];
         float[] c0 = init == null || mode.states < 2 || !holdsInitial(1) ? null : initial[k][1];
-        saved[k] = RecurrentKernels.forward(mode, steps, batch, hidden, d == 1, proj, 0, h0, 0, c0, 0, wHh,
-            bHh == null ? null : bHh.readBuffer(), bHh == null ? 0 : bHh.offset(), states[k], keep);
+        float[] bh = bHh == null ? null : bHh.readBuffer();
+        int bOff = bHh == null ? 0 : bHh.offset();
+        // inference without the last states: the hidden states alone are written ([S, N, H]), LSTM's cell states not
+        boolean hiddenOnly = !keep && !lastStates;
+        saved[k] = hiddenOnly
+            ? RecurrentKernels.forwardHidden(mode, steps, batch, hidden, d == 1, proj, 0, h0, 0, c0, 0, wHh, bh, bOff, states[k])
+            : RecurrentKernels.forward(mode, steps, batch, hidden, d == 1, proj, 0, h0, 0, c0, 0, wHh, bh, bOff, states[k], keep);
         // the hidden states side by side: [S, N, D * H]
-        MathKernels.copyRows(layerOut, d * hidden, width, states[k], 0, sh, hidden, rows);
+        MathKernels.copyRows(layerOut, d * hidden, width, states[k], 0, hiddenOnly ? hidden : sh, hidden, rows);
       }
       if (dropped && l < layers - 1) { // on this layer's output, as the eager layer draws it
         if (masks[l] == null) {
