@@ -723,6 +723,7 @@ class ParityTest {
     "BlockLoops, test.BlockLoops.stack(), test.KilnStack, 6, 6",
     "OwnMethods, test.OwnMethods, test.KilnOwnMethods, 6:8, 3",
     "SlicedMasks, test.SlicedMasks, test.KilnSlicedMasks, 6:8, 3",
+    "RuntimeSizes, test.RuntimeSizes, test.KilnRuntimeSizes, 6:8, 3",
     "WhereBroadcasts, test.WhereBroadcasts, test.KilnWhereBroadcasts, 4:8, 3",
     "SlicedParameters, test.SlicedParameters, test.KilnSlicedParameters, 6:8, 3",
     "BufferThresholds, test.BufferThresholds, test.KilnBufferThresholds, 6:8, 3",
