@@ -124,6 +124,9 @@ final class ConstantFolder {
 
   private Sizes sizes = (call, unit) -> null;
 
+  /** What a local holding the batch size folds to ({@code int n = x.size(0)}): not a constant, saying so where it is read. */
+  static final Object BATCH = new Object();
+
   /** Folds the size reads {@code known} knows from now on ({@code x.size(1)}); returns the one it replaces. */
   Sizes sizes(Sizes known) {
     Sizes before = sizes;
@@ -234,6 +237,9 @@ final class ConstantFolder {
         Element e = trees.getElement(TreePath.getPath(unit, t));
         if (e instanceof VariableElement v && v.getConstantValue() != null) {
           return v.getConstantValue();
+        }
+        if (e != null && locals.get(e) == BATCH) {
+          throw new NotConstant(t, "the batch size, which varies from call to call", true, false);
         }
         if (e != null && locals.containsKey(e)) {
           return locals.get(e);

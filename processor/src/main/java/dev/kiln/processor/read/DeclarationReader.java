@@ -1679,6 +1679,7 @@ public final class DeclarationReader {
         } else if (s instanceof VariableTree v && trees.getElement(TreePath.getPath(unit, v)) instanceof VariableElement e
             && e.asType().getKind() == TypeKind.INT && v.getInitializer() != null && isBatchSize(v.getInitializer(), unit)) {
           batchLocals.add(v.getName().toString()); // int n = x.size(0): the batch, which zero initial states may name
+          folder.define(e, ConstantFolder.BATCH);
         } else if (s instanceof VariableTree v && shapeLocal(v, unit)) {
           continue; // int[] s = x.shape(): its sizes after the batch fold where it is indexed (s[1])
         } else if (s instanceof VariableTree v && trees.getElement(TreePath.getPath(unit, v)) instanceof VariableElement e
@@ -3997,6 +3998,9 @@ public final class DeclarationReader {
       }
       ExpressionTree receiver = stripped(ms.getExpression());
       String value = receiver instanceof IdentifierTree id ? locals.get(id.getName().toString()) : null;
+      if (value == null && receiver instanceof IdentifierTree id && unknown.contains(id.getName().toString())) {
+        throw new ConstantFolder.NotConstant(call, "the value of " + receiver + " is unknown after an error", false, true);
+      }
       if (value == null) {
         throw new ConstantFolder.NotConstant(call, "a size of " + receiver + ", which is not a value held in a local (Tensor h = ...;"
             + " h.size(1))");
