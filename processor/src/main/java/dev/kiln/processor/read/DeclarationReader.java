@@ -582,6 +582,9 @@ public final class DeclarationReader {
     }
   }
 
+  /** The boolean locals holding a training mode ({@code final boolean t = isTraining();}), which fold to it where read. */
+  private final Set<Element> modeLocals = new HashSet<>();
+
   /** Whether {@code call} is {@code isTraining()} of the module whose code is read ({@code this.isTraining()}, Module's). */
   private boolean isModeCall(MethodInvocationTree call, CompilationUnitTree unit) {
     ExpressionTree select = call.getMethodSelect();
@@ -590,11 +593,19 @@ public final class DeclarationReader {
     return own && call.getArguments().isEmpty() && calledMethod(call, unit, MODULE, "isTraining");
   }
 
-  /** Whether {@code tree} calls {@code isTraining()} of the module whose code is read. */
+  /**
+   * Whether {@code tree} reads a training mode: calls {@code isTraining()} of the module whose code is read or of another
+   * ({@code drop.isTraining()}), or reads a local holding one ({@link #modeLocals}).
+   */
   private boolean readsMode(Tree tree, CompilationUnitTree unit) {
     Boolean found = new com.sun.source.util.TreeScanner<Boolean, Void>() {
       @Override public Boolean visitMethodInvocation(MethodInvocationTree node, Void unused) {
-        return isModeCall(node, unit) || Boolean.TRUE.equals(super.visitMethodInvocation(node, unused));
+        return node.getArguments().isEmpty() && calledMethod(node, unit, MODULE, "isTraining")
+            || Boolean.TRUE.equals(super.visitMethodInvocation(node, unused));
+      }
+
+      @Override public Boolean visitIdentifier(IdentifierTree node, Void unused) {
+        return !modeLocals.isEmpty() && modeLocals.contains(trees.getElement(TreePath.getPath(unit, node)));
       }
 
       @Override public Boolean reduce(Boolean a, Boolean b) {
@@ -1629,7 +1640,7 @@ public final class DeclarationReader {
      * of several, as {@code returned} writes them ({@code new Outputs(...)}, {@code new Tensor[] {...}}).
      */
     void readBody(BlockTree body, CompilationUnitTree unit, Map<String, LayerNode> fields, String className, String returned) {
-      var outerCalls = folder.knownCalls(call -> modeCall(call, unit)); // isTraining(): this module's mode, as read
+      var outerCalls = folder.knownCalls(call -> modeCall(call, unit, fields)); // isTraining(): this module's mode, as read
       var outerSizes = folder.sizes(this::valueSize); // x.size(1): a size of a value read here, from its inferred shape
       boolean ended;
       try {
@@ -1680,6 +1691,8 @@ public final class DeclarationReader {
             && e.asType().getKind() == TypeKind.INT && v.getInitializer() != null && isBatchSize(v.getInitializer(), unit)) {
           batchLocals.add(v.getName().toString()); // int n = x.size(0): the batch, which zero initial states may name
           folder.define(e, ConstantFolder.BATCH);
+        } else if (s instanceof VariableTree v && modeLocal(v, unit, fields)) {
+          continue; // final boolean t = isTraining(): a constant in each mode forward is read in
         } else if (s instanceof VariableTree v && shapeLocal(v, unit)) {
           continue; // int[] s = x.shape(): its sizes after the batch fold where it is indexed (s[1])
         } else if (s instanceof VariableTree v && trees.getElement(TreePath.getPath(unit, v)) instanceof VariableElement e
@@ -4097,13 +4110,49 @@ public final class DeclarationReader {
 
     // -------------------------------------------------------------- conditions on the training mode
 
-    /** {@code isTraining()} read here: the mode being read (noted with this module as its owner), or null where it does not fold. */
-    private Object modeCall(MethodInvocationTree call, CompilationUnitTree unit) {
-      if (mode == null || !isModeCall(call, unit)) {
+    /**
+     * {@code isTraining()} read here: the mode being read, noted with its owner, this module ({@code isTraining()}) or a
+     * layer field's ({@code drop.isTraining()}: its own mode, which the compiled forward compares with the others', running
+     * eagerly where they differ); null where it does not fold.
+     */
+    private Object modeCall(MethodInvocationTree call, CompilationUnitTree unit, Map<String, LayerNode> fields) {
+      String owner = mode == null ? null : isModeCall(call, unit) ? modeOwner : fieldMode(call, unit, fields);
+      if (owner == null) {
         return null;
       }
-      mode.reads.add(new Modes.Read(modeOwner, source(unit, call)));
+      mode.reads.add(new Modes.Read(owner, source(unit, call)));
       return mode.training;
+    }
+
+    /** The path of the layer field whose {@code isTraining()} {@code call} is ({@code drop.isTraining()}), else null. */
+    private String fieldMode(MethodInvocationTree call, CompilationUnitTree unit, Map<String, LayerNode> fields) {
+      if (!call.getArguments().isEmpty() || !(call.getMethodSelect() instanceof MemberSelectTree ms)
+          || !calledMethod(call, unit, MODULE, "isTraining")) {
+        return null;
+      }
+      LayerNode node = fields.get(fieldName(ms.getExpression()));
+      return node instanceof Leaf leaf ? leaf.layer().path() : node instanceof Seq seq ? seq.path()
+          : node instanceof Blk blk ? blk.path() : node instanceof Lst list ? list.path() : null;
+    }
+
+    /**
+     * {@code final boolean t = isTraining();} (or of another module's mode, or a condition on modes and constants): the
+     * local folds to the mode being read wherever it is read, so {@code if (t)} is a condition on the mode; false for any
+     * other local. Outside forward (no mode is read there) it is the error a condition would get.
+     */
+    private boolean modeLocal(VariableTree v, CompilationUnitTree unit, Map<String, LayerNode> fields) {
+      if (v.getInitializer() == null || !(trees.getElement(TreePath.getPath(unit, v)) instanceof VariableElement e)
+          || e.asType().getKind() != TypeKind.BOOLEAN || !readsMode(v.getInitializer(), unit)) {
+        return false;
+      }
+      Boolean mode = modeCondition(v.getInitializer(), unit, fields);
+      if (mode == null) {
+        unknown.add(v.getName().toString());
+        return true;
+      }
+      folder.define(e, mode);
+      modeLocals.add(e);
+      return true;
     }
 
     /**
