@@ -69,26 +69,6 @@ class ModeLocalsTest {
     Module compiled = ParityTest.matchesEagerBitForBit("ModeLocals", "6");
     Module eager = ParityTest.factory(compiled.getClass().getClassLoader(), "test.ModeLocals").get();
     eager.loadStateDict(compiled.stateDict());
-    compiled.to(dev.kiln.runtime.Device.cuda());
-    for (boolean training : new boolean[] {true, false, true}) {
-      float[] values = Tensor.randn(5, 6).toFloatArray();
-      Tensor xe = Tensor.of(values, 5, 6).requiresGrad(true);
-      Tensor xc = Tensor.of(values, 5, 6).to(dev.kiln.runtime.Device.cuda()).requiresGrad(true);
-      for (Module m : new Module[] {eager, compiled}) {
-        m.train(training);
-        m.zeroGrad(true);
-      }
-      dev.kiln.runtime.Kiln.manualSeed(100); // the same dropout masks on both devices
-      Tensor outE = eager.forward(xe);
-      dev.kiln.runtime.Kiln.manualSeed(100);
-      Tensor outC = compiled.forward(xc);
-      assertEquals(true, outC.device().isCuda(), "output on " + outC.device());
-      ParityTest.assertClose("output, training " + training, outC.toFloatArray(), outE.toFloatArray(), 1e-4);
-      Tensor y = Tensor.labels(0, 2, 1, 1, 0);
-      new dev.kiln.dsl.CrossEntropyLoss().apply(outE, y).backward();
-      new dev.kiln.dsl.CrossEntropyLoss().apply(outC, y.to(dev.kiln.runtime.Device.cuda())).backward();
-      ParityTest.assertClose("input gradient, training " + training, xc.grad().toFloatArray(), xe.grad().toFloatArray(), 1e-4);
-      ParityTest.assertParameterGradients("training " + training, eager, compiled, 1e-4);
-    }
+    TrainingModesTest.eachModeOnCudaMatchesEager(eager, compiled);
   }
 }
