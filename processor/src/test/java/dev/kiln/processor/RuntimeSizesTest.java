@@ -103,4 +103,27 @@ class RuntimeSizesTest {
     assertThat(c).hadErrorContaining("unsupported loop in forward: its bound x.shape()[0] is the batch size, which varies from"
         + " call to call").inFile(f).onLineContaining("for (int i");
   }
+
+  /**
+   * A size of a value whose shape an earlier step's error leaves unknown adds no error of its own: the step's error is
+   * reported on its line (where the checker would report it), the one error of the model.
+   */
+  @Test
+  void aSizeAfterAShapeErrorReportsThatError() {
+    JavaFileObject f = classModel("SizeAfterError",
+        "@Model(input = {6})",
+        "public class SizeAfterError extends Module {",
+        "  final Tensor table = registerBuffer(\"table\", Tensor.ones(10, 4));",
+        "  final Linear fc = new Linear(5, 4);",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    Tensor h = fc.apply(x);",
+        "    Tensor a = table.narrow(0, 0, h.size(1));",
+        "    return h.add(a.sum(0));",
+        "  }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining("fc: Linear(in_features=5, out_features=4, bias=True) expects [N, 5], receives [N, 6]")
+        .inFile(f).onLineContaining("Tensor h = fc.apply(x);");
+    assertThat(c).hadErrorCount(1);
+  }
 }
