@@ -57,6 +57,11 @@ public enum Message {
       + " eagerly, as written, with every layer)"),
   NON_CONSTANT_ARGUMENT("%s: argument '%s' of %s is not a compile-time constant; use literals, arithmetic, casts, ?:, static final"
       + " constants, Math.sqrt of constants and final locals with a constant value (final int dim = 1;)"),
+  SIZE_DIMENSION("%s: dimension %d is out of range for %s, of shape %s (%d dimensions: %d..%d)"),
+  BATCH_SIZE_CONSTANT("%s: %s is the batch size, which a compiled model takes from each call (it varies from call to call),"
+      + " not a constant; a view or reshape takes it as its first size (x.view(B, T, C), the batch kept), zeros of a"
+      + " recurrent layer's initial states as theirs (Tensor.zeros(L, B, H)); elsewhere read a size after the batch"
+      + " (x.size(1), x.shape()[1]) or write a constant"),
   NON_TENSOR_LOCAL("%s: a local of %s is a Tensor, or a constant that layer and F arguments may use (final int %s = ...;)"),
   BAD_LAYER_ARGUMENTS("%s: %s"),
   UNSUPPORTED_STATEMENT("unsupported statement in %s: %s; write local assignments (Tensor h = fc1.apply(x);) and one return"),

@@ -302,24 +302,24 @@ class BlocksTest {
         "  final ModuleList<B> h = ModuleList.of(new B(), new B());",
         "  final Linear fc = new Linear(4, 4);",
         "  @Override public Tensor forward(Tensor x) {",
-        "    for (int i = 0; i < x.size(1); i++) { x = h.get(i).apply(x); }",
+        "    for (int i = 0; i < x.size(0); i++) { x = h.get(i).apply(x); }",
         "    for (int i = 2; i > 0; i--) { x = fc.apply(x); }",
         "    for (Tensor t : new Tensor[] {x}) { x = fc.apply(t); }",
-        "    for (int i = 0; i < 2; i++) { if (x.size(1) > i) { x = fc.apply(x); } }",
-        "    while (x.size(1) > 4) { x = fc.apply(x); }",
+        "    for (int i = 0; i < 2; i++) { if (x.size(0) > i) { x = fc.apply(x); } }",
+        "    while (x.size(0) > 4) { x = fc.apply(x); }",
         "    return x;",
         "  }",
         "}");
     Compilation c = compile(f);
-    assertThat(c).hadErrorContaining("unsupported loop in forward: its bound x.size(1) is not a constant or a ModuleList or Sequential"
-        + " field's size(); the compiler unrolls").inFile(f).onLineContaining("i < x.size(1)");
+    assertThat(c).hadErrorContaining("unsupported loop in forward: its bound x.size(0) is the batch size, which varies from call to"
+        + " call (a size after the batch, x.size(1), is a constant); the compiler unrolls").inFile(f).onLineContaining("i < x.size(0)");
     assertThat(c).hadErrorContaining("unsupported loop in forward: its condition is not i < (or <=) a bound")
         .inFile(f).onLineContaining("i > 0");
     assertThat(c).hadErrorContaining("unsupported loop in forward: new Tensor[]{x} is not a ModuleList or Sequential field of BadLoops")
         .inFile(f).onLineContaining("for (Tensor t");
-    assertThat(c).hadErrorContaining("unsupported statement in forward: if").inFile(f).onLineContaining("if (x.size(1) > i)");
-    assertThat(c).hadErrorContaining("unsupported loop in forward: its condition x.size(1) > 4 is not a constant at turn 1 (x.size(1)"
-        + " is not: a call, which javac does not fold").inFile(f).onLineContaining("while (x.size(1) > 4)");
+    assertThat(c).hadErrorContaining("unsupported statement in forward: if").inFile(f).onLineContaining("if (x.size(0) > i)");
+    assertThat(c).hadErrorContaining("unsupported loop in forward: its condition x.size(0) > 4 is not a constant at turn 1 (x.size(0)"
+        + " is not: the batch size, which varies from call to call)").inFile(f).onLineContaining("while (x.size(0) > 4)");
   }
 
   /**
@@ -336,7 +336,7 @@ class BlocksTest {
         "    int i = 0;",
         "    while (i < 3) {",
         "      x = fc.apply(x);",
-        "      i = x.size(1);",
+        "      i = x.size(0);",
         "    }",
         "    int j = 0;",
         "    do { x = fc.apply(x); } while (j < 2);",
@@ -344,8 +344,8 @@ class BlocksTest {
         "  }",
         "}");
     Compilation c = compile(f);
-    assertThat(c).hadErrorContaining("forward: i = x.size(1) does not fold to a constant; an int local that is not final counts an"
-        + " unrolled loop's turns").inFile(f).onLineContaining("i = x.size(1);");
+    assertThat(c).hadErrorContaining("forward: i = x.size(0) does not fold to a constant; an int local that is not final counts an"
+        + " unrolled loop's turns").inFile(f).onLineContaining("i = x.size(0);");
     assertThat(c).hadErrorContaining("unsupported loop in forward: its condition i < 3 is not a constant at turn 2 (i is not:")
         .inFile(f).onLineContaining("while (i < 3)");
     assertThat(c).hadErrorContaining("unsupported loop in forward: it would run more than 1024 times (does its body change j < 2?)")

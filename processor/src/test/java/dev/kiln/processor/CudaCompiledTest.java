@@ -101,6 +101,7 @@ class CudaCompiledTest {
     "PaddedMeanPool, ids11:6",
     "ActivationMasks, 4:8",
     "SlicedMasks, 6:8",
+    "RuntimeSizes, 6:8",
     "WhereBroadcasts, 4:8",
     "PositionGpt, ids11:6",
     "PositionRows, 5:4",

@@ -723,6 +723,7 @@ class ParityTest {
     "BlockLoops, test.BlockLoops.stack(), test.KilnStack, 6, 6",
     "OwnMethods, test.OwnMethods, test.KilnOwnMethods, 6:8, 3",
     "SlicedMasks, test.SlicedMasks, test.KilnSlicedMasks, 6:8, 3",
+    "RuntimeSizes, test.RuntimeSizes, test.KilnRuntimeSizes, 6:8, 3",
     "WhereBroadcasts, test.WhereBroadcasts, test.KilnWhereBroadcasts, 4:8, 3",
     "SlicedParameters, test.SlicedParameters, test.KilnSlicedParameters, 6:8, 3",
     "BufferThresholds, test.BufferThresholds, test.KilnBufferThresholds, 6:8, 3",
@@ -915,6 +916,7 @@ class ParityTest {
     "PaddedText, test.PaddedText, test.KilnPaddedText, 6, 11, 0",
     "PaddedMeanPool, test.PaddedMeanPool, test.KilnPaddedMeanPool, 6, 11, 0",
     "PositionGpt, test.PositionGpt, test.KilnPositionGpt, 6, 11, 0",
+    "SizedPositions, test.SizedPositions, test.KilnSizedPositions, 6, 11, 0",
   })
   void idsModelMatchesEager(String source, String eagerName, String compiledName, int length, int vocabulary, int paddingRow) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(source));
@@ -1417,6 +1419,8 @@ class ParityTest {
     "PaddedMeanPool, test.PaddedMeanPool, test.KilnPaddedMeanPool, ids:6, 3",
     "ActivationMasks, test.ActivationMasks, test.KilnActivationMasks, 4:8, 3",
     "SlicedMasks, test.SlicedMasks, test.KilnSlicedMasks, 6:8, 3",
+    "RuntimeSizes, test.RuntimeSizes, test.KilnRuntimeSizes, 6:8, 3",
+    "SizedPositions, test.SizedPositions, test.KilnSizedPositions, ids:6, 3",
     "WhereBroadcasts, test.WhereBroadcasts, test.KilnWhereBroadcasts, 4:8, 3",
     "SlicedParameters, test.SlicedParameters, test.KilnSlicedParameters, 6:8, 3",
   })

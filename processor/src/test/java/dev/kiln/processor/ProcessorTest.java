@@ -972,12 +972,12 @@ class ProcessorTest {
         "public class IntLocal extends Module {",
         "  final Linear fc = new Linear(8, 2);",
         "  @Override public Tensor forward(Tensor x) {",
-        "    int dim = x.dim() - 1;",
+        "    int dim = x.numel() - 1;",
         "    return fc.apply(Tensor.cat(java.util.List.of(x, x), dim));",
         "  }",
         "}");
     assertThat(compile(local)).hadErrorContaining("dim: a local of forward is a Tensor, or a constant that layer and F arguments "
-        + "may use (final int dim = ...;)").inFile(local).onLineContaining("int dim = x.dim() - 1;");
+        + "may use (final int dim = ...;)").inFile(local).onLineContaining("int dim = x.numel() - 1;");
   }
 
   /** Tensor.cat: values listed in List.of(...) whose other dimensions agree, along a dimension after the batch. */
@@ -1584,7 +1584,7 @@ class ProcessorTest {
   /**
    * Initial states other than the layer's own zeros are each an error on their line: a wrong layer count or hidden size
    * (naming the expected and the given shape, as PyTorch's "Expected hidden size"), a constant batch size (a compiled
-   * model's batch varies: x.size(0)), a size of another dimension, ones, a parameter, and zeros used as a value.
+   * model's batch varies: x.size(0)), a size of another dimension (a constant too: x.size(1)), ones, a parameter, and zeros used as a value.
    */
   @Test
   void badInitialStatesAreReportedOnTheirLines() {
@@ -1618,7 +1618,8 @@ class ProcessorTest {
     assertThat(c).hadErrorContaining("gru.forwardWithState(x, Tensor.zeros(1, 32, 4)): the batch size of h0 is a constant,"
         + " 32, but a compiled model's batch varies: write x.size(0), Tensor.zeros(1, x.size(0), 4)")
         .inFile(f).onLineContaining("Tensor d =");
-    assertThat(c).hadErrorContaining("got (1, x.size(1), 4) from Tensor.zeros(1, x.size(1), 4)").inFile(f)
+    assertThat(c).hadErrorContaining("gru.forwardWithState(x, Tensor.zeros(1, x.size(1), 4)): the batch size of h0 is a constant, 6,"
+        + " but a compiled model's batch varies: write x.size(0)").inFile(f)
         .onLineContaining("Tensor e =");
     String notZeros = "%s is not an initial state a compiled forward reads: zeros (Tensor.zeros(num_layers * D,"
         + " x.size(0), hidden_size), as PyTorch's tutorials write h0 and c0, or none: %s.forwardWithState(x)), another"

@@ -38,7 +38,6 @@ public class CharGpt extends Module {
   static final int V = 96;
   static final int D = 64;
   static final int HEADS = 4;
-  static final int DH = D / HEADS;
   static final int LAYERS = 2;
 
   /** nanoGPT's {@code CausalSelfAttention}: the fused projection, the heads, the causal mask buffer {@code bias}. */
@@ -49,14 +48,14 @@ public class CharGpt extends Module {
 
     @Override
     public Tensor forward(Tensor x) {
-      Tensor[] qkv = cAttn.apply(x).split(D, 2);                          // q, k, v = self.c_attn(x).split(D, dim=2)
-      Tensor q = qkv[0].view(-1, S, HEADS, DH).transpose(1, 2);            // [N, H, S, DH]
-      Tensor k = qkv[1].view(-1, S, HEADS, DH).transpose(1, 2);
-      Tensor v = qkv[2].view(-1, S, HEADS, DH).transpose(1, 2);
-      Tensor att = q.matmul(k.transpose(-2, -1)).div(Math.sqrt(DH));
-      // nanoGPT's self.bias[:, :, :T, :T] == 0: T = S, the compiled window is always the whole block
-      att = att.maskedFill(bias.narrow(2, 0, S).narrow(3, 0, S).eq(0), Float.NEGATIVE_INFINITY).softmax(-1);
-      return cProj.apply(att.matmul(v).transpose(1, 2).reshape(-1, S, D));
+      int B = x.size(0), T = x.size(1), C = x.size(2);                    // B, T, C = x.size(): T = S compiled
+      Tensor[] qkv = cAttn.apply(x).split(C, 2);                          // q, k, v = self.c_attn(x).split(self.n_embd, dim=2)
+      Tensor q = qkv[0].view(B, T, HEADS, C / HEADS).transpose(1, 2);      // (B, nh, T, hs)
+      Tensor k = qkv[1].view(B, T, HEADS, C / HEADS).transpose(1, 2);
+      Tensor v = qkv[2].view(B, T, HEADS, C / HEADS).transpose(1, 2);
+      Tensor att = q.matmul(k.transpose(-2, -1)).div(Math.sqrt(k.size(-1)));
+      att = att.maskedFill(bias.narrow(2, 0, T).narrow(3, 0, T).eq(0), Float.NEGATIVE_INFINITY).softmax(-1); // self.bias[:,:,:T,:T] == 0
+      return cProj.apply(att.matmul(v).transpose(1, 2).reshape(B, T, C));
     }
   }
 
@@ -114,8 +113,9 @@ public class CharGpt extends Module {
 
   @Override
   public Tensor forward(Tensor ids) {
-    Tensor pos = Tensor.labels(IntStream.range(0, S).toArray()).to(ids.device()); // torch.arange(0, t, device=device)
-    Tensor x = wte.apply(ids).add(wpe.apply(pos));                          // [N, S, D] + [S, D]
+    int t = ids.size(1);                                                    // b, t = idx.size()
+    Tensor pos = Tensor.labels(IntStream.range(0, t).toArray()).to(ids.device()); // torch.arange(0, t, device=device)
+    Tensor x = wte.apply(ids).add(wpe.apply(pos));                          // [N, T, D] + [T, D]
     for (Block block : h) {                                                 // for block in self.transformer.h
       x = block.apply(x);
     }

@@ -110,12 +110,26 @@ public final class ShapeChecker {
    * the outputs method); {@code method} names the outputs method, null for forward.
    */
   private Optional<CheckedModel> graph(ModelIr ir, boolean partial, List<String> results, String method) {
+    return graph(ir, partial, results, method, new HashMap<>());
+  }
+
+  /**
+   * The shapes of the values of {@code ir}'s steps, read so far (a partial graph, as the reader has it where forward reads a
+   * value's size: {@code x.size(1)}), inferred as {@link #check} infers them; a value after an error (reported) has none.
+   */
+  public Map<String, int[]> shapes(ModelIr ir) {
+    Map<String, int[]> shapes = new HashMap<>();
+    graph(ir, true, List.of(), null, shapes);
+    return shapes;
+  }
+
+  /** {@link #graph}, each value's shape put in {@code shapes}. */
+  private Optional<CheckedModel> graph(ModelIr ir, boolean partial, List<String> results, String method, Map<String, int[]> shapes) {
     int before = diagnostics.count();
     int[] input = new int[ir.input().length + 1];
     input[0] = -1;
     System.arraycopy(ir.input(), 0, input, 1, ir.input().length);
 
-    Map<String, int[]> shapes = new HashMap<>();
     Map<String, String> producers = new HashMap<>();
     shapes.put(ir.inputName(), input);
     producers.put(ir.inputName(), "the input " + ir.inputName() + " (@Model input)");

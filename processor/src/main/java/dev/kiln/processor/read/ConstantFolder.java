@@ -87,16 +87,79 @@ final class ConstantFolder {
   /** Thrown for an expression that is not a compile-time constant; carries the offending tree. */
   static final class NotConstant extends Exception {
     final ExpressionTree tree;
+    /** Whether {@code tree} reads the batch size ({@code x.size(0)}), which varies from call to call. */
+    final boolean batch;
+    /** Whether an error saying why was reported on {@code tree} already (a dimension out of range): say nothing more. */
+    final boolean reported;
 
     NotConstant(ExpressionTree tree, String why) {
+      this(tree, why, false, false);
+    }
+
+    NotConstant(ExpressionTree tree, String why, boolean batch, boolean reported) {
       super(why, null, false, false);
       this.tree = tree;
+      this.batch = batch;
+      this.reported = reported;
     }
+  }
+
+  /**
+   * Sizes the reader knows while it reads forward: {@code x.size(1)}, {@code x.dim()}, and {@code x.shape()} as an {@link
+   * Indexed} ({@code x.shape()[1]}), of values whose shapes are inferred as they are read.
+   */
+  interface Sizes {
+    /** The value of {@code call}, or null when it reads no size. */
+    Object value(MethodInvocationTree call, CompilationUnitTree unit) throws NotConstant;
+  }
+
+  /** Sizes that fold only indexed ({@code x.shape()[1]}): a shape holding the batch, which is not a constant as a whole. */
+  interface Indexed {
+    /** The size at {@code index}, read at {@code where}. */
+    Object at(int index, ExpressionTree where) throws NotConstant;
+
+    /** Why it is not a constant as a whole. */
+    String whole();
+  }
+
+  private Sizes sizes = (call, unit) -> null;
+
+  /** What a local holding the batch size folds to ({@code int n = x.size(0)}): not a constant, saying so where it is read. */
+  static final Object BATCH = new Object();
+
+  /** Folds the size reads {@code known} knows from now on ({@code x.size(1)}); returns the one it replaces. */
+  Sizes sizes(Sizes known) {
+    Sizes before = sizes;
+    sizes = known;
+    return before;
   }
 
   /** The value as an Integer, Long, Double, Float, Boolean or String. */
   Object fold(ExpressionTree t, CompilationUnitTree unit) throws NotConstant {
+    Object value = foldIndexed(t, unit);
+    if (value instanceof Indexed indexed) {
+      throw new NotConstant(t, indexed.whole());
+    }
+    return value;
+  }
+
+  /** {@link #fold}, or an {@link Indexed} ({@code x.shape()}, a local holding it) that only an index makes a constant. */
+  Object foldIndexed(ExpressionTree t, CompilationUnitTree unit) throws NotConstant {
     switch (t.getKind()) {
+      case ARRAY_ACCESS: { // x.shape()[1], s[1] of int[] s = x.shape(), new int[] {2, 3}[0]
+        com.sun.source.tree.ArrayAccessTree access = (com.sun.source.tree.ArrayAccessTree) t;
+        Object array = foldIndexed(access.getExpression(), unit);
+        if (!(asNumber(fold(access.getIndex(), unit)) instanceof Integer index)) {
+          throw new NotConstant(access.getIndex(), "not an int index");
+        }
+        if (array instanceof Indexed indexed) {
+          return indexed.at(index, t);
+        }
+        if (array instanceof int[] values && index >= 0 && index < values.length) {
+          return values[index];
+        }
+        throw new NotConstant(t, array instanceof int[] ? "index out of range" : "not an array of constants");
+      }
       case INT_LITERAL, LONG_LITERAL, FLOAT_LITERAL, DOUBLE_LITERAL, BOOLEAN_LITERAL, STRING_LITERAL, CHAR_LITERAL:
         return ((LiteralTree) t).getValue();
       case TYPE_CAST:
@@ -175,6 +238,9 @@ final class ConstantFolder {
         if (e instanceof VariableElement v && v.getConstantValue() != null) {
           return v.getConstantValue();
         }
+        if (e != null && locals.get(e) == BATCH) {
+          throw new NotConstant(t, "the batch size, which varies from call to call", true, false);
+        }
         if (e != null && locals.containsKey(e)) {
           return locals.get(e);
         }
@@ -185,6 +251,10 @@ final class ConstantFolder {
       }
       case METHOD_INVOCATION: { // Math.sqrt(64): correctly rounded, so the same value at build time as at run time
         MethodInvocationTree call = (MethodInvocationTree) t;
+        Object size = sizes.value(call, unit);
+        if (size != null) {
+          return size;
+        }
         Object known = knownCalls.apply(call);
         if (known != null) {
           return known;

@@ -160,6 +160,8 @@ public final class DeclarationReader {
   private final java.util.ArrayDeque<TypeElement> blockStack = new java.util.ArrayDeque<>();
   /** The tensor fields of the blocks of the model being read, each block's own reader. */
   private final List<TensorFieldReader> blockTensors = new ArrayList<>();
+  /** One sample's shape of the model being read ({@code @Model(input)}), for the sizes forward reads; null if unknown. */
+  private int[] modelInput;
 
   /**
    * The IR, or empty when the declaration cannot be read at all (the reason is reported). The IR
@@ -224,6 +226,7 @@ public final class DeclarationReader {
     }
     int[] input = inputShape(type);
     ok &= input != null;
+    modelInput = input;
     CompilationUnitTree unit = trees.getPath(type).getCompilationUnit();
 
     Map<String, LayerNode> fields = new LinkedHashMap<>();
@@ -518,6 +521,7 @@ public final class DeclarationReader {
       steps.furtherInputs.add(value);
       further.add(new InputsIr.Further(value, p.getAnnotation(Input.class).value(), source(unit, trees.getTree(p))));
     }
+    steps.further = further;
     MethodTree tree = trees.getTree(m);
     if (returnsOutputs(m)) { // several inputs and several outputs: the outputs read as the method of several outputs reads them
       OutputsIr outputs = readResults(m, steps, unit, fields, className);
@@ -578,6 +582,9 @@ public final class DeclarationReader {
     }
   }
 
+  /** The boolean locals holding a training mode ({@code final boolean t = isTraining();}), which fold to it where read. */
+  private final Set<Element> modeLocals = new HashSet<>();
+
   /** Whether {@code call} is {@code isTraining()} of the module whose code is read ({@code this.isTraining()}, Module's). */
   private boolean isModeCall(MethodInvocationTree call, CompilationUnitTree unit) {
     ExpressionTree select = call.getMethodSelect();
@@ -586,11 +593,19 @@ public final class DeclarationReader {
     return own && call.getArguments().isEmpty() && calledMethod(call, unit, MODULE, "isTraining");
   }
 
-  /** Whether {@code tree} calls {@code isTraining()} of the module whose code is read. */
+  /**
+   * Whether {@code tree} reads a training mode: calls {@code isTraining()} of the module whose code is read or of another
+   * ({@code drop.isTraining()}), or reads a local holding one ({@link #modeLocals}).
+   */
   private boolean readsMode(Tree tree, CompilationUnitTree unit) {
     Boolean found = new com.sun.source.util.TreeScanner<Boolean, Void>() {
       @Override public Boolean visitMethodInvocation(MethodInvocationTree node, Void unused) {
-        return isModeCall(node, unit) || Boolean.TRUE.equals(super.visitMethodInvocation(node, unused));
+        return node.getArguments().isEmpty() && calledMethod(node, unit, MODULE, "isTraining")
+            || Boolean.TRUE.equals(super.visitMethodInvocation(node, unused));
+      }
+
+      @Override public Boolean visitIdentifier(IdentifierTree node, Void unused) {
+        return !modeLocals.isEmpty() && modeLocals.contains(trees.getElement(TreePath.getPath(unit, node)));
       }
 
       @Override public Boolean reduce(Boolean a, Boolean b) {
@@ -1044,13 +1059,27 @@ public final class DeclarationReader {
       try {
         args.add(folder.fold(a, unit));
       } catch (ConstantFolder.NotConstant e) {
-        if (!unresolved(unit, e.tree)) { // else a typo, which javac reports itself
-          diagnostics.error(unit, e.tree, Message.NON_CONSTANT_ARGUMENT, label, e.tree, callee);
-        }
+        notConstant(e, unit, label, () -> {
+          if (!unresolved(unit, e.tree)) { // else a typo, which javac reports itself
+            diagnostics.error(unit, e.tree, Message.NON_CONSTANT_ARGUMENT, label, e.tree, callee);
+          }
+        });
         return null;
       }
     }
     return args;
+  }
+
+  /**
+   * Reports {@code ex}, which a constant needed at {@code use} threw: nothing when it was reported already (a dimension out
+   * of range, {@code x.size(3)} of {@code [N, 6]}), the batch's error where it reads the batch size, else {@code otherwise}'s.
+   */
+  private void notConstant(ConstantFolder.NotConstant ex, CompilationUnitTree unit, String use, Runnable otherwise) {
+    if (ex.batch) {
+      diagnostics.error(unit, ex.tree, Message.BATCH_SIZE_CONSTANT, use, ex.tree);
+    } else if (!ex.reported) {
+      otherwise.run();
+    }
   }
 
   /** The layer expressions of {@code Sequential.of(a, b)} or of a builder chain, or null if it is neither. */
@@ -1564,6 +1593,10 @@ public final class DeclarationReader {
     ModeReading mode;
     /** Whose mode {@code isTraining()} reads here: {@code ""} for the model, a block's path in its inlined forward. */
     String modeOwner = "";
+    /** The further inputs of the method of several inputs (none elsewhere), for the shapes {@link #sizes} infers. */
+    List<InputsIr.Further> further = List.of();
+    /** The shapes of the values read so far, for the sizes read of them ({@code x.size(1)}); made when first needed. */
+    private ValueSizes sizes;
 
     /** A split's source value, the split, and the steps of the pieces read so far, by index. */
     private record Pieces(String value, Split split, Map<Integer, String> read) {}
@@ -1587,6 +1620,7 @@ public final class DeclarationReader {
       this.splits = outer.splits;
       this.mode = outer.mode;
       this.modeOwner = outer.modeOwner;
+      this.sizes = outer.sizes();
       furtherInputs.addAll(outer.furtherInputs);
       locals.putAll(inputs);
     }
@@ -1606,12 +1640,14 @@ public final class DeclarationReader {
      * of several, as {@code returned} writes them ({@code new Outputs(...)}, {@code new Tensor[] {...}}).
      */
     void readBody(BlockTree body, CompilationUnitTree unit, Map<String, LayerNode> fields, String className, String returned) {
-      var outerCalls = folder.knownCalls(call -> modeCall(call, unit)); // isTraining(): this module's mode, as read
+      var outerCalls = folder.knownCalls(call -> modeCall(call, unit, fields)); // isTraining(): this module's mode, as read
+      var outerSizes = folder.sizes(this::valueSize); // x.size(1): a size of a value read here, from its inferred shape
       boolean ended;
       try {
         ended = readStatements(body.getStatements(), unit, fields, className, returned, false);
       } finally {
         folder.knownCalls(outerCalls);
+        folder.sizes(outerSizes);
       }
       if (ended) {
         return;
@@ -1654,6 +1690,11 @@ public final class DeclarationReader {
         } else if (s instanceof VariableTree v && trees.getElement(TreePath.getPath(unit, v)) instanceof VariableElement e
             && e.asType().getKind() == TypeKind.INT && v.getInitializer() != null && isBatchSize(v.getInitializer(), unit)) {
           batchLocals.add(v.getName().toString()); // int n = x.size(0): the batch, which zero initial states may name
+          folder.define(e, ConstantFolder.BATCH);
+        } else if (s instanceof VariableTree v && modeLocal(v, unit, fields)) {
+          continue; // final boolean t = isTraining(): a constant in each mode forward is read in
+        } else if (s instanceof VariableTree v && shapeLocal(v, unit)) {
+          continue; // int[] s = x.shape(): its sizes after the batch fold where it is indexed (s[1])
         } else if (s instanceof VariableTree v && trees.getElement(TreePath.getPath(unit, v)) instanceof VariableElement e
             && e.asType().getKind().isPrimitive()) {
           Object folded = v.getInitializer() != null ? foldHereOrNull(v.getInitializer(), unit, fields) : null;
@@ -2339,6 +2380,9 @@ public final class DeclarationReader {
       if (e instanceof IdentifierTree id) {
         return batchLocals.contains(id.getName().toString());
       }
+      if (readsBatch(e, unit)) { // x.size(-3) of [N, T, C], s[0] of int[] s = x.shape()
+        return true;
+      }
       ExpressionTree of;
       if (e instanceof MethodInvocationTree mi && mi.getMethodSelect() instanceof MemberSelectTree ms
           && ms.getIdentifier().contentEquals("size") && mi.getArguments().size() == 1 && isTensorMethod(mi, unit, false)) {
@@ -2968,9 +3012,11 @@ public final class DeclarationReader {
         try {
           args.add(folder.fold(a, unit));
         } catch (ConstantFolder.NotConstant ex) {
-          if (!unresolved(unit, ex.tree)) {
-            diagnostics.error(unit, ex.tree, Message.BUFFER_SLICE_BOUND, mi, ex.tree, name);
-          }
+          notConstant(ex, unit, mi.toString(), () -> {
+            if (!unresolved(unit, ex.tree)) {
+              diagnostics.error(unit, ex.tree, Message.BUFFER_SLICE_BOUND, mi, ex.tree, name);
+            }
+          });
           return null;
         }
       }
@@ -3284,7 +3330,8 @@ public final class DeclarationReader {
         diagnostics.error(unit, mi, Message.UNSUPPORTED_FUNCTION, LayerCatalog.unsupportedFunction(name, args.size() - 1));
         return null;
       }
-      List<Object> constants = constants(args.subList(1, args.size()), mi.toString(), name, unit);
+      List<Object> constants = name.equals("reshape") ? viewSizes(args.subList(1, args.size()), mi.toString(), unit) // x.view(B, T, C)
+          : constants(args.subList(1, args.size()), mi.toString(), name, unit);
       if (constants == null) {
         return null;
       }
@@ -3856,7 +3903,9 @@ public final class DeclarationReader {
         ExpressionTree bound = stripped(cond.getRightOperand());
         Object folded = foldHereOrNull(bound, unit, fields);
         if (!(folded instanceof Integer b)) {
-          problem = "its bound " + bound + " is not a constant or a ModuleList or Sequential field's size()";
+          problem = "its bound " + bound + (readsBatch(bound, unit) ? " is the batch size, which varies from call to call (a size"
+              + " after the batch, x.size(1), is a constant)"
+              : " is not a constant or a ModuleList or Sequential field's size()");
         } else {
           to = cond.getKind() == Tree.Kind.LESS_THAN_EQUAL ? b + 1 : b;
         }
@@ -4015,15 +4064,179 @@ public final class DeclarationReader {
       return body instanceof BlockTree block ? block.getStatements() : List.of(body);
     }
 
-    // -------------------------------------------------------------- conditions on the training mode
+    // -------------------------------------------------------------- sizes of values read as constants
 
-    /** {@code isTraining()} read here: the mode being read (noted with this module as its owner), or null where it does not fold. */
-    private Object modeCall(MethodInvocationTree call, CompilationUnitTree unit) {
-      if (mode == null || !isModeCall(call, unit)) {
+    /** The shapes of the values read so far ({@link ValueSizes}), made for this method's steps when first needed. */
+    private ValueSizes sizes() {
+      if (sizes == null) {
+        TensorFieldReader own = tensors;
+        sizes = new ValueSizes(modelInput == null ? new int[0] : modelInput, inputName, further, () -> allTensors(own), list, trees,
+            diagnostics);
+      }
+      return sizes;
+    }
+
+    /**
+     * A size of a value held in a local, read in forward (or a method or block it inlines) as a constant, PyTorch's {@code B,
+     * T, C = x.size()}: {@code x.size(d)} ({@code d} negative from the end), {@code x.dim()}, and {@code x.shape()}, which
+     * folds only indexed ({@code x.shape()[1]}, {@code int[] s = x.shape(); s[1]}); each from the shape the checker infers
+     * for the value where it is read. The batch ({@code x.size(0)}) is not a constant: folding it fails, saying so, and a
+     * view's first size or zero initial states take it as the batch ({@link #isBatchSize}). Null for a call that reads no
+     * size.
+     */
+    private Object valueSize(MethodInvocationTree call, CompilationUnitTree unit) throws ConstantFolder.NotConstant {
+      if (!(call.getMethodSelect() instanceof MemberSelectTree ms) || !isTensorMethod(call, unit, false)) {
         return null;
       }
-      mode.reads.add(new Modes.Read(modeOwner, source(unit, call)));
+      String name = ms.getIdentifier().toString();
+      int arguments = call.getArguments().size();
+      if (!(name.equals("size") && arguments == 1 || (name.equals("shape") || name.equals("dim")) && arguments == 0)) {
+        return null;
+      }
+      ExpressionTree receiver = stripped(ms.getExpression());
+      String value = receiver instanceof IdentifierTree id ? locals.get(id.getName().toString()) : null;
+      if (value == null && receiver instanceof IdentifierTree id && unknown.contains(id.getName().toString())) {
+        throw new ConstantFolder.NotConstant(call, "the value of " + receiver + " is unknown after an error", false, true);
+      }
+      if (value == null) {
+        throw new ConstantFolder.NotConstant(call, "a size of " + receiver + ", which is not a value held in a local (Tensor h = ...;"
+            + " h.size(1))");
+      }
+      int[] shape = sizes().shapeOf(value);
+      if (shape == null) { // after an error in a step before (reported)
+        throw new ConstantFolder.NotConstant(call, "the shape of " + receiver + " is unknown after an error", false, true);
+      }
+      if (name.equals("dim")) {
+        return shape.length;
+      }
+      ValueShape whole = new ValueShape(receiver.toString(), shape, unit);
+      if (name.equals("shape")) {
+        return whole;
+      }
+      if (!(folder.fold(call.getArguments().get(0), unit) instanceof Integer d)) {
+        throw new ConstantFolder.NotConstant(call.getArguments().get(0), "not an int dimension");
+      }
+      return whole.at(d, call);
+    }
+
+    /** {@code x.shape()} of a value of {@code shape} ({@code -1} the batch): its sizes after the batch fold, read by index. */
+    private final class ValueShape implements ConstantFolder.Indexed {
+      private final String value;
+      private final int[] shape;
+      private final CompilationUnitTree unit;
+
+      ValueShape(String value, int[] shape, CompilationUnitTree unit) {
+        this.value = value;
+        this.shape = shape;
+        this.unit = unit;
+      }
+
+      @Override
+      public Object at(int index, ExpressionTree where) throws ConstantFolder.NotConstant {
+        int rank = shape.length;
+        if (index < -rank || index >= rank) {
+          diagnostics.error(unit, where, Message.SIZE_DIMENSION, where, index, value, Shapes.toString(shape), rank, -rank, rank - 1);
+          throw new ConstantFolder.NotConstant((ExpressionTree) where, "dimension " + index + " is out of range", false, true);
+        }
+        int size = shape[index < 0 ? index + rank : index];
+        if (size < 0) {
+          throw new ConstantFolder.NotConstant(where, "the batch size, which varies from call to call", true, false);
+        }
+        return size;
+      }
+
+      @Override
+      public String whole() {
+        return value + ".shape() holds the batch size, which varies from call to call: index it after the batch ("
+            + value + ".shape()[1])";
+      }
+    }
+
+    /**
+     * Whether folding {@code e} failed because it is the batch size itself ({@code x.size(0)}, {@code x.shape()[0]}, {@code
+     * s[0]} of {@code int[] s = x.shape()}, {@code x.size(-3)} of a value {@code [N, T, C]}), not a size computed from it.
+     */
+    private boolean readsBatch(ExpressionTree e, CompilationUnitTree unit) {
+      try {
+        folder.fold(e, unit);
+        return false;
+      } catch (ConstantFolder.NotConstant ex) {
+        return ex.batch && ex.tree == stripped(e);
+      }
+    }
+
+    /** {@code int[] s = x.shape();} (or of constants): the local folds to the shape, indexed where it is read; false for any other. */
+    private boolean shapeLocal(VariableTree v, CompilationUnitTree unit) {
+      if (v.getInitializer() == null || !(trees.getElement(TreePath.getPath(unit, v)) instanceof VariableElement e)
+          || !(e.asType() instanceof ArrayType array) || array.getComponentType().getKind() != TypeKind.INT) {
+        return false;
+      }
+      try {
+        folder.define(e, folder.foldIndexed(v.getInitializer(), unit));
+        return true;
+      } catch (ConstantFolder.NotConstant ex) {
+        return false;
+      }
+    }
+
+    /**
+     * The sizes of {@code x.view(B, T, C)} ({@code reshape}) folded, a first size that is the batch ({@code B = x.size(0)},
+     * {@code x.size(0)}) read as {@code -1}, PyTorch's {@code x.view(B, T, n_head, C // n_head)}; null after an error.
+     */
+    private List<Object> viewSizes(List<? extends ExpressionTree> sizes, String label, CompilationUnitTree unit) {
+      boolean batchFirst = !sizes.isEmpty() && isBatchSize(sizes.get(0), unit);
+      List<Object> folded = constants(batchFirst ? sizes.subList(1, sizes.size()) : sizes, label, "reshape", unit);
+      if (folded != null && batchFirst) {
+        folded.add(0, -1);
+      }
+      return folded;
+    }
+
+    // -------------------------------------------------------------- conditions on the training mode
+
+    /**
+     * {@code isTraining()} read here: the mode being read, noted with its owner, this module ({@code isTraining()}) or a
+     * layer field's ({@code drop.isTraining()}: its own mode, which the compiled forward compares with the others', running
+     * eagerly where they differ); null where it does not fold.
+     */
+    private Object modeCall(MethodInvocationTree call, CompilationUnitTree unit, Map<String, LayerNode> fields) {
+      String owner = mode == null ? null : isModeCall(call, unit) ? modeOwner : fieldMode(call, unit, fields);
+      if (owner == null) {
+        return null;
+      }
+      mode.reads.add(new Modes.Read(owner, source(unit, call)));
       return mode.training;
+    }
+
+    /** The path of the layer field whose {@code isTraining()} {@code call} is ({@code drop.isTraining()}), else null. */
+    private String fieldMode(MethodInvocationTree call, CompilationUnitTree unit, Map<String, LayerNode> fields) {
+      if (!call.getArguments().isEmpty() || !(call.getMethodSelect() instanceof MemberSelectTree ms)
+          || !calledMethod(call, unit, MODULE, "isTraining")) {
+        return null;
+      }
+      LayerNode node = fields.get(fieldName(ms.getExpression()));
+      return node instanceof Leaf leaf ? leaf.layer().path() : node instanceof Seq seq ? seq.path()
+          : node instanceof Blk blk ? blk.path() : node instanceof Lst list ? list.path() : null;
+    }
+
+    /**
+     * {@code final boolean t = isTraining();} (or of another module's mode, or a condition on modes and constants): the
+     * local folds to the mode being read wherever it is read, so {@code if (t)} is a condition on the mode; false for any
+     * other local. Outside forward (no mode is read there) it is the error a condition would get.
+     */
+    private boolean modeLocal(VariableTree v, CompilationUnitTree unit, Map<String, LayerNode> fields) {
+      if (v.getInitializer() == null || !(trees.getElement(TreePath.getPath(unit, v)) instanceof VariableElement e)
+          || e.asType().getKind() != TypeKind.BOOLEAN || !readsMode(v.getInitializer(), unit)) {
+        return false;
+      }
+      Boolean mode = modeCondition(v.getInitializer(), unit, fields);
+      if (mode == null) {
+        unknown.add(v.getName().toString());
+        return true;
+      }
+      folder.define(e, mode);
+      modeLocals.add(e);
+      return true;
     }
 
     /**
