@@ -1,6 +1,7 @@
 package dev.kiln.runtime.cpu;
 
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 
 /**
@@ -12,7 +13,10 @@ import java.util.concurrent.locks.LockSupport;
  *
  * <p>Parts are fixed by the item count and {@link #threads()} alone, so results are the same from
  * run to run (a reduction split into parts sums them in part order). Workers spin for a short
- * while after each region (kernels follow each other within microseconds), then park. Only one
+ * while after each region (kernels follow each other within microseconds), then park. A part that
+ * its worker has not started when the caller is done with its own runs on the caller (a worker
+ * the OS has descheduled, on a loaded machine, costs no wait); who runs a part does not change
+ * its result. Only one
  * region runs at a time: a region started while another is running (another thread's model, or a
  * kernel inside a part) runs its parts one after the other on its own thread. Set the number of
  * threads with {@code -Dkiln.threads=N} (default: the available processors).
@@ -122,12 +126,16 @@ public final class Parallel {
    * A daemon thread that runs one part per region. The hand-off is a pair of volatile counters
    * ({@code posted}, {@code finished}); each side spins, then parks after flagging that it did,
    * and the other side unparks it only when the flag is set (the flag is written before the
-   * counter is re-read, so no wake-up is lost).
+   * counter is re-read, so no wake-up is lost). Whoever first moves {@code claimed} to a region's
+   * number runs its part: the worker when it sees the region, or the caller in {@link #await} when
+   * the worker has not yet (the worker then skips that region).
    */
   private static final class Worker implements Runnable {
     private final Thread thread;
     private volatile long posted;
     private volatile long finished;
+    /** The last region whose part someone (the worker or the caller) has taken. */
+    private final AtomicLong claimed = new AtomicLong();
     private volatile boolean workerParked;
     private volatile boolean callerParked;
     private volatile Thread caller;
@@ -156,6 +164,16 @@ public final class Parallel {
 
     Throwable await() {
       long target = posted;
+      if (claimed.compareAndSet(target - 1, target)) { // not started: the caller runs it
+        Body b = body;
+        body = null;
+        try {
+          b.run(part, from, to);
+          return null;
+        } catch (Throwable t) {
+          return t;
+        }
+      }
       long spinUntil = System.nanoTime() + SPIN_NANOS;
       while (finished != target) {
         if (System.nanoTime() < spinUntil) {
@@ -188,6 +206,9 @@ public final class Parallel {
           workerParked = false;
         }
         seen = posted;
+        if (!claimed.compareAndSet(seen - 1, seen)) {
+          continue; // the caller took this region's part
+        }
         try {
           body.run(part, from, to);
         } catch (Throwable t) {

@@ -53,8 +53,45 @@ class ParallelTest {
   @Test
   void partsUseTheOtherThreadsWhenThereAreSeveral() {
     Set threads = new Set();
-    Parallel.forRange(Parallel.threads(), BIG, (part, from, to) -> threads.add(Thread.currentThread().getName()));
+    AtomicInteger started = new AtomicInteger();
+    Parallel.forRange(Parallel.threads(), BIG, (part, from, to) -> {
+      threads.add(Thread.currentThread().getName());
+      started.incrementAndGet();
+      if (part == 0) { // the caller waits until the workers have started theirs (else it would run them itself)
+        long until = System.nanoTime() + 5_000_000_000L;
+        while (started.get() < Parallel.threads() && System.nanoTime() < until) {
+          Thread.onSpinWait();
+        }
+      }
+    });
     assertEquals(Parallel.threads(), threads.size(), "one thread per part: " + threads);
+  }
+
+  @Test
+  void partsTheWorkersHaveNotStartedRunOnTheCallerExactlyOnce() {
+    // part 0 returns at once, so the caller often reaches a part its worker has not started yet and runs it itself;
+    // over many regions both paths run, and every part must run once, never twice or not at all
+    int parts = Parallel.threads();
+    int[] runs = new int[parts];
+    Thread caller = Thread.currentThread();
+    int onCaller = 0;
+    for (int region = 0; region < 20_000; region++) {
+      java.util.Arrays.fill(runs, 0);
+      boolean[] mine = new boolean[parts];
+      Parallel.forRange(parts, BIG, (part, from, to) -> {
+        runs[part]++;
+        mine[part] = Thread.currentThread() == caller;
+      });
+      for (int p = 0; p < parts; p++) {
+        assertEquals(1, runs[p], "region " + region + ": part " + p + " ran " + runs[p] + " times");
+        onCaller += p > 0 && mine[p] ? 1 : 0;
+      }
+    }
+    if (parts > 1) {
+      // the other path in this same run: a worker free for a part that takes a while
+      partsUseTheOtherThreadsWhenThereAreSeveral();
+    }
+    System.out.println("ParallelTest: " + onCaller + " workers' parts of 20000 regions ran on the caller");
   }
 
   @Test
