@@ -32,12 +32,12 @@ public final class KilnModeLocals extends ModeLocals {
   private final CompiledEvaluation compiledEvaluation = new CompiledEvaluation();
 
   /**
-   * The block whose own mode forward reads (drop).
+   * The module whose own mode forward reads (drop).
    */
   private final transient Module modeOf_drop = getSubmodule("drop");
 
   /**
-   * The block whose own mode forward reads (gate).
+   * The module whose own mode forward reads (gate).
    */
   private final transient Module modeOf_gate = getSubmodule("gate");
 

@@ -31,7 +31,7 @@ public final class KilnTrainingModes extends TrainingModes {
   private final CompiledEvaluation compiledEvaluation = new CompiledEvaluation();
 
   /**
-   * The block whose own mode forward reads (block).
+   * The module whose own mode forward reads (block).
    */
   private final transient Module modeOf_block = getSubmodule("block");
 

@@ -1556,7 +1556,7 @@ public final class Generator {
       }
       String field = "modeOf_" + owner.replace('.', '_');
       type.addField(FieldSpec.builder(MODULE, field, Modifier.PRIVATE, Modifier.FINAL, Modifier.TRANSIENT)
-          .addJavadoc("The block whose own mode forward reads ($L).\n", owner)
+          .addJavadoc("The module whose own mode forward reads ($L).\n", owner)
           .initializer("getSubmodule($S)", owner).build());
       modes.add(field + ".isTraining()");
     }
