@@ -16,6 +16,13 @@ import dev.kiln.runtime.cpu.SortKernels;
 import dev.kiln.runtime.cpu.WhereKernels;
 import java.util.Arrays;
 import java.util.function.BinaryOperator;
+import static dev.kiln.runtime.DeferredFusions.reachedByPermutes;
+import static dev.kiln.runtime.DeferredFusions.keepsLittle;
+import static dev.kiln.runtime.DeferredFusions.addOntoProduct;
+import static dev.kiln.runtime.DeferredFusions.selectOfPermute;
+import static dev.kiln.runtime.DeferredFusions.fitsTwoByTwo;
+import static dev.kiln.runtime.DeferredFusions.deferrable;
+import static dev.kiln.runtime.DeferredFusions.deferredPermute;
 
 /**
  * The differentiable operations of eager mode, each with its derivative next to it: this file is
@@ -211,19 +218,6 @@ public final class Ops {
   }
 
   /**
-   * Whether a value of {@code size} elements may be deferred over {@code inputs}, which its recipe keeps until it is
-   * read: when they hold at most three times as many (a classifier's head, 1792 inputs a sample for 10 outputs, is
-   * made at once, so that evaluation outputs collected unread do not keep their inputs).
-   */
-  private static boolean keepsLittle(long size, Tensor... inputs) {
-    long kept = 0;
-    for (Tensor t : inputs) {
-      kept += t.numel();
-    }
-    return kept <= 3 * size;
-  }
-
-  /**
    * One operand of {@link #stridedMatmul}: its matrices in {@code values}' array, each at an offset of {@code offsets}
    * with leading dimension {@code ld}, stored transposed when {@code trans}. {@code values} is the operand itself
    * (contiguous) or the source of its deferred permute.
@@ -292,25 +286,6 @@ public final class Ops {
       return t;
     }
     return reachedByPermutes(t, o.values()) ? o.values() : null;
-  }
-
-  /** Whether {@code t}'s gradient reaches {@code source} through permutes and same-shape views alone (exact copies). */
-  private static boolean reachedByPermutes(Tensor t, Tensor source) {
-    Tensor cur = t;
-    while (cur != source) {
-      Node fn = cur.gradFn();
-      if (fn == null || fn.inputs.length != 1
-          || !(fn.name().equals("permute") || fn.name().equals("transpose") || fn.name().equals("reshape"))) {
-        return false;
-      }
-      Tensor next = fn.inputs[0];
-      Deferred.Permute d = next.deferredPermute();
-      if (next != source && (d == null || d.source() != source)) {
-        return false;
-      }
-      cur = next;
-    }
-    return true;
   }
 
   /**
@@ -1127,28 +1102,6 @@ public final class Ops {
         Tensor.ofNode(out, a.shape(), node);
   }
 
-  /**
-   * {@code a + b} of one shape under no grad where one operand is a linear layer's product not computed yet ({@link
-   * Deferred.Linear}: a residual connection {@code x + proj(h)}): the product computed into the sum's array and the
-   * other operand added there in place, the same bits (a float sum does not depend on its operands' order); the
-   * product's own array is never made unless something else reads it. Null otherwise.
-   */
-  private static Tensor addOntoProduct(Tensor a, Tensor b) {
-    Deferred.Linear product = b.pendingValues() instanceof Deferred.Linear ? (Deferred.Linear) b.takeOneRead() : null;
-    Tensor other = a;
-    if (product == null && a.pendingValues() instanceof Deferred.Linear) {
-      product = (Deferred.Linear) a.takeOneRead();
-      other = b;
-    }
-    if (product == null) {
-      return null; // (x + x of one deferred product: reading the other operand makes its values, the same as out's)
-    }
-    float[] out = ArrayPool.floats(a.numel()); // overwritten (the product, then the sum)
-    product.fill(out);
-    CpuKernels.addForward(out, 0, other.readBuffer(), other.offset(), out, 0, out.length, false);
-    return Tensor.wrap(out, a.shape()).sealed(); // the op's own array: what reads it may defer (Deferred)
-  }
-
   /** {@code a * b} element-wise, broadcast as {@link #add}. */
   public static Tensor mul(Tensor a, Tensor b) {
     boolean cuda = Devices.onCuda("mul", a, b);
@@ -1954,34 +1907,6 @@ public final class Ops {
     }
     int[] outShape = removeDim(x.shape(), d);
     return block("select", x, a, index < 0 ? index + size : index, 1, outShape);
-  }
-
-  /**
-   * {@code x.select(dim, index)} of a deferred permute {@code x}: the entry taken from the permute's source and the rest
-   * of the permute applied to it (deferred too), so that the permute is never made whole (the last step of an LSTM's
-   * batch-first output, {@code out[:, -1]}). Values and gradients those of the permute made first: its gradient
-   * would reach the source by permutes alone; one that needs none is taken without the tape.
-   */
-  private static Tensor selectOfPermute(Tensor x, Deferred.Permute deferred, int dim, int index) {
-    int[] order = deferred.order();
-    int at = order[dim];
-    int[] rest = new int[order.length - 1];
-    boolean identity = true;
-    for (int i = 0, j = 0; i < order.length; i++) {
-      if (i != dim) {
-        rest[j] = order[i] > at ? order[i] - 1 : order[i];
-        identity &= rest[j] == j;
-        j++;
-      }
-    }
-    if (!x.requiresGrad()) {
-      try (var g = Kiln.noGrad()) {
-        Tensor picked = select(deferred.source(), at, index);
-        return identity ? picked : permute("select", picked, rest);
-      }
-    }
-    Tensor picked = select(deferred.source(), at, index);
-    return identity ? picked : permute("select", picked, rest);
   }
 
   /**
@@ -2955,11 +2880,6 @@ public final class Ops {
     }).sealed();
   }
 
-  /** Whether a max pooling {@code s} is the plain 2x2 one over maps of the batch norm {@code bn}'s layout. */
-  private static boolean fitsTwoByTwo(Deferred.BatchNorm bn, Pool2dShape s) {
-    return ConvKernels.isPlainTwoByTwo(s) && s.batch() == bn.n() && s.channels() == bn.c() && s.height() * s.width() == bn.l();
-  }
-
   /** Checks a max pooling's input and window, returning its geometry; shared with {@link CudaOps}. */
   static Pool2dShape checkMaxPool2d(
       Tensor x, int kernelH, int kernelW, int strideH, int strideW, int padH, int padW, boolean ceilMode) {
@@ -3691,7 +3611,7 @@ public final class Ops {
     return permute("permute", x, dims);
   }
 
-  private static Tensor permute(String name, Tensor x, int... dims) {
+  static Tensor permute(String name, Tensor x, int... dims) {
     int[] shape = x.shape();
     int rank = shape.length;
     int[] order = new int[rank];
@@ -3740,31 +3660,6 @@ public final class Ops {
         return new Tensor[] {Tensor.gradient(d, shape).to(x.device())};
       }
     });
-  }
-
-  /**
-   * Whether {@code x}'s permute may be deferred ({@link Storage#deferred}): a CPU float tensor but a leaf that requires
-   * a gradient (a parameter, written by every optimizer step, whose permutes a matmul would leave unmade until then).
-   */
-  private static boolean deferrable(Tensor x) {
-    return !x.device().isCuda() && x.dtype() == DType.FLOAT32 && !(x.isLeaf() && x.requiresGrad()) && x.deferrableOver();
-  }
-
-  /**
-   * {@code x} permuted by {@code order}, its values made when first read; a permute of such a tensor is one permute
-   * of its source (the orders composed), so that {@code view(-1, S, H, D).transpose(1, 2)} and then {@code
-   * transpose(-2, -1)} leave one strided layout of the projection for {@link #matmul} to read in place.
-   */
-  private static Tensor deferredPermute(Tensor x, int[] order, int[] outShape) {
-    Deferred.Permute prior = x.deferredPermute();
-    Tensor source = prior != null ? prior.source() : x;
-    int[] composed = order.clone();
-    if (prior != null) {
-      for (int i = 0; i < order.length; i++) {
-        composed[i] = prior.order()[order[i]];
-      }
-    }
-    return Tensor.deferred(new Deferred.Permute(source, composed, outShape.clone()), source, outShape, null);
   }
 
   /** {@code x.permute(d0, d1)} with the two swapped (PyTorch's {@code x.transpose(d0, d1)}), a copy. */
