@@ -18,6 +18,7 @@ import java.util.Arrays;
 import java.util.function.BinaryOperator;
 
 import static dev.kiln.runtime.Ops.*;
+import static dev.kiln.runtime.ShapeOps.permute;
 
 /**
  * The eager fusions over deferred values ({@link Deferred}) that whole helpers carry: a bias add folded into a
