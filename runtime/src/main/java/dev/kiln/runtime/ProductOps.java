@@ -26,6 +26,7 @@ import static dev.kiln.runtime.DeferredFusions.deferredPermute;
 import static dev.kiln.runtime.ShapeOps.removeDim;
 import static dev.kiln.runtime.ShapeOps.reshaping;
 
+import static dev.kiln.runtime.ArithmeticOps.expand;
 import static dev.kiln.runtime.Ops.*;
 
 /**
