@@ -25,6 +25,8 @@ import static dev.kiln.runtime.DeferredFusions.deferrable;
 import static dev.kiln.runtime.DeferredFusions.deferredPermute;
 import static dev.kiln.runtime.ShapeOps.removeDim;
 import static dev.kiln.runtime.ShapeOps.reshaping;
+import static dev.kiln.runtime.UnaryOps.unary;
+import static dev.kiln.runtime.UnaryOps.ReluNode;
 
 /**
  * The differentiable operations of eager mode, each with its derivative next to it: this file is
@@ -294,66 +296,7 @@ public final class Ops {
 
   /** {@code max(0, x)}. The gradient passes where the output is positive. */
   public static Tensor relu(Tensor x) {
-    if (Devices.onCuda("relu", x)) {
-      return CudaOps.relu(x);
-    }
-    requireFloat("relu", x);
-    ReluNode node = track(x) ? new ReluNode(x) : null;
-    Tensor y;
-    if (x.pendingValues() instanceof Deferred.BatchNorm bn) {
-      // a batch norm's output not computed yet: normalised and clamped in one pass when read (the compiled
-      // steps' fusion, the same values), and the batch norm's own map not at all unless read
-      y = Tensor.deferred(new Deferred.BatchNormRelu(bn), bn.x(), x.shape(), node);
-    } else {
-      int n = x.numel();
-      float[] out = ArrayPool.floats(n); // overwritten
-      if (x.pendingValues() instanceof Deferred.Add add) {
-        // a sum not computed yet (a residual join): added and clamped in one pass, the compiled join's kernel (the
-        // same values); the sum's own map stays unwritten unless read
-        CpuKernels.addForward(out, 0, add.a().readBuffer(), add.a().offset(), add.b().readBuffer(), add.b().offset(), n, true);
-      } else {
-        CpuKernels.reluForward(out, 0, x.readBuffer(), x.offset(), n);
-      }
-      // the array is the op's own (sealed): a residual join or a batch norm after it may read it later (Deferred)
-      y = (node == null ? Tensor.wrap(out, x.shape()) : Tensor.ofNode(out, x.shape(), node)).sealed();
-    }
-    if (node != null) {
-      node.output = y;
-    }
-    return y;
-  }
-
-  /** ReLU's node on the CPU, a class of its own so that a max pool's backward after it can apply its mask ({@link Tensor#reluMasked}). */
-  private static final class ReluNode extends Node {
-    /** The output, whose values the backward reads (computed then if they were deferred and never read). */
-    private Tensor output;
-
-    ReluNode(Tensor x) {
-      super(x);
-    }
-
-    @Override protected boolean savesInputs() {
-      return false;
-    }
-
-    @Override protected boolean savesOutput() {
-      return true;
-    }
-
-    @Override public String name() {
-      return "relu";
-    }
-
-    @Override protected Tensor[] backward(Tensor g) {
-      float[] own = takeGradient(g); // g's array when only the engine held it: masked in place
-      if (g.reluMasked == this) { // masked already, by the max pool that alone read this output
-        return new Tensor[] {own != null ? Tensor.gradient(own, g.shape()) : g};
-      }
-      int n = output.numel();
-      float[] dx = own != null ? own : new float[n];
-      CpuKernels.reluBackward(dx, 0, g.readBuffer(), g.offset(), output.readBuffer(), output.offset(), n);
-      return new Tensor[] {Tensor.gradient(dx, inputs[0].shape())};
-    }
+    return UnaryOps.relu(x);
   }
 
   // ------------------------------------------------------------------ reductions
@@ -2013,62 +1956,37 @@ public final class Ops {
 
   /** {@code exp(x)} element-wise; any shape. The gradient is {@code g * exp(x)}. */
   public static Tensor exp(Tensor x) {
-    if (Devices.onCuda("exp", x)) {
-      return CudaOps.exp(x);
-    }
-    return unary("exp", x, Reads.OUTPUT, MathKernels::expForward, MathKernels::expBackward);
+    return UnaryOps.exp(x);
   }
 
   /** {@code sin(x)} element-wise, in double and rounded once; the gradient {@code g cos(x)}. */
   public static Tensor sin(Tensor x) {
-    if (Devices.onCuda("sin", x)) {
-      return CudaOps.sin(x);
-    }
-    return unary("sin", x, Reads.INPUT, MathKernels::sinForward,
-        (dx, dxOff, g, gOff, y, yOff, n) -> MathKernels.sinBackward(dx, dxOff, g, gOff, x.readBuffer(), x.offset(), n));
+    return UnaryOps.sin(x);
   }
 
   /** {@code cos(x)} element-wise, in double and rounded once; the gradient {@code -g sin(x)}. */
   public static Tensor cos(Tensor x) {
-    if (Devices.onCuda("cos", x)) {
-      return CudaOps.cos(x);
-    }
-    return unary("cos", x, Reads.INPUT, MathKernels::cosForward,
-        (dx, dxOff, g, gOff, y, yOff, n) -> MathKernels.cosBackward(dx, dxOff, g, gOff, x.readBuffer(), x.offset(), n));
+    return UnaryOps.cos(x);
   }
 
   /** The natural logarithm element-wise (NaN below 0, -inf at 0); any shape. The gradient is {@code g / x}. */
   public static Tensor log(Tensor x) {
-    if (Devices.onCuda("log", x)) {
-      return CudaOps.log(x);
-    }
-    return unary("log", x, Reads.INPUT, MathKernels::logForward,
-        (dx, dxOff, g, gOff, y, yOff, n) -> MathKernels.logBackward(dx, dxOff, g, gOff, x.readBuffer(), x.offset(), n));
+    return UnaryOps.log(x);
   }
 
   /** {@code sqrt(x)} element-wise (NaN below 0); any shape. The gradient is {@code g / (2 sqrt(x))}, infinite at 0. */
   public static Tensor sqrt(Tensor x) {
-    if (Devices.onCuda("sqrt", x)) {
-      return CudaOps.sqrt(x);
-    }
-    return unary("sqrt", x, Reads.OUTPUT, MathKernels::sqrtForward, MathKernels::sqrtBackward);
+    return UnaryOps.sqrt(x);
   }
 
   /** {@code |x|} element-wise; any shape. The gradient is {@code g * sign(x)}, 0 at 0 as in PyTorch. */
   public static Tensor abs(Tensor x) {
-    if (Devices.onCuda("abs", x)) {
-      return CudaOps.abs(x);
-    }
-    return unary("abs", x, Reads.INPUT, MathKernels::absForward,
-        (dx, dxOff, g, gOff, y, yOff, n) -> MathKernels.absBackward(dx, dxOff, g, gOff, x.readBuffer(), x.offset(), n));
+    return UnaryOps.abs(x);
   }
 
   /** {@code -x}; any shape. The gradient is {@code -g}. */
   public static Tensor neg(Tensor x) {
-    if (Devices.onCuda("neg", x)) {
-      return CudaOps.neg(x);
-    }
-    return unary("neg", x, Reads.NOTHING, MathKernels::negate, (dx, dxOff, g, gOff, y, yOff, n) -> MathKernels.negate(dx, dxOff, g, gOff, n));
+    return UnaryOps.neg(x);
   }
 
   /**
@@ -2077,14 +1995,7 @@ public final class Ops {
    * the exponent 0.
    */
   public static Tensor pow(Tensor x, float exponent) {
-    if (!Float.isFinite(exponent)) {
-      throw new IllegalArgumentException("pow: the exponent must be finite, got " + exponent);
-    }
-    if (Devices.onCuda("pow", x)) {
-      return CudaOps.pow(x, exponent);
-    }
-    return unary("pow", x, Reads.INPUT, (out, outOff, in, inOff, n) -> MathKernels.powForward(out, outOff, in, inOff, n, exponent),
-        (dx, dxOff, g, gOff, y, yOff, n) -> MathKernels.powBackward(dx, dxOff, g, gOff, x.readBuffer(), x.offset(), n, exponent));
+    return UnaryOps.pow(x, exponent);
   }
 
   /** The transpose of a matrix ({@code x.t()}): {@code [rows, cols] -> [cols, rows]}, a copy; the gradient is the gradient's transpose. */
@@ -2131,10 +2042,7 @@ public final class Ops {
 
   /** {@code 1 / (1 + exp(-x))} element-wise; any shape. The gradient is {@code y * (1 - y)}. */
   public static Tensor sigmoid(Tensor x) {
-    if (Devices.onCuda("sigmoid", x)) {
-      return CudaOps.sigmoid(x);
-    }
-    return unary("sigmoid", x, Reads.OUTPUT, ActivationKernels::sigmoidForward, ActivationKernels::sigmoidBackward);
+    return UnaryOps.sigmoid(x);
   }
 
   /**
@@ -2145,41 +2053,7 @@ public final class Ops {
    * gradient {@code Phi(x) + x phi(x)} is computed from the input.
    */
   public static Tensor gelu(Tensor x) {
-    if (Devices.onCuda("gelu", x)) {
-      return CudaOps.gelu(x);
-    }
-    if (!track(x) && x.pendingValues() instanceof Deferred.Linear && x.takeOneRead() instanceof Deferred.Linear product) {
-      // a linear layer's product not computed yet (an MLP's up-projection): computed into GELU's output, which GELU
-      // then overwrites block by block (BlockMath.forBlocks copies each block first), the same bits
-      float[] out = ArrayPool.floats(x.numel()); // overwritten
-      product.fill(out);
-      ActivationKernels.geluForward(out, 0, out, 0, out.length);
-      return Tensor.wrap(out, x.shape()).sealed(); // the op's own array: what reads it may defer (Deferred)
-    }
-    if (!track(x)) {
-      return unary("gelu", x, Reads.INPUT, ActivationKernels::geluForward, null, true);
-    }
-    // with grad on the forward keeps the gradient's factor Phi(x) + x phi(x) from the same normal distribution, as a
-    // compiled model's forward does, and the backward is one product (the bits of geluBackward's, computed again)
-    requireFloat("gelu", x);
-    int n = x.numel();
-    float[] out = ArrayPool.floats(n), slope = ArrayPool.floats(n); // both overwritten
-    ActivationKernels.geluForward(out, 0, x.readBuffer(), x.offset(), n, slope, 0);
-    return Tensor.ofNode(out, x.shape(), new ElementwiseNode(Reads.INPUT, x) {
-      @Override public String name() {
-        return "gelu";
-      }
-
-      @Override protected Tensor[] backward(Tensor g) {
-        float[] own = takeGradient(g);
-        float[] dx = own != null ? own : new float[n];
-        ActivationKernels.applyMask(dx, 0, g.readBuffer(), g.offset(), slope, 0, n); // dx may be g's array: element by element
-        if (lastBackward()) {
-          ArrayPool.give(slope); // this node's alone, and no backward reads it again
-        }
-        return new Tensor[] {Tensor.gradient(dx, x.shape())};
-      }
-    });
+    return UnaryOps.gelu(x);
   }
 
   /**
@@ -2188,34 +2062,17 @@ public final class Ops {
    * {@code s (1 + x (1 - s))} is computed from the input.
    */
   public static Tensor silu(Tensor x) {
-    if (Devices.onCuda("silu", x)) {
-      return CudaOps.silu(x);
-    }
-    return unary("silu", x, Reads.INPUT, ActivationKernels::siluForward,
-        (dx, dxOff, g, gOff, y, yOff, n) -> ActivationKernels.siluBackward(dx, dxOff, g, gOff, x.readBuffer(), x.offset(), n),
-        true);
+    return UnaryOps.silu(x);
   }
 
   /** {@code tanh(x)} element-wise; any shape. The gradient is {@code 1 - y^2}. */
   public static Tensor tanh(Tensor x) {
-    if (Devices.onCuda("tanh", x)) {
-      return CudaOps.tanh(x);
-    }
-    return unary("tanh", x, Reads.OUTPUT, ActivationKernels::tanhForward, ActivationKernels::tanhBackward);
+    return UnaryOps.tanh(x);
   }
 
   /** {@code x > 0 ? x : negativeSlope * x} element-wise; any shape. */
   public static Tensor leakyRelu(Tensor x, double negativeSlope) {
-    if (!Float.isFinite((float) negativeSlope)) {
-      throw new IllegalArgumentException("leaky_relu: negative_slope must be a finite float, got " + negativeSlope);
-    }
-    if (Devices.onCuda("leaky_relu", x)) {
-      return CudaOps.leakyRelu(x, negativeSlope);
-    }
-    float slope = (float) negativeSlope;
-    return unary("leaky_relu", x, Reads.INPUT,
-        (out, outOff, in, inOff, n) -> ActivationKernels.leakyReluForward(out, outOff, in, inOff, n, slope),
-        (dx, dxOff, g, gOff, y, yOff, n) -> ActivationKernels.leakyReluBackward(dx, dxOff, g, gOff, x.readBuffer(), x.offset(), n, slope));
+    return UnaryOps.leakyRelu(x, negativeSlope);
   }
 
   /**
@@ -2227,16 +2084,7 @@ public final class Ops {
    * @throws IllegalArgumentException for a NaN bound
    */
   public static Tensor clamp(Tensor x, float min, float max) {
-    if (Float.isNaN(min) || Float.isNaN(max)) {
-      throw new IllegalArgumentException("clamp: the bounds must be numbers, got " + (Float.isNaN(min) ? "a NaN min" : "a NaN max"));
-    }
-    if (Devices.onCuda("clamp", x)) {
-      requireFloat("clamp", x);
-      return CudaOps.clamp(x, min, max);
-    }
-    return unary("clamp", x, Reads.INPUT,
-        (out, outOff, in, inOff, n) -> MathKernels.clampForward(out, outOff, in, inOff, n, min, max),
-        (dx, dxOff, g, gOff, y, yOff, n) -> MathKernels.clampBackward(dx, dxOff, g, gOff, x.readBuffer(), x.offset(), n, min, max));
+    return UnaryOps.clamp(x, min, max);
   }
 
   /**
@@ -2244,37 +2092,12 @@ public final class Ops {
    * by the maximum so that large values do not overflow. Rank 1 or more; the output has x's shape.
    */
   public static Tensor softmax(Tensor x, int dim) {
-    if (Devices.onCuda("softmax", x)) {
-      return CudaOps.softmax(x, dim, false);
-    }
-    Along a = Along.of("softmax", x, dim);
-    // the backward reads each row's gradient before writing that row's (ActivationKernels.softmaxBackward): in place
-    UnaryBackward backward = (dx, dxOff, g, gOff, y, yOff, n) ->
-        ActivationKernels.softmaxBackward(dx, dxOff, g, gOff, y, yOff, a.outer(), a.size(), a.inner());
-    if (x.pendingValues() instanceof Deferred.Scale && a.inner() == 1 && a.size() <= ActivationKernels.scaledRowsMax()
-        && x.takeOneRead() instanceof Deferred.Scale sc) {
-      // the scores' scale not computed yet (q @ k^T / sqrt(d)): each block of rows scaled in scratch, the same bits
-      float[] out = ArrayPool.floats(x.numel()); // overwritten
-      float[] scores = sc.x().readBufferOnce(); // deferred products (under no grad) computed into scratch, not kept
-      ActivationKernels.softmaxForwardScaled(out, 0, scores, sc.x().offset(), sc.factor(), a.outer(), a.size());
-      sc.x().doneReading(scores);
-      return unaryResult("softmax", x, Reads.OUTPUT, out, backward, true);
-    }
-    return unary("softmax", x, Reads.OUTPUT,
-        (out, outOff, in, inOff, n) -> ActivationKernels.softmaxForward(out, outOff, in, inOff, a.outer(), a.size(), a.inner()),
-        backward, true);
+    return UnaryOps.softmax(x, dim);
   }
 
   /** {@code log(softmax(x, dim))}, computed as {@code x - logsumexp(x)} without forming the softmax. */
   public static Tensor logSoftmax(Tensor x, int dim) {
-    if (Devices.onCuda("log_softmax", x)) {
-      return CudaOps.softmax(x, dim, true);
-    }
-    Along a = Along.of("log_softmax", x, dim);
-    return unary("log_softmax", x, Reads.OUTPUT,
-        (out, outOff, in, inOff, n) -> ActivationKernels.logSoftmaxForward(out, outOff, in, inOff, a.outer(), a.size(), a.inner()),
-        (dx, dxOff, g, gOff, y, yOff, n) ->
-            ActivationKernels.logSoftmaxBackward(dx, dxOff, g, gOff, y, yOff, a.outer(), a.size(), a.inner()));
+    return UnaryOps.logSoftmax(x, dim);
   }
 
   /** A tensor seen as {@code [outer, size, inner]} around one of its dimensions, as the softmax kernels take it. */
@@ -2288,60 +2111,6 @@ public final class Ops {
         throw new IllegalArgumentException(op + " of shape " + Shapes.toString(shape) + ": " + e.getMessage(), e);
       }
     }
-  }
-
-  /** A kernel writing {@code n} outputs from {@code n} inputs (the forward of a shape-preserving op). */
-  @FunctionalInterface
-  private interface UnaryForward {
-    void run(float[] out, int outOff, float[] x, int xOff, int n);
-  }
-
-  /** A kernel writing the input gradient from the output gradient and the forward's output {@code y}. */
-  @FunctionalInterface
-  private interface UnaryBackward {
-    void run(float[] dx, int dxOff, float[] dout, int dOff, float[] y, int yOff, int n);
-  }
-
-  /** Runs a one-input op whose output has its input's shape, and records its backward. */
-  private static Tensor unary(String name, Tensor x, Reads reads, UnaryForward forwardKernel, UnaryBackward backwardKernel) {
-    return unary(name, x, reads, forwardKernel, backwardKernel, false);
-  }
-
-  /**
-   * {@link #unary}; with {@code backwardInPlace} the backward kernel may write the input's gradient over the output's
-   * (a kernel of {@code BlockMath.forBlocks}, which copies each block of {@code dout} before writing that block of
-   * {@code dx}, or softmax's, which reads each row of {@code dout} before writing that row), and does so when the engine
-   * owns the gradient ({@link Node#takeGradient}).
-   */
-  private static Tensor unary(String name, Tensor x, Reads reads, UnaryForward forwardKernel, UnaryBackward backwardKernel,
-      boolean backwardInPlace) {
-    Devices.requireCpu(name, x); // the public ops have sent CUDA tensors to CudaOps already
-    requireFloat(name, x);
-    int n = x.numel();
-    float[] out = new float[n];
-    forwardKernel.run(out, 0, x.readBuffer(), x.offset(), n);
-    return unaryResult(name, x, reads, out, backwardKernel, backwardInPlace);
-  }
-
-  /** {@link #unary}'s output {@code out}, computed from {@code x}, with its node when {@code x} is tracked. */
-  private static Tensor unaryResult(String name, Tensor x, Reads reads, float[] out, UnaryBackward backwardKernel,
-      boolean backwardInPlace) {
-    int n = x.numel();
-    if (!track(x)) {
-      return Tensor.wrap(out, x.shape()).sealed(); // the op's own array: what reads it may defer (Deferred)
-    }
-    return Tensor.ofNode(out, x.shape(), new ElementwiseNode(reads, x) {
-      @Override public String name() {
-        return name;
-      }
-
-      @Override protected Tensor[] backward(Tensor g) {
-        float[] own = backwardInPlace ? takeGradient(g) : null;
-        float[] dx = own != null ? own : new float[n];
-        backwardKernel.run(dx, 0, g.readBuffer(), g.offset(), out, 0, n);
-        return new Tensor[] {Tensor.gradient(dx, x.shape())};
-      }
-    });
   }
 
   /**
