@@ -27,6 +27,7 @@ import static dev.kiln.runtime.ShapeOps.removeDim;
 import static dev.kiln.runtime.ShapeOps.reshaping;
 
 import static dev.kiln.runtime.Ops.*;
+import static dev.kiln.runtime.ReductionOps.expandAlong;
 
 /**
  * Element-wise arithmetic of two tensors and its broadcasting: add, sub, mul, div, shift, scale, compare and
