@@ -897,7 +897,7 @@ final class CudaOps {
 
   /** {@link Ops#maxPool2d}: the argmax of each window kept on the device (ints) for the backward. */
   static Tensor maxPool2d(Tensor x, int kernelH, int kernelW, int strideH, int strideW, int padH, int padW, boolean ceilMode) {
-    Pool2dShape s = Ops.checkMaxPool2d(x, kernelH, kernelW, strideH, strideW, padH, padW, ceilMode);
+    Pool2dShape s = LayerOps.checkMaxPool2d(x, kernelH, kernelW, strideH, strideW, padH, padW, ceilMode);
     int planes = s.batch() * s.channels();
     int planeIn = s.height() * s.width(), planeOut = s.outHeight() * s.outWidth();
     int[] outShape = {s.batch(), s.channels(), s.outHeight(), s.outWidth()};
