@@ -1,33 +1,14 @@
 package dev.kiln.runtime;
 
-import dev.kiln.runtime.cpu.ActivationKernels;
+import static dev.kiln.runtime.DeferredFusions.addOntoProduct;
+import static dev.kiln.runtime.ReductionOps.expandAlong;
+import static dev.kiln.runtime.Ops.*;
+
 import dev.kiln.runtime.cpu.ArithmeticKernels;
-import dev.kiln.runtime.cpu.AvgPool2dShape;
-import dev.kiln.runtime.cpu.Blas;
-import dev.kiln.runtime.cpu.Conv2dShape;
-import dev.kiln.runtime.cpu.ConvKernels;
 import dev.kiln.runtime.cpu.CpuKernels;
-import dev.kiln.runtime.cpu.MathKernels;
-import dev.kiln.runtime.cpu.NormKernels;
-import dev.kiln.runtime.cpu.Parallel;
-import dev.kiln.runtime.cpu.Pool2dShape;
-import dev.kiln.runtime.cpu.RecurrentKernels;
-import dev.kiln.runtime.cpu.SortKernels;
 import dev.kiln.runtime.cpu.WhereKernels;
 import java.util.Arrays;
 import java.util.function.BinaryOperator;
-import static dev.kiln.runtime.DeferredFusions.reachedByPermutes;
-import static dev.kiln.runtime.DeferredFusions.keepsLittle;
-import static dev.kiln.runtime.DeferredFusions.addOntoProduct;
-import static dev.kiln.runtime.DeferredFusions.selectOfPermute;
-import static dev.kiln.runtime.DeferredFusions.fitsTwoByTwo;
-import static dev.kiln.runtime.DeferredFusions.deferrable;
-import static dev.kiln.runtime.DeferredFusions.deferredPermute;
-import static dev.kiln.runtime.ShapeOps.removeDim;
-import static dev.kiln.runtime.ShapeOps.reshaping;
-
-import static dev.kiln.runtime.Ops.*;
-import static dev.kiln.runtime.ReductionOps.expandAlong;
 
 /**
  * Element-wise arithmetic of two tensors and its broadcasting: add, sub, mul, div, shift, scale, compare and

@@ -1,33 +1,18 @@
 package dev.kiln.runtime;
 
+import static dev.kiln.runtime.LossOps.reduce;
+
 import dev.kiln.runtime.cpu.ActivationKernels;
 import dev.kiln.runtime.cpu.ArithmeticKernels;
-import dev.kiln.runtime.cpu.AvgPool2dShape;
 import dev.kiln.runtime.cpu.Blas;
-import dev.kiln.runtime.cpu.Conv2dShape;
 import dev.kiln.runtime.cpu.ConvKernels;
 import dev.kiln.runtime.cpu.CpuKernels;
 import dev.kiln.runtime.cpu.MathKernels;
 import dev.kiln.runtime.cpu.NormKernels;
-import dev.kiln.runtime.cpu.Parallel;
-import dev.kiln.runtime.cpu.Pool2dShape;
 import dev.kiln.runtime.cpu.RecurrentKernels;
 import dev.kiln.runtime.cpu.SortKernels;
 import dev.kiln.runtime.cpu.WhereKernels;
 import java.util.Arrays;
-import java.util.function.BinaryOperator;
-import static dev.kiln.runtime.DeferredFusions.reachedByPermutes;
-import static dev.kiln.runtime.DeferredFusions.keepsLittle;
-import static dev.kiln.runtime.DeferredFusions.addOntoProduct;
-import static dev.kiln.runtime.DeferredFusions.selectOfPermute;
-import static dev.kiln.runtime.DeferredFusions.fitsTwoByTwo;
-import static dev.kiln.runtime.DeferredFusions.deferrable;
-import static dev.kiln.runtime.DeferredFusions.deferredPermute;
-import static dev.kiln.runtime.ShapeOps.removeDim;
-import static dev.kiln.runtime.ShapeOps.reshaping;
-import static dev.kiln.runtime.UnaryOps.unary;
-import static dev.kiln.runtime.UnaryOps.ReluNode;
-import static dev.kiln.runtime.LossOps.reduce;
 
 /**
  * The differentiable operations of eager mode, each with its derivative next to it: this file is
@@ -35,9 +20,17 @@ import static dev.kiln.runtime.LossOps.reduce;
  * {@link CpuKernels} or {@link Blas}, and records a {@link Node} when gradients are wanted. Ops
  * with a CUDA kernel hand tensors that live on the GPU to {@code CudaOps}, which makes the same
  * checks and records the same derivatives on the device; the others refuse them
- * ({@code Devices.requireCpu}). The padding, flipping, running-sum, norm and piecewise ops at the
- * end delegate to {@link IndexOps} and {@link PiecewiseOps}, whose one node per op picks each
- * device's kernel itself.
+ * ({@code Devices.requireCpu}).
+ *
+ * <p>This class is the public API and the checks every op shares ({@link #track}, {@code require*},
+ * {@link Along}); each public method documents the op and calls its implementation, grouped by kind in
+ * package-private classes: {@link ShapeOps} (views, slicing, joins, gathers, embeddings), {@link ProductOps}
+ * (matmul, bmm, linear), {@link ArithmeticOps} (element-wise arithmetic and broadcasting), {@link UnaryOps}
+ * (element-wise functions, activations, softmax), {@link ReductionOps}, {@link LossOps}, {@link LayerOps}
+ * (convolution, pooling, normalisation, dropout), {@link RecurrentOps}, and {@link DeferredFusions} (the
+ * helpers of the eager fusions over {@link Deferred} values). The padding, flipping, running-sum, norm and
+ * piecewise ops at the end delegate to {@link IndexOps} and {@link PiecewiseOps}, whose one node per op
+ * picks each device's kernel itself. docs/design-notes.md ("Where eager ops live") lists them.
  */
 public final class Ops {
   private Ops() {}

@@ -1,23 +1,10 @@
 package dev.kiln.runtime;
 
-import dev.kiln.runtime.cpu.ActivationKernels;
-import dev.kiln.runtime.cpu.ArithmeticKernels;
-import dev.kiln.runtime.cpu.AvgPool2dShape;
-import dev.kiln.runtime.cpu.Blas;
-import dev.kiln.runtime.cpu.Conv2dShape;
-import dev.kiln.runtime.cpu.ConvKernels;
-import dev.kiln.runtime.cpu.CpuKernels;
-import dev.kiln.runtime.cpu.MathKernels;
-import dev.kiln.runtime.cpu.NormKernels;
-import dev.kiln.runtime.cpu.Parallel;
-import dev.kiln.runtime.cpu.Pool2dShape;
-import dev.kiln.runtime.cpu.RecurrentKernels;
-import dev.kiln.runtime.cpu.SortKernels;
-import dev.kiln.runtime.cpu.WhereKernels;
-import java.util.Arrays;
-import java.util.function.BinaryOperator;
-
 import static dev.kiln.runtime.Ops.*;
+
+import dev.kiln.runtime.cpu.Blas;
+import dev.kiln.runtime.cpu.RecurrentKernels;
+import java.util.Arrays;
 
 /**
  * The recurrent ops of eager mode: a whole sequence of RNN/GRU/LSTM steps as one node over projected inputs

@@ -1,26 +1,13 @@
 package dev.kiln.runtime;
 
-import dev.kiln.runtime.cpu.ActivationKernels;
-import dev.kiln.runtime.cpu.ArithmeticKernels;
-import dev.kiln.runtime.cpu.AvgPool2dShape;
-import dev.kiln.runtime.cpu.Blas;
-import dev.kiln.runtime.cpu.Conv2dShape;
-import dev.kiln.runtime.cpu.ConvKernels;
-import dev.kiln.runtime.cpu.CpuKernels;
-import dev.kiln.runtime.cpu.MathKernels;
-import dev.kiln.runtime.cpu.NormKernels;
-import dev.kiln.runtime.cpu.Parallel;
-import dev.kiln.runtime.cpu.Pool2dShape;
-import dev.kiln.runtime.cpu.RecurrentKernels;
-import dev.kiln.runtime.cpu.SortKernels;
-import dev.kiln.runtime.cpu.WhereKernels;
-import java.util.Arrays;
-import java.util.function.BinaryOperator;
-
-import static dev.kiln.runtime.Ops.*;
 import static dev.kiln.runtime.ShapeOps.removeDim;
 import static dev.kiln.runtime.ShapeOps.reshaping;
 import static dev.kiln.runtime.UnaryOps.unary;
+import static dev.kiln.runtime.Ops.*;
+
+import dev.kiln.runtime.cpu.MathKernels;
+import dev.kiln.runtime.cpu.SortKernels;
+import java.util.Arrays;
 
 /**
  * Reductions of eager mode: sum and mean (of all, along a dimension, over several), var and std, max/min
