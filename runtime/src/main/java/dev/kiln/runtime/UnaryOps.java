@@ -295,7 +295,7 @@ final class UnaryOps {
   }
 
   /** {@link #unary}'s output {@code out}, computed from {@code x}, with its node when {@code x} is tracked. */
-  static Tensor unaryResult(String name, Tensor x, Reads reads, float[] out, UnaryBackward backwardKernel,
+  private static Tensor unaryResult(String name, Tensor x, Reads reads, float[] out, UnaryBackward backwardKernel,
       boolean backwardInPlace) {
     int n = x.numel();
     if (!track(x)) {
