@@ -115,7 +115,7 @@ final class DeferredFusions {
   /**
    * {@code x} permuted by {@code order}, its values made when first read; a permute of such a tensor is one permute
    * of its source (the orders composed), so that {@code view(-1, S, H, D).transpose(1, 2)} and then {@code
-   * transpose(-2, -1)} leave one strided layout of the projection for {@link #matmul} to read in place.
+   * transpose(-2, -1)} leave one strided layout of the projection for {@link Ops#matmul} to read in place.
    */
   static Tensor deferredPermute(Tensor x, int[] order, int[] outShape) {
     Deferred.Permute prior = x.deferredPermute();

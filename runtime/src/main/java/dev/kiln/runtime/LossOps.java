@@ -263,7 +263,7 @@ final class LossOps {
 
   /**
    * A loss's reduction: the mean or the sum of its per-element values. The mean of none is NaN, as
-   * PyTorch's losses give it (an empty batch), not {@link #mean}'s error; its gradient is empty.
+   * PyTorch's losses give it (an empty batch), not {@link Ops#mean}'s error; its gradient is empty.
    */
   static Tensor reduce(Tensor perElement, boolean average) {
     if (average && perElement.numel() == 0) {

@@ -239,7 +239,7 @@ public final class Ops {
     return Arrays.stream(all).filter(java.util.Objects::nonNull).toArray(Tensor[]::new);
   }
 
-  /** The number of times b, a suffix of a's shape ({@link #broadcast} made it so), repeats over a. */
+  /** The number of times b, a suffix of a's shape ({@link ArithmeticOps#broadcast} made it so), repeats over a. */
   static int broadcastRepeats(String op, Tensor big, Tensor small) {
     int[] bs = big.shape(), ss = small.shape();
     if (ss.length > bs.length
@@ -516,7 +516,7 @@ public final class Ops {
   /**
    * The slices of {@code x} along {@code dim}, PyTorch's {@code torch.unbind}: {@code x.size(dim)}
    * tensors of {@code x}'s shape without {@code dim} (copies, as {@link #select}'s). Their gradients
-   * reach {@code x} through one node (see {@link #pieces}), where a {@code select} per slice gives
+   * reach {@code x} through one node (see {@link ShapeOps#pieces}), where a {@code select} per slice gives
    * each slice an {@code x}-sized gradient of its own: quadratic in the count (a loop over a
    * sequence's steps written by hand).
    *

@@ -182,7 +182,7 @@ final class ProductOps {
 
   /**
    * {@code a @ b} over equal batch dimensions ({@code [..., m, k] @ [..., k, n]}) where one operand or both are
-   * deferred permutes ({@link #deferredPermute}): each product reads its matrix in place in the permute's source
+   * deferred permutes ({@link DeferredFusions#deferredPermute}): each product reads its matrix in place in the permute's source
    * ({@link Blas#sgemmAt}, a transposed matrix as OpenBLAS's flag), so that attention's heads ({@code view(-1, S, H,
    * D).transpose(1, 2)}) and the keys' {@code transpose(-2, -1)} are not copied. A deferred operand's gradient goes to
    * the permute's source, written in the source's layout (what the permutes' backwards would have made of it). Null
