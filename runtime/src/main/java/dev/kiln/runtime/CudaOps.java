@@ -774,7 +774,7 @@ final class CudaOps {
   /** Forward state of one cross-entropy call on the GPU, kept for its backward (Ops' {@code CrossEntropy}). */
   private record CrossEntropy(int rows, int classes, Tensor losses, Tensor probs, Tensor target) {
     static CrossEntropy forward(Tensor logits, Tensor target) {
-      Ops.checkCrossEntropy(logits, target);
+      LossOps.checkCrossEntropy(logits, target);
       int rows = logits.size(0), classes = logits.size(1);
       // The kernel indexes the logits by the targets unchecked, so they are checked here, with
       // the CPU's message; labels usually come from the host, where they are current.
@@ -865,7 +865,7 @@ final class CudaOps {
 
   /** Ops' {@code pointwiseLoss}: a per-element loss of two same-shaped tensors, with gradients to both. */
   private static Tensor pointwiseLoss(String name, Tensor input, Tensor target, LossForward forward, LossBackward backward) {
-    Ops.checkPointwiseLoss(name, input, target);
+    LossOps.checkPointwiseLoss(name, input, target);
     int n = input.numel();
     Tensor out = named(name, () -> {
       Tensor o = empty(input.shape());
@@ -897,7 +897,7 @@ final class CudaOps {
 
   /** {@link Ops#maxPool2d}: the argmax of each window kept on the device (ints) for the backward. */
   static Tensor maxPool2d(Tensor x, int kernelH, int kernelW, int strideH, int strideW, int padH, int padW, boolean ceilMode) {
-    Pool2dShape s = Ops.checkMaxPool2d(x, kernelH, kernelW, strideH, strideW, padH, padW, ceilMode);
+    Pool2dShape s = LayerOps.checkMaxPool2d(x, kernelH, kernelW, strideH, strideW, padH, padW, ceilMode);
     int planes = s.batch() * s.channels();
     int planeIn = s.height() * s.width(), planeOut = s.outHeight() * s.outWidth();
     int[] outShape = {s.batch(), s.channels(), s.outHeight(), s.outWidth()};

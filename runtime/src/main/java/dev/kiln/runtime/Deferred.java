@@ -55,7 +55,7 @@ sealed interface Deferred {
   }
 
   /**
-   * A batched matmul's products under no grad ({@code Ops.stridedMatmul}: the operands read in place, sealed), written
+   * A batched matmul's products under no grad ({@code ProductOps.stridedMatmul}: the operands read in place, sealed), written
    * by {@code into} over an array of the output's length: attention's scores, which the scaled softmax reads into
    * scratch, and {@code att @ v}, which the heads' join reads into scratch.
    */

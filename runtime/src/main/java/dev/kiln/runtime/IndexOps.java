@@ -367,7 +367,7 @@ final class IndexOps {
   // ------------------------------------------------------------------ ordering on the GPU: sort, topk, max and min along a dimension
 
   /**
-   * {@code Ops.ordered} on CUDA: each line's values sorted on the device ({@link SortKernels#sort},
+   * {@code ReductionOps.ordered} on CUDA: each line's values sorted on the device ({@link SortKernels#sort},
    * the CPU's order), the first {@code k} kept (topk: an index map crops the line), and the values'
    * gradient scattered back to where they came from on the device.
    */

@@ -1,21 +1,18 @@
 package dev.kiln.runtime;
 
+import static dev.kiln.runtime.LossOps.reduce;
+
 import dev.kiln.runtime.cpu.ActivationKernels;
 import dev.kiln.runtime.cpu.ArithmeticKernels;
-import dev.kiln.runtime.cpu.AvgPool2dShape;
 import dev.kiln.runtime.cpu.Blas;
-import dev.kiln.runtime.cpu.Conv2dShape;
 import dev.kiln.runtime.cpu.ConvKernels;
 import dev.kiln.runtime.cpu.CpuKernels;
 import dev.kiln.runtime.cpu.MathKernels;
 import dev.kiln.runtime.cpu.NormKernels;
-import dev.kiln.runtime.cpu.Parallel;
-import dev.kiln.runtime.cpu.Pool2dShape;
 import dev.kiln.runtime.cpu.RecurrentKernels;
 import dev.kiln.runtime.cpu.SortKernels;
 import dev.kiln.runtime.cpu.WhereKernels;
 import java.util.Arrays;
-import java.util.function.BinaryOperator;
 
 /**
  * The differentiable operations of eager mode, each with its derivative next to it: this file is
@@ -23,9 +20,17 @@ import java.util.function.BinaryOperator;
  * {@link CpuKernels} or {@link Blas}, and records a {@link Node} when gradients are wanted. Ops
  * with a CUDA kernel hand tensors that live on the GPU to {@code CudaOps}, which makes the same
  * checks and records the same derivatives on the device; the others refuse them
- * ({@code Devices.requireCpu}). The padding, flipping, running-sum, norm and piecewise ops at the
- * end delegate to {@link IndexOps} and {@link PiecewiseOps}, whose one node per op picks each
- * device's kernel itself.
+ * ({@code Devices.requireCpu}).
+ *
+ * <p>This class is the public API and the checks every op shares ({@link #track}, {@code require*},
+ * {@link Along}); each public method documents the op and calls its implementation, grouped by kind in
+ * package-private classes: {@link ShapeOps} (views, slicing, joins, gathers, embeddings), {@link ProductOps}
+ * (matmul, bmm, linear), {@link ArithmeticOps} (element-wise arithmetic and broadcasting), {@link UnaryOps}
+ * (element-wise functions, activations, softmax), {@link ReductionOps}, {@link LossOps}, {@link LayerOps}
+ * (convolution, pooling, normalisation, dropout), {@link RecurrentOps}, and {@link DeferredFusions} (the
+ * helpers of the eager fusions over {@link Deferred} values). The padding, flipping, running-sum, norm and
+ * piecewise ops at the end delegate to {@link IndexOps} and {@link PiecewiseOps}, whose one node per op
+ * picks each device's kernel itself. docs/design-notes.md ("Where eager ops live") lists them.
  */
 public final class Ops {
   private Ops() {}
@@ -63,39 +68,11 @@ public final class Ops {
     }
   }
 
-  /** A batch of images {@code [N, C, H, W]} (one sample {@code [C, H, W]} is unsqueezed before this). */
-  private static void requireImages(String op, Tensor x) {
-    if (x.dim() != 4) {
-      throw new IllegalArgumentException(op + ": input must be [N, C, H, W], or [C, H, W] for one sample, got shape "
-          + Shapes.toString(x.shape()));
-    }
-  }
-
   // ------------------------------------------------------------------ reshape
 
   /** A view with a new shape; the gradient is reshaped back. */
   public static Tensor reshape(Tensor x, int... newShape) {
-    int[] to = Shapes.inferReshape(x.shape(), newShape);
-    if (!track(x)) {
-      return x.viewOf(to, null);
-    }
-    int[] from = x.shape();
-    return x.viewOf(to, new Node(x) {
-      @Override protected boolean savesTensors() {
-        return false;
-      }
-
-      @Override public String name() {
-        return "reshape";
-      }
-
-      @Override protected Tensor[] backward(Tensor g) {
-        // the engine's own gradient stays the engine's: the next backward (a layer norm's, GELU's under a Linear's
-        // reshape) may then write over it
-        float[] own = takeGradient(g);
-        return new Tensor[] {own != null ? Tensor.gradient(own, from) : g.viewOf(from, null)};
-      }
-    });
+    return ShapeOps.reshape(x, newShape);
   }
 
   // ------------------------------------------------------------------ matrix products
@@ -113,48 +90,7 @@ public final class Ops {
    *     dimensions that do not broadcast, naming both shapes
    */
   public static Tensor matmul(Tensor a, Tensor b) {
-    Devices.onCuda("matmul", a, b);
-    requireFloat("matmul", a);
-    requireFloat("matmul", b);
-    String shapes = Shapes.toString(a.shape()) + " @ " + Shapes.toString(b.shape());
-    if (a.dim() == 0 || b.dim() == 0) {
-      throw new IllegalArgumentException("matmul: " + shapes + ": both operands need at least one dimension (for a "
-          + "scalar factor use mul)");
-    }
-    if (a.dim() == 1 && b.dim() == 1) { // the dot product
-      return reshape(mm(reshape(a, 1, -1), reshape(b, -1, 1)));
-    }
-    if (a.dim() == 1) {
-      return squeeze(matmul(unsqueeze(a, 0), b), -2);
-    }
-    if (b.dim() == 1) {
-      return squeeze(matmul(a, unsqueeze(b, 1)), -1);
-    }
-    int m = a.size(-2), k = a.size(-1), n = b.size(-1);
-    if (b.size(-2) != k) {
-      throw new IllegalArgumentException("matmul: " + shapes + ": inner dimensions " + k + " and " + b.size(-2) + " differ");
-    }
-    if (a.dim() == 2 && b.dim() == 2) {
-      return mm(a, b);
-    }
-    if (b.dim() == 2) { // [..., m, k] @ [k, n]: every row of a times b, one GEMM
-      int[] outShape = a.shape();
-      outShape[outShape.length - 1] = n;
-      int rows = Shapes.numel(Arrays.copyOf(a.shape(), a.dim() - 1)); // not -1: k may be 0
-      return reshape(mm(reshape(a, rows, k), b), outShape);
-    }
-    int[] batch = Shapes.broadcast("matmul (" + shapes + ", batch dimensions)", Arrays.copyOf(a.shape(), a.dim() - 2),
-        Arrays.copyOf(b.shape(), b.dim() - 2));
-    int count = Shapes.numel(batch);
-    Tensor inPlace = a.dim() == b.dim() && (a.deferredPermute() != null || b.deferredPermute() != null)
-        && Arrays.equals(Arrays.copyOf(a.shape(), a.dim() - 2), Arrays.copyOf(b.shape(), b.dim() - 2))
-        ? stridedMatmul(a, b, count, m, k, n) : null;
-    if (inPlace != null) {
-      return inPlace;
-    }
-    Tensor left = reshape(expand(a, Shapes.concat(batch, m, k), false), count, m, k);
-    Tensor right = reshape(expand(b, Shapes.concat(batch, k, n), false), count, k, n);
-    return reshape(bmm(left, right), Shapes.concat(batch, m, n));
+    return ProductOps.matmul(a, b);
   }
 
   /**
@@ -164,289 +100,14 @@ public final class Ops {
    * CUDA one strided-batched cuBLAS call each way.
    */
   public static Tensor bmm(Tensor a, Tensor b) {
-    boolean cuda = Devices.onCuda("bmm", a, b);
-    requireFloat("bmm", a);
-    requireFloat("bmm", b);
-    requireRank("bmm", "left operand", a, 3);
-    requireRank("bmm", "right operand", b, 3);
-    int count = a.size(0), m = a.size(1), k = a.size(2), n = b.size(2);
-    if (b.size(0) != count || b.size(1) != k) {
-      throw new IllegalArgumentException("bmm: " + Shapes.toString(a.shape()) + " @ " + Shapes.toString(b.shape()) + ": "
-          + (b.size(0) != count ? "batch sizes " + count + " and " + b.size(0) : "inner dimensions " + k + " and " + b.size(1))
-          + " differ");
-    }
-    if (cuda) {
-      return CudaLayerOps.bmm(a, b);
-    }
-    Tensor inPlace = a.deferredPermute() != null || b.deferredPermute() != null ? stridedMatmul(a, b, count, m, k, n) : null;
-    if (inPlace != null) {
-      return inPlace;
-    }
-    float[] out = ArrayPool.floats(Shapes.numel(count, m, n)); // overwritten (beta 0)
-    batchedGemm(count, false, false, m, n, k, a.readBuffer(), a.offset(), b.readBuffer(), b.offset(), out);
-    if (!track(a, b)) {
-      return Tensor.wrap(out, count, m, n).sealed(); // the op's own array: a scale of it may defer (Deferred.Scale)
-    }
-    return Tensor.ofNode(out, new int[] {count, m, n}, new Node(a, b) {
-      @Override public String name() {
-        return "bmm";
-      }
-
-      @Override protected Tensor[] backward(Tensor g) {
-        Tensor da = null, db = null;
-        if (needsGrad(0)) {
-          float[] d = ArrayPool.floats(Shapes.numel(count, m, k)); // overwritten (beta 0)
-          batchedGemm(count, false, true, m, k, n, g.readBuffer(), g.offset(), b.readBuffer(), b.offset(), d);
-          da = Tensor.gradient(d, count, m, k);
-        }
-        if (needsGrad(1)) {
-          float[] d = ArrayPool.floats(Shapes.numel(count, k, n)); // overwritten (beta 0)
-          batchedGemm(count, true, false, k, n, m, a.readBuffer(), a.offset(), g.readBuffer(), g.offset(), d);
-          db = Tensor.gradient(d, count, k, n);
-        }
-        recycle(g); // read, and shared by nothing returned
-        return new Tensor[] {da, db};
-      }
-    }).sealed();
-  }
-
-  /**
-   * Whether a value of {@code size} elements may be deferred over {@code inputs}, which its recipe keeps until it is
-   * read: when they hold at most three times as many (a classifier's head, 1792 inputs a sample for 10 outputs, is
-   * made at once, so that evaluation outputs collected unread do not keep their inputs).
-   */
-  private static boolean keepsLittle(long size, Tensor... inputs) {
-    long kept = 0;
-    for (Tensor t : inputs) {
-      kept += t.numel();
-    }
-    return kept <= 3 * size;
-  }
-
-  /**
-   * One operand of {@link #stridedMatmul}: its matrices in {@code values}' array, each at an offset of {@code offsets}
-   * with leading dimension {@code ld}, stored transposed when {@code trans}. {@code values} is the operand itself
-   * (contiguous) or the source of its deferred permute.
-   */
-  private record GemmOperand(Tensor values, int[] offsets, int ld, boolean trans) {}
-
-  /**
-   * {@code t}'s {@code count} matrices ({@code [..., rows, cols]}) where they lie: in place in the source of a deferred
-   * permute when one of the last two dimensions is contiguous there (a row-major or a transposed matrix, each batch at
-   * the offset its indices give), else null; t's own contiguous matrices when it is not deferred (or no longer).
-   */
-  private static GemmOperand gemmOperand(Tensor t, int count) {
-    int rank = t.dim(), rows = t.size(-2), cols = t.size(-1);
-    Deferred.Permute d = t.deferredPermute();
-    int[] offsets = new int[count];
-    if (d == null) {
-      for (int i = 0; i < count; i++) {
-        offsets[i] = t.offset() + i * rows * cols;
-      }
-      return new GemmOperand(t, offsets, cols, false);
-    }
-    int[] sourceShape = d.source().shape();
-    int[] stride = new int[rank]; // t's strides in the source
-    for (int i = 0; i < rank; i++) {
-      int s = 1;
-      for (int j = d.order()[i] + 1; j < rank; j++) {
-        s *= sourceShape[j];
-      }
-      stride[i] = s;
-    }
-    boolean trans;
-    int ld;
-    if (stride[rank - 1] == 1 && stride[rank - 2] >= cols) {
-      trans = false;
-      ld = stride[rank - 2];
-    } else if (stride[rank - 2] == 1 && stride[rank - 1] >= rows) {
-      trans = true;
-      ld = stride[rank - 1];
-    } else {
-      return null;
-    }
-    int[] at = new int[Math.max(0, rank - 2)];
-    int off = d.source().offset();
-    for (int i = 0; i < count; i++) { // the batch indices in row-major order, the offset moved along
-      offsets[i] = off;
-      for (int j = rank - 3; j >= 0; j--) {
-        off += stride[j];
-        if (++at[j] < t.size(j)) {
-          break;
-        }
-        off -= stride[j] * t.size(j);
-        at[j] = 0;
-      }
-    }
-    return new GemmOperand(d.source(), offsets, ld, trans);
-  }
-
-  /**
-   * The tensor whose gradient slot an operand {@code t} of {@link #stridedMatmul} takes: t when it needs no gradient
-   * (or is not deferred), else its permute's source when t's gradient would only be permuted back to it (t reached
-   * from the source by permutes and same-shape views alone); null otherwise (a deferred tensor detached and made a
-   * leaf: the caller then makes the permute).
-   */
-  private static Tensor gradientInput(Tensor t, GemmOperand o) {
-    if (o.values() == t || !t.requiresGrad()) {
-      return t;
-    }
-    return reachedByPermutes(t, o.values()) ? o.values() : null;
-  }
-
-  /** Whether {@code t}'s gradient reaches {@code source} through permutes and same-shape views alone (exact copies). */
-  private static boolean reachedByPermutes(Tensor t, Tensor source) {
-    Tensor cur = t;
-    while (cur != source) {
-      Node fn = cur.gradFn();
-      if (fn == null || fn.inputs.length != 1
-          || !(fn.name().equals("permute") || fn.name().equals("transpose") || fn.name().equals("reshape"))) {
-        return false;
-      }
-      Tensor next = fn.inputs[0];
-      Deferred.Permute d = next.deferredPermute();
-      if (next != source && (d == null || d.source() != source)) {
-        return false;
-      }
-      cur = next;
-    }
-    return true;
-  }
-
-  /**
-   * {@code a @ b} over equal batch dimensions ({@code [..., m, k] @ [..., k, n]}) where one operand or both are
-   * deferred permutes ({@link #deferredPermute}): each product reads its matrix in place in the permute's source
-   * ({@link Blas#sgemmAt}, a transposed matrix as OpenBLAS's flag), so that attention's heads ({@code view(-1, S, H,
-   * D).transpose(1, 2)}) and the keys' {@code transpose(-2, -1)} are not copied. A deferred operand's gradient goes to
-   * the permute's source, written in the source's layout (what the permutes' backwards would have made of it). Null
-   * when an operand's layout does not allow it (the caller then makes the permute and multiplies as before).
-   */
-  private static Tensor stridedMatmul(Tensor a, Tensor b, int count, int m, int k, int n) {
-    GemmOperand x = gemmOperand(a, count), y = gemmOperand(b, count);
-    Tensor xIn = x == null ? null : gradientInput(a, x), yIn = y == null ? null : gradientInput(b, y);
-    if (xIn == null || yIn == null) {
-      return null;
-    }
-    int[] outOffsets = new int[count];
-    for (int i = 0; i < count; i++) {
-      outOffsets[i] = i * m * n;
-    }
-    int[] outShape = a.shape();
-    outShape[outShape.length - 1] = n;
-    boolean tracked = track(xIn, yIn);
-    Tensor xs = x.values(), ys = y.values();
-    if (!tracked && xs.isSealed() && ys.isSealed() && xs.deferrableOver() && ys.deferrableOver()
-        && keepsLittle(count * m * n, xs == ys ? new Tensor[] {xs} : new Tensor[] {xs, ys})) {
-      // computed when read (Deferred.Product): the scaled softmax reads the scores, the heads' join att @ v, each
-      // into scratch, and neither is an array of its own
-      Deferred.Product recipe = new Deferred.Product(c -> product(count, x, false, y, false, m, n, k, c, outOffsets, n));
-      return Tensor.deferred(recipe, xs == ys ? new Tensor[] {xs} : new Tensor[] {xs, ys}, outShape);
-    }
-    float[] out = ArrayPool.floats(count * m * n); // overwritten: one product per matrix (beta 0)
-    product(count, x, false, y, false, m, n, k, out, outOffsets, n);
-    if (!tracked) {
-      return Tensor.wrap(out, outShape).sealed(); // the op's own array: a scale of it may defer (Deferred.Scale)
-    }
-    // one value read as both operands (h @ h^T): its inputs listed right first, so that the engine adds the right
-    // operand's gradient before the left's, the order the reshape nodes of the copying path give (and the compiled
-    // model's, Generator.operandOrder)
-    boolean rightFirst = xIn == yIn;
-    return Tensor.ofNode(out, outShape, new Node(rightFirst ? new Tensor[] {yIn, xIn} : new Tensor[] {xIn, yIn}) {
-      @Override public String name() {
-        return "bmm";
-      }
-
-      @Override protected Tensor[] backward(Tensor g) {
-        // the operands' values where they are now: in the source while still deferred (a write to the source would
-        // have made the permute first), else in the permute's own array
-        GemmOperand xv = gemmOperand(a, count), yv = gemmOperand(b, count);
-        int[] gOffsets = new int[count];
-        for (int i = 0; i < count; i++) {
-          gOffsets[i] = g.offset() + i * m * n;
-        }
-        GemmOperand go = new GemmOperand(g, gOffsets, n, false);
-        Tensor dx = null, dy = null;
-        if (needsGrad(0)) { // da = g op(b)^T, written where a's values lie in xIn (transposed: op(b) g^T)
-          float[] d = ArrayPool.floats(xIn.numel()); // overwritten: the operand's matrices fill its source (a permute)
-          int[] at = relative(x.offsets(), xIn.offset());
-          if (!x.trans()) {
-            product(count, go, false, yv, true, m, k, n, d, at, x.ld());
-          } else {
-            product(count, yv, false, go, true, k, m, n, d, at, x.ld());
-          }
-          dx = Tensor.gradient(d, xIn.shape());
-        }
-        if (needsGrad(1)) { // db = op(a)^T g, written where b's values lie in yIn (transposed: g^T op(a))
-          float[] d = ArrayPool.floats(yIn.numel()); // overwritten: the operand's matrices fill its source (a permute)
-          int[] at = relative(y.offsets(), yIn.offset());
-          if (!y.trans()) {
-            product(count, xv, true, go, false, k, n, m, d, at, y.ld());
-          } else {
-            product(count, go, true, xv, false, n, k, m, d, at, y.ld());
-          }
-          dy = Tensor.gradient(d, yIn.shape());
-        }
-        recycle(g); // read, and shared by nothing returned
-        return rightFirst ? new Tensor[] {dy, dx} : new Tensor[] {dx, dy};
-      }
-    }).sealed();
-  }
-
-  /**
-   * {@code C[i] = op(X[i]) op(Y[i])} ({@code rows x cols}, the product over {@code inner}) into {@code c} at {@code
-   * cOffsets} with leading dimension {@code ldc}: each operand as {@link #gemmOperand} found it, transposed once more
-   * where {@code transX} or {@code transY} asks.
-   */
-  private static void product(int count, GemmOperand x, boolean transX, GemmOperand y, boolean transY, int rows, int cols,
-      int inner, float[] c, int[] cOffsets, int ldc) {
-    Tensor xs = x.values(), ys = y.values();
-    // an operand's values still deferred (a projection under no grad, Deferred.Linear) computed into scratch, not kept
-    float[] xv = xs.readBufferOnce(), yv = ys == xs ? xv : ys.readBufferOnce();
-    Blas.sgemmAt(count, x.trans() != transX, y.trans() != transY, rows, cols, inner, 1f, xv, xs.offset(),
-        xs.numel(), x.offsets(), x.ld(), yv, ys.offset(), ys.numel(), y.offsets(), y.ld(), c, 0, c.length,
-        cOffsets, ldc);
-    xs.doneReading(xv);
-    if (ys != xs) {
-      ys.doneReading(yv);
-    }
-  }
-
-  /** {@code offsets} less {@code base}: where the matrices lie in an array of their own. */
-  private static int[] relative(int[] offsets, int base) {
-    int[] r = new int[offsets.length];
-    for (int i = 0; i < r.length; i++) {
-      r[i] = offsets[i] - base;
-    }
-    return r;
-  }
-
-  /**
-   * {@code out[i] = op(x[i]) @ op(y[i])} for {@code count} row-major, contiguous matrices, {@code
-   * out[i]} of {@code rows x cols}, the product over {@code inner}; op transposes where asked (x
-   * stored {@code inner x rows} then, y {@code cols x inner}). The batches are shared among the cores
-   * ({@link Blas#sgemmBatched}, which compiled models call too).
-   */
-  private static void batchedGemm(int count, boolean transX, boolean transY, int rows, int cols, int inner,
-      float[] x, int xOff, float[] y, int yOff, float[] out) {
-    Blas.sgemmBatched(count, transX, transY, rows, cols, inner, 1f, x, xOff, rows * inner, y, yOff, inner * cols,
-        0f, out, 0, rows * cols);
+    return ProductOps.bmm(a, b);
   }
 
   /**
    * Matrix product, PyTorch's {@code torch.mm}: {@code a[m,k] @ b[k,n]}, as {@link #bmm} of a batch of one.
    */
   public static Tensor mm(Tensor a, Tensor b) {
-    Devices.onCuda("mm", a, b);
-    requireFloat("mm", a);
-    requireFloat("mm", b);
-    requireRank("mm", "left operand", a, 2);
-    requireRank("mm", "right operand", b, 2);
-    int m = a.size(0), k = a.size(1), n = b.size(1);
-    if (b.size(0) != k) {
-      throw new IllegalArgumentException(
-          "mm: " + Shapes.toString(a.shape()) + " @ " + Shapes.toString(b.shape()) + ": inner dimensions " + k + " and " + b.size(0) + " differ");
-    }
-    return reshape(bmm(reshape(a, 1, m, k), reshape(b, 1, k, n)), m, n); // a batch of one: one GEMM each way
+    return ProductOps.mm(a, b);
   }
 
 
@@ -455,189 +116,10 @@ public final class Ops {
    * null. dx = g @ W, dW = g^T @ x, db = column sums of g.
    */
   public static Tensor linear(Tensor x, Tensor weight, Tensor bias) {
-    boolean cuda = Devices.onCuda("linear", x, weight, bias);
-    requireFloat("linear", x);
-    requireRank("linear", "input", x, 2);
-    requireRank("linear", "weight", weight, 2);
-    int rows = x.size(0), in = x.size(1), outF = weight.size(0);
-    if (weight.size(1) != in) {
-      throw new IllegalArgumentException(
-          "linear: input " + Shapes.toString(x.shape()) + " does not match weight " + Shapes.toString(weight.shape())
-              + " (expected " + weight.size(1) + " input features, got " + in + ")");
-    }
-    if (bias != null && (bias.dim() != 1 || bias.size(0) != outF)) {
-      throw new IllegalArgumentException(
-          "linear: bias " + Shapes.toString(bias.shape()) + " does not match " + outF + " output features");
-    }
-    if (cuda) {
-      return CudaLayerOps.linear(x, weight, bias);
-    }
-    // The weight as a tensor: OpenBLAS reads its native copy, made once and kept while the weight
-    // does not change (inference), instead of staging the array on every call; the bias folded into the product.
-    Deferred.Linear product = new Deferred.Linear(x, weight, bias, rows, outF, in);
-    boolean tracked = track(x, weight, bias);
-    if (!tracked && x.isSealed() && x.deferrableOver() && keepsLittle(rows * outF, x)) {
-      // computed when read: a residual add or a GELU after it computes the product into its own output (Deferred.Linear)
-      return Tensor.deferred(product, bias == null ? new Tensor[] {x, weight} : new Tensor[] {x, weight, bias},
-          new int[] {rows, outF});
-    }
-    float[] out = ArrayPool.floats(rows * outF); // overwritten
-    product.compute(out, x.readBuffer()); // x's values kept (the backward reads them)
-    if (!tracked) {
-      return Tensor.wrap(out, rows, outF).sealed(); // the op's own array: what reads it may defer (Deferred)
-    }
-    Tensor[] inputs = layerInputs(x, weight, bias);
-    return Tensor.ofNode(out, new int[] {rows, outF}, new Node(inputs) {
-      @Override public String name() {
-        return "linear";
-      }
-
-      @Override protected Tensor[] backward(Tensor g) {
-        Tensor[] grads = new Tensor[inputs.length];
-        // a leaf weight's gradient added where it lives, as a compiled layer adds it (Tensor.gradientToAddInto)
-        Tensor gw = needsGrad(1) ? weight.gradientToAddInto(rows) : null;
-        if (gw != null) {
-          float[] dx = needsGrad(0) ? ArrayPool.floats(rows * in) : null; // overwritten (beta 0)
-          Blas.linearBackward(rows, outF, in, g.readBuffer(), g.offset(), x.readBuffer(), x.offset(), gw, weight, 0f, dx, 0);
-          grads[0] = dx == null ? null : Tensor.gradient(dx, rows, in);
-        } else if (needsGrad(0)) {
-          float[] dx = ArrayPool.floats(rows * in); // overwritten (beta 0)
-          Blas.sgemm(false, false, rows, in, outF, 1f, g.readBuffer(), g.offset(), outF, weight, in, 0f, dx, 0, in);
-          grads[0] = Tensor.gradient(dx, rows, in);
-        }
-        if (needsGrad(1) && gw == null) {
-          float[] dw = new float[outF * in];
-          Blas.sgemm(true, false, outF, in, rows, 1f, g.readBuffer(), g.offset(), outF, x.readBuffer(), x.offset(), in, 0f, dw, 0, in);
-          grads[1] = Tensor.gradient(dw, outF, in);
-        }
-        if (bias != null && needsGrad(2)) {
-          float[] db = new float[outF];
-          CpuKernels.biasGradient(db, 0, g.readBuffer(), g.offset(), rows, outF, false);
-          grads[2] = Tensor.gradient(db, outF);
-        }
-        recycle(g); // read, and shared by nothing returned
-        return grads;
-      }
-    }).sealed();
+    return ProductOps.linear(x, weight, bias);
   }
 
   // ------------------------------------------------------------------ element-wise
-
-  /**
-   * Null when {@code b}'s shape is {@code a}'s or a suffix of it (the kernels' own broadcast: b
-   * repeated over a's leading dimensions); otherwise {@code a op b} computed another way: {@code op}
-   * of the swapped operands when {@code a}'s shape is a suffix of {@code b}'s (add and mul commute,
-   * to the bit); on the CPU the {@link #repeated} kernels when one operand repeats along one run of
-   * the other's dimensions; else {@code op} of both expanded to the broadcast shape (copies on the
-   * tape, whose backward sums the gradient back).
-   *
-   * @throws IllegalArgumentException naming {@code op} and both shapes when they do not broadcast
-   */
-  private static Tensor broadcast(String op, Tensor a, Tensor b, boolean cuda, BinaryOperator<Tensor> again) {
-    int[] as = a.shape(), bs = b.shape();
-    if (isSuffix(bs, as)) {
-      return null;
-    }
-    if (isSuffix(as, bs)) {
-      return again.apply(b, a);
-    }
-    int[] shape = Shapes.broadcast(op, as, bs);
-    Tensor result = cuda ? null : repeated(op, a, b, shape);
-    return result != null ? result : again.apply(expand(a, shape, false), expand(b, shape, false));
-  }
-
-  /**
-   * On the CPU, {@code a + b} or {@code a * b} ({@code shape} their broadcast shape, neither a
-   * suffix of the other) where one operand has that shape and the other repeats over it along one
-   * run of dimensions ({@code [N, C, 1, 1]} over {@code [N, C, H, W]}, a column over a matrix): the
-   * compiled models' repeated kernels read the small one by index instead of expanding it, and its
-   * gradient is summed over the repeats in one pass. Null for any other pair (the caller expands).
-   */
-  private static Tensor repeated(String op, Tensor a, Tensor b, int[] shape) {
-    int[] as = a.shape(), bs = b.shape();
-    boolean aBig = Arrays.equals(shape, as);
-    if (!aBig && !Arrays.equals(shape, bs)) {
-      return null; // both stretch
-    }
-    Tensor big = aBig ? a : b, small = aBig ? b : a; // add and mul commute, to the bit
-    int[] run = repeatRun(shape, small.shape());
-    if (run == null) {
-      return null;
-    }
-    int outer = run[0], size = run[1], inner = run[2];
-    boolean mul = op.equals("mul");
-    float[] out = ArrayPool.floats(big.numel()); // overwritten (both kernels)
-    float[] bd = big.readBuffer(), sd = small.readBuffer();
-    int bo = big.offset(), so = small.offset();
-    if (mul) {
-      CpuKernels.mulRepeatedForward(out, 0, bd, bo, sd, so, outer, size, inner);
-    } else {
-      CpuKernels.addRepeatedForward(out, 0, bd, bo, sd, so, outer, size, inner, false);
-    }
-    if (!track(big, small)) {
-      return Tensor.wrap(out, shape).sealed(); // the op's own array: what reads it may defer (Deferred)
-    }
-    return Tensor.ofNode(out, shape, new Node(big, small) {
-      @Override protected boolean savesTensors() { // a mul's backward reads both inputs; an add's neither
-        return mul;
-      }
-
-      @Override public String name() {
-        return op;
-      }
-
-      @Override protected Tensor[] backward(Tensor g) {
-        float[] gd = g.readBuffer();
-        int go = g.offset();
-        Tensor dBig = null, dSmall = null;
-        if (needsGrad(0)) {
-          if (mul) {
-            float[] d = new float[out.length];
-            CpuKernels.mulRepeatedBackward(d, 0, gd, go, sd, so, outer, size, inner, false);
-            dBig = Tensor.gradient(d, shape);
-          } else {
-            dBig = g;
-          }
-        }
-        if (needsGrad(1)) {
-          float[] d = new float[small.numel()];
-          CpuKernels.sumRepeatedBackward(d, 0, gd, go, null, 0, mul ? bd : null, bo, outer, size, inner, false);
-          dSmall = Tensor.gradient(d, small.shape());
-        }
-        return new Tensor[] {dBig, dSmall};
-      }
-    });
-  }
-
-  /**
-   * {@code [outer, size, inner]} of {@code small} (padded with leading 1s) repeated over {@code
-   * shape} along one run of dimensions, or null when the stretched dimensions are not one run.
-   */
-  private static int[] repeatRun(int[] shape, int[] small) {
-    int rank = shape.length, lead = rank - small.length, first = -1, last = -1;
-    for (int d = 0; d < rank; d++) {
-      int own = d < lead ? 1 : small[d - lead];
-      if (own == 1 && shape[d] != 1) {
-        first = first < 0 ? d : first;
-        last = d;
-      }
-    }
-    for (int d = Math.max(first, 0); d <= last; d++) {
-      if ((d < lead ? 1 : small[d - lead]) != 1) {
-        return null;
-      }
-    }
-    return new int[] {
-      Shapes.numel(Arrays.copyOfRange(shape, 0, Math.max(first, 0))),
-      Shapes.numel(Arrays.copyOfRange(shape, Math.max(first, 0), last + 1)),
-      Shapes.numel(Arrays.copyOfRange(shape, last + 1, rank))
-    };
-  }
-
-  private static boolean isSuffix(int[] small, int[] big) {
-    return small.length <= big.length
-        && Arrays.equals(small, Arrays.copyOfRange(big, big.length - small.length, big.length));
-  }
 
   /**
    * {@code x} repeated to {@code shape}, as PyTorch's {@code x.expand(shape)}: {@code x}'s
@@ -649,45 +131,7 @@ public final class Ops {
    * @throws IllegalArgumentException naming both shapes when x does not expand to {@code shape}
    */
   public static Tensor expand(Tensor x, int... shape) {
-    return expand(x, shape, true);
-  }
-
-  /** {@link #expand}; {@code x} itself, not a copy, where nothing stretches and {@code copy} is false (broadcasting's). */
-  private static Tensor expand(Tensor x, int[] shape, boolean copy) {
-    requireFloat("expand", x);
-    int[] xs = x.shape();
-    int rank = shape.length, lead = rank - xs.length;
-    if (lead < 0) {
-      throw new IllegalArgumentException("expand: shape " + Shapes.toString(xs) + " does not expand to "
-          + Arrays.toString(shape) + ": it has fewer dimensions");
-    }
-    int[] to = shape.clone();
-    for (int d = 0; d < rank; d++) {
-      int own = d >= lead ? xs[d - lead] : -2;
-      if (to[d] == -1 && own != -2) {
-        to[d] = own;
-      }
-      if (to[d] < 0 || own != -2 && own != 1 && own != to[d]) {
-        throw new IllegalArgumentException("expand: shape " + Shapes.toString(xs) + " does not expand to "
-            + Arrays.toString(shape) + (to[d] < 0
-                ? ": size " + shape[d] + " at dimension " + d + (own == -2 ? " (-1 only keeps an existing dimension's size)"
-                    : shape[d] != -1 ? " (sizes are 0 or more, or -1 to keep one)" : "")
-                : ": size " + own + " at dimension " + d + " is neither " + to[d] + " nor 1"));
-      }
-    }
-    int total = Shapes.numel(to);
-    int[] padded = new int[rank];
-    Arrays.fill(padded, 0, lead, 1);
-    System.arraycopy(xs, 0, padded, lead, xs.length);
-    Tensor t = lead == 0 ? x : reshape(x, padded);
-    int[] cur = padded.clone();
-    int[][] runs = Shapes.expandRuns(padded, to);
-    for (int[] run : runs) { // each run of size-1 dimensions stretched in one pass
-      System.arraycopy(to, run[3], cur, run[3], run[4] - run[3]);
-      t = expandAlong(t, new Along(run[0], run[1], run[2]), cur.clone());
-    }
-    // nothing stretched (the shape itself, or new leading 1s): a copy all the same, as documented
-    return copy && runs.length == 0 ? expandAlong(t, new Along(total, 1, 1), to) : t;
+    return ArithmeticOps.expand(x, shape);
   }
 
   /** A comparison of two values, for {@link #compare}. */
@@ -704,19 +148,7 @@ public final class Ops {
    * tensors Kiln writes as 0/1 floats: {@code logits.gt(0).eq(labels).sum()} counts hits.
    */
   public static Tensor compare(String op, Tensor a, Tensor b, Comparison c) {
-    Devices.onCuda(op, a, b); // one device, or an error naming both
-    int[] shape = Shapes.broadcast(op, a.shape(), b.shape());
-    if (a.device().isCuda() && CudaOps.hasComparison(op) && Shapes.repeatsOver(shape, a.shape())
-        && Shapes.repeatsOver(shape, b.shape())) { // a causal mask's mask.eq(0): one kernel, no round trip
-      return CudaOps.compare(op, a, b, shape);
-    }
-    float[] av = a.toFloatArray(), bv = b.toFloatArray();
-    int[] ai = broadcastIndex(shape, a.shape()), bi = broadcastIndex(shape, b.shape());
-    float[] out = new float[ai.length];
-    for (int i = 0; i < out.length; i++) {
-      out[i] = c.test(av[ai[i]], bv[bi[i]]) ? 1f : 0f;
-    }
-    return Tensor.wrap(out, shape).to(a.device());
+    return ArithmeticOps.compare(op, a, b, c);
   }
 
   /**
@@ -727,34 +159,7 @@ public final class Ops {
    * @throws IllegalArgumentException for an index tensor that is not rank-1 labels, or an index out of range
    */
   public static Tensor indexSelect(Tensor x, int dim, Tensor index) {
-    Devices.onCuda("index_select", x, index);
-    requireFloat("index_select", x);
-    if (index.dtype() != DType.INT32 || index.dim() != 1) {
-      throw new IllegalArgumentException("index_select: the index must be rank-1 labels (Tensor.labels(...)), got "
-          + index.dtype() + " " + Shapes.toString(index.shape()));
-    }
-    int d = Shapes.normalizeDim(dim, x.dim());
-    int[] ids = index.toIntArray();
-    int size = x.size(d);
-    for (int i = 0; i < ids.length; i++) {
-      if (ids[i] < -size || ids[i] >= size) {
-        throw new IllegalArgumentException("index_select: index " + ids[i] + " at " + i + " is out of range for dimension " + d
-            + " of size " + size + " (shape " + Shapes.toString(x.shape()) + ")");
-      }
-      ids[i] = ids[i] < 0 ? ids[i] + size : ids[i];
-    }
-    int[] outShape = x.shape();
-    outShape[d] = ids.length;
-    int outer = Shapes.numel(Arrays.copyOf(x.shape(), d)), inner = Shapes.numel(Arrays.copyOfRange(x.shape(), d + 1, x.dim()));
-    int[] from = new int[Shapes.numel(outShape)]; // the source element of each output element
-    for (int o = 0, at = 0; o < outer; o++) {
-      for (int k = 0; k < ids.length; k++) {
-        for (int i = 0; i < inner; i++) {
-          from[at++] = (o * size + ids[k]) * inner + i;
-        }
-      }
-    }
-    return gathered("index_select", x, from, outShape);
+    return ShapeOps.indexSelect(x, dim, index);
   }
 
   /**
@@ -766,70 +171,7 @@ public final class Ops {
    * @throws IllegalArgumentException for an index of another rank, a dimension larger than x's, or an index out of range
    */
   public static Tensor gather(Tensor x, int dim, Tensor index) {
-    Devices.onCuda("gather", x, index);
-    requireFloat("gather", x);
-    int d = Shapes.normalizeDim(dim, x.dim());
-    if (index.dtype() != DType.INT32 || index.dim() != x.dim()) {
-      throw new IllegalArgumentException("gather: the index must be labels of the input's rank " + x.dim() + ", got " + index.dtype()
-          + " " + Shapes.toString(index.shape()));
-    }
-    for (int k = 0; k < x.dim(); k++) {
-      if (k != d && index.size(k) > x.size(k)) {
-        throw new IllegalArgumentException("gather: index " + Shapes.toString(index.shape()) + " is larger than the input "
-            + Shapes.toString(x.shape()) + " at dimension " + k);
-      }
-    }
-    int[] ids = index.toIntArray();
-    int[] shape = index.shape(), xs = x.stride();
-    int[] from = new int[ids.length];
-    int[] pos = new int[shape.length];
-    for (int e = 0; e < ids.length; e++) {
-      int id = ids[e];
-      if (id < -x.size(d) || id >= x.size(d)) {
-        throw new IllegalArgumentException("gather: index " + id + " at " + Shapes.toString(pos) + " is out of range for dimension " + d
-            + " of size " + x.size(d));
-      }
-      int src = 0;
-      for (int k = 0; k < shape.length; k++) {
-        src += (k == d ? (id < 0 ? id + x.size(d) : id) : pos[k]) * xs[k];
-      }
-      from[e] = src;
-      for (int k = shape.length - 1; k >= 0 && ++pos[k] == shape[k]; k--) { // the next position, row-major
-        pos[k] = 0;
-      }
-    }
-    return gathered("gather", x, from, shape);
-  }
-
-  /** {@code out[e] = x[from[e]]} with the gradient added back at {@code from}; on the host, the result on x's device. */
-  private static Tensor gathered(String op, Tensor x, int[] from, int[] outShape) {
-    float[] xv = x.toFloatArray();
-    float[] out = new float[from.length];
-    for (int e = 0; e < out.length; e++) {
-      out[e] = xv[from[e]];
-    }
-    Tensor result = Tensor.wrap(out, outShape).to(x.device());
-    if (!track(x)) {
-      return result;
-    }
-    return Tensor.ofNode(result, new Node(x) {
-      @Override protected boolean savesInputs() {
-        return false;
-      }
-
-      @Override public String name() {
-        return op;
-      }
-
-      @Override protected Tensor[] backward(Tensor g) {
-        float[] gv = g.toFloatArray();
-        float[] dx = new float[xv.length];
-        for (int e = 0; e < gv.length; e++) {
-          dx[from[e]] += gv[e];
-        }
-        return new Tensor[] {Tensor.gradient(dx, x.shape()).to(x.device())};
-      }
-    });
+    return ShapeOps.gather(x, dim, index);
   }
 
   /**
@@ -840,12 +182,7 @@ public final class Ops {
    * @throws IllegalArgumentException when the mask does not broadcast to x's shape
    */
   public static Tensor maskedFill(Tensor x, Tensor mask, float value) {
-    int[] shape = Shapes.broadcast("masked_fill", x.shape(), mask.shape());
-    if (!Arrays.equals(shape, x.shape())) {
-      throw new IllegalArgumentException("masked_fill: the mask " + Shapes.toString(mask.shape()) + " must broadcast to the tensor's shape "
-          + Shapes.toString(x.shape()) + ", not widen it to " + Shapes.toString(shape));
-    }
-    return where(mask, Tensor.scalar(value).to(x.device()), x);
+    return ShapeOps.maskedFill(x, mask, value);
   }
 
   /**
@@ -854,27 +191,12 @@ public final class Ops {
    * passes where the values were kept. {@code diagonal} 0 is the main diagonal, above it positive.
    */
   public static Tensor tril(Tensor x, int diagonal) {
-    return triangle("tril", x, diagonal, true);
+    return ShapeOps.tril(x, diagonal);
   }
 
   /** The upper triangle, PyTorch's {@code triu(diagonal)}: elements with {@code column - row >= diagonal} kept, as {@link #tril}. */
   public static Tensor triu(Tensor x, int diagonal) {
-    return triangle("triu", x, diagonal, false);
-  }
-
-  private static Tensor triangle(String op, Tensor x, int diagonal, boolean lower) {
-    if (x.dim() < 2) {
-      throw new IllegalArgumentException(op + ": the tensor needs at least two dimensions, got shape " + Shapes.toString(x.shape()));
-    }
-    int rows = x.size(-2), cols = x.size(-1);
-    float[] keep = new float[rows * cols];
-    for (int i = 0; i < rows; i++) {
-      for (int j = 0; j < cols; j++) {
-        long d = (long) j - i; // no overflow for diagonals near the int range
-        keep[i * cols + j] = (lower ? d <= diagonal : d >= diagonal) ? 1f : 0f;
-      }
-    }
-    return where(Tensor.wrap(keep, rows, cols).to(x.device()), x, Tensor.scalar(0f).to(x.device()));
+    return ShapeOps.triu(x, diagonal);
   }
 
   /**
@@ -882,29 +204,7 @@ public final class Ops {
    * unchanged); class indices are copied as class indices.
    */
   public static Tensor clone(Tensor x) {
-    if (x.dtype() != DType.FLOAT32) {
-      return Tensor.labels(x.toIntArray()).reshape(x.shape()).to(x.device());
-    }
-    if (x.device().isCuda()) {
-      return scale(x, 1f); // x * 1 is x, bit for bit; a device copy on the tape
-    }
-    float[] out = Arrays.copyOfRange(x.readBuffer(), x.offset(), x.offset() + x.numel());
-    if (!track(x)) {
-      return Tensor.wrap(out, x.shape());
-    }
-    return Tensor.ofNode(out, x.shape(), new Node(x) {
-      @Override protected boolean savesInputs() {
-        return false;
-      }
-
-      @Override public String name() {
-        return "clone";
-      }
-
-      @Override protected Tensor[] backward(Tensor g) {
-        return new Tensor[] {g};
-      }
-    });
+    return ShapeOps.clone(x);
   }
 
   /**
@@ -921,123 +221,7 @@ public final class Ops {
    * does not repeat so goes through a loop over broadcast indices on the host.
    */
   public static Tensor where(Tensor condition, Tensor a, Tensor b) {
-    Devices.onCuda("where", a, b);
-    Devices.onCuda("where", condition, a);
-    requireFloat("where", a);
-    requireFloat("where", b);
-    int[] shape = Shapes.broadcast("where", Shapes.broadcast("where", condition.shape(), a.shape()), b.shape());
-    // an operand stretched along other than leading dimensions (a padding mask [N, 1, 1, S] over scores
-    // [N, H, S, S]) is expanded first (a branch's expansion sums its gradient back); then one kernel each way
-    Tensor c = Shapes.repeatsOver(shape, condition.shape()) || condition.dtype() != DType.FLOAT32 ? condition
-        : expand(condition, shape, false);
-    Tensor ea = Shapes.repeatsOver(shape, a.shape()) ? a : expand(a, shape, false);
-    Tensor eb = Shapes.repeatsOver(shape, b.shape()) ? b : expand(b, shape, false);
-    if (Shapes.repeatsOver(shape, c.shape())) {
-      return a.device().isCuda() ? CudaOps.where(c, ea, eb, shape) : whereRepeated(c, ea, eb, shape);
-    }
-    float[] cv = condition.toFloatArray(), av = a.toFloatArray(), bv = b.toFloatArray();
-    int[] ci = broadcastIndex(shape, condition.shape());
-    int[] ai = broadcastIndex(shape, a.shape()), bi = broadcastIndex(shape, b.shape());
-    float[] out = new float[ci.length];
-    boolean[] takeA = new boolean[ci.length];
-    for (int i = 0; i < out.length; i++) {
-      takeA[i] = cv[ci[i]] != 0;
-      out[i] = takeA[i] ? av[ai[i]] : bv[bi[i]];
-    }
-    Tensor result = Tensor.wrap(out, shape).to(a.device());
-    if (!track(a, b)) {
-      return result;
-    }
-    return Tensor.ofNode(result, new Node(a, b) {
-      @Override protected boolean savesInputs() { // the mask, not the inputs
-        return false;
-      }
-
-      @Override public String name() {
-        return "where";
-      }
-
-      @Override protected Tensor[] backward(Tensor g) {
-        float[] gd = g.toFloatArray();
-        float[] da = needsGrad(0) ? new float[av.length] : null;
-        float[] db = needsGrad(1) ? new float[bv.length] : null;
-        for (int i = 0; i < gd.length; i++) {
-          if (takeA[i] && da != null) {
-            da[ai[i]] += gd[i];
-          } else if (!takeA[i] && db != null) {
-            db[bi[i]] += gd[i];
-          }
-        }
-        return new Tensor[] {
-          da == null ? null : Tensor.gradient(da, a.shape()).to(a.device()),
-          db == null ? null : Tensor.gradient(db, b.shape()).to(b.device())
-        };
-      }
-    });
-  }
-
-  /** {@link #where} on the CPU, every operand repeating over the result's leading dimensions. */
-  private static Tensor whereRepeated(Tensor c, Tensor a, Tensor b, int[] shape) {
-    int n = Shapes.numel(shape), nc = c.numel(), na = a.numel(), nb = b.numel();
-    float[] out = new float[n];
-    boolean track = track(a, b);
-    float[] cv = track ? c.toFloatArray() : c.readBuffer(); // the backward's own copy: the mask may be written to later
-    int co = track ? 0 : c.offset();
-    if (n > 0) {
-      WhereKernels.forward(out, cv, co, nc, a.readBuffer(), a.offset(), na, b.readBuffer(), b.offset(), nb, n);
-    }
-    if (!track) {
-      return Tensor.wrap(out, shape);
-    }
-    return Tensor.ofNode(out, shape, new Node(a, b) {
-      @Override protected boolean savesInputs() { // the condition, not the inputs
-        return false;
-      }
-
-      @Override public String name() {
-        return "where";
-      }
-
-      @Override protected Tensor[] backward(Tensor g) {
-        float[] gd = g.readBuffer();
-        int go = g.offset();
-        float[] da = needsGrad(0) ? new float[na] : null;
-        float[] db = needsGrad(1) ? new float[nb] : null;
-        if (da != null && n > 0) {
-          WhereKernels.backward(da, gd, go, cv, co, nc, na, true, n);
-        }
-        if (db != null && n > 0) {
-          WhereKernels.backward(db, gd, go, cv, co, nc, nb, false, n);
-        }
-        return new Tensor[] {da == null ? null : Tensor.gradient(da, a.shape()), db == null ? null : Tensor.gradient(db, b.shape())};
-      }
-    });
-  }
-
-  /** For each element of {@code shape}, the flat index of the element an operand of shape {@code own} (broadcast to it) gives. */
-  private static int[] broadcastIndex(int[] shape, int[] own) {
-    int n = Shapes.numel(shape), rank = shape.length, lead = rank - own.length;
-    int[] step = new int[rank];
-    int stride = 1;
-    for (int d = own.length - 1; d >= 0; d--) {
-      step[d + lead] = own[d] == 1 ? 0 : stride;
-      stride *= own[d];
-    }
-    int[] out = new int[n];
-    int[] index = new int[rank];
-    int at = 0;
-    for (int i = 0; i < n; i++) {
-      out[i] = at;
-      for (int d = rank - 1; d >= 0; d--) {
-        at += step[d];
-        if (++index[d] < shape[d]) {
-          break;
-        }
-        at -= step[d] * shape[d];
-        index[d] = 0;
-      }
-    }
-    return out;
+    return ArithmeticOps.where(condition, a, b);
   }
 
   /** For each of {@code all}, its place among the non-null ones, or -1 for a null: a node's optional inputs. */
@@ -1055,7 +239,7 @@ public final class Ops {
     return Arrays.stream(all).filter(java.util.Objects::nonNull).toArray(Tensor[]::new);
   }
 
-  /** The number of times b, a suffix of a's shape ({@link #broadcast} made it so), repeats over a. */
+  /** The number of times b, a suffix of a's shape ({@link ArithmeticOps#broadcast} made it so), repeats over a. */
   static int broadcastRepeats(String op, Tensor big, Tensor small) {
     int[] bs = big.shape(), ss = small.shape();
     if (ss.length > bs.length
@@ -1067,156 +251,18 @@ public final class Ops {
     return big.numel() / Math.max(1, small.numel());
   }
 
-  /** Sums a gradient of {@code big}'s shape down to {@code small}'s (the inverse of suffix broadcasting). */
-  private static Tensor reduceTo(Tensor g, Tensor small, int repeats) {
-    if (repeats == 1) {
-      return g.viewOf(small.shape(), null);
-    }
-    int n = small.numel();
-    float[] out = new float[n];
-    CpuKernels.sumRowsBackward(out, 0, g.readBuffer(), g.offset(), null, 0, null, 0, repeats, n, 1f, false);
-    return Tensor.wrap(out, small.shape());
-  }
-
   /**
    * {@code a + b}, broadcast as PyTorch broadcasts ({@link Shapes#broadcast}): equal shapes, a bias
    * row {@code [n]} over {@code [m, n]}, {@code [N, C, 1, 1]} over {@code [N, C, H, W]}, a column
    * {@code [m, 1]} beside a row {@code [1, n]}. Each operand's gradient is summed back to its shape.
    */
   public static Tensor add(Tensor a, Tensor b) {
-    boolean cuda = Devices.onCuda("add", a, b);
-    requireFloat("add", a);
-    requireFloat("add", b);
-    Tensor broadcast = broadcast("add", a, b, cuda, Ops::add);
-    if (broadcast != null) {
-      return broadcast;
-    }
-    if (cuda) {
-      return CudaOps.add(a, b);
-    }
-    int repeats = broadcastRepeats("add", a, b);
-    Tensor ontoProduct = repeats == 1 && !track(a, b) ? addOntoProduct(a, b) : null;
-    if (ontoProduct != null) {
-      return ontoProduct;
-    }
-    int n = b.numel();
-    Node node = !track(a, b) ? null : new Node(a, b) {
-      @Override protected boolean savesTensors() {
-        return false;
-      }
-
-      @Override public String name() {
-        return "add";
-      }
-
-      @Override protected Tensor[] backward(Tensor g) {
-        return new Tensor[] {g, needsGrad(1) ? reduceTo(g, b, repeats) : null};
-      }
-    };
-    if (repeats == 1 && a.isSealed() && b.isSealed() && a.deferrableOver() && b.deferrableOver()) {
-      // a residual join's sum, computed when read (Deferred.Add): a ReLU after it adds and clamps in one pass
-      return Tensor.deferred(new Deferred.Add(a, b), a, b, a.shape(), node);
-    }
-    float[] out = ArrayPool.floats(a.numel()); // overwritten (both kernels)
-    if (repeats == 1) { // one shape: the compiled models' add kernel, split over the threads
-      CpuKernels.addForward(out, 0, a.readBuffer(), a.offset(), b.readBuffer(), b.offset(), n, false);
-    } else {
-      CpuKernels.addBiasRows(out, 0, a.readBuffer(), a.offset(), b.readBuffer(), b.offset(), repeats, n);
-    }
-    return node == null ? Tensor.wrap(out, a.shape()).sealed() : // the op's own array: what reads it may defer (Deferred)
-        Tensor.ofNode(out, a.shape(), node);
-  }
-
-  /**
-   * {@code a + b} of one shape under no grad where one operand is a linear layer's product not computed yet ({@link
-   * Deferred.Linear}: a residual connection {@code x + proj(h)}): the product computed into the sum's array and the
-   * other operand added there in place, the same bits (a float sum does not depend on its operands' order); the
-   * product's own array is never made unless something else reads it. Null otherwise.
-   */
-  private static Tensor addOntoProduct(Tensor a, Tensor b) {
-    Deferred.Linear product = b.pendingValues() instanceof Deferred.Linear ? (Deferred.Linear) b.takeOneRead() : null;
-    Tensor other = a;
-    if (product == null && a.pendingValues() instanceof Deferred.Linear) {
-      product = (Deferred.Linear) a.takeOneRead();
-      other = b;
-    }
-    if (product == null) {
-      return null; // (x + x of one deferred product: reading the other operand makes its values, the same as out's)
-    }
-    float[] out = ArrayPool.floats(a.numel()); // overwritten (the product, then the sum)
-    product.fill(out);
-    CpuKernels.addForward(out, 0, other.readBuffer(), other.offset(), out, 0, out.length, false);
-    return Tensor.wrap(out, a.shape()).sealed(); // the op's own array: what reads it may defer (Deferred)
+    return ArithmeticOps.add(a, b);
   }
 
   /** {@code a * b} element-wise, broadcast as {@link #add}. */
   public static Tensor mul(Tensor a, Tensor b) {
-    boolean cuda = Devices.onCuda("mul", a, b);
-    requireFloat("mul", a);
-    requireFloat("mul", b);
-    Tensor broadcast = broadcast("mul", a, b, cuda, Ops::mul);
-    if (broadcast != null) {
-      return broadcast;
-    }
-    if (cuda) {
-      return CudaOps.mul(a, b);
-    }
-    int repeats = broadcastRepeats("mul", a, b);
-    int n = b.numel();
-    float[] ad = a.readBuffer(), bd = b.readBuffer();
-    int ao = a.offset(), bo = b.offset();
-    float[] out = new float[a.numel()];
-    if (repeats == 1) { // one shape: the compiled models' gate kernels, forward and backward
-      CpuKernels.mulForward(out, 0, ad, ao, bd, bo, n);
-    } else {
-      for (int r = 0; r < repeats; r++) {
-        for (int j = 0; j < n; j++) {
-          out[r * n + j] = ad[ao + r * n + j] * bd[bo + j];
-        }
-      }
-    }
-    if (!track(a, b)) {
-      return Tensor.wrap(out, a.shape());
-    }
-    return Tensor.ofNode(out, a.shape(), new Node(a, b) {
-      @Override public String name() {
-        return "mul";
-      }
-
-      @Override protected Tensor[] backward(Tensor g) {
-        float[] gd = g.readBuffer();
-        int go = g.offset();
-        Tensor da = null, db = null;
-        if (repeats == 1) {
-          if (needsGrad(0)) {
-            float[] d = new float[n];
-            CpuKernels.mulBackward(d, 0, gd, go, bd, bo, n, false);
-            da = Tensor.gradient(d, a.shape());
-          }
-          if (needsGrad(1)) {
-            float[] d = new float[n];
-            CpuKernels.mulBackward(d, 0, gd, go, ad, ao, n, false);
-            db = Tensor.gradient(d, b.shape());
-          }
-          return new Tensor[] {da, db};
-        }
-        if (needsGrad(0)) {
-          float[] d = new float[a.numel()];
-          for (int r = 0; r < repeats; r++) {
-            for (int j = 0; j < n; j++) {
-              d[r * n + j] = gd[go + r * n + j] * bd[bo + j];
-            }
-          }
-          da = Tensor.gradient(d, a.shape());
-        }
-        if (needsGrad(1)) { // (a compiled model's tensor field's kernel: the same bits)
-          float[] d = new float[n];
-          CpuKernels.sumRowsBackward(d, 0, gd, go, null, 0, ad, ao, repeats, n, 1f, false);
-          db = Tensor.gradient(d, b.shape());
-        }
-        return new Tensor[] {da, db};
-      }
-    });
+    return ArithmeticOps.mul(a, b);
   }
 
   /**
@@ -1226,128 +272,29 @@ public final class Ops {
    * for a training step's inner loop.
    */
   public static Tensor shift(Tensor a, float c) {
-    requireFloat("add", a);
-    Tensor constant = Tensor.full(c, 1).to(a.device());
-    return add(a.reshape(a.numel(), 1), constant).reshape(a.shape());
+    return ArithmeticOps.shift(a, c);
   }
 
   /** {@code a * s} for a constant {@code s}. */
   public static Tensor scale(Tensor a, float s) {
-    if (Devices.onCuda("scale", a)) {
-      return CudaOps.scale(a, s);
-    }
-    requireFloat("scale", a);
-    Node node = track(a) ? scaleNode(a, s) : null;
-    if (a.isSealed() && a.deferrableOver()) {
-      // computed when read (Deferred.Scale): a softmax along the last dimension reads the scaled rows block by block
-      // (attention's q @ k^T / sqrt(d)), and this output is written only if something else reads it
-      return Tensor.deferred(new Deferred.Scale(a, s), a, a.shape(), node);
-    }
-    float[] out = ArrayPool.floats(a.numel()); // overwritten
-    CpuKernels.scale(out, 0, a.readBuffer(), a.offset(), out.length, s, false); // (compiled models' kernel too)
-    return node == null ? Tensor.wrap(out, a.shape()) : Tensor.ofNode(out, a.shape(), node);
-  }
-
-  /** {@link #scale}'s node on the CPU: the gradient scaled, in place when the engine owns it. */
-  private static Node scaleNode(Tensor a, float s) {
-    return new Node(a) {
-      @Override protected boolean savesInputs() { // PyTorch saves the scalar (x * 2. goes through once), not x
-        return false;
-      }
-
-      @Override public String name() {
-        return "scale";
-      }
-
-      @Override protected Tensor[] backward(Tensor g) {
-        if (g.device().isCuda()) {
-          return new Tensor[] {scale(g, s)};
-        }
-        float[] own = takeGradient(g); // scaled in place when only the engine held it
-        float[] d = own != null ? own : new float[g.numel()];
-        CpuKernels.scale(d, 0, g.readBuffer(), g.offset(), d.length, s, false);
-        return new Tensor[] {Tensor.gradient(d, g.shape())};
-      }
-    };
+    return ArithmeticOps.scale(a, s);
   }
 
   /** {@code max(0, x)}. The gradient passes where the output is positive. */
   public static Tensor relu(Tensor x) {
-    if (Devices.onCuda("relu", x)) {
-      return CudaOps.relu(x);
-    }
-    requireFloat("relu", x);
-    ReluNode node = track(x) ? new ReluNode(x) : null;
-    Tensor y;
-    if (x.pendingValues() instanceof Deferred.BatchNorm bn) {
-      // a batch norm's output not computed yet: normalised and clamped in one pass when read (the compiled
-      // steps' fusion, the same values), and the batch norm's own map not at all unless read
-      y = Tensor.deferred(new Deferred.BatchNormRelu(bn), bn.x(), x.shape(), node);
-    } else {
-      int n = x.numel();
-      float[] out = ArrayPool.floats(n); // overwritten
-      if (x.pendingValues() instanceof Deferred.Add add) {
-        // a sum not computed yet (a residual join): added and clamped in one pass, the compiled join's kernel (the
-        // same values); the sum's own map stays unwritten unless read
-        CpuKernels.addForward(out, 0, add.a().readBuffer(), add.a().offset(), add.b().readBuffer(), add.b().offset(), n, true);
-      } else {
-        CpuKernels.reluForward(out, 0, x.readBuffer(), x.offset(), n);
-      }
-      // the array is the op's own (sealed): a residual join or a batch norm after it may read it later (Deferred)
-      y = (node == null ? Tensor.wrap(out, x.shape()) : Tensor.ofNode(out, x.shape(), node)).sealed();
-    }
-    if (node != null) {
-      node.output = y;
-    }
-    return y;
-  }
-
-  /** ReLU's node on the CPU, a class of its own so that a max pool's backward after it can apply its mask ({@link Tensor#reluMasked}). */
-  private static final class ReluNode extends Node {
-    /** The output, whose values the backward reads (computed then if they were deferred and never read). */
-    private Tensor output;
-
-    ReluNode(Tensor x) {
-      super(x);
-    }
-
-    @Override protected boolean savesInputs() {
-      return false;
-    }
-
-    @Override protected boolean savesOutput() {
-      return true;
-    }
-
-    @Override public String name() {
-      return "relu";
-    }
-
-    @Override protected Tensor[] backward(Tensor g) {
-      float[] own = takeGradient(g); // g's array when only the engine held it: masked in place
-      if (g.reluMasked == this) { // masked already, by the max pool that alone read this output
-        return new Tensor[] {own != null ? Tensor.gradient(own, g.shape()) : g};
-      }
-      int n = output.numel();
-      float[] dx = own != null ? own : new float[n];
-      CpuKernels.reluBackward(dx, 0, g.readBuffer(), g.offset(), output.readBuffer(), output.offset(), n);
-      return new Tensor[] {Tensor.gradient(dx, inputs[0].shape())};
-    }
+    return UnaryOps.relu(x);
   }
 
   // ------------------------------------------------------------------ reductions
 
   /** Sum of all elements, as a rank-0 tensor. */
   public static Tensor sum(Tensor x) {
-    return reduceAll(x, 1f, "sum");
+    return ReductionOps.sum(x);
   }
 
   /** Mean of all elements, as a rank-0 tensor. */
   public static Tensor mean(Tensor x) {
-    if (x.numel() == 0) {
-      throw new IllegalArgumentException("mean of an empty tensor of shape " + Shapes.toString(x.shape()));
-    }
-    return reduceAll(x, 1f / x.numel(), "mean");
+    return ReductionOps.mean(x);
   }
 
   /**
@@ -1355,40 +302,12 @@ public final class Ops {
    * the dimension is removed, or kept with size 1 when {@code keepDim}. Added in double.
    */
   public static Tensor sum(Tensor x, int dim, boolean keepDim) {
-    return reduceAlong("sum", x, dim, keepDim, false);
+    return ReductionOps.sum(x, dim, keepDim);
   }
 
   /** Means along {@code dim}, as PyTorch's {@code x.mean(dim, keepdim)}. */
   public static Tensor mean(Tensor x, int dim, boolean keepDim) {
-    return reduceAlong("mean", x, dim, keepDim, true);
-  }
-
-  private static Tensor reduceAlong(String name, Tensor x, int dim, boolean keepDim, boolean mean) {
-    requireFloat(name, x);
-    Along a = Along.of(name, x, dim);
-    if (mean && a.size() == 0) {
-      throw new IllegalArgumentException(name + " along dimension " + dim + " of size 0, shape " + Shapes.toString(x.shape()));
-    }
-    return sumAlong(name, x, a, dim, keepDim, mean ? 1f / a.size() : 1f);
-  }
-
-  /** {@code factor} times the sum of {@code x} along {@code dim} (seen as {@code a}), recorded as {@code name}. */
-  private static Tensor sumAlong(String name, Tensor x, Along a, int dim, boolean keepDim, float factor) {
-    int d = Shapes.normalizeDim(dim, x.dim());
-    int[] shape = x.shape();
-    int[] outShape;
-    if (keepDim) {
-      outShape = shape.clone();
-      outShape[d] = 1;
-    } else {
-      outShape = removeDim(shape, d);
-    }
-    if (Devices.onCuda(name, x)) {
-      return CudaOps.reduceAlong(name, x, a.outer(), a.size(), a.inner(), factor, outShape);
-    }
-    return reshaping(name, x, outShape,
-        (out, in, inOff) -> MathKernels.sumAlong(out, 0, in, inOff, a.outer(), a.size(), a.inner(), factor),
-        (dx, g, gOff) -> MathKernels.spreadAlong(dx, 0, g, gOff, a.outer(), a.size(), a.inner(), factor));
+    return ReductionOps.mean(x, dim, keepDim);
   }
 
   /**
@@ -1402,7 +321,7 @@ public final class Ops {
    *     or given twice
    */
   public static Tensor sum(Tensor x, int[] dims, boolean keepDim) {
-    return reduceOver("sum", x, dims, keepDim, false);
+    return ReductionOps.sum(x, dims, keepDim);
   }
 
   /**
@@ -1414,93 +333,7 @@ public final class Ops {
    * @throws IllegalArgumentException as the sum's, and for a reduced dimension of size 0
    */
   public static Tensor mean(Tensor x, int[] dims, boolean keepDim) {
-    return reduceOver("mean", x, dims, keepDim, true);
-  }
-
-  private static Tensor reduceOver(String name, Tensor x, int[] dims, boolean keepDim, boolean mean) {
-    requireFloat(name, x);
-    Over o = Over.of(name, x, dims);
-    if (mean && o.count() == 0) {
-      throw new IllegalArgumentException(name + " over dimensions " + Arrays.toString(dims) + " of shape " + Shapes.toString(x.shape())
-          + ": a reduced dimension has size 0, so there are no values to average");
-    }
-    return sumOver(name, x, o, Shapes.reducedShape(x.shape(), o.reduced(), keepDim), mean ? 1f / o.count() : 1f);
-  }
-
-  /**
-   * {@code factor} times the sum of {@code x} over {@code o}'s dimensions, recorded as {@code name}:
-   * the one-dimension path for one run of reduced dimensions; on CUDA the reduce-along kernel once
-   * per run of reduced dimensions, the innermost first, each pass on the tape.
-   */
-  private static Tensor sumOver(String name, Tensor x, Over o, int[] outShape, float factor) {
-    int[] runs = o.runs();
-    if (Devices.onCuda(name, x)) {
-      if (runs.length == 1) {
-        return CudaOps.reduceAlong(name, x, runs[0], 1, 1, factor, outShape);
-      }
-      Tensor t = x;
-      int[] r = runs;
-      for (int m = r.length - 1; m >= 2; m -= 2) { // reduces r[m - 1]; the runs left merge r[m - 2] with r[m]
-        int[] left = Arrays.copyOf(r, m - 1);
-        left[m - 2] *= r[m];
-        t = CudaOps.reduceAlong(name, t, Shapes.numel(Arrays.copyOf(r, m - 1)), r[m - 1], r[m], m == 2 ? factor : 1f,
-            m == 2 ? outShape : left);
-        r = left;
-      }
-      return t;
-    }
-    return reshaping(name, x, outShape,
-        (out, in, inOff) -> MathKernels.sumOver(out, 0, in, inOff, runs, factor),
-        (dx, g, gOff) -> MathKernels.spreadOver(dx, 0, g, gOff, runs, factor, false));
-  }
-
-  /**
-   * A reduction over several dimensions: which ones ({@link Shapes#reducedDims}), the input's
-   * alternating runs ({@link Shapes#reductionRuns}), and how many values each output sums.
-   */
-  record Over(boolean[] reduced, int[] runs, int count) {
-    static Over of(String op, Tensor x, int[] dims) {
-      int[] shape = x.shape();
-      boolean[] reduced;
-      try {
-        reduced = Shapes.reducedDims(dims, shape.length);
-      } catch (IllegalArgumentException e) {
-        throw new IllegalArgumentException(op + " over dimensions " + Arrays.toString(dims) + " of shape " + Shapes.toString(shape)
-            + ": " + e.getMessage(), e);
-      }
-      int count = 1;
-      for (int d = 0; d < shape.length; d++) {
-        count *= reduced[d] ? shape[d] : 1;
-      }
-      return new Over(reduced, Shapes.reductionRuns(shape, reduced), count);
-    }
-  }
-
-  private static Tensor reduceAll(Tensor x, float factor, String name) {
-    if (Devices.onCuda(name, x)) {
-      return CudaOps.reduceAll(x, factor, name);
-    }
-    requireFloat(name, x);
-    double s = MathKernels.sumAll(x.readBuffer(), x.offset(), x.numel());
-    float[] out = {(float) (s * factor)};
-    if (!track(x)) {
-      return Tensor.wrap(out);
-    }
-    return Tensor.ofNode(out, new int[0], new Node(x) {
-      @Override protected boolean savesTensors() {
-        return false;
-      }
-
-      @Override public String name() {
-        return name;
-      }
-
-      @Override protected Tensor[] backward(Tensor g) {
-        float[] d = new float[x.numel()];
-        java.util.Arrays.fill(d, g.item() * factor);
-        return new Tensor[] {Tensor.gradient(d, x.shape())};
-      }
-    });
+    return ReductionOps.mean(x, dims, keepDim);
   }
 
   // ------------------------------------------------------------------ variance and standard deviation
@@ -1516,18 +349,7 @@ public final class Ops {
    * size 0 is refused, as {@link #mean} refuses it.
    */
   public static Tensor var(Tensor x, int dim, boolean unbiased, boolean keepDim) {
-    return variance("var", x, dim, unbiased, keepDim);
-  }
-
-  /** {@link #var(Tensor, int, boolean, boolean)}, its argument errors naming {@code op}. */
-  private static Tensor variance(String op, Tensor x, int dim, boolean unbiased, boolean keepDim) {
-    requireFloat(op, x);
-    Along a = Along.of(op, x, dim);
-    if (a.size() == 0) {
-      throw new IllegalArgumentException(op + " along dimension " + dim + " of size 0, shape " + Shapes.toString(x.shape()));
-    }
-    Over o = Over.of(op, x, new int[] {dim});
-    return varianceOver(op, x, o, Shapes.reducedShape(x.shape(), o.reduced(), keepDim), unbiased);
+    return ReductionOps.var(x, dim, unbiased, keepDim);
   }
 
   /**
@@ -1540,56 +362,7 @@ public final class Ops {
    * reduced dimension of size 0 is refused.
    */
   public static Tensor var(Tensor x, int[] dims, boolean unbiased, boolean keepDim) {
-    return variance("var", x, dims, unbiased, keepDim);
-  }
-
-  /** {@link #var(Tensor, int[], boolean, boolean)}, its argument errors naming {@code op}. */
-  private static Tensor variance(String op, Tensor x, int[] dims, boolean unbiased, boolean keepDim) {
-    requireFloat(op, x);
-    Over o = Over.of(op, x, dims);
-    if (o.count() == 0) {
-      throw new IllegalArgumentException(op + " over dimensions " + Arrays.toString(dims) + " of shape " + Shapes.toString(x.shape())
-          + ": a reduced dimension has size 0, so there are no values");
-    }
-    int[] outShape = Shapes.reducedShape(x.shape(), o.reduced(), keepDim);
-    if (Devices.onCuda(op, x) && !CudaOps.varianceTakes(o.runs())) { // more runs than the device kernel takes: composed
-      Tensor z = sub(x, mean(x, dims, true));
-      return sumOver("var", mul(z, z), o, outShape, 1f / (o.count() - (unbiased ? 1 : 0)));
-    }
-    return varianceOver(op, x, o, outShape, unbiased);
-  }
-
-  /**
-   * The variance over {@code o}'s dimensions, recorded as {@code var}: two passes over {@code x} in
-   * double per output ({@link MathKernels#varianceOver}: the mean, then the squared differences from
-   * it), one output array; the gradient {@code (2 / (n - 1)) g (x - mean)} (PyTorch's {@code
-   * var_backward}) in one pass ({@link MathKernels#varianceBackward}), from the mean rounded to float.
-   * On CUDA the same two kernels' device forms ({@code CudaOps.variance}), in the same order: the same bits.
-   */
-  private static Tensor varianceOver(String op, Tensor x, Over o, int[] outShape, boolean unbiased) {
-    int[] runs = o.runs();
-    int divisor = o.count() - (unbiased ? 1 : 0);
-    if (Devices.onCuda(op, x)) {
-      return CudaOps.variance(x, runs, outShape, divisor);
-    }
-    float[] out = new float[Shapes.numel(outShape)];
-    float[] mean = new float[out.length];
-    MathKernels.varianceOver(out, 0, mean, x.readBuffer(), x.offset(), runs, divisor);
-    if (!track(x)) {
-      return Tensor.wrap(out, outShape);
-    }
-    return Tensor.ofNode(out, outShape, new Node(x) {
-      @Override public String name() {
-        return "var";
-      }
-
-      @Override protected Tensor[] backward(Tensor g) {
-        float[] dx = new float[x.numel()];
-        MathKernels.varianceBackward(dx, 0, g.readBuffer(), g.offset(), x.readBuffer(), x.offset(), mean, runs, 2f / divisor,
-            false);
-        return new Tensor[] {Tensor.gradient(dx, x.shape())};
-      }
-    });
+    return ReductionOps.var(x, dims, unbiased, keepDim);
   }
 
   /**
@@ -1598,7 +371,7 @@ public final class Ops {
    * gradient as {@link #std(Tensor, int, boolean, boolean)}'s.
    */
   public static Tensor std(Tensor x, int[] dims, boolean unbiased, boolean keepDim) {
-    return sqrtOfVariance(variance("std", x, dims, unbiased, keepDim));
+    return ReductionOps.std(x, dims, unbiased, keepDim);
   }
 
   /**
@@ -1607,12 +380,7 @@ public final class Ops {
    * gives NaN as in PyTorch; an empty tensor is refused, as {@link #mean} refuses it.
    */
   public static Tensor var(Tensor x, boolean unbiased) {
-    requireFloat("var", x);
-    if (x.numel() == 0) {
-      throw new IllegalArgumentException("var of an empty tensor of shape " + Shapes.toString(x.shape()));
-    }
-    Tensor z = sub(x, mean(x));
-    return reduceAll(mul(z, z), 1f / (x.numel() - (unbiased ? 1 : 0)), "var");
+    return ReductionOps.var(x, unbiased);
   }
 
   /**
@@ -1622,7 +390,7 @@ public final class Ops {
    * input), as in PyTorch, where the plain square root's would give {@code 0 * inf = NaN}.
    */
   public static Tensor std(Tensor x, int dim, boolean unbiased, boolean keepDim) {
-    return sqrtOfVariance(variance("std", x, dim, unbiased, keepDim));
+    return ReductionOps.std(x, dim, unbiased, keepDim);
   }
 
   /**
@@ -1630,19 +398,7 @@ public final class Ops {
    * {@link #std(Tensor, int, boolean, boolean)}.
    */
   public static Tensor std(Tensor x, boolean unbiased) {
-    requireFloat("std", x);
-    if (x.numel() == 0) {
-      throw new IllegalArgumentException("std of an empty tensor of shape " + Shapes.toString(x.shape()));
-    }
-    return sqrtOfVariance(var(x, unbiased));
-  }
-
-  /** {@code sqrt(v)}, recorded as {@code std}: the gradient {@code g / (2 y)}, 0 where {@code y} is 0. */
-  private static Tensor sqrtOfVariance(Tensor v) {
-    if (Devices.onCuda("std", v)) {
-      return CudaOps.sqrtOfVariance(v);
-    }
-    return unary("std", v, Reads.OUTPUT, MathKernels::sqrtForward, MathKernels::stdBackward);
+    return ReductionOps.std(x, unbiased);
   }
 
   /**
@@ -1656,79 +412,7 @@ public final class Ops {
    *     of size 0
    */
   public static ValuesAndIndices extremaAlong(Tensor x, int dim, boolean keepDim, boolean max) {
-    String name = max ? "max" : "min";
-    requireFloat(name, x);
-    int[] shape = x.shape();
-    Along a;
-    if (shape.length == 0 && (dim == 0 || dim == -1)) { // PyTorch takes the one value as a dimension of one
-      a = new Along(1, 1, 1);
-    } else {
-      a = Along.of(name, x, dim);
-      if (a.size() == 0) {
-        throw new IllegalArgumentException(name + " along dimension " + dim + " of size 0, shape " + Shapes.toString(shape)
-            + ": there is no " + (max ? "maximum" : "minimum") + " of nothing");
-      }
-    }
-    int[] outShape = shape.length == 0 ? new int[0] : reducedShape(shape, Shapes.normalizeDim(dim, shape.length), keepDim);
-    if (x.device().isCuda()) {
-      return IndexOps.extremaOnDevice(name, x, a, outShape, max);
-    }
-    float[] data = x.toFloatArray();
-    int count = a.outer() * a.inner();
-    float[] values = new float[count];
-    float[] indices = new float[count];
-    int[] from = new int[count]; // flat index into x of each value, for the backward
-    for (int o = 0; o < a.outer(); o++) {
-      for (int i = 0; i < a.inner(); i++) {
-        int base = o * a.size() * a.inner() + i;
-        int best = 0;
-        float bestValue = data[base];
-        for (int j = 1; j < a.size() && !Float.isNaN(bestValue); j++) {
-          float v = data[base + j * a.inner()];
-          if (Float.isNaN(v) || (max ? v > bestValue : v < bestValue)) {
-            best = j;
-            bestValue = v;
-          }
-        }
-        int k = o * a.inner() + i;
-        values[k] = bestValue;
-        indices[k] = best;
-        from[k] = base + best * a.inner();
-      }
-    }
-    return picked(name, x, outShape, values, indices, from);
-  }
-
-  /**
-   * Values picked from {@code x} (element {@code from[j]} of its flat values gave value {@code j})
-   * with their indices along the dimension, on x's device; the gradient goes back to the picked
-   * elements, zero elsewhere. The result of max, min and topk along a dimension.
-   */
-  private static ValuesAndIndices picked(String name, Tensor x, int[] outShape, float[] values, float[] indices, int[] from) {
-    Tensor idx = Tensor.wrap(indices, DType.INT32, outShape).to(x.device());
-    Tensor vals = Tensor.wrap(values, outShape).to(x.device());
-    if (!track(x)) {
-      return new ValuesAndIndices(vals, idx);
-    }
-    int n = x.numel();
-    return new ValuesAndIndices(Tensor.ofNode(vals, new Node(x) {
-      @Override protected boolean savesInputs() { // PyTorch saves the indices, not x
-        return false;
-      }
-
-      @Override public String name() {
-        return name;
-      }
-
-      @Override protected Tensor[] backward(Tensor g) {
-        float[] gd = g.toFloatArray();
-        float[] dx = new float[n];
-        for (int k = 0; k < gd.length; k++) {
-          dx[from[k]] = gd[k];
-        }
-        return new Tensor[] {Tensor.gradient(dx, x.shape()).to(x.device())};
-      }
-    }), idx);
+    return ReductionOps.extremaAlong(x, dim, keepDim, max);
   }
 
   /**
@@ -1743,18 +427,7 @@ public final class Ops {
    * @throws IllegalArgumentException naming the shape for a k outside 0..size or a dimension out of range
    */
   public static ValuesAndIndices topk(Tensor x, int k, int dim, boolean largest) {
-    requireFloat("topk", x);
-    boolean scalar = x.dim() == 0 && (dim == 0 || dim == -1); // PyTorch takes the one value as a dimension of one
-    Along a = scalar ? new Along(1, 1, 1) : Along.of("topk", x, dim);
-    if (k < 0 || k > a.size()) {
-      throw new IllegalArgumentException("topk: k " + k + " is out of range for dimension " + dim + " of size " + a.size()
-          + ", shape " + Shapes.toString(x.shape()));
-    }
-    if (scalar && k == 0) {
-      throw new IllegalArgumentException("topk: k 0 of a scalar has no shape to give (PyTorch returns the scalar itself);"
-          + " reshape(1) makes it one value along a dimension");
-    }
-    return ordered("topk", x, a, k, dim, largest);
+    return ReductionOps.topk(x, k, dim, largest);
   }
 
   /**
@@ -1768,27 +441,7 @@ public final class Ops {
    * @throws IllegalArgumentException naming the shape for a dimension out of range
    */
   public static ValuesAndIndices sort(Tensor x, int dim, boolean descending) {
-    requireFloat("sort", x);
-    Along a = IndexOps.alongOrScalar("sort", x, dim);
-    return ordered("sort", x, a, a.size(), dim, descending);
-  }
-
-  /** The first {@code k} of x's values along {@code a} ordered largest first ({@code largest}) or smallest first, and their indices. */
-  private static ValuesAndIndices ordered(String name, Tensor x, Along a, int k, int dim, boolean largest) {
-    boolean scalar = x.dim() == 0;
-    int[] outShape = x.shape();
-    if (!scalar) {
-      outShape[Shapes.normalizeDim(dim, outShape.length)] = k;
-    }
-    if (x.device().isCuda()) {
-      return IndexOps.orderedOnDevice(name, x, a, k, outShape, largest);
-    }
-    float[] data = x.toFloatArray();
-    int count = a.outer() * k * a.inner();
-    float[] values = new float[count], indices = new float[count];
-    int[] from = new int[count];
-    SortKernels.ordered(data, 0, a.outer(), a.size(), a.inner(), k, largest, values, indices, from);
-    return picked(name, x, outShape, values, indices, from);
+    return ReductionOps.sort(x, dim, descending);
   }
 
   /**
@@ -1800,46 +453,7 @@ public final class Ops {
    * @throws IllegalArgumentException for an empty tensor, which has no maximum
    */
   public static Tensor extremum(Tensor x, boolean max) {
-    String name = max ? "max" : "min";
-    requireFloat(name, x);
-    if (x.numel() == 0) {
-      throw new IllegalArgumentException(name + " of an empty tensor of shape " + Shapes.toString(x.shape())
-          + ": there is no " + (max ? "maximum" : "minimum") + " of nothing; max(dim) takes a dimension of values");
-    }
-    if (x.device().isCuda()) {
-      return IndexOps.extremumOnDevice(name, x, max);
-    }
-    float[] data = x.toFloatArray();
-    float best = data[0];
-    for (int i = 1; i < data.length && !Float.isNaN(best); i++) {
-      if (Float.isNaN(data[i]) || (max ? data[i] > best : data[i] < best)) {
-        best = data[i];
-      }
-    }
-    Tensor out = Tensor.scalar(best).to(x.device());
-    if (!track(x)) {
-      return out;
-    }
-    float result = best;
-    return Tensor.ofNode(out, new Node(x) {
-      @Override public String name() {
-        return name;
-      }
-
-      @Override protected Tensor[] backward(Tensor g) {
-        float[] in = x.toFloatArray();
-        int ties = 0;
-        for (float v : in) {
-          ties += Float.compare(v, result) == 0 || v == result ? 1 : 0;
-        }
-        float share = g.toFloatArray()[0] / ties;
-        float[] dx = new float[in.length];
-        for (int i = 0; i < in.length; i++) {
-          dx[i] = Float.compare(in[i], result) == 0 || in[i] == result ? share : 0f;
-        }
-        return new Tensor[] {Tensor.gradient(dx, x.shape()).to(x.device())};
-      }
-    });
+    return ReductionOps.extremum(x, max);
   }
 
   /** {@code shape} without dimension {@code d}, or with size 1 there when {@code keepDim}. */
@@ -1858,20 +472,6 @@ public final class Ops {
     return out;
   }
 
-  /**
-   * {@code m}, of {@code shape} but with size 1 along the dimension seen as {@code a}, repeated
-   * along it to {@code shape} (PyTorch's {@code m.expand(shape)} for that one dimension); the
-   * gradient is summed back along it. The inverse pair of a sum along a dimension.
-   */
-  private static Tensor expandAlong(Tensor m, Along a, int[] shape) {
-    if (Devices.onCuda("expand", m)) {
-      return CudaOps.expandAlong(m, a.outer(), a.size(), a.inner(), shape);
-    }
-    return reshaping("expand", m, shape,
-        (out, in, inOff) -> MathKernels.spreadAlong(out, 0, in, inOff, a.outer(), a.size(), a.inner(), 1f),
-        (dx, g, gOff) -> MathKernels.sumAlong(dx, 0, g, gOff, a.outer(), a.size(), a.inner(), 1f));
-  }
-
   // ------------------------------------------------------------------ slicing, joining, adding and removing dimensions
 
   /**
@@ -1885,25 +485,7 @@ public final class Ops {
    *     outside {@code -size..size}, a negative length, or {@code start + length} past the end
    */
   public static Tensor narrow(Tensor x, int dim, int start, int length) {
-    requireRankAtLeastOne("narrow", x);
-    Along a = Along.of("narrow", x, dim);
-    int size = a.size();
-    if (start < -size || start > size) {
-      throw new IllegalArgumentException("narrow: start " + start + " is out of range for dimension " + dim + " of size " + size
-          + " in shape " + Shapes.toString(x.shape()) + " (expected " + -size + ".." + size + ")");
-    }
-    int from = start < 0 ? start + size : start;
-    if (length < 0) {
-      throw new IllegalArgumentException("narrow: length must be non-negative, got " + length + " for dimension " + dim
-          + " of shape " + Shapes.toString(x.shape()));
-    }
-    if (length > size - from) {
-      throw new IllegalArgumentException("narrow: start (" + from + ") + length (" + length + ") exceeds dimension size (" + size
-          + ") of dimension " + dim + " in shape " + Shapes.toString(x.shape()));
-    }
-    int[] outShape = x.shape();
-    outShape[Shapes.normalizeDim(dim, x.dim())] = length;
-    return block("narrow", x, a, from, length, outShape);
+    return ShapeOps.narrow(x, dim, start, length);
   }
 
   /**
@@ -1915,19 +497,7 @@ public final class Ops {
    * @throws IllegalArgumentException for a rank-0 {@code x} or a dimension out of range
    */
   public static Tensor slice(Tensor x, int dim, int start, int end) {
-    requireRankAtLeastOne("slice", x);
-    Along a = Along.of("slice", x, dim);
-    int size = a.size();
-    int from = clampSliceBound(start, size);
-    int to = Math.max(from, clampSliceBound(end, size));
-    int[] outShape = x.shape();
-    outShape[Shapes.normalizeDim(dim, x.dim())] = to - from;
-    return block("slice", x, a, from, to - from, outShape);
-  }
-
-  /** A slice bound as Python resolves it: negative counts from the end, then clamped to {@code 0..size}. */
-  private static int clampSliceBound(int bound, int size) {
-    return bound < 0 ? Math.max(bound + size, 0) : Math.min(bound, size);
+    return ShapeOps.slice(x, dim, start, end);
   }
 
   /**
@@ -1940,64 +510,20 @@ public final class Ops {
    *     outside {@code -size..size-1}
    */
   public static Tensor select(Tensor x, int dim, int index) {
-    requireRankAtLeastOne("select", x);
-    Along a = Along.of("select", x, dim);
-    int size = a.size();
-    if (index < -size || index >= size) {
-      throw new IllegalArgumentException("select: index " + index + " out of range for tensor of size " + Shapes.toString(x.shape())
-          + " at dimension " + dim + " (expected " + -size + ".." + (size - 1) + ")");
-    }
-    int d = Shapes.normalizeDim(dim, x.dim());
-    Deferred.Permute deferred = x.deferredPermute();
-    if (deferred != null && (!x.requiresGrad() || reachedByPermutes(x, deferred.source()))) {
-      return selectOfPermute(x, deferred, d, index);
-    }
-    int[] outShape = removeDim(x.shape(), d);
-    return block("select", x, a, index < 0 ? index + size : index, 1, outShape);
-  }
-
-  /**
-   * {@code x.select(dim, index)} of a deferred permute {@code x}: the entry taken from the permute's source and the rest
-   * of the permute applied to it (deferred too), so that the permute is never made whole (the last step of an LSTM's
-   * batch-first output, {@code out[:, -1]}). Values and gradients those of the permute made first: its gradient
-   * would reach the source by permutes alone; one that needs none is taken without the tape.
-   */
-  private static Tensor selectOfPermute(Tensor x, Deferred.Permute deferred, int dim, int index) {
-    int[] order = deferred.order();
-    int at = order[dim];
-    int[] rest = new int[order.length - 1];
-    boolean identity = true;
-    for (int i = 0, j = 0; i < order.length; i++) {
-      if (i != dim) {
-        rest[j] = order[i] > at ? order[i] - 1 : order[i];
-        identity &= rest[j] == j;
-        j++;
-      }
-    }
-    if (!x.requiresGrad()) {
-      try (var g = Kiln.noGrad()) {
-        Tensor picked = select(deferred.source(), at, index);
-        return identity ? picked : permute("select", picked, rest);
-      }
-    }
-    Tensor picked = select(deferred.source(), at, index);
-    return identity ? picked : permute("select", picked, rest);
+    return ShapeOps.select(x, dim, index);
   }
 
   /**
    * The slices of {@code x} along {@code dim}, PyTorch's {@code torch.unbind}: {@code x.size(dim)}
    * tensors of {@code x}'s shape without {@code dim} (copies, as {@link #select}'s). Their gradients
-   * reach {@code x} through one node (see {@link #pieces}), where a {@code select} per slice gives
+   * reach {@code x} through one node (see {@link ShapeOps#pieces}), where a {@code select} per slice gives
    * each slice an {@code x}-sized gradient of its own: quadratic in the count (a loop over a
    * sequence's steps written by hand).
    *
    * @throws IllegalArgumentException for a 0-dim tensor or a dimension out of range
    */
   public static Tensor[] unbind(Tensor x, int dim) {
-    requireRankAtLeastOne("unbind", x);
-    int[] lengths = new int[Along.of("unbind", x, dim).size()];
-    Arrays.fill(lengths, 1);
-    return pieces("unbind", x, dim, lengths, true);
+    return ShapeOps.unbind(x, dim);
   }
 
   /**
@@ -2010,19 +536,7 @@ public final class Ops {
    *     {@code splitSize}, or 0 over a dimension that is not empty
    */
   public static Tensor[] split(Tensor x, int splitSize, int dim) {
-    requireRankAtLeastOne("split", x);
-    int size = Along.of("split", x, dim).size();
-    if (splitSize < 0 || splitSize == 0 && size != 0) {
-      throw new IllegalArgumentException("split: split size " + splitSize + (splitSize < 0 ? " is negative"
-          : " is only allowed along an empty dimension, but dimension " + dim + " of " + Shapes.toString(x.shape())
-              + " has size " + size));
-    }
-    int count = size == 0 ? 1 : (size + splitSize - 1) / splitSize;
-    int[] lengths = new int[count];
-    for (int t = 0; t < count; t++) {
-      lengths[t] = Math.min(splitSize, size - t * splitSize);
-    }
-    return pieces("split", x, dim, lengths, false);
+    return ShapeOps.split(x, splitSize, dim);
   }
 
   /**
@@ -2033,20 +547,7 @@ public final class Ops {
    *     length, or lengths that do not add up to the dimension's size
    */
   public static Tensor[] split(Tensor x, int[] lengths, int dim) {
-    requireRankAtLeastOne("split", x);
-    int size = Along.of("split", x, dim).size();
-    long sum = 0;
-    for (int length : lengths) {
-      if (length < 0) {
-        throw new IllegalArgumentException("split: lengths " + Arrays.toString(lengths) + " include a negative one");
-      }
-      sum += length;
-    }
-    if (sum != size) {
-      throw new IllegalArgumentException("split: lengths " + Arrays.toString(lengths) + " add up to " + sum
-          + ", but dimension " + dim + " of " + Shapes.toString(x.shape()) + " has size " + size);
-    }
-    return pieces("split", x, dim, lengths.clone(), false);
+    return ShapeOps.split(x, lengths, dim);
   }
 
   /**
@@ -2058,134 +559,7 @@ public final class Ops {
    * @throws IllegalArgumentException for a 0-dim tensor, a dimension out of range or {@code chunks} below 1
    */
   public static Tensor[] chunk(Tensor x, int chunks, int dim) {
-    requireRankAtLeastOne("chunk", x);
-    int size = Along.of("chunk", x, dim).size();
-    if (chunks < 1) {
-      throw new IllegalArgumentException("chunk: chunks must be at least 1, got " + chunks);
-    }
-    return size == 0 ? pieces("chunk", x, dim, new int[chunks], false) : split(x, (size + chunks - 1) / chunks, dim);
-  }
-
-  /**
-   * The pieces of {@code x} of {@code lengths} entries each along {@code dim}, in order (their sum
-   * its size), without {@code dim} when {@code drop} (every length then 1): copies, whose gradients
-   * reach {@code x} through one node that writes each piece's into its place (zeros for a piece the
-   * loss did not use), so a backward costs one {@code x}-sized gradient where a {@code narrow} per
-   * piece gives each piece an {@code x}-sized gradient of its own, summed: quadratic in the count
-   * (a loop over a sequence's steps written by hand). The mechanism is {@link OutputGradients}':
-   * each piece's node stashes its gradient and passes a zero on to a hidden anchor, whose node,
-   * run after every piece's, gathers them.
-   */
-  private static Tensor[] pieces(String name, Tensor x, int dim, int[] lengths, boolean drop) {
-    Along a = Along.of(name, x, dim);
-    int d = Shapes.normalizeDim(dim, x.dim()), count = lengths.length;
-    int[] offsets = new int[count], widths = new int[count];
-    Tensor[] slices = new Tensor[count];
-    boolean track = track(x);
-    try (var off = Kiln.noGrad()) {
-      for (int t = 0, from = 0; t < count; from += lengths[t], t++) {
-        int[] shape = x.shape();
-        shape[d] = lengths[t];
-        slices[t] = block(name, x, a, from, lengths[t], drop ? removeDim(shape, d) : shape);
-        offsets[t] = from * a.inner();
-        widths[t] = lengths[t] * a.inner();
-      }
-    }
-    if (!track) {
-      return slices;
-    }
-    Tensor[] stashed = new Tensor[count];
-    long[] sent = {-1}; // the backward round a piece last sent the anchor its zero in (one runs it)
-    Thread[] sentBy = {null};
-    int rows = a.outer(), pitch = a.size() * a.inner();
-    Tensor anchor = Tensor.ofNode(new float[1], new int[0], new Node(x) {
-      @Override protected boolean savesTensors() {
-        return false;
-      }
-
-      @Override public String name() {
-        return name;
-      }
-
-      @Override protected Tensor[] backward(Tensor ignored) {
-        Tensor[] grads = stashed.clone();
-        Arrays.fill(stashed, null);
-        sentBy[0] = null;
-        return new Tensor[] {placePieces(x, grads, rows, pitch, offsets, widths)};
-      }
-    });
-    Tensor[] out = new Tensor[count];
-    for (int t = 0; t < count; t++) {
-      int index = t;
-      out[t] = Tensor.ofNode(slices[t], new Node(anchor) {
-        @Override protected boolean savesTensors() {
-          return false;
-        }
-
-        @Override public String name() {
-          return name + "[" + index + "]";
-        }
-
-        @Override protected Tensor[] backward(Tensor g) {
-          boolean first = sentBy[0] != Thread.currentThread() || sent[0] != Tensor.backwardRound();
-          if (first) { // what a backward cut short by an exception left behind goes
-            Arrays.fill(stashed, null);
-            sent[0] = Tensor.backwardRound();
-            sentBy[0] = Thread.currentThread();
-          }
-          stashed[index] = stashed[index] == null ? g : add(stashed[index], g);
-          return new Tensor[] {first ? Tensor.zeros() : null};
-        }
-      });
-    }
-    return out;
-  }
-
-  /**
-   * {@code x}'s gradient from its pieces' ({@link #pieces}): piece {@code t}'s {@code rows} rows of
-   * {@code widths[t]} values copied to column {@code offsets[t]} of rows of {@code pitch} values,
-   * zeros where a piece has none.
-   */
-  private static Tensor placePieces(Tensor x, Tensor[] grads, int rows, int pitch, int[] offsets, int[] widths) {
-    if (x.device().isCuda()) {
-      return CudaOps.placePieces(x.shape(), grads, rows, pitch, offsets, widths);
-    }
-    float[] dx = new float[x.numel()];
-    for (int t = 0; t < grads.length; t++) {
-      if (grads[t] != null) {
-        MathKernels.copyRows(dx, offsets[t], pitch, grads[t].readBuffer(), grads[t].offset(), widths[t], widths[t], rows);
-      }
-    }
-    return Tensor.wrap(dx, x.shape());
-  }
-
-  private static void requireRankAtLeastOne(String op, Tensor x) {
-    if (x.dim() == 0) {
-      throw new IllegalArgumentException(op + ": cannot be applied to a 0-dim tensor (shape [])");
-    }
-  }
-
-  /**
-   * Entries {@code from .. from + length} of {@code x} along the middle of {@code a}, as
-   * {@code outShape}: {@code a.outer()} rows of {@code length * inner} values, one from each slab of
-   * {@code size * inner}. The backward writes the gradient's rows back into zeros.
-   */
-  private static Tensor block(String name, Tensor x, Along a, int from, int length, int[] outShape) {
-    int rows = a.outer(), pitch = a.size() * a.inner(), skip = from * a.inner(), width = length * a.inner();
-    if (x.dtype() != DType.FLOAT32) { // labels: a plain copy of the same type (such tensors take no gradient)
-      if (x.device().isCuda()) {
-        return block(name, x.to(Device.cpu()), a, from, length, outShape).to(x.device());
-      }
-      float[] out = new float[Shapes.numel(outShape)];
-      MathKernels.copyRows(out, 0, width, x.readBuffer(), x.offset() + skip, pitch, width, rows);
-      return Tensor.wrap(out, x.dtype(), outShape);
-    }
-    if (Devices.onCuda(name, x)) {
-      return CudaOps.block(name, x, rows, pitch, skip, width, outShape);
-    }
-    return reshaping(name, x, outShape,
-        (out, in, inOff) -> MathKernels.copyRows(out, 0, width, in, inOff + skip, pitch, width, rows),
-        (dx, g, gOff) -> MathKernels.copyRows(dx, skip, pitch, g, gOff, width, width, rows));
+    return ShapeOps.chunk(x, chunks, dim);
   }
 
   /**
@@ -2201,85 +575,7 @@ public final class Ops {
    *     (naming the tensor's position and both shapes), or tensors on different devices
    */
   public static Tensor cat(java.util.List<Tensor> tensors, int dim) {
-    Tensor[] xs = joinable("cat", tensors);
-    int firstIndex = -1; // the first tensor that is not a [0] one: the others must fit it
-    for (int i = 0; i < xs.length; i++) {
-      if (xs[i].dim() == 0) {
-        throw new IllegalArgumentException("cat: zero-dimensional tensor (at position " + i + ") cannot be concatenated");
-      }
-      if (firstIndex < 0 && !isLegacyEmpty(xs[i])) {
-        firstIndex = i;
-      }
-    }
-    firstIndex = Math.max(firstIndex, 0); // all of shape [0]
-    Tensor first = xs[firstIndex];
-    Along a = Along.of("cat", first, dim);
-    int d = Shapes.normalizeDim(dim, first.dim());
-    int[] sizes = new int[xs.length];
-    int[] starts = new int[xs.length];
-    long total = 0;
-    for (int i = 0; i < xs.length; i++) {
-      int[] s = xs[i].shape();
-      if (isLegacyEmpty(xs[i]) && first.dim() != 1) { // joins as nothing
-        starts[i] = (int) Math.min(total, Integer.MAX_VALUE);
-        continue;
-      }
-      if (s.length != first.dim()) {
-        throw new IllegalArgumentException("cat: tensors must have the same number of dimensions: got " + first.dim() + " and "
-            + s.length + " (tensor " + firstIndex + " of shape " + Shapes.toString(first.shape()) + ", tensor " + i + " of shape "
-            + Shapes.toString(s) + ")");
-      }
-      for (int k = 0; k < s.length; k++) {
-        if (k != d && s[k] != first.size(k)) {
-          throw new IllegalArgumentException("cat: sizes of tensors must match except in dimension " + d + ". Expected size "
-              + first.size(k) + " but got size " + s[k] + " for tensor number " + i + " in the list: shapes "
-              + Shapes.toString(first.shape()) + " and " + Shapes.toString(s) + " differ in dimension " + k);
-        }
-      }
-      sizes[i] = s[d];
-      starts[i] = (int) Math.min(total, Integer.MAX_VALUE);
-      total += s[d];
-    }
-    int[] outShape = first.shape();
-    outShape[d] = (int) Math.min(total, Integer.MAX_VALUE);
-    if (total > Integer.MAX_VALUE || (long) a.outer() * total * a.inner() > Integer.MAX_VALUE) {
-      throw new IllegalArgumentException("cat: the result along dimension " + d + " would have " + total * a.outer() * a.inner()
-          + " elements, more than 2^31-1");
-    }
-    int rows = a.outer(), inner = a.inner(), pitch = outShape[d] * inner;
-    if (Devices.onCuda("cat", xs)) {
-      return CudaOps.cat(xs, rows, pitch, starts, sizes, inner, outShape);
-    }
-    float[] out = new float[Shapes.numel(outShape)];
-    for (int i = 0; i < xs.length; i++) {
-      int width = sizes[i] * inner;
-      MathKernels.copyRows(out, starts[i] * inner, pitch, xs[i].readBuffer(), xs[i].offset(), width, width, rows);
-    }
-    if (!track(xs)) {
-      return Tensor.wrap(out, outShape);
-    }
-    return Tensor.ofNode(out, outShape, new Node(xs) {
-      @Override protected boolean savesTensors() {
-        return false;
-      }
-
-      @Override public String name() {
-        return "cat";
-      }
-
-      @Override protected Tensor[] backward(Tensor g) {
-        Tensor[] grads = new Tensor[xs.length];
-        for (int i = 0; i < xs.length; i++) {
-          if (needsGrad(i)) {
-            int width = sizes[i] * inner;
-            float[] dx = new float[xs[i].numel()];
-            MathKernels.copyRows(dx, 0, width, g.readBuffer(), g.offset() + starts[i] * inner, pitch, width, rows);
-            grads[i] = Tensor.gradient(dx, xs[i].shape());
-          }
-        }
-        return grads;
-      }
-    });
+    return ShapeOps.cat(tensors, dim);
   }
 
   /**
@@ -2291,24 +587,7 @@ public final class Ops {
    *     positions), a dimension out of range, or tensors on different devices
    */
   public static Tensor stack(java.util.List<Tensor> tensors, int dim) {
-    Tensor[] xs = joinable("stack", tensors);
-    for (int i = 1; i < xs.length; i++) {
-      if (!Arrays.equals(xs[i].shape(), xs[0].shape())) {
-        throw new IllegalArgumentException("stack: expects each tensor to be equal size, but got " + Shapes.toString(xs[0].shape())
-            + " at entry 0 and " + Shapes.toString(xs[i].shape()) + " at entry " + i);
-      }
-    }
-    int d = newDim("stack", xs[0].shape(), dim);
-    java.util.List<Tensor> unsqueezed = new java.util.ArrayList<>(xs.length);
-    for (Tensor x : xs) {
-      unsqueezed.add(unsqueeze(x, d));
-    }
-    return cat(unsqueezed, d);
-  }
-
-  /** A 1-d tensor of no elements, which PyTorch's {@code cat} skips whatever the other tensors' shapes. */
-  private static boolean isLegacyEmpty(Tensor x) {
-    return x.dim() == 1 && x.size(0) == 0;
+    return ShapeOps.stack(tensors, dim);
   }
 
   /** The tensors of a cat or stack: a non-empty list without nulls, all float. */
@@ -2323,73 +602,7 @@ public final class Ops {
    *     or mixed kinds, naming the sequence
    */
   public static Tensor padSequence(java.util.List<Tensor> sequences, boolean batchFirst, float paddingValue) {
-    if (sequences == null || sequences.isEmpty()) {
-      throw new IllegalArgumentException("pad_sequence: expected a non-empty list of sequences");
-    }
-    Tensor first = sequences.get(0);
-    int longest = 0;
-    for (int i = 0; i < sequences.size(); i++) {
-      Tensor s = sequences.get(i);
-      if (s == null || s.dim() == 0) {
-        throw new IllegalArgumentException("pad_sequence: sequence " + i + " is " + (s == null ? "null" : "a scalar")
-            + "; each must be [length, *]");
-      }
-      if (s.dtype() != first.dtype()) {
-        throw new IllegalArgumentException("pad_sequence: sequence " + i + " is " + s.dtype() + ", sequence 0 " + first.dtype()
-            + ": pad float sequences and class-index sequences separately");
-      }
-      if (!Arrays.equals(Arrays.copyOfRange(s.shape(), 1, s.dim()), Arrays.copyOfRange(first.shape(), 1, first.dim()))) {
-        throw new IllegalArgumentException("pad_sequence: sequence " + i + " " + Shapes.toString(s.shape())
-            + " does not match sequence 0 " + Shapes.toString(first.shape()) + " after its length");
-      }
-      Devices.onCuda("pad_sequence", first, s);
-      longest = Math.max(longest, s.size(0));
-    }
-    int[] rest = Arrays.copyOfRange(first.shape(), 1, first.dim());
-    if (first.dtype() != DType.FLOAT32) { // labels: padded on the host, no gradient
-      int row = Shapes.numel(rest);
-      int[] ids = new int[sequences.size() * longest * row];
-      if (!(Math.abs(paddingValue) <= DType.MAX_EXACT_INT)) {
-        throw new IllegalArgumentException("pad_sequence: a class-index padding value must be a number within +-2^24, got "
-            + paddingValue);
-      }
-      Arrays.fill(ids, (int) paddingValue); // toward zero, as PyTorch converts it
-      for (int b = 0; b < sequences.size(); b++) {
-        int[] v = sequences.get(b).toIntArray();
-        for (int t = 0; t < v.length / Math.max(row, 1); t++) {
-          for (int r = 0; r < row; r++) {
-            int at = batchFirst ? (b * longest + t) * row + r : (t * sequences.size() + b) * row + r;
-            ids[at] = v[t * row + r];
-          }
-        }
-      }
-      int[] shape = Shapes.concat(batchFirst ? new int[] {sequences.size(), longest} : new int[] {longest, sequences.size()}, rest);
-      return Tensor.labels(ids).reshape(shape).to(first.device());
-    }
-    java.util.List<Tensor> padded = new java.util.ArrayList<>();
-    for (Tensor s : sequences) {
-      int missing = longest - s.size(0);
-      padded.add(missing == 0 ? s
-          : cat(java.util.List.of(s, Tensor.full(paddingValue, Shapes.concat(new int[] {missing}, rest)).to(s.device())), 0));
-    }
-    return stack(padded, batchFirst ? 0 : 1);
-  }
-
-  private static Tensor[] joinable(String op, java.util.List<Tensor> tensors) {
-    if (tensors == null || tensors.isEmpty()) {
-      throw new IllegalArgumentException(op + ": expected a non-empty list of tensors");
-    }
-    Tensor[] xs = tensors.toArray(new Tensor[0]);
-    for (int i = 0; i < xs.length; i++) {
-      if (xs[i] == null) {
-        throw new IllegalArgumentException(op + ": tensor " + i + " in the list is null");
-      }
-      if (xs[i].dtype() != DType.FLOAT32) {
-        throw new IllegalArgumentException(op + ": expected float tensors, got " + xs[i].dtype() + " of shape "
-            + Shapes.toString(xs[i].shape()) + " at position " + i);
-      }
-    }
-    return xs;
+    return ShapeOps.padSequence(sequences, batchFirst, paddingValue);
   }
 
   /**
@@ -2398,23 +611,7 @@ public final class Ops {
    * {@link #reshape} view; the gradient is reshaped back.
    */
   public static Tensor unsqueeze(Tensor x, int dim) {
-    int[] shape = x.shape();
-    int d = newDim("unsqueeze", shape, dim);
-    int[] to = new int[shape.length + 1];
-    System.arraycopy(shape, 0, to, 0, d);
-    to[d] = 1;
-    System.arraycopy(shape, d, to, d + 1, shape.length - d);
-    return reshape(x, to);
-  }
-
-  /** Resolves the position of a new dimension in a shape of rank {@code shape.length + 1}, as PyTorch does. */
-  private static int newDim(String op, int[] shape, int dim) {
-    int rank = shape.length + 1;
-    if (dim < -rank || dim >= rank) {
-      throw new IllegalArgumentException(op + " of shape " + Shapes.toString(shape) + ": dimension " + dim
-          + " is out of range for the result's rank " + rank + " (expected " + -rank + ".." + (rank - 1) + ")");
-    }
-    return dim < 0 ? dim + rank : dim;
+    return ShapeOps.unsqueeze(x, dim);
   }
 
   /**
@@ -2423,33 +620,12 @@ public final class Ops {
    * A {@link #reshape} view; the gradient is reshaped back.
    */
   public static Tensor squeeze(Tensor x, int dim) {
-    int[] shape = x.shape();
-    if (shape.length == 0) {
-      if (dim != 0 && dim != -1) {
-        throw new IllegalArgumentException("squeeze of shape []: dimension " + dim + " is out of range (expected -1..0)");
-      }
-      return reshape(x);
-    }
-    int d;
-    try {
-      d = Shapes.normalizeDim(dim, shape.length);
-    } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException("squeeze of shape " + Shapes.toString(shape) + ": " + e.getMessage(), e);
-    }
-    return reshape(x, shape[d] == 1 ? removeDim(shape, d) : shape);
+    return ShapeOps.squeeze(x, dim);
   }
 
   /** {@code x} without its dimensions of size 1 (PyTorch's {@code x.squeeze()}); a {@link #reshape} view. */
   public static Tensor squeeze(Tensor x) {
-    return reshape(x, Arrays.stream(x.shape()).filter(s -> s != 1).toArray());
-  }
-
-  /** {@code shape} without dimension {@code d}. */
-  private static int[] removeDim(int[] shape, int d) {
-    int[] out = new int[shape.length - 1];
-    System.arraycopy(shape, 0, out, 0, d);
-    System.arraycopy(shape, d + 1, out, d, shape.length - d - 1);
-    return out;
+    return ShapeOps.squeeze(x);
   }
 
   // ------------------------------------------------------------------ losses
@@ -2460,48 +636,12 @@ public final class Ops {
    * gives the backward {@code (softmax - onehot) / N} in one pass.
    */
   public static Tensor crossEntropy(Tensor logits, Tensor target, boolean mean) {
-    if (Devices.onCuda("cross_entropy", logits, target)) {
-      return CudaOps.crossEntropy(logits, target, mean);
-    }
-    CrossEntropy ce = CrossEntropy.forward(logits, target);
-    double s = 0;
-    for (float l : ce.losses) {
-      s += l;
-    }
-    float factor = mean ? 1f / ce.rows : 1f;
-    float[] out = {(float) (s * factor)};
-    if (!track(logits)) {
-      return Tensor.wrap(out);
-    }
-    return Tensor.ofNode(out, new int[0], new Node(logits) {
-      @Override public String name() {
-        return "cross_entropy";
-      }
-
-      @Override protected Tensor[] backward(Tensor g) {
-        return new Tensor[] {ce.backward(new float[] {g.item() * factor}, true)};
-      }
-    });
+    return LossOps.crossEntropy(logits, target, mean);
   }
 
   /** Cross-entropy per sample ({@code reduction='none'}): a tensor of shape {@code [N]}. */
   public static Tensor crossEntropyPerSample(Tensor logits, Tensor target) {
-    if (Devices.onCuda("cross_entropy", logits, target)) {
-      return CudaOps.crossEntropyPerSample(logits, target);
-    }
-    CrossEntropy ce = CrossEntropy.forward(logits, target);
-    if (!track(logits)) {
-      return Tensor.wrap(ce.losses, ce.rows);
-    }
-    return Tensor.ofNode(ce.losses, new int[] {ce.rows}, new Node(logits) {
-      @Override public String name() {
-        return "cross_entropy";
-      }
-
-      @Override protected Tensor[] backward(Tensor g) {
-        return new Tensor[] {ce.backward(g.toFloatArray(), false)};
-      }
-    });
+    return LossOps.crossEntropyPerSample(logits, target);
   }
 
   /**
@@ -2513,53 +653,7 @@ public final class Ops {
    * @throws IllegalArgumentException naming the shapes, or the sample and the index out of range
    */
   public static Tensor nllLossPerSample(Tensor input, Tensor target) {
-    Devices.onCuda("nll_loss", input, target); // one device, or an error naming both
-    if (input.dtype() != DType.FLOAT32) {
-      throw new IllegalArgumentException("nll_loss: the input (log-probabilities) must be a float tensor, got "
-          + input.dtype() + " of shape " + Shapes.toString(input.shape()));
-    }
-    requireRank("nll_loss", "input (log-probabilities)", input, 2);
-    if (target.dtype() != DType.INT32) {
-      throw new IllegalArgumentException("nll_loss: target must hold class indices (Tensor.labels(...)), got a float tensor"
-          + " of shape " + Shapes.toString(target.shape()));
-    }
-    int n = input.size(0), classes = input.size(1);
-    if (target.dim() != 1 || target.size(0) != n) {
-      throw new IllegalArgumentException("nll_loss: input " + Shapes.toString(input.shape()) + " needs a target of shape ["
-          + n + "], got " + Shapes.toString(target.shape()));
-    }
-    int[] t = target.toIntArray();
-    float[] x = input.toFloatArray();
-    float[] out = new float[n];
-    for (int i = 0; i < n; i++) {
-      if (t[i] < 0 || t[i] >= classes) {
-        throw new IllegalArgumentException("nll_loss: target " + t[i] + " of sample " + i + " is out of range for "
-            + classes + " classes (0.." + (classes - 1) + ")");
-      }
-      out[i] = -x[i * classes + t[i]];
-    }
-    Tensor result = Tensor.wrap(out, n).to(input.device());
-    if (!track(input)) {
-      return result;
-    }
-    return Tensor.ofNode(result, new Node(input) {
-      @Override protected boolean savesInputs() { // PyTorch saves the target, not the input
-        return false;
-      }
-
-      @Override public String name() {
-        return "nll_loss";
-      }
-
-      @Override protected Tensor[] backward(Tensor g) {
-        float[] gd = g.toFloatArray();
-        float[] dx = new float[n * classes];
-        for (int i = 0; i < n; i++) {
-          dx[i * classes + t[i]] = -gd[i];
-        }
-        return new Tensor[] {Tensor.gradient(dx, n, classes).to(input.device())};
-      }
-    });
+    return LossOps.nllLossPerSample(input, target);
   }
 
   /**
@@ -2572,40 +666,7 @@ public final class Ops {
    * @throws IllegalArgumentException naming the index out of range, or for a float index tensor
    */
   public static Tensor embedding(Tensor indices, Tensor weight, int paddingIdx) {
-    boolean cuda = Devices.onCuda("embedding", indices, weight);
-    requireFloat("embedding", weight);
-    requireRank("embedding", "weight", weight, 2);
-    requireLabels("embedding", "indices", indices);
-    if (cuda) {
-      return CudaOps.embedding(indices, weight, checkedIds("embedding", indices, weight.size(0)), paddingIdx);
-    }
-    int num = weight.size(0), dim = weight.size(1), count = indices.numel();
-    float[] ids = indices.toFloatArray(); // kept for the backward (a batch's ids, few)
-    float[] out = new float[count * dim];
-    // the kernels a compiled model's embedding runs too: one message for an id out of range; the table
-    // read in place, not copied (a vocabulary's table is large, a batch's rows few)
-    CpuKernels.embeddingForward(out, 0, ids, 0, count, weight.readBuffer(), weight.offset(), num, dim, indices.shape());
-    int[] shape = Arrays.copyOf(indices.shape(), indices.dim() + 1);
-    shape[indices.dim()] = dim;
-    Tensor result = Tensor.wrap(out, shape).to(weight.device());
-    if (!track(weight)) {
-      return result;
-    }
-    return Tensor.ofNode(result, new Node(weight) {
-      @Override protected boolean savesInputs() { // the indices, not the weight
-        return false;
-      }
-
-      @Override public String name() {
-        return "embedding";
-      }
-
-      @Override protected Tensor[] backward(Tensor g) {
-        float[] dw = new float[num * dim];
-        CpuKernels.embeddingBackward(dw, 0, g.readBuffer(), g.offset(), ids, 0, count, dim, paddingIdx);
-        return new Tensor[] {Tensor.gradient(dw, num, dim).to(weight.device())};
-      }
-    });
+    return ShapeOps.embedding(indices, weight, paddingIdx);
   }
 
   /**
@@ -2629,199 +690,12 @@ public final class Ops {
    */
   public static Tensor embeddingBag(Tensor indices, Tensor offsets, Tensor weight, Tensor perSampleWeights, String mode,
       boolean includeLastOffset, int paddingIdx) {
-    boolean cuda = Devices.onCuda("embedding_bag", indices, offsets, weight, perSampleWeights);
-    requireFloat("embedding_bag", weight);
-    requireRank("embedding_bag", "weight", weight, 2);
-    int reduce = switch (mode) {
-      case "sum" -> 0;
-      case "mean" -> 1;
-      case "max" -> 2;
-      default -> throw new IllegalArgumentException("embedding_bag: mode must be \"sum\", \"mean\" or \"max\", got \"" + mode + "\"");
-    };
-    requireLabels("embedding_bag", "indices", indices);
-    int[] starts = bagStarts(indices, offsets, includeLastOffset);
-    int bags = starts.length - 1, num = weight.size(0), dim = weight.size(1);
-    int[] idx = checkedIds("embedding_bag", indices, num);
-    if (perSampleWeights != null) {
-      if (reduce != 0) {
-        throw new IllegalArgumentException("embedding_bag: per-sample weights need mode \"sum\" (as PyTorch's), got \"" + mode + "\"");
-      }
-      requireFloat("embedding_bag", perSampleWeights);
-      if (!Arrays.equals(perSampleWeights.shape(), indices.shape())) {
-        throw new IllegalArgumentException("embedding_bag: per-sample weights " + Shapes.toString(perSampleWeights.shape())
-            + " must have the indices' shape " + Shapes.toString(indices.shape()));
-      }
-    }
-    if (cuda) {
-      return CudaOps.embeddingBag(indices, weight, perSampleWeights, idx, starts, reduce, paddingIdx);
-    }
-    float[] scale = perSampleWeights == null ? null : perSampleWeights.toFloatArray();
-    float[] ids = indices.toFloatArray(); // (checked above; the kernels compiled models run too)
-    float[] out = new float[bags * dim];
-    int[] argmax = reduce == 2 ? new int[bags * dim] : null; // the entry each maximum came from, -1 for an empty bag
-    CpuKernels.embeddingBagForward(out, 0, ids, 0, starts, bags, 0, weight.readBuffer(), weight.offset(), num, dim, reduce, paddingIdx,
-        scale, argmax, indices.shape());
-    Tensor result = Tensor.wrap(out, bags, dim).to(weight.device());
-    if (!track(weight, perSampleWeights)) {
-      return result;
-    }
-    float[] scales = scale;
-    Tensor[] inputs = perSampleWeights == null ? new Tensor[] {weight} : new Tensor[] {weight, perSampleWeights};
-    return Tensor.ofNode(result, new Node(inputs) {
-      @Override public String name() {
-        return "embedding_bag";
-      }
-
-      @Override protected Tensor[] backward(Tensor g) {
-        float[] gd = g.toFloatArray();
-        float[] dw = needsGrad(0) ? new float[num * dim] : null;
-        float[] ds = inputs.length > 1 && needsGrad(1) ? new float[idx.length] : null;
-        if (dw != null) {
-          CpuKernels.embeddingBagBackward(dw, 0, gd, 0, ids, 0, starts, bags, 0, dim, reduce, paddingIdx, scales, argmax);
-        }
-        if (ds != null) { // each entry's weight: its bag's gradient dotted with its row
-          float[] wv = weight.readBuffer(); // read in place: the table is unchanged since (savesInputs)
-          int wo = weight.offset();
-          for (int b = 0; b < bags; b++) {
-            for (int e = starts[b]; e < starts[b + 1]; e++) {
-              if (idx[e] == paddingIdx) {
-                continue;
-              }
-              double dot = 0;
-              for (int j = 0; j < dim; j++) {
-                dot += (double) gd[b * dim + j] * wv[wo + idx[e] * dim + j];
-              }
-              ds[e] = (float) dot;
-            }
-          }
-        }
-        Tensor dWeight = dw == null ? null : Tensor.gradient(dw, num, dim).to(weight.device());
-        return inputs.length == 1 ? new Tensor[] {dWeight}
-            : new Tensor[] {dWeight, ds == null ? null : Tensor.gradient(ds, indices.shape()).to(weight.device())};
-      }
-    });
-  }
-
-  /**
-   * The ids of an embedding's label tensor, read on the host (a label tensor moved to CUDA keeps its
-   * values there: no download), each checked to pick one of the table's {@code num} rows.
-   *
-   * @throws IllegalArgumentException naming the first id out of range, its position and the table's size
-   */
-  static int[] checkedIds(String op, Tensor indices, int num) {
-    int[] idx = indices.toIntArray();
-    for (int i = 0; i < idx.length; i++) {
-      if (idx[i] < 0 || idx[i] >= num) {
-        throw new IllegalArgumentException(CpuKernels.idOutOfRange(op, idx[i], i, indices.shape(), num));
-      }
-    }
-    return idx;
-  }
-
-  /**
-   * Where each bag of {@link #embeddingBag} starts, one more entry than there are bags (the last
-   * the end of the last bag), from a 2-D {@code indices} (rows) or a 1-D one and its offsets.
-   */
-  private static int[] bagStarts(Tensor indices, Tensor offsets, boolean includeLastOffset) {
-    if (indices.dim() == 2) {
-      if (offsets != null) {
-        throw new IllegalArgumentException("embedding_bag: 2-D indices " + Shapes.toString(indices.shape())
-            + " are bags of equal length, one per row; offsets are for 1-D indices (pass null)");
-      }
-      int rows = indices.size(0), length = indices.size(1);
-      int[] starts = new int[rows + 1];
-      for (int b = 0; b <= rows; b++) {
-        starts[b] = b * length;
-      }
-      return starts;
-    }
-    if (indices.dim() != 1) {
-      throw new IllegalArgumentException("embedding_bag: indices must be 1-D (with offsets) or 2-D (one bag per row), got "
-          + Shapes.toString(indices.shape()));
-    }
-    if (offsets == null) {
-      throw new IllegalArgumentException("embedding_bag: 1-D indices " + Shapes.toString(indices.shape())
-          + " need offsets, where each bag starts (Tensor.labels(0, ...))");
-    }
-    requireLabels("embedding_bag", "offsets", offsets);
-    if (offsets.dim() != 1 || offsets.numel() < (includeLastOffset ? 2 : 1)) {
-      throw new IllegalArgumentException("embedding_bag: offsets must be 1-D with at least " + (includeLastOffset ? "two entries"
-          + " (with includeLastOffset the last only ends the last bag)" : "one entry") + ", got " + Shapes.toString(offsets.shape()));
-    }
-    int[] at = offsets.toIntArray();
-    int length = indices.numel();
-    if (at[0] != 0) {
-      throw new IllegalArgumentException("embedding_bag: offsets[0] must be 0 (the first bag starts at the first index), got " + at[0]);
-    }
-    for (int i = 1; i < at.length; i++) {
-      if (at[i] < at[i - 1] || at[i] > length) {
-        throw new IllegalArgumentException("embedding_bag: offsets[" + i + "] = " + at[i] + (at[i] < at[i - 1]
-            ? " is below offsets[" + (i - 1) + "] = " + at[i - 1] + " (offsets may not decrease)"
-            : " is past the end of the " + length + " indices"));
-      }
-    }
-    if (includeLastOffset) {
-      return at;
-    }
-    int[] starts = Arrays.copyOf(at, at.length + 1);
-    starts[at.length] = length;
-    return starts;
+    return ShapeOps.embeddingBag(indices, offsets, weight, perSampleWeights, mode, includeLastOffset, paddingIdx);
   }
 
   /** {@link #nllLossPerSample} averaged over the batch ({@code mean}; NaN for an empty one, as PyTorch's) or added. */
   public static Tensor nllLoss(Tensor input, Tensor target, boolean mean) {
-    return reduce(nllLossPerSample(input, target), mean);
-  }
-
-  /** Checks cross-entropy's arguments: float logits {@code [N, C]}, class indices {@code [N]}. Shared with {@link CudaOps}. */
-  static void checkCrossEntropy(Tensor logits, Tensor target) {
-    if (logits.dtype() != DType.FLOAT32) {
-      throw new IllegalArgumentException("cross_entropy: the input (logits) must be a float tensor, got "
-          + logits.dtype() + " of shape " + Shapes.toString(logits.shape())
-          + (target.dtype() == DType.FLOAT32 ? "; are the input and the target swapped? (apply(prediction, target))" : ""));
-    }
-    requireRank("cross_entropy", "input (logits)", logits, 2);
-    if (target.dtype() != DType.INT32) {
-      throw new IllegalArgumentException(
-          "cross_entropy: target must hold class indices (Tensor.labels(...)), got a float tensor of shape "
-              + Shapes.toString(target.shape()));
-    }
-    if (target.dim() != 1 || target.size(0) != logits.size(0)) {
-      throw new IllegalArgumentException(
-          "cross_entropy: input " + Shapes.toString(logits.shape()) + " needs a target of shape ["
-              + logits.size(0) + "], got " + Shapes.toString(target.shape()));
-    }
-  }
-
-  /** Forward state of one cross-entropy call, kept for its backward. */
-  private static final class CrossEntropy {
-    final int rows;
-    final int classes;
-    final float[] losses;
-    final float[] probs;
-    final Tensor target;
-
-    private CrossEntropy(int rows, int classes, Tensor target) {
-      this.rows = rows;
-      this.classes = classes;
-      this.losses = new float[rows];
-      this.probs = new float[rows * classes];
-      this.target = target;
-    }
-
-    static CrossEntropy forward(Tensor logits, Tensor target) {
-      checkCrossEntropy(logits, target);
-      CrossEntropy ce = new CrossEntropy(logits.size(0), logits.size(1), target);
-      CpuKernels.crossEntropyForward(
-          ce.losses, ce.probs, logits.readBuffer(), logits.offset(), target.readBuffer(), target.offset(), ce.rows, ce.classes);
-      return ce;
-    }
-
-    Tensor backward(float[] scale, boolean uniform) {
-      float[] d = new float[rows * classes];
-      CpuKernels.crossEntropyBackward(d, scale, uniform, probs, target.readBuffer(), target.offset(), rows, classes);
-      return Tensor.wrap(d, rows, classes);
-    }
+    return LossOps.nllLoss(input, target, mean);
   }
 
   // ------------------------------------------------------------------ convolution and pooling
@@ -2833,66 +707,7 @@ public final class Ops {
    * An unbatched input {@code [C, H, W]} gives {@code [O, outH, outW]}, as in PyTorch 1.13.
    */
   public static Tensor conv2d(Tensor x, Tensor weight, Tensor bias, int strideH, int strideW, int padH, int padW) {
-    if (x.dim() == 3) {
-      return squeeze(conv2d(unsqueeze(x, 0), weight, bias, strideH, strideW, padH, padW), 0);
-    }
-    boolean cuda = Devices.onCuda("conv2d", x, weight, bias);
-    requireFloat("conv2d", x);
-    requireFloat("conv2d", weight);
-    requireImages("conv2d", x);
-    requireRank("conv2d", "weight", weight, 4);
-    int outC = weight.size(0);
-    if (x.size(1) != weight.size(1)) {
-      throw new IllegalArgumentException(
-          "conv2d: input " + Shapes.toString(x.shape()) + " has " + x.size(1) + " channels, weight "
-              + Shapes.toString(weight.shape()) + " expects " + weight.size(1));
-    }
-    if (bias != null && (bias.dim() != 1 || bias.size(0) != outC)) {
-      throw new IllegalArgumentException(
-          "conv2d: bias " + Shapes.toString(bias.shape()) + " does not match weight " + Shapes.toString(weight.shape())
-              + " (expected [" + outC + "])");
-    }
-    Conv2dShape s;
-    try {
-      s = new Conv2dShape(x.size(0), x.size(1), x.size(2), x.size(3),
-          outC, weight.size(2), weight.size(3), strideH, strideW, padH, padW);
-    } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException(
-          "conv2d: input " + Shapes.toString(x.shape()) + ", weight " + Shapes.toString(weight.shape()) + ": "
-              + e.getMessage(), e);
-    }
-    if (cuda) {
-      return CudaLayerOps.conv2d(x, weight, bias, s);
-    }
-    int[] outShape = {s.batch(), outC, s.outHeight(), s.outWidth()};
-    float[] out = ArrayPool.floats(Shapes.numel(outShape)); // overwritten
-    ConvKernels.conv2dForward(out, 0, x.readBuffer(), x.offset(),
-        weight.readBuffer(), weight.offset(), bias == null ? null : bias.readBuffer(), bias == null ? 0 : bias.offset(), s);
-    if (!track(x, weight, bias)) {
-      return Tensor.wrap(out, outShape).sealed(); // the array is the op's own: a batch norm after it may defer (Deferred)
-    }
-    Tensor[] inputs = layerInputs(x, weight, bias);
-    return Tensor.ofNode(out, outShape, new Node(inputs) {
-      @Override public String name() {
-        return "conv2d";
-      }
-
-      @Override protected Tensor[] backward(Tensor g) {
-        float[] dx = needsGrad(0) ? ArrayPool.floats(x.numel()) : null; // overwritten
-        float[] dw = needsGrad(1) ? new float[weight.numel()] : null;
-        float[] db = bias != null && needsGrad(2) ? new float[outC] : null;
-        ConvKernels.conv2dBackward(dx, 0, dw, 0, db, 0, false, g.readBuffer(), g.offset(),
-            x.readBuffer(), x.offset(), weight.readBuffer(), weight.offset(), s);
-        recycle(g);
-        Tensor[] grads = new Tensor[inputs.length];
-        grads[0] = dx == null ? null : Tensor.gradient(dx, x.shape());
-        grads[1] = dw == null ? null : Tensor.gradient(dw, weight.shape());
-        if (db != null) {
-          grads[2] = Tensor.gradient(db, outC);
-        }
-        return grads;
-      }
-    }).sealed();
+    return LayerOps.conv2d(x, weight, bias, strideH, strideW, padH, padW);
   }
 
   /**
@@ -2904,73 +719,7 @@ public final class Ops {
    */
   public static Tensor maxPool2d(
       Tensor x, int kernelH, int kernelW, int strideH, int strideW, int padH, int padW, boolean ceilMode) {
-    if (x.dim() == 3) { // unbatched [C, H, W], as in PyTorch 1.13 (checked first, so that errors name its shape)
-      checkMaxPool2d(x, kernelH, kernelW, strideH, strideW, padH, padW, ceilMode);
-      return squeeze(maxPool2d(unsqueeze(x, 0), kernelH, kernelW, strideH, strideW, padH, padW, ceilMode), 0);
-    }
-    if (Devices.onCuda("max_pool2d", x)) {
-      return CudaOps.maxPool2d(x, kernelH, kernelW, strideH, strideW, padH, padW, ceilMode);
-    }
-    Pool2dShape s = checkMaxPool2d(x, kernelH, kernelW, strideH, strideW, padH, padW, ceilMode);
-    int[] outShape = {s.batch(), s.channels(), s.outHeight(), s.outWidth()};
-    int n = Shapes.numel(outShape);
-    float[] out = ArrayPool.floats(n); // both overwritten
-    int[] argmax = ArrayPool.ints(n);
-    if (x.pendingValues() instanceof Deferred.BatchNormRelu r && fitsTwoByTwo(r.bn(), s)) {
-      // the ReLU of a batch norm not computed yet: pooled from the batch norm's input in one pass, the
-      // compiled steps' fusion (the same values and argmax); the ReLU's map stays unwritten unless read
-      Deferred.BatchNorm bn = r.bn();
-      NormKernels.batchNormReluMaxPool2x2(out, 0, argmax, bn.x().readBuffer(), bn.x().offset(), bn.mean(), 0, bn.var(), 0,
-          bn.weight(), 0, bn.bias(), 0, bn.eps(), s);
-    } else {
-      ConvKernels.maxPool2dForward(out, 0, argmax, x.readBuffer(), x.offset(), s);
-    }
-    if (!track(x)) {
-      ArrayPool.give(argmax); // no node keeps it
-      return Tensor.wrap(out, outShape).sealed(); // the op's own array: a residual join may read it later (Deferred)
-    }
-    return Tensor.ofNode(out, outShape, new Node(x) {
-      @Override public String name() {
-        return "max_pool2d";
-      }
-
-      @Override protected Tensor[] backward(Tensor g) {
-        float[] dx = ArrayPool.floats(x.numel()); // overwritten: zeros, then each gradient at its maximum
-        // after a ReLU, its mask applied here (the compiled fusion's maxPool2dReluBackward: each gradient lands on a
-        // window's maximum, whose ReLU output is the pooled value), so that the ReLU's backward has nothing to do
-        ReluNode relu = x.gradFn() instanceof ReluNode r && outputIntact ? r : null;
-        if (relu != null) {
-          ConvKernels.maxPool2dReluBackward(dx, 0, g.readBuffer(), g.offset(), out, 0, argmax, s);
-        } else {
-          ConvKernels.maxPool2dBackward(dx, 0, g.readBuffer(), g.offset(), argmax, s);
-        }
-        recycle(g);
-        if (lastBackward()) {
-          ArrayPool.give(argmax); // this node's alone, and no backward reads it again
-        }
-        Tensor dxt = Tensor.gradient(dx, x.shape());
-        dxt.reluMasked = relu;
-        return new Tensor[] {dxt};
-      }
-    }).sealed();
-  }
-
-  /** Whether a max pooling {@code s} is the plain 2x2 one over maps of the batch norm {@code bn}'s layout. */
-  private static boolean fitsTwoByTwo(Deferred.BatchNorm bn, Pool2dShape s) {
-    return ConvKernels.isPlainTwoByTwo(s) && s.batch() == bn.n() && s.channels() == bn.c() && s.height() * s.width() == bn.l();
-  }
-
-  /** Checks a max pooling's input and window, returning its geometry; shared with {@link CudaOps}. */
-  static Pool2dShape checkMaxPool2d(
-      Tensor x, int kernelH, int kernelW, int strideH, int strideW, int padH, int padW, boolean ceilMode) {
-    requireFloat("max_pool2d", x);
-    requireImagesOrOne("max_pool2d", x);
-    try {
-      return new Pool2dShape(x.dim() == 4 ? x.size(0) : 1, x.size(-3), x.size(-2), x.size(-1),
-          kernelH, kernelW, strideH, strideW, padH, padW, ceilMode);
-    } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException("max_pool2d: input " + Shapes.toString(x.shape()) + ": " + e.getMessage(), e);
-    }
+    return LayerOps.maxPool2d(x, kernelH, kernelW, strideH, strideW, padH, padW, ceilMode);
   }
 
   /**
@@ -2980,16 +729,7 @@ public final class Ops {
    * {@code [C, H, W]}.
    */
   public static Tensor avgPool2d(Tensor x, int kernel, int stride, int padding, boolean ceilMode, boolean countIncludePad) {
-    requireFloat("avg_pool2d", x);
-    requireImagesOrOne("avg_pool2d", x);
-    AvgPool2dShape s;
-    try {
-      s = AvgPool2dShape.fixed(x.size(-2), x.size(-1), kernel, kernel, stride, stride, padding, padding, ceilMode,
-          countIncludePad);
-    } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException("avg_pool2d: input " + Shapes.toString(x.shape()) + ": " + e.getMessage(), e);
-    }
-    return avgPool("avg_pool2d", x, s);
+    return LayerOps.avgPool2d(x, kernel, stride, padding, ceilMode, countIncludePad);
   }
 
   /**
@@ -3007,89 +747,7 @@ public final class Ops {
    */
   public static Tensor convTranspose2d(Tensor x, Tensor weight, Tensor bias, int strideH, int strideW, int padH, int padW,
       int outputPadH, int outputPadW) {
-    if (x.dim() == 3) {
-      return squeeze(convTranspose2d(unsqueeze(x, 0), weight, bias, strideH, strideW, padH, padW, outputPadH, outputPadW), 0);
-    }
-    boolean cuda = Devices.onCuda("conv_transpose2d", x, weight, bias);
-    requireFloat("conv_transpose2d", x);
-    requireFloat("conv_transpose2d", weight);
-    requireImages("conv_transpose2d", x);
-    requireRank("conv_transpose2d", "weight", weight, 4);
-    int inC = weight.size(0), outC = weight.size(1), kH = weight.size(2), kW = weight.size(3);
-    String shapes = "input " + Shapes.toString(x.shape()) + ", weight " + Shapes.toString(weight.shape());
-    if (x.size(1) != inC) {
-      throw new IllegalArgumentException("conv_transpose2d: " + shapes + ": the input has " + x.size(1)
-          + " channels, the weight [in, out, kH, kW] expects " + inC);
-    }
-    if (bias != null && (bias.dim() != 1 || bias.size(0) != outC)) {
-      throw new IllegalArgumentException("conv_transpose2d: bias " + Shapes.toString(bias.shape()) + " does not match weight "
-          + Shapes.toString(weight.shape()) + " (expected [" + outC + "])");
-    }
-    try {
-      Conv2dShape.checkWindow(kH, kW, strideH, strideW, padH, padW);
-    } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException("conv_transpose2d: " + shapes + ": " + e.getMessage(), e);
-    }
-    if (outputPadH < 0 || outputPadW < 0 || outputPadH >= strideH || outputPadW >= strideW) {
-      throw new IllegalArgumentException("conv_transpose2d: output padding (" + outputPadH + ", " + outputPadW
-          + ") must be non-negative and smaller than the stride (" + strideH + ", " + strideW + ")");
-    }
-    int outH = (x.size(2) - 1) * strideH - 2 * padH + kH + outputPadH;
-    int outW = (x.size(3) - 1) * strideW - 2 * padW + kW + outputPadW;
-    Conv2dShape s; // the convolution that maps the output back to x
-    try {
-      if (outH < 1 || outW < 1) {
-        throw new IllegalArgumentException("the output would be " + outH + "x" + outW);
-      }
-      s = new Conv2dShape(x.size(0), outC, outH, outW, inC, kH, kW, strideH, strideW, padH, padW);
-    } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException("conv_transpose2d: " + shapes + ", stride (" + strideH + ", " + strideW
-          + "), padding (" + padH + ", " + padW + "): " + e.getMessage(), e);
-    }
-    if (cuda) {
-      Tensor out = CudaLayerOps.convTranspose2d(x, weight, s);
-      return bias == null ? out : add(out, reshape(bias, outC, 1, 1));
-    }
-    return convTransposeCpu(x, weight, bias, s);
-  }
-
-  private static Tensor convTransposeCpu(Tensor x, Tensor weight, Tensor bias, Conv2dShape s) {
-    int[] outShape = {s.batch(), s.inChannels(), s.height(), s.width()};
-    float[] out = new float[Shapes.numel(outShape)];
-    ConvKernels.convTranspose2dForward(out, 0, x.readBuffer(), x.offset(), weight.readBuffer(), weight.offset(),
-        bias == null ? null : bias.readBuffer(), bias == null ? 0 : bias.offset(), s);
-    if (!track(x, weight, bias)) {
-      return Tensor.wrap(out, outShape);
-    }
-    Tensor[] inputs = layerInputs(x, weight, bias);
-    return Tensor.ofNode(out, outShape, new Node(inputs) {
-      @Override public String name() {
-        return "conv_transpose2d";
-      }
-
-      @Override protected Tensor[] backward(Tensor g) {
-        float[] dx = needsGrad(0) ? new float[x.numel()] : null;
-        float[] dw = needsGrad(1) ? new float[weight.numel()] : null;
-        float[] db = bias != null && needsGrad(2) ? new float[s.inChannels()] : null;
-        ConvKernels.convTranspose2dBackward(dx, 0, dw, 0, db, 0, false, g.readBuffer(), g.offset(), x.readBuffer(), x.offset(),
-            weight.readBuffer(), weight.offset(), s);
-        Tensor[] grads = new Tensor[inputs.length];
-        grads[0] = dx == null ? null : Tensor.gradient(dx, x.shape());
-        grads[1] = dw == null ? null : Tensor.gradient(dw, weight.shape());
-        if (db != null) {
-          grads[2] = Tensor.gradient(db, s.inChannels());
-        }
-        return grads;
-      }
-    });
-  }
-
-  /** {@code [N, C, H, W]}, or one sample {@code [C, H, W]} (PyTorch 1.13's unbatched form). */
-  private static void requireImagesOrOne(String op, Tensor x) {
-    if (x.dim() != 4 && x.dim() != 3) {
-      throw new IllegalArgumentException(op + ": input must be [N, C, H, W], or [C, H, W] for one sample, got shape "
-          + Shapes.toString(x.shape()));
-    }
+    return LayerOps.convTranspose2d(x, weight, bias, strideH, strideW, padH, padW, outputPadH, outputPadW);
   }
 
   /**
@@ -3097,28 +755,7 @@ public final class Ops {
    * Takes {@code [N, C, H, W]} or one sample {@code [C, H, W]}.
    */
   public static Tensor adaptiveAvgPool2d(Tensor x, int outH, int outW) {
-    requireFloat("adaptive_avg_pool2d", x);
-    requireImagesOrOne("adaptive_avg_pool2d", x);
-    AvgPool2dShape s;
-    try {
-      s = AvgPool2dShape.adaptive(x.size(-2), x.size(-1), outH, outW);
-    } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException("adaptive_avg_pool2d: input " + Shapes.toString(x.shape()) + ": " + e.getMessage(), e);
-    }
-    return avgPool("adaptive_avg_pool2d", x, s);
-  }
-
-  private static Tensor avgPool(String name, Tensor x, AvgPool2dShape s) {
-    if (x.dim() == 3) { // one sample: pooled as a batch of one, the geometry checked on its own shape
-      return squeeze(avgPool(name, unsqueeze(x, 0), s), 0);
-    }
-    if (Devices.onCuda(name, x)) {
-      return CudaOps.avgPool2d(name, x, s);
-    }
-    int planes = x.size(0) * x.size(1);
-    int[] outShape = {x.size(0), x.size(1), s.outHeight(), s.outWidth()};
-    return reshaping(name, x, outShape, (out, in, inOff) -> s.forward(out, 0, in, inOff, planes),
-        (dx, g, gOff) -> s.backward(dx, 0, g, gOff, planes));
+    return LayerOps.adaptiveAvgPool2d(x, outH, outW);
   }
 
   // (end of convolution and pooling)
@@ -3145,101 +782,7 @@ public final class Ops {
    */
   public static Tensor batchNorm(
       Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight, Tensor bias, boolean training, double momentum, double eps) {
-    boolean cuda = Devices.onCuda("batch_norm", x, runningMean, runningVar, weight, bias);
-    requireFloat("batch_norm", x);
-    if (x.dim() < 2) {
-      throw new IllegalArgumentException(
-          "batch_norm: input must be [N, C, *] (rank 2 or more), got shape " + Shapes.toString(x.shape()));
-    }
-    requireBothOrNeither("running_mean", runningMean, "running_var", runningVar);
-    requireBothOrNeither("weight", weight, "bias", bias);
-    requireChannels(x, "running_mean", runningMean);
-    requireChannels(x, "running_var", runningVar);
-    requireChannels(x, "weight", weight);
-    requireChannels(x, "bias", bias);
-    int n = x.size(0), c = x.size(1), l = Shapes.numel(Arrays.copyOfRange(x.shape(), 2, x.dim()));
-    int count = n * l;
-    if (training && count < 2) {
-      throw new IllegalArgumentException(
-          "Expected more than 1 value per channel when training, got input size " + Shapes.toString(x.shape()));
-    }
-    if (!training && runningMean == null) {
-      throw new IllegalArgumentException(
-          "batch_norm: evaluation normalises with the running statistics, so running_mean and running_var must be given");
-    }
-    if (cuda) {
-      return CudaLayerOps.batchNorm(x, runningMean, runningVar, weight, bias, training, momentum, eps, n, c, l);
-    }
-    float[] mean, var;
-    if (training) {
-      mean = new float[c];
-      var = new float[c];
-      NormKernels.batchStatistics(mean, 0, var, 0, x.readBuffer(), x.offset(), n, c, l);
-      if (runningMean != null) {
-        NormKernels.updateRunningStatistics(
-            runningMean.buffer(), runningMean.offset(), runningVar.buffer(), runningVar.offset(), mean, 0, var, 0, c, count, momentum);
-      }
-    } else {
-      // Copies: the backward must see the statistics this forward used, even if a training step updates them meanwhile.
-      mean = runningMean.toFloatArray();
-      var = runningVar.toFloatArray();
-    }
-    boolean tracked = track(x, weight, bias);
-    boolean affine = weight != null;
-    Tensor[] inputs = affine ? new Tensor[] {x, weight, bias} : new Tensor[] {x};
-    Node node = !tracked ? null : new Node(inputs) {
-      @Override public String name() {
-        return "batch_norm";
-      }
-
-      @Override protected Tensor[] backward(Tensor g) {
-        // into g's own array when only the engine held it: each channel's sums are taken before its dx is written
-        float[] own = needsGrad(0) ? takeGradient(g) : null;
-        float[] dx = own != null ? own : needsGrad(0) ? ArrayPool.floats(x.numel()) : null; // overwritten
-        float[] dw = affine && needsGrad(1) ? new float[c] : null;
-        float[] db = affine && needsGrad(2) ? new float[c] : null;
-        NormKernels.batchNormBackward(dx, 0, dw, 0, db, 0, g.readBuffer(), g.offset(), x.readBuffer(), x.offset(), mean, 0, var, 0,
-            bufferOrNull(weight), offsetOf(weight), n, c, l, eps, training);
-        Tensor[] grads = new Tensor[inputs.length];
-        grads[0] = dx == null ? null : Tensor.gradient(dx, x.shape());
-        if (affine) {
-          grads[1] = dw == null ? null : Tensor.gradient(dw, c);
-          grads[2] = db == null ? null : Tensor.gradient(db, c);
-        }
-        return grads;
-      }
-    };
-    if (x.isSealed() && x.deferrableOver()) {
-      // computed when read (Deferred), from the statistics and affine parameters of now: a ReLU or a ReLU and a
-      // 2x2 max pool after it then run as the compiled steps' fusions, and this map is written only if read
-      Deferred.BatchNorm recipe = new Deferred.BatchNorm(x, mean, var, affine ? weight.toFloatArray() : null,
-          affine ? bias.toFloatArray() : null, n, c, l, eps);
-      return Tensor.deferred(recipe, x, x.shape(), node);
-    }
-    float[] out = ArrayPool.floats(x.numel()); // overwritten
-    NormKernels.batchNormForward(out, 0, x.readBuffer(), x.offset(), mean, 0, var, 0,
-        bufferOrNull(weight), offsetOf(weight), bufferOrNull(bias), offsetOf(bias), n, c, l, eps);
-    return node == null ? Tensor.wrap(out, x.shape()) : Tensor.ofNode(out, x.shape(), node);
-  }
-
-  private static void requireBothOrNeither(String firstName, Tensor first, String secondName, Tensor second) {
-    if ((first == null) != (second == null)) {
-      throw new IllegalArgumentException(
-          "batch_norm: " + firstName + " and " + secondName + " go together: give both or neither");
-    }
-  }
-
-  /** Checks that a per-channel tensor of batch norm, if given, is a float {@code [C]} for input x. */
-  private static void requireChannels(Tensor x, String name, Tensor perChannel) {
-    if (perChannel == null) {
-      return;
-    }
-    requireFloat("batch_norm " + name, perChannel);
-    if (perChannel.dim() != 1 || perChannel.size(0) != x.size(1)) {
-      throw new IllegalArgumentException(
-          "batch_norm: input " + Shapes.toString(x.shape()) + " has " + x.size(1) + " channels, but " + name + " has shape "
-              + Shapes.toString(perChannel.shape()) + " (expected [" + x.size(1) + "])");
-    }
+    return LayerOps.batchNorm(x, runningMean, runningVar, weight, bias, training, momentum, eps);
   }
 
   /**
@@ -3254,64 +797,7 @@ public final class Ops {
    *     and bias are not both given or both null, or do not have that shape
    */
   public static Tensor layerNorm(Tensor x, int[] normalizedShape, Tensor weight, Tensor bias, double eps) {
-    boolean cuda = Devices.onCuda("layer_norm", x, weight, bias);
-    requireFloat("layer_norm", x);
-    int lead = x.dim() - normalizedShape.length;
-    if (normalizedShape.length == 0 || lead < 0
-        || !Arrays.equals(Arrays.copyOfRange(x.shape(), lead, x.dim()), normalizedShape)) {
-      throw new IllegalArgumentException("layer_norm: input " + Shapes.toString(x.shape()) + " does not end with normalized_shape "
-          + Shapes.toString(normalizedShape));
-    }
-    requireBothOrNeither("weight", weight, "bias", bias);
-    for (Tensor t : new Tensor[] {weight, bias}) {
-      if (t != null && !Arrays.equals(t.shape(), normalizedShape)) {
-        throw new IllegalArgumentException("layer_norm: " + (t == weight ? "weight " : "bias ") + Shapes.toString(t.shape())
-            + " must have normalized_shape " + Shapes.toString(normalizedShape));
-      }
-    }
-    if (!(eps > 0) || Double.isInfinite(eps)) {
-      throw new IllegalArgumentException("layer_norm: eps must be a positive number, got " + eps);
-    }
-    int inner = Shapes.numel(normalizedShape);
-    int rows = inner == 0 ? 0 : x.numel() / inner;
-    if (cuda) {
-      Tensor r = reshape(x, rows, inner); // each sample's normalised values as one row
-      Tensor centred = sub(r, mean(r, 1, true));
-      Tensor var = mean(mul(centred, centred), 1, true); // biased, as PyTorch's
-      Tensor y = reshape(mul(centred, pow(shift(var, (float) eps), -0.5f)), x.shape());
-      return weight == null ? y : add(mul(y, weight), bias);
-    }
-    float[] out = ArrayPool.floats(x.numel()); // overwritten
-    double[] mean = new double[rows], rstd = new double[rows];
-    NormKernels.layerNormForward(out, 0, x.readBuffer(), x.offset(), bufferOrNull(weight), offsetOf(weight), bufferOrNull(bias),
-        offsetOf(bias), mean, rstd, rows, inner, eps);
-    if (!track(x, weight, bias)) {
-      return Tensor.wrap(out, x.shape()).sealed(); // the op's own array: what reads it may defer (Deferred)
-    }
-    Tensor[] inputs = weight == null ? new Tensor[] {x} : new Tensor[] {x, weight, bias};
-    return Tensor.ofNode(out, x.shape(), new Node(inputs) {
-      @Override public String name() {
-        return "layer_norm";
-      }
-
-      @Override protected Tensor[] backward(Tensor g) {
-        // the input's gradient over the output's when the engine owns it (the kernel sums the weight's and bias's
-        // gradients before it writes dx, and reads each row of g before writing that row)
-        float[] own = needsGrad(0) ? takeGradient(g) : null;
-        float[] dx = own != null ? own : needsGrad(0) ? ArrayPool.floats(x.numel()) : null; // overwritten
-        float[] dw = weight != null && needsGrad(1) ? new float[inner] : null;
-        float[] db = weight != null && needsGrad(2) ? new float[inner] : null;
-        NormKernels.layerNormBackward(dx, 0, dw, 0, db, 0, false, g.readBuffer(), g.offset(), x.readBuffer(), x.offset(),
-            bufferOrNull(weight), offsetOf(weight), mean, rstd, rows, inner);
-        Tensor[] grads = new Tensor[inputs.length];
-        grads[0] = dx == null ? null : Tensor.gradient(dx, x.shape());
-        if (weight != null) {
-          grads[1] = dw == null ? null : Tensor.gradient(dw, normalizedShape);
-          grads[2] = db == null ? null : Tensor.gradient(db, normalizedShape);
-        }
-        return grads;
-      }
-    }).sealed();
+    return LayerOps.layerNorm(x, normalizedShape, weight, bias, eps);
   }
 
   /**
@@ -3327,84 +813,7 @@ public final class Ops {
    */
   public static Tensor recurrent(RecurrentKernels.Mode mode, Tensor xProj, Tensor h0, Tensor c0, Tensor wHh, Tensor bHh,
       boolean reverse) {
-    boolean cuda = requireRecurrent(mode, xProj, h0, c0, wHh, bHh);
-    if (cuda) {
-      return CudaRecurrent.recurrent(mode, xProj, h0, c0, wHh, bHh, reverse);
-    }
-    int steps = xProj.size(0), batch = xProj.size(1), hidden = wHh.size(1), gh = mode.gates * hidden;
-    int[] shape = {steps, batch, mode.states * hidden};
-    float[] states = new float[Shapes.numel(shape)];
-    boolean tracking = track(xProj, h0, c0, wHh, bHh); // without a backward, nothing is kept for one
-    RecurrentKernels.Saved saved = RecurrentKernels.forward(mode, steps, batch, hidden, reverse, xProj.readBuffer(), xProj.offset(),
-        bufferOrNull(h0), offsetOf(h0), bufferOrNull(c0), offsetOf(c0), wHh, bufferOrNull(bHh), offsetOf(bHh), states, tracking);
-    // the node's inputs: xProj, then those of h0, c0, weight_hh, bias_hh that are given; at[k] is input k's place, or -1
-    Tensor[] all = {xProj, h0, c0, wHh, bHh};
-    int[] at = givenPlaces(all);
-    Tensor[] inputs = given(all);
-    if (!tracking) {
-      return Tensor.wrap(states, shape);
-    }
-    return Tensor.ofNode(states, shape, new Node(inputs) {
-      @Override protected boolean savesOutput() { // the backward reads the states (RNN's outputs, LSTM's cell states)
-        return true;
-      }
-
-      @Override public String name() {
-        return "recurrent(" + mode.name().toLowerCase(java.util.Locale.ROOT) + (reverse ? ", reverse" : "") + ")";
-      }
-
-      @Override protected Tensor[] backward(Tensor g) {
-        int bh = batch * hidden;
-        float[] dx = new float[xProj.numel()];
-        float[] dh0 = at[1] >= 0 && needsGrad(at[1]) ? new float[bh] : null;
-        float[] dc0 = at[2] >= 0 && needsGrad(at[2]) ? new float[bh] : null;
-        float[] dw = needsGrad(at[3]) ? new float[wHh.numel()] : null;
-        float[] db = at[4] >= 0 && needsGrad(at[4]) ? new float[gh] : null;
-        RecurrentKernels.backward(mode, steps, batch, hidden, reverse, g.readBuffer(), g.offset(), wHh, saved, states, dx, dh0, dc0,
-            dw, db);
-        Tensor[] grads = new Tensor[inputs.length];
-        grads[0] = needsGrad(0) ? Tensor.gradient(dx, xProj.shape()) : null;
-        if (dh0 != null) {
-          grads[at[1]] = Tensor.gradient(dh0, batch, hidden);
-        }
-        if (dc0 != null) {
-          grads[at[2]] = Tensor.gradient(dc0, batch, hidden);
-        }
-        if (dw != null) {
-          grads[at[3]] = Tensor.gradient(dw, wHh.shape());
-        }
-        if (db != null) {
-          grads[at[4]] = Tensor.gradient(db, gh);
-        }
-        return grads;
-      }
-    });
-  }
-
-  /** Checks {@link #recurrent}'s operands (CUDA or CPU, shapes, float); whether they are on CUDA. */
-  private static boolean requireRecurrent(RecurrentKernels.Mode mode, Tensor xProj, Tensor h0, Tensor c0, Tensor wHh, Tensor bHh) {
-    boolean cuda = Devices.onCuda("recurrent", xProj, h0, c0, wHh, bHh);
-    requireFloat("recurrent", xProj);
-    requireRank("recurrent", "xProj", xProj, 3);
-    requireRank("recurrent", "weight_hh", wHh, 2);
-    int batch = xProj.size(1), hidden = wHh.size(1), gh = mode.gates * hidden;
-    if (xProj.size(2) != gh || wHh.size(0) != gh) {
-      throw new IllegalArgumentException("recurrent: " + mode + " with weight_hh " + Shapes.toString(wHh.shape()) + " needs gates ["
-          + gh + ", " + hidden + "] and xProj [T, B, " + gh + "], got " + Shapes.toString(xProj.shape()));
-    }
-    for (Tensor state : new Tensor[] {h0, c0}) {
-      if (state != null && !Arrays.equals(state.shape(), new int[] {batch, hidden})) {
-        throw new IllegalArgumentException("recurrent: an initial state must be [" + batch + ", " + hidden + "], got "
-            + Shapes.toString(state.shape()));
-      }
-    }
-    if (c0 != null && mode != RecurrentKernels.Mode.LSTM) {
-      throw new IllegalArgumentException("recurrent: only LSTM has a cell state");
-    }
-    if (bHh != null && (bHh.dim() != 1 || bHh.size(0) != gh)) {
-      throw new IllegalArgumentException("recurrent: bias_hh must be [" + gh + "], got " + Shapes.toString(bHh.shape()));
-    }
-    return cuda;
+    return RecurrentOps.recurrent(mode, xProj, h0, c0, wHh, bHh, reverse);
   }
 
   /**
@@ -3422,28 +831,7 @@ public final class Ops {
    */
   public static RecurrentRun recurrentRun(RecurrentKernels.Mode mode, Tensor xProj, Tensor h0, Tensor c0, Tensor wHh, Tensor bHh,
       boolean reverse) {
-    boolean cuda = requireRecurrent(mode, xProj, h0, c0, wHh, bHh);
-    int steps = xProj.size(0), hidden = wHh.size(1);
-    if (cuda || track(xProj, h0, c0, wHh, bHh)) {
-      Tensor states = recurrent(mode, xProj, h0, c0, wHh, bHh, reverse);
-      int last = reverse ? 0 : steps - 1;
-      boolean lstm = mode == RecurrentKernels.Mode.LSTM;
-      Tensor output = lstm ? states.narrow(2, 0, hidden) : states;
-      // the last step first: not every step's cell copied
-      return new RecurrentRun(output, output.select(0, last), lstm ? states.select(0, last).narrow(1, hidden, hidden) : null);
-    }
-    return hiddenStates(mode, xProj.readBuffer(), xProj.offset(), steps, xProj.size(1), h0, c0, wHh, bHh, reverse);
-  }
-
-  /** {@link RecurrentKernels#forwardHidden} over {@code xProj [T, B, G H]} from {@code xOff}: no gradient, on the CPU. */
-  private static RecurrentRun hiddenStates(RecurrentKernels.Mode mode, float[] xProj, int xOff, int steps, int batch, Tensor h0,
-      Tensor c0, Tensor wHh, Tensor bHh, boolean reverse) {
-    int hidden = wHh.size(1);
-    float[] out = new float[steps * batch * hidden];
-    RecurrentKernels.Saved last = RecurrentKernels.forwardHidden(mode, steps, batch, hidden, reverse, xProj, xOff,
-        bufferOrNull(h0), offsetOf(h0), bufferOrNull(c0), offsetOf(c0), wHh, bufferOrNull(bHh), offsetOf(bHh), out);
-    return new RecurrentRun(Tensor.wrap(out, steps, batch, hidden), Tensor.wrap(last.h(), batch, hidden),
-        last.c() == null ? null : Tensor.wrap(last.c(), batch, hidden));
+    return RecurrentOps.recurrentRun(mode, xProj, h0, c0, wHh, bHh, reverse);
   }
 
   /**
@@ -3455,26 +843,7 @@ public final class Ops {
    */
   public static RecurrentRun recurrentLayer(RecurrentKernels.Mode mode, Tensor input, Tensor wIh, Tensor bIh, Tensor h0, Tensor c0,
       Tensor wHh, Tensor bHh, boolean reverse) {
-    requireRank("recurrent", "input", input, 3);
-    requireRank("recurrent", "weight_hh", wHh, 2);
-    int steps = input.size(0), batch = input.size(1), in = input.size(2), gh = mode.gates * wHh.size(1);
-    Tensor flat = input.reshape(steps * batch, in);
-    if (Devices.onCuda("recurrent", input, wIh, bIh, h0, c0, wHh, bHh) || track(input, wIh, bIh, h0, c0, wHh, bHh)) {
-      return recurrentRun(mode, linear(flat, wIh, bIh).reshape(steps, batch, gh), h0, c0, wHh, bHh, reverse);
-    }
-    requireFloat("recurrent", input);
-    requireRank("recurrent", "weight_ih", wIh, 2);
-    if (wIh.size(0) != gh || wIh.size(1) != in || bIh != null && (bIh.dim() != 1 || bIh.size(0) != gh)) {
-      throw new IllegalArgumentException("recurrent: " + mode + " over input " + Shapes.toString(input.shape()) + " needs weight_ih ["
-          + gh + ", " + in + "] and bias_ih [" + gh + "], got " + Shapes.toString(wIh.shape())
-          + (bIh == null ? "" : " and " + Shapes.toString(bIh.shape())));
-    }
-    float[] projected = ArrayPool.floats(steps * batch * gh); // overwritten
-    requireRecurrent(mode, Tensor.wrap(projected, steps, batch, gh), h0, c0, wHh, bHh); // the states' and weight_hh's shapes
-    Blas.linear(steps * batch, gh, in, flat.readBuffer(), flat.offset(), wIh, bufferOrNull(bIh), offsetOf(bIh), projected, 0);
-    RecurrentRun run = hiddenStates(mode, projected, 0, steps, batch, h0, c0, wHh, bHh, reverse);
-    ArrayPool.give(projected); // read, and nothing else holds it
-    return run;
+    return RecurrentOps.recurrentLayer(mode, input, wIh, bIh, h0, c0, wHh, bHh, reverse);
   }
 
   /** A layer's node inputs: {@code x, weight} and the bias when there is one (its gradient is input 2). */
@@ -3482,11 +851,11 @@ public final class Ops {
     return bias == null ? new Tensor[] {x, weight} : new Tensor[] {x, weight, bias};
   }
 
-  private static float[] bufferOrNull(Tensor t) {
+  static float[] bufferOrNull(Tensor t) {
     return t == null ? null : t.readBuffer();
   }
 
-  private static int offsetOf(Tensor t) {
+  static int offsetOf(Tensor t) {
     return t == null ? 0 : t.offset();
   }
 
@@ -3500,23 +869,7 @@ public final class Ops {
    * @param p probability of zeroing an element, in [0, 1]; {@code p = 1} gives zeros
    */
   public static Tensor dropout(Tensor x, double p, boolean training) {
-    boolean cuda = Devices.onCuda("dropout", x);
-    if (!(p >= 0 && p <= 1)) {
-      throw new IllegalArgumentException("dropout: probability has to be between 0 and 1, but got " + p);
-    }
-    if (!training || p == 0) {
-      return x;
-    }
-    if (cuda) {
-      return CudaOps.dropout(x, p); // the same draws, made on the device
-    }
-    requireFloat("dropout", x); // before any draw: a refused call leaves the random stream where it was
-    int count = x.numel();
-    float[] mask = new float[count];
-    ActivationKernels.dropoutMask(mask, 0, count, p, Kiln.generator());
-    return unary("dropout", x, Reads.OWN,
-        (out, outOff, in, inOff, n) -> ActivationKernels.applyMask(out, outOff, in, inOff, mask, 0, n),
-        (dx, dxOff, g, gOff, y, yOff, n) -> ActivationKernels.applyMask(dx, dxOff, g, gOff, mask, 0, n));
+    return LayerOps.dropout(x, p, training);
   }
 
   /**
@@ -3526,21 +879,7 @@ public final class Ops {
    * itself. The mask multiplies by broadcasting, so the gradient is masked alike.
    */
   public static Tensor dropout2d(Tensor x, double p, boolean training) {
-    Devices.onCuda("dropout2d", x);
-    if (!(p >= 0 && p <= 1)) {
-      throw new IllegalArgumentException("dropout2d: probability has to be between 0 and 1, but got " + p);
-    }
-    requireFloat("dropout2d", x);
-    if (x.dim() != 4) {
-      throw new IllegalArgumentException("dropout2d: input must be [N, C, H, W], got shape " + Shapes.toString(x.shape()));
-    }
-    if (!training || p == 0) {
-      return x;
-    }
-    int n = x.size(0), c = x.size(1);
-    float[] mask = new float[n * c];
-    ActivationKernels.dropoutMask(mask, 0, mask.length, p, Kiln.generator());
-    return mul(x, Tensor.wrap(mask, n, c, 1, 1).to(x.device()));
+    return LayerOps.dropout2d(x, p, training);
   }
 
   /**
@@ -3551,101 +890,44 @@ public final class Ops {
    * and an {@link #expand} on the device.
    */
   public static Tensor upsampleNearest(Tensor x, int scaleH, int scaleW) {
-    requireFloat("upsample_nearest2d", x);
-    if (x.dim() != 4) {
-      throw new IllegalArgumentException("upsample_nearest2d: input must be [N, C, H, W], got shape " + Shapes.toString(x.shape()));
-    }
-    if (scaleH < 1 || scaleW < 1) {
-      throw new IllegalArgumentException("upsample_nearest2d: scale factors must be whole numbers of 1 or more, got ("
-          + scaleH + ", " + scaleW + ")");
-    }
-    int n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
-    if (x.device().isCuda()) {
-      return reshape(expand(reshape(x, n, c, h, 1, w, 1), n, c, h, scaleH, w, scaleW), n, c, h * scaleH, w * scaleW);
-    }
-    int[] outShape = Shapes.concat(new int[] {n, c}, h * scaleH, w * scaleW);
-    float[] out = new float[Shapes.numel(outShape)];
-    ConvKernels.upsampleNearestForward(out, 0, x.readBuffer(), x.offset(), n * c, h, w, scaleH, scaleW);
-    if (!track(x)) {
-      return Tensor.wrap(out, outShape);
-    }
-    return Tensor.ofNode(out, outShape, new Node(x) {
-      @Override protected boolean savesInputs() {
-        return false;
-      }
-
-      @Override public String name() {
-        return "upsample_nearest2d";
-      }
-
-      @Override protected Tensor[] backward(Tensor g) {
-        float[] dx = new float[x.numel()];
-        ConvKernels.upsampleNearestBackward(dx, 0, g.readBuffer(), g.offset(), n * c, h, w, scaleH, scaleW);
-        return new Tensor[] {Tensor.gradient(dx, x.shape())};
-      }
-    });
+    return LayerOps.upsampleNearest(x, scaleH, scaleW);
   }
 
   // ------------------------------------------------------------------ element-wise math
 
   /** {@code exp(x)} element-wise; any shape. The gradient is {@code g * exp(x)}. */
   public static Tensor exp(Tensor x) {
-    if (Devices.onCuda("exp", x)) {
-      return CudaOps.exp(x);
-    }
-    return unary("exp", x, Reads.OUTPUT, MathKernels::expForward, MathKernels::expBackward);
+    return UnaryOps.exp(x);
   }
 
   /** {@code sin(x)} element-wise, in double and rounded once; the gradient {@code g cos(x)}. */
   public static Tensor sin(Tensor x) {
-    if (Devices.onCuda("sin", x)) {
-      return CudaOps.sin(x);
-    }
-    return unary("sin", x, Reads.INPUT, MathKernels::sinForward,
-        (dx, dxOff, g, gOff, y, yOff, n) -> MathKernels.sinBackward(dx, dxOff, g, gOff, x.readBuffer(), x.offset(), n));
+    return UnaryOps.sin(x);
   }
 
   /** {@code cos(x)} element-wise, in double and rounded once; the gradient {@code -g sin(x)}. */
   public static Tensor cos(Tensor x) {
-    if (Devices.onCuda("cos", x)) {
-      return CudaOps.cos(x);
-    }
-    return unary("cos", x, Reads.INPUT, MathKernels::cosForward,
-        (dx, dxOff, g, gOff, y, yOff, n) -> MathKernels.cosBackward(dx, dxOff, g, gOff, x.readBuffer(), x.offset(), n));
+    return UnaryOps.cos(x);
   }
 
   /** The natural logarithm element-wise (NaN below 0, -inf at 0); any shape. The gradient is {@code g / x}. */
   public static Tensor log(Tensor x) {
-    if (Devices.onCuda("log", x)) {
-      return CudaOps.log(x);
-    }
-    return unary("log", x, Reads.INPUT, MathKernels::logForward,
-        (dx, dxOff, g, gOff, y, yOff, n) -> MathKernels.logBackward(dx, dxOff, g, gOff, x.readBuffer(), x.offset(), n));
+    return UnaryOps.log(x);
   }
 
   /** {@code sqrt(x)} element-wise (NaN below 0); any shape. The gradient is {@code g / (2 sqrt(x))}, infinite at 0. */
   public static Tensor sqrt(Tensor x) {
-    if (Devices.onCuda("sqrt", x)) {
-      return CudaOps.sqrt(x);
-    }
-    return unary("sqrt", x, Reads.OUTPUT, MathKernels::sqrtForward, MathKernels::sqrtBackward);
+    return UnaryOps.sqrt(x);
   }
 
   /** {@code |x|} element-wise; any shape. The gradient is {@code g * sign(x)}, 0 at 0 as in PyTorch. */
   public static Tensor abs(Tensor x) {
-    if (Devices.onCuda("abs", x)) {
-      return CudaOps.abs(x);
-    }
-    return unary("abs", x, Reads.INPUT, MathKernels::absForward,
-        (dx, dxOff, g, gOff, y, yOff, n) -> MathKernels.absBackward(dx, dxOff, g, gOff, x.readBuffer(), x.offset(), n));
+    return UnaryOps.abs(x);
   }
 
   /** {@code -x}; any shape. The gradient is {@code -g}. */
   public static Tensor neg(Tensor x) {
-    if (Devices.onCuda("neg", x)) {
-      return CudaOps.neg(x);
-    }
-    return unary("neg", x, Reads.NOTHING, MathKernels::negate, (dx, dxOff, g, gOff, y, yOff, n) -> MathKernels.negate(dx, dxOff, g, gOff, n));
+    return UnaryOps.neg(x);
   }
 
   /**
@@ -3654,27 +936,12 @@ public final class Ops {
    * the exponent 0.
    */
   public static Tensor pow(Tensor x, float exponent) {
-    if (!Float.isFinite(exponent)) {
-      throw new IllegalArgumentException("pow: the exponent must be finite, got " + exponent);
-    }
-    if (Devices.onCuda("pow", x)) {
-      return CudaOps.pow(x, exponent);
-    }
-    return unary("pow", x, Reads.INPUT, (out, outOff, in, inOff, n) -> MathKernels.powForward(out, outOff, in, inOff, n, exponent),
-        (dx, dxOff, g, gOff, y, yOff, n) -> MathKernels.powBackward(dx, dxOff, g, gOff, x.readBuffer(), x.offset(), n, exponent));
+    return UnaryOps.pow(x, exponent);
   }
 
   /** The transpose of a matrix ({@code x.t()}): {@code [rows, cols] -> [cols, rows]}, a copy; the gradient is the gradient's transpose. */
   public static Tensor transpose(Tensor x) {
-    requireRank("transpose", "input", x, 2);
-    requireFloat("transpose", x);
-    int rows = x.size(0), cols = x.size(1);
-    if (Devices.onCuda("transpose", x)) {
-      return CudaOps.transpose(x, rows, cols);
-    }
-    return reshaping("transpose", x, new int[] {cols, rows},
-        (out, in, inOff) -> MathKernels.transpose(out, 0, in, inOff, rows, cols),
-        (dx, g, gOff) -> MathKernels.transpose(dx, 0, g, gOff, cols, rows));
+    return ShapeOps.transpose(x);
   }
 
   /**
@@ -3688,143 +955,12 @@ public final class Ops {
    *     permutation of x's dimensions
    */
   public static Tensor permute(Tensor x, int... dims) {
-    return permute("permute", x, dims);
-  }
-
-  private static Tensor permute(String name, Tensor x, int... dims) {
-    int[] shape = x.shape();
-    int rank = shape.length;
-    int[] order = new int[rank];
-    boolean[] seen = new boolean[rank];
-    String bad = dims.length != rank ? "it names " + dims.length + " dimensions, the tensor has " + rank : null;
-    for (int i = 0; bad == null && i < rank; i++) {
-      int d = dims[i] < 0 ? dims[i] + rank : dims[i];
-      if (d < 0 || d >= rank) {
-        bad = "dimension " + dims[i] + " is out of range (expected " + -rank + ".." + (rank - 1) + ")";
-      } else if (seen[d]) {
-        bad = "dimension " + dims[i] + " appears twice";
-      } else {
-        seen[d] = true;
-        order[i] = d;
-      }
-    }
-    if (bad != null) {
-      throw new IllegalArgumentException(name + " of shape " + Shapes.toString(shape) + " by " + Arrays.toString(dims) + ": " + bad);
-    }
-    int[] outShape = new int[rank];
-    int[] inverse = new int[rank];
-    for (int i = 0; i < rank; i++) {
-      outShape[i] = shape[order[i]];
-      inverse[order[i]] = i;
-    }
-    if (x.device().isCuda() && x.dtype() == DType.FLOAT32 && rank <= CudaOps.PERMUTE_RANK) {
-      return CudaOps.permute(name, x, order, inverse, outShape);
-    }
-    Tensor out = deferrable(x) ? deferredPermute(x, order, outShape)
-        : Tensor.wrap(permuted(x.readBuffer(), x.offset(), shape, order), x.dtype(), outShape).to(x.device()); // labels stay labels
-    if (!track(x)) {
-      return out;
-    }
-    return Tensor.ofNode(out, new Node(x) {
-      @Override protected boolean savesTensors() {
-        return false;
-      }
-
-      @Override public String name() {
-        return name;
-      }
-
-      @Override protected Tensor[] backward(Tensor g) {
-        float[] d = permuted(g.readBuffer(), g.offset(), outShape, inverse);
-        recycle(g); // read: the pool's when only the engine held it
-        return new Tensor[] {Tensor.gradient(d, shape).to(x.device())};
-      }
-    });
-  }
-
-  /**
-   * Whether {@code x}'s permute may be deferred ({@link Storage#deferred}): a CPU float tensor but a leaf that requires
-   * a gradient (a parameter, written by every optimizer step, whose permutes a matmul would leave unmade until then).
-   */
-  private static boolean deferrable(Tensor x) {
-    return !x.device().isCuda() && x.dtype() == DType.FLOAT32 && !(x.isLeaf() && x.requiresGrad()) && x.deferrableOver();
-  }
-
-  /**
-   * {@code x} permuted by {@code order}, its values made when first read; a permute of such a tensor is one permute
-   * of its source (the orders composed), so that {@code view(-1, S, H, D).transpose(1, 2)} and then {@code
-   * transpose(-2, -1)} leave one strided layout of the projection for {@link #matmul} to read in place.
-   */
-  private static Tensor deferredPermute(Tensor x, int[] order, int[] outShape) {
-    Deferred.Permute prior = x.deferredPermute();
-    Tensor source = prior != null ? prior.source() : x;
-    int[] composed = order.clone();
-    if (prior != null) {
-      for (int i = 0; i < order.length; i++) {
-        composed[i] = prior.order()[order[i]];
-      }
-    }
-    return Tensor.deferred(new Deferred.Permute(source, composed, outShape.clone()), source, outShape, null);
+    return ShapeOps.permute(x, dims);
   }
 
   /** {@code x.permute(d0, d1)} with the two swapped (PyTorch's {@code x.transpose(d0, d1)}), a copy. */
   public static Tensor transpose(Tensor x, int d0, int d1) {
-    int rank = x.dim();
-    if (rank == 0 && (d0 == 0 || d0 == -1) && (d1 == 0 || d1 == -1)) { // PyTorch takes a scalar's one value as a dimension
-      return permute("transpose", x);
-    }
-    int a, b;
-    try {
-      a = Shapes.normalizeDim(d0, rank);
-      b = Shapes.normalizeDim(d1, rank);
-    } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException("transpose of shape " + Shapes.toString(x.shape()) + ": " + e.getMessage(), e);
-    }
-    int[] dims = new int[rank];
-    for (int i = 0; i < rank; i++) {
-      dims[i] = i == a ? b : i == b ? a : i;
-    }
-    return permute("transpose", x, dims);
-  }
-
-  /** The values of a row-major {@code shape} reordered so that result dimension i is dimension {@code order[i]}. */
-  private static float[] permuted(float[] in, int inOff, int[] shape, int[] order) {
-    float[] out = ArrayPool.floats(Shapes.numel(shape)); // overwritten
-    CpuKernels.permute(out, 0, in, inOff, shape, order, false);
-    return out;
-  }
-
-  /** A kernel writing a new array from another at an offset. */
-  @FunctionalInterface
-  private interface ArrayKernel {
-    void run(float[] out, float[] in, int inOff);
-  }
-
-  /**
-   * Runs a one-input op whose output has a shape of its own ({@code outShape}), and records its
-   * backward, which writes the input's gradient from the output's alone.
-   */
-  private static Tensor reshaping(String name, Tensor x, int[] outShape, ArrayKernel forward, ArrayKernel backward) {
-    float[] out = new float[Shapes.numel(outShape)];
-    forward.run(out, x.readBuffer(), x.offset());
-    if (!track(x)) {
-      return Tensor.wrap(out, outShape);
-    }
-    return Tensor.ofNode(out, outShape, new Node(x) {
-      @Override protected boolean savesTensors() {
-        return false;
-      }
-
-      @Override public String name() {
-        return name;
-      }
-
-      @Override protected Tensor[] backward(Tensor g) {
-        float[] dx = new float[x.numel()];
-        backward.run(dx, g.readBuffer(), g.offset());
-        return new Tensor[] {Tensor.gradient(dx, x.shape())};
-      }
-    });
+    return ShapeOps.transpose(x, d0, d1);
   }
 
   /**
@@ -3832,7 +968,7 @@ public final class Ops {
    * compiled models' kernels ({@link ArithmeticKernels}); on CUDA {@code a + (-b)}, the same values.
    */
   public static Tensor sub(Tensor a, Tensor b) {
-    return arithmetic("sub", a, b);
+    return ArithmeticOps.sub(a, b);
   }
 
   /**
@@ -3842,112 +978,12 @@ public final class Ops {
    * quotient and gradients, a broadcast operand expanded on the device first.
    */
   public static Tensor div(Tensor a, Tensor b) {
-    return arithmetic("div", a, b);
-  }
-
-  /**
-   * {@link #sub} or {@link #div}: both operands of the broadcast shape, or one of it and the other
-   * repeated along one run of its dimensions ({@code [N, C, 1, 1]} over {@code [N, C, H, W]}, a row
-   * over a matrix), read by index and its gradient summed over the repeats in one pass; any other
-   * pair is expanded first (the expansion's gradient sums back).
-   */
-  private static Tensor arithmetic(String op, Tensor a, Tensor b) {
-    boolean cuda = Devices.onCuda(op, a, b);
-    requireFloat(op, a); // errors name sub or div, not an op they are made of
-    requireFloat(op, b);
-    int[] shape = Shapes.broadcast(op, a.shape(), b.shape());
-    boolean div = op.equals("div");
-    if (cuda) { // a broadcast divisor or dividend expanded on the device (its expansion sums the gradient back)
-      return div ? CudaOps.div(expand(a, shape, false), expand(b, shape, false)) : add(a, neg(b));
-    }
-    boolean aFull = Arrays.equals(a.shape(), shape), bFull = Arrays.equals(b.shape(), shape);
-    int[] run = aFull == bFull ? null : repeatRun(shape, aFull ? b.shape() : a.shape());
-    if (!(aFull && bFull) && run == null) {
-      return arithmetic(op, aFull ? a : expand(a, shape, false), bFull ? b : expand(b, shape, false));
-    }
-    float[] ad = a.readBuffer(), bd = b.readBuffer();
-    int ao = a.offset(), bo = b.offset();
-    int n = Shapes.numel(shape);
-    float[] out = new float[n];
-    boolean repeated = run != null, smallFirst = !aFull; // when repeated: which operand repeats
-    int outer = repeated ? run[0] : 1, size = repeated ? run[1] : 1, inner = repeated ? run[2] : n;
-    // a sub's operand that is a suffix of the other (a bias row) sums its gradient as add's does, so
-    // that CPU and CUDA (a + (-b)) agree to the bit
-    boolean suffix = repeated && isSuffix(aFull ? b.shape() : a.shape(), shape);
-    float[] big = aFull ? ad : bd, small = aFull ? bd : ad;
-    int bigOff = aFull ? ao : bo, smallOff = aFull ? bo : ao;
-    if (!repeated) {
-      if (div) {
-        ArithmeticKernels.divForward(out, 0, ad, ao, bd, bo, n);
-      } else {
-        ArithmeticKernels.subForward(out, 0, ad, ao, bd, bo, n);
-      }
-    } else if (div) {
-      ArithmeticKernels.divRepeatedForward(out, 0, big, bigOff, small, smallOff, outer, size, inner, smallFirst);
-    } else {
-      ArithmeticKernels.subRepeatedForward(out, 0, big, bigOff, small, smallOff, outer, size, inner, smallFirst);
-    }
-    if (!track(a, b)) {
-      return Tensor.wrap(out, shape);
-    }
-    return Tensor.ofNode(out, shape, new Node(a, b) {
-      @Override protected boolean savesTensors() { // a division's backward reads b and the quotient; a sub's nothing
-        return div;
-      }
-
-      @Override public String name() {
-        return op;
-      }
-
-      @Override protected Tensor[] backward(Tensor g) {
-        float[] gd = g.readBuffer();
-        int go = g.offset();
-        if (!div) { // d(a - b): g to a, -g to b, each summed over its repeats as add sums them
-          Tensor da = null;
-          if (needsGrad(0)) {
-            if (aFull) {
-              da = g;
-            } else if (suffix) { // a bias row: add's reduceTo, in float, row by row
-              da = reduceTo(g, a, size);
-            } else {
-              float[] d = new float[a.numel()];
-              CpuKernels.sumRepeatedBackward(d, 0, gd, go, null, 0, null, 0, outer, size, inner, false);
-              da = Tensor.gradient(d, a.shape());
-            }
-          }
-          float[] db = needsGrad(1) ? new float[b.numel()] : null;
-          if (db != null && bFull) {
-            ArithmeticKernels.subtrahendBackward(db, 0, gd, go, n, false);
-          } else if (db != null && suffix) { // -(the sum): the same float as the sum of the negated terms
-            CpuKernels.sumRowsBackward(db, 0, gd, go, null, 0, null, 0, size, inner, -1f, false);
-          } else if (db != null) {
-            ArithmeticKernels.subtrahendSumBackward(db, 0, gd, go, outer, size, inner, false);
-          }
-          return new Tensor[] {da, db == null ? null : Tensor.gradient(db, b.shape())};
-        }
-        float[] da = needsGrad(0) ? new float[a.numel()] : null;
-        float[] db = needsGrad(1) ? new float[b.numel()] : null;
-        if (!repeated) {
-          ArithmeticKernels.numeratorBackward(da, 0, gd, go, bd, bo, n, false);
-          ArithmeticKernels.denominatorBackward(db, 0, gd, go, out, 0, bd, bo, n, false);
-        } else if (aFull) { // b repeats
-          ArithmeticKernels.numeratorRepeatedBackward(da, 0, gd, go, bd, bo, outer, size, inner, false);
-          ArithmeticKernels.denominatorSumBackward(db, 0, gd, go, out, 0, bd, bo, outer, size, inner, false);
-        } else { // a repeats
-          ArithmeticKernels.numeratorSumBackward(da, 0, gd, go, bd, bo, outer, size, inner, false);
-          ArithmeticKernels.denominatorBackward(db, 0, gd, go, out, 0, bd, bo, n, false);
-        }
-        return new Tensor[] {da == null ? null : Tensor.gradient(da, a.shape()), db == null ? null : Tensor.gradient(db, b.shape())};
-      }
-    });
+    return ArithmeticOps.div(a, b);
   }
 
   /** {@code 1 / (1 + exp(-x))} element-wise; any shape. The gradient is {@code y * (1 - y)}. */
   public static Tensor sigmoid(Tensor x) {
-    if (Devices.onCuda("sigmoid", x)) {
-      return CudaOps.sigmoid(x);
-    }
-    return unary("sigmoid", x, Reads.OUTPUT, ActivationKernels::sigmoidForward, ActivationKernels::sigmoidBackward);
+    return UnaryOps.sigmoid(x);
   }
 
   /**
@@ -3958,41 +994,7 @@ public final class Ops {
    * gradient {@code Phi(x) + x phi(x)} is computed from the input.
    */
   public static Tensor gelu(Tensor x) {
-    if (Devices.onCuda("gelu", x)) {
-      return CudaOps.gelu(x);
-    }
-    if (!track(x) && x.pendingValues() instanceof Deferred.Linear && x.takeOneRead() instanceof Deferred.Linear product) {
-      // a linear layer's product not computed yet (an MLP's up-projection): computed into GELU's output, which GELU
-      // then overwrites block by block (BlockMath.forBlocks copies each block first), the same bits
-      float[] out = ArrayPool.floats(x.numel()); // overwritten
-      product.fill(out);
-      ActivationKernels.geluForward(out, 0, out, 0, out.length);
-      return Tensor.wrap(out, x.shape()).sealed(); // the op's own array: what reads it may defer (Deferred)
-    }
-    if (!track(x)) {
-      return unary("gelu", x, Reads.INPUT, ActivationKernels::geluForward, null, true);
-    }
-    // with grad on the forward keeps the gradient's factor Phi(x) + x phi(x) from the same normal distribution, as a
-    // compiled model's forward does, and the backward is one product (the bits of geluBackward's, computed again)
-    requireFloat("gelu", x);
-    int n = x.numel();
-    float[] out = ArrayPool.floats(n), slope = ArrayPool.floats(n); // both overwritten
-    ActivationKernels.geluForward(out, 0, x.readBuffer(), x.offset(), n, slope, 0);
-    return Tensor.ofNode(out, x.shape(), new ElementwiseNode(Reads.INPUT, x) {
-      @Override public String name() {
-        return "gelu";
-      }
-
-      @Override protected Tensor[] backward(Tensor g) {
-        float[] own = takeGradient(g);
-        float[] dx = own != null ? own : new float[n];
-        ActivationKernels.applyMask(dx, 0, g.readBuffer(), g.offset(), slope, 0, n); // dx may be g's array: element by element
-        if (lastBackward()) {
-          ArrayPool.give(slope); // this node's alone, and no backward reads it again
-        }
-        return new Tensor[] {Tensor.gradient(dx, x.shape())};
-      }
-    });
+    return UnaryOps.gelu(x);
   }
 
   /**
@@ -4001,34 +1003,17 @@ public final class Ops {
    * {@code s (1 + x (1 - s))} is computed from the input.
    */
   public static Tensor silu(Tensor x) {
-    if (Devices.onCuda("silu", x)) {
-      return CudaOps.silu(x);
-    }
-    return unary("silu", x, Reads.INPUT, ActivationKernels::siluForward,
-        (dx, dxOff, g, gOff, y, yOff, n) -> ActivationKernels.siluBackward(dx, dxOff, g, gOff, x.readBuffer(), x.offset(), n),
-        true);
+    return UnaryOps.silu(x);
   }
 
   /** {@code tanh(x)} element-wise; any shape. The gradient is {@code 1 - y^2}. */
   public static Tensor tanh(Tensor x) {
-    if (Devices.onCuda("tanh", x)) {
-      return CudaOps.tanh(x);
-    }
-    return unary("tanh", x, Reads.OUTPUT, ActivationKernels::tanhForward, ActivationKernels::tanhBackward);
+    return UnaryOps.tanh(x);
   }
 
   /** {@code x > 0 ? x : negativeSlope * x} element-wise; any shape. */
   public static Tensor leakyRelu(Tensor x, double negativeSlope) {
-    if (!Float.isFinite((float) negativeSlope)) {
-      throw new IllegalArgumentException("leaky_relu: negative_slope must be a finite float, got " + negativeSlope);
-    }
-    if (Devices.onCuda("leaky_relu", x)) {
-      return CudaOps.leakyRelu(x, negativeSlope);
-    }
-    float slope = (float) negativeSlope;
-    return unary("leaky_relu", x, Reads.INPUT,
-        (out, outOff, in, inOff, n) -> ActivationKernels.leakyReluForward(out, outOff, in, inOff, n, slope),
-        (dx, dxOff, g, gOff, y, yOff, n) -> ActivationKernels.leakyReluBackward(dx, dxOff, g, gOff, x.readBuffer(), x.offset(), n, slope));
+    return UnaryOps.leakyRelu(x, negativeSlope);
   }
 
   /**
@@ -4040,16 +1025,7 @@ public final class Ops {
    * @throws IllegalArgumentException for a NaN bound
    */
   public static Tensor clamp(Tensor x, float min, float max) {
-    if (Float.isNaN(min) || Float.isNaN(max)) {
-      throw new IllegalArgumentException("clamp: the bounds must be numbers, got " + (Float.isNaN(min) ? "a NaN min" : "a NaN max"));
-    }
-    if (Devices.onCuda("clamp", x)) {
-      requireFloat("clamp", x);
-      return CudaOps.clamp(x, min, max);
-    }
-    return unary("clamp", x, Reads.INPUT,
-        (out, outOff, in, inOff, n) -> MathKernels.clampForward(out, outOff, in, inOff, n, min, max),
-        (dx, dxOff, g, gOff, y, yOff, n) -> MathKernels.clampBackward(dx, dxOff, g, gOff, x.readBuffer(), x.offset(), n, min, max));
+    return UnaryOps.clamp(x, min, max);
   }
 
   /**
@@ -4057,37 +1033,12 @@ public final class Ops {
    * by the maximum so that large values do not overflow. Rank 1 or more; the output has x's shape.
    */
   public static Tensor softmax(Tensor x, int dim) {
-    if (Devices.onCuda("softmax", x)) {
-      return CudaOps.softmax(x, dim, false);
-    }
-    Along a = Along.of("softmax", x, dim);
-    // the backward reads each row's gradient before writing that row's (ActivationKernels.softmaxBackward): in place
-    UnaryBackward backward = (dx, dxOff, g, gOff, y, yOff, n) ->
-        ActivationKernels.softmaxBackward(dx, dxOff, g, gOff, y, yOff, a.outer(), a.size(), a.inner());
-    if (x.pendingValues() instanceof Deferred.Scale && a.inner() == 1 && a.size() <= ActivationKernels.scaledRowsMax()
-        && x.takeOneRead() instanceof Deferred.Scale sc) {
-      // the scores' scale not computed yet (q @ k^T / sqrt(d)): each block of rows scaled in scratch, the same bits
-      float[] out = ArrayPool.floats(x.numel()); // overwritten
-      float[] scores = sc.x().readBufferOnce(); // deferred products (under no grad) computed into scratch, not kept
-      ActivationKernels.softmaxForwardScaled(out, 0, scores, sc.x().offset(), sc.factor(), a.outer(), a.size());
-      sc.x().doneReading(scores);
-      return unaryResult("softmax", x, Reads.OUTPUT, out, backward, true);
-    }
-    return unary("softmax", x, Reads.OUTPUT,
-        (out, outOff, in, inOff, n) -> ActivationKernels.softmaxForward(out, outOff, in, inOff, a.outer(), a.size(), a.inner()),
-        backward, true);
+    return UnaryOps.softmax(x, dim);
   }
 
   /** {@code log(softmax(x, dim))}, computed as {@code x - logsumexp(x)} without forming the softmax. */
   public static Tensor logSoftmax(Tensor x, int dim) {
-    if (Devices.onCuda("log_softmax", x)) {
-      return CudaOps.softmax(x, dim, true);
-    }
-    Along a = Along.of("log_softmax", x, dim);
-    return unary("log_softmax", x, Reads.OUTPUT,
-        (out, outOff, in, inOff, n) -> ActivationKernels.logSoftmaxForward(out, outOff, in, inOff, a.outer(), a.size(), a.inner()),
-        (dx, dxOff, g, gOff, y, yOff, n) ->
-            ActivationKernels.logSoftmaxBackward(dx, dxOff, g, gOff, y, yOff, a.outer(), a.size(), a.inner()));
+    return UnaryOps.logSoftmax(x, dim);
   }
 
   /** A tensor seen as {@code [outer, size, inner]} around one of its dimensions, as the softmax kernels take it. */
@@ -4103,66 +1054,12 @@ public final class Ops {
     }
   }
 
-  /** A kernel writing {@code n} outputs from {@code n} inputs (the forward of a shape-preserving op). */
-  @FunctionalInterface
-  private interface UnaryForward {
-    void run(float[] out, int outOff, float[] x, int xOff, int n);
-  }
-
-  /** A kernel writing the input gradient from the output gradient and the forward's output {@code y}. */
-  @FunctionalInterface
-  private interface UnaryBackward {
-    void run(float[] dx, int dxOff, float[] dout, int dOff, float[] y, int yOff, int n);
-  }
-
-  /** Runs a one-input op whose output has its input's shape, and records its backward. */
-  private static Tensor unary(String name, Tensor x, Reads reads, UnaryForward forwardKernel, UnaryBackward backwardKernel) {
-    return unary(name, x, reads, forwardKernel, backwardKernel, false);
-  }
-
-  /**
-   * {@link #unary}; with {@code backwardInPlace} the backward kernel may write the input's gradient over the output's
-   * (a kernel of {@code BlockMath.forBlocks}, which copies each block of {@code dout} before writing that block of
-   * {@code dx}, or softmax's, which reads each row of {@code dout} before writing that row), and does so when the engine
-   * owns the gradient ({@link Node#takeGradient}).
-   */
-  private static Tensor unary(String name, Tensor x, Reads reads, UnaryForward forwardKernel, UnaryBackward backwardKernel,
-      boolean backwardInPlace) {
-    Devices.requireCpu(name, x); // the public ops have sent CUDA tensors to CudaOps already
-    requireFloat(name, x);
-    int n = x.numel();
-    float[] out = new float[n];
-    forwardKernel.run(out, 0, x.readBuffer(), x.offset(), n);
-    return unaryResult(name, x, reads, out, backwardKernel, backwardInPlace);
-  }
-
-  /** {@link #unary}'s output {@code out}, computed from {@code x}, with its node when {@code x} is tracked. */
-  private static Tensor unaryResult(String name, Tensor x, Reads reads, float[] out, UnaryBackward backwardKernel,
-      boolean backwardInPlace) {
-    int n = x.numel();
-    if (!track(x)) {
-      return Tensor.wrap(out, x.shape()).sealed(); // the op's own array: what reads it may defer (Deferred)
-    }
-    return Tensor.ofNode(out, x.shape(), new ElementwiseNode(reads, x) {
-      @Override public String name() {
-        return name;
-      }
-
-      @Override protected Tensor[] backward(Tensor g) {
-        float[] own = backwardInPlace ? takeGradient(g) : null;
-        float[] dx = own != null ? own : new float[n];
-        backwardKernel.run(dx, 0, g.readBuffer(), g.offset(), out, 0, n);
-        return new Tensor[] {Tensor.gradient(dx, x.shape())};
-      }
-    });
-  }
-
   /**
    * Mean (or, with {@code mean} false, sum) absolute error between {@code input} and
    * {@code target} of the same shape, as a rank-0 tensor (PyTorch's {@code F.l1_loss}).
    */
   public static Tensor l1Loss(Tensor input, Tensor target, boolean mean) {
-    return reduce(l1LossPerElement(input, target), mean);
+    return LossOps.l1Loss(input, target, mean);
   }
 
   /**
@@ -4170,10 +1067,7 @@ public final class Ops {
    * gradient is {@code sign(input - target)}, 0 where they are equal; the target's is its negative.
    */
   public static Tensor l1LossPerElement(Tensor input, Tensor target) {
-    if (Devices.onCuda("l1_loss", input, target)) {
-      return CudaOps.l1LossPerElement(input, target);
-    }
-    return pointwiseLoss("l1_loss", input, target, ActivationKernels::l1Forward, ActivationKernels::l1Backward);
+    return LossOps.l1LossPerElement(input, target);
   }
 
   /**
@@ -4181,15 +1075,12 @@ public final class Ops {
    * of the same shape, as a rank-0 tensor (PyTorch's {@code F.mse_loss}).
    */
   public static Tensor mseLoss(Tensor input, Tensor target, boolean mean) {
-    return reduce(mseLossPerElement(input, target), mean);
+    return LossOps.mseLoss(input, target, mean);
   }
 
   /** {@code (input - target)^2} element-wise ({@code reduction='none'}), with input's shape. */
   public static Tensor mseLossPerElement(Tensor input, Tensor target) {
-    if (Devices.onCuda("mse_loss", input, target)) {
-      return CudaOps.mseLossPerElement(input, target);
-    }
-    return pointwiseLoss("mse_loss", input, target, ActivationKernels::mseForward, ActivationKernels::mseBackward);
+    return LossOps.mseLossPerElement(input, target);
   }
 
   /**
@@ -4201,12 +1092,12 @@ public final class Ops {
    * device (a classifier's [N] or [N, 1] outputs).
    */
   public static Tensor binaryCrossEntropyWithLogitsPerElement(Tensor logits, Tensor target) {
-    return binaryLoss("binary_cross_entropy_with_logits", logits, target, false);
+    return LossOps.binaryCrossEntropyWithLogitsPerElement(logits, target);
   }
 
   /** {@link #binaryCrossEntropyWithLogitsPerElement} averaged ({@code mean}) or added. */
   public static Tensor binaryCrossEntropyWithLogits(Tensor logits, Tensor target, boolean mean) {
-    return reduce(binaryCrossEntropyWithLogitsPerElement(logits, target), mean);
+    return LossOps.binaryCrossEntropyWithLogits(logits, target, mean);
   }
 
   /**
@@ -4219,120 +1110,12 @@ public final class Ops {
    * @throws IllegalArgumentException when a probability is outside [0, 1] or NaN, as PyTorch refuses it
    */
   public static Tensor binaryCrossEntropyPerElement(Tensor probabilities, Tensor target) {
-    return binaryLoss("binary_cross_entropy", probabilities, target, true);
+    return LossOps.binaryCrossEntropyPerElement(probabilities, target);
   }
 
   /** {@link #binaryCrossEntropyPerElement} averaged ({@code mean}) or added. */
   public static Tensor binaryCrossEntropy(Tensor probabilities, Tensor target, boolean mean) {
-    return reduce(binaryCrossEntropyPerElement(probabilities, target), mean);
-  }
-
-  /** {@code log(1 + exp(z))} without overflow: {@code max(z, 0) + log1p(exp(-|z|))}. */
-  private static double softplus(double z) {
-    return Math.max(z, 0) + Math.log1p(Math.exp(-Math.abs(z)));
-  }
-
-  private static Tensor binaryLoss(String name, Tensor input, Tensor target, boolean probabilities) {
-    Devices.onCuda(name, input, target); // one device, or an error naming both
-    checkPointwiseLoss(name, input, target);
-    float[] x = input.toFloatArray(), y = target.toFloatArray();
-    float[] out = new float[x.length];
-    for (int i = 0; i < x.length; i++) {
-      double v = x[i], t = y[i];
-      if (probabilities && !(v >= 0 && v <= 1)) {
-        throw new IllegalArgumentException(name + ": all elements of input should be between 0 and 1, got " + x[i]
-            + " at flat index " + i + " of shape " + Shapes.toString(input.shape()) + " (logits belong in the with-logits form)");
-      }
-      out[i] = (float) (probabilities
-          ? -(t * Math.max(Math.log(v), -100) + (1 - t) * Math.max(Math.log1p(-v), -100))
-          : (t == 0 ? 0 : t * softplus(-v)) + (t == 1 ? 0 : (1 - t) * softplus(v))); // no inf - inf at infinite logits
-    }
-    Tensor result = Tensor.wrap(out, input.shape()).to(input.device());
-    if (!track(input, target)) {
-      return result;
-    }
-    return Tensor.ofNode(result, new Node(input, target) {
-      @Override public String name() {
-        return name;
-      }
-
-      @Override protected Tensor[] backward(Tensor g) {
-        float[] gd = g.toFloatArray();
-        float[] dx = needsGrad(0) ? new float[x.length] : null;
-        float[] dy = needsGrad(1) ? new float[x.length] : null;
-        for (int i = 0; i < x.length; i++) {
-          double v = x[i], t = y[i];
-          if (dx != null) {
-            dx[i] = (float) (gd[i] * (probabilities ? (v - t) / Math.max(v * (1 - v), 1e-12) : 1 / (1 + Math.exp(-v)) - t));
-          }
-          if (dy != null) {
-            dy[i] = (float) (gd[i] * (probabilities ? Math.log1p(-v) - Math.log(v) : -v));
-          }
-        }
-        return new Tensor[] {
-          dx == null ? null : Tensor.gradient(dx, input.shape()).to(input.device()),
-          dy == null ? null : Tensor.gradient(dy, input.shape()).to(input.device())
-        };
-      }
-    });
-  }
-
-  /** Checks the arguments of a per-element loss: two float tensors of one shape. Shared with {@link CudaOps}. */
-  static void checkPointwiseLoss(String name, Tensor input, Tensor target) {
-    requireFloat(name, input);
-    requireFloat(name, target);
-    if (!Arrays.equals(input.shape(), target.shape())) {
-      throw new IllegalArgumentException(
-          name + ": input " + Shapes.toString(input.shape()) + " and target " + Shapes.toString(target.shape())
-              + " must have the same shape");
-    }
-  }
-
-  /**
-   * A loss's reduction: the mean or the sum of its per-element values. The mean of none is NaN, as
-   * PyTorch's losses give it (an empty batch), not {@link #mean}'s error; its gradient is empty.
-   */
-  private static Tensor reduce(Tensor perElement, boolean average) {
-    if (average && perElement.numel() == 0) {
-      return scale(sum(perElement), Float.NaN);
-    }
-    return average ? mean(perElement) : sum(perElement);
-  }
-
-  /** A kernel writing {@code n} per-element losses from inputs and targets. */
-  @FunctionalInterface
-  private interface LossForward {
-    void run(float[] out, int outOff, float[] x, int xOff, float[] target, int tOff, int n);
-  }
-
-  /** A kernel writing the input gradient of per-element losses; the target's gradient is its negative. */
-  @FunctionalInterface
-  private interface LossBackward {
-    void run(float[] dx, int dxOff, float[] dout, int dOff, float[] x, int xOff, float[] target, int tOff, int n);
-  }
-
-  /** Runs a per-element loss of two same-shaped tensors and records its backward to both. */
-  private static Tensor pointwiseLoss(String name, Tensor input, Tensor target, LossForward forwardKernel, LossBackward backwardKernel) {
-    Devices.requireCpu(name, input, target); // as in unary: CUDA tensors went to CudaOps
-    checkPointwiseLoss(name, input, target);
-    int n = input.numel();
-    float[] out = new float[n];
-    forwardKernel.run(out, 0, input.readBuffer(), input.offset(), target.readBuffer(), target.offset(), n);
-    if (!track(input, target)) {
-      return Tensor.wrap(out, input.shape());
-    }
-    return Tensor.ofNode(out, input.shape(), new Node(input, target) {
-      @Override public String name() {
-        return name;
-      }
-
-      @Override protected Tensor[] backward(Tensor g) {
-        float[] d = new float[n];
-        backwardKernel.run(d, 0, g.readBuffer(), g.offset(), input.readBuffer(), input.offset(), target.readBuffer(), target.offset(), n);
-        Tensor dInput = Tensor.gradient(d, input.shape());
-        return new Tensor[] {needsGrad(0) ? dInput : null, needsGrad(1) ? scale(dInput, -1f) : null};
-      }
-    });
+    return LossOps.binaryCrossEntropy(probabilities, target, mean);
   }
 
   // (end of normalisation, dropout, activations, regression losses)

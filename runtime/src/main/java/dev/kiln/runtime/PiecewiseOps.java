@@ -115,7 +115,7 @@ final class PiecewiseOps {
    */
   static Tensor smoothL1(String name, Tensor input, Tensor target, double param, boolean huber) {
     Devices.onCuda(name, input, target); // one device, or an error naming both
-    Ops.checkPointwiseLoss(name, input, target);
+    LossOps.checkPointwiseLoss(name, input, target);
     float b = finite(name, huber ? "delta" : "beta", param, input);
     if (huber ? !(b > 0) : b < 0) {
       throw new IllegalArgumentException(name + " does not support " + (huber ? "non-positive values for delta" : "negative values for beta")

@@ -9,7 +9,7 @@ import java.lang.ref.Reference;
  * x[o, :, i]}; indices travel as floats, as Kiln's {@code INT32} tensors hold them (exact up to
  * 2^24 values a line).
  *
- * <p>The order is the CPU's ({@code Ops.ordered}, PyTorch's {@code stable=True}): ascending puts
+ * <p>The order is the CPU's ({@code ReductionOps.ordered}, PyTorch's {@code stable=True}): ascending puts
  * NaN last, descending first; equal values (0 and -0 among them, and NaNs) keep their original
  * order. Every value is keyed by (value, original index), a total order, so the result does not
  * depend on how the sort gets there. A line is cut into chunks of a power of two up to {@value

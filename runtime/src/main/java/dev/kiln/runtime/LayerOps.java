@@ -1,0 +1,520 @@
+package dev.kiln.runtime;
+
+import static dev.kiln.runtime.DeferredFusions.fitsTwoByTwo;
+import static dev.kiln.runtime.ShapeOps.reshaping;
+import static dev.kiln.runtime.UnaryOps.ReluNode;
+import static dev.kiln.runtime.UnaryOps.unary;
+import static dev.kiln.runtime.Ops.*;
+
+import dev.kiln.runtime.cpu.ActivationKernels;
+import dev.kiln.runtime.cpu.AvgPool2dShape;
+import dev.kiln.runtime.cpu.Conv2dShape;
+import dev.kiln.runtime.cpu.ConvKernels;
+import dev.kiln.runtime.cpu.NormKernels;
+import dev.kiln.runtime.cpu.Pool2dShape;
+import java.util.Arrays;
+
+/**
+ * Convolution, pooling, normalisation, dropout and upsampling of eager mode: conv2d and its transpose,
+ * max/average/adaptive pooling, batch and layer norm, dropout and dropout2d, nearest upsampling; their
+ * CUDA side is {@link CudaLayerOps}/{@link CudaOps}. Their public entries are in {@link Ops}.
+ */
+final class LayerOps {
+  private LayerOps() {}
+
+  /** A batch of images {@code [N, C, H, W]} (one sample {@code [C, H, W]} is unsqueezed before this). */
+  private static void requireImages(String op, Tensor x) {
+    if (x.dim() != 4) {
+      throw new IllegalArgumentException(op + ": input must be [N, C, H, W], or [C, H, W] for one sample, got shape "
+          + Shapes.toString(x.shape()));
+    }
+  }
+
+  public static Tensor conv2d(Tensor x, Tensor weight, Tensor bias, int strideH, int strideW, int padH, int padW) {
+    if (x.dim() == 3) {
+      return squeeze(conv2d(unsqueeze(x, 0), weight, bias, strideH, strideW, padH, padW), 0);
+    }
+    boolean cuda = Devices.onCuda("conv2d", x, weight, bias);
+    requireFloat("conv2d", x);
+    requireFloat("conv2d", weight);
+    requireImages("conv2d", x);
+    requireRank("conv2d", "weight", weight, 4);
+    int outC = weight.size(0);
+    if (x.size(1) != weight.size(1)) {
+      throw new IllegalArgumentException(
+          "conv2d: input " + Shapes.toString(x.shape()) + " has " + x.size(1) + " channels, weight "
+              + Shapes.toString(weight.shape()) + " expects " + weight.size(1));
+    }
+    if (bias != null && (bias.dim() != 1 || bias.size(0) != outC)) {
+      throw new IllegalArgumentException(
+          "conv2d: bias " + Shapes.toString(bias.shape()) + " does not match weight " + Shapes.toString(weight.shape())
+              + " (expected [" + outC + "])");
+    }
+    Conv2dShape s;
+    try {
+      s = new Conv2dShape(x.size(0), x.size(1), x.size(2), x.size(3),
+          outC, weight.size(2), weight.size(3), strideH, strideW, padH, padW);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(
+          "conv2d: input " + Shapes.toString(x.shape()) + ", weight " + Shapes.toString(weight.shape()) + ": "
+              + e.getMessage(), e);
+    }
+    if (cuda) {
+      return CudaLayerOps.conv2d(x, weight, bias, s);
+    }
+    int[] outShape = {s.batch(), outC, s.outHeight(), s.outWidth()};
+    float[] out = ArrayPool.floats(Shapes.numel(outShape)); // overwritten
+    ConvKernels.conv2dForward(out, 0, x.readBuffer(), x.offset(),
+        weight.readBuffer(), weight.offset(), bias == null ? null : bias.readBuffer(), bias == null ? 0 : bias.offset(), s);
+    if (!track(x, weight, bias)) {
+      return Tensor.wrap(out, outShape).sealed(); // the array is the op's own: a batch norm after it may defer (Deferred)
+    }
+    Tensor[] inputs = layerInputs(x, weight, bias);
+    return Tensor.ofNode(out, outShape, new Node(inputs) {
+      @Override public String name() {
+        return "conv2d";
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        float[] dx = needsGrad(0) ? ArrayPool.floats(x.numel()) : null; // overwritten
+        float[] dw = needsGrad(1) ? new float[weight.numel()] : null;
+        float[] db = bias != null && needsGrad(2) ? new float[outC] : null;
+        ConvKernels.conv2dBackward(dx, 0, dw, 0, db, 0, false, g.readBuffer(), g.offset(),
+            x.readBuffer(), x.offset(), weight.readBuffer(), weight.offset(), s);
+        recycle(g);
+        Tensor[] grads = new Tensor[inputs.length];
+        grads[0] = dx == null ? null : Tensor.gradient(dx, x.shape());
+        grads[1] = dw == null ? null : Tensor.gradient(dw, weight.shape());
+        if (db != null) {
+          grads[2] = Tensor.gradient(db, outC);
+        }
+        return grads;
+      }
+    }).sealed();
+  }
+
+  public static Tensor maxPool2d(
+      Tensor x, int kernelH, int kernelW, int strideH, int strideW, int padH, int padW, boolean ceilMode) {
+    if (x.dim() == 3) { // unbatched [C, H, W], as in PyTorch 1.13 (checked first, so that errors name its shape)
+      checkMaxPool2d(x, kernelH, kernelW, strideH, strideW, padH, padW, ceilMode);
+      return squeeze(maxPool2d(unsqueeze(x, 0), kernelH, kernelW, strideH, strideW, padH, padW, ceilMode), 0);
+    }
+    if (Devices.onCuda("max_pool2d", x)) {
+      return CudaOps.maxPool2d(x, kernelH, kernelW, strideH, strideW, padH, padW, ceilMode);
+    }
+    Pool2dShape s = checkMaxPool2d(x, kernelH, kernelW, strideH, strideW, padH, padW, ceilMode);
+    int[] outShape = {s.batch(), s.channels(), s.outHeight(), s.outWidth()};
+    int n = Shapes.numel(outShape);
+    float[] out = ArrayPool.floats(n); // both overwritten
+    int[] argmax = ArrayPool.ints(n);
+    if (x.pendingValues() instanceof Deferred.BatchNormRelu r && fitsTwoByTwo(r.bn(), s)) {
+      // the ReLU of a batch norm not computed yet: pooled from the batch norm's input in one pass, the
+      // compiled steps' fusion (the same values and argmax); the ReLU's map stays unwritten unless read
+      Deferred.BatchNorm bn = r.bn();
+      NormKernels.batchNormReluMaxPool2x2(out, 0, argmax, bn.x().readBuffer(), bn.x().offset(), bn.mean(), 0, bn.var(), 0,
+          bn.weight(), 0, bn.bias(), 0, bn.eps(), s);
+    } else {
+      ConvKernels.maxPool2dForward(out, 0, argmax, x.readBuffer(), x.offset(), s);
+    }
+    if (!track(x)) {
+      ArrayPool.give(argmax); // no node keeps it
+      return Tensor.wrap(out, outShape).sealed(); // the op's own array: a residual join may read it later (Deferred)
+    }
+    return Tensor.ofNode(out, outShape, new Node(x) {
+      @Override public String name() {
+        return "max_pool2d";
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        float[] dx = ArrayPool.floats(x.numel()); // overwritten: zeros, then each gradient at its maximum
+        // after a ReLU, its mask applied here (the compiled fusion's maxPool2dReluBackward: each gradient lands on a
+        // window's maximum, whose ReLU output is the pooled value), so that the ReLU's backward has nothing to do
+        ReluNode relu = x.gradFn() instanceof ReluNode r && outputIntact ? r : null;
+        if (relu != null) {
+          ConvKernels.maxPool2dReluBackward(dx, 0, g.readBuffer(), g.offset(), out, 0, argmax, s);
+        } else {
+          ConvKernels.maxPool2dBackward(dx, 0, g.readBuffer(), g.offset(), argmax, s);
+        }
+        recycle(g);
+        if (lastBackward()) {
+          ArrayPool.give(argmax); // this node's alone, and no backward reads it again
+        }
+        Tensor dxt = Tensor.gradient(dx, x.shape());
+        dxt.reluMasked = relu;
+        return new Tensor[] {dxt};
+      }
+    }).sealed();
+  }
+
+  /** Checks a max pooling's input and window, returning its geometry; shared with {@link CudaOps}. */
+  static Pool2dShape checkMaxPool2d(
+      Tensor x, int kernelH, int kernelW, int strideH, int strideW, int padH, int padW, boolean ceilMode) {
+    requireFloat("max_pool2d", x);
+    requireImagesOrOne("max_pool2d", x);
+    try {
+      return new Pool2dShape(x.dim() == 4 ? x.size(0) : 1, x.size(-3), x.size(-2), x.size(-1),
+          kernelH, kernelW, strideH, strideW, padH, padW, ceilMode);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("max_pool2d: input " + Shapes.toString(x.shape()) + ": " + e.getMessage(), e);
+    }
+  }
+
+  public static Tensor avgPool2d(Tensor x, int kernel, int stride, int padding, boolean ceilMode, boolean countIncludePad) {
+    requireFloat("avg_pool2d", x);
+    requireImagesOrOne("avg_pool2d", x);
+    AvgPool2dShape s;
+    try {
+      s = AvgPool2dShape.fixed(x.size(-2), x.size(-1), kernel, kernel, stride, stride, padding, padding, ceilMode,
+          countIncludePad);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("avg_pool2d: input " + Shapes.toString(x.shape()) + ": " + e.getMessage(), e);
+    }
+    return avgPool("avg_pool2d", x, s);
+  }
+
+  public static Tensor convTranspose2d(Tensor x, Tensor weight, Tensor bias, int strideH, int strideW, int padH, int padW,
+      int outputPadH, int outputPadW) {
+    if (x.dim() == 3) {
+      return squeeze(convTranspose2d(unsqueeze(x, 0), weight, bias, strideH, strideW, padH, padW, outputPadH, outputPadW), 0);
+    }
+    boolean cuda = Devices.onCuda("conv_transpose2d", x, weight, bias);
+    requireFloat("conv_transpose2d", x);
+    requireFloat("conv_transpose2d", weight);
+    requireImages("conv_transpose2d", x);
+    requireRank("conv_transpose2d", "weight", weight, 4);
+    int inC = weight.size(0), outC = weight.size(1), kH = weight.size(2), kW = weight.size(3);
+    String shapes = "input " + Shapes.toString(x.shape()) + ", weight " + Shapes.toString(weight.shape());
+    if (x.size(1) != inC) {
+      throw new IllegalArgumentException("conv_transpose2d: " + shapes + ": the input has " + x.size(1)
+          + " channels, the weight [in, out, kH, kW] expects " + inC);
+    }
+    if (bias != null && (bias.dim() != 1 || bias.size(0) != outC)) {
+      throw new IllegalArgumentException("conv_transpose2d: bias " + Shapes.toString(bias.shape()) + " does not match weight "
+          + Shapes.toString(weight.shape()) + " (expected [" + outC + "])");
+    }
+    try {
+      Conv2dShape.checkWindow(kH, kW, strideH, strideW, padH, padW);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("conv_transpose2d: " + shapes + ": " + e.getMessage(), e);
+    }
+    if (outputPadH < 0 || outputPadW < 0 || outputPadH >= strideH || outputPadW >= strideW) {
+      throw new IllegalArgumentException("conv_transpose2d: output padding (" + outputPadH + ", " + outputPadW
+          + ") must be non-negative and smaller than the stride (" + strideH + ", " + strideW + ")");
+    }
+    int outH = (x.size(2) - 1) * strideH - 2 * padH + kH + outputPadH;
+    int outW = (x.size(3) - 1) * strideW - 2 * padW + kW + outputPadW;
+    Conv2dShape s; // the convolution that maps the output back to x
+    try {
+      if (outH < 1 || outW < 1) {
+        throw new IllegalArgumentException("the output would be " + outH + "x" + outW);
+      }
+      s = new Conv2dShape(x.size(0), outC, outH, outW, inC, kH, kW, strideH, strideW, padH, padW);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("conv_transpose2d: " + shapes + ", stride (" + strideH + ", " + strideW
+          + "), padding (" + padH + ", " + padW + "): " + e.getMessage(), e);
+    }
+    if (cuda) {
+      Tensor out = CudaLayerOps.convTranspose2d(x, weight, s);
+      return bias == null ? out : add(out, reshape(bias, outC, 1, 1));
+    }
+    return convTransposeCpu(x, weight, bias, s);
+  }
+
+  private static Tensor convTransposeCpu(Tensor x, Tensor weight, Tensor bias, Conv2dShape s) {
+    int[] outShape = {s.batch(), s.inChannels(), s.height(), s.width()};
+    float[] out = new float[Shapes.numel(outShape)];
+    ConvKernels.convTranspose2dForward(out, 0, x.readBuffer(), x.offset(), weight.readBuffer(), weight.offset(),
+        bias == null ? null : bias.readBuffer(), bias == null ? 0 : bias.offset(), s);
+    if (!track(x, weight, bias)) {
+      return Tensor.wrap(out, outShape);
+    }
+    Tensor[] inputs = layerInputs(x, weight, bias);
+    return Tensor.ofNode(out, outShape, new Node(inputs) {
+      @Override public String name() {
+        return "conv_transpose2d";
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        float[] dx = needsGrad(0) ? new float[x.numel()] : null;
+        float[] dw = needsGrad(1) ? new float[weight.numel()] : null;
+        float[] db = bias != null && needsGrad(2) ? new float[s.inChannels()] : null;
+        ConvKernels.convTranspose2dBackward(dx, 0, dw, 0, db, 0, false, g.readBuffer(), g.offset(), x.readBuffer(), x.offset(),
+            weight.readBuffer(), weight.offset(), s);
+        Tensor[] grads = new Tensor[inputs.length];
+        grads[0] = dx == null ? null : Tensor.gradient(dx, x.shape());
+        grads[1] = dw == null ? null : Tensor.gradient(dw, weight.shape());
+        if (db != null) {
+          grads[2] = Tensor.gradient(db, s.inChannels());
+        }
+        return grads;
+      }
+    });
+  }
+
+  /** {@code [N, C, H, W]}, or one sample {@code [C, H, W]} (PyTorch 1.13's unbatched form). */
+  private static void requireImagesOrOne(String op, Tensor x) {
+    if (x.dim() != 4 && x.dim() != 3) {
+      throw new IllegalArgumentException(op + ": input must be [N, C, H, W], or [C, H, W] for one sample, got shape "
+          + Shapes.toString(x.shape()));
+    }
+  }
+
+  public static Tensor adaptiveAvgPool2d(Tensor x, int outH, int outW) {
+    requireFloat("adaptive_avg_pool2d", x);
+    requireImagesOrOne("adaptive_avg_pool2d", x);
+    AvgPool2dShape s;
+    try {
+      s = AvgPool2dShape.adaptive(x.size(-2), x.size(-1), outH, outW);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("adaptive_avg_pool2d: input " + Shapes.toString(x.shape()) + ": " + e.getMessage(), e);
+    }
+    return avgPool("adaptive_avg_pool2d", x, s);
+  }
+
+  private static Tensor avgPool(String name, Tensor x, AvgPool2dShape s) {
+    if (x.dim() == 3) { // one sample: pooled as a batch of one, the geometry checked on its own shape
+      return squeeze(avgPool(name, unsqueeze(x, 0), s), 0);
+    }
+    if (Devices.onCuda(name, x)) {
+      return CudaOps.avgPool2d(name, x, s);
+    }
+    int planes = x.size(0) * x.size(1);
+    int[] outShape = {x.size(0), x.size(1), s.outHeight(), s.outWidth()};
+    return reshaping(name, x, outShape, (out, in, inOff) -> s.forward(out, 0, in, inOff, planes),
+        (dx, g, gOff) -> s.backward(dx, 0, g, gOff, planes));
+  }
+
+  public static Tensor batchNorm(
+      Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight, Tensor bias, boolean training, double momentum, double eps) {
+    boolean cuda = Devices.onCuda("batch_norm", x, runningMean, runningVar, weight, bias);
+    requireFloat("batch_norm", x);
+    if (x.dim() < 2) {
+      throw new IllegalArgumentException(
+          "batch_norm: input must be [N, C, *] (rank 2 or more), got shape " + Shapes.toString(x.shape()));
+    }
+    requireBothOrNeither("running_mean", runningMean, "running_var", runningVar);
+    requireBothOrNeither("weight", weight, "bias", bias);
+    requireChannels(x, "running_mean", runningMean);
+    requireChannels(x, "running_var", runningVar);
+    requireChannels(x, "weight", weight);
+    requireChannels(x, "bias", bias);
+    int n = x.size(0), c = x.size(1), l = Shapes.numel(Arrays.copyOfRange(x.shape(), 2, x.dim()));
+    int count = n * l;
+    if (training && count < 2) {
+      throw new IllegalArgumentException(
+          "Expected more than 1 value per channel when training, got input size " + Shapes.toString(x.shape()));
+    }
+    if (!training && runningMean == null) {
+      throw new IllegalArgumentException(
+          "batch_norm: evaluation normalises with the running statistics, so running_mean and running_var must be given");
+    }
+    if (cuda) {
+      return CudaLayerOps.batchNorm(x, runningMean, runningVar, weight, bias, training, momentum, eps, n, c, l);
+    }
+    float[] mean, var;
+    if (training) {
+      mean = new float[c];
+      var = new float[c];
+      NormKernels.batchStatistics(mean, 0, var, 0, x.readBuffer(), x.offset(), n, c, l);
+      if (runningMean != null) {
+        NormKernels.updateRunningStatistics(
+            runningMean.buffer(), runningMean.offset(), runningVar.buffer(), runningVar.offset(), mean, 0, var, 0, c, count, momentum);
+      }
+    } else {
+      // Copies: the backward must see the statistics this forward used, even if a training step updates them meanwhile.
+      mean = runningMean.toFloatArray();
+      var = runningVar.toFloatArray();
+    }
+    boolean tracked = track(x, weight, bias);
+    boolean affine = weight != null;
+    Tensor[] inputs = affine ? new Tensor[] {x, weight, bias} : new Tensor[] {x};
+    Node node = !tracked ? null : new Node(inputs) {
+      @Override public String name() {
+        return "batch_norm";
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        // into g's own array when only the engine held it: each channel's sums are taken before its dx is written
+        float[] own = needsGrad(0) ? takeGradient(g) : null;
+        float[] dx = own != null ? own : needsGrad(0) ? ArrayPool.floats(x.numel()) : null; // overwritten
+        float[] dw = affine && needsGrad(1) ? new float[c] : null;
+        float[] db = affine && needsGrad(2) ? new float[c] : null;
+        NormKernels.batchNormBackward(dx, 0, dw, 0, db, 0, g.readBuffer(), g.offset(), x.readBuffer(), x.offset(), mean, 0, var, 0,
+            bufferOrNull(weight), offsetOf(weight), n, c, l, eps, training);
+        Tensor[] grads = new Tensor[inputs.length];
+        grads[0] = dx == null ? null : Tensor.gradient(dx, x.shape());
+        if (affine) {
+          grads[1] = dw == null ? null : Tensor.gradient(dw, c);
+          grads[2] = db == null ? null : Tensor.gradient(db, c);
+        }
+        return grads;
+      }
+    };
+    if (x.isSealed() && x.deferrableOver()) {
+      // computed when read (Deferred), from the statistics and affine parameters of now: a ReLU or a ReLU and a
+      // 2x2 max pool after it then run as the compiled steps' fusions, and this map is written only if read
+      Deferred.BatchNorm recipe = new Deferred.BatchNorm(x, mean, var, affine ? weight.toFloatArray() : null,
+          affine ? bias.toFloatArray() : null, n, c, l, eps);
+      return Tensor.deferred(recipe, x, x.shape(), node);
+    }
+    float[] out = ArrayPool.floats(x.numel()); // overwritten
+    NormKernels.batchNormForward(out, 0, x.readBuffer(), x.offset(), mean, 0, var, 0,
+        bufferOrNull(weight), offsetOf(weight), bufferOrNull(bias), offsetOf(bias), n, c, l, eps);
+    return node == null ? Tensor.wrap(out, x.shape()) : Tensor.ofNode(out, x.shape(), node);
+  }
+
+  private static void requireBothOrNeither(String firstName, Tensor first, String secondName, Tensor second) {
+    if ((first == null) != (second == null)) {
+      throw new IllegalArgumentException(
+          "batch_norm: " + firstName + " and " + secondName + " go together: give both or neither");
+    }
+  }
+
+  /** Checks that a per-channel tensor of batch norm, if given, is a float {@code [C]} for input x. */
+  private static void requireChannels(Tensor x, String name, Tensor perChannel) {
+    if (perChannel == null) {
+      return;
+    }
+    requireFloat("batch_norm " + name, perChannel);
+    if (perChannel.dim() != 1 || perChannel.size(0) != x.size(1)) {
+      throw new IllegalArgumentException(
+          "batch_norm: input " + Shapes.toString(x.shape()) + " has " + x.size(1) + " channels, but " + name + " has shape "
+              + Shapes.toString(perChannel.shape()) + " (expected [" + x.size(1) + "])");
+    }
+  }
+
+  public static Tensor layerNorm(Tensor x, int[] normalizedShape, Tensor weight, Tensor bias, double eps) {
+    boolean cuda = Devices.onCuda("layer_norm", x, weight, bias);
+    requireFloat("layer_norm", x);
+    int lead = x.dim() - normalizedShape.length;
+    if (normalizedShape.length == 0 || lead < 0
+        || !Arrays.equals(Arrays.copyOfRange(x.shape(), lead, x.dim()), normalizedShape)) {
+      throw new IllegalArgumentException("layer_norm: input " + Shapes.toString(x.shape()) + " does not end with normalized_shape "
+          + Shapes.toString(normalizedShape));
+    }
+    requireBothOrNeither("weight", weight, "bias", bias);
+    for (Tensor t : new Tensor[] {weight, bias}) {
+      if (t != null && !Arrays.equals(t.shape(), normalizedShape)) {
+        throw new IllegalArgumentException("layer_norm: " + (t == weight ? "weight " : "bias ") + Shapes.toString(t.shape())
+            + " must have normalized_shape " + Shapes.toString(normalizedShape));
+      }
+    }
+    if (!(eps > 0) || Double.isInfinite(eps)) {
+      throw new IllegalArgumentException("layer_norm: eps must be a positive number, got " + eps);
+    }
+    int inner = Shapes.numel(normalizedShape);
+    int rows = inner == 0 ? 0 : x.numel() / inner;
+    if (cuda) {
+      Tensor r = reshape(x, rows, inner); // each sample's normalised values as one row
+      Tensor centred = sub(r, mean(r, 1, true));
+      Tensor var = mean(mul(centred, centred), 1, true); // biased, as PyTorch's
+      Tensor y = reshape(mul(centred, pow(shift(var, (float) eps), -0.5f)), x.shape());
+      return weight == null ? y : add(mul(y, weight), bias);
+    }
+    float[] out = ArrayPool.floats(x.numel()); // overwritten
+    double[] mean = new double[rows], rstd = new double[rows];
+    NormKernels.layerNormForward(out, 0, x.readBuffer(), x.offset(), bufferOrNull(weight), offsetOf(weight), bufferOrNull(bias),
+        offsetOf(bias), mean, rstd, rows, inner, eps);
+    if (!track(x, weight, bias)) {
+      return Tensor.wrap(out, x.shape()).sealed(); // the op's own array: what reads it may defer (Deferred)
+    }
+    Tensor[] inputs = weight == null ? new Tensor[] {x} : new Tensor[] {x, weight, bias};
+    return Tensor.ofNode(out, x.shape(), new Node(inputs) {
+      @Override public String name() {
+        return "layer_norm";
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        // the input's gradient over the output's when the engine owns it (the kernel sums the weight's and bias's
+        // gradients before it writes dx, and reads each row of g before writing that row)
+        float[] own = needsGrad(0) ? takeGradient(g) : null;
+        float[] dx = own != null ? own : needsGrad(0) ? ArrayPool.floats(x.numel()) : null; // overwritten
+        float[] dw = weight != null && needsGrad(1) ? new float[inner] : null;
+        float[] db = weight != null && needsGrad(2) ? new float[inner] : null;
+        NormKernels.layerNormBackward(dx, 0, dw, 0, db, 0, false, g.readBuffer(), g.offset(), x.readBuffer(), x.offset(),
+            bufferOrNull(weight), offsetOf(weight), mean, rstd, rows, inner);
+        Tensor[] grads = new Tensor[inputs.length];
+        grads[0] = dx == null ? null : Tensor.gradient(dx, x.shape());
+        if (weight != null) {
+          grads[1] = dw == null ? null : Tensor.gradient(dw, normalizedShape);
+          grads[2] = db == null ? null : Tensor.gradient(db, normalizedShape);
+        }
+        return grads;
+      }
+    }).sealed();
+  }
+
+  public static Tensor dropout(Tensor x, double p, boolean training) {
+    boolean cuda = Devices.onCuda("dropout", x);
+    if (!(p >= 0 && p <= 1)) {
+      throw new IllegalArgumentException("dropout: probability has to be between 0 and 1, but got " + p);
+    }
+    if (!training || p == 0) {
+      return x;
+    }
+    if (cuda) {
+      return CudaOps.dropout(x, p); // the same draws, made on the device
+    }
+    requireFloat("dropout", x); // before any draw: a refused call leaves the random stream where it was
+    int count = x.numel();
+    float[] mask = new float[count];
+    ActivationKernels.dropoutMask(mask, 0, count, p, Kiln.generator());
+    return unary("dropout", x, Reads.OWN,
+        (out, outOff, in, inOff, n) -> ActivationKernels.applyMask(out, outOff, in, inOff, mask, 0, n),
+        (dx, dxOff, g, gOff, y, yOff, n) -> ActivationKernels.applyMask(dx, dxOff, g, gOff, mask, 0, n));
+  }
+
+  public static Tensor dropout2d(Tensor x, double p, boolean training) {
+    Devices.onCuda("dropout2d", x);
+    if (!(p >= 0 && p <= 1)) {
+      throw new IllegalArgumentException("dropout2d: probability has to be between 0 and 1, but got " + p);
+    }
+    requireFloat("dropout2d", x);
+    if (x.dim() != 4) {
+      throw new IllegalArgumentException("dropout2d: input must be [N, C, H, W], got shape " + Shapes.toString(x.shape()));
+    }
+    if (!training || p == 0) {
+      return x;
+    }
+    int n = x.size(0), c = x.size(1);
+    float[] mask = new float[n * c];
+    ActivationKernels.dropoutMask(mask, 0, mask.length, p, Kiln.generator());
+    return mul(x, Tensor.wrap(mask, n, c, 1, 1).to(x.device()));
+  }
+
+  public static Tensor upsampleNearest(Tensor x, int scaleH, int scaleW) {
+    requireFloat("upsample_nearest2d", x);
+    if (x.dim() != 4) {
+      throw new IllegalArgumentException("upsample_nearest2d: input must be [N, C, H, W], got shape " + Shapes.toString(x.shape()));
+    }
+    if (scaleH < 1 || scaleW < 1) {
+      throw new IllegalArgumentException("upsample_nearest2d: scale factors must be whole numbers of 1 or more, got ("
+          + scaleH + ", " + scaleW + ")");
+    }
+    int n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
+    if (x.device().isCuda()) {
+      return reshape(expand(reshape(x, n, c, h, 1, w, 1), n, c, h, scaleH, w, scaleW), n, c, h * scaleH, w * scaleW);
+    }
+    int[] outShape = Shapes.concat(new int[] {n, c}, h * scaleH, w * scaleW);
+    float[] out = new float[Shapes.numel(outShape)];
+    ConvKernels.upsampleNearestForward(out, 0, x.readBuffer(), x.offset(), n * c, h, w, scaleH, scaleW);
+    if (!track(x)) {
+      return Tensor.wrap(out, outShape);
+    }
+    return Tensor.ofNode(out, outShape, new Node(x) {
+      @Override protected boolean savesInputs() {
+        return false;
+      }
+
+      @Override public String name() {
+        return "upsample_nearest2d";
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        float[] dx = new float[x.numel()];
+        ConvKernels.upsampleNearestBackward(dx, 0, g.readBuffer(), g.offset(), n * c, h, w, scaleH, scaleW);
+        return new Tensor[] {Tensor.gradient(dx, x.shape())};
+      }
+    });
+  }
+}
