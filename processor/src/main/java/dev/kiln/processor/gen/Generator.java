@@ -2831,7 +2831,7 @@ public final class Generator {
    * for a product whose two operands are one value ({@code h @ h^T}, {@code h @ h}) the right's first. Eager's matmul
    * reads each operand through a reshape of its own (and the right one through its transpose), and its engine runs nodes
    * in the reverse of a depth-first order that went down the left first: the right's path reaches the value first (the
-   * in-place product of a deferred permute, {@code Ops.stridedMatmul}, lists its inputs right first for the same order).
+   * in-place product of a deferred permute, {@code ProductOps.stridedMatmul}, lists its inputs right first for the same order).
    * With a later reader's gradient already there ({@code att @ h} after {@code att = h @ h^T}) the order of the three
    * sums shows in the last bit.
    */
