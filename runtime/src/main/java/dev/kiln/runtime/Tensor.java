@@ -1551,8 +1551,60 @@ public final class Tensor {
             + " if you need to go through it twice, or compute the forward pass again");
       }
     }
+    Map<Tensor, Tensor> held = holdAccumulatedGradients(order);
+    try {
+      backwardThrough(order, gradOutput, retainGraph, call);
+    } finally {
+      addHeldGradients(held);
+    }
+  }
+
+  /**
+   * Before a backward: the gradients of the leaves it reaches that already hold values (gradients accumulated over
+   * earlier backwards without zeroGrad), taken off their leaves, which then get this backward's gradients as after
+   * zeroGrad(true): each leaf's contributions (several nodes', or a compiled node's written into the leaf's gradient
+   * in turn) summed from none. {@link #addHeldGradients} then adds that total to the held gradient in one pass:
+   * {@code grad + (g1 + g2)}, PyTorch's AccumulateGrad, not {@code (grad + g1) + g2}. A gradient known to hold only
+   * +0 (zeroGrad) stays, and is written directly, as before: {@code 0 + s} rounds as {@code s}.
+   */
+  private static Map<Tensor, Tensor> holdAccumulatedGradients(List<Tensor> order) {
+    Map<Tensor, Tensor> held = null;
+    for (Tensor t : order) {
+      for (Tensor in : t.gradFn.inputs) {
+        if (in != null && in.gradFn == null && in.requiresGrad && in.grad != null && !in.grad.storage.holdsZerosOnly()) {
+          if (held == null) {
+            held = new IdentityHashMap<>();
+          }
+          if (!held.containsKey(in)) {
+            held.put(in, in.grad);
+            in.grad = null;
+          }
+        }
+      }
+    }
+    return held;
+  }
+
+  /** After a backward: each held gradient plus the total this backward gave its leaf (none: the held one as it was). */
+  private static void addHeldGradients(Map<Tensor, Tensor> held) {
+    if (held == null) {
+      return;
+    }
+    held.forEach((leaf, before) -> {
+      Tensor total = leaf.grad;
+      leaf.grad = before;
+      if (total != null) {
+        accumulate(leaf, total);
+        total.storage.releaseNative();
+      }
+    });
+  }
+
+  /** The backward pass through the recorded nodes of {@code order}, from {@code gradOutput}. */
+  private static void backwardThrough(List<Tensor> order, Tensor gradOutput, boolean retainGraph, long call) {
+    Tensor root = order.get(order.size() - 1);
     Map<Tensor, Tensor> grads = new IdentityHashMap<>();
-    grads.put(this, gradOutput);
+    grads.put(root, gradOutput);
     try (var g = Kiln.noGrad()) {
       for (int i = order.size() - 1; i >= 0; i--) {
         Tensor t = order.get(i);
