@@ -360,6 +360,62 @@ class CudaCompiledTest {
   }
 
   /**
+   * Gradient accumulation on the device: three backwards without zeroGrad, then zeroGrad (zeros on the device, written
+   * directly) and three more, each backward's total added to the gradient there ({@code grad + (g1 + g2)}): the eager
+   * CPU's accumulated gradients, the gradient tensors kept.
+   */
+  @ParameterizedTest
+  @CsvSource({"Mlp, 1:28:28", "SmallCnn, 1:8:8", "TinyGpt, ids11:6", "TextLstm, ids11:6", "BagText, ids11:5"})
+  void accumulatedGradientsOnCudaMatchEagerOnTheCpu(String model, String sampleShape) {
+    ClassLoader loader = new ParityTest.CompiledClasses(ProcessorTest.compile(ProcessorTest.model(model)));
+    int vocabulary = sampleShape.startsWith("ids") ? Integer.parseInt(sampleShape.substring(3, sampleShape.indexOf(':'))) : 0;
+    String sample = vocabulary > 0 ? sampleShape.substring(sampleShape.indexOf(':') + 1) : sampleShape;
+    int[] shape = java.util.Arrays.stream(("5:" + sample).split(":")).mapToInt(Integer::parseInt).toArray();
+    Kiln.manualSeed(11);
+    Module eager = ParityTest.factory(loader, "test." + model).get();
+    Kiln.manualSeed(11);
+    Module compiled = ParityTest.factory(loader, "test.Kiln" + model).get().to(Device.cuda());
+    Tensor y = Tensor.labels(0, 2, 1, 1, 0);
+    Map<String, Tensor> cp = compiled.namedParameters();
+    Map<String, Tensor> kept = new java.util.HashMap<>();
+    Kiln.manualSeed(3);
+    for (int round = 0; round < 2; round++) {
+      for (int micro = 0; micro < 3; micro++) {
+        Tensor x = vocabulary > 0 ? ParityTest.ids(shape[0], shape[1], vocabulary) : Tensor.randn(shape);
+        Kiln.manualSeed(100 + micro); // the same dropout masks on both devices
+        new CrossEntropyLoss().apply(eager.forward(x), y).backward();
+        Kiln.manualSeed(100 + micro);
+        new CrossEntropyLoss().apply(compiled.forward(x.to(Device.cuda())), y.to(Device.cuda())).backward();
+        if (round == 0 && micro == 0) {
+          cp.forEach((k, v) -> kept.put(k, v.grad()));
+        }
+      }
+      String at = model + " round " + round + " ";
+      eager.namedParameters().forEach((k, v) -> {
+        assertTrue(cp.get(k).grad() == kept.get(k), at + k + ": the gradient tensor was replaced");
+        float[] expected = v.grad().toFloatArray();
+        float[] actual = cp.get(k).grad().toFloatArray();
+        if (norm(expected) < 1e-5) {
+          // rounding noise alone (SmallCnn's fc1.bias right before a batch norm, which cancels it): near zero on both
+          assertTrue(norm(actual) < 1e-5, at + k + ": a gradient of noise on the CPU is " + norm(actual) + " on CUDA");
+        } else {
+          closeAbove(at + k + " gradient", actual, expected);
+        }
+      });
+      eager.zeroGrad();
+      compiled.zeroGrad();
+    }
+  }
+
+  private static double norm(float[] values) {
+    double sum = 0;
+    for (float v : values) {
+      sum += (double) v * v;
+    }
+    return Math.sqrt(sum);
+  }
+
+  /**
    * Relative error under 1e-4 of a norm at least 1e-3: a convolution's bias right before a batch
    * norm (Inception's b1, b3) has a gradient of rounding noise alone (the normalisation cancels it),
    * which differs with the order of the sums between devices.

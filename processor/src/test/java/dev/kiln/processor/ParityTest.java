@@ -1099,6 +1099,76 @@ class ParityTest {
   }
 
   /**
+   * Gradient accumulation: three forwards and backwards without zeroGrad before each SGD step (micro-batches, one
+   * optimizer step). Each backward adds its parameters' gradients to those already there as eager's engine does, a
+   * parameter's contributions summed first and their total then added ({@code grad + (g1 + g2)}, PyTorch's
+   * AccumulateGrad), so the accumulated gradients are eager mode's bit for bit: an MLP, a CNN with batch norm, an LSTM
+   * over an Embedding, GPT-2's two tables, embedding bags (an id's rows summed before they meet the gradient),
+   * transformer blocks (position tables, layer norms, causal attention); and the sum of each backward's own gradients.
+   */
+  @ParameterizedTest
+  @CsvSource({"Mlp, 1:28:28", "SmallCnn, 1:8:8", "TextLstm, ids11:6", "PositionGpt, ids11:6", "Blocks, 6:8",
+    "PositionRows, 5:4", "LstmLastState, 6:5", "BagText, ids11:5", "FusedQkvBlock, 6:8", "CausalBlock, 6:8"})
+  void accumulatedGradientsMatchEagerBitForBit(String model, String sampleShape) {
+    matchesEagerBitForBit(model, sampleShape, 3);
+    accumulatesItsOwnTotals(model, sampleShape);
+  }
+
+  /**
+   * Gradient accumulation on models whose gradients are eager mode's to a tolerance only (TinyGpt's single-head attention
+   * scores): three backwards without zeroGrad give, bit for bit, the three gradients each backward gives alone (after
+   * zeroGrad(true)) added in turn, {@code (t1 + t2) + t3}: each backward's total added to the gradient in one pass.
+   */
+  @ParameterizedTest
+  @CsvSource({"TinyGpt, ids11:6", "Mlp, 1:28:28"})
+  void accumulatedGradientsAreTheSumOfEachBackwards(String model, String sampleShape) {
+    accumulatesItsOwnTotals(model, sampleShape);
+  }
+
+  /** Compiled {@code model}: three backwards without zeroGrad against each one's gradients alone, summed in float in turn. */
+  static void accumulatesItsOwnTotals(String model, String sampleShape) {
+    Compilation c = ProcessorTest.compile(ProcessorTest.model(model));
+    assertThat(c).succeededWithoutWarnings();
+    Kiln.manualSeed(11);
+    Module compiled = factory(new CompiledClasses(c), "test.Kiln" + model).get();
+    Map<String, Tensor> cp = compiled.namedParameters();
+    int vocabulary = sampleShape.startsWith("ids") ? Integer.parseInt(sampleShape.substring(3, sampleShape.indexOf(':'))) : 0;
+    String sample = vocabulary > 0 ? sampleShape.substring(sampleShape.indexOf(':') + 1) : sampleShape;
+    int[] shape = Arrays.stream(("5:" + sample).split(":")).mapToInt(Integer::parseInt).toArray();
+    Tensor y = Tensor.labels(0, 2, 1, 1, 0);
+    Kiln.manualSeed(3);
+    List<Tensor> inputs = new ArrayList<>();
+    for (int micro = 0; micro < 3; micro++) {
+      inputs.add(vocabulary > 0 ? ids(shape[0], shape[1], vocabulary) : Tensor.randn(shape));
+    }
+    Map<String, float[]> summed = new HashMap<>();
+    for (int micro = 0; micro < 3; micro++) { // each backward alone
+      compiled.zeroGrad(true);
+      Kiln.manualSeed(300 + micro);
+      new CrossEntropyLoss().apply(compiled.forward(inputs.get(micro)), y).backward();
+      cp.forEach((k, v) -> {
+        float[] g = v.grad().toFloatArray();
+        float[] sum = summed.putIfAbsent(k, g);
+        for (int i = 0; sum != null && i < g.length; i++) {
+          sum[i] += g[i];
+        }
+      });
+    }
+    compiled.zeroGrad(true);
+    for (int micro = 0; micro < 3; micro++) { // accumulated
+      Kiln.manualSeed(300 + micro);
+      new CrossEntropyLoss().apply(compiled.forward(inputs.get(micro)), y).backward();
+    }
+    List<String> differ = new ArrayList<>();
+    cp.forEach((k, v) -> {
+      if (!Arrays.equals(summed.get(k), v.grad().toFloatArray())) {
+        differ.add(k);
+      }
+    });
+    assertTrue(differ.isEmpty(), model + ": accumulated gradients not the sum of each backward's: " + differ);
+  }
+
+  /**
    * {@code EmbeddingBag} over the input ids, each sample one bag (PyTorch's 2-D input): sum, mean and max (the last two
    * without the padding id), their outputs and the tables' gradients eager mode's bit for bit (the same kernels).
    */
@@ -1320,6 +1390,15 @@ class ParityTest {
    * gradient). The compiled model, after its last step's backward.
    */
   static Module matchesEagerBitForBit(String model, String sampleShape) {
+    return matchesEagerBitForBit(model, sampleShape, 1);
+  }
+
+  /**
+   * As {@link #matchesEagerBitForBit(String, String)}, each SGD step after {@code microBatches} forwards and backwards
+   * without zeroGrad between them (gradient accumulation): the gradients summed over the micro-batches eager mode's bit
+   * for bit, each backward adding its total to the gradient as eager's engine does ({@code grad + (g1 + g2)}).
+   */
+  static Module matchesEagerBitForBit(String model, String sampleShape, int microBatches) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(model));
     assertThat(c).succeededWithoutWarnings();
     ClassLoader loader = new CompiledClasses(c);
@@ -1337,28 +1416,37 @@ class ParityTest {
     SGD optC = new SGD(compiled.parameters(), 0.1).momentum(0.9);
     Kiln.manualSeed(3);
     for (int step = 0; step < 4; step++) {
-      float[] values = vocabulary > 0 ? null : Tensor.randn(shape).toFloatArray();
-      Tensor ids = vocabulary > 0 ? ids(shape[0], shape[1], vocabulary) : null;
-      Tensor[] xs = vocabulary > 0 ? new Tensor[] {ids, ids}
-          : new Tensor[] {Tensor.of(values, shape).requiresGrad(true), Tensor.of(values, shape).requiresGrad(true)};
-      float[][] outs = new float[2][];
-      float[] losses = new float[2];
-      for (int i = 0; i < 2; i++) {
-        (i == 0 ? optE : optC).zeroGrad();
-        Kiln.manualSeed(300 + step); // the same dropout draws for both
-        Tensor out = (i == 0 ? eager : compiled).forward(xs[i]);
-        Tensor loss = new CrossEntropyLoss().apply(out, y);
-        loss.backward();
-        outs[i] = out.toFloatArray();
-        losses[i] = loss.item();
+      optE.zeroGrad();
+      optC.zeroGrad();
+      for (int micro = 0; micro < microBatches; micro++) {
+        float[] values = vocabulary > 0 ? null : Tensor.randn(shape).toFloatArray();
+        Tensor ids = vocabulary > 0 ? ids(shape[0], shape[1], vocabulary) : null;
+        Tensor[] xs = vocabulary > 0 ? new Tensor[] {ids, ids}
+            : new Tensor[] {Tensor.of(values, shape).requiresGrad(true), Tensor.of(values, shape).requiresGrad(true)};
+        float[][] outs = new float[2][];
+        float[] losses = new float[2];
+        for (int i = 0; i < 2; i++) {
+          Kiln.manualSeed(300 + step * microBatches + micro); // the same dropout draws for both
+          Tensor out = (i == 0 ? eager : compiled).forward(xs[i]);
+          Tensor loss = new CrossEntropyLoss().apply(out, y);
+          loss.backward();
+          outs[i] = out.toFloatArray();
+          losses[i] = loss.item();
+        }
+        String at = model + " at step " + step + (microBatches > 1 ? ", micro-batch " + micro : "");
+        assertArrayEquals(outs[0], outs[1], at + ": output");
+        assertEquals(losses[0], losses[1], at + ": loss");
+        if (vocabulary == 0) {
+          assertArrayEquals(xs[0].grad().toFloatArray(), xs[1].grad().toFloatArray(), at + ": input gradient");
+        }
+        List<String> differ = new ArrayList<>();
+        ep.forEach((k, v) -> {
+          if (!Arrays.equals(v.grad().toFloatArray(), cp.get(k).grad().toFloatArray())) {
+            differ.add(k);
+          }
+        });
+        assertTrue(differ.isEmpty(), at + ": gradients not eager's bit for bit: " + differ);
       }
-      String at = model + " at step " + step;
-      assertArrayEquals(outs[0], outs[1], at + ": output");
-      assertEquals(losses[0], losses[1], at + ": loss");
-      if (vocabulary == 0) {
-        assertArrayEquals(xs[0].grad().toFloatArray(), xs[1].grad().toFloatArray(), at + ": input gradient");
-      }
-      ep.forEach((k, v) -> assertArrayEquals(v.grad().toFloatArray(), cp.get(k).grad().toFloatArray(), at + ": " + k + " gradient"));
       optE.step();
       optC.step();
     }

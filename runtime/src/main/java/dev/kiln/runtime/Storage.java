@@ -417,6 +417,11 @@ final class Storage {
    * which move the version). False says nothing.
    */
   boolean isKnownZero() {
-    return zeroedAt >= 0 && version == zeroedAt && !home.isCuda();
+    return holdsZerosOnly() && !home.isCuda();
+  }
+
+  /** As {@link #isKnownZero} on either device: zeroed whole (on CUDA by {@link #zero}) and not handed out for writing since. */
+  boolean holdsZerosOnly() {
+    return zeroedAt >= 0 && version == zeroedAt;
   }
 }

@@ -1411,14 +1411,20 @@ public final class Tensor {
     if (!requiresGrad || gradFn != null) {
       throw new IllegalStateException("ensureGrad(): only leaf tensors that require grad have a gradient buffer");
     }
-    if (grad == null && device().isCuda()) {
-      grad = zeros(device(), shape);
-    } else if (grad == null) {
-      grad = dev.kiln.runtime.cpu.Blas.isNative()
-          ? new Tensor(Storage.nativeZeros(numel), 0, shape.clone(), DType.FLOAT32, null)
-          : Tensor.zeros(shape);
+    if (grad == null) {
+      grad = zeroGradient();
     }
     return grad;
+  }
+
+  /** Zeros of this leaf's shape on its device, as a gradient is made: native on the CPU where OpenBLAS is. */
+  private Tensor zeroGradient() {
+    if (device().isCuda()) {
+      return zeros(device(), shape);
+    }
+    return dev.kiln.runtime.cpu.Blas.isNative()
+        ? new Tensor(Storage.nativeZeros(numel), 0, shape.clone(), DType.FLOAT32, null)
+        : Tensor.zeros(shape);
   }
 
   /**
@@ -1551,8 +1557,87 @@ public final class Tensor {
             + " if you need to go through it twice, or compute the forward pass again");
       }
     }
+    Map<Tensor, Tensor> held = holdAccumulatedGradients(order);
+    try {
+      backwardThrough(order, gradOutput, retainGraph, call);
+    } finally {
+      addHeldGradients(held);
+    }
+  }
+
+  /**
+   * Before a backward: the gradients of the leaves it reaches that already hold values (gradients accumulated over
+   * earlier backwards without zeroGrad), taken off their leaves, which get zeros instead (a scratch of the leaf's, kept
+   * from one accumulating backward to the next): the pass then runs as after zeroGrad, each leaf's contributions (several
+   * nodes', or a compiled node's written into the leaf's gradient in turn) summed from zero. {@link #addHeldGradients}
+   * then adds that total to the held gradient in one pass: {@code grad + (g1 + g2)}, PyTorch's AccumulateGrad, not
+   * {@code (grad + g1) + g2}. A gradient known to hold only +0 (zeroGrad) stays, and is written directly, as before:
+   * {@code 0 + s} rounds as {@code s}.
+   */
+  private static Map<Tensor, Tensor> holdAccumulatedGradients(List<Tensor> order) {
+    Map<Tensor, Tensor> held = null;
+    for (Tensor t : order) {
+      for (Tensor in : t.gradFn.inputs) {
+        if (in != null && in.gradFn == null && in.requiresGrad && in.grad != null && !in.grad.storage.holdsZerosOnly()) {
+          if (held == null) {
+            held = new IdentityHashMap<>();
+          }
+          if (!held.containsKey(in)) {
+            held.put(in, in.grad);
+            Tensor scratch = in.gradScratch;
+            in.gradScratch = null;
+            if (scratch == null || !scratch.device().equals(in.device())) {
+              scratch = in.zeroGradient();
+            } else {
+              scratch.zero();
+            }
+            in.grad = scratch;
+          }
+        }
+      }
+    }
+    return held;
+  }
+
+  /**
+   * The zeros a leaf's accumulating backward sums its gradient into ({@link #holdAccumulatedGradients}), kept after for
+   * the next: a backward per micro-batch then allocates nothing.
+   */
+  private Tensor gradScratch;
+
+  /**
+   * After a backward: each held gradient plus the total this backward gave its leaf, in one pass (saxpy with alpha 1
+   * where both are native, as OpenBLAS wrote a weight's: {@code fma(1, t, g)} rounds as {@code g + t}); the held
+   * tensor is the leaf's gradient again (an optimizer may hold it), the total's kept as the next scratch.
+   */
+  private static void addHeldGradients(Map<Tensor, Tensor> held) {
+    if (held == null) {
+      return;
+    }
+    held.forEach((leaf, before) -> {
+      Tensor total = leaf.grad;
+      leaf.grad = before;
+      if (total == null) { // (set to null during the pass)
+        return;
+      }
+      if (!leaf.device().isCuda() && dev.kiln.runtime.cpu.Blas.isNative() && before.isNativeCurrent()
+          && total.isNativeCurrent()) {
+        dev.kiln.runtime.cpu.Blas.axpy(leaf.numel, 1f, total.readNative().getPointer(total.offset),
+            before.writeNative().getPointer(before.offset));
+      } else {
+        accumulate(leaf, total);
+      }
+      if (total.offset == 0 && Arrays.equals(total.shape, leaf.shape) && total.device().equals(leaf.device())) {
+        leaf.gradScratch = total;
+      }
+    });
+  }
+
+  /** The backward pass through the recorded nodes of {@code order}, from {@code gradOutput}. */
+  private static void backwardThrough(List<Tensor> order, Tensor gradOutput, boolean retainGraph, long call) {
+    Tensor root = order.get(order.size() - 1);
     Map<Tensor, Tensor> grads = new IdentityHashMap<>();
-    grads.put(this, gradOutput);
+    grads.put(root, gradOutput);
     try (var g = Kiln.noGrad()) {
       for (int i = order.size() - 1; i >= 0; i--) {
         Tensor t = order.get(i);
