@@ -82,7 +82,7 @@ class ConvKernelsTest {
   /** The same call twice gives the same bits (the per-thread native copies of filters and sums are reused). */
   @Test
   void repeatsItsBitsAcrossCalls() {
-    Conv2dShape s = new Conv2dShape(16, 8, 9, 7, 12, 3, 3, 1, 1, 1, 1);
+    Conv2dShape s = new Conv2dShape(48, 8, 9, 7, 12, 3, 3, 1, 1, 1, 1); // 48 x 20 tiles: Winograd up to 7 threads
     assertTrue(Winograd.appliesToBackward(s, true));
     float[] x = randn(s.batch() * s.inputSampleSize()), w = randn(s.outChannels() * s.patchSize());
     float[] b = randn(s.outChannels()), g = randn(s.batch() * s.outChannels() * s.outPlaneSize());

@@ -122,7 +122,7 @@ class ParallelTest {
     int outer = Parallel.threads();
     int[][] inner = new int[outer][];
     Parallel.forRange(outer, BIG, (part, from, to) -> {
-      assertTrue(Parallel.busy());
+      assertTrue(Parallel.busy() || Parallel.threads() == 1, "a region of several threads is running");
       Thread mine = Thread.currentThread();
       List<Integer> order = new ArrayList<>();
       Parallel.forRange(5, BIG, (p, f, t) -> {
