@@ -91,12 +91,16 @@ final class DeferredFusions {
     }
     if (!x.requiresGrad()) {
       try (var g = Kiln.noGrad()) {
-        Tensor picked = select(deferred.source(), at, index);
-        return identity ? picked : permute("select", picked, rest);
+        return selectThenPermute(deferred.source(), at, index, identity ? null : rest);
       }
     }
-    Tensor picked = select(deferred.source(), at, index);
-    return identity ? picked : permute("select", picked, rest);
+    return selectThenPermute(deferred.source(), at, index, identity ? null : rest);
+  }
+
+  /** {@code source.select(dim, index)}, then permuted by {@code order} unless it is null. */
+  private static Tensor selectThenPermute(Tensor source, int dim, int index, int[] order) {
+    Tensor picked = select(source, dim, index);
+    return order == null ? picked : permute("select", picked, order);
   }
 
   /** Whether a max pooling {@code s} is the plain 2x2 one over maps of the batch norm {@code bn}'s layout. */
