@@ -355,7 +355,7 @@ final class ArithmeticOps {
     };
     if (repeats == 1 && a.isSealed() && b.isSealed() && a.deferrableOver() && b.deferrableOver()) {
       // a residual join's sum, computed when read (Deferred.Add): a ReLU after it adds and clamps in one pass
-      return Tensor.deferred(new Deferred.Add(a, b), a, b, a.shape(), node);
+      return Tensor.deferred(new Deferred.Add(a, b), a.shape(), node, a, b);
     }
     float[] out = ArrayPool.floats(a.numel()); // overwritten (both kernels)
     if (repeats == 1) { // one shape: the compiled models' add kernel, split over the threads
@@ -451,7 +451,7 @@ final class ArithmeticOps {
     if (a.isSealed() && a.deferrableOver()) {
       // computed when read (Deferred.Scale): a softmax along the last dimension reads the scaled rows block by block
       // (attention's q @ k^T / sqrt(d)), and this output is written only if something else reads it
-      return Tensor.deferred(new Deferred.Scale(a, s), a, a.shape(), node);
+      return Tensor.deferred(new Deferred.Scale(a, s), a.shape(), node, a);
     }
     float[] out = ArrayPool.floats(a.numel()); // overwritten
     CpuKernels.scale(out, 0, a.readBuffer(), a.offset(), out.length, s, false); // (compiled models' kernel too)

@@ -130,6 +130,6 @@ final class DeferredFusions {
         composed[i] = prior.order()[order[i]];
       }
     }
-    return Tensor.deferred(new Deferred.Permute(source, composed, outShape.clone()), source, outShape, null);
+    return Tensor.deferred(new Deferred.Permute(source, composed, outShape.clone()), outShape, null, source);
   }
 }

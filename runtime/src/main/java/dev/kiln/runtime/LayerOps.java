@@ -355,7 +355,7 @@ final class LayerOps {
       // 2x2 max pool after it then run as the compiled steps' fusions, and this map is written only if read
       Deferred.BatchNorm recipe = new Deferred.BatchNorm(x, mean, var, affine ? weight.toFloatArray() : null,
           affine ? bias.toFloatArray() : null, n, c, l, eps);
-      return Tensor.deferred(recipe, x, x.shape(), node);
+      return Tensor.deferred(recipe, x.shape(), node, x);
     }
     float[] out = ArrayPool.floats(x.numel()); // overwritten
     NormKernels.batchNormForward(out, 0, x.readBuffer(), x.offset(), mean, 0, var, 0,

@@ -207,7 +207,7 @@ final class ProductOps {
       // computed when read (Deferred.Product): the scaled softmax reads the scores, the heads' join att @ v, each
       // into scratch, and neither is an array of its own
       Deferred.Product recipe = new Deferred.Product(c -> product(count, x, false, y, false, m, n, k, c, outOffsets, n));
-      return Tensor.deferred(recipe, xs == ys ? new Tensor[] {xs} : new Tensor[] {xs, ys}, outShape);
+      return Tensor.deferred(recipe, outShape, null, xs, ys);
     }
     float[] out = ArrayPool.floats(count * m * n); // overwritten: one product per matrix (beta 0)
     product(count, x, false, y, false, m, n, k, out, outOffsets, n);
@@ -337,8 +337,7 @@ final class ProductOps {
     boolean tracked = track(x, weight, bias);
     if (!tracked && x.isSealed() && x.deferrableOver() && keepsLittle(rows * outF, x)) {
       // computed when read: a residual add or a GELU after it computes the product into its own output (Deferred.Linear)
-      return Tensor.deferred(product, bias == null ? new Tensor[] {x, weight} : new Tensor[] {x, weight, bias},
-          new int[] {rows, outF});
+      return Tensor.deferred(product, new int[] {rows, outF}, null, x, weight, bias);
     }
     float[] out = ArrayPool.floats(rows * outF); // overwritten
     product.compute(out, x.readBuffer()); // x's values kept (the backward reads them)

@@ -67,15 +67,19 @@ final class Storage {
   }
 
   /**
-   * Values that {@code recipe} computes when first needed, read from {@code source}, which computes them before it is
-   * written (a {@link #isSealed sealed} storage for a batch norm's recipe; see {@link Deferred.Permute} for a
-   * permute's). CPU only.
+   * Values that {@code recipe} computes when first needed, read from {@code sources}, each of which computes them before
+   * it is written (a {@link #isSealed sealed} storage for a batch norm's recipe; see {@link Deferred.Permute} for a
+   * permute's); a null source is skipped, and one given twice ({@code x + x}, {@code h @ h^T}) is listed once. CPU only.
    */
   static Storage deferred(int length, Deferred recipe, Storage... sources) {
     Storage s = new Storage(length);
     s.pending = recipe;
     s.sealed = true; // its array will be made here and handed to no one
-    for (Storage source : sources) { // a write to any of them computes these values first
+    for (int i = 0; i < sources.length; i++) { // a write to any of them computes these values first
+      Storage source = sources[i];
+      if (source == null || Arrays.asList(sources).subList(0, i).contains(source)) {
+        continue;
+      }
       source.addReader(s);
       s.depth = Math.max(s.depth, source.deferredDepth() + 1);
     }

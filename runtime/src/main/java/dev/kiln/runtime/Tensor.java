@@ -225,24 +225,16 @@ public final class Tensor {
 
   /**
    * A CPU tensor of {@code shape} whose values {@code recipe} computes when first needed ({@link Storage#deferred}),
-   * from the values of {@code source} (for a batch norm's recipe a {@link #isSealed sealed} one).
+   * from the values of {@code sources} (for a batch norm's recipe a {@link #isSealed sealed} one; a linear's input, weight
+   * and bias; a null one, a missing bias, is left out), each of which computes them before it is written; {@code gradFn}
+   * its node, or null.
    */
-  static Tensor deferred(Deferred recipe, Tensor source, int[] shape, Node gradFn) {
-    return new Tensor(Storage.deferred(Shapes.numel(shape), recipe, source.storage), 0, shape.clone(), DType.FLOAT32, gradFn);
-  }
-
-  /** {@link #deferred} of a recipe that reads several tensors ({@code Deferred.Linear}: input, weight and bias), no node. */
-  static Tensor deferred(Deferred recipe, Tensor[] sources, int[] shape) {
+  static Tensor deferred(Deferred recipe, int[] shape, Node gradFn, Tensor... sources) {
     Storage[] storages = new Storage[sources.length];
     for (int i = 0; i < sources.length; i++) {
-      storages[i] = sources[i].storage;
+      storages[i] = sources[i] == null ? null : sources[i].storage;
     }
-    return new Tensor(Storage.deferred(Shapes.numel(shape), recipe, storages), 0, shape.clone(), DType.FLOAT32, null);
-  }
-
-  /** {@link #deferred(Deferred, Tensor, int[], Node)} of a recipe reading two tensors, {@code a} and {@code b}. */
-  static Tensor deferred(Deferred recipe, Tensor a, Tensor b, int[] shape, Node gradFn) {
-    return new Tensor(Storage.deferred(Shapes.numel(shape), recipe, a.storage, b.storage), 0, shape.clone(), DType.FLOAT32, gradFn);
+    return new Tensor(Storage.deferred(Shapes.numel(shape), recipe, storages), 0, shape.clone(), DType.FLOAT32, gradFn);
   }
 
   /** The recipe of this tensor's values while they are not computed yet and it covers its whole storage ({@link Deferred}); else null. */

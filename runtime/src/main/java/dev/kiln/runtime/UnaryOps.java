@@ -24,7 +24,7 @@ final class UnaryOps {
     if (x.pendingValues() instanceof Deferred.BatchNorm bn) {
       // a batch norm's output not computed yet: normalised and clamped in one pass when read (the compiled
       // steps' fusion, the same values), and the batch norm's own map not at all unless read
-      y = Tensor.deferred(new Deferred.BatchNormRelu(bn), bn.x(), x.shape(), node);
+      y = Tensor.deferred(new Deferred.BatchNormRelu(bn), x.shape(), node, bn.x());
     } else {
       int n = x.numel();
       float[] out = ArrayPool.floats(n); // overwritten
