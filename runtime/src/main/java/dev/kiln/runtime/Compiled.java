@@ -188,8 +188,9 @@ public final class Compiled {
    * An embedding's backward into its {@code weight}'s gradient (nothing when not {@code needed}), as eager's: the rows of
    * {@code d} summed by id ({@link dev.kiln.runtime.cpu.CpuKernels#embeddingBackward}) into a fresh array that the engine
    * then adds to the gradient. Where the gradient holds only +0 (none yet, or zeroed) the rows are summed into it
-   * directly, which rounds the same; otherwise (the table looked up twice, tied to another layer, gradients accumulated
-   * over batches) into a scratch first, so that two rows of one id are summed before they meet the gradient.
+   * directly, which rounds the same; otherwise (the table looked up twice, or tied to another layer, in one backward:
+   * gradients accumulated over backwards start from zeros, {@code Tensor.backward}) into a scratch first, so that two
+   * rows of one id are summed before they meet the gradient.
    */
   public static void embeddingBackward(Tensor weight, boolean needed, float[] d, int dOff, float[] ids, int idsOff, int count,
       int dim, int paddingIdx) {
@@ -204,9 +205,7 @@ public final class Compiled {
     }
     float[] fresh = new float[gw.length];
     dev.kiln.runtime.cpu.CpuKernels.embeddingBackward(fresh, 0, d, dOff, ids, idsOff, count, dim, paddingIdx);
-    for (int i = 0; i < gw.length; i++) {
-      gw[i] += fresh[i];
-    }
+    sumGradients(gw, fresh);
   }
 
   /**
