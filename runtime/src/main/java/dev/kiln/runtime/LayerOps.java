@@ -160,16 +160,21 @@ final class LayerOps {
   }
 
   public static Tensor avgPool2d(Tensor x, int kernel, int stride, int padding, boolean ceilMode, boolean countIncludePad) {
-    requireFloat("avg_pool2d", x);
-    requireImagesOrOne("avg_pool2d", x);
+    return avgPool2d("avg_pool2d", x, kernel, kernel, stride, stride, padding, padding, ceilMode, countIncludePad);
+  }
+
+  /** {@link #avgPool2d} with a {@code kernelH x kernelW} window; {@code name} is the op's, for errors. */
+  private static Tensor avgPool2d(String name, Tensor x, int kernelH, int kernelW, int strideH, int strideW, int padH, int padW,
+      boolean ceilMode, boolean countIncludePad) {
+    requireFloat(name, x);
+    requireImagesOrOne(name, x);
     AvgPool2dShape s;
     try {
-      s = AvgPool2dShape.fixed(x.size(-2), x.size(-1), kernel, kernel, stride, stride, padding, padding, ceilMode,
-          countIncludePad);
+      s = AvgPool2dShape.fixed(x.size(-2), x.size(-1), kernelH, kernelW, strideH, strideW, padH, padW, ceilMode, countIncludePad);
     } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException("avg_pool2d: input " + Shapes.toString(x.shape()) + ": " + e.getMessage(), e);
+      throw new IllegalArgumentException(name + ": input " + Shapes.toString(x.shape()) + ": " + e.getMessage(), e);
     }
-    return avgPool("avg_pool2d", x, s);
+    return avgPool(name, x, s);
   }
 
   public static Tensor convTranspose2d(Tensor x, Tensor weight, Tensor bias, int strideH, int strideW, int padH, int padW,
@@ -282,6 +287,81 @@ final class LayerOps {
     int[] outShape = {x.size(0), x.size(1), s.outHeight(), s.outWidth()};
     return reshaping(name, x, outShape, (out, in, inOff) -> s.forward(out, 0, in, inOff, planes),
         (dx, g, gOff) -> s.backward(dx, 0, g, gOff, planes));
+  }
+
+  // ------------------------------------------------------------------ 1-d layers: their 2-d forms over one row
+
+  /*
+   * Each takes [N, C, L] (or one sample [C, L]) as the view [N, C, 1, L] and a kernel of height 1, so the 2-d
+   * kernels (im2col + GEMM, cuDNN, the pooling loops) and their backward do the work; the views cost no copy and
+   * pass the gradient through as it is. The checks here come first so that errors name the 1-d op and shapes.
+   */
+
+  /** {@code [N, C, L]}, or one sample {@code [C, L]} (PyTorch 1.13's unbatched form). */
+  private static void requireSequences(String op, Tensor x) {
+    if (x.dim() != 3 && x.dim() != 2) {
+      throw new IllegalArgumentException(op + ": input must be [N, C, L], or [C, L] for one sample, got shape "
+          + Shapes.toString(x.shape()));
+    }
+  }
+
+  /**
+   * Checks a 1-d window against an input of {@code length}: kernel and stride at least 1, padding at least 0 (at
+   * most half the kernel for a pooling, PyTorch's rule), and at least one output position.
+   */
+  private static void checkWindow1d(String op, Tensor x, int kernel, int stride, int padding, boolean pooling, boolean ceilMode) {
+    String where = op + ": input " + Shapes.toString(x.shape()) + ": ";
+    if (kernel <= 0 || stride <= 0 || padding < 0) {
+      throw new IllegalArgumentException(where + "kernel_size " + kernel + " and stride " + stride
+          + " must be positive and padding " + padding + " non-negative");
+    }
+    if (pooling && padding > kernel / 2) {
+      throw new IllegalArgumentException(where + "padding " + padding + " must be at most half of kernel_size " + kernel);
+    }
+    int length = x.size(-1);
+    int out = pooling ? Pool2dShape.outSize(length, kernel, stride, padding, ceilMode) : Conv2dShape.outSize(length, kernel, stride, padding);
+    if (out < 1) {
+      throw new IllegalArgumentException(where + "the kernel of " + kernel + " is longer than the padded input of "
+          + (length + 2 * padding) + " (" + length + " with padding " + padding + "), so the output would be empty");
+    }
+  }
+
+  public static Tensor conv1d(Tensor x, Tensor weight, Tensor bias, int stride, int padding) {
+    requireFloat("conv1d", x);
+    requireSequences("conv1d", x);
+    requireRank("conv1d", "weight", weight, 3);
+    if (x.size(-2) != weight.size(1)) {
+      throw new IllegalArgumentException("conv1d: input " + Shapes.toString(x.shape()) + " has " + x.size(-2) + " channels, weight "
+          + Shapes.toString(weight.shape()) + " expects " + weight.size(1));
+    }
+    checkWindow1d("conv1d", x, weight.size(2), stride, padding, false, false);
+    return squeeze(conv2d(unsqueeze(x, -2), unsqueeze(weight, 2), bias, 1, stride, 0, padding), -2);
+  }
+
+  public static Tensor maxPool1d(Tensor x, int kernel, int stride, int padding, boolean ceilMode) {
+    requireFloat("max_pool1d", x);
+    requireSequences("max_pool1d", x);
+    checkWindow1d("max_pool1d", x, kernel, stride, padding, true, ceilMode);
+    return squeeze(maxPool2d(unsqueeze(x, -2), 1, kernel, 1, stride, 0, padding, ceilMode), -2);
+  }
+
+  public static Tensor avgPool1d(Tensor x, int kernel, int stride, int padding, boolean ceilMode, boolean countIncludePad) {
+    requireFloat("avg_pool1d", x);
+    requireSequences("avg_pool1d", x);
+    checkWindow1d("avg_pool1d", x, kernel, stride, padding, true, ceilMode);
+    return squeeze(avgPool2d("avg_pool1d", unsqueeze(x, -2), 1, kernel, 1, stride, 0, padding, ceilMode, countIncludePad), -2);
+  }
+
+  public static Tensor adaptiveAvgPool1d(Tensor x, int size) {
+    requireFloat("adaptive_avg_pool1d", x);
+    requireSequences("adaptive_avg_pool1d", x);
+    if (size < 0) {
+      throw new IllegalArgumentException("adaptive_avg_pool1d: output_size " + size + " must not be negative");
+    }
+    if (x.size(-1) == 0) {
+      throw new IllegalArgumentException("adaptive_avg_pool1d: input " + Shapes.toString(x.shape()) + " must have a length");
+    }
+    return squeeze(adaptiveAvgPool2d(unsqueeze(x, -2), 1, size), -2);
   }
 
   public static Tensor batchNorm(

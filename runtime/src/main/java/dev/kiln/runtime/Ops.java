@@ -758,6 +758,35 @@ public final class Ops {
     return LayerOps.adaptiveAvgPool2d(x, outH, outW);
   }
 
+  /**
+   * 1-d convolution as PyTorch's {@code F.conv1d} without dilation or groups: input {@code [N, C, L]} (or one
+   * sample {@code [C, L]}), weight {@code [O, C, k]}, bias {@code [O]} or null; output {@code [N, O, outL]},
+   * {@code outL = (L + 2 padding - k) / stride + 1} (rounded down), zero padding. Runs as {@link #conv2d} over the
+   * view {@code [N, C, 1, L]} with a {@code 1 x k} kernel.
+   */
+  public static Tensor conv1d(Tensor x, Tensor weight, Tensor bias, int stride, int padding) {
+    return LayerOps.conv1d(x, weight, bias, stride, padding);
+  }
+
+  /**
+   * PyTorch's {@code max_pool1d} over {@code [N, C, L]} or {@code [C, L]}: each output the maximum of a window of
+   * {@code kernel} every {@code stride}, padding (minus infinity, at most half the kernel) and ceil mode as
+   * {@link #maxPool2d}'s, which it runs over {@code [N, C, 1, L]}.
+   */
+  public static Tensor maxPool1d(Tensor x, int kernel, int stride, int padding, boolean ceilMode) {
+    return LayerOps.maxPool1d(x, kernel, stride, padding, ceilMode);
+  }
+
+  /** PyTorch's {@code avg_pool1d} over {@code [N, C, L]} or {@code [C, L]}, as {@link #avgPool2d} over {@code [N, C, 1, L]}. */
+  public static Tensor avgPool1d(Tensor x, int kernel, int stride, int padding, boolean ceilMode, boolean countIncludePad) {
+    return LayerOps.avgPool1d(x, kernel, stride, padding, ceilMode, countIncludePad);
+  }
+
+  /** PyTorch's {@code adaptive_avg_pool1d} to {@code size} positions, as {@link #adaptiveAvgPool2d} over {@code [N, C, 1, L]}. */
+  public static Tensor adaptiveAvgPool1d(Tensor x, int size) {
+    return LayerOps.adaptiveAvgPool1d(x, size);
+  }
+
   // (end of convolution and pooling)
 
   // ------------------------------------------------------------------ normalisation, dropout, activations, regression losses
