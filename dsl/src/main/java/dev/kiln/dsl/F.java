@@ -187,6 +187,53 @@ public final class F {
     return Ops.adaptiveAvgPool2d(x, outH, outW);
   }
 
+  // 1-d convolution and pooling over [N, C, L] (or one sample [C, L]), as PyTorch's F.conv1d, F.max_pool1d, ...
+
+  /** PyTorch's {@code F.conv1d(x, weight, bias)}: weight {@code [O, C, k]}, bias {@code [O]} or null. */
+  public static Tensor conv1d(Tensor x, Tensor weight, Tensor bias) {
+    return conv1d(x, weight, bias, 1, 0);
+  }
+
+  /** PyTorch's {@code F.conv1d(x, weight, bias, stride, padding)}. */
+  public static Tensor conv1d(Tensor x, Tensor weight, Tensor bias, int stride, int padding) {
+    return Ops.conv1d(x, weight, bias, stride, padding);
+  }
+
+  /** PyTorch's {@code F.max_pool1d(x, kernel)}: the stride is the kernel size. */
+  public static Tensor maxPool1d(Tensor x, int kernel) {
+    return maxPool1d(x, kernel, kernel);
+  }
+
+  /** PyTorch's {@code F.max_pool1d(x, kernel, stride)}. */
+  public static Tensor maxPool1d(Tensor x, int kernel, int stride) {
+    return maxPool1d(x, kernel, stride, 0, false);
+  }
+
+  /** PyTorch's {@code F.max_pool1d(x, kernel, stride, padding, ceil_mode=ceilMode)}. */
+  public static Tensor maxPool1d(Tensor x, int kernel, int stride, int padding, boolean ceilMode) {
+    return Ops.maxPool1d(x, kernel, stride, padding, ceilMode);
+  }
+
+  /** PyTorch's {@code F.avg_pool1d(x, kernel)}: the stride is the kernel size. */
+  public static Tensor avgPool1d(Tensor x, int kernel) {
+    return avgPool1d(x, kernel, kernel);
+  }
+
+  /** PyTorch's {@code F.avg_pool1d(x, kernel, stride)}. */
+  public static Tensor avgPool1d(Tensor x, int kernel, int stride) {
+    return avgPool1d(x, kernel, stride, 0, false, true);
+  }
+
+  /** PyTorch's {@code F.avg_pool1d(x, kernel, stride, padding, ceil_mode, count_include_pad)}. */
+  public static Tensor avgPool1d(Tensor x, int kernel, int stride, int padding, boolean ceilMode, boolean countIncludePad) {
+    return Ops.avgPool1d(x, kernel, stride, padding, ceilMode, countIncludePad);
+  }
+
+  /** PyTorch's {@code F.adaptive_avg_pool1d(x, size)}: {@code [N, C, L] -> [N, C, size]}. */
+  public static Tensor adaptiveAvgPool1d(Tensor x, int size) {
+    return Ops.adaptiveAvgPool1d(x, size);
+  }
+
   /** {@code 1 / (1 + exp(-x))} element-wise; any shape. */
   public static Tensor sigmoid(Tensor x) {
     return Ops.sigmoid(x);

@@ -1111,6 +1111,21 @@ class CudaOpsTest {
     assertEquals(cpu.getMessage(), cuda.getMessage());
   }
 
+  // ------------------------------------------------------------------ 1-d layers (their 2-d forms over one row)
+
+  @Test
+  void oneDimensionalConvolutionAndPoolingAsOnTheCpu() {
+    Tensor x = Tensor.randn(3, 4, 19);
+    compare("conv1d stride 2 padding 1", Match.CLOSE, in -> Ops.conv1d(in[0], in[1], in[2], 2, 1), x, Tensor.randn(5, 4, 3),
+        Tensor.randn(5));
+    compare("conv1d one sample, no bias", Match.CLOSE, in -> Ops.conv1d(in[0], in[1], null, 1, 0), Tensor.randn(4, 9),
+        Tensor.randn(2, 4, 5));
+    compare("max_pool1d 3/2/1 ceil", Match.EXACT_VALUES, in -> Ops.maxPool1d(in[0], 3, 2, 1, true), x);
+    compare("max_pool1d 2", Match.EXACT, in -> Ops.maxPool1d(in[0], 2, 2, 0, false), x);
+    compare("avg_pool1d 3/2/1 ceil without the padding", Match.EXACT, in -> Ops.avgPool1d(in[0], 3, 2, 1, true, false), x);
+    compare("adaptive_avg_pool1d 5", Match.EXACT, in -> Ops.adaptiveAvgPool1d(in[0], 5), x);
+  }
+
   // ------------------------------------------------------------------ autograd on the device
 
   @Test
