@@ -40,6 +40,7 @@ class CompiledModuleTest {
     "Models, test.Models.mlp(), test.KilnMlp, 1:28:28",
     "Mixed, test.Mixed, test.KilnMixed, 2:3:4",
     "SmallCnn, test.SmallCnn, test.KilnSmallCnn, 1:8:8",
+    "SequenceModels, test.SequenceModels.cnn(), test.KilnCnn, 3:20",
     "HiddenCnn, test.HiddenCnn, test.KilnHiddenCnn, 1:6:6",
     "HiddenArray, test.HiddenArray, test.KilnHiddenArray, 5",
     "SoftmaxMaps, test.SoftmaxMaps, test.KilnSoftmaxMaps, 2:3:4",

@@ -37,6 +37,7 @@ class CudaCompiledTest {
   @CsvSource({
     "Residual, 4:6:6",
     "Pools, 3:9:11",
+    "SequenceCnn, 4:32",
     "Inception, 3:8:8",
     "HiddenResidual, 6",
     "SplitHeads, 12",

@@ -689,6 +689,8 @@ class ParityTest {
     "AwkwardNames2, test.AwkwardNames2.named(), test.KilnNamed, 4, 2",
     "Residual, test.Residual, test.KilnResidual, 4:6:6, 3",
     "Pools, test.Pools, test.KilnPools, 3:9:11, 3",
+    "SequenceCnn, test.SequenceCnn, test.KilnSequenceCnn, 4:32, 3",
+    "SequenceModels, test.SequenceModels.cnn(), test.KilnCnn, 3:20, 4",
     "Inception, test.Inception, test.KilnInception, 3:8:8, 3",
     "Broadcasts, test.Broadcasts, test.KilnBroadcasts, 4:6:6, 3",
     "SqueezeExcite, test.SqueezeExcite, test.KilnSqueezeExcite, 3:6:6, 4",

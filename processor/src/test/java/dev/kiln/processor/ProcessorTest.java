@@ -67,6 +67,7 @@ class ProcessorTest {
       "SoftmaxMaps, KilnSoftmaxMaps, KilnSoftmaxMaps.java",
       "Residual, KilnResidual, KilnResidual.java",
       "Pools, KilnPools, KilnPools.java",
+      "SequenceCnn, KilnSequenceCnn, KilnSequenceCnn.java",
       "Inception, KilnInception, KilnInception.java",
       "HiddenResidual, KilnHiddenResidual, KilnHiddenResidual.java",
       "Broadcasts, KilnBroadcasts, KilnBroadcasts.java",
@@ -219,6 +220,43 @@ class ProcessorTest {
         "}");
     Compilation c = compile(f);
     assertThat(c).hadErrorContaining("pool: MaxPool2d(kernel_size=5").inFile(f).onLineContaining("return pool.apply(x)");
+  }
+
+  /** A 1-d layer's shape error names the layer and the shape on the call's line; a kernel longer than the input too. */
+  @Test
+  void oneDimensionalLayerShapeErrorsAreOnTheirLines() {
+    JavaFileObject f = classModel("BadSequences",
+        "@Model(input = {4, 32})",
+        "public class BadSequences extends Module {",
+        "  final Conv1d conv = new Conv1d(4, 8, 40);",
+        "  final Conv1d wide = new Conv1d(6, 8, 3);",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    Tensor h = conv.apply(x);",
+        "    Tensor g = wide.apply(maxPool1d(x, 2));",
+        "    return add(h, g);",
+        "  }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining("conv: Conv1d(4, 8, kernel_size=(40,), stride=(1,)) expects an input of length at least 40"
+        + " after padding, receives [N, 4, 32]").inFile(f).onLineContaining("Tensor h = conv.apply(x);");
+    assertThat(c).hadErrorContaining("wide: Conv1d(6, 8, kernel_size=(3,), stride=(1,)) expects [N, 6, L], receives [N, 4, 16]")
+        .inFile(f).onLineContaining("Tensor g = wide.apply(maxPool1d(x, 2));");
+
+    JavaFileObject pool = classModel("BigPool1d",
+        "@Model(input = {4, 3})",
+        "public class BigPool1d extends Module {",
+        "  @Override public Tensor forward(Tensor x) { return avgPool1d(x, 4); }",
+        "}");
+    assertThat(compile(pool)).hadErrorContaining("AvgPool1d(kernel_size=(4,), stride=(4,), padding=(0,)) expects an input of length"
+        + " at least 4 after padding, receives [N, 4, 3]").inFile(pool).onLineContaining("return avgPool1d(x, 4);");
+    JavaFileObject conv = classModel("FunctionalConv1d",
+        "@Model(input = {4, 8})",
+        "public class FunctionalConv1d extends Module {",
+        "  final Tensor w = Tensor.randn(2, 4, 3);",
+        "  @Override public Tensor forward(Tensor x) { return conv1d(x, w, null); }",
+        "}");
+    assertThat(compile(conv)).hadErrorContaining("declare a Conv1d field and apply it").inFile(conv)
+        .onLineContaining("return conv1d(x, w, null);");
   }
 
   private static JavaFileObject source(String name, String... lines) {
@@ -2013,7 +2051,7 @@ class ProcessorTest {
         "  @Override public Tensor forward(Tensor x) { return t.apply(x); }",
         "}");
     Compilation c = compile(f);
-    assertThat(c).hadErrorContaining("t: layer type GRUCell is not supported by the Kiln compiler; supported: Linear, Conv2d, ConvTranspose2d, Upsample, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm1d")
+    assertThat(c).hadErrorContaining("t: layer type GRUCell is not supported by the Kiln compiler; supported: Linear, Conv1d, Conv2d, ConvTranspose2d, Upsample, MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, AdaptiveAvgPool1d, AdaptiveAvgPool2d, BatchNorm1d")
         .inFile(f).onLineContaining("new GRUCell(");
   }
 

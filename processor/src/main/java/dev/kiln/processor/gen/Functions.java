@@ -2,7 +2,9 @@ package dev.kiln.processor.gen;
 
 import com.palantir.javapoet.ClassName;
 import com.palantir.javapoet.CodeBlock;
+import dev.kiln.dsl.AdaptiveAvgPool1d;
 import dev.kiln.dsl.AdaptiveAvgPool2d;
+import dev.kiln.dsl.AvgPool1d;
 import dev.kiln.dsl.AvgPool2d;
 import dev.kiln.dsl.ELU;
 import dev.kiln.dsl.Flatten;
@@ -11,6 +13,7 @@ import dev.kiln.dsl.Hardtanh;
 import dev.kiln.dsl.LayerSpec;
 import dev.kiln.dsl.LeakyReLU;
 import dev.kiln.dsl.LogSoftmax;
+import dev.kiln.dsl.MaxPool1d;
 import dev.kiln.dsl.MaxPool2d;
 import dev.kiln.dsl.ReLU;
 import dev.kiln.dsl.SiLU;
@@ -105,6 +108,16 @@ final class Functions {
     if (spec instanceof AvgPool2d.Spec s) {
       return CodeBlock.of("$T.avgPool2d($L, $L, $L, $L, $L, $L)", F, input, s.kernelSize(), s.stride(), s.padding(), s.ceilMode(),
           s.countIncludePad());
+    }
+    if (spec instanceof MaxPool1d.Spec s) {
+      return CodeBlock.of("$T.maxPool1d($L, $L, $L, $L, $L)", F, input, s.kernelSize(), s.stride(), s.padding(), s.ceilMode());
+    }
+    if (spec instanceof AvgPool1d.Spec s) {
+      return CodeBlock.of("$T.avgPool1d($L, $L, $L, $L, $L, $L)", F, input, s.kernelSize(), s.stride(), s.padding(), s.ceilMode(),
+          s.countIncludePad());
+    }
+    if (spec instanceof AdaptiveAvgPool1d.Spec s) {
+      return CodeBlock.of("$T.adaptiveAvgPool1d($L, $L)", F, input, s.size());
     }
     if (spec instanceof Upsample.Spec s) {
       return CodeBlock.of("$T.interpolate($L, $L, $L)", F, input, s.scaleH(), s.scaleW());

@@ -12,9 +12,12 @@ import com.palantir.javapoet.ParameterizedTypeName;
 import com.palantir.javapoet.TypeName;
 import com.palantir.javapoet.TypeSpec;
 import com.palantir.javapoet.TypeVariableName;
+import dev.kiln.dsl.AdaptiveAvgPool1d;
 import dev.kiln.dsl.AdaptiveAvgPool2d;
+import dev.kiln.dsl.AvgPool1d;
 import dev.kiln.dsl.AvgPool2d;
 import dev.kiln.dsl.BatchNorm;
+import dev.kiln.dsl.Conv1d;
 import dev.kiln.dsl.Conv2d;
 import dev.kiln.dsl.ConvTranspose2d;
 import dev.kiln.dsl.Dropout;
@@ -25,9 +28,11 @@ import dev.kiln.dsl.ELU;
 import dev.kiln.dsl.GELU;
 import dev.kiln.dsl.Hardtanh;
 import dev.kiln.dsl.LayerNorm;
+import dev.kiln.dsl.LayerSpec;
 import dev.kiln.dsl.LeakyReLU;
 import dev.kiln.dsl.LogSoftmax;
 import dev.kiln.dsl.Linear;
+import dev.kiln.dsl.MaxPool1d;
 import dev.kiln.dsl.MaxPool2d;
 import dev.kiln.dsl.Recurrent;
 import dev.kiln.dsl.SiLU;
@@ -762,6 +767,7 @@ public final class Generator {
         : !(layer.spec() instanceof LayerNorm.Spec n) || n.elementwiseAffine();
     boolean bias = layer.spec() instanceof Linear.Spec l ? l.bias()
         : layer.spec() instanceof Conv2d.Spec c ? c.bias()
+        : layer.spec() instanceof Conv1d.Spec c ? c.bias()
         : layer.spec() instanceof ConvTranspose2d.Spec t ? t.bias()
         : layer.spec() instanceof LayerNorm.Spec n ? n.elementwiseAffine()
         : !ModelIr.looksUp(layer.spec()) && ((BatchNorm.Options) layer.spec()).affine();
@@ -1986,7 +1992,52 @@ public final class Generator {
 
   /** Whether a convolution step's layer has a bias. */
   private static boolean convBias(Kernel k) {
-    return k.spec() instanceof ConvTranspose2d.Spec t ? t.bias() : ((Conv2d.Spec) k.spec()).bias();
+    return k.spec() instanceof ConvTranspose2d.Spec t ? t.bias() : asConv2d(k.spec()).bias();
+  }
+
+  // ------------------------------------------------------------------ 1-d layers as their 2-d forms
+
+  /*
+   * A Conv1d, MaxPool1d, AvgPool1d or AdaptiveAvgPool1d step runs the 2-d kernels over [N, C, 1, L] (the same
+   * values in the same order as [N, C, L]) with windows of height 1, as eager mode's Ops.conv1d and its siblings.
+   */
+
+  /** A shape {@code [N, C, L]} as the 2-d kernels see it, {@code [N, C, 1, L]}; an image's as it is. */
+  private static int[] asImage(int[] shape) {
+    return shape.length == 3 ? new int[] {shape[0], shape[1], 1, shape[2]} : shape;
+  }
+
+  /** A convolution step's Conv2d: its own, or the one over {@code [N, C, 1, L]} of a Conv1d. */
+  private static Conv2d.Spec asConv2d(LayerSpec spec) {
+    return spec instanceof Conv1d.Spec c ? c.asConv2d() : (Conv2d.Spec) spec;
+  }
+
+  /** A max pooling's {@code Pool2dShape} window: kernel, stride and padding along height and width, and the ceil mode. */
+  private static CodeBlock maxPoolWindow(LayerSpec spec) {
+    if (spec instanceof MaxPool1d.Spec m) {
+      return CodeBlock.of("1, $L, 1, $L, 0, $L, $L", m.kernelSize(), m.stride(), m.padding(), m.ceilMode());
+    }
+    MaxPool2d.Spec m = (MaxPool2d.Spec) spec;
+    return CodeBlock.of("$L, $L, $L, $L, $L, $L, $L", m.kernelSize(), m.kernelSize(), m.stride(), m.stride(), m.padding(),
+        m.padding(), m.ceilMode());
+  }
+
+  /** An average pooling's {@code AvgPool2dShape} for an input of {@code image}'s height and width. */
+  private static CodeBlock avgPoolShape(LayerSpec spec, int[] image) {
+    int h = image[2], w = image[3];
+    if (spec instanceof AvgPool2d.Spec a) {
+      return CodeBlock.of("$T.fixed($L, $L, $L, $L, $L, $L, $L, $L, $L, $L)", AVG_SHAPE, h, w, a.kernelSize(), a.kernelSize(),
+          a.stride(), a.stride(), a.padding(), a.padding(), a.ceilMode(), a.countIncludePad());
+    }
+    if (spec instanceof AvgPool1d.Spec a) {
+      return CodeBlock.of("$T.fixed($L, $L, 1, $L, 1, $L, 0, $L, $L, $L)", AVG_SHAPE, h, w, a.kernelSize(), a.stride(), a.padding(),
+          a.ceilMode(), a.countIncludePad());
+    }
+    if (spec instanceof AdaptiveAvgPool1d.Spec a) {
+      return CodeBlock.of("$T.adaptive($L, $L, 1, $L)", AVG_SHAPE, h, w, a.size());
+    }
+    AdaptiveAvgPool2d.Spec a = (AdaptiveAvgPool2d.Spec) spec;
+    return CodeBlock.of("$T.adaptive($L, $L, $L, $L)", AVG_SHAPE, h, w, a.outH(), a.outW());
   }
 
   /**
@@ -3070,16 +3121,17 @@ public final class Generator {
             ctor.addStatement("this.shape$L = new $T(n, $L, $L, $L, $L, $L, $L, $L, $L, $L, $L)", j, CONV_SHAPE, out[1], out[2],
                 out[3], in[1], c.kernelH(), c.kernelW(), c.strideH(), c.strideW(), c.padH(), c.padW());
           } else {
-            Conv2d.Spec c = (Conv2d.Spec) k.spec();
-            ctor.addStatement("this.shape$L = new $T(n, $L, $L, $L, $L, $L, $L, $L, $L, $L, $L)", j, CONV_SHAPE, in[1], in[2],
-                in[3], c.outChannels(), c.kernelH(), c.kernelW(), c.strideH(), c.strideW(), c.padH(), c.padW());
+            Conv2d.Spec c = asConv2d(k.spec());
+            int[] image = asImage(in);
+            ctor.addStatement("this.shape$L = new $T(n, $L, $L, $L, $L, $L, $L, $L, $L, $L, $L)", j, CONV_SHAPE, image[1], image[2],
+                image[3], c.outChannels(), c.kernelH(), c.kernelW(), c.strideH(), c.strideW(), c.padH(), c.padW());
           }
         }
         case POOL -> {
-          MaxPool2d.Spec m = (MaxPool2d.Spec) k.spec();
+          int[] image = asImage(in);
           t.addField(POOL_SHAPE, "shape" + j, Modifier.FINAL);
-          ctor.addStatement("this.shape$L = new $T(n, $L, $L, $L, $L, $L, $L, $L, $L, $L, $L)", j, POOL_SHAPE, in[1], in[2], in[3],
-              m.kernelSize(), m.kernelSize(), m.stride(), m.stride(), m.padding(), m.padding(), m.ceilMode());
+          ctor.addStatement("this.shape$L = new $T(n, $L, $L, $L, $L)", j, POOL_SHAPE, image[1], image[2], image[3],
+              maxPoolWindow(k.spec()));
           t.addField(ArrayTypeName.of(TypeName.INT), "argmax" + j, Modifier.FINAL);
           ctor.addStatement("this.argmax$L = new int[n * $L]", j, k.outPerSample());
         }
@@ -3151,13 +3203,7 @@ public final class Generator {
         }
         case AVGPOOL -> {
           t.addField(AVG_SHAPE, "shape" + j, Modifier.FINAL);
-          if (k.spec() instanceof AvgPool2d.Spec a) {
-            ctor.addStatement("this.shape$L = $T.fixed($L, $L, $L, $L, $L, $L, $L, $L, $L, $L)", j, AVG_SHAPE, in[2], in[3],
-                a.kernelSize(), a.kernelSize(), a.stride(), a.stride(), a.padding(), a.padding(), a.ceilMode(), a.countIncludePad());
-          } else {
-            AdaptiveAvgPool2d.Spec a = (AdaptiveAvgPool2d.Spec) k.spec();
-            ctor.addStatement("this.shape$L = $T.adaptive($L, $L, $L, $L)", j, AVG_SHAPE, in[2], in[3], a.outH(), a.outW());
-          }
+          ctor.addStatement("this.shape$L = $L", j, avgPoolShape(k.spec(), asImage(in)));
         }
         case RECURRENT -> {
           Recurrent.Spec r = k.recurrent();

@@ -1,8 +1,11 @@
 package dev.kiln.processor.gen;
 
+import dev.kiln.dsl.AdaptiveAvgPool1d;
 import dev.kiln.dsl.AdaptiveAvgPool2d;
+import dev.kiln.dsl.AvgPool1d;
 import dev.kiln.dsl.AvgPool2d;
 import dev.kiln.dsl.BatchNorm;
+import dev.kiln.dsl.Conv1d;
 import dev.kiln.dsl.Conv2d;
 import dev.kiln.dsl.ConvTranspose2d;
 import dev.kiln.dsl.Dropout;
@@ -15,6 +18,7 @@ import dev.kiln.dsl.LayerNorm;
 import dev.kiln.dsl.LayerSpec;
 import dev.kiln.dsl.LeakyReLU;
 import dev.kiln.dsl.LogSoftmax;
+import dev.kiln.dsl.MaxPool1d;
 import dev.kiln.dsl.MaxPool2d;
 import dev.kiln.dsl.Linear;
 import dev.kiln.dsl.ReLU;
@@ -231,7 +235,7 @@ final class Planner {
         Kernel.Kind kind = s.spec() instanceof Linear.Spec ? Kernel.Kind.LINEAR : Kernel.Kind.BATCHNORM;
         Linear.Spec linear = s.spec() instanceof Linear.Spec l ? l : null;
         kernels.add(new Kernel(kind, label, s.spec(), s.layer(), linear, relu, s.input(), outValue, in, out, s.source()));
-      } else if (s.spec() instanceof Conv2d.Spec || s.spec() instanceof ConvTranspose2d.Spec) {
+      } else if (s.spec() instanceof Conv2d.Spec || s.spec() instanceof Conv1d.Spec || s.spec() instanceof ConvTranspose2d.Spec) {
         kernels.add(new Kernel(Kernel.Kind.CONV, label, s.spec(), s.layer(), null, false, s.input(), s.output(), in, out, s.source()));
       } else if (dev.kiln.processor.ir.ModelIr.looksUp(s.spec()) || s.spec() instanceof dev.kiln.processor.ir.ConstantIds) { // (a bag, ids built in forward: lookups too)
         kernels.add(new Kernel(Kernel.Kind.EMBEDDING, label, s.spec(), s.layer(), null, false, s.input(), s.output(), in, out, s.source()));
@@ -243,7 +247,8 @@ final class Planner {
         kernels.add(new Kernel(Kernel.Kind.SLICE, label, seq.narrow(in), null, null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof LayerNorm.Spec) {
         kernels.add(new Kernel(Kernel.Kind.LAYERNORM, label, s.spec(), s.layer(), null, false, s.input(), s.output(), in, out, s.source()));
-      } else if (s.spec() instanceof AvgPool2d.Spec || s.spec() instanceof AdaptiveAvgPool2d.Spec) {
+      } else if (s.spec() instanceof AvgPool2d.Spec || s.spec() instanceof AdaptiveAvgPool2d.Spec || s.spec() instanceof AvgPool1d.Spec
+          || s.spec() instanceof AdaptiveAvgPool1d.Spec) {
         kernels.add(new Kernel(Kernel.Kind.AVGPOOL, label, s.spec(), s.layer(), null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof Normalize) {
         kernels.add(new Kernel(Kernel.Kind.NORMALIZE, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
@@ -255,7 +260,7 @@ final class Planner {
         kernels.add(new Kernel(Kernel.Kind.PAD, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof Upsample.Spec) {
         kernels.add(new Kernel(Kernel.Kind.UPSAMPLE, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
-      } else if (s.spec() instanceof MaxPool2d.Spec) {
+      } else if (s.spec() instanceof MaxPool2d.Spec || s.spec() instanceof MaxPool1d.Spec) {
         kernels.add(new Kernel(Kernel.Kind.POOL, label, s.spec(), s.layer(), null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof Dropout.Spec d && d.p() > 0 || s.spec() instanceof Dropout2d.Spec c && c.p() > 0) {
         kernels.add(new Kernel(Kernel.Kind.DROPOUT, label, s.spec(), s.layer(), null, false, s.input(), s.output(), in, out, s.source()));
@@ -366,10 +371,10 @@ final class Planner {
       }
       Kernel pool = readers.get(0);
       masked.add(k.out());
-      MaxPool2d.Spec m = (MaxPool2d.Spec) pool.spec();
       int[] in = pool.inShape();
-      boolean inside = !m.ceilMode() || (in[2] % 2 == 0 && in[3] % 2 == 0);
-      if (m.kernelSize() == 2 && m.stride() == 2 && m.padding() == 0 && inside) {
+      // (a 1-d pooling's ReLU mask goes through its backward too, but its windows are never the 2x2 one pass's)
+      if (pool.spec() instanceof MaxPool2d.Spec m && m.kernelSize() == 2 && m.stride() == 2 && m.padding() == 0
+          && (!m.ceilMode() || (in[2] % 2 == 0 && in[3] % 2 == 0))) {
         onePass.put(k.out(), kernels.indexOf(pool));
       }
     }

@@ -1,9 +1,12 @@
 package dev.kiln.processor.read;
 
+import dev.kiln.dsl.AdaptiveAvgPool1d;
 import dev.kiln.dsl.AdaptiveAvgPool2d;
+import dev.kiln.dsl.AvgPool1d;
 import dev.kiln.dsl.AvgPool2d;
 import dev.kiln.dsl.BatchNorm1d;
 import dev.kiln.dsl.BatchNorm2d;
+import dev.kiln.dsl.Conv1d;
 import dev.kiln.dsl.Conv2d;
 import dev.kiln.dsl.ConvTranspose2d;
 import dev.kiln.dsl.Dropout;
@@ -19,6 +22,7 @@ import dev.kiln.dsl.LayerSpec;
 import dev.kiln.dsl.LeakyReLU;
 import dev.kiln.dsl.LogSoftmax;
 import dev.kiln.dsl.Linear;
+import dev.kiln.dsl.MaxPool1d;
 import dev.kiln.dsl.MaxPool2d;
 import dev.kiln.dsl.ReLU;
 import dev.kiln.dsl.Recurrent;
@@ -150,6 +154,14 @@ final class LayerCatalog {
         case 2 -> new AdaptiveAvgPool2d.Spec(integer(args, 0), integer(args, 1), true);
         default -> throw new BadArguments("AdaptiveAvgPool2d takes (output_size) or (out_h, out_w)");
       }),
+      Map.entry(DSL + "Conv1d", args -> switch (args.size()) {
+        case 3 -> new Conv1d.Spec(integer(args, 0), integer(args, 1), integer(args, 2), 1, 0, true);
+        default -> throw new BadArguments("Conv1d takes (in_channels, out_channels, kernel_size); stride, padding and bias are"
+            + " builder calls: new Conv1d(16, 32, 3).padding(1)");
+      }),
+      Map.entry(DSL + "MaxPool1d", args -> new MaxPool1d.Spec(integer(args, 0), integer(args, 0), 0, false)),
+      Map.entry(DSL + "AvgPool1d", args -> new AvgPool1d.Spec(integer(args, 0), integer(args, 0), 0, false, true)),
+      Map.entry(DSL + "AdaptiveAvgPool1d", args -> new AdaptiveAvgPool1d.Spec(integer(args, 0))),
       Map.entry(DSL + "LayerNorm", args -> {
         if (!args.isEmpty() && args.get(0) instanceof int[] shape) { // the varargs as an array, or the three-argument form
           return switch (args.size()) {
@@ -241,6 +253,35 @@ final class LayerCatalog {
               + " argument(s); it has stride, padding, outputPadding, bias");
         };
       },
+      DSL + "Conv1d", (spec, method, args) -> {
+        Conv1d.Spec s = (Conv1d.Spec) spec;
+        return switch (method + "/" + args.size()) {
+          case "stride/1" -> s.withStride(integer(args, 0));
+          case "padding/1" -> s.withPadding(integer(args, 0));
+          case "bias/1" -> s.withBias(bool(args, 0));
+          default -> throw new BadArguments("Conv1d has no builder " + method + " with " + args.size() + " argument(s); it has stride, padding, bias");
+        };
+      },
+      DSL + "MaxPool1d", (spec, method, args) -> {
+        MaxPool1d.Spec s = (MaxPool1d.Spec) spec;
+        return switch (method + "/" + args.size()) {
+          case "stride/1" -> new MaxPool1d.Spec(s.kernelSize(), integer(args, 0), s.padding(), s.ceilMode());
+          case "padding/1" -> new MaxPool1d.Spec(s.kernelSize(), s.stride(), integer(args, 0), s.ceilMode());
+          case "ceilMode/1" -> new MaxPool1d.Spec(s.kernelSize(), s.stride(), s.padding(), bool(args, 0));
+          default -> throw new BadArguments("MaxPool1d has no builder " + method + " with " + args.size() + " argument(s); it has stride, padding, ceilMode");
+        };
+      },
+      DSL + "AvgPool1d", (spec, method, args) -> {
+        AvgPool1d.Spec s = (AvgPool1d.Spec) spec;
+        return switch (method + "/" + args.size()) {
+          case "stride/1" -> new AvgPool1d.Spec(s.kernelSize(), integer(args, 0), s.padding(), s.ceilMode(), s.countIncludePad());
+          case "padding/1" -> new AvgPool1d.Spec(s.kernelSize(), s.stride(), integer(args, 0), s.ceilMode(), s.countIncludePad());
+          case "ceilMode/1" -> new AvgPool1d.Spec(s.kernelSize(), s.stride(), s.padding(), bool(args, 0), s.countIncludePad());
+          case "countIncludePad/1" -> new AvgPool1d.Spec(s.kernelSize(), s.stride(), s.padding(), s.ceilMode(), bool(args, 0));
+          default -> throw new BadArguments("AvgPool1d has no builder " + method + " with " + args.size()
+              + " argument(s); it has stride, padding, ceilMode, countIncludePad");
+        };
+      },
       DSL + "MaxPool2d", (spec, method, args) -> {
         MaxPool2d.Spec s = (MaxPool2d.Spec) spec;
         return switch (method + "/" + args.size()) {
@@ -257,7 +298,7 @@ final class LayerCatalog {
 
   /** Simple names of the supported layers, for messages. */
   static String supported() {
-    return "Linear, Conv2d, ConvTranspose2d, Upsample, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm1d, BatchNorm2d, LayerNorm, Dropout, Dropout2d, Flatten, ReLU, Sigmoid, Tanh, LeakyReLU, GELU, SiLU, ELU, Softplus, Hardtanh, Softmax, LogSoftmax, Embedding, EmbeddingBag, LSTM, GRU, RNN, Sequential";
+    return "Linear, Conv1d, Conv2d, ConvTranspose2d, Upsample, MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, AdaptiveAvgPool1d, AdaptiveAvgPool2d, BatchNorm1d, BatchNorm2d, LayerNorm, Dropout, Dropout2d, Flatten, ReLU, Sigmoid, Tanh, LeakyReLU, GELU, SiLU, ELU, Softplus, Hardtanh, Softmax, LogSoftmax, Embedding, EmbeddingBag, LSTM, GRU, RNN, Sequential";
   }
 
   static LayerSpec create(String qualifiedName, List<Object> args) throws BadArguments {
@@ -354,6 +395,13 @@ final class LayerCatalog {
         case "avgPool2d/1" -> new AvgPool2d.Spec(integer(args, 0), integer(args, 0), 0, false, true);
         case "avgPool2d/2" -> new AvgPool2d.Spec(integer(args, 0), integer(args, 1), 0, false, true);
         case "avgPool2d/5" -> new AvgPool2d.Spec(integer(args, 0), integer(args, 1), integer(args, 2), bool(args, 3), bool(args, 4));
+        case "maxPool1d/1" -> new MaxPool1d.Spec(integer(args, 0), integer(args, 0), 0, false);
+        case "maxPool1d/2" -> new MaxPool1d.Spec(integer(args, 0), integer(args, 1), 0, false);
+        case "maxPool1d/4" -> new MaxPool1d.Spec(integer(args, 0), integer(args, 1), integer(args, 2), bool(args, 3));
+        case "avgPool1d/1" -> new AvgPool1d.Spec(integer(args, 0), integer(args, 0), 0, false, true);
+        case "avgPool1d/2" -> new AvgPool1d.Spec(integer(args, 0), integer(args, 1), 0, false, true);
+        case "avgPool1d/5" -> new AvgPool1d.Spec(integer(args, 0), integer(args, 1), integer(args, 2), bool(args, 3), bool(args, 4));
+        case "adaptiveAvgPool1d/1" -> new AdaptiveAvgPool1d.Spec(integer(args, 0));
         case "interpolate/1" -> new Upsample.Spec(integer(args, 0), integer(args, 0));
         case "interpolate/2" -> new Upsample.Spec(integer(args, 0), integer(args, 1));
         case "adaptiveAvgPool2d/1" -> new AdaptiveAvgPool2d.Spec(integer(args, 0), integer(args, 0), false);
@@ -392,7 +440,8 @@ final class LayerCatalog {
   /** The {@code F} functions {@link #function} compiles, as name/number of arguments after the tensor. */
   private static final java.util.Set<String> FUNCTIONS = java.util.Set.of("relu/0", "sigmoid/0", "tanh/0", "gelu/0", "silu/0", "leakyRelu/1",
       "elu/0", "elu/1", "softplus/0", "softplus/2", "hardtanh/0", "hardtanh/2", "pad/1", "pad/2", "normalize/0", "normalize/3", "softmax/1", "logSoftmax/1", "flatten/0", "flatten/2", "maxPool2d/1", "maxPool2d/2", "maxPool2d/4", "avgPool2d/1", "avgPool2d/2",
-      "avgPool2d/5", "adaptiveAvgPool2d/1", "adaptiveAvgPool2d/2", "interpolate/1", "interpolate/2", "transpose/2", "select/2", "narrow/3", "mul/1", "div/1", "add/1", "sub/1", "sum/1", "sum/2", "mean/1",
+      "avgPool2d/5", "adaptiveAvgPool2d/1", "adaptiveAvgPool2d/2", "maxPool1d/1", "maxPool1d/2", "maxPool1d/4", "avgPool1d/1",
+      "avgPool1d/2", "avgPool1d/5", "adaptiveAvgPool1d/1", "interpolate/1", "interpolate/2", "transpose/2", "select/2", "narrow/3", "mul/1", "div/1", "add/1", "sub/1", "sum/1", "sum/2", "mean/1",
       "mean/2", "logsumexp/1", "logsumexp/2", "norm/0", "norm/2", "norm/3", "cumsum/1",
       "argmax/1", "argmax/2", "argmin/1", "argmin/2", "argsort/1", "argsort/2", "topk/2", "topk/3");
 
@@ -408,8 +457,11 @@ final class LayerCatalog {
 
   static String unsupportedFunction(String name, int constants) {
     String instead = switch (name) {
-      case "linear", "conv2d" -> "it takes weight tensors: declare a " + (name.equals("linear") ? "Linear" : "Conv2d")
-          + " field and apply it";
+      case "linear", "conv2d", "conv1d" -> "it takes weight tensors: declare a " + switch (name) {
+        case "linear" -> "Linear";
+        case "conv1d" -> "Conv1d";
+        default -> "Conv2d";
+      } + " field and apply it";
       case "crossEntropy", "mseLoss", "l1Loss", "nllLoss", "binaryCrossEntropy", "binaryCrossEntropyWithLogits" ->
           "a loss belongs outside forward: apply it to the model's output";
       case "reshape" -> "give the shape after the tensor, the batch first as -1: reshape(x, -1, 64, 1, 1)";
@@ -419,7 +471,8 @@ final class LayerCatalog {
     };
     return "F." + name + " with " + (constants + 1) + " argument(s) is not supported by the Kiln compiler; supported: relu, "
         + "sigmoid, tanh, gelu, silu, leakyRelu(x, slope), elu(x[, alpha]), softplus(x[, beta, threshold]), hardtanh(x[, min, max]), softmax(x, dim), logSoftmax(x, dim), flatten(x[, start, end]), maxPool2d(x, k[, stride[, padding, "
-        + "ceilMode]]), avgPool2d(x, k[, stride[, padding, ceilMode, countIncludePad]]), adaptiveAvgPool2d(x, size[, width]), interpolate(x, scale[, scale_w]), "
+        + "ceilMode]]), avgPool2d(x, k[, stride[, padding, ceilMode, countIncludePad]]), adaptiveAvgPool2d(x, size[, width]), maxPool1d(x, k[, stride[, padding, ceilMode]]), avgPool1d(x, k[, stride[, padding, "
+        + "ceilMode, countIncludePad]]), adaptiveAvgPool1d(x, size), interpolate(x, scale[, scale_w]), "
         + "reshape(x, -1, ...), pad(x, new int[] {left, right, ...}[, value]), normalize(x[, p, dim, eps]), x.logsumexp(dim[, keepDim]), x.norm(p, dim[, keepDim]), x.cumsum(dim), x.flip(dims...), x.repeat(1, counts...), cosineSimilarity(a, b[, dim, eps]) of two values (broadcast where a size is 1), transpose(x, d0, d1), permute(x, 0, ...), select(x, dim, index), narrow(x, dim, start, length), add(a, b), sub(a, b), mul(a, b) and div(a, b) of two"
         + " values of one shape or broadcast ([N, C, 1, 1] over [N, C, H, W]) or of a tensor field (x.add(pos)), matmul(a, b) of"
         + " two values, mul(x, c) and div(x, c) of a constant (x.add(c), x.sub(c) too), sum(x, dim[, keepDim]) and mean(x, dim[,"
