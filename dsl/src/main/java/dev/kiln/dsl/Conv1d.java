@@ -106,12 +106,7 @@ public class Conv1d extends Layer<Conv1d.Spec> {
   /** With or without a bias parameter; {@code bias(true)} after {@code bias(false)} draws a fresh one. Returns this layer. */
   public Conv1d bias(boolean on) {
     reconfigure(spec().withBias(on), "stride, padding and bias");
-    if (!on) {
-      bias = null;
-      unregisterParameter("bias");
-    } else if (bias == null) {
-      bias = registerParameter("bias", newBias());
-    }
+    bias = optionalParameter("bias", bias, on, this::newBias);
     return this;
   }
 

@@ -137,12 +137,7 @@ public class Conv2d extends Layer<Conv2d.Spec> {
    */
   public Conv2d bias(boolean on) {
     reconfigure(spec().withBias(on));
-    if (!on) {
-      bias = null;
-      unregisterParameter("bias");
-    } else if (bias == null) {
-      bias = registerParameter("bias", newBias());
-    }
+    bias = optionalParameter("bias", bias, on, this::newBias);
     return this;
   }
 

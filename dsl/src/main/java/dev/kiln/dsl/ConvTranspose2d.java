@@ -155,12 +155,7 @@ public class ConvTranspose2d extends Layer<ConvTranspose2d.Spec> {
   /** With or without a bias parameter; {@code bias(true)} after {@code bias(false)} draws a fresh one. */
   public ConvTranspose2d bias(boolean on) {
     reconfigure(spec().withBias(on));
-    if (!on) {
-      bias = null;
-      unregisterParameter("bias");
-    } else if (bias == null) {
-      bias = registerParameter("bias", newBias());
-    }
+    bias = optionalParameter("bias", bias, on, this::newBias);
     return this;
   }
 

@@ -218,6 +218,19 @@ public abstract class Module {
     parameters.remove(name);
   }
 
+  /**
+   * A parameter that a builder switches on and off (a convolution's {@code bias(false)}): with {@code on}, {@code current},
+   * or {@code fresh}'s new one registered under {@code name} when there is none; without, null, and {@code name} no longer
+   * a parameter.
+   */
+  final Tensor optionalParameter(String name, Tensor current, boolean on, java.util.function.Supplier<Tensor> fresh) {
+    if (!on) {
+      unregisterParameter(name);
+      return null;
+    }
+    return current != null ? current : registerParameter(name, fresh.get());
+  }
+
   /** Registers a parameter under {@code name}; it must be a leaf tensor that requires grad. */
   protected final Tensor registerParameter(String name, Tensor parameter) {
     if (!parameter.requiresGrad() || !parameter.isLeaf()) {
