@@ -60,6 +60,7 @@ import dev.kiln.processor.ir.MaskedFill;
 import dev.kiln.processor.ir.MatMul;
 import dev.kiln.processor.ir.Narrow;
 import dev.kiln.processor.ir.ModelIr;
+import dev.kiln.processor.ir.MethodModes;
 import dev.kiln.processor.ir.Modes;
 import dev.kiln.processor.ir.Mul;
 import dev.kiln.processor.ir.OutputsIr;
@@ -284,6 +285,10 @@ public final class DeclarationReader {
     if (delegate == BAD_OUTPUT_INDEX) {
       return null;
     }
+    if (delegate >= 0 && outputs.modes() != null) { // forward would be the outputs' graph of one mode
+      diagnostics.error(forward, Message.MODE_DELEGATED, outputs.call(delegate), outputs.method());
+      return null;
+    }
     if (delegate >= 0) {
       return !ok ? null : new ModelIr(ModelIr.Form.CLASS, type, packageOf(type), nestedName(type), null, generated, input,
           inputName, layers, List.of(), null, source(unit, trees.getTree(type)), outputs, delegate, allTensors(tensors), inputs,
@@ -376,11 +381,27 @@ public final class DeclarationReader {
   private OutputsIr readOutputs(ExecutableElement m, CompilationUnitTree unit, Map<String, LayerNode> fields, Set<String> broken,
       String className, TensorFieldReader tensors) {
     String inputName = m.getParameters().get(0).getSimpleName().toString();
-    Steps steps = new Steps(m.getSimpleName().toString(), inputName);
-    steps.modelType = (TypeElement) m.getEnclosingElement();
-    steps.tensors = tensors;
-    steps.broken.addAll(broken);
-    return readResults(m, steps, unit, fields, className);
+    Steps[] read = new Steps[2];
+    OutputsIr[] irs = new OutputsIr[2];
+    for (int i = 0; i < 2; i++) { // in training, then (where a mode was read) in evaluation, as forward
+      read[i] = new Steps(m.getSimpleName().toString(), inputName);
+      read[i].mode = new ModeReading(i == 0);
+      read[i].modelType = (TypeElement) m.getEnclosingElement();
+      read[i].tensors = tensors;
+      read[i].broken.addAll(broken);
+      irs[i] = readResults(m, read[i], unit, fields, className);
+      if (irs[i] == null || read[0].mode.reads.isEmpty()) {
+        return irs[i];
+      }
+    }
+    return irs[0].withModes(methodModes(irs[1], read[0], read[1]));
+  }
+
+  /** A method's body read in training ({@code training}) and in evaluation, its {@code evaluation} IR beside. */
+  private static <T> MethodModes<T> methodModes(T evaluation, Steps training, Steps evaluated) {
+    List<Modes.Read> reads = new ArrayList<>(training.mode.reads);
+    reads.addAll(evaluated.mode.reads);
+    return new MethodModes<>(evaluation, reads, training.mode.joins, evaluated.mode.joins);
   }
 
   /**
@@ -508,9 +529,23 @@ public final class DeclarationReader {
   /** Reads the method of several inputs like forward, each further input a value; null when its result is unknown. */
   private InputsIr readInputs(ExecutableElement m, CompilationUnitTree unit, Map<String, LayerNode> fields, Set<String> broken,
       String className, TensorFieldReader tensors) {
+    Steps training = new Steps(m.getSimpleName().toString(), m.getParameters().get(0).getSimpleName().toString());
+    training.mode = new ModeReading(true);
+    InputsIr ir = readInputs(m, training, unit, fields, broken, className, tensors);
+    if (ir == null || training.mode.reads.isEmpty()) {
+      return ir;
+    }
+    Steps evaluation = new Steps(m.getSimpleName().toString(), m.getParameters().get(0).getSimpleName().toString());
+    evaluation.mode = new ModeReading(false); // in evaluation too, as forward
+    InputsIr evaluated = readInputs(m, evaluation, unit, fields, broken, className, tensors);
+    return evaluated == null ? null : ir.withModes(methodModes(evaluated, training, evaluation));
+  }
+
+  /** Reads the method of several inputs into {@code steps} (in the mode they read); null when its result is unknown. */
+  private InputsIr readInputs(ExecutableElement m, Steps steps, CompilationUnitTree unit, Map<String, LayerNode> fields,
+      Set<String> broken, String className, TensorFieldReader tensors) {
     String name = m.getSimpleName().toString();
     String inputName = m.getParameters().get(0).getSimpleName().toString();
-    Steps steps = new Steps(name, inputName);
     steps.modelType = (TypeElement) m.getEnclosingElement();
     steps.tensors = tensors;
     steps.broken.addAll(broken);
