@@ -199,6 +199,14 @@ class TrainingModesTest {
     }
   }
 
+  /** MethodModes' generated class: each method's two graphs beside forward's, and the overrides that pick one per call. */
+  @Test
+  void methodsReadingTheModeGenerateTheGoldenSource() throws java.io.IOException {
+    Compilation c = ProcessorTest.compile(ProcessorTest.model("MethodModes"));
+    assertThat(c).succeededWithoutWarnings();
+    ProcessorTest.assertGolden(c, "KilnMethodModes", "KilnMethodModes.java");
+  }
+
   /** Eager and compiled MethodModes from one seed (the same parameters). */
   private static Module[] methodModels() {
     Compilation c = ProcessorTest.compile(ProcessorTest.model("MethodModes"));
