@@ -9,7 +9,8 @@ import dev.kiln.runtime.Tensor;
 
 /**
  * Conditions on the training mode joined with sizes after the batch, which fold to constants: a size of the input, of an
- * expression and of a layer's weight. Each mode's graph takes the branches its condition picks there.
+ * expression and of a layer's weight. Each mode's graph takes the branches its condition picks there; a size of a value
+ * the mode picks is each mode's own.
  */
 @Model(input = {6})
 public class SizedModes extends Module {
@@ -28,6 +29,8 @@ public class SizedModes extends Module {
       h = h.mul(3);
     }
     h = !isTraining() || fc.weight().size(0) != 6 ? h.mul(0.5) : h;   // in evaluation
+    int d = (isTraining() ? wide.apply(h) : aux.apply(h)).size(1);     // 8 in training, 6 in evaluation
+    h = h.mul(d);
     return head.apply(h);
   }
 }

@@ -3,11 +3,14 @@ package dev.kiln.processor;
 import static com.google.testing.compile.CompilationSubject.assertThat;
 import static dev.kiln.processor.ProcessorTest.classModel;
 import static dev.kiln.processor.ProcessorTest.compile;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.testing.compile.Compilation;
 import dev.kiln.dsl.Module;
+import dev.kiln.runtime.Kiln;
+import dev.kiln.runtime.Tensor;
 import java.io.IOException;
 import javax.tools.JavaFileObject;
 import org.junit.jupiter.api.Test;
@@ -109,6 +112,35 @@ class ExpressionSizesTest {
     Compilation c = compile(f);
     assertThat(c).hadErrorContaining("table").inFile(f).onLineContaining("final Tensor table");
     assertThat(c).hadErrorCount(1);
+  }
+
+  /**
+   * A size of a value the mode picks ({@code (isTraining() ? wide.apply(x) : fc.apply(x)).size(1)}), the only read of the
+   * mode: forward is compiled once per mode, each with its own size, eager mode's values in both.
+   */
+  @Test
+  void aSizeThatDependsOnTheModeIsEachModes() {
+    Compilation c = compile(classModel("ModeSize",
+        "@Model(input = {6})",
+        "public class ModeSize extends Module {",
+        "  final Linear fc = new Linear(6, 6);",
+        "  final Linear wide = new Linear(6, 8);",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    return fc.apply(x).mul((isTraining() ? wide.apply(x) : fc.apply(x)).size(1));",
+        "  }",
+        "}"));
+    assertThat(c).succeededWithoutWarnings();
+    ClassLoader loader = new ParityTest.CompiledClasses(c);
+    Kiln.manualSeed(11);
+    Module eager = ParityTest.factory(loader, "test.ModeSize").get();
+    Kiln.manualSeed(11);
+    Module compiled = ParityTest.factory(loader, "test.KilnModeSize").get();
+    Tensor x = Tensor.randn(3, 6);
+    for (boolean training : new boolean[] {true, false, true}) {
+      eager.train(training);
+      compiled.train(training);
+      assertArrayEquals(eager.forward(x).toFloatArray(), compiled.forward(x).toFloatArray(), "training " + training);
+    }
   }
 
   static String generated(Compilation c, String name) throws IOException {

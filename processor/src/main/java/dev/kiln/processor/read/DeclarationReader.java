@@ -4279,7 +4279,7 @@ public final class DeclarationReader {
     }
 
     /** What reading an expression notes, up to a point: {@link #reset} forgets all noted after it. */
-    private record SizeMark(int steps, int counter, int splits, String last, int reads, int joins, Map<Tree, Integer> seen,
+    private record SizeMark(int steps, int counter, int splits, String last, int joins, Map<Tree, Integer> seen,
         Set<String> usedMasks, Map<String, Set<Integer>> pieces, List<TensorFieldReader> readers, List<TensorFieldReader.Mark> read) {}
 
     private SizeMark mark() {
@@ -4289,19 +4289,17 @@ public final class DeclarationReader {
       if (tensors != null) {
         readers.add(tensors);
       }
-      return new SizeMark(list.size(), counter, splits, last, mode == null ? 0 : mode.reads.size(),
-          mode == null ? 0 : mode.joins.size(), mode == null ? Map.of() : mode.seen(), Set.copyOf(usedMasks), read, readers,
+      return new SizeMark(list.size(), counter, splits, last, mode == null ? 0 : mode.joins.size(), mode == null ? Map.of() : mode.seen(), Set.copyOf(usedMasks), read, readers,
           readers.stream().map(TensorFieldReader::mark).toList());
     }
 
-    /** Forgets what was read after {@code mark}: its steps (numbered again from there), splits, mode reads, masks, fields. */
+    /** Forgets what was read after {@code mark}: its steps (numbered again from there), splits, mode joins, masks, fields. */
     private void reset(SizeMark mark) {
       list.subList(mark.steps(), list.size()).clear();
       counter = mark.counter();
       splits = mark.splits();
       last = mark.last();
-      if (mode != null) {
-        mode.reads.subList(mark.reads(), mode.reads.size()).clear();
+      if (mode != null) { // (its reads of a mode are kept: the size may depend on the mode, and is read in both then)
         mode.joins.subList(mark.joins(), mode.joins.size()).clear();
         mode.seen(mark.seen());
       }
