@@ -12,6 +12,8 @@ import dev.kiln.dsl.Module;
 import dev.kiln.runtime.Kiln;
 import dev.kiln.runtime.Tensor;
 import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
 import javax.tools.JavaFileObject;
 import org.junit.jupiter.api.Test;
 
@@ -34,30 +36,57 @@ class ExpressionSizesTest {
    */
   @Test
   void sizesOfExpressionsGenerateTheCodeOfTheirConstants() throws IOException {
-    String read = "    final int w = fc.apply(x).size(-1) + fc.weight().size(0) - table.size(1) + probe.apply(x).size(1)"
-        + " + x.view(x.size(0), -1).size(-1) - Tensor.cat(java.util.List.of(x, fc.apply(x)), 1).size(1) + pos.size(0);";
-    String written = "    final int w = 5;"; // 6 + 6 - 12 + 5 + 6 - 12 + 6
-    Compilation[] c = new Compilation[2];
+    String source = assertGeneratesTheConstant("Sizes", "{6}",
+        List.of("  final Tensor pos = registerParameter(\"pos\", Tensor.randn(6).requiresGrad(true));",
+            "  final Tensor table = registerBuffer(\"table\", Tensor.ones(2, 12));",
+            "  final Linear fc = new Linear(6, 6);",
+            "  final Linear probe = new Linear(6, 5);"),
+        "fc.apply(x).size(-1) + fc.weight().size(0) - table.size(1) + probe.apply(x).size(1)"
+            + " + x.view(x.size(0), -1).size(-1) - Tensor.cat(java.util.List.of(x, fc.apply(x)), 1).size(1) + pos.size(0)",
+        5, // 6 + 6 - 12 + 5 + 6 - 12 + 6
+        "relu(fc.apply(x)).narrow(1, 0, w).add(pos.narrow(0, 0, w))");
+    assertTrue(!source.contains("table") && !source.contains("probe Linear"), "a field or layer read for its size alone");
+  }
+
+  /** Each layer's parameters' sizes, as its {@code weight()} and {@code bias()} return them, fold to their declared shapes. */
+  @Test
+  void parameterSizesOfEachLayerFoldToTheirShapes() throws IOException {
+    assertGeneratesTheConstant("Parameters", "{3, 8, 8}",
+        List.of("  final Conv2d conv = new Conv2d(3, 4, 3);",
+            "  final BatchNorm2d bn = new BatchNorm2d(4);",
+            "  final LayerNorm ln = new LayerNorm(6);",
+            "  final Embedding emb = new Embedding(10, 5);",
+            "  final EmbeddingBag bag = new EmbeddingBag(7, 3);",
+            "  final ConvTranspose2d up = new ConvTranspose2d(4, 2, 2);"),
+        "conv.weight().size(1) + bn.weight().size(0) + ln.weight().size(0) + emb.weight().size(0) + bag.weight().size(1)"
+            + " + up.weight().size(1) + conv.bias().size(0) + up.weight().size(0) + conv.weight().size(-1) - 36",
+        3, // 3 + 4 + 6 + 10 + 3 + 2 + 4 + 4 + 3 - 36
+        "conv.apply(x).narrow(1, 0, w)");
+  }
+
+  /**
+   * Compiles a model of {@code input} with {@code fields} whose forward is {@code final int w = read; return returned;},
+   * and the same with {@code w} written as {@code value}: both succeed and generate the same source, but for their names.
+   * The source of the first.
+   */
+  private static String assertGeneratesTheConstant(String name, String input, List<String> fields, String read, int value,
+      String returned) throws IOException {
     String[] sources = new String[2];
     for (int i = 0; i < 2; i++) {
-      String name = i == 0 ? "ReadSizes" : "WrittenSizes";
-      c[i] = compile(classModel(name,
-          "@Model(input = {6})",
-          "public class " + name + " extends Module {",
-          "  final Tensor pos = registerParameter(\"pos\", Tensor.randn(6).requiresGrad(true));",
-          "  final Tensor table = registerBuffer(\"table\", Tensor.ones(2, 12));",
-          "  final Linear fc = new Linear(6, 6);",
-          "  final Linear probe = new Linear(6, 5);",
-          "  @Override public Tensor forward(Tensor x) {",
-          i == 0 ? read : written,
-          "    return relu(fc.apply(x)).narrow(1, 0, w).add(pos.narrow(0, 0, w));",
+      String model = (i == 0 ? "Read" : "Written") + name;
+      List<String> lines = new ArrayList<>(List.of("@Model(input = " + input + ")", "public class " + model + " extends Module {"));
+      lines.addAll(fields);
+      lines.addAll(List.of("  @Override public Tensor forward(Tensor x) {",
+          "    final int w = " + (i == 0 ? read : String.valueOf(value)) + ";",
+          "    return " + returned + ";",
           "  }",
           "}"));
-      assertThat(c[i]).succeededWithoutWarnings();
-      sources[i] = generated(c[i], "Kiln" + name).replace(name, "Model");
+      Compilation c = compile(classModel(model, lines.toArray(new String[0])));
+      assertThat(c).succeededWithoutWarnings();
+      sources[i] = generated(c, "Kiln" + model).replace(model, "Model");
     }
     assertEquals(sources[1], sources[0]);
-    assertTrue(!sources[0].contains("table") && !sources[0].contains("probe Linear"), "a field or layer read for its size alone");
+    return sources[0];
   }
 
   /**
