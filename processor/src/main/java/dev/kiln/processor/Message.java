@@ -57,6 +57,12 @@ public enum Message {
       + " eagerly, as written, with every layer)"),
   NON_CONSTANT_ARGUMENT("%s: argument '%s' of %s is not a compile-time constant; use literals, arithmetic, casts, ?:, static final"
       + " constants, Math.sqrt of constants and final locals with a constant value (final int dim = 1;)"),
+  PARAMETER_SIZE_UNKNOWN("%s: a size of a parameter of %s (%s) that the compiled model does not know; write the size as a"
+      + " constant"),
+  PARAMETER_ABSENT("%s: %s (%s) has no such parameter (built without it, its accessor returns null); write the size as a"
+      + " constant"),
+  SIZE_OF_SIDE_EFFECT("%s: its size is read without its value, but computing it runs %s, which %s in eager mode; the compiled"
+      + " model computes no value for a size: read the size of a value held in a local, or of the value before that step"),
   SIZE_DIMENSION("%s: dimension %d is out of range for %s, of shape %s (%d dimensions: %d..%d)"),
   BATCH_SIZE_CONSTANT("%s: %s is the batch size, which a compiled model takes from each call (it varies from call to call),"
       + " not a constant; a view or reshape takes it as its first size (x.view(B, T, C), the batch kept), zeros of a"
@@ -231,11 +237,19 @@ public enum Message {
       + " which must end: write the repetition as a loop over a ModuleList or a constant count"),
   MODE_ELSEWHERE("%s: a condition on the training mode compiles in forward and the model's methods and blocks forward"
       + " calls, not in %s; test isTraining() in forward, or leave out @Model and the model runs eagerly, as written"),
+  MODE_DELEGATED("forward returns %s, and %s reads the training mode: a compiled forward of one output of a method read"
+      + " once per mode is not generated; write forward's own body (the method's steps it needs), or leave out @Model"),
+  MODE_METHOD_OUTPUT_SHAPES("%s returns %s as %s in training but %s in evaluation, as this condition on the training mode"
+      + " decides; the compiled model returns one shape in both modes (its plans and callers expect it): give both one shape,"
+      + " or leave out @Model and the model runs eagerly, as written"),
+  MODE_CONDITION_RUN_TIME("unsupported condition on the training mode in %2$s: %1$s reads %3$s, the batch size, which varies"
+      + " from call to call; the compiled model plans %2$s once per mode, so the condition must be true or false in each mode"
+      + " from the mode, constants and sizes after the batch alone (isTraining() && x.size(1) > 4); test the batch size apart"),
   MODE_CONDITION("unsupported condition on the training mode in %2$s: %1$s; the compiled model plans forward once per mode,"
       + " so the condition must be true or false in each mode from the mode and constants alone (isTraining(),"
       + " !isTraining(), this.isTraining() && P > 0, isTraining() ? a : b); test anything else apart"),
   MODE_SHAPES("%s is %s in training but %s in evaluation after this condition on the training mode; the compiled model"
-      + " plans forward once per mode, and what follows the condition must fit both: give it one shape in both modes, or"
+      + " plans forward (and a method beside it) once per mode, and what follows the condition must fit both: give it one shape in both modes, or"
       + " leave out @Model and the model runs eagerly, as written"),
   MODE_OUTPUT_SHAPES("forward returns %s in training but %s in evaluation, as this condition on the training mode decides;"
       + " the compiled model returns one shape in both modes (its plans and callers expect it): give both one shape, or"

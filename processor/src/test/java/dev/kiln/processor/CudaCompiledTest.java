@@ -103,6 +103,8 @@ class CudaCompiledTest {
     "ActivationMasks, 4:8",
     "SlicedMasks, 6:8",
     "RuntimeSizes, 6:8",
+    "ExpressionSizes, 6:8",
+    "SizedModes, 6",
     "WhereBroadcasts, 4:8",
     "PositionGpt, ids11:6",
     "PositionRows, 5:4",

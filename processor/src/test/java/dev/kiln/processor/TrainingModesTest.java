@@ -11,6 +11,7 @@ import dev.kiln.dsl.Module;
 import dev.kiln.runtime.Device;
 import dev.kiln.runtime.Kiln;
 import dev.kiln.runtime.Tensor;
+import java.util.List;
 import java.util.function.Consumer;
 import javax.tools.JavaFileObject;
 import org.junit.jupiter.api.Tag;
@@ -141,6 +142,178 @@ class TrainingModesTest {
     }
   }
 
+  /**
+   * Conditions joining the mode with sizes after the batch (of the input, of an expression, of a weight) fold in each mode:
+   * bit for bit eager's in training and in evaluation, the gradients of a forward in evaluation too; the layer whose
+   * output's size alone a condition reads gets no gradient in either.
+   */
+  @Test
+  void conditionsOnTheModeAndSizesMatchEagerInBothModes() {
+    Module compiled = ParityTest.matchesEagerBitForBit("SizedModes", "6");
+    Module eager = ParityTest.factory(compiled.getClass().getClassLoader(), "test.SizedModes").get();
+    eager.loadStateDict(compiled.stateDict());
+    Kiln.manualSeed(8);
+    float[] values = Tensor.randn(5, 6).toFloatArray();
+    Tensor[] xs = new Tensor[2];
+    float[][] outs = new float[2][];
+    Module[] m = {eager, compiled};
+    for (int i = 0; i < 2; i++) {
+      m[i].eval();
+      m[i].zeroGrad(true);
+      xs[i] = Tensor.of(values, 5, 6).requiresGrad(true);
+      Tensor out = m[i].forward(xs[i]);
+      new CrossEntropyLoss().apply(out, Tensor.labels(0, 2, 1, 1, 0)).backward();
+      outs[i] = out.toFloatArray();
+    }
+    assertArrayEquals(outs[0], outs[1], "output in evaluation");
+    assertArrayEquals(xs[0].grad().toFloatArray(), xs[1].grad().toFloatArray(), "input gradient in evaluation");
+    ParityTest.assertParameterGradients("evaluation", eager, compiled, 0);
+    assertTrue(compiled.namedParameters().get("wide.weight").grad() == null, "wide is read for a size alone");
+    assertTrue(compiled.namedParameters().get("aux.weight").grad() == null, "aux runs in training only");
+  }
+
+  /**
+   * Conditions on the mode in a method of several outputs and in one of several inputs: each compiled once per mode, the
+   * call's mode picking the graph, switching between calls; outputs, input and parameter gradients eager mode's bit for
+   * bit (the auxiliary layer, read in training only, without a gradient from a call in evaluation).
+   */
+  @Test
+  void methodsOfSeveralOutputsAndInputsReadTheMode() throws ReflectiveOperationException {
+    Module[] m = methodModels();
+    Kiln.manualSeed(3);
+    boolean[] modes = {true, false, true, false};
+    for (int step = 0; step < modes.length; step++) {
+      float[] values = Tensor.randn(5, 6).toFloatArray();
+      float[] mask = Tensor.randn(5, 4).toFloatArray();
+      Tensor[] xs = new Tensor[2];
+      float[][] outs = new float[2][];
+      for (int i = 0; i < 2; i++) {
+        xs[i] = Tensor.of(values, 5, 6).requiresGrad(true);
+        outs[i] = runMethods(m[i], modes[step], xs[i], Tensor.of(mask, 5, 4), 500 + step, i == 1 ? "KilnMethodModes" : null);
+      }
+      String at = "step " + step + " (training " + modes[step] + ")";
+      assertArrayEquals(outs[0], outs[1], at + ": outputs");
+      assertArrayEquals(xs[0].grad().toFloatArray(), xs[1].grad().toFloatArray(), at + ": input gradient");
+      ParityTest.assertParameterGradients(at, m[0], m[1], 0);
+      assertEquals(modes[step], m[1].namedParameters().get("aux.weight").grad() != null, at + ": aux's gradient");
+    }
+  }
+
+  /** MethodModes' generated class: each method's two graphs beside forward's, and the overrides that pick one per call. */
+  @Test
+  void methodsReadingTheModeGenerateTheGoldenSource() throws java.io.IOException {
+    Compilation c = ProcessorTest.compile(ProcessorTest.model("MethodModes"));
+    assertThat(c).succeededWithoutWarnings();
+    ProcessorTest.assertGolden(c, "KilnMethodModes", "KilnMethodModes.java");
+  }
+
+  /** Eager and compiled MethodModes from one seed (the same parameters). */
+  private static Module[] methodModels() {
+    Compilation c = ProcessorTest.compile(ProcessorTest.model("MethodModes"));
+    assertThat(c).succeededWithoutWarnings();
+    ClassLoader loader = new ParityTest.CompiledClasses(c);
+    Kiln.manualSeed(11);
+    Module eager = ParityTest.factory(loader, "test.MethodModes").get();
+    Kiln.manualSeed(11);
+    return new Module[] {eager, ParityTest.factory(loader, "test.KilnMethodModes").get()};
+  }
+
+  /**
+   * MethodModes' heads(x) and mixed(x, mask) in the mode {@code training} (dropout drawn from {@code seed}), the sum of
+   * their outputs' losses run backward (labels on {@code x}'s device); the three outputs side by side. {@code node}: the
+   * name mixed's backward node must start with (the compiled graph ran), or null.
+   */
+  private static float[] runMethods(Module model, boolean training, Tensor x, Tensor mask, int seed, String node)
+      throws ReflectiveOperationException {
+    model.train(training);
+    model.zeroGrad(true);
+    Tensor y = Tensor.labels(0, 2, 1, 1, 0).to(x.device());
+    Kiln.manualSeed(seed);
+    List<Tensor> heads = ParityTest.tensorsOf(model.getClass().getMethod("heads", Tensor.class).invoke(model, x));
+    Tensor out = (Tensor) model.getClass().getMethod("mixed", Tensor.class, Tensor.class).invoke(model, x, mask.to(x.device()));
+    if (node != null) {
+      assertTrue(out.gradFn().name().startsWith(node), "training " + training + " ran " + out.gradFn().name());
+    }
+    new CrossEntropyLoss().apply(heads.get(0), y).add(new CrossEntropyLoss().apply(heads.get(1), y))
+        .add(new CrossEntropyLoss().apply(out, y)).backward();
+    return Tensor.cat(List.of(heads.get(0), heads.get(1), out), 1).toFloatArray();
+  }
+
+  /** MethodModes on CUDA (the fake GPU here), heads and mixed in each mode one after another: eager's CPU values and gradients. */
+  @Test
+  @Tag("cuda")
+  void methodsReadingTheModeOnCudaMatchEagerOnTheCpu() throws ReflectiveOperationException {
+    Module[] m = methodModels();
+    m[1].to(Device.cuda());
+    Kiln.manualSeed(5);
+    for (boolean training : new boolean[] {true, false, true}) {
+      float[] values = Tensor.randn(5, 6).toFloatArray();
+      Tensor mask = Tensor.randn(5, 4);
+      Tensor[] xs = {Tensor.of(values, 5, 6).requiresGrad(true), Tensor.of(values, 5, 6).to(Device.cuda()).requiresGrad(true)};
+      float[] eager = runMethods(m[0], training, xs[0], mask, 100, null); // the same dropout masks on both devices
+      float[] cuda = runMethods(m[1], training, xs[1], mask, 100, null);
+      ParityTest.assertClose("outputs, training " + training, cuda, eager, 1e-4);
+      ParityTest.assertClose("input gradient, training " + training, xs[1].grad().toFloatArray(), xs[0].grad().toFloatArray(), 1e-4);
+      ParityTest.assertParameterGradients("training " + training, m[0], m[1], 1e-4);
+    }
+  }
+
+  /**
+   * A method of several outputs whose joined values or outputs differ in shape between the modes, and a forward that returns
+   * one output of a method reading the mode: errors on their lines.
+   */
+  @Test
+  void methodsWhoseModesDisagreeAreErrors() {
+    oneErrorOnLine(outputsModel("MethodModeShapes",
+        "    Tensor b = isTraining() ? wide.apply(h) : h;",
+        "    return new Out(h, b);"),
+        "isTraining() ? wide.apply(h) : h is [N, 8] in training but [N, 6] in evaluation after this condition on the training"
+            + " mode", "Tensor b = isTraining()");
+    oneErrorOnLine(outputsModel("MethodModeReturns",
+        "    if (isTraining()) return new Out(h, wide.apply(h));",
+        "    return new Out(h, h);"),
+        "both returns both(...).b() as [N, 8] in training but [N, 6] in evaluation", "if (isTraining()) return");
+
+    JavaFileObject g = ProcessorTest.classModel("MethodModeDelegated",
+        "@Model(input = {6})",
+        "public class MethodModeDelegated extends Module {",
+        "  public record Out(Tensor a, Tensor b) {}",
+        "  final Linear fc = new Linear(6, 6);",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    return both(x).a();",
+        "  }",
+        "  public Out both(Tensor x) {",
+        "    Tensor h = fc.apply(x);",
+        "    Tensor b = isTraining() ? h.mul(2) : h;",
+        "    return new Out(h, b);",
+        "  }",
+        "}");
+    Compilation c = ProcessorTest.compile(g);
+    assertThat(c).hadErrorCount(1);
+    assertThat(c).hadErrorContaining("forward returns both(x).a(), and both reads the training mode").inFile(g)
+        .onLineContaining("public Tensor forward");
+  }
+
+  /**
+   * A model of input [6] whose forward returns fc's output and whose method {@code Out both(Tensor x)} (a record of two
+   * outputs, a and b) is {@code h = fc.apply(x)} then {@code body} (fc: Linear(6, 6), wide: Linear(6, 8)).
+   */
+  private static JavaFileObject outputsModel(String name, String... body) {
+    List<String> lines = new java.util.ArrayList<>(List.of("@Model(input = {6})",
+        "public class " + name + " extends Module {",
+        "  public record Out(Tensor a, Tensor b) {}",
+        "  final Linear fc = new Linear(6, 6);",
+        "  final Linear wide = new Linear(6, 8);",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    return fc.apply(x);",
+        "  }",
+        "  public Out both(Tensor x) {",
+        "    Tensor h = fc.apply(x);"));
+    lines.addAll(List.of(body));
+    lines.addAll(List.of("  }", "}"));
+    return ProcessorTest.classModel(name, lines.toArray(new String[0]));
+  }
+
   /** A model of input [6] whose forward is {@code body} (fc: Linear(6, 6), wide: Linear(6, 8)). */
   private static JavaFileObject model(String name, String... body) {
     String[] lines = new String[body.length + 7];
@@ -210,7 +383,7 @@ class TrainingModesTest {
         + " decides", "if (isTraining()) return");
   }
 
-  /** A condition mixing the mode with a value known only at run time, and one in a method of several outputs: errors. */
+  /** A condition mixing the mode with a value known only at run time, in forward and in a method of several outputs: errors. */
   @Test
   void conditionsThatDoNotCompileAreErrorsOnTheirLines() {
     JavaFileObject f = model("ModeMixed",
@@ -219,25 +392,14 @@ class TrainingModesTest {
         "      h = h.mul(2);",
         "    }",
         "    return h;");
-    oneErrorOnLine(f, "unsupported condition on the training mode in forward: isTraining() && x.size(0) > 1",
-        "if (isTraining() && x.size(0) > 1)");
+    oneErrorOnLine(f, "unsupported condition on the training mode in forward: isTraining() && x.size(0) > 1 reads x.size(0),"
+        + " the batch size, which varies from call to call", "if (isTraining() && x.size(0) > 1)");
 
-    JavaFileObject g = ProcessorTest.classModel("ModeOutputs",
-        "@Model(input = {6})",
-        "public class ModeOutputs extends Module {",
-        "  public record Out(Tensor a, Tensor b) {}",
-        "  final Linear fc = new Linear(6, 6);",
-        "  @Override public Tensor forward(Tensor x) {",
-        "    return fc.apply(x);",
-        "  }",
-        "  public Out both(Tensor x) {",
-        "    Tensor h = fc.apply(x);",
-        "    Tensor b = isTraining() ? h.mul(2) : h;",
-        "    return new Out(h, b);",
-        "  }",
-        "}");
-    oneErrorOnLine(g, "isTraining(): a condition on the training mode compiles in forward and the model's methods and blocks"
-        + " forward calls, not in both", "Tensor b = isTraining()");
+    JavaFileObject g = outputsModel("ModeOutputs",
+        "    Tensor b = isTraining() && x.size(0) > 2 ? h.mul(2) : h;",
+        "    return new Out(h, b);");
+    oneErrorOnLine(g, "unsupported condition on the training mode in both: isTraining() && x.size(0) > 2 reads x.size(0)",
+        "Tensor b = isTraining()");
   }
 
   /** The model compiled and run on CUDA (the fake GPU here) in each mode, one after another: eager's CPU values. */

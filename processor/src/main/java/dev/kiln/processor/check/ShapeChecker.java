@@ -16,6 +16,7 @@ import dev.kiln.processor.ir.InputsIr;
 import dev.kiln.processor.ir.MaskedFill;
 import dev.kiln.processor.ir.MatMul;
 import dev.kiln.processor.ir.ModelIr;
+import dev.kiln.processor.ir.MethodModes;
 import dev.kiln.processor.ir.Modes;
 import dev.kiln.processor.ir.LineOp;
 import dev.kiln.processor.ir.Narrow;
@@ -76,18 +77,58 @@ public final class ShapeChecker {
     if (ir.modes() != null && (evaluation.isEmpty() || !modesAgree(ir.modes(), f, evaluation.get()))) {
       return Optional.empty();
     }
+    if (outputs.isPresent() && ir.outputs().modes() != null) {
+      outputs = methodModes(ir.outputs().modes(), outputs.get(), ir.outputsEvaluationGraph(),
+          ir.outputs().modes().evaluation().results(), ir.outputs().method(), partial);
+      if (outputs.isEmpty()) {
+        return Optional.empty();
+      }
+    }
+    if (inputs.isPresent() && ir.inputs().modes() != null) {
+      inputs = methodModes(ir.inputs().modes(), inputs.get(), ir.inputsEvaluationGraph(),
+          ir.inputs().modes().evaluation().results(), ir.inputs().method(), partial);
+      if (inputs.isEmpty()) {
+        return Optional.empty();
+      }
+    }
     return Optional.of(new CheckedModel(ir, f.inputShape(), f.stepInputs(), f.stepOutputs(), outputs.orElse(null),
         inputs.orElse(null), evaluation.orElse(null)));
   }
 
   /**
-   * Whether forward read in training and in evaluation ({@link Modes}) give each value a condition on the mode joins one
-   * shape in both modes, and return one shape; else an error on the condition (the first one read, for the result).
+   * A method of several outputs or inputs that reads the training mode ({@link MethodModes}): its graph read in evaluation
+   * checked as another graph, its joins and each of its results of one shape in both modes (else an error on the
+   * condition); {@code training} with that graph as its {@link CheckedModel#evaluation()}, or empty after an error.
    */
-  private boolean modesAgree(Modes modes, CheckedModel training, CheckedModel evaluation) {
+  private Optional<CheckedModel> methodModes(MethodModes<?> modes, CheckedModel training, ModelIr evaluationGraph,
+      List<String> results, String method, boolean partial) {
+    Optional<CheckedModel> evaluation = graph(evaluationGraph, partial, results, method);
+    if (evaluation.isEmpty() || !joinsAgree(modes.training(), modes.evaluated(), training, evaluation.get())) {
+      return Optional.empty();
+    }
+    List<String> trained = training.ir().inputs() != null && training.ir().isInputsGraph() ? training.ir().inputs().results()
+        : training.ir().outputs().results();
+    for (int i = 0; i < results.size(); i++) {
+      int[] a = training.shapeOf(trained.get(i));
+      int[] b = evaluation.get().shapeOf(results.get(i));
+      if (!Arrays.equals(a, b)) {
+        String output = training.ir().outputs() == null ? "its result" : training.ir().outputs().call(i).replace("(x)", "(...)");
+        diagnostics.error(modes.reads().get(0).source(), Message.MODE_METHOD_OUTPUT_SHAPES, method, output,
+            Shapes.toString(a), Shapes.toString(b));
+        return Optional.empty();
+      }
+    }
+    CheckedModel t = training;
+    return Optional.of(new CheckedModel(t.ir(), t.inputShape(), t.stepInputs(), t.stepOutputs(), t.outputs(), t.inputs(),
+        evaluation.get()));
+  }
+
+  /** Whether each value a condition on the mode joins has one shape in both modes; else an error on the condition. */
+  private boolean joinsAgree(List<Modes.Join> trainingJoins, List<Modes.Join> evaluatedJoins, CheckedModel training,
+      CheckedModel evaluation) {
     boolean agree = true;
-    for (Modes.Join t : modes.training()) {
-      for (Modes.Join e : modes.evaluated()) {
+    for (Modes.Join t : trainingJoins) {
+      for (Modes.Join e : evaluatedJoins) {
         if (t.sameAs(e) && !Arrays.equals(training.shapeOf(t.value()), evaluation.shapeOf(e.value()))) {
           diagnostics.error(t.where(), Message.MODE_SHAPES, t.name(), Shapes.toString(training.shapeOf(t.value())),
               Shapes.toString(evaluation.shapeOf(e.value())));
@@ -95,6 +136,15 @@ public final class ShapeChecker {
         }
       }
     }
+    return agree;
+  }
+
+  /**
+   * Whether forward read in training and in evaluation ({@link Modes}) give each value a condition on the mode joins one
+   * shape in both modes, and return one shape; else an error on the condition (the first one read, for the result).
+   */
+  private boolean modesAgree(Modes modes, CheckedModel training, CheckedModel evaluation) {
+    boolean agree = joinsAgree(modes.training(), modes.evaluated(), training, evaluation);
     int[] returned = training.shapeOf(training.ir().result());
     int[] returnedInEvaluation = evaluation.shapeOf(evaluation.ir().result());
     if (agree && !Arrays.equals(returned, returnedInEvaluation)) {

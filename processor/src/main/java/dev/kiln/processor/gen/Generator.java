@@ -175,6 +175,9 @@ public final class Generator {
   /** Whether this graph is forward in one training mode, beside the other's ({@link #addModeMembers}). */
   private boolean modeGraph;
 
+  /** The fields of the modules whose modes the class reads ({@link #modeChoice}), shared by the graphs that read them. */
+  private Set<String> modeFields = new HashSet<>();
+
   private Generator(CheckedModel model, OutputsIr outputs, int forwardReturns) {
     this.model = model;
     this.ir = model.ir();
@@ -398,6 +401,11 @@ public final class Generator {
     Generator several = model.outputs() == null ? null : new Generator(model.outputs(), ir.outputs(), ir.forwardReturns());
     Generator inputs = model.inputs() == null ? null : new Generator(model.inputs(), ir.inputs().outputs(), -1);
     Generator evaluation = model.evaluation() == null ? null : new Generator(model.evaluation(), null, -1);
+    // a method beside forward that reads the training mode: its graph in evaluation beside (MethodModes)
+    Generator severalEvaluation = several == null || model.outputs().evaluation() == null ? null
+        : new Generator(model.outputs().evaluation(), ir.outputs().modes().evaluation(), -1);
+    Generator inputsEvaluation = inputs == null || model.inputs().evaluation() == null ? null
+        : new Generator(model.inputs().evaluation(), ir.inputs().modes().evaluation().outputs(), -1);
     TypeSpec.Builder type = TypeSpec.classBuilder(name)
         .addModifiers(Modifier.PUBLIC, Modifier.FINAL)
         .addOriginatingElement(ir.element())
@@ -428,6 +436,11 @@ public final class Generator {
     if (evaluation != null) {
       layers.addAll(evaluation.fieldLayers());
     }
+    for (Generator g : java.util.Arrays.asList(severalEvaluation, inputsEvaluation)) {
+      if (g != null) {
+        layers.addAll(g.fieldLayers());
+      }
+    }
     addLayerFields(type, declared, layers);
     type.addMethod(declaredInputShape());
     if (ir.takesIds()) {
@@ -441,10 +454,12 @@ public final class Generator {
     }
     addSelfTypedOverrides(type);
     if (several != null) {
-      several.addOutputsMembers(type);
+      several.modeFields = modeFields;
+      several.addOutputsMembers(type, severalEvaluation);
     }
     if (inputs != null) {
-      inputs.addInputsMembers(type);
+      inputs.modeFields = modeFields;
+      inputs.addInputsMembers(type, inputsEvaluation);
     }
     if (ir.forwardDelegates()) {
       return JavaFile.builder(ir.packageName(), type.build()).skipJavaLangImports(true).indent("  ").build();
@@ -1509,10 +1524,14 @@ public final class Generator {
    * ({@code compiledForwardMasked}: plans, forward, CUDA form, Plan and Backward), as a several-outputs
    * method beside a forward of its own has.
    */
-  private void addInputsMembers(TypeSpec.Builder type) {
+  private void addInputsMembers(TypeSpec.Builder type, Generator evaluation) {
     InputsIr inputs = ir.inputs();
     String compiled = "compiled" + Character.toUpperCase(inputs.method().charAt(0)) + inputs.method().substring(1);
-    addCompiledBeside(type, compiled, inputs.method());
+    if (evaluation == null) {
+      addCompiledBeside(type, compiled, inputs.method());
+    } else {
+      addMethodModes(type, evaluation, compiled, inputs.method());
+    }
     // the override's parameters: x, then the declared names (x1, ... for one that is named x)
     List<String> names = new ArrayList<>(List.of("x"));
     for (int j = 1; j <= inputs.further().size(); j++) {
@@ -1527,6 +1546,20 @@ public final class Generator {
         .addComment("summary() is recording: the layers' eager forwards, each seen as it is applied")
         .addStatement("return super.$L($L)", inputs.method(), args)
         .endControlFlow();
+    if (evaluation == null) {
+      returnInputs(m, compiled, args);
+    } else { // the graph of the call's mode
+      m.addCode(modeChoice(type, inputs.modes().owners(), inputs.method(), "super." + inputs.method() + "(" + args + ")"));
+      m.beginControlFlow("if (training)");
+      returnInputs(m, compiled + "Training", args);
+      m.endControlFlow();
+      evaluation.returnInputs(m, compiled + "Evaluation", args);
+    }
+    type.addMethod(m.build());
+  }
+
+  /** The end of the method of several inputs' override: the result of the graph in the field {@code compiled}. */
+  private void returnInputs(MethodSpec.Builder m, String compiled, String args) {
     if (outputs == null) {
       m.addStatement("return $L.forward($L)", compiled, args);
     } else { // several outputs: the fused outputs, or their CUDA form, as the method of several outputs picks them
@@ -1534,7 +1567,50 @@ public final class Generator {
       CodeBlock onCuda = CodeBlock.of("$T.onCuda($S, $L$L)", COMPILED, name, args, params.isEmpty() ? "" : ", " + String.join(", ", params));
       returnOutputs(m, onCuda, compiled + "." + cudaOutputsMethod() + "(" + args + ")", compiled + ".outputs(" + args + ")");
     }
-    type.addMethod(m.build());
+  }
+
+  /**
+   * A method beside forward that reads the training mode ({@link dev.kiln.processor.ir.MethodModes}): this graph (the method
+   * in training) and {@code evaluation}'s, each in an inner class of its own ({@code compiledBothTraining}, {@code
+   * compiledBothEvaluation}), as forward's two graphs are ({@link #addModeMembers}).
+   */
+  private void addMethodModes(TypeSpec.Builder type, Generator evaluation, String compiled, String method) {
+    addCompiledBeside(type, compiled + "Training", CodeBlock.of("The compiled $L in training, beside the compiled forward: its"
+        + " own plans, backward node and CUDA form.\n", method));
+    evaluation.addCompiledBeside(type, compiled + "Evaluation", CodeBlock.of("The compiled $L in evaluation, beside the"
+        + " compiled forward: its own plans, backward node and CUDA form.\n", method));
+  }
+
+  /**
+   * {@code boolean training = isTraining();} (the mode of the first of {@code owners}, the modules whose modes the method
+   * reads), and the eager call {@code eager} returned where they differ; each owner but the model a field, added once.
+   */
+  private CodeBlock modeChoice(TypeSpec.Builder type, List<String> owners, String method, String eager) {
+    List<String> modes = new ArrayList<>();
+    for (String owner : owners) {
+      if (owner.isEmpty()) {
+        modes.add("isTraining()");
+        continue;
+      }
+      String field = "modeOf_" + owner.replace('.', '_');
+      if (modeFields.add(field)) {
+        type.addField(FieldSpec.builder(MODULE, field, Modifier.PRIVATE, Modifier.FINAL, Modifier.TRANSIENT)
+            .addJavadoc("The module whose own mode $L reads ($L).\n", method, owner)
+            .initializer("getSubmodule($S)", owner).build());
+      }
+      modes.add(field + ".isTraining()");
+    }
+    CodeBlock.Builder b = CodeBlock.builder()
+        .add("// $L reads the training mode: the graph compiled for this call's mode runs, and its backward\n", method)
+        .addStatement("boolean training = $L", modes.get(0));
+    if (modes.size() > 1) {
+      b.beginControlFlow("if ($L)", modes.subList(1, modes.size()).stream().map(m -> m + " != training").collect(Collectors.joining(" || ")))
+          .add("// modules in different modes ($L): the eager $L, as written\n", String.join(", ", owners.stream()
+              .map(o -> o.isEmpty() ? "the model" : o).toList()), method)
+          .addStatement("return $L", eager)
+          .endControlFlow();
+    }
+    return b.build();
   }
 
   // ------------------------------------------------------------------ a forward that reads the training mode
@@ -1553,29 +1629,7 @@ public final class Generator {
         + " and CUDA form.\n", modeReads()));
     evaluation.addCompiledBeside(type, "compiledEvaluation", CodeBlock.of("Forward compiled for evaluation: its own plans,"
         + " backward node and CUDA form.\n"));
-    List<String> owners = ir.modes().owners();
-    List<String> modes = new ArrayList<>();
-    for (String owner : owners) {
-      if (owner.isEmpty()) {
-        modes.add("isTraining()");
-        continue;
-      }
-      String field = "modeOf_" + owner.replace('.', '_');
-      type.addField(FieldSpec.builder(MODULE, field, Modifier.PRIVATE, Modifier.FINAL, Modifier.TRANSIENT)
-          .addJavadoc("The module whose own mode forward reads ($L).\n", owner)
-          .initializer("getSubmodule($S)", owner).build());
-      modes.add(field + ".isTraining()");
-    }
-    CodeBlock.Builder b = CodeBlock.builder()
-        .add("// forward reads the training mode: the graph compiled for this call's mode runs, and its backward\n")
-        .addStatement("boolean training = $L", modes.get(0));
-    if (modes.size() > 1) {
-      b.beginControlFlow("if ($L)", modes.subList(1, modes.size()).stream().map(m -> m + " != training").collect(Collectors.joining(" || ")))
-          .add("// modules in different modes ($L): the eager forward, as written\n", String.join(", ", owners.stream()
-              .map(o -> o.isEmpty() ? "the model" : o).toList()))
-          .addStatement("return super.forward(x)")
-          .endControlFlow();
-    }
+    CodeBlock.Builder b = modeChoice(type, ir.modes().owners(), "forward", "super.forward(x)").toBuilder();
     b.addStatement("return training ? compiledTraining.forward(x) : compiledEvaluation.forward(x)");
     type.addMethod(MethodSpec.methodBuilder("forward").addAnnotation(Override.class).addModifiers(Modifier.PUBLIC)
         .returns(TENSOR).addParameter(TENSOR, "x").addCode(summaryGuard("forward")).addCode(b.build()).build());
@@ -3620,7 +3674,7 @@ public final class Generator {
    * graphs keep the usual names {@code Plan}, {@code Backward}, {@code plans}). A delegating
    * {@code forward} returns its component of the same graph.
    */
-  private void addOutputsMembers(TypeSpec.Builder type) {
+  private void addOutputsMembers(TypeSpec.Builder type, Generator evaluation) {
     TypeName returns = outputsType();
     String compiled = "compiled" + Character.toUpperCase(outputs.method().charAt(0)) + outputs.method().substring(1);
     String call;
@@ -3632,17 +3686,32 @@ public final class Generator {
           .addStatement("return $L(x, false)[$L]", compiled, forwardReturns).build()));
       call = compiled + "(x, true)";
       cudaCall = cudaOutputsMethod() + "(x)";
-    } else {
+    } else if (evaluation == null) {
       addCompiledBeside(type, compiled, outputs.method());
       call = compiled + ".outputs(x)";
       cudaCall = compiled + "." + cudaOutputsMethod() + "(x)";
+    } else { // the method reads the training mode: a graph of each (forward does not delegate to it then)
+      addMethodModes(type, evaluation, compiled, outputs.method());
+      call = compiled + "Training.outputs(x)";
+      cudaCall = compiled + "Training." + cudaOutputsMethod() + "(x)";
     }
     List<String> params = parameterExpressions();
     MethodSpec.Builder m = MethodSpec.methodBuilder(outputs.method()).addAnnotation(Override.class)
         .addModifiers(Modifier.PUBLIC).returns(returns).addParameter(TENSOR, "x");
     CodeBlock onCuda = CodeBlock.of("$T.onCuda($S, x$L)", COMPILED, name, params.isEmpty() ? "" : ", " + String.join(", ", params));
     m.addCode(summaryGuard(outputs.method()));
+    if (evaluation != null) {
+      m.addCode(modeChoice(type, outputs.modes().owners(), outputs.method(), "super." + outputs.method() + "(x)"));
+      m.beginControlFlow("if (training)");
+    }
     returnOutputs(m, onCuda, cudaCall, call);
+    if (evaluation != null) {
+      m.endControlFlow();
+      List<String> evaluated = evaluation.parameterExpressions();
+      evaluation.returnOutputs(m, CodeBlock.of("$T.onCuda($S, x$L)", COMPILED, name, evaluated.isEmpty() ? ""
+          : ", " + String.join(", ", evaluated)), compiled + "Evaluation." + cudaOutputsMethod() + "(x)", compiled
+          + "Evaluation.outputs(x)");
+    }
     type.addMethod(m.build());
   }
 

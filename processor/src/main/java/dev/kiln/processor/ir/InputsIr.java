@@ -24,7 +24,18 @@ import java.util.List;
  *     {@code steps}; null when it returns one tensor
  */
 public record InputsIr(String method, String inputName, List<Further> further, List<StepIr> steps, String result, Source source,
-    OutputsIr outputs) {
+    OutputsIr outputs, MethodModes<InputsIr> modes) {
+  /** A method that reads no training mode. */
+  public InputsIr(String method, String inputName, List<Further> further, List<StepIr> steps, String result, Source source,
+      OutputsIr outputs) {
+    this(method, inputName, further, steps, result, source, outputs, null);
+  }
+
+  /** This method with its body read in evaluation too ({@link MethodModes}). */
+  public InputsIr withModes(MethodModes<InputsIr> modes) {
+    return new InputsIr(method, inputName, further, steps, result, source, outputs, modes);
+  }
+
   public InputsIr {
     further = List.copyOf(further);
     steps = List.copyOf(steps);

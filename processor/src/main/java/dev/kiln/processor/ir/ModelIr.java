@@ -110,6 +110,15 @@ public record ModelIr(
    * {@code result}. The checker and generator treat it as one more graph to compile.
    */
   public ModelIr outputsGraph() {
+    return outputsGraph(outputs);
+  }
+
+  /** {@link #outputsGraph()} of the outputs method read in evaluation ({@link OutputsIr#modes()}). */
+  public ModelIr outputsEvaluationGraph() {
+    return outputsGraph(outputs.modes().evaluation());
+  }
+
+  private ModelIr outputsGraph(OutputsIr outputs) {
     String last = outputs.steps().isEmpty() ? outputs.inputName() : outputs.steps().get(outputs.steps().size() - 1).output();
     return new ModelIr(form, element, packageName, declaringType, factoryMethod, generatedName, input, outputs.inputName(),
         layers, outputs.steps(), last, outputs.source(), outputs, -1, tensors, null, List.of());
@@ -121,6 +130,15 @@ public record ModelIr(
    * checker and generator treat it as one more graph to compile, of several inputs and, maybe, several outputs.
    */
   public ModelIr inputsGraph() {
+    return inputsGraph(inputs);
+  }
+
+  /** {@link #inputsGraph()} of the method of several inputs read in evaluation ({@link InputsIr#modes()}). */
+  public ModelIr inputsEvaluationGraph() {
+    return inputsGraph(inputs.modes().evaluation());
+  }
+
+  private ModelIr inputsGraph(InputsIr inputs) {
     return new ModelIr(form, element, packageName, declaringType, factoryMethod, generatedName, input, inputs.inputName(),
         layers, inputs.steps(), inputs.result(), inputs.source(), inputs.outputs(), -1, tensors, inputs, inputs.further());
   }

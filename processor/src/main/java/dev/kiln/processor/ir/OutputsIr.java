@@ -16,6 +16,8 @@ import java.util.List;
  * @param steps the body's operations, in order
  * @param results the value each component returns, index for index with {@code components}
  * @param source the method, for diagnostics
+ * @param modes when the method reads the training mode: its body read in evaluation (these steps are read in
+ *     training), else null
  */
 public record OutputsIr(
     String method,
@@ -25,7 +27,19 @@ public record OutputsIr(
     String inputName,
     List<StepIr> steps,
     List<String> results,
-    Source source) {
+    Source source,
+    MethodModes<OutputsIr> modes) {
+
+  /** A method that reads no training mode. */
+  public OutputsIr(String method, String recordPackage, String recordType, List<String> components, String inputName,
+      List<StepIr> steps, List<String> results, Source source) {
+    this(method, recordPackage, recordType, components, inputName, steps, results, source, null);
+  }
+
+  /** This method with its body read in evaluation too ({@link MethodModes}). */
+  public OutputsIr withModes(MethodModes<OutputsIr> modes) {
+    return new OutputsIr(method, recordPackage, recordType, components, inputName, steps, results, source, modes);
+  }
 
   public OutputsIr {
     components = List.copyOf(components);

@@ -60,6 +60,7 @@ import dev.kiln.processor.ir.MaskedFill;
 import dev.kiln.processor.ir.MatMul;
 import dev.kiln.processor.ir.Narrow;
 import dev.kiln.processor.ir.ModelIr;
+import dev.kiln.processor.ir.MethodModes;
 import dev.kiln.processor.ir.Modes;
 import dev.kiln.processor.ir.Mul;
 import dev.kiln.processor.ir.OutputsIr;
@@ -284,6 +285,10 @@ public final class DeclarationReader {
     if (delegate == BAD_OUTPUT_INDEX) {
       return null;
     }
+    if (delegate >= 0 && outputs.modes() != null) { // forward would be the outputs' graph of one mode
+      diagnostics.error(forward, Message.MODE_DELEGATED, outputs.call(delegate), outputs.method());
+      return null;
+    }
     if (delegate >= 0) {
       return !ok ? null : new ModelIr(ModelIr.Form.CLASS, type, packageOf(type), nestedName(type), null, generated, input,
           inputName, layers, List.of(), null, source(unit, trees.getTree(type)), outputs, delegate, allTensors(tensors), inputs,
@@ -376,11 +381,27 @@ public final class DeclarationReader {
   private OutputsIr readOutputs(ExecutableElement m, CompilationUnitTree unit, Map<String, LayerNode> fields, Set<String> broken,
       String className, TensorFieldReader tensors) {
     String inputName = m.getParameters().get(0).getSimpleName().toString();
-    Steps steps = new Steps(m.getSimpleName().toString(), inputName);
-    steps.modelType = (TypeElement) m.getEnclosingElement();
-    steps.tensors = tensors;
-    steps.broken.addAll(broken);
-    return readResults(m, steps, unit, fields, className);
+    Steps[] read = new Steps[2];
+    OutputsIr[] irs = new OutputsIr[2];
+    for (int i = 0; i < 2; i++) { // in training, then (where a mode was read) in evaluation, as forward
+      read[i] = new Steps(m.getSimpleName().toString(), inputName);
+      read[i].mode = new ModeReading(i == 0);
+      read[i].modelType = (TypeElement) m.getEnclosingElement();
+      read[i].tensors = tensors;
+      read[i].broken.addAll(broken);
+      irs[i] = readResults(m, read[i], unit, fields, className);
+      if (irs[i] == null || read[0].mode.reads.isEmpty()) {
+        return irs[i];
+      }
+    }
+    return irs[0].withModes(methodModes(irs[1], read[0], read[1]));
+  }
+
+  /** A method's body read in training ({@code training}) and in evaluation, its {@code evaluation} IR beside. */
+  private static <T> MethodModes<T> methodModes(T evaluation, Steps training, Steps evaluated) {
+    List<Modes.Read> reads = new ArrayList<>(training.mode.reads);
+    reads.addAll(evaluated.mode.reads);
+    return new MethodModes<>(evaluation, reads, training.mode.joins, evaluated.mode.joins);
   }
 
   /**
@@ -508,9 +529,23 @@ public final class DeclarationReader {
   /** Reads the method of several inputs like forward, each further input a value; null when its result is unknown. */
   private InputsIr readInputs(ExecutableElement m, CompilationUnitTree unit, Map<String, LayerNode> fields, Set<String> broken,
       String className, TensorFieldReader tensors) {
+    Steps training = new Steps(m.getSimpleName().toString(), m.getParameters().get(0).getSimpleName().toString());
+    training.mode = new ModeReading(true);
+    InputsIr ir = readInputs(m, training, unit, fields, broken, className, tensors);
+    if (ir == null || training.mode.reads.isEmpty()) {
+      return ir;
+    }
+    Steps evaluation = new Steps(m.getSimpleName().toString(), m.getParameters().get(0).getSimpleName().toString());
+    evaluation.mode = new ModeReading(false); // in evaluation too, as forward
+    InputsIr evaluated = readInputs(m, evaluation, unit, fields, broken, className, tensors);
+    return evaluated == null ? null : ir.withModes(methodModes(evaluated, training, evaluation));
+  }
+
+  /** Reads the method of several inputs into {@code steps} (in the mode they read); null when its result is unknown. */
+  private InputsIr readInputs(ExecutableElement m, Steps steps, CompilationUnitTree unit, Map<String, LayerNode> fields,
+      Set<String> broken, String className, TensorFieldReader tensors) {
     String name = m.getSimpleName().toString();
     String inputName = m.getParameters().get(0).getSimpleName().toString();
-    Steps steps = new Steps(name, inputName);
     steps.modelType = (TypeElement) m.getEnclosingElement();
     steps.tensors = tensors;
     steps.broken.addAll(broken);
@@ -579,6 +614,16 @@ public final class DeclarationReader {
     /** How many times {@code condition} was read before this time. */
     int occurrence(Tree condition) {
       return seen.merge(condition, 1, Integer::sum) - 1;
+    }
+
+    /** The conditions read so far and how often, as {@link #seen(Map)} takes them back. */
+    Map<Tree, Integer> seen() {
+      return Map.copyOf(seen);
+    }
+
+    void seen(Map<Tree, Integer> counts) {
+      seen.clear();
+      seen.putAll(counts);
     }
   }
 
@@ -1597,6 +1642,9 @@ public final class DeclarationReader {
     List<InputsIr.Further> further = List.of();
     /** The shapes of the values read so far, for the sizes read of them ({@code x.size(1)}); made when first needed. */
     private ValueSizes sizes;
+    /** The layer fields and class of the body being read ({@link #readBody}): an expression read only for its size needs them. */
+    private Map<String, LayerNode> bodyFields;
+    private String bodyClass;
 
     /** A split's source value, the split, and the steps of the pieces read so far, by index. */
     private record Pieces(String value, Split split, Map<Integer, String> read) {}
@@ -1642,12 +1690,18 @@ public final class DeclarationReader {
     void readBody(BlockTree body, CompilationUnitTree unit, Map<String, LayerNode> fields, String className, String returned) {
       var outerCalls = folder.knownCalls(call -> modeCall(call, unit, fields)); // isTraining(): this module's mode, as read
       var outerSizes = folder.sizes(this::valueSize); // x.size(1): a size of a value read here, from its inferred shape
+      var outerFields = bodyFields;
+      var outerClass = bodyClass;
+      bodyFields = fields;
+      bodyClass = className;
       boolean ended;
       try {
         ended = readStatements(body.getStatements(), unit, fields, className, returned, false);
       } finally {
         folder.knownCalls(outerCalls);
         folder.sizes(outerSizes);
+        bodyFields = outerFields;
+        bodyClass = outerClass;
       }
       if (ended) {
         return;
@@ -1707,7 +1761,9 @@ public final class DeclarationReader {
             counters.add(e);
             continue;
           }
-          diagnostics.error(unit, v, Message.NON_TENSOR_LOCAL, v.getName(), methodName, v.getName());
+          if (!foldReported(v.getInitializer(), unit, fields)) { // (else the size it reads had an error, reported)
+            diagnostics.error(unit, v, Message.NON_TENSOR_LOCAL, v.getName(), methodName, v.getName());
+          }
           unknown.add(v.getName().toString());
         } else if (s instanceof VariableTree v && v.getInitializer() != null && isConstantIds(v.getInitializer(), unit)) {
           holdIds(v.getName().toString(), v.getInitializer(), unit); // Tensor pos = Tensor.labels(IntStream.range(0, S).toArray())
@@ -2464,16 +2520,24 @@ public final class DeclarationReader {
      * declaration read on first use; null after an error (reported on the declaration, once).
      */
     private String tensorField(VariableElement v, ExpressionTree use, CompilationUnitTree unit, String className) {
-      if (tensors == null || !(v.getEnclosingElement() instanceof TypeElement owner)) {
-        diagnostics.error(unit, use, Message.UNKNOWN_VALUE, v.getSimpleName(), methodName);
-        return null;
-      }
-      if (!ownMember(owner)) {
-        diagnostics.error(unit, use, Message.INHERITED_TENSOR, v.getSimpleName(), owner.getSimpleName(), className);
+      if (!readableField(v, use, unit, className)) {
         return null;
       }
       TensorIr t = tensors.field(v);
       return t == null ? null : t.value();
+    }
+
+    /** Whether the tensor field {@code v} may be read where {@code use} reads it (the model's or block's own); else reported. */
+    private boolean readableField(VariableElement v, ExpressionTree use, CompilationUnitTree unit, String className) {
+      if (tensors == null || !(v.getEnclosingElement() instanceof TypeElement owner)) {
+        diagnostics.error(unit, use, Message.UNKNOWN_VALUE, v.getSimpleName(), methodName);
+        return false;
+      }
+      if (!ownMember(owner)) {
+        diagnostics.error(unit, use, Message.INHERITED_TENSOR, v.getSimpleName(), owner.getSimpleName(), className);
+        return false;
+      }
+      return true;
     }
 
     // ---------------------------------------------------------------- masks
@@ -3330,7 +3394,11 @@ public final class DeclarationReader {
         diagnostics.error(unit, mi, Message.UNSUPPORTED_FUNCTION, LayerCatalog.unsupportedFunction(name, args.size() - 1));
         return null;
       }
-      List<Object> constants = name.equals("reshape") ? viewSizes(args.subList(1, args.size()), mi.toString(), unit) // x.view(B, T, C)
+      String input = name.equals("reshape") ? expression(args.get(0), unit, fields, className) : null; // (its shape for view(B, -1))
+      if (name.equals("reshape") && input == null) {
+        return null;
+      }
+      List<Object> constants = name.equals("reshape") ? viewSizes(args.subList(1, args.size()), mi.toString(), unit, input) // x.view(B, T, C)
           : constants(args.subList(1, args.size()), mi.toString(), name, unit);
       if (constants == null) {
         return null;
@@ -3342,7 +3410,7 @@ public final class DeclarationReader {
         diagnostics.error(unit, mi, Message.UNSUPPORTED_FUNCTION, e.getMessage());
         return null;
       }
-      String input = expression(args.get(0), unit, fields, className);
+      input = input != null ? input : expression(args.get(0), unit, fields, className);
       return input == null ? null : step(input, spec, null, mi.toString(), source(unit, mi));
     }
 
@@ -4001,6 +4069,19 @@ public final class DeclarationReader {
       }
     }
 
+    /** Whether folding {@code e} fails on an error reported already (a size of a value unknown after an error). */
+    private boolean foldReported(ExpressionTree e, CompilationUnitTree unit, Map<String, LayerNode> fields) {
+      if (e == null) {
+        return false;
+      }
+      try {
+        foldHere(e, unit, fields);
+        return false;
+      } catch (ConstantFolder.NotConstant ex) {
+        return ex.reported;
+      }
+    }
+
     /** {@link #foldHere}, or null for what is not a constant. */
     private Object foldHereOrNull(ExpressionTree e, CompilationUnitTree unit, Map<String, LayerNode> fields) {
       try {
@@ -4098,11 +4179,14 @@ public final class DeclarationReader {
       if (value == null && receiver instanceof IdentifierTree id && unknown.contains(id.getName().toString())) {
         throw new ConstantFolder.NotConstant(call, "the value of " + receiver + " is unknown after an error", false, true);
       }
-      if (value == null) {
+      int[] shape = value != null ? sizes().shapeOf(value) : declaredShape(receiver, unit);
+      if (value == null && shape == null && receiver instanceof IdentifierTree) {
         throw new ConstantFolder.NotConstant(call, "a size of " + receiver + ", which is not a value held in a local (Tensor h = ...;"
-            + " h.size(1))");
+            + " h.size(1)) nor a tensor field");
       }
-      int[] shape = sizes().shapeOf(value);
+      if (value == null && shape == null) {
+        shape = expressionShape(receiver, unit); // fc.apply(x).size(1)
+      }
       if (shape == null) { // after an error in a step before (reported)
         throw new ConstantFolder.NotConstant(call, "the shape of " + receiver + " is unknown after an error", false, true);
       }
@@ -4117,6 +4201,115 @@ public final class DeclarationReader {
         throw new ConstantFolder.NotConstant(call.getArguments().get(0), "not an int dimension");
       }
       return whole.at(d, call);
+    }
+
+    /**
+     * The declared shape of a tensor field ({@code pos}, {@code this.pos}) or of a layer's parameter ({@code fc.weight()},
+     * {@code fc.bias()}) whose size is read: a constant, and no read of the field by the graph; null for any other
+     * expression. An error (a field's declaration, a layer without that parameter) is reported, and thrown as such.
+     */
+    private int[] declaredShape(ExpressionTree receiver, CompilationUnitTree unit) throws ConstantFolder.NotConstant {
+      if ((receiver instanceof IdentifierTree || receiver instanceof MemberSelectTree) && fieldName(receiver) != null
+          && trees.getElement(TreePath.getPath(unit, receiver)) instanceof VariableElement v && isTensorField(v)) {
+        int[] shape = readableField(v, receiver, unit, bodyClass) ? tensors.shape(v) : null;
+        if (shape == null) { // (reported: here, or on the field's declaration)
+          throw new ConstantFolder.NotConstant(receiver, "the shape of " + receiver + " is unknown after an error", false, true);
+        }
+        return shape.clone();
+      }
+      if (!(receiver instanceof MethodInvocationTree accessor) || !accessor.getArguments().isEmpty()
+          || !(accessor.getMethodSelect() instanceof MemberSelectTree select) || bodyFields == null
+          || fieldName(select.getExpression()) == null || !bodyFields.containsKey(fieldName(select.getExpression()))) {
+        return null;
+      }
+      String layer = fieldName(select.getExpression());
+      LayerNode node = bodyFields.get(layer);
+      if (broken.contains(layer)) { // (its declaration's error is reported)
+        throw new ConstantFolder.NotConstant(receiver, layer + "'s declaration has an error", false, true);
+      }
+      var shape = node instanceof Leaf leaf ? ParameterShapes.of(leaf.layer().spec(), select.getIdentifier().toString()) : null;
+      if (shape == null) {
+        diagnostics.error(unit, receiver, Message.PARAMETER_SIZE_UNKNOWN, receiver, layer,
+            node instanceof Leaf leaf ? leaf.layer().spec() : layer);
+        throw new ConstantFolder.NotConstant(receiver, "a parameter whose shape is not known", false, true);
+      }
+      if (shape.isEmpty()) {
+        diagnostics.error(unit, receiver, Message.PARAMETER_ABSENT, receiver, layer, ((Leaf) node).layer().spec());
+        throw new ConstantFolder.NotConstant(receiver, "a parameter the layer has not", false, true);
+      }
+      return shape.get().clone();
+    }
+
+    /**
+     * The shape of an expression whose size alone is read ({@code fc.apply(x).size(1)}, {@code x.flatten(1).shape()[1]}): its
+     * steps read as if it were held in a local, their shapes inferred, then dropped with all they noted ({@link #mark}), so
+     * the graph holds no step the size alone asked for (eager mode computes the value and drops it). A step that draws
+     * random numbers or updates running statistics is an error: eager mode runs it, the compiled model would not.
+     */
+    private int[] expressionShape(ExpressionTree receiver, CompilationUnitTree unit) throws ConstantFolder.NotConstant {
+      if (bodyFields == null) {
+        throw new ConstantFolder.NotConstant(receiver, "a size of " + receiver + ", outside a method's body");
+      }
+      SizeMark mark = mark();
+      try {
+        String value = expression(receiver, unit, bodyFields, bodyClass);
+        int[] shape = value == null ? null : sizes().shapeOf(value);
+        if (shape == null) { // (reported: the expression's error, or a step's the checker finds)
+          throw new ConstantFolder.NotConstant(receiver, "the shape of " + receiver + " is unknown after an error", false, true);
+        }
+        for (StepIr step : list.subList(mark.steps(), list.size())) {
+          String effect = sideEffect(step.spec());
+          if (effect != null) {
+            diagnostics.error(unit, receiver, Message.SIZE_OF_SIDE_EFFECT, receiver, step.text(), effect);
+            throw new ConstantFolder.NotConstant(receiver, "a size of a step with a side effect", false, true);
+          }
+        }
+        return shape;
+      } finally {
+        reset(mark);
+      }
+    }
+
+    /** What a step of {@code spec} does besides its value in training (eager mode does it however its value is used), or null. */
+    private static String sideEffect(LayerSpec spec) {
+      return spec instanceof Dropout.Spec || spec instanceof Dropout2d.Spec
+          || spec instanceof Recurrent.Spec r && r.dropout() > 0 && r.numLayers() > 1 ? "draws a dropout mask in training"
+          : spec instanceof dev.kiln.dsl.BatchNorm.Options ? "updates its running statistics in training"
+          : null;
+    }
+
+    /** What reading an expression notes, up to a point: {@link #reset} forgets all noted after it. */
+    private record SizeMark(int steps, int counter, int splits, String last, int joins, Map<Tree, Integer> seen,
+        Set<String> usedMasks, Map<String, Set<Integer>> pieces, List<TensorFieldReader> readers, List<TensorFieldReader.Mark> read) {}
+
+    private SizeMark mark() {
+      Map<String, Set<Integer>> read = new HashMap<>();
+      pieces.forEach((name, p) -> read.put(name, Set.copyOf(p.read().keySet())));
+      List<TensorFieldReader> readers = new ArrayList<>(blockTensors);
+      if (tensors != null) {
+        readers.add(tensors);
+      }
+      return new SizeMark(list.size(), counter, splits, last, mode == null ? 0 : mode.joins.size(), mode == null ? Map.of() : mode.seen(), Set.copyOf(usedMasks), read, readers,
+          readers.stream().map(TensorFieldReader::mark).toList());
+    }
+
+    /** Forgets what was read after {@code mark}: its steps (numbered again from there), splits, mode joins, masks, fields. */
+    private void reset(SizeMark mark) {
+      list.subList(mark.steps(), list.size()).clear();
+      counter = mark.counter();
+      splits = mark.splits();
+      last = mark.last();
+      if (mode != null) { // (its reads of a mode are kept: the size may depend on the mode, and is read in both then)
+        mode.joins.subList(mark.joins(), mode.joins.size()).clear();
+        mode.seen(mark.seen());
+      }
+      usedMasks.retainAll(mark.usedMasks());
+      pieces.keySet().retainAll(mark.pieces().keySet());
+      pieces.forEach((name, p) -> p.read().keySet().retainAll(mark.pieces().get(name)));
+      for (int i = 0; i < mark.readers().size(); i++) {
+        mark.readers().get(i).reset(mark.read().get(i));
+      }
+      sizes().forget();
     }
 
     /** {@code x.shape()} of a value of {@code shape} ({@code -1} the batch): its sizes after the batch fold, read by index. */
@@ -4183,13 +4376,37 @@ public final class DeclarationReader {
      * The sizes of {@code x.view(B, T, C)} ({@code reshape}) folded, a first size that is the batch ({@code B = x.size(0)},
      * {@code x.size(0)}) read as {@code -1}, PyTorch's {@code x.view(B, T, n_head, C // n_head)}; null after an error.
      */
-    private List<Object> viewSizes(List<? extends ExpressionTree> sizes, String label, CompilationUnitTree unit) {
+    private List<Object> viewSizes(List<? extends ExpressionTree> sizes, String label, CompilationUnitTree unit, String input) {
       boolean batchFirst = !sizes.isEmpty() && isBatchSize(sizes.get(0), unit);
       List<Object> folded = constants(batchFirst ? sizes.subList(1, sizes.size()) : sizes, label, "reshape", unit);
       if (folded != null && batchFirst) {
+        inferOne(folded, input);
         folded.add(0, -1);
       }
       return folded;
+    }
+
+    /**
+     * A view's one {@code -1} after the batch written as the batch ({@code x.view(B, -1)}, PyTorch's flatten of each
+     * sample) as the size it stands for, from {@code input}'s shape: the batch taken, it is no longer ambiguous.
+     */
+    private void inferOne(List<Object> sizes, String input) {
+      int at = sizes.indexOf(-1);
+      int[] shape = at < 0 || sizes.lastIndexOf(-1) != at ? null : sizes().shapeOf(input);
+      if (shape == null || shape.length == 0 || !sizes.stream().allMatch(v -> v instanceof Integer)) {
+        return;
+      }
+      long values = 1;
+      for (int i = 1; i < shape.length; i++) {
+        values *= shape[i];
+      }
+      long known = 1;
+      for (Object v : sizes) {
+        known *= (Integer) v == -1 ? 1 : (Integer) v;
+      }
+      if (known > 0 && values % known == 0) {
+        sizes.set(at, (int) (values / known));
+      }
     }
 
     // -------------------------------------------------------------- conditions on the training mode
@@ -4311,11 +4528,22 @@ public final class DeclarationReader {
         diagnostics.error(unit, condition, Message.MODE_ELSEWHERE, stripped(condition), methodName);
         return null;
       }
-      if (!(foldHereOrNull(condition, unit, fields) instanceof Boolean taken)) {
+      Object taken;
+      try {
+        taken = foldHere(condition, unit, fields);
+      } catch (ConstantFolder.NotConstant e) {
+        if (e.batch) { // isTraining() && x.size(0) > 1: the batch size, known at run time only
+          diagnostics.error(unit, condition, Message.MODE_CONDITION_RUN_TIME, stripped(condition), methodName, e.tree);
+        } else if (!e.reported) {
+          diagnostics.error(unit, condition, Message.MODE_CONDITION, stripped(condition), methodName);
+        }
+        return null;
+      }
+      if (!(taken instanceof Boolean mode)) {
         diagnostics.error(unit, condition, Message.MODE_CONDITION, stripped(condition), methodName);
         return null;
       }
-      return taken;
+      return mode;
     }
 
     /** Steps for each layer in order; {@code where} is the call site, or null for each layer's declaration. */

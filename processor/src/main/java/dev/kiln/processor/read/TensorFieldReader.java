@@ -59,6 +59,8 @@ final class TensorFieldReader {
   private final Map<String, VariableElement> elements = new java.util.HashMap<>();
   /** The tensors computed from buffers ({@link #derived}) that a step reads, by field. */
   private final Set<String> readDerived = new java.util.HashSet<>();
+  /** Fields whose shape alone was read ({@link #shape}), by name: read by {@link #field} from here, not again. */
+  private final Map<String, Optional<TensorIr>> peeked = new java.util.HashMap<>();
 
   /** Prepended to field names and keys: {@code ""} for the model's own fields, {@code "h.0."} for a block's. */
   private final String prefix;
@@ -93,7 +95,45 @@ final class TensorFieldReader {
       read.put(name, Optional.empty());
       return null;
     }
-    return read.computeIfAbsent(field.getSimpleName().toString(), n -> Optional.ofNullable(readField(field))).orElse(null);
+    return read.computeIfAbsent(name, n -> peeked.containsKey(n) ? peeked.remove(n) : Optional.ofNullable(readField(field)))
+        .orElse(null);
+  }
+
+  /**
+   * The declared shape of the tensor field (a size read of it, {@code pos.size(0)}), read as {@link #field} reads it but
+   * without counting it as read: a field whose size alone forward reads is no tensor of the graph. Null when its declaration
+   * has an error (reported there, once).
+   */
+  int[] shape(VariableElement field) {
+    String name = field.getSimpleName().toString();
+    Optional<TensorIr> t = read.containsKey(name) ? read.get(name)
+        : peeked.computeIfAbsent(name, n -> Optional.ofNullable(readField(field)));
+    return t.map(TensorIr::shape).orElse(null);
+  }
+
+  /** What has been read so far, for {@link #reset}. */
+  record Mark(java.util.Set<String> read, java.util.Set<String> readDerived) {}
+
+  Mark mark() {
+    return new Mark(java.util.Set.copyOf(read.keySet()), java.util.Set.copyOf(readDerived));
+  }
+
+  /**
+   * Forgets what was read since {@code mark} (an expression read only for its size, whose steps are dropped): those fields
+   * count as unread again, their declarations kept as {@link #shape} keeps them, so none is read (nor reported) twice.
+   */
+  void reset(Mark mark) {
+    for (var it = read.entrySet().iterator(); it.hasNext(); ) {
+      var e = it.next();
+      if (!mark.read().contains(e.getKey())) {
+        if (elements.containsKey(e.getKey())) {
+          peeked.put(e.getKey(), e.getValue());
+        }
+        it.remove();
+      }
+    }
+    elements.keySet().retainAll(mark.read());
+    readDerived.retainAll(mark.readDerived());
   }
 
   /**

@@ -59,6 +59,11 @@ final class ValueSizes {
     return shape;
   }
 
+  /** Infers the shapes again when next asked: steps were dropped ({@code fc.apply(x).size(1)} read for its size alone). */
+  void forget() {
+    inferred = -1;
+  }
+
   /** The steps read so far as a graph the checker takes. */
   private ModelIr graph() {
     return new ModelIr(ModelIr.Form.CLASS, null, "", "", null, "", input, inputName, List.of(), List.copyOf(steps), null, null,
