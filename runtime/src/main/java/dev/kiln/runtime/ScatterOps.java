@@ -45,12 +45,7 @@ final class ScatterOps {
    * coordinate the index value, and src's element at that position.
    */
   private static Placement scatterPlaces(String op, Tensor x, int dim, Tensor index, Tensor src) {
-    Devices.onCuda(op, x, index, src);
-    requireFloat(op, x);
-    if (src != null) {
-      requireFloat(op, src);
-    }
-    int d = dimOf(op, x, dim);
+    int d = checkWrite(op, x, dim, index, src);
     if (index.dtype() != DType.INT32 || index.dim() != x.dim()) {
       throw new IllegalArgumentException(op + ": the index must be labels (Tensor.labels(...)) of the input's rank " + x.dim() + ", got "
           + index.dtype() + " " + Shapes.toString(index.shape()));
@@ -120,12 +115,7 @@ final class ScatterOps {
    * along dim; none for a fill) to x's slice {@code index[i]}.
    */
   private static Placement indexPlaces(String op, Tensor x, int dim, Tensor index, Tensor source) {
-    Devices.onCuda(op, x, index, source);
-    requireFloat(op, x);
-    if (source != null) {
-      requireFloat(op, source);
-    }
-    int d = dimOf(op, x, dim);
+    int d = checkWrite(op, x, dim, index, source);
     if (index.dtype() != DType.INT32 || index.dim() > 1) {
       throw new IllegalArgumentException(op + ": the index must be rank-1 labels (Tensor.labels(...)), got " + index.dtype() + " "
           + Shapes.toString(index.shape()));
@@ -161,6 +151,16 @@ final class ScatterOps {
       }
     }
     return new Placement(to, srcAt);
+  }
+
+  /** The checks every write shares (one device, float values, a dimension of x), giving that dimension. */
+  private static int checkWrite(String op, Tensor x, int dim, Tensor index, Tensor src) {
+    Devices.onCuda(op, x, index, src);
+    requireFloat(op, x);
+    if (src != null) {
+      requireFloat(op, src);
+    }
+    return dimOf(op, x, dim);
   }
 
   /** x's dimension {@code dim}, an error naming the op and x's shape when out of range (a rank-0 x has dimension 0 as PyTorch's). */

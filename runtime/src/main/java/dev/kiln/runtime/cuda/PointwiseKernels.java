@@ -15,33 +15,28 @@ public final class PointwiseKernels {
   /** The CUDA C source, public so that a test can compile it without a GPU. */
   public static final String SOURCE = source();
 
+  /** A device function {@code signature} whose body is a switch on {@code fn}: case k returns {@code bodies[k]} (0 where null). */
+  private static void switchOver(StringBuilder s, String signature, Enum<?>[] entries, String[] bodies) {
+    s.append("__device__ float ").append(signature).append(" {\n  switch (fn) {\n");
+    for (int k = 0; k < entries.length; k++) {
+      if (bodies[k] != null) {
+        s.append("    case ").append(k).append(": return ").append(bodies[k]).append("; // ").append(entries[k]).append('\n');
+      }
+    }
+    s.append("    default: return 0.0f;\n  }\n}\n\n");
+  }
+
   private static String source() {
     StringBuilder s = new StringBuilder();
     s.append("// generated from cpu.PointwiseKernels' table: case k is the entry of ordinal k\n");
-    s.append("__device__ float kiln_unary_value(int fn, float v) {\n  switch (fn) {\n");
-    for (Unary u : Unary.values()) {
-      s.append("    case ").append(u.ordinal()).append(": return ").append(u.cudaForward).append("; // ").append(u.opName).append('\n');
-    }
-    s.append("    default: return 0.0f;\n  }\n}\n\n");
-    s.append("__device__ float kiln_unary_gradient(int fn, float g, float v, float y) {\n  switch (fn) {\n");
-    for (Unary u : Unary.values()) {
-      s.append("    case ").append(u.ordinal()).append(": return ").append(u.cudaBackward == null ? "0.0f" : u.cudaBackward)
-          .append("; // ").append(u.opName).append('\n');
-    }
-    s.append("    default: return 0.0f;\n  }\n}\n\n");
-    s.append("__device__ float kiln_binary_value(int fn, float a, float b) {\n  switch (fn) {\n");
-    for (Binary f : Binary.values()) {
-      s.append("    case ").append(f.ordinal()).append(": return ").append(f.cudaForward).append("; // ").append(f.opName).append('\n');
-    }
-    s.append("    default: return 0.0f;\n  }\n}\n\n");
-    s.append("__device__ float kiln_binary_gradient(int fn, int second, float g, float a, float b) {\n  switch (fn) {\n");
-    for (Binary f : Binary.values()) {
-      if (f.differentiable()) {
-        s.append("    case ").append(f.ordinal()).append(": return second ? (").append(f.cudaBackwardB).append(") : (")
-            .append(f.cudaBackwardA).append("); // ").append(f.opName).append('\n');
-      }
-    }
-    s.append("    default: return 0.0f;\n  }\n}\n");
+    Unary[] u = Unary.values();
+    Binary[] b = Binary.values();
+    switchOver(s, "kiln_unary_value(int fn, float v)", u, java.util.Arrays.stream(u).map(f -> f.cudaForward).toArray(String[]::new));
+    switchOver(s, "kiln_unary_gradient(int fn, float g, float v, float y)", u,
+        java.util.Arrays.stream(u).map(f -> f.cudaBackward).toArray(String[]::new));
+    switchOver(s, "kiln_binary_value(int fn, float a, float b)", b, java.util.Arrays.stream(b).map(f -> f.cudaForward).toArray(String[]::new));
+    switchOver(s, "kiln_binary_gradient(int fn, int second, float g, float a, float b)", b, java.util.Arrays.stream(b)
+        .map(f -> f.differentiable() ? "second ? (" + f.cudaBackwardB + ") : (" + f.cudaBackwardA + ")" : null).toArray(String[]::new));
     s.append("""
 
         extern "C" __global__ void kiln_pointwise_forward(float* out, const float* x, int fn, long long n) {
