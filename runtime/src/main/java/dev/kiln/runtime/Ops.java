@@ -31,7 +31,9 @@ import java.util.Arrays;
  * (convolution, pooling, normalisation, dropout), {@link RecurrentOps}, and {@link DeferredFusions} (the
  * helpers of the eager fusions over {@link Deferred} values). The padding, flipping, running-sum, norm and
  * piecewise ops at the end delegate to {@link IndexOps} and {@link PiecewiseOps}, whose one node per op
- * picks each device's kernel itself. docs/design-notes.md ("Where eager ops live") lists them.
+ * picks each device's kernel itself; the math functions, logical ops, prod, amax/amin and writes by index
+ * of the last section to {@link PointwiseOps} (one table of functions for both devices), {@code IndexOps},
+ * {@code ReductionOps} and {@link ScatterOps}. docs/design-notes.md ("Where eager ops live") lists them.
  */
 public final class Ops {
   private Ops() {}
