@@ -3,15 +3,19 @@ package dev.kiln.runtime;
 import static dev.kiln.runtime.Ops.requireFloat;
 import static dev.kiln.runtime.Ops.track;
 
+import dev.kiln.runtime.cuda.Cuda;
+import dev.kiln.runtime.cuda.ScatterKernels;
 import java.util.Arrays;
 
 /**
  * The bodies of {@link Ops}' writes by index, with their gradients: scatter (of a source or a
  * value), scatter_add, index_add, index_fill, index_copy; and the reads by mask or index map:
- * masked_select, nonzero, roll. As {@code gather} and {@code index_select} ({@link ShapeOps}), they
- * are computed on the host on either device (the indices are checked there anyway), the result on
- * the input's device. Every write is one {@link Placement}: source element {@code srcAt[j]} goes to
- * result element {@code to[j]}, set or added; one forward and one backward serve them all.
+ * masked_select, nonzero, roll. Every write is one {@link Placement}: source element {@code srcAt[j]}
+ * goes to result element {@code to[j]}, set or added, built from the indices on the host (a label
+ * tensor on the GPU keeps a host copy); one forward and one backward serve them all, on the CPU a
+ * loop, on CUDA {@link ScatterKernels} (the values never leave the device; the same bits). The reads
+ * are {@code ShapeOps.gathered} maps, computed on the host on either device as {@code gather} and
+ * {@code index_select} are, the result on the input's device.
  */
 final class ScatterOps {
   private ScatterOps() {}
@@ -182,18 +186,32 @@ final class ScatterOps {
    * incoming gradient of the element it went to (times alpha), PyTorch's gather of it.
    */
   private static Tensor placed(String op, Tensor x, Tensor src, float value, Placement p, boolean add, float alpha) {
-    float[] out = x.toFloatArray();
-    float[] sv = src == null ? null : src.toFloatArray();
     int[] to = p.to(), srcAt = p.srcAt();
-    for (int j = 0; j < to.length; j++) {
-      float v = sv == null ? value : sv[srcAt[j]];
+    boolean cuda = x.device().isCuda();
+    Tensor result;
+    if (cuda) { // x and src stay on the device: only the placements go up
+      result = Tensor.empty(x.device(), x.shape());
+      Cuda.get().copy(x.readCuda(), result.writeCuda(), x.numel());
+      long s = src == null ? 0 : src.readCuda();
       if (add) {
-        out[to[j]] += alpha == 1f ? v : alpha * v;
+        ScatterKernels.add(result.writeCuda(), s, to, srcAt, alpha);
       } else {
-        out[to[j]] = v;
+        ScatterKernels.set(result.writeCuda(), s, to, srcAt, value);
       }
+      CudaLayerOps.keepAlive(x, src);
+    } else {
+      float[] out = x.toFloatArray();
+      float[] sv = src == null ? null : src.toFloatArray();
+      for (int j = 0; j < to.length; j++) {
+        float v = sv == null ? value : sv[srcAt[j]];
+        if (add) {
+          out[to[j]] += alpha == 1f ? v : alpha * v;
+        } else {
+          out[to[j]] = v;
+        }
+      }
+      result = Tensor.wrap(out, x.shape());
     }
-    Tensor result = Tensor.wrap(out, x.shape()).to(x.device());
     if (!track(x, src)) {
       return result;
     }
@@ -209,16 +227,34 @@ final class ScatterOps {
 
       @Override protected Tensor[] backward(Tensor g) {
         Tensor dx = null, dsrc = null;
+        if (cuda) {
+          Tensor gd = g.to(x.device());
+          if (needsGrad(0)) {
+            if (add) {
+              dx = gd;
+            } else { // the written places get nothing from the result
+              dx = Tensor.empty(x.device(), x.shape());
+              Cuda.get().copy(gd.readCuda(), dx.writeCuda(), x.numel());
+              ScatterKernels.set(dx.writeCuda(), 0, to, null, 0f);
+            }
+          }
+          if (src != null && needsGrad(1)) {
+            dsrc = Tensor.zeros(x.device(), src.shape());
+            ScatterKernels.gather(dsrc.writeCuda(), gd.readCuda(), to, srcAt, alpha);
+          }
+          CudaLayerOps.keepAlive(gd);
+          return src == null ? new Tensor[] {dx} : new Tensor[] {dx, dsrc};
+        }
         float[] gv = g.toFloatArray();
         if (needsGrad(0)) {
           if (add) {
-            dx = g.to(x.device());
+            dx = g;
           } else {
             float[] d = gv.clone();
             for (int t : to) {
               d[t] = 0f;
             }
-            dx = Tensor.gradient(d, x.shape()).to(x.device());
+            dx = Tensor.gradient(d, x.shape());
           }
         }
         if (src != null && needsGrad(1)) {
@@ -226,7 +262,7 @@ final class ScatterOps {
           for (int j = 0; j < to.length; j++) {
             d[srcAt[j]] += alpha == 1f ? gv[to[j]] : alpha * gv[to[j]];
           }
-          dsrc = Tensor.gradient(d, src.shape()).to(src.device());
+          dsrc = Tensor.gradient(d, src.shape());
         }
         return src == null ? new Tensor[] {dx} : new Tensor[] {dx, dsrc};
       }

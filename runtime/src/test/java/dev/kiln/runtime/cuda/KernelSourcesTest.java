@@ -80,6 +80,11 @@ class KernelSourcesTest {
   }
 
   @Test
+  void scatterKernelsCompile() {
+    checkFamily("kiln_scatter.cu", ScatterKernels.SOURCE, List.of("kiln_place_set", "kiln_place_add", "kiln_place_gather"));
+  }
+
+  @Test
   void embeddingKernelsCompile() {
     checkFamily("kiln_embedding.cu", EmbeddingKernels.SOURCE, List.of(
         "kiln_embedding_forward", "kiln_embedding_bag_forward", "kiln_embedding_backward", "kiln_embedding_bag_weights_backward"));
