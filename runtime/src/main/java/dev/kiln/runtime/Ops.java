@@ -1384,7 +1384,8 @@ public final class Ops {
    * PyTorch's {@code x.scatter(dim, index, src)}: x with {@code out[i][index[i][j]] = src[i][j]}
    * (for dim 1; index labels of x's rank, no larger than src, nor than x off dim). With repeated
    * indices the last one wins (PyTorch leaves it unspecified). Gradients: x's the incoming one with
-   * the written places 0, src's the incoming one gathered at index. On the host on either device.
+   * the written places 0, src's the incoming one gathered at index. On CUDA on the device ({@code
+   * cuda.ScatterKernels}: the placements ordered on the host, a thread per target, the CPU's bits).
    *
    * @throws IllegalArgumentException naming the op for a rank, a size or an index out of range
    */
@@ -1404,7 +1405,7 @@ public final class Ops {
 
   /**
    * PyTorch's {@code x.index_add(dim, index, source, alpha=alpha)}: source's slice i added (times
-   * alpha) to x's slice {@code index[i]} along dim (rank-1 labels; repeats add up). On the host.
+   * alpha) to x's slice {@code index[i]} along dim (rank-1 labels; repeats add up, in index order, on either device).
    */
   public static Tensor indexAdd(Tensor x, int dim, Tensor index, Tensor source, float alpha) {
     return ScatterOps.indexAdd(x, dim, index, source, alpha);
