@@ -73,6 +73,8 @@ public enum Message {
   UNSUPPORTED_STATEMENT("unsupported statement in %s: %s; write local assignments (Tensor h = fc1.apply(x);) and one return"),
   LAYER_IN_FORWARD("%s creates a layer (%s) on each call: declare it as a final field (final %s name = ...;) and apply it there"),
   UNSUPPORTED_EXPRESSION("unsupported expression in %s: %s; write layer calls (fc1.apply(x)), F functions (relu, flatten) and local variables"),
+  EAGER_ONLY_TENSOR_METHOD("%s: Tensor.%s has no compiled form yet (%s): it runs in eager mode only (docs/guide.md, \"What does"
+      + " not compile yet\"); leave out @Model and the model runs eagerly, as written"),
   UNKNOWN_VALUE("'%s' is not the input or a local assigned earlier in %s"),
   SELF_CALL("%s: the compiler reads the layer calls %s makes itself, not another forward's (a superclass's, or"
       + " this one again); write the layers out here"),

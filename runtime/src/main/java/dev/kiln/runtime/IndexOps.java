@@ -192,6 +192,38 @@ final class IndexOps {
     });
   }
 
+  /** {@link Ops#prod} along {@code dim}. */
+  static Tensor prod(Tensor x, int dim, boolean keepDim) {
+    Ops.requireFloat("prod", x);
+    Ops.Along a = alongOrScalar("prod", x, dim);
+    int[] outShape = x.dim() == 0 ? new int[0] : Ops.reducedShape(x.shape(), Shapes.normalizeDim(dim, x.dim()), keepDim);
+    return prod(x, a, outShape);
+  }
+
+  /** {@link Ops#prod} of all values, a rank-0 tensor (1 for an empty x). */
+  static Tensor prod(Tensor x) {
+    Ops.requireFloat("prod", x);
+    return prod(x, new Ops.Along(1, x.numel(), 1), new int[0]);
+  }
+
+  private static Tensor prod(Tensor x, Ops.Along a, int[] outShape) {
+    Tensor out = Tensor.empty(x.device(), outShape);
+    if (x.device().isCuda()) {
+      dev.kiln.runtime.cuda.IndexKernels.prodForward(out.writeCuda(), x.readCuda(), a.outer(), a.size(), a.inner());
+      CudaLayerOps.keepAlive(x);
+    } else {
+      IndexKernels.prodForward(out.buffer(), out.offset(), x.readBuffer(), x.offset(), a.outer(), a.size(), a.inner());
+    }
+    return lineReduced("prod", x, out, a, (dx, g, y) -> {
+      if (dx.device().isCuda()) {
+        dev.kiln.runtime.cuda.IndexKernels.prodBackward(dx.writeCuda(), g.readCuda(), x.readCuda(), a.outer(), a.size(), a.inner());
+      } else {
+        IndexKernels.prodBackward(dx.buffer(), dx.offset(), g.readBuffer(), g.offset(), x.readBuffer(), x.offset(), a.outer(), a.size(),
+            a.inner());
+      }
+    });
+  }
+
   /** {@link Ops#norm}. */
   static Tensor norm(Tensor x, float p, int dim, boolean keepDim) {
     return norm(x, p, dim, keepDim, 0f);

@@ -9,6 +9,7 @@ import dev.kiln.runtime.cpu.ConvKernels;
 import dev.kiln.runtime.cpu.CpuKernels;
 import dev.kiln.runtime.cpu.MathKernels;
 import dev.kiln.runtime.cpu.NormKernels;
+import dev.kiln.runtime.cpu.PointwiseKernels;
 import dev.kiln.runtime.cpu.RecurrentKernels;
 import dev.kiln.runtime.cpu.SortKernels;
 import dev.kiln.runtime.cpu.WhereKernels;
@@ -30,7 +31,9 @@ import java.util.Arrays;
  * (convolution, pooling, normalisation, dropout), {@link RecurrentOps}, and {@link DeferredFusions} (the
  * helpers of the eager fusions over {@link Deferred} values). The padding, flipping, running-sum, norm and
  * piecewise ops at the end delegate to {@link IndexOps} and {@link PiecewiseOps}, whose one node per op
- * picks each device's kernel itself. docs/design-notes.md ("Where eager ops live") lists them.
+ * picks each device's kernel itself; the math functions, logical ops, prod, amax/amin and writes by index
+ * of the last section to {@link PointwiseOps} (one table of functions for both devices), {@code IndexOps},
+ * {@code ReductionOps} and {@link ScatterOps}. docs/design-notes.md ("Where eager ops live") lists them.
  */
 public final class Ops {
   private Ops() {}
@@ -1321,5 +1324,144 @@ public final class Ops {
   /** {@link #huberLossPerElement} averaged ({@code mean}) or added. */
   public static Tensor huberLoss(Tensor input, Tensor target, double delta, boolean mean) {
     return reduce(huberLossPerElement(input, target, delta), mean);
+  }
+
+  // ------------------------------------------------------------------ math functions, logical ops, products, writes by index
+  // (PointwiseOps, IndexOps.prod, ReductionOps.amaxAmin, ScatterOps)
+
+  /**
+   * {@code f(x)} element-wise for one of {@link PointwiseKernels.Unary}'s functions (floor, ceil,
+   * round half to even, trunc, sign, reciprocal, rsqrt, log1p, expm1, square), PyTorch's {@code
+   * torch.<name>}: each device's kernel from the one table; the gradient PyTorch's (0 for the
+   * rounding functions and sign).
+   *
+   * @throws IllegalArgumentException for labels, naming the function
+   */
+  public static Tensor pointwise(PointwiseKernels.Unary f, Tensor x) {
+    return PointwiseOps.unary(f, x);
+  }
+
+  /**
+   * {@code f(a, b)} element-wise for one of {@link PointwiseKernels.Binary}'s functions, the shapes
+   * broadcast as PyTorch's: {@code maximum} and {@code minimum} (NaN if either is; the gradient to
+   * the larger/smaller, halved for each on a tie, as PyTorch 1.13's), {@code atan2}, and the logical
+   * and/or/xor of masks (nonzero is true, NaN included; a 0/1 float mask without gradient, labels
+   * accepted).
+   *
+   * @throws IllegalArgumentException naming the function and both shapes when they do not broadcast
+   */
+  public static Tensor pointwise(PointwiseKernels.Binary f, Tensor a, Tensor b) {
+    return PointwiseOps.binary(f, a, b);
+  }
+
+  /** PyTorch's {@code torch.lerp(start, end, weight)} with a scalar weight ({@link PointwiseOps#lerp}). */
+  public static Tensor lerp(Tensor start, Tensor end, float weight) {
+    return PointwiseOps.lerp(start, end, weight);
+  }
+
+  /** PyTorch's {@code torch.lerp(start, end, weight)} with a weight per element, the three broadcast. */
+  public static Tensor lerp(Tensor start, Tensor end, Tensor weight) {
+    return PointwiseOps.lerp(start, end, weight);
+  }
+
+  /** PyTorch's {@code torch.logical_not(x)}: a 0/1 mask, 1 where x is 0 (NaN is true, so 0 there), without gradient. */
+  public static Tensor logicalNot(Tensor x) {
+    return PointwiseOps.logicalNot(x);
+  }
+
+  /** PyTorch's {@code x.all()} ({@code any} false) or {@code x.any()}: a 0/1 rank-0 tensor; empty: all 1, any 0. */
+  public static Tensor allOrAny(Tensor x, boolean any) {
+    return PointwiseOps.allOrAny(x, any);
+  }
+
+  /** PyTorch's {@code x.all(dim, keepdim)} or {@code x.any(dim, keepdim)}: a 0/1 mask, the dimension removed unless kept. */
+  public static Tensor allOrAny(Tensor x, int dim, boolean keepDim, boolean any) {
+    return PointwiseOps.allOrAny(x, dim, keepDim, any);
+  }
+
+  /**
+   * The product of all values, PyTorch's {@code x.prod()}, in double, rounded once (1 for an empty
+   * x); the gradient is PyTorch's: {@code g * prod / x} without zeros, the product of the others at
+   * a lone zero, 0 elsewhere (and everywhere for two zeros or more). One thread on CUDA.
+   */
+  public static Tensor prod(Tensor x) {
+    return IndexOps.prod(x);
+  }
+
+  /** The products along {@code dim}, PyTorch's {@code x.prod(dim, keepdim)}, as {@link #prod(Tensor)}: a thread per line on CUDA. */
+  public static Tensor prod(Tensor x, int dim, boolean keepDim) {
+    return IndexOps.prod(x, dim, keepDim);
+  }
+
+  /**
+   * The maxima over {@code dims} (none: all), PyTorch's {@code x.amax(dims, keepdim)}: values only,
+   * and unlike {@link #extremaAlong}'s (the first maximum's index takes all), the gradient is shared
+   * evenly by every element equal to its maximum.
+   *
+   * @throws IllegalArgumentException for a dimension out of range, given twice, or of size 0
+   */
+  public static Tensor amax(Tensor x, int[] dims, boolean keepDim) {
+    return ReductionOps.amaxAmin(x, dims, keepDim, true);
+  }
+
+  /** The minima over {@code dims}, PyTorch's {@code x.amin(dims, keepdim)}, as {@link #amax}. */
+  public static Tensor amin(Tensor x, int[] dims, boolean keepDim) {
+    return ReductionOps.amaxAmin(x, dims, keepDim, false);
+  }
+
+  /**
+   * PyTorch's {@code x.scatter(dim, index, src)}: x with {@code out[i][index[i][j]] = src[i][j]}
+   * (for dim 1; index labels of x's rank, no larger than src, nor than x off dim). With repeated
+   * indices the last one wins (PyTorch leaves it unspecified). Gradients: x's the incoming one with
+   * the written places 0, src's the incoming one gathered at index. On CUDA on the device ({@code
+   * cuda.ScatterKernels}: the placements ordered on the host, a thread per target, the CPU's bits).
+   *
+   * @throws IllegalArgumentException naming the op for a rank, a size or an index out of range
+   */
+  public static Tensor scatter(Tensor x, int dim, Tensor index, Tensor src) {
+    return ScatterOps.scatter(x, dim, index, src);
+  }
+
+  /** PyTorch's {@code x.scatter(dim, index, value)}, as {@link #scatter(Tensor, int, Tensor, Tensor)}. */
+  public static Tensor scatter(Tensor x, int dim, Tensor index, float value) {
+    return ScatterOps.scatter(x, dim, index, value);
+  }
+
+  /** PyTorch's {@code x.scatter_add(dim, index, src)}: repeated indices add up, in index order; x's gradient passes whole. */
+  public static Tensor scatterAdd(Tensor x, int dim, Tensor index, Tensor src) {
+    return ScatterOps.scatterAdd(x, dim, index, src);
+  }
+
+  /**
+   * PyTorch's {@code x.index_add(dim, index, source, alpha=alpha)}: source's slice i added (times
+   * alpha) to x's slice {@code index[i]} along dim (rank-1 labels; repeats add up, in index order, on either device).
+   */
+  public static Tensor indexAdd(Tensor x, int dim, Tensor index, Tensor source, float alpha) {
+    return ScatterOps.indexAdd(x, dim, index, source, alpha);
+  }
+
+  /** PyTorch's {@code x.index_copy(dim, index, source)}: source's slice i written to x's slice {@code index[i]}. */
+  public static Tensor indexCopy(Tensor x, int dim, Tensor index, Tensor source) {
+    return ScatterOps.indexCopy(x, dim, index, source);
+  }
+
+  /** PyTorch's {@code x.index_fill(dim, index, value)}: x's slices at index set to value, their gradient 0. */
+  public static Tensor indexFill(Tensor x, int dim, Tensor index, float value) {
+    return ScatterOps.indexFill(x, dim, index, value);
+  }
+
+  /** PyTorch's {@code x.masked_select(mask)}: a rank-1 tensor of x's values where the broadcast mask is nonzero. */
+  public static Tensor maskedSelect(Tensor x, Tensor mask) {
+    return ScatterOps.maskedSelect(x, mask);
+  }
+
+  /** PyTorch's {@code x.nonzero()}: INT32 coordinates {@code [count, rank]} of the nonzero values. */
+  public static Tensor nonzero(Tensor x) {
+    return ScatterOps.nonzero(x);
+  }
+
+  /** PyTorch's {@code x.roll(shifts, dims)}; no dims rolls the flattened tensor by one shift. */
+  public static Tensor roll(Tensor x, int[] shifts, int[] dims) {
+    return ScatterOps.roll(x, shifts, dims);
   }
 }

@@ -429,4 +429,64 @@ final class ReductionOps {
         (out, in, inOff) -> MathKernels.spreadAlong(out, 0, in, inOff, a.outer(), a.size(), a.inner(), 1f),
         (dx, g, gOff) -> MathKernels.sumAlong(dx, 0, g, gOff, a.outer(), a.size(), a.inner(), 1f));
   }
+
+  /**
+   * {@link Ops#amax} ({@code max}) or {@link Ops#amin}: the extreme values over {@code dims} (none:
+   * all), each dimension reduced in turn by {@link #extremaAlong} without the tape; the gradient
+   * shared evenly by the elements equal to the result (NaN ones for a NaN result), as PyTorch's.
+   */
+  static Tensor amaxAmin(Tensor x, int[] dims, boolean keepDim, boolean max) {
+    String name = max ? "amax" : "amin";
+    requireFloat(name, x);
+    if (x.dim() == 0) { // PyTorch takes the one value as a dimension of one
+      for (int dim : dims) {
+        IndexOps.alongOrScalar(name, x, dim);
+      }
+      return Ops.clone(x);
+    }
+    Over o = Over.of(name, x, dims);
+    boolean[] reduced = o.reduced();
+    int[] shape = x.shape();
+    int[] keptShape = Shapes.reducedShape(shape, reduced, true), outShape = Shapes.reducedShape(shape, reduced, keepDim);
+    Tensor kept = x;
+    try (var off = Kiln.noGrad()) {
+      for (int d = shape.length - 1; d >= 0; d--) {
+        if (reduced[d]) {
+          if (shape[d] == 0) {
+            throw new IllegalArgumentException(name + " over dimensions " + Arrays.toString(dims) + " of shape " + Shapes.toString(shape)
+                + ": dimension " + d + " has size 0, and there is no " + (max ? "maximum" : "minimum") + " of nothing");
+          }
+          kept = extremaAlong(kept, d, true, max).values();
+        }
+      }
+    }
+    Tensor values = kept;
+    Tensor out = keepDim ? values : values.viewOf(outShape, null);
+    if (!track(x)) {
+      return out;
+    }
+    int[] reducedDims = new int[shape.length];
+    int count = 0;
+    for (int d = 0; d < shape.length; d++) {
+      if (reduced[d]) {
+        reducedDims[count++] = d;
+      }
+    }
+    int[] over = Arrays.copyOf(reducedDims, count);
+    return Tensor.ofNode(out, new Node(x) {
+      @Override protected boolean savesOutput() { // the values the backward compares x with
+        return true;
+      }
+
+      @Override public String name() {
+        return name;
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        Tensor at = Ops.compare(name + " backward", x, values, (u, v) -> u == v || u != u && v != v); // NaN ties NaN
+        Tensor share = Ops.div(Ops.reshape(g.to(x.device()), keptShape), Ops.sum(at, over, true));
+        return new Tensor[] {Ops.mul(at, share)};
+      }
+    });
+  }
 }

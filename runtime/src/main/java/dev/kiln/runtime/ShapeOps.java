@@ -110,7 +110,7 @@ final class ShapeOps {
   }
 
   /** {@code out[e] = x[from[e]]} with the gradient added back at {@code from}; on the host, the result on x's device. */
-  private static Tensor gathered(String op, Tensor x, int[] from, int[] outShape) {
+  static Tensor gathered(String op, Tensor x, int[] from, int[] outShape) {
     float[] xv = x.toFloatArray();
     float[] out = new float[from.length];
     for (int e = 0; e < out.length; e++) {

@@ -1,5 +1,6 @@
 package dev.kiln.runtime;
 
+import dev.kiln.runtime.cpu.PointwiseKernels;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -1327,6 +1328,229 @@ public final class Tensor {
 
   public Tensor mean() {
     return Ops.mean(this);
+  }
+
+  // ---------------------------------------------------------------- math functions, logical ops, products, writes by index
+  // (Ops' last section: PointwiseOps, IndexOps.prod, ReductionOps.amaxAmin, ScatterOps)
+
+  /** Rounded down, PyTorch's {@code floor()}; the gradient is 0. */
+  public Tensor floor() {
+    return Ops.pointwise(PointwiseKernels.Unary.FLOOR, this);
+  }
+
+  /** Rounded up, PyTorch's {@code ceil()}; the gradient is 0. */
+  public Tensor ceil() {
+    return Ops.pointwise(PointwiseKernels.Unary.CEIL, this);
+  }
+
+  /** Rounded to the nearest whole number, halves to even (0.5 to 0, 2.5 to 2), PyTorch's {@code round()}; the gradient is 0. */
+  public Tensor round() {
+    return Ops.pointwise(PointwiseKernels.Unary.ROUND, this);
+  }
+
+  /** Rounded toward 0, PyTorch's {@code trunc()}; the gradient is 0. */
+  public Tensor trunc() {
+    return Ops.pointwise(PointwiseKernels.Unary.TRUNC, this);
+  }
+
+  /** 1, -1 or 0 (for 0 and NaN), PyTorch's {@code sign()}; the gradient is 0. */
+  public Tensor sign() {
+    return Ops.pointwise(PointwiseKernels.Unary.SIGN, this);
+  }
+
+  /** {@code 1 / x}, PyTorch's {@code reciprocal()}. */
+  public Tensor reciprocal() {
+    return Ops.pointwise(PointwiseKernels.Unary.RECIPROCAL, this);
+  }
+
+  /** {@code 1 / sqrt(x)}, PyTorch's {@code rsqrt()}. */
+  public Tensor rsqrt() {
+    return Ops.pointwise(PointwiseKernels.Unary.RSQRT, this);
+  }
+
+  /** {@code log(1 + x)}, accurate near 0, PyTorch's {@code log1p()}. */
+  public Tensor log1p() {
+    return Ops.pointwise(PointwiseKernels.Unary.LOG1P, this);
+  }
+
+  /** {@code exp(x) - 1}, accurate near 0, PyTorch's {@code expm1()}. */
+  public Tensor expm1() {
+    return Ops.pointwise(PointwiseKernels.Unary.EXPM1, this);
+  }
+
+  /** {@code x * x}, PyTorch's {@code square()}. */
+  public Tensor square() {
+    return Ops.pointwise(PointwiseKernels.Unary.SQUARE, this);
+  }
+
+  /** The larger of this and other element-wise, broadcast, PyTorch's {@code torch.maximum} (ties split the gradient) ({@link Ops#pointwise}). */
+  public Tensor maximum(Tensor other) {
+    return Ops.pointwise(PointwiseKernels.Binary.MAXIMUM, this, other);
+  }
+
+  /** The smaller of this and other element-wise, broadcast, PyTorch's {@code torch.minimum}. */
+  public Tensor minimum(Tensor other) {
+    return Ops.pointwise(PointwiseKernels.Binary.MINIMUM, this, other);
+  }
+
+  /** {@code atan2(this, other)} element-wise (this the y coordinate), broadcast, PyTorch's {@code torch.atan2}. */
+  public Tensor atan2(Tensor other) {
+    return Ops.pointwise(PointwiseKernels.Binary.ATAN2, this, other);
+  }
+
+  /** {@code this + weight (end - this)}, PyTorch's {@code torch.lerp} ({@link Ops#lerp}). */
+  public Tensor lerp(Tensor end, float weight) {
+    return Ops.lerp(this, end, weight);
+  }
+
+  /** {@link #lerp(Tensor, float)} with a weight per element, broadcast. */
+  public Tensor lerp(Tensor end, Tensor weight) {
+    return Ops.lerp(this, end, weight);
+  }
+
+  /** Both nonzero, as a 0/1 mask, broadcast: PyTorch's {@code logical_and} (masks from {@link #gt} and the like). */
+  public Tensor logicalAnd(Tensor other) {
+    return Ops.pointwise(PointwiseKernels.Binary.LOGICAL_AND, this, other);
+  }
+
+  /** Either nonzero, as a 0/1 mask, broadcast: PyTorch's {@code logical_or}. */
+  public Tensor logicalOr(Tensor other) {
+    return Ops.pointwise(PointwiseKernels.Binary.LOGICAL_OR, this, other);
+  }
+
+  /** Exactly one nonzero, as a 0/1 mask, broadcast: PyTorch's {@code logical_xor}. */
+  public Tensor logicalXor(Tensor other) {
+    return Ops.pointwise(PointwiseKernels.Binary.LOGICAL_XOR, this, other);
+  }
+
+  /** 1 where this is 0, else 0: PyTorch's {@code logical_not}. */
+  public Tensor logicalNot() {
+    return Ops.logicalNot(this);
+  }
+
+  /** Whether every value is nonzero, as a rank-0 0/1 tensor: PyTorch's {@code all()} ({@code mask.all().item() == 1}). */
+  public Tensor all() {
+    return Ops.allOrAny(this, false);
+  }
+
+  /** Whether any value is nonzero, as a rank-0 0/1 tensor: PyTorch's {@code any()}. */
+  public Tensor any() {
+    return Ops.allOrAny(this, true);
+  }
+
+  /** {@link #all()} along {@code dim}, which is removed. */
+  public Tensor all(int dim) {
+    return Ops.allOrAny(this, dim, false, false);
+  }
+
+  /** {@link #all()} along {@code dim}, kept with size 1 when {@code keepDim}. */
+  public Tensor all(int dim, boolean keepDim) {
+    return Ops.allOrAny(this, dim, keepDim, false);
+  }
+
+  /** {@link #any()} along {@code dim}, which is removed. */
+  public Tensor any(int dim) {
+    return Ops.allOrAny(this, dim, false, true);
+  }
+
+  /** {@link #any()} along {@code dim}, kept with size 1 when {@code keepDim}. */
+  public Tensor any(int dim, boolean keepDim) {
+    return Ops.allOrAny(this, dim, keepDim, true);
+  }
+
+  /** The product of all values, PyTorch's {@code prod()} ({@link Ops#prod(Tensor)}: the gradient handles zeros). */
+  public Tensor prod() {
+    return Ops.prod(this);
+  }
+
+  /** The products along {@code dim}, which is removed: PyTorch's {@code prod(dim)}. */
+  public Tensor prod(int dim) {
+    return Ops.prod(this, dim, false);
+  }
+
+  /** {@link #prod(int)}, the dimension kept with size 1 when {@code keepDim}. */
+  public Tensor prod(int dim, boolean keepDim) {
+    return Ops.prod(this, dim, keepDim);
+  }
+
+  /** The maxima over {@code dims} (none: all), values only, PyTorch's {@code amax}: ties share the gradient ({@link Ops#amax}). */
+  public Tensor amax(int... dims) {
+    return Ops.amax(this, dims, false);
+  }
+
+  /** {@link #amax(int...)}, the dimensions kept with size 1 when {@code keepDim}. */
+  public Tensor amax(int[] dims, boolean keepDim) {
+    return Ops.amax(this, dims, keepDim);
+  }
+
+  /** The minima over {@code dims} (none: all), PyTorch's {@code amin}. */
+  public Tensor amin(int... dims) {
+    return Ops.amin(this, dims, false);
+  }
+
+  /** {@link #amin(int...)}, the dimensions kept with size 1 when {@code keepDim}. */
+  public Tensor amin(int[] dims, boolean keepDim) {
+    return Ops.amin(this, dims, keepDim);
+  }
+
+  /** This with {@code src}'s values written at {@code index} along {@code dim}: PyTorch's {@code scatter} ({@link Ops#scatter}). */
+  public Tensor scatter(int dim, Tensor index, Tensor src) {
+    return Ops.scatter(this, dim, index, src);
+  }
+
+  /** This with {@code value} written at {@code index} along {@code dim}: PyTorch's {@code scatter(dim, index, value)}. */
+  public Tensor scatter(int dim, Tensor index, float value) {
+    return Ops.scatter(this, dim, index, value);
+  }
+
+  /** This with {@code src}'s values added at {@code index} along {@code dim}: PyTorch's {@code scatter_add}. */
+  public Tensor scatterAdd(int dim, Tensor index, Tensor src) {
+    return Ops.scatterAdd(this, dim, index, src);
+  }
+
+  /** This with {@code source}'s slices added at the slices {@code index} along {@code dim}: PyTorch's {@code index_add}. */
+  public Tensor indexAdd(int dim, Tensor index, Tensor source) {
+    return Ops.indexAdd(this, dim, index, source, 1f);
+  }
+
+  /** {@link #indexAdd(int, Tensor, Tensor)} of {@code alpha} times the source: PyTorch's {@code index_add(..., alpha=alpha)}. */
+  public Tensor indexAdd(int dim, Tensor index, Tensor source, float alpha) {
+    return Ops.indexAdd(this, dim, index, source, alpha);
+  }
+
+  /** This with {@code source}'s slices written at the slices {@code index} along {@code dim}: PyTorch's {@code index_copy}. */
+  public Tensor indexCopy(int dim, Tensor index, Tensor source) {
+    return Ops.indexCopy(this, dim, index, source);
+  }
+
+  /** This with the slices {@code index} along {@code dim} set to {@code value}: PyTorch's {@code index_fill}. */
+  public Tensor indexFill(int dim, Tensor index, float value) {
+    return Ops.indexFill(this, dim, index, value);
+  }
+
+  /** The values where {@code mask} (broadcast) is nonzero, as a rank-1 tensor: PyTorch's {@code masked_select}. */
+  public Tensor maskedSelect(Tensor mask) {
+    return Ops.maskedSelect(this, mask);
+  }
+
+  /** The coordinates of the nonzero values, INT32 {@code [count, rank]}: PyTorch's {@code nonzero()}. */
+  public Tensor nonzero() {
+    return Ops.nonzero(this);
+  }
+
+  /** The flattened values rotated by {@code shift} places, the shape kept: PyTorch's {@code roll(shift)}. */
+  public Tensor roll(int shift) {
+    return Ops.roll(this, new int[] {shift}, new int[0]);
+  }
+
+  /** Rotated by {@code shift} places along {@code dim}: PyTorch's {@code roll(shift, dim)}. */
+  public Tensor roll(int shift, int dim) {
+    return Ops.roll(this, new int[] {shift}, new int[] {dim});
+  }
+
+  /** Rotated along each of {@code dims} by its shift: PyTorch's {@code roll(shifts, dims)}. */
+  public Tensor roll(int[] shifts, int[] dims) {
+    return Ops.roll(this, shifts, dims);
   }
 
   // ---------------------------------------------------------------- autograd

@@ -33,7 +33,7 @@ class CudaOpsTest {
   private static Device gpu;
 
   /** How closely the two devices must agree. */
-  private enum Match {
+  enum Match {
     /** Relative norm error below the tolerance, values and gradients. */
     CLOSE,
     /** Bit for bit (NaN matching NaN), values and gradients. */
@@ -59,7 +59,8 @@ class CudaOpsTest {
    * {@code requiresGrad}), backpropagates one random output gradient through both, and compares
    * the outputs and the gradient of every float input. Returns the GPU output.
    */
-  private static Tensor compare(String op, Match match, Function<Tensor[], Tensor> f, Tensor... inputs) {
+  static Tensor compare(String op, Match match, Function<Tensor[], Tensor> f, Tensor... inputs) {
+    Device gpu = Device.cuda(); // the field's device, for a caller of another class too (CudaMathOpsTest)
     Tensor[] onCpu = new Tensor[inputs.length];
     Tensor[] onGpu = new Tensor[inputs.length];
     for (int i = 0; i < inputs.length; i++) {

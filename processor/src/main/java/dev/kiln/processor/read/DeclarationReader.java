@@ -2004,6 +2004,12 @@ public final class DeclarationReader {
         args.addAll(mi.getArguments());
         return function(mi, functionName(ex), args, unit, fields, className);
       }
+      if (method instanceof ExecutableElement ex && mi.getMethodSelect() instanceof MemberSelectTree ms
+          && ((TypeElement) ex.getEnclosingElement()).getQualifiedName().contentEquals(TENSOR)) {
+        // a Tensor method with no compiled form (x.floor(), x.scatter(...)): named, with eager mode as the way out
+        diagnostics.error(unit, e, Message.EAGER_ONLY_TENSOR_METHOD, methodName, ms.getIdentifier(), mi);
+        return null;
+      }
       if (!unresolved(unit, mi)) { // else a misspelt method, which javac reports itself
         diagnostics.error(unit, e, Message.UNSUPPORTED_EXPRESSION, methodName, "call " + mi.getMethodSelect());
       }

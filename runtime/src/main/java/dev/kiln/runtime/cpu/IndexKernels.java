@@ -129,6 +129,50 @@ public final class IndexKernels {
     }
   }
 
+  /** {@code out[o, i] = prod_j x[o, j, i]}, in double in index order, rounded once (1 for an empty line). */
+  public static void prodForward(float[] out, int outOff, float[] x, int xOff, int outer, int size, int inner) {
+    for (int o = 0; o < outer; o++) {
+      for (int i = 0; i < inner; i++) {
+        int base = xOff + o * size * inner + i;
+        double p = 1;
+        for (int j = 0; j < size; j++) {
+          p *= x[base + j * inner];
+        }
+        out[outOff + o * inner + i] = (float) p;
+      }
+    }
+  }
+
+  /**
+   * The product's gradient: {@code dx[o, j, i] = g[o, i]} times the product of the line's other
+   * values, in double: {@code g p / x} with {@code p} the line's product where it holds no zero; at a
+   * line's only zero the product of its nonzero values, 0 elsewhere on that line and everywhere on a
+   * line of two zeros or more (PyTorch's rule, which does not divide by 0).
+   */
+  public static void prodBackward(float[] dx, int dxOff, float[] g, int gOff, float[] x, int xOff, int outer, int size, int inner) {
+    for (int o = 0; o < outer; o++) {
+      for (int i = 0; i < inner; i++) {
+        int base = o * size * inner + i;
+        double p = 1;
+        int zeros = 0;
+        for (int j = 0; j < size; j++) {
+          double v = x[xOff + base + j * inner];
+          if (v == 0) {
+            zeros++;
+          } else {
+            p *= v;
+          }
+        }
+        double gv = g[gOff + o * inner + i];
+        for (int j = 0; j < size; j++) {
+          int at = base + j * inner;
+          double v = x[xOff + at];
+          dx[dxOff + at] = (float) (zeros == 0 ? gv * p / v : zeros == 1 && v == 0 ? gv * p : 0);
+        }
+      }
+    }
+  }
+
   /** {@code out[o, i] = (sum_j |x[o, j, i]|^p)^(1/p)}, in double (p = 1 and 2 without a power). */
   public static void normForward(float[] out, int outOff, float[] x, int xOff, int outer, int size, int inner, double p) {
     for (int o = 0; o < outer; o++) {

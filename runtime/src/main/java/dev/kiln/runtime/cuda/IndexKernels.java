@@ -249,6 +249,38 @@ public final class IndexKernels {
         dx[k] = (float) (v == 0.0 || norm == 0.0 ? 0.0
             : p == 2.0f ? gv * v / norm : p == 1.0f ? gv * s : gv * s * pow(fabs(v) / norm, (double) p - 1.0));
       }
+
+      // The product along the middle of [outer, size, inner], one thread per line, in double in index
+      // order, rounded once (cpu.IndexKernels.prodForward's order: the same bits); 1 for an empty line.
+      extern "C" __global__ void kiln_prod_forward(float* out, const float* x, int size, int inner, long long lines) {
+        long long l = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (l >= lines) return;
+        const float* v = x + (long long) ((int) l / inner) * size * inner + (int) l % inner;
+        double p = 1.0;
+        for (int j = 0; j < size; j++) p *= (double) v[(long long) j * inner];
+        out[l] = (float) p;
+      }
+
+      // dx = g times the product of the line's other values: g p / x with p the line's product when it
+      // holds no zero; at a line's only zero the product of its nonzero values, else 0 (PyTorch's rule).
+      extern "C" __global__ void kiln_prod_backward(float* dx, const float* g, const float* x, int size, int inner,
+          long long lines) {
+        long long l = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (l >= lines) return;
+        long long base = (long long) ((int) l / inner) * size * inner + (int) l % inner;
+        double p = 1.0;
+        int zeros = 0;
+        for (int j = 0; j < size; j++) {
+          double v = x[base + (long long) j * inner];
+          if (v == 0.0) zeros++; else p *= v;
+        }
+        double gv = g[l];
+        for (int j = 0; j < size; j++) {
+          long long at = base + (long long) j * inner;
+          double v = x[at];
+          dx[at] = (float) (zeros == 0 ? gv * p / v : zeros == 1 && v == 0.0 ? gv * p : 0.0);
+        }
+      }
       """;
 
   /**
@@ -294,6 +326,18 @@ public final class IndexKernels {
       return;
     }
     kernel("kiln_cumsum").launch1d(size == 0 ? 0 : lines, out, x, size, inner, reverse ? 1 : 0, lines);
+  }
+
+  /** {@code out[o, i] = prod_j x[o, j, i]}, a thread a line (the CPU's order and bits). */
+  public static void prodForward(long out, long x, int outer, int size, int inner) {
+    long lines = (long) outer * inner;
+    kernel("kiln_prod_forward").launch1d(lines, out, x, size, inner, lines);
+  }
+
+  /** The product's gradient along the line (see the kernel), a thread a line. */
+  public static void prodBackward(long dx, long g, long x, int outer, int size, int inner) {
+    long lines = (long) outer * inner;
+    kernel("kiln_prod_backward").launch1d(size == 0 ? 0 : lines, dx, g, x, size, inner, lines);
   }
 
   /** {@code out[o, i] = logsumexp(x[o, :, i])}. */

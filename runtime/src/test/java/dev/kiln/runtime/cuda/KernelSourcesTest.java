@@ -56,7 +56,7 @@ class KernelSourcesTest {
   void indexKernelsCompile() {
     checkFamily("kiln_index.cu", IndexKernels.SOURCE, List.of(
         "kiln_index_map", "kiln_cumsum", "kiln_cumsum_block", "kiln_logsumexp_forward", "kiln_logsumexp_backward", "kiln_norm_forward", "kiln_norm_backward",
-        "kiln_softmax_lines_forward", "kiln_softmax_lines_backward"));
+        "kiln_prod_forward", "kiln_prod_backward", "kiln_softmax_lines_forward", "kiln_softmax_lines_backward"));
   }
 
   @Test
@@ -71,6 +71,17 @@ class KernelSourcesTest {
     checkFamily("kiln_piecewise.cu", PiecewiseKernels.SOURCE, List.of(
         "kiln_softplus_forward", "kiln_softplus_backward", "kiln_elu_forward", "kiln_elu_backward", "kiln_hardtanh_backward",
         "kiln_smooth_l1_forward", "kiln_smooth_l1_backward"));
+  }
+
+  @Test
+  void pointwiseKernelsCompile() {
+    checkFamily("kiln_pointwise.cu", PointwiseKernels.SOURCE, List.of(
+        "kiln_pointwise_forward", "kiln_pointwise_backward", "kiln_binary_forward", "kiln_binary_backward"));
+  }
+
+  @Test
+  void scatterKernelsCompile() {
+    checkFamily("kiln_scatter.cu", ScatterKernels.SOURCE, List.of("kiln_place_set", "kiln_place_add", "kiln_place_gather"));
   }
 
   @Test

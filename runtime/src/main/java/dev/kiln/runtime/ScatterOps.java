@@ -1,0 +1,373 @@
+package dev.kiln.runtime;
+
+import static dev.kiln.runtime.Ops.requireFloat;
+import static dev.kiln.runtime.Ops.track;
+
+import dev.kiln.runtime.cuda.Cuda;
+import dev.kiln.runtime.cuda.ScatterKernels;
+import java.util.Arrays;
+
+/**
+ * The bodies of {@link Ops}' writes by index, with their gradients: scatter (of a source or a
+ * value), scatter_add, index_add, index_fill, index_copy; and the reads by mask or index map:
+ * masked_select, nonzero, roll. Every write is one {@link Placement}: source element {@code srcAt[j]}
+ * goes to result element {@code to[j]}, set or added, built from the indices on the host (a label
+ * tensor on the GPU keeps a host copy); one forward and one backward serve them all, on the CPU a
+ * loop, on CUDA {@link ScatterKernels} (the values never leave the device; the same bits). The reads
+ * are {@code ShapeOps.gathered} maps, computed on the host on either device as {@code gather} and
+ * {@code index_select} are, the result on the input's device.
+ */
+final class ScatterOps {
+  private ScatterOps() {}
+
+  /** Source element {@code srcAt[j]} goes to result element {@code to[j]}, in order (a later one wins a set). */
+  private record Placement(int[] to, int[] srcAt) {}
+
+  // ------------------------------------------------------------------ scatter, scatter_add
+
+  /** PyTorch's {@code x.scatter(dim, index, src)}: {@code out[..index[i][j]..] = src[i][j]} along dim. */
+  static Tensor scatter(Tensor x, int dim, Tensor index, Tensor src) {
+    Placement p = scatterPlaces("scatter", x, dim, index, src);
+    return placed("scatter", x, src, 0f, p, false, 1f);
+  }
+
+  /** PyTorch's {@code x.scatter(dim, index, value)}. */
+  static Tensor scatter(Tensor x, int dim, Tensor index, float value) {
+    Placement p = scatterPlaces("scatter", x, dim, index, null);
+    return placed("scatter", x, null, value, p, false, 1f);
+  }
+
+  /** PyTorch's {@code x.scatter_add(dim, index, src)}: duplicates add up. */
+  static Tensor scatterAdd(Tensor x, int dim, Tensor index, Tensor src) {
+    Placement p = scatterPlaces("scatter_add", x, dim, index, src);
+    return placed("scatter_add", x, src, 0f, p, true, 1f);
+  }
+
+  /**
+   * The placement of a scatter: for each position of {@code index} (labels of x's rank, no larger
+   * than src anywhere nor x off {@code dim}), the result element at that position with dim's
+   * coordinate the index value, and src's element at that position.
+   */
+  private static Placement scatterPlaces(String op, Tensor x, int dim, Tensor index, Tensor src) {
+    int d = checkWrite(op, x, dim, index, src);
+    if (index.dtype() != DType.INT32 || index.dim() != x.dim()) {
+      throw new IllegalArgumentException(op + ": the index must be labels (Tensor.labels(...)) of the input's rank " + x.dim() + ", got "
+          + index.dtype() + " " + Shapes.toString(index.shape()));
+    }
+    if (src != null && src.dim() != x.dim()) {
+      throw new IllegalArgumentException(op + ": the source " + Shapes.toString(src.shape()) + " must have the input's rank " + x.dim()
+          + " (input " + Shapes.toString(x.shape()) + ")");
+    }
+    int[] shape = index.shape();
+    for (int k = 0; k < shape.length; k++) {
+      if (src != null && shape[k] > src.size(k)) {
+        throw new IllegalArgumentException(op + ": index " + Shapes.toString(shape) + " is larger than the source "
+            + Shapes.toString(src.shape()) + " at dimension " + k);
+      }
+      if (k != d && shape[k] > x.size(k)) {
+        throw new IllegalArgumentException(op + ": index " + Shapes.toString(shape) + " is larger than the input "
+            + Shapes.toString(x.shape()) + " at dimension " + k + " (only dimension " + d + ", the one scattered along, may be)");
+      }
+    }
+    int[] ids = index.toIntArray();
+    int[] xs = x.stride(), ss = src == null ? new int[shape.length] : src.stride();
+    int[] to = new int[ids.length], srcAt = new int[ids.length];
+    int[] pos = new int[shape.length];
+    int size = x.size(d);
+    for (int e = 0; e < ids.length; e++) {
+      int id = ids[e];
+      if (id < -size || id >= size) {
+        throw new IllegalArgumentException(op + ": index " + id + " at " + Shapes.toString(pos) + " is out of range for dimension " + d
+            + " of size " + size + " (input " + Shapes.toString(x.shape()) + ")");
+      }
+      int t = 0, s = 0;
+      for (int k = 0; k < shape.length; k++) {
+        t += (k == d ? (id < 0 ? id + size : id) : pos[k]) * xs[k];
+        s += pos[k] * ss[k];
+      }
+      to[e] = t;
+      srcAt[e] = s;
+      for (int k = shape.length - 1; k >= 0 && ++pos[k] == shape[k]; k--) { // the next position, row-major
+        pos[k] = 0;
+      }
+    }
+    return new Placement(to, srcAt);
+  }
+
+  // ------------------------------------------------------------------ index_add, index_copy, index_fill
+
+  /** PyTorch's {@code x.index_add(dim, index, source, alpha)}: {@code out[.., index[i], ..] += alpha source[.., i, ..]}. */
+  static Tensor indexAdd(Tensor x, int dim, Tensor index, Tensor source, float alpha) {
+    Placement p = indexPlaces("index_add", x, dim, index, source);
+    return placed("index_add", x, source, 0f, p, true, alpha);
+  }
+
+  /** PyTorch's {@code x.index_copy(dim, index, source)}: {@code out[.., index[i], ..] = source[.., i, ..]}. */
+  static Tensor indexCopy(Tensor x, int dim, Tensor index, Tensor source) {
+    Placement p = indexPlaces("index_copy", x, dim, index, source);
+    return placed("index_copy", x, source, 0f, p, false, 1f);
+  }
+
+  /** PyTorch's {@code x.index_fill(dim, index, value)}: the slices at {@code index} along dim set to value. */
+  static Tensor indexFill(Tensor x, int dim, Tensor index, float value) {
+    Placement p = indexPlaces("index_fill", x, dim, index, null);
+    return placed("index_fill", x, null, value, p, false, 1f);
+  }
+
+  /**
+   * The placement of slices along {@code dim}: source slice i (x's shape but {@code index.numel()}
+   * along dim; none for a fill) to x's slice {@code index[i]}.
+   */
+  private static Placement indexPlaces(String op, Tensor x, int dim, Tensor index, Tensor source) {
+    int d = checkWrite(op, x, dim, index, source);
+    if (index.dtype() != DType.INT32 || index.dim() > 1) {
+      throw new IllegalArgumentException(op + ": the index must be rank-1 labels (Tensor.labels(...)), got " + index.dtype() + " "
+          + Shapes.toString(index.shape()));
+    }
+    int[] ids = index.toIntArray();
+    int[] xShape = x.shape();
+    int size = xShape[d];
+    if (source != null) {
+      int[] expected = xShape.clone();
+      expected[d] = ids.length;
+      if (!Arrays.equals(expected, source.shape())) {
+        throw new IllegalArgumentException(op + ": the source must have shape " + Shapes.toString(expected) + " (the input "
+            + Shapes.toString(xShape) + " with the index's " + ids.length + " along dimension " + d + "), got "
+            + Shapes.toString(source.shape()));
+      }
+    }
+    for (int i = 0; i < ids.length; i++) {
+      if (ids[i] < -size || ids[i] >= size) {
+        throw new IllegalArgumentException(op + ": index " + ids[i] + " at " + i + " is out of range for dimension " + d + " of size "
+            + size + " (input " + Shapes.toString(xShape) + ")");
+      }
+      ids[i] = ids[i] < 0 ? ids[i] + size : ids[i];
+    }
+    int outer = Shapes.numel(Arrays.copyOf(xShape, d)), inner = Shapes.numel(Arrays.copyOfRange(xShape, d + 1, xShape.length));
+    int n = outer * ids.length * inner;
+    int[] to = new int[n], srcAt = new int[n];
+    for (int o = 0, at = 0; o < outer; o++) {
+      for (int k = 0; k < ids.length; k++) {
+        for (int i = 0; i < inner; i++, at++) {
+          to[at] = (o * size + ids[k]) * inner + i;
+          srcAt[at] = at;
+        }
+      }
+    }
+    return new Placement(to, srcAt);
+  }
+
+  /** The checks every write shares (one device, float values, a dimension of x), giving that dimension. */
+  private static int checkWrite(String op, Tensor x, int dim, Tensor index, Tensor src) {
+    Devices.onCuda(op, x, index, src);
+    requireFloat(op, x);
+    if (src != null) {
+      requireFloat(op, src);
+    }
+    return dimOf(op, x, dim);
+  }
+
+  /** x's dimension {@code dim}, an error naming the op and x's shape when out of range (a rank-0 x has dimension 0 as PyTorch's). */
+  private static int dimOf(String op, Tensor x, int dim) {
+    if (x.dim() == 0) {
+      throw new IllegalArgumentException(op + ": the input is a rank-0 tensor (one value); reshape(1) gives it a dimension");
+    }
+    try {
+      return Shapes.normalizeDim(dim, x.dim());
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(op + " of shape " + Shapes.toString(x.shape()) + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * x with {@code src}'s values (or {@code value} where src is null) placed by {@code p}: added
+   * times {@code alpha} when {@code add}, else set (a later placement to one element wins). The
+   * gradients: x's is the incoming one, zero where a value was set; src's element gets the
+   * incoming gradient of the element it went to (times alpha), PyTorch's gather of it.
+   */
+  private static Tensor placed(String op, Tensor x, Tensor src, float value, Placement p, boolean add, float alpha) {
+    int[] to = p.to(), srcAt = p.srcAt();
+    boolean cuda = x.device().isCuda();
+    Tensor result;
+    if (cuda) { // x and src stay on the device: only the placements go up
+      result = Tensor.empty(x.device(), x.shape());
+      Cuda.get().copy(x.readCuda(), result.writeCuda(), x.numel());
+      long s = src == null ? 0 : src.readCuda();
+      if (add) {
+        ScatterKernels.add(result.writeCuda(), s, to, srcAt, alpha);
+      } else {
+        ScatterKernels.set(result.writeCuda(), s, to, srcAt, value);
+      }
+      CudaLayerOps.keepAlive(x, src);
+    } else {
+      float[] out = x.toFloatArray();
+      float[] sv = src == null ? null : src.toFloatArray();
+      for (int j = 0; j < to.length; j++) {
+        float v = sv == null ? value : sv[srcAt[j]];
+        if (add) {
+          out[to[j]] += alpha == 1f ? v : alpha * v;
+        } else {
+          out[to[j]] = v;
+        }
+      }
+      result = Tensor.wrap(out, x.shape());
+    }
+    if (!track(x, src)) {
+      return result;
+    }
+    int srcCount = src == null ? 0 : src.numel();
+    return Tensor.ofNode(result, new Node(src == null ? new Tensor[] {x} : new Tensor[] {x, src}) {
+      @Override protected boolean savesTensors() { // the placement only
+        return false;
+      }
+
+      @Override public String name() {
+        return op;
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        Tensor dx = null, dsrc = null;
+        if (cuda) {
+          Tensor gd = g.to(x.device());
+          if (needsGrad(0)) {
+            if (add) {
+              dx = gd;
+            } else { // the written places get nothing from the result
+              dx = Tensor.empty(x.device(), x.shape());
+              Cuda.get().copy(gd.readCuda(), dx.writeCuda(), x.numel());
+              ScatterKernels.set(dx.writeCuda(), 0, to, null, 0f);
+            }
+          }
+          if (src != null && needsGrad(1)) {
+            dsrc = Tensor.zeros(x.device(), src.shape());
+            ScatterKernels.gather(dsrc.writeCuda(), gd.readCuda(), to, srcAt, alpha);
+          }
+          CudaLayerOps.keepAlive(gd);
+          return src == null ? new Tensor[] {dx} : new Tensor[] {dx, dsrc};
+        }
+        float[] gv = g.toFloatArray();
+        if (needsGrad(0)) {
+          if (add) {
+            dx = g;
+          } else {
+            float[] d = gv.clone();
+            for (int t : to) {
+              d[t] = 0f;
+            }
+            dx = Tensor.gradient(d, x.shape());
+          }
+        }
+        if (src != null && needsGrad(1)) {
+          float[] d = new float[srcCount];
+          for (int j = 0; j < to.length; j++) {
+            d[srcAt[j]] += alpha == 1f ? gv[to[j]] : alpha * gv[to[j]];
+          }
+          dsrc = Tensor.gradient(d, src.shape());
+        }
+        return src == null ? new Tensor[] {dx} : new Tensor[] {dx, dsrc};
+      }
+    });
+  }
+
+  // ------------------------------------------------------------------ masked_select, nonzero, roll
+
+  /**
+   * PyTorch's {@code x.masked_select(mask)}: the values where the mask (broadcast with x; nonzero
+   * is true) holds, in row-major order, as a rank-1 tensor; the gradient goes back to those places.
+   */
+  static Tensor maskedSelect(Tensor x, Tensor mask) {
+    String op = "masked_select";
+    Devices.onCuda(op, x, mask);
+    requireFloat(op, x);
+    int[] shape = Shapes.broadcast(op, x.shape(), mask.shape());
+    float[] m;
+    try (var off = Kiln.noGrad()) {
+      Tensor mf = mask.dtype() == DType.FLOAT32 ? mask : Tensor.wrap(mask.toFloatArray(), mask.shape());
+      m = ArithmeticOps.expand(mf, shape, false).toFloatArray();
+    }
+    int count = 0;
+    for (float v : m) {
+      count += v != 0 ? 1 : 0;
+    }
+    int[] from = new int[count];
+    for (int i = 0, k = 0; i < m.length; i++) {
+      if (m[i] != 0) {
+        from[k++] = i;
+      }
+    }
+    return ShapeOps.gathered(op, ArithmeticOps.expand(x, shape, false), from, new int[] {count});
+  }
+
+  /**
+   * PyTorch's {@code x.nonzero()}: the coordinates of x's nonzero values (NaN included) in row-major
+   * order, as INT32 labels of shape {@code [count, rank]}, on x's device; no gradient.
+   */
+  static Tensor nonzero(Tensor x) {
+    float[] v = x.toFloatArray();
+    int rank = x.dim();
+    int count = 0;
+    for (float f : v) {
+      count += f != 0 ? 1 : 0;
+    }
+    float[] out = new float[count * rank];
+    int[] shape = x.shape(), pos = new int[rank];
+    for (int i = 0, k = 0; i < v.length; i++) {
+      if (v[i] != 0) {
+        for (int d = 0; d < rank; d++) {
+          out[k++] = pos[d];
+        }
+      }
+      for (int d = rank - 1; d >= 0 && ++pos[d] == shape[d]; d--) {
+        pos[d] = 0;
+      }
+    }
+    return Tensor.wrap(out, DType.INT32, count, rank).to(x.device());
+  }
+
+  /**
+   * PyTorch's {@code x.roll(shifts, dims)}: each dimension of {@code dims} rotated by its shift (an
+   * element at coordinate c moves to c + shift, wrapping around); with no dims, the flattened
+   * tensor rotated and the shape restored. The gradient rotates back.
+   */
+  static Tensor roll(Tensor x, int[] shifts, int[] dims) {
+    String op = "roll";
+    requireFloat(op, x);
+    int[] shape = x.shape();
+    if (dims.length == 0) {
+      if (shifts.length != 1) {
+        throw new IllegalArgumentException(op + ": without dims, one shift rolls the flattened tensor; got shifts "
+            + Arrays.toString(shifts) + " for shape " + Shapes.toString(shape));
+      }
+      int n = x.numel();
+      int[] from = new int[n];
+      int s = n == 0 ? 0 : Math.floorMod(shifts[0], n);
+      for (int i = 0; i < n; i++) {
+        from[i] = Math.floorMod(i - s, n);
+      }
+      return ShapeOps.gathered(op, x, from, shape);
+    }
+    if (shifts.length != dims.length) {
+      throw new IllegalArgumentException(op + ": shifts " + Arrays.toString(shifts) + " and dims " + Arrays.toString(dims)
+          + " must have the same length");
+    }
+    int rank = shape.length;
+    int[] shift = new int[rank];
+    for (int k = 0; k < dims.length; k++) {
+      int d = dimOf(op, x, dims[k]);
+      shift[d] = shape[d] == 0 ? 0 : Math.floorMod(shift[d] + Math.floorMod(shifts[k], shape[d]), shape[d]); // a dim twice: both shifts
+    }
+    int n = x.numel();
+    int[] from = new int[n], pos = new int[rank], stride = x.stride();
+    for (int i = 0; i < n; i++) {
+      int f = 0;
+      for (int d = 0; d < rank; d++) {
+        f += Math.floorMod(pos[d] - shift[d], shape[d]) * stride[d];
+      }
+      from[i] = f;
+      for (int d = rank - 1; d >= 0 && ++pos[d] == shape[d]; d--) {
+        pos[d] = 0;
+      }
+    }
+    return ShapeOps.gathered(op, x, from, shape);
+  }
+}
