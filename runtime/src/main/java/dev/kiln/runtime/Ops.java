@@ -221,6 +221,9 @@ public final class Ops {
    * does not repeat so goes through a loop over broadcast indices on the host.
    */
   public static Tensor where(Tensor condition, Tensor a, Tensor b) {
+    if (IntOps.isIds(a) || IntOps.isIds(b)) { // ids of two id tensors, else floats (IntOps)
+      return IntOps.where(condition, a, b);
+    }
     return ArithmeticOps.where(condition, a, b);
   }
 
@@ -412,6 +415,10 @@ public final class Ops {
    *     of size 0
    */
   public static ValuesAndIndices extremaAlong(Tensor x, int dim, boolean keepDim, boolean max) {
+    if (IntOps.isIds(x)) { // the largest ids and where they are: ids both (IntOps)
+      ValuesAndIndices found = ReductionOps.extremaAlong(IntOps.toFloat(x), dim, keepDim, max);
+      return new ValuesAndIndices(IntOps.asIds(found.values()), found.indices());
+    }
     return ReductionOps.extremaAlong(x, dim, keepDim, max);
   }
 
@@ -453,6 +460,9 @@ public final class Ops {
    * @throws IllegalArgumentException for an empty tensor, which has no maximum
    */
   public static Tensor extremum(Tensor x, boolean max) {
+    if (IntOps.isIds(x)) { // the largest id (IntOps)
+      return IntOps.keepingIds(x, f -> ReductionOps.extremum(f, max));
+    }
     return ReductionOps.extremum(x, max);
   }
 
@@ -575,6 +585,9 @@ public final class Ops {
    *     (naming the tensor's position and both shapes), or tensors on different devices
    */
   public static Tensor cat(java.util.List<Tensor> tensors, int dim) {
+    if (IntOps.anyIds(tensors)) { // ids of ids, else floats (IntOps)
+      return IntOps.join(tensors, floats -> ShapeOps.cat(floats, dim));
+    }
     return ShapeOps.cat(tensors, dim);
   }
 
@@ -587,6 +600,9 @@ public final class Ops {
    *     positions), a dimension out of range, or tensors on different devices
    */
   public static Tensor stack(java.util.List<Tensor> tensors, int dim) {
+    if (IntOps.anyIds(tensors)) {
+      return IntOps.join(tensors, floats -> ShapeOps.stack(floats, dim));
+    }
     return ShapeOps.stack(tensors, dim);
   }
 
@@ -922,11 +938,17 @@ public final class Ops {
 
   /** {@code |x|} element-wise; any shape. The gradient is {@code g * sign(x)}, 0 at 0 as in PyTorch. */
   public static Tensor abs(Tensor x) {
+    if (IntOps.isIds(x)) { // ids' magnitudes, ids (IntOps)
+      return IntOps.withConstant(dev.kiln.runtime.cpu.IdKernels.Op.ABS, x, 0, Long.MAX_VALUE);
+    }
     return UnaryOps.abs(x);
   }
 
   /** {@code -x}; any shape. The gradient is {@code -g}. */
   public static Tensor neg(Tensor x) {
+    if (IntOps.isIds(x)) { // -ids, ids (IntOps)
+      return IntOps.withConstant(dev.kiln.runtime.cpu.IdKernels.Op.NEG, x, 0, Long.MAX_VALUE);
+    }
     return UnaryOps.neg(x);
   }
 
@@ -1025,6 +1047,9 @@ public final class Ops {
    * @throws IllegalArgumentException for a NaN bound
    */
   public static Tensor clamp(Tensor x, float min, float max) {
+    if (IntOps.isIds(x)) { // float bounds: floats, as PyTorch promotes (int bounds: Tensor.clamp(int, int), ids)
+      return UnaryOps.clamp(IntOps.toFloat(x), min, max);
+    }
     return UnaryOps.clamp(x, min, max);
   }
 
