@@ -114,6 +114,8 @@ class CudaCompiledTest {
     "SelfProducts, 6:8",
     "NegativeZeroFields, 6:8",
     "GreedyIds, 6:8",
+    "ShiftedIds, ids11:6",
+    "GreedyShift, 6:8",
     "NearestCode, 6:8",
     "TopIds, 6:8",
     "StridedParameters, 6:8",

@@ -111,7 +111,8 @@ class ProcessorTest {
       "PositionGpt, KilnPositionGpt, KilnPositionGpt.java",
       "BagText, KilnBagText, KilnBagText.java",
       "SlicedParameters, KilnSlicedParameters, KilnSlicedParameters.java",
-      "BufferThresholds, KilnBufferThresholds, KilnBufferThresholds.java"
+      "BufferThresholds, KilnBufferThresholds, KilnBufferThresholds.java",
+      "ShiftedIds, KilnShiftedIds, KilnShiftedIds.java"
   })
   void generatesTheGoldenSourceWithoutWarnings(String model, String generated, String golden) throws IOException {
     Compilation c = compile(model(model));
@@ -2915,6 +2916,36 @@ class ProcessorTest {
         "  final Embedding emb = new Embedding(8, 8);",
         "  @Override public Tensor forward(Tensor x) {",
         "    Tensor logits = predict.apply(x);",
+        "    " + statement,
+        "    return y.flatten(1, 2);",
+        "  }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining(message).inFile(f).onLineContaining(line.strip());
+  }
+
+  /**
+   * Integer arithmetic of ids in a compiled forward: its ids read as values, a division by the constant 0, integer
+   * arithmetic of floats where a compiled forward has none, and ids made floats by a float constant are errors on their line.
+   */
+  @ParameterizedTest(name = "{0}")
+  @CsvSource(delimiter = '|', value = {
+      "Tensor y = x.add(ids.add(1).view(-1, 6, 1)); | Tensor y = x.add(| ids.add(1).view(-1, 6, 1) is ids computed in forward"
+          + " (integer arithmetic of ids, without gradient), which a compiled forward reads only as ids an Embedding looks up",
+      "Tensor y = tok.apply(ids.remainder(0)); | Tensor y = tok.apply(| ids.remainder(0): remainder: integer division by zero",
+      "Tensor y = x.clamp(0, 1); | Tensor y = x.clamp(| x.clamp(0, 1) is integer arithmetic, which a compiled forward runs on ids"
+          + " only (the input an Embedding looks up, an argmax's indices, or ids so computed), but tok.apply(ids) is a float value;"
+          + " limit floats with hardtanh(x, min, max)",
+      "Tensor y = x.floorDivide(2); | Tensor y = x.floorDivide(| but tok.apply(ids) is a float value; eager mode takes ids only too",
+      "Tensor y = tok.apply(ids.add(1.5f)); | Tensor y = tok.apply(| the input ids is ids (tok looks them up), which only Embeddings read",
+  })
+  void idArithmeticErrorsAreOnTheirLine(String statement, String line, String message) {
+    JavaFileObject f = classModel("IdMath",
+        "@Model(input = {6})",
+        "public class IdMath extends Module {",
+        "  final Embedding tok = new Embedding(12, 4);",
+        "  @Override public Tensor forward(Tensor ids) {",
+        "    Tensor x = tok.apply(ids);",
         "    " + statement,
         "    return y.flatten(1, 2);",
         "  }",

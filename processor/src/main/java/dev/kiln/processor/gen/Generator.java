@@ -45,6 +45,7 @@ import dev.kiln.processor.ir.MaskedFill;
 import dev.kiln.processor.ir.ModelIr;
 import dev.kiln.processor.ir.Narrow;
 import dev.kiln.processor.ir.ConstantIds;
+import dev.kiln.processor.ir.IdOp;
 import dev.kiln.processor.ir.Cosine;
 import dev.kiln.processor.ir.IndexMap;
 import dev.kiln.processor.ir.InitialStates;
@@ -102,6 +103,7 @@ public final class Generator {
   static final ClassName MATH = ClassName.get("dev.kiln.runtime.cpu", "MathKernels");
   static final ClassName PIECEWISE = ClassName.get("dev.kiln.runtime.cpu", "PiecewiseKernels");
   static final ClassName INDEX = ClassName.get("dev.kiln.runtime.cpu", "IndexKernels");
+  static final ClassName ID_KERNELS = ClassName.get("dev.kiln.runtime.cpu", "IdKernels");
   static final ClassName MASK_TEST = ClassName.get("dev.kiln.runtime.cpu", "MaskTest");
   static final ClassName WHERE_KERNELS = ClassName.get("dev.kiln.runtime.cpu", "WhereKernels");
   static final ClassName CONV_SHAPE = ClassName.get("dev.kiln.runtime.cpu", "Conv2dShape");
@@ -338,7 +340,7 @@ public final class Generator {
 
   /** Whether {@code k} is an argmax or argmin ({@code x.argmax(-1)}, {@code x.argmin(-1)}): ids, which take no gradient back to the values. */
   static boolean isArgmax(Kernel k) {
-    return k.kind() == Kernel.Kind.LINE && ((LineOp) k.spec()).makesIds();
+    return k.kind() == Kernel.Kind.LINE && ((LineOp) k.spec()).makesIds() || k.kind() == Kernel.Kind.IDS; // (ids.add(1): ids too)
   }
 
   /**
@@ -1317,6 +1319,7 @@ public final class Generator {
         case PAD -> indexMap(b, k, out, in, false);
         case NORMALIZE -> normalizeForward(b, k, j + 1, out, in);
         case LINE -> lineForward(b, k, out, in);
+        case IDS -> idArithmeticForward(b, k, out, in);
         case TILE -> spreadPasses(b, ((Tile) k.spec()).passes(k.inShape()), in, out, "p.tile" + (j + 1) + "_");
         case COSINE -> cosineForward(b, k, j + 1, out, in, ref(k.inputs().get(1), refs));
         case UPSAMPLE -> b.addStatement("$T.upsampleNearestForward($L, $L, $L, $L, $L)", CONV, out.array, out.offset, in.array,
@@ -1805,7 +1808,7 @@ public final class Generator {
             : CodeBlock.of("$L.$L($L)", k.swapped() ? locals.get(k.inputs().get(1)) : in, ((Compare) k.spec()).method(),
                 k.swapped() ? in : locals.get(k.inputs().get(1))));
         case VIEW, RELU, ACTIVATION, CONV, LAYERNORM, DROPOUT, AVGPOOL, UPSAMPLE, PAD, NORMALIZE, LINE, TILE, PERMUTE, SCALE, SHIFT, REDUCE,
-            EMBEDDING, SLICE -> b.addStatement("$T $L = $L", TENSOR,
+            EMBEDDING, SLICE, IDS -> b.addStatement("$T $L = $L", TENSOR,
             out, eagerCall(k, in));
       }
       locals.put(out, out);
@@ -1942,6 +1945,9 @@ public final class Generator {
    * (the fused class keeps fields for the layers with parameters only), else the function.
    */
   private CodeBlock eagerCall(Kernel k, String in) {
+    if (k.spec() instanceof IdOp op) { // ids.add(1): eager's integer arithmetic of the ids on the device
+      return CodeBlock.of("$L.$L", in, op.call());
+    }
     if (k.spec() instanceof ConstantIds c) { // eager mode's [S, D], which the add that reads it repeats over the batch
       return CodeBlock.of("$L.apply($T.labels($L).reshape($L).to($L.device()))", layerField(k.layer()), TENSOR,
           Arrays.stream(c.ids()).mapToObj(String::valueOf).collect(Collectors.joining(", ")), joined(c.shape()), in);
@@ -2118,6 +2124,21 @@ public final class Generator {
             k.label() + " over " + kernels.stream().filter(o -> o.out().equals(k.in())).findFirst().map(Kernel::label)
                 .orElse(k.in()) + ": ")
         .endControlFlow();
+  }
+
+  /**
+   * Integer arithmetic of ids ({@code ids.add(1)}, {@link IdOp}): eager's kernel over the batch's ids, which checks each
+   * result's range (and a division by zero) with eager's message.
+   */
+  private static void idArithmeticForward(CodeBlock.Builder b, Kernel k, Ref out, Ref in) {
+    IdOp op = (IdOp) k.spec();
+    b.addStatement("$T.withConstant($T.$L, $L, $L, $L, $L, $L, $L, n * $L)", ID_KERNELS, ID_KERNELS.nestedClass("Op"), op.op().name(),
+        longLiteral(op.c()), longLiteral(op.c2()), out.array, out.offset, in.array, in.offset, k.inPerSample());
+  }
+
+  /** {@code 5L}, or {@code Long.MAX_VALUE} and {@code Long.MIN_VALUE} by name (a clamp's missing bound). */
+  private static String longLiteral(long v) {
+    return v == Long.MAX_VALUE ? "Long.MAX_VALUE" : v == Long.MIN_VALUE ? "Long.MIN_VALUE" : v + "L";
   }
 
   /**
@@ -3294,7 +3315,8 @@ public final class Generator {
       }
       if (k.kind() == Kernel.Kind.COMPARE || Planner.expandsWhereMask(k) || isArgmax(k)) { // (its values read only as a mask got no gradient either)
         b.add(k.kind() == Kernel.Kind.COMPARE ? "// a comparison has no gradient\n"
-            : isArgmax(k) ? "// an " + ((LineOp) k.spec()).kind().name().toLowerCase(Locale.ROOT) + " has no gradient\n"
+            : k.spec() instanceof LineOp l ? "// an " + l.kind().name().toLowerCase(Locale.ROOT) + " has no gradient\n"
+            : k.kind() == Kernel.Kind.IDS ? "// integer arithmetic of ids has no gradient\n"
             : "// a where's mask has no gradient\n");
         if (runs != null) {
           b.endControlFlow();

@@ -59,6 +59,8 @@ import dev.kiln.processor.ir.LayerIr;
 import dev.kiln.processor.ir.MaskedFill;
 import dev.kiln.processor.ir.MatMul;
 import dev.kiln.processor.ir.Narrow;
+import dev.kiln.processor.ir.IdOp;
+import dev.kiln.processor.ir.LineOp;
 import dev.kiln.processor.ir.ModelIr;
 import dev.kiln.processor.ir.Modes;
 import dev.kiln.processor.ir.Mul;
@@ -1560,6 +1562,8 @@ public final class DeclarationReader {
     List<String> results;
     /** The further inputs (the method of several inputs only): values a masked fill may take as its mask. */
     final Set<String> furtherInputs = new HashSet<>();
+    /** Whether these are a block's or a method's steps inlined into another's list (resolved with the whole graph). */
+    private boolean inlined;
     /** The first input's value ({@code x}, {@code ids}). */
     private final String inputName;
     private int counter;
@@ -1614,6 +1618,7 @@ public final class DeclarationReader {
      */
     Steps(Steps outer, String method, Map<String, String> inputs) {
       this.list = outer.list;
+      this.inlined = true;
       this.methodName = method;
       this.inputName = outer.inputName;
       this.counter = outer.counter;
@@ -1648,6 +1653,9 @@ public final class DeclarationReader {
       } finally {
         folder.knownCalls(outerCalls);
         folder.sizes(outerSizes);
+      }
+      if (!inlined) {
+        resolveIdArithmetic();
       }
       if (ended) {
         return;
@@ -1938,6 +1946,9 @@ public final class DeclarationReader {
           default -> "topk";
         };
         return function(mi, name, args, unit, fields, className);
+      }
+      if (idArithmetic(method) != null) { // ids.add(1), ids.remainder(V): of ids, or of floats (resolveIdArithmetic)
+        return idArithmeticStep(mi, idArithmetic(method), unit, fields, className);
       }
       if (method instanceof ExecutableElement ex && mi.getMethodSelect() instanceof MemberSelectTree ms
           && ((TypeElement) ex.getEnclosingElement()).getQualifiedName().contentEquals(TENSOR)
@@ -3344,6 +3355,109 @@ public final class DeclarationReader {
       }
       String input = expression(args.get(0), unit, fields, className);
       return input == null ? null : step(input, spec, null, mi.toString(), source(unit, mi));
+    }
+
+    // -------------------------------------------------------------- integer arithmetic of ids
+
+    /**
+     * The name of a Tensor call of integer arithmetic that may be of ids: {@code add(int)}, {@code sub(int)}, {@code
+     * mul(int)}, {@code clamp(int, int)}, {@code clampMin(int)}, {@code clampMax(int)}, {@code floorDivide(int)}, {@code
+     * remainder(int)} (the int overloads javac chose: {@code x.add(1f)} is a float's), {@code neg()}, {@code abs()}; else
+     * null.
+     */
+    private String idArithmetic(Element method) {
+      if (!(method instanceof ExecutableElement ex) || ex.getModifiers().contains(Modifier.STATIC)
+          || !((TypeElement) ex.getEnclosingElement()).getQualifiedName().contentEquals(TENSOR)) {
+        return null;
+      }
+      String name = ex.getSimpleName().toString();
+      boolean ints = !ex.getParameters().isEmpty()
+          && ex.getParameters().stream().allMatch(p -> p.asType().getKind() == javax.lang.model.type.TypeKind.INT);
+      return switch (name) {
+        case "add", "sub", "mul", "clamp", "clampMin", "clampMax", "floorDivide", "remainder" -> ints ? name : null;
+        case "neg", "abs" -> ex.getParameters().isEmpty() ? name : null;
+        default -> null;
+      };
+    }
+
+    /**
+     * {@code ids.add(1)} and the other calls of {@link #idArithmetic}: an {@link IdOp} step of the receiver and the
+     * constants, with the float step eager mode runs on floats ({@code x.add(1)} shifts), chosen once the whole graph is
+     * read ({@link #resolveIdArithmetic}); null after an error.
+     */
+    private String idArithmeticStep(MethodInvocationTree mi, String name, CompilationUnitTree unit, Map<String, LayerNode> fields,
+        String className) {
+      List<Object> constants = constants(mi.getArguments(), mi.toString(), name, unit);
+      if (constants == null) {
+        return null;
+      }
+      LayerSpec floatForm = null;
+      if (LayerCatalog.knowsFunction(name, constants.size())) {
+        try {
+          floatForm = LayerCatalog.function(name, constants);
+        } catch (LayerCatalog.BadArguments e) {
+          diagnostics.error(unit, mi, Message.UNSUPPORTED_FUNCTION, e.getMessage());
+          return null;
+        }
+      }
+      long[] args = constants.stream().mapToLong(c -> ((Number) c).longValue()).toArray();
+      IdOp spec = IdOp.of(name, args, floatForm);
+      try {
+        dev.kiln.runtime.cpu.IdKernels.requireDivisor(spec.op(), spec.c()); // ids.remainder(0): eager's error, on the line
+      } catch (IllegalArgumentException e) {
+        diagnostics.error(unit, mi, Message.UNSUPPORTED_FUNCTION, mi + ": " + e.getMessage());
+        return null;
+      }
+      String input = expression(((MemberSelectTree) mi.getMethodSelect()).getExpression(), unit, fields, className);
+      return input == null ? null : step(input, spec, null, mi.toString(), source(unit, mi));
+    }
+
+    /**
+     * Once a graph is read: each {@link IdOp} whose receiver is ids stays one (the input or a further input that reaches
+     * an Embedding through such steps and views, an argmax's indices, or ids so computed); one of floats becomes its float
+     * step ({@code x.add(1)}), or is an error on its line where a compiled forward has none ({@code x.clamp(0, 1)}).
+     */
+    private void resolveIdArithmetic() {
+      if (list.stream().noneMatch(s -> s.spec() instanceof IdOp)) {
+        return;
+      }
+      Set<String> produced = new HashSet<>();
+      list.forEach(s -> produced.add(s.output()));
+      Set<String> feedsLookup = new HashSet<>(); // values an Embedding reads, through id arithmetic and views
+      for (int i = list.size() - 1; i >= 0; i--) {
+        StepIr s = list.get(i);
+        boolean passes = s.spec() instanceof IdOp || s.spec() instanceof Reshape || s.spec() instanceof dev.kiln.dsl.Flatten.Spec;
+        if (ModelIr.looksUp(s.spec()) || passes && feedsLookup.contains(s.output())) {
+          feedsLookup.add(s.input());
+        }
+      }
+      Set<String> ids = new HashSet<>();
+      for (StepIr s : list) {
+        boolean passes = s.spec() instanceof IdOp || s.spec() instanceof Reshape || s.spec() instanceof dev.kiln.dsl.Flatten.Spec;
+        boolean idsIn = ids.contains(s.input()) || !produced.contains(s.input()) && feedsLookup.contains(s.input());
+        if (s.spec() instanceof LineOp l && l.makesIds() || passes && idsIn) {
+          ids.add(s.output());
+        }
+      }
+      for (int i = 0; i < list.size(); i++) {
+        StepIr s = list.get(i);
+        if (!(s.spec() instanceof IdOp op) || ids.contains(s.output())) {
+          continue;
+        }
+        if (op.floatForm() != null) {
+          list.set(i, new StepIr(s.output(), s.inputs(), op.floatForm(), s.layer(), s.text(), s.source()));
+          continue;
+        }
+        String receiver = list.stream().filter(t -> t.output().equals(s.input())).map(StepIr::text).findFirst()
+            .orElse("the input " + s.input());
+        String name = op.call().substring(0, op.call().indexOf('('));
+        diagnostics.error(s.source(), Message.ID_ARITHMETIC_OF_FLOATS, s.text(), s.text(), receiver, switch (name) {
+          case "clamp", "clampMin", "clampMax" -> "limit floats with hardtanh(x, min, max)";
+          case "neg" -> "negate floats with x.mul(-1f)";
+          case "floorDivide", "remainder" -> "eager mode takes ids only too";
+          default -> "a compiled forward has no float " + name + "() yet";
+        });
+      }
     }
 
     /** {@code F.cosineSimilarity(a, b[, dim, eps])}: a step of the two values, its dimension and eps constants; null after an error. */
