@@ -116,6 +116,7 @@ class CudaCompiledTest {
     "GreedyIds, 6:8",
     "ShiftedIds, ids11:6",
     "GreedyShift, 6:8",
+    "ShiftedPositions, ids11:6",
     "NearestCode, 6:8",
     "TopIds, 6:8",
     "StridedParameters, 6:8",

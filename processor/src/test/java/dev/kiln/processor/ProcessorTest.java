@@ -2938,6 +2938,10 @@ class ProcessorTest {
           + " limit floats with hardtanh(x, min, max)",
       "Tensor y = x.floorDivide(2); | Tensor y = x.floorDivide(| but tok.apply(ids) is a float value; eager mode takes ids only too",
       "Tensor y = tok.apply(ids.add(1.5f)); | Tensor y = tok.apply(| the input ids is ids (tok looks them up), which only Embeddings read",
+      "Tensor y = x.add(tok.apply(Tensor.labels(0, 1, 2, 3, 4, 5).mul(3))); | Tensor y = x.add(| id 12 at 4 of"
+          + " Tensor.labels(0, 1, 2, 3, 4, 5).mul(3) is out of range for 12 embeddings (0..11)",
+      "Tensor y = x.add(tok.apply(Tensor.labels(0, 1, 2, 3, 4, 5).floorDivide(0))); | Tensor y = x.add(| floor_divide: integer"
+          + " division by zero",
   })
   void idArithmeticErrorsAreOnTheirLine(String statement, String line, String message) {
     JavaFileObject f = classModel("IdMath",

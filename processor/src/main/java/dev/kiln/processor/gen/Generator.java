@@ -1300,9 +1300,9 @@ public final class Generator {
             String local = localPrefix(k, j + 1);
             b.addStatement("$T $LW = $L.weight()", TENSOR, local, layerField(k.layer()))
                 .addStatement("$T.embeddingBagForward($L, $L, $L, $L, null, n, $L, $LW.readBuffer(), $LW.offset(), $L, $L, $L, $L, null, $L,"
-                    + " x$L.shape())", KERNELS, out.array, out.offset, in.array, in.offset, k.inPerSample(), local, local, bag.numEmbeddings(),
+                    + " $L)", KERNELS, out.array, out.offset, in.array, in.offset, k.inPerSample(), local, local, bag.numEmbeddings(),
                     bag.embeddingDim(), bag.mode().ordinal(), bag.paddingIdx(), bag.mode() == EmbeddingBag.Mode.MAX ? "p.bagArgmax" + (j + 1) : "null",
-                    storage.get(k.in()).substring(2));
+                    idsShape(k)); // (the ids' tensor's shape, or ids computed in forward: theirs)
             break;
           }
           Embedding.Spec e = (Embedding.Spec) k.spec();
@@ -2124,6 +2124,12 @@ public final class Generator {
             k.label() + " over " + kernels.stream().filter(o -> o.out().equals(k.in())).findFirst().map(Kernel::label)
                 .orElse(k.in()) + ": ")
         .endControlFlow();
+  }
+
+  /** The shape of the ids an embedding step reads, for messages: the input's tensor ({@code x1.shape()}), or computed ids' {@code new int[] {n, 6}}. */
+  private String idsShape(Kernel k) {
+    return isInput(storage.get(k.in())) ? "x" + storage.get(k.in()).substring(2) + ".shape()"
+        : "new int[] {n, " + Arrays.stream(k.inShape()).skip(1).mapToObj(String::valueOf).collect(Collectors.joining(", ")) + "}";
   }
 
   /**

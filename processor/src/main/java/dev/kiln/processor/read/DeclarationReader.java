@@ -3661,6 +3661,9 @@ public final class DeclarationReader {
       if (isTensorMethod(mi, unit, false) && onDeviceOf(mi)) { // nanoGPT's torch.arange(0, t, device=device)
         return isConstantIds(ms.getExpression(), unit);
       }
+      if (idArithmetic(trees.getElement(TreePath.getPath(unit, mi))) != null) { // pos.add(2): ids computed from constants
+        return isConstantIds(ms.getExpression(), unit);
+      }
       return isTensorMethod(mi, unit, false) && Set.of("view", "reshape", "unsqueeze").contains(ms.getIdentifier().toString())
           && isConstantIds(ms.getExpression(), unit);
     }
@@ -3745,6 +3748,20 @@ public final class DeclarationReader {
         return null;
       }
       try {
+        if (idArithmetic(trees.getElement(TreePath.getPath(unit, mi))) != null) { // pos.add(2), folded as eager computes it
+          IdOp op = IdOp.of(name, args.stream().mapToLong(a -> ((Number) a).longValue()).toArray(), null);
+          float[] values = new float[of.ids().length];
+          float[] in = new float[values.length];
+          for (int i = 0; i < in.length; i++) {
+            in[i] = of.ids()[i];
+          }
+          dev.kiln.runtime.cpu.IdKernels.withConstant(op.op(), op.c(), op.c2(), values, 0, in, 0, in.length);
+          int[] ids = new int[values.length];
+          for (int i = 0; i < ids.length; i++) {
+            ids[i] = (int) values[i];
+          }
+          return new BuiltIds(ids, of.shape(), of.text() + "." + op.call());
+        }
         int[] shape;
         if (name.equals("unsqueeze")) {
           int d = ((Number) args.get(0)).intValue();
