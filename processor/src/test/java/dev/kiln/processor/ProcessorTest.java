@@ -12,6 +12,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.stream.Collectors;
@@ -2909,17 +2910,22 @@ class ProcessorTest {
           + " read only by an argmax, argmin, topk's or argsort's indices (logits.argmax(-1)), which passes no gradient",
   })
   void argmaxIdsReadOtherwiseAreRefused(String statement, String line, String message) {
-    JavaFileObject f = classModel("Argmaxes",
-        "@Model(input = {6, 8})",
-        "public class Argmaxes extends Module {",
-        "  final Linear predict = new Linear(8, 8);",
-        "  final Embedding emb = new Embedding(8, 8);",
-        "  @Override public Tensor forward(Tensor x) {",
-        "    Tensor logits = predict.apply(x);",
-        "    " + statement,
-        "    return y.flatten(1, 2);",
-        "  }",
-        "}");
+    assertStatementError("Argmaxes", "6, 8", "x", List.of("  final Linear predict = new Linear(8, 8);",
+        "  final Embedding emb = new Embedding(8, 8);"), "Tensor logits = predict.apply(x);", statement, line, message);
+  }
+
+  /**
+   * A model of the fields {@code fields} whose forward (its input {@code input}, of the sample shape {@code sample}) runs
+   * {@code first}, then {@code statement} (assigning {@code y}), and returns {@code y.flatten(1, 2)}: its compilation has
+   * the error {@code message} on the line containing {@code line}.
+   */
+  private static void assertStatementError(String name, String sample, String input, List<String> fields, String first,
+      String statement, String line, String message) {
+    List<String> lines = new ArrayList<>(List.of("@Model(input = {" + sample + "})", "public class " + name + " extends Module {"));
+    lines.addAll(fields);
+    lines.addAll(List.of("  @Override public Tensor forward(Tensor " + input + ") {", "    " + first, "    " + statement,
+        "    return y.flatten(1, 2);", "  }", "}"));
+    JavaFileObject f = classModel(name, lines.toArray(String[]::new));
     Compilation c = compile(f);
     assertThat(c).hadErrorContaining(message).inFile(f).onLineContaining(line.strip());
   }
@@ -2944,17 +2950,7 @@ class ProcessorTest {
           + " division by zero",
   })
   void idArithmeticErrorsAreOnTheirLine(String statement, String line, String message) {
-    JavaFileObject f = classModel("IdMath",
-        "@Model(input = {6})",
-        "public class IdMath extends Module {",
-        "  final Embedding tok = new Embedding(12, 4);",
-        "  @Override public Tensor forward(Tensor ids) {",
-        "    Tensor x = tok.apply(ids);",
-        "    " + statement,
-        "    return y.flatten(1, 2);",
-        "  }",
-        "}");
-    Compilation c = compile(f);
-    assertThat(c).hadErrorContaining(message).inFile(f).onLineContaining(line.strip());
+    assertStatementError("IdMath", "6", "ids", List.of("  final Embedding tok = new Embedding(12, 4);"), "Tensor x = tok.apply(ids);",
+        statement, line, message);
   }
 }
