@@ -117,6 +117,7 @@ class CudaCompiledTest {
     "ShiftedIds, ids11:6",
     "GreedyShift, 6:8",
     "ShiftedPositions, ids11:6",
+    "IdsWithPositions, ids11:6",
     "NearestCode, 6:8",
     "TopIds, 6:8",
     "StridedParameters, 6:8",

@@ -1337,7 +1337,7 @@ class ParityTest {
    * argmax's and argmin's: values and the tables' gradients eager mode's bit for bit over SGD steps.
    */
   @ParameterizedTest(name = "{0}")
-  @CsvSource({"ShiftedIds, ids11:6", "GreedyShift, 6:8", "ShiftedPositions, ids11:6"})
+  @CsvSource({"ShiftedIds, ids11:6", "GreedyShift, 6:8", "ShiftedPositions, ids11:6", "IdsWithPositions, ids11:6"})
   void embeddingOfIdArithmeticMatchesEagerBitForBit(String model, String sampleShape) {
     matchesEagerBitForBit(model, sampleShape);
   }

@@ -2948,6 +2948,11 @@ class ProcessorTest {
           + " Tensor.labels(0, 1, 2, 3, 4, 5).mul(3) is out of range for 12 embeddings (0..11)",
       "Tensor y = x.add(tok.apply(Tensor.labels(0, 1, 2, 3, 4, 5).floorDivide(0))); | Tensor y = x.add(| floor_divide: integer"
           + " division by zero",
+      "Tensor y = x.add(tok.apply(ids.remainder(Tensor.labels(1, 0, 1, 1, 1, 1)))); | Tensor y = x.add(| remainder: integer"
+          + " division by zero (Tensor.labels(1, 0, 1, 1, 1, 1) holds 0)",
+      "Tensor y = x.add(tok.apply(ids.add(Tensor.labels(0, 1, 2)))); | Tensor y = x.add(| the ids built in forward, [3], do not"
+          + " repeat over each sample's ids [N, 6]",
+      "Tensor y = x.add(x.sub(Tensor.labels(0, 1, 2, 3).view(1, 1, 4))); | Tensor y = x.add(| holds ids built in forward",
   })
   void idArithmeticErrorsAreOnTheirLine(String statement, String line, String message) {
     assertStatementError("IdMath", "6", "ids", List.of("  final Embedding tok = new Embedding(12, 4);"), "Tensor x = tok.apply(ids);",

@@ -1945,6 +1945,12 @@ public final class Generator {
    * (the fused class keeps fields for the layers with parameters only), else the function.
    */
   private CodeBlock eagerCall(Kernel k, String in) {
+    if (k.spec() instanceof IdOp op && op.values() != null) { // ids.add(pos): the constant ids on the ids' device
+      CodeBlock values = CodeBlock.of("$T.labels($L).reshape($L).to($L.device())", TENSOR,
+          Arrays.stream(op.values()).mapToObj(String::valueOf).collect(Collectors.joining(", ")), joined(op.valuesShape()), in);
+      String method = op.valuesMethod();
+      return op.valuesFirst() ? CodeBlock.of("$L.$L($L)", values, method, in) : CodeBlock.of("$L.$L($L)", in, method, values);
+    }
     if (k.spec() instanceof IdOp op) { // ids.add(1): eager's integer arithmetic of the ids on the device
       return CodeBlock.of("$L.$L", in, op.call());
     }
@@ -2138,6 +2144,12 @@ public final class Generator {
    */
   private static void idArithmeticForward(CodeBlock.Builder b, Kernel k, Ref out, Ref in) {
     IdOp op = (IdOp) k.spec();
+    if (op.values() != null) { // ids.add(pos): the constant ids repeated over each sample's leading dimensions
+      b.addStatement("$T.withValues($T.$L, new int[] {$L}, $L, $L, $L, $L, $L, n * $L)", ID_KERNELS, ID_KERNELS.nestedClass("Op"),
+          op.op().name(), Arrays.stream(op.values()).mapToObj(String::valueOf).collect(Collectors.joining(", ")), op.valuesFirst(),
+          out.array, out.offset, in.array, in.offset, k.inPerSample());
+      return;
+    }
     b.addStatement("$T.withConstant($T.$L, $L, $L, $L, $L, $L, $L, n * $L)", ID_KERNELS, ID_KERNELS.nestedClass("Op"), op.op().name(),
         longLiteral(op.c()), longLiteral(op.c2()), out.array, out.offset, in.array, in.offset, k.inPerSample());
   }

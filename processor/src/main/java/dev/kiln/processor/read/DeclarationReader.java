@@ -1564,6 +1564,8 @@ public final class DeclarationReader {
     final Set<String> furtherInputs = new HashSet<>();
     /** Whether these are a block's or a method's steps inlined into another's list (resolved with the whole graph). */
     private boolean inlined;
+    /** The error of each {@link IdOp} step of constant ids ({@code x.add(pos)}) should its other operand be floats. */
+    private final Map<String, Runnable> errorsOfFloats;
     /** The first input's value ({@code x}, {@code ids}). */
     private final String inputName;
     private int counter;
@@ -1607,6 +1609,7 @@ public final class DeclarationReader {
 
     Steps(String method, String inputName) {
       this.list = new ArrayList<>();
+      this.errorsOfFloats = new HashMap<>();
       this.methodName = method;
       this.inputName = inputName;
       locals.put(inputName, inputName);
@@ -1619,6 +1622,7 @@ public final class DeclarationReader {
     Steps(Steps outer, String method, Map<String, String> inputs) {
       this.list = outer.list;
       this.inlined = true;
+      this.errorsOfFloats = outer.errorsOfFloats;
       this.methodName = method;
       this.inputName = outer.inputName;
       this.counter = outer.counter;
@@ -1946,6 +1950,9 @@ public final class DeclarationReader {
           default -> "topk";
         };
         return function(mi, name, args, unit, fields, className);
+      }
+      if (withConstantIds(mi, method, unit) != null) { // ids.mul(2).add(pos): ids with ids built in forward
+        return idsWithConstantIds(mi, withConstantIds(mi, method, unit), unit, fields, className);
       }
       if (idArithmetic(method) != null) { // ids.add(1), ids.remainder(V): of ids, or of floats (resolveIdArithmetic)
         return idArithmeticStep(mi, idArithmetic(method), unit, fields, className);
@@ -3413,6 +3420,55 @@ public final class DeclarationReader {
     }
 
     /**
+     * The operand of {@code mi} that is ids built from constants, where {@code mi} is {@code a.add(b)} ({@code sub},
+     * {@code mul}, {@code floorDivide}, {@code remainder}) of two tensors and only one of them is such ids ({@code
+     * ids.mul(2).add(pos)}); else null.
+     */
+    private ExpressionTree withConstantIds(MethodInvocationTree mi, Element method, CompilationUnitTree unit) {
+      if (!(method instanceof ExecutableElement ex) || ex.getModifiers().contains(Modifier.STATIC)
+          || !((TypeElement) ex.getEnclosingElement()).getQualifiedName().contentEquals(TENSOR)
+          || !Set.of("add", "sub", "mul", "floorDivide", "remainder").contains(ex.getSimpleName().toString())
+          || mi.getArguments().size() != 1 || !isTensor(mi.getArguments().get(0), unit)
+          || !(mi.getMethodSelect() instanceof MemberSelectTree ms)) {
+        return null;
+      }
+      boolean receiver = isConstantIds(ms.getExpression(), unit), argument = isConstantIds(mi.getArguments().get(0), unit);
+      return receiver == argument ? null : receiver ? ms.getExpression() : mi.getArguments().get(0);
+    }
+
+    /**
+     * {@code ids.add(pos)} (or {@code pos.sub(ids)}, ...): an {@link IdOp} step of the other operand with the constant ids
+     * folded, which must be ids once the graph is read (else {@code pos} read otherwise than by an Embedding, the error of
+     * constant ids so read); null after an error.
+     */
+    private String idsWithConstantIds(MethodInvocationTree mi, ExpressionTree constant, CompilationUnitTree unit,
+        Map<String, LayerNode> fields, String className) {
+      BuiltIds values = builtIds(constant, unit, mi.toString());
+      if (values == null) {
+        return null;
+      }
+      boolean valuesFirst = constant != mi.getArguments().get(0);
+      String name = ((MemberSelectTree) mi.getMethodSelect()).getIdentifier().toString();
+      IdOp spec = IdOp.ofValues(name, values.ids(), values.shape(), valuesFirst, mi.toString());
+      if (!valuesFirst && Arrays.stream(values.ids()).anyMatch(v -> v == 0)) {
+        try {
+          dev.kiln.runtime.cpu.IdKernels.requireDivisor(spec.op(), 0); // ids.remainder(pos) of a 0: eager's error, on the line
+        } catch (IllegalArgumentException e) {
+          diagnostics.error(unit, mi, Message.UNSUPPORTED_FUNCTION, mi + ": " + e.getMessage() + " (" + values.text() + " holds 0)");
+          return null;
+        }
+      }
+      ExpressionTree other = valuesFirst ? mi.getArguments().get(0) : ((MemberSelectTree) mi.getMethodSelect()).getExpression();
+      String input = expression(other, unit, fields, className);
+      if (input == null) {
+        return null;
+      }
+      String out = step(input, spec, null, mi.toString(), source(unit, mi));
+      errorsOfFloats.put(out, () -> idsReadOtherwise(constant, unit));
+      return out;
+    }
+
+    /**
      * Once a graph is read: each {@link IdOp} whose receiver is ids stays one (the input or a further input that reaches
      * an Embedding through such steps and views, an argmax's indices, or ids so computed); one of floats becomes its float
      * step ({@code x.add(1)}), or is an error on its line where a compiled forward has none ({@code x.clamp(0, 1)}).
@@ -3446,6 +3502,10 @@ public final class DeclarationReader {
         }
         if (op.floatForm() != null) {
           list.set(i, new StepIr(s.output(), s.inputs(), op.floatForm(), s.layer(), s.text(), s.source()));
+          continue;
+        }
+        if (errorsOfFloats.containsKey(s.output())) { // x.add(pos): the constant ids read otherwise than as ids
+          errorsOfFloats.get(s.output()).run();
           continue;
         }
         String receiver = list.stream().filter(t -> t.output().equals(s.input())).map(StepIr::text).findFirst()

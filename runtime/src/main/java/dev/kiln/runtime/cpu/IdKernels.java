@@ -81,6 +81,26 @@ public final class IdKernels {
   }
 
   /**
+   * {@code out[i] = in[i] op values[i % values.length]} for {@code n} ids ({@code values[...] op in[i]} when {@code
+   * valuesFirst}): ids with constant ids that repeat over their leading dimensions, {@code ids.mul(2).add(pos)} of
+   * positions {@code [S]} over ids {@code [N, S]}, as {@link #broadcast} computes it.
+   *
+   * @throws IllegalArgumentException as {@link #broadcast}'s, at the same positions
+   */
+  public static void withValues(Op op, int[] values, boolean valuesFirst, float[] out, int outOff, float[] in, int inOff, int n) {
+    for (int i = 0; i < n; i++) {
+      int at = i % values.length;
+      long x = (long) in[inOff + i], v = values[at];
+      long b = valuesFirst ? x : v;
+      if (b == 0 && divides(op)) {
+        throw new IllegalArgumentException(op.torchName() + ": integer division by zero (the divisor at flat position "
+            + (valuesFirst ? i : at) + " is 0)");
+      }
+      out[outOff + i] = exact(op, valuesFirst ? op.apply(v, x) : op.apply(x, v), i);
+    }
+  }
+
+  /**
    * {@code out[i] = a[aIndex[i]] op b[bIndex[i]]} for each element of a broadcast result ({@code aIndex} and {@code
    * bIndex} the flat positions each operand gives).
    *
