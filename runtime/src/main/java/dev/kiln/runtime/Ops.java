@@ -159,6 +159,9 @@ public final class Ops {
    * @throws IllegalArgumentException for an index tensor that is not rank-1 labels, or an index out of range
    */
   public static Tensor indexSelect(Tensor x, int dim, Tensor index) {
+    if (IntOps.isIds(x)) { // ids moved: ids (IntOps)
+      return IntOps.keepingIds(x, f -> ShapeOps.indexSelect(f, dim, index));
+    }
     return ShapeOps.indexSelect(x, dim, index);
   }
 
@@ -171,6 +174,9 @@ public final class Ops {
    * @throws IllegalArgumentException for an index of another rank, a dimension larger than x's, or an index out of range
    */
   public static Tensor gather(Tensor x, int dim, Tensor index) {
+    if (IntOps.isIds(x)) { // ids moved: ids (IntOps)
+      return IntOps.keepingIds(x, f -> ShapeOps.gather(f, dim, index));
+    }
     return ShapeOps.gather(x, dim, index);
   }
 
@@ -963,6 +969,9 @@ public final class Ops {
 
   /** The transpose of a matrix ({@code x.t()}): {@code [rows, cols] -> [cols, rows]}, a copy; the gradient is the gradient's transpose. */
   public static Tensor transpose(Tensor x) {
+    if (IntOps.isIds(x)) { // ids moved: ids (IntOps)
+      return IntOps.keepingIds(x, f -> ShapeOps.transpose(f));
+    }
     return ShapeOps.transpose(x);
   }
 
@@ -982,6 +991,9 @@ public final class Ops {
 
   /** {@code x.permute(d0, d1)} with the two swapped (PyTorch's {@code x.transpose(d0, d1)}), a copy. */
   public static Tensor transpose(Tensor x, int d0, int d1) {
+    if (IntOps.isIds(x)) { // ids moved: ids (IntOps)
+      return IntOps.keepingIds(x, f -> ShapeOps.transpose(f, d0, d1));
+    }
     return ShapeOps.transpose(x, d0, d1);
   }
 
@@ -1168,6 +1180,9 @@ public final class Ops {
    * @throws IllegalArgumentException for a dimension out of range or named twice
    */
   public static Tensor flip(Tensor x, int... dims) {
+    if (IntOps.isIds(x)) { // ids moved: ids (IntOps)
+      return IntOps.keepingIds(x, f -> IndexOps.flip(f, dims));
+    }
     return IndexOps.flip(x, dims);
   }
 
@@ -1181,6 +1196,9 @@ public final class Ops {
    * @throws IllegalArgumentException for fewer repeats than x has dimensions or a negative repeat
    */
   public static Tensor repeat(Tensor x, int... repeats) {
+    if (IntOps.isIds(x)) { // ids moved: ids (IntOps)
+      return IntOps.keepingIds(x, f -> IndexOps.repeat(f, repeats));
+    }
     return IndexOps.repeat(x, repeats);
   }
 

@@ -71,6 +71,13 @@ class IdArithmeticTest {
     assertIds(new float[] {7, -7, 7, -7, 0, 5, 2, 2, -2, -2, 3, -3}, new int[] {12}, Tensor.cat(List.of(A, B), 0));
     assertIds(new float[] {7, 2, -7, 2}, new int[] {2, 2}, Tensor.stack(List.of(A.narrow(0, 0, 2), B.narrow(0, 0, 2)), 1));
     assertIds(new float[] {7, -7, 7, -7}, new int[] {2, 2}, A.narrow(0, 0, 2).reshape(1, 2).expand(2, 2));
+    Tensor grid = A.reshape(2, 3);
+    assertIds(new float[] {7, -7, -7, 0, 7, 5}, new int[] {3, 2}, grid.t());
+    assertIds(new float[] {7, -7, -7, 0, 7, 5}, new int[] {3, 2}, grid.transpose(0, 1));
+    assertIds(new float[] {7, -7, 7, 5, 0, -7}, new int[] {2, 3}, grid.flip(1));
+    assertIds(new float[] {7, -7, 7, 7, -7, 7}, new int[] {6}, A.narrow(0, 0, 3).repeat(2));
+    assertIds(new float[] {7, 7, -7, 5}, new int[] {2, 2}, grid.indexSelect(1, Tensor.labels(0, 2)));
+    assertIds(new float[] {-7, 0}, new int[] {2, 1}, grid.gather(1, Tensor.labels(1, 1).reshape(2, 1)));
     // comparisons are masks as for floats
     assertFloats(new float[] {0, 0, 0, 0, 1, 0}, A.eq(0));
   }
