@@ -89,88 +89,88 @@ public final class KilnShiftedIds extends ShiftedIds {
       float[] out = new float[n * 3];
       // ids.add(1): [N, 6] -> [N, 6]   ShiftedIds.java:27
       IdKernels.withConstant(IdKernels.Op.ADD, 1L, Long.MAX_VALUE, p.a1, 0, in, inOff, n * 6);
-      // tok Embedding(12, 4, padding_idx=0): [N, 6] -> [N, 6, 4]   ShiftedIds.java:27
-      Tensor tok$2W = tok.weight();
+      // shifted.view(-1, shifted.size(1)): [N, 6] -> [N, 6]   ShiftedIds.java:28
+      // a view: no work
+      // tok Embedding(12, 4, padding_idx=0): [N, 6] -> [N, 6, 4]   ShiftedIds.java:28
+      Tensor tok$3W = tok.weight();
       try {
-        CpuKernels.embeddingForward(p.a2, 0, p.a1, 0, n * 6, tok$2W.readBuffer(), tok$2W.offset(), 12, 4, new int[] {n, 6});
+        CpuKernels.embeddingForward(p.a3, 0, p.a1, 0, n * 6, tok$3W.readBuffer(), tok$3W.offset(), 12, 4, new int[] {n, 6});
       } catch (IllegalArgumentException bad) {
-        throw new IllegalArgumentException("tok Embedding(12, 4, padding_idx=0) over ids.add(1): " + bad.getMessage(), bad);
+        throw new IllegalArgumentException("tok Embedding(12, 4, padding_idx=0) over shifted.view(-1, shifted.size(1)): " + bad.getMessage(), bad);
       }
-      // ids.remainder(5): [N, 6] -> [N, 6]   ShiftedIds.java:28
-      IdKernels.withConstant(IdKernels.Op.REMAINDER, 5L, Long.MAX_VALUE, p.a3, 0, in, inOff, n * 6);
-      // wrapped Embedding(5, 4): [N, 6] -> [N, 6, 4]   ShiftedIds.java:28
-      Tensor wrapped$4W = wrapped.weight();
+      // ids.remainder(5): [N, 6] -> [N, 6]   ShiftedIds.java:29
+      IdKernels.withConstant(IdKernels.Op.REMAINDER, 5L, Long.MAX_VALUE, p.a4, 0, in, inOff, n * 6);
+      // wrapped Embedding(5, 4): [N, 6] -> [N, 6, 4]   ShiftedIds.java:29
+      Tensor wrapped$5W = wrapped.weight();
       try {
-        CpuKernels.embeddingForward(p.a4, 0, p.a3, 0, n * 6, wrapped$4W.readBuffer(), wrapped$4W.offset(), 5, 4, new int[] {n, 6});
+        CpuKernels.embeddingForward(p.a5, 0, p.a4, 0, n * 6, wrapped$5W.readBuffer(), wrapped$5W.offset(), 5, 4, new int[] {n, 6});
       } catch (IllegalArgumentException bad) {
         throw new IllegalArgumentException("wrapped Embedding(5, 4) over ids.remainder(5): " + bad.getMessage(), bad);
       }
-      // x.add(wrapped.apply(ids.remainder(5))): [N, 6, 4] -> [N, 6, 4]   ShiftedIds.java:28
-      CpuKernels.addForward(p.a5, 0, p.a2, 0, p.a4, 0, n * 24, false);
-      // ids.mul(2): [N, 6] -> [N, 6]   ShiftedIds.java:29
-      IdKernels.withConstant(IdKernels.Op.MUL, 2L, Long.MAX_VALUE, p.a6, 0, in, inOff, n * 6);
-      // ids.mul(2).add(1): [N, 6] -> [N, 6]   ShiftedIds.java:29
-      IdKernels.withConstant(IdKernels.Op.ADD, 1L, Long.MAX_VALUE, p.a7, 0, p.a6, 0, n * 6);
-      // ids.mul(2).add(1).sub(2): [N, 6] -> [N, 6]   ShiftedIds.java:29
-      IdKernels.withConstant(IdKernels.Op.SUB, 2L, Long.MAX_VALUE, p.a8, 0, p.a7, 0, n * 6);
-      // ids.mul(2).add(1).sub(2).clampMin(0): [N, 6] -> [N, 6]   ShiftedIds.java:29
-      IdKernels.withConstant(IdKernels.Op.MAX, 0L, Long.MAX_VALUE, p.a9, 0, p.a8, 0, n * 6);
-      // pair Embedding(22, 4): [N, 6] -> [N, 6, 4]   ShiftedIds.java:29
+      // x.add(wrapped.apply(ids.remainder(5))): [N, 6, 4] -> [N, 6, 4]   ShiftedIds.java:29
+      CpuKernels.addForward(p.a6, 0, p.a3, 0, p.a5, 0, n * 24, false);
+      // ids.mul(2): [N, 6] -> [N, 6]   ShiftedIds.java:30
+      IdKernels.withConstant(IdKernels.Op.MUL, 2L, Long.MAX_VALUE, p.a7, 0, in, inOff, n * 6);
+      // ids.mul(2).add(1): [N, 6] -> [N, 6]   ShiftedIds.java:30
+      IdKernels.withConstant(IdKernels.Op.ADD, 1L, Long.MAX_VALUE, p.a8, 0, p.a7, 0, n * 6);
+      // ids.mul(2).add(1).sub(2): [N, 6] -> [N, 6]   ShiftedIds.java:30
+      IdKernels.withConstant(IdKernels.Op.SUB, 2L, Long.MAX_VALUE, p.a9, 0, p.a8, 0, n * 6);
+      // ids.mul(2).add(1).sub(2).clampMin(0): [N, 6] -> [N, 6]   ShiftedIds.java:30
+      IdKernels.withConstant(IdKernels.Op.MAX, 0L, Long.MAX_VALUE, p.a10, 0, p.a9, 0, n * 6);
+      // pair Embedding(22, 4): [N, 6] -> [N, 6, 4]   ShiftedIds.java:30
       Tensor pairW = pair.weight();
       try {
-        CpuKernels.embeddingForward(p.a10, 0, p.a9, 0, n * 6, pairW.readBuffer(), pairW.offset(), 22, 4, new int[] {n, 6});
+        CpuKernels.embeddingForward(p.a11, 0, p.a10, 0, n * 6, pairW.readBuffer(), pairW.offset(), 22, 4, new int[] {n, 6});
       } catch (IllegalArgumentException bad) {
         throw new IllegalArgumentException("pair Embedding(22, 4) over ids.mul(2).add(1).sub(2).clampMin(0): " + bad.getMessage(), bad);
       }
-      // x.add(pair.apply(ids.mul(2).add(1).sub(2).clampMin(0))): [N, 6, 4] -> [N, 6, 4]   ShiftedIds.java:29
-      CpuKernels.addForward(p.a11, 0, p.a5, 0, p.a10, 0, n * 24, false);
-      // ids.sub(3): [N, 6] -> [N, 6]   ShiftedIds.java:30
-      IdKernels.withConstant(IdKernels.Op.SUB, 3L, Long.MAX_VALUE, p.a12, 0, in, inOff, n * 6);
-      // ids.sub(3).clamp(0, 4): [N, 6] -> [N, 6]   ShiftedIds.java:30
-      IdKernels.withConstant(IdKernels.Op.MAX, 0L, 4L, p.a13, 0, p.a12, 0, n * 6);
-      // ids.sub(3).clamp(0, 4).view(-1, 6): [N, 6] -> [N, 6]   ShiftedIds.java:30
+      // x.add(pair.apply(ids.mul(2).add(1).sub(2).clampMin(0))): [N, 6, 4] -> [N, 6, 4]   ShiftedIds.java:30
+      CpuKernels.addForward(p.a12, 0, p.a6, 0, p.a11, 0, n * 24, false);
+      // ids.sub(3): [N, 6] -> [N, 6]   ShiftedIds.java:31
+      IdKernels.withConstant(IdKernels.Op.SUB, 3L, Long.MAX_VALUE, p.a13, 0, in, inOff, n * 6);
+      // ids.sub(3).clamp(0, 4): [N, 6] -> [N, 6]   ShiftedIds.java:31
+      IdKernels.withConstant(IdKernels.Op.MAX, 0L, 4L, p.a14, 0, p.a13, 0, n * 6);
+      // ids.sub(3).clamp(0, 4).view(-1, 6): [N, 6] -> [N, 6]   ShiftedIds.java:31
       // a view: no work
-      // wrapped Embedding(5, 4): [N, 6] -> [N, 6, 4]   ShiftedIds.java:31
-      Tensor wrapped$15W = wrapped.weight();
+      // wrapped Embedding(5, 4): [N, 6] -> [N, 6, 4]   ShiftedIds.java:32
+      Tensor wrapped$16W = wrapped.weight();
       try {
-        CpuKernels.embeddingForward(p.a15, 0, p.a13, 0, n * 6, wrapped$15W.readBuffer(), wrapped$15W.offset(), 5, 4, new int[] {n, 6});
+        CpuKernels.embeddingForward(p.a16, 0, p.a14, 0, n * 6, wrapped$16W.readBuffer(), wrapped$16W.offset(), 5, 4, new int[] {n, 6});
       } catch (IllegalArgumentException bad) {
         throw new IllegalArgumentException("wrapped Embedding(5, 4) over ids.sub(3).clamp(0, 4).view(-1, 6): " + bad.getMessage(), bad);
       }
-      // x.add(wrapped.apply(clamped)): [N, 6, 4] -> [N, 6, 4]   ShiftedIds.java:31
-      CpuKernels.addForward(p.a16, 0, p.a11, 0, p.a15, 0, n * 24, false);
-      // ids.floorDivide(-2): [N, 6] -> [N, 6]   ShiftedIds.java:32
-      IdKernels.withConstant(IdKernels.Op.FLOOR_DIVIDE, -2L, Long.MAX_VALUE, p.a17, 0, in, inOff, n * 6);
-      // ids.floorDivide(-2).neg(): [N, 6] -> [N, 6]   ShiftedIds.java:32
-      IdKernels.withConstant(IdKernels.Op.NEG, 0L, Long.MAX_VALUE, p.a18, 0, p.a17, 0, n * 6);
-      // ids.floorDivide(-2).neg().abs(): [N, 6] -> [N, 6]   ShiftedIds.java:32
-      IdKernels.withConstant(IdKernels.Op.ABS, 0L, Long.MAX_VALUE, p.a19, 0, p.a18, 0, n * 6);
-      // ids.floorDivide(-2).neg().abs().clampMax(V): [N, 6] -> [N, 6]   ShiftedIds.java:32
-      IdKernels.withConstant(IdKernels.Op.MAX, Long.MIN_VALUE, 11L, p.a20, 0, p.a19, 0, n * 6);
-      // tok Embedding(12, 4, padding_idx=0): [N, 6] -> [N, 6, 4]   ShiftedIds.java:32
-      Tensor tok$21W = tok.weight();
+      // x.add(wrapped.apply(clamped)): [N, 6, 4] -> [N, 6, 4]   ShiftedIds.java:32
+      CpuKernels.addForward(p.a17, 0, p.a12, 0, p.a16, 0, n * 24, false);
+      // ids.floorDivide(-2): [N, 6] -> [N, 6]   ShiftedIds.java:33
+      IdKernels.withConstant(IdKernels.Op.FLOOR_DIVIDE, -2L, Long.MAX_VALUE, p.a18, 0, in, inOff, n * 6);
+      // ids.floorDivide(-2).neg(): [N, 6] -> [N, 6]   ShiftedIds.java:33
+      IdKernels.withConstant(IdKernels.Op.NEG, 0L, Long.MAX_VALUE, p.a19, 0, p.a18, 0, n * 6);
+      // ids.floorDivide(-2).neg().abs(): [N, 6] -> [N, 6]   ShiftedIds.java:33
+      IdKernels.withConstant(IdKernels.Op.ABS, 0L, Long.MAX_VALUE, p.a20, 0, p.a19, 0, n * 6);
+      // ids.floorDivide(-2).neg().abs().clampMax(V): [N, 6] -> [N, 6]   ShiftedIds.java:33
+      IdKernels.withConstant(IdKernels.Op.MAX, Long.MIN_VALUE, 11L, p.a21, 0, p.a20, 0, n * 6);
+      // tok Embedding(12, 4, padding_idx=0): [N, 6] -> [N, 6, 4]   ShiftedIds.java:33
+      Tensor tok$22W = tok.weight();
       try {
-        CpuKernels.embeddingForward(p.a21, 0, p.a20, 0, n * 6, tok$21W.readBuffer(), tok$21W.offset(), 12, 4, new int[] {n, 6});
+        CpuKernels.embeddingForward(p.a22, 0, p.a21, 0, n * 6, tok$22W.readBuffer(), tok$22W.offset(), 12, 4, new int[] {n, 6});
       } catch (IllegalArgumentException bad) {
         throw new IllegalArgumentException("tok Embedding(12, 4, padding_idx=0) over ids.floorDivide(-2).neg().abs().clampMax(V): " + bad.getMessage(), bad);
       }
-      // x.add(tok.apply(ids.floorDivide(-2).neg().abs().clampMax(V))): [N, 6, 4] -> [N, 6, 4]   ShiftedIds.java:32
-      CpuKernels.addForward(p.a22, 0, p.a16, 0, p.a21, 0, n * 24, false);
-      // x.flatten(1, 2): [N, 6, 4] -> [N, 24]   ShiftedIds.java:33
+      // x.add(tok.apply(ids.floorDivide(-2).neg().abs().clampMax(V))): [N, 6, 4] -> [N, 6, 4]   ShiftedIds.java:33
+      CpuKernels.addForward(p.a23, 0, p.a17, 0, p.a22, 0, n * 24, false);
+      // x.flatten(1, 2): [N, 6, 4] -> [N, 24]   ShiftedIds.java:34
       // a view: no work
-      // head Linear(in_features=24, out_features=3, bias=True): [N, 24] -> [N, 3]   ShiftedIds.java:33
+      // head Linear(in_features=24, out_features=3, bias=True): [N, 24] -> [N, 3]   ShiftedIds.java:34
       Tensor headB = head.bias();
-      Blas.linear(n, 3, 24, p.a22, 0, head.weight(), headB.readBuffer(), headB.offset(), p.a24, 0);
-      // ids.add(1): [N, 6] -> [N, 6]   ShiftedIds.java:33
-      IdKernels.withConstant(IdKernels.Op.ADD, 1L, Long.MAX_VALUE, p.a25, 0, in, inOff, n * 6);
-      // bag EmbeddingBag(12, 4, mode=mean, padding_idx=0): [N, 6] -> [N, 4]   ShiftedIds.java:33
+      Blas.linear(n, 3, 24, p.a23, 0, head.weight(), headB.readBuffer(), headB.offset(), p.a25, 0);
+      // bag EmbeddingBag(12, 4, mode=mean, padding_idx=0): [N, 6] -> [N, 4]   ShiftedIds.java:34
       Tensor bagW = bag.weight();
-      CpuKernels.embeddingBagForward(p.a26, 0, p.a25, 0, null, n, 6, bagW.readBuffer(), bagW.offset(), 12, 4, 1, 0, null, null, new int[] {n, 6});
-      // bagHead Linear(in_features=4, out_features=3, bias=True): [N, 4] -> [N, 3]   ShiftedIds.java:33
+      CpuKernels.embeddingBagForward(p.a26, 0, p.a1, 0, null, n, 6, bagW.readBuffer(), bagW.offset(), 12, 4, 1, 0, null, null, new int[] {n, 6});
+      // bagHead Linear(in_features=4, out_features=3, bias=True): [N, 4] -> [N, 3]   ShiftedIds.java:34
       Tensor bagHeadB = bagHead.bias();
       Blas.linear(n, 3, 4, p.a26, 0, bagHead.weight(), bagHeadB.readBuffer(), bagHeadB.offset(), p.a27, 0);
-      // head.apply(x.flatten(1, 2)).add(bagHead.apply(bag.apply(ids.add(1)))): [N, 3] -> [N, 3]   ShiftedIds.java:33
-      CpuKernels.addForward(out, 0, p.a24, 0, p.a27, 0, n * 3, false);
+      // head.apply(x.flatten(1, 2)).add(bagHead.apply(bag.apply(shifted))): [N, 3] -> [N, 3]   ShiftedIds.java:34
+      CpuKernels.addForward(out, 0, p.a25, 0, p.a27, 0, n * 3, false);
       if (!Compiled.recording(x, tok.weight(), wrapped.weight(), pair.weight(), head.weight(), head.bias(), bag.weight(), bagHead.weight(), bagHead.bias())) {
         return Tensor.wrap(out, n, 3);
       }
@@ -187,60 +187,60 @@ public final class KilnShiftedIds extends ShiftedIds {
     int n = Compiled.batchSizeOfIds("KilnShiftedIds", x, 6);
     // ids.add(1): [N, 6] -> [N, 6]   ShiftedIds.java:27
     Tensor v1 = x.add(1);
-    // tok Embedding(12, 4, padding_idx=0): [N, 6] -> [N, 6, 4]   ShiftedIds.java:27
-    Tensor v2 = tok.apply(v1);
-    // ids.remainder(5): [N, 6] -> [N, 6]   ShiftedIds.java:28
-    Tensor v3 = x.remainder(5);
-    // wrapped Embedding(5, 4): [N, 6] -> [N, 6, 4]   ShiftedIds.java:28
-    Tensor v4 = wrapped.apply(v3);
-    // x.add(wrapped.apply(ids.remainder(5))): [N, 6, 4] -> [N, 6, 4]   ShiftedIds.java:28
-    Tensor v5 = F.add(v2, v4);
-    // ids.mul(2): [N, 6] -> [N, 6]   ShiftedIds.java:29
-    Tensor v6 = x.mul(2);
-    // ids.mul(2).add(1): [N, 6] -> [N, 6]   ShiftedIds.java:29
-    Tensor v7 = v6.add(1);
-    // ids.mul(2).add(1).sub(2): [N, 6] -> [N, 6]   ShiftedIds.java:29
-    Tensor v8 = v7.sub(2);
-    // ids.mul(2).add(1).sub(2).clampMin(0): [N, 6] -> [N, 6]   ShiftedIds.java:29
-    Tensor v9 = v8.clampMin(0);
-    // pair Embedding(22, 4): [N, 6] -> [N, 6, 4]   ShiftedIds.java:29
-    Tensor v10 = pair.apply(v9);
-    // x.add(pair.apply(ids.mul(2).add(1).sub(2).clampMin(0))): [N, 6, 4] -> [N, 6, 4]   ShiftedIds.java:29
-    Tensor v11 = F.add(v5, v10);
-    // ids.sub(3): [N, 6] -> [N, 6]   ShiftedIds.java:30
-    Tensor v12 = x.sub(3);
-    // ids.sub(3).clamp(0, 4): [N, 6] -> [N, 6]   ShiftedIds.java:30
-    Tensor v13 = v12.clamp(0, 4);
-    // ids.sub(3).clamp(0, 4).view(-1, 6): [N, 6] -> [N, 6]   ShiftedIds.java:30
-    Tensor v14 = F.reshape(v13, -1, 6);
-    // wrapped Embedding(5, 4): [N, 6] -> [N, 6, 4]   ShiftedIds.java:31
-    Tensor v15 = wrapped.apply(v14);
-    // x.add(wrapped.apply(clamped)): [N, 6, 4] -> [N, 6, 4]   ShiftedIds.java:31
-    Tensor v16 = F.add(v11, v15);
-    // ids.floorDivide(-2): [N, 6] -> [N, 6]   ShiftedIds.java:32
-    Tensor v17 = x.floorDivide(-2);
-    // ids.floorDivide(-2).neg(): [N, 6] -> [N, 6]   ShiftedIds.java:32
-    Tensor v18 = v17.neg();
-    // ids.floorDivide(-2).neg().abs(): [N, 6] -> [N, 6]   ShiftedIds.java:32
-    Tensor v19 = v18.abs();
-    // ids.floorDivide(-2).neg().abs().clampMax(V): [N, 6] -> [N, 6]   ShiftedIds.java:32
-    Tensor v20 = v19.clampMax(11);
-    // tok Embedding(12, 4, padding_idx=0): [N, 6] -> [N, 6, 4]   ShiftedIds.java:32
-    Tensor v21 = tok.apply(v20);
-    // x.add(tok.apply(ids.floorDivide(-2).neg().abs().clampMax(V))): [N, 6, 4] -> [N, 6, 4]   ShiftedIds.java:32
-    Tensor v22 = F.add(v16, v21);
-    // x.flatten(1, 2): [N, 6, 4] -> [N, 24]   ShiftedIds.java:33
-    Tensor v23 = F.flatten(v22, 1, 2);
-    // head Linear(in_features=24, out_features=3, bias=True): [N, 24] -> [N, 3]   ShiftedIds.java:33
-    Tensor v24 = head.apply(v23);
-    // ids.add(1): [N, 6] -> [N, 6]   ShiftedIds.java:33
-    Tensor v25 = x.add(1);
-    // bag EmbeddingBag(12, 4, mode=mean, padding_idx=0): [N, 6] -> [N, 4]   ShiftedIds.java:33
-    Tensor v26 = bag.apply(v25);
-    // bagHead Linear(in_features=4, out_features=3, bias=True): [N, 4] -> [N, 3]   ShiftedIds.java:33
+    // shifted.view(-1, shifted.size(1)): [N, 6] -> [N, 6]   ShiftedIds.java:28
+    Tensor v2 = F.reshape(v1, -1, 6);
+    // tok Embedding(12, 4, padding_idx=0): [N, 6] -> [N, 6, 4]   ShiftedIds.java:28
+    Tensor v3 = tok.apply(v2);
+    // ids.remainder(5): [N, 6] -> [N, 6]   ShiftedIds.java:29
+    Tensor v4 = x.remainder(5);
+    // wrapped Embedding(5, 4): [N, 6] -> [N, 6, 4]   ShiftedIds.java:29
+    Tensor v5 = wrapped.apply(v4);
+    // x.add(wrapped.apply(ids.remainder(5))): [N, 6, 4] -> [N, 6, 4]   ShiftedIds.java:29
+    Tensor v6 = F.add(v3, v5);
+    // ids.mul(2): [N, 6] -> [N, 6]   ShiftedIds.java:30
+    Tensor v7 = x.mul(2);
+    // ids.mul(2).add(1): [N, 6] -> [N, 6]   ShiftedIds.java:30
+    Tensor v8 = v7.add(1);
+    // ids.mul(2).add(1).sub(2): [N, 6] -> [N, 6]   ShiftedIds.java:30
+    Tensor v9 = v8.sub(2);
+    // ids.mul(2).add(1).sub(2).clampMin(0): [N, 6] -> [N, 6]   ShiftedIds.java:30
+    Tensor v10 = v9.clampMin(0);
+    // pair Embedding(22, 4): [N, 6] -> [N, 6, 4]   ShiftedIds.java:30
+    Tensor v11 = pair.apply(v10);
+    // x.add(pair.apply(ids.mul(2).add(1).sub(2).clampMin(0))): [N, 6, 4] -> [N, 6, 4]   ShiftedIds.java:30
+    Tensor v12 = F.add(v6, v11);
+    // ids.sub(3): [N, 6] -> [N, 6]   ShiftedIds.java:31
+    Tensor v13 = x.sub(3);
+    // ids.sub(3).clamp(0, 4): [N, 6] -> [N, 6]   ShiftedIds.java:31
+    Tensor v14 = v13.clamp(0, 4);
+    // ids.sub(3).clamp(0, 4).view(-1, 6): [N, 6] -> [N, 6]   ShiftedIds.java:31
+    Tensor v15 = F.reshape(v14, -1, 6);
+    // wrapped Embedding(5, 4): [N, 6] -> [N, 6, 4]   ShiftedIds.java:32
+    Tensor v16 = wrapped.apply(v15);
+    // x.add(wrapped.apply(clamped)): [N, 6, 4] -> [N, 6, 4]   ShiftedIds.java:32
+    Tensor v17 = F.add(v12, v16);
+    // ids.floorDivide(-2): [N, 6] -> [N, 6]   ShiftedIds.java:33
+    Tensor v18 = x.floorDivide(-2);
+    // ids.floorDivide(-2).neg(): [N, 6] -> [N, 6]   ShiftedIds.java:33
+    Tensor v19 = v18.neg();
+    // ids.floorDivide(-2).neg().abs(): [N, 6] -> [N, 6]   ShiftedIds.java:33
+    Tensor v20 = v19.abs();
+    // ids.floorDivide(-2).neg().abs().clampMax(V): [N, 6] -> [N, 6]   ShiftedIds.java:33
+    Tensor v21 = v20.clampMax(11);
+    // tok Embedding(12, 4, padding_idx=0): [N, 6] -> [N, 6, 4]   ShiftedIds.java:33
+    Tensor v22 = tok.apply(v21);
+    // x.add(tok.apply(ids.floorDivide(-2).neg().abs().clampMax(V))): [N, 6, 4] -> [N, 6, 4]   ShiftedIds.java:33
+    Tensor v23 = F.add(v17, v22);
+    // x.flatten(1, 2): [N, 6, 4] -> [N, 24]   ShiftedIds.java:34
+    Tensor v24 = F.flatten(v23, 1, 2);
+    // head Linear(in_features=24, out_features=3, bias=True): [N, 24] -> [N, 3]   ShiftedIds.java:34
+    Tensor v25 = head.apply(v24);
+    // bag EmbeddingBag(12, 4, mode=mean, padding_idx=0): [N, 6] -> [N, 4]   ShiftedIds.java:34
+    Tensor v26 = bag.apply(v1);
+    // bagHead Linear(in_features=4, out_features=3, bias=True): [N, 4] -> [N, 3]   ShiftedIds.java:34
     Tensor v27 = bagHead.apply(v26);
-    // head.apply(x.flatten(1, 2)).add(bagHead.apply(bag.apply(ids.add(1)))): [N, 3] -> [N, 3]   ShiftedIds.java:33
-    Tensor v28 = F.add(v24, v27);
+    // head.apply(x.flatten(1, 2)).add(bagHead.apply(bag.apply(shifted))): [N, 3] -> [N, 3]   ShiftedIds.java:34
+    Tensor v28 = F.add(v25, v27);
     return v28;
   }
 
@@ -250,8 +250,6 @@ public final class KilnShiftedIds extends ShiftedIds {
    */
   private static final class Plan extends PlanCache.Entry {
     final float[] a1;
-
-    final float[] a2;
 
     final float[] a3;
 
@@ -275,7 +273,7 @@ public final class KilnShiftedIds extends ShiftedIds {
 
     final float[] a13;
 
-    final float[] a15;
+    final float[] a14;
 
     final float[] a16;
 
@@ -291,7 +289,7 @@ public final class KilnShiftedIds extends ShiftedIds {
 
     final float[] a22;
 
-    final float[] a24;
+    final float[] a23;
 
     final float[] a25;
 
@@ -301,13 +299,11 @@ public final class KilnShiftedIds extends ShiftedIds {
 
     float[] da1;
 
-    float[] da3;
-
-    float[] da2;
-
     float[] da4;
 
-    float[] da6;
+    float[] da3;
+
+    float[] da5;
 
     float[] da7;
 
@@ -315,19 +311,19 @@ public final class KilnShiftedIds extends ShiftedIds {
 
     float[] da9;
 
-    float[] da5;
-
     float[] da10;
 
-    float[] da12;
-
-    float[] da13;
+    float[] da6;
 
     float[] da11;
 
-    float[] da15;
+    float[] da13;
 
-    float[] da17;
+    float[] da14;
+
+    float[] da12;
+
+    float[] da16;
 
     float[] da18;
 
@@ -335,45 +331,44 @@ public final class KilnShiftedIds extends ShiftedIds {
 
     float[] da20;
 
-    float[] da16;
-
     float[] da21;
+
+    float[] da17;
 
     float[] da22;
 
-    float[] da25;
+    float[] da23;
 
     float[] da26;
 
-    float[] da24;
+    float[] da25;
 
     float[] da27;
 
     Plan(int n) {
       super(n);
       this.a1 = new float[n * 6];
-      this.a2 = new float[n * 24];
-      this.a3 = new float[n * 6];
-      this.a4 = new float[n * 24];
+      this.a3 = new float[n * 24];
+      this.a4 = new float[n * 6];
       this.a5 = new float[n * 24];
-      this.a6 = new float[n * 6];
+      this.a6 = new float[n * 24];
       this.a7 = new float[n * 6];
       this.a8 = new float[n * 6];
       this.a9 = new float[n * 6];
-      this.a10 = new float[n * 24];
+      this.a10 = new float[n * 6];
       this.a11 = new float[n * 24];
-      this.a12 = new float[n * 6];
+      this.a12 = new float[n * 24];
       this.a13 = new float[n * 6];
-      this.a15 = new float[n * 24];
+      this.a14 = new float[n * 6];
       this.a16 = new float[n * 24];
-      this.a17 = new float[n * 6];
+      this.a17 = new float[n * 24];
       this.a18 = new float[n * 6];
       this.a19 = new float[n * 6];
       this.a20 = new float[n * 6];
-      this.a21 = new float[n * 24];
+      this.a21 = new float[n * 6];
       this.a22 = new float[n * 24];
-      this.a24 = new float[n * 3];
-      this.a25 = new float[n * 6];
+      this.a23 = new float[n * 24];
+      this.a25 = new float[n * 3];
       this.a26 = new float[n * 4];
       this.a27 = new float[n * 3];
     }
@@ -386,29 +381,28 @@ public final class KilnShiftedIds extends ShiftedIds {
         return;
       }
       da1 = new float[n * 6];
-      da3 = new float[n * 6];
-      da2 = new float[n * 24];
-      da4 = new float[n * 24];
-      da6 = new float[n * 6];
+      da4 = new float[n * 6];
+      da3 = new float[n * 24];
+      da5 = new float[n * 24];
       da7 = new float[n * 6];
       da8 = new float[n * 6];
       da9 = new float[n * 6];
-      da5 = new float[n * 24];
-      da10 = new float[n * 24];
-      da12 = new float[n * 6];
-      da13 = new float[n * 6];
+      da10 = new float[n * 6];
+      da6 = new float[n * 24];
       da11 = new float[n * 24];
-      da15 = new float[n * 24];
-      da17 = new float[n * 6];
+      da13 = new float[n * 6];
+      da14 = new float[n * 6];
+      da12 = new float[n * 24];
+      da16 = new float[n * 24];
       da18 = new float[n * 6];
       da19 = new float[n * 6];
       da20 = new float[n * 6];
-      da16 = new float[n * 24];
-      da21 = new float[n * 24];
+      da21 = new float[n * 6];
+      da17 = new float[n * 24];
       da22 = new float[n * 24];
-      da25 = new float[n * 6];
+      da23 = new float[n * 24];
       da26 = new float[n * 4];
-      da24 = new float[n * 3];
+      da25 = new float[n * 3];
       da27 = new float[n * 3];
     }
   }
@@ -455,192 +449,186 @@ public final class KilnShiftedIds extends ShiftedIds {
         // needK: whether step K's input gradient is needed (a parameter before it, or x, requires grad); dInK
         // is its buffer then, else null. Each step returns first when its output's gradient is not needed, so
         // frozen early layers cost nothing
-        boolean need1 = dx != null;
-        float[] dIn1 = need1 ? p.da1 : null;
-        boolean need2 = need1 || needsGrad(1 /* tok.weight() */);
-        boolean need3 = need2;
-        float[] dIn3 = need3 ? p.da3 : null;
-        boolean need4 = need3 || needsGrad(2 /* wrapped.weight() */);
-        float[] dIn4 = need4 ? p.da2 : null;
-        float[] dIn4_1 = need4 ? p.da4 : null;
-        boolean need5 = need4;
+        boolean need2 = dx != null;
+        float[] dIn2 = need2 ? p.da1 : null;
+        boolean need3 = need2 || needsGrad(1 /* tok.weight() */);
+        boolean need4 = need3;
+        float[] dIn4 = need4 ? p.da4 : null;
+        boolean need5 = need4 || needsGrad(2 /* wrapped.weight() */);
+        float[] dIn5 = need5 ? p.da3 : null;
+        float[] dIn5_1 = need5 ? p.da5 : null;
         boolean need6 = need5;
-        float[] dIn6 = need6 ? p.da6 : null;
         boolean need7 = need6;
         float[] dIn7 = need7 ? p.da7 : null;
         boolean need8 = need7;
         float[] dIn8 = need8 ? p.da8 : null;
         boolean need9 = need8;
         float[] dIn9 = need9 ? p.da9 : null;
-        boolean need10 = need9 || needsGrad(3 /* pair.weight() */);
-        float[] dIn10 = need10 ? p.da5 : null;
-        float[] dIn10_1 = need10 ? p.da10 : null;
-        boolean need11 = need10;
+        boolean need10 = need9;
+        float[] dIn10 = need10 ? p.da10 : null;
+        boolean need11 = need10 || needsGrad(3 /* pair.weight() */);
+        float[] dIn11 = need11 ? p.da6 : null;
+        float[] dIn11_1 = need11 ? p.da11 : null;
         boolean need12 = need11;
-        float[] dIn12 = need12 ? p.da12 : null;
-        boolean need14 = need12;
-        float[] dIn14 = need14 ? p.da13 : null;
-        boolean need15 = need14 || needsGrad(2 /* wrapped.weight() */);
-        float[] dIn15 = need15 ? p.da11 : null;
-        float[] dIn15_1 = need15 ? p.da15 : null;
-        boolean need16 = need15;
+        boolean need13 = need12;
+        float[] dIn13 = need13 ? p.da13 : null;
+        boolean need15 = need13;
+        float[] dIn15 = need15 ? p.da14 : null;
+        boolean need16 = need15 || needsGrad(2 /* wrapped.weight() */);
+        float[] dIn16 = need16 ? p.da12 : null;
+        float[] dIn16_1 = need16 ? p.da16 : null;
         boolean need17 = need16;
-        float[] dIn17 = need17 ? p.da17 : null;
         boolean need18 = need17;
         float[] dIn18 = need18 ? p.da18 : null;
         boolean need19 = need18;
         float[] dIn19 = need19 ? p.da19 : null;
         boolean need20 = need19;
         float[] dIn20 = need20 ? p.da20 : null;
-        boolean need21 = need20 || needsGrad(1 /* tok.weight() */);
-        float[] dIn21 = need21 ? p.da16 : null;
-        float[] dIn21_1 = need21 ? p.da21 : null;
-        boolean need23 = need21;
-        float[] dIn23 = need23 ? p.da22 : null;
-        boolean need24 = need23 || needsGrad(4 /* head.weight() */) || needsGrad(5 /* head.bias() */);
-        boolean need25 = need24;
-        float[] dIn25 = need25 ? p.da25 : null;
+        boolean need21 = need20;
+        float[] dIn21 = need21 ? p.da21 : null;
+        boolean need22 = need21 || needsGrad(1 /* tok.weight() */);
+        float[] dIn22 = need22 ? p.da17 : null;
+        float[] dIn22_1 = need22 ? p.da22 : null;
+        boolean need24 = need22;
+        float[] dIn24 = need24 ? p.da23 : null;
+        boolean need25 = need24 || needsGrad(4 /* head.weight() */) || needsGrad(5 /* head.bias() */);
+        float[] dIn25 = need25 ? p.da1 : null;
         boolean need26 = need25 || needsGrad(6 /* bag.weight() */);
         float[] dIn26 = need26 ? p.da26 : null;
         boolean need27 = need26 || needsGrad(7 /* bagHead.weight() */) || needsGrad(8 /* bagHead.bias() */);
-        float[] dIn27 = need27 ? p.da24 : null;
+        float[] dIn27 = need27 ? p.da25 : null;
         float[] dIn27_1 = need27 ? p.da27 : null;
-        // head.apply(x.flatten(1, 2)).add(bagHead.apply(bag.apply(ids.add(1)))): gradient of [N, 3]   ShiftedIds.java:33
+        // head.apply(x.flatten(1, 2)).add(bagHead.apply(bag.apply(shifted))): gradient of [N, 3]   ShiftedIds.java:34
         CpuKernels.addBackward(dIn27, 0, g.readBuffer(), g.offset(), null, 0, n * 3, false);
         CpuKernels.addBackward(dIn27_1, 0, g.readBuffer(), g.offset(), null, 0, n * 3, false);
-        // bagHead Linear(in_features=4, out_features=3, bias=True): gradient of [N, 4]   ShiftedIds.java:33
+        // bagHead Linear(in_features=4, out_features=3, bias=True): gradient of [N, 4]   ShiftedIds.java:34
         if (!need27) {
           return new Tensor[9];
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(bagHead.bias(), needsGrad(8 /* bagHead.bias() */)), 0, dIn27_1, 0, n, 3, true);
         Tensor bagHeadGW = Compiled.grad(bagHead.weight(), needsGrad(7 /* bagHead.weight() */));
         Blas.linearBackward(n, 3, 4, dIn27_1, 0, p.a26, 0, bagHeadGW, bagHead.weight(), 0f, dIn26, 0);
-        // bag EmbeddingBag(12, 4, mode=mean, padding_idx=0): gradient of [N, 6]   ShiftedIds.java:33
+        // bag EmbeddingBag(12, 4, mode=mean, padding_idx=0): gradient of [N, 6]   ShiftedIds.java:34
         if (!need26) {
           return new Tensor[9];
         }
         float[] bagGW = Compiled.gradBuffer(bag.weight(), needsGrad(6 /* bag.weight() */));
         if (bagGW != null) {
-          CpuKernels.embeddingBagBackward(bagGW, 0, dIn26, 0, p.a25, 0, null, n, 6, 4, 1, 0, null, null);
+          CpuKernels.embeddingBagBackward(bagGW, 0, dIn26, 0, p.a1, 0, null, n, 6, 4, 1, 0, null, null);
         }
-        // ids.add(1): gradient of [N, 6]   ShiftedIds.java:33
+        // head Linear(in_features=24, out_features=3, bias=True): gradient of [N, 24]   ShiftedIds.java:34
         if (!need25) {
-          return new Tensor[9];
-        }
-        // integer arithmetic of ids has no gradient
-        // head Linear(in_features=24, out_features=3, bias=True): gradient of [N, 24]   ShiftedIds.java:33
-        if (!need24) {
           return new Tensor[9];
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(5 /* head.bias() */)), 0, dIn27, 0, n, 3, true);
         Tensor headGW = Compiled.grad(head.weight(), needsGrad(4 /* head.weight() */));
-        Blas.linearBackward(n, 3, 24, dIn27, 0, p.a22, 0, headGW, head.weight(), 0f, dIn23, 0);
-        // x.add(tok.apply(ids.floorDivide(-2).neg().abs().clampMax(V))): gradient of [N, 6, 4]   ShiftedIds.java:32
-        if (!need23) {
+        Blas.linearBackward(n, 3, 24, dIn27, 0, p.a23, 0, headGW, head.weight(), 0f, dIn24, 0);
+        // x.add(tok.apply(ids.floorDivide(-2).neg().abs().clampMax(V))): gradient of [N, 6, 4]   ShiftedIds.java:33
+        if (!need24) {
           return new Tensor[9];
         }
-        CpuKernels.addBackward(dIn21, 0, dIn23, 0, null, 0, n * 24, false);
-        CpuKernels.addBackward(dIn21_1, 0, dIn23, 0, null, 0, n * 24, false);
-        // tok Embedding(12, 4, padding_idx=0): gradient of [N, 6]   ShiftedIds.java:32
+        CpuKernels.addBackward(dIn22, 0, dIn24, 0, null, 0, n * 24, false);
+        CpuKernels.addBackward(dIn22_1, 0, dIn24, 0, null, 0, n * 24, false);
+        // tok Embedding(12, 4, padding_idx=0): gradient of [N, 6]   ShiftedIds.java:33
+        if (!need22) {
+          return new Tensor[9];
+        }
+        Compiled.embeddingBackward(tok.weight(), needsGrad(1 /* tok.weight() */), dIn22_1, 0, p.a21, 0, n * 6, 4, 0);
+        // ids.floorDivide(-2).neg().abs().clampMax(V): gradient of [N, 6]   ShiftedIds.java:33
         if (!need21) {
           return new Tensor[9];
         }
-        Compiled.embeddingBackward(tok.weight(), needsGrad(1 /* tok.weight() */), dIn21_1, 0, p.a20, 0, n * 6, 4, 0);
-        // ids.floorDivide(-2).neg().abs().clampMax(V): gradient of [N, 6]   ShiftedIds.java:32
+        // integer arithmetic of ids has no gradient
+        // ids.floorDivide(-2).neg().abs(): gradient of [N, 6]   ShiftedIds.java:33
         if (!need20) {
           return new Tensor[9];
         }
         // integer arithmetic of ids has no gradient
-        // ids.floorDivide(-2).neg().abs(): gradient of [N, 6]   ShiftedIds.java:32
+        // ids.floorDivide(-2).neg(): gradient of [N, 6]   ShiftedIds.java:33
         if (!need19) {
           return new Tensor[9];
         }
         // integer arithmetic of ids has no gradient
-        // ids.floorDivide(-2).neg(): gradient of [N, 6]   ShiftedIds.java:32
+        // ids.floorDivide(-2): gradient of [N, 6]   ShiftedIds.java:33
         if (!need18) {
           return new Tensor[9];
         }
         // integer arithmetic of ids has no gradient
-        // ids.floorDivide(-2): gradient of [N, 6]   ShiftedIds.java:32
+        // x.add(wrapped.apply(clamped)): gradient of [N, 6, 4]   ShiftedIds.java:32
         if (!need17) {
           return new Tensor[9];
         }
-        // integer arithmetic of ids has no gradient
-        // x.add(wrapped.apply(clamped)): gradient of [N, 6, 4]   ShiftedIds.java:31
+        CpuKernels.addBackward(dIn16, 0, dIn22, 0, null, 0, n * 24, false);
+        CpuKernels.addBackward(dIn16_1, 0, dIn22, 0, null, 0, n * 24, false);
+        // wrapped Embedding(5, 4): gradient of [N, 6]   ShiftedIds.java:32
         if (!need16) {
           return new Tensor[9];
         }
-        CpuKernels.addBackward(dIn15, 0, dIn21, 0, null, 0, n * 24, false);
-        CpuKernels.addBackward(dIn15_1, 0, dIn21, 0, null, 0, n * 24, false);
-        // wrapped Embedding(5, 4): gradient of [N, 6]   ShiftedIds.java:31
+        Compiled.embeddingBackward(wrapped.weight(), needsGrad(2 /* wrapped.weight() */), dIn16_1, 0, p.a14, 0, n * 6, 4, -1);
+        // ids.sub(3).clamp(0, 4): gradient of [N, 6]   ShiftedIds.java:31
         if (!need15) {
           return new Tensor[9];
         }
-        Compiled.embeddingBackward(wrapped.weight(), needsGrad(2 /* wrapped.weight() */), dIn15_1, 0, p.a13, 0, n * 6, 4, -1);
-        // ids.sub(3).clamp(0, 4): gradient of [N, 6]   ShiftedIds.java:30
-        if (!need14) {
+        // integer arithmetic of ids has no gradient
+        // ids.sub(3): gradient of [N, 6]   ShiftedIds.java:31
+        if (!need13) {
           return new Tensor[9];
         }
         // integer arithmetic of ids has no gradient
-        // ids.sub(3): gradient of [N, 6]   ShiftedIds.java:30
+        // x.add(pair.apply(ids.mul(2).add(1).sub(2).clampMin(0))): gradient of [N, 6, 4]   ShiftedIds.java:30
         if (!need12) {
           return new Tensor[9];
         }
-        // integer arithmetic of ids has no gradient
-        // x.add(pair.apply(ids.mul(2).add(1).sub(2).clampMin(0))): gradient of [N, 6, 4]   ShiftedIds.java:29
+        CpuKernels.addBackward(dIn11, 0, dIn16, 0, null, 0, n * 24, false);
+        CpuKernels.addBackward(dIn11_1, 0, dIn16, 0, null, 0, n * 24, false);
+        // pair Embedding(22, 4): gradient of [N, 6]   ShiftedIds.java:30
         if (!need11) {
           return new Tensor[9];
         }
-        CpuKernels.addBackward(dIn10, 0, dIn15, 0, null, 0, n * 24, false);
-        CpuKernels.addBackward(dIn10_1, 0, dIn15, 0, null, 0, n * 24, false);
-        // pair Embedding(22, 4): gradient of [N, 6]   ShiftedIds.java:29
+        Compiled.embeddingBackward(pair.weight(), needsGrad(3 /* pair.weight() */), dIn11_1, 0, p.a10, 0, n * 6, 4, -1);
+        // ids.mul(2).add(1).sub(2).clampMin(0): gradient of [N, 6]   ShiftedIds.java:30
         if (!need10) {
           return new Tensor[9];
         }
-        Compiled.embeddingBackward(pair.weight(), needsGrad(3 /* pair.weight() */), dIn10_1, 0, p.a9, 0, n * 6, 4, -1);
-        // ids.mul(2).add(1).sub(2).clampMin(0): gradient of [N, 6]   ShiftedIds.java:29
+        // integer arithmetic of ids has no gradient
+        // ids.mul(2).add(1).sub(2): gradient of [N, 6]   ShiftedIds.java:30
         if (!need9) {
           return new Tensor[9];
         }
         // integer arithmetic of ids has no gradient
-        // ids.mul(2).add(1).sub(2): gradient of [N, 6]   ShiftedIds.java:29
+        // ids.mul(2).add(1): gradient of [N, 6]   ShiftedIds.java:30
         if (!need8) {
           return new Tensor[9];
         }
         // integer arithmetic of ids has no gradient
-        // ids.mul(2).add(1): gradient of [N, 6]   ShiftedIds.java:29
+        // ids.mul(2): gradient of [N, 6]   ShiftedIds.java:30
         if (!need7) {
           return new Tensor[9];
         }
         // integer arithmetic of ids has no gradient
-        // ids.mul(2): gradient of [N, 6]   ShiftedIds.java:29
+        // x.add(wrapped.apply(ids.remainder(5))): gradient of [N, 6, 4]   ShiftedIds.java:29
         if (!need6) {
           return new Tensor[9];
         }
-        // integer arithmetic of ids has no gradient
-        // x.add(wrapped.apply(ids.remainder(5))): gradient of [N, 6, 4]   ShiftedIds.java:28
+        CpuKernels.addBackward(dIn5, 0, dIn11, 0, null, 0, n * 24, false);
+        CpuKernels.addBackward(dIn5_1, 0, dIn11, 0, null, 0, n * 24, false);
+        // wrapped Embedding(5, 4): gradient of [N, 6]   ShiftedIds.java:29
         if (!need5) {
           return new Tensor[9];
         }
-        CpuKernels.addBackward(dIn4, 0, dIn10, 0, null, 0, n * 24, false);
-        CpuKernels.addBackward(dIn4_1, 0, dIn10, 0, null, 0, n * 24, false);
-        // wrapped Embedding(5, 4): gradient of [N, 6]   ShiftedIds.java:28
+        Compiled.embeddingBackward(wrapped.weight(), needsGrad(2 /* wrapped.weight() */), dIn5_1, 0, p.a4, 0, n * 6, 4, -1);
+        // ids.remainder(5): gradient of [N, 6]   ShiftedIds.java:29
         if (!need4) {
           return new Tensor[9];
         }
-        Compiled.embeddingBackward(wrapped.weight(), needsGrad(2 /* wrapped.weight() */), dIn4_1, 0, p.a3, 0, n * 6, 4, -1);
-        // ids.remainder(5): gradient of [N, 6]   ShiftedIds.java:28
+        // integer arithmetic of ids has no gradient
+        // tok Embedding(12, 4, padding_idx=0): gradient of [N, 6]   ShiftedIds.java:28
         if (!need3) {
           return new Tensor[9];
         }
-        // integer arithmetic of ids has no gradient
-        // tok Embedding(12, 4, padding_idx=0): gradient of [N, 6]   ShiftedIds.java:27
-        if (!need2) {
-          return new Tensor[9];
-        }
-        Compiled.embeddingBackward(tok.weight(), needsGrad(1 /* tok.weight() */), dIn4, 0, p.a1, 0, n * 6, 4, 0);
+        Compiled.embeddingBackward(tok.weight(), needsGrad(1 /* tok.weight() */), dIn5, 0, p.a1, 0, n * 6, 4, 0);
         // ids.add(1): gradient of [N, 6]   ShiftedIds.java:27
-        if (!need1) {
+        if (!need2) {
           return new Tensor[9];
         }
         // integer arithmetic of ids has no gradient

@@ -8,7 +8,8 @@ import dev.kiln.runtime.Tensor;
 
 /**
  * A greedy decoder's step whose predicted ids are shifted past a start token before the lookup: {@code
- * emb(logits.argmax(-1) + 1)}, and wrapped {@code emb(logits.argmin(-1) * 2 % 6)}.
+ * emb(logits.argmax(-1) + 1)}, and wrapped {@code emb(logits.argmin(-1) * 2 % 6)}; the logits scaled by an int constant
+ * ({@code mul(2)} of floats, the float scale) and a size read of them.
  */
 @Model(input = {6, 8})
 public class GreedyShift extends Module {
@@ -18,9 +19,10 @@ public class GreedyShift extends Module {
 
   @Override
   public Tensor forward(Tensor x) {
-    Tensor logits = predict.apply(x);                                      // [N, 6, 5]
+    Tensor logits = predict.apply(x).mul(2);                               // [N, 6, 5]; mul(2) of floats: a scale
+    int s = logits.size(1);
     Tensor h = x.add(emb.apply(logits.argmax(-1).add(1)));                 // ids 1..5
     h = h.add(emb.apply(logits.argmin(-1, true).mul(2).remainder(6).view(-1, 6)));
-    return head.apply(h.relu().flatten(1, 2)).add(logits.mean(1).narrow(1, 0, 3));
+    return head.apply(h.relu().view(-1, s * 8)).add(logits.mean(1).narrow(1, 0, 3));
   }
 }

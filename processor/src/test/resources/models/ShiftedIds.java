@@ -24,12 +24,13 @@ public class ShiftedIds extends Module {
 
   @Override
   public Tensor forward(Tensor ids) {
-    Tensor x = tok.apply(ids.add(1));                                             // [N, 6, 4]
+    Tensor shifted = ids.add(1);
+    Tensor x = tok.apply(shifted.view(-1, shifted.size(1)));                      // [N, 6, 4]; a size of computed ids
     x = x.add(wrapped.apply(ids.remainder(5)));                                   // ids % 5
     x = x.add(pair.apply(ids.mul(2).add(1).sub(2).clampMin(0)));                  // (2 ids - 1).clamp(min=0)
     Tensor clamped = ids.sub(3).clamp(0, 4).view(-1, 6);
     x = x.add(wrapped.apply(clamped));
     x = x.add(tok.apply(ids.floorDivide(-2).neg().abs().clampMax(V)));            // |ids // -2|
-    return head.apply(x.flatten(1, 2)).add(bagHead.apply(bag.apply(ids.add(1))));   // each sample's shifted ids one bag
+    return head.apply(x.flatten(1, 2)).add(bagHead.apply(bag.apply(shifted)));   // each sample's shifted ids one bag
   }
 }

@@ -68,6 +68,45 @@ public record IdOp(IdKernels.Op op, long c, long c2, LayerSpec floatForm, String
     };
   }
 
+  /**
+   * The values of {@code steps} that are ids: an argmax's (argmin's, topk's, argsort's) indices, an input or further input
+   * an Embedding reaches through integer arithmetic and views, and such arithmetic or views of ids. An IdOp whose output
+   * is not among them is of floats (its {@link #floatForm}).
+   */
+  public static java.util.Set<String> idsValues(java.util.List<StepIr> steps) {
+    java.util.Set<String> produced = new java.util.HashSet<>();
+    steps.forEach(s -> produced.add(s.output()));
+    java.util.Set<String> feedsLookup = new java.util.HashSet<>(); // values an Embedding reads, through id arithmetic and views
+    for (int i = steps.size() - 1; i >= 0; i--) {
+      StepIr s = steps.get(i);
+      if (ModelIr.looksUp(s.spec()) || passesIds(s) && feedsLookup.contains(s.output())) {
+        feedsLookup.add(s.input());
+      }
+    }
+    java.util.Set<String> ids = new java.util.HashSet<>();
+    for (StepIr s : steps) {
+      boolean idsIn = ids.contains(s.input()) || !produced.contains(s.input()) && feedsLookup.contains(s.input());
+      if (s.spec() instanceof LineOp l && l.makesIds() || passesIds(s) && idsIn) {
+        ids.add(s.output());
+      }
+    }
+    return ids;
+  }
+
+  private static boolean passesIds(StepIr s) {
+    return s.spec() instanceof IdOp || s.spec() instanceof Reshape || s.spec() instanceof dev.kiln.dsl.Flatten.Spec;
+  }
+
+  /**
+   * {@code steps} with each IdOp of floats as its float step (same output, inputs, text and source); an IdOp without one
+   * stays (an error of its own).
+   */
+  public static java.util.List<StepIr> asFloatsWhereNotIds(java.util.List<StepIr> steps) {
+    java.util.Set<String> ids = idsValues(steps);
+    return steps.stream().map(s -> s.spec() instanceof IdOp op && op.floatForm() != null && !ids.contains(s.output())
+        ? new StepIr(s.output(), s.inputs(), op.floatForm(), s.layer(), s.text(), s.source()) : s).toList();
+  }
+
   /** The Tensor method of a step with {@link #values}: {@code add}, {@code sub}, {@code mul}, {@code floorDivide}, {@code remainder}. */
   public String valuesMethod() {
     return switch (op) {

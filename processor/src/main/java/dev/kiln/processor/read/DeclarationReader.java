@@ -60,7 +60,6 @@ import dev.kiln.processor.ir.MaskedFill;
 import dev.kiln.processor.ir.MatMul;
 import dev.kiln.processor.ir.Narrow;
 import dev.kiln.processor.ir.IdOp;
-import dev.kiln.processor.ir.LineOp;
 import dev.kiln.processor.ir.ModelIr;
 import dev.kiln.processor.ir.Modes;
 import dev.kiln.processor.ir.Mul;
@@ -3477,24 +3476,7 @@ public final class DeclarationReader {
       if (list.stream().noneMatch(s -> s.spec() instanceof IdOp)) {
         return;
       }
-      Set<String> produced = new HashSet<>();
-      list.forEach(s -> produced.add(s.output()));
-      Set<String> feedsLookup = new HashSet<>(); // values an Embedding reads, through id arithmetic and views
-      for (int i = list.size() - 1; i >= 0; i--) {
-        StepIr s = list.get(i);
-        boolean passes = s.spec() instanceof IdOp || s.spec() instanceof Reshape || s.spec() instanceof dev.kiln.dsl.Flatten.Spec;
-        if (ModelIr.looksUp(s.spec()) || passes && feedsLookup.contains(s.output())) {
-          feedsLookup.add(s.input());
-        }
-      }
-      Set<String> ids = new HashSet<>();
-      for (StepIr s : list) {
-        boolean passes = s.spec() instanceof IdOp || s.spec() instanceof Reshape || s.spec() instanceof dev.kiln.dsl.Flatten.Spec;
-        boolean idsIn = ids.contains(s.input()) || !produced.contains(s.input()) && feedsLookup.contains(s.input());
-        if (s.spec() instanceof LineOp l && l.makesIds() || passes && idsIn) {
-          ids.add(s.output());
-        }
-      }
+      Set<String> ids = IdOp.idsValues(list);
       for (int i = 0; i < list.size(); i++) {
         StepIr s = list.get(i);
         if (!(s.spec() instanceof IdOp op) || ids.contains(s.output())) {
