@@ -30,7 +30,7 @@ final class IntOps {
     return isIds(t) ? Tensor.wrap(t.toFloatArray(), t.shape()).to(t.device()) : t;
   }
 
-  /** Whole float values without gradient seen as ids (the same storage). */
+  /** Whole float values without gradient as ids (a copy, checked whole by {@link Tensor#wrap(float[], DType, int...)}), on their device. */
   static Tensor asIds(Tensor values) {
     return Tensor.wrap(values.toFloatArray(), DType.INT32, values.shape()).to(values.device());
   }
