@@ -1343,8 +1343,9 @@ class ParityTest {
   }
 
   /**
-   * Ids shifted in forward past the table (id 10 + 1 for 11 rows): the compiled forward fails as eager's Embedding does,
-   * with eager's message after the layer and the call that made the ids.
+   * Ids shifted in forward past the table (id 11 + 1 for 12 rows): the compiled forward fails as eager's Embedding does,
+   * with eager's message after the layer and the call that made the ids; shifted past 2^24, with eager's message of the
+   * arithmetic itself.
    */
   @Test
   void shiftedIdsOutOfRangeFailLikeEager() {
@@ -1358,6 +1359,11 @@ class ParityTest {
     IllegalArgumentException k = assertThrows(IllegalArgumentException.class, () -> compiled.forward(ids));
     assertTrue(e.getMessage().contains("index 12 at flat position 5 of [1, 6] is out of range for 12 embeddings"), e.getMessage());
     assertEquals("tok Embedding(12, 4, padding_idx=0) over shifted.view(-1, shifted.size(1)): " + e.getMessage(), k.getMessage());
+    Tensor huge = Tensor.labels(0, 1, 2, 3, 4, 1 << 24).reshape(1, 6); // + 1 is past what ids hold exactly: the arithmetic's own error
+    e = assertThrows(IllegalArgumentException.class, () -> eager.forward(huge));
+    k = assertThrows(IllegalArgumentException.class, () -> compiled.forward(huge));
+    assertTrue(e.getMessage().startsWith("add: the result 16777217 at flat position 5 is out of the range"), e.getMessage());
+    assertEquals(e.getMessage(), k.getMessage());
   }
 
   /**
