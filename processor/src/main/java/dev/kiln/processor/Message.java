@@ -128,6 +128,10 @@ public enum Message {
   ARGMAX_IDS_READ("%s: %s is ids (indices along a dimension, an argmax's, argmin's, topk's or argsort's, without"
       + " gradient), which a compiled forward reads only as ids an Embedding looks up (emb.apply(logits.argmax(-1)));"
       + " PyTorch's argmax gives an int64 tensor, not values"),
+  ID_ARITHMETIC_READ("%s: %s is ids computed in forward (integer arithmetic of ids, without gradient), which a compiled"
+      + " forward reads only as ids an Embedding looks up (emb.apply(ids.add(1))); for values, look the ids up first"),
+  ID_ARITHMETIC_OF_FLOATS("%s: %s is integer arithmetic, which a compiled forward runs on ids only (the input an Embedding"
+      + " looks up, an argmax's indices, or ids so computed), but %s is a float value; %s"),
   IDS_READ_AS_FLOATS("%s: the input %s is ids (%s looks them up), which only Embeddings read in a compiled model; read"
       + " the embedded rows instead"),
   CONSTANT_IDS("%s: %s; the ids an Embedding looks up in a compiled forward are an input (token or category ids), or"

@@ -1335,6 +1335,40 @@ class ParityTest {
   }
 
   /**
+   * Ids computed in forward by integer arithmetic (shifted, wrapped, scaled, clamped, halved) of the input ids or of an
+   * argmax's and argmin's: values and the tables' gradients eager mode's bit for bit over SGD steps.
+   */
+  @ParameterizedTest(name = "{0}")
+  @CsvSource({"ShiftedIds, ids11:6", "GreedyShift, 6:8", "ShiftedPositions, ids11:6", "IdsWithPositions, ids11:6"})
+  void embeddingOfIdArithmeticMatchesEagerBitForBit(String model, String sampleShape) {
+    matchesEagerBitForBit(model, sampleShape);
+  }
+
+  /**
+   * Ids shifted in forward past the table (id 11 + 1 for 12 rows): the compiled forward fails as eager's Embedding does,
+   * with eager's message after the layer and the call that made the ids; shifted past 2^24, with eager's message of the
+   * arithmetic itself.
+   */
+  @Test
+  void shiftedIdsOutOfRangeFailLikeEager() {
+    Compilation c = ProcessorTest.compile(ProcessorTest.model("ShiftedIds"));
+    ClassLoader loader = new CompiledClasses(c);
+    Module eager = factory(loader, "test.ShiftedIds").get();
+    Module compiled = factory(loader, "test.KilnShiftedIds").get();
+    compiled.loadStateDict(eager.stateDict());
+    Tensor ids = Tensor.labels(0, 1, 2, 3, 4, 11).reshape(1, 6); // 11 + 1 is past tok's 12 rows
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> eager.forward(ids));
+    IllegalArgumentException k = assertThrows(IllegalArgumentException.class, () -> compiled.forward(ids));
+    assertTrue(e.getMessage().contains("index 12 at flat position 5 of [1, 6] is out of range for 12 embeddings"), e.getMessage());
+    assertEquals("tok Embedding(12, 4, padding_idx=0) over shifted.view(-1, shifted.size(1)): " + e.getMessage(), k.getMessage());
+    Tensor huge = Tensor.labels(0, 1, 2, 3, 4, 1 << 24).reshape(1, 6); // + 1 is past what ids hold exactly: the arithmetic's own error
+    e = assertThrows(IllegalArgumentException.class, () -> eager.forward(huge));
+    k = assertThrows(IllegalArgumentException.class, () -> compiled.forward(huge));
+    assertTrue(e.getMessage().startsWith("add: the result 16777217 at flat position 5 is out of the range"), e.getMessage());
+    assertEquals(e.getMessage(), k.getMessage());
+  }
+
+  /**
    * Ids an argmax computed past the table (7 classes, 5 rows): the compiled forward fails as eager's Embedding does, with
    * eager's message (the bad id, its position, the table's size) after the layer and the call that made the ids.
    */

@@ -12,6 +12,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.stream.Collectors;
@@ -112,7 +113,8 @@ class ProcessorTest {
       "PositionGpt, KilnPositionGpt, KilnPositionGpt.java",
       "BagText, KilnBagText, KilnBagText.java",
       "SlicedParameters, KilnSlicedParameters, KilnSlicedParameters.java",
-      "BufferThresholds, KilnBufferThresholds, KilnBufferThresholds.java"
+      "BufferThresholds, KilnBufferThresholds, KilnBufferThresholds.java",
+      "ShiftedIds, KilnShiftedIds, KilnShiftedIds.java"
   })
   void generatesTheGoldenSourceWithoutWarnings(String model, String generated, String golden) throws IOException {
     Compilation c = compile(model(model));
@@ -2946,18 +2948,52 @@ class ProcessorTest {
           + " read only by an argmax, argmin, topk's or argsort's indices (logits.argmax(-1)), which passes no gradient",
   })
   void argmaxIdsReadOtherwiseAreRefused(String statement, String line, String message) {
-    JavaFileObject f = classModel("Argmaxes",
-        "@Model(input = {6, 8})",
-        "public class Argmaxes extends Module {",
-        "  final Linear predict = new Linear(8, 8);",
-        "  final Embedding emb = new Embedding(8, 8);",
-        "  @Override public Tensor forward(Tensor x) {",
-        "    Tensor logits = predict.apply(x);",
-        "    " + statement,
-        "    return y.flatten(1, 2);",
-        "  }",
-        "}");
+    assertStatementError("Argmaxes", "6, 8", "x", List.of("  final Linear predict = new Linear(8, 8);",
+        "  final Embedding emb = new Embedding(8, 8);"), "Tensor logits = predict.apply(x);", statement, line, message);
+  }
+
+  /**
+   * A model of the fields {@code fields} whose forward (its input {@code input}, of the sample shape {@code sample}) runs
+   * {@code first}, then {@code statement} (assigning {@code y}), and returns {@code y.flatten(1, 2)}: its compilation has
+   * the error {@code message} on the line containing {@code line}.
+   */
+  private static void assertStatementError(String name, String sample, String input, List<String> fields, String first,
+      String statement, String line, String message) {
+    List<String> lines = new ArrayList<>(List.of("@Model(input = {" + sample + "})", "public class " + name + " extends Module {"));
+    lines.addAll(fields);
+    lines.addAll(List.of("  @Override public Tensor forward(Tensor " + input + ") {", "    " + first, "    " + statement,
+        "    return y.flatten(1, 2);", "  }", "}"));
+    JavaFileObject f = classModel(name, lines.toArray(String[]::new));
     Compilation c = compile(f);
     assertThat(c).hadErrorContaining(message).inFile(f).onLineContaining(line.strip());
+  }
+
+  /**
+   * Integer arithmetic of ids in a compiled forward: its ids read as values, a division by the constant 0, integer
+   * arithmetic of floats where a compiled forward has none, and ids made floats by a float constant are errors on their line.
+   */
+  @ParameterizedTest(name = "{0}")
+  @CsvSource(delimiter = '|', value = {
+      "Tensor y = x.add(ids.add(1).view(-1, 6, 1)); | Tensor y = x.add(| ids.add(1).view(-1, 6, 1) is ids computed in forward"
+          + " (integer arithmetic of ids, without gradient), which a compiled forward reads only as ids an Embedding looks up",
+      "Tensor y = tok.apply(ids.remainder(0)); | Tensor y = tok.apply(| ids.remainder(0): remainder: integer division by zero",
+      "Tensor y = x.clamp(0, 1); | Tensor y = x.clamp(| x.clamp(0, 1) is integer arithmetic, which a compiled forward runs on ids"
+          + " only (the input an Embedding looks up, an argmax's indices, or ids so computed), but tok.apply(ids) is a float value;"
+          + " limit floats with hardtanh(x, min, max)",
+      "Tensor y = x.floorDivide(2); | Tensor y = x.floorDivide(| but tok.apply(ids) is a float value; eager mode takes ids only too",
+      "Tensor y = tok.apply(ids.add(1.5f)); | Tensor y = tok.apply(| the input ids is ids (tok looks them up), which only Embeddings read",
+      "Tensor y = x.add(tok.apply(Tensor.labels(0, 1, 2, 3, 4, 5).mul(3))); | Tensor y = x.add(| id 12 at 4 of"
+          + " Tensor.labels(0, 1, 2, 3, 4, 5).mul(3) is out of range for 12 embeddings (0..11)",
+      "Tensor y = x.add(tok.apply(Tensor.labels(0, 1, 2, 3, 4, 5).floorDivide(0))); | Tensor y = x.add(| floor_divide: integer"
+          + " division by zero",
+      "Tensor y = x.add(tok.apply(ids.remainder(Tensor.labels(1, 0, 1, 1, 1, 1)))); | Tensor y = x.add(| remainder: integer"
+          + " division by zero (Tensor.labels(1, 0, 1, 1, 1, 1) holds 0)",
+      "Tensor y = x.add(tok.apply(ids.add(Tensor.labels(0, 1, 2)))); | Tensor y = x.add(| the ids built in forward, [3], do not"
+          + " repeat over each sample's ids [N, 6]",
+      "Tensor y = x.add(x.sub(Tensor.labels(0, 1, 2, 3).view(1, 1, 4))); | Tensor y = x.add(| holds ids built in forward",
+  })
+  void idArithmeticErrorsAreOnTheirLine(String statement, String line, String message) {
+    assertStatementError("IdMath", "6", "ids", List.of("  final Embedding tok = new Embedding(12, 4);"), "Tensor x = tok.apply(ids);",
+        statement, line, message);
   }
 }

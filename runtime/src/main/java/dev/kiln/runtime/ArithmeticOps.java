@@ -6,6 +6,7 @@ import static dev.kiln.runtime.Ops.*;
 
 import dev.kiln.runtime.cpu.ArithmeticKernels;
 import dev.kiln.runtime.cpu.CpuKernels;
+import dev.kiln.runtime.cpu.IdKernels;
 import dev.kiln.runtime.cpu.WhereKernels;
 import java.util.Arrays;
 import java.util.function.BinaryOperator;
@@ -140,6 +141,9 @@ final class ArithmeticOps {
 
   /** {@link #expand}; {@code x} itself, not a copy, where nothing stretches and {@code copy} is false (broadcasting's). */
   static Tensor expand(Tensor x, int[] shape, boolean copy) {
+    if (IntOps.isIds(x)) { // ids repeated: ids (IntOps)
+      return IntOps.keepingIds(x, f -> expand(f, shape, copy));
+    }
     requireFloat("expand", x);
     int[] xs = x.shape();
     int rank = shape.length, lead = rank - xs.length;
@@ -287,7 +291,7 @@ final class ArithmeticOps {
   }
 
   /** For each element of {@code shape}, the flat index of the element an operand of shape {@code own} (broadcast to it) gives. */
-  private static int[] broadcastIndex(int[] shape, int[] own) {
+  static int[] broadcastIndex(int[] shape, int[] own) {
     int n = Shapes.numel(shape), rank = shape.length, lead = rank - own.length;
     int[] step = new int[rank];
     int stride = 1;
@@ -324,9 +328,10 @@ final class ArithmeticOps {
   }
 
   public static Tensor add(Tensor a, Tensor b) {
+    if (IntOps.isIds(a) || IntOps.isIds(b)) { // ids + ids: ids; ids + floats: floats (IntOps)
+      return IntOps.binary(IdKernels.Op.ADD, a, b, Ops::add);
+    }
     boolean cuda = Devices.onCuda("add", a, b);
-    requireFloat("add", a);
-    requireFloat("add", b);
     Tensor broadcast = broadcast("add", a, b, cuda, Ops::add);
     if (broadcast != null) {
       return broadcast;
@@ -368,9 +373,10 @@ final class ArithmeticOps {
   }
 
   public static Tensor mul(Tensor a, Tensor b) {
+    if (IntOps.isIds(a) || IntOps.isIds(b)) {
+      return IntOps.binary(IdKernels.Op.MUL, a, b, Ops::mul);
+    }
     boolean cuda = Devices.onCuda("mul", a, b);
-    requireFloat("mul", a);
-    requireFloat("mul", b);
     Tensor broadcast = broadcast("mul", a, b, cuda, Ops::mul);
     if (broadcast != null) {
       return broadcast;
@@ -437,12 +443,17 @@ final class ArithmeticOps {
   }
 
   public static Tensor shift(Tensor a, float c) {
-    requireFloat("add", a);
+    if (IntOps.isIds(a)) { // ids + 0.5: floats (IntOps)
+      return shift(IntOps.toFloat(a), c);
+    }
     Tensor constant = Tensor.full(c, 1).to(a.device());
     return add(a.reshape(a.numel(), 1), constant).reshape(a.shape());
   }
 
   public static Tensor scale(Tensor a, float s) {
+    if (IntOps.isIds(a)) { // ids * 0.5, ids / 2: floats (IntOps)
+      return scale(IntOps.toFloat(a), s);
+    }
     if (Devices.onCuda("scale", a)) {
       return CudaOps.scale(a, s);
     }
@@ -482,10 +493,17 @@ final class ArithmeticOps {
   }
 
   public static Tensor sub(Tensor a, Tensor b) {
+    if (IntOps.isIds(a) || IntOps.isIds(b)) {
+      return IntOps.binary(IdKernels.Op.SUB, a, b, Ops::sub);
+    }
     return arithmetic("sub", a, b);
   }
 
   public static Tensor div(Tensor a, Tensor b) {
+    if (IntOps.isIds(a) || IntOps.isIds(b)) { // a true division: floats, as PyTorch's ids / 2 (floor_divide keeps ids)
+      Devices.onCuda("div", a, b);
+      return arithmetic("div", IntOps.toFloat(a), IntOps.toFloat(b));
+    }
     return arithmetic("div", a, b);
   }
 

@@ -162,6 +162,9 @@ public final class Ops {
    * @throws IllegalArgumentException for an index tensor that is not rank-1 labels, or an index out of range
    */
   public static Tensor indexSelect(Tensor x, int dim, Tensor index) {
+    if (IntOps.isIds(x)) { // ids moved: ids (IntOps)
+      return IntOps.keepingIds(x, f -> ShapeOps.indexSelect(f, dim, index));
+    }
     return ShapeOps.indexSelect(x, dim, index);
   }
 
@@ -174,6 +177,9 @@ public final class Ops {
    * @throws IllegalArgumentException for an index of another rank, a dimension larger than x's, or an index out of range
    */
   public static Tensor gather(Tensor x, int dim, Tensor index) {
+    if (IntOps.isIds(x)) { // ids moved: ids (IntOps)
+      return IntOps.keepingIds(x, f -> ShapeOps.gather(f, dim, index));
+    }
     return ShapeOps.gather(x, dim, index);
   }
 
@@ -224,6 +230,9 @@ public final class Ops {
    * does not repeat so goes through a loop over broadcast indices on the host.
    */
   public static Tensor where(Tensor condition, Tensor a, Tensor b) {
+    if (IntOps.isIds(a) || IntOps.isIds(b)) { // ids of two id tensors, else floats (IntOps)
+      return IntOps.where(condition, a, b);
+    }
     return ArithmeticOps.where(condition, a, b);
   }
 
@@ -415,6 +424,10 @@ public final class Ops {
    *     of size 0
    */
   public static ValuesAndIndices extremaAlong(Tensor x, int dim, boolean keepDim, boolean max) {
+    if (IntOps.isIds(x)) { // the largest ids and where they are: ids both (IntOps)
+      ValuesAndIndices found = ReductionOps.extremaAlong(IntOps.toFloat(x), dim, keepDim, max);
+      return new ValuesAndIndices(IntOps.asIds(found.values()), found.indices());
+    }
     return ReductionOps.extremaAlong(x, dim, keepDim, max);
   }
 
@@ -456,6 +469,9 @@ public final class Ops {
    * @throws IllegalArgumentException for an empty tensor, which has no maximum
    */
   public static Tensor extremum(Tensor x, boolean max) {
+    if (IntOps.isIds(x)) { // the largest id (IntOps)
+      return IntOps.keepingIds(x, f -> ReductionOps.extremum(f, max));
+    }
     return ReductionOps.extremum(x, max);
   }
 
@@ -578,6 +594,9 @@ public final class Ops {
    *     (naming the tensor's position and both shapes), or tensors on different devices
    */
   public static Tensor cat(java.util.List<Tensor> tensors, int dim) {
+    if (IntOps.anyIds(tensors)) { // ids of ids, else floats (IntOps)
+      return IntOps.join(tensors, floats -> ShapeOps.cat(floats, dim));
+    }
     return ShapeOps.cat(tensors, dim);
   }
 
@@ -590,6 +609,9 @@ public final class Ops {
    *     positions), a dimension out of range, or tensors on different devices
    */
   public static Tensor stack(java.util.List<Tensor> tensors, int dim) {
+    if (IntOps.anyIds(tensors)) {
+      return IntOps.join(tensors, floats -> ShapeOps.stack(floats, dim));
+    }
     return ShapeOps.stack(tensors, dim);
   }
 
@@ -954,11 +976,17 @@ public final class Ops {
 
   /** {@code |x|} element-wise; any shape. The gradient is {@code g * sign(x)}, 0 at 0 as in PyTorch. */
   public static Tensor abs(Tensor x) {
+    if (IntOps.isIds(x)) { // ids' magnitudes, ids (IntOps)
+      return IntOps.withConstant(dev.kiln.runtime.cpu.IdKernels.Op.ABS, x, 0, Long.MAX_VALUE);
+    }
     return UnaryOps.abs(x);
   }
 
   /** {@code -x}; any shape. The gradient is {@code -g}. */
   public static Tensor neg(Tensor x) {
+    if (IntOps.isIds(x)) { // -ids, ids (IntOps)
+      return IntOps.withConstant(dev.kiln.runtime.cpu.IdKernels.Op.NEG, x, 0, Long.MAX_VALUE);
+    }
     return UnaryOps.neg(x);
   }
 
@@ -973,6 +1001,9 @@ public final class Ops {
 
   /** The transpose of a matrix ({@code x.t()}): {@code [rows, cols] -> [cols, rows]}, a copy; the gradient is the gradient's transpose. */
   public static Tensor transpose(Tensor x) {
+    if (IntOps.isIds(x)) { // ids moved: ids (IntOps)
+      return IntOps.keepingIds(x, f -> ShapeOps.transpose(f));
+    }
     return ShapeOps.transpose(x);
   }
 
@@ -992,6 +1023,9 @@ public final class Ops {
 
   /** {@code x.permute(d0, d1)} with the two swapped (PyTorch's {@code x.transpose(d0, d1)}), a copy. */
   public static Tensor transpose(Tensor x, int d0, int d1) {
+    if (IntOps.isIds(x)) { // ids moved: ids (IntOps)
+      return IntOps.keepingIds(x, f -> ShapeOps.transpose(f, d0, d1));
+    }
     return ShapeOps.transpose(x, d0, d1);
   }
 
@@ -1057,6 +1091,9 @@ public final class Ops {
    * @throws IllegalArgumentException for a NaN bound
    */
   public static Tensor clamp(Tensor x, float min, float max) {
+    if (IntOps.isIds(x)) { // float bounds: floats, as PyTorch promotes (int bounds: Tensor.clamp(int, int), ids)
+      return UnaryOps.clamp(IntOps.toFloat(x), min, max);
+    }
     return UnaryOps.clamp(x, min, max);
   }
 
@@ -1175,6 +1212,9 @@ public final class Ops {
    * @throws IllegalArgumentException for a dimension out of range or named twice
    */
   public static Tensor flip(Tensor x, int... dims) {
+    if (IntOps.isIds(x)) { // ids moved: ids (IntOps)
+      return IntOps.keepingIds(x, f -> IndexOps.flip(f, dims));
+    }
     return IndexOps.flip(x, dims);
   }
 
@@ -1188,6 +1228,9 @@ public final class Ops {
    * @throws IllegalArgumentException for fewer repeats than x has dimensions or a negative repeat
    */
   public static Tensor repeat(Tensor x, int... repeats) {
+    if (IntOps.isIds(x)) { // ids moved: ids (IntOps)
+      return IntOps.keepingIds(x, f -> IndexOps.repeat(f, repeats));
+    }
     return IndexOps.repeat(x, repeats);
   }
 

@@ -990,6 +990,87 @@ public final class Tensor {
     return div((float) scalar);
   }
 
+  // ---------------------------------------------------------------- integer arithmetic of ids (IntOps)
+
+  /**
+   * {@code this + value}: of ids ({@link DType#INT32}: labels, an argmax's indices) ids, PyTorch's {@code ids + 1}; of
+   * a float tensor {@link #add(float)} of {@code (float) value}. An id past 2^24 in magnitude (which the float storage
+   * would round) is an error naming the op and the value. A float constant ({@code ids.add(0.5f)}) or a float tensor
+   * makes floats, as PyTorch promotes.
+   */
+  public Tensor add(int value) {
+    return IntOps.add(this, value);
+  }
+
+  /** {@code this - value}: of ids ids ({@link #add(int)}), of a float tensor {@link #sub(float)}. */
+  public Tensor sub(int value) {
+    return IntOps.isIds(this) ? IntOps.withConstant(dev.kiln.runtime.cpu.IdKernels.Op.SUB, this, value, Long.MAX_VALUE)
+        : sub((float) value);
+  }
+
+  /** {@code this * value}: of ids ids ({@code ids * stride}), of a float tensor {@link #mul(float)}. */
+  public Tensor mul(int value) {
+    return IntOps.mul(this, value);
+  }
+
+  /**
+   * PyTorch's {@code ids // divisor} ({@code torch.div(ids, d, rounding_mode='floor')}): each id divided and rounded
+   * toward minus infinity ({@code -7 // 2} is -4), as ids. Of ids only; {@link #div(float)} is the true division.
+   *
+   * @throws IllegalArgumentException for a divisor of 0 or a float tensor, naming {@code floor_divide}
+   */
+  public Tensor floorDivide(int divisor) {
+    return IntOps.withConstant(dev.kiln.runtime.cpu.IdKernels.Op.FLOOR_DIVIDE, requireIds("floor_divide"), divisor, Long.MAX_VALUE);
+  }
+
+  /** {@link #floorDivide(int)} by ids, broadcast as {@link #add(Tensor)}; a divisor of 0 is an error naming its position. */
+  public Tensor floorDivide(Tensor divisor) {
+    return IntOps.binary(dev.kiln.runtime.cpu.IdKernels.Op.FLOOR_DIVIDE, this, divisor, null);
+  }
+
+  /**
+   * PyTorch's {@code ids % divisor} ({@code torch.remainder}): the remainder with the divisor's sign ({@code -7 % 3} is
+   * 2, {@code 7 % -3} is -2), as ids: {@code ids.remainder(vocab)} wraps ids into a table of {@code vocab} rows.
+   *
+   * @throws IllegalArgumentException for a divisor of 0 or a float tensor, naming {@code remainder}
+   */
+  public Tensor remainder(int divisor) {
+    return IntOps.withConstant(dev.kiln.runtime.cpu.IdKernels.Op.REMAINDER, requireIds("remainder"), divisor, Long.MAX_VALUE);
+  }
+
+  /** {@link #remainder(int)} by ids, broadcast as {@link #add(Tensor)}. */
+  public Tensor remainder(Tensor divisor) {
+    return IntOps.binary(dev.kiln.runtime.cpu.IdKernels.Op.REMAINDER, this, divisor, null);
+  }
+
+  /** Values limited to {@code [min, max]}: ids stay ids ({@code ids.clamp(0, V - 1)}); a float tensor as {@link #clamp(float, float)}. */
+  public Tensor clamp(int min, int max) {
+    return IntOps.clamp(this, min, max);
+  }
+
+  /** {@code clamp(min=...)} of an int bound: PyTorch's {@code (ids - 1).clamp(min=0)}, ids. */
+  public Tensor clampMin(int min) {
+    return IntOps.clamp(this, min, Long.MAX_VALUE);
+  }
+
+  /** {@code clamp(max=...)} of an int bound, ids of ids. */
+  public Tensor clampMax(int max) {
+    return IntOps.clamp(this, Long.MIN_VALUE, max);
+  }
+
+  /** PyTorch's {@code t.float()}: ids as a FLOAT32 copy (a float tensor itself), on this tensor's device. */
+  public Tensor toFloat() {
+    return IntOps.toFloat(this);
+  }
+
+  private Tensor requireIds(String op) {
+    if (dtype != DType.INT32) {
+      throw new IllegalArgumentException(op + ": Kiln takes ids (int32 tensors) only, got a float tensor of shape "
+          + Shapes.toString(shape));
+    }
+    return this;
+  }
+
   /**
    * Element-wise equality, as PyTorch's {@code a == b}: 1 where equal, else 0 (NaN equals nothing),
    * the shapes broadcast, as a FLOAT32 tensor without gradient on this tensor's device, so that

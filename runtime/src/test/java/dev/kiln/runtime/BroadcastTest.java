@@ -166,15 +166,16 @@ class BroadcastTest {
   }
 
   @Test
-  void labelTensorsAreRefusedNamingTheOpWritten() {
-    Tensor f = Tensor.zeros(3);
+  void labelTensorsPromoteWithFloatsAndExpandAsIds() { // (IdArithmeticTest: their own arithmetic)
+    Tensor f = Tensor.ones(3);
     Tensor labels = Tensor.labels(0, 1, 2);
-    assertEquals("sub: expected a float tensor, got INT32 of shape [3]",
-        assertThrows(IllegalArgumentException.class, () -> f.sub(labels)).getMessage());
-    assertEquals("div: expected a float tensor, got INT32 of shape [3]",
-        assertThrows(IllegalArgumentException.class, () -> labels.div(f)).getMessage());
-    assertEquals("expand: expected a float tensor, got INT32 of shape [3]",
-        assertThrows(IllegalArgumentException.class, () -> labels.expand(2, 3)).getMessage());
+    Tensor diff = f.sub(labels);
+    assertEquals(DType.FLOAT32, diff.dtype());
+    assertArrayEquals(new float[] {1, 0, -1}, diff.toFloatArray());
+    assertArrayEquals(new float[] {0, 0.5f, 1}, labels.div(f.mul(2f)).toFloatArray());
+    Tensor expanded = labels.expand(2, 3);
+    assertEquals(DType.INT32, expanded.dtype());
+    assertArrayEquals(new float[] {0, 1, 2, 0, 1, 2}, expanded.toFloatArray());
   }
 
   @Test

@@ -11,6 +11,7 @@ import dev.kiln.processor.ir.Arithmetic;
 import dev.kiln.processor.ir.Cat;
 import dev.kiln.processor.ir.Compare;
 import dev.kiln.processor.ir.ConstantIds;
+import dev.kiln.processor.ir.IdOp;
 import dev.kiln.processor.ir.Cosine;
 import dev.kiln.processor.ir.InputsIr;
 import dev.kiln.processor.ir.MaskedFill;
@@ -197,7 +198,7 @@ public final class ShapeChecker {
     List<String> inputNames = new ArrayList<>(List.of(ir.inputName()));
     ir.further().forEach(f -> inputNames.add(f.name()));
     for (StepIr st : ir.steps()) {
-      if (ModelIr.looksUp(st.spec()) && inputNames.contains(st.input())) {
+      if ((ModelIr.looksUp(st.spec()) || st.spec() instanceof IdOp) && inputNames.contains(st.input())) { // (emb.apply(ids.add(1)))
         ids.putIfAbsent(st.input(), st.layer() != null ? st.layer().path() : st.text());
       }
     }
@@ -238,12 +239,19 @@ public final class ShapeChecker {
             String.join(" or ", inputNames));
         continue;
       }
-      String argmaxRead = embedding || isView(step) ? null : step.inputs().stream().filter(argmaxIds::contains).findFirst().orElse(null);
+      boolean idArithmetic = step.spec() instanceof IdOp; // ids.add(1): ids of ids
+      if (idArithmetic && !ids.containsKey(step.input()) && !argmaxIds.contains(step.input())) {
+        continue; // integer arithmetic of floats, reported by the reader (the steps after it read no shape: no more errors)
+      }
+      String argmaxRead = embedding || idArithmetic || isView(step) ? null
+          : step.inputs().stream().filter(argmaxIds::contains).findFirst().orElse(null);
       if (argmaxRead != null) {
-        diagnostics.error(where, Message.ARGMAX_IDS_READ, label, producers.get(argmaxRead));
+        diagnostics.error(where, idArithmeticOutput(ir, argmaxRead) ? Message.ID_ARITHMETIC_READ : Message.ARGMAX_IDS_READ, label,
+            producers.get(argmaxRead));
         continue;
       }
-      String readAsFloats = embedding ? null : floatReads(step, maskOnly).stream().filter(ids::containsKey).findFirst().orElse(null);
+      String readAsFloats = embedding || idArithmetic ? null
+          : floatReads(step, maskOnly).stream().filter(ids::containsKey).findFirst().orElse(null);
       if (readAsFloats != null) {
         diagnostics.error(where, Message.IDS_READ_AS_FLOATS, label, readAsFloats, ids.get(readAsFloats));
         continue;
@@ -560,15 +568,24 @@ public final class ShapeChecker {
     return st.spec() instanceof LineOp l && l.makesIds();
   }
 
-  /** The values an argmax makes ({@code logits.argmax(-1)}) and views of them: ids, which an Embedding alone may read. */
+  /**
+   * The values an argmax makes ({@code logits.argmax(-1)}), integer arithmetic of ids makes ({@code ids.add(1)}) and views
+   * of them: ids, which an Embedding (or more such arithmetic) alone may read.
+   */
   private static Set<String> argmaxIds(List<StepIr> steps) {
     Set<String> out = new HashSet<>();
     for (StepIr st : steps) {
-      if (isArgmax(st) || isView(st) && out.contains(st.input())) {
+      if (isArgmax(st) || st.spec() instanceof IdOp || isView(st) && out.contains(st.input())) {
         out.add(st.output());
       }
     }
     return out;
+  }
+
+  /** Whether {@code value} is made by integer arithmetic of ids ({@link IdOp}), or a view of such ids. */
+  private static boolean idArithmeticOutput(ModelIr ir, String value) {
+    String viewed = viewedValue(ir, value);
+    return ir.steps().stream().anyMatch(st -> st.output().equals(viewed) && st.spec() instanceof IdOp);
   }
 
   private static boolean isView(StepIr st) {

@@ -50,6 +50,7 @@ import dev.kiln.processor.ir.MaskedFill;
 import dev.kiln.processor.ir.ModelIr;
 import dev.kiln.processor.ir.Narrow;
 import dev.kiln.processor.ir.ConstantIds;
+import dev.kiln.processor.ir.IdOp;
 import dev.kiln.processor.ir.Cosine;
 import dev.kiln.processor.ir.IndexMap;
 import dev.kiln.processor.ir.InitialStates;
@@ -107,6 +108,7 @@ public final class Generator {
   static final ClassName MATH = ClassName.get("dev.kiln.runtime.cpu", "MathKernels");
   static final ClassName PIECEWISE = ClassName.get("dev.kiln.runtime.cpu", "PiecewiseKernels");
   static final ClassName INDEX = ClassName.get("dev.kiln.runtime.cpu", "IndexKernels");
+  static final ClassName ID_KERNELS = ClassName.get("dev.kiln.runtime.cpu", "IdKernels");
   static final ClassName MASK_TEST = ClassName.get("dev.kiln.runtime.cpu", "MaskTest");
   static final ClassName WHERE_KERNELS = ClassName.get("dev.kiln.runtime.cpu", "WhereKernels");
   static final ClassName CONV_SHAPE = ClassName.get("dev.kiln.runtime.cpu", "Conv2dShape");
@@ -346,7 +348,7 @@ public final class Generator {
 
   /** Whether {@code k} is an argmax or argmin ({@code x.argmax(-1)}, {@code x.argmin(-1)}): ids, which take no gradient back to the values. */
   static boolean isArgmax(Kernel k) {
-    return k.kind() == Kernel.Kind.LINE && ((LineOp) k.spec()).makesIds();
+    return k.kind() == Kernel.Kind.LINE && ((LineOp) k.spec()).makesIds() || k.kind() == Kernel.Kind.IDS; // (ids.add(1): ids too)
   }
 
   /**
@@ -1319,9 +1321,9 @@ public final class Generator {
             String local = localPrefix(k, j + 1);
             b.addStatement("$T $LW = $L.weight()", TENSOR, local, layerField(k.layer()))
                 .addStatement("$T.embeddingBagForward($L, $L, $L, $L, null, n, $L, $LW.readBuffer(), $LW.offset(), $L, $L, $L, $L, null, $L,"
-                    + " x$L.shape())", KERNELS, out.array, out.offset, in.array, in.offset, k.inPerSample(), local, local, bag.numEmbeddings(),
+                    + " $L)", KERNELS, out.array, out.offset, in.array, in.offset, k.inPerSample(), local, local, bag.numEmbeddings(),
                     bag.embeddingDim(), bag.mode().ordinal(), bag.paddingIdx(), bag.mode() == EmbeddingBag.Mode.MAX ? "p.bagArgmax" + (j + 1) : "null",
-                    storage.get(k.in()).substring(2));
+                    idsShape(k)); // (the ids' tensor's shape, or ids computed in forward: theirs)
             break;
           }
           Embedding.Spec e = (Embedding.Spec) k.spec();
@@ -1338,6 +1340,7 @@ public final class Generator {
         case PAD -> indexMap(b, k, out, in, false);
         case NORMALIZE -> normalizeForward(b, k, j + 1, out, in);
         case LINE -> lineForward(b, k, out, in);
+        case IDS -> idArithmeticForward(b, k, out, in);
         case TILE -> spreadPasses(b, ((Tile) k.spec()).passes(k.inShape()), in, out, "p.tile" + (j + 1) + "_");
         case COSINE -> cosineForward(b, k, j + 1, out, in, ref(k.inputs().get(1), refs));
         case UPSAMPLE -> b.addStatement("$T.upsampleNearestForward($L, $L, $L, $L, $L)", CONV, out.array, out.offset, in.array,
@@ -1865,7 +1868,7 @@ public final class Generator {
             : CodeBlock.of("$L.$L($L)", k.swapped() ? locals.get(k.inputs().get(1)) : in, ((Compare) k.spec()).method(),
                 k.swapped() ? in : locals.get(k.inputs().get(1))));
         case VIEW, RELU, ACTIVATION, CONV, LAYERNORM, DROPOUT, AVGPOOL, UPSAMPLE, PAD, NORMALIZE, LINE, TILE, PERMUTE, SCALE, SHIFT, REDUCE,
-            EMBEDDING, SLICE -> b.addStatement("$T $L = $L", TENSOR,
+            EMBEDDING, SLICE, IDS -> b.addStatement("$T $L = $L", TENSOR,
             out, eagerCall(k, in));
       }
       locals.put(out, out);
@@ -2002,6 +2005,15 @@ public final class Generator {
    * (the fused class keeps fields for the layers with parameters only), else the function.
    */
   private CodeBlock eagerCall(Kernel k, String in) {
+    if (k.spec() instanceof IdOp op && op.values() != null) { // ids.add(pos): the constant ids on the ids' device
+      CodeBlock values = CodeBlock.of("$T.labels($L).reshape($L).to($L.device())", TENSOR,
+          Arrays.stream(op.values()).mapToObj(String::valueOf).collect(Collectors.joining(", ")), joined(op.valuesShape()), in);
+      String method = op.valuesMethod();
+      return op.valuesFirst() ? CodeBlock.of("$L.$L($L)", values, method, in) : CodeBlock.of("$L.$L($L)", in, method, values);
+    }
+    if (k.spec() instanceof IdOp op) { // ids.add(1): eager's integer arithmetic of the ids on the device
+      return CodeBlock.of("$L.$L", in, op.call());
+    }
     if (k.spec() instanceof ConstantIds c) { // eager mode's [S, D], which the add that reads it repeats over the batch
       return CodeBlock.of("$L.apply($T.labels($L).reshape($L).to($L.device()))", layerField(k.layer()), TENSOR,
           Arrays.stream(c.ids()).mapToObj(String::valueOf).collect(Collectors.joining(", ")), joined(c.shape()), in);
@@ -2223,6 +2235,33 @@ public final class Generator {
             k.label() + " over " + kernels.stream().filter(o -> o.out().equals(k.in())).findFirst().map(Kernel::label)
                 .orElse(k.in()) + ": ")
         .endControlFlow();
+  }
+
+  /** The shape of the ids an embedding step reads, for messages: the input's tensor ({@code x1.shape()}), or computed ids' {@code new int[] {n, 6}}. */
+  private String idsShape(Kernel k) {
+    return isInput(storage.get(k.in())) ? "x" + storage.get(k.in()).substring(2) + ".shape()"
+        : "new int[] {n, " + Arrays.stream(k.inShape()).skip(1).mapToObj(String::valueOf).collect(Collectors.joining(", ")) + "}";
+  }
+
+  /**
+   * Integer arithmetic of ids ({@code ids.add(1)}, {@link IdOp}): eager's kernel over the batch's ids, which checks each
+   * result's range (and a division by zero) with eager's message.
+   */
+  private static void idArithmeticForward(CodeBlock.Builder b, Kernel k, Ref out, Ref in) {
+    IdOp op = (IdOp) k.spec();
+    if (op.values() != null) { // ids.add(pos): the constant ids repeated over each sample's leading dimensions
+      b.addStatement("$T.withValues($T.$L, new int[] {$L}, $L, $L, $L, $L, $L, n * $L)", ID_KERNELS, ID_KERNELS.nestedClass("Op"),
+          op.op().name(), Arrays.stream(op.values()).mapToObj(String::valueOf).collect(Collectors.joining(", ")), op.valuesFirst(),
+          out.array, out.offset, in.array, in.offset, k.inPerSample());
+      return;
+    }
+    b.addStatement("$T.withConstant($T.$L, $L, $L, $L, $L, $L, $L, n * $L)", ID_KERNELS, ID_KERNELS.nestedClass("Op"), op.op().name(),
+        longLiteral(op.c()), longLiteral(op.c2()), out.array, out.offset, in.array, in.offset, k.inPerSample());
+  }
+
+  /** {@code 5L}, or {@code Long.MAX_VALUE} and {@code Long.MIN_VALUE} by name (a clamp's missing bound). */
+  private static String longLiteral(long v) {
+    return v == Long.MAX_VALUE ? "Long.MAX_VALUE" : v == Long.MIN_VALUE ? "Long.MIN_VALUE" : v + "L";
   }
 
   /**
@@ -3394,7 +3433,8 @@ public final class Generator {
       }
       if (k.kind() == Kernel.Kind.COMPARE || Planner.expandsWhereMask(k) || isArgmax(k)) { // (its values read only as a mask got no gradient either)
         b.add(k.kind() == Kernel.Kind.COMPARE ? "// a comparison has no gradient\n"
-            : isArgmax(k) ? "// an " + ((LineOp) k.spec()).kind().name().toLowerCase(Locale.ROOT) + " has no gradient\n"
+            : k.spec() instanceof LineOp l ? "// an " + l.kind().name().toLowerCase(Locale.ROOT) + " has no gradient\n"
+            : k.kind() == Kernel.Kind.IDS ? "// integer arithmetic of ids has no gradient\n"
             : "// a where's mask has no gradient\n");
         if (runs != null) {
           b.endControlFlow();

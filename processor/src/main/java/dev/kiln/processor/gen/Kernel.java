@@ -190,7 +190,12 @@ record Kernel(
      */
     COMPARE,
     /** {@code Tensor.where(mask, a, b)} ({@link dev.kiln.processor.ir.Where}): inputs a, b, the mask's 0/1 values, one shape. */
-    WHERE
+    WHERE,
+    /**
+     * Integer arithmetic of ids with constants ({@code ids.add(1)}, {@link dev.kiln.processor.ir.IdOp}): eager's {@code
+     * IdKernels.withConstant}, its range check included; backward: nothing (ids take no gradient).
+     */
+    IDS
   }
 
   /**

@@ -59,6 +59,7 @@ import dev.kiln.processor.ir.LayerIr;
 import dev.kiln.processor.ir.MaskedFill;
 import dev.kiln.processor.ir.MatMul;
 import dev.kiln.processor.ir.Narrow;
+import dev.kiln.processor.ir.IdOp;
 import dev.kiln.processor.ir.ModelIr;
 import dev.kiln.processor.ir.MethodModes;
 import dev.kiln.processor.ir.Modes;
@@ -1605,6 +1606,10 @@ public final class DeclarationReader {
     List<String> results;
     /** The further inputs (the method of several inputs only): values a masked fill may take as its mask. */
     final Set<String> furtherInputs = new HashSet<>();
+    /** Whether these are a block's or a method's steps inlined into another's list (resolved with the whole graph). */
+    private boolean inlined;
+    /** The error of each {@link IdOp} step of constant ids ({@code x.add(pos)}) should its other operand be floats. */
+    private final Map<String, Runnable> errorsOfFloats;
     /** The first input's value ({@code x}, {@code ids}). */
     private final String inputName;
     private int counter;
@@ -1651,6 +1656,7 @@ public final class DeclarationReader {
 
     Steps(String method, String inputName) {
       this.list = new ArrayList<>();
+      this.errorsOfFloats = new HashMap<>();
       this.methodName = method;
       this.inputName = inputName;
       locals.put(inputName, inputName);
@@ -1662,6 +1668,8 @@ public final class DeclarationReader {
      */
     Steps(Steps outer, String method, Map<String, String> inputs) {
       this.list = outer.list;
+      this.inlined = true;
+      this.errorsOfFloats = outer.errorsOfFloats;
       this.methodName = method;
       this.inputName = outer.inputName;
       this.counter = outer.counter;
@@ -1702,6 +1710,9 @@ public final class DeclarationReader {
         folder.sizes(outerSizes);
         bodyFields = outerFields;
         bodyClass = outerClass;
+      }
+      if (!inlined) {
+        resolveIdArithmetic();
       }
       if (ended) {
         return;
@@ -1994,6 +2005,12 @@ public final class DeclarationReader {
           default -> "topk";
         };
         return function(mi, name, args, unit, fields, className);
+      }
+      if (withConstantIds(mi, method, unit) != null) { // ids.mul(2).add(pos): ids with ids built in forward
+        return idsWithConstantIds(mi, withConstantIds(mi, method, unit), unit, fields, className);
+      }
+      if (idArithmetic(method) != null) { // ids.add(1), ids.remainder(V): of ids, or of floats (resolveIdArithmetic)
+        return idArithmeticStep(mi, idArithmetic(method), unit, fields, className);
       }
       if (method instanceof ExecutableElement ex && mi.getMethodSelect() instanceof MemberSelectTree ms
           && ((TypeElement) ex.getEnclosingElement()).getQualifiedName().contentEquals(TENSOR)
@@ -3420,6 +3437,145 @@ public final class DeclarationReader {
       return input == null ? null : step(input, spec, null, mi.toString(), source(unit, mi));
     }
 
+    // -------------------------------------------------------------- integer arithmetic of ids
+
+    /**
+     * The name of a Tensor call of integer arithmetic that may be of ids: {@code add(int)}, {@code sub(int)}, {@code
+     * mul(int)}, {@code clamp(int, int)}, {@code clampMin(int)}, {@code clampMax(int)}, {@code floorDivide(int)}, {@code
+     * remainder(int)} (the int overloads javac chose: {@code x.add(1f)} is a float's), {@code neg()}, {@code abs()}; else
+     * null.
+     */
+    private String idArithmetic(Element method) {
+      if (!(method instanceof ExecutableElement ex) || ex.getModifiers().contains(Modifier.STATIC)
+          || !((TypeElement) ex.getEnclosingElement()).getQualifiedName().contentEquals(TENSOR)) {
+        return null;
+      }
+      String name = ex.getSimpleName().toString();
+      boolean ints = !ex.getParameters().isEmpty()
+          && ex.getParameters().stream().allMatch(p -> p.asType().getKind() == javax.lang.model.type.TypeKind.INT);
+      return switch (name) {
+        case "add", "sub", "mul", "clamp", "clampMin", "clampMax", "floorDivide", "remainder" -> ints ? name : null;
+        case "neg", "abs" -> ex.getParameters().isEmpty() ? name : null;
+        default -> null;
+      };
+    }
+
+    /**
+     * {@code ids.add(1)} and the other calls of {@link #idArithmetic}: an {@link IdOp} step of the receiver and the
+     * constants, with the float step eager mode runs on floats ({@code x.add(1)} shifts), chosen once the whole graph is
+     * read ({@link #resolveIdArithmetic}); null after an error.
+     */
+    private String idArithmeticStep(MethodInvocationTree mi, String name, CompilationUnitTree unit, Map<String, LayerNode> fields,
+        String className) {
+      List<Object> constants = constants(mi.getArguments(), mi.toString(), name, unit);
+      if (constants == null) {
+        return null;
+      }
+      LayerSpec floatForm = null;
+      if (LayerCatalog.knowsFunction(name, constants.size())) {
+        try {
+          floatForm = LayerCatalog.function(name, constants);
+        } catch (LayerCatalog.BadArguments e) {
+          diagnostics.error(unit, mi, Message.UNSUPPORTED_FUNCTION, e.getMessage());
+          return null;
+        }
+      }
+      long[] args = constants.stream().mapToLong(c -> ((Number) c).longValue()).toArray();
+      IdOp spec = IdOp.of(name, args, floatForm);
+      try {
+        dev.kiln.runtime.cpu.IdKernels.requireDivisor(spec.op(), spec.c()); // ids.remainder(0): eager's error, on the line
+      } catch (IllegalArgumentException e) {
+        diagnostics.error(unit, mi, Message.UNSUPPORTED_FUNCTION, mi + ": " + e.getMessage());
+        return null;
+      }
+      String input = expression(((MemberSelectTree) mi.getMethodSelect()).getExpression(), unit, fields, className);
+      return input == null ? null : step(input, spec, null, mi.toString(), source(unit, mi));
+    }
+
+    /**
+     * The operand of {@code mi} that is ids built from constants, where {@code mi} is {@code a.add(b)} ({@code sub},
+     * {@code mul}, {@code floorDivide}, {@code remainder}) of two tensors and only one of them is such ids ({@code
+     * ids.mul(2).add(pos)}); else null.
+     */
+    private ExpressionTree withConstantIds(MethodInvocationTree mi, Element method, CompilationUnitTree unit) {
+      if (!(method instanceof ExecutableElement ex) || ex.getModifiers().contains(Modifier.STATIC)
+          || !((TypeElement) ex.getEnclosingElement()).getQualifiedName().contentEquals(TENSOR)
+          || !Set.of("add", "sub", "mul", "floorDivide", "remainder").contains(ex.getSimpleName().toString())
+          || mi.getArguments().size() != 1 || !isTensor(mi.getArguments().get(0), unit)
+          || !(mi.getMethodSelect() instanceof MemberSelectTree ms)) {
+        return null;
+      }
+      boolean receiver = isConstantIds(ms.getExpression(), unit), argument = isConstantIds(mi.getArguments().get(0), unit);
+      return receiver == argument ? null : receiver ? ms.getExpression() : mi.getArguments().get(0);
+    }
+
+    /**
+     * {@code ids.add(pos)} (or {@code pos.sub(ids)}, ...): an {@link IdOp} step of the other operand with the constant ids
+     * folded, which must be ids once the graph is read (else {@code pos} read otherwise than by an Embedding, the error of
+     * constant ids so read); null after an error.
+     */
+    private String idsWithConstantIds(MethodInvocationTree mi, ExpressionTree constant, CompilationUnitTree unit,
+        Map<String, LayerNode> fields, String className) {
+      BuiltIds values = builtIds(constant, unit, mi.toString());
+      if (values == null) {
+        return null;
+      }
+      boolean valuesFirst = constant != mi.getArguments().get(0);
+      String name = ((MemberSelectTree) mi.getMethodSelect()).getIdentifier().toString();
+      IdOp spec = IdOp.ofValues(name, values.ids(), values.shape(), valuesFirst, mi.toString());
+      if (!valuesFirst && Arrays.stream(values.ids()).anyMatch(v -> v == 0)) {
+        try {
+          dev.kiln.runtime.cpu.IdKernels.requireDivisor(spec.op(), 0); // ids.remainder(pos) of a 0: eager's error, on the line
+        } catch (IllegalArgumentException e) {
+          diagnostics.error(unit, mi, Message.UNSUPPORTED_FUNCTION, mi + ": " + e.getMessage() + " (" + values.text() + " holds 0)");
+          return null;
+        }
+      }
+      ExpressionTree other = valuesFirst ? mi.getArguments().get(0) : ((MemberSelectTree) mi.getMethodSelect()).getExpression();
+      String input = expression(other, unit, fields, className);
+      if (input == null) {
+        return null;
+      }
+      String out = step(input, spec, null, mi.toString(), source(unit, mi));
+      errorsOfFloats.put(out, () -> idsReadOtherwise(constant, unit));
+      return out;
+    }
+
+    /**
+     * Once a graph is read: each {@link IdOp} whose receiver is ids stays one (the input or a further input that reaches
+     * an Embedding through such steps and views, an argmax's indices, or ids so computed); one of floats becomes its float
+     * step ({@code x.add(1)}), or is an error on its line where a compiled forward has none ({@code x.clamp(0, 1)}).
+     */
+    private void resolveIdArithmetic() {
+      if (list.stream().noneMatch(s -> s.spec() instanceof IdOp)) {
+        return;
+      }
+      Set<String> ids = IdOp.idsValues(list);
+      for (int i = 0; i < list.size(); i++) {
+        StepIr s = list.get(i);
+        if (!(s.spec() instanceof IdOp op) || ids.contains(s.output())) {
+          continue;
+        }
+        if (op.floatForm() != null) {
+          list.set(i, new StepIr(s.output(), s.inputs(), op.floatForm(), s.layer(), s.text(), s.source()));
+          continue;
+        }
+        if (errorsOfFloats.containsKey(s.output())) { // x.add(pos): the constant ids read otherwise than as ids
+          errorsOfFloats.get(s.output()).run();
+          continue;
+        }
+        String receiver = list.stream().filter(t -> t.output().equals(s.input())).map(StepIr::text).findFirst()
+            .orElse("the input " + s.input());
+        String name = op.call().substring(0, op.call().indexOf('('));
+        diagnostics.error(s.source(), Message.ID_ARITHMETIC_OF_FLOATS, s.text(), s.text(), receiver, switch (name) {
+          case "clamp", "clampMin", "clampMax" -> "limit floats with hardtanh(x, min, max)";
+          case "neg" -> "negate floats with x.mul(-1f)";
+          case "floorDivide", "remainder" -> "eager mode takes ids only too";
+          default -> "a compiled forward has no float " + name + "() yet";
+        });
+      }
+    }
+
     /** {@code F.cosineSimilarity(a, b[, dim, eps])}: a step of the two values, its dimension and eps constants; null after an error. */
     private String cosineSimilarity(MethodInvocationTree mi, List<? extends ExpressionTree> args, CompilationUnitTree unit,
         Map<String, LayerNode> fields, String className) {
@@ -3621,6 +3777,9 @@ public final class DeclarationReader {
       if (isTensorMethod(mi, unit, false) && onDeviceOf(mi)) { // nanoGPT's torch.arange(0, t, device=device)
         return isConstantIds(ms.getExpression(), unit);
       }
+      if (idArithmetic(trees.getElement(TreePath.getPath(unit, mi))) != null) { // pos.add(2): ids computed from constants
+        return isConstantIds(ms.getExpression(), unit);
+      }
       return isTensorMethod(mi, unit, false) && Set.of("view", "reshape", "unsqueeze").contains(ms.getIdentifier().toString())
           && isConstantIds(ms.getExpression(), unit);
     }
@@ -3705,6 +3864,20 @@ public final class DeclarationReader {
         return null;
       }
       try {
+        if (idArithmetic(trees.getElement(TreePath.getPath(unit, mi))) != null) { // pos.add(2), folded as eager computes it
+          IdOp op = IdOp.of(name, args.stream().mapToLong(a -> ((Number) a).longValue()).toArray(), null);
+          float[] values = new float[of.ids().length];
+          float[] in = new float[values.length];
+          for (int i = 0; i < in.length; i++) {
+            in[i] = of.ids()[i];
+          }
+          dev.kiln.runtime.cpu.IdKernels.withConstant(op.op(), op.c(), op.c2(), values, 0, in, 0, in.length);
+          int[] ids = new int[values.length];
+          for (int i = 0; i < ids.length; i++) {
+            ids[i] = (int) values[i];
+          }
+          return new BuiltIds(ids, of.shape(), of.text() + "." + op.call());
+        }
         int[] shape;
         if (name.equals("unsqueeze")) {
           int d = ((Number) args.get(0)).intValue();

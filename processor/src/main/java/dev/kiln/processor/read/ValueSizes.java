@@ -3,6 +3,7 @@ package dev.kiln.processor.read;
 import com.sun.source.util.Trees;
 import dev.kiln.processor.Diagnostics;
 import dev.kiln.processor.check.ShapeChecker;
+import dev.kiln.processor.ir.IdOp;
 import dev.kiln.processor.ir.InputsIr;
 import dev.kiln.processor.ir.ModelIr;
 import dev.kiln.processor.ir.StepIr;
@@ -66,7 +67,7 @@ final class ValueSizes {
 
   /** The steps read so far as a graph the checker takes. */
   private ModelIr graph() {
-    return new ModelIr(ModelIr.Form.CLASS, null, "", "", null, "", input, inputName, List.of(), List.copyOf(steps), null, null,
+    return new ModelIr(ModelIr.Form.CLASS, null, "", "", null, "", input, inputName, List.of(), IdOp.asFloatsWhereNotIds(steps), null, null,
         null, -1, tensors.get(), null, further);
   }
 }

@@ -1,0 +1,120 @@
+package dev.kiln.runtime;
+
+import dev.kiln.runtime.cpu.IdKernels;
+import dev.kiln.runtime.cpu.IdKernels.Op;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.BinaryOperator;
+import java.util.function.Function;
+import java.util.function.UnaryOperator;
+
+/**
+ * Arithmetic of ids ({@link DType#INT32} tensors: labels, argmax's indices), PyTorch's integer tensor rules:
+ * {@code ids + 1}, {@code ids - other}, {@code ids * stride}, {@code ids // 2}, {@code ids % vocab}, {@code -ids},
+ * {@code ids.abs()}, {@code ids.clamp(0, V - 1)} give ids ({@link IdKernels}: computed in 64 bits, a result past 2^24
+ * or a division by zero an error naming the op); an op that mixes ids with a float tensor or a float constant, and a
+ * true division, computes on a float copy of the ids (PyTorch's type promotion), so only the float side takes part in
+ * the tape. Ids never require a gradient, so nothing here records a node. Shape ops that only move values (where, cat,
+ * max, min) run their float op on the ids' values and keep the type. On CUDA the ids are computed on the host and the
+ * result placed back on the device (ids are small; the result's range is checked there).
+ */
+final class IntOps {
+  private IntOps() {}
+
+  static boolean isIds(Tensor t) {
+    return t.dtype() == DType.INT32;
+  }
+
+  /** A FLOAT32 copy of ids on their device (PyTorch's {@code ids.float()}), or a float tensor itself. */
+  static Tensor toFloat(Tensor t) {
+    return isIds(t) ? Tensor.wrap(t.toFloatArray(), t.shape()).to(t.device()) : t;
+  }
+
+  /** Whole float values without gradient as ids (a copy, checked whole by {@link Tensor#wrap(float[], DType, int...)}), on their device. */
+  static Tensor asIds(Tensor values) {
+    return Tensor.wrap(values.toFloatArray(), DType.INT32, values.shape()).to(values.device());
+  }
+
+  /**
+   * {@code a op b} where either is ids: ids of the broadcast shape when both are, else {@code floatOp} of float copies
+   * (null for the ops that take ids only, {@code floor_divide} and {@code remainder}).
+   */
+  static Tensor binary(Op op, Tensor a, Tensor b, BinaryOperator<Tensor> floatOp) {
+    Devices.onCuda(op.torchName(), a, b);
+    if (!isIds(a) || !isIds(b)) {
+      if (floatOp == null) {
+        Tensor f = isIds(a) ? b : a;
+        throw new IllegalArgumentException(op.torchName() + ": Kiln takes ids (int32 tensors) only, got a float tensor of shape "
+            + Shapes.toString(f.shape()));
+      }
+      return floatOp.apply(toFloat(a), toFloat(b));
+    }
+    int[] shape = Shapes.broadcast(op.torchName(), a.shape(), b.shape());
+    float[] out = new float[Shapes.numel(shape)];
+    IdKernels.broadcast(op, out, a.toFloatArray(), 0, ArithmeticOps.broadcastIndex(shape, a.shape()), b.toFloatArray(), 0,
+        ArithmeticOps.broadcastIndex(shape, b.shape()));
+    return Tensor.wrap(out, DType.INT32, shape).to(a.device());
+  }
+
+  /** {@code ids op c}, then {@code min(., c2)} unless {@code c2} is {@link Long#MAX_VALUE} ({@link IdKernels#withConstant}). */
+  static Tensor withConstant(Op op, Tensor ids, long c, long c2) {
+    IdKernels.requireDivisor(op, c);
+    float[] out = new float[ids.numel()];
+    IdKernels.withConstant(op, c, c2, out, 0, ids.toFloatArray(), 0, out.length);
+    return Tensor.wrap(out, DType.INT32, ids.shape()).to(ids.device());
+  }
+
+  /** {@code ids + c} for ids, {@code x + (float) c} for a float tensor (PyTorch's {@code x + 1}). */
+  static Tensor add(Tensor x, long c) {
+    return isIds(x) ? withConstant(Op.ADD, x, c, Long.MAX_VALUE) : Ops.shift(x, (float) c);
+  }
+
+  /** {@code ids * c} for ids, {@code x * (float) c} for a float tensor. */
+  static Tensor mul(Tensor x, long c) {
+    return isIds(x) ? withConstant(Op.MUL, x, c, Long.MAX_VALUE) : Ops.scale(x, (float) c);
+  }
+
+  /** {@code clamp(min, max)} of ids (bounds past the ids' range limit nothing), or of a float tensor at the bounds as floats. */
+  static Tensor clamp(Tensor x, long min, long max) {
+    if (!isIds(x)) {
+      return Ops.clamp(x, min == Long.MIN_VALUE ? Float.NEGATIVE_INFINITY : (float) min,
+          max == Long.MAX_VALUE ? Float.POSITIVE_INFINITY : (float) max);
+    }
+    return withConstant(Op.MAX, x, min, max);
+  }
+
+  /** {@code op} of a float tensor, or of a float copy of ids (a float constant, a true division: PyTorch promotes). */
+  static Tensor promoted(Tensor x, UnaryOperator<Tensor> floatOp) {
+    return floatOp.apply(toFloat(x));
+  }
+
+  /** {@code where(condition, a, b)} with ids as a or b: ids when both are, else of float copies. */
+  static Tensor where(Tensor condition, Tensor a, Tensor b) {
+    Tensor values = Ops.where(condition, toFloat(a), toFloat(b));
+    return isIds(a) && isIds(b) ? asIds(values) : values;
+  }
+
+  /** A cat or stack with ids among the tensors: ids when all are, else of float copies (PyTorch promotes). */
+  static Tensor join(List<Tensor> tensors, Function<List<Tensor>, Tensor> join) {
+    List<Tensor> floats = new ArrayList<>(tensors.size());
+    boolean allIds = true;
+    for (Tensor t : tensors) {
+      floats.add(t == null ? null : toFloat(t));
+      allIds &= t != null && isIds(t);
+    }
+    Tensor values = join.apply(floats);
+    return allIds ? asIds(values) : values;
+  }
+
+  /** Whether any of the (non-null) tensors is ids. */
+  static boolean anyIds(List<Tensor> tensors) {
+    return tensors != null && tensors.stream().anyMatch(t -> t != null && isIds(t));
+  }
+
+  /** A value-moving op ({@code max()}, {@code max(dim)}'s values, {@code expand}) of ids: the float op's values as ids. */
+  static Tensor keepingIds(Tensor ids, UnaryOperator<Tensor> op) {
+    try (var g = Kiln.noGrad()) {
+      return asIds(op.apply(toFloat(ids)));
+    }
+  }
+}
