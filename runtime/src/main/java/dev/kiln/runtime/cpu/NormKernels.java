@@ -667,14 +667,10 @@ public final class NormKernels {
       float[] row = new float[inner], out = new float[inner];
       for (int r = from; r < to; r++) {
         System.arraycopy(x, xOff + r * inner, row, 0, inner);
-        float first = row[0];
-        double[] sums = deviationSums(row, first, inner);
-        double shift = sums[0] / inner, m = first + shift;
-        double rs = 1 / Math.sqrt(Math.max(sums[1] / inner - shift * shift, 0) + eps);
+        rowStatistics(row, inner, eps, mean, rstd, r);
+        double m = mean[r];
         float hi = (float) m, lo = (float) (m - hi);
-        mean[r] = m;
-        rstd[r] = rs;
-        float scale = (float) rs;
+        float scale = (float) rstd[r];
         if (weight == null) { // the deviation and the products in one pass (two took 0.05 ns a value more)
           for (int i = 0; i < inner; i++) {
             out[i] = ((row[i] - hi) - lo) * scale;
@@ -758,6 +754,18 @@ public final class NormKernels {
   }
 
   /**
+   * {@code mean[r]} and {@code rstd[r] = 1 / sqrt(var + eps)} of {@code row[0, inner)}, the biased variance, from the
+   * deviations from the row's first value ({@link #deviationSums}): layer norm's and group norm's statistics.
+   */
+  private static void rowStatistics(float[] row, int inner, double eps, double[] mean, double[] rstd, int r) {
+    float first = row[0];
+    double[] sums = deviationSums(row, first, inner);
+    double shift = sums[0] / inner;
+    mean[r] = first + shift;
+    rstd[r] = 1 / Math.sqrt(Math.max(sums[1] / inner - shift * shift, 0) + eps);
+  }
+
+  /**
    * {@code {sum(d), sum(d^2)}} over {@code d = a[i] - first}, {@code i < n}: four float accumulators of each (a
    * scalar loop, as {@link BlockMath#sum}'s, over runs of 64 added in double) and the squares by fused
    * multiply-adds, in one pass over the row (the deviations and their squares written out by a vectorised loop
@@ -802,6 +810,110 @@ public final class NormKernels {
     float hi = (float) mean, lo = (float) (mean - hi), scale = (float) rstd;
     for (int i = 0; i < len; i++) {
       xhat[i] = ((xhat[i] - hi) - lo) * scale;
+    }
+  }
+
+  // ------------------------------------------------------------------ group norm
+
+  /*
+   * Group norm sees x [N, C, *] as rows of N * G groups, each the C/G channels' L = numel(*) values of one sample: a
+   * contiguous row of inner = C/G * L values, normalised by its own mean and biased variance as layer norm's rows are
+   * ({@link #rowStatistics}, {@link #normalisedRow}), then scaled and shifted per channel (L values at a time).
+   */
+
+  /**
+   * Group normalisation of {@code x [n, c, l]} in {@code groups} groups of {@code c / groups} channels:
+   * {@code y = (x - mean) rstd w[ch] + b[ch]} with each sample's and group's mean and biased variance; {@code w},
+   * {@code b} of {@code c} values, either null for none (1, 0). The arithmetic is {@link #layerNormForward}'s: the
+   * statistics in double, {@code (x - mean) rstd} in float with the mean split into two floats, one fused multiply-add
+   * with the channel's weight and bias. {@code mean}, {@code rstd} ({@code n * groups} each) are kept for {@link
+   * #groupNormBackward}. Rows are shared among the cores.
+   */
+  public static void groupNormForward(float[] y, int yOff, float[] x, int xOff, float[] w, int wOff, float[] b, int bOff,
+      double[] mean, double[] rstd, int n, int c, int groups, int l, double eps) {
+    int per = c / groups, inner = per * l, rows = n * groups;
+    if (inner == 0) {
+      return;
+    }
+    Parallel.forRange(rows, 4L * rows * inner, (part, from, to) -> {
+      float[] row = new float[inner];
+      for (int r = from; r < to; r++) {
+        System.arraycopy(x, xOff + r * inner, row, 0, inner);
+        rowStatistics(row, inner, eps, mean, rstd, r);
+        normalisedRow(row, row, 0, mean[r], rstd[r], inner);
+        int ch0 = (r % groups) * per;
+        for (int j = 0; j < per; j++) {
+          float wc = w == null ? 1f : w[wOff + ch0 + j], bc = b == null ? 0f : b[bOff + ch0 + j];
+          if (w != null || b != null) {
+            for (int t = j * l; t < (j + 1) * l; t++) {
+              row[t] = Math.fma(row[t], wc, bc);
+            }
+          }
+        }
+        System.arraycopy(row, 0, y, yOff + r * inner, inner);
+      }
+    });
+  }
+
+  /**
+   * Gradients of {@link #groupNormForward}; a null gradient array is skipped. Per row (a sample's group), with {@code
+   * xhat = (x - mean) rstd} and {@code h = g w[ch]}: each channel's {@code sum(g)} and {@code sum(g xhat)} over its L
+   * values (one pass), which give the row's {@code sum(h)} and {@code sum(h xhat)}, then {@code dx = rstd (h - mean(h)
+   * - xhat mean(h xhat))} (a second pass, in float, as layer norm's); the channels' sums over the samples, in double,
+   * are {@code db} and {@code dw}, overwritten or added to when {@code accumulate}. {@code dx} may be {@code g} at the
+   * same offset: each row of {@code g} is read before that row of {@code dx} is written.
+   */
+  public static void groupNormBackward(float[] dx, int dxOff, float[] dw, int dwOff, float[] db, int dbOff, boolean accumulate,
+      float[] g, int gOff, float[] x, int xOff, float[] w, int wOff, double[] mean, double[] rstd, int n, int c, int groups,
+      int l) {
+    int per = c / groups, inner = per * l, rows = n * groups;
+    if (inner == 0) {
+      return;
+    }
+    double[] sumG = new double[n * c], sumGX = new double[n * c]; // per sample and channel
+    Parallel.forRange(rows, 6L * rows * inner, (part, from, to) -> {
+      float[] gRow = new float[inner], xhat = new float[inner], out = new float[inner];
+      for (int r = from; r < to; r++) {
+        System.arraycopy(g, gOff + r * inner, gRow, 0, inner);
+        normalisedRow(xhat, x, xOff + r * inner, mean[r], rstd[r], inner);
+        for (int t = 0; t < inner; t++) {
+          out[t] = gRow[t] * xhat[t];
+        }
+        int ch0 = (r / groups) * c + (r % groups) * per; // the row's first channel, as an index of [n, c]
+        double sumH = 0, sumHX = 0;
+        for (int j = 0; j < per; j++) {
+          double sg = BlockMath.sum(gRow, j * l, l), sgx = BlockMath.sum(out, j * l, l);
+          sumG[ch0 + j] = sg;
+          sumGX[ch0 + j] = sgx;
+          double wc = w == null ? 1 : w[wOff + (r % groups) * per + j];
+          sumH += wc * sg;
+          sumHX += wc * sgx;
+        }
+        if (dx == null) {
+          continue;
+        }
+        float meanH = (float) (sumH / inner), meanHx = (float) (sumHX / inner), rs = (float) rstd[r];
+        for (int j = 0; j < per; j++) {
+          float wc = w == null ? 1f : w[wOff + (r % groups) * per + j];
+          for (int t = j * l; t < (j + 1) * l; t++) {
+            out[t] = rs * ((gRow[t] * wc - meanH) - xhat[t] * meanHx);
+          }
+        }
+        System.arraycopy(out, 0, dx, dxOff + r * inner, inner);
+      }
+    });
+    for (int ch = 0; ch < c; ch++) {
+      double sg = 0, sgx = 0;
+      for (int i = 0; i < n; i++) {
+        sg += sumG[i * c + ch];
+        sgx += sumGX[i * c + ch];
+      }
+      if (dw != null) {
+        dw[dwOff + ch] = (float) ((accumulate ? dw[dwOff + ch] : 0) + sgx);
+      }
+      if (db != null) {
+        db[dbOff + ch] = (float) ((accumulate ? db[dbOff + ch] : 0) + sg);
+      }
     }
   }
 }
