@@ -111,7 +111,8 @@ class ProcessorTest {
       "PositionGpt, KilnPositionGpt, KilnPositionGpt.java",
       "BagText, KilnBagText, KilnBagText.java",
       "SlicedParameters, KilnSlicedParameters, KilnSlicedParameters.java",
-      "BufferThresholds, KilnBufferThresholds, KilnBufferThresholds.java"
+      "BufferThresholds, KilnBufferThresholds, KilnBufferThresholds.java",
+      "GroupNormNet, KilnGroupNormNet, KilnGroupNormNet.java"
   })
   void generatesTheGoldenSourceWithoutWarnings(String model, String generated, String golden) throws IOException {
     Compilation c = compile(model(model));

@@ -24,6 +24,7 @@ import dev.kiln.dsl.EmbeddingBag;
 import dev.kiln.dsl.ELU;
 import dev.kiln.dsl.GELU;
 import dev.kiln.dsl.Hardtanh;
+import dev.kiln.dsl.GroupNorm;
 import dev.kiln.dsl.LayerNorm;
 import dev.kiln.dsl.LeakyReLU;
 import dev.kiln.dsl.LogSoftmax;
@@ -758,6 +759,9 @@ public final class Generator {
       }
       return out;
     }
+    if (layer.spec() instanceof GroupNorm.Options g) { // GroupNorm, InstanceNorm2d: both or neither
+      return g.affine() ? List.of(f + ".weight()", f + ".bias()") : List.of();
+    }
     boolean weight = layer.spec() instanceof BatchNorm.Options o ? o.affine()
         : !(layer.spec() instanceof LayerNorm.Spec n) || n.elementwiseAffine();
     boolean bias = layer.spec() instanceof Linear.Spec l ? l.bias()
@@ -1350,6 +1354,7 @@ public final class Generator {
           b.addStatement("$T.layerNormForward($L, $L, $L, $L, $L, p.mean$L, p.rstd$L, n * $L, $L, $L)", NORM, out.array, out.offset,
               in.array, in.offset, affine, j + 1, j + 1, layerNormRows(k), layerNormInner(k), s.eps());
         }
+        case GROUPNORM -> groupNormForward(b, k, j + 1, in, out);
         case DROPOUT -> {
           b.beginControlFlow("if (training[$L])", j + 1)
               .addStatement("$T.dropoutMask(p.mask$L, 0, n * $L, $L, $T.generator())", ACTIVATIONS, j + 1, maskPerSample(k), dropoutP(k), KILN);
@@ -1804,6 +1809,7 @@ public final class Generator {
         case COMPARE -> b.addStatement("$T $L = $L", TENSOR, out, k.inputs().size() == 1 ? eagerCall(k, in) // x.lt(y) as written
             : CodeBlock.of("$L.$L($L)", k.swapped() ? locals.get(k.inputs().get(1)) : in, ((Compare) k.spec()).method(),
                 k.swapped() ? in : locals.get(k.inputs().get(1))));
+        case GROUPNORM -> b.addStatement("$T $L = $L", TENSOR, out, eagerCall(k, in)); // the layer's eager device kernels
         case VIEW, RELU, ACTIVATION, CONV, LAYERNORM, DROPOUT, AVGPOOL, UPSAMPLE, PAD, NORMALIZE, LINE, TILE, PERMUTE, SCALE, SHIFT, REDUCE,
             EMBEDDING, SLICE -> b.addStatement("$T $L = $L", TENSOR,
             out, eagerCall(k, in));
@@ -1947,7 +1953,7 @@ public final class Generator {
           Arrays.stream(c.ids()).mapToObj(String::valueOf).collect(Collectors.joining(", ")), joined(c.shape()), in);
     }
     if (k.kind() == Kernel.Kind.CONV || k.kind() == Kernel.Kind.LAYERNORM || k.kind() == Kernel.Kind.EMBEDDING
-        || k.kind() == Kernel.Kind.RECURRENT) {
+        || k.kind() == Kernel.Kind.RECURRENT || k.kind() == Kernel.Kind.GROUPNORM) {
       return CodeBlock.of("$L.apply($L)", layerField(k.layer()), in);
     }
     if (k.kind() == Kernel.Kind.DROPOUT) {
@@ -2981,6 +2987,34 @@ public final class Generator {
         k.relu() ? "batchNormReluForward" : "batchNormForward", out.array, out.offset, in.array, in.offset, j, j, affine, c, l, o.eps());
   }
 
+  /**
+   * A group norm's (or instance norm's) forward: one pass, each sample's groups' mean and 1/std kept in {@code
+   * p.mean}, {@code p.rstd}; the same in training and evaluation.
+   */
+  private void groupNormForward(CodeBlock.Builder b, Kernel k, int j, Ref in, Ref out) {
+    GroupNorm.Options o = (GroupNorm.Options) k.spec();
+    String gn = layerField(k.layer());
+    String affine = o.affine()
+        ? gn + ".weight().readBuffer(), " + gn + ".weight().offset(), " + gn + ".bias().readBuffer(), " + gn + ".bias().offset()"
+        : "null, 0, null, 0";
+    b.addStatement("$T.groupNormForward($L, $L, $L, $L, $L, p.mean$L, p.rstd$L, n, $L, $L, $L, $L)", NORM, out.array, out.offset,
+        in.array, in.offset, affine, j, j, k.channels(), o.numGroups(), k.spatial(), o.eps());
+  }
+
+  /** A group norm's gradients: the input's into {@code target} (when wanted), the weight's and bias's added to theirs. */
+  private void groupNormBackward(CodeBlock.Builder b, Kernel k, int j, Ref in, Ref d, Ref target) {
+    GroupNorm.Options o = (GroupNorm.Options) k.spec();
+    String gn = layerField(k.layer());
+    CodeBlock parameterGrads = o.affine()
+        ? CodeBlock.of("$T.gradBuffer($L.weight(), $L), 0, $T.gradBuffer($L.bias(), $L), 0", COMPILED, gn,
+            recordedNeed(gn + ".weight()"), COMPILED, gn, recordedNeed(gn + ".bias()"))
+        : CodeBlock.of("null, 0, null, 0");
+    String weight = o.affine() ? gn + ".weight().readBuffer(), " + gn + ".weight().offset()" : "null, 0";
+    b.addStatement("$T.groupNormBackward($L, $L, $L, true, $L, $L, $L, $L, $L, p.mean$L, p.rstd$L, n, $L, $L, $L)", NORM,
+        target.array, target.offset, parameterGrads, d.array, d.offset, in.array, in.offset, weight, j, j, k.channels(),
+        o.numGroups(), k.spatial());
+  }
+
   private Ref ref(String value, Map<String, Ref> refs) {
     return refs.computeIfAbsent(value, v -> {
       TensorIr field = ir.tensor(v);
@@ -3137,10 +3171,11 @@ public final class Generator {
             }
           }
         }
-        case LAYERNORM -> {
+        case LAYERNORM, GROUPNORM -> {
           for (String f : List.of("mean", "rstd")) {
             t.addField(DOUBLES, f + j, Modifier.FINAL);
-            ctor.addStatement("this.$L$L = new double[n * $L]", f, j, layerNormRows(k));
+            ctor.addStatement("this.$L$L = new double[n * $L]", f, j,
+                k.kind() == Kernel.Kind.LAYERNORM ? layerNormRows(k) : ((GroupNorm.Options) k.spec()).numGroups());
           }
         }
         case BATCHNORM -> {
@@ -3459,6 +3494,8 @@ public final class Generator {
             .endControlFlow();
       } else if (k.kind() == Kernel.Kind.BATCHNORM) {
         batchNormBackward(b, k, j, in, d, target);
+      } else if (k.kind() == Kernel.Kind.GROUPNORM) {
+        groupNormBackward(b, k, j, in, d, target);
       } else if (k.kind() == Kernel.Kind.LAYERNORM) {
         LayerNorm.Spec s = (LayerNorm.Spec) k.spec();
         String ln = layerField(k.layer());
