@@ -2,7 +2,6 @@ package dev.kiln.dsl;
 
 import dev.kiln.runtime.Ops;
 import dev.kiln.runtime.Shapes;
-import dev.kiln.runtime.Tensor;
 
 /**
  * Group normalisation, as PyTorch's {@code nn.GroupNorm(num_groups, num_channels, eps=1e-5, affine=True)}: the
@@ -12,7 +11,7 @@ import dev.kiln.runtime.Tensor;
  * at first; left out when not {@code affine}). The same in training and evaluation: no running statistics, so it works
  * at any batch size (the normalisation of U-Nets and diffusion models). {@link Ops#groupNorm}.
  */
-public class GroupNorm extends Layer<GroupNorm.Spec> {
+public class GroupNorm extends GroupNormLayer<GroupNorm.Spec> {
   /**
    * What the compiler needs of a group normalisation, GroupNorm's or {@link InstanceNorm2d}'s (one group a channel): its
    * groups, channels, eps and whether it has a weight and bias.
@@ -67,36 +66,12 @@ public class GroupNorm extends Layer<GroupNorm.Spec> {
     return in.clone();
   }
 
-  private final Tensor weight;
-  private final Tensor bias;
-
   /** {@code numChannels} channels in {@code numGroups} groups, eps 1e-5, with a weight and bias: PyTorch's defaults. */
   public GroupNorm(int numGroups, int numChannels) {
-    this(new Spec(numGroups, numChannels, 1e-5, true));
+    this(numGroups, numChannels, 1e-5, true);
   }
 
   public GroupNorm(int numGroups, int numChannels, double eps, boolean affine) {
-    this(new Spec(numGroups, numChannels, eps, affine));
-  }
-
-  private GroupNorm(Spec spec) {
-    super(spec);
-    weight = spec.affine() ? registerParameter("weight", Tensor.ones(spec.numChannels()).requiresGrad(true)) : null;
-    bias = spec.affine() ? registerParameter("bias", Tensor.zeros(spec.numChannels()).requiresGrad(true)) : null;
-  }
-
-  public Tensor weight() {
-    return weight;
-  }
-
-  public Tensor bias() {
-    return bias;
-  }
-
-  @Override
-  public Tensor forward(Tensor x) {
-    outputShape(x.shape());
-    Spec s = spec();
-    return Ops.groupNorm(x, s.numGroups(), weight, bias, s.eps());
+    super(new Spec(numGroups, numChannels, eps, affine));
   }
 }

@@ -12,7 +12,7 @@ import dev.kiln.runtime.Tensor;
  * one. Unlike PyTorch, which only warns, an input whose channels are not {@code num_features} is refused also without
  * {@code affine}.
  */
-public class InstanceNorm2d extends Layer<InstanceNorm2d.Spec> {
+public class InstanceNorm2d extends GroupNormLayer<InstanceNorm2d.Spec> {
   /** InstanceNorm2d's hyper-parameters and shape rule: {@code [N, numFeatures, H, W]}, unchanged. */
   public record Spec(int numFeatures, double eps, boolean affine) implements GroupNorm.Options {
     public Spec {
@@ -47,30 +47,13 @@ public class InstanceNorm2d extends Layer<InstanceNorm2d.Spec> {
     }
   }
 
-  private final Tensor weight;
-  private final Tensor bias;
-
   /** {@code numFeatures} channels, eps 1e-5, no weight or bias: PyTorch's defaults. */
   public InstanceNorm2d(int numFeatures) {
-    this(new Spec(numFeatures, 1e-5, false));
+    this(numFeatures, 1e-5, false);
   }
 
   public InstanceNorm2d(int numFeatures, double eps, boolean affine) {
-    this(new Spec(numFeatures, eps, affine));
-  }
-
-  private InstanceNorm2d(Spec spec) {
-    super(spec);
-    weight = spec.affine() ? registerParameter("weight", Tensor.ones(spec.numFeatures()).requiresGrad(true)) : null;
-    bias = spec.affine() ? registerParameter("bias", Tensor.zeros(spec.numFeatures()).requiresGrad(true)) : null;
-  }
-
-  public Tensor weight() {
-    return weight;
-  }
-
-  public Tensor bias() {
-    return bias;
+    super(new Spec(numFeatures, eps, affine));
   }
 
   @Override
@@ -78,8 +61,6 @@ public class InstanceNorm2d extends Layer<InstanceNorm2d.Spec> {
     if (x.dim() == 3) { // unbatched [C, H, W]
       return forward(x.unsqueeze(0)).squeeze(0);
     }
-    outputShape(x.shape());
-    Spec s = spec();
-    return Ops.groupNorm(x, s.numFeatures(), weight, bias, s.eps());
+    return super.forward(x);
   }
 }

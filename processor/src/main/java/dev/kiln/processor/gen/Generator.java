@@ -1347,12 +1347,9 @@ public final class Generator {
         }
         case LAYERNORM -> {
           LayerNorm.Spec s = (LayerNorm.Spec) k.spec();
-          String ln = layerField(k.layer());
-          String affine = s.elementwiseAffine()
-              ? ln + ".weight().readBuffer(), " + ln + ".weight().offset(), " + ln + ".bias().readBuffer(), " + ln + ".bias().offset()"
-              : "null, 0, null, 0";
           b.addStatement("$T.layerNormForward($L, $L, $L, $L, $L, p.mean$L, p.rstd$L, n * $L, $L, $L)", NORM, out.array, out.offset,
-              in.array, in.offset, affine, j + 1, j + 1, layerNormRows(k), layerNormInner(k), s.eps());
+              in.array, in.offset, affineArguments(layerField(k.layer()), s.elementwiseAffine()), j + 1, j + 1, layerNormRows(k),
+              layerNormInner(k), s.eps());
         }
         case GROUPNORM -> groupNormForward(b, k, j + 1, in, out);
         case DROPOUT -> {
@@ -2993,26 +2990,37 @@ public final class Generator {
    */
   private void groupNormForward(CodeBlock.Builder b, Kernel k, int j, Ref in, Ref out) {
     GroupNorm.Options o = (GroupNorm.Options) k.spec();
-    String gn = layerField(k.layer());
-    String affine = o.affine()
-        ? gn + ".weight().readBuffer(), " + gn + ".weight().offset(), " + gn + ".bias().readBuffer(), " + gn + ".bias().offset()"
-        : "null, 0, null, 0";
     b.addStatement("$T.groupNormForward($L, $L, $L, $L, $L, p.mean$L, p.rstd$L, n, $L, $L, $L, $L)", NORM, out.array, out.offset,
-        in.array, in.offset, affine, j, j, k.channels(), o.numGroups(), k.spatial(), o.eps());
+        in.array, in.offset, affineArguments(layerField(k.layer()), o.affine()), j, j, k.channels(), o.numGroups(), k.spatial(),
+        o.eps());
   }
 
   /** A group norm's gradients: the input's into {@code target} (when wanted), the weight's and bias's added to theirs. */
   private void groupNormBackward(CodeBlock.Builder b, Kernel k, int j, Ref in, Ref d, Ref target) {
     GroupNorm.Options o = (GroupNorm.Options) k.spec();
     String gn = layerField(k.layer());
-    CodeBlock parameterGrads = o.affine()
-        ? CodeBlock.of("$T.gradBuffer($L.weight(), $L), 0, $T.gradBuffer($L.bias(), $L), 0", COMPILED, gn,
-            recordedNeed(gn + ".weight()"), COMPILED, gn, recordedNeed(gn + ".bias()"))
-        : CodeBlock.of("null, 0, null, 0");
-    String weight = o.affine() ? gn + ".weight().readBuffer(), " + gn + ".weight().offset()" : "null, 0";
     b.addStatement("$T.groupNormBackward($L, $L, $L, true, $L, $L, $L, $L, $L, p.mean$L, p.rstd$L, n, $L, $L, $L)", NORM,
-        target.array, target.offset, parameterGrads, d.array, d.offset, in.array, in.offset, weight, j, j, k.channels(),
-        o.numGroups(), k.spatial());
+        target.array, target.offset, affineGradients(gn, o.affine()), d.array, d.offset, in.array, in.offset,
+        weightArguments(gn, o.affine()), j, j, k.channels(), o.numGroups(), k.spatial());
+  }
+
+  /** A norm layer's weight and bias as kernel arguments (array, offset each), or {@code null, 0, null, 0} without. */
+  private static String affineArguments(String layer, boolean affine) {
+    return affine ? weightArguments(layer, true) + ", " + layer + ".bias().readBuffer(), " + layer + ".bias().offset()"
+        : "null, 0, null, 0";
+  }
+
+  /** A norm layer's weight as kernel arguments (array, offset), or {@code null, 0} without. */
+  private static String weightArguments(String layer, boolean affine) {
+    return affine ? layer + ".weight().readBuffer(), " + layer + ".weight().offset()" : "null, 0";
+  }
+
+  /** Where a norm layer's backward adds its weight's and bias's gradients (null where not wanted), or nowhere. */
+  private CodeBlock affineGradients(String layer, boolean affine) {
+    return affine
+        ? CodeBlock.of("$T.gradBuffer($L.weight(), $L), 0, $T.gradBuffer($L.bias(), $L), 0", COMPILED, layer,
+            recordedNeed(layer + ".weight()"), COMPILED, layer, recordedNeed(layer + ".bias()"))
+        : CodeBlock.of("null, 0, null, 0");
   }
 
   private Ref ref(String value, Map<String, Ref> refs) {
@@ -3499,14 +3507,9 @@ public final class Generator {
       } else if (k.kind() == Kernel.Kind.LAYERNORM) {
         LayerNorm.Spec s = (LayerNorm.Spec) k.spec();
         String ln = layerField(k.layer());
-        CodeBlock parameterGrads = s.elementwiseAffine()
-            ? CodeBlock.of("$T.gradBuffer($L.weight(), $L), 0, $T.gradBuffer($L.bias(), $L), 0", COMPILED, ln,
-                recordedNeed(ln + ".weight()"), COMPILED, ln, recordedNeed(ln + ".bias()"))
-            : CodeBlock.of("null, 0, null, 0");
-        String weight = s.elementwiseAffine() ? ln + ".weight().readBuffer(), " + ln + ".weight().offset()" : "null, 0";
         b.addStatement("$T.layerNormBackward($L, $L, $L, true, $L, $L, $L, $L, $L, p.mean$L, p.rstd$L, n * $L, $L)", NORM,
-            target.array, target.offset, parameterGrads, d.array, d.offset, in.array, in.offset, weight, j, j, layerNormRows(k),
-            layerNormInner(k));
+            target.array, target.offset, affineGradients(ln, s.elementwiseAffine()), d.array, d.offset, in.array, in.offset,
+            weightArguments(ln, s.elementwiseAffine()), j, j, layerNormRows(k), layerNormInner(k));
       } else if (k.kind() == Kernel.Kind.RELU) {
         b.beginControlFlow("if ($L != null)", target.array)
             .addStatement("$T.reluBackward($L, $L, $L, $L, $L, $L, n * $L)", KERNELS, target.array, target.offset,
