@@ -47,6 +47,16 @@ class GroupNormTest {
   }
 
   @Test
+  void functionalFormAsTheLayer() {
+    Tensor x = Tensor.randn(2, 6, 3, 3);
+    assertArrayEquals(new GroupNorm(3, 6, 1e-5, false).forward(x).toFloatArray(), F.groupNorm(x, 3).toFloatArray());
+    GroupNorm gn = new GroupNorm(2, 6, 1e-3, true);
+    set(gn.weight(), 1, 2, 3, 4, 5, 6);
+    set(gn.bias(), -1, 0, 1, 2, 3, 4);
+    assertArrayEquals(gn.forward(x).toFloatArray(), F.groupNorm(x, 2, gn.weight(), gn.bias(), 1e-3).toFloatArray());
+  }
+
+  @Test
   void reprSummaryAndErrors() {
     assertEquals("GroupNorm(2, 4, eps=1e-05, affine=True)", new GroupNorm(2, 4).toString());
     assertEquals("GroupNorm(3, 6, eps=0.001, affine=False)", new GroupNorm(3, 6, 1e-3, false).toString());
