@@ -1,6 +1,7 @@
 package dev.kiln.dsl;
 
 import dev.kiln.runtime.Ops;
+import dev.kiln.runtime.Shapes;
 import dev.kiln.runtime.Tensor;
 
 /**
@@ -34,9 +35,15 @@ public class InstanceNorm2d extends GroupNormLayer<InstanceNorm2d.Spec> {
       return numFeatures;
     }
 
+    /** {@code [N, numFeatures, H, W]} of more than one value a map, which PyTorch requires in training and evaluation alike. */
     @Override
     public int[] outputShape(int[] in) {
-      return GroupNorm.checkChannels(this, in, "[N, " + numFeatures + ", H, W]", 4);
+      int[] out = GroupNorm.checkChannels(this, in, "[N, " + numFeatures + ", H, W]", 4);
+      if (in[2] * in[3] == 1) {
+        throw new ShapeException(this + " expects more than 1 spatial element (as PyTorch, in training and evaluation "
+            + "alike), receives " + Shapes.toString(in));
+      }
+      return out;
     }
 
     /** PyTorch's repr: {@code InstanceNorm2d(64, eps=1e-05, momentum=0.1, affine=False, track_running_stats=False)}. */

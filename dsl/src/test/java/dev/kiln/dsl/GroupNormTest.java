@@ -88,5 +88,8 @@ class GroupNormTest {
     var e = assertThrows(IllegalArgumentException.class, () -> in.forward(Tensor.zeros(1, 3, 2, 2)));
     assertEquals("InstanceNorm2d(2, eps=1e-05, momentum=0.1, affine=False, track_running_stats=False) expects [N, 2, H, W], "
         + "receives [1, 3, 2, 2]", e.getMessage());
+    e = assertThrows(IllegalArgumentException.class, () -> in.forward(Tensor.zeros(4, 2, 1, 1)));
+    assertEquals("InstanceNorm2d(2, eps=1e-05, momentum=0.1, affine=False, track_running_stats=False) expects more than 1 "
+        + "spatial element (as PyTorch, in training and evaluation alike), receives [4, 2, 1, 1]", e.getMessage());
   }
 }

@@ -75,4 +75,19 @@ class GroupNormCompileTest {
     assertThat(c).hadErrorContaining("norm: InstanceNorm2d(4, eps=1e-05, momentum=0.1, affine=False, track_running_stats=False) "
         + "expects [N, 4, H, W], receives [N, 36]").inFile(f).onLineContaining("return norm.apply(flatten(h));");
   }
+
+  @Test
+  void instanceNormWantsMoreThanOneValueAMap() {
+    JavaFileObject f = classModel("InPoint",
+        "@Model(input = {4, 2, 2})",
+        "public class InPoint extends Module {",
+        "  final InstanceNorm2d norm = new InstanceNorm2d(4);",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    return norm.apply(maxPool2d(x, 2));",
+        "  }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining("norm: InstanceNorm2d(4, eps=1e-05, momentum=0.1, affine=False, track_running_stats=False) "
+        + "expects more than 1 spatial element").inFile(f).onLineContaining("return norm.apply(maxPool2d(x, 2));");
+  }
 }
