@@ -149,6 +149,20 @@ public final class F {
 
   // ---- normalisation, dropout, activations
 
+  /**
+   * {@code F.group_norm(x, num_groups, weight, bias, eps)}: x {@code [N, C, *]} normalised per sample over each group of
+   * {@code C / groups} channels, then scaled and shifted per channel by {@code weight} and {@code bias} ({@code [C]},
+   * either null for none), as {@link GroupNorm} ({@link Ops#groupNorm}).
+   */
+  public static Tensor groupNorm(Tensor x, int groups, Tensor weight, Tensor bias, double eps) {
+    return Ops.groupNorm(x, groups, weight, bias, eps);
+  }
+
+  /** {@code F.group_norm(x, num_groups)}: no weight or bias, eps 1e-5. */
+  public static Tensor groupNorm(Tensor x, int groups) {
+    return Ops.groupNorm(x, groups, null, null, 1e-5);
+  }
+
   /** PyTorch's {@code F.avg_pool2d(x, kernel)}: stride = kernel, no padding. */
   public static Tensor avgPool2d(Tensor x, int kernel) {
     return Ops.avgPool2d(x, kernel, kernel, 0, false, true);

@@ -64,6 +64,19 @@ class ExpressionSizesTest {
         "conv.apply(x).narrow(1, 0, w)");
   }
 
+  /** The 1-d convolution's and the group norms' parameters fold as the others'. */
+  @Test
+  void parameterSizesOfOneDimensionalAndGroupLayersFold() throws IOException {
+    assertGeneratesTheConstant("SequenceParameters", "{4, 16}",
+        List.of("  final Conv1d conv = new Conv1d(4, 6, 5);",
+            "  final GroupNorm gn = new GroupNorm(2, 6);",
+            "  final InstanceNorm2d in = new InstanceNorm2d(3, 1e-5, true);"),
+        "conv.weight().size(2) + conv.weight().size(1) + conv.bias().size(0) + gn.weight().size(0) + gn.bias().size(0)"
+            + " + in.weight().size(0) - 26",
+        4, // 5 + 4 + 6 + 6 + 6 + 3 - 26
+        "conv.apply(x).narrow(1, 0, w)");
+  }
+
   /**
    * Compiles a model of {@code input} with {@code fields} whose forward is {@code final int w = read; return returned;},
    * and the same with {@code w} written as {@code value}: both succeed and generate the same source, but for their names.

@@ -732,6 +732,7 @@ class ParityTest {
     "FieldArithmetic, test.FieldArithmetic, test.KilnFieldArithmetic, 6:8, 3",
     "WhereFields, test.WhereFields, test.KilnWhereFields, 6:8, 3",
     "WhereFieldOperands, test.WhereFieldOperands, test.KilnWhereFieldOperands, 6:8, 3",
+    "GroupNormNet, test.GroupNormNet, test.KilnGroupNormNet, 3:6:6, 3",
   })
   void compiledMatchesEager(String source, String eagerName, String compiledName, String sampleShape, int classes) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(source));

@@ -114,7 +114,8 @@ class ProcessorTest {
       "BagText, KilnBagText, KilnBagText.java",
       "SlicedParameters, KilnSlicedParameters, KilnSlicedParameters.java",
       "BufferThresholds, KilnBufferThresholds, KilnBufferThresholds.java",
-      "ShiftedIds, KilnShiftedIds, KilnShiftedIds.java"
+      "ShiftedIds, KilnShiftedIds, KilnShiftedIds.java",
+      "GroupNormNet, KilnGroupNormNet, KilnGroupNormNet.java"
   })
   void generatesTheGoldenSourceWithoutWarnings(String model, String generated, String golden) throws IOException {
     Compilation c = compile(model(model));

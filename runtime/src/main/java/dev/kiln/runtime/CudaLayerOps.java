@@ -5,11 +5,12 @@ import dev.kiln.runtime.cuda.BatchNormKernels;
 import dev.kiln.runtime.cuda.CuBlas;
 import dev.kiln.runtime.cuda.CuDnn;
 import dev.kiln.runtime.cuda.Cuda;
+import dev.kiln.runtime.cuda.GroupNormKernels;
 import java.lang.ref.Reference;
 
 /**
  * The CUDA side of {@link Ops}' layer operations: matmul and linear through cuBLAS, conv2d
- * through cuDNN, batch norm by Kiln's kernels ({@link BatchNormKernels}). {@link Ops} checks the arguments (the same checks, the same messages
+ * through cuDNN, batch norm and group norm by Kiln's kernels ({@link BatchNormKernels}, {@link GroupNormKernels}). {@link Ops} checks the arguments (the same checks, the same messages
  * for both devices) and comes here when they live on the GPU; each method computes the same
  * values as the CPU code and records the same derivative, returning CUDA tensors.
  *
@@ -260,6 +261,62 @@ final class CudaLayerOps {
         if (affine) {
           grads[1] = dw == null ? null : dw.returned();
           grads[2] = db == null ? null : db.returned();
+        }
+        return grads;
+      }
+    });
+  }
+
+  /**
+   * Group normalisation of {@code x}, seen as {@code [n, c, l]} in {@code groups} groups, checked by {@link
+   * Ops#groupNorm}, by Kiln's own kernels ({@link GroupNormKernels}, the CPU's arithmetic): the rows' statistics kept
+   * for the backward, which sums per (sample, channel) once for both the parameters' gradients and the input's.
+   */
+  static Tensor groupNorm(Tensor x, int groups, Tensor weight, Tensor bias, double eps, int n, int c, int l) {
+    Device dev = x.device();
+    int per = c / groups, inner = per * l, rows = n * groups;
+    long count = (long) n * c * l;
+    Tensor stats = Tensor.empty(dev, 3 * rows);
+    GroupNormKernels.statistics(stats.writeCuda(), x.readCuda(), rows, inner, eps);
+    Tensor out = Tensor.empty(dev, x.shape());
+    GroupNormKernels.forward(out.writeCuda(), x.readCuda(), stats.readCuda(), read(weight), read(bias), c, l, inner, count);
+    keepAlive(x, weight, bias, stats);
+    if (!Ops.track(x, weight, bias)) {
+      return out;
+    }
+    Tensor[] inputs = LayerOps.given(x, weight, bias);
+    int wAt = weight == null ? -1 : 1, bAt = bias == null ? -1 : weight == null ? 1 : 2;
+    return Tensor.ofNode(out, new Node(inputs) {
+      @Override public String name() {
+        return "group_norm";
+      }
+
+      @Override protected Tensor[] backward(Tensor gradOutput) {
+        Tensor g = onDevice(gradOutput, dev);
+        GradSink dw = wAt >= 0 && needsGrad(wAt) ? GradSink.of(weight) : null;
+        GradSink db = bAt >= 0 && needsGrad(bAt) ? GradSink.of(bias) : null;
+        Tensor sums = Tensor.zeros(dev, 4 * n * c); // 2 n c doubles; zeros for l = 0
+        GroupNormKernels.channelSums(sums.writeCuda(), g.readCuda(), x.readCuda(), stats.readCuda(), n, c, l, per);
+        if (dw != null || db != null) {
+          GroupNormKernels.parameterGradients(GradSink.address(dw), GradSink.address(db), sums.readCuda(), n, c,
+              dw != null && dw.accumulate(), db != null && db.accumulate());
+        }
+        Tensor dx = null, coef = null;
+        if (needsGrad(0)) {
+          coef = Tensor.empty(dev, 2 * rows);
+          GroupNormKernels.rowCoefficients(coef.writeCuda(), sums.readCuda(), read(weight), rows, groups, per, inner);
+          dx = Tensor.empty(dev, x.shape());
+          GroupNormKernels.backward(dx.writeCuda(), g.readCuda(), x.readCuda(), stats.readCuda(), coef.readCuda(), read(weight),
+              c, l, inner, count);
+        }
+        keepAlive(g, x, weight, stats, sums, coef);
+        Tensor[] grads = new Tensor[inputs.length];
+        grads[0] = dx;
+        if (wAt >= 0) {
+          grads[wAt] = dw == null ? null : dw.returned();
+        }
+        if (bAt >= 0) {
+          grads[bAt] = db == null ? null : db.returned();
         }
         return grads;
       }

@@ -13,6 +13,7 @@ import dev.kiln.runtime.cpu.ConvKernels;
 import dev.kiln.runtime.cpu.NormKernels;
 import dev.kiln.runtime.cpu.Pool2dShape;
 import java.util.Arrays;
+import java.util.Objects;
 
 /**
  * Convolution, pooling, normalisation, dropout and upsampling of eager mode: conv2d and its transpose,
@@ -522,6 +523,73 @@ final class LayerOps {
         return grads;
       }
     }).sealed();
+  }
+
+  public static Tensor groupNorm(Tensor x, int groups, Tensor weight, Tensor bias, double eps) {
+    boolean cuda = Devices.onCuda("group_norm", x, weight, bias);
+    requireFloat("group_norm", x);
+    if (x.dim() < 2) {
+      throw new IllegalArgumentException(
+          "group_norm: input must be [N, C, *] (rank 2 or more), got shape " + Shapes.toString(x.shape()));
+    }
+    int n = x.size(0), c = x.size(1), l = Shapes.numel(Arrays.copyOfRange(x.shape(), 2, x.dim()));
+    if (groups <= 0 || c % groups != 0) {
+      throw new IllegalArgumentException("group_norm: expected the number of channels in the input to be divisible by num_groups, "
+          + "but got input of shape " + Shapes.toString(x.shape()) + " and num_groups=" + groups);
+    }
+    for (Tensor t : new Tensor[] {weight, bias}) {
+      if (t != null) {
+        requireFloat("group_norm " + (t == weight ? "weight" : "bias"), t);
+        if (t.dim() != 1 || t.size(0) != c) {
+          throw new IllegalArgumentException("group_norm: input " + Shapes.toString(x.shape()) + " has " + c + " channels, but "
+              + (t == weight ? "weight" : "bias") + " has shape " + Shapes.toString(t.shape()) + " (expected [" + c + "])");
+        }
+      }
+    }
+    if (!(eps > 0) || Double.isInfinite(eps)) {
+      throw new IllegalArgumentException("group_norm: eps must be a positive number, got " + eps);
+    }
+    if (cuda) {
+      return CudaLayerOps.groupNorm(x, groups, weight, bias, eps, n, c, l);
+    }
+    float[] out = ArrayPool.floats(x.numel()); // overwritten
+    double[] mean = new double[n * groups], rstd = new double[n * groups];
+    NormKernels.groupNormForward(out, 0, x.readBuffer(), x.offset(), bufferOrNull(weight), offsetOf(weight), bufferOrNull(bias),
+        offsetOf(bias), mean, rstd, n, c, groups, l, eps);
+    if (!track(x, weight, bias)) {
+      return Tensor.wrap(out, x.shape()).sealed(); // the op's own array: what reads it may defer (Deferred)
+    }
+    Tensor[] inputs = given(x, weight, bias);
+    int wAt = weight == null ? -1 : 1, bAt = bias == null ? -1 : weight == null ? 1 : 2;
+    return Tensor.ofNode(out, x.shape(), new Node(inputs) {
+      @Override public String name() {
+        return "group_norm";
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        // over the output's gradient when the engine owns it: the kernel reads each row of g before it writes that row of dx
+        float[] own = needsGrad(0) ? takeGradient(g) : null;
+        float[] dx = own != null ? own : needsGrad(0) ? ArrayPool.floats(x.numel()) : null; // overwritten
+        float[] dw = wAt >= 0 && needsGrad(wAt) ? new float[c] : null;
+        float[] db = bAt >= 0 && needsGrad(bAt) ? new float[c] : null;
+        NormKernels.groupNormBackward(dx, 0, dw, 0, db, 0, false, g.readBuffer(), g.offset(), x.readBuffer(), x.offset(),
+            bufferOrNull(weight), offsetOf(weight), mean, rstd, n, c, groups, l);
+        Tensor[] grads = new Tensor[inputs.length];
+        grads[0] = dx == null ? null : Tensor.gradient(dx, x.shape());
+        if (dw != null) {
+          grads[wAt] = Tensor.gradient(dw, c);
+        }
+        if (db != null) {
+          grads[bAt] = Tensor.gradient(db, c);
+        }
+        return grads;
+      }
+    }).sealed();
+  }
+
+  /** The tensors given, nulls left out: a node's inputs when a weight or a bias may be absent (group norm's). */
+  static Tensor[] given(Tensor... tensors) {
+    return Arrays.stream(tensors).filter(Objects::nonNull).toArray(Tensor[]::new);
   }
 
   public static Tensor dropout(Tensor x, double p, boolean training) {

@@ -855,6 +855,22 @@ public final class Ops {
   }
 
   /**
+   * Group normalisation, PyTorch's {@code F.group_norm(x, num_groups, weight, bias, eps)}: x {@code [N, C, *]} (rank 2
+   * or more) with its C channels in {@code groups} groups of {@code C / groups}; each sample's group is normalised by its
+   * own mean and biased variance over its channels' values, {@code (x - mean) / sqrt(var + eps)}, then each channel
+   * scaled by {@code weight} and shifted by {@code bias} ({@code [C]} each, either null for none). The same in training
+   * and evaluation (no running statistics); {@code groups = C} is instance normalisation. On the CPU one pass forward
+   * and two backward ({@code NormKernels.groupNormForward}/{@code Backward}: statistics in double, outputs in float); on
+   * CUDA Kiln's kernels ({@code cuda.GroupNormKernels}), the same arithmetic.
+   *
+   * @throws IllegalArgumentException when x has rank under 2, when C is not divisible by {@code groups}, when weight or
+   *     bias is not {@code [C]}, or eps is not positive
+   */
+  public static Tensor groupNorm(Tensor x, int groups, Tensor weight, Tensor bias, double eps) {
+    return LayerOps.groupNorm(x, groups, weight, bias, eps);
+  }
+
+  /**
    * One direction of one recurrent layer over a whole sequence as one tape node: from the input's part of every step's gates {@code xProj [T, B, G
    * H]} ({@code x W_ih^T + b_ih}), the initial states {@code h0}, {@code c0} ({@code [B, H]}, or null
    * for zeros; c0 for LSTM only), {@code wHh [G H, H]} and {@code bHh [G H]} (or null), the states

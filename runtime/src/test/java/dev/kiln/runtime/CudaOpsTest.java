@@ -218,6 +218,41 @@ class CudaOpsTest {
     compare("tril", Match.EXACT, in -> in[0].tril(-1), Tensor.randn(2, 3, 5));
   }
 
+  /**
+   * Group norm's kernels against the CPU's: several ranks and group sizes, rows and channels longer than a block (300
+   * values), one channel a group (instance norm), without a weight or a bias or either; PyTorch's own values and
+   * gradients (GroupNormTest's reference) on the device; the parameters' gradients accumulated over two backwards.
+   */
+  @Test
+  void groupNormAsOnTheCpu() {
+    compare("group_norm [4, 6] in 3", Match.CLOSE, in -> Ops.groupNorm(in[0], 3, in[1], in[2], 1e-5), Tensor.randn(4, 6),
+        Tensor.randn(6), Tensor.randn(6));
+    compare("group_norm [3, 8, 5, 5] in 4", Match.CLOSE, in -> Ops.groupNorm(in[0], 4, in[1], in[2], 1e-5),
+        Tensor.randn(3, 8, 5, 5), Tensor.randn(8), Tensor.randn(8));
+    compare("group_norm [2, 4, 300] in 2", Match.CLOSE, in -> Ops.groupNorm(in[0], 2, in[1], in[2], 1e-3),
+        Tensor.randn(2, 4, 300).add(Tensor.scalar(50f)), Tensor.randn(4), Tensor.randn(4));
+    compare("group_norm instance [2, 6, 2, 2, 2]", Match.CLOSE, in -> Ops.groupNorm(in[0], 6, in[1], in[2], 1e-5),
+        Tensor.randn(2, 6, 2, 2, 2), Tensor.randn(6), Tensor.randn(6));
+    compare("group_norm without affine", Match.CLOSE, in -> Ops.groupNorm(in[0], 2, null, null, 1e-5), Tensor.randn(3, 4, 7));
+    compare("group_norm, weight only", Match.CLOSE, in -> Ops.groupNorm(in[0], 1, in[1], null, 1e-5), Tensor.randn(3, 4, 7),
+        Tensor.randn(4));
+    compare("group_norm, bias only", Match.CLOSE, in -> Ops.groupNorm(in[0], 4, null, in[1], 1e-5), Tensor.randn(3, 4, 7),
+        Tensor.randn(4));
+    for (Object[] c : GroupNormTest.CASES) {
+      GroupNormTest.checkAgainstTorch((String) c[0], (Integer) c[1], (Double) c[2], gpu);
+    }
+    Tensor x = Tensor.randn(2, 4, 3, 3);
+    Tensor w = Tensor.randn(4), b = Tensor.randn(4), g = Tensor.randn(2, 4, 3, 3);
+    Tensor wc = w.clone().requiresGrad(true), bc = b.clone().requiresGrad(true);
+    Tensor wg = w.to(gpu).requiresGrad(true), bg = b.to(gpu).requiresGrad(true);
+    for (int round = 0; round < 2; round++) {
+      Ops.groupNorm(x, 2, wc, bc, 1e-5).backward(g);
+      Ops.groupNorm(x.to(gpu), 2, wg, bg, 1e-5).backward(g.to(gpu));
+    }
+    agree("group_norm weight gradient over two backwards", false, wg.grad(), wc.grad());
+    agree("group_norm bias gradient over two backwards", false, bg.grad(), bc.grad());
+  }
+
   @Test
   void layerNormAsOnTheCpu() { // the CPU's fused kernels against CUDA's composed device ops
     compare("layer_norm", Match.CLOSE, in -> Ops.layerNorm(in[0], new int[] {3, 5}, in[1], in[2], 1e-5), Tensor.randn(4, 3, 5),

@@ -27,6 +27,7 @@ import dev.kiln.dsl.EmbeddingBag;
 import dev.kiln.dsl.ELU;
 import dev.kiln.dsl.GELU;
 import dev.kiln.dsl.Hardtanh;
+import dev.kiln.dsl.GroupNorm;
 import dev.kiln.dsl.LayerNorm;
 import dev.kiln.dsl.LayerSpec;
 import dev.kiln.dsl.LeakyReLU;
@@ -780,6 +781,9 @@ public final class Generator {
       }
       return out;
     }
+    if (layer.spec() instanceof GroupNorm.Options g) { // GroupNorm, InstanceNorm2d: both or neither
+      return g.affine() ? List.of(f + ".weight()", f + ".bias()") : List.of();
+    }
     boolean weight = layer.spec() instanceof BatchNorm.Options o ? o.affine()
         : !(layer.spec() instanceof LayerNorm.Spec n) || n.elementwiseAffine();
     boolean bias = layer.spec() instanceof Linear.Spec l ? l.bias()
@@ -1367,13 +1371,11 @@ public final class Generator {
         }
         case LAYERNORM -> {
           LayerNorm.Spec s = (LayerNorm.Spec) k.spec();
-          String ln = layerField(k.layer());
-          String affine = s.elementwiseAffine()
-              ? ln + ".weight().readBuffer(), " + ln + ".weight().offset(), " + ln + ".bias().readBuffer(), " + ln + ".bias().offset()"
-              : "null, 0, null, 0";
           b.addStatement("$T.layerNormForward($L, $L, $L, $L, $L, p.mean$L, p.rstd$L, n * $L, $L, $L)", NORM, out.array, out.offset,
-              in.array, in.offset, affine, j + 1, j + 1, layerNormRows(k), layerNormInner(k), s.eps());
+              in.array, in.offset, affineArguments(layerField(k.layer()), s.elementwiseAffine()), j + 1, j + 1, layerNormRows(k),
+              layerNormInner(k), s.eps());
         }
+        case GROUPNORM -> groupNormForward(b, k, j + 1, in, out);
         case DROPOUT -> {
           b.beginControlFlow("if (training[$L])", j + 1)
               .addStatement("$T.dropoutMask(p.mask$L, 0, n * $L, $L, $T.generator())", ACTIVATIONS, j + 1, maskPerSample(k), dropoutP(k), KILN);
@@ -1867,6 +1869,7 @@ public final class Generator {
         case COMPARE -> b.addStatement("$T $L = $L", TENSOR, out, k.inputs().size() == 1 ? eagerCall(k, in) // x.lt(y) as written
             : CodeBlock.of("$L.$L($L)", k.swapped() ? locals.get(k.inputs().get(1)) : in, ((Compare) k.spec()).method(),
                 k.swapped() ? in : locals.get(k.inputs().get(1))));
+        case GROUPNORM -> b.addStatement("$T $L = $L", TENSOR, out, eagerCall(k, in)); // the layer's eager device kernels
         case VIEW, RELU, ACTIVATION, CONV, LAYERNORM, DROPOUT, AVGPOOL, UPSAMPLE, PAD, NORMALIZE, LINE, TILE, PERMUTE, SCALE, SHIFT, REDUCE,
             EMBEDDING, SLICE, IDS -> b.addStatement("$T $L = $L", TENSOR,
             out, eagerCall(k, in));
@@ -2019,7 +2022,7 @@ public final class Generator {
           Arrays.stream(c.ids()).mapToObj(String::valueOf).collect(Collectors.joining(", ")), joined(c.shape()), in);
     }
     if (k.kind() == Kernel.Kind.CONV || k.kind() == Kernel.Kind.LAYERNORM || k.kind() == Kernel.Kind.EMBEDDING
-        || k.kind() == Kernel.Kind.RECURRENT) {
+        || k.kind() == Kernel.Kind.RECURRENT || k.kind() == Kernel.Kind.GROUPNORM) {
       return CodeBlock.of("$L.apply($L)", layerField(k.layer()), in);
     }
     if (k.kind() == Kernel.Kind.DROPOUT) {
@@ -3125,6 +3128,45 @@ public final class Generator {
         k.relu() ? "batchNormReluForward" : "batchNormForward", out.array, out.offset, in.array, in.offset, j, j, affine, c, l, o.eps());
   }
 
+  /**
+   * A group norm's (or instance norm's) forward: one pass, each sample's groups' mean and 1/std kept in {@code
+   * p.mean}, {@code p.rstd}; the same in training and evaluation.
+   */
+  private void groupNormForward(CodeBlock.Builder b, Kernel k, int j, Ref in, Ref out) {
+    GroupNorm.Options o = (GroupNorm.Options) k.spec();
+    b.addStatement("$T.groupNormForward($L, $L, $L, $L, $L, p.mean$L, p.rstd$L, n, $L, $L, $L, $L)", NORM, out.array, out.offset,
+        in.array, in.offset, affineArguments(layerField(k.layer()), o.affine()), j, j, k.channels(), o.numGroups(), k.spatial(),
+        o.eps());
+  }
+
+  /** A group norm's gradients: the input's into {@code target} (when wanted), the weight's and bias's added to theirs. */
+  private void groupNormBackward(CodeBlock.Builder b, Kernel k, int j, Ref in, Ref d, Ref target) {
+    GroupNorm.Options o = (GroupNorm.Options) k.spec();
+    String gn = layerField(k.layer());
+    b.addStatement("$T.groupNormBackward($L, $L, $L, true, $L, $L, $L, $L, $L, p.mean$L, p.rstd$L, n, $L, $L, $L)", NORM,
+        target.array, target.offset, affineGradients(gn, o.affine()), d.array, d.offset, in.array, in.offset,
+        weightArguments(gn, o.affine()), j, j, k.channels(), o.numGroups(), k.spatial());
+  }
+
+  /** A norm layer's weight and bias as kernel arguments (array, offset each), or {@code null, 0, null, 0} without. */
+  private static String affineArguments(String layer, boolean affine) {
+    return affine ? weightArguments(layer, true) + ", " + layer + ".bias().readBuffer(), " + layer + ".bias().offset()"
+        : "null, 0, null, 0";
+  }
+
+  /** A norm layer's weight as kernel arguments (array, offset), or {@code null, 0} without. */
+  private static String weightArguments(String layer, boolean affine) {
+    return affine ? layer + ".weight().readBuffer(), " + layer + ".weight().offset()" : "null, 0";
+  }
+
+  /** Where a norm layer's backward adds its weight's and bias's gradients (null where not wanted), or nowhere. */
+  private CodeBlock affineGradients(String layer, boolean affine) {
+    return affine
+        ? CodeBlock.of("$T.gradBuffer($L.weight(), $L), 0, $T.gradBuffer($L.bias(), $L), 0", COMPILED, layer,
+            recordedNeed(layer + ".weight()"), COMPILED, layer, recordedNeed(layer + ".bias()"))
+        : CodeBlock.of("null, 0, null, 0");
+  }
+
   private Ref ref(String value, Map<String, Ref> refs) {
     return refs.computeIfAbsent(value, v -> {
       TensorIr field = ir.tensor(v);
@@ -3282,10 +3324,11 @@ public final class Generator {
             }
           }
         }
-        case LAYERNORM -> {
+        case LAYERNORM, GROUPNORM -> {
           for (String f : List.of("mean", "rstd")) {
             t.addField(DOUBLES, f + j, Modifier.FINAL);
-            ctor.addStatement("this.$L$L = new double[n * $L]", f, j, layerNormRows(k));
+            ctor.addStatement("this.$L$L = new double[n * $L]", f, j,
+                k.kind() == Kernel.Kind.LAYERNORM ? layerNormRows(k) : ((GroupNorm.Options) k.spec()).numGroups());
           }
         }
         case BATCHNORM -> {
@@ -3599,17 +3642,14 @@ public final class Generator {
             .endControlFlow();
       } else if (k.kind() == Kernel.Kind.BATCHNORM) {
         batchNormBackward(b, k, j, in, d, target);
+      } else if (k.kind() == Kernel.Kind.GROUPNORM) {
+        groupNormBackward(b, k, j, in, d, target);
       } else if (k.kind() == Kernel.Kind.LAYERNORM) {
         LayerNorm.Spec s = (LayerNorm.Spec) k.spec();
         String ln = layerField(k.layer());
-        CodeBlock parameterGrads = s.elementwiseAffine()
-            ? CodeBlock.of("$T.gradBuffer($L.weight(), $L), 0, $T.gradBuffer($L.bias(), $L), 0", COMPILED, ln,
-                recordedNeed(ln + ".weight()"), COMPILED, ln, recordedNeed(ln + ".bias()"))
-            : CodeBlock.of("null, 0, null, 0");
-        String weight = s.elementwiseAffine() ? ln + ".weight().readBuffer(), " + ln + ".weight().offset()" : "null, 0";
         b.addStatement("$T.layerNormBackward($L, $L, $L, true, $L, $L, $L, $L, $L, p.mean$L, p.rstd$L, n * $L, $L)", NORM,
-            target.array, target.offset, parameterGrads, d.array, d.offset, in.array, in.offset, weight, j, j, layerNormRows(k),
-            layerNormInner(k));
+            target.array, target.offset, affineGradients(ln, s.elementwiseAffine()), d.array, d.offset, in.array, in.offset,
+            weightArguments(ln, s.elementwiseAffine()), j, j, layerNormRows(k), layerNormInner(k));
       } else if (k.kind() == Kernel.Kind.RELU) {
         b.beginControlFlow("if ($L != null)", target.array)
             .addStatement("$T.reluBackward($L, $L, $L, $L, $L, $L, n * $L)", KERNELS, target.array, target.offset,

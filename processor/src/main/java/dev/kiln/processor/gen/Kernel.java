@@ -121,6 +121,11 @@ record Kernel(
     /** Layer norm over each sample's last dimensions: one pass each way, each row's mean and 1/std kept for backward. */
     LAYERNORM,
     /**
+     * Group norm (and instance norm, one channel a group) of {@code [N, C, *]}: each sample's group normalised as a layer
+     * norm row, then scaled and shifted per channel; one pass forward, two backward, each row's mean and 1/std kept.
+     */
+    GROUPNORM,
+    /**
      * Inverted dropout with a mask drawn per forward in training; identity in evaluation. Channel dropout
      * (a {@code Dropout2d.Spec}) draws one mask value per sample and channel, applied over the channel's map.
      */
@@ -266,7 +271,7 @@ record Kernel(
   /** Whether the step reads parameters of its layer (a weight, a bias). */
   boolean hasParameters() {
     return kind == Kind.LINEAR || kind == Kind.CONV || kind == Kind.BATCHNORM || kind == Kind.LAYERNORM || kind == Kind.EMBEDDING
-        || kind == Kind.RECURRENT;
+        || kind == Kind.RECURRENT || kind == Kind.GROUPNORM;
   }
 
   /** Values per sample of the output (all dimensions after the batch). */

@@ -14,6 +14,7 @@ import dev.kiln.dsl.ELU;
 import dev.kiln.dsl.Flatten;
 import dev.kiln.dsl.GELU;
 import dev.kiln.dsl.Hardtanh;
+import dev.kiln.dsl.GroupNorm;
 import dev.kiln.dsl.LayerNorm;
 import dev.kiln.dsl.LayerSpec;
 import dev.kiln.dsl.LeakyReLU;
@@ -247,6 +248,8 @@ final class Planner {
         kernels.add(new Kernel(Kernel.Kind.SLICE, label, seq.narrow(in), null, null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof LayerNorm.Spec) {
         kernels.add(new Kernel(Kernel.Kind.LAYERNORM, label, s.spec(), s.layer(), null, false, s.input(), s.output(), in, out, s.source()));
+      } else if (s.spec() instanceof GroupNorm.Options) {
+        kernels.add(new Kernel(Kernel.Kind.GROUPNORM, label, s.spec(), s.layer(), null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof AvgPool2d.Spec || s.spec() instanceof AdaptiveAvgPool2d.Spec || s.spec() instanceof AvgPool1d.Spec
           || s.spec() instanceof AdaptiveAvgPool1d.Spec) {
         kernels.add(new Kernel(Kernel.Kind.AVGPOOL, label, s.spec(), s.layer(), null, false, s.input(), s.output(), in, out, s.source()));

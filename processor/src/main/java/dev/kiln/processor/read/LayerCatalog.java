@@ -16,7 +16,9 @@ import dev.kiln.dsl.Embedding;
 import dev.kiln.dsl.EmbeddingBag;
 import dev.kiln.dsl.Flatten;
 import dev.kiln.dsl.GELU;
+import dev.kiln.dsl.GroupNorm;
 import dev.kiln.dsl.Hardtanh;
+import dev.kiln.dsl.InstanceNorm2d;
 import dev.kiln.dsl.LayerNorm;
 import dev.kiln.dsl.LayerSpec;
 import dev.kiln.dsl.LeakyReLU;
@@ -176,6 +178,16 @@ final class LayerCatalog {
         }
         return new LayerNorm.Spec(shape, 1e-5, true);
       }),
+      Map.entry(DSL + "GroupNorm", args -> switch (args.size()) {
+        case 2 -> new GroupNorm.Spec(integer(args, 0), integer(args, 1), 1e-5, true);
+        case 4 -> new GroupNorm.Spec(integer(args, 0), integer(args, 1), number(args, 2), bool(args, 3));
+        default -> throw new BadArguments("GroupNorm takes (num_groups, num_channels) or (num_groups, num_channels, eps, affine)");
+      }),
+      Map.entry(DSL + "InstanceNorm2d", args -> switch (args.size()) {
+        case 1 -> new InstanceNorm2d.Spec(integer(args, 0), 1e-5, false);
+        case 3 -> new InstanceNorm2d.Spec(integer(args, 0), number(args, 1), bool(args, 2));
+        default -> throw new BadArguments("InstanceNorm2d takes (num_features) or (num_features, eps, affine)");
+      }),
       Map.entry(DSL + "BatchNorm1d", args -> switch (args.size()) {
         case 1 -> new BatchNorm1d.Spec(integer(args, 0), 1e-5, 0.1, true);
         case 4 -> new BatchNorm1d.Spec(integer(args, 0), number(args, 1), number(args, 2), bool(args, 3));
@@ -298,7 +310,7 @@ final class LayerCatalog {
 
   /** Simple names of the supported layers, for messages. */
   static String supported() {
-    return "Linear, Conv1d, Conv2d, ConvTranspose2d, Upsample, MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, AdaptiveAvgPool1d, AdaptiveAvgPool2d, BatchNorm1d, BatchNorm2d, LayerNorm, Dropout, Dropout2d, Flatten, ReLU, Sigmoid, Tanh, LeakyReLU, GELU, SiLU, ELU, Softplus, Hardtanh, Softmax, LogSoftmax, Embedding, EmbeddingBag, LSTM, GRU, RNN, Sequential";
+    return "Linear, Conv1d, Conv2d, ConvTranspose2d, Upsample, MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, AdaptiveAvgPool1d, AdaptiveAvgPool2d, BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm, InstanceNorm2d, Dropout, Dropout2d, Flatten, ReLU, Sigmoid, Tanh, LeakyReLU, GELU, SiLU, ELU, Softplus, Hardtanh, Softmax, LogSoftmax, Embedding, EmbeddingBag, LSTM, GRU, RNN, Sequential";
   }
 
   static LayerSpec create(String qualifiedName, List<Object> args) throws BadArguments {

@@ -1,10 +1,12 @@
 package dev.kiln.processor.read;
 
 import dev.kiln.dsl.BatchNorm;
+import dev.kiln.dsl.Conv1d;
 import dev.kiln.dsl.Conv2d;
 import dev.kiln.dsl.ConvTranspose2d;
 import dev.kiln.dsl.Embedding;
 import dev.kiln.dsl.EmbeddingBag;
+import dev.kiln.dsl.GroupNorm;
 import dev.kiln.dsl.LayerNorm;
 import dev.kiln.dsl.LayerSpec;
 import dev.kiln.dsl.Linear;
@@ -39,12 +41,19 @@ final class ParameterShapes {
       return weight ? Optional.of(new int[] {c.outChannels(), c.inChannels(), c.kernelH(), c.kernelW()})
           : present(c.bias(), c.outChannels());
     }
+    if (spec instanceof Conv1d.Spec c) {
+      return weight ? Optional.of(new int[] {c.outChannels(), c.inChannels(), c.kernelSize()})
+          : present(c.bias(), c.outChannels());
+    }
     if (spec instanceof ConvTranspose2d.Spec c) {
       return weight ? Optional.of(new int[] {c.inChannels(), c.outChannels(), c.kernelH(), c.kernelW()})
           : present(c.bias(), c.outChannels());
     }
     if (spec instanceof LayerNorm.Spec n) {
       return n.elementwiseAffine() ? Optional.of(n.normalizedShape()) : Optional.empty();
+    }
+    if (spec instanceof GroupNorm.Options g) {
+      return g.affine() ? Optional.of(new int[] {g.numChannels()}) : Optional.empty();
     }
     if (spec instanceof BatchNorm.Options b) {
       return b.affine() ? Optional.of(new int[] {b.numFeatures()}) : Optional.empty();

@@ -96,6 +96,12 @@ class KernelSourcesTest {
   }
 
   @Test
+  void groupNormKernelsCompile() {
+    checkFamily("kiln_group_norm.cu", GroupNormKernels.SOURCE, List.of("kiln_gn_statistics", "kiln_gn_forward",
+        "kiln_gn_channel_sums", "kiln_gn_parameter_gradients", "kiln_gn_row_coefficients", "kiln_gn_backward"));
+  }
+
+  @Test
   void batchNormKernelsCompile() {
     checkFamily("kiln_batch_norm.cu", BatchNormKernels.SOURCE, List.of(
         "kiln_bn_statistics", "kiln_bn_factors", "kiln_bn_forward", "kiln_bn_backward_reduce", "kiln_bn_backward"));
@@ -117,6 +123,7 @@ class KernelSourcesTest {
     checkLaunched("ElementwiseKernels.java", ElementwiseKernels.SOURCE);
     checkLaunched("OptimKernels.java", OptimKernels.SOURCE);
     checkLaunched("BatchNormKernels.java", BatchNormKernels.SOURCE);
+    checkLaunched("GroupNormKernels.java", GroupNormKernels.SOURCE);
     checkLaunched("EmbeddingKernels.java", EmbeddingKernels.SOURCE);
     checkLaunched("RecurrentCellKernels.java", RecurrentCellKernels.SOURCE);
     checkLaunched("IndexKernels.java", IndexKernels.SOURCE);
