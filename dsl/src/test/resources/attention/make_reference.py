@@ -12,20 +12,14 @@ torch 1.13 has no F.scaled_dot_product_attention (PyTorch 2's): its reference is
 softmax(q k^T / sqrt(E) + mask) v, with PyTorch 2's causal mask (ones(L, S).tril() kept).
 """
 import math
+import os
+import sys
 
 import torch
 
-
-def filled(shape, fn, scale, shift):
-    n = 1
-    for s in shape:
-        n *= s
-    return fn(torch.arange(n, dtype=torch.float32).reshape(shape) * scale + shift)
-
-
-def line(name, t):
-    shape = "[" + ",".join(str(s) for s in t.shape) + "]"
-    return f"{name} {shape} " + " ".join(repr(float(v)) for v in t.detach().flatten().tolist())
+# filled(shape, fn, scale, shift) and line(name, t): the recurrent layers' reference script's
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "recurrent"))
+from make_reference import filled, line  # noqa: E402
 
 
 def inputs(shapes):
