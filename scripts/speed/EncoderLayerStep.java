@@ -54,5 +54,8 @@ public class EncoderLayerStep {
     System.out.println("kiln by hand forward+backward:  " + median(() -> {
       q.matmul(k.transpose(-2, -1)).div(Math.sqrt(32)).softmax(-1).matmul(v).mul(g).sum().backward();
     }));
+    System.out.println("kiln sdpa again (order check):  " + median(() -> {
+      F.scaledDotProductAttention(q, k, v).mul(g).sum().backward();
+    }));
   }
 }
