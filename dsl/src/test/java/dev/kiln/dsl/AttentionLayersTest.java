@@ -7,9 +7,12 @@ import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.kiln.runtime.Kiln;
 import dev.kiln.runtime.Tensor;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -17,6 +20,7 @@ import java.util.Map;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@link F#scaledDotProductAttention}, {@link MultiheadAttention}, {@link TransformerEncoderLayer} and
@@ -247,6 +251,33 @@ class AttentionLayersTest {
     assertArrayEquals(a, layer.forward(x).toFloatArray());
     layer.train();
     assertFalse(java.util.Arrays.equals(a, layer.forward(x).toFloatArray()), "training: dropout in the layer");
+  }
+
+  /** A Kiln encoder's file loads strictly into PyTorch's twin, which computes what Kiln computes (when python3 has torch). */
+  @Test
+  void kilnEncoderFileLoadsIntoPyTorch(@TempDir Path dir) throws Exception {
+    Kiln.manualSeed(4);
+    TransformerEncoder enc = new TransformerEncoder(new TransformerEncoderLayer(8, 2, 16, 0.1, "gelu", 1e-5, true, true), 2,
+        new LayerNorm(8));
+    for (Tensor p : enc.parameters()) {
+      Init.normal(p, 0, 0.3); // biases and norms away from 0 and 1, so that a wrong key shows
+    }
+    Path file = dir.resolve("encoder.safetensors");
+    enc.save(file);
+    Path script = Path.of(AttentionLayersTest.class.getResource("/attention/load_kiln_encoder.py").toURI());
+    assumeTrue(Files.isExecutable(Path.of("/usr/bin/python3")), "needs /usr/bin/python3");
+    String output = StateDictTorchInteropTest.runPython(script.toString(), TorchNet.resource("").toString(), file.toString());
+    assertTrue(output.contains("load_state_dict(strict=True): <All keys matched successfully>"), output);
+    String line = output.lines().filter(l -> l.startsWith("out ")).findFirst().orElseThrow(() -> new AssertionError(output));
+    String[] f = line.substring(4).trim().split(" ");
+    float[] torch = new float[f.length];
+    for (int i = 0; i < f.length; i++) {
+      torch[i] = Float.parseFloat(f[i]);
+    }
+    enc.eval();
+    Tensor padding = F.attentionMask(Tensor.of(new float[] {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0}, 3, 5));
+    Tensor x = TorchReference.filled(new int[] {3, 5, 8}, 0.29, 0, false);
+    assertArrayEquals(torch, enc.forward(x, null, padding).toFloatArray(), 1e-5f);
   }
 
   private static void assertMessage(String expected, Executable call) {
