@@ -555,4 +555,47 @@ public final class F {
   public static Tensor oneHot(Tensor labels, int numClasses) {
     return Ops.oneHot(labels, numClasses);
   }
+
+  // ---- attention (the attention branch's section) ----
+
+  /**
+   * PyTorch 2's {@code F.scaled_dot_product_attention(q, k, v)}: {@code softmax(q k^T / sqrt(E)) v} over the last two
+   * dimensions, query {@code [..., L, E]}, key {@code [..., S, E]}, value {@code [..., S, Ev]} (the leading dimensions
+   * equal, e.g. {@code [N, heads, L, E]}), output {@code [..., L, Ev]}; gradients reach q, k and v. Computed with the
+   * ops the hand-written form uses ({@code q.matmul(k.transpose(-2, -1)).mul(scale).softmax(-1).matmul(v)}), so eager
+   * mode fuses it the same way (the key read in place, the scale inside the softmax).
+   */
+  public static Tensor scaledDotProductAttention(Tensor q, Tensor k, Tensor v) {
+    return scaledDotProductAttention(q, k, v, null, 0, false);
+  }
+
+  /**
+   * PyTorch 2's {@code F.scaled_dot_product_attention(q, k, v, attn_mask, dropout_p, is_causal)}.
+   *
+   * <p>{@code attnMask} (or null) is a <b>float</b> mask added to the scaled scores, broadcast to {@code [..., L, S]}:
+   * 0 where a query may attend, {@code -inf} where not (or any bias). Kiln has no boolean tensors, so PyTorch's
+   * boolean mask (where {@code True} means "may attend") becomes {@code F.attentionMask(allowed.logicalNot())}:
+   * {@link #attentionMask} turns a 0/1 mask whose 1 marks what is <i>blocked</i> into 0/-inf. A 0/1 mask passed
+   * as it is would be added as numbers. {@code isCausal} blocks every key after the query's position (the upper
+   * triangle of {@code [L, S]} above the diagonal, as PyTorch) and may not be given with a mask. Dropout with
+   * probability {@code dropoutP} is applied to the attention weights whenever it is positive, as PyTorch's
+   * function does: pass {@code isTraining() ? p : 0} from a module's forward. A row whose keys are all blocked
+   * gives NaN, as in PyTorch.
+   *
+   * @throws ShapeException naming the shapes when q, k and v (or the mask) do not fit together
+   */
+  public static Tensor scaledDotProductAttention(Tensor q, Tensor k, Tensor v, Tensor attnMask, double dropoutP,
+      boolean isCausal) {
+    return Attention.compute("scaledDotProductAttention", q, k, v, attnMask, dropoutP, isCausal).output();
+  }
+
+  /**
+   * A 0/1 mask whose 1 marks a position that may not be attended to (PyTorch's boolean {@code attn_mask} and
+   * {@code key_padding_mask} of {@code nn.MultiheadAttention} and {@code nn.TransformerEncoder}, {@code True} = blocked)
+   * as the float mask Kiln's attention adds: 0 where the mask is 0, {@code -inf} where it is nonzero. E.g. padding:
+   * {@code F.attentionMask(tokens.eq(PAD))}; a causal mask: {@code F.attentionMask(Tensor.ones(L, L).triu(1))}.
+   */
+  public static Tensor attentionMask(Tensor blocked) {
+    return Attention.additive(blocked);
+  }
 }

@@ -23,7 +23,7 @@ import org.junit.jupiter.api.Test;
  */
 @Tag("cuda")
 class CudaRecurrentTest {
-  private static final Device GPU = Device.cuda();
+  static final Device GPU = Device.cuda();
 
   @Test
   void everyModeOnTheDeviceAsOnTheCpu() {
@@ -169,7 +169,7 @@ class CudaRecurrentTest {
   }
 
   /** A tensor and its copy on the GPU, both leaves that require a gradient. */
-  private record Pair(Tensor cpu, Tensor gpu) {
+  record Pair(Tensor cpu, Tensor gpu) {
     static Pair of(Tensor t) {
       return new Pair(Tensor.of(t.toFloatArray(), t.shape()).requiresGrad(true), Tensor.of(t.toFloatArray(), t.shape()).to(GPU)
           .requiresGrad(true));
@@ -190,7 +190,7 @@ class CudaRecurrentTest {
     lossG.backward();
   }
 
-  private static void parametersAgree(String what, Layer<?> cpu, Layer<?> gpu) {
+  static void parametersAgree(String what, Module cpu, Module gpu) {
     Map<String, Tensor> pg = gpu.namedParameters();
     cpu.namedParameters().forEach((k, p) -> {
       assertNotNull(pg.get(k).grad(), what + ": no " + k + " gradient on the device");
@@ -239,7 +239,7 @@ class CudaRecurrentTest {
     }
   }
 
-  private static void close(String what, Tensor cpu, Tensor gpu) {
+  static void close(String what, Tensor cpu, Tensor gpu) {
     assertNotNull(cpu, what + ": none on the cpu");
     assertNotNull(gpu, what + ": none on the device");
     assertArrayEquals(cpu.shape(), gpu.shape(), what + ": shape");

@@ -7,14 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kiln.runtime.Kiln;
-import dev.kiln.runtime.Shapes;
 import dev.kiln.runtime.Tensor;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -27,36 +21,10 @@ import org.junit.jupiter.api.Test;
  * the input and of every parameter.
  */
 class RecurrentTest {
-  private static final Map<String, Tensor> REF = new HashMap<>();
+  private static final TorchReference REF = new TorchReference("/recurrent/reference.txt");
 
-  static {
-    try (InputStream in = RecurrentTest.class.getResourceAsStream("/recurrent/reference.txt")) {
-      for (String line : new String(in.readAllBytes(), StandardCharsets.UTF_8).split("\n")) {
-        if (line.isBlank() || line.startsWith("#")) {
-          continue;
-        }
-        String[] f = line.trim().split(" ");
-        String dims = f[1].substring(1, f[1].length() - 1);
-        int[] shape = dims.isEmpty() ? new int[0] : Arrays.stream(dims.split(",")).mapToInt(Integer::parseInt).toArray();
-        float[] v = new float[f.length - 2];
-        for (int i = 0; i < v.length; i++) {
-          v[i] = Float.parseFloat(f[i + 2]);
-        }
-        REF.put(f[0], Tensor.of(v, shape));
-      }
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
-  }
-
-  /** Sin/cos weights as the script fills them, for the loss: w(i) over a shape. */
   private static Tensor filled(int[] shape, double scale, double shift, boolean sin) {
-    float[] v = new float[Shapes.numel(shape)];
-    for (int i = 0; i < v.length; i++) {
-      float x = (float) i * (float) scale + (float) shift;
-      v[i] = (float) (sin ? Math.sin(x) : Math.cos(x));
-    }
-    return Tensor.of(v, shape);
+    return TorchReference.filled(shape, scale, shift, sin);
   }
 
   private static void check(String name, Recurrent<?> layer, boolean states) {
@@ -87,12 +55,7 @@ class RecurrentTest {
   }
 
   private static void close(String key, Tensor actual) {
-    Tensor expected = REF.get(key);
-    assertArrayEquals(expected.shape(), actual.shape(), key + ": shape");
-    float[] e = expected.toFloatArray(), a = actual.toFloatArray();
-    for (int i = 0; i < e.length; i++) {
-      assertEquals(e[i], a[i], 2e-6 * Math.max(1, Math.abs(e[i])), key + " [" + i + "]");
-    }
+    REF.close(key, actual, 2e-6);
   }
 
   @Test

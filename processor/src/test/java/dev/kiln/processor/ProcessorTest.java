@@ -2058,6 +2058,38 @@ class ProcessorTest {
         .inFile(f).onLineContaining("new GRUCell(");
   }
 
+  /** The attention layers run eagerly only: a @Model holding them is refused on the layer's line, and so is the function. */
+  @Test
+  void attentionLayersAreNamedAsNotCompiled() {
+    JavaFileObject f = classModel("Encoder",
+        "@Model(input = {6, 8})",
+        "public class Encoder extends Module {",
+        "  final MultiheadAttention mha = new MultiheadAttention(8, 2, 0, true, true);",
+        "  final TransformerEncoderLayer block = new TransformerEncoderLayer(8, 2, 16, 0.1);",
+        "  final TransformerEncoder encoder = new TransformerEncoder(new TransformerEncoderLayer(8, 2), 2);",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    return encoder.apply(block.apply(mha.apply(x)));",
+        "  }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining("mha: layer type MultiheadAttention is not supported by the Kiln compiler; supported: Linear,")
+        .inFile(f).onLineContaining("new MultiheadAttention(");
+    assertThat(c).hadErrorContaining("block: layer type TransformerEncoderLayer is not supported by the Kiln compiler")
+        .inFile(f).onLineContaining("new TransformerEncoderLayer(8, 2, 16");
+    assertThat(c).hadErrorContaining("encoder: layer type TransformerEncoder is not supported by the Kiln compiler")
+        .inFile(f).onLineContaining("new TransformerEncoder(");
+
+    JavaFileObject g = classModel("Sdpa",
+        "@Model(input = {6, 8})",
+        "public class Sdpa extends Module {",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    return scaledDotProductAttention(x, x, x);",
+        "  }",
+        "}");
+    assertThat(compile(g)).hadErrorContaining("F.scaledDotProductAttention with 3 argument(s) is not supported by the Kiln compiler")
+        .inFile(g).onLineContaining("return scaledDotProductAttention(");
+  }
+
   // ------------------------------------------------------------------ several outputs
 
   @Test

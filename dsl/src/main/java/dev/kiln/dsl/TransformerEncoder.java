@@ -1,0 +1,69 @@
+package dev.kiln.dsl;
+
+import dev.kiln.runtime.Tensor;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A stack of {@code numLayers} copies of an encoder layer, then an optional norm: PyTorch 1.13's
+ * {@code nn.TransformerEncoder(encoder_layer, num_layers, norm)}. As PyTorch's, the layers are deep copies of
+ * {@code layer} (the same initial values in each; {@code layer} itself is not one of them); the state-dict keys are
+ * {@code layers.0.self_attn.in_proj_weight}, ..., {@code norm.weight}.
+ */
+public class TransformerEncoder extends Module {
+  private final transient ModuleList<TransformerEncoderLayer> layers;
+  private final transient LayerNorm norm;
+
+  public TransformerEncoder(TransformerEncoderLayer layer, int numLayers) {
+    this(layer, numLayers, null);
+  }
+
+  /** @param norm applied to the last layer's output, or null */
+  public TransformerEncoder(TransformerEncoderLayer layer, int numLayers, LayerNorm norm) {
+    if (layer == null) {
+      throw new IllegalArgumentException("TransformerEncoder: encoder_layer must not be null");
+    }
+    if (numLayers <= 0) {
+      throw new IllegalArgumentException("TransformerEncoder: num_layers must be positive, got " + numLayers);
+    }
+    List<TransformerEncoderLayer> copies = new ArrayList<>();
+    for (int i = 0; i < numLayers; i++) {
+      TransformerEncoderLayer copy = new TransformerEncoderLayer(layer.spec());
+      copy.loadStateDict(layer.stateDict());
+      copy.train(layer.isTraining());
+      copy.to(layer.parameters().get(0).device());
+      copies.add(copy);
+    }
+    this.layers = registerModule("layers", new ModuleList<>(copies));
+    this.norm = norm == null ? null : registerModule("norm", norm);
+  }
+
+  /** The copies, in order. */
+  public ModuleList<TransformerEncoderLayer> layers() {
+    return layers;
+  }
+
+  /** The final norm, or null. */
+  public LayerNorm norm() {
+    return norm;
+  }
+
+  @Override
+  public Tensor forward(Tensor src) {
+    return forward(src, null, null);
+  }
+
+  /** PyTorch's {@code forward(src, mask, src_key_padding_mask)}: each layer with the same masks, then the norm. */
+  public Tensor forward(Tensor src, Tensor mask, Tensor srcKeyPaddingMask) {
+    Tensor x = src;
+    for (TransformerEncoderLayer layer : layers) {
+      x = layer.forward(x, mask, srcKeyPaddingMask);
+    }
+    return norm == null ? x : norm.apply(x);
+  }
+
+  @Override
+  public int[] outputShape(int[] inputShape) {
+    return layers.get(0).outputShape(inputShape);
+  }
+}

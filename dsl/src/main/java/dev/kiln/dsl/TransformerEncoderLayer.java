@@ -1,0 +1,127 @@
+package dev.kiln.dsl;
+
+import dev.kiln.runtime.Tensor;
+import java.util.Locale;
+
+/**
+ * One transformer encoder block, as PyTorch 1.13's {@code nn.TransformerEncoderLayer(d_model, nhead,
+ * dim_feedforward, dropout, activation, layer_norm_eps, batch_first, norm_first)}: self-attention
+ * ({@link MultiheadAttention}) and a feed-forward {@code linear2(dropout(activation(linear1(x))))}, each with a
+ * residual connection and dropout, and a LayerNorm after each sum (post-norm, the default) or before each block
+ * ({@code normFirst}). Children and state-dict keys are PyTorch's: {@code self_attn.in_proj_weight},
+ * {@code self_attn.out_proj.weight}, {@code linear1.weight}, {@code linear2.weight}, {@code norm1.weight},
+ * {@code norm2.weight} (and the biases). Input {@code [S, N, E]} ({@code [N, S, E]} with {@code batchFirst}, or
+ * {@code [S, E]}), output the same shape; masks as {@link MultiheadAttention}'s (float, added; see
+ * {@link F#attentionMask}).
+ */
+public class TransformerEncoderLayer extends Layer<TransformerEncoderLayer.Spec> {
+  /** The block's hyper-parameters; the shape is unchanged. */
+  public record Spec(int dModel, int nhead, int dimFeedforward, double dropout, String activation, double layerNormEps,
+      boolean batchFirst, boolean normFirst) implements LayerSpec {
+    public Spec {
+      if (dModel <= 0 || nhead <= 0 || dimFeedforward <= 0) {
+        throw new IllegalArgumentException("TransformerEncoderLayer(d_model=" + dModel + ", nhead=" + nhead
+            + ", dim_feedforward=" + dimFeedforward + "): all three must be positive");
+      }
+      if (dModel % nhead != 0) {
+        throw new IllegalArgumentException("TransformerEncoderLayer(d_model=" + dModel + ", nhead=" + nhead
+            + "): d_model must be divisible by nhead");
+      }
+      if (!"relu".equals(activation) && !"gelu".equals(activation)) {
+        throw new IllegalArgumentException("TransformerEncoderLayer: activation should be relu/gelu, not " + activation);
+      }
+      if (!(dropout >= 0 && dropout <= 1)) {
+        throw new IllegalArgumentException("TransformerEncoderLayer: dropout has to be between 0 and 1, but got " + dropout);
+      }
+    }
+
+    @Override
+    public int[] outputShape(int[] in) {
+      return MultiheadAttention.sequenceShape(this, dModel, batchFirst, in);
+    }
+
+    @Override
+    public String toString() {
+      return String.format(Locale.ROOT, "TransformerEncoderLayer(d_model=%d, nhead=%d, dim_feedforward=%d, dropout=%s,"
+          + " activation=%s, layer_norm_eps=%s, batch_first=%s, norm_first=%s)", dModel, nhead, dimFeedforward,
+          pythonRepr(dropout), activation, pythonRepr(layerNormEps), batchFirst ? "True" : "False",
+          normFirst ? "True" : "False");
+    }
+  }
+
+  private final transient MultiheadAttention selfAttn;
+  private final transient Linear linear1;
+  private final transient Dropout dropout;
+  private final transient Linear linear2;
+  private final transient LayerNorm norm1;
+  private final transient LayerNorm norm2;
+  private final transient Dropout dropout1;
+  private final transient Dropout dropout2;
+
+  /** PyTorch's defaults: dim_feedforward 2048, dropout 0.1, relu, eps 1e-5, sequence first, post-norm. */
+  public TransformerEncoderLayer(int dModel, int nhead) {
+    this(dModel, nhead, 2048, 0.1);
+  }
+
+  public TransformerEncoderLayer(int dModel, int nhead, int dimFeedforward, double dropout) {
+    this(dModel, nhead, dimFeedforward, dropout, "relu", 1e-5, false, false);
+  }
+
+  /** @param activation {@code "relu"} or {@code "gelu"} (PyTorch's strings) */
+  public TransformerEncoderLayer(int dModel, int nhead, int dimFeedforward, double dropout, String activation,
+      double layerNormEps, boolean batchFirst, boolean normFirst) {
+    this(new Spec(dModel, nhead, dimFeedforward, dropout, activation, layerNormEps, batchFirst, normFirst));
+  }
+
+  /** A layer of these hyper-parameters, freshly initialised. */
+  public TransformerEncoderLayer(Spec spec) {
+    super(spec);
+    int d = spec.dModel();
+    selfAttn = registerModule("self_attn", new MultiheadAttention(d, spec.nhead(), spec.dropout(), true, spec.batchFirst()));
+    linear1 = registerModule("linear1", new Linear(d, spec.dimFeedforward()));
+    dropout = registerModule("dropout", new Dropout(spec.dropout()));
+    linear2 = registerModule("linear2", new Linear(spec.dimFeedforward(), d));
+    norm1 = registerModule("norm1", new LayerNorm(new int[] {d}, spec.layerNormEps(), true));
+    norm2 = registerModule("norm2", new LayerNorm(new int[] {d}, spec.layerNormEps(), true));
+    dropout1 = registerModule("dropout1", new Dropout(spec.dropout()));
+    dropout2 = registerModule("dropout2", new Dropout(spec.dropout()));
+  }
+
+  public MultiheadAttention selfAttn() {
+    return selfAttn;
+  }
+
+  @Override
+  public Tensor forward(Tensor src) {
+    return forward(src, null, null);
+  }
+
+  /**
+   * PyTorch's {@code forward(src, src_mask, src_key_padding_mask)}.
+   *
+   * @param srcMask float {@code [S, S]} or {@code [N * nhead, S, S]} added to the scores, or null
+   * @param srcKeyPaddingMask float {@code [N, S]} added to every query's scores, or null
+   */
+  public Tensor forward(Tensor src, Tensor srcMask, Tensor srcKeyPaddingMask) {
+    outputShape(src.shape());
+    Tensor x = src;
+    if (spec().normFirst()) {
+      x = x.add(selfAttention(norm1.apply(x), srcMask, srcKeyPaddingMask));
+      x = x.add(feedForward(norm2.apply(x)));
+    } else {
+      x = norm1.apply(x.add(selfAttention(x, srcMask, srcKeyPaddingMask)));
+      x = norm2.apply(x.add(feedForward(x)));
+    }
+    return x;
+  }
+
+  private Tensor selfAttention(Tensor x, Tensor mask, Tensor keyPaddingMask) {
+    return dropout1.apply(selfAttn.forward(x, x, x, keyPaddingMask, false, mask).output());
+  }
+
+  private Tensor feedForward(Tensor x) {
+    Tensor h = linear1.apply(x);
+    h = "gelu".equals(spec().activation()) ? F.gelu(h) : F.relu(h);
+    return dropout2.apply(linear2.apply(dropout.apply(h)));
+  }
+}
