@@ -143,7 +143,7 @@ public final class ConvKernels {
       if (dw != null || dbias != null) {
         RowConv.weightGradient(dwParts, dbParts, dout, doutOff, x, xOff, s, chunk);
       }
-      if (dx != null) { // read back to Java and folded there: folding from native memory measured 5-20% slower
+      if (dx != null && !RowConv.inputGradient(dx, dxOff, dout, doutOff, w, wOff, s)) {
         backwardByColumns(dx, dxOff, null, null, dout, doutOff, x, xOff, w, wOff, s, chunk);
       }
     } else {
@@ -319,7 +319,7 @@ public final class ConvKernels {
    * chunks split over {@link Parallel}'s threads in equal shares (two chunks of 32 rather than 37
    * and 27).
    */
-  private static int chunkSize(Conv2dShape s) {
+  static int chunkSize(Conv2dShape s) {
     return chunkSize(s.batch(), (long) s.patchSize() * s.outPlaneSize(), COLS_BUDGET);
   }
 
