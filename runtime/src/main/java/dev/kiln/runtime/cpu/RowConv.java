@@ -151,7 +151,9 @@ final class RowConv {
           int dst = (c * kw + b) * ld + i * outW;
           zero(cols, dst, dst + lo);
           int src = plane - pw + b;
-          if (sw == 1) {
+          if (hi == lo) {
+            // only padding under this kernel offset: nothing to copy (src + lo may be before the array)
+          } else if (sw == 1) {
             cols.put(dst + lo, x, src + lo, hi - lo);
           } else {
             for (int ow = lo; ow < hi; ow++) {
