@@ -173,16 +173,7 @@ public final class ConvKernels {
         int cn = Math.min(chunk, s.batch() - n0);
         int ld = cn * p;
         float[] dy = scratch.channelMajor(outC * ld);
-        for (int i = 0; i < cn; i++) {
-          for (int o = 0; o < outC; o++) {
-            System.arraycopy(dout, doutOff + ((n0 + i) * outC + o) * p, dy, o * ld + i * p, p);
-          }
-        }
-        if (dbPart != null) {
-          for (int o = 0; o < outC; o++) {
-            dbPart[o] += (float) NormKernels.sum(dy, o * ld, ld);
-          }
-        }
+        channelMajorGradient(dy, dout, doutOff, n0, cn, outC, p, dbPart);
         float[] cols = scratch.cols(k * ld);
         if (dwPart != null) {
           im2col(cols, x, xOff, n0, cn, s, taps, scratch);
@@ -194,6 +185,24 @@ public final class ConvKernels {
         }
       }
     });
+  }
+
+  /**
+   * Samples {@code n0 .. n0+cn-1} of the output gradient {@code dout} ({@code [batch, outC, P]}) into channel-major
+   * {@code dy[outC, cn*P]}, each channel's sum then added to {@code dbPart} (a bias gradient's part; null: none).
+   */
+  static void channelMajorGradient(float[] dy, float[] dout, int doutOff, int n0, int cn, int outC, int p, float[] dbPart) {
+    int ld = cn * p;
+    for (int i = 0; i < cn; i++) {
+      for (int o = 0; o < outC; o++) {
+        System.arraycopy(dout, doutOff + ((n0 + i) * outC + o) * p, dy, o * ld + i * p, p);
+      }
+    }
+    if (dbPart != null) {
+      for (int o = 0; o < outC; o++) {
+        dbPart[o] += (float) NormKernels.sum(dy, o * ld, ld);
+      }
+    }
   }
 
   /** {@code into = (accumulate ? into : 0) + parts[0] + ... + parts[count - 1]}, in that order. */

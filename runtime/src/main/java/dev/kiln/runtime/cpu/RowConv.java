@@ -83,16 +83,7 @@ final class RowConv {
         int cn = Math.min(chunk, s.batch() - n0);
         int ld = cn * p;
         float[] dy = nat.channelMajor(outC * ld);
-        for (int i = 0; i < cn; i++) {
-          for (int o = 0; o < outC; o++) {
-            System.arraycopy(dout, doutOff + ((n0 + i) * outC + o) * p, dy, o * ld + i * p, p);
-          }
-        }
-        if (dbPart != null) {
-          for (int o = 0; o < outC; o++) {
-            dbPart[o] += (float) NormKernels.sum(dy, o * ld, ld);
-          }
-        }
+        ConvKernels.channelMajorGradient(dy, dout, doutOff, n0, cn, outC, p, dbPart);
         if (pdw != null) {
           nat.product(outC * ld);
           nat.product.put(dy, 0, outC * ld);
@@ -214,25 +205,21 @@ final class RowConv {
     }
 
     float[] channelMajor(int n) {
-      if (channelMajor.length < n) {
-        channelMajor = new float[n];
-      }
-      return channelMajor;
+      return channelMajor = atLeast(channelMajor, n);
     }
 
     /** {@link #inputGradient}'s flipped filters; a Java copy per call ({@link #forward} stages it). */
     float[] flipped(int n) {
-      if (flipped.length < n) {
-        flipped = new float[n];
-      }
-      return flipped;
+      return flipped = atLeast(flipped, n);
     }
 
     float[] row(int n) {
-      if (row.length < n) {
-        row = new float[n];
-      }
-      return row;
+      return row = atLeast(row, n);
+    }
+
+    /** {@code a}, or a new array when it holds fewer than {@code n} floats. */
+    private static float[] atLeast(float[] a, int n) {
+      return a.length < n ? new float[n] : a;
     }
 
     private static FloatPointer grown(FloatPointer p, long n) {
