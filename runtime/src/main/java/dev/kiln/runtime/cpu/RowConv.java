@@ -21,8 +21,8 @@ final class RowConv {
 
   /**
    * Fewest input channels (the flipped convolution's output channels, its product's rows) for which
-   * {@link #inputGradient} is used: at 16 its product was 20% slower than the columns' path (16 -> 32 channels, kernel
-   * 5, length 128), at 32 and 64 10-20% faster.
+   * {@link #inputGradient} is used: at 16 it was 5-20% slower than the columns' path (16 -> 32 channels, kernel 5,
+   * length 128), at 32 level to 10% faster, at 64 20-25% faster (docs/benchmarks.md, "1-d CNNs' speed").
    */
   static final int FLIPPED_MIN_CHANNELS = 32;
 
@@ -101,7 +101,7 @@ final class RowConv {
    * The input gradient of a stride-1 one-row convolution as the forward convolution of {@code dout} with the filters
    * flipped and transposed ({@code w'[c, o, b] = w[o, c, kW-1-b]}) and padding {@code kW-1-padW}: {@code dx[n, c, l] =
    * sum over o, b of w[o, c, b] * dout[n, o, l + padW - b]}, one product over {@code (o, b)} and no fold (col2im's pass
-   * over {@code K} rows of columns read back from native memory): 0.2-0.3 ms less per layer of the 1-d CNN. The sum's
+   * over {@code K} rows of columns read back from native memory). The sum's
    * order differs from the columns' path (each o's product, then the kernel offsets), so the bits may too: checked
    * against float64 loops (ConvKernelsTest). Returns false, writing nothing, where it does not apply (stride 2 or more,
    * padding of {@code kW} or more, fewer than {@link #FLIPPED_MIN_CHANNELS} input channels).
