@@ -198,7 +198,7 @@ public final class KilnHiddenCnn extends HiddenCnn {
         }
         NormKernels.batchNormReluForward(p.a2, 0, p.a1, 0, p.mean2, 0, p.var2, 0, bn1.weight().readBuffer(), bn1.weight().offset(), bn1.bias().readBuffer(), bn1.bias().offset(), n, 4, 36, 1.0E-5);
         // maxPool2d(features, 2): [N, 4, 6, 6] -> [N, 4, 3, 3]   HiddenCnn.java:29
-        ConvKernels.maxPool2dForward(p.a3, 0, p.argmax3, p.a2, 0, p.shape3);
+        ConvKernels.maxPool2dForward(p.a3, 0, Kiln.isGradEnabled() ? p.argmax3 : null, p.a2, 0, p.shape3);
         // flatten(maxPool2d(features, 2)): [N, 4, 3, 3] -> [N, 36]   HiddenCnn.java:29
         // a view: no work
         // fc1 Linear(in_features=36, out_features=5, bias=True): [N, 36] -> [N, 5]   HiddenCnn.java:29

@@ -125,7 +125,7 @@ public final class KilnInception extends Inception {
       CpuKernels.catForward(p.a8, 0, 1216, p.a6, 0, 960, 0, n);
       CpuKernels.catForward(p.a8, 0, 1216, p.a7, 0, 256, 960, n);
       // maxPool2d(Tensor.cat(List.of(h, dense.apply(h)), 1), 2): [N, 19, 8, 8] -> [N, 19, 4, 4]   Inception.java:34
-      ConvKernels.maxPool2dForward(p.a9, 0, p.argmax9, p.a8, 0, p.shape9);
+      ConvKernels.maxPool2dForward(p.a9, 0, Kiln.isGradEnabled() ? p.argmax9 : null, p.a8, 0, p.shape9);
       // Tensor.cat(List.of(g), -1): [N, 19, 4, 4] -> [N, 19, 4, 4]   Inception.java:35
       CpuKernels.catForward(p.a10, 0, 4, p.a9, 0, 4, 0, n * 76);
       // flatten(Tensor.cat(List.of(g), -1)): [N, 19, 4, 4] -> [N, 304]   Inception.java:35

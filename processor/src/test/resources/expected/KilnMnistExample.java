@@ -100,7 +100,7 @@ public final class KilnMnistExample extends MnistExample {
       // relu(conv2.apply(x)): [N, 8, 8, 8] -> [N, 8, 8, 8]   MnistExample.java:31
       CpuKernels.reluForward(p.a4, 0, p.a3, 0, n * 512);
       // maxPool2d(x, 2): [N, 8, 8, 8] -> [N, 8, 4, 4]   MnistExample.java:32
-      ConvKernels.maxPool2dForward(p.a5, 0, p.argmax5, p.a4, 0, p.shape5);
+      ConvKernels.maxPool2dForward(p.a5, 0, Kiln.isGradEnabled() ? p.argmax5 : null, p.a4, 0, p.shape5);
       // dropout1 Dropout(p=0.25, inplace=False): [N, 8, 4, 4] -> [N, 8, 4, 4]   MnistExample.java:33
       if (training[6]) {
         ActivationKernels.dropoutMask(p.mask6, 0, n * 128, 0.25, Kiln.generator());

@@ -89,7 +89,7 @@ public final class KilnPaddedUnet extends PaddedUnet {
       // relu(enc.apply(x)): [N, 4, 7, 7] -> [N, 4, 7, 7]   PaddedUnet.java:31
       CpuKernels.reluForward(p.a2, 0, p.a1, 0, n * 196);
       // maxPool2d(e, 2): [N, 4, 7, 7] -> [N, 4, 3, 3]   PaddedUnet.java:32
-      ConvKernels.maxPool2dForward(p.a3, 0, p.argmax3, p.a2, 0, p.shape3);
+      ConvKernels.maxPool2dForward(p.a3, 0, Kiln.isGradEnabled() ? p.argmax3 : null, p.a2, 0, p.shape3);
       // mid Conv2d(4, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1)): [N, 4, 3, 3] -> [N, 4, 3, 3]   PaddedUnet.java:32
       Tensor midW = mid.weight();
       Tensor midB = mid.bias();

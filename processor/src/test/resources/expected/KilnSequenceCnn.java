@@ -107,7 +107,7 @@ public final class KilnSequenceCnn extends SequenceCnn {
       }
       NormKernels.batchNormReluForward(p.a2, 0, p.a1, 0, p.mean2, 0, p.var2, 0, bn1.weight().readBuffer(), bn1.weight().offset(), bn1.bias().readBuffer(), bn1.bias().offset(), n, 8, 32, 1.0E-5);
       // pool MaxPool1d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False): [N, 8, 32] -> [N, 8, 16]   SequenceCnn.java:37
-      ConvKernels.maxPool2dForward(p.a3, 0, p.argmax3, p.a2, 0, p.shape3);
+      ConvKernels.maxPool2dForward(p.a3, 0, Kiln.isGradEnabled() ? p.argmax3 : null, p.a2, 0, p.shape3);
       // conv2 Conv1d(8, 8, kernel_size=(3,), stride=(2,), bias=False): [N, 8, 16] -> [N, 8, 7]   SequenceCnn.java:38
       Tensor conv2W = conv2.weight();
       ConvKernels.conv2dForward(p.a4, 0, p.a3, 0, conv2W.readBuffer(), conv2W.offset(), null, 0, p.shape4);
@@ -120,7 +120,7 @@ public final class KilnSequenceCnn extends SequenceCnn {
       // avgPool1d(h, 2, 1): [N, 8, 7] -> [N, 8, 6]   SequenceCnn.java:40
       p.shape8.forward(p.a8, 0, p.a5, 0, n * 8);
       // maxPool1d(avgPool1d(h, 2, 1), 3, 1, 1, true): [N, 8, 6] -> [N, 8, 6]   SequenceCnn.java:40
-      ConvKernels.maxPool2dForward(p.a9, 0, p.argmax9, p.a8, 0, p.shape9);
+      ConvKernels.maxPool2dForward(p.a9, 0, Kiln.isGradEnabled() ? p.argmax9 : null, p.a8, 0, p.shape9);
       // adaptiveAvgPool1d(maxPool1d(avgPool1d(h, 2, 1), 3, 1, 1, true), 3): [N, 8, 6] -> [N, 8, 3]   SequenceCnn.java:40
       p.shape10.forward(p.a10, 0, p.a9, 0, n * 8);
       // add(a, b): [N, 8, 3] -> [N, 8, 3]   SequenceCnn.java:41

@@ -107,11 +107,17 @@ final class LayerOps {
     int[] outShape = {s.batch(), s.channels(), s.outHeight(), s.outWidth()};
     int n = Shapes.numel(outShape);
     float[] out = ArrayPool.floats(n); // both overwritten
+    Deferred.BatchNormRelu fused = x.pendingValues() instanceof Deferred.BatchNormRelu r && fitsTwoByTwo(r.bn(), s) ? r : null;
+    if (!track(x) && fused == null) {
+      // no backward will read an argmax (no grad mode, or x needs none): the values alone, the same bits
+      ConvKernels.maxPool2dForward(out, 0, null, x.readBuffer(), x.offset(), s);
+      return Tensor.wrap(out, outShape).sealed(); // the op's own array: a residual join may read it later (Deferred)
+    }
     int[] argmax = ArrayPool.ints(n);
-    if (x.pendingValues() instanceof Deferred.BatchNormRelu r && fitsTwoByTwo(r.bn(), s)) {
+    if (fused != null) {
       // the ReLU of a batch norm not computed yet: pooled from the batch norm's input in one pass, the
       // compiled steps' fusion (the same values and argmax); the ReLU's map stays unwritten unless read
-      Deferred.BatchNorm bn = r.bn();
+      Deferred.BatchNorm bn = fused.bn();
       NormKernels.batchNormReluMaxPool2x2(out, 0, argmax, bn.x().readBuffer(), bn.x().offset(), bn.mean(), 0, bn.var(), 0,
           bn.weight(), 0, bn.bias(), 0, bn.eps(), s);
     } else {

@@ -85,6 +85,31 @@ class Conv1dOpsTest {
             -0.6536436080932617f, 0.0f, 0.28366219997406006f, 0.0f, 1.7140724658966064f, 0.0f});
   }
 
+  /**
+   * Max pooling with no gradient to record (no grad mode, or an input that needs none) keeps no argmax; its values are
+   * those of the recorded pooling bit for bit, 1-d and 2-d.
+   */
+  @Test
+  void maxPoolingWithoutGradientGivesTheRecordedValues() {
+    Tensor x = sines(2 * 3 * 11, 0.37, -3.0, 2, 3, 11).requiresGrad(true);
+    Tensor recorded = Ops.maxPool1d(x, 3, 2, 1, true);
+    Tensor constant = Ops.maxPool1d(Tensor.wrap(x.toFloatArray(), x.shape()), 3, 2, 1, true);
+    Tensor noGrad;
+    try (var g = Kiln.noGrad()) {
+      noGrad = Ops.maxPool1d(x, 3, 2, 1, true);
+    }
+    assertArrayEquals(recorded.toFloatArray(), constant.toFloatArray());
+    assertArrayEquals(recorded.toFloatArray(), noGrad.toFloatArray());
+    Tensor images = sines(2 * 3 * 5 * 6, 0.41, -2.0, 2, 3, 5, 6).requiresGrad(true);
+    Tensor pooled = Ops.maxPool2d(images, 2, 2, 2, 2, 0, 0, false), padded = Ops.maxPool2d(images, 3, 3, 2, 1, 1, 1, true);
+    try (var g = Kiln.noGrad()) {
+      assertArrayEquals(pooled.toFloatArray(), Ops.maxPool2d(images, 2, 2, 2, 2, 0, 0, false).toFloatArray());
+      assertArrayEquals(padded.toFloatArray(), Ops.maxPool2d(images, 3, 3, 2, 1, 1, 1, true).toFloatArray());
+    }
+    assertArrayEquals(padded.toFloatArray(),
+        Ops.maxPool2d(Tensor.wrap(images.toFloatArray(), images.shape()), 3, 3, 2, 1, 1, 1, true).toFloatArray());
+  }
+
   @Test
   void avgPool1dWithPaddingLeftOutOfTheDivisorMatchesPyTorch() {
     checkPool(x -> Ops.avgPool1d(x, 3, 2, 1, true, false), new int[] {1, 2, 4},

@@ -1361,8 +1361,9 @@ public final class Generator {
           if (pooledInOnePass.containsKey(k.in())) {
             b.add("// computed with the batch norm above, in one pass\n");
           } else {
-            b.addStatement("$T.maxPool2dForward($L, $L, p.argmax$L, $L, $L, p.shape$L)", CONV,
-                out.array, out.offset, j + 1, in.array, in.offset, j + 1);
+            // no grad mode (inference): the values alone, as PyTorch's pooling keeps no indices there
+            b.addStatement("$T.maxPool2dForward($L, $L, $T.isGradEnabled() ? p.argmax$L : null, $L, $L, p.shape$L)", CONV,
+                out.array, out.offset, KILN, j + 1, in.array, in.offset, j + 1);
           }
         }
         case BATCHNORM -> {

@@ -291,6 +291,21 @@ public final class Blas {
   }
 
   /**
+   * As {@link #sgemm(boolean, boolean, int, int, int, float, float[], int, int, float[], int, int, float, float[], int, int)}
+   * with all three operands native, from their pointers' starts: operands the caller wrote there itself (a one-row
+   * convolution's columns, {@code RowConv}), split and computed as that method computes them, so the same bits.
+   * Requires {@link #isNative()}.
+   */
+  public static void sgemm(
+      boolean transA, boolean transB, int m, int n, int k, float alpha,
+      FloatPointer a, int lda, FloatPointer b, int ldb, float beta, FloatPointer c, int ldc) {
+    if (m == 0 || n == 0) {
+      return;
+    }
+    gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  }
+
+  /**
    * {@code count} products {@code C[i] = alpha * op(A[i]) * op(B[i]) + beta * C[i]} of contiguous
    * row-major matrices {@code strideA}, {@code strideB} and {@code strideC} floats apart: C[i] is
    * {@code m x n}, op(A[i]) {@code m x k} (A[i] stored {@code k x m} when {@code transA}), op(B[i])

@@ -63,6 +63,10 @@ public final class ConvKernels {
       FewChannelConv.forward(out, outOff, x, xOff, w, wOff, bias, biasOff, s);
       return;
     }
+    if (RowConv.applies(s)) { // one row (conv1d's view): the columns unfolded in native memory
+      RowConv.forward(out, outOff, x, xOff, w, wOff, bias, biasOff, s, chunkSize(s));
+      return;
+    }
     int k = s.patchSize();
     int p = s.outPlaneSize();
     int outC = s.outChannels();
@@ -135,25 +139,41 @@ public final class ConvKernels {
     Scratch callers = SCRATCH.get();
     float[][] dwParts = dw == null ? null : callers.partials(0, parts, outC * k);
     float[][] dbParts = dbias == null ? null : callers.partials(1, parts, outC);
+    if (RowConv.applies(s)) { // one row (conv1d's view): the weight's columns unfolded in native memory
+      if (dw != null || dbias != null) {
+        RowConv.weightGradient(dwParts, dbParts, dout, doutOff, x, xOff, s, chunk);
+      }
+      if (dx != null && !RowConv.inputGradient(dx, dxOff, dout, doutOff, w, wOff, s)) {
+        backwardByColumns(dx, dxOff, null, null, dout, doutOff, x, xOff, w, wOff, s, chunk);
+      }
+    } else {
+      backwardByColumns(dx, dxOff, dwParts, dbParts, dout, doutOff, x, xOff, w, wOff, s, chunk);
+    }
+    if (dw != null) {
+      addParts(dw, dwOff, dwParts, parts, outC * k, accumulate);
+    }
+    if (dbias != null) {
+      addParts(dbias, dbOff, dbParts, parts, outC, accumulate);
+    }
+  }
+
+  /** {@link #conv2dBackward}'s chunks by im2col and col2im in Java arrays, into the per-part sums {@code dwParts} and {@code dbParts}. */
+  private static void backwardByColumns(float[] dx, int dxOff, float[][] dwParts, float[][] dbParts, float[] dout, int doutOff,
+      float[] x, int xOff, float[] w, int wOff, Conv2dShape s, int chunk) {
+    int k = s.patchSize();
+    int p = s.outPlaneSize();
+    int outC = s.outChannels();
+    int chunks = (s.batch() + chunk - 1) / chunk;
     int[] taps = taps(s);
     Parallel.forRange(chunks, (long) s.batch() * k * p, (part, from, to) -> {
       Scratch scratch = SCRATCH.get();
-      float[] dwPart = dw == null ? null : dwParts[part];
-      float[] dbPart = dbias == null ? null : dbParts[part];
+      float[] dwPart = dwParts == null ? null : dwParts[part];
+      float[] dbPart = dbParts == null ? null : dbParts[part];
       for (int n0 = from * chunk; n0 < Math.min(to * chunk, s.batch()); n0 += chunk) {
         int cn = Math.min(chunk, s.batch() - n0);
         int ld = cn * p;
         float[] dy = scratch.channelMajor(outC * ld);
-        for (int i = 0; i < cn; i++) {
-          for (int o = 0; o < outC; o++) {
-            System.arraycopy(dout, doutOff + ((n0 + i) * outC + o) * p, dy, o * ld + i * p, p);
-          }
-        }
-        if (dbPart != null) {
-          for (int o = 0; o < outC; o++) {
-            dbPart[o] += (float) NormKernels.sum(dy, o * ld, ld);
-          }
-        }
+        channelMajorGradient(dy, dout, doutOff, n0, cn, outC, p, dbPart);
         float[] cols = scratch.cols(k * ld);
         if (dwPart != null) {
           im2col(cols, x, xOff, n0, cn, s, taps, scratch);
@@ -165,11 +185,23 @@ public final class ConvKernels {
         }
       }
     });
-    if (dw != null) {
-      addParts(dw, dwOff, dwParts, parts, outC * k, accumulate);
+  }
+
+  /**
+   * Samples {@code n0 .. n0+cn-1} of the output gradient {@code dout} ({@code [batch, outC, P]}) into channel-major
+   * {@code dy[outC, cn*P]}, each channel's sum then added to {@code dbPart} (a bias gradient's part; null: none).
+   */
+  static void channelMajorGradient(float[] dy, float[] dout, int doutOff, int n0, int cn, int outC, int p, float[] dbPart) {
+    int ld = cn * p;
+    for (int i = 0; i < cn; i++) {
+      for (int o = 0; o < outC; o++) {
+        System.arraycopy(dout, doutOff + ((n0 + i) * outC + o) * p, dy, o * ld + i * p, p);
+      }
     }
-    if (dbias != null) {
-      addParts(dbias, dbOff, dbParts, parts, outC, accumulate);
+    if (dbPart != null) {
+      for (int o = 0; o < outC; o++) {
+        dbPart[o] += (float) NormKernels.sum(dy, o * ld, ld);
+      }
     }
   }
 
@@ -296,7 +328,7 @@ public final class ConvKernels {
    * chunks split over {@link Parallel}'s threads in equal shares (two chunks of 32 rather than 37
    * and 27).
    */
-  private static int chunkSize(Conv2dShape s) {
+  static int chunkSize(Conv2dShape s) {
     return chunkSize(s.batch(), (long) s.patchSize() * s.outPlaneSize(), COLS_BUDGET);
   }
 
@@ -687,12 +719,12 @@ public final class ConvKernels {
   }
 
   /** The first output column {@code ow} whose input column {@code ow*stride - pad + b} is {@code >= 0}, capped at {@code outW}. */
-  private static int firstInside(int b, int stride, int pad, int outW) {
+  static int firstInside(int b, int stride, int pad, int outW) {
     return Math.min(outW, Math.max(0, Math.floorDiv(pad - b + stride - 1, stride)));
   }
 
   /** One past the last output column whose input column {@code ow*stride - pad + b} is {@code < width}. */
-  private static int endInside(int b, int stride, int pad, int width, int outW) {
+  static int endInside(int b, int stride, int pad, int width, int outW) {
     return Math.min(outW, Math.max(0, Math.floorDiv(width - 1 + pad - b, stride) + 1));
   }
 
@@ -812,14 +844,17 @@ public final class ConvKernels {
    *
    * @param out {@code [batch, channels, outH, outW]}, overwritten
    * @param argmax one entry per output element (from index 0): the flat index {@code ih * W + iw}
-   *     of the maximum within its input plane
+   *     of the maximum within its input plane; or null where no backward will read it (no grad mode, an input
+   *     that needs no gradient): the values alone, bit for bit the same
    * @param x {@code [batch, channels, H, W]}
    */
   public static void maxPool2dForward(float[] out, int outOff, int[] argmax, float[] x, int xOff, Pool2dShape s) {
     int planes = s.batch() * s.channels();
     boolean twoByTwo = isPlainTwoByTwo(s);
     Parallel.forRange(planes, (long) planes * s.height() * s.width(), (part, from, to) -> {
-      if (twoByTwo) {
+      if (argmax == null) {
+        maxPoolValues(out, outOff, x, xOff, s, from, to, twoByTwo);
+      } else if (twoByTwo) {
         maxPool2x2(out, outOff, argmax, x, xOff, s, from, to);
       } else {
         maxPool(out, outOff, argmax, x, xOff, s, from, to);
@@ -854,6 +889,56 @@ public final class ConvKernels {
               float max = out[outOff + o + ow];
               argmax[o + ow] = v > max ? i : argmax[o + ow];
               out[outOff + o + ow] = Math.max(max, v);
+            }
+          }
+        }
+      }
+    }
+  }
+
+  /**
+   * {@link #maxPool2dForward} without the argmax, over planes {@code [plLo, plHi)}: each output is the same
+   * {@link Math#max} chain over its window in the same order (the -infinity start dropped: {@code Math.max(-inf, v)}
+   * is {@code v}, NaN and -0 included), so the same bits. Inference's pooling: PyTorch's keeps no indices either
+   * there, and recording them cost 8x the values alone on a 1-d map (docs/benchmarks.md, "Conv1d").
+   */
+  private static void maxPoolValues(float[] out, int outOff, float[] x, int xOff, Pool2dShape s, int plLo, int plHi,
+      boolean twoByTwo) {
+    int h = s.height(), wd = s.width(), outH = s.outHeight(), outW = s.outWidth();
+    int sh = s.strideH(), sw = s.strideW(), ph = s.padH(), pw = s.padW(), kw = s.kernelW();
+    for (int pl = plLo, o = outOff + plLo * outH * outW; pl < plHi; pl++) {
+      int plane = xOff + pl * h * wd;
+      for (int oh = 0; oh < outH; oh++, o += outW) {
+        if (twoByTwo) {
+          for (int ow = 0, i = plane + 2 * oh * wd; ow < outW; ow++, i += 2) {
+            out[o + ow] = max4(x[i], x[i + 1], x[i + wd], x[i + wd + 1]);
+          }
+          continue;
+        }
+        int hLo = Math.max(oh * sh - ph, 0), hHi = Math.min(oh * sh - ph + s.kernelH(), h);
+        if (pw == 0 && hHi - hLo == 1 && (outW - 1) * sw + kw <= wd) { // one row, every window inside: a 1-d pooling's
+          int row = plane + hLo * wd;
+          if (kw == 2) {
+            for (int ow = 0, i = row; ow < outW; ow++, i += sw) {
+              out[o + ow] = Math.max(x[i], x[i + 1]);
+            }
+          } else {
+            for (int ow = 0, i = row; ow < outW; ow++, i += sw) {
+              float max = x[i];
+              for (int b = 1; b < kw; b++) {
+                max = Math.max(max, x[i + b]);
+              }
+              out[o + ow] = max;
+            }
+          }
+          continue;
+        }
+        Arrays.fill(out, o, o + outW, Float.NEGATIVE_INFINITY);
+        for (int ih = hLo; ih < hHi; ih++) {
+          for (int b = 0; b < kw; b++) {
+            int atZero = plane + ih * wd - pw + b; // the index output column 0 would read
+            for (int ow = firstInside(b, sw, pw, outW), end = endInside(b, sw, pw, wd, outW); ow < end; ow++) {
+              out[o + ow] = Math.max(out[o + ow], x[atZero + ow * sw]);
             }
           }
         }

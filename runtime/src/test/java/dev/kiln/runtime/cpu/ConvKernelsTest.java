@@ -132,6 +132,66 @@ class ConvKernelsTest {
     pc.close();
   }
 
+  /**
+   * One-row convolutions (conv1d's {@code [N, C, 1, L]} view, with OpenBLAS {@link RowConv}'s native columns) against
+   * the direct loops in double, and bit for bit against the same convolution over the transposed map ({@code [N, C, L,
+   * 1]}, a k x 1 window), which unfolds the same columns in Java arrays: the output and the weight and bias gradients,
+   * alone and together, the weight's accumulated; the input gradient bit for bit only where it is not the convolution
+   * with flipped filters (stride 2 or more, padding of k or more, fewer than 32 input channels). Several chunks (the 1-d CNN's first layer), strides 1-3, padding 0 to wider
+   * than the kernel, kernel 1.
+   */
+  @Test
+  void oneRowConvolutionsMatchTheDirectLoopsAndTheTransposedMapsBits() {
+    int[][] cases = { // batch, inC, L, outC, k, stride, pad, bias
+        {64, 16, 128, 32, 5, 1, 2, 1}, {3, 4, 17, 5, 3, 2, 1, 0}, {2, 3, 9, 4, 1, 1, 0, 1}, {1, 2, 5, 3, 4, 1, 5, 1},
+        {5, 6, 20, 7, 3, 3, 0, 1}, {9, 8, 33, 16, 3, 1, 1, 1}, {7, 32, 40, 16, 3, 1, 1, 1}, {3, 64, 32, 64, 3, 1, 1, 0},
+        {2, 32, 11, 5, 4, 1, 0, 1}, {2, 32, 11, 5, 4, 1, 3, 1}, {66, 32, 64, 64, 3, 1, 1, 1},
+        {1, 1, 1, 1, 5, 1, 2, 1}, {1, 1, 2, 2, 5, 2, 3, 0}}; // padding wider than the map: offsets reading only padding
+    for (int[] c : cases) {
+      Conv2dShape s = new Conv2dShape(c[0], c[1], 1, c[2], c[3], 1, c[4], 1, c[5], 0, c[6]);
+      Conv2dShape t = new Conv2dShape(c[0], c[1], c[2], 1, c[3], c[4], 1, c[5], 1, c[6], 0);
+      String name = Arrays.toString(c);
+      float[] x = randn(s.batch() * s.inputSampleSize()), w = randn(s.outChannels() * s.patchSize());
+      float[] b = c[7] == 1 ? randn(s.outChannels()) : null;
+      DirectConvolution direct = new DirectConvolution(s, x, w, b != null ? b : new float[s.outChannels()]);
+      int outLen = s.batch() * s.outChannels() * s.outPlaneSize();
+      float[] out = filled(outLen + 4, Float.NaN), expected = filled(outLen + 4, Float.NaN);
+      ConvKernels.conv2dForward(out, 2, x, 0, w, 0, b, 0, s);
+      ConvKernels.conv2dForward(expected, 2, x, 0, w, 0, b, 0, t);
+      WinogradTest.assertClose(name + " forward", direct.forward(), out, 2);
+      assertArrayEquals(expected, out, name + " forward, bits");
+      float[] g = randn(outLen);
+      direct.backward(g);
+      float[][] one = gradients(s, x, w, b, g), other = gradients(t, x, w, b, g);
+      WinogradTest.assertClose(name + " dx", direct.dx, one[0], 0);
+      WinogradTest.assertClose(name + " dw", direct.dw, one[1], 0);
+      if (b != null) {
+        WinogradTest.assertClose(name + " dbias", direct.db, one[2], 0);
+      }
+      for (int i = 1; i < one.length; i++) { // the input gradient's own sums at stride 1 (RowConv.inputGradient): not dx
+        if (i != 5) {
+          assertArrayEquals(other[i], one[i], name + " gradient " + i + ", bits");
+        }
+      }
+      WinogradTest.assertClose(name + " dx alone", direct.dx, one[5], 0);
+      if (c[5] > 1 || c[6] >= c[4] || c[1] < RowConv.FLIPPED_MIN_CHANNELS) { // no flipped-filter convolution there: the columns' path, the same bits
+        assertArrayEquals(other[0], one[0], name + " dx, bits");
+      }
+    }
+  }
+
+  /** dx, dw, db together; then dw and db accumulated; then each alone: every array the kernels wrote. */
+  private static float[][] gradients(Conv2dShape s, float[] x, float[] w, float[] b, float[] g) {
+    float[] dx = filled(x.length, 99f), dw = filled(w.length, 99f), db = b == null ? null : filled(b.length, 99f);
+    ConvKernels.conv2dBackward(dx, 0, dw, 0, db, 0, false, g, 0, x, 0, w, 0, s);
+    float[] dwTwice = dw.clone(), dbTwice = db == null ? new float[0] : db.clone();
+    ConvKernels.conv2dBackward(null, 0, dwTwice, 0, db == null ? null : dbTwice, 0, true, g, 0, x, 0, w, 0, s);
+    float[] dxAlone = filled(x.length, -7f), dwAlone = new float[w.length];
+    ConvKernels.conv2dBackward(dxAlone, 0, null, 0, null, 0, false, g, 0, x, 0, w, 0, s);
+    ConvKernels.conv2dBackward(null, 0, dwAlone, 0, null, 0, false, g, 0, x, 0, w, 0, s);
+    return new float[][] {dx, dw, db == null ? new float[0] : db, dwTwice, dbTwice, dxAlone, dwAlone};
+  }
+
   private static float[][] run(Conv2dShape s, float[] x, float[] w, float[] b, float[] g) {
     float[] out = new float[g.length], dx = new float[x.length], dw = new float[w.length], db = new float[b.length];
     ConvKernels.conv2dForward(out, 0, x, 0, w, 0, b, 0, s);

@@ -41,6 +41,39 @@ class MaxPoolKernelsTest {
     }
   }
 
+  /**
+   * Without an argmax (inference's pooling) the values are those with it, bit for bit (NaN's and -0's included), over
+   * windows that take each of its loops: the plain 2x2, 1-d windows over one row (kernel 2 and 3, strides 1-3),
+   * padded and overlapping 2-d windows, ceil mode; at offsets, nothing written outside.
+   */
+  @Test
+  void valuesWithoutArgmaxAreTheValuesWithIt() {
+    Random r = new Random(5);
+    int[][] windows = { // kernelH, kernelW, strideH, strideW, padH, padW, ceil
+        {2, 2, 2, 2, 0, 0, 0}, {1, 2, 1, 2, 0, 0, 0}, {1, 3, 1, 1, 0, 0, 0}, {1, 3, 1, 3, 0, 1, 0}, {1, 2, 1, 2, 0, 0, 1},
+        {3, 3, 2, 2, 1, 1, 0}, {2, 3, 1, 2, 1, 0, 1}, {1, 4, 1, 3, 0, 2, 1}};
+    int[][] sizes = {{2, 3, 1, 17}, {1, 2, 1, 2}, {2, 3, 7, 9}, {3, 1, 5, 3}, {1, 2, 6, 28}};
+    for (int[] size : sizes) {
+      for (int[] k : windows) {
+        if (k[0] > size[2] + 2 * k[4] || k[1] > size[3] + 2 * k[5]) {
+          continue;
+        }
+        Pool2dShape s = new Pool2dShape(size[0], size[1], size[2], size[3], k[0], k[1], k[2], k[3], k[4], k[5], k[6] == 1);
+        float[] x = values(r, 5 + size[0] * size[1] * size[2] * size[3], 3);
+        int outLen = size[0] * size[1] * s.outHeight() * s.outWidth();
+        float[] with = new float[outLen + 6], without = new float[outLen + 6];
+        java.util.Arrays.fill(without, 42f);
+        System.arraycopy(without, 0, with, 0, with.length);
+        ConvKernels.maxPool2dForward(with, 3, new int[outLen], x, 5, s);
+        ConvKernels.maxPool2dForward(without, 3, null, x, 5, s);
+        String name = java.util.Arrays.toString(size) + " window " + java.util.Arrays.toString(k);
+        for (int i = 0; i < with.length; i++) {
+          assertEquals(Float.floatToRawIntBits(with[i]), Float.floatToRawIntBits(without[i]), name + ", element " + i);
+        }
+      }
+    }
+  }
+
   @Test
   void batchNormReluPoolingMatchesTheReference() {
     Random r = new Random(2);
