@@ -31,8 +31,13 @@ final class LayerOps {
   }
 
   public static Tensor conv2d(Tensor x, Tensor weight, Tensor bias, int strideH, int strideW, int padH, int padW) {
+    return conv2d(x, weight, bias, strideH, strideW, padH, padW, 1, 1, 1);
+  }
+
+  public static Tensor conv2d(Tensor x, Tensor weight, Tensor bias, int strideH, int strideW, int padH, int padW,
+      int dilationH, int dilationW, int groups) {
     if (x.dim() == 3) {
-      return squeeze(conv2d(unsqueeze(x, 0), weight, bias, strideH, strideW, padH, padW), 0);
+      return squeeze(conv2d(unsqueeze(x, 0), weight, bias, strideH, strideW, padH, padW, dilationH, dilationW, groups), 0);
     }
     boolean cuda = Devices.onCuda("conv2d", x, weight, bias);
     requireFloat("conv2d", x);
@@ -40,10 +45,11 @@ final class LayerOps {
     requireImages("conv2d", x);
     requireRank("conv2d", "weight", weight, 4);
     int outC = weight.size(0);
-    if (x.size(1) != weight.size(1)) {
+    if (groups > 0 && x.size(1) != weight.size(1) * groups) {
       throw new IllegalArgumentException(
           "conv2d: input " + Shapes.toString(x.shape()) + " has " + x.size(1) + " channels, weight "
-              + Shapes.toString(weight.shape()) + " expects " + weight.size(1));
+              + Shapes.toString(weight.shape()) + " expects " + weight.size(1) * groups
+              + (groups == 1 ? "" : " (" + weight.size(1) + " per group, groups " + groups + ")"));
     }
     if (bias != null && (bias.dim() != 1 || bias.size(0) != outC)) {
       throw new IllegalArgumentException(
@@ -53,7 +59,7 @@ final class LayerOps {
     Conv2dShape s;
     try {
       s = new Conv2dShape(x.size(0), x.size(1), x.size(2), x.size(3),
-          outC, weight.size(2), weight.size(3), strideH, strideW, padH, padW);
+          outC, weight.size(2), weight.size(3), strideH, strideW, padH, padW, dilationH, dilationW, groups);
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException(
           "conv2d: input " + Shapes.toString(x.shape()) + ", weight " + Shapes.toString(weight.shape()) + ": "
@@ -327,15 +333,23 @@ final class LayerOps {
   }
 
   public static Tensor conv1d(Tensor x, Tensor weight, Tensor bias, int stride, int padding) {
+    return conv1d(x, weight, bias, stride, padding, 1, 1);
+  }
+
+  public static Tensor conv1d(Tensor x, Tensor weight, Tensor bias, int stride, int padding, int dilation, int groups) {
     requireFloat("conv1d", x);
     requireSequences("conv1d", x);
     requireRank("conv1d", "weight", weight, 3);
-    if (x.size(-2) != weight.size(1)) {
+    if (groups > 0 && x.size(-2) != weight.size(1) * groups) {
       throw new IllegalArgumentException("conv1d: input " + Shapes.toString(x.shape()) + " has " + x.size(-2) + " channels, weight "
-          + Shapes.toString(weight.shape()) + " expects " + weight.size(1));
+          + Shapes.toString(weight.shape()) + " expects " + weight.size(1) * groups
+          + (groups == 1 ? "" : " (" + weight.size(1) + " per group, groups " + groups + ")"));
     }
-    checkWindow1d("conv1d", x, weight.size(2), stride, padding, false, false);
-    return squeeze(conv2d(unsqueeze(x, -2), unsqueeze(weight, 2), bias, 1, stride, 0, padding), -2);
+    if (dilation <= 0) {
+      throw new IllegalArgumentException("conv1d: input " + Shapes.toString(x.shape()) + ": dilation " + dilation + " must be positive");
+    }
+    checkWindow1d("conv1d", x, dilation * (weight.size(2) - 1) + 1, stride, padding, false, false);
+    return squeeze(conv2d(unsqueeze(x, -2), unsqueeze(weight, 2), bias, 1, stride, 0, padding, 1, dilation, groups), -2);
   }
 
   public static Tensor maxPool1d(Tensor x, int kernel, int stride, int padding, boolean ceilMode) {

@@ -36,9 +36,9 @@ public final class ConvKernels {
    * FashionMNIST CNN step: 16 MiB chunks 72-77 ms, 4 MiB 68, 1 MiB 58-59, 768 KiB 58, 512 KiB 59, 256 KiB 63.
    * A single sample may exceed it.
    */
-  private static final int COLS_BUDGET = 1 << 18;
+  static final int COLS_BUDGET = 1 << 18;
 
-  private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+  static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
   private ConvKernels() {}
 
@@ -55,6 +55,10 @@ public final class ConvKernels {
    */
   public static void conv2dForward(
       float[] out, int outOff, float[] x, int xOff, float[] w, int wOff, float[] bias, int biasOff, Conv2dShape s) {
+    if (!s.plain()) {
+      GroupedConv.forward(out, outOff, x, xOff, w, wOff, bias, biasOff, s);
+      return;
+    }
     if (Winograd.applies(s)) {
       Winograd.forward(out, outOff, x, xOff, w, wOff, bias, biasOff, s);
       return;
@@ -78,25 +82,52 @@ public final class ConvKernels {
         float[] y = scratch.channelMajor(outC * ld);
         im2col(cols, x, xOff, n0, cn, s, taps, scratch);
         Blas.sgemm(false, false, outC, ld, k, 1f, w, wOff, k, cols, 0, ld, 0f, y, 0, ld);
-        for (int i = 0; i < cn; i++) {
-          for (int o = 0; o < outC; o++) {
-            int src = o * ld + i * p;
-            int dst = outOff + ((n0 + i) * outC + o) * p;
-            // a copy, then the bias with one index, which C2 vectorises (out = y + b in one loop over
-            // two offsets ran as scalar code: 8% of the ResNet's step). Without a bias the copy alone: adding
-            // 0f would change only a -0 to +0, and the products never give -0 (OpenBLAS's and the Java
-            // kernel's sums start from +0, and +0 + -0 is +0)
-            System.arraycopy(y, src, out, dst, p);
-            if (bias != null) {
-              float b = bias[biasOff + o];
-              for (int j = dst; j < dst + p; j++) {
-                out[j] += b;
-              }
-            }
+        fromChannelMajor(out, outOff, y, bias, biasOff, n0, cn, outC, p);
+      }
+    });
+  }
+
+  /**
+   * Moves a chunk's channel-major output {@code y[outC, cn * p]} to samples {@code n0 .. n0+cn-1} of the NCHW
+   * {@code out}, adding {@code bias} (or none when null).
+   */
+  static void fromChannelMajor(float[] out, int outOff, float[] y, float[] bias, int biasOff, int n0, int cn, int outC, int p) {
+    int ld = cn * p;
+    for (int i = 0; i < cn; i++) {
+      for (int o = 0; o < outC; o++) {
+        int src = o * ld + i * p;
+        int dst = outOff + ((n0 + i) * outC + o) * p;
+        // a copy, then the bias with one index, which C2 vectorises (out = y + b in one loop over
+        // two offsets ran as scalar code: 8% of the ResNet's step). Without a bias the copy alone: adding
+        // 0f would change only a -0 to +0, and the products never give -0 (OpenBLAS's and the Java
+        // kernel's sums start from +0, and +0 + -0 is +0)
+        System.arraycopy(y, src, out, dst, p);
+        if (bias != null) {
+          float b = bias[biasOff + o];
+          for (int j = dst; j < dst + p; j++) {
+            out[j] += b;
           }
         }
       }
-    });
+    }
+  }
+
+  /**
+   * Moves samples {@code n0 .. n0+cn-1} of the NCHW gradient {@code dout} into the channel-major {@code dy[outC, cn * p]}
+   * and adds each channel's sum to {@code dbPart} (when not null).
+   */
+  static void toChannelMajor(float[] dy, float[] dout, int doutOff, float[] dbPart, int n0, int cn, int outC, int p) {
+    int ld = cn * p;
+    for (int i = 0; i < cn; i++) {
+      for (int o = 0; o < outC; o++) {
+        System.arraycopy(dout, doutOff + ((n0 + i) * outC + o) * p, dy, o * ld + i * p, p);
+      }
+    }
+    if (dbPart != null) {
+      for (int o = 0; o < outC; o++) {
+        dbPart[o] += (float) NormKernels.sum(dy, o * ld, ld);
+      }
+    }
   }
 
   /**
@@ -115,6 +146,10 @@ public final class ConvKernels {
   public static void conv2dBackward(
       float[] dx, int dxOff, float[] dw, int dwOff, float[] dbias, int dbOff, boolean accumulate,
       float[] dout, int doutOff, float[] x, int xOff, float[] w, int wOff, Conv2dShape s) {
+    if (!s.plain()) {
+      GroupedConv.backward(dx, dxOff, dw, dwOff, dbias, dbOff, accumulate, dout, doutOff, x, xOff, w, wOff, s);
+      return;
+    }
     if (Winograd.appliesToBackward(s, dx != null)) {
       Winograd.backward(dx, dxOff, dw, dwOff, dbias, dbOff, accumulate, dout, doutOff, x, xOff, w, wOff, s);
       return;
@@ -144,16 +179,7 @@ public final class ConvKernels {
         int cn = Math.min(chunk, s.batch() - n0);
         int ld = cn * p;
         float[] dy = scratch.channelMajor(outC * ld);
-        for (int i = 0; i < cn; i++) {
-          for (int o = 0; o < outC; o++) {
-            System.arraycopy(dout, doutOff + ((n0 + i) * outC + o) * p, dy, o * ld + i * p, p);
-          }
-        }
-        if (dbPart != null) {
-          for (int o = 0; o < outC; o++) {
-            dbPart[o] += (float) NormKernels.sum(dy, o * ld, ld);
-          }
-        }
+        toChannelMajor(dy, dout, doutOff, dbPart, n0, cn, outC, p);
         float[] cols = scratch.cols(k * ld);
         if (dwPart != null) {
           im2col(cols, x, xOff, n0, cn, s, taps, scratch);
@@ -583,7 +609,7 @@ public final class ConvKernels {
   }
 
   /** Zeroes {@code a[from, to)}: a plain loop, cheaper than {@code Arrays.fill} for the 0-2 padding columns of a row. */
-  private static void zero(float[] a, int from, int to) {
+  static void zero(float[] a, int from, int to) {
     for (int i = from; i < to; i++) {
       a[i] = 0f;
     }
@@ -687,12 +713,12 @@ public final class ConvKernels {
   }
 
   /** The first output column {@code ow} whose input column {@code ow*stride - pad + b} is {@code >= 0}, capped at {@code outW}. */
-  private static int firstInside(int b, int stride, int pad, int outW) {
+  static int firstInside(int b, int stride, int pad, int outW) {
     return Math.min(outW, Math.max(0, Math.floorDiv(pad - b + stride - 1, stride)));
   }
 
   /** One past the last output column whose input column {@code ow*stride - pad + b} is {@code < width}. */
-  private static int endInside(int b, int stride, int pad, int width, int outW) {
+  static int endInside(int b, int stride, int pad, int width, int outW) {
     return Math.min(outW, Math.max(0, Math.floorDiv(width - 1 + pad - b, stride) + 1));
   }
 

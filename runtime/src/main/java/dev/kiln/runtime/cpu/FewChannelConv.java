@@ -42,7 +42,7 @@ final class FewChannelConv {
 
   /** Whether {@link ConvKernels} hands {@code s}'s forward and weight gradient here. */
   static boolean applies(Conv2dShape s) {
-    return ENABLED && s.kernelH() == 3 && s.kernelW() == 3 && s.strideH() == 1 && s.strideW() == 1
+    return ENABLED && s.plain() && s.kernelH() == 3 && s.kernelW() == 3 && s.strideH() == 1 && s.strideW() == 1
         && s.inChannels() <= MAX_IN_CHANNELS && s.outWidth() >= 8 && s.batch() > 0
         && (long) s.inChannels() * paddedPlane(s) <= PLANES_BUDGET;
   }

@@ -1,0 +1,367 @@
+package dev.kiln.runtime.cpu;
+
+import java.util.Arrays;
+
+/**
+ * {@link ConvKernels}' convolutions with dilation or groups ({@link Conv2dShape#plain()} false), in the same
+ * conventions and with the same results as PyTorch's {@code conv2d(..., dilation, groups)}.
+ *
+ * <p>Depthwise convolutions (one input channel per group: MobileNet's and ConvNeXt's 3x3 and 7x7 layers,
+ * with any channel multiplier) run directly, plane by plane: each output row is the sum of
+ * {@code kH * kW} shifted input rows times one weight each, loops that C2 vectorises. A GEMM per group would
+ * have an inner dimension of {@code kH * kW} and one row: all overhead. The weight gradient keeps one row of
+ * partial sums per tap and adds them up at the end of a channel, so its inner loop is a vectorised
+ * multiply-add rather than a float reduction, which C2 leaves scalar.
+ *
+ * <p>Other grouped or dilated convolutions are {@link ConvKernels}' im2col + GEMM once per group, over
+ * chunks of samples: the unfolding reads the group's input channels with the taps {@code dilation} apart,
+ * the GEMM uses the group's filters, and col2im adds the group's input gradient into its channels. The
+ * Winograd and few-channel kernels are never chosen for these shapes.
+ */
+final class GroupedConv {
+  private GroupedConv() {}
+
+  /** Whether {@code s} runs on the direct depthwise kernels: one input channel per group. */
+  static boolean depthwise(Conv2dShape s) {
+    return s.groupInChannels() == 1;
+  }
+
+  /** {@link ConvKernels#conv2dForward} for a shape that is not plain. */
+  static void forward(float[] out, int outOff, float[] x, int xOff, float[] w, int wOff, float[] bias, int biasOff, Conv2dShape s) {
+    if (depthwise(s)) {
+      depthwiseForward(out, outOff, x, xOff, w, wOff, bias, biasOff, s);
+      return;
+    }
+    int k = s.patchSize();
+    int p = s.outPlaneSize();
+    int outC = s.outChannels();
+    int og = s.groupOutChannels();
+    int chunk = ConvKernels.chunkSize(s.batch(), (long) k * p, ConvKernels.COLS_BUDGET);
+    int chunks = (s.batch() + chunk - 1) / chunk;
+    Parallel.forRange(chunks, (long) s.batch() * s.inChannels() * s.kernelH() * s.kernelW() * p, (part, from, to) -> {
+      ConvKernels.Scratch scratch = ConvKernels.SCRATCH.get();
+      for (int n0 = from * chunk; n0 < Math.min(to * chunk, s.batch()); n0 += chunk) {
+        int cn = Math.min(chunk, s.batch() - n0);
+        int ld = cn * p;
+        float[] cols = scratch.cols(k * ld);
+        float[] y = scratch.channelMajor(outC * ld);
+        for (int g = 0; g < s.groups(); g++) {
+          im2col(cols, x, xOff, n0, cn, s, g);
+          Blas.sgemm(false, false, og, ld, k, 1f, w, wOff + g * og * k, k, cols, 0, ld, 0f, y, g * og * ld, ld);
+        }
+        ConvKernels.fromChannelMajor(out, outOff, y, bias, biasOff, n0, cn, outC, p);
+      }
+    });
+  }
+
+  /** {@link ConvKernels#conv2dBackward} for a shape that is not plain. */
+  static void backward(
+      float[] dx, int dxOff, float[] dw, int dwOff, float[] dbias, int dbOff, boolean accumulate,
+      float[] dout, int doutOff, float[] x, int xOff, float[] w, int wOff, Conv2dShape s) {
+    if (depthwise(s)) {
+      if (dx != null) {
+        depthwiseInputGradient(dx, dxOff, dout, doutOff, w, wOff, s);
+      }
+      if (dw != null || dbias != null) {
+        depthwiseWeightGradient(dw, dwOff, dbias, dbOff, accumulate, dout, doutOff, x, xOff, s);
+      }
+      return;
+    }
+    int k = s.patchSize();
+    int p = s.outPlaneSize();
+    int outC = s.outChannels();
+    int og = s.groupOutChannels();
+    int chunk = ConvKernels.chunkSize(s.batch(), (long) k * p, ConvKernels.COLS_BUDGET);
+    int chunks = (s.batch() + chunk - 1) / chunk;
+    int parts = Math.min(Parallel.threads(), chunks);
+    float[][] dwParts = dw == null ? null : ConvKernels.partials(0, parts, outC * k);
+    float[][] dbParts = dbias == null ? null : ConvKernels.partials(1, parts, outC);
+    int sampleSize = s.inputSampleSize();
+    Parallel.forRange(chunks, (long) s.batch() * s.inChannels() * s.kernelH() * s.kernelW() * p, (part, from, to) -> {
+      ConvKernels.Scratch scratch = ConvKernels.SCRATCH.get();
+      float[] dwPart = dw == null ? null : dwParts[part];
+      float[] dbPart = dbias == null ? null : dbParts[part];
+      for (int n0 = from * chunk; n0 < Math.min(to * chunk, s.batch()); n0 += chunk) {
+        int cn = Math.min(chunk, s.batch() - n0);
+        int ld = cn * p;
+        float[] dy = scratch.channelMajor(outC * ld);
+        ConvKernels.toChannelMajor(dy, dout, doutOff, dbPart, n0, cn, outC, p);
+        float[] cols = scratch.cols(k * ld);
+        if (dx != null) {
+          Arrays.fill(dx, dxOff + n0 * sampleSize, dxOff + (n0 + cn) * sampleSize, 0f);
+        }
+        for (int g = 0; g < s.groups(); g++) {
+          if (dwPart != null) {
+            im2col(cols, x, xOff, n0, cn, s, g);
+            Blas.sgemm(false, true, og, k, ld, 1f, dy, g * og * ld, ld, cols, 0, ld, 1f, dwPart, g * og * k, k);
+          }
+          if (dx != null) {
+            Blas.sgemm(true, false, k, ld, og, 1f, w, wOff + g * og * k, k, dy, g * og * ld, ld, 0f, cols, 0, ld);
+            col2imAdd(dx, dxOff, cols, n0, cn, s, g);
+          }
+        }
+      }
+    });
+    if (dw != null) {
+      ConvKernels.addParts(dw, dwOff, dwParts, parts, outC * k, accumulate);
+    }
+    if (dbias != null) {
+      ConvKernels.addParts(dbias, dbOff, dbParts, parts, outC, accumulate);
+    }
+  }
+
+  /**
+   * Unfolds group {@code g}'s channels of samples {@code n0 .. n0+cn-1} into {@code cols[K, cn*P]}: row
+   * {@code (c, a, b)}, column {@code (i, oh, ow)} holds
+   * {@code x[n0+i, g*cg + c, oh*sH - pH + a*dH, ow*sW - pW + b*dW]}, or 0 in the padding.
+   */
+  static void im2col(float[] cols, float[] x, int xOff, int n0, int cn, Conv2dShape s, int g) {
+    int h = s.height(), wd = s.width(), outH = s.outHeight(), outW = s.outWidth();
+    int sh = s.strideH(), sw = s.strideW(), ph = s.padH(), pw = s.padW(), dh = s.dilationH(), dwl = s.dilationW();
+    int cg = s.groupInChannels();
+    int p = outH * outW;
+    int ld = cn * p;
+    for (int i = 0; i < cn; i++) {
+      int group = xOff + (n0 + i) * s.inputSampleSize() + g * cg * h * wd;
+      int row = 0;
+      for (int c = 0; c < cg; c++) {
+        int plane = group + c * h * wd;
+        for (int a = 0; a < s.kernelH(); a++) {
+          for (int b = 0; b < s.kernelW(); b++, row++) {
+            int shift = b * dwl;
+            int owLo = ConvKernels.firstInside(shift, sw, pw, outW);
+            int owHi = ConvKernels.endInside(shift, sw, pw, wd, outW);
+            int dst = row * ld + i * p;
+            for (int oh = 0; oh < outH; oh++, dst += outW) {
+              int ih = oh * sh - ph + a * dh;
+              if (ih < 0 || ih >= h || owLo >= owHi) {
+                ConvKernels.zero(cols, dst, dst + outW);
+                continue;
+              }
+              ConvKernels.zero(cols, dst, dst + owLo);
+              int src = plane + ih * wd - pw + shift;
+              if (sw == 1) {
+                System.arraycopy(x, src + owLo, cols, dst + owLo, owHi - owLo);
+              } else {
+                for (int ow = owLo; ow < owHi; ow++) {
+                  cols[dst + ow] = x[src + ow * sw];
+                }
+              }
+              ConvKernels.zero(cols, dst + owHi, dst + outW);
+            }
+          }
+        }
+      }
+    }
+  }
+
+  /** Adds {@code cols[K, cn*P]} back onto group {@code g}'s channels of {@code dx}: {@link #im2col}'s transpose. */
+  static void col2imAdd(float[] dx, int dxOff, float[] cols, int n0, int cn, Conv2dShape s, int g) {
+    int h = s.height(), wd = s.width(), outH = s.outHeight(), outW = s.outWidth();
+    int sh = s.strideH(), sw = s.strideW(), ph = s.padH(), pw = s.padW(), dh = s.dilationH(), dwl = s.dilationW();
+    int cg = s.groupInChannels();
+    int p = outH * outW;
+    int ld = cn * p;
+    for (int i = 0; i < cn; i++) {
+      int group = dxOff + (n0 + i) * s.inputSampleSize() + g * cg * h * wd;
+      int row = 0;
+      for (int c = 0; c < cg; c++) {
+        int plane = group + c * h * wd;
+        for (int a = 0; a < s.kernelH(); a++) {
+          for (int b = 0; b < s.kernelW(); b++, row++) {
+            int shift = b * dwl;
+            int owLo = ConvKernels.firstInside(shift, sw, pw, outW);
+            int owHi = ConvKernels.endInside(shift, sw, pw, wd, outW);
+            int src = row * ld + i * p;
+            for (int oh = 0; oh < outH; oh++, src += outW) {
+              int ih = oh * sh - ph + a * dh;
+              if (ih < 0 || ih >= h) {
+                continue;
+              }
+              addRow(dx, plane + ih * wd - pw + shift, sw, cols, src, owLo, owHi);
+            }
+          }
+        }
+      }
+    }
+  }
+
+  /** {@code into[at + ow*stride] += from[src + ow]} for {@code ow} in {@code [lo, hi)}. */
+  private static void addRow(float[] into, int at, int stride, float[] from, int src, int lo, int hi) {
+    if (stride == 1) {
+      for (int ow = lo; ow < hi; ow++) {
+        into[at + ow] += from[src + ow];
+      }
+    } else {
+      for (int ow = lo; ow < hi; ow++) {
+        into[at + ow * stride] += from[src + ow];
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ depthwise
+
+  /**
+   * Depthwise forward: output plane {@code (n, o)} reads input plane {@code (n, o / m)}, {@code m} the channel
+   * multiplier {@code outC / inC}; each output row is the bias plus, per tap, the weight times an input row.
+   */
+  private static void depthwiseForward(
+      float[] out, int outOff, float[] x, int xOff, float[] w, int wOff, float[] bias, int biasOff, Conv2dShape s) {
+    int outC = s.outChannels(), m = s.groupOutChannels();
+    int h = s.height(), wd = s.width(), outH = s.outHeight(), outW = s.outWidth();
+    int kh = s.kernelH(), kw = s.kernelW(), sh = s.strideH(), sw = s.strideW(), ph = s.padH(), pw = s.padW();
+    int dh = s.dilationH(), dwl = s.dilationW();
+    int p = outH * outW;
+    int[] lo = new int[kw], hi = new int[kw];
+    windows(s, lo, hi);
+    Parallel.forRange(s.batch() * outC, (long) s.batch() * outC * p * kh * kw, (part, from, to) -> {
+      for (int plane = from; plane < to; plane++) {
+        int n = plane / outC, o = plane % outC;
+        int in = xOff + (n * s.inChannels() + o / m) * h * wd;
+        int dst = outOff + plane * p;
+        Arrays.fill(out, dst, dst + p, bias == null ? 0f : bias[biasOff + o]);
+        int filter = wOff + o * kh * kw;
+        for (int oh = 0; oh < outH; oh++, dst += outW) {
+          for (int a = 0; a < kh; a++) {
+            int ih = oh * sh - ph + a * dh;
+            if (ih < 0 || ih >= h) {
+              continue;
+            }
+            int row = in + ih * wd - pw;
+            for (int b = 0; b < kw; b++) {
+              multiplyAdd(out, dst, w[filter + a * kw + b], x, row + b * dwl, sw, lo[b], hi[b]);
+            }
+          }
+        }
+      }
+    });
+  }
+
+  /** {@code into[at + ow] += v * from[src + ow*stride]} for {@code ow} in {@code [lo, hi)}. */
+  private static void multiplyAdd(float[] into, int at, float v, float[] from, int src, int stride, int lo, int hi) {
+    if (stride == 1) {
+      for (int ow = lo; ow < hi; ow++) {
+        into[at + ow] += v * from[src + ow];
+      }
+    } else {
+      for (int ow = lo; ow < hi; ow++) {
+        into[at + ow] += v * from[src + ow * stride];
+      }
+    }
+  }
+
+  /** Per kernel column {@code b}, the output columns {@code [lo[b], hi[b])} whose input column lies inside the input. */
+  private static void windows(Conv2dShape s, int[] lo, int[] hi) {
+    for (int b = 0; b < s.kernelW(); b++) {
+      lo[b] = ConvKernels.firstInside(b * s.dilationW(), s.strideW(), s.padW(), s.outWidth());
+      hi[b] = ConvKernels.endInside(b * s.dilationW(), s.strideW(), s.padW(), s.width(), s.outWidth());
+    }
+  }
+
+  /** Depthwise input gradient, overwriting {@code dx}: plane {@code (n, c)} gathers from its {@code m} output planes. */
+  private static void depthwiseInputGradient(float[] dx, int dxOff, float[] dout, int doutOff, float[] w, int wOff, Conv2dShape s) {
+    int inC = s.inChannels(), outC = s.outChannels(), m = s.groupOutChannels();
+    int h = s.height(), wd = s.width(), outH = s.outHeight(), outW = s.outWidth();
+    int kh = s.kernelH(), kw = s.kernelW(), sh = s.strideH(), sw = s.strideW(), ph = s.padH(), pw = s.padW();
+    int dh = s.dilationH(), dwl = s.dilationW();
+    int p = outH * outW;
+    int[] lo = new int[kw], hi = new int[kw];
+    windows(s, lo, hi);
+    Parallel.forRange(s.batch() * inC, (long) s.batch() * outC * p * kh * kw, (part, from, to) -> {
+      for (int plane = from; plane < to; plane++) {
+        int n = plane / inC, c = plane % inC;
+        int into = dxOff + plane * h * wd;
+        Arrays.fill(dx, into, into + h * wd, 0f);
+        for (int o = c * m; o < (c + 1) * m; o++) {
+          int src = doutOff + (n * outC + o) * p;
+          int filter = wOff + o * kh * kw;
+          for (int oh = 0; oh < outH; oh++, src += outW) {
+            for (int a = 0; a < kh; a++) {
+              int ih = oh * sh - ph + a * dh;
+              if (ih < 0 || ih >= h) {
+                continue;
+              }
+              int row = into + ih * wd - pw;
+              for (int b = 0; b < kw; b++) {
+                float v = w[filter + a * kw + b];
+                int at = row + b * dwl;
+                if (sw == 1) {
+                  for (int ow = lo[b]; ow < hi[b]; ow++) {
+                    dx[at + ow] += v * dout[src + ow];
+                  }
+                } else {
+                  for (int ow = lo[b]; ow < hi[b]; ow++) {
+                    dx[at + ow * sw] += v * dout[src + ow];
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    });
+  }
+
+  /**
+   * Depthwise weight and bias gradients (either may be null), output channel by output channel over the
+   * whole batch: per tap a row of partial sums {@code acc[t, ow] += dout[n, o, oh, ow] * x[..]}, summed once
+   * at the end (in double), so that the inner loop is a vectorised multiply-add.
+   */
+  private static void depthwiseWeightGradient(float[] dw, int dwOff, float[] dbias, int dbOff, boolean accumulate,
+      float[] dout, int doutOff, float[] x, int xOff, Conv2dShape s) {
+    int inC = s.inChannels(), outC = s.outChannels(), m = s.groupOutChannels();
+    int h = s.height(), wd = s.width(), outH = s.outHeight(), outW = s.outWidth();
+    int kh = s.kernelH(), kw = s.kernelW(), sh = s.strideH(), sw = s.strideW(), ph = s.padH(), pw = s.padW();
+    int dh = s.dilationH(), dwl = s.dilationW();
+    int p = outH * outW;
+    int taps = kh * kw;
+    int[] lo = new int[kw], hi = new int[kw];
+    windows(s, lo, hi);
+    Parallel.forRange(outC, (long) s.batch() * outC * p * taps, (part, from, to) -> {
+      float[] acc = ConvKernels.SCRATCH.get().cols(taps * outW);
+      for (int o = from; o < to; o++) {
+        if (dw != null) {
+          Arrays.fill(acc, 0, taps * outW, 0f);
+          for (int n = 0; n < s.batch(); n++) {
+            int in = xOff + (n * inC + o / m) * h * wd;
+            int src = doutOff + (n * outC + o) * p;
+            for (int oh = 0; oh < outH; oh++, src += outW) {
+              for (int a = 0; a < kh; a++) {
+                int ih = oh * sh - ph + a * dh;
+                if (ih < 0 || ih >= h) {
+                  continue;
+                }
+                int row = in + ih * wd - pw;
+                for (int b = 0; b < kw; b++) {
+                  int t = (a * kw + b) * outW;
+                  int at = row + b * dwl;
+                  if (sw == 1) {
+                    for (int ow = lo[b]; ow < hi[b]; ow++) {
+                      acc[t + ow] += dout[src + ow] * x[at + ow];
+                    }
+                  } else {
+                    for (int ow = lo[b]; ow < hi[b]; ow++) {
+                      acc[t + ow] += dout[src + ow] * x[at + ow * sw];
+                    }
+                  }
+                }
+              }
+            }
+          }
+          for (int t = 0; t < taps; t++) {
+            float sum = (float) NormKernels.sum(acc, t * outW, outW);
+            int at = dwOff + o * taps + t;
+            dw[at] = accumulate ? dw[at] + sum : sum;
+          }
+        }
+        if (dbias != null) {
+          double sum = 0;
+          for (int n = 0; n < s.batch(); n++) {
+            sum += NormKernels.sum(dout, doutOff + (n * outC + o) * p, p);
+          }
+          dbias[dbOff + o] = accumulate ? dbias[dbOff + o] + (float) sum : (float) sum;
+        }
+      }
+    });
+  }
+}
