@@ -316,19 +316,31 @@ final class LayerOps {
    * most half the kernel for a pooling, PyTorch's rule), and at least one output position.
    */
   private static void checkWindow1d(String op, Tensor x, int kernel, int stride, int padding, boolean pooling, boolean ceilMode) {
+    checkWindow1d(op, x, kernel, stride, padding, 1, pooling, ceilMode);
+  }
+
+  /** {@link #checkWindow1d} with the kernel's taps {@code dilation} apart (a convolution's). */
+  private static void checkWindow1d(String op, Tensor x, int kernel, int stride, int padding, int dilation, boolean pooling,
+      boolean ceilMode) {
     String where = op + ": input " + Shapes.toString(x.shape()) + ": ";
     if (kernel <= 0 || stride <= 0 || padding < 0) {
       throw new IllegalArgumentException(where + "kernel_size " + kernel + " and stride " + stride
           + " must be positive and padding " + padding + " non-negative");
     }
+    if (dilation <= 0) {
+      throw new IllegalArgumentException(where + "dilation " + dilation + " must be positive");
+    }
     if (pooling && padding > kernel / 2) {
       throw new IllegalArgumentException(where + "padding " + padding + " must be at most half of kernel_size " + kernel);
     }
     int length = x.size(-1);
-    int out = pooling ? Pool2dShape.outSize(length, kernel, stride, padding, ceilMode) : Conv2dShape.outSize(length, kernel, stride, padding);
+    int out = pooling ? Pool2dShape.outSize(length, kernel, stride, padding, ceilMode)
+        : Conv2dShape.outSize(length, kernel, stride, padding, dilation);
     if (out < 1) {
-      throw new IllegalArgumentException(where + "the kernel of " + kernel + " is longer than the padded input of "
-          + (length + 2 * padding) + " (" + length + " with padding " + padding + "), so the output would be empty");
+      throw new IllegalArgumentException(where + "the kernel of " + kernel
+          + (dilation == 1 ? "" : " with dilation " + dilation + " (spanning " + (dilation * (kernel - 1) + 1) + ")")
+          + " is longer than the padded input of " + (length + 2 * padding) + " (" + length + " with padding " + padding
+          + "), so the output would be empty");
     }
   }
 
@@ -345,10 +357,7 @@ final class LayerOps {
           + Shapes.toString(weight.shape()) + " expects " + weight.size(1) * groups
           + (groups == 1 ? "" : " (" + weight.size(1) + " per group, groups " + groups + ")"));
     }
-    if (dilation <= 0) {
-      throw new IllegalArgumentException("conv1d: input " + Shapes.toString(x.shape()) + ": dilation " + dilation + " must be positive");
-    }
-    checkWindow1d("conv1d", x, dilation * (weight.size(2) - 1) + 1, stride, padding, false, false);
+    checkWindow1d("conv1d", x, weight.size(2), stride, padding, dilation, false, false);
     return squeeze(conv2d(unsqueeze(x, -2), unsqueeze(weight, 2), bias, 1, stride, 0, padding, 1, dilation, groups), -2);
   }
 
