@@ -54,6 +54,8 @@ class ConvKernelsTest {
       {2, 4, 12, 11, 4, 7, 1, 1, 3, 3, 1, 1, 4, 0}, // depthwise 7x7 (ConvNeXt), no bias
       {3, 3, 10, 9, 6, 3, 2, 2, 1, 1, 1, 1, 3, 1}, // depthwise, stride 2, channel multiplier 2
       {1, 4, 9, 10, 4, 3, 1, 2, 2, 1, 2, 1, 4, 1}, // depthwise, dilation on one axis, a stride per axis
+      {2, 3, 9, 8, 6, 3, 1, 1, 2, 1, 2, 1, 3, 1}, // depthwise, stride 1, multiplier 2, dilated rows, uneven padding
+      {3, 2, 5, 6, 2, 5, 1, 1, 0, 4, 1, 2, 2, 0}, // depthwise 5x5, stride 1, no row padding, dilated columns
       {2, 8, 7, 8, 12, 3, 1, 1, 1, 1, 1, 1, 4, 1}, // grouped: 2 channels in, 3 out per group
       {2, 6, 11, 9, 4, 3, 2, 1, 0, 2, 1, 1, 2, 0}, // grouped, stride on one axis
       {2, 3, 12, 12, 5, 3, 1, 1, 2, 2, 2, 2, 1, 1}, // dilation 2, one group (atrous)
