@@ -1,5 +1,7 @@
 package dev.kiln.runtime;
 
+import static dev.kiln.runtime.Conv1dOpsTest.cosines;
+import static dev.kiln.runtime.Conv1dOpsTest.sines;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -16,28 +18,12 @@ class GroupedConvOpsTest {
   private static final double ATOL = 2e-3;
   private static final double RTOL = 5e-3;
 
-  private static Tensor sines(int n, double a, double b, int... shape) {
-    float[] v = new float[n];
-    for (int i = 0; i < n; i++) {
-      v[i] = (float) Math.sin(i * a + b);
-    }
-    return Tensor.of(v, shape).requiresGrad(true);
-  }
-
   private static Tensor bias(int n) {
     float[] v = new float[n];
     for (int i = 0; i < n; i++) {
       v[i] = (float) (0.5 * (i % 2 == 0 ? 1 : -1) + 0.1 * i);
     }
     return Tensor.of(v, n).requiresGrad(true);
-  }
-
-  private static Tensor cosines(int[] shape) {
-    float[] g = new float[Shapes.numel(shape)];
-    for (int j = 0; j < g.length; j++) {
-      g[j] = (float) Math.cos(j);
-    }
-    return Tensor.of(g, shape);
   }
 
   /** F.conv2d(x [2, 4, 5, 6], w [6, 2, 3, 3], b, stride=(1, 2), padding=(1, 2), dilation=(2, 1), groups=2). */

@@ -357,41 +357,7 @@ public final class ConvKernels {
       im2colByTaps(cols, x, xOff, n0, cn, s, taps, scratch);
       return;
     }
-    int h = s.height(), wd = s.width(), outH = s.outHeight(), outW = s.outWidth();
-    int sh = s.strideH(), sw = s.strideW(), ph = s.padH(), pw = s.padW();
-    int p = outH * outW;
-    int ld = cn * p;
-    for (int i = 0; i < cn; i++) {
-      int sample = xOff + (n0 + i) * s.inputSampleSize();
-      int row = 0;
-      for (int c = 0; c < s.inChannels(); c++) {
-        int plane = sample + c * h * wd;
-        for (int a = 0; a < s.kernelH(); a++) {
-          for (int b = 0; b < s.kernelW(); b++, row++) {
-            int owLo = firstInside(b, sw, pw, outW);
-            int owHi = endInside(b, sw, pw, wd, outW);
-            int dst = row * ld + i * p;
-            for (int oh = 0; oh < outH; oh++, dst += outW) {
-              int ih = oh * sh - ph + a;
-              if (ih < 0 || ih >= h || owLo >= owHi) {
-                zero(cols, dst, dst + outW);
-                continue;
-              }
-              zero(cols, dst, dst + owLo);
-              int src = plane + ih * wd - pw + b;
-              if (sw == 1) {
-                System.arraycopy(x, src + owLo, cols, dst + owLo, owHi - owLo);
-              } else {
-                for (int ow = owLo; ow < owHi; ow++) {
-                  cols[dst + ow] = x[src + ow * sw];
-                }
-              }
-              zero(cols, dst + owHi, dst + outW);
-            }
-          }
-        }
-      }
-    }
+    GroupedConv.im2col(cols, x, xOff, n0, cn, s, 0); // the row loops, one group
   }
 
   /**
@@ -620,13 +586,9 @@ public final class ConvKernels {
    * the sum of the {@code cols} entries that were read from each input element.
    */
   static void col2im(float[] dx, int dxOff, float[] cols, int n0, int cn, Conv2dShape s, int[] taps, Scratch scratch) {
-    int h = s.height(), wd = s.width(), outH = s.outHeight(), outW = s.outWidth();
-    int sh = s.strideH(), sw = s.strideW(), ph = s.padH(), pw = s.padW();
-    int p = outH * outW;
-    int ld = cn * p;
     int sampleSize = s.inputSampleSize();
     Arrays.fill(dx, dxOff + n0 * sampleSize, dxOff + (n0 + cn) * sampleSize, 0f);
-    if (sh == 1 && sw == 1 && outW == wd) {
+    if (s.strideH() == 1 && s.strideW() == 1 && s.outWidth() == s.width()) {
       col2imSameWidth(dx, dxOff, cols, n0, cn, s);
       return;
     }
@@ -634,36 +596,7 @@ public final class ConvKernels {
       col2imByTaps(dx, dxOff, cols, n0, cn, s, taps, scratch);
       return;
     }
-    for (int i = 0; i < cn; i++) {
-      int sample = dxOff + (n0 + i) * sampleSize;
-      int row = 0;
-      for (int c = 0; c < s.inChannels(); c++) {
-        int plane = sample + c * h * wd;
-        for (int a = 0; a < s.kernelH(); a++) {
-          for (int b = 0; b < s.kernelW(); b++, row++) {
-            int owLo = firstInside(b, sw, pw, outW);
-            int owHi = endInside(b, sw, pw, wd, outW);
-            int src = row * ld + i * p;
-            for (int oh = 0; oh < outH; oh++, src += outW) {
-              int ih = oh * sh - ph + a;
-              if (ih < 0 || ih >= h) {
-                continue;
-              }
-              int dst = plane + ih * wd - pw + b;
-              if (sw == 1) {
-                for (int ow = owLo; ow < owHi; ow++) {
-                  dx[dst + ow] += cols[src + ow];
-                }
-              } else {
-                for (int ow = owLo; ow < owHi; ow++) {
-                  dx[dst + ow * sw] += cols[src + ow];
-                }
-              }
-            }
-          }
-        }
-      }
-    }
+    GroupedConv.col2imAdd(dx, dxOff, cols, n0, cn, s, 0); // the row loops, one group
   }
 
   /**

@@ -113,9 +113,20 @@ final class GroupedConv {
   /**
    * Unfolds group {@code g}'s channels of samples {@code n0 .. n0+cn-1} into {@code cols[K, cn*P]}: row
    * {@code (c, a, b)}, column {@code (i, oh, ow)} holds
-   * {@code x[n0+i, g*cg + c, oh*sH - pH + a*dH, ow*sW - pW + b*dW]}, or 0 in the padding.
+   * {@code x[n0+i, g*cg + c, oh*sH - pH + a*dH, ow*sW - pW + b*dW]}, or 0 in the padding. (Also {@link ConvKernels}'
+   * row loops for plain shapes, group 0.)
    */
   static void im2col(float[] cols, float[] x, int xOff, int n0, int cn, Conv2dShape s, int g) {
+    walk(cols, x, xOff, n0, cn, s, g, false);
+  }
+
+  /** Adds {@code cols[K, cn*P]} back onto group {@code g}'s channels of {@code dx}: {@link #im2col}'s transpose. */
+  static void col2imAdd(float[] dx, int dxOff, float[] cols, int n0, int cn, Conv2dShape s, int g) {
+    walk(cols, dx, dxOff, n0, cn, s, g, true);
+  }
+
+  /** The rows of {@link #im2col} ({@code fold} false: {@code x} into {@code cols}) or {@link #col2imAdd} (true: back). */
+  private static void walk(float[] cols, float[] x, int xOff, int n0, int cn, Conv2dShape s, int g, boolean fold) {
     int h = s.height(), wd = s.width(), outH = s.outHeight(), outW = s.outWidth();
     int sh = s.strideH(), sw = s.strideW(), ph = s.padH(), pw = s.padW(), dh = s.dilationH(), dwl = s.dilationW();
     int cg = s.groupInChannels();
@@ -131,54 +142,28 @@ final class GroupedConv {
             int shift = b * dwl;
             int owLo = ConvKernels.firstInside(shift, sw, pw, outW);
             int owHi = ConvKernels.endInside(shift, sw, pw, wd, outW);
-            int dst = row * ld + i * p;
-            for (int oh = 0; oh < outH; oh++, dst += outW) {
+            int col = row * ld + i * p;
+            for (int oh = 0; oh < outH; oh++, col += outW) {
               int ih = oh * sh - ph + a * dh;
-              if (ih < 0 || ih >= h || owLo >= owHi) {
-                ConvKernels.zero(cols, dst, dst + outW);
-                continue;
-              }
-              ConvKernels.zero(cols, dst, dst + owLo);
+              boolean inside = ih >= 0 && ih < h && owLo < owHi;
               int src = plane + ih * wd - pw + shift;
-              if (sw == 1) {
-                System.arraycopy(x, src + owLo, cols, dst + owLo, owHi - owLo);
-              } else {
-                for (int ow = owLo; ow < owHi; ow++) {
-                  cols[dst + ow] = x[src + ow * sw];
+              if (fold) {
+                if (inside) {
+                  addRow(x, src, sw, cols, col, owLo, owHi);
                 }
+              } else if (!inside) {
+                ConvKernels.zero(cols, col, col + outW);
+              } else {
+                ConvKernels.zero(cols, col, col + owLo);
+                if (sw == 1) {
+                  System.arraycopy(x, src + owLo, cols, col + owLo, owHi - owLo);
+                } else {
+                  for (int ow = owLo; ow < owHi; ow++) {
+                    cols[col + ow] = x[src + ow * sw];
+                  }
+                }
+                ConvKernels.zero(cols, col + owHi, col + outW);
               }
-              ConvKernels.zero(cols, dst + owHi, dst + outW);
-            }
-          }
-        }
-      }
-    }
-  }
-
-  /** Adds {@code cols[K, cn*P]} back onto group {@code g}'s channels of {@code dx}: {@link #im2col}'s transpose. */
-  static void col2imAdd(float[] dx, int dxOff, float[] cols, int n0, int cn, Conv2dShape s, int g) {
-    int h = s.height(), wd = s.width(), outH = s.outHeight(), outW = s.outWidth();
-    int sh = s.strideH(), sw = s.strideW(), ph = s.padH(), pw = s.padW(), dh = s.dilationH(), dwl = s.dilationW();
-    int cg = s.groupInChannels();
-    int p = outH * outW;
-    int ld = cn * p;
-    for (int i = 0; i < cn; i++) {
-      int group = dxOff + (n0 + i) * s.inputSampleSize() + g * cg * h * wd;
-      int row = 0;
-      for (int c = 0; c < cg; c++) {
-        int plane = group + c * h * wd;
-        for (int a = 0; a < s.kernelH(); a++) {
-          for (int b = 0; b < s.kernelW(); b++, row++) {
-            int shift = b * dwl;
-            int owLo = ConvKernels.firstInside(shift, sw, pw, outW);
-            int owHi = ConvKernels.endInside(shift, sw, pw, wd, outW);
-            int src = row * ld + i * p;
-            for (int oh = 0; oh < outH; oh++, src += outW) {
-              int ih = oh * sh - ph + a * dh;
-              if (ih < 0 || ih >= h) {
-                continue;
-              }
-              addRow(dx, plane + ih * wd - pw + shift, sw, cols, src, owLo, owHi);
             }
           }
         }
