@@ -2,12 +2,12 @@
 """PyTorch's side of scripts/speed/DepthwiseStep.java (run with OPENBLAS_NUM_THREADS=1): the same MobileNet-style net's
 training step and inference on [16, 32, 32, 32], then the depthwise 3x3 layer alone, thread CPU time at one thread (else
 wall time), the median of 9 rounds of 10 steps after 30, and the lowest. Threads: argument 1 (default 1)."""
-import sys, time, torch
+import sys, torch
+from peer_timing import report
 import torch.nn as nn
 import torch.nn.functional as F
 threads = int(sys.argv[1]) if len(sys.argv) > 1 else 1
 torch.set_num_threads(threads); torch.manual_seed(0)
-clock = time.thread_time if threads == 1 else time.perf_counter
 net = nn.Sequential(
     nn.Conv2d(32, 32, 3, padding=1, groups=32, bias=False), nn.BatchNorm2d(32), nn.ReLU(),
     nn.Conv2d(32, 64, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
@@ -27,17 +27,8 @@ def dw_fwd():
     with torch.no_grad(): F.conv2d(xs, w, None, 1, 1, 1, 64)
 def dw_both():
     xs.grad = None; w.grad = None; F.conv2d(xs, w, None, 1, 1, 1, 64).sum().backward()
-def report(name, f):
-    for _ in range(30): f()
-    rounds = []
-    for _ in range(9):
-        t = clock()
-        for _ in range(10): f()
-        rounds.append((clock() - t) / 10 * 1e3)
-    rounds.sort()
-    print("%-12s median %7.3f  lowest %7.3f ms" % (name, rounds[len(rounds) // 2], rounds[0]))
-report("train step", step)
+report("train step", step, threads)
 net.eval()
-report("inference", infer)
-report("dw3x3 fwd", dw_fwd)
-report("dw3x3 f+b", dw_both)
+report("inference", infer, threads)
+report("dw3x3 fwd", dw_fwd, threads)
+report("dw3x3 f+b", dw_both, threads)
