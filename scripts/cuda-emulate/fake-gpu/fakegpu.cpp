@@ -259,7 +259,7 @@ int cublasLtMatmul(P h, Desc *d, const float *al, const float *A, Layout *la, co
 // ---------------- cuDNN (NCHW float, host)
 typedef struct { int n, c, h, w; } Tensor;
 typedef struct { int k, c, h, w; } Filter;
-typedef struct { int ph, pw, sh, sw, dh, dw, mode, type, math; } Conv;
+typedef struct { int ph, pw, sh, sw, dh, dw, mode, type, math, groups; } Conv;
 int cudnnCreate(P *h) { LOG("cudnnCreate(pH=%p) -> 0xD00000", (P)h); *h = (P)0xD00000; return 0; }
 int cudnnSetStream(P h, P s) { LOG("cudnnSetStream(%p, %p)", h, s); return 0; }
 const char *cudnnGetErrorString(int s) { return "stub cudnn status"; }
@@ -268,10 +268,13 @@ int cudnnSetTensor4dDescriptor(Tensor *t, int fmt, int type, int n, int c, int h
 int cudnnCreateFilterDescriptor(Filter **f) { *f = calloc(1, sizeof(Filter)); LOG("cudnnCreateFilterDescriptor(pF=%p) -> %p", (P)f, (P)*f); return 0; }
 int cudnnSetFilter4dDescriptor(Filter *f, int type, int fmt, int k, int c, int h, int w) { LOG("cudnnSetFilter4dDescriptor(%p, type %d, fmt %d, %d %d %d %d)", (P)f, type, fmt, k, c, h, w); *f = (Filter){k, c, h, w}; return fmt == 0 && type == 0 ? 0 : 3; }
 int cudnnCreateConvolutionDescriptor(Conv **c) { *c = calloc(1, sizeof(Conv)); LOG("cudnnCreateConvolutionDescriptor(pC=%p) -> %p", (P)c, (P)*c); return 0; }
-int cudnnSetConvolution2dDescriptor(Conv *c, int ph, int pw, int sh, int sw, int dh, int dw, int mode, int type) { LOG("cudnnSetConvolution2dDescriptor(%p, pad %d %d, stride %d %d, dil %d %d, mode %d, type %d)", (P)c, ph, pw, sh, sw, dh, dw, mode, type); *c = (Conv){ph, pw, sh, sw, dh, dw, mode, type, 0}; return 0; }
+int cudnnSetConvolution2dDescriptor(Conv *c, int ph, int pw, int sh, int sw, int dh, int dw, int mode, int type) { LOG("cudnnSetConvolution2dDescriptor(%p, pad %d %d, stride %d %d, dil %d %d, mode %d, type %d)", (P)c, ph, pw, sh, sw, dh, dw, mode, type); *c = (Conv){ph, pw, sh, sw, dh, dw, mode, type, 0, 1}; return 0; }
+int cudnnSetConvolutionGroupCount(Conv *c, int g) { LOG("cudnnSetConvolutionGroupCount(%p, %d)", (P)c, g); if (g < 1) return 3; c->groups = g; return 0; }
+// input channel of filter channel ci for output channel o (groups split both channel counts evenly)
+#define GIN(c, yd, wd, o, ci) ((o) / ((yd)->c / ((c)->groups > 0 ? (c)->groups : 1)) * (wd)->c + (ci))
 int cudnnSetConvolutionMathType(Conv *c, int m) { LOG("cudnnSetConvolutionMathType(%p, %d)", (P)c, m); c->math = m; return 0; }
 int cudnnGetConvolution2dForwardOutputDim(Conv *c, Tensor *x, Filter *f, int *n, int *ch, int *h, int *w) {
-  *n = x->n; *ch = f->k; *h = (x->h + 2 * c->ph - f->h) / c->sh + 1; *w = (x->w + 2 * c->pw - f->w) / c->sw + 1;
+  *n = x->n; *ch = f->k; *h = (x->h + 2 * c->ph - c->dh * (f->h - 1) - 1) / c->sh + 1; *w = (x->w + 2 * c->pw - c->dw * (f->w - 1) - 1) / c->sw + 1;
   LOG("cudnnGetConvolution2dForwardOutputDim(%p, %p, %p, n=%p c=%p h=%p w=%p) -> %d %d %d %d", (P)c, (P)x, (P)f, (P)n, (P)ch, (P)h, (P)w, *n, *ch, *h, *w); return 0; }
 static int perf(const char *what, int req, int *ret, char *p) {
   LOG("cudnnGet%sAlgorithm_v7(req %d, pRet=%p, perf=%p) -> 3 results", what, req, (P)ret, (P)p);
@@ -292,9 +295,9 @@ int cudnnConvolutionForward(P h, const float *al, Tensor *xd, const float *x, Fi
   float al_v = *al; float be_v = *be; Tensor xd_v = *xd; Filter wd_v = *wd; Conv c_v = *c; Tensor yd_v = *yd;
   ENQ( float *al = &al_v; float *be = &be_v; Tensor *xd = &xd_v; Filter *wd = &wd_v; Conv *c = &c_v; Tensor *yd = &yd_v;
   for (int n = 0; n < yd->n; n++) for (int o = 0; o < yd->c; o++) for (int i = 0; i < yd->h; i++) for (int j = 0; j < yd->w; j++) { double s = 0;
-    for (int ci = 0; ci < xd->c; ci++) for (int a = 0; a < wd->h; a++) for (int b = 0; b < wd->w; b++) {
-      int yy = i * c->sh - c->ph + a, xx = j * c->sw - c->pw + b; if (yy < 0 || xx < 0 || yy >= xd->h || xx >= xd->w) continue;
-      s += T4(x, xd, n, ci, yy, xx) * w[(((size_t)o * wd->c + ci) * wd->h + a) * wd->w + b]; }
+    for (int ci = 0; ci < wd->c; ci++) for (int a = 0; a < wd->h; a++) for (int b = 0; b < wd->w; b++) {
+      int yy = i * c->sh - c->ph + a * c->dh, xx = j * c->sw - c->pw + b * c->dw; if (yy < 0 || xx < 0 || yy >= xd->h || xx >= xd->w) continue;
+      s += T4(x, xd, n, GIN(c, yd, wd, o, ci), yy, xx) * w[(((size_t)o * wd->c + ci) * wd->h + a) * wd->w + b]; }
     float *out = &T4(y, yd, n, o, i, j); *out = (float)(*al * s + (*be == 0 ? 0 : *be * *out)); }
   return 0; 
   );
@@ -302,7 +305,8 @@ int cudnnConvolutionForward(P h, const float *al, Tensor *xd, const float *x, Fi
 #define FIDX(wd, o, ci, a, b) ((((size_t)(o) * (wd)->c + (ci)) * (wd)->h + (a)) * (wd)->w + (b))
 static int convShapesOk(const char *what, Tensor *xd, Filter *wd, Conv *c, Tensor *yd) {
   int oh = (xd->h + 2 * c->ph - c->dh * (wd->h - 1) - 1) / c->sh + 1, ow = (xd->w + 2 * c->pw - c->dw * (wd->w - 1) - 1) / c->sw + 1;
-  if (xd->n != yd->n || xd->c != wd->c || yd->c != wd->k || yd->h != oh || yd->w != ow || c->dh != 1 || c->dw != 1) {
+  int g = c->groups > 0 ? c->groups : 1;
+  if (xd->n != yd->n || xd->c != wd->c * g || yd->c != wd->k || yd->c % g != 0 || yd->h != oh || yd->w != ow || c->dh < 1 || c->dw < 1) {
     ERR("%s: x [%d %d %d %d] w [%d %d %d %d] y [%d %d %d %d] do not fit (pad %d %d stride %d %d dil %d %d)", what, xd->n, xd->c, xd->h, xd->w,
         wd->k, wd->c, wd->h, wd->w, yd->n, yd->c, yd->h, yd->w, c->ph, c->pw, c->sh, c->sw, c->dh, c->dw); return 0; }
   return 1; }
@@ -314,9 +318,9 @@ int cudnnConvolutionBackwardData(P h, const float *al, Filter *wd, const float *
   size_t nx = (size_t)xd->n * xd->c * xd->h * xd->w; double *acc = calloc(nx, sizeof(double));
   for (int n = 0; n < yd->n; n++) for (int o = 0; o < yd->c; o++) for (int i = 0; i < yd->h; i++) for (int j = 0; j < yd->w; j++) {
     double g = T4(dy, yd, n, o, i, j);
-    for (int ci = 0; ci < xd->c; ci++) for (int a = 0; a < wd->h; a++) for (int b = 0; b < wd->w; b++) {
-      int yy = i * c->sh - c->ph + a, xx = j * c->sw - c->pw + b; if (yy < 0 || xx < 0 || yy >= xd->h || xx >= xd->w) continue;
-      T4(acc, xd, n, ci, yy, xx) += g * w[FIDX(wd, o, ci, a, b)]; } }
+    for (int ci = 0; ci < wd->c; ci++) for (int a = 0; a < wd->h; a++) for (int b = 0; b < wd->w; b++) {
+      int yy = i * c->sh - c->ph + a * c->dh, xx = j * c->sw - c->pw + b * c->dw; if (yy < 0 || xx < 0 || yy >= xd->h || xx >= xd->w) continue;
+      T4(acc, xd, n, GIN(c, yd, wd, o, ci), yy, xx) += g * w[FIDX(wd, o, ci, a, b)]; } }
   for (size_t i = 0; i < nx; i++) dx[i] = (float)(*al * acc[i] + (*be == 0 ? 0 : *be * dx[i]));
   free(acc); return 0; 
   );
@@ -328,8 +332,8 @@ int cudnnConvolutionBackwardFilter(P h, const float *al, Tensor *xd, const float
   if (!convShapesOk("cudnnConvolutionBackwardFilter", xd, wd, c, yd)) return 3;
   for (int o = 0; o < wd->k; o++) for (int ci = 0; ci < wd->c; ci++) for (int a = 0; a < wd->h; a++) for (int b = 0; b < wd->w; b++) { double s = 0;
     for (int n = 0; n < yd->n; n++) for (int i = 0; i < yd->h; i++) for (int j = 0; j < yd->w; j++) {
-      int yy = i * c->sh - c->ph + a, xx = j * c->sw - c->pw + b; if (yy < 0 || xx < 0 || yy >= xd->h || xx >= xd->w) continue;
-      s += (double)T4(x, xd, n, ci, yy, xx) * T4(dy, yd, n, o, i, j); }
+      int yy = i * c->sh - c->ph + a * c->dh, xx = j * c->sw - c->pw + b * c->dw; if (yy < 0 || xx < 0 || yy >= xd->h || xx >= xd->w) continue;
+      s += (double)T4(x, xd, n, GIN(c, yd, wd, o, ci), yy, xx) * T4(dy, yd, n, o, i, j); }
     float *out = &dw[FIDX(wd, o, ci, a, b)]; *out = (float)(*al * s + (*be == 0 ? 0 : *be * *out)); }
   return 0; 
   );

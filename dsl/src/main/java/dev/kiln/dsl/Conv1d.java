@@ -6,23 +6,26 @@ import dev.kiln.runtime.Tensor;
 import dev.kiln.runtime.cpu.Conv2dShape;
 
 /**
- * 1-d convolution over {@code [N, inChannels, L]} sequences, PyTorch's {@code nn.Conv1d} without dilation or groups
- * (as {@link Conv2d}): output {@code [N, outChannels, outL]} with {@code outL = (L + 2 padding - kernelSize) / stride + 1}
+ * 1-d convolution over {@code [N, inChannels, L]} sequences, PyTorch's {@code nn.Conv1d}: output
+ * {@code [N, outChannels, outL]} with {@code outL = (L + 2 padding - dilation (kernelSize - 1) - 1) / stride + 1}
  * (rounded down). One sample {@code [inChannels, L]} gives {@code [outChannels, outL]}, as in PyTorch 1.13.
  *
  * <pre>{@code
  * Conv1d conv = new Conv1d(16, 32, 3).padding(1);       // nn.Conv1d(16, 32, 3, padding=1)
  * Conv1d down = new Conv1d(32, 64, 5).stride(2).bias(false);
+ * Conv1d causal = new Conv1d(32, 32, 2).dilation(4);     // WaveNet-style: nn.Conv1d(32, 32, 2, dilation=4)
+ * Conv1d depthwise = new Conv1d(32, 32, 7).padding(3).groups(32);
  * }</pre>
  *
  * <p>The builder methods change this layer and return it, before the first {@link #forward}. Parameters
- * {@code weight [out, in, kernelSize]} and {@code bias [out]} start as PyTorch initialises them: uniform in
- * {@code ±1/sqrt(in * kernelSize)}. It runs as a {@code Conv2d} over the view {@code [N, C, 1, L]} with a
+ * {@code weight [out, in / groups, kernelSize]} and {@code bias [out]} start as PyTorch initialises them: uniform in
+ * {@code ±1/sqrt(in / groups * kernelSize)}; {@link #groups} draws them afresh, as {@link Conv2d#groups}. It runs as a {@code Conv2d} over the view {@code [N, C, 1, L]} with a
  * {@code 1 x kernelSize} kernel ({@link Ops#conv1d}), on the CPU and on CUDA alike.
  */
 public class Conv1d extends Layer<Conv1d.Spec> {
   /** Conv1d's hyper-parameters and shape rule: {@code [N, in, L] -> [N, out, outL]}. */
-  public record Spec(int inChannels, int outChannels, int kernelSize, int stride, int padding, boolean bias) implements LayerSpec {
+  public record Spec(int inChannels, int outChannels, int kernelSize, int stride, int padding, int dilation, int groups,
+      boolean bias) implements LayerSpec {
     public Spec {
       if (inChannels <= 0 || outChannels <= 0) {
         throw new IllegalArgumentException("Conv1d(" + inChannels + ", " + outChannels + "): channel counts must be positive");
@@ -31,23 +34,42 @@ public class Conv1d extends Layer<Conv1d.Spec> {
         throw new IllegalArgumentException("Conv1d(" + inChannels + ", " + outChannels + "): kernel_size " + kernelSize
             + " and stride " + stride + " must be positive and padding " + padding + " non-negative");
       }
+      try {
+        Conv2dShape.checkDilationAndGroups(dilation, dilation, groups, inChannels, outChannels);
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("Conv1d(" + inChannels + ", " + outChannels + "): "
+            + e.getMessage().replace("dilation (" + dilation + ", " + dilation + ")", "dilation " + dilation), e);
+      }
+    }
+
+    /** Without dilation or groups. */
+    public Spec(int inChannels, int outChannels, int kernelSize, int stride, int padding, boolean bias) {
+      this(inChannels, outChannels, kernelSize, stride, padding, 1, 1, bias);
     }
 
     public Spec withStride(int s) {
-      return new Spec(inChannels, outChannels, kernelSize, s, padding, bias);
+      return new Spec(inChannels, outChannels, kernelSize, s, padding, dilation, groups, bias);
     }
 
     public Spec withPadding(int p) {
-      return new Spec(inChannels, outChannels, kernelSize, stride, p, bias);
+      return new Spec(inChannels, outChannels, kernelSize, stride, p, dilation, groups, bias);
+    }
+
+    public Spec withDilation(int d) {
+      return new Spec(inChannels, outChannels, kernelSize, stride, padding, d, groups, bias);
+    }
+
+    public Spec withGroups(int g) {
+      return new Spec(inChannels, outChannels, kernelSize, stride, padding, dilation, g, bias);
     }
 
     public Spec withBias(boolean on) {
-      return new Spec(inChannels, outChannels, kernelSize, stride, padding, on);
+      return new Spec(inChannels, outChannels, kernelSize, stride, padding, dilation, groups, on);
     }
 
     /** The convolution over {@code [N, in, 1, L]} that computes this one: a {@code 1 x kernelSize} kernel. */
     public Conv2d.Spec asConv2d() {
-      return new Conv2d.Spec(inChannels, outChannels, 1, kernelSize, 1, stride, 0, padding, bias);
+      return new Conv2d.Spec(inChannels, outChannels, 1, kernelSize, 1, stride, 0, padding, 1, dilation, groups, bias);
     }
 
     @Override
@@ -55,9 +77,10 @@ public class Conv1d extends Layer<Conv1d.Spec> {
       if (in.length != 3 || in[1] != inChannels) {
         throw new ShapeException(this + " expects [N, " + inChannels + ", L], receives " + Shapes.toString(in));
       }
-      int out = Conv2dShape.outSize(in[2], kernelSize, stride, padding);
+      int out = Conv2dShape.outSize(in[2], kernelSize, stride, padding, dilation);
       if (out < 1) {
-        throw new ShapeException(this + " expects an input of length at least " + kernelSize + " after padding, receives "
+        throw new ShapeException(this + " expects an input of length at least " + (dilation * (kernelSize - 1) + 1)
+            + " after padding, receives "
             + Shapes.toString(in));
       }
       return new int[] {in[0], outChannels, out};
@@ -67,24 +90,29 @@ public class Conv1d extends Layer<Conv1d.Spec> {
     @Override
     public String toString() {
       return "Conv1d(" + inChannels + ", " + outChannels + ", kernel_size=(" + kernelSize + ",), stride=(" + stride + ",)"
-          + (padding != 0 ? ", padding=(" + padding + ",)" : "") + (bias ? "" : ", bias=False") + ")";
+          + (padding != 0 ? ", padding=(" + padding + ",)" : "") + (dilation != 1 ? ", dilation=(" + dilation + ",)" : "")
+          + (groups != 1 ? ", groups=" + groups : "") + (bias ? "" : ", bias=False") + ")";
     }
   }
 
-  private final Tensor weight;
+  private Tensor weight;
   private Tensor bias;
 
   /** A kernel of {@code kernelSize}, stride 1, no padding, with a bias. */
   public Conv1d(int inChannels, int outChannels, int kernelSize) {
     super(new Spec(inChannels, outChannels, kernelSize, 1, 0, true));
-    this.weight = registerParameter("weight",
-        Tensor.uniform(-bound(), bound(), outChannels, inChannels, kernelSize).requiresGrad(true));
+    this.weight = registerParameter("weight", newWeight());
     this.bias = registerParameter("bias", newBias());
   }
 
-  /** PyTorch's initialisation bound, {@code 1/sqrt(fan_in)}. */
+  /** PyTorch's initialisation bound, {@code 1/sqrt(fan_in)}, {@code fan_in = in / groups * kernelSize}. */
   private float bound() {
-    return (float) (1.0 / Math.sqrt((double) spec().inChannels() * spec().kernelSize()));
+    return (float) (1.0 / Math.sqrt((double) spec().inChannels() / spec().groups() * spec().kernelSize()));
+  }
+
+  private Tensor newWeight() {
+    Spec s = spec();
+    return Tensor.uniform(-bound(), bound(), s.outChannels(), s.inChannels() / s.groups(), s.kernelSize()).requiresGrad(true);
   }
 
   private Tensor newBias() {
@@ -93,19 +121,37 @@ public class Conv1d extends Layer<Conv1d.Spec> {
 
   /** The step between windows; returns this layer. */
   public Conv1d stride(int stride) {
-    reconfigure(spec().withStride(stride), "stride, padding and bias");
+    reconfigure(spec().withStride(stride), SETTINGS);
     return this;
   }
 
   /** Zeros at both ends; returns this layer. */
   public Conv1d padding(int padding) {
-    reconfigure(spec().withPadding(padding), "stride, padding and bias");
+    reconfigure(spec().withPadding(padding), SETTINGS);
     return this;
   }
 
+  /** Spacing of the kernel's taps, PyTorch's {@code dilation=}; returns this layer. */
+  public Conv1d dilation(int dilation) {
+    reconfigure(spec().withDilation(dilation), SETTINGS);
+    return this;
+  }
+
+  /** Splits the channels into {@code groups} groups, as {@link Conv2d#groups}; draws a fresh weight and bias. Returns this layer. */
+  public Conv1d groups(int groups) {
+    reconfigure(spec().withGroups(groups), SETTINGS);
+    unregisterParameter("weight");
+    unregisterParameter("bias");
+    weight = registerParameter("weight", newWeight());
+    bias = bias == null ? null : registerParameter("bias", newBias());
+    return this;
+  }
+
+  private static final String SETTINGS = "stride, padding, dilation, groups and bias";
+
   /** With or without a bias parameter; {@code bias(true)} after {@code bias(false)} draws a fresh one. Returns this layer. */
   public Conv1d bias(boolean on) {
-    reconfigure(spec().withBias(on), "stride, padding and bias");
+    reconfigure(spec().withBias(on), SETTINGS);
     bias = optionalParameter("bias", bias, on, this::newBias);
     return this;
   }
@@ -131,6 +177,7 @@ public class Conv1d extends Layer<Conv1d.Spec> {
     }
     outputShape(x.shape());
     markApplied();
-    return Ops.conv1d(x, weight, bias, spec().stride(), spec().padding());
+    Spec s = spec();
+    return Ops.conv1d(x, weight, bias, s.stride(), s.padding(), s.dilation(), s.groups());
   }
 }

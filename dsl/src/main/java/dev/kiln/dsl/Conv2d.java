@@ -6,27 +6,35 @@ import dev.kiln.runtime.Tensor;
 import dev.kiln.runtime.cpu.Conv2dShape;
 
 /**
- * 2-d convolution over {@code [N, inChannels, H, W]} images, PyTorch's {@code nn.Conv2d} without
- * dilation or groups: output {@code [N, outChannels, outH, outW]} with
- * {@code outH = (H + 2 padH - kernelH) / strideH + 1} (rounded down), likewise outW.
+ * 2-d convolution over {@code [N, inChannels, H, W]} images, PyTorch's {@code nn.Conv2d}: output
+ * {@code [N, outChannels, outH, outW]} with {@code outH = (H + 2 padH - dilationH (kernelH - 1) - 1) / strideH + 1}
+ * (rounded down), likewise outW.
  *
  * <pre>{@code
  * Conv2d conv = new Conv2d(1, 32, 3).padding(1);        // nn.Conv2d(1, 32, 3, padding=1)
  * Conv2d down = new Conv2d(32, 64, 3).stride(2).bias(false);
+ * Conv2d depthwise = new Conv2d(32, 32, 3).padding(1).groups(32);  // nn.Conv2d(32, 32, 3, padding=1, groups=32)
+ * Conv2d atrous = new Conv2d(64, 64, 3).padding(2).dilation(2);     // nn.Conv2d(64, 64, 3, padding=2, dilation=2)
  * }</pre>
  *
- * <p>Stride, padding and bias are set by the builder methods, which change this layer and return
+ * <p>Stride, padding, dilation, groups and bias are set by the builder methods, which change this layer and return
  * it; they must be called before the first {@link #forward} (and before handing
- * {@link #parameters()} to an optimizer). Parameters {@code weight [out, in, kH, kW]} and
+ * {@link #parameters()} to an optimizer). Parameters {@code weight [out, in / groups, kH, kW]} and
  * {@code bias [out]} start as PyTorch initialises them: uniform in {@code ±1/sqrt(fan_in)},
- * {@code fan_in = in * kH * kW}. They are plain fields, found by {@link Module} under those names,
- * so that {@code bias(false)} can drop the bias; the weight is drawn once and never replaced.
+ * {@code fan_in = in / groups * kH * kW}. They are plain fields, found by {@link Module} under those names,
+ * so that {@code bias(false)} can drop the bias; {@link #groups} draws both afresh (their shape or bound
+ * changes), otherwise the weight is drawn once and never replaced.
+ *
+ * <p>{@code groups} splits both channel counts into that many groups (each must divide by it), output group
+ * {@code g} seeing input group {@code g} only; {@code groups == inChannels} is a depthwise convolution
+ * (MobileNet, ConvNeXt), which the CPU runs on direct kernels. {@code dilation} spaces the kernel's taps
+ * (DeepLab's atrous convolutions).
  */
 public class Conv2d extends Layer<Conv2d.Spec> {
   /** Conv2d's hyper-parameters and shape rule: {@code [N, in, H, W] -> [N, out, outH, outW]}. */
   public record Spec(
       int inChannels, int outChannels, int kernelH, int kernelW, int strideH, int strideW, int padH, int padW,
-      boolean bias) implements LayerSpec {
+      int dilationH, int dilationW, int groups, boolean bias) implements LayerSpec {
     public Spec {
       if (inChannels <= 0 || outChannels <= 0) {
         throw new IllegalArgumentException(
@@ -34,24 +42,46 @@ public class Conv2d extends Layer<Conv2d.Spec> {
       }
       try {
         Conv2dShape.checkWindow(kernelH, kernelW, strideH, strideW, padH, padW);
+        Conv2dShape.checkDilationAndGroups(dilationH, dilationW, groups, inChannels, outChannels);
       } catch (IllegalArgumentException e) {
         throw new IllegalArgumentException("Conv2d(" + inChannels + ", " + outChannels + "): " + e.getMessage(), e);
       }
     }
 
+    /** Without dilation or groups. */
+    public Spec(int inChannels, int outChannels, int kernelH, int kernelW, int strideH, int strideW, int padH, int padW,
+        boolean bias) {
+      this(inChannels, outChannels, kernelH, kernelW, strideH, strideW, padH, padW, 1, 1, 1, bias);
+    }
+
     /** The same layer with another stride. */
     public Spec withStride(int h, int w) {
-      return new Spec(inChannels, outChannels, kernelH, kernelW, h, w, padH, padW, bias);
+      return new Spec(inChannels, outChannels, kernelH, kernelW, h, w, padH, padW, dilationH, dilationW, groups, bias);
     }
 
     /** The same layer with another zero padding. */
     public Spec withPadding(int h, int w) {
-      return new Spec(inChannels, outChannels, kernelH, kernelW, strideH, strideW, h, w, bias);
+      return new Spec(inChannels, outChannels, kernelH, kernelW, strideH, strideW, h, w, dilationH, dilationW, groups, bias);
+    }
+
+    /** The same layer with another dilation. */
+    public Spec withDilation(int h, int w) {
+      return new Spec(inChannels, outChannels, kernelH, kernelW, strideH, strideW, padH, padW, h, w, groups, bias);
+    }
+
+    /** The same layer with another number of groups. */
+    public Spec withGroups(int g) {
+      return new Spec(inChannels, outChannels, kernelH, kernelW, strideH, strideW, padH, padW, dilationH, dilationW, g, bias);
     }
 
     /** The same layer with or without a bias. */
     public Spec withBias(boolean on) {
-      return new Spec(inChannels, outChannels, kernelH, kernelW, strideH, strideW, padH, padW, on);
+      return new Spec(inChannels, outChannels, kernelH, kernelW, strideH, strideW, padH, padW, dilationH, dilationW, groups, on);
+    }
+
+    /** The weight's shape, {@code [out, in / groups, kH, kW]}. */
+    public int[] weightShape() {
+      return new int[] {outChannels, inChannels / groups, kernelH, kernelW};
     }
 
     @Override
@@ -59,11 +89,12 @@ public class Conv2d extends Layer<Conv2d.Spec> {
       if (in.length != 4 || in[1] != inChannels) {
         throw new ShapeException(this + " expects [N, " + inChannels + ", H, W], receives " + Shapes.toString(in));
       }
-      int outH = Conv2dShape.outSize(in[2], kernelH, strideH, padH);
-      int outW = Conv2dShape.outSize(in[3], kernelW, strideW, padW);
+      int outH = Conv2dShape.outSize(in[2], kernelH, strideH, padH, dilationH);
+      int outW = Conv2dShape.outSize(in[3], kernelW, strideW, padW, dilationW);
       if (outH < 1 || outW < 1) {
         throw new ShapeException(
-            this + " expects an input of at least " + kernelH + "x" + kernelW + " after padding, receives "
+            this + " expects an input of at least " + (dilationH * (kernelH - 1) + 1) + "x" + (dilationW * (kernelW - 1) + 1)
+                + " after padding, receives "
                 + Shapes.toString(in));
       }
       return new int[] {in[0], outChannels, outH, outW};
@@ -78,6 +109,12 @@ public class Conv2d extends Layer<Conv2d.Spec> {
       if (padH != 0 || padW != 0) {
         sb.append(", padding=(").append(padH).append(", ").append(padW).append(')');
       }
+      if (dilationH != 1 || dilationW != 1) {
+        sb.append(", dilation=(").append(dilationH).append(", ").append(dilationW).append(')');
+      }
+      if (groups != 1) {
+        sb.append(", groups=").append(groups);
+      }
       if (!bias) {
         sb.append(", bias=False");
       }
@@ -85,7 +122,7 @@ public class Conv2d extends Layer<Conv2d.Spec> {
     }
   }
 
-  private final Tensor weight;
+  private Tensor weight;
   private Tensor bias;
 
   /** A square {@code kernelSize x kernelSize} kernel, stride 1, no padding, with a bias. */
@@ -97,14 +134,17 @@ public class Conv2d extends Layer<Conv2d.Spec> {
   public Conv2d(int inChannels, int outChannels, int kernelH, int kernelW) {
     super(new Spec(inChannels, outChannels, kernelH, kernelW, 1, 1, 0, 0, true));
     // registered, so that a frozen weight (requiresGrad(false)) stays in the state dict, as in PyTorch
-    this.weight = registerParameter("weight",
-        Tensor.uniform(-bound(), bound(), outChannels, inChannels, kernelH, kernelW).requiresGrad(true));
+    this.weight = registerParameter("weight", newWeight());
     this.bias = registerParameter("bias", newBias());
   }
 
-  /** PyTorch's initialisation bound, {@code 1/sqrt(fan_in)}. */
+  /** PyTorch's initialisation bound, {@code 1/sqrt(fan_in)}, {@code fan_in = in / groups * kH * kW}. */
   private float bound() {
-    return (float) (1.0 / Math.sqrt((double) spec().inChannels() * spec().kernelH() * spec().kernelW()));
+    return (float) (1.0 / Math.sqrt((double) spec().inChannels() / spec().groups() * spec().kernelH() * spec().kernelW()));
+  }
+
+  private Tensor newWeight() {
+    return Tensor.uniform(-bound(), bound(), spec().weightShape()).requiresGrad(true);
   }
 
   private Tensor newBias() {
@@ -131,6 +171,30 @@ public class Conv2d extends Layer<Conv2d.Spec> {
     return reconfigure(spec().withPadding(padH, padW));
   }
 
+  /** The same dilation (spacing of the kernel's taps) along height and width; returns this layer. */
+  public Conv2d dilation(int dilation) {
+    return dilation(dilation, dilation);
+  }
+
+  /** Dilation along height and width, PyTorch's {@code dilation=(h, w)}; returns this layer. */
+  public Conv2d dilation(int dilationH, int dilationW) {
+    return reconfigure(spec().withDilation(dilationH, dilationW));
+  }
+
+  /**
+   * Splits the channels into {@code groups} groups, PyTorch's {@code groups=}: both channel counts must divide by it
+   * ({@code groups == inChannels}: depthwise). Draws a fresh weight {@code [out, in / groups, kH, kW]} (and bias) with
+   * the new bound; returns this layer.
+   */
+  public Conv2d groups(int groups) {
+    reconfigure(spec().withGroups(groups));
+    unregisterParameter("weight");
+    unregisterParameter("bias");
+    weight = registerParameter("weight", newWeight());
+    bias = bias == null ? null : registerParameter("bias", newBias());
+    return this;
+  }
+
   /**
    * With or without a bias parameter; returns this layer. {@code bias(false)} removes the bias;
    * {@code bias(true)} after it draws a fresh one.
@@ -142,7 +206,7 @@ public class Conv2d extends Layer<Conv2d.Spec> {
   }
 
   private Conv2d reconfigure(Spec next) {
-    reconfigure(next, "stride, padding and bias");
+    reconfigure(next, "stride, padding, dilation, groups and bias");
     return this;
   }
 
@@ -168,7 +232,8 @@ public class Conv2d extends Layer<Conv2d.Spec> {
     }
     outputShape(x.shape());
     markApplied();
-    return Ops.conv2d(x, weight, bias, spec().strideH(), spec().strideW(), spec().padH(), spec().padW());
+    Spec s = spec();
+    return Ops.conv2d(x, weight, bias, s.strideH(), s.strideW(), s.padH(), s.padW(), s.dilationH(), s.dilationW(), s.groups());
   }
 
 

@@ -132,6 +132,14 @@ public final class F {
     return Ops.conv2d(x, weight, bias, stride, stride, padding, padding);
   }
 
+  /**
+   * PyTorch's {@code F.conv2d(x, weight, bias, stride, padding, dilation, groups)} (the same along height and width):
+   * weight {@code [O, C / groups, kH, kW]}.
+   */
+  public static Tensor conv2d(Tensor x, Tensor weight, Tensor bias, int stride, int padding, int dilation, int groups) {
+    return Ops.conv2d(x, weight, bias, stride, stride, padding, padding, dilation, dilation, groups);
+  }
+
   /** Max pooling over {@code kernel x kernel} windows moved by {@code kernel}: {@code [N, C, 28, 28] -> [N, C, 14, 14]} for 2. */
   public static Tensor maxPool2d(Tensor x, int kernel) {
     return maxPool2d(x, kernel, kernel);
@@ -211,6 +219,11 @@ public final class F {
   /** PyTorch's {@code F.conv1d(x, weight, bias, stride, padding)}. */
   public static Tensor conv1d(Tensor x, Tensor weight, Tensor bias, int stride, int padding) {
     return Ops.conv1d(x, weight, bias, stride, padding);
+  }
+
+  /** PyTorch's {@code F.conv1d(x, weight, bias, stride, padding, dilation, groups)}: weight {@code [O, C / groups, k]}. */
+  public static Tensor conv1d(Tensor x, Tensor weight, Tensor bias, int stride, int padding, int dilation, int groups) {
+    return Ops.conv1d(x, weight, bias, stride, padding, dilation, groups);
   }
 
   /** PyTorch's {@code F.max_pool1d(x, kernel)}: the stride is the kernel size. */

@@ -38,6 +38,8 @@ class CudaCompiledTest {
     "Residual, 4:6:6",
     "Pools, 3:9:11",
     "SequenceCnn, 4:32",
+    "MobileBlock, 8:12:12",
+    "DilatedSequence, 4:32",
     "Inception, 3:8:8",
     "HiddenResidual, 6",
     "SplitHeads, 12",

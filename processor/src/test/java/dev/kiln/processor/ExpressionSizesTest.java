@@ -69,11 +69,13 @@ class ExpressionSizesTest {
   void parameterSizesOfOneDimensionalAndGroupLayersFold() throws IOException {
     assertGeneratesTheConstant("SequenceParameters", "{4, 16}",
         List.of("  final Conv1d conv = new Conv1d(4, 6, 5);",
+            "  final Conv1d grouped = new Conv1d(4, 6, 3).groups(2);",
+            "  final Conv2d depthwise = new Conv2d(8, 8, 3).groups(8);",
             "  final GroupNorm gn = new GroupNorm(2, 6);",
             "  final InstanceNorm2d in = new InstanceNorm2d(3, 1e-5, true);"),
         "conv.weight().size(2) + conv.weight().size(1) + conv.bias().size(0) + gn.weight().size(0) + gn.bias().size(0)"
-            + " + in.weight().size(0) - 26",
-        4, // 5 + 4 + 6 + 6 + 6 + 3 - 26
+            + " + in.weight().size(0) + grouped.weight().size(1) + depthwise.weight().size(1) - 29",
+        4, // 5 + 4 + 6 + 6 + 6 + 3 + 2 + 1 - 29: a grouped weight is [out, in / groups, k]
         "conv.apply(x).narrow(1, 0, w)");
   }
 

@@ -690,6 +690,8 @@ class ParityTest {
     "Residual, test.Residual, test.KilnResidual, 4:6:6, 3",
     "Pools, test.Pools, test.KilnPools, 3:9:11, 3",
     "SequenceCnn, test.SequenceCnn, test.KilnSequenceCnn, 4:32, 3",
+    "MobileBlock, test.MobileBlock, test.KilnMobileBlock, 8:12:12, 5",
+    "DilatedSequence, test.DilatedSequence, test.KilnDilatedSequence, 4:32, 3",
     "SequenceModels, test.SequenceModels.cnn(), test.KilnCnn, 3:20, 4",
     "Inception, test.Inception, test.KilnInception, 3:8:8, 3",
     "Broadcasts, test.Broadcasts, test.KilnBroadcasts, 4:6:6, 3",

@@ -69,6 +69,7 @@ class ProcessorTest {
       "Residual, KilnResidual, KilnResidual.java",
       "Pools, KilnPools, KilnPools.java",
       "SequenceCnn, KilnSequenceCnn, KilnSequenceCnn.java",
+      "MobileBlock, KilnMobileBlock, KilnMobileBlock.java",
       "Inception, KilnInception, KilnInception.java",
       "HiddenResidual, KilnHiddenResidual, KilnHiddenResidual.java",
       "Broadcasts, KilnBroadcasts, KilnBroadcasts.java",
@@ -244,6 +245,25 @@ class ProcessorTest {
         + " after padding, receives [N, 4, 32]").inFile(f).onLineContaining("Tensor h = conv.apply(x);");
     assertThat(c).hadErrorContaining("wide: Conv1d(6, 8, kernel_size=(3,), stride=(1,)) expects [N, 6, L], receives [N, 4, 16]")
         .inFile(f).onLineContaining("Tensor g = wide.apply(maxPool1d(x, 2));");
+
+    JavaFileObject groups = classModel("BadGroups",
+        "@Model(input = {6, 8, 8})",
+        "public class BadGroups extends Module {",
+        "  final Conv2d depthwise = new Conv2d(6, 6, 3).padding(1).groups(4);",
+        "  @Override public Tensor forward(Tensor x) { return depthwise.apply(x); }",
+        "}");
+    assertThat(compile(groups)).hadErrorContaining("Conv2d(6, 6): in_channels 6 must be divisible by groups 4").inFile(groups)
+        .onLineContaining("new Conv2d(6, 6, 3).padding(1).groups(4);");
+    JavaFileObject dilated = classModel("BadDilation",
+        "@Model(input = {6, 9})",
+        "public class BadDilation extends Module {",
+        "  final Conv1d conv = new Conv1d(6, 6, 3).dilation(5).groups(3);",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    return conv.apply(x);",
+        "  }",
+        "}");
+    assertThat(compile(dilated)).hadErrorContaining("conv: Conv1d(6, 6, kernel_size=(3,), stride=(1,), dilation=(5,), groups=3) expects"
+        + " an input of length at least 11 after padding, receives [N, 6, 9]").inFile(dilated).onLineContaining("return conv.apply(x);");
 
     JavaFileObject pool = classModel("BigPool1d",
         "@Model(input = {4, 3})",

@@ -32,8 +32,13 @@ final class LayerOps {
   }
 
   public static Tensor conv2d(Tensor x, Tensor weight, Tensor bias, int strideH, int strideW, int padH, int padW) {
+    return conv2d(x, weight, bias, strideH, strideW, padH, padW, 1, 1, 1);
+  }
+
+  public static Tensor conv2d(Tensor x, Tensor weight, Tensor bias, int strideH, int strideW, int padH, int padW,
+      int dilationH, int dilationW, int groups) {
     if (x.dim() == 3) {
-      return squeeze(conv2d(unsqueeze(x, 0), weight, bias, strideH, strideW, padH, padW), 0);
+      return squeeze(conv2d(unsqueeze(x, 0), weight, bias, strideH, strideW, padH, padW, dilationH, dilationW, groups), 0);
     }
     boolean cuda = Devices.onCuda("conv2d", x, weight, bias);
     requireFloat("conv2d", x);
@@ -41,10 +46,11 @@ final class LayerOps {
     requireImages("conv2d", x);
     requireRank("conv2d", "weight", weight, 4);
     int outC = weight.size(0);
-    if (x.size(1) != weight.size(1)) {
+    if (groups > 0 && x.size(1) != weight.size(1) * groups) {
       throw new IllegalArgumentException(
           "conv2d: input " + Shapes.toString(x.shape()) + " has " + x.size(1) + " channels, weight "
-              + Shapes.toString(weight.shape()) + " expects " + weight.size(1));
+              + Shapes.toString(weight.shape()) + " expects " + weight.size(1) * groups
+              + (groups == 1 ? "" : " (" + weight.size(1) + " per group, groups " + groups + ")"));
     }
     if (bias != null && (bias.dim() != 1 || bias.size(0) != outC)) {
       throw new IllegalArgumentException(
@@ -54,7 +60,7 @@ final class LayerOps {
     Conv2dShape s;
     try {
       s = new Conv2dShape(x.size(0), x.size(1), x.size(2), x.size(3),
-          outC, weight.size(2), weight.size(3), strideH, strideW, padH, padW);
+          outC, weight.size(2), weight.size(3), strideH, strideW, padH, padW, dilationH, dilationW, groups);
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException(
           "conv2d: input " + Shapes.toString(x.shape()) + ", weight " + Shapes.toString(weight.shape()) + ": "
@@ -317,32 +323,49 @@ final class LayerOps {
    * most half the kernel for a pooling, PyTorch's rule), and at least one output position.
    */
   private static void checkWindow1d(String op, Tensor x, int kernel, int stride, int padding, boolean pooling, boolean ceilMode) {
+    checkWindow1d(op, x, kernel, stride, padding, 1, pooling, ceilMode);
+  }
+
+  /** {@link #checkWindow1d} with the kernel's taps {@code dilation} apart (a convolution's). */
+  private static void checkWindow1d(String op, Tensor x, int kernel, int stride, int padding, int dilation, boolean pooling,
+      boolean ceilMode) {
     String where = op + ": input " + Shapes.toString(x.shape()) + ": ";
     if (kernel <= 0 || stride <= 0 || padding < 0) {
       throw new IllegalArgumentException(where + "kernel_size " + kernel + " and stride " + stride
           + " must be positive and padding " + padding + " non-negative");
     }
+    if (dilation <= 0) {
+      throw new IllegalArgumentException(where + "dilation " + dilation + " must be positive");
+    }
     if (pooling && padding > kernel / 2) {
       throw new IllegalArgumentException(where + "padding " + padding + " must be at most half of kernel_size " + kernel);
     }
     int length = x.size(-1);
-    int out = pooling ? Pool2dShape.outSize(length, kernel, stride, padding, ceilMode) : Conv2dShape.outSize(length, kernel, stride, padding);
+    int out = pooling ? Pool2dShape.outSize(length, kernel, stride, padding, ceilMode)
+        : Conv2dShape.outSize(length, kernel, stride, padding, dilation);
     if (out < 1) {
-      throw new IllegalArgumentException(where + "the kernel of " + kernel + " is longer than the padded input of "
-          + (length + 2 * padding) + " (" + length + " with padding " + padding + "), so the output would be empty");
+      throw new IllegalArgumentException(where + "the kernel of " + kernel
+          + (dilation == 1 ? "" : " with dilation " + dilation + " (spanning " + (dilation * (kernel - 1) + 1) + ")")
+          + " is longer than the padded input of " + (length + 2 * padding) + " (" + length + " with padding " + padding
+          + "), so the output would be empty");
     }
   }
 
   public static Tensor conv1d(Tensor x, Tensor weight, Tensor bias, int stride, int padding) {
+    return conv1d(x, weight, bias, stride, padding, 1, 1);
+  }
+
+  public static Tensor conv1d(Tensor x, Tensor weight, Tensor bias, int stride, int padding, int dilation, int groups) {
     requireFloat("conv1d", x);
     requireSequences("conv1d", x);
     requireRank("conv1d", "weight", weight, 3);
-    if (x.size(-2) != weight.size(1)) {
+    if (groups > 0 && x.size(-2) != weight.size(1) * groups) {
       throw new IllegalArgumentException("conv1d: input " + Shapes.toString(x.shape()) + " has " + x.size(-2) + " channels, weight "
-          + Shapes.toString(weight.shape()) + " expects " + weight.size(1));
+          + Shapes.toString(weight.shape()) + " expects " + weight.size(1) * groups
+          + (groups == 1 ? "" : " (" + weight.size(1) + " per group, groups " + groups + ")"));
     }
-    checkWindow1d("conv1d", x, weight.size(2), stride, padding, false, false);
-    return squeeze(conv2d(unsqueeze(x, -2), unsqueeze(weight, 2), bias, 1, stride, 0, padding), -2);
+    checkWindow1d("conv1d", x, weight.size(2), stride, padding, dilation, false, false);
+    return squeeze(conv2d(unsqueeze(x, -2), unsqueeze(weight, 2), bias, 1, stride, 0, padding, 1, dilation, groups), -2);
   }
 
   public static Tensor maxPool1d(Tensor x, int kernel, int stride, int padding, boolean ceilMode) {

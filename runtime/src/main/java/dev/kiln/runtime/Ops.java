@@ -726,13 +726,25 @@ public final class Ops {
   // ------------------------------------------------------------------ convolution and pooling
 
   /**
-   * 2-d convolution (cross-correlation) as PyTorch's {@code F.conv2d}: input {@code [N, C, H, W]},
+   * 2-d convolution (cross-correlation) as PyTorch's {@code F.conv2d} (dilation and groups: the overload below): input {@code [N, C, H, W]},
    * weight {@code [O, C, kH, kW]}, bias {@code [O]} or null; output {@code [N, O, outH, outW]} with
    * {@code outH = (H + 2 padH - kH) / strideH + 1} (rounded down), likewise outW. Padding is zeros.
    * An unbatched input {@code [C, H, W]} gives {@code [O, outH, outW]}, as in PyTorch 1.13.
    */
   public static Tensor conv2d(Tensor x, Tensor weight, Tensor bias, int strideH, int strideW, int padH, int padW) {
     return LayerOps.conv2d(x, weight, bias, strideH, strideW, padH, padW);
+  }
+
+  /**
+   * {@link #conv2d} with PyTorch's {@code dilation} and {@code groups}: kernel taps {@code dilationH}/{@code dilationW}
+   * apart, so {@code outH = (H + 2 padH - dilationH (kH - 1) - 1) / strideH + 1}; the channels split into
+   * {@code groups} groups (both channel counts divisible by it), weight {@code [O, C / groups, kH, kW]}, output
+   * group {@code g} reading input group {@code g} only. {@code groups == C} is a depthwise convolution, which runs
+   * on direct kernels on the CPU; cuDNN takes both on CUDA.
+   */
+  public static Tensor conv2d(Tensor x, Tensor weight, Tensor bias, int strideH, int strideW, int padH, int padW,
+      int dilationH, int dilationW, int groups) {
+    return LayerOps.conv2d(x, weight, bias, strideH, strideW, padH, padW, dilationH, dilationW, groups);
   }
 
   /**
@@ -784,13 +796,21 @@ public final class Ops {
   }
 
   /**
-   * 1-d convolution as PyTorch's {@code F.conv1d} without dilation or groups: input {@code [N, C, L]} (or one
+   * 1-d convolution as PyTorch's {@code F.conv1d} (dilation and groups: the overload below): input {@code [N, C, L]} (or one
    * sample {@code [C, L]}), weight {@code [O, C, k]}, bias {@code [O]} or null; output {@code [N, O, outL]},
    * {@code outL = (L + 2 padding - k) / stride + 1} (rounded down), zero padding. Runs as {@link #conv2d} over the
    * view {@code [N, C, 1, L]} with a {@code 1 x k} kernel.
    */
   public static Tensor conv1d(Tensor x, Tensor weight, Tensor bias, int stride, int padding) {
     return LayerOps.conv1d(x, weight, bias, stride, padding);
+  }
+
+  /**
+   * {@link #conv1d} with PyTorch's {@code dilation} and {@code groups}: weight {@code [O, C / groups, k]},
+   * {@code outL = (L + 2 padding - dilation (k - 1) - 1) / stride + 1}; as {@link #conv2d}'s over {@code [N, C, 1, L]}.
+   */
+  public static Tensor conv1d(Tensor x, Tensor weight, Tensor bias, int stride, int padding, int dilation, int groups) {
+    return LayerOps.conv1d(x, weight, bias, stride, padding, dilation, groups);
   }
 
   /**

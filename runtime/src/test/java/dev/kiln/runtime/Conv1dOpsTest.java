@@ -13,7 +13,7 @@ import org.junit.jupiter.api.Test;
  * sample {@code [C, L]}, and errors that name the 1-d op and shapes.
  */
 class Conv1dOpsTest {
-  private static Tensor sines(int n, double a, double b, int... shape) {
+  static Tensor sines(int n, double a, double b, int... shape) {
     float[] v = new float[n];
     for (int i = 0; i < n; i++) {
       v[i] = (float) Math.sin(i * a + b);
@@ -21,7 +21,7 @@ class Conv1dOpsTest {
     return Tensor.of(v, shape).requiresGrad(true);
   }
 
-  private static Tensor cosines(int[] shape) {
+  static Tensor cosines(int[] shape) {
     float[] g = new float[Shapes.numel(shape)];
     for (int j = 0; j < g.length; j++) {
       g[j] = (float) Math.cos(j);

@@ -185,6 +185,29 @@ class CudaLayerOpsTest {
   }
 
   @Test
+  void groupedAndDilatedConvMatchTheCpu() {
+    // {N, C, H, W, O, kH, kW, strideH, strideW, padH, padW, dilationH, dilationW, groups}: cuDNN's group count and
+    // dilation against the CPU's depthwise and per-group kernels
+    int[][] cases = {
+        {2, 6, 9, 8, 6, 3, 3, 1, 1, 1, 1, 1, 1, 6}, // depthwise
+        {2, 4, 11, 10, 8, 3, 3, 2, 1, 2, 1, 2, 1, 4}, // depthwise with multiplier 2, dilated on one axis
+        {2, 8, 7, 9, 6, 3, 2, 1, 2, 1, 0, 1, 1, 2}, // two groups, non-square
+        {1, 3, 12, 12, 5, 3, 3, 1, 1, 2, 2, 2, 2, 1}, // dilation alone
+    };
+    for (int[] c : cases) {
+      int sh = c[7], sw = c[8], ph = c[9], pw = c[10], dh = c[11], dw = c[12], g = c[13];
+      String name = "conv2d " + java.util.Arrays.toString(c);
+      Pair x = randn("x", true, c[0], c[1], c[2], c[3]);
+      Pair w = randn("weight", true, c[4], c[1] / g, c[5], c[6]);
+      Pair b = randn("bias", true, c[4]);
+      compare(name, in -> Ops.conv2d(in[0], in[1], in[2], sh, sw, ph, pw, dh, dw, g), 2, x, w, b);
+    }
+    Pair x = randn("x", true, 2, 6, 17);
+    Pair w = randn("weight", true, 6, 2, 3);
+    compare("conv1d groups 3 dilation 2", in -> Ops.conv1d(in[0], in[1], null, 1, 2, 2, 3), 2, x, w);
+  }
+
+  @Test
   void convTranspose2dMatchesTheCpu() {
     // {N, inC, H, W, outC, k, stride, pad, outputPad, bias}
     int[][] cases = {

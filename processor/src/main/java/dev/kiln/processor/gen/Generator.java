@@ -1055,11 +1055,22 @@ public final class Generator {
     return uses > 1 ? field + "$" + step : field;
   }
 
-  /** {@code new Linear.Spec(784, 512, true)}: the layer's spec record rebuilt from its components. */
+  /** Conv2d's and Conv1d's components that their shorter spec constructor leaves at 1 (no dilation, one group). */
+  private static final Set<String> CONV_EXTRAS = Set.of("dilationH", "dilationW", "dilation", "groups");
+
+  /**
+   * {@code new Linear.Spec(784, 512, true)}: the layer's spec record rebuilt from its components (a convolution without
+   * dilation or groups by its shorter constructor).
+   */
   private static CodeBlock specExpression(LayerIr layer) {
     Record spec = (Record) layer.spec();
     List<CodeBlock> args = new ArrayList<>();
+    boolean plainConv = spec instanceof Conv2d.Spec c2 ? c2.dilationH() == 1 && c2.dilationW() == 1 && c2.groups() == 1
+        : spec instanceof Conv1d.Spec c1 && c1.dilation() == 1 && c1.groups() == 1;
     for (var component : spec.getClass().getRecordComponents()) {
+      if (plainConv && CONV_EXTRAS.contains(component.getName())) { // the convolution specs' constructor without them
+        continue;
+      }
       Object value;
       try {
         value = component.getAccessor().invoke(spec);
@@ -3259,8 +3270,14 @@ public final class Generator {
           } else {
             Conv2d.Spec c = asConv2d(k.spec());
             int[] image = asImage(in);
-            ctor.addStatement("this.shape$L = new $T(n, $L, $L, $L, $L, $L, $L, $L, $L, $L, $L)", j, CONV_SHAPE, image[1], image[2],
-                image[3], c.outChannels(), c.kernelH(), c.kernelW(), c.strideH(), c.strideW(), c.padH(), c.padW());
+            if (c.dilationH() == 1 && c.dilationW() == 1 && c.groups() == 1) {
+              ctor.addStatement("this.shape$L = new $T(n, $L, $L, $L, $L, $L, $L, $L, $L, $L, $L)", j, CONV_SHAPE, image[1], image[2],
+                  image[3], c.outChannels(), c.kernelH(), c.kernelW(), c.strideH(), c.strideW(), c.padH(), c.padW());
+            } else { // dilation and groups: GroupedConv's kernels
+              ctor.addStatement("this.shape$L = new $T(n, $L, $L, $L, $L, $L, $L, $L, $L, $L, $L, $L, $L, $L)", j, CONV_SHAPE, image[1],
+                  image[2], image[3], c.outChannels(), c.kernelH(), c.kernelW(), c.strideH(), c.strideW(), c.padH(), c.padW(),
+                  c.dilationH(), c.dilationW(), c.groups());
+            }
           }
         }
         case POOL -> {

@@ -247,8 +247,12 @@ final class LayerCatalog {
           case "stride/2" -> s.withStride(integer(args, 0), integer(args, 1));
           case "padding/1" -> s.withPadding(integer(args, 0), integer(args, 0));
           case "padding/2" -> s.withPadding(integer(args, 0), integer(args, 1));
+          case "dilation/1" -> s.withDilation(integer(args, 0), integer(args, 0));
+          case "dilation/2" -> s.withDilation(integer(args, 0), integer(args, 1));
+          case "groups/1" -> s.withGroups(integer(args, 0));
           case "bias/1" -> s.withBias(bool(args, 0));
-          default -> throw new BadArguments("Conv2d has no builder " + method + " with " + args.size() + " argument(s); it has stride, padding, bias");
+          default -> throw new BadArguments("Conv2d has no builder " + method + " with " + args.size()
+              + " argument(s); it has stride, padding, dilation, groups, bias");
         };
       },
       DSL + "ConvTranspose2d", (spec, method, args) -> {
@@ -270,8 +274,11 @@ final class LayerCatalog {
         return switch (method + "/" + args.size()) {
           case "stride/1" -> s.withStride(integer(args, 0));
           case "padding/1" -> s.withPadding(integer(args, 0));
+          case "dilation/1" -> s.withDilation(integer(args, 0));
+          case "groups/1" -> s.withGroups(integer(args, 0));
           case "bias/1" -> s.withBias(bool(args, 0));
-          default -> throw new BadArguments("Conv1d has no builder " + method + " with " + args.size() + " argument(s); it has stride, padding, bias");
+          default -> throw new BadArguments("Conv1d has no builder " + method + " with " + args.size()
+              + " argument(s); it has stride, padding, dilation, groups, bias");
         };
       },
       DSL + "MaxPool1d", (spec, method, args) -> {

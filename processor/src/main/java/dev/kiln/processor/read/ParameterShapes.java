@@ -38,11 +38,11 @@ final class ParameterShapes {
       return weight ? Optional.of(new int[] {e.numEmbeddings(), e.embeddingDim()}) : null;
     }
     if (spec instanceof Conv2d.Spec c) {
-      return weight ? Optional.of(new int[] {c.outChannels(), c.inChannels(), c.kernelH(), c.kernelW()})
+      return weight ? Optional.of(new int[] {c.outChannels(), c.inChannels() / c.groups(), c.kernelH(), c.kernelW()})
           : present(c.bias(), c.outChannels());
     }
     if (spec instanceof Conv1d.Spec c) {
-      return weight ? Optional.of(new int[] {c.outChannels(), c.inChannels(), c.kernelSize()})
+      return weight ? Optional.of(new int[] {c.outChannels(), c.inChannels() / c.groups(), c.kernelSize()})
           : present(c.bias(), c.outChannels());
     }
     if (spec instanceof ConvTranspose2d.Spec c) {

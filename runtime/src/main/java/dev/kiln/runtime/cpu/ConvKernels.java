@@ -36,9 +36,9 @@ public final class ConvKernels {
    * FashionMNIST CNN step: 16 MiB chunks 72-77 ms, 4 MiB 68, 1 MiB 58-59, 768 KiB 58, 512 KiB 59, 256 KiB 63.
    * A single sample may exceed it.
    */
-  private static final int COLS_BUDGET = 1 << 18;
+  static final int COLS_BUDGET = 1 << 18;
 
-  private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+  static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
   private ConvKernels() {}
 
@@ -55,6 +55,10 @@ public final class ConvKernels {
    */
   public static void conv2dForward(
       float[] out, int outOff, float[] x, int xOff, float[] w, int wOff, float[] bias, int biasOff, Conv2dShape s) {
+    if (!s.plain()) {
+      GroupedConv.forward(out, outOff, x, xOff, w, wOff, bias, biasOff, s);
+      return;
+    }
     if (Winograd.applies(s)) {
       Winograd.forward(out, outOff, x, xOff, w, wOff, bias, biasOff, s);
       return;
@@ -82,25 +86,52 @@ public final class ConvKernels {
         float[] y = scratch.channelMajor(outC * ld);
         im2col(cols, x, xOff, n0, cn, s, taps, scratch);
         Blas.sgemm(false, false, outC, ld, k, 1f, w, wOff, k, cols, 0, ld, 0f, y, 0, ld);
-        for (int i = 0; i < cn; i++) {
-          for (int o = 0; o < outC; o++) {
-            int src = o * ld + i * p;
-            int dst = outOff + ((n0 + i) * outC + o) * p;
-            // a copy, then the bias with one index, which C2 vectorises (out = y + b in one loop over
-            // two offsets ran as scalar code: 8% of the ResNet's step). Without a bias the copy alone: adding
-            // 0f would change only a -0 to +0, and the products never give -0 (OpenBLAS's and the Java
-            // kernel's sums start from +0, and +0 + -0 is +0)
-            System.arraycopy(y, src, out, dst, p);
-            if (bias != null) {
-              float b = bias[biasOff + o];
-              for (int j = dst; j < dst + p; j++) {
-                out[j] += b;
-              }
-            }
+        fromChannelMajor(out, outOff, y, bias, biasOff, n0, cn, outC, p);
+      }
+    });
+  }
+
+  /**
+   * Moves a chunk's channel-major output {@code y[outC, cn * p]} to samples {@code n0 .. n0+cn-1} of the NCHW
+   * {@code out}, adding {@code bias} (or none when null).
+   */
+  static void fromChannelMajor(float[] out, int outOff, float[] y, float[] bias, int biasOff, int n0, int cn, int outC, int p) {
+    int ld = cn * p;
+    for (int i = 0; i < cn; i++) {
+      for (int o = 0; o < outC; o++) {
+        int src = o * ld + i * p;
+        int dst = outOff + ((n0 + i) * outC + o) * p;
+        // a copy, then the bias with one index, which C2 vectorises (out = y + b in one loop over
+        // two offsets ran as scalar code: 8% of the ResNet's step). Without a bias the copy alone: adding
+        // 0f would change only a -0 to +0, and the products never give -0 (OpenBLAS's and the Java
+        // kernel's sums start from +0, and +0 + -0 is +0)
+        System.arraycopy(y, src, out, dst, p);
+        if (bias != null) {
+          float b = bias[biasOff + o];
+          for (int j = dst; j < dst + p; j++) {
+            out[j] += b;
           }
         }
       }
-    });
+    }
+  }
+
+  /**
+   * Moves samples {@code n0 .. n0+cn-1} of the NCHW gradient {@code dout} into the channel-major {@code dy[outC, cn * p]}
+   * and adds each channel's sum to {@code dbPart} (when not null).
+   */
+  static void toChannelMajor(float[] dy, float[] dout, int doutOff, float[] dbPart, int n0, int cn, int outC, int p) {
+    int ld = cn * p;
+    for (int i = 0; i < cn; i++) {
+      for (int o = 0; o < outC; o++) {
+        System.arraycopy(dout, doutOff + ((n0 + i) * outC + o) * p, dy, o * ld + i * p, p);
+      }
+    }
+    if (dbPart != null) {
+      for (int o = 0; o < outC; o++) {
+        dbPart[o] += (float) NormKernels.sum(dy, o * ld, ld);
+      }
+    }
   }
 
   /**
@@ -119,6 +150,10 @@ public final class ConvKernels {
   public static void conv2dBackward(
       float[] dx, int dxOff, float[] dw, int dwOff, float[] dbias, int dbOff, boolean accumulate,
       float[] dout, int doutOff, float[] x, int xOff, float[] w, int wOff, Conv2dShape s) {
+    if (!s.plain()) {
+      GroupedConv.backward(dx, dxOff, dw, dwOff, dbias, dbOff, accumulate, dout, doutOff, x, xOff, w, wOff, s);
+      return;
+    }
     if (Winograd.appliesToBackward(s, dx != null)) {
       Winograd.backward(dx, dxOff, dw, dwOff, dbias, dbOff, accumulate, dout, doutOff, x, xOff, w, wOff, s);
       return;
@@ -173,7 +208,7 @@ public final class ConvKernels {
         int cn = Math.min(chunk, s.batch() - n0);
         int ld = cn * p;
         float[] dy = scratch.channelMajor(outC * ld);
-        channelMajorGradient(dy, dout, doutOff, n0, cn, outC, p, dbPart);
+        toChannelMajor(dy, dout, doutOff, dbPart, n0, cn, outC, p);
         float[] cols = scratch.cols(k * ld);
         if (dwPart != null) {
           im2col(cols, x, xOff, n0, cn, s, taps, scratch);
@@ -185,24 +220,6 @@ public final class ConvKernels {
         }
       }
     });
-  }
-
-  /**
-   * Samples {@code n0 .. n0+cn-1} of the output gradient {@code dout} ({@code [batch, outC, P]}) into channel-major
-   * {@code dy[outC, cn*P]}, each channel's sum then added to {@code dbPart} (a bias gradient's part; null: none).
-   */
-  static void channelMajorGradient(float[] dy, float[] dout, int doutOff, int n0, int cn, int outC, int p, float[] dbPart) {
-    int ld = cn * p;
-    for (int i = 0; i < cn; i++) {
-      for (int o = 0; o < outC; o++) {
-        System.arraycopy(dout, doutOff + ((n0 + i) * outC + o) * p, dy, o * ld + i * p, p);
-      }
-    }
-    if (dbPart != null) {
-      for (int o = 0; o < outC; o++) {
-        dbPart[o] += (float) NormKernels.sum(dy, o * ld, ld);
-      }
-    }
   }
 
   /** {@code into = (accumulate ? into : 0) + parts[0] + ... + parts[count - 1]}, in that order. */
@@ -363,41 +380,7 @@ public final class ConvKernels {
       im2colByTaps(cols, x, xOff, n0, cn, s, taps, scratch);
       return;
     }
-    int h = s.height(), wd = s.width(), outH = s.outHeight(), outW = s.outWidth();
-    int sh = s.strideH(), sw = s.strideW(), ph = s.padH(), pw = s.padW();
-    int p = outH * outW;
-    int ld = cn * p;
-    for (int i = 0; i < cn; i++) {
-      int sample = xOff + (n0 + i) * s.inputSampleSize();
-      int row = 0;
-      for (int c = 0; c < s.inChannels(); c++) {
-        int plane = sample + c * h * wd;
-        for (int a = 0; a < s.kernelH(); a++) {
-          for (int b = 0; b < s.kernelW(); b++, row++) {
-            int owLo = firstInside(b, sw, pw, outW);
-            int owHi = endInside(b, sw, pw, wd, outW);
-            int dst = row * ld + i * p;
-            for (int oh = 0; oh < outH; oh++, dst += outW) {
-              int ih = oh * sh - ph + a;
-              if (ih < 0 || ih >= h || owLo >= owHi) {
-                zero(cols, dst, dst + outW);
-                continue;
-              }
-              zero(cols, dst, dst + owLo);
-              int src = plane + ih * wd - pw + b;
-              if (sw == 1) {
-                System.arraycopy(x, src + owLo, cols, dst + owLo, owHi - owLo);
-              } else {
-                for (int ow = owLo; ow < owHi; ow++) {
-                  cols[dst + ow] = x[src + ow * sw];
-                }
-              }
-              zero(cols, dst + owHi, dst + outW);
-            }
-          }
-        }
-      }
-    }
+    GroupedConv.im2col(cols, x, xOff, n0, cn, s, 0); // the row loops, one group
   }
 
   /**
@@ -615,7 +598,7 @@ public final class ConvKernels {
   }
 
   /** Zeroes {@code a[from, to)}: a plain loop, cheaper than {@code Arrays.fill} for the 0-2 padding columns of a row. */
-  private static void zero(float[] a, int from, int to) {
+  static void zero(float[] a, int from, int to) {
     for (int i = from; i < to; i++) {
       a[i] = 0f;
     }
@@ -626,13 +609,9 @@ public final class ConvKernels {
    * the sum of the {@code cols} entries that were read from each input element.
    */
   static void col2im(float[] dx, int dxOff, float[] cols, int n0, int cn, Conv2dShape s, int[] taps, Scratch scratch) {
-    int h = s.height(), wd = s.width(), outH = s.outHeight(), outW = s.outWidth();
-    int sh = s.strideH(), sw = s.strideW(), ph = s.padH(), pw = s.padW();
-    int p = outH * outW;
-    int ld = cn * p;
     int sampleSize = s.inputSampleSize();
     Arrays.fill(dx, dxOff + n0 * sampleSize, dxOff + (n0 + cn) * sampleSize, 0f);
-    if (sh == 1 && sw == 1 && outW == wd) {
+    if (s.strideH() == 1 && s.strideW() == 1 && s.outWidth() == s.width()) {
       col2imSameWidth(dx, dxOff, cols, n0, cn, s);
       return;
     }
@@ -640,36 +619,7 @@ public final class ConvKernels {
       col2imByTaps(dx, dxOff, cols, n0, cn, s, taps, scratch);
       return;
     }
-    for (int i = 0; i < cn; i++) {
-      int sample = dxOff + (n0 + i) * sampleSize;
-      int row = 0;
-      for (int c = 0; c < s.inChannels(); c++) {
-        int plane = sample + c * h * wd;
-        for (int a = 0; a < s.kernelH(); a++) {
-          for (int b = 0; b < s.kernelW(); b++, row++) {
-            int owLo = firstInside(b, sw, pw, outW);
-            int owHi = endInside(b, sw, pw, wd, outW);
-            int src = row * ld + i * p;
-            for (int oh = 0; oh < outH; oh++, src += outW) {
-              int ih = oh * sh - ph + a;
-              if (ih < 0 || ih >= h) {
-                continue;
-              }
-              int dst = plane + ih * wd - pw + b;
-              if (sw == 1) {
-                for (int ow = owLo; ow < owHi; ow++) {
-                  dx[dst + ow] += cols[src + ow];
-                }
-              } else {
-                for (int ow = owLo; ow < owHi; ow++) {
-                  dx[dst + ow * sw] += cols[src + ow];
-                }
-              }
-            }
-          }
-        }
-      }
-    }
+    GroupedConv.col2imAdd(dx, dxOff, cols, n0, cn, s, 0); // the row loops, one group
   }
 
   /**

@@ -36,13 +36,13 @@ final class FewChannelConv {
    */
   private static final int SHIFTED_BUDGET = 1 << 16;
 
-  private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+  static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
   private FewChannelConv() {}
 
   /** Whether {@link ConvKernels} hands {@code s}'s forward and weight gradient here. */
   static boolean applies(Conv2dShape s) {
-    return ENABLED && s.kernelH() == 3 && s.kernelW() == 3 && s.strideH() == 1 && s.strideW() == 1
+    return ENABLED && s.plain() && s.kernelH() == 3 && s.kernelW() == 3 && s.strideH() == 1 && s.strideW() == 1
         && s.inChannels() <= MAX_IN_CHANNELS && s.outWidth() >= 8 && s.batch() > 0
         && (long) s.inChannels() * paddedPlane(s) <= PLANES_BUDGET;
   }
@@ -116,7 +116,7 @@ final class FewChannelConv {
   }
 
   /** {@code acc[q] += w0 s0[q] + w1 s1[q] + w2 s2[q]} for {@code q < len}. */
-  private static void row(float[] acc, int len, float w0, float[] s0, float w1, float[] s1, float w2, float[] s2) {
+  static void row(float[] acc, int len, float w0, float[] s0, float w1, float[] s1, float w2, float[] s2) {
     for (int q = 0; q < len; q++) {
       acc[q] += w0 * s0[q] + w1 * s1[q] + w2 * s2[q];
     }
@@ -197,7 +197,7 @@ final class FewChannelConv {
   }
 
   /** {@code acc0[q] += dy[q] * s0[q]}, the same for 1 and 2, for {@code q < len}. */
-  private static void multiplyAdd(float[] acc0, float[] acc1, float[] acc2, float[] dy, float[] s0, float[] s1, float[] s2, int len) {
+  static void multiplyAdd(float[] acc0, float[] acc1, float[] acc2, float[] dy, float[] s0, float[] s1, float[] s2, int len) {
     for (int q = 0; q < len; q++) {
       float d = dy[q];
       acc0[q] += d * s0[q];
@@ -213,8 +213,8 @@ final class FewChannelConv {
     }
   }
 
-  /** Per-thread growing work arrays. */
-  private static final class Scratch {
+  /** Per-thread growing work arrays (also {@link GroupedConv}'s depthwise kernels'). */
+  static final class Scratch {
     private float[] planes = new float[0];
     private float[] acc = new float[0];
     private float[] gradientRow = new float[0];

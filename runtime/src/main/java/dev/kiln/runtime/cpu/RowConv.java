@@ -30,7 +30,7 @@ final class RowConv {
 
   /** Whether {@code s} is a one-row convolution and OpenBLAS is in use (the pure-Java product reads Java arrays). */
   static boolean applies(Conv2dShape s) {
-    return s.height() == 1 && s.kernelH() == 1 && s.padH() == 0 && Blas.isNative();
+    return s.plain() && s.height() == 1 && s.kernelH() == 1 && s.padH() == 0 && Blas.isNative();
   }
 
   /** {@link ConvKernels#conv2dForward} for shapes that {@link #applies}, in chunks of {@code chunk} samples. */
@@ -83,7 +83,7 @@ final class RowConv {
         int cn = Math.min(chunk, s.batch() - n0);
         int ld = cn * p;
         float[] dy = nat.channelMajor(outC * ld);
-        ConvKernels.channelMajorGradient(dy, dout, doutOff, n0, cn, outC, p, dbPart);
+        ConvKernels.toChannelMajor(dy, dout, doutOff, dbPart, n0, cn, outC, p);
         if (pdw != null) {
           nat.product(outC * ld);
           nat.product.put(dy, 0, outC * ld);

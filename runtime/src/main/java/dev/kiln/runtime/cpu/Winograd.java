@@ -86,7 +86,7 @@ final class Winograd {
    */
   static boolean supports(Conv2dShape s) {
     long tiles = tiles(s);
-    return s.kernelH() == 3 && s.kernelW() == 3 && s.strideH() == 1 && s.strideW() == 1
+    return s.plain() && s.kernelH() == 3 && s.kernelW() == 3 && s.strideH() == 1 && s.strideW() == 1
         && s.inChannels() >= MIN_CHANNELS && s.outChannels() >= MIN_CHANNELS && s.batch() > 0
         && 4L * s.outPlaneSize() >= 3L * 4 * tiles
         && fitsAnArray(tiles, s.inChannels(), s.outChannels());

@@ -27,8 +27,9 @@ import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.javacpp.SizeTPointer;
 
 /**
- * cuDNN for the layers: 2-d convolution (NCHW floats, cross-correlation, stride and padding, no
- * dilation or groups, as {@link Conv2dShape} describes) forward and backward, and its bias. (Batch
+ * cuDNN for the layers: 2-d convolution (NCHW floats, cross-correlation, stride, padding, dilation in
+ * the convolution descriptor and groups by {@code cudnnSetConvolutionGroupCount}, as {@link Conv2dShape}
+ * describes) forward and backward, and its bias. (Batch
  * normalisation is Kiln's own, {@link BatchNormKernels}.) Arguments are device addresses; calls are
  * queued on the device's stream and return at once.
  *
@@ -159,7 +160,7 @@ public final class CuDnn {
       Cuda.checkCudnn("cudnnCreateFilterDescriptor", cudnn.cudnnCreateFilterDescriptor(w));
       // Filter descriptors take the data type first and the layout second (tensor descriptors the reverse).
       Cuda.checkCudnn("cudnnSetFilter4dDescriptor(" + this + ")", cudnn.cudnnSetFilter4dDescriptor(
-          w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, s.outChannels(), s.inChannels(), s.kernelH(), s.kernelW()));
+          w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, s.outChannels(), s.groupInChannels(), s.kernelH(), s.kernelW()));
       forwardConv = convolution();
       dataConv = convolution();
       filterConv = convolution();
@@ -199,7 +200,10 @@ public final class CuDnn {
       Cuda.checkCudnn("cudnnCreateConvolutionDescriptor", cudnn.cudnnCreateConvolutionDescriptor(c));
       // pad h, pad w, stride h, stride w, dilation h, dilation w
       Cuda.checkCudnn("cudnnSetConvolution2dDescriptor(" + this + ")", cudnn.cudnnSetConvolution2dDescriptor(
-          c, s.padH(), s.padW(), s.strideH(), s.strideW(), 1, 1, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+          c, s.padH(), s.padW(), s.strideH(), s.strideW(), s.dilationH(), s.dilationW(), CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+      if (s.groups() != 1) {
+        Cuda.checkCudnn("cudnnSetConvolutionGroupCount(" + this + ")", cudnn.cudnnSetConvolutionGroupCount(c, s.groups()));
+      }
       Cuda.checkCudnn("cudnnSetConvolutionMathType(" + this + ")",
           cudnn.cudnnSetConvolutionMathType(c, TF32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH));
       return c;

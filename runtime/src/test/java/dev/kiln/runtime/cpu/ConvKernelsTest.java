@@ -41,8 +41,43 @@ class ConvKernelsTest {
   void matchesDirectConvolutionOnEveryPath() {
     for (int[] c : CASES) {
       Conv2dShape s = new Conv2dShape(c[0], c[1], c[2], c[3], c[4], c[5], c[5], c[6], c[7], c[8], c[9]);
-      boolean hasBias = c[10] == 1;
-      String name = Arrays.toString(c);
+      checkAgainstDirect(s, c[10] == 1, Arrays.toString(c));
+    }
+  }
+
+  /**
+   * batch, inC, H, W, outC, kernel, strideH, strideW, padH, padW, dilationH, dilationW, groups, bias (1) or none (0): the
+   * grouped and dilated kernels ({@link GroupedConv}), depthwise (one input channel per group) or im2col per group.
+   */
+  private static final int[][] GROUPED_CASES = {
+      {2, 6, 9, 9, 6, 3, 1, 1, 1, 1, 1, 1, 6, 1}, // depthwise 3x3, same padding
+      {2, 4, 12, 11, 4, 7, 1, 1, 3, 3, 1, 1, 4, 0}, // depthwise 7x7 (ConvNeXt), no bias
+      {3, 3, 10, 9, 6, 3, 2, 2, 1, 1, 1, 1, 3, 1}, // depthwise, stride 2, channel multiplier 2
+      {1, 4, 9, 10, 4, 3, 1, 2, 2, 1, 2, 1, 4, 1}, // depthwise, dilation on one axis, a stride per axis
+      {2, 3, 9, 8, 6, 3, 1, 1, 2, 1, 2, 1, 3, 1}, // depthwise, stride 1, multiplier 2, dilated rows, uneven padding
+      {3, 2, 5, 6, 2, 5, 1, 1, 0, 4, 1, 2, 2, 0}, // depthwise 5x5, stride 1, no row padding, dilated columns
+      {2, 8, 7, 8, 12, 3, 1, 1, 1, 1, 1, 1, 4, 1}, // grouped: 2 channels in, 3 out per group
+      {2, 6, 11, 9, 4, 3, 2, 1, 0, 2, 1, 1, 2, 0}, // grouped, stride on one axis
+      {2, 3, 12, 12, 5, 3, 1, 1, 2, 2, 2, 2, 1, 1}, // dilation 2, one group (atrous)
+      {1, 4, 13, 10, 6, 3, 2, 2, 3, 1, 3, 2, 2, 1}, // dilation 3x2, stride 2, two groups
+      {2, 4, 1, 17, 8, 1, 1, 1, 0, 0, 1, 1, 4, 1}, // a 1x1 grouped (Conv1d's pointwise group)
+      {2, 4, 1, 20, 4, 1, 1, 1, 0, 4, 1, 4, 1, 1}, // 1-d dilation 4 over a [N, C, 1, L] view (kernel 1 x 1 here)
+  };
+
+  @Test
+  void groupedAndDilatedMatchDirectConvolution() {
+    for (int[] c : GROUPED_CASES) {
+      Conv2dShape s = new Conv2dShape(c[0], c[1], c[2], c[3], c[4], c[5], c[5], c[6], c[7], c[8], c[9], c[10], c[11], c[12]);
+      assertTrue(!Winograd.supports(s) && !FewChannelConv.applies(s));
+      checkAgainstDirect(s, c[13] == 1, Arrays.toString(c));
+    }
+    // a 1 x 5 kernel with dilation 3 along the width, as Conv1d's views run
+    checkAgainstDirect(new Conv2dShape(2, 6, 1, 23, 6, 1, 5, 1, 2, 0, 4, 1, 3, 6), true, "1x5 depthwise, dilation 3");
+    checkAgainstDirect(new Conv2dShape(2, 6, 1, 23, 4, 1, 5, 1, 1, 0, 6, 1, 3, 2), true, "1x5 grouped, dilation 3");
+  }
+
+  private void checkAgainstDirect(Conv2dShape s, boolean hasBias, String name) {
+    {
       float[] x = randn(s.batch() * s.inputSampleSize());
       float[] w = randn(s.outChannels() * s.patchSize());
       float[] b = hasBias ? randn(s.outChannels()) : null;

@@ -1,6 +1,6 @@
 package dev.kiln.runtime.cpu;
 
-/** The textbook loops of convolution and its gradients, in double, straight from the definition. */
+/** The textbook loops of convolution (with dilation and groups) and its gradients, in double, straight from the definition. */
 public final class DirectConvolution {
   final Conv2dShape s;
   final float[] x, w, b;
@@ -25,13 +25,14 @@ public final class DirectConvolution {
         for (int i = 0; i < outH; i++) {
           for (int j = 0; j < outW; j++) {
             int yi = ((n * s.outChannels() + o) * outH + i) * outW + j;
-            for (int c = 0; c < s.inChannels(); c++) {
+            int cg = s.groupInChannels(), group = o / s.groupOutChannels();
+            for (int c = 0; c < cg; c++) {
               for (int a = 0; a < s.kernelH(); a++) {
                 for (int bb = 0; bb < s.kernelW(); bb++) {
-                  int ih = i * s.strideH() - s.padH() + a, iw = j * s.strideW() - s.padW() + bb;
+                  int ih = i * s.strideH() - s.padH() + a * s.dilationH(), iw = j * s.strideW() - s.padW() + bb * s.dilationW();
                   if (ih >= 0 && ih < s.height() && iw >= 0 && iw < s.width()) {
-                    visit.at(yi, ((n * s.inChannels() + c) * s.height() + ih) * s.width() + iw,
-                        ((o * s.inChannels() + c) * s.kernelH() + a) * s.kernelW() + bb);
+                    visit.at(yi, ((n * s.inChannels() + group * cg + c) * s.height() + ih) * s.width() + iw,
+                        ((o * cg + c) * s.kernelH() + a) * s.kernelW() + bb);
                   }
                 }
               }

@@ -1,0 +1,531 @@
+package dev.kiln.runtime.cpu;
+
+import java.util.Arrays;
+
+/**
+ * {@link ConvKernels}' convolutions with dilation or groups ({@link Conv2dShape#plain()} false), in the same
+ * conventions and with the same results as PyTorch's {@code conv2d(..., dilation, groups)}.
+ *
+ * <p>Depthwise convolutions (one input channel per group: MobileNet's and ConvNeXt's 3x3 and 7x7 layers,
+ * with any channel multiplier) run directly, plane by plane: each output row is the sum of
+ * {@code kH * kW} shifted input rows times one weight each, loops that C2 vectorises. A GEMM per group would
+ * have an inner dimension of {@code kH * kW} and one row: all overhead. The weight gradient keeps one row of
+ * partial sums per tap and adds them up at the end of a channel, so its inner loop is a vectorised
+ * multiply-add rather than a float reduction, which C2 leaves scalar.
+ *
+ * <p>Other grouped or dilated convolutions are {@link ConvKernels}' im2col + GEMM once per group, over
+ * chunks of samples: the unfolding reads the group's input channels with the taps {@code dilation} apart,
+ * the GEMM uses the group's filters, and col2im adds the group's input gradient into its channels. The
+ * Winograd and few-channel kernels are never chosen for these shapes.
+ */
+final class GroupedConv {
+  private GroupedConv() {}
+
+  /** Whether {@code s} runs on the direct depthwise kernels: one input channel per group. */
+  static boolean depthwise(Conv2dShape s) {
+    return s.groupInChannels() == 1;
+  }
+
+  /** {@link ConvKernels#conv2dForward} for a shape that is not plain. */
+  static void forward(float[] out, int outOff, float[] x, int xOff, float[] w, int wOff, float[] bias, int biasOff, Conv2dShape s) {
+    if (depthwise(s)) {
+      depthwiseForward(out, outOff, x, xOff, w, wOff, bias, biasOff, s);
+      return;
+    }
+    int k = s.patchSize();
+    int p = s.outPlaneSize();
+    int outC = s.outChannels();
+    int og = s.groupOutChannels();
+    int chunk = ConvKernels.chunkSize(s.batch(), (long) k * p, ConvKernels.COLS_BUDGET);
+    int chunks = (s.batch() + chunk - 1) / chunk;
+    Parallel.forRange(chunks, (long) s.batch() * s.inChannels() * s.kernelH() * s.kernelW() * p, (part, from, to) -> {
+      ConvKernels.Scratch scratch = ConvKernels.SCRATCH.get();
+      for (int n0 = from * chunk; n0 < Math.min(to * chunk, s.batch()); n0 += chunk) {
+        int cn = Math.min(chunk, s.batch() - n0);
+        int ld = cn * p;
+        float[] cols = scratch.cols(k * ld);
+        float[] y = scratch.channelMajor(outC * ld);
+        for (int g = 0; g < s.groups(); g++) {
+          im2col(cols, x, xOff, n0, cn, s, g);
+          Blas.sgemm(false, false, og, ld, k, 1f, w, wOff + g * og * k, k, cols, 0, ld, 0f, y, g * og * ld, ld);
+        }
+        ConvKernels.fromChannelMajor(out, outOff, y, bias, biasOff, n0, cn, outC, p);
+      }
+    });
+  }
+
+  /** {@link ConvKernels#conv2dBackward} for a shape that is not plain. */
+  static void backward(
+      float[] dx, int dxOff, float[] dw, int dwOff, float[] dbias, int dbOff, boolean accumulate,
+      float[] dout, int doutOff, float[] x, int xOff, float[] w, int wOff, Conv2dShape s) {
+    if (depthwise(s)) {
+      if (dx != null) {
+        depthwiseInputGradient(dx, dxOff, dout, doutOff, w, wOff, s);
+      }
+      if (dw != null || dbias != null) {
+        depthwiseWeightGradient(dw, dwOff, dbias, dbOff, accumulate, dout, doutOff, x, xOff, s);
+      }
+      return;
+    }
+    int k = s.patchSize();
+    int p = s.outPlaneSize();
+    int outC = s.outChannels();
+    int og = s.groupOutChannels();
+    int chunk = ConvKernels.chunkSize(s.batch(), (long) k * p, ConvKernels.COLS_BUDGET);
+    int chunks = (s.batch() + chunk - 1) / chunk;
+    int parts = Math.min(Parallel.threads(), chunks);
+    float[][] dwParts = dw == null ? null : ConvKernels.partials(0, parts, outC * k);
+    float[][] dbParts = dbias == null ? null : ConvKernels.partials(1, parts, outC);
+    int sampleSize = s.inputSampleSize();
+    Parallel.forRange(chunks, (long) s.batch() * s.inChannels() * s.kernelH() * s.kernelW() * p, (part, from, to) -> {
+      ConvKernels.Scratch scratch = ConvKernels.SCRATCH.get();
+      float[] dwPart = dw == null ? null : dwParts[part];
+      float[] dbPart = dbias == null ? null : dbParts[part];
+      for (int n0 = from * chunk; n0 < Math.min(to * chunk, s.batch()); n0 += chunk) {
+        int cn = Math.min(chunk, s.batch() - n0);
+        int ld = cn * p;
+        float[] dy = scratch.channelMajor(outC * ld);
+        ConvKernels.toChannelMajor(dy, dout, doutOff, dbPart, n0, cn, outC, p);
+        float[] cols = scratch.cols(k * ld);
+        if (dx != null) {
+          Arrays.fill(dx, dxOff + n0 * sampleSize, dxOff + (n0 + cn) * sampleSize, 0f);
+        }
+        for (int g = 0; g < s.groups(); g++) {
+          if (dwPart != null) {
+            im2col(cols, x, xOff, n0, cn, s, g);
+            Blas.sgemm(false, true, og, k, ld, 1f, dy, g * og * ld, ld, cols, 0, ld, 1f, dwPart, g * og * k, k);
+          }
+          if (dx != null) {
+            Blas.sgemm(true, false, k, ld, og, 1f, w, wOff + g * og * k, k, dy, g * og * ld, ld, 0f, cols, 0, ld);
+            col2imAdd(dx, dxOff, cols, n0, cn, s, g);
+          }
+        }
+      }
+    });
+    if (dw != null) {
+      ConvKernels.addParts(dw, dwOff, dwParts, parts, outC * k, accumulate);
+    }
+    if (dbias != null) {
+      ConvKernels.addParts(dbias, dbOff, dbParts, parts, outC, accumulate);
+    }
+  }
+
+  /**
+   * Unfolds group {@code g}'s channels of samples {@code n0 .. n0+cn-1} into {@code cols[K, cn*P]}: row
+   * {@code (c, a, b)}, column {@code (i, oh, ow)} holds
+   * {@code x[n0+i, g*cg + c, oh*sH - pH + a*dH, ow*sW - pW + b*dW]}, or 0 in the padding. (Also {@link ConvKernels}'
+   * row loops for plain shapes, group 0.)
+   */
+  static void im2col(float[] cols, float[] x, int xOff, int n0, int cn, Conv2dShape s, int g) {
+    walk(cols, x, xOff, n0, cn, s, g, false);
+  }
+
+  /** Adds {@code cols[K, cn*P]} back onto group {@code g}'s channels of {@code dx}: {@link #im2col}'s transpose. */
+  static void col2imAdd(float[] dx, int dxOff, float[] cols, int n0, int cn, Conv2dShape s, int g) {
+    walk(cols, dx, dxOff, n0, cn, s, g, true);
+  }
+
+  /** The rows of {@link #im2col} ({@code fold} false: {@code x} into {@code cols}) or {@link #col2imAdd} (true: back). */
+  private static void walk(float[] cols, float[] x, int xOff, int n0, int cn, Conv2dShape s, int g, boolean fold) {
+    int h = s.height(), wd = s.width(), outH = s.outHeight(), outW = s.outWidth();
+    int sh = s.strideH(), sw = s.strideW(), ph = s.padH(), pw = s.padW(), dh = s.dilationH(), dwl = s.dilationW();
+    int cg = s.groupInChannels();
+    int p = outH * outW;
+    int ld = cn * p;
+    for (int i = 0; i < cn; i++) {
+      int group = xOff + (n0 + i) * s.inputSampleSize() + g * cg * h * wd;
+      int row = 0;
+      for (int c = 0; c < cg; c++) {
+        int plane = group + c * h * wd;
+        for (int a = 0; a < s.kernelH(); a++) {
+          for (int b = 0; b < s.kernelW(); b++, row++) {
+            int shift = b * dwl;
+            int owLo = ConvKernels.firstInside(shift, sw, pw, outW);
+            int owHi = ConvKernels.endInside(shift, sw, pw, wd, outW);
+            int col = row * ld + i * p;
+            for (int oh = 0; oh < outH; oh++, col += outW) {
+              int ih = oh * sh - ph + a * dh;
+              boolean inside = ih >= 0 && ih < h && owLo < owHi;
+              int src = plane + ih * wd - pw + shift;
+              if (fold) {
+                if (inside) {
+                  addRow(x, src, sw, cols, col, owLo, owHi);
+                }
+              } else if (!inside) {
+                ConvKernels.zero(cols, col, col + outW);
+              } else {
+                ConvKernels.zero(cols, col, col + owLo);
+                if (sw == 1) {
+                  System.arraycopy(x, src + owLo, cols, col + owLo, owHi - owLo);
+                } else {
+                  for (int ow = owLo; ow < owHi; ow++) {
+                    cols[col + ow] = x[src + ow * sw];
+                  }
+                }
+                ConvKernels.zero(cols, col + owHi, col + outW);
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+
+  /** {@code into[at + ow*stride] += from[src + ow]} for {@code ow} in {@code [lo, hi)}. */
+  private static void addRow(float[] into, int at, int stride, float[] from, int src, int lo, int hi) {
+    if (stride == 1) {
+      for (int ow = lo; ow < hi; ow++) {
+        into[at + ow] += from[src + ow];
+      }
+    } else {
+      for (int ow = lo; ow < hi; ow++) {
+        into[at + ow * stride] += from[src + ow];
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ depthwise
+
+  /**
+   * Depthwise forward: output plane {@code (n, o)} reads input plane {@code (n, o / m)}, {@code m} the channel
+   * multiplier {@code outC / inC}; each output row is the bias plus, per tap, the weight times an input row.
+   */
+  private static void depthwiseForward(
+      float[] out, int outOff, float[] x, int xOff, float[] w, int wOff, float[] bias, int biasOff, Conv2dShape s) {
+    if (unitStride(s)) {
+      flatForward(out, outOff, x, xOff, w, wOff, bias, biasOff, s);
+      return;
+    }
+    int outC = s.outChannels(), m = s.groupOutChannels();
+    int h = s.height(), wd = s.width(), outH = s.outHeight(), outW = s.outWidth();
+    int kh = s.kernelH(), kw = s.kernelW(), sh = s.strideH(), sw = s.strideW(), ph = s.padH(), pw = s.padW();
+    int dh = s.dilationH(), dwl = s.dilationW();
+    int p = outH * outW;
+    int[] lo = new int[kw], hi = new int[kw];
+    windows(s, lo, hi);
+    Parallel.forRange(s.batch() * outC, (long) s.batch() * outC * p * kh * kw, (part, from, to) -> {
+      for (int plane = from; plane < to; plane++) {
+        int n = plane / outC, o = plane % outC;
+        int in = xOff + (n * s.inChannels() + o / m) * h * wd;
+        int dst = outOff + plane * p;
+        Arrays.fill(out, dst, dst + p, bias == null ? 0f : bias[biasOff + o]);
+        int filter = wOff + o * kh * kw;
+        for (int oh = 0; oh < outH; oh++, dst += outW) {
+          for (int a = 0; a < kh; a++) {
+            int ih = oh * sh - ph + a * dh;
+            if (ih < 0 || ih >= h) {
+              continue;
+            }
+            int row = in + ih * wd - pw;
+            for (int b = 0; b < kw; b++) {
+              multiplyAdd(out, dst, w[filter + a * kw + b], x, row + b * dwl, sw, lo[b], hi[b]);
+            }
+          }
+        }
+      }
+    });
+  }
+
+  /** {@code into[at + ow] += v * from[src + ow*stride]} for {@code ow} in {@code [lo, hi)}. */
+  private static void multiplyAdd(float[] into, int at, float v, float[] from, int src, int stride, int lo, int hi) {
+    if (stride == 1) {
+      for (int ow = lo; ow < hi; ow++) {
+        into[at + ow] += v * from[src + ow];
+      }
+    } else {
+      for (int ow = lo; ow < hi; ow++) {
+        into[at + ow] += v * from[src + ow * stride];
+      }
+    }
+  }
+
+  /** Per kernel column {@code b}, the output columns {@code [lo[b], hi[b])} whose input column lies inside the input. */
+  private static void windows(Conv2dShape s, int[] lo, int[] hi) {
+    for (int b = 0; b < s.kernelW(); b++) {
+      lo[b] = ConvKernels.firstInside(b * s.dilationW(), s.strideW(), s.padW(), s.outWidth());
+      hi[b] = ConvKernels.endInside(b * s.dilationW(), s.strideW(), s.padW(), s.width(), s.outWidth());
+    }
+  }
+
+  /** Depthwise input gradient, overwriting {@code dx}: plane {@code (n, c)} gathers from its {@code m} output planes. */
+  private static void depthwiseInputGradient(float[] dx, int dxOff, float[] dout, int doutOff, float[] w, int wOff, Conv2dShape s) {
+    if (unitStride(s)) {
+      flatInputGradient(dx, dxOff, dout, doutOff, w, wOff, s);
+      return;
+    }
+    int inC = s.inChannels(), outC = s.outChannels(), m = s.groupOutChannels();
+    int h = s.height(), wd = s.width(), outH = s.outHeight(), outW = s.outWidth();
+    int kh = s.kernelH(), kw = s.kernelW(), sh = s.strideH(), sw = s.strideW(), ph = s.padH(), pw = s.padW();
+    int dh = s.dilationH(), dwl = s.dilationW();
+    int p = outH * outW;
+    int[] lo = new int[kw], hi = new int[kw];
+    windows(s, lo, hi);
+    Parallel.forRange(s.batch() * inC, (long) s.batch() * outC * p * kh * kw, (part, from, to) -> {
+      for (int plane = from; plane < to; plane++) {
+        int n = plane / inC, c = plane % inC;
+        int into = dxOff + plane * h * wd;
+        Arrays.fill(dx, into, into + h * wd, 0f);
+        for (int o = c * m; o < (c + 1) * m; o++) {
+          int src = doutOff + (n * outC + o) * p;
+          int filter = wOff + o * kh * kw;
+          for (int oh = 0; oh < outH; oh++, src += outW) {
+            for (int a = 0; a < kh; a++) {
+              int ih = oh * sh - ph + a * dh;
+              if (ih < 0 || ih >= h) {
+                continue;
+              }
+              int row = into + ih * wd - pw;
+              for (int b = 0; b < kw; b++) {
+                float v = w[filter + a * kw + b];
+                int at = row + b * dwl;
+                if (sw == 1) {
+                  for (int ow = lo[b]; ow < hi[b]; ow++) {
+                    dx[at + ow] += v * dout[src + ow];
+                  }
+                } else {
+                  for (int ow = lo[b]; ow < hi[b]; ow++) {
+                    dx[at + ow * sw] += v * dout[src + ow];
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    });
+  }
+
+  /**
+   * Depthwise weight and bias gradients (either may be null), output channel by output channel over the
+   * whole batch: per tap a row of partial sums {@code acc[t, ow] += dout[n, o, oh, ow] * x[..]}, summed once
+   * at the end (in double), so that the inner loop is a vectorised multiply-add.
+   */
+  private static void depthwiseWeightGradient(float[] dw, int dwOff, float[] dbias, int dbOff, boolean accumulate,
+      float[] dout, int doutOff, float[] x, int xOff, Conv2dShape s) {
+    if (unitStride(s) && dw != null) {
+      flatWeightGradient(dw, dwOff, dout, doutOff, x, xOff, s, accumulate);
+      if (dbias != null) {
+        depthwiseWeightGradient(null, 0, dbias, dbOff, accumulate, dout, doutOff, x, xOff, s);
+      }
+      return;
+    }
+    int inC = s.inChannels(), outC = s.outChannels(), m = s.groupOutChannels();
+    int h = s.height(), wd = s.width(), outH = s.outHeight(), outW = s.outWidth();
+    int kh = s.kernelH(), kw = s.kernelW(), sh = s.strideH(), sw = s.strideW(), ph = s.padH(), pw = s.padW();
+    int dh = s.dilationH(), dwl = s.dilationW();
+    int p = outH * outW;
+    int taps = kh * kw;
+    int[] lo = new int[kw], hi = new int[kw];
+    windows(s, lo, hi);
+    Parallel.forRange(outC, (long) s.batch() * outC * p * taps, (part, from, to) -> {
+      float[] acc = ConvKernels.SCRATCH.get().cols(taps * outW);
+      for (int o = from; o < to; o++) {
+        if (dw != null) {
+          Arrays.fill(acc, 0, taps * outW, 0f);
+          for (int n = 0; n < s.batch(); n++) {
+            int in = xOff + (n * inC + o / m) * h * wd;
+            int src = doutOff + (n * outC + o) * p;
+            for (int oh = 0; oh < outH; oh++, src += outW) {
+              for (int a = 0; a < kh; a++) {
+                int ih = oh * sh - ph + a * dh;
+                if (ih < 0 || ih >= h) {
+                  continue;
+                }
+                int row = in + ih * wd - pw;
+                for (int b = 0; b < kw; b++) {
+                  int t = (a * kw + b) * outW;
+                  int at = row + b * dwl;
+                  if (sw == 1) {
+                    for (int ow = lo[b]; ow < hi[b]; ow++) {
+                      acc[t + ow] += dout[src + ow] * x[at + ow];
+                    }
+                  } else {
+                    for (int ow = lo[b]; ow < hi[b]; ow++) {
+                      acc[t + ow] += dout[src + ow] * x[at + ow * sw];
+                    }
+                  }
+                }
+              }
+            }
+          }
+          for (int t = 0; t < taps; t++) {
+            float sum = (float) NormKernels.sum(acc, t * outW, outW);
+            int at = dwOff + o * taps + t;
+            dw[at] = accumulate ? dw[at] + sum : sum;
+          }
+        }
+        if (dbias != null) {
+          double sum = 0;
+          for (int n = 0; n < s.batch(); n++) {
+            sum += NormKernels.sum(dout, doutOff + (n * outC + o) * p, p);
+          }
+          dbias[dbOff + o] = accumulate ? dbias[dbOff + o] + (float) sum : (float) sum;
+        }
+      }
+    });
+  }
+
+  // ------------------------------------------------------------------ depthwise, stride 1: shifted planes
+
+  /*
+   * With stride 1, a plane is copied once into a zero-padded buffer of rows pw = W + 2 padW wide, and the output is
+   * computed over rows of that same width: output (oh, ow) at oh * pw + ow, the columns from outW on junk, dropped when
+   * the rows are copied out (and zero where a gradient is read over them). Tap (a, b) then reads the padded plane at one
+   * offset, a dH pw + b dW, for the whole plane: one System.arraycopy makes its shifted plane, and the sums run over
+   * arrays at offset 0 under one index, a kernel row's three terms at a time (FewChannelConv.row), the only form C2
+   * (JDK 17) vectorises. Reading the padded plane at the offset directly ran 3-6x slower (not vectorised); shifted
+   * planes built row by row spent their time in short copies on small maps (7x7 kernels on 8x8: 9 ms against 2).
+   * The input gradient is the same over the output gradient padded by the kernel's span, with the kernel flipped; the
+   * weight gradient keeps a row of sums per tap over the batch (FewChannelConv.multiplyAdd), each added up once.
+   */
+
+  private static boolean unitStride(Conv2dShape s) {
+    return s.strideH() == 1 && s.strideW() == 1;
+  }
+
+  /**
+   * Copies {@code src[from ..]}, an {@code h x wd} plane, into {@code padded} at row {@code top}, column {@code left} of
+   * rows {@code pw} wide, zero elsewhere in its first {@code size} floats.
+   */
+  private static void pad(float[] padded, int size, float[] src, int from, int h, int wd, int top, int left, int pw) {
+    Arrays.fill(padded, 0, size, 0f);
+    for (int i = 0; i < h; i++) {
+      System.arraycopy(src, from + i * wd, padded, (top + i) * pw + left, wd);
+    }
+  }
+
+  /**
+   * The shifted planes of {@code padded} (rows {@code pw} wide), {@code len} floats each from row {@code top}, column
+   * {@code left}: tap {@code (a, b)}'s from {@code (top + a dH) pw + left + b dW}, into {@code rows[a kW + b]}, or with
+   * {@code flip} into {@code rows[(kH - 1 - a) kW + kW - 1 - b]}.
+   */
+  private static void shift(float[][] rows, float[] padded, int pw, int top, int left, int len, Conv2dShape s, boolean flip) {
+    int kh = s.kernelH(), kw = s.kernelW();
+    for (int a = 0; a < kh; a++) {
+      for (int b = 0; b < kw; b++) {
+        float[] row = rows[flip ? (kh - 1 - a) * kw + kw - 1 - b : a * kw + b];
+        System.arraycopy(padded, (top + a * s.dilationH()) * pw + left + b * s.dilationW(), row, 0, len);
+      }
+    }
+  }
+
+  /** Copies {@code count} rows of {@code cols} from {@code from} (rows {@code pw} apart, from 0) to {@code to[at ..]}. */
+  private static void narrow(float[] from, int pw, float[] to, int at, int count, int cols) {
+    for (int i = 0; i < count; i++) {
+      System.arraycopy(from, i * pw, to, at + i * cols, cols);
+    }
+  }
+
+  /** {@code acc[q] += sum over taps t of w[wAt + t] * rows[t][q]}, three taps at a time, for {@code q < len}. */
+  private static void sumTaps(float[] acc, int len, float[] w, int wAt, float[][] rows, int taps) {
+    int t = 0;
+    for (; t + 3 <= taps; t += 3) {
+      FewChannelConv.row(acc, len, w[wAt + t], rows[t], w[wAt + t + 1], rows[t + 1], w[wAt + t + 2], rows[t + 2]);
+    }
+    for (; t < taps; t++) {
+      float v = w[wAt + t];
+      float[] r = rows[t];
+      for (int q = 0; q < len; q++) {
+        acc[q] += v * r[q];
+      }
+    }
+  }
+
+  /** Floats of the padded input plane: its rows, and the last taps' reads past them ({@code (kW - 1) dW}). */
+  private static int paddedSize(Conv2dShape s) {
+    return (s.height() + 2 * s.padH()) * (s.width() + 2 * s.padW()) + (s.kernelW() - 1) * s.dilationW();
+  }
+
+  private static void flatForward(
+      float[] out, int outOff, float[] x, int xOff, float[] w, int wOff, float[] bias, int biasOff, Conv2dShape s) {
+    int inC = s.inChannels(), outC = s.outChannels(), m = s.groupOutChannels();
+    int h = s.height(), wd = s.width(), outH = s.outHeight(), outW = s.outWidth(), taps = s.kernelH() * s.kernelW();
+    int pw = wd + 2 * s.padW(), len = outH * pw, p = outH * outW, size = paddedSize(s);
+    Parallel.forRange(s.batch() * inC, (long) s.batch() * outC * p * taps, (part, from, to) -> {
+      FewChannelConv.Scratch scratch = FewChannelConv.SCRATCH.get();
+      float[] padded = scratch.planes(size);
+      float[][] rows = scratch.shifted(taps, len);
+      float[] acc = scratch.acc(len);
+      for (int plane = from; plane < to; plane++) {
+        int n = plane / inC, c = plane % inC;
+        pad(padded, size, x, xOff + plane * h * wd, h, wd, s.padH(), s.padW(), pw);
+        shift(rows, padded, pw, 0, 0, len, s, false);
+        for (int o = c * m; o < (c + 1) * m; o++) {
+          Arrays.fill(acc, 0, len, bias == null ? 0f : bias[biasOff + o]);
+          sumTaps(acc, len, w, wOff + o * taps, rows, taps);
+          narrow(acc, pw, out, outOff + (n * outC + o) * p, outH, outW);
+        }
+      }
+    });
+  }
+
+  /**
+   * {@code dx[ih, iw] = sum over (a, b) of w[a, b] g[ih + padH - a dH, iw + padW - b dW]}: the output gradient placed at
+   * row {@code spanH}, column {@code spanW} of a zero plane {@code gw = W + 2 padW + spanW} wide, shifted from row
+   * {@code padH}, column {@code padW} on, times the flipped kernel.
+   */
+  private static void flatInputGradient(float[] dx, int dxOff, float[] dout, int doutOff, float[] w, int wOff, Conv2dShape s) {
+    int inC = s.inChannels(), outC = s.outChannels(), m = s.groupOutChannels();
+    int h = s.height(), wd = s.width(), outH = s.outHeight(), outW = s.outWidth(), taps = s.kernelH() * s.kernelW();
+    int spanH = s.dilationH() * (s.kernelH() - 1), spanW = s.dilationW() * (s.kernelW() - 1);
+    int gw = wd + 2 * s.padW() + spanW, size = (h + 2 * s.padH() + spanH + 1) * gw + spanW;
+    int len = h * gw, p = outH * outW;
+    Parallel.forRange(s.batch() * inC, (long) s.batch() * outC * p * taps, (part, from, to) -> {
+      FewChannelConv.Scratch scratch = FewChannelConv.SCRATCH.get();
+      float[] padded = scratch.planes(size);
+      float[][] rows = scratch.shifted(taps, len);
+      float[] acc = scratch.acc(len);
+      for (int plane = from; plane < to; plane++) {
+        int n = plane / inC, c = plane % inC;
+        Arrays.fill(acc, 0, len, 0f);
+        for (int o = c * m; o < (c + 1) * m; o++) {
+          pad(padded, size, dout, doutOff + (n * outC + o) * p, outH, outW, spanH, spanW, gw);
+          shift(rows, padded, gw, s.padH(), s.padW(), len, s, true);
+          sumTaps(acc, len, w, wOff + o * taps, rows, taps);
+        }
+        narrow(acc, gw, dx, dxOff + plane * h * wd, h, wd);
+      }
+    });
+  }
+
+  /**
+   * The weight gradient by output channel: per tap a row of sums {@code sums[t][q] += g[q] * rows[t][q]} over the batch
+   * ({@code g} the output gradient over rows of the padded width, zero in the junk columns), each added up once at the
+   * end (in double).
+   */
+  private static void flatWeightGradient(float[] dw, int dwOff, float[] dout, int doutOff, float[] x, int xOff, Conv2dShape s,
+      boolean accumulate) {
+    int inC = s.inChannels(), outC = s.outChannels(), m = s.groupOutChannels();
+    int h = s.height(), wd = s.width(), outH = s.outHeight(), outW = s.outWidth(), taps = s.kernelH() * s.kernelW();
+    int pw = wd + 2 * s.padW(), len = outH * pw, p = outH * outW, size = paddedSize(s);
+    Parallel.forRange(outC, (long) s.batch() * outC * p * taps, (part, from, to) -> {
+      FewChannelConv.Scratch scratch = FewChannelConv.SCRATCH.get();
+      float[] padded = scratch.planes(size);
+      float[][] rows = scratch.shifted(taps, len);
+      float[] g = scratch.gradientRow(len);
+      for (int o = from; o < to; o++) {
+        float[][] sums = scratch.sums(taps, len);
+        for (int n = 0; n < s.batch(); n++) {
+          pad(padded, size, x, xOff + (n * inC + o / m) * h * wd, h, wd, s.padH(), s.padW(), pw);
+          shift(rows, padded, pw, 0, 0, len, s, false);
+          pad(g, len, dout, doutOff + (n * outC + o) * p, outH, outW, 0, 0, pw);
+          int t = 0;
+          for (; t + 3 <= taps; t += 3) {
+            FewChannelConv.multiplyAdd(sums[t], sums[t + 1], sums[t + 2], g, rows[t], rows[t + 1], rows[t + 2], len);
+          }
+          for (; t < taps; t++) {
+            float[] sum = sums[t], r = rows[t];
+            for (int q = 0; q < len; q++) {
+              sum[q] += g[q] * r[q];
+            }
+          }
+        }
+        for (int t = 0; t < taps; t++) {
+          float sum = (float) NormKernels.sum(sums[t], 0, len);
+          int at = dwOff + o * taps + t;
+          dw[at] = accumulate ? dw[at] + sum : sum;
+        }
+      }
+    });
+  }
+}

@@ -1,0 +1,34 @@
+#!/usr/bin/python3
+"""PyTorch's side of scripts/speed/DepthwiseStep.java (run with OPENBLAS_NUM_THREADS=1): the same MobileNet-style net's
+training step and inference on [16, 32, 32, 32], then the depthwise 3x3 layer alone, thread CPU time at one thread (else
+wall time), the median of 9 rounds of 10 steps after 30, and the lowest. Threads: argument 1 (default 1)."""
+import sys, torch
+from peer_timing import report
+import torch.nn as nn
+import torch.nn.functional as F
+threads = int(sys.argv[1]) if len(sys.argv) > 1 else 1
+torch.set_num_threads(threads); torch.manual_seed(0)
+net = nn.Sequential(
+    nn.Conv2d(32, 32, 3, padding=1, groups=32, bias=False), nn.BatchNorm2d(32), nn.ReLU(),
+    nn.Conv2d(32, 64, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
+    nn.Conv2d(64, 64, 3, stride=2, padding=1, groups=64, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
+    nn.Conv2d(64, 128, 1, bias=False), nn.BatchNorm2d(128), nn.ReLU(),
+    nn.Conv2d(128, 128, 7, padding=3, groups=128), nn.ReLU(),
+    nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(128, 10))
+opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+x = torch.randn(16, 32, 32, 32); y = torch.arange(16) % 10
+crit = nn.CrossEntropyLoss()
+def step():
+    opt.zero_grad(); crit(net(x), y).backward(); opt.step()
+def infer():
+    with torch.no_grad(): net(x)
+xs = torch.randn(16, 64, 32, 32, requires_grad=True); w = torch.randn(64, 1, 3, 3, requires_grad=True)
+def dw_fwd():
+    with torch.no_grad(): F.conv2d(xs, w, None, 1, 1, 1, 64)
+def dw_both():
+    xs.grad = None; w.grad = None; F.conv2d(xs, w, None, 1, 1, 1, 64).sum().backward()
+report("train step", step, threads)
+net.eval()
+report("inference", infer, threads)
+report("dw3x3 fwd", dw_fwd, threads)
+report("dw3x3 f+b", dw_both, threads)
