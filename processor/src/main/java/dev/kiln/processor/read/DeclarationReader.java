@@ -71,6 +71,7 @@ import dev.kiln.processor.ir.Split;
 import dev.kiln.processor.ir.StepIr;
 import dev.kiln.processor.ir.Sub;
 import dev.kiln.processor.ir.TensorIr;
+import dev.kiln.processor.ir.PointwisePair;
 import dev.kiln.processor.ir.Where;
 import dev.kiln.runtime.Shapes;
 import dev.kiln.runtime.cpu.MaskTest;
@@ -3315,7 +3316,7 @@ public final class DeclarationReader {
       String name = functionName(method);
       boolean ofTensor = mi.getArguments().size() == 1 && isTensor(mi.getArguments().get(0), unit);
       return switch (name) {
-        case "matmul" -> ofTensor;
+        case "matmul", "maximum", "minimum" -> ofTensor; // (a.maximum(b) of two values: PointwisePair)
         case "add", "sub", "mul", "div" -> mi.getArguments().size() == 1; // of a tensor, or of a constant (x.add(1f) shifts)
         case "sum", "mean" -> mi.getArguments().size() <= 2; // (x.sum() of every value: an error saying why)
         case "maskedFill" -> mi.getArguments().size() == 2;
@@ -3398,6 +3399,7 @@ public final class DeclarationReader {
         case "mul" -> new Mul();
         case "div" -> new Div();
         case "matmul" -> new MatMul();
+        case "maximum", "minimum" -> new PointwisePair(PointwisePair.of(name), mi.toString());
         default -> null;
       };
       if (joining != null) {

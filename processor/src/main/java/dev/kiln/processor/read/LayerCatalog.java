@@ -38,6 +38,7 @@ import dev.kiln.processor.ir.LineOp;
 import dev.kiln.processor.ir.Narrow;
 import dev.kiln.processor.ir.Tile;
 import dev.kiln.processor.ir.Normalize;
+import dev.kiln.processor.ir.Pointwise;
 import dev.kiln.processor.ir.Pad;
 import dev.kiln.processor.ir.Permute;
 import dev.kiln.processor.ir.Reduce;
@@ -361,6 +362,9 @@ final class LayerCatalog {
       if (name.equals("flip") || name.equals("repeat")) { // x.flip(1, 2), x.repeat(1, 2, 1), or their varargs as an array
         return indexing(name, args);
       }
+      if (Pointwise.knows(name, args.size())) { // x.rsqrt(), x.pow(2), x.clamp(-1, 1): eager mode's element-wise kernels
+        return Pointwise.of(name, args);
+      }
       if (name.equals("reshape")) {
         List<Integer> shape = new ArrayList<>();
         for (int i = 0; i < args.size(); i++) {
@@ -451,7 +455,7 @@ final class LayerCatalog {
    * than {@code h} as not a constant.
    */
   static boolean knowsFunction(String name, int constants) {
-    return FUNCTIONS.contains(name + "/" + constants) || (name.equals("reshape") || name.equals("permute")) && constants >= 1
+    return FUNCTIONS.contains(name + "/" + constants) || Pointwise.knows(name, constants) || (name.equals("reshape") || name.equals("permute")) && constants >= 1
         || name.equals("flip") || name.equals("repeat"); // (x.flip() is a copy, x.repeat() an error naming the shape)
   }
 
