@@ -126,6 +126,8 @@ class CudaCompiledTest {
     "StridedParameters, 6:8",
     "WhereOfBuffers, 6:8",
     "WhereOfParameters, 6:8",
+    "RmsNormMlp, 4:8",
+    "PointwiseOps, 6",
   })
   void compiledOnCudaMatchesEagerOnTheCpu(String model, String sampleShape) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(model));

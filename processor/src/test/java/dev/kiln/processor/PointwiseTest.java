@@ -4,6 +4,7 @@ import static com.google.testing.compile.CompilationSubject.assertThat;
 
 import com.google.testing.compile.Compilation;
 import java.io.IOException;
+import javax.tools.JavaFileObject;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -40,5 +41,24 @@ class PointwiseTest {
   })
   void aCallThatDoesNotFitIsAnErrorOnItsLine(String call, String message) {
     ProcessorTest.returnIsAnErrorOnItsLine("BadPointwise", call, message);
+  }
+
+  /** A tensor field as maximum's operand is refused on its line, naming the field (a field is not planned there). */
+  @Test
+  void aTensorFieldOperandIsAnErrorOnItsLine() {
+    JavaFileObject f = ProcessorTest.classModel("FieldMaximum",
+        "@Model(input = {4, 6})",
+        "public class FieldMaximum extends Module {",
+        "  final Linear fc = new Linear(6, 6);",
+        "  final Tensor low = registerBuffer(\"low\", Tensor.zeros(6));",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    Tensor h = fc.apply(x);",
+        "    return h.maximum(low);",
+        "  }",
+        "}");
+    Compilation c = ProcessorTest.compile(f);
+    assertThat(c).hadErrorCount(1);
+    assertThat(c).hadErrorContaining("h.maximum(low): low is the buffer low [6]; a compiled forward adds a tensor field").inFile(f)
+        .onLineContaining("return h.maximum(low);");
   }
 }

@@ -3546,7 +3546,7 @@ public final class DeclarationReader {
     /**
      * Once a graph is read: each {@link IdOp} whose receiver is ids stays one (the input or a further input that reaches
      * an Embedding through such steps and views, an argmax's indices, or ids so computed); one of floats becomes its float
-     * step ({@code x.add(1)}), or is an error on its line where a compiled forward has none ({@code x.clamp(0, 1)}).
+     * step ({@code x.add(1)}), or is an error on its line where a compiled forward has none ({@code x.neg()}; {@code x.clamp(0, 1)} of floats is their clamp, {@code ir.Pointwise}).
      */
     private void resolveIdArithmetic() {
       if (list.stream().noneMatch(s -> s.spec() instanceof IdOp)) {
@@ -3570,7 +3570,6 @@ public final class DeclarationReader {
             .orElse("the input " + s.input());
         String name = op.call().substring(0, op.call().indexOf('('));
         diagnostics.error(s.source(), Message.ID_ARITHMETIC_OF_FLOATS, s.text(), s.text(), receiver, switch (name) {
-          case "clamp", "clampMin", "clampMax" -> "limit floats with hardtanh(x, min, max)";
           case "neg" -> "negate floats with x.mul(-1f)";
           case "floorDivide", "remainder" -> "eager mode takes ids only too";
           default -> "a compiled forward has no float " + name + "() yet";

@@ -480,7 +480,10 @@ final class LayerCatalog {
         + "reshape(x, -1, ...), pad(x, new int[] {left, right, ...}[, value]), normalize(x[, p, dim, eps]), x.logsumexp(dim[, keepDim]), x.norm(p, dim[, keepDim]), x.cumsum(dim), x.flip(dims...), x.repeat(1, counts...), cosineSimilarity(a, b[, dim, eps]) of two values (broadcast where a size is 1), transpose(x, d0, d1), permute(x, 0, ...), select(x, dim, index), narrow(x, dim, start, length), add(a, b), sub(a, b), mul(a, b) and div(a, b) of two"
         + " values of one shape or broadcast ([N, C, 1, 1] over [N, C, H, W]) or of a tensor field (x.add(pos)), matmul(a, b) of"
         + " two values, mul(x, c) and div(x, c) of a constant (x.add(c), x.sub(c) too), sum(x, dim[, keepDim]) and mean(x, dim[,"
-        + " keepDim]) along a dimension after the batch (or several: mean(x, new int[] {2, 3})), maskedFill(x, mask, value) of a buffer mask; " + instead;
+        + " keepDim]) along a dimension after the batch (or several: mean(x, new int[] {2, 3})), maskedFill(x, mask, value) of a buffer mask, "
+        + "the element-wise Tensor methods x.rsqrt(), square(), reciprocal(), log1p(), expm1(), floor(), ceil(), round(), trunc(), "
+        + "sign(), exp(), log(), sqrt(), abs(), sin(), cos(), pow(e), clamp(min, max), clampMin(min), clampMax(max), "
+        + "a.maximum(b) and a.minimum(b); " + instead;
   }
 
   /** {@code sum(x, dim[, keepDim])} or {@code mean}, or over several dimensions: {@code mean(x, new int[] {2, 3}[, keepDim])}. */
