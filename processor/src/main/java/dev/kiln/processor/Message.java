@@ -185,6 +185,8 @@ public enum Message {
   // masks computed in forward (a local holding a comparison of an input or a buffer with a constant)
   COMPARE_SHAPES("%s: a comparison of %s from %s with %s from %s: %s; a compiled comparison of two values takes one shape,"
       + " or repeats one over the other along a run of adjacent dimensions, as an add does (h.lt(h.mean(-1, true)))"),
+  POINTWISE_SHAPES("%s: a compiled %s broadcasts its two values as PyTorch does, but one is %s from %s and the other %s from"
+      + " %s: %s; a size of 1 repeats, other sizes must agree (and each starts with the batch)"),
   WHERE_SHAPES("%s: a compiled where broadcasts a, b and the mask as PyTorch does, but a is %s from %s, b %s from %s and the"
       + " mask %s from %s: %s; a size of 1 repeats, other sizes must agree (and each starts with the batch)"),
   WHERE_FIELD_SHAPE("%s: %s as an operand of a compiled where must broadcast over the result without widening it, each"

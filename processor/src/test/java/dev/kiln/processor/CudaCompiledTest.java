@@ -129,6 +129,8 @@ class CudaCompiledTest {
     "WhereOfBuffers, 6:8",
     "WhereOfParameters, 6:8",
     "GroupNormNet, 3:6:6",
+    "RmsNormMlp, 4:8",
+    "PointwiseOps, 6",
   })
   void compiledOnCudaMatchesEagerOnTheCpu(String model, String sampleShape) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(model));

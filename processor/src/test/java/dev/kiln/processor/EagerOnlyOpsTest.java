@@ -4,15 +4,14 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /**
- * The eager Tensor ops without a compiled form (math functions, logical ops, prod, amax/amin, writes
- * by index, masked_select, nonzero, roll): a compiled forward that calls one gets one error, on its
+ * The eager Tensor ops without a compiled form (atan2, lerp, logical ops, prod, amax/amin, writes
+ * by index, masked_select, nonzero, roll; the element-wise math functions compile, PointwiseTest): a compiled forward that calls one gets one error, on its
  * line, naming the op and saying that it runs in eager mode only.
  */
 class EagerOnlyOpsTest {
   @ParameterizedTest(name = "{0}")
   @CsvSource(delimiter = ';', value = {
-    "h.floor(); floor", "h.round(); round", "h.sign(); sign", "h.rsqrt(); rsqrt", "h.log1p(); log1p", "h.square(); square",
-    "h.maximum(x); maximum", "h.atan2(x); atan2", "h.lerp(x, 0.5f); lerp", "h.gt(0).logicalAnd(x.gt(0)); logicalAnd",
+    "h.atan2(x); atan2", "h.logicalNot(); logicalNot", "h.gt(0).logicalOr(x.gt(0)); logicalOr", "h.lerp(x, 0.5f); lerp", "h.gt(0).logicalAnd(x.gt(0)); logicalAnd",
     "h.prod(2); prod", "h.amax(2); amax", "h.roll(1, 2); roll", "h.scatter(2, Tensor.labels(0).reshape(1, 1, 1), 0f); scatter",
     "h.indexFill(2, Tensor.labels(0), 0f); indexFill", "h.scatterAdd(2, Tensor.labels(0).reshape(1, 1, 1), h); scatterAdd"})
   void aCompiledForwardNamesTheOpOnItsLine(String call, String op) {

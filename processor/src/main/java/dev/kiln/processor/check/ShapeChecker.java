@@ -28,6 +28,7 @@ import dev.kiln.processor.ir.Source;
 import dev.kiln.processor.ir.Split;
 import dev.kiln.processor.ir.StepIr;
 import dev.kiln.processor.ir.TensorIr;
+import dev.kiln.processor.ir.PointwisePair;
 import dev.kiln.processor.ir.Where;
 import dev.kiln.runtime.Shapes;
 import java.util.ArrayList;
@@ -327,6 +328,14 @@ public final class ShapeChecker {
           joinedShape = joined.get(Repeat.bigger(in, joined.get(1))).clone();
         } catch (IllegalArgumentException e) {
           diagnostics.error(where, Message.COMPARE_SHAPES, label, Shapes.toString(in), producers.get(step.input()),
+              Shapes.toString(joined.get(1)), producers.get(step.inputs().get(1)), e.getMessage());
+          continue;
+        }
+      } else if (step.spec() instanceof PointwisePair pair) { // a.maximum(b): both broadcast to the result, as eager mode expands them
+        try {
+          joinedShape = broadcast(List.of(in, joined.get(1)));
+        } catch (IllegalArgumentException e) {
+          diagnostics.error(where, Message.POINTWISE_SHAPES, label, pair.method(), Shapes.toString(in), producers.get(step.input()),
               Shapes.toString(joined.get(1)), producers.get(step.inputs().get(1)), e.getMessage());
           continue;
         }

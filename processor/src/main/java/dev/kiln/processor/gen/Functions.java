@@ -30,6 +30,7 @@ import dev.kiln.processor.ir.Narrow;
 import dev.kiln.processor.ir.Tile;
 import dev.kiln.processor.ir.Normalize;
 import dev.kiln.processor.ir.Pad;
+import dev.kiln.processor.ir.Pointwise;
 import dev.kiln.processor.ir.Reduce;
 import dev.kiln.processor.ir.InitialStates;
 import dev.kiln.processor.ir.Reshape;
@@ -76,6 +77,9 @@ final class Functions {
       return CodeBlock.of("$T.normalize($L, $L, $L, $L)", F, input, s.p(), s.dim(), s.eps() + "f");
     }
     if (spec instanceof LineOp s) { // x.logsumexp(1, false): Tensor's own methods, F has none
+      return CodeBlock.of("$L.$L", input, s.call());
+    }
+    if (spec instanceof Pointwise s) { // x.rsqrt(), x.clamp(-1.0f, 1.0f): Tensor's own methods
       return CodeBlock.of("$L.$L", input, s.call());
     }
     if (spec instanceof Flip s) {

@@ -57,6 +57,8 @@ import dev.kiln.processor.ir.IndexMap;
 import dev.kiln.processor.ir.InitialStates;
 import dev.kiln.processor.ir.LineOp;
 import dev.kiln.processor.ir.Normalize;
+import dev.kiln.processor.ir.Pointwise;
+import dev.kiln.processor.ir.PointwisePair;
 import dev.kiln.processor.ir.Tile;
 import dev.kiln.processor.ir.Split;
 import dev.kiln.processor.ir.OutputsIr;
@@ -108,6 +110,9 @@ public final class Generator {
   static final ClassName ARITHMETIC = ClassName.get("dev.kiln.runtime.cpu", "ArithmeticKernels");
   static final ClassName MATH = ClassName.get("dev.kiln.runtime.cpu", "MathKernels");
   static final ClassName PIECEWISE = ClassName.get("dev.kiln.runtime.cpu", "PiecewiseKernels");
+  static final ClassName POINTWISE = ClassName.get("dev.kiln.runtime.cpu", "PointwiseKernels");
+  static final ClassName POINTWISE_UNARY = ClassName.get("dev.kiln.runtime.cpu", "PointwiseKernels", "Unary");
+  static final ClassName POINTWISE_BINARY = ClassName.get("dev.kiln.runtime.cpu", "PointwiseKernels", "Binary");
   static final ClassName INDEX = ClassName.get("dev.kiln.runtime.cpu", "IndexKernels");
   static final ClassName ID_KERNELS = ClassName.get("dev.kiln.runtime.cpu", "IdKernels");
   static final ClassName MASK_TEST = ClassName.get("dev.kiln.runtime.cpu", "MaskTest");
@@ -392,7 +397,7 @@ public final class Generator {
         || k.kind() == Kernel.Kind.CAT || k.kind() == Kernel.Kind.MATMUL || k.kind() == Kernel.Kind.PERMUTE
         || k.kind() == Kernel.Kind.SCALE || k.kind() == Kernel.Kind.MASKED_FILL || k.kind() == Kernel.Kind.EMBEDDING
         || k.kind() == Kernel.Kind.RECURRENT || k.kind() == Kernel.Kind.SLICE || k.kind() == Kernel.Kind.COSINE
-        || k.kind() == Kernel.Kind.WHERE;
+        || k.kind() == Kernel.Kind.WHERE || k.kind() == Kernel.Kind.POINTWISE_PAIR;
   }
 
   /** Whether the kernel's backward applies its fused ReLU's mask to the incoming gradient in place. */
@@ -1276,6 +1281,8 @@ public final class Generator {
                 src.array, src.offset, c.block(w), c.at(w), c.blocks());
           }
         }
+        case POINTWISE -> pointwiseForward(b, k, out, in);
+        case POINTWISE_PAIR -> pointwisePairForward(b, k, out, refs);
         case ACTIVATION -> {
           if (Planner.isPiecewise(k.spec())) {
             piecewiseForward(b, k, out, in);
@@ -1882,7 +1889,9 @@ public final class Generator {
             : CodeBlock.of("$L.$L($L)", k.swapped() ? locals.get(k.inputs().get(1)) : in, ((Compare) k.spec()).method(),
                 k.swapped() ? in : locals.get(k.inputs().get(1))));
         case GROUPNORM -> b.addStatement("$T $L = $L", TENSOR, out, eagerCall(k, in)); // the layer's eager device kernels
-        case VIEW, RELU, ACTIVATION, CONV, LAYERNORM, DROPOUT, AVGPOOL, UPSAMPLE, PAD, NORMALIZE, LINE, TILE, PERMUTE, SCALE, SHIFT, REDUCE,
+        case POINTWISE_PAIR -> b.addStatement("$T $L = $L.$L($L)", TENSOR, out, in, ((PointwisePair) k.spec()).method(),
+            locals.get(k.inputs().get(1)));
+        case VIEW, RELU, ACTIVATION, POINTWISE, CONV, LAYERNORM, DROPOUT, AVGPOOL, UPSAMPLE, PAD, NORMALIZE, LINE, TILE, PERMUTE, SCALE, SHIFT, REDUCE,
             EMBEDDING, SLICE, IDS -> b.addStatement("$T $L = $L", TENSOR,
             out, eagerCall(k, in));
       }
@@ -2155,6 +2164,60 @@ public final class Generator {
     }
     Hardtanh.Spec h = (Hardtanh.Spec) k.spec();
     return CodeBlock.of("$L, $L", floatLiteral((float) h.minVal()), floatLiteral((float) h.maxVal()));
+  }
+
+  // ------------------------------------------------------------------ element-wise functions (Pointwise, PointwisePair)
+
+  /**
+   * An element-wise function's forward ({@link Pointwise}): the table's entry through {@code PointwiseKernels.forward}, or
+   * {@code MathKernels}' kernel ({@code expForward}, {@code clampForward} with its bounds): eager mode's CPU code.
+   */
+  private static void pointwiseForward(CodeBlock.Builder b, Kernel k, Ref out, Ref in) {
+    Pointwise f = (Pointwise) k.spec();
+    if (f.table() != null) {
+      b.addStatement("$T.forward($T.$L, $L, $L, $L, $L, n * $L)", POINTWISE, POINTWISE_UNARY, f.table().name(), out.array, out.offset,
+          in.array, in.offset, k.outPerSample());
+    } else {
+      b.addStatement("$T.$LForward($L, $L, $L, $L, n * $L$L)", MATH_KERNELS, f.mathKernel(), out.array, out.offset, in.array,
+          in.offset, k.outPerSample(), pointwiseConstants(f));
+    }
+  }
+
+  /** An element-wise function's backward into {@code target}: the table's gradient (of the input and the output), or MathKernels'. */
+  private static void pointwiseBackward(CodeBlock.Builder b, Kernel k, Ref target, Ref d, Ref in, Ref out) {
+    Pointwise f = (Pointwise) k.spec();
+    if (f.table() != null) {
+      b.addStatement("$T.backward($T.$L, $L, $L, $L, $L, $L, $L, $L, $L, n * $L)", POINTWISE, POINTWISE_UNARY, f.table().name(),
+          target.array, target.offset, d.array, d.offset, in.array, in.offset, out.array, out.offset, k.outPerSample());
+    } else {
+      Ref from = f.backwardFromOutput() ? out : in; // exp and sqrt from the output, as eager mode's
+      b.addStatement("$T.$LBackward($L, $L, $L, $L, $L, $L, n * $L$L)", MATH_KERNELS, f.mathKernel(), target.array, target.offset,
+          d.array, d.offset, from.array, from.offset, k.outPerSample(), pointwiseConstants(f));
+    }
+  }
+
+  /** {@code , 2.0f} or {@code , -1.0f, Float.POSITIVE_INFINITY}: a MathKernels function's floats after the count. */
+  private static CodeBlock pointwiseConstants(Pointwise f) {
+    CodeBlock.Builder c = CodeBlock.builder();
+    f.kernelConstants().forEach(v -> c.add(", $L", floatLiteral(v)));
+    return c.build();
+  }
+
+  /** {@code a.maximum(b)}'s forward over its two inputs of the result's shape (expanded before where they broadcast). */
+  private void pointwisePairForward(CodeBlock.Builder b, Kernel k, Ref out, Map<String, Ref> refs) {
+    Ref a = ref(k.inputs().get(0), refs), other = ref(k.inputs().get(1), refs);
+    b.addStatement("$T.forward($T.$L, $L, $L, $L, $L, $L, $L, n * $L)", POINTWISE, POINTWISE_BINARY,
+        ((PointwisePair) k.spec()).function().name(), out.array, out.offset, a.array, a.offset, other.array, other.offset,
+        k.outPerSample());
+  }
+
+  /** The gradient of {@code a.maximum(b)}'s operand {@code w} by the table's formula, written or added ({@code accumulate}). */
+  private void pointwisePairBackward(CodeBlock.Builder b, Kernel k, int w, Ref target, boolean accumulate, Ref d,
+      Map<String, Ref> refs) {
+    Ref a = ref(k.inputs().get(0), refs), other = ref(k.inputs().get(1), refs);
+    b.addStatement("$T.backward($T.$L, $L, $L, $L, $L, $L, $L, $L, $L, $L, n * $L, $L)", POINTWISE, POINTWISE_BINARY,
+        ((PointwisePair) k.spec()).function().name(), w == 1, target.array, target.offset, d.array, d.offset, a.array, a.offset,
+        other.array, other.offset, k.outPerSample(), accumulate);
   }
 
   /**
@@ -2741,7 +2804,9 @@ public final class Generator {
           : i > 0 ? new Ref("dIn" + i + "_" + w, "0", true) : new Ref("p.d" + st, "0", true);
       boolean accumulate = accumulating.contains(i + ":" + w);
       Repeat r = k.repeat();
-      if (k.kind() == Kernel.Kind.WHERE) { // the gradient where this branch was taken, 0 elsewhere
+      if (k.kind() == Kernel.Kind.POINTWISE_PAIR) { // the table's gradient of this operand
+        pointwisePairBackward(b, k, w, target, accumulate, d, refs);
+      } else if (k.kind() == Kernel.Kind.WHERE) { // the gradient where this branch was taken, 0 elsewhere
         whereBranchBackward(b, k, target, d, (w == 0) != k.swapped(), accumulate, refs);
       } else if (k.kind() == Kernel.Kind.SUB || k.kind() == Kernel.Kind.DIV) {
         quotientBackward(b, k, w, target, accumulate, d, out, refs);
@@ -3556,7 +3621,8 @@ public final class Generator {
         }
         continue;
       }
-      if (k.arithmetic() || k.kind() == Kernel.Kind.CAT || k.kind() == Kernel.Kind.MATMUL || k.kind() == Kernel.Kind.WHERE) {
+      if (k.arithmetic() || k.kind() == Kernel.Kind.CAT || k.kind() == Kernel.Kind.MATMUL || k.kind() == Kernel.Kind.WHERE
+          || k.kind() == Kernel.Kind.POINTWISE_PAIR) {
         joinBackward(b, k, i, d, out, target, grads, refs);
         if (runs != null) {
           b.endControlFlow();
@@ -3673,6 +3739,10 @@ public final class Generator {
             .addStatement("$T.reluBackward($L, $L, $L, $L, $L, $L, n * $L)", KERNELS, target.array, target.offset,
                 d.array, d.offset, out.array, out.offset, k.outPerSample())
             .endControlFlow();
+      } else if (k.kind() == Kernel.Kind.POINTWISE) {
+        b.beginControlFlow("if ($L != null)", target.array);
+        pointwiseBackward(b, k, target, d, in, out);
+        b.endControlFlow();
       } else if (k.kind() == Kernel.Kind.ACTIVATION) {
         b.beginControlFlow("if ($L != null)", target.array);
         if (Planner.isPiecewise(k.spec())) { // from the input, as eager mode's

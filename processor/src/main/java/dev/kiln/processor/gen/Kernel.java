@@ -197,6 +197,18 @@ record Kernel(
     /** {@code Tensor.where(mask, a, b)} ({@link dev.kiln.processor.ir.Where}): inputs a, b, the mask's 0/1 values, one shape. */
     WHERE,
     /**
+     * An element-wise function ({@link dev.kiln.processor.ir.Pointwise}: {@code x.rsqrt()}, {@code x.floor()}, {@code
+     * x.exp()}, {@code x.clamp(-1, 1)}): eager mode's kernel, from {@code cpu.PointwiseKernels}' table or {@code
+     * cpu.MathKernels}, one pass each way (backward from the input and the output, by the same table or kernel).
+     */
+    POINTWISE,
+    /**
+     * {@code a.maximum(b)} or {@code a.minimum(b)} ({@link dev.kiln.processor.ir.PointwisePair}) of two inputs of the result's
+     * shape (an operand that broadcasts is expanded by a TILE before it, as eager mode expands it): the table's forward;
+     * backward each input's gradient by the table's formula, written or added to one already there.
+     */
+    POINTWISE_PAIR,
+    /**
      * Integer arithmetic of ids with constants ({@code ids.add(1)}, {@link dev.kiln.processor.ir.IdOp}): eager's {@code
      * IdKernels.withConstant}, its range check included; backward: nothing (ids take no gradient).
      */

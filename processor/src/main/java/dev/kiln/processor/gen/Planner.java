@@ -55,6 +55,8 @@ import dev.kiln.processor.ir.Shift;
 import dev.kiln.processor.ir.Split;
 import dev.kiln.processor.ir.StepIr;
 import dev.kiln.processor.ir.Sub;
+import dev.kiln.processor.ir.Pointwise;
+import dev.kiln.processor.ir.PointwisePair;
 import dev.kiln.processor.ir.Where;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -176,16 +178,8 @@ final class Planner {
           int[] shape = model.shapeOf(inputs.get(w));
           if (model.ir().tensor(inputs.get(w)) != null) { // a tensor field [T, D] or [D], read where it lives, repeated
             shapes.set(w, shape);
-          } else if (!Arrays.equals(shape, out)) { // a Tile of counts out/in: expand's passes each way (its gradient summed back)
-            List<Integer> counts = new ArrayList<>();
-            counts.add(1);
-            for (int d = 1; d < out.length; d++) {
-              counts.add(out[d] / shape[d]);
-            }
-            String expanded = s.output() + WHERE_OPERANDS.get(w);
-            kernels.add(new Kernel(Kernel.Kind.TILE, label + " (" + WHERE_OPERANDS.get(w).substring(1) + " expanded)", new Tile(counts),
-                null, null, false, inputs.get(w), expanded, shape, out, s.source()));
-            inputs.set(w, expanded);
+          } else if (!Arrays.equals(shape, out)) {
+            inputs.set(w, expanded(kernels, s, label, inputs.get(w), shape, out, WHERE_OPERANDS.get(w)));
           }
         }
         boolean swapped = model.ir().tensor(inputs.get(0)) != null; // a field as a: b first (the kernel's input), a second
@@ -195,6 +189,18 @@ final class Planner {
         }
         kernels.add(new Kernel(Kernel.Kind.WHERE, label, s.spec(), null, null, false, inputs.get(0), s.output(), out, out, s.source(),
             inputs, shapes, null, swapped));
+      } else if (s.spec() instanceof PointwisePair) { // a.maximum(b): an operand that broadcasts expanded first, as eager's
+        List<String> inputs = new ArrayList<>(s.inputs());
+        for (int w = 0; w < 2; w++) {
+          int[] shape = model.shapeOf(inputs.get(w));
+          if (!Arrays.equals(shape, out)) {
+            inputs.set(w, expanded(kernels, s, label, inputs.get(w), shape, out, WHERE_OPERANDS.get(w)));
+          }
+        }
+        kernels.add(new Kernel(Kernel.Kind.POINTWISE_PAIR, label, s.spec(), null, null, false, inputs.get(0), s.output(), out, out,
+            s.source(), inputs, List.of(out, out), null, false));
+      } else if (s.spec() instanceof Pointwise) {
+        kernels.add(new Kernel(Kernel.Kind.POINTWISE, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof Compare && s.inputs().size() == 2) { // x.lt(y): the one repeated goes second, as an add's
         List<String> inputs = s.inputs();
         List<int[]> shapes = inputs.stream().map(model::shapeOf).toList();
@@ -282,6 +288,23 @@ final class Planner {
       }
     }
     return kernels;
+  }
+
+  /**
+   * A value of {@code shape} expanded to {@code out} (sizes of 1 stretched, the batch as it is) by a Tile of counts out/in,
+   * eager mode's expand's passes each way (its gradient summed back), added to {@code kernels}: a where's or a
+   * maximum's operand that broadcasts; returns the expanded value, {@code v12_a} for {@code suffix} {@code _a}.
+   */
+  private static String expanded(List<Kernel> kernels, StepIr s, String label, String value, int[] shape, int[] out, String suffix) {
+    List<Integer> counts = new ArrayList<>();
+    counts.add(1);
+    for (int d = 1; d < out.length; d++) {
+      counts.add(out[d] / shape[d]);
+    }
+    String expanded = s.output() + suffix;
+    kernels.add(new Kernel(Kernel.Kind.TILE, label + " (" + suffix.substring(1) + " expanded)", new Tile(counts), null, null, false,
+        value, expanded, shape, out, s.source()));
+    return expanded;
   }
 
   /**

@@ -71,6 +71,7 @@ import dev.kiln.processor.ir.Split;
 import dev.kiln.processor.ir.StepIr;
 import dev.kiln.processor.ir.Sub;
 import dev.kiln.processor.ir.TensorIr;
+import dev.kiln.processor.ir.PointwisePair;
 import dev.kiln.processor.ir.Where;
 import dev.kiln.runtime.Shapes;
 import dev.kiln.runtime.cpu.MaskTest;
@@ -3315,7 +3316,7 @@ public final class DeclarationReader {
       String name = functionName(method);
       boolean ofTensor = mi.getArguments().size() == 1 && isTensor(mi.getArguments().get(0), unit);
       return switch (name) {
-        case "matmul" -> ofTensor;
+        case "matmul", "maximum", "minimum" -> ofTensor; // (a.maximum(b) of two values: PointwisePair)
         case "add", "sub", "mul", "div" -> mi.getArguments().size() == 1; // of a tensor, or of a constant (x.add(1f) shifts)
         case "sum", "mean" -> mi.getArguments().size() <= 2; // (x.sum() of every value: an error saying why)
         case "maskedFill" -> mi.getArguments().size() == 2;
@@ -3398,6 +3399,7 @@ public final class DeclarationReader {
         case "mul" -> new Mul();
         case "div" -> new Div();
         case "matmul" -> new MatMul();
+        case "maximum", "minimum" -> new PointwisePair(PointwisePair.of(name), mi.toString());
         default -> null;
       };
       if (joining != null) {
@@ -3544,7 +3546,7 @@ public final class DeclarationReader {
     /**
      * Once a graph is read: each {@link IdOp} whose receiver is ids stays one (the input or a further input that reaches
      * an Embedding through such steps and views, an argmax's indices, or ids so computed); one of floats becomes its float
-     * step ({@code x.add(1)}), or is an error on its line where a compiled forward has none ({@code x.clamp(0, 1)}).
+     * step ({@code x.add(1)}), or is an error on its line where a compiled forward has none ({@code x.neg()}; {@code x.clamp(0, 1)} of floats is their clamp, {@code ir.Pointwise}).
      */
     private void resolveIdArithmetic() {
       if (list.stream().noneMatch(s -> s.spec() instanceof IdOp)) {
@@ -3568,7 +3570,6 @@ public final class DeclarationReader {
             .orElse("the input " + s.input());
         String name = op.call().substring(0, op.call().indexOf('('));
         diagnostics.error(s.source(), Message.ID_ARITHMETIC_OF_FLOATS, s.text(), s.text(), receiver, switch (name) {
-          case "clamp", "clampMin", "clampMax" -> "limit floats with hardtanh(x, min, max)";
           case "neg" -> "negate floats with x.mul(-1f)";
           case "floorDivide", "remainder" -> "eager mode takes ids only too";
           default -> "a compiled forward has no float " + name + "() yet";

@@ -40,6 +40,7 @@ import dev.kiln.processor.ir.LineOp;
 import dev.kiln.processor.ir.Narrow;
 import dev.kiln.processor.ir.Tile;
 import dev.kiln.processor.ir.Normalize;
+import dev.kiln.processor.ir.Pointwise;
 import dev.kiln.processor.ir.Pad;
 import dev.kiln.processor.ir.Permute;
 import dev.kiln.processor.ir.Reduce;
@@ -380,6 +381,9 @@ final class LayerCatalog {
       if (name.equals("flip") || name.equals("repeat")) { // x.flip(1, 2), x.repeat(1, 2, 1), or their varargs as an array
         return indexing(name, args);
       }
+      if (Pointwise.knows(name, args.size())) { // x.rsqrt(), x.pow(2), x.clamp(-1, 1): eager mode's element-wise kernels
+        return Pointwise.of(name, args);
+      }
       if (name.equals("reshape")) {
         List<Integer> shape = new ArrayList<>();
         for (int i = 0; i < args.size(); i++) {
@@ -470,7 +474,7 @@ final class LayerCatalog {
    * than {@code h} as not a constant.
    */
   static boolean knowsFunction(String name, int constants) {
-    return FUNCTIONS.contains(name + "/" + constants) || (name.equals("reshape") || name.equals("permute")) && constants >= 1
+    return FUNCTIONS.contains(name + "/" + constants) || Pointwise.knows(name, constants) || (name.equals("reshape") || name.equals("permute")) && constants >= 1
         || name.equals("flip") || name.equals("repeat"); // (x.flip() is a copy, x.repeat() an error naming the shape)
   }
 
@@ -495,7 +499,10 @@ final class LayerCatalog {
         + "reshape(x, -1, ...), pad(x, new int[] {left, right, ...}[, value]), normalize(x[, p, dim, eps]), x.logsumexp(dim[, keepDim]), x.norm(p, dim[, keepDim]), x.cumsum(dim), x.flip(dims...), x.repeat(1, counts...), cosineSimilarity(a, b[, dim, eps]) of two values (broadcast where a size is 1), transpose(x, d0, d1), permute(x, 0, ...), select(x, dim, index), narrow(x, dim, start, length), add(a, b), sub(a, b), mul(a, b) and div(a, b) of two"
         + " values of one shape or broadcast ([N, C, 1, 1] over [N, C, H, W]) or of a tensor field (x.add(pos)), matmul(a, b) of"
         + " two values, mul(x, c) and div(x, c) of a constant (x.add(c), x.sub(c) too), sum(x, dim[, keepDim]) and mean(x, dim[,"
-        + " keepDim]) along a dimension after the batch (or several: mean(x, new int[] {2, 3})), maskedFill(x, mask, value) of a buffer mask; " + instead;
+        + " keepDim]) along a dimension after the batch (or several: mean(x, new int[] {2, 3})), maskedFill(x, mask, value) of a buffer mask, "
+        + "the element-wise Tensor methods x.rsqrt(), square(), reciprocal(), log1p(), expm1(), floor(), ceil(), round(), trunc(), "
+        + "sign(), exp(), log(), sqrt(), abs(), sin(), cos(), pow(e), clamp(min, max), clampMin(min), clampMax(max), "
+        + "a.maximum(b) and a.minimum(b); " + instead;
   }
 
   /** {@code sum(x, dim[, keepDim])} or {@code mean}, or over several dimensions: {@code mean(x, new int[] {2, 3}[, keepDim])}. */

@@ -162,6 +162,25 @@ public final class PointwiseKernels {
     });
   }
 
+  /**
+   * One operand's gradient of a differentiable {@link Binary} (b's when {@code second}, else a's) by the table's formula,
+   * written into {@code d} or added to what it holds ({@code accumulate}); nothing for a null {@code d}. The compiled
+   * forward's backward, eager mode's values bit for bit.
+   */
+  public static void backward(Binary f, boolean second, float[] d, int dOff, float[] g, int gOff, float[] a, int aOff, float[] b,
+      int bOff, int n, boolean accumulate) {
+    if (d == null) {
+      return;
+    }
+    Backward2 fn = second ? f.backwardB : f.backwardA;
+    Parallel.forRange(n, WORK * n, (part, from, to) -> {
+      for (int i = from; i < to; i++) {
+        float v = fn.apply(g[gOff + i], a[aOff + i], b[bOff + i]);
+        d[dOff + i] = accumulate ? d[dOff + i] + v : v;
+      }
+    });
+  }
+
   /** Both operands' gradients of a differentiable {@link Binary}; a null {@code da} or {@code db} is not written. */
   public static void backward(Binary f, float[] da, float[] db, float[] g, int gOff, float[] a, int aOff, float[] b, int bOff, int n) {
     Backward2 fa = f.backwardA, fb = f.backwardB;

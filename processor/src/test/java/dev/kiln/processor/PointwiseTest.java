@@ -1,0 +1,64 @@
+package dev.kiln.processor;
+
+import static com.google.testing.compile.CompilationSubject.assertThat;
+
+import com.google.testing.compile.Compilation;
+import java.io.IOException;
+import javax.tools.JavaFileObject;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * The element-wise Tensor methods in a compiled forward ({@code ir.Pointwise}, {@code ir.PointwisePair}): RMSNorm written
+ * functionally ({@code x.mul(x.square().mean(-1, true).add(eps).rsqrt())} by a learned weight) and a model of every one
+ * (maximum/minimum of one shape and broadcast, the table's functions, the rounding ones, MathKernels' exp, log, sqrt, abs,
+ * sin, cos, pow, clamp): the golden source, eager mode's values and gradients bit for bit, and the errors on their lines.
+ */
+class PointwiseTest {
+  @Test
+  void rmsNormGeneratesTheGoldenSourceWithoutWarnings() throws IOException {
+    Compilation c = ProcessorTest.compile(ProcessorTest.model("RmsNormMlp"));
+    assertThat(c).succeededWithoutWarnings();
+    ProcessorTest.assertGolden(c, "KilnRmsNormMlp", "KilnRmsNormMlp.java");
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @CsvSource({"RmsNormMlp, 4:8", "PointwiseOps, 6"})
+  void matchesEagerBitForBit(String model, String sampleShape) {
+    ParityTest.matchesEagerBitForBit(model, sampleShape);
+  }
+
+  /** Each refused call on its line: shapes that do not broadcast, eager mode's bad constants. */
+  @ParameterizedTest(name = "{1}")
+  @CsvSource(delimiter = '|', value = {
+    "h.maximum(h.narrow(2, 0, 4)) | h.maximum(h.narrow(2, 0, 4)): a compiled maximum broadcasts its two values as PyTorch does, but one is [N, 4, 6] from"
+        + " fc.apply(x) and the other [N, 4, 4] from h.narrow(2, 0, 4): sizes 6 and 4 at dimension 2 differ and neither is 1",
+    "h.minimum(h.sum(2)) | h.minimum(h.sum(2)): a compiled minimum broadcasts its two values as PyTorch does, but one is [N, 4, 6] from"
+        + " fc.apply(x) and the other [N, 4] from h.sum(2): their ranks differ",
+    "h.pow(Float.POSITIVE_INFINITY) | x.pow: the exponent must be finite, got Infinity",
+    "h.clamp(Float.NaN, 1f) | x.clamp: the bounds must be numbers, got NaN",
+  })
+  void aCallThatDoesNotFitIsAnErrorOnItsLine(String call, String message) {
+    ProcessorTest.returnIsAnErrorOnItsLine("BadPointwise", call, message);
+  }
+
+  /** A tensor field as maximum's operand is refused on its line, naming the field (a field is not planned there). */
+  @Test
+  void aTensorFieldOperandIsAnErrorOnItsLine() {
+    JavaFileObject f = ProcessorTest.classModel("FieldMaximum",
+        "@Model(input = {4, 6})",
+        "public class FieldMaximum extends Module {",
+        "  final Linear fc = new Linear(6, 6);",
+        "  final Tensor low = registerBuffer(\"low\", Tensor.zeros(6));",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    Tensor h = fc.apply(x);",
+        "    return h.maximum(low);",
+        "  }",
+        "}");
+    Compilation c = ProcessorTest.compile(f);
+    assertThat(c).hadErrorCount(1);
+    assertThat(c).hadErrorContaining("h.maximum(low): low is the buffer low [6]; a compiled forward adds a tensor field").inFile(f)
+        .onLineContaining("return h.maximum(low);");
+  }
+}
