@@ -450,6 +450,13 @@ public final class KilnAttention extends Attention {
         if (dIn7_1 != null) {
           Blas.sgemmBatched(n, true, false, 6, 8, 6, 1.0f, p.a7, 0, 36, dIn8, 0, 48, 0f, dIn7_1, 0, 48);
         }
+        // value Linear(in_features=8, out_features=8, bias=True): gradient of [N, 6, 8]   Attention.java:42
+        // only when a step before it needs its gradient (a later one in program order still comes: no return)
+        if (need5) {
+          CpuKernels.biasGradient(Compiled.gradBuffer(value.bias(), needsGrad(7 /* value.bias() */)), 0, dIn7_1, 0, n * 6, 8, true);
+          Tensor valueGW = Compiled.grad(value.weight(), needsGrad(6 /* value.weight() */));
+          Blas.linearBackward(n * 6, 8, 8, dIn7_1, 0, p.a1, 0, valueGW, value.weight(), 0f, dIn3, 0);
+        }
         // softmax(scores, -1): gradient of [N, 6, 6]   Attention.java:44
         if (!need7) {
           return new Tensor[18];
@@ -467,13 +474,6 @@ public final class KilnAttention extends Attention {
         if (dIn5_1 != null) {
           Blas.sgemmBatched(n, true, false, 6, 8, 6, 0.35355338f, dIn6, 0, 36, p.a2, 0, 48, 0f, dIn5_1, 0, 48);
         }
-        // value Linear(in_features=8, out_features=8, bias=True): gradient of [N, 6, 8]   Attention.java:42
-        if (!need5) {
-          return new Tensor[18];
-        }
-        CpuKernels.biasGradient(Compiled.gradBuffer(value.bias(), needsGrad(7 /* value.bias() */)), 0, dIn7_1, 0, n * 6, 8, true);
-        Tensor valueGW = Compiled.grad(value.weight(), needsGrad(6 /* value.weight() */));
-        Blas.linearBackward(n * 6, 8, 8, dIn7_1, 0, p.a1, 0, valueGW, value.weight(), 0f, dIn3, 0);
         // key Linear(in_features=8, out_features=8, bias=False): gradient of [N, 6, 8]   Attention.java:41
         if (!need3) {
           return new Tensor[18];

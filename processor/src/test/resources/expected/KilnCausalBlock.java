@@ -530,6 +530,18 @@ public final class KilnCausalBlock extends CausalBlock {
         if (dIn15_1 != null) {
           Blas.sgemmBatched(n * 2, true, false, 6, 4, 6, 1.0f, p.a15, 0, 36, dIn16, 0, 24, 0f, dIn15_1, 0, 24);
         }
+        // value.apply(h).view(-1, S, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   CausalBlock.java:47
+        // only when a step before it needs its gradient (a later one in program order still comes: no return)
+        if (need12) {
+          CpuKernels.permute(dIn10, 0, dIn15_1, 0, new int[] {n, 2, 6, 4}, new int[] {0, 2, 1, 3}, false);
+        }
+        // value Linear(in_features=8, out_features=8, bias=True): gradient of [N, 6, 8]   CausalBlock.java:47
+        // only when a step before it needs its gradient (a later one in program order still comes: no return)
+        if (need10) {
+          CpuKernels.biasGradient(Compiled.gradBuffer(value.bias(), needsGrad(7 /* value.bias() */)), 0, dIn10, 0, n * 6, 8, true);
+          Tensor valueGW = Compiled.grad(value.weight(), needsGrad(6 /* value.weight() */));
+          Blas.linearBackward(n * 6, 8, 8, dIn10, 0, p.a2, 0, valueGW, value.weight(), 0f, dIn8, 0);
+        }
         // att.maskedFill(mask.eq(0), Float.NEGATIVE_INFINITY).softmax(-1): gradient of [N, 2, 6, 6]   CausalBlock.java:49
         if (!need15) {
           return new Tensor[19];
@@ -552,18 +564,6 @@ public final class KilnCausalBlock extends CausalBlock {
         if (dIn12_1 != null) {
           Blas.sgemmBatched(n * 2, true, false, 6, 4, 6, 0.5f, dIn13, 0, 36, p.a5, 0, 24, 0f, dIn12_1, 0, 24);
         }
-        // value.apply(h).view(-1, S, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   CausalBlock.java:47
-        if (!need12) {
-          return new Tensor[19];
-        }
-        CpuKernels.permute(dIn10, 0, dIn15_1, 0, new int[] {n, 2, 6, 4}, new int[] {0, 2, 1, 3}, false);
-        // value Linear(in_features=8, out_features=8, bias=True): gradient of [N, 6, 8]   CausalBlock.java:47
-        if (!need10) {
-          return new Tensor[19];
-        }
-        CpuKernels.biasGradient(Compiled.gradBuffer(value.bias(), needsGrad(7 /* value.bias() */)), 0, dIn10, 0, n * 6, 8, true);
-        Tensor valueGW = Compiled.grad(value.weight(), needsGrad(6 /* value.weight() */));
-        Blas.linearBackward(n * 6, 8, 8, dIn10, 0, p.a2, 0, valueGW, value.weight(), 0f, dIn8, 0);
         // key.apply(h).view(-1, S, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   CausalBlock.java:46
         if (!need8) {
           return new Tensor[19];

@@ -823,6 +823,18 @@ public final class KilnCausalLocal extends CausalLocal {
           if (dIn35_1 != null) {
             Blas.sgemmBatched(n * 2, true, false, 6, 4, 6, 1.0f, p.a35, 0, 36, dIn36, 0, 24, 0f, dIn35_1, 0, 24);
           }
+          // value2.apply(g).view(-1, S, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   CausalLocal.java:48
+          // only when a step before it needs its gradient (a later one in program order still comes: no return)
+          if (need31) {
+            CpuKernels.permute(dIn29, 0, dIn35_1, 0, new int[] {n, 2, 6, 4}, new int[] {0, 2, 1, 3}, false);
+          }
+          // value2 Linear(in_features=8, out_features=8, bias=True): gradient of [N, 6, 8]   CausalLocal.java:48
+          // only when a step before it needs its gradient (a later one in program order still comes: no return)
+          if (need29) {
+            CpuKernels.biasGradient(Compiled.gradBuffer(value2.bias(), needsGrad(15 /* value2.bias() */)), 0, dIn29, 0, n * 6, 8, true);
+            Tensor value2GW = Compiled.grad(value2.weight(), needsGrad(14 /* value2.weight() */));
+            Blas.linearBackward(n * 6, 8, 8, dIn29, 0, p.a21, 0, value2GW, value2.weight(), 0f, dIn27, 0);
+          }
           // att2.maskedFill(pad, Float.NEGATIVE_INFINITY).maskedFill(causal, Float.NEGATIVE_INFINITY).softmax(-1): gradient of [N, 2, 6, 6]   CausalLocal.java:50
           if (!need35) {
             return new Tensor[18];
@@ -850,18 +862,6 @@ public final class KilnCausalLocal extends CausalLocal {
           if (dIn31_1 != null) {
             Blas.sgemmBatched(n * 2, true, false, 6, 4, 6, 0.5f, dIn32, 0, 36, p.a24, 0, 24, 0f, dIn31_1, 0, 24);
           }
-          // value2.apply(g).view(-1, S, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   CausalLocal.java:48
-          if (!need31) {
-            return new Tensor[18];
-          }
-          CpuKernels.permute(dIn29, 0, dIn35_1, 0, new int[] {n, 2, 6, 4}, new int[] {0, 2, 1, 3}, false);
-          // value2 Linear(in_features=8, out_features=8, bias=True): gradient of [N, 6, 8]   CausalLocal.java:48
-          if (!need29) {
-            return new Tensor[18];
-          }
-          CpuKernels.biasGradient(Compiled.gradBuffer(value2.bias(), needsGrad(15 /* value2.bias() */)), 0, dIn29, 0, n * 6, 8, true);
-          Tensor value2GW = Compiled.grad(value2.weight(), needsGrad(14 /* value2.weight() */));
-          Blas.linearBackward(n * 6, 8, 8, dIn29, 0, p.a21, 0, value2GW, value2.weight(), 0f, dIn27, 0);
           // key2.apply(g).view(-1, S, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   CausalLocal.java:47
           if (!need27) {
             return new Tensor[18];
@@ -914,6 +914,18 @@ public final class KilnCausalLocal extends CausalLocal {
           if (dIn16_1 != null) {
             Blas.sgemmBatched(n * 2, true, false, 6, 4, 6, 1.0f, p.a16, 0, 36, dIn17, 0, 24, 0f, dIn16_1, 0, 24);
           }
+          // value1.apply(h).view(-1, S, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   CausalLocal.java:41
+          // only when a step before it needs its gradient (a later one in program order still comes: no return)
+          if (need12) {
+            CpuKernels.permute(dIn10, 0, dIn16_1, 0, new int[] {n, 2, 6, 4}, new int[] {0, 2, 1, 3}, false);
+          }
+          // value1 Linear(in_features=8, out_features=8, bias=True): gradient of [N, 6, 8]   CausalLocal.java:41
+          // only when a step before it needs its gradient (a later one in program order still comes: no return)
+          if (need10) {
+            CpuKernels.biasGradient(Compiled.gradBuffer(value1.bias(), needsGrad(8 /* value1.bias() */)), 0, dIn10, 0, n * 6, 8, true);
+            Tensor value1GW = Compiled.grad(value1.weight(), needsGrad(7 /* value1.weight() */));
+            Blas.linearBackward(n * 6, 8, 8, dIn10, 0, p.a2, 0, value1GW, value1.weight(), 0f, dIn8, 0);
+          }
           // att.maskedFill(causal, Float.NEGATIVE_INFINITY).maskedFill(pad, Float.NEGATIVE_INFINITY).softmax(-1): gradient of [N, 2, 6, 6]   CausalLocal.java:43
           if (!need16) {
             return new Tensor[18];
@@ -941,18 +953,6 @@ public final class KilnCausalLocal extends CausalLocal {
           if (dIn12_1 != null) {
             Blas.sgemmBatched(n * 2, true, false, 6, 4, 6, 0.5f, dIn13, 0, 36, p.a5, 0, 24, 0f, dIn12_1, 0, 24);
           }
-          // value1.apply(h).view(-1, S, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   CausalLocal.java:41
-          if (!need12) {
-            return new Tensor[18];
-          }
-          CpuKernels.permute(dIn10, 0, dIn16_1, 0, new int[] {n, 2, 6, 4}, new int[] {0, 2, 1, 3}, false);
-          // value1 Linear(in_features=8, out_features=8, bias=True): gradient of [N, 6, 8]   CausalLocal.java:41
-          if (!need10) {
-            return new Tensor[18];
-          }
-          CpuKernels.biasGradient(Compiled.gradBuffer(value1.bias(), needsGrad(8 /* value1.bias() */)), 0, dIn10, 0, n * 6, 8, true);
-          Tensor value1GW = Compiled.grad(value1.weight(), needsGrad(7 /* value1.weight() */));
-          Blas.linearBackward(n * 6, 8, 8, dIn10, 0, p.a2, 0, value1GW, value1.weight(), 0f, dIn8, 0);
           // key1.apply(h).view(-1, S, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   CausalLocal.java:40
           if (!need8) {
             return new Tensor[18];
@@ -1311,6 +1311,18 @@ public final class KilnCausalLocal extends CausalLocal {
         if (dIn32_1 != null) {
           Blas.sgemmBatched(n * 2, true, false, 6, 4, 6, 1.0f, p.a32, 0, 36, dIn33, 0, 24, 0f, dIn32_1, 0, 24);
         }
+        // value2.apply(g).view(-1, S, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   CausalLocal.java:68
+        // only when a step before it needs its gradient (a later one in program order still comes: no return)
+        if (need29) {
+          CpuKernels.permute(dIn27, 0, dIn32_1, 0, new int[] {n, 2, 6, 4}, new int[] {0, 2, 1, 3}, false);
+        }
+        // value2 Linear(in_features=8, out_features=8, bias=True): gradient of [N, 6, 8]   CausalLocal.java:68
+        // only when a step before it needs its gradient (a later one in program order still comes: no return)
+        if (need27) {
+          CpuKernels.biasGradient(Compiled.gradBuffer(value2.bias(), needsGrad(14 /* value2.bias() */)), 0, dIn27, 0, n * 6, 8, true);
+          Tensor value2GW = Compiled.grad(value2.weight(), needsGrad(13 /* value2.weight() */));
+          Blas.linearBackward(n * 6, 8, 8, dIn27, 0, p.a19, 0, value2GW, value2.weight(), 0f, dIn25, 0);
+        }
         // att2.maskedFill(causal, Float.NEGATIVE_INFINITY).softmax(-1): gradient of [N, 2, 6, 6]   CausalLocal.java:70
         if (!need32) {
           return new Tensor[17];
@@ -1333,18 +1345,6 @@ public final class KilnCausalLocal extends CausalLocal {
         if (dIn29_1 != null) {
           Blas.sgemmBatched(n * 2, true, false, 6, 4, 6, 0.5f, dIn30, 0, 36, p.a22, 0, 24, 0f, dIn29_1, 0, 24);
         }
-        // value2.apply(g).view(-1, S, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   CausalLocal.java:68
-        if (!need29) {
-          return new Tensor[17];
-        }
-        CpuKernels.permute(dIn27, 0, dIn32_1, 0, new int[] {n, 2, 6, 4}, new int[] {0, 2, 1, 3}, false);
-        // value2 Linear(in_features=8, out_features=8, bias=True): gradient of [N, 6, 8]   CausalLocal.java:68
-        if (!need27) {
-          return new Tensor[17];
-        }
-        CpuKernels.biasGradient(Compiled.gradBuffer(value2.bias(), needsGrad(14 /* value2.bias() */)), 0, dIn27, 0, n * 6, 8, true);
-        Tensor value2GW = Compiled.grad(value2.weight(), needsGrad(13 /* value2.weight() */));
-        Blas.linearBackward(n * 6, 8, 8, dIn27, 0, p.a19, 0, value2GW, value2.weight(), 0f, dIn25, 0);
         // key2.apply(g).view(-1, S, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   CausalLocal.java:67
         if (!need25) {
           return new Tensor[17];
@@ -1397,6 +1397,18 @@ public final class KilnCausalLocal extends CausalLocal {
         if (dIn14_1 != null) {
           Blas.sgemmBatched(n * 2, true, false, 6, 4, 6, 1.0f, p.a14, 0, 36, dIn15, 0, 24, 0f, dIn14_1, 0, 24);
         }
+        // value1.apply(h).view(-1, S, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   CausalLocal.java:61
+        // only when a step before it needs its gradient (a later one in program order still comes: no return)
+        if (need11) {
+          CpuKernels.permute(dIn9, 0, dIn14_1, 0, new int[] {n, 2, 6, 4}, new int[] {0, 2, 1, 3}, false);
+        }
+        // value1 Linear(in_features=8, out_features=8, bias=True): gradient of [N, 6, 8]   CausalLocal.java:61
+        // only when a step before it needs its gradient (a later one in program order still comes: no return)
+        if (need9) {
+          CpuKernels.biasGradient(Compiled.gradBuffer(value1.bias(), needsGrad(7 /* value1.bias() */)), 0, dIn9, 0, n * 6, 8, true);
+          Tensor value1GW = Compiled.grad(value1.weight(), needsGrad(6 /* value1.weight() */));
+          Blas.linearBackward(n * 6, 8, 8, dIn9, 0, p.a1, 0, value1GW, value1.weight(), 0f, dIn7, 0);
+        }
         // att.maskedFill(causal, Float.NEGATIVE_INFINITY).softmax(-1): gradient of [N, 2, 6, 6]   CausalLocal.java:63
         if (!need14) {
           return new Tensor[17];
@@ -1419,18 +1431,6 @@ public final class KilnCausalLocal extends CausalLocal {
         if (dIn11_1 != null) {
           Blas.sgemmBatched(n * 2, true, false, 6, 4, 6, 0.5f, dIn12, 0, 36, p.a4, 0, 24, 0f, dIn11_1, 0, 24);
         }
-        // value1.apply(h).view(-1, S, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   CausalLocal.java:61
-        if (!need11) {
-          return new Tensor[17];
-        }
-        CpuKernels.permute(dIn9, 0, dIn14_1, 0, new int[] {n, 2, 6, 4}, new int[] {0, 2, 1, 3}, false);
-        // value1 Linear(in_features=8, out_features=8, bias=True): gradient of [N, 6, 8]   CausalLocal.java:61
-        if (!need9) {
-          return new Tensor[17];
-        }
-        CpuKernels.biasGradient(Compiled.gradBuffer(value1.bias(), needsGrad(7 /* value1.bias() */)), 0, dIn9, 0, n * 6, 8, true);
-        Tensor value1GW = Compiled.grad(value1.weight(), needsGrad(6 /* value1.weight() */));
-        Blas.linearBackward(n * 6, 8, 8, dIn9, 0, p.a1, 0, value1GW, value1.weight(), 0f, dIn7, 0);
         // key1.apply(h).view(-1, S, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   CausalLocal.java:60
         if (!need7) {
           return new Tensor[17];

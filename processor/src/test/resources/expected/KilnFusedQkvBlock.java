@@ -541,6 +541,17 @@ public final class KilnFusedQkvBlock extends FusedQkvBlock {
         if (dIn16_1 != null) {
           Blas.sgemmBatched(n * 2, true, false, 6, 4, 6, 1.0f, p.a16, 0, 36, dIn17, 0, 24, 0f, dIn16_1, 0, 24);
         }
+        // qkv[2].view(-1, S, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   FusedQkvBlock.java:45
+        // only when a step before it needs its gradient (a later one in program order still comes: no return)
+        if (need13) {
+          CpuKernels.permute(dIn11, 0, dIn16_1, 0, new int[] {n, 2, 6, 4}, new int[] {0, 2, 1, 3}, false);
+        }
+        // cAttn.apply(ln1.apply(x)).split(D, 2)[2]: gradient of [N, 6, 24]   FusedQkvBlock.java:45
+        // only when a step before it needs its gradient (a later one in program order still comes: no return)
+        if (need11) {
+          // the split's pieces write its input's gradient between them: this piece's is copied into its slice
+          SliceKernels.pieceBackward(dIn9, 0, dIn11, 0, n * 6, 24, 16, 8);
+        }
         // att.maskedFill(mask.eq(0), Float.NEGATIVE_INFINITY).softmax(-1): gradient of [N, 2, 6, 6]   FusedQkvBlock.java:47
         if (!need16) {
           return new Tensor[16];
@@ -563,17 +574,17 @@ public final class KilnFusedQkvBlock extends FusedQkvBlock {
         if (dIn13_1 != null) {
           Blas.sgemmBatched(n * 2, true, false, 6, 4, 6, 0.5f, dIn14, 0, 36, p.a9, 0, 24, 0f, dIn13_1, 0, 24);
         }
-        // qkv[2].view(-1, S, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   FusedQkvBlock.java:45
-        if (!need13) {
-          return new Tensor[16];
+        // qkv[1].view(-1, S, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   FusedQkvBlock.java:43
+        // only when a step before it needs its gradient (a later one in program order still comes: no return)
+        if (need6) {
+          CpuKernels.permute(dIn5, 0, dIn13_1, 0, new int[] {n, 2, 6, 4}, new int[] {0, 2, 1, 3}, false);
         }
-        CpuKernels.permute(dIn11, 0, dIn16_1, 0, new int[] {n, 2, 6, 4}, new int[] {0, 2, 1, 3}, false);
-        // cAttn.apply(ln1.apply(x)).split(D, 2)[2]: gradient of [N, 6, 24]   FusedQkvBlock.java:45
-        if (!need11) {
-          return new Tensor[16];
+        // cAttn.apply(ln1.apply(x)).split(D, 2)[1]: gradient of [N, 6, 24]   FusedQkvBlock.java:43
+        // only when a step before it needs its gradient (a later one in program order still comes: no return)
+        if (need5) {
+          // the split's pieces write its input's gradient between them: this piece's is copied into its slice
+          SliceKernels.pieceBackward(dIn3, 0, dIn5, 0, n * 6, 24, 8, 8);
         }
-        // the split's pieces write its input's gradient between them: this piece's is copied into its slice
-        SliceKernels.pieceBackward(dIn9, 0, dIn11, 0, n * 6, 24, 16, 8);
         // qkv[0].view(-1, S, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   FusedQkvBlock.java:44
         if (!need9) {
           return new Tensor[16];
@@ -585,24 +596,13 @@ public final class KilnFusedQkvBlock extends FusedQkvBlock {
         }
         // the split's pieces write its input's gradient between them: this piece's is copied into its slice
         SliceKernels.pieceBackward(dIn6, 0, dIn8, 0, n * 6, 24, 0, 8);
-        // qkv[1].view(-1, S, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   FusedQkvBlock.java:43
-        if (!need6) {
-          return new Tensor[16];
-        }
-        CpuKernels.permute(dIn5, 0, dIn13_1, 0, new int[] {n, 2, 6, 4}, new int[] {0, 2, 1, 3}, false);
-        // cAttn.apply(ln1.apply(x)).split(D, 2)[1]: gradient of [N, 6, 24]   FusedQkvBlock.java:43
-        if (!need5) {
-          return new Tensor[16];
-        }
-        // the split's pieces write its input's gradient between them: this piece's is copied into its slice
-        SliceKernels.pieceBackward(dIn3, 0, dIn5, 0, n * 6, 24, 8, 8);
         // cAttn Linear(in_features=8, out_features=24, bias=True): gradient of [N, 6, 8]   FusedQkvBlock.java:42
         if (!need3) {
           return new Tensor[16];
         }
-        CpuKernels.biasGradient(Compiled.gradBuffer(cAttn.bias(), needsGrad(4 /* cAttn.bias() */)), 0, dIn3, 0, n * 6, 24, true);
+        CpuKernels.biasGradient(Compiled.gradBuffer(cAttn.bias(), needsGrad(4 /* cAttn.bias() */)), 0, dIn6, 0, n * 6, 24, true);
         Tensor cAttnGW = Compiled.grad(cAttn.weight(), needsGrad(3 /* cAttn.weight() */));
-        Blas.linearBackward(n * 6, 24, 8, dIn3, 0, p.a2, 0, cAttnGW, cAttn.weight(), 0f, dIn2, 0);
+        Blas.linearBackward(n * 6, 24, 8, dIn6, 0, p.a2, 0, cAttnGW, cAttn.weight(), 0f, dIn2, 0);
         // ln1 LayerNorm((8,), eps=1e-05, elementwise_affine=True): gradient of [N, 6, 8]   FusedQkvBlock.java:42
         if (!need2) {
           return new Tensor[16];

@@ -323,6 +323,22 @@ public final class KilnMapReductions extends MapReductions {
         }
         CpuKernels.addBackward(dIn10, 0, dIn11, 0, null, 0, n * 6, false);
         CpuKernels.addBackward(dIn10_1, 0, dIn11, 0, null, 0, n * 6, false);
+        // h.sum(new int[]{3, 1}, true): gradient of [N, 8, 6, 5]   MapReductions.java:33
+        // only when a step before it needs its gradient (a later one in program order still comes: no return)
+        if (need7) {
+          MathKernels.spreadOver(dIn6, 0, dIn10_1, 0, new int[] {n, 8, 6, 5, 1}, 1f, false);
+        }
+        // mean(h.mul(h), new int[]{-1, 1}): gradient of [N, 8, 6, 5]   MapReductions.java:32
+        // only when a step before it needs its gradient (a later one in program order still comes: no return)
+        if (need6) {
+          MathKernels.spreadOver(dIn5, 0, dIn10, 0, new int[] {n, 8, 6, 5, 1}, 1f / 40, false);
+        }
+        // h.mul(h): gradient of [N, 8, 6, 5]   MapReductions.java:32
+        // only when a step before it needs its gradient (a later one in program order still comes: no return)
+        if (need5) {
+          CpuKernels.mulBackward(dIn4, 0, dIn5, 0, p.a4, 0, n * 240, true);
+          CpuKernels.mulBackward(dIn4_1, 0, dIn5, 0, p.a4, 0, n * 240, true);
+        }
         // fc Linear(in_features=8, out_features=3, bias=True): gradient of [N, 8]   MapReductions.java:35
         if (!need10) {
           return new Tensor[7];
@@ -334,29 +350,13 @@ public final class KilnMapReductions extends MapReductions {
         if (!need8) {
           return new Tensor[7];
         }
-        MathKernels.spreadAlong(dIn7, 0, dIn8, 0, n * 8, 30, 1, 1f / 30, false);
-        // h.sum(new int[]{3, 1}, true): gradient of [N, 8, 6, 5]   MapReductions.java:33
-        if (!need7) {
-          return new Tensor[7];
-        }
-        MathKernels.spreadOver(dIn6, 0, dIn10_1, 0, new int[] {n, 8, 6, 5, 1}, 1f, true);
-        // mean(h.mul(h), new int[]{-1, 1}): gradient of [N, 8, 6, 5]   MapReductions.java:32
-        if (!need6) {
-          return new Tensor[7];
-        }
-        MathKernels.spreadOver(dIn5, 0, dIn10, 0, new int[] {n, 8, 6, 5, 1}, 1f / 40, false);
-        // h.mul(h): gradient of [N, 8, 6, 5]   MapReductions.java:32
-        if (!need5) {
-          return new Tensor[7];
-        }
-        CpuKernels.mulBackward(dIn4, 0, dIn5, 0, p.a4, 0, n * 240, true);
-        CpuKernels.mulBackward(dIn4_1, 0, dIn5, 0, p.a4, 0, n * 240, true);
+        MathKernels.spreadAlong(dIn7, 0, dIn8, 0, n * 8, 30, 1, 1f / 30, true);
         // h.sub(m): gradient of [N, 8, 6, 5]   MapReductions.java:31
         if (!need4) {
           return new Tensor[7];
         }
-        CpuKernels.addBackward(dIn3, 0, dIn4_1, 0, null, 0, n * 240, false);
-        ArithmeticKernels.subtrahendSumBackward(dIn3_1, 0, dIn4_1, 0, n * 8, 30, 1, false);
+        CpuKernels.addBackward(dIn3, 0, dIn7, 0, null, 0, n * 240, false);
+        ArithmeticKernels.subtrahendSumBackward(dIn3_1, 0, dIn7, 0, n * 8, 30, 1, false);
         // h.mean(new int[]{2, 3}, true): gradient of [N, 8, 6, 5]   MapReductions.java:30
         if (!need3) {
           return new Tensor[7];

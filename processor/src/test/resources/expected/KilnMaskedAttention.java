@@ -583,6 +583,18 @@ public final class KilnMaskedAttention extends MaskedAttention {
           if (dIn15_1 != null) {
             Blas.sgemmBatched(n * 2, true, false, 6, 4, 6, 1.0f, p.a15, 0, 36, dIn16, 0, 24, 0f, dIn15_1, 0, 24);
           }
+          // value.apply(h).view(-1, S, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   MaskedAttention.java:33
+          // only when a step before it needs its gradient (a later one in program order still comes: no return)
+          if (need11) {
+            CpuKernels.permute(dIn9, 0, dIn15_1, 0, new int[] {n, 2, 6, 4}, new int[] {0, 2, 1, 3}, false);
+          }
+          // value Linear(in_features=8, out_features=8, bias=True): gradient of [N, 6, 8]   MaskedAttention.java:33
+          // only when a step before it needs its gradient (a later one in program order still comes: no return)
+          if (need9) {
+            CpuKernels.biasGradient(Compiled.gradBuffer(value.bias(), needsGrad(8 /* value.bias() */)), 0, dIn9, 0, n * 6, 8, true);
+            Tensor valueGW = Compiled.grad(value.weight(), needsGrad(7 /* value.weight() */));
+            Blas.linearBackward(n * 6, 8, 8, dIn9, 0, p.a1, 0, valueGW, value.weight(), 0f, dIn7, 0);
+          }
           // att.maskedFill(mask.reshape(-1, 1, 1, S).eq(0), Float.NEGATIVE_INFINITY).softmax(-1): gradient of [N, 2, 6, 6]   MaskedAttention.java:35
           if (!need15) {
             return new Tensor[13];
@@ -605,18 +617,6 @@ public final class KilnMaskedAttention extends MaskedAttention {
           if (dIn11_1 != null) {
             Blas.sgemmBatched(n * 2, true, false, 6, 4, 6, 0.5f, dIn13, 0, 36, p.a4, 0, 24, 0f, dIn11_1, 0, 24);
           }
-          // value.apply(h).view(-1, S, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   MaskedAttention.java:33
-          if (!need11) {
-            return new Tensor[13];
-          }
-          CpuKernels.permute(dIn9, 0, dIn15_1, 0, new int[] {n, 2, 6, 4}, new int[] {0, 2, 1, 3}, false);
-          // value Linear(in_features=8, out_features=8, bias=True): gradient of [N, 6, 8]   MaskedAttention.java:33
-          if (!need9) {
-            return new Tensor[13];
-          }
-          CpuKernels.biasGradient(Compiled.gradBuffer(value.bias(), needsGrad(8 /* value.bias() */)), 0, dIn9, 0, n * 6, 8, true);
-          Tensor valueGW = Compiled.grad(value.weight(), needsGrad(7 /* value.weight() */));
-          Blas.linearBackward(n * 6, 8, 8, dIn9, 0, p.a1, 0, valueGW, value.weight(), 0f, dIn7, 0);
           // key.apply(h).view(-1, S, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   MaskedAttention.java:32
           if (!need7) {
             return new Tensor[13];
@@ -879,6 +879,18 @@ public final class KilnMaskedAttention extends MaskedAttention {
         if (dIn13_1 != null) {
           Blas.sgemmBatched(n * 2, true, false, 6, 4, 6, 1.0f, p.a13, 0, 36, dIn14, 0, 24, 0f, dIn13_1, 0, 24);
         }
+        // value.apply(h).view(-1, S, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   MaskedAttention.java:46
+        // only when a step before it needs its gradient (a later one in program order still comes: no return)
+        if (need11) {
+          CpuKernels.permute(dIn9, 0, dIn13_1, 0, new int[] {n, 2, 6, 4}, new int[] {0, 2, 1, 3}, false);
+        }
+        // value Linear(in_features=8, out_features=8, bias=True): gradient of [N, 6, 8]   MaskedAttention.java:46
+        // only when a step before it needs its gradient (a later one in program order still comes: no return)
+        if (need9) {
+          CpuKernels.biasGradient(Compiled.gradBuffer(value.bias(), needsGrad(7 /* value.bias() */)), 0, dIn9, 0, n * 6, 8, true);
+          Tensor valueGW = Compiled.grad(value.weight(), needsGrad(6 /* value.weight() */));
+          Blas.linearBackward(n * 6, 8, 8, dIn9, 0, p.a1, 0, valueGW, value.weight(), 0f, dIn7, 0);
+        }
         // q.matmul(k.transpose(-2, -1)).div(Math.sqrt(DH)).softmax(-1): gradient of [N, 2, 6, 6]   MaskedAttention.java:47
         if (!need13) {
           return new Tensor[12];
@@ -896,18 +908,6 @@ public final class KilnMaskedAttention extends MaskedAttention {
         if (dIn11_1 != null) {
           Blas.sgemmBatched(n * 2, true, false, 6, 4, 6, 0.5f, dIn12, 0, 36, p.a4, 0, 24, 0f, dIn11_1, 0, 24);
         }
-        // value.apply(h).view(-1, S, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   MaskedAttention.java:46
-        if (!need11) {
-          return new Tensor[12];
-        }
-        CpuKernels.permute(dIn9, 0, dIn13_1, 0, new int[] {n, 2, 6, 4}, new int[] {0, 2, 1, 3}, false);
-        // value Linear(in_features=8, out_features=8, bias=True): gradient of [N, 6, 8]   MaskedAttention.java:46
-        if (!need9) {
-          return new Tensor[12];
-        }
-        CpuKernels.biasGradient(Compiled.gradBuffer(value.bias(), needsGrad(7 /* value.bias() */)), 0, dIn9, 0, n * 6, 8, true);
-        Tensor valueGW = Compiled.grad(value.weight(), needsGrad(6 /* value.weight() */));
-        Blas.linearBackward(n * 6, 8, 8, dIn9, 0, p.a1, 0, valueGW, value.weight(), 0f, dIn7, 0);
         // key.apply(h).view(-1, S, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   MaskedAttention.java:45
         if (!need7) {
           return new Tensor[12];

@@ -506,6 +506,18 @@ public final class KilnMultiHeadAttention extends MultiHeadAttention {
         if (dIn14_1 != null) {
           Blas.sgemmBatched(n * 2, true, false, 6, 4, 6, 1.0f, p.a14, 0, 36, dIn15, 0, 24, 0f, dIn14_1, 0, 24);
         }
+        // value.apply(h).view(-1, S, H, DH).permute(0, 2, 1, 3): gradient of [N, 6, 2, 4]   MultiHeadAttention.java:41
+        // only when a step before it needs its gradient (a later one in program order still comes: no return)
+        if (need12) {
+          CpuKernels.permute(dIn9, 0, dIn14_1, 0, new int[] {n, 2, 6, 4}, new int[] {0, 2, 1, 3}, false);
+        }
+        // value Linear(in_features=8, out_features=8, bias=True): gradient of [N, 6, 8]   MultiHeadAttention.java:41
+        // only when a step before it needs its gradient (a later one in program order still comes: no return)
+        if (need9) {
+          CpuKernels.biasGradient(Compiled.gradBuffer(value.bias(), needsGrad(7 /* value.bias() */)), 0, dIn9, 0, n * 6, 8, true);
+          Tensor valueGW = Compiled.grad(value.weight(), needsGrad(6 /* value.weight() */));
+          Blas.linearBackward(n * 6, 8, 8, dIn9, 0, p.a1, 0, valueGW, value.weight(), 0f, dIn7, 0);
+        }
         // q.mul(scale).matmul(k.transpose(-2, -1)).softmax(-1): gradient of [N, 2, 6, 6]   MultiHeadAttention.java:42
         if (!need14) {
           return new Tensor[18];
@@ -523,18 +535,6 @@ public final class KilnMultiHeadAttention extends MultiHeadAttention {
         if (dIn12_1 != null) {
           Blas.sgemmBatched(n * 2, true, false, 6, 4, 6, 0.5f, dIn13, 0, 36, p.a4, 0, 24, 0f, dIn12_1, 0, 24);
         }
-        // value.apply(h).view(-1, S, H, DH).permute(0, 2, 1, 3): gradient of [N, 6, 2, 4]   MultiHeadAttention.java:41
-        if (!need12) {
-          return new Tensor[18];
-        }
-        CpuKernels.permute(dIn9, 0, dIn14_1, 0, new int[] {n, 2, 6, 4}, new int[] {0, 2, 1, 3}, false);
-        // value Linear(in_features=8, out_features=8, bias=True): gradient of [N, 6, 8]   MultiHeadAttention.java:41
-        if (!need9) {
-          return new Tensor[18];
-        }
-        CpuKernels.biasGradient(Compiled.gradBuffer(value.bias(), needsGrad(7 /* value.bias() */)), 0, dIn9, 0, n * 6, 8, true);
-        Tensor valueGW = Compiled.grad(value.weight(), needsGrad(6 /* value.weight() */));
-        Blas.linearBackward(n * 6, 8, 8, dIn9, 0, p.a1, 0, valueGW, value.weight(), 0f, dIn7, 0);
         // key.apply(h).view(-1, S, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   MultiHeadAttention.java:40
         if (!need7) {
           return new Tensor[18];

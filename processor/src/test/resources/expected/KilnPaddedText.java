@@ -479,6 +479,18 @@ public final class KilnPaddedText extends PaddedText {
         if (dIn18_1 != null) {
           Blas.sgemmBatched(n * 2, true, false, 6, 4, 6, 1.0f, p.a18, 0, 36, dIn19, 0, 24, 0f, dIn18_1, 0, 24);
         }
+        // value.apply(h).view(-1, S, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   PaddedText.java:45
+        // only when a step before it needs its gradient (a later one in program order still comes: no return)
+        if (need15) {
+          CpuKernels.permute(dIn13, 0, dIn18_1, 0, new int[] {n, 2, 6, 4}, new int[] {0, 2, 1, 3}, false);
+        }
+        // value Linear(in_features=8, out_features=8, bias=True): gradient of [N, 6, 8]   PaddedText.java:45
+        // only when a step before it needs its gradient (a later one in program order still comes: no return)
+        if (need13) {
+          CpuKernels.biasGradient(Compiled.gradBuffer(value.bias(), needsGrad(8 /* value.bias() */)), 0, dIn13, 0, n * 6, 8, true);
+          Tensor valueGW = Compiled.grad(value.weight(), needsGrad(7 /* value.weight() */));
+          Blas.linearBackward(n * 6, 8, 8, dIn13, 0, p.a5, 0, valueGW, value.weight(), 0f, dIn11, 0);
+        }
         // att.maskedFill(pad, Float.NEGATIVE_INFINITY).softmax(-1): gradient of [N, 2, 6, 6]   PaddedText.java:47
         if (!need18) {
           return new Tensor[14];
@@ -501,18 +513,6 @@ public final class KilnPaddedText extends PaddedText {
         if (dIn15_1 != null) {
           Blas.sgemmBatched(n * 2, true, false, 6, 4, 6, 0.5f, dIn16, 0, 36, p.a8, 0, 24, 0f, dIn15_1, 0, 24);
         }
-        // value.apply(h).view(-1, S, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   PaddedText.java:45
-        if (!need15) {
-          return new Tensor[14];
-        }
-        CpuKernels.permute(dIn13, 0, dIn18_1, 0, new int[] {n, 2, 6, 4}, new int[] {0, 2, 1, 3}, false);
-        // value Linear(in_features=8, out_features=8, bias=True): gradient of [N, 6, 8]   PaddedText.java:45
-        if (!need13) {
-          return new Tensor[14];
-        }
-        CpuKernels.biasGradient(Compiled.gradBuffer(value.bias(), needsGrad(8 /* value.bias() */)), 0, dIn13, 0, n * 6, 8, true);
-        Tensor valueGW = Compiled.grad(value.weight(), needsGrad(7 /* value.weight() */));
-        Blas.linearBackward(n * 6, 8, 8, dIn13, 0, p.a5, 0, valueGW, value.weight(), 0f, dIn11, 0);
         // key.apply(h).view(-1, S, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   PaddedText.java:44
         if (!need11) {
           return new Tensor[14];

@@ -550,34 +550,34 @@ public final class KilnResidual extends Residual {
         }
         CpuKernels.addBackward(dIn8, 0, dIn10, 0, p.a9, 0, n * 72, false);
         CpuKernels.addBackward(dIn8_1, 0, dIn10, 0, p.a9, 0, n * 72, false);
+        // bn3 BatchNorm2d(8, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True): gradient of [N, 8, 3, 3]   Residual.java:40
+        // only when a step before it needs its gradient (a later one in program order still comes: no return)
+        if (need7) {
+          NormKernels.batchNormBackward(dIn6, 0, p.dweight7, 0, p.dbias7, 0, dIn8_1, 0, p.a6, 0, p.mean7, 0, p.var7, 0, bn3.weight().readBuffer(), bn3.weight().offset(), n, 8, 9, 1.0E-5, training[7]);
+          CpuKernels.accumulate(Compiled.gradBuffer(bn3.weight(), needsGrad(8 /* bn3.weight() */)), 0, p.dweight7, 0, 8);
+          CpuKernels.accumulate(Compiled.gradBuffer(bn3.bias(), needsGrad(9 /* bn3.bias() */)), 0, p.dbias7, 0, 8);
+        }
+        // conv3 Conv2d(4, 8, kernel_size=(3, 3), stride=(2, 2), padding=(1, 1), bias=False): gradient of [N, 4, 6, 6]   Residual.java:40
+        // only when a step before it needs its gradient (a later one in program order still comes: no return)
+        if (need6) {
+          Tensor conv3W = conv3.weight();
+          ConvKernels.conv2dBackward(dIn5, 0, Compiled.gradBuffer(conv3.weight(), needsGrad(7 /* conv3.weight() */)), 0, null, 0, true, dIn6, 0, p.a5, 0, conv3W.readBuffer(), conv3W.offset(), p.shape6);
+        }
         // shortcut Conv2d(4, 8, kernel_size=(1, 1), stride=(2, 2)): gradient of [N, 4, 6, 6]   Residual.java:41
         if (!need8) {
           return new Tensor[20];
         }
-        Tensor shortcutW = shortcut.weight();
-        ConvKernels.conv2dBackward(dIn7, 0, Compiled.gradBuffer(shortcut.weight(), needsGrad(10 /* shortcut.weight() */)), 0, Compiled.gradBuffer(shortcut.bias(), needsGrad(11 /* shortcut.bias() */)), 0, true, dIn8, 0, p.a5, 0, shortcutW.readBuffer(), shortcutW.offset(), p.shape8);
-        // bn3 BatchNorm2d(8, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True): gradient of [N, 8, 3, 3]   Residual.java:40
-        if (!need7) {
-          return new Tensor[20];
-        }
-        NormKernels.batchNormBackward(dIn6, 0, p.dweight7, 0, p.dbias7, 0, dIn8_1, 0, p.a6, 0, p.mean7, 0, p.var7, 0, bn3.weight().readBuffer(), bn3.weight().offset(), n, 8, 9, 1.0E-5, training[7]);
-        CpuKernels.accumulate(Compiled.gradBuffer(bn3.weight(), needsGrad(8 /* bn3.weight() */)), 0, p.dweight7, 0, 8);
-        CpuKernels.accumulate(Compiled.gradBuffer(bn3.bias(), needsGrad(9 /* bn3.bias() */)), 0, p.dbias7, 0, 8);
-        // conv3 Conv2d(4, 8, kernel_size=(3, 3), stride=(2, 2), padding=(1, 1), bias=False): gradient of [N, 4, 6, 6]   Residual.java:40
-        if (!need6) {
-          return new Tensor[20];
-        }
         // this step's input is read by a later step too, whose gradient is there already: this one's is added
-        float[] t6 = dIn5 != null ? p.ta5 : null;
-        Tensor conv3W = conv3.weight();
-        ConvKernels.conv2dBackward(t6, 0, Compiled.gradBuffer(conv3.weight(), needsGrad(7 /* conv3.weight() */)), 0, null, 0, true, dIn6, 0, p.a5, 0, conv3W.readBuffer(), conv3W.offset(), p.shape6);
-        CpuKernels.accumulate(dIn5, 0, t6, 0, n * 144);
+        float[] t8 = dIn7 != null ? p.ta5 : null;
+        Tensor shortcutW = shortcut.weight();
+        ConvKernels.conv2dBackward(t8, 0, Compiled.gradBuffer(shortcut.weight(), needsGrad(10 /* shortcut.weight() */)), 0, Compiled.gradBuffer(shortcut.bias(), needsGrad(11 /* shortcut.bias() */)), 0, true, dIn8, 0, p.a5, 0, shortcutW.readBuffer(), shortcutW.offset(), p.shape8);
+        CpuKernels.accumulate(dIn7, 0, t8, 0, n * 144);
         // add(h, x) + relu(add(h, x)): gradient of [N, 4, 6, 6]   Residual.java:39
         if (!need5) {
           return new Tensor[20];
         }
-        CpuKernels.addBackward(dIn4, 0, dIn5, 0, p.a5, 0, n * 144, false);
-        CpuKernels.addBackward(dx, 0, dIn5, 0, p.a5, 0, n * 144, false);
+        CpuKernels.addBackward(dIn4, 0, dIn7, 0, p.a5, 0, n * 144, false);
+        CpuKernels.addBackward(dx, 0, dIn7, 0, p.a5, 0, n * 144, false);
         // bn2 BatchNorm2d(4, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True): gradient of [N, 4, 6, 6]   Residual.java:38
         if (!need4) {
           return new Tensor[20];

@@ -569,6 +569,17 @@ public final class KilnSlicedMasks extends SlicedMasks {
         if (dIn23_1 != null) {
           Blas.sgemmBatched(n * 2, true, false, 6, 4, 6, 1.0f, p.a23, 0, 36, dIn24, 0, 24, 0f, dIn23_1, 0, 24);
         }
+        // qkv[2].view(-1, T, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   SlicedMasks.java:44
+        // only when a step before it needs its gradient (a later one in program order still comes: no return)
+        if (need13) {
+          CpuKernels.permute(dIn11, 0, dIn23_1, 0, new int[] {n, 2, 6, 4}, new int[] {0, 2, 1, 3}, false);
+        }
+        // cAttn.apply(norm.apply(x)).split(D, 2)[2]: gradient of [N, 6, 24]   SlicedMasks.java:44
+        // only when a step before it needs its gradient (a later one in program order still comes: no return)
+        if (need11) {
+          // the split's pieces write its input's gradient between them: this piece's is copied into its slice
+          SliceKernels.pieceBackward(dIn9, 0, dIn11, 0, n * 6, 24, 16, 8);
+        }
         // att.mul(lower).add(att2.mul(above.view(T, T))): gradient of [N, 2, 6, 6]   SlicedMasks.java:51
         if (!need23) {
           return new Tensor[9];
@@ -580,33 +591,33 @@ public final class KilnSlicedMasks extends SlicedMasks {
           return new Tensor[9];
         }
         CpuKernels.mulRepeatedBackward(dIn21, 0, dIn22_1, 0, computed_bias_3().readBuffer(), computed_bias_3().offset(), 1, n * 2, 36, false);
+        // q.matmul(k.transpose(-2, -1)).maskedFill(causal, -1.0E9F).softmax(-1): gradient of [N, 2, 6, 6]   SlicedMasks.java:48
+        // only when a step before it needs its gradient (a later one in program order still comes: no return)
+        if (need20) {
+          if (dIn19 != null) {
+            ActivationKernels.softmaxBackward(dIn19, 0, dIn21, 0, p.a20, 0, n * 12, 6, 1);
+          }
+        }
+        // q.matmul(k.transpose(-2, -1)).maskedFill(causal, -1.0E9F): gradient of [N, 2, 6, 6]   SlicedMasks.java:48
+        // only when a step before it needs its gradient (a later one in program order still comes: no return)
+        if (need19) {
+          CpuKernels.maskedFillBackward(dIn18, 0, dIn19, 0, n * 2, computed_bias_2().readBuffer(), computed_bias_2().offset(), 36, MaskTest.EQ, 0.0f, false);
+        }
+        // q.matmul(k.transpose(-2, -1)): gradient of [N, 2, 6, 4] @ [N, 2, 4, 6]   SlicedMasks.java:48
+        // only when a step before it needs its gradient (a later one in program order still comes: no return)
+        if (need18) {
+          if (dIn17 != null) {
+            Blas.sgemmBatched(n * 2, false, false, 6, 4, 6, 1.0f, dIn18, 0, 36, p.a9, 0, 24, 0f, dIn17, 0, 24);
+          }
+          if (dIn17_1 != null) {
+            Blas.sgemmBatched(n * 2, true, false, 6, 4, 6, 1.0f, dIn18, 0, 36, p.a6, 0, 24, 0f, dIn17_1, 0, 24);
+          }
+        }
         // att.mul(lower): gradient of [N, 2, 6, 6] * [1, 1, 6, 6]   SlicedMasks.java:51
         if (!need21) {
           return new Tensor[9];
         }
         CpuKernels.mulRepeatedBackward(dIn20, 0, dIn22, 0, computed_bias().readBuffer(), computed_bias().offset(), 1, n * 2, 36, false);
-        // q.matmul(k.transpose(-2, -1)).maskedFill(causal, -1.0E9F).softmax(-1): gradient of [N, 2, 6, 6]   SlicedMasks.java:48
-        if (!need20) {
-          return new Tensor[9];
-        }
-        if (dIn19 != null) {
-          ActivationKernels.softmaxBackward(dIn19, 0, dIn21, 0, p.a20, 0, n * 12, 6, 1);
-        }
-        // q.matmul(k.transpose(-2, -1)).maskedFill(causal, -1.0E9F): gradient of [N, 2, 6, 6]   SlicedMasks.java:48
-        if (!need19) {
-          return new Tensor[9];
-        }
-        CpuKernels.maskedFillBackward(dIn18, 0, dIn19, 0, n * 2, computed_bias_2().readBuffer(), computed_bias_2().offset(), 36, MaskTest.EQ, 0.0f, false);
-        // q.matmul(k.transpose(-2, -1)): gradient of [N, 2, 6, 4] @ [N, 2, 4, 6]   SlicedMasks.java:48
-        if (!need18) {
-          return new Tensor[9];
-        }
-        if (dIn17 != null) {
-          Blas.sgemmBatched(n * 2, false, false, 6, 4, 6, 1.0f, dIn18, 0, 36, p.a9, 0, 24, 0f, dIn17, 0, 24);
-        }
-        if (dIn17_1 != null) {
-          Blas.sgemmBatched(n * 2, true, false, 6, 4, 6, 1.0f, dIn18, 0, 36, p.a6, 0, 24, 0f, dIn17_1, 0, 24);
-        }
         // att.maskedFill(bias.narrow(2, 0, T).narrow(3, 0, T).eq(0), Float.NEGATIVE_INFINITY).softmax(-1): gradient of [N, 2, 6, 6]   SlicedMasks.java:46
         if (!need17) {
           return new Tensor[9];
@@ -629,17 +640,6 @@ public final class KilnSlicedMasks extends SlicedMasks {
         if (dIn13_1 != null) {
           Blas.sgemmBatched(n * 2, true, false, 6, 4, 6, 0.5f, dIn14, 0, 36, p.a6, 0, 24, 1f, dIn13_1, 0, 24);
         }
-        // qkv[2].view(-1, T, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   SlicedMasks.java:44
-        if (!need13) {
-          return new Tensor[9];
-        }
-        CpuKernels.permute(dIn11, 0, dIn23_1, 0, new int[] {n, 2, 6, 4}, new int[] {0, 2, 1, 3}, false);
-        // cAttn.apply(norm.apply(x)).split(D, 2)[2]: gradient of [N, 6, 24]   SlicedMasks.java:44
-        if (!need11) {
-          return new Tensor[9];
-        }
-        // the split's pieces write its input's gradient between them: this piece's is copied into its slice
-        SliceKernels.pieceBackward(dIn9, 0, dIn11, 0, n * 6, 24, 16, 8);
         // qkv[1].view(-1, T, H, DH).transpose(1, 2): gradient of [N, 6, 2, 4]   SlicedMasks.java:43
         if (!need9) {
           return new Tensor[9];

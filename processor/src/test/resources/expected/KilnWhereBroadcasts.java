@@ -445,6 +445,11 @@ public final class KilnWhereBroadcasts extends WhereBroadcasts {
         if (dIn15 != null) {
           MathKernels.sumAlong(dIn15, 0, dIn17_1, 0, n, 4, 8, 1f);
         }
+        // col.mul(2.0F): gradient of [N, 1, 8]   WhereBroadcasts.java:27
+        // only when a step before it needs its gradient (a later one in program order still comes: no return)
+        if (need14) {
+          CpuKernels.scale(dIn13, 0, dIn15, 0, n * 8, 2.0f, false);
+        }
         // Tensor.where(col.lt(0), s, col.mul(2.0F)) (a expanded): gradient of [N, 4, 1]   WhereBroadcasts.java:27
         if (!need15) {
           return new Tensor[7];
@@ -452,11 +457,6 @@ public final class KilnWhereBroadcasts extends WhereBroadcasts {
         if (dIn14 != null) {
           MathKernels.sumAlong(dIn14, 0, dIn17, 0, n * 4, 8, 1, 1f);
         }
-        // col.mul(2.0F): gradient of [N, 1, 8]   WhereBroadcasts.java:27
-        if (!need14) {
-          return new Tensor[7];
-        }
-        CpuKernels.scale(dIn13, 0, dIn15, 0, n * 8, 2.0f, false);
         // col.lt(0): gradient of [N, 1, 8]   WhereBroadcasts.java:27
         if (!need13) {
           return new Tensor[7];
@@ -497,11 +497,21 @@ public final class KilnWhereBroadcasts extends WhereBroadcasts {
           return new Tensor[7];
         }
         // a comparison has no gradient
+        // h.gt(s): gradient of [N, 4, 8]   WhereBroadcasts.java:24
+        // only when a step before it needs its gradient (a later one in program order still comes: no return)
+        if (need4) {
+          // a comparison has no gradient
+        }
+        // h.mean(1, true): gradient of [N, 4, 8]   WhereBroadcasts.java:23
+        // only when a step before it needs its gradient (a later one in program order still comes: no return)
+        if (need3) {
+          MathKernels.spreadAlong(dIn2, 0, dIn7, 0, n, 4, 8, 1f / 4, false);
+        }
         // Tensor.where(h.gt(s), h, s): gradient of [N, 4, 8]   WhereBroadcasts.java:24
         if (!need6) {
           return new Tensor[7];
         }
-        WhereKernels.branchBackward(dIn5, 0, dIn10, 0, p.a4, 0, true, n * 32, false);
+        WhereKernels.branchBackward(dIn5, 0, dIn10, 0, p.a4, 0, true, n * 32, true);
         WhereKernels.branchBackward(dIn5_1, 0, dIn10, 0, p.a4, 0, false, n * 32, false);
         // Tensor.where(h.gt(s), h, s) (b expanded): gradient of [N, 4, 1]   WhereBroadcasts.java:24
         if (!need5) {
@@ -513,16 +523,6 @@ public final class KilnWhereBroadcasts extends WhereBroadcasts {
           MathKernels.sumAlong(t5, 0, dIn5_1, 0, n * 4, 8, 1, 1f);
         }
         CpuKernels.accumulate(dIn4, 0, t5, 0, n * 4);
-        // h.gt(s): gradient of [N, 4, 8]   WhereBroadcasts.java:24
-        if (!need4) {
-          return new Tensor[7];
-        }
-        // a comparison has no gradient
-        // h.mean(1, true): gradient of [N, 4, 8]   WhereBroadcasts.java:23
-        if (!need3) {
-          return new Tensor[7];
-        }
-        MathKernels.spreadAlong(dIn2, 0, dIn7, 0, n, 4, 8, 1f / 4, true);
         // h.mean(2, true): gradient of [N, 4, 8]   WhereBroadcasts.java:22
         if (!need2) {
           return new Tensor[7];

@@ -1224,6 +1224,17 @@ class ParityTest {
   }
 
   /**
+   * Values read by many steps ({@code p}, {@code q} of ManyReaders: a dozen readers each, self-products among them): the
+   * compiled backward runs its steps in eager's engine's order, so each value's gradients are summed in eager's order and
+   * the input's and every parameter's gradient are eager mode's bit for bit (in program order they were an ulp off).
+   */
+  @ParameterizedTest
+  @CsvSource({"ManyReaders, 6", "TiedNearestCode, 6:8"})
+  void valueReadByManyStepsMatchesEagerBitForBit(String model, String sampleShape) {
+    matchesEagerBitForBit(model, sampleShape);
+  }
+
+  /**
    * Parameter fields (whole, a contiguous slice, a strided slice) whose gradient is {@code -(+0)} where forward reads
    * nothing of what they were subtracted from: eager's engine takes a first gradient as it is, a -0 kept, and adds later
    * ones (after {@code zeroGrad()}, to +0: 0 then); the compiled backward writes a field's gradient where the parameter

@@ -72,6 +72,7 @@ import dev.kiln.runtime.Shapes;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.Deque;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -166,6 +167,8 @@ public final class Generator {
   /** Storage of the further inputs some kernel sends a gradient to (not those only read as a mask). */
   private final Set<String> inputGradients = new java.util.TreeSet<>(
       java.util.Comparator.comparingInt((String st) -> Integer.parseInt(st.substring(2))));
+  /** The kernels (views too) in the order the backward runs them: eager's engine's order ({@link #backwardOrder()}). */
+  private List<Integer> backwardOrder;
   /** Storage of values whose gradient some kernel adds through a scratch buffer ({@code t<storage>}). */
   private final Set<String> scratchBuffers = new LinkedHashSet<>();
   private final Map<String, Integer> sizes = new LinkedHashMap<>();
@@ -253,8 +256,9 @@ public final class Generator {
     if (graphOutputs) {
       runConditions();
     }
+    backwardOrder = backwardOrder();
     Set<String> written = new HashSet<>();
-    for (int k = kernels.size() - 1; k >= 0; k--) {
+    for (int k : backwardOrder) {
       Kernel kernel = kernels.get(k);
       if (kernel.kind() == Kernel.Kind.VIEW) {
         continue;
@@ -296,6 +300,73 @@ public final class Generator {
   }
 
   /**
+   * The order the backward runs the kernels in (views too), that of eager mode's engine: the reverse of a depth-first
+   * post-order from the output that goes down each step's inputs in index order ({@code Tensor.topologicalOrder}),
+   * skipping the inputs a step sends no gradient to (a mask, ids), as eager's tape has no node there. A value read by
+   * several steps then gets their gradients in eager's order, the order its sums round in: reverse program order
+   * differs once three steps or more read one value ({@code (g3 + g1) + g2} against {@code (g3 + g2) + g1}). For
+   * a graph of several outputs (whose steps run by which outputs received a gradient) it is reverse program order.
+   */
+  private List<Integer> backwardOrder() {
+    List<Integer> program = new ArrayList<>();
+    for (int k = kernels.size() - 1; k >= 0; k--) {
+      program.add(k);
+    }
+    if (outputs != null || kernels.isEmpty()) {
+      return program;
+    }
+    Map<String, Integer> producer = new HashMap<>();
+    for (int k = 0; k < kernels.size(); k++) {
+      producer.put(kernels.get(k).out(), k);
+    }
+    List<Integer> post = new ArrayList<>();
+    Set<Integer> visited = new HashSet<>();
+    ArrayDeque<int[]> stack = new ArrayDeque<>(); // {kernel, next input}
+    int root = kernels.size() - 1;
+    stack.push(new int[] {root, 0});
+    visited.add(root);
+    while (!stack.isEmpty()) {
+      int[] frame = stack.peek();
+      Kernel k = kernels.get(frame[0]);
+      if (frame[1] < k.inputs().size()) {
+        int w = frame[1]++;
+        Integer in = producer.get(k.inputs().get(w));
+        if (in != null && in < frame[0] && !carriesNoGradient(k, w) && visited.add(in)) {
+          stack.push(new int[] {in, 0});
+        }
+      } else {
+        post.add(stack.pop()[0]);
+      }
+    }
+    Collections.reverse(post);
+    // the steps no gradient reaches (a comparison, an argmax: eager's tape has no node there) have no backward; each
+    // goes where reverse program order has it, before the first step below it
+    Deque<Integer> unreached = new ArrayDeque<>();
+    for (int k : program) {
+      if (!visited.contains(k)) {
+        if (kernels.get(k).kind() != Kernel.Kind.VIEW && !sendsNoGradient(kernels.get(k))) {
+          return program; // (a step the output does not lead to otherwise: none is planned, but keep the order sound)
+        }
+        unreached.add(k);
+      }
+    }
+    List<Integer> order = new ArrayList<>();
+    for (int k : post) {
+      while (!unreached.isEmpty() && unreached.peek() > k) {
+        order.add(unreached.poll());
+      }
+      order.add(k);
+    }
+    order.addAll(unreached);
+    return order;
+  }
+
+  /** Whether a kernel's backward has nothing to do: a comparison, a where's expanded mask, an argmax or ids' arithmetic. */
+  private static boolean sendsNoGradient(Kernel k) {
+    return k.kind() == Kernel.Kind.COMPARE || Planner.expandsWhereMask(k) || isArgmax(k);
+  }
+
+  /**
    * The pieces of one split whose backward copies its gradient into its slice of the source's instead of adding
    * it (or writing zeros around it): those the backward reaches after another piece of the same split when nothing
    * else wrote the source's gradient, or every piece when forward reads them all and nothing else reads the source.
@@ -304,8 +375,8 @@ public final class Generator {
    * zeros); an add would turn a -0 into 0.
    */
   private void placedPieces() {
-    Map<String, List<Integer>> writers = new LinkedHashMap<>(); // by storage: the kernels that write its gradient, last first
-    for (int k = kernels.size() - 1; k >= 0; k--) {
+    Map<String, List<Integer>> writers = new LinkedHashMap<>(); // by storage: the kernels that write its gradient, first reached first
+    for (int k : backwardOrder) {
       Kernel kernel = kernels.get(k);
       for (int w = 0; kernel.kind() != Kernel.Kind.VIEW && w < kernel.inputs().size(); w++) {
         String in = storage.get(kernel.inputs().get(w));
@@ -3538,7 +3609,8 @@ public final class Generator {
       }
     }
     String needAbove = null; // the needK of the step after this one: whether this step's output gradient is needed
-    for (int i = kernels.size() - 1; i >= 0; i--) {
+    for (int at = 0; at < backwardOrder.size(); at++) {
+      int i = backwardOrder.get(at);
       Kernel k = kernels.get(i);
       if (k.kind() == Kernel.Kind.VIEW) {
         continue;
@@ -3547,17 +3619,25 @@ public final class Generator {
         flow.enter(storage.get(k.out()));
       }
       b.add("// $L: gradient of $L   $L\n", k.label(), inShapes(k), k.source().where());
-      if (needAbove != null) { // at each step (after an output's gradient joined, too): nothing left to do, return
+      // needAbove: the needK of the step after this one in program order (none for the last)
+      needAbove = IntStream.range(i + 1, kernels.size()).filter(j -> kernels.get(j).kind() != Kernel.Kind.VIEW)
+          .mapToObj(j -> "need" + j).findFirst().orElse(null);
+      // in eager's order a step after this one in program order may still come (one of another branch): skip this one
+      boolean skips = needAbove != null && backwardOrder.subList(at + 1, backwardOrder.size()).stream().anyMatch(j -> j > i);
+      if (needAbove != null && !skips) { // at each step (after an output's gradient joined, too): nothing left to do, return
         b.beginControlFlow("if (!$L)", needAbove);
         returnGradients(b, null, params.size() + 1 + ir.further().size()); // x needs no gradient: dx is null
         b.endControlFlow();
       }
-      needAbove = i > 0 ? "need" + i : null;
       String runs = runIf.get(i);
       if (runs != null) {
         b.add("// only when an output this step leads to received a gradient\n").beginControlFlow("if ($L)", runs);
+      } else if (skips) {
+        runs = needAbove;
+        b.add("// only when a step before it needs its gradient (a later one in program order still comes: no return)\n")
+            .beginControlFlow("if ($L)", runs);
       }
-      if (k.kind() == Kernel.Kind.COMPARE || Planner.expandsWhereMask(k) || isArgmax(k)) { // (its values read only as a mask got no gradient either)
+      if (sendsNoGradient(k)) { // (its values read only as a mask got no gradient either)
         b.add(k.kind() == Kernel.Kind.COMPARE ? "// a comparison has no gradient\n"
             : k.spec() instanceof LineOp l ? "// an " + l.kind().name().toLowerCase(Locale.ROOT) + " has no gradient\n"
             : k.kind() == Kernel.Kind.IDS ? "// integer arithmetic of ids has no gradient\n"
