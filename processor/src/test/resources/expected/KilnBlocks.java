@@ -893,6 +893,18 @@ public final class KilnBlocks extends Blocks {
         if (dIn39_1 != null) {
           Blas.sgemmBatched(n * 2, true, false, 6, 4, 6, 1.0f, p.a39, 0, 36, dIn40, 0, 24, 0f, dIn39_1, 0, 24);
         }
+        // value.apply(x).view(-1, S, heads, D / heads).transpose(1, 2): gradient of [N, 6, 2, 4]   Blocks.java:43
+        // only when a step before it needs its gradient (a later one in program order still comes: no return)
+        if (need36) {
+          CpuKernels.permute(dIn34, 0, dIn39_1, 0, new int[] {n, 2, 6, 4}, new int[] {0, 2, 1, 3}, false);
+        }
+        // h.1.attn.value Linear(in_features=8, out_features=8, bias=True): gradient of [N, 6, 8]   Blocks.java:43
+        // only when a step before it needs its gradient (a later one in program order still comes: no return)
+        if (need34) {
+          CpuKernels.biasGradient(Compiled.gradBuffer(h_1_attn_value.bias(), needsGrad(22 /* h_1_attn_value.bias() */)), 0, dIn34, 0, n * 6, 8, true);
+          Tensor h_1_attn_valueGW = Compiled.grad(h_1_attn_value.weight(), needsGrad(21 /* h_1_attn_value.weight() */));
+          Blas.linearBackward(n * 6, 8, 8, dIn34, 0, p.a26, 0, h_1_attn_valueGW, h_1_attn_value.weight(), 0f, dIn32, 0);
+        }
         // att.maskedFill(mask.eq(0), Float.NEGATIVE_INFINITY).softmax(-1): gradient of [N, 2, 6, 6]   Blocks.java:45
         if (!need39) {
           return new Tensor[36];
@@ -915,18 +927,6 @@ public final class KilnBlocks extends Blocks {
         if (dIn36_1 != null) {
           Blas.sgemmBatched(n * 2, true, false, 6, 4, 6, 0.5f, dIn37, 0, 36, p.a29, 0, 24, 0f, dIn36_1, 0, 24);
         }
-        // value.apply(x).view(-1, S, heads, D / heads).transpose(1, 2): gradient of [N, 6, 2, 4]   Blocks.java:43
-        if (!need36) {
-          return new Tensor[36];
-        }
-        CpuKernels.permute(dIn34, 0, dIn39_1, 0, new int[] {n, 2, 6, 4}, new int[] {0, 2, 1, 3}, false);
-        // h.1.attn.value Linear(in_features=8, out_features=8, bias=True): gradient of [N, 6, 8]   Blocks.java:43
-        if (!need34) {
-          return new Tensor[36];
-        }
-        CpuKernels.biasGradient(Compiled.gradBuffer(h_1_attn_value.bias(), needsGrad(22 /* h_1_attn_value.bias() */)), 0, dIn34, 0, n * 6, 8, true);
-        Tensor h_1_attn_valueGW = Compiled.grad(h_1_attn_value.weight(), needsGrad(21 /* h_1_attn_value.weight() */));
-        Blas.linearBackward(n * 6, 8, 8, dIn34, 0, p.a26, 0, h_1_attn_valueGW, h_1_attn_value.weight(), 0f, dIn32, 0);
         // key.apply(x).view(-1, S, heads, D / heads).transpose(1, 2): gradient of [N, 6, 2, 4]   Blocks.java:42
         if (!need32) {
           return new Tensor[36];
@@ -1021,6 +1021,18 @@ public final class KilnBlocks extends Blocks {
         if (dIn15_1 != null) {
           Blas.sgemmBatched(n * 2, true, false, 6, 4, 6, 1.0f, p.a15, 0, 36, dIn16, 0, 24, 0f, dIn15_1, 0, 24);
         }
+        // value.apply(x).view(-1, S, heads, D / heads).transpose(1, 2): gradient of [N, 6, 2, 4]   Blocks.java:43
+        // only when a step before it needs its gradient (a later one in program order still comes: no return)
+        if (need12) {
+          CpuKernels.permute(dIn10, 0, dIn15_1, 0, new int[] {n, 2, 6, 4}, new int[] {0, 2, 1, 3}, false);
+        }
+        // h.0.attn.value Linear(in_features=8, out_features=8, bias=True): gradient of [N, 6, 8]   Blocks.java:43
+        // only when a step before it needs its gradient (a later one in program order still comes: no return)
+        if (need10) {
+          CpuKernels.biasGradient(Compiled.gradBuffer(h_0_attn_value.bias(), needsGrad(7 /* h_0_attn_value.bias() */)), 0, dIn10, 0, n * 6, 8, true);
+          Tensor h_0_attn_valueGW = Compiled.grad(h_0_attn_value.weight(), needsGrad(6 /* h_0_attn_value.weight() */));
+          Blas.linearBackward(n * 6, 8, 8, dIn10, 0, p.a2, 0, h_0_attn_valueGW, h_0_attn_value.weight(), 0f, dIn8, 0);
+        }
         // att.maskedFill(mask.eq(0), Float.NEGATIVE_INFINITY).softmax(-1): gradient of [N, 2, 6, 6]   Blocks.java:45
         if (!need15) {
           return new Tensor[36];
@@ -1043,18 +1055,6 @@ public final class KilnBlocks extends Blocks {
         if (dIn12_1 != null) {
           Blas.sgemmBatched(n * 2, true, false, 6, 4, 6, 0.5f, dIn13, 0, 36, p.a5, 0, 24, 0f, dIn12_1, 0, 24);
         }
-        // value.apply(x).view(-1, S, heads, D / heads).transpose(1, 2): gradient of [N, 6, 2, 4]   Blocks.java:43
-        if (!need12) {
-          return new Tensor[36];
-        }
-        CpuKernels.permute(dIn10, 0, dIn15_1, 0, new int[] {n, 2, 6, 4}, new int[] {0, 2, 1, 3}, false);
-        // h.0.attn.value Linear(in_features=8, out_features=8, bias=True): gradient of [N, 6, 8]   Blocks.java:43
-        if (!need10) {
-          return new Tensor[36];
-        }
-        CpuKernels.biasGradient(Compiled.gradBuffer(h_0_attn_value.bias(), needsGrad(7 /* h_0_attn_value.bias() */)), 0, dIn10, 0, n * 6, 8, true);
-        Tensor h_0_attn_valueGW = Compiled.grad(h_0_attn_value.weight(), needsGrad(6 /* h_0_attn_value.weight() */));
-        Blas.linearBackward(n * 6, 8, 8, dIn10, 0, p.a2, 0, h_0_attn_valueGW, h_0_attn_value.weight(), 0f, dIn8, 0);
         // key.apply(x).view(-1, S, heads, D / heads).transpose(1, 2): gradient of [N, 6, 2, 4]   Blocks.java:42
         if (!need8) {
           return new Tensor[36];

@@ -356,18 +356,18 @@ public final class KilnCosinePrototypes extends CosinePrototypes {
           IndexKernels.normBackward(p.dnormIn7, 0, p.dnorm7_0, 0, p.a4, 0, p.norm7_0, 0, n * 3, 8, 1, 2.0);
           CpuKernels.accumulate(dIn6, 0, p.dnormIn7, 0, n * 24);
         }
+        // perClass Linear(in_features=8, out_features=24, bias=True): gradient of [N, 8]   CosinePrototypes.java:27
+        // only when a step before it needs its gradient (a later one in program order still comes: no return)
+        if (need5) {
+          CpuKernels.biasGradient(Compiled.gradBuffer(perClass.bias(), needsGrad(4 /* perClass.bias() */)), 0, dIn6, 0, n, 24, true);
+          Tensor perClassGW = Compiled.grad(perClass.weight(), needsGrad(3 /* perClass.weight() */));
+          Blas.linearBackward(n, 24, 8, dIn6, 0, p.a1, 0, perClassGW, perClass.weight(), 0f, dIn3, 0);
+        }
         // scores.mul(10.0F): gradient of [N, 3]   CosinePrototypes.java:28
         if (!need6) {
           return new Tensor[6];
         }
         CpuKernels.scale(dIn5, 0, dIn7, 0, n * 3, 10.0f, false);
-        // perClass Linear(in_features=8, out_features=24, bias=True): gradient of [N, 8]   CosinePrototypes.java:27
-        if (!need5) {
-          return new Tensor[6];
-        }
-        CpuKernels.biasGradient(Compiled.gradBuffer(perClass.bias(), needsGrad(4 /* perClass.bias() */)), 0, dIn6, 0, n, 24, true);
-        Tensor perClassGW = Compiled.grad(perClass.weight(), needsGrad(3 /* perClass.weight() */));
-        Blas.linearBackward(n, 24, 8, dIn6, 0, p.a1, 0, perClassGW, perClass.weight(), 0f, dIn3, 0);
         // cosineSimilarity(prototypes, h.view(-1, 1, 8), -1, 1.0E-8): gradient of [N, 1, 8], [3, 8]   CosinePrototypes.java:26
         if (!need3) {
           return new Tensor[6];

@@ -256,15 +256,15 @@ public final class KilnLineOps extends LineOps {
         CpuKernels.catBackward(dIn6_1, 0, 4, dIn7, 0, 9, 4, n, false);
         CpuKernels.catBackward(dIn6_2, 0, 1, dIn7, 0, 9, 8, n, false);
         // r.norm(2, 1): gradient of [N, 4, 1]   LineOps.java:27
-        if (!need6) {
-          return new Tensor[5];
+        // only when a step before it needs its gradient (a later one in program order still comes: no return)
+        if (need6) {
+          // this step's input is read by a later step too, whose gradient is there already: this one's is added
+          float[] t5 = dIn4 != null ? p.ta4 : null;
+          if (t5 != null) {
+            IndexKernels.normBackward(t5, 0, dIn6_2, 0, p.a4, 0, p.a5, 0, n, 4, 1, 2.0);
+          }
+          CpuKernels.accumulate(dIn4, 0, t5, 0, n * 4);
         }
-        // this step's input is read by a later step too, whose gradient is there already: this one's is added
-        float[] t5 = dIn4 != null ? p.ta4 : null;
-        if (t5 != null) {
-          IndexKernels.normBackward(t5, 0, dIn6_2, 0, p.a4, 0, p.a5, 0, n, 4, 1, 2.0);
-        }
-        CpuKernels.accumulate(dIn4, 0, t5, 0, n * 4);
         // h.norm(1.5F, 2, true): gradient of [N, 4, 6]   LineOps.java:26
         if (!need4) {
           return new Tensor[5];

@@ -776,6 +776,17 @@ public final class KilnRuntimeSizes extends RuntimeSizes {
         if (dIn16_1 != null) {
           Blas.sgemmBatched(n * 2, true, false, 6, 4, 6, 1.0f, p.a16, 0, 36, dIn17, 0, 24, 0f, dIn16_1, 0, 24);
         }
+        // qkv[2].view(B, T, nHead, C / nHead).transpose(1, 2): gradient of [N, 6, 2, 4]   RuntimeSizes.java:36
+        // only when a step before it needs its gradient (a later one in program order still comes: no return)
+        if (need13) {
+          CpuKernels.permute(dIn11, 0, dIn16_1, 0, new int[] {n, 2, 6, 4}, new int[] {0, 2, 1, 3}, false);
+        }
+        // cAttn.apply(x).split(C, 2)[2]: gradient of [N, 6, 24]   RuntimeSizes.java:36
+        // only when a step before it needs its gradient (a later one in program order still comes: no return)
+        if (need11) {
+          // the split's pieces write its input's gradient between them: this piece's is copied into its slice
+          SliceKernels.pieceBackward(dIn9, 0, dIn11, 0, n * 6, 24, 16, 8);
+        }
         // att.maskedFill(bias.narrow(2, 0, T).narrow(3, 0, T).eq(0), Float.NEGATIVE_INFINITY).softmax(-1): gradient of [N, 2, 6, 6]   RuntimeSizes.java:38
         if (!need16) {
           return new Tensor[16];
@@ -798,17 +809,6 @@ public final class KilnRuntimeSizes extends RuntimeSizes {
         if (dIn13_1 != null) {
           Blas.sgemmBatched(n * 2, true, false, 6, 4, 6, 0.5f, dIn14, 0, 36, p.a6, 0, 24, 0f, dIn13_1, 0, 24);
         }
-        // qkv[2].view(B, T, nHead, C / nHead).transpose(1, 2): gradient of [N, 6, 2, 4]   RuntimeSizes.java:36
-        if (!need13) {
-          return new Tensor[16];
-        }
-        CpuKernels.permute(dIn11, 0, dIn16_1, 0, new int[] {n, 2, 6, 4}, new int[] {0, 2, 1, 3}, false);
-        // cAttn.apply(x).split(C, 2)[2]: gradient of [N, 6, 24]   RuntimeSizes.java:36
-        if (!need11) {
-          return new Tensor[16];
-        }
-        // the split's pieces write its input's gradient between them: this piece's is copied into its slice
-        SliceKernels.pieceBackward(dIn9, 0, dIn11, 0, n * 6, 24, 16, 8);
         // qkv[1].view(B, T, nHead, C / nHead).transpose(1, 2): gradient of [N, 6, 2, 4]   RuntimeSizes.java:35
         if (!need9) {
           return new Tensor[16];

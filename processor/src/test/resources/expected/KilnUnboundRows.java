@@ -302,6 +302,18 @@ public final class KilnUnboundRows extends UnboundRows {
         CpuKernels.catBackward(dIn9, 0, 6, dIn10, 0, 15, 0, n, false);
         CpuKernels.catBackward(dIn9_1, 0, 6, dIn10, 0, 15, 6, n, false);
         CpuKernels.catBackward(dIn9_2, 0, 3, dIn10, 0, 15, 12, n, false);
+        // g.unbind(-1)[2]: gradient of [N, 3, 6]   UnboundRows.java:25
+        // only when a step before it needs its gradient (a later one in program order still comes: no return)
+        if (need7) {
+          SliceKernels.narrowBackward(dIn6, 0, dIn9_2, 0, n * 3, 6, 2, 1, false);
+        }
+        // gate Linear(in_features=6, out_features=6, bias=True) + gate.apply(x).relu(): gradient of [N, 3, 6]   UnboundRows.java:24
+        // only when a step before it needs its gradient (a later one in program order still comes: no return)
+        if (need6) {
+          CpuKernels.reluBackwardBiasGradient(Compiled.gradBuffer(gate.bias(), needsGrad(4 /* gate.bias() */)), 0, dIn6, 0, p.a6, 0, n * 3, 6, true);
+          Tensor gateGW = Compiled.grad(gate.weight(), needsGrad(3 /* gate.weight() */));
+          Blas.linearBackward(n * 3, 6, 6, dIn6, 0, in, inOff, gateGW, gate.weight(), 0f, dx, 0);
+        }
         // rows[2].add(1.0F): gradient of [N, 6]   UnboundRows.java:26
         if (!need9) {
           return new Tensor[7];
@@ -313,18 +325,6 @@ public final class KilnUnboundRows extends UnboundRows {
         }
         // the split's pieces write its input's gradient between them: this piece's is copied into its slice
         SliceKernels.pieceBackward(dIn7, 0, dIn8, 0, n, 18, 12, 6);
-        // g.unbind(-1)[2]: gradient of [N, 3, 6]   UnboundRows.java:25
-        if (!need7) {
-          return new Tensor[7];
-        }
-        SliceKernels.narrowBackward(dIn6, 0, dIn9_2, 0, n * 3, 6, 2, 1, false);
-        // gate Linear(in_features=6, out_features=6, bias=True) + gate.apply(x).relu(): gradient of [N, 3, 6]   UnboundRows.java:24
-        if (!need6) {
-          return new Tensor[7];
-        }
-        CpuKernels.reluBackwardBiasGradient(Compiled.gradBuffer(gate.bias(), needsGrad(4 /* gate.bias() */)), 0, dIn6, 0, p.a6, 0, n * 3, 6, true);
-        Tensor gateGW = Compiled.grad(gate.weight(), needsGrad(3 /* gate.weight() */));
-        Blas.linearBackward(n * 3, 6, 6, dIn6, 0, in, inOff, gateGW, gate.weight(), 0f, dx, 0);
         // rows[0].mul(rows[1].sigmoid()): gradient of [N, 6]   UnboundRows.java:23
         if (!need5) {
           return new Tensor[7];
