@@ -7,7 +7,8 @@ import dev.kiln.runtime.Tensor;
 
 /**
  * A square value multiplied by itself ({@code h @ h}) and read again by a later product on the left, through a view
- * ({@code h^T @ relu(a)}, the transpose folded into the GEMM): eager's engine reaches that left operand's path last.
+ * ({@code h^T @ relu(a)}, the transpose folded into the GEMM): eager's in-place product reads {@code h^T} in {@code h}
+ * as one node, so {@code h}'s three gradients come in the order of the two products in eager's traversal.
  */
 @Model(input = {6, 6})
 public class LeftViewProducts extends Module {

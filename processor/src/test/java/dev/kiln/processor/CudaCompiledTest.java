@@ -124,6 +124,8 @@ class CudaCompiledTest {
     "ShiftedPositions, ids11:6",
     "IdsWithPositions, ids11:6",
     "NearestCode, 6:8",
+    "TiedNearestCode, 6:8",
+    "ManyReaders, 6",
     "TopIds, 6:8",
     "StridedParameters, 6:8",
     "WhereOfBuffers, 6:8",
