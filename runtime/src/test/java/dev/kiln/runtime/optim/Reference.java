@@ -30,6 +30,7 @@ final class Reference {
   static final int STEPS = 5;
 
   private static Reference instance;
+  private static Reference schedules;
 
   /** name -> step -> index -> value. */
   private final Map<String, Map<Integer, TreeMap<Integer, Double>>> rows = new HashMap<>();
@@ -39,6 +40,14 @@ final class Reference {
       instance = new Reference("/optim/reference.txt");
     }
     return instance;
+  }
+
+  /** The scheduler sequences of {@code optim/make_schedules.py}, in {@code optim/schedules.txt}. */
+  static synchronized Reference schedules() {
+    if (schedules == null) {
+      schedules = new Reference("/optim/schedules.txt");
+    }
+    return schedules;
   }
 
   private Reference(String resource) {
