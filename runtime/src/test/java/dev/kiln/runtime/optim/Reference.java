@@ -31,6 +31,7 @@ final class Reference {
 
   private static Reference instance;
   private static Reference schedules;
+  private static Reference optimizers;
 
   /** name -> step -> index -> value. */
   private final Map<String, Map<Integer, TreeMap<Integer, Double>>> rows = new HashMap<>();
@@ -48,6 +49,14 @@ final class Reference {
       schedules = new Reference("/optim/schedules.txt");
     }
     return schedules;
+  }
+
+  /** The optimizer steps of {@code optim/make_optimizers.py}, in {@code optim/optimizers.txt}. */
+  static synchronized Reference optimizers() {
+    if (optimizers == null) {
+      optimizers = new Reference("/optim/optimizers.txt");
+    }
+    return optimizers;
   }
 
   private Reference(String resource) {
