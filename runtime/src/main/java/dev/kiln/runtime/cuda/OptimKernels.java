@@ -193,6 +193,16 @@ public final class OptimKernels {
         }
       }
 
+      // The Adam family's moments of element i (NAdam, RAdam): the gradient with weight decay g, then
+      // m = b1 m + (1 - b1) g and v = b2 v + (1 - b2) g g, as the CPU loops round them; returns g.
+      __device__ __forceinline__ float kiln_moments(const float* p, const float* g, float* m, float* v, int i, float b1,
+                                                    float keep1, float b2, float keep2, float weightDecay) {
+        float gi = weightDecay == 0.0f ? g[i] : fmaf(p[i], weightDecay, g[i]);
+        m[i] = fmaf(gi, keep1, m[i] * b1);
+        v[i] = fmaf(keep2 * gi, gi, v[i] * b2);
+        return gi;
+      }
+
       // NAdam (PyTorch 1.13's _single_tensor_nadam); s0, s1: the rates of the gradient and of the
       // first moment (negative), s2: 1 - beta2^t.
       extern "C" __global__ void kiln_nadam(kiln_param_list L, float b1, float keep1, float b2, float keep2, float eps,
@@ -205,11 +215,8 @@ public final class OptimKernels {
         float* v = L.b[t];
         float rateG = L.s0[t], rateM = L.s1[t], bc2 = L.s2[t];
         for (int i = from + threadIdx.x; i < to; i += blockDim.x) {
-          float gi = weightDecay == 0.0f ? g[i] : fmaf(p[i], weightDecay, g[i]);
-          float mi = fmaf(gi, keep1, m[i] * b1);
-          m[i] = mi;
-          float vi = fmaf(keep2 * gi, gi, v[i] * b2);
-          v[i] = vi;
+          float gi = kiln_moments(p, g, m, v, i, b1, keep1, b2, keep2, weightDecay);
+          float mi = m[i], vi = v[i];
           float denom = sqrtf(vi / bc2) + eps;
           float pi = p[i] + rateG * gi / denom;
           p[i] = pi + rateM * mi / denom;
@@ -228,11 +235,8 @@ public final class OptimKernels {
         float* v = L.b[t];
         float bc1 = L.s0[t], bc2Sqrt = L.s1[t], rect = L.s2[t];
         for (int i = from + threadIdx.x; i < to; i += blockDim.x) {
-          float gi = weightDecay == 0.0f ? g[i] : fmaf(p[i], weightDecay, g[i]);
-          float mi = fmaf(gi, keep1, m[i] * b1);
-          m[i] = mi;
-          float vi = fmaf(keep2 * gi, gi, v[i] * b2);
-          v[i] = vi;
+          float gi = kiln_moments(p, g, m, v, i, b1, keep1, b2, keep2, weightDecay);
+          float mi = m[i], vi = v[i];
           float a = mi / bc1 * lr;
           if (rect >= 0.0f) {
             float r = 1.0f / (sqrtf(vi) + eps) * bc2Sqrt;

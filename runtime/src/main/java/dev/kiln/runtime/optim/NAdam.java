@@ -24,11 +24,7 @@ import java.util.List;
  * state dict holds {@code step}, {@code exp_avg} and {@code exp_avg_sq} only. PyTorch's
  * {@code mu_product * mu} (sic: its {@code mu_product_next}) is kept as it is.
  */
-public final class NAdam extends RunningStateOptimizer {
-  private double beta1 = 0.9;
-  private double beta2 = 0.999;
-  private double eps = 1e-8;
-  private double weightDecay;
+public final class NAdam extends MomentsOptimizer<NAdam> {
   private double momentumDecay = 4e-3;
   /** mu_product after each step t (index t; 1 at 0), in float32 as PyTorch's tensor; grown as steps come. */
   private final List<Float> muProducts = new ArrayList<>(List.of(1f));
@@ -37,61 +33,20 @@ public final class NAdam extends RunningStateOptimizer {
     super("NAdam", params, lr, "exp_avg", "exp_avg_sq");
   }
 
-  /** Decay rates of the two moments; each in [0, 1). */
-  public NAdam betas(double beta1, double beta2) {
-    this.beta1 = beta("beta1", beta1);
-    this.beta2 = beta("beta2", beta2);
-    resetProducts();
-    return this;
-  }
-
-  /** Added to the denominator; finite and >= 0. */
-  public NAdam eps(double eps) {
-    this.eps = nonNegative("eps", eps);
-    return this;
-  }
-
-  /** L2 penalty added to the gradient; finite and >= 0. */
-  public NAdam weightDecay(double weightDecay) {
-    this.weightDecay = nonNegative("weight decay", weightDecay);
-    return this;
-  }
-
   /** PyTorch's {@code momentum_decay} (psi); finite and >= 0. */
   public NAdam momentumDecay(double momentumDecay) {
     this.momentumDecay = nonNegative("momentum decay", momentumDecay);
-    resetProducts();
+    settingsChanged();
     return this;
   }
 
-  private void resetProducts() {
+  @Override
+  void settingsChanged() {
     muProducts.subList(1, muProducts.size()).clear();
-  }
-
-  public double beta1() {
-    return beta1;
-  }
-
-  public double beta2() {
-    return beta2;
-  }
-
-  public double eps() {
-    return eps;
   }
 
   public double momentumDecay() {
     return momentumDecay;
-  }
-
-  @Override
-  public double weightDecay() {
-    return weightDecay;
-  }
-
-  @Override
-  boolean keeps(int slot) {
-    return true;
   }
 
   @Override

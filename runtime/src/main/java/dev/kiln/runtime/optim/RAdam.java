@@ -19,55 +19,9 @@ import java.util.List;
  *
  * Defaults as in PyTorch: lr 0.001 (give it), betas (0.9, 0.999), eps 1e-8, no weight decay.
  */
-public final class RAdam extends RunningStateOptimizer {
-  private double beta1 = 0.9;
-  private double beta2 = 0.999;
-  private double eps = 1e-8;
-  private double weightDecay;
-
+public final class RAdam extends MomentsOptimizer<RAdam> {
   public RAdam(List<Tensor> params, double lr) {
     super("RAdam", params, lr, "exp_avg", "exp_avg_sq");
-  }
-
-  /** Decay rates of the two moments; each in [0, 1). */
-  public RAdam betas(double beta1, double beta2) {
-    this.beta1 = beta("beta1", beta1);
-    this.beta2 = beta("beta2", beta2);
-    return this;
-  }
-
-  /** Added to the denominator; finite and >= 0. */
-  public RAdam eps(double eps) {
-    this.eps = nonNegative("eps", eps);
-    return this;
-  }
-
-  /** L2 penalty added to the gradient; finite and >= 0. */
-  public RAdam weightDecay(double weightDecay) {
-    this.weightDecay = nonNegative("weight decay", weightDecay);
-    return this;
-  }
-
-  public double beta1() {
-    return beta1;
-  }
-
-  public double beta2() {
-    return beta2;
-  }
-
-  public double eps() {
-    return eps;
-  }
-
-  @Override
-  public double weightDecay() {
-    return weightDecay;
-  }
-
-  @Override
-  boolean keeps(int slot) {
-    return true;
   }
 
   @Override

@@ -17,7 +17,7 @@ import java.util.Map;
  * writes and reads it in the state dict, and runs the update rule of the subclass over the
  * parameter's values on the host, split over the cores, or its kernel on CUDA.
  */
-abstract sealed class RunningStateOptimizer extends Optimizer permits RMSprop, Adagrad, Adadelta, Adamax, NAdam, RAdam, Rprop {
+abstract sealed class RunningStateOptimizer extends Optimizer permits RMSprop, Adagrad, Adadelta, MomentsOptimizer, Rprop {
   private static final String STEP = "step";
   private final String[] names;
   private final Map<Tensor, State> states = new IdentityHashMap<>();
