@@ -166,6 +166,24 @@ class ScheduleSequenceTest {
     }
   }
 
+  /** Every case through a checkpoint file half-way ({@code Checkpoint.save} / {@code load}), going on with PyTorch's rates. */
+  @Test
+  void aCheckpointFileCarriesEverySchedule(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+    for (Case k : CASES) {
+      int half = Math.max(BY_HAND_AFTER + 1, k.steps() / 2);
+      Optimizer opt = k.opt().get();
+      SteppedScheduler sched = k.sched().apply(opt);
+      run(new Case(k.name(), k.opt(), k.sched(), half, k.byHand(), k.momentum()), opt, sched, 0);
+      java.nio.file.Path file = dir.resolve(k.name() + ".safetensors");
+      Map<String, Tensor> model = Map.of("w", Tensor.of(new float[] {1f}));
+      dev.kiln.runtime.io.Checkpoint.save(file, model, opt, sched, half);
+      Optimizer opt2 = k.opt().get();
+      SteppedScheduler sched2 = k.sched().apply(opt2);
+      assertEquals(half, dev.kiln.runtime.io.Checkpoint.load(file, m -> {}, opt2, sched2), k.name());
+      run(k, opt2, sched2, half);
+    }
+  }
+
   @Test
   void oneCycleRefusesAStepPastTotalSteps() {
     for (Case k : CASES) {
