@@ -112,8 +112,8 @@ public final class CyclicLR extends LRScheduler {
     return new Builder(optimizer, baseLrs.clone(), maxLrs.clone());
   }
 
-  /** CyclicLR's settings, PyTorch's defaults unless set. */
-  public static final class Builder {
+  /** CyclicLR's settings, PyTorch's defaults unless set (momentum between 0.8 and 0.9). */
+  public static final class Builder extends MomentumCycleBuilder<Builder> {
     private final Optimizer optimizer;
     private final double[] baseLrs;
     private final double[] maxLrs;
@@ -121,11 +121,9 @@ public final class CyclicLR extends LRScheduler {
     private Integer stepSizeDown;
     private Mode mode = Mode.TRIANGULAR;
     private double gamma = 1.0;
-    private boolean cycleMomentum = true;
-    private double[] baseMomentums = {0.8};
-    private double[] maxMomentums = {0.9};
 
     private Builder(Optimizer optimizer, double[] baseLrs, double[] maxLrs) {
+      super(0.8, 0.9);
       this.optimizer = Objects.requireNonNull(optimizer, "CyclicLR: optimizer is null");
       this.baseLrs = baseLrs;
       this.maxLrs = maxLrs;
@@ -154,22 +152,8 @@ public final class CyclicLR extends LRScheduler {
       return this;
     }
 
-    public Builder cycleMomentum(boolean cycleMomentum) {
-      this.cycleMomentum = cycleMomentum;
-      return this;
-    }
 
-    /** Momentum at the peak rate; 0.8 by default (one value or one per group). */
-    public Builder baseMomentum(double... baseMomentum) {
-      this.baseMomentums = baseMomentum.clone();
-      return this;
-    }
 
-    /** Momentum at the base rate; 0.9 by default (one value or one per group). */
-    public Builder maxMomentum(double... maxMomentum) {
-      this.maxMomentums = maxMomentum.clone();
-      return this;
-    }
 
     public CyclicLR build() {
       return new CyclicLR(this);

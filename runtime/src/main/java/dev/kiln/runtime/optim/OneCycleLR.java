@@ -131,8 +131,8 @@ public final class OneCycleLR extends LRScheduler {
     return new Builder(optimizer, maxLr);
   }
 
-  /** OneCycleLR's settings, PyTorch's defaults unless set. */
-  public static final class Builder {
+  /** OneCycleLR's settings, PyTorch's defaults unless set (momentum between 0.85 and 0.95). */
+  public static final class Builder extends MomentumCycleBuilder<Builder> {
     private final Optimizer optimizer;
     private final double[] maxLrs;
     private Integer totalSteps;
@@ -140,14 +140,12 @@ public final class OneCycleLR extends LRScheduler {
     private Integer stepsPerEpoch;
     private double pctStart = 0.3;
     private Anneal anneal = Anneal.COS;
-    private boolean cycleMomentum = true;
-    private double[] baseMomentums = {0.85};
-    private double[] maxMomentums = {0.95};
     private double divFactor = 25;
     private double finalDivFactor = 1e4;
     private boolean threePhase;
 
     private Builder(Optimizer optimizer, double[] maxLrs) {
+      super(0.85, 0.95);
       this.optimizer = java.util.Objects.requireNonNull(optimizer, "OneCycleLR: optimizer is null");
       this.maxLrs = maxLrs.clone();
     }
@@ -175,22 +173,8 @@ public final class OneCycleLR extends LRScheduler {
       return this;
     }
 
-    public Builder cycleMomentum(boolean cycleMomentum) {
-      this.cycleMomentum = cycleMomentum;
-      return this;
-    }
 
-    /** Momentum at the peak rate (0.85 by default; one value or one per group). */
-    public Builder baseMomentum(double... baseMomentum) {
-      this.baseMomentums = baseMomentum.clone();
-      return this;
-    }
 
-    /** Momentum at the start and end (0.95 by default; one value or one per group). */
-    public Builder maxMomentum(double... maxMomentum) {
-      this.maxMomentums = maxMomentum.clone();
-      return this;
-    }
 
     /** Start rate = maxLr / divFactor; 25 by default. */
     public Builder divFactor(double divFactor) {
