@@ -10,8 +10,12 @@ import dev.kiln.runtime.optim.Adadelta;
 import dev.kiln.runtime.optim.Adagrad;
 import dev.kiln.runtime.optim.Adam;
 import dev.kiln.runtime.optim.AdamW;
+import dev.kiln.runtime.optim.Adamax;
+import dev.kiln.runtime.optim.NAdam;
 import dev.kiln.runtime.optim.Optimizer;
+import dev.kiln.runtime.optim.RAdam;
 import dev.kiln.runtime.optim.RMSprop;
+import dev.kiln.runtime.optim.Rprop;
 import dev.kiln.runtime.optim.SGD;
 import java.util.List;
 import java.util.function.Function;
@@ -181,7 +185,16 @@ class CudaTensorTest {
         ps -> new RMSprop(ps, 0.01),
         ps -> new RMSprop(ps, 0.01).momentum(0.9).centered(true).weightDecay(0.01),
         ps -> new Adagrad(ps, 0.1).lrDecay(0.1).initialAccumulatorValue(0.1).weightDecay(0.01),
-        ps -> new Adadelta(ps, 1.0).weightDecay(0.01));
+        ps -> new Adadelta(ps, 1.0).weightDecay(0.01),
+        ps -> new Adamax(ps, 0.01).betas(0.8, 0.99).weightDecay(0.01),
+        ps -> new NAdam(ps, 0.01).momentumDecay(0.01).weightDecay(0.01),
+        ps -> new RAdam(ps, 0.01).betas(0.9, 0.9).weightDecay(0.01), // rho_t > 5 from step 6: both branches
+        ps -> new Rprop(ps, 0.01).etas(0.4, 1.3).stepSizes(1e-4, 0.05),
+        ps -> { // a group's own momentum, as OneCycleLR sets it
+          SGD o = new SGD(ps, 0.1).momentum(0.9);
+          o.paramGroups().get(0).momentum(0.5);
+          return o;
+        });
     // 41 parameters in two groups, the first over two launches' tables (32 each), sizes from 1 value to several blocks (2048 values each)
     int[] sizes = new int[41];
     for (int i = 0; i < sizes.length; i++) {
@@ -203,7 +216,7 @@ class CudaTensorTest {
       oc.addParamGroup(cpu.subList(35, sizes.length), 0.02).weightDecay(0.05);
       Optimizer og = makers.get(which).apply(gpu.subList(0, 35));
       og.addParamGroup(gpu.subList(35, sizes.length), 0.02).weightDecay(0.05);
-      for (int step = 0; step < 4; step++) {
+      for (int step = 0; step < 7; step++) {
         for (int i = 0; i < sizes.length; i++) {
           Tensor g = Tensor.randn(sizes[i]);
           cpu.get(i).setGrad(g);

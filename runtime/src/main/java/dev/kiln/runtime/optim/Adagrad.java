@@ -74,7 +74,7 @@ public final class Adagrad extends RunningStateOptimizer {
   }
 
   @Override
-  float initialValue(int slot) {
+  float initialValue(int slot, double lr) {
     return (float) initialAccumulatorValue;
   }
 

@@ -193,6 +193,21 @@ public abstract sealed class AdamBase<S extends AdamBase<S>> extends Optimizer p
     moments.putAll(loaded);
   }
 
+  /** beta1 of the group being stepped: its own momentum ({@link ParamGroup#momentum(double)}) or the optimizer's. */
+  private double b1() {
+    return momentumOf(beta1);
+  }
+
+  @Override
+  String momentumKind() {
+    return "betas";
+  }
+
+  @Override
+  double defaultMomentum() {
+    return beta1;
+  }
+
   @Override
   protected final OptimKernels.Entry cudaEntry(Tensor param, Tensor grad, double lr) {
     Moments s = moments(param);
@@ -203,7 +218,7 @@ public abstract sealed class AdamBase<S extends AdamBase<S>> extends Optimizer p
 
   @Override
   protected final void stepOnCuda(List<OptimKernels.Entry> entries, double lr) {
-    OptimKernels.adam(entries, (float) beta1, (float) beta2, (float) (1 - beta1), (float) (1 - beta2), l2(), shrink(lr), (float) eps);
+    OptimKernels.adam(entries, (float) b1(), (float) beta2, (float) (1 - b1()), (float) (1 - beta2), l2(), shrink(lr), (float) eps);
   }
 
   @Override
@@ -212,9 +227,9 @@ public abstract sealed class AdamBase<S extends AdamBase<S>> extends Optimizer p
     Moments s = moments(param);
     int t = ++s.step;
 
-    float b1 = (float) beta1;
+    float b1 = (float) b1();
     float b2 = (float) beta2;
-    float keep1 = (float) (1 - beta1);
+    float keep1 = (float) (1 - b1());
     float keep2 = (float) (1 - beta2);
     float l2 = l2();
     float shrink = shrink(lr);
@@ -283,7 +298,7 @@ public abstract sealed class AdamBase<S extends AdamBase<S>> extends Optimizer p
 
   /** {@code lr / (1 - beta1^t)}: the step with the first moment's bias correction. */
   private float stepSize(double lr, int t) {
-    return (float) (lr / (1 - Math.pow(beta1, t)));
+    return (float) (lr / (1 - Math.pow(b1(), t)));
   }
 
   /** {@code sqrt(1 - beta2^t)}: the second moment's bias correction. */

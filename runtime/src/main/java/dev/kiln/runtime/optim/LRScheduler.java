@@ -33,7 +33,7 @@ import java.util.Objects;
  * <p>{@link #stateDict()} and {@link #loadStateDict(Map)} save and restore the epoch, the base
  * rates and the last rates, so that a resumed run goes on with the same rates.
  */
-public abstract class LRScheduler implements Scheduler {
+public abstract class LRScheduler implements SteppedScheduler {
   private static final String LAST_EPOCH = "last_epoch";
   private static final String BASE_LRS = "base_lrs.";
   private static final String LAST_LRS = "_last_lr.";
@@ -75,7 +75,87 @@ public abstract class LRScheduler implements Scheduler {
    */
   protected abstract double lrAt(int group, double baseLr, int epoch);
 
+  /**
+   * PyTorch's {@code get_lr()} at epoch 0, for group {@code group} whose rate is {@code lr}: the
+   * rate a scheduler's first (construction) step sets. The group's rate as it is, unless the
+   * schedule starts elsewhere ({@link LinearLR}'s {@code lr * startFactor}, ...); a subclass whose
+   * epoch 0 differs calls {@link #initialStep()} at the end of its constructor.
+   */
+  protected double epochZeroLr(int group, double lr, double baseLr) {
+    return lr;
+  }
+
+  /**
+   * The rate PyTorch's {@code step(0)} sets ({@link SequentialLR} at a milestone): the closed form
+   * at epoch 0, as PyTorch takes {@code _get_closed_form_lr()} where a scheduler has one.
+   */
+  protected double restartLr(int group, double lr, double baseLr) {
+    return lrAt(group, baseLr, 0);
+  }
+
+  /** Called once per {@link #step()} before the rates of {@code epoch} are computed; may refuse the step. */
+  protected void beforeStep(int epoch) {}
+
+  /** Called when the schedule goes back to epoch 0 ({@link #initialStep()}, {@link SequentialLR}'s milestones). */
+  protected void restart() {}
+
+  /** Called after the rates of {@code epoch} were set (the schedules that also set momentum). */
+  protected void afterStep(int epoch) {}
+
+  /** Names of the scheduler's own counters saved in its state dict beside the epoch and rates. */
+  protected List<String> extraStateKeys() {
+    return List.of();
+  }
+
+  /** The value of the counter {@code key} of {@link #extraStateKeys()}. */
+  protected double extraState(String key) {
+    throw new IllegalArgumentException(key);
+  }
+
+  /** Restores the counters of {@link #extraStateKeys()}, each present in {@code values}. */
+  protected void loadExtraState(Map<String, Double> values) {}
+
+  /**
+   * PyTorch's {@code _initial_step()}: epoch 0 with each group's rate from {@link #epochZeroLr}.
+   * Subclasses whose epoch 0 is not the groups' rates call it at the end of their constructors.
+   */
+  protected final void initialStep() {
+    lastEpoch = 0;
+    restart();
+    List<ParamGroup> groups = optimizer.paramGroups();
+    List<Double> lrs = new ArrayList<>(groups.size());
+    for (int i = 0; i < groups.size(); i++) {
+      lrs.add(epochZeroLr(i, groups.get(i).lr(), baseLrs.get(i)));
+    }
+    startAt(lrs);
+    afterStep(0);
+  }
+
+  /** PyTorch's {@code step(0)}: back to epoch 0 with the rates of {@link #restartLr}. */
+  final void restartAtZero() {
+    lastEpoch = 0;
+    restart();
+    List<ParamGroup> groups = optimizer.paramGroups();
+    List<Double> lrs = new ArrayList<>(groups.size());
+    for (int i = 0; i < groups.size(); i++) {
+      lrs.add(restartLr(i, groups.get(i).lr(), baseLrs.get(i)));
+    }
+    startAt(lrs);
+    afterStep(0);
+  }
+
+  /** Sets the epoch without changing any rate ({@link CosineAnnealingWarmRestarts#step(double)}). */
+  protected final void setLastEpoch(int epoch) {
+    lastEpoch = epoch;
+  }
+
+  /** Replaces the base rates ({@link CyclicLR} takes its own). */
+  protected final void setBaseLrs(List<Double> lrs) {
+    baseLrs = List.copyOf(lrs);
+  }
+
   /** Moves to the next epoch and sets every param group's learning rate for it. */
+  @Override
   public final void step() {
     List<ParamGroup> groups = optimizer.paramGroups();
     if (groups.size() != baseLrs.size()) {
@@ -83,6 +163,7 @@ public abstract class LRScheduler implements Scheduler {
           getClass().getSimpleName() + ": the optimizer has " + groups.size() + " param groups but had "
               + baseLrs.size() + " when the scheduler was made; make the scheduler after adding groups");
     }
+    beforeStep(lastEpoch + 1);
     List<Double> lrs = new ArrayList<>(groups.size());
     for (int i = 0; i < groups.size(); i++) {
       double lr = nextLr(i, groups.get(i).lr(), baseLrs.get(i), lastEpoch + 1);
@@ -101,6 +182,7 @@ public abstract class LRScheduler implements Scheduler {
     }
     lastEpoch++;
     startAt(lrs);
+    afterStep(lastEpoch);
   }
 
   /**
@@ -142,6 +224,9 @@ public abstract class LRScheduler implements Scheduler {
     for (int g = 0; g < lastLrs.size(); g++) {
       out.put(LAST_LRS + g, StateEncoding.ofDouble(lastLrs.get(g)));
     }
+    for (String key : extraStateKeys()) {
+      out.put(key, StateEncoding.ofDouble(extraState(key)));
+    }
     return out;
   }
 
@@ -177,6 +262,11 @@ public abstract class LRScheduler implements Scheduler {
           known.add(LAST_LRS + g);
         }
       }
+      Map<String, Double> extra = new LinkedHashMap<>();
+      for (String key : extraStateKeys()) {
+        extra.put(key, StateEncoding.toDouble(state, key));
+        known.add(key);
+      }
       if (state.size() != known.size()) {
         List<String> unexpected = new ArrayList<>(state.keySet());
         unexpected.removeAll(known);
@@ -185,6 +275,7 @@ public abstract class LRScheduler implements Scheduler {
       baseLrs = List.copyOf(bases);
       lastEpoch = epoch;
       lastLrs = lasts != null ? List.copyOf(lasts) : closedFormLrsAt(epoch);
+      loadExtraState(extra);
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException(name + ": " + e.getMessage(), e);
     }

@@ -29,11 +29,12 @@ public final class LambdaLR extends LRScheduler {
   public LambdaLR(Optimizer optimizer, List<IntToDoubleFunction> lambdas) {
     super(optimizer);
     this.lambdas = checkLambdas("LambdaLR", optimizer, lambdas);
-    List<Double> start = new ArrayList<>();
-    for (int g = 0; g < lambdas.size(); g++) {
-      start.add(lrAt(g, baseLrs().get(g), 0));
-    }
-    startAt(start);
+    initialStep();
+  }
+
+  @Override
+  protected double epochZeroLr(int group, double lr, double baseLr) {
+    return lrAt(group, baseLr, 0);
   }
 
   @Override

@@ -28,6 +28,12 @@ public final class MultiplicativeLR extends LRScheduler {
     return lr * LambdaLR.factor("MultiplicativeLR", lambdas.get(group), group, epoch);
   }
 
+  /** PyTorch's {@code step(0)}: MultiplicativeLR has no closed form there, and its epoch 0 keeps the rates. */
+  @Override
+  protected double restartLr(int group, double lr, double baseLr) {
+    return lr;
+  }
+
   /** The base rate times the product of the factors of epochs 1 to {@code epoch}. */
   @Override
   protected double lrAt(int group, double baseLr, int epoch) {

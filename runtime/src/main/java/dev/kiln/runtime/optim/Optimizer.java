@@ -127,6 +127,28 @@ public abstract class Optimizer {
     return stepping == null || stepping.weightDecay() == null ? optimizers : stepping.weightDecay();
   }
 
+  /**
+   * The momentum of the group being stepped (SGD's momentum, Adam's beta1): its own ({@link
+   * ParamGroup#momentum(double)}) where it has one, else {@code optimizers}.
+   */
+  protected final double momentumOf(double optimizers) {
+    return stepping == null || stepping.momentum() == null ? optimizers : stepping.momentum();
+  }
+
+  /**
+   * What a group's {@link ParamGroup#momentum} is for this optimizer: {@code "momentum"} (SGD),
+   * {@code "betas"} (beta1: Adam, AdamW), or null where it has none ({@link OneCycleLR} and {@link
+   * CyclicLR} refuse to cycle it then, as PyTorch's do).
+   */
+  String momentumKind() {
+    return null;
+  }
+
+  /** The optimizer's own momentum (or beta1), where {@link #momentumKind()} is not null. */
+  double defaultMomentum() {
+    throw new UnsupportedOperationException(getClass().getSimpleName() + " has no momentum");
+  }
+
   /** How many times {@link #step()} ran on this object (a loaded state does not count). */
   long stepCalls() {
     return stepCalls;

@@ -17,6 +17,8 @@ public final class ParamGroup {
   private Double initialLr;
   /** This group's weight decay where it overrides the optimizer's, else null. */
   private Double weightDecay;
+  /** This group's momentum (SGD's momentum, Adam's beta1) where it overrides the optimizer's, else null. */
+  private Double momentum;
 
   ParamGroup(List<Tensor> params, double lr) {
     this.params = List.copyOf(params);
@@ -38,6 +40,30 @@ public final class ParamGroup {
    */
   public Double initialLr() {
     return initialLr;
+  }
+
+  /** Sets PyTorch's {@code initial_lr} ({@link OneCycleLR} sets it to {@code maxLr / divFactor}). */
+  void initialLr(double lr) {
+    initialLr = lr;
+  }
+
+  /**
+   * Gives this group a momentum of its own instead of the optimizer's, as PyTorch's {@code
+   * group['momentum']} (SGD) or {@code group['betas'][0]} (Adam, AdamW): what {@link OneCycleLR}
+   * and {@link CyclicLR} set each step with {@code cycleMomentum}. In [0, 1). Not saved in the
+   * optimizer's state dict.
+   */
+  public ParamGroup momentum(double momentum) {
+    if (!(momentum >= 0 && momentum < 1)) {
+      throw new IllegalArgumentException("momentum must be in [0, 1), got " + momentum);
+    }
+    this.momentum = momentum;
+    return this;
+  }
+
+  /** This group's own momentum (or Adam's beta1), or null where the optimizer's applies. */
+  public Double momentum() {
+    return momentum;
   }
 
   /** Records the current rate as the initial one unless one is recorded (PyTorch's {@code setdefault}); returns it. */

@@ -11,12 +11,13 @@ import java.util.Map;
 
 /**
  * The optimizers whose running state is a step count and up to three tensors of each parameter's
- * shape, named as PyTorch names them ({@link RMSprop}, {@link Adagrad}, {@link Adadelta}): this
+ * shape, named as PyTorch names them ({@link RMSprop}, {@link Adagrad}, {@link Adadelta}, {@link
+ * Adamax}, {@link NAdam}, {@link RAdam}, {@link Rprop}): this
  * class keeps the state (made at a parameter's first step, on its device, and moved with it),
  * writes and reads it in the state dict, and runs the update rule of the subclass over the
  * parameter's values on the host, split over the cores, or its kernel on CUDA.
  */
-abstract sealed class RunningStateOptimizer extends Optimizer permits RMSprop, Adagrad, Adadelta {
+abstract sealed class RunningStateOptimizer extends Optimizer permits RMSprop, Adagrad, Adadelta, MomentsOptimizer, Rprop {
   private static final String STEP = "step";
   private final String[] names;
   private final Map<Tensor, State> states = new IdentityHashMap<>();
@@ -51,8 +52,8 @@ abstract sealed class RunningStateOptimizer extends Optimizer permits RMSprop, A
   /** Whether the current settings keep slot {@code i} (e.g. RMSprop's {@code momentum_buffer} only with momentum). */
   abstract boolean keeps(int slot);
 
-  /** The value every element of a new slot starts at. */
-  float initialValue(int slot) {
+  /** The value every element of a new slot starts at, in a group of rate {@code lr} (Rprop's step sizes start at it). */
+  float initialValue(int slot, double lr) {
     return 0f;
   }
 
@@ -89,12 +90,20 @@ abstract sealed class RunningStateOptimizer extends Optimizer permits RMSprop, A
     return value;
   }
 
+  /** Throws unless {@code value} is in [0, 1), as PyTorch's beta checks; names the optimizer and the setting. */
+  final double beta(String what, double value) {
+    if (!(value >= 0 && value < 1)) {
+      throw new IllegalArgumentException(getClass().getSimpleName() + ": " + what + " must be in [0, 1), got " + value);
+    }
+    return value;
+  }
+
   /** The parameter's state, made on its device at its first step, moved with it, with the slots the settings keep. */
-  private State state(Tensor param) {
+  private State state(Tensor param, double lr) {
     State s = states.computeIfAbsent(param, p -> new State(0, new Tensor[names.length]));
     for (int i = 0; i < names.length; i++) {
       if (s.slots[i] == null && keeps(i)) {
-        float v = initialValue(i);
+        float v = initialValue(i, lr);
         s.slots[i] = v == 0f ? Tensor.zeros(param.device(), param.shape()) : Tensor.full(v, param.shape());
       }
       if (s.slots[i] != null && s.slots[i].device() != param.device()) {
@@ -106,7 +115,7 @@ abstract sealed class RunningStateOptimizer extends Optimizer permits RMSprop, A
 
   @Override
   protected final void update(Tensor param, Tensor grad, double lr) {
-    State s = state(param);
+    State s = state(param, lr);
     int step = ++s.step;
     int n = param.numel();
     float[] p = fromZero(param, true);
@@ -127,7 +136,7 @@ abstract sealed class RunningStateOptimizer extends Optimizer permits RMSprop, A
 
   @Override
   protected final OptimKernels.Entry cudaEntry(Tensor param, Tensor grad, double lr) {
-    State s = state(param);
+    State s = state(param, lr);
     int step = ++s.step;
     long[] slots = new long[names.length];
     for (int i = 0; i < names.length; i++) {

@@ -94,19 +94,34 @@ public final class SGD extends Optimizer {
 
   @Override
   protected OptimKernels.Entry cudaEntry(Tensor param, Tensor grad, double lr) {
-    boolean first = momentum != 0f && !momentumBuffers.containsKey(param);
+    boolean first = mu() != 0f && !momentumBuffers.containsKey(param);
     Tensor buf = momentumBuffer(param);
     return OptimKernels.Entry.sgd(param.writeCuda(), grad.readCuda(), buf == null ? 0L : buf.writeCuda(), param.numel(), first);
   }
 
   @Override
   protected void stepOnCuda(List<OptimKernels.Entry> entries, double lr) {
-    OptimKernels.sgd(entries, (float) lr, momentum, dampening, (float) weightDecayOf(weightDecay), nesterov);
+    OptimKernels.sgd(entries, (float) lr, mu(), dampening, (float) weightDecayOf(weightDecay), nesterov);
+  }
+
+  /** The momentum of the group being stepped: its own ({@link ParamGroup#momentum(double)}) or the optimizer's. */
+  private float mu() {
+    return (float) momentumOf(momentum);
+  }
+
+  @Override
+  String momentumKind() {
+    return "momentum";
+  }
+
+  @Override
+  double defaultMomentum() {
+    return momentum;
   }
 
   @Override
   protected void update(Tensor param, Tensor grad, double lr) {
-    boolean first = momentum != 0f && !momentumBuffers.containsKey(param);
+    boolean first = mu() != 0f && !momentumBuffers.containsKey(param);
     Tensor buf = momentumBuffer(param);
     if (Blas.isNative() && param.isNativeCurrent() && grad.isNativeCurrent()) {
       nativeUpdate(param, grad, buf, first, (float) lr);
@@ -120,7 +135,7 @@ public final class SGD extends Optimizer {
    * device when loaded from a checkpoint or when the model moved; null without momentum.
    */
   private Tensor momentumBuffer(Tensor param) {
-    if (momentum == 0f) {
+    if (mu() == 0f) {
       return null;
     }
     Tensor buf = momentumBuffers.get(param);
@@ -143,7 +158,7 @@ public final class SGD extends Optimizer {
       Parallel.forRange(n, 3L * n, (part, from, to) -> plainRange(p, g, from, to, rate, decay));
     } else {
       float[] buf = fromZero(momentumBuffer, true);
-      float mu = momentum;
+      float mu = mu();
       float keep = first ? 1f : 1f - dampening;
       float carry = first ? 0f : mu; // the first step's buffer is d itself
       boolean ahead = nesterov;
@@ -201,11 +216,11 @@ public final class SGD extends Optimizer {
     if (first) {
       Blas.copy(n, d, buf);
     } else {
-      Blas.scale(n, momentum, buf);
+      Blas.scale(n, mu(), buf);
       Blas.axpy(n, 1f - dampening, d, buf);
     }
     if (nesterov) { // d += momentum * buf (d is the scratch copy here)
-      Blas.axpy(n, momentum, buf, d);
+      Blas.axpy(n, mu(), buf, d);
       Blas.axpy(n, -rate, d, p);
     } else {
       Blas.axpy(n, -rate, buf, p);

@@ -30,6 +30,8 @@ final class Reference {
   static final int STEPS = 5;
 
   private static Reference instance;
+  private static Reference schedules;
+  private static Reference optimizers;
 
   /** name -> step -> index -> value. */
   private final Map<String, Map<Integer, TreeMap<Integer, Double>>> rows = new HashMap<>();
@@ -39,6 +41,22 @@ final class Reference {
       instance = new Reference("/optim/reference.txt");
     }
     return instance;
+  }
+
+  /** The scheduler sequences of {@code optim/make_schedules.py}, in {@code optim/schedules.txt}. */
+  static synchronized Reference schedules() {
+    if (schedules == null) {
+      schedules = new Reference("/optim/schedules.txt");
+    }
+    return schedules;
+  }
+
+  /** The optimizer steps of {@code optim/make_optimizers.py}, in {@code optim/optimizers.txt}. */
+  static synchronized Reference optimizers() {
+    if (optimizers == null) {
+      optimizers = new Reference("/optim/optimizers.txt");
+    }
+    return optimizers;
   }
 
   private Reference(String resource) {
