@@ -53,6 +53,10 @@ class ConvKernelsTest {
       {2, 6, 9, 9, 6, 3, 1, 1, 1, 1, 1, 1, 6, 1}, // depthwise 3x3, same padding
       {2, 4, 12, 11, 4, 7, 1, 1, 3, 3, 1, 1, 4, 0}, // depthwise 7x7 (ConvNeXt), no bias
       {3, 3, 10, 9, 6, 3, 2, 2, 1, 1, 1, 1, 3, 1}, // depthwise, stride 2, channel multiplier 2
+      {2, 5, 13, 12, 5, 5, 2, 2, 2, 2, 1, 1, 5, 0}, // depthwise 5x5, stride 2: phase planes of odd and even sizes
+      {2, 4, 8, 8, 4, 3, 2, 2, 0, 0, 1, 1, 4, 1}, // depthwise, stride 2, no padding
+      {1, 3, 7, 9, 3, 2, 2, 2, 1, 0, 1, 1, 3, 1}, // depthwise, even kernel, stride 2, padding on one axis
+      {2, 2, 3, 5, 2, 7, 2, 2, 3, 3, 1, 1, 2, 0}, // depthwise 7x7, stride 2 over a map smaller than the kernel
       {1, 4, 9, 10, 4, 3, 1, 2, 2, 1, 2, 1, 4, 1}, // depthwise, dilation on one axis, a stride per axis
       {2, 3, 9, 8, 6, 3, 1, 1, 2, 1, 2, 1, 3, 1}, // depthwise, stride 1, multiplier 2, dilated rows, uneven padding
       {3, 2, 5, 6, 2, 5, 1, 1, 0, 4, 1, 2, 2, 0}, // depthwise 5x5, stride 1, no row padding, dilated columns
