@@ -59,6 +59,30 @@ public class DepthwiseStep {
       w.setGrad(null);
       Ops.sum(Ops.conv2d(xs, w, null, 1, 1, 1, 1, 1, 1, 64)).backward();
     });
+    // the net's other layers alone (pwconv): the pointwise 1x1s, the stride-2 depthwise, the 7x7 depthwise
+    Tensor x1 = Tensor.randn(16, 32, 32, 32).requiresGrad(true), w1 = Tensor.randn(64, 32, 1, 1).requiresGrad(true);
+    Tensor x2 = Tensor.randn(16, 64, 16, 16).requiresGrad(true), w2 = Tensor.randn(128, 64, 1, 1).requiresGrad(true);
+    Tensor w7 = Tensor.randn(128, 1, 7, 7), x7 = Tensor.randn(16, 128, 8, 8);
+    report("pw 32-64 fwd", () -> noGrad(() -> Ops.conv2d(x1, w1, null, 1, 1, 0, 0, 1, 1, 1)));
+    report("pw 32-64 f+b", () -> {
+      x1.setGrad(null);
+      w1.setGrad(null);
+      Ops.sum(Ops.conv2d(x1, w1, null, 1, 1, 0, 0, 1, 1, 1)).backward();
+    });
+    report("pw 64-128 fwd", () -> noGrad(() -> Ops.conv2d(x2, w2, null, 1, 1, 0, 0, 1, 1, 1)));
+    report("pw 64-128 f+b", () -> {
+      x2.setGrad(null);
+      w2.setGrad(null);
+      Ops.sum(Ops.conv2d(x2, w2, null, 1, 1, 0, 0, 1, 1, 1)).backward();
+    });
+    report("dw3x3 s2 fwd", () -> noGrad(() -> Ops.conv2d(xs, w, null, 2, 2, 1, 1, 1, 1, 64)));
+    report("dw7x7 fwd", () -> noGrad(() -> Ops.conv2d(x7, w7, null, 1, 1, 3, 3, 1, 1, 128)));
+  }
+
+  static void noGrad(Runnable r) {
+    try (var g = Kiln.noGrad()) {
+      r.run();
+    }
   }
 
   static void report(String name, Runnable step) {

@@ -32,3 +32,20 @@ net.eval()
 report("inference", infer, threads)
 report("dw3x3 fwd", dw_fwd, threads)
 report("dw3x3 f+b", dw_both, threads)
+x1 = torch.randn(16, 32, 32, 32, requires_grad=True); w1 = torch.randn(64, 32, 1, 1, requires_grad=True)
+x2 = torch.randn(16, 64, 16, 16, requires_grad=True); w2 = torch.randn(128, 64, 1, 1, requires_grad=True)
+w7 = torch.randn(128, 1, 7, 7); x7 = torch.randn(16, 128, 8, 8)
+def fwd(x, w, stride, pad, groups):
+    def run():
+        with torch.no_grad(): F.conv2d(x, w, None, stride, pad, 1, groups)
+    return run
+def both(x, w):
+    def run():
+        x.grad = None; w.grad = None; F.conv2d(x, w).sum().backward()
+    return run
+report("pw 32-64 fwd", fwd(x1, w1, 1, 0, 1), threads)
+report("pw 32-64 f+b", both(x1, w1), threads)
+report("pw 64-128 fwd", fwd(x2, w2, 1, 0, 1), threads)
+report("pw 64-128 f+b", both(x2, w2), threads)
+report("dw3x3 s2 fwd", fwd(xs, w, 2, 1, 64), threads)
+report("dw7x7 fwd", fwd(x7, w7, 1, 3, 128), threads)

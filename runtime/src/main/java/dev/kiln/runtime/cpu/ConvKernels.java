@@ -67,8 +67,51 @@ public final class ConvKernels {
       FewChannelConv.forward(out, outOff, x, xOff, w, wOff, bias, biasOff, s);
       return;
     }
-    if (RowConv.applies(s)) { // one row (conv1d's view): the columns unfolded in native memory
-      RowConv.forward(out, outOff, x, xOff, w, wOff, bias, biasOff, s, chunkSize(s));
+    forwardByProduct(out, outOff, x, xOff, w, wOff, bias, biasOff, s, rowView(s));
+  }
+
+  /** Whether 1x1 convolutions with stride 1 and no padding take {@link RowConv} ({@code -Dkiln.pointwiseconv=false}: the Java columns, for comparisons). */
+  static final boolean POINTWISE_ROWS = !"false".equals(System.getProperty("kiln.pointwiseconv"));
+
+  /**
+   * The one-row shape that {@link RowConv} computes {@code s} as, or null for {@link ConvKernels}' Java columns: {@code
+   * s} itself when it is one row (conv1d's view); a 1x1 convolution with stride 1 and no padding (MobileNet's pointwise
+   * layers) as the one-row convolution over {@code [N, C, 1, H*W]}, the same sums: a product {@code W[outC, inC] x
+   * X[inC, cn*H*W]} per chunk, its columns the input's planes copied once into native memory (no unfolding).
+   */
+  static Conv2dShape rowView(Conv2dShape s) {
+    if (RowConv.applies(s)) {
+      return s;
+    }
+    if (POINTWISE_ROWS && s.plain() && s.kernelH() == 1 && s.kernelW() == 1 && s.strideH() == 1 && s.strideW() == 1
+        && s.padH() == 0 && s.padW() == 0 && Blas.isNative()) {
+      return new Conv2dShape(s.batch(), s.inChannels(), 1, s.height() * s.width(), s.outChannels(), 1, 1, 1, 1, 0, 0);
+    }
+    return null;
+  }
+
+  /**
+   * Floats of native columns a chunk of a pointwise (1x1) convolution's forward products may hold (256 KiB, where the
+   * product's output stays in cache for its copy back): its sums do not depend on the chunks (k is the input channels),
+   * so it may differ from the weight gradient's {@link #COLS_BUDGET}, whose sums run over the chunk's positions. The
+   * 32 -> 64 pointwise forward over [16, 32, 32, 32], one thread, by budget: 1 MiB 1.37 ms, 256 KiB 1.09, 128 KiB 1.04,
+   * 64 KiB 1.10, 32 KiB 1.08; 64 -> 128 over [16, 64, 16, 16]: 0.87, 0.73, 0.78, 0.70, 0.71.
+   */
+  static final int POINTWISE_FORWARD_BUDGET = Integer.getInteger("kiln.pwbudget", 1 << 16);
+
+  /** The columns' budget of a chunk of {@link RowConv#forward} over {@code row}, {@link #rowView}{@code (s)}. */
+  private static int forwardBudget(Conv2dShape s, Conv2dShape row) {
+    return row == s ? COLS_BUDGET : POINTWISE_FORWARD_BUDGET;
+  }
+
+  /**
+   * {@link #conv2dForward}'s lowering to products of a plain shape: by {@link RowConv} over {@code row} ({@link
+   * #rowView}{@code (s)}), or, with {@code row} null, by im2col into Java columns.
+   */
+  static void forwardByProduct(float[] out, int outOff, float[] x, int xOff, float[] w, int wOff, float[] bias, int biasOff,
+      Conv2dShape s, Conv2dShape row) {
+    if (row != null) {
+      RowConv.forward(out, outOff, x, xOff, w, wOff, bias, biasOff, row, chunkSize(row, forwardBudget(s, row)));
       return;
     }
     int k = s.patchSize();
@@ -165,6 +208,13 @@ public final class ConvKernels {
       }
       return;
     }
+    backwardByProduct(dx, dxOff, dw, dwOff, dbias, dbOff, accumulate, dout, doutOff, x, xOff, w, wOff, s, rowView(s));
+  }
+
+  /** {@link #conv2dBackward} by products, as {@link #forwardByProduct}: over {@link RowConv}'s {@code row}, or Java columns where it is null. */
+  static void backwardByProduct(
+      float[] dx, int dxOff, float[] dw, int dwOff, float[] dbias, int dbOff, boolean accumulate,
+      float[] dout, int doutOff, float[] x, int xOff, float[] w, int wOff, Conv2dShape s, Conv2dShape row) {
     int k = s.patchSize();
     int p = s.outPlaneSize();
     int outC = s.outChannels();
@@ -174,11 +224,11 @@ public final class ConvKernels {
     Scratch callers = SCRATCH.get();
     float[][] dwParts = dw == null ? null : callers.partials(0, parts, outC * k);
     float[][] dbParts = dbias == null ? null : callers.partials(1, parts, outC);
-    if (RowConv.applies(s)) { // one row (conv1d's view): the weight's columns unfolded in native memory
+    if (row != null) { // the weight's columns in native memory (RowConv; the same chunks: row's chunkSize is s's)
       if (dw != null || dbias != null) {
-        RowConv.weightGradient(dwParts, dbParts, dout, doutOff, x, xOff, s, chunk);
+        RowConv.weightGradient(dwParts, dbParts, dout, doutOff, x, xOff, row, chunk);
       }
-      if (dx != null && !RowConv.inputGradient(dx, dxOff, dout, doutOff, w, wOff, s)) {
+      if (dx != null && !RowConv.inputGradient(dx, dxOff, dout, doutOff, w, wOff, row, forwardBudget(s, row))) {
         backwardByColumns(dx, dxOff, null, null, dout, doutOff, x, xOff, w, wOff, s, chunk);
       }
     } else {
@@ -346,7 +396,12 @@ public final class ConvKernels {
    * and 27).
    */
   static int chunkSize(Conv2dShape s) {
-    return chunkSize(s.batch(), (long) s.patchSize() * s.outPlaneSize(), COLS_BUDGET);
+    return chunkSize(s, COLS_BUDGET);
+  }
+
+  /** {@link #chunkSize(Conv2dShape)} with {@code budget} floats of columns. */
+  static int chunkSize(Conv2dShape s, int budget) {
+    return chunkSize(s.batch(), (long) s.patchSize() * s.outPlaneSize(), budget);
   }
 
   /**

@@ -22,7 +22,10 @@ final class RowConv {
   /**
    * Fewest input channels (the flipped convolution's output channels, its product's rows) for which
    * {@link #inputGradient} is used: at 16 it was 5-20% slower than the columns' path (16 -> 32 channels, kernel 5,
-   * length 128), at 32 level to 10% faster, at 64 20-25% faster (docs/benchmarks.md, "1-d CNNs' speed").
+   * length 128), at 32 level to 10% faster, at 64 20-25% faster (docs/benchmarks.md, "1-d CNNs' speed"). Kernels of
+   * width 1 (pointwise convolutions' view) take it at any count: their "flipped" filters are the transpose, the same
+   * product as the columns' without col2im's pass (the input gradient of 1x1 convolutions over [16, C, 32, 32], one
+   * thread: 8 -> 16 channels 0.40 -> 0.12 ms, 16 -> 32 0.92 -> 0.47, 32 -> 64 1.9 -> 1.1).
    */
   static final int FLIPPED_MIN_CHANNELS = 32;
 
@@ -103,12 +106,18 @@ final class RowConv {
    * sum over o, b of w[o, c, b] * dout[n, o, l + padW - b]}, one product over {@code (o, b)} and no fold (col2im's pass
    * over {@code K} rows of columns read back from native memory). The sum's
    * order differs from the columns' path (each o's product, then the kernel offsets), so the bits may too: checked
-   * against float64 loops (ConvKernelsTest). Returns false, writing nothing, where it does not apply (stride 2 or more,
-   * padding of {@code kW} or more, fewer than {@link #FLIPPED_MIN_CHANNELS} input channels).
+   * against float64 loops (ConvKernelsTest); with a 1x1 kernel (a pointwise convolution's view) it is the columns'
+   * product {@code W^T dY} over the same o, but OpenBLAS reads the transposed copy where the columns' call had it
+   * transpose {@code W}, and its sums differ in the last bit at some sizes (31 -> 33 channels; 32 -> 64, 64 -> 128 and 40
+   * -> 24 came out the same). Chunks of {@code budget} floats of columns
+   * ({@link ConvKernels#chunkSize(Conv2dShape, int)}). Returns false, writing nothing, where it does not apply (stride 2
+   * or more, padding of {@code kW} or more, fewer than {@link #FLIPPED_MIN_CHANNELS} input channels and a kernel wider
+   * than 1).
    */
-  static boolean inputGradient(float[] dx, int dxOff, float[] dout, int doutOff, float[] w, int wOff, Conv2dShape s) {
+  static boolean inputGradient(float[] dx, int dxOff, float[] dout, int doutOff, float[] w, int wOff, Conv2dShape s,
+      int budget) {
     int kw = s.kernelW(), inC = s.inChannels(), outC = s.outChannels();
-    if (s.strideW() != 1 || s.padW() > kw - 1 || inC < FLIPPED_MIN_CHANNELS) {
+    if (s.strideW() != 1 || s.padW() > kw - 1 || inC < FLIPPED_MIN_CHANNELS && kw > 1) {
       return false;
     }
     Buffers nat = BUFFERS.get();
@@ -121,7 +130,7 @@ final class RowConv {
       }
     }
     Conv2dShape t = new Conv2dShape(s.batch(), outC, 1, s.outWidth(), inC, 1, kw, 1, 1, 0, kw - 1 - s.padW());
-    forward(dx, dxOff, dout, doutOff, flipped, 0, null, 0, t, ConvKernels.chunkSize(t));
+    forward(dx, dxOff, dout, doutOff, flipped, 0, null, 0, t, ConvKernels.chunkSize(t, budget));
     return true;
   }
 

@@ -53,6 +53,10 @@ class ConvKernelsTest {
       {2, 6, 9, 9, 6, 3, 1, 1, 1, 1, 1, 1, 6, 1}, // depthwise 3x3, same padding
       {2, 4, 12, 11, 4, 7, 1, 1, 3, 3, 1, 1, 4, 0}, // depthwise 7x7 (ConvNeXt), no bias
       {3, 3, 10, 9, 6, 3, 2, 2, 1, 1, 1, 1, 3, 1}, // depthwise, stride 2, channel multiplier 2
+      {2, 5, 13, 12, 5, 5, 2, 2, 2, 2, 1, 1, 5, 0}, // depthwise 5x5, stride 2: phase planes of odd and even sizes
+      {2, 4, 8, 8, 4, 3, 2, 2, 0, 0, 1, 1, 4, 1}, // depthwise, stride 2, no padding
+      {1, 3, 7, 9, 3, 2, 2, 2, 1, 0, 1, 1, 3, 1}, // depthwise, even kernel, stride 2, padding on one axis
+      {2, 2, 3, 5, 2, 7, 2, 2, 3, 3, 1, 1, 2, 0}, // depthwise 7x7, stride 2 over a map smaller than the kernel
       {1, 4, 9, 10, 4, 3, 1, 2, 2, 1, 2, 1, 4, 1}, // depthwise, dilation on one axis, a stride per axis
       {2, 3, 9, 8, 6, 3, 1, 1, 2, 1, 2, 1, 3, 1}, // depthwise, stride 1, multiplier 2, dilated rows, uneven padding
       {3, 2, 5, 6, 2, 5, 1, 1, 0, 4, 1, 2, 2, 0}, // depthwise 5x5, stride 1, no row padding, dilated columns
@@ -172,7 +176,7 @@ class ConvKernelsTest {
    * the direct loops in double, and bit for bit against the same convolution over the transposed map ({@code [N, C, L,
    * 1]}, a k x 1 window), which unfolds the same columns in Java arrays: the output and the weight and bias gradients,
    * alone and together, the weight's accumulated; the input gradient bit for bit only where it is not the convolution
-   * with flipped filters (stride 2 or more, padding of k or more, fewer than 32 input channels). Several chunks (the 1-d CNN's first layer), strides 1-3, padding 0 to wider
+   * with flipped filters (stride 2 or more, padding of k or more, fewer than 32 input channels with k above 1). Several chunks (the 1-d CNN's first layer), strides 1-3, padding 0 to wider
    * than the kernel, kernel 1.
    */
   @Test
@@ -209,21 +213,77 @@ class ConvKernelsTest {
         }
       }
       WinogradTest.assertClose(name + " dx alone", direct.dx, one[5], 0);
-      if (c[5] > 1 || c[6] >= c[4] || c[1] < RowConv.FLIPPED_MIN_CHANNELS) { // no flipped-filter convolution there: the columns' path, the same bits
+      if (c[5] > 1 || c[6] >= c[4] || c[1] < RowConv.FLIPPED_MIN_CHANNELS && c[4] > 1) { // no flipped-filter convolution there: the columns' path, the same bits
         assertArrayEquals(other[0], one[0], name + " dx, bits");
       }
     }
   }
 
-  /** dx, dw, db together; then dw and db accumulated; then each alone: every array the kernels wrote. */
+  /**
+   * 1x1 convolutions with stride 1 and no padding (MobileNet's pointwise layers: {@link RowConv} over the {@code [N, C,
+   * 1, H*W]} view) against the direct loops in double, and bit for bit against the Java columns' path ({@link
+   * ConvKernels#forwardByProduct} and {@link ConvKernels#backwardByProduct} without a row view): the output, the weight
+   * and bias gradients alone, together and accumulated; the input gradient against the loops only (RowConv's product
+   * over the transposed weight, whose sums may differ from the columns' {@code W^T dY} in the last bit). Several chunks,
+   * batch 1, 32 input channels and fewer.
+   */
+  @Test
+  void pointwiseConvolutionsMatchTheDirectLoopsAndTheColumnsBits() {
+    assumeTrue(Blas.isNative(), "the row view needs OpenBLAS");
+    int[][] cases = { // batch, inC, H, W, outC, bias
+        {16, 32, 32, 32, 64, 0}, {16, 64, 16, 16, 128, 1}, {1, 3, 5, 7, 4, 1}, {5, 40, 7, 7, 24, 0}, {9, 31, 6, 5, 33, 1},
+        {70, 8, 4, 4, 16, 1}};
+    for (int[] c : cases) {
+      Conv2dShape s = new Conv2dShape(c[0], c[1], c[2], c[3], c[4], 1, 1, 1, 1, 0, 0);
+      assertTrue(ConvKernels.rowView(s) != null, "a row view");
+      String name = "1x1 " + Arrays.toString(c);
+      float[] x = randn(s.batch() * s.inputSampleSize()), w = randn(s.outChannels() * s.patchSize());
+      float[] b = c[5] == 1 ? randn(s.outChannels()) : null;
+      DirectConvolution direct = new DirectConvolution(s, x, w, b != null ? b : new float[s.outChannels()]);
+      int outLen = s.batch() * s.outChannels() * s.outPlaneSize();
+      float[] out = filled(outLen + 4, Float.NaN), expected = filled(outLen + 4, Float.NaN);
+      ConvKernels.conv2dForward(out, 2, x, 0, w, 0, b, 0, s);
+      ConvKernels.forwardByProduct(expected, 2, x, 0, w, 0, b, 0, s, null);
+      WinogradTest.assertClose(name + " forward", direct.forward(), out, 2);
+      assertArrayEquals(expected, out, name + " forward, bits");
+      float[] g = randn(outLen);
+      direct.backward(g);
+      float[][] one = gradients(s, x, w, b, g, ConvKernels::conv2dBackward);
+      float[][] columns = gradients(s, x, w, b, g, (dx, dxOff, dw, dwOff, db, dbOff, acc, dout, doutOff, xx, xOff, ww, wOff, t)
+          -> ConvKernels.backwardByProduct(dx, dxOff, dw, dwOff, db, dbOff, acc, dout, doutOff, xx, xOff, ww, wOff, t, null));
+      WinogradTest.assertClose(name + " dx", direct.dx, one[0], 0);
+      WinogradTest.assertClose(name + " dw", direct.dw, one[1], 0);
+      if (b != null) {
+        WinogradTest.assertClose(name + " dbias", direct.db, one[2], 0);
+      }
+      WinogradTest.assertClose(name + " dx alone", direct.dx, one[5], 0);
+      for (int i = 1; i < one.length; i++) { // dx (0 and 5): RowConv's product over W's transposed copy, not the bits
+        if (i != 5) {
+          assertArrayEquals(columns[i], one[i], name + " gradient " + i + ", bits");
+        }
+      }
+    }
+  }
+
+  /** {@link ConvKernels#conv2dBackward}'s signature, for a path of it. */
+  private interface Backward {
+    void run(float[] dx, int dxOff, float[] dw, int dwOff, float[] dbias, int dbOff, boolean accumulate,
+        float[] dout, int doutOff, float[] x, int xOff, float[] w, int wOff, Conv2dShape s);
+  }
+
   private static float[][] gradients(Conv2dShape s, float[] x, float[] w, float[] b, float[] g) {
+    return gradients(s, x, w, b, g, ConvKernels::conv2dBackward);
+  }
+
+  /** dx, dw, db together; then dw and db accumulated; then each alone: every array the kernels wrote. */
+  private static float[][] gradients(Conv2dShape s, float[] x, float[] w, float[] b, float[] g, Backward backward) {
     float[] dx = filled(x.length, 99f), dw = filled(w.length, 99f), db = b == null ? null : filled(b.length, 99f);
-    ConvKernels.conv2dBackward(dx, 0, dw, 0, db, 0, false, g, 0, x, 0, w, 0, s);
+    backward.run(dx, 0, dw, 0, db, 0, false, g, 0, x, 0, w, 0, s);
     float[] dwTwice = dw.clone(), dbTwice = db == null ? new float[0] : db.clone();
-    ConvKernels.conv2dBackward(null, 0, dwTwice, 0, db == null ? null : dbTwice, 0, true, g, 0, x, 0, w, 0, s);
+    backward.run(null, 0, dwTwice, 0, db == null ? null : dbTwice, 0, true, g, 0, x, 0, w, 0, s);
     float[] dxAlone = filled(x.length, -7f), dwAlone = new float[w.length];
-    ConvKernels.conv2dBackward(dxAlone, 0, null, 0, null, 0, false, g, 0, x, 0, w, 0, s);
-    ConvKernels.conv2dBackward(null, 0, dwAlone, 0, null, 0, false, g, 0, x, 0, w, 0, s);
+    backward.run(dxAlone, 0, null, 0, null, 0, false, g, 0, x, 0, w, 0, s);
+    backward.run(null, 0, dwAlone, 0, null, 0, false, g, 0, x, 0, w, 0, s);
     return new float[][] {dx, dw, db == null ? new float[0] : db, dwTwice, dbTwice, dxAlone, dwAlone};
   }
 
