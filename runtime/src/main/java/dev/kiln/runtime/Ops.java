@@ -788,6 +788,18 @@ public final class Ops {
   }
 
   /**
+   * {@link #convTranspose2d} with PyTorch's {@code dilation} and {@code groups}: weight {@code [inC, outC / groups, kH,
+   * kW]}, input group {@code g} writing output group {@code g} only, {@code outH = (H - 1) strideH - 2 padH + dilationH
+   * (kH - 1) + outputPadH + 1}; the output padding must be below the stride or the dilation. The same kernels, the
+   * convolution's with the same dilation and groups (cuDNN's group count on CUDA).
+   */
+  public static Tensor convTranspose2d(Tensor x, Tensor weight, Tensor bias, int strideH, int strideW, int padH, int padW,
+      int outputPadH, int outputPadW, int dilationH, int dilationW, int groups) {
+    return LayerOps.convTranspose2d(x, weight, bias, strideH, strideW, padH, padW, outputPadH, outputPadW,
+        dilationH, dilationW, groups);
+  }
+
+  /**
    * PyTorch's {@code adaptive_avg_pool2d} to {@code outH x outW} (1 x 1: global average pooling).
    * Takes {@code [N, C, H, W]} or one sample {@code [C, H, W]}.
    */
