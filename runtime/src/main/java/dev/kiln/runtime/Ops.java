@@ -771,7 +771,7 @@ public final class Ops {
 
   /**
    * The transposed 2-d convolution of {@code x [N, inC, H, W]} by {@code weight [inC, outC, kH, kW]}
-   * (+ {@code bias [outC]}), as PyTorch's {@code conv_transpose2d} without groups or dilation: the
+   * (+ {@code bias [outC]}), as PyTorch's {@code conv_transpose2d} (dilation and groups: the overload below): the
    * output {@code [N, outC, outH, outW]}, {@code outH = (H - 1) strideH - 2 padH + kH +
    * outputPadH}, is what a convolution by the same weight (stride, padding) maps back to x, and
    * the values are that convolution's input gradient for an output gradient x. So the forward runs
