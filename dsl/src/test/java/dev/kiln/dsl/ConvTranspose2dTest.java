@@ -71,11 +71,52 @@ class ConvTranspose2dTest {
   }
 
   @Test
+  void groupedAndDilatedAsPyTorchs() {
+    Kiln.manualSeed(5);
+    ConvTranspose2d up = new ConvTranspose2d(4, 6, 3).stride(2).padding(1).dilation(2).outputPadding(1).groups(2).bias(false);
+    assertEquals("ConvTranspose2d(4, 6, kernel_size=(3, 3), stride=(2, 2), padding=(1, 1), dilation=(2, 2),"
+        + " output_padding=(1, 1), groups=2, bias=False)", up.toString());
+    assertArrayEquals(new int[] {4, 3, 3, 3}, up.weight().shape());
+    assertEquals(null, up.bias());
+    // PyTorch's bound: fan_in = weight.size(1) * kH * kW = 3 * 9
+    float bound = (float) (1 / Math.sqrt(27));
+    ConvTranspose2d wide = new ConvTranspose2d(4, 6, 3).groups(2);
+    for (float v : wide.weight().toFloatArray()) {
+      assertTrue(Math.abs(v) <= bound, "weight " + v);
+    }
+    for (float v : wide.bias().toFloatArray()) {
+      assertTrue(Math.abs(v) <= bound, "bias " + v);
+    }
+    assertEquals(2, wide.parameters().size());
+    // (5 - 1) 2 - 2 + 2 (3 - 1) + 1 + 1 = 12, the same values as the functional form
+    Tensor x = Tensor.randn(2, 4, 5, 5);
+    Tensor y = up.forward(x);
+    assertArrayEquals(new int[] {2, 6, 12, 12}, y.shape());
+    assertArrayEquals(Ops.convTranspose2d(x, up.weight(), null, 2, 2, 1, 1, 1, 1, 2, 2, 2).toFloatArray(), y.toFloatArray());
+    ConvTranspose2d depthwise = new ConvTranspose2d(8, 8, 3).stride(2).padding(1).outputPadding(1).groups(8);
+    assertArrayEquals(new int[] {8, 1, 3, 3}, depthwise.weight().shape());
+    assertArrayEquals(new int[] {1, 8, 14, 14}, depthwise.forward(Tensor.randn(1, 8, 7, 7)).shape());
+  }
+
+  @Test
   void badConfigurationsAreRefused() {
     ConvTranspose2d wide = new ConvTranspose2d(2, 3, 3).stride(2).outputPadding(2);
     var e = assertThrows(IllegalArgumentException.class, () -> wide.forward(Tensor.zeros(1, 2, 4, 4)));
     assertEquals("ConvTranspose2d(2, 3, kernel_size=(3, 3), stride=(2, 2), output_padding=(2, 2)): output padding (2, 2)"
-        + " must be smaller than the stride (2, 2)", e.getMessage());
+        + " must be smaller than either the stride (2, 2) or the dilation (1, 1)", e.getMessage());
+    // below the dilation is enough (PyTorch's rule): 4 -> (4 - 1) + 3 (3 - 1) + 2 + 1 = 12
+    assertArrayEquals(new int[] {1, 3, 12, 12},
+        new ConvTranspose2d(2, 3, 3).dilation(3).outputPadding(2).forward(Tensor.zeros(1, 2, 4, 4)).shape());
+    ConvTranspose2d dilated = new ConvTranspose2d(2, 3, 3).dilation(2, 1).outputPadding(1);
+    e = assertThrows(IllegalArgumentException.class, () -> dilated.forward(Tensor.zeros(1, 2, 4, 4)));
+    assertEquals("ConvTranspose2d(2, 3, kernel_size=(3, 3), stride=(1, 1), dilation=(2, 1), output_padding=(1, 1)): output"
+        + " padding (1, 1) must be smaller than either the stride (1, 1) or the dilation (2, 1)", e.getMessage());
+    e = assertThrows(IllegalArgumentException.class, () -> new ConvTranspose2d(4, 6, 3).groups(4));
+    assertEquals("ConvTranspose2d(4, 6): out_channels 6 must be divisible by groups 4", e.getMessage());
+    e = assertThrows(IllegalArgumentException.class, () -> new ConvTranspose2d(4, 6, 3).groups(3));
+    assertEquals("ConvTranspose2d(4, 6): in_channels 4 must be divisible by groups 3", e.getMessage());
+    e = assertThrows(IllegalArgumentException.class, () -> new ConvTranspose2d(4, 6, 3).dilation(0));
+    assertEquals("ConvTranspose2d(4, 6): dilation (0, 0) must be positive", e.getMessage());
     // the builder's calls in any order, as PyTorch's keyword arguments
     assertArrayEquals(new int[] {1, 3, 8, 8},
         new ConvTranspose2d(2, 3, 3).outputPadding(1).stride(2).padding(1).forward(Tensor.zeros(1, 2, 4, 4)).shape());

@@ -61,6 +61,7 @@ class CudaCompiledTest {
     "CosineQueries, 4:6",
     "CosinePrototypes, 6",
     "Decoder, 4:3:3",
+    "GroupedDecoder, 4:5:5",
     "TokenMlp, 6:8",
     "TinyUnet, 2:8:8",
     "Attention, 6:8",

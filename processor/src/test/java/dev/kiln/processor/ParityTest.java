@@ -702,6 +702,7 @@ class ParityTest {
     "PaddedUnet, test.PaddedUnet, test.KilnPaddedUnet, 2:7:7, 3",
     "NormalizedHeads, test.NormalizedHeads, test.KilnNormalizedHeads, 4:6, 3",
     "Decoder, test.Decoder, test.KilnDecoder, 4:3:3, 3",
+    "GroupedDecoder, test.GroupedDecoder, test.KilnGroupedDecoder, 4:5:5, 3",
     "TokenMlp, test.TokenMlp, test.KilnTokenMlp, 6:8, 3",
     "TinyUnet, test.TinyUnet, test.KilnTinyUnet, 2:8:8, 3",
     "Attention, test.Attention, test.KilnAttention, 6:8, 3",

@@ -192,50 +192,82 @@ final class LayerOps {
 
   public static Tensor convTranspose2d(Tensor x, Tensor weight, Tensor bias, int strideH, int strideW, int padH, int padW,
       int outputPadH, int outputPadW) {
+    return convTranspose2d(x, weight, bias, strideH, strideW, padH, padW, outputPadH, outputPadW, 1, 1, 1);
+  }
+
+  public static Tensor convTranspose2d(Tensor x, Tensor weight, Tensor bias, int strideH, int strideW, int padH, int padW,
+      int outputPadH, int outputPadW, int dilationH, int dilationW, int groups) {
     if (x.dim() == 3) {
-      return squeeze(convTranspose2d(unsqueeze(x, 0), weight, bias, strideH, strideW, padH, padW, outputPadH, outputPadW), 0);
+      return squeeze(convTranspose2d(unsqueeze(x, 0), weight, bias, strideH, strideW, padH, padW, outputPadH, outputPadW,
+          dilationH, dilationW, groups), 0);
     }
     boolean cuda = Devices.onCuda("conv_transpose2d", x, weight, bias);
     requireFloat("conv_transpose2d", x);
     requireFloat("conv_transpose2d", weight);
     requireImages("conv_transpose2d", x);
     requireRank("conv_transpose2d", "weight", weight, 4);
-    int inC = weight.size(0), outC = weight.size(1), kH = weight.size(2), kW = weight.size(3);
-    String shapes = "input " + Shapes.toString(x.shape()) + ", weight " + Shapes.toString(weight.shape());
-    if (x.size(1) != inC) {
-      throw new IllegalArgumentException("conv_transpose2d: " + shapes + ": the input has " + x.size(1)
-          + " channels, the weight [in, out, kH, kW] expects " + inC);
-    }
+    Conv2dShape s = convTranspose2dShape(x.shape(), weight.shape(), strideH, strideW, padH, padW, outputPadH, outputPadW,
+        dilationH, dilationW, groups);
+    int outC = s.inChannels();
     if (bias != null && (bias.dim() != 1 || bias.size(0) != outC)) {
       throw new IllegalArgumentException("conv_transpose2d: bias " + Shapes.toString(bias.shape()) + " does not match weight "
-          + Shapes.toString(weight.shape()) + " (expected [" + outC + "])");
+          + Shapes.toString(weight.shape()) + (groups == 1 ? "" : " with groups " + groups) + " (expected [" + outC + "])");
     }
-    try {
-      Conv2dShape.checkWindow(kH, kW, strideH, strideW, padH, padW);
-    } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException("conv_transpose2d: " + shapes + ": " + e.getMessage(), e);
-    }
-    if (outputPadH < 0 || outputPadW < 0 || outputPadH >= strideH || outputPadW >= strideW) {
-      throw new IllegalArgumentException("conv_transpose2d: output padding (" + outputPadH + ", " + outputPadW
-          + ") must be non-negative and smaller than the stride (" + strideH + ", " + strideW + ")");
-    }
-    int outH = (x.size(2) - 1) * strideH - 2 * padH + kH + outputPadH;
-    int outW = (x.size(3) - 1) * strideW - 2 * padW + kW + outputPadW;
-    Conv2dShape s; // the convolution that maps the output back to x
-    try {
-      if (outH < 1 || outW < 1) {
-        throw new IllegalArgumentException("the output would be " + outH + "x" + outW);
-      }
-      s = new Conv2dShape(x.size(0), outC, outH, outW, inC, kH, kW, strideH, strideW, padH, padW);
-    } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException("conv_transpose2d: " + shapes + ", stride (" + strideH + ", " + strideW
-          + "), padding (" + padH + ", " + padW + "): " + e.getMessage(), e);
+    if (s.outHeight() != x.size(2) || s.outWidth() != x.size(3)) {
+      // an output padding of at least the stride (below the dilation): the convolution maps the output to more
+      // positions than x has, the extra ones at the bottom and right with no gradient: x padded with zeros there
+      x = IndexOps.pad(x, new int[] {0, s.outWidth() - x.size(3), 0, s.outHeight() - x.size(2)}, 0f);
     }
     if (cuda) {
       Tensor out = CudaLayerOps.convTranspose2d(x, weight, s);
       return bias == null ? out : add(out, reshape(bias, outC, 1, 1));
     }
     return convTransposeCpu(x, weight, bias, s);
+  }
+
+  /**
+   * Checks a transposed convolution of input {@code x [N, inC, H, W]} by {@code weight [inC, outC / groups, kH, kW]},
+   * returning the convolution that maps its output {@code [N, outC, outH, outW]} back to x, {@code outH = (H - 1) strideH
+   * - 2 padH + dilationH (kH - 1) + outputPadH + 1}; that convolution's output is x's size, or larger (bottom and right)
+   * when an output padding is at least the stride (PyTorch allows it below the dilation).
+   *
+   * @throws IllegalArgumentException naming the shapes
+   */
+  static Conv2dShape convTranspose2dShape(int[] x, int[] weight, int strideH, int strideW, int padH, int padW,
+      int outputPadH, int outputPadW, int dilationH, int dilationW, int groups) {
+    int inC = weight[0], kH = weight[2], kW = weight[3];
+    String shapes = "conv_transpose2d: input " + Shapes.toString(x) + ", weight " + Shapes.toString(weight);
+    if (x[1] != inC) {
+      throw new IllegalArgumentException(shapes + ": the input has " + x[1]
+          + " channels, the weight [in, out / groups, kH, kW] expects " + inC);
+    }
+    try {
+      Conv2dShape.checkWindow(kH, kW, strideH, strideW, padH, padW);
+      if (groups > 0 && inC % groups != 0) {
+        throw new IllegalArgumentException("in_channels " + inC + " must be divisible by groups " + groups);
+      }
+      Conv2dShape.checkDilationAndGroups(dilationH, dilationW, groups, inC, weight[1] * Math.max(groups, 1));
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(shapes + ": " + e.getMessage(), e);
+    }
+    int outC = weight[1] * groups;
+    if (outputPadH < 0 || outputPadW < 0 || outputPadH >= Math.max(strideH, dilationH)
+        || outputPadW >= Math.max(strideW, dilationW)) {
+      throw new IllegalArgumentException("conv_transpose2d: output padding (" + outputPadH + ", " + outputPadW
+          + ") must be non-negative and smaller than either the stride (" + strideH + ", " + strideW
+          + ") or the dilation (" + dilationH + ", " + dilationW + ")");
+    }
+    int outH = (x[2] - 1) * strideH - 2 * padH + dilationH * (kH - 1) + outputPadH + 1;
+    int outW = (x[3] - 1) * strideW - 2 * padW + dilationW * (kW - 1) + outputPadW + 1;
+    try {
+      if (outH < 1 || outW < 1) {
+        throw new IllegalArgumentException("the output would be " + outH + "x" + outW);
+      }
+      return new Conv2dShape(x[0], outC, outH, outW, inC, kH, kW, strideH, strideW, padH, padW, dilationH, dilationW, groups);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(shapes + ", stride (" + strideH + ", " + strideW
+          + "), padding (" + padH + ", " + padW + "): " + e.getMessage(), e);
+    }
   }
 
   private static Tensor convTransposeCpu(Tensor x, Tensor weight, Tensor bias, Conv2dShape s) {

@@ -771,7 +771,7 @@ public final class Ops {
 
   /**
    * The transposed 2-d convolution of {@code x [N, inC, H, W]} by {@code weight [inC, outC, kH, kW]}
-   * (+ {@code bias [outC]}), as PyTorch's {@code conv_transpose2d} without groups or dilation: the
+   * (+ {@code bias [outC]}), as PyTorch's {@code conv_transpose2d} (dilation and groups: the overload below): the
    * output {@code [N, outC, outH, outW]}, {@code outH = (H - 1) strideH - 2 padH + kH +
    * outputPadH}, is what a convolution by the same weight (stride, padding) maps back to x, and
    * the values are that convolution's input gradient for an output gradient x. So the forward runs
@@ -785,6 +785,18 @@ public final class Ops {
   public static Tensor convTranspose2d(Tensor x, Tensor weight, Tensor bias, int strideH, int strideW, int padH, int padW,
       int outputPadH, int outputPadW) {
     return LayerOps.convTranspose2d(x, weight, bias, strideH, strideW, padH, padW, outputPadH, outputPadW);
+  }
+
+  /**
+   * {@link #convTranspose2d} with PyTorch's {@code dilation} and {@code groups}: weight {@code [inC, outC / groups, kH,
+   * kW]}, input group {@code g} writing output group {@code g} only, {@code outH = (H - 1) strideH - 2 padH + dilationH
+   * (kH - 1) + outputPadH + 1}; the output padding must be below the stride or the dilation. The same kernels, the
+   * convolution's with the same dilation and groups (cuDNN's group count on CUDA).
+   */
+  public static Tensor convTranspose2d(Tensor x, Tensor weight, Tensor bias, int strideH, int strideW, int padH, int padW,
+      int outputPadH, int outputPadW, int dilationH, int dilationW, int groups) {
+    return LayerOps.convTranspose2d(x, weight, bias, strideH, strideW, padH, padW, outputPadH, outputPadW,
+        dilationH, dilationW, groups);
   }
 
   /**

@@ -228,6 +228,20 @@ class CudaLayerOpsTest {
   }
 
   @Test
+  void groupedDilatedConvTranspose2dMatchesPyTorch() {
+    // cuDNN's backward-data with the group count and dilation in the descriptor (an output padding of at least the
+    // stride: x padded first); ConvTranspose2dOpsTest's PyTorch 1.13 cases
+    for (Object[] c : ConvTranspose2dOpsTest.CASES) {
+      ConvTranspose2dOpsTest.checkAgainstTorch((String) c[0], (int[]) c[1], cuda);
+    }
+    Pair x = randn("x", true, 2, 6, 5, 4);
+    Pair w = randn("weight", true, 6, 1, 3, 3);
+    Pair b = randn("bias", true, 6);
+    compare("conv_transpose2d depthwise stride 2", in -> Ops.convTranspose2d(in[0], in[1], in[2], 2, 2, 1, 1, 1, 1, 1, 1, 6), 2,
+        x, w, b);
+  }
+
+  @Test
   void conv2dCachesDescriptorsAndAlgorithmsPerShape() {
     // A shape no other test uses, so that its first call is the one that plans it.
     Pair x = randn("x", false, 3, 5, 11, 13);

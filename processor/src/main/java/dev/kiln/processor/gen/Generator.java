@@ -3401,8 +3401,14 @@ public final class Generator {
           t.addField(CONV_SHAPE, "shape" + j, Modifier.FINAL);
           if (k.spec() instanceof ConvTranspose2d.Spec c) { // the convolution that maps the output back to the input
             int[] out = k.outShape();
-            ctor.addStatement("this.shape$L = new $T(n, $L, $L, $L, $L, $L, $L, $L, $L, $L, $L)", j, CONV_SHAPE, out[1], out[2],
-                out[3], in[1], c.kernelH(), c.kernelW(), c.strideH(), c.strideW(), c.padH(), c.padW());
+            if (c.dilationH() == 1 && c.dilationW() == 1 && c.groups() == 1) {
+              ctor.addStatement("this.shape$L = new $T(n, $L, $L, $L, $L, $L, $L, $L, $L, $L, $L)", j, CONV_SHAPE, out[1], out[2],
+                  out[3], in[1], c.kernelH(), c.kernelW(), c.strideH(), c.strideW(), c.padH(), c.padW());
+            } else { // dilation and groups: the convolution's with the same ones (GroupedConv's kernels)
+              ctor.addStatement("this.shape$L = new $T(n, $L, $L, $L, $L, $L, $L, $L, $L, $L, $L, $L, $L, $L)", j, CONV_SHAPE, out[1],
+                  out[2], out[3], in[1], c.kernelH(), c.kernelW(), c.strideH(), c.strideW(), c.padH(), c.padW(), c.dilationH(),
+                  c.dilationW(), c.groups());
+            }
           } else {
             Conv2d.Spec c = asConv2d(k.spec());
             int[] image = asImage(in);

@@ -265,9 +265,12 @@ final class LayerCatalog {
           case "padding/2" -> s.withPadding(integer(args, 0), integer(args, 1));
           case "outputPadding/1" -> s.withOutputPadding(integer(args, 0), integer(args, 0));
           case "outputPadding/2" -> s.withOutputPadding(integer(args, 0), integer(args, 1));
+          case "dilation/1" -> s.withDilation(integer(args, 0), integer(args, 0));
+          case "dilation/2" -> s.withDilation(integer(args, 0), integer(args, 1));
+          case "groups/1" -> s.withGroups(integer(args, 0));
           case "bias/1" -> s.withBias(bool(args, 0));
           default -> throw new BadArguments("ConvTranspose2d has no builder " + method + " with " + args.size()
-              + " argument(s); it has stride, padding, outputPadding, bias");
+              + " argument(s); it has stride, padding, outputPadding, dilation, groups, bias");
         };
       },
       DSL + "Conv1d", (spec, method, args) -> {
@@ -346,7 +349,7 @@ final class LayerCatalog {
 
   /**
    * Checks a layer's configuration that its builder calls may reach in any order, once they are all
-   * applied: a transposed convolution's output padding below its stride.
+   * applied: a transposed convolution's output padding below its stride or dilation.
    */
   static void complete(LayerSpec spec) throws BadArguments {
     if (spec instanceof ConvTranspose2d.Spec s) {
@@ -354,6 +357,11 @@ final class LayerCatalog {
         s.checkOutputPadding();
       } catch (RuntimeException e) {
         throw new BadArguments(e.getMessage());
+      }
+      if (s.outputPadH() >= s.strideH() || s.outputPadW() >= s.strideW()) {
+        // the compiled kernels read the input as the convolution's whole output, one row or column short here
+        throw new BadArguments(s + ": an output padding (" + s.outputPadH() + ", " + s.outputPadW() + ") of at least the stride ("
+            + s.strideH() + ", " + s.strideW() + "), which PyTorch allows below the dilation, runs in eager mode only");
       }
     }
   }

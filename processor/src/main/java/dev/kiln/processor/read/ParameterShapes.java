@@ -46,7 +46,7 @@ final class ParameterShapes {
           : present(c.bias(), c.outChannels());
     }
     if (spec instanceof ConvTranspose2d.Spec c) {
-      return weight ? Optional.of(new int[] {c.inChannels(), c.outChannels(), c.kernelH(), c.kernelW()})
+      return weight ? Optional.of(c.weightShape())
           : present(c.bias(), c.outChannels());
     }
     if (spec instanceof LayerNorm.Spec n) {
