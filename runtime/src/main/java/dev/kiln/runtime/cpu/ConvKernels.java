@@ -736,13 +736,14 @@ public final class ConvKernels {
   // ------------------------------------------------------------------ transposed convolution
 
   /**
-   * PyTorch's {@code conv_transpose2d} (no groups or dilation): the input gradient of the
-   * convolution {@code s}, which maps this output back to x, for an output gradient x; plus the
-   * bias per output channel.
+   * PyTorch's {@code conv_transpose2d}: the input gradient of the convolution {@code s}, which maps
+   * this output back to x, for an output gradient x; plus the bias per output channel. Its groups
+   * and dilation are {@code s}'s (a grouped or dilated {@code s} goes to {@link GroupedConv} as the
+   * convolution's backward does).
    *
    * @param out {@code [batch, s.inChannels(), s.height(), s.width()]}, overwritten
    * @param x {@code [batch, s.outChannels(), s.outH(), s.outW()]}
-   * @param w {@code [s.outChannels(), s.inChannels(), kH, kW]}: the transposed convolution's {@code [in, out, kH, kW]}
+   * @param w {@code [s.outChannels(), s.inChannels() / groups, kH, kW]}: the transposed convolution's {@code [in, out / groups, kH, kW]}
    * @param bias {@code [s.inChannels()]}, or null for none
    */
   public static void convTranspose2dForward(
