@@ -140,10 +140,8 @@ public class Conv1d extends Layer<Conv1d.Spec> {
   /** Splits the channels into {@code groups} groups, as {@link Conv2d#groups}; draws a fresh weight and bias. Returns this layer. */
   public Conv1d groups(int groups) {
     reconfigure(spec().withGroups(groups), SETTINGS);
-    unregisterParameter("weight");
-    unregisterParameter("bias");
-    weight = registerParameter("weight", newWeight());
-    bias = bias == null ? null : registerParameter("bias", newBias());
+    weight = redrawnParameter("weight", weight, this::newWeight);
+    bias = redrawnParameter("bias", bias, this::newBias);
     return this;
   }
 

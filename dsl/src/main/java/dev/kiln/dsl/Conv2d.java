@@ -188,10 +188,8 @@ public class Conv2d extends Layer<Conv2d.Spec> {
    */
   public Conv2d groups(int groups) {
     reconfigure(spec().withGroups(groups));
-    unregisterParameter("weight");
-    unregisterParameter("bias");
-    weight = registerParameter("weight", newWeight());
-    bias = bias == null ? null : registerParameter("bias", newBias());
+    weight = redrawnParameter("weight", weight, this::newWeight);
+    bias = redrawnParameter("bias", bias, this::newBias);
     return this;
   }
 
@@ -209,7 +207,6 @@ public class Conv2d extends Layer<Conv2d.Spec> {
     reconfigure(next, "stride, padding, dilation, groups and bias");
     return this;
   }
-
 
   public Tensor weight() {
     return weight;
@@ -235,6 +232,5 @@ public class Conv2d extends Layer<Conv2d.Spec> {
     Spec s = spec();
     return Ops.conv2d(x, weight, bias, s.strideH(), s.strideW(), s.padH(), s.padW(), s.dilationH(), s.dilationW(), s.groups());
   }
-
 
 }

@@ -218,10 +218,8 @@ public class ConvTranspose2d extends Layer<ConvTranspose2d.Spec> {
    */
   public ConvTranspose2d groups(int groups) {
     reconfigure(spec().withGroups(groups));
-    unregisterParameter("weight");
-    unregisterParameter("bias");
-    weight = registerParameter("weight", newWeight());
-    bias = bias == null ? null : registerParameter("bias", newBias());
+    weight = redrawnParameter("weight", weight, this::newWeight);
+    bias = redrawnParameter("bias", bias, this::newBias);
     return this;
   }
 

@@ -219,6 +219,19 @@ public abstract class Module {
   }
 
   /**
+   * A parameter drawn afresh after a builder changed its shape (a convolution's {@code groups(g)}): {@code fresh}'s new
+   * one registered under {@code name} in place of {@code current}; null (and nothing registered) when {@code current} is
+   * null (a bias left out).
+   */
+  final Tensor redrawnParameter(String name, Tensor current, java.util.function.Supplier<Tensor> fresh) {
+    if (current == null) {
+      return null;
+    }
+    unregisterParameter(name);
+    return registerParameter(name, fresh.get());
+  }
+
+  /**
    * A parameter that a builder switches on and off (a convolution's {@code bias(false)}): with {@code on}, {@code current},
    * or {@code fresh}'s new one registered under {@code name} when there is none; without, null, and {@code name} no longer
    * a parameter.

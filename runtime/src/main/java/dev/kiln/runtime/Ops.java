@@ -113,7 +113,6 @@ public final class Ops {
     return ProductOps.mm(a, b);
   }
 
-
   /**
    * {@code x[N,in] @ weight[out,in]^T + bias[out]} (PyTorch's {@code F.linear}); {@code bias} may be
    * null. dx = g @ W, dW = g^T @ x, db = column sums of g.

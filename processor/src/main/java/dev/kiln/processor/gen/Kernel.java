@@ -57,7 +57,6 @@ record Kernel(
     }
   }
 
-
   enum Kind {
     /**
      * A reshape (Flatten, {@code reshape(x, -1, ...)}): no work, the output aliases the input; or a transpose or

@@ -491,7 +491,6 @@ public final class Blas {
     pc.get(c, cOff, span("C", c, cOff, m, n, ldc));
   }
 
-
   /**
    * One product on native operands, split over {@link Parallel}'s threads when it is large: the
    * rows of C (when it has more rows than columns) or its columns, in blocks of whole 16-float

@@ -420,7 +420,6 @@ public final class ConvKernels {
     return Math.max(1, (batch + chunks - 1) / chunks);
   }
 
-
   /**
    * Unfolds samples {@code n0 .. n0+cn-1} of {@code x} into {@code cols[K, cn*P]}: row
    * {@code (c, a, b)}, column {@code (i, oh, ow)} holds {@code x[n0+i, c, oh*sH - pH + a, ow*sW - pW + b]},

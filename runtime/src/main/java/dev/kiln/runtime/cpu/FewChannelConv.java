@@ -55,7 +55,6 @@ final class FewChannelConv {
     return (s.height() + 2 * s.padH()) * paddedWidth(s);
   }
 
-
   /** {@link ConvKernels#conv2dForward} for a shape that {@link #applies}. */
   static void forward(float[] out, int outOff, float[] x, int xOff, float[] w, int wOff, float[] bias, int biasOff, Conv2dShape s) {
     int inC = s.inChannels(), outC = s.outChannels(), outH = s.outHeight(), outW = s.outWidth();

@@ -700,7 +700,6 @@ final class Winograd {
       return grown(inputs, n);
     }
 
-
     /**
      * The 16 products {@code M[xi]} (or their gradients), at least {@code n} floats each: 16 arrays, not
      * one with 16 offsets, so that the output transform indexes them all with one variable (C2 vectorises

@@ -152,9 +152,6 @@ public final class CyclicLR extends LRScheduler {
       return this;
     }
 
-
-
-
     public CyclicLR build() {
       return new CyclicLR(this);
     }

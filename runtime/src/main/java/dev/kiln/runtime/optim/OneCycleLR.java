@@ -173,9 +173,6 @@ public final class OneCycleLR extends LRScheduler {
       return this;
     }
 
-
-
-
     /** Start rate = maxLr / divFactor; 25 by default. */
     public Builder divFactor(double divFactor) {
       this.divFactor = divFactor;
