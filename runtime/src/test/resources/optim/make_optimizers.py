@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Writes optimizers.txt: parameters after each step of PyTorch 1.13's Adamax, NAdam, RAdam and Rprop.
+"""Writes optimizers.txt: parameters after each step of PyTorch 1.13's Adamax, NAdam, RAdam, Rprop and ASGD.
 
 Run with Debian's torch (1.13) from this directory:
 
@@ -11,7 +11,8 @@ value``:
 - ``init 0 i v``: element i of the two starting parameters (float32, 8 values each, the first
   group's then the second's);
 - ``grad s i v``: their gradients, set by hand before optimizer step s (1..STEPS);
-- ``<case> s i v``: the parameters after step s.
+- ``<case> s i v``: the parameters after step s;
+- ``<case>_ax s i v``: for the ASGD cases, the running average ``ax`` after step s.
 
 Every case has two param groups: the first at the case's rate, the second at half of it (and, in
 the ``_groups`` cases, a weight decay of its own). Cases ending in ``_lr_change`` halve every
@@ -40,6 +41,10 @@ def cases():
         "rprop_etas": (lambda g: O.Rprop(g, lr=0.05, etas=(0.3, 1.5), step_sizes=(0.01, 0.08)), {}),
         "rprop_lr_change": (lambda g: O.Rprop(g, lr=0.05), {}),
         "adamax_lr_change": (lambda g: O.Adamax(g, lr=0.05), {}),
+        "asgd": (lambda g: O.ASGD(g, lr=0.05), {}),
+        "asgd_avg": (lambda g: O.ASGD(g, lr=0.05, lambd=0.02, alpha=0.6, t0=3, weight_decay=0.1), {}),
+        "asgd_groups": (lambda g: O.ASGD(g, lr=0.05, lambd=0.01, t0=4.5), {"weight_decay": 0.2}),
+        "asgd_lr_change": (lambda g: O.ASGD(g, lr=0.05, lambd=0.05, alpha=1.0, t0=2), {}),
     }
 
 
@@ -70,6 +75,8 @@ def main():
             p1.grad = grads[s][1].clone()
             opt.step()
             put(name, s + 1, torch.stack([p0.detach(), p1.detach()]))
+            if name.startswith("asgd"):
+                put(name + "_ax", s + 1, torch.stack([opt.state[p0]["ax"], opt.state[p1]["ax"]]))
     with open("optimizers.txt", "w") as f:
         f.write("\n".join(lines) + "\n")
 

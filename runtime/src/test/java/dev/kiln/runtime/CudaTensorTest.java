@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kiln.runtime.cuda.Cuda;
+import dev.kiln.runtime.optim.ASGD;
 import dev.kiln.runtime.optim.Adadelta;
 import dev.kiln.runtime.optim.Adagrad;
 import dev.kiln.runtime.optim.Adam;
@@ -190,6 +191,7 @@ class CudaTensorTest {
         ps -> new NAdam(ps, 0.01).momentumDecay(0.01).weightDecay(0.01),
         ps -> new RAdam(ps, 0.01).betas(0.9, 0.9).weightDecay(0.01), // rho_t > 5 from step 6: both branches
         ps -> new Rprop(ps, 0.01).etas(0.4, 1.3).stepSizes(1e-4, 0.05),
+        ps -> new ASGD(ps, 0.01).lambd(0.05).t0(3).weightDecay(0.01), // mu = 1 to step 4, then averaging
         ps -> { // a group's own momentum, as OneCycleLR sets it
           SGD o = new SGD(ps, 0.1).momentum(0.9);
           o.paramGroups().get(0).momentum(0.5);

@@ -9,7 +9,7 @@ import org.bytedeco.javacpp.BytePointer;
  * argument (as PyTorch's multi-tensor apply does), so a step costs one launch per 32 parameters
  * and no copy to the device. Each block updates {@value #CHUNK} values of one parameter. The float
  * operations are those of the CPU loops of {@code SGD}, {@code AdamBase}, {@code RMSprop}, {@code
- * Adagrad}, {@code Adadelta}, {@code Adamax}, {@code NAdam}, {@code RAdam} and {@code Rprop}, in the same order
+ * Adagrad}, {@code Adadelta}, {@code Adamax}, {@code NAdam}, {@code RAdam}, {@code Rprop} and {@code ASGD}, in the same order
  * (the GPU contracts {@code a * b + c} into one rounding, so results agree to float rounding, not
  * bit for bit).
  */
@@ -32,18 +32,19 @@ public final class OptimKernels {
         const float* g[KILN_LIST];  // their gradients
         float* a[KILN_LIST];        // SGD: momentum buffer (null without momentum); Adam: first moment;
                                     // RMSprop, Adadelta: square_avg; Adagrad: sum; Adamax, NAdam, RAdam:
-                                    // first moment; Rprop: prev
+                                    // first moment; Rprop: prev; ASGD: ax
         float* b[KILN_LIST];        // Adam, NAdam, RAdam: second moment; Adamax: exp_inf; Rprop: step_size; RMSprop: momentum buffer (or null); Adadelta: acc_delta
         float* c[KILN_LIST];        // Adam: running maximum of the second moment (null unless amsgrad);
                                     // RMSprop: grad_avg (null unless centered)
         float s0[KILN_LIST];        // Adam: lr / (1 - beta1^t); Adagrad: -lr / (1 + (t - 1) lr_decay);
-                                    // Adamax: -lr / (1 - beta1^t); NAdam: the gradient's rate; RAdam: 1 - beta1^t
-        float s1[KILN_LIST];        // Adam, RAdam: sqrt(1 - beta2^t); NAdam: the first moment's rate
+                                    // Adamax: -lr / (1 - beta1^t); NAdam: the gradient's rate; RAdam: 1 - beta1^t;
+                                    // ASGD: 1 - lambd * eta
+        float s1[KILN_LIST];        // Adam, RAdam: sqrt(1 - beta2^t); NAdam: the first moment's rate; ASGD: -eta
         int n[KILN_LIST];           // values
         int flag[KILN_LIST];        // SGD: the momentum buffer starts as d (first step)
         int start[KILN_LIST + 1];   // each parameter's first block; start[count]: the blocks launched
         int count;
-        float s2[KILN_LIST];        // NAdam: 1 - beta2^t; RAdam: the rectification (< 0: none)
+        float s2[KILN_LIST];        // NAdam: 1 - beta2^t; RAdam: the rectification (< 0: none); ASGD: mu
       };
       static_assert(sizeof(kiln_param_list) == 2056, "OptimKernels.Table.BYTES");
 
@@ -268,6 +269,22 @@ public final class OptimKernels {
           prev[i] = gi;
         }
       }
+
+      // ASGD (PyTorch 1.13's _single_tensor_asgd): a: ax; s0: 1 - lambd * eta, s1: -eta, s2: mu (1: ax copies p).
+      extern "C" __global__ void kiln_asgd(kiln_param_list L, float weightDecay) {
+        int from, to;
+        int t = kiln_list_entry(L, &from, &to);
+        float* p = L.p[t];
+        const float* g = L.g[t];
+        float* ax = L.a[t];
+        float shrink = L.s0[t], rate = L.s1[t], mu = L.s2[t];
+        for (int i = from + threadIdx.x; i < to; i += blockDim.x) {
+          float gi = weightDecay == 0.0f ? g[i] : fmaf(p[i], weightDecay, g[i]);
+          float pi = fmaf(gi, rate, p[i] * shrink);
+          p[i] = pi;
+          ax[i] = mu == 1.0f ? pi : ax[i] + (pi - ax[i]) * mu;
+        }
+      }
       """;
 
   private OptimKernels() {}
@@ -346,6 +363,11 @@ public final class OptimKernels {
   /** Rprop steps of {@code entries}, {@value #LIST} per launch. */
   public static void rprop(List<Entry> entries, float etaminus, float etaplus, float minStep, float maxStep) {
     launch(kernel("kiln_rprop"), entries, etaminus, etaplus, minStep, maxStep);
+  }
+
+  /** ASGD steps of {@code entries} (each with its own eta and mu), {@value #LIST} per launch. */
+  public static void asgd(List<Entry> entries, float weightDecay) {
+    launch(kernel("kiln_asgd"), entries, weightDecay);
   }
 
   private static CudaKernel kernel(String name) {

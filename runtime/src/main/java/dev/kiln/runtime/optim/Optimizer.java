@@ -390,6 +390,11 @@ public abstract class Optimizer {
       return read(() -> StateEncoding.require(entries, key(name), DType.FLOAT32, param.shape()).toFloatArray());
     }
 
+    /** The float32 0-dimensional tensor {@code name} (a per-parameter scalar, ASGD's {@code eta}), which must be there. */
+    public float scalar(String name) {
+      return read(() -> StateEncoding.require(entries, key(name), DType.FLOAT32, new int[0]).toFloatArray()[0]);
+    }
+
     /** Like {@link #floats}, or null when {@code name} was not saved. */
     public float[] floatsOrNull(String name) {
       return entries.containsKey(key(name)) ? floats(name) : null;

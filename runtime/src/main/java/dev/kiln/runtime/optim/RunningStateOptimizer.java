@@ -12,23 +12,26 @@ import java.util.Map;
 /**
  * The optimizers whose running state is a step count and up to three tensors of each parameter's
  * shape, named as PyTorch names them ({@link RMSprop}, {@link Adagrad}, {@link Adadelta}, {@link
- * Adamax}, {@link NAdam}, {@link RAdam}, {@link Rprop}): this
+ * Adamax}, {@link NAdam}, {@link RAdam}, {@link Rprop}, {@link ASGD}), and, where the rule has them,
+ * per-parameter scalars (ASGD's {@code eta} and {@code mu}): this
  * class keeps the state (made at a parameter's first step, on its device, and moved with it),
  * writes and reads it in the state dict, and runs the update rule of the subclass over the
  * parameter's values on the host, split over the cores, or its kernel on CUDA.
  */
-abstract sealed class RunningStateOptimizer extends Optimizer permits RMSprop, Adagrad, Adadelta, MomentsOptimizer, Rprop {
+abstract sealed class RunningStateOptimizer extends Optimizer permits RMSprop, Adagrad, Adadelta, MomentsOptimizer, Rprop, ASGD {
   private static final String STEP = "step";
   private final String[] names;
   private final Map<Tensor, State> states = new IdentityHashMap<>();
 
-  /** One parameter's step count and slots (null for a slot the settings do not keep). */
+  /** One parameter's step count, scalars ({@link #scalarNames}) and slots (null for a slot the settings do not keep). */
   private static final class State {
     int step;
+    final float[] scalars;
     final Tensor[] slots;
 
-    State(int step, Tensor[] slots) {
+    State(int step, float[] scalars, Tensor[] slots) {
       this.step = step;
+      this.scalars = scalars;
       this.slots = slots;
     }
   }
@@ -47,6 +50,36 @@ abstract sealed class RunningStateOptimizer extends Optimizer permits RMSprop, A
       throw new IllegalArgumentException(name + ": learning rate must be finite and >= 0, got " + lr);
     }
     return lr;
+  }
+
+  /**
+   * PyTorch's names of the per-parameter scalars the rule keeps besides the slots (ASGD's {@code eta}, {@code mu}),
+   * in its state dict's order, written after {@code step} and before the slots as 0-dimensional tensors; none by default.
+   */
+  String[] scalarNames() {
+    return new String[0];
+  }
+
+  /** The value scalar {@code i} starts at, in a group of rate {@code lr}. */
+  float initialScalar(int i, double lr) {
+    return 0f;
+  }
+
+  /**
+   * Moves the parameter's scalars on after its step {@code step} (at rate {@code lr}) was computed from them, on
+   * either device; nothing by default.
+   */
+  void advanceScalars(float[] scalars, int step, double lr) {}
+
+  /** The update rule with the parameter's scalars (as they were before this step); by default {@link #updateRange} without. */
+  void updateRange(float[] p, float[] g, float[][] slots, float[] scalars, int from, int to, int step, double lr,
+      float weightDecay) {
+    updateRange(p, g, slots, from, to, step, lr, weightDecay);
+  }
+
+  /** One CUDA parameter's part in a step with its scalars (before this step); by default {@link #entry} without. */
+  OptimKernels.Entry entry(long p, long g, long[] slots, float[] scalars, int n, int step, double lr) {
+    return entry(p, g, slots, n, step, lr);
   }
 
   /** Whether the current settings keep slot {@code i} (e.g. RMSprop's {@code momentum_buffer} only with momentum). */
@@ -100,7 +133,7 @@ abstract sealed class RunningStateOptimizer extends Optimizer permits RMSprop, A
 
   /** The parameter's state, made on its device at its first step, moved with it, with the slots the settings keep. */
   private State state(Tensor param, double lr) {
-    State s = states.computeIfAbsent(param, p -> new State(0, new Tensor[names.length]));
+    State s = states.computeIfAbsent(param, p -> new State(0, initialScalars(lr), new Tensor[names.length]));
     for (int i = 0; i < names.length; i++) {
       if (s.slots[i] == null && keeps(i)) {
         float v = initialValue(i, lr);
@@ -111,6 +144,14 @@ abstract sealed class RunningStateOptimizer extends Optimizer permits RMSprop, A
       }
     }
     return s;
+  }
+
+  private float[] initialScalars(double lr) {
+    float[] scalars = new float[scalarNames().length];
+    for (int i = 0; i < scalars.length; i++) {
+      scalars[i] = initialScalar(i, lr);
+    }
+    return scalars;
   }
 
   @Override
@@ -125,7 +166,10 @@ abstract sealed class RunningStateOptimizer extends Optimizer permits RMSprop, A
       slots[i] = keeps(i) ? fromZero(s.slots[i], true) : null;
     }
     float decay = (float) weightDecayOf(weightDecay());
-    Parallel.forRange(n, workPerElement() * n, (part, from, to) -> updateRange(p, g, slots, from, to, step, lr, decay));
+    float[] scalars = s.scalars.clone();
+    Parallel.forRange(n, workPerElement() * n,
+        (part, from, to) -> updateRange(p, g, slots, scalars, from, to, step, lr, decay));
+    advanceScalars(s.scalars, step, lr);
     writeBack(param, p);
     for (int i = 0; i < names.length; i++) {
       if (slots[i] != null) {
@@ -142,7 +186,9 @@ abstract sealed class RunningStateOptimizer extends Optimizer permits RMSprop, A
     for (int i = 0; i < names.length; i++) {
       slots[i] = keeps(i) ? s.slots[i].writeCuda() : 0L;
     }
-    return entry(param.writeCuda(), grad.readCuda(), slots, param.numel(), step, lr);
+    OptimKernels.Entry entry = entry(param.writeCuda(), grad.readCuda(), slots, s.scalars.clone(), param.numel(), step, lr);
+    advanceScalars(s.scalars, step, lr);
+    return entry;
   }
 
   @Override
@@ -159,6 +205,10 @@ abstract sealed class RunningStateOptimizer extends Optimizer permits RMSprop, A
     }
     Map<String, Tensor> out = new LinkedHashMap<>();
     out.put(STEP, StateEncoding.ofLong(s.step));
+    String[] scalarNames = scalarNames();
+    for (int i = 0; i < scalarNames.length; i++) {
+      out.put(scalarNames[i], Tensor.wrap(new float[] {s.scalars[i]}, new int[0]));
+    }
     for (int i = 0; i < names.length; i++) {
       if (s.slots[i] != null) {
         out.put(names[i], Tensor.wrap(s.slots[i].toFloatArray(), param.shape()));
@@ -169,9 +219,11 @@ abstract sealed class RunningStateOptimizer extends Optimizer permits RMSprop, A
 
   @Override
   protected final void loadParameterStates(List<ParamState> states) {
-    String[] allowed = new String[names.length + 1];
+    String[] scalarNames = scalarNames();
+    String[] allowed = new String[names.length + scalarNames.length + 1];
     allowed[0] = STEP;
-    System.arraycopy(names, 0, allowed, 1, names.length);
+    System.arraycopy(scalarNames, 0, allowed, 1, scalarNames.length);
+    System.arraycopy(names, 0, allowed, 1 + scalarNames.length, names.length);
     Map<Tensor, State> loaded = new IdentityHashMap<>();
     for (ParamState saved : states) {
       saved.requireOnly(allowed);
@@ -183,7 +235,11 @@ abstract sealed class RunningStateOptimizer extends Optimizer permits RMSprop, A
         float[] values = saved.floatsOrNull(names[i]);
         slots[i] = values == null ? null : Tensor.wrap(values, saved.param().shape());
       }
-      loaded.put(saved.param(), new State(saved.count(STEP), slots));
+      float[] scalars = new float[scalarNames.length];
+      for (int i = 0; i < scalarNames.length; i++) {
+        scalars[i] = saved.scalar(scalarNames[i]);
+      }
+      loaded.put(saved.param(), new State(saved.count(STEP), scalars, slots));
     }
     this.states.clear();
     this.states.putAll(loaded);

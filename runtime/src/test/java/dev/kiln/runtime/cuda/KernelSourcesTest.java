@@ -109,7 +109,7 @@ class KernelSourcesTest {
 
   @Test
   void optimizerKernelsCompile() {
-    checkFamily("kiln_optim.cu", OptimKernels.SOURCE, List.of("kiln_sgd", "kiln_adam", "kiln_rmsprop", "kiln_adagrad", "kiln_adadelta", "kiln_adamax", "kiln_nadam", "kiln_radam", "kiln_rprop"));
+    checkFamily("kiln_optim.cu", OptimKernels.SOURCE, List.of("kiln_sgd", "kiln_adam", "kiln_rmsprop", "kiln_adagrad", "kiln_adadelta", "kiln_adamax", "kiln_nadam", "kiln_radam", "kiln_rprop", "kiln_asgd"));
   }
 
   /**

@@ -13,11 +13,11 @@ import java.util.function.Function;
 import org.junit.jupiter.api.Test;
 
 /**
- * Adamax, NAdam, RAdam and Rprop against PyTorch 1.13 (optim/optimizers.txt, from
+ * Adamax, NAdam, RAdam, Rprop and ASGD against PyTorch 1.13 (optim/optimizers.txt, from
  * make_optimizers.py): both param groups' values after each of 12 steps, bit for bit (the update
  * loops follow PyTorch's CPU ops in order and round as they do; {@link #ULPS} is there to loosen
- * should a JDK's pow round a per-step scalar differently), a resume from a state dict half-way,
- * and the errors.
+ * should a JDK's pow round a per-step scalar differently), ASGD's running averages, a resume from a
+ * state dict half-way, and the errors.
  */
 class NewOptimizersTest {
   static final int STEPS = 12;
@@ -43,6 +43,10 @@ class NewOptimizersTest {
     CASES.put("rprop_etas", ps -> new Rprop(ps, 0.05).etas(0.3, 1.5).stepSizes(0.01, 0.08));
     CASES.put("rprop_lr_change", ps -> new Rprop(ps, 0.05));
     CASES.put("adamax_lr_change", ps -> new Adamax(ps, 0.05));
+    CASES.put("asgd", ps -> new ASGD(ps, 0.05));
+    CASES.put("asgd_avg", ps -> new ASGD(ps, 0.05).lambd(0.02).alpha(0.6).t0(3).weightDecay(0.1));
+    CASES.put("asgd_groups", ps -> new ASGD(ps, 0.05).lambd(0.01).t0(4.5));
+    CASES.put("asgd_lr_change", ps -> new ASGD(ps, 0.05).lambd(0.05).alpha(1.0).t0(2));
   }
 
   private Tensor init(int group) {
@@ -66,7 +70,7 @@ class NewOptimizersTest {
     return opt;
   }
 
-  /** Steps {@code from + 1 .. STEPS}, comparing both parameters after each with PyTorch's. */
+  /** Steps {@code from + 1 .. STEPS}, comparing both parameters (and ASGD's averages) after each with PyTorch's. */
   private void run(String name, Optimizer opt, Tensor p0, Tensor p1, int from) {
     for (int step = from + 1; step <= STEPS; step++) {
       if (name.endsWith("_lr_change") && step == 6) {
@@ -76,15 +80,20 @@ class NewOptimizersTest {
       p0.setGrad(Tensor.of(Arrays.copyOfRange(grad, 0, N)));
       p1.setGrad(Tensor.of(Arrays.copyOfRange(grad, N, 2 * N)));
       opt.step();
-      float[] expected = toFloats(ref.values(name, step));
-      float[] a0 = p0.toFloatArray();
-      float[] a1 = p1.toFloatArray();
-      for (int i = 0; i < 2 * N; i++) {
-        float want = expected[i];
-        float got = i < N ? a0[i] : a1[i - N];
-        assertTrue(Math.abs(got - want) <= ULPS * Math.ulp(want), name + " step " + step + " [" + i + "]: expected "
-            + want + " (PyTorch), got " + got + ", " + Math.abs(got - want) / Math.ulp(want) + " ulp");
+      compare(name, step, p0.toFloatArray(), p1.toFloatArray());
+      if (opt instanceof ASGD asgd) {
+        compare(name + "_ax", step, asgd.average(p0).toFloatArray(), asgd.average(p1).toFloatArray());
       }
+    }
+  }
+
+  private void compare(String name, int step, float[] a0, float[] a1) {
+    float[] expected = toFloats(ref.values(name, step));
+    for (int i = 0; i < 2 * N; i++) {
+      float want = expected[i];
+      float got = i < N ? a0[i] : a1[i - N];
+      assertTrue(Math.abs(got - want) <= ULPS * Math.ulp(want), name + " step " + step + " [" + i + "]: expected "
+          + want + " (PyTorch), got " + got + ", " + Math.abs(got - want) / Math.ulp(want) + " ulp");
     }
   }
 
@@ -136,17 +145,39 @@ class NewOptimizersTest {
   void stateDictsNamePyTorchsSlots() {
     Tensor p = Tensor.of(new float[] {1, 2}).requiresGrad(true);
     for (Optimizer opt : List.of(new Adamax(List.of(p), 0.1), new NAdam(List.of(p), 0.1), new RAdam(List.of(p), 0.1),
-        new Rprop(List.of(p), 0.1))) {
+        new Rprop(List.of(p), 0.1), new ASGD(List.of(p), 0.1))) {
       p.setGrad(Tensor.of(new float[] {0.5f, -1f}));
       opt.step();
       List<String> keys = opt.stateDict().keySet().stream().filter(k -> k.startsWith("state.0.")).toList();
       List<String> want = switch (opt.getClass().getSimpleName()) {
         case "Adamax" -> List.of("state.0.step", "state.0.exp_avg", "state.0.exp_inf");
         case "Rprop" -> List.of("state.0.step", "state.0.prev", "state.0.step_size");
+        case "ASGD" -> List.of("state.0.step", "state.0.eta", "state.0.mu", "state.0.ax");
         default -> List.of("state.0.step", "state.0.exp_avg", "state.0.exp_avg_sq");
       };
       assertEquals(want, keys, opt.getClass().getSimpleName());
     }
+  }
+
+  @Test
+  void asgdStateHoldsEtaAndMuAsPyTorch() {
+    Tensor p = Tensor.of(new float[] {1, 2}).requiresGrad(true);
+    ASGD opt = new ASGD(List.of(p), 0.1).lambd(0.5).t0(1);
+    assertEquals(null, opt.average(p), "no average before the first step");
+    for (int step = 1; step <= 3; step++) {
+      p.setGrad(Tensor.of(new float[] {0.5f, -1f}));
+      opt.step();
+      Map<String, Tensor> state = opt.stateDict();
+      assertEquals(0, state.get("state.0.eta").shape().length, "eta is 0-dimensional");
+      assertEquals((float) (0.1 / Math.pow(1 + 0.5 * 0.1 * step, 0.75)), state.get("state.0.eta").toFloatArray()[0]);
+      assertEquals((float) (1 / Math.max(1, step - 1.0)), state.get("state.0.mu").toFloatArray()[0]);
+    }
+    Map<String, Tensor> state = new LinkedHashMap<>(opt.stateDict());
+    state.put("state.0.mu", Tensor.of(new float[] {1, 1}));
+    ASGD other = new ASGD(List.of(p), 0.1);
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> other.loadStateDict(state));
+    assertTrue(e.getMessage().contains("state.0.mu is a FLOAT32 tensor of shape [2], expected FLOAT32 of shape []"),
+        e.getMessage());
   }
 
   private static void assertRefused(String message, org.junit.jupiter.api.function.Executable make) {
@@ -163,5 +194,8 @@ class NewOptimizersTest {
     assertRefused("RAdam: learning rate must be finite and >= 0, got -1.0", () -> new RAdam(ps, -1));
     assertRefused("Rprop: etas must satisfy 0 < etaMinus < 1 < etaPlus, got (0.5, 0.9)", () -> new Rprop(ps, 0.1).etas(0.5, 0.9));
     assertRefused("Rprop: step sizes must satisfy 0 <= min <= max, got (1.0, 0.5)", () -> new Rprop(ps, 0.1).stepSizes(1, 0.5));
+    assertRefused("ASGD: weight decay must be finite and >= 0, got -0.1", () -> new ASGD(ps, 0.1).weightDecay(-0.1));
+    assertRefused("ASGD: t0 must be finite, got NaN", () -> new ASGD(ps, 0.1).t0(Double.NaN));
+    assertRefused("ASGD: learning rate must be finite and >= 0, got -1.0", () -> new ASGD(ps, -1));
   }
 }
