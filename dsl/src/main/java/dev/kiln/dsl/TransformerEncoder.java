@@ -1,8 +1,6 @@
 package dev.kiln.dsl;
 
 import dev.kiln.runtime.Tensor;
-import java.util.ArrayList;
-import java.util.List;
 
 /**
  * A stack of {@code numLayers} copies of an encoder layer, then an optional norm: PyTorch 1.13's
@@ -20,21 +18,8 @@ public class TransformerEncoder extends Module {
 
   /** @param norm applied to the last layer's output, or null */
   public TransformerEncoder(TransformerEncoderLayer layer, int numLayers, LayerNorm norm) {
-    if (layer == null) {
-      throw new IllegalArgumentException("TransformerEncoder: encoder_layer must not be null");
-    }
-    if (numLayers <= 0) {
-      throw new IllegalArgumentException("TransformerEncoder: num_layers must be positive, got " + numLayers);
-    }
-    List<TransformerEncoderLayer> copies = new ArrayList<>();
-    for (int i = 0; i < numLayers; i++) {
-      TransformerEncoderLayer copy = new TransformerEncoderLayer(layer.spec());
-      copy.loadStateDict(layer.stateDict());
-      copy.train(layer.isTraining());
-      copy.to(layer.parameters().get(0).device());
-      copies.add(copy);
-    }
-    this.layers = registerModule("layers", new ModuleList<>(copies));
+    this.layers = registerModule("layers", new ModuleList<>(TransformerDecoder.copies("TransformerEncoder", "encoder_layer",
+        layer, numLayers, () -> new TransformerEncoderLayer(layer.spec()))));
     this.norm = norm == null ? null : registerModule("norm", norm);
   }
 

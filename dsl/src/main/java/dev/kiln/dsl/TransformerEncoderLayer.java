@@ -19,20 +19,7 @@ public class TransformerEncoderLayer extends Layer<TransformerEncoderLayer.Spec>
   public record Spec(int dModel, int nhead, int dimFeedforward, double dropout, String activation, double layerNormEps,
       boolean batchFirst, boolean normFirst) implements LayerSpec {
     public Spec {
-      if (dModel <= 0 || nhead <= 0 || dimFeedforward <= 0) {
-        throw new IllegalArgumentException("TransformerEncoderLayer(d_model=" + dModel + ", nhead=" + nhead
-            + ", dim_feedforward=" + dimFeedforward + "): all three must be positive");
-      }
-      if (dModel % nhead != 0) {
-        throw new IllegalArgumentException("TransformerEncoderLayer(d_model=" + dModel + ", nhead=" + nhead
-            + "): d_model must be divisible by nhead");
-      }
-      if (!"relu".equals(activation) && !"gelu".equals(activation)) {
-        throw new IllegalArgumentException("TransformerEncoderLayer: activation should be relu/gelu, not " + activation);
-      }
-      if (!(dropout >= 0 && dropout <= 1)) {
-        throw new IllegalArgumentException("TransformerEncoderLayer: dropout has to be between 0 and 1, but got " + dropout);
-      }
+      TransformerDecoderLayer.checkBlock("TransformerEncoderLayer", dModel, nhead, dimFeedforward, dropout, activation);
     }
 
     @Override

@@ -1,0 +1,170 @@
+package dev.kiln.dsl;
+
+import dev.kiln.runtime.Shapes;
+import dev.kiln.runtime.Tensor;
+import java.util.Locale;
+
+/**
+ * One transformer decoder block, as PyTorch 1.13's {@code nn.TransformerDecoderLayer(d_model, nhead,
+ * dim_feedforward, dropout, activation, layer_norm_eps, batch_first, norm_first)}: self-attention over the target
+ * ({@code self_attn}, masked by {@code tgtMask}, causal for a language model: {@link Transformer#generateSquareSubsequentMask}),
+ * attention over the encoder's output ({@code multihead_attn}, the query the target, key and value the memory) and a
+ * feed-forward {@code linear2(dropout(activation(linear1(x))))}, each with a residual connection and dropout
+ * ({@code dropout1}, {@code dropout2}, {@code dropout3}), and a LayerNorm after each sum (post-norm, the default) or
+ * before each block ({@code normFirst}). Children and state-dict keys are PyTorch's ({@code self_attn.in_proj_weight},
+ * {@code multihead_attn.out_proj.weight}, {@code linear1.weight}, {@code norm3.bias}, ...). Target {@code [T, N, E]}
+ * and memory {@code [S, N, E]} ({@code [N, T, E]}, {@code [N, S, E]} with {@code batchFirst}, or unbatched
+ * {@code [T, E]}, {@code [S, E]}); the output has the target's shape. Masks as {@link MultiheadAttention}'s (float,
+ * added; PyTorch's boolean ones through {@link F#attentionMask}).
+ */
+public class TransformerDecoderLayer extends Layer<TransformerDecoderLayer.Spec> {
+  /** The block's hyper-parameters, those of {@link TransformerEncoderLayer.Spec}; the target's shape is unchanged. */
+  public record Spec(int dModel, int nhead, int dimFeedforward, double dropout, String activation, double layerNormEps,
+      boolean batchFirst, boolean normFirst) implements LayerSpec {
+    public Spec {
+      checkBlock("TransformerDecoderLayer", dModel, nhead, dimFeedforward, dropout, activation);
+    }
+
+    @Override
+    public int[] outputShape(int[] in) {
+      return MultiheadAttention.sequenceShape(this, dModel, batchFirst, in);
+    }
+
+    @Override
+    public String toString() {
+      return String.format(Locale.ROOT, "TransformerDecoderLayer(d_model=%d, nhead=%d, dim_feedforward=%d, dropout=%s,"
+          + " activation=%s, layer_norm_eps=%s, batch_first=%s, norm_first=%s)", dModel, nhead, dimFeedforward,
+          pythonRepr(dropout), activation, pythonRepr(layerNormEps), batchFirst ? "True" : "False",
+          normFirst ? "True" : "False");
+    }
+  }
+
+  /** PyTorch's checks of a transformer block's hyper-parameters, the messages naming {@code layer}. */
+  static void checkBlock(String layer, int dModel, int nhead, int dimFeedforward, double dropout, String activation) {
+    if (dModel <= 0 || nhead <= 0 || dimFeedforward <= 0) {
+      throw new IllegalArgumentException(layer + "(d_model=" + dModel + ", nhead=" + nhead + ", dim_feedforward="
+          + dimFeedforward + "): all three must be positive");
+    }
+    if (dModel % nhead != 0) {
+      throw new IllegalArgumentException(layer + "(d_model=" + dModel + ", nhead=" + nhead
+          + "): d_model must be divisible by nhead");
+    }
+    if (!"relu".equals(activation) && !"gelu".equals(activation)) {
+      throw new IllegalArgumentException(layer + ": activation should be relu/gelu, not " + activation);
+    }
+    if (!(dropout >= 0 && dropout <= 1)) {
+      throw new IllegalArgumentException(layer + ": dropout has to be between 0 and 1, but got " + dropout);
+    }
+  }
+
+  private final transient MultiheadAttention selfAttn;
+  private final transient MultiheadAttention multiheadAttn;
+  private final transient Linear linear1;
+  private final transient Dropout dropout;
+  private final transient Linear linear2;
+  private final transient LayerNorm norm1;
+  private final transient LayerNorm norm2;
+  private final transient LayerNorm norm3;
+  private final transient Dropout dropout1;
+  private final transient Dropout dropout2;
+  private final transient Dropout dropout3;
+
+  /** PyTorch's defaults: dim_feedforward 2048, dropout 0.1, relu, eps 1e-5, sequence first, post-norm. */
+  public TransformerDecoderLayer(int dModel, int nhead) {
+    this(dModel, nhead, 2048, 0.1);
+  }
+
+  public TransformerDecoderLayer(int dModel, int nhead, int dimFeedforward, double dropout) {
+    this(dModel, nhead, dimFeedforward, dropout, "relu", 1e-5, false, false);
+  }
+
+  /** @param activation {@code "relu"} or {@code "gelu"} (PyTorch's strings) */
+  public TransformerDecoderLayer(int dModel, int nhead, int dimFeedforward, double dropout, String activation,
+      double layerNormEps, boolean batchFirst, boolean normFirst) {
+    this(new Spec(dModel, nhead, dimFeedforward, dropout, activation, layerNormEps, batchFirst, normFirst));
+  }
+
+  /** A layer of these hyper-parameters, freshly initialised. */
+  public TransformerDecoderLayer(Spec spec) {
+    super(spec);
+    int d = spec.dModel();
+    selfAttn = registerModule("self_attn", new MultiheadAttention(d, spec.nhead(), spec.dropout(), true, spec.batchFirst()));
+    multiheadAttn = registerModule("multihead_attn",
+        new MultiheadAttention(d, spec.nhead(), spec.dropout(), true, spec.batchFirst()));
+    linear1 = registerModule("linear1", new Linear(d, spec.dimFeedforward()));
+    dropout = registerModule("dropout", new Dropout(spec.dropout()));
+    linear2 = registerModule("linear2", new Linear(spec.dimFeedforward(), d));
+    norm1 = registerModule("norm1", new LayerNorm(new int[] {d}, spec.layerNormEps(), true));
+    norm2 = registerModule("norm2", new LayerNorm(new int[] {d}, spec.layerNormEps(), true));
+    norm3 = registerModule("norm3", new LayerNorm(new int[] {d}, spec.layerNormEps(), true));
+    dropout1 = registerModule("dropout1", new Dropout(spec.dropout()));
+    dropout2 = registerModule("dropout2", new Dropout(spec.dropout()));
+    dropout3 = registerModule("dropout3", new Dropout(spec.dropout()));
+  }
+
+  /** The target's self-attention. */
+  public MultiheadAttention selfAttn() {
+    return selfAttn;
+  }
+
+  /** The attention over the memory (PyTorch's {@code multihead_attn}). */
+  public MultiheadAttention multiheadAttn() {
+    return multiheadAttn;
+  }
+
+  /** Refused: a decoder block needs the memory too. */
+  @Override
+  public Tensor forward(Tensor tgt) {
+    throw new UnsupportedOperationException(this + " needs the encoder's output too: forward(tgt, memory)");
+  }
+
+  /** {@code forward(tgt, memory, null, null, null, null)}: no masks. */
+  public Tensor forward(Tensor tgt, Tensor memory) {
+    return forward(tgt, memory, null, null, null, null);
+  }
+
+  /**
+   * PyTorch's {@code forward(tgt, memory, tgt_mask, memory_mask, tgt_key_padding_mask, memory_key_padding_mask)}.
+   *
+   * @param tgtMask float {@code [T, T]} or {@code [N * nhead, T, T]} added to the self-attention's scores (causal:
+   *     {@link Transformer#generateSquareSubsequentMask}), or null
+   * @param memoryMask float {@code [T, S]} or {@code [N * nhead, T, S]} added to the scores over the memory, or null
+   * @param tgtKeyPaddingMask float {@code [N, T]}, or null
+   * @param memoryKeyPaddingMask float {@code [N, S]}, or null
+   * @throws ShapeException naming this layer when the target or memory (or a mask) has the wrong shape
+   */
+  public Tensor forward(Tensor tgt, Tensor memory, Tensor tgtMask, Tensor memoryMask, Tensor tgtKeyPaddingMask,
+      Tensor memoryKeyPaddingMask) {
+    outputShape(tgt.shape());
+    if (memory.dim() != tgt.dim()) {
+      throw new ShapeException(this + ": memory must have the target's rank, got tgt " + Shapes.toString(tgt.shape())
+          + ", memory " + Shapes.toString(memory.shape()));
+    }
+    outputShape(memory.shape());
+    Tensor x = tgt;
+    if (spec().normFirst()) {
+      x = x.add(selfAttention(norm1.apply(x), tgtMask, tgtKeyPaddingMask));
+      x = x.add(memoryAttention(norm2.apply(x), memory, memoryMask, memoryKeyPaddingMask));
+      x = x.add(feedForward(norm3.apply(x)));
+    } else {
+      x = norm1.apply(x.add(selfAttention(x, tgtMask, tgtKeyPaddingMask)));
+      x = norm2.apply(x.add(memoryAttention(x, memory, memoryMask, memoryKeyPaddingMask)));
+      x = norm3.apply(x.add(feedForward(x)));
+    }
+    return x;
+  }
+
+  private Tensor selfAttention(Tensor x, Tensor mask, Tensor keyPaddingMask) {
+    return dropout1.apply(selfAttn.forward(x, x, x, keyPaddingMask, false, mask).output());
+  }
+
+  private Tensor memoryAttention(Tensor x, Tensor memory, Tensor mask, Tensor keyPaddingMask) {
+    return dropout2.apply(multiheadAttn.forward(x, memory, memory, keyPaddingMask, false, mask).output());
+  }
+
+  private Tensor feedForward(Tensor x) {
+    Tensor h = linear1.apply(x);
+    h = "gelu".equals(spec().activation()) ? F.gelu(h) : F.relu(h);
+    return dropout3.apply(linear2.apply(dropout.apply(h)));
+  }
+}
