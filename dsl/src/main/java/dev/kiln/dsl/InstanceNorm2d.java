@@ -6,33 +6,30 @@ import dev.kiln.runtime.Tensor;
 
 /**
  * Instance normalisation of {@code [N, C, H, W]} inputs, as PyTorch's {@code nn.InstanceNorm2d(num_features, eps=1e-5,
- * affine=False)} with its default {@code track_running_stats=False}: each sample's channel is normalised by its own mean
- * and biased variance over its map, then, when {@code affine}, scaled by {@code weight} and shifted by {@code bias}
- * ({@code [C]}, ones and zeros at first). The same in training and evaluation (no running statistics). It is a {@link
- * GroupNorm} of one channel a group ({@link Ops#groupNorm}); an unbatched {@code [C, H, W]} is normalised as a batch of
- * one. Unlike PyTorch, which only warns, an input whose channels are not {@code num_features} is refused also without
- * {@code affine}.
+ * momentum=0.1, affine=False, track_running_stats=False)}: each sample's channel is normalised by its own mean and
+ * biased variance over its map, then, when {@code affine}, scaled by {@code weight} and shifted by {@code bias}
+ * ({@code [C]}, ones and zeros at first). By default the same in training and evaluation (no running statistics); with
+ * {@code trackRunningStats}, training keeps {@code running_mean}/{@code running_var} and evaluation normalises by them
+ * ({@link InstanceNorm}). It is a {@link GroupNorm} of one channel a group ({@link Ops#groupNorm}); an unbatched
+ * {@code [C, H, W]} is normalised as a batch of one. Unlike PyTorch, which only warns, an input whose channels are not
+ * {@code num_features} is refused also without {@code affine}. Compiled only without running statistics.
  */
-public class InstanceNorm2d extends GroupNormLayer<InstanceNorm2d.Spec> {
+public class InstanceNorm2d extends InstanceNorm<InstanceNorm2d.Spec> {
   /** InstanceNorm2d's hyper-parameters and shape rule: {@code [N, numFeatures, H, W]}, unchanged. */
-  public record Spec(int numFeatures, double eps, boolean affine) implements GroupNorm.Options {
+  public record Spec(int numFeatures, double eps, boolean affine, double momentum, boolean trackRunningStats)
+      implements InstanceNorm.Options {
+    /** Momentum 0.1, no running statistics (PyTorch's defaults). */
+    public Spec(int numFeatures, double eps, boolean affine) {
+      this(numFeatures, eps, affine, 0.1, false);
+    }
+
     public Spec {
-      if (numFeatures <= 0) {
-        throw new IllegalArgumentException("InstanceNorm2d(" + numFeatures + "): num_features must be positive");
-      }
-      if (!(eps > 0) || Double.isInfinite(eps)) {
-        throw new IllegalArgumentException("InstanceNorm2d(" + numFeatures + "): eps must be a positive number, got " + eps);
-      }
+      InstanceNorm.validate("InstanceNorm2d", numFeatures, eps, momentum);
     }
 
     @Override
-    public int numGroups() {
-      return numFeatures;
-    }
-
-    @Override
-    public int numChannels() {
-      return numFeatures;
+    public int rank() {
+      return 4;
     }
 
     /** {@code [N, numFeatures, H, W]} of more than one value a map, which PyTorch requires in training and evaluation alike. */
@@ -49,8 +46,7 @@ public class InstanceNorm2d extends GroupNormLayer<InstanceNorm2d.Spec> {
     /** PyTorch's repr: {@code InstanceNorm2d(64, eps=1e-05, momentum=0.1, affine=False, track_running_stats=False)}. */
     @Override
     public String toString() {
-      return "InstanceNorm2d(" + numFeatures + ", eps=" + pythonRepr(eps) + ", momentum=0.1, affine=" + (affine ? "True" : "False")
-          + ", track_running_stats=False)";
+      return InstanceNorm.repr("InstanceNorm2d", this);
     }
   }
 
@@ -63,11 +59,8 @@ public class InstanceNorm2d extends GroupNormLayer<InstanceNorm2d.Spec> {
     super(new Spec(numFeatures, eps, affine));
   }
 
-  @Override
-  public Tensor forward(Tensor x) {
-    if (x.dim() == 3) { // unbatched [C, H, W]
-      return forward(x.unsqueeze(0)).squeeze(0);
-    }
-    return super.forward(x);
+  /** PyTorch's {@code InstanceNorm2d(num_features, eps, momentum, affine, track_running_stats)}, in its order. */
+  public InstanceNorm2d(int numFeatures, double eps, double momentum, boolean affine, boolean trackRunningStats) {
+    super(new Spec(numFeatures, eps, affine, momentum, trackRunningStats));
   }
 }

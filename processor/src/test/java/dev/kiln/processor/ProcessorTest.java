@@ -3087,4 +3087,26 @@ class ProcessorTest {
     assertStatementError("IdMath", "6", "ids", List.of("  final Embedding tok = new Embedding(12, 4);"), "Tensor x = tok.apply(ids);",
         statement, line, message);
   }
+
+  /** The decoder layers (eager only, as the encoder layers) are each an error on their declaration's line. */
+  @Test
+  void decoderLayersAreNamedAsNotCompiled() {
+    JavaFileObject f = classModel("Decoder",
+        "@Model(input = {6, 8})",
+        "public class Decoder extends Module {",
+        "  final TransformerDecoderLayer block = new TransformerDecoderLayer(8, 2, 16, 0.1);",
+        "  final TransformerDecoder decoder = new TransformerDecoder(new TransformerDecoderLayer(8, 2), 2);",
+        "  final Transformer transformer = new Transformer(8, 2, 1, 1, 16, 0.1);",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    return transformer.apply(decoder.apply(block.apply(x)));",
+        "  }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining("block: layer type TransformerDecoderLayer is not supported by the Kiln compiler")
+        .inFile(f).onLineContaining("new TransformerDecoderLayer(8, 2, 16");
+    assertThat(c).hadErrorContaining("decoder: layer type TransformerDecoder is not supported by the Kiln compiler")
+        .inFile(f).onLineContaining("new TransformerDecoder(");
+    assertThat(c).hadErrorContaining("transformer: layer type Transformer is not supported by the Kiln compiler")
+        .inFile(f).onLineContaining("new Transformer(");
+  }
 }
