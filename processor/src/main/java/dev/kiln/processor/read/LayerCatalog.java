@@ -187,6 +187,13 @@ final class LayerCatalog {
       Map.entry(DSL + "InstanceNorm2d", args -> switch (args.size()) {
         case 1 -> new InstanceNorm2d.Spec(integer(args, 0), 1e-5, false);
         case 3 -> new InstanceNorm2d.Spec(integer(args, 0), number(args, 1), bool(args, 2));
+        case 5 -> { // (num_features, eps, momentum, affine, track_running_stats): running statistics are eager only
+          if (bool(args, 4)) {
+            throw new BadArguments("InstanceNorm2d with track_running_stats=true runs in eager mode only (a compiled model"
+                + " keeps no running statistics of instance norms); use (num_features, eps, affine)");
+          }
+          yield new InstanceNorm2d.Spec(integer(args, 0), number(args, 1), bool(args, 3));
+        }
         default -> throw new BadArguments("InstanceNorm2d takes (num_features) or (num_features, eps, affine)");
       }),
       Map.entry(DSL + "BatchNorm1d", args -> switch (args.size()) {
