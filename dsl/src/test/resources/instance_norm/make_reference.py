@@ -10,19 +10,14 @@ where the case says), writing its output. The affine cases' weight and bias star
 Every output back-propagates sum(out * sin(0.71 i + 0.3)); the gradients of the inputs and parameters are written as
 ``<case>.grad.<name>``. Lines are the attention reference's: ``<name> [shape] values...``.
 """
+import os
+import sys
+
 import torch
 
-
-def filled(shape, fn, scale, shift):
-    n = 1
-    for s in shape:
-        n *= s
-    return fn(torch.arange(n, dtype=torch.float32).reshape(shape) * scale + shift)
-
-
-def line(name, t):
-    shape = "[" + ",".join(str(s) for s in t.shape) + "]"
-    return f"{name} {shape} " + " ".join(repr(float(v)) for v in t.detach().flatten().tolist())
+# filled(shape, fn, scale, shift) and line(name, t): the recurrent layers' reference script's
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "recurrent"))
+from make_reference import filled, line  # noqa: E402
 
 
 def loss_of(out):

@@ -32,11 +32,17 @@ public class TransformerDecoderLayer extends Layer<TransformerDecoderLayer.Spec>
 
     @Override
     public String toString() {
-      return String.format(Locale.ROOT, "TransformerDecoderLayer(d_model=%d, nhead=%d, dim_feedforward=%d, dropout=%s,"
-          + " activation=%s, layer_norm_eps=%s, batch_first=%s, norm_first=%s)", dModel, nhead, dimFeedforward,
-          pythonRepr(dropout), activation, pythonRepr(layerNormEps), batchFirst ? "True" : "False",
-          normFirst ? "True" : "False");
+      return blockRepr("TransformerDecoderLayer", dModel, nhead, dimFeedforward, dropout, activation, layerNormEps,
+          batchFirst, normFirst);
     }
+  }
+
+  /** A transformer block's repr with its hyper-parameters by PyTorch's names, for {@code layer}. */
+  static String blockRepr(String layer, int dModel, int nhead, int dimFeedforward, double dropout, String activation,
+      double layerNormEps, boolean batchFirst, boolean normFirst) {
+    return String.format(Locale.ROOT, "%s(d_model=%d, nhead=%d, dim_feedforward=%d, dropout=%s, activation=%s,"
+        + " layer_norm_eps=%s, batch_first=%s, norm_first=%s)", layer, dModel, nhead, dimFeedforward, pythonRepr(dropout),
+        activation, pythonRepr(layerNormEps), batchFirst ? "True" : "False", normFirst ? "True" : "False");
   }
 
   /** PyTorch's checks of a transformer block's hyper-parameters, the messages naming {@code layer}. */

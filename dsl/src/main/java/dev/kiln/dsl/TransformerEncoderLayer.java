@@ -1,7 +1,6 @@
 package dev.kiln.dsl;
 
 import dev.kiln.runtime.Tensor;
-import java.util.Locale;
 
 /**
  * One transformer encoder block, as PyTorch 1.13's {@code nn.TransformerEncoderLayer(d_model, nhead,
@@ -29,10 +28,8 @@ public class TransformerEncoderLayer extends Layer<TransformerEncoderLayer.Spec>
 
     @Override
     public String toString() {
-      return String.format(Locale.ROOT, "TransformerEncoderLayer(d_model=%d, nhead=%d, dim_feedforward=%d, dropout=%s,"
-          + " activation=%s, layer_norm_eps=%s, batch_first=%s, norm_first=%s)", dModel, nhead, dimFeedforward,
-          pythonRepr(dropout), activation, pythonRepr(layerNormEps), batchFirst ? "True" : "False",
-          normFirst ? "True" : "False");
+      return TransformerDecoderLayer.blockRepr("TransformerEncoderLayer", dModel, nhead, dimFeedforward, dropout,
+          activation, layerNormEps, batchFirst, normFirst);
     }
   }
 

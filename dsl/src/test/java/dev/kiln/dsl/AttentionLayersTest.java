@@ -14,7 +14,6 @@ import dev.kiln.runtime.Tensor;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -33,18 +32,13 @@ class AttentionLayersTest {
   private static final TorchReference REF = new TorchReference("/attention/reference.txt");
   private static final double TOL = 1e-5;
 
-  private static Tensor loss(Tensor out, Tensor weights) {
-    Tensor loss = out.mul(TorchReference.filled(out.shape(), 0.71, 0.3, true)).sum();
-    return weights == null ? loss : loss.add(weights.mul(TorchReference.filled(weights.shape(), 0.43, 0, false)).sum());
-  }
-
   private static void sdpaCase(String name, boolean mask, boolean causal) {
     Tensor q = REF.copy(name + ".q").requiresGrad(true);
     Tensor k = REF.copy(name + ".k").requiresGrad(true);
     Tensor v = REF.copy(name + ".v").requiresGrad(true);
     Tensor out = F.scaledDotProductAttention(q, k, v, mask ? REF.copy(name + ".mask") : null, 0, causal);
     REF.close(name + ".out", out, TOL);
-    loss(out, null).backward();
+    TorchReference.attentionLoss(out, null).backward();
     REF.close(name + ".grad.q", q.grad(), TOL);
     REF.close(name + ".grad.k", k.grad(), TOL);
     REF.close(name + ".grad.v", v.grad(), TOL);
@@ -88,41 +82,19 @@ class AttentionLayersTest {
     assertTrue(changed, "dropout 0.5 on uniform weights changes the output");
   }
 
-  /** Loads the case's parameters by the layer's state-dict keys (strict), which must be PyTorch's, in PyTorch's order. */
-  private static void load(String name, Module m, List<String> torchKeys) {
-    assertEquals(torchKeys, new ArrayList<>(m.stateDict().keySet()), name + ": PyTorch's state-dict keys");
-    Map<String, Tensor> state = new LinkedHashMap<>();
-    for (String key : torchKeys) {
-      state.put(key, REF.copy(name + "." + key));
-    }
-    m.loadStateDict(state);
-  }
-
-  private static Tensor mask(String key, boolean bool) {
-    if (REF.get(key) == null) {
-      return null;
-    }
-    return bool ? F.attentionMask(REF.copy(key)) : REF.copy(key);
-  }
-
-  private static void checkGradients(String name, Module m, Map<String, Tensor> inputs) {
-    inputs.forEach((key, t) -> REF.close(name + ".grad." + key, t.grad(), TOL));
-    m.namedParameters().forEach((key, p) -> REF.close(name + ".grad." + key, p.grad(), TOL));
-  }
-
   private static void mhaCase(String name, MultiheadAttention mha, boolean selfAttention, boolean floatAttnMask,
       boolean average, List<String> keys) {
-    load(name, mha, keys);
+    REF.load(name, mha, keys);
     mha.eval();
     Tensor q = REF.copy(name + ".query").requiresGrad(true);
     Tensor k = selfAttention ? q : REF.copy(name + ".key").requiresGrad(true);
     Tensor v = selfAttention ? q : REF.copy(name + ".value").requiresGrad(true);
-    MultiheadAttention.Output out = mha.forward(q, k, v, mask(name + ".key_padding_mask", true), true,
-        mask(name + ".attn_mask", !floatAttnMask), average);
+    MultiheadAttention.Output out = mha.forward(q, k, v, REF.mask(name + ".key_padding_mask", true), true,
+        REF.mask(name + ".attn_mask", !floatAttnMask), average);
     REF.close(name + ".out", out.output(), TOL);
     REF.close(name + ".weights", out.weights(), TOL);
-    loss(out.output(), out.weights()).backward();
-    checkGradients(name, mha, selfAttention ? Map.of("query", q) : Map.of("query", q, "key", k, "value", v));
+    TorchReference.attentionLoss(out.output(), out.weights()).backward();
+    REF.closeGradients(name, mha, selfAttention ? Map.of("query", q) : Map.of("query", q, "key", k, "value", v), TOL);
   }
 
   private static final List<String> MHA_KEYS = List.of("in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias");
@@ -156,15 +128,15 @@ class AttentionLayersTest {
   }
 
   private static void encoderCase(String name, Module m, TransformerEncoderLayer layer, List<String> keys) {
-    load(name, m, keys);
+    REF.load(name, m, keys);
     m.eval();
     Tensor src = REF.copy(name + ".src").requiresGrad(true);
-    Tensor padding = mask(name + ".src_key_padding_mask", true);
-    Tensor srcMask = mask(name + ".src_mask", true);
+    Tensor padding = REF.mask(name + ".src_key_padding_mask", true);
+    Tensor srcMask = REF.mask(name + ".src_mask", true);
     Tensor out = layer != null ? layer.forward(src, srcMask, padding) : ((TransformerEncoder) m).forward(src, srcMask, padding);
     REF.close(name + ".out", out, TOL);
-    loss(out, null).backward();
-    checkGradients(name, m, Map.of("src", src));
+    TorchReference.attentionLoss(out, null).backward();
+    REF.closeGradients(name, m, Map.of("src", src), TOL);
   }
 
   @Test
@@ -264,16 +236,8 @@ class AttentionLayersTest {
     }
     Path file = dir.resolve("encoder.safetensors");
     enc.save(file);
-    Path script = Path.of(AttentionLayersTest.class.getResource("/attention/load_kiln_encoder.py").toURI());
     assumeTrue(Files.isExecutable(Path.of("/usr/bin/python3")), "needs /usr/bin/python3");
-    String output = StateDictTorchInteropTest.runPython(script.toString(), TorchNet.resource("").toString(), file.toString());
-    assertTrue(output.contains("load_state_dict(strict=True): <All keys matched successfully>"), output);
-    String line = output.lines().filter(l -> l.startsWith("out ")).findFirst().orElseThrow(() -> new AssertionError(output));
-    String[] f = line.substring(4).trim().split(" ");
-    float[] torch = new float[f.length];
-    for (int i = 0; i < f.length; i++) {
-      torch[i] = Float.parseFloat(f[i]);
-    }
+    float[] torch = TorchReference.torchOutput("/attention/load_kiln_encoder.py", file.toString());
     enc.eval();
     Tensor padding = F.attentionMask(Tensor.of(new float[] {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0}, 3, 5));
     Tensor x = TorchReference.filled(new int[] {3, 5, 8}, 0.29, 0, false);

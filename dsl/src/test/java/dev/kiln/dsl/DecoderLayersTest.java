@@ -11,11 +11,10 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.kiln.runtime.Kiln;
 import dev.kiln.runtime.Tensor;
-import java.util.ArrayList;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -34,38 +33,13 @@ class DecoderLayersTest {
   private static final TorchReference REF = new TorchReference("/decoder/reference.txt");
   private static final double TOL = 1e-5;
 
-  /** The scripts' loss: sum(out * sin(0.71 i + 0.3)) (+ sum(weights * cos(0.43 i))). */
-  private static Tensor loss(Tensor out, Tensor weights) {
-    Tensor loss = out.mul(TorchReference.filled(out.shape(), 0.71, 0.3, true)).sum();
-    return weights == null ? loss : loss.add(weights.mul(TorchReference.filled(weights.shape(), 0.43, 0, false)).sum());
-  }
-
-  /** Loads the case's parameters by PyTorch's state-dict keys, after checking they are the module's, in order. */
   private static void load(String name, Module m, List<String> torchKeys) {
-    assertEquals(torchKeys, new ArrayList<>(m.stateDict().keySet()), name + ": PyTorch's state-dict keys");
-    Map<String, Tensor> state = new LinkedHashMap<>();
-    for (String key : torchKeys) {
-      state.put(key, REF.copy(name + "." + key));
-    }
-    m.loadStateDict(state);
+    REF.load(name, m, torchKeys);
     m.eval();
-  }
-
-  /** The case's mask (a boolean one, 1 = blocked, through F.attentionMask), or null when the case has none. */
-  private static Tensor mask(String key, boolean bool) {
-    if (REF.get(key) == null) {
-      return null;
-    }
-    return bool ? F.attentionMask(REF.copy(key)) : REF.copy(key);
   }
 
   private static Tensor input(String key) {
     return REF.copy(key).requiresGrad(true);
-  }
-
-  private static void checkGradients(String name, Module m, Map<String, Tensor> inputs) {
-    inputs.forEach((key, t) -> REF.close(name + ".grad." + key, t.grad(), TOL));
-    m.namedParameters().forEach((key, p) -> REF.close(name + ".grad." + key, p.grad(), TOL));
   }
 
   private static List<String> prefixed(String prefix, List<String> keys) {
@@ -84,12 +58,12 @@ class DecoderLayersTest {
     Tensor q = input(name + ".query");
     Tensor k = input(name + ".key");
     Tensor v = input(name + ".value");
-    MultiheadAttention.Output out = mha.forward(q, k, v, mask(name + ".key_padding_mask", true), true,
-        mask(name + ".attn_mask", !floatAttnMask), average);
+    MultiheadAttention.Output out = mha.forward(q, k, v, REF.mask(name + ".key_padding_mask", true), true,
+        REF.mask(name + ".attn_mask", !floatAttnMask), average);
     REF.close(name + ".out", out.output(), TOL);
     REF.close(name + ".weights", out.weights(), TOL);
-    loss(out.output(), out.weights()).backward();
-    checkGradients(name, mha, Map.of("query", q, "key", k, "value", v));
+    TorchReference.attentionLoss(out.output(), out.weights()).backward();
+    REF.closeGradients(name, mha, Map.of("query", q, "key", k, "value", v), TOL);
   }
 
   private static final List<String> SEPARATE_KEYS = List.of("q_proj_weight", "k_proj_weight", "v_proj_weight",
@@ -155,14 +129,14 @@ class DecoderLayersTest {
     load(name, m, keys);
     Tensor tgt = input(name + ".tgt");
     Tensor memory = input(name + ".memory");
-    Tensor[] masks = {mask(name + ".tgt_mask", true), mask(name + ".memory_mask", false),
-        mask(name + ".tgt_key_padding_mask", true), mask(name + ".memory_key_padding_mask", true)};
+    Tensor[] masks = {REF.mask(name + ".tgt_mask", true), REF.mask(name + ".memory_mask", false),
+        REF.mask(name + ".tgt_key_padding_mask", true), REF.mask(name + ".memory_key_padding_mask", true)};
     Tensor out = m instanceof TransformerDecoderLayer layer
         ? layer.forward(tgt, memory, masks[0], masks[1], masks[2], masks[3])
         : ((TransformerDecoder) m).forward(tgt, memory, masks[0], masks[1], masks[2], masks[3]);
     REF.close(name + ".out", out, TOL);
-    loss(out, null).backward();
-    checkGradients(name, m, Map.of("tgt", tgt, "memory", memory));
+    TorchReference.attentionLoss(out, null).backward();
+    REF.closeGradients(name, m, Map.of("tgt", tgt, "memory", memory), TOL);
   }
 
   @Test
@@ -204,11 +178,11 @@ class DecoderLayersTest {
     load(name, t, keys);
     Tensor src = input(name + ".src");
     Tensor tgt = input(name + ".tgt");
-    Tensor out = t.forward(src, tgt, null, mask(name + ".tgt_mask", true), null, mask(name + ".src_key_padding_mask", true),
-        null, mask(name + ".memory_key_padding_mask", true));
+    Tensor out = t.forward(src, tgt, null, REF.mask(name + ".tgt_mask", true), null, REF.mask(name + ".src_key_padding_mask", true),
+        null, REF.mask(name + ".memory_key_padding_mask", true));
     REF.close(name + ".out", out, TOL);
-    loss(out, null).backward();
-    checkGradients(name, t, Map.of("src", src, "tgt", tgt));
+    TorchReference.attentionLoss(out, null).backward();
+    REF.closeGradients(name, t, Map.of("src", src, "tgt", tgt), TOL);
   }
 
   @Test
@@ -328,21 +302,6 @@ class DecoderLayersTest {
     assertFalse(Arrays.equals(Arrays.copyOf(full, 16), Arrays.copyOf(unmasked, 16)), "without the mask they see it");
   }
 
-  /** Runs load_kiln_model.py on the file: PyTorch's twin loads it strictly; returns what it computes. */
-  private static float[] torchOutput(Path file, String model) throws Exception {
-    Path script = Path.of(DecoderLayersTest.class.getResource("/decoder/load_kiln_model.py").toURI());
-    String output = StateDictTorchInteropTest.runPython(script.toString(), TorchNet.resource("").toString(),
-        file.toString(), model);
-    assertTrue(output.contains("load_state_dict(strict=True): <All keys matched successfully>"), output);
-    String line = output.lines().filter(l -> l.startsWith("out ")).findFirst().orElseThrow(() -> new AssertionError(output));
-    String[] f = line.substring(4).trim().split(" ");
-    float[] torch = new float[f.length];
-    for (int i = 0; i < f.length; i++) {
-      torch[i] = Float.parseFloat(f[i]);
-    }
-    return torch;
-  }
-
   private static void randomise(Module m) {
     for (Tensor p : m.parameters()) {
       Init.normal(p, 0, 0.3); // biases and norms away from 0 and 1, so that a wrong key shows
@@ -358,7 +317,7 @@ class DecoderLayersTest {
     randomise(t);
     Path file = dir.resolve("transformer.safetensors");
     t.save(file);
-    float[] torch = torchOutput(file, "transformer");
+    float[] torch = TorchReference.torchOutput("/decoder/load_kiln_model.py", file.toString(), "transformer");
     t.eval();
     Tensor pad = F.attentionMask(Tensor.of(new float[] {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0}, 3, 5));
     Tensor out = t.forward(TorchReference.filled(new int[] {3, 5, 8}, 0.29, 0, false),
@@ -370,7 +329,7 @@ class DecoderLayersTest {
     randomise(mha);
     Path mhaFile = dir.resolve("mha.safetensors");
     mha.save(mhaFile);
-    float[] torchMha = torchOutput(mhaFile, "mha");
+    float[] torchMha = TorchReference.torchOutput("/decoder/load_kiln_model.py", mhaFile.toString(), "mha");
     MultiheadAttention.Output o = mha.forward(TorchReference.filled(new int[] {4, 3, 8}, 0.29, 0, false),
         TorchReference.filled(new int[] {6, 3, 5}, 0.29, 0.5, false), TorchReference.filled(new int[] {6, 3, 3}, 0.29, 1, false));
     float[] kiln = Arrays.copyOf(o.output().toFloatArray(), torchMha.length);

@@ -3,6 +3,7 @@ package dev.kiln.dsl;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kiln.runtime.Shapes;
 import dev.kiln.runtime.Tensor;
@@ -10,8 +11,12 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -77,5 +82,56 @@ final class TorchReference {
     for (int i = 0; i < e.length; i++) {
       assertEquals(e[i], a[i], tolerance * Math.max(1, Math.abs(e[i])), key + " [" + i + "]");
     }
+  }
+
+  /** The attention scripts' loss: {@code sum(out * sin(0.71 i + 0.3))}, plus {@code sum(weights * cos(0.43 i))} when weights are given. */
+  static Tensor attentionLoss(Tensor out, Tensor weights) {
+    Tensor loss = out.mul(filled(out.shape(), 0.71, 0.3, true)).sum();
+    return weights == null ? loss : loss.add(weights.mul(filled(weights.shape(), 0.43, 0, false)).sum());
+  }
+
+  /** Loads case {@code name}'s parameters by PyTorch's state-dict keys (strict), after checking they are the module's, in order. */
+  void load(String name, Module m, List<String> torchKeys) {
+    assertEquals(torchKeys, new ArrayList<>(m.stateDict().keySet()), name + ": PyTorch's state-dict keys");
+    Map<String, Tensor> state = new LinkedHashMap<>();
+    for (String key : torchKeys) {
+      state.put(key, copy(name + "." + key));
+    }
+    m.loadStateDict(state);
+  }
+
+  /** The mask under {@code key} (a boolean one, 1 = blocked, made float by {@link F#attentionMask}), or null when there is none. */
+  Tensor mask(String key, boolean bool) {
+    if (get(key) == null) {
+      return null;
+    }
+    return bool ? F.attentionMask(copy(key)) : copy(key);
+  }
+
+  /** Asserts the gradients of {@code inputs} and of every parameter of {@code m} are case {@code name}'s {@code grad.<key>}. */
+  void closeGradients(String name, Module m, Map<String, Tensor> inputs, double tolerance) {
+    inputs.forEach((key, t) -> close(name + ".grad." + key, t.grad(), tolerance));
+    m.namedParameters().forEach((key, p) -> close(name + ".grad." + key, p.grad(), tolerance));
+  }
+
+  /**
+   * Runs a resource's script that loads a Kiln file into PyTorch's twin ({@code /usr/bin/python3 script args...}),
+   * asserts the strict load matched every key, and returns the values it printed on its {@code out ...} line.
+   */
+  static float[] torchOutput(String resourceScript, String... args) throws Exception {
+    Path script = Path.of(TorchReference.class.getResource(resourceScript).toURI());
+    String[] command = new String[args.length + 2];
+    command[0] = script.toString();
+    command[1] = TorchNet.resource("").toString();
+    System.arraycopy(args, 0, command, 2, args.length);
+    String output = StateDictTorchInteropTest.runPython(command);
+    assertTrue(output.contains("load_state_dict(strict=True): <All keys matched successfully>"), output);
+    String line = output.lines().filter(l -> l.startsWith("out ")).findFirst().orElseThrow(() -> new AssertionError(output));
+    String[] f = line.substring(4).trim().split(" ");
+    float[] values = new float[f.length];
+    for (int i = 0; i < f.length; i++) {
+      values[i] = Float.parseFloat(f[i]);
+    }
+    return values;
   }
 }
