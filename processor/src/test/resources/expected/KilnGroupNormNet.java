@@ -39,7 +39,7 @@ public final class KilnGroupNormNet extends GroupNormNet {
     requireCompiledLayer("block.1", new GroupNorm.Spec(4, 8, 1.0E-5, true));
     requireCompiledLayer("block.2", new SiLU.Spec());
     requireCompiledLayer("conv", new Conv2d.Spec(8, 4, 3, 3, 1, 1, 1, 1, true));
-    requireCompiledLayer("inorm", new InstanceNorm2d.Spec(4, 1.0E-5, true));
+    requireCompiledLayer("inorm", new InstanceNorm2d.Spec(4, 1.0E-5, true, 0.1, false));
     requireCompiledLayer("plain", new GroupNorm.Spec(2, 144, 0.001, false));
     requireCompiledLayer("head", new Linear.Spec(144, 3, true));
     this.block_0 = (Conv2d) getSubmodule("block.0");

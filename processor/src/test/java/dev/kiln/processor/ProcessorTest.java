@@ -3122,5 +3122,18 @@ class ProcessorTest {
         .inFile(g).onLineContaining("new InstanceNorm1d(");
     assertThat(d).hadErrorContaining("InstanceNorm2d with track_running_stats=true runs in eager mode only")
         .inFile(g).onLineContaining("new InstanceNorm2d(");
+
+    JavaFileObject h = classModel("UntrackedNorm",
+        "@Model(input = {3, 4, 4})",
+        "public class UntrackedNorm extends Module {",
+        "  final InstanceNorm2d norm = new InstanceNorm2d(3, 1e-5, 0.2, true, false);",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    return norm.apply(x);",
+        "  }",
+        "}");
+    Compilation e = compile(h);
+    assertThat(e).succeeded();
+    assertThat(e).generatedSourceFile("test.KilnUntrackedNorm").contentsAsUtf8String()
+        .contains("new InstanceNorm2d.Spec(3, 1.0E-5, true, 0.2, false)");
   }
 }

@@ -192,7 +192,7 @@ final class LayerCatalog {
             throw new BadArguments("InstanceNorm2d with track_running_stats=true runs in eager mode only (a compiled model"
                 + " keeps no running statistics of instance norms); use (num_features, eps, affine)");
           }
-          yield new InstanceNorm2d.Spec(integer(args, 0), number(args, 1), bool(args, 3));
+          yield new InstanceNorm2d.Spec(integer(args, 0), number(args, 1), bool(args, 3), number(args, 2), false);
         }
         default -> throw new BadArguments("InstanceNorm2d takes (num_features) or (num_features, eps, affine)");
       }),
