@@ -4,6 +4,7 @@ import dev.kiln.runtime.Ops;
 import dev.kiln.runtime.Shapes;
 import dev.kiln.runtime.Tensor;
 import java.util.Arrays;
+import java.util.List;
 
 /**
  * Multi-head attention, as PyTorch 1.13's {@code nn.MultiheadAttention(embed_dim, num_heads, dropout, bias,
@@ -260,13 +261,13 @@ public class MultiheadAttention extends Layer<MultiheadAttention.Spec> {
     Tensor k = heads(key, 1, batchFirst);
     Tensor v = heads(value, 2, batchFirst);
     if (s.addBiasKv()) { // PyTorch's cat of bias_k/bias_v along the sequence, as a key of every sample's heads
-      k = Ops.cat(java.util.List.of(k, headsOfBias(biasK, n)), 2);
-      v = Ops.cat(java.util.List.of(v, headsOfBias(biasV, n)), 2);
+      k = Ops.cat(List.of(k, headsOfBias(biasK, n)), 2);
+      v = Ops.cat(List.of(v, headsOfBias(biasV, n)), 2);
     }
     if (s.addZeroAttn()) {
       Tensor zeros = Tensor.zeros(k.device(), n, s.numHeads(), 1, s.headDim());
-      k = Ops.cat(java.util.List.of(k, zeros), 2);
-      v = Ops.cat(java.util.List.of(v, zeros), 2);
+      k = Ops.cat(List.of(k, zeros), 2);
+      v = Ops.cat(List.of(v, zeros), 2);
     }
     if (mask != null && s.extraKeys() > 0) {
       mask = F.pad(mask, new int[] {0, s.extraKeys()});
