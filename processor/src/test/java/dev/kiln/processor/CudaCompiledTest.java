@@ -62,6 +62,8 @@ class CudaCompiledTest {
     "CosinePrototypes, 6",
     "Decoder, 4:3:3",
     "GroupedDecoder, 4:5:5",
+    "FunctionalConv, 3:8:8",
+    "FunctionalGroupNorm, 4:5:5",
     "TokenMlp, 6:8",
     "TinyUnet, 2:8:8",
     "Attention, 6:8",

@@ -34,6 +34,8 @@ import com.sun.source.tree.WhileLoopTree;
 import com.sun.source.util.TreePath;
 import com.sun.source.util.TreePathScanner;
 import com.sun.source.util.Trees;
+import dev.kiln.dsl.Conv1d;
+import dev.kiln.dsl.Conv2d;
 import dev.kiln.dsl.Dropout;
 import dev.kiln.dsl.Dropout2d;
 import dev.kiln.dsl.Embedding;
@@ -70,6 +72,7 @@ import dev.kiln.processor.ir.Source;
 import dev.kiln.processor.ir.Split;
 import dev.kiln.processor.ir.StepIr;
 import dev.kiln.processor.ir.Sub;
+import dev.kiln.processor.ir.GroupNormOf;
 import dev.kiln.processor.ir.TensorIr;
 import dev.kiln.processor.ir.PointwisePair;
 import dev.kiln.processor.ir.Where;
@@ -3388,6 +3391,12 @@ public final class DeclarationReader {
       if (name.equals("cosineSimilarity")) {
         return cosineSimilarity(mi, args, unit, fields, className);
       }
+      if ((name.equals("conv2d") || name.equals("conv1d")) && (args.size() == 3 || args.size() == 5 || args.size() == 7)) {
+        return functionalConv(mi, name, args, unit, fields, className); // F.conv2d(x, w, b, ...) of tensor fields
+      }
+      if (name.equals("groupNorm") && (args.size() == 2 || args.size() == 5)) {
+        return functionalGroupNorm(mi, args, unit, fields, className); // F.groupNorm(x, groups[, w, b, eps]) of tensor fields
+      }
       if ((name.equals("dropout") || name.equals("dropout2d")) && args.size() == 3 && mode != null
           && foldHereOrNull(args.get(2), unit, fields) instanceof Boolean training) {
         return functionalDropout(mi, name, args, training, unit, fields, className); // F.dropout(x, p, isTraining())
@@ -3437,6 +3446,131 @@ public final class DeclarationReader {
       }
       input = input != null ? input : expression(args.get(0), unit, fields, className);
       return input == null ? null : step(input, spec, null, mi.toString(), source(unit, mi));
+    }
+
+    // -------------------------------------------------------------- functional convolutions
+
+    /**
+     * {@code F.conv2d(x, w, b[, stride, padding[, dilation, groups]])} ({@code F.conv1d} alike) with a weight and bias that
+     * are tensor fields of the model ({@code b} may be {@code null}): the step of the Conv2d (Conv1d) of the call's
+     * hyper-parameters and the weight's shape, with no layer, reading x, the weight and the bias (its inputs in that order)
+     * where they live, as a layer's step reads its own; a weight or bias of the wrong shape is an error on the call, as
+     * eager mode's. Null after an error.
+     */
+    private String functionalConv(MethodInvocationTree mi, String name, List<? extends ExpressionTree> args, CompilationUnitTree unit,
+        Map<String, LayerNode> fields, String className) {
+      boolean image = name.equals("conv2d");
+      List<Object> constants = constants(args.subList(3, args.size()), mi.toString(), name, unit);
+      if (constants == null) {
+        return null;
+      }
+      if (constants.stream().anyMatch(c -> !(c instanceof Integer))) {
+        diagnostics.error(unit, mi, Message.FUNCTIONAL_SHAPES, mi, "stride, padding, dilation and groups must be ints, got "
+            + constants);
+        return null;
+      }
+      String input = expression(args.get(0), unit, fields, className);
+      String layer = image ? "Conv2d" : "Conv1d";
+      TensorIr weight = fieldArgument(mi, "F." + name, args.get(1), "weight", image ? "Tensor.randn(O, C, k, k).mul(0.1f)"
+          : "Tensor.randn(O, C, k).mul(0.1f)", layer, unit, fields, className);
+      boolean withBias = stripped(args.get(2)).getKind() != Tree.Kind.NULL_LITERAL;
+      TensorIr bias = withBias ? fieldArgument(mi, "F." + name, args.get(2), "bias", "Tensor.zeros(O)", layer, unit, fields,
+          className) : null;
+      if (input == null || weight == null || withBias && bias == null) {
+        return null;
+      }
+      int stride = constants.isEmpty() ? 1 : (Integer) constants.get(0);
+      int padding = constants.isEmpty() ? 0 : (Integer) constants.get(1);
+      int dilation = constants.size() < 4 ? 1 : (Integer) constants.get(2);
+      int groups = constants.size() < 4 ? 1 : (Integer) constants.get(3);
+      int[] w = weight.shape();
+      String problem = w.length != (image ? 4 : 3) ? "the weight " + weight.field() + " must be " + (image ? "[out, in / groups,"
+          + " kH, kW]" : "[out, in / groups, k]") + ", got " + Shapes.toString(w)
+          : withBias && (bias.shape().length != 1 || bias.shape()[0] != w[0]) ? "the bias " + bias.field() + " "
+          + Shapes.toString(bias.shape()) + " does not match the weight " + weight.field() + " " + Shapes.toString(w)
+          + " (expected [" + w[0] + "])" : null;
+      if (problem != null) {
+        diagnostics.error(unit, mi, Message.FUNCTIONAL_SHAPES, mi, problem);
+        return null;
+      }
+      LayerSpec spec;
+      try {
+        spec = image ? new Conv2d.Spec(w[1] * groups, w[0], w[2], w[3], stride, stride, padding, padding, dilation, dilation, groups,
+            withBias) : new Conv1d.Spec(w[1] * groups, w[0], w[2], stride, padding, dilation, groups, withBias);
+      } catch (IllegalArgumentException e) { // a stride of 0, a negative padding, groups that do not divide the channels
+        diagnostics.error(unit, mi, Message.FUNCTIONAL_SHAPES, mi, e.getMessage() + " (weight " + weight.field() + " "
+            + Shapes.toString(w) + ")");
+        return null;
+      }
+      List<String> inputs = withBias ? List.of(input, weight.value(), bias.value()) : List.of(input, weight.value());
+      return step(inputs, spec, null, mi.toString(), source(unit, mi));
+    }
+
+    /**
+     * {@code F.groupNorm(x, groups)} or {@code F.groupNorm(x, groups, weight, bias, eps)}, the weight and bias tensor fields
+     * of the model or null: a {@link GroupNormOf} step reading x, then the weight and the bias it has. Null after an error.
+     */
+    private String functionalGroupNorm(MethodInvocationTree mi, List<? extends ExpressionTree> args, CompilationUnitTree unit,
+        Map<String, LayerNode> fields, String className) {
+      List<Object> constants = constants(args.size() == 2 ? List.of(args.get(1)) : List.of(args.get(1), args.get(4)), mi.toString(),
+          "groupNorm", unit);
+      if (constants == null) {
+        return null;
+      }
+      if (!(constants.get(0) instanceof Integer groups) || constants.size() > 1 && !(constants.get(1) instanceof Number)) {
+        diagnostics.error(unit, mi, Message.FUNCTIONAL_SHAPES, mi, "the groups must be an int and eps a number, got " + constants);
+        return null;
+      }
+      String input = expression(args.get(0), unit, fields, className);
+      boolean withWeight = args.size() == 5 && stripped(args.get(2)).getKind() != Tree.Kind.NULL_LITERAL;
+      boolean withBias = args.size() == 5 && stripped(args.get(3)).getKind() != Tree.Kind.NULL_LITERAL;
+      TensorIr weight = withWeight ? fieldArgument(mi, "F.groupNorm", args.get(2), "weight", "Tensor.ones(C)", "GroupNorm", unit, fields,
+          className) : null;
+      TensorIr bias = withBias ? fieldArgument(mi, "F.groupNorm", args.get(3), "bias", "Tensor.zeros(C)", "GroupNorm", unit, fields,
+          className) : null;
+      if (input == null || withWeight && weight == null || withBias && bias == null) {
+        return null;
+      }
+      TensorIr misfit = weight != null && weight.shape().length != 1 ? weight
+          : bias != null && (bias.shape().length != 1 || weight != null && bias.shape()[0] != weight.shape()[0]) ? bias : null;
+      if (misfit != null) { // (x's channels against them: GroupNormOf's shape rule)
+        diagnostics.error(unit, mi, Message.FUNCTIONAL_SHAPES, mi, "the " + (misfit == weight ? "weight " : "bias ") + misfit.field()
+            + " " + Shapes.toString(misfit.shape()) + " must be [C], one value a channel" + (misfit == bias && weight != null
+            ? ", as the weight " + weight.field() + " " + Shapes.toString(weight.shape()) : ""));
+        return null;
+      }
+      GroupNormOf spec;
+      try {
+        spec = new GroupNormOf(groups, args.size() == 2 ? 1e-5 : ((Number) constants.get(1)).doubleValue(), withWeight, withBias,
+            weight != null ? weight.shape()[0] : bias != null ? bias.shape()[0] : -1);
+      } catch (IllegalArgumentException e) {
+        diagnostics.error(unit, mi, Message.FUNCTIONAL_SHAPES, mi, e.getMessage());
+        return null;
+      }
+      List<String> inputs = new ArrayList<>(List.of(input));
+      List.of(Optional.ofNullable(weight), Optional.ofNullable(bias)).forEach(t -> t.ifPresent(f -> inputs.add(f.value())));
+      return step(inputs, spec, null, mi.toString(), source(unit, mi));
+    }
+
+    /**
+     * The weight or bias of a functional convolution or group norm ({@code function}, e.g. {@code "F.conv2d"}): a tensor field
+     * of the model read as it is, else an error naming how to declare one ({@code example}, its creation) or the layer to
+     * use; null after an error.
+     */
+    private TensorIr fieldArgument(MethodInvocationTree mi, String function, ExpressionTree arg, String role, String example,
+        String layer, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
+      String value = expression(arg, unit, fields, className);
+      if (value == null) {
+        return null;
+      }
+      TensorIr t = tensors == null ? null : tensors.byValue(value);
+      if (t == null || t.isDerived()) {
+        String name = role.equals("bias") ? "b" : "w";
+        diagnostics.error(unit, arg, Message.FUNCTIONAL_TENSOR, mi, function, role, name, name, example,
+            role.equals("weight") && function.startsWith("F.conv") ? "" : " or null", arg, layer);
+        return null;
+      }
+      return t;
     }
 
     // -------------------------------------------------------------- integer arithmetic of ids

@@ -488,11 +488,7 @@ final class LayerCatalog {
 
   static String unsupportedFunction(String name, int constants) {
     String instead = switch (name) {
-      case "linear", "conv2d", "conv1d" -> "it takes weight tensors: declare a " + switch (name) {
-        case "linear" -> "Linear";
-        case "conv1d" -> "Conv1d";
-        default -> "Conv2d";
-      } + " field and apply it";
+      case "linear" -> "it takes weight tensors: declare a Linear field and apply it"; // (F.conv2d of tensor fields compiles)
       case "crossEntropy", "mseLoss", "l1Loss", "nllLoss", "binaryCrossEntropy", "binaryCrossEntropyWithLogits" ->
           "a loss belongs outside forward: apply it to the model's output";
       case "reshape" -> "give the shape after the tensor, the batch first as -1: reshape(x, -1, 64, 1, 1)";
