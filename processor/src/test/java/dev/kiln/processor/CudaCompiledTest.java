@@ -64,6 +64,7 @@ class CudaCompiledTest {
     "GroupedDecoder, 4:5:5",
     "FunctionalConv, 3:8:8",
     "FunctionalGroupNorm, 4:5:5",
+    "MathPairs, 6",
     "TokenMlp, 6:8",
     "TinyUnet, 2:8:8",
     "Attention, 6:8",

@@ -68,6 +68,7 @@ import dev.kiln.processor.ir.Modes;
 import dev.kiln.processor.ir.Mul;
 import dev.kiln.processor.ir.OutputsIr;
 import dev.kiln.processor.ir.Reshape;
+import dev.kiln.processor.ir.Scale;
 import dev.kiln.processor.ir.Source;
 import dev.kiln.processor.ir.Split;
 import dev.kiln.processor.ir.StepIr;
@@ -120,6 +121,9 @@ public final class DeclarationReader {
   private static final String RECURRENT = "dev.kiln.dsl.Recurrent";
   /** The views a mask may be taken through ({@code ids.eq(0).view(-1, 1, 1, S)}), by Tensor method. */
   private static final Set<String> MASK_VIEWS = Set.of("view", "reshape", "unsqueeze");
+  /** The logical ops of two masks or values, as the comparisons of two values they are ({@code a.logicalAnd(b)}). */
+  private static final Map<String, MaskTest> LOGICAL = Map.of("logicalAnd", MaskTest.AND, "logicalOr", MaskTest.OR, "logicalXor",
+      MaskTest.XOR);
   /** The calls forward may compute a buffer through ({@code bias.narrow(2, 0, T)}), by Tensor method or F function. */
   private static final Set<String> BUFFER_CALLS = Set.of("narrow", "slice", "select", "view", "reshape", "unsqueeze");
   /** The comparisons a masked fill's mask may be written with ({@code mask.eq(0)}), by Tensor method. */
@@ -2638,8 +2642,37 @@ public final class DeclarationReader {
         return false;
       }
       MethodInvocationTree mi = (MethodInvocationTree) e;
-      return COMPARISONS.containsKey(name) && mi.getArguments().size() == 1
+      return COMPARISONS.containsKey(name) && mi.getArguments().size() == 1 || isLogical(name, mi)
           || MASK_VIEWS.contains(name) && isMask(((MemberSelectTree) mi.getMethodSelect()).getExpression(), unit);
+    }
+
+    /** Whether {@code mi}, a call of the Tensor method {@code name}, is a logical op: {@code logicalNot()}, {@code a.logicalAnd(b)}. */
+    private static boolean isLogical(String name, MethodInvocationTree mi) {
+      return name.equals("logicalNot") && mi.getArguments().isEmpty() || LOGICAL.containsKey(name) && mi.getArguments().size() == 1;
+    }
+
+    /**
+     * {@code x.logicalNot()} or {@code a.logicalAnd(b)} ({@code logicalOr}, {@code logicalXor}) of masks or values: a {@link
+     * Compare} step of their 0/1 values (a mask's, or a value's as it is, nonzero counting as true; two broadcast as a
+     * comparison's), {@code x.eq(0)} for the not, as eager mode's ops give them, without gradient; a mask of that value.
+     * Null after an error.
+     */
+    private Mask logical(MethodInvocationTree mi, String name, CompilationUnitTree unit, Map<String, LayerNode> fields,
+        String className) {
+      List<ExpressionTree> operands = new ArrayList<>(List.of(((MemberSelectTree) mi.getMethodSelect()).getExpression()));
+      operands.addAll(mi.getArguments());
+      List<String> values = new ArrayList<>();
+      for (ExpressionTree operand : operands) {
+        Mask m = isMask(operand, unit) ? maskAsValue(operand, unit, fields, className) : null;
+        String value = m != null ? m.value() : isMask(operand, unit) ? null : expression(operand, unit, fields, className);
+        if (value == null) {
+          return null;
+        }
+        values.add(value);
+      }
+      Compare spec = new Compare(name.equals("logicalNot") ? MaskTest.EQ : LOGICAL.get(name), 0f);
+      String value = step(values, spec, null, mi.toString(), source(unit, mi));
+      return new Mask(value, null, null, MaskTest.NONZERO, 0, mi.toString(), mi);
     }
 
     /** The name of the Tensor instance method {@code e} calls ({@code eq} for {@code ids.eq(0)}), else null. */
@@ -2671,6 +2704,9 @@ public final class DeclarationReader {
         return maskValues.get(local);
       }
       String name = tensorMethod(e, unit);
+      if (name != null && isLogical(name, (MethodInvocationTree) e)) {
+        return logical((MethodInvocationTree) e, name, unit, fields, className);
+      }
       if (name != null && MASK_VIEWS.contains(name) && isMask(((MemberSelectTree) ((MethodInvocationTree) e).getMethodSelect()).getExpression(), unit)) {
         MethodInvocationTree view = (MethodInvocationTree) e;
         Mask of = maskAsValue(((MemberSelectTree) view.getMethodSelect()).getExpression(), unit, fields, className);
@@ -2742,6 +2778,9 @@ public final class DeclarationReader {
     private Mask readMask(ExpressionTree e, CompilationUnitTree unit, Map<String, LayerNode> fields, String className, String label) {
       e = stripped(e);
       String name = tensorMethod(e, unit);
+      if (name != null && isLogical(name, (MethodInvocationTree) e)) { // a.gt(0).logicalAnd(b.gt(0)): its 0/1 values
+        return logical((MethodInvocationTree) e, name, unit, fields, className);
+      }
       if (name == null || !COMPARISONS.containsKey(name) || ((MethodInvocationTree) e).getArguments().size() != 1) {
         return rawMask(e, unit, fields, className, label);
       }
@@ -3319,7 +3358,9 @@ public final class DeclarationReader {
       String name = functionName(method);
       boolean ofTensor = mi.getArguments().size() == 1 && isTensor(mi.getArguments().get(0), unit);
       return switch (name) {
-        case "matmul", "maximum", "minimum" -> ofTensor; // (a.maximum(b) of two values: PointwisePair)
+        case "matmul", "maximum", "minimum", "atan2" -> ofTensor; // (a.maximum(b) of two values: PointwisePair)
+        case "lerp" -> mi.getArguments().size() == 2 && isTensor(mi.getArguments().get(0), unit) // a.lerp(b, 0.25f)
+            && !isTensor(mi.getArguments().get(1), unit);
         case "add", "sub", "mul", "div" -> mi.getArguments().size() == 1; // of a tensor, or of a constant (x.add(1f) shifts)
         case "sum", "mean" -> mi.getArguments().size() <= 2; // (x.sum() of every value: an error saying why)
         case "maskedFill" -> mi.getArguments().size() == 2;
@@ -3394,6 +3435,9 @@ public final class DeclarationReader {
       if ((name.equals("conv2d") || name.equals("conv1d")) && (args.size() == 3 || args.size() == 5 || args.size() == 7)) {
         return functionalConv(mi, name, args, unit, fields, className); // F.conv2d(x, w, b, ...) of tensor fields
       }
+      if (name.equals("lerp") && args.size() == 3) {
+        return lerp(mi, args, unit, fields, className);
+      }
       if (name.equals("groupNorm") && (args.size() == 2 || args.size() == 5)) {
         return functionalGroupNorm(mi, args, unit, fields, className); // F.groupNorm(x, groups[, w, b, eps]) of tensor fields
       }
@@ -3408,7 +3452,7 @@ public final class DeclarationReader {
         case "mul" -> new Mul();
         case "div" -> new Div();
         case "matmul" -> new MatMul();
-        case "maximum", "minimum" -> new PointwisePair(PointwisePair.of(name), mi.toString());
+        case "maximum", "minimum", "atan2" -> new PointwisePair(PointwisePair.of(name), mi.toString());
         default -> null;
       };
       if (joining != null) {
@@ -3446,6 +3490,34 @@ public final class DeclarationReader {
       }
       input = input != null ? input : expression(args.get(0), unit, fields, className);
       return input == null ? null : step(input, spec, null, mi.toString(), source(unit, mi));
+    }
+
+    /**
+     * {@code start.lerp(end, weight)} of a constant weight: eager mode's tape ops, {@code start + weight (end - start)} for a
+     * weight below 0.5 in size, else {@code end - (1 - weight)(end - start)} (PyTorch's two formulas), as steps of their
+     * own: a sub, a scale, an add or a sub. Null after an error.
+     */
+    private String lerp(MethodInvocationTree mi, List<? extends ExpressionTree> args, CompilationUnitTree unit,
+        Map<String, LayerNode> fields, String className) {
+      List<Object> weight = constants(List.of(args.get(2)), mi.toString(), "lerp", unit);
+      if (weight == null) {
+        return null;
+      }
+      float w = ((Number) weight.get(0)).floatValue();
+      if (!Float.isFinite(w)) {
+        diagnostics.error(unit, args.get(2), Message.UNSUPPORTED_FUNCTION, mi + ": the weight must be a finite float, got " + w);
+        return null;
+      }
+      String start = expression(args.get(0), unit, fields, className);
+      String end = expression(args.get(1), unit, fields, className);
+      if (start == null || end == null) {
+        return null;
+      }
+      Source where = source(unit, mi);
+      String diff = step(List.of(end, start), new Sub(), null, mi.toString(), where);
+      return Math.abs(w) < 0.5f
+          ? step(List.of(start, step(diff, Scale.times(w), null, mi.toString(), where)), new Add(), null, mi.toString(), where)
+          : step(List.of(end, step(diff, Scale.times(1f - w), null, mi.toString(), where)), new Sub(), null, mi.toString(), where);
     }
 
     // -------------------------------------------------------------- functional convolutions
