@@ -65,6 +65,7 @@ class CudaCompiledTest {
     "FunctionalConv, 3:8:8",
     "FunctionalGroupNorm, 4:5:5",
     "MathPairs, 6",
+    "WideDecoder, 3:4:4",
     "TokenMlp, 6:8",
     "TinyUnet, 2:8:8",
     "Attention, 6:8",

@@ -1408,8 +1408,14 @@ public final class Generator {
           if (bias) {
             b.addStatement("$T $LB = $L.bias()", TENSOR, local, layer);
           }
+          Ref read = in;
+          if (paddedInput(k) != null) { // an output padding of at least the stride: x padded with zeros, as eager mode pads it
+            b.addStatement("$T.indexMap(p.padded$L, 0, $L, $L, new int[] {$L}, new int[] {$L}, new boolean[4], new long[4], 0f)", INDEX,
+                j + 1, in.array, in.offset, batchShape(paddedInput(k)), batchShape(k.inShape()));
+            read = new Ref("p.padded" + (j + 1), "0", true);
+          }
           b.addStatement("$T.$LForward($L, $L, $L, $L, $LW.readBuffer(), $LW.offset(), $L, p.shape$L)", CONV, convName(k),
-              out.array, out.offset, in.array, in.offset, local, local,
+              out.array, out.offset, read.array, read.offset, local, local,
               bias ? local + "B.readBuffer(), " + local + "B.offset()" : "null, 0", j + 1);
         }
         case EMBEDDING -> {
@@ -2169,6 +2175,24 @@ public final class Generator {
   /** Whether a convolution step's layer has a bias. */
   private static boolean convBias(Kernel k) {
     return k.spec() instanceof ConvTranspose2d.Spec t ? t.bias() : asConv2d(k.spec()).bias();
+  }
+
+  // ------------------------------------------------------------------ a transposed convolution's large output padding
+
+  /**
+   * The shape of the input a transposed convolution's kernels read when its output padding is at least its stride (below
+   * its dilation, as PyTorch allows): the convolution that maps its output back has more rows (columns) than x, so x is read
+   * padded with zeros at the bottom and right ({@code p.padded<j>}), as eager mode pads it, and its gradient is the top
+   * left of the padded one's ({@code p.dPadded<j>}); null for any other step.
+   */
+  private static int[] paddedInput(Kernel k) {
+    if (!(k.spec() instanceof ConvTranspose2d.Spec c)) {
+      return null;
+    }
+    int[] in = k.inShape(), out = k.outShape();
+    int h = (out[2] + 2 * c.padH() - c.dilationH() * (c.kernelH() - 1) - 1) / c.strideH() + 1;
+    int w = (out[3] + 2 * c.padW() - c.dilationW() * (c.kernelW() - 1) - 1) / c.strideW() + 1;
+    return h == in[2] && w == in[3] ? null : new int[] {-1, in[1], h, w};
   }
 
   // ------------------------------------------------------------------ F.conv2d / F.conv1d of tensor fields
@@ -3478,6 +3502,11 @@ public final class Generator {
       switch (k.kind()) {
         case CONV -> {
           t.addField(CONV_SHAPE, "shape" + j, Modifier.FINAL);
+          if (paddedInput(k) != null) { // x padded as eager pads it, and its gradient (a transposed convolution's output padding)
+            t.addField(FLOATS, "padded" + j, Modifier.FINAL).addField(FLOATS, "dPadded" + j, Modifier.FINAL);
+            ctor.addStatement("this.padded$L = new float[n * $L]", j, perSample(paddedInput(k)))
+                .addStatement("this.dPadded$L = new float[n * $L]", j, perSample(paddedInput(k)));
+          }
           if (k.spec() instanceof ConvTranspose2d.Spec c) { // the convolution that maps the output back to the input
             int[] out = k.outShape();
             if (c.dilationH() == 1 && c.dilationW() == 1 && c.groups() == 1) {
@@ -3811,12 +3840,21 @@ public final class Generator {
       } else if (k.kind() == Kernel.Kind.CONV) {
         String layer = layerField(k.layer());
         String local = localPrefix(k, j);
+        int[] padded = paddedInput(k);
+        // an output padding of at least the stride: the padded x's gradient, of which x's is the top left (pad's backward)
+        String dx = padded == null ? target.array : target.array + " == null ? null : p.dPadded" + j;
         b.addStatement("$T $LW = $L.weight()", TENSOR, local, layer)
             .addStatement("$T.$LBackward($L, $L, $T.gradBuffer($L.weight(), $L), 0, $L, 0, true, $L, $L, $L, $L, $LW.readBuffer(), $LW.offset(), p.shape$L)",
-                CONV, convName(k), target.array, target.offset, COMPILED, layer, recordedNeed(layer + ".weight()"),
+                CONV, convName(k), dx, padded == null ? target.offset : "0", COMPILED, layer, recordedNeed(layer + ".weight()"),
                 convBias(k)
                     ? CodeBlock.of("$T.gradBuffer($L.bias(), $L)", COMPILED, layer, recordedNeed(layer + ".bias()")) : "null",
-                d.array, d.offset, in.array, in.offset, local, local, j);
+                d.array, d.offset, padded == null ? in.array : "p.padded" + j, padded == null ? in.offset : "0", local, local, j);
+        if (padded != null) {
+          b.beginControlFlow("if ($L != null)", target.array)
+              .addStatement("$T.indexMap($L, $L, p.dPadded$L, 0, new int[] {$L}, new int[] {$L}, new boolean[4], new long[4], 0f)", INDEX,
+                  target.array, target.offset, j, batchShape(k.inShape()), batchShape(padded))
+              .endControlFlow();
+        }
       } else if (k.kind() == Kernel.Kind.PERMUTE) { // the gradient permuted back
         b.addStatement("$T.permute($L, $L, $L, $L, new int[] {$L}, new int[] {$L}, $L)", KERNELS, target.array, target.offset,
             d.array, d.offset, batchShape(k.outShape()), joined(inverseOrder(k)), accumulate);

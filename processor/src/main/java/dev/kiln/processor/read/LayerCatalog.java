@@ -349,7 +349,8 @@ final class LayerCatalog {
 
   /**
    * Checks a layer's configuration that its builder calls may reach in any order, once they are all
-   * applied: a transposed convolution's output padding below its stride or dilation.
+   * applied: a transposed convolution's output padding below its stride or dilation (at least the stride: the generator
+   * pads the input as eager mode does).
    */
   static void complete(LayerSpec spec) throws BadArguments {
     if (spec instanceof ConvTranspose2d.Spec s) {
@@ -357,11 +358,6 @@ final class LayerCatalog {
         s.checkOutputPadding();
       } catch (RuntimeException e) {
         throw new BadArguments(e.getMessage());
-      }
-      if (s.outputPadH() >= s.strideH() || s.outputPadW() >= s.strideW()) {
-        // the compiled kernels read the input as the convolution's whole output, one row or column short here
-        throw new BadArguments(s + ": an output padding (" + s.outputPadH() + ", " + s.outputPadW() + ") of at least the stride ("
-            + s.strideH() + ", " + s.strideW() + "), which PyTorch allows below the dilation, runs in eager mode only");
       }
     }
   }
