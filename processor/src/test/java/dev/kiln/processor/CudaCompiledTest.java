@@ -66,6 +66,7 @@ class CudaCompiledTest {
     "FunctionalGroupNorm, 4:5:5",
     "MathPairs, 6",
     "WideDecoder, 3:4:4",
+    "ConvBlocks, 4:5:5",
     "TokenMlp, 6:8",
     "TinyUnet, 2:8:8",
     "Attention, 6:8",

@@ -1212,7 +1212,7 @@ class ParityTest {
   @ParameterizedTest
   @CsvSource({"FieldArithmetic, 6:8", "SlicedParameters, 6:8", "FieldProducts, 6:8", "PositionTable, 6:8", "Blocks, 6:8", "CausalBlock, 6:8", "FusedQkvBlock, 6:8", "TokenMixer, 6:8", "TransposedRows, 8:6", "BufferThresholds, 6:8", "CosinePrototypes, 6",
     "WhereFieldOperands, 6:8", "GatheredParameters, 6:8", "FunctionalConv, 3:8:8",
-    "FunctionalGroupNorm, 4:5:5", "WideDecoder, 3:4:4"})
+    "FunctionalGroupNorm, 4:5:5", "WideDecoder, 3:4:4", "ConvBlocks, 4:5:5"})
   void tensorFieldGradientsMatchEagerBitForBit(String model, String sampleShape) {
     matchesEagerBitForBit(model, sampleShape);
   }
