@@ -736,6 +736,9 @@ class ParityTest {
     "WhereFields, test.WhereFields, test.KilnWhereFields, 6:8, 3",
     "WhereFieldOperands, test.WhereFieldOperands, test.KilnWhereFieldOperands, 6:8, 3",
     "GroupNormNet, test.GroupNormNet, test.KilnGroupNormNet, 3:6:6, 3",
+    "FunctionalConv, test.FunctionalConv, test.KilnFunctionalConv, 3:8:8, 3",
+    "FunctionalGroupNorm, test.FunctionalGroupNorm, test.KilnFunctionalGroupNorm, 4:5:5, 3",
+    "WideDecoder, test.WideDecoder, test.KilnWideDecoder, 3:4:4, 3",
   })
   void compiledMatchesEager(String source, String eagerName, String compiledName, String sampleShape, int classes) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(source));
@@ -1208,7 +1211,8 @@ class ParityTest {
    */
   @ParameterizedTest
   @CsvSource({"FieldArithmetic, 6:8", "SlicedParameters, 6:8", "FieldProducts, 6:8", "PositionTable, 6:8", "Blocks, 6:8", "CausalBlock, 6:8", "FusedQkvBlock, 6:8", "TokenMixer, 6:8", "TransposedRows, 8:6", "BufferThresholds, 6:8", "CosinePrototypes, 6",
-    "WhereFieldOperands, 6:8", "GatheredParameters, 6:8"})
+    "WhereFieldOperands, 6:8", "GatheredParameters, 6:8", "FunctionalConv, 3:8:8",
+    "FunctionalGroupNorm, 4:5:5", "WideDecoder, 3:4:4", "ConvBlocks, 4:5:5"})
   void tensorFieldGradientsMatchEagerBitForBit(String model, String sampleShape) {
     matchesEagerBitForBit(model, sampleShape);
   }

@@ -13,7 +13,8 @@ import org.junit.jupiter.params.provider.CsvSource;
  * The element-wise Tensor methods in a compiled forward ({@code ir.Pointwise}, {@code ir.PointwisePair}): RMSNorm written
  * functionally ({@code x.mul(x.square().mean(-1, true).add(eps).rsqrt())} by a learned weight) and a model of every one
  * (maximum/minimum of one shape and broadcast, the table's functions, the rounding ones, MathKernels' exp, log, sqrt, abs,
- * sin, cos, pow, clamp): the golden source, eager mode's values and gradients bit for bit, and the errors on their lines.
+ * sin, cos, pow, clamp), one of atan2, lerp by a constant and the logical ops (MathPairs): the golden sources, eager
+ * mode's values and gradients bit for bit, and the errors on their lines.
  */
 class PointwiseTest {
   @Test
@@ -23,8 +24,15 @@ class PointwiseTest {
     ProcessorTest.assertGolden(c, "KilnRmsNormMlp", "KilnRmsNormMlp.java");
   }
 
+  @Test
+  void mathPairsGenerateTheGoldenSourceWithoutWarnings() throws IOException {
+    Compilation c = ProcessorTest.compile(ProcessorTest.model("MathPairs"));
+    assertThat(c).succeededWithoutWarnings();
+    ProcessorTest.assertGolden(c, "KilnMathPairs", "KilnMathPairs.java");
+  }
+
   @ParameterizedTest(name = "{0}")
-  @CsvSource({"RmsNormMlp, 4:8", "PointwiseOps, 6"})
+  @CsvSource({"RmsNormMlp, 4:8", "PointwiseOps, 6", "MathPairs, 6"})
   void matchesEagerBitForBit(String model, String sampleShape) {
     ParityTest.matchesEagerBitForBit(model, sampleShape);
   }
@@ -36,6 +44,15 @@ class PointwiseTest {
         + " fc.apply(x) and the other [N, 4, 4] from h.narrow(2, 0, 4): sizes 6 and 4 at dimension 2 differ and neither is 1",
     "h.minimum(h.sum(2)) | h.minimum(h.sum(2)): a compiled minimum broadcasts its two values as PyTorch does, but one is [N, 4, 6] from"
         + " fc.apply(x) and the other [N, 4] from h.sum(2): their ranks differ",
+    "h.atan2(h.sum(2)) | h.atan2(h.sum(2)): a compiled atan2 broadcasts its two values as PyTorch does, but one is [N, 4, 6] from"
+        + " fc.apply(x) and the other [N, 4] from h.sum(2): their ranks differ",
+    "h.lerp(h.narrow(2, 0, 4), 0.5f) | h.lerp(h.narrow(2, 0, 4), 0.5F): sub of [N, 4, 4] from h.narrow(2, 0, 4) and [N, 4, 6] from"
+        + " fc.apply(x): sizes 4 and 6 at dimension 2 differ and neither is 1",
+    "h.gt(0).logicalAnd(h.narrow(2, 0, 4)) | h.gt(0).logicalAnd(h.narrow(2, 0, 4)): a comparison of [N, 4, 6] from h.gt(0) with"
+        + " [N, 4, 4] from h.narrow(2, 0, 4): sizes 6 and 4 at dimension 2 differ and neither is 1",
+    "h.lerp(h, Float.NaN) | h.lerp(h, Float.NaN): the weight must be a finite float, got NaN",
+    "h.prod() | x.prod() is the product of every value of the batch together, and a compiled forward keeps the batch dimension",
+    "h.prod(0) | h.prod(0): prod(0) of [N, 4, 6]: dimension 0 is the batch, which a compiled forward keeps",
     "h.pow(Float.POSITIVE_INFINITY) | x.pow: the exponent must be finite, got Infinity",
     "h.clamp(Float.NaN, 1f) | x.clamp: the bounds must be numbers, got NaN",
   })

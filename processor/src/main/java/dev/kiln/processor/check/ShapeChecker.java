@@ -263,7 +263,8 @@ public final class ShapeChecker {
       boolean byField = step.spec() instanceof MatMul && fields.size() == 1; // x.matmul(w), or w.matmul(x)
       boolean comparedField = step.spec() instanceof Cosine && fields.size() == 1; // cosineSimilarity(h, prototypes)
       boolean whereField = step.spec() instanceof Where && !fields.isEmpty(); // Tensor.where(mask, h, fill): a, b or the mask a field
-      if (!fields.isEmpty() && !withField && !byField && !comparedField && !whereField) { // a tensor field fed to a step that does not take one
+      boolean parameterFields = step.functional() && ir.tensor(step.input()) == null; // F.conv2d(x, w, b): weight and bias fields
+      if (!fields.isEmpty() && !withField && !byField && !comparedField && !whereField && !parameterFields) { // a tensor field fed to a step that does not take one
         TensorIr misused = fields.get(0);
         diagnostics.error(where, Message.TENSOR_MISUSE, label, misused.field(), misused.describe());
         continue;
@@ -386,7 +387,7 @@ public final class ShapeChecker {
         continue;
       }
       // what fed the step, for messages: its input, or each value a cat joins
-      String from = step.joins() ? String.join(" and ", step.inputs().stream().map(producers::get).toList())
+      String from = step.joins() && !step.functional() ? String.join(" and ", step.inputs().stream().map(producers::get).toList())
           : producers.get(step.input()) + context;
       try {
         int[] out = joinedShape != null ? joinedShape : step.spec() instanceof Cat c ? c.outputShape(joined)

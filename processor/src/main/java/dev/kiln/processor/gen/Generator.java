@@ -43,6 +43,7 @@ import dev.kiln.dsl.Softplus;
 import dev.kiln.dsl.Upsample;
 import dev.kiln.processor.check.CheckedModel;
 import dev.kiln.processor.ir.Arithmetic;
+import dev.kiln.processor.ir.GroupNormOf;
 import dev.kiln.processor.ir.Cat;
 import dev.kiln.processor.ir.LayerIr;
 import dev.kiln.processor.ir.InputsIr;
@@ -1394,6 +1395,12 @@ public final class Generator {
           }
         }
         case CONV -> {
+          if (k.functionalConv()) { // F.conv2d(x, w, b): the layer's kernel, the weight and bias read where the fields live
+            TensorIr w = convField(k, 1), bias = convField(k, 2);
+            b.addStatement("$T.$LForward($L, $L, $L, $L, $L.readBuffer(), $L, $L, p.shape$L)", CONV, convName(k), out.array, out.offset,
+                in.array, in.offset, readExpression(w), fieldOffset(w), fieldArguments(bias), j + 1);
+            break;
+          }
           String layer = layerField(k.layer());
           String local = localPrefix(k, j + 1);
           boolean bias = convBias(k);
@@ -1401,8 +1408,14 @@ public final class Generator {
           if (bias) {
             b.addStatement("$T $LB = $L.bias()", TENSOR, local, layer);
           }
+          Ref read = in;
+          if (paddedInput(k) != null) { // an output padding of at least the stride: x padded with zeros, as eager mode pads it
+            b.addStatement("$T.indexMap(p.padded$L, 0, $L, $L, new int[] {$L}, new int[] {$L}, new boolean[4], new long[4], 0f)", INDEX,
+                j + 1, in.array, in.offset, batchShape(paddedInput(k)), batchShape(k.inShape()));
+            read = new Ref("p.padded" + (j + 1), "0", true);
+          }
           b.addStatement("$T.$LForward($L, $L, $L, $L, $LW.readBuffer(), $LW.offset(), $L, p.shape$L)", CONV, convName(k),
-              out.array, out.offset, in.array, in.offset, local, local,
+              out.array, out.offset, read.array, read.offset, local, local,
               bias ? local + "B.readBuffer(), " + local + "B.offset()" : "null, 0", j + 1);
         }
         case EMBEDDING -> {
@@ -2113,6 +2126,14 @@ public final class Generator {
       return CodeBlock.of("$L.apply($T.labels($L).reshape($L).to($L.device()))", layerField(k.layer()), TENSOR,
           Arrays.stream(c.ids()).mapToObj(String::valueOf).collect(Collectors.joining(", ")), joined(c.shape()), in);
     }
+    if (k.functionalConv()) {
+      return functionalConvCall(k, in);
+    }
+    if (k.spec() instanceof GroupNormOf f) { // eager's F.groupNorm on the device
+      TensorIr w = groupNormField(k, true), bias = groupNormField(k, false);
+      return CodeBlock.of("$T.groupNorm($L, $L, $L, $L, $L)", F, in, f.groups(), w == null ? "null" : fieldExpression(w),
+          bias == null ? "null" : fieldExpression(bias), f.eps());
+    }
     if (k.kind() == Kernel.Kind.CONV || k.kind() == Kernel.Kind.LAYERNORM || k.kind() == Kernel.Kind.EMBEDDING
         || k.kind() == Kernel.Kind.RECURRENT || k.kind() == Kernel.Kind.GROUPNORM) {
       return CodeBlock.of("$L.apply($L)", layerField(k.layer()), in);
@@ -2154,6 +2175,58 @@ public final class Generator {
   /** Whether a convolution step's layer has a bias. */
   private static boolean convBias(Kernel k) {
     return k.spec() instanceof ConvTranspose2d.Spec t ? t.bias() : asConv2d(k.spec()).bias();
+  }
+
+  // ------------------------------------------------------------------ a transposed convolution's large output padding
+
+  /**
+   * The shape of the input a transposed convolution's kernels read when its output padding is at least its stride (below
+   * its dilation, as PyTorch allows): the convolution that maps its output back has more rows (columns) than x, so x is read
+   * padded with zeros at the bottom and right ({@code p.padded<j>}), as eager mode pads it, and its gradient is the top
+   * left of the padded one's ({@code p.dPadded<j>}); null for any other step.
+   */
+  private static int[] paddedInput(Kernel k) {
+    if (!(k.spec() instanceof ConvTranspose2d.Spec c)) {
+      return null;
+    }
+    int[] in = k.inShape(), out = k.outShape();
+    int h = (out[2] + 2 * c.padH() - c.dilationH() * (c.kernelH() - 1) - 1) / c.strideH() + 1;
+    int w = (out[3] + 2 * c.padW() - c.dilationW() * (c.kernelW() - 1) - 1) / c.strideW() + 1;
+    return h == in[2] && w == in[3] ? null : new int[] {-1, in[1], h, w};
+  }
+
+  // ------------------------------------------------------------------ F.conv2d / F.conv1d of tensor fields
+
+  /** A functional convolution's ({@link Kernel#functionalConv}) weight (input 1) or bias (input 2; null without one). */
+  private TensorIr convField(Kernel k, int input) {
+    return input < k.inputs().size() ? ir.tensor(k.inputs().get(input)) : null;
+  }
+
+  /** A tensor field as a kernel's array and offset arguments ({@code w.readBuffer(), w.offset()}), or {@code null, 0} for none. */
+  private String fieldArguments(TensorIr t) {
+    return t == null ? "null, 0" : readExpression(t) + ".readBuffer(), " + fieldOffset(t);
+  }
+
+  /**
+   * The gradient buffer a functional convolution or group norm adds a field's gradient into: a parameter's own, or null (a
+   * buffer, or none given).
+   */
+  private CodeBlock convFieldGradient(TensorIr t) {
+    return t == null || !t.isParameter() ? CodeBlock.of("null")
+        : CodeBlock.of("$T.gradBuffer($L, $L)", COMPILED, tensorField(t), recordedNeed(tensorField(t)));
+  }
+
+  /** Eager mode's {@code F.conv2d(x, w, b, stride, padding, dilation, groups)} (conv1d) of a functional convolution: the CUDA step. */
+  private CodeBlock functionalConvCall(Kernel k, String in) {
+    TensorIr w = convField(k, 1), bias = convField(k, 2);
+    String b = bias == null ? "null" : fieldExpression(bias);
+    if (k.spec() instanceof Conv1d.Spec c) {
+      return CodeBlock.of("$T.conv1d($L, $L, $L, $L, $L, $L, $L)", F, in, fieldExpression(w), b, c.stride(), c.padding(), c.dilation(),
+          c.groups());
+    }
+    Conv2d.Spec c = (Conv2d.Spec) k.spec();
+    return CodeBlock.of("$T.conv2d($L, $L, $L, $L, $L, $L, $L)", F, in, fieldExpression(w), b, c.strideH(), c.padH(), c.dilationH(),
+        c.groups());
   }
 
   // ------------------------------------------------------------------ 1-d layers as their 2-d forms
@@ -2427,6 +2500,8 @@ public final class Generator {
           in.offset, times(a[0]), a[1], a[2], (double) s.p());
       case CUMSUM -> b.addStatement("$T.cumsum($L, $L, $L, $L, $L, $L, $L, false)", INDEX, out.array, out.offset, in.array,
           in.offset, times(a[0]), a[1], a[2]);
+      case PROD -> b.addStatement("$T.prodForward($L, $L, $L, $L, $L, $L, $L)", INDEX, out.array, out.offset, in.array, in.offset,
+          times(a[0]), a[1], a[2]);
       case ARGMAX, ARGMIN -> b.addStatement("$T.$L($L, $L, $L, $L, $L, $L, $L)", INDEX,
           s.kind() == LineOp.Kind.ARGMAX ? "argmaxAlong" : "argminAlong", out.array, out.offset, in.array, in.offset, times(a[0]),
           a[1], a[2]);
@@ -2456,6 +2531,8 @@ public final class Generator {
           target.offset, d.array, d.offset, in.array, in.offset, out.array, out.offset, times(a[0]), a[1], a[2], (double) s.p());
       case CUMSUM -> b.addStatement("$T.cumsum($L, $L, $L, $L, $L, $L, $L, true)", INDEX, target.array, target.offset, d.array,
           d.offset, times(a[0]), a[1], a[2]);
+      case PROD -> b.addStatement("$T.prodBackward($L, $L, $L, $L, $L, $L, $L, $L, $L)", INDEX, target.array, target.offset, d.array,
+          d.offset, in.array, in.offset, times(a[0]), a[1], a[2]);
       case ARGMAX, ARGMIN, TOPK, BOTTOMK -> throw new IllegalStateException("an argmax has no gradient"); // (carriesNoGradient)
     }
   }
@@ -2805,7 +2882,7 @@ public final class Generator {
 
   /** {@code needsGrad(i)} for each parameter of the step's layer (none for parameter-free steps). */
   private List<String> trainable(Kernel k) {
-    if (k.kind() == Kernel.Kind.WHERE || fieldOperand(k) != null) {
+    if (k.kind() == Kernel.Kind.WHERE || fieldOperand(k) != null || k.functional()) {
       return parameterFields(k).stream().map(this::recordedNeed).toList();
     }
     return !k.hasParameters() ? List.of() : parametersOf(k.layer()).stream().map(this::recordedNeed).toList();
@@ -2817,7 +2894,8 @@ public final class Generator {
    */
   private List<String> parameterFields(Kernel k) {
     List<String> inputs = k.kind() == Kernel.Kind.WHERE ? k.inputs().subList(0, 2)
-        : fieldOperand(k) != null ? List.of(k.inputs().get(1)) : List.of();
+        : fieldOperand(k) != null ? List.of(k.inputs().get(1))
+        : k.functional() ? k.inputs().subList(1, k.inputs().size()) : List.of(); // F.conv2d(x, w, b): its weight and bias
     return inputs.stream().map(ir::tensor).filter(t -> t != null && t.isParameter()).map(this::tensorField).toList();
   }
 
@@ -3281,6 +3359,12 @@ public final class Generator {
    * p.mean}, {@code p.rstd}; the same in training and evaluation.
    */
   private void groupNormForward(CodeBlock.Builder b, Kernel k, int j, Ref in, Ref out) {
+    if (k.spec() instanceof GroupNormOf f) { // F.groupNorm(x, groups, w, b, eps): the weight and bias fields, where given
+      b.addStatement("$T.groupNormForward($L, $L, $L, $L, $L, $L, p.mean$L, p.rstd$L, n, $L, $L, $L, $L)", NORM, out.array, out.offset,
+          in.array, in.offset, fieldArguments(groupNormField(k, true)), fieldArguments(groupNormField(k, false)), j, j, k.channels(),
+          f.groups(), k.spatial(), f.eps());
+      return;
+    }
     GroupNorm.Options o = (GroupNorm.Options) k.spec();
     b.addStatement("$T.groupNormForward($L, $L, $L, $L, $L, p.mean$L, p.rstd$L, n, $L, $L, $L, $L)", NORM, out.array, out.offset,
         in.array, in.offset, affineArguments(layerField(k.layer()), o.affine()), j, j, k.channels(), o.numGroups(), k.spatial(),
@@ -3289,11 +3373,30 @@ public final class Generator {
 
   /** A group norm's gradients: the input's into {@code target} (when wanted), the weight's and bias's added to theirs. */
   private void groupNormBackward(CodeBlock.Builder b, Kernel k, int j, Ref in, Ref d, Ref target) {
+    if (k.spec() instanceof GroupNormOf f) { // the fields' gradients added to their own (none for a buffer)
+      TensorIr w = groupNormField(k, true), bias = groupNormField(k, false);
+      b.addStatement("$T.groupNormBackward($L, $L, $L, $L, $L, $L, true, $L, $L, $L, $L, $L, p.mean$L, p.rstd$L, n, $L, $L, $L)", NORM,
+          target.array, target.offset, convFieldGradient(w), w == null ? "0" : gradOffset(w), convFieldGradient(bias),
+          bias == null ? "0" : gradOffset(bias), d.array, d.offset, in.array, in.offset, fieldArguments(w), j, j, k.channels(),
+          f.groups(), k.spatial());
+      return;
+    }
     GroupNorm.Options o = (GroupNorm.Options) k.spec();
     String gn = layerField(k.layer());
     b.addStatement("$T.groupNormBackward($L, $L, $L, true, $L, $L, $L, $L, $L, p.mean$L, p.rstd$L, n, $L, $L, $L)", NORM,
         target.array, target.offset, affineGradients(gn, o.affine()), d.array, d.offset, in.array, in.offset,
         weightArguments(gn, o.affine()), j, j, k.channels(), o.numGroups(), k.spatial());
+  }
+
+  /** A group norm step's number of groups: its layer's, or {@code F.groupNorm}'s. */
+  private static int groupCount(Kernel k) {
+    return k.spec() instanceof GroupNormOf f ? f.groups() : ((GroupNorm.Options) k.spec()).numGroups();
+  }
+
+  /** {@code F.groupNorm}'s weight field ({@code weight}) or bias field, null where not given: its inputs after x, in that order. */
+  private TensorIr groupNormField(Kernel k, boolean weight) {
+    GroupNormOf f = (GroupNormOf) k.spec();
+    return weight ? (f.weight() ? ir.tensor(k.inputs().get(1)) : null) : f.bias() ? ir.tensor(k.inputs().get(f.weight() ? 2 : 1)) : null;
   }
 
   /** A norm layer's weight and bias as kernel arguments (array, offset each), or {@code null, 0, null, 0} without. */
@@ -3399,6 +3502,11 @@ public final class Generator {
       switch (k.kind()) {
         case CONV -> {
           t.addField(CONV_SHAPE, "shape" + j, Modifier.FINAL);
+          if (paddedInput(k) != null) { // x padded as eager pads it, and its gradient (a transposed convolution's output padding)
+            t.addField(FLOATS, "padded" + j, Modifier.FINAL).addField(FLOATS, "dPadded" + j, Modifier.FINAL);
+            ctor.addStatement("this.padded$L = new float[n * $L]", j, perSample(paddedInput(k)))
+                .addStatement("this.dPadded$L = new float[n * $L]", j, perSample(paddedInput(k)));
+          }
           if (k.spec() instanceof ConvTranspose2d.Spec c) { // the convolution that maps the output back to the input
             int[] out = k.outShape();
             if (c.dilationH() == 1 && c.dilationW() == 1 && c.groups() == 1) {
@@ -3488,7 +3596,7 @@ public final class Generator {
           for (String f : List.of("mean", "rstd")) {
             t.addField(DOUBLES, f + j, Modifier.FINAL);
             ctor.addStatement("this.$L$L = new double[n * $L]", f, j,
-                k.kind() == Kernel.Kind.LAYERNORM ? layerNormRows(k) : ((GroupNorm.Options) k.spec()).numGroups());
+                k.kind() == Kernel.Kind.LAYERNORM ? layerNormRows(k) : groupCount(k));
           }
         }
         case BATCHNORM -> {
@@ -3724,15 +3832,29 @@ public final class Generator {
             .addStatement("float[] t$L = $L != null ? p.t$L : null", j, target.array, inStorage);
         target = new Ref("t" + j, "0", true);
       }
-      if (k.kind() == Kernel.Kind.CONV) {
+      if (k.functionalConv()) { // the weight's and bias's gradients added to the fields' own (none for a buffer)
+        TensorIr w = convField(k, 1), bias = convField(k, 2);
+        b.addStatement("$T.$LBackward($L, $L, $L, $L, $L, $L, true, $L, $L, $L, $L, $L.readBuffer(), $L, p.shape$L)", CONV, convName(k),
+            target.array, target.offset, convFieldGradient(w), gradOffset(w), convFieldGradient(bias), bias == null ? "0" : gradOffset(bias),
+            d.array, d.offset, in.array, in.offset, readExpression(w), fieldOffset(w), j);
+      } else if (k.kind() == Kernel.Kind.CONV) {
         String layer = layerField(k.layer());
         String local = localPrefix(k, j);
+        int[] padded = paddedInput(k);
+        // an output padding of at least the stride: the padded x's gradient, of which x's is the top left (pad's backward)
+        String dx = padded == null ? target.array : target.array + " == null ? null : p.dPadded" + j;
         b.addStatement("$T $LW = $L.weight()", TENSOR, local, layer)
             .addStatement("$T.$LBackward($L, $L, $T.gradBuffer($L.weight(), $L), 0, $L, 0, true, $L, $L, $L, $L, $LW.readBuffer(), $LW.offset(), p.shape$L)",
-                CONV, convName(k), target.array, target.offset, COMPILED, layer, recordedNeed(layer + ".weight()"),
+                CONV, convName(k), dx, padded == null ? target.offset : "0", COMPILED, layer, recordedNeed(layer + ".weight()"),
                 convBias(k)
                     ? CodeBlock.of("$T.gradBuffer($L.bias(), $L)", COMPILED, layer, recordedNeed(layer + ".bias()")) : "null",
-                d.array, d.offset, in.array, in.offset, local, local, j);
+                d.array, d.offset, padded == null ? in.array : "p.padded" + j, padded == null ? in.offset : "0", local, local, j);
+        if (padded != null) {
+          b.beginControlFlow("if ($L != null)", target.array)
+              .addStatement("$T.indexMap($L, $L, p.dPadded$L, 0, new int[] {$L}, new int[] {$L}, new boolean[4], new long[4], 0f)", INDEX,
+                  target.array, target.offset, j, batchShape(k.inShape()), batchShape(padded))
+              .endControlFlow();
+        }
       } else if (k.kind() == Kernel.Kind.PERMUTE) { // the gradient permuted back
         b.addStatement("$T.permute($L, $L, $L, $L, new int[] {$L}, new int[] {$L}, $L)", KERNELS, target.array, target.offset,
             d.array, d.offset, batchShape(k.outShape()), joined(inverseOrder(k)), accumulate);

@@ -264,6 +264,22 @@ record Kernel(
     return byField() && swapped;
   }
 
+  /**
+   * Whether a CONV is {@code F.conv2d(x, w, b, ...)} ({@code F.conv1d}) of no layer: its inputs x, then the weight and the bias
+   * (when it has one), tensor fields of the model read where they live.
+   */
+  boolean functionalConv() {
+    return kind == Kind.CONV && layer == null;
+  }
+
+  /**
+   * Whether it is a CONV or a GROUPNORM of no layer ({@code F.conv2d}, {@code F.conv1d}, {@code F.groupNorm}): its weight and bias,
+   * when it has them, tensor fields of the model, its inputs after x.
+   */
+  boolean functional() {
+    return (kind == Kind.CONV || kind == Kind.GROUPNORM) && layer == null;
+  }
+
   /** A RECURRENT step's layer spec: its own, or the one a run with the last states wraps ({@link LastStates}). */
   Recurrent.Spec recurrent() {
     return spec instanceof InitialStates i ? i.layer() : spec instanceof LastStates s ? s.layer() : (Recurrent.Spec) spec;
@@ -279,10 +295,10 @@ record Kernel(
     return spec instanceof InitialStates;
   }
 
-  /** Whether the step reads parameters of its layer (a weight, a bias). */
+  /** Whether the step reads parameters of its layer (a weight, a bias); a {@link #functional} step reads tensor fields instead. */
   boolean hasParameters() {
-    return kind == Kind.LINEAR || kind == Kind.CONV || kind == Kind.BATCHNORM || kind == Kind.LAYERNORM || kind == Kind.EMBEDDING
-        || kind == Kind.RECURRENT || kind == Kind.GROUPNORM;
+    return !functional() && (kind == Kind.LINEAR || kind == Kind.CONV || kind == Kind.BATCHNORM || kind == Kind.LAYERNORM || kind == Kind.EMBEDDING
+        || kind == Kind.RECURRENT || kind == Kind.GROUPNORM);
   }
 
   /** Values per sample of the output (all dimensions after the batch). */

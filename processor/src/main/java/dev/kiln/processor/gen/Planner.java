@@ -226,6 +226,9 @@ final class Planner {
       } else if (s.spec() instanceof InitialStates) { // a recurrent layer reading its input and its initial states
         kernels.add(new Kernel(Kernel.Kind.RECURRENT, label, s.spec(), s.layer(), null, false, s.input(), s.output(), in, out, s.source(),
             s.inputs(), s.inputs().stream().map(model::shapeOf).toList(), null, false));
+      } else if (s.functional()) { // F.conv2d(x, w, b), F.groupNorm(x, g, w, b, eps): x, then the weight and bias tensor fields
+        kernels.add(new Kernel(s.functionalConv() ? Kernel.Kind.CONV : Kernel.Kind.GROUPNORM, label, s.spec(), null, null, false,
+            s.input(), s.output(), in, out, s.source(), s.inputs(), s.inputs().stream().map(model::shapeOf).toList(), null, false));
       } else if (s.joins() || s.spec() instanceof Cat) {
         List<String> inputs = s.inputs();
         List<int[]> shapes = inputs.stream().map(model::shapeOf).toList();

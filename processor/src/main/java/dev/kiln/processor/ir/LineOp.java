@@ -4,7 +4,7 @@ import dev.kiln.dsl.LayerSpec;
 import dev.kiln.dsl.ShapeException;
 
 /**
- * {@code x.logsumexp(dim[, keepDim])}, {@code x.norm(p, dim[, keepDim])} or {@code x.cumsum(dim)} in a compiled
+ * {@code x.logsumexp(dim[, keepDim])}, {@code x.norm(p, dim[, keepDim])}, {@code x.prod(dim[, keepDim])} or {@code x.cumsum(dim)} in a compiled
  * forward: eager mode's line kernel along one dimension after the batch ({@code IndexKernels.logsumexpForward},
  * {@code normForward}, {@code cumsum}), the input seen as {@code [outer, size, inner]} around it; backward its
  * backward kernel ({@code logsumexpBackward} and {@code normBackward} from the input and the output, the running sum
@@ -22,6 +22,11 @@ public record LineOp(Kind kind, float p, int dim, boolean keepDim, int k) implem
     LOGSUMEXP,
     NORM,
     CUMSUM,
+    /**
+     * {@code x.prod(dim[, keepDim])}: each line's product in double ({@code IndexKernels.prodForward}); backward PyTorch's
+     * rule from the input ({@code prodBackward}: {@code g p / x} without zeros, the others' product at a line's only zero).
+     */
+    PROD,
     /** {@code x.argmax(dim[, keepDim])}: each line's maximum's index, ids without gradient (an Embedding looks them up). */
     ARGMAX,
     /** {@code x.argmin(dim[, keepDim])}: each line's minimum's index (a VQ-VAE's nearest code), ids as an argmax's. */
@@ -87,6 +92,11 @@ public record LineOp(Kind kind, float p, int dim, boolean keepDim, int k) implem
     return k < 0 ? size : k;
   }
 
+  /** {@code x.prod(dim, keepDim)}. */
+  public static LineOp prod(int dim, boolean keepDim) {
+    return new LineOp(Kind.PROD, 1f, dim, keepDim);
+  }
+
   /** {@code x.cumsum(dim)}. */
   public static LineOp cumsum(int dim) {
     return new LineOp(Kind.CUMSUM, 1f, dim, false);
@@ -134,6 +144,7 @@ public record LineOp(Kind kind, float p, int dim, boolean keepDim, int k) implem
       case LOGSUMEXP -> "logsumexp(" + dim + ", " + keepDim + ")";
       case NORM -> "norm(" + p + "f, " + dim + ", " + keepDim + ")";
       case CUMSUM -> "cumsum(" + dim + ")";
+      case PROD -> "prod(" + dim + ", " + keepDim + ")";
       case ARGMAX -> "argmax(" + dim + ", " + keepDim + ")";
       case ARGMIN -> "argmin(" + dim + ", " + keepDim + ")";
       case TOPK, BOTTOMK -> k < 0 ? "argsort(" + dim + ", " + (kind == Kind.TOPK) + ")"
@@ -147,6 +158,7 @@ public record LineOp(Kind kind, float p, int dim, boolean keepDim, int k) implem
       case LOGSUMEXP -> "logsumexp(" + dim + (keepDim ? ", true)" : ")");
       case NORM -> "norm(" + p + ", " + dim + (keepDim ? ", true)" : ")");
       case CUMSUM -> "cumsum(" + dim + ")";
+      case PROD -> "prod(" + dim + (keepDim ? ", true)" : ")");
       case ARGMAX -> "argmax(" + dim + (keepDim ? ", true)" : ")");
       case ARGMIN -> "argmin(" + dim + (keepDim ? ", true)" : ")");
       case TOPK, BOTTOMK -> k < 0 ? "argsort(" + dim + (kind == Kind.TOPK ? ", true)" : ")")

@@ -26,6 +26,22 @@ public record StepIr(String output, List<String> inputs, LayerSpec spec, LayerIr
     return inputs.get(0);
   }
 
+  /**
+   * Whether it is {@code F.conv2d(x, w, b, ...)} ({@code F.conv1d}): a convolution of no layer, reading x, then its weight and
+   * bias, tensor fields of the model.
+   */
+  public boolean functionalConv() {
+    return layer == null && (spec instanceof dev.kiln.dsl.Conv2d.Spec || spec instanceof dev.kiln.dsl.Conv1d.Spec);
+  }
+
+  /**
+   * Whether it reads tensor fields of the model after its input, as a layer reads its parameters: {@code F.conv2d(x, w, b)}
+   * ({@link #functionalConv}), {@code F.groupNorm(x, groups, w, b, eps)} ({@link GroupNormOf}).
+   */
+  public boolean functional() {
+    return functionalConv() || spec instanceof GroupNormOf;
+  }
+
   /** Whether it reads more than one value (an add or a cat). */
   public boolean joins() {
     return inputs.size() > 1;

@@ -34,6 +34,8 @@ import com.sun.source.tree.WhileLoopTree;
 import com.sun.source.util.TreePath;
 import com.sun.source.util.TreePathScanner;
 import com.sun.source.util.Trees;
+import dev.kiln.dsl.Conv1d;
+import dev.kiln.dsl.Conv2d;
 import dev.kiln.dsl.Dropout;
 import dev.kiln.dsl.Dropout2d;
 import dev.kiln.dsl.Embedding;
@@ -66,10 +68,12 @@ import dev.kiln.processor.ir.Modes;
 import dev.kiln.processor.ir.Mul;
 import dev.kiln.processor.ir.OutputsIr;
 import dev.kiln.processor.ir.Reshape;
+import dev.kiln.processor.ir.Scale;
 import dev.kiln.processor.ir.Source;
 import dev.kiln.processor.ir.Split;
 import dev.kiln.processor.ir.StepIr;
 import dev.kiln.processor.ir.Sub;
+import dev.kiln.processor.ir.GroupNormOf;
 import dev.kiln.processor.ir.TensorIr;
 import dev.kiln.processor.ir.PointwisePair;
 import dev.kiln.processor.ir.Where;
@@ -117,6 +121,9 @@ public final class DeclarationReader {
   private static final String RECURRENT = "dev.kiln.dsl.Recurrent";
   /** The views a mask may be taken through ({@code ids.eq(0).view(-1, 1, 1, S)}), by Tensor method. */
   private static final Set<String> MASK_VIEWS = Set.of("view", "reshape", "unsqueeze");
+  /** The logical ops of two masks or values, as the comparisons of two values they are ({@code a.logicalAnd(b)}). */
+  private static final Map<String, MaskTest> LOGICAL = Map.of("logicalAnd", MaskTest.AND, "logicalOr", MaskTest.OR, "logicalXor",
+      MaskTest.XOR);
   /** The calls forward may compute a buffer through ({@code bias.narrow(2, 0, T)}), by Tensor method or F function. */
   private static final Set<String> BUFFER_CALLS = Set.of("narrow", "slice", "select", "view", "reshape", "unsqueeze");
   /** The comparisons a masked fill's mask may be written with ({@code mask.eq(0)}), by Tensor method. */
@@ -2635,8 +2642,37 @@ public final class DeclarationReader {
         return false;
       }
       MethodInvocationTree mi = (MethodInvocationTree) e;
-      return COMPARISONS.containsKey(name) && mi.getArguments().size() == 1
+      return COMPARISONS.containsKey(name) && mi.getArguments().size() == 1 || isLogical(name, mi)
           || MASK_VIEWS.contains(name) && isMask(((MemberSelectTree) mi.getMethodSelect()).getExpression(), unit);
+    }
+
+    /** Whether {@code mi}, a call of the Tensor method {@code name}, is a logical op: {@code logicalNot()}, {@code a.logicalAnd(b)}. */
+    private static boolean isLogical(String name, MethodInvocationTree mi) {
+      return name.equals("logicalNot") && mi.getArguments().isEmpty() || LOGICAL.containsKey(name) && mi.getArguments().size() == 1;
+    }
+
+    /**
+     * {@code x.logicalNot()} or {@code a.logicalAnd(b)} ({@code logicalOr}, {@code logicalXor}) of masks or values: a {@link
+     * Compare} step of their 0/1 values (a mask's, or a value's as it is, nonzero counting as true; two broadcast as a
+     * comparison's), {@code x.eq(0)} for the not, as eager mode's ops give them, without gradient; a mask of that value.
+     * Null after an error.
+     */
+    private Mask logical(MethodInvocationTree mi, String name, CompilationUnitTree unit, Map<String, LayerNode> fields,
+        String className) {
+      List<ExpressionTree> operands = new ArrayList<>(List.of(((MemberSelectTree) mi.getMethodSelect()).getExpression()));
+      operands.addAll(mi.getArguments());
+      List<String> values = new ArrayList<>();
+      for (ExpressionTree operand : operands) {
+        Mask m = isMask(operand, unit) ? maskAsValue(operand, unit, fields, className) : null;
+        String value = m != null ? m.value() : isMask(operand, unit) ? null : expression(operand, unit, fields, className);
+        if (value == null) {
+          return null;
+        }
+        values.add(value);
+      }
+      Compare spec = new Compare(name.equals("logicalNot") ? MaskTest.EQ : LOGICAL.get(name), 0f);
+      String value = step(values, spec, null, mi.toString(), source(unit, mi));
+      return new Mask(value, null, null, MaskTest.NONZERO, 0, mi.toString(), mi);
     }
 
     /** The name of the Tensor instance method {@code e} calls ({@code eq} for {@code ids.eq(0)}), else null. */
@@ -2668,6 +2704,9 @@ public final class DeclarationReader {
         return maskValues.get(local);
       }
       String name = tensorMethod(e, unit);
+      if (name != null && isLogical(name, (MethodInvocationTree) e)) {
+        return logical((MethodInvocationTree) e, name, unit, fields, className);
+      }
       if (name != null && MASK_VIEWS.contains(name) && isMask(((MemberSelectTree) ((MethodInvocationTree) e).getMethodSelect()).getExpression(), unit)) {
         MethodInvocationTree view = (MethodInvocationTree) e;
         Mask of = maskAsValue(((MemberSelectTree) view.getMethodSelect()).getExpression(), unit, fields, className);
@@ -2739,6 +2778,9 @@ public final class DeclarationReader {
     private Mask readMask(ExpressionTree e, CompilationUnitTree unit, Map<String, LayerNode> fields, String className, String label) {
       e = stripped(e);
       String name = tensorMethod(e, unit);
+      if (name != null && isLogical(name, (MethodInvocationTree) e)) { // a.gt(0).logicalAnd(b.gt(0)): its 0/1 values
+        return logical((MethodInvocationTree) e, name, unit, fields, className);
+      }
       if (name == null || !COMPARISONS.containsKey(name) || ((MethodInvocationTree) e).getArguments().size() != 1) {
         return rawMask(e, unit, fields, className, label);
       }
@@ -3316,7 +3358,9 @@ public final class DeclarationReader {
       String name = functionName(method);
       boolean ofTensor = mi.getArguments().size() == 1 && isTensor(mi.getArguments().get(0), unit);
       return switch (name) {
-        case "matmul", "maximum", "minimum" -> ofTensor; // (a.maximum(b) of two values: PointwisePair)
+        case "matmul", "maximum", "minimum", "atan2" -> ofTensor; // (a.maximum(b) of two values: PointwisePair)
+        case "lerp" -> mi.getArguments().size() == 2 && isTensor(mi.getArguments().get(0), unit) // a.lerp(b, 0.25f)
+            && !isTensor(mi.getArguments().get(1), unit);
         case "add", "sub", "mul", "div" -> mi.getArguments().size() == 1; // of a tensor, or of a constant (x.add(1f) shifts)
         case "sum", "mean" -> mi.getArguments().size() <= 2; // (x.sum() of every value: an error saying why)
         case "maskedFill" -> mi.getArguments().size() == 2;
@@ -3388,6 +3432,15 @@ public final class DeclarationReader {
       if (name.equals("cosineSimilarity")) {
         return cosineSimilarity(mi, args, unit, fields, className);
       }
+      if ((name.equals("conv2d") || name.equals("conv1d")) && (args.size() == 3 || args.size() == 5 || args.size() == 7)) {
+        return functionalConv(mi, name, args, unit, fields, className); // F.conv2d(x, w, b, ...) of tensor fields
+      }
+      if (name.equals("lerp") && args.size() == 3) {
+        return lerp(mi, args, unit, fields, className);
+      }
+      if (name.equals("groupNorm") && (args.size() == 2 || args.size() == 5)) {
+        return functionalGroupNorm(mi, args, unit, fields, className); // F.groupNorm(x, groups[, w, b, eps]) of tensor fields
+      }
       if ((name.equals("dropout") || name.equals("dropout2d")) && args.size() == 3 && mode != null
           && foldHereOrNull(args.get(2), unit, fields) instanceof Boolean training) {
         return functionalDropout(mi, name, args, training, unit, fields, className); // F.dropout(x, p, isTraining())
@@ -3399,7 +3452,7 @@ public final class DeclarationReader {
         case "mul" -> new Mul();
         case "div" -> new Div();
         case "matmul" -> new MatMul();
-        case "maximum", "minimum" -> new PointwisePair(PointwisePair.of(name), mi.toString());
+        case "maximum", "minimum", "atan2" -> new PointwisePair(PointwisePair.of(name), mi.toString());
         default -> null;
       };
       if (joining != null) {
@@ -3437,6 +3490,159 @@ public final class DeclarationReader {
       }
       input = input != null ? input : expression(args.get(0), unit, fields, className);
       return input == null ? null : step(input, spec, null, mi.toString(), source(unit, mi));
+    }
+
+    /**
+     * {@code start.lerp(end, weight)} of a constant weight: eager mode's tape ops, {@code start + weight (end - start)} for a
+     * weight below 0.5 in size, else {@code end - (1 - weight)(end - start)} (PyTorch's two formulas), as steps of their
+     * own: a sub, a scale, an add or a sub. Null after an error.
+     */
+    private String lerp(MethodInvocationTree mi, List<? extends ExpressionTree> args, CompilationUnitTree unit,
+        Map<String, LayerNode> fields, String className) {
+      List<Object> weight = constants(List.of(args.get(2)), mi.toString(), "lerp", unit);
+      if (weight == null) {
+        return null;
+      }
+      float w = ((Number) weight.get(0)).floatValue();
+      if (!Float.isFinite(w)) {
+        diagnostics.error(unit, args.get(2), Message.UNSUPPORTED_FUNCTION, mi + ": the weight must be a finite float, got " + w);
+        return null;
+      }
+      String start = expression(args.get(0), unit, fields, className);
+      String end = expression(args.get(1), unit, fields, className);
+      if (start == null || end == null) {
+        return null;
+      }
+      Source where = source(unit, mi);
+      String diff = step(List.of(end, start), new Sub(), null, mi.toString(), where);
+      return Math.abs(w) < 0.5f
+          ? step(List.of(start, step(diff, Scale.times(w), null, mi.toString(), where)), new Add(), null, mi.toString(), where)
+          : step(List.of(end, step(diff, Scale.times(1f - w), null, mi.toString(), where)), new Sub(), null, mi.toString(), where);
+    }
+
+    // -------------------------------------------------------------- functional convolutions
+
+    /**
+     * {@code F.conv2d(x, w, b[, stride, padding[, dilation, groups]])} ({@code F.conv1d} alike) with a weight and bias that
+     * are tensor fields of the model ({@code b} may be {@code null}): the step of the Conv2d (Conv1d) of the call's
+     * hyper-parameters and the weight's shape, with no layer, reading x, the weight and the bias (its inputs in that order)
+     * where they live, as a layer's step reads its own; a weight or bias of the wrong shape is an error on the call, as
+     * eager mode's. Null after an error.
+     */
+    private String functionalConv(MethodInvocationTree mi, String name, List<? extends ExpressionTree> args, CompilationUnitTree unit,
+        Map<String, LayerNode> fields, String className) {
+      boolean image = name.equals("conv2d");
+      List<Object> constants = constants(args.subList(3, args.size()), mi.toString(), name, unit);
+      if (constants == null) {
+        return null;
+      }
+      if (constants.stream().anyMatch(c -> !(c instanceof Integer))) {
+        diagnostics.error(unit, mi, Message.FUNCTIONAL_SHAPES, mi, "stride, padding, dilation and groups must be ints, got "
+            + constants);
+        return null;
+      }
+      String input = expression(args.get(0), unit, fields, className);
+      String layer = image ? "Conv2d" : "Conv1d";
+      TensorIr weight = fieldArgument(mi, "F." + name, args.get(1), "weight", image ? "Tensor.randn(O, C, k, k).mul(0.1f)"
+          : "Tensor.randn(O, C, k).mul(0.1f)", layer, unit, fields, className);
+      boolean withBias = stripped(args.get(2)).getKind() != Tree.Kind.NULL_LITERAL;
+      TensorIr bias = withBias ? fieldArgument(mi, "F." + name, args.get(2), "bias", "Tensor.zeros(O)", layer, unit, fields,
+          className) : null;
+      if (input == null || weight == null || withBias && bias == null) {
+        return null;
+      }
+      int stride = constants.isEmpty() ? 1 : (Integer) constants.get(0);
+      int padding = constants.isEmpty() ? 0 : (Integer) constants.get(1);
+      int dilation = constants.size() < 4 ? 1 : (Integer) constants.get(2);
+      int groups = constants.size() < 4 ? 1 : (Integer) constants.get(3);
+      int[] w = weight.shape();
+      String problem = w.length != (image ? 4 : 3) ? "the weight " + weight.field() + " must be " + (image ? "[out, in / groups,"
+          + " kH, kW]" : "[out, in / groups, k]") + ", got " + Shapes.toString(w)
+          : withBias && (bias.shape().length != 1 || bias.shape()[0] != w[0]) ? "the bias " + bias.field() + " "
+          + Shapes.toString(bias.shape()) + " does not match the weight " + weight.field() + " " + Shapes.toString(w)
+          + " (expected [" + w[0] + "])" : null;
+      if (problem != null) {
+        diagnostics.error(unit, mi, Message.FUNCTIONAL_SHAPES, mi, problem);
+        return null;
+      }
+      LayerSpec spec;
+      try {
+        spec = image ? new Conv2d.Spec(w[1] * groups, w[0], w[2], w[3], stride, stride, padding, padding, dilation, dilation, groups,
+            withBias) : new Conv1d.Spec(w[1] * groups, w[0], w[2], stride, padding, dilation, groups, withBias);
+      } catch (IllegalArgumentException e) { // a stride of 0, a negative padding, groups that do not divide the channels
+        diagnostics.error(unit, mi, Message.FUNCTIONAL_SHAPES, mi, e.getMessage() + " (weight " + weight.field() + " "
+            + Shapes.toString(w) + ")");
+        return null;
+      }
+      List<String> inputs = withBias ? List.of(input, weight.value(), bias.value()) : List.of(input, weight.value());
+      return step(inputs, spec, null, mi.toString(), source(unit, mi));
+    }
+
+    /**
+     * {@code F.groupNorm(x, groups)} or {@code F.groupNorm(x, groups, weight, bias, eps)}, the weight and bias tensor fields
+     * of the model or null: a {@link GroupNormOf} step reading x, then the weight and the bias it has. Null after an error.
+     */
+    private String functionalGroupNorm(MethodInvocationTree mi, List<? extends ExpressionTree> args, CompilationUnitTree unit,
+        Map<String, LayerNode> fields, String className) {
+      List<Object> constants = constants(args.size() == 2 ? List.of(args.get(1)) : List.of(args.get(1), args.get(4)), mi.toString(),
+          "groupNorm", unit);
+      if (constants == null) {
+        return null;
+      }
+      if (!(constants.get(0) instanceof Integer groups) || constants.size() > 1 && !(constants.get(1) instanceof Number)) {
+        diagnostics.error(unit, mi, Message.FUNCTIONAL_SHAPES, mi, "the groups must be an int and eps a number, got " + constants);
+        return null;
+      }
+      String input = expression(args.get(0), unit, fields, className);
+      boolean withWeight = args.size() == 5 && stripped(args.get(2)).getKind() != Tree.Kind.NULL_LITERAL;
+      boolean withBias = args.size() == 5 && stripped(args.get(3)).getKind() != Tree.Kind.NULL_LITERAL;
+      TensorIr weight = withWeight ? fieldArgument(mi, "F.groupNorm", args.get(2), "weight", "Tensor.ones(C)", "GroupNorm", unit, fields,
+          className) : null;
+      TensorIr bias = withBias ? fieldArgument(mi, "F.groupNorm", args.get(3), "bias", "Tensor.zeros(C)", "GroupNorm", unit, fields,
+          className) : null;
+      if (input == null || withWeight && weight == null || withBias && bias == null) {
+        return null;
+      }
+      TensorIr misfit = weight != null && weight.shape().length != 1 ? weight
+          : bias != null && (bias.shape().length != 1 || weight != null && bias.shape()[0] != weight.shape()[0]) ? bias : null;
+      if (misfit != null) { // (x's channels against them: GroupNormOf's shape rule)
+        diagnostics.error(unit, mi, Message.FUNCTIONAL_SHAPES, mi, "the " + (misfit == weight ? "weight " : "bias ") + misfit.field()
+            + " " + Shapes.toString(misfit.shape()) + " must be [C], one value a channel" + (misfit == bias && weight != null
+            ? ", as the weight " + weight.field() + " " + Shapes.toString(weight.shape()) : ""));
+        return null;
+      }
+      GroupNormOf spec;
+      try {
+        spec = new GroupNormOf(groups, args.size() == 2 ? 1e-5 : ((Number) constants.get(1)).doubleValue(), withWeight, withBias,
+            weight != null ? weight.shape()[0] : bias != null ? bias.shape()[0] : -1);
+      } catch (IllegalArgumentException e) {
+        diagnostics.error(unit, mi, Message.FUNCTIONAL_SHAPES, mi, e.getMessage());
+        return null;
+      }
+      List<String> inputs = new ArrayList<>(List.of(input));
+      List.of(Optional.ofNullable(weight), Optional.ofNullable(bias)).forEach(t -> t.ifPresent(f -> inputs.add(f.value())));
+      return step(inputs, spec, null, mi.toString(), source(unit, mi));
+    }
+
+    /**
+     * The weight or bias of a functional convolution or group norm ({@code function}, e.g. {@code "F.conv2d"}): a tensor field
+     * of the model read as it is, else an error naming how to declare one ({@code example}, its creation) or the layer to
+     * use; null after an error.
+     */
+    private TensorIr fieldArgument(MethodInvocationTree mi, String function, ExpressionTree arg, String role, String example,
+        String layer, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
+      String value = expression(arg, unit, fields, className);
+      if (value == null) {
+        return null;
+      }
+      TensorIr t = tensors == null ? null : tensors.byValue(value);
+      if (t == null || t.isDerived()) {
+        String name = role.equals("bias") ? "b" : "w";
+        diagnostics.error(unit, arg, Message.FUNCTIONAL_TENSOR, mi, function, role, name, name, example,
+            role.equals("weight") && function.startsWith("F.conv") ? "" : " or null", arg, layer);
+        return null;
+      }
+      return t;
     }
 
     // -------------------------------------------------------------- integer arithmetic of ids

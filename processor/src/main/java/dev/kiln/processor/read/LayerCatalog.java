@@ -356,7 +356,8 @@ final class LayerCatalog {
 
   /**
    * Checks a layer's configuration that its builder calls may reach in any order, once they are all
-   * applied: a transposed convolution's output padding below its stride or dilation.
+   * applied: a transposed convolution's output padding below its stride or dilation (at least the stride: the generator
+   * pads the input as eager mode does).
    */
   static void complete(LayerSpec spec) throws BadArguments {
     if (spec instanceof ConvTranspose2d.Spec s) {
@@ -364,11 +365,6 @@ final class LayerCatalog {
         s.checkOutputPadding();
       } catch (RuntimeException e) {
         throw new BadArguments(e.getMessage());
-      }
-      if (s.outputPadH() >= s.strideH() || s.outputPadW() >= s.strideW()) {
-        // the compiled kernels read the input as the convolution's whole output, one row or column short here
-        throw new BadArguments(s + ": an output padding (" + s.outputPadH() + ", " + s.outputPadW() + ") of at least the stride ("
-            + s.strideH() + ", " + s.strideW() + "), which PyTorch allows below the dilation, runs in eager mode only");
       }
     }
   }
@@ -455,6 +451,11 @@ final class LayerCatalog {
         case "norm/2" -> LineOp.norm((float) number(args, 0), integer(args, 1), false);
         case "norm/3" -> LineOp.norm((float) number(args, 0), integer(args, 1), bool(args, 2));
         case "cumsum/1" -> LineOp.cumsum(integer(args, 0));
+        case "prod/1" -> LineOp.prod(integer(args, 0), false);
+        case "prod/2" -> LineOp.prod(integer(args, 0), bool(args, 1));
+        case "prod/0" -> throw new BadArguments("x.prod() is the product of every value of the batch together, and a compiled forward"
+            + " keeps the batch dimension: take the product along a dimension after it (x.prod(1)), or of the model's output"
+            + " outside forward");
         case "argmax/1" -> LineOp.argmax(integer(args, 0), false);
         case "argmax/2" -> LineOp.argmax(integer(args, 0), bool(args, 1));
         case "argmin/1" -> LineOp.argmin(integer(args, 0), false);
@@ -480,7 +481,7 @@ final class LayerCatalog {
       "elu/0", "elu/1", "softplus/0", "softplus/2", "hardtanh/0", "hardtanh/2", "pad/1", "pad/2", "normalize/0", "normalize/3", "softmax/1", "logSoftmax/1", "flatten/0", "flatten/2", "maxPool2d/1", "maxPool2d/2", "maxPool2d/4", "avgPool2d/1", "avgPool2d/2",
       "avgPool2d/5", "adaptiveAvgPool2d/1", "adaptiveAvgPool2d/2", "maxPool1d/1", "maxPool1d/2", "maxPool1d/4", "avgPool1d/1",
       "avgPool1d/2", "avgPool1d/5", "adaptiveAvgPool1d/1", "interpolate/1", "interpolate/2", "transpose/2", "select/2", "narrow/3", "mul/1", "div/1", "add/1", "sub/1", "sum/1", "sum/2", "mean/1",
-      "mean/2", "logsumexp/1", "logsumexp/2", "norm/0", "norm/2", "norm/3", "cumsum/1",
+      "mean/2", "logsumexp/1", "logsumexp/2", "norm/0", "norm/2", "norm/3", "cumsum/1", "prod/0", "prod/1", "prod/2",
       "argmax/1", "argmax/2", "argmin/1", "argmin/2", "argsort/1", "argsort/2", "topk/2", "topk/3");
 
   /**
@@ -495,11 +496,7 @@ final class LayerCatalog {
 
   static String unsupportedFunction(String name, int constants) {
     String instead = switch (name) {
-      case "linear", "conv2d", "conv1d" -> "it takes weight tensors: declare a " + switch (name) {
-        case "linear" -> "Linear";
-        case "conv1d" -> "Conv1d";
-        default -> "Conv2d";
-      } + " field and apply it";
+      case "linear" -> "it takes weight tensors: declare a Linear field and apply it"; // (F.conv2d of tensor fields compiles)
       case "crossEntropy", "mseLoss", "l1Loss", "nllLoss", "binaryCrossEntropy", "binaryCrossEntropyWithLogits" ->
           "a loss belongs outside forward: apply it to the model's output";
       case "reshape" -> "give the shape after the tensor, the batch first as -1: reshape(x, -1, 64, 1, 1)";
@@ -511,7 +508,7 @@ final class LayerCatalog {
         + "sigmoid, tanh, gelu, silu, leakyRelu(x, slope), elu(x[, alpha]), softplus(x[, beta, threshold]), hardtanh(x[, min, max]), softmax(x, dim), logSoftmax(x, dim), flatten(x[, start, end]), maxPool2d(x, k[, stride[, padding, "
         + "ceilMode]]), avgPool2d(x, k[, stride[, padding, ceilMode, countIncludePad]]), adaptiveAvgPool2d(x, size[, width]), maxPool1d(x, k[, stride[, padding, ceilMode]]), avgPool1d(x, k[, stride[, padding, "
         + "ceilMode, countIncludePad]]), adaptiveAvgPool1d(x, size), interpolate(x, scale[, scale_w]), "
-        + "reshape(x, -1, ...), pad(x, new int[] {left, right, ...}[, value]), normalize(x[, p, dim, eps]), x.logsumexp(dim[, keepDim]), x.norm(p, dim[, keepDim]), x.cumsum(dim), x.flip(dims...), x.repeat(1, counts...), cosineSimilarity(a, b[, dim, eps]) of two values (broadcast where a size is 1), transpose(x, d0, d1), permute(x, 0, ...), select(x, dim, index), narrow(x, dim, start, length), add(a, b), sub(a, b), mul(a, b) and div(a, b) of two"
+        + "reshape(x, -1, ...), pad(x, new int[] {left, right, ...}[, value]), normalize(x[, p, dim, eps]), x.logsumexp(dim[, keepDim]), x.norm(p, dim[, keepDim]), x.prod(dim[, keepDim]), x.cumsum(dim), x.flip(dims...), x.repeat(1, counts...), cosineSimilarity(a, b[, dim, eps]) of two values (broadcast where a size is 1), transpose(x, d0, d1), permute(x, 0, ...), select(x, dim, index), narrow(x, dim, start, length), add(a, b), sub(a, b), mul(a, b) and div(a, b) of two"
         + " values of one shape or broadcast ([N, C, 1, 1] over [N, C, H, W]) or of a tensor field (x.add(pos)), matmul(a, b) of"
         + " two values, mul(x, c) and div(x, c) of a constant (x.add(c), x.sub(c) too), sum(x, dim[, keepDim]) and mean(x, dim[,"
         + " keepDim]) along a dimension after the batch (or several: mean(x, new int[] {2, 3})), maskedFill(x, mask, value) of a buffer mask, "

@@ -21,9 +21,18 @@ public enum MaskTest {
   /** {@code mask.gt(c)}. */
   GT,
   /** {@code mask.ge(c)}. */
-  GE;
+  GE,
+  /** {@code a.logicalAnd(b)}: both nonzero (NaN counting as true), as {@code PointwiseKernels.Binary.LOGICAL_AND}. */
+  AND,
+  /** {@code a.logicalOr(b)}: either nonzero. */
+  OR,
+  /** {@code a.logicalXor(b)}: exactly one nonzero. */
+  XOR;
 
-  /** Whether mask value {@code m} selects its position (the constant {@code c} unused for {@link #NONZERO}), as eager's comparisons. */
+  /**
+   * Whether mask value {@code m} selects its position (the constant {@code c} unused for {@link #NONZERO}), as eager's
+   * comparisons; for the logical ops {@code c} is the other operand's value.
+   */
   public boolean selects(float m, float c) {
     return switch (this) {
       case NONZERO -> m != 0;
@@ -33,6 +42,9 @@ public enum MaskTest {
       case LE -> m <= c;
       case GT -> m > c;
       case GE -> m >= c;
+      case AND -> m != 0 && c != 0;
+      case OR -> m != 0 || c != 0;
+      case XOR -> (m != 0) != (c != 0);
     };
   }
 
