@@ -313,25 +313,11 @@ final class ScatterOps {
     Tensor result = Tensor.empty(x.device(), offsets.count());
     SelectKernels.select(result.writeCuda(), x.readCuda(), mask.readCuda(), n, offsets);
     CudaLayerOps.keepAlive(x, mask);
-    if (!track(x)) {
-      return result;
-    }
-    return Tensor.ofNode(result, new Node(x) {
-      @Override protected boolean savesInputs() {
-        return false;
-      }
-
-      @Override public String name() {
-        return op;
-      }
-
-      @Override protected Tensor[] backward(Tensor g) {
-        Tensor gd = g.to(x.device());
-        Tensor dx = Tensor.empty(x.device(), x.shape());
-        SelectKernels.scatter(dx.writeCuda(), gd.readCuda(), mask.readCuda(), n, offsets);
-        CudaLayerOps.keepAlive(gd, mask);
-        return new Tensor[] {dx};
-      }
+    return IndexOps.linearBackward(op, x, result, g -> {
+      Tensor dx = Tensor.empty(x.device(), x.shape());
+      SelectKernels.scatter(dx.writeCuda(), g.readCuda(), mask.readCuda(), n, offsets);
+      CudaLayerOps.keepAlive(g, mask);
+      return dx;
     });
   }
 
@@ -432,29 +418,15 @@ final class ScatterOps {
     Tensor result = Tensor.empty(x.device(), x.shape());
     IndexKernels.roll(result.writeCuda(), x.readCuda(), sizes, shifts, false);
     CudaLayerOps.keepAlive(x);
-    if (!track(x)) {
-      return result;
-    }
     int[] back = new int[shifts.length];
     for (int d = 0; d < back.length; d++) {
       back[d] = shifts[d] == 0 ? 0 : sizes[d] - shifts[d];
     }
-    return Tensor.ofNode(result, new Node(x) {
-      @Override protected boolean savesInputs() {
-        return false;
-      }
-
-      @Override public String name() {
-        return op;
-      }
-
-      @Override protected Tensor[] backward(Tensor g) {
-        Tensor gd = g.to(x.device());
-        Tensor dx = Tensor.empty(x.device(), x.shape());
-        IndexKernels.roll(dx.writeCuda(), gd.readCuda(), sizes, back, true);
-        CudaLayerOps.keepAlive(gd);
-        return new Tensor[] {dx};
-      }
+    return IndexOps.linearBackward(op, x, result, g -> {
+      Tensor dx = Tensor.empty(x.device(), x.shape());
+      IndexKernels.roll(dx.writeCuda(), g.readCuda(), sizes, back, true);
+      CudaLayerOps.keepAlive(g);
+      return dx;
     });
   }
 }

@@ -29,16 +29,25 @@ public final class SelectKernels {
         return c;
       }
 
-      // counts[b] = the count of nonzero mask values in chunk b
-      extern "C" __global__ void kiln_mask_counts(int* counts, const float* mask, long long n) {
-        __shared__ int red[256];
-        red[threadIdx.x] = kiln_mask_own(mask, n);
+      // The inclusive scan of the block's 256 values v, one a thread, in shared memory part[256]: the sum of threads
+      // 0..this one's; part[255] holds the total after it.
+      __device__ int kiln_block_scan(int* part, int v) {
+        part[threadIdx.x] = v;
         __syncthreads();
-        for (int s = 128; s > 0; s >>= 1) {
-          if (threadIdx.x < s) red[threadIdx.x] += red[threadIdx.x + s];
+        for (int off = 1; off < 256; off <<= 1) {
+          int add = threadIdx.x >= off ? part[threadIdx.x - off] : 0;
+          __syncthreads();
+          part[threadIdx.x] += add;
           __syncthreads();
         }
-        if (threadIdx.x == 0) counts[blockIdx.x] = red[0];
+        return part[threadIdx.x];
+      }
+
+      // counts[b] = the count of nonzero mask values in chunk b
+      extern "C" __global__ void kiln_mask_counts(int* counts, const float* mask, long long n) {
+        __shared__ int part[256];
+        kiln_block_scan(part, kiln_mask_own(mask, n));
+        if (threadIdx.x == 255) counts[blockIdx.x] = part[255];
       }
 
       // counts[0..blocks) becomes each chunk's first output place (an exclusive scan), counts[blocks] the total: one
@@ -48,15 +57,7 @@ public final class SelectKernels {
         int per = (blocks + 255) / 256, from = min(blocks, (int) threadIdx.x * per), to = min(blocks, from + per);
         int s = 0;
         for (int k = from; k < to; k++) s += counts[k];
-        part[threadIdx.x] = s;
-        __syncthreads();
-        for (int off = 1; off < 256; off <<= 1) {
-          int add = threadIdx.x >= off ? part[threadIdx.x - off] : 0;
-          __syncthreads();
-          part[threadIdx.x] += add;
-          __syncthreads();
-        }
-        int acc = threadIdx.x == 0 ? 0 : part[threadIdx.x - 1];
+        int acc = kiln_block_scan(part, s) - s;
         for (int k = from; k < to; k++) {
           int c = counts[k];
           counts[k] = acc;
@@ -66,17 +67,10 @@ public final class SelectKernels {
       }
 
       // The output place of the calling thread's first selected value: its chunk's offset plus the selected values of
-      // the chunk's threads before it (a scan of the 256 threads' counts in shared memory, part[256]).
+      // the chunk's threads before it.
       __device__ int kiln_mask_place(const float* mask, const int* offsets, long long n, int* part) {
-        part[threadIdx.x] = kiln_mask_own(mask, n);
-        __syncthreads();
-        for (int off = 1; off < 256; off <<= 1) {
-          int add = threadIdx.x >= off ? part[threadIdx.x - off] : 0;
-          __syncthreads();
-          part[threadIdx.x] += add;
-          __syncthreads();
-        }
-        return offsets[blockIdx.x] + (threadIdx.x == 0 ? 0 : part[threadIdx.x - 1]);
+        int own = kiln_mask_own(mask, n);
+        return offsets[blockIdx.x] + kiln_block_scan(part, own) - own;
       }
 
       // out = x where the mask is nonzero, in order (x and mask of n values each)
