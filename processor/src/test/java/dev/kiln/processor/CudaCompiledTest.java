@@ -124,6 +124,7 @@ class CudaCompiledTest {
     "GreedyShift, 6:8",
     "ShiftedPositions, ids11:6",
     "IdsWithPositions, ids11:6",
+    "IdsOfIds, ids11:6",
     "NearestCode, 6:8",
     "TiedNearestCode, 6:8",
     "ManyReaders, 6",
