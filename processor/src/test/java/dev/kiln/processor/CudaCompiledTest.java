@@ -247,6 +247,7 @@ class CudaCompiledTest {
     "MaskedAttention, forwardMasked, true, -",
     "CausalLocal, forwardPadded, true, -",
     "Recommender, forwardPair, false, 7:9",
+    "CrossRecommender, forwardPair, false, 7:9",
     "TaggedImage, forwardTagged, false, 0:5:8",
     "BaggedTags, forwardTagged, false, 0:5:8",
     "OneIdRecommender, forwardPair, false, 0:9",

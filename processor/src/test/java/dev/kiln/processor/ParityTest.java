@@ -271,6 +271,7 @@ class ParityTest {
   @ParameterizedTest
   @CsvSource({
     "Recommender, forwardPair, 7:9, users, items, true",
+    "CrossRecommender, forwardPair, 7:9, users, items, true",
     "TaggedImage, forwardTagged, 0:5:8, x, category:tags, false",
     "BaggedTags, forwardTagged, 0:5:8, x, category:tags, false",
   })
