@@ -42,14 +42,7 @@ public record IdOp(IdKernels.Op op, long c, long c2, LayerSpec floatForm, String
    * mul of two values: the step it replaces once both are found ids).
    */
   public static IdOp ofPair(String name, String written, LayerSpec floatForm) {
-    IdKernels.Op op = switch (name) {
-      case "add" -> IdKernels.Op.ADD;
-      case "sub" -> IdKernels.Op.SUB;
-      case "mul" -> IdKernels.Op.MUL;
-      case "floorDivide" -> IdKernels.Op.FLOOR_DIVIDE;
-      case "remainder" -> IdKernels.Op.REMAINDER;
-      default -> null;
-    };
+    IdKernels.Op op = binaryOp(name);
     return op == null ? null : new IdOp(op, 0, Long.MAX_VALUE, floatForm, written, null, null, false, true);
   }
 
@@ -58,7 +51,12 @@ public record IdOp(IdKernels.Op op, long c, long c2, LayerSpec floatForm, String
    * sub}, {@code mul}, {@code floorDivide}, {@code remainder}), or null for another name.
    */
   public static IdOp ofValues(String name, int[] values, int[] shape, boolean valuesFirst, String written) {
-    IdKernels.Op op = switch (name) {
+    IdKernels.Op op = binaryOp(name);
+    return op == null ? null : new IdOp(op, 0, Long.MAX_VALUE, null, written, values.clone(), shape.clone(), valuesFirst, false);
+  }
+  /** The op of the Tensor method {@code name} of two operands ({@code add}, {@code sub}, {@code mul}, {@code floorDivide}, {@code remainder}), else null. */
+  private static IdKernels.Op binaryOp(String name) {
+    return switch (name) {
       case "add" -> IdKernels.Op.ADD;
       case "sub" -> IdKernels.Op.SUB;
       case "mul" -> IdKernels.Op.MUL;
@@ -66,8 +64,8 @@ public record IdOp(IdKernels.Op op, long c, long c2, LayerSpec floatForm, String
       case "remainder" -> IdKernels.Op.REMAINDER;
       default -> null;
     };
-    return op == null ? null : new IdOp(op, 0, Long.MAX_VALUE, null, written, values.clone(), shape.clone(), valuesFirst, false);
   }
+
   /** The step of {@code name(args)} ({@code add}, {@code floorDivide}, {@code clampMin}, ...), or null for another call. */
   public static IdOp of(String name, long[] args, LayerSpec floatForm) {
     String joined = args.length == 0 ? "" : args.length == 1 ? String.valueOf(args[0]) : args[0] + ", " + args[1];
