@@ -271,6 +271,7 @@ class ParityTest {
   @ParameterizedTest
   @CsvSource({
     "Recommender, forwardPair, 7:9, users, items, true",
+    "CrossRecommender, forwardPair, 7:9, users, items, true",
     "TaggedImage, forwardTagged, 0:5:8, x, category:tags, false",
     "BaggedTags, forwardTagged, 0:5:8, x, category:tags, false",
   })
@@ -1358,7 +1359,7 @@ class ParityTest {
    * argmax's and argmin's: values and the tables' gradients eager mode's bit for bit over SGD steps.
    */
   @ParameterizedTest(name = "{0}")
-  @CsvSource({"ShiftedIds, ids11:6", "GreedyShift, 6:8", "ShiftedPositions, ids11:6", "IdsWithPositions, ids11:6"})
+  @CsvSource({"ShiftedIds, ids11:6", "GreedyShift, 6:8", "ShiftedPositions, ids11:6", "IdsWithPositions, ids11:6", "IdsOfIds, ids11:6"})
   void embeddingOfIdArithmeticMatchesEagerBitForBit(String model, String sampleShape) {
     matchesEagerBitForBit(model, sampleShape);
   }
@@ -1385,6 +1386,43 @@ class ParityTest {
     k = assertThrows(IllegalArgumentException.class, () -> compiled.forward(huge));
     assertTrue(e.getMessage().startsWith("add: the result 16777217 at flat position 5 is out of the range"), e.getMessage());
     assertEquals(e.getMessage(), k.getMessage());
+  }
+
+  /**
+   * Ids of two values of the batch past 2^24 ({@code ids.mul(ids)} of 5000) and divided by zero ({@code ids.remainder(ids.sub(1))}
+   * of a 1): the compiled forward fails with eager's message, the value and its flat position; negative ids wrap as eager's.
+   */
+  @Test
+  void idsOfIdsFailLikeEager() {
+    JavaFileObject f = ProcessorTest.classModel("PairErrors",
+        "@Model(input = {6})",
+        "public class PairErrors extends Module {",
+        "  final Embedding tok = new Embedding(12, 4);",
+        "  @Override public Tensor forward(Tensor ids) {",
+        "    Tensor sq = ids.mul(ids);",
+        "    Tensor r = ids.remainder(ids.sub(1));",
+        "    return tok.apply(sq.remainder(12)).add(tok.apply(r.remainder(12))).flatten(1, 2);",
+        "  }",
+        "}");
+    Compilation c = ProcessorTest.compile(f);
+    assertThat(c).succeededWithoutWarnings();
+    ClassLoader loader = new CompiledClasses(c);
+    Module eager = factory(loader, "test.PairErrors").get();
+    Module compiled = factory(loader, "test.KilnPairErrors").get();
+    compiled.loadStateDict(eager.stateDict());
+    Tensor fine = Tensor.labels(0, -7, 3, 4, 5, -2, 9, 10, 0, 3, 2, 2).reshape(2, 6);
+    assertArrayEquals(eager.forward(fine).toFloatArray(), compiled.forward(fine).toFloatArray());
+    for (Tensor ids : new Tensor[] {Tensor.labels(0, 2, 3, 4, 5, 5000).reshape(1, 6), Tensor.labels(0, 2, 3, 4, 5, 6, 7, 8, 1, 0, 2, 3)
+        .reshape(2, 6)}) {
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> eager.forward(ids));
+      IllegalArgumentException k = assertThrows(IllegalArgumentException.class, () -> compiled.forward(ids));
+      assertEquals(e.getMessage(), k.getMessage());
+    }
+    assertTrue(assertThrows(IllegalArgumentException.class, () -> compiled.forward(Tensor.labels(0, 2, 3, 4, 5, 5000).reshape(1, 6)))
+        .getMessage().startsWith("mul: the result 25000000 at flat position 5 is out of the range"));
+    assertEquals("remainder: integer division by zero (the divisor at flat position 8 is 0)", assertThrows(
+        IllegalArgumentException.class, () -> compiled.forward(Tensor.labels(0, 2, 3, 4, 5, 6, 7, 8, 1, 0, 2, 3).reshape(2, 6)))
+        .getMessage());
   }
 
   /**

@@ -116,6 +116,7 @@ class ProcessorTest {
       "SlicedParameters, KilnSlicedParameters, KilnSlicedParameters.java",
       "BufferThresholds, KilnBufferThresholds, KilnBufferThresholds.java",
       "ShiftedIds, KilnShiftedIds, KilnShiftedIds.java",
+      "IdsOfIds, KilnIdsOfIds, KilnIdsOfIds.java",
       "GroupNormNet, KilnGroupNormNet, KilnGroupNormNet.java",
       "FunctionalConv, KilnFunctionalConv, KilnFunctionalConv.java",
       "FunctionalGroupNorm, KilnFunctionalGroupNorm, KilnFunctionalGroupNorm.java"
@@ -3055,7 +3056,8 @@ class ProcessorTest {
 
   /**
    * Integer arithmetic of ids in a compiled forward: its ids read as values, a division by the constant 0, integer
-   * arithmetic of floats where a compiled forward has none, and ids made floats by a float constant are errors on their line.
+   * arithmetic of floats where a compiled forward has none, ids made floats by a float constant, ids with a float value,
+   * and ids of two values that do not broadcast are errors on their line.
    */
   @ParameterizedTest(name = "{0}")
   @CsvSource(delimiter = '|', value = {
@@ -3076,6 +3078,14 @@ class ProcessorTest {
       "Tensor y = x.add(tok.apply(ids.add(Tensor.labels(0, 1, 2)))); | Tensor y = x.add(| the ids built in forward, [3], do not"
           + " repeat over each sample's ids [N, 6]",
       "Tensor y = x.add(x.sub(Tensor.labels(0, 1, 2, 3).view(1, 1, 4))); | Tensor y = x.add(| holds ids built in forward",
+      "Tensor y = tok.apply(ids.floorDivide(x)); | Tensor y = tok.apply(| ids.floorDivide(x) is integer arithmetic, which a compiled"
+          + " forward runs on ids only (the input an Embedding looks up, an argmax's indices, or ids so computed), but tok.apply(ids)"
+          + " is a float value; eager mode takes ids only too",
+      "Tensor y = tok.apply(ids.add(x.sum(2))); | Tensor y = tok.apply(| ids.add(x.sum(2)): the input ids is ids (tok looks them"
+          + " up), which only Embeddings read in a compiled model",
+      "Tensor y = tok.apply(ids.view(-1, 6, 1).add(ids.view(-1, 3, 2))); | Tensor y = tok.apply(| a compiled add of ids broadcasts"
+          + " its two values as PyTorch does, but one is [N, 6, 1] from ids.view(-1, 6, 1) and the other [N, 3, 2] from ids.view(-1,"
+          + " 3, 2): sizes 6 and 3 at dimension 1 differ and neither is 1",
   })
   void idArithmeticErrorsAreOnTheirLine(String statement, String line, String message) {
     assertStatementError("IdMath", "6", "ids", List.of("  final Embedding tok = new Embedding(12, 4);"), "Tensor x = tok.apply(ids);",

@@ -87,7 +87,7 @@ final class IndexOps {
    * {@code out} recorded as an op of x whose backward needs only the incoming gradient (moved to
    * x's device): {@code gradient} maps it to x's.
    */
-  private static Tensor linearBackward(String name, Tensor x, Tensor out, java.util.function.UnaryOperator<Tensor> gradient) {
+  static Tensor linearBackward(String name, Tensor x, Tensor out, java.util.function.UnaryOperator<Tensor> gradient) {
     if (!Ops.track(x)) {
       return out;
     }

@@ -2,6 +2,7 @@ package dev.kiln.runtime;
 
 import dev.kiln.runtime.cpu.IdKernels;
 import dev.kiln.runtime.cpu.IdKernels.Op;
+import dev.kiln.runtime.cuda.Cuda;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.BinaryOperator;
@@ -15,8 +16,10 @@ import java.util.function.UnaryOperator;
  * or a division by zero an error naming the op); an op that mixes ids with a float tensor or a float constant, and a
  * true division, computes on a float copy of the ids (PyTorch's type promotion), so only the float side takes part in
  * the tape. Ids never require a gradient, so nothing here records a node. Shape ops that only move values (where, cat,
- * max, min) run their float op on the ids' values and keep the type. On CUDA the ids are computed on the host and the
- * result placed back on the device (ids are small; the result's range is checked there).
+ * max, min) run their float op on the ids' values and keep the type. On CUDA the ids never leave the device: the
+ * arithmetic is {@code cuda.IdKernels}' (the same 64-bit values), whose one-value flag, read back once per op, says
+ * whether a result left the range or a divisor was 0; then the op is redone on the host for the CPU's message. The
+ * float copies are device copies, and the float ops' results over ids are typed as ids in place (whole already).
  */
 final class IntOps {
   private IntOps() {}
@@ -27,12 +30,28 @@ final class IntOps {
 
   /** A FLOAT32 copy of ids on their device (PyTorch's {@code ids.float()}), or a float tensor itself. */
   static Tensor toFloat(Tensor t) {
-    return isIds(t) ? Tensor.wrap(t.toFloatArray(), t.shape()).to(t.device()) : t;
+    if (!isIds(t)) {
+      return t;
+    }
+    if (t.device().isCuda()) { // the same floats, copied on the device
+      Tensor copy = Tensor.empty(t.device(), t.shape());
+      Cuda.get().copy(t.readCuda(), copy.writeCuda(), t.numel());
+      CudaLayerOps.keepAlive(t);
+      return copy;
+    }
+    return Tensor.wrap(t.toFloatArray(), t.shape());
   }
 
-  /** Whole float values without gradient as ids (a copy, checked whole by {@link Tensor#wrap(float[], DType, int...)}), on their device. */
+  /**
+   * Whole float values without gradient as ids (a copy, checked whole by {@link Tensor#wrap(float[], DType, int...)}),
+   * on their device; on CUDA the values themselves typed as ids (callers pass fresh results of float ops that only
+   * moved ids, whole and in range already), so nothing is read on the host.
+   */
   static Tensor asIds(Tensor values) {
-    return Tensor.wrap(values.toFloatArray(), DType.INT32, values.shape()).to(values.device());
+    if (values.device().isCuda()) {
+      return values.typedAsIds();
+    }
+    return Tensor.wrap(values.toFloatArray(), DType.INT32, values.shape());
   }
 
   /**
@@ -50,18 +69,53 @@ final class IntOps {
       return floatOp.apply(toFloat(a), toFloat(b));
     }
     int[] shape = Shapes.broadcast(op.torchName(), a.shape(), b.shape());
+    if (a.device().isCuda() && shape.length <= dev.kiln.runtime.cuda.IdKernels.MAX_RANK) {
+      Tensor out = Tensor.emptyIndices(a.device(), shape);
+      if (!dev.kiln.runtime.cuda.IdKernels.binary(op, out.writeCuda(), a.readCuda(), b.readCuda(), shape,
+          broadcastStrides(shape, a.shape()), broadcastStrides(shape, b.shape()))) {
+        onHost(op, a, b, shape); // throws the CPU's error: the value and where it is
+        throw new IllegalStateException(op.torchName() + ": the device flagged a value the host computes without error");
+      }
+      CudaLayerOps.keepAlive(a, b);
+      return out;
+    }
+    return Tensor.wrap(onHost(op, a, b, shape), DType.INT32, shape).to(a.device());
+  }
+
+  /** {@code a op b} of ids broadcast to {@code shape}, computed on the host ({@link IdKernels#broadcast}: its errors). */
+  private static float[] onHost(Op op, Tensor a, Tensor b, int[] shape) {
     float[] out = new float[Shapes.numel(shape)];
     IdKernels.broadcast(op, out, a.toFloatArray(), 0, ArithmeticOps.broadcastIndex(shape, a.shape()), b.toFloatArray(), 0,
         ArithmeticOps.broadcastIndex(shape, b.shape()));
-    return Tensor.wrap(out, DType.INT32, shape).to(a.device());
+    return out;
+  }
+
+  /** The strides of a row-major {@code own} shape over the dimensions of {@code shape} it broadcasts to, 0 where it repeats. */
+  private static int[] broadcastStrides(int[] shape, int[] own) {
+    int[] strides = new int[shape.length];
+    int lead = shape.length - own.length, stride = 1;
+    for (int d = own.length - 1; d >= 0; d--) {
+      strides[lead + d] = own[d] == 1 ? 0 : stride;
+      stride *= own[d];
+    }
+    return strides;
   }
 
   /** {@code ids op c}, then {@code min(., c2)} unless {@code c2} is {@link Long#MAX_VALUE} ({@link IdKernels#withConstant}). */
   static Tensor withConstant(Op op, Tensor ids, long c, long c2) {
     IdKernels.requireDivisor(op, c);
     float[] out = new float[ids.numel()];
+    if (ids.device().isCuda()) {
+      Tensor result = Tensor.emptyIndices(ids.device(), ids.shape());
+      if (!dev.kiln.runtime.cuda.IdKernels.constant(op, c, c2, result.writeCuda(), ids.readCuda(), out.length)) {
+        IdKernels.withConstant(op, c, c2, out, 0, ids.toFloatArray(), 0, out.length); // throws the CPU's error
+        throw new IllegalStateException(op.torchName() + ": the device flagged a value the host computes without error");
+      }
+      CudaLayerOps.keepAlive(ids);
+      return result;
+    }
     IdKernels.withConstant(op, c, c2, out, 0, ids.toFloatArray(), 0, out.length);
-    return Tensor.wrap(out, DType.INT32, ids.shape()).to(ids.device());
+    return Tensor.wrap(out, DType.INT32, ids.shape());
   }
 
   /** {@code ids + c} for ids, {@code x + (float) c} for a float tensor (PyTorch's {@code x + 1}). */

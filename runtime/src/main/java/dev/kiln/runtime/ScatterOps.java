@@ -4,7 +4,9 @@ import static dev.kiln.runtime.Ops.requireFloat;
 import static dev.kiln.runtime.Ops.track;
 
 import dev.kiln.runtime.cuda.Cuda;
+import dev.kiln.runtime.cuda.IndexKernels;
 import dev.kiln.runtime.cuda.ScatterKernels;
+import dev.kiln.runtime.cuda.SelectKernels;
 import java.util.Arrays;
 
 /**
@@ -14,8 +16,8 @@ import java.util.Arrays;
  * goes to result element {@code to[j]}, set or added, built from the indices on the host (a label
  * tensor on the GPU keeps a host copy); one forward and one backward serve them all, on the CPU a
  * loop, on CUDA {@link ScatterKernels} (the values never leave the device; the same bits). The reads
- * are {@code ShapeOps.gathered} maps, computed on the host on either device as {@code gather} and
- * {@code index_select} are, the result on the input's device.
+ * are {@code ShapeOps.gathered} maps on the CPU; on CUDA {@link SelectKernels} (masked_select and nonzero: a
+ * count read back, then the values written in order) and {@code kiln_roll}, the values never on the host.
  */
 final class ScatterOps {
   private ScatterOps() {}
@@ -280,11 +282,14 @@ final class ScatterOps {
     Devices.onCuda(op, x, mask);
     requireFloat(op, x);
     int[] shape = Shapes.broadcast(op, x.shape(), mask.shape());
-    float[] m;
+    Tensor expandedMask;
     try (var off = Kiln.noGrad()) {
-      Tensor mf = mask.dtype() == DType.FLOAT32 ? mask : Tensor.wrap(mask.toFloatArray(), mask.shape());
-      m = ArithmeticOps.expand(mf, shape, false).toFloatArray();
+      expandedMask = ArithmeticOps.expand(IntOps.toFloat(mask), shape, false);
     }
+    if (x.device().isCuda() && Shapes.numel(shape) > 0) {
+      return selectedOnDevice(op, ArithmeticOps.expand(x, shape, false), expandedMask);
+    }
+    float[] m = expandedMask.toFloatArray();
     int count = 0;
     for (float v : m) {
       count += v != 0 ? 1 : 0;
@@ -299,12 +304,39 @@ final class ScatterOps {
   }
 
   /**
+   * x's values where {@code mask} (x's shape, both on the device) is nonzero, counted, then written by {@link
+   * SelectKernels} (one read of the count); the gradient placed back by the same offsets, zeros elsewhere.
+   */
+  private static Tensor selectedOnDevice(String op, Tensor x, Tensor mask) {
+    long n = x.numel();
+    SelectKernels.Offsets offsets = SelectKernels.count(mask.readCuda(), n);
+    Tensor result = Tensor.empty(x.device(), offsets.count());
+    SelectKernels.select(result.writeCuda(), x.readCuda(), mask.readCuda(), n, offsets);
+    CudaLayerOps.keepAlive(x, mask);
+    return IndexOps.linearBackward(op, x, result, g -> {
+      Tensor dx = Tensor.empty(x.device(), x.shape());
+      SelectKernels.scatter(dx.writeCuda(), g.readCuda(), mask.readCuda(), n, offsets);
+      CudaLayerOps.keepAlive(g, mask);
+      return dx;
+    });
+  }
+
+  /**
    * PyTorch's {@code x.nonzero()}: the coordinates of x's nonzero values (NaN included) in row-major
-   * order, as INT32 labels of shape {@code [count, rank]}, on x's device; no gradient.
+   * order, as INT32 labels of shape {@code [count, rank]}, on x's device; no gradient. On CUDA counted
+   * and written by {@link SelectKernels} (one read of the count; a dimension past 2^24 + 1, whose
+   * coordinates ids cannot hold, goes through the host for its error).
    */
   static Tensor nonzero(Tensor x) {
-    float[] v = x.toFloatArray();
     int rank = x.dim();
+    if (x.device().isCuda() && rank > 0 && x.numel() > 0 && Arrays.stream(x.shape()).allMatch(s -> s <= DType.MAX_EXACT_INT + 1)) {
+      SelectKernels.Offsets offsets = SelectKernels.count(x.readCuda(), x.numel());
+      Tensor result = Tensor.emptyIndices(x.device(), offsets.count(), rank);
+      SelectKernels.nonzero(result.writeCuda(), x.readCuda(), x.shape(), offsets);
+      CudaLayerOps.keepAlive(x);
+      return result;
+    }
+    float[] v = x.toFloatArray();
     int count = 0;
     for (float f : v) {
       count += f != 0 ? 1 : 0;
@@ -339,8 +371,11 @@ final class ScatterOps {
             + Arrays.toString(shifts) + " for shape " + Shapes.toString(shape));
       }
       int n = x.numel();
-      int[] from = new int[n];
       int s = n == 0 ? 0 : Math.floorMod(shifts[0], n);
+      if (x.device().isCuda()) { // the flattened tensor: one dimension of n
+        return rolledOnDevice(op, x, new int[] {n}, new int[] {s});
+      }
+      int[] from = new int[n];
       for (int i = 0; i < n; i++) {
         from[i] = Math.floorMod(i - s, n);
       }
@@ -356,6 +391,9 @@ final class ScatterOps {
       int d = dimOf(op, x, dims[k]);
       shift[d] = shape[d] == 0 ? 0 : Math.floorMod(shift[d] + Math.floorMod(shifts[k], shape[d]), shape[d]); // a dim twice: both shifts
     }
+    if (x.device().isCuda()) {
+      return rolledOnDevice(op, x, shape, shift);
+    }
     int n = x.numel();
     int[] from = new int[n], pos = new int[rank], stride = x.stride();
     for (int i = 0; i < n; i++) {
@@ -369,5 +407,26 @@ final class ScatterOps {
       }
     }
     return ShapeOps.gathered(op, x, from, shape);
+  }
+
+  /**
+   * x seen as {@code sizes} (its shape, or its n values as one dimension) rotated by {@code shifts} (each in {@code [0,
+   * size)}) on the device ({@code kiln_roll}); the gradient rotated back the same way. Values are moved, never summed:
+   * bit for bit the CPU's.
+   */
+  private static Tensor rolledOnDevice(String op, Tensor x, int[] sizes, int[] shifts) {
+    Tensor result = Tensor.empty(x.device(), x.shape());
+    IndexKernels.roll(result.writeCuda(), x.readCuda(), sizes, shifts, false);
+    CudaLayerOps.keepAlive(x);
+    int[] back = new int[shifts.length];
+    for (int d = 0; d < back.length; d++) {
+      back[d] = shifts[d] == 0 ? 0 : sizes[d] - shifts[d];
+    }
+    return IndexOps.linearBackward(op, x, result, g -> {
+      Tensor dx = Tensor.empty(x.device(), x.shape());
+      IndexKernels.roll(dx.writeCuda(), g.readCuda(), sizes, back, true);
+      CudaLayerOps.keepAlive(g);
+      return dx;
+    });
   }
 }

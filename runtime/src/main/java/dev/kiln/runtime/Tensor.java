@@ -436,6 +436,15 @@ public final class Tensor {
     return new Tensor(t.storage, 0, t.shape, DType.INT32, null);
   }
 
+  /**
+   * These values typed as ids ({@link DType#INT32}), sharing the storage, without a gradient: for a fresh result of a
+   * float op that only moved ids, whole and in range already ({@code IntOps.asIds} on the device, where checking them
+   * would read them back).
+   */
+  Tensor typedAsIds() {
+    return new Tensor(storage, offset, shape.clone(), DType.INT32, null);
+  }
+
   /** Zeros on {@code device}. */
   public static Tensor zeros(Device device, int... shape) {
     if (device.isCpu()) {

@@ -540,6 +540,69 @@ class CudaOpsTest {
     return t;
   }
 
+  /** out, after checking that a device op read none of {@code read} on the host nor made out there. */
+  private static Tensor keptOnDevice(Tensor out, Tensor... read) {
+    if (out.device().isCuda()) {
+      assertTrue(!out.isHeapCurrent(), "the result was computed on the host");
+      for (Tensor t : read) {
+        assertTrue(!t.isHeapCurrent(), "an input " + Shapes.toString(t.shape()) + " was read on the host");
+      }
+    }
+    return out;
+  }
+
+  @Test
+  void maskedSelectNonzeroAndRollOnTheDeviceAsOnTheCpu() {
+    Tensor odd = Tensor.of(new float[] {Float.NaN, -0f, 0f, 2f, Float.NEGATIVE_INFINITY, Float.MIN_VALUE, 0f, -1f}, 8);
+    compare("masked_select [37,61] (three chunks)", Match.EXACT, in -> keptOnDevice(in[0].maskedSelect(in[0].gt(0.3f)), in[0]),
+        Tensor.randn(37, 61));
+    compare("masked_select by NaN, -0 and tiny mask values", Match.EXACT, in -> keptOnDevice(in[0].maskedSelect(in[1]), in[0]),
+        Tensor.randn(3, 8), odd);
+    compare("masked_select [5,1,300] by [4,300] broadcast", Match.CLOSE, in -> keptOnDevice(in[0].maskedSelect(in[1].lt(0)), in[0]),
+        Tensor.randn(5, 1, 300), Tensor.randn(4, 300));
+    compare("masked_select by labels [1,7] over [3,1]", Match.EXACT, in -> in[0].maskedSelect(in[1]), Tensor.randn(3, 1),
+        Tensor.labels(1, 0, 0, 3, 1, 0, 1).reshape(1, 7));
+    compare("masked_select of 300001 values (294 chunks: the offsets' scan in stretches)", Match.EXACT,
+        in -> keptOnDevice(in[0].maskedSelect(in[0].gt(1f)), in[0]), Tensor.randn(300001));
+    Tensor none = compare("masked_select of nothing", Match.EXACT, in -> in[0].maskedSelect(in[0].gt(100f)), Tensor.randn(5, 7));
+    assertArrayEquals(new int[] {0}, none.shape());
+    compare("masked_select of everything", Match.EXACT, in -> in[0].maskedSelect(in[0].gt(-100f)), Tensor.randn(1025));
+
+    for (Tensor x : new Tensor[] {Tensor.randn(7, 11, 13).gt(0.5f), Tensor.of(odd.toFloatArray(), 2, 2, 2), Tensor.randn(300001).gt(2.5f),
+        Tensor.randn(1025).gt(-9f), Tensor.zeros(4, 5), Tensor.labels(0, 3, 0, -2, 7), Tensor.scalar(0f).reshape(1)}) {
+      Tensor cpu = x.nonzero(), onGpu = x.to(gpu), dev = onGpu.nonzero();
+      assertTrue(dev.device().isCuda());
+      assertEquals(DType.INT32, dev.dtype());
+      keptOnDevice(dev, x.dtype() == DType.FLOAT32 ? new Tensor[] {onGpu} : new Tensor[0]);
+      assertArrayEquals(cpu.shape(), dev.shape(), "nonzero of " + Shapes.toString(x.shape()));
+      assertArrayEquals(cpu.toFloatArray(), dev.toFloatArray(), "nonzero of " + Shapes.toString(x.shape()));
+    }
+
+    compare("roll [3,5,7] over two dimensions", Match.EXACT, in -> keptOnDevice(in[0].roll(new int[] {2, -3}, new int[] {0, 2}), in[0]),
+        Tensor.randn(3, 5, 7));
+    compare("roll by more than the size, a dimension twice", Match.EXACT,
+        in -> keptOnDevice(in[0].roll(new int[] {12, -1, 3}, new int[] {1, -1, 1}), in[0]), Tensor.randn(4, 5, 3));
+    compare("roll flattened", Match.EXACT, in -> keptOnDevice(in[0].roll(-7), in[0]), Tensor.randn(3, 1031));
+    compare("roll by 0 and a whole turn", Match.EXACT, in -> keptOnDevice(in[0].roll(new int[] {0, 6}, new int[] {0, 1}), in[0]),
+        Tensor.randn(2, 6));
+    compare("roll of nothing", Match.EXACT, in -> in[0].roll(new int[] {1}, new int[] {1}), Tensor.randn(0, 3));
+    // a gradient of -0 reaches x as +0 on both devices (the CPU adds it into zeros)
+    Tensor g = Tensor.of(new float[] {-0f, 1f, -0f, 2f, -0f, 3f}, 2, 3);
+    for (Function<Tensor, Tensor> op : List.<Function<Tensor, Tensor>>of(x -> x.roll(new int[] {1, 2}, new int[] {0, 1}),
+        x -> x.maskedSelect(Tensor.ones(2, 3).to(x.device())).reshape(2, 3))) {
+      float[][] grads = new float[2][];
+      for (int k = 0; k < 2; k++) {
+        Tensor x = Tensor.randn(2, 3).to(k == 0 ? Device.cpu() : gpu).requiresGrad(true);
+        op.apply(x).backward(g.to(x.device()));
+        grads[k] = x.grad().toFloatArray();
+      }
+      for (int i = 0; i < 6; i++) {
+        assertEquals(Float.floatToRawIntBits(grads[0][i]), Float.floatToRawIntBits(grads[1][i]), "gradient " + i + ": cpu " + grads[0][i]
+            + ", cuda " + grads[1][i]);
+      }
+    }
+  }
+
   @Test
   void maxAndMinAsOnTheCpu() {
     compare("max(1) values", Match.EXACT, in -> in[0].max(1).values(), Tensor.randn(4, 5, 3));

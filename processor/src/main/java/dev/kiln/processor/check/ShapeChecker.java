@@ -202,9 +202,13 @@ public final class ShapeChecker {
       if ((ModelIr.looksUp(st.spec()) || st.spec() instanceof IdOp) && inputNames.contains(st.input())) { // (emb.apply(ids.add(1)))
         ids.putIfAbsent(st.input(), st.layer() != null ? st.layer().path() : st.text());
       }
+      if (st.spec() instanceof IdOp op && op.pair() && inputNames.contains(st.inputs().get(1))) { // (users.mul(V).add(items))
+        ids.putIfAbsent(st.inputs().get(1), st.text());
+      }
     }
     Set<String> maskOnly = maskOnly(ir.steps());
     Set<String> argmaxIds = argmaxIds(ir.steps());
+    Map<String, String> idsViews = new HashMap<>(); // a view of input ids (ids.view(-1, 6, 1)) -> the input: ids too
     List<int[]> ins = new ArrayList<>();
     List<int[]> outs = new ArrayList<>();
     Map<String, Object> sequentialCalls = new HashMap<>(); // value -> the call (its tree) of a Sequential field that made it
@@ -241,7 +245,10 @@ public final class ShapeChecker {
         continue;
       }
       boolean idArithmetic = step.spec() instanceof IdOp; // ids.add(1): ids of ids
-      if (idArithmetic && !ids.containsKey(step.input()) && !argmaxIds.contains(step.input())) {
+      if (isView(step) && (ids.containsKey(step.input()) || idsViews.containsKey(step.input()))) {
+        idsViews.put(step.output(), idsViews.getOrDefault(step.input(), step.input()));
+      }
+      if (idArithmetic && step.inputs().stream().anyMatch(v -> !ids.containsKey(v) && !argmaxIds.contains(v) && !idsViews.containsKey(v))) {
         continue; // integer arithmetic of floats, reported by the reader (the steps after it read no shape: no more errors)
       }
       String argmaxRead = embedding || idArithmetic || isView(step) ? null
@@ -251,10 +258,11 @@ public final class ShapeChecker {
             producers.get(argmaxRead));
         continue;
       }
-      String readAsFloats = embedding || idArithmetic ? null
-          : floatReads(step, maskOnly).stream().filter(ids::containsKey).findFirst().orElse(null);
+      String readAsFloats = embedding || idArithmetic || idsViews.containsKey(step.output()) ? null
+          : floatReads(step, maskOnly).stream().filter(v -> ids.containsKey(v) || idsViews.containsKey(v)).findFirst().orElse(null);
       if (readAsFloats != null) {
-        diagnostics.error(where, Message.IDS_READ_AS_FLOATS, label, readAsFloats, ids.get(readAsFloats));
+        String viewed = idsViews.getOrDefault(readAsFloats, readAsFloats);
+        diagnostics.error(where, Message.IDS_READ_AS_FLOATS, label, viewed, ids.get(viewed));
         continue;
       }
       int[] joinedShape = null; // an add's or a mul's: the bigger input's, which the other repeats over; a matmul's product
@@ -337,6 +345,14 @@ public final class ShapeChecker {
           joinedShape = broadcast(List.of(in, joined.get(1)));
         } catch (IllegalArgumentException e) {
           diagnostics.error(where, Message.POINTWISE_SHAPES, label, pair.method(), Shapes.toString(in), producers.get(step.input()),
+              Shapes.toString(joined.get(1)), producers.get(step.inputs().get(1)), e.getMessage());
+          continue;
+        }
+      } else if (step.spec() instanceof IdOp op && op.pair()) { // users.mul(V).add(items): both broadcast, as eager's ids
+        try {
+          joinedShape = broadcast(List.of(in, joined.get(1)));
+        } catch (IllegalArgumentException e) {
+          diagnostics.error(where, Message.POINTWISE_SHAPES, label, op.valuesMethod() + " of ids", Shapes.toString(in), producers.get(step.input()),
               Shapes.toString(joined.get(1)), producers.get(step.inputs().get(1)), e.getMessage());
           continue;
         }

@@ -141,6 +141,9 @@ public final class Generator {
   /** Where a value's data lives: an array expression and an offset expression. */
   private record Ref(String array, String offset, boolean owned) {}
 
+  /** The CUDA forward's locals of the values, while {@link #forwardCuda} writes it. */
+  private Map<String, String> cudaLocals = Map.of();
+
   private final CheckedModel model;
   private final ModelIr ir;
   private final List<Kernel> kernels;
@@ -1446,7 +1449,7 @@ public final class Generator {
         case PAD -> indexMap(b, k, out, in, false);
         case NORMALIZE -> normalizeForward(b, k, j + 1, out, in);
         case LINE -> lineForward(b, k, out, in);
-        case IDS -> idArithmeticForward(b, k, out, in);
+        case IDS -> idArithmeticForward(b, k, out, in, k.inputs().size() > 1 ? ref(k.inputs().get(1), refs) : null);
         case TILE -> spreadPasses(b, ((Tile) k.spec()).passes(k.inShape()), in, out, "p.tile" + (j + 1) + "_");
         case COSINE -> cosineForward(b, k, j + 1, out, in, ref(k.inputs().get(1), refs));
         case UPSAMPLE -> b.addStatement("$T.upsampleNearestForward($L, $L, $L, $L, $L)", CONV, out.array, out.offset, in.array,
@@ -1856,6 +1859,7 @@ public final class Generator {
     checkFurtherInputs(b);
     declareTrainingFlags(b);
     Map<String, String> locals = new LinkedHashMap<>();
+    cudaLocals = locals; // (an ids step of two values names its second operand's local: eagerCall)
     locals.put(ir.inputName(), "x");
     for (int j = 1; j <= ir.further().size(); j++) {
       locals.put(ir.further().get(j - 1).name(), "x" + j);
@@ -2118,6 +2122,9 @@ public final class Generator {
           Arrays.stream(op.values()).mapToObj(String::valueOf).collect(Collectors.joining(", ")), joined(op.valuesShape()), in);
       String method = op.valuesMethod();
       return op.valuesFirst() ? CodeBlock.of("$L.$L($L)", values, method, in) : CodeBlock.of("$L.$L($L)", in, method, values);
+    }
+    if (k.spec() instanceof IdOp op && op.pair()) { // users.mul(V).add(items): eager's ids of two values on the device
+      return CodeBlock.of("$L.$L($L)", in, op.valuesMethod(), cudaLocals.get(k.inputs().get(1)));
     }
     if (k.spec() instanceof IdOp op) { // ids.add(1): eager's integer arithmetic of the ids on the device
       return CodeBlock.of("$L.$L", in, op.call());
@@ -2469,8 +2476,12 @@ public final class Generator {
    * Integer arithmetic of ids ({@code ids.add(1)}, {@link IdOp}): eager's kernel over the batch's ids, which checks each
    * result's range (and a division by zero) with eager's message.
    */
-  private static void idArithmeticForward(CodeBlock.Builder b, Kernel k, Ref out, Ref in) {
+  private static void idArithmeticForward(CodeBlock.Builder b, Kernel k, Ref out, Ref in, Ref other) {
     IdOp op = (IdOp) k.spec();
+    if (op.pair()) { // users.mul(V).add(items): each sample's two operands broadcast to the result's, eager's positions
+      idPairForward(b, k, op, out, in, other);
+      return;
+    }
     if (op.values() != null) { // ids.add(pos): the constant ids repeated over each sample's leading dimensions
       b.addStatement("$T.withValues($T.$L, new int[] {$L}, $L, $L, $L, $L, $L, n * $L)", ID_KERNELS, ID_KERNELS.nestedClass("Op"),
           op.op().name(), Arrays.stream(op.values()).mapToObj(String::valueOf).collect(Collectors.joining(", ")), op.valuesFirst(),
@@ -2479,6 +2490,44 @@ public final class Generator {
     }
     b.addStatement("$T.withConstant($T.$L, $L, $L, $L, $L, $L, $L, n * $L)", ID_KERNELS, ID_KERNELS.nestedClass("Op"), op.op().name(),
         longLiteral(op.c()), longLiteral(op.c2()), out.array, out.offset, in.array, in.offset, k.inPerSample());
+  }
+
+  /**
+   * Ids of two values of the batch ({@link IdOp#ofPair}): {@code IdKernels.ofSamples} over the batch, each operand's place
+   * for each position of a result's sample (null where the operand has the result's shape), so values and errors are
+   * eager's broadcast.
+   */
+  private static void idPairForward(CodeBlock.Builder b, Kernel k, IdOp op, Ref out, Ref a, Ref bRef) {
+    int[] result = Arrays.copyOfRange(k.outShape(), 1, k.outShape().length);
+    int per = Shapes.numel(result);
+    String[] places = new String[2];
+    int[] pers = new int[2];
+    for (int w = 0; w < 2; w++) {
+      int[] own = Arrays.copyOfRange(k.inShapes().get(w), 1, k.inShapes().get(w).length);
+      pers[w] = Shapes.numel(own);
+      places[w] = Arrays.equals(own, result) ? "null" : "new int[] {" + Arrays.stream(samplePlaces(result, own))
+          .mapToObj(String::valueOf).collect(Collectors.joining(", ")) + "}";
+    }
+    b.addStatement("$T.ofSamples($T.$L, $L, $L, $L, $L, $L, $L, $L, $L, $L, $L, $L, n)", ID_KERNELS, ID_KERNELS.nestedClass("Op"),
+        op.op().name(), out.array, out.offset, a.array, a.offset, places[0], pers[0], bRef.array, bRef.offset, places[1], pers[1],
+        per);
+  }
+
+  /** For each position of a sample of shape {@code result}, its place in a sample of shape {@code own} broadcast to it (row-major, sizes of 1 repeated). */
+  private static int[] samplePlaces(int[] result, int[] own) {
+    int[] places = new int[Shapes.numel(result)];
+    int[] pos = new int[result.length];
+    for (int i = 0; i < places.length; i++) {
+      int at = 0;
+      for (int d = 0; d < result.length; d++) {
+        at = at * own[d] + (own[d] == 1 ? 0 : pos[d]);
+      }
+      places[i] = at;
+      for (int d = result.length - 1; d >= 0 && ++pos[d] == result[d]; d--) {
+        pos[d] = 0;
+      }
+    }
+    return places;
   }
 
   /** {@code 5L}, or {@code Long.MAX_VALUE} and {@code Long.MIN_VALUE} by name (a clamp's missing bound). */

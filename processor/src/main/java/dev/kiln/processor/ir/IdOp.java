@@ -27,11 +27,23 @@ import dev.kiln.runtime.cpu.IdKernels;
  * @param values constant ids, or null for a scalar constant
  * @param valuesShape their shape as eager mode holds them (null without values)
  * @param valuesFirst whether the values are the left operand ({@code pos.sub(ids)})
+ * @param pair whether the other operand is a second value of the batch, ids too ({@link #ofPair}: the step's second input)
  */
 public record IdOp(IdKernels.Op op, long c, long c2, LayerSpec floatForm, String call, int[] values, int[] valuesShape,
-    boolean valuesFirst) implements LayerSpec {
+    boolean valuesFirst, boolean pair) implements LayerSpec {
   private static IdOp scalar(IdKernels.Op op, long c, long c2, LayerSpec floatForm, String call) {
-    return new IdOp(op, c, c2, floatForm, call, null, null, false);
+    return new IdOp(op, c, c2, floatForm, call, null, null, false, false);
+  }
+
+  /**
+   * {@code a.name(b)} of two values of the batch, both ids ({@code users.mul(V).add(items)}, {@code ids.floorDivide(other)}),
+   * or null for another name: the step reads both (its inputs, in the call's order), each broadcast to the result as
+   * eager's {@code IdKernels.broadcast}. {@code floatForm} the float step of the same call where it has one (an add, sub or
+   * mul of two values: the step it replaces once both are found ids).
+   */
+  public static IdOp ofPair(String name, String written, LayerSpec floatForm) {
+    IdKernels.Op op = binaryOp(name);
+    return op == null ? null : new IdOp(op, 0, Long.MAX_VALUE, floatForm, written, null, null, false, true);
   }
 
   /**
@@ -39,7 +51,12 @@ public record IdOp(IdKernels.Op op, long c, long c2, LayerSpec floatForm, String
    * sub}, {@code mul}, {@code floorDivide}, {@code remainder}), or null for another name.
    */
   public static IdOp ofValues(String name, int[] values, int[] shape, boolean valuesFirst, String written) {
-    IdKernels.Op op = switch (name) {
+    IdKernels.Op op = binaryOp(name);
+    return op == null ? null : new IdOp(op, 0, Long.MAX_VALUE, null, written, values.clone(), shape.clone(), valuesFirst, false);
+  }
+  /** The op of the Tensor method {@code name} of two operands ({@code add}, {@code sub}, {@code mul}, {@code floorDivide}, {@code remainder}), else null. */
+  private static IdKernels.Op binaryOp(String name) {
+    return switch (name) {
       case "add" -> IdKernels.Op.ADD;
       case "sub" -> IdKernels.Op.SUB;
       case "mul" -> IdKernels.Op.MUL;
@@ -47,8 +64,8 @@ public record IdOp(IdKernels.Op op, long c, long c2, LayerSpec floatForm, String
       case "remainder" -> IdKernels.Op.REMAINDER;
       default -> null;
     };
-    return op == null ? null : new IdOp(op, 0, Long.MAX_VALUE, null, written, values.clone(), shape.clone(), valuesFirst);
   }
+
   /** The step of {@code name(args)} ({@code add}, {@code floorDivide}, {@code clampMin}, ...), or null for another call. */
   public static IdOp of(String name, long[] args, LayerSpec floatForm) {
     String joined = args.length == 0 ? "" : args.length == 1 ? String.valueOf(args[0]) : args[0] + ", " + args[1];
@@ -79,13 +96,15 @@ public record IdOp(IdKernels.Op op, long c, long c2, LayerSpec floatForm, String
     java.util.Set<String> feedsLookup = new java.util.HashSet<>(); // values an Embedding reads, through id arithmetic and views
     for (int i = steps.size() - 1; i >= 0; i--) {
       StepIr s = steps.get(i);
-      if (ModelIr.looksUp(s.spec()) || passesIds(s) && feedsLookup.contains(s.output())) {
+      if (ModelIr.looksUp(s.spec())) {
         feedsLookup.add(s.input());
+      } else if (passesIds(s) && feedsLookup.contains(s.output())) {
+        feedsLookup.addAll(s.inputs()); // (both operands of ids.add(other))
       }
     }
     java.util.Set<String> ids = new java.util.HashSet<>();
     for (StepIr s : steps) {
-      boolean idsIn = ids.contains(s.input()) || !produced.contains(s.input()) && feedsLookup.contains(s.input());
+      boolean idsIn = s.inputs().stream().allMatch(in -> ids.contains(in) || !produced.contains(in) && feedsLookup.contains(in));
       if (s.spec() instanceof LineOp l && l.makesIds() || passesIds(s) && idsIn) {
         ids.add(s.output());
       }
@@ -93,8 +112,21 @@ public record IdOp(IdKernels.Op op, long c, long c2, LayerSpec floatForm, String
     return ids;
   }
 
+  /**
+   * Whether a step passes ids on when its inputs are ids: integer arithmetic, a view, or an add, sub or mul of two values
+   * (which becomes an {@link #ofPair} step when both are ids).
+   */
   private static boolean passesIds(StepIr s) {
-    return s.spec() instanceof IdOp || s.spec() instanceof Reshape || s.spec() instanceof dev.kiln.dsl.Flatten.Spec;
+    return s.spec() instanceof IdOp || s.spec() instanceof Reshape || s.spec() instanceof dev.kiln.dsl.Flatten.Spec
+        || pairOfValues(s) != null;
+  }
+
+  /** The IdOp an add, sub or mul of two values would be should both be ids ({@link #ofPair}), else null. */
+  public static IdOp pairOfValues(StepIr s) {
+    if (s.inputs().size() != 2 || !(s.spec() instanceof Add || s.spec() instanceof Sub || s.spec() instanceof Mul)) {
+      return null;
+    }
+    return ofPair(s.spec() instanceof Add ? "add" : s.spec() instanceof Sub ? "sub" : "mul", s.text(), s.spec());
   }
 
   /**
@@ -139,12 +171,12 @@ public record IdOp(IdKernels.Op op, long c, long c2, LayerSpec floatForm, String
   public boolean equals(Object o) {
     return o instanceof IdOp i && i.op == op && i.c == c && i.c2 == c2 && java.util.Objects.equals(i.floatForm, floatForm)
         && i.call.equals(call) && java.util.Arrays.equals(i.values, values) && java.util.Arrays.equals(i.valuesShape, valuesShape)
-        && i.valuesFirst == valuesFirst;
+        && i.valuesFirst == valuesFirst && i.pair == pair;
   }
 
   @Override
   public int hashCode() {
-    return java.util.Objects.hash(op, c, c2, call, java.util.Arrays.hashCode(values), valuesFirst);
+    return java.util.Objects.hash(op, c, c2, call, java.util.Arrays.hashCode(values), valuesFirst, pair);
   }
 
   @Override

@@ -2020,6 +2020,9 @@ public final class DeclarationReader {
       if (idArithmetic(method) != null) { // ids.add(1), ids.remainder(V): of ids, or of floats (resolveIdArithmetic)
         return idArithmeticStep(mi, idArithmetic(method), unit, fields, className);
       }
+      if (idPairCall(method, mi) != null) { // ids.floorDivide(other): of two values, ids both (resolveIdArithmetic)
+        return idPairStep(mi, idPairCall(method, mi), unit, fields, className);
+      }
       if (method instanceof ExecutableElement ex && mi.getMethodSelect() instanceof MemberSelectTree ms
           && ((TypeElement) ex.getEnclosingElement()).getQualifiedName().contentEquals(TENSOR)
           && !ex.getModifiers().contains(Modifier.STATIC) && asFunction(ex, mi, unit)) {
@@ -3750,17 +3753,46 @@ public final class DeclarationReader {
     }
 
     /**
+     * {@code floorDivide} or {@code remainder} of {@code mi}, where it is {@code a.floorDivide(b)} ({@code remainder}) of
+     * two tensors (ids by ids, which eager mode takes only of ids); else null. (An add, sub or mul of two values is read as
+     * floats' and becomes ids' once both operands are found ids: {@link #resolveIdArithmetic}.)
+     */
+    private String idPairCall(Element method, MethodInvocationTree mi) {
+      if (!(method instanceof ExecutableElement ex) || ex.getModifiers().contains(Modifier.STATIC)
+          || !((TypeElement) ex.getEnclosingElement()).getQualifiedName().contentEquals(TENSOR)
+          || !Set.of("floorDivide", "remainder").contains(ex.getSimpleName().toString()) || ex.getParameters().size() != 1
+          || !types.isSameType(types.erasure(ex.getParameters().get(0).asType()), types.erasure(type(TENSOR)))
+          || !(mi.getMethodSelect() instanceof MemberSelectTree)) {
+        return null;
+      }
+      return ex.getSimpleName().toString();
+    }
+
+    /** {@code a.floorDivide(b)} of two values: an {@link IdOp#ofPair} step of both, in the call's order; null after an error. */
+    private String idPairStep(MethodInvocationTree mi, String name, CompilationUnitTree unit, Map<String, LayerNode> fields,
+        String className) {
+      String a = expression(((MemberSelectTree) mi.getMethodSelect()).getExpression(), unit, fields, className);
+      String b = expression(mi.getArguments().get(0), unit, fields, className);
+      return a == null || b == null ? null : step(List.of(a, b), IdOp.ofPair(name, mi.toString(), null), null, mi.toString(),
+          source(unit, mi));
+    }
+
+    /**
      * Once a graph is read: each {@link IdOp} whose receiver is ids stays one (the input or a further input that reaches
      * an Embedding through such steps and views, an argmax's indices, or ids so computed); one of floats becomes its float
      * step ({@code x.add(1)}), or is an error on its line where a compiled forward has none ({@code x.neg()}; {@code x.clamp(0, 1)} of floats is their clamp, {@code ir.Pointwise}).
      */
     private void resolveIdArithmetic() {
-      if (list.stream().noneMatch(s -> s.spec() instanceof IdOp)) {
+      if (list.stream().noneMatch(s -> s.spec() instanceof IdOp || IdOp.pairOfValues(s) != null)) {
         return;
       }
       Set<String> ids = IdOp.idsValues(list);
       for (int i = 0; i < list.size(); i++) {
         StepIr s = list.get(i);
+        if (IdOp.pairOfValues(s) != null && ids.contains(s.output())) { // users.mul(V).add(items): ids of two values of ids
+          list.set(i, new StepIr(s.output(), s.inputs(), IdOp.pairOfValues(s), s.layer(), s.text(), s.source()));
+          continue;
+        }
         if (!(s.spec() instanceof IdOp op) || ids.contains(s.output())) {
           continue;
         }
@@ -3772,9 +3804,11 @@ public final class DeclarationReader {
           errorsOfFloats.get(s.output()).run();
           continue;
         }
-        String receiver = list.stream().filter(t -> t.output().equals(s.input())).map(StepIr::text).findFirst()
-            .orElse("the input " + s.input());
-        String name = op.call().substring(0, op.call().indexOf('('));
+        String floats = !op.pair() ? s.input() : s.inputs().stream() // (the operand a step made, not ids; else the first)
+            .filter(v -> !ids.contains(v) && list.stream().anyMatch(t -> t.output().equals(v))).findFirst().orElse(s.input());
+        String receiver = list.stream().filter(t -> t.output().equals(floats)).map(StepIr::text).findFirst()
+            .orElse("the input " + floats);
+        String name = op.pair() ? op.valuesMethod() : op.call().substring(0, op.call().indexOf('('));
         diagnostics.error(s.source(), Message.ID_ARITHMETIC_OF_FLOATS, s.text(), s.text(), receiver, switch (name) {
           case "neg" -> "negate floats with x.mul(-1f)";
           case "floorDivide", "remainder" -> "eager mode takes ids only too";

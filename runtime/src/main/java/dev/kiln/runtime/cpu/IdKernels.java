@@ -109,13 +109,36 @@ public final class IdKernels {
    */
   public static void broadcast(Op op, float[] out, float[] a, int aOff, int[] aIndex, float[] b, int bOff, int[] bIndex) {
     for (int i = 0; i < out.length; i++) {
-      long bv = (long) b[bOff + bIndex[i]];
-      if (bv == 0 && divides(op)) {
-        throw new IllegalArgumentException(op.torchName() + ": integer division by zero (the divisor at flat position " + bIndex[i]
-            + " is 0)");
-      }
-      out[i] = exact(op, op.apply((long) a[aOff + aIndex[i]], bv), i);
+      out[i] = ofPair(op, a[aOff + aIndex[i]], b[bOff + bIndex[i]], i, bIndex[i]);
     }
+  }
+
+  /**
+   * {@code out[s * per + j] = a[s * aPer + aAt[j]] op b[s * bPer + bAt[j]]} for {@code n} samples of {@code per} ids each:
+   * two values of a batch, each sample's broadcast to the result's ({@code aAt}, {@code bAt} each result position's place
+   * in that operand's sample; null where it is the position itself). The flat positions are those of {@link #broadcast}
+   * over the whole batch, so the values and the errors are eager mode's. For compiled models ({@code ids.add(other)}).
+   *
+   * @throws IllegalArgumentException as {@link #broadcast}'s, at the same positions
+   */
+  public static void ofSamples(Op op, float[] out, int outOff, float[] a, int aOff, int[] aAt, int aPer, float[] b, int bOff,
+      int[] bAt, int bPer, int per, int n) {
+    for (int s = 0, i = 0; s < n; s++) {
+      for (int j = 0; j < per; j++, i++) {
+        int ai = s * aPer + (aAt == null ? j : aAt[j]), bi = s * bPer + (bAt == null ? j : bAt[j]);
+        out[outOff + i] = ofPair(op, a[aOff + ai], b[bOff + bi], i, bi);
+      }
+    }
+  }
+
+  /** {@code a op b} checked, the result at flat position {@code at} and the divisor at {@code divisorAt} (for messages). */
+  private static float ofPair(Op op, float a, float b, int at, int divisorAt) {
+    long bv = (long) b;
+    if (bv == 0 && divides(op)) {
+      throw new IllegalArgumentException(op.torchName() + ": integer division by zero (the divisor at flat position " + divisorAt
+          + " is 0)");
+    }
+    return exact(op, op.apply((long) a, bv), at);
   }
 
   private static boolean divides(Op op) {

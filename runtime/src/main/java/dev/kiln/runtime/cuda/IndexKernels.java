@@ -113,6 +113,21 @@ public final class IndexKernels {
         out[i] = inside ? x[src] : fill;
       }
 
+      // roll: table holds 2 ints per dimension (size, shift in [0, size)); output coordinate c reads source
+      // coordinate (c - shift) mod size; fromZero adds the value to +0 (a gradient: the CPU adds into zeros, -0 gives 0)
+      extern "C" __global__ void kiln_roll(float* out, const float* x, const int* table, int rank, int fromZero, long long n) {
+        long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (i >= n) return;
+        long long rest = i, src = 0, stride = 1;
+        for (int d = rank - 1; d >= 0; d--) {
+          long long size = table[2 * d], c = rest % size;
+          rest /= size;
+          src += (c >= table[2 * d + 1] ? c - table[2 * d + 1] : c - table[2 * d + 1] + size) * stride;
+          stride *= size;
+        }
+        out[i] = fromZero ? __fadd_rn(0.0f, x[src]) : x[src];
+      }
+
       // Running sums along the middle of [outer, size, inner], one thread per line, in double, each
       // rounded once; from the end when reverse (the gradient).
       extern "C" __global__ void kiln_cumsum(float* out, const float* x, int size, int inner, int reverse, long long lines) {
@@ -308,6 +323,28 @@ public final class IndexKernels {
     }
     CudaBuffer t = EmbeddingKernels.uploadIndices(table);
     kernel("kiln_index_map").launch1d(n, out, x, t.address(), rank, fill, n);
+    Reference.reachabilityFence(t);
+  }
+
+  /**
+   * {@code out} = x of {@code shape} with each dimension rotated by {@code shifts[d]} places (in {@code [0, size)}): the
+   * value at coordinate c moves to c + shift, wrapping around (PyTorch's {@code roll}); with {@code fromZero} each value
+   * is added to +0, as a gradient the CPU adds into zeros. One small table upload per call.
+   */
+  public static void roll(long out, long x, int[] shape, int[] shifts, boolean fromZero) {
+    int rank = shape.length;
+    long n = 1;
+    int[] table = new int[Math.max(2 * rank, 1)];
+    for (int d = 0; d < rank; d++) {
+      n *= shape[d];
+      table[2 * d] = shape[d];
+      table[2 * d + 1] = shifts[d];
+    }
+    if (n == 0) {
+      return;
+    }
+    CudaBuffer t = EmbeddingKernels.uploadIndices(table);
+    kernel("kiln_roll").launch1d(n, out, x, t.address(), rank, fromZero ? 1 : 0, n);
     Reference.reachabilityFence(t);
   }
 

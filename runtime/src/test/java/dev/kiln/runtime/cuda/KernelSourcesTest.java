@@ -55,7 +55,7 @@ class KernelSourcesTest {
   @Test
   void indexKernelsCompile() {
     checkFamily("kiln_index.cu", IndexKernels.SOURCE, List.of(
-        "kiln_index_map", "kiln_cumsum", "kiln_cumsum_block", "kiln_logsumexp_forward", "kiln_logsumexp_backward", "kiln_norm_forward", "kiln_norm_backward",
+        "kiln_index_map", "kiln_roll", "kiln_cumsum", "kiln_cumsum_block", "kiln_logsumexp_forward", "kiln_logsumexp_backward", "kiln_norm_forward", "kiln_norm_backward",
         "kiln_prod_forward", "kiln_prod_backward", "kiln_softmax_lines_forward", "kiln_softmax_lines_backward"));
   }
 
@@ -82,6 +82,17 @@ class KernelSourcesTest {
   @Test
   void scatterKernelsCompile() {
     checkFamily("kiln_scatter.cu", ScatterKernels.SOURCE, List.of("kiln_place_set", "kiln_place_add", "kiln_place_gather"));
+  }
+
+  @Test
+  void idKernelsCompile() {
+    checkFamily("kiln_ids.cu", IdKernels.SOURCE, List.of("kiln_ids_constant", "kiln_ids_binary"));
+  }
+
+  @Test
+  void selectKernelsCompile() {
+    checkFamily("kiln_select.cu", SelectKernels.SOURCE, List.of(
+        "kiln_mask_counts", "kiln_mask_offsets", "kiln_mask_select", "kiln_mask_scatter", "kiln_nonzero"));
   }
 
   @Test
@@ -129,6 +140,8 @@ class KernelSourcesTest {
     checkLaunched("IndexKernels.java", IndexKernels.SOURCE);
     checkLaunched("PiecewiseKernels.java", PiecewiseKernels.SOURCE);
     checkLaunched("SortKernels.java", SortKernels.SOURCE);
+    checkLaunched("IdKernels.java", IdKernels.SOURCE);
+    checkLaunched("SelectKernels.java", SelectKernels.SOURCE);
   }
 
   private static void checkFamily(String name, String source, List<String> expected) {
