@@ -60,6 +60,13 @@ class ConvKernelsTest {
       {1, 4, 9, 10, 4, 3, 1, 2, 2, 1, 2, 1, 4, 1}, // depthwise, dilation on one axis, a stride per axis
       {2, 3, 9, 8, 6, 3, 1, 1, 2, 1, 2, 1, 3, 1}, // depthwise, stride 1, multiplier 2, dilated rows, uneven padding
       {3, 2, 5, 6, 2, 5, 1, 1, 0, 4, 1, 2, 2, 0}, // depthwise 5x5, stride 1, no row padding, dilated columns
+      // stride 1 over stacked samples (GroupedConv.flatForward): chunks of samples, padding past the kernel's span, batch 1
+      {3, 2, 30, 31, 2, 3, 1, 1, 1, 1, 1, 1, 2, 1}, // 3x3 over 30x31: two samples a chunk, the last chunk one
+      {5, 3, 6, 7, 3, 7, 1, 1, 3, 3, 1, 1, 3, 1}, // 7x7 on maps smaller than the kernel, five samples in one stack
+      {1, 3, 8, 8, 3, 7, 1, 1, 3, 3, 1, 1, 3, 0}, // 7x7 on 8x8 (ConvNeXt's last stage), batch 1
+      {2, 2, 5, 6, 4, 3, 1, 1, 3, 2, 1, 1, 2, 1}, // padding past the span: output rows and columns wider than the stride
+      {2, 3, 9, 7, 3, 4, 1, 1, 1, 2, 1, 1, 3, 1}, // an even kernel, uneven padding
+      {2, 2, 11, 13, 6, 5, 1, 1, 0, 0, 1, 1, 2, 1}, // 5x5 without padding, multiplier 3
       {2, 8, 7, 8, 12, 3, 1, 1, 1, 1, 1, 1, 4, 1}, // grouped: 2 channels in, 3 out per group
       {2, 6, 11, 9, 4, 3, 2, 1, 0, 2, 1, 1, 2, 0}, // grouped, stride on one axis
       {2, 3, 12, 12, 5, 3, 1, 1, 2, 2, 2, 2, 1, 1}, // dilation 2, one group (atrous)
