@@ -70,6 +70,41 @@ public final class ConvKernels {
     forwardByProduct(out, outOff, x, xOff, w, wOff, bias, biasOff, s, rowView(s));
   }
 
+  /**
+   * Whether {@link #conv2dForward(float[], int, float[], int, ChannelAffine, float[], int, float[], int, Conv2dShape)}
+   * reads its input through a {@link ChannelAffine} as it copies it, with no pass of its own: the stride-1 and stride-2
+   * depthwise kernels and the pointwise (1x1, no padding) products of {@link RowConv}, the layers a MobileNet-style
+   * network has after each batch norm.
+   */
+  public static boolean readsThroughAffine(Conv2dShape s) {
+    if (!s.plain()) {
+      return GroupedConv.readsThroughAffine(s);
+    }
+    return rowView(s) != null && s.kernelH() == 1 && s.kernelW() == 1 && s.strideH() == 1 && s.strideW() == 1
+        && s.padH() == 0 && s.padW() == 0;
+  }
+
+  /**
+   * {@link #conv2dForward} of the input as {@code pre} maps it (input channel {@code c}'s values {@code v} read as {@code
+   * pre}'s map of {@code v}), the same bits as the map written out first and then convolved, for shapes that {@link
+   * #readsThroughAffine}.
+   *
+   * @throws IllegalArgumentException for a shape that does not {@link #readsThroughAffine}
+   */
+  public static void conv2dForward(float[] out, int outOff, float[] x, int xOff, ChannelAffine pre, float[] w, int wOff,
+      float[] bias, int biasOff, Conv2dShape s) {
+    if (!readsThroughAffine(s)) {
+      throw new IllegalArgumentException("conv2dForward reads its input through a channel map only for depthwise and pointwise"
+          + " convolutions, got " + s);
+    }
+    if (!s.plain()) {
+      GroupedConv.depthwiseForward(out, outOff, x, xOff, pre, w, wOff, bias, biasOff, s);
+      return;
+    }
+    Conv2dShape row = rowView(s);
+    RowConv.forward(out, outOff, x, xOff, pre, w, wOff, bias, biasOff, row, chunkSize(row, forwardBudget(s, row)));
+  }
+
   /** Whether 1x1 convolutions with stride 1 and no padding take {@link RowConv} ({@code -Dkiln.pointwiseconv=false}: the Java columns, for comparisons). */
   static final boolean POINTWISE_ROWS = !"false".equals(System.getProperty("kiln.pointwiseconv"));
 
@@ -111,7 +146,7 @@ public final class ConvKernels {
   static void forwardByProduct(float[] out, int outOff, float[] x, int xOff, float[] w, int wOff, float[] bias, int biasOff,
       Conv2dShape s, Conv2dShape row) {
     if (row != null) {
-      RowConv.forward(out, outOff, x, xOff, w, wOff, bias, biasOff, row, chunkSize(row, forwardBudget(s, row)));
+      RowConv.forward(out, outOff, x, xOff, null, w, wOff, bias, biasOff, row, chunkSize(row, forwardBudget(s, row)));
       return;
     }
     int k = s.patchSize();

@@ -29,7 +29,7 @@ final class GroupedConv {
   /** {@link ConvKernels#conv2dForward} for a shape that is not plain. */
   static void forward(float[] out, int outOff, float[] x, int xOff, float[] w, int wOff, float[] bias, int biasOff, Conv2dShape s) {
     if (depthwise(s)) {
-      depthwiseForward(out, outOff, x, xOff, w, wOff, bias, biasOff, s);
+      depthwiseForward(out, outOff, x, xOff, null, w, wOff, bias, biasOff, s);
       return;
     }
     int k = s.patchSize();
@@ -188,17 +188,21 @@ final class GroupedConv {
 
   /**
    * Depthwise forward: output plane {@code (n, o)} reads input plane {@code (n, o / m)}, {@code m} the channel
-   * multiplier {@code outC / inC}; each output row is the bias plus, per tap, the weight times an input row.
+   * multiplier {@code outC / inC}; each output row is the bias plus, per tap, the weight times an input row. The input
+   * read through {@code pre} unless it is null (where {@link #readsThroughAffine}).
    */
-  private static void depthwiseForward(
-      float[] out, int outOff, float[] x, int xOff, float[] w, int wOff, float[] bias, int biasOff, Conv2dShape s) {
+  static void depthwiseForward(float[] out, int outOff, float[] x, int xOff, ChannelAffine pre, float[] w, int wOff,
+      float[] bias, int biasOff, Conv2dShape s) {
     if (unitStride(s)) {
-      flatForward(out, outOff, x, xOff, w, wOff, bias, biasOff, s);
+      flatForward(out, outOff, x, xOff, pre, w, wOff, bias, biasOff, s);
       return;
     }
     if (PHASED && phased(s)) {
-      phasedForward(out, outOff, x, xOff, w, wOff, bias, biasOff, s);
+      phasedForward(out, outOff, x, xOff, pre, w, wOff, bias, biasOff, s);
       return;
+    }
+    if (pre != null) {
+      throw new IllegalArgumentException("the depthwise forward reads through a channel map only at stride 1 or 2, got " + s);
     }
     int outC = s.outChannels(), m = s.groupOutChannels();
     int h = s.height(), wd = s.width(), outH = s.outHeight(), outW = s.outWidth();
@@ -228,6 +232,11 @@ final class GroupedConv {
         }
       }
     });
+  }
+
+  /** Whether {@link #depthwiseForward} may read its input through a {@link ChannelAffine}: depthwise, stride 1, or 2 by phases. */
+  static boolean readsThroughAffine(Conv2dShape s) {
+    return depthwise(s) && (unitStride(s) || PHASED && phased(s));
   }
 
   /** {@code into[at + ow] += v * from[src + ow*stride]} for {@code ow} in {@code [lo, hi)}. */
@@ -469,8 +478,8 @@ final class GroupedConv {
     return s.strideH() == 2 && s.strideW() == 2 && s.dilationH() == 1 && s.dilationW() == 1;
   }
 
-  private static void phasedForward(
-      float[] out, int outOff, float[] x, int xOff, float[] w, int wOff, float[] bias, int biasOff, Conv2dShape s) {
+  private static void phasedForward(float[] out, int outOff, float[] x, int xOff, ChannelAffine pre, float[] w, int wOff,
+      float[] bias, int biasOff, Conv2dShape s) {
     int inC = s.inChannels(), outC = s.outChannels(), m = s.groupOutChannels();
     int h = s.height(), wd = s.width(), outH = s.outHeight(), outW = s.outWidth();
     int kh = s.kernelH(), kw = s.kernelW(), taps = kh * kw;
@@ -484,7 +493,13 @@ final class GroupedConv {
       float[] acc = scratch.acc(len);
       for (int plane = from; plane < to; plane++) {
         int n = plane / inC, c = plane % inC;
-        splitPhases(phases, phaseSize, x, xOff + plane * h * wd, s, qh, qw);
+        if (pre == null) {
+          splitPhases(phases, phaseSize, x, xOff + plane * h * wd, s, qh, qw);
+        } else {
+          float[] mapped = STACK_SCRATCH.get().plane(h * wd);
+          pre.apply(mapped, 0, x, xOff + plane * h * wd, h * wd, c);
+          splitPhases(phases, phaseSize, mapped, 0, s, qh, qw);
+        }
         for (int a = 0; a < kh; a++) {
           for (int b = 0; b < kw; b++) {
             System.arraycopy(phases, (a % 2 * 2 + b % 2) * phaseSize + a / 2 * qw + b / 2, rows[a * kw + b], 0, len);
@@ -547,8 +562,8 @@ final class GroupedConv {
   /** Floats of one chunk's stacked rows: as many samples of a channel as fit, at least one. */
   private static final int STACK_BUDGET = 1024;
 
-  private static void flatForward(
-      float[] out, int outOff, float[] x, int xOff, float[] w, int wOff, float[] bias, int biasOff, Conv2dShape s) {
+  private static void flatForward(float[] out, int outOff, float[] x, int xOff, ChannelAffine pre, float[] w, int wOff,
+      float[] bias, int biasOff, Conv2dShape s) {
     int inC = s.inChannels(), outC = s.outChannels(), m = s.groupOutChannels();
     int h = s.height(), wd = s.width(), outH = s.outHeight(), outW = s.outWidth();
     int kh = s.kernelH(), kw = s.kernelW(), taps = kh * kw, p = outH * outW;
@@ -565,7 +580,7 @@ final class GroupedConv {
         float[] stack = scratch.stack(full + spanW);
         float[][] cols = scratch.cols(kw, full);
         float[] acc = scratch.acc(len), sums = scratch.sums(full), shifted = scratch.shifted(len), other = scratch.other(len);
-        stack(stack, full + spanW, x, xOff, c, n0, cn, s, rw, sh);
+        stack(stack, full + spanW, x, xOff, pre, c, n0, cn, s, rw, sh, scratch);
         for (int b = 0; b < kw; b++) {
           System.arraycopy(stack, b * s.dilationW(), cols[b], 0, full);
         }
@@ -638,25 +653,41 @@ final class GroupedConv {
 
   /**
    * Input channel {@code c} of samples {@code n0 .. n0+cn-1} into {@code stack} (its first {@code size} floats, zero
-   * but for the data): sample {@code i}'s row {@code r}, column {@code j} at {@code (i sh + padH + r) rw + padW + j}.
+   * but for the data), read through {@code pre} unless it is null (the plane mapped whole into scratch first: one long
+   * loop rather than a short one per row): sample {@code i}'s row {@code r}, column {@code j} at {@code (i sh + padH + r)
+   * rw + padW + j}.
    */
-  private static void stack(float[] stack, int size, float[] x, int xOff, int c, int n0, int cn, Conv2dShape s, int rw, int sh) {
+  private static void stack(float[] stack, int size, float[] x, int xOff, ChannelAffine pre, int c, int n0, int cn,
+      Conv2dShape s, int rw, int sh, StackScratch scratch) {
     int h = s.height(), wd = s.width();
     Arrays.fill(stack, 0, size, 0f);
     for (int i = 0; i < cn; i++) {
+      float[] src = x;
       int from = xOff + ((n0 + i) * s.inChannels() + c) * h * wd;
+      if (pre != null) {
+        src = scratch.plane(h * wd);
+        pre.apply(src, 0, x, from, h * wd, c);
+        from = 0;
+      }
       int to = (i * sh + s.padH()) * rw + s.padW();
       for (int r = 0; r < h; r++) {
-        System.arraycopy(x, from + r * wd, stack, to + r * rw, wd);
+        System.arraycopy(src, from + r * wd, stack, to + r * rw, wd);
       }
     }
   }
 
   private static final ThreadLocal<StackScratch> STACK_SCRATCH = ThreadLocal.withInitial(StackScratch::new);
 
-  /** {@link #flatForward}'s per-thread buffers, grown as needed. */
+  /** {@link #flatForward}'s per-thread buffers (and {@link #phasedForward}'s mapped plane), grown as needed. */
   private static final class StackScratch {
     private float[] stack = new float[0], acc = new float[0], sums = new float[0], shifted = new float[0], other = new float[0];
+    private float[] plane = new float[0];
+
+    /** One input plane read through a {@link ChannelAffine}. */
+    float[] plane(int n) {
+      return plane.length >= n ? plane : (plane = new float[n]);
+    }
+
     private float[][] cols = new float[0][];
 
     float[] stack(int n) {
