@@ -23,15 +23,6 @@ public record ChannelAffine(float[] scale, float[] shift, boolean relu) {
   /** {@code to[at ..]} = channel {@code c}'s map of {@code len} values {@code from[src ..]}: copied, then mapped in place (one index, vectorised). */
   void apply(float[] to, int at, float[] from, int src, int len, int c) {
     System.arraycopy(from, src, to, at, len);
-    float sc = scale[c], sh = shift[c];
-    if (relu) {
-      for (int t = at; t < at + len; t++) {
-        to[t] = Math.max(to[t] * sc + sh, 0f);
-      }
-    } else {
-      for (int t = at; t < at + len; t++) {
-        to[t] = to[t] * sc + sh;
-      }
-    }
+    NormKernels.normaliseRow(to, at, to, at, scale[c], shift[c], len, relu);
   }
 }

@@ -321,7 +321,7 @@ public final class NormKernels {
     }
   }
 
-  private static void normaliseRow(float[] out, int o, float[] x, int xi, float scale, float shift, int len, boolean relu) {
+  static void normaliseRow(float[] out, int o, float[] x, int xi, float scale, float shift, int len, boolean relu) {
     if (o == xi) { // one index, which C2 vectorises (with two offsets the loop is scalar: 4x slower)
       if (relu) {
         for (int t = o; t < o + len; t++) {
