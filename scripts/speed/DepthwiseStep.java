@@ -15,7 +15,8 @@ import dev.kiln.runtime.optim.SGD;
  * "Depthwise and grouped convolutions"): two depthwise-separable blocks (depthwise 3x3 + BN + ReLU, pointwise 1x1 + BN +
  * ReLU; the second depthwise with stride 2), a 7x7 depthwise (ConvNeXt's) + ReLU, AdaptiveAvgPool2d(1) Flatten
  * Linear(128, 10), cross-entropy, SGD with momentum; then the depthwise 3x3 layer alone (forward, and forward + both
- * gradients). Thread CPU time at one thread ({@code -Dkiln.threads=1}), else wall time; the median of 9 rounds of 10
+ * gradients), the net's other convolutions alone (pwconv), and (dwspeed, "Twenty-third session") the 5x5 and 7x7 stride-1
+ * depthwise forwards, an evaluation batch norm + ReLU made and copied out, and a 1x1 stride-2 convolution. Thread CPU time at one thread ({@code -Dkiln.threads=1}), else wall time; the median of 9 rounds of 10
  * steps after 30, and the lowest. {@code depthwise_step_peer.py} is PyTorch's side.
  * {@code java -Dkiln.threads=1 -cp CLASSPATH scripts/speed/DepthwiseStep.java}.
  */
