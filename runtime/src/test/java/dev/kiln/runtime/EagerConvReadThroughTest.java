@@ -71,6 +71,14 @@ class EagerConvReadThroughTest {
     check(new int[] {1, 33, 3, 3}, false, false, new int[] {5, 33, 1, 1}, 1, 0, 1, false, rows);
   }
 
+  /** Maps large enough to be split over the threads ({@code -Dkiln.threads=3}: each part maps the planes it copies). */
+  @Test
+  void largerMapsSplitOverThreads() {
+    check(new int[] {4, 16, 32, 31}, true, true, new int[] {16, 1, 3, 3}, 1, 1, 16, true, true);
+    check(new int[] {4, 16, 32, 31}, true, true, new int[] {16, 1, 3, 3}, 2, 1, 16, true, true);
+    check(new int[] {4, 16, 32, 31}, true, true, new int[] {24, 16, 1, 1}, 1, 0, 1, true, dev.kiln.runtime.cpu.Blas.isNative());
+  }
+
   @Test
   void otherConvolutionsReadTheMapAsBefore() {
     check(new int[] {2, 4, 9, 9}, true, true, new int[] {6, 4, 3, 3}, 1, 1, 1, true, false); // a plain 3x3
