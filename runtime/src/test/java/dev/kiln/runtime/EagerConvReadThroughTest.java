@@ -69,6 +69,8 @@ class EagerConvReadThroughTest {
     boolean rows = dev.kiln.runtime.cpu.Blas.isNative(); // the pure-Java product keeps its Java columns
     check(new int[] {2, 7, 9, 5}, true, true, new int[] {11, 7, 1, 1}, 1, 0, 1, true, rows);
     check(new int[] {1, 33, 3, 3}, false, false, new int[] {5, 33, 1, 1}, 1, 0, 1, false, rows);
+    check(new int[] {3, 6, 9, 8}, true, true, new int[] {10, 6, 1, 1}, 2, 0, 1, true, rows); // stride 2: the subsampled copy
+    check(new int[] {4, 16, 32, 31}, true, true, new int[] {24, 16, 1, 1}, 2, 0, 1, true, rows);
   }
 
   /** Maps large enough to be split over the threads ({@code -Dkiln.threads=3}: each part maps the planes it copies). */

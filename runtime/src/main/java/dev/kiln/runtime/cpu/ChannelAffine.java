@@ -23,6 +23,11 @@ public record ChannelAffine(float[] scale, float[] shift, boolean relu) {
   /** {@code to[at ..]} = channel {@code c}'s map of {@code len} values {@code from[src ..]}: copied, then mapped in place (one index, vectorised). */
   void apply(float[] to, int at, float[] from, int src, int len, int c) {
     System.arraycopy(from, src, to, at, len);
-    NormKernels.normaliseRow(to, at, to, at, scale[c], shift[c], len, relu);
+    applyInPlace(to, at, len, c);
+  }
+
+  /** Channel {@code c}'s map of {@code len} values {@code a[at ..]}, in place. */
+  void applyInPlace(float[] a, int at, int len, int c) {
+    NormKernels.normaliseRow(a, at, a, at, scale[c], shift[c], len, relu);
   }
 }

@@ -68,7 +68,7 @@ public final class ConvKernels {
       return;
     }
     if (subsampledPointwise(s)) {
-      subsampledPointwiseForward(out, outOff, x, xOff, w, wOff, bias, biasOff, s, SUBSAMPLED_BUDGET);
+      subsampledPointwiseForward(out, outOff, x, xOff, null, w, wOff, bias, biasOff, s, SUBSAMPLED_BUDGET);
       return;
     }
     forwardByProduct(out, outOff, x, xOff, w, wOff, bias, biasOff, s, rowView(s));
@@ -89,9 +89,9 @@ public final class ConvKernels {
    * pointwise product ({@link RowConv} over {@code [N, C, 1, outH outW]}), the same sums as im2col's columns (which are
    * that copy, unfolded in Java and copied again into native memory). ResNet's 64 -> 128 shortcut over [16, 64, 32, 32],
    * one thread: 1.6 ms before (docs/benchmarks.md, "Twenty-third session"). Chunks of samples of at most {@code budget}
-   * floats of the copy (at least one sample).
+   * floats of the copy (at least one sample); the copy read through {@code pre} unless it is null.
    */
-  static void subsampledPointwiseForward(float[] out, int outOff, float[] x, int xOff, float[] w, int wOff,
+  static void subsampledPointwiseForward(float[] out, int outOff, float[] x, int xOff, ChannelAffine pre, float[] w, int wOff,
       float[] bias, int biasOff, Conv2dShape s, int budget) {
     int h = s.height(), wd = s.width(), outH = s.outHeight(), outW = s.outWidth(), sh = s.strideH(), sw = s.strideW();
     int inC = s.inChannels(), p = outH * outW;
@@ -108,6 +108,9 @@ public final class ConvKernels {
               sub[dst + ow] = x[row + ow * sw];
             }
           }
+          if (pre != null) {
+            pre.applyInPlace(sub, plane * p, p, plane % inC);
+          }
         }
       });
       Conv2dShape unit = new Conv2dShape(cn, inC, outH, outW, s.outChannels(), 1, 1, 1, 1, 0, 0);
@@ -121,14 +124,14 @@ public final class ConvKernels {
   /**
    * Whether {@link #conv2dForward(float[], int, float[], int, ChannelAffine, float[], int, float[], int, Conv2dShape)}
    * reads its input through a {@link ChannelAffine} as it copies it, with no pass of its own: the stride-1 and stride-2
-   * depthwise kernels and the pointwise (1x1, no padding) products of {@link RowConv}, the layers a MobileNet-style
-   * network has after each batch norm.
+   * depthwise kernels and the pointwise (1x1, no padding) products of {@link RowConv} at any stride, the layers a
+   * MobileNet-style network has after each batch norm (and a pre-activation ResNet's strided shortcut).
    */
   public static boolean readsThroughAffine(Conv2dShape s) {
     if (!s.plain()) {
       return GroupedConv.readsThroughAffine(s);
     }
-    return rowView(s) != null && s.kernelH() == 1 && s.kernelW() == 1 && s.strideH() == 1 && s.strideW() == 1
+    return subsampledPointwise(s) || rowView(s) != null && s.kernelH() == 1 && s.kernelW() == 1 && s.strideH() == 1 && s.strideW() == 1
         && s.padH() == 0 && s.padW() == 0;
   }
 
@@ -147,6 +150,10 @@ public final class ConvKernels {
     }
     if (!s.plain()) {
       GroupedConv.depthwiseForward(out, outOff, x, xOff, pre, w, wOff, bias, biasOff, s);
+      return;
+    }
+    if (subsampledPointwise(s)) {
+      subsampledPointwiseForward(out, outOff, x, xOff, pre, w, wOff, bias, biasOff, s, SUBSAMPLED_BUDGET);
       return;
     }
     Conv2dShape row = rowView(s);

@@ -135,7 +135,7 @@ class ConvKernelsTest {
     int outLen = s.batch() * s.outChannels() * s.outPlaneSize();
     float[] chunked = filled(outLen + 2, Float.NaN);
     double[] whole = new DirectConvolution(s, x, w, b).forward();
-    ConvKernels.subsampledPointwiseForward(chunked, 1, x, 0, w, 0, b, 0, s, 2 * 6 * 5 * 4); // two samples a chunk
+    ConvKernels.subsampledPointwiseForward(chunked, 1, x, 0, null, w, 0, b, 0, s, 2 * 6 * 5 * 4); // two samples a chunk
     WinogradTest.assertClose("chunks", whole, chunked, 1);
     assertTrue(Float.isNaN(chunked[0]) && Float.isNaN(chunked[outLen + 1]), "wrote outside its output");
   }
