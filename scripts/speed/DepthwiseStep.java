@@ -15,7 +15,8 @@ import dev.kiln.runtime.optim.SGD;
  * "Depthwise and grouped convolutions"): two depthwise-separable blocks (depthwise 3x3 + BN + ReLU, pointwise 1x1 + BN +
  * ReLU; the second depthwise with stride 2), a 7x7 depthwise (ConvNeXt's) + ReLU, AdaptiveAvgPool2d(1) Flatten
  * Linear(128, 10), cross-entropy, SGD with momentum; then the depthwise 3x3 layer alone (forward, and forward + both
- * gradients). Thread CPU time at one thread ({@code -Dkiln.threads=1}), else wall time; the median of 9 rounds of 10
+ * gradients), the net's other convolutions alone (pwconv), and (dwspeed, "Twenty-third session") the 5x5 and 7x7 stride-1
+ * depthwise forwards, an evaluation batch norm + ReLU made and copied out, and a 1x1 stride-2 convolution. Thread CPU time at one thread ({@code -Dkiln.threads=1}), else wall time; the median of 9 rounds of 10
  * steps after 30, and the lowest. {@code depthwise_step_peer.py} is PyTorch's side.
  * {@code java -Dkiln.threads=1 -cp CLASSPATH scripts/speed/DepthwiseStep.java}.
  */
@@ -77,6 +78,31 @@ public class DepthwiseStep {
     });
     report("dw3x3 s2 fwd", () -> noGrad(() -> Ops.conv2d(xs, w, null, 2, 2, 1, 1, 1, 1, 64)));
     report("dw7x7 fwd", () -> noGrad(() -> Ops.conv2d(x7, w7, null, 1, 1, 3, 3, 1, 1, 128)));
+    // twenty-third session (dwspeed): more stride-1 depthwise shapes, the eval batch norm + ReLU alone, 1x1 stride 2
+    Tensor x5 = Tensor.randn(16, 64, 16, 16).requiresGrad(true), w5 = Tensor.randn(64, 1, 5, 5).requiresGrad(true);
+    Tensor x7b = Tensor.randn(16, 32, 32, 32), w7b = Tensor.randn(32, 1, 7, 7);
+    report("dw5x5 fwd", () -> noGrad(() -> Ops.conv2d(x5, w5, null, 1, 1, 2, 2, 1, 1, 64)));
+    report("dw5x5 f+b", () -> {
+      x5.setGrad(null);
+      w5.setGrad(null);
+      Ops.sum(Ops.conv2d(x5, w5, null, 1, 1, 2, 2, 1, 1, 64)).backward();
+    });
+    report("dw7x7 32x32", () -> noGrad(() -> Ops.conv2d(x7b, w7b, null, 1, 1, 3, 3, 1, 1, 32)));
+    BatchNorm2d bn = new BatchNorm2d(64);
+    bn.eval();
+    Tensor conv;
+    try (var g = Kiln.noGrad()) {
+      conv = Ops.conv2d(xs, w, null, 1, 1, 1, 1, 1, 1, 64); // a convolution's own output, as in the net
+    }
+    // made (deferred until read) and copied out, as the peer's numpy().copy()
+    report("bn+relu eval", () -> noGrad(() -> Ops.relu(bn.forward(conv)).toFloatArray()));
+    Tensor x3 = Tensor.randn(16, 64, 32, 32).requiresGrad(true), w3 = Tensor.randn(128, 64, 1, 1).requiresGrad(true);
+    report("1x1 s2 fwd", () -> noGrad(() -> Ops.conv2d(x3, w3, null, 2, 2, 0, 0, 1, 1, 1)));
+    report("1x1 s2 f+b", () -> {
+      x3.setGrad(null);
+      w3.setGrad(null);
+      Ops.sum(Ops.conv2d(x3, w3, null, 2, 2, 0, 0, 1, 1, 1)).backward();
+    });
   }
 
   static void noGrad(Runnable r) {

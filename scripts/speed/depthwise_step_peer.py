@@ -49,3 +49,21 @@ report("pw 64-128 fwd", fwd(x2, w2, 1, 0, 1), threads)
 report("pw 64-128 f+b", both(x2, w2), threads)
 report("dw3x3 s2 fwd", fwd(xs, w, 2, 1, 64), threads)
 report("dw7x7 fwd", fwd(x7, w7, 1, 3, 128), threads)
+# twenty-third session (dwspeed): more stride-1 depthwise shapes, the eval batch norm + ReLU alone, 1x1 stride 2
+x5 = torch.randn(16, 64, 16, 16, requires_grad=True); w5 = torch.randn(64, 1, 5, 5, requires_grad=True)
+x7b = torch.randn(16, 32, 32, 32); w7b = torch.randn(32, 1, 7, 7)
+report("dw5x5 fwd", fwd(x5, w5, 1, 2, 64), threads)
+def dw5_both():
+    x5.grad = None; w5.grad = None; F.conv2d(x5, w5, None, 1, 2, 1, 64).sum().backward()
+report("dw5x5 f+b", dw5_both, threads)
+report("dw7x7 32x32", fwd(x7b, w7b, 1, 3, 32), threads)
+bn = nn.BatchNorm2d(64).eval()
+with torch.no_grad(): conv = F.conv2d(xs, w, None, 1, 1, 1, 64)
+def bn_relu():
+    with torch.no_grad(): F.relu(bn(conv)).numpy().copy()
+report("bn+relu eval", bn_relu, threads)
+x3 = torch.randn(16, 64, 32, 32, requires_grad=True); w3 = torch.randn(128, 64, 1, 1, requires_grad=True)
+report("1x1 s2 fwd", fwd(x3, w3, 2, 0, 1), threads)
+def s2_both():
+    x3.grad = None; w3.grad = None; F.conv2d(x3, w3, None, 2).sum().backward()
+report("1x1 s2 f+b", s2_both, threads)

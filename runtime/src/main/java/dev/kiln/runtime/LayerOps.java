@@ -8,6 +8,7 @@ import static dev.kiln.runtime.Ops.*;
 
 import dev.kiln.runtime.cpu.ActivationKernels;
 import dev.kiln.runtime.cpu.AvgPool2dShape;
+import dev.kiln.runtime.cpu.ChannelAffine;
 import dev.kiln.runtime.cpu.Conv2dShape;
 import dev.kiln.runtime.cpu.ConvKernels;
 import dev.kiln.runtime.cpu.NormKernels;
@@ -71,8 +72,18 @@ final class LayerOps {
     }
     int[] outShape = {s.batch(), outC, s.outHeight(), s.outWidth()};
     float[] out = ArrayPool.floats(Shapes.numel(outShape)); // overwritten
-    ConvKernels.conv2dForward(out, 0, x.readBuffer(), x.offset(),
-        weight.readBuffer(), weight.offset(), bias == null ? null : bias.readBuffer(), bias == null ? 0 : bias.offset(), s);
+    Deferred.BatchNorm bn = track(x, weight, bias) ? null : batchNormReadThrough(x, s);
+    if (bn != null) {
+      // an evaluation batch norm (and ReLU) not computed yet, under no grad: the convolution maps its input as it copies
+      // it (the same values), and the batch norm's map is never written unless something else reads it
+      ChannelAffine pre = ChannelAffine.batchNorm(bn.mean(), bn.var(), bn.weight(), bn.bias(), bn.c(), bn.eps(),
+          x.pendingValues() instanceof Deferred.BatchNormRelu);
+      ConvKernels.conv2dForward(out, 0, bn.x().readBuffer(), bn.x().offset(), pre, weight.readBuffer(), weight.offset(),
+          bias == null ? null : bias.readBuffer(), bias == null ? 0 : bias.offset(), s);
+    } else {
+      ConvKernels.conv2dForward(out, 0, x.readBuffer(), x.offset(),
+          weight.readBuffer(), weight.offset(), bias == null ? null : bias.readBuffer(), bias == null ? 0 : bias.offset(), s);
+    }
     if (!track(x, weight, bias)) {
       return Tensor.wrap(out, outShape).sealed(); // the array is the op's own: a batch norm after it may defer (Deferred)
     }
@@ -503,6 +514,21 @@ final class LayerOps {
     NormKernels.batchNormForward(out, 0, x.readBuffer(), x.offset(), mean, 0, var, 0,
         bufferOrNull(weight), offsetOf(weight), bufferOrNull(bias), offsetOf(bias), n, c, l, eps);
     return node == null ? Tensor.wrap(out, x.shape()) : Tensor.ofNode(out, x.shape(), node);
+  }
+
+  /**
+   * The batch norm behind {@code x}, a convolution's input, when its values (or those of a ReLU of it) are not computed
+   * yet, were not read that way before ({@link Tensor#takeOneRead}, which this marks), lie in the batch norm's layout and
+   * the convolution {@code s} can read them through its factors ({@link ConvKernels#readsThroughAffine}); else null.
+   */
+  private static Deferred.BatchNorm batchNormReadThrough(Tensor x, Conv2dShape s) {
+    Deferred pending = x.pendingValues();
+    Deferred.BatchNorm bn = pending instanceof Deferred.BatchNormRelu r ? r.bn() : pending instanceof Deferred.BatchNorm b ? b : null;
+    if (bn == null || bn.n() != s.batch() || bn.c() != s.inChannels() || bn.l() != s.height() * s.width()
+        || !ConvKernels.readsThroughAffine(s)) {
+      return null;
+    }
+    return x.takeOneRead() == pending ? bn : null;
   }
 
   private static void requireBothOrNeither(String firstName, Tensor first, String secondName, Tensor second) {

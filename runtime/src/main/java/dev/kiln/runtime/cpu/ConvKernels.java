@@ -67,7 +67,97 @@ public final class ConvKernels {
       FewChannelConv.forward(out, outOff, x, xOff, w, wOff, bias, biasOff, s);
       return;
     }
+    if (subsampledPointwise(s)) {
+      subsampledPointwiseForward(out, outOff, x, xOff, null, w, wOff, bias, biasOff, s, SUBSAMPLED_BUDGET);
+      return;
+    }
     forwardByProduct(out, outOff, x, xOff, w, wOff, bias, biasOff, s, rowView(s));
+  }
+
+  /**
+   * Whether {@code s} is a strided 1x1 convolution without padding (ResNet's downsampling shortcut) whose forward runs
+   * as the stride-1 pointwise one ({@link #rowView}) over the input's subsampled copy.
+   */
+  static boolean subsampledPointwise(Conv2dShape s) {
+    return POINTWISE_ROWS && s.plain() && s.kernelH() == 1 && s.kernelW() == 1 && (s.strideH() > 1 || s.strideW() > 1)
+        && s.padH() == 0 && s.padW() == 0 && Blas.isNative();
+  }
+
+  /**
+   * A strided 1x1 convolution's forward: each output place reads one input place, so the input's places {@code (oh sH,
+   * ow sW)} are copied once into {@code [N, C, outH, outW]} (the thread's columns scratch) and convolved by the stride-1
+   * pointwise product ({@link RowConv} over {@code [N, C, 1, outH outW]}), the same sums as im2col's columns (which are
+   * that copy, unfolded in Java and copied again into native memory). ResNet's 64 -> 128 shortcut over [16, 64, 32, 32],
+   * one thread: 1.6 ms before (docs/benchmarks.md, "Twenty-third session"). Chunks of samples of at most {@code budget}
+   * floats of the copy (at least one sample); the copy read through {@code pre} unless it is null.
+   */
+  static void subsampledPointwiseForward(float[] out, int outOff, float[] x, int xOff, ChannelAffine pre, float[] w, int wOff,
+      float[] bias, int biasOff, Conv2dShape s, int budget) {
+    int h = s.height(), wd = s.width(), outH = s.outHeight(), outW = s.outWidth(), sh = s.strideH(), sw = s.strideW();
+    int inC = s.inChannels(), p = outH * outW;
+    int chunk = (int) Math.max(1, Math.min(s.batch(), budget / ((long) inC * p)));
+    float[] sub = SCRATCH.get().cols(Math.min(s.batch(), chunk) * inC * p); // RowConv's forward keeps its own buffers
+    for (int n0 = 0; n0 < s.batch(); n0 += chunk) {
+      int cn = Math.min(chunk, s.batch() - n0), planes = cn * inC, first = n0 * inC;
+      Parallel.forRange(planes, (long) planes * p, (part, from, to) -> {
+        for (int plane = from; plane < to; plane++) {
+          int src = xOff + (first + plane) * h * wd, dst = plane * p;
+          for (int oh = 0; oh < outH; oh++, dst += outW) {
+            int row = src + oh * sh * wd;
+            for (int ow = 0; ow < outW; ow++) {
+              sub[dst + ow] = x[row + ow * sw];
+            }
+          }
+          if (pre != null) {
+            pre.applyInPlace(sub, plane * p, p, plane % inC);
+          }
+        }
+      });
+      Conv2dShape unit = new Conv2dShape(cn, inC, outH, outW, s.outChannels(), 1, 1, 1, 1, 0, 0);
+      forwardByProduct(out, outOff + n0 * s.outChannels() * p, sub, 0, w, wOff, bias, biasOff, unit, rowView(unit));
+    }
+  }
+
+  /** Floats of a chunk's subsampled input in {@link #subsampledPointwiseForward} (4 MiB: ResNet's shortcuts at batch 16 in one). */
+  private static final int SUBSAMPLED_BUDGET = 1 << 20;
+
+  /**
+   * Whether {@link #conv2dForward(float[], int, float[], int, ChannelAffine, float[], int, float[], int, Conv2dShape)}
+   * reads its input through a {@link ChannelAffine} as it copies it, with no pass of its own: the stride-1 and stride-2
+   * depthwise kernels and the pointwise (1x1, no padding) products of {@link RowConv} at any stride, the layers a
+   * MobileNet-style network has after each batch norm (and a pre-activation ResNet's strided shortcut).
+   */
+  public static boolean readsThroughAffine(Conv2dShape s) {
+    if (!s.plain()) {
+      return GroupedConv.readsThroughAffine(s);
+    }
+    return subsampledPointwise(s) || rowView(s) != null && s.kernelH() == 1 && s.kernelW() == 1 && s.strideH() == 1 && s.strideW() == 1
+        && s.padH() == 0 && s.padW() == 0;
+  }
+
+  /**
+   * {@link #conv2dForward} of the input as {@code pre} maps it (input channel {@code c}'s values {@code v} read as {@code
+   * pre}'s map of {@code v}), the same bits as the map written out first and then convolved, for shapes that {@link
+   * #readsThroughAffine}.
+   *
+   * @throws IllegalArgumentException for a shape that does not {@link #readsThroughAffine}
+   */
+  public static void conv2dForward(float[] out, int outOff, float[] x, int xOff, ChannelAffine pre, float[] w, int wOff,
+      float[] bias, int biasOff, Conv2dShape s) {
+    if (!readsThroughAffine(s)) {
+      throw new IllegalArgumentException("conv2dForward reads its input through a channel map only for depthwise and pointwise"
+          + " convolutions, got " + s);
+    }
+    if (!s.plain()) {
+      GroupedConv.depthwiseForward(out, outOff, x, xOff, pre, w, wOff, bias, biasOff, s);
+      return;
+    }
+    if (subsampledPointwise(s)) {
+      subsampledPointwiseForward(out, outOff, x, xOff, pre, w, wOff, bias, biasOff, s, SUBSAMPLED_BUDGET);
+      return;
+    }
+    Conv2dShape row = rowView(s);
+    RowConv.forward(out, outOff, x, xOff, pre, w, wOff, bias, biasOff, row, chunkSize(row, forwardBudget(s, row)));
   }
 
   /** Whether 1x1 convolutions with stride 1 and no padding take {@link RowConv} ({@code -Dkiln.pointwiseconv=false}: the Java columns, for comparisons). */
@@ -111,7 +201,7 @@ public final class ConvKernels {
   static void forwardByProduct(float[] out, int outOff, float[] x, int xOff, float[] w, int wOff, float[] bias, int biasOff,
       Conv2dShape s, Conv2dShape row) {
     if (row != null) {
-      RowConv.forward(out, outOff, x, xOff, w, wOff, bias, biasOff, row, chunkSize(row, forwardBudget(s, row)));
+      RowConv.forward(out, outOff, x, xOff, null, w, wOff, bias, biasOff, row, chunkSize(row, forwardBudget(s, row)));
       return;
     }
     int k = s.patchSize();

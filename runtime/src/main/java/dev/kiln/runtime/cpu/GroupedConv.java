@@ -29,7 +29,7 @@ final class GroupedConv {
   /** {@link ConvKernels#conv2dForward} for a shape that is not plain. */
   static void forward(float[] out, int outOff, float[] x, int xOff, float[] w, int wOff, float[] bias, int biasOff, Conv2dShape s) {
     if (depthwise(s)) {
-      depthwiseForward(out, outOff, x, xOff, w, wOff, bias, biasOff, s);
+      depthwiseForward(out, outOff, x, xOff, null, w, wOff, bias, biasOff, s);
       return;
     }
     int k = s.patchSize();
@@ -188,17 +188,21 @@ final class GroupedConv {
 
   /**
    * Depthwise forward: output plane {@code (n, o)} reads input plane {@code (n, o / m)}, {@code m} the channel
-   * multiplier {@code outC / inC}; each output row is the bias plus, per tap, the weight times an input row.
+   * multiplier {@code outC / inC}; each output row is the bias plus, per tap, the weight times an input row. The input
+   * read through {@code pre} unless it is null (where {@link #readsThroughAffine}).
    */
-  private static void depthwiseForward(
-      float[] out, int outOff, float[] x, int xOff, float[] w, int wOff, float[] bias, int biasOff, Conv2dShape s) {
+  static void depthwiseForward(float[] out, int outOff, float[] x, int xOff, ChannelAffine pre, float[] w, int wOff,
+      float[] bias, int biasOff, Conv2dShape s) {
     if (unitStride(s)) {
-      flatForward(out, outOff, x, xOff, w, wOff, bias, biasOff, s);
+      flatForward(out, outOff, x, xOff, pre, w, wOff, bias, biasOff, s);
       return;
     }
     if (PHASED && phased(s)) {
-      phasedForward(out, outOff, x, xOff, w, wOff, bias, biasOff, s);
+      phasedForward(out, outOff, x, xOff, pre, w, wOff, bias, biasOff, s);
       return;
+    }
+    if (pre != null) {
+      throw new IllegalArgumentException("the depthwise forward reads through a channel map only at stride 1 or 2, got " + s);
     }
     int outC = s.outChannels(), m = s.groupOutChannels();
     int h = s.height(), wd = s.width(), outH = s.outHeight(), outW = s.outWidth();
@@ -228,6 +232,11 @@ final class GroupedConv {
         }
       }
     });
+  }
+
+  /** Whether {@link #depthwiseForward} may read its input through a {@link ChannelAffine}: depthwise, stride 1, or 2 by phases. */
+  static boolean readsThroughAffine(Conv2dShape s) {
+    return depthwise(s) && (unitStride(s) || PHASED && phased(s));
   }
 
   /** {@code into[at + ow] += v * from[src + ow*stride]} for {@code ow} in {@code [lo, hi)}. */
@@ -372,6 +381,8 @@ final class GroupedConv {
   // ------------------------------------------------------------------ depthwise, stride 1: shifted planes
 
   /*
+   * (The stride-1 forward runs by kernel rows over stacked samples instead: flatForward below. These shifted planes are
+   * the gradients' and the stride-2 forward's.)
    * With stride 1, a plane is copied once into a zero-padded buffer of rows pw = W + 2 padW wide, and the output is
    * computed over rows of that same width: output (oh, ow) at oh * pw + ow, the columns from outW on junk, dropped when
    * the rows are copied out (and zero where a gradient is read over them). Tap (a, b) then reads the padded plane at one
@@ -415,18 +426,28 @@ final class GroupedConv {
 
   /** Copies {@code count} rows of {@code cols} from {@code from} (rows {@code pw} apart, from 0) to {@code to[at ..]}. */
   private static void narrow(float[] from, int pw, float[] to, int at, int count, int cols) {
+    narrow(from, pw, to, at, count, cols, 0);
+  }
+
+  /** {@link #narrow(float[], int, float[], int, int, int)} of the rows from {@code from[start]} on. */
+  private static void narrow(float[] from, int pw, float[] to, int at, int count, int cols, int start) {
     for (int i = 0; i < count; i++) {
-      System.arraycopy(from, i * pw, to, at + i * cols, cols);
+      System.arraycopy(from, start + i * pw, to, at + i * cols, cols);
     }
   }
 
   /** {@code acc[q] += sum over taps t of w[wAt + t] * rows[t][q]}, three taps at a time, for {@code q < len}. */
   private static void sumTaps(float[] acc, int len, float[] w, int wAt, float[][] rows, int taps) {
-    int t = 0;
-    for (; t + 3 <= taps; t += 3) {
+    sumTaps(acc, len, w, wAt, rows, 0, taps);
+  }
+
+  /** {@link #sumTaps(float[], int, float[], int, float[][], int)} over taps {@code from .. to-1} only. */
+  private static void sumTaps(float[] acc, int len, float[] w, int wAt, float[][] rows, int from, int to) {
+    int t = from;
+    for (; t + 3 <= to; t += 3) {
       FewChannelConv.row(acc, len, w[wAt + t], rows[t], w[wAt + t + 1], rows[t + 1], w[wAt + t + 2], rows[t + 2]);
     }
-    for (; t < taps; t++) {
+    for (; t < to; t++) {
       float v = w[wAt + t];
       float[] r = rows[t];
       for (int q = 0; q < len; q++) {
@@ -446,7 +467,7 @@ final class GroupedConv {
    * With stride 2 (no dilation), output (oh, ow) reads padded input (2 oh + a, 2 ow + b): tap (a, b) reads the phase
    * plane (a mod 2, b mod 2) of the padded input (its rows and columns of that parity) at (oh + a / 2, ow + b / 2), a
    * stride-1 read. So a plane is split once into its four phase planes, rows qw = outW + (kW - 1) / 2 wide, and the
-   * taps' shifted planes, sums and narrowing are the stride-1 kernels' (flatForward). The strided row loops before ran
+   * taps' shifted planes, sums and narrowing are the stride-1 gradients' (shift, sumTaps, narrow). The strided row loops before ran
    * 2.3 ms for MobileNet's 3x3 on [16, 64, 32, 32] (PyTorch 0.67): their strided reads were not vectorised.
    */
 
@@ -457,8 +478,8 @@ final class GroupedConv {
     return s.strideH() == 2 && s.strideW() == 2 && s.dilationH() == 1 && s.dilationW() == 1;
   }
 
-  private static void phasedForward(
-      float[] out, int outOff, float[] x, int xOff, float[] w, int wOff, float[] bias, int biasOff, Conv2dShape s) {
+  private static void phasedForward(float[] out, int outOff, float[] x, int xOff, ChannelAffine pre, float[] w, int wOff,
+      float[] bias, int biasOff, Conv2dShape s) {
     int inC = s.inChannels(), outC = s.outChannels(), m = s.groupOutChannels();
     int h = s.height(), wd = s.width(), outH = s.outHeight(), outW = s.outWidth();
     int kh = s.kernelH(), kw = s.kernelW(), taps = kh * kw;
@@ -472,7 +493,13 @@ final class GroupedConv {
       float[] acc = scratch.acc(len);
       for (int plane = from; plane < to; plane++) {
         int n = plane / inC, c = plane % inC;
-        splitPhases(phases, phaseSize, x, xOff + plane * h * wd, s, qh, qw);
+        if (pre == null) {
+          splitPhases(phases, phaseSize, x, xOff + plane * h * wd, s, qh, qw);
+        } else {
+          float[] mapped = STACK_SCRATCH.get().plane(h * wd);
+          pre.apply(mapped, 0, x, xOff + plane * h * wd, h * wd, c);
+          splitPhases(phases, phaseSize, mapped, 0, s, qh, qw);
+        }
         for (int a = 0; a < kh; a++) {
           for (int b = 0; b < kw; b++) {
             System.arraycopy(phases, (a % 2 * 2 + b % 2) * phaseSize + a / 2 * qw + b / 2, rows[a * kw + b], 0, len);
@@ -513,27 +540,188 @@ final class GroupedConv {
     }
   }
 
-  private static void flatForward(
-      float[] out, int outOff, float[] x, int xOff, float[] w, int wOff, float[] bias, int biasOff, Conv2dShape s) {
+  // ------------------------------------------------------------------ depthwise forward, stride 1: kernel rows
+
+  /*
+   * The stride-1 forward (twenty-third session) runs kernel row by kernel row over a stack of one input channel's samples.
+   * The samples' planes are stacked into one zero-padded buffer whose padding is shared: rows rw = max(W + padW, outW)
+   * apart (a row's right padding is the next row's left: reads past a row's end land in the next row's first padW zeros),
+   * samples sh = max(H + padH, outH) rows apart (a sample's bottom padding is the next one's top). Output (i, oh, ow) is
+   * computed at (i sh + oh) rw + ow; the places in between are junk, never copied out. Then only kW shifted copies of the
+   * stack are made, one per kernel column (col[b][q] = stack[q + b dW]), and kernel row a's sums run over them at offset
+   * 0 (the loops C2 vectorises): part_a[q] = sum over b of w[a, b] col[b][q], over the stack's rows; the output adds
+   * part_a from row a dH on, one copy of part_a shifted by a dH rw (a read at that offset would not be vectorised: C2
+   * (JDK 17) packs a loop's float accesses only at one alignment, and not across an offset only known at run time). So
+   * kW + kH - 1 copies per plane instead of kH kW, and loops as long as a chunk of samples (small maps no longer run
+   * loops of a plane's 112 floats, most of it in the scalar pre- and post-loops). Samples are stacked up to
+   * STACK_BUDGET floats (a 32x32 map alone, a 7x7's 8x8 maps 16 at a time), which keeps the columns and partial sums in
+   * L1 and L2. The per-plane shifted planes of kH kW taps before: 3x3 on [16, 64, 32, 32] 2.2 ms, 7x7 on [16, 128, 8, 8]
+   * 2.0 (docs/benchmarks.md, "Twenty-third session").
+   */
+
+  /** Floats of one chunk's stacked rows: as many samples of a channel as fit, at least one. */
+  private static final int STACK_BUDGET = 1024;
+
+  private static void flatForward(float[] out, int outOff, float[] x, int xOff, ChannelAffine pre, float[] w, int wOff,
+      float[] bias, int biasOff, Conv2dShape s) {
     int inC = s.inChannels(), outC = s.outChannels(), m = s.groupOutChannels();
-    int h = s.height(), wd = s.width(), outH = s.outHeight(), outW = s.outWidth(), taps = s.kernelH() * s.kernelW();
-    int pw = wd + 2 * s.padW(), len = outH * pw, p = outH * outW, size = paddedSize(s);
-    Parallel.forRange(s.batch() * inC, (long) s.batch() * outC * p * taps, (part, from, to) -> {
-      FewChannelConv.Scratch scratch = FewChannelConv.SCRATCH.get();
-      float[] padded = scratch.planes(size);
-      float[][] rows = scratch.shifted(taps, len);
-      float[] acc = scratch.acc(len);
-      for (int plane = from; plane < to; plane++) {
-        int n = plane / inC, c = plane % inC;
-        pad(padded, size, x, xOff + plane * h * wd, h, wd, s.padH(), s.padW(), pw);
-        shift(rows, padded, pw, 0, 0, len, s, false);
+    int h = s.height(), wd = s.width(), outH = s.outHeight(), outW = s.outWidth();
+    int kh = s.kernelH(), kw = s.kernelW(), taps = kh * kw, p = outH * outW;
+    int spanH = s.dilationH() * (kh - 1), spanW = s.dilationW() * (kw - 1);
+    int rw = Math.max(wd + s.padW(), outW), sh = Math.max(h + s.padH(), outH);
+    int chunk = Math.max(1, Math.min(s.batch(), STACK_BUDGET / (sh * rw)));
+    int chunks = (s.batch() + chunk - 1) / chunk;
+    Parallel.forRange(inC * chunks, (long) s.batch() * outC * p * taps, (part, from, to) -> {
+      StackScratch scratch = STACK_SCRATCH.get();
+      for (int item = from; item < to; item++) {
+        int c = item / chunks, n0 = item % chunks * chunk, cn = Math.min(chunk, s.batch() - n0);
+        int len = ((cn - 1) * sh + outH) * rw; // through the last sample's last output row
+        int full = len + spanH * rw; // the rows the kernel rows read
+        float[] stack = scratch.stack(full + spanW);
+        float[][] cols = scratch.cols(kw, full);
+        float[] acc = scratch.acc(len), sums = scratch.sums(full), shifted = scratch.shifted(len), other = scratch.other(len);
+        stack(stack, full + spanW, x, xOff, pre, c, n0, cn, s, rw, sh, scratch);
+        for (int b = 0; b < kw; b++) {
+          System.arraycopy(stack, b * s.dilationW(), cols[b], 0, full);
+        }
         for (int o = c * m; o < (c + 1) * m; o++) {
-          Arrays.fill(acc, 0, len, bias == null ? 0f : bias[biasOff + o]);
-          sumTaps(acc, len, w, wOff + o * taps, rows, taps);
-          narrow(acc, pw, out, outOff + (n * outC + o) * p, outH, outW);
+          int filter = wOff + o * taps;
+          rowSums(acc, len, bias == null ? 0f : bias[biasOff + o], w, filter, cols, kw);
+          for (int a = 1; a < kh; a += 2) { // kernel rows two at a time: one pass adds both
+            int shift = a * s.dilationH() * rw;
+            rowSums(sums, shift + len, 0f, w, filter + a * kw, cols, kw);
+            System.arraycopy(sums, shift, shifted, 0, len);
+            if (a + 1 == kh) {
+              for (int q = 0; q < len; q++) {
+                acc[q] += shifted[q];
+              }
+            } else {
+              int next = shift + s.dilationH() * rw;
+              rowSums(sums, next + len, 0f, w, filter + (a + 1) * kw, cols, kw);
+              System.arraycopy(sums, next, other, 0, len);
+              for (int q = 0; q < len; q++) {
+                acc[q] += shifted[q] + other[q];
+              }
+            }
+          }
+          for (int i = 0; i < cn; i++) {
+            narrow(acc, rw, out, outOff + ((n0 + i) * outC + o) * p, outH, outW, i * sh * rw);
+          }
         }
       }
     });
+  }
+
+  /**
+   * {@code into[q] = init + sum over b < kw of w[wAt + b] cols[b][q]} for {@code q < len}: the first taps written with
+   * {@code init} (four of seven, two of five), the rest added three at a time ({@link #sumTaps}), so that no loop adds
+   * a single tap (a pass over {@code into} for one multiply-add).
+   */
+  private static void rowSums(float[] into, int len, float init, float[] w, int wAt, float[][] cols, int kw) {
+    int first = kw % 3 == 0 ? 3 : kw % 3 == 2 ? 2 : Math.min(kw, 4);
+    float w0 = w[wAt];
+    float[] c0 = cols[0];
+    if (first == 1) {
+      for (int q = 0; q < len; q++) {
+        into[q] = init + w0 * c0[q];
+      }
+      return;
+    }
+    float w1 = w[wAt + 1];
+    float[] c1 = cols[1];
+    if (first == 2) {
+      for (int q = 0; q < len; q++) {
+        into[q] = init + (w0 * c0[q] + w1 * c1[q]);
+      }
+    } else {
+      float w2 = w[wAt + 2];
+      float[] c2 = cols[2];
+      if (first == 3) {
+        for (int q = 0; q < len; q++) {
+          into[q] = init + (w0 * c0[q] + w1 * c1[q] + w2 * c2[q]);
+        }
+      } else {
+        float w3 = w[wAt + 3];
+        float[] c3 = cols[3];
+        for (int q = 0; q < len; q++) {
+          into[q] = init + (w0 * c0[q] + w1 * c1[q] + w2 * c2[q] + w3 * c3[q]);
+        }
+      }
+    }
+    sumTaps(into, len, w, wAt, cols, first, kw);
+  }
+
+  /**
+   * Input channel {@code c} of samples {@code n0 .. n0+cn-1} into {@code stack} (its first {@code size} floats, zero
+   * but for the data), read through {@code pre} unless it is null (the plane mapped whole into scratch first: one long
+   * loop rather than a short one per row): sample {@code i}'s row {@code r}, column {@code j} at {@code (i sh + padH + r)
+   * rw + padW + j}.
+   */
+  private static void stack(float[] stack, int size, float[] x, int xOff, ChannelAffine pre, int c, int n0, int cn,
+      Conv2dShape s, int rw, int sh, StackScratch scratch) {
+    int h = s.height(), wd = s.width();
+    Arrays.fill(stack, 0, size, 0f);
+    for (int i = 0; i < cn; i++) {
+      float[] src = x;
+      int from = xOff + ((n0 + i) * s.inChannels() + c) * h * wd;
+      if (pre != null) {
+        src = scratch.plane(h * wd);
+        pre.apply(src, 0, x, from, h * wd, c);
+        from = 0;
+      }
+      int to = (i * sh + s.padH()) * rw + s.padW();
+      for (int r = 0; r < h; r++) {
+        System.arraycopy(src, from + r * wd, stack, to + r * rw, wd);
+      }
+    }
+  }
+
+  private static final ThreadLocal<StackScratch> STACK_SCRATCH = ThreadLocal.withInitial(StackScratch::new);
+
+  /** {@link #flatForward}'s per-thread buffers (and {@link #phasedForward}'s mapped plane), grown as needed. */
+  private static final class StackScratch {
+    private float[] stack = new float[0], acc = new float[0], sums = new float[0], shifted = new float[0], other = new float[0];
+    private float[] plane = new float[0];
+
+    /** One input plane read through a {@link ChannelAffine}. */
+    float[] plane(int n) {
+      return plane.length >= n ? plane : (plane = new float[n]);
+    }
+
+    private float[][] cols = new float[0][];
+
+    float[] stack(int n) {
+      return stack.length >= n ? stack : (stack = new float[n]);
+    }
+
+    float[] acc(int n) {
+      return acc.length >= n ? acc : (acc = new float[n]);
+    }
+
+    float[] sums(int n) {
+      return sums.length >= n ? sums : (sums = new float[n]);
+    }
+
+    float[] shifted(int n) {
+      return shifted.length >= n ? shifted : (shifted = new float[n]);
+    }
+
+    float[] other(int n) {
+      return other.length >= n ? other : (other = new float[n]);
+    }
+
+    /** {@code count} arrays of at least {@code len} floats: the stack shifted by each kernel column. */
+    float[][] cols(int count, int len) {
+      if (cols.length < count) {
+        cols = Arrays.copyOf(cols, count);
+      }
+      for (int i = 0; i < count; i++) {
+        if (cols[i] == null || cols[i].length < len) {
+          cols[i] = new float[len];
+        }
+      }
+      return cols;
+    }
   }
 
   /**

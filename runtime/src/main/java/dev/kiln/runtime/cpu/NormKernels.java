@@ -143,6 +143,19 @@ public final class NormKernels {
     }
   }
 
+  /**
+   * The evaluation batch norm's factors per channel, {@code bn(x) = x * scale[ch] + shift[ch]}: those {@link
+   * #batchNormForward} uses, for a convolution that applies them to its input as it reads it ({@link ChannelAffine}).
+   * {@code weight} and {@code bias} may be null.
+   */
+  static void batchNormFactors(float[] scale, float[] shift, float[] mean, float[] var, float[] weight, float[] bias, int c,
+      double eps) {
+    for (int ch = 0; ch < c; ch++) {
+      scale[ch] = scaleOf(ch, var, 0, weight, 0, eps);
+      shift[ch] = shiftOf(ch, mean, 0, var, 0, weight, 0, bias, 0, eps);
+    }
+  }
+
   /** Channel {@code ch}'s {@code weight / sqrt(var + eps)}. */
   private static float scaleOf(int ch, float[] var, int varOff, float[] weight, int wOff, double eps) {
     double rstd = 1.0 / Math.sqrt(var[varOff + ch] + eps);
@@ -308,7 +321,7 @@ public final class NormKernels {
     }
   }
 
-  private static void normaliseRow(float[] out, int o, float[] x, int xi, float scale, float shift, int len, boolean relu) {
+  static void normaliseRow(float[] out, int o, float[] x, int xi, float scale, float shift, int len, boolean relu) {
     if (o == xi) { // one index, which C2 vectorises (with two offsets the loop is scalar: 4x slower)
       if (relu) {
         for (int t = o; t < o + len; t++) {

@@ -36,9 +36,12 @@ final class RowConv {
     return s.plain() && s.height() == 1 && s.kernelH() == 1 && s.padH() == 0 && Blas.isNative();
   }
 
-  /** {@link ConvKernels#conv2dForward} for shapes that {@link #applies}, in chunks of {@code chunk} samples. */
-  static void forward(float[] out, int outOff, float[] x, int xOff, float[] w, int wOff, float[] bias, int biasOff,
-      Conv2dShape s, int chunk) {
+  /**
+   * {@link ConvKernels#conv2dForward} for shapes that {@link #applies}, in chunks of {@code chunk} samples; the input read
+   * through {@code pre} unless it is null (stride 1, no padding: the planes mapped as they are copied).
+   */
+  static void forward(float[] out, int outOff, float[] x, int xOff, ChannelAffine pre, float[] w, int wOff, float[] bias,
+      int biasOff, Conv2dShape s, int chunk) {
     int k = s.patchSize(), p = s.outPlaneSize(), outC = s.outChannels();
     int chunks = (s.batch() + chunk - 1) / chunk;
     Parallel.forRange(chunks, (long) s.batch() * k * p, (part, from, to) -> {
@@ -49,7 +52,7 @@ final class RowConv {
         int ld = cn * p;
         FloatBuffer cols = nat.cols(k * ld);
         FloatBuffer y = nat.product(outC * ld);
-        unfold(cols, x, xOff, n0, cn, s, nat);
+        unfold(cols, x, xOff, n0, cn, s, nat, pre);
         Blas.sgemm(false, false, outC, ld, k, 1f, pw, k, nat.cols, ld, 0f, nat.product, ld);
         for (int i = 0; i < cn; i++) {
           for (int o = 0; o < outC; o++) {
@@ -90,7 +93,7 @@ final class RowConv {
         if (pdw != null) {
           nat.product(outC * ld);
           nat.product.put(dy, 0, outC * ld);
-          unfold(nat.cols(k * ld), x, xOff, n0, cn, s, nat);
+          unfold(nat.cols(k * ld), x, xOff, n0, cn, s, nat, null);
           Blas.sgemm(false, true, outC, k, ld, 1f, nat.product, ld, nat.cols, ld, 1f, pdw, k);
         }
       }
@@ -130,7 +133,7 @@ final class RowConv {
       }
     }
     Conv2dShape t = new Conv2dShape(s.batch(), outC, 1, s.outWidth(), inC, 1, kw, 1, 1, 0, kw - 1 - s.padW());
-    forward(dx, dxOff, dout, doutOff, flipped, 0, null, 0, t, ConvKernels.chunkSize(t, budget));
+    forward(dx, dxOff, dout, doutOff, null, flipped, 0, null, 0, t, ConvKernels.chunkSize(t, budget));
     return true;
   }
 
@@ -138,10 +141,14 @@ final class RowConv {
    * {@link ConvKernels#im2col} into native {@code cols[K, cn*P]}: row {@code c * kW + b}, column {@code (i, ow)} holds
    * {@code x[n0+i, c, 0, ow*sW - pW + b]}, or 0 in the padding; each row's inside part one bulk copy at stride 1.
    */
-  private static void unfold(FloatBuffer cols, float[] x, int xOff, int n0, int cn, Conv2dShape s, Buffers nat) {
+  private static void unfold(FloatBuffer cols, float[] x, int xOff, int n0, int cn, Conv2dShape s, Buffers nat,
+      ChannelAffine pre) {
     int wd = s.width(), outW = s.outWidth(), sw = s.strideW(), pw = s.padW(), kw = s.kernelW();
     int ld = cn * outW;
-    float[] row = sw == 1 ? null : nat.row(outW);
+    if (pre != null && (sw != 1 || pw != 0)) {
+      throw new IllegalArgumentException("RowConv reads through a channel map only at stride 1 without padding, got " + s);
+    }
+    float[] row = sw == 1 && pre == null ? null : nat.row(Math.max(outW, wd));
     for (int i = 0; i < cn; i++) {
       int sample = xOff + (n0 + i) * s.inputSampleSize();
       for (int c = 0; c < s.inChannels(); c++) {
@@ -153,6 +160,9 @@ final class RowConv {
           int src = plane - pw + b;
           if (hi == lo) {
             // only padding under this kernel offset: nothing to copy (src + lo may be before the array)
+          } else if (pre != null) {
+            pre.apply(row, 0, x, src + lo, hi - lo, c);
+            cols.put(dst + lo, row, 0, hi - lo);
           } else if (sw == 1) {
             cols.put(dst + lo, x, src + lo, hi - lo);
           } else {

@@ -30,7 +30,9 @@ class ConvKernelsTest {
       {3, 5, 9, 11, 6, 3, 2, 2, 1, 1, 1}, // stride 2, odd sizes: the tap table
       {2, 4, 10, 10, 6, 3, 2, 2, 0, 0, 0}, // stride 2 without padding: taps into the input itself
       {2, 3, 11, 8, 4, 3, 2, 1, 1, 0, 1}, // a stride per axis
-      {2, 6, 7, 7, 5, 1, 2, 2, 0, 0, 0}, // 1x1, stride 2 (a shortcut)
+      {2, 6, 7, 7, 5, 1, 2, 2, 0, 0, 0}, // 1x1, stride 2 (a shortcut): the subsampled copy
+      {3, 5, 9, 8, 7, 1, 2, 2, 0, 0, 1}, // 1x1, stride 2, odd and even sizes, bias
+      {1, 4, 10, 11, 3, 1, 3, 2, 0, 0, 1}, // 1x1, a stride per axis, batch 1
       {2, 4, 9, 9, 3, 3, 1, 1, 0, 0, 1}, // stride 1 without padding: im2col's block copies
       {4, 2, 12, 12, 8, 3, 1, 1, 1, 1, 1}, // two input channels: the direct kernels
       {1, 3, 9, 10, 4, 3, 1, 1, 2, 2, 0}, // three, batch 1, padding 2
@@ -60,6 +62,13 @@ class ConvKernelsTest {
       {1, 4, 9, 10, 4, 3, 1, 2, 2, 1, 2, 1, 4, 1}, // depthwise, dilation on one axis, a stride per axis
       {2, 3, 9, 8, 6, 3, 1, 1, 2, 1, 2, 1, 3, 1}, // depthwise, stride 1, multiplier 2, dilated rows, uneven padding
       {3, 2, 5, 6, 2, 5, 1, 1, 0, 4, 1, 2, 2, 0}, // depthwise 5x5, stride 1, no row padding, dilated columns
+      // stride 1 over stacked samples (GroupedConv.flatForward): chunks of samples, padding past the kernel's span, batch 1
+      {3, 2, 30, 31, 2, 3, 1, 1, 1, 1, 1, 1, 2, 1}, // 3x3 over 30x31: two samples a chunk, the last chunk one
+      {5, 3, 6, 7, 3, 7, 1, 1, 3, 3, 1, 1, 3, 1}, // 7x7 on maps smaller than the kernel, five samples in one stack
+      {1, 3, 8, 8, 3, 7, 1, 1, 3, 3, 1, 1, 3, 0}, // 7x7 on 8x8 (ConvNeXt's last stage), batch 1
+      {2, 2, 5, 6, 4, 3, 1, 1, 3, 2, 1, 1, 2, 1}, // padding past the span: output rows and columns wider than the stride
+      {2, 3, 9, 7, 3, 4, 1, 1, 1, 2, 1, 1, 3, 1}, // an even kernel, uneven padding
+      {2, 2, 11, 13, 6, 5, 1, 1, 0, 0, 1, 1, 2, 1}, // 5x5 without padding, multiplier 3
       {2, 8, 7, 8, 12, 3, 1, 1, 1, 1, 1, 1, 4, 1}, // grouped: 2 channels in, 3 out per group
       {2, 6, 11, 9, 4, 3, 2, 1, 0, 2, 1, 1, 2, 0}, // grouped, stride on one axis
       {2, 3, 12, 12, 5, 3, 1, 1, 2, 2, 2, 2, 1, 1}, // dilation 2, one group (atrous)
@@ -116,6 +125,19 @@ class ConvKernelsTest {
       ConvKernels.conv2dBackward(null, 0, dwOnly, 0, null, 0, false, g, 0, x, 0, w, 0, s);
       WinogradTest.assertClose(name + " dw alone", direct.dw, dwOnly, 0);
     }
+  }
+
+  /** A strided 1x1 convolution's subsampled copy in chunks of samples: the direct convolution's output. */
+  @Test
+  void subsampledPointwiseChunksMatchTheWholeBatch() {
+    Conv2dShape s = new Conv2dShape(5, 6, 9, 8, 7, 1, 1, 2, 2, 0, 0);
+    float[] x = randn(s.batch() * s.inputSampleSize()), w = randn(s.outChannels() * s.patchSize()), b = randn(7);
+    int outLen = s.batch() * s.outChannels() * s.outPlaneSize();
+    float[] chunked = filled(outLen + 2, Float.NaN);
+    double[] whole = new DirectConvolution(s, x, w, b).forward();
+    ConvKernels.subsampledPointwiseForward(chunked, 1, x, 0, null, w, 0, b, 0, s, 2 * 6 * 5 * 4); // two samples a chunk
+    WinogradTest.assertClose("chunks", whole, chunked, 1);
+    assertTrue(Float.isNaN(chunked[0]) && Float.isNaN(chunked[outLen + 1]), "wrote outside its output");
   }
 
   /** The same call twice gives the same bits (the per-thread native copies of filters and sums are reused). */
