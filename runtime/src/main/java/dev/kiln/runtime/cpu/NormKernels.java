@@ -693,14 +693,49 @@ public final class NormKernels {
    * Gradients of {@link #layerNormForward}; a null gradient array is skipped. With {@code xhat = (x -
    * mean) rstd} and {@code h = g w} (g without a weight): {@code dx = rstd (h - mean(h) - xhat
    * mean(h xhat))} per row, overwritten, the means by {@link BlockMath#sum} and the rest in float; {@code dw = sum
-   * over rows of g xhat} and {@code db = sum of g}, summed in float over blocks of 64 rows and the
+   * over rows of g xhat} and {@code db = sum of g}, summed in float over blocks of {@link #COLUMN_BLOCK} rows and the
    * blocks in double, overwritten or added to when {@code accumulate}. {@code dx} may be {@code g} at the same
-   * offset (eager layer norm's backward writes over the gradient it owns): the weight's and bias's gradients are summed
-   * first, and each row of {@code g} is read before that row of {@code dx} is written.
+   * offset (eager layer norm's backward writes over the gradient it owns): each row of {@code g} is read before that
+   * row of {@code dx} is written, and the weight's and bias's gradients are summed first where they are not summed in
+   * the same pass.
+   *
+   * <p>All three in one pass over the rows ({@code xhat} computed once a row, {@code g} and {@code x} read once) where
+   * there are at least as many blocks of rows as threads: each block's float sums are kept and added in double in
+   * block order afterwards, which are the bits of the columns' own pass (used otherwise: few rows, or {@code dx} or
+   * both of {@code dw} and {@code db} not asked for), whatever the threads.
    */
   public static void layerNormBackward(float[] dx, int dxOff, float[] dw, int dwOff, float[] db, int dbOff, boolean accumulate,
       float[] g, int gOff, float[] x, int xOff, float[] w, int wOff, double[] mean, double[] rstd, int rows, int inner) {
     float[] weight = w == null ? null : Arrays.copyOfRange(w, wOff, wOff + inner);
+    int blocks = (rows + COLUMN_BLOCK - 1) / COLUMN_BLOCK;
+    if (dx != null && (dw != null || db != null) && blocks >= Parallel.threads()) {
+      float[] pw = new float[blocks * inner], pb = new float[blocks * inner]; // each block's float sums, in place
+      Parallel.forRange(blocks, 6L * rows * inner, (part, from, to) -> {
+        float[] h = new float[inner], xhat = new float[inner], out = new float[inner];
+        float[] bw = new float[inner], bb = new float[inner];
+        for (int block = from; block < to; block++) {
+          Arrays.fill(bw, 0f);
+          Arrays.fill(bb, 0f);
+          for (int r = block * COLUMN_BLOCK; r < Math.min(rows, (block + 1) * COLUMN_BLOCK); r++) {
+            normalisedRow(xhat, x, xOff + r * inner, mean[r], rstd[r], inner);
+            System.arraycopy(g, gOff + r * inner, h, 0, inner);
+            addColumnSums(bw, bb, h, xhat, inner);
+            inputGradientOfRow(dx, dxOff + r * inner, h, xhat, out, weight, (float) rstd[r], inner);
+          }
+          System.arraycopy(bw, 0, pw, block * inner, inner);
+          System.arraycopy(bb, 0, pb, block * inner, inner);
+        }
+      });
+      for (int i = 0; i < inner; i++) {
+        double sw = 0, sb = 0;
+        for (int block = 0; block < blocks; block++) {
+          sw += pw[block * inner + i];
+          sb += pb[block * inner + i];
+        }
+        storeColumnSums(dw, dwOff, db, dbOff, accumulate, i, sw, sb);
+      }
+      return;
+    }
     if (dw != null || db != null) { // first: dx may be g
       Parallel.forRange(inner, 4L * rows * inner, (part, from, to) -> {
         int len = to - from;
@@ -712,10 +747,7 @@ public final class NormKernels {
           for (int r = r0; r < Math.min(rows, r0 + COLUMN_BLOCK); r++) {
             normalisedRow(xhat, x, xOff + r * inner + from, mean[r], rstd[r], len);
             System.arraycopy(g, gOff + r * inner + from, gRow, 0, len);
-            for (int i = 0; i < len; i++) {
-              pw[i] = Math.fma(gRow[i], xhat[i], pw[i]);
-              pb[i] += gRow[i];
-            }
+            addColumnSums(pw, pb, gRow, xhat, len);
           }
           for (int i = 0; i < len; i++) {
             sw[i] += pw[i];
@@ -723,12 +755,7 @@ public final class NormKernels {
           }
         }
         for (int i = 0; i < len; i++) {
-          if (dw != null) {
-            dw[dwOff + from + i] = (float) ((accumulate ? dw[dwOff + from + i] : 0) + sw[i]);
-          }
-          if (db != null) {
-            db[dbOff + from + i] = (float) ((accumulate ? db[dbOff + from + i] : 0) + sb[i]);
-          }
+          storeColumnSums(dw, dwOff, db, dbOff, accumulate, from + i, sw[i], sb[i]);
         }
       });
     }
@@ -738,23 +765,49 @@ public final class NormKernels {
         for (int r = from; r < to; r++) {
           normalisedRow(xhat, x, xOff + r * inner, mean[r], rstd[r], inner);
           System.arraycopy(g, gOff + r * inner, h, 0, inner);
-          if (weight != null) {
-            for (int i = 0; i < inner; i++) {
-              h[i] *= weight[i];
-            }
-          }
-          for (int i = 0; i < inner; i++) {
-            out[i] = h[i] * xhat[i];
-          }
-          float meanH = (float) (BlockMath.sum(h, inner) / inner), meanHx = (float) (BlockMath.sum(out, inner) / inner);
-          float rs = (float) rstd[r];
-          for (int i = 0; i < inner; i++) {
-            out[i] = rs * ((h[i] - meanH) - xhat[i] * meanHx);
-          }
-          System.arraycopy(out, 0, dx, dxOff + r * inner, inner);
+          inputGradientOfRow(dx, dxOff + r * inner, h, xhat, out, weight, (float) rstd[r], inner);
         }
       });
     }
+  }
+
+  /** A row's terms of the weight's and bias's gradients: {@code pw[i] += g[i] xhat[i]} (fused), {@code pb[i] += g[i]}. */
+  private static void addColumnSums(float[] pw, float[] pb, float[] g, float[] xhat, int len) {
+    for (int i = 0; i < len; i++) {
+      pw[i] = Math.fma(g[i], xhat[i], pw[i]);
+      pb[i] += g[i];
+    }
+  }
+
+  /** Column {@code i}'s weight and bias gradients from their sums, overwritten or added to; a null array is skipped. */
+  private static void storeColumnSums(float[] dw, int dwOff, float[] db, int dbOff, boolean accumulate, int i, double sw, double sb) {
+    if (dw != null) {
+      dw[dwOff + i] = (float) ((accumulate ? dw[dwOff + i] : 0) + sw);
+    }
+    if (db != null) {
+      db[dbOff + i] = (float) ((accumulate ? db[dbOff + i] : 0) + sb);
+    }
+  }
+
+  /**
+   * One row of layer norm's {@code dx} into {@code dx[at, at + inner)}: {@code h} holds the row's {@code g} (then times
+   * the weight, in place), {@code xhat} its normalised values; {@code out} is scratch.
+   */
+  private static void inputGradientOfRow(float[] dx, int at, float[] h, float[] xhat, float[] out, float[] weight, float rs,
+      int inner) {
+    if (weight != null) {
+      for (int i = 0; i < inner; i++) {
+        h[i] *= weight[i];
+      }
+    }
+    for (int i = 0; i < inner; i++) {
+      out[i] = h[i] * xhat[i];
+    }
+    float meanH = (float) (BlockMath.sum(h, inner) / inner), meanHx = (float) (BlockMath.sum(out, inner) / inner);
+    for (int i = 0; i < inner; i++) {
+      out[i] = rs * ((h[i] - meanH) - xhat[i] * meanHx);
+    }
+    System.arraycopy(out, 0, dx, at, inner);
   }
 
   /**
