@@ -6,7 +6,7 @@ import java.util.Arrays;
 import java.util.Random;
 
 /**
- * The twenty-third session's kernel timings (docs/benchmarks.md, "Norm, GELU and eager transformer kernels"): group
+ * The twenty-third session's kernel timings (docs/benchmarks.md, "Twenty-third session (2026-12-07, normspeed)"): group
  * norm's forward and backward over [32, 64, 32, 32] in 32 groups (GroupNormStep's shape) and in 64 (instance norm's),
  * layer norm's over 1792 rows of 64 and GELU's over [64, 28, 128] (the samples' FashionTransformer's), on arrays made
  * once and reused; thread CPU time, the lowest of 8 rounds of 20 calls after 30, three times. Prints hashes of the
