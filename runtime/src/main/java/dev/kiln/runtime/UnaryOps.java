@@ -175,10 +175,13 @@ final class UnaryOps {
       }
 
       @Override protected Tensor[] backward(Tensor g) {
+        // dx over g's array when only the engine holds it, else over the slope's when no backward reads it again
+        // (both this node's alone), else a pooled one: element by element, so any of them may be read as it is written
         float[] own = takeGradient(g);
-        float[] dx = own != null ? own : new float[n];
-        ActivationKernels.applyMask(dx, 0, g.readBuffer(), g.offset(), slope, 0, n); // dx may be g's array: element by element
-        if (lastBackward()) {
+        boolean last = lastBackward();
+        float[] dx = own != null ? own : last ? slope : ArrayPool.floats(n); // overwritten
+        ActivationKernels.applyMask(dx, 0, g.readBuffer(), g.offset(), slope, 0, n);
+        if (last && dx != slope) {
           ArrayPool.give(slope); // this node's alone, and no backward reads it again
         }
         return new Tensor[] {Tensor.gradient(dx, x.shape())};

@@ -238,4 +238,45 @@ class ActivationOpsTest {
     e = assertThrows(IllegalArgumentException.class, () -> Ops.l1LossPerElement(Tensor.zeros(2), Tensor.labels(0, 1)));
     assertTrue(e.getMessage().contains("l1_loss") && e.getMessage().contains("float"), e.getMessage());
   }
+
+  /**
+   * GELU's backward writes its input's gradient over the array it can have: the gradient's when only the engine holds
+   * it, the slope's its forward kept when no backward reads that again, else a pooled one; each way the bits of the
+   * kernel's {@code geluBackward}, also for a gradient the caller holds (left as it was), at an offset, over a kept graph.
+   */
+  @Test
+  void geluGradientTheSameWhicheverArrayItIsWrittenOver() {
+    int n = 70_000; // pooled length (ArrayPool.SMALLEST)
+    Tensor x = Tensor.randn(n);
+    Tensor g = Tensor.randn(n);
+    float[] gBefore = g.toFloatArray();
+    float[] want = new float[n];
+    dev.kiln.runtime.cpu.ActivationKernels.geluBackward(want, 0, g.toFloatArray(), 0, x.toFloatArray(), 0, n);
+
+    Tensor a = x.clone().requiresGrad(true);
+    Ops.gelu(a).backward(g); // the caller's gradient, the last backward: over the slope's array
+    assertArrayEquals(want, a.grad().toFloatArray(), "over the slope");
+    assertArrayEquals(gBefore, g.toFloatArray(), "the caller's gradient left as it was");
+
+    Tensor b = x.clone().requiresGrad(true);
+    Tensor y = Ops.gelu(b);
+    y.backward(g, true); // the graph kept: the slope is read again, the gradient into a pooled array
+    assertArrayEquals(want, b.grad().toFloatArray(), "into a pooled array");
+    b.setGrad(null);
+    y.backward(g);
+    assertArrayEquals(want, b.grad().toFloatArray(), "again, over the slope");
+
+    Tensor c = x.clone().requiresGrad(true);
+    Ops.sum(Ops.mul(Ops.gelu(c), g)).backward(); // the engine's own gradient: over it
+    assertArrayEquals(want, c.grad().toFloatArray(), "over the engine's gradient"); // g times ones: g exactly
+
+    Tensor wide = Tensor.randn(2, n);
+    Tensor d = wide.requiresGrad(true);
+    Tensor row = Ops.select(d, 0, 1); // a view at an offset
+    float[] wantRow = new float[n];
+    dev.kiln.runtime.cpu.ActivationKernels.geluBackward(wantRow, 0, g.toFloatArray(), 0, row.toFloatArray(), 0, n);
+    Ops.gelu(row).backward(g);
+    float[] gotRow = java.util.Arrays.copyOfRange(d.grad().toFloatArray(), n, 2 * n);
+    assertArrayEquals(wantRow, gotRow, "a view at an offset");
+  }
 }

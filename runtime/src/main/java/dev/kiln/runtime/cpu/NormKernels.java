@@ -706,14 +706,49 @@ public final class NormKernels {
    * Gradients of {@link #layerNormForward}; a null gradient array is skipped. With {@code xhat = (x -
    * mean) rstd} and {@code h = g w} (g without a weight): {@code dx = rstd (h - mean(h) - xhat
    * mean(h xhat))} per row, overwritten, the means by {@link BlockMath#sum} and the rest in float; {@code dw = sum
-   * over rows of g xhat} and {@code db = sum of g}, summed in float over blocks of 64 rows and the
+   * over rows of g xhat} and {@code db = sum of g}, summed in float over blocks of {@link #COLUMN_BLOCK} rows and the
    * blocks in double, overwritten or added to when {@code accumulate}. {@code dx} may be {@code g} at the same
-   * offset (eager layer norm's backward writes over the gradient it owns): the weight's and bias's gradients are summed
-   * first, and each row of {@code g} is read before that row of {@code dx} is written.
+   * offset (eager layer norm's backward writes over the gradient it owns): each row of {@code g} is read before that
+   * row of {@code dx} is written, and the weight's and bias's gradients are summed first where they are not summed in
+   * the same pass.
+   *
+   * <p>All three in one pass over the rows ({@code xhat} computed once a row, {@code g} and {@code x} read once) where
+   * there are at least as many blocks of rows as threads: each block's float sums are kept and added in double in
+   * block order afterwards, which are the bits of the columns' own pass (used otherwise: few rows, or {@code dx} or
+   * both of {@code dw} and {@code db} not asked for), whatever the threads.
    */
   public static void layerNormBackward(float[] dx, int dxOff, float[] dw, int dwOff, float[] db, int dbOff, boolean accumulate,
       float[] g, int gOff, float[] x, int xOff, float[] w, int wOff, double[] mean, double[] rstd, int rows, int inner) {
     float[] weight = w == null ? null : Arrays.copyOfRange(w, wOff, wOff + inner);
+    int blocks = (rows + COLUMN_BLOCK - 1) / COLUMN_BLOCK;
+    if (dx != null && (dw != null || db != null) && blocks >= Parallel.threads()) {
+      float[] pw = new float[blocks * inner], pb = new float[blocks * inner]; // each block's float sums, in place
+      Parallel.forRange(blocks, 6L * rows * inner, (part, from, to) -> {
+        float[] h = new float[inner], xhat = new float[inner], out = new float[inner];
+        float[] bw = new float[inner], bb = new float[inner];
+        for (int block = from; block < to; block++) {
+          Arrays.fill(bw, 0f);
+          Arrays.fill(bb, 0f);
+          for (int r = block * COLUMN_BLOCK; r < Math.min(rows, (block + 1) * COLUMN_BLOCK); r++) {
+            normalisedRow(xhat, x, xOff + r * inner, mean[r], rstd[r], inner);
+            System.arraycopy(g, gOff + r * inner, h, 0, inner);
+            addColumnSums(bw, bb, h, xhat, inner);
+            inputGradientOfRow(dx, dxOff + r * inner, h, xhat, out, weight, (float) rstd[r], inner);
+          }
+          System.arraycopy(bw, 0, pw, block * inner, inner);
+          System.arraycopy(bb, 0, pb, block * inner, inner);
+        }
+      });
+      for (int i = 0; i < inner; i++) {
+        double sw = 0, sb = 0;
+        for (int block = 0; block < blocks; block++) {
+          sw += pw[block * inner + i];
+          sb += pb[block * inner + i];
+        }
+        storeColumnSums(dw, dwOff, db, dbOff, accumulate, i, sw, sb);
+      }
+      return;
+    }
     if (dw != null || db != null) { // first: dx may be g
       Parallel.forRange(inner, 4L * rows * inner, (part, from, to) -> {
         int len = to - from;
@@ -725,10 +760,7 @@ public final class NormKernels {
           for (int r = r0; r < Math.min(rows, r0 + COLUMN_BLOCK); r++) {
             normalisedRow(xhat, x, xOff + r * inner + from, mean[r], rstd[r], len);
             System.arraycopy(g, gOff + r * inner + from, gRow, 0, len);
-            for (int i = 0; i < len; i++) {
-              pw[i] = Math.fma(gRow[i], xhat[i], pw[i]);
-              pb[i] += gRow[i];
-            }
+            addColumnSums(pw, pb, gRow, xhat, len);
           }
           for (int i = 0; i < len; i++) {
             sw[i] += pw[i];
@@ -736,12 +768,7 @@ public final class NormKernels {
           }
         }
         for (int i = 0; i < len; i++) {
-          if (dw != null) {
-            dw[dwOff + from + i] = (float) ((accumulate ? dw[dwOff + from + i] : 0) + sw[i]);
-          }
-          if (db != null) {
-            db[dbOff + from + i] = (float) ((accumulate ? db[dbOff + from + i] : 0) + sb[i]);
-          }
+          storeColumnSums(dw, dwOff, db, dbOff, accumulate, from + i, sw[i], sb[i]);
         }
       });
     }
@@ -751,23 +778,49 @@ public final class NormKernels {
         for (int r = from; r < to; r++) {
           normalisedRow(xhat, x, xOff + r * inner, mean[r], rstd[r], inner);
           System.arraycopy(g, gOff + r * inner, h, 0, inner);
-          if (weight != null) {
-            for (int i = 0; i < inner; i++) {
-              h[i] *= weight[i];
-            }
-          }
-          for (int i = 0; i < inner; i++) {
-            out[i] = h[i] * xhat[i];
-          }
-          float meanH = (float) (BlockMath.sum(h, inner) / inner), meanHx = (float) (BlockMath.sum(out, inner) / inner);
-          float rs = (float) rstd[r];
-          for (int i = 0; i < inner; i++) {
-            out[i] = rs * ((h[i] - meanH) - xhat[i] * meanHx);
-          }
-          System.arraycopy(out, 0, dx, dxOff + r * inner, inner);
+          inputGradientOfRow(dx, dxOff + r * inner, h, xhat, out, weight, (float) rstd[r], inner);
         }
       });
     }
+  }
+
+  /** A row's terms of the weight's and bias's gradients: {@code pw[i] += g[i] xhat[i]} (fused), {@code pb[i] += g[i]}. */
+  private static void addColumnSums(float[] pw, float[] pb, float[] g, float[] xhat, int len) {
+    for (int i = 0; i < len; i++) {
+      pw[i] = Math.fma(g[i], xhat[i], pw[i]);
+      pb[i] += g[i];
+    }
+  }
+
+  /** Column {@code i}'s weight and bias gradients from their sums, overwritten or added to; a null array is skipped. */
+  private static void storeColumnSums(float[] dw, int dwOff, float[] db, int dbOff, boolean accumulate, int i, double sw, double sb) {
+    if (dw != null) {
+      dw[dwOff + i] = (float) ((accumulate ? dw[dwOff + i] : 0) + sw);
+    }
+    if (db != null) {
+      db[dbOff + i] = (float) ((accumulate ? db[dbOff + i] : 0) + sb);
+    }
+  }
+
+  /**
+   * One row of layer norm's {@code dx} into {@code dx[at, at + inner)}: {@code h} holds the row's {@code g} (then times
+   * the weight, in place), {@code xhat} its normalised values; {@code out} is scratch.
+   */
+  private static void inputGradientOfRow(float[] dx, int at, float[] h, float[] xhat, float[] out, float[] weight, float rs,
+      int inner) {
+    if (weight != null) {
+      for (int i = 0; i < inner; i++) {
+        h[i] *= weight[i];
+      }
+    }
+    for (int i = 0; i < inner; i++) {
+      out[i] = h[i] * xhat[i];
+    }
+    float meanH = (float) (BlockMath.sum(h, inner) / inner), meanHx = (float) (BlockMath.sum(out, inner) / inner);
+    for (int i = 0; i < inner; i++) {
+      out[i] = rs * ((h[i] - meanH) - xhat[i] * meanHx);
+    }
+    System.arraycopy(out, 0, dx, at, inner);
   }
 
   /**
@@ -824,7 +877,10 @@ public final class NormKernels {
    * Group norm sees x [N, C, *] as rows of N * G groups, each the C/G channels' L = numel(*) values of one sample: a
    * contiguous row of inner = C/G * L values, normalised by its own mean and biased variance as layer norm's rows are
    * (statistics in double from the deviations from the row's first value, {@link #normalisedRow}), then scaled and
-   * shifted per channel (L values at a time).
+   * shifted per channel (L values at a time). The element-wise passes index their arrays with one variable where the
+   * arrays' rows start at the same index (the usual case: eager arrays all start at 0), which C2 vectorises; otherwise
+   * the rows go through scratch at offset 0. The statistics and the backward's sums go through segments of {@link
+   * #GROUP_SEGMENT} values copied to scratch at offset 0, folded into per-position float sums.
    */
 
   /**
@@ -833,7 +889,8 @@ public final class NormKernels {
    * {@code b} of {@code c} values, either null for none (1, 0). The arithmetic is {@link #layerNormForward}'s: the
    * statistics in double, {@code (x - mean) rstd} in float with the mean split into two floats, one fused multiply-add
    * with the channel's weight and bias. {@code mean}, {@code rstd} ({@code n * groups} each) are kept for {@link
-   * #groupNormBackward}. Rows are shared among the cores.
+   * #groupNormBackward}. {@code y} is overwritten and may be {@code x} at the same offset. Rows are shared among the
+   * cores.
    */
   public static void groupNormForward(float[] y, int yOff, float[] x, int xOff, float[] w, int wOff, float[] b, int bOff,
       double[] mean, double[] rstd, int n, int c, int groups, int l, double eps) {
@@ -843,57 +900,68 @@ public final class NormKernels {
     }
     Parallel.forRange(rows, 4L * rows * inner, (part, from, to) -> {
       Rows scratch = ROWS.get();
-      float[] row = scratch.get(ROW, inner);
       double[] sums = new double[2];
       for (int r = from; r < to; r++) {
-        System.arraycopy(x, xOff + r * inner, row, 0, inner);
-        groupStatistics(row, inner, eps, mean, rstd, r, scratch, sums);
+        int xr = xOff + r * inner, yr = yOff + r * inner;
+        groupStatistics(x, xr, inner, eps, mean, rstd, r, scratch, sums);
         double m = mean[r];
         float hi = (float) m, lo = (float) (m - hi), scale = (float) rstd[r];
+        // x and y read and written at one index; a row whose arrays start elsewhere goes through scratch
+        float[] src = x, dst = y;
+        int at = xr;
+        if (xr != yr) {
+          dst = src = scratch.get(ROW, inner);
+          System.arraycopy(x, xr, src, 0, inner);
+          at = 0;
+        }
         int ch0 = (r % groups) * per;
-        for (int j = 0; j < per; j++) { // a channel's values: one index into one array, which C2 vectorises
-          float wc = w == null ? 1f : w[wOff + ch0 + j], bc = b == null ? 0f : b[bOff + ch0 + j];
+        for (int j = 0; j < per; j++) {
+          int from0 = at + j * l, to0 = from0 + l;
           if (w == null && b == null) {
-            for (int t = j * l; t < (j + 1) * l; t++) {
-              row[t] = ((row[t] - hi) - lo) * scale;
+            for (int t = from0; t < to0; t++) {
+              dst[t] = ((src[t] - hi) - lo) * scale;
             }
           } else {
-            for (int t = j * l; t < (j + 1) * l; t++) {
-              row[t] = Math.fma(((row[t] - hi) - lo) * scale, wc, bc);
+            float wc = w == null ? 1f : w[wOff + ch0 + j], bc = b == null ? 0f : b[bOff + ch0 + j];
+            for (int t = from0; t < to0; t++) {
+              dst[t] = Math.fma(((src[t] - hi) - lo) * scale, wc, bc);
             }
           }
         }
-        System.arraycopy(row, 0, y, yOff + r * inner, inner);
+        if (dst != y) {
+          System.arraycopy(dst, 0, y, yr, inner);
+        }
       }
     });
   }
 
-  /** Positions of a group's row's per-position sums ({@link #groupStatistics}). */
+  /** Positions of a group's row's per-position sums ({@link #groupStatistics}, {@link #channelGradientSums}). */
   private static final int GROUP_SEGMENT = 128;
 
   /**
-   * A group's row's mean and {@code rstd = 1 / sqrt(var + eps)} (the biased variance) into {@code mean[r]}, {@code
-   * rstd[r]}, from the deviations from the row's first value as layer norm's, in vector loops: the row is folded into
-   * per-position float sums of {@code x - x[0]} and its square over segments of {@link #GROUP_SEGMENT} values ({@link
-   * #addShifted}, each segment copied to scratch at offset 0 first, as the batch norm's long rows), added in double
-   * every {@link #SAMPLES_IN_FLOAT} segments and at the row's end. A group's row is long (2048 values for GroupNorm(32,
-   * 64) over 32x32 maps): over [32, 64, 32, 32] in 32 groups, one thread, the forward took 1.55 ms with {@link
-   * #deviationSums}' scalar loop, 1.24 with segments of 128 (of 64: 1.45; of 256: 1.22, no better).
+   * A group's row {@code x[at, at + inner)}: its mean and {@code rstd = 1 / sqrt(var + eps)} (the biased variance) into
+   * {@code mean[r]}, {@code rstd[r]}, from the deviations from the row's first value as layer norm's, in vector loops:
+   * the row is folded into per-position float sums of {@code x - x[0]} and its square over segments of {@link
+   * #GROUP_SEGMENT} values ({@link #addShifted}, each segment copied to scratch at offset 0 first, as the batch norm's
+   * long rows), added in double every {@link #SAMPLES_IN_FLOAT} segments and at the row's end. A group's row is long
+   * (2048 values for GroupNorm(32, 64) over 32x32 maps): over [32, 64, 32, 32] in 32 groups, one thread, the forward
+   * took 1.55 ms with {@link #deviationSums}' scalar loop, 1.24 with segments of 128 (of 64: 1.45; of 256: 1.22, no
+   * better).
    */
-  private static void groupStatistics(float[] row, int inner, double eps, double[] mean, double[] rstd, int r, Rows scratch,
-      double[] sums) {
+  private static void groupStatistics(float[] x, int at0, int inner, double eps, double[] mean, double[] rstd, int r,
+      Rows scratch, double[] sums) {
     int width = Math.min(GROUP_SEGMENT, inner);
     float[] seg = scratch.get(0, width), s = scratch.zeroed(1, width), q = scratch.zeroed(2, width);
-    float k = row[0];
+    float k = x[at0];
     sums[0] = 0;
     sums[1] = 0;
     int segments = 0;
     for (int at = 0; at < inner; at += width) {
       int len = Math.min(width, inner - at);
-      System.arraycopy(row, at, seg, 0, len);
+      System.arraycopy(x, at0 + at, seg, 0, len);
       addShifted(s, q, seg, k, len);
       if (++segments % SAMPLES_IN_FLOAT == 0 || at + len == inner) {
-        flush(s, q, width, sums);
+        groupFlush(s, q, width, sums);
       }
     }
     double shift = sums[0] / inner;
@@ -902,12 +970,69 @@ public final class NormKernels {
   }
 
   /**
+   * {@code sums[0] = sum(g)}, {@code sums[1] = sum(g xhat)} over one channel's {@code len} values of a group's row,
+   * {@code g[gAt..]} and {@code x[xAt..]}, {@code xhat = ((x - hi) - lo) scale} as the forward computes it: segments of
+   * {@link #GROUP_SEGMENT} copied to scratch at offset 0 and added into per-position float sums in one vector loop,
+   * those added in double every {@link #SAMPLES_IN_FLOAT} segments and at the channel's end.
+   */
+  private static void channelGradientSums(float[] g, int gAt, float[] x, int xAt, int len, float hi, float lo, float scale,
+      Rows scratch, double[] sums) {
+    int width = Math.min(GROUP_SEGMENT, len);
+    float[] xs = scratch.get(0, width), gs = scratch.get(3, width), sg = scratch.zeroed(1, width), sgx = scratch.zeroed(2, width);
+    sums[0] = 0;
+    sums[1] = 0;
+    int segments = 0;
+    for (int at = 0; at < len; at += width) {
+      int m = Math.min(width, len - at);
+      System.arraycopy(g, gAt + at, gs, 0, m);
+      System.arraycopy(x, xAt + at, xs, 0, m);
+      for (int t = 0; t < m; t++) {
+        float v = gs[t];
+        sg[t] += v;
+        sgx[t] += v * (((xs[t] - hi) - lo) * scale);
+      }
+      if (++segments % SAMPLES_IN_FLOAT == 0 || at + m == len) {
+        groupFlush(sg, sgx, width, sums);
+      }
+    }
+  }
+
+  /**
+   * {@link #flush} of group norm's per-position sums: a full segment's ({@link #GROUP_SEGMENT} positions) halved in
+   * vector loops ({@code s[t] += s[t + 64]}, then 32, then 16) before the last 16 are summed in double, where the
+   * scalar sum of all 128 took a quarter of the forward's and backward's time (a flush a row, and a channel).
+   */
+  private static void groupFlush(float[] s, float[] q, int len, double[] sums) {
+    if (len != GROUP_SEGMENT) {
+      flush(s, q, len, sums);
+      return;
+    }
+    for (int t = 0; t < 64; t++) {
+      s[t] += s[t + 64];
+      q[t] += q[t + 64];
+    }
+    for (int t = 0; t < 32; t++) {
+      s[t] += s[t + 32];
+      q[t] += q[t + 32];
+    }
+    for (int t = 0; t < 16; t++) {
+      s[t] += s[t + 16];
+      q[t] += q[t + 16];
+    }
+    sums[0] += sum(s, 0, 16);
+    sums[1] += sum(q, 0, 16);
+    Arrays.fill(s, 0, len, 0f);
+    Arrays.fill(q, 0, len, 0f);
+  }
+
+  /**
    * Gradients of {@link #groupNormForward}; a null gradient array is skipped. Per row (a sample's group), with {@code
    * xhat = (x - mean) rstd} and {@code h = g w[ch]}: each channel's {@code sum(g)} and {@code sum(g xhat)} over its L
-   * values (one pass), which give the row's {@code sum(h)} and {@code sum(h xhat)}, then {@code dx = rstd (h - mean(h)
-   * - xhat mean(h xhat))} (a second pass, in float, as layer norm's); the channels' sums over the samples, in double,
-   * are {@code db} and {@code dw}, overwritten or added to when {@code accumulate}. {@code dx} may be {@code g} at the
-   * same offset: each row of {@code g} is read before that row of {@code dx} is written.
+   * values (one pass, {@link #channelGradientSums}), which give the row's {@code sum(h)} and {@code sum(h xhat)}, then
+   * {@code dx = rstd (h - mean(h) - xhat mean(h xhat))} (a second pass, in float, as layer norm's, {@code xhat} computed
+   * again); the channels' sums over the samples, in double, are {@code db} and {@code dw}, overwritten or added to when
+   * {@code accumulate}. {@code dx} may be {@code g} at the same offset: each row of {@code g} is read before that row of
+   * {@code dx} is written.
    */
   public static void groupNormBackward(float[] dx, int dxOff, float[] dw, int dwOff, float[] db, int dbOff, boolean accumulate,
       float[] g, int gOff, float[] x, int xOff, float[] w, int wOff, double[] mean, double[] rstd, int n, int c, int groups,
@@ -918,34 +1043,46 @@ public final class NormKernels {
     }
     double[] sumG = new double[n * c], sumGX = new double[n * c]; // per sample and channel
     Parallel.forRange(rows, 6L * rows * inner, (part, from, to) -> {
-      float[] gRow = new float[inner], xhat = new float[inner], out = new float[inner];
+      Rows scratch = ROWS.get();
+      double[] sums = new double[2];
       for (int r = from; r < to; r++) {
-        System.arraycopy(g, gOff + r * inner, gRow, 0, inner);
-        normalisedRow(xhat, x, xOff + r * inner, mean[r], rstd[r], inner);
-        for (int t = 0; t < inner; t++) {
-          out[t] = gRow[t] * xhat[t];
-        }
+        int xr = xOff + r * inner, gr = gOff + r * inner, dr = dxOff + r * inner;
+        double m = mean[r];
+        float hi = (float) m, lo = (float) (m - hi), scale = (float) rstd[r];
         int ch0 = (r / groups) * c + (r % groups) * per; // the row's first channel, as an index of [n, c]
         double sumH = 0, sumHX = 0;
         for (int j = 0; j < per; j++) {
-          double sg = BlockMath.sum(gRow, j * l, l), sgx = BlockMath.sum(out, j * l, l);
-          sumG[ch0 + j] = sg;
-          sumGX[ch0 + j] = sgx;
+          channelGradientSums(g, gr + j * l, x, xr + j * l, l, hi, lo, scale, scratch, sums);
+          sumG[ch0 + j] = sums[0];
+          sumGX[ch0 + j] = sums[1];
           double wc = w == null ? 1 : w[wOff + (r % groups) * per + j];
-          sumH += wc * sg;
-          sumHX += wc * sgx;
+          sumH += wc * sums[0];
+          sumHX += wc * sums[1];
         }
         if (dx == null) {
           continue;
         }
         float meanH = (float) (sumH / inner), meanHx = (float) (sumHX / inner), rs = (float) rstd[r];
+        // dx, g and x at one index; rows whose arrays start elsewhere go through scratch
+        float[] gs = g, xs = x, out = dx;
+        int at = dr;
+        if (dr != gr || gr != xr) {
+          gs = scratch.get(G_ROW, inner);
+          out = xs = scratch.get(ROW, inner);
+          System.arraycopy(g, gr, gs, 0, inner);
+          System.arraycopy(x, xr, xs, 0, inner);
+          at = 0;
+        }
         for (int j = 0; j < per; j++) {
           float wc = w == null ? 1f : w[wOff + (r % groups) * per + j];
-          for (int t = j * l; t < (j + 1) * l; t++) {
-            out[t] = rs * ((gRow[t] * wc - meanH) - xhat[t] * meanHx);
+          for (int t = at + j * l; t < at + (j + 1) * l; t++) {
+            float xhat = ((xs[t] - hi) - lo) * scale;
+            out[t] = rs * ((gs[t] * wc - meanH) - xhat * meanHx);
           }
         }
-        System.arraycopy(out, 0, dx, dxOff + r * inner, inner);
+        if (out != dx) {
+          System.arraycopy(out, 0, dx, dr, inner);
+        }
       }
     });
     for (int ch = 0; ch < c; ch++) {

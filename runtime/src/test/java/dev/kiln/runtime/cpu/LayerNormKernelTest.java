@@ -80,4 +80,49 @@ class LayerNormKernelTest {
       assertEquals(2 * db[i], dbAgain[i], 1e-6 * (1 + Math.abs(db[i])));
     }
   }
+
+  /**
+   * The three gradients asked for together (one pass over the rows where there are at least as many blocks of 64 rows
+   * as threads: run the suite with -Dkiln.threads=3 too) give the bits of each asked for alone (dx alone: the rows'
+   * pass; dw and db alone: the columns' pass), dx written over g too; row counts about a block, batch 1, odd widths.
+   */
+  @Test
+  void gradientsTogetherGiveTheBitsOfEachAlone() {
+    Random r = new Random(3);
+    for (int rows : new int[] {1, 63, 64, 65, 130, 200, 517}) {
+      for (int inner : new int[] {1, 7, 64, 301}) {
+        for (boolean affine : new boolean[] {true, false}) {
+          String name = rows + " x " + inner + (affine ? "" : ", no affine");
+          float[] x = new float[rows * inner], g = new float[rows * inner];
+          for (int i = 0; i < x.length; i++) {
+            x[i] = (float) (3 + r.nextGaussian());
+            g[i] = (float) r.nextGaussian();
+          }
+          float[] w = new float[inner], b = new float[inner];
+          for (int i = 0; i < inner; i++) {
+            w[i] = (float) (1 + 0.1 * r.nextGaussian());
+            b[i] = (float) r.nextGaussian();
+          }
+          float[] wOrNull = affine ? w : null, bOrNull = affine ? b : null;
+          double[] mean = new double[rows], rstd = new double[rows];
+          NormKernels.layerNormForward(new float[x.length], 0, x, 0, wOrNull, 0, bOrNull, 0, mean, rstd, rows, inner, 1e-5);
+          float[] dx = new float[x.length], dw = new float[inner], db = new float[inner];
+          NormKernels.layerNormBackward(dx, 0, dw, 0, db, 0, false, g, 0, x, 0, wOrNull, 0, mean, rstd, rows, inner);
+          float[] dxAlone = new float[x.length], dwAlone = new float[inner], dbAlone = new float[inner];
+          NormKernels.layerNormBackward(dxAlone, 0, null, 0, null, 0, false, g, 0, x, 0, wOrNull, 0, mean, rstd, rows, inner);
+          NormKernels.layerNormBackward(null, 0, dwAlone, 0, dbAlone, 0, false, g, 0, x, 0, wOrNull, 0, mean, rstd, rows, inner);
+          org.junit.jupiter.api.Assertions.assertArrayEquals(dxAlone, dx, name + ": dx");
+          org.junit.jupiter.api.Assertions.assertArrayEquals(dwAlone, dw, name + ": dw");
+          org.junit.jupiter.api.Assertions.assertArrayEquals(dbAlone, db, name + ": db");
+          float[] over = g.clone(), dwOver = dw.clone(), dbOver = db.clone();
+          NormKernels.layerNormBackward(over, 0, dwOver, 0, dbOver, 0, true, over, 0, x, 0, wOrNull, 0, mean, rstd, rows, inner);
+          org.junit.jupiter.api.Assertions.assertArrayEquals(dx, over, name + ": dx written over g");
+          for (int i = 0; i < inner; i++) {
+            assertEquals(2 * dw[i], dwOver[i], 1e-6 * (1 + Math.abs(dw[i])), name + ": dw added to");
+            assertEquals(2 * db[i], dbOver[i], 1e-6 * (1 + Math.abs(db[i])), name + ": db added to");
+          }
+        }
+      }
+    }
+  }
 }
