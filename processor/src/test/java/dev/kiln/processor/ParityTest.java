@@ -736,6 +736,9 @@ class ParityTest {
     "WhereFields, test.WhereFields, test.KilnWhereFields, 6:8, 3",
     "WhereFieldOperands, test.WhereFieldOperands, test.KilnWhereFieldOperands, 6:8, 3",
     "GroupNormNet, test.GroupNormNet, test.KilnGroupNormNet, 3:6:6, 3",
+    "SelfAttentionLayers, test.SelfAttentionLayers, test.KilnSelfAttentionLayers, 6:8, 3",
+    "EncoderStacks, test.EncoderStacks, test.KilnEncoderStacks, 6:8, 3",
+    "CausalSdpa, test.CausalSdpa, test.KilnCausalSdpa, 6:8, 3",
   })
   void compiledMatchesEager(String source, String eagerName, String compiledName, String sampleShape, int classes) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(source));
