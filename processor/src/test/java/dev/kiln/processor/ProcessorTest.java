@@ -79,6 +79,8 @@ class ProcessorTest {
       "MultiHeadAttention, KilnMultiHeadAttention, KilnMultiHeadAttention.java",
       "CausalBlock, KilnCausalBlock, KilnCausalBlock.java",
       "FusedQkvBlock, KilnFusedQkvBlock, KilnFusedQkvBlock.java",
+      "SelfAttentionLayers, KilnSelfAttentionLayers, KilnSelfAttentionLayers.java",
+      "CausalSdpa, KilnCausalSdpa, KilnCausalSdpa.java",
       "GatedPieces, KilnGatedPieces, KilnGatedPieces.java",
       "SignedPieces, KilnSignedPieces, KilnSignedPieces.java",
       "SplitHeads, KilnSplitHeads, KilnSplitHeads.java",
@@ -2115,36 +2117,55 @@ class ProcessorTest {
         .inFile(f).onLineContaining("new GRUCell(");
   }
 
-  /** The attention layers run eagerly only: a @Model holding them is refused on the layer's line, and so is the function. */
+  /**
+   * What the compiled attention layers do not take (a mask, sequence first, cross-attention, the weights, an encoder layer
+   * not written in place) is an error on its line, naming it and what to write instead.
+   */
   @Test
-  void attentionLayersAreNamedAsNotCompiled() {
+  void attentionLayersOutsideTheCompiledFormsAreErrorsOnTheirLines() {
     JavaFileObject f = classModel("Encoder",
         "@Model(input = {6, 8})",
         "public class Encoder extends Module {",
+        "  final Tensor pad = registerBuffer(\"pad\", Tensor.zeros(6));",
         "  final MultiheadAttention mha = new MultiheadAttention(8, 2, 0, true, true);",
-        "  final TransformerEncoderLayer block = new TransformerEncoderLayer(8, 2, 16, 0.1);",
-        "  final TransformerEncoder encoder = new TransformerEncoder(new TransformerEncoderLayer(8, 2), 2);",
+        "  final MultiheadAttention seqFirst = new MultiheadAttention(8, 2);",
+        "  final TransformerEncoder encoder = new TransformerEncoder(new TransformerEncoderLayer(8, 2, 16, 0.1, \"relu\", 1e-5, true, false), 2);",
+        "  final TransformerEncoderLayer block = new TransformerEncoderLayer(8, 2, 16, 0.1, \"relu\", 1e-5, true, false);",
         "  @Override public Tensor forward(Tensor x) {",
-        "    return encoder.apply(block.apply(mha.apply(x)));",
+        "    Tensor a = mha.forward(x, x, x, pad, false, null).output();",
+        "    Tensor b = seqFirst.apply(x);",
+        "    Tensor c = mha.forward(x, x.mul(2f), x.mul(2f)).output();",
+        "    Tensor d = mha.forward(x, x, x).weights();",
+        "    Tensor e = block.forward(x, pad, null);",
+        "    return encoder.apply(x);",
         "  }",
         "}");
     Compilation c = compile(f);
-    assertThat(c).hadErrorContaining("mha: layer type MultiheadAttention is not supported by the Kiln compiler; supported: Linear,")
-        .inFile(f).onLineContaining("new MultiheadAttention(");
-    assertThat(c).hadErrorContaining("block: layer type TransformerEncoderLayer is not supported by the Kiln compiler")
-        .inFile(f).onLineContaining("new TransformerEncoderLayer(8, 2, 16");
-    assertThat(c).hadErrorContaining("encoder: layer type TransformerEncoder is not supported by the Kiln compiler")
-        .inFile(f).onLineContaining("new TransformerEncoder(");
+    assertThat(c).hadErrorContaining("mha.forward(x, x, x, pad, false, null): the mask pad is not compiled (a compiled attention"
+        + " layer takes null masks)").inFile(f).onLineContaining("Tensor a = ");
+    assertThat(c).hadErrorContaining("seqFirst MultiheadAttention(embed_dim=8, num_heads=2) is sequence first ([L, N, E]), but a"
+        + " compiled forward holds the batch first").inFile(f).onLineContaining("Tensor b = ");
+    assertThat(c).hadErrorContaining("a compiled MultiheadAttention is self-attention").inFile(f).onLineContaining("Tensor c = ");
+    assertThat(c).hadErrorContaining("the attention weights are not compiled, only the output").inFile(f)
+        .onLineContaining("Tensor d = ");
+    assertThat(c).hadErrorContaining("block.forward(x, pad, null): the mask pad is not compiled").inFile(f)
+        .onLineContaining("Tensor e = ");
 
     JavaFileObject g = classModel("Sdpa",
         "@Model(input = {6, 8})",
         "public class Sdpa extends Module {",
+        "  final Tensor mask = registerBuffer(\"mask\", Tensor.zeros(6, 6));",
+        "  final TransformerEncoderLayer layer = new TransformerEncoderLayer(8, 2);",
+        "  final TransformerEncoder encoder = new TransformerEncoder(layer, 2);",
         "  @Override public Tensor forward(Tensor x) {",
-        "    return scaledDotProductAttention(x, x, x);",
+        "    return scaledDotProductAttention(x, x, x, mask, 0.0, false);",
         "  }",
         "}");
-    assertThat(compile(g)).hadErrorContaining("F.scaledDotProductAttention with 3 argument(s) is not supported by the Kiln compiler")
+    Compilation cg = compile(g);
+    assertThat(cg).hadErrorContaining("the mask mask is not compiled; pass null with isCausal for a causal mask")
         .inFile(g).onLineContaining("return scaledDotProductAttention(");
+    assertThat(cg).hadErrorContaining("encoder: TransformerEncoder's layer layer must be written in place")
+        .inFile(g).onLineContaining("new TransformerEncoder(layer, 2)");
   }
 
   // ------------------------------------------------------------------ several outputs

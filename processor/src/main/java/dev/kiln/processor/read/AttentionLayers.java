@@ -193,7 +193,7 @@ final class AttentionLayers {
     String kt = w.step(List.of(k), new Transpose(r - 2, r - 1), null, path + ": k.transpose(-2, -1)");
     String scores = w.step(List.of(q, kt), new MatMul(), null, path + ": q @ k^T");
     double scale = 1.0 / Math.sqrt(qs[r - 1]);
-    scores = w.step(List.of(scores), Scale.times(scale), null, path + ": scores.mul(1 / sqrt(" + qs[r - 1] + "))");
+    scores = w.step(List.of(scores), Scale.times(scale), null, "scores.mul(1 / sqrt(" + qs[r - 1] + "))"); // (the product's alpha)
     if (causal) {
       scores = w.step(List.of(scores), MaskedFill.causal(qs[r - 2], ks[r - 2], Float.NEGATIVE_INFINITY, "isCausal"), null,
           path + ": scores.maskedFill(causal, -inf)");
