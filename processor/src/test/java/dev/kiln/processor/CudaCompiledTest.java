@@ -72,6 +72,8 @@ class CudaCompiledTest {
     "SelfAttentionLayers, 6:8",
     "EncoderStacks, 6:8",
     "CausalSdpa, 6:8",
+    "MaskedEncoder, 6:8",
+    "DropoutEncoder, 6:8",
     "GatedPieces, 4:16",
     "PositionTable, 6:8",
     "TinyGpt, ids11:6",

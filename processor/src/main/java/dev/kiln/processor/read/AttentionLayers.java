@@ -131,8 +131,8 @@ final class AttentionLayers {
    * heads, {@code softmax(q k^T / sqrt(Dh))}, dropout in training, {@code @ v}, the heads joined and {@code out_proj}. Its
    * value {@code [N, L, E]}.
    */
-  static String selfAttention(Writer w, String path, MultiheadAttention.Spec s, Map<String, LayerIr> layers, String x)
-      throws Unsupported {
+  static String selfAttention(Writer w, String path, MultiheadAttention.Spec s, Map<String, LayerIr> layers, String x,
+      String mask) throws Unsupported {
     int e = s.embedDim();
     int h = s.numHeads();
     int dh = s.headDim();
@@ -167,7 +167,7 @@ final class AttentionLayers {
           path + ": " + names[i] + ".view(-1, " + l + ", " + h + ", " + dh + ")");
       heads[i] = w.step(List.of(viewed), new Transpose(1, 2), null, path + ": " + names[i] + " heads, transpose(1, 2)");
     }
-    String joined = attend(w, path, heads[0], heads[1], heads[2], s.dropout(), path, false);
+    String joined = attend(w, path, heads[0], heads[1], heads[2], attentionMask(w, who, mask, l, l), s.dropout(), path, false);
     if (joined == null) {
       return null;
     }
@@ -180,10 +180,11 @@ final class AttentionLayers {
   /**
    * {@code softmax(q k^T / sqrt(E)) v} over heads {@code [N, ..., L, E]}, as {@code Attention.compute} writes it: the key
    * transposed (a GEMM flag), the product scaled (its alpha), the causal fill, softmax, dropout with probability {@code p}
-   * (in training of the module at {@code owner}; always, for the function: {@code owner} null), the weights' product by v.
+   * (in training of the module at {@code owner}; always, for the function: {@code owner} null), the weights' product by v;
+   * a float {@code mask} (a tensor field of the model's, or null) added to the scaled scores.
    */
-  private static String attend(Writer w, String path, String q, String k, String v, double p, String owner, boolean causal)
-      throws Unsupported {
+  private static String attend(Writer w, String path, String q, String k, String v, String mask, double p, String owner,
+      boolean causal) throws Unsupported {
     int[] qs = w.shapeOf(q);
     int[] ks = w.shapeOf(k);
     if (qs == null || ks == null) {
@@ -194,6 +195,9 @@ final class AttentionLayers {
     String scores = w.step(List.of(q, kt), new MatMul(), null, path + ": q @ k^T");
     double scale = 1.0 / Math.sqrt(qs[r - 1]);
     scores = w.step(List.of(scores), Scale.times(scale), null, "scores.mul(1 / sqrt(" + qs[r - 1] + "))"); // (the product's alpha)
+    if (mask != null) {
+      scores = w.step(List.of(scores, mask), new Add(), null, path + ": scores + attn_mask");
+    }
     if (causal) {
       scores = w.step(List.of(scores), MaskedFill.causal(qs[r - 2], ks[r - 2], Float.NEGATIVE_INFINITY, "isCausal"), null,
           path + ": scores.maskedFill(causal, -inf)");
@@ -216,7 +220,7 @@ final class AttentionLayers {
    * {@code F.scaledDotProductAttention(q, k, v, null, dropoutP, isCausal)} of values {@code [N, ..., L, E]}: dropout
    * whenever {@code p > 0}, as the function's eager form ({@code isTraining() ? p : 0} folds in each mode).
    */
-  static String scaledDotProduct(Writer w, String q, String k, String v, double p, boolean causal, String call)
+  static String scaledDotProduct(Writer w, String q, String k, String v, String mask, double p, boolean causal, String call)
       throws Unsupported {
     int[] qs = w.shapeOf(q);
     int[] ks = w.shapeOf(k);
@@ -232,22 +236,30 @@ final class AttentionLayers {
     if (!(p >= 0 && p <= 1)) {
       throw new Unsupported(call + ": dropout probability has to be between 0 and 1, but got " + p);
     }
-    return attend(w, "scaledDotProductAttention", q, k, v, p, null, causal);
+    if (mask != null && causal) {
+      throw new Unsupported(call + ": an explicit attn_mask must not be given with isCausal=true (PyTorch's rule); add the"
+          + " causal mask to it yourself, or pass one of the two");
+    }
+    int[] ms = mask == null ? null : w.shapeOf(mask);
+    if (ms != null && ms.length > 0 && ms[0] == -1) {
+      throw new Unsupported(call + ": the mask is a value of the batch; " + BATCH_MASK);
+    }
+    return attend(w, "scaledDotProductAttention", q, k, v, mask, p, null, causal);
   }
 
   /**
    * The encoder layer at {@code path} over {@code x}: self-attention and the feed-forward part, each with dropout and a
    * residual connection, a LayerNorm after each sum (post-norm) or before each block ({@code normFirst}), as eager's forward.
    */
-  static String encoderLayer(Writer w, String path, TransformerEncoderLayer.Spec s, Map<String, LayerIr> layers, String x)
-      throws Unsupported {
+  static String encoderLayer(Writer w, String path, TransformerEncoderLayer.Spec s, Map<String, LayerIr> layers, String x,
+      String mask) throws Unsupported {
     if (s.normFirst()) {
-      String a = selfAttentionBlock(w, path, s, layers, apply(w, layers, path + ".norm1", x));
+      String a = selfAttentionBlock(w, path, s, layers, apply(w, layers, path + ".norm1", x), mask);
       x = a == null ? null : w.step(List.of(x, a), new Add(), null, path + ": x + self_attn(norm1(x))");
       String f = x == null ? null : feedForward(w, path, s, layers, apply(w, layers, path + ".norm2", x));
       return f == null ? null : w.step(List.of(x, f), new Add(), null, path + ": x + feed_forward(norm2(x))");
     }
-    String a = selfAttentionBlock(w, path, s, layers, x);
+    String a = selfAttentionBlock(w, path, s, layers, x, mask);
     if (a == null) {
       return null;
     }
@@ -258,9 +270,37 @@ final class AttentionLayers {
 
   /** {@code dropout1(self_attn(x, x, x))}. */
   private static String selfAttentionBlock(Writer w, String path, TransformerEncoderLayer.Spec s, Map<String, LayerIr> layers,
-      String x) throws Unsupported {
-    String a = selfAttention(w, path + ".self_attn", selfAttn(s), layers, x);
+      String x, String mask) throws Unsupported {
+    String a = selfAttention(w, path + ".self_attn", selfAttn(s), layers, x, mask);
     return a == null ? null : dropout(w, layers, path + ".dropout1", a);
+  }
+
+  /** What to write instead of a mask that is a value of the batch (a further input). */
+  static final String BATCH_MASK = "a compiled attention layer takes a float mask held by the model (registerBuffer(\"mask\","
+      + " F.attentionMask(Tensor.ones(S, S).triu(1))), added to the scores), not one of each sample; for a padding mask write the"
+      + " attention by hand with scores.maskedFill(pad, Float.NEGATIVE_INFINITY) in a method of several inputs (CausalLocal in"
+      + " the processor's tests), or leave out @Model";
+
+  /**
+   * {@code attn_mask} of a layer as its scores {@code [N, H, L, S]} take it: a tensor field {@code [L, S]} (float, added:
+   * {@code F.attentionMask} of a 0/1 one), or null for none.
+   */
+  private static String attentionMask(Writer w, String who, String mask, int l, int s) throws Unsupported {
+    if (mask == null) {
+      return null;
+    }
+    int[] ms = w.shapeOf(mask);
+    if (ms == null) {
+      return null;
+    }
+    if (ms.length > 0 && ms[0] == -1) {
+      throw new Unsupported(who + ": its attn_mask is a value of the batch; " + BATCH_MASK);
+    }
+    if (ms.length != 2 || ms[0] != l || ms[1] != s) {
+      throw new Unsupported(who + ": attn_mask must be [L, S] = " + Shapes.toString(l, s) + ", got " + Shapes.toString(ms)
+          + " (a compiled layer takes the one mask of every sample and head)");
+    }
+    return mask;
   }
 
   /** {@code dropout2(linear2(dropout(activation(linear1(x)))))}. */

@@ -4088,18 +4088,23 @@ public final class DeclarationReader {
 
     /** The attention layer {@code att} applied to {@code input} (self-attention, the encoder layer or layers); null after an error. */
     private String applyAttention(Att att, String input, Source where) {
+      return applyAttention(att, input, null, where);
+    }
+
+    /** As {@link #applyAttention(Att, String, Source)}, with the float attention mask {@code mask} (a tensor field's value, or null). */
+    private String applyAttention(Att att, String input, String mask, Source where) {
       AttentionLayers.Writer w = attentionWriter(where);
       try {
         if (att.spec() instanceof MultiheadAttention.Spec s) {
-          return AttentionLayers.selfAttention(w, att.path(), s, att.layers(), input);
+          return AttentionLayers.selfAttention(w, att.path(), s, att.layers(), input, mask);
         }
         TransformerEncoderLayer.Spec s = (TransformerEncoderLayer.Spec) att.spec();
         if (att.count() == 0) {
-          return AttentionLayers.encoderLayer(w, att.path(), s, att.layers(), input);
+          return AttentionLayers.encoderLayer(w, att.path(), s, att.layers(), input, mask);
         }
         String x = input;
         for (int i = 0; i < att.count() && x != null; i++) {
-          x = AttentionLayers.encoderLayer(w, att.path() + ".layers." + i, s, att.layers(), x);
+          x = AttentionLayers.encoderLayer(w, att.path() + ".layers." + i, s, att.layers(), x, mask);
         }
         return x == null || att.norm() == null ? x : step(x, att.norm().spec(), att.norm(), att.norm().path(), where);
       } catch (AttentionLayers.Unsupported e) {
@@ -4148,20 +4153,23 @@ public final class DeclarationReader {
             + " output (" + call + ".output()); leave out @Model to read the weights in eager mode");
         return null;
       }
-      List<? extends ExpressionTree> masks = attention ? (args.size() >= 6 ? List.of(args.get(3), args.get(5)) : List.of())
-          : args.subList(1, args.size());
-      for (ExpressionTree m : masks) {
-        if (stripped(m).getKind() != Tree.Kind.NULL_LITERAL) {
-          diagnostics.error(unit, m, Message.ATTENTION_NOT_COMPILED, call + ": the mask " + m + " is not compiled (a compiled"
-              + " attention layer takes null masks); for a causal mask use F.scaledDotProductAttention(q, k, v, null, p, true),"
-              + " for a padding mask write the attention by hand with x.maskedFill(mask, Float.NEGATIVE_INFINITY) in a method of"
-              + " several inputs (docs/guide.md, \"Attention and transformer layers\"), or leave out @Model");
+      ExpressionTree padding = attention ? (args.size() >= 6 ? args.get(3) : null) : args.get(2);
+      if (padding != null && stripped(padding).getKind() != Tree.Kind.NULL_LITERAL) {
+        diagnostics.error(unit, padding, Message.ATTENTION_NOT_COMPILED, call + ": the key padding mask " + padding + " is not"
+            + " compiled (one for each sample); " + AttentionLayers.BATCH_MASK);
+        return null;
+      }
+      ExpressionTree maskTree = attention ? (args.size() >= 6 ? args.get(5) : null) : args.get(1);
+      String mask = null;
+      if (maskTree != null && stripped(maskTree).getKind() != Tree.Kind.NULL_LITERAL) {
+        mask = expression(maskTree, unit, fields, className);
+        if (mask == null) {
           return null;
         }
       }
       if (!attention) {
         String input = expression(args.get(0), unit, fields, className);
-        return input == null ? null : applyAttention(att, input, source(unit, mi));
+        return input == null ? null : applyAttention(att, input, mask, source(unit, mi));
       }
       String q = expression(args.get(0), unit, fields, className);
       String k = expression(args.get(1), unit, fields, className);
@@ -4174,17 +4182,18 @@ public final class DeclarationReader {
             + " query, key and value one value (" + att.path() + ".forward(x, x, x, ...)); for cross-attention leave out @Model");
         return null;
       }
-      return applyAttention(att, q, source(unit, mi));
+      return applyAttention(att, q, mask, source(unit, mi));
     }
 
     /** {@code F.scaledDotProductAttention(q, k, v[, null, dropoutP, isCausal])}; null after an error (reported). */
     private String scaledDotProductAttention(MethodInvocationTree mi, List<? extends ExpressionTree> args, CompilationUnitTree unit,
         Map<String, LayerNode> fields, String className) {
+      String mask = null;
       if (args.size() == 6 && stripped(args.get(3)).getKind() != Tree.Kind.NULL_LITERAL) {
-        diagnostics.error(unit, args.get(3), Message.ATTENTION_NOT_COMPILED, mi + ": the mask " + args.get(3) + " is not"
-            + " compiled; pass null with isCausal for a causal mask, write the scores by hand with"
-            + " scores.maskedFill(mask.eq(0), Float.NEGATIVE_INFINITY) for another mask, or leave out @Model");
-        return null;
+        mask = expression(args.get(3), unit, fields, className);
+        if (mask == null) {
+          return null;
+        }
       }
       List<Object> options = args.size() == 6 ? constants(args.subList(4, 6), mi.toString(), "scaledDotProductAttention", unit)
           : List.of(0.0, false);
@@ -4198,7 +4207,7 @@ public final class DeclarationReader {
         return null;
       }
       try {
-        return AttentionLayers.scaledDotProduct(attentionWriter(source(unit, mi)), q, k, v, LayerCatalog.number(options, 0),
+        return AttentionLayers.scaledDotProduct(attentionWriter(source(unit, mi)), q, k, v, mask, LayerCatalog.number(options, 0),
             LayerCatalog.bool(options, 1), mi.toString());
       } catch (AttentionLayers.Unsupported | LayerCatalog.BadArguments e) {
         diagnostics.error(unit, mi, Message.ATTENTION_NOT_COMPILED, e.getMessage());
