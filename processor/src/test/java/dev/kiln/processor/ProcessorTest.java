@@ -2136,20 +2136,23 @@ class ProcessorTest {
         "    Tensor b = seqFirst.apply(x);",
         "    Tensor c = mha.forward(x, x.mul(2f), x.mul(2f)).output();",
         "    Tensor d = mha.forward(x, x, x).weights();",
-        "    Tensor e = block.forward(x, pad, null);",
+        "    Tensor e = block.forward(x, null, pad);",
+        "    Tensor g = block.forward(x, pad, null);",
         "    return encoder.apply(x);",
         "  }",
         "}");
     Compilation c = compile(f);
-    assertThat(c).hadErrorContaining("mha.forward(x, x, x, pad, false, null): the mask pad is not compiled (a compiled attention"
-        + " layer takes null masks)").inFile(f).onLineContaining("Tensor a = ");
+    assertThat(c).hadErrorContaining("mha.forward(x, x, x, pad, false, null): the key padding mask pad is not compiled (one for"
+        + " each sample); a compiled attention layer takes a float mask held by the model").inFile(f).onLineContaining("Tensor a = ");
     assertThat(c).hadErrorContaining("seqFirst MultiheadAttention(embed_dim=8, num_heads=2) is sequence first ([L, N, E]), but a"
         + " compiled forward holds the batch first").inFile(f).onLineContaining("Tensor b = ");
     assertThat(c).hadErrorContaining("a compiled MultiheadAttention is self-attention").inFile(f).onLineContaining("Tensor c = ");
     assertThat(c).hadErrorContaining("the attention weights are not compiled, only the output").inFile(f)
         .onLineContaining("Tensor d = ");
-    assertThat(c).hadErrorContaining("block.forward(x, pad, null): the mask pad is not compiled").inFile(f)
+    assertThat(c).hadErrorContaining("block.forward(x, null, pad): the key padding mask pad is not compiled").inFile(f)
         .onLineContaining("Tensor e = ");
+    assertThat(c).hadErrorContaining("block.self_attn MultiheadAttention(embed_dim=8, num_heads=2, dropout=0.1, batch_first=True):"
+        + " attn_mask must be [L, S] = [6, 6], got [6]").inFile(f).onLineContaining("Tensor g = ");
 
     JavaFileObject g = classModel("Sdpa",
         "@Model(input = {6, 8})",
@@ -2158,11 +2161,11 @@ class ProcessorTest {
         "  final TransformerEncoderLayer layer = new TransformerEncoderLayer(8, 2);",
         "  final TransformerEncoder encoder = new TransformerEncoder(layer, 2);",
         "  @Override public Tensor forward(Tensor x) {",
-        "    return scaledDotProductAttention(x, x, x, mask, 0.0, false);",
+        "    return scaledDotProductAttention(x, x, x, mask, 0.0, true);",
         "  }",
         "}");
     Compilation cg = compile(g);
-    assertThat(cg).hadErrorContaining("the mask mask is not compiled; pass null with isCausal for a causal mask")
+    assertThat(cg).hadErrorContaining("an explicit attn_mask must not be given with isCausal=true (PyTorch's rule)")
         .inFile(g).onLineContaining("return scaledDotProductAttention(");
     assertThat(cg).hadErrorContaining("encoder: TransformerEncoder's layer layer must be written in place")
         .inFile(g).onLineContaining("new TransformerEncoder(layer, 2)");
