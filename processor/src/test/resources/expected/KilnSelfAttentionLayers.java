@@ -102,26 +102,26 @@ public final class KilnSelfAttentionLayers extends SelfAttentionLayers {
       CpuKernels.addRepeatedForward(p.a3, 0, p.a2, 0, tensor_attn_in_proj_bias.readBuffer(), tensor_attn_in_proj_bias.offset(), 1, n * 6, 24, false);
       // attn: q = qkv[0]: [N, 6, 24] -> [N, 6, 8]   SelfAttentionLayers.java:27
       SliceKernels.narrowForward(p.a4, 0, p.a3, 0, n * 6, 24, 0, 8);
+      // attn: k = qkv[1]: [N, 6, 24] -> [N, 6, 8]   SelfAttentionLayers.java:27
+      SliceKernels.narrowForward(p.a5, 0, p.a3, 0, n * 6, 24, 8, 8);
+      // attn: v = qkv[2]: [N, 6, 24] -> [N, 6, 8]   SelfAttentionLayers.java:27
+      SliceKernels.narrowForward(p.a6, 0, p.a3, 0, n * 6, 24, 16, 8);
       // attn: q.view(-1, 6, 2, 4): [N, 6, 8] -> [N, 6, 2, 4]   SelfAttentionLayers.java:27
       // a view: no work
       // attn: q heads, transpose(1, 2): [N, 6, 2, 4] -> [N, 2, 6, 4]   SelfAttentionLayers.java:27
-      CpuKernels.permute(p.a6, 0, p.a4, 0, new int[] {n, 6, 2, 4}, new int[] {0, 2, 1, 3}, false);
-      // attn: k = qkv[1]: [N, 6, 24] -> [N, 6, 8]   SelfAttentionLayers.java:27
-      SliceKernels.narrowForward(p.a7, 0, p.a3, 0, n * 6, 24, 8, 8);
+      CpuKernels.permute(p.a8, 0, p.a4, 0, new int[] {n, 6, 2, 4}, new int[] {0, 2, 1, 3}, false);
       // attn: k.view(-1, 6, 2, 4): [N, 6, 8] -> [N, 6, 2, 4]   SelfAttentionLayers.java:27
       // a view: no work
       // attn: k heads, transpose(1, 2): [N, 6, 2, 4] -> [N, 2, 6, 4]   SelfAttentionLayers.java:27
-      CpuKernels.permute(p.a9, 0, p.a7, 0, new int[] {n, 6, 2, 4}, new int[] {0, 2, 1, 3}, false);
-      // attn: v = qkv[2]: [N, 6, 24] -> [N, 6, 8]   SelfAttentionLayers.java:27
-      SliceKernels.narrowForward(p.a10, 0, p.a3, 0, n * 6, 24, 16, 8);
+      CpuKernels.permute(p.a10, 0, p.a5, 0, new int[] {n, 6, 2, 4}, new int[] {0, 2, 1, 3}, false);
       // attn: v.view(-1, 6, 2, 4): [N, 6, 8] -> [N, 6, 2, 4]   SelfAttentionLayers.java:27
       // a view: no work
       // attn: v heads, transpose(1, 2): [N, 6, 2, 4] -> [N, 2, 6, 4]   SelfAttentionLayers.java:27
-      CpuKernels.permute(p.a12, 0, p.a10, 0, new int[] {n, 6, 2, 4}, new int[] {0, 2, 1, 3}, false);
+      CpuKernels.permute(p.a12, 0, p.a6, 0, new int[] {n, 6, 2, 4}, new int[] {0, 2, 1, 3}, false);
       // attn: k.transpose(-2, -1): [N, 2, 6, 4] -> [N, 2, 4, 6]   SelfAttentionLayers.java:27
       // the matmul below reads it transposed (a GEMM flag): no copy
       // attn: q @ k^T + scores.mul(1 / sqrt(4)): [N, 2, 6, 4] @ [N, 2, 4, 6] -> [N, 2, 6, 6]   SelfAttentionLayers.java:27
-      Blas.sgemmBatched(n * 2, false, true, 6, 6, 4, 0.5f, p.a6, 0, 24, p.a9, 0, 24, 0f, p.a14, 0, 36);
+      Blas.sgemmBatched(n * 2, false, true, 6, 6, 4, 0.5f, p.a8, 0, 24, p.a10, 0, 24, 0f, p.a14, 0, 36);
       // attn: scores.softmax(-1): [N, 2, 6, 6] -> [N, 2, 6, 6]   SelfAttentionLayers.java:27
       ActivationKernels.softmaxForward(p.a15, 0, p.a14, 0, n * 12, 6, 1);
       // attn: weights @ v: [N, 2, 6, 6] @ [N, 2, 6, 4] -> [N, 2, 6, 4]   SelfAttentionLayers.java:27
@@ -139,26 +139,26 @@ public final class KilnSelfAttentionLayers extends SelfAttentionLayers {
       Blas.sgemm(false, true, n * 6, 24, 8, 1.0f, p.a20, 0, 8, tensor_attn2_in_proj_weight, 8, 0f, p.a21, 0, 24);
       // attn2: q = qkv[0]: [N, 6, 24] -> [N, 6, 8]   SelfAttentionLayers.java:28
       SliceKernels.narrowForward(p.a22, 0, p.a21, 0, n * 6, 24, 0, 8);
+      // attn2: k = qkv[1]: [N, 6, 24] -> [N, 6, 8]   SelfAttentionLayers.java:28
+      SliceKernels.narrowForward(p.a23, 0, p.a21, 0, n * 6, 24, 8, 8);
+      // attn2: v = qkv[2]: [N, 6, 24] -> [N, 6, 8]   SelfAttentionLayers.java:28
+      SliceKernels.narrowForward(p.a24, 0, p.a21, 0, n * 6, 24, 16, 8);
       // attn2: q.view(-1, 6, 4, 2): [N, 6, 8] -> [N, 6, 4, 2]   SelfAttentionLayers.java:28
       // a view: no work
       // attn2: q heads, transpose(1, 2): [N, 6, 4, 2] -> [N, 4, 6, 2]   SelfAttentionLayers.java:28
-      CpuKernels.permute(p.a24, 0, p.a22, 0, new int[] {n, 6, 4, 2}, new int[] {0, 2, 1, 3}, false);
-      // attn2: k = qkv[1]: [N, 6, 24] -> [N, 6, 8]   SelfAttentionLayers.java:28
-      SliceKernels.narrowForward(p.a25, 0, p.a21, 0, n * 6, 24, 8, 8);
+      CpuKernels.permute(p.a26, 0, p.a22, 0, new int[] {n, 6, 4, 2}, new int[] {0, 2, 1, 3}, false);
       // attn2: k.view(-1, 6, 4, 2): [N, 6, 8] -> [N, 6, 4, 2]   SelfAttentionLayers.java:28
       // a view: no work
       // attn2: k heads, transpose(1, 2): [N, 6, 4, 2] -> [N, 4, 6, 2]   SelfAttentionLayers.java:28
-      CpuKernels.permute(p.a27, 0, p.a25, 0, new int[] {n, 6, 4, 2}, new int[] {0, 2, 1, 3}, false);
-      // attn2: v = qkv[2]: [N, 6, 24] -> [N, 6, 8]   SelfAttentionLayers.java:28
-      SliceKernels.narrowForward(p.a28, 0, p.a21, 0, n * 6, 24, 16, 8);
+      CpuKernels.permute(p.a28, 0, p.a23, 0, new int[] {n, 6, 4, 2}, new int[] {0, 2, 1, 3}, false);
       // attn2: v.view(-1, 6, 4, 2): [N, 6, 8] -> [N, 6, 4, 2]   SelfAttentionLayers.java:28
       // a view: no work
       // attn2: v heads, transpose(1, 2): [N, 6, 4, 2] -> [N, 4, 6, 2]   SelfAttentionLayers.java:28
-      CpuKernels.permute(p.a30, 0, p.a28, 0, new int[] {n, 6, 4, 2}, new int[] {0, 2, 1, 3}, false);
+      CpuKernels.permute(p.a30, 0, p.a24, 0, new int[] {n, 6, 4, 2}, new int[] {0, 2, 1, 3}, false);
       // attn2: k.transpose(-2, -1): [N, 4, 6, 2] -> [N, 4, 2, 6]   SelfAttentionLayers.java:28
       // the matmul below reads it transposed (a GEMM flag): no copy
       // attn2: q @ k^T + scores.mul(1 / sqrt(2)): [N, 4, 6, 2] @ [N, 4, 2, 6] -> [N, 4, 6, 6]   SelfAttentionLayers.java:28
-      Blas.sgemmBatched(n * 4, false, true, 6, 6, 2, 0.70710677f, p.a24, 0, 12, p.a27, 0, 12, 0f, p.a32, 0, 36);
+      Blas.sgemmBatched(n * 4, false, true, 6, 6, 2, 0.70710677f, p.a26, 0, 12, p.a28, 0, 12, 0f, p.a32, 0, 36);
       // attn2: scores.softmax(-1): [N, 4, 6, 6] -> [N, 4, 6, 6]   SelfAttentionLayers.java:28
       ActivationKernels.softmaxForward(p.a33, 0, p.a32, 0, n * 24, 6, 1);
       // attn2: weights @ v: [N, 4, 6, 6] @ [N, 4, 6, 2] -> [N, 4, 6, 2]   SelfAttentionLayers.java:28
@@ -199,26 +199,26 @@ public final class KilnSelfAttentionLayers extends SelfAttentionLayers {
     // attn: q = qkv[0]: [N, 6, 24] -> [N, 6, 8]   SelfAttentionLayers.java:27
     Tensor[] s1 = v3.split(8, -1);
     Tensor v4 = s1[0];
-    // attn: q.view(-1, 6, 2, 4): [N, 6, 8] -> [N, 6, 2, 4]   SelfAttentionLayers.java:27
-    Tensor v5 = F.reshape(v4, -1, 6, 2, 4);
-    // attn: q heads, transpose(1, 2): [N, 6, 2, 4] -> [N, 2, 6, 4]   SelfAttentionLayers.java:27
-    Tensor v6 = F.transpose(v5, 1, 2);
     // attn: k = qkv[1]: [N, 6, 24] -> [N, 6, 8]   SelfAttentionLayers.java:27
-    Tensor v7 = s1[1];
-    // attn: k.view(-1, 6, 2, 4): [N, 6, 8] -> [N, 6, 2, 4]   SelfAttentionLayers.java:27
-    Tensor v8 = F.reshape(v7, -1, 6, 2, 4);
-    // attn: k heads, transpose(1, 2): [N, 6, 2, 4] -> [N, 2, 6, 4]   SelfAttentionLayers.java:27
-    Tensor v9 = F.transpose(v8, 1, 2);
+    Tensor v5 = s1[1];
     // attn: v = qkv[2]: [N, 6, 24] -> [N, 6, 8]   SelfAttentionLayers.java:27
-    Tensor v10 = s1[2];
+    Tensor v6 = s1[2];
+    // attn: q.view(-1, 6, 2, 4): [N, 6, 8] -> [N, 6, 2, 4]   SelfAttentionLayers.java:27
+    Tensor v7 = F.reshape(v4, -1, 6, 2, 4);
+    // attn: q heads, transpose(1, 2): [N, 6, 2, 4] -> [N, 2, 6, 4]   SelfAttentionLayers.java:27
+    Tensor v8 = F.transpose(v7, 1, 2);
+    // attn: k.view(-1, 6, 2, 4): [N, 6, 8] -> [N, 6, 2, 4]   SelfAttentionLayers.java:27
+    Tensor v9 = F.reshape(v5, -1, 6, 2, 4);
+    // attn: k heads, transpose(1, 2): [N, 6, 2, 4] -> [N, 2, 6, 4]   SelfAttentionLayers.java:27
+    Tensor v10 = F.transpose(v9, 1, 2);
     // attn: v.view(-1, 6, 2, 4): [N, 6, 8] -> [N, 6, 2, 4]   SelfAttentionLayers.java:27
-    Tensor v11 = F.reshape(v10, -1, 6, 2, 4);
+    Tensor v11 = F.reshape(v6, -1, 6, 2, 4);
     // attn: v heads, transpose(1, 2): [N, 6, 2, 4] -> [N, 2, 6, 4]   SelfAttentionLayers.java:27
     Tensor v12 = F.transpose(v11, 1, 2);
     // attn: k.transpose(-2, -1): [N, 2, 6, 4] -> [N, 2, 4, 6]   SelfAttentionLayers.java:27
     // the matmul below reads it transposed (a GEMM flag): no copy
     // attn: q @ k^T + scores.mul(1 / sqrt(4)): [N, 2, 6, 4] @ [N, 2, 4, 6] -> [N, 2, 6, 6]   SelfAttentionLayers.java:27
-    Tensor v15 = CudaCompiled.matmul(v6, false, v9, true, 0.5f, n * 2, 6, 6, 4, n, 2, 6, 6);
+    Tensor v15 = CudaCompiled.matmul(v8, false, v10, true, 0.5f, n * 2, 6, 6, 4, n, 2, 6, 6);
     // attn: scores.softmax(-1): [N, 2, 6, 6] -> [N, 2, 6, 6]   SelfAttentionLayers.java:27
     Tensor v16 = F.softmax(v15, -1);
     // attn: weights @ v: [N, 2, 6, 6] @ [N, 2, 6, 4] -> [N, 2, 6, 4]   SelfAttentionLayers.java:27
@@ -236,26 +236,26 @@ public final class KilnSelfAttentionLayers extends SelfAttentionLayers {
     // attn2: q = qkv[0]: [N, 6, 24] -> [N, 6, 8]   SelfAttentionLayers.java:28
     Tensor[] s2 = v22.split(8, -1);
     Tensor v23 = s2[0];
-    // attn2: q.view(-1, 6, 4, 2): [N, 6, 8] -> [N, 6, 4, 2]   SelfAttentionLayers.java:28
-    Tensor v24 = F.reshape(v23, -1, 6, 4, 2);
-    // attn2: q heads, transpose(1, 2): [N, 6, 4, 2] -> [N, 4, 6, 2]   SelfAttentionLayers.java:28
-    Tensor v25 = F.transpose(v24, 1, 2);
     // attn2: k = qkv[1]: [N, 6, 24] -> [N, 6, 8]   SelfAttentionLayers.java:28
-    Tensor v26 = s2[1];
-    // attn2: k.view(-1, 6, 4, 2): [N, 6, 8] -> [N, 6, 4, 2]   SelfAttentionLayers.java:28
-    Tensor v27 = F.reshape(v26, -1, 6, 4, 2);
-    // attn2: k heads, transpose(1, 2): [N, 6, 4, 2] -> [N, 4, 6, 2]   SelfAttentionLayers.java:28
-    Tensor v28 = F.transpose(v27, 1, 2);
+    Tensor v24 = s2[1];
     // attn2: v = qkv[2]: [N, 6, 24] -> [N, 6, 8]   SelfAttentionLayers.java:28
-    Tensor v29 = s2[2];
+    Tensor v25 = s2[2];
+    // attn2: q.view(-1, 6, 4, 2): [N, 6, 8] -> [N, 6, 4, 2]   SelfAttentionLayers.java:28
+    Tensor v26 = F.reshape(v23, -1, 6, 4, 2);
+    // attn2: q heads, transpose(1, 2): [N, 6, 4, 2] -> [N, 4, 6, 2]   SelfAttentionLayers.java:28
+    Tensor v27 = F.transpose(v26, 1, 2);
+    // attn2: k.view(-1, 6, 4, 2): [N, 6, 8] -> [N, 6, 4, 2]   SelfAttentionLayers.java:28
+    Tensor v28 = F.reshape(v24, -1, 6, 4, 2);
+    // attn2: k heads, transpose(1, 2): [N, 6, 4, 2] -> [N, 4, 6, 2]   SelfAttentionLayers.java:28
+    Tensor v29 = F.transpose(v28, 1, 2);
     // attn2: v.view(-1, 6, 4, 2): [N, 6, 8] -> [N, 6, 4, 2]   SelfAttentionLayers.java:28
-    Tensor v30 = F.reshape(v29, -1, 6, 4, 2);
+    Tensor v30 = F.reshape(v25, -1, 6, 4, 2);
     // attn2: v heads, transpose(1, 2): [N, 6, 4, 2] -> [N, 4, 6, 2]   SelfAttentionLayers.java:28
     Tensor v31 = F.transpose(v30, 1, 2);
     // attn2: k.transpose(-2, -1): [N, 4, 6, 2] -> [N, 4, 2, 6]   SelfAttentionLayers.java:28
     // the matmul below reads it transposed (a GEMM flag): no copy
     // attn2: q @ k^T + scores.mul(1 / sqrt(2)): [N, 4, 6, 2] @ [N, 4, 2, 6] -> [N, 4, 6, 6]   SelfAttentionLayers.java:28
-    Tensor v34 = CudaCompiled.matmul(v25, false, v28, true, 0.70710677f, n * 4, 6, 6, 2, n, 4, 6, 6);
+    Tensor v34 = CudaCompiled.matmul(v27, false, v29, true, 0.70710677f, n * 4, 6, 6, 2, n, 4, 6, 6);
     // attn2: scores.softmax(-1): [N, 4, 6, 6] -> [N, 4, 6, 6]   SelfAttentionLayers.java:28
     Tensor v35 = F.softmax(v34, -1);
     // attn2: weights @ v: [N, 4, 6, 6] @ [N, 4, 6, 2] -> [N, 4, 6, 2]   SelfAttentionLayers.java:28
@@ -288,11 +288,11 @@ public final class KilnSelfAttentionLayers extends SelfAttentionLayers {
 
     final float[] a4;
 
+    final float[] a5;
+
     final float[] a6;
 
-    final float[] a7;
-
-    final float[] a9;
+    final float[] a8;
 
     final float[] a10;
 
@@ -314,11 +314,11 @@ public final class KilnSelfAttentionLayers extends SelfAttentionLayers {
 
     final float[] a22;
 
+    final float[] a23;
+
     final float[] a24;
 
-    final float[] a25;
-
-    final float[] a27;
+    final float[] a26;
 
     final float[] a28;
 
@@ -344,13 +344,13 @@ public final class KilnSelfAttentionLayers extends SelfAttentionLayers {
 
     float[] da4;
 
-    float[] da7;
-
-    float[] da10;
+    float[] da5;
 
     float[] da6;
 
-    float[] da9;
+    float[] da8;
+
+    float[] da10;
 
     float[] da14;
 
@@ -370,13 +370,13 @@ public final class KilnSelfAttentionLayers extends SelfAttentionLayers {
 
     float[] da22;
 
-    float[] da25;
-
-    float[] da28;
+    float[] da23;
 
     float[] da24;
 
-    float[] da27;
+    float[] da26;
+
+    float[] da28;
 
     float[] da32;
 
@@ -404,9 +404,9 @@ public final class KilnSelfAttentionLayers extends SelfAttentionLayers {
       this.a2 = new float[n * 144];
       this.a3 = new float[n * 144];
       this.a4 = new float[n * 48];
+      this.a5 = new float[n * 48];
       this.a6 = new float[n * 48];
-      this.a7 = new float[n * 48];
-      this.a9 = new float[n * 48];
+      this.a8 = new float[n * 48];
       this.a10 = new float[n * 48];
       this.a12 = new float[n * 48];
       this.a14 = new float[n * 72];
@@ -417,9 +417,9 @@ public final class KilnSelfAttentionLayers extends SelfAttentionLayers {
       this.a20 = new float[n * 48];
       this.a21 = new float[n * 144];
       this.a22 = new float[n * 48];
+      this.a23 = new float[n * 48];
       this.a24 = new float[n * 48];
-      this.a25 = new float[n * 48];
-      this.a27 = new float[n * 48];
+      this.a26 = new float[n * 48];
       this.a28 = new float[n * 48];
       this.a30 = new float[n * 48];
       this.a32 = new float[n * 144];
@@ -443,10 +443,10 @@ public final class KilnSelfAttentionLayers extends SelfAttentionLayers {
       da2 = new float[n * 144];
       da3 = new float[n * 144];
       da4 = new float[n * 48];
-      da7 = new float[n * 48];
-      da10 = new float[n * 48];
+      da5 = new float[n * 48];
       da6 = new float[n * 48];
-      da9 = new float[n * 48];
+      da8 = new float[n * 48];
+      da10 = new float[n * 48];
       da14 = new float[n * 72];
       da15 = new float[n * 72];
       da12 = new float[n * 48];
@@ -456,10 +456,10 @@ public final class KilnSelfAttentionLayers extends SelfAttentionLayers {
       da20 = new float[n * 48];
       da21 = new float[n * 144];
       da22 = new float[n * 48];
-      da25 = new float[n * 48];
-      da28 = new float[n * 48];
+      da23 = new float[n * 48];
       da24 = new float[n * 48];
-      da27 = new float[n * 48];
+      da26 = new float[n * 48];
+      da28 = new float[n * 48];
       da32 = new float[n * 144];
       da33 = new float[n * 144];
       da30 = new float[n * 48];
@@ -519,19 +519,19 @@ public final class KilnSelfAttentionLayers extends SelfAttentionLayers {
         float[] dIn2 = need2 ? p.da2 : null;
         boolean need3 = need2 || needsGrad(9 /* tensor_attn_in_proj_bias */);
         float[] dIn3 = need3 ? p.da3 : null;
-        boolean need5 = need3;
-        float[] dIn5 = need5 ? p.da4 : null;
-        boolean need6 = need5;
-        float[] dIn6 = need6 ? p.da3 : null;
-        boolean need8 = need6;
-        float[] dIn8 = need8 ? p.da7 : null;
-        boolean need9 = need8;
-        float[] dIn9 = need9 ? p.da3 : null;
+        boolean need4 = need3;
+        float[] dIn4 = need4 ? p.da3 : null;
+        boolean need5 = need4;
+        float[] dIn5 = need5 ? p.da3 : null;
+        boolean need7 = need5;
+        float[] dIn7 = need7 ? p.da4 : null;
+        boolean need9 = need7;
+        float[] dIn9 = need9 ? p.da5 : null;
         boolean need11 = need9;
-        float[] dIn11 = need11 ? p.da10 : null;
+        float[] dIn11 = need11 ? p.da6 : null;
         boolean need13 = need11;
-        float[] dIn13 = need13 ? p.da6 : null;
-        float[] dIn13_1 = need13 ? p.da9 : null;
+        float[] dIn13 = need13 ? p.da8 : null;
+        float[] dIn13_1 = need13 ? p.da10 : null;
         boolean need14 = need13;
         float[] dIn14 = need14 ? p.da14 : null;
         boolean need15 = need14;
@@ -547,19 +547,19 @@ public final class KilnSelfAttentionLayers extends SelfAttentionLayers {
         float[] dIn20 = need20 ? p.da20 : null;
         boolean need21 = need20 || needsGrad(10 /* tensor_attn2_in_proj_weight */);
         float[] dIn21 = need21 ? p.da21 : null;
-        boolean need23 = need21;
-        float[] dIn23 = need23 ? p.da22 : null;
-        boolean need24 = need23;
-        float[] dIn24 = need24 ? p.da21 : null;
-        boolean need26 = need24;
-        float[] dIn26 = need26 ? p.da25 : null;
-        boolean need27 = need26;
-        float[] dIn27 = need27 ? p.da21 : null;
+        boolean need22 = need21;
+        float[] dIn22 = need22 ? p.da21 : null;
+        boolean need23 = need22;
+        float[] dIn23 = need23 ? p.da21 : null;
+        boolean need25 = need23;
+        float[] dIn25 = need25 ? p.da22 : null;
+        boolean need27 = need25;
+        float[] dIn27 = need27 ? p.da23 : null;
         boolean need29 = need27;
-        float[] dIn29 = need29 ? p.da28 : null;
+        float[] dIn29 = need29 ? p.da24 : null;
         boolean need31 = need29;
-        float[] dIn31 = need31 ? p.da24 : null;
-        float[] dIn31_1 = need31 ? p.da27 : null;
+        float[] dIn31 = need31 ? p.da26 : null;
+        float[] dIn31_1 = need31 ? p.da28 : null;
         boolean need32 = need31;
         float[] dIn32 = need32 ? p.da32 : null;
         boolean need33 = need32;
@@ -612,9 +612,9 @@ public final class KilnSelfAttentionLayers extends SelfAttentionLayers {
         }
         // attn2: v = qkv[2]: gradient of [N, 6, 24]   SelfAttentionLayers.java:28
         // only when a step before it needs its gradient (a later one in program order still comes: no return)
-        if (need29) {
+        if (need25) {
           // the split's pieces write its input's gradient between them: this piece's is copied into its slice
-          SliceKernels.pieceBackward(dIn27, 0, dIn29, 0, n * 6, 24, 16, 8);
+          SliceKernels.pieceBackward(dIn23, 0, dIn29, 0, n * 6, 24, 16, 8);
         }
         // attn2: scores.softmax(-1): gradient of [N, 4, 6, 6]   SelfAttentionLayers.java:28
         if (!need33) {
@@ -628,33 +628,33 @@ public final class KilnSelfAttentionLayers extends SelfAttentionLayers {
           return new Tensor[11];
         }
         if (dIn31 != null) {
-          Blas.sgemmBatched(n * 4, false, false, 6, 2, 6, 0.70710677f, dIn32, 0, 36, p.a27, 0, 12, 0f, dIn31, 0, 12);
+          Blas.sgemmBatched(n * 4, false, false, 6, 2, 6, 0.70710677f, dIn32, 0, 36, p.a28, 0, 12, 0f, dIn31, 0, 12);
         }
         if (dIn31_1 != null) {
-          Blas.sgemmBatched(n * 4, true, false, 6, 2, 6, 0.70710677f, dIn32, 0, 36, p.a24, 0, 12, 0f, dIn31_1, 0, 12);
+          Blas.sgemmBatched(n * 4, true, false, 6, 2, 6, 0.70710677f, dIn32, 0, 36, p.a26, 0, 12, 0f, dIn31_1, 0, 12);
         }
         // attn2: k heads, transpose(1, 2): gradient of [N, 6, 4, 2]   SelfAttentionLayers.java:28
+        if (!need29) {
+          return new Tensor[11];
+        }
+        CpuKernels.permute(dIn27, 0, dIn31_1, 0, new int[] {n, 4, 6, 2}, new int[] {0, 2, 1, 3}, false);
+        // attn2: k = qkv[1]: gradient of [N, 6, 24]   SelfAttentionLayers.java:28
+        // only when a step before it needs its gradient (a later one in program order still comes: no return)
+        if (need23) {
+          // the split's pieces write its input's gradient between them: this piece's is copied into its slice
+          SliceKernels.pieceBackward(dIn22, 0, dIn27, 0, n * 6, 24, 8, 8);
+        }
+        // attn2: q heads, transpose(1, 2): gradient of [N, 6, 4, 2]   SelfAttentionLayers.java:28
         if (!need27) {
           return new Tensor[11];
         }
-        CpuKernels.permute(dIn26, 0, dIn31_1, 0, new int[] {n, 4, 6, 2}, new int[] {0, 2, 1, 3}, false);
-        // attn2: k = qkv[1]: gradient of [N, 6, 24]   SelfAttentionLayers.java:28
-        if (!need26) {
-          return new Tensor[11];
-        }
-        // the split's pieces write its input's gradient between them: this piece's is copied into its slice
-        SliceKernels.pieceBackward(dIn24, 0, dIn26, 0, n * 6, 24, 8, 8);
-        // attn2: q heads, transpose(1, 2): gradient of [N, 6, 4, 2]   SelfAttentionLayers.java:28
-        if (!need24) {
-          return new Tensor[11];
-        }
-        CpuKernels.permute(dIn23, 0, dIn31, 0, new int[] {n, 4, 6, 2}, new int[] {0, 2, 1, 3}, false);
+        CpuKernels.permute(dIn25, 0, dIn31, 0, new int[] {n, 4, 6, 2}, new int[] {0, 2, 1, 3}, false);
         // attn2: q = qkv[0]: gradient of [N, 6, 24]   SelfAttentionLayers.java:28
-        if (!need23) {
+        if (!need22) {
           return new Tensor[11];
         }
         // the split's pieces write its input's gradient between them: this piece's is copied into its slice
-        SliceKernels.pieceBackward(dIn21, 0, dIn23, 0, n * 6, 24, 0, 8);
+        SliceKernels.pieceBackward(dIn21, 0, dIn25, 0, n * 6, 24, 0, 8);
         // attn2: x @ in_proj_weight^T: gradient of [N, 6, 8] @ [24, 8]   SelfAttentionLayers.java:28
         if (!need21) {
           return new Tensor[11];
@@ -701,9 +701,9 @@ public final class KilnSelfAttentionLayers extends SelfAttentionLayers {
         }
         // attn: v = qkv[2]: gradient of [N, 6, 24]   SelfAttentionLayers.java:27
         // only when a step before it needs its gradient (a later one in program order still comes: no return)
-        if (need11) {
+        if (need7) {
           // the split's pieces write its input's gradient between them: this piece's is copied into its slice
-          SliceKernels.pieceBackward(dIn9, 0, dIn11, 0, n * 6, 24, 16, 8);
+          SliceKernels.pieceBackward(dIn5, 0, dIn11, 0, n * 6, 24, 16, 8);
         }
         // attn: scores.softmax(-1): gradient of [N, 2, 6, 6]   SelfAttentionLayers.java:27
         if (!need15) {
@@ -717,33 +717,33 @@ public final class KilnSelfAttentionLayers extends SelfAttentionLayers {
           return new Tensor[11];
         }
         if (dIn13 != null) {
-          Blas.sgemmBatched(n * 2, false, false, 6, 4, 6, 0.5f, dIn14, 0, 36, p.a9, 0, 24, 0f, dIn13, 0, 24);
+          Blas.sgemmBatched(n * 2, false, false, 6, 4, 6, 0.5f, dIn14, 0, 36, p.a10, 0, 24, 0f, dIn13, 0, 24);
         }
         if (dIn13_1 != null) {
-          Blas.sgemmBatched(n * 2, true, false, 6, 4, 6, 0.5f, dIn14, 0, 36, p.a6, 0, 24, 0f, dIn13_1, 0, 24);
+          Blas.sgemmBatched(n * 2, true, false, 6, 4, 6, 0.5f, dIn14, 0, 36, p.a8, 0, 24, 0f, dIn13_1, 0, 24);
         }
         // attn: k heads, transpose(1, 2): gradient of [N, 6, 2, 4]   SelfAttentionLayers.java:27
+        if (!need11) {
+          return new Tensor[11];
+        }
+        CpuKernels.permute(dIn9, 0, dIn13_1, 0, new int[] {n, 2, 6, 4}, new int[] {0, 2, 1, 3}, false);
+        // attn: k = qkv[1]: gradient of [N, 6, 24]   SelfAttentionLayers.java:27
+        // only when a step before it needs its gradient (a later one in program order still comes: no return)
+        if (need5) {
+          // the split's pieces write its input's gradient between them: this piece's is copied into its slice
+          SliceKernels.pieceBackward(dIn4, 0, dIn9, 0, n * 6, 24, 8, 8);
+        }
+        // attn: q heads, transpose(1, 2): gradient of [N, 6, 2, 4]   SelfAttentionLayers.java:27
         if (!need9) {
           return new Tensor[11];
         }
-        CpuKernels.permute(dIn8, 0, dIn13_1, 0, new int[] {n, 2, 6, 4}, new int[] {0, 2, 1, 3}, false);
-        // attn: k = qkv[1]: gradient of [N, 6, 24]   SelfAttentionLayers.java:27
-        if (!need8) {
-          return new Tensor[11];
-        }
-        // the split's pieces write its input's gradient between them: this piece's is copied into its slice
-        SliceKernels.pieceBackward(dIn6, 0, dIn8, 0, n * 6, 24, 8, 8);
-        // attn: q heads, transpose(1, 2): gradient of [N, 6, 2, 4]   SelfAttentionLayers.java:27
-        if (!need6) {
-          return new Tensor[11];
-        }
-        CpuKernels.permute(dIn5, 0, dIn13, 0, new int[] {n, 2, 6, 4}, new int[] {0, 2, 1, 3}, false);
+        CpuKernels.permute(dIn7, 0, dIn13, 0, new int[] {n, 2, 6, 4}, new int[] {0, 2, 1, 3}, false);
         // attn: q = qkv[0]: gradient of [N, 6, 24]   SelfAttentionLayers.java:27
-        if (!need5) {
+        if (!need4) {
           return new Tensor[11];
         }
         // the split's pieces write its input's gradient between them: this piece's is copied into its slice
-        SliceKernels.pieceBackward(dIn3, 0, dIn5, 0, n * 6, 24, 0, 8);
+        SliceKernels.pieceBackward(dIn3, 0, dIn7, 0, n * 6, 24, 0, 8);
         // attn: x @ in_proj_weight^T + in_proj_bias: gradient of [N, 6, 24] + [24]   SelfAttentionLayers.java:27
         if (!need3) {
           return new Tensor[11];

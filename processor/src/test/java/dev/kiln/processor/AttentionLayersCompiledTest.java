@@ -46,7 +46,7 @@ class AttentionLayersCompiledTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"SelfAttentionLayers", "EncoderStacks", "CausalSdpa", "MaskedEncoder", "DropoutEncoder"})
+  @ValueSource(strings = {"SelfAttentionLayers", "EncoderStacks", "CausalSdpa", "MaskedEncoder", "DropoutEncoder", "CrossAttention"})
   void trainingAndEvaluationGiveEagerValuesAndGradients(String name) {
     Module[] m = models(name);
     Kiln.manualSeed(3);

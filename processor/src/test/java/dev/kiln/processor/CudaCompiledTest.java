@@ -74,6 +74,7 @@ class CudaCompiledTest {
     "CausalSdpa, 6:8",
     "MaskedEncoder, 6:8",
     "DropoutEncoder, 6:8",
+    "CrossAttention, 6:8",
     "GatedPieces, 4:16",
     "PositionTable, 6:8",
     "TinyGpt, ids11:6",

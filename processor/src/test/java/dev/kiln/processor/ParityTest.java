@@ -744,6 +744,7 @@ class ParityTest {
     "CausalSdpa, test.CausalSdpa, test.KilnCausalSdpa, 6:8, 3",
     "MaskedEncoder, test.MaskedEncoder, test.KilnMaskedEncoder, 6:8, 3",
     "DropoutEncoder, test.DropoutEncoder, test.KilnDropoutEncoder, 6:8, 3",
+    "CrossAttention, test.CrossAttention, test.KilnCrossAttention, 6:8, 3",
   })
   void compiledMatchesEager(String source, String eagerName, String compiledName, String sampleShape, int classes) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(source));

@@ -126,18 +126,20 @@ final class AttentionLayers {
   // ------------------------------------------------------------------ forward
 
   /**
-   * Self-attention of the MultiheadAttention at {@code path} over {@code x} ({@code mha.forward(x, x, x, ...).output()},
-   * {@code mha.apply(x)}): PyTorch's packed in-projection {@code linear(x, in_proj_weight, in_proj_bias).split(E, -1)}, the
-   * heads, {@code softmax(q k^T / sqrt(Dh))}, dropout in training, {@code @ v}, the heads joined and {@code out_proj}. Its
-   * value {@code [N, L, E]}.
+   * The MultiheadAttention at {@code path} over {@code query}, {@code key} and {@code value} ({@code mha.forward(q, k, v,
+   * ...).output()}; {@code mha.apply(x)} is self-attention, all three {@code x}): the in-projection, the heads, {@code
+   * softmax(q k^T / sqrt(Dh) + mask)}, dropout in training, {@code @ v}, the heads joined and {@code out_proj}. Self-attention
+   * projects as PyTorch's packed path, {@code linear(x, in_proj_weight, in_proj_bias).split(E, -1)}: one product; otherwise
+   * each input by its block of rows of {@code in_proj_weight} (a region of the parameter, read in place). Its value {@code
+   * [N, L, E]}.
    */
-  static String selfAttention(Writer w, String path, MultiheadAttention.Spec s, Map<String, LayerIr> layers, String x,
-      String mask) throws Unsupported {
+  static String attention(Writer w, String path, MultiheadAttention.Spec s, Map<String, LayerIr> layers, String query,
+      String key, String value, String mask) throws Unsupported {
     int e = s.embedDim();
-    int h = s.numHeads();
-    int dh = s.headDim();
-    int[] in = w.shapeOf(x);
-    if (in == null) {
+    int[] qs = w.shapeOf(query);
+    int[] ks = w.shapeOf(key);
+    int[] vs = w.shapeOf(value);
+    if (qs == null || ks == null || vs == null) {
       return null;
     }
     String who = path + " " + s;
@@ -146,33 +148,57 @@ final class AttentionLayers {
           + " mode it would attend along dimension 0, the batch; construct it with batchFirst true (PyTorch's"
           + " batch_first=True) and pass [N, L, E], or leave out @Model");
     }
-    if (in.length != 3 || in[2] != e) {
-      throw new Unsupported(who + " expects [N, L, " + e + "] (batch first), receives " + Shapes.toString(in));
+    if (qs.length != 3 || qs[2] != e || ks.length != 3 || ks[2] != e || !java.util.Arrays.equals(ks, vs)) {
+      throw new Unsupported(who + " expects query [N, L, " + e + "] and key and value [N, S, " + e + "] (batch first), receives "
+          + Shapes.toString(qs) + (query.equals(key) && key.equals(value) ? "" : ", " + Shapes.toString(ks) + ", " + Shapes.toString(vs)));
     }
-    int l = in[1];
     TensorIr weight = new TensorIr(path + ".in_proj_weight", path + ".in_proj_weight", TensorIr.Kind.PARAMETER,
         new int[] {3 * e, e}, layers.get(path + ".out_proj").source());
-    String qkv = w.step(List.of(x, w.tensor(weight)), new MatMul(true), null, path + ": x @ in_proj_weight^T");
-    if (s.bias()) {
-      TensorIr bias = new TensorIr(path + ".in_proj_bias", path + ".in_proj_bias", TensorIr.Kind.PARAMETER, new int[] {3 * e},
-          weight.source());
-      qkv = w.step(List.of(qkv, w.tensor(bias)), new Add(), null, path + ": x @ in_proj_weight^T + in_proj_bias");
-    }
-    Split split = new Split(Split.Kind.SIZE, e, new int[0], -1, w.split(), path + ": qkv.split(" + e + ", -1)", w.where());
-    String[] heads = new String[3];
+    TensorIr bias = !s.bias() ? null : new TensorIr(path + ".in_proj_bias", path + ".in_proj_bias", TensorIr.Kind.PARAMETER,
+        new int[] {3 * e}, weight.source());
+    String[] inputs = {query, key, value};
     String[] names = {"q", "k", "v"};
+    String[] projected = new String[3];
+    if (query.equals(key) && key.equals(value)) {
+      String qkv = w.step(List.of(query, w.tensor(weight)), new MatMul(true), null, path + ": x @ in_proj_weight^T");
+      if (bias != null) {
+        qkv = w.step(List.of(qkv, w.tensor(bias)), new Add(), null, path + ": x @ in_proj_weight^T + in_proj_bias");
+      }
+      Split split = new Split(Split.Kind.SIZE, e, new int[0], -1, w.split(), path + ": qkv.split(" + e + ", -1)", w.where());
+      for (int i = 0; i < 3; i++) {
+        projected[i] = w.step(List.of(qkv), new Split.Piece(split, i), null, path + ": " + names[i] + " = qkv[" + i + "]");
+      }
+    } else {
+      w.tensor(weight);
+      if (bias != null) {
+        w.tensor(bias);
+      }
+      for (int i = 0; i < 3; i++) { // rows [i E, (i + 1) E) of the packed weight, as eager's narrow reads them
+        String rows = ".narrow(0, " + i * e + ", " + e + ")";
+        String block = w.tensor(TensorIr.region(weight, rows, i * e * e, new int[] {e, e}, weight.source()));
+        projected[i] = w.step(List.of(inputs[i], block), new MatMul(true), null,
+            path + ": " + names[i] + " = " + List.of("query", "key", "value").get(i) + " @ in_proj_weight" + rows + "^T");
+        if (bias != null) {
+          String b = w.tensor(TensorIr.region(bias, rows, i * e, new int[] {e}, weight.source()));
+          projected[i] = w.step(List.of(projected[i], b), new Add(), null, path + ": " + names[i] + " + in_proj_bias" + rows);
+        }
+      }
+    }
+    String[] heads = new String[3];
     for (int i = 0; i < 3; i++) {
-      String piece = w.step(List.of(qkv), new Split.Piece(split, i), null, path + ": " + names[i] + " = qkv[" + i + "]");
-      String viewed = w.step(List.of(piece), new Reshape(List.of(-1, l, h, dh)), null,
-          path + ": " + names[i] + ".view(-1, " + l + ", " + h + ", " + dh + ")");
+      int len = i == 0 ? qs[1] : ks[1];
+      String viewed = w.step(List.of(projected[i]), new Reshape(List.of(-1, len, s.numHeads(), s.headDim())), null,
+          path + ": " + names[i] + ".view(-1, " + len + ", " + s.numHeads() + ", " + s.headDim() + ")");
       heads[i] = w.step(List.of(viewed), new Transpose(1, 2), null, path + ": " + names[i] + " heads, transpose(1, 2)");
     }
-    String joined = attend(w, path, heads[0], heads[1], heads[2], attentionMask(w, who, mask, l, l), s.dropout(), path, false);
+    String joined = attend(w, path, heads[0], heads[1], heads[2], attentionMask(w, who, mask, qs[1], ks[1]), s.dropout(), path,
+        false);
     if (joined == null) {
       return null;
     }
     String back = w.step(List.of(joined), new Transpose(1, 2), null, path + ": heads joined, transpose(1, 2)");
-    String rows = w.step(List.of(back), new Reshape(List.of(-1, l, e)), null, path + ": heads joined, reshape(-1, " + l + ", " + e + ")");
+    String rows = w.step(List.of(back), new Reshape(List.of(-1, qs[1], e)), null,
+        path + ": heads joined, reshape(-1, " + qs[1] + ", " + e + ")");
     LayerIr outProj = layers.get(path + ".out_proj");
     return w.step(List.of(rows), outProj.spec(), outProj, path + ".out_proj");
   }
@@ -271,7 +297,7 @@ final class AttentionLayers {
   /** {@code dropout1(self_attn(x, x, x))}. */
   private static String selfAttentionBlock(Writer w, String path, TransformerEncoderLayer.Spec s, Map<String, LayerIr> layers,
       String x, String mask) throws Unsupported {
-    String a = selfAttention(w, path + ".self_attn", selfAttn(s), layers, x, mask);
+    String a = attention(w, path + ".self_attn", selfAttn(s), layers, x, x, x, mask);
     return a == null ? null : dropout(w, layers, path + ".dropout1", a);
   }
 

@@ -4096,7 +4096,7 @@ public final class DeclarationReader {
       AttentionLayers.Writer w = attentionWriter(where);
       try {
         if (att.spec() instanceof MultiheadAttention.Spec s) {
-          return AttentionLayers.selfAttention(w, att.path(), s, att.layers(), input, mask);
+          return AttentionLayers.attention(w, att.path(), s, att.layers(), input, input, input, mask);
         }
         TransformerEncoderLayer.Spec s = (TransformerEncoderLayer.Spec) att.spec();
         if (att.count() == 0) {
@@ -4134,8 +4134,8 @@ public final class DeclarationReader {
     }
 
     /**
-     * {@code mha.forward(q, k, v, null, needWeights, null).output()} (self-attention: q, k and v one value, no masks) and
-     * {@code enc.forward(x, null, null)}: the layer's expansion; any other form an error naming what is not compiled.
+     * {@code mha.forward(q, k, v, null, needWeights, attnMask).output()} and {@code enc.forward(x, mask, null)}: the layer's
+     * expansion, a mask a tensor field or null; any other form an error naming what is not compiled.
      */
     private String attentionForward(MethodInvocationTree mi, Att att, CompilationUnitTree unit, Map<String, LayerNode> fields,
         String className) {
@@ -4177,12 +4177,13 @@ public final class DeclarationReader {
       if (q == null || k == null || v == null) {
         return null;
       }
-      if (!q.equals(k) || !q.equals(v)) {
-        diagnostics.error(unit, call, Message.ATTENTION_NOT_COMPILED, call + ": a compiled MultiheadAttention is self-attention,"
-            + " query, key and value one value (" + att.path() + ".forward(x, x, x, ...)); for cross-attention leave out @Model");
+      try {
+        return AttentionLayers.attention(attentionWriter(source(unit, mi)), att.path(), (MultiheadAttention.Spec) att.spec(),
+            att.layers(), q, k, v, mask);
+      } catch (AttentionLayers.Unsupported e) {
+        diagnostics.error(unit, mi, Message.ATTENTION_NOT_COMPILED, e.getMessage());
         return null;
       }
-      return applyAttention(att, q, mask, source(unit, mi));
     }
 
     /** {@code F.scaledDotProductAttention(q, k, v[, null, dropoutP, isCausal])}; null after an error (reported). */
