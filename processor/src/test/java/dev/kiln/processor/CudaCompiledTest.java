@@ -251,6 +251,7 @@ class CudaCompiledTest {
     "TwoTower, forwardPair, false, -",
     "MaskedAttention, forwardMasked, true, -",
     "CausalLocal, forwardPadded, true, -",
+    "PaddedEncoder, forwardPadded, false, -",
     "Recommender, forwardPair, false, 7:9",
     "TaggedImage, forwardTagged, false, 0:5:8",
     "BaggedTags, forwardTagged, false, 0:5:8",

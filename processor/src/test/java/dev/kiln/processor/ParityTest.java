@@ -180,6 +180,7 @@ class ParityTest {
     "TwoTower, forwardPair, b, a",
     "MaskedAttention, forwardMasked, mask, x",
     "CausalLocal, forwardPadded, mask, x",
+    "PaddedEncoder, forwardPadded, pad, x",
     "InputsBesideOutputs, forwardGated, gate, x",
     "StateInput, forwardFrom, h, x",
   })

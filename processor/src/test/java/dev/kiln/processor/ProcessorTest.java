@@ -2119,8 +2119,8 @@ class ProcessorTest {
   }
 
   /**
-   * What the compiled attention layers do not take (a key padding mask, a mask of the wrong shape, sequence first, the
-   * weights, an encoder layer not written in place) is an error on its line, naming it and what to write instead.
+   * What the compiled attention layers do not take (masks of the wrong shapes, sequence first, the weights, an encoder layer
+   * not written in place) is an error on its line, naming it and what to write instead.
    */
   @Test
   void attentionLayersOutsideTheCompiledFormsAreErrorsOnTheirLines() {
@@ -2142,14 +2142,15 @@ class ProcessorTest {
         "  }",
         "}");
     Compilation c = compile(f);
-    assertThat(c).hadErrorContaining("mha.forward(x, x, x, pad, false, null): the key padding mask pad is not compiled (one for"
-        + " each sample); a compiled attention layer takes a float mask held by the model").inFile(f).onLineContaining("Tensor a = ");
+    assertThat(c).hadErrorContaining("mha MultiheadAttention(embed_dim=8, num_heads=2, batch_first=True): key_padding_mask must be"
+        + " [N, S] = [N, 6], one row of each sample (a further input, @Input({6}) Tensor pad, made float by F.attentionMask),"
+        + " got [6]").inFile(f).onLineContaining("Tensor a = ");
     assertThat(c).hadErrorContaining("seqFirst MultiheadAttention(embed_dim=8, num_heads=2) is sequence first ([L, N, E]), but a"
         + " compiled forward holds the batch first").inFile(f).onLineContaining("Tensor b = ");
     assertThat(c).hadErrorContaining("the attention weights are not compiled, only the output").inFile(f)
         .onLineContaining("Tensor d = ");
-    assertThat(c).hadErrorContaining("block.forward(x, null, pad): the key padding mask pad is not compiled").inFile(f)
-        .onLineContaining("Tensor e = ");
+    assertThat(c).hadErrorContaining("block.self_attn MultiheadAttention(embed_dim=8, num_heads=2, dropout=0.1, batch_first=True):"
+        + " key_padding_mask must be [N, S] = [N, 6]").inFile(f).onLineContaining("Tensor e = ");
     assertThat(c).hadErrorContaining("block.self_attn MultiheadAttention(embed_dim=8, num_heads=2, dropout=0.1, batch_first=True):"
         + " attn_mask must be [L, S] = [6, 6], got [6]").inFile(f).onLineContaining("Tensor g = ");
 

@@ -134,7 +134,7 @@ final class AttentionLayers {
    * [N, L, E]}.
    */
   static String attention(Writer w, String path, MultiheadAttention.Spec s, Map<String, LayerIr> layers, String query,
-      String key, String value, String mask) throws Unsupported {
+      String key, String value, String mask, String padding) throws Unsupported {
     int e = s.embedDim();
     int[] qs = w.shapeOf(query);
     int[] ks = w.shapeOf(key);
@@ -191,8 +191,8 @@ final class AttentionLayers {
           path + ": " + names[i] + ".view(-1, " + len + ", " + s.numHeads() + ", " + s.headDim() + ")");
       heads[i] = w.step(List.of(viewed), new Transpose(1, 2), null, path + ": " + names[i] + " heads, transpose(1, 2)");
     }
-    String joined = attend(w, path, heads[0], heads[1], heads[2], attentionMask(w, who, mask, qs[1], ks[1]), s.dropout(), path,
-        false);
+    String joined = attend(w, path, heads[0], heads[1], heads[2], attentionMask(w, who, mask, qs[1], ks[1]),
+        paddingMask(w, path, who, padding, ks[1]), s.dropout(), path, false);
     if (joined == null) {
       return null;
     }
@@ -207,10 +207,11 @@ final class AttentionLayers {
    * {@code softmax(q k^T / sqrt(E)) v} over heads {@code [N, ..., L, E]}, as {@code Attention.compute} writes it: the key
    * transposed (a GEMM flag), the product scaled (its alpha), the causal fill, softmax, dropout with probability {@code p}
    * (in training of the module at {@code owner}; always, for the function: {@code owner} null), the weights' product by v;
-   * a float {@code mask} (a tensor field of the model's, or null) added to the scaled scores.
+   * a float {@code mask} (a tensor field of the model's, or null) and {@code padding} (each sample's {@code [N, 1, 1, S]},
+   * or null) added to the scaled scores.
    */
-  private static String attend(Writer w, String path, String q, String k, String v, String mask, double p, String owner,
-      boolean causal) throws Unsupported {
+  private static String attend(Writer w, String path, String q, String k, String v, String mask, String padding, double p,
+      String owner, boolean causal) throws Unsupported {
     int[] qs = w.shapeOf(q);
     int[] ks = w.shapeOf(k);
     if (qs == null || ks == null) {
@@ -223,6 +224,9 @@ final class AttentionLayers {
     scores = w.step(List.of(scores), Scale.times(scale), null, "scores.mul(1 / sqrt(" + qs[r - 1] + "))"); // (the product's alpha)
     if (mask != null) {
       scores = w.step(List.of(scores, mask), new Add(), null, path + ": scores + attn_mask");
+    }
+    if (padding != null) {
+      scores = w.step(List.of(scores, padding), new Add(), null, path + ": scores + key_padding_mask");
     }
     if (causal) {
       scores = w.step(List.of(scores), MaskedFill.causal(qs[r - 2], ks[r - 2], Float.NEGATIVE_INFINITY, "isCausal"), null,
@@ -266,11 +270,7 @@ final class AttentionLayers {
       throw new Unsupported(call + ": an explicit attn_mask must not be given with isCausal=true (PyTorch's rule); add the"
           + " causal mask to it yourself, or pass one of the two");
     }
-    int[] ms = mask == null ? null : w.shapeOf(mask);
-    if (ms != null && ms.length > 0 && ms[0] == -1) {
-      throw new Unsupported(call + ": the mask is a value of the batch; " + BATCH_MASK);
-    }
-    return attend(w, "scaledDotProductAttention", q, k, v, mask, p, null, causal);
+    return attend(w, "scaledDotProductAttention", q, k, v, mask, null, p, null, causal);
   }
 
   /**
@@ -278,14 +278,14 @@ final class AttentionLayers {
    * residual connection, a LayerNorm after each sum (post-norm) or before each block ({@code normFirst}), as eager's forward.
    */
   static String encoderLayer(Writer w, String path, TransformerEncoderLayer.Spec s, Map<String, LayerIr> layers, String x,
-      String mask) throws Unsupported {
+      String mask, String padding) throws Unsupported {
     if (s.normFirst()) {
-      String a = selfAttentionBlock(w, path, s, layers, apply(w, layers, path + ".norm1", x), mask);
+      String a = selfAttentionBlock(w, path, s, layers, apply(w, layers, path + ".norm1", x), mask, padding);
       x = a == null ? null : w.step(List.of(x, a), new Add(), null, path + ": x + self_attn(norm1(x))");
       String f = x == null ? null : feedForward(w, path, s, layers, apply(w, layers, path + ".norm2", x));
       return f == null ? null : w.step(List.of(x, f), new Add(), null, path + ": x + feed_forward(norm2(x))");
     }
-    String a = selfAttentionBlock(w, path, s, layers, x, mask);
+    String a = selfAttentionBlock(w, path, s, layers, x, mask, padding);
     if (a == null) {
       return null;
     }
@@ -296,16 +296,15 @@ final class AttentionLayers {
 
   /** {@code dropout1(self_attn(x, x, x))}. */
   private static String selfAttentionBlock(Writer w, String path, TransformerEncoderLayer.Spec s, Map<String, LayerIr> layers,
-      String x, String mask) throws Unsupported {
-    String a = attention(w, path + ".self_attn", selfAttn(s), layers, x, x, x, mask);
+      String x, String mask, String padding) throws Unsupported {
+    String a = attention(w, path + ".self_attn", selfAttn(s), layers, x, x, x, mask, padding);
     return a == null ? null : dropout(w, layers, path + ".dropout1", a);
   }
 
-  /** What to write instead of a mask that is a value of the batch (a further input). */
-  static final String BATCH_MASK = "a compiled attention layer takes a float mask held by the model (registerBuffer(\"mask\","
-      + " F.attentionMask(Tensor.ones(S, S).triu(1))), added to the scores), not one of each sample; for a padding mask write the"
-      + " attention by hand with scores.maskedFill(pad, Float.NEGATIVE_INFINITY) in a method of several inputs (CausalLocal in"
-      + " the processor's tests), or leave out @Model";
+  /** What to write instead of an attention mask that is a value of the batch (a further input). */
+  static final String BATCH_MASK = "a compiled attention layer takes an attn_mask held by the model (registerBuffer(\"mask\","
+      + " F.attentionMask(Tensor.ones(S, S).triu(1))), added to the scores), the same for every sample; a mask of each sample"
+      + " is the key padding mask (key_padding_mask, src_key_padding_mask)";
 
   /**
    * {@code attn_mask} of a layer as its scores {@code [N, H, L, S]} take it: a tensor field {@code [L, S]} (float, added:
@@ -327,6 +326,26 @@ final class AttentionLayers {
           + " (a compiled layer takes the one mask of every sample and head)");
     }
     return mask;
+  }
+
+  /**
+   * {@code key_padding_mask} as the scores {@code [N, H, L, S]} take it: each sample's float {@code [N, S]} (a further input
+   * of a method of several inputs, 0 or -inf: {@code F.attentionMask} of a 0/1 one) viewed {@code [N, 1, 1, S]}, as eager's
+   * {@code keyPaddingMask.view(n, 1, 1, S)}; null for none.
+   */
+  private static String paddingMask(Writer w, String path, String who, String padding, int s) throws Unsupported {
+    if (padding == null) {
+      return null;
+    }
+    int[] ps = w.shapeOf(padding);
+    if (ps == null) {
+      return null;
+    }
+    if (ps.length != 2 || ps[0] != -1 || ps[1] != s) {
+      throw new Unsupported(who + ": key_padding_mask must be [N, S] = [N, " + s + "], one row of each sample (a further input,"
+          + " @Input({" + s + "}) Tensor pad, made float by F.attentionMask), got " + Shapes.toString(ps));
+    }
+    return w.step(List.of(padding), new Reshape(List.of(-1, 1, 1, s)), null, path + ": key_padding_mask.view(-1, 1, 1, " + s + ")");
   }
 
   /** {@code dropout2(linear2(dropout(activation(linear1(x)))))}. */

@@ -4088,23 +4088,26 @@ public final class DeclarationReader {
 
     /** The attention layer {@code att} applied to {@code input} (self-attention, the encoder layer or layers); null after an error. */
     private String applyAttention(Att att, String input, Source where) {
-      return applyAttention(att, input, null, where);
+      return applyAttention(att, input, null, null, where);
     }
 
-    /** As {@link #applyAttention(Att, String, Source)}, with the float attention mask {@code mask} (a tensor field's value, or null). */
-    private String applyAttention(Att att, String input, String mask, Source where) {
+    /**
+     * As {@link #applyAttention(Att, String, Source)}, with the float attention mask {@code mask} (a tensor field's value, or
+     * null) and key padding mask {@code padding} (a value of the batch {@code [N, S]}, or null).
+     */
+    private String applyAttention(Att att, String input, String mask, String padding, Source where) {
       AttentionLayers.Writer w = attentionWriter(where);
       try {
         if (att.spec() instanceof MultiheadAttention.Spec s) {
-          return AttentionLayers.attention(w, att.path(), s, att.layers(), input, input, input, mask);
+          return AttentionLayers.attention(w, att.path(), s, att.layers(), input, input, input, mask, padding);
         }
         TransformerEncoderLayer.Spec s = (TransformerEncoderLayer.Spec) att.spec();
         if (att.count() == 0) {
-          return AttentionLayers.encoderLayer(w, att.path(), s, att.layers(), input, mask);
+          return AttentionLayers.encoderLayer(w, att.path(), s, att.layers(), input, mask, padding);
         }
         String x = input;
         for (int i = 0; i < att.count() && x != null; i++) {
-          x = AttentionLayers.encoderLayer(w, att.path() + ".layers." + i, s, att.layers(), x, mask);
+          x = AttentionLayers.encoderLayer(w, att.path() + ".layers." + i, s, att.layers(), x, mask, padding);
         }
         return x == null || att.norm() == null ? x : step(x, att.norm().spec(), att.norm(), att.norm().path(), where);
       } catch (AttentionLayers.Unsupported e) {
@@ -4153,11 +4156,13 @@ public final class DeclarationReader {
             + " output (" + call + ".output()); leave out @Model to read the weights in eager mode");
         return null;
       }
-      ExpressionTree padding = attention ? (args.size() >= 6 ? args.get(3) : null) : args.get(2);
-      if (padding != null && stripped(padding).getKind() != Tree.Kind.NULL_LITERAL) {
-        diagnostics.error(unit, padding, Message.ATTENTION_NOT_COMPILED, call + ": the key padding mask " + padding + " is not"
-            + " compiled (one for each sample); " + AttentionLayers.BATCH_MASK);
-        return null;
+      ExpressionTree paddingTree = attention ? (args.size() >= 6 ? args.get(3) : null) : args.get(2);
+      String padding = null;
+      if (paddingTree != null && stripped(paddingTree).getKind() != Tree.Kind.NULL_LITERAL) {
+        padding = expression(paddingTree, unit, fields, className);
+        if (padding == null) {
+          return null;
+        }
       }
       ExpressionTree maskTree = attention ? (args.size() >= 6 ? args.get(5) : null) : args.get(1);
       String mask = null;
@@ -4169,7 +4174,7 @@ public final class DeclarationReader {
       }
       if (!attention) {
         String input = expression(args.get(0), unit, fields, className);
-        return input == null ? null : applyAttention(att, input, mask, source(unit, mi));
+        return input == null ? null : applyAttention(att, input, mask, padding, source(unit, mi));
       }
       String q = expression(args.get(0), unit, fields, className);
       String k = expression(args.get(1), unit, fields, className);
@@ -4179,7 +4184,7 @@ public final class DeclarationReader {
       }
       try {
         return AttentionLayers.attention(attentionWriter(source(unit, mi)), att.path(), (MultiheadAttention.Spec) att.spec(),
-            att.layers(), q, k, v, mask);
+            att.layers(), q, k, v, mask, padding);
       } catch (AttentionLayers.Unsupported e) {
         diagnostics.error(unit, mi, Message.ATTENTION_NOT_COMPILED, e.getMessage());
         return null;
