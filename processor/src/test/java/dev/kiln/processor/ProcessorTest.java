@@ -2128,6 +2128,7 @@ class ProcessorTest {
         "@Model(input = {6, 8})",
         "public class Encoder extends Module {",
         "  final Tensor pad = registerBuffer(\"pad\", Tensor.zeros(6));",
+        "  final Tensor queries = registerParameter(\"queries\", Tensor.zeros(1, 6, 8).requiresGrad(true));",
         "  final MultiheadAttention mha = new MultiheadAttention(8, 2, 0, true, true);",
         "  final MultiheadAttention seqFirst = new MultiheadAttention(8, 2);",
         "  final TransformerEncoder encoder = new TransformerEncoder(new TransformerEncoderLayer(8, 2, 16, 0.1, \"relu\", 1e-5, true, false), 2);",
@@ -2138,6 +2139,7 @@ class ProcessorTest {
         "    Tensor d = mha.forward(x, x, x).weights();",
         "    Tensor e = block.forward(x, null, pad);",
         "    Tensor g = block.forward(x, pad, null);",
+        "    Tensor h = mha.forward(queries, x, x).output();",
         "    return encoder.apply(x);",
         "  }",
         "}");
@@ -2153,6 +2155,9 @@ class ProcessorTest {
         + " key_padding_mask must be [N, S] = [N, 6]").inFile(f).onLineContaining("Tensor e = ");
     assertThat(c).hadErrorContaining("block.self_attn MultiheadAttention(embed_dim=8, num_heads=2, dropout=0.1, batch_first=True):"
         + " attn_mask must be [L, S] = [6, 6], got [6]").inFile(f).onLineContaining("Tensor g = ");
+    assertThat(c).hadErrorContaining("mha MultiheadAttention(embed_dim=8, num_heads=2, batch_first=True): query, key and value must"
+        + " be values of the batch [N, ..., E]; a tensor field of the model (a learned query) is not compiled as one")
+        .inFile(f).onLineContaining("Tensor h = ");
 
     JavaFileObject g = classModel("Sdpa",
         "@Model(input = {6, 8})",

@@ -148,6 +148,10 @@ final class AttentionLayers {
           + " mode it would attend along dimension 0, the batch; construct it with batchFirst true (PyTorch's"
           + " batch_first=True) and pass [N, L, E], or leave out @Model");
     }
+    if (qs[0] != -1 || ks[0] != -1 || vs[0] != -1) { // (a tensor field has no batch: a learned query, pos.expand(...) eagerly)
+      throw new Unsupported(who + ": query, key and value must be values of the batch [N, ..., E]; a tensor field of the model"
+          + " (a learned query) is not compiled as one, leave out @Model for it");
+    }
     if (qs.length != 3 || qs[2] != e || ks.length != 3 || ks[2] != e || !java.util.Arrays.equals(ks, vs)) {
       throw new Unsupported(who + " expects query [N, L, " + e + "] and key and value [N, S, " + e + "] (batch first), receives "
           + Shapes.toString(qs) + (query.equals(key) && key.equals(value) ? "" : ", " + Shapes.toString(ks) + ", " + Shapes.toString(vs)));
