@@ -4156,22 +4156,13 @@ public final class DeclarationReader {
             + " output (" + call + ".output()); leave out @Model to read the weights in eager mode");
         return null;
       }
-      ExpressionTree paddingTree = attention ? (args.size() >= 6 ? args.get(3) : null) : args.get(2);
-      String padding = null;
-      if (paddingTree != null && stripped(paddingTree).getKind() != Tree.Kind.NULL_LITERAL) {
-        padding = expression(paddingTree, unit, fields, className);
-        if (padding == null) {
-          return null;
-        }
+      String padding = maskArgument(attention ? (args.size() >= 6 ? args.get(3) : null) : args.get(2), unit, fields, className);
+      String mask = maskArgument(attention ? (args.size() >= 6 ? args.get(5) : null) : args.get(1), unit, fields, className);
+      if (padding == null || mask == null) {
+        return null;
       }
-      ExpressionTree maskTree = attention ? (args.size() >= 6 ? args.get(5) : null) : args.get(1);
-      String mask = null;
-      if (maskTree != null && stripped(maskTree).getKind() != Tree.Kind.NULL_LITERAL) {
-        mask = expression(maskTree, unit, fields, className);
-        if (mask == null) {
-          return null;
-        }
-      }
+      padding = padding.isEmpty() ? null : padding;
+      mask = mask.isEmpty() ? null : mask;
       if (!attention) {
         String input = expression(args.get(0), unit, fields, className);
         return input == null ? null : applyAttention(att, input, mask, padding, source(unit, mi));
@@ -4191,16 +4182,19 @@ public final class DeclarationReader {
       }
     }
 
-    /** {@code F.scaledDotProductAttention(q, k, v[, null, dropoutP, isCausal])}; null after an error (reported). */
+    /** The value of a mask argument ({@code pad}), {@code ""} for none (absent, or {@code null}); null after an error (reported). */
+    private String maskArgument(ExpressionTree mask, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
+      return mask == null || stripped(mask).getKind() == Tree.Kind.NULL_LITERAL ? "" : expression(mask, unit, fields, className);
+    }
+
+    /** {@code F.scaledDotProductAttention(q, k, v[, attnMask, dropoutP, isCausal])}; null after an error (reported). */
     private String scaledDotProductAttention(MethodInvocationTree mi, List<? extends ExpressionTree> args, CompilationUnitTree unit,
         Map<String, LayerNode> fields, String className) {
-      String mask = null;
-      if (args.size() == 6 && stripped(args.get(3)).getKind() != Tree.Kind.NULL_LITERAL) {
-        mask = expression(args.get(3), unit, fields, className);
-        if (mask == null) {
-          return null;
-        }
+      String mask = maskArgument(args.size() == 6 ? args.get(3) : null, unit, fields, className);
+      if (mask == null) {
+        return null;
       }
+      mask = mask.isEmpty() ? null : mask;
       List<Object> options = args.size() == 6 ? constants(args.subList(4, 6), mi.toString(), "scaledDotProductAttention", unit)
           : List.of(0.0, false);
       if (options == null) {
