@@ -1,5 +1,9 @@
 package dev.kiln.processor.read;
 
+import static dev.kiln.processor.read.LayerCatalog.bool;
+import static dev.kiln.processor.read.LayerCatalog.integer;
+import static dev.kiln.processor.read.LayerCatalog.number;
+
 import dev.kiln.dsl.Dropout;
 import dev.kiln.dsl.GELU;
 import dev.kiln.dsl.LayerNorm;
@@ -70,8 +74,11 @@ final class AttentionLayers {
   static MultiheadAttention.Spec attention(List<Object> args) throws LayerCatalog.BadArguments {
     try {
       return switch (args.size()) {
-        case 2 -> new MultiheadAttention.Spec(LayerCatalog.integer(args, 0), LayerCatalog.integer(args, 1), 0, true, false);
-        case 5 -> new MultiheadAttention.Spec(LayerCatalog.integer(args, 0), LayerCatalog.integer(args, 1), LayerCatalog.number(args, 2), LayerCatalog.bool(args, 3), LayerCatalog.bool(args, 4));
+        case 2 -> new MultiheadAttention.Spec(integer(args, 0), integer(args, 1), 0, true, false);
+        case 5 -> new MultiheadAttention.Spec(integer(args, 0), integer(args, 1), number(args, 2), bool(args, 3), bool(args, 4));
+        case 9 -> throw new LayerCatalog.BadArguments("MultiheadAttention's nine-argument form (add_bias_kv, add_zero_attn, kdim,"
+            + " vdim) runs in eager mode only; a compiled model takes (embed_dim, num_heads[, dropout, bias, batch_first]), or"
+            + " leave out @Model");
         default -> throw new LayerCatalog.BadArguments("MultiheadAttention takes (embed_dim, num_heads[, dropout, bias, batch_first])");
       };
     } catch (IllegalArgumentException e) {
@@ -83,11 +90,11 @@ final class AttentionLayers {
   static TransformerEncoderLayer.Spec encoderLayer(List<Object> args) throws LayerCatalog.BadArguments {
     try {
       return switch (args.size()) {
-        case 2 -> new TransformerEncoderLayer.Spec(LayerCatalog.integer(args, 0), LayerCatalog.integer(args, 1), 2048, 0.1, "relu", 1e-5, false, false);
-        case 4 -> new TransformerEncoderLayer.Spec(LayerCatalog.integer(args, 0), LayerCatalog.integer(args, 1), LayerCatalog.integer(args, 2), LayerCatalog.number(args, 3), "relu",
+        case 2 -> new TransformerEncoderLayer.Spec(integer(args, 0), integer(args, 1), 2048, 0.1, "relu", 1e-5, false, false);
+        case 4 -> new TransformerEncoderLayer.Spec(integer(args, 0), integer(args, 1), integer(args, 2), number(args, 3), "relu",
             1e-5, false, false);
-        case 8 -> new TransformerEncoderLayer.Spec(LayerCatalog.integer(args, 0), LayerCatalog.integer(args, 1), LayerCatalog.integer(args, 2), LayerCatalog.number(args, 3),
-            String.valueOf(args.get(4)), LayerCatalog.number(args, 5), LayerCatalog.bool(args, 6), LayerCatalog.bool(args, 7));
+        case 8 -> new TransformerEncoderLayer.Spec(integer(args, 0), integer(args, 1), integer(args, 2), number(args, 3),
+            String.valueOf(args.get(4)), number(args, 5), bool(args, 6), bool(args, 7));
         default -> throw new LayerCatalog.BadArguments("TransformerEncoderLayer takes (d_model, nhead[, dim_feedforward, dropout[,"
             + " activation, layer_norm_eps, batch_first, norm_first]])");
       };

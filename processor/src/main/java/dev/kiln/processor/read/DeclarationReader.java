@@ -3485,11 +3485,11 @@ public final class DeclarationReader {
       if (name.equals("maskedFill") && args.size() == 3) {
         return maskedFill(mi, args, unit, fields, className);
       }
-      if (name.equals("cosineSimilarity")) {
-        return cosineSimilarity(mi, args, unit, fields, className);
-      }
       if (name.equals("scaledDotProductAttention")) {
         return scaledDotProductAttention(mi, args, unit, fields, className);
+      }
+      if (name.equals("cosineSimilarity")) {
+        return cosineSimilarity(mi, args, unit, fields, className);
       }
       if ((name.equals("dropout") || name.equals("dropout2d")) && args.size() == 3 && mode != null
           && foldHereOrNull(args.get(2), unit, fields) instanceof Boolean training) {
