@@ -70,6 +70,9 @@ public enum Message {
       + " (x.size(1), x.shape()[1]) or write a constant"),
   NON_TENSOR_LOCAL("%s: a local of %s is a Tensor, or a constant that layer and F arguments may use (final int %s = ...;)"),
   BAD_LAYER_ARGUMENTS("%s: %s"),
+  ATTENTION_NOT_COMPILED("%s"),
+  ATTENTION_ENCODER_LAYER("%s: TransformerEncoder's layer %s must be written in place, new TransformerEncoderLayer(...) with"
+      + " constant arguments, for a compiled model to read it (PyTorch's encoder copies it anyway)"),
   UNSUPPORTED_STATEMENT("unsupported statement in %s: %s; write local assignments (Tensor h = fc1.apply(x);) and one return"),
   LAYER_IN_FORWARD("%s creates a layer (%s) on each call: declare it as a final field (final %s name = ...;) and apply it there"),
   UNSUPPORTED_EXPRESSION("unsupported expression in %s: %s; write layer calls (fc1.apply(x)), F functions (relu, flatten) and local variables"),
@@ -113,9 +116,6 @@ public enum Message {
   INHERITED_LAYER("'%s' is a layer field inherited from %s: the compiler reads the layers the @Model class %s declares itself"),
   ANONYMOUS_LAYER("%s: an anonymous subclass of %s cannot be compiled (its overrides would be lost); use the layer class itself"),
   UNSUPPORTED_FUNCTION("%s"),
-  ATTENTION_NOT_COMPILED("%s"),
-  ATTENTION_ENCODER_LAYER("%s: TransformerEncoder's layer %s must be written in place, new TransformerEncoderLayer(...) with"
-      + " constant arguments, for a compiled model to read it (PyTorch's encoder copies it anyway)"),
   NO_RETURN("forward must end with 'return <tensor>;'"),
   NO_OUTPUTS_RETURN("%s must end with 'return %s;', each output a local or a layer call"),
   BAD_OUTPUTS_METHOD("%s returns several outputs, so it must be an instance method taking one Tensor that the generated class can override (not static, private or final): write '%s %s(Tensor x)'"),
