@@ -3,6 +3,8 @@
 (FashionMNIST's 28 rows as tokens, Linear 28->64 plus a learned position table [1, 28, 64], one pre-norm block of 4-head self-attention and a GELU MLP of
 width 128, a final LayerNorm, Linear 28*64->10), written as FashionTransformer.java writes it; cross-entropy, SGD
 with momentum 0.9 (lr 0.01), random [B, 1, 28, 28] images. Prints one line with ms_median, as the shared peer does.
+--model encoder is the samples' FashionEncoder: the same network with nn.TransformerEncoder(nn.TransformerEncoderLayer(64,
+4, 128, 0.0, "gelu", batch_first=True, norm_first=True), 1, nn.LayerNorm(64)) in place of the hand-written block.
   pytorch_transformer_peer.py step --batch 64 --threads 2 --steps 50
   pytorch_transformer_peer.py infer --batch 64 --threads 2 --steps 50
   pytorch_transformer_peer.py step --batch 64 --device cuda            (FP32, TF32 off, synchronised)
@@ -46,6 +48,21 @@ class FashionTransformer(torch.nn.Module):
         return self.head(torch.flatten(self.norm(x), 1))
 
 
+class FashionEncoder(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed = torch.nn.Linear(28, D)
+        self.pos = torch.nn.Parameter(torch.zeros(1, TOKENS, D))
+        torch.nn.init.normal_(self.pos, std=0.02)
+        layer = torch.nn.TransformerEncoderLayer(D, HEADS, 2 * D, 0.0, "gelu", batch_first=True, norm_first=True)
+        self.encoder = torch.nn.TransformerEncoder(layer, 1, torch.nn.LayerNorm(D))
+        self.head = torch.nn.Linear(TOKENS * D, 10)
+
+    def forward(self, x):
+        x = self.embed(x.view(-1, TOKENS, 28)) + self.pos
+        return self.head(torch.flatten(self.encoder(x), 1))
+
+
 def timed(fn, steps, sync):
     warm_until = time.perf_counter() + 1.0
     i = 0
@@ -65,7 +82,7 @@ def timed(fn, steps, sync):
 if __name__ == "__main__":
     p = argparse.ArgumentParser()
     p.add_argument("task", choices=["step", "infer"])
-    p.add_argument("--model", default="transformer", choices=["transformer"])
+    p.add_argument("--model", default="transformer", choices=["transformer", "encoder"])
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--steps", type=int, default=50)
@@ -76,7 +93,7 @@ if __name__ == "__main__":
     torch.backends.cudnn.allow_tf32 = False
     sync = torch.cuda.synchronize if a.device == "cuda" else (lambda: None)
     torch.manual_seed(0)
-    net = FashionTransformer().to(a.device)
+    net = (FashionEncoder() if a.model == "encoder" else FashionTransformer()).to(a.device)
     x = torch.randn(a.batch, 1, 28, 28, device=a.device)
     y = torch.randint(0, 10, (a.batch,), device=a.device)
     if a.task == "step":
@@ -91,6 +108,6 @@ if __name__ == "__main__":
         net.eval()
         with torch.no_grad():
             med, lo, hi = timed(lambda: net(x), a.steps, sync)
-    print(f"peer pytorch {torch.__version__} task {a.task} model transformer batch {a.batch} threads {a.threads} "
+    print(f"peer pytorch {torch.__version__} task {a.task} model {a.model} batch {a.batch} threads {a.threads} "
           f"device {a.device} ms_median {med * 1e3:.3f} ms_min {lo * 1e3:.3f} ms_max {hi * 1e3:.3f} "
           f"samples_per_s {a.batch / med:.0f}")

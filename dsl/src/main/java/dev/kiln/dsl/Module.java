@@ -118,7 +118,8 @@ public abstract class Module {
   /**
    * Called by a compiled ({@code Kiln<Name>}) model's constructor for each tensor field of a block its code reads
    * ({@code "h.0.attn.mask"}: the block at {@code h.0.attn}, its field {@code mask}): checks it as {@link
-   * #requireCompiledTensor} checks the model's own, in the block, and returns it.
+   * #requireCompiledTensor} checks the model's own, in the block, and returns it. A layer of the dsl whose tensor no field
+   * holds is read by its registered name ({@code "enc.layers.0.self_attn.in_proj_weight"}, the compiled attention layers').
    *
    * @throws IllegalStateException naming the field, what it holds and what was compiled
    */
@@ -128,7 +129,8 @@ public abstract class Module {
     String name = path.substring(dot + 1);
     Field field = block.declaredFields().stream().filter(f -> f.getName().equals(name) && f.getType() == Tensor.class)
         .reduce((a, b) -> b).orElse(null);
-    Tensor tensor = field == null ? null : (Tensor) block.read(field);
+    Tensor tensor = field != null ? (Tensor) block.read(field)
+        : parameter ? block.parameters.get(name) : block.buffers.get(name);
     block.checkCompiledTensor(getClass().getSimpleName(), path, tensor, parameter, shape);
     return tensor;
   }

@@ -79,6 +79,9 @@ class ProcessorTest {
       "MultiHeadAttention, KilnMultiHeadAttention, KilnMultiHeadAttention.java",
       "CausalBlock, KilnCausalBlock, KilnCausalBlock.java",
       "FusedQkvBlock, KilnFusedQkvBlock, KilnFusedQkvBlock.java",
+      "SelfAttentionLayers, KilnSelfAttentionLayers, KilnSelfAttentionLayers.java",
+      "CausalSdpa, KilnCausalSdpa, KilnCausalSdpa.java",
+      "CrossAttention, KilnCrossAttention, KilnCrossAttention.java",
       "GatedPieces, KilnGatedPieces, KilnGatedPieces.java",
       "SignedPieces, KilnSignedPieces, KilnSignedPieces.java",
       "SplitHeads, KilnSplitHeads, KilnSplitHeads.java",
@@ -2110,36 +2113,62 @@ class ProcessorTest {
         .inFile(f).onLineContaining("new GRUCell(");
   }
 
-  /** The attention layers run eagerly only: a @Model holding them is refused on the layer's line, and so is the function. */
+  /**
+   * What the compiled attention layers do not take (masks of the wrong shapes, sequence first, the weights, an encoder layer
+   * not written in place) is an error on its line, naming it and what to write instead.
+   */
   @Test
-  void attentionLayersAreNamedAsNotCompiled() {
+  void attentionLayersOutsideTheCompiledFormsAreErrorsOnTheirLines() {
     JavaFileObject f = classModel("Encoder",
         "@Model(input = {6, 8})",
         "public class Encoder extends Module {",
+        "  final Tensor pad = registerBuffer(\"pad\", Tensor.zeros(6));",
+        "  final Tensor queries = registerParameter(\"queries\", Tensor.zeros(1, 6, 8).requiresGrad(true));",
         "  final MultiheadAttention mha = new MultiheadAttention(8, 2, 0, true, true);",
-        "  final TransformerEncoderLayer block = new TransformerEncoderLayer(8, 2, 16, 0.1);",
-        "  final TransformerEncoder encoder = new TransformerEncoder(new TransformerEncoderLayer(8, 2), 2);",
+        "  final MultiheadAttention seqFirst = new MultiheadAttention(8, 2);",
+        "  final TransformerEncoder encoder = new TransformerEncoder(new TransformerEncoderLayer(8, 2, 16, 0.1, \"relu\", 1e-5, true, false), 2);",
+        "  final TransformerEncoderLayer block = new TransformerEncoderLayer(8, 2, 16, 0.1, \"relu\", 1e-5, true, false);",
         "  @Override public Tensor forward(Tensor x) {",
-        "    return encoder.apply(block.apply(mha.apply(x)));",
+        "    Tensor a = mha.forward(x, x, x, pad, false, null).output();",
+        "    Tensor b = seqFirst.apply(x);",
+        "    Tensor d = mha.forward(x, x, x).weights();",
+        "    Tensor e = block.forward(x, null, pad);",
+        "    Tensor g = block.forward(x, pad, null);",
+        "    Tensor h = mha.forward(queries, x, x).output();",
+        "    return encoder.apply(x);",
         "  }",
         "}");
     Compilation c = compile(f);
-    assertThat(c).hadErrorContaining("mha: layer type MultiheadAttention is not supported by the Kiln compiler; supported: Linear,")
-        .inFile(f).onLineContaining("new MultiheadAttention(");
-    assertThat(c).hadErrorContaining("block: layer type TransformerEncoderLayer is not supported by the Kiln compiler")
-        .inFile(f).onLineContaining("new TransformerEncoderLayer(8, 2, 16");
-    assertThat(c).hadErrorContaining("encoder: layer type TransformerEncoder is not supported by the Kiln compiler")
-        .inFile(f).onLineContaining("new TransformerEncoder(");
+    assertThat(c).hadErrorContaining("mha MultiheadAttention(embed_dim=8, num_heads=2, batch_first=True): key_padding_mask must be"
+        + " [N, S] = [N, 6], one row of each sample (a further input, @Input({6}) Tensor pad, made float by F.attentionMask),"
+        + " got [6]").inFile(f).onLineContaining("Tensor a = ");
+    assertThat(c).hadErrorContaining("seqFirst MultiheadAttention(embed_dim=8, num_heads=2) is sequence first ([L, N, E]), but a"
+        + " compiled forward holds the batch first").inFile(f).onLineContaining("Tensor b = ");
+    assertThat(c).hadErrorContaining("the attention weights are not compiled, only the output").inFile(f)
+        .onLineContaining("Tensor d = ");
+    assertThat(c).hadErrorContaining("block.self_attn MultiheadAttention(embed_dim=8, num_heads=2, dropout=0.1, batch_first=True):"
+        + " key_padding_mask must be [N, S] = [N, 6]").inFile(f).onLineContaining("Tensor e = ");
+    assertThat(c).hadErrorContaining("block.self_attn MultiheadAttention(embed_dim=8, num_heads=2, dropout=0.1, batch_first=True):"
+        + " attn_mask must be [L, S] = [6, 6], got [6]").inFile(f).onLineContaining("Tensor g = ");
+    assertThat(c).hadErrorContaining("mha MultiheadAttention(embed_dim=8, num_heads=2, batch_first=True): query, key and value must"
+        + " be values of the batch [N, ..., E]; a tensor field of the model (a learned query) is not compiled as one")
+        .inFile(f).onLineContaining("Tensor h = ");
 
     JavaFileObject g = classModel("Sdpa",
         "@Model(input = {6, 8})",
         "public class Sdpa extends Module {",
+        "  final Tensor mask = registerBuffer(\"mask\", Tensor.zeros(6, 6));",
+        "  final TransformerEncoderLayer layer = new TransformerEncoderLayer(8, 2);",
+        "  final TransformerEncoder encoder = new TransformerEncoder(layer, 2);",
         "  @Override public Tensor forward(Tensor x) {",
-        "    return scaledDotProductAttention(x, x, x);",
+        "    return scaledDotProductAttention(x, x, x, mask, 0.0, true);",
         "  }",
         "}");
-    assertThat(compile(g)).hadErrorContaining("F.scaledDotProductAttention with 3 argument(s) is not supported by the Kiln compiler")
+    Compilation cg = compile(g);
+    assertThat(cg).hadErrorContaining("an explicit attn_mask must not be given with isCausal=true (PyTorch's rule)")
         .inFile(g).onLineContaining("return scaledDotProductAttention(");
+    assertThat(cg).hadErrorContaining("encoder: TransformerEncoder's layer layer must be written in place")
+        .inFile(g).onLineContaining("new TransformerEncoder(layer, 2)");
   }
 
   // ------------------------------------------------------------------ several outputs

@@ -46,8 +46,9 @@ final class BenchCommand {
     String peerOption = args.string("peer", null);
     String model = args.string("model", "all");
     String only = args.string("only", "");
-    if (!List.of("mlp", "cnn", "resnet", "lstm", "transformer", "all", "layers").contains(model)) {
-      throw new Args.UsageException("bench: --model must be mlp, cnn, resnet, lstm, transformer, all or layers, got '" + model + "'");
+    if (!List.of("mlp", "cnn", "resnet", "lstm", "transformer", "encoder", "all", "layers").contains(model)) {
+      throw new Args.UsageException("bench: --model must be mlp, cnn, resnet, lstm, transformer, encoder, all or layers, got '" + model
+          + "'");
     }
     args.rejectUnknown("device");
     // bench measures the CPU unless told otherwise (auto would make the figures depend on the machine)
@@ -119,6 +120,17 @@ final class BenchCommand {
           () -> timeInference(FashionTransformer::new, device, 64, transformerSteps),
           () -> timeInference(KilnFashionTransformer::new, device, 64, transformerSteps),
           () -> peerMs(transformerPeer, cuda, peerVersion, "infer", "transformer", 64, transformerSteps)));
+    }
+    if (model.equals("encoder")) { // the transformer by nn.TransformerEncoder: samples' FashionEncoder, compiled too
+      int encoderSteps = cuda ? steps : Math.max(1, steps / 4);
+      rows.add(measure(rounds, "train step", "encoder", 64,
+          () -> timeTrainStep(FashionEncoder::new, device, 64, encoderSteps),
+          () -> timeTrainStep(KilnFashionEncoder::new, device, 64, encoderSteps),
+          () -> peerMs(transformerPeer, cuda, peerVersion, "step", "encoder", 64, encoderSteps)));
+      rows.add(measure(rounds, "inference", "encoder", 64,
+          () -> timeInference(FashionEncoder::new, device, 64, encoderSteps),
+          () -> timeInference(KilnFashionEncoder::new, device, 64, encoderSteps),
+          () -> peerMs(transformerPeer, cuda, peerVersion, "infer", "encoder", 64, encoderSteps)));
     }
     if (model.equals("lstm") || model.equals("all") && !cuda) { // a recurrent layer, compiled too; its peer runs on the CPU only
       int lstmSteps = Math.max(1, steps / 4);
@@ -344,7 +356,7 @@ final class BenchCommand {
   private static double peerMs(Path peer, boolean cuda, String[] version, String task, String model, int batch, int steps) {
     List<String> args = new ArrayList<>(List.of(task, "--model", model, "--batch", Integer.toString(batch),
         "--steps", Integer.toString(steps)));
-    if (cuda && model.equals("transformer")) { // the other CUDA rows have a CUDA peer of their own
+    if (cuda && (model.equals("transformer") || model.equals("encoder"))) { // the other CUDA rows have a CUDA peer of their own
       args.addAll(List.of("--device", "cuda"));
     }
     String out = runPeer(peer, cuda, version, args);

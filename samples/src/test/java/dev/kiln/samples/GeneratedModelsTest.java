@@ -26,13 +26,14 @@ class GeneratedModelsTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"mlp", "cnn", "cifar10", "resnet", "transformer", "lstm"})
+  @ValueSource(strings = {"mlp", "cnn", "cifar10", "resnet", "transformer", "encoder", "lstm"})
   void generatedClassMatchesDeclaration(String which) {
     Supplier<Module> eagerFactory = switch (which) {
       case "mlp" -> Models::mlp;
       case "cnn" -> FashionCnn::new;
       case "resnet" -> FashionResNet::new;
       case "transformer" -> FashionTransformer::new;
+      case "encoder" -> FashionEncoder::new;
       case "lstm" -> FashionLstm::new;
       default -> Models::cifar10;
     };
@@ -41,6 +42,7 @@ class GeneratedModelsTest {
       case "cnn" -> KilnFashionCnn::new;
       case "resnet" -> KilnFashionResNet::new;
       case "transformer" -> KilnFashionTransformer::new;
+      case "encoder" -> KilnFashionEncoder::new;
       case "lstm" -> KilnFashionLstm::new;
       default -> KilnCifar10::new;
     };

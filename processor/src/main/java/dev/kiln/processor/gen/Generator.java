@@ -1268,9 +1268,10 @@ public final class Generator {
                 m.m() * m.n());
             break;
           }
-          if (k.byField()) { // every row times the field [K, M], read where it lives (its native copy, kept current)
-            b.addStatement("$T.sgemm(false, false, $L, $L, $L, $Lf, $L, $L, $L, $L, $L, 0f, $L, $L, $L)", BLAS, fieldRows(k), m.n(),
-                m.k(), m.alpha(), in.array, in.offset, m.k(), gemmOperand(fieldOperand(k)), m.n(), out.array, out.offset, m.n());
+          if (k.byField()) { // every row times the field [K, M] (or [M, K] transposed), read where it lives (its native copy, kept current)
+            b.addStatement("$T.sgemm(false, $L, $L, $L, $L, $Lf, $L, $L, $L, $L, $L, 0f, $L, $L, $L)", BLAS, m.transB(), fieldRows(k),
+                m.n(), m.k(), m.alpha(), in.array, in.offset, m.k(), gemmOperand(fieldOperand(k)), m.transB() ? m.k() : m.n(),
+                out.array, out.offset, m.n());
             break;
           }
           Ref other = ref(k.inputs().get(1), refs);
@@ -1896,8 +1897,8 @@ public final class Generator {
             break;
           }
           if (k.byField()) { // every row times the field: one GEMM (count 1) over the batch's rows, its gradient summed over them
-            b.addStatement("$T $L = $T.matmul($L, false, $L, false, $Lf, 1, $L, $L, $L, $L)", TENSOR, out, CUDA_COMPILED, in,
-                locals.get(k.inputs().get(1)), m.alpha(), fieldRows(k), m.n(), m.k(), batchShape(k.outShape()));
+            b.addStatement("$T $L = $T.matmul($L, false, $L, $L, $Lf, 1, $L, $L, $L, $L)", TENSOR, out, CUDA_COMPILED, in,
+                locals.get(k.inputs().get(1)), m.transB(), m.alpha(), fieldRows(k), m.n(), m.k(), batchShape(k.outShape()));
             break;
           }
           b.addStatement("$T $L = $T.matmul($L, $L, $L, $L, $Lf, $L, $L, $L, $L, $L)", TENSOR, out, CUDA_COMPILED, in, m.transA(),
@@ -2866,6 +2867,9 @@ public final class Generator {
 
   /** A buffer mask in the CUDA form: the field, viewed as forward views it ({@code mask.view(S, S)}). */
   private String cudaMaskField(MaskedFill m) {
+    if (m.causal()) { // made here, as eager's isCausal makes it
+      return "Tensor.ones(" + joined(m.maskShape()) + ").triu(1).to(x.device())";
+    }
     String field = fieldNames.get(TensorIr.valueName(m.mask()));
     TensorIr t = ir.tensor(TensorIr.valueName(m.mask()));
     return t == null || Arrays.equals(t.shape(), m.maskShape()) ? field : field + ".reshape(" + joined(m.maskShape()) + ")";
@@ -2880,6 +2884,10 @@ public final class Generator {
   /** A masked fill's mask as the kernels take it: {@code mask.readBuffer(), mask.offset(), 36, MaskTest.EQ, 0f}. */
   private CodeBlock maskArgs(Kernel k) {
     MaskedFill m = (MaskedFill) k.spec();
+    if (m.causal()) { // 1 above the diagonal of [L, S], as eager's isCausal makes it
+      return CodeBlock.of("$T.ones($L).triu(1).readBuffer(), 0, $L, $T.$L, $L", TENSOR, joined(m.maskShape()), m.maskSize(), MASK_TEST,
+          m.test(), floatLiteral(m.against()));
+    }
     String mask = fieldNames.get(TensorIr.valueName(m.mask()));
     return CodeBlock.of("$L.readBuffer(), $L.offset(), $L, $T.$L, $L", mask, mask, m.maskSize(), MASK_TEST, m.test(),
         floatLiteral(m.against()));
@@ -2985,10 +2993,10 @@ public final class Generator {
           b.addStatement("$T.sgemmBatched($L, true, false, $L, $L, $L, $Lf, $L.readBuffer(), $L, 0, $L, $L, $L, $L, $L, $L, $L)",
               BLAS, m.count(), m.k(), m.n(), m.m(), m.alpha(), readExpression(field), fieldOffset(field), d.array, d.offset, m.m() * m.n(), accumulate ? "1f" : "0f",
               inTarget.array, inTarget.offset, m.k() * m.n());
-        } else {
-          b.addStatement("$T.sgemm(false, true, $L, $L, $L, $Lf, $L, $L, $L, $L, $L, $L, $L, $L, $L)", BLAS, fieldRows(k), m.k(),
-              m.n(), m.alpha(), d.array, d.offset, m.n(), gemmOperand(field), m.n(), accumulate ? "1f" : "0f", inTarget.array,
-              inTarget.offset, m.k());
+        } else { // (g @ w of a field read transposed)
+          b.addStatement("$T.sgemm(false, $L, $L, $L, $L, $Lf, $L, $L, $L, $L, $L, $L, $L, $L, $L)", BLAS, !m.transB(), fieldRows(k),
+              m.k(), m.n(), m.alpha(), d.array, d.offset, m.n(), gemmOperand(field), m.transB() ? m.k() : m.n(),
+              accumulate ? "1f" : "0f", inTarget.array, inTarget.offset, m.k());
         }
         if (guarded) {
           b.endControlFlow();
@@ -3144,10 +3152,15 @@ public final class Generator {
       } else {
         b.addStatement("$T $L = $T.grad($L, $L)", TENSOR, local, COMPILED, f, recordedNeed(f));
       }
-      b.beginControlFlow("if ($L != null)", local)
-          .addStatement("$T.sgemm(true, false, $L, $L, $L, $Lf, $L, $L, $L, $L, $L, $L, 1f, $L, $L)", BLAS, m.k(), m.n(),
-              fieldRows(k), m.alpha(), x.array, x.offset, m.k(), d.array, d.offset, m.n(),
-              field.isRegion() || field.isWhere() ? local + ", " + gradOffset(field) : local, m.n());
+      String target = field.isRegion() || field.isWhere() ? local + ", " + gradOffset(field) : local;
+      b.beginControlFlow("if ($L != null)", local);
+      if (m.transB()) { // x @ w^T: w's gradient g^T @ x, [out, in] as the field lies
+        b.addStatement("$T.sgemm(true, false, $L, $L, $L, $Lf, $L, $L, $L, $L, $L, $L, 1f, $L, $L)", BLAS, m.n(), m.k(),
+            fieldRows(k), m.alpha(), d.array, d.offset, m.n(), x.array, x.offset, m.k(), target, m.k());
+      } else {
+        b.addStatement("$T.sgemm(true, false, $L, $L, $L, $Lf, $L, $L, $L, $L, $L, $L, 1f, $L, $L)", BLAS, m.k(), m.n(),
+            fieldRows(k), m.alpha(), x.array, x.offset, m.k(), d.array, d.offset, m.n(), target, m.n());
+      }
       scatterFieldGradient(b, local, field);
       b.endControlFlow();
       return;

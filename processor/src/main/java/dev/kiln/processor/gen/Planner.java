@@ -154,7 +154,9 @@ final class Planner {
           for (int d = 1; d < r - 1; d++) {
             rows *= out[d];
           }
-          product = new Kernel.Product(1, rows, right[1], right[0], false, false, alpha);
+          product = ((MatMul) s.spec()).fieldTransposed() // x @ w^T: the field [out, in] read transposed (a GEMM flag)
+              ? new Kernel.Product(1, rows, right[0], right[1], false, true, alpha)
+              : new Kernel.Product(1, rows, right[1], right[0], false, false, alpha);
         } else {
           int batches = 1;
           for (int d = 1; d < r - 2; d++) {

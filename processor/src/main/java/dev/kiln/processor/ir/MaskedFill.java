@@ -29,6 +29,23 @@ public record MaskedFill(String mask, int[] maskShape, MaskTest test, float agai
     maskShape = maskShape == null ? null : maskShape.clone();
   }
 
+  /** The {@link #mask} of a causal fill, which no buffer holds. */
+  public static final String CAUSAL = "(causal)";
+
+  /**
+   * {@code isCausal} of {@code F.scaledDotProductAttention}: {@code value} above the diagonal of each {@code [l, s]} block (the
+   * keys after each query's position), as eager's {@code maskedFill(Tensor.ones(l, s).triu(1), -inf)}; the mask is made by
+   * the generated code itself, no buffer of the model's.
+   */
+  public static MaskedFill causal(int l, int s, float value, String written) {
+    return new MaskedFill(CAUSAL, new int[] {l, s}, MaskTest.NONZERO, 0f, value, written);
+  }
+
+  /** Whether it is a {@link #causal} fill. */
+  public boolean causal() {
+    return CAUSAL.equals(mask);
+  }
+
   /** Whether the mask is a value of the graph (a further input), not a buffer. */
   public boolean byValue() {
     return mask == null;

@@ -11,8 +11,17 @@ import dev.kiln.runtime.Shapes;
  * {@code [N, H, S, Dh] @ [N, H, Dh, T] -> [N, H, S, T]} (no broadcasting of the batch dimensions); or of a
  * value and a tensor field of the model, one matrix on the right ({@link #outputShapeByField}) or on the left
  * ({@link #outputShapeByFieldOnLeft}).
+ *
+ * @param fieldTransposed whether a field on the right is read transposed ({@code x @ w^T} of a {@code [out, in]} weight, as
+ *     a Linear reads its weight): the product the attention layers' in-projection expands into (docs/design-notes.md,
+ *     "Compiled attention layers"); false for every product written in forward
  */
-public record MatMul() implements LayerSpec {
+public record MatMul(boolean fieldTransposed) implements LayerSpec {
+  /** A product as forward writes it ({@code a.matmul(b)}). */
+  public MatMul() {
+    this(false);
+  }
+
   /** Not used: a matmul's shape comes from both operands ({@link #outputShape(int[], int[])}). */
   @Override
   public int[] outputShape(int[] inputShape) {
@@ -59,6 +68,9 @@ public record MatMul() implements LayerSpec {
    * @throws ShapeException saying which dimensions do not fit (the caller names both shapes)
    */
   public int[] outputShapeByField(int[] value, int[] field) {
+    if (fieldTransposed && field.length == 2) { // x @ w^T: the field [out, in] read as [in, out]
+      return new MatMul().outputShapeByField(value, new int[] {field[1], field[0]});
+    }
     if (field.length != 2) {
       throw new ShapeException("a tensor field multiplies a value as one matrix [K, M] (x.matmul(w): [N, K] @ [K, M],"
           + " [N, S, D] @ [D, T]), but this one has " + field.length + (field.length == 1 ? " dimension" : " dimensions"));

@@ -43,10 +43,12 @@ import dev.kiln.dsl.EmbeddingBag;
 import dev.kiln.dsl.Input;
 import dev.kiln.dsl.LayerSpec;
 import dev.kiln.dsl.Model;
+import dev.kiln.dsl.MultiheadAttention;
 import dev.kiln.dsl.ReLU;
 import dev.kiln.dsl.Recurrent;
 import dev.kiln.dsl.Sigmoid;
 import dev.kiln.dsl.Tanh;
+import dev.kiln.dsl.TransformerEncoderLayer;
 import dev.kiln.processor.Diagnostics;
 import dev.kiln.processor.Message;
 import dev.kiln.processor.ir.Add;
@@ -148,7 +150,7 @@ public final class DeclarationReader {
   }
 
   /** A layer as declared: a leaf with its spec, a Sequential of children, a block or a ModuleList. */
-  private sealed interface LayerNode permits Leaf, Seq, Blk, Lst {}
+  private sealed interface LayerNode permits Leaf, Seq, Blk, Lst, Att {}
 
   private record Leaf(LayerIr layer) implements LayerNode {}
 
@@ -165,6 +167,16 @@ public final class DeclarationReader {
 
   /** A {@code ModuleList}: its modules by position (children {@code 0}, {@code 1}, ...), applied one by one. */
   private record Lst(String path, List<LayerNode> children) implements LayerNode {}
+
+  /**
+   * A dsl attention layer ({@link AttentionLayers}): a {@code MultiheadAttention} or {@code TransformerEncoderLayer}
+   * ({@code spec} its spec, {@code count} 0), or a {@code TransformerEncoder} of {@code count} copies of the encoder layer
+   * {@code spec} with its final {@code norm} (or null); {@code layers} the children it holds, by path.
+   */
+  private record Att(String path, LayerSpec spec, int count, LayerIr norm, Map<String, LayerIr> layers) implements LayerNode {}
+
+  /** The parameters of the attention layers forward reads ({@code attn.in_proj_weight}), by field: the model's tensors too. */
+  private final Map<String, TensorIr> attentionTensors = new LinkedHashMap<>();
 
   /** The blocks being read, outermost first: a block inside itself is refused. */
   private final java.util.ArrayDeque<TypeElement> blockStack = new java.util.ArrayDeque<>();
@@ -188,6 +200,7 @@ public final class DeclarationReader {
 
   private ModelIr readMethod(ExecutableElement method) {
     blockTensors.clear();
+    attentionTensors.clear();
     ties.clear();
     TypeElement owner = (TypeElement) method.getEnclosingElement();
     String name = method.getSimpleName().toString();
@@ -227,6 +240,7 @@ public final class DeclarationReader {
 
   private ModelIr readClass(TypeElement type) {
     blockTensors.clear();
+    attentionTensors.clear();
     ties.clear();
     String name = type.getSimpleName().toString();
     String generated = prefixed(type, "Kiln" + name);
@@ -965,6 +979,9 @@ public final class DeclarationReader {
     if (expr instanceof NewClassTree nc && isBlock(nc, unit)) {
       return blockNode(nc, path, unit, layers);
     }
+    if (expr instanceof NewClassTree nc && attentionClass(nc, unit) != null) {
+      return attentionNode(nc, path, unit, layers);
+    }
     if (expr instanceof NewClassTree || isLayerBuilderCall(expr, unit)) {
       LayerSpec spec = layerSpec(expr, label, unit);
       if (spec == null) {
@@ -1236,7 +1253,87 @@ public final class DeclarationReader {
   private List<TensorIr> allTensors(TensorFieldReader own) {
     List<TensorIr> out = new ArrayList<>(own == null ? List.of() : own.used()); // (none of its own: a factory method)
     blockTensors.forEach(t -> out.addAll(t.used()));
+    out.addAll(attentionTensors.values());
     return out;
+  }
+
+  // ------------------------------------------------------------------ attention layers
+
+  /** The simple name of the dsl attention layer {@code nc} creates ({@code MultiheadAttention}, ...), else null. */
+  private String attentionClass(NewClassTree nc, CompilationUnitTree unit) {
+    if (unresolved(unit, nc) || !(trees.getElement(TreePath.getPath(unit, nc)) instanceof ExecutableElement ctor)) {
+      return null;
+    }
+    String name = ((TypeElement) ctor.getEnclosingElement()).getQualifiedName().toString();
+    return switch (name) {
+      case "dev.kiln.dsl.MultiheadAttention", "dev.kiln.dsl.TransformerEncoderLayer", "dev.kiln.dsl.TransformerEncoder" ->
+          name.substring("dev.kiln.dsl.".length());
+      default -> null;
+    };
+  }
+
+  /**
+   * {@code new MultiheadAttention(...)}, {@code new TransformerEncoderLayer(...)} or {@code new TransformerEncoder(new
+   * TransformerEncoderLayer(...), n[, new LayerNorm(d)])} at {@code path}, its arguments constants: its node, its children
+   * added to {@code layers} under their eager paths; null after an error (reported).
+   */
+  private LayerNode attentionNode(NewClassTree nc, String path, CompilationUnitTree unit, List<LayerIr> layers) {
+    String name = attentionClass(nc, unit);
+    Source source = source(unit, nc);
+    Map<String, LayerIr> children = new LinkedHashMap<>();
+    List<? extends ExpressionTree> args = nc.getArguments();
+    try {
+      if (name.equals("TransformerEncoder")) {
+        ExpressionTree layer = stripped(args.get(0));
+        if (!(layer instanceof NewClassTree inner && "TransformerEncoderLayer".equals(attentionClass(inner, unit)))) {
+          diagnostics.error(unit, args.get(0), Message.ATTENTION_ENCODER_LAYER, path, args.get(0));
+          return null;
+        }
+        List<Object> layerArgs = constants(inner.getArguments(), path, "TransformerEncoderLayer", unit);
+        List<Object> count = constants(args.subList(1, 2), path, name, unit);
+        if (layerArgs == null || count == null) {
+          return null;
+        }
+        TransformerEncoderLayer.Spec spec = AttentionLayers.encoderLayer(layerArgs);
+        int n = LayerCatalog.integer(count, 0);
+        if (n <= 0 || n > MAX_UNROLLED) {
+          throw new LayerCatalog.BadArguments("TransformerEncoder: num_layers must be between 1 and " + MAX_UNROLLED + ", got " + n);
+        }
+        for (int i = 0; i < n; i++) {
+          AttentionLayers.encoderLayers(path + ".layers." + i, spec, source, children);
+        }
+        LayerIr norm = null;
+        if (args.size() == 3 && stripped(args.get(2)).getKind() != Tree.Kind.NULL_LITERAL) {
+          LayerSpec normSpec = layerSpec(args.get(2), path + ".norm", unit);
+          if (normSpec == null) {
+            return null;
+          }
+          norm = new LayerIr(path + ".norm", normSpec, source(unit, args.get(2)));
+          children.put(norm.path(), norm);
+        }
+        layers.addAll(children.values());
+        return new Att(path, spec, n, norm, children);
+      }
+      List<Object> constants = constants(args, path, name, unit);
+      if (constants == null) {
+        return null;
+      }
+      LayerSpec spec;
+      if (name.equals("MultiheadAttention")) {
+        MultiheadAttention.Spec s = AttentionLayers.attention(constants);
+        AttentionLayers.attentionLayers(path, s, source, children);
+        spec = s;
+      } else {
+        TransformerEncoderLayer.Spec s = AttentionLayers.encoderLayer(constants);
+        AttentionLayers.encoderLayers(path, s, source, children);
+        spec = s;
+      }
+      layers.addAll(children.values());
+      return new Att(path, spec, 0, null, children);
+    } catch (LayerCatalog.BadArguments e) {
+      diagnostics.error(unit, nc, Message.BAD_LAYER_ARGUMENTS, path, e.getMessage());
+      return null;
+    }
   }
 
   /**
@@ -1933,6 +2030,9 @@ public final class DeclarationReader {
           && fields.get(fieldName(bagCall.getExpression())) instanceof Leaf bag && bag.layer.spec() instanceof EmbeddingBag.Spec) {
         diagnostics.error(unit, mi, Message.BAG_OFFSETS, mi, bagCall.getExpression()); // bag.forward(text, offsets)
         return null;
+      }
+      if (attentionCall(mi, fields) != null) { // mha.forward(x, x, x, null, false, null).output(), enc.forward(x, null, null)
+        return attentionForward(mi, attentionCall(mi, fields), unit, fields, className);
       }
       // fc1.apply(x) / this.fc1.forward(x)
       if (mi.getMethodSelect() instanceof MemberSelectTree ms
@@ -3432,6 +3532,9 @@ public final class DeclarationReader {
       if (name.equals("maskedFill") && args.size() == 3) {
         return maskedFill(mi, args, unit, fields, className);
       }
+      if (name.equals("scaledDotProductAttention")) {
+        return scaledDotProductAttention(mi, args, unit, fields, className);
+      }
       if (name.equals("cosineSimilarity")) {
         return cosineSimilarity(mi, args, unit, fields, className);
       }
@@ -4187,7 +4290,175 @@ public final class DeclarationReader {
     // -------------------------------------------------------------- blocks, ModuleList and loops over it
 
     /** Applies a layer node to {@code input} at {@code call}: a layer's step, a Sequential's, a block inlined; null after an error. */
+    // -------------------------------------------------------------- attention layers (AttentionLayers)
+
+    /** The steps the attention layers' expansion writes: this reader's, at {@code where}. */
+    private AttentionLayers.Writer attentionWriter(Source where) {
+      return new AttentionLayers.Writer() {
+        @Override public String step(List<String> inputs, LayerSpec spec, LayerIr layer, String text) {
+          return Steps.this.step(inputs, spec, layer, text, where);
+        }
+
+        @Override public int[] shapeOf(String value) {
+          return sizes().shapeOf(value);
+        }
+
+        @Override public String tensor(TensorIr t) {
+          attentionTensors.putIfAbsent(t.field(), t);
+          return t.value();
+        }
+
+        @Override public int split() {
+          return ++splits;
+        }
+
+        @Override public Boolean training(String owner) {
+          if (mode == null) {
+            return null;
+          }
+          mode.reads.add(new Modes.Read(owner, where));
+          return mode.training;
+        }
+
+        @Override public Source where() {
+          return where;
+        }
+      };
+    }
+
+    /** The attention layer {@code att} applied to {@code input} (self-attention, the encoder layer or layers); null after an error. */
+    private String applyAttention(Att att, String input, Source where) {
+      return applyAttention(att, input, null, null, where);
+    }
+
+    /**
+     * As {@link #applyAttention(Att, String, Source)}, with the float attention mask {@code mask} (a tensor field's value, or
+     * null) and key padding mask {@code padding} (a value of the batch {@code [N, S]}, or null).
+     */
+    private String applyAttention(Att att, String input, String mask, String padding, Source where) {
+      AttentionLayers.Writer w = attentionWriter(where);
+      try {
+        if (att.spec() instanceof MultiheadAttention.Spec s) {
+          return AttentionLayers.attention(w, att.path(), s, att.layers(), input, input, input, mask, padding);
+        }
+        TransformerEncoderLayer.Spec s = (TransformerEncoderLayer.Spec) att.spec();
+        if (att.count() == 0) {
+          return AttentionLayers.encoderLayer(w, att.path(), s, att.layers(), input, mask, padding);
+        }
+        String x = input;
+        for (int i = 0; i < att.count() && x != null; i++) {
+          x = AttentionLayers.encoderLayer(w, att.path() + ".layers." + i, s, att.layers(), x, mask, padding);
+        }
+        return x == null || att.norm() == null ? x : step(x, att.norm().spec(), att.norm(), att.norm().path(), where);
+      } catch (AttentionLayers.Unsupported e) {
+        diagnostics.error(where, Message.ATTENTION_NOT_COMPILED, e.getMessage());
+        return null;
+      }
+    }
+
+    /**
+     * The attention layer a call of its PyTorch forms applies ({@code mha.forward(q, k, v[, keyPaddingMask, needWeights,
+     * attnMask[, average]]).output()} or {@code .weights()}, a bare {@code mha.forward(q, k, v)}, {@code enc.forward(x,
+     * mask, padding)}), else null: the one-input {@code apply(x)} and {@code forward(x)} are {@link #applyNode}'s.
+     */
+    private Att attentionCall(MethodInvocationTree mi, Map<String, LayerNode> fields) {
+      MethodInvocationTree call = mi;
+      if (mi.getMethodSelect() instanceof MemberSelectTree out && mi.getArguments().isEmpty()
+          && (out.getIdentifier().contentEquals("output") || out.getIdentifier().contentEquals("weights"))
+          && stripped(out.getExpression()) instanceof MethodInvocationTree inner) {
+        call = inner;
+      }
+      if (!(call.getMethodSelect() instanceof MemberSelectTree ms) || !ms.getIdentifier().contentEquals("forward")
+          || call.getArguments().size() < 3) {
+        return null;
+      }
+      String field = fieldName(ms.getExpression());
+      return field != null && fields.get(field) instanceof Att att ? att : null;
+    }
+
+    /**
+     * {@code mha.forward(q, k, v, null, needWeights, attnMask).output()} and {@code enc.forward(x, mask, null)}: the layer's
+     * expansion, a mask a tensor field or null; any other form an error naming what is not compiled.
+     */
+    private String attentionForward(MethodInvocationTree mi, Att att, CompilationUnitTree unit, Map<String, LayerNode> fields,
+        String className) {
+      MethodInvocationTree call = mi.getArguments().isEmpty() ? (MethodInvocationTree) stripped(
+          ((MemberSelectTree) mi.getMethodSelect()).getExpression()) : mi;
+      List<? extends ExpressionTree> args = call.getArguments();
+      boolean attention = att.spec() instanceof MultiheadAttention.Spec;
+      if (attention && call == mi) {
+        diagnostics.error(unit, mi, Message.ATTENTION_NOT_COMPILED, mi + " returns the output and the weights; compiled, call"
+            + " .output() on it where it is called (" + mi + ".output())");
+        return null;
+      }
+      if (attention && ((MemberSelectTree) mi.getMethodSelect()).getIdentifier().contentEquals("weights")) {
+        diagnostics.error(unit, mi, Message.ATTENTION_NOT_COMPILED, mi + ": the attention weights are not compiled, only the"
+            + " output (" + call + ".output()); leave out @Model to read the weights in eager mode");
+        return null;
+      }
+      String padding = maskArgument(attention ? (args.size() >= 6 ? args.get(3) : null) : args.get(2), unit, fields, className);
+      String mask = maskArgument(attention ? (args.size() >= 6 ? args.get(5) : null) : args.get(1), unit, fields, className);
+      if (padding == null || mask == null) {
+        return null;
+      }
+      padding = padding.isEmpty() ? null : padding;
+      mask = mask.isEmpty() ? null : mask;
+      if (!attention) {
+        String input = expression(args.get(0), unit, fields, className);
+        return input == null ? null : applyAttention(att, input, mask, padding, source(unit, mi));
+      }
+      String q = expression(args.get(0), unit, fields, className);
+      String k = expression(args.get(1), unit, fields, className);
+      String v = expression(args.get(2), unit, fields, className);
+      if (q == null || k == null || v == null) {
+        return null;
+      }
+      try {
+        return AttentionLayers.attention(attentionWriter(source(unit, mi)), att.path(), (MultiheadAttention.Spec) att.spec(),
+            att.layers(), q, k, v, mask, padding);
+      } catch (AttentionLayers.Unsupported e) {
+        diagnostics.error(unit, mi, Message.ATTENTION_NOT_COMPILED, e.getMessage());
+        return null;
+      }
+    }
+
+    /** The value of a mask argument ({@code pad}), {@code ""} for none (absent, or {@code null}); null after an error (reported). */
+    private String maskArgument(ExpressionTree mask, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
+      return mask == null || stripped(mask).getKind() == Tree.Kind.NULL_LITERAL ? "" : expression(mask, unit, fields, className);
+    }
+
+    /** {@code F.scaledDotProductAttention(q, k, v[, attnMask, dropoutP, isCausal])}; null after an error (reported). */
+    private String scaledDotProductAttention(MethodInvocationTree mi, List<? extends ExpressionTree> args, CompilationUnitTree unit,
+        Map<String, LayerNode> fields, String className) {
+      String mask = maskArgument(args.size() == 6 ? args.get(3) : null, unit, fields, className);
+      if (mask == null) {
+        return null;
+      }
+      mask = mask.isEmpty() ? null : mask;
+      List<Object> options = args.size() == 6 ? constants(args.subList(4, 6), mi.toString(), "scaledDotProductAttention", unit)
+          : List.of(0.0, false);
+      if (options == null) {
+        return null;
+      }
+      String q = expression(args.get(0), unit, fields, className);
+      String k = expression(args.get(1), unit, fields, className);
+      String v = expression(args.get(2), unit, fields, className);
+      if (q == null || k == null || v == null) {
+        return null;
+      }
+      try {
+        return AttentionLayers.scaledDotProduct(attentionWriter(source(unit, mi)), q, k, v, mask, LayerCatalog.number(options, 0),
+            LayerCatalog.bool(options, 1), mi.toString());
+      } catch (AttentionLayers.Unsupported | LayerCatalog.BadArguments e) {
+        diagnostics.error(unit, mi, Message.ATTENTION_NOT_COMPILED, e.getMessage());
+        return null;
+      }
+    }
+
     private String applyNode(LayerNode node, String input, MethodInvocationTree call, Source where, String receiver) {
+      if (node instanceof Att att) {
+        return applyAttention(att, input, where);
+      }
       if (node instanceof Leaf leaf) {
         return step(input, leaf.layer.spec(), leaf.layer, call.toString(), where);
       }
@@ -4853,7 +5124,7 @@ public final class DeclarationReader {
       }
       LayerNode node = fields.get(fieldName(ms.getExpression()));
       return node instanceof Leaf leaf ? leaf.layer().path() : node instanceof Seq seq ? seq.path()
-          : node instanceof Blk blk ? blk.path() : node instanceof Lst list ? list.path() : null;
+          : node instanceof Blk blk ? blk.path() : node instanceof Lst list ? list.path() : node instanceof Att att ? att.path() : null;
     }
 
     /**
@@ -4973,6 +5244,7 @@ public final class DeclarationReader {
         value = child instanceof Leaf leaf
             ? step(value, leaf.layer.spec(), leaf.layer, text, where != null ? where : leaf.layer.source())
             : child instanceof Blk blk ? inline(blk, value)
+            : child instanceof Att att ? applyAttention(att, value, where != null ? where : att.layers().values().iterator().next().source())
             : applySequential((Seq) child, value, text, where);
         if (value == null) {
           return null;

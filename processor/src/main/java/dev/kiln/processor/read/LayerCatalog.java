@@ -580,7 +580,7 @@ final class LayerCatalog {
     throw new BadArguments("EmbeddingBag's mode must be EmbeddingBag.Mode.SUM, MEAN or MAX, got " + arg);
   }
 
-  private static int integer(List<Object> args, int i) throws BadArguments {
+  static int integer(List<Object> args, int i) throws BadArguments {
     Object v = args.get(i);
     if (v instanceof Integer n) {
       return n;
@@ -591,14 +591,14 @@ final class LayerCatalog {
     throw new BadArguments("argument " + (i + 1) + " must be an int, got " + v);
   }
 
-  private static double number(List<Object> args, int i) throws BadArguments {
+  static double number(List<Object> args, int i) throws BadArguments {
     if (args.get(i) instanceof Number n) {
       return n.doubleValue();
     }
     throw new BadArguments("argument " + (i + 1) + " must be a number, got " + args.get(i));
   }
 
-  private static boolean bool(List<Object> args, int i) throws BadArguments {
+  static boolean bool(List<Object> args, int i) throws BadArguments {
     if (args.get(i) instanceof Boolean b) {
       return b;
     }

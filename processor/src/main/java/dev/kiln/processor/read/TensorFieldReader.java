@@ -42,6 +42,7 @@ final class TensorFieldReader {
   private static final String TENSOR = "dev.kiln.runtime.Tensor";
   private static final String MODULE = "dev.kiln.dsl.Module";
   private static final String INIT = "dev.kiln.dsl.Init";
+  private static final String FUNCTIONS = "dev.kiln.dsl.F";
   /** Tensor factories whose arguments are the sizes, after this many leading values. */
   private static final Map<String, Integer> FACTORIES = Map.of("zeros", 0, "ones", 0, "randn", 0, "rand", 0, "full", 1, "uniform", 2);
   /** Tensor methods that keep the shape (with constant arguments, or none). */
@@ -253,6 +254,10 @@ final class TensorFieldReader {
     boolean isStatic = m.getModifiers().contains(Modifier.STATIC);
     if (owner(m).equals(INIT) && isStatic && !args.isEmpty()) { // Init.normal(t, 0, 0.02): in place, the same tensor
       return fold(args.get(0), field, unit);
+    }
+    if (owner(m).equals(FUNCTIONS) && name.equals("attentionMask") && args.size() == 1) { // 0/-inf of a 0/1 mask: its shape
+      Folded blocked = fold(args.get(0), field, unit);
+      return blocked == null ? null : new Folded(blocked.shape, false);
     }
     if (!owner(m).equals(TENSOR)) {
       return unknown(e, field, unit);

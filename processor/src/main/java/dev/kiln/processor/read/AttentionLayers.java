@@ -1,0 +1,380 @@
+package dev.kiln.processor.read;
+
+import static dev.kiln.processor.read.LayerCatalog.bool;
+import static dev.kiln.processor.read.LayerCatalog.integer;
+import static dev.kiln.processor.read.LayerCatalog.number;
+
+import dev.kiln.dsl.Dropout;
+import dev.kiln.dsl.GELU;
+import dev.kiln.dsl.LayerNorm;
+import dev.kiln.dsl.LayerSpec;
+import dev.kiln.dsl.Linear;
+import dev.kiln.dsl.MultiheadAttention;
+import dev.kiln.dsl.ReLU;
+import dev.kiln.dsl.Softmax;
+import dev.kiln.dsl.TransformerEncoderLayer;
+import dev.kiln.processor.ir.Add;
+import dev.kiln.processor.ir.LayerIr;
+import dev.kiln.processor.ir.MaskedFill;
+import dev.kiln.processor.ir.MatMul;
+import dev.kiln.processor.ir.Reshape;
+import dev.kiln.processor.ir.Scale;
+import dev.kiln.processor.ir.Source;
+import dev.kiln.processor.ir.Split;
+import dev.kiln.processor.ir.TensorIr;
+import dev.kiln.processor.ir.Transpose;
+import dev.kiln.runtime.Shapes;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The dsl's attention layers compiled: {@code MultiheadAttention}, {@code TransformerEncoderLayer}, {@code
+ * TransformerEncoder} and {@code F.scaledDotProductAttention}, each expanded where forward applies it into the steps a user
+ * writes by hand (docs/design-notes.md, "Compiled attention layers"): the packed in-projection as one product by {@code
+ * in_proj_weight} read transposed, its bias, a split into q, k and v, heads by view and transpose, the scores' batched
+ * product scaled, a causal fill, softmax, dropout in training, the weights' product by v, the heads joined, {@code
+ * out_proj}; the encoder layer's residuals, LayerNorms (before or after each block) and feed-forward part. The layers'
+ * parameters keep their eager (PyTorch) names: {@code in_proj_weight} is read by its registered name, the children
+ * ({@code out_proj}, {@code linear1}, {@code norm1}, {@code layers.0}) are layers at their paths.
+ */
+final class AttentionLayers {
+  private AttentionLayers() {}
+
+  /** How the expansion writes steps: the reader's own step list, at the call being read. */
+  interface Writer {
+    /** A step reading {@code inputs}; its value. */
+    String step(List<String> inputs, LayerSpec spec, LayerIr layer, String text);
+
+    /** The shape of a value read so far (the batch {@code -1} first), or null when an error left it unknown (reported). */
+    int[] shapeOf(String value);
+
+    /** A parameter of a layer that the steps read ({@code in_proj_weight}), counted as read; its value. */
+    String tensor(TensorIr t);
+
+    /** A new split's id. */
+    int split();
+
+    /** The training mode {@code owner} (a layer's path) is read in, noted as read there; null where no mode is read. */
+    Boolean training(String owner);
+
+    /** The call being expanded, for the steps' comments and errors. */
+    Source where();
+  }
+
+  /** What the call asks that a compiled forward does not do; the message says what to write instead. */
+  static final class Unsupported extends Exception {
+    Unsupported(String message) {
+      super(message, null, false, false);
+    }
+  }
+
+  // ------------------------------------------------------------------ declarations
+
+  /** {@code new MultiheadAttention(embedDim, numHeads[, dropout, bias, batchFirst])}. */
+  static MultiheadAttention.Spec attention(List<Object> args) throws LayerCatalog.BadArguments {
+    try {
+      return switch (args.size()) {
+        case 2 -> new MultiheadAttention.Spec(integer(args, 0), integer(args, 1), 0, true, false);
+        case 5 -> new MultiheadAttention.Spec(integer(args, 0), integer(args, 1), number(args, 2), bool(args, 3), bool(args, 4));
+        case 9 -> throw new LayerCatalog.BadArguments("MultiheadAttention's nine-argument form (add_bias_kv, add_zero_attn, kdim,"
+            + " vdim) runs in eager mode only; a compiled model takes (embed_dim, num_heads[, dropout, bias, batch_first]), or"
+            + " leave out @Model");
+        default -> throw new LayerCatalog.BadArguments("MultiheadAttention takes (embed_dim, num_heads[, dropout, bias, batch_first])");
+      };
+    } catch (IllegalArgumentException e) {
+      throw new LayerCatalog.BadArguments(e.getMessage());
+    }
+  }
+
+  /** {@code new TransformerEncoderLayer(dModel, nhead[, dimFeedforward, dropout[, activation, layerNormEps, batchFirst, normFirst]])}. */
+  static TransformerEncoderLayer.Spec encoderLayer(List<Object> args) throws LayerCatalog.BadArguments {
+    try {
+      return switch (args.size()) {
+        case 2 -> new TransformerEncoderLayer.Spec(integer(args, 0), integer(args, 1), 2048, 0.1, "relu", 1e-5, false, false);
+        case 4 -> new TransformerEncoderLayer.Spec(integer(args, 0), integer(args, 1), integer(args, 2), number(args, 3), "relu",
+            1e-5, false, false);
+        case 8 -> new TransformerEncoderLayer.Spec(integer(args, 0), integer(args, 1), integer(args, 2), number(args, 3),
+            String.valueOf(args.get(4)), number(args, 5), bool(args, 6), bool(args, 7));
+        default -> throw new LayerCatalog.BadArguments("TransformerEncoderLayer takes (d_model, nhead[, dim_feedforward, dropout[,"
+            + " activation, layer_norm_eps, batch_first, norm_first]])");
+      };
+    } catch (IllegalArgumentException e) {
+      throw new LayerCatalog.BadArguments(e.getMessage());
+    }
+  }
+
+  /** The layers a MultiheadAttention at {@code path} holds, as its eager class registers them: {@code out_proj}. */
+  static void attentionLayers(String path, MultiheadAttention.Spec s, Source source, Map<String, LayerIr> out) {
+    out.put(path + ".out_proj", new LayerIr(path + ".out_proj", new Linear.Spec(s.embedDim(), s.embedDim(), s.bias()), source));
+  }
+
+  /** The layers an encoder layer at {@code path} holds, in its eager class's order ({@code self_attn.out_proj}, {@code linear1}, ...). */
+  static void encoderLayers(String path, TransformerEncoderLayer.Spec s, Source source, Map<String, LayerIr> out) {
+    int d = s.dModel();
+    attentionLayers(path + ".self_attn", selfAttn(s), source, out);
+    put(out, path + ".linear1", new Linear.Spec(d, s.dimFeedforward(), true), source);
+    put(out, path + ".dropout", new Dropout.Spec(s.dropout()), source);
+    put(out, path + ".linear2", new Linear.Spec(s.dimFeedforward(), d, true), source);
+    put(out, path + ".norm1", new LayerNorm.Spec(new int[] {d}, s.layerNormEps(), true), source);
+    put(out, path + ".norm2", new LayerNorm.Spec(new int[] {d}, s.layerNormEps(), true), source);
+    put(out, path + ".dropout1", new Dropout.Spec(s.dropout()), source);
+    put(out, path + ".dropout2", new Dropout.Spec(s.dropout()), source);
+  }
+
+  private static void put(Map<String, LayerIr> out, String path, LayerSpec spec, Source source) {
+    out.put(path, new LayerIr(path, spec, source));
+  }
+
+  /** An encoder layer's {@code self_attn}, as its constructor makes it. */
+  private static MultiheadAttention.Spec selfAttn(TransformerEncoderLayer.Spec s) {
+    return new MultiheadAttention.Spec(s.dModel(), s.nhead(), s.dropout(), true, s.batchFirst());
+  }
+
+  // ------------------------------------------------------------------ forward
+
+  /**
+   * The MultiheadAttention at {@code path} over {@code query}, {@code key} and {@code value} ({@code mha.forward(q, k, v,
+   * ...).output()}; {@code mha.apply(x)} is self-attention, all three {@code x}): the in-projection, the heads, {@code
+   * softmax(q k^T / sqrt(Dh) + mask)}, dropout in training, {@code @ v}, the heads joined and {@code out_proj}. Self-attention
+   * projects as PyTorch's packed path, {@code linear(x, in_proj_weight, in_proj_bias).split(E, -1)}: one product; otherwise
+   * each input by its block of rows of {@code in_proj_weight} (a region of the parameter, read in place). Its value {@code
+   * [N, L, E]}.
+   */
+  static String attention(Writer w, String path, MultiheadAttention.Spec s, Map<String, LayerIr> layers, String query,
+      String key, String value, String mask, String padding) throws Unsupported {
+    int e = s.embedDim();
+    int[] qs = w.shapeOf(query);
+    int[] ks = w.shapeOf(key);
+    int[] vs = w.shapeOf(value);
+    if (qs == null || ks == null || vs == null) {
+      return null;
+    }
+    String who = path + " " + s;
+    if (!s.batchFirst()) {
+      throw new Unsupported(who + " is sequence first ([L, N, E]), but a compiled forward holds the batch first: in eager"
+          + " mode it would attend along dimension 0, the batch; construct it with batchFirst true (PyTorch's"
+          + " batch_first=True) and pass [N, L, E], or leave out @Model");
+    }
+    if (qs[0] != -1 || ks[0] != -1 || vs[0] != -1) { // (a tensor field has no batch: a learned query, pos.expand(...) eagerly)
+      throw new Unsupported(who + ": query, key and value must be values of the batch [N, ..., E]; a tensor field of the model"
+          + " (a learned query) is not compiled as one, leave out @Model for it");
+    }
+    if (qs.length != 3 || qs[2] != e || ks.length != 3 || ks[2] != e || !java.util.Arrays.equals(ks, vs)) {
+      throw new Unsupported(who + " expects query [N, L, " + e + "] and key and value [N, S, " + e + "] (batch first), receives "
+          + Shapes.toString(qs) + (query.equals(key) && key.equals(value) ? "" : ", " + Shapes.toString(ks) + ", " + Shapes.toString(vs)));
+    }
+    TensorIr weight = new TensorIr(path + ".in_proj_weight", path + ".in_proj_weight", TensorIr.Kind.PARAMETER,
+        new int[] {3 * e, e}, layers.get(path + ".out_proj").source());
+    TensorIr bias = !s.bias() ? null : new TensorIr(path + ".in_proj_bias", path + ".in_proj_bias", TensorIr.Kind.PARAMETER,
+        new int[] {3 * e}, weight.source());
+    String[] inputs = {query, key, value};
+    String[] names = {"q", "k", "v"};
+    String[] projected = new String[3];
+    if (query.equals(key) && key.equals(value)) {
+      String qkv = w.step(List.of(query, w.tensor(weight)), new MatMul(true), null, path + ": x @ in_proj_weight^T");
+      if (bias != null) {
+        qkv = w.step(List.of(qkv, w.tensor(bias)), new Add(), null, path + ": x @ in_proj_weight^T + in_proj_bias");
+      }
+      Split split = new Split(Split.Kind.SIZE, e, new int[0], -1, w.split(), path + ": qkv.split(" + e + ", -1)", w.where());
+      for (int i = 0; i < 3; i++) {
+        projected[i] = w.step(List.of(qkv), new Split.Piece(split, i), null, path + ": " + names[i] + " = qkv[" + i + "]");
+      }
+    } else {
+      w.tensor(weight);
+      if (bias != null) {
+        w.tensor(bias);
+      }
+      for (int i = 0; i < 3; i++) { // rows [i E, (i + 1) E) of the packed weight, as eager's narrow reads them
+        String rows = ".narrow(0, " + i * e + ", " + e + ")";
+        String block = w.tensor(TensorIr.region(weight, rows, i * e * e, new int[] {e, e}, weight.source()));
+        projected[i] = w.step(List.of(inputs[i], block), new MatMul(true), null,
+            path + ": " + names[i] + " = " + List.of("query", "key", "value").get(i) + " @ in_proj_weight" + rows + "^T");
+        if (bias != null) {
+          String b = w.tensor(TensorIr.region(bias, rows, i * e, new int[] {e}, weight.source()));
+          projected[i] = w.step(List.of(projected[i], b), new Add(), null, path + ": " + names[i] + " + in_proj_bias" + rows);
+        }
+      }
+    }
+    String[] heads = new String[3];
+    for (int i = 0; i < 3; i++) {
+      int len = i == 0 ? qs[1] : ks[1];
+      String viewed = w.step(List.of(projected[i]), new Reshape(List.of(-1, len, s.numHeads(), s.headDim())), null,
+          path + ": " + names[i] + ".view(-1, " + len + ", " + s.numHeads() + ", " + s.headDim() + ")");
+      heads[i] = w.step(List.of(viewed), new Transpose(1, 2), null, path + ": " + names[i] + " heads, transpose(1, 2)");
+    }
+    String joined = attend(w, path, heads[0], heads[1], heads[2], attentionMask(w, who, mask, qs[1], ks[1]),
+        paddingMask(w, path, who, padding, ks[1]), s.dropout(), path, false);
+    if (joined == null) {
+      return null;
+    }
+    String back = w.step(List.of(joined), new Transpose(1, 2), null, path + ": heads joined, transpose(1, 2)");
+    String rows = w.step(List.of(back), new Reshape(List.of(-1, qs[1], e)), null,
+        path + ": heads joined, reshape(-1, " + qs[1] + ", " + e + ")");
+    LayerIr outProj = layers.get(path + ".out_proj");
+    return w.step(List.of(rows), outProj.spec(), outProj, path + ".out_proj");
+  }
+
+  /**
+   * {@code softmax(q k^T / sqrt(E)) v} over heads {@code [N, ..., L, E]}, as {@code Attention.compute} writes it: the key
+   * transposed (a GEMM flag), the product scaled (its alpha), the causal fill, softmax, dropout with probability {@code p}
+   * (in training of the module at {@code owner}; always, for the function: {@code owner} null), the weights' product by v;
+   * a float {@code mask} (a tensor field of the model's, or null) and {@code padding} (each sample's {@code [N, 1, 1, S]},
+   * or null) added to the scaled scores.
+   */
+  private static String attend(Writer w, String path, String q, String k, String v, String mask, String padding, double p,
+      String owner, boolean causal) throws Unsupported {
+    int[] qs = w.shapeOf(q);
+    int[] ks = w.shapeOf(k);
+    if (qs == null || ks == null) {
+      return null;
+    }
+    int r = qs.length;
+    String kt = w.step(List.of(k), new Transpose(r - 2, r - 1), null, path + ": k.transpose(-2, -1)");
+    String scores = w.step(List.of(q, kt), new MatMul(), null, path + ": q @ k^T");
+    double scale = 1.0 / Math.sqrt(qs[r - 1]);
+    scores = w.step(List.of(scores), Scale.times(scale), null, "scores.mul(1 / sqrt(" + qs[r - 1] + "))"); // (the product's alpha)
+    if (mask != null) {
+      scores = w.step(List.of(scores, mask), new Add(), null, path + ": scores + attn_mask");
+    }
+    if (padding != null) {
+      scores = w.step(List.of(scores, padding), new Add(), null, path + ": scores + key_padding_mask");
+    }
+    if (causal) {
+      scores = w.step(List.of(scores), MaskedFill.causal(qs[r - 2], ks[r - 2], Float.NEGATIVE_INFINITY, "isCausal"), null,
+          path + ": scores.maskedFill(causal, -inf)");
+    }
+    String weights = w.step(List.of(scores), new Softmax.Spec(-1), null, path + ": scores.softmax(-1)");
+    if (p > 0) {
+      Boolean training = owner == null ? Boolean.TRUE : w.training(owner);
+      if (training == null) {
+        throw new Unsupported(path + ": its dropout on the attention weights (" + p + ") depends on the training mode, which a"
+            + " Sequential's compiled form does not read; declare the model as a @Model class, or a dropout of 0");
+      }
+      if (training) {
+        weights = w.step(List.of(weights), new Dropout.Spec(p), null, path + ": weights dropout(" + p + ")");
+      }
+    }
+    return w.step(List.of(weights, v), new MatMul(), null, path + ": weights @ v");
+  }
+
+  /**
+   * {@code F.scaledDotProductAttention(q, k, v, null, dropoutP, isCausal)} of values {@code [N, ..., L, E]}: dropout
+   * whenever {@code p > 0}, as the function's eager form ({@code isTraining() ? p : 0} folds in each mode).
+   */
+  static String scaledDotProduct(Writer w, String q, String k, String v, String mask, double p, boolean causal, String call)
+      throws Unsupported {
+    int[] qs = w.shapeOf(q);
+    int[] ks = w.shapeOf(k);
+    int[] vs = w.shapeOf(v);
+    if (qs == null || ks == null || vs == null) {
+      return null;
+    }
+    int r = qs.length;
+    if (r < 3 || ks.length != r || vs.length != r || qs[r - 1] != ks[r - 1] || ks[r - 2] != vs[r - 2]) {
+      throw new Unsupported(call + ": query, key and value must be [N, ..., L, E], [N, ..., S, E] and [N, ..., S, Ev] of one"
+          + " rank, got " + Shapes.toString(qs) + ", " + Shapes.toString(ks) + ", " + Shapes.toString(vs));
+    }
+    if (!(p >= 0 && p <= 1)) {
+      throw new Unsupported(call + ": dropout probability has to be between 0 and 1, but got " + p);
+    }
+    if (mask != null && causal) {
+      throw new Unsupported(call + ": an explicit attn_mask must not be given with isCausal=true (PyTorch's rule); add the"
+          + " causal mask to it yourself, or pass one of the two");
+    }
+    return attend(w, "scaledDotProductAttention", q, k, v, mask, null, p, null, causal);
+  }
+
+  /**
+   * The encoder layer at {@code path} over {@code x}: self-attention and the feed-forward part, each with dropout and a
+   * residual connection, a LayerNorm after each sum (post-norm) or before each block ({@code normFirst}), as eager's forward.
+   */
+  static String encoderLayer(Writer w, String path, TransformerEncoderLayer.Spec s, Map<String, LayerIr> layers, String x,
+      String mask, String padding) throws Unsupported {
+    if (s.normFirst()) {
+      String a = selfAttentionBlock(w, path, s, layers, apply(w, layers, path + ".norm1", x), mask, padding);
+      x = a == null ? null : w.step(List.of(x, a), new Add(), null, path + ": x + self_attn(norm1(x))");
+      String f = x == null ? null : feedForward(w, path, s, layers, apply(w, layers, path + ".norm2", x));
+      return f == null ? null : w.step(List.of(x, f), new Add(), null, path + ": x + feed_forward(norm2(x))");
+    }
+    String a = selfAttentionBlock(w, path, s, layers, x, mask, padding);
+    if (a == null) {
+      return null;
+    }
+    x = apply(w, layers, path + ".norm1", w.step(List.of(x, a), new Add(), null, path + ": x + self_attn(x)"));
+    String f = feedForward(w, path, s, layers, x);
+    return f == null ? null : apply(w, layers, path + ".norm2", w.step(List.of(x, f), new Add(), null, path + ": x + feed_forward(x)"));
+  }
+
+  /** {@code dropout1(self_attn(x, x, x))}. */
+  private static String selfAttentionBlock(Writer w, String path, TransformerEncoderLayer.Spec s, Map<String, LayerIr> layers,
+      String x, String mask, String padding) throws Unsupported {
+    String a = attention(w, path + ".self_attn", selfAttn(s), layers, x, x, x, mask, padding);
+    return a == null ? null : dropout(w, layers, path + ".dropout1", a);
+  }
+
+  /** What to write instead of an attention mask that is a value of the batch (a further input). */
+  static final String BATCH_MASK = "a compiled attention layer takes an attn_mask held by the model (registerBuffer(\"mask\","
+      + " F.attentionMask(Tensor.ones(S, S).triu(1))), added to the scores), the same for every sample; a mask of each sample"
+      + " is the key padding mask (key_padding_mask, src_key_padding_mask)";
+
+  /**
+   * {@code attn_mask} of a layer as its scores {@code [N, H, L, S]} take it: a tensor field {@code [L, S]} (float, added:
+   * {@code F.attentionMask} of a 0/1 one), or null for none.
+   */
+  private static String attentionMask(Writer w, String who, String mask, int l, int s) throws Unsupported {
+    if (mask == null) {
+      return null;
+    }
+    int[] ms = w.shapeOf(mask);
+    if (ms == null) {
+      return null;
+    }
+    if (ms.length > 0 && ms[0] == -1) {
+      throw new Unsupported(who + ": its attn_mask is a value of the batch; " + BATCH_MASK);
+    }
+    if (ms.length != 2 || ms[0] != l || ms[1] != s) {
+      throw new Unsupported(who + ": attn_mask must be [L, S] = " + Shapes.toString(l, s) + ", got " + Shapes.toString(ms)
+          + " (a compiled layer takes the one mask of every sample and head)");
+    }
+    return mask;
+  }
+
+  /**
+   * {@code key_padding_mask} as the scores {@code [N, H, L, S]} take it: each sample's float {@code [N, S]} (a further input
+   * of a method of several inputs, 0 or -inf: {@code F.attentionMask} of a 0/1 one) viewed {@code [N, 1, 1, S]}, as eager's
+   * {@code keyPaddingMask.view(n, 1, 1, S)}; null for none.
+   */
+  private static String paddingMask(Writer w, String path, String who, String padding, int s) throws Unsupported {
+    if (padding == null) {
+      return null;
+    }
+    int[] ps = w.shapeOf(padding);
+    if (ps == null) {
+      return null;
+    }
+    if (ps.length != 2 || ps[0] != -1 || ps[1] != s) {
+      throw new Unsupported(who + ": key_padding_mask must be [N, S] = [N, " + s + "], one row of each sample (a further input,"
+          + " @Input({" + s + "}) Tensor pad, made float by F.attentionMask), got " + Shapes.toString(ps));
+    }
+    return w.step(List.of(padding), new Reshape(List.of(-1, 1, 1, s)), null, path + ": key_padding_mask.view(-1, 1, 1, " + s + ")");
+  }
+
+  /** {@code dropout2(linear2(dropout(activation(linear1(x)))))}. */
+  private static String feedForward(Writer w, String path, TransformerEncoderLayer.Spec s, Map<String, LayerIr> layers, String x) {
+    String h = apply(w, layers, path + ".linear1", x);
+    h = w.step(List.of(h), "gelu".equals(s.activation()) ? new GELU.Spec() : new ReLU.Spec(), null, path + ": " + s.activation());
+    h = dropout(w, layers, path + ".dropout", h);
+    return dropout(w, layers, path + ".dropout2", apply(w, layers, path + ".linear2", h));
+  }
+
+  /** The layer at {@code path} applied to {@code x}. */
+  private static String apply(Writer w, Map<String, LayerIr> layers, String path, String x) {
+    LayerIr layer = layers.get(path);
+    return w.step(List.of(x), layer.spec(), layer, path);
+  }
+
+  /** The Dropout layer at {@code path} applied to {@code x}; {@code x} itself for a dropout of 0 (eager's identity). */
+  private static String dropout(Writer w, Map<String, LayerIr> layers, String path, String x) {
+    return ((Dropout.Spec) layers.get(path).spec()).p() == 0 ? x : apply(w, layers, path, x);
+  }
+}
