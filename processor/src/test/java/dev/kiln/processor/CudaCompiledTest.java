@@ -65,6 +65,7 @@ class CudaCompiledTest {
     "FunctionalConv, 3:8:8",
     "FunctionalGroupNorm, 4:5:5",
     "MathPairs, 6",
+    "ExtremaNorms, 3:8",
     "WideDecoder, 3:4:4",
     "ConvBlocks, 4:5:5",
     "TokenMlp, 6:8",

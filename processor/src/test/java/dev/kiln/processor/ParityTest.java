@@ -747,6 +747,7 @@ class ParityTest {
     "WhereFields, test.WhereFields, test.KilnWhereFields, 6:8, 3",
     "WhereFieldOperands, test.WhereFieldOperands, test.KilnWhereFieldOperands, 6:8, 3",
     "GroupNormNet, test.GroupNormNet, test.KilnGroupNormNet, 3:6:6, 3",
+    "ExtremaNorms, test.ExtremaNorms, test.KilnExtremaNorms, 3:8, 3",
     "FunctionalConv, test.FunctionalConv, test.KilnFunctionalConv, 3:8:8, 3",
     "FunctionalGroupNorm, test.FunctionalGroupNorm, test.KilnFunctionalGroupNorm, 4:5:5, 3",
     "WideDecoder, test.WideDecoder, test.KilnWideDecoder, 3:4:4, 3",

@@ -31,8 +31,16 @@ class PointwiseTest {
     ProcessorTest.assertGolden(c, "KilnMathPairs", "KilnMathPairs.java");
   }
 
+  /** InstanceNorm1d and amax/amin along a dimension (ExtremaNorms): the golden source. */
+  @Test
+  void extremaNormsGenerateTheGoldenSourceWithoutWarnings() throws IOException {
+    Compilation c = ProcessorTest.compile(ProcessorTest.model("ExtremaNorms"));
+    assertThat(c).succeededWithoutWarnings();
+    ProcessorTest.assertGolden(c, "KilnExtremaNorms", "KilnExtremaNorms.java");
+  }
+
   @ParameterizedTest(name = "{0}")
-  @CsvSource({"RmsNormMlp, 4:8", "PointwiseOps, 6", "MathPairs, 6"})
+  @CsvSource({"RmsNormMlp, 4:8", "PointwiseOps, 6", "MathPairs, 6", "ExtremaNorms, 3:8"})
   void matchesEagerBitForBit(String model, String sampleShape) {
     ParityTest.matchesEagerBitForBit(model, sampleShape);
   }
@@ -53,6 +61,9 @@ class PointwiseTest {
     "h.lerp(h, Float.NaN) | h.lerp(h, Float.NaN): the weight must be a finite float, got NaN",
     "h.prod() | x.prod() is the product of every value of the batch together, and a compiled forward keeps the batch dimension",
     "h.prod(0) | h.prod(0): prod(0) of [N, 4, 6]: dimension 0 is the batch, which a compiled forward keeps",
+    "h.amax() | x.amax() is the maximum of every value of the batch together, and a compiled forward keeps the batch dimension",
+    "h.amin(1, 2) | x.amin over several dimensions [1, 2] has no compiled form yet (one dimension compiles: x.amin(1);",
+    "h.amax(0) | h.amax(0): amax(0) of [N, 4, 6]: dimension 0 is the batch, which a compiled forward keeps",
     "h.pow(Float.POSITIVE_INFINITY) | x.pow: the exponent must be finite, got Infinity",
     "h.clamp(Float.NaN, 1f) | x.clamp: the bounds must be numbers, got NaN",
   })

@@ -2552,6 +2552,8 @@ public final class Generator {
           in.offset, times(a[0]), a[1], a[2]);
       case PROD -> b.addStatement("$T.prodForward($L, $L, $L, $L, $L, $L, $L)", INDEX, out.array, out.offset, in.array, in.offset,
           times(a[0]), a[1], a[2]);
+      case AMAX, AMIN -> b.addStatement("$T.extremeAlong($L, $L, $L, $L, $L, $L, $L, $L)", INDEX, out.array, out.offset, in.array,
+          in.offset, times(a[0]), a[1], a[2], s.kind() == LineOp.Kind.AMAX);
       case ARGMAX, ARGMIN -> b.addStatement("$T.$L($L, $L, $L, $L, $L, $L, $L)", INDEX,
           s.kind() == LineOp.Kind.ARGMAX ? "argmaxAlong" : "argminAlong", out.array, out.offset, in.array, in.offset, times(a[0]),
           a[1], a[2]);
@@ -2583,6 +2585,8 @@ public final class Generator {
           d.offset, times(a[0]), a[1], a[2]);
       case PROD -> b.addStatement("$T.prodBackward($L, $L, $L, $L, $L, $L, $L, $L, $L)", INDEX, target.array, target.offset, d.array,
           d.offset, in.array, in.offset, times(a[0]), a[1], a[2]);
+      case AMAX, AMIN -> b.addStatement("$T.extremeBackward($L, $L, $L, $L, $L, $L, $L, $L, $L, $L, $L)", INDEX, target.array,
+          target.offset, d.array, d.offset, in.array, in.offset, out.array, out.offset, times(a[0]), a[1], a[2]);
       case ARGMAX, ARGMIN, TOPK, BOTTOMK -> throw new IllegalStateException("an argmax has no gradient"); // (carriesNoGradient)
     }
   }

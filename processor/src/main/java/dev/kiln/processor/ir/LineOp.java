@@ -4,7 +4,7 @@ import dev.kiln.dsl.LayerSpec;
 import dev.kiln.dsl.ShapeException;
 
 /**
- * {@code x.logsumexp(dim[, keepDim])}, {@code x.norm(p, dim[, keepDim])}, {@code x.prod(dim[, keepDim])} or {@code x.cumsum(dim)} in a compiled
+ * {@code x.logsumexp(dim[, keepDim])}, {@code x.norm(p, dim[, keepDim])}, {@code x.prod(dim[, keepDim])}, {@code x.amax(dim)} or {@code x.cumsum(dim)} in a compiled
  * forward: eager mode's line kernel along one dimension after the batch ({@code IndexKernels.logsumexpForward},
  * {@code normForward}, {@code cumsum}), the input seen as {@code [outer, size, inner]} around it; backward its
  * backward kernel ({@code logsumexpBackward} and {@code normBackward} from the input and the output, the running sum
@@ -27,6 +27,13 @@ public record LineOp(Kind kind, float p, int dim, boolean keepDim, int k) implem
      * rule from the input ({@code prodBackward}: {@code g p / x} without zeros, the others' product at a line's only zero).
      */
     PROD,
+    /**
+     * {@code x.amax(dim[, keepDim])}: each line's maximum ({@code IndexKernels.extremeAlong}); backward eager's rule, the
+     * gradient shared evenly by the values equal to it ({@code extremeBackward}).
+     */
+    AMAX,
+    /** {@code x.amin(dim[, keepDim])}, as {@link #AMAX}. */
+    AMIN,
     /** {@code x.argmax(dim[, keepDim])}: each line's maximum's index, ids without gradient (an Embedding looks them up). */
     ARGMAX,
     /** {@code x.argmin(dim[, keepDim])}: each line's minimum's index (a VQ-VAE's nearest code), ids as an argmax's. */
@@ -97,6 +104,11 @@ public record LineOp(Kind kind, float p, int dim, boolean keepDim, int k) implem
     return new LineOp(Kind.PROD, 1f, dim, keepDim);
   }
 
+  /** {@code x.amax(dim, keepDim)} ({@code max}) or {@code x.amin(dim, keepDim)}. */
+  public static LineOp extreme(boolean max, int dim, boolean keepDim) {
+    return new LineOp(max ? Kind.AMAX : Kind.AMIN, 1f, dim, keepDim);
+  }
+
   /** {@code x.cumsum(dim)}. */
   public static LineOp cumsum(int dim) {
     return new LineOp(Kind.CUMSUM, 1f, dim, false);
@@ -145,6 +157,7 @@ public record LineOp(Kind kind, float p, int dim, boolean keepDim, int k) implem
       case NORM -> "norm(" + p + "f, " + dim + ", " + keepDim + ")";
       case CUMSUM -> "cumsum(" + dim + ")";
       case PROD -> "prod(" + dim + ", " + keepDim + ")";
+      case AMAX, AMIN -> kind.name().toLowerCase(java.util.Locale.ROOT) + "(new int[] {" + dim + "}, " + keepDim + ")";
       case ARGMAX -> "argmax(" + dim + ", " + keepDim + ")";
       case ARGMIN -> "argmin(" + dim + ", " + keepDim + ")";
       case TOPK, BOTTOMK -> k < 0 ? "argsort(" + dim + ", " + (kind == Kind.TOPK) + ")"
@@ -159,6 +172,7 @@ public record LineOp(Kind kind, float p, int dim, boolean keepDim, int k) implem
       case NORM -> "norm(" + p + ", " + dim + (keepDim ? ", true)" : ")");
       case CUMSUM -> "cumsum(" + dim + ")";
       case PROD -> "prod(" + dim + (keepDim ? ", true)" : ")");
+      case AMAX, AMIN -> kind.name().toLowerCase(java.util.Locale.ROOT) + "(" + dim + (keepDim ? ", true)" : ")");
       case ARGMAX -> "argmax(" + dim + (keepDim ? ", true)" : ")");
       case ARGMIN -> "argmin(" + dim + (keepDim ? ", true)" : ")");
       case TOPK, BOTTOMK -> k < 0 ? "argsort(" + dim + (kind == Kind.TOPK ? ", true)" : ")")

@@ -3462,8 +3462,7 @@ public final class DeclarationReader {
       boolean ofTensor = mi.getArguments().size() == 1 && isTensor(mi.getArguments().get(0), unit);
       return switch (name) {
         case "matmul", "maximum", "minimum", "atan2" -> ofTensor; // (a.maximum(b) of two values: PointwisePair)
-        case "lerp" -> mi.getArguments().size() == 2 && isTensor(mi.getArguments().get(0), unit) // a.lerp(b, 0.25f)
-            && !isTensor(mi.getArguments().get(1), unit);
+        case "lerp" -> mi.getArguments().size() == 2 && isTensor(mi.getArguments().get(0), unit); // a.lerp(b, 0.25f), a.lerp(b, w)
         case "add", "sub", "mul", "div" -> mi.getArguments().size() == 1; // of a tensor, or of a constant (x.add(1f) shifts)
         case "sum", "mean" -> mi.getArguments().size() <= 2; // (x.sum() of every value: an error saying why)
         case "maskedFill" -> mi.getArguments().size() == 2;
@@ -3605,6 +3604,9 @@ public final class DeclarationReader {
      */
     private String lerp(MethodInvocationTree mi, List<? extends ExpressionTree> args, CompilationUnitTree unit,
         Map<String, LayerNode> fields, String className) {
+      if (isTensor(args.get(2), unit)) {
+        return lerpByTensor(mi, args, unit, fields, className);
+      }
       List<Object> weight = constants(List.of(args.get(2)), mi.toString(), "lerp", unit);
       if (weight == null) {
         return null;
@@ -3624,6 +3626,31 @@ public final class DeclarationReader {
       return Math.abs(w) < 0.5f
           ? step(List.of(start, step(diff, Scale.times(w), null, mi.toString(), where)), new Add(), null, mi.toString(), where)
           : step(List.of(end, step(diff, Scale.times(1f - w), null, mi.toString(), where)), new Sub(), null, mi.toString(), where);
+    }
+
+    /**
+     * {@code start.lerp(end, weight)} of a tensor of weights: eager's {@code PointwiseOps.lerp} as steps, {@code where(|w| <
+     * 0.5, start + w (end - start), end - (end - start)(1 - w))}, the mask {@code w > -0.5 and w < 0.5} (eager's {@code |w| <
+     * 0.5} without a step of |w| read only as a mask; a NaN weight false in both) and {@code 1 - w} as {@code -w + 1}
+     * ({@code w * -1}, eager's neg). Null after an error.
+     */
+    private String lerpByTensor(MethodInvocationTree mi, List<? extends ExpressionTree> args, CompilationUnitTree unit,
+        Map<String, LayerNode> fields, String className) {
+      String start = expression(args.get(0), unit, fields, className);
+      String end = expression(args.get(1), unit, fields, className);
+      String w = expression(args.get(2), unit, fields, className);
+      if (start == null || end == null || w == null) {
+        return null;
+      }
+      String written = mi.toString();
+      Source where = source(unit, mi);
+      String diff = step(List.of(end, start), new Sub(), null, written, where);
+      String small = step(List.of(step(w, new Compare(MaskTest.GT, -0.5f), null, written, where),
+          step(w, new Compare(MaskTest.LT, 0.5f), null, written, where)), new Compare(MaskTest.AND, 0f), null, written, where);
+      String low = step(List.of(start, step(List.of(w, diff), new Mul(), null, written, where)), new Add(), null, written, where);
+      String rest = step(step(w, Scale.times(-1f), null, written, where), dev.kiln.processor.ir.Shift.plus(1f), null, written, where);
+      String high = step(List.of(end, step(List.of(diff, rest), new Mul(), null, written, where)), new Sub(), null, written, where);
+      return step(List.of(low, high, small), new Where(written), null, written, where);
     }
 
     // -------------------------------------------------------------- functional convolutions

@@ -18,6 +18,7 @@ import dev.kiln.dsl.Flatten;
 import dev.kiln.dsl.GELU;
 import dev.kiln.dsl.GroupNorm;
 import dev.kiln.dsl.Hardtanh;
+import dev.kiln.dsl.InstanceNorm1d;
 import dev.kiln.dsl.InstanceNorm2d;
 import dev.kiln.dsl.LayerNorm;
 import dev.kiln.dsl.LayerSpec;
@@ -184,16 +185,16 @@ final class LayerCatalog {
         case 4 -> new GroupNorm.Spec(integer(args, 0), integer(args, 1), number(args, 2), bool(args, 3));
         default -> throw new BadArguments("GroupNorm takes (num_groups, num_channels) or (num_groups, num_channels, eps, affine)");
       }),
+      Map.entry(DSL + "InstanceNorm1d", args -> switch (args.size()) {
+        case 1 -> new InstanceNorm1d.Spec(integer(args, 0), 1e-5, false, 0.1, false);
+        case 5 -> new InstanceNorm1d.Spec(integer(args, 0), number(args, 1), bool(args, 3), number(args, 2), untracked("InstanceNorm1d", args));
+        default -> throw new BadArguments("InstanceNorm1d takes (num_features) or (num_features, eps, momentum, affine,"
+            + " track_running_stats)");
+      }),
       Map.entry(DSL + "InstanceNorm2d", args -> switch (args.size()) {
         case 1 -> new InstanceNorm2d.Spec(integer(args, 0), 1e-5, false);
         case 3 -> new InstanceNorm2d.Spec(integer(args, 0), number(args, 1), bool(args, 2));
-        case 5 -> { // (num_features, eps, momentum, affine, track_running_stats): running statistics are eager only
-          if (bool(args, 4)) {
-            throw new BadArguments("InstanceNorm2d with track_running_stats=true runs in eager mode only (a compiled model"
-                + " keeps no running statistics of instance norms); use (num_features, eps, affine)");
-          }
-          yield new InstanceNorm2d.Spec(integer(args, 0), number(args, 1), bool(args, 3), number(args, 2), false);
-        }
+        case 5 -> new InstanceNorm2d.Spec(integer(args, 0), number(args, 1), bool(args, 3), number(args, 2), untracked("InstanceNorm2d", args));
         default -> throw new BadArguments("InstanceNorm2d takes (num_features) or (num_features, eps, affine)");
       }),
       Map.entry(DSL + "BatchNorm1d", args -> switch (args.size()) {
@@ -328,7 +329,7 @@ final class LayerCatalog {
 
   /** Simple names of the supported layers, for messages. */
   static String supported() {
-    return "Linear, Conv1d, Conv2d, ConvTranspose2d, Upsample, MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, AdaptiveAvgPool1d, AdaptiveAvgPool2d, BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm, InstanceNorm2d, Dropout, Dropout2d, Flatten, ReLU, Sigmoid, Tanh, LeakyReLU, GELU, SiLU, ELU, Softplus, Hardtanh, Softmax, LogSoftmax, Embedding, EmbeddingBag, LSTM, GRU, RNN, Sequential";
+    return "Linear, Conv1d, Conv2d, ConvTranspose2d, Upsample, MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, AdaptiveAvgPool1d, AdaptiveAvgPool2d, BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm, InstanceNorm1d, InstanceNorm2d, Dropout, Dropout2d, Flatten, ReLU, Sigmoid, Tanh, LeakyReLU, GELU, SiLU, ELU, Softplus, Hardtanh, Softmax, LogSoftmax, Embedding, EmbeddingBag, LSTM, GRU, RNN, Sequential";
   }
 
   static LayerSpec create(String qualifiedName, List<Object> args) throws BadArguments {
@@ -456,6 +457,7 @@ final class LayerCatalog {
         case "prod/0" -> throw new BadArguments("x.prod() is the product of every value of the batch together, and a compiled forward"
             + " keeps the batch dimension: take the product along a dimension after it (x.prod(1)), or of the model's output"
             + " outside forward");
+        case "amax/0", "amin/0", "amax/1", "amin/1", "amax/2", "amin/2" -> extreme(name, args);
         case "argmax/1" -> LineOp.argmax(integer(args, 0), false);
         case "argmax/2" -> LineOp.argmax(integer(args, 0), bool(args, 1));
         case "argmin/1" -> LineOp.argmin(integer(args, 0), false);
@@ -482,7 +484,7 @@ final class LayerCatalog {
       "avgPool2d/5", "adaptiveAvgPool2d/1", "adaptiveAvgPool2d/2", "maxPool1d/1", "maxPool1d/2", "maxPool1d/4", "avgPool1d/1",
       "avgPool1d/2", "avgPool1d/5", "adaptiveAvgPool1d/1", "interpolate/1", "interpolate/2", "transpose/2", "select/2", "narrow/3", "mul/1", "div/1", "add/1", "sub/1", "sum/1", "sum/2", "mean/1",
       "mean/2", "logsumexp/1", "logsumexp/2", "norm/0", "norm/2", "norm/3", "cumsum/1", "prod/0", "prod/1", "prod/2",
-      "argmax/1", "argmax/2", "argmin/1", "argmin/2", "argsort/1", "argsort/2", "topk/2", "topk/3");
+      "amax/0", "amax/1", "amax/2", "amin/0", "amin/1", "amin/2", "argmax/1", "argmax/2", "argmin/1", "argmin/2", "argsort/1", "argsort/2", "topk/2", "topk/3");
 
   /**
    * Whether {@code F.name} with {@code constants} arguments after the tensor is compiled: checked
@@ -508,13 +510,37 @@ final class LayerCatalog {
         + "sigmoid, tanh, gelu, silu, leakyRelu(x, slope), elu(x[, alpha]), softplus(x[, beta, threshold]), hardtanh(x[, min, max]), softmax(x, dim), logSoftmax(x, dim), flatten(x[, start, end]), maxPool2d(x, k[, stride[, padding, "
         + "ceilMode]]), avgPool2d(x, k[, stride[, padding, ceilMode, countIncludePad]]), adaptiveAvgPool2d(x, size[, width]), maxPool1d(x, k[, stride[, padding, ceilMode]]), avgPool1d(x, k[, stride[, padding, "
         + "ceilMode, countIncludePad]]), adaptiveAvgPool1d(x, size), interpolate(x, scale[, scale_w]), "
-        + "reshape(x, -1, ...), pad(x, new int[] {left, right, ...}[, value]), normalize(x[, p, dim, eps]), x.logsumexp(dim[, keepDim]), x.norm(p, dim[, keepDim]), x.prod(dim[, keepDim]), x.cumsum(dim), x.flip(dims...), x.repeat(1, counts...), cosineSimilarity(a, b[, dim, eps]) of two values (broadcast where a size is 1), transpose(x, d0, d1), permute(x, 0, ...), select(x, dim, index), narrow(x, dim, start, length), add(a, b), sub(a, b), mul(a, b) and div(a, b) of two"
+        + "reshape(x, -1, ...), pad(x, new int[] {left, right, ...}[, value]), normalize(x[, p, dim, eps]), x.logsumexp(dim[, keepDim]), x.norm(p, dim[, keepDim]), x.prod(dim[, keepDim]), x.amax(dim) and x.amin(dim) (or (new int[] {dim}, keepDim)), x.cumsum(dim), x.flip(dims...), x.repeat(1, counts...), cosineSimilarity(a, b[, dim, eps]) of two values (broadcast where a size is 1), transpose(x, d0, d1), permute(x, 0, ...), select(x, dim, index), narrow(x, dim, start, length), add(a, b), sub(a, b), mul(a, b) and div(a, b) of two"
         + " values of one shape or broadcast ([N, C, 1, 1] over [N, C, H, W]) or of a tensor field (x.add(pos)), matmul(a, b) of"
         + " two values, mul(x, c) and div(x, c) of a constant (x.add(c), x.sub(c) too), sum(x, dim[, keepDim]) and mean(x, dim[,"
         + " keepDim]) along a dimension after the batch (or several: mean(x, new int[] {2, 3})), maskedFill(x, mask, value) of a buffer mask, "
         + "the element-wise Tensor methods x.rsqrt(), square(), reciprocal(), log1p(), expm1(), floor(), ceil(), round(), trunc(), "
         + "sign(), exp(), log(), sqrt(), abs(), sin(), cos(), pow(e), clamp(min, max), clampMin(min), clampMax(max), "
         + "a.maximum(b) and a.minimum(b); " + instead;
+  }
+
+  /**
+   * {@code x.amax(dim)} or {@code x.amin}, also {@code (new int[] {dim}, keepDim)}: one dimension after the batch (several
+   * at once, or none, are refused with the way to write them).
+   */
+  private static LayerSpec extreme(String name, List<Object> args) throws BadArguments {
+    boolean max = name.equals("amax");
+    boolean keepDim = args.size() == 2 && args.get(1) instanceof Boolean;
+    int[] dims = args.isEmpty() ? new int[0] : args.get(0) instanceof int[] given ? given
+        : keepDim || args.size() == 1 ? new int[] {integer(args, 0)} : new int[] {integer(args, 0), integer(args, 1)};
+    if (keepDim) {
+      keepDim = bool(args, 1);
+    }
+    if (dims.length == 0) {
+      throw new BadArguments("x." + name + "() is the " + (max ? "maximum" : "minimum") + " of every value of the batch together,"
+          + " and a compiled forward keeps the batch dimension: take it along a dimension after it (x." + name + "(1)), or of the"
+          + " model's output outside forward");
+    }
+    if (dims.length > 1) {
+      throw new BadArguments("x." + name + " over several dimensions " + Arrays.toString(dims) + " has no compiled form yet (one"
+          + " dimension compiles: x." + name + "(" + dims[0] + "); flatten them into one first, or leave out @Model)");
+    }
+    return LineOp.extreme(max, dims[0], keepDim);
   }
 
   /** {@code sum(x, dim[, keepDim])} or {@code mean}, or over several dimensions: {@code mean(x, new int[] {2, 3}[, keepDim])}. */
@@ -578,6 +604,19 @@ final class LayerCatalog {
       return EmbeddingBag.Mode.valueOf(c.name());
     }
     throw new BadArguments("EmbeddingBag's mode must be EmbeddingBag.Mode.SUM, MEAN or MAX, got " + arg);
+  }
+
+  /**
+   * An instance norm's fifth argument, track_running_stats, which must be false: running statistics are eager only (a
+   * compiled model keeps none of instance norms).
+   */
+  private static boolean untracked(String layer, List<Object> args) throws BadArguments {
+    if (bool(args, 4)) {
+      throw new BadArguments(layer + " with track_running_stats=true runs in eager mode only (a compiled model keeps no running"
+          + " statistics of instance norms); use " + (layer.equals("InstanceNorm2d") ? "(num_features, eps, affine)"
+          : "(num_features, eps, momentum, affine, false)"));
+    }
+    return false;
   }
 
   static int integer(List<Object> args, int i) throws BadArguments {

@@ -224,7 +224,7 @@ public final class IndexKernels {
    * forward whose ids an Embedding looks up ({@code emb.apply(logits.argmax(-1))}).
    */
   public static void argmaxAlong(float[] out, int outOff, float[] x, int xOff, int outer, int size, int inner) {
-    extremumIndexAlong(out, outOff, x, xOff, outer, size, inner, true);
+    extremumAlong(out, outOff, x, xOff, outer, size, inner, true, false);
   }
 
   /**
@@ -233,10 +233,44 @@ public final class IndexKernels {
    * codebook.apply(dist.argmin(-1))}).
    */
   public static void argminAlong(float[] out, int outOff, float[] x, int xOff, int outer, int size, int inner) {
-    extremumIndexAlong(out, outOff, x, xOff, outer, size, inner, false);
+    extremumAlong(out, outOff, x, xOff, outer, size, inner, false, false);
   }
 
-  private static void extremumIndexAlong(float[] out, int outOff, float[] x, int xOff, int outer, int size, int inner, boolean max) {
+  /**
+   * Each line's maximum ({@code max}) or minimum, {@code Tensor.amax(dim)}'s values (a NaN when the line has one), for a
+   * compiled forward: the value at {@link #argmaxAlong}'s index, as eager's {@code extremaAlong} picks it.
+   */
+  public static void extremeAlong(float[] out, int outOff, float[] x, int xOff, int outer, int size, int inner, boolean max) {
+    extremumAlong(out, outOff, x, xOff, outer, size, inner, max, true);
+  }
+
+  /**
+   * {@code Tensor.amax}'s (amin's) backward along one dimension, eager's tape ops in one pass: each line's gradient {@code g}
+   * divided by how many of its values equal the extreme {@code y} (NaN ties NaN), times 1 at those values and 0 elsewhere
+   * ({@code dx = at * (g / sum(at))}, so a share of 0 keeps its sign as eager's product does). {@code dx} is written.
+   */
+  public static void extremeBackward(float[] dx, int dxOff, float[] g, int gOff, float[] x, int xOff, float[] y, int yOff, int outer,
+      int size, int inner) {
+    for (int o = 0; o < outer; o++) {
+      for (int i = 0; i < inner; i++) {
+        int base = o * size * inner + i;
+        float v = y[yOff + o * inner + i];
+        float ties = 0f;
+        for (int j = 0; j < size; j++) {
+          float u = x[xOff + base + j * inner];
+          ties += u == v || u != u && v != v ? 1f : 0f;
+        }
+        float share = g[gOff + o * inner + i] / ties;
+        for (int j = 0; j < size; j++) {
+          float u = x[xOff + base + j * inner];
+          dx[dxOff + base + j * inner] = (u == v || u != u && v != v ? 1f : 0f) * share;
+        }
+      }
+    }
+  }
+
+  private static void extremumAlong(float[] out, int outOff, float[] x, int xOff, int outer, int size, int inner, boolean max,
+      boolean values) {
     for (int o = 0; o < outer; o++) {
       for (int i = 0; i < inner; i++) {
         int base = xOff + o * size * inner + i;
@@ -249,7 +283,7 @@ public final class IndexKernels {
             bestValue = v;
           }
         }
-        out[outOff + o * inner + i] = best;
+        out[outOff + o * inner + i] = values ? bestValue : best;
       }
     }
   }
