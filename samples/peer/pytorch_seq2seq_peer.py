@@ -10,6 +10,7 @@ nn.Transformer(64, 4, 2, 2, 128, 0.1, batch_first=True), Linear(64, 10)), sequen
 Prints one line with ms_median, as the other peers do.
   pytorch_seq2seq_peer.py step --batch 64 --threads 2 --steps 50
   pytorch_seq2seq_peer.py infer --batch 64 --threads 2 --steps 50
+  pytorch_seq2seq_peer.py step --threads 1 --steps 200  (one thread: thread CPU time, scripts/speed/seq2seq-step)
   pytorch_seq2seq_peer.py train --steps 600            (the sample's whole run: loss and greedy accuracy)
 """
 import argparse, math, statistics, time
@@ -67,7 +68,7 @@ def greedy_decode(net, src):
     return ys[:, 1:]
 
 
-def timed(fn, steps, sync):
+def timed(fn, steps, sync, clock=time.perf_counter):
     warm_until = time.perf_counter() + 1.0
     i = 0
     while i < 10 or time.perf_counter() < warm_until:
@@ -76,10 +77,10 @@ def timed(fn, steps, sync):
         i += 1
     times = []
     for _ in range(steps):
-        t = time.perf_counter()
+        t = clock()
         fn()
         sync()
-        times.append(time.perf_counter() - t)
+        times.append(clock() - t)
     return statistics.median(times), min(times), max(times)
 
 
@@ -127,12 +128,14 @@ if __name__ == "__main__":
         print(f"trained {a.steps} steps of {a.batch} sequences in {time.perf_counter() - t0:.1f} s")
     else:
         data = batch(a.batch, a.length, a.device)
+        # one thread on the CPU: the thread's CPU time, as scripts/speed/Seq2SeqStep.java measures Kiln's
+        clock = time.thread_time if a.threads == 1 and a.device == "cpu" else time.perf_counter
         if a.task == "step":
-            med, lo, hi = timed(lambda: step(*data), a.steps, sync)
+            med, lo, hi = timed(lambda: step(*data).item(), a.steps, sync, clock)
         else:
             net.eval()
             with torch.no_grad():
-                med, lo, hi = timed(lambda: greedy_decode(net, data[0]), a.steps, sync)
+                med, lo, hi = timed(lambda: greedy_decode(net, data[0]), a.steps, sync, clock)
         print(f"peer pytorch {torch.__version__} task {a.task} model seq2seq batch {a.batch} threads {a.threads} "
               f"device {a.device} ms_median {med * 1e3:.3f} ms_min {lo * 1e3:.3f} ms_max {hi * 1e3:.3f} "
               f"samples_per_s {a.batch / med:.0f}")

@@ -315,7 +315,7 @@ final class BenchCommand {
   /**
    * Median milliseconds of one training step of the {@code seq2seq} sample's model ({@link Seq2SeqCommand#trainStep}:
    * teacher forcing, Adam, dropout on) on a batch of 8-digit sequences to sort ({@code train}), or of its greedy
-   * decoding of the batch in eval mode ({@link Seq2SeqCommand#greedyDecode}: one encoder pass, eight decoder passes).
+   * decoding of the batch in eval mode ({@link Seq2SeqTransformer#greedyDecode}: one encoder pass, eight decoder passes).
    */
   static double timeSeq2Seq(Device device, int batch, int steps, boolean train) {
     Kiln.manualSeed(0);
@@ -325,7 +325,7 @@ final class BenchCommand {
     Seq2SeqCommand.Batch b = Seq2SeqCommand.Batch.draw(Seq2SeqCommand.Task.SORT, batch, length, new java.util.Random(0), device);
     if (!train) {
       return medianMs(steps, () -> {
-        Seq2SeqCommand.greedyDecode(net, b.src(), device);
+        net.greedyDecode(b.src());
         finish(device);
       });
     }

@@ -170,7 +170,7 @@ final class Seq2SeqCommand {
   /** Prints {@code head}, the teacher-forced test loss and the greedy decoding's share of digits and sequences right. */
   private static void report(String head, Seq2SeqTransformer net, Batch test, Device device) {
     float loss = testLoss(net, test);
-    double[] accuracy = accuracy(greedyDecode(net, test.src(), device), test.answers(), test.src().shape()[1]);
+    double[] accuracy = accuracy(net.greedyDecode(test.src()), test.answers(), test.src().shape()[1]);
     System.out.printf(Locale.ROOT, "%s test loss %.4f, greedy decoding: digits %.1f%%, sequences %.1f%%%n", head, loss,
         100 * accuracy[0], 100 * accuracy[1]);
   }
@@ -182,38 +182,6 @@ final class Seq2SeqCommand {
       return new CrossEntropyLoss().apply(net.forward(b.src(), b.tgtIn()).reshape(-1, Seq2SeqTransformer.DIGITS),
           b.tgtOut()).item();
     }
-  }
-
-  /**
-   * The tutorial's {@code greedy_decode}, for a batch: the source {@code [N, L]} encoded once, then {@code L} digits,
-   * each the argmax of the last position's scores after the start token and the digits chosen so far. In eval mode
-   * (no dropout) without a tape; returns the digits {@code [N * L]}.
-   */
-  static int[] greedyDecode(Seq2SeqTransformer net, Tensor src, Device device) {
-    int n = src.shape()[0];
-    int length = src.shape()[1];
-    int[] ys = new int[n * (length + 1)];                 // each row: the start token, then the digits decoded
-    net.eval();
-    try (var g = Kiln.noGrad()) {
-      Tensor memory = net.encode(src);
-      for (int t = 0; t < length; t++) {
-        int[] prefix = new int[n * (t + 1)];
-        for (int i = 0; i < n; i++) {
-          ys[i * (length + 1)] = Seq2SeqTransformer.START;
-          System.arraycopy(ys, i * (length + 1), prefix, i * (t + 1), t + 1);
-        }
-        Tensor scores = net.decode(Tensor.labels(prefix).view(n, t + 1).to(device), memory).select(1, t);   // [N, 10]
-        int[] next = scores.argmax(1).toIntArray();
-        for (int i = 0; i < n; i++) {
-          ys[i * (length + 1) + t + 1] = next[i];
-        }
-      }
-    }
-    int[] out = new int[n * length];
-    for (int i = 0; i < n; i++) {
-      System.arraycopy(ys, i * (length + 1) + 1, out, i * length, length);
-    }
-    return out;
   }
 
   /** The share of digits, and of whole sequences of {@code length}, where {@code predicted} is {@code truth}. */
@@ -240,7 +208,7 @@ final class Seq2SeqCommand {
       Seq2SeqTransformer fresh = new Seq2SeqTransformer(length);
       fresh.load(file);
       fresh.to(device);
-      boolean same = Arrays.equals(greedyDecode(net, test.src(), device), greedyDecode(fresh, test.src(), device));
+      boolean same = Arrays.equals(net.greedyDecode(test.src()), fresh.greedyDecode(test.src()));
       System.out.printf(Locale.ROOT, "saved to %s (%d bytes); reloaded into a fresh model: %s%n", file, Files.size(file),
           same ? "the same greedy decoding of the test sequences" : "a DIFFERENT decoding");
       if (!same) {

@@ -5,6 +5,7 @@ import dev.kiln.dsl.Embedding;
 import dev.kiln.dsl.Linear;
 import dev.kiln.dsl.Module;
 import dev.kiln.dsl.Transformer;
+import dev.kiln.runtime.Kiln;
 import dev.kiln.runtime.Tensor;
 
 /**
@@ -82,6 +83,40 @@ public class Seq2SeqTransformer extends Module {
   public Tensor decode(Tensor tgt, Tensor memory) {
     Tensor mask = causalMask(tgt.shape()[1]);
     return generator.apply(transformer.decoder().forward(embed(tgtTokEmb, tgt), memory, mask, null, null, null));
+  }
+
+  /**
+   * The tutorial's {@code greedy_decode}, for a batch: the source ids {@code [N, S]} encoded once, then {@code S}
+   * digits, each the argmax of the last position's scores after the start token and the digits chosen so far. In
+   * eval mode (no dropout) without a tape; returns the digits, {@code S} for each sequence in turn.
+   */
+  public int[] greedyDecode(Tensor src) {
+    int n = src.shape()[0];
+    int length = src.shape()[1];
+    int[] ys = new int[n * (length + 1)];                 // each row: the start token, then the digits decoded
+    for (int i = 0; i < n; i++) {
+      ys[i * (length + 1)] = START;
+    }
+    eval();
+    try (var g = Kiln.noGrad()) {
+      Tensor memory = encode(src);
+      for (int t = 0; t < length; t++) {
+        int[] prefix = new int[n * (t + 1)];
+        for (int i = 0; i < n; i++) {
+          System.arraycopy(ys, i * (length + 1), prefix, i * (t + 1), t + 1);
+        }
+        Tensor scores = decode(Tensor.labels(prefix).view(n, t + 1).to(src.device()), memory).select(1, t);   // [N, 10]
+        int[] next = scores.argmax(1).toIntArray();
+        for (int i = 0; i < n; i++) {
+          ys[i * (length + 1) + t + 1] = next[i];
+        }
+      }
+    }
+    int[] out = new int[n * length];
+    for (int i = 0; i < n; i++) {
+      System.arraycopy(ys, i * (length + 1) + 1, out, i * length, length);
+    }
+    return out;
   }
 
   /** {@link Transformer#generateSquareSubsequentMask} on the model's device. */

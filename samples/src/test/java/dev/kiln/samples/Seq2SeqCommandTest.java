@@ -63,7 +63,7 @@ class Seq2SeqCommandTest {
     Kiln.manualSeed(1);
     Seq2SeqTransformer net = new Seq2SeqTransformer(5);
     var b = Seq2SeqCommand.Batch.draw(Seq2SeqCommand.Task.SORT, 6, 5, new Random(2), Device.cpu());
-    int[] decoded = Seq2SeqCommand.greedyDecode(net, b.src(), Device.cpu());
+    int[] decoded = net.greedyDecode(b.src());
     assertEquals(30, decoded.length);
     // feeding the decoded digits back (start token first) must reproduce them at every position, under the causal mask
     int[] in = new int[30];
