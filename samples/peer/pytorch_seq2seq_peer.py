@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch twin of the `seq2seq` sample (Seq2SeqTransformer.java, Seq2SeqCommand.java) for
 `kiln-samples bench --model seq2seq`: the nn.Transformer translation tutorial's Seq2SeqTransformer sized for digits
-(token embeddings of 11 ids scaled by sqrt(64), sinusoidal positions and their dropout,
+(token embeddings of 11 ids, not scaled by sqrt(64) as the tutorial's, sinusoidal positions and their dropout,
 nn.Transformer(64, 4, 2, 2, 128, 0.1, batch_first=True), Linear(64, 10)), sequences of 8 random digits to sort.
   step:  one teacher-forced training step (causal target mask, cross-entropy, Adam betas (0.9, 0.98), eps 1e-9,
          lr 1e-3) on a batch of random sequences, in training mode (dropout on)
@@ -11,7 +11,7 @@ Prints one line with ms_median, as the other peers do.
   pytorch_seq2seq_peer.py step --batch 64 --threads 2 --steps 50
   pytorch_seq2seq_peer.py infer --batch 64 --threads 2 --steps 50
   pytorch_seq2seq_peer.py step --threads 1 --steps 200  (one thread: thread CPU time, scripts/speed/seq2seq-step)
-  pytorch_seq2seq_peer.py train --steps 600            (the sample's whole run: loss and greedy accuracy)
+  pytorch_seq2seq_peer.py train --steps 600 [--task reverse]   (the sample's run: loss and greedy accuracy)
 """
 import argparse, math, statistics, time
 
@@ -38,7 +38,7 @@ class Seq2SeqTransformer(torch.nn.Module):
         self.register_buffer("pos_embedding", table)
 
     def embed(self, emb, ids):
-        return self.dropout(emb(ids) * math.sqrt(D) + self.pos_embedding[:ids.shape[1]])
+        return self.dropout(emb(ids) + self.pos_embedding[:ids.shape[1]])  # unscaled, as Seq2SeqTransformer.java says
 
     def forward(self, src, tgt):
         mask = torch.nn.Transformer.generate_square_subsequent_mask(tgt.shape[1]).to(src.device)
@@ -94,6 +94,7 @@ if __name__ == "__main__":
     p.add_argument("--steps", type=int, default=50)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--task", default="sort", choices=["sort", "reverse"], help="what train learns")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.backends.cuda.matmul.allow_tf32 = False
@@ -112,11 +113,11 @@ if __name__ == "__main__":
         return loss
 
     if a.task == "train":
-        test_src, _, test_out = batch(1000, a.length, a.device)
+        test_src, _, test_out = batch(1000, a.length, a.device, a.task)
         t0 = time.perf_counter()
         total = 0.0
         for s in range(1, a.steps + 1):
-            total += step(*batch(a.batch, a.length, a.device)).item()
+            total += step(*batch(a.batch, a.length, a.device, a.task)).item()
             if s % 200 == 0 or s == a.steps:
                 net.eval()
                 with torch.no_grad():
