@@ -13,10 +13,12 @@ Prints one line with ms_median, as the other peers do.
   pytorch_seq2seq_peer.py step --threads 1 --steps 200  (one thread: thread CPU time, scripts/speed/seq2seq-step)
   pytorch_seq2seq_peer.py train --steps 600 [--task reverse]   (the sample's run: loss and greedy accuracy)
 """
-import argparse, math, statistics, time
+import argparse, math, time
 
 import torch
 import torch.nn.functional as F
+
+from pytorch_transformer_peer import timed  # this script's directory is on sys.path
 
 D, HEADS, LAYERS, FF, DROPOUT = 64, 4, 2, 128, 0.1
 DIGITS, START, VOCAB = 10, 10, 11
@@ -66,22 +68,6 @@ def greedy_decode(net, src):
     for t in range(src.shape[1]):
         ys = torch.cat([ys, net.decode(ys, memory)[:, t].argmax(1, keepdim=True)], 1)
     return ys[:, 1:]
-
-
-def timed(fn, steps, sync, clock=time.perf_counter):
-    warm_until = time.perf_counter() + 1.0
-    i = 0
-    while i < 10 or time.perf_counter() < warm_until:
-        fn()
-        sync()
-        i += 1
-    times = []
-    for _ in range(steps):
-        t = clock()
-        fn()
-        sync()
-        times.append(clock() - t)
-    return statistics.median(times), min(times), max(times)
 
 
 if __name__ == "__main__":
