@@ -226,7 +226,9 @@ final class Seq2SeqCommand {
     } catch (IOException e) {
       throw new UncheckedIOException("seq2seq: --load " + file + ": " + e.getMessage(), e);
     } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException("seq2seq: --load: " + e.getMessage(), e);
+      // the position table's length is --length: a file saved with another one differs there first
+      throw new IllegalArgumentException("seq2seq: --load: " + e.getMessage() + (e.getMessage().contains("pos_embedding")
+          ? "\n(the position table has --length rows: give the --length the model was trained with)" : ""), e);
     }
   }
 }

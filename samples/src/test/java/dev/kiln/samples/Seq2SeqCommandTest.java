@@ -135,7 +135,8 @@ class Seq2SeqCommandTest {
     var wrong = assertThrows(IllegalArgumentException.class, () -> run("--length", "4", "--steps", "0", "--load",
         file.toString(), "--device", "cpu"));
     assertTrue(wrong.getMessage().startsWith("seq2seq: --load: ") && wrong.getMessage().contains("pos_embedding")
-        && wrong.getMessage().contains(file.toString()), wrong.getMessage());
+        && wrong.getMessage().contains(file.toString())
+        && wrong.getMessage().endsWith("give the --length the model was trained with)"), wrong.getMessage());
   }
 
   @Test
