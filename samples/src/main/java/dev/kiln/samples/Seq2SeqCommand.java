@@ -5,6 +5,7 @@ import dev.kiln.runtime.Device;
 import dev.kiln.runtime.Kiln;
 import dev.kiln.runtime.Tensor;
 import dev.kiln.runtime.optim.Adam;
+import dev.kiln.runtime.optim.Optimizer;
 import dev.kiln.runtime.util.Progress;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -157,7 +158,7 @@ final class Seq2SeqCommand {
   }
 
   /** One teacher-forced step in training mode; returns the batch's loss. */
-  static float trainStep(Seq2SeqTransformer net, Adam opt, CrossEntropyLoss criterion, Batch b) {
+  static float trainStep(Seq2SeqTransformer net, Optimizer opt, CrossEntropyLoss criterion, Batch b) {
     net.train();
     opt.zeroGrad();
     Tensor logits = net.forward(b.src(), b.tgtIn());                                   // [N, L, 10]
