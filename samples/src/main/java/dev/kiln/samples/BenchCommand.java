@@ -46,9 +46,9 @@ final class BenchCommand {
     String peerOption = args.string("peer", null);
     String model = args.string("model", "all");
     String only = args.string("only", "");
-    if (!List.of("mlp", "cnn", "resnet", "lstm", "transformer", "encoder", "all", "layers").contains(model)) {
-      throw new Args.UsageException("bench: --model must be mlp, cnn, resnet, lstm, transformer, encoder, all or layers, got '" + model
-          + "'");
+    if (!List.of("mlp", "cnn", "resnet", "lstm", "transformer", "encoder", "seq2seq", "all", "layers").contains(model)) {
+      throw new Args.UsageException("bench: --model must be mlp, cnn, resnet, lstm, transformer, encoder, seq2seq, all or layers,"
+          + " got '" + model + "'");
     }
     args.rejectUnknown("device");
     // bench measures the CPU unless told otherwise (auto would make the figures depend on the machine)
@@ -66,6 +66,7 @@ final class BenchCommand {
     Path resnetPeer = peerOption != null || cuda ? peer : existing(Path.of("samples/peer/pytorch_resnet_peer.py"));
     Path lstmPeer = peerOption != null || cuda ? null : existing(Path.of("samples/peer/pytorch_lstm_peer.py")); // --peer names the shared one
     Path transformerPeer = peerOption != null ? null : existing(Path.of("samples/peer/pytorch_transformer_peer.py")); // CPU or CUDA
+    Path seq2seqPeer = peerOption != null ? null : existing(Path.of("samples/peer/pytorch_seq2seq_peer.py")); // CPU or CUDA
     if (model.equals("layers")) {
       runLayers(device, peer, steps, rounds, only);
       return;
@@ -132,6 +133,13 @@ final class BenchCommand {
           () -> timeInference(KilnFashionEncoder::new, device, 64, encoderSteps),
           () -> peerMs(transformerPeer, cuda, peerVersion, "infer", "encoder", 64, encoderSteps)));
     }
+    if (model.equals("seq2seq") || model.equals("all")) { // nn.Transformer, eager only: the seq2seq sample's model and step
+      int seq2seqSteps = cuda ? steps : Math.max(1, steps / 4);
+      rows.add(measure(rounds, "train step", "seq2seq", 64, () -> timeSeq2Seq(device, 64, seq2seqSteps, true), () -> Double.NaN,
+          () -> peerMs(seq2seqPeer, cuda, peerVersion, "step", "seq2seq", 64, seq2seqSteps)));
+      rows.add(measure(rounds, "greedy decode", "seq2seq", 64, () -> timeSeq2Seq(device, 64, seq2seqSteps, false),
+          () -> Double.NaN, () -> peerMs(seq2seqPeer, cuda, peerVersion, "infer", "seq2seq", 64, seq2seqSteps)));
+    }
     if (model.equals("lstm") || model.equals("all") && !cuda) { // a recurrent layer, compiled too; its peer runs on the CPU only
       int lstmSteps = Math.max(1, steps / 4);
       rows.add(measure(rounds, "train step", "lstm", 32, () -> timeSequence(SequenceClassifier::new, device, 32, lstmSteps, true),
@@ -149,7 +157,7 @@ final class BenchCommand {
           rounds == 1 ? "" : String.format(Locale.ROOT, ", median of %d rounds taken in turn (Kiln eager, Kiln compiled, PyTorch)", rounds));
     } else {
       System.out.printf(Locale.ROOT, "%nKiln (CPU, %s, %d cores) vs PyTorch %s (2 threads, OPENBLAS_NUM_THREADS=1); median of %d steps"
-              + " (CNN, ResNet, transformer and LSTM rows of batch 64 and 32: %d) after >= 1 s of warm-up%s%n%n",
+              + " (CNN, ResNet, transformer, seq2seq and LSTM rows of batch 64 and 32: %d) after >= 1 s of warm-up%s%n%n",
           Blas.describe(), Runtime.getRuntime().availableProcessors(), peerVersion[0], steps, Math.max(1, steps / 4),
           rounds == 1 ? "" : String.format(Locale.ROOT, ", median of %d rounds taken in turn (Kiln eager, Kiln compiled, PyTorch)", rounds));
     }
@@ -315,6 +323,31 @@ final class BenchCommand {
     });
   }
 
+  /**
+   * Median milliseconds of one training step of the {@code seq2seq} sample's model ({@link Seq2SeqCommand#trainStep}:
+   * teacher forcing, Adam, dropout on) on a batch of 8-digit sequences to sort ({@code train}), or of its greedy
+   * decoding of the batch in eval mode ({@link Seq2SeqTransformer#greedyDecode}: one encoder pass, eight decoder passes).
+   */
+  static double timeSeq2Seq(Device device, int batch, int steps, boolean train) {
+    Kiln.manualSeed(0);
+    int length = 8;
+    Seq2SeqTransformer net = new Seq2SeqTransformer(length);
+    net.to(device);
+    Seq2SeqCommand.Batch b = Seq2SeqCommand.Batch.draw(Seq2SeqCommand.Task.SORT, batch, length, new java.util.Random(0), device);
+    if (!train) {
+      return medianMs(steps, () -> {
+        net.greedyDecode(b.src());
+        finish(device);
+      });
+    }
+    var opt = Seq2SeqCommand.optimizer(net, 1e-3);
+    var criterion = new CrossEntropyLoss();
+    return medianMs(steps, () -> {
+      Seq2SeqCommand.trainStep(net, opt, criterion, b);
+      finish(device);
+    });
+  }
+
   /** Waits for the GPU's queue, so that a step's time is its work and not only its launches. */
   static void finish(Device device) {
     if (device.isCuda()) {
@@ -356,7 +389,8 @@ final class BenchCommand {
   private static double peerMs(Path peer, boolean cuda, String[] version, String task, String model, int batch, int steps) {
     List<String> args = new ArrayList<>(List.of(task, "--model", model, "--batch", Integer.toString(batch),
         "--steps", Integer.toString(steps)));
-    if (cuda && (model.equals("transformer") || model.equals("encoder"))) { // the other CUDA rows have a CUDA peer of their own
+    // the other CUDA rows have a CUDA peer of their own
+    if (cuda && (model.equals("transformer") || model.equals("encoder") || model.equals("seq2seq"))) {
       args.addAll(List.of("--device", "cuda"));
     }
     String out = runPeer(peer, cuda, version, args);

@@ -113,18 +113,6 @@ final class ReverseCommand {
     try (var g = Kiln.noGrad()) {
       predicted = net.forward(d.x()).argmax(2).reshape(-1).toIntArray();
     }
-    int[] truth = d.y().toIntArray();
-    int digits = 0;
-    int sequences = 0;
-    for (int i = 0; i < 1000; i++) {
-      boolean all = true;
-      for (int t = 0; t < LENGTH; t++) {
-        boolean right = predicted[i * LENGTH + t] == truth[i * LENGTH + t];
-        digits += right ? 1 : 0;
-        all &= right;
-      }
-      sequences += all ? 1 : 0;
-    }
-    return new double[] {digits / (1000.0 * LENGTH), sequences / 1000.0};
+    return Seq2SeqCommand.accuracy(predicted, d.y().toIntArray(), LENGTH);
   }
 }
