@@ -736,6 +736,7 @@ class ParityTest {
     "DropoutEncoder, test.DropoutEncoder, test.KilnDropoutEncoder, 6:8, 3",
     "CrossAttention, test.CrossAttention, test.KilnCrossAttention, 6:8, 3",
     "EncoderDecoder, test.EncoderDecoder, test.KilnEncoderDecoder, 6:8, 3",
+    "CausalDecoderLayer, test.CausalDecoderLayer, test.KilnCausalDecoderLayer, 6:8, 3",
     "Blocks, test.Blocks, test.KilnBlocks, 6:8, 3",
     "BlockLoops, test.BlockLoops, test.KilnBlockLoops, 4, 3",
     "BlockLoops, test.BlockLoops.stack(), test.KilnStack, 6, 6",

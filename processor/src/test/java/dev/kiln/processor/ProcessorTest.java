@@ -82,6 +82,7 @@ class ProcessorTest {
       "SelfAttentionLayers, KilnSelfAttentionLayers, KilnSelfAttentionLayers.java",
       "CausalSdpa, KilnCausalSdpa, KilnCausalSdpa.java",
       "CrossAttention, KilnCrossAttention, KilnCrossAttention.java",
+      "CausalDecoderLayer, KilnCausalDecoderLayer, KilnCausalDecoderLayer.java",
       "GatedPieces, KilnGatedPieces, KilnGatedPieces.java",
       "SignedPieces, KilnSignedPieces, KilnSignedPieces.java",
       "SplitHeads, KilnSplitHeads, KilnSplitHeads.java",
