@@ -30,11 +30,11 @@ import java.util.Map;
 
 /**
  * The dsl's attention layers compiled: {@code MultiheadAttention}, {@code TransformerEncoderLayer}, {@code
- * TransformerEncoder} and {@code F.scaledDotProductAttention}, each expanded where forward applies it into the steps a user
+ * TransformerEncoder}, {@code TransformerDecoderLayer}, {@code TransformerDecoder} and {@code F.scaledDotProductAttention}, each expanded where forward applies it into the steps a user
  * writes by hand (docs/design-notes.md, "Compiled attention layers"): the packed in-projection as one product by {@code
  * in_proj_weight} read transposed, its bias, a split into q, k and v, heads by view and transpose, the scores' batched
  * product scaled, a causal fill, softmax, dropout in training, the weights' product by v, the heads joined, {@code
- * out_proj}; the encoder layer's residuals, LayerNorms (before or after each block) and feed-forward part. The layers'
+ * out_proj}; the encoder and decoder layers' residuals, LayerNorms (before or after each block) and feed-forward part. The layers'
  * parameters keep their eager (PyTorch) names: {@code in_proj_weight} is read by its registered name, the children
  * ({@code out_proj}, {@code linear1}, {@code norm1}, {@code layers.0}) are layers at their paths.
  */
