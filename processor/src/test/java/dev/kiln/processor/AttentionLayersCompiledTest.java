@@ -47,7 +47,7 @@ class AttentionLayersCompiledTest {
 
   @ParameterizedTest
   @ValueSource(strings = {"SelfAttentionLayers", "EncoderStacks", "CausalSdpa", "MaskedEncoder", "DropoutEncoder", "CrossAttention",
-      "EncoderDecoder"})
+      "EncoderDecoder", "DropoutDecoder"})
   void trainingAndEvaluationGiveEagerValuesAndGradients(String name) {
     Module[] m = models(name);
     Kiln.manualSeed(3);

@@ -737,6 +737,7 @@ class ParityTest {
     "CrossAttention, test.CrossAttention, test.KilnCrossAttention, 6:8, 3",
     "EncoderDecoder, test.EncoderDecoder, test.KilnEncoderDecoder, 6:8, 3",
     "CausalDecoderLayer, test.CausalDecoderLayer, test.KilnCausalDecoderLayer, 6:8, 3",
+    "DropoutDecoder, test.DropoutDecoder, test.KilnDropoutDecoder, 6:8, 3",
     "Blocks, test.Blocks, test.KilnBlocks, 6:8, 3",
     "BlockLoops, test.BlockLoops, test.KilnBlockLoops, 4, 3",
     "BlockLoops, test.BlockLoops.stack(), test.KilnStack, 6, 6",
