@@ -71,8 +71,8 @@ public enum Message {
   NON_TENSOR_LOCAL("%s: a local of %s is a Tensor, or a constant that layer and F arguments may use (final int %s = ...;)"),
   BAD_LAYER_ARGUMENTS("%s: %s"),
   ATTENTION_NOT_COMPILED("%s"),
-  ATTENTION_ENCODER_LAYER("%s: TransformerEncoder's layer %s must be written in place, new TransformerEncoderLayer(...) with"
-      + " constant arguments, for a compiled model to read it (PyTorch's encoder copies it anyway)"),
+  ATTENTION_ENCODER_LAYER("%s: %s's layer %s must be written in place, new %s(...) with"
+      + " constant arguments, for a compiled model to read it (PyTorch's stack copies it anyway)"),
   UNSUPPORTED_STATEMENT("unsupported statement in %s: %s; write local assignments (Tensor h = fc1.apply(x);) and one return"),
   LAYER_IN_FORWARD("%s creates a layer (%s) on each call: declare it as a final field (final %s name = ...;) and apply it there"),
   UNSUPPORTED_EXPRESSION("unsupported expression in %s: %s; write layer calls (fc1.apply(x)), F functions (relu, flatten) and local variables"),

@@ -46,7 +46,8 @@ class AttentionLayersCompiledTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"SelfAttentionLayers", "EncoderStacks", "CausalSdpa", "MaskedEncoder", "DropoutEncoder", "CrossAttention"})
+  @ValueSource(strings = {"SelfAttentionLayers", "EncoderStacks", "CausalSdpa", "MaskedEncoder", "DropoutEncoder", "CrossAttention",
+      "EncoderDecoder", "DropoutDecoder"})
   void trainingAndEvaluationGiveEagerValuesAndGradients(String name) {
     Module[] m = models(name);
     Kiln.manualSeed(3);
@@ -79,17 +80,34 @@ class AttentionLayersCompiledTest {
   /** PyTorch's keys (in_proj_weight, out_proj, layers.0.self_attn, linear1, norm1), one checkpoint for both forms. */
   @Test
   void stateDictKeysArePyTorchsAndLoadEitherWay() {
-    Module[] m = models("EncoderStacks");
+    keysLoadEitherWay("EncoderStacks", "pre.layers.0.self_attn.in_proj_weight", "post.layers.0.self_attn.in_proj_weight",
+        "post.layers.0.self_attn.in_proj_bias", "post.layers.1.self_attn.out_proj.weight", "post.layers.0.linear1.weight",
+        "post.layers.1.linear2.bias", "post.layers.0.norm1.weight", "pre.layers.1.norm2.bias", "pre.norm.weight");
+  }
+
+  /** The decoder's keys (self_attn, multihead_attn, norm3, layers.N, norm) are PyTorch's too, one checkpoint for both forms. */
+  @Test
+  void decoderKeysArePyTorchsAndLoadEitherWay() {
+    keysLoadEitherWay("EncoderDecoder", "dec.layers.1.multihead_attn.in_proj_weight", "dec.layers.0.self_attn.in_proj_weight",
+        "dec.layers.0.multihead_attn.in_proj_bias", "dec.layers.1.multihead_attn.out_proj.weight", "dec.layers.0.norm3.bias",
+        "dec.layers.1.linear2.weight", "dec.norm.weight", "pre.multihead_attn.out_proj.bias", "pre.norm3.weight",
+        "enc.layers.0.self_attn.in_proj_weight");
+  }
+
+  /**
+   * {@code name}'s compiled state dict has eager's keys in eager's order, {@code keys} among them; a checkpoint of other
+   * values loads into both, which then agree, {@code keys[0]} read back as loaded.
+   */
+  private static void keysLoadEitherWay(String name, String... expected) {
+    Module[] m = models(name);
     Map<String, Tensor> keys = m[1].stateDict();
     assertEquals(List.copyOf(m[0].stateDict().keySet()), List.copyOf(keys.keySet()));
-    for (String key : List.of("post.layers.0.self_attn.in_proj_weight", "post.layers.0.self_attn.in_proj_bias",
-        "post.layers.1.self_attn.out_proj.weight", "post.layers.0.linear1.weight", "post.layers.1.linear2.bias",
-        "post.layers.0.norm1.weight", "pre.layers.1.norm2.bias", "pre.norm.weight")) {
+    for (String key : expected) {
       assertTrue(keys.containsKey(key), key + " in " + keys.keySet());
     }
     Kiln.manualSeed(5);
     Map<String, Tensor> checkpoint = new java.util.LinkedHashMap<>(); // other values than either model's
-    keys.forEach((k, v) -> checkpoint.put(k, Tensor.randn(v.shape()).mul(0.5f)));
+    keys.forEach((k, v) -> checkpoint.put(k, k.endsWith("causal") ? v : Tensor.randn(v.shape()).mul(0.5f)));
     m[0].loadStateDict(checkpoint);
     m[1].loadStateDict(checkpoint);
     m[0].eval();
@@ -98,7 +116,6 @@ class AttentionLayersCompiledTest {
     try (var g = Kiln.noGrad()) {
       ParityTest.assertClose("loaded", m[1].forward(x).toFloatArray(), m[0].forward(x).toFloatArray(), 1e-5);
     }
-    assertArrayEquals(checkpoint.get("pre.layers.0.self_attn.in_proj_weight").toFloatArray(),
-        m[1].stateDict().get("pre.layers.0.self_attn.in_proj_weight").toFloatArray());
+    assertArrayEquals(checkpoint.get(expected[0]).toFloatArray(), m[1].stateDict().get(expected[0]).toFloatArray());
   }
 }

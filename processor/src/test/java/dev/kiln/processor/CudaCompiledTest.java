@@ -81,6 +81,8 @@ class CudaCompiledTest {
     "MaskedEncoder, 6:8",
     "DropoutEncoder, 6:8",
     "CrossAttention, 6:8",
+    "EncoderDecoder, 6:8",
+    "CausalDecoderLayer, 6:8",
     "GatedPieces, 4:16",
     "PositionTable, 6:8",
     "TinyGpt, ids11:6",

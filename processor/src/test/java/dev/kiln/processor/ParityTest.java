@@ -181,6 +181,7 @@ class ParityTest {
     "MaskedAttention, forwardMasked, mask, x",
     "CausalLocal, forwardPadded, mask, x",
     "PaddedEncoder, forwardPadded, pad, x",
+    "EncoderDecoder, forwardPair, src, tgt",
     "InputsBesideOutputs, forwardGated, gate, x",
     "StateInput, forwardFrom, h, x",
   })
@@ -734,6 +735,9 @@ class ParityTest {
     "MaskedEncoder, test.MaskedEncoder, test.KilnMaskedEncoder, 6:8, 3",
     "DropoutEncoder, test.DropoutEncoder, test.KilnDropoutEncoder, 6:8, 3",
     "CrossAttention, test.CrossAttention, test.KilnCrossAttention, 6:8, 3",
+    "EncoderDecoder, test.EncoderDecoder, test.KilnEncoderDecoder, 6:8, 3",
+    "CausalDecoderLayer, test.CausalDecoderLayer, test.KilnCausalDecoderLayer, 6:8, 3",
+    "DropoutDecoder, test.DropoutDecoder, test.KilnDropoutDecoder, 6:8, 3",
     "Blocks, test.Blocks, test.KilnBlocks, 6:8, 3",
     "BlockLoops, test.BlockLoops, test.KilnBlockLoops, 4, 3",
     "BlockLoops, test.BlockLoops.stack(), test.KilnStack, 6, 6",

@@ -82,6 +82,7 @@ class ProcessorTest {
       "SelfAttentionLayers, KilnSelfAttentionLayers, KilnSelfAttentionLayers.java",
       "CausalSdpa, KilnCausalSdpa, KilnCausalSdpa.java",
       "CrossAttention, KilnCrossAttention, KilnCrossAttention.java",
+      "CausalDecoderLayer, KilnCausalDecoderLayer, KilnCausalDecoderLayer.java",
       "GatedPieces, KilnGatedPieces, KilnGatedPieces.java",
       "SignedPieces, KilnSignedPieces, KilnSignedPieces.java",
       "SplitHeads, KilnSplitHeads, KilnSplitHeads.java",
@@ -3123,22 +3124,29 @@ class ProcessorTest {
 
   /** The decoder layers (eager only, as the encoder layers) are each an error on their declaration's line. */
   @Test
-  void decoderLayersAreNamedAsNotCompiled() {
+  void decodersWithoutTheirMemoryAndTransformerAreErrorsOnTheirLines() {
     JavaFileObject f = classModel("Decoder",
         "@Model(input = {6, 8})",
         "public class Decoder extends Module {",
-        "  final TransformerDecoderLayer block = new TransformerDecoderLayer(8, 2, 16, 0.1);",
+        "  final TransformerDecoderLayer block = new TransformerDecoderLayer(8, 2, 16, 0.1, \"relu\", 1e-5, true, false);",
+        "  final TransformerDecoderLayer shared = new TransformerDecoderLayer(8, 2, 16, 0.0, \"relu\", 1e-5, true, false);",
+        "  final TransformerDecoder copied = new TransformerDecoder(shared, 2);",
         "  final TransformerDecoder decoder = new TransformerDecoder(new TransformerDecoderLayer(8, 2), 2);",
         "  final Transformer transformer = new Transformer(8, 2, 1, 1, 16, 0.1);",
         "  @Override public Tensor forward(Tensor x) {",
-        "    return transformer.apply(decoder.apply(block.apply(x)));",
+        "    Tensor h = decoder.forward(x, x);",
+        "    h = h.add(block.apply(x));",
+        "    return transformer.apply(h);",
         "  }",
         "}");
     Compilation c = compile(f);
-    assertThat(c).hadErrorContaining("block: layer type TransformerDecoderLayer is not supported by the Kiln compiler")
-        .inFile(f).onLineContaining("new TransformerDecoderLayer(8, 2, 16");
-    assertThat(c).hadErrorContaining("decoder: layer type TransformerDecoder is not supported by the Kiln compiler")
-        .inFile(f).onLineContaining("new TransformerDecoder(");
+    assertThat(c).hadErrorContaining("block: TransformerDecoderLayer(d_model=8, nhead=2, dim_feedforward=16, dropout=0.1,"
+        + " activation=relu, layer_norm_eps=1e-05, batch_first=True, norm_first=False) needs the encoder's output too: call"
+        + " forward(tgt, memory)").inFile(f).onLineContaining("block.apply(x)");
+    assertThat(c).hadErrorContaining("copied: TransformerDecoder's layer shared must be written in place, new"
+        + " TransformerDecoderLayer(...)").inFile(f).onLineContaining("new TransformerDecoder(shared");
+    assertThat(c).hadErrorContaining("decoder.layers.0.self_attn MultiheadAttention(embed_dim=8, num_heads=2, dropout=0.1) is"
+        + " sequence first").inFile(f).onLineContaining("decoder.forward(x, x)");
     assertThat(c).hadErrorContaining("transformer: layer type Transformer is not supported by the Kiln compiler")
         .inFile(f).onLineContaining("new Transformer(");
     JavaFileObject g = classModel("Norms",

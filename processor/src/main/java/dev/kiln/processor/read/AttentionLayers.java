@@ -12,6 +12,7 @@ import dev.kiln.dsl.Linear;
 import dev.kiln.dsl.MultiheadAttention;
 import dev.kiln.dsl.ReLU;
 import dev.kiln.dsl.Softmax;
+import dev.kiln.dsl.TransformerDecoderLayer;
 import dev.kiln.dsl.TransformerEncoderLayer;
 import dev.kiln.processor.ir.Add;
 import dev.kiln.processor.ir.LayerIr;
@@ -29,11 +30,11 @@ import java.util.Map;
 
 /**
  * The dsl's attention layers compiled: {@code MultiheadAttention}, {@code TransformerEncoderLayer}, {@code
- * TransformerEncoder} and {@code F.scaledDotProductAttention}, each expanded where forward applies it into the steps a user
+ * TransformerEncoder}, {@code TransformerDecoderLayer}, {@code TransformerDecoder} and {@code F.scaledDotProductAttention}, each expanded where forward applies it into the steps a user
  * writes by hand (docs/design-notes.md, "Compiled attention layers"): the packed in-projection as one product by {@code
  * in_proj_weight} read transposed, its bias, a split into q, k and v, heads by view and transpose, the scores' batched
  * product scaled, a causal fill, softmax, dropout in training, the weights' product by v, the heads joined, {@code
- * out_proj}; the encoder layer's residuals, LayerNorms (before or after each block) and feed-forward part. The layers'
+ * out_proj}; the encoder and decoder layers' residuals, LayerNorms (before or after each block) and feed-forward part. The layers'
  * parameters keep their eager (PyTorch) names: {@code in_proj_weight} is read by its registered name, the children
  * ({@code out_proj}, {@code linear1}, {@code norm1}, {@code layers.0}) are layers at their paths.
  */
@@ -88,19 +89,40 @@ final class AttentionLayers {
 
   /** {@code new TransformerEncoderLayer(dModel, nhead[, dimFeedforward, dropout[, activation, layerNormEps, batchFirst, normFirst]])}. */
   static TransformerEncoderLayer.Spec encoderLayer(List<Object> args) throws LayerCatalog.BadArguments {
+    return block("TransformerEncoderLayer", args, TransformerEncoderLayer.Spec::new);
+  }
+
+  /** {@code new TransformerDecoderLayer(...)}: the encoder layer's arguments. */
+  static TransformerDecoderLayer.Spec decoderLayer(List<Object> args) throws LayerCatalog.BadArguments {
+    return block("TransformerDecoderLayer", args, TransformerDecoderLayer.Spec::new);
+  }
+
+  /** A transformer block's spec made from its eight hyper-parameters. */
+  private interface BlockSpec<S> {
+    S of(int dModel, int nhead, int dimFeedforward, double dropout, String activation, double layerNormEps, boolean batchFirst,
+        boolean normFirst);
+  }
+
+  /** The constructor arguments of the transformer block {@code layer}, with PyTorch's defaults, as {@code make} takes them. */
+  private static <S> S block(String layer, List<Object> args, BlockSpec<S> make) throws LayerCatalog.BadArguments {
     try {
       return switch (args.size()) {
-        case 2 -> new TransformerEncoderLayer.Spec(integer(args, 0), integer(args, 1), 2048, 0.1, "relu", 1e-5, false, false);
-        case 4 -> new TransformerEncoderLayer.Spec(integer(args, 0), integer(args, 1), integer(args, 2), number(args, 3), "relu",
-            1e-5, false, false);
-        case 8 -> new TransformerEncoderLayer.Spec(integer(args, 0), integer(args, 1), integer(args, 2), number(args, 3),
-            String.valueOf(args.get(4)), number(args, 5), bool(args, 6), bool(args, 7));
-        default -> throw new LayerCatalog.BadArguments("TransformerEncoderLayer takes (d_model, nhead[, dim_feedforward, dropout[,"
+        case 2 -> make.of(integer(args, 0), integer(args, 1), 2048, 0.1, "relu", 1e-5, false, false);
+        case 4 -> make.of(integer(args, 0), integer(args, 1), integer(args, 2), number(args, 3), "relu", 1e-5, false, false);
+        case 8 -> make.of(integer(args, 0), integer(args, 1), integer(args, 2), number(args, 3), String.valueOf(args.get(4)),
+            number(args, 5), bool(args, 6), bool(args, 7));
+        default -> throw new LayerCatalog.BadArguments(layer + " takes (d_model, nhead[, dim_feedforward, dropout[,"
             + " activation, layer_norm_eps, batch_first, norm_first]])");
       };
     } catch (IllegalArgumentException e) {
       throw new LayerCatalog.BadArguments(e.getMessage());
     }
+  }
+
+  /** A decoder layer's hyper-parameters as the encoder layer's spec, which the shared parts of the expansion read. */
+  private static TransformerEncoderLayer.Spec asBlock(TransformerDecoderLayer.Spec d) {
+    return new TransformerEncoderLayer.Spec(d.dModel(), d.nhead(), d.dimFeedforward(), d.dropout(), d.activation(),
+        d.layerNormEps(), d.batchFirst(), d.normFirst());
   }
 
   /** The layers a MultiheadAttention at {@code path} holds, as its eager class registers them: {@code out_proj}. */
@@ -110,15 +132,33 @@ final class AttentionLayers {
 
   /** The layers an encoder layer at {@code path} holds, in its eager class's order ({@code self_attn.out_proj}, {@code linear1}, ...). */
   static void encoderLayers(String path, TransformerEncoderLayer.Spec s, Source source, Map<String, LayerIr> out) {
-    int d = s.dModel();
     attentionLayers(path + ".self_attn", selfAttn(s), source, out);
+    blockLayers(path, s, 2, source, out);
+  }
+
+  /**
+   * The layers a decoder layer at {@code path} holds, in its eager class's order ({@code self_attn.out_proj}, {@code
+   * multihead_attn.out_proj}, {@code linear1}, ..., {@code norm3}, {@code dropout3}).
+   */
+  static void decoderLayers(String path, TransformerDecoderLayer.Spec d, Source source, Map<String, LayerIr> out) {
+    TransformerEncoderLayer.Spec s = asBlock(d);
+    attentionLayers(path + ".self_attn", selfAttn(s), source, out);
+    attentionLayers(path + ".multihead_attn", selfAttn(s), source, out);
+    blockLayers(path, s, 3, source, out);
+  }
+
+  /** A block's feed-forward part, then {@code norm1..n} and {@code dropout1..n} ({@code n} 2 for the encoder, 3 for the decoder). */
+  private static void blockLayers(String path, TransformerEncoderLayer.Spec s, int n, Source source, Map<String, LayerIr> out) {
+    int d = s.dModel();
     put(out, path + ".linear1", new Linear.Spec(d, s.dimFeedforward(), true), source);
     put(out, path + ".dropout", new Dropout.Spec(s.dropout()), source);
     put(out, path + ".linear2", new Linear.Spec(s.dimFeedforward(), d, true), source);
-    put(out, path + ".norm1", new LayerNorm.Spec(new int[] {d}, s.layerNormEps(), true), source);
-    put(out, path + ".norm2", new LayerNorm.Spec(new int[] {d}, s.layerNormEps(), true), source);
-    put(out, path + ".dropout1", new Dropout.Spec(s.dropout()), source);
-    put(out, path + ".dropout2", new Dropout.Spec(s.dropout()), source);
+    for (int i = 1; i <= n; i++) {
+      put(out, path + ".norm" + i, new LayerNorm.Spec(new int[] {d}, s.layerNormEps(), true), source);
+    }
+    for (int i = 1; i <= n; i++) {
+      put(out, path + ".dropout" + i, new Dropout.Spec(s.dropout()), source);
+    }
   }
 
   private static void put(Map<String, LayerIr> out, String path, LayerSpec spec, Source source) {
@@ -293,7 +333,7 @@ final class AttentionLayers {
     if (s.normFirst()) {
       String a = selfAttentionBlock(w, path, s, layers, apply(w, layers, path + ".norm1", x), mask, padding);
       x = a == null ? null : w.step(List.of(x, a), new Add(), null, path + ": x + self_attn(norm1(x))");
-      String f = x == null ? null : feedForward(w, path, s, layers, apply(w, layers, path + ".norm2", x));
+      String f = x == null ? null : feedForward(w, path, s, layers, apply(w, layers, path + ".norm2", x), ".dropout2");
       return f == null ? null : w.step(List.of(x, f), new Add(), null, path + ": x + feed_forward(norm2(x))");
     }
     String a = selfAttentionBlock(w, path, s, layers, x, mask, padding);
@@ -301,7 +341,7 @@ final class AttentionLayers {
       return null;
     }
     x = apply(w, layers, path + ".norm1", w.step(List.of(x, a), new Add(), null, path + ": x + self_attn(x)"));
-    String f = feedForward(w, path, s, layers, x);
+    String f = feedForward(w, path, s, layers, x, ".dropout2");
     return f == null ? null : apply(w, layers, path + ".norm2", w.step(List.of(x, f), new Add(), null, path + ": x + feed_forward(x)"));
   }
 
@@ -310,6 +350,41 @@ final class AttentionLayers {
       String x, String mask, String padding) throws Unsupported {
     String a = attention(w, path + ".self_attn", selfAttn(s), layers, x, x, x, mask, padding);
     return a == null ? null : dropout(w, layers, path + ".dropout1", a);
+  }
+
+  /**
+   * The decoder layer at {@code path} over the target {@code x} and {@code memory}: self-attention ({@code tgtMask}, {@code
+   * tgtPad}), attention over the memory ({@code multihead_attn}, the query the target; {@code memoryMask}, {@code memoryPad})
+   * and the feed-forward part, each with dropout ({@code dropout1..3}) and a residual connection, a LayerNorm ({@code
+   * norm1..3}) after each sum or before each block ({@code normFirst}), as eager's forward. Null after an error.
+   */
+  static String decoderLayer(Writer w, String path, TransformerDecoderLayer.Spec d, Map<String, LayerIr> layers, String x,
+      String memory, String tgtMask, String memoryMask, String tgtPad, String memoryPad) throws Unsupported {
+    TransformerEncoderLayer.Spec s = asBlock(d);
+    MultiheadAttention.Spec a = selfAttn(s);
+    boolean pre = s.normFirst();
+    for (int block = 1; block <= 3 && x != null; block++) {
+      String in = pre ? apply(w, layers, path + ".norm" + block, x) : x;
+      if (in == null) {
+        return null;
+      }
+      String out = switch (block) {
+        case 1 -> attention(w, path + ".self_attn", a, layers, in, in, in, tgtMask, tgtPad);
+        case 2 -> attention(w, path + ".multihead_attn", a, layers, in, memory, memory, memoryMask, memoryPad);
+        default -> feedForward(w, path, s, layers, in, ".dropout3");
+      };
+      if (out == null) {
+        return null;
+      }
+      if (block < 3) {
+        out = dropout(w, layers, path + ".dropout" + block, out);
+      }
+      String name = List.of("self_attn", "multihead_attn", "feed_forward").get(block - 1);
+      String sum = w.step(List.of(x, out), new Add(), null,
+          path + ": x + " + name + (pre ? "(norm" + block + "(x))" : "(x)"));
+      x = pre ? sum : apply(w, layers, path + ".norm" + block, sum);
+    }
+    return x;
   }
 
   /** What to write instead of an attention mask that is a value of the batch (a further input). */
@@ -359,12 +434,13 @@ final class AttentionLayers {
     return w.step(List.of(padding), new Reshape(List.of(-1, 1, 1, s)), null, path + ": key_padding_mask.view(-1, 1, 1, " + s + ")");
   }
 
-  /** {@code dropout2(linear2(dropout(activation(linear1(x)))))}. */
-  private static String feedForward(Writer w, String path, TransformerEncoderLayer.Spec s, Map<String, LayerIr> layers, String x) {
+  /** {@code dropoutN(linear2(dropout(activation(linear1(x)))))}, {@code last} naming the final dropout ({@code ".dropout2"}). */
+  private static String feedForward(Writer w, String path, TransformerEncoderLayer.Spec s, Map<String, LayerIr> layers, String x,
+      String last) {
     String h = apply(w, layers, path + ".linear1", x);
     h = w.step(List.of(h), "gelu".equals(s.activation()) ? new GELU.Spec() : new ReLU.Spec(), null, path + ": " + s.activation());
     h = dropout(w, layers, path + ".dropout", h);
-    return dropout(w, layers, path + ".dropout2", apply(w, layers, path + ".linear2", h));
+    return dropout(w, layers, path + last, apply(w, layers, path + ".linear2", h));
   }
 
   /** The layer at {@code path} applied to {@code x}. */

@@ -48,6 +48,7 @@ import dev.kiln.dsl.ReLU;
 import dev.kiln.dsl.Recurrent;
 import dev.kiln.dsl.Sigmoid;
 import dev.kiln.dsl.Tanh;
+import dev.kiln.dsl.TransformerDecoderLayer;
 import dev.kiln.dsl.TransformerEncoderLayer;
 import dev.kiln.processor.Diagnostics;
 import dev.kiln.processor.Message;
@@ -1266,7 +1267,8 @@ public final class DeclarationReader {
     }
     String name = ((TypeElement) ctor.getEnclosingElement()).getQualifiedName().toString();
     return switch (name) {
-      case "dev.kiln.dsl.MultiheadAttention", "dev.kiln.dsl.TransformerEncoderLayer", "dev.kiln.dsl.TransformerEncoder" ->
+      case "dev.kiln.dsl.MultiheadAttention", "dev.kiln.dsl.TransformerEncoderLayer", "dev.kiln.dsl.TransformerEncoder",
+          "dev.kiln.dsl.TransformerDecoderLayer", "dev.kiln.dsl.TransformerDecoder" ->
           name.substring("dev.kiln.dsl.".length());
       default -> null;
     };
@@ -1283,24 +1285,30 @@ public final class DeclarationReader {
     Map<String, LayerIr> children = new LinkedHashMap<>();
     List<? extends ExpressionTree> args = nc.getArguments();
     try {
-      if (name.equals("TransformerEncoder")) {
+      if (name.equals("TransformerEncoder") || name.equals("TransformerDecoder")) {
+        String layerClass = name + "Layer";
         ExpressionTree layer = stripped(args.get(0));
-        if (!(layer instanceof NewClassTree inner && "TransformerEncoderLayer".equals(attentionClass(inner, unit)))) {
-          diagnostics.error(unit, args.get(0), Message.ATTENTION_ENCODER_LAYER, path, args.get(0));
+        if (!(layer instanceof NewClassTree inner && layerClass.equals(attentionClass(inner, unit)))) {
+          diagnostics.error(unit, args.get(0), Message.ATTENTION_ENCODER_LAYER, path, name, args.get(0), layerClass);
           return null;
         }
-        List<Object> layerArgs = constants(inner.getArguments(), path, "TransformerEncoderLayer", unit);
+        List<Object> layerArgs = constants(inner.getArguments(), path, layerClass, unit);
         List<Object> count = constants(args.subList(1, 2), path, name, unit);
         if (layerArgs == null || count == null) {
           return null;
         }
-        TransformerEncoderLayer.Spec spec = AttentionLayers.encoderLayer(layerArgs);
+        boolean decoder = name.equals("TransformerDecoder");
+        LayerSpec spec = decoder ? AttentionLayers.decoderLayer(layerArgs) : AttentionLayers.encoderLayer(layerArgs);
         int n = LayerCatalog.integer(count, 0);
         if (n <= 0 || n > MAX_UNROLLED) {
-          throw new LayerCatalog.BadArguments("TransformerEncoder: num_layers must be between 1 and " + MAX_UNROLLED + ", got " + n);
+          throw new LayerCatalog.BadArguments(name + ": num_layers must be between 1 and " + MAX_UNROLLED + ", got " + n);
         }
         for (int i = 0; i < n; i++) {
-          AttentionLayers.encoderLayers(path + ".layers." + i, spec, source, children);
+          if (decoder) {
+            AttentionLayers.decoderLayers(path + ".layers." + i, (TransformerDecoderLayer.Spec) spec, source, children);
+          } else {
+            AttentionLayers.encoderLayers(path + ".layers." + i, (TransformerEncoderLayer.Spec) spec, source, children);
+          }
         }
         LayerIr norm = null;
         if (args.size() == 3 && stripped(args.get(2)).getKind() != Tree.Kind.NULL_LITERAL) {
@@ -1322,6 +1330,10 @@ public final class DeclarationReader {
       if (name.equals("MultiheadAttention")) {
         MultiheadAttention.Spec s = AttentionLayers.attention(constants);
         AttentionLayers.attentionLayers(path, s, source, children);
+        spec = s;
+      } else if (name.equals("TransformerDecoderLayer")) {
+        TransformerDecoderLayer.Spec s = AttentionLayers.decoderLayer(constants);
+        AttentionLayers.decoderLayers(path, s, source, children);
         spec = s;
       } else {
         TransformerEncoderLayer.Spec s = AttentionLayers.encoderLayer(constants);
@@ -4368,15 +4380,13 @@ public final class DeclarationReader {
         if (att.spec() instanceof MultiheadAttention.Spec s) {
           return AttentionLayers.attention(w, att.path(), s, att.layers(), input, input, input, mask, padding);
         }
+        if (att.spec() instanceof TransformerDecoderLayer.Spec) { // apply(tgt): eager refuses it too
+          throw new AttentionLayers.Unsupported(att.path() + ": " + (att.count() == 0 ? att.spec() : "TransformerDecoder")
+              + " needs the encoder's output too: call forward(tgt, memory) or forward(tgt, memory, tgtMask, memoryMask,"
+              + " tgtKeyPaddingMask, memoryKeyPaddingMask)");
+        }
         TransformerEncoderLayer.Spec s = (TransformerEncoderLayer.Spec) att.spec();
-        if (att.count() == 0) {
-          return AttentionLayers.encoderLayer(w, att.path(), s, att.layers(), input, mask, padding);
-        }
-        String x = input;
-        for (int i = 0; i < att.count() && x != null; i++) {
-          x = AttentionLayers.encoderLayer(w, att.path() + ".layers." + i, s, att.layers(), x, mask, padding);
-        }
-        return x == null || att.norm() == null ? x : step(x, att.norm().spec(), att.norm(), att.norm().path(), where);
+        return stack(att, input, where, (path, x) -> AttentionLayers.encoderLayer(w, path, s, att.layers(), x, mask, padding));
       } catch (AttentionLayers.Unsupported e) {
         diagnostics.error(where, Message.ATTENTION_NOT_COMPILED, e.getMessage());
         return null;
@@ -4396,11 +4406,12 @@ public final class DeclarationReader {
         call = inner;
       }
       if (!(call.getMethodSelect() instanceof MemberSelectTree ms) || !ms.getIdentifier().contentEquals("forward")
-          || call.getArguments().size() < 3) {
+          || call.getArguments().size() < 2) {
         return null;
       }
       String field = fieldName(ms.getExpression());
-      return field != null && fields.get(field) instanceof Att att ? att : null;
+      return field != null && fields.get(field) instanceof Att att
+          && (call.getArguments().size() >= 3 || att.spec() instanceof TransformerDecoderLayer.Spec) ? att : null;
     }
 
     /**
@@ -4412,6 +4423,9 @@ public final class DeclarationReader {
       MethodInvocationTree call = mi.getArguments().isEmpty() ? (MethodInvocationTree) stripped(
           ((MemberSelectTree) mi.getMethodSelect()).getExpression()) : mi;
       List<? extends ExpressionTree> args = call.getArguments();
+      if (att.spec() instanceof TransformerDecoderLayer.Spec) {
+        return decoderForward(mi, att, args, unit, fields, className);
+      }
       boolean attention = att.spec() instanceof MultiheadAttention.Spec;
       if (attention && call == mi) {
         diagnostics.error(unit, mi, Message.ATTENTION_NOT_COMPILED, mi + " returns the output and the weights; compiled, call"
@@ -4443,6 +4457,56 @@ public final class DeclarationReader {
       try {
         return AttentionLayers.attention(attentionWriter(source(unit, mi)), att.path(), (MultiheadAttention.Spec) att.spec(),
             att.layers(), q, k, v, mask, padding);
+      } catch (AttentionLayers.Unsupported e) {
+        diagnostics.error(unit, mi, Message.ATTENTION_NOT_COMPILED, e.getMessage());
+        return null;
+      }
+    }
+
+    /** One transformer block's expansion at {@code path} over {@code x}. */
+    private interface Block {
+      String apply(String path, String x) throws AttentionLayers.Unsupported;
+    }
+
+    /**
+     * A transformer block ({@code att.count()} 0) or stack applied to {@code x}: each copy at {@code layers.i} in turn, then
+     * the stack's norm; null after an error.
+     */
+    private String stack(Att att, String x, Source where, Block block) throws AttentionLayers.Unsupported {
+      if (att.count() == 0) {
+        return block.apply(att.path(), x);
+      }
+      for (int i = 0; i < att.count() && x != null; i++) {
+        x = block.apply(att.path() + ".layers." + i, x);
+      }
+      return x == null || att.norm() == null ? x : step(x, att.norm().spec(), att.norm(), att.norm().path(), where);
+    }
+
+    /**
+     * {@code dec.forward(tgt, memory[, tgtMask, memoryMask, tgtKeyPaddingMask, memoryKeyPaddingMask])} of a decoder layer or
+     * a TransformerDecoder: each layer's expansion over the same memory and masks, then the stack's norm; null after an error.
+     */
+    private String decoderForward(MethodInvocationTree mi, Att att, List<? extends ExpressionTree> args, CompilationUnitTree unit,
+        Map<String, LayerNode> fields, String className) {
+      String[] masks = new String[4]; // tgtMask, memoryMask, tgtKeyPaddingMask, memoryKeyPaddingMask
+      for (int i = 0; i < 4; i++) {
+        masks[i] = maskArgument(args.size() == 6 ? args.get(2 + i) : null, unit, fields, className);
+        if (masks[i] == null) {
+          return null;
+        }
+        masks[i] = masks[i].isEmpty() ? null : masks[i];
+      }
+      String x = expression(args.get(0), unit, fields, className);
+      String memory = expression(args.get(1), unit, fields, className);
+      if (x == null || memory == null) {
+        return null;
+      }
+      Source where = source(unit, mi);
+      AttentionLayers.Writer w = attentionWriter(where);
+      TransformerDecoderLayer.Spec s = (TransformerDecoderLayer.Spec) att.spec();
+      try {
+        return stack(att, x, where, (path, h) -> AttentionLayers.decoderLayer(w, path, s, att.layers(), h, memory, masks[0],
+            masks[1], masks[2], masks[3]));
       } catch (AttentionLayers.Unsupported e) {
         diagnostics.error(unit, mi, Message.ATTENTION_NOT_COMPILED, e.getMessage());
         return null;
