@@ -4448,15 +4448,13 @@ public final class DeclarationReader {
         String input = expression(args.get(0), unit, fields, className);
         return input == null ? null : applyAttention(att, input, mask, padding, source(unit, mi));
       }
-      String q = expression(args.get(0), unit, fields, className);
-      String k = expression(args.get(1), unit, fields, className);
-      String v = expression(args.get(2), unit, fields, className);
-      if (q == null || k == null || v == null) {
+      String[] qkv = queryKeyValue(args, unit, fields, className);
+      if (qkv == null) {
         return null;
       }
       try {
         return AttentionLayers.attention(attentionWriter(source(unit, mi)), att.path(), (MultiheadAttention.Spec) att.spec(),
-            att.layers(), q, k, v, mask, padding);
+            att.layers(), qkv[0], qkv[1], qkv[2], mask, padding);
       } catch (AttentionLayers.Unsupported e) {
         diagnostics.error(unit, mi, Message.ATTENTION_NOT_COMPILED, e.getMessage());
         return null;
@@ -4513,6 +4511,15 @@ public final class DeclarationReader {
       }
     }
 
+    /** The values of an attention call's first three arguments (query, key, value); null where one was reported. */
+    private String[] queryKeyValue(List<? extends ExpressionTree> args, CompilationUnitTree unit, Map<String, LayerNode> fields,
+        String className) {
+      String q = expression(args.get(0), unit, fields, className);
+      String k = expression(args.get(1), unit, fields, className);
+      String v = expression(args.get(2), unit, fields, className);
+      return q == null || k == null || v == null ? null : new String[] {q, k, v};
+    }
+
     /** The value of a mask argument ({@code pad}), {@code ""} for none (absent, or {@code null}); null after an error (reported). */
     private String maskArgument(ExpressionTree mask, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
       return mask == null || stripped(mask).getKind() == Tree.Kind.NULL_LITERAL ? "" : expression(mask, unit, fields, className);
@@ -4531,14 +4538,13 @@ public final class DeclarationReader {
       if (options == null) {
         return null;
       }
-      String q = expression(args.get(0), unit, fields, className);
-      String k = expression(args.get(1), unit, fields, className);
-      String v = expression(args.get(2), unit, fields, className);
-      if (q == null || k == null || v == null) {
+      String[] qkv = queryKeyValue(args, unit, fields, className);
+      if (qkv == null) {
         return null;
       }
       try {
-        return AttentionLayers.scaledDotProduct(attentionWriter(source(unit, mi)), q, k, v, mask, LayerCatalog.number(options, 0),
+        return AttentionLayers.scaledDotProduct(attentionWriter(source(unit, mi)), qkv[0], qkv[1], qkv[2], mask,
+            LayerCatalog.number(options, 0),
             LayerCatalog.bool(options, 1), mi.toString());
       } catch (AttentionLayers.Unsupported | LayerCatalog.BadArguments e) {
         diagnostics.error(unit, mi, Message.ATTENTION_NOT_COMPILED, e.getMessage());
