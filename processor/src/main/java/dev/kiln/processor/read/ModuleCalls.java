@@ -1,0 +1,446 @@
+package dev.kiln.processor.read;
+
+import com.sun.source.tree.CompilationUnitTree;
+import com.sun.source.tree.ExpressionTree;
+import com.sun.source.tree.MemberSelectTree;
+import com.sun.source.tree.MethodInvocationTree;
+import com.sun.source.tree.MethodTree;
+import com.sun.source.tree.Tree;
+import com.sun.source.util.Trees;
+import dev.kiln.dsl.LayerSpec;
+import dev.kiln.dsl.Model;
+import dev.kiln.dsl.MultiheadAttention;
+import dev.kiln.dsl.TransformerDecoderLayer;
+import dev.kiln.dsl.TransformerEncoderLayer;
+import dev.kiln.processor.Diagnostics;
+import dev.kiln.processor.Message;
+import dev.kiln.processor.ir.LayerIr;
+import dev.kiln.processor.ir.Modes;
+import dev.kiln.processor.ir.Source;
+import dev.kiln.processor.ir.TensorIr;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import javax.lang.model.element.Element;
+import javax.lang.model.element.ExecutableElement;
+import javax.lang.model.element.Modifier;
+import javax.lang.model.element.TypeElement;
+import javax.lang.model.element.VariableElement;
+import javax.lang.model.util.Elements;
+import javax.lang.model.util.Types;
+import dev.kiln.processor.read.LayerNode.Leaf;
+import dev.kiln.processor.read.LayerNode.Seq;
+import dev.kiln.processor.read.LayerNode.Blk;
+import dev.kiln.processor.read.LayerNode.Lst;
+import dev.kiln.processor.read.LayerNode.Att;
+
+/**
+ * Modules applied in forward, for {@link BodyReader}: layers and Sequentials, the dsl's attention layers expanded
+ * ({@link AttentionLayers}), blocks and the model's own methods inlined, and the elements of a ModuleList.
+ */
+final class ModuleCalls {
+  private final BodyReader steps;
+  private final DeclarationReader reader;
+  private final Trees trees;
+  private final Types types;
+  private final Diagnostics diagnostics;
+  private final ConstantFolder folder;
+
+  ModuleCalls(BodyReader steps, DeclarationReader reader) {
+    this.steps = steps;
+    this.reader = reader;
+    this.trees = reader.trees;
+    this.types = reader.types;
+    this.diagnostics = reader.diagnostics;
+    this.folder = reader.folder;
+  }
+
+  // -------------------------------------------------------------- blocks, ModuleList and loops over it
+
+  /** Applies a layer node to {@code input} at {@code call}: a layer's step, a Sequential's, a block inlined; null after an error. */
+  // -------------------------------------------------------------- attention layers (AttentionLayers)
+
+  /** The steps the attention layers' expansion writes: this reader's, at {@code where}. */
+  private AttentionLayers.Writer attentionWriter(Source where) {
+    return new AttentionLayers.Writer() {
+      @Override public String step(List<String> inputs, LayerSpec spec, LayerIr layer, String text) {
+        return steps.step(inputs, spec, layer, text, where);
+      }
+
+      @Override public int[] shapeOf(String value) {
+        return steps.sizeReader.sizes().shapeOf(value);
+      }
+
+      @Override public String tensor(TensorIr t) {
+        reader.attentionTensors.putIfAbsent(t.field(), t);
+        return t.value();
+      }
+
+      @Override public int split() {
+        return ++steps.splits;
+      }
+
+      @Override public Boolean training(String owner) {
+        if (steps.mode == null) {
+          return null;
+        }
+        steps.mode.reads.add(new Modes.Read(owner, where));
+        return steps.mode.training;
+      }
+
+      @Override public Source where() {
+        return where;
+      }
+    };
+  }
+
+  /** The attention layer {@code att} applied to {@code input} (self-attention, the encoder layer or layers); null after an error. */
+  String applyAttention(Att att, String input, Source where) {
+    return applyAttention(att, input, null, null, where);
+  }
+
+  /**
+   * As {@link #applyAttention(Att, String, Source)}, with the float attention mask {@code mask} (a tensor field's value, or
+   * null) and key padding mask {@code padding} (a value of the batch {@code [N, S]}, or null).
+   */
+  String applyAttention(Att att, String input, String mask, String padding, Source where) {
+    AttentionLayers.Writer w = attentionWriter(where);
+    try {
+      if (att.spec() instanceof MultiheadAttention.Spec s) {
+        return AttentionLayers.attention(w, att.path(), s, att.layers(), input, input, input, mask, padding);
+      }
+      if (att.spec() instanceof TransformerDecoderLayer.Spec) { // apply(tgt): eager refuses it too
+        throw new AttentionLayers.Unsupported(att.path() + ": " + (att.count() == 0 ? att.spec() : "TransformerDecoder")
+            + " needs the encoder's output too: call forward(tgt, memory) or forward(tgt, memory, tgtMask, memoryMask,"
+            + " tgtKeyPaddingMask, memoryKeyPaddingMask)");
+      }
+      TransformerEncoderLayer.Spec s = (TransformerEncoderLayer.Spec) att.spec();
+      return stack(att, input, where, (path, x) -> AttentionLayers.encoderLayer(w, path, s, att.layers(), x, mask, padding));
+    } catch (AttentionLayers.Unsupported e) {
+      diagnostics.error(where, Message.ATTENTION_NOT_COMPILED, e.getMessage());
+      return null;
+    }
+  }
+
+  /**
+   * The attention layer a call of its PyTorch forms applies ({@code mha.forward(q, k, v[, keyPaddingMask, needWeights,
+   * attnMask[, average]]).output()} or {@code .weights()}, a bare {@code mha.forward(q, k, v)}, {@code enc.forward(x,
+   * mask, padding)}), else null: the one-input {@code apply(x)} and {@code forward(x)} are {@link #applyNode}'s.
+   */
+  Att attentionCall(MethodInvocationTree mi, Map<String, LayerNode> fields) {
+    MethodInvocationTree call = mi;
+    if (mi.getMethodSelect() instanceof MemberSelectTree out && mi.getArguments().isEmpty()
+        && (out.getIdentifier().contentEquals("output") || out.getIdentifier().contentEquals("weights"))
+        && DeclarationReader.stripped(out.getExpression()) instanceof MethodInvocationTree inner) {
+      call = inner;
+    }
+    if (!(call.getMethodSelect() instanceof MemberSelectTree ms) || !ms.getIdentifier().contentEquals("forward")
+        || call.getArguments().size() < 2) {
+      return null;
+    }
+    String field = DeclarationReader.fieldName(ms.getExpression());
+    return field != null && fields.get(field) instanceof Att att
+        && (call.getArguments().size() >= 3 || att.spec() instanceof TransformerDecoderLayer.Spec) ? att : null;
+  }
+
+  /**
+   * {@code mha.forward(q, k, v, null, needWeights, attnMask).output()} and {@code enc.forward(x, mask, null)}: the layer's
+   * expansion, a mask a tensor field or null; any other form an error naming what is not compiled.
+   */
+  String attentionForward(MethodInvocationTree mi, Att att, CompilationUnitTree unit, Map<String, LayerNode> fields,
+      String className) {
+    MethodInvocationTree call = mi.getArguments().isEmpty() ? (MethodInvocationTree) DeclarationReader.stripped(
+        ((MemberSelectTree) mi.getMethodSelect()).getExpression()) : mi;
+    List<? extends ExpressionTree> args = call.getArguments();
+    if (att.spec() instanceof TransformerDecoderLayer.Spec) {
+      return decoderForward(mi, att, args, unit, fields, className);
+    }
+    boolean attention = att.spec() instanceof MultiheadAttention.Spec;
+    if (attention && call == mi) {
+      diagnostics.error(unit, mi, Message.ATTENTION_NOT_COMPILED, mi + " returns the output and the weights; compiled, call"
+          + " .output() on it where it is called (" + mi + ".output())");
+      return null;
+    }
+    if (attention && ((MemberSelectTree) mi.getMethodSelect()).getIdentifier().contentEquals("weights")) {
+      diagnostics.error(unit, mi, Message.ATTENTION_NOT_COMPILED, mi + ": the attention weights are not compiled, only the"
+          + " output (" + call + ".output()); leave out @Model to read the weights in eager mode");
+      return null;
+    }
+    String padding = maskArgument(attention ? (args.size() >= 6 ? args.get(3) : null) : args.get(2), unit, fields, className);
+    String mask = maskArgument(attention ? (args.size() >= 6 ? args.get(5) : null) : args.get(1), unit, fields, className);
+    if (padding == null || mask == null) {
+      return null;
+    }
+    padding = padding.isEmpty() ? null : padding;
+    mask = mask.isEmpty() ? null : mask;
+    if (!attention) {
+      String input = steps.expression(args.get(0), unit, fields, className);
+      return input == null ? null : applyAttention(att, input, mask, padding, reader.source(unit, mi));
+    }
+    String[] qkv = queryKeyValue(args, unit, fields, className);
+    if (qkv == null) {
+      return null;
+    }
+    try {
+      return AttentionLayers.attention(attentionWriter(reader.source(unit, mi)), att.path(), (MultiheadAttention.Spec) att.spec(),
+          att.layers(), qkv[0], qkv[1], qkv[2], mask, padding);
+    } catch (AttentionLayers.Unsupported e) {
+      diagnostics.error(unit, mi, Message.ATTENTION_NOT_COMPILED, e.getMessage());
+      return null;
+    }
+  }
+
+  /** One transformer block's expansion at {@code path} over {@code x}. */
+  private interface Block {
+    String apply(String path, String x) throws AttentionLayers.Unsupported;
+  }
+
+  /**
+   * A transformer block ({@code att.count()} 0) or stack applied to {@code x}: each copy at {@code layers.i} in turn, then
+   * the stack's norm; null after an error.
+   */
+  private String stack(Att att, String x, Source where, Block block) throws AttentionLayers.Unsupported {
+    if (att.count() == 0) {
+      return block.apply(att.path(), x);
+    }
+    for (int i = 0; i < att.count() && x != null; i++) {
+      x = block.apply(att.path() + ".layers." + i, x);
+    }
+    return x == null || att.norm() == null ? x : steps.step(x, att.norm().spec(), att.norm(), att.norm().path(), where);
+  }
+
+  /**
+   * {@code dec.forward(tgt, memory[, tgtMask, memoryMask, tgtKeyPaddingMask, memoryKeyPaddingMask])} of a decoder layer or
+   * a TransformerDecoder: each layer's expansion over the same memory and masks, then the stack's norm; null after an error.
+   */
+  private String decoderForward(MethodInvocationTree mi, Att att, List<? extends ExpressionTree> args, CompilationUnitTree unit,
+      Map<String, LayerNode> fields, String className) {
+    String[] masks = new String[4]; // tgtMask, memoryMask, tgtKeyPaddingMask, memoryKeyPaddingMask
+    for (int i = 0; i < 4; i++) {
+      masks[i] = maskArgument(args.size() == 6 ? args.get(2 + i) : null, unit, fields, className);
+      if (masks[i] == null) {
+        return null;
+      }
+      masks[i] = masks[i].isEmpty() ? null : masks[i];
+    }
+    String x = steps.expression(args.get(0), unit, fields, className);
+    String memory = steps.expression(args.get(1), unit, fields, className);
+    if (x == null || memory == null) {
+      return null;
+    }
+    Source where = reader.source(unit, mi);
+    AttentionLayers.Writer w = attentionWriter(where);
+    TransformerDecoderLayer.Spec s = (TransformerDecoderLayer.Spec) att.spec();
+    try {
+      return stack(att, x, where, (path, h) -> AttentionLayers.decoderLayer(w, path, s, att.layers(), h, memory, masks[0],
+          masks[1], masks[2], masks[3]));
+    } catch (AttentionLayers.Unsupported e) {
+      diagnostics.error(unit, mi, Message.ATTENTION_NOT_COMPILED, e.getMessage());
+      return null;
+    }
+  }
+
+  /** The values of an attention call's first three arguments (query, key, value); null where one was reported. */
+  private String[] queryKeyValue(List<? extends ExpressionTree> args, CompilationUnitTree unit, Map<String, LayerNode> fields,
+      String className) {
+    String q = steps.expression(args.get(0), unit, fields, className);
+    String k = steps.expression(args.get(1), unit, fields, className);
+    String v = steps.expression(args.get(2), unit, fields, className);
+    return q == null || k == null || v == null ? null : new String[] {q, k, v};
+  }
+
+  /** The value of a mask argument ({@code pad}), {@code ""} for none (absent, or {@code null}); null after an error (reported). */
+  private String maskArgument(ExpressionTree mask, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
+    return mask == null || DeclarationReader.stripped(mask).getKind() == Tree.Kind.NULL_LITERAL ? "" : steps.expression(mask, unit, fields, className);
+  }
+
+  /** {@code F.scaledDotProductAttention(q, k, v[, attnMask, dropoutP, isCausal])}; null after an error (reported). */
+  String scaledDotProductAttention(MethodInvocationTree mi, List<? extends ExpressionTree> args, CompilationUnitTree unit,
+      Map<String, LayerNode> fields, String className) {
+    String mask = maskArgument(args.size() == 6 ? args.get(3) : null, unit, fields, className);
+    if (mask == null) {
+      return null;
+    }
+    mask = mask.isEmpty() ? null : mask;
+    List<Object> options = args.size() == 6 ? reader.constants(args.subList(4, 6), mi.toString(), "scaledDotProductAttention", unit)
+        : List.of(0.0, false);
+    if (options == null) {
+      return null;
+    }
+    String[] qkv = queryKeyValue(args, unit, fields, className);
+    if (qkv == null) {
+      return null;
+    }
+    try {
+      return AttentionLayers.scaledDotProduct(attentionWriter(reader.source(unit, mi)), qkv[0], qkv[1], qkv[2], mask,
+          LayerCatalog.number(options, 0),
+          LayerCatalog.bool(options, 1), mi.toString());
+    } catch (AttentionLayers.Unsupported | LayerCatalog.BadArguments e) {
+      diagnostics.error(unit, mi, Message.ATTENTION_NOT_COMPILED, e.getMessage());
+      return null;
+    }
+  }
+
+  String applyNode(LayerNode node, String input, MethodInvocationTree call, Source where, String receiver) {
+    if (node instanceof Att att) {
+      return applyAttention(att, input, where);
+    }
+    if (node instanceof Leaf leaf) {
+      return steps.step(input, leaf.layer().spec(), leaf.layer(), call.toString(), where);
+    }
+    if (node instanceof Blk blk) {
+      return inline(blk, input);
+    }
+    if (node instanceof Lst) {
+      diagnostics.error(where.unit(), call, Message.LIST_APPLIED, receiver, receiver);
+      return null;
+    }
+    return steps.applySequential((Seq) node, input, call.toString(), where);
+  }
+
+  /**
+   * A block's forward read in place of its call, as if written here: its layers are its children's ({@code h0.ln1}),
+   * its locals its own, its parameter the value it is applied to; the value it returns, or null after an error (which
+   * points at the line in the block). A block applied twice reads its one set of layers twice (shared weights).
+   */
+  String inline(Blk blk, String input) {
+    MethodTree forward = trees.getTree(blk.forward());
+    String parameter = blk.forward().getParameters().get(0).getSimpleName().toString();
+    BodyReader inner = new BodyReader(steps, blk.type().getSimpleName() + ".forward", Map.of(parameter, input));
+    inner.modeOwner = blk.path(); // isTraining() in a block is its own mode, which train() and eval() set with the model's
+    inner.modelType = blk.type();
+    inner.tensors = blk.tensors();
+    inner.broken.addAll(blk.broken());
+    Map<Element, Object> before = folder.bind(blk.constants());
+    try {
+      inner.readBody(forward.getBody(), blk.unit(), blk.fields(), blk.type().getSimpleName().toString(), null);
+    } finally {
+      folder.restore(before);
+    }
+    return steps.resume(inner);
+  }
+
+  /** The methods being inlined, outermost first: a method that calls itself is refused. */
+  private final java.util.ArrayDeque<ExecutableElement> inlining = new java.util.ArrayDeque<>();
+
+  /**
+   * Whether {@code m} is a method of the class being read (the model's, or a block's) that returns a tensor and whose
+   * source is here, other than forward: a call of it is inlined ({@link #inlineMethod}).
+   */
+  boolean isOwnMethod(ExecutableElement m) {
+    return steps.modelType != null && declaredHereOrAbove(m) && !m.getSimpleName().contentEquals("forward")
+        && types.isSameType(m.getReturnType(), reader.type(DeclarationReader.TENSOR)) && !m.getModifiers().contains(Modifier.ABSTRACT)
+        && trees.getTree(m) != null && trees.getTree(m).getBody() != null;
+  }
+
+  /**
+   * Whether {@code m} is declared by the class being read or, for a block extending another block, by one of the
+   * blocks above it (an inherited helper: its source is here, it is not the dsl's).
+   */
+  private boolean declaredHereOrAbove(ExecutableElement m) {
+    return m.getEnclosingElement() instanceof TypeElement owner && ownMember(owner);
+  }
+
+  /**
+   * Whether the members {@code owner} declares are the class being read's own: it is that class or, for a block
+   * extending another block, one of the blocks above it (their fields are the block's: eager mode registers them in it, as
+   * PyTorch's subclass holds its base's parameters); a @Model class's base class's are not.
+   */
+  boolean ownMember(TypeElement owner) {
+    return owner.equals(steps.modelType) || steps.modelType.getAnnotation(Model.class) == null
+        && !owner.getQualifiedName().toString().startsWith("dev.kiln.dsl.")
+        && types.isSubtype(types.erasure(steps.modelType.asType()), types.erasure(owner.asType()));
+  }
+
+  /**
+   * The model's own method called in forward ({@code attention(h)}, {@code this.mlp(x)}), read in place of the call
+   * as a block's forward is: its tensor parameters hold the arguments' values, its int (or other constant) parameters
+   * fold to the arguments' constants; its locals are its own, the layers the class's. Null after an error, reported on
+   * the method's line (a parameter of another kind, a method that calls itself).
+   */
+  String inlineMethod(MethodInvocationTree call, ExecutableElement m, CompilationUnitTree unit, Map<String, LayerNode> fields,
+      String className) {
+    String name = m.getSimpleName().toString();
+    if (inlining.contains(m) || m.getSimpleName().contentEquals(steps.methodName)) {
+      diagnostics.error(unit, call, Message.METHOD_RECURSION, call, name);
+      return null;
+    }
+    Map<String, String> inputs = new HashMap<>();
+    Map<Element, Object> constants = new HashMap<>();
+    boolean ok = true;
+    for (int i = 0; i < m.getParameters().size(); i++) {
+      VariableElement p = m.getParameters().get(i);
+      ExpressionTree arg = call.getArguments().get(i);
+      if (types.isSameType(p.asType(), reader.type(DeclarationReader.TENSOR))) {
+        String value = steps.expression(arg, unit, fields, className);
+        ok &= value != null;
+        inputs.put(p.getSimpleName().toString(), value);
+      } else if (p.asType().getKind().isPrimitive() || types.isSameType(p.asType(), reader.type(String.class.getName()))) {
+        List<Object> folded = reader.constants(List.of(arg), call.toString(), name, unit);
+        ok &= folded != null;
+        if (folded != null) {
+          constants.put(p, folded.get(0));
+        }
+      } else {
+        diagnostics.error(unit, arg, Message.METHOD_PARAMETER, call, p.getSimpleName(), name, p.asType());
+        ok = false;
+      }
+    }
+    if (!ok) {
+      return null;
+    }
+    BodyReader inner = new BodyReader(steps, name, inputs);
+    inner.modelType = steps.modelType;
+    inner.tensors = steps.tensors;
+    inner.broken.addAll(steps.broken);
+    inner.moduleCalls.inlining.addAll(inlining);
+    inner.moduleCalls.inlining.add(m);
+    Map<Element, Object> before = folder.bind(constants);
+    try {
+      inner.readBody(trees.getTree(m).getBody(), trees.getPath(m).getCompilationUnit(), fields, className, null);
+    } finally {
+      folder.restore(before);
+    }
+    return steps.resume(inner);
+  }
+
+  /** The modules of {@code h.get(i)}'s receiver, a ModuleList or Sequential field, else null. */
+  List<LayerNode> listGet(ExpressionTree e, Map<String, LayerNode> fields) {
+    return DeclarationReader.stripped(e) instanceof MethodInvocationTree get && get.getMethodSelect() instanceof MemberSelectTree ms
+        && ms.getIdentifier().contentEquals("get") && get.getArguments().size() == 1
+        ? modules(fields.get(DeclarationReader.fieldName(ms.getExpression()))) : null;
+  }
+
+  /**
+   * The modules a loop or {@code get(i)} goes over: a ModuleList's, or a Sequential field's layers (PyTorch's {@code
+   * for layer in self.layers} over an {@code nn.Sequential}); null for any other node.
+   */
+  List<LayerNode> modules(LayerNode node) {
+    return node instanceof Lst list ? list.children() : node instanceof Seq seq ? seq.children() : null;
+  }
+
+  /** The module {@code h.get(i)} names, its index a constant (negative from the end); null after an error (reported). */
+  LayerNode listElement(MethodInvocationTree get, CompilationUnitTree unit, Map<String, LayerNode> fields) {
+    List<LayerNode> list = listGet(get, fields);
+    String receiver = ((MemberSelectTree) get.getMethodSelect()).getExpression().toString();
+    List<Object> index = reader.constants(get.getArguments(), get.toString(), receiver + ".get", unit);
+    if (index == null) {
+      return null;
+    }
+    int size = list.size();
+    if (!(index.get(0) instanceof Integer i) || i < -size || i >= size) {
+      diagnostics.error(unit, get, Message.LIST_INDEX, get, index.get(0) instanceof Number n ? n.intValue() : 0, receiver, size,
+          size - 1, size);
+      return null;
+    }
+    return list.get(i < 0 ? i + size : i);
+  }
+
+  /**
+   * A loop unrolled: {@code for (Block b : h)} over a ModuleList field, its body read once per module with {@code b}
+   * naming it; or {@code for (int i = a; i < b; i++)} ({@code <=}, {@code i += k}; {@code b} a constant or {@code
+   * h.size()}), its body read once per value of {@code i}, a constant there. Anything else is an error on the loop.
+   * Inside, an {@code if} whose condition folds there ({@code if (i == EXIT) return x;}) reads the branch it takes, and a
+   * return ends the unrolling (the modules after it are never applied). True when a return ended it.
+   */
+}
