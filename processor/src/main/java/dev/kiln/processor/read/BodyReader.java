@@ -112,8 +112,6 @@ final class BodyReader {
   /** The first input's value ({@code x}, {@code ids}). */
   final String inputName;
   int counter;
-  /** Locals holding a recurrent layer's run with its last states ({@code var o = lstm.forwardWithState(x)}), by name. */
-  final Map<String, RecurrentStates.States> stateLocals = new HashMap<>();
   /** Locals holding zeros for a recurrent layer's initial states ({@code Tensor h0 = Tensor.zeros(...)}), by name: their values as written. */
   final Map<String, ExpressionTree> zeroLocals = new HashMap<>();
   /**
@@ -121,21 +119,12 @@ final class BodyReader {
    * #isStateForm}), by name: their values as written, read where a layer takes them (or, read otherwise, there).
    */
   final Map<String, ExpressionTree> stateForms = new HashMap<>();
-  /** What each such local holds, read where it was written ({@link #readStateForm}). */
-  final Map<String, RecurrentStates.HeldState> heldStates = new HashMap<>();
   /** {@code int} locals holding the batch size ({@code int n = x.size(0)}), which zero initial states may name. */
   private final Set<String> batchLocals = new HashSet<>();
   /** Locals that hold a split's pieces ({@code Tensor[] qkv = x.split(D, 2);}), by name. */
   final Map<String, Pieces> pieces = new HashMap<>();
-  /** Locals whose split had an error (reported): reading their pieces stays silent. */
-  final Set<String> brokenPieces = new HashSet<>();
   /** The splits read so far: each one's id. */
   int splits;
-  /**
-   * The int locals forward counts with ({@code int i = 0; while (i < N) { ...; i++; }}), each folding to its value at the
-   * statement being read (the folder's), as a counted loop's index does.
-   */
-  final Set<Element> counters = new HashSet<>();
   /** What ended the statements just read, besides a return: a {@code break} or {@code continue} of the loop unrolled; else null. */
   Tree.Kind jump;
   /** The training mode forward is read in ({@link ModeReading}), null where a condition on it does not compile. */
@@ -285,7 +274,7 @@ final class BodyReader {
         }
         if (folded instanceof Integer && e.asType().getKind() == TypeKind.INT) { // int i = 0: a counter, its value followed
           folder.define(e, folded);
-          counters.add(e);
+          loops.counters.add(e);
           continue;
         }
         if (!loops.foldReported(v.getInitializer(), unit, fields)) { // (else the size it reads had an error, reported)
@@ -356,7 +345,7 @@ final class BodyReader {
     idsReader.idsLocals.remove(local);
     zeroLocals.remove(local);
     stateForms.remove(local);
-    heldStates.remove(local);
+    stateReader.heldStates.remove(local);
     if (value == null) {
       locals.remove(local);
       unknown.add(local);
@@ -406,7 +395,7 @@ final class BodyReader {
       diagnostics.error(unit, e, Message.FORWARD_CALLS_OUTPUTS, outputsMethod.getSimpleName(), outputsCall);
       return null;
     }
-    if (e instanceof ArrayAccessTree aa && (pieces.containsKey(SplitReader.arrayName(aa)) || brokenPieces.contains(SplitReader.arrayName(aa))
+    if (e instanceof ArrayAccessTree aa && (pieces.containsKey(SplitReader.arrayName(aa)) || splitReader.brokenPieces.contains(SplitReader.arrayName(aa))
         || splitReader.splitCall(aa.getExpression(), unit) != null)) { // qkv[0], x.chunk(2, -1)[1]
       return splitReader.piece(aa, unit, fields, className);
     }

@@ -20,9 +20,11 @@ import com.sun.source.util.TreePath;
 import com.sun.source.util.Trees;
 import dev.kiln.processor.Diagnostics;
 import dev.kiln.processor.Message;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import javax.lang.model.element.Element;
 import javax.lang.model.element.VariableElement;
 import javax.lang.model.type.TypeKind;
@@ -47,6 +49,12 @@ final class LoopUnroller {
     this.diagnostics = reader.diagnostics;
     this.folder = reader.folder;
   }
+
+  /**
+   * The int locals forward counts with ({@code int i = 0; while (i < N) { ...; i++; }}), each folding to its value at the
+   * statement being read (the folder's), as a counted loop's index does.
+   */
+  final Set<Element> counters = new HashSet<>();
 
   boolean unroll(StatementTree loop, CompilationUnitTree unit, Map<String, LayerNode> fields, String className, String returned) {
     if (loop instanceof WhileLoopTree w) {
@@ -219,7 +227,7 @@ final class LoopUnroller {
         : update instanceof CompoundAssignmentTree c ? c.getVariable()
         : update instanceof AssignmentTree a ? a.getVariable() : null;
     return target instanceof IdentifierTree && trees.getElement(TreePath.getPath(unit, target)) instanceof VariableElement v
-        && steps.counters.contains(v) ? v : null;
+        && counters.contains(v) ? v : null;
   }
 
   /**
@@ -244,7 +252,7 @@ final class LoopUnroller {
     if (next == null) {
       diagnostics.error(unit, update, Message.COUNTER_UPDATE, steps.methodName, update, counter.getSimpleName());
       folder.restore(java.util.Collections.singletonMap(counter, null));
-      steps.counters.remove(counter);
+      counters.remove(counter);
     } else {
       folder.define(counter, next);
     }

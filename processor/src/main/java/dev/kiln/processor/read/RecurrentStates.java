@@ -22,6 +22,7 @@ import dev.kiln.processor.ir.LayerIr;
 import dev.kiln.processor.ir.Narrow;
 import dev.kiln.processor.ir.Source;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -53,6 +54,12 @@ final class RecurrentStates {
     this.diagnostics = reader.diagnostics;
   }
 
+  /** What each such local holds, read where it was written ({@link #readStateForm}). */
+  final Map<String, HeldState> heldStates = new HashMap<>();
+
+  /** Locals holding a recurrent layer's run with its last states ({@code var o = lstm.forwardWithState(x)}), by name. */
+  private final Map<String, States> stateLocals = new HashMap<>();
+
   // -------------------------------------------------------------- a recurrent layer's last states
 
   /**
@@ -63,10 +70,10 @@ final class RecurrentStates {
       String className) {
     States states = runWithStates((MethodInvocationTree) DeclarationReader.stripped(call), true, unit, fields, className);
     if (states == null) {
-      steps.stateLocals.remove(local);
+      stateLocals.remove(local);
       steps.unknown.add(local);
     } else {
-      steps.stateLocals.put(local, states);
+      stateLocals.put(local, states);
       steps.unknown.remove(local);
     }
   }
@@ -176,7 +183,7 @@ final class RecurrentStates {
   private States states(ExpressionTree e, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
     e = DeclarationReader.stripped(e);
     if (e instanceof IdentifierTree id) {
-      States states = steps.stateLocals.get(id.getName().toString());
+      States states = stateLocals.get(id.getName().toString());
       if (states == null && !steps.unknown.contains(id.getName().toString()) && !reader.unresolved(unit, e)) {
         diagnostics.error(unit, e, Message.UNKNOWN_VALUE, id.getName(), steps.methodName);
       }
@@ -246,7 +253,7 @@ final class RecurrentStates {
   boolean isStateForm(ExpressionTree e, CompilationUnitTree unit) {
     e = DeclarationReader.stripped(e);
     if (e instanceof IdentifierTree id) {
-      return steps.heldStates.containsKey(id.getName().toString());
+      return heldStates.containsKey(id.getName().toString());
     }
     if (isState(e, unit)) {
       return true;
@@ -355,7 +362,7 @@ final class RecurrentStates {
   private HeldState readStateForm(ExpressionTree e, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
     e = DeclarationReader.stripped(e);
     if (e instanceof IdentifierTree id) {
-      HeldState held = steps.heldStates.get(id.getName().toString());
+      HeldState held = heldStates.get(id.getName().toString());
       return held == null ? null : new HeldState(held.value(), held.form(), held.count(), held.hidden(), held.batch(),
           id.getName() + " = " + held.written());
     }
@@ -432,10 +439,10 @@ final class RecurrentStates {
     steps.zeroLocals.remove(local);
     steps.stateForms.put(local, state);
     if (held == null) {
-      steps.heldStates.remove(local);
+      heldStates.remove(local);
       steps.unknown.add(local);
     } else {
-      steps.heldStates.put(local, held);
+      heldStates.put(local, held);
       steps.unknown.remove(local);
     }
   }
@@ -445,7 +452,7 @@ final class RecurrentStates {
     steps.locals.remove(local);
     steps.unknown.remove(local);
     steps.stateForms.remove(local);
-    steps.heldStates.remove(local);
+    heldStates.remove(local);
     steps.zeroLocals.put(local, zeros);
   }
 

@@ -19,8 +19,10 @@ import dev.kiln.processor.Diagnostics;
 import dev.kiln.processor.Message;
 import dev.kiln.processor.ir.Split;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import javax.lang.model.element.ElementKind;
 import javax.lang.model.element.ExecutableElement;
 import javax.lang.model.element.Modifier;
@@ -46,6 +48,9 @@ final class SplitReader {
     this.diagnostics = reader.diagnostics;
   }
 
+  /** Locals whose split had an error (reported): reading their pieces stays silent. */
+  final Set<String> brokenPieces = new HashSet<>();
+
   // ------------------------------------------------------------------ split and chunk
 
   /**
@@ -58,7 +63,7 @@ final class SplitReader {
     if (s instanceof ExpressionStatementTree es && es.getExpression() instanceof AssignmentTree a) {
       ExpressionTree target = a.getVariable() instanceof ArrayAccessTree aa ? aa.getExpression() : a.getVariable();
       String name = target instanceof IdentifierTree id ? id.getName().toString() : null;
-      if (steps.pieces.containsKey(name) || steps.brokenPieces.contains(name)) {
+      if (steps.pieces.containsKey(name) || brokenPieces.contains(name)) {
         diagnostics.error(unit, s, Message.PIECES_REASSIGNED, name, splitText(name), steps.methodName, DeclarationReader.firstLine(es.getExpression()));
         return true;
       }
@@ -88,7 +93,7 @@ final class SplitReader {
     }
     BodyReader.Pieces p = split(call, unit, fields, className);
     if (p == null) {
-      steps.brokenPieces.add(name);
+      brokenPieces.add(name);
     } else {
       steps.pieces.put(name, p);
     }
@@ -97,7 +102,7 @@ final class SplitReader {
 
   /** Reports each use of a piece array in {@code s} other than {@code qkv[i]}; whether there was one. */
   private boolean misusesPieces(StatementTree s, CompilationUnitTree unit) {
-    if (steps.pieces.isEmpty() && steps.brokenPieces.isEmpty()) {
+    if (steps.pieces.isEmpty() && brokenPieces.isEmpty()) {
       return false;
     }
     boolean[] found = {false};
@@ -105,7 +110,7 @@ final class SplitReader {
       @Override public Void visitIdentifier(IdentifierTree node, Void unused) {
         String name = node.getName().toString();
         Tree parent = getCurrentPath().getParentPath().getLeaf();
-        if ((steps.pieces.containsKey(name) || steps.brokenPieces.contains(name))
+        if ((steps.pieces.containsKey(name) || brokenPieces.contains(name))
             && trees.getElement(getCurrentPath()) instanceof VariableElement v && v.getKind() == ElementKind.LOCAL_VARIABLE
             && !(parent instanceof ArrayAccessTree aa && aa.getExpression() == node)) {
           diagnostics.error(unit, node, Message.PIECES_MISUSE, name, splitText(name), steps.methodName, name, name, DeclarationReader.describe(parent));
@@ -178,7 +183,7 @@ final class SplitReader {
    */
   String piece(ArrayAccessTree aa, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
     String name = arrayName(aa);
-    if (steps.brokenPieces.contains(name)) {
+    if (brokenPieces.contains(name)) {
       return null;
     }
     Object index = reader.foldOrNull(aa.getIndex(), unit);
