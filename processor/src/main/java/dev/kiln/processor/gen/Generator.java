@@ -41,6 +41,9 @@ import javax.lang.model.element.TypeElement;
  * Pass 3: writes {@code Kiln<Name>} for a checked model: a {@code forward} of planned, fused
  * kernels over buffers allocated once per batch size, and a {@code Backward} node whose
  * {@code backward} accumulates parameter gradients directly ({@code +=}) and returns the input's.
+ * This class plans one graph (storage, backward order, run conditions) and assembles the file; its
+ * emitters write the parts ({@link ForwardEmitter}, {@link BackwardEmitter}, {@link PlanEmitter},
+ * {@link CudaEmitter}, the step families, the members of several inputs and outputs).
  */
 public final class Generator {
   static final ClassName TENSOR = ClassName.get("dev.kiln.runtime", "Tensor");

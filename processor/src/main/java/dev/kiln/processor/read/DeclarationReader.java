@@ -63,6 +63,9 @@ import dev.kiln.processor.read.LayerNode.Seq;
  * are folded to constants and turned into the dsl's {@link LayerSpec}s; the body of
  * {@code forward} is read through javac's Tree API into steps. Every problem is reported to
  * {@link Diagnostics} and reading goes on, so that one build shows all errors of a model.
+ * This class reads the declaration's two forms; {@link LayerDeclarations} reads the layers,
+ * {@link BodyReader} (with its readers by concern) the bodies of forward and of the methods that
+ * {@link OutputsInputsReader} finds.
  */
 public final class DeclarationReader {
   static final String MODULE = "dev.kiln.dsl.Module";
