@@ -260,7 +260,8 @@ final class BackwardEmitter {
       if (k.functionalConv()) { // the weight's and bias's gradients added to the fields' own (none for a buffer)
         TensorIr w = gen.stepCalls.convField(k, 1), bias = gen.stepCalls.convField(k, 2);
         b.addStatement("$T.$LBackward($L, $L, $L, $L, $L, $L, true, $L, $L, $L, $L, $L.readBuffer(), $L, p.shape$L)", CONV, StepCalls.convName(k),
-            target.array(), target.offset(), gen.stepCalls.convFieldGradient(w), ParameterCode.gradOffset(w), gen.stepCalls.convFieldGradient(bias), bias == null ? "0" : ParameterCode.gradOffset(bias),
+            target.array(), target.offset(), gen.stepCalls.convFieldGradient(w), ParameterCode.gradOffset(w),
+            gen.stepCalls.convFieldGradient(bias), bias == null ? "0" : ParameterCode.gradOffset(bias),
             d.array(), d.offset(), in.array(), in.offset(), gen.parameterCode.readExpression(w), gen.parameterCode.fieldOffset(w), j);
       } else if (k.kind() == Kernel.Kind.CONV) {
         String layer = gen.layerFields.layerField(k.layer());

@@ -82,7 +82,8 @@ final class ForwardEmitter {
           if (k.fieldOnLeft()) { // each sample's matrices times the field [M, K], read for each (stride 0): eager's bmm
             TensorIr w = gen.parameterCode.fieldOperand(k);
             b.addStatement("$T.sgemmBatched($L, false, false, $L, $L, $L, $Lf, $L.readBuffer(), $L, 0, $L, $L, $L, 0f, $L, $L, $L)",
-                BLAS, m.count(), m.m(), m.n(), m.k(), m.alpha(), gen.parameterCode.readExpression(w), gen.parameterCode.fieldOffset(w), in.array(), in.offset(), m.k() * m.n(), out.array(), out.offset(),
+                BLAS, m.count(), m.m(), m.n(), m.k(), m.alpha(), gen.parameterCode.readExpression(w),
+                gen.parameterCode.fieldOffset(w), in.array(), in.offset(), m.k() * m.n(), out.array(), out.offset(),
                 m.m() * m.n());
             break;
           }
@@ -106,7 +107,8 @@ final class ForwardEmitter {
           for (int w = 0; w < 3; w++) { // a tensor field eager mode expands first ([T, 1] over [N, T, D]): the expand's passes
             int[][] passes = gen.stepGradients.whereExpansion(k, w);
             if (passes.length > 0) {
-              ElementwiseEmitter.spreadPasses(b, passes, gen.ref(k.inputs().get(w), refs), gen.stepGradients.whereOperand(k, w, refs), "p.whereExpanding" + (j + 1) + "_" + w + "_");
+              ElementwiseEmitter.spreadPasses(b, passes, gen.ref(k.inputs().get(w), refs),
+                  gen.stepGradients.whereOperand(k, w, refs), "p.whereExpanding" + (j + 1) + "_" + w + "_");
             }
           }
           Ref first = gen.stepGradients.whereOperand(k, 0, refs);

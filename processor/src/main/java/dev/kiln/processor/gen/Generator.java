@@ -90,7 +90,7 @@ public final class Generator {
   /** Where a value's data lives: an array expression and an offset expression. */
   record Ref(String array, String offset, boolean owned) {}
 
-  /** The CUDA forward's locals of the values, while {@link #forwardCuda} writes it. */
+  /** The CUDA forward's locals of the values, while {link CudaEmitter#forwardCuda} writes it. */
   Map<String, String> cudaLocals = Map.of();
 
   final CheckedModel model;
@@ -134,12 +134,12 @@ public final class Generator {
   final Set<String> maskedByPooling;
   /** Of those, the ones computed with their 2x2 pooling in one forward pass, mapped to the pooling kernel's index. */
   final Map<String, Integer> pooledInOnePass;
-  /** Each layer's name in generated code, by path ({@link #fieldNames}). */
+  /** Each layer's name in generated code, by path ({@link LayerFields#fieldNames}). */
   final Map<String, String> fieldNames;
-  /** Whether this graph is forward in one training mode, beside the other's ({@link #addModeMembers}). */
+  /** Whether this graph is forward in one training mode, beside the other's ({link ForwardMethods#addModeMembers}). */
   boolean modeGraph;
 
-  /** The fields of the modules whose modes the class reads ({@link #modeChoice}), shared by the graphs that read them. */
+  /** The fields of the modules whose modes the class reads ({link InputsMembers#modeChoice}), shared by the graphs that read them. */
   Set<String> modeFields = new HashSet<>();
 
   /** The emitters of the generated class's parts, each writing one concern from this generator's plan and storage. */

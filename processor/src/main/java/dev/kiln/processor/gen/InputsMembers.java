@@ -195,7 +195,7 @@ final class InputsMembers {
   /**
    * A method beside forward that reads the training mode ({@link dev.kiln.processor.ir.MethodModes}): this graph (the method
    * in training) and {@code evaluation}'s, each in an inner class of its own ({@code compiledBothTraining}, {@code
-   * compiledBothEvaluation}), as forward's two graphs are ({@link #addModeMembers}).
+   * compiledBothEvaluation}), as forward's two graphs are ({link ForwardMethods#addModeMembers}).
    */
   void addMethodModes(TypeSpec.Builder type, Generator evaluation, String compiled, String method) {
     addCompiledBeside(type, compiled + "Training", CodeBlock.of("The compiled $L in training, beside the compiled forward: its"

@@ -140,12 +140,12 @@ record Kernel(
      */
     MUL,
     /**
-     * {@code in - other}, or {@code other - in} when {@link #swapped} ({@code other} repeated, {@link #repeat});
+     * {@code in - other}, or {@code other - in} when {link Planner#swapped} ({@code other} repeated, {@link #repeat});
      * backward: the gradient to the left operand, its negation to the right one (summed over the repeats for {@code other}).
      */
     SUB,
     /**
-     * {@code in / other}, or {@code other / in} when {@link #swapped} ({@code other} repeated, {@link #repeat}), a true
+     * {@code in / other}, or {@code other / in} when {link Planner#swapped} ({@code other} repeated, {@link #repeat}), a true
      * quotient; backward: {@code g / b} to the numerator, {@code -g * (y / b)} to the denominator (y the quotient),
      * summed over the repeats for {@code other}.
      */
@@ -160,7 +160,7 @@ record Kernel(
     /** Its inputs side by side along one dimension (after the batch); backward: each input's slice of the gradient. */
     CAT,
     /**
-     * A batched matmul of two values ({@link #product}), transposed operands as GEMM flags and constant scales as its
+     * A batched matmul of two values ({link Planner#product}), transposed operands as GEMM flags and constant scales as its
      * alpha; backward: one batched GEMM per operand's gradient, each in the operand's stored layout.
      */
     MATMUL,
@@ -249,7 +249,7 @@ record Kernel(
 
   /**
    * Whether a MATMUL's right operand is a tensor field of the model ({@code x.matmul(w)}): one matrix {@code [K, M]}
-   * multiplying every row of the left, one GEMM over the batch's {@code n * product.m()} rows ({@link #product}: m the
+   * multiplying every row of the left, one GEMM over the batch's {@code n * product.m()} rows ({link Planner#product}: m the
    * rows per sample, n and k the field's M and K).
    */
   boolean byField() {

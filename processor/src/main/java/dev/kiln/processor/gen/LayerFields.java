@@ -178,7 +178,7 @@ final class LayerFields {
   /**
    * Whether generated methods declare {@code name} themselves (parameters, locals, the Backward
    * class's fields). A field named like a type is another matter, which an alias would not cure
-   * (the subclass inherits the field): {@link #file} has such types written fully qualified.
+   * (the subclass inherits the field): {link Generator#file} has such types written fully qualified.
    */
   private static boolean generatedName(String name) {
     // (vK values on CUDA, needK flags, dInK and dInK_W input gradients, tK scratch gradients: see backward)

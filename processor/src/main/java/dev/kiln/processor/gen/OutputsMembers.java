@@ -281,7 +281,7 @@ final class OutputsMembers {
    * gradient came back from later steps; a step runs only when one did, so a loss on the hidden
    * output alone leaves the layers after it without gradients, as in eager mode). From the
    * earliest output on, some output has received a gradient (the backward runs for one), so no
-   * guard is needed there; in a graph each step has its own ({@link #runConditions}).
+   * guard is needed there; in a graph each step has its own ({link Generator#runConditions}).
    */
   final class OutputGradientFlow {
     private final CodeBlock.Builder b;

@@ -116,7 +116,7 @@ final class ParameterCode {
         .addStatement("return $L.of($L)", cache, roots).build());
   }
 
-  /** Prefixes a gathered region's value in {@link #fieldNames} for the method that reads it ({@link #readExpression}). */
+  /** Prefixes a gathered region's value in {@link LayerFields#fieldNames} for the method that reads it ({@link #readExpression}). */
   static final String GATHERED = "gathered ";
 
   /** The expression reading a tensor field's values: {@link #tensorField}, or a gathered region's {@code gathered_pos()}. */
@@ -207,7 +207,7 @@ final class ParameterCode {
     return gen.ir.tensors().stream().filter(t -> read.contains(t.value())).toList();
   }
 
-  /** The expression naming a tensor field in generated code: the user's field, or a field of our own ({@link #fieldNames}). */
+  /** The expression naming a tensor field in generated code: the user's field, or a field of our own ({@link LayerFields#fieldNames}). */
   String tensorField(TensorIr t) {
     return gen.fieldNames.get(t.value());
   }

@@ -68,7 +68,8 @@ final class StepGradients {
         }
         if (k.fieldOnLeft()) { // w @ x: each sample's gradient w^T @ g, the field read for each (stride 0), as eager's bmm
           b.addStatement("$T.sgemmBatched($L, true, false, $L, $L, $L, $Lf, $L.readBuffer(), $L, 0, $L, $L, $L, $L, $L, $L, $L)",
-              BLAS, m.count(), m.k(), m.n(), m.m(), m.alpha(), gen.parameterCode.readExpression(field), gen.parameterCode.fieldOffset(field), d.array(), d.offset(), m.m() * m.n(), accumulate ? "1f" : "0f",
+              BLAS, m.count(), m.k(), m.n(), m.m(), m.alpha(), gen.parameterCode.readExpression(field),
+              gen.parameterCode.fieldOffset(field), d.array(), d.offset(), m.m() * m.n(), accumulate ? "1f" : "0f",
               inTarget.array(), inTarget.offset(), m.k() * m.n());
         } else { // (g @ w of a field read transposed)
           b.addStatement("$T.sgemm(false, $L, $L, $L, $L, $Lf, $L, $L, $L, $L, $L, $L, $L, $L, $L)", BLAS, !m.transB(), ElementwiseEmitter.fieldRows(k),

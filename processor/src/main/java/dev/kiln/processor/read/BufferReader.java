@@ -47,7 +47,7 @@ final class BufferReader {
   // ---------------------------------------------------------------- buffers computed from buffers
 
   /**
-   * The receiver of {@code e} when it is a call of {@link #BUFFER_CALLS} ({@code bias.narrow(2, 0, T)}, {@code
+   * The receiver of {@code e} when it is a call of {link DeclarationReader#BUFFER_CALLS} ({@code bias.narrow(2, 0, T)}, {@code
    * F.narrow(bias, 2, 0, T)}) of a buffer, of a tensor computed from one, or of a local holding either; else null.
    */
   ExpressionTree bufferCall(ExpressionTree e, CompilationUnitTree unit) {
@@ -55,7 +55,7 @@ final class BufferReader {
   }
 
   /**
-   * The receiver of {@code e} when it is a call of {@link #BUFFER_CALLS} of a tensor field of the model (a buffer when
+   * The receiver of {@code e} when it is a call of {link DeclarationReader#BUFFER_CALLS} of a tensor field of the model (a buffer when
    * not {@code parameter}, else a parameter), of a tensor computed from one (a {@link TensorIr#region} of a parameter),
    * or of a local holding either; else null.
    */
@@ -117,7 +117,7 @@ final class BufferReader {
   }
 
   /**
-   * {@code pos.narrow(1, 0, T)} and the other {@link #BUFFER_CALLS} of a parameter with constant arguments, when the result
+   * {@code pos.narrow(1, 0, T)} and the other {link DeclarationReader#BUFFER_CALLS} of a parameter with constant arguments, when the result
    * is one contiguous run of the parameter's values: a {@link TensorIr#region} read in place, its gradient added to that
    * run of the parameter's; its value, or null after an error ({@code PARAMETER_SLICE} for a slice that is not one run).
    */
@@ -159,7 +159,7 @@ final class BufferReader {
   private record Chain(TensorIr of, String calls, int[] shape, Run run) {}
 
   /**
-   * The chain of {@link #BUFFER_CALLS} {@code e} writes ({@code bias.narrow(2, 0, T).narrow(3, 0, T)}) on a buffer (on a
+   * The chain of {link DeclarationReader#BUFFER_CALLS} {@code e} writes ({@code bias.narrow(2, 0, T).narrow(3, 0, T)}) on a buffer (on a
    * parameter when {@code parameter}), the calls' constants folded, their shapes checked; null after an error. Nothing is
    * registered for the calls before the last.
    */

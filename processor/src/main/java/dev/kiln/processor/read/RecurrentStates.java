@@ -237,7 +237,7 @@ final class RecurrentStates {
   /** The element-wise Tensor methods an initial state may be written inside ({@code h.tanh()}), applied to the state read. */
   private static final Set<String> STATE_MAPS = Set.of("tanh", "relu", "sigmoid");
 
-  /** Whether initial state {@code arg} is zeros as {@link #zeroState} reads them ({@code null}, {@code Tensor.zeros}, a local of them). */
+  /** Whether initial state {@code arg} is zeros as {link BodyReader#zeroState} reads them ({@code null}, {@code Tensor.zeros}, a local of them). */
   private boolean isZeroState(ExpressionTree arg, CompilationUnitTree unit) {
     ExpressionTree e = DeclarationReader.stripped(arg);
     return e.getKind() == Tree.Kind.NULL_LITERAL || zerosCall(e, unit) != null
@@ -290,7 +290,7 @@ final class RecurrentStates {
    * {@code layer.forwardWithState(x, h0 (, c0))} from initial states other than zeros: each state read ({@link
    * #stateValue}, {@code [N, L, D * H]}), LSTM's two joined ({@code [N, 2 L, D * H]}), and a step of the layer reading
    * the input and them ({@link InitialStates}); an LSTM's state given as zeros beside the other ({@code
-   * lstm.forwardWithState(x, enc.h(), Tensor.zeros(...))}, checked as {@link #zeroState}) is left out of the value,
+   * lstm.forwardWithState(x, enc.h(), Tensor.zeros(...))}, checked as {link BodyReader#zeroState}) is left out of the value,
    * starting at zero ({@link InitialStates#only}). Null after an error (reported).
    */
   private States runFromStates(MethodInvocationTree call, String input, List<? extends ExpressionTree> given, boolean withStates,

@@ -65,7 +65,7 @@ final class SizeReader {
    * T, C = x.size()}: {@code x.size(d)} ({@code d} negative from the end), {@code x.dim()}, and {@code x.shape()}, which
    * folds only indexed ({@code x.shape()[1]}, {@code int[] s = x.shape(); s[1]}); each from the shape the checker infers
    * for the value where it is read. The batch ({@code x.size(0)}) is not a constant: folding it fails, saying so, and a
-   * view's first size or zero initial states take it as the batch ({@link #isBatchSize}). Null for a call that reads no
+   * view's first size or zero initial states take it as the batch ({link BodyReader#isBatchSize}). Null for a call that reads no
    * size.
    */
   Object valueSize(MethodInvocationTree call, CompilationUnitTree unit) throws ConstantFolder.NotConstant {
@@ -192,7 +192,8 @@ final class SizeReader {
     if (steps.tensors != null) {
       readers.add(steps.tensors);
     }
-    return new SizeMark(steps.list.size(), steps.counter, steps.splits, steps.last, steps.mode == null ? 0 : steps.mode.joins.size(), steps.mode == null ? Map.of() : steps.mode.seen(), Set.copyOf(steps.maskReader.usedMasks), read, readers,
+    return new SizeMark(steps.list.size(), steps.counter, steps.splits, steps.last,
+        steps.mode == null ? 0 : steps.mode.joins.size(), steps.mode == null ? Map.of() : steps.mode.seen(), Set.copyOf(steps.maskReader.usedMasks), read, readers,
         readers.stream().map(TensorFieldReader::mark).toList());
   }
 
