@@ -1,0 +1,383 @@
+package dev.kiln.processor;
+
+import static com.google.testing.compile.Compiler.javac;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.testing.compile.Compilation;
+import com.google.testing.compile.JavaFileObjects;
+import dev.kiln.processor.DocBlocks.Block;
+import dev.kiln.processor.DocBlocks.Source;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Method;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+import javax.tools.Diagnostic;
+import javax.tools.JavaFileObject;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestFactory;
+
+/**
+ * Every {@code ```java} block of docs/guide.md and README.md compiles against the current dsl and
+ * runtime with the Kiln annotation processor on (so a {@code @Model} block is checked as a build
+ * checks it), one test per block, named by its file and line; a failure names the Markdown line
+ * and javac's message.
+ *
+ * <p>How a block is compiled: in a package of its own, inside a class {@code Doc} with the
+ * standard imports ({@link DocBlocks#STANDARD_IMPORTS}: the dsl with {@code F.*} statically, the
+ * runtime's packages, {@code java.util.*}, {@code java.util.stream.*}, {@code Path}) and the
+ * block's own {@code import} lines; {@code Doc} is a {@code Module}, so that statements may call
+ * {@code isTraining()} and fields {@code registerParameter}. The block's top-level classes,
+ * records and interfaces (a {@code @Model} included) become static members of {@code Doc}; its
+ * other top-level lines are statements, the body of {@code Tensor run() throws Exception} (a
+ * block may end in {@code return x;}). Markers, HTML comments right before the
+ * block's fence (GitHub shows none of them), say more:
+ * <ul>
+ *   <li>{@code <!-- doc-check: given: static final int S = 6; static Tensor x; -->}: members of
+ *       {@code Doc} the block uses without declaring them (constants, inputs, a model's fields),
+ *       written as members of a class; several lines may follow the colon.
+ *   <li>{@code <!-- doc-check: continues -->}: the block goes on from the block before it (which
+ *       may itself continue one): compiled after that block's lines, in one {@code Doc}.
+ *   <li>{@code <!-- doc-check: run -->}: {@code run()} is called too; a {@code ```text} block right
+ *       after the block is the output it must print (each line's ends stripped).
+ *   <li>{@code <!-- doc-check: expect-error: text -->}: the block shows a mistake: compiling it
+ *       must fail with an error containing {@code text}.
+ *   <li>{@code <!-- doc-check: excerpt: processor/src/test/resources/models/CausalBlock.java -->}
+ *       (several paths separated by commas): the block quotes files of the repository, with
+ *       {@code ...} for what it leaves out: each of its lines (comments and spacing aside; a
+ *       {@code ...} in a line stands for any code) must stand in one of them. A quoted test model
+ *       ({@code processor/src/test/resources/models}) is compiled with the processor here too;
+ *       samples are compiled by their own module's build.
+ *   <li>{@code <!-- doc-check: skip: reason -->}: pseudo-code, not checked; the reason is the
+ *       test's skip message. Keep these rare.
+ * </ul>
+ * All blocks compile in one javac run; only when it reports an error is each block compiled
+ * alone, so that each test names its own errors. docs/design-notes.md, "How the docs are
+ * checked", says the same for the docs' writers.
+ */
+class DocBlocksTest {
+  /** The repository's root: tests run in the processor module. */
+  static final Path ROOT = Path.of("..");
+
+  static final List<String> CHECKED = List.of("README.md", "docs/guide.md");
+
+  @TestFactory
+  Stream<DynamicTest> everyJavaBlockOfTheDocs() throws IOException {
+    List<Block> blocks = new ArrayList<>();
+    for (String file : CHECKED) {
+      blocks.addAll(DocBlocks.parse(file, Files.readString(ROOT.resolve(file), StandardCharsets.UTF_8)));
+    }
+    Checker checker = new Checker(blocks, ROOT);
+    return blocks.stream().map(b -> DynamicTest.dynamicTest(b.where() + " " + checker.kind(b), () -> checker.check(b)));
+  }
+
+  /** The markers on a small Markdown text of their own: each kind does what the class comment says. */
+  @Test
+  void theMarkersWork() throws Exception {
+    Path root = Files.createTempDirectory("doc-blocks");
+    Files.writeString(root.resolve("Quoted.java"), "class Quoted {\n  int a = 1;   // one\n  int b =  2;\n  void f() {\n    g();\n  }\n}\n");
+    String md = String.join("\n",
+        "# A guide",
+        "<!-- doc-check: given: static Tensor x = Tensor.ones(2, 3); -->",
+        "<!-- doc-check: run -->",
+        "```java",
+        "Tensor y = x.mul(2);",
+        "System.out.println(y.sum().item());",
+        "```",
+        "```text",
+        "12.0",
+        "```",
+        "<!-- doc-check: continues -->",
+        "```java",
+        "System.out.println(y.shape().length);",
+        "```",
+        "```java",
+        "@Model(input = {4})",
+        "public class Net extends Module {",
+        "  final Linear fc = new Linear(4, 2);",
+        "  @Override public Tensor forward(Tensor x) { return fc.apply(x); }",
+        "}",
+        "Net net = new Net();",
+        "```",
+        "<!-- doc-check: expect-error: cannot find symbol -->",
+        "```java",
+        "Tensor z = missing.mul(2);",
+        "```",
+        "<!-- doc-check: excerpt: Quoted.java -->",
+        "```java",
+        "int a = 1;",
+        "...",
+        "void f() { ... }",
+        "```",
+        "<!-- doc-check: excerpt: Quoted.java -->",
+        "```java",
+        "int b = 3;",
+        "```",
+        "<!-- doc-check: skip: pseudo-code -->",
+        "```java",
+        "for each batch: step",
+        "```",
+        "<!-- doc-check: run -->",
+        "```java",
+        "System.out.println(1 + 1);",
+        "```",
+        "```text",
+        "3",
+        "```",
+        "<!-- doc-check: model: input = {4} -->",
+        "```java",
+        "final Linear fc = new Linear(4, 2);",
+        "@Override public Tensor forward(Tensor x) { return fc.apply(x); }",
+        "```",
+        "");
+    List<Block> blocks = DocBlocks.parse("guide.md", md);
+    assertEquals(9, blocks.size());
+    Checker checker = new Checker(blocks, root);
+    checker.check(blocks.get(0));
+    checker.check(blocks.get(1));
+    checker.check(blocks.get(2));
+    assertTrue(checker.compiled().get(blocks.get(2)).generatedSourceFile("doc.guide.l15.KilnDoc_Net").isPresent(),
+        "the processor compiles a block's @Model");
+    checker.check(blocks.get(3));
+    checker.check(blocks.get(4));
+    AssertionError wrongQuote = assertThrows(AssertionError.class, () -> checker.check(blocks.get(5)));
+    assertEquals("guide.md:35: not in Quoted.java: int b = 3;", wrongQuote.getMessage());
+    assertThrows(org.opentest4j.TestAbortedException.class, () -> checker.check(blocks.get(6)));
+    AssertionError wrongOutput = assertThrows(AssertionError.class, () -> checker.check(blocks.get(7)));
+    checker.check(blocks.get(8));
+    assertTrue(checker.compiled().get(blocks.get(8)).generatedSourceFile("doc.guide.l49.KilnDoc").isPresent(),
+        "a model marker makes the block's members a @Model");
+    assertTrue(wrongOutput.getMessage().startsWith("guide.md:42: printed [2], the output block at line 45 shows [3]"),
+        wrongOutput.getMessage());
+
+    String badModel = String.join("\n",
+        "```java",
+        "@Model(input = {4})",
+        "public class Net extends Module {",
+        "  final Linear fc = new Linear(5, 2);",
+        "  @Override public Tensor forward(Tensor x) { return fc.apply(x); }",
+        "}",
+        "```",
+        "");
+    List<Block> bad = DocBlocks.parse("guide.md", badModel);
+    AssertionError shapes = assertThrows(AssertionError.class, () -> new Checker(bad, root).check(bad.get(0)));
+    assertTrue(shapes.getMessage().startsWith("guide.md:5: "), shapes.getMessage());
+    assertTrue(shapes.getMessage().contains("fc"), shapes.getMessage());
+  }
+
+  /** Checks blocks of Markdown files whose quoted paths are relative to {@code root}. */
+  static final class Checker {
+    private final List<Block> blocks;
+    private final Path root;
+    private Map<Block, Compilation> compiled;
+    private Compilation quotedModels;
+
+    Checker(List<Block> blocks, Path root) {
+      this.blocks = blocks;
+      this.root = root;
+      for (Block b : blocks) {
+        if (b.has("skip") && b.marker("skip").isEmpty()) {
+          throw new IllegalArgumentException(b.where() + ": a skipped block needs a reason: <!-- doc-check: skip: why -->");
+        }
+        if (b.has("excerpt") && (b.has("given") || b.has("run") || b.has("expect-error") || b.has("continues"))) {
+          throw new IllegalArgumentException(b.where() + ": an excerpt is only compared with its files, not compiled");
+        }
+      }
+    }
+
+    String kind(Block b) {
+      return b.has("skip") ? "(skipped)" : b.has("excerpt") ? "(excerpt)" : b.has("expect-error") ? "(expected error)"
+          : b.has("run") ? "(compiled and run)" : "(compiled)";
+    }
+
+    void check(Block b) throws Exception {
+      if (b.has("skip")) {
+        Assumptions.abort(b.where() + " skipped: " + b.marker("skip"));
+      } else if (b.has("excerpt")) {
+        checkExcerpt(b);
+      } else if (b.has("expect-error")) {
+        checkError(b);
+      } else {
+        Compilation c = compiled().get(b);
+        assertCompiled(b, c);
+        if (b.has("run")) {
+          checkRun(b, c);
+        }
+      }
+    }
+
+    private List<Block> chain(Block b) {
+      List<Block> chain = new ArrayList<>();
+      int i = blocks.indexOf(b);
+      chain.add(0, b);
+      while (blocks.get(i).has("continues")) {
+        if (i == 0 || !blocks.get(i - 1).file().equals(b.file())) {
+          throw new IllegalArgumentException(blocks.get(i).where() + ": continues no block");
+        }
+        chain.add(0, blocks.get(--i));
+      }
+      return chain;
+    }
+
+    /** The blocks to compile, all in one javac run; each alone where that run has errors. */
+    synchronized Map<Block, Compilation> compiled() {
+      if (compiled == null) {
+        Map<Block, Source> sources = new LinkedHashMap<>();
+        for (Block b : blocks) {
+          if (!b.has("skip") && !b.has("excerpt") && !b.has("expect-error")) {
+            sources.put(b, DocBlocks.wrap(chain(b)));
+          }
+        }
+        compiled = new HashMap<>();
+        Compilation all = compile(sources.values());
+        boolean failed = all.status() == Compilation.Status.FAILURE;
+        for (Map.Entry<Block, Source> e : sources.entrySet()) {
+          compiled.put(e.getKey(), failed ? compile(List.of(e.getValue())) : all);
+        }
+      }
+      return compiled;
+    }
+
+    private static final Map<Compilation, List<Source>> SOURCES = new HashMap<>();
+
+    private static Compilation compile(java.util.Collection<Source> sources) {
+      List<JavaFileObject> files = sources.stream()
+          .map(s -> JavaFileObjects.forSourceString(s.className(), s.text())).collect(Collectors.toList());
+      Compilation c = javac().withProcessors(new ModelProcessor()).withOptions("-Xlint:-processing").compile(files);
+      synchronized (SOURCES) {
+        SOURCES.put(c, List.copyOf(sources));
+      }
+      return c;
+    }
+
+    /** A diagnostic of a block's compilation unit (or of code generated from it), as its Markdown line and message. */
+    private static String describe(Source s, Diagnostic<? extends JavaFileObject> d) {
+      int line = s.markdownLine(d.getLineNumber());
+      String at = line > 0 ? s.block().file() + ":" + line : s.block().where() + " (the wrapper's line " + d.getLineNumber() + ")";
+      String text = line > 0 ? "\n    " + s.block().lines().get(line - s.block().fenceLine() - 1).strip() : "";
+      return at + ": " + d.getMessage(Locale.ROOT) + text;
+    }
+
+    private static boolean isOf(Source s, Diagnostic<? extends JavaFileObject> d) {
+      return d.getSource() != null && ("/" + d.getSource().toUri().getPath()).contains("/" + s.block().packageName().replace('.', '/') + "/");
+    }
+
+    private static Source sourceOf(Compilation c, Block b) {
+      synchronized (SOURCES) {
+        return SOURCES.get(c).stream().filter(s -> s.block() == b).findFirst().orElseThrow();
+      }
+    }
+
+    private static List<String> errors(Compilation c, Source s) {
+      return c.errors().stream().filter(d -> isOf(s, d) || d.getSource() == null).map(d -> describe(s, d)).collect(Collectors.toList());
+    }
+
+    private static void assertCompiled(Block b, Compilation c) {
+      List<String> errors = errors(c, sourceOf(c, b));
+      if (!errors.isEmpty()) {
+        throw new AssertionError(String.join("\n", errors) + "\n(" + b.where() + " compiles as:\n" + numbered(sourceOf(c, b)) + ")");
+      }
+    }
+
+    private static String numbered(Source s) {
+      StringBuilder text = new StringBuilder();
+      for (int i = 0; i < s.lines().size(); i++) {
+        text.append(String.format("%4d  %s%n", i + 1, s.lines().get(i)));
+      }
+      return text.toString();
+    }
+
+    private void checkError(Block b) {
+      String expected = b.marker("expect-error");
+      Compilation c = compile(List.of(DocBlocks.wrap(chain(b))));
+      List<String> errors = errors(c, sourceOf(c, b));
+      if (errors.stream().noneMatch(e -> e.contains(expected))) {
+        throw new AssertionError(b.where() + ": shows a mistake whose error should contain \"" + expected + "\", but "
+            + (errors.isEmpty() ? "it compiles" : "javac says:\n" + String.join("\n", errors)));
+      }
+    }
+
+    private void checkRun(Block b, Compilation c) throws Exception {
+      Class<?> doc = new ParityTest.CompiledClasses(c).loadClass(b.packageName() + "." + DocBlocks.WRAPPER);
+      Method run = doc.getDeclaredMethod("run");
+      run.setAccessible(true);
+      ByteArrayOutputStream out = new ByteArrayOutputStream();
+      PrintStream console = System.out;
+      try (PrintStream capture = new PrintStream(out, true, StandardCharsets.UTF_8)) {
+        System.setOut(capture);
+        var ctor = doc.getDeclaredConstructor();
+        ctor.setAccessible(true);
+        run.invoke(ctor.newInstance());
+      } catch (InvocationTargetException e) {
+        throw new AssertionError(b.where() + ": running it throws " + e.getCause(), e.getCause());
+      } finally {
+        System.setOut(console);
+      }
+      if (b.output() != null) {
+        List<String> printed = out.toString(StandardCharsets.UTF_8).lines().map(String::strip).collect(Collectors.toList());
+        if (!printed.equals(b.output().lines())) {
+          throw new AssertionError(b.where() + ": printed " + printed + ", the output block at line " + b.output().fenceLine()
+              + " shows " + b.output().lines());
+        }
+      }
+    }
+
+    private void checkExcerpt(Block b) throws IOException {
+      List<String> paths = List.of(b.marker("excerpt").split("\\s*,\\s*"));
+      List<String> texts = new ArrayList<>();
+      for (String p : paths) {
+        Path file = root.resolve(p);
+        if (!Files.exists(file)) {
+          throw new AssertionError(b.where() + ": quotes " + p + ", which does not exist");
+        }
+        texts.add(Files.readString(file, StandardCharsets.UTF_8));
+      }
+      List<Integer> missing = DocBlocks.linesNotIn(b, texts);
+      if (!missing.isEmpty()) {
+        String names = paths.stream().map(p -> p.replaceAll("^.*/", "")).collect(Collectors.joining(" or "));
+        throw new AssertionError(missing.stream()
+            .map(i -> b.file() + ":" + b.markdownLine(i) + ": not in " + names + ": " + b.lines().get(i).strip())
+            .collect(Collectors.joining("\n")));
+      }
+      List<String> models = paths.stream().filter(p -> p.startsWith(MODELS)).collect(Collectors.toList());
+      if (!models.isEmpty()) {
+        Compilation c = quotedModels();
+        List<String> errors = c.errors().stream()
+            .filter(d -> d.getSource() == null || models.stream().anyMatch(m -> d.getSource().toUri().getPath().endsWith(m.substring(MODELS.length()))))
+            .map(d -> d.getSource() + ":" + d.getLineNumber() + ": " + d.getMessage(Locale.ROOT)).collect(Collectors.toList());
+        if (!errors.isEmpty()) {
+          throw new AssertionError(b.where() + " quotes a model that does not compile:\n" + String.join("\n", errors));
+        }
+      }
+    }
+
+    private static final String MODELS = "processor/src/test/resources/models/";
+
+    /** Every test model an excerpt quotes, in one javac run with the processor. */
+    private synchronized Compilation quotedModels() {
+      if (quotedModels == null) {
+        List<JavaFileObject> files = blocks.stream().filter(b -> b.has("excerpt"))
+            .flatMap(b -> Stream.of(b.marker("excerpt").split("\\s*,\\s*")))
+            .filter(p -> p.startsWith(MODELS)).distinct()
+            .map(p -> JavaFileObjects.forResource("models/" + p.substring(MODELS.length()))).collect(Collectors.toList());
+        quotedModels = javac().withProcessors(new ModelProcessor()).withOptions("-Xlint:-processing").compile(files);
+      }
+      return quotedModels;
+    }
+  }
+}
