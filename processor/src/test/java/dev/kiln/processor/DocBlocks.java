@@ -56,6 +56,11 @@ final class DocBlocks {
 
   /** Every {@code ```java} block of a Markdown text, markers attached. */
   static List<Block> parse(String file, String markdown) {
+    return parse(file, markdown, List.of());
+  }
+
+  /** Every {@code ```java} block of a Markdown text, markers attached, {@code unmarked} those of a block without any. */
+  static List<Block> parse(String file, String markdown, List<Marker> unmarked) {
     String[] lines = markdown.split("\n", -1);
     List<Block> blocks = new ArrayList<>();
     List<Marker> pending = new ArrayList<>();
@@ -82,7 +87,7 @@ final class DocBlocks {
         while (!lines[++i].strip().equals("```")) {
           body.add(lines[i].startsWith(indent) ? lines[i].substring(indent.length()) : lines[i]);
         }
-        blocks.add(new Block(file, fence + 1, body, List.copyOf(pending), outputAfter(lines, i + 1)));
+        blocks.add(new Block(file, fence + 1, body, List.copyOf(pending.isEmpty() ? unmarked : pending), outputAfter(lines, i + 1)));
         pending.clear();
       } else if (!line.isEmpty() && !pending.isEmpty()) {
         throw new IllegalArgumentException(file + ":" + pendingLine + ": a doc-check marker must stand right before a ```java block");
@@ -292,7 +297,7 @@ final class DocBlocks {
   /**
    * The lines of an {@code excerpt} block found in none of the sources, each source's code read as
    * one line (comments dropped, whitespace collapsed); a {@code ...} in a line stands for any code,
-   * a line that is {@code ...} alone is left out.
+   * a line that is {@code ...} alone, or a comment, is left out.
    */
   static List<Integer> linesNotIn(Block block, List<String> sources) {
     List<String> texts = new ArrayList<>();
@@ -309,8 +314,8 @@ final class DocBlocks {
     List<Integer> missing = new ArrayList<>();
     for (int i = 0; i < block.lines().size(); i++) {
       String code = normalized(block.lines().get(i));
-      if (code.isEmpty() || code.equals("...")) {
-        continue;
+      if (code.isEmpty() || code.equals("...") || code.startsWith("/*") || code.startsWith("*")) {
+        continue; // comments are not compared
       }
       StringBuilder regex = new StringBuilder("\\Q ");
       regex.append(code.replace("...", "\\E.*?\\Q"));

@@ -74,13 +74,18 @@ class DocBlocksTest {
   /** The repository's root: tests run in the processor module. */
   static final Path ROOT = Path.of("..");
 
-  static final List<String> CHECKED = List.of("README.md", "docs/guide.md");
+  /** The checked files, each with the markers of its blocks that have none. */
+  static final Map<String, List<DocBlocks.Marker>> CHECKED = Map.of(
+      "README.md", List.of(),
+      "docs/guide.md", List.of(),
+      // generated code: each block quotes the golden files, which ProcessorTest compares with the processor's output
+      "docs/generated-code.md", List.of(new DocBlocks.Marker("excerpt", "processor/src/test/resources/expected/")));
 
   @TestFactory
   Stream<DynamicTest> everyJavaBlockOfTheDocs() throws IOException {
     List<Block> blocks = new ArrayList<>();
-    for (String file : CHECKED) {
-      blocks.addAll(DocBlocks.parse(file, Files.readString(ROOT.resolve(file), StandardCharsets.UTF_8)));
+    for (String file : List.of("README.md", "docs/guide.md", "docs/generated-code.md")) {
+      blocks.addAll(DocBlocks.parse(file, Files.readString(ROOT.resolve(file), StandardCharsets.UTF_8), CHECKED.get(file)));
     }
     Checker checker = new Checker(blocks, ROOT);
     return blocks.stream().map(b -> DynamicTest.dynamicTest(b.where() + " " + checker.kind(b), () -> checker.check(b)));
@@ -324,7 +329,11 @@ class DocBlocksTest {
         ctor.setAccessible(true);
         run.invoke(ctor.newInstance());
       } catch (InvocationTargetException e) {
-        throw new AssertionError(b.where() + ": running it throws " + e.getCause(), e.getCause());
+        Source s = sourceOf(c, b);
+        int line = Stream.of(e.getCause().getStackTrace()).filter(f -> f.getClassName().startsWith(b.packageName() + "."))
+            .mapToInt(f -> s.markdownLine(f.getLineNumber())).filter(l -> l > 0).findFirst().orElse(b.fenceLine());
+        throw new AssertionError(b.file() + ":" + line + ": running the block at line " + b.fenceLine() + " throws " + e.getCause(),
+            e.getCause());
       } finally {
         System.setOut(console);
       }
@@ -345,11 +354,19 @@ class DocBlocksTest {
         if (!Files.exists(file)) {
           throw new AssertionError(b.where() + ": quotes " + p + ", which does not exist");
         }
-        texts.add(Files.readString(file, StandardCharsets.UTF_8));
+        if (Files.isDirectory(file)) { // every file in it
+          try (Stream<Path> files = Files.list(file)) {
+            for (Path f : files.sorted().collect(Collectors.toList())) {
+              texts.add(Files.readString(f, StandardCharsets.UTF_8));
+            }
+          }
+        } else {
+          texts.add(Files.readString(file, StandardCharsets.UTF_8));
+        }
       }
       List<Integer> missing = DocBlocks.linesNotIn(b, texts);
       if (!missing.isEmpty()) {
-        String names = paths.stream().map(p -> p.replaceAll("^.*/", "")).collect(Collectors.joining(" or "));
+        String names = paths.stream().map(p -> p.replaceAll("^.*/(?=.)", "")).collect(Collectors.joining(" or "));
         throw new AssertionError(missing.stream()
             .map(i -> b.file() + ":" + b.markdownLine(i) + ": not in " + names + ": " + b.lines().get(i).strip())
             .collect(Collectors.joining("\n")));
