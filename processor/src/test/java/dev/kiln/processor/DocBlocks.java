@@ -156,12 +156,13 @@ final class DocBlocks {
       "^(@\\w+|(public|protected|private|static|final|abstract|sealed|non-sealed|class|record|interface|enum)\\s).*$");
 
   /**
-   * Wraps a block (after the blocks it continues, in {@code chain}, first to last) as one class:
-   * a {@code Module} (so that statements may call {@code isTraining()}, field initializers
-   * {@code registerParameter}), with the block's imports after the standard ones; the {@code given}
-   * members; its top-level types as static members; its statements as the body of
-   * {@code Tensor run() throws Exception} (which returns null after them unless they end in a
-   * {@code return}).
+   * Wraps a block (after the blocks it continues, in {@code chain}, first to last) as one class
+   * {@code Doc extends Module} (so that statements may call {@code isTraining()}, field
+   * initializers {@code registerParameter}): the block's imports after the standard ones; the
+   * {@code given} members; its members (top-level lines from an annotation, a modifier or a
+   * type's keyword to the end of the declaration; a class made static); its other lines as the
+   * body of {@code Tensor run() throws Exception} (which returns null after them unless they end in
+   * a {@code return}). A {@code model} marker annotates {@code Doc} itself.
    */
   static Source wrap(List<Block> chain) {
     Block block = chain.get(chain.size() - 1);
@@ -209,6 +210,13 @@ final class DocBlocks {
         } else {
           statements.add("    " + line);
           statementOrigins.add(origin);
+          Matcher shaped = DocShapes.COMMENTED.matcher(line);
+          String sizes = shaped.matches() ? DocShapes.expected(shaped.group(2)) : null;
+          if (b == block && block.has("run") && depth == 0 && sizes != null) { // its shape comment checked as it runs
+            statements.add("    " + DocShapes.class.getName() + ".check(" + shaped.group(1) + ", \"" + sizes + "\", \""
+                + b.file() + ":" + origin + "\", shapes$);");
+            statementOrigins.add(origin);
+          }
         }
       }
     }
@@ -234,6 +242,7 @@ final class DocBlocks {
       add(lines, origins, "  @Override public Tensor forward(Tensor input) { throw new UnsupportedOperationException(); }", 0);
     }
     add(lines, origins, "  Tensor run() throws Exception {", 0);
+    add(lines, origins, "    java.util.Map<String, Integer> shapes$ = new java.util.HashMap<>();", 0);
     for (int i = 0; i < statements.size(); i++) {
       add(lines, origins, statements.get(i), statementOrigins.get(i));
     }

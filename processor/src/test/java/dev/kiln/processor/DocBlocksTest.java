@@ -33,41 +33,49 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
 
 /**
- * Every {@code ```java} block of docs/guide.md and README.md compiles against the current dsl and
- * runtime with the Kiln annotation processor on (so a {@code @Model} block is checked as a build
- * checks it), one test per block, named by its file and line; a failure names the Markdown line
- * and javac's message.
+ * Every {@code ```java} block of README.md, docs/guide.md and docs/generated-code.md is checked,
+ * one test per block, named by its file and line; a failure names the Markdown line and javac's
+ * message (or the exception a run threw, or the quoted line that is missing).
  *
- * <p>How a block is compiled: in a package of its own, inside a class {@code Doc} with the
- * standard imports ({@link DocBlocks#STANDARD_IMPORTS}: the dsl with {@code F.*} statically, the
- * runtime's packages, {@code java.util.*}, {@code java.util.stream.*}, {@code Path}) and the
- * block's own {@code import} lines; {@code Doc} is a {@code Module}, so that statements may call
- * {@code isTraining()} and fields {@code registerParameter}. The block's top-level classes,
- * records and interfaces (a {@code @Model} included) become static members of {@code Doc}; its
- * other top-level lines are statements, the body of {@code Tensor run() throws Exception} (a
- * block may end in {@code return x;}). Markers, HTML comments right before the
- * block's fence (GitHub shows none of them), say more:
+ * <p>How a block is compiled: against the current dsl and runtime with the Kiln annotation
+ * processor on (a {@code @Model} block is checked as a build checks it, shape errors included), in
+ * a package of its own, inside a class {@code Doc extends Module} with the standard imports
+ * ({@link DocBlocks#STANDARD_IMPORTS}: the dsl with {@code F.*} statically, the runtime's packages,
+ * {@code java.util.*}, {@code java.util.stream.*}, {@code Path}) and the block's own {@code import}
+ * lines. Its top-level lines that start with an annotation, a modifier or a type's keyword
+ * (classes, records, fields, methods) become members of {@code Doc} (a class static: a model
+ * {@code Net} compiles as {@code KilnDoc_Net}); the other lines are statements, the body of
+ * {@code Tensor run() throws Exception} (which may end in {@code return x;}). A line {@code ...}
+ * is left out, a {@code { ... }} body is empty. Markers, HTML comments right before the block's
+ * fence (GitHub shows none of them), say more:
  * <ul>
- *   <li>{@code <!-- doc-check: given: static final int S = 6; static Tensor x; -->}: members of
- *       {@code Doc} the block uses without declaring them (constants, inputs, a model's fields),
+ *   <li>{@code <!-- doc-check: given: static final int S = 6; Tensor x = Tensor.randn(2, S, 8); -->}:
+ *       members of {@code Doc} the block uses without declaring them (constants, inputs, layers),
  *       written as members of a class; several lines may follow the colon.
+ *   <li>{@code <!-- doc-check: model: input = {3, 8, 8} -->}: {@code Doc} is the {@code @Model}
+ *       itself (a block of a model's fields and its forward).
  *   <li>{@code <!-- doc-check: continues -->}: the block goes on from the block before it (which
  *       may itself continue one): compiled after that block's lines, in one {@code Doc}.
  *   <li>{@code <!-- doc-check: run -->}: {@code run()} is called too; a {@code ```text} block right
- *       after the block is the output it must print (each line's ends stripped).
+ *       after the block is the output it must print (each line's ends stripped), and a statement's
+ *       shape comment ({@code Tensor e = relu(enc.apply(x));   // [N, 4, 7, 7]}, the shape after the
+ *       last {@code ->} where there is one) is checked as it runs ({@link DocShapes}).
  *   <li>{@code <!-- doc-check: expect-error: text -->}: the block shows a mistake: compiling it
  *       must fail with an error containing {@code text}.
  *   <li>{@code <!-- doc-check: excerpt: processor/src/test/resources/models/CausalBlock.java -->}
- *       (several paths separated by commas): the block quotes files of the repository, with
- *       {@code ...} for what it leaves out: each of its lines (comments and spacing aside; a
- *       {@code ...} in a line stands for any code) must stand in one of them. A quoted test model
- *       ({@code processor/src/test/resources/models}) is compiled with the processor here too;
- *       samples are compiled by their own module's build.
- *   <li>{@code <!-- doc-check: skip: reason -->}: pseudo-code, not checked; the reason is the
- *       test's skip message. Keep these rare.
+ *       (several paths separated by commas; a folder stands for its files): the block quotes files
+ *       of the repository, with {@code ...} for what it leaves out: each of its lines (comments and
+ *       spacing aside; a {@code ...} in a line stands for any code) must stand in one of them. A
+ *       quoted test model ({@code processor/src/test/resources/models}) is compiled with the
+ *       processor here too; samples are compiled by their own module's build. A block of
+ *       docs/generated-code.md without markers quotes the golden files
+ *       ({@code processor/src/test/resources/expected/}, which {@link ProcessorTest} compares with
+ *       the processor's output).
+ *   <li>{@code <!-- doc-check: skip: reason -->}: pseudo-code, or code with nothing to compare it
+ *       with; the reason is the test's skip message. Keep these rare.
  * </ul>
- * All blocks compile in one javac run; only when it reports an error is each block compiled
- * alone, so that each test names its own errors. docs/design-notes.md, "How the docs are
+ * All compiled blocks compile in one javac run; only when it reports an error is each block
+ * compiled alone, so that each test names its own errors. docs/design-notes.md, "How the docs are
  * checked", says the same for the docs' writers.
  */
 class DocBlocksTest {
@@ -149,9 +157,15 @@ class DocBlocksTest {
         "final Linear fc = new Linear(4, 2);",
         "@Override public Tensor forward(Tensor x) { return fc.apply(x); }",
         "```",
+        "<!-- doc-check: given: Tensor x = Tensor.ones(2, 3); -->",
+        "<!-- doc-check: run -->",
+        "```java",
+        "Tensor y = x.sum(1, true);   // [N, 3] -> [N, 1]",
+        "Tensor z = x.view(3, 2);     // [N, 3]",
+        "```",
         "");
     List<Block> blocks = DocBlocks.parse("guide.md", md);
-    assertEquals(9, blocks.size());
+    assertEquals(10, blocks.size());
     Checker checker = new Checker(blocks, root);
     checker.check(blocks.get(0));
     checker.check(blocks.get(1));
@@ -167,6 +181,9 @@ class DocBlocksTest {
     checker.check(blocks.get(8));
     assertTrue(checker.compiled().get(blocks.get(8)).generatedSourceFile("doc.guide.l49.KilnDoc").isPresent(),
         "a model marker makes the block's members a @Model");
+    AssertionError wrongShape = assertThrows(AssertionError.class, () -> checker.check(blocks.get(9)));
+    assertEquals("guide.md:57: running the block at line 55 throws java.lang.AssertionError: guide.md:57: the value is [3, 2], "
+        + "the comment says [N, 3] (with {N=2} so far)", wrongShape.getMessage());
     assertTrue(wrongOutput.getMessage().startsWith("guide.md:42: printed [2], the output block at line 45 shows [3]"),
         wrongOutput.getMessage());
 
