@@ -50,7 +50,7 @@ final class DocBlocks {
   /** A fenced block of text shown after a {@code run} block: its first line and its lines. */
   record Output(int fenceLine, List<String> lines) {}
 
-  static final List<String> KINDS = List.of("skip", "excerpt", "given", "model", "continues", "run", "expect-error");
+  static final List<String> KINDS = List.of("skip", "excerpt", "generated", "given", "model", "continues", "run", "expect-error");
 
   private static final Pattern MARKER = Pattern.compile("<!--\\s*doc-check:\\s*([a-z-]+)\\s*(?::(.*?))?\\s*-->", Pattern.DOTALL);
 

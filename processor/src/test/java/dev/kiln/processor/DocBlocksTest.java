@@ -20,9 +20,13 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import javax.tools.Diagnostic;
@@ -71,6 +75,9 @@ import org.junit.jupiter.api.TestFactory;
  *       docs/generated-code.md without markers quotes the golden files
  *       ({@code processor/src/test/resources/expected/}, which {@link ProcessorTest} compares with
  *       the processor's output).
+ *   <li>{@code <!-- doc-check: generated: processor/src/test/resources/models/WhereOfBuffers.java -->}:
+ *       the block quotes the code the processor generates from these sources (compiled here, in
+ *       the run that compiles the quoted test models), compared as an excerpt is.
  *   <li>{@code <!-- doc-check: skip: reason -->}: pseudo-code, or code with nothing to compare it
  *       with; the reason is the test's skip message. Keep these rare.
  * </ul>
@@ -163,9 +170,23 @@ class DocBlocksTest {
         "Tensor y = x.sum(1, true);   // [N, 3] -> [N, 1]",
         "Tensor z = x.view(3, 2);     // [N, 3]",
         "```",
+        "<!-- doc-check: generated: Tiny.java -->",
+        "```java",
+        "public final class KilnTiny extends Tiny {",
+        "...",
+        "int n = Compiled.batchSize(\"KilnTiny\", x, 4);",
+        "```",
+        "<!-- doc-check: generated: Tiny.java -->",
+        "```java",
+        "int n = Compiled.batchSize(\"KilnTiny\", x, 5);",
+        "```",
         "");
+    Files.writeString(root.resolve("Tiny.java"), String.join("\n", "package test;", "import dev.kiln.dsl.*;",
+        "import dev.kiln.dsl.Module;", "import dev.kiln.runtime.Tensor;", "@Model(input = {4})",
+        "public class Tiny extends Module {", "  final Linear fc = new Linear(4, 2);",
+        "  @Override public Tensor forward(Tensor x) { return fc.apply(x); }", "}", ""));
     List<Block> blocks = DocBlocks.parse("guide.md", md);
-    assertEquals(10, blocks.size());
+    assertEquals(12, blocks.size());
     Checker checker = new Checker(blocks, root);
     checker.check(blocks.get(0));
     checker.check(blocks.get(1));
@@ -184,6 +205,10 @@ class DocBlocksTest {
     AssertionError wrongShape = assertThrows(AssertionError.class, () -> checker.check(blocks.get(9)));
     assertEquals("guide.md:57: running the block at line 55 throws java.lang.AssertionError: guide.md:57: the value is [3, 2], "
         + "the comment says [N, 3] (with {N=2} so far)", wrongShape.getMessage());
+    checker.check(blocks.get(10));
+    AssertionError staleCode = assertThrows(AssertionError.class, () -> checker.check(blocks.get(11)));
+    assertEquals("guide.md:67: not in the code generated from Tiny.java: int n = Compiled.batchSize(\"KilnTiny\", x, 5);",
+        staleCode.getMessage());
     assertTrue(wrongOutput.getMessage().startsWith("guide.md:42: printed [2], the output block at line 45 shows [3]"),
         wrongOutput.getMessage());
 
@@ -207,7 +232,7 @@ class DocBlocksTest {
     private final List<Block> blocks;
     private final Path root;
     private Map<Block, Compilation> compiled;
-    private Compilation quotedModels;
+    private Compilation quoted;
 
     Checker(List<Block> blocks, Path root) {
       this.blocks = blocks;
@@ -216,14 +241,14 @@ class DocBlocksTest {
         if (b.has("skip") && b.marker("skip").isEmpty()) {
           throw new IllegalArgumentException(b.where() + ": a skipped block needs a reason: <!-- doc-check: skip: why -->");
         }
-        if (b.has("excerpt") && (b.has("given") || b.has("run") || b.has("expect-error") || b.has("continues"))) {
+        if ((b.has("excerpt") || b.has("generated")) && (b.has("given") || b.has("run") || b.has("expect-error") || b.has("continues"))) {
           throw new IllegalArgumentException(b.where() + ": an excerpt is only compared with its files, not compiled");
         }
       }
     }
 
     String kind(Block b) {
-      return b.has("skip") ? "(skipped)" : b.has("excerpt") ? "(excerpt)" : b.has("expect-error") ? "(expected error)"
+      return b.has("skip") ? "(skipped)" : b.has("excerpt") ? "(excerpt)" : b.has("generated") ? "(generated code)" : b.has("expect-error") ? "(expected error)"
           : b.has("run") ? "(compiled and run)" : "(compiled)";
     }
 
@@ -232,6 +257,8 @@ class DocBlocksTest {
         Assumptions.abort(b.where() + " skipped: " + b.marker("skip"));
       } else if (b.has("excerpt")) {
         checkExcerpt(b);
+      } else if (b.has("generated")) {
+        checkGenerated(b);
       } else if (b.has("expect-error")) {
         checkError(b);
       } else {
@@ -261,7 +288,7 @@ class DocBlocksTest {
       if (compiled == null) {
         Map<Block, Source> sources = new LinkedHashMap<>();
         for (Block b : blocks) {
-          if (!b.has("skip") && !b.has("excerpt") && !b.has("expect-error")) {
+          if (!b.has("skip") && !b.has("excerpt") && !b.has("generated") && !b.has("expect-error")) {
             sources.put(b, DocBlocks.wrap(chain(b)));
           }
         }
@@ -364,7 +391,7 @@ class DocBlocksTest {
     }
 
     private void checkExcerpt(Block b) throws IOException {
-      List<String> paths = List.of(b.marker("excerpt").split("\\s*,\\s*"));
+      List<String> paths = split(b.marker("excerpt"));
       List<String> texts = new ArrayList<>();
       for (String p : paths) {
         Path file = root.resolve(p);
@@ -390,28 +417,81 @@ class DocBlocksTest {
       }
       List<String> models = paths.stream().filter(p -> p.startsWith(MODELS)).collect(Collectors.toList());
       if (!models.isEmpty()) {
-        Compilation c = quotedModels();
-        List<String> errors = c.errors().stream()
-            .filter(d -> d.getSource() == null || models.stream().anyMatch(m -> d.getSource().toUri().getPath().endsWith(m.substring(MODELS.length()))))
-            .map(d -> d.getSource() + ":" + d.getLineNumber() + ": " + d.getMessage(Locale.ROOT)).collect(Collectors.toList());
-        if (!errors.isEmpty()) {
-          throw new AssertionError(b.where() + " quotes a model that does not compile:\n" + String.join("\n", errors));
+        assertQuotedCompile(b, models);
+      }
+    }
+
+    /** A block quoting the code the processor generates from the named sources, compiled here. */
+    private void checkGenerated(Block b) throws IOException {
+      List<String> paths = split(b.marker("generated"));
+      for (String p : paths) {
+        if (!Files.isRegularFile(root.resolve(p))) {
+          throw new AssertionError(b.where() + ": quotes the code generated from " + p + ", which does not exist");
         }
       }
+      Compilation c = assertQuotedCompile(b, paths);
+      List<String> texts = new ArrayList<>();
+      for (JavaFileObject f : c.generatedSourceFiles()) {
+        String name = f.toUri().getPath().replaceAll("^.*/", "");
+        if (paths.stream().anyMatch(p -> name.startsWith("Kiln" + p.replaceAll("^.*/", "").replaceAll("\\.java$", "")))) {
+          texts.add(f.getCharContent(false).toString());
+        }
+      }
+      String names = paths.stream().map(p -> p.replaceAll("^.*/", "")).collect(Collectors.joining(" or "));
+      if (texts.isEmpty()) {
+        throw new AssertionError(b.where() + ": the processor generates no code from " + names);
+      }
+      List<Integer> missing = DocBlocks.linesNotIn(b, texts);
+      if (!missing.isEmpty()) {
+        throw new AssertionError(missing.stream()
+            .map(i -> b.file() + ":" + b.markdownLine(i) + ": not in the code generated from " + names + ": " + b.lines().get(i).strip())
+            .collect(Collectors.joining("\n")));
+      }
+    }
+
+    private static List<String> split(String paths) {
+      return List.of(paths.split("\\s*,\\s*"));
+    }
+
+    /** The quoted sources' compilation, after checking that these of them compile. */
+    private Compilation assertQuotedCompile(Block b, List<String> paths) throws IOException {
+      Compilation c = quoted();
+      List<String> errors = c.errors().stream()
+          .filter(d -> d.getSource() == null || paths.stream().anyMatch(p -> ("/" + d.getSource().toUri().getPath()).endsWith("/" + p.replaceAll("^.*/", ""))))
+          .map(d -> d.getSource() + ":" + d.getLineNumber() + ": " + d.getMessage(Locale.ROOT)).collect(Collectors.toList());
+      if (!errors.isEmpty()) {
+        throw new AssertionError(b.where() + " quotes a model that does not compile:\n" + String.join("\n", errors));
+      }
+      return c;
     }
 
     private static final String MODELS = "processor/src/test/resources/models/";
 
-    /** Every test model an excerpt quotes, in one javac run with the processor. */
-    private synchronized Compilation quotedModels() {
-      if (quotedModels == null) {
-        List<JavaFileObject> files = blocks.stream().filter(b -> b.has("excerpt"))
-            .flatMap(b -> Stream.of(b.marker("excerpt").split("\\s*,\\s*")))
-            .filter(p -> p.startsWith(MODELS)).distinct()
-            .map(p -> JavaFileObjects.forResource("models/" + p.substring(MODELS.length()))).collect(Collectors.toList());
-        quotedModels = javac().withProcessors(new ModelProcessor()).withOptions("-Xlint:-processing").compile(files);
+    /**
+     * Every test model an excerpt quotes and every source whose generated code a block quotes, in
+     * one javac run with the processor.
+     */
+    private synchronized Compilation quoted() throws IOException {
+      if (quoted == null) {
+        Set<String> paths = new LinkedHashSet<>();
+        for (Block b : blocks) {
+          if (b.has("excerpt")) {
+            split(b.marker("excerpt")).stream().filter(p -> p.startsWith(MODELS)).forEach(paths::add);
+          }
+          if (b.has("generated")) {
+            paths.addAll(split(b.marker("generated")));
+          }
+        }
+        List<JavaFileObject> files = new ArrayList<>();
+        for (String p : paths) {
+          String text = Files.readString(root.resolve(p), StandardCharsets.UTF_8);
+          Matcher pkg = Pattern.compile("(?m)^package\\s+([\\w.]+);").matcher(text);
+          String simple = p.replaceAll("^.*/", "").replaceAll("\\.java$", "");
+          files.add(JavaFileObjects.forSourceString(pkg.find() ? pkg.group(1) + "." + simple : simple, text));
+        }
+        quoted = javac().withProcessors(new ModelProcessor()).withOptions("-Xlint:-processing").compile(files);
       }
-      return quotedModels;
+      return quoted;
     }
   }
 }
