@@ -18,6 +18,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -89,18 +90,20 @@ class DocBlocksTest {
   /** The repository's root: tests run in the processor module. */
   static final Path ROOT = Path.of("..");
 
-  /** The checked files, each with the markers of its blocks that have none. */
-  static final Map<String, List<DocBlocks.Marker>> CHECKED = Map.of(
-      "README.md", List.of(),
-      "docs/guide.md", List.of(),
+  /** A checked file, with the markers of its blocks that have none. */
+  record Checked(String file, List<DocBlocks.Marker> unmarked) {}
+
+  static final List<Checked> CHECKED = List.of(
+      new Checked("README.md", List.of()),
+      new Checked("docs/guide.md", List.of()),
       // generated code: each block quotes the golden files, which ProcessorTest compares with the processor's output
-      "docs/generated-code.md", List.of(new DocBlocks.Marker("excerpt", "processor/src/test/resources/expected/")));
+      new Checked("docs/generated-code.md", List.of(new DocBlocks.Marker("excerpt", "processor/src/test/resources/expected/"))));
 
   @TestFactory
   Stream<DynamicTest> everyJavaBlockOfTheDocs() throws IOException {
     List<Block> blocks = new ArrayList<>();
-    for (String file : List.of("README.md", "docs/guide.md", "docs/generated-code.md")) {
-      blocks.addAll(DocBlocks.parse(file, Files.readString(ROOT.resolve(file), StandardCharsets.UTF_8), CHECKED.get(file)));
+    for (Checked c : CHECKED) {
+      blocks.addAll(DocBlocks.parse(c.file(), Files.readString(ROOT.resolve(c.file()), StandardCharsets.UTF_8), c.unmarked()));
     }
     Checker checker = new Checker(blocks, ROOT);
     return blocks.stream().map(b -> DynamicTest.dynamicTest(b.where() + " " + checker.kind(b), () -> checker.check(b)));
@@ -248,8 +251,8 @@ class DocBlocksTest {
     }
 
     String kind(Block b) {
-      return b.has("skip") ? "(skipped)" : b.has("excerpt") ? "(excerpt)" : b.has("generated") ? "(generated code)" : b.has("expect-error") ? "(expected error)"
-          : b.has("run") ? "(compiled and run)" : "(compiled)";
+      return b.has("skip") ? "(skipped)" : b.has("excerpt") ? "(excerpt)" : b.has("generated") ? "(generated code)"
+          : b.has("expect-error") ? "(expected error)" : b.has("run") ? "(compiled and run)" : "(compiled)";
     }
 
     void check(Block b) throws Exception {
@@ -302,14 +305,15 @@ class DocBlocksTest {
       return compiled;
     }
 
-    private static final Map<Compilation, List<Source>> SOURCES = new HashMap<>();
+    /** The wrapped blocks of each compilation. */
+    private final Map<Compilation, List<Source>> sources = new HashMap<>();
 
-    private static Compilation compile(java.util.Collection<Source> sources) {
+    private Compilation compile(Collection<Source> sources) {
       List<JavaFileObject> files = sources.stream()
           .map(s -> JavaFileObjects.forSourceString(s.className(), s.text())).collect(Collectors.toList());
       Compilation c = javac().withProcessors(new ModelProcessor()).withOptions("-Xlint:-processing").compile(files);
-      synchronized (SOURCES) {
-        SOURCES.put(c, List.copyOf(sources));
+      synchronized (this.sources) {
+        this.sources.put(c, List.copyOf(sources));
       }
       return c;
     }
@@ -326,9 +330,9 @@ class DocBlocksTest {
       return d.getSource() != null && ("/" + d.getSource().toUri().getPath()).contains("/" + s.block().packageName().replace('.', '/') + "/");
     }
 
-    private static Source sourceOf(Compilation c, Block b) {
-      synchronized (SOURCES) {
-        return SOURCES.get(c).stream().filter(s -> s.block() == b).findFirst().orElseThrow();
+    private Source sourceOf(Compilation c, Block b) {
+      synchronized (sources) {
+        return sources.get(c).stream().filter(s -> s.block() == b).findFirst().orElseThrow();
       }
     }
 
@@ -336,7 +340,7 @@ class DocBlocksTest {
       return c.errors().stream().filter(d -> isOf(s, d) || d.getSource() == null).map(d -> describe(s, d)).collect(Collectors.toList());
     }
 
-    private static void assertCompiled(Block b, Compilation c) {
+    private void assertCompiled(Block b, Compilation c) {
       List<String> errors = errors(c, sourceOf(c, b));
       if (!errors.isEmpty()) {
         throw new AssertionError(String.join("\n", errors) + "\n(" + b.where() + " compiles as:\n" + numbered(sourceOf(c, b)) + ")");
