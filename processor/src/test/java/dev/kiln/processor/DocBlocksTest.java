@@ -7,8 +7,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.testing.compile.Compilation;
 import com.google.testing.compile.JavaFileObjects;
+import dev.kiln.dsl.Model;
 import dev.kiln.processor.DocBlocks.Block;
 import dev.kiln.processor.DocBlocks.Source;
+import dev.kiln.runtime.Kiln;
+import dev.kiln.runtime.Tensor;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -51,7 +54,9 @@ import org.junit.jupiter.api.TestFactory;
  * (classes, records, fields, methods) become members of {@code Doc} (a class static: a model
  * {@code Net} compiles as {@code KilnDoc_Net}); the other lines are statements, the body of
  * {@code Tensor run() throws Exception} (which may end in {@code return x;}). A line {@code ...}
- * is left out, a {@code { ... }} body is empty. Markers, HTML comments right before the block's
+ * is left out, a {@code { ... }} body is empty. Each {@code @Model} a compiled block declares is
+ * then built eager and compiled (the weights copied) and both forwards run on a batch of two in
+ * evaluation: the compiled one must give the eager one's values. Markers, HTML comments right before the block's
  * fence (GitHub shows none of them), say more:
  * <ul>
  *   <li>{@code <!-- doc-check: given: static final int S = 6; Tensor x = Tensor.randn(2, S, 8); -->}:
@@ -270,6 +275,7 @@ class DocBlocksTest {
         if (b.has("run")) {
           checkRun(b, c);
         }
+        checkModels(b, c);
       }
     }
 
@@ -392,6 +398,60 @@ class DocBlocksTest {
               + " shows " + b.output().lines());
         }
       }
+    }
+
+    /**
+     * Each {@code @Model} of the block, compiled and eager, in evaluation on one batch of two
+     * samples (random floats, or ids 1 where the model takes ids): the compiled forward gives the
+     * eager one's values.
+     */
+    private void checkModels(Block b, Compilation c) throws Exception {
+      ClassLoader loader = new ParityTest.CompiledClasses(c);
+      for (JavaFileObject f : c.generatedSourceFiles()) {
+        String path = ("/" + f.toUri().getPath());
+        String dir = "/" + b.packageName().replace('.', '/') + "/";
+        if (!path.contains(dir) || !path.endsWith(".java")) {
+          continue;
+        }
+        String name = b.packageName() + "." + path.substring(path.lastIndexOf('/') + 1, path.length() - ".java".length());
+        Class<?> compiledClass = loader.loadClass(name);
+        Class<?> eagerClass = compiledClass.getSuperclass();
+        Model model = eagerClass.getAnnotation(Model.class);
+        if (model == null || !dev.kiln.dsl.Module.class.isAssignableFrom(compiledClass)) {
+          continue;
+        }
+        dev.kiln.dsl.Module eager = (dev.kiln.dsl.Module) construct(eagerClass);
+        dev.kiln.dsl.Module compiledModel = (dev.kiln.dsl.Module) construct(compiledClass);
+        compiledModel.loadStateDict(eager.stateDict());
+        eager.eval();
+        compiledModel.eval();
+        int[] shape = new int[model.input().length + 1];
+        shape[0] = 2;
+        System.arraycopy(model.input(), 0, shape, 1, model.input().length);
+        Kiln.manualSeed(3);
+        Tensor x = Tensor.randn(shape);
+        Tensor expected;
+        try {
+          expected = eager.forward(x);
+        } catch (IllegalArgumentException floatsRefused) { // a model of ids
+          x = Tensor.labels(java.util.stream.IntStream.generate(() -> 1).limit(x.numel()).toArray()).view(shape);
+          expected = eager.forward(x);
+        }
+        Tensor actual = compiledModel.forward(x);
+        assertEquals(java.util.Arrays.toString(expected.shape()), java.util.Arrays.toString(actual.shape()),
+            b.where() + ": " + eagerClass.getSimpleName() + "'s compiled forward's shape");
+        double err = ParityTest.relativeError(actual.toFloatArray(), expected.toFloatArray());
+        if (!(err <= 1e-4)) {
+          throw new AssertionError(b.where() + ": " + eagerClass.getSimpleName() + "'s compiled forward differs from the eager one by "
+              + err + " (relative)");
+        }
+      }
+    }
+
+    private static Object construct(Class<?> type) throws ReflectiveOperationException {
+      var constructor = type.getDeclaredConstructor();
+      constructor.setAccessible(true);
+      return constructor.newInstance();
     }
 
     private void checkExcerpt(Block b) throws IOException {
