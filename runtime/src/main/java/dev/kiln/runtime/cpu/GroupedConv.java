@@ -263,7 +263,12 @@ final class GroupedConv {
   /** Depthwise input gradient, overwriting {@code dx}: plane {@code (n, c)} gathers from its {@code m} output planes. */
   private static void depthwiseInputGradient(float[] dx, int dxOff, float[] dout, int doutOff, float[] w, int wOff, Conv2dShape s) {
     if (unitStride(s)) {
-      flatInputGradient(dx, dxOff, dout, doutOff, w, wOff, s);
+      Conv2dShape flipped = flippedForward(s);
+      if (flipped != null) {
+        flatForward(dx, dxOff, dout, doutOff, null, flip(w, wOff, s), 0, null, 0, flipped);
+      } else {
+        flatInputGradient(dx, dxOff, dout, doutOff, w, wOff, s);
+      }
       return;
     }
     int inC = s.inChannels(), outC = s.outChannels(), m = s.groupOutChannels();
@@ -586,10 +591,10 @@ final class GroupedConv {
         }
         for (int o = c * m; o < (c + 1) * m; o++) {
           int filter = wOff + o * taps;
-          rowSums(acc, len, bias == null ? 0f : bias[biasOff + o], w, filter, cols, kw);
+          rowSums(acc, 0, len, bias == null ? 0f : bias[biasOff + o], w, filter, cols, kw);
           for (int a = 1; a < kh; a += 2) { // kernel rows two at a time: one pass adds both
             int shift = a * s.dilationH() * rw;
-            rowSums(sums, shift + len, 0f, w, filter + a * kw, cols, kw);
+            rowSums(sums, shift, shift + len, 0f, w, filter + a * kw, cols, kw);
             System.arraycopy(sums, shift, shifted, 0, len);
             if (a + 1 == kh) {
               for (int q = 0; q < len; q++) {
@@ -597,7 +602,7 @@ final class GroupedConv {
               }
             } else {
               int next = shift + s.dilationH() * rw;
-              rowSums(sums, next + len, 0f, w, filter + (a + 1) * kw, cols, kw);
+              rowSums(sums, next, next + len, 0f, w, filter + (a + 1) * kw, cols, kw);
               System.arraycopy(sums, next, other, 0, len);
               for (int q = 0; q < len; q++) {
                 acc[q] += shifted[q] + other[q];
@@ -613,16 +618,17 @@ final class GroupedConv {
   }
 
   /**
-   * {@code into[q] = init + sum over b < kw of w[wAt + b] cols[b][q]} for {@code q < len}: the first taps written with
-   * {@code init} (four of seven, two of five), the rest added three at a time ({@link #sumTaps}), so that no loop adds
-   * a single tap (a pass over {@code into} for one multiply-add).
+   * {@code into[q] = init + sum over b < kw of w[wAt + b] cols[b][q]} for {@code q} in {@code [start, end)}: the first
+   * taps written with {@code init} (four of seven, two of five), the rest added three at a time, so that no loop adds a
+   * single tap (a pass over {@code into} for one multiply-add). Every array at the one index {@code q}, which C2
+   * vectorises from any start.
    */
-  private static void rowSums(float[] into, int len, float init, float[] w, int wAt, float[][] cols, int kw) {
+  private static void rowSums(float[] into, int start, int end, float init, float[] w, int wAt, float[][] cols, int kw) {
     int first = kw % 3 == 0 ? 3 : kw % 3 == 2 ? 2 : Math.min(kw, 4);
     float w0 = w[wAt];
     float[] c0 = cols[0];
     if (first == 1) {
-      for (int q = 0; q < len; q++) {
+      for (int q = start; q < end; q++) {
         into[q] = init + w0 * c0[q];
       }
       return;
@@ -630,25 +636,31 @@ final class GroupedConv {
     float w1 = w[wAt + 1];
     float[] c1 = cols[1];
     if (first == 2) {
-      for (int q = 0; q < len; q++) {
+      for (int q = start; q < end; q++) {
         into[q] = init + (w0 * c0[q] + w1 * c1[q]);
       }
     } else {
       float w2 = w[wAt + 2];
       float[] c2 = cols[2];
       if (first == 3) {
-        for (int q = 0; q < len; q++) {
+        for (int q = start; q < end; q++) {
           into[q] = init + (w0 * c0[q] + w1 * c1[q] + w2 * c2[q]);
         }
       } else {
         float w3 = w[wAt + 3];
         float[] c3 = cols[3];
-        for (int q = 0; q < len; q++) {
+        for (int q = start; q < end; q++) {
           into[q] = init + (w0 * c0[q] + w1 * c1[q] + w2 * c2[q] + w3 * c3[q]);
         }
       }
     }
-    sumTaps(into, len, w, wAt, cols, first, kw);
+    for (int b = first; b < kw; b += 3) { // kw - first is a multiple of 3
+      float v0 = w[wAt + b], v1 = w[wAt + b + 1], v2 = w[wAt + b + 2];
+      float[] s0 = cols[b], s1 = cols[b + 1], s2 = cols[b + 2];
+      for (int q = start; q < end; q++) {
+        into[q] += v0 * s0[q] + v1 * s1[q] + v2 * s2[q];
+      }
+    }
   }
 
   /**
@@ -722,6 +734,38 @@ final class GroupedConv {
       }
       return cols;
     }
+  }
+
+  /**
+   * The stride-1 depthwise input gradient as a forward ({@link #flatForward}) over the output gradient, or null where
+   * it is not one: {@code dx[ih, iw] = sum over (a, b) of w[a, b] g[ih + padH - a dH, iw + padW - b dW]}, which with
+   * the kernel flipped ({@code a' = kH - 1 - a}) reads {@code g[ih - (spanH - padH) + a' dH, ..]}: a convolution of
+   * {@code g} (an {@code outH x outW} map) with padding {@code span - pad} per axis, whose output is {@code H x W}.
+   * Only with one output channel per input channel (a multiplier sums several planes into one) and padding at most the
+   * kernel's span (else the padding would be negative).
+   */
+  private static Conv2dShape flippedForward(Conv2dShape s) {
+    int spanH = s.dilationH() * (s.kernelH() - 1), spanW = s.dilationW() * (s.kernelW() - 1);
+    if (!FLIPPED_INPUT_GRADIENT || s.groupOutChannels() != 1 || s.padH() > spanH || s.padW() > spanW) {
+      return null;
+    }
+    return new Conv2dShape(s.batch(), s.outChannels(), s.outHeight(), s.outWidth(), s.outChannels(), s.kernelH(), s.kernelW(),
+        1, 1, spanH - s.padH(), spanW - s.padW(), s.dilationH(), s.dilationW(), s.outChannels());
+  }
+
+  /** Whether the stride-1 input gradient runs as a flipped forward ({@code -Dkiln.flippeddx=false}: the shifted planes, for comparisons). */
+  static final boolean FLIPPED_INPUT_GRADIENT = !"false".equals(System.getProperty("kiln.flippeddx"));
+
+  /** The depthwise filters {@code w[wOff ..]} ({@code [outC, 1, kH, kW]}), each turned by 180 degrees, into a new array. */
+  private static float[] flip(float[] w, int wOff, Conv2dShape s) {
+    int taps = s.kernelH() * s.kernelW();
+    float[] flipped = new float[s.outChannels() * taps];
+    for (int o = 0; o < s.outChannels(); o++) {
+      for (int t = 0; t < taps; t++) {
+        flipped[o * taps + t] = w[wOff + o * taps + taps - 1 - t];
+      }
+    }
+    return flipped;
   }
 
   /**
