@@ -12,7 +12,8 @@ import dev.kiln.runtime.optim.SGD;
  * A ConvNeXt block, eager, one thread (docs/benchmarks.md, "Twenty-fourth session"): depthwise 7x7 (padding 3) ->
  * permute to channels last -> LayerNorm(dim, eps 1e-6) -> Linear(dim, 4 dim) -> GELU -> Linear(4 dim, dim) -> permute
  * back -> + input, as in the ConvNeXt paper's code (without layer scale or drop path). Its training step (the output
- * times a fixed tensor, mean, backward, SGD) and no-grad inference on [16, 64, 16, 16] and [16, 128, 8, 8], then the
+ * times a fixed tensor, mean, backward, SGD; the input's gradient too, as for a block inside a network) and no-grad
+ * inference on [16, 64, 16, 16] and [16, 128, 8, 8], then the
  * block's ops alone on the first shape: the depthwise 7x7's forward, its forward and both gradients, layer norm over
  * 4096 rows of 64 and GELU over [16, 16, 16, 256], forward and training. Thread CPU time at one thread ({@code
  * -Dkiln.threads=1}), the median of 9 rounds of 10 steps after 30, and the lowest, as {@code DepthwiseStep}.
@@ -47,11 +48,12 @@ public class ConvNeXtStep {
     for (int[] shape : new int[][] {{16, 64, 16, 16}, {16, 128, 8, 8}}) {
       Block block = new Block(shape[1]);
       SGD opt = new SGD(block.parameters(), 0.01).momentum(0.9);
-      Tensor x = Tensor.randn(shape), g = Tensor.randn(shape);
+      Tensor x = Tensor.randn(shape).requiresGrad(true), g = Tensor.randn(shape); // a block inside a net: dx too
       String name = "block " + shape[1] + "x" + shape[2];
       block.train();
       report(name + " train", () -> {
         opt.zeroGrad();
+        x.setGrad(null);
         block.forward(x).mul(g).mean().backward();
         opt.step();
       });

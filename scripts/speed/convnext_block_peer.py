@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """PyTorch's side of scripts/speed/ConvNeXtStep.java (run with OPENBLAS_NUM_THREADS=1): ConvNeXt's block (depthwise 7x7,
 permute, LayerNorm(dim, eps 1e-6), Linear 4x, GELU, Linear, permute back, + input; no layer scale or drop path), its
-training step and no-grad inference on [16, 64, 16, 16] and [16, 128, 8, 8], then the block's ops alone; thread CPU time
+training step (the input's gradient too, as for a block inside a network) and no-grad inference on [16, 64, 16, 16] and [16, 128, 8, 8], then the block's ops alone; thread CPU time
 at one thread (else wall time), the median of 9 rounds of 10 steps after 30, and the lowest. Threads: argument 1
 (default 1)."""
 import sys, torch
@@ -30,11 +30,11 @@ class Block(nn.Module):
 for shape in [(16, 64, 16, 16), (16, 128, 8, 8)]:
     block = Block(shape[1])
     opt = torch.optim.SGD(block.parameters(), lr=0.01, momentum=0.9)
-    x = torch.randn(*shape); g = torch.randn(*shape)
+    x = torch.randn(*shape, requires_grad=True); g = torch.randn(*shape)  # a block inside a net: dx too
     name = "block %dx%d" % (shape[1], shape[2])
     block.train()
     def step():
-        opt.zero_grad(); (block(x) * g).mean().backward(); opt.step()
+        opt.zero_grad(); x.grad = None; (block(x) * g).mean().backward(); opt.step()
     report(name + " train", step, threads)
     block.eval()
     def infer():

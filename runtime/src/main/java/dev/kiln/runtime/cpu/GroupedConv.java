@@ -386,8 +386,9 @@ final class GroupedConv {
   // ------------------------------------------------------------------ depthwise, stride 1: shifted planes
 
   /*
-   * (The stride-1 forward runs by kernel rows over stacked samples instead: flatForward below. These shifted planes are
-   * the gradients' and the stride-2 forward's.)
+   * (The stride-1 forward and, since the twenty-fourth session, both gradients run over stacked samples instead:
+   * flatForward, flippedForward and flatWeightGradient below. These shifted planes are the stride-2 forward's, and the
+   * input gradient's where it is not a flipped forward: a channel multiplier, or padding past the kernel's span.)
    * With stride 1, a plane is copied once into a zero-padded buffer of rows pw = W + 2 padW wide, and the output is
    * computed over rows of that same width: output (oh, ow) at oh * pw + ow, the columns from outW on junk, dropped when
    * the rows are copied out (and zero where a gradient is read over them). Tap (a, b) then reads the padded plane at one
@@ -395,8 +396,7 @@ final class GroupedConv {
    * arrays at offset 0 under one index, a kernel row's three terms at a time (FewChannelConv.row), the only form C2
    * (JDK 17) vectorises. Reading the padded plane at the offset directly ran 3-6x slower (not vectorised); shifted
    * planes built row by row spent their time in short copies on small maps (7x7 kernels on 8x8: 9 ms against 2).
-   * The input gradient is the same over the output gradient padded by the kernel's span, with the kernel flipped; the
-   * weight gradient keeps a row of sums per tap over the batch (FewChannelConv.multiplyAdd), each added up once.
+   * The input gradient is the same over the output gradient padded by the kernel's span, with the kernel flipped.
    */
 
   private static boolean unitStride(Conv2dShape s) {
