@@ -722,28 +722,12 @@ final class GroupedConv {
 
     /** {@code count} arrays of at least {@code len} floats: the output gradient placed for each kernel row. */
     float[][] gradientRows(int count, int len) {
-      if (gradientRows.length < count) {
-        gradientRows = Arrays.copyOf(gradientRows, count);
-      }
-      for (int i = 0; i < count; i++) {
-        if (gradientRows[i] == null || gradientRows[i].length < len) {
-          gradientRows[i] = new float[len];
-        }
-      }
-      return gradientRows;
+      return gradientRows = FewChannelConv.Scratch.grown(gradientRows, count, len);
     }
 
     /** {@code count} arrays of at least {@code len} floats: the stack shifted by each kernel column. */
     float[][] cols(int count, int len) {
-      if (cols.length < count) {
-        cols = Arrays.copyOf(cols, count);
-      }
-      for (int i = 0; i < count; i++) {
-        if (cols[i] == null || cols[i].length < len) {
-          cols[i] = new float[len];
-        }
-      }
-      return cols;
+      return cols = FewChannelConv.Scratch.grown(cols, count, len);
     }
   }
 
