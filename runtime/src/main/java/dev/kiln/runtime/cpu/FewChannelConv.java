@@ -243,7 +243,8 @@ final class FewChannelConv {
       return samplesShifted = grown(samplesShifted, rows, len);
     }
 
-    private static float[][] grown(float[][] a, int rows, int len) {
+    /** {@code a} with at least {@code rows} arrays of at least {@code len} floats, grown (copied or made) where shorter. */
+    static float[][] grown(float[][] a, int rows, int len) {
       if (a.length < rows) {
         a = Arrays.copyOf(a, rows);
       }

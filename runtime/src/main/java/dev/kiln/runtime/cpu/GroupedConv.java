@@ -263,7 +263,12 @@ final class GroupedConv {
   /** Depthwise input gradient, overwriting {@code dx}: plane {@code (n, c)} gathers from its {@code m} output planes. */
   private static void depthwiseInputGradient(float[] dx, int dxOff, float[] dout, int doutOff, float[] w, int wOff, Conv2dShape s) {
     if (unitStride(s)) {
-      flatInputGradient(dx, dxOff, dout, doutOff, w, wOff, s);
+      Conv2dShape flipped = flippedForward(s);
+      if (flipped != null) {
+        flatForward(dx, dxOff, dout, doutOff, null, flip(w, wOff, s), 0, null, 0, flipped);
+      } else {
+        flatInputGradient(dx, dxOff, dout, doutOff, w, wOff, s);
+      }
       return;
     }
     int inC = s.inChannels(), outC = s.outChannels(), m = s.groupOutChannels();
@@ -381,8 +386,9 @@ final class GroupedConv {
   // ------------------------------------------------------------------ depthwise, stride 1: shifted planes
 
   /*
-   * (The stride-1 forward runs by kernel rows over stacked samples instead: flatForward below. These shifted planes are
-   * the gradients' and the stride-2 forward's.)
+   * (The stride-1 forward and, since the twenty-fourth session, both gradients run over stacked samples instead:
+   * flatForward, flippedForward and flatWeightGradient below. These shifted planes are the stride-2 forward's, and the
+   * input gradient's where it is not a flipped forward: a channel multiplier, or padding past the kernel's span.)
    * With stride 1, a plane is copied once into a zero-padded buffer of rows pw = W + 2 padW wide, and the output is
    * computed over rows of that same width: output (oh, ow) at oh * pw + ow, the columns from outW on junk, dropped when
    * the rows are copied out (and zero where a gradient is read over them). Tap (a, b) then reads the padded plane at one
@@ -390,8 +396,7 @@ final class GroupedConv {
    * arrays at offset 0 under one index, a kernel row's three terms at a time (FewChannelConv.row), the only form C2
    * (JDK 17) vectorises. Reading the padded plane at the offset directly ran 3-6x slower (not vectorised); shifted
    * planes built row by row spent their time in short copies on small maps (7x7 kernels on 8x8: 9 ms against 2).
-   * The input gradient is the same over the output gradient padded by the kernel's span, with the kernel flipped; the
-   * weight gradient keeps a row of sums per tap over the batch (FewChannelConv.multiplyAdd), each added up once.
+   * The input gradient is the same over the output gradient padded by the kernel's span, with the kernel flipped.
    */
 
   private static boolean unitStride(Conv2dShape s) {
@@ -456,10 +461,6 @@ final class GroupedConv {
     }
   }
 
-  /** Floats of the padded input plane: its rows, and the last taps' reads past them ({@code (kW - 1) dW}). */
-  private static int paddedSize(Conv2dShape s) {
-    return (s.height() + 2 * s.padH()) * (s.width() + 2 * s.padW()) + (s.kernelW() - 1) * s.dilationW();
-  }
 
   // ------------------------------------------------------------------ depthwise forward, stride 2: phase planes
 
@@ -586,10 +587,10 @@ final class GroupedConv {
         }
         for (int o = c * m; o < (c + 1) * m; o++) {
           int filter = wOff + o * taps;
-          rowSums(acc, len, bias == null ? 0f : bias[biasOff + o], w, filter, cols, kw);
+          rowSums(acc, 0, len, bias == null ? 0f : bias[biasOff + o], w, filter, cols, kw);
           for (int a = 1; a < kh; a += 2) { // kernel rows two at a time: one pass adds both
             int shift = a * s.dilationH() * rw;
-            rowSums(sums, shift + len, 0f, w, filter + a * kw, cols, kw);
+            rowSums(sums, shift, shift + len, 0f, w, filter + a * kw, cols, kw);
             System.arraycopy(sums, shift, shifted, 0, len);
             if (a + 1 == kh) {
               for (int q = 0; q < len; q++) {
@@ -597,7 +598,7 @@ final class GroupedConv {
               }
             } else {
               int next = shift + s.dilationH() * rw;
-              rowSums(sums, next + len, 0f, w, filter + (a + 1) * kw, cols, kw);
+              rowSums(sums, next, next + len, 0f, w, filter + (a + 1) * kw, cols, kw);
               System.arraycopy(sums, next, other, 0, len);
               for (int q = 0; q < len; q++) {
                 acc[q] += shifted[q] + other[q];
@@ -613,16 +614,17 @@ final class GroupedConv {
   }
 
   /**
-   * {@code into[q] = init + sum over b < kw of w[wAt + b] cols[b][q]} for {@code q < len}: the first taps written with
-   * {@code init} (four of seven, two of five), the rest added three at a time ({@link #sumTaps}), so that no loop adds
-   * a single tap (a pass over {@code into} for one multiply-add).
+   * {@code into[q] = init + sum over b < kw of w[wAt + b] cols[b][q]} for {@code q} in {@code [start, end)}: the first
+   * taps written with {@code init} (four of seven, two of five), the rest added three at a time, so that no loop adds a
+   * single tap (a pass over {@code into} for one multiply-add). Every array at the one index {@code q}, which C2
+   * vectorises from any start.
    */
-  private static void rowSums(float[] into, int len, float init, float[] w, int wAt, float[][] cols, int kw) {
+  private static void rowSums(float[] into, int start, int end, float init, float[] w, int wAt, float[][] cols, int kw) {
     int first = kw % 3 == 0 ? 3 : kw % 3 == 2 ? 2 : Math.min(kw, 4);
     float w0 = w[wAt];
     float[] c0 = cols[0];
     if (first == 1) {
-      for (int q = 0; q < len; q++) {
+      for (int q = start; q < end; q++) {
         into[q] = init + w0 * c0[q];
       }
       return;
@@ -630,25 +632,31 @@ final class GroupedConv {
     float w1 = w[wAt + 1];
     float[] c1 = cols[1];
     if (first == 2) {
-      for (int q = 0; q < len; q++) {
+      for (int q = start; q < end; q++) {
         into[q] = init + (w0 * c0[q] + w1 * c1[q]);
       }
     } else {
       float w2 = w[wAt + 2];
       float[] c2 = cols[2];
       if (first == 3) {
-        for (int q = 0; q < len; q++) {
+        for (int q = start; q < end; q++) {
           into[q] = init + (w0 * c0[q] + w1 * c1[q] + w2 * c2[q]);
         }
       } else {
         float w3 = w[wAt + 3];
         float[] c3 = cols[3];
-        for (int q = 0; q < len; q++) {
+        for (int q = start; q < end; q++) {
           into[q] = init + (w0 * c0[q] + w1 * c1[q] + w2 * c2[q] + w3 * c3[q]);
         }
       }
     }
-    sumTaps(into, len, w, wAt, cols, first, kw);
+    for (int b = first; b < kw; b += 3) { // kw - first is a multiple of 3
+      float v0 = w[wAt + b], v1 = w[wAt + b + 1], v2 = w[wAt + b + 2];
+      float[] s0 = cols[b], s1 = cols[b + 1], s2 = cols[b + 2];
+      for (int q = start; q < end; q++) {
+        into[q] += v0 * s0[q] + v1 * s1[q] + v2 * s2[q];
+      }
+    }
   }
 
   /**
@@ -710,18 +718,49 @@ final class GroupedConv {
       return other.length >= n ? other : (other = new float[n]);
     }
 
+    private float[][] gradientRows = new float[0][];
+
+    /** {@code count} arrays of at least {@code len} floats: the output gradient placed for each kernel row. */
+    float[][] gradientRows(int count, int len) {
+      return gradientRows = FewChannelConv.Scratch.grown(gradientRows, count, len);
+    }
+
     /** {@code count} arrays of at least {@code len} floats: the stack shifted by each kernel column. */
     float[][] cols(int count, int len) {
-      if (cols.length < count) {
-        cols = Arrays.copyOf(cols, count);
-      }
-      for (int i = 0; i < count; i++) {
-        if (cols[i] == null || cols[i].length < len) {
-          cols[i] = new float[len];
-        }
-      }
-      return cols;
+      return cols = FewChannelConv.Scratch.grown(cols, count, len);
     }
+  }
+
+  /**
+   * The stride-1 depthwise input gradient as a forward ({@link #flatForward}) over the output gradient, or null where
+   * it is not one: {@code dx[ih, iw] = sum over (a, b) of w[a, b] g[ih + padH - a dH, iw + padW - b dW]}, which with
+   * the kernel flipped ({@code a' = kH - 1 - a}) reads {@code g[ih - (spanH - padH) + a' dH, ..]}: a convolution of
+   * {@code g} (an {@code outH x outW} map) with padding {@code span - pad} per axis, whose output is {@code H x W}.
+   * Only with one output channel per input channel (a multiplier sums several planes into one) and padding at most the
+   * kernel's span (else the padding would be negative).
+   */
+  private static Conv2dShape flippedForward(Conv2dShape s) {
+    int spanH = s.dilationH() * (s.kernelH() - 1), spanW = s.dilationW() * (s.kernelW() - 1);
+    if (!FLIPPED_INPUT_GRADIENT || s.groupOutChannels() != 1 || s.padH() > spanH || s.padW() > spanW) {
+      return null;
+    }
+    return new Conv2dShape(s.batch(), s.outChannels(), s.outHeight(), s.outWidth(), s.outChannels(), s.kernelH(), s.kernelW(),
+        1, 1, spanH - s.padH(), spanW - s.padW(), s.dilationH(), s.dilationW(), s.outChannels());
+  }
+
+  /** Whether the stride-1 input gradient runs as a flipped forward ({@code -Dkiln.flippeddx=false}: the shifted planes, for comparisons). */
+  static final boolean FLIPPED_INPUT_GRADIENT = !"false".equals(System.getProperty("kiln.flippeddx"));
+
+  /** The depthwise filters {@code w[wOff ..]} ({@code [outC, 1, kH, kW]}), each turned by 180 degrees, into a new array. */
+  private static float[] flip(float[] w, int wOff, Conv2dShape s) {
+    int taps = s.kernelH() * s.kernelW();
+    float[] flipped = new float[s.outChannels() * taps];
+    for (int o = 0; o < s.outChannels(); o++) {
+      for (int t = 0; t < taps; t++) {
+        flipped[o * taps + t] = w[wOff + o * taps + taps - 1 - t];
+      }
+    }
+    return flipped;
   }
 
   /**
@@ -754,43 +793,97 @@ final class GroupedConv {
   }
 
   /**
-   * The weight gradient by output channel: per tap a row of sums {@code sums[t][q] += g[q] * rows[t][q]} over the batch
-   * ({@code g} the output gradient over rows of the padded width, zero in the junk columns), each added up once at the
-   * end (in double).
+   * The stride-1 weight gradient by output channel over {@link #flatForward}'s stacks (twenty-fourth session): {@code
+   * dw[a, b] = sum over the output places q of g[q] stack[q + a dH rw + b dW]}, the output gradient {@code g} laid out as
+   * the forward's output (sample {@code i}'s row {@code oh} at {@code (i sh + oh) rw}, zero in the junk places). With the
+   * forward's column copies {@code cols[b][j] = stack[j + b dW]} and {@code g} copied once per kernel row to start at
+   * {@code shift = a dH rw} ({@code gRows[a][j] = g[j - shift]}), tap {@code (a, b)}'s terms are {@code gRows[a][j]
+   * cols[b][j]} for {@code j} in {@code [shift, shift + len)}: one index, three taps a pass into a row of sums per tap
+   * over the channel's chunks, each row added up once at the end (in double). Loops as long as a chunk (8x8 maps eight
+   * samples at a time) where the per-plane shifted planes before ran 112 floats.
    */
   private static void flatWeightGradient(float[] dw, int dwOff, float[] dout, int doutOff, float[] x, int xOff, Conv2dShape s,
       boolean accumulate) {
-    int inC = s.inChannels(), outC = s.outChannels(), m = s.groupOutChannels();
-    int h = s.height(), wd = s.width(), outH = s.outHeight(), outW = s.outWidth(), taps = s.kernelH() * s.kernelW();
-    int pw = wd + 2 * s.padW(), len = outH * pw, p = outH * outW, size = paddedSize(s);
+    int outC = s.outChannels(), m = s.groupOutChannels();
+    int h = s.height(), wd = s.width(), outH = s.outHeight(), outW = s.outWidth();
+    int kh = s.kernelH(), kw = s.kernelW(), taps = kh * kw, p = outH * outW;
+    int spanH = s.dilationH() * (kh - 1), spanW = s.dilationW() * (kw - 1);
+    int rw = Math.max(wd + s.padW(), outW), sh = Math.max(h + s.padH(), outH);
+    int chunk = Math.max(1, Math.min(s.batch(), GRADIENT_STACK_BUDGET / (sh * rw)));
+    int most = ((chunk - 1) * sh + outH + spanH) * rw; // a whole chunk's rows: the sums' length
     Parallel.forRange(outC, (long) s.batch() * outC * p * taps, (part, from, to) -> {
-      FewChannelConv.Scratch scratch = FewChannelConv.SCRATCH.get();
-      float[] padded = scratch.planes(size);
-      float[][] rows = scratch.shifted(taps, len);
-      float[] g = scratch.gradientRow(len);
+      StackScratch scratch = STACK_SCRATCH.get();
+      FewChannelConv.Scratch sumsScratch = FewChannelConv.SCRATCH.get();
       for (int o = from; o < to; o++) {
-        float[][] sums = scratch.sums(taps, len);
-        for (int n = 0; n < s.batch(); n++) {
-          pad(padded, size, x, xOff + (n * inC + o / m) * h * wd, h, wd, s.padH(), s.padW(), pw);
-          shift(rows, padded, pw, 0, 0, len, s, false);
-          pad(g, len, dout, doutOff + (n * outC + o) * p, outH, outW, 0, 0, pw);
-          int t = 0;
-          for (; t + 3 <= taps; t += 3) {
-            FewChannelConv.multiplyAdd(sums[t], sums[t + 1], sums[t + 2], g, rows[t], rows[t + 1], rows[t + 2], len);
+        float[][] sums = sumsScratch.sums(taps, most);
+        for (int n0 = 0; n0 < s.batch(); n0 += chunk) {
+          int cn = Math.min(chunk, s.batch() - n0);
+          int len = ((cn - 1) * sh + outH) * rw, full = len + spanH * rw;
+          float[] stack = scratch.stack(full + spanW);
+          float[][] cols = scratch.cols(kw, full), gRows = scratch.gradientRows(kh, full);
+          stack(stack, full + spanW, x, xOff, null, o / m, n0, cn, s, rw, sh, scratch);
+          for (int b = 0; b < kw; b++) {
+            System.arraycopy(stack, b * s.dilationW(), cols[b], 0, full);
           }
-          for (; t < taps; t++) {
-            float[] sum = sums[t], r = rows[t];
-            for (int q = 0; q < len; q++) {
-              sum[q] += g[q] * r[q];
+          float[] g0 = gRows[0];
+          Arrays.fill(g0, 0, len, 0f);
+          for (int i = 0; i < cn; i++) {
+            narrowInverse(dout, doutOff + ((n0 + i) * outC + o) * p, outH, outW, g0, i * sh * rw, rw);
+          }
+          for (int a = 0; a < kh; a++) {
+            int shift = a * s.dilationH() * rw;
+            if (a > 0) {
+              System.arraycopy(g0, 0, gRows[a], shift, len);
             }
+            multiplyAddTaps(sums, a * kw, gRows[a], cols, kw, shift, shift + len);
           }
         }
         for (int t = 0; t < taps; t++) {
-          float sum = (float) NormKernels.sum(sums[t], 0, len);
+          float sum = (float) NormKernels.sum(sums[t], 0, most);
           int at = dwOff + o * taps + t;
           dw[at] = accumulate ? dw[at] + sum : sum;
         }
       }
     });
+  }
+
+  /**
+   * Floats of one chunk's stacked rows in {@link #flatWeightGradient}: fewer than the forward's, since each tap keeps a
+   * row of sums as long as a chunk, added up once per channel (a scalar pass). One thread, 7x7 on [16, 128, 8, 8], [16,
+   * 32, 32, 32] and [16, 64, 16, 16], 3x3 on [16, 64, 32, 32], 5x5 on [16, 64, 16, 16] (weight and bias gradients, ms):
+   * 128: 2.63, 5.30, 2.73, 2.40, 1.45; 256: 2.38, 4.96, 2.60, 2.22, 1.35; 512: 2.99, 5.47, 2.58, 2.34, 1.39; 1024: 4.32,
+   * 4.88, 3.28, 2.24, 1.90; the per-plane shifted planes before: 3.05, 6.26, 3.80, 2.69, 1.87.
+   */
+  private static final int GRADIENT_STACK_BUDGET = 256;
+
+  /** Copies the {@code rows x cols} map {@code from[at ..]} into {@code to} from {@code start} on, rows {@code pitch} apart. */
+  private static void narrowInverse(float[] from, int at, int rows, int cols, float[] to, int start, int pitch) {
+    for (int r = 0; r < rows; r++) {
+      System.arraycopy(from, at + r * cols, to, start + r * pitch, cols);
+    }
+  }
+
+  /**
+   * {@code sums[first + b][j] += g[j] cols[b][j]} for each {@code b < kw} and {@code j} in {@code [start, end)}, three
+   * taps a pass.
+   */
+  private static void multiplyAddTaps(float[][] sums, int first, float[] g, float[][] cols, int kw, int start, int end) {
+    int b = 0;
+    for (; b + 3 <= kw; b += 3) {
+      float[] acc0 = sums[first + b], acc1 = sums[first + b + 1], acc2 = sums[first + b + 2];
+      float[] s0 = cols[b], s1 = cols[b + 1], s2 = cols[b + 2];
+      for (int j = start; j < end; j++) {
+        float d = g[j];
+        acc0[j] += d * s0[j];
+        acc1[j] += d * s1[j];
+        acc2[j] += d * s2[j];
+      }
+    }
+    for (; b < kw; b++) {
+      float[] acc = sums[first + b], s0 = cols[b];
+      for (int j = start; j < end; j++) {
+        acc[j] += g[j] * s0[j];
+      }
+    }
   }
 }

@@ -69,6 +69,12 @@ class ConvKernelsTest {
       {2, 2, 5, 6, 4, 3, 1, 1, 3, 2, 1, 1, 2, 1}, // padding past the span: output rows and columns wider than the stride
       {2, 3, 9, 7, 3, 4, 1, 1, 1, 2, 1, 1, 3, 1}, // an even kernel, uneven padding
       {2, 2, 11, 13, 6, 5, 1, 1, 0, 0, 1, 1, 2, 1}, // 5x5 without padding, multiplier 3
+      // the stride-1 input gradient as a forward over the output gradient with the kernel flipped (twenty-fourth session)
+      {1, 3, 1, 1, 3, 7, 1, 1, 3, 3, 1, 1, 3, 1}, // 7x7 over a 1x1 map, batch 1
+      {2, 5, 3, 5, 5, 7, 1, 1, 3, 3, 1, 1, 5, 1}, // 7x7 over 3x5, five channels
+      {17, 3, 4, 4, 3, 7, 1, 1, 3, 3, 1, 1, 3, 0}, // 7x7, batch 17: several stacks, the last one sample
+      {2, 3, 6, 7, 3, 3, 1, 1, 0, 2, 1, 1, 3, 1}, // no row padding, column padding the whole span: flipped (2, 0)
+      {2, 2, 7, 9, 2, 3, 1, 1, 1, 1, 2, 2, 2, 1}, // dilation 2: flipped padding 3
       {2, 8, 7, 8, 12, 3, 1, 1, 1, 1, 1, 1, 4, 1}, // grouped: 2 channels in, 3 out per group
       {2, 6, 11, 9, 4, 3, 2, 1, 0, 2, 1, 1, 2, 0}, // grouped, stride on one axis
       {2, 3, 12, 12, 5, 3, 1, 1, 2, 2, 2, 2, 1, 1}, // dilation 2, one group (atrous)
