@@ -49,7 +49,14 @@ public class TransformerEncoder extends Module {
         outputs.next(x);
       }
     }
-    return norm == null ? x : norm.apply(x);
+    if (norm == null) {
+      return x;
+    }
+    Tensor y = norm.apply(x);
+    if (outputs != null) {
+      outputs.next(y); // the last layer's output too
+    }
+    return y;
   }
 
   @Override

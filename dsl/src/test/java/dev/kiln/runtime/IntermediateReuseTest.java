@@ -271,6 +271,32 @@ class IntermediateReuseTest {
   }
 
   @Test
+  void anEncoderLayerGivesItsMapsBackInsideItself() {
+    Kiln.manualSeed(11);
+    for (boolean normFirst : new boolean[] {false, true}) {
+      for (String activation : new String[] {"relu", "gelu"}) {
+        String what = (normFirst ? "pre-norm " : "post-norm ") + activation;
+        TransformerEncoderLayer layer = new TransformerEncoderLayer(64, 4, 256, 0.0, activation, 1e-5, true, normFirst);
+        layer.eval();
+        Tensor x = Tensor.randn(32, 40, 64);
+        Tensor mask = Tensor.randn(40, 40);
+        float[] in = x.toFloatArray();
+        float[] expected = layer.forward(x, mask, null).toFloatArray();
+        ArrayPool.clear();
+        try (var g = Kiln.noGrad()) {
+          Tensor first = layer.forward(x, mask, null);
+          assertTrue(ArrayPool.keptBytes() > 0, what + ": the hidden maps went back");
+          for (int i = 0; i < 3; i++) {
+            assertArrayEquals(expected, layer.forward(x, mask, null).toFloatArray(), what + ", call " + i);
+          }
+          assertArrayEquals(expected, first.toFloatArray(), what);
+          assertArrayEquals(in, x.toFloatArray(), what);
+        }
+      }
+    }
+  }
+
+  @Test
   void aGivenBackTensorThrowsAtAnyUse() {
     Tensor x = Tensor.randn(4, 16, 32, 32);
     try (var g = Kiln.noGrad()) {

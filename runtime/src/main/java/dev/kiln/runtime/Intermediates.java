@@ -63,6 +63,19 @@ public final class Intermediates {
     }
   }
 
+  /**
+   * Values the caller computed on its way and reads no more (a block's normalised input, its hidden map): each is given
+   * back at the next {@link #next}, unless the input or that output still reads it. Null values and the input's are
+   * skipped.
+   */
+  public void hold(Tensor... values) {
+    for (Tensor v : values) {
+      if (v != null && v.storage() != input && !containsSame(held, v.storage())) {
+        held.add(v.storage());
+      }
+    }
+  }
+
   /** The input's and {@code out}'s storages and every storage a deferred one among them reads, transitively. */
   private List<Storage> live(Storage out) {
     List<Storage> live = new ArrayList<>(4);
