@@ -297,6 +297,48 @@ class IntermediateReuseTest {
   }
 
   @Test
+  void anOptimizerStepAfterAnEvaluationWritesWeightsThatDeadDeferredValuesRead() {
+    Kiln.manualSeed(12);
+    for (boolean normFirst : new boolean[] {false, true}) {
+      TransformerEncoder enc = new TransformerEncoder(
+          new TransformerEncoderLayer(64, 4, 128, 0.0, "relu", 1e-5, true, normFirst), 2);
+      var opt = new dev.kiln.runtime.optim.Adam(enc.parameters(), 1e-3);
+      Tensor x = Tensor.randn(32, 40, 64);
+      enc.eval();
+      try (var g = Kiln.noGrad()) {
+        enc.forward(x); // the attention's projections, read once into scratch, stay deferred readers of the weights
+      }
+      enc.train();
+      opt.zeroGrad();
+      enc.forward(x).sum().backward();
+      opt.step(); // writes the weights: their dead readers, whose maps went back, are dropped, not computed
+      enc.eval();
+      float[] expected = enc.forward(x).toFloatArray();
+      assertArrayEquals(expected, noGrad(() -> enc.forward(x)));
+    }
+  }
+
+  @Test
+  void writingAWeightDropsItsDeadReadersWhoseInputWentBack() {
+    Tensor x = Tensor.randn(512, 256);
+    Tensor w = Tensor.randn(256, 256).requiresGrad(true);
+    Tensor lin;
+    try (var g = Kiln.noGrad()) {
+      Intermediates run = Intermediates.track(x);
+      Tensor a = Ops.relu(x);
+      run.next(a);
+      lin = Ops.linear(a, w, null); // deferred: reads a and w when first read
+      assertTrue(lin.pendingValues() instanceof Deferred.Linear, "a deferred linear");
+      run.next(Ops.relu(a)); // a goes back; lin, as inside an attention read once into scratch, is dead
+    }
+    try (var g = Kiln.noGrad()) {
+      w.buffer()[0] = 1f; // an optimizer step: lin is not computed from a's given-back array, and nothing throws
+    }
+    IllegalStateException e = assertThrows(IllegalStateException.class, lin::toFloatArray);
+    assertTrue(e.getMessage().contains("given back for reuse"), e.getMessage());
+  }
+
+  @Test
   void aGivenBackTensorThrowsAtAnyUse() {
     Tensor x = Tensor.randn(4, 16, 32, 32);
     try (var g = Kiln.noGrad()) {

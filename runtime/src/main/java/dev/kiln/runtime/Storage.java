@@ -139,6 +139,21 @@ final class Storage {
     return released;
   }
 
+  /**
+   * Whether this storage's values are not computed yet and its recipe reads, directly or through other such storages,
+   * one that was {@link #release released}: a deferred value inside a layer (an attention's projection read once into
+   * scratch) that only the layer's maps, given back since, lead to. No one reads it any more; it was listed as a reader
+   * of a parameter it reads, which an optimizer step then writes.
+   */
+  private boolean readsReleased() {
+    for (Storage source : pendingSources()) {
+      if (source != null && (source.released || source.readsReleased())) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   /** Throws when the values were {@link #release released}: no use of them reaches an array another tensor now holds. */
   private void requireNotReleased() {
     if (released) {
@@ -245,7 +260,9 @@ final class Storage {
     if (rs != null) {
       for (WeakReference<Storage> r : rs) {
         Storage reader = r.get();
-        if (reader != null) {
+        if (reader != null && reader.readsReleased()) {
+          reader.release(); // dead: a container gave back what it reads (Intermediates), so no one can read it
+        } else if (reader != null) {
           reader.settle();
         }
       }
