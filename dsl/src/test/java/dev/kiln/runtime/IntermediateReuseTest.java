@@ -79,6 +79,14 @@ class IntermediateReuseTest {
     }
   }
 
+  /** {@code net}'s output under no grad, three calls in a row, is {@code withoutReuse(net, x)}'s. */
+  private static void sameEachCall(String what, Module net, Tensor x) {
+    float[] expected = withoutReuse(net, x);
+    for (int i = 0; i < 3; i++) {
+      assertArrayEquals(expected, noGrad(() -> net.forward(x)), what + ", call " + i);
+    }
+  }
+
   @Test
   void aMobileNetStyleNetComputesTheSameValuesAndGivesItsMapsBack() {
     Kiln.manualSeed(1);
@@ -100,18 +108,13 @@ class IntermediateReuseTest {
         new Conv1d(16, 32, 5).padding(2), new ReLU(), new MaxPool1d(2),
         new Conv1d(32, 64, 3).padding(1), new ReLU(), new MaxPool1d(2),
         new Conv1d(64, 64, 3).padding(1), new ReLU(), new AdaptiveAvgPool1d(1), new Flatten(), new Linear(64, 10)).eval();
-    Tensor x = Tensor.randn(16, 16, 256);
-    float[] expected = withoutReuse(cnn, x);
-    for (int i = 0; i < 3; i++) {
-      assertArrayEquals(expected, noGrad(() -> cnn.forward(x)), "1-d CNN, call " + i);
-    }
+    sameEachCall("1-d CNN", cnn, Tensor.randn(16, 16, 256));
     Sequential norms = Sequential.of(new Conv2d(8, 16, 3).padding(1), new GroupNorm(4, 16), new ReLU(),
         new Conv2d(16, 16, 3).padding(1), new GroupNorm(4, 16)).eval();
-    Tensor y = Tensor.randn(4, 8, 32, 32);
-    float[] expectedNorms = withoutReuse(norms, y);
-    for (int i = 0; i < 3; i++) {
-      assertArrayEquals(expectedNorms, noGrad(() -> norms.forward(y)), "group norms, call " + i);
-    }
+    sameEachCall("group norms", norms, Tensor.randn(4, 8, 32, 32));
+    Sequential trainingMode = Sequential.of(new Conv2d(8, 16, 3).padding(1), new BatchNorm2d(16), new ReLU(),
+        new Dropout(0.0), new Conv2d(16, 16, 3).padding(1)).train(); // batch statistics under no grad keep nothing either
+    sameEachCall("training mode", trainingMode, Tensor.randn(4, 8, 32, 32));
   }
 
   @Test
