@@ -171,6 +171,13 @@ public abstract class Module {
     return builtInTree ? Intermediates.track(input) : null;
   }
 
+  /** {@code run.hold(values)} unless {@code run} is null: a layer's maps in between, given back after its output is made. */
+  static void hold(Intermediates run, Tensor... values) {
+    if (run != null) {
+      run.hold(values);
+    }
+  }
+
   /** Whether every module of this one's tree is a dsl layer ({@link #intermediates}); null until asked. */
   private transient Boolean builtInTree;
 

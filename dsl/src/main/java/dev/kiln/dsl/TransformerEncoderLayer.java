@@ -115,13 +115,6 @@ public class TransformerEncoderLayer extends Layer<TransformerEncoderLayer.Spec>
     return out;
   }
 
-  /** {@code run.hold(values)} unless {@code run} is null (gradients recorded). */
-  static void hold(Intermediates run, Tensor... values) {
-    if (run != null) {
-      run.hold(values);
-    }
-  }
-
   private Tensor selfAttention(Tensor x, Tensor mask, Tensor keyPaddingMask) {
     return dropout1.apply(selfAttn.forward(x, x, x, keyPaddingMask, false, mask).output());
   }

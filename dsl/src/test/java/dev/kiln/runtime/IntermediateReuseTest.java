@@ -19,6 +19,8 @@ import dev.kiln.dsl.MaxPool1d;
 import dev.kiln.dsl.Module;
 import dev.kiln.dsl.ReLU;
 import dev.kiln.dsl.Sequential;
+import dev.kiln.dsl.TransformerDecoder;
+import dev.kiln.dsl.TransformerDecoderLayer;
 import dev.kiln.dsl.TransformerEncoder;
 import dev.kiln.dsl.TransformerEncoderLayer;
 import java.util.ArrayList;
@@ -295,6 +297,34 @@ class IntermediateReuseTest {
           assertArrayEquals(expected, first.toFloatArray(), what);
           assertArrayEquals(in, x.toFloatArray(), what);
         }
+      }
+    }
+  }
+
+  @Test
+  void aDecoderStackGivesItsMapsBackAndLeavesTheMemoryAlone() {
+    Kiln.manualSeed(13);
+    for (boolean normFirst : new boolean[] {false, true}) {
+      String what = normFirst ? "pre-norm" : "post-norm";
+      TransformerDecoder dec = new TransformerDecoder(
+          new TransformerDecoderLayer(64, 4, 256, 0.0, "relu", 1e-5, true, normFirst), 2);
+      dec.eval();
+      Tensor tgt = Tensor.randn(32, 40, 64);
+      Tensor memory = Tensor.randn(32, 40, 64);
+      Tensor causal = Tensor.randn(40, 40);
+      float[] tgtValues = tgt.toFloatArray();
+      float[] memoryValues = memory.toFloatArray();
+      float[] expected = dec.forward(tgt, memory, causal, null, null, null).toFloatArray();
+      ArrayPool.clear();
+      try (var g = Kiln.noGrad()) {
+        Tensor first = dec.forward(tgt, memory, causal, null, null, null);
+        assertTrue(ArrayPool.keptBytes() > 0, what + ": the maps went back");
+        for (int i = 0; i < 3; i++) {
+          assertArrayEquals(expected, dec.forward(tgt, memory, causal, null, null, null).toFloatArray(), what + ", call " + i);
+        }
+        assertArrayEquals(expected, first.toFloatArray(), what);
+        assertArrayEquals(tgtValues, tgt.toFloatArray(), what);
+        assertArrayEquals(memoryValues, memory.toFloatArray(), what);
       }
     }
   }
