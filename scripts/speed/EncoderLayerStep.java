@@ -1,4 +1,5 @@
 import dev.kiln.dsl.F;
+import dev.kiln.dsl.TransformerEncoder;
 import dev.kiln.dsl.TransformerEncoderLayer;
 import dev.kiln.runtime.Kiln;
 import dev.kiln.runtime.Tensor;
@@ -9,7 +10,8 @@ import java.util.Arrays;
 
 /**
  * An eager {@code TransformerEncoderLayer(128, 4, 256, 0.1, batch_first)} training step over {@code [64, 28, 128]}
- * (FashionTransformer's token count, d_model 128), and the attention core alone ({@code [64, 4, 28, 32]}, forward and
+ * (FashionTransformer's token count, d_model 128), its inference alone and as a two-layer {@code TransformerEncoder} (eval,
+ * no grad), and the attention core alone ({@code [64, 4, 28, 32]}, forward and
  * backward) as {@code F.scaledDotProductAttention} and written by hand: thread CPU time, the median of 100 after 50.
  * PyTorch's twin: encoder_layer_step_peer.py. Run by scripts/speed/encoder-layer.
  */
@@ -43,6 +45,20 @@ public class EncoderLayerStep {
       opt.zeroGrad();
       layer.forward(x).mul(w).mean().backward();
       opt.step();
+    }));
+    // inference (evaluation, no grad; reuse session): the layer alone, and a two-layer nn.TransformerEncoder of it
+    layer.eval();
+    System.out.println("kiln encoder layer inference:   " + median(() -> {
+      try (var off = Kiln.noGrad()) {
+        layer.forward(x);
+      }
+    }));
+    TransformerEncoder encoder = new TransformerEncoder(layer, 2);
+    encoder.eval();
+    System.out.println("kiln 2-layer encoder inference: " + median(() -> {
+      try (var off = Kiln.noGrad()) {
+        encoder.forward(x);
+      }
     }));
     Tensor q = Tensor.randn(64, 4, 28, 32).requiresGrad(true);
     Tensor k = Tensor.randn(64, 4, 28, 32).requiresGrad(true);

@@ -1,4 +1,4 @@
-"""PyTorch's side of EncoderLayerStep.java: the same encoder-layer training step and attention core on one thread,
+"""PyTorch's side of EncoderLayerStep.java: the same encoder-layer training step, inference and attention core on one thread,
 thread CPU time (time.thread_time), the median of 100 after 50. Run with OPENBLAS_NUM_THREADS=1."""
 import math
 import time
@@ -33,6 +33,18 @@ def step():
 
 
 print("pytorch encoder layer train step:", median(step))
+layer.eval()
+
+
+def infer(module):
+    with torch.no_grad():
+        module(x)
+
+
+print("pytorch encoder layer inference:", median(lambda: infer(layer)))
+encoder = torch.nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+encoder.eval()
+print("pytorch 2-layer encoder inference:", median(lambda: infer(encoder)))
 q, k, v = (torch.randn(64, 4, 28, 32, requires_grad=True) for _ in range(3))
 g = torch.randn(64, 4, 28, 32)
 

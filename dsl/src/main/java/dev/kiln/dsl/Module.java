@@ -2,6 +2,8 @@ package dev.kiln.dsl;
 
 import dev.kiln.runtime.DType;
 import dev.kiln.runtime.Device;
+import dev.kiln.runtime.Intermediates;
+import dev.kiln.runtime.Kiln;
 import dev.kiln.runtime.Shapes;
 import dev.kiln.runtime.Tensor;
 import dev.kiln.runtime.io.SafeTensors;
@@ -150,6 +152,50 @@ public abstract class Module {
           + " or registerBuffer(name, ...)) and change only its values afterwards");
     }
   }
+
+  /**
+   * For a container that runs its children one after another, each on the one before's output ({@link Sequential},
+   * {@link TransformerEncoder}, {@link TransformerDecoder}): a tracker that gives each output back to the thread's array
+   * pool once the next child has returned, so that the next output of its length is written into memory still in the
+   * cache ({@link Intermediates}); null when none may be given back: gradients are recorded, {@code input} is not on the
+   * CPU, {@link #summary} is watching the layers' outputs, or a module in this container's tree is not one of the dsl's
+   * own layers (a user's module, or a subclass of a dsl layer, may keep a tensor it was given or returned).
+   */
+  final Intermediates intermediates(Tensor input) {
+    if (Kiln.isGradEnabled() || FORWARD_LISTENER.get() != null) {
+      return null;
+    }
+    if (builtInTree == null) { // the containers' trees are fixed when they are built
+      builtInTree = modules().stream().allMatch(m -> BUILT_IN.get(m.getClass()));
+    }
+    return builtInTree ? Intermediates.track(input) : null;
+  }
+
+  /** {@code run.hold(values)} unless {@code run} is null: a layer's maps in between, given back after its output is made. */
+  static void hold(Intermediates run, Tensor... values) {
+    if (run != null) {
+      run.hold(values);
+    }
+  }
+
+  /** Whether every module of this one's tree is a dsl layer ({@link #intermediates}); null until asked. */
+  private transient Boolean builtInTree;
+
+  /**
+   * Whether a module class is one of the dsl's own, whose forwards keep no tensor they read or return: its package and
+   * its class files' location are this class's (a user's class in a package of the same name is not).
+   */
+  private static final ClassValue<Boolean> BUILT_IN = new ClassValue<>() {
+    @Override protected Boolean computeValue(Class<?> c) {
+      return c.getPackageName().equals(Module.class.getPackageName()) && !c.isAnonymousClass() && !c.isLocalClass()
+          && java.util.Objects.equals(location(c), location(Module.class));
+    }
+
+    private java.net.URL location(Class<?> c) {
+      java.security.CodeSource source = c.getProtectionDomain().getCodeSource();
+      return source == null ? null : source.getLocation();
+    }
+  };
 
   /** Calls {@link #forward}: write {@code fc1.apply(x)} as PyTorch users write {@code self.fc1(x)}. */
   public Tensor apply(Tensor x) {

@@ -1,6 +1,7 @@
 package dev.kiln.dsl;
 
 import dev.kiln.runtime.Device;
+import dev.kiln.runtime.Intermediates;
 import dev.kiln.runtime.Tensor;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -41,14 +42,23 @@ public class Sequential extends Module implements Iterable<Module> {
    * Applies the layers in order. A layer that cannot take its input's shape throws a {@link
    * ShapeException} naming it by its name in this Sequential: {@code Sequential layer 'fc2':
    * Linear(in_features=5, ...) expects [N, 5], receives [2, 3]}.
+   *
+   * <p>Under {@link dev.kiln.runtime.Kiln#noGrad()}, on the CPU, when every layer in it is one of the dsl's own, each
+   * layer's output goes back to the thread's array pool once the next layer has returned (unless the input, the output
+   * or a value not computed yet still reads it), as PyTorch's caching allocator reuses freed memory ({@link
+   * Intermediates}).
    */
   @Override
   public Tensor forward(Tensor x) {
+    Intermediates outputs = intermediates(x); // under no grad: each output given back once the next layer has read it
     for (int i = 0; i < layers.size(); i++) {
       try {
         x = layers.get(i).apply(x);
       } catch (ShapeException e) {
         throw named(names.get(i), e);
+      }
+      if (outputs != null) {
+        outputs.next(x);
       }
     }
     return x;

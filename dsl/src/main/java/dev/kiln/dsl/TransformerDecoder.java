@@ -1,5 +1,6 @@
 package dev.kiln.dsl;
 
+import dev.kiln.runtime.Intermediates;
 import dev.kiln.runtime.Tensor;
 import java.util.ArrayList;
 import java.util.List;
@@ -81,8 +82,12 @@ public class TransformerDecoder extends Module {
   public Tensor forward(Tensor tgt, Tensor memory, Tensor tgtMask, Tensor memoryMask, Tensor tgtKeyPaddingMask,
       Tensor memoryKeyPaddingMask) {
     Tensor x = tgt;
+    Intermediates outputs = intermediates(tgt); // under no grad: each layer's output given back once the next has read it
     for (TransformerDecoderLayer layer : layers) {
       x = layer.forward(x, memory, tgtMask, memoryMask, tgtKeyPaddingMask, memoryKeyPaddingMask);
+      if (outputs != null) {
+        outputs.next(x);
+      }
     }
     return norm == null ? x : norm.apply(x);
   }

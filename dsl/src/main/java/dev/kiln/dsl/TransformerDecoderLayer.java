@@ -1,5 +1,6 @@
 package dev.kiln.dsl;
 
+import dev.kiln.runtime.Intermediates;
 import dev.kiln.runtime.Shapes;
 import dev.kiln.runtime.Tensor;
 import java.util.Locale;
@@ -147,17 +148,36 @@ public class TransformerDecoderLayer extends Layer<TransformerDecoderLayer.Spec>
           + ", memory " + Shapes.toString(memory.shape()));
     }
     outputShape(memory.shape());
+    Intermediates run = intermediates(tgt); // under no grad: the maps in between given back once the output is made
     Tensor x = tgt;
+    Tensor out;
     if (spec().normFirst()) {
-      x = x.add(selfAttention(norm1.apply(x), tgtMask, tgtKeyPaddingMask));
-      x = x.add(memoryAttention(norm2.apply(x), memory, memoryMask, memoryKeyPaddingMask));
-      x = x.add(feedForward(norm3.apply(x)));
+      Tensor n1 = norm1.apply(x);
+      Tensor sa = selfAttention(n1, tgtMask, tgtKeyPaddingMask);
+      Tensor x1 = x.add(sa);
+      Tensor n2 = norm2.apply(x1);
+      Tensor ma = memoryAttention(n2, memory, memoryMask, memoryKeyPaddingMask);
+      Tensor x2 = x1.add(ma);
+      Tensor n3 = norm3.apply(x2);
+      Tensor ff = feedForward(n3, run);
+      out = x2.add(ff);
+      hold(run, n1, sa, x1, n2, ma, x2, n3, ff);
     } else {
-      x = norm1.apply(x.add(selfAttention(x, tgtMask, tgtKeyPaddingMask)));
-      x = norm2.apply(x.add(memoryAttention(x, memory, memoryMask, memoryKeyPaddingMask)));
-      x = norm3.apply(x.add(feedForward(x)));
+      Tensor sa = selfAttention(x, tgtMask, tgtKeyPaddingMask);
+      Tensor s1 = x.add(sa);
+      Tensor x1 = norm1.apply(s1);
+      Tensor ma = memoryAttention(x1, memory, memoryMask, memoryKeyPaddingMask);
+      Tensor s2 = x1.add(ma);
+      Tensor x2 = norm2.apply(s2);
+      Tensor ff = feedForward(x2, run);
+      Tensor s3 = x2.add(ff);
+      out = norm3.apply(s3);
+      hold(run, sa, s1, x1, ma, s2, x2, ff, s3);
     }
-    return x;
+    if (run != null) {
+      run.next(out);
+    }
+    return out;
   }
 
   private Tensor selfAttention(Tensor x, Tensor mask, Tensor keyPaddingMask) {
@@ -168,9 +188,11 @@ public class TransformerDecoderLayer extends Layer<TransformerDecoderLayer.Spec>
     return dropout2.apply(multiheadAttn.forward(x, memory, memory, keyPaddingMask, false, mask).output());
   }
 
-  private Tensor feedForward(Tensor x) {
+  /** The feed-forward block; its hidden maps go to {@code run} (may be null) to be given back after the layer's output. */
+  private Tensor feedForward(Tensor x, Intermediates run) {
     Tensor h = linear1.apply(x);
-    h = "gelu".equals(spec().activation()) ? F.gelu(h) : F.relu(h);
-    return dropout3.apply(linear2.apply(dropout.apply(h)));
+    Tensor a = "gelu".equals(spec().activation()) ? F.gelu(h) : F.relu(h);
+    hold(run, h, a);
+    return dropout3.apply(linear2.apply(dropout.apply(a)));
   }
 }

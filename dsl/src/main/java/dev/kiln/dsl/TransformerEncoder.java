@@ -1,5 +1,6 @@
 package dev.kiln.dsl;
 
+import dev.kiln.runtime.Intermediates;
 import dev.kiln.runtime.Tensor;
 
 /**
@@ -41,10 +42,21 @@ public class TransformerEncoder extends Module {
   /** PyTorch's {@code forward(src, mask, src_key_padding_mask)}: each layer with the same masks, then the norm. */
   public Tensor forward(Tensor src, Tensor mask, Tensor srcKeyPaddingMask) {
     Tensor x = src;
+    Intermediates outputs = intermediates(src); // under no grad: each layer's output given back once the next has read it
     for (TransformerEncoderLayer layer : layers) {
       x = layer.forward(x, mask, srcKeyPaddingMask);
+      if (outputs != null) {
+        outputs.next(x);
+      }
     }
-    return norm == null ? x : norm.apply(x);
+    if (norm == null) {
+      return x;
+    }
+    Tensor y = norm.apply(x);
+    if (outputs != null) {
+      outputs.next(y); // the last layer's output too
+    }
+    return y;
   }
 
   @Override

@@ -1,5 +1,6 @@
 package dev.kiln.dsl;
 
+import dev.kiln.runtime.Intermediates;
 import dev.kiln.runtime.Tensor;
 
 /**
@@ -88,24 +89,41 @@ public class TransformerEncoderLayer extends Layer<TransformerEncoderLayer.Spec>
    */
   public Tensor forward(Tensor src, Tensor srcMask, Tensor srcKeyPaddingMask) {
     outputShape(src.shape());
+    Intermediates run = intermediates(src); // under no grad: the maps in between given back once the output is made
     Tensor x = src;
+    Tensor out;
     if (spec().normFirst()) {
-      x = x.add(selfAttention(norm1.apply(x), srcMask, srcKeyPaddingMask));
-      x = x.add(feedForward(norm2.apply(x)));
+      Tensor n1 = norm1.apply(x);
+      Tensor sa = selfAttention(n1, srcMask, srcKeyPaddingMask);
+      x = x.add(sa);
+      Tensor n2 = norm2.apply(x);
+      Tensor ff = feedForward(n2, run);
+      out = x.add(ff);
+      hold(run, n1, sa, x, n2, ff);
     } else {
-      x = norm1.apply(x.add(selfAttention(x, srcMask, srcKeyPaddingMask)));
-      x = norm2.apply(x.add(feedForward(x)));
+      Tensor sa = selfAttention(x, srcMask, srcKeyPaddingMask);
+      Tensor s1 = x.add(sa);
+      x = norm1.apply(s1);
+      Tensor ff = feedForward(x, run);
+      Tensor s2 = x.add(ff);
+      out = norm2.apply(s2);
+      hold(run, sa, s1, x, ff, s2);
     }
-    return x;
+    if (run != null) {
+      run.next(out);
+    }
+    return out;
   }
 
   private Tensor selfAttention(Tensor x, Tensor mask, Tensor keyPaddingMask) {
     return dropout1.apply(selfAttn.forward(x, x, x, keyPaddingMask, false, mask).output());
   }
 
-  private Tensor feedForward(Tensor x) {
+  /** The feed-forward block; its hidden maps go to {@code run} (may be null) to be given back after the layer's output. */
+  private Tensor feedForward(Tensor x, Intermediates run) {
     Tensor h = linear1.apply(x);
-    h = "gelu".equals(spec().activation()) ? F.gelu(h) : F.relu(h);
-    return dropout2.apply(linear2.apply(dropout.apply(h)));
+    Tensor a = "gelu".equals(spec().activation()) ? F.gelu(h) : F.relu(h);
+    hold(run, h, a);
+    return dropout2.apply(linear2.apply(dropout.apply(a)));
   }
 }

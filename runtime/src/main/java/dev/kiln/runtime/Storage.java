@@ -74,6 +74,7 @@ final class Storage {
   static Storage deferred(int length, Deferred recipe, Storage... sources) {
     Storage s = new Storage(length);
     s.pending = recipe;
+    s.sources = sources;
     s.sealed = true; // its array will be made here and handed to no one
     for (int i = 0; i < sources.length; i++) { // a write to any of them computes these values first
       Storage source = sources[i];
@@ -84,6 +85,82 @@ final class Storage {
       s.depth = Math.max(s.depth, source.deferredDepth() + 1);
     }
     return s;
+  }
+
+  /** Of a deferred storage while its values are not computed: the storages its recipe reads (null entries skipped). */
+  private Storage[] sources;
+
+  /**
+   * The storages whose values this one's recipe reads while they are not computed yet (some may be null); none once they
+   * are. For {@link Intermediates}: a storage a live deferred one reads is live too.
+   */
+  Storage[] pendingSources() {
+    return pending == null || sources == null ? new Storage[0] : sources;
+  }
+
+  /**
+   * Set once this storage's heap array went back to the thread's {@link ArrayPool} ({@link #release}): any later use of
+   * the values throws rather than read or write an array that now holds another tensor's.
+   */
+  private boolean released;
+
+  /**
+   * Gives this storage's values up: nothing may read or write them again (a layer's output inside a {@code Sequential}
+   * under no grad, read by the next layer and held by no one, {@link Intermediates}). A {@link #isSealed sealed} CPU
+   * storage's heap array goes back to the thread's {@link ArrayPool} for the next output of its length; a deferred one's
+   * recipe is dropped (its values were never needed), so that it holds its sources no longer. Any other storage (an array
+   * a caller may have been handed, device memory) is left to the collector. From here on every hand-out of the values
+   * throws.
+   *
+   * @return whether an array went back to the pool
+   */
+  boolean release() {
+    if (released || home.isCuda()) {
+      return false;
+    }
+    released = true;
+    if (pending != null) {
+      pending = null;
+      sources = null;
+      return false;
+    }
+    float[] h = heap;
+    boolean give = sealed && h != null;
+    heap = null;
+    heapCurrent = false;
+    nativeCurrent = false;
+    if (give) {
+      ArrayPool.give(h);
+    }
+    return give;
+  }
+
+  boolean isReleased() {
+    return released;
+  }
+
+  /**
+   * Whether this storage's values are not computed yet and its recipe reads, directly or through other such storages,
+   * one that was {@link #release released}: a deferred value inside a layer (an attention's projection read once into
+   * scratch) that only the layer's maps, given back since, lead to. No one reads it any more; it was listed as a reader
+   * of a parameter it reads, which an optimizer step then writes.
+   */
+  private boolean readsReleased() {
+    for (Storage source : pendingSources()) {
+      if (source != null && (source.released || source.readsReleased())) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Throws when the values were {@link #release released}: no use of them reaches an array another tensor now holds. */
+  private void requireNotReleased() {
+    if (released) {
+      throw new IllegalStateException("this tensor's values were given back for reuse: it was an intermediate output of a"
+          + " Sequential (or TransformerEncoder/Decoder) run under Kiln.noGrad(), which nothing was to read again (a Kiln"
+          + " bug if you reached it: please report how)");
+    }
   }
 
   /** The most recipes a deferred value's computation may go through ({@link #deferredDepth}). */
@@ -166,6 +243,7 @@ final class Storage {
     heap = h;
     heapCurrent = true;
     pending = null;
+    sources = null;
   }
 
   /** Before the values change: this storage's own deferred values, then those of the storages that read it. */
@@ -182,7 +260,9 @@ final class Storage {
     if (rs != null) {
       for (WeakReference<Storage> r : rs) {
         Storage reader = r.get();
-        if (reader != null) {
+        if (reader != null && reader.readsReleased()) {
+          reader.release(); // dead: a container gave back what it reads (Intermediates), so no one can read it
+        } else if (reader != null) {
           reader.settle();
         }
       }
@@ -279,6 +359,7 @@ final class Storage {
   /** The heap array, current, for reading only. */
   float[] heapForRead() {
     settle();
+    requireNotReleased();
     if (!heapCurrent) {
       if (heap == null) {
         heap = new float[length];
@@ -333,6 +414,7 @@ final class Storage {
   /** The native copy, current, for reading only. */
   FloatPointer nativeForRead() {
     settle();
+    requireNotReleased();
     if (!nativeCurrent) {
       if (nativeData == null) {
         nativeData = new FloatPointer(Math.max(1, length));
@@ -361,6 +443,7 @@ final class Storage {
   /** The device address of the first value, current, for reading only (uploads when stale). */
   long cudaForRead() {
     settle();
+    requireNotReleased();
     if (!cudaCurrent) {
       Cuda device = Cuda.get();
       if (cuda == null) {

@@ -278,6 +278,11 @@ public final class Tensor {
     return storage.deferredDepth() < Storage.MOST_DEFERRED_DEPTH - 1;
   }
 
+  /** The values behind this tensor and its views (for {@link Intermediates}). */
+  Storage storage() {
+    return storage;
+  }
+
   /** Whether every write to this tensor's values goes through its storage (see {@link Storage#seal}), so that a {@link Deferred} recipe may read it. */
   boolean isSealed() {
     return storage.isSealed();
