@@ -408,6 +408,11 @@ public final class F {
     return Ops.mul(Ops.narrow(x, d, 0, size / 2), Ops.sigmoid(Ops.narrow(x, d, size / 2, size / 2)));
   }
 
+  /** Dimension {@code dim} split into {@code sizes} (one may be -1): {@code torch.unflatten(x, dim, sizes)}, as {@link Unflatten}. */
+  public static Tensor unflatten(Tensor x, int dim, int... sizes) {
+    return x.reshape(new Unflatten.Spec(dim, sizes).outputShape(x.shape()));
+  }
+
   /** The softmax of {@code -x} along {@code dim}: {@code F.softmin(x, dim)}, as {@link Softmin}. */
   public static Tensor softmin(Tensor x, int dim) {
     return Ops.softmax(Ops.neg(x), dim);

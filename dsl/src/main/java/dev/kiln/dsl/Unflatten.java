@@ -80,6 +80,6 @@ public class Unflatten extends Layer<Unflatten.Spec> {
 
   @Override
   public Tensor forward(Tensor x) {
-    return x.reshape(outputShape(x.shape()));
+    return F.unflatten(x, spec().dim(), spec().sizes());
   }
 }
