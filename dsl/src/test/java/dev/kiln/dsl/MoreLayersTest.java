@@ -117,6 +117,19 @@ class MoreLayersTest {
   }
 
   @Test
+  void aModelPrintsAndSummarisesThemAsPyTorchAndTorchsummaryDo() {
+    Sequential net = Sequential.of(new Linear(2, 3), new PReLU(3), new Identity(), new Mish(), new Unflatten(1, 3, 1));
+    assertEquals("Sequential(\n  (0): Linear(in_features=2, out_features=3, bias=True)\n  (1): PReLU(num_parameters=3)\n"
+        + "  (2): Identity()\n  (3): Mish()\n  (4): Unflatten(dim=1, unflattened_size=(3, 1))\n)", net.toString());
+    String summary = net.summary(2);
+    for (String row : List.of("Linear-1                    [-1, 3]               9", "PReLU-2                    [-1, 3]               3",
+        "Identity-3                    [-1, 3]               0", "Mish-4                    [-1, 3]               0",
+        "Unflatten-5                 [-1, 3, 1]               0", "Total params: 12")) {
+      org.junit.jupiter.api.Assertions.assertTrue(summary.contains(row), row + " in\n" + summary);
+    }
+  }
+
+  @Test
   void identityAndUnflattenAreViews() {
     Tensor x = Tensor.randn(2, 12);
     assertEquals(x, new Identity().apply(x));
