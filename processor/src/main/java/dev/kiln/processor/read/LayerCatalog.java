@@ -348,6 +348,17 @@ final class LayerCatalog {
         };
       });
 
+  /** What a dsl layer without a compiled form computes, for its error (PReLU's slope, GLU's halves, ...), or null for any other class. */
+  static String eagerOnly(String qualifiedName) {
+    return switch (qualifiedName.startsWith(DSL) ? qualifiedName.substring(DSL.length()) : "") {
+      case "PReLU" -> "a learned slope per channel";
+      case "GLU" -> "a * sigmoid(b) of the input's halves";
+      case "Softmin" -> "the softmax of -x";
+      case "PixelShuffle", "PixelUnshuffle" -> "a reshape and a six-dimensional permute";
+      default -> null;
+    };
+  }
+
   static boolean knows(String qualifiedName) {
     return LAYERS.containsKey(qualifiedName);
   }
