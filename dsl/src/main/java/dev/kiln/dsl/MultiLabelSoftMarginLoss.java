@@ -38,6 +38,9 @@ public class MultiLabelSoftMarginLoss extends Loss {
   /** {@code F.multilabel_soft_margin_loss}'s per-sample losses. */
   static Tensor perSample(Tensor input, Tensor target, Tensor weight) {
     sameShape("multilabel_soft_margin_loss", "input", input, "target", target);
+    if (weight != null) {
+      weight = weight.to(input.device()); // a class weight made on the host, for inputs on the GPU
+    }
     Tensor loss = target.mul(Ops.logSigmoid(input)).add(target.neg().add(1f).mul(Ops.logSigmoid(input.neg()))).neg();
     if (weight != null) {
       loss = loss.mul(weight);

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import dev.kiln.runtime.Device;
 import dev.kiln.runtime.Tensor;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -68,36 +69,47 @@ class MoreLayersTest {
 
   @Test
   void valuesAndGradientsAsPyTorchs() {
+    agreeWithPyTorch(Device.cpu(), 2e-6, 5e-6);
+  }
+
+  /**
+   * Every case run on {@code device} (inputs, and a PReLU's weight, moved there) against PyTorch's values, within {@code
+   * valueTolerance}, and gradients, within {@code gradientTolerance} (relative above 1).
+   */
+  static void agreeWithPyTorch(Device device, double valueTolerance, double gradientTolerance) {
     Map<String, Module> modules = new LinkedHashMap<>();
     for (Map.Entry<String, Function<Tensor[], Tensor>> e : cases(modules).entrySet()) {
       String name = e.getKey();
       Module m = modules.get(name);
       if (m != null) {
         m.loadStateDict(Map.of("weight", REF.copy(name + ".weight")));
+        m.to(device);
       }
       List<Tensor> inputs = new ArrayList<>();
       for (String key : List.of("x", "t", "v")) {
         if (REF.get(name + "." + key) != null) {
-          inputs.add(REF.copy(name + "." + key).requiresGrad(REF.get(name + ".d" + key) != null));
+          inputs.add(REF.copy(name + "." + key).to(device).requiresGrad(REF.get(name + ".d" + key) != null));
         }
       }
       Tensor out = e.getValue().apply(inputs.toArray(new Tensor[0]));
+      assertEquals(device, out.device(), name + ": the result's device");
       Tensor expected = REF.get(name + ".out");
       if (out.shape().length == 0) { // a reduced loss, 0-d as PyTorch's (the reference's reader makes it [1])
         assertEquals(1, expected.numel(), name);
-        REF.close(name + ".out", out.reshape(expected.shape()), 2e-6);
+        REF.close(name + ".out", out.reshape(expected.shape()).to(Device.cpu()), valueTolerance);
       } else {
-        REF.close(name + ".out", out, 2e-6);
+        REF.close(name + ".out", out.to(Device.cpu()), valueTolerance);
       }
-      out.mul(REF.copy(name + ".w").reshape(out.shape())).sum().backward();
+      out.mul(REF.copy(name + ".w").reshape(out.shape()).to(device)).sum().backward();
       for (int i = 0; i < inputs.size(); i++) {
         String key = name + ".d" + "xtv".charAt(i);
         if (REF.get(key) != null) {
-          REF.close(key, inputs.get(i).grad(), 5e-6);
+          assertEquals(device, inputs.get(i).grad().device(), key + ": the gradient's device");
+          REF.close(key, inputs.get(i).grad().to(Device.cpu()), gradientTolerance);
         }
       }
       if (m != null) {
-        REF.close(name + ".grad.weight", ((PReLU) m).weight().grad(), 5e-6);
+        REF.close(name + ".grad.weight", ((PReLU) m).weight().grad().to(Device.cpu()), gradientTolerance);
       }
     }
   }
