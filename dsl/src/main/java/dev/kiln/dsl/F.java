@@ -1,6 +1,7 @@
 package dev.kiln.dsl;
 
 import dev.kiln.runtime.Ops;
+import dev.kiln.runtime.Shapes;
 import dev.kiln.runtime.Tensor;
 
 /**
@@ -314,6 +315,184 @@ public final class F {
   /** {@code x} limited to {@code [min, max]}: {@code F.hardtanh(x, min_val, max_val)} ({@link Ops#hardtanh}). */
   public static Tensor hardtanh(Tensor x, double min, double max) {
     return Ops.hardtanh(x, min, max);
+  }
+
+  // ------------------------------------------------------------------ more activations and rearrangements (PyTorch's F names)
+
+  /** {@code min(max(x, 0), 6)}: {@code F.relu6}, as {@link ReLU6}. */
+  public static Tensor relu6(Tensor x) {
+    return Ops.relu6(x);
+  }
+
+  /** {@code x min(max(x + 3, 0), 6) / 6}: {@code F.hardswish}, as {@link Hardswish}. */
+  public static Tensor hardswish(Tensor x) {
+    return Ops.hardswish(x);
+  }
+
+  /** {@code min(max(x + 3, 0), 6) / 6}: {@code F.hardsigmoid}, as {@link Hardsigmoid}. */
+  public static Tensor hardsigmoid(Tensor x) {
+    return Ops.hardsigmoid(x);
+  }
+
+  /** {@code x tanh(softplus(x))}: {@code F.mish}, as {@link Mish}. */
+  public static Tensor mish(Tensor x) {
+    return Ops.mish(x);
+  }
+
+  /** {@code F.selu}, as {@link SELU}. */
+  public static Tensor selu(Tensor x) {
+    return Ops.selu(x);
+  }
+
+  /** {@code F.celu(x)}: alpha 1, as {@link CELU}. */
+  public static Tensor celu(Tensor x) {
+    return Ops.celu(x, 1.0);
+  }
+
+  /** {@code x > 0 ? x : alpha (exp(x / alpha) - 1)}: {@code F.celu(x, alpha)}. */
+  public static Tensor celu(Tensor x, double alpha) {
+    return Ops.celu(x, alpha);
+  }
+
+  /** {@code x / (1 + |x|)}: {@code F.softsign}, as {@link Softsign}. */
+  public static Tensor softsign(Tensor x) {
+    return Ops.softsign(x);
+  }
+
+  /** {@code log(sigmoid(x))}, computed stably: {@code F.logsigmoid}, as {@link LogSigmoid}. */
+  public static Tensor logsigmoid(Tensor x) {
+    return Ops.logSigmoid(x);
+  }
+
+  /** {@code x - tanh(x)}: {@code F.tanhshrink}, as {@link Tanhshrink}. */
+  public static Tensor tanhshrink(Tensor x) {
+    return Ops.tanhshrink(x);
+  }
+
+  /**
+   * {@code x > 0 ? x : weight * x}: {@code F.prelu(x, weight)}, as {@link PReLU}; {@code weight} has one entry, or one per
+   * channel (dimension 1 of x).
+   */
+  public static Tensor prelu(Tensor x, Tensor weight) {
+    int c = weight.numel();
+    if (weight.shape().length > 1) {
+      throw new IllegalArgumentException("prelu: weight must be 0-d or 1-d, got " + Shapes.toString(weight.shape()));
+    }
+    int channels = x.shape().length >= 2 ? x.shape()[1] : 1;
+    if (c != 1 && c != channels) {
+      throw new IllegalArgumentException("prelu: mismatch of parameter numbers and input channel size, found parameter numbers = " + c
+          + " and channel size = " + channels + " (input " + Shapes.toString(x.shape()) + ")");
+    }
+    int[] along = new int[Math.max(x.shape().length, 1)];
+    java.util.Arrays.fill(along, 1);
+    if (x.shape().length >= 2) {
+      along[1] = c;
+    }
+    Tensor slope = weight.reshape(along); // broadcast along the channels
+    return Ops.where(x.gt(0f), x, Ops.mul(slope, x)); // x > 0 takes x: the gradient at 0 is the slope's, as PyTorch's
+  }
+
+  /** {@code a * sigmoid(b)} of x's halves along the last dimension: {@code F.glu(x)}, as {@link GLU}. */
+  public static Tensor glu(Tensor x) {
+    return glu(x, -1);
+  }
+
+  /** {@code a * sigmoid(b)} of x's halves {@code a, b} along {@code dim}: {@code F.glu(x, dim)}. */
+  public static Tensor glu(Tensor x, int dim) {
+    int d = Shapes.normalizeDim(dim, x.shape().length);
+    int size = x.shape()[d];
+    if (size % 2 != 0) {
+      throw new IllegalArgumentException("glu: halving dimension must be even, but dimension " + d + " is size " + size + " (input "
+          + Shapes.toString(x.shape()) + ")");
+    }
+    return Ops.mul(Ops.narrow(x, d, 0, size / 2), Ops.sigmoid(Ops.narrow(x, d, size / 2, size / 2)));
+  }
+
+  /** Dimension {@code dim} split into {@code sizes} (one may be -1): {@code torch.unflatten(x, dim, sizes)}, as {@link Unflatten}. */
+  public static Tensor unflatten(Tensor x, int dim, int... sizes) {
+    return x.reshape(new Unflatten.Spec(dim, sizes).outputShape(x.shape()));
+  }
+
+  /** The softmax of {@code -x} along {@code dim}: {@code F.softmin(x, dim)}, as {@link Softmin}. */
+  public static Tensor softmin(Tensor x, int dim) {
+    return Ops.softmax(Ops.neg(x), dim);
+  }
+
+  /** {@code [*, C r^2, H, W] -> [*, C, H r, W r]}: {@code F.pixel_shuffle(x, r)}, as {@link PixelShuffle}. */
+  public static Tensor pixelShuffle(Tensor x, int upscaleFactor) {
+    int r = upscaleFactor;
+    int[] out = new PixelShuffle.Spec(r).outputShape(x.shape());
+    int n = out.length, c = out[n - 3], h = out[n - 2] / r, w = out[n - 1] / r;
+    Tensor split = x.reshape(-1, c, r, r, h, w); // [B, C, r, r, H, W] -> [B, C, H, r, W, r]
+    return Ops.permute(split, 0, 1, 4, 2, 5, 3).reshape(out);
+  }
+
+  /** {@code [*, C, H r, W r] -> [*, C r^2, H, W]}: {@code F.pixel_unshuffle(x, r)}, as {@link PixelUnshuffle}. */
+  public static Tensor pixelUnshuffle(Tensor x, int downscaleFactor) {
+    int r = downscaleFactor;
+    int[] in = x.shape();
+    int[] out = new PixelUnshuffle.Spec(r).outputShape(in);
+    int n = in.length, c = in[n - 3], h = out[n - 2], w = out[n - 1];
+    Tensor split = x.reshape(-1, c, h, r, w, r); // [B, C, H, r, W, r] -> [B, C, r, r, H, W]
+    return Ops.permute(split, 0, 1, 3, 5, 2, 4).reshape(out);
+  }
+
+  // ------------------------------------------------------------------ more losses (PyTorch's F names; the mean by default)
+
+  /** {@code F.kl_div(input, target)}: log-probabilities against probabilities, the mean over every element ({@link KLDivLoss}). */
+  public static Tensor klDiv(Tensor input, Tensor target) {
+    return klDiv(input, target, Reduction.MEAN, false);
+  }
+
+  /** {@code F.kl_div(input, target, reduction, log_target)}; {@link #klDivBatchMean} for {@code 'batchmean'}. */
+  public static Tensor klDiv(Tensor input, Tensor target, Reduction reduction, boolean logTarget) {
+    return new KLDivLoss(reduction, logTarget).apply(input, target);
+  }
+
+  /** {@code F.kl_div(input, target, reduction='batchmean', log_target)}: the summed loss over the batch size. */
+  public static Tensor klDivBatchMean(Tensor input, Tensor target, boolean logTarget) {
+    return KLDivLoss.batchMean(logTarget).apply(input, target);
+  }
+
+  /** {@code F.margin_ranking_loss(input1, input2, target, margin, reduction)}, as {@link MarginRankingLoss}. */
+  public static Tensor marginRankingLoss(Tensor input1, Tensor input2, Tensor target, double margin, Reduction reduction) {
+    return Loss.reduce(MarginRankingLoss.perElement(input1, input2, target, margin), reduction);
+  }
+
+  /** {@code F.cosine_embedding_loss(input1, input2, target, margin, reduction)}, as {@link CosineEmbeddingLoss}. */
+  public static Tensor cosineEmbeddingLoss(Tensor input1, Tensor input2, Tensor target, double margin, Reduction reduction) {
+    return Loss.reduce(CosineEmbeddingLoss.perSample(input1, input2, target, margin), reduction);
+  }
+
+  /** {@code F.triplet_margin_loss(anchor, positive, negative)}: margin 1, p 2, eps 1e-6, no swap, the mean. */
+  public static Tensor tripletMarginLoss(Tensor anchor, Tensor positive, Tensor negative) {
+    return tripletMarginLoss(anchor, positive, negative, 1.0, 2.0, 1e-6, false, Reduction.MEAN);
+  }
+
+  /** {@code F.triplet_margin_loss(anchor, positive, negative, margin, p, eps, swap, reduction)}, as {@link TripletMarginLoss}. */
+  public static Tensor tripletMarginLoss(Tensor anchor, Tensor positive, Tensor negative, double margin, double p, double eps,
+      boolean swap, Reduction reduction) {
+    return Loss.reduce(TripletMarginLoss.perSample(anchor, positive, negative, margin, p, eps, swap), reduction);
+  }
+
+  /** {@code F.soft_margin_loss(input, target, reduction)}, as {@link SoftMarginLoss}. */
+  public static Tensor softMarginLoss(Tensor input, Tensor target, Reduction reduction) {
+    return Loss.reduce(SoftMarginLoss.perElement(input, target), reduction);
+  }
+
+  /** {@code F.multilabel_soft_margin_loss(input, target, weight, reduction)} ({@code weight} may be null), as {@link MultiLabelSoftMarginLoss}. */
+  public static Tensor multilabelSoftMarginLoss(Tensor input, Tensor target, Tensor weight, Reduction reduction) {
+    return Loss.reduce(MultiLabelSoftMarginLoss.perSample(input, target, weight), reduction);
+  }
+
+  /** {@code F.gaussian_nll_loss(input, target, var, full, eps, reduction)}, as {@link GaussianNLLLoss}. */
+  public static Tensor gaussianNllLoss(Tensor input, Tensor target, Tensor var, boolean full, double eps, Reduction reduction) {
+    return Loss.reduce(GaussianNLLLoss.perElement(input, target, var, full, eps), reduction);
+  }
+
+  /** {@code F.poisson_nll_loss(input, target, log_input, full, eps, reduction)}, as {@link PoissonNLLLoss}. */
+  public static Tensor poissonNllLoss(Tensor input, Tensor target, boolean logInput, boolean full, double eps, Reduction reduction) {
+    return Loss.reduce(PoissonNLLLoss.perElement(input, target, logInput, full, eps), reduction);
   }
 
   /** Softmax along {@code dim} (negative counts from the end); the output has x's shape. */

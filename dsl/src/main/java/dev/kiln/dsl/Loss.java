@@ -53,6 +53,28 @@ public abstract class Loss {
     };
   }
 
+  /** Per-element (or per-sample) losses reduced as {@code reduction} says: their mean, their sum, or themselves. */
+  static Tensor reduce(Tensor losses, Reduction reduction) {
+    return switch (reduction) {
+      case MEAN -> losses.mean();
+      case SUM -> losses.sum();
+      case NONE -> losses;
+    };
+  }
+
+  /** A loss of three tensors refused through the two-tensor {@link #apply}, naming the call to make instead. */
+  static IllegalArgumentException threeInputs(Loss loss, String arguments) {
+    return new IllegalArgumentException(loss.getClass().getSimpleName() + " takes three tensors: call apply(" + arguments + ")");
+  }
+
+  /** The shapes of two tensors a loss needs equal, or an error naming both. */
+  static void sameShape(String loss, String a, Tensor x, String b, Tensor y) {
+    if (!java.util.Arrays.equals(x.shape(), y.shape())) {
+      throw new IllegalArgumentException(loss + ": " + a + " " + dev.kiln.runtime.Shapes.toString(x.shape()) + " and " + b + " "
+          + dev.kiln.runtime.Shapes.toString(y.shape()) + " must have the same shape");
+    }
+  }
+
   @Override
   public String toString() {
     return getClass().getSimpleName() + "()";

@@ -2,6 +2,7 @@ package dev.kiln.runtime;
 
 import static dev.kiln.runtime.LossOps.reduce;
 
+import dev.kiln.runtime.cpu.ActivationCodeKernels;
 import dev.kiln.runtime.cpu.ActivationKernels;
 import dev.kiln.runtime.cpu.ArithmeticKernels;
 import dev.kiln.runtime.cpu.Blas;
@@ -1364,6 +1365,51 @@ public final class Ops {
    */
   public static Tensor softplus(Tensor x, double beta, double threshold) {
     return PiecewiseOps.softplus(x, beta, threshold);
+  }
+
+  /** ReLU6, {@code min(max(x, 0), 6)} (PyTorch's {@code F.relu6}): hardtanh between 0 and 6, its gradient 0 at both bounds. */
+  public static Tensor relu6(Tensor x) {
+    return PiecewiseOps.hardtanh(x, 0, 6);
+  }
+
+  /** Hardswish, {@code x min(max(x + 3, 0), 6) / 6} (PyTorch's {@code F.hardswish}); the gradient {@code x / 3 + 1/2} on [-3, 3]. */
+  public static Tensor hardswish(Tensor x) {
+    return PiecewiseOps.activation("hardswish", ActivationCodeKernels.HARDSWISH, x, 0);
+  }
+
+  /** Hardsigmoid, {@code min(max(x + 3, 0), 6) / 6} (PyTorch's {@code F.hardsigmoid}); the gradient 1/6 strictly inside (-3, 3). */
+  public static Tensor hardsigmoid(Tensor x) {
+    return PiecewiseOps.activation("hardsigmoid", ActivationCodeKernels.HARDSIGMOID, x, 0);
+  }
+
+  /** Mish, {@code x tanh(softplus(x))} (PyTorch's {@code F.mish}). */
+  public static Tensor mish(Tensor x) {
+    return PiecewiseOps.activation("mish", ActivationCodeKernels.MISH, x, 0);
+  }
+
+  /** SELU, {@code scale (x > 0 ? x : alpha (exp(x) - 1))} with PyTorch's alpha 1.6733 and scale 1.0507 ({@code F.selu}). */
+  public static Tensor selu(Tensor x) {
+    return PiecewiseOps.activation("selu", ActivationCodeKernels.SELU, x, 0);
+  }
+
+  /** CELU, {@code x > 0 ? x : alpha (exp(x / alpha) - 1)} (PyTorch's {@code F.celu(x, alpha)}); alpha not 0. */
+  public static Tensor celu(Tensor x, double alpha) {
+    return PiecewiseOps.activation("celu", ActivationCodeKernels.CELU, x, alpha);
+  }
+
+  /** Softsign, {@code x / (1 + |x|)} (PyTorch's {@code F.softsign}). */
+  public static Tensor softsign(Tensor x) {
+    return PiecewiseOps.activation("softsign", ActivationCodeKernels.SOFTSIGN, x, 0);
+  }
+
+  /** {@code log(sigmoid(x))}, computed stably as {@code min(x, 0) - log(1 + exp(-|x|))} (PyTorch's {@code F.logsigmoid}). */
+  public static Tensor logSigmoid(Tensor x) {
+    return PiecewiseOps.activation("log_sigmoid", ActivationCodeKernels.LOGSIGMOID, x, 0);
+  }
+
+  /** Tanhshrink, {@code x - tanh(x)} (PyTorch's {@code F.tanhshrink}). */
+  public static Tensor tanhshrink(Tensor x) {
+    return PiecewiseOps.activation("tanhshrink", ActivationCodeKernels.TANHSHRINK, x, 0);
   }
 
   /** ELU, {@code x > 0 ? x : alpha (exp(x) - 1)} (PyTorch's {@code F.elu(x, alpha)}); the gradient {@code alpha exp(x)} at and below 0. */

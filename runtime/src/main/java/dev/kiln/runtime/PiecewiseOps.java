@@ -1,11 +1,13 @@
 package dev.kiln.runtime;
 
+import dev.kiln.runtime.cpu.ActivationCodeKernels;
 import dev.kiln.runtime.cpu.MathKernels;
 import dev.kiln.runtime.cpu.PiecewiseKernels;
 import dev.kiln.runtime.cuda.ElementwiseKernels;
 
 /**
- * The bodies of {@link Ops}' softplus, ELU, hardtanh, smooth L1 and Huber losses, with their
+ * The bodies of {@link Ops}' softplus, ELU, hardtanh, smooth L1 and Huber losses (and of the activations of
+ * {@link ActivationCodeKernels}: hardswish, hardsigmoid, Mish, SELU, CELU, softsign, log-sigmoid, tanhshrink), with their
  * derivatives: {@link PiecewiseKernels} on the CPU, {@code cuda.PiecewiseKernels} on the GPU,
  * one pass each way (hardtanh's forward is clamp's kernel; its gradient, unlike clamp's, is 0
  * at the bounds). Results and gradients stay on the tensor's device.
@@ -75,6 +77,32 @@ final class PiecewiseOps {
       } else {
         PiecewiseKernels.hardtanhBackward(dx.buffer(), dx.offset(), g.readBuffer(), g.offset(), in.readBuffer(), in.offset(), in.numel(),
             lo, hi);
+      }
+    });
+  }
+
+  /**
+   * One of {@link ActivationCodeKernels}' activations ({@code op} its code, {@code a} CELU's alpha), by those kernels on the
+   * CPU and {@code cuda.ActivationCodeKernels} on the GPU, its gradient from the input.
+   */
+  static Tensor activation(String name, int op, Tensor x, double a) {
+    float p = finite(name, "alpha", a, x);
+    if (op == ActivationCodeKernels.CELU && p == 0) {
+      throw new IllegalArgumentException(name + ": alpha must not be 0 (it divides), got " + a + " (input shape "
+          + Shapes.toString(x.shape()) + ")");
+    }
+    return elementwise(name, x, (out, in, g) -> {
+      if (in.device().isCuda()) {
+        dev.kiln.runtime.cuda.ActivationCodeKernels.forward(op, out.writeCuda(), in.readCuda(), p, in.numel());
+      } else {
+        ActivationCodeKernels.forward(op, out.buffer(), out.offset(), in.readBuffer(), in.offset(), in.numel(), p);
+      }
+    }, (dx, in, g) -> {
+      if (in.device().isCuda()) {
+        dev.kiln.runtime.cuda.ActivationCodeKernels.backward(op, dx.writeCuda(), g.readCuda(), in.readCuda(), p, in.numel());
+      } else {
+        ActivationCodeKernels.backward(op, dx.buffer(), dx.offset(), g.readBuffer(), g.offset(), in.readBuffer(), in.offset(),
+            in.numel(), p);
       }
     });
   }

@@ -1132,6 +1132,15 @@ class CudaOpsTest {
     compare("softplus beta threshold", Match.CLOSE, in -> Ops.softplus(in[0], 2, 3), x);
     compare("elu", Match.CLOSE, in -> Ops.elu(in[0], 0.5), x);
     compare("hardtanh", Match.EXACT, in -> Ops.hardtanh(in[0], -1, 2), x);
+    compare("relu6", Match.EXACT, in -> Ops.relu6(in[0]), x.mul(2f));
+    compare("hardswish", Match.CLOSE, in -> Ops.hardswish(in[0]), x);
+    compare("hardsigmoid", Match.CLOSE, in -> Ops.hardsigmoid(in[0]), x);
+    compare("mish", Match.CLOSE, in -> Ops.mish(in[0]), x);
+    compare("selu", Match.CLOSE, in -> Ops.selu(in[0]), x);
+    compare("celu", Match.CLOSE, in -> Ops.celu(in[0], 0.7), x);
+    compare("softsign", Match.CLOSE, in -> Ops.softsign(in[0]), x);
+    compare("log_sigmoid", Match.CLOSE, in -> Ops.logSigmoid(in[0]), x);
+    compare("tanhshrink", Match.CLOSE, in -> Ops.tanhshrink(in[0]), x);
     compare("smooth_l1_loss", Match.CLOSE, in -> Ops.smoothL1LossPerElement(in[0], in[1], 0.7), x, t);
     compare("smooth_l1_loss beta 0, mean", Match.CLOSE, in -> Ops.smoothL1Loss(in[0], in[1], 0, true), x, t);
     compare("huber_loss", Match.CLOSE, in -> Ops.huberLossPerElement(in[0], in[1], 1.3), x, t);

@@ -69,6 +69,33 @@ class PiecewiseOpsTest {
   }
 
   @Test
+  void codedActivationsMatchFiniteDifferencesAndTheirKinks() {
+    Kiln.manualSeed(12);
+    Tensor x = GradCheck.awayFromZero(0.05f, 3, 4).mul(2f).detach().requiresGrad(true);
+    GradCheck.check("mish", in -> Ops.mish(in[0]), 1e-3, 1e-3, 1e-3, x);
+    GradCheck.check("selu", in -> Ops.selu(in[0]), 1e-3, 1e-3, 1e-3, x);
+    GradCheck.check("celu", in -> Ops.celu(in[0], 0.6), 1e-3, 1e-3, 1e-3, x);
+    GradCheck.check("softsign", in -> Ops.softsign(in[0]), 1e-3, 1e-3, 1e-3, x);
+    GradCheck.check("log_sigmoid", in -> Ops.logSigmoid(in[0]), 1e-3, 1e-3, 1e-3, x);
+    GradCheck.check("tanhshrink", in -> Ops.tanhshrink(in[0]), 1e-3, 1e-3, 1e-3, x);
+    // PyTorch's sides at the kinks: hardswish's slope x/3 + 1/2 on [-3, 3], hardsigmoid's 1/6 strictly inside, relu6's 0 at 0 and 6
+    Tensor k = Tensor.of(new float[] {-3, 3, 0, 6, -100, 100}).requiresGrad(true);
+    Ops.hardswish(k).sum().backward();
+    assertArrayEquals(new float[] {-0.5f, 1.5f, 0.5f, 1, 0, 1}, k.grad().toFloatArray());
+    Tensor h = Tensor.of(new float[] {-3, 3, 0, 6, -100, 100}).requiresGrad(true);
+    Ops.hardsigmoid(h).sum().backward();
+    assertArrayEquals(new float[] {0, 0, 1f / 6, 0, 0, 0}, h.grad().toFloatArray());
+    Tensor r = Tensor.of(new float[] {-1, 0, 3, 6, 7}).requiresGrad(true);
+    Tensor y = Ops.relu6(r);
+    assertArrayEquals(new float[] {0, 0, 3, 6, 6}, y.toFloatArray());
+    y.sum().backward();
+    assertArrayEquals(new float[] {0, 0, 1, 0, 0}, r.grad().toFloatArray());
+    // log-sigmoid stays finite far out, as PyTorch's
+    assertArrayEquals(new float[] {-100, -3.92e-44f}, Ops.logSigmoid(Tensor.of(new float[] {-100, 100})).toFloatArray(), 1e-45f);
+    assertMessage("celu: alpha must not be 0 (it divides), got 0.0 (input shape [2, 3])", () -> Ops.celu(Tensor.zeros(2, 3), 0));
+  }
+
+  @Test
   void badArgumentsNameTheArgument() {
     Tensor x = Tensor.zeros(2, 3);
     assertMessage("smooth_l1_loss does not support negative values for beta, got -1.0 (input shape [2, 3])", () -> Ops.smoothL1LossPerElement(x, x, -1));

@@ -73,6 +73,19 @@ final class Functions {
     if (spec instanceof Hardtanh.Spec s) {
       return CodeBlock.of("$T.hardtanh($L, $L, $L)", F, input, s.minVal(), s.maxVal());
     }
+    if (spec instanceof dev.kiln.dsl.ReLU6.Spec) {
+      return CodeBlock.of("$T.relu6($L)", F, input);
+    }
+    if (CodedActivations.is(spec)) {
+      return CodedActivations.eagerCall(spec, input);
+    }
+    if (spec instanceof dev.kiln.dsl.Identity.Spec) {
+      return CodeBlock.of("$L", input);
+    }
+    if (spec instanceof dev.kiln.dsl.Unflatten.Spec s) {
+      return CodeBlock.of("$T.unflatten($L, $L, $L)", F, input, s.dim(), java.util.Arrays.stream(s.sizes()).mapToObj(String::valueOf)
+          .collect(Collectors.joining(", ")));
+    }
     if (spec instanceof Normalize s) {
       return CodeBlock.of("$T.normalize($L, $L, $L, $L)", F, input, s.p(), s.dim(), s.eps() + "f");
     }

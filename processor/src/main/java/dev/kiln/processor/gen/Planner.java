@@ -288,6 +288,7 @@ final class Planner {
       } else if (s.spec() instanceof ReLU.Spec) {
         kernels.add(new Kernel(Kernel.Kind.RELU, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof Flatten.Spec || s.spec() instanceof Reshape || s.spec() instanceof InitialStates.State
+          || s.spec() instanceof dev.kiln.dsl.Unflatten.Spec || s.spec() instanceof dev.kiln.dsl.Identity.Spec
           || s.spec() instanceof Dropout.Spec
           || s.spec() instanceof Dropout2d.Spec) { // dropout: p = 0
         kernels.add(new Kernel(Kernel.Kind.VIEW, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
@@ -426,9 +427,13 @@ final class Planner {
         || spec instanceof LeakyReLU.Spec || isPiecewise(spec) || spec instanceof Softmax.Spec || spec instanceof LogSoftmax.Spec;
   }
 
-  /** ELU, softplus and hardtanh: the activations of eager mode's {@code PiecewiseKernels}, their backward from the input. */
+  /**
+   * ELU, softplus, hardtanh (ReLU6 one of 0 and 6) and {@link CodedActivations}: the activations of eager mode's {@code
+   * PiecewiseKernels} and {@code ActivationCodeKernels}, their backward from the input.
+   */
   static boolean isPiecewise(LayerSpec spec) {
-    return spec instanceof ELU.Spec || spec instanceof Softplus.Spec || spec instanceof Hardtanh.Spec;
+    return spec instanceof ELU.Spec || spec instanceof Softplus.Spec || spec instanceof Hardtanh.Spec
+        || spec instanceof dev.kiln.dsl.ReLU6.Spec || CodedActivations.is(spec);
   }
 
   /** {@code fc1 Linear(in_features=...)} for a layer, the call as written for a function. */

@@ -305,9 +305,11 @@ final class StepCalls {
    * clamp's, {@code MathKernels.clampForward}), its hyper-parameters the floats eager mode rounds them to.
    */
   static void piecewiseForward(CodeBlock.Builder b, Kernel k, Ref out, Ref in) {
-    if (k.spec() instanceof Hardtanh.Spec h) {
-      b.addStatement("$T.clampForward($L, $L, $L, $L, n * $L, $L, $L)", MATH, out.array(), out.offset(), in.array(), in.offset(),
-          k.outPerSample(), Generator.floatLiteral((float) h.minVal()), Generator.floatLiteral((float) h.maxVal()));
+    if (CodedActivations.is(k.spec())) {
+      CodedActivations.forward(b, k, out, in);
+    } else if (k.spec() instanceof Hardtanh.Spec || k.spec() instanceof dev.kiln.dsl.ReLU6.Spec) {
+      b.addStatement("$T.clampForward($L, $L, $L, $L, n * $L, $L)", MATH, out.array(), out.offset(), in.array(), in.offset(),
+          k.outPerSample(), piecewiseParameters(k));
     } else {
       b.addStatement("$T.$LForward($L, $L, $L, $L, n * $L, $L)", PIECEWISE, piecewiseName(k), out.array(), out.offset(), in.array(),
           in.offset(), k.outPerSample(), piecewiseParameters(k));
@@ -316,6 +318,10 @@ final class StepCalls {
 
   /** An ELU, softplus or hardtanh step's backward, from its input: eager mode's {@code PiecewiseKernels}. */
   static void piecewiseBackward(CodeBlock.Builder b, Kernel k, Ref target, Ref d, Ref in) {
+    if (CodedActivations.is(k.spec())) {
+      CodedActivations.backward(b, k, target, d, in);
+      return;
+    }
     b.addStatement("$T.$LBackward($L, $L, $L, $L, $L, $L, n * $L, $L)", PIECEWISE, piecewiseName(k), target.array(), target.offset(),
         d.array(), d.offset(), in.array(), in.offset(), k.outPerSample(), piecewiseParameters(k));
   }
@@ -324,13 +330,16 @@ final class StepCalls {
     return k.spec() instanceof ELU.Spec ? "elu" : k.spec() instanceof Softplus.Spec ? "softplus" : "hardtanh";
   }
 
-  /** The floats after the count: {@code alpha}, {@code beta, threshold} or {@code min, max}. */
+  /** The floats after the count: {@code alpha}, {@code beta, threshold} or {@code min, max} (ReLU6's 0 and 6). */
   private static CodeBlock piecewiseParameters(Kernel k) {
     if (k.spec() instanceof ELU.Spec e) {
       return Generator.floatLiteral((float) e.alpha());
     }
     if (k.spec() instanceof Softplus.Spec s) {
       return CodeBlock.of("$L, $L", Generator.floatLiteral((float) s.beta()), Generator.floatLiteral((float) s.threshold()));
+    }
+    if (k.spec() instanceof dev.kiln.dsl.ReLU6.Spec) { // eager mode's relu6: hardtanh between 0 and 6
+      return CodeBlock.of("$L, $L", Generator.floatLiteral(0f), Generator.floatLiteral(6f));
     }
     Hardtanh.Spec h = (Hardtanh.Spec) k.spec();
     return CodeBlock.of("$L, $L", Generator.floatLiteral((float) h.minVal()), Generator.floatLiteral((float) h.maxVal()));

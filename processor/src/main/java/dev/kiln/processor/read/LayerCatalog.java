@@ -129,6 +129,31 @@ final class LayerCatalog {
         case 2 -> new Hardtanh.Spec(number(args, 0), number(args, 1));
         default -> throw new BadArguments("Hardtanh takes () or (min_val, max_val)");
       }),
+      // the element-wise activations of eager mode's ActivationCodeKernels, ReLU6 (hardtanh's kernels), and two views
+      Map.entry(DSL + "ReLU6", args -> none(args, "ReLU6", new dev.kiln.dsl.ReLU6.Spec())),
+      Map.entry(DSL + "Hardswish", args -> none(args, "Hardswish", new dev.kiln.dsl.Hardswish.Spec())),
+      Map.entry(DSL + "Hardsigmoid", args -> none(args, "Hardsigmoid", new dev.kiln.dsl.Hardsigmoid.Spec())),
+      Map.entry(DSL + "Mish", args -> none(args, "Mish", new dev.kiln.dsl.Mish.Spec())),
+      Map.entry(DSL + "SELU", args -> none(args, "SELU", new dev.kiln.dsl.SELU.Spec())),
+      Map.entry(DSL + "CELU", args -> switch (args.size()) {
+        case 0 -> new dev.kiln.dsl.CELU.Spec(1.0);
+        case 1 -> new dev.kiln.dsl.CELU.Spec(number(args, 0));
+        default -> throw new BadArguments("CELU takes () or (alpha)");
+      }),
+      Map.entry(DSL + "Softsign", args -> none(args, "Softsign", new dev.kiln.dsl.Softsign.Spec())),
+      Map.entry(DSL + "LogSigmoid", args -> none(args, "LogSigmoid", new dev.kiln.dsl.LogSigmoid.Spec())),
+      Map.entry(DSL + "Tanhshrink", args -> none(args, "Tanhshrink", new dev.kiln.dsl.Tanhshrink.Spec())),
+      Map.entry(DSL + "Identity", args -> none(args, "Identity", new dev.kiln.dsl.Identity.Spec())),
+      Map.entry(DSL + "Unflatten", args -> {
+        if (args.size() < 2) {
+          throw new BadArguments("Unflatten takes (dim, sizes...)");
+        }
+        int[] sizes = new int[args.size() - 1];
+        for (int i = 0; i < sizes.length; i++) {
+          sizes[i] = integer(args, i + 1);
+        }
+        return new dev.kiln.dsl.Unflatten.Spec(integer(args, 0), sizes);
+      }),
       Map.entry(DSL + "Dropout", args -> args.isEmpty() ? new Dropout.Spec(0.5) : new Dropout.Spec(number(args, 0))),
       Map.entry(DSL + "Dropout2d", args -> args.isEmpty() ? new Dropout2d.Spec(0.5) : new Dropout2d.Spec(number(args, 0))),
       Map.entry(DSL + "Flatten", args -> switch (args.size()) {
@@ -323,13 +348,24 @@ final class LayerCatalog {
         };
       });
 
+  /** What a dsl layer without a compiled form computes, for its error (PReLU's slope, GLU's halves, ...), or null for any other class. */
+  static String eagerOnly(String qualifiedName) {
+    return switch (qualifiedName.startsWith(DSL) ? qualifiedName.substring(DSL.length()) : "") {
+      case "PReLU" -> "a learned slope per channel";
+      case "GLU" -> "a * sigmoid(b) of the input's halves";
+      case "Softmin" -> "the softmax of -x";
+      case "PixelShuffle", "PixelUnshuffle" -> "a reshape and a six-dimensional permute";
+      default -> null;
+    };
+  }
+
   static boolean knows(String qualifiedName) {
     return LAYERS.containsKey(qualifiedName);
   }
 
   /** Simple names of the supported layers, for messages. */
   static String supported() {
-    return "Linear, Conv1d, Conv2d, ConvTranspose2d, Upsample, MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, AdaptiveAvgPool1d, AdaptiveAvgPool2d, BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm, InstanceNorm1d, InstanceNorm2d, Dropout, Dropout2d, Flatten, ReLU, Sigmoid, Tanh, LeakyReLU, GELU, SiLU, ELU, Softplus, Hardtanh, Softmax, LogSoftmax, Embedding, EmbeddingBag, LSTM, GRU, RNN, Sequential";
+    return "Linear, Conv1d, Conv2d, ConvTranspose2d, Upsample, MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, AdaptiveAvgPool1d, AdaptiveAvgPool2d, BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm, InstanceNorm1d, InstanceNorm2d, Dropout, Dropout2d, Flatten, ReLU, Sigmoid, Tanh, LeakyReLU, GELU, SiLU, ELU, Softplus, Hardtanh, ReLU6, Hardswish, Hardsigmoid, Mish, SELU, CELU, Softsign, LogSigmoid, Tanhshrink, Identity, Unflatten, Softmax, LogSoftmax, Embedding, EmbeddingBag, LSTM, GRU, RNN, Sequential";
   }
 
   static LayerSpec create(String qualifiedName, List<Object> args) throws BadArguments {
@@ -379,6 +415,10 @@ final class LayerCatalog {
       throw new BadArguments(unsupportedFunction(name, args.size()));
     }
     try {
+      LayerSpec activation = moreActivation(name, args);
+      if (activation != null) {
+        return activation;
+      }
       if (name.equals("permute")) { // F.permute(x, 0, 2, 1, 3), or its varargs as an array
         List<Integer> dims = new ArrayList<>();
         if (args.size() == 1 && args.get(0) instanceof int[] given) {
@@ -492,8 +532,29 @@ final class LayerCatalog {
    * than {@code h} as not a constant.
    */
   static boolean knowsFunction(String name, int constants) {
-    return FUNCTIONS.contains(name + "/" + constants) || Pointwise.knows(name, constants) || (name.equals("reshape") || name.equals("permute")) && constants >= 1
+    return FUNCTIONS.contains(name + "/" + constants) || MORE_ACTIVATIONS.contains(name + "/" + constants) || Pointwise.knows(name, constants) || (name.equals("reshape") || name.equals("permute")) && constants >= 1
         || name.equals("flip") || name.equals("repeat"); // (x.flip() is a copy, x.repeat() an error naming the shape)
+  }
+
+  /** The {@code F} activations of eager mode's {@code ActivationCodeKernels}, and relu6, as name/number of arguments after the tensor. */
+  private static final java.util.Set<String> MORE_ACTIVATIONS = java.util.Set.of("relu6/0", "hardswish/0", "hardsigmoid/0", "mish/0",
+      "selu/0", "celu/0", "celu/1", "softsign/0", "logsigmoid/0", "tanhshrink/0");
+
+  /** The step of {@code F.mish(x)} and the rest of {@link #MORE_ACTIVATIONS}, or null for another function. */
+  private static LayerSpec moreActivation(String name, List<Object> args) throws BadArguments {
+    return switch (name + "/" + args.size()) {
+      case "relu6/0" -> new dev.kiln.dsl.ReLU6.Spec();
+      case "hardswish/0" -> new dev.kiln.dsl.Hardswish.Spec();
+      case "hardsigmoid/0" -> new dev.kiln.dsl.Hardsigmoid.Spec();
+      case "mish/0" -> new dev.kiln.dsl.Mish.Spec();
+      case "selu/0" -> new dev.kiln.dsl.SELU.Spec();
+      case "celu/0" -> new dev.kiln.dsl.CELU.Spec(1.0);
+      case "celu/1" -> new dev.kiln.dsl.CELU.Spec(number(args, 0));
+      case "softsign/0" -> new dev.kiln.dsl.Softsign.Spec();
+      case "logsigmoid/0" -> new dev.kiln.dsl.LogSigmoid.Spec();
+      case "tanhshrink/0" -> new dev.kiln.dsl.Tanhshrink.Spec();
+      default -> null;
+    };
   }
 
   static String unsupportedFunction(String name, int constants) {
@@ -507,7 +568,7 @@ final class LayerCatalog {
       default -> "use layer fields for the rest, or leave out @Model and the model runs eagerly, as written";
     };
     return "F." + name + " with " + (constants + 1) + " argument(s) is not supported by the Kiln compiler; supported: relu, "
-        + "sigmoid, tanh, gelu, silu, leakyRelu(x, slope), elu(x[, alpha]), softplus(x[, beta, threshold]), hardtanh(x[, min, max]), softmax(x, dim), logSoftmax(x, dim), flatten(x[, start, end]), maxPool2d(x, k[, stride[, padding, "
+        + "sigmoid, tanh, gelu, silu, leakyRelu(x, slope), elu(x[, alpha]), softplus(x[, beta, threshold]), hardtanh(x[, min, max]), relu6, hardswish, hardsigmoid, mish, selu, celu(x[, alpha]), softsign, logsigmoid, tanhshrink, softmax(x, dim), logSoftmax(x, dim), flatten(x[, start, end]), maxPool2d(x, k[, stride[, padding, "
         + "ceilMode]]), avgPool2d(x, k[, stride[, padding, ceilMode, countIncludePad]]), adaptiveAvgPool2d(x, size[, width]), maxPool1d(x, k[, stride[, padding, ceilMode]]), avgPool1d(x, k[, stride[, padding, "
         + "ceilMode, countIncludePad]]), adaptiveAvgPool1d(x, size), interpolate(x, scale[, scale_w]), "
         + "reshape(x, -1, ...), pad(x, new int[] {left, right, ...}[, value]), normalize(x[, p, dim, eps]), x.logsumexp(dim[, keepDim]), x.norm(p, dim[, keepDim]), x.prod(dim[, keepDim]), x.amax(dim) and x.amin(dim) (or (new int[] {dim}, keepDim)), x.cumsum(dim), x.flip(dims...), x.repeat(1, counts...), cosineSimilarity(a, b[, dim, eps]) of two values (broadcast where a size is 1), transpose(x, d0, d1), permute(x, 0, ...), select(x, dim, index), narrow(x, dim, start, length), add(a, b), sub(a, b), mul(a, b) and div(a, b) of two"

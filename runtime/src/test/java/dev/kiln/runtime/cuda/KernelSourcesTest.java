@@ -74,6 +74,11 @@ class KernelSourcesTest {
   }
 
   @Test
+  void activationCodeKernelsCompile() {
+    checkFamily("kiln_activation_code.cu", ActivationCodeKernels.SOURCE, List.of("kiln_activation_code_forward", "kiln_activation_code_backward"));
+  }
+
+  @Test
   void pointwiseKernelsCompile() {
     checkFamily("kiln_pointwise.cu", PointwiseKernels.SOURCE, List.of(
         "kiln_pointwise_forward", "kiln_pointwise_backward", "kiln_binary_forward", "kiln_binary_backward"));
@@ -139,6 +144,7 @@ class KernelSourcesTest {
     checkLaunched("RecurrentCellKernels.java", RecurrentCellKernels.SOURCE);
     checkLaunched("IndexKernels.java", IndexKernels.SOURCE);
     checkLaunched("PiecewiseKernels.java", PiecewiseKernels.SOURCE);
+    checkLaunched("ActivationCodeKernels.java", ActivationCodeKernels.SOURCE);
     checkLaunched("SortKernels.java", SortKernels.SOURCE);
     checkLaunched("IdKernels.java", IdKernels.SOURCE);
     checkLaunched("SelectKernels.java", SelectKernels.SOURCE);

@@ -1,0 +1,51 @@
+package dev.kiln.processor;
+
+import static com.google.testing.compile.CompilationSubject.assertThat;
+
+import com.google.testing.compile.Compilation;
+import java.io.IOException;
+import javax.tools.JavaFileObject;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * ReLU6, hardswish, hardsigmoid, Mish, SELU, CELU, softsign, log-sigmoid and tanhshrink (layers, in a Sequential, F
+ * functions) and the views Identity and Unflatten in a compiled forward: the golden source, eager mode's values and
+ * gradients bit for bit; the layers without a compiled form (PReLU, GLU, Softmin, PixelShuffle, PixelUnshuffle) named
+ * on their declarations as eager mode's only.
+ */
+class MoreActivationsTest {
+  @Test
+  void generatesTheGoldenSourceWithoutWarnings() throws IOException {
+    Compilation c = ProcessorTest.compile(ProcessorTest.model("MoreActivations"));
+    assertThat(c).succeededWithoutWarnings();
+    ProcessorTest.assertGolden(c, "KilnMoreActivations", "KilnMoreActivations.java");
+  }
+
+  @Test
+  void matchesEagerBitForBit() {
+    ParityTest.matchesEagerBitForBit("MoreActivations", "6");
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @CsvSource(delimiter = '|', value = {"PReLU | new PReLU(8)", "GLU | new GLU(1)", "Softmin | new Softmin(1)",
+      "PixelShuffle | new PixelShuffle(2)", "PixelUnshuffle | new PixelUnshuffle(2)"})
+  void layersWithoutACompiledFormAreNamedOnTheirLine(String type, String creation) {
+    JavaFileObject f = ProcessorTest.classModel("Eager" + type,
+        "@Model(input = {8})",
+        "public class Eager" + type + " extends Module {",
+        "  final Linear fc = new Linear(8, 8);",
+        "  final " + type + " act = " + creation + ";",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    return act.apply(fc.apply(x));",
+        "  }",
+        "}");
+    Compilation c = ProcessorTest.compile(f);
+    assertThat(c).hadErrorContaining("act: " + type + " has no compiled form yet (").inFile(f)
+        .onLineContaining("final " + type + " act = " + creation + ";");
+    assertThat(c).hadErrorContaining("): it runs in eager mode only (docs/guide.md, \"What does not compile yet\"); leave out @Model"
+        + " and the model runs eagerly, as written");
+    assertThat(c).hadErrorCount(1);
+  }
+}
