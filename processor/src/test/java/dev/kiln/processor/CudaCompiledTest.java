@@ -66,6 +66,7 @@ class CudaCompiledTest {
     "FunctionalGroupNorm, 4:5:5",
     "MathPairs, 6",
     "ExtremaNorms, 3:8",
+    "RollExtrema, 3:4:8",
     "WideDecoder, 3:4:4",
     "ConvBlocks, 4:5:5",
     "TokenMlp, 6:8",

@@ -31,6 +31,14 @@ class PointwiseTest {
     ProcessorTest.assertGolden(c, "KilnMathPairs", "KilnMathPairs.java");
   }
 
+  /** neg(), amax/amin over several dimensions and roll (RollExtrema): the golden source. */
+  @Test
+  void rollExtremaGenerateTheGoldenSourceWithoutWarnings() throws IOException {
+    Compilation c = ProcessorTest.compile(ProcessorTest.model("RollExtrema"));
+    assertThat(c).succeededWithoutWarnings();
+    ProcessorTest.assertGolden(c, "KilnRollExtrema", "KilnRollExtrema.java");
+  }
+
   /** InstanceNorm1d and amax/amin along a dimension (ExtremaNorms): the golden source. */
   @Test
   void extremaNormsGenerateTheGoldenSourceWithoutWarnings() throws IOException {
@@ -40,7 +48,7 @@ class PointwiseTest {
   }
 
   @ParameterizedTest(name = "{0}")
-  @CsvSource({"RmsNormMlp, 4:8", "PointwiseOps, 6", "MathPairs, 6", "ExtremaNorms, 3:8"})
+  @CsvSource({"RmsNormMlp, 4:8", "PointwiseOps, 6", "MathPairs, 6", "ExtremaNorms, 3:8", "RollExtrema, 3:4:8"})
   void matchesEagerBitForBit(String model, String sampleShape) {
     ParityTest.matchesEagerBitForBit(model, sampleShape);
   }
@@ -62,7 +70,11 @@ class PointwiseTest {
     "h.prod() | x.prod() is the product of every value of the batch together, and a compiled forward keeps the batch dimension",
     "h.prod(0) | h.prod(0): prod(0) of [N, 4, 6]: dimension 0 is the batch, which a compiled forward keeps",
     "h.amax() | x.amax() is the maximum of every value of the batch together, and a compiled forward keeps the batch dimension",
-    "h.amin(1, 2) | x.amin over several dimensions [1, 2] has no compiled form yet (one dimension compiles: x.amin(1);",
+    "h.amin(1, 1) | amin(new int[] {1, 1}) of [N, 4, 6]: dimension 1 appears multiple times in the list of dims",
+    "h.amax(1, 0) | amax(new int[] {1, 0}) of [N, 4, 6]: dimension 0 is the batch, which a compiled forward keeps",
+    "h.roll(1) | x.roll(shift) rolls the tensor flattened, the batch's samples into one another",
+    "h.roll(1, 0) | roll(1, 0) of [N, 4, 6]: dimension 0 is the batch, which a compiled forward keeps; roll along dimensions after it",
+    "h.roll(new int[] {1}, new int[] {1, 2}) | roll: shifts [1] and dims [1, 2] must have the same length",
     "h.amax(0) | h.amax(0): amax(0) of [N, 4, 6]: dimension 0 is the batch, which a compiled forward keeps",
     "h.pow(Float.POSITIVE_INFINITY) | x.pow: the exponent must be finite, got Infinity",
     "h.clamp(Float.NaN, 1f) | x.clamp: the bounds must be numbers, got NaN",

@@ -30,6 +30,7 @@ import dev.kiln.processor.ir.LineOp;
 import dev.kiln.processor.ir.Normalize;
 import dev.kiln.processor.ir.Pointwise;
 import dev.kiln.processor.ir.PointwisePair;
+import dev.kiln.processor.ir.Roll;
 import dev.kiln.processor.ir.Reorder;
 import dev.kiln.processor.ir.Repeat;
 import dev.kiln.processor.ir.Scale;
@@ -169,6 +170,11 @@ final class ElementwiseEmitter {
    * from the output's through the inverse map.
    */
   static void indexMap(CodeBlock.Builder b, Kernel k, Ref to, Ref from, boolean inverse) {
+    if (k.spec() instanceof Roll roll) { // the entries rotated; backward the gradient rotated back, added to zeros as eager's
+      b.addStatement("$T.roll($L, $L, $L, $L, new int[] {$L}, new int[] {$L}, $L)", INDEX, to.array(), to.offset(), from.array(),
+          from.offset(), Generator.batchShape(k.inShape()), Generator.joined(roll.places(k.inShape())), inverse);
+      return;
+    }
     IndexMap map = (IndexMap) k.spec();
     int rank = k.inShape().length;
     boolean[] flips = map.flips(k.inShape());
@@ -278,6 +284,11 @@ final class ElementwiseEmitter {
    */
   static void lineForward(CodeBlock.Builder b, Kernel k, Ref out, Ref in) {
     LineOp s = (LineOp) k.spec();
+    if (s.overSeveral()) { // x.amax(1, 2): over the dimensions together
+      b.addStatement("$T.extremeOver($L, $L, $L, $L, new int[] {$L}, $L, $L)", INDEX, out.array(), out.offset(), in.array(), in.offset(),
+          Generator.batchShape(k.inShape()), reducedLiteral(s, k.inShape()), s.kind() == LineOp.Kind.AMAX);
+      return;
+    }
     int[] a = s.along(k.inShape());
     switch (s.kind()) {
       case LOGSUMEXP -> b.addStatement("$T.logsumexpForward($L, $L, $L, $L, $L, $L, $L)", INDEX, out.array(), out.offset(), in.array(),
@@ -311,6 +322,12 @@ final class ElementwiseEmitter {
    */
   static void lineBackward(CodeBlock.Builder b, Kernel k, Ref target, Ref d, Ref in, Ref out) {
     LineOp s = (LineOp) k.spec();
+    if (s.overSeveral()) {
+      b.addStatement("$T.extremeOverBackward($L, $L, $L, $L, $L, $L, $L, $L, new int[] {$L}, $L)", INDEX, target.array(),
+          target.offset(), d.array(), d.offset(), in.array(), in.offset(), out.array(), out.offset(), Generator.batchShape(k.inShape()),
+          reducedLiteral(s, k.inShape()));
+      return;
+    }
     int[] a = s.along(k.inShape());
     switch (s.kind()) {
       case LOGSUMEXP -> b.addStatement("$T.logsumexpBackward($L, $L, $L, $L, $L, $L, $L, $L, $L, $L, $L)", INDEX, target.array(),
@@ -325,6 +342,13 @@ final class ElementwiseEmitter {
           target.offset(), d.array(), d.offset(), in.array(), in.offset(), out.array(), out.offset(), times(a[0]), a[1], a[2]);
       case ARGMAX, ARGMIN, TOPK, BOTTOMK -> throw new IllegalStateException("an argmax has no gradient"); // (carriesNoGradient)
     }
+  }
+
+  /** {@code new boolean[] {false, true, true}}: the dimensions an amax over several reduces, the batch first. */
+  private static String reducedLiteral(LineOp s, int[] in) {
+    boolean[] reduced = s.reducedDims(in);
+    return "new boolean[] {" + IntStream.range(0, in.length).mapToObj(d -> String.valueOf(reduced[d])).collect(Collectors.joining(", "))
+        + "}";
   }
 
   /** A cosine similarity's broadcast shape: both operands' sizes, each 1 stretched to the other's. */
