@@ -67,6 +67,7 @@ class CudaCompiledTest {
     "MathPairs, 6",
     "ExtremaNorms, 3:8",
     "RollExtrema, 3:4:8",
+    "FieldPairs, 4:6",
     "WideDecoder, 3:4:4",
     "ConvBlocks, 4:5:5",
     "TokenMlp, 6:8",

@@ -31,6 +31,14 @@ class PointwiseTest {
     ProcessorTest.assertGolden(c, "KilnMathPairs", "KilnMathPairs.java");
   }
 
+  /** maximum, minimum and atan2 of tensor fields (FieldPairs): the golden source. */
+  @Test
+  void fieldPairsGenerateTheGoldenSourceWithoutWarnings() throws IOException {
+    Compilation c = ProcessorTest.compile(ProcessorTest.model("FieldPairs"));
+    assertThat(c).succeededWithoutWarnings();
+    ProcessorTest.assertGolden(c, "KilnFieldPairs", "KilnFieldPairs.java");
+  }
+
   /** neg(), amax/amin over several dimensions and roll (RollExtrema): the golden source. */
   @Test
   void rollExtremaGenerateTheGoldenSourceWithoutWarnings() throws IOException {
@@ -48,7 +56,8 @@ class PointwiseTest {
   }
 
   @ParameterizedTest(name = "{0}")
-  @CsvSource({"RmsNormMlp, 4:8", "PointwiseOps, 6", "MathPairs, 6", "ExtremaNorms, 3:8", "RollExtrema, 3:4:8"})
+  @CsvSource({"RmsNormMlp, 4:8", "PointwiseOps, 6", "MathPairs, 6", "ExtremaNorms, 3:8", "RollExtrema, 3:4:8",
+    "FieldPairs, 4:6"})
   void matchesEagerBitForBit(String model, String sampleShape) {
     ParityTest.matchesEagerBitForBit(model, sampleShape);
   }
@@ -83,22 +92,30 @@ class PointwiseTest {
     ProcessorTest.returnIsAnErrorOnItsLine("BadPointwise", call, message);
   }
 
-  /** A tensor field as maximum's operand is refused on its line, naming the field (a field is not planned there). */
-  @Test
-  void aTensorFieldOperandIsAnErrorOnItsLine() {
+  /**
+   * A tensor field as maximum's operand that would widen the value, and a pair of two fields (no batch), are refused on their
+   * line, naming the field.
+   */
+  @ParameterizedTest(name = "{0}")
+  @CsvSource(delimiter = '|', value = {
+    "h.sum(2, true).maximum(low) | h.sum(2, true).maximum(low): the buffer low [4, 6] as an operand of a compiled maximum must"
+        + " broadcast over the other value without widening it, each of its last sizes the value's or 1 (a [T, D], [T, 1] or [D]"
+        + " field over [N, 4, 1])",
+    "low.atan2(low) | low.atan2(low): low is the buffer low [4, 6]; a compiled forward adds a tensor field",
+  })
+  void aTensorFieldOperandThatDoesNotFitIsAnErrorOnItsLine(String call, String message) {
     JavaFileObject f = ProcessorTest.classModel("FieldMaximum",
         "@Model(input = {4, 6})",
         "public class FieldMaximum extends Module {",
         "  final Linear fc = new Linear(6, 6);",
-        "  final Tensor low = registerBuffer(\"low\", Tensor.zeros(6));",
+        "  final Tensor low = registerBuffer(\"low\", Tensor.zeros(4, 6));",
         "  @Override public Tensor forward(Tensor x) {",
         "    Tensor h = fc.apply(x);",
-        "    return h.maximum(low);",
+        "    return h.add(" + call + ");",
         "  }",
         "}");
     Compilation c = ProcessorTest.compile(f);
     assertThat(c).hadErrorCount(1);
-    assertThat(c).hadErrorContaining("h.maximum(low): low is the buffer low [6]; a compiled forward adds a tensor field").inFile(f)
-        .onLineContaining("return h.maximum(low);");
+    assertThat(c).hadErrorContaining(message).inFile(f).onLineContaining("return h.add(" + call + ");");
   }
 }

@@ -144,6 +144,18 @@ final class PlanEmitter {
             ctor.addStatement("this.$L$L = new float[n * $L]", f, j, Generator.perSample(shape));
           }
         }
+        case POINTWISE_PAIR -> { // a tensor field expanded to the result's shape first, its gradient summed back through the passes
+          int[][] passes = gen.elementwise.pairExpansion(k);
+          if (passes.length > 0) {
+            boolean trained = gen.ir.tensor(k.inputs().get(1)).isParameter();
+            for (String f : trained ? List.of("pairExpanded", "dpairExpanded") : List.of("pairExpanded")) {
+              t.addField(FLOATS, f + j, Modifier.FINAL);
+              ctor.addStatement("this.$L$L = new float[n * $L]", f, j, k.outPerSample());
+            }
+            ElementwiseEmitter.passBuffers(t, ctor, passes, trained ? List.of("pairExpanding" + j + "_", "dpairExpanding" + j + "_")
+                : List.of("pairExpanding" + j + "_"));
+          }
+        }
         case TILE -> ElementwiseEmitter.passBuffers(t, ctor, ((Tile) k.spec()).passes(k.inShape()), List.of("tile" + j + "_", "dtile" + j + "_"));
         case WHERE -> { // a tensor field expanded to the result's shape first, its gradient summed back through the passes
           for (int w = 0; w < 3; w++) {
