@@ -68,6 +68,7 @@ class CudaCompiledTest {
     "ExtremaNorms, 3:8",
     "RollExtrema, 3:4:8",
     "FieldPairs, 4:6",
+    "TrackedInstanceNorms, 3:8",
     "WideDecoder, 3:4:4",
     "ConvBlocks, 4:5:5",
     "TokenMlp, 6:8",

@@ -3146,22 +3146,6 @@ class ProcessorTest {
         + " sequence first").inFile(f).onLineContaining("decoder.forward(x, x)");
     assertThat(c).hadErrorContaining("transformer: layer type Transformer is not supported by the Kiln compiler")
         .inFile(f).onLineContaining("new Transformer(");
-    JavaFileObject g = classModel("Norms",
-        "@Model(input = {3, 8})",
-        "public class Norms extends Module {",
-        "  final InstanceNorm1d in1d = new InstanceNorm1d(3, 1e-5, 0.1, false, true);",
-        "  final InstanceNorm2d tracked = new InstanceNorm2d(3, 1e-5, 0.1, false, true);",
-        "  @Override public Tensor forward(Tensor x) {",
-        "    return tracked.apply(in1d.apply(x));",
-        "  }",
-        "}");
-    Compilation d = compile(g);
-    assertThat(d).hadErrorContaining("InstanceNorm1d with track_running_stats=true runs in eager mode only (a compiled model"
-        + " keeps no running statistics of instance norms); use (num_features, eps, momentum, affine, false)")
-        .inFile(g).onLineContaining("new InstanceNorm1d(");
-    assertThat(d).hadErrorContaining("InstanceNorm2d with track_running_stats=true runs in eager mode only")
-        .inFile(g).onLineContaining("new InstanceNorm2d(");
-
     JavaFileObject h = classModel("UntrackedNorm",
         "@Model(input = {3, 4, 4})",
         "public class UntrackedNorm extends Module {",

@@ -19,6 +19,7 @@ import dev.kiln.dsl.ConvTranspose2d;
 import dev.kiln.dsl.EmbeddingBag;
 import dev.kiln.dsl.GELU;
 import dev.kiln.dsl.Recurrent;
+import dev.kiln.dsl.GroupNorm;
 import dev.kiln.processor.ir.Cosine;
 import dev.kiln.processor.ir.Normalize;
 import dev.kiln.processor.ir.Tile;
@@ -176,6 +177,13 @@ final class PlanEmitter {
             t.addField(DOUBLES, f + j, Modifier.FINAL);
             ctor.addStatement("this.$L$L = new double[n * $L]", f, j,
                 k.kind() == Kernel.Kind.LAYERNORM ? NormEmitter.layerNormRows(k) : NormEmitter.groupCount(k));
+          }
+          if (NormEmitter.tracksRunningStats(k)) { // evaluation's running statistics as read, and the affine gradients
+            boolean affine = ((GroupNorm.Options) k.spec()).affine();
+            for (String f : affine ? List.of("runningMean", "runningVar", "dweight", "dbias") : List.of("runningMean", "runningVar")) {
+              t.addField(FLOATS, f + j, Modifier.FINAL);
+              ctor.addStatement("this.$L$L = new float[$L]", f, j, k.channels());
+            }
           }
         }
         case BATCHNORM -> {

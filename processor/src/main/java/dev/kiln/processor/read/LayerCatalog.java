@@ -188,15 +188,16 @@ final class LayerCatalog {
       }),
       Map.entry(DSL + "InstanceNorm1d", args -> switch (args.size()) {
         case 1 -> new InstanceNorm1d.Spec(integer(args, 0), 1e-5, false, 0.1, false);
-        case 5 -> new InstanceNorm1d.Spec(integer(args, 0), number(args, 1), bool(args, 3), number(args, 2), untracked("InstanceNorm1d", args));
+        case 5 -> new InstanceNorm1d.Spec(integer(args, 0), number(args, 1), bool(args, 3), number(args, 2), bool(args, 4));
         default -> throw new BadArguments("InstanceNorm1d takes (num_features) or (num_features, eps, momentum, affine,"
             + " track_running_stats)");
       }),
       Map.entry(DSL + "InstanceNorm2d", args -> switch (args.size()) {
         case 1 -> new InstanceNorm2d.Spec(integer(args, 0), 1e-5, false);
         case 3 -> new InstanceNorm2d.Spec(integer(args, 0), number(args, 1), bool(args, 2));
-        case 5 -> new InstanceNorm2d.Spec(integer(args, 0), number(args, 1), bool(args, 3), number(args, 2), untracked("InstanceNorm2d", args));
-        default -> throw new BadArguments("InstanceNorm2d takes (num_features) or (num_features, eps, affine)");
+        case 5 -> new InstanceNorm2d.Spec(integer(args, 0), number(args, 1), bool(args, 3), number(args, 2), bool(args, 4));
+        default -> throw new BadArguments("InstanceNorm2d takes (num_features), (num_features, eps, affine) or (num_features, eps,"
+            + " momentum, affine, track_running_stats)");
       }),
       Map.entry(DSL + "BatchNorm1d", args -> switch (args.size()) {
         case 1 -> new BatchNorm1d.Spec(integer(args, 0), 1e-5, 0.1, true);
@@ -631,19 +632,6 @@ final class LayerCatalog {
       return EmbeddingBag.Mode.valueOf(c.name());
     }
     throw new BadArguments("EmbeddingBag's mode must be EmbeddingBag.Mode.SUM, MEAN or MAX, got " + arg);
-  }
-
-  /**
-   * An instance norm's fifth argument, track_running_stats, which must be false: running statistics are eager only (a
-   * compiled model keeps none of instance norms).
-   */
-  private static boolean untracked(String layer, List<Object> args) throws BadArguments {
-    if (bool(args, 4)) {
-      throw new BadArguments(layer + " with track_running_stats=true runs in eager mode only (a compiled model keeps no running"
-          + " statistics of instance norms); use " + (layer.equals("InstanceNorm2d") ? "(num_features, eps, affine)"
-          : "(num_features, eps, momentum, affine, false)"));
-    }
-    return false;
   }
 
   static int integer(List<Object> args, int i) throws BadArguments {
