@@ -5,7 +5,6 @@ import static com.google.testing.compile.CompilationSubject.assertThat;
 import com.google.testing.compile.Compilation;
 import java.io.IOException;
 import javax.tools.JavaFileObject;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -17,42 +16,17 @@ import org.junit.jupiter.params.provider.CsvSource;
  * mode's values and gradients bit for bit, and the errors on their lines.
  */
 class PointwiseTest {
-  @Test
-  void rmsNormGeneratesTheGoldenSourceWithoutWarnings() throws IOException {
-    Compilation c = ProcessorTest.compile(ProcessorTest.model("RmsNormMlp"));
+  /**
+   * The golden sources: RMSNorm written functionally, atan2, lerp and the logical ops (MathPairs), InstanceNorm1d and
+   * amax/amin along a dimension (ExtremaNorms), neg(), amax/amin over several dimensions and roll (RollExtrema),
+   * maximum, minimum and atan2 of tensor fields (FieldPairs).
+   */
+  @ParameterizedTest(name = "{0}")
+  @CsvSource({"RmsNormMlp", "MathPairs", "ExtremaNorms", "RollExtrema", "FieldPairs"})
+  void generatesTheGoldenSourceWithoutWarnings(String model) throws IOException {
+    Compilation c = ProcessorTest.compile(ProcessorTest.model(model));
     assertThat(c).succeededWithoutWarnings();
-    ProcessorTest.assertGolden(c, "KilnRmsNormMlp", "KilnRmsNormMlp.java");
-  }
-
-  @Test
-  void mathPairsGenerateTheGoldenSourceWithoutWarnings() throws IOException {
-    Compilation c = ProcessorTest.compile(ProcessorTest.model("MathPairs"));
-    assertThat(c).succeededWithoutWarnings();
-    ProcessorTest.assertGolden(c, "KilnMathPairs", "KilnMathPairs.java");
-  }
-
-  /** maximum, minimum and atan2 of tensor fields (FieldPairs): the golden source. */
-  @Test
-  void fieldPairsGenerateTheGoldenSourceWithoutWarnings() throws IOException {
-    Compilation c = ProcessorTest.compile(ProcessorTest.model("FieldPairs"));
-    assertThat(c).succeededWithoutWarnings();
-    ProcessorTest.assertGolden(c, "KilnFieldPairs", "KilnFieldPairs.java");
-  }
-
-  /** neg(), amax/amin over several dimensions and roll (RollExtrema): the golden source. */
-  @Test
-  void rollExtremaGenerateTheGoldenSourceWithoutWarnings() throws IOException {
-    Compilation c = ProcessorTest.compile(ProcessorTest.model("RollExtrema"));
-    assertThat(c).succeededWithoutWarnings();
-    ProcessorTest.assertGolden(c, "KilnRollExtrema", "KilnRollExtrema.java");
-  }
-
-  /** InstanceNorm1d and amax/amin along a dimension (ExtremaNorms): the golden source. */
-  @Test
-  void extremaNormsGenerateTheGoldenSourceWithoutWarnings() throws IOException {
-    Compilation c = ProcessorTest.compile(ProcessorTest.model("ExtremaNorms"));
-    assertThat(c).succeededWithoutWarnings();
-    ProcessorTest.assertGolden(c, "KilnExtremaNorms", "KilnExtremaNorms.java");
+    ProcessorTest.assertGolden(c, "Kiln" + model, "Kiln" + model + ".java");
   }
 
   @ParameterizedTest(name = "{0}")
