@@ -31,6 +31,7 @@ public final class KilnFieldPairs extends FieldPairs {
     requireCompiledTensor("ceiling", ceiling, true, 4, 1);
     requireCompiledTensor("limit", limit, false, 1, 4, 6);
     requireCompiledTensor("angle", angle, true, 4, 6);
+    requireCompiledTensor("table", table, true, 8, 6);
   }
 
   @Override
@@ -68,7 +69,7 @@ public final class KilnFieldPairs extends FieldPairs {
       // summary() is recording: the layers' eager forwards, each seen as it is applied
       return super.forward(x);
     }
-    if (Compiled.onCuda("KilnFieldPairs", x, fc.weight(), fc.bias(), head.weight(), head.bias(), floor, ceiling, angle)) {
+    if (Compiled.onCuda("KilnFieldPairs", x, fc.weight(), fc.bias(), head.weight(), head.bias(), floor, ceiling, angle, table)) {
       return forwardCuda(x);
     }
     int n = Compiled.batchSize("KilnFieldPairs", x, 4, 6);
@@ -78,42 +79,47 @@ public final class KilnFieldPairs extends FieldPairs {
       float[] in = x.readBuffer();
       int inOff = x.offset();
       float[] out = new float[n * 3];
-      // fc Linear(in_features=6, out_features=6, bias=True): [N, 4, 6] -> [N, 4, 6]   FieldPairs.java:24
+      // fc Linear(in_features=6, out_features=6, bias=True): [N, 4, 6] -> [N, 4, 6]   FieldPairs.java:25
       Tensor fcB = fc.bias();
       Blas.linear(n * 4, 6, 6, in, inOff, fc.weight(), fcB.readBuffer(), fcB.offset(), p.a1, 0);
-      // h.clamp(-0.2F, 0.2F): [N, 4, 6] -> [N, 4, 6]   FieldPairs.java:25
+      // h.clamp(-0.2F, 0.2F): [N, 4, 6] -> [N, 4, 6]   FieldPairs.java:26
       MathKernels.clampForward(p.a2, 0, p.a1, 0, n * 24, -0.2f, 0.2f);
-      // h.maximum(floor): [N, 4, 6] -> [N, 4, 6]   FieldPairs.java:26
+      // h.maximum(floor): [N, 4, 6] -> [N, 4, 6]   FieldPairs.java:27
       MathKernels.spreadAlong(p.pairExpanded3, 0, floor.readBuffer(), floor.offset(), 1, n * 4, 6, 1f);
       PointwiseKernels.forward(PointwiseKernels.Binary.MAXIMUM, p.a3, 0, p.a1, 0, p.pairExpanded3, 0, n * 24);
-      // h.maximum(floor).minimum(ceiling): [N, 4, 6] -> [N, 4, 6]   FieldPairs.java:26
+      // h.maximum(floor).minimum(ceiling): [N, 4, 6] -> [N, 4, 6]   FieldPairs.java:27
       MathKernels.spreadAlong(p.pairExpanding4_0, 0, ceiling.readBuffer(), ceiling.offset(), 1, n, 4, 1f);
       MathKernels.spreadAlong(p.pairExpanded4, 0, p.pairExpanding4_0, 0, n * 4, 6, 1, 1f);
       PointwiseKernels.forward(PointwiseKernels.Binary.MINIMUM, p.a4, 0, p.a3, 0, p.pairExpanded4, 0, n * 24);
-      // tied.maximum(floor): [N, 4, 6] -> [N, 4, 6]   FieldPairs.java:26
+      // tied.maximum(floor): [N, 4, 6] -> [N, 4, 6]   FieldPairs.java:27
       MathKernels.spreadAlong(p.pairExpanded5, 0, floor.readBuffer(), floor.offset(), 1, n * 4, 6, 1f);
       PointwiseKernels.forward(PointwiseKernels.Binary.MAXIMUM, p.a5, 0, p.a2, 0, p.pairExpanded5, 0, n * 24);
-      // h.maximum(floor).minimum(ceiling).add(tied.maximum(floor)): [N, 4, 6] -> [N, 4, 6]   FieldPairs.java:26
+      // h.maximum(floor).minimum(ceiling).add(tied.maximum(floor)): [N, 4, 6] -> [N, 4, 6]   FieldPairs.java:27
       CpuKernels.addForward(p.a6, 0, p.a4, 0, p.a5, 0, n * 24, false);
-      // h.maximum(floor).minimum(ceiling).add(tied.maximum(floor)).minimum(limit): [N, 4, 6] -> [N, 4, 6]   FieldPairs.java:26
+      // h.maximum(floor).minimum(ceiling).add(tied.maximum(floor)).minimum(limit): [N, 4, 6] -> [N, 4, 6]   FieldPairs.java:27
       MathKernels.spreadAlong(p.pairExpanded7, 0, limit.readBuffer(), limit.offset(), 1, n, 24, 1f);
       PointwiseKernels.forward(PointwiseKernels.Binary.MINIMUM, p.a7, 0, p.a6, 0, p.pairExpanded7, 0, n * 24);
-      // angle.atan2(h): [N, 4, 6] -> [N, 4, 6]   FieldPairs.java:27
+      // angle.atan2(h): [N, 4, 6] -> [N, 4, 6]   FieldPairs.java:28
       MathKernels.spreadAlong(p.pairExpanded8, 0, angle.readBuffer(), angle.offset(), 1, n, 24, 1f);
       PointwiseKernels.forward(PointwiseKernels.Binary.ATAN2, p.a8, 0, p.pairExpanded8, 0, p.a1, 0, n * 24);
-      // h.atan2(floor): [N, 4, 6] -> [N, 4, 6]   FieldPairs.java:27
+      // h.atan2(floor): [N, 4, 6] -> [N, 4, 6]   FieldPairs.java:28
       MathKernels.spreadAlong(p.pairExpanded9, 0, floor.readBuffer(), floor.offset(), 1, n * 4, 6, 1f);
       PointwiseKernels.forward(PointwiseKernels.Binary.ATAN2, p.a9, 0, p.a1, 0, p.pairExpanded9, 0, n * 24);
-      // angle.atan2(h).add(h.atan2(floor)): [N, 4, 6] -> [N, 4, 6]   FieldPairs.java:27
+      // angle.atan2(h).add(h.atan2(floor)): [N, 4, 6] -> [N, 4, 6]   FieldPairs.java:28
       CpuKernels.addForward(p.a10, 0, p.a8, 0, p.a9, 0, n * 24, false);
-      // g.add(a): [N, 4, 6] -> [N, 4, 6]   FieldPairs.java:28
-      CpuKernels.addForward(p.a11, 0, p.a7, 0, p.a10, 0, n * 24, false);
-      // head Linear(in_features=6, out_features=3, bias=True): [N, 4, 6] -> [N, 4, 3]   FieldPairs.java:28
+      // h.minimum(table.narrow(0, 2, 4)): [N, 4, 6] -> [N, 4, 6]   FieldPairs.java:28
+      MathKernels.spreadAlong(p.pairExpanded11, 0, table.readBuffer(), table.offset() + 12, 1, n, 24, 1f);
+      PointwiseKernels.forward(PointwiseKernels.Binary.MINIMUM, p.a11, 0, p.a1, 0, p.pairExpanded11, 0, n * 24);
+      // angle.atan2(h).add(h.atan2(floor)).add(h.minimum(table.narrow(0, 2, 4))): [N, 4, 6] -> [N, 4, 6]   FieldPairs.java:28
+      CpuKernels.addForward(p.a12, 0, p.a10, 0, p.a11, 0, n * 24, false);
+      // g.add(a): [N, 4, 6] -> [N, 4, 6]   FieldPairs.java:29
+      CpuKernels.addForward(p.a13, 0, p.a7, 0, p.a12, 0, n * 24, false);
+      // head Linear(in_features=6, out_features=3, bias=True): [N, 4, 6] -> [N, 4, 3]   FieldPairs.java:29
       Tensor headB = head.bias();
-      Blas.linear(n * 4, 3, 6, p.a11, 0, head.weight(), headB.readBuffer(), headB.offset(), p.a12, 0);
-      // head.apply(g.add(a)).mean(1): [N, 4, 3] -> [N, 3]   FieldPairs.java:28
-      MathKernels.sumAlong(out, 0, p.a12, 0, n, 4, 3, 1f / 4);
-      if (!Compiled.recording(x, fc.weight(), fc.bias(), head.weight(), head.bias(), floor, ceiling, angle)) {
+      Blas.linear(n * 4, 3, 6, p.a13, 0, head.weight(), headB.readBuffer(), headB.offset(), p.a14, 0);
+      // head.apply(g.add(a)).mean(1): [N, 4, 3] -> [N, 3]   FieldPairs.java:29
+      MathKernels.sumAlong(out, 0, p.a14, 0, n, 4, 3, 1f / 4);
+      if (!Compiled.recording(x, fc.weight(), fc.bias(), head.weight(), head.bias(), floor, ceiling, angle, table)) {
         return Tensor.wrap(out, n, 3);
       }
       return Tensor.ofNode(out, new int[] {n, 3}, new Backward(x, p, out));
@@ -127,33 +133,37 @@ public final class KilnFieldPairs extends FieldPairs {
    */
   private Tensor forwardCuda(Tensor x) {
     int n = Compiled.batchSize("KilnFieldPairs", x, 4, 6);
-    // fc Linear(in_features=6, out_features=6, bias=True): [N, 4, 6] -> [N, 4, 6]   FieldPairs.java:24
+    // fc Linear(in_features=6, out_features=6, bias=True): [N, 4, 6] -> [N, 4, 6]   FieldPairs.java:25
     Tensor v1 = fc.apply(x);
-    // h.clamp(-0.2F, 0.2F): [N, 4, 6] -> [N, 4, 6]   FieldPairs.java:25
+    // h.clamp(-0.2F, 0.2F): [N, 4, 6] -> [N, 4, 6]   FieldPairs.java:26
     Tensor v2 = v1.clamp(-0.2f, 0.2f);
-    // h.maximum(floor): [N, 4, 6] -> [N, 4, 6]   FieldPairs.java:26
+    // h.maximum(floor): [N, 4, 6] -> [N, 4, 6]   FieldPairs.java:27
     Tensor v3 = v1.maximum(floor);
-    // h.maximum(floor).minimum(ceiling): [N, 4, 6] -> [N, 4, 6]   FieldPairs.java:26
+    // h.maximum(floor).minimum(ceiling): [N, 4, 6] -> [N, 4, 6]   FieldPairs.java:27
     Tensor v4 = v3.minimum(ceiling);
-    // tied.maximum(floor): [N, 4, 6] -> [N, 4, 6]   FieldPairs.java:26
+    // tied.maximum(floor): [N, 4, 6] -> [N, 4, 6]   FieldPairs.java:27
     Tensor v5 = v2.maximum(floor);
-    // h.maximum(floor).minimum(ceiling).add(tied.maximum(floor)): [N, 4, 6] -> [N, 4, 6]   FieldPairs.java:26
+    // h.maximum(floor).minimum(ceiling).add(tied.maximum(floor)): [N, 4, 6] -> [N, 4, 6]   FieldPairs.java:27
     Tensor v6 = F.add(v4, v5);
-    // h.maximum(floor).minimum(ceiling).add(tied.maximum(floor)).minimum(limit): [N, 4, 6] -> [N, 4, 6]   FieldPairs.java:26
+    // h.maximum(floor).minimum(ceiling).add(tied.maximum(floor)).minimum(limit): [N, 4, 6] -> [N, 4, 6]   FieldPairs.java:27
     Tensor v7 = v6.minimum(limit);
-    // angle.atan2(h): [N, 4, 6] -> [N, 4, 6]   FieldPairs.java:27
+    // angle.atan2(h): [N, 4, 6] -> [N, 4, 6]   FieldPairs.java:28
     Tensor v8 = angle.atan2(v1);
-    // h.atan2(floor): [N, 4, 6] -> [N, 4, 6]   FieldPairs.java:27
+    // h.atan2(floor): [N, 4, 6] -> [N, 4, 6]   FieldPairs.java:28
     Tensor v9 = v1.atan2(floor);
-    // angle.atan2(h).add(h.atan2(floor)): [N, 4, 6] -> [N, 4, 6]   FieldPairs.java:27
+    // angle.atan2(h).add(h.atan2(floor)): [N, 4, 6] -> [N, 4, 6]   FieldPairs.java:28
     Tensor v10 = F.add(v8, v9);
-    // g.add(a): [N, 4, 6] -> [N, 4, 6]   FieldPairs.java:28
-    Tensor v11 = F.add(v7, v10);
-    // head Linear(in_features=6, out_features=3, bias=True): [N, 4, 6] -> [N, 4, 3]   FieldPairs.java:28
-    Tensor v12 = head.apply(v11);
-    // head.apply(g.add(a)).mean(1): [N, 4, 3] -> [N, 3]   FieldPairs.java:28
-    Tensor v13 = F.mean(v12, 1, false);
-    return v13;
+    // h.minimum(table.narrow(0, 2, 4)): [N, 4, 6] -> [N, 4, 6]   FieldPairs.java:28
+    Tensor v11 = v1.minimum(table.narrow(0, 2, 4));
+    // angle.atan2(h).add(h.atan2(floor)).add(h.minimum(table.narrow(0, 2, 4))): [N, 4, 6] -> [N, 4, 6]   FieldPairs.java:28
+    Tensor v12 = F.add(v10, v11);
+    // g.add(a): [N, 4, 6] -> [N, 4, 6]   FieldPairs.java:29
+    Tensor v13 = F.add(v7, v12);
+    // head Linear(in_features=6, out_features=3, bias=True): [N, 4, 6] -> [N, 4, 3]   FieldPairs.java:29
+    Tensor v14 = head.apply(v13);
+    // head.apply(g.add(a)).mean(1): [N, 4, 3] -> [N, 3]   FieldPairs.java:29
+    Tensor v15 = F.mean(v14, 1, false);
+    return v15;
   }
 
   /**
@@ -185,6 +195,10 @@ public final class KilnFieldPairs extends FieldPairs {
 
     final float[] a12;
 
+    final float[] a13;
+
+    final float[] a14;
+
     float[] da1;
 
     float[] da3;
@@ -201,13 +215,17 @@ public final class KilnFieldPairs extends FieldPairs {
 
     float[] da9;
 
-    float[] da7;
-
     float[] da10;
 
     float[] da11;
 
+    float[] da7;
+
     float[] da12;
+
+    float[] da13;
+
+    float[] da14;
 
     float[] ta1;
 
@@ -237,6 +255,10 @@ public final class KilnFieldPairs extends FieldPairs {
 
     final float[] dpairExpanded9;
 
+    final float[] pairExpanded11;
+
+    final float[] dpairExpanded11;
+
     Plan(int n) {
       super(n);
       this.a1 = new float[n * 24];
@@ -250,7 +272,9 @@ public final class KilnFieldPairs extends FieldPairs {
       this.a9 = new float[n * 24];
       this.a10 = new float[n * 24];
       this.a11 = new float[n * 24];
-      this.a12 = new float[n * 12];
+      this.a12 = new float[n * 24];
+      this.a13 = new float[n * 24];
+      this.a14 = new float[n * 12];
       this.pairExpanded3 = new float[n * 24];
       this.dpairExpanded3 = new float[n * 24];
       this.pairExpanded4 = new float[n * 24];
@@ -264,6 +288,8 @@ public final class KilnFieldPairs extends FieldPairs {
       this.dpairExpanded8 = new float[n * 24];
       this.pairExpanded9 = new float[n * 24];
       this.dpairExpanded9 = new float[n * 24];
+      this.pairExpanded11 = new float[n * 24];
+      this.dpairExpanded11 = new float[n * 24];
     }
 
     /**
@@ -281,10 +307,12 @@ public final class KilnFieldPairs extends FieldPairs {
       da6 = new float[n * 24];
       da8 = new float[n * 24];
       da9 = new float[n * 24];
-      da7 = new float[n * 24];
       da10 = new float[n * 24];
       da11 = new float[n * 24];
-      da12 = new float[n * 12];
+      da7 = new float[n * 24];
+      da12 = new float[n * 24];
+      da13 = new float[n * 24];
+      da14 = new float[n * 12];
       ta1 = new float[n * 24];
     }
   }
@@ -302,7 +330,7 @@ public final class KilnFieldPairs extends FieldPairs {
     private final int generation;
 
     Backward(Tensor x, Plan p, float[] out) {
-      super(x, fc.weight(), fc.bias(), head.weight(), head.bias(), floor, ceiling, angle);
+      super(x, fc.weight(), fc.bias(), head.weight(), head.bias(), floor, ceiling, angle, table);
       this.x = x;
       this.p = p;
       this.out = out;
@@ -352,38 +380,61 @@ public final class KilnFieldPairs extends FieldPairs {
         float[] dIn9 = need9 ? p.da8 : null;
         float[] dIn9_1 = need9 ? p.da9 : null;
         boolean need10 = need9;
-        float[] dIn10 = need10 ? p.da7 : null;
-        float[] dIn10_1 = need10 ? p.da10 : null;
+        float[] dIn10 = need10 ? p.da1 : null;
         boolean need11 = need10;
-        float[] dIn11 = need11 ? p.da11 : null;
-        boolean need12 = need11 || needsGrad(3 /* head.weight() */) || needsGrad(4 /* head.bias() */);
-        float[] dIn12 = need12 ? p.da12 : null;
-        // head.apply(g.add(a)).mean(1): gradient of [N, 4, 3]   FieldPairs.java:28
-        MathKernels.spreadAlong(dIn12, 0, g.readBuffer(), g.offset(), n, 4, 3, 1f / 4, false);
-        // head Linear(in_features=6, out_features=3, bias=True): gradient of [N, 4, 6]   FieldPairs.java:28
-        if (!need12) {
-          return new Tensor[8];
+        float[] dIn11 = need11 ? p.da10 : null;
+        float[] dIn11_1 = need11 ? p.da11 : null;
+        boolean need12 = need11;
+        float[] dIn12 = need12 ? p.da7 : null;
+        float[] dIn12_1 = need12 ? p.da12 : null;
+        boolean need13 = need12;
+        float[] dIn13 = need13 ? p.da13 : null;
+        boolean need14 = need13 || needsGrad(3 /* head.weight() */) || needsGrad(4 /* head.bias() */);
+        float[] dIn14 = need14 ? p.da14 : null;
+        // head.apply(g.add(a)).mean(1): gradient of [N, 4, 3]   FieldPairs.java:29
+        MathKernels.spreadAlong(dIn14, 0, g.readBuffer(), g.offset(), n, 4, 3, 1f / 4, false);
+        // head Linear(in_features=6, out_features=3, bias=True): gradient of [N, 4, 6]   FieldPairs.java:29
+        if (!need14) {
+          return new Tensor[9];
         }
-        CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(4 /* head.bias() */)), 0, dIn12, 0, n * 4, 3, true);
+        CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(4 /* head.bias() */)), 0, dIn14, 0, n * 4, 3, true);
         Tensor headGW = Compiled.grad(head.weight(), needsGrad(3 /* head.weight() */));
-        Blas.linearBackward(n * 4, 3, 6, dIn12, 0, p.a11, 0, headGW, head.weight(), 0f, dIn11, 0);
-        // g.add(a): gradient of [N, 4, 6]   FieldPairs.java:28
+        Blas.linearBackward(n * 4, 3, 6, dIn14, 0, p.a13, 0, headGW, head.weight(), 0f, dIn13, 0);
+        // g.add(a): gradient of [N, 4, 6]   FieldPairs.java:29
+        if (!need13) {
+          return new Tensor[9];
+        }
+        CpuKernels.addBackward(dIn12, 0, dIn13, 0, null, 0, n * 24, false);
+        CpuKernels.addBackward(dIn12_1, 0, dIn13, 0, null, 0, n * 24, false);
+        // angle.atan2(h).add(h.atan2(floor)).add(h.minimum(table.narrow(0, 2, 4))): gradient of [N, 4, 6]   FieldPairs.java:28
+        if (!need12) {
+          return new Tensor[9];
+        }
+        CpuKernels.addBackward(dIn11, 0, dIn12_1, 0, null, 0, n * 24, false);
+        CpuKernels.addBackward(dIn11_1, 0, dIn12_1, 0, null, 0, n * 24, false);
+        // h.minimum(table.narrow(0, 2, 4)): gradient of [N, 4, 6]   FieldPairs.java:28
         if (!need11) {
-          return new Tensor[8];
+          return new Tensor[9];
         }
-        CpuKernels.addBackward(dIn10, 0, dIn11, 0, null, 0, n * 24, false);
-        CpuKernels.addBackward(dIn10_1, 0, dIn11, 0, null, 0, n * 24, false);
-        // angle.atan2(h).add(h.atan2(floor)): gradient of [N, 4, 6]   FieldPairs.java:27
+        PointwiseKernels.backward(PointwiseKernels.Binary.MINIMUM, false, dIn10, 0, dIn11_1, 0, p.a1, 0, p.pairExpanded11, 0, n * 24, false);
+        float[] field11G = Compiled.gradBuffer(table, needsGrad(8 /* table */));
+        if (field11G != null) {
+          float[] field11Sum = new float[24];
+          PointwiseKernels.backward(PointwiseKernels.Binary.MINIMUM, true, p.dpairExpanded11, 0, dIn11_1, 0, p.a1, 0, p.pairExpanded11, 0, n * 24, false);
+          MathKernels.sumAlong(field11Sum, 0, p.dpairExpanded11, 0, 1, n, 24, 1f);
+          CpuKernels.accumulate(field11G, 12, field11Sum, 0, 24);
+        }
+        // angle.atan2(h).add(h.atan2(floor)): gradient of [N, 4, 6]   FieldPairs.java:28
         if (!need10) {
-          return new Tensor[8];
+          return new Tensor[9];
         }
-        CpuKernels.addBackward(dIn9, 0, dIn10_1, 0, null, 0, n * 24, false);
-        CpuKernels.addBackward(dIn9_1, 0, dIn10_1, 0, null, 0, n * 24, false);
-        // h.atan2(floor): gradient of [N, 4, 6]   FieldPairs.java:27
+        CpuKernels.addBackward(dIn9, 0, dIn11, 0, null, 0, n * 24, false);
+        CpuKernels.addBackward(dIn9_1, 0, dIn11, 0, null, 0, n * 24, false);
+        // h.atan2(floor): gradient of [N, 4, 6]   FieldPairs.java:28
         if (!need9) {
-          return new Tensor[8];
+          return new Tensor[9];
         }
-        PointwiseKernels.backward(PointwiseKernels.Binary.ATAN2, false, dIn8, 0, dIn9_1, 0, p.a1, 0, p.pairExpanded9, 0, n * 24, false);
+        PointwiseKernels.backward(PointwiseKernels.Binary.ATAN2, false, dIn8, 0, dIn9_1, 0, p.a1, 0, p.pairExpanded9, 0, n * 24, true);
         float[] field9G = Compiled.gradBuffer(floor, needsGrad(5 /* floor */));
         if (field9G != null) {
           float[] field9Sum = new float[6];
@@ -391,9 +442,9 @@ public final class KilnFieldPairs extends FieldPairs {
           MathKernels.sumAlong(field9Sum, 0, p.dpairExpanded9, 0, 1, n * 4, 6, 1f);
           CpuKernels.accumulate(field9G, 0, field9Sum, 0, 6);
         }
-        // angle.atan2(h): gradient of [N, 4, 6]   FieldPairs.java:27
+        // angle.atan2(h): gradient of [N, 4, 6]   FieldPairs.java:28
         if (!need8) {
-          return new Tensor[8];
+          return new Tensor[9];
         }
         PointwiseKernels.backward(PointwiseKernels.Binary.ATAN2, true, dIn7, 0, dIn9, 0, p.pairExpanded8, 0, p.a1, 0, n * 24, true);
         float[] field8G = Compiled.gradBuffer(angle, needsGrad(7 /* angle */));
@@ -403,20 +454,20 @@ public final class KilnFieldPairs extends FieldPairs {
           MathKernels.sumAlong(field8Sum, 0, p.dpairExpanded8, 0, 1, n, 24, 1f);
           CpuKernels.accumulate(field8G, 0, field8Sum, 0, 24);
         }
-        // h.maximum(floor).minimum(ceiling).add(tied.maximum(floor)).minimum(limit): gradient of [N, 4, 6]   FieldPairs.java:26
+        // h.maximum(floor).minimum(ceiling).add(tied.maximum(floor)).minimum(limit): gradient of [N, 4, 6]   FieldPairs.java:27
         if (!need7) {
-          return new Tensor[8];
+          return new Tensor[9];
         }
-        PointwiseKernels.backward(PointwiseKernels.Binary.MINIMUM, false, dIn6, 0, dIn10, 0, p.a6, 0, p.pairExpanded7, 0, n * 24, false);
-        // h.maximum(floor).minimum(ceiling).add(tied.maximum(floor)): gradient of [N, 4, 6]   FieldPairs.java:26
+        PointwiseKernels.backward(PointwiseKernels.Binary.MINIMUM, false, dIn6, 0, dIn12, 0, p.a6, 0, p.pairExpanded7, 0, n * 24, false);
+        // h.maximum(floor).minimum(ceiling).add(tied.maximum(floor)): gradient of [N, 4, 6]   FieldPairs.java:27
         if (!need6) {
-          return new Tensor[8];
+          return new Tensor[9];
         }
         CpuKernels.addBackward(dIn5, 0, dIn6, 0, null, 0, n * 24, false);
         CpuKernels.addBackward(dIn5_1, 0, dIn6, 0, null, 0, n * 24, false);
-        // tied.maximum(floor): gradient of [N, 4, 6]   FieldPairs.java:26
+        // tied.maximum(floor): gradient of [N, 4, 6]   FieldPairs.java:27
         if (!need5) {
-          return new Tensor[8];
+          return new Tensor[9];
         }
         PointwiseKernels.backward(PointwiseKernels.Binary.MAXIMUM, false, dIn4, 0, dIn5_1, 0, p.a2, 0, p.pairExpanded5, 0, n * 24, false);
         float[] field5G = Compiled.gradBuffer(floor, needsGrad(5 /* floor */));
@@ -426,7 +477,7 @@ public final class KilnFieldPairs extends FieldPairs {
           MathKernels.sumAlong(field5Sum, 0, p.dpairExpanded5, 0, 1, n * 4, 6, 1f);
           CpuKernels.accumulate(field5G, 0, field5Sum, 0, 6);
         }
-        // h.clamp(-0.2F, 0.2F): gradient of [N, 4, 6]   FieldPairs.java:25
+        // h.clamp(-0.2F, 0.2F): gradient of [N, 4, 6]   FieldPairs.java:26
         // only when a step before it needs its gradient (a later one in program order still comes: no return)
         if (need2) {
           // this step's input is read by a later step too, whose gradient is there already: this one's is added
@@ -436,9 +487,9 @@ public final class KilnFieldPairs extends FieldPairs {
           }
           CpuKernels.accumulate(dIn1, 0, t2, 0, n * 24);
         }
-        // h.maximum(floor).minimum(ceiling): gradient of [N, 4, 6]   FieldPairs.java:26
+        // h.maximum(floor).minimum(ceiling): gradient of [N, 4, 6]   FieldPairs.java:27
         if (!need4) {
-          return new Tensor[8];
+          return new Tensor[9];
         }
         PointwiseKernels.backward(PointwiseKernels.Binary.MINIMUM, false, dIn3, 0, dIn5, 0, p.a3, 0, p.pairExpanded4, 0, n * 24, false);
         float[] field4G = Compiled.gradBuffer(ceiling, needsGrad(6 /* ceiling */));
@@ -449,9 +500,9 @@ public final class KilnFieldPairs extends FieldPairs {
           MathKernels.sumAlong(field4Sum, 0, p.dpairExpanding4_0, 0, 1, n, 4, 1f);
           CpuKernels.accumulate(field4G, 0, field4Sum, 0, 4);
         }
-        // h.maximum(floor): gradient of [N, 4, 6]   FieldPairs.java:26
+        // h.maximum(floor): gradient of [N, 4, 6]   FieldPairs.java:27
         if (!need3) {
-          return new Tensor[8];
+          return new Tensor[9];
         }
         PointwiseKernels.backward(PointwiseKernels.Binary.MAXIMUM, false, dIn2, 0, dIn3, 0, p.a1, 0, p.pairExpanded3, 0, n * 24, true);
         float[] field3G = Compiled.gradBuffer(floor, needsGrad(5 /* floor */));
@@ -461,14 +512,14 @@ public final class KilnFieldPairs extends FieldPairs {
           MathKernels.sumAlong(field3Sum, 0, p.dpairExpanded3, 0, 1, n * 4, 6, 1f);
           CpuKernels.accumulate(field3G, 0, field3Sum, 0, 6);
         }
-        // fc Linear(in_features=6, out_features=6, bias=True): gradient of [N, 4, 6]   FieldPairs.java:24
+        // fc Linear(in_features=6, out_features=6, bias=True): gradient of [N, 4, 6]   FieldPairs.java:25
         if (!need1) {
-          return new Tensor[8];
+          return new Tensor[9];
         }
         CpuKernels.biasGradient(Compiled.gradBuffer(fc.bias(), needsGrad(2 /* fc.bias() */)), 0, dIn2, 0, n * 4, 6, true);
         Tensor fcGW = Compiled.grad(fc.weight(), needsGrad(1 /* fc.weight() */));
         Blas.linearBackward(n * 4, 6, 6, dIn2, 0, in, inOff, fcGW, fc.weight(), 0f, dx, 0);
-        Tensor[] grads = new Tensor[8];
+        Tensor[] grads = new Tensor[9];
         grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());
         return grads;
       } finally {
