@@ -84,8 +84,12 @@ public abstract class InstanceNorm<S extends InstanceNorm.Options> extends Group
     return super.forward(x);
   }
 
-  /** PyTorch's update: batch_norm of {@code [1, N * C, *]} with the statistics repeated N times, then their mean over N. */
-  private void updateRunningStats(Tensor x) {
+  /**
+   * PyTorch's update of the running statistics from a training batch {@code x} ({@code [N, C, *]}): batch_norm of {@code [1,
+   * N * C, *]} with the statistics repeated N times, then their mean over N. A training forward calls it; so does a compiled
+   * model's, with its input's values, so that both keep the same statistics bit for bit.
+   */
+  public void updateRunningStats(Tensor x) {
     S s = spec();
     int[] shape = x.shape();
     int n = shape[0];

@@ -7,8 +7,8 @@ import dev.kiln.runtime.Shapes;
  * momentum=0.1, affine=False, track_running_stats=False)}: each sample's channel is normalised by its own mean and
  * biased variance over its length, then, when {@code affine}, scaled by {@code weight} and shifted by {@code bias}
  * ({@code [C]}); with {@code trackRunningStats}, running statistics as {@link InstanceNorm} says. An unbatched
- * {@code [C, L]} is normalised as a batch of one. Compiled only without running statistics (a compiled model holding a
- * tracking one is an error on its line).
+ * {@code [C, L]} is normalised as a batch of one. Compiled with running statistics too (the same update, and the same
+ * normalisation by them in evaluation).
  */
 public class InstanceNorm1d extends InstanceNorm<InstanceNorm1d.Spec> {
   /** InstanceNorm1d's hyper-parameters and shape rule: {@code [N, numFeatures, L]}, unchanged. */

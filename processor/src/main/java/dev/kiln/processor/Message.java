@@ -196,6 +196,9 @@ public enum Message {
       + " or repeats one over the other along a run of adjacent dimensions, as an add does (h.lt(h.mean(-1, true)))"),
   POINTWISE_SHAPES("%s: a compiled %s broadcasts its two values as PyTorch does, but one is %s from %s and the other %s from"
       + " %s: %s; a size of 1 repeats, other sizes must agree (and each starts with the batch)"),
+  PAIR_FIELD_SHAPE("%s: %s as an operand of a compiled %s must broadcast over the other value without widening it, each of"
+      + " its last sizes the value's or 1 (a [T, D], [T, 1] or [D] field over %s); register it at sizes that do, or leave out"
+      + " @Model to run it eagerly"),
   WHERE_SHAPES("%s: a compiled where broadcasts a, b and the mask as PyTorch does, but a is %s from %s, b %s from %s and the"
       + " mask %s from %s: %s; a size of 1 repeats, other sizes must agree (and each starts with the batch)"),
   WHERE_FIELD_SHAPE("%s: %s as an operand of a compiled where must broadcast over the result without widening it, each"

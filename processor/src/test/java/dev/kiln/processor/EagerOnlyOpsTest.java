@@ -5,14 +5,14 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * The eager Tensor ops without a compiled form (writes by index,
- * masked_select, nonzero, roll; the element-wise math functions, atan2, lerp, the logical ops, prod, amax and amin along a dimension compile,
+ * masked_select, nonzero; the element-wise math functions, atan2, lerp, the logical ops, prod, amax and amin, neg and roll compile,
  * PointwiseTest): a compiled forward that calls one gets one error, on its line, naming the op and saying that it runs in
  * eager mode only.
  */
 class EagerOnlyOpsTest {
   @ParameterizedTest(name = "{0}")
   @CsvSource(delimiter = ';', value = {
-    "h.roll(1, 2); roll", "h.scatter(2, Tensor.labels(0).reshape(1, 1, 1), 0f); scatter",
+    "h.scatter(2, Tensor.labels(0).reshape(1, 1, 1), 0f); scatter",
     "h.indexFill(2, Tensor.labels(0), 0f); indexFill", "h.scatterAdd(2, Tensor.labels(0).reshape(1, 1, 1), h); scatterAdd"})
   void aCompiledForwardNamesTheOpOnItsLine(String call, String op) {
     ProcessorTest.returnIsAnErrorOnItsLine("Uses" + Character.toUpperCase(op.charAt(0)) + op.substring(1), call,

@@ -272,7 +272,8 @@ public final class ShapeChecker {
       boolean comparedField = step.spec() instanceof Cosine && fields.size() == 1; // cosineSimilarity(h, prototypes)
       boolean whereField = step.spec() instanceof Where && !fields.isEmpty(); // Tensor.where(mask, h, fill): a, b or the mask a field
       boolean parameterFields = step.functional() && ir.tensor(step.input()) == null; // F.conv2d(x, w, b): weight and bias fields
-      if (!fields.isEmpty() && !withField && !byField && !comparedField && !whereField && !parameterFields) { // a tensor field fed to a step that does not take one
+      boolean pairField = step.spec() instanceof PointwisePair && fields.size() == 1; // h.maximum(floor), floor.atan2(h)
+      if (!fields.isEmpty() && !withField && !byField && !comparedField && !whereField && !parameterFields && !pairField) { // a tensor field fed to a step that does not take one
         TensorIr misused = fields.get(0);
         diagnostics.error(where, Message.TENSOR_MISUSE, label, misused.field(), misused.describe());
         continue;
@@ -338,6 +339,14 @@ public final class ShapeChecker {
         } catch (IllegalArgumentException e) {
           diagnostics.error(where, Message.COMPARE_SHAPES, label, Shapes.toString(in), producers.get(step.input()),
               Shapes.toString(joined.get(1)), producers.get(step.inputs().get(1)), e.getMessage());
+          continue;
+        }
+      } else if (pairField) { // h.maximum(floor): the field expanded over the value, as eager mode expands it
+        TensorIr field = fields.get(0);
+        joinedShape = joined.get(ir.tensor(step.input()) == null ? 0 : 1).clone();
+        if (!broadcastsOver(field.shape(), joinedShape)) {
+          diagnostics.error(where, Message.PAIR_FIELD_SHAPE, label, field.describe(), ((PointwisePair) step.spec()).method(),
+              Shapes.toString(joinedShape));
           continue;
         }
       } else if (step.spec() instanceof PointwisePair pair) { // a.maximum(b): both broadcast to the result, as eager mode expands them

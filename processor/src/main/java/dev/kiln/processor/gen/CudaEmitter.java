@@ -199,8 +199,8 @@ final class CudaEmitter {
             : CodeBlock.of("$L.$L($L)", k.swapped() ? locals.get(k.inputs().get(1)) : in, ((Compare) k.spec()).method(),
                 k.swapped() ? in : locals.get(k.inputs().get(1))));
         case GROUPNORM -> b.addStatement("$T $L = $L", TENSOR, out, gen.stepCalls.eagerCall(k, in)); // the layer's eager device kernels
-        case POINTWISE_PAIR -> b.addStatement("$T $L = $L.$L($L)", TENSOR, out, in, ((PointwisePair) k.spec()).method(),
-            locals.get(k.inputs().get(1)));
+        case POINTWISE_PAIR -> b.addStatement("$T $L = $L.$L($L)", TENSOR, out, k.swapped() ? locals.get(k.inputs().get(1)) : in,
+            ((PointwisePair) k.spec()).method(), k.swapped() ? in : locals.get(k.inputs().get(1)));
         case VIEW, RELU, ACTIVATION, POINTWISE, CONV, LAYERNORM, DROPOUT, AVGPOOL, UPSAMPLE, PAD, NORMALIZE, LINE, TILE, PERMUTE, SCALE, SHIFT, REDUCE,
             EMBEDDING, SLICE, IDS -> b.addStatement("$T $L = $L", TENSOR,
             out, gen.stepCalls.eagerCall(k, in));

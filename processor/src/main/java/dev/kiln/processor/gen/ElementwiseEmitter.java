@@ -30,6 +30,7 @@ import dev.kiln.processor.ir.LineOp;
 import dev.kiln.processor.ir.Normalize;
 import dev.kiln.processor.ir.Pointwise;
 import dev.kiln.processor.ir.PointwisePair;
+import dev.kiln.processor.ir.Roll;
 import dev.kiln.processor.ir.Reorder;
 import dev.kiln.processor.ir.Repeat;
 import dev.kiln.processor.ir.Scale;
@@ -91,21 +92,68 @@ final class ElementwiseEmitter {
     return c.build();
   }
 
-  /** {@code a.maximum(b)}'s forward over its two inputs of the result's shape (expanded before where they broadcast). */
+  /**
+   * {@code a.maximum(b)}'s forward over its two inputs of the result's shape (expanded before where they broadcast; a tensor
+   * field operand expanded here first, into the plan's {@code pairExpandedJ}, as eager mode's expand).
+   */
   void pointwisePairForward(CodeBlock.Builder b, Kernel k, Ref out, Map<String, Ref> refs) {
-    Ref a = gen.ref(k.inputs().get(0), refs), other = gen.ref(k.inputs().get(1), refs);
+    int[][] passes = pairExpansion(k);
+    if (passes.length > 0) {
+      int j = gen.kernels.indexOf(k) + 1;
+      spreadPasses(b, passes, gen.ref(k.inputs().get(1), refs), new Ref("p.pairExpanded" + j, "0", true), "p.pairExpanding" + j + "_");
+    }
+    Ref a = pairOperand(k, k.swapped() ? 1 : 0, refs), other = pairOperand(k, k.swapped() ? 0 : 1, refs);
     b.addStatement("$T.forward($T.$L, $L, $L, $L, $L, $L, $L, n * $L)", POINTWISE, POINTWISE_BINARY,
         ((PointwisePair) k.spec()).function().name(), out.array(), out.offset(), a.array(), a.offset(), other.array(), other.offset(),
         k.outPerSample());
   }
 
-  /** The gradient of {@code a.maximum(b)}'s operand {@code w} by the table's formula, written or added ({@code accumulate}). */
+  /**
+   * The gradient of {@code a.maximum(b)}'s kernel input {@code w} (b's where it is the second operand) by the table's formula,
+   * written or added ({@code accumulate}).
+   */
   void pointwisePairBackward(CodeBlock.Builder b, Kernel k, int w, Ref target, boolean accumulate, Ref d,
       Map<String, Ref> refs) {
-    Ref a = gen.ref(k.inputs().get(0), refs), other = gen.ref(k.inputs().get(1), refs);
+    Ref a = pairOperand(k, k.swapped() ? 1 : 0, refs), other = pairOperand(k, k.swapped() ? 0 : 1, refs);
     b.addStatement("$T.backward($T.$L, $L, $L, $L, $L, $L, $L, $L, $L, $L, n * $L, $L)", POINTWISE, POINTWISE_BINARY,
-        ((PointwisePair) k.spec()).function().name(), w == 1, target.array(), target.offset(), d.array(), d.offset(), a.array(), a.offset(),
-        other.array(), other.offset(), k.outPerSample(), accumulate);
+        ((PointwisePair) k.spec()).function().name(), (w == 1) != k.swapped(), target.array(), target.offset(), d.array(), d.offset(),
+        a.array(), a.offset(), other.array(), other.offset(), k.outPerSample(), accumulate);
+  }
+
+  /**
+   * The passes of eager mode's expand of a pair's tensor field operand (its kernel input 1) to the result's shape ({@code [D]}
+   * over {@code [N, S, D]}); none without a field.
+   */
+  int[][] pairExpansion(Kernel k) {
+    return gen.ir.tensor(k.inputs().get(1)) == null ? new int[0][] : Cosine.expansion(k.inShapes().get(1), k.outShape());
+  }
+
+  /** A pair's kernel input {@code w} as its kernels read it: a tensor field's expansion ({@link #pairExpansion}), or itself. */
+  private Ref pairOperand(Kernel k, int w, Map<String, Ref> refs) {
+    return w == 1 && pairExpansion(k).length > 0 ? new Ref("p.pairExpanded" + (gen.kernels.indexOf(k) + 1), "0", true)
+        : gen.ref(k.inputs().get(w), refs);
+  }
+
+  /**
+   * The gradient of a parameter a pair reads (its kernel input 1), eager mode's: the table's gradient of the expanded operand
+   * into the plan's {@code dpairExpandedJ}, the expand's sums back to the field's shape, added to the parameter's gradient.
+   */
+  void pairFieldBackward(CodeBlock.Builder b, Kernel k, TensorIr field, Ref d, Map<String, Ref> refs) {
+    if (!field.isParameter()) { // a buffer gets no gradient
+      return;
+    }
+    int j = gen.kernels.indexOf(k) + 1;
+    String local = "field" + j;
+    int m = Shapes.numel(field.shape());
+    gen.parameterCode.declareFieldGradient(b, local + "G", field);
+    b.beginControlFlow("if ($LG != null)", local)
+        .addStatement("float[] $LSum = new float[$L]", local, m);
+    pointwisePairBackward(b, k, 1, new Ref("p.dpairExpanded" + j, "0", true), false, d, refs);
+    sumPasses(b, pairExpansion(k), new Ref("p.dpairExpanded" + j, "0", true), new Ref(local + "Sum", "0", true),
+        "p.dpairExpanding" + j + "_");
+    b.addStatement("$T.accumulate($LG, $L, $LSum, 0, $L)", KERNELS, local, ParameterCode.gradOffset(field), local, m);
+    gen.parameterCode.scatterFieldGradient(b, local + "G", field);
+    b.endControlFlow();
   }
 
   /**
@@ -169,6 +217,11 @@ final class ElementwiseEmitter {
    * from the output's through the inverse map.
    */
   static void indexMap(CodeBlock.Builder b, Kernel k, Ref to, Ref from, boolean inverse) {
+    if (k.spec() instanceof Roll roll) { // the entries rotated; backward the gradient rotated back, added to zeros as eager's
+      b.addStatement("$T.roll($L, $L, $L, $L, new int[] {$L}, new int[] {$L}, $L)", INDEX, to.array(), to.offset(), from.array(),
+          from.offset(), Generator.batchShape(k.inShape()), Generator.joined(roll.places(k.inShape())), inverse);
+      return;
+    }
     IndexMap map = (IndexMap) k.spec();
     int rank = k.inShape().length;
     boolean[] flips = map.flips(k.inShape());
@@ -278,6 +331,11 @@ final class ElementwiseEmitter {
    */
   static void lineForward(CodeBlock.Builder b, Kernel k, Ref out, Ref in) {
     LineOp s = (LineOp) k.spec();
+    if (s.overSeveral()) { // x.amax(1, 2): over the dimensions together
+      b.addStatement("$T.extremeOver($L, $L, $L, $L, new int[] {$L}, $L, $L)", INDEX, out.array(), out.offset(), in.array(), in.offset(),
+          Generator.batchShape(k.inShape()), reducedLiteral(s, k.inShape()), s.kind() == LineOp.Kind.AMAX);
+      return;
+    }
     int[] a = s.along(k.inShape());
     switch (s.kind()) {
       case LOGSUMEXP -> b.addStatement("$T.logsumexpForward($L, $L, $L, $L, $L, $L, $L)", INDEX, out.array(), out.offset(), in.array(),
@@ -311,6 +369,12 @@ final class ElementwiseEmitter {
    */
   static void lineBackward(CodeBlock.Builder b, Kernel k, Ref target, Ref d, Ref in, Ref out) {
     LineOp s = (LineOp) k.spec();
+    if (s.overSeveral()) {
+      b.addStatement("$T.extremeOverBackward($L, $L, $L, $L, $L, $L, $L, $L, new int[] {$L}, $L)", INDEX, target.array(),
+          target.offset(), d.array(), d.offset(), in.array(), in.offset(), out.array(), out.offset(), Generator.batchShape(k.inShape()),
+          reducedLiteral(s, k.inShape()));
+      return;
+    }
     int[] a = s.along(k.inShape());
     switch (s.kind()) {
       case LOGSUMEXP -> b.addStatement("$T.logsumexpBackward($L, $L, $L, $L, $L, $L, $L, $L, $L, $L, $L)", INDEX, target.array(),
@@ -325,6 +389,13 @@ final class ElementwiseEmitter {
           target.offset(), d.array(), d.offset(), in.array(), in.offset(), out.array(), out.offset(), times(a[0]), a[1], a[2]);
       case ARGMAX, ARGMIN, TOPK, BOTTOMK -> throw new IllegalStateException("an argmax has no gradient"); // (carriesNoGradient)
     }
+  }
+
+  /** {@code new boolean[] {false, true, true}}: the dimensions an amax over several reduces, the batch first. */
+  private static String reducedLiteral(LineOp s, int[] in) {
+    boolean[] reduced = s.reducedDims(in);
+    return "new boolean[] {" + IntStream.range(0, in.length).mapToObj(d -> String.valueOf(reduced[d])).collect(Collectors.joining(", "))
+        + "}";
   }
 
   /** A cosine similarity's broadcast shape: both operands' sizes, each 1 stretched to the other's. */

@@ -34,7 +34,7 @@ final class ForwardMethods {
   }
 
   /**
-   * {@code boolean[] training}: each batch norm's and dropout's own mode, by step number (PyTorch's
+   * {@code boolean[] training}: each batch norm's, tracking instance norm's and dropout's own mode, by step number (PyTorch's
    * {@code self.training} of that module: {@code model.eval(); model.drop.train()} keeps that
    * dropout on), read once per forward and handed to its backward.
    */
@@ -46,7 +46,8 @@ final class ForwardMethods {
         .addStatement("boolean[] training = new boolean[$L]", gen.kernels.size() + 1);
     for (int j = 0; j < gen.kernels.size(); j++) {
       Kernel k = gen.kernels.get(j);
-      if (k.kind() == Kernel.Kind.BATCHNORM || k.kind() == Kernel.Kind.DROPOUT || StepCalls.dropsBetweenLayers(k)) {
+      if (k.kind() == Kernel.Kind.BATCHNORM || k.kind() == Kernel.Kind.DROPOUT || StepCalls.dropsBetweenLayers(k)
+          || NormEmitter.tracksRunningStats(k)) {
         // (F.dropout(x, p, isTraining()) in training has no layer: it drops, as eager's call in that mode)
         b.addStatement("training[$L] = $L", j + 1, k.layer() == null ? "true" : gen.layerFields.layerField(k.layer()) + ".isTraining()");
       }
@@ -54,7 +55,8 @@ final class ForwardMethods {
   }
 
   boolean usesTrainingMode() {
-    return gen.kernels.stream().anyMatch(k -> k.kind() == Kernel.Kind.BATCHNORM || k.kind() == Kernel.Kind.DROPOUT || StepCalls.dropsBetweenLayers(k));
+    return gen.kernels.stream().anyMatch(k -> k.kind() == Kernel.Kind.BATCHNORM || k.kind() == Kernel.Kind.DROPOUT || StepCalls.dropsBetweenLayers(k)
+        || NormEmitter.tracksRunningStats(k));
   }
 
   // ------------------------------------------------------------------ a forward that reads the training mode

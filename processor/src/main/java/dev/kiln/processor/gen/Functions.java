@@ -98,6 +98,9 @@ final class Functions {
     if (spec instanceof Flip s) {
       return CodeBlock.of("$L.flip($L)", input, s.arguments());
     }
+    if (spec instanceof dev.kiln.processor.ir.Roll s) {
+      return CodeBlock.of("$L.roll($L)", input, s.arguments());
+    }
     if (spec instanceof Tile s) {
       return CodeBlock.of("$L.repeat($L)", input, s.arguments());
     }

@@ -5,10 +5,12 @@ import static dev.kiln.processor.gen.Generator.COMPILED;
 import static dev.kiln.processor.gen.Generator.KERNELS;
 import static dev.kiln.processor.gen.Generator.NORM;
 import static dev.kiln.processor.gen.Generator.F;
+import static dev.kiln.processor.gen.Generator.TENSOR;
 
 import com.palantir.javapoet.CodeBlock;
 import dev.kiln.dsl.BatchNorm;
 import dev.kiln.dsl.GroupNorm;
+import dev.kiln.dsl.InstanceNorm;
 import dev.kiln.dsl.LayerNorm;
 import dev.kiln.processor.ir.GroupNormOf;
 import dev.kiln.processor.ir.TensorIr;
@@ -43,11 +45,21 @@ final class NormEmitter {
           target.array(), target.offset(), gradsOut, d.array(), d.offset(), in.array(), in.offset(), j, j, weight, c, l, o.eps(), j);
     }
     if (o.affine()) {
-      b.addStatement("$T.accumulate($T.gradBuffer($L.weight(), $L), 0, p.dweight$L, 0, $L)", KERNELS, COMPILED, bn,
-              gen.parameterCode.recordedNeed(bn + ".weight()"), j, c)
-          .addStatement("$T.accumulate($T.gradBuffer($L.bias(), $L), 0, p.dbias$L, 0, $L)", KERNELS, COMPILED, bn,
-              gen.parameterCode.recordedNeed(bn + ".bias()"), j, c);
+      accumulateAffine(b, bn, j, c);
     }
+  }
+
+  /** A norm's weight and bias gradients of this backward ({@code p.dweightJ}, {@code p.dbiasJ}) added to the parameters' own. */
+  private void accumulateAffine(CodeBlock.Builder b, String layer, int j, int c) {
+    b.addStatement("$T.accumulate($T.gradBuffer($L.weight(), $L), 0, p.dweight$L, 0, $L)", KERNELS, COMPILED, layer,
+            gen.parameterCode.recordedNeed(layer + ".weight()"), j, c)
+        .addStatement("$T.accumulate($T.gradBuffer($L.bias(), $L), 0, p.dbias$L, 0, $L)", KERNELS, COMPILED, layer,
+            gen.parameterCode.recordedNeed(layer + ".bias()"), j, c);
+  }
+
+  /** Whether a step is an instance norm keeping running statistics ({@code track_running_stats}): its mode picks its pass. */
+  static boolean tracksRunningStats(Kernel k) {
+    return k.spec() instanceof InstanceNorm.Options o && o.trackRunningStats();
   }
 
   /**
@@ -92,9 +104,25 @@ final class NormEmitter {
       return;
     }
     GroupNorm.Options o = (GroupNorm.Options) k.spec();
+    String layer = gen.layerFields.layerField(k.layer());
+    if (tracksRunningStats(k)) { // training: the instance statistics, and eager's update of the running ones from the input
+      b.beginControlFlow("if (training[$L])", j);
+    }
     b.addStatement("$T.groupNormForward($L, $L, $L, $L, $L, p.mean$L, p.rstd$L, n, $L, $L, $L, $L)", NORM, out.array(), out.offset(),
-        in.array(), in.offset(), affineArguments(gen.layerFields.layerField(k.layer()), o.affine()), j, j, k.channels(), o.numGroups(), k.spatial(),
+        in.array(), in.offset(), affineArguments(layer, o.affine()), j, j, k.channels(), o.numGroups(), k.spatial(),
         o.eps());
+    if (tracksRunningStats(k)) { // evaluation: eager's batch norm by the running statistics, copied for the backward
+      b.addStatement("$L.updateRunningStats($T.wrap($T.copyOfRange($L, $L, $L + n * $L), $L))", layer, TENSOR, Arrays.class, in.array(),
+              in.offset(), in.offset(), k.inPerSample(), Generator.batchShape(k.inShape()))
+          .nextControlFlow("else")
+          .addStatement("System.arraycopy($L.runningMean().readBuffer(), $L.runningMean().offset(), p.runningMean$L, 0, $L)", layer, layer,
+              j, k.channels())
+          .addStatement("System.arraycopy($L.runningVar().readBuffer(), $L.runningVar().offset(), p.runningVar$L, 0, $L)", layer, layer, j,
+              k.channels())
+          .addStatement("$T.batchNormForward($L, $L, $L, $L, p.runningMean$L, 0, p.runningVar$L, 0, $L, n, $L, $L, $L)", NORM, out.array(),
+              out.offset(), in.array(), in.offset(), j, j, affineArguments(layer, o.affine()), k.channels(), k.spatial(), o.eps())
+          .endControlFlow();
+    }
   }
 
   /** A group norm's gradients: the input's into {@code target} (when wanted), the weight's and bias's added to theirs. */
@@ -109,9 +137,22 @@ final class NormEmitter {
     }
     GroupNorm.Options o = (GroupNorm.Options) k.spec();
     String gn = gen.layerFields.layerField(k.layer());
+    if (tracksRunningStats(k)) {
+      b.beginControlFlow("if (training[$L])", j);
+    }
     b.addStatement("$T.groupNormBackward($L, $L, $L, true, $L, $L, $L, $L, $L, p.mean$L, p.rstd$L, n, $L, $L, $L)", NORM,
         target.array(), target.offset(), affineGradients(gn, o.affine()), d.array(), d.offset(), in.array(), in.offset(),
         weightArguments(gn, o.affine()), j, j, k.channels(), o.numGroups(), k.spatial());
+    if (tracksRunningStats(k)) { // evaluation: eager's batch norm backward by the running statistics the forward read
+      b.nextControlFlow("else")
+          .addStatement("$T.batchNormBackward($L, $L, $L, $L, $L, $L, $L, p.runningMean$L, 0, p.runningVar$L, 0, $L, n, $L, $L, $L, false)",
+              NORM, target.array(), target.offset(), o.affine() ? "p.dweight" + j + ", 0, p.dbias" + j + ", 0" : "null, 0, null, 0",
+              d.array(), d.offset(), in.array(), in.offset(), j, j, weightArguments(gn, o.affine()), k.channels(), k.spatial(), o.eps());
+      if (o.affine()) {
+        accumulateAffine(b, gn, j, k.channels());
+      }
+      b.endControlFlow();
+    }
   }
 
   /** A group norm step's number of groups: its layer's, or {@code F.groupNorm}'s. */

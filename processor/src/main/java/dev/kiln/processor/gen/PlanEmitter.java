@@ -19,6 +19,7 @@ import dev.kiln.dsl.ConvTranspose2d;
 import dev.kiln.dsl.EmbeddingBag;
 import dev.kiln.dsl.GELU;
 import dev.kiln.dsl.Recurrent;
+import dev.kiln.dsl.GroupNorm;
 import dev.kiln.processor.ir.Cosine;
 import dev.kiln.processor.ir.Normalize;
 import dev.kiln.processor.ir.Tile;
@@ -144,6 +145,18 @@ final class PlanEmitter {
             ctor.addStatement("this.$L$L = new float[n * $L]", f, j, Generator.perSample(shape));
           }
         }
+        case POINTWISE_PAIR -> { // a tensor field expanded to the result's shape first, its gradient summed back through the passes
+          int[][] passes = gen.elementwise.pairExpansion(k);
+          if (passes.length > 0) {
+            boolean trained = gen.ir.tensor(k.inputs().get(1)).isParameter();
+            for (String f : trained ? List.of("pairExpanded", "dpairExpanded") : List.of("pairExpanded")) {
+              t.addField(FLOATS, f + j, Modifier.FINAL);
+              ctor.addStatement("this.$L$L = new float[n * $L]", f, j, k.outPerSample());
+            }
+            ElementwiseEmitter.passBuffers(t, ctor, passes, trained ? List.of("pairExpanding" + j + "_", "dpairExpanding" + j + "_")
+                : List.of("pairExpanding" + j + "_"));
+          }
+        }
         case TILE -> ElementwiseEmitter.passBuffers(t, ctor, ((Tile) k.spec()).passes(k.inShape()), List.of("tile" + j + "_", "dtile" + j + "_"));
         case WHERE -> { // a tensor field expanded to the result's shape first, its gradient summed back through the passes
           for (int w = 0; w < 3; w++) {
@@ -164,6 +177,13 @@ final class PlanEmitter {
             t.addField(DOUBLES, f + j, Modifier.FINAL);
             ctor.addStatement("this.$L$L = new double[n * $L]", f, j,
                 k.kind() == Kernel.Kind.LAYERNORM ? NormEmitter.layerNormRows(k) : NormEmitter.groupCount(k));
+          }
+          if (NormEmitter.tracksRunningStats(k)) { // evaluation's running statistics as read, and the affine gradients
+            boolean affine = ((GroupNorm.Options) k.spec()).affine();
+            for (String f : affine ? List.of("runningMean", "runningVar", "dweight", "dbias") : List.of("runningMean", "runningVar")) {
+              t.addField(FLOATS, f + j, Modifier.FINAL);
+              ctor.addStatement("this.$L$L = new float[$L]", f, j, k.channels());
+            }
           }
         }
         case BATCHNORM -> {

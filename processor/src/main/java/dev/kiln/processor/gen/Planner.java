@@ -196,14 +196,22 @@ final class Planner {
             inputs, shapes, null, swapped));
       } else if (s.spec() instanceof PointwisePair) { // a.maximum(b): an operand that broadcasts expanded first, as eager's
         List<String> inputs = new ArrayList<>(s.inputs());
+        List<int[]> shapes = new ArrayList<>(List.of(out, out));
         for (int w = 0; w < 2; w++) {
           int[] shape = model.shapeOf(inputs.get(w));
-          if (!Arrays.equals(shape, out)) {
+          if (model.ir().tensor(inputs.get(w)) != null) { // a tensor field: expanded by the step itself (its gradient summed back)
+            shapes.set(w, shape);
+          } else if (!Arrays.equals(shape, out)) {
             inputs.set(w, expanded(kernels, s, label, inputs.get(w), shape, out, WHERE_OPERANDS.get(w)));
           }
         }
+        boolean swapped = model.ir().tensor(inputs.get(0)) != null; // a field as a: the value first (the kernel's input), a second
+        if (swapped) {
+          Collections.swap(inputs, 0, 1);
+          Collections.swap(shapes, 0, 1);
+        }
         kernels.add(new Kernel(Kernel.Kind.POINTWISE_PAIR, label, s.spec(), null, null, false, inputs.get(0), s.output(), out, out,
-            s.source(), inputs, List.of(out, out), null, false));
+            s.source(), inputs, shapes, null, swapped));
       } else if (s.spec() instanceof Pointwise) {
         kernels.add(new Kernel(Kernel.Kind.POINTWISE, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof Compare && s.inputs().size() == 2) { // x.lt(y): the one repeated goes second, as an add's
@@ -275,7 +283,7 @@ final class Planner {
         kernels.add(new Kernel(Kernel.Kind.LINE, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof Tile) {
         kernels.add(new Kernel(Kernel.Kind.TILE, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
-      } else if (s.spec() instanceof IndexMap) { // a padding or a flip
+      } else if (s.spec() instanceof IndexMap || s.spec() instanceof dev.kiln.processor.ir.Roll) { // a padding, a flip or a roll
         kernels.add(new Kernel(Kernel.Kind.PAD, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof Upsample.Spec) {
         kernels.add(new Kernel(Kernel.Kind.UPSAMPLE, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));

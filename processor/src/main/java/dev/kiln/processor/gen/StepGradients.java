@@ -53,6 +53,10 @@ final class StepGradients {
         whereFieldBackward(b, k, w, gen.ir.tensor(value), d, refs);
         continue;
       }
+      if (k.kind() == Kernel.Kind.POINTWISE_PAIR && gen.ir.tensor(value) != null) { // h.maximum(floor): summed back to the field
+        gen.elementwise.pairFieldBackward(b, k, gen.ir.tensor(value), d, refs);
+        continue;
+      }
       if (w == 1 && field != null) { // a tensor field repeated over the batch: a parameter's gradient sums the batch's
         if (field.isParameter()) {
           fieldBackward(b, k, field, d, out, refs);

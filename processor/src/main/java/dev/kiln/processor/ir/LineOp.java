@@ -2,6 +2,8 @@ package dev.kiln.processor.ir;
 
 import dev.kiln.dsl.LayerSpec;
 import dev.kiln.dsl.ShapeException;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * {@code x.logsumexp(dim[, keepDim])}, {@code x.norm(p, dim[, keepDim])}, {@code x.prod(dim[, keepDim])}, {@code x.amax(dim)} or {@code x.cumsum(dim)} in a compiled
@@ -15,8 +17,11 @@ import dev.kiln.dsl.ShapeException;
  * @param p the norm's exponent, a finite number above 0 (1 for the others)
  * @param dim the dimension as written, negative counting from the end
  * @param keepDim whether a log-sum-exp or norm keeps the dimension with size 1
+ * @param k a topk's count (-1 for an argsort's every index), else 0
+ * @param more an amax's or amin's further dimensions as written ({@code x.amax(1, 2)}: {@code [2]}), else empty; with them
+ *     the extreme is over all its dimensions at once ({@code IndexKernels.extremeOver})
  */
-public record LineOp(Kind kind, float p, int dim, boolean keepDim, int k) implements LayerSpec {
+public record LineOp(Kind kind, float p, int dim, boolean keepDim, int k, List<Integer> more) implements LayerSpec {
   /** The line kernel. */
   public enum Kind {
     LOGSUMEXP,
@@ -52,7 +57,13 @@ public record LineOp(Kind kind, float p, int dim, boolean keepDim, int k) implem
     this(kind, p, dim, keepDim, 0);
   }
 
+  /** A line kernel along one dimension. */
+  public LineOp(Kind kind, float p, int dim, boolean keepDim, int k) {
+    this(kind, p, dim, keepDim, k, List.of());
+  }
+
   public LineOp {
+    more = List.copyOf(more);
     if (kind == Kind.NORM && (!(p > 0) || Float.isInfinite(p))) {
       throw new IllegalArgumentException("norm: p must be a finite number above 0, got " + p);
     }
@@ -109,6 +120,48 @@ public record LineOp(Kind kind, float p, int dim, boolean keepDim, int k) implem
     return new LineOp(max ? Kind.AMAX : Kind.AMIN, 1f, dim, keepDim);
   }
 
+  /**
+   * {@code x.amax(dims, keepDim)} ({@code max}) or {@code x.amin} over several dimensions at once, PyTorch's {@code
+   * x.amax((1, 2))}: the extreme of all their values together, its gradient shared evenly by every value equal to it.
+   */
+  public static LineOp extreme(boolean max, int[] dims, boolean keepDim) {
+    List<Integer> more = new ArrayList<>();
+    for (int i = 1; i < dims.length; i++) {
+      more.add(dims[i]);
+    }
+    return new LineOp(max ? Kind.AMAX : Kind.AMIN, 1f, dims[0], keepDim, 0, more);
+  }
+
+  /** Whether this is an amax or amin over several dimensions at once ({@link #more}). */
+  public boolean overSeveral() {
+    return !more.isEmpty();
+  }
+
+  /**
+   * Which dimensions of {@code in} (the batch first) an amax or amin over several reduces.
+   *
+   * @throws ShapeException for a dimension out of range, the batch, or one given twice
+   */
+  public boolean[] reducedDims(int[] in) {
+    boolean[] reduced = new boolean[in.length];
+    reduced[dimension(in)] = true;
+    for (int m : more) {
+      int d = AfterBatch.dimension(this, in, m, "reduce along dimensions after it, or outside forward");
+      if (reduced[d]) {
+        throw new ShapeException(this + " of " + dev.kiln.runtime.Shapes.toString(in) + ": dimension " + d + " appears multiple"
+            + " times in the list of dims");
+      }
+      reduced[d] = true;
+    }
+    return reduced;
+  }
+
+  /** The dimensions as written, {@code 1, 2}. */
+  private String dims() {
+    return java.util.stream.Stream.concat(java.util.stream.Stream.of(dim), more.stream()).map(String::valueOf)
+        .collect(java.util.stream.Collectors.joining(", "));
+  }
+
   /** {@code x.cumsum(dim)}. */
   public static LineOp cumsum(int dim) {
     return new LineOp(Kind.CUMSUM, 1f, dim, false);
@@ -128,6 +181,9 @@ public record LineOp(Kind kind, float p, int dim, boolean keepDim, int k) implem
       int[] out = in.clone();
       out[d] = kept(in[d]);
       return out;
+    }
+    if (overSeveral()) {
+      return dev.kiln.runtime.Shapes.reducedShape(in, reducedDims(in), keepDim);
     }
     return AfterBatch.reduced(in, d, keepDim);
   }
@@ -157,7 +213,7 @@ public record LineOp(Kind kind, float p, int dim, boolean keepDim, int k) implem
       case NORM -> "norm(" + p + "f, " + dim + ", " + keepDim + ")";
       case CUMSUM -> "cumsum(" + dim + ")";
       case PROD -> "prod(" + dim + ", " + keepDim + ")";
-      case AMAX, AMIN -> kind.name().toLowerCase(java.util.Locale.ROOT) + "(new int[] {" + dim + "}, " + keepDim + ")";
+      case AMAX, AMIN -> kind.name().toLowerCase(java.util.Locale.ROOT) + "(new int[] {" + dims() + "}, " + keepDim + ")";
       case ARGMAX -> "argmax(" + dim + ", " + keepDim + ")";
       case ARGMIN -> "argmin(" + dim + ", " + keepDim + ")";
       case TOPK, BOTTOMK -> k < 0 ? "argsort(" + dim + ", " + (kind == Kind.TOPK) + ")"
@@ -172,7 +228,8 @@ public record LineOp(Kind kind, float p, int dim, boolean keepDim, int k) implem
       case NORM -> "norm(" + p + ", " + dim + (keepDim ? ", true)" : ")");
       case CUMSUM -> "cumsum(" + dim + ")";
       case PROD -> "prod(" + dim + (keepDim ? ", true)" : ")");
-      case AMAX, AMIN -> kind.name().toLowerCase(java.util.Locale.ROOT) + "(" + dim + (keepDim ? ", true)" : ")");
+      case AMAX, AMIN -> kind.name().toLowerCase(java.util.Locale.ROOT) + (overSeveral() ? "(new int[] {" + dims() + "}" : "(" + dim)
+          + (keepDim ? ", true)" : ")");
       case ARGMAX -> "argmax(" + dim + (keepDim ? ", true)" : ")");
       case ARGMIN -> "argmin(" + dim + (keepDim ? ", true)" : ")");
       case TOPK, BOTTOMK -> k < 0 ? "argsort(" + dim + (kind == Kind.TOPK ? ", true)" : ")")

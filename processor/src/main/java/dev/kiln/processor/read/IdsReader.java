@@ -16,6 +16,7 @@ import dev.kiln.processor.Message;
 import dev.kiln.processor.ir.ConstantIds;
 import dev.kiln.processor.ir.LayerIr;
 import dev.kiln.processor.ir.IdOp;
+import dev.kiln.processor.ir.Scale;
 import dev.kiln.processor.ir.StepIr;
 import dev.kiln.runtime.Shapes;
 import java.util.ArrayList;
@@ -86,8 +87,8 @@ final class IdsReader {
     if (constants == null) {
       return null;
     }
-    LayerSpec floatForm = null;
-    if (LayerCatalog.knowsFunction(name, constants.size())) {
+    LayerSpec floatForm = name.equals("neg") ? new Scale(-1f, "neg()") : null; // -x: eager's negate, x * -1 to the bit
+    if (floatForm == null && LayerCatalog.knowsFunction(name, constants.size())) {
       try {
         floatForm = LayerCatalog.function(name, constants);
       } catch (LayerCatalog.BadArguments e) {
@@ -214,7 +215,6 @@ final class IdsReader {
           .orElse("the input " + floats);
       String name = op.pair() ? op.valuesMethod() : op.call().substring(0, op.call().indexOf('('));
       diagnostics.error(s.source(), Message.ID_ARITHMETIC_OF_FLOATS, s.text(), s.text(), receiver, switch (name) {
-        case "neg" -> "negate floats with x.mul(-1f)";
         case "floorDivide", "remainder" -> "eager mode takes ids only too";
         default -> "a compiled forward has no float " + name + "() yet";
       });

@@ -37,6 +37,7 @@ import dev.kiln.dsl.Tanh;
 import dev.kiln.dsl.Upsample;
 import dev.kiln.processor.ir.Cosine;
 import dev.kiln.processor.ir.Flip;
+import dev.kiln.processor.ir.Roll;
 import dev.kiln.processor.ir.LineOp;
 import dev.kiln.processor.ir.Narrow;
 import dev.kiln.processor.ir.Tile;
@@ -212,15 +213,16 @@ final class LayerCatalog {
       }),
       Map.entry(DSL + "InstanceNorm1d", args -> switch (args.size()) {
         case 1 -> new InstanceNorm1d.Spec(integer(args, 0), 1e-5, false, 0.1, false);
-        case 5 -> new InstanceNorm1d.Spec(integer(args, 0), number(args, 1), bool(args, 3), number(args, 2), untracked("InstanceNorm1d", args));
+        case 5 -> new InstanceNorm1d.Spec(integer(args, 0), number(args, 1), bool(args, 3), number(args, 2), bool(args, 4));
         default -> throw new BadArguments("InstanceNorm1d takes (num_features) or (num_features, eps, momentum, affine,"
             + " track_running_stats)");
       }),
       Map.entry(DSL + "InstanceNorm2d", args -> switch (args.size()) {
         case 1 -> new InstanceNorm2d.Spec(integer(args, 0), 1e-5, false);
         case 3 -> new InstanceNorm2d.Spec(integer(args, 0), number(args, 1), bool(args, 2));
-        case 5 -> new InstanceNorm2d.Spec(integer(args, 0), number(args, 1), bool(args, 3), number(args, 2), untracked("InstanceNorm2d", args));
-        default -> throw new BadArguments("InstanceNorm2d takes (num_features) or (num_features, eps, affine)");
+        case 5 -> new InstanceNorm2d.Spec(integer(args, 0), number(args, 1), bool(args, 3), number(args, 2), bool(args, 4));
+        default -> throw new BadArguments("InstanceNorm2d takes (num_features), (num_features, eps, affine) or (num_features, eps,"
+            + " momentum, affine, track_running_stats)");
       }),
       Map.entry(DSL + "BatchNorm1d", args -> switch (args.size()) {
         case 1 -> new BatchNorm1d.Spec(integer(args, 0), 1e-5, 0.1, true);
@@ -430,6 +432,9 @@ final class LayerCatalog {
         }
         return new Permute(dims);
       }
+      if (name.equals("roll")) { // x.roll(1, 2), x.roll(new int[] {1, -1}, new int[] {1, 2})
+        return roll(args);
+      }
       if (name.equals("flip") || name.equals("repeat")) { // x.flip(1, 2), x.repeat(1, 2, 1), or their varargs as an array
         return indexing(name, args);
       }
@@ -532,8 +537,10 @@ final class LayerCatalog {
    * than {@code h} as not a constant.
    */
   static boolean knowsFunction(String name, int constants) {
-    return FUNCTIONS.contains(name + "/" + constants) || MORE_ACTIVATIONS.contains(name + "/" + constants) || Pointwise.knows(name, constants) || (name.equals("reshape") || name.equals("permute")) && constants >= 1
-        || name.equals("flip") || name.equals("repeat"); // (x.flip() is a copy, x.repeat() an error naming the shape)
+    return FUNCTIONS.contains(name + "/" + constants) || MORE_ACTIVATIONS.contains(name + "/" + constants)
+        || Pointwise.knows(name, constants) || (name.equals("reshape") || name.equals("permute")) && constants >= 1
+        || name.equals("flip") || name.equals("repeat") // (x.flip() is a copy, x.repeat() an error naming the shape)
+        || name.equals("roll") && constants >= 1 && constants <= 2; // (x.roll(1) of the flattened batch: an error saying why)
   }
 
   /** The {@code F} activations of eager mode's {@code ActivationCodeKernels}, and relu6, as name/number of arguments after the tensor. */
@@ -571,7 +578,7 @@ final class LayerCatalog {
         + "sigmoid, tanh, gelu, silu, leakyRelu(x, slope), elu(x[, alpha]), softplus(x[, beta, threshold]), hardtanh(x[, min, max]), relu6, hardswish, hardsigmoid, mish, selu, celu(x[, alpha]), softsign, logsigmoid, tanhshrink, softmax(x, dim), logSoftmax(x, dim), flatten(x[, start, end]), maxPool2d(x, k[, stride[, padding, "
         + "ceilMode]]), avgPool2d(x, k[, stride[, padding, ceilMode, countIncludePad]]), adaptiveAvgPool2d(x, size[, width]), maxPool1d(x, k[, stride[, padding, ceilMode]]), avgPool1d(x, k[, stride[, padding, "
         + "ceilMode, countIncludePad]]), adaptiveAvgPool1d(x, size), interpolate(x, scale[, scale_w]), "
-        + "reshape(x, -1, ...), pad(x, new int[] {left, right, ...}[, value]), normalize(x[, p, dim, eps]), x.logsumexp(dim[, keepDim]), x.norm(p, dim[, keepDim]), x.prod(dim[, keepDim]), x.amax(dim) and x.amin(dim) (or (new int[] {dim}, keepDim)), x.cumsum(dim), x.flip(dims...), x.repeat(1, counts...), cosineSimilarity(a, b[, dim, eps]) of two values (broadcast where a size is 1), transpose(x, d0, d1), permute(x, 0, ...), select(x, dim, index), narrow(x, dim, start, length), add(a, b), sub(a, b), mul(a, b) and div(a, b) of two"
+        + "reshape(x, -1, ...), pad(x, new int[] {left, right, ...}[, value]), normalize(x[, p, dim, eps]), x.logsumexp(dim[, keepDim]), x.norm(p, dim[, keepDim]), x.prod(dim[, keepDim]), x.amax(dims...) and x.amin(dims...) (or (new int[] {dims}, keepDim)), x.cumsum(dim), x.flip(dims...), x.roll(shift, dim), x.neg(), x.repeat(1, counts...), cosineSimilarity(a, b[, dim, eps]) of two values (broadcast where a size is 1), transpose(x, d0, d1), permute(x, 0, ...), select(x, dim, index), narrow(x, dim, start, length), add(a, b), sub(a, b), mul(a, b) and div(a, b) of two"
         + " values of one shape or broadcast ([N, C, 1, 1] over [N, C, H, W]) or of a tensor field (x.add(pos)), matmul(a, b) of"
         + " two values, mul(x, c) and div(x, c) of a constant (x.add(c), x.sub(c) too), sum(x, dim[, keepDim]) and mean(x, dim[,"
         + " keepDim]) along a dimension after the batch (or several: mean(x, new int[] {2, 3})), maskedFill(x, mask, value) of a buffer mask, "
@@ -581,8 +588,9 @@ final class LayerCatalog {
   }
 
   /**
-   * {@code x.amax(dim)} or {@code x.amin}, also {@code (new int[] {dim}, keepDim)}: one dimension after the batch (several
-   * at once, or none, are refused with the way to write them).
+   * {@code x.amax(dim)} or {@code x.amin}, also {@code (new int[] {dim}, keepDim)}: one dimension after the batch, or several at
+   * once ({@code x.amax(1, 2)}, {@code (new int[] {1, 2}, keepDim)}); none (every value, the batch's too) is refused with the way
+   * to write it.
    */
   private static LayerSpec extreme(String name, List<Object> args) throws BadArguments {
     boolean max = name.equals("amax");
@@ -597,11 +605,7 @@ final class LayerCatalog {
           + " and a compiled forward keeps the batch dimension: take it along a dimension after it (x." + name + "(1)), or of the"
           + " model's output outside forward");
     }
-    if (dims.length > 1) {
-      throw new BadArguments("x." + name + " over several dimensions " + Arrays.toString(dims) + " has no compiled form yet (one"
-          + " dimension compiles: x." + name + "(" + dims[0] + "); flatten them into one first, or leave out @Model)");
-    }
-    return LineOp.extreme(max, dims[0], keepDim);
+    return dims.length > 1 ? LineOp.extreme(max, dims, keepDim) : LineOp.extreme(max, dims[0], keepDim);
   }
 
   /** {@code sum(x, dim[, keepDim])} or {@code mean}, or over several dimensions: {@code mean(x, new int[] {2, 3}[, keepDim])}. */
@@ -635,6 +639,31 @@ final class LayerCatalog {
     return name.equals("flip") ? new Flip(values) : new Tile(values);
   }
 
+  /**
+   * {@code x.roll(shift, dim)} or {@code x.roll(shifts, dims)}; {@code x.roll(shift)}, which rolls the tensor flattened (the
+   * batch's values into one another), is refused with the way to write it.
+   */
+  private static LayerSpec roll(List<Object> args) throws BadArguments {
+    if (args.size() == 1) {
+      throw new BadArguments("x.roll(shift) rolls the tensor flattened, the batch's samples into one another, and a compiled forward"
+          + " keeps the batch dimension: roll along dimensions after it (x.roll(shift, 1), or x.flatten(1).roll(shift, 1) for each"
+          + " sample's values flattened)");
+    }
+    List<Integer> shifts = new ArrayList<>(), dims = new ArrayList<>();
+    if (args.get(0) instanceof int[] s && args.get(1) instanceof int[] d) {
+      Arrays.stream(s).forEach(shifts::add);
+      Arrays.stream(d).forEach(dims::add);
+    } else {
+      shifts.add(integer(args, 0));
+      dims.add(integer(args, 1));
+    }
+    try {
+      return new Roll(shifts, dims);
+    } catch (IllegalArgumentException e) {
+      throw new BadArguments(e.getMessage());
+    }
+  }
+
   /** {@code F.pad}'s padding, an {@code int[]} of (before, after) pairs from the last dimension backwards. */
   private static List<Integer> pads(List<Object> args) throws BadArguments {
     if (!(args.get(0) instanceof int[] pads)) {
@@ -665,19 +694,6 @@ final class LayerCatalog {
       return EmbeddingBag.Mode.valueOf(c.name());
     }
     throw new BadArguments("EmbeddingBag's mode must be EmbeddingBag.Mode.SUM, MEAN or MAX, got " + arg);
-  }
-
-  /**
-   * An instance norm's fifth argument, track_running_stats, which must be false: running statistics are eager only (a
-   * compiled model keeps none of instance norms).
-   */
-  private static boolean untracked(String layer, List<Object> args) throws BadArguments {
-    if (bool(args, 4)) {
-      throw new BadArguments(layer + " with track_running_stats=true runs in eager mode only (a compiled model keeps no running"
-          + " statistics of instance norms); use " + (layer.equals("InstanceNorm2d") ? "(num_features, eps, affine)"
-          : "(num_features, eps, momentum, affine, false)"));
-    }
-    return false;
   }
 
   static int integer(List<Object> args, int i) throws BadArguments {

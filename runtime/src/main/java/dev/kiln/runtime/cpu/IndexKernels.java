@@ -58,6 +58,38 @@ public final class IndexKernels {
   }
 
   /**
+   * {@code x} of {@code shape} (row-major) rotated by {@code shift} places along each dimension (each in {@code [0, size)}),
+   * {@code Tensor.roll}'s copy: {@code out[c] = x[c - shift]} (modulo each size). With {@code backward} the gradient rotated
+   * back, {@code out[c - shift] = 0f + x[c]}, as eager's gather backward adds each into zeros (a -0 becomes 0). {@code out} is
+   * written.
+   */
+  public static void roll(float[] out, int outOff, float[] x, int xOff, int[] shape, int[] shift, boolean backward) {
+    int rank = shape.length, n = 1;
+    for (int s : shape) {
+      n *= s;
+    }
+    int[] stride = new int[rank], pos = new int[rank];
+    for (int d = rank - 1, s = 1; d >= 0; d--) {
+      stride[d] = s;
+      s *= shape[d];
+    }
+    for (int i = 0; i < n; i++) {
+      int from = 0;
+      for (int d = 0; d < rank; d++) {
+        from += Math.floorMod(pos[d] - shift[d], shape[d]) * stride[d];
+      }
+      if (backward) {
+        out[outOff + from] = 0f + x[xOff + i];
+      } else {
+        out[outOff + i] = x[xOff + from];
+      }
+      for (int d = rank - 1; d >= 0 && ++pos[d] == shape[d]; d--) {
+        pos[d] = 0;
+      }
+    }
+  }
+
+  /**
    * The offsets of {@link #indexMap}'s inverse: where {@code s = sign c + offset} maps an output
    * coordinate to a source one ({@code sign} -1 for a flip), {@code c = sign s - sign offset}.
    */
@@ -267,6 +299,85 @@ public final class IndexKernels {
         }
       }
     }
+  }
+
+  /**
+   * The maximum ({@code max}) or minimum over several dimensions at once of {@code x} of {@code shape} (row-major), those
+   * {@code reduced}: {@code Tensor.amax(dims)}'s values, each output the first extreme in row-major order (a NaN when its
+   * values hold one), as eager's reductions one dimension after another from the last pick it. {@code out} holds the
+   * outputs in row-major order of the dimensions kept.
+   */
+  public static void extremeOver(float[] out, int outOff, float[] x, int xOff, int[] shape, boolean[] reduced, boolean max) {
+    int[] to = outputPlaces(shape, reduced);
+    int outputs = outputCount(shape, reduced);
+    boolean[] seen = new boolean[outputs];
+    for (int i = 0; i < to.length; i++) {
+      int o = to[i];
+      float v = x[xOff + i];
+      if (!seen[o]) {
+        seen[o] = true;
+        out[outOff + o] = v;
+        continue;
+      }
+      float best = out[outOff + o];
+      if ((max ? v > best : v < best) || (Float.isNaN(v) && !Float.isNaN(best))) {
+        out[outOff + o] = v;
+      }
+    }
+  }
+
+  /**
+   * {@link #extremeOver}'s backward, eager's tape ops ({@code dx = at * (g / sum(at))} over the dimensions together): each
+   * output's gradient divided by how many of its values equal the extreme {@code y} (NaN ties NaN), times 1 at those values
+   * and 0 elsewhere. {@code dx} is written.
+   */
+  public static void extremeOverBackward(float[] dx, int dxOff, float[] g, int gOff, float[] x, int xOff, float[] y, int yOff,
+      int[] shape, boolean[] reduced) {
+    int[] to = outputPlaces(shape, reduced);
+    float[] ties = new float[outputCount(shape, reduced)];
+    for (int i = 0; i < to.length; i++) {
+      float u = x[xOff + i], v = y[yOff + to[i]];
+      ties[to[i]] += u == v || u != u && v != v ? 1f : 0f;
+    }
+    for (int i = 0; i < to.length; i++) {
+      float u = x[xOff + i], v = y[yOff + to[i]];
+      dx[dxOff + i] = (u == v || u != u && v != v ? 1f : 0f) * (g[gOff + to[i]] / ties[to[i]]);
+    }
+  }
+
+  /** How many outputs a reduction of {@code shape} over the dimensions {@code reduced} makes. */
+  private static int outputCount(int[] shape, boolean[] reduced) {
+    int count = 1;
+    for (int d = 0; d < shape.length; d++) {
+      count *= reduced[d] ? 1 : shape[d];
+    }
+    return count;
+  }
+
+  /** For each value of {@code shape} (row-major), the output a reduction over the dimensions {@code reduced} puts it in. */
+  private static int[] outputPlaces(int[] shape, boolean[] reduced) {
+    int n = 1;
+    for (int s : shape) {
+      n *= s;
+    }
+    int[] stride = new int[shape.length];
+    for (int d = shape.length - 1, s = 1; d >= 0; d--) {
+      stride[d] = reduced[d] ? 0 : s;
+      s *= reduced[d] ? 1 : shape[d];
+    }
+    int[] to = new int[n];
+    int[] pos = new int[shape.length];
+    for (int i = 0; i < n; i++) {
+      int o = 0;
+      for (int d = 0; d < shape.length; d++) {
+        o += pos[d] * stride[d];
+      }
+      to[i] = o;
+      for (int d = shape.length - 1; d >= 0 && ++pos[d] == shape[d]; d--) {
+        pos[d] = 0;
+      }
+    }
+    return to;
   }
 
   private static void extremumAlong(float[] out, int outOff, float[] x, int xOff, int outer, int size, int inner, boolean max,
