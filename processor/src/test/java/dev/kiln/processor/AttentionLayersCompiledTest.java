@@ -47,7 +47,7 @@ class AttentionLayersCompiledTest {
 
   @ParameterizedTest
   @ValueSource(strings = {"SelfAttentionLayers", "EncoderStacks", "CausalSdpa", "MaskedEncoder", "DropoutEncoder", "CrossAttention",
-      "EncoderDecoder", "DropoutDecoder"})
+      "EncoderDecoder", "DropoutDecoder", "TransformerSeq", "CustomTransformer"})
   void trainingAndEvaluationGiveEagerValuesAndGradients(String name) {
     Module[] m = models(name);
     Kiln.manualSeed(3);
@@ -92,6 +92,29 @@ class AttentionLayersCompiledTest {
         "dec.layers.0.multihead_attn.in_proj_bias", "dec.layers.1.multihead_attn.out_proj.weight", "dec.layers.0.norm3.bias",
         "dec.layers.1.linear2.weight", "dec.norm.weight", "pre.multihead_attn.out_proj.bias", "pre.norm3.weight",
         "enc.layers.0.self_attn.in_proj_weight");
+  }
+
+  /** The generated code of the smallest Transformer: the encoder's and the decoder's steps in turn (docs/generated-code.md). */
+  @Test
+  void smallTransformerGeneratesItsGolden() throws java.io.IOException {
+    Compilation c = ProcessorTest.compile(ProcessorTest.model("SmallTransformer"));
+    assertThat(c).succeededWithoutWarnings();
+    ProcessorTest.assertGolden(c, "KilnSmallTransformer", "KilnSmallTransformer.java");
+  }
+
+  /**
+   * nn.Transformer's keys (encoder.layers.N, encoder.norm, decoder.layers.N.multihead_attn, decoder.norm), one checkpoint
+   * for both forms; a custom encoder and decoder keep theirs (no decoder.norm).
+   */
+  @Test
+  void transformerKeysArePyTorchsAndLoadEitherWay() {
+    keysLoadEitherWay("TransformerSeq", "transformer.decoder.layers.0.multihead_attn.in_proj_weight",
+        "transformer.encoder.layers.0.self_attn.in_proj_weight", "transformer.encoder.layers.1.linear2.bias",
+        "transformer.encoder.norm.weight", "transformer.decoder.layers.0.self_attn.out_proj.weight",
+        "transformer.decoder.layers.0.norm3.bias", "transformer.decoder.norm.bias");
+    keysLoadEitherWay("CustomTransformer", "transformer.encoder.layers.0.self_attn.in_proj_weight",
+        "transformer.encoder.norm.weight", "transformer.decoder.layers.1.multihead_attn.in_proj_bias");
+    assertTrue(!models("CustomTransformer")[1].stateDict().containsKey("transformer.decoder.norm.weight"));
   }
 
   /**

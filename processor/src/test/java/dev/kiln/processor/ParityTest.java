@@ -182,6 +182,7 @@ class ParityTest {
     "CausalLocal, forwardPadded, mask, x",
     "PaddedEncoder, forwardPadded, pad, x",
     "EncoderDecoder, forwardPair, src, tgt",
+    "SmallTransformer, forwardPair, src, tgt",
     "InputsBesideOutputs, forwardGated, gate, x",
     "StateInput, forwardFrom, h, x",
   })

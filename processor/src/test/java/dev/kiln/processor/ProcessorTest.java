@@ -3132,11 +3132,9 @@ class ProcessorTest {
         "  final TransformerDecoderLayer shared = new TransformerDecoderLayer(8, 2, 16, 0.0, \"relu\", 1e-5, true, false);",
         "  final TransformerDecoder copied = new TransformerDecoder(shared, 2);",
         "  final TransformerDecoder decoder = new TransformerDecoder(new TransformerDecoderLayer(8, 2), 2);",
-        "  final Transformer transformer = new Transformer(8, 2, 1, 1, 16, 0.1);",
         "  @Override public Tensor forward(Tensor x) {",
         "    Tensor h = decoder.forward(x, x);",
-        "    h = h.add(block.apply(x));",
-        "    return transformer.apply(h);",
+        "    return h.add(block.apply(x));",
         "  }",
         "}");
     Compilation c = compile(f);
@@ -3147,8 +3145,6 @@ class ProcessorTest {
         + " TransformerDecoderLayer(...)").inFile(f).onLineContaining("new TransformerDecoder(shared");
     assertThat(c).hadErrorContaining("decoder.layers.0.self_attn MultiheadAttention(embed_dim=8, num_heads=2, dropout=0.1) is"
         + " sequence first").inFile(f).onLineContaining("decoder.forward(x, x)");
-    assertThat(c).hadErrorContaining("transformer: layer type Transformer is not supported by the Kiln compiler")
-        .inFile(f).onLineContaining("new Transformer(");
     JavaFileObject g = classModel("Norms",
         "@Model(input = {3, 8})",
         "public class Norms extends Module {",
@@ -3177,5 +3173,38 @@ class ProcessorTest {
     assertThat(e).succeeded();
     assertThat(e).generatedSourceFile("test.KilnUntrackedNorm").contentsAsUtf8String()
         .contains("new InstanceNorm2d.Spec(3, 1.0E-5, true, 0.2, false)");
+  }
+
+  /**
+   * nn.Transformer's forms that do not compile are errors on their lines: sequence first (PyTorch's default), a custom
+   * encoder or decoder not written in place, stacks of other widths, {@code apply(x)} (a source and a target needed).
+   */
+  @Test
+  void transformersOutsideTheCompiledFormsAreErrorsOnTheirLines() {
+    JavaFileObject f = classModel("Transformers",
+        "@Model(input = {6, 8})",
+        "public class Transformers extends Module {",
+        "  final Transformer seqFirst = new Transformer(8, 2, 1, 1, 16, 0.1);",
+        "  final TransformerEncoder enc = new TransformerEncoder(new TransformerEncoderLayer(8, 2, 16, 0.0, \"relu\", 1e-5, true, false), 1);",
+        "  final Transformer shared = new Transformer(enc,",
+        "      new TransformerDecoder(new TransformerDecoderLayer(8, 2, 16, 0.0, \"relu\", 1e-5, true, false), 1));",
+        "  final Transformer widths = new Transformer(",
+        "      new TransformerEncoder(new TransformerEncoderLayer(4, 2, 16, 0.0, \"relu\", 1e-5, true, false), 1),",
+        "      new TransformerDecoder(new TransformerDecoderLayer(8, 2, 16, 0.0, \"relu\", 1e-5, true, false), 1));",
+        "  final Transformer ok = new Transformer(8, 2, 1, 1, 16, 0.0, \"relu\", 1e-5, true, false);",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    return ok.apply(x);",
+        "  }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining("seqFirst: Transformer(d_model=8, nhead=2, num_encoder_layers=1, num_decoder_layers=1,"
+        + " batch_first=False) is sequence first ([S, N, E] and [T, N, E]), but a compiled forward holds the batch first:"
+        + " construct it with batchFirst true").inFile(f).onLineContaining("new Transformer(8, 2, 1, 1, 16, 0.1)");
+    assertThat(c).hadErrorContaining("shared: Transformer's custom encoder enc must be written in place, new"
+        + " TransformerEncoder(new TransformerEncoderLayer(...), n[, norm])").inFile(f).onLineContaining("new Transformer(enc,");
+    assertThat(c).hadErrorContaining("widths: Transformer: the encoder's layers (TransformerEncoderLayer(d_model=4")
+        .inFile(f).onLineContaining("final Transformer widths");
+    assertThat(c).hadErrorContaining("ok: Transformer needs a source and a target: call forward(src, tgt)")
+        .inFile(f).onLineContaining("ok.apply(x)");
   }
 }

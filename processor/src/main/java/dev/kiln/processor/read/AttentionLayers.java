@@ -119,6 +119,48 @@ final class AttentionLayers {
     }
   }
 
+  /**
+   * {@code nn.Transformer} as the reader holds it: its {@code encoder} and {@code decoder} stacks, each the node a {@code
+   * TransformerEncoder}/{@code TransformerDecoder} field would be (at {@code transformer.encoder}, {@code
+   * transformer.decoder}, their final norms included); the shape rule the decoder's (the output is shaped as the target).
+   */
+  record TransformerSpec(LayerNode.Att encoder, LayerNode.Att decoder) implements LayerSpec {
+    @Override
+    public int[] outputShape(int[] tgt) {
+      return decoder.spec().outputShape(tgt);
+    }
+
+    @Override
+    public String toString() {
+      TransformerDecoderLayer.Spec d = (TransformerDecoderLayer.Spec) decoder.spec();
+      return "Transformer(d_model=" + d.dModel() + ", nhead=" + d.nhead() + ", num_encoder_layers=" + encoder.count()
+          + ", num_decoder_layers=" + decoder.count() + ", batch_first=" + (d.batchFirst() ? "True" : "False") + ")";
+    }
+  }
+
+  /** The stacks {@code new Transformer(...)} makes: its layers' specs and their counts. */
+  record TransformerArgs(TransformerEncoderLayer.Spec encoderLayer, TransformerDecoderLayer.Spec decoderLayer,
+      int encoderLayers, int decoderLayers) {}
+
+  /**
+   * {@code new Transformer(...)}'s constant arguments, {@code ()} or {@code (dModel, nhead, numEncoderLayers,
+   * numDecoderLayers, dimFeedforward, dropout[, activation, layerNormEps, batchFirst, normFirst])}, with PyTorch's defaults
+   * for the rest.
+   */
+  static TransformerArgs transformer(List<Object> args) throws LayerCatalog.BadArguments {
+    List<Object> all = new java.util.ArrayList<>(args);
+    switch (args.size()) {
+      case 0 -> all.addAll(List.of(512, 8, 6, 6, 2048, 0.1, "relu", 1e-5, false, false));
+      case 6 -> all.addAll(List.of("relu", 1e-5, false, false));
+      case 10 -> { }
+      default -> throw new LayerCatalog.BadArguments("Transformer takes (d_model, nhead, num_encoder_layers, num_decoder_layers,"
+          + " dim_feedforward, dropout[, activation, layer_norm_eps, batch_first, norm_first]) or (encoder, decoder)");
+    }
+    List<Object> layer = new java.util.ArrayList<>(all.subList(0, 2)); // the layers' (d_model, nhead, dim_feedforward, ...)
+    layer.addAll(all.subList(4, 10));
+    return new TransformerArgs(encoderLayer(layer), decoderLayer(layer), integer(all, 2), integer(all, 3));
+  }
+
   /** A decoder layer's hyper-parameters as the encoder layer's spec, which the shared parts of the expansion read. */
   private static TransformerEncoderLayer.Spec asBlock(TransformerDecoderLayer.Spec d) {
     return new TransformerEncoderLayer.Spec(d.dModel(), d.nhead(), d.dimFeedforward(), d.dropout(), d.activation(),

@@ -109,6 +109,11 @@ final class ModuleCalls {
       if (att.spec() instanceof MultiheadAttention.Spec s) {
         return AttentionLayers.attention(w, att.path(), s, att.layers(), input, input, input, mask, padding);
       }
+      if (att.spec() instanceof AttentionLayers.TransformerSpec) { // apply(src): eager refuses it too
+        throw new AttentionLayers.Unsupported(att.path() + ": Transformer needs a source and a target: call forward(src, tgt)"
+            + " or forward(src, tgt, srcMask, tgtMask, memoryMask, srcKeyPaddingMask, tgtKeyPaddingMask,"
+            + " memoryKeyPaddingMask)");
+      }
       if (att.spec() instanceof TransformerDecoderLayer.Spec) { // apply(tgt): eager refuses it too
         throw new AttentionLayers.Unsupported(att.path() + ": " + (att.count() == 0 ? att.spec() : "TransformerDecoder")
             + " needs the encoder's output too: call forward(tgt, memory) or forward(tgt, memory, tgtMask, memoryMask,"
@@ -140,7 +145,8 @@ final class ModuleCalls {
     }
     String field = DeclarationReader.fieldName(ms.getExpression());
     return field != null && fields.get(field) instanceof Att att
-        && (call.getArguments().size() >= 3 || att.spec() instanceof TransformerDecoderLayer.Spec) ? att : null;
+        && (call.getArguments().size() >= 3 || att.spec() instanceof TransformerDecoderLayer.Spec
+            || att.spec() instanceof AttentionLayers.TransformerSpec) ? att : null;
   }
 
   /**
@@ -154,6 +160,9 @@ final class ModuleCalls {
     List<? extends ExpressionTree> args = call.getArguments();
     if (att.spec() instanceof TransformerDecoderLayer.Spec) {
       return decoderForward(mi, att, args, unit, fields, className);
+    }
+    if (att.spec() instanceof AttentionLayers.TransformerSpec t) {
+      return transformerForward(mi, t, args, unit, fields, className);
     }
     boolean attention = att.spec() instanceof MultiheadAttention.Spec;
     if (attention && call == mi) {
@@ -236,6 +245,44 @@ final class ModuleCalls {
           masks[1], masks[2], masks[3]));
     } catch (AttentionLayers.Unsupported e) {
       diagnostics.error(unit, mi, Message.ATTENTION_NOT_COMPILED, e.getMessage());
+      return null;
+    }
+  }
+
+  /**
+   * {@code transformer.forward(src, tgt[, srcMask, tgtMask, memoryMask, srcKeyPaddingMask, tgtKeyPaddingMask,
+   * memoryKeyPaddingMask])}, PyTorch's order: the encoder stack over {@code src} with the source masks (its final norm
+   * giving the memory), then the decoder stack over {@code tgt} and the memory with the others, as eager's forward; null
+   * after an error.
+   */
+  private String transformerForward(MethodInvocationTree mi, AttentionLayers.TransformerSpec t, List<? extends ExpressionTree> args,
+      CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
+    String[] masks = new String[6];
+    for (int i = 0; i < 6; i++) {
+      masks[i] = maskArgument(args.size() == 8 ? args.get(2 + i) : null, unit, fields, className);
+      if (masks[i] == null) {
+        return null;
+      }
+      masks[i] = masks[i].isEmpty() ? null : masks[i];
+    }
+    String src = steps.expression(args.get(0), unit, fields, className);
+    String tgt = steps.expression(args.get(1), unit, fields, className);
+    if (src == null || tgt == null) {
+      return null;
+    }
+    Source where = reader.source(unit, mi);
+    AttentionLayers.Writer w = attentionWriter(where);
+    Att enc = t.encoder();
+    Att dec = t.decoder();
+    TransformerEncoderLayer.Spec e = (TransformerEncoderLayer.Spec) enc.spec();
+    TransformerDecoderLayer.Spec d = (TransformerDecoderLayer.Spec) dec.spec();
+    try {
+      String memory = stack(enc, src, where, (path, x) -> AttentionLayers.encoderLayer(w, path, e, enc.layers(), x, masks[0],
+          masks[3]));
+      return memory == null ? null : stack(dec, tgt, where, (path, h) -> AttentionLayers.decoderLayer(w, path, d, dec.layers(),
+          h, memory, masks[1], masks[2], masks[4], masks[5]));
+    } catch (AttentionLayers.Unsupported ex) {
+      diagnostics.error(unit, mi, Message.ATTENTION_NOT_COMPILED, ex.getMessage());
       return null;
     }
   }
