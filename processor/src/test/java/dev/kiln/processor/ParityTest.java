@@ -183,6 +183,8 @@ class ParityTest {
     "PaddedEncoder, forwardPadded, pad, x",
     "EncoderDecoder, forwardPair, src, tgt",
     "SmallTransformer, forwardPair, src, tgt",
+    "PaddedTransformer, forwardPadded, src, tgt",
+    "PaddedDecoder, forwardPadded, memory, tgt",
     "InputsBesideOutputs, forwardGated, gate, x",
     "StateInput, forwardFrom, h, x",
   })

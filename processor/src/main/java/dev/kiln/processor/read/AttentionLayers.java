@@ -15,9 +15,11 @@ import dev.kiln.dsl.Softmax;
 import dev.kiln.dsl.TransformerDecoderLayer;
 import dev.kiln.dsl.TransformerEncoderLayer;
 import dev.kiln.processor.ir.Add;
+import dev.kiln.processor.ir.Cat;
 import dev.kiln.processor.ir.LayerIr;
 import dev.kiln.processor.ir.MaskedFill;
 import dev.kiln.processor.ir.MatMul;
+import dev.kiln.processor.ir.Pad;
 import dev.kiln.processor.ir.Reshape;
 import dev.kiln.processor.ir.Scale;
 import dev.kiln.processor.ir.Source;
@@ -77,10 +79,10 @@ final class AttentionLayers {
       return switch (args.size()) {
         case 2 -> new MultiheadAttention.Spec(integer(args, 0), integer(args, 1), 0, true, false);
         case 5 -> new MultiheadAttention.Spec(integer(args, 0), integer(args, 1), number(args, 2), bool(args, 3), bool(args, 4));
-        case 9 -> throw new LayerCatalog.BadArguments("MultiheadAttention's nine-argument form (add_bias_kv, add_zero_attn, kdim,"
-            + " vdim) runs in eager mode only; a compiled model takes (embed_dim, num_heads[, dropout, bias, batch_first]), or"
-            + " leave out @Model");
-        default -> throw new LayerCatalog.BadArguments("MultiheadAttention takes (embed_dim, num_heads[, dropout, bias, batch_first])");
+        case 9 -> new MultiheadAttention.Spec(integer(args, 0), integer(args, 1), number(args, 2), bool(args, 3), bool(args, 8),
+            integer(args, 6), integer(args, 7), bool(args, 4), bool(args, 5)); // PyTorch's order: ..., add_bias_kv, add_zero_attn, kdim, vdim, batch_first
+        default -> throw new LayerCatalog.BadArguments("MultiheadAttention takes (embed_dim, num_heads[, dropout, bias, batch_first])"
+            + " or (embed_dim, num_heads, dropout, bias, add_bias_kv, add_zero_attn, kdim, vdim, batch_first)");
       };
     } catch (IllegalArgumentException e) {
       throw new LayerCatalog.BadArguments(e.getMessage());
@@ -241,18 +243,19 @@ final class AttentionLayers {
       throw new Unsupported(who + ": query, key and value must be values of the batch [N, ..., E]; a tensor field of the model"
           + " (a learned query) is not compiled as one, leave out @Model for it");
     }
-    if (qs.length != 3 || qs[2] != e || ks.length != 3 || ks[2] != e || !java.util.Arrays.equals(ks, vs)) {
-      throw new Unsupported(who + " expects query [N, L, " + e + "] and key and value [N, S, " + e + "] (batch first), receives "
-          + Shapes.toString(qs) + (query.equals(key) && key.equals(value) ? "" : ", " + Shapes.toString(ks) + ", " + Shapes.toString(vs)));
+    if (qs.length != 3 || qs[2] != e || ks.length != 3 || ks[2] != s.kdim() || vs.length != 3 || vs[2] != s.vdim()
+        || ks[1] != vs[1]) {
+      throw new Unsupported(who + " expects query [N, L, " + e + "] and " + (s.sameEmbedDim() ? "key and value [N, S, " + e + "]"
+          : "key [N, S, " + s.kdim() + "] and value [N, S, " + s.vdim() + "]") + " (batch first), receives " + Shapes.toString(qs)
+          + (query.equals(key) && key.equals(value) ? "" : ", " + Shapes.toString(ks) + ", " + Shapes.toString(vs)));
     }
-    TensorIr weight = new TensorIr(path + ".in_proj_weight", path + ".in_proj_weight", TensorIr.Kind.PARAMETER,
-        new int[] {3 * e, e}, layers.get(path + ".out_proj").source());
-    TensorIr bias = !s.bias() ? null : new TensorIr(path + ".in_proj_bias", path + ".in_proj_bias", TensorIr.Kind.PARAMETER,
-        new int[] {3 * e}, weight.source());
+    Source source = layers.get(path + ".out_proj").source();
+    TensorIr bias = !s.bias() ? null : parameter(path + ".in_proj_bias", new int[] {3 * e}, source);
     String[] inputs = {query, key, value};
     String[] names = {"q", "k", "v"};
     String[] projected = new String[3];
-    if (query.equals(key) && key.equals(value)) {
+    if (s.sameEmbedDim() && query.equals(key) && key.equals(value)) {
+      TensorIr weight = parameter(path + ".in_proj_weight", new int[] {3 * e, e}, source);
       String qkv = w.step(List.of(query, w.tensor(weight)), new MatMul(true), null, path + ": x @ in_proj_weight^T");
       if (bias != null) {
         qkv = w.step(List.of(qkv, w.tensor(bias)), new Add(), null, path + ": x @ in_proj_weight^T + in_proj_bias");
@@ -262,30 +265,61 @@ final class AttentionLayers {
         projected[i] = w.step(List.of(qkv), new Split.Piece(split, i), null, path + ": " + names[i] + " = qkv[" + i + "]");
       }
     } else {
-      w.tensor(weight);
+      TensorIr packed = s.sameEmbedDim() ? parameter(path + ".in_proj_weight", new int[] {3 * e, e}, source) : null;
+      if (packed != null) {
+        w.tensor(packed);
+      }
       if (bias != null) {
         w.tensor(bias);
       }
-      for (int i = 0; i < 3; i++) { // rows [i E, (i + 1) E) of the packed weight, as eager's narrow reads them
+      int[] widths = {e, s.kdim(), s.vdim()};
+      for (int i = 0; i < 3; i++) { // rows [i E, (i + 1) E) of the packed weight, as eager's narrow reads them; or q/k/v_proj_weight
         String rows = ".narrow(0, " + i * e + ", " + e + ")";
-        String block = w.tensor(TensorIr.region(weight, rows, i * e * e, new int[] {e, e}, weight.source()));
+        String block = packed != null ? w.tensor(TensorIr.region(packed, rows, i * e * e, new int[] {e, e}, source))
+            : w.tensor(parameter(path + "." + names[i] + "_proj_weight", new int[] {e, widths[i]}, source));
+        String weightName = packed != null ? "in_proj_weight" + rows : names[i] + "_proj_weight";
         projected[i] = w.step(List.of(inputs[i], block), new MatMul(true), null,
-            path + ": " + names[i] + " = " + List.of("query", "key", "value").get(i) + " @ in_proj_weight" + rows + "^T");
+            path + ": " + names[i] + " = " + List.of("query", "key", "value").get(i) + " @ " + weightName + "^T");
         if (bias != null) {
-          String b = w.tensor(TensorIr.region(bias, rows, i * e, new int[] {e}, weight.source()));
+          String b = w.tensor(TensorIr.region(bias, rows, i * e, new int[] {e}, source));
           projected[i] = w.step(List.of(projected[i], b), new Add(), null, path + ": " + names[i] + " + in_proj_bias" + rows);
         }
       }
     }
+    if (s.addBiasKv()) { // PyTorch's cat([k, bias_k.repeat(1, N, 1)]) along the sequence, and v's
+      for (int i = 1; i < 3; i++) {
+        projected[i] = appendBias(w, path, names[i], projected[i], parameter(path + ".bias_" + names[i], new int[] {1, 1, e}, source));
+      }
+    }
     String[] heads = new String[3];
     for (int i = 0; i < 3; i++) {
-      int len = i == 0 ? qs[1] : ks[1];
+      int[] ps = w.shapeOf(projected[i]);
+      if (ps == null) {
+        return null;
+      }
+      int len = ps[1];
       String viewed = w.step(List.of(projected[i]), new Reshape(List.of(-1, len, s.numHeads(), s.headDim())), null,
           path + ": " + names[i] + ".view(-1, " + len + ", " + s.numHeads() + ", " + s.headDim() + ")");
       heads[i] = w.step(List.of(viewed), new Transpose(1, 2), null, path + ": " + names[i] + " heads, transpose(1, 2)");
     }
-    String joined = attend(w, path, heads[0], heads[1], heads[2], attentionMask(w, who, mask, qs[1], ks[1]),
-        paddingMask(w, path, who, padding, ks[1]), s.dropout(), path, false);
+    if (s.addZeroAttn()) { // PyTorch's cat of a zero key and value after the heads' split
+      for (int i = 1; i < 3; i++) {
+        heads[i] = w.step(List.of(heads[i]), new Pad(List.of(0, 0, 0, 1), 0f), null, path + ": " + names[i]
+            + " = cat([" + names[i] + ", zeros(N, H, 1, " + s.headDim() + ")], 2) (add_zero_attn)");
+      }
+    }
+    int extra = (s.addBiasKv() ? 1 : 0) + (s.addZeroAttn() ? 1 : 0);
+    if (mask != null && extra > 0) {
+      throw new Unsupported(who + ": an attn_mask with add_bias_kv or add_zero_attn (each a key column more, the mask padded"
+          + " with zeros) is not compiled yet; pass the mask as a key padding mask, leave out the mask, or leave out @Model");
+    }
+    String pad = paddingMask(w, path, who, padding, ks[1]);
+    if (pad != null && extra > 0) { // the keys appended are never padded: zeros in their columns, as eager's F.pad of the mask
+      pad = w.step(List.of(pad), new Pad(List.of(0, extra), 0f), null, path + ": key_padding_mask padded with " + extra
+          + " zero column" + (extra > 1 ? "s" : "") + " (the keys appended)");
+    }
+    String joined = attend(w, path, heads[0], heads[1], heads[2], attentionMask(w, who, mask, qs[1], ks[1]), pad, s.dropout(),
+        path, false);
     if (joined == null) {
       return null;
     }
@@ -294,6 +328,31 @@ final class AttentionLayers {
         path + ": heads joined, reshape(-1, " + qs[1] + ", " + e + ")");
     LayerIr outProj = layers.get(path + ".out_proj");
     return w.step(List.of(rows), outProj.spec(), outProj, path + ".out_proj");
+  }
+
+  /** A parameter of the MultiheadAttention, read by its registered name {@code key} ({@code attn.in_proj_weight}). */
+  private static TensorIr parameter(String key, int[] shape, Source source) {
+    return new TensorIr(key, key, TensorIr.Kind.PARAMETER, shape, source);
+  }
+
+  /**
+   * {@code cat([x, bias.repeat(N, 1, 1)], 1)} of the projected keys or values {@code x [N, S, E]} and {@code bias_k}/{@code
+   * bias_v [1, 1, E]}: {@code [N, S + 1, E]}. The bias becomes a row of each sample as {@code x}'s last row times 0 plus the
+   * bias (exact, the bias's gradient the sum over the batch, as eager's expand gives), then joined to {@code x}.
+   */
+  private static String appendBias(Writer w, String path, String name, String x, TensorIr bias) {
+    int[] xs = w.shapeOf(x);
+    if (xs == null) {
+      return null;
+    }
+    int e = xs[2];
+    w.tensor(bias); // (the region below reads the parameter's field)
+    String last = xs[1] == 1 ? x : w.step(List.of(x), new Pad(List.of(0, 0, 1 - xs[1], 0), 0f), null,
+        path + ": " + name + "[:, -1:] (a row of each sample)");
+    String zero = w.step(List.of(last), Scale.times(0), null, path + ": " + name + "[:, -1:] * 0");
+    String row = w.step(List.of(zero, w.tensor(TensorIr.region(bias, ".view(" + e + ")", 0, new int[] {e}, bias.source()))),
+        new Add(), null, path + ": bias_" + name + ".repeat(N, 1, 1)");
+    return w.step(List.of(x, row), new Cat(1), null, path + ": " + name + " = cat([" + name + ", bias_" + name + "], 1) (add_bias_kv)");
   }
 
   /**

@@ -139,6 +139,10 @@ final class ModuleCalls {
         && DeclarationReader.stripped(out.getExpression()) instanceof MethodInvocationTree inner) {
       call = inner;
     }
+    if (call.getMethodSelect() instanceof MemberSelectTree part && transformerPart(part.getExpression(), fields) != null
+        && (part.getIdentifier().contentEquals("forward") || part.getIdentifier().contentEquals("apply"))) {
+      return transformerPart(part.getExpression(), fields); // transformer.encoder().forward(src, mask, pad), ....decoder().forward(...)
+    }
     if (!(call.getMethodSelect() instanceof MemberSelectTree ms) || !ms.getIdentifier().contentEquals("forward")
         || call.getArguments().size() < 2) {
       return null;
@@ -150,6 +154,20 @@ final class ModuleCalls {
   }
 
   /**
+   * The encoder or decoder stack of a compiled Transformer field that {@code receiver} reads ({@code
+   * transformer.encoder()}, {@code transformer.decoder()}, as PyTorch's {@code transformer.encoder}), else null.
+   */
+  private static Att transformerPart(ExpressionTree receiver, Map<String, LayerNode> fields) {
+    if (DeclarationReader.stripped(receiver) instanceof MethodInvocationTree get && get.getArguments().isEmpty()
+        && get.getMethodSelect() instanceof MemberSelectTree ms && DeclarationReader.fieldName(ms.getExpression()) != null
+        && fields.get(DeclarationReader.fieldName(ms.getExpression())) instanceof Att att
+        && att.spec() instanceof AttentionLayers.TransformerSpec t) {
+      return ms.getIdentifier().contentEquals("encoder") ? t.encoder() : ms.getIdentifier().contentEquals("decoder") ? t.decoder() : null;
+    }
+    return null;
+  }
+
+  /**
    * {@code mha.forward(q, k, v, null, needWeights, attnMask).output()} and {@code enc.forward(x, mask, null)}: the layer's
    * expansion, a mask a tensor field or null; any other form an error naming what is not compiled.
    */
@@ -158,6 +176,10 @@ final class ModuleCalls {
     MethodInvocationTree call = mi.getArguments().isEmpty() ? (MethodInvocationTree) DeclarationReader.stripped(
         ((MemberSelectTree) mi.getMethodSelect()).getExpression()) : mi;
     List<? extends ExpressionTree> args = call.getArguments();
+    if (args.size() == 1) { // transformer.encoder().apply(src)
+      String input = steps.expression(args.get(0), unit, fields, className);
+      return input == null ? null : applyAttention(att, input, reader.source(unit, mi));
+    }
     if (att.spec() instanceof TransformerDecoderLayer.Spec) {
       return decoderForward(mi, att, args, unit, fields, className);
     }
