@@ -47,7 +47,8 @@ class AttentionLayersCompiledTest {
 
   @ParameterizedTest
   @ValueSource(strings = {"SelfAttentionLayers", "EncoderStacks", "CausalSdpa", "MaskedEncoder", "DropoutEncoder", "CrossAttention",
-      "EncoderDecoder", "DropoutDecoder", "TransformerSeq", "CustomTransformer", "KdimAttention"})
+      "EncoderDecoder", "DropoutDecoder", "TransformerSeq", "CustomTransformer", "KdimAttention",
+      "AttentionWeights"})
   void trainingAndEvaluationGiveEagerValuesAndGradients(String name) {
     Module[] m = models(name);
     Kiln.manualSeed(3);

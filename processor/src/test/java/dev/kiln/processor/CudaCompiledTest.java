@@ -87,6 +87,7 @@ class CudaCompiledTest {
     "CustomTransformer, 6:8",
     "SmallTransformer, 4:8",
     "KdimAttention, 6:8",
+    "AttentionWeights, 6:8",
     "GatedPieces, 4:16",
     "PositionTable, 6:8",
     "TinyGpt, ids11:6",

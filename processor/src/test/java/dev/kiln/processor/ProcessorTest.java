@@ -2132,7 +2132,7 @@ class ProcessorTest {
         "  @Override public Tensor forward(Tensor x) {",
         "    Tensor a = mha.forward(x, x, x, pad, false, null).output();",
         "    Tensor b = seqFirst.apply(x);",
-        "    Tensor d = mha.forward(x, x, x).weights();",
+        "    Tensor d = mha.forward(x, x, x, null, false, null).weights();",
         "    Tensor e = block.forward(x, null, pad);",
         "    Tensor g = block.forward(x, pad, null);",
         "    Tensor h = mha.forward(queries, x, x).output();",
@@ -2145,7 +2145,7 @@ class ProcessorTest {
         + " got [6]").inFile(f).onLineContaining("Tensor a = ");
     assertThat(c).hadErrorContaining("seqFirst MultiheadAttention(embed_dim=8, num_heads=2) is sequence first ([L, N, E]), but a"
         + " compiled forward holds the batch first").inFile(f).onLineContaining("Tensor b = ");
-    assertThat(c).hadErrorContaining("the attention weights are not compiled, only the output").inFile(f)
+    assertThat(c).hadErrorContaining("needWeights is false, so eager's weights() is null; pass needWeights true").inFile(f)
         .onLineContaining("Tensor d = ");
     assertThat(c).hadErrorContaining("block.self_attn MultiheadAttention(embed_dim=8, num_heads=2, dropout=0.1, batch_first=True):"
         + " key_padding_mask must be [N, S] = [N, 6]").inFile(f).onLineContaining("Tensor e = ");
@@ -3177,7 +3177,8 @@ class ProcessorTest {
 
   /**
    * nn.Transformer's forms that do not compile are errors on their lines: sequence first (PyTorch's default), a custom
-   * encoder or decoder not written in place, stacks of other widths, {@code apply(x)} (a source and a target needed).
+   * encoder or decoder not written in place, stacks of other widths, {@code apply(x)} (a source and a target needed); an
+   * attn_mask with add_bias_kv.
    */
   @Test
   void transformersOutsideTheCompiledFormsAreErrorsOnTheirLines() {
@@ -3192,7 +3193,10 @@ class ProcessorTest {
         "      new TransformerEncoder(new TransformerEncoderLayer(4, 2, 16, 0.0, \"relu\", 1e-5, true, false), 1),",
         "      new TransformerDecoder(new TransformerDecoderLayer(8, 2, 16, 0.0, \"relu\", 1e-5, true, false), 1));",
         "  final Transformer ok = new Transformer(8, 2, 1, 1, 16, 0.0, \"relu\", 1e-5, true, false);",
+        "  final Tensor causal = registerBuffer(\"causal\", Transformer.generateSquareSubsequentMask(6));",
+        "  final MultiheadAttention biasKv = new MultiheadAttention(8, 2, 0.0, true, true, false, 8, 8, true);",
         "  @Override public Tensor forward(Tensor x) {",
+        "    Tensor a = biasKv.forward(x, x, x, null, false, causal).output();",
         "    return ok.apply(x);",
         "  }",
         "}");
@@ -3206,5 +3210,8 @@ class ProcessorTest {
         .inFile(f).onLineContaining("final Transformer widths");
     assertThat(c).hadErrorContaining("ok: Transformer needs a source and a target: call forward(src, tgt)")
         .inFile(f).onLineContaining("ok.apply(x)");
+    assertThat(c).hadErrorContaining("biasKv MultiheadAttention(embed_dim=8, num_heads=2, add_bias_kv=True, batch_first=True):"
+        + " an attn_mask with add_bias_kv or add_zero_attn (each a key column more, the mask padded with zeros) is not compiled"
+        + " yet").inFile(f).onLineContaining("Tensor a = ");
   }
 }

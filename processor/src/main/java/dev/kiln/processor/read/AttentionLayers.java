@@ -20,6 +20,7 @@ import dev.kiln.processor.ir.LayerIr;
 import dev.kiln.processor.ir.MaskedFill;
 import dev.kiln.processor.ir.MatMul;
 import dev.kiln.processor.ir.Pad;
+import dev.kiln.processor.ir.Reduce;
 import dev.kiln.processor.ir.Reshape;
 import dev.kiln.processor.ir.Scale;
 import dev.kiln.processor.ir.Source;
@@ -226,6 +227,17 @@ final class AttentionLayers {
    */
   static String attention(Writer w, String path, MultiheadAttention.Spec s, Map<String, LayerIr> layers, String query,
       String key, String value, String mask, String padding) throws Unsupported {
+    return attention(w, path, s, layers, query, key, value, mask, padding, null);
+  }
+
+  /**
+   * As {@link #attention(Writer, String, MultiheadAttention.Spec, Map, String, String, String, String, String)}, or, with
+   * {@code weights} not null, its attention weights ({@code mha.forward(q, k, v, ...).weights()}): the softmax's output
+   * after dropout (PyTorch 1.13's), averaged over the heads ({@code [N, L, S]}, {@code weights} true: PyTorch's default
+   * {@code average_attn_weights=True}) or per head ({@code [N, H, L, S]}); the expansion ends there.
+   */
+  static String attention(Writer w, String path, MultiheadAttention.Spec s, Map<String, LayerIr> layers, String query,
+      String key, String value, String mask, String padding, Boolean weights) throws Unsupported {
     int e = s.embedDim();
     int[] qs = w.shapeOf(query);
     int[] ks = w.shapeOf(key);
@@ -254,6 +266,7 @@ final class AttentionLayers {
     String[] inputs = {query, key, value};
     String[] names = {"q", "k", "v"};
     String[] projected = new String[3];
+    int used = weights != null ? 2 : 3; // the weights read no values: v is left out
     if (s.sameEmbedDim() && query.equals(key) && key.equals(value)) {
       TensorIr weight = parameter(path + ".in_proj_weight", new int[] {3 * e, e}, source);
       String qkv = w.step(List.of(query, w.tensor(weight)), new MatMul(true), null, path + ": x @ in_proj_weight^T");
@@ -261,7 +274,7 @@ final class AttentionLayers {
         qkv = w.step(List.of(qkv, w.tensor(bias)), new Add(), null, path + ": x @ in_proj_weight^T + in_proj_bias");
       }
       Split split = new Split(Split.Kind.SIZE, e, new int[0], -1, w.split(), path + ": qkv.split(" + e + ", -1)", w.where());
-      for (int i = 0; i < 3; i++) {
+      for (int i = 0; i < used; i++) {
         projected[i] = w.step(List.of(qkv), new Split.Piece(split, i), null, path + ": " + names[i] + " = qkv[" + i + "]");
       }
     } else {
@@ -273,7 +286,7 @@ final class AttentionLayers {
         w.tensor(bias);
       }
       int[] widths = {e, s.kdim(), s.vdim()};
-      for (int i = 0; i < 3; i++) { // rows [i E, (i + 1) E) of the packed weight, as eager's narrow reads them; or q/k/v_proj_weight
+      for (int i = 0; i < used; i++) { // rows [i E, (i + 1) E) of the packed weight, as eager's narrow reads them; or q/k/v_proj_weight
         String rows = ".narrow(0, " + i * e + ", " + e + ")";
         String block = packed != null ? w.tensor(TensorIr.region(packed, rows, i * e * e, new int[] {e, e}, source))
             : w.tensor(parameter(path + "." + names[i] + "_proj_weight", new int[] {e, widths[i]}, source));
@@ -287,12 +300,12 @@ final class AttentionLayers {
       }
     }
     if (s.addBiasKv()) { // PyTorch's cat([k, bias_k.repeat(1, N, 1)]) along the sequence, and v's
-      for (int i = 1; i < 3; i++) {
+      for (int i = 1; i < used; i++) {
         projected[i] = appendBias(w, path, names[i], projected[i], parameter(path + ".bias_" + names[i], new int[] {1, 1, e}, source));
       }
     }
     String[] heads = new String[3];
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < used; i++) {
       int[] ps = w.shapeOf(projected[i]);
       if (ps == null) {
         return null;
@@ -303,7 +316,7 @@ final class AttentionLayers {
       heads[i] = w.step(List.of(viewed), new Transpose(1, 2), null, path + ": " + names[i] + " heads, transpose(1, 2)");
     }
     if (s.addZeroAttn()) { // PyTorch's cat of a zero key and value after the heads' split
-      for (int i = 1; i < 3; i++) {
+      for (int i = 1; i < used; i++) {
         heads[i] = w.step(List.of(heads[i]), new Pad(List.of(0, 0, 0, 1), 0f), null, path + ": " + names[i]
             + " = cat([" + names[i] + ", zeros(N, H, 1, " + s.headDim() + ")], 2) (add_zero_attn)");
       }
@@ -318,10 +331,11 @@ final class AttentionLayers {
       pad = w.step(List.of(pad), new Pad(List.of(0, extra), 0f), null, path + ": key_padding_mask padded with " + extra
           + " zero column" + (extra > 1 ? "s" : "") + " (the keys appended)");
     }
-    String joined = attend(w, path, heads[0], heads[1], heads[2], attentionMask(w, who, mask, qs[1], ks[1]), pad, s.dropout(),
-        path, false);
-    if (joined == null) {
-      return null;
+    String joined = attend(w, path, heads[0], heads[1], heads[2], attentionMask(w, who, mask, qs[1],
+        ks[1]), pad, s.dropout(), path, false);
+    if (joined == null || weights != null) {
+      return joined == null || !weights ? joined
+          : w.step(List.of(joined), new Reduce(true, 1, false), null, path + ": weights.mean(1) (averaged over heads)");
     }
     String back = w.step(List.of(joined), new Transpose(1, 2), null, path + ": heads joined, transpose(1, 2)");
     String rows = w.step(List.of(back), new Reshape(List.of(-1, qs[1], e)), null,
@@ -360,7 +374,7 @@ final class AttentionLayers {
    * transposed (a GEMM flag), the product scaled (its alpha), the causal fill, softmax, dropout with probability {@code p}
    * (in training of the module at {@code owner}; always, for the function: {@code owner} null), the weights' product by v;
    * a float {@code mask} (a tensor field of the model's, or null) and {@code padding} (each sample's {@code [N, 1, 1, S]},
-   * or null) added to the scaled scores.
+   * or null) added to the scaled scores. The weights themselves where {@code v} is null.
    */
   private static String attend(Writer w, String path, String q, String k, String v, String mask, String padding, double p,
       String owner, boolean causal) throws Unsupported {
@@ -395,7 +409,7 @@ final class AttentionLayers {
         weights = w.step(List.of(weights), new Dropout.Spec(p), null, path + ": weights dropout(" + p + ")");
       }
     }
-    return w.step(List.of(weights, v), new MatMul(), null, path + ": weights @ v");
+    return v == null ? weights : w.step(List.of(weights, v), new MatMul(), null, path + ": weights @ v");
   }
 
   /**

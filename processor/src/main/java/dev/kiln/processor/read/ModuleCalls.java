@@ -189,13 +189,23 @@ final class ModuleCalls {
     boolean attention = att.spec() instanceof MultiheadAttention.Spec;
     if (attention && call == mi) {
       diagnostics.error(unit, mi, Message.ATTENTION_NOT_COMPILED, mi + " returns the output and the weights; compiled, call"
-          + " .output() on it where it is called (" + mi + ".output())");
+          + " .output() or .weights() on it where it is called (" + mi + ".output())");
       return null;
     }
+    Boolean weights = null; // .weights(): averaged over heads (PyTorch's default) or not
     if (attention && ((MemberSelectTree) mi.getMethodSelect()).getIdentifier().contentEquals("weights")) {
-      diagnostics.error(unit, mi, Message.ATTENTION_NOT_COMPILED, mi + ": the attention weights are not compiled, only the"
-          + " output (" + call + ".output()); leave out @Model to read the weights in eager mode");
-      return null;
+      List<Object> flags = args.size() == 3 ? List.of(true, true)
+          : reader.constants(args.size() == 7 ? List.of(args.get(4), args.get(6)) : List.of(args.get(4)), mi.toString(),
+              "MultiheadAttention.forward", unit);
+      if (flags == null) {
+        return null;
+      }
+      if (!Boolean.TRUE.equals(flags.get(0))) {
+        diagnostics.error(unit, mi, Message.ATTENTION_NOT_COMPILED, mi + ": needWeights is false, so eager's weights() is"
+            + " null; pass needWeights true to read the attention weights");
+        return null;
+      }
+      weights = flags.size() == 1 || Boolean.TRUE.equals(flags.get(1));
     }
     String padding = maskArgument(attention ? (args.size() >= 6 ? args.get(3) : null) : args.get(2), unit, fields, className);
     String mask = maskArgument(attention ? (args.size() >= 6 ? args.get(5) : null) : args.get(1), unit, fields, className);
@@ -214,7 +224,7 @@ final class ModuleCalls {
     }
     try {
       return AttentionLayers.attention(attentionWriter(reader.source(unit, mi)), att.path(), (MultiheadAttention.Spec) att.spec(),
-          att.layers(), qkv[0], qkv[1], qkv[2], mask, padding);
+          att.layers(), qkv[0], qkv[1], qkv[2], mask, padding, weights);
     } catch (AttentionLayers.Unsupported e) {
       diagnostics.error(unit, mi, Message.ATTENTION_NOT_COMPILED, e.getMessage());
       return null;
