@@ -88,6 +88,7 @@ class CudaCompiledTest {
     "SmallTransformer, 4:8",
     "KdimAttention, 6:8",
     "AttentionWeights, 6:8",
+    "AttentionRuns, 6:8",
     "GatedPieces, 4:16",
     "PositionTable, 6:8",
     "TinyGpt, ids11:6",

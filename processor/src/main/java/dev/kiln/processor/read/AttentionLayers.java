@@ -238,6 +238,21 @@ final class AttentionLayers {
    */
   static String attention(Writer w, String path, MultiheadAttention.Spec s, Map<String, LayerIr> layers, String query,
       String key, String value, String mask, String padding, Boolean weights) throws Unsupported {
+    String[] run = run(w, path, s, layers, query, key, value, mask, padding, weights == null);
+    return run == null ? null : weights == null ? run[0] : weights ? averaged(w, path, run[1]) : run[1];
+  }
+
+  /** The attention weights per head {@code [N, H, L, S]} averaged over the heads, as eager's {@code weights.mean(1)}. */
+  static String averaged(Writer w, String path, String weights) {
+    return w.step(List.of(weights), new Reduce(true, 1, false), null, path + ": weights.mean(1) (averaged over heads)");
+  }
+
+  /**
+   * One run of the MultiheadAttention at {@code path}: its output (null unless {@code output}: the expansion then ends at
+   * the weights, v never projected) and its weights per head after dropout, {@code [N, H, L, S]}; null after an error.
+   */
+  static String[] run(Writer w, String path, MultiheadAttention.Spec s, Map<String, LayerIr> layers, String query,
+      String key, String value, String mask, String padding, boolean output) throws Unsupported {
     int e = s.embedDim();
     int[] qs = w.shapeOf(query);
     int[] ks = w.shapeOf(key);
@@ -266,7 +281,7 @@ final class AttentionLayers {
     String[] inputs = {query, key, value};
     String[] names = {"q", "k", "v"};
     String[] projected = new String[3];
-    int used = weights != null ? 2 : 3; // the weights read no values: v is left out
+    int used = output ? 3 : 2; // the weights alone read no values: v is left out
     if (s.sameEmbedDim() && query.equals(key) && key.equals(value)) {
       TensorIr weight = parameter(path + ".in_proj_weight", new int[] {3 * e, e}, source);
       String qkv = w.step(List.of(query, w.tensor(weight)), new MatMul(true), null, path + ": x @ in_proj_weight^T");
@@ -331,17 +346,17 @@ final class AttentionLayers {
       pad = w.step(List.of(pad), new Pad(List.of(0, extra), 0f), null, path + ": key_padding_mask padded with " + extra
           + " zero column" + (extra > 1 ? "s" : "") + " (the keys appended)");
     }
-    String joined = attend(w, path, heads[0], heads[1], heads[2], attentionMask(w, who, mask, qs[1],
-        ks[1]), pad, s.dropout(), path, false);
-    if (joined == null || weights != null) {
-      return joined == null || !weights ? joined
-          : w.step(List.of(joined), new Reduce(true, 1, false), null, path + ": weights.mean(1) (averaged over heads)");
+    String weights = attend(w, path, heads[0], heads[1], null, attentionMask(w, who, mask, qs[1], ks[1]), pad, s.dropout(),
+        path, false);
+    if (weights == null || !output) {
+      return weights == null ? null : new String[] {null, weights};
     }
+    String joined = w.step(List.of(weights, heads[2]), new MatMul(), null, path + ": weights @ v");
     String back = w.step(List.of(joined), new Transpose(1, 2), null, path + ": heads joined, transpose(1, 2)");
     String rows = w.step(List.of(back), new Reshape(List.of(-1, qs[1], e)), null,
         path + ": heads joined, reshape(-1, " + qs[1] + ", " + e + ")");
     LayerIr outProj = layers.get(path + ".out_proj");
-    return w.step(List.of(rows), outProj.spec(), outProj, path + ".out_proj");
+    return new String[] {w.step(List.of(rows), outProj.spec(), outProj, path + ".out_proj"), weights};
   }
 
   /** A parameter of the MultiheadAttention, read by its registered name {@code key} ({@code attn.in_proj_weight}). */

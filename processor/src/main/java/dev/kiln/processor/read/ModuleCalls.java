@@ -194,18 +194,15 @@ final class ModuleCalls {
     }
     Boolean weights = null; // .weights(): averaged over heads (PyTorch's default) or not
     if (attention && ((MemberSelectTree) mi.getMethodSelect()).getIdentifier().contentEquals("weights")) {
-      List<Object> flags = args.size() == 3 ? List.of(true, true)
-          : reader.constants(args.size() == 7 ? List.of(args.get(4), args.get(6)) : List.of(args.get(4)), mi.toString(),
-              "MultiheadAttention.forward", unit);
+      Boolean[] flags = weightFlags(call, unit);
       if (flags == null) {
         return null;
       }
-      if (!Boolean.TRUE.equals(flags.get(0))) {
-        diagnostics.error(unit, mi, Message.ATTENTION_NOT_COMPILED, mi + ": needWeights is false, so eager's weights() is"
-            + " null; pass needWeights true to read the attention weights");
+      if (!flags[0]) {
+        needWeightsFalse(mi, unit);
         return null;
       }
-      weights = flags.size() == 1 || Boolean.TRUE.equals(flags.get(1));
+      weights = flags[1];
     }
     String padding = maskArgument(attention ? (args.size() >= 6 ? args.get(3) : null) : args.get(2), unit, fields, className);
     String mask = maskArgument(attention ? (args.size() >= 6 ? args.get(5) : null) : args.get(1), unit, fields, className);
@@ -229,6 +226,112 @@ final class ModuleCalls {
       diagnostics.error(unit, mi, Message.ATTENTION_NOT_COMPILED, e.getMessage());
       return null;
     }
+  }
+
+  /**
+   * {@code needWeights} and {@code average} of a MultiheadAttention's {@code forward(q, k, v[, keyPaddingMask, needWeights,
+   * attnMask[, average]])} (PyTorch's defaults, true and true, where not written); null after an error (reported).
+   */
+  private Boolean[] weightFlags(MethodInvocationTree call, CompilationUnitTree unit) {
+    List<? extends ExpressionTree> args = call.getArguments();
+    List<Object> flags = args.size() == 3 ? List.of(true, true) : reader.constants(args.size() == 7
+        ? List.of(args.get(4), args.get(6)) : List.of(args.get(4)), call.toString(), "MultiheadAttention.forward", unit);
+    return flags == null ? null : new Boolean[] {Boolean.TRUE.equals(flags.get(0)), flags.size() == 1 || Boolean.TRUE.equals(flags.get(1))};
+  }
+
+  private void needWeightsFalse(Tree read, CompilationUnitTree unit) {
+    diagnostics.error(unit, read, Message.ATTENTION_NOT_COMPILED, read + ": needWeights is false, so eager's weights() is"
+        + " null; pass needWeights true to read the attention weights");
+  }
+
+  /**
+   * A MultiheadAttention's run held in a local ({@code var o = mha.forward(q, k, v)}, PyTorch's {@code out, w = mha(q, k,
+   * v)}): its output and weights per head, from one expansion (one dropout draw, as eager's one call), the weights averaged
+   * when {@code o.weights()} is first read; {@code average} null where {@code needWeights} is false, every value null
+   * after an error (reported).
+   */
+  private static final class AttentionRun {
+    final String path;
+    final String output;
+    final String perHead;
+    final Boolean average;
+    final Source where;
+    String averaged;
+
+    AttentionRun(String path, String output, String perHead, Boolean average, Source where) {
+      this.path = path;
+      this.output = output;
+      this.perHead = perHead;
+      this.average = average;
+      this.where = where;
+    }
+  }
+
+  /** The attention runs held in locals, by name. */
+  private final Map<String, AttentionRun> attentionRuns = new HashMap<>();
+
+  /** Whether {@code init} is a MultiheadAttention's run whose output and weights a local holds ({@code mha.forward(q, k, v)}). */
+  boolean isAttentionRun(ExpressionTree init, Map<String, LayerNode> fields) {
+    return DeclarationReader.stripped(init) instanceof MethodInvocationTree mi && mi.getMethodSelect() instanceof MemberSelectTree ms
+        && ms.getIdentifier().contentEquals("forward") && attentionCall(mi, fields) != null
+        && attentionCall(mi, fields).spec() instanceof MultiheadAttention.Spec;
+  }
+
+  /** {@code var local = mha.forward(q, k, v[, ...])}: the layer's expansion, held for {@code local.output()} and {@code local.weights()}. */
+  void holdAttentionRun(String local, ExpressionTree init, CompilationUnitTree unit, Map<String, LayerNode> fields,
+      String className) {
+    MethodInvocationTree mi = (MethodInvocationTree) DeclarationReader.stripped(init);
+    Att att = attentionCall(mi, fields);
+    Source where = reader.source(unit, mi);
+    attentionRuns.put(local, new AttentionRun(att.path(), null, null, null, where)); // until it is read whole
+    List<? extends ExpressionTree> args = mi.getArguments();
+    Boolean[] flags = weightFlags(mi, unit);
+    String padding = maskArgument(args.size() >= 6 ? args.get(3) : null, unit, fields, className);
+    String mask = maskArgument(args.size() >= 6 ? args.get(5) : null, unit, fields, className);
+    String[] qkv = flags == null || padding == null || mask == null ? null : queryKeyValue(args, unit, fields, className);
+    if (qkv == null) {
+      return;
+    }
+    try {
+      String[] run = AttentionLayers.run(attentionWriter(where), att.path(), (MultiheadAttention.Spec) att.spec(), att.layers(),
+          qkv[0], qkv[1], qkv[2], mask.isEmpty() ? null : mask, padding.isEmpty() ? null : padding, true);
+      if (run != null) {
+        attentionRuns.put(local, new AttentionRun(att.path(), run[0], run[1], flags[0] ? flags[1] : null, where));
+      }
+    } catch (AttentionLayers.Unsupported e) {
+      diagnostics.error(unit, mi, Message.ATTENTION_NOT_COMPILED, e.getMessage());
+    }
+  }
+
+  /** Whether {@code mi} is {@code o.output()} or {@code o.weights()} of an attention run held in the local {@code o}. */
+  boolean readsAttentionRun(MethodInvocationTree mi, CompilationUnitTree unit) {
+    return mi.getArguments().isEmpty() && mi.getMethodSelect() instanceof MemberSelectTree ms
+        && DeclarationReader.stripped(ms.getExpression()) instanceof com.sun.source.tree.IdentifierTree id
+        && attentionRuns.containsKey(id.getName().toString())
+        && trees.getElement(com.sun.source.util.TreePath.getPath(unit, id)) instanceof VariableElement v
+        && v.asType().toString().equals(MultiheadAttention.Output.class.getCanonicalName()) // (not a recurrent run's o)
+        && (ms.getIdentifier().contentEquals("output") || ms.getIdentifier().contentEquals("weights"));
+  }
+
+  /** The value {@link #readsAttentionRun} found: the run's output, or its weights (averaged once); null after an error. */
+  String attentionRunValue(MethodInvocationTree mi, CompilationUnitTree unit) {
+    MemberSelectTree ms = (MemberSelectTree) mi.getMethodSelect();
+    AttentionRun run = attentionRuns.get(((com.sun.source.tree.IdentifierTree) DeclarationReader.stripped(ms.getExpression()))
+        .getName().toString());
+    if (run.output == null) {
+      return null; // its error was reported at the run
+    }
+    if (ms.getIdentifier().contentEquals("output")) {
+      return run.output;
+    }
+    if (run.average == null) {
+      needWeightsFalse(mi, unit);
+      return null;
+    }
+    if (run.average && run.averaged == null) {
+      run.averaged = AttentionLayers.averaged(attentionWriter(run.where), run.path, run.perHead);
+    }
+    return run.average ? run.averaged : run.perHead;
   }
 
   /** One transformer block's expansion at {@code path} over {@code x}. */
