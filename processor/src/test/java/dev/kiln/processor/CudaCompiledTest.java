@@ -89,6 +89,7 @@ class CudaCompiledTest {
     "KdimAttention, 6:8",
     "AttentionWeights, 6:8",
     "AttentionRuns, 6:8",
+    "CausalTransformer, 6:8",
     "GatedPieces, 4:16",
     "PositionTable, 6:8",
     "TinyGpt, ids11:6",

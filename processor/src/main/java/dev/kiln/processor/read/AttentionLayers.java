@@ -346,8 +346,13 @@ final class AttentionLayers {
       pad = w.step(List.of(pad), new Pad(List.of(0, extra), 0f), null, path + ": key_padding_mask padded with " + extra
           + " zero column" + (extra > 1 ? "s" : "") + " (the keys appended)");
     }
-    String weights = attend(w, path, heads[0], heads[1], null, attentionMask(w, who, mask, qs[1], ks[1]), pad, s.dropout(),
-        path, false);
+    boolean causal = causalSize(mask) >= 0;
+    if (causal && (causalSize(mask) != qs[1] || causalSize(mask) != ks[1])) {
+      throw new Unsupported(who + ": attn_mask must be [L, S] = " + Shapes.toString(qs[1], ks[1]) + ", got"
+          + " generateSquareSubsequentMask(" + causalSize(mask) + "), " + Shapes.toString(causalSize(mask), causalSize(mask)));
+    }
+    String weights = attend(w, path, heads[0], heads[1], null, causal ? null : attentionMask(w, who, mask, qs[1], ks[1]), pad,
+        s.dropout(), path, causal);
     if (weights == null || !output) {
       return weights == null ? null : new String[] {null, weights};
     }
@@ -451,6 +456,13 @@ final class AttentionLayers {
       throw new Unsupported(call + ": an explicit attn_mask must not be given with isCausal=true (PyTorch's rule); add the"
           + " causal mask to it yourself, or pass one of the two");
     }
+    if (causalSize(mask) >= 0) { // generateSquareSubsequentMask(n): the causal fill
+      if (causalSize(mask) != qs[r - 2] || causalSize(mask) != ks[r - 2]) {
+        throw new Unsupported(call + ": attn_mask must be [L, S] = " + Shapes.toString(qs[r - 2], ks[r - 2]) + ", got"
+            + " generateSquareSubsequentMask(" + causalSize(mask) + ")");
+      }
+      return attend(w, "scaledDotProductAttention", q, k, v, null, null, p, null, true);
+    }
     return attend(w, "scaledDotProductAttention", q, k, v, mask, null, p, null, causal);
   }
 
@@ -515,6 +527,24 @@ final class AttentionLayers {
       x = pre ? sum : apply(w, layers, path + ".norm" + block, sum);
     }
     return x;
+  }
+
+  /** The start of the mask argument that stands for {@code Transformer.generateSquareSubsequentMask(n)} (no value's name has a space). */
+  private static final String CAUSAL = "causal mask ";
+
+  /**
+   * The mask argument for {@code Transformer.generateSquareSubsequentMask(size)} written in forward ({@code
+   * transformer.forward(src, tgt, null, Transformer.generateSquareSubsequentMask(T), ...)}, PyTorch's habit): no tensor,
+   * the expansion's causal fill of the scores ({@code -inf} above the diagonal, where eager adds the mask's {@code -inf};
+   * 0 added elsewhere changes nothing), bit for bit eager's.
+   */
+  static String causalMask(int size) {
+    return CAUSAL + size;
+  }
+
+  /** The size of a {@link #causalMask}, or -1 for another mask (or none). */
+  private static int causalSize(String mask) {
+    return mask != null && mask.startsWith(CAUSAL) ? Integer.parseInt(mask.substring(CAUSAL.length())) : -1;
   }
 
   /** What to write instead of an attention mask that is a value of the batch (a further input). */

@@ -433,7 +433,38 @@ final class ModuleCalls {
 
   /** The value of a mask argument ({@code pad}), {@code ""} for none (absent, or {@code null}); null after an error (reported). */
   private String maskArgument(ExpressionTree mask, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
+    Integer causal = mask == null ? null : subsequentMask(mask, unit);
+    if (causal != null) {
+      return causal < 0 ? null : AttentionLayers.causalMask(causal);
+    }
     return mask == null || DeclarationReader.stripped(mask).getKind() == Tree.Kind.NULL_LITERAL ? "" : steps.expression(mask, unit, fields, className);
+  }
+
+  /**
+   * The size of {@code Transformer.generateSquareSubsequentMask(size)} (or the same {@code .to(device)}) written as a mask
+   * argument, -1 after an error (reported: a size not constant), null for another expression.
+   */
+  private Integer subsequentMask(ExpressionTree mask, CompilationUnitTree unit) {
+    ExpressionTree e = DeclarationReader.stripped(mask);
+    if (e instanceof MethodInvocationTree to && to.getArguments().size() == 1 && to.getMethodSelect() instanceof MemberSelectTree ms
+        && ms.getIdentifier().contentEquals("to") && DeclarationReader.stripped(ms.getExpression()) instanceof MethodInvocationTree) {
+      e = DeclarationReader.stripped(ms.getExpression()); // generateSquareSubsequentMask(T).to(x.device())
+    }
+    if (!(e instanceof MethodInvocationTree mi) || mi.getArguments().size() != 1
+        || !(trees.getElement(com.sun.source.util.TreePath.getPath(unit, mi)) instanceof ExecutableElement m)
+        || !m.getSimpleName().contentEquals("generateSquareSubsequentMask")
+        || !((TypeElement) m.getEnclosingElement()).getQualifiedName().contentEquals("dev.kiln.dsl.Transformer")) {
+      return null;
+    }
+    List<Object> size = reader.constants(mi.getArguments(), mi.toString(), "generateSquareSubsequentMask", unit);
+    if (size == null) {
+      return -1;
+    }
+    if (!(size.get(0) instanceof Integer n) || n <= 0) {
+      diagnostics.error(unit, mi, Message.ATTENTION_NOT_COMPILED, mi + ": the size must be a positive int, got " + size.get(0));
+      return -1;
+    }
+    return n;
   }
 
   /** {@code F.scaledDotProductAttention(q, k, v[, attnMask, dropoutP, isCausal])}; null after an error (reported). */
