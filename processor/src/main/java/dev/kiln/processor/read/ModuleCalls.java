@@ -359,13 +359,9 @@ final class ModuleCalls {
    */
   private String decoderForward(MethodInvocationTree mi, Att att, List<? extends ExpressionTree> args, CompilationUnitTree unit,
       Map<String, LayerNode> fields, String className) {
-    String[] masks = new String[4]; // tgtMask, memoryMask, tgtKeyPaddingMask, memoryKeyPaddingMask
-    for (int i = 0; i < 4; i++) {
-      masks[i] = maskArgument(args.size() == 6 ? args.get(2 + i) : null, unit, fields, className);
-      if (masks[i] == null) {
-        return null;
-      }
-      masks[i] = masks[i].isEmpty() ? null : masks[i];
+    String[] masks = masks(args, 4, unit, fields, className); // tgtMask, memoryMask, tgtKeyPaddingMask, memoryKeyPaddingMask
+    if (masks == null) {
+      return null;
     }
     String x = steps.expression(args.get(0), unit, fields, className);
     String memory = steps.expression(args.get(1), unit, fields, className);
@@ -392,13 +388,9 @@ final class ModuleCalls {
    */
   private String transformerForward(MethodInvocationTree mi, AttentionLayers.TransformerSpec t, List<? extends ExpressionTree> args,
       CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
-    String[] masks = new String[6];
-    for (int i = 0; i < 6; i++) {
-      masks[i] = maskArgument(args.size() == 8 ? args.get(2 + i) : null, unit, fields, className);
-      if (masks[i] == null) {
-        return null;
-      }
-      masks[i] = masks[i].isEmpty() ? null : masks[i];
+    String[] masks = masks(args, 6, unit, fields, className);
+    if (masks == null) {
+      return null;
     }
     String src = steps.expression(args.get(0), unit, fields, className);
     String tgt = steps.expression(args.get(1), unit, fields, className);
@@ -429,6 +421,23 @@ final class ModuleCalls {
     String k = steps.expression(args.get(1), unit, fields, className);
     String v = steps.expression(args.get(2), unit, fields, className);
     return q == null || k == null || v == null ? null : new String[] {q, k, v};
+  }
+
+  /**
+   * The {@code count} mask arguments after a call's first two ({@code dec.forward(tgt, memory, tgtMask, ...)}), each null
+   * where none is given (absent or {@code null}), all null when the call passes only the two; null after an error.
+   */
+  private String[] masks(List<? extends ExpressionTree> args, int count, CompilationUnitTree unit, Map<String, LayerNode> fields,
+      String className) {
+    String[] masks = new String[count];
+    for (int i = 0; i < count; i++) {
+      masks[i] = maskArgument(args.size() == 2 + count ? args.get(2 + i) : null, unit, fields, className);
+      if (masks[i] == null) {
+        return null;
+      }
+      masks[i] = masks[i].isEmpty() ? null : masks[i];
+    }
+    return masks;
   }
 
   /** The value of a mask argument ({@code pad}), {@code ""} for none (absent, or {@code null}); null after an error (reported). */
