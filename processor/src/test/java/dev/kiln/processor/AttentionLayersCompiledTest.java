@@ -47,7 +47,8 @@ class AttentionLayersCompiledTest {
 
   @ParameterizedTest
   @ValueSource(strings = {"SelfAttentionLayers", "EncoderStacks", "CausalSdpa", "MaskedEncoder", "DropoutEncoder", "CrossAttention",
-      "EncoderDecoder", "DropoutDecoder"})
+      "EncoderDecoder", "DropoutDecoder", "TransformerSeq", "CustomTransformer", "KdimAttention",
+      "AttentionWeights", "AttentionRuns", "CausalTransformer"})
   void trainingAndEvaluationGiveEagerValuesAndGradients(String name) {
     Module[] m = models(name);
     Kiln.manualSeed(3);
@@ -62,6 +63,46 @@ class AttentionLayersCompiledTest {
       ParityTest.assertClose(mode + ": input gradient", r[1][1].toFloatArray(), r[0][1].toFloatArray(), 1e-5);
       ParityTest.assertParameterGradients(mode, m[0], m[1], 1e-5);
     }
+  }
+
+  /**
+   * MultiheadAttention's kdim/vdim, add_bias_kv and add_zero_attn with both key padding masks (further inputs, padded for
+   * the keys appended): in training (dropout 0.1 on {@code extra}'s weights, drawn from one seed) and evaluation, the
+   * output, the input's and the masks' gradients and every parameter's within 1e-5 of eager's.
+   */
+  @Test
+  void kdimBiasKvAndZeroAttnWithPaddingMasksGiveEagerValuesAndGradients() throws ReflectiveOperationException {
+    Module[] m = models("KdimAttention");
+    Kiln.manualSeed(3);
+    for (String mode : List.of("train", "eval")) {
+      Tensor[] shapes = {Tensor.randn(5, 6, 8), Tensor.randn(5, 6), Tensor.randn(5, 3)};
+      Tensor[][] r = new Tensor[2][];
+      for (int i = 0; i < 2; i++) {
+        m[i].train(mode.equals("train"));
+        m[i].zeroGrad(true);
+        Tensor[] in = new Tensor[3];
+        for (int j = 0; j < 3; j++) {
+          in[j] = Tensor.of(shapes[j].toFloatArray(), shapes[j].shape()).requiresGrad(true);
+        }
+        Kiln.manualSeed(100);
+        Tensor out = (Tensor) m[i].getClass().getMethod("forwardPadded", Tensor.class, Tensor.class, Tensor.class)
+            .invoke(m[i], (Object[]) in);
+        new CrossEntropyLoss().apply(out, Tensor.labels(0, 2, 1, 1, 0)).backward();
+        r[i] = new Tensor[] {out, in[0].grad(), in[1].grad(), in[2].grad()};
+      }
+      for (int j = 0; j < 4; j++) {
+        ParityTest.assertClose(mode + ": " + List.of("output", "x gradient", "pad gradient", "memoryPad gradient").get(j),
+            r[1][j].toFloatArray(), r[0][j].toFloatArray(), 1e-5);
+      }
+      ParityTest.assertParameterGradients(mode, m[0], m[1], 1e-5);
+    }
+  }
+
+  /** PyTorch's keys of kdim/vdim and add_bias_kv (q_proj_weight, k_proj_weight, bias_k), one checkpoint for both forms. */
+  @Test
+  void kdimKeysArePyTorchsAndLoadEitherWay() {
+    keysLoadEitherWay("KdimAttention", "cross.k_proj_weight", "cross.q_proj_weight", "cross.v_proj_weight", "cross.bias_k",
+        "cross.bias_v", "extra.in_proj_weight", "extra.bias_k", "cross.in_proj_bias");
   }
 
   /** Dropout 0.1 (PyTorch's default) is on in training, in the compiled form too, and off in evaluation. */
@@ -92,6 +133,29 @@ class AttentionLayersCompiledTest {
         "dec.layers.0.multihead_attn.in_proj_bias", "dec.layers.1.multihead_attn.out_proj.weight", "dec.layers.0.norm3.bias",
         "dec.layers.1.linear2.weight", "dec.norm.weight", "pre.multihead_attn.out_proj.bias", "pre.norm3.weight",
         "enc.layers.0.self_attn.in_proj_weight");
+  }
+
+  /** The generated code of the smallest Transformer: the encoder's and the decoder's steps in turn (docs/generated-code.md). */
+  @Test
+  void smallTransformerGeneratesItsGolden() throws java.io.IOException {
+    Compilation c = ProcessorTest.compile(ProcessorTest.model("SmallTransformer"));
+    assertThat(c).succeededWithoutWarnings();
+    ProcessorTest.assertGolden(c, "KilnSmallTransformer", "KilnSmallTransformer.java");
+  }
+
+  /**
+   * nn.Transformer's keys (encoder.layers.N, encoder.norm, decoder.layers.N.multihead_attn, decoder.norm), one checkpoint
+   * for both forms; a custom encoder and decoder keep theirs (no decoder.norm).
+   */
+  @Test
+  void transformerKeysArePyTorchsAndLoadEitherWay() {
+    keysLoadEitherWay("TransformerSeq", "transformer.decoder.layers.0.multihead_attn.in_proj_weight",
+        "transformer.encoder.layers.0.self_attn.in_proj_weight", "transformer.encoder.layers.1.linear2.bias",
+        "transformer.encoder.norm.weight", "transformer.decoder.layers.0.self_attn.out_proj.weight",
+        "transformer.decoder.layers.0.norm3.bias", "transformer.decoder.norm.bias");
+    keysLoadEitherWay("CustomTransformer", "transformer.encoder.layers.0.self_attn.in_proj_weight",
+        "transformer.encoder.norm.weight", "transformer.decoder.layers.1.multihead_attn.in_proj_bias");
+    assertTrue(!models("CustomTransformer")[1].stateDict().containsKey("transformer.decoder.norm.weight"));
   }
 
   /**

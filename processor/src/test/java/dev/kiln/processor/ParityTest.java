@@ -182,6 +182,9 @@ class ParityTest {
     "CausalLocal, forwardPadded, mask, x",
     "PaddedEncoder, forwardPadded, pad, x",
     "EncoderDecoder, forwardPair, src, tgt",
+    "SmallTransformer, forwardPair, src, tgt",
+    "PaddedTransformer, forwardPadded, src, tgt",
+    "PaddedDecoder, forwardPadded, memory, tgt",
     "InputsBesideOutputs, forwardGated, gate, x",
     "StateInput, forwardFrom, h, x",
   })

@@ -2132,7 +2132,7 @@ class ProcessorTest {
         "  @Override public Tensor forward(Tensor x) {",
         "    Tensor a = mha.forward(x, x, x, pad, false, null).output();",
         "    Tensor b = seqFirst.apply(x);",
-        "    Tensor d = mha.forward(x, x, x).weights();",
+        "    Tensor d = mha.forward(x, x, x, null, false, null).weights();",
         "    Tensor e = block.forward(x, null, pad);",
         "    Tensor g = block.forward(x, pad, null);",
         "    Tensor h = mha.forward(queries, x, x).output();",
@@ -2145,7 +2145,7 @@ class ProcessorTest {
         + " got [6]").inFile(f).onLineContaining("Tensor a = ");
     assertThat(c).hadErrorContaining("seqFirst MultiheadAttention(embed_dim=8, num_heads=2) is sequence first ([L, N, E]), but a"
         + " compiled forward holds the batch first").inFile(f).onLineContaining("Tensor b = ");
-    assertThat(c).hadErrorContaining("the attention weights are not compiled, only the output").inFile(f)
+    assertThat(c).hadErrorContaining("needWeights is false, so eager's weights() is null; pass needWeights true").inFile(f)
         .onLineContaining("Tensor d = ");
     assertThat(c).hadErrorContaining("block.self_attn MultiheadAttention(embed_dim=8, num_heads=2, dropout=0.1, batch_first=True):"
         + " key_padding_mask must be [N, S] = [N, 6]").inFile(f).onLineContaining("Tensor e = ");
@@ -3121,7 +3121,7 @@ class ProcessorTest {
 
   /** The decoder layers (eager only, as the encoder layers) are each an error on their declaration's line. */
   @Test
-  void decodersWithoutTheirMemoryAndTransformerAreErrorsOnTheirLines() {
+  void decodersWithoutTheirMemoryAreErrorsOnTheirLines() {
     JavaFileObject f = classModel("Decoder",
         "@Model(input = {6, 8})",
         "public class Decoder extends Module {",
@@ -3129,11 +3129,9 @@ class ProcessorTest {
         "  final TransformerDecoderLayer shared = new TransformerDecoderLayer(8, 2, 16, 0.0, \"relu\", 1e-5, true, false);",
         "  final TransformerDecoder copied = new TransformerDecoder(shared, 2);",
         "  final TransformerDecoder decoder = new TransformerDecoder(new TransformerDecoderLayer(8, 2), 2);",
-        "  final Transformer transformer = new Transformer(8, 2, 1, 1, 16, 0.1);",
         "  @Override public Tensor forward(Tensor x) {",
         "    Tensor h = decoder.forward(x, x);",
-        "    h = h.add(block.apply(x));",
-        "    return transformer.apply(h);",
+        "    return h.add(block.apply(x));",
         "  }",
         "}");
     Compilation c = compile(f);
@@ -3144,8 +3142,6 @@ class ProcessorTest {
         + " TransformerDecoderLayer(...)").inFile(f).onLineContaining("new TransformerDecoder(shared");
     assertThat(c).hadErrorContaining("decoder.layers.0.self_attn MultiheadAttention(embed_dim=8, num_heads=2, dropout=0.1) is"
         + " sequence first").inFile(f).onLineContaining("decoder.forward(x, x)");
-    assertThat(c).hadErrorContaining("transformer: layer type Transformer is not supported by the Kiln compiler")
-        .inFile(f).onLineContaining("new Transformer(");
     JavaFileObject h = classModel("UntrackedNorm",
         "@Model(input = {3, 4, 4})",
         "public class UntrackedNorm extends Module {",
@@ -3158,5 +3154,49 @@ class ProcessorTest {
     assertThat(e).succeeded();
     assertThat(e).generatedSourceFile("test.KilnUntrackedNorm").contentsAsUtf8String()
         .contains("new InstanceNorm2d.Spec(3, 1.0E-5, true, 0.2, false)");
+  }
+
+  /**
+   * nn.Transformer's forms that do not compile are errors on their lines: sequence first (PyTorch's default), a custom
+   * encoder or decoder not written in place, stacks of other widths, {@code apply(x)} (a source and a target needed); an
+   * attn_mask with add_bias_kv; a causal mask made in forward of another size.
+   */
+  @Test
+  void transformersOutsideTheCompiledFormsAreErrorsOnTheirLines() {
+    JavaFileObject f = classModel("Transformers",
+        "@Model(input = {6, 8})",
+        "public class Transformers extends Module {",
+        "  final Transformer seqFirst = new Transformer(8, 2, 1, 1, 16, 0.1);",
+        "  final TransformerEncoder enc = new TransformerEncoder(new TransformerEncoderLayer(8, 2, 16, 0.0, \"relu\", 1e-5, true, false), 1);",
+        "  final Transformer shared = new Transformer(enc,",
+        "      new TransformerDecoder(new TransformerDecoderLayer(8, 2, 16, 0.0, \"relu\", 1e-5, true, false), 1));",
+        "  final Transformer widths = new Transformer(",
+        "      new TransformerEncoder(new TransformerEncoderLayer(4, 2, 16, 0.0, \"relu\", 1e-5, true, false), 1),",
+        "      new TransformerDecoder(new TransformerDecoderLayer(8, 2, 16, 0.0, \"relu\", 1e-5, true, false), 1));",
+        "  final Transformer ok = new Transformer(8, 2, 1, 1, 16, 0.0, \"relu\", 1e-5, true, false);",
+        "  final Tensor causal = registerBuffer(\"causal\", Transformer.generateSquareSubsequentMask(6));",
+        "  final MultiheadAttention biasKv = new MultiheadAttention(8, 2, 0.0, true, true, false, 8, 8, true);",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    Tensor a = biasKv.forward(x, x, x, null, false, causal).output();",
+        "    Tensor b = ok.forward(x, x, null, Transformer.generateSquareSubsequentMask(5), null, null, null, null);",
+        "    return ok.apply(x);",
+        "  }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining("seqFirst: Transformer(d_model=8, nhead=2, num_encoder_layers=1, num_decoder_layers=1,"
+        + " batch_first=False) is sequence first ([S, N, E] and [T, N, E]), but a compiled forward holds the batch first:"
+        + " construct it with batchFirst true").inFile(f).onLineContaining("new Transformer(8, 2, 1, 1, 16, 0.1)");
+    assertThat(c).hadErrorContaining("shared: Transformer's custom encoder enc must be written in place, new"
+        + " TransformerEncoder(new TransformerEncoderLayer(...), n[, norm])").inFile(f).onLineContaining("new Transformer(enc,");
+    assertThat(c).hadErrorContaining("widths: Transformer: the encoder's layers (TransformerEncoderLayer(d_model=4")
+        .inFile(f).onLineContaining("final Transformer widths");
+    assertThat(c).hadErrorContaining("ok: Transformer needs a source and a target: call forward(src, tgt)")
+        .inFile(f).onLineContaining("ok.apply(x)");
+    assertThat(c).hadErrorContaining("biasKv MultiheadAttention(embed_dim=8, num_heads=2, add_bias_kv=True, batch_first=True):"
+        + " an attn_mask with add_bias_kv or add_zero_attn (each a key column more, the mask padded with zeros) is not compiled"
+        + " yet").inFile(f).onLineContaining("Tensor a = ");
+    assertThat(c).hadErrorContaining("ok.decoder.layers.0.self_attn MultiheadAttention(embed_dim=8, num_heads=2, batch_first=True):"
+        + " attn_mask must be [L, S] = [6, 6], got generateSquareSubsequentMask(5), [5, 5]").inFile(f)
+        .onLineContaining("Tensor b = ");
   }
 }

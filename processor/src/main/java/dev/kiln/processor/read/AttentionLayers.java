@@ -15,9 +15,12 @@ import dev.kiln.dsl.Softmax;
 import dev.kiln.dsl.TransformerDecoderLayer;
 import dev.kiln.dsl.TransformerEncoderLayer;
 import dev.kiln.processor.ir.Add;
+import dev.kiln.processor.ir.Cat;
 import dev.kiln.processor.ir.LayerIr;
 import dev.kiln.processor.ir.MaskedFill;
 import dev.kiln.processor.ir.MatMul;
+import dev.kiln.processor.ir.Pad;
+import dev.kiln.processor.ir.Reduce;
 import dev.kiln.processor.ir.Reshape;
 import dev.kiln.processor.ir.Scale;
 import dev.kiln.processor.ir.Source;
@@ -77,10 +80,10 @@ final class AttentionLayers {
       return switch (args.size()) {
         case 2 -> new MultiheadAttention.Spec(integer(args, 0), integer(args, 1), 0, true, false);
         case 5 -> new MultiheadAttention.Spec(integer(args, 0), integer(args, 1), number(args, 2), bool(args, 3), bool(args, 4));
-        case 9 -> throw new LayerCatalog.BadArguments("MultiheadAttention's nine-argument form (add_bias_kv, add_zero_attn, kdim,"
-            + " vdim) runs in eager mode only; a compiled model takes (embed_dim, num_heads[, dropout, bias, batch_first]), or"
-            + " leave out @Model");
-        default -> throw new LayerCatalog.BadArguments("MultiheadAttention takes (embed_dim, num_heads[, dropout, bias, batch_first])");
+        case 9 -> new MultiheadAttention.Spec(integer(args, 0), integer(args, 1), number(args, 2), bool(args, 3), bool(args, 8),
+            integer(args, 6), integer(args, 7), bool(args, 4), bool(args, 5)); // PyTorch's order: ..., add_bias_kv, add_zero_attn, kdim, vdim, batch_first
+        default -> throw new LayerCatalog.BadArguments("MultiheadAttention takes (embed_dim, num_heads[, dropout, bias, batch_first])"
+            + " or (embed_dim, num_heads, dropout, bias, add_bias_kv, add_zero_attn, kdim, vdim, batch_first)");
       };
     } catch (IllegalArgumentException e) {
       throw new LayerCatalog.BadArguments(e.getMessage());
@@ -117,6 +120,48 @@ final class AttentionLayers {
     } catch (IllegalArgumentException e) {
       throw new LayerCatalog.BadArguments(e.getMessage());
     }
+  }
+
+  /**
+   * {@code nn.Transformer} as the reader holds it: its {@code encoder} and {@code decoder} stacks, each the node a {@code
+   * TransformerEncoder}/{@code TransformerDecoder} field would be (at {@code transformer.encoder}, {@code
+   * transformer.decoder}, their final norms included); the shape rule the decoder's (the output is shaped as the target).
+   */
+  record TransformerSpec(LayerNode.Att encoder, LayerNode.Att decoder) implements LayerSpec {
+    @Override
+    public int[] outputShape(int[] tgt) {
+      return decoder.spec().outputShape(tgt);
+    }
+
+    @Override
+    public String toString() {
+      TransformerDecoderLayer.Spec d = (TransformerDecoderLayer.Spec) decoder.spec();
+      return "Transformer(d_model=" + d.dModel() + ", nhead=" + d.nhead() + ", num_encoder_layers=" + encoder.count()
+          + ", num_decoder_layers=" + decoder.count() + ", batch_first=" + (d.batchFirst() ? "True" : "False") + ")";
+    }
+  }
+
+  /** The stacks {@code new Transformer(...)} makes: its layers' specs and their counts. */
+  record TransformerArgs(TransformerEncoderLayer.Spec encoderLayer, TransformerDecoderLayer.Spec decoderLayer,
+      int encoderLayers, int decoderLayers) {}
+
+  /**
+   * {@code new Transformer(...)}'s constant arguments, {@code ()} or {@code (dModel, nhead, numEncoderLayers,
+   * numDecoderLayers, dimFeedforward, dropout[, activation, layerNormEps, batchFirst, normFirst])}, with PyTorch's defaults
+   * for the rest.
+   */
+  static TransformerArgs transformer(List<Object> args) throws LayerCatalog.BadArguments {
+    List<Object> all = new java.util.ArrayList<>(args);
+    switch (args.size()) {
+      case 0 -> all.addAll(List.of(512, 8, 6, 6, 2048, 0.1, "relu", 1e-5, false, false));
+      case 6 -> all.addAll(List.of("relu", 1e-5, false, false));
+      case 10 -> { }
+      default -> throw new LayerCatalog.BadArguments("Transformer takes (d_model, nhead, num_encoder_layers, num_decoder_layers,"
+          + " dim_feedforward, dropout[, activation, layer_norm_eps, batch_first, norm_first]) or (encoder, decoder)");
+    }
+    List<Object> layer = new java.util.ArrayList<>(all.subList(0, 2)); // the layers' (d_model, nhead, dim_feedforward, ...)
+    layer.addAll(all.subList(4, 10));
+    return new TransformerArgs(encoderLayer(layer), decoderLayer(layer), integer(all, 2), integer(all, 3));
   }
 
   /** A decoder layer's hyper-parameters as the encoder layer's spec, which the shared parts of the expansion read. */
@@ -182,6 +227,32 @@ final class AttentionLayers {
    */
   static String attention(Writer w, String path, MultiheadAttention.Spec s, Map<String, LayerIr> layers, String query,
       String key, String value, String mask, String padding) throws Unsupported {
+    return attention(w, path, s, layers, query, key, value, mask, padding, null);
+  }
+
+  /**
+   * As {@link #attention(Writer, String, MultiheadAttention.Spec, Map, String, String, String, String, String)}, or, with
+   * {@code weights} not null, its attention weights ({@code mha.forward(q, k, v, ...).weights()}): the softmax's output
+   * after dropout (PyTorch 1.13's), averaged over the heads ({@code [N, L, S]}, {@code weights} true: PyTorch's default
+   * {@code average_attn_weights=True}) or per head ({@code [N, H, L, S]}); the expansion ends there.
+   */
+  static String attention(Writer w, String path, MultiheadAttention.Spec s, Map<String, LayerIr> layers, String query,
+      String key, String value, String mask, String padding, Boolean weights) throws Unsupported {
+    String[] run = run(w, path, s, layers, query, key, value, mask, padding, weights == null);
+    return run == null ? null : weights == null ? run[0] : weights ? averaged(w, path, run[1]) : run[1];
+  }
+
+  /** The attention weights per head {@code [N, H, L, S]} averaged over the heads, as eager's {@code weights.mean(1)}. */
+  static String averaged(Writer w, String path, String weights) {
+    return w.step(List.of(weights), new Reduce(true, 1, false), null, path + ": weights.mean(1) (averaged over heads)");
+  }
+
+  /**
+   * One run of the MultiheadAttention at {@code path}: its output (null unless {@code output}: the expansion then ends at
+   * the weights, v never projected) and its weights per head after dropout, {@code [N, H, L, S]}; null after an error.
+   */
+  static String[] run(Writer w, String path, MultiheadAttention.Spec s, Map<String, LayerIr> layers, String query,
+      String key, String value, String mask, String padding, boolean output) throws Unsupported {
     int e = s.embedDim();
     int[] qs = w.shapeOf(query);
     int[] ks = w.shapeOf(key);
@@ -199,59 +270,123 @@ final class AttentionLayers {
       throw new Unsupported(who + ": query, key and value must be values of the batch [N, ..., E]; a tensor field of the model"
           + " (a learned query) is not compiled as one, leave out @Model for it");
     }
-    if (qs.length != 3 || qs[2] != e || ks.length != 3 || ks[2] != e || !java.util.Arrays.equals(ks, vs)) {
-      throw new Unsupported(who + " expects query [N, L, " + e + "] and key and value [N, S, " + e + "] (batch first), receives "
-          + Shapes.toString(qs) + (query.equals(key) && key.equals(value) ? "" : ", " + Shapes.toString(ks) + ", " + Shapes.toString(vs)));
+    if (qs.length != 3 || qs[2] != e || ks.length != 3 || ks[2] != s.kdim() || vs.length != 3 || vs[2] != s.vdim()
+        || ks[1] != vs[1]) {
+      throw new Unsupported(who + " expects query [N, L, " + e + "] and " + (s.sameEmbedDim() ? "key and value [N, S, " + e + "]"
+          : "key [N, S, " + s.kdim() + "] and value [N, S, " + s.vdim() + "]") + " (batch first), receives " + Shapes.toString(qs)
+          + (query.equals(key) && key.equals(value) ? "" : ", " + Shapes.toString(ks) + ", " + Shapes.toString(vs)));
     }
-    TensorIr weight = new TensorIr(path + ".in_proj_weight", path + ".in_proj_weight", TensorIr.Kind.PARAMETER,
-        new int[] {3 * e, e}, layers.get(path + ".out_proj").source());
-    TensorIr bias = !s.bias() ? null : new TensorIr(path + ".in_proj_bias", path + ".in_proj_bias", TensorIr.Kind.PARAMETER,
-        new int[] {3 * e}, weight.source());
+    Source source = layers.get(path + ".out_proj").source();
+    TensorIr bias = !s.bias() ? null : parameter(path + ".in_proj_bias", new int[] {3 * e}, source);
     String[] inputs = {query, key, value};
     String[] names = {"q", "k", "v"};
     String[] projected = new String[3];
-    if (query.equals(key) && key.equals(value)) {
+    int used = output ? 3 : 2; // the weights alone read no values: v is left out
+    if (s.sameEmbedDim() && query.equals(key) && key.equals(value)) {
+      TensorIr weight = parameter(path + ".in_proj_weight", new int[] {3 * e, e}, source);
       String qkv = w.step(List.of(query, w.tensor(weight)), new MatMul(true), null, path + ": x @ in_proj_weight^T");
       if (bias != null) {
         qkv = w.step(List.of(qkv, w.tensor(bias)), new Add(), null, path + ": x @ in_proj_weight^T + in_proj_bias");
       }
       Split split = new Split(Split.Kind.SIZE, e, new int[0], -1, w.split(), path + ": qkv.split(" + e + ", -1)", w.where());
-      for (int i = 0; i < 3; i++) {
+      for (int i = 0; i < used; i++) {
         projected[i] = w.step(List.of(qkv), new Split.Piece(split, i), null, path + ": " + names[i] + " = qkv[" + i + "]");
       }
     } else {
-      w.tensor(weight);
+      TensorIr packed = s.sameEmbedDim() ? parameter(path + ".in_proj_weight", new int[] {3 * e, e}, source) : null;
+      if (packed != null) {
+        w.tensor(packed);
+      }
       if (bias != null) {
         w.tensor(bias);
       }
-      for (int i = 0; i < 3; i++) { // rows [i E, (i + 1) E) of the packed weight, as eager's narrow reads them
+      int[] widths = {e, s.kdim(), s.vdim()};
+      for (int i = 0; i < used; i++) { // rows [i E, (i + 1) E) of the packed weight, as eager's narrow reads them; or q/k/v_proj_weight
         String rows = ".narrow(0, " + i * e + ", " + e + ")";
-        String block = w.tensor(TensorIr.region(weight, rows, i * e * e, new int[] {e, e}, weight.source()));
+        String block = packed != null ? w.tensor(TensorIr.region(packed, rows, i * e * e, new int[] {e, e}, source))
+            : w.tensor(parameter(path + "." + names[i] + "_proj_weight", new int[] {e, widths[i]}, source));
+        String weightName = packed != null ? "in_proj_weight" + rows : names[i] + "_proj_weight";
         projected[i] = w.step(List.of(inputs[i], block), new MatMul(true), null,
-            path + ": " + names[i] + " = " + List.of("query", "key", "value").get(i) + " @ in_proj_weight" + rows + "^T");
+            path + ": " + names[i] + " = " + List.of("query", "key", "value").get(i) + " @ " + weightName + "^T");
         if (bias != null) {
-          String b = w.tensor(TensorIr.region(bias, rows, i * e, new int[] {e}, weight.source()));
+          String b = w.tensor(TensorIr.region(bias, rows, i * e, new int[] {e}, source));
           projected[i] = w.step(List.of(projected[i], b), new Add(), null, path + ": " + names[i] + " + in_proj_bias" + rows);
         }
       }
     }
+    if (s.addBiasKv()) { // PyTorch's cat([k, bias_k.repeat(1, N, 1)]) along the sequence, and v's
+      for (int i = 1; i < used; i++) {
+        projected[i] = appendBias(w, path, names[i], projected[i], parameter(path + ".bias_" + names[i], new int[] {1, 1, e}, source));
+      }
+    }
     String[] heads = new String[3];
-    for (int i = 0; i < 3; i++) {
-      int len = i == 0 ? qs[1] : ks[1];
+    for (int i = 0; i < used; i++) {
+      int[] ps = w.shapeOf(projected[i]);
+      if (ps == null) {
+        return null;
+      }
+      int len = ps[1];
       String viewed = w.step(List.of(projected[i]), new Reshape(List.of(-1, len, s.numHeads(), s.headDim())), null,
           path + ": " + names[i] + ".view(-1, " + len + ", " + s.numHeads() + ", " + s.headDim() + ")");
       heads[i] = w.step(List.of(viewed), new Transpose(1, 2), null, path + ": " + names[i] + " heads, transpose(1, 2)");
     }
-    String joined = attend(w, path, heads[0], heads[1], heads[2], attentionMask(w, who, mask, qs[1], ks[1]),
-        paddingMask(w, path, who, padding, ks[1]), s.dropout(), path, false);
-    if (joined == null) {
-      return null;
+    if (s.addZeroAttn()) { // PyTorch's cat of a zero key and value after the heads' split
+      for (int i = 1; i < used; i++) {
+        heads[i] = w.step(List.of(heads[i]), new Pad(List.of(0, 0, 0, 1), 0f), null, path + ": " + names[i]
+            + " = cat([" + names[i] + ", zeros(N, H, 1, " + s.headDim() + ")], 2) (add_zero_attn)");
+      }
     }
+    int extra = (s.addBiasKv() ? 1 : 0) + (s.addZeroAttn() ? 1 : 0);
+    if (mask != null && extra > 0) {
+      throw new Unsupported(who + ": an attn_mask with add_bias_kv or add_zero_attn (each a key column more, the mask padded"
+          + " with zeros) is not compiled yet; pass the mask as a key padding mask, leave out the mask, or leave out @Model");
+    }
+    String pad = paddingMask(w, path, who, padding, ks[1]);
+    if (pad != null && extra > 0) { // the keys appended are never padded: zeros in their columns, as eager's F.pad of the mask
+      pad = w.step(List.of(pad), new Pad(List.of(0, extra), 0f), null, path + ": key_padding_mask padded with " + extra
+          + " zero column" + (extra > 1 ? "s" : "") + " (the keys appended)");
+    }
+    boolean causal = causalSize(mask) >= 0;
+    if (causal && (causalSize(mask) != qs[1] || causalSize(mask) != ks[1])) {
+      throw new Unsupported(who + ": attn_mask must be [L, S] = " + Shapes.toString(qs[1], ks[1]) + ", got"
+          + " generateSquareSubsequentMask(" + causalSize(mask) + "), " + Shapes.toString(causalSize(mask), causalSize(mask)));
+    }
+    String weights = attend(w, path, heads[0], heads[1], null, causal ? null : attentionMask(w, who, mask, qs[1], ks[1]), pad,
+        s.dropout(), path, causal);
+    if (weights == null || !output) {
+      return weights == null ? null : new String[] {null, weights};
+    }
+    String joined = w.step(List.of(weights, heads[2]), new MatMul(), null, path + ": weights @ v");
     String back = w.step(List.of(joined), new Transpose(1, 2), null, path + ": heads joined, transpose(1, 2)");
     String rows = w.step(List.of(back), new Reshape(List.of(-1, qs[1], e)), null,
         path + ": heads joined, reshape(-1, " + qs[1] + ", " + e + ")");
     LayerIr outProj = layers.get(path + ".out_proj");
-    return w.step(List.of(rows), outProj.spec(), outProj, path + ".out_proj");
+    return new String[] {w.step(List.of(rows), outProj.spec(), outProj, path + ".out_proj"), weights};
+  }
+
+  /** A parameter of the MultiheadAttention, read by its registered name {@code key} ({@code attn.in_proj_weight}). */
+  private static TensorIr parameter(String key, int[] shape, Source source) {
+    return new TensorIr(key, key, TensorIr.Kind.PARAMETER, shape, source);
+  }
+
+  /**
+   * {@code cat([x, bias.repeat(N, 1, 1)], 1)} of the projected keys or values {@code x [N, S, E]} and {@code bias_k}/{@code
+   * bias_v [1, 1, E]}: {@code [N, S + 1, E]}. The bias becomes a row of each sample as {@code x}'s last row times 0 plus the
+   * bias (exact, the bias's gradient the sum over the batch, as eager's expand gives), then joined to {@code x}.
+   */
+  private static String appendBias(Writer w, String path, String name, String x, TensorIr bias) {
+    int[] xs = w.shapeOf(x);
+    if (xs == null) {
+      return null;
+    }
+    int e = xs[2];
+    w.tensor(bias); // (the region below reads the parameter's field)
+    String last = xs[1] == 1 ? x : w.step(List.of(x), new Pad(List.of(0, 0, 1 - xs[1], 0), 0f), null,
+        path + ": " + name + "[:, -1:] (a row of each sample)");
+    String zero = w.step(List.of(last), Scale.times(0), null, path + ": " + name + "[:, -1:] * 0");
+    String row = w.step(List.of(zero, w.tensor(TensorIr.region(bias, ".view(" + e + ")", 0, new int[] {e}, bias.source()))),
+        new Add(), null, path + ": bias_" + name + ".repeat(N, 1, 1)");
+    return w.step(List.of(x, row), new Cat(1), null, path + ": " + name + " = cat([" + name + ", bias_" + name + "], 1) (add_bias_kv)");
   }
 
   /**
@@ -259,7 +394,7 @@ final class AttentionLayers {
    * transposed (a GEMM flag), the product scaled (its alpha), the causal fill, softmax, dropout with probability {@code p}
    * (in training of the module at {@code owner}; always, for the function: {@code owner} null), the weights' product by v;
    * a float {@code mask} (a tensor field of the model's, or null) and {@code padding} (each sample's {@code [N, 1, 1, S]},
-   * or null) added to the scaled scores.
+   * or null) added to the scaled scores. The weights themselves where {@code v} is null.
    */
   private static String attend(Writer w, String path, String q, String k, String v, String mask, String padding, double p,
       String owner, boolean causal) throws Unsupported {
@@ -294,7 +429,7 @@ final class AttentionLayers {
         weights = w.step(List.of(weights), new Dropout.Spec(p), null, path + ": weights dropout(" + p + ")");
       }
     }
-    return w.step(List.of(weights, v), new MatMul(), null, path + ": weights @ v");
+    return v == null ? weights : w.step(List.of(weights, v), new MatMul(), null, path + ": weights @ v");
   }
 
   /**
@@ -320,6 +455,13 @@ final class AttentionLayers {
     if (mask != null && causal) {
       throw new Unsupported(call + ": an explicit attn_mask must not be given with isCausal=true (PyTorch's rule); add the"
           + " causal mask to it yourself, or pass one of the two");
+    }
+    if (causalSize(mask) >= 0) { // generateSquareSubsequentMask(n): the causal fill
+      if (causalSize(mask) != qs[r - 2] || causalSize(mask) != ks[r - 2]) {
+        throw new Unsupported(call + ": attn_mask must be [L, S] = " + Shapes.toString(qs[r - 2], ks[r - 2]) + ", got"
+            + " generateSquareSubsequentMask(" + causalSize(mask) + ")");
+      }
+      return attend(w, "scaledDotProductAttention", q, k, v, null, null, p, null, true);
     }
     return attend(w, "scaledDotProductAttention", q, k, v, mask, null, p, null, causal);
   }
@@ -385,6 +527,24 @@ final class AttentionLayers {
       x = pre ? sum : apply(w, layers, path + ".norm" + block, sum);
     }
     return x;
+  }
+
+  /** The start of the mask argument that stands for {@code Transformer.generateSquareSubsequentMask(n)} (no value's name has a space). */
+  private static final String CAUSAL = "causal mask ";
+
+  /**
+   * The mask argument for {@code Transformer.generateSquareSubsequentMask(size)} written in forward ({@code
+   * transformer.forward(src, tgt, null, Transformer.generateSquareSubsequentMask(T), ...)}, PyTorch's habit): no tensor,
+   * the expansion's causal fill of the scores ({@code -inf} above the diagonal, where eager adds the mask's {@code -inf};
+   * 0 added elsewhere changes nothing), bit for bit eager's.
+   */
+  static String causalMask(int size) {
+    return CAUSAL + size;
+  }
+
+  /** The size of a {@link #causalMask}, or -1 for another mask (or none). */
+  private static int causalSize(String mask) {
+    return mask != null && mask.startsWith(CAUSAL) ? Integer.parseInt(mask.substring(CAUSAL.length())) : -1;
   }
 
   /** What to write instead of an attention mask that is a value of the batch (a further input). */

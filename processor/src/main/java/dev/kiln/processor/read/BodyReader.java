@@ -295,6 +295,8 @@ final class BodyReader {
         stateReader.holdZeros(target.getName().toString(), a.getExpression());
       } else if (s instanceof VariableTree v && v.getInitializer() != null && maskReader.isMask(v.getInitializer(), unit)) {
         maskReader.defineMask(v.getName().toString(), v.getInitializer(), v, unit, fields, className);
+      } else if (s instanceof VariableTree v && v.getInitializer() != null && moduleCalls.isAttentionRun(v.getInitializer(), fields)) {
+        moduleCalls.holdAttentionRun(v.getName().toString(), v.getInitializer(), unit, fields, className); // var o = mha.forward(q, k, v)
       } else if (s instanceof VariableTree v && v.getInitializer() != null) {
         assign(v.getName().toString(), expression(v.getInitializer(), unit, fields, className));
       } else if (s instanceof VariableTree) {
@@ -430,6 +432,9 @@ final class BodyReader {
         && fields.get(DeclarationReader.fieldName(bagCall.getExpression())) instanceof Leaf bag && bag.layer().spec() instanceof EmbeddingBag.Spec) {
       diagnostics.error(unit, mi, Message.BAG_OFFSETS, mi, bagCall.getExpression()); // bag.forward(text, offsets)
       return null;
+    }
+    if (moduleCalls.readsAttentionRun(mi, unit)) { // o.output(), o.weights() of var o = mha.forward(q, k, v)
+      return moduleCalls.attentionRunValue(mi, unit);
     }
     if (moduleCalls.attentionCall(mi, fields) != null) { // mha.forward(x, x, x, null, false, null).output(), enc.forward(x, null, null)
       return moduleCalls.attentionForward(mi, moduleCalls.attentionCall(mi, fields), unit, fields, className);

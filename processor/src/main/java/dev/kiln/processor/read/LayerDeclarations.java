@@ -17,6 +17,7 @@ import com.sun.source.tree.VariableTree;
 import com.sun.source.util.TreePath;
 import com.sun.source.util.Trees;
 import dev.kiln.dsl.Conv2d;
+import dev.kiln.dsl.LayerNorm;
 import dev.kiln.dsl.LayerSpec;
 import dev.kiln.dsl.MultiheadAttention;
 import dev.kiln.dsl.TransformerDecoderLayer;
@@ -320,7 +321,7 @@ final class LayerDeclarations {
     String name = ((TypeElement) ctor.getEnclosingElement()).getQualifiedName().toString();
     return switch (name) {
       case "dev.kiln.dsl.MultiheadAttention", "dev.kiln.dsl.TransformerEncoderLayer", "dev.kiln.dsl.TransformerEncoder",
-          "dev.kiln.dsl.TransformerDecoderLayer", "dev.kiln.dsl.TransformerDecoder" ->
+          "dev.kiln.dsl.TransformerDecoderLayer", "dev.kiln.dsl.TransformerDecoder", "dev.kiln.dsl.Transformer" ->
           name.substring("dev.kiln.dsl.".length());
       default -> null;
     };
@@ -351,17 +352,6 @@ final class LayerDeclarations {
         }
         boolean decoder = name.equals("TransformerDecoder");
         LayerSpec spec = decoder ? AttentionLayers.decoderLayer(layerArgs) : AttentionLayers.encoderLayer(layerArgs);
-        int n = LayerCatalog.integer(count, 0);
-        if (n <= 0 || n > DeclarationReader.MAX_UNROLLED) {
-          throw new LayerCatalog.BadArguments(name + ": num_layers must be between 1 and " + DeclarationReader.MAX_UNROLLED + ", got " + n);
-        }
-        for (int i = 0; i < n; i++) {
-          if (decoder) {
-            AttentionLayers.decoderLayers(path + ".layers." + i, (TransformerDecoderLayer.Spec) spec, source, children);
-          } else {
-            AttentionLayers.encoderLayers(path + ".layers." + i, (TransformerEncoderLayer.Spec) spec, source, children);
-          }
-        }
         LayerIr norm = null;
         if (args.size() == 3 && DeclarationReader.stripped(args.get(2)).getKind() != Tree.Kind.NULL_LITERAL) {
           LayerSpec normSpec = layerSpec(args.get(2), path + ".norm", unit);
@@ -369,10 +359,13 @@ final class LayerDeclarations {
             return null;
           }
           norm = new LayerIr(path + ".norm", normSpec, reader.source(unit, args.get(2)));
-          children.put(norm.path(), norm);
         }
-        layers.addAll(children.values());
-        return new Att(path, spec, n, norm, children);
+        Att stack = stackNode(name, path, spec, LayerCatalog.integer(count, 0), norm, source);
+        layers.addAll(stack.layers().values());
+        return stack;
+      }
+      if (name.equals("Transformer")) {
+        return transformerNode(nc, path, unit, layers);
       }
       List<Object> constants = reader.constants(args, path, name, unit);
       if (constants == null) {
@@ -398,6 +391,93 @@ final class LayerDeclarations {
       diagnostics.error(unit, nc, Message.BAD_LAYER_ARGUMENTS, path, e.getMessage());
       return null;
     }
+  }
+
+  /**
+   * A {@code TransformerEncoder} or {@code TransformerDecoder} ({@code name}) at {@code path} of {@code n} copies of the
+   * layer {@code spec} ({@code layers.i}) and the final {@code norm} (or null), its children in eager order.
+   */
+  private static Att stackNode(String name, String path, LayerSpec spec, int n, LayerIr norm, Source source)
+      throws LayerCatalog.BadArguments {
+    if (n <= 0 || n > DeclarationReader.MAX_UNROLLED) {
+      throw new LayerCatalog.BadArguments(name + ": num_layers must be between 1 and " + DeclarationReader.MAX_UNROLLED + ", got " + n);
+    }
+    Map<String, LayerIr> children = new LinkedHashMap<>();
+    for (int i = 0; i < n; i++) {
+      if (spec instanceof TransformerDecoderLayer.Spec d) {
+        AttentionLayers.decoderLayers(path + ".layers." + i, d, source, children);
+      } else {
+        AttentionLayers.encoderLayers(path + ".layers." + i, (TransformerEncoderLayer.Spec) spec, source, children);
+      }
+    }
+    if (norm != null) {
+      children.put(norm.path(), norm);
+    }
+    return new Att(path, spec, n, norm, children);
+  }
+
+  /**
+   * {@code new Transformer(...)} at {@code path}: its constant form ({@code ()}, six or ten arguments), an encoder and a
+   * decoder stack at {@code path.encoder}, {@code path.decoder}, each with its final LayerNorm, as PyTorch's constructor
+   * makes them; or {@code new Transformer(new TransformerEncoder(...), new TransformerDecoder(...))} (PyTorch's {@code
+   * custom_encoder}, {@code custom_decoder}) of stacks written in place. Batch first only: a compiled forward holds the
+   * batch in dimension 0. Null after an error (reported).
+   */
+  private LayerNode transformerNode(NewClassTree nc, String path, CompilationUnitTree unit, List<LayerIr> layers)
+      throws LayerCatalog.BadArguments {
+    List<? extends ExpressionTree> args = nc.getArguments();
+    Att encoder;
+    Att decoder;
+    if (args.size() == 2) { // custom_encoder, custom_decoder
+      Att[] stacks = new Att[2];
+      for (int i = 0; i < 2; i++) {
+        String part = i == 0 ? "encoder" : "decoder";
+        String stackClass = i == 0 ? "TransformerEncoder" : "TransformerDecoder";
+        ExpressionTree arg = DeclarationReader.stripped(args.get(i));
+        if (!(arg instanceof NewClassTree inner && stackClass.equals(attentionClass(inner, unit)))) {
+          diagnostics.error(unit, args.get(i), Message.ATTENTION_NOT_COMPILED, path + ": Transformer's custom " + part + " "
+              + args.get(i) + " must be written in place, new " + stackClass + "(new " + stackClass + "Layer(...), n[, norm])"
+              + " with constant arguments, for a compiled model to read it; or leave out @Model");
+          return null;
+        }
+        if (!(attentionNode(inner, path + "." + part, unit, layers) instanceof Att stack)) {
+          return null;
+        }
+        stacks[i] = stack;
+      }
+      encoder = stacks[0];
+      decoder = stacks[1];
+      TransformerEncoderLayer.Spec e = (TransformerEncoderLayer.Spec) encoder.spec();
+      TransformerDecoderLayer.Spec d = (TransformerDecoderLayer.Spec) decoder.spec();
+      if (e.dModel() != d.dModel() || e.batchFirst() != d.batchFirst()) { // eager's constructor refuses it too
+        throw new LayerCatalog.BadArguments("Transformer: the encoder's layers (" + e + ") and the decoder's (" + d
+            + ") must have the same d_model and batch_first");
+      }
+    } else {
+      List<Object> constants = reader.constants(args, path, "Transformer", unit);
+      if (constants == null) {
+        return null;
+      }
+      AttentionLayers.TransformerArgs t = AttentionLayers.transformer(constants);
+      Source source = reader.source(unit, nc);
+      TransformerDecoderLayer.Spec d = t.decoderLayer();
+      encoder = stackNode("TransformerEncoder", path + ".encoder", t.encoderLayer(), t.encoderLayers(),
+          new LayerIr(path + ".encoder.norm", new LayerNorm.Spec(new int[] {d.dModel()}, d.layerNormEps(), true), source), source);
+      decoder = stackNode("TransformerDecoder", path + ".decoder", d, t.decoderLayers(),
+          new LayerIr(path + ".decoder.norm", new LayerNorm.Spec(new int[] {d.dModel()}, d.layerNormEps(), true), source), source);
+      layers.addAll(encoder.layers().values());
+      layers.addAll(decoder.layers().values());
+    }
+    AttentionLayers.TransformerSpec spec = new AttentionLayers.TransformerSpec(encoder, decoder);
+    if (!((TransformerDecoderLayer.Spec) decoder.spec()).batchFirst()) {
+      diagnostics.error(unit, nc, Message.ATTENTION_NOT_COMPILED, path + ": " + spec + " is sequence first ([S, N, E] and [T,"
+          + " N, E]), but a compiled forward holds the batch first: construct it with batchFirst true (PyTorch's"
+          + " batch_first=True, the ten-argument form) and pass [N, S, E] and [N, T, E], or leave out @Model");
+      return null;
+    }
+    Map<String, LayerIr> children = new LinkedHashMap<>(encoder.layers());
+    children.putAll(decoder.layers());
+    return new Att(path, spec, 0, null, children);
   }
 
   /**

@@ -109,6 +109,11 @@ final class ModuleCalls {
       if (att.spec() instanceof MultiheadAttention.Spec s) {
         return AttentionLayers.attention(w, att.path(), s, att.layers(), input, input, input, mask, padding);
       }
+      if (att.spec() instanceof AttentionLayers.TransformerSpec) { // apply(src): eager refuses it too
+        throw new AttentionLayers.Unsupported(att.path() + ": Transformer needs a source and a target: call forward(src, tgt)"
+            + " or forward(src, tgt, srcMask, tgtMask, memoryMask, srcKeyPaddingMask, tgtKeyPaddingMask,"
+            + " memoryKeyPaddingMask)");
+      }
       if (att.spec() instanceof TransformerDecoderLayer.Spec) { // apply(tgt): eager refuses it too
         throw new AttentionLayers.Unsupported(att.path() + ": " + (att.count() == 0 ? att.spec() : "TransformerDecoder")
             + " needs the encoder's output too: call forward(tgt, memory) or forward(tgt, memory, tgtMask, memoryMask,"
@@ -134,13 +139,32 @@ final class ModuleCalls {
         && DeclarationReader.stripped(out.getExpression()) instanceof MethodInvocationTree inner) {
       call = inner;
     }
+    if (call.getMethodSelect() instanceof MemberSelectTree part && transformerPart(part.getExpression(), fields) != null
+        && (part.getIdentifier().contentEquals("forward") || part.getIdentifier().contentEquals("apply"))) {
+      return transformerPart(part.getExpression(), fields); // transformer.encoder().forward(src, mask, pad), ....decoder().forward(...)
+    }
     if (!(call.getMethodSelect() instanceof MemberSelectTree ms) || !ms.getIdentifier().contentEquals("forward")
         || call.getArguments().size() < 2) {
       return null;
     }
     String field = DeclarationReader.fieldName(ms.getExpression());
     return field != null && fields.get(field) instanceof Att att
-        && (call.getArguments().size() >= 3 || att.spec() instanceof TransformerDecoderLayer.Spec) ? att : null;
+        && (call.getArguments().size() >= 3 || att.spec() instanceof TransformerDecoderLayer.Spec
+            || att.spec() instanceof AttentionLayers.TransformerSpec) ? att : null;
+  }
+
+  /**
+   * The encoder or decoder stack of a compiled Transformer field that {@code receiver} reads ({@code
+   * transformer.encoder()}, {@code transformer.decoder()}, as PyTorch's {@code transformer.encoder}), else null.
+   */
+  private static Att transformerPart(ExpressionTree receiver, Map<String, LayerNode> fields) {
+    if (DeclarationReader.stripped(receiver) instanceof MethodInvocationTree get && get.getArguments().isEmpty()
+        && get.getMethodSelect() instanceof MemberSelectTree ms && DeclarationReader.fieldName(ms.getExpression()) != null
+        && fields.get(DeclarationReader.fieldName(ms.getExpression())) instanceof Att att
+        && att.spec() instanceof AttentionLayers.TransformerSpec t) {
+      return ms.getIdentifier().contentEquals("encoder") ? t.encoder() : ms.getIdentifier().contentEquals("decoder") ? t.decoder() : null;
+    }
+    return null;
   }
 
   /**
@@ -152,19 +176,33 @@ final class ModuleCalls {
     MethodInvocationTree call = mi.getArguments().isEmpty() ? (MethodInvocationTree) DeclarationReader.stripped(
         ((MemberSelectTree) mi.getMethodSelect()).getExpression()) : mi;
     List<? extends ExpressionTree> args = call.getArguments();
+    if (args.size() == 1) { // transformer.encoder().apply(src)
+      String input = steps.expression(args.get(0), unit, fields, className);
+      return input == null ? null : applyAttention(att, input, reader.source(unit, mi));
+    }
     if (att.spec() instanceof TransformerDecoderLayer.Spec) {
       return decoderForward(mi, att, args, unit, fields, className);
+    }
+    if (att.spec() instanceof AttentionLayers.TransformerSpec t) {
+      return transformerForward(mi, t, args, unit, fields, className);
     }
     boolean attention = att.spec() instanceof MultiheadAttention.Spec;
     if (attention && call == mi) {
       diagnostics.error(unit, mi, Message.ATTENTION_NOT_COMPILED, mi + " returns the output and the weights; compiled, call"
-          + " .output() on it where it is called (" + mi + ".output())");
+          + " .output() or .weights() on it where it is called (" + mi + ".output())");
       return null;
     }
+    Boolean weights = null; // .weights(): averaged over heads (PyTorch's default) or not
     if (attention && ((MemberSelectTree) mi.getMethodSelect()).getIdentifier().contentEquals("weights")) {
-      diagnostics.error(unit, mi, Message.ATTENTION_NOT_COMPILED, mi + ": the attention weights are not compiled, only the"
-          + " output (" + call + ".output()); leave out @Model to read the weights in eager mode");
-      return null;
+      Boolean[] flags = weightFlags(call, unit);
+      if (flags == null) {
+        return null;
+      }
+      if (!flags[0]) {
+        needWeightsFalse(mi, unit);
+        return null;
+      }
+      weights = flags[1];
     }
     String padding = maskArgument(attention ? (args.size() >= 6 ? args.get(3) : null) : args.get(2), unit, fields, className);
     String mask = maskArgument(attention ? (args.size() >= 6 ? args.get(5) : null) : args.get(1), unit, fields, className);
@@ -183,11 +221,117 @@ final class ModuleCalls {
     }
     try {
       return AttentionLayers.attention(attentionWriter(reader.source(unit, mi)), att.path(), (MultiheadAttention.Spec) att.spec(),
-          att.layers(), qkv[0], qkv[1], qkv[2], mask, padding);
+          att.layers(), qkv[0], qkv[1], qkv[2], mask, padding, weights);
     } catch (AttentionLayers.Unsupported e) {
       diagnostics.error(unit, mi, Message.ATTENTION_NOT_COMPILED, e.getMessage());
       return null;
     }
+  }
+
+  /**
+   * {@code needWeights} and {@code average} of a MultiheadAttention's {@code forward(q, k, v[, keyPaddingMask, needWeights,
+   * attnMask[, average]])} (PyTorch's defaults, true and true, where not written); null after an error (reported).
+   */
+  private Boolean[] weightFlags(MethodInvocationTree call, CompilationUnitTree unit) {
+    List<? extends ExpressionTree> args = call.getArguments();
+    List<Object> flags = args.size() == 3 ? List.of(true, true) : reader.constants(args.size() == 7
+        ? List.of(args.get(4), args.get(6)) : List.of(args.get(4)), call.toString(), "MultiheadAttention.forward", unit);
+    return flags == null ? null : new Boolean[] {Boolean.TRUE.equals(flags.get(0)), flags.size() == 1 || Boolean.TRUE.equals(flags.get(1))};
+  }
+
+  private void needWeightsFalse(Tree read, CompilationUnitTree unit) {
+    diagnostics.error(unit, read, Message.ATTENTION_NOT_COMPILED, read + ": needWeights is false, so eager's weights() is"
+        + " null; pass needWeights true to read the attention weights");
+  }
+
+  /**
+   * A MultiheadAttention's run held in a local ({@code var o = mha.forward(q, k, v)}, PyTorch's {@code out, w = mha(q, k,
+   * v)}): its output and weights per head, from one expansion (one dropout draw, as eager's one call), the weights averaged
+   * when {@code o.weights()} is first read; {@code average} null where {@code needWeights} is false, every value null
+   * after an error (reported).
+   */
+  private static final class AttentionRun {
+    final String path;
+    final String output;
+    final String perHead;
+    final Boolean average;
+    final Source where;
+    String averaged;
+
+    AttentionRun(String path, String output, String perHead, Boolean average, Source where) {
+      this.path = path;
+      this.output = output;
+      this.perHead = perHead;
+      this.average = average;
+      this.where = where;
+    }
+  }
+
+  /** The attention runs held in locals, by name. */
+  private final Map<String, AttentionRun> attentionRuns = new HashMap<>();
+
+  /** Whether {@code init} is a MultiheadAttention's run whose output and weights a local holds ({@code mha.forward(q, k, v)}). */
+  boolean isAttentionRun(ExpressionTree init, Map<String, LayerNode> fields) {
+    return DeclarationReader.stripped(init) instanceof MethodInvocationTree mi && mi.getMethodSelect() instanceof MemberSelectTree ms
+        && ms.getIdentifier().contentEquals("forward") && attentionCall(mi, fields) != null
+        && attentionCall(mi, fields).spec() instanceof MultiheadAttention.Spec;
+  }
+
+  /** {@code var local = mha.forward(q, k, v[, ...])}: the layer's expansion, held for {@code local.output()} and {@code local.weights()}. */
+  void holdAttentionRun(String local, ExpressionTree init, CompilationUnitTree unit, Map<String, LayerNode> fields,
+      String className) {
+    MethodInvocationTree mi = (MethodInvocationTree) DeclarationReader.stripped(init);
+    Att att = attentionCall(mi, fields);
+    Source where = reader.source(unit, mi);
+    attentionRuns.put(local, new AttentionRun(att.path(), null, null, null, where)); // until it is read whole
+    List<? extends ExpressionTree> args = mi.getArguments();
+    Boolean[] flags = weightFlags(mi, unit);
+    String padding = maskArgument(args.size() >= 6 ? args.get(3) : null, unit, fields, className);
+    String mask = maskArgument(args.size() >= 6 ? args.get(5) : null, unit, fields, className);
+    String[] qkv = flags == null || padding == null || mask == null ? null : queryKeyValue(args, unit, fields, className);
+    if (qkv == null) {
+      return;
+    }
+    try {
+      String[] run = AttentionLayers.run(attentionWriter(where), att.path(), (MultiheadAttention.Spec) att.spec(), att.layers(),
+          qkv[0], qkv[1], qkv[2], mask.isEmpty() ? null : mask, padding.isEmpty() ? null : padding, true);
+      if (run != null) {
+        attentionRuns.put(local, new AttentionRun(att.path(), run[0], run[1], flags[0] ? flags[1] : null, where));
+      }
+    } catch (AttentionLayers.Unsupported e) {
+      diagnostics.error(unit, mi, Message.ATTENTION_NOT_COMPILED, e.getMessage());
+    }
+  }
+
+  /** Whether {@code mi} is {@code o.output()} or {@code o.weights()} of an attention run held in the local {@code o}. */
+  boolean readsAttentionRun(MethodInvocationTree mi, CompilationUnitTree unit) {
+    return mi.getArguments().isEmpty() && mi.getMethodSelect() instanceof MemberSelectTree ms
+        && DeclarationReader.stripped(ms.getExpression()) instanceof com.sun.source.tree.IdentifierTree id
+        && attentionRuns.containsKey(id.getName().toString())
+        && trees.getElement(com.sun.source.util.TreePath.getPath(unit, id)) instanceof VariableElement v
+        && v.asType().toString().equals(MultiheadAttention.Output.class.getCanonicalName()) // (not a recurrent run's o)
+        && (ms.getIdentifier().contentEquals("output") || ms.getIdentifier().contentEquals("weights"));
+  }
+
+  /** The value {@link #readsAttentionRun} found: the run's output, or its weights (averaged once); null after an error. */
+  String attentionRunValue(MethodInvocationTree mi, CompilationUnitTree unit) {
+    MemberSelectTree ms = (MemberSelectTree) mi.getMethodSelect();
+    AttentionRun run = attentionRuns.get(((com.sun.source.tree.IdentifierTree) DeclarationReader.stripped(ms.getExpression()))
+        .getName().toString());
+    if (run.output == null) {
+      return null; // its error was reported at the run
+    }
+    if (ms.getIdentifier().contentEquals("output")) {
+      return run.output;
+    }
+    if (run.average == null) {
+      needWeightsFalse(mi, unit);
+      return null;
+    }
+    if (run.average && run.averaged == null) {
+      run.averaged = AttentionLayers.averaged(attentionWriter(run.where), run.path, run.perHead);
+    }
+    return run.average ? run.averaged : run.perHead;
   }
 
   /** One transformer block's expansion at {@code path} over {@code x}. */
@@ -215,13 +359,9 @@ final class ModuleCalls {
    */
   private String decoderForward(MethodInvocationTree mi, Att att, List<? extends ExpressionTree> args, CompilationUnitTree unit,
       Map<String, LayerNode> fields, String className) {
-    String[] masks = new String[4]; // tgtMask, memoryMask, tgtKeyPaddingMask, memoryKeyPaddingMask
-    for (int i = 0; i < 4; i++) {
-      masks[i] = maskArgument(args.size() == 6 ? args.get(2 + i) : null, unit, fields, className);
-      if (masks[i] == null) {
-        return null;
-      }
-      masks[i] = masks[i].isEmpty() ? null : masks[i];
+    String[] masks = masks(args, 4, unit, fields, className); // tgtMask, memoryMask, tgtKeyPaddingMask, memoryKeyPaddingMask
+    if (masks == null) {
+      return null;
     }
     String x = steps.expression(args.get(0), unit, fields, className);
     String memory = steps.expression(args.get(1), unit, fields, className);
@@ -240,6 +380,40 @@ final class ModuleCalls {
     }
   }
 
+  /**
+   * {@code transformer.forward(src, tgt[, srcMask, tgtMask, memoryMask, srcKeyPaddingMask, tgtKeyPaddingMask,
+   * memoryKeyPaddingMask])}, PyTorch's order: the encoder stack over {@code src} with the source masks (its final norm
+   * giving the memory), then the decoder stack over {@code tgt} and the memory with the others, as eager's forward; null
+   * after an error.
+   */
+  private String transformerForward(MethodInvocationTree mi, AttentionLayers.TransformerSpec t, List<? extends ExpressionTree> args,
+      CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
+    String[] masks = masks(args, 6, unit, fields, className);
+    if (masks == null) {
+      return null;
+    }
+    String src = steps.expression(args.get(0), unit, fields, className);
+    String tgt = steps.expression(args.get(1), unit, fields, className);
+    if (src == null || tgt == null) {
+      return null;
+    }
+    Source where = reader.source(unit, mi);
+    AttentionLayers.Writer w = attentionWriter(where);
+    Att enc = t.encoder();
+    Att dec = t.decoder();
+    TransformerEncoderLayer.Spec e = (TransformerEncoderLayer.Spec) enc.spec();
+    TransformerDecoderLayer.Spec d = (TransformerDecoderLayer.Spec) dec.spec();
+    try {
+      String memory = stack(enc, src, where, (path, x) -> AttentionLayers.encoderLayer(w, path, e, enc.layers(), x, masks[0],
+          masks[3]));
+      return memory == null ? null : stack(dec, tgt, where, (path, h) -> AttentionLayers.decoderLayer(w, path, d, dec.layers(),
+          h, memory, masks[1], masks[2], masks[4], masks[5]));
+    } catch (AttentionLayers.Unsupported ex) {
+      diagnostics.error(unit, mi, Message.ATTENTION_NOT_COMPILED, ex.getMessage());
+      return null;
+    }
+  }
+
   /** The values of an attention call's first three arguments (query, key, value); null where one was reported. */
   private String[] queryKeyValue(List<? extends ExpressionTree> args, CompilationUnitTree unit, Map<String, LayerNode> fields,
       String className) {
@@ -249,9 +423,57 @@ final class ModuleCalls {
     return q == null || k == null || v == null ? null : new String[] {q, k, v};
   }
 
+  /**
+   * The {@code count} mask arguments after a call's first two ({@code dec.forward(tgt, memory, tgtMask, ...)}), each null
+   * where none is given (absent or {@code null}), all null when the call passes only the two; null after an error.
+   */
+  private String[] masks(List<? extends ExpressionTree> args, int count, CompilationUnitTree unit, Map<String, LayerNode> fields,
+      String className) {
+    String[] masks = new String[count];
+    for (int i = 0; i < count; i++) {
+      masks[i] = maskArgument(args.size() == 2 + count ? args.get(2 + i) : null, unit, fields, className);
+      if (masks[i] == null) {
+        return null;
+      }
+      masks[i] = masks[i].isEmpty() ? null : masks[i];
+    }
+    return masks;
+  }
+
   /** The value of a mask argument ({@code pad}), {@code ""} for none (absent, or {@code null}); null after an error (reported). */
   private String maskArgument(ExpressionTree mask, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
+    Integer causal = mask == null ? null : subsequentMask(mask, unit);
+    if (causal != null) {
+      return causal < 0 ? null : AttentionLayers.causalMask(causal);
+    }
     return mask == null || DeclarationReader.stripped(mask).getKind() == Tree.Kind.NULL_LITERAL ? "" : steps.expression(mask, unit, fields, className);
+  }
+
+  /**
+   * The size of {@code Transformer.generateSquareSubsequentMask(size)} (or the same {@code .to(device)}) written as a mask
+   * argument, -1 after an error (reported: a size not constant), null for another expression.
+   */
+  private Integer subsequentMask(ExpressionTree mask, CompilationUnitTree unit) {
+    ExpressionTree e = DeclarationReader.stripped(mask);
+    if (e instanceof MethodInvocationTree to && to.getArguments().size() == 1 && to.getMethodSelect() instanceof MemberSelectTree ms
+        && ms.getIdentifier().contentEquals("to") && DeclarationReader.stripped(ms.getExpression()) instanceof MethodInvocationTree) {
+      e = DeclarationReader.stripped(ms.getExpression()); // generateSquareSubsequentMask(T).to(x.device())
+    }
+    if (!(e instanceof MethodInvocationTree mi) || mi.getArguments().size() != 1
+        || !(trees.getElement(com.sun.source.util.TreePath.getPath(unit, mi)) instanceof ExecutableElement m)
+        || !m.getSimpleName().contentEquals("generateSquareSubsequentMask")
+        || !((TypeElement) m.getEnclosingElement()).getQualifiedName().contentEquals("dev.kiln.dsl.Transformer")) {
+      return null;
+    }
+    List<Object> size = reader.constants(mi.getArguments(), mi.toString(), "generateSquareSubsequentMask", unit);
+    if (size == null) {
+      return -1;
+    }
+    if (!(size.get(0) instanceof Integer n) || n <= 0) {
+      diagnostics.error(unit, mi, Message.ATTENTION_NOT_COMPILED, mi + ": the size must be a positive int, got " + size.get(0));
+      return -1;
+    }
+    return n;
   }
 
   /** {@code F.scaledDotProductAttention(q, k, v[, attnMask, dropoutP, isCausal])}; null after an error (reported). */

@@ -259,6 +259,10 @@ final class TensorFieldReader {
       Folded blocked = fold(args.get(0), field, unit);
       return blocked == null ? null : new Folded(blocked.shape, false);
     }
+    if (owner(m).equals("dev.kiln.dsl.Transformer") && name.equals("generateSquareSubsequentMask") && args.size() == 1) {
+      int[] sizes = sizes(List.of(args.get(0), args.get(0)), field, name, unit); // the causal mask [sz, sz], 0 / -inf
+      return sizes == null ? null : new Folded(sizes, false);
+    }
     if (!owner(m).equals(TENSOR)) {
       return unknown(e, field, unit);
     }
