@@ -11,6 +11,7 @@ In this directory (runtime/src/test/resources/io):
   torch_checkpoint.pt   {"model": state_dict, "model_vars": state_dict(keep_vars=True) (Parameters:
                         _rebuild_parameter), "optimizer": SGD's state_dict, "epoch": 3, "best": 0.875,
                         "name": "tiny", "done": False, "none": None, "big": 2**70, "pair": (1, 2)}
+  torch_net.pt          make_torch_file.make_net()'s state dict (torch_net.safetensors's tensors), by torch.save.
   torch_legacy.pt       the state dict in the legacy format (_use_new_zipfile_serialization=False).
   torch_forbidden.pt    a zip laid out as torch.save's whose pickle calls os.system("echo pwned"):
                         built byte by byte here and never loaded; Kiln must refuse it.
@@ -23,7 +24,6 @@ In ../../../../../samples/src/test/resources/io:
 
 Usage: OPENBLAS_NUM_THREADS=1 /usr/bin/python3 make_torch_pt_files.py  (PyTorch 1.13)
 """
-import io
 import os
 import sys
 import zipfile
@@ -33,9 +33,10 @@ from torch import nn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", "..", "..", "..", ".."))
+sys.dont_write_bytecode = True  # no __pycache__ beside the test resources
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(ROOT, "samples", "peer"))
-from make_torch_file import save_safetensors, DTYPES  # noqa: E402
+from make_torch_file import save_safetensors, make_net, DTYPES  # noqa: E402
 from pytorch_cuda_peer import Cnn  # noqa: E402
 
 DTYPES[torch.bool] = ("BOOL", "?")
@@ -78,8 +79,8 @@ def write_forbidden(path):
     """A torch.save-shaped zip whose pickle is os.system("echo pwned"): written here, never unpickled."""
     pickle = b"\x80\x02cos\nsystem\nq\x00X\x0a\x00\x00\x00echo pwnedq\x01\x85q\x02Rq\x03."
     with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
-        z.writestr("torch_forbidden/data.pkl", pickle)
-        z.writestr("torch_forbidden/version", "3\n")
+        for name, data in (("data.pkl", pickle), ("version", b"3\n")):
+            z.writestr(zipfile.ZipInfo("torch_forbidden/" + name, date_time=(1980, 1, 1, 0, 0, 0)), data)
 
 
 def strided_view(base, shape, offset):
@@ -133,6 +134,7 @@ def main():
                   "optimizer": optimizer.state_dict(), "epoch": 3, "best": 0.875, "name": "tiny", "done": False,
                   "none": None, "big": 2 ** 70, "pair": (1, 2)}
     torch.save(checkpoint, os.path.join(HERE, "torch_checkpoint.pt"))
+    torch.save(make_net().state_dict(), os.path.join(HERE, "torch_net.pt"))
     torch.save(m.state_dict(), os.path.join(HERE, "torch_legacy.pt"), _use_new_zipfile_serialization=False)
     write_forbidden(os.path.join(HERE, "torch_forbidden.pt"))
     fashion_cnn(os.path.join(ROOT, "samples", "src", "test", "resources", "io"))
