@@ -343,10 +343,18 @@ final class RestrictedUnpickler {
   }
 
   private void put(Map<Object, Object> dict, Object key, Object value) throws Problem {
-    if (key instanceof Map<?, ?> || key instanceof ArrayList<?> || key instanceof Tensor) {
-      throw fail("a dict key that is " + describe(key));
+    boolean hashable = isScalar(key) || (key instanceof List<?> tuple && !(key instanceof ArrayList<?>)
+        && tuple.stream().allMatch(RestrictedUnpickler::isScalar));
+    if (!hashable) { // Python refuses lists and dicts; deeper tuples would cost a recursive hash
+      throw fail("a dict key that is " + describe(key) + "; Kiln reads keys that are strings, numbers, booleans, "
+          + "None, or tuples of these");
     }
     dict.put(key, value);
+  }
+
+  private static boolean isScalar(Object value) {
+    return value == null || value instanceof String || value instanceof Long || value instanceof BigInteger
+        || value instanceof Double || value instanceof Boolean;
   }
 
   // ---------------------------------------------------------------- bytes

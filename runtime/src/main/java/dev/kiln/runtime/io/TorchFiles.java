@@ -125,7 +125,7 @@ public final class TorchFiles {
           + ", not a dict with string keys");
     }
     @SuppressWarnings("unchecked")
-    Map<String, Object> frozen = (Map<String, Object>) freeze(root, new IdentityHashMap<>());
+    Map<String, Object> frozen = (Map<String, Object>) freeze(file, root, new IdentityHashMap<>(), 0);
     return frozen;
   }
 
@@ -202,8 +202,12 @@ public final class TorchFiles {
     return out;
   }
 
+  /** How deeply dicts and lists may nest in a checkpoint dict: far beyond any real one, well within the stack. */
+  private static final int MAX_DEPTH = 500;
+
   /** A read-only copy of the pickle's dicts and lists, shared ones (and cycles) once. */
-  private static Object freeze(Object value, Map<Object, Object> done) {
+  private static Object freeze(Path file, Object value, Map<Object, Object> done, int depth)
+      throws CheckpointFormatException {
     if (!(value instanceof Map<?, ?>) && !(value instanceof List<?>)) {
       return value;
     }
@@ -211,15 +215,22 @@ public final class TorchFiles {
     if (seen != null) {
       return seen;
     }
+    if (depth > MAX_DEPTH) {
+      throw new CheckpointFormatException(file, "dicts and lists nested more than " + MAX_DEPTH + " deep");
+    }
     if (value instanceof Map<?, ?> map) {
       Map<Object, Object> copy = new LinkedHashMap<>();
       done.put(value, Collections.unmodifiableMap(copy));
-      map.forEach((k, v) -> copy.put(k, freeze(v, done)));
-      return done.get(value);
+      for (Map.Entry<?, ?> e : map.entrySet()) {
+        copy.put(e.getKey(), freeze(file, e.getValue(), done, depth + 1));
+      }
+    } else {
+      List<Object> copy = new ArrayList<>();
+      done.put(value, Collections.unmodifiableList(copy));
+      for (Object v : (List<?>) value) {
+        copy.add(freeze(file, v, done, depth + 1));
+      }
     }
-    List<Object> copy = new ArrayList<>();
-    done.put(value, Collections.unmodifiableList(copy));
-    ((List<?>) value).forEach(v -> copy.add(freeze(v, done)));
     return done.get(value);
   }
 

@@ -171,6 +171,45 @@ class TorchFilesTest {
   }
 
   @Test
+  void readsBigEndianStoragesWhereByteorderSaysSo() throws IOException {
+    Tensor w = Tensor.of(new float[] {1, -2, 0.5f}, 3);
+    byte[] pickle = TorchFileWriter.pickle(List.of("w"), List.of(w));
+    java.nio.ByteBuffer big = java.nio.ByteBuffer.allocate(12).putFloat(1).putFloat(-2).putFloat(0.5f);
+    assertArrayEquals(w.toFloatArray(), TorchFiles.read(zip("big", pickle, big.array(), "big")).get("w").toFloatArray());
+    assertContains(zip("odd", pickle, big.array(), "middle"), "odd/byteorder holds \"middle\", not little or big");
+  }
+
+  @Test
+  void readsHostileStructuresSafely() throws IOException {
+    ByteArrayOutputStream deep = pickleOfDictWithKeyK();
+    for (int i = 0; i < 600; i++) {
+      deep.write(']');
+    }
+    for (int i = 1; i < 600; i++) {
+      deep.write('a'); // each list into the one below it: 600 deep
+    }
+    deep.writeBytes(new byte[] {'s', '.'});
+    Path deepFile = zip("deep", deep.toByteArray(), null);
+    assertMessage(() -> TorchFiles.readCheckpoint(deepFile), deepFile + ": dicts and lists nested more than 500 deep");
+
+    ByteArrayOutputStream listKey = pickleOfDictWithKeyK();
+    listKey.writeBytes(new byte[] {'K', 1, 's', ']', 'K', 2, 's', '.'});
+    assertContains(zip("listkey", listKey.toByteArray(), null), "a dict key that is a list; Kiln reads keys that are");
+
+    ByteArrayOutputStream cycle = pickleOfDictWithKeyK();
+    cycle.writeBytes(new byte[] {']', 'q', 0, 'h', 0, 'a', 's', '.'}); // l = []; l.append(l)
+    List<?> l = (List<?>) TorchFiles.readCheckpoint(zip("cycle", cycle.toByteArray(), null)).get("k");
+    assertTrue(l.get(0) == l);
+  }
+
+  /** PROTO 2, EMPTY_DICT, BINUNICODE "k": a pickle that goes on with the value and SETITEM. */
+  private static ByteArrayOutputStream pickleOfDictWithKeyK() {
+    ByteArrayOutputStream p = new ByteArrayOutputStream();
+    p.writeBytes(new byte[] {(byte) 0x80, 2, '}', 'X', 1, 0, 0, 0, 'k'});
+    return p;
+  }
+
+  @Test
   void writesAFileThatReadsBackExactly() throws IOException {
     Map<String, Tensor> state = new LinkedHashMap<>();
     state.put("w", Tensor.of(new float[] {1.5f, -2f, Float.MIN_VALUE, 3e38f, -0f, 7f}, 2, 3));
@@ -240,6 +279,10 @@ class TorchFilesTest {
 
   /** A zip as torch.save lays it out under {@code name/}, with the pickle and storage 0 (none if null). */
   private Path zip(String name, byte[] pickle, byte[] storage) throws IOException {
+    return zip(name, pickle, storage, null);
+  }
+
+  private Path zip(String name, byte[] pickle, byte[] storage, String byteOrder) throws IOException {
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
     try (ZipOutputStream z = new ZipOutputStream(bytes)) {
       z.putNextEntry(new ZipEntry(name + "/data.pkl"));
@@ -247,6 +290,10 @@ class TorchFilesTest {
       if (storage != null) {
         z.putNextEntry(new ZipEntry(name + "/data/0"));
         z.write(storage);
+      }
+      if (byteOrder != null) {
+        z.putNextEntry(new ZipEntry(name + "/byteorder"));
+        z.write(byteOrder.getBytes(StandardCharsets.US_ASCII));
       }
       z.putNextEntry(new ZipEntry(name + "/version"));
       z.write("3\n".getBytes(StandardCharsets.US_ASCII));
