@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Reads a safetensors file (one Kiln wrote, say) with json, struct and torch only, and prints
-each tensor: name, dtype, shape, values. The safetensors package is not needed.
+each tensor: name, dtype, shape, values. The safetensors package is not needed. A file named
+*.pt or *.pth is read with torch.load(weights_only=True) instead.
 
 With --load-net, also loads the tensors into make_torch_file.Net with load_state_dict(strict=True),
 as PyTorch users would, and prints Net's outputs for make_torch_file.INPUT in evaluation mode.
@@ -46,7 +47,12 @@ def main():
     paths = [a for a in args if a != "--load-net"]
     if len(paths) != 1:
         sys.exit(__doc__)
-    tensors, metadata = read_safetensors(paths[0])
+    if paths[0].endswith((".pt", ".pth")):  # torch.save's format (Kiln's TorchFiles.write)
+        loaded = torch.load(paths[0], weights_only=True)
+        print("torch.load:", type(loaded).__name__)
+        tensors, metadata = dict(loaded), {}
+    else:
+        tensors, metadata = read_safetensors(paths[0])
     print("metadata", metadata)
     for name, t in tensors.items():
         print(name, str(t.dtype).replace("torch.", ""), list(t.shape), t.tolist())

@@ -7,6 +7,7 @@ import dev.kiln.runtime.Kiln;
 import dev.kiln.runtime.Shapes;
 import dev.kiln.runtime.Tensor;
 import dev.kiln.runtime.io.SafeTensors;
+import dev.kiln.runtime.io.TorchFiles;
 import java.io.IOException;
 import java.lang.reflect.Field;
 import java.lang.reflect.Modifier;
@@ -635,22 +636,39 @@ public abstract class Module {
   }
 
   /**
-   * Saves {@link #stateDict()} to {@code file} in the safetensors format, which PyTorch reads,
-   * replacing any previous file atomically (see {@link SafeTensors#write}).
+   * Saves {@link #stateDict()} to {@code file}, replacing any previous file atomically: in
+   * PyTorch's own format ({@link TorchFiles#write}, what {@code torch.save(model.state_dict(), f)}
+   * writes) when the name ends in {@code .pt} or {@code .pth}, else in the safetensors format
+   * ({@link SafeTensors#write}). PyTorch reads both.
    */
   public void save(Path file) throws IOException {
-    SafeTensors.write(file, stateDict());
+    if (isTorchName(file)) {
+      TorchFiles.write(file, stateDict());
+    } else {
+      SafeTensors.write(file, stateDict());
+    }
   }
 
   /**
-   * Loads a safetensors file written by {@link #save} or by PyTorch into this module, strictly (see
-   * {@link #loadStateDict(Map, boolean)}).
+   * Loads a file written by {@link #save} or by PyTorch into this module, strictly (see {@link
+   * #loadStateDict(Map, boolean)}): a {@code torch.save} file (found by its content, whatever its
+   * name: {@link TorchFiles#read}) or a safetensors file. For a {@code torch.save} of a checkpoint
+   * dict, pick the state dict by key: {@code loadStateDict(TorchFiles.read(file, "model"))}.
    *
    * @throws dev.kiln.runtime.io.CheckpointFormatException when the file is not valid safetensors
+   *     or PyTorch, or is a PyTorch file that is not a state dict
    * @throws IllegalArgumentException, naming the file, when its tensors do not fit this module
    */
   public void load(Path file) throws IOException {
-    loadStateDict(SafeTensors.read(file), true, " from " + file);
+    Map<String, Tensor> state = TorchFiles.isTorchFile(file) ? TorchFiles.read(file) : SafeTensors.read(file);
+    loadStateDict(state, true, " from " + file);
+  }
+
+  /** Whether {@link #save} writes {@code file} in PyTorch's format: a name ending in .pt or .pth. */
+  private static boolean isTorchName(Path file) {
+    Path name = file.getFileName();
+    String lower = name == null ? "" : name.toString().toLowerCase(java.util.Locale.ROOT);
+    return lower.endsWith(".pt") || lower.endsWith(".pth");
   }
 
   /** {@code own}'s entries of this module and, prefixed with their names, of its descendants, depth first. */

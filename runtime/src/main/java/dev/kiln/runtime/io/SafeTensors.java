@@ -25,9 +25,10 @@ import java.util.Map;
  *
  * <p>Kiln writes {@code F32} for float tensors and {@code I64} for {@link dev.kiln.runtime.DType#INT32}
  * ones (as PyTorch stores {@code num_batches_tracked}), so that PyTorch loads the file as it is. It
- * reads {@code F32}, {@code I32} and {@code I64} exactly, and converts {@code F16}, {@code BF16}
- * (exact) and {@code F64} (rounded) to float32; integer values must lie within ±2^24, where Kiln's
- * integer tensors are exact.
+ * reads {@code F32} and the integer types ({@code I64}, {@code I32}, {@code I16}, {@code I8},
+ * {@code U8}, {@code BOOL}, all as int32) exactly, and converts {@code F16}, {@code BF16} (exact)
+ * and {@code F64} (rounded) to float32; integer values must lie within ±2^24, where Kiln's integer
+ * tensors are exact.
  *
  * <p>Files are never trusted: a file that is truncated, has a header that is not the JSON the
  * format allows, or tensors whose types, shapes and offsets disagree or do not tile the data

@@ -9,7 +9,7 @@ import java.util.stream.Collectors;
  * The safetensors element types Kiln reads, with the Kiln type each becomes. Floating-point types
  * become {@link DType#FLOAT32} (F64 rounded to the nearest float, F16 and BF16 exactly); integer
  * types become {@link DType#INT32}, whose float32 storage is exact only up to 2^24 in magnitude,
- * so the reader checks each value. Kiln writes {@link #F32} and {@link #I64} (PyTorch's type for
+ * so the reader checks each value ({@link #BOOL} becomes 0 and 1). Kiln writes {@link #F32} and {@link #I64} (PyTorch's type for
  * integer buffers such as {@code num_batches_tracked}).
  */
 enum StorageType {
@@ -57,6 +57,31 @@ enum StorageType {
     @Override
     void write(ByteBuffer b, float value) {
       b.putLong(Math.round((double) value));
+    }
+  },
+  I16(2, DType.INT32) {
+    @Override
+    long readInteger(ByteBuffer b) {
+      return b.getShort();
+    }
+  },
+  I8(1, DType.INT32) {
+    @Override
+    long readInteger(ByteBuffer b) {
+      return b.get();
+    }
+  },
+  U8(1, DType.INT32) {
+    @Override
+    long readInteger(ByteBuffer b) {
+      return b.get() & 0xFF;
+    }
+  },
+  /** A byte that is 0 (false) or 1 (true); other bytes are read as they are and fail no check. */
+  BOOL(1, DType.INT32) {
+    @Override
+    long readInteger(ByteBuffer b) {
+      return b.get() & 0xFF;
     }
   };
 
