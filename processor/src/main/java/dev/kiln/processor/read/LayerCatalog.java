@@ -354,7 +354,7 @@ final class LayerCatalog {
         };
       });
 
-  /** What a dsl layer without a compiled form computes, for its error (PReLU's slope, GLU's halves, ...), or null for any other class. */
+  /** What a dsl layer without a compiled form computes, for its error (PReLU's slope), or null for any other class. */
   static String eagerOnly(String qualifiedName) {
     return switch (qualifiedName.startsWith(DSL) ? qualifiedName.substring(DSL.length()) : "") {
       case "PReLU" -> "a learned slope per channel";
