@@ -49,6 +49,7 @@ class CudaCompiledTest {
     "GeluMlp, 6",
     "PiecewiseMlp, 6",
     "MoreActivations, 6",
+    "ShuffleGates, 8:4:4",
     "PaddedUnet, 2:7:7",
     "NormalizedHeads, 4:6",
     "EmbeddingNet, 6",

@@ -134,6 +134,10 @@ final class LayerCatalog {
       Map.entry(DSL + "ReLU6", args -> none(args, "ReLU6", new dev.kiln.dsl.ReLU6.Spec())),
       Map.entry(DSL + "Hardswish", args -> none(args, "Hardswish", new dev.kiln.dsl.Hardswish.Spec())),
       Map.entry(DSL + "Hardsigmoid", args -> none(args, "Hardsigmoid", new dev.kiln.dsl.Hardsigmoid.Spec())),
+      Map.entry(DSL + "GLU", args -> new dev.kiln.dsl.GLU.Spec(args.isEmpty() ? -1 : integer(args, 0))),
+      Map.entry(DSL + "Softmin", args -> new dev.kiln.dsl.Softmin.Spec(integer(args, 0))),
+      Map.entry(DSL + "PixelShuffle", args -> new dev.kiln.dsl.PixelShuffle.Spec(integer(args, 0))),
+      Map.entry(DSL + "PixelUnshuffle", args -> new dev.kiln.dsl.PixelUnshuffle.Spec(integer(args, 0))),
       Map.entry(DSL + "Mish", args -> none(args, "Mish", new dev.kiln.dsl.Mish.Spec())),
       Map.entry(DSL + "SELU", args -> none(args, "SELU", new dev.kiln.dsl.SELU.Spec())),
       Map.entry(DSL + "CELU", args -> switch (args.size()) {
@@ -350,13 +354,10 @@ final class LayerCatalog {
         };
       });
 
-  /** What a dsl layer without a compiled form computes, for its error (PReLU's slope, GLU's halves, ...), or null for any other class. */
+  /** What a dsl layer without a compiled form computes, for its error (PReLU's slope), or null for any other class. */
   static String eagerOnly(String qualifiedName) {
     return switch (qualifiedName.startsWith(DSL) ? qualifiedName.substring(DSL.length()) : "") {
       case "PReLU" -> "a learned slope per channel";
-      case "GLU" -> "a * sigmoid(b) of the input's halves";
-      case "Softmin" -> "the softmax of -x";
-      case "PixelShuffle", "PixelUnshuffle" -> "a reshape and a six-dimensional permute";
       default -> null;
     };
   }
@@ -367,7 +368,7 @@ final class LayerCatalog {
 
   /** Simple names of the supported layers, for messages. */
   static String supported() {
-    return "Linear, Conv1d, Conv2d, ConvTranspose2d, Upsample, MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, AdaptiveAvgPool1d, AdaptiveAvgPool2d, BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm, InstanceNorm1d, InstanceNorm2d, Dropout, Dropout2d, Flatten, ReLU, Sigmoid, Tanh, LeakyReLU, GELU, SiLU, ELU, Softplus, Hardtanh, ReLU6, Hardswish, Hardsigmoid, Mish, SELU, CELU, Softsign, LogSigmoid, Tanhshrink, Identity, Unflatten, Softmax, LogSoftmax, Embedding, EmbeddingBag, LSTM, GRU, RNN, Sequential";
+    return "Linear, Conv1d, Conv2d, ConvTranspose2d, Upsample, MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, AdaptiveAvgPool1d, AdaptiveAvgPool2d, BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm, InstanceNorm1d, InstanceNorm2d, Dropout, Dropout2d, Flatten, ReLU, Sigmoid, Tanh, LeakyReLU, GELU, SiLU, ELU, Softplus, Hardtanh, ReLU6, Hardswish, Hardsigmoid, Mish, SELU, CELU, Softsign, LogSigmoid, Tanhshrink, Identity, Unflatten, Softmax, LogSoftmax, Softmin, GLU, PixelShuffle, PixelUnshuffle, Embedding, EmbeddingBag, LSTM, GRU, RNN, Sequential";
   }
 
   static LayerSpec create(String qualifiedName, List<Object> args) throws BadArguments {
@@ -545,7 +546,8 @@ final class LayerCatalog {
 
   /** The {@code F} activations of eager mode's {@code ActivationCodeKernels}, and relu6, as name/number of arguments after the tensor. */
   private static final java.util.Set<String> MORE_ACTIVATIONS = java.util.Set.of("relu6/0", "hardswish/0", "hardsigmoid/0", "mish/0",
-      "selu/0", "celu/0", "celu/1", "softsign/0", "logsigmoid/0", "tanhshrink/0");
+      "selu/0", "celu/0", "celu/1", "softsign/0", "logsigmoid/0", "tanhshrink/0", "glu/0", "glu/1", "softmin/1", "pixelShuffle/1",
+      "pixelUnshuffle/1");
 
   /** The step of {@code F.mish(x)} and the rest of {@link #MORE_ACTIVATIONS}, or null for another function. */
   private static LayerSpec moreActivation(String name, List<Object> args) throws BadArguments {
@@ -560,6 +562,11 @@ final class LayerCatalog {
       case "softsign/0" -> new dev.kiln.dsl.Softsign.Spec();
       case "logsigmoid/0" -> new dev.kiln.dsl.LogSigmoid.Spec();
       case "tanhshrink/0" -> new dev.kiln.dsl.Tanhshrink.Spec();
+      case "glu/0" -> new dev.kiln.dsl.GLU.Spec(-1);
+      case "glu/1" -> new dev.kiln.dsl.GLU.Spec(integer(args, 0));
+      case "softmin/1" -> new dev.kiln.dsl.Softmin.Spec(integer(args, 0));
+      case "pixelShuffle/1" -> new dev.kiln.dsl.PixelShuffle.Spec(integer(args, 0));
+      case "pixelUnshuffle/1" -> new dev.kiln.dsl.PixelUnshuffle.Spec(integer(args, 0));
       default -> null;
     };
   }
@@ -575,7 +582,7 @@ final class LayerCatalog {
       default -> "use layer fields for the rest, or leave out @Model and the model runs eagerly, as written";
     };
     return "F." + name + " with " + (constants + 1) + " argument(s) is not supported by the Kiln compiler; supported: relu, "
-        + "sigmoid, tanh, gelu, silu, leakyRelu(x, slope), elu(x[, alpha]), softplus(x[, beta, threshold]), hardtanh(x[, min, max]), relu6, hardswish, hardsigmoid, mish, selu, celu(x[, alpha]), softsign, logsigmoid, tanhshrink, softmax(x, dim), logSoftmax(x, dim), flatten(x[, start, end]), maxPool2d(x, k[, stride[, padding, "
+        + "sigmoid, tanh, gelu, silu, leakyRelu(x, slope), elu(x[, alpha]), softplus(x[, beta, threshold]), hardtanh(x[, min, max]), relu6, hardswish, hardsigmoid, mish, selu, celu(x[, alpha]), softsign, logsigmoid, tanhshrink, glu(x[, dim]), softmin(x, dim), pixelShuffle(x, r), pixelUnshuffle(x, r), softmax(x, dim), logSoftmax(x, dim), flatten(x[, start, end]), maxPool2d(x, k[, stride[, padding, "
         + "ceilMode]]), avgPool2d(x, k[, stride[, padding, ceilMode, countIncludePad]]), adaptiveAvgPool2d(x, size[, width]), maxPool1d(x, k[, stride[, padding, ceilMode]]), avgPool1d(x, k[, stride[, padding, "
         + "ceilMode, countIncludePad]]), adaptiveAvgPool1d(x, size), interpolate(x, scale[, scale_w]), "
         + "reshape(x, -1, ...), pad(x, new int[] {left, right, ...}[, value]), normalize(x[, p, dim, eps]), x.logsumexp(dim[, keepDim]), x.norm(p, dim[, keepDim]), x.prod(dim[, keepDim]), x.amax(dims...) and x.amin(dims...) (or (new int[] {dims}, keepDim)), x.cumsum(dim), x.flip(dims...), x.roll(shift, dim), x.neg(), x.repeat(1, counts...), cosineSimilarity(a, b[, dim, eps]) of two values (broadcast where a size is 1), transpose(x, d0, d1), permute(x, 0, ...), select(x, dim, index), narrow(x, dim, start, length), add(a, b), sub(a, b), mul(a, b) and div(a, b) of two"

@@ -1,0 +1,90 @@
+package dev.kiln.processor.read;
+
+import dev.kiln.dsl.GLU;
+import dev.kiln.dsl.LayerSpec;
+import dev.kiln.dsl.PixelShuffle;
+import dev.kiln.dsl.PixelUnshuffle;
+import dev.kiln.dsl.Sigmoid;
+import dev.kiln.dsl.Softmax;
+import dev.kiln.dsl.Softmin;
+import dev.kiln.processor.ir.Mul;
+import dev.kiln.processor.ir.Narrow;
+import dev.kiln.processor.ir.Permute;
+import dev.kiln.processor.ir.Reshape;
+import dev.kiln.processor.ir.Scale;
+import dev.kiln.processor.ir.Source;
+import dev.kiln.runtime.Shapes;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The layers a compiled forward computes as steps it already has, as eager mode's {@code F} forms compute them, so their
+ * values and gradients are eager's to the bit: {@code GLU(dim)} the narrows of the two halves, a sigmoid and a mul;
+ * {@code Softmin(dim)} a neg ({@code x * -1}) and a softmax; {@code PixelShuffle(r)} and {@code PixelUnshuffle(r)} a reshape
+ * to one more dimension of each factor, a permute and a reshape back. Layers, Sequential children and {@code F} calls alike
+ * ({@link BodyReader#step}). An input whose shape is unknown or that the layer refuses keeps the layer's one step, which
+ * the shape checker then names on its line with the layer's own message.
+ */
+final class LayerExpansions {
+  private LayerExpansions() {}
+
+  /** Whether {@code spec} is read as the steps of its expansion. */
+  static boolean expands(LayerSpec spec) {
+    return spec instanceof GLU.Spec || spec instanceof Softmin.Spec || spec instanceof PixelShuffle.Spec
+        || spec instanceof PixelUnshuffle.Spec;
+  }
+
+  /** The value of {@code spec} applied to {@code input} as steps of {@code steps}, or null where it stays one step. */
+  static String expand(BodyReader steps, String input, LayerSpec spec, String text, Source where) {
+    int[] shape = steps.sizeReader.sizes().shapeOf(input);
+    if (shape == null) {
+      return null;
+    }
+    try {
+      spec.outputShape(shape);
+    } catch (IllegalArgumentException e) { // (a ShapeException too)
+      return null; // (the checker reports it on the layer's step)
+    }
+    if (spec instanceof Softmin.Spec s) {
+      return steps.step(steps.step(input, new Scale(-1f, "neg()"), null, text, where), new Softmax.Spec(s.dim()), null, text, where);
+    }
+    if (spec instanceof GLU.Spec s) {
+      int d = Shapes.normalizeDim(s.dim(), shape.length);
+      int half = shape[d] / 2;
+      String a = steps.step(input, new Narrow(d, 0, half, false), null, text, where);
+      String b = steps.step(input, new Narrow(d, half, half, false), null, text, where);
+      return steps.step(List.of(a, steps.step(b, new Sigmoid.Spec(), null, text, where)), new Mul(), null, text, where);
+    }
+    int n = shape.length;
+    if (n < 4) {
+      return null; // ([N, H, W]: the batch would be the channels)
+    }
+    boolean shuffle = spec instanceof PixelShuffle.Spec;
+    int r = shuffle ? ((PixelShuffle.Spec) spec).upscaleFactor() : ((PixelUnshuffle.Spec) spec).downscaleFactor();
+    int[] out = spec.outputShape(shape);
+    List<Integer> split = new ArrayList<>();
+    split.add(-1);
+    for (int i = 1; i < n - 3; i++) {
+      split.add(shape[i]);
+    }
+    int p = n - 3; // [*, C, r, r, H, W] -> [*, C, H, r, W, r] (a shuffle); [*, C, H, r, W, r] -> [*, C, r, r, H, W]
+    List<Integer> order = new ArrayList<>();
+    for (int i = 0; i <= p; i++) {
+      order.add(i);
+    }
+    if (shuffle) {
+      split.addAll(List.of(out[p], r, r, shape[p + 1], shape[p + 2]));
+      order.addAll(List.of(p + 3, p + 1, p + 4, p + 2));
+    } else {
+      split.addAll(List.of(shape[p], out[p + 1], r, out[p + 2], r));
+      order.addAll(List.of(p + 2, p + 4, p + 1, p + 3));
+    }
+    List<Integer> back = new ArrayList<>();
+    back.add(-1);
+    for (int i = 1; i < n; i++) {
+      back.add(out[i]);
+    }
+    String views = steps.step(input, new Reshape(split), null, text, where);
+    return steps.step(steps.step(views, new Permute(order), null, text, where), new Reshape(back), null, text, where);
+  }
+}
