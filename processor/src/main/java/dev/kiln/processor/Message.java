@@ -55,8 +55,6 @@ public enum Message {
   NON_FINAL_LAYER("layer field %s must be final so that the compiled plan stays valid"),
   UNKNOWN_LAYER("%s: layer type %s is not supported by the Kiln compiler; supported: %s (leave out @Model and the model runs"
       + " eagerly, as written, with every layer)"),
-  EAGER_ONLY_LAYER("%s: %s has no compiled form yet (%s): it runs in eager mode only (docs/guide.md, \"What does not compile"
-      + " yet\"); leave out @Model and the model runs eagerly, as written"),
   NON_CONSTANT_ARGUMENT("%s: argument '%s' of %s is not a compile-time constant; use literals, arithmetic, casts, ?:, static final"
       + " constants, Math.sqrt of constants and final locals with a constant value (final int dim = 1;)"),
   PARAMETER_SIZE_UNKNOWN("%s: a size of a parameter of %s (%s) that the compiled model does not know; write the size as a"

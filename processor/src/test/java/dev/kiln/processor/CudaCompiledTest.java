@@ -50,6 +50,7 @@ class CudaCompiledTest {
     "PiecewiseMlp, 6",
     "MoreActivations, 6",
     "ShuffleGates, 8:4:4",
+    "PReluNet, 4:5:5",
     "PaddedUnet, 2:7:7",
     "NormalizedHeads, 4:6",
     "EmbeddingNet, 6",

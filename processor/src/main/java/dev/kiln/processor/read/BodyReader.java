@@ -692,9 +692,9 @@ final class BodyReader {
 
   /** A step reading {@code inputs} (an add's two, a cat's values), its value named {@code v<N>}. */
   String step(List<String> inputs, LayerSpec spec, LayerIr layer, String text, Source where) {
-    String expanded = inputs.size() == 1 && LayerExpansions.expands(spec) ? LayerExpansions.expand(this, inputs.get(0), spec, text, where) : null;
+    String expanded = inputs.size() == 1 && LayerExpansions.expands(spec) ? LayerExpansions.expand(this, inputs.get(0), spec, layer, text, where) : null;
     if (expanded != null) {
-      return expanded; // (GLU, Softmin, PixelShuffle: steps the forward has)
+      return expanded; // (GLU, Softmin, PixelShuffle, PReLU: steps the forward has)
     }
     String out = "v" + (++counter);
     if (tensors != null) { // (a tensor computed from a buffer is generated where a step reads it)

@@ -183,6 +183,9 @@ final class FunctionCalls {
     if (name.equals("lerp") && args.size() == 3) {
       return lerp(mi, args, unit, fields, className);
     }
+    if (name.equals("prelu") && args.size() == 2) {
+      return functionalPrelu(mi, args, unit, fields, className); // F.prelu(x, w) of a tensor field
+    }
     if (name.equals("groupNorm") && (args.size() == 2 || args.size() == 5)) {
       return functionalGroupNorm(mi, args, unit, fields, className); // F.groupNorm(x, groups[, w, b, eps]) of tensor fields
     }
@@ -398,6 +401,33 @@ final class FunctionCalls {
   }
 
   /**
+   * {@code F.prelu(x, w)} of a tensor field {@code w} of one slope or one per channel of x (dimension 1): eager's steps
+   * ({@link LayerExpansions#prelu}), its gradient the field's.
+   */
+  private String functionalPrelu(MethodInvocationTree mi, List<? extends ExpressionTree> args, CompilationUnitTree unit,
+      Map<String, LayerNode> fields, String className) {
+    String input = steps.expression(args.get(0), unit, fields, className);
+    TensorIr weight = fieldArgument(mi, "F.prelu", args.get(1), "weight", "Tensor.full(0.25f, C)", "PReLU", unit, fields, className);
+    if (input == null || weight == null) {
+      return null;
+    }
+    int[] shape = steps.sizeReader.sizes().shapeOf(input);
+    int channels = shape == null ? -1 : shape.length >= 2 ? shape[1] : 1;
+    String problem = weight.shape().length != 1 ? "weight must be 0-d or 1-d, got " + Shapes.toString(weight.shape())
+        : shape == null ? "the shape of " + args.get(0) + " is unknown here"
+        : weight.shape()[0] != 1 && weight.shape()[0] != channels ? "mismatch of parameter numbers and input channel size, found"
+            + " parameter numbers = " + weight.shape()[0] + " (" + weight.field() + ") and channel size = " + channels + " (input "
+            + Shapes.toString(shape) + ")"
+        : null;
+    if (problem != null) {
+      diagnostics.error(unit, mi, Message.FUNCTIONAL_SHAPES, mi, "prelu: " + problem);
+      return null;
+    }
+    String written = mi.toString();
+    return LayerExpansions.prelu(steps, input, shape, weight, TensorIr::value, written, reader.source(unit, mi));
+  }
+
+  /**
    * The weight or bias of a functional convolution or group norm ({@code function}, e.g. {@code "F.conv2d"}): a tensor field
    * of the model read as it is, else an error naming how to declare one ({@code example}, its creation) or the layer to
    * use; null after an error.
@@ -412,7 +442,7 @@ final class FunctionCalls {
     if (t == null || t.isDerived()) {
       String name = role.equals("bias") ? "b" : "w";
       diagnostics.error(unit, arg, Message.FUNCTIONAL_TENSOR, mi, function, role, name, name, example,
-          role.equals("weight") && function.startsWith("F.conv") ? "" : " or null", arg, layer);
+          role.equals("weight") && (function.startsWith("F.conv") || function.equals("F.prelu")) ? "" : " or null", arg, layer);
       return null;
     }
     return t;

@@ -137,6 +137,12 @@ final class LayerCatalog {
       Map.entry(DSL + "GLU", args -> new dev.kiln.dsl.GLU.Spec(args.isEmpty() ? -1 : integer(args, 0))),
       Map.entry(DSL + "Softmin", args -> new dev.kiln.dsl.Softmin.Spec(integer(args, 0))),
       Map.entry(DSL + "PixelShuffle", args -> new dev.kiln.dsl.PixelShuffle.Spec(integer(args, 0))),
+      Map.entry(DSL + "PReLU", args -> switch (args.size()) { // (its weight read as the layer's tensor: LayerExpansions)
+        case 0 -> new dev.kiln.dsl.PReLU.Spec(1, 0.25);
+        case 1 -> new dev.kiln.dsl.PReLU.Spec(integer(args, 0), 0.25);
+        case 2 -> new dev.kiln.dsl.PReLU.Spec(integer(args, 0), number(args, 1));
+        default -> throw new BadArguments("PReLU takes (), (num_parameters) or (num_parameters, init)");
+      }),
       Map.entry(DSL + "PixelUnshuffle", args -> new dev.kiln.dsl.PixelUnshuffle.Spec(integer(args, 0))),
       Map.entry(DSL + "Mish", args -> none(args, "Mish", new dev.kiln.dsl.Mish.Spec())),
       Map.entry(DSL + "SELU", args -> none(args, "SELU", new dev.kiln.dsl.SELU.Spec())),
@@ -354,21 +360,13 @@ final class LayerCatalog {
         };
       });
 
-  /** What a dsl layer without a compiled form computes, for its error (PReLU's slope), or null for any other class. */
-  static String eagerOnly(String qualifiedName) {
-    return switch (qualifiedName.startsWith(DSL) ? qualifiedName.substring(DSL.length()) : "") {
-      case "PReLU" -> "a learned slope per channel";
-      default -> null;
-    };
-  }
-
   static boolean knows(String qualifiedName) {
     return LAYERS.containsKey(qualifiedName);
   }
 
   /** Simple names of the supported layers, for messages. */
   static String supported() {
-    return "Linear, Conv1d, Conv2d, ConvTranspose2d, Upsample, MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, AdaptiveAvgPool1d, AdaptiveAvgPool2d, BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm, InstanceNorm1d, InstanceNorm2d, Dropout, Dropout2d, Flatten, ReLU, Sigmoid, Tanh, LeakyReLU, GELU, SiLU, ELU, Softplus, Hardtanh, ReLU6, Hardswish, Hardsigmoid, Mish, SELU, CELU, Softsign, LogSigmoid, Tanhshrink, Identity, Unflatten, Softmax, LogSoftmax, Softmin, GLU, PixelShuffle, PixelUnshuffle, Embedding, EmbeddingBag, LSTM, GRU, RNN, Sequential";
+    return "Linear, Conv1d, Conv2d, ConvTranspose2d, Upsample, MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, AdaptiveAvgPool1d, AdaptiveAvgPool2d, BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm, InstanceNorm1d, InstanceNorm2d, Dropout, Dropout2d, Flatten, ReLU, Sigmoid, Tanh, LeakyReLU, GELU, SiLU, ELU, Softplus, Hardtanh, ReLU6, Hardswish, Hardsigmoid, Mish, SELU, CELU, Softsign, LogSigmoid, Tanhshrink, Identity, Unflatten, Softmax, LogSoftmax, Softmin, GLU, PReLU, PixelShuffle, PixelUnshuffle, Embedding, EmbeddingBag, LSTM, GRU, RNN, Sequential";
   }
 
   static LayerSpec create(String qualifiedName, List<Object> args) throws BadArguments {

@@ -197,10 +197,6 @@ final class LayerDeclarations {
       diagnostics.error(unit, nc, Message.ANONYMOUS_LAYER, label, nc.getIdentifier());
       return null;
     }
-    if (LayerCatalog.eagerOnly(qualified) != null) {
-      diagnostics.error(unit, nc, Message.EAGER_ONLY_LAYER, label, cls.getSimpleName(), LayerCatalog.eagerOnly(qualified));
-      return null;
-    }
     if (!LayerCatalog.knows(qualified)) {
       diagnostics.error(unit, nc, Message.UNKNOWN_LAYER, label, cls.getSimpleName(), LayerCatalog.supported());
       return null;

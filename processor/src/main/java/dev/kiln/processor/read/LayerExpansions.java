@@ -2,17 +2,23 @@ package dev.kiln.processor.read;
 
 import dev.kiln.dsl.GLU;
 import dev.kiln.dsl.LayerSpec;
+import dev.kiln.dsl.PReLU;
 import dev.kiln.dsl.PixelShuffle;
 import dev.kiln.dsl.PixelUnshuffle;
 import dev.kiln.dsl.Sigmoid;
 import dev.kiln.dsl.Softmax;
 import dev.kiln.dsl.Softmin;
+import dev.kiln.processor.ir.Compare;
+import dev.kiln.processor.ir.LayerIr;
 import dev.kiln.processor.ir.Mul;
 import dev.kiln.processor.ir.Narrow;
 import dev.kiln.processor.ir.Permute;
 import dev.kiln.processor.ir.Reshape;
 import dev.kiln.processor.ir.Scale;
 import dev.kiln.processor.ir.Source;
+import dev.kiln.processor.ir.TensorIr;
+import dev.kiln.processor.ir.Where;
+import dev.kiln.runtime.cpu.MaskTest;
 import dev.kiln.runtime.Shapes;
 import java.util.ArrayList;
 import java.util.List;
@@ -21,8 +27,8 @@ import java.util.List;
  * The layers a compiled forward computes as steps it already has, as eager mode's {@code F} forms compute them, so their
  * values and gradients are eager's to the bit: {@code GLU(dim)} the narrows of the two halves, a sigmoid and a mul;
  * {@code Softmin(dim)} a neg ({@code x * -1}) and a softmax; {@code PixelShuffle(r)} and {@code PixelUnshuffle(r)} a reshape
- * to one more dimension of each factor, a permute and a reshape back. Layers, Sequential children and {@code F} calls alike
- * ({@link BodyReader#step}). An input whose shape is unknown or that the layer refuses keeps the layer's one step, which
+ * to one more dimension of each factor, a permute and a reshape back; {@code PReLU} eager's {@code where(x > 0, x, slope *
+ * x)}, its weight read as a tensor of the layer ({@code act.weight}, as the attention layers' parameters are read). Layers, Sequential children and {@code F} calls alike ({@link BodyReader#step}). An input whose shape is unknown or that the layer refuses keeps the layer's one step, which
  * the shape checker then names on its line with the layer's own message.
  */
 final class LayerExpansions {
@@ -31,11 +37,11 @@ final class LayerExpansions {
   /** Whether {@code spec} is read as the steps of its expansion. */
   static boolean expands(LayerSpec spec) {
     return spec instanceof GLU.Spec || spec instanceof Softmin.Spec || spec instanceof PixelShuffle.Spec
-        || spec instanceof PixelUnshuffle.Spec;
+        || spec instanceof PixelUnshuffle.Spec || spec instanceof PReLU.Spec;
   }
 
   /** The value of {@code spec} applied to {@code input} as steps of {@code steps}, or null where it stays one step. */
-  static String expand(BodyReader steps, String input, LayerSpec spec, String text, Source where) {
+  static String expand(BodyReader steps, String input, LayerSpec spec, LayerIr layer, String text, Source where) {
     int[] shape = steps.sizeReader.sizes().shapeOf(input);
     if (shape == null) {
       return null;
@@ -44,6 +50,17 @@ final class LayerExpansions {
       spec.outputShape(shape);
     } catch (IllegalArgumentException e) { // (a ShapeException too)
       return null; // (the checker reports it on the layer's step)
+    }
+    if (spec instanceof PReLU.Spec s) {
+      if (layer == null) {
+        return null;
+      }
+      TensorIr weight = new TensorIr(layer.path() + ".weight", layer.path() + ".weight", TensorIr.Kind.PARAMETER,
+          new int[] {s.numParameters()}, layer.source());
+      return prelu(steps, input, shape, weight, t -> {
+        steps.reader.attentionTensors.putIfAbsent(t.field(), t);
+        return t.value();
+      }, text, where);
     }
     if (spec instanceof Softmin.Spec s) {
       return steps.step(steps.step(input, new Scale(-1f, "neg()"), null, text, where), new Softmax.Spec(s.dim()), null, text, where);
@@ -86,5 +103,33 @@ final class LayerExpansions {
     }
     String views = steps.step(input, new Reshape(split), null, text, where);
     return steps.step(steps.step(views, new Permute(order), null, text, where), new Reshape(back), null, text, where);
+  }
+
+  /**
+   * {@code F.prelu(x, weight)} of {@code input} (of {@code shape}, which the weight fits) as eager mode computes it: {@code
+   * where(x > 0, x, weight * x)}, so the gradient at 0 is the slope's; one slope per channel of {@code [N, C, H, ...]}
+   * with the channels moved last ({@code [N, H, ..., C]}) and back, so the weight {@code [C]} is a suffix of the value and
+   * its gradient the one sum over the rest that eager's broadcast mul gives. {@code read} registers the weight and gives
+   * its value.
+   */
+  static String prelu(BodyReader steps, String input, int[] shape, TensorIr weight, java.util.function.Function<TensorIr, String> read,
+      String text, Source where) {
+    String slope = read.apply(weight);
+    if (slope == null) {
+      return null;
+    }
+    boolean moved = weight.shape()[0] > 1 && shape.length > 2;
+    List<Integer> last = new ArrayList<>(List.of(0));
+    List<Integer> back = new ArrayList<>(List.of(0, shape.length - 1));
+    for (int d = 2; d < shape.length; d++) {
+      last.add(d);
+      back.add(d - 1);
+    }
+    last.add(1);
+    String x = moved ? steps.step(input, new Permute(last), null, text, where) : input;
+    String scaled = steps.step(List.of(slope, x), new Mul(), null, text, where);
+    String positive = steps.step(x, new Compare(MaskTest.GT, 0f), null, text, where);
+    String out = steps.step(List.of(x, scaled, positive), new Where(text), null, text, where);
+    return moved ? steps.step(out, new Permute(back), null, text, where) : out;
   }
 }
