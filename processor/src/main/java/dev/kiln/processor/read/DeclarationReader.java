@@ -108,7 +108,10 @@ public final class DeclarationReader {
     this.outputsInputs = new OutputsInputsReader(this);
   }
 
-  /** The parameters of the attention layers forward reads ({@code attn.in_proj_weight}), by field: the model's tensors too. */
+  /**
+   * The parameters of the attention layers and PReLU layers forward reads ({@code attn.in_proj_weight}, {@code act.weight}),
+   * by field: the model's tensors too.
+   */
   final Map<String, TensorIr> attentionTensors = new LinkedHashMap<>();
 
   /** The blocks being read, outermost first: a block inside itself is refused. */
