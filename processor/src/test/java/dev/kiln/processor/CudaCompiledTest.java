@@ -51,6 +51,7 @@ class CudaCompiledTest {
     "MoreActivations, 6",
     "ShuffleGates, 8:4:4",
     "PReluNet, 4:5:5",
+    "PReluSequence, 4:7",
     "PaddedUnet, 2:7:7",
     "NormalizedHeads, 4:6",
     "EmbeddingNet, 6",

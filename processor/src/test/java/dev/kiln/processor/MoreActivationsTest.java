@@ -59,6 +59,13 @@ class MoreActivationsTest {
         "gate", "slope")), () -> compiled.stateDict().keySet().toString());
   }
 
+  @Test
+  void preluPerChannelOfOneDimensionalMapsMatchesEagerBitForBit() {
+    Module compiled = ParityTest.matchesEagerBitForBit("PReluSequence", "4:7");
+    assertTrue(compiled.stateDict().keySet().containsAll(List.of("first.weight", "slope")),
+        () -> compiled.stateDict().keySet().toString());
+  }
+
   /** F.prelu's weight must be a tensor field of one slope or one per channel, each refusal on its line. */
   @ParameterizedTest(name = "{0}")
   @CsvSource(delimiter = '|', value = {
