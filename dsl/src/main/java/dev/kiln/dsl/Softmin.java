@@ -1,6 +1,5 @@
 package dev.kiln.dsl;
 
-import dev.kiln.runtime.Ops;
 import dev.kiln.runtime.Tensor;
 
 /**

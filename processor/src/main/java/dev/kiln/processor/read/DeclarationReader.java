@@ -109,10 +109,16 @@ public final class DeclarationReader {
   }
 
   /**
-   * The parameters of the attention layers and PReLU layers forward reads ({@code attn.in_proj_weight}, {@code act.weight}),
-   * by field: the model's tensors too.
+   * The parameters of layers that forward reads as tensors once their layer is expanded into steps (attention layers'
+   * {@code attn.in_proj_weight}, PReLU's {@code act.weight}), by field: the model's tensors too ({@link #readLayerParameter}).
    */
-  final Map<String, TensorIr> attentionTensors = new LinkedHashMap<>();
+  private final Map<String, TensorIr> layerParameters = new LinkedHashMap<>();
+
+  /** Records {@code t}, a layer's parameter an expansion reads (once per field), and returns the value naming it. */
+  String readLayerParameter(TensorIr t) {
+    layerParameters.putIfAbsent(t.field(), t);
+    return t.value();
+  }
 
   /** The blocks being read, outermost first: a block inside itself is refused. */
   final java.util.ArrayDeque<TypeElement> blockStack = new java.util.ArrayDeque<>();
@@ -136,7 +142,7 @@ public final class DeclarationReader {
 
   private ModelIr readMethod(ExecutableElement method) {
     blockTensors.clear();
-    attentionTensors.clear();
+    layerParameters.clear();
     ties.clear();
     TypeElement owner = (TypeElement) method.getEnclosingElement();
     String name = method.getSimpleName().toString();
@@ -176,7 +182,7 @@ public final class DeclarationReader {
 
   private ModelIr readClass(TypeElement type) {
     blockTensors.clear();
-    attentionTensors.clear();
+    layerParameters.clear();
     ties.clear();
     String name = type.getSimpleName().toString();
     String generated = prefixed(type, "Kiln" + name);
@@ -670,7 +676,7 @@ public final class DeclarationReader {
   List<TensorIr> allTensors(TensorFieldReader own) {
     List<TensorIr> out = new ArrayList<>(own == null ? List.of() : own.used()); // (none of its own: a factory method)
     blockTensors.forEach(t -> out.addAll(t.used()));
-    out.addAll(attentionTensors.values());
+    out.addAll(layerParameters.values());
     return out;
   }
 

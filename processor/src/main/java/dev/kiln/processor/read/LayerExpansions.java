@@ -57,10 +57,7 @@ final class LayerExpansions {
       }
       TensorIr weight = new TensorIr(layer.path() + ".weight", layer.path() + ".weight", TensorIr.Kind.PARAMETER,
           new int[] {s.numParameters()}, layer.source());
-      return prelu(steps, input, shape, weight, t -> {
-        steps.reader.attentionTensors.putIfAbsent(t.field(), t);
-        return t.value();
-      }, text, where);
+      return prelu(steps, input, shape, weight, steps.reader::readLayerParameter, text, where);
     }
     if (spec instanceof Softmin.Spec s) {
       return steps.step(steps.step(input, new Scale(-1f, "neg()"), null, text, where), new Softmax.Spec(s.dim()), null, text, where);

@@ -72,8 +72,7 @@ final class ModuleCalls {
       }
 
       @Override public String tensor(TensorIr t) {
-        reader.attentionTensors.putIfAbsent(t.field(), t);
-        return t.value();
+        return reader.readLayerParameter(t);
       }
 
       @Override public int split() {
