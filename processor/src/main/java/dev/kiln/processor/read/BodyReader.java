@@ -565,7 +565,7 @@ final class BodyReader {
     if (e instanceof IdentifierTree id) {
       return batchLocals.contains(id.getName().toString());
     }
-    if (sizeReader.readsBatch(e, unit)) { // x.size(-3) of [N, T, C], s[0] of int[] s = x.shape()
+    if (folder.readsBatch(e, unit)) { // x.size(-3) of [N, T, C], s[0] of int[] s = x.shape()
       return true;
     }
     ExpressionTree of;

@@ -143,6 +143,29 @@ final class ConstantFolder {
     return value;
   }
 
+  /** {@link #fold}, or null for what is not a constant. */
+  Object foldOrNull(ExpressionTree t, CompilationUnitTree unit) {
+    try {
+      return fold(t, unit);
+    } catch (NotConstant ex) {
+      return null;
+    }
+  }
+
+  /**
+   * Whether folding {@code e} fails because it is the batch size itself ({@code x.size(0)}, {@code x.shape()[0]}, {@code
+   * s[0]} of {@code int[] s = x.shape()}, {@code x.size(-3)} of a value {@code [N, T, C]}, as the reader's {@link #sizes}
+   * fold them), not a size computed from it.
+   */
+  boolean readsBatch(ExpressionTree e, CompilationUnitTree unit) {
+    try {
+      fold(e, unit);
+      return false;
+    } catch (NotConstant ex) {
+      return ex.batch && ex.tree == DeclarationReader.stripped(e);
+    }
+  }
+
   /** {@link #fold}, or an {@link Indexed} ({@code x.shape()}, a local holding it) that only an index makes a constant. */
   Object foldIndexed(ExpressionTree t, CompilationUnitTree unit) throws NotConstant {
     switch (t.getKind()) {

@@ -635,11 +635,7 @@ public final class DeclarationReader {
 
   /** The constant value of {@code e}, or null when it is not one. */
   Object foldOrNull(ExpressionTree e, CompilationUnitTree unit) {
-    try {
-      return folder.fold(e, unit);
-    } catch (ConstantFolder.NotConstant ex) {
-      return null;
-    }
+    return folder.foldOrNull(e, unit);
   }
 
   /** Folds arguments to constants; null after reporting the first that is not one. */

@@ -101,7 +101,7 @@ final class LoopUnroller {
       ExpressionTree bound = DeclarationReader.stripped(cond.getRightOperand());
       Object folded = foldHereOrNull(bound, unit, fields);
       if (!(folded instanceof Integer b)) {
-        problem = "its bound " + bound + (steps.sizeReader.readsBatch(bound, unit) ? " is the batch size, which varies from call to call (a size"
+        problem = "its bound " + bound + (folder.readsBatch(bound, unit) ? " is the batch size, which varies from call to call (a size"
             + " after the batch, x.size(1), is a constant)"
             : " is not a constant or a ModuleList or Sequential field's size()");
       } else {

@@ -249,19 +249,6 @@ final class SizeReader {
     }
   }
 
-  /**
-   * Whether folding {@code e} failed because it is the batch size itself ({@code x.size(0)}, {@code x.shape()[0]}, {@code
-   * s[0]} of {@code int[] s = x.shape()}, {@code x.size(-3)} of a value {@code [N, T, C]}), not a size computed from it.
-   */
-  boolean readsBatch(ExpressionTree e, CompilationUnitTree unit) {
-    try {
-      folder.fold(e, unit);
-      return false;
-    } catch (ConstantFolder.NotConstant ex) {
-      return ex.batch && ex.tree == DeclarationReader.stripped(e);
-    }
-  }
-
   /** {@code int[] s = x.shape();} (or of constants): the local folds to the shape, indexed where it is read; false for any other. */
   boolean shapeLocal(VariableTree v, CompilationUnitTree unit) {
     if (v.getInitializer() == null || !(trees.getElement(TreePath.getPath(unit, v)) instanceof VariableElement e)
