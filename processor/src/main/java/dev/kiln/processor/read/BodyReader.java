@@ -66,7 +66,7 @@ import dev.kiln.processor.read.LayerNode.Att;
  * handed to the reader of its concern (masks, buffers, functions, ids, splits, modules, loops, sizes, the
  * training mode, recurrent states), which write their steps through this one. {@code last} is the returned value.
  */
-final class BodyReader {
+final class BodyReader implements StatementReader {
   final DeclarationReader reader;
   private final Trees trees;
   private final Types types;
@@ -165,7 +165,7 @@ final class BodyReader {
     this.idsReader = new IdsReader(this, reader);
     this.splitReader = new SplitReader(this, reader);
     this.moduleCalls = new ModuleCalls(this, reader);
-    this.loops = new LoopUnroller(this, reader);
+    this.loops = new LoopUnroller(this, method, broken, trees, diagnostics, folder);
     this.sizeReader = new SizeReader(this, reader);
     this.modeConditions = new ModeConditions(this, reader);
   }
@@ -194,6 +194,16 @@ final class BodyReader {
       last = inner.last;
     }
     return inner.last;
+  }
+
+  @Override
+  public Tree.Kind jump() {
+    return jump;
+  }
+
+  @Override
+  public void clearJump() {
+    jump = null;
   }
 
   /**
@@ -230,7 +240,8 @@ final class BodyReader {
   }
 
   /** Reads statements in order; true when a return ended them (outside a loop: a return in a loop is an error). */
-  boolean readStatements(List<? extends StatementTree> statements, CompilationUnitTree unit, Map<String, LayerNode> fields,
+  @Override
+  public boolean readStatements(List<? extends StatementTree> statements, CompilationUnitTree unit, Map<String, LayerNode> fields,
       String className, String returned, boolean inLoop) {
     for (StatementTree s : statements) {
       if (splitReader.piecesStatement(s, unit, fields, className)) {

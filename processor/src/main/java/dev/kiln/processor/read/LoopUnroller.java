@@ -28,26 +28,29 @@ import java.util.Set;
 import javax.lang.model.element.Element;
 import javax.lang.model.element.VariableElement;
 import javax.lang.model.type.TypeKind;
-import javax.lang.model.util.Elements;
-import javax.lang.model.util.Types;
 
 /**
  * Loops in forward, for {@link BodyReader}: counted loops over constants or a ModuleList unrolled, with their
  * counters, {@code break} and {@code continue}.
  */
 final class LoopUnroller {
-  private final BodyReader steps;
-  private final DeclarationReader reader;
+  private final StatementReader statements;
+  /** The method being read, for messages. */
+  private final String methodName;
+  /** Layer fields whose declaration had an error (reported): a loop over one stays silent. */
+  private final Set<String> broken;
   private final Trees trees;
   private final Diagnostics diagnostics;
   private final ConstantFolder folder;
 
-  LoopUnroller(BodyReader steps, DeclarationReader reader) {
-    this.steps = steps;
-    this.reader = reader;
-    this.trees = reader.trees;
-    this.diagnostics = reader.diagnostics;
-    this.folder = reader.folder;
+  LoopUnroller(StatementReader statements, String methodName, Set<String> broken, Trees trees, Diagnostics diagnostics,
+      ConstantFolder folder) {
+    this.statements = statements;
+    this.methodName = methodName;
+    this.broken = broken;
+    this.trees = trees;
+    this.diagnostics = diagnostics;
+    this.folder = folder;
   }
 
   /**
@@ -64,10 +67,10 @@ final class LoopUnroller {
       return unrollWhile(w.getCondition(), w.getStatement(), true, unit, fields, className, returned);
     }
     if (loop instanceof EnhancedForLoopTree each) {
-      List<LayerNode> over = steps.moduleCalls.modules(fields.get(DeclarationReader.fieldName(DeclarationReader.stripped(each.getExpression()))));
+      List<LayerNode> over = ModuleCalls.modules(fields.get(DeclarationReader.fieldName(DeclarationReader.stripped(each.getExpression()))));
       if (over == null) {
-        if (!steps.broken.contains(DeclarationReader.fieldName(DeclarationReader.stripped(each.getExpression())))) {
-          diagnostics.error(unit, each.getExpression(), Message.LOOP_BOUNDS, steps.methodName,
+        if (!broken.contains(DeclarationReader.fieldName(DeclarationReader.stripped(each.getExpression())))) {
+          diagnostics.error(unit, each.getExpression(), Message.LOOP_BOUNDS, methodName,
               each.getExpression() + " is not a ModuleList or Sequential field of " + className);
         }
         return false;
@@ -75,7 +78,7 @@ final class LoopUnroller {
       for (LayerNode module : over) {
         Map<String, LayerNode> scoped = new LinkedHashMap<>(fields);
         scoped.put(each.getVariable().getName().toString(), module);
-        if (steps.readStatements(body(each.getStatement()), unit, scoped, className, returned, true) && !jumped()) {
+        if (statements.readStatements(body(each.getStatement()), unit, scoped, className, returned, true) && !jumped()) {
           return true; // a return in the loop: the modules after it are never applied
         }
         if (stopped()) {
@@ -88,7 +91,7 @@ final class LoopUnroller {
     String problem = null;
     VariableTree variable = counted.getInitializer().size() == 1 && counted.getInitializer().get(0) instanceof VariableTree v ? v : null;
     Element index = variable == null ? null : trees.getElement(TreePath.getPath(unit, variable));
-    Object from = variable == null || variable.getInitializer() == null ? null : reader.foldOrNull(variable.getInitializer(), unit);
+    Object from = variable == null || variable.getInitializer() == null ? null : folder.foldOrNull(variable.getInitializer(), unit);
     Integer to = null;
     int by = 0;
     if (!(from instanceof Integer) || index == null || index.asType().getKind() != TypeKind.INT) {
@@ -116,12 +119,12 @@ final class LoopUnroller {
       problem = "it would run more than " + DeclarationReader.MAX_UNROLLED + " times";
     }
     if (problem != null) {
-      diagnostics.error(unit, loop, Message.LOOP_BOUNDS, steps.methodName, problem);
+      diagnostics.error(unit, loop, Message.LOOP_BOUNDS, methodName, problem);
       return false;
     }
     for (int i = (Integer) from; i < to; i += by) {
       folder.define(index, i);
-      if (steps.readStatements(body(counted.getStatement()), unit, fields, className, returned, true) && !jumped()) {
+      if (statements.readStatements(body(counted.getStatement()), unit, fields, className, returned, true) && !jumped()) {
         return true; // a return at this index
       }
       if (stopped()) {
@@ -146,12 +149,12 @@ final class LoopUnroller {
         try {
           holds = foldHere(condition, unit, fields);
         } catch (ConstantFolder.NotConstant ex) {
-          diagnostics.error(unit, condition, Message.LOOP_BOUNDS, steps.methodName, "its condition " + DeclarationReader.stripped(condition)
+          diagnostics.error(unit, condition, Message.LOOP_BOUNDS, methodName, "its condition " + DeclarationReader.stripped(condition)
               + " is not a constant at turn " + turn + " (" + ex.tree + " is not: " + ex.getMessage() + ")");
           return false;
         }
         if (!(holds instanceof Boolean)) {
-          diagnostics.error(unit, condition, Message.LOOP_BOUNDS, steps.methodName, "its condition " + DeclarationReader.stripped(condition) + " is not a boolean");
+          diagnostics.error(unit, condition, Message.LOOP_BOUNDS, methodName, "its condition " + DeclarationReader.stripped(condition) + " is not a boolean");
           return false;
         }
         if (!(Boolean) holds) {
@@ -159,11 +162,11 @@ final class LoopUnroller {
         }
       }
       if (turn > DeclarationReader.MAX_UNROLLED) {
-        diagnostics.error(unit, condition, Message.LOOP_BOUNDS, steps.methodName, "it would run more than " + DeclarationReader.MAX_UNROLLED
+        diagnostics.error(unit, condition, Message.LOOP_BOUNDS, methodName, "it would run more than " + DeclarationReader.MAX_UNROLLED
             + " times (does its body change " + DeclarationReader.stripped(condition) + "?)");
         return false;
       }
-      if (steps.readStatements(body(body), unit, fields, className, returned, true) && !jumped()) {
+      if (statements.readStatements(body(body), unit, fields, className, returned, true) && !jumped()) {
         return true; // a return at this turn
       }
       if (stopped()) {
@@ -174,13 +177,13 @@ final class LoopUnroller {
 
   /** Whether a {@code break} or {@code continue} ended the statements just read (rather than a return). */
   private boolean jumped() {
-    return steps.jump != null;
+    return statements.jump() != null;
   }
 
   /** After a loop's turn: whether a {@code break} ended it (and the loop stops); a {@code continue} is used up too. */
   private boolean stopped() {
-    boolean stop = steps.jump == Tree.Kind.BREAK;
-    steps.jump = null;
+    boolean stop = statements.jump() == Tree.Kind.BREAK;
+    statements.clearJump();
     return stop;
   }
 
@@ -189,7 +192,7 @@ final class LoopUnroller {
     var before = folder.knownCalls(call -> null); // (isTraining(), as readBody made it known)
     folder.knownCalls(call -> {
       List<LayerNode> list = call.getArguments().isEmpty() && call.getMethodSelect() instanceof MemberSelectTree ms
-          && ms.getIdentifier().contentEquals("size") ? steps.moduleCalls.modules(fields.get(DeclarationReader.fieldName(ms.getExpression()))) : null;
+          && ms.getIdentifier().contentEquals("size") ? ModuleCalls.modules(fields.get(DeclarationReader.fieldName(ms.getExpression()))) : null;
       return list == null ? before.apply(call) : list.size();
     });
     try {
@@ -250,7 +253,7 @@ final class LoopUnroller {
       default -> null;
     };
     if (next == null) {
-      diagnostics.error(unit, update, Message.COUNTER_UPDATE, steps.methodName, update, counter.getSimpleName());
+      diagnostics.error(unit, update, Message.COUNTER_UPDATE, methodName, update, counter.getSimpleName());
       folder.restore(java.util.Collections.singletonMap(counter, null));
       counters.remove(counter);
     } else {
@@ -266,7 +269,7 @@ final class LoopUnroller {
     if (!(target instanceof IdentifierTree id) || !id.getName().contentEquals(variable.getName())) {
       return 0;
     }
-    Object by = update instanceof CompoundAssignmentTree c ? reader.foldOrNull(c.getExpression(), unit) : (Object) 1;
+    Object by = update instanceof CompoundAssignmentTree c ? folder.foldOrNull(c.getExpression(), unit) : (Object) 1;
     return by instanceof Integer i ? i : 0;
   }
 

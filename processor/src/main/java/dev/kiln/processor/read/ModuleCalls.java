@@ -636,7 +636,7 @@ final class ModuleCalls {
    * The modules a loop or {@code get(i)} goes over: a ModuleList's, or a Sequential field's layers (PyTorch's {@code
    * for layer in self.layers} over an {@code nn.Sequential}); null for any other node.
    */
-  List<LayerNode> modules(LayerNode node) {
+  static List<LayerNode> modules(LayerNode node) {
     return node instanceof Lst list ? list.children() : node instanceof Seq seq ? seq.children() : null;
   }
 

@@ -1,0 +1,26 @@
+package dev.kiln.processor.read;
+
+import com.sun.source.tree.CompilationUnitTree;
+import com.sun.source.tree.StatementTree;
+import com.sun.source.tree.Tree;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The statements of a body read in place, for a reader that reads some of them again and again ({@link LoopUnroller}'s
+ * turns): {@link BodyReader} reads them, and says how they ended.
+ */
+interface StatementReader {
+  /**
+   * Reads {@code statements} in order as if written where they are read; true when a return ended them, or, {@code inLoop},
+   * a {@code break} or {@code continue} ({@link #jump}).
+   */
+  boolean readStatements(List<? extends StatementTree> statements, CompilationUnitTree unit, Map<String, LayerNode> fields,
+      String className, String returned, boolean inLoop);
+
+  /** What ended the statements just read besides a return: a {@code break} or {@code continue} of the loop unrolled; else null. */
+  Tree.Kind jump();
+
+  /** Forgets the {@link #jump}: the loop it ended has taken it. */
+  void clearJump();
+}
