@@ -66,7 +66,7 @@ import dev.kiln.processor.read.LayerNode.Att;
  * handed to the reader of its concern (masks, buffers, functions, ids, splits, modules, loops, sizes, the
  * training mode, recurrent states), which write their steps through this one. {@code last} is the returned value.
  */
-final class BodyReader implements StatementReader {
+final class BodyReader implements StatementReader, ValueReader {
   final DeclarationReader reader;
   private final Trees trees;
   private final Types types;
@@ -163,7 +163,7 @@ final class BodyReader implements StatementReader {
     this.bufferReader = new BufferReader(this, reader);
     this.functionCalls = new FunctionCalls(this, reader);
     this.idsReader = new IdsReader(this, reader);
-    this.splitReader = new SplitReader(this, reader);
+    this.splitReader = new SplitReader(this, pieces, () -> ++splits, method, reader);
     this.moduleCalls = new ModuleCalls(this, reader);
     this.loops = new LoopUnroller(this, method, broken, trees, diagnostics, folder);
     this.sizeReader = new SizeReader(this, reader);
@@ -354,7 +354,8 @@ final class BodyReader implements StatementReader {
     }
   }
 
-  void assign(String local, String value) {
+  @Override
+  public void assign(String local, String value) {
     idsReader.idsLocals.remove(local);
     zeroLocals.remove(local);
     stateForms.remove(local);
@@ -368,7 +369,8 @@ final class BodyReader implements StatementReader {
     }
   }
 
-  String expression(ExpressionTree e, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
+  @Override
+  public String expression(ExpressionTree e, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
     if (e instanceof ParenthesizedTree p) {
       return expression(p.getExpression(), unit, fields, className);
     }
@@ -697,7 +699,8 @@ final class BodyReader implements StatementReader {
     return value;
   }
 
-  String step(String input, LayerSpec spec, LayerIr layer, String text, Source where) {
+  @Override
+  public String step(String input, LayerSpec spec, LayerIr layer, String text, Source where) {
     return step(List.of(input), spec, layer, text, where);
   }
 

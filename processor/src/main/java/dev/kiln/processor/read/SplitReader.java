@@ -23,26 +23,35 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.IntSupplier;
 import javax.lang.model.element.ElementKind;
 import javax.lang.model.element.ExecutableElement;
 import javax.lang.model.element.Modifier;
 import javax.lang.model.element.TypeElement;
 import javax.lang.model.element.VariableElement;
-import javax.lang.model.util.Elements;
-import javax.lang.model.util.Types;
 
 /**
  * {@code split} and {@code chunk} in forward, for {@link BodyReader}: the locals holding a split's pieces
  * ({@code Tensor[] qkv = x.split(D, 2);}) and the pieces read of them.
  */
 final class SplitReader {
-  private final BodyReader steps;
+  private final ValueReader values;
+  /** The locals holding a split's pieces, by name: the body's, which a size read of an expression forgets (SizeReader). */
+  private final Map<String, BodyReader.Pieces> pieces;
+  /** Numbers the next split: the body's count, shared with the bodies inlined into it. */
+  private final IntSupplier nextSplit;
+  /** The method being read, for messages. */
+  private final String methodName;
   private final DeclarationReader reader;
   private final Trees trees;
   private final Diagnostics diagnostics;
 
-  SplitReader(BodyReader steps, DeclarationReader reader) {
-    this.steps = steps;
+  SplitReader(ValueReader values, Map<String, BodyReader.Pieces> pieces, IntSupplier nextSplit, String methodName,
+      DeclarationReader reader) {
+    this.values = values;
+    this.pieces = pieces;
+    this.nextSplit = nextSplit;
+    this.methodName = methodName;
     this.reader = reader;
     this.trees = reader.trees;
     this.diagnostics = reader.diagnostics;
@@ -63,17 +72,17 @@ final class SplitReader {
     if (s instanceof ExpressionStatementTree es && es.getExpression() instanceof AssignmentTree a) {
       ExpressionTree target = a.getVariable() instanceof ArrayAccessTree aa ? aa.getExpression() : a.getVariable();
       String name = target instanceof IdentifierTree id ? id.getName().toString() : null;
-      if (steps.pieces.containsKey(name) || brokenPieces.contains(name)) {
-        diagnostics.error(unit, s, Message.PIECES_REASSIGNED, name, splitText(name), steps.methodName, DeclarationReader.firstLine(es.getExpression()));
+      if (pieces.containsKey(name) || brokenPieces.contains(name)) {
+        diagnostics.error(unit, s, Message.PIECES_REASSIGNED, name, splitText(name), methodName, DeclarationReader.firstLine(es.getExpression()));
         return true;
       }
     }
     if (misusesPieces(s, unit)) {
       if (s instanceof VariableTree v) {
-        steps.assign(v.getName().toString(), null);
+        values.assign(v.getName().toString(), null);
       } else if (s instanceof ExpressionStatementTree es && es.getExpression() instanceof AssignmentTree a
           && a.getVariable() instanceof IdentifierTree target) {
-        steps.assign(target.getName().toString(), null);
+        values.assign(target.getName().toString(), null);
       }
       return true;
     }
@@ -95,14 +104,14 @@ final class SplitReader {
     if (p == null) {
       brokenPieces.add(name);
     } else {
-      steps.pieces.put(name, p);
+      pieces.put(name, p);
     }
     return true;
   }
 
   /** Reports each use of a piece array in {@code s} other than {@code qkv[i]}; whether there was one. */
   private boolean misusesPieces(StatementTree s, CompilationUnitTree unit) {
-    if (steps.pieces.isEmpty() && brokenPieces.isEmpty()) {
+    if (pieces.isEmpty() && brokenPieces.isEmpty()) {
       return false;
     }
     boolean[] found = {false};
@@ -110,10 +119,10 @@ final class SplitReader {
       @Override public Void visitIdentifier(IdentifierTree node, Void unused) {
         String name = node.getName().toString();
         Tree parent = getCurrentPath().getParentPath().getLeaf();
-        if ((steps.pieces.containsKey(name) || brokenPieces.contains(name))
+        if ((pieces.containsKey(name) || brokenPieces.contains(name))
             && trees.getElement(getCurrentPath()) instanceof VariableElement v && v.getKind() == ElementKind.LOCAL_VARIABLE
             && !(parent instanceof ArrayAccessTree aa && aa.getExpression() == node)) {
-          diagnostics.error(unit, node, Message.PIECES_MISUSE, name, splitText(name), steps.methodName, name, name, DeclarationReader.describe(parent));
+          diagnostics.error(unit, node, Message.PIECES_MISUSE, name, splitText(name), methodName, name, name, DeclarationReader.describe(parent));
           found[0] = true;
         }
         return null;
@@ -124,7 +133,7 @@ final class SplitReader {
 
   /** The split call a piece array holds, for messages. */
   private String splitText(String name) {
-    BodyReader.Pieces p = steps.pieces.get(name);
+    BodyReader.Pieces p = pieces.get(name);
     return p != null ? p.split().text() : "a split";
   }
 
@@ -168,12 +177,12 @@ final class SplitReader {
     }
     int size = kind == Split.Kind.LENGTHS || kind == Split.Kind.UNBIND ? 0 : (Integer) args.get(0);
     int[] given = kind == Split.Kind.LENGTHS ? (int[]) args.get(0) : new int[0];
-    Split split = new Split(kind, size, given, dim, ++steps.splits, mi.toString(), reader.source(unit, mi));
+    Split split = new Split(kind, size, given, dim, nextSplit.getAsInt(), mi.toString(), reader.source(unit, mi));
     if (split.argumentError() != null) {
       diagnostics.error(unit, mi, Message.UNSUPPORTED_FUNCTION, mi + ": " + split.argumentError());
       return null;
     }
-    String value = steps.expression(((MemberSelectTree) mi.getMethodSelect()).getExpression(), unit, fields, className);
+    String value = values.expression(((MemberSelectTree) mi.getMethodSelect()).getExpression(), unit, fields, className);
     return value == null ? null : new BodyReader.Pieces(value, split, new HashMap<>());
   }
 
@@ -193,7 +202,7 @@ final class SplitReader {
       }
       return null;
     }
-    BodyReader.Pieces p = steps.pieces.containsKey(name) ? steps.pieces.get(name) : split(splitCall(aa.getExpression(), unit), unit, fields, className);
+    BodyReader.Pieces p = pieces.containsKey(name) ? pieces.get(name) : split(splitCall(aa.getExpression(), unit), unit, fields, className);
     if (p == null) {
       return null;
     }
@@ -202,7 +211,7 @@ final class SplitReader {
       return known;
     }
     String text = p.split().text() + "[" + i + "]";
-    String out = steps.step(p.value(), new Split.Piece(p.split(), i), null, text, reader.source(unit, aa));
+    String out = values.step(p.value(), new Split.Piece(p.split(), i), null, text, reader.source(unit, aa));
     p.read().put(i, out);
     return out;
   }
