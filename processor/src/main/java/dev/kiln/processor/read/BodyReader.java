@@ -30,7 +30,6 @@ import dev.kiln.dsl.Embedding;
 import dev.kiln.dsl.EmbeddingBag;
 import dev.kiln.dsl.LayerSpec;
 import dev.kiln.dsl.Model;
-import dev.kiln.dsl.Recurrent;
 import dev.kiln.processor.Diagnostics;
 import dev.kiln.processor.Message;
 import dev.kiln.processor.ir.InputsIr;
@@ -599,57 +598,6 @@ final class BodyReader implements StatementReader, ValueReader {
       return false;
     }
     return DeclarationReader.stripped(of) instanceof IdentifierTree id && locals.containsKey(id.getName().toString());
-  }
-
-  /**
-   * Checks initial state {@code arg} ({@code name}, h0 or c0) of {@code call}: zeros ({@code Tensor.zeros(L * D,
-   * x.size(0), H)}, written there or held in a local, or null) of the layer's shape, which compile as the call without
-   * it (the layer's own default, bit for bit: eager's kernels start from zero arrays either way). Anything else is an
-   * error on its line; false after one (reported).
-   */
-  boolean zeroState(MethodInvocationTree call, String name, ExpressionTree arg, String layer, Recurrent.Spec spec,
-      CompilationUnitTree unit) {
-    ExpressionTree given = DeclarationReader.stripped(arg);
-    if (given.getKind() == Tree.Kind.NULL_LITERAL) {
-      return true; // null: zeros, as eager mode reads it
-    }
-    if (given instanceof IdentifierTree id && unknown.contains(id.getName().toString())) {
-      return false;
-    }
-    ExpressionTree zeros = given instanceof IdentifierTree id ? zeroLocals.get(id.getName().toString()) : given;
-    MethodInvocationTree mi = zeros == null ? null : stateReader.zerosCall(zeros, unit);
-    ExpressionTree receiver = ((MemberSelectTree) call.getMethodSelect()).getExpression();
-    if (mi == null) {
-      diagnostics.error(unit, arg, Message.INITIAL_STATES, call, arg, receiver);
-      return false;
-    }
-    ExecutableElement ex = (ExecutableElement) trees.getElement(TreePath.getPath(unit, mi));
-    List<? extends ExpressionTree> sizes = mi.getArguments();
-    if (!ex.getParameters().isEmpty() && !ex.getParameters().get(0).asType().getKind().isPrimitive()
-        && ex.getParameters().get(0).asType().getKind() != TypeKind.ARRAY) {
-      sizes = sizes.subList(1, sizes.size()); // Tensor.zeros(x.device(), ...)
-    }
-    int layers = spec.numLayers() * spec.directions();
-    String expected = "(" + layers + ", N, " + spec.hiddenSize() + ")";
-    List<String> shape = new ArrayList<>();
-    boolean fits = sizes.size() == 3;
-    for (int i = 0; i < sizes.size(); i++) {
-      ExpressionTree size = sizes.get(i);
-      Object folded = reader.foldOrNull(size, unit);
-      boolean batch = folded == null && isBatchSize(size, unit);
-      shape.add(batch ? "N" : folded != null ? folded.toString() : size.toString());
-      if (i == 1 && fits && folded instanceof Integer) {
-        String input = DeclarationReader.stripped(call.getArguments().get(0)) instanceof IdentifierTree x ? x.getName().toString() : inputName;
-        diagnostics.error(unit, size, Message.STATE_BATCH, call, name, folded, input, layers, spec.hiddenSize());
-        return false;
-      }
-      fits &= i == 1 ? batch : Integer.valueOf(i == 0 ? layers : spec.hiddenSize()).equals(folded);
-    }
-    if (!fits) {
-      String written = zeros == given ? mi.toString() : given + " = " + zeros;
-      diagnostics.error(unit, arg, Message.STATE_SHAPE, call, name, expected, layer, "(" + String.join(", ", shape) + ")", written);
-    }
-    return fits;
   }
 
   /** Whether {@code v} is an instance field of type Tensor. */

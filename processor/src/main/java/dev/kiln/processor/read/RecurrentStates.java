@@ -30,7 +30,6 @@ import javax.lang.model.element.ExecutableElement;
 import javax.lang.model.element.TypeElement;
 import javax.lang.model.type.TypeKind;
 import javax.lang.model.type.TypeMirror;
-import javax.lang.model.util.Elements;
 import javax.lang.model.util.Types;
 import dev.kiln.processor.read.LayerNode.Leaf;
 
@@ -219,7 +218,7 @@ final class RecurrentStates {
     }
     boolean zeros = true;
     for (int i = 1; i < call.getArguments().size(); i++) {
-      zeros &= steps.zeroState(call, i == 1 ? "h0" : "c0", call.getArguments().get(i), leaf.layer().path() + ": " + spec, spec, unit);
+      zeros &= zeroState(call, i == 1 ? "h0" : "c0", call.getArguments().get(i), leaf.layer().path() + ": " + spec, spec, unit);
     }
     if (input == null || !zeros) {
       return null;
@@ -232,12 +231,65 @@ final class RecurrentStates {
     return new States(steps.step(input, states, leaf.layer(), call.toString(), reader.source(unit, call)), states, leaf.layer());
   }
 
+  // ------------------------------------------------------ a recurrent layer's initial states of zeros
+
+  /**
+   * Checks initial state {@code arg} ({@code name}, h0 or c0) of {@code call}: zeros ({@code Tensor.zeros(L * D,
+   * x.size(0), H)}, written there or held in a local, or null) of the layer's shape, which compile as the call without
+   * it (the layer's own default, bit for bit: eager's kernels start from zero arrays either way). Anything else is an
+   * error on its line; false after one (reported).
+   */
+  private boolean zeroState(MethodInvocationTree call, String name, ExpressionTree arg, String layer, Recurrent.Spec spec,
+      CompilationUnitTree unit) {
+    ExpressionTree given = DeclarationReader.stripped(arg);
+    if (given.getKind() == Tree.Kind.NULL_LITERAL) {
+      return true; // null: zeros, as eager mode reads it
+    }
+    if (given instanceof IdentifierTree id && steps.unknown.contains(id.getName().toString())) {
+      return false;
+    }
+    ExpressionTree zeros = given instanceof IdentifierTree id ? steps.zeroLocals.get(id.getName().toString()) : given;
+    MethodInvocationTree mi = zeros == null ? null : zerosCall(zeros, unit);
+    ExpressionTree receiver = ((MemberSelectTree) call.getMethodSelect()).getExpression();
+    if (mi == null) {
+      diagnostics.error(unit, arg, Message.INITIAL_STATES, call, arg, receiver);
+      return false;
+    }
+    ExecutableElement ex = (ExecutableElement) trees.getElement(TreePath.getPath(unit, mi));
+    List<? extends ExpressionTree> sizes = mi.getArguments();
+    if (!ex.getParameters().isEmpty() && !ex.getParameters().get(0).asType().getKind().isPrimitive()
+        && ex.getParameters().get(0).asType().getKind() != TypeKind.ARRAY) {
+      sizes = sizes.subList(1, sizes.size()); // Tensor.zeros(x.device(), ...)
+    }
+    int layers = spec.numLayers() * spec.directions();
+    String expected = "(" + layers + ", N, " + spec.hiddenSize() + ")";
+    List<String> shape = new ArrayList<>();
+    boolean fits = sizes.size() == 3;
+    for (int i = 0; i < sizes.size(); i++) {
+      ExpressionTree size = sizes.get(i);
+      Object folded = reader.foldOrNull(size, unit);
+      boolean batch = folded == null && steps.isBatchSize(size, unit);
+      shape.add(batch ? "N" : folded != null ? folded.toString() : size.toString());
+      if (i == 1 && fits && folded instanceof Integer) {
+        String input = DeclarationReader.stripped(call.getArguments().get(0)) instanceof IdentifierTree x ? x.getName().toString() : steps.inputName;
+        diagnostics.error(unit, size, Message.STATE_BATCH, call, name, folded, input, layers, spec.hiddenSize());
+        return false;
+      }
+      fits &= i == 1 ? batch : Integer.valueOf(i == 0 ? layers : spec.hiddenSize()).equals(folded);
+    }
+    if (!fits) {
+      String written = zeros == given ? mi.toString() : given + " = " + zeros;
+      diagnostics.error(unit, arg, Message.STATE_SHAPE, call, name, expected, layer, "(" + String.join(", ", shape) + ")", written);
+    }
+    return fits;
+  }
+
   // ------------------------------------------------------ a recurrent layer's initial states other than zeros
 
   /** The element-wise Tensor methods an initial state may be written inside ({@code h.tanh()}), applied to the state read. */
   private static final Set<String> STATE_MAPS = Set.of("tanh", "relu", "sigmoid");
 
-  /** Whether initial state {@code arg} is zeros as {link BodyReader#zeroState} reads them ({@code null}, {@code Tensor.zeros}, a local of them). */
+  /** Whether initial state {@code arg} is zeros as {@link #zeroState} reads them ({@code null}, {@code Tensor.zeros}, a local of them). */
   private boolean isZeroState(ExpressionTree arg, CompilationUnitTree unit) {
     ExpressionTree e = DeclarationReader.stripped(arg);
     return e.getKind() == Tree.Kind.NULL_LITERAL || zerosCall(e, unit) != null
@@ -290,7 +342,7 @@ final class RecurrentStates {
    * {@code layer.forwardWithState(x, h0 (, c0))} from initial states other than zeros: each state read ({@link
    * #stateValue}, {@code [N, L, D * H]}), LSTM's two joined ({@code [N, 2 L, D * H]}), and a step of the layer reading
    * the input and them ({@link InitialStates}); an LSTM's state given as zeros beside the other ({@code
-   * lstm.forwardWithState(x, enc.h(), Tensor.zeros(...))}, checked as {link BodyReader#zeroState}) is left out of the value,
+   * lstm.forwardWithState(x, enc.h(), Tensor.zeros(...))}, checked as {@link #zeroState}) is left out of the value,
    * starting at zero ({@link InitialStates#only}). Null after an error (reported).
    */
   private States runFromStates(MethodInvocationTree call, String input, List<? extends ExpressionTree> given, boolean withStates,
@@ -301,7 +353,7 @@ final class RecurrentStates {
     for (int i = 0; i < given.size(); i++) { // (each read, each error reported)
       String name = i == 0 ? "h0" : "c0", layerText = layer.path() + ": " + spec;
       if (given.size() > 1 && isZeroState(given.get(i), unit)) { // zeros beside the other state: the layer's own start
-        read &= steps.zeroState(call, name, given.get(i), layerText, spec, unit);
+        read &= zeroState(call, name, given.get(i), layerText, spec, unit);
         only = 1 - i;
       } else {
         states.add(stateValue(call, name, given.get(i), layerText, spec, unit, fields, className));
