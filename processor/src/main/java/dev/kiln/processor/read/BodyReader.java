@@ -166,7 +166,7 @@ final class BodyReader implements StatementReader, ValueReader {
     this.moduleCalls = new ModuleCalls(this, reader);
     this.loops = new LoopUnroller(this, method, broken, trees, diagnostics, folder);
     this.sizeReader = new SizeReader(this, reader);
-    this.modeConditions = new ModeConditions(this, reader);
+    this.modeConditions = new ModeConditions(this, loops, reader);
   }
 
   /**

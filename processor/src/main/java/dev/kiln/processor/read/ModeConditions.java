@@ -21,8 +21,6 @@ import java.util.List;
 import java.util.Map;
 import javax.lang.model.element.VariableElement;
 import javax.lang.model.type.TypeKind;
-import javax.lang.model.util.Elements;
-import javax.lang.model.util.Types;
 import dev.kiln.processor.read.LayerNode.Leaf;
 import dev.kiln.processor.read.LayerNode.Seq;
 import dev.kiln.processor.read.LayerNode.Blk;
@@ -35,13 +33,16 @@ import dev.kiln.processor.read.LayerNode.Att;
  */
 final class ModeConditions {
   private final BodyReader steps;
+  /** Folds a condition where forward reads it ({@code h.size()} of a ModuleList); a branch's statements. */
+  private final LoopUnroller loops;
   private final DeclarationReader reader;
   private final Trees trees;
   private final Diagnostics diagnostics;
   private final ConstantFolder folder;
 
-  ModeConditions(BodyReader steps, DeclarationReader reader) {
+  ModeConditions(BodyReader steps, LoopUnroller loops, DeclarationReader reader) {
     this.steps = steps;
+    this.loops = loops;
     this.reader = reader;
     this.trees = reader.trees;
     this.diagnostics = reader.diagnostics;
@@ -110,7 +111,7 @@ final class ModeConditions {
     Source where = reader.source(unit, branch);
     int occurrence = steps.mode.occurrence(branch);
     StatementTree chosen = taken ? branch.getThenStatement() : branch.getElseStatement();
-    if (chosen != null && steps.readStatements(steps.loops.body(chosen), unit, fields, className, returned, inLoop)) {
+    if (chosen != null && steps.readStatements(loops.body(chosen), unit, fields, className, returned, inLoop)) {
       if (steps.jump == null && returned == null && steps.last != null) {
         steps.mode.joins.add(new Modes.Join(where, occurrence, "the value " + steps.methodName + " returns", steps.last));
       }
@@ -169,7 +170,7 @@ final class ModeConditions {
     }
     Object taken;
     try {
-      taken = steps.loops.foldHere(condition, unit, fields);
+      taken = loops.foldHere(condition, unit, fields);
     } catch (ConstantFolder.NotConstant e) {
       if (e.batch) { // isTraining() && x.size(0) > 1: the batch size, known at run time only
         diagnostics.error(unit, condition, Message.MODE_CONDITION_RUN_TIME, DeclarationReader.stripped(condition), steps.methodName, e.tree);

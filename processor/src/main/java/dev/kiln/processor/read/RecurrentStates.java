@@ -524,7 +524,7 @@ final class RecurrentStates {
 
 
   /** A recurrent layer's run with its last states in forward: its value ({@link LastStates}), spec and layer. */
-  record States(String value, LastStates spec, LayerIr layer) {}
+  private record States(String value, LastStates spec, LayerIr layer) {}
 
   /**
    * An initial state written in forward, read ({@code BodyReader.readStateForm}): the value it views, how it
