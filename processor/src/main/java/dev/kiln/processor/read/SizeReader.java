@@ -25,8 +25,6 @@ import java.util.Set;
 import javax.lang.model.element.VariableElement;
 import javax.lang.model.type.ArrayType;
 import javax.lang.model.type.TypeKind;
-import javax.lang.model.util.Elements;
-import javax.lang.model.util.Types;
 import dev.kiln.processor.read.LayerNode.Leaf;
 
 /**
