@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """PyTorch twin of the `seq2seq` sample (Seq2SeqTransformer.java, Seq2SeqCommand.java) for
 `kiln-samples bench --model seq2seq`: the nn.Transformer translation tutorial's Seq2SeqTransformer sized for digits
-(token embeddings of 11 ids, not scaled by sqrt(64) as the tutorial's, sinusoidal positions and their dropout,
+(token embeddings of 11 ids, not scaled by sqrt(64) as the tutorial's, sinusoidal positions (a table of 64 rows, narrowed
+to the length, as the sample's) and their dropout,
 nn.Transformer(64, 4, 2, 2, 128, 0.1, batch_first=True), Linear(64, 10)), sequences of 8 random digits to sort.
   step:  one teacher-forced training step (causal target mask, cross-entropy, Adam betas (0.9, 0.98), eps 1e-9,
          lr 1e-3) on a batch of random sequences, in training mode (dropout on)
@@ -20,12 +21,12 @@ import torch.nn.functional as F
 
 from pytorch_transformer_peer import timed  # this script's directory is on sys.path
 
-D, HEADS, LAYERS, FF, DROPOUT = 64, 4, 2, 128, 0.1
+D, HEADS, LAYERS, FF, DROPOUT, MAX_LEN = 64, 4, 2, 128, 0.1, 64
 DIGITS, START, VOCAB = 10, 10, 11
 
 
 class Seq2SeqTransformer(torch.nn.Module):
-    def __init__(self, max_len):
+    def __init__(self, max_len=MAX_LEN):
         super().__init__()
         self.srcTokEmb = torch.nn.Embedding(VOCAB, D)
         self.tgtTokEmb = torch.nn.Embedding(VOCAB, D)
@@ -87,7 +88,7 @@ if __name__ == "__main__":
     torch.backends.cudnn.allow_tf32 = False
     sync = torch.cuda.synchronize if a.device == "cuda" else (lambda: None)
     torch.manual_seed(0)
-    net = Seq2SeqTransformer(a.length).to(a.device)
+    net = Seq2SeqTransformer().to(a.device)
     opt = torch.optim.Adam(net.parameters(), lr=a.lr, betas=(0.9, 0.98), eps=1e-9)
 
     def step(src, tgt_in, tgt_out):

@@ -52,6 +52,8 @@ def mha_cases(lines):
          [(1, 2)], "float", True),
         ("mha_zero_kdim", M(6, 3, add_zero_attn=True, kdim=4, vdim=5), [(3, 6), (4, 4), (4, 5)], [], "bool3", False),
         ("mha_bias_kv_one", M(8, 2, add_bias_kv=True, batch_first=True), [(4, 8), (5, 8), (5, 8)], [], None, True),
+        ("mha_bias_kv_bool", M(8, 2, add_bias_kv=True, add_zero_attn=True, batch_first=True),
+         [(2, 4, 8), (2, 5, 8), (2, 5, 8)], [(1, 2)], "bool", True),
     ]
     for case, mha, shapes, pad_rows, attn_kind, average in cases:
         set_params(mha)

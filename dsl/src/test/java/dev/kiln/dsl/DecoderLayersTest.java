@@ -100,6 +100,13 @@ class DecoderLayersTest {
         BIAS_KV_KEYS);
   }
 
+  /** Boolean masks, both padded with a zero (False) column per key appended, as PyTorch 1.13's F.pad(attn_mask, (0, 1)). */
+  @Test
+  void biasKvAndZeroAttentionWithBooleanMasksBatchFirstAsPyTorch() {
+    mhaCase("mha_bias_kv_bool", new MultiheadAttention(8, 2, 0, true, true, true, 8, 8, true), false, true,
+        BIAS_KV_KEYS);
+  }
+
   // ------------------------------------------------------------------ decoder layers
 
   private static final List<String> MHA_KEYS = List.of("in_proj_weight", "in_proj_bias", "out_proj.weight",

@@ -48,7 +48,7 @@ class AttentionLayersCompiledTest {
   @ParameterizedTest
   @ValueSource(strings = {"SelfAttentionLayers", "EncoderStacks", "CausalSdpa", "MaskedEncoder", "DropoutEncoder", "CrossAttention",
       "EncoderDecoder", "DropoutDecoder", "TransformerSeq", "CustomTransformer", "KdimAttention",
-      "AttentionWeights", "AttentionRuns", "CausalTransformer"})
+      "AttentionWeights", "AttentionRuns", "CausalTransformer", "MaskedExtraKeys"})
   void trainingAndEvaluationGiveEagerValuesAndGradients(String name) {
     Module[] m = models(name);
     Kiln.manualSeed(3);
@@ -67,12 +67,14 @@ class AttentionLayersCompiledTest {
 
   /**
    * MultiheadAttention's kdim/vdim, add_bias_kv and add_zero_attn with both key padding masks (further inputs, padded for
-   * the keys appended): in training (dropout 0.1 on {@code extra}'s weights, drawn from one seed) and evaluation, the
-   * output, the input's and the masks' gradients and every parameter's within 1e-5 of eager's.
+   * the keys appended; MaskedExtraKeys with held attn_masks and the causal mask too, padded alike): in training (dropout
+   * 0.1 on one layer's weights, drawn from one seed) and evaluation, the output, the input's and the masks' gradients and
+   * every parameter's within 1e-5 of eager's.
    */
-  @Test
-  void kdimBiasKvAndZeroAttnWithPaddingMasksGiveEagerValuesAndGradients() throws ReflectiveOperationException {
-    Module[] m = models("KdimAttention");
+  @ParameterizedTest
+  @ValueSource(strings = {"KdimAttention", "MaskedExtraKeys"})
+  void kdimBiasKvAndZeroAttnWithPaddingMasksGiveEagerValuesAndGradients(String name) throws ReflectiveOperationException {
+    Module[] m = models(name);
     Kiln.manualSeed(3);
     for (String mode : List.of("train", "eval")) {
       Tensor[] shapes = {Tensor.randn(5, 6, 8), Tensor.randn(5, 6), Tensor.randn(5, 3)};

@@ -133,12 +133,14 @@ final class BenchCommand {
           () -> timeInference(KilnFashionEncoder::new, device, 64, encoderSteps),
           () -> peerMs(transformerPeer, cuda, peerVersion, "infer", "encoder", 64, encoderSteps)));
     }
-    if (model.equals("seq2seq") || model.equals("all")) { // nn.Transformer, eager only: the seq2seq sample's model and step
+    if (model.equals("seq2seq") || model.equals("all")) { // nn.Transformer: the seq2seq sample's model and step, compiled too
       int seq2seqSteps = cuda ? steps : Math.max(1, steps / 4);
-      rows.add(measure(rounds, "train step", "seq2seq", 64, () -> timeSeq2Seq(device, 64, seq2seqSteps, true), () -> Double.NaN,
+      rows.add(measure(rounds, "train step", "seq2seq", 64, () -> timeSeq2Seq(false, device, 64, seq2seqSteps, true),
+          () -> timeSeq2Seq(true, device, 64, seq2seqSteps, true),
           () -> peerMs(seq2seqPeer, cuda, peerVersion, "step", "seq2seq", 64, seq2seqSteps)));
-      rows.add(measure(rounds, "greedy decode", "seq2seq", 64, () -> timeSeq2Seq(device, 64, seq2seqSteps, false),
-          () -> Double.NaN, () -> peerMs(seq2seqPeer, cuda, peerVersion, "infer", "seq2seq", 64, seq2seqSteps)));
+      rows.add(measure(rounds, "greedy decode", "seq2seq", 64, () -> timeSeq2Seq(false, device, 64, seq2seqSteps, false),
+          () -> timeSeq2Seq(true, device, 64, seq2seqSteps, false),
+          () -> peerMs(seq2seqPeer, cuda, peerVersion, "infer", "seq2seq", 64, seq2seqSteps)));
     }
     if (model.equals("lstm") || model.equals("all") && !cuda) { // a recurrent layer, compiled too; its peer runs on the CPU only
       int lstmSteps = Math.max(1, steps / 4);
@@ -326,12 +328,13 @@ final class BenchCommand {
   /**
    * Median milliseconds of one training step of the {@code seq2seq} sample's model ({@link Seq2SeqCommand#trainStep}:
    * teacher forcing, Adam, dropout on) on a batch of 8-digit sequences to sort ({@code train}), or of its greedy
-   * decoding of the batch in eval mode ({@link Seq2SeqTransformer#greedyDecode}: one encoder pass, eight decoder passes).
+   * decoding of the batch in eval mode ({@link Seq2SeqTransformer#greedyDecode}: one encoder pass, eight decoder passes,
+   * eager); eager or {@code compiled} ({@code KilnSeq2SeqTransformer}: its forward of source and target, and the encoder).
    */
-  static double timeSeq2Seq(Device device, int batch, int steps, boolean train) {
+  static double timeSeq2Seq(boolean compiled, Device device, int batch, int steps, boolean train) {
     Kiln.manualSeed(0);
-    int length = 8;
-    Seq2SeqTransformer net = new Seq2SeqTransformer(length);
+    int length = Seq2SeqTransformer.LENGTH;
+    Seq2SeqTransformer net = Seq2SeqCommand.model(compiled);
     net.to(device);
     Seq2SeqCommand.Batch b = Seq2SeqCommand.Batch.draw(Seq2SeqCommand.Task.SORT, batch, length, new java.util.Random(0), device);
     if (!train) {

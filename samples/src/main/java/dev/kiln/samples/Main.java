@@ -33,7 +33,7 @@ public final class Main {
       "                --model encoder times FashionTransformer's network written with nn.TransformerEncoder;",
       "                --model layers times the seed CNN's layers (and CIFAR-10's first convolution, a 64->64 one, the",
       "                smooth activations, layer norm) one by one; --only runs the cases whose names start so;",
-      "                --model seq2seq times the seq2seq sample's training step and greedy decoding (eager)",
+      "                --model seq2seq times the seq2seq sample's training step and greedy decoding (eager and compiled)",
       "  regression [--model sequential|by-hand] [--eager] [--loss mse|l1|smooth-l1|huber] [--epochs 50] [--batch 2]",
       "        [--lr 0.001] [--seed 0] [--out DIR] [--device auto|cpu|cuda]",
       "                the tutorial's add-two-numbers network (Linear(2, 8), ReLU, Linear(8, 1)) trained on",
@@ -76,14 +76,15 @@ public final class Main {
       "                (default runs/char-gpt), then --generate characters after --prompt (default the text's",
       "                first line), temperature and top-k sampling (seeded); compiled unless --eager",
       "  seq2seq [--task sort|reverse] [--length 8] [--steps 600] [--batch 64] [--lr 0.001] [--eval-every 200] [--seed 0]",
-      "          [--save PATH] [--load PATH] [--device auto|cpu|cuda]",
+      "          [--save PATH] [--load PATH] [--eager] [--device auto|cpu|cuda]",
       "                PyTorch's nn.Transformer translation tutorial on digits: an encoder-decoder Transformer",
       "                (d_model 64, 4 heads, 2+2 layers, feed-forward 128, dropout 0.1, batch first; token embeddings",
       "                and sinusoidal positions) learns to sort (or reverse) sequences of random digits, trained with",
       "                teacher forcing under the causal target mask (Adam); every --eval-every steps the train loss,",
       "                the test loss and greedy autoregressive decoding's share of digits and whole sequences right",
       "                on 1000 fresh sequences; --save writes the model (safetensors) and checks a reload decodes",
-      "                the same, --load starts from such a file (--steps 0: evaluate it alone); eager mode",
+      "                the same, --load starts from such a file (--steps 0: evaluate it alone); compiled for 8",
+      "                digits (the encoder and teacher forcing; decoding over the prefix eager) unless --eager",
       "",
       "--device auto (the default) runs on CUDA when it loads and works, else on the CPU, saying why;",
       "--device cuda fails with what is missing where it cannot run (driver, CUDA libraries, a GPU).",
@@ -116,7 +117,7 @@ public final class Main {
         case "cifar10" -> Cifar10Command.run(new Args(args[0], args, 1, Set.of("augment")));
         case "autoencoder" -> AutoencoderCommand.run(new Args(args[0], args, 1, Set.of("eager")));
         case "char-gpt" -> CharGptCommand.run(new Args(args[0], args, 1, Set.of("eager")));
-        case "seq2seq" -> Seq2SeqCommand.run(new Args(args[0], args, 1, Set.of()));
+        case "seq2seq" -> Seq2SeqCommand.run(new Args(args[0], args, 1, Set.of("eager")));
         default -> throw new Args.UsageException("unknown command '" + args[0] + "'");
       }
     } catch (Args.HelpRequested e) {

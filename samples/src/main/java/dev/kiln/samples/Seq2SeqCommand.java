@@ -24,7 +24,9 @@ import java.util.Random;
  * is the argmax after the digits decoded so far, in eval mode without a tape; it prints the share of digits and of
  * whole sequences right on fresh sequences. {@code --save} writes the trained model (safetensors, PyTorch's keys),
  * reloads it into a fresh model and checks that it decodes the same; {@code --load} starts from such a file
- * ({@code --steps 0}: evaluate it alone).
+ * ({@code --steps 0}: evaluate it alone). Sequences of {@value Seq2SeqTransformer#LENGTH} digits (the default {@code
+ * --length}) train the compiled class {@code KilnSeq2SeqTransformer}, other lengths and {@code --eager} the declaration
+ * in eager mode; greedy decoding encodes by the compiled class's forward and decodes eagerly either way.
  */
 final class Seq2SeqCommand {
   static final int TEST_SEQUENCES = 1000;
@@ -84,6 +86,7 @@ final class Seq2SeqCommand {
     long seed = args.integer("seed", 0, 0);
     Path save = args.outputFile("save");
     String loadOption = args.string("load", null);
+    boolean eager = args.flag("eager");
     args.rejectUnknown("device");
     Task task = switch (taskName) {
       case "sort" -> Task.SORT;
@@ -102,16 +105,18 @@ final class Seq2SeqCommand {
     }
     Device device = args.device();
 
+    boolean compiled = !eager && length == Seq2SeqTransformer.LENGTH;
     Kiln.manualSeed(seed);
-    Seq2SeqTransformer net = new Seq2SeqTransformer(length);
+    Seq2SeqTransformer net = model(compiled);
     if (load != null) {
       loadInto(net, load);
       System.out.println("loaded " + load);
     }
     net.to(device);
-    System.out.printf(Locale.ROOT, "Seq2SeqTransformer: %d parameters, nn.Transformer(d_model=%d, nhead=%d, %d+%d layers,"
-            + " dim_feedforward=%d, dropout=%s, batch_first=True); task %s, %d digits%n", net.parameterCount(),
-        Seq2SeqTransformer.D, Seq2SeqTransformer.HEADS, Seq2SeqTransformer.LAYERS, Seq2SeqTransformer.LAYERS,
+    System.out.printf(Locale.ROOT, "Seq2SeqTransformer (%s): %d parameters, nn.Transformer(d_model=%d, nhead=%d, %d+%d layers,"
+            + " dim_feedforward=%d, dropout=%s, batch_first=True); task %s, %d digits%n",
+        compiled ? "compiled" : eager ? "eager" : "eager: the compiled class takes " + Seq2SeqTransformer.LENGTH + " digits",
+        net.parameterCount(), Seq2SeqTransformer.D, Seq2SeqTransformer.HEADS, Seq2SeqTransformer.LAYERS, Seq2SeqTransformer.LAYERS,
         Seq2SeqTransformer.FF, Seq2SeqTransformer.DROPOUT, task.name().toLowerCase(Locale.ROOT), length);
 
     CrossEntropyLoss criterion = new CrossEntropyLoss();
@@ -148,8 +153,16 @@ final class Seq2SeqCommand {
     System.out.printf(Locale.ROOT, "trained %d steps of %d sequences in %.1f s on %s: %.2f ms/step (training steps alone)%n",
         steps, batch, (System.nanoTime() - start) / 1e9, device, training / 1e6 / steps);
     if (save != null) {
-      saveAndReload(net, save, length, test, device);
+      saveAndReload(net, save, test, device);
     }
+  }
+
+  /**
+   * The compiled class ({@code KilnSeq2SeqTransformer}, sequences of {@value Seq2SeqTransformer#LENGTH} digits) or the
+   * eager declaration; one seed gives both the same parameters.
+   */
+  static Seq2SeqTransformer model(boolean compiled) {
+    return compiled ? new KilnSeq2SeqTransformer() : new Seq2SeqTransformer();
   }
 
   /** The translation tutorial's optimizer: Adam, betas (0.9, 0.98), eps 1e-9. */
@@ -203,10 +216,10 @@ final class Seq2SeqCommand {
   }
 
   /** Saves the model, loads the file into a fresh one and checks that both decode the test sequences alike. */
-  private static void saveAndReload(Seq2SeqTransformer net, Path file, int length, Batch test, Device device) {
+  private static void saveAndReload(Seq2SeqTransformer net, Path file, Batch test, Device device) {
     try {
       net.save(file);
-      Seq2SeqTransformer fresh = new Seq2SeqTransformer(length);
+      Seq2SeqTransformer fresh = model(net instanceof KilnSeq2SeqTransformer);
       fresh.load(file);
       fresh.to(device);
       boolean same = Arrays.equals(net.greedyDecode(test.src()), fresh.greedyDecode(test.src()));
@@ -227,9 +240,10 @@ final class Seq2SeqCommand {
     } catch (IOException e) {
       throw new UncheckedIOException("seq2seq: --load " + file + ": " + e.getMessage(), e);
     } catch (IllegalArgumentException e) {
-      // the position table's length is --length: a file saved with another one differs there first
+      // the position table has 64 rows; an older sample's file has --length rows there
       throw new IllegalArgumentException("seq2seq: --load: " + e.getMessage() + (e.getMessage().contains("pos_embedding")
-          ? "\n(the position table has --length rows: give the --length the model was trained with)" : ""), e);
+          ? "\n(the position table has " + Seq2SeqTransformer.MAX_LEN + " rows whatever --length; a file of an older seq2seq"
+              + " sample has --length rows there: train the model again to save it with the whole table)" : ""), e);
     }
   }
 }

@@ -2,7 +2,9 @@ package dev.kiln.samples;
 
 import dev.kiln.dsl.Dropout;
 import dev.kiln.dsl.Embedding;
+import dev.kiln.dsl.Input;
 import dev.kiln.dsl.Linear;
+import dev.kiln.dsl.Model;
 import dev.kiln.dsl.Module;
 import dev.kiln.dsl.Transformer;
 import dev.kiln.runtime.Kiln;
@@ -11,12 +13,16 @@ import dev.kiln.runtime.Tensor;
 /**
  * The {@code Seq2SeqTransformer} of PyTorch's "Language Translation with nn.Transformer" tutorial, sized for digit
  * sequences: token embeddings of the source and of the target ({@code srcTokEmb}, {@code tgtTokEmb}; not scaled by
- * sqrt(d_model) as the tutorial's, see {@link #embed}), the tutorial's fixed sinusoidal positions (the buffer {@code pos_embedding [maxLen, D]}) and their
- * dropout, an {@code nn.Transformer(64, 4, 2, 2, 128, 0.1, batch_first=True)} and a Linear {@code generator} to the
- * ten digits. Batch first: source ids {@code [N, S]}, target ids {@code [N, T]}. The vocabulary is the digits 0-9 and
- * the start token {@link #START}, which begins every target. Eager only (a {@code @Model} cannot hold a
- * {@code Transformer}); {@code samples/peer/pytorch_seq2seq_peer.py} is its PyTorch twin.
+ * sqrt(d_model) as the tutorial's, see {@code embed}), the tutorial's fixed sinusoidal positions (the buffer {@code
+ * pos_embedding [64, D]}, narrowed to the sequences' length) and their dropout, an {@code nn.Transformer(64, 4, 2, 2, 128,
+ * 0.1, batch_first=True)} and a Linear {@code generator} to the ten digits. Batch first: source ids {@code [N, S]}, target
+ * ids {@code [N, T]}. The vocabulary is the digits 0-9 and the start token {@link #START}, which begins every target. The
+ * annotation processor compiles it into {@code KilnSeq2SeqTransformer} for sequences of {@value #LENGTH} digits (a
+ * compiled model's sizes are constants): {@link #forward(Tensor, Tensor)} (teacher forcing, what training runs) and
+ * {@link #forward(Tensor)} (the encoder's memory); {@link #decode} stays eager (its prefix grows a token at a time).
+ * {@code samples/peer/pytorch_seq2seq_peer.py} is its PyTorch twin.
  */
+@Model(input = {Seq2SeqTransformer.LENGTH})
 public class Seq2SeqTransformer extends Module {
   static final int D = 64;
   static final int HEADS = 4;
@@ -27,19 +33,20 @@ public class Seq2SeqTransformer extends Module {
   /** The start token: the decoder's first input, never an output. */
   static final int START = DIGITS;
   static final int VOCAB = DIGITS + 1;
+  /** The rows of the position table: the longest sequences on either side. */
+  static final int MAX_LEN = 64;
+  /** The sequences' length the compiled class takes, the sample's default {@code --length}. */
+  static final int LENGTH = 8;
 
   final Embedding srcTokEmb = new Embedding(VOCAB, D);
   final Embedding tgtTokEmb = new Embedding(VOCAB, D);
   final Dropout dropout = new Dropout(DROPOUT);
   final Transformer transformer = new Transformer(D, HEADS, LAYERS, LAYERS, FF, DROPOUT, "relu", 1e-5, true, false);
   final Linear generator = new Linear(D, DIGITS);
-  private final Tensor posEmbedding;
-  private final int maxLen;
+  final Tensor posEmbedding = registerBuffer("pos_embedding", Tensor.zeros(MAX_LEN, D));
 
-  /** A model for sequences of up to {@code maxLen} tokens on either side. */
-  public Seq2SeqTransformer(int maxLen) {
-    this.maxLen = maxLen;
-    this.posEmbedding = registerBuffer("pos_embedding", sinusoidal(maxLen, D));
+  public Seq2SeqTransformer() {
+    posEmbedding.copyFrom(sinusoidal(MAX_LEN, D));
   }
 
   /**
@@ -58,31 +65,32 @@ public class Seq2SeqTransformer extends Module {
     return Tensor.of(table, maxLen, d);
   }
 
-  /** Refused: the model reads a source and a target. */
+  /**
+   * The encoder's output (the memory) {@code [N, S, D]} for source ids {@code [N, S]}: the tutorial's {@code encode}.
+   */
   @Override
-  public Tensor forward(Tensor x) {
-    throw new UnsupportedOperationException("Seq2SeqTransformer needs a source and a target: forward(src, tgt)");
+  public Tensor forward(Tensor src) {
+    return transformer.encoder().forward(embed(srcTokEmb.apply(src)), null, null);
   }
 
   /**
    * Teacher forcing: the digit scores {@code [N, T, 10]} at every target position, each seeing the source and the
    * target's positions up to itself (the causal mask).
    */
-  public Tensor forward(Tensor src, Tensor tgt) {
-    Tensor mask = causalMask(tgt.shape()[1]);
-    return generator.apply(transformer.forward(embed(srcTokEmb, src), embed(tgtTokEmb, tgt), null, mask, null, null,
-        null, null));
+  public Tensor forward(Tensor src, @Input({LENGTH}) Tensor tgt) {
+    return generator.apply(transformer.forward(embed(srcTokEmb.apply(src)), embed(tgtTokEmb.apply(tgt)), null,
+        Transformer.generateSquareSubsequentMask(tgt.size(1)).to(tgt.device()), null, null, null, null));
   }
 
-  /** The encoder's output (the memory) {@code [N, S, D]} for source ids {@code [N, S]}: the tutorial's {@code encode}. */
+  /** The encoder's output (the memory) {@code [N, S, D]} for source ids {@code [N, S]}: {@link #forward(Tensor)}. */
   public Tensor encode(Tensor src) {
-    return transformer.encoder().forward(embed(srcTokEmb, src), null, null);
+    return forward(src);
   }
 
   /** The digit scores {@code [N, T, 10]} of target ids {@code [N, T]} over a memory: the tutorial's {@code decode}, then the generator. */
   public Tensor decode(Tensor tgt, Tensor memory) {
-    Tensor mask = causalMask(tgt.shape()[1]);
-    return generator.apply(transformer.decoder().forward(embed(tgtTokEmb, tgt), memory, mask, null, null, null));
+    Tensor mask = Transformer.generateSquareSubsequentMask(tgt.size(1)).to(tgt.device());
+    return generator.apply(transformer.decoder().forward(embed(tgtTokEmb.apply(tgt)), memory, mask, null, null, null));
   }
 
   /**
@@ -119,27 +127,13 @@ public class Seq2SeqTransformer extends Module {
     return out;
   }
 
-  /** {@link Transformer#generateSquareSubsequentMask} on the model's device. */
-  private Tensor causalMask(int t) {
-    return Transformer.generateSquareSubsequentMask(t).to(posEmbedding.device());
-  }
-
   /**
-   * {@code dropout(emb(ids) + pos_embedding[:len])}, the tutorial's TokenEmbedding and PositionalEncoding but for the
+   * {@code dropout(tokens + pos_embedding[:len])} of the token embeddings {@code emb(ids)}, the tutorial's TokenEmbedding and PositionalEncoding but for the
    * tutorial's scale {@code * sqrt(D)}: over Embedding's N(0, 1) table that makes each token value some 8 times a
    * position's (at most 1), and the model then learns the positions slowly (reversing 8 digits: 29% of digits right
    * after 600 steps scaled, 99.8% unscaled, in PyTorch).
    */
-  private Tensor embed(Embedding emb, Tensor ids) {
-    int len = ids.shape()[ids.dim() - 1];
-    if (len > maxLen) {
-      throw new IllegalArgumentException("Seq2SeqTransformer: a sequence of " + len + " tokens is longer than the "
-          + maxLen + " positions of its table");
-    }
-    return dropout.apply(emb.apply(ids).add(posEmbedding.narrow(0, 0, len)));
-  }
-
-  public int maxLen() {
-    return maxLen;
+  private Tensor embed(Tensor tokens) {
+    return dropout.apply(tokens.add(posEmbedding.narrow(0, 0, tokens.size(1))));
   }
 }

@@ -17,6 +17,8 @@ import java.util.function.UnaryOperator;
 import java.util.function.Supplier;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The seeds' MLP and CNN (and the residual FashionResNet, the attention FashionTransformer, the recurrent FashionLstm,
@@ -92,12 +94,15 @@ class CudaParityTest {
    * The seq2seq sample's nn.Transformer: four teacher-forced steps (dropout on, the causal mask) on the device give the
    * CPU's losses and weights, and its greedy decoding then gives the CPU's digits. SGD rather than the sample's Adam:
    * the keys' share of in_proj_bias gets no gradient but rounding noise (softmax ignores a shift of every score), which
-   * Adam (eps 1e-9) scales up to whole steps of either sign, so the two devices' biases differ there by design.
+   * Adam (eps 1e-9) scales up to whole steps of either sign, so the two devices' biases differ there by design. Eager on
+   * sequences of 6 digits, and compiled ({@code KilnSeq2SeqTransformer}, its CUDA code) on sequences of 8.
    */
-  @Test
-  void seq2seqTrainsAndDecodesOnCudaAsOnTheCpu() {
+  @ParameterizedTest
+  @ValueSource(booleans = {false, true})
+  void seq2seqTrainsAndDecodesOnCudaAsOnTheCpu(boolean compiled) {
+    int length = compiled ? Seq2SeqTransformer.LENGTH : 6;
     int[][] decoded = new int[2][];
-    check("seq2seq", () -> new Seq2SeqTransformer(6), (model, device) -> {
+    check("seq2seq" + (compiled ? " compiled" : ""), () -> Seq2SeqCommand.model(compiled), (model, device) -> {
       Kiln.manualSeed(3);
       Seq2SeqTransformer net = (Seq2SeqTransformer) model.get();
       net.to(device);
@@ -106,10 +111,10 @@ class CudaParityTest {
       java.util.Random digits = new java.util.Random(0);
       float[] losses = new float[4];
       for (int step = 0; step < losses.length; step++) {
-        var b = Seq2SeqCommand.Batch.draw(Seq2SeqCommand.Task.SORT, 16, 6, digits, device);
+        var b = Seq2SeqCommand.Batch.draw(Seq2SeqCommand.Task.SORT, 16, length, digits, device);
         losses[step] = Seq2SeqCommand.trainStep(net, opt, criterion, b);
       }
-      decoded[device.isCuda() ? 1 : 0] = net.greedyDecode(Seq2SeqCommand.Batch.draw(Seq2SeqCommand.Task.SORT, 16, 6,
+      decoded[device.isCuda() ? 1 : 0] = net.greedyDecode(Seq2SeqCommand.Batch.draw(Seq2SeqCommand.Task.SORT, 16, length,
           new java.util.Random(1), device).src());
       last = net.stateDict();
       return losses;

@@ -337,10 +337,6 @@ final class AttentionLayers {
       }
     }
     int extra = (s.addBiasKv() ? 1 : 0) + (s.addZeroAttn() ? 1 : 0);
-    if (mask != null && extra > 0) {
-      throw new Unsupported(who + ": an attn_mask with add_bias_kv or add_zero_attn (each a key column more, the mask padded"
-          + " with zeros) is not compiled yet; pass the mask as a key padding mask, leave out the mask, or leave out @Model");
-    }
     String pad = paddingMask(w, path, who, padding, ks[1]);
     if (pad != null && extra > 0) { // the keys appended are never padded: zeros in their columns, as eager's F.pad of the mask
       pad = w.step(List.of(pad), new Pad(List.of(0, extra), 0f), null, path + ": key_padding_mask padded with " + extra
@@ -352,7 +348,7 @@ final class AttentionLayers {
           + " generateSquareSubsequentMask(" + causalSize(mask) + "), " + Shapes.toString(causalSize(mask), causalSize(mask)));
     }
     String weights = attend(w, path, heads[0], heads[1], null, causal ? null : attentionMask(w, who, mask, qs[1], ks[1]), pad,
-        s.dropout(), path, causal);
+        s.dropout(), path, causal, extra);
     if (weights == null || !output) {
       return weights == null ? null : new String[] {null, weights};
     }
@@ -394,10 +390,11 @@ final class AttentionLayers {
    * transposed (a GEMM flag), the product scaled (its alpha), the causal fill, softmax, dropout with probability {@code p}
    * (in training of the module at {@code owner}; always, for the function: {@code owner} null), the weights' product by v;
    * a float {@code mask} (a tensor field of the model's, or null) and {@code padding} (each sample's {@code [N, 1, 1, S]},
-   * or null) added to the scaled scores. The weights themselves where {@code v} is null.
+   * or null) added to the scaled scores. The weights themselves where {@code v} is null. The last {@code extra} keys
+   * (add_bias_kv's and add_zero_attn's) are outside the attention mask and the causal fill: eager's mask padded with zeros.
    */
   private static String attend(Writer w, String path, String q, String k, String v, String mask, String padding, double p,
-      String owner, boolean causal) throws Unsupported {
+      String owner, boolean causal, int extra) throws Unsupported {
     int[] qs = w.shapeOf(q);
     int[] ks = w.shapeOf(k);
     if (qs == null || ks == null) {
@@ -408,13 +405,15 @@ final class AttentionLayers {
     String scores = w.step(List.of(q, kt), new MatMul(), null, path + ": q @ k^T");
     double scale = 1.0 / Math.sqrt(qs[r - 1]);
     scores = w.step(List.of(scores), Scale.times(scale), null, "scores.mul(1 / sqrt(" + qs[r - 1] + "))"); // (the product's alpha)
-    if (mask != null) {
+    if (extra > 0 && (mask != null || causal)) {
+      scores = maskedBeforeExtraKeys(w, path, scores, mask, causal, extra);
+    } else if (mask != null) {
       scores = w.step(List.of(scores, mask), new Add(), null, path + ": scores + attn_mask");
     }
     if (padding != null) {
       scores = w.step(List.of(scores, padding), new Add(), null, path + ": scores + key_padding_mask");
     }
-    if (causal) {
+    if (causal && extra == 0) {
       scores = w.step(List.of(scores), MaskedFill.causal(qs[r - 2], ks[r - 2], Float.NEGATIVE_INFINITY, "isCausal"), null,
           path + ": scores.maskedFill(causal, -inf)");
     }
@@ -430,6 +429,25 @@ final class AttentionLayers {
       }
     }
     return v == null ? weights : w.step(List.of(weights, v), new MatMul(), null, path + ": weights @ v");
+  }
+
+  /**
+   * The scores {@code [N, H, L, S + extra]} with the attention mask {@code [L, S]} added to (or the causal fill over) their
+   * first {@code S} keys, the {@code extra} keys appended (add_bias_kv, add_zero_attn) as they are: eager's {@code
+   * F.pad(attn_mask, (0, extra))}, whose zero columns add nothing. The two parts are cropped, the first masked, and joined.
+   */
+  private static String maskedBeforeExtraKeys(Writer w, String path, String scores, String mask, boolean causal, int extra) {
+    int[] ss = w.shapeOf(scores);
+    int l = ss[ss.length - 2];
+    int keys = ss[ss.length - 1] - extra;
+    String head = w.step(List.of(scores), new Pad(List.of(0, -extra), 0f), null, path + ": scores[..., :" + keys + "]");
+    String tail = w.step(List.of(scores), new Pad(List.of(-keys, 0), 0f), null, path + ": scores[..., " + keys + ":] (the keys"
+        + " appended, outside the attn_mask: its " + extra + " zero column" + (extra > 1 ? "s" : "") + ")");
+    head = causal
+        ? w.step(List.of(head), MaskedFill.causal(l, keys, Float.NEGATIVE_INFINITY, "isCausal"), null,
+            path + ": scores[..., :" + keys + "].maskedFill(causal, -inf)")
+        : w.step(List.of(head, mask), new Add(), null, path + ": scores[..., :" + keys + "] + attn_mask");
+    return w.step(List.of(head, tail), new Cat(ss.length - 1), null, path + ": cat([masked scores, scores of the keys appended], -1)");
   }
 
   /**
@@ -461,9 +479,9 @@ final class AttentionLayers {
         throw new Unsupported(call + ": attn_mask must be [L, S] = " + Shapes.toString(qs[r - 2], ks[r - 2]) + ", got"
             + " generateSquareSubsequentMask(" + causalSize(mask) + ")");
       }
-      return attend(w, "scaledDotProductAttention", q, k, v, null, null, p, null, true);
+      return attend(w, "scaledDotProductAttention", q, k, v, null, null, p, null, true, 0);
     }
-    return attend(w, "scaledDotProductAttention", q, k, v, mask, null, p, null, causal);
+    return attend(w, "scaledDotProductAttention", q, k, v, mask, null, p, null, causal, 0);
   }
 
   /**
