@@ -797,7 +797,7 @@ public final class NormKernels {
    * row's terms of the weight's and bias's gradients, {@link #addColumnSums}'s (the same bits): one loop a row where there
    * were two. Over rows of 64 a loop is mostly C2's scalar pre- and post-loops around a vector loop of a few
    * iterations, so the loops a row, more than the operations, are what cost (2026-12-07, cpuspeed: the backward over 4096
-   * rows of 64 0.45 -> 0.41 ms, 1024 rows of 256 0.40 -> 0.36, 256 rows of 768 0.28 -> 0.25).
+   * rows of 64 5% faster, rows of 256 and 768 13-14%: docs/benchmarks.md, "Twenty-fourth session (..., cpuspeed)").
    */
   private static void normaliseAddingColumnSums(float[] xhat, float[] g, float[] pw, float[] pb, double mean, double rstd,
       int len) {
