@@ -301,6 +301,9 @@ public final class Ops {
 
   /** Sum of all elements, as a rank-0 tensor. */
   public static Tensor sum(Tensor x) {
+    if (IntOps.isIds(x)) { // ids' sum: ids, computed in 64 bits (IntOps)
+      return IntOps.sum(x, new int[0], false);
+    }
     return ReductionOps.sum(x);
   }
 
@@ -314,6 +317,9 @@ public final class Ops {
    * the dimension is removed, or kept with size 1 when {@code keepDim}. Added in double.
    */
   public static Tensor sum(Tensor x, int dim, boolean keepDim) {
+    if (IntOps.isIds(x)) { // ids' sums: ids (IntOps)
+      return IntOps.sum(x, dim, keepDim);
+    }
     return ReductionOps.sum(x, dim, keepDim);
   }
 
@@ -333,6 +339,9 @@ public final class Ops {
    *     or given twice
    */
   public static Tensor sum(Tensor x, int[] dims, boolean keepDim) {
+    if (IntOps.isIds(x)) { // ids' sums: ids (IntOps)
+      return IntOps.sum(x, dims, keepDim);
+    }
     return ReductionOps.sum(x, dims, keepDim);
   }
 
@@ -1250,6 +1259,9 @@ public final class Ops {
    *     dimension's size, naming the padding and the shape
    */
   public static Tensor pad(Tensor x, int[] pad, float value) {
+    if (IntOps.isIds(x)) { // ids moved, padded with the value as an id: ids (IntOps)
+      return IntOps.pad(x, pad, value);
+    }
     return IndexOps.pad(x, pad, value);
   }
 
@@ -1598,6 +1610,9 @@ public final class Ops {
 
   /** PyTorch's {@code x.roll(shifts, dims)}; no dims rolls the flattened tensor by one shift. */
   public static Tensor roll(Tensor x, int[] shifts, int[] dims) {
+    if (IntOps.isIds(x)) { // ids moved: ids (IntOps)
+      return IntOps.keepingIds(x, f -> ScatterOps.roll(f, shifts, dims));
+    }
     return ScatterOps.roll(x, shifts, dims);
   }
 }
