@@ -20,6 +20,7 @@ import dev.kiln.processor.ir.ModelIr;
 import dev.kiln.processor.ir.MethodModes;
 import dev.kiln.processor.ir.Modes;
 import dev.kiln.processor.ir.LineOp;
+import dev.kiln.processor.ir.IdMove;
 import dev.kiln.processor.ir.Narrow;
 import dev.kiln.processor.ir.Reduce;
 import dev.kiln.processor.ir.Repeat;
@@ -199,7 +200,7 @@ public final class ShapeChecker {
     List<String> inputNames = new ArrayList<>(List.of(ir.inputName()));
     ir.further().forEach(f -> inputNames.add(f.name()));
     for (StepIr st : ir.steps()) {
-      if ((ModelIr.looksUp(st.spec()) || st.spec() instanceof IdOp) && inputNames.contains(st.input())) { // (emb.apply(ids.add(1)))
+      if ((ModelIr.looksUp(st.spec()) || st.spec() instanceof IdOp || st.spec() instanceof IdMove) && inputNames.contains(st.input())) { // (emb.apply(ids.add(1)))
         ids.putIfAbsent(st.input(), st.layer() != null ? st.layer().path() : st.text());
       }
       if (st.spec() instanceof IdOp op && op.pair() && inputNames.contains(st.inputs().get(1))) { // (users.mul(V).add(items))
@@ -244,7 +245,7 @@ public final class ShapeChecker {
             String.join(" or ", inputNames));
         continue;
       }
-      boolean idArithmetic = step.spec() instanceof IdOp; // ids.add(1): ids of ids
+      boolean idArithmetic = step.spec() instanceof IdOp || step.spec() instanceof IdMove; // ids.add(1), ids.flip(1): ids of ids
       if (isView(step) && (ids.containsKey(step.input()) || idsViews.containsKey(step.input()))) {
         idsViews.put(step.output(), idsViews.getOrDefault(step.input(), step.input()));
       }
@@ -254,8 +255,8 @@ public final class ShapeChecker {
       String argmaxRead = embedding || idArithmetic || isView(step) ? null
           : step.inputs().stream().filter(argmaxIds::contains).findFirst().orElse(null);
       if (argmaxRead != null) {
-        diagnostics.error(where, idArithmeticOutput(ir, argmaxRead) ? Message.ID_ARITHMETIC_READ : Message.ARGMAX_IDS_READ, label,
-            producers.get(argmaxRead));
+        diagnostics.error(where, idsMoved(ir, argmaxRead) ? Message.IDS_MOVED_READ
+            : idArithmeticOutput(ir, argmaxRead) ? Message.ID_ARITHMETIC_READ : Message.ARGMAX_IDS_READ, label, producers.get(argmaxRead));
         continue;
       }
       String readAsFloats = embedding || idArithmetic || idsViews.containsKey(step.output()) ? null
@@ -610,7 +611,7 @@ public final class ShapeChecker {
   private static Set<String> argmaxIds(List<StepIr> steps) {
     Set<String> out = new HashSet<>();
     for (StepIr st : steps) {
-      if (isArgmax(st) || st.spec() instanceof IdOp || isView(st) && out.contains(st.input())) {
+      if (isArgmax(st) || st.spec() instanceof IdOp || st.spec() instanceof IdMove || isView(st) && out.contains(st.input())) {
         out.add(st.output());
       }
     }
@@ -621,6 +622,12 @@ public final class ShapeChecker {
   private static boolean idArithmeticOutput(ModelIr ir, String value) {
     String viewed = viewedValue(ir, value);
     return ir.steps().stream().anyMatch(st -> st.output().equals(viewed) && st.spec() instanceof IdOp);
+  }
+
+  /** Whether {@code value} is ids moved in forward ({@link IdMove}: {@code ids.flip(1)}), or a view of such ids. */
+  private static boolean idsMoved(ModelIr ir, String value) {
+    String viewed = viewedValue(ir, value);
+    return ir.steps().stream().anyMatch(st -> st.output().equals(viewed) && st.spec() instanceof IdMove);
   }
 
   private static boolean isView(StepIr st) {

@@ -277,7 +277,7 @@ final class Planner {
         kernels.add(new Kernel(Kernel.Kind.AVGPOOL, label, s.spec(), s.layer(), null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof Normalize) {
         kernels.add(new Kernel(Kernel.Kind.NORMALIZE, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
-      } else if (s.spec() instanceof dev.kiln.processor.ir.IdOp) { // ids.add(1): ids of ids, no gradient
+      } else if (s.spec() instanceof dev.kiln.processor.ir.IdOp || s.spec() instanceof dev.kiln.processor.ir.IdMove) { // ids.add(1), ids.flip(1): ids of ids, no gradient
         kernels.add(new Kernel(Kernel.Kind.IDS, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof LineOp) {
         kernels.add(new Kernel(Kernel.Kind.LINE, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));

@@ -113,12 +113,12 @@ public record IdOp(IdKernels.Op op, long c, long c2, LayerSpec floatForm, String
   }
 
   /**
-   * Whether a step passes ids on when its inputs are ids: integer arithmetic, a view, or an add, sub or mul of two values
-   * (which becomes an {@link #ofPair} step when both are ids).
+   * Whether a step passes ids on when its inputs are ids: integer arithmetic, a view, an add, sub or mul of two values
+   * (which becomes an {@link #ofPair} step when both are ids), or a move ({@link IdMove}: a narrow, flip, roll, pad).
    */
   private static boolean passesIds(StepIr s) {
     return s.spec() instanceof IdOp || s.spec() instanceof Reshape || s.spec() instanceof dev.kiln.dsl.Flatten.Spec
-        || pairOfValues(s) != null;
+        || pairOfValues(s) != null || IdMove.moves(s.spec()) || s.spec() instanceof IdMove; // (ids.flip(1): ids moved)
   }
 
   /** The IdOp an add, sub or mul of two values would be should both be ids ({@link #ofPair}), else null. */
