@@ -13,7 +13,9 @@ import dev.kiln.runtime.cpu.Blas;
 import dev.kiln.runtime.cpu.CpuKernels;
 import dev.kiln.runtime.cpu.IdKernels;
 import dev.kiln.runtime.cpu.IndexKernels;
+import dev.kiln.runtime.cpu.MaskTest;
 import dev.kiln.runtime.cpu.SliceKernels;
+import dev.kiln.runtime.cpu.WhereKernels;
 import javax.annotation.processing.Generated;
 
 /**
@@ -141,29 +143,46 @@ public final class KilnMovedIds extends MovedIds {
       }
       // x.add(tok.apply(F.pad(ids.add(1).narrow(1, 2, 6), new int[]{0, 2}, -0.5F))): [N, 8, 4] -> [N, 8, 4]   MovedIds.java:30
       CpuKernels.addForward(p.a17, 0, p.a12, 0, p.a16, 0, n * 32, false);
-      // ids.narrow(1, 2, 4): [N, 8] -> [N, 4]   MovedIds.java:31
-      SliceKernels.narrowForward(p.a18, 0, in, inOff, n, 8, 2, 4);
-      // ids.narrow(1, 2, 4).flip(-1): [N, 4] -> [N, 4]   MovedIds.java:31
-      IndexKernels.indexMap(p.a19, 0, p.a18, 0, new int[] {n, 4}, new int[] {n, 4}, new boolean[] {false, true}, new long[] {0, 3}, 0.0f);
-      // window Embedding(11, 4): [N, 4] -> [N, 4, 4]   MovedIds.java:31
+      // ids.gt(5): [N, 8] -> [N, 8]   MovedIds.java:31
+      MaskTest.GT.select(p.a18, 0, in, inOff, n * 8, 5.0f);
+      // ids.flip(1): [N, 8] -> [N, 8]   MovedIds.java:31
+      IndexKernels.indexMap(p.a19, 0, in, inOff, new int[] {n, 8}, new int[] {n, 8}, new boolean[] {false, true}, new long[] {0, 7}, 0.0f);
+      // ids.flip(1).add(1): [N, 8] -> [N, 8]   MovedIds.java:31
+      IdKernels.withConstant(IdKernels.Op.ADD, 1L, Long.MAX_VALUE, p.a20, 0, p.a19, 0, n * 8);
+      // Tensor.where(ids.gt(5), ids, ids.flip(1).add(1)): [N, 8] -> [N, 8]   MovedIds.java:31
+      WhereKernels.forward(p.a21, p.a18, 0, n * 8, in, inOff, n * 8, p.a20, 0, n * 8, n * 8);
+      // tok Embedding(12, 4, padding_idx=0): [N, 8] -> [N, 8, 4]   MovedIds.java:31
+      Tensor tok$22W = tok.weight();
+      try {
+        CpuKernels.embeddingForward(p.a22, 0, p.a21, 0, n * 8, tok$22W.readBuffer(), tok$22W.offset(), 12, 4, new int[] {n, 8});
+      } catch (IllegalArgumentException bad) {
+        throw new IllegalArgumentException("tok Embedding(12, 4, padding_idx=0) over Tensor.where(ids.gt(5), ids, ids.flip(1).add(1)): " + bad.getMessage(), bad);
+      }
+      // x.add(tok.apply(Tensor.where(ids.gt(5), ids, ids.flip(1).add(1)))): [N, 8, 4] -> [N, 8, 4]   MovedIds.java:31
+      CpuKernels.addForward(p.a23, 0, p.a17, 0, p.a22, 0, n * 32, false);
+      // ids.narrow(1, 2, 4): [N, 8] -> [N, 4]   MovedIds.java:32
+      SliceKernels.narrowForward(p.a24, 0, in, inOff, n, 8, 2, 4);
+      // ids.narrow(1, 2, 4).flip(-1): [N, 4] -> [N, 4]   MovedIds.java:32
+      IndexKernels.indexMap(p.a25, 0, p.a24, 0, new int[] {n, 4}, new int[] {n, 4}, new boolean[] {false, true}, new long[] {0, 3}, 0.0f);
+      // window Embedding(11, 4): [N, 4] -> [N, 4, 4]   MovedIds.java:32
       Tensor windowW = window.weight();
       try {
-        CpuKernels.embeddingForward(p.a20, 0, p.a19, 0, n * 4, windowW.readBuffer(), windowW.offset(), 11, 4, new int[] {n, 4});
+        CpuKernels.embeddingForward(p.a26, 0, p.a25, 0, n * 4, windowW.readBuffer(), windowW.offset(), 11, 4, new int[] {n, 4});
       } catch (IllegalArgumentException bad) {
         throw new IllegalArgumentException("window Embedding(11, 4) over ids.narrow(1, 2, 4).flip(-1): " + bad.getMessage(), bad);
       }
-      // x.flatten(1, 2): [N, 8, 4] -> [N, 32]   MovedIds.java:32
+      // x.flatten(1, 2): [N, 8, 4] -> [N, 32]   MovedIds.java:33
       // a view: no work
-      // head Linear(in_features=32, out_features=3, bias=True): [N, 32] -> [N, 3]   MovedIds.java:32
+      // head Linear(in_features=32, out_features=3, bias=True): [N, 32] -> [N, 3]   MovedIds.java:33
       Tensor headB = head.bias();
-      Blas.linear(n, 3, 32, p.a17, 0, head.weight(), headB.readBuffer(), headB.offset(), p.a22, 0);
-      // w.flatten(1, 2): [N, 4, 4] -> [N, 16]   MovedIds.java:32
+      Blas.linear(n, 3, 32, p.a23, 0, head.weight(), headB.readBuffer(), headB.offset(), p.a28, 0);
+      // w.flatten(1, 2): [N, 4, 4] -> [N, 16]   MovedIds.java:33
       // a view: no work
-      // windowHead Linear(in_features=16, out_features=3, bias=True): [N, 16] -> [N, 3]   MovedIds.java:32
+      // windowHead Linear(in_features=16, out_features=3, bias=True): [N, 16] -> [N, 3]   MovedIds.java:33
       Tensor windowHeadB = windowHead.bias();
-      Blas.linear(n, 3, 16, p.a20, 0, windowHead.weight(), windowHeadB.readBuffer(), windowHeadB.offset(), p.a24, 0);
-      // head.apply(x.flatten(1, 2)).add(windowHead.apply(w.flatten(1, 2))): [N, 3] -> [N, 3]   MovedIds.java:32
-      CpuKernels.addForward(out, 0, p.a22, 0, p.a24, 0, n * 3, false);
+      Blas.linear(n, 3, 16, p.a26, 0, windowHead.weight(), windowHeadB.readBuffer(), windowHeadB.offset(), p.a30, 0);
+      // head.apply(x.flatten(1, 2)).add(windowHead.apply(w.flatten(1, 2))): [N, 3] -> [N, 3]   MovedIds.java:33
+      CpuKernels.addForward(out, 0, p.a28, 0, p.a30, 0, n * 3, false);
       if (!Compiled.recording(x, tok.weight(), window.weight(), head.weight(), head.bias(), windowHead.weight(), windowHead.bias())) {
         return Tensor.wrap(out, n, 3);
       }
@@ -212,23 +231,35 @@ public final class KilnMovedIds extends MovedIds {
     Tensor v16 = tok.apply(v15);
     // x.add(tok.apply(F.pad(ids.add(1).narrow(1, 2, 6), new int[]{0, 2}, -0.5F))): [N, 8, 4] -> [N, 8, 4]   MovedIds.java:30
     Tensor v17 = F.add(v12, v16);
-    // ids.narrow(1, 2, 4): [N, 8] -> [N, 4]   MovedIds.java:31
-    Tensor v18 = F.narrow(x, 1, 2, 4);
-    // ids.narrow(1, 2, 4).flip(-1): [N, 4] -> [N, 4]   MovedIds.java:31
-    Tensor v19 = v18.flip(-1);
-    // window Embedding(11, 4): [N, 4] -> [N, 4, 4]   MovedIds.java:31
-    Tensor v20 = window.apply(v19);
-    // x.flatten(1, 2): [N, 8, 4] -> [N, 32]   MovedIds.java:32
-    Tensor v21 = F.flatten(v17, 1, 2);
-    // head Linear(in_features=32, out_features=3, bias=True): [N, 32] -> [N, 3]   MovedIds.java:32
-    Tensor v22 = head.apply(v21);
-    // w.flatten(1, 2): [N, 4, 4] -> [N, 16]   MovedIds.java:32
-    Tensor v23 = F.flatten(v20, 1, 2);
-    // windowHead Linear(in_features=16, out_features=3, bias=True): [N, 16] -> [N, 3]   MovedIds.java:32
-    Tensor v24 = windowHead.apply(v23);
-    // head.apply(x.flatten(1, 2)).add(windowHead.apply(w.flatten(1, 2))): [N, 3] -> [N, 3]   MovedIds.java:32
-    Tensor v25 = F.add(v22, v24);
-    return v25;
+    // ids.gt(5): [N, 8] -> [N, 8]   MovedIds.java:31
+    Tensor v18 = x.gt(5.0f);
+    // ids.flip(1): [N, 8] -> [N, 8]   MovedIds.java:31
+    Tensor v19 = x.flip(1);
+    // ids.flip(1).add(1): [N, 8] -> [N, 8]   MovedIds.java:31
+    Tensor v20 = v19.add(1);
+    // Tensor.where(ids.gt(5), ids, ids.flip(1).add(1)): [N, 8] -> [N, 8]   MovedIds.java:31
+    Tensor v21 = Tensor.where(v18, x, v20);
+    // tok Embedding(12, 4, padding_idx=0): [N, 8] -> [N, 8, 4]   MovedIds.java:31
+    Tensor v22 = tok.apply(v21);
+    // x.add(tok.apply(Tensor.where(ids.gt(5), ids, ids.flip(1).add(1)))): [N, 8, 4] -> [N, 8, 4]   MovedIds.java:31
+    Tensor v23 = F.add(v17, v22);
+    // ids.narrow(1, 2, 4): [N, 8] -> [N, 4]   MovedIds.java:32
+    Tensor v24 = F.narrow(x, 1, 2, 4);
+    // ids.narrow(1, 2, 4).flip(-1): [N, 4] -> [N, 4]   MovedIds.java:32
+    Tensor v25 = v24.flip(-1);
+    // window Embedding(11, 4): [N, 4] -> [N, 4, 4]   MovedIds.java:32
+    Tensor v26 = window.apply(v25);
+    // x.flatten(1, 2): [N, 8, 4] -> [N, 32]   MovedIds.java:33
+    Tensor v27 = F.flatten(v23, 1, 2);
+    // head Linear(in_features=32, out_features=3, bias=True): [N, 32] -> [N, 3]   MovedIds.java:33
+    Tensor v28 = head.apply(v27);
+    // w.flatten(1, 2): [N, 4, 4] -> [N, 16]   MovedIds.java:33
+    Tensor v29 = F.flatten(v26, 1, 2);
+    // windowHead Linear(in_features=16, out_features=3, bias=True): [N, 16] -> [N, 3]   MovedIds.java:33
+    Tensor v30 = windowHead.apply(v29);
+    // head.apply(x.flatten(1, 2)).add(windowHead.apply(w.flatten(1, 2))): [N, 3] -> [N, 3]   MovedIds.java:33
+    Tensor v31 = F.add(v28, v30);
+    return v31;
   }
 
   /**
@@ -274,9 +305,21 @@ public final class KilnMovedIds extends MovedIds {
 
     final float[] a20;
 
+    final float[] a21;
+
     final float[] a22;
 
+    final float[] a23;
+
     final float[] a24;
+
+    final float[] a25;
+
+    final float[] a26;
+
+    final float[] a28;
+
+    final float[] a30;
 
     float[] da2;
 
@@ -308,17 +351,29 @@ public final class KilnMovedIds extends MovedIds {
 
     float[] da16;
 
-    float[] da18;
-
     float[] da19;
 
-    float[] da17;
-
     float[] da20;
+
+    float[] da18;
+
+    float[] da21;
+
+    float[] da17;
 
     float[] da22;
 
     float[] da24;
+
+    float[] da25;
+
+    float[] da23;
+
+    float[] da26;
+
+    float[] da28;
+
+    float[] da30;
 
     Plan(int n) {
       super(n);
@@ -338,11 +393,17 @@ public final class KilnMovedIds extends MovedIds {
       this.a15 = new float[n * 8];
       this.a16 = new float[n * 32];
       this.a17 = new float[n * 32];
-      this.a18 = new float[n * 4];
-      this.a19 = new float[n * 4];
-      this.a20 = new float[n * 16];
-      this.a22 = new float[n * 3];
-      this.a24 = new float[n * 3];
+      this.a18 = new float[n * 8];
+      this.a19 = new float[n * 8];
+      this.a20 = new float[n * 8];
+      this.a21 = new float[n * 8];
+      this.a22 = new float[n * 32];
+      this.a23 = new float[n * 32];
+      this.a24 = new float[n * 4];
+      this.a25 = new float[n * 4];
+      this.a26 = new float[n * 16];
+      this.a28 = new float[n * 3];
+      this.a30 = new float[n * 3];
     }
 
     /**
@@ -367,12 +428,18 @@ public final class KilnMovedIds extends MovedIds {
       da15 = new float[n * 8];
       da12 = new float[n * 32];
       da16 = new float[n * 32];
-      da18 = new float[n * 4];
-      da19 = new float[n * 4];
+      da19 = new float[n * 8];
+      da20 = new float[n * 8];
+      da18 = new float[n * 8];
+      da21 = new float[n * 8];
       da17 = new float[n * 32];
-      da20 = new float[n * 16];
-      da22 = new float[n * 3];
-      da24 = new float[n * 3];
+      da22 = new float[n * 32];
+      da24 = new float[n * 4];
+      da25 = new float[n * 4];
+      da23 = new float[n * 32];
+      da26 = new float[n * 16];
+      da28 = new float[n * 3];
+      da30 = new float[n * 3];
     }
   }
 
@@ -450,54 +517,97 @@ public final class KilnMovedIds extends MovedIds {
         float[] dIn16_1 = need16 ? p.da16 : null;
         boolean need17 = need16;
         boolean need18 = need17;
-        float[] dIn18 = need18 ? p.da18 : null;
         boolean need19 = need18;
         float[] dIn19 = need19 ? p.da19 : null;
-        boolean need21 = need19 || needsGrad(2 /* window.weight() */);
-        float[] dIn21 = need21 ? p.da17 : null;
-        boolean need23 = need21 || needsGrad(3 /* head.weight() */) || needsGrad(4 /* head.bias() */);
-        float[] dIn23 = need23 ? p.da20 : null;
-        boolean need24 = need23 || needsGrad(5 /* windowHead.weight() */) || needsGrad(6 /* windowHead.bias() */);
-        float[] dIn24 = need24 ? p.da22 : null;
-        float[] dIn24_1 = need24 ? p.da24 : null;
-        // head.apply(x.flatten(1, 2)).add(windowHead.apply(w.flatten(1, 2))): gradient of [N, 3]   MovedIds.java:32
-        CpuKernels.addBackward(dIn24, 0, g.readBuffer(), g.offset(), null, 0, n * 3, false);
-        CpuKernels.addBackward(dIn24_1, 0, g.readBuffer(), g.offset(), null, 0, n * 3, false);
-        // windowHead Linear(in_features=16, out_features=3, bias=True): gradient of [N, 16]   MovedIds.java:32
+        boolean need20 = need19;
+        float[] dIn20_1 = need20 ? p.da20 : null;
+        float[] dIn20_2 = need20 ? p.da18 : null;
+        boolean need21 = need20;
+        float[] dIn21 = need21 ? p.da21 : null;
+        boolean need22 = need21 || needsGrad(1 /* tok.weight() */);
+        float[] dIn22 = need22 ? p.da17 : null;
+        float[] dIn22_1 = need22 ? p.da22 : null;
+        boolean need23 = need22;
+        boolean need24 = need23;
+        float[] dIn24 = need24 ? p.da24 : null;
+        boolean need25 = need24;
+        float[] dIn25 = need25 ? p.da25 : null;
+        boolean need27 = need25 || needsGrad(2 /* window.weight() */);
+        float[] dIn27 = need27 ? p.da23 : null;
+        boolean need29 = need27 || needsGrad(3 /* head.weight() */) || needsGrad(4 /* head.bias() */);
+        float[] dIn29 = need29 ? p.da26 : null;
+        boolean need30 = need29 || needsGrad(5 /* windowHead.weight() */) || needsGrad(6 /* windowHead.bias() */);
+        float[] dIn30 = need30 ? p.da28 : null;
+        float[] dIn30_1 = need30 ? p.da30 : null;
+        // head.apply(x.flatten(1, 2)).add(windowHead.apply(w.flatten(1, 2))): gradient of [N, 3]   MovedIds.java:33
+        CpuKernels.addBackward(dIn30, 0, g.readBuffer(), g.offset(), null, 0, n * 3, false);
+        CpuKernels.addBackward(dIn30_1, 0, g.readBuffer(), g.offset(), null, 0, n * 3, false);
+        // windowHead Linear(in_features=16, out_features=3, bias=True): gradient of [N, 16]   MovedIds.java:33
+        if (!need30) {
+          return new Tensor[7];
+        }
+        CpuKernels.biasGradient(Compiled.gradBuffer(windowHead.bias(), needsGrad(6 /* windowHead.bias() */)), 0, dIn30_1, 0, n, 3, true);
+        Tensor windowHeadGW = Compiled.grad(windowHead.weight(), needsGrad(5 /* windowHead.weight() */));
+        Blas.linearBackward(n, 3, 16, dIn30_1, 0, p.a26, 0, windowHeadGW, windowHead.weight(), 0f, dIn29, 0);
+        // window Embedding(11, 4): gradient of [N, 4]   MovedIds.java:32
+        // only when a step before it needs its gradient (a later one in program order still comes: no return)
+        if (need27) {
+          Compiled.embeddingBackward(window.weight(), needsGrad(2 /* window.weight() */), dIn29, 0, p.a25, 0, n * 4, 4, -1);
+        }
+        // head Linear(in_features=32, out_features=3, bias=True): gradient of [N, 32]   MovedIds.java:33
+        if (!need29) {
+          return new Tensor[7];
+        }
+        CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(4 /* head.bias() */)), 0, dIn30, 0, n, 3, true);
+        Tensor headGW = Compiled.grad(head.weight(), needsGrad(3 /* head.weight() */));
+        Blas.linearBackward(n, 3, 32, dIn30, 0, p.a23, 0, headGW, head.weight(), 0f, dIn27, 0);
+        // ids.narrow(1, 2, 4).flip(-1): gradient of [N, 4]   MovedIds.java:32
+        if (!need25) {
+          return new Tensor[7];
+        }
+        // ids moved have no gradient
+        // ids.narrow(1, 2, 4): gradient of [N, 8]   MovedIds.java:32
         if (!need24) {
           return new Tensor[7];
         }
-        CpuKernels.biasGradient(Compiled.gradBuffer(windowHead.bias(), needsGrad(6 /* windowHead.bias() */)), 0, dIn24_1, 0, n, 3, true);
-        Tensor windowHeadGW = Compiled.grad(windowHead.weight(), needsGrad(5 /* windowHead.weight() */));
-        Blas.linearBackward(n, 3, 16, dIn24_1, 0, p.a20, 0, windowHeadGW, windowHead.weight(), 0f, dIn23, 0);
-        // window Embedding(11, 4): gradient of [N, 4]   MovedIds.java:31
-        // only when a step before it needs its gradient (a later one in program order still comes: no return)
-        if (need21) {
-          Compiled.embeddingBackward(window.weight(), needsGrad(2 /* window.weight() */), dIn23, 0, p.a19, 0, n * 4, 4, -1);
-        }
-        // head Linear(in_features=32, out_features=3, bias=True): gradient of [N, 32]   MovedIds.java:32
+        // ids moved have no gradient
+        // x.add(tok.apply(Tensor.where(ids.gt(5), ids, ids.flip(1).add(1)))): gradient of [N, 8, 4]   MovedIds.java:31
         if (!need23) {
           return new Tensor[7];
         }
-        CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(4 /* head.bias() */)), 0, dIn24, 0, n, 3, true);
-        Tensor headGW = Compiled.grad(head.weight(), needsGrad(3 /* head.weight() */));
-        Blas.linearBackward(n, 3, 32, dIn24, 0, p.a17, 0, headGW, head.weight(), 0f, dIn21, 0);
-        // ids.narrow(1, 2, 4).flip(-1): gradient of [N, 4]   MovedIds.java:31
+        CpuKernels.addBackward(dIn22, 0, dIn27, 0, null, 0, n * 32, false);
+        CpuKernels.addBackward(dIn22_1, 0, dIn27, 0, null, 0, n * 32, false);
+        // tok Embedding(12, 4, padding_idx=0): gradient of [N, 8]   MovedIds.java:31
+        if (!need22) {
+          return new Tensor[7];
+        }
+        Compiled.embeddingBackward(tok.weight(), needsGrad(1 /* tok.weight() */), dIn22_1, 0, p.a21, 0, n * 8, 4, 0);
+        // Tensor.where(ids.gt(5), ids, ids.flip(1).add(1)): gradient of [N, 8]   MovedIds.java:31
+        if (!need21) {
+          return new Tensor[7];
+        }
+        // ids moved have no gradient
+        // ids.flip(1).add(1): gradient of [N, 8]   MovedIds.java:31
+        if (!need20) {
+          return new Tensor[7];
+        }
+        // integer arithmetic of ids has no gradient
+        // ids.flip(1): gradient of [N, 8]   MovedIds.java:31
         if (!need19) {
           return new Tensor[7];
         }
         // ids moved have no gradient
-        // ids.narrow(1, 2, 4): gradient of [N, 8]   MovedIds.java:31
+        // ids.gt(5): gradient of [N, 8]   MovedIds.java:31
         if (!need18) {
           return new Tensor[7];
         }
-        // ids moved have no gradient
+        // a comparison has no gradient
         // x.add(tok.apply(F.pad(ids.add(1).narrow(1, 2, 6), new int[]{0, 2}, -0.5F))): gradient of [N, 8, 4]   MovedIds.java:30
         if (!need17) {
           return new Tensor[7];
         }
-        CpuKernels.addBackward(dIn16, 0, dIn21, 0, null, 0, n * 32, false);
-        CpuKernels.addBackward(dIn16_1, 0, dIn21, 0, null, 0, n * 32, false);
+        CpuKernels.addBackward(dIn16, 0, dIn22, 0, null, 0, n * 32, false);
+        CpuKernels.addBackward(dIn16_1, 0, dIn22, 0, null, 0, n * 32, false);
         // tok Embedding(12, 4, padding_idx=0): gradient of [N, 8]   MovedIds.java:30
         if (!need16) {
           return new Tensor[7];

@@ -200,11 +200,14 @@ public final class ShapeChecker {
     List<String> inputNames = new ArrayList<>(List.of(ir.inputName()));
     ir.further().forEach(f -> inputNames.add(f.name()));
     for (StepIr st : ir.steps()) {
-      if ((ModelIr.looksUp(st.spec()) || st.spec() instanceof IdOp || st.spec() instanceof IdMove) && inputNames.contains(st.input())) { // (emb.apply(ids.add(1)))
+      if ((ModelIr.looksUp(st.spec()) || st.spec() instanceof IdOp) && inputNames.contains(st.input())) { // (emb.apply(ids.add(1)))
         ids.putIfAbsent(st.input(), st.layer() != null ? st.layer().path() : st.text());
       }
       if (st.spec() instanceof IdOp op && op.pair() && inputNames.contains(st.inputs().get(1))) { // (users.mul(V).add(items))
         ids.putIfAbsent(st.inputs().get(1), st.text());
+      }
+      if (st.spec() instanceof IdMove) { // (ids.flip(1); Tensor.where(mask, ids, other): a and b)
+        IdMove.operands(st).stream().filter(inputNames::contains).forEach(v -> ids.putIfAbsent(v, st.text()));
       }
     }
     Set<String> maskOnly = maskOnly(ir.steps());
@@ -249,8 +252,12 @@ public final class ShapeChecker {
       if (isView(step) && (ids.containsKey(step.input()) || idsViews.containsKey(step.input()))) {
         idsViews.put(step.output(), idsViews.getOrDefault(step.input(), step.input()));
       }
-      if (idArithmetic && step.inputs().stream().anyMatch(v -> !ids.containsKey(v) && !argmaxIds.contains(v) && !idsViews.containsKey(v))) {
+      if (idArithmetic && (step.spec() instanceof IdMove ? IdMove.operands(step) : step.inputs()).stream()
+          .anyMatch(v -> !ids.containsKey(v) && !argmaxIds.contains(v) && !idsViews.containsKey(v))) {
         continue; // integer arithmetic of floats, reported by the reader (the steps after it read no shape: no more errors)
+      }
+      if (step.spec() instanceof IdMove m && m.where() && !idsWhereFits(step, joined, producers, where, label)) {
+        continue;
       }
       String argmaxRead = embedding || idArithmetic || isView(step) ? null
           : step.inputs().stream().filter(argmaxIds::contains).findFirst().orElse(null);
@@ -596,7 +603,7 @@ public final class ShapeChecker {
   /** Whether a step reads its input {@code w} as a mask, passing it no gradient: a comparison's, a masked fill's or where's mask. */
   private static boolean readsAsMask(StepIr st, int w) {
     return st.spec() instanceof Compare || st.spec() instanceof MaskedFill m && m.byValue() && w == 1
-        || st.spec() instanceof Where && w == 2;
+        || st.spec() instanceof Where && w == 2 || st.spec() instanceof IdMove m && m.where() && w == 2;
   }
 
   /** Whether {@code st} is an argmax or argmin ({@code logits.argmax(-1)}, {@code dist.argmin(-1)}): ids, no gradient to its input. */
@@ -622,6 +629,21 @@ public final class ShapeChecker {
   private static boolean idArithmeticOutput(ModelIr ir, String value) {
     String viewed = viewedValue(ir, value);
     return ir.steps().stream().anyMatch(st -> st.output().equals(viewed) && st.spec() instanceof IdOp);
+  }
+
+  /**
+   * Whether a where of ids ({@code Tensor.where(ids.eq(3), ids, other)}) reads a mask, a and b of one shape, as a compiled
+   * where of ids takes them; else an error on its line.
+   */
+  private boolean idsWhereFits(StepIr step, List<int[]> joined, Map<String, String> producers, Source where, String label) {
+    if (joined.stream().allMatch(s -> Arrays.equals(s, joined.get(0)))) {
+      return true;
+    }
+    diagnostics.error(where, Message.UNSUPPORTED_FUNCTION, label + ": a compiled where of ids takes its mask and its two ids of one"
+        + " shape, but the mask is " + Shapes.toString(joined.get(2)) + " from " + producers.get(step.inputs().get(2)) + ", a "
+        + Shapes.toString(joined.get(0)) + " from " + producers.get(step.inputs().get(0)) + " and b " + Shapes.toString(joined.get(1))
+        + " from " + producers.get(step.inputs().get(1)) + " (expand them first, or leave out @Model to run it eagerly)");
+    return false;
   }
 
   /** Whether {@code value} is ids moved in forward ({@link IdMove}: {@code ids.flip(1)}), or a view of such ids. */

@@ -272,7 +272,8 @@ final class ForwardEmitter {
         case LINE -> ElementwiseEmitter.lineForward(b, k, out, in);
         case IDS -> {
           if (k.spec() instanceof IdMove) { // ids.flip(1): the float move of the ids
-            IdMoves.forward(b, k, out, in);
+            IdMoves.forward(b, k, out, in, k.inputs().size() > 1 ? gen.ref(k.inputs().get(1), refs) : null,
+                k.inputs().size() > 2 ? gen.ref(k.inputs().get(2), refs) : null);
           } else {
             ElementwiseEmitter.idArithmeticForward(b, k, out, in, k.inputs().size() > 1 ? gen.ref(k.inputs().get(1), refs) : null);
           }

@@ -1,6 +1,7 @@
 package dev.kiln.processor.gen;
 
 import static dev.kiln.processor.gen.Generator.SLICES;
+import static dev.kiln.processor.gen.Generator.WHERE_KERNELS;
 
 import com.palantir.javapoet.CodeBlock;
 import dev.kiln.processor.gen.Generator.Ref;
@@ -22,8 +23,17 @@ final class IdMoves {
         k.out(), k.inShape(), k.outShape(), k.source());
   }
 
-  /** The forward of ids moved: the float move's over the plan's buffers. */
-  static void forward(CodeBlock.Builder b, Kernel k, Ref out, Ref in) {
+  /**
+   * The forward of ids moved: the float move's over the plan's buffers; a where's ({@code WhereKernels.forward}) over its
+   * mask, a and b, all of the result's shape ({@code other} the refs of b and the mask).
+   */
+  static void forward(CodeBlock.Builder b, Kernel k, Ref out, Ref in, Ref bRef, Ref mask) {
+    if (((IdMove) k.spec()).where()) {
+      String count = "n * " + k.outPerSample();
+      b.addStatement("$T.forward($L, $L, $L, $L, $L, $L, $L, $L, $L, $L, $L)", WHERE_KERNELS, out.array(), mask.array(), mask.offset(),
+          count, in.array(), in.offset(), count, bRef.array(), bRef.offset(), count, count);
+      return;
+    }
     Kernel move = moveKernel(k);
     if (move.kind() == Kernel.Kind.SLICE) {
       sliceForward(b, move, out, in);
@@ -38,8 +48,14 @@ final class IdMoves {
         StepCalls.sliceArgs(k));
   }
 
-  /** The CUDA step: eager's move of the ids on the device ({@code v1.flip(1)}, {@code F.pad(v1, ...)}). */
-  static CodeBlock eagerCall(Kernel k, String in) {
+  /**
+   * The CUDA step: eager's move of the ids on the device ({@code v1.flip(1)}, {@code F.pad(v1, ...)}, {@code
+   * Tensor.where(v3, v1, v2)} of the CUDA locals {@code locals}).
+   */
+  static CodeBlock eagerCall(Kernel k, String in, java.util.Map<String, String> locals) {
+    if (((IdMove) k.spec()).where()) {
+      return CodeBlock.of("$T.where($L, $L, $L)", Generator.TENSOR, locals.get(k.inputs().get(2)), in, locals.get(k.inputs().get(1)));
+    }
     return Functions.call(((IdMove) k.spec()).move(), in);
   }
 }

@@ -119,7 +119,10 @@ final class Planner {
         label += " + " + label(r);
         outValue = r.output();
       }
-      if (s.spec() instanceof dev.kiln.processor.ir.IdOp op && op.pair()) { // users.mul(V).add(items): ids of two values, in order
+      if (s.spec() instanceof dev.kiln.processor.ir.IdMove m && m.where()) { // Tensor.where(mask, ids, other): a, b and the mask
+        kernels.add(new Kernel(Kernel.Kind.IDS, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source(),
+            s.inputs(), s.inputs().stream().map(model::shapeOf).toList(), null, false));
+      } else if (s.spec() instanceof dev.kiln.processor.ir.IdOp op && op.pair()) { // users.mul(V).add(items): ids of two values, in order
         kernels.add(new Kernel(Kernel.Kind.IDS, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source(),
             s.inputs(), s.inputs().stream().map(model::shapeOf).toList(), null, false));
       } else if (s.spec() instanceof MatMul) {

@@ -147,7 +147,7 @@ final class StepCalls {
       return CodeBlock.of("$L.$L($L)", in, op.valuesMethod(), gen.cudaLocals.get(k.inputs().get(1)));
     }
     if (k.spec() instanceof IdMove) { // ids.flip(1): eager's move of the ids on the device
-      return IdMoves.eagerCall(k, in);
+      return IdMoves.eagerCall(k, in, gen.cudaLocals);
     }
     if (k.spec() instanceof IdOp op) { // ids.add(1): eager's integer arithmetic of the ids on the device
       return CodeBlock.of("$L.$L", in, op.call());

@@ -3,7 +3,8 @@ package dev.kiln.processor.ir;
 import dev.kiln.dsl.LayerSpec;
 
 /**
- * Ids moved in a compiled forward: a {@link Narrow}, {@link Flip}, {@link Roll} or {@link Pad} whose input is ids (the
+ * Ids moved in a compiled forward: a {@link Narrow}, {@link Flip}, {@link Roll}, {@link Pad} whose input is ids, or a
+ * {@link Where} whose a and b are ids, all three of the result's shape (the
  * input an Embedding looks up through it, an argmax's indices, ids computed in forward), as {@code emb.apply(ids.flip(1))}
  * or {@code emb.apply(F.pad(ids, new int[] {1, 0}, 0).narrow(1, 0, S))} (shifted right past a start token). The step moves
  * whole values as the float step would (each an exact float), so it runs the float step's forward; the result is ids,
@@ -13,9 +14,23 @@ import dev.kiln.dsl.LayerSpec;
  * @param move the float step it runs: a Narrow, an {@link IndexMap} (Pad, Flip) or a Roll
  */
 public record IdMove(LayerSpec move) implements LayerSpec {
-  /** Whether a step of {@code spec} moves the values of its one input, and so moves ids where its input is ids. */
+  /**
+   * Whether a step of {@code spec} moves the values of its operands, and so moves ids where they are ids: a narrow, flip,
+   * roll or pad of one input, or a where of two ({@code Tensor.where(mask, ids, other)}: its mask is no operand).
+   */
   public static boolean moves(LayerSpec spec) {
-    return spec instanceof Narrow || spec instanceof IndexMap || spec instanceof Roll;
+    return spec instanceof Narrow || spec instanceof IndexMap || spec instanceof Roll || spec instanceof Where;
+  }
+
+  /** The values a step moves (a where's a and b, not its mask; the one input of the others): ids where it moves ids. */
+  public static java.util.List<String> operands(StepIr s) {
+    boolean where = s.spec() instanceof Where || s.spec() instanceof IdMove m && m.move() instanceof Where;
+    return where ? s.inputs().subList(0, 2) : s.inputs();
+  }
+
+  /** Whether this moves ids by a mask ({@code Tensor.where(ids.eq(3), ids, other)}): three inputs, the mask last. */
+  public boolean where() {
+    return move instanceof Where;
   }
 
   /**

@@ -99,12 +99,12 @@ public record IdOp(IdKernels.Op op, long c, long c2, LayerSpec floatForm, String
       if (ModelIr.looksUp(s.spec())) {
         feedsLookup.add(s.input());
       } else if (passesIds(s) && feedsLookup.contains(s.output())) {
-        feedsLookup.addAll(s.inputs()); // (both operands of ids.add(other))
+        feedsLookup.addAll(IdMove.operands(s)); // (both operands of ids.add(other); a where's a and b, not its mask)
       }
     }
     java.util.Set<String> ids = new java.util.HashSet<>();
     for (StepIr s : steps) {
-      boolean idsIn = s.inputs().stream().allMatch(in -> ids.contains(in) || !produced.contains(in) && feedsLookup.contains(in));
+      boolean idsIn = IdMove.operands(s).stream().allMatch(in -> ids.contains(in) || !produced.contains(in) && feedsLookup.contains(in));
       if (s.spec() instanceof LineOp l && l.makesIds() || passesIds(s) && idsIn) {
         ids.add(s.output());
       }
