@@ -193,12 +193,27 @@ final class IntOps {
    * @throws IllegalArgumentException for a value that is no number or past 2^24 in magnitude once cast
    */
   static Tensor pad(Tensor ids, int[] pad, float value) {
-    if (Float.isNaN(value) || Math.abs((double) (long) value) > DType.MAX_EXACT_INT || Float.isInfinite(value)) {
-      throw new IllegalArgumentException("pad: the value " + value + " pads ids (int32, PyTorch's int64), which hold whole numbers of"
-          + " at most 2^24 in magnitude; got shape " + Shapes.toString(ids.shape()));
-    }
-    float id = (long) value;
+    float id = idOf("pad", "pads", value, ids);
     return keepingIds(ids, f -> IndexOps.pad(f, pad, id));
+  }
+
+  /** {@code ids.masked_fill(mask, value)}: ids, the value cast to an id as {@link #pad}'s (PyTorch keeps the int64 type). */
+  static Tensor maskedFill(Tensor ids, Tensor mask, float value) {
+    float id = idOf("masked_fill", "fills", value, ids);
+    return keepingIds(ids, f -> ShapeOps.maskedFill(f, mask, id));
+  }
+
+  /**
+   * {@code value} cast to an id toward zero, as PyTorch casts a scalar to an int64 tensor's type ({@code -1.7} is {@code -1}).
+   *
+   * @throws IllegalArgumentException naming {@code op} for a value that is no number or past 2^24 in magnitude once cast
+   */
+  private static float idOf(String op, String verb, float value, Tensor ids) {
+    if (Float.isNaN(value) || Float.isInfinite(value) || Math.abs((double) (long) value) > DType.MAX_EXACT_INT) {
+      throw new IllegalArgumentException(op + ": the value " + value + " " + verb + " ids (int32, PyTorch's int64), which hold whole"
+          + " numbers of at most 2^24 in magnitude; got shape " + Shapes.toString(ids.shape()));
+    }
+    return (long) value;
   }
 
   /** Whether any of the (non-null) tensors is ids. */

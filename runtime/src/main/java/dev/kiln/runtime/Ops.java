@@ -191,6 +191,9 @@ public final class Ops {
    * @throws IllegalArgumentException when the mask does not broadcast to x's shape
    */
   public static Tensor maskedFill(Tensor x, Tensor mask, float value) {
+    if (IntOps.isIds(x)) { // ids filled with the value as an id: ids (IntOps)
+      return IntOps.maskedFill(x, mask, value);
+    }
     return ShapeOps.maskedFill(x, mask, value);
   }
 
@@ -200,11 +203,17 @@ public final class Ops {
    * passes where the values were kept. {@code diagonal} 0 is the main diagonal, above it positive.
    */
   public static Tensor tril(Tensor x, int diagonal) {
+    if (IntOps.isIds(x)) { // ids moved: ids (IntOps)
+      return IntOps.keepingIds(x, f -> ShapeOps.tril(f, diagonal));
+    }
     return ShapeOps.tril(x, diagonal);
   }
 
   /** The upper triangle, PyTorch's {@code triu(diagonal)}: elements with {@code column - row >= diagonal} kept, as {@link #tril}. */
   public static Tensor triu(Tensor x, int diagonal) {
+    if (IntOps.isIds(x)) { // ids moved: ids (IntOps)
+      return IntOps.keepingIds(x, f -> ShapeOps.triu(f, diagonal));
+    }
     return ShapeOps.triu(x, diagonal);
   }
 

@@ -77,6 +77,17 @@ class IdMovesTest {
   }
 
   @Test
+  void maskedFillTrilAndTriuOfIdsAreIds() {
+    Tensor ids = Tensor.labels(1, 2, 3, 4, 5, 6).view(2, 3);
+    // ids.masked_fill(ids > 4, -1.7): int64, the value cast toward zero
+    assertIds(new float[] {1, 2, 3, 4, -1, -1}, new int[] {2, 3}, ids.maskedFill(ids.gt(4), -1.7f));
+    assertIds(new float[] {1, 0, 0, 4, 5, 0}, new int[] {2, 3}, ids.tril(0));
+    assertIds(new float[] {0, 2, 3, 0, 0, 6}, new int[] {2, 3}, ids.triu(1));
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ids.maskedFill(ids.gt(4), Float.POSITIVE_INFINITY));
+    assertTrue(e.getMessage().startsWith("masked_fill: the value Infinity fills ids"), e.getMessage());
+  }
+
+  @Test
   void floatOnlyOpsOfIdsNameTheOpAndTheType() {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> IDS.mean());
     assertEquals("mean: expected a float tensor, got INT32 of shape [2, 4]", e.getMessage());
