@@ -3131,7 +3131,7 @@ class ProcessorTest {
           + " an Embedding looks up",
       "Tensor y = x.add(tok.apply(F.pad(ids, new int[] {1, 0}, Float.NaN))); | Tensor y = x.add(| F.pad(ids, new int[]{1, 0},"
           + " Float.NaN): the value NaN pads ids (int32, PyTorch's int64), which hold whole numbers of at most 2^24 in magnitude",
-      "Tensor y = x.add(tok.apply(ids.roll(1, 0))); | Tensor y = x.add(| dimension 0 is the batch, which a compiled forward keeps",
+      "Tensor y = x.add(tok.apply(ids.roll(1, 0))); | Tensor y = x.add(| roll(1, 0) of [N, 6]: dimension 0 is the batch, which a compiled forward keeps",
       "Tensor y = x.add(tok.apply(x.sum(2).flip(1))); | Tensor y = x.add(| tok: an Embedding takes",
       "Tensor y = x.add(tok.apply(Tensor.where(ids.view(-1, 6, 1).gt(5), ids, ids.flip(1)))); | Tensor y = x.add(| a compiled where"
           + " of ids takes its mask and its two ids of one shape, but the mask is [N, 6, 1] from ids.view(-1, 6, 1).gt(5), a [N, 6]"
