@@ -152,6 +152,7 @@ class CudaCompiledTest {
     "ShiftedIds, ids11:6",
     "GreedyShift, 6:8",
     "ShiftedPositions, ids11:6",
+    "MovedIds, ids11:8",
     "IdsWithPositions, ids11:6",
     "IdsOfIds, ids11:6",
     "NearestCode, 6:8",

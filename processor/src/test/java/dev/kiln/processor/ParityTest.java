@@ -1377,7 +1377,8 @@ class ParityTest {
    * argmax's and argmin's: values and the tables' gradients eager mode's bit for bit over SGD steps.
    */
   @ParameterizedTest(name = "{0}")
-  @CsvSource({"ShiftedIds, ids11:6", "GreedyShift, 6:8", "ShiftedPositions, ids11:6", "IdsWithPositions, ids11:6", "IdsOfIds, ids11:6"})
+  @CsvSource({"ShiftedIds, ids11:6", "GreedyShift, 6:8", "ShiftedPositions, ids11:6", "IdsWithPositions, ids11:6", "IdsOfIds, ids11:6",
+      "MovedIds, ids11:8"})
   void embeddingOfIdArithmeticMatchesEagerBitForBit(String model, String sampleShape) {
     matchesEagerBitForBit(model, sampleShape);
   }
@@ -1441,6 +1442,35 @@ class ParityTest {
     assertEquals("remainder: integer division by zero (the divisor at flat position 8 is 0)", assertThrows(
         IllegalArgumentException.class, () -> compiled.forward(Tensor.labels(0, 2, 3, 4, 5, 6, 7, 8, 1, 0, 2, 3).reshape(2, 6)))
         .getMessage());
+  }
+
+  /**
+   * Ids moved past the table (padded with a start token 11 that a table of 11 rows lacks): the compiled forward fails as
+   * eager's Embedding does, after the layer and the move; within the table, the output is eager's; on CUDA too.
+   */
+  @Test
+  void movedIdsOutOfRangeFailLikeEager() {
+    JavaFileObject f = ProcessorTest.classModel("PadErrors",
+        "@Model(input = {6})",
+        "public class PadErrors extends Module {",
+        "  final Embedding tok = new Embedding(11, 4);",
+        "  @Override public Tensor forward(Tensor ids) {",
+        "    return tok.apply(F.pad(ids, new int[] {1, -1}, 10.9f).flip(1)).flatten(1, 2);",
+        "  }",
+        "}");
+    Compilation c = ProcessorTest.compile(f);
+    assertThat(c).succeededWithoutWarnings();
+    ClassLoader loader = new CompiledClasses(c);
+    Module eager = factory(loader, "test.PadErrors").get();
+    Module compiled = factory(loader, "test.KilnPadErrors").get();
+    compiled.loadStateDict(eager.stateDict());
+    Tensor fine = Tensor.labels(0, 7, 3, 4, 5, 2, 9, 10, 0, 3, 2, 2).reshape(2, 6); // the start token 10.9 is id 10, the last row
+    assertArrayEquals(eager.forward(fine).toFloatArray(), compiled.forward(fine).toFloatArray());
+    Tensor past = Tensor.labels(0, 7, 3, 4, 11, 2).reshape(1, 6);
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> eager.forward(past));
+    IllegalArgumentException k = assertThrows(IllegalArgumentException.class, () -> compiled.forward(past));
+    assertTrue(e.getMessage().contains("index 11 at flat position 0 of [1, 6] is out of range for 11 embeddings"), e.getMessage());
+    assertEquals("tok Embedding(11, 4) over F.pad(ids, new int[]{1, -1}, 10.9F).flip(1): " + e.getMessage(), k.getMessage());
   }
 
   /**

@@ -120,6 +120,7 @@ class ProcessorTest {
       "SlicedParameters, KilnSlicedParameters, KilnSlicedParameters.java",
       "BufferThresholds, KilnBufferThresholds, KilnBufferThresholds.java",
       "ShiftedIds, KilnShiftedIds, KilnShiftedIds.java",
+      "MovedIds, KilnMovedIds, KilnMovedIds.java",
       "IdsOfIds, KilnIdsOfIds, KilnIdsOfIds.java",
       "GroupNormNet, KilnGroupNormNet, KilnGroupNormNet.java",
       "FunctionalConv, KilnFunctionalConv, KilnFunctionalConv.java",
@@ -3116,6 +3117,30 @@ class ProcessorTest {
   })
   void idArithmeticErrorsAreOnTheirLine(String statement, String line, String message) {
     assertStatementError("IdMath", "6", "ids", List.of("  final Embedding tok = new Embedding(12, 4);"), "Tensor x = tok.apply(ids);",
+        statement, line, message);
+  }
+
+  /**
+   * Ids moved in a compiled forward (a narrow, flip, roll or pad of ids): the moved ids read as values, a pad value no id
+   * holds, a move of the batch, and a move of floats looked up are errors on their line.
+   */
+  @ParameterizedTest(name = "{0}")
+  @CsvSource(delimiter = '|', value = {
+      "Tensor h = ids.flip(1); Tensor y = x.add(tok.apply(h)).add(h.view(-1, 6, 1)); | Tensor h = ids.flip(1); | h.view(-1, 6, 1) is"
+          + " ids moved in forward (a narrow, flip, roll, pad or where of ids, without gradient), which a compiled forward reads only as ids"
+          + " an Embedding looks up",
+      "Tensor y = x.add(tok.apply(F.pad(ids, new int[] {1, 0}, Float.NaN))); | Tensor y = x.add(| F.pad(ids, new int[]{1, 0},"
+          + " Float.NaN): the value NaN pads ids (int32, PyTorch's int64), which hold whole numbers of at most 2^24 in magnitude",
+      "Tensor y = x.add(tok.apply(ids.roll(1, 0))); | Tensor y = x.add(| roll(1, 0) of [N, 6]: dimension 0 is the batch, which a compiled forward keeps",
+      "Tensor y = x.add(tok.apply(x.sum(2).flip(1))); | Tensor y = x.add(| tok: an Embedding takes",
+      "Tensor y = x.add(tok.apply(Tensor.where(ids.view(-1, 6, 1).gt(5), ids, ids.flip(1)))); | Tensor y = x.add(| a compiled where"
+          + " of ids takes its mask and its two ids of one shape, but the mask is [N, 6, 1] from ids.view(-1, 6, 1).gt(5), a [N, 6]"
+          + " from the input ids (@Model input) and b [N, 6] from ids.flip(1)",
+      "Tensor y = x.add(tok.apply(ids.narrow(1, 0, 6))).mul(ids.narrow(1, 0, 6).eq(0).view(-1, 6, 1)); | Tensor y = x.add(| ids.narrow(1,"
+          + " 0, 6) is ids moved in forward",
+  })
+  void idMovesErrorsAreOnTheirLine(String statement, String line, String message) {
+    assertStatementError("IdMoves", "6", "ids", List.of("  final Embedding tok = new Embedding(12, 4);"), "Tensor x = tok.apply(ids);",
         statement, line, message);
   }
 

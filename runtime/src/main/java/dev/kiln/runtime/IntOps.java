@@ -160,6 +160,62 @@ final class IntOps {
     return allIds ? asIds(values) : values;
   }
 
+  /**
+   * {@code ids.sum(dims[, keepDim])} over the dimensions {@code reduced} marks, as PyTorch sums an int64 tensor: ids of
+   * {@code outShape}, each sum computed in 64 bits ({@link IdKernels#sumOver}: a sum past 2^24 an error naming it). On
+   * CUDA the ids are summed on the host and the sums copied back (a reduction of ids is rare; the float kernels would
+   * round a sum past 2^24 before it could be refused).
+   */
+  static Tensor sum(Tensor ids, boolean[] reduced, int[] outShape) {
+    float[] out = new float[Shapes.numel(outShape)];
+    IdKernels.sumOver(out, ids.toFloatArray(), 0, ids.shape(), reduced);
+    return Tensor.wrap(out, DType.INT32, outShape).to(ids.device());
+  }
+
+  /** {@code sum} of every dimension of ids, or those of {@code dims} (none: every one), as {@link Ops#sum(Tensor, int[], boolean)} checks them. */
+  static Tensor sum(Tensor ids, int[] dims, boolean keepDim) {
+    boolean[] reduced = ReductionOps.Over.of("sum", ids, dims).reduced();
+    return sum(ids, reduced, Shapes.reducedShape(ids.shape(), reduced, keepDim));
+  }
+
+  /** {@code sum} of ids along one dimension, as {@link Ops#sum(Tensor, int, boolean)} checks it. */
+  static Tensor sum(Tensor ids, int dim, boolean keepDim) {
+    Ops.Along.of("sum", ids, dim); // (eager's message for a dimension out of range)
+    boolean[] reduced = new boolean[ids.dim()];
+    reduced[Shapes.normalizeDim(dim, ids.dim())] = true;
+    return sum(ids, reduced, Shapes.reducedShape(ids.shape(), reduced, keepDim));
+  }
+
+  /**
+   * {@code F.pad(ids, pad, value)}: ids padded with {@code value} cast to an id as PyTorch casts it to the int64 tensor's
+   * type (toward zero: {@code -1.7} pads with {@code -1}), the float pad's checks and moves.
+   *
+   * @throws IllegalArgumentException for a value that is no number or past 2^24 in magnitude once cast
+   */
+  static Tensor pad(Tensor ids, int[] pad, float value) {
+    float id = idOf("pad", "pads", value, ids);
+    return keepingIds(ids, f -> IndexOps.pad(f, pad, id));
+  }
+
+  /** {@code ids.masked_fill(mask, value)}: ids, the value cast to an id as {@link #pad}'s (PyTorch keeps the int64 type). */
+  static Tensor maskedFill(Tensor ids, Tensor mask, float value) {
+    float id = idOf("masked_fill", "fills", value, ids);
+    return keepingIds(ids, f -> ShapeOps.maskedFill(f, mask, id));
+  }
+
+  /**
+   * {@code value} cast to an id toward zero, as PyTorch casts a scalar to an int64 tensor's type ({@code -1.7} is {@code -1}).
+   *
+   * @throws IllegalArgumentException naming {@code op} for a value that is no number or past 2^24 in magnitude once cast
+   */
+  private static float idOf(String op, String verb, float value, Tensor ids) {
+    if (Float.isNaN(value) || Float.isInfinite(value) || Math.abs((double) (long) value) > DType.MAX_EXACT_INT) {
+      throw new IllegalArgumentException(op + ": the value " + value + " " + verb + " ids (int32, PyTorch's int64), which hold whole"
+          + " numbers of at most 2^24 in magnitude; got shape " + Shapes.toString(ids.shape()));
+    }
+    return (long) value;
+  }
+
   /** Whether any of the (non-null) tensors is ids. */
   static boolean anyIds(List<Tensor> tensors) {
     return tensors != null && tensors.stream().anyMatch(t -> t != null && isIds(t));

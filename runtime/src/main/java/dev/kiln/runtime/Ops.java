@@ -191,6 +191,9 @@ public final class Ops {
    * @throws IllegalArgumentException when the mask does not broadcast to x's shape
    */
   public static Tensor maskedFill(Tensor x, Tensor mask, float value) {
+    if (IntOps.isIds(x)) { // ids filled with the value as an id: ids (IntOps)
+      return IntOps.maskedFill(x, mask, value);
+    }
     return ShapeOps.maskedFill(x, mask, value);
   }
 
@@ -200,11 +203,17 @@ public final class Ops {
    * passes where the values were kept. {@code diagonal} 0 is the main diagonal, above it positive.
    */
   public static Tensor tril(Tensor x, int diagonal) {
+    if (IntOps.isIds(x)) { // ids moved: ids (IntOps)
+      return IntOps.keepingIds(x, f -> ShapeOps.tril(f, diagonal));
+    }
     return ShapeOps.tril(x, diagonal);
   }
 
   /** The upper triangle, PyTorch's {@code triu(diagonal)}: elements with {@code column - row >= diagonal} kept, as {@link #tril}. */
   public static Tensor triu(Tensor x, int diagonal) {
+    if (IntOps.isIds(x)) { // ids moved: ids (IntOps)
+      return IntOps.keepingIds(x, f -> ShapeOps.triu(f, diagonal));
+    }
     return ShapeOps.triu(x, diagonal);
   }
 
@@ -301,6 +310,9 @@ public final class Ops {
 
   /** Sum of all elements, as a rank-0 tensor. */
   public static Tensor sum(Tensor x) {
+    if (IntOps.isIds(x)) { // ids' sum: ids, computed in 64 bits (IntOps)
+      return IntOps.sum(x, new int[0], false);
+    }
     return ReductionOps.sum(x);
   }
 
@@ -314,6 +326,9 @@ public final class Ops {
    * the dimension is removed, or kept with size 1 when {@code keepDim}. Added in double.
    */
   public static Tensor sum(Tensor x, int dim, boolean keepDim) {
+    if (IntOps.isIds(x)) { // ids' sums: ids (IntOps)
+      return IntOps.sum(x, dim, keepDim);
+    }
     return ReductionOps.sum(x, dim, keepDim);
   }
 
@@ -333,6 +348,9 @@ public final class Ops {
    *     or given twice
    */
   public static Tensor sum(Tensor x, int[] dims, boolean keepDim) {
+    if (IntOps.isIds(x)) { // ids' sums: ids (IntOps)
+      return IntOps.sum(x, dims, keepDim);
+    }
     return ReductionOps.sum(x, dims, keepDim);
   }
 
@@ -1250,6 +1268,9 @@ public final class Ops {
    *     dimension's size, naming the padding and the shape
    */
   public static Tensor pad(Tensor x, int[] pad, float value) {
+    if (IntOps.isIds(x)) { // ids moved, padded with the value as an id: ids (IntOps)
+      return IntOps.pad(x, pad, value);
+    }
     return IndexOps.pad(x, pad, value);
   }
 
@@ -1598,6 +1619,9 @@ public final class Ops {
 
   /** PyTorch's {@code x.roll(shifts, dims)}; no dims rolls the flattened tensor by one shift. */
   public static Tensor roll(Tensor x, int[] shifts, int[] dims) {
+    if (IntOps.isIds(x)) { // ids moved: ids (IntOps)
+      return IntOps.keepingIds(x, f -> ScatterOps.roll(f, shifts, dims));
+    }
     return ScatterOps.roll(x, shifts, dims);
   }
 }

@@ -409,8 +409,8 @@ final class ShapeOps {
   private static Tensor block(String name, Tensor x, Along a, int from, int length, int[] outShape) {
     int rows = a.outer(), pitch = a.size() * a.inner(), skip = from * a.inner(), width = length * a.inner();
     if (x.dtype() != DType.FLOAT32) { // labels: a plain copy of the same type (such tensors take no gradient)
-      if (x.device().isCuda()) {
-        return block(name, x.to(Device.cpu()), a, from, length, outShape).to(x.device());
+      if (x.device().isCuda()) { // the float block of the ids on the device, typed as ids (IntOps)
+        return IntOps.keepingIds(x, f -> block(name, f, a, from, length, outShape));
       }
       float[] out = new float[Shapes.numel(outShape)];
       MathKernels.copyRows(out, 0, width, x.readBuffer(), x.offset() + skip, pitch, width, rows);

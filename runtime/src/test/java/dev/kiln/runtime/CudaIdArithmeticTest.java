@@ -48,6 +48,19 @@ class CudaIdArithmeticTest {
   }
 
   @Test
+  void sumsAndMovesOfIdsOnTheDeviceAreTheCpusIds() {
+    sameOnBothDevices("sum", t -> t[0].sum());
+    sameOnBothDevices("sum dim", t -> t[0].reshape(2, 3).sum(1, true));
+    sameOnBothDevices("pad", t -> dev.kiln.runtime.Ops.pad(t[0].reshape(2, 3), new int[] {1, 0}, -1.7f));
+    sameOnBothDevices("roll", t -> t[0].reshape(2, 3).roll(1, 1));
+    sameOnBothDevices("flip", t -> t[0].reshape(2, 3).flip(1));
+    sameOnBothDevices("narrow", t -> t[0].reshape(2, 3).narrow(1, 1, 2));
+    sameOnBothDevices("where", t -> Tensor.where(t[0].eq(7), t[0], t[1].mul(0)));
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Tensor.labels(1 << 24, 1).to(GPU).sum());
+    assertTrue(e.getMessage().startsWith("sum: the result 16777217 at flat position 0"), e.getMessage());
+  }
+
+  @Test
   void floatSideGetsItsGradientAndComputedIdsLookUpRows() {
     Tensor x = Tensor.of(new float[] {1, 2, 3, 4, 5, 6}, 6).to(GPU).requiresGrad(true);
     x.mul(A.to(GPU)).add(x.sub(B.to(GPU))).sum().backward();

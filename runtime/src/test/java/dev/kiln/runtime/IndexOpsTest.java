@@ -169,7 +169,8 @@ class IndexOpsTest {
         () -> x.logsumexp(-3));
     assertMessage("norm: p must be a finite number above 0, got 0.0 (shape [2, 3])", () -> x.norm(0, 1));
     assertMessage("sort of shape [2, 3]: dimension 2 is out of range for a tensor of rank 2 (expected -2..1)", () -> x.sort(2));
-    assertMessage("pad: expected a float tensor, got INT32 of shape [2]", () -> Ops.pad(Tensor.labels(1, 2), new int[] {1, 1}, 0));
+    assertMessage("pad: the value NaN pads ids (int32, PyTorch's int64), which hold whole numbers of at most 2^24 in magnitude;"
+        + " got shape [2]", () -> Ops.pad(Tensor.labels(1, 2), new int[] {1, 1}, Float.NaN)); // (ids pad with an id: IdMovesTest)
     assertMessage("cosine_similarity of [2, 3] and [2, 3]: dimension 2 is out of range for a tensor of rank 2 (expected -2..1)",
         () -> Ops.cosineSimilarity(x, x, 2, 1e-8f));
     assertMessage("normalize: eps must be a finite number of 0 or more, got -1.0 (shape [2, 3])", () -> Ops.normalize(x, 2, 1, -1));

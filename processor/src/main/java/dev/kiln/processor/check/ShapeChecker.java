@@ -20,6 +20,7 @@ import dev.kiln.processor.ir.ModelIr;
 import dev.kiln.processor.ir.MethodModes;
 import dev.kiln.processor.ir.Modes;
 import dev.kiln.processor.ir.LineOp;
+import dev.kiln.processor.ir.IdMove;
 import dev.kiln.processor.ir.Narrow;
 import dev.kiln.processor.ir.Reduce;
 import dev.kiln.processor.ir.Repeat;
@@ -205,6 +206,9 @@ public final class ShapeChecker {
       if (st.spec() instanceof IdOp op && op.pair() && inputNames.contains(st.inputs().get(1))) { // (users.mul(V).add(items))
         ids.putIfAbsent(st.inputs().get(1), st.text());
       }
+      if (st.spec() instanceof IdMove) { // (ids.flip(1); Tensor.where(mask, ids, other): a and b)
+        IdMove.operands(st).stream().filter(inputNames::contains).forEach(v -> ids.putIfAbsent(v, st.text()));
+      }
     }
     Set<String> maskOnly = maskOnly(ir.steps());
     Set<String> argmaxIds = argmaxIds(ir.steps());
@@ -244,18 +248,22 @@ public final class ShapeChecker {
             String.join(" or ", inputNames));
         continue;
       }
-      boolean idArithmetic = step.spec() instanceof IdOp; // ids.add(1): ids of ids
+      boolean idArithmetic = step.spec() instanceof IdOp || step.spec() instanceof IdMove; // ids.add(1), ids.flip(1): ids of ids
       if (isView(step) && (ids.containsKey(step.input()) || idsViews.containsKey(step.input()))) {
         idsViews.put(step.output(), idsViews.getOrDefault(step.input(), step.input()));
       }
-      if (idArithmetic && step.inputs().stream().anyMatch(v -> !ids.containsKey(v) && !argmaxIds.contains(v) && !idsViews.containsKey(v))) {
+      if (idArithmetic && (step.spec() instanceof IdMove ? IdMove.operands(step) : step.inputs()).stream()
+          .anyMatch(v -> !ids.containsKey(v) && !argmaxIds.contains(v) && !idsViews.containsKey(v))) {
         continue; // integer arithmetic of floats, reported by the reader (the steps after it read no shape: no more errors)
+      }
+      if (step.spec() instanceof IdMove m && m.where() && !idsWhereFits(step, joined, producers, where, label)) {
+        continue;
       }
       String argmaxRead = embedding || idArithmetic || isView(step) ? null
           : step.inputs().stream().filter(argmaxIds::contains).findFirst().orElse(null);
       if (argmaxRead != null) {
-        diagnostics.error(where, idArithmeticOutput(ir, argmaxRead) ? Message.ID_ARITHMETIC_READ : Message.ARGMAX_IDS_READ, label,
-            producers.get(argmaxRead));
+        diagnostics.error(where, idsMoved(ir, argmaxRead) ? Message.IDS_MOVED_READ
+            : idArithmeticOutput(ir, argmaxRead) ? Message.ID_ARITHMETIC_READ : Message.ARGMAX_IDS_READ, label, producers.get(argmaxRead));
         continue;
       }
       String readAsFloats = embedding || idArithmetic || idsViews.containsKey(step.output()) ? null
@@ -595,7 +603,7 @@ public final class ShapeChecker {
   /** Whether a step reads its input {@code w} as a mask, passing it no gradient: a comparison's, a masked fill's or where's mask. */
   private static boolean readsAsMask(StepIr st, int w) {
     return st.spec() instanceof Compare || st.spec() instanceof MaskedFill m && m.byValue() && w == 1
-        || st.spec() instanceof Where && w == 2;
+        || st.spec() instanceof Where && w == 2 || st.spec() instanceof IdMove m && m.where() && w == 2;
   }
 
   /** Whether {@code st} is an argmax or argmin ({@code logits.argmax(-1)}, {@code dist.argmin(-1)}): ids, no gradient to its input. */
@@ -610,7 +618,7 @@ public final class ShapeChecker {
   private static Set<String> argmaxIds(List<StepIr> steps) {
     Set<String> out = new HashSet<>();
     for (StepIr st : steps) {
-      if (isArgmax(st) || st.spec() instanceof IdOp || isView(st) && out.contains(st.input())) {
+      if (isArgmax(st) || st.spec() instanceof IdOp || st.spec() instanceof IdMove || isView(st) && out.contains(st.input())) {
         out.add(st.output());
       }
     }
@@ -621,6 +629,27 @@ public final class ShapeChecker {
   private static boolean idArithmeticOutput(ModelIr ir, String value) {
     String viewed = viewedValue(ir, value);
     return ir.steps().stream().anyMatch(st -> st.output().equals(viewed) && st.spec() instanceof IdOp);
+  }
+
+  /**
+   * Whether a where of ids ({@code Tensor.where(ids.eq(3), ids, other)}) reads a mask, a and b of one shape, as a compiled
+   * where of ids takes them; else an error on its line.
+   */
+  private boolean idsWhereFits(StepIr step, List<int[]> joined, Map<String, String> producers, Source where, String label) {
+    if (joined.stream().allMatch(s -> Arrays.equals(s, joined.get(0)))) {
+      return true;
+    }
+    diagnostics.error(where, Message.UNSUPPORTED_FUNCTION, label + ": a compiled where of ids takes its mask and its two ids of one"
+        + " shape, but the mask is " + Shapes.toString(joined.get(2)) + " from " + producers.get(step.inputs().get(2)) + ", a "
+        + Shapes.toString(joined.get(0)) + " from " + producers.get(step.inputs().get(0)) + " and b " + Shapes.toString(joined.get(1))
+        + " from " + producers.get(step.inputs().get(1)) + " (expand them first, or leave out @Model to run it eagerly)");
+    return false;
+  }
+
+  /** Whether {@code value} is ids moved in forward ({@link IdMove}: {@code ids.flip(1)}), or a view of such ids. */
+  private static boolean idsMoved(ModelIr ir, String value) {
+    String viewed = viewedValue(ir, value);
+    return ir.steps().stream().anyMatch(st -> st.output().equals(viewed) && st.spec() instanceof IdMove);
   }
 
   private static boolean isView(StepIr st) {

@@ -179,6 +179,7 @@ final class BackwardEmitter {
       if (Generator.sendsNoGradient(k)) { // (its values read only as a mask got no gradient either)
         b.add(k.kind() == Kernel.Kind.COMPARE ? "// a comparison has no gradient\n"
             : k.spec() instanceof LineOp l ? "// an " + l.kind().name().toLowerCase(Locale.ROOT) + " has no gradient\n"
+            : k.spec() instanceof dev.kiln.processor.ir.IdMove ? "// ids moved have no gradient\n"
             : k.kind() == Kernel.Kind.IDS ? "// integer arithmetic of ids has no gradient\n"
             : "// a where's mask has no gradient\n");
         if (runs != null) {

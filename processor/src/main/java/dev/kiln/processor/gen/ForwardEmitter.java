@@ -13,7 +13,6 @@ import static dev.kiln.processor.gen.Generator.MATH;
 import static dev.kiln.processor.gen.Generator.POINTWISE;
 import static dev.kiln.processor.gen.Generator.INDEX;
 import static dev.kiln.processor.gen.Generator.WHERE_KERNELS;
-import static dev.kiln.processor.gen.Generator.SLICES;
 import static dev.kiln.processor.gen.Generator.KILN;
 import static dev.kiln.processor.gen.Generator.LINEAR;
 
@@ -29,6 +28,7 @@ import dev.kiln.dsl.LogSoftmax;
 import dev.kiln.dsl.Softmax;
 import dev.kiln.processor.ir.MaskedFill;
 import dev.kiln.processor.ir.ConstantIds;
+import dev.kiln.processor.ir.IdMove;
 import dev.kiln.processor.ir.Tile;
 import dev.kiln.processor.ir.Scale;
 import dev.kiln.processor.ir.Shift;
@@ -270,7 +270,14 @@ final class ForwardEmitter {
         case PAD -> ElementwiseEmitter.indexMap(b, k, out, in, false);
         case NORMALIZE -> ElementwiseEmitter.normalizeForward(b, k, j + 1, out, in);
         case LINE -> ElementwiseEmitter.lineForward(b, k, out, in);
-        case IDS -> ElementwiseEmitter.idArithmeticForward(b, k, out, in, k.inputs().size() > 1 ? gen.ref(k.inputs().get(1), refs) : null);
+        case IDS -> {
+          if (k.spec() instanceof IdMove) { // ids.flip(1): the float move of the ids
+            IdMoves.forward(b, k, out, in, k.inputs().size() > 1 ? gen.ref(k.inputs().get(1), refs) : null,
+                k.inputs().size() > 2 ? gen.ref(k.inputs().get(2), refs) : null);
+          } else {
+            ElementwiseEmitter.idArithmeticForward(b, k, out, in, k.inputs().size() > 1 ? gen.ref(k.inputs().get(1), refs) : null);
+          }
+        }
         case TILE -> ElementwiseEmitter.spreadPasses(b, ((Tile) k.spec()).passes(k.inShape()), in, out, "p.tile" + (j + 1) + "_");
         case COSINE -> ElementwiseEmitter.cosineForward(b, k, j + 1, out, in, gen.ref(k.inputs().get(1), refs));
         case UPSAMPLE -> b.addStatement("$T.upsampleNearestForward($L, $L, $L, $L, $L)", CONV, out.array(), out.offset(), in.array(),
@@ -279,8 +286,7 @@ final class ForwardEmitter {
             .addStatement("p.rnn$L.forward($L, $L, $L, $L$L, $L.flatWeights(), $L, $T.generator(), $T.isGradEnabled())", j + 1, out.array(),
                 out.offset(), in.array(), in.offset(), gen.stepCalls.initialStatesArgs(k, refs), gen.layerFields.layerField(k.layer()),
                 StepCalls.dropsBetweenLayers(k) ? "training[" + (j + 1) + "]" : "false", KILN, KILN);
-        case SLICE -> b.addStatement("$T.narrowForward($L, $L, $L, $L, $L)", SLICES, out.array(), out.offset(), in.array(), in.offset(),
-            StepCalls.sliceArgs(k));
+        case SLICE -> IdMoves.sliceForward(b, k, out, in);
         case AVGPOOL -> b.addStatement("p.shape$L.forward($L, $L, $L, $L, n * $L)", j + 1, out.array(), out.offset(), in.array(), in.offset(),
             k.channels());
         case POOL -> {

@@ -119,7 +119,10 @@ final class Planner {
         label += " + " + label(r);
         outValue = r.output();
       }
-      if (s.spec() instanceof dev.kiln.processor.ir.IdOp op && op.pair()) { // users.mul(V).add(items): ids of two values, in order
+      if (s.spec() instanceof dev.kiln.processor.ir.IdMove m && m.where()) { // Tensor.where(mask, ids, other): a, b and the mask
+        kernels.add(new Kernel(Kernel.Kind.IDS, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source(),
+            s.inputs(), s.inputs().stream().map(model::shapeOf).toList(), null, false));
+      } else if (s.spec() instanceof dev.kiln.processor.ir.IdOp op && op.pair()) { // users.mul(V).add(items): ids of two values, in order
         kernels.add(new Kernel(Kernel.Kind.IDS, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source(),
             s.inputs(), s.inputs().stream().map(model::shapeOf).toList(), null, false));
       } else if (s.spec() instanceof MatMul) {
@@ -277,7 +280,7 @@ final class Planner {
         kernels.add(new Kernel(Kernel.Kind.AVGPOOL, label, s.spec(), s.layer(), null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof Normalize) {
         kernels.add(new Kernel(Kernel.Kind.NORMALIZE, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
-      } else if (s.spec() instanceof dev.kiln.processor.ir.IdOp) { // ids.add(1): ids of ids, no gradient
+      } else if (s.spec() instanceof dev.kiln.processor.ir.IdOp || s.spec() instanceof dev.kiln.processor.ir.IdMove) { // ids.add(1), ids.flip(1): ids of ids, no gradient
         kernels.add(new Kernel(Kernel.Kind.IDS, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof LineOp) {
         kernels.add(new Kernel(Kernel.Kind.LINE, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));

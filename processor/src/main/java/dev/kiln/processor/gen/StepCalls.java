@@ -31,6 +31,7 @@ import dev.kiln.dsl.Softmax;
 import dev.kiln.dsl.Softplus;
 import dev.kiln.dsl.Upsample;
 import dev.kiln.processor.ir.GroupNormOf;
+import dev.kiln.processor.ir.IdMove;
 import dev.kiln.processor.ir.Narrow;
 import dev.kiln.processor.ir.ConstantIds;
 import dev.kiln.processor.ir.IdOp;
@@ -144,6 +145,9 @@ final class StepCalls {
     }
     if (k.spec() instanceof IdOp op && op.pair()) { // users.mul(V).add(items): eager's ids of two values on the device
       return CodeBlock.of("$L.$L($L)", in, op.valuesMethod(), gen.cudaLocals.get(k.inputs().get(1)));
+    }
+    if (k.spec() instanceof IdMove) { // ids.flip(1): eager's move of the ids on the device
+      return IdMoves.eagerCall(k, in, gen.cudaLocals);
     }
     if (k.spec() instanceof IdOp op) { // ids.add(1): eager's integer arithmetic of the ids on the device
       return CodeBlock.of("$L.$L", in, op.call());

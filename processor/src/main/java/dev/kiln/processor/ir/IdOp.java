@@ -99,12 +99,12 @@ public record IdOp(IdKernels.Op op, long c, long c2, LayerSpec floatForm, String
       if (ModelIr.looksUp(s.spec())) {
         feedsLookup.add(s.input());
       } else if (passesIds(s) && feedsLookup.contains(s.output())) {
-        feedsLookup.addAll(s.inputs()); // (both operands of ids.add(other))
+        feedsLookup.addAll(IdMove.operands(s)); // (both operands of ids.add(other); a where's a and b, not its mask)
       }
     }
     java.util.Set<String> ids = new java.util.HashSet<>();
     for (StepIr s : steps) {
-      boolean idsIn = s.inputs().stream().allMatch(in -> ids.contains(in) || !produced.contains(in) && feedsLookup.contains(in));
+      boolean idsIn = IdMove.operands(s).stream().allMatch(in -> ids.contains(in) || !produced.contains(in) && feedsLookup.contains(in));
       if (s.spec() instanceof LineOp l && l.makesIds() || passesIds(s) && idsIn) {
         ids.add(s.output());
       }
@@ -113,12 +113,12 @@ public record IdOp(IdKernels.Op op, long c, long c2, LayerSpec floatForm, String
   }
 
   /**
-   * Whether a step passes ids on when its inputs are ids: integer arithmetic, a view, or an add, sub or mul of two values
-   * (which becomes an {@link #ofPair} step when both are ids).
+   * Whether a step passes ids on when its inputs are ids: integer arithmetic, a view, an add, sub or mul of two values
+   * (which becomes an {@link #ofPair} step when both are ids), or a move ({@link IdMove}: a narrow, flip, roll, pad).
    */
   private static boolean passesIds(StepIr s) {
     return s.spec() instanceof IdOp || s.spec() instanceof Reshape || s.spec() instanceof dev.kiln.dsl.Flatten.Spec
-        || pairOfValues(s) != null;
+        || pairOfValues(s) != null || IdMove.moves(s.spec()) || s.spec() instanceof IdMove; // (ids.flip(1): ids moved)
   }
 
   /** The IdOp an add, sub or mul of two values would be should both be ids ({@link #ofPair}), else null. */

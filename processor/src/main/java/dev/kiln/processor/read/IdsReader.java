@@ -15,6 +15,7 @@ import dev.kiln.processor.Diagnostics;
 import dev.kiln.processor.Message;
 import dev.kiln.processor.ir.ConstantIds;
 import dev.kiln.processor.ir.LayerIr;
+import dev.kiln.processor.ir.IdMove;
 import dev.kiln.processor.ir.IdOp;
 import dev.kiln.processor.ir.Scale;
 import dev.kiln.processor.ir.StepIr;
@@ -188,10 +189,11 @@ final class IdsReader {
    * step ({@code x.add(1)}), or is an error on its line where a compiled forward has none ({@code x.neg()}; {@code x.clamp(0, 1)} of floats is their clamp, {@code ir.Pointwise}).
    */
   void resolveIdArithmetic() {
-    if (steps.list.stream().noneMatch(s -> s.spec() instanceof IdOp || IdOp.pairOfValues(s) != null)) {
+    if (steps.list.stream().noneMatch(s -> s.spec() instanceof IdOp || IdOp.pairOfValues(s) != null || IdMove.moves(s.spec()))) {
       return;
     }
     Set<String> ids = IdOp.idsValues(steps.list);
+    resolveIdMoves(ids);
     for (int i = 0; i < steps.list.size(); i++) {
       StepIr s = steps.list.get(i);
       if (IdOp.pairOfValues(s) != null && ids.contains(s.output())) { // users.mul(V).add(items): ids of two values of ids
@@ -218,6 +220,24 @@ final class IdsReader {
         case "floorDivide", "remainder" -> "eager mode takes ids only too";
         default -> "a compiled forward has no float " + name + "() yet";
       });
+    }
+  }
+
+  /**
+   * Each narrow, flip, roll or pad whose output is ids ({@code emb.apply(ids.flip(1))}) becomes an {@link IdMove} (same
+   * output, inputs, text and source; floats' moves are untouched); a pad value no id can hold is an error on its line.
+   */
+  private void resolveIdMoves(Set<String> ids) {
+    for (int i = 0; i < steps.list.size(); i++) {
+      StepIr s = steps.list.get(i);
+      if (!IdMove.moves(s.spec()) || !ids.contains(s.output())) {
+        continue;
+      }
+      try {
+        steps.list.set(i, new StepIr(s.output(), s.inputs(), IdMove.of(s.spec()), s.layer(), s.text(), s.source()));
+      } catch (IllegalArgumentException e) {
+        diagnostics.error(s.source(), Message.UNSUPPORTED_FUNCTION, s.text() + ": " + e.getMessage());
+      }
     }
   }
 

@@ -153,10 +153,49 @@ public final class IdKernels {
   }
 
   private static float exact(Op op, long v, int at) {
+    return exact(op.torchName(), v, at);
+  }
+
+  private static float exact(String op, long v, int at) {
     if (Math.abs(v) > MAX_EXACT) {
-      throw new IllegalArgumentException(op.torchName() + ": the result " + v + " at flat position " + at + " is out of the range"
+      throw new IllegalArgumentException(op + ": the result " + v + " at flat position " + at + " is out of the range"
           + " ids hold exactly (|id| <= 2^24 = " + MAX_EXACT + ", Kiln stores int32 values as floats)");
     }
     return v;
+  }
+
+  /**
+   * The sums of ids {@code in} of {@code shape} over the dimensions {@code reduced} marks, into {@code out} (the kept
+   * dimensions in order): PyTorch's {@code ids.sum(dims)} of an int64 tensor, each sum computed in 64 bits.
+   *
+   * @throws IllegalArgumentException naming {@code sum} for a sum past 2^24 in magnitude (and its flat position in out)
+   */
+  public static void sumOver(float[] out, float[] in, int inOff, int[] shape, boolean[] reduced) {
+    int rank = shape.length;
+    int[] stride = new int[rank]; // each dimension's stride in out, 0 where it is summed
+    for (int d = rank - 1, s = 1; d >= 0; d--) {
+      stride[d] = reduced[d] ? 0 : s;
+      s *= reduced[d] ? 1 : shape[d];
+    }
+    long[] sums = new long[out.length];
+    int[] pos = new int[rank];
+    int n = 1;
+    for (int size : shape) {
+      n *= size;
+    }
+    for (int i = 0, at = 0; i < n; i++) {
+      sums[at] += (long) in[inOff + i];
+      for (int d = rank - 1; d >= 0; d--) { // the next position, row-major; at follows it
+        at += stride[d];
+        if (++pos[d] < shape[d]) {
+          break;
+        }
+        at -= stride[d] * pos[d];
+        pos[d] = 0;
+      }
+    }
+    for (int j = 0; j < sums.length; j++) {
+      out[j] = exact("sum", sums[j], j);
+    }
   }
 }
