@@ -91,7 +91,41 @@ public final class Generator {
 
   /** Draw {@code index} (from 0) of a block {@link #reserve reserved} at state {@code start}, as {@link #nextDouble()}. */
   public static double doubleAt(long start, long index) {
-    return (mix64(start + (index + 1) * GOLDEN_GAMMA) >>> 11) * 0x1.0p-53;
+    return bits(stateAt(start, index)) * 0x1.0p-53;
+  }
+
+  /**
+   * The state draw {@code index} (from 0) of a block {@link #reserve reserved} at {@code start} mixes: a loop over
+   * consecutive draws takes the first's and steps it with {@link #nextState}, an addition instead of the
+   * multiplication {@link #doubleAt} makes for each index.
+   */
+  public static long stateAt(long start, long index) {
+    return start + (index + 1) * GOLDEN_GAMMA;
+  }
+
+  /** The state of the draw after the one that mixes {@code state}. */
+  public static long nextState(long state) {
+    return state + GOLDEN_GAMMA;
+  }
+
+  /**
+   * The 53 random bits of the draw that mixes {@code state}, in {@code [0, 2^53)}: {@link #doubleAt}{@code (start, i)}
+   * is exactly {@code bits(stateAt(start, i)) * 2^-53}.
+   */
+  public static long bits(long state) {
+    return mix64(state) >>> 11;
+  }
+
+  /**
+   * The integer form of the test {@code draw < p}: for every draw, {@code bits * 2^-53 < p} exactly when {@code bits <
+   * bitsBelow(p)}, since scaling by 2^53 is exact and a whole number is below a real one when it is below its ceiling.
+   * Clamped to {@code [0, 2^53]}: 0 for p &lt;= 0 and NaN (no draw is below), 2^53 for p &gt;= 1 (every draw is).
+   */
+  public static long bitsBelow(double p) {
+    if (!(p > 0)) {
+      return 0;
+    }
+    return p >= 1 ? 1L << 53 : (long) Math.ceil(p * 0x1.0p53);
   }
 
   private long nextSeed() {
