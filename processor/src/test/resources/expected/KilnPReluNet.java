@@ -16,8 +16,7 @@ import dev.kiln.runtime.cpu.Blas;
 import dev.kiln.runtime.cpu.Conv2dShape;
 import dev.kiln.runtime.cpu.ConvKernels;
 import dev.kiln.runtime.cpu.CpuKernels;
-import dev.kiln.runtime.cpu.MaskTest;
-import dev.kiln.runtime.cpu.WhereKernels;
+import dev.kiln.runtime.cpu.PReluKernels;
 import javax.annotation.processing.Generated;
 
 /**
@@ -107,67 +106,35 @@ public final class KilnPReluNet extends PReluNet {
       float[] in = x.readBuffer();
       int inOff = x.offset();
       float[] out = new float[n * 3];
-      // first.apply(x): [N, 4, 5, 5] * [1] -> [N, 4, 5, 5]   PReluNet.java:31
-      CpuKernels.mulRepeatedForward(p.a1, 0, in, inOff, tensor_first_weight.readBuffer(), tensor_first_weight.offset(), 1, n * 100, 1);
       // first.apply(x): [N, 4, 5, 5] -> [N, 4, 5, 5]   PReluNet.java:31
-      MaskTest.GT.select(p.a2, 0, in, inOff, n * 100, 0.0f);
-      // first.apply(x): [N, 4, 5, 5] -> [N, 4, 5, 5]   PReluNet.java:31
-      WhereKernels.forward(p.a3, p.a2, 0, n * 100, in, inOff, n * 100, p.a1, 0, n * 100, n * 100);
+      PReluKernels.forward(p.a1, 0, in, inOff, tensor_first_weight.readBuffer(), tensor_first_weight.offset(), n, 1, 100);
       // conv Conv2d(4, 6, kernel_size=(3, 3), stride=(1, 1)): [N, 4, 5, 5] -> [N, 6, 3, 3]   PReluNet.java:31
       Tensor convW = conv.weight();
       Tensor convB = conv.bias();
-      ConvKernels.conv2dForward(p.a4, 0, p.a3, 0, convW.readBuffer(), convW.offset(), convB.readBuffer(), convB.offset(), p.shape4);
-      // act.apply(conv.apply(first.apply(x))): [N, 6, 3, 3] -> [N, 3, 3, 6]   PReluNet.java:31
-      CpuKernels.permute(p.a5, 0, p.a4, 0, new int[] {n, 6, 3, 3}, new int[] {0, 2, 3, 1}, false);
-      // act.apply(conv.apply(first.apply(x))): [N, 3, 3, 6] * [6] -> [N, 3, 3, 6]   PReluNet.java:31
-      CpuKernels.mulRepeatedForward(p.a6, 0, p.a5, 0, tensor_act_weight.readBuffer(), tensor_act_weight.offset(), 1, n * 9, 6);
-      // act.apply(conv.apply(first.apply(x))): [N, 3, 3, 6] -> [N, 3, 3, 6]   PReluNet.java:31
-      MaskTest.GT.select(p.a7, 0, p.a5, 0, n * 54, 0.0f);
-      // act.apply(conv.apply(first.apply(x))): [N, 3, 3, 6] -> [N, 3, 3, 6]   PReluNet.java:31
-      WhereKernels.forward(p.a8, p.a7, 0, n * 54, p.a5, 0, n * 54, p.a6, 0, n * 54, n * 54);
-      // act.apply(conv.apply(first.apply(x))): [N, 3, 3, 6] -> [N, 6, 3, 3]   PReluNet.java:31
-      CpuKernels.permute(p.a9, 0, p.a8, 0, new int[] {n, 3, 3, 6}, new int[] {0, 3, 1, 2}, false);
+      ConvKernels.conv2dForward(p.a2, 0, p.a1, 0, convW.readBuffer(), convW.offset(), convB.readBuffer(), convB.offset(), p.shape2);
+      // act.apply(conv.apply(first.apply(x))): [N, 6, 3, 3] -> [N, 6, 3, 3]   PReluNet.java:31
+      PReluKernels.forward(p.a3, 0, p.a2, 0, tensor_act_weight.readBuffer(), tensor_act_weight.offset(), n, 6, 9);
       // h.sub(0.1F): [N, 6, 3, 3] -> [N, 6, 3, 3]   PReluNet.java:32
-      ArithmeticKernels.shift(p.a10, 0, p.a9, 0, n * 54, -0.1f);
-      // prelu(h.sub(0.1F), gate): [N, 6, 3, 3] -> [N, 3, 3, 6]   PReluNet.java:32
-      CpuKernels.permute(p.a11, 0, p.a10, 0, new int[] {n, 6, 3, 3}, new int[] {0, 2, 3, 1}, false);
-      // prelu(h.sub(0.1F), gate): [N, 3, 3, 6] * [6] -> [N, 3, 3, 6]   PReluNet.java:32
-      CpuKernels.mulRepeatedForward(p.a12, 0, p.a11, 0, gate.readBuffer(), gate.offset(), 1, n * 9, 6);
-      // prelu(h.sub(0.1F), gate): [N, 3, 3, 6] -> [N, 3, 3, 6]   PReluNet.java:32
-      MaskTest.GT.select(p.a13, 0, p.a11, 0, n * 54, 0.0f);
-      // prelu(h.sub(0.1F), gate): [N, 3, 3, 6] -> [N, 3, 3, 6]   PReluNet.java:32
-      WhereKernels.forward(p.a14, p.a13, 0, n * 54, p.a11, 0, n * 54, p.a12, 0, n * 54, n * 54);
-      // prelu(h.sub(0.1F), gate): [N, 3, 3, 6] -> [N, 6, 3, 3]   PReluNet.java:32
-      CpuKernels.permute(p.a15, 0, p.a14, 0, new int[] {n, 3, 3, 6}, new int[] {0, 3, 1, 2}, false);
+      ArithmeticKernels.shift(p.a4, 0, p.a3, 0, n * 54, -0.1f);
+      // prelu(h.sub(0.1F), gate): [N, 6, 3, 3] -> [N, 6, 3, 3]   PReluNet.java:32
+      PReluKernels.forward(p.a5, 0, p.a4, 0, gate.readBuffer(), gate.offset(), n, 6, 9);
       // mlp.0 Flatten(start_dim=1, end_dim=-1): [N, 6, 3, 3] -> [N, 54]   PReluNet.java:33
       // a view: no work
       // mlp.1 Linear(in_features=54, out_features=8, bias=True): [N, 54] -> [N, 8]   PReluNet.java:33
       Tensor mlp_1B = mlp_1.bias();
-      Blas.linear(n, 8, 54, p.a15, 0, mlp_1.weight(), mlp_1B.readBuffer(), mlp_1B.offset(), p.a17, 0);
-      // mlp.apply(g): [N, 8] * [8] -> [N, 8]   PReluNet.java:33
-      CpuKernels.mulRepeatedForward(p.a18, 0, p.a17, 0, tensor_mlp_2_weight.readBuffer(), tensor_mlp_2_weight.offset(), 1, n, 8);
+      Blas.linear(n, 8, 54, p.a5, 0, mlp_1.weight(), mlp_1B.readBuffer(), mlp_1B.offset(), p.a7, 0);
       // mlp.apply(g): [N, 8] -> [N, 8]   PReluNet.java:33
-      MaskTest.GT.select(p.a19, 0, p.a17, 0, n * 8, 0.0f);
-      // mlp.apply(g): [N, 8] -> [N, 8]   PReluNet.java:33
-      WhereKernels.forward(p.a20, p.a19, 0, n * 8, p.a17, 0, n * 8, p.a18, 0, n * 8, n * 8);
+      PReluKernels.forward(p.a8, 0, p.a7, 0, tensor_mlp_2_weight.readBuffer(), tensor_mlp_2_weight.offset(), n, 8, 1);
       // mlp.3 Linear(in_features=8, out_features=8, bias=True): [N, 8] -> [N, 8]   PReluNet.java:33
       Tensor mlp_3B = mlp_3.bias();
-      Blas.linear(n, 8, 8, p.a20, 0, mlp_3.weight(), mlp_3B.readBuffer(), mlp_3B.offset(), p.a21, 0);
-      // mlp.apply(g): [N, 8] * [1] -> [N, 8]   PReluNet.java:33
-      CpuKernels.mulRepeatedForward(p.a22, 0, p.a21, 0, tensor_mlp_4_weight.readBuffer(), tensor_mlp_4_weight.offset(), 1, n * 8, 1);
+      Blas.linear(n, 8, 8, p.a8, 0, mlp_3.weight(), mlp_3B.readBuffer(), mlp_3B.offset(), p.a9, 0);
       // mlp.apply(g): [N, 8] -> [N, 8]   PReluNet.java:33
-      MaskTest.GT.select(p.a23, 0, p.a21, 0, n * 8, 0.0f);
-      // mlp.apply(g): [N, 8] -> [N, 8]   PReluNet.java:33
-      WhereKernels.forward(p.a24, p.a23, 0, n * 8, p.a21, 0, n * 8, p.a22, 0, n * 8, n * 8);
-      // prelu(mlp.apply(g), slope): [N, 8] * [8] -> [N, 8]   PReluNet.java:33
-      CpuKernels.mulRepeatedForward(p.a25, 0, p.a24, 0, slope.readBuffer(), slope.offset(), 1, n, 8);
+      PReluKernels.forward(p.a10, 0, p.a9, 0, tensor_mlp_4_weight.readBuffer(), tensor_mlp_4_weight.offset(), n, 1, 8);
       // prelu(mlp.apply(g), slope): [N, 8] -> [N, 8]   PReluNet.java:33
-      MaskTest.GT.select(p.a26, 0, p.a24, 0, n * 8, 0.0f);
-      // prelu(mlp.apply(g), slope): [N, 8] -> [N, 8]   PReluNet.java:33
-      WhereKernels.forward(p.a27, p.a26, 0, n * 8, p.a24, 0, n * 8, p.a25, 0, n * 8, n * 8);
+      PReluKernels.forward(p.a11, 0, p.a10, 0, slope.readBuffer(), slope.offset(), n, 8, 1);
       // head Linear(in_features=8, out_features=3, bias=True): [N, 8] -> [N, 3]   PReluNet.java:33
       Tensor headB = head.bias();
-      Blas.linear(n, 3, 8, p.a27, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
+      Blas.linear(n, 3, 8, p.a11, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
       if (!Compiled.recording(x, conv.weight(), conv.bias(), mlp_1.weight(), mlp_1.bias(), mlp_3.weight(), mlp_3.bias(), head.weight(), head.bias(), gate, slope, tensor_first_weight, tensor_act_weight, tensor_mlp_2_weight, tensor_mlp_4_weight)) {
         return Tensor.wrap(out, n, 3);
       }
@@ -182,63 +149,31 @@ public final class KilnPReluNet extends PReluNet {
    */
   private Tensor forwardCuda(Tensor x) {
     int n = Compiled.batchSize("KilnPReluNet", x, 4, 5, 5);
-    // first.apply(x): [N, 4, 5, 5] * [1] -> [N, 4, 5, 5]   PReluNet.java:31
-    Tensor v1 = F.mul(x, tensor_first_weight);
     // first.apply(x): [N, 4, 5, 5] -> [N, 4, 5, 5]   PReluNet.java:31
-    Tensor v2 = x.gt(0.0f);
-    // first.apply(x): [N, 4, 5, 5] -> [N, 4, 5, 5]   PReluNet.java:31
-    Tensor v3 = Tensor.where(v2, x, v1);
+    Tensor v1 = F.prelu(x, tensor_first_weight);
     // conv Conv2d(4, 6, kernel_size=(3, 3), stride=(1, 1)): [N, 4, 5, 5] -> [N, 6, 3, 3]   PReluNet.java:31
-    Tensor v4 = conv.apply(v3);
-    // act.apply(conv.apply(first.apply(x))): [N, 6, 3, 3] -> [N, 3, 3, 6]   PReluNet.java:31
-    Tensor v5 = F.permute(v4, 0, 2, 3, 1);
-    // act.apply(conv.apply(first.apply(x))): [N, 3, 3, 6] * [6] -> [N, 3, 3, 6]   PReluNet.java:31
-    Tensor v6 = F.mul(v5, tensor_act_weight);
-    // act.apply(conv.apply(first.apply(x))): [N, 3, 3, 6] -> [N, 3, 3, 6]   PReluNet.java:31
-    Tensor v7 = v5.gt(0.0f);
-    // act.apply(conv.apply(first.apply(x))): [N, 3, 3, 6] -> [N, 3, 3, 6]   PReluNet.java:31
-    Tensor v8 = Tensor.where(v7, v5, v6);
-    // act.apply(conv.apply(first.apply(x))): [N, 3, 3, 6] -> [N, 6, 3, 3]   PReluNet.java:31
-    Tensor v9 = F.permute(v8, 0, 3, 1, 2);
+    Tensor v2 = conv.apply(v1);
+    // act.apply(conv.apply(first.apply(x))): [N, 6, 3, 3] -> [N, 6, 3, 3]   PReluNet.java:31
+    Tensor v3 = F.prelu(v2, tensor_act_weight);
     // h.sub(0.1F): [N, 6, 3, 3] -> [N, 6, 3, 3]   PReluNet.java:32
-    Tensor v10 = v9.add(-0.1f);
-    // prelu(h.sub(0.1F), gate): [N, 6, 3, 3] -> [N, 3, 3, 6]   PReluNet.java:32
-    Tensor v11 = F.permute(v10, 0, 2, 3, 1);
-    // prelu(h.sub(0.1F), gate): [N, 3, 3, 6] * [6] -> [N, 3, 3, 6]   PReluNet.java:32
-    Tensor v12 = F.mul(v11, gate);
-    // prelu(h.sub(0.1F), gate): [N, 3, 3, 6] -> [N, 3, 3, 6]   PReluNet.java:32
-    Tensor v13 = v11.gt(0.0f);
-    // prelu(h.sub(0.1F), gate): [N, 3, 3, 6] -> [N, 3, 3, 6]   PReluNet.java:32
-    Tensor v14 = Tensor.where(v13, v11, v12);
-    // prelu(h.sub(0.1F), gate): [N, 3, 3, 6] -> [N, 6, 3, 3]   PReluNet.java:32
-    Tensor v15 = F.permute(v14, 0, 3, 1, 2);
+    Tensor v4 = v3.add(-0.1f);
+    // prelu(h.sub(0.1F), gate): [N, 6, 3, 3] -> [N, 6, 3, 3]   PReluNet.java:32
+    Tensor v5 = F.prelu(v4, gate);
     // mlp.0 Flatten(start_dim=1, end_dim=-1): [N, 6, 3, 3] -> [N, 54]   PReluNet.java:33
-    Tensor v16 = F.flatten(v15, 1, -1);
+    Tensor v6 = F.flatten(v5, 1, -1);
     // mlp.1 Linear(in_features=54, out_features=8, bias=True): [N, 54] -> [N, 8]   PReluNet.java:33
-    Tensor v17 = mlp_1.apply(v16);
-    // mlp.apply(g): [N, 8] * [8] -> [N, 8]   PReluNet.java:33
-    Tensor v18 = F.mul(v17, tensor_mlp_2_weight);
+    Tensor v7 = mlp_1.apply(v6);
     // mlp.apply(g): [N, 8] -> [N, 8]   PReluNet.java:33
-    Tensor v19 = v17.gt(0.0f);
-    // mlp.apply(g): [N, 8] -> [N, 8]   PReluNet.java:33
-    Tensor v20 = Tensor.where(v19, v17, v18);
+    Tensor v8 = F.prelu(v7, tensor_mlp_2_weight);
     // mlp.3 Linear(in_features=8, out_features=8, bias=True): [N, 8] -> [N, 8]   PReluNet.java:33
-    Tensor v21 = mlp_3.apply(v20);
-    // mlp.apply(g): [N, 8] * [1] -> [N, 8]   PReluNet.java:33
-    Tensor v22 = F.mul(v21, tensor_mlp_4_weight);
+    Tensor v9 = mlp_3.apply(v8);
     // mlp.apply(g): [N, 8] -> [N, 8]   PReluNet.java:33
-    Tensor v23 = v21.gt(0.0f);
-    // mlp.apply(g): [N, 8] -> [N, 8]   PReluNet.java:33
-    Tensor v24 = Tensor.where(v23, v21, v22);
-    // prelu(mlp.apply(g), slope): [N, 8] * [8] -> [N, 8]   PReluNet.java:33
-    Tensor v25 = F.mul(v24, slope);
+    Tensor v10 = F.prelu(v9, tensor_mlp_4_weight);
     // prelu(mlp.apply(g), slope): [N, 8] -> [N, 8]   PReluNet.java:33
-    Tensor v26 = v24.gt(0.0f);
-    // prelu(mlp.apply(g), slope): [N, 8] -> [N, 8]   PReluNet.java:33
-    Tensor v27 = Tensor.where(v26, v24, v25);
+    Tensor v11 = F.prelu(v10, slope);
     // head Linear(in_features=8, out_features=3, bias=True): [N, 8] -> [N, 3]   PReluNet.java:33
-    Tensor v28 = head.apply(v27);
-    return v28;
+    Tensor v12 = head.apply(v11);
+    return v12;
   }
 
   /**
@@ -256,8 +191,6 @@ public final class KilnPReluNet extends PReluNet {
 
     final float[] a5;
 
-    final float[] a6;
-
     final float[] a7;
 
     final float[] a8;
@@ -267,36 +200,6 @@ public final class KilnPReluNet extends PReluNet {
     final float[] a10;
 
     final float[] a11;
-
-    final float[] a12;
-
-    final float[] a13;
-
-    final float[] a14;
-
-    final float[] a15;
-
-    final float[] a17;
-
-    final float[] a18;
-
-    final float[] a19;
-
-    final float[] a20;
-
-    final float[] a21;
-
-    final float[] a22;
-
-    final float[] a23;
-
-    final float[] a24;
-
-    final float[] a25;
-
-    final float[] a26;
-
-    final float[] a27;
 
     float[] da1;
 
@@ -308,8 +211,6 @@ public final class KilnPReluNet extends PReluNet {
 
     float[] da5;
 
-    float[] da6;
-
     float[] da7;
 
     float[] da8;
@@ -320,67 +221,21 @@ public final class KilnPReluNet extends PReluNet {
 
     float[] da11;
 
-    float[] da12;
-
-    float[] da13;
-
-    float[] da14;
-
-    float[] da15;
-
-    float[] da17;
-
-    float[] da18;
-
-    float[] da19;
-
-    float[] da20;
-
-    float[] da21;
-
-    float[] da22;
-
-    float[] da23;
-
-    float[] da24;
-
-    float[] da25;
-
-    float[] da26;
-
-    float[] da27;
-
-    final Conv2dShape shape4;
+    final Conv2dShape shape2;
 
     Plan(int n) {
       super(n);
       this.a1 = new float[n * 100];
-      this.a2 = new float[n * 100];
-      this.a3 = new float[n * 100];
+      this.a2 = new float[n * 54];
+      this.a3 = new float[n * 54];
       this.a4 = new float[n * 54];
       this.a5 = new float[n * 54];
-      this.a6 = new float[n * 54];
-      this.a7 = new float[n * 54];
-      this.a8 = new float[n * 54];
-      this.a9 = new float[n * 54];
-      this.a10 = new float[n * 54];
-      this.a11 = new float[n * 54];
-      this.a12 = new float[n * 54];
-      this.a13 = new float[n * 54];
-      this.a14 = new float[n * 54];
-      this.a15 = new float[n * 54];
-      this.a17 = new float[n * 8];
-      this.a18 = new float[n * 8];
-      this.a19 = new float[n * 8];
-      this.a20 = new float[n * 8];
-      this.a21 = new float[n * 8];
-      this.a22 = new float[n * 8];
-      this.a23 = new float[n * 8];
-      this.a24 = new float[n * 8];
-      this.a25 = new float[n * 8];
-      this.a26 = new float[n * 8];
-      this.a27 = new float[n * 8];
-      this.shape4 = new Conv2dShape(n, 4, 5, 5, 6, 3, 3, 1, 1, 0, 0);
+      this.a7 = new float[n * 8];
+      this.a8 = new float[n * 8];
+      this.a9 = new float[n * 8];
+      this.a10 = new float[n * 8];
+      this.a11 = new float[n * 8];
+      this.shape2 = new Conv2dShape(n, 4, 5, 5, 6, 3, 3, 1, 1, 0, 0);
     }
 
     /**
@@ -391,31 +246,15 @@ public final class KilnPReluNet extends PReluNet {
         return;
       }
       da1 = new float[n * 100];
-      da2 = new float[n * 100];
-      da3 = new float[n * 100];
+      da2 = new float[n * 54];
+      da3 = new float[n * 54];
       da4 = new float[n * 54];
       da5 = new float[n * 54];
-      da6 = new float[n * 54];
-      da7 = new float[n * 54];
-      da8 = new float[n * 54];
-      da9 = new float[n * 54];
-      da10 = new float[n * 54];
-      da11 = new float[n * 54];
-      da12 = new float[n * 54];
-      da13 = new float[n * 54];
-      da14 = new float[n * 54];
-      da15 = new float[n * 54];
-      da17 = new float[n * 8];
-      da18 = new float[n * 8];
-      da19 = new float[n * 8];
-      da20 = new float[n * 8];
-      da21 = new float[n * 8];
-      da22 = new float[n * 8];
-      da23 = new float[n * 8];
-      da24 = new float[n * 8];
-      da25 = new float[n * 8];
-      da26 = new float[n * 8];
-      da27 = new float[n * 8];
+      da7 = new float[n * 8];
+      da8 = new float[n * 8];
+      da9 = new float[n * 8];
+      da10 = new float[n * 8];
+      da11 = new float[n * 8];
     }
   }
 
@@ -462,222 +301,84 @@ public final class KilnPReluNet extends PReluNet {
         // is its buffer then, else null. Each step returns first when its output's gradient is not needed, so
         // frozen early layers cost nothing
         boolean need1 = dx != null || needsGrad(11 /* tensor_first_weight */);
-        boolean need2 = need1;
-        float[] dIn2_1 = need2 ? p.da1 : null;
-        float[] dIn2_2 = need2 ? p.da2 : null;
-        boolean need3 = need2;
+        float[] dIn1 = need1 ? p.da1 : null;
+        boolean need2 = need1 || needsGrad(1 /* conv.weight() */) || needsGrad(2 /* conv.bias() */);
+        float[] dIn2 = need2 ? p.da2 : null;
+        boolean need3 = need2 || needsGrad(12 /* tensor_act_weight */);
         float[] dIn3 = need3 ? p.da3 : null;
-        boolean need4 = need3 || needsGrad(1 /* conv.weight() */) || needsGrad(2 /* conv.bias() */);
+        boolean need4 = need3;
         float[] dIn4 = need4 ? p.da4 : null;
-        boolean need5 = need4;
-        float[] dIn5 = need5 ? p.da5 : null;
-        boolean need6 = need5 || needsGrad(12 /* tensor_act_weight */);
+        boolean need6 = need4 || needsGrad(9 /* gate */);
         float[] dIn6 = need6 ? p.da5 : null;
-        boolean need7 = need6;
-        float[] dIn7 = need7 ? p.da5 : null;
-        float[] dIn7_1 = need7 ? p.da6 : null;
-        float[] dIn7_2 = need7 ? p.da7 : null;
-        boolean need8 = need7;
+        boolean need7 = need6 || needsGrad(3 /* mlp_1.weight() */) || needsGrad(4 /* mlp_1.bias() */);
+        float[] dIn7 = need7 ? p.da7 : null;
+        boolean need8 = need7 || needsGrad(13 /* tensor_mlp_2_weight */);
         float[] dIn8 = need8 ? p.da8 : null;
-        boolean need9 = need8;
+        boolean need9 = need8 || needsGrad(5 /* mlp_3.weight() */) || needsGrad(6 /* mlp_3.bias() */);
         float[] dIn9 = need9 ? p.da9 : null;
-        boolean need10 = need9;
+        boolean need10 = need9 || needsGrad(14 /* tensor_mlp_4_weight */);
         float[] dIn10 = need10 ? p.da10 : null;
-        boolean need11 = need10;
+        boolean need11 = need10 || needsGrad(10 /* slope */);
         float[] dIn11 = need11 ? p.da11 : null;
-        boolean need12 = need11 || needsGrad(9 /* gate */);
-        float[] dIn12 = need12 ? p.da11 : null;
-        boolean need13 = need12;
-        float[] dIn13 = need13 ? p.da11 : null;
-        float[] dIn13_1 = need13 ? p.da12 : null;
-        float[] dIn13_2 = need13 ? p.da13 : null;
-        boolean need14 = need13;
-        float[] dIn14 = need14 ? p.da14 : null;
-        boolean need16 = need14;
-        float[] dIn16 = need16 ? p.da15 : null;
-        boolean need17 = need16 || needsGrad(3 /* mlp_1.weight() */) || needsGrad(4 /* mlp_1.bias() */);
-        float[] dIn17 = need17 ? p.da17 : null;
-        boolean need18 = need17 || needsGrad(13 /* tensor_mlp_2_weight */);
-        float[] dIn18 = need18 ? p.da17 : null;
-        boolean need19 = need18;
-        float[] dIn19 = need19 ? p.da17 : null;
-        float[] dIn19_1 = need19 ? p.da18 : null;
-        float[] dIn19_2 = need19 ? p.da19 : null;
-        boolean need20 = need19;
-        float[] dIn20 = need20 ? p.da20 : null;
-        boolean need21 = need20 || needsGrad(5 /* mlp_3.weight() */) || needsGrad(6 /* mlp_3.bias() */);
-        float[] dIn21 = need21 ? p.da21 : null;
-        boolean need22 = need21 || needsGrad(14 /* tensor_mlp_4_weight */);
-        float[] dIn22 = need22 ? p.da21 : null;
-        boolean need23 = need22;
-        float[] dIn23 = need23 ? p.da21 : null;
-        float[] dIn23_1 = need23 ? p.da22 : null;
-        float[] dIn23_2 = need23 ? p.da23 : null;
-        boolean need24 = need23;
-        float[] dIn24 = need24 ? p.da24 : null;
-        boolean need25 = need24 || needsGrad(10 /* slope */);
-        float[] dIn25 = need25 ? p.da24 : null;
-        boolean need26 = need25;
-        float[] dIn26 = need26 ? p.da24 : null;
-        float[] dIn26_1 = need26 ? p.da25 : null;
-        float[] dIn26_2 = need26 ? p.da26 : null;
-        boolean need27 = need26;
-        float[] dIn27 = need27 ? p.da27 : null;
         // head Linear(in_features=8, out_features=3, bias=True): gradient of [N, 8]   PReluNet.java:33
         CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(8 /* head.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor headGW = Compiled.grad(head.weight(), needsGrad(7 /* head.weight() */));
-        Blas.linearBackward(n, 3, 8, g.readBuffer(), g.offset(), p.a27, 0, headGW, head.weight(), 0f, dIn27, 0);
+        Blas.linearBackward(n, 3, 8, g.readBuffer(), g.offset(), p.a11, 0, headGW, head.weight(), 0f, dIn11, 0);
         // prelu(mlp.apply(g), slope): gradient of [N, 8]   PReluNet.java:33
-        if (!need27) {
-          return new Tensor[15];
-        }
-        WhereKernels.branchBackward(dIn26, 0, dIn27, 0, p.a26, 0, true, n * 8, false);
-        WhereKernels.branchBackward(dIn26_1, 0, dIn27, 0, p.a26, 0, false, n * 8, false);
-        // prelu(mlp.apply(g), slope): gradient of [N, 8]   PReluNet.java:33
-        if (!need26) {
-          return new Tensor[15];
-        }
-        // a comparison has no gradient
-        // prelu(mlp.apply(g), slope): gradient of [N, 8] * [8]   PReluNet.java:33
-        if (!need25) {
-          return new Tensor[15];
-        }
-        CpuKernels.mulRepeatedBackward(dIn24, 0, dIn26_1, 0, slope.readBuffer(), slope.offset(), 1, n, 8, true);
-        boolean field25GAdds = slope.grad() != null;
-        CpuKernels.sumRowsBackward(Compiled.gradBuffer(slope, needsGrad(10 /* slope */)), 0, dIn26_1, 0, null, 0, p.a24, 0, n, 8, 1f, field25GAdds);
-        // mlp.apply(g): gradient of [N, 8]   PReluNet.java:33
-        if (!need24) {
-          return new Tensor[15];
-        }
-        WhereKernels.branchBackward(dIn23, 0, dIn24, 0, p.a23, 0, true, n * 8, false);
-        WhereKernels.branchBackward(dIn23_1, 0, dIn24, 0, p.a23, 0, false, n * 8, false);
-        // mlp.apply(g): gradient of [N, 8]   PReluNet.java:33
-        if (!need23) {
-          return new Tensor[15];
-        }
-        // a comparison has no gradient
-        // mlp.apply(g): gradient of [N, 8] * [1]   PReluNet.java:33
-        if (!need22) {
-          return new Tensor[15];
-        }
-        CpuKernels.mulRepeatedBackward(dIn21, 0, dIn23_1, 0, tensor_mlp_4_weight.readBuffer(), tensor_mlp_4_weight.offset(), 1, n * 8, 1, true);
-        CpuKernels.sumRepeatedBackward(Compiled.gradBuffer(tensor_mlp_4_weight, needsGrad(14 /* tensor_mlp_4_weight */)), 0, dIn23_1, 0, null, 0, p.a21, 0, 1, n * 8, 1, true);
-        // mlp.3 Linear(in_features=8, out_features=8, bias=True): gradient of [N, 8]   PReluNet.java:33
-        if (!need21) {
-          return new Tensor[15];
-        }
-        CpuKernels.biasGradient(Compiled.gradBuffer(mlp_3.bias(), needsGrad(6 /* mlp_3.bias() */)), 0, dIn21, 0, n, 8, true);
-        Tensor mlp_3GW = Compiled.grad(mlp_3.weight(), needsGrad(5 /* mlp_3.weight() */));
-        Blas.linearBackward(n, 8, 8, dIn21, 0, p.a20, 0, mlp_3GW, mlp_3.weight(), 0f, dIn20, 0);
-        // mlp.apply(g): gradient of [N, 8]   PReluNet.java:33
-        if (!need20) {
-          return new Tensor[15];
-        }
-        WhereKernels.branchBackward(dIn19, 0, dIn20, 0, p.a19, 0, true, n * 8, false);
-        WhereKernels.branchBackward(dIn19_1, 0, dIn20, 0, p.a19, 0, false, n * 8, false);
-        // mlp.apply(g): gradient of [N, 8]   PReluNet.java:33
-        if (!need19) {
-          return new Tensor[15];
-        }
-        // a comparison has no gradient
-        // mlp.apply(g): gradient of [N, 8] * [8]   PReluNet.java:33
-        if (!need18) {
-          return new Tensor[15];
-        }
-        CpuKernels.mulRepeatedBackward(dIn17, 0, dIn19_1, 0, tensor_mlp_2_weight.readBuffer(), tensor_mlp_2_weight.offset(), 1, n, 8, true);
-        boolean field18GAdds = tensor_mlp_2_weight.grad() != null;
-        CpuKernels.sumRowsBackward(Compiled.gradBuffer(tensor_mlp_2_weight, needsGrad(13 /* tensor_mlp_2_weight */)), 0, dIn19_1, 0, null, 0, p.a17, 0, n, 8, 1f, field18GAdds);
-        // mlp.1 Linear(in_features=54, out_features=8, bias=True): gradient of [N, 54]   PReluNet.java:33
-        if (!need17) {
-          return new Tensor[15];
-        }
-        CpuKernels.biasGradient(Compiled.gradBuffer(mlp_1.bias(), needsGrad(4 /* mlp_1.bias() */)), 0, dIn17, 0, n, 8, true);
-        Tensor mlp_1GW = Compiled.grad(mlp_1.weight(), needsGrad(3 /* mlp_1.weight() */));
-        Blas.linearBackward(n, 8, 54, dIn17, 0, p.a15, 0, mlp_1GW, mlp_1.weight(), 0f, dIn16, 0);
-        // prelu(h.sub(0.1F), gate): gradient of [N, 3, 3, 6]   PReluNet.java:32
-        if (!need16) {
-          return new Tensor[15];
-        }
-        CpuKernels.permute(dIn14, 0, dIn16, 0, new int[] {n, 6, 3, 3}, new int[] {0, 2, 3, 1}, false);
-        // prelu(h.sub(0.1F), gate): gradient of [N, 3, 3, 6]   PReluNet.java:32
-        if (!need14) {
-          return new Tensor[15];
-        }
-        WhereKernels.branchBackward(dIn13, 0, dIn14, 0, p.a13, 0, true, n * 54, false);
-        WhereKernels.branchBackward(dIn13_1, 0, dIn14, 0, p.a13, 0, false, n * 54, false);
-        // prelu(h.sub(0.1F), gate): gradient of [N, 3, 3, 6]   PReluNet.java:32
-        if (!need13) {
-          return new Tensor[15];
-        }
-        // a comparison has no gradient
-        // prelu(h.sub(0.1F), gate): gradient of [N, 3, 3, 6] * [6]   PReluNet.java:32
-        if (!need12) {
-          return new Tensor[15];
-        }
-        CpuKernels.mulRepeatedBackward(dIn11, 0, dIn13_1, 0, gate.readBuffer(), gate.offset(), 1, n * 9, 6, true);
-        boolean field12GAdds = gate.grad() != null;
-        CpuKernels.sumRowsBackward(Compiled.gradBuffer(gate, needsGrad(9 /* gate */)), 0, dIn13_1, 0, null, 0, p.a11, 0, n * 9, 6, 1f, field12GAdds);
-        // prelu(h.sub(0.1F), gate): gradient of [N, 6, 3, 3]   PReluNet.java:32
         if (!need11) {
           return new Tensor[15];
         }
-        CpuKernels.permute(dIn10, 0, dIn11, 0, new int[] {n, 3, 3, 6}, new int[] {0, 3, 1, 2}, false);
-        // h.sub(0.1F): gradient of [N, 6, 3, 3]   PReluNet.java:32
+        PReluKernels.backward(dIn10, 0, Compiled.gradBuffer(slope, needsGrad(10 /* slope */)), 0, true, dIn11, 0, p.a10, 0, slope.readBuffer(), slope.offset(), n, 8, 1);
+        // mlp.apply(g): gradient of [N, 8]   PReluNet.java:33
         if (!need10) {
           return new Tensor[15];
         }
-        CpuKernels.addBackward(dIn9, 0, dIn10, 0, null, 0, n * 54, false);
-        // act.apply(conv.apply(first.apply(x))): gradient of [N, 3, 3, 6]   PReluNet.java:31
+        PReluKernels.backward(dIn9, 0, Compiled.gradBuffer(tensor_mlp_4_weight, needsGrad(14 /* tensor_mlp_4_weight */)), 0, true, dIn10, 0, p.a9, 0, tensor_mlp_4_weight.readBuffer(), tensor_mlp_4_weight.offset(), n, 1, 8);
+        // mlp.3 Linear(in_features=8, out_features=8, bias=True): gradient of [N, 8]   PReluNet.java:33
         if (!need9) {
           return new Tensor[15];
         }
-        CpuKernels.permute(dIn8, 0, dIn9, 0, new int[] {n, 6, 3, 3}, new int[] {0, 2, 3, 1}, false);
-        // act.apply(conv.apply(first.apply(x))): gradient of [N, 3, 3, 6]   PReluNet.java:31
+        CpuKernels.biasGradient(Compiled.gradBuffer(mlp_3.bias(), needsGrad(6 /* mlp_3.bias() */)), 0, dIn9, 0, n, 8, true);
+        Tensor mlp_3GW = Compiled.grad(mlp_3.weight(), needsGrad(5 /* mlp_3.weight() */));
+        Blas.linearBackward(n, 8, 8, dIn9, 0, p.a8, 0, mlp_3GW, mlp_3.weight(), 0f, dIn8, 0);
+        // mlp.apply(g): gradient of [N, 8]   PReluNet.java:33
         if (!need8) {
           return new Tensor[15];
         }
-        WhereKernels.branchBackward(dIn7, 0, dIn8, 0, p.a7, 0, true, n * 54, false);
-        WhereKernels.branchBackward(dIn7_1, 0, dIn8, 0, p.a7, 0, false, n * 54, false);
-        // act.apply(conv.apply(first.apply(x))): gradient of [N, 3, 3, 6]   PReluNet.java:31
+        PReluKernels.backward(dIn7, 0, Compiled.gradBuffer(tensor_mlp_2_weight, needsGrad(13 /* tensor_mlp_2_weight */)), 0, true, dIn8, 0, p.a7, 0, tensor_mlp_2_weight.readBuffer(), tensor_mlp_2_weight.offset(), n, 8, 1);
+        // mlp.1 Linear(in_features=54, out_features=8, bias=True): gradient of [N, 54]   PReluNet.java:33
         if (!need7) {
           return new Tensor[15];
         }
-        // a comparison has no gradient
-        // act.apply(conv.apply(first.apply(x))): gradient of [N, 3, 3, 6] * [6]   PReluNet.java:31
+        CpuKernels.biasGradient(Compiled.gradBuffer(mlp_1.bias(), needsGrad(4 /* mlp_1.bias() */)), 0, dIn7, 0, n, 8, true);
+        Tensor mlp_1GW = Compiled.grad(mlp_1.weight(), needsGrad(3 /* mlp_1.weight() */));
+        Blas.linearBackward(n, 8, 54, dIn7, 0, p.a5, 0, mlp_1GW, mlp_1.weight(), 0f, dIn6, 0);
+        // prelu(h.sub(0.1F), gate): gradient of [N, 6, 3, 3]   PReluNet.java:32
         if (!need6) {
           return new Tensor[15];
         }
-        CpuKernels.mulRepeatedBackward(dIn5, 0, dIn7_1, 0, tensor_act_weight.readBuffer(), tensor_act_weight.offset(), 1, n * 9, 6, true);
-        boolean field6GAdds = tensor_act_weight.grad() != null;
-        CpuKernels.sumRowsBackward(Compiled.gradBuffer(tensor_act_weight, needsGrad(12 /* tensor_act_weight */)), 0, dIn7_1, 0, null, 0, p.a5, 0, n * 9, 6, 1f, field6GAdds);
-        // act.apply(conv.apply(first.apply(x))): gradient of [N, 6, 3, 3]   PReluNet.java:31
-        if (!need5) {
-          return new Tensor[15];
-        }
-        CpuKernels.permute(dIn4, 0, dIn5, 0, new int[] {n, 3, 3, 6}, new int[] {0, 3, 1, 2}, false);
-        // conv Conv2d(4, 6, kernel_size=(3, 3), stride=(1, 1)): gradient of [N, 4, 5, 5]   PReluNet.java:31
+        PReluKernels.backward(dIn4, 0, Compiled.gradBuffer(gate, needsGrad(9 /* gate */)), 0, true, dIn6, 0, p.a4, 0, gate.readBuffer(), gate.offset(), n, 6, 9);
+        // h.sub(0.1F): gradient of [N, 6, 3, 3]   PReluNet.java:32
         if (!need4) {
           return new Tensor[15];
         }
-        Tensor convW = conv.weight();
-        ConvKernels.conv2dBackward(dIn3, 0, Compiled.gradBuffer(conv.weight(), needsGrad(1 /* conv.weight() */)), 0, Compiled.gradBuffer(conv.bias(), needsGrad(2 /* conv.bias() */)), 0, true, dIn4, 0, p.a3, 0, convW.readBuffer(), convW.offset(), p.shape4);
-        // first.apply(x): gradient of [N, 4, 5, 5]   PReluNet.java:31
+        CpuKernels.addBackward(dIn3, 0, dIn4, 0, null, 0, n * 54, false);
+        // act.apply(conv.apply(first.apply(x))): gradient of [N, 6, 3, 3]   PReluNet.java:31
         if (!need3) {
           return new Tensor[15];
         }
-        WhereKernels.branchBackward(dx, 0, dIn3, 0, p.a2, 0, true, n * 100, false);
-        WhereKernels.branchBackward(dIn2_1, 0, dIn3, 0, p.a2, 0, false, n * 100, false);
-        // first.apply(x): gradient of [N, 4, 5, 5]   PReluNet.java:31
+        PReluKernels.backward(dIn2, 0, Compiled.gradBuffer(tensor_act_weight, needsGrad(12 /* tensor_act_weight */)), 0, true, dIn3, 0, p.a2, 0, tensor_act_weight.readBuffer(), tensor_act_weight.offset(), n, 6, 9);
+        // conv Conv2d(4, 6, kernel_size=(3, 3), stride=(1, 1)): gradient of [N, 4, 5, 5]   PReluNet.java:31
         if (!need2) {
           return new Tensor[15];
         }
-        // a comparison has no gradient
-        // first.apply(x): gradient of [N, 4, 5, 5] * [1]   PReluNet.java:31
+        Tensor convW = conv.weight();
+        ConvKernels.conv2dBackward(dIn1, 0, Compiled.gradBuffer(conv.weight(), needsGrad(1 /* conv.weight() */)), 0, Compiled.gradBuffer(conv.bias(), needsGrad(2 /* conv.bias() */)), 0, true, dIn2, 0, p.a1, 0, convW.readBuffer(), convW.offset(), p.shape2);
+        // first.apply(x): gradient of [N, 4, 5, 5]   PReluNet.java:31
         if (!need1) {
           return new Tensor[15];
         }
-        CpuKernels.mulRepeatedBackward(dx, 0, dIn2_1, 0, tensor_first_weight.readBuffer(), tensor_first_weight.offset(), 1, n * 100, 1, true);
-        CpuKernels.sumRepeatedBackward(Compiled.gradBuffer(tensor_first_weight, needsGrad(11 /* tensor_first_weight */)), 0, dIn2_1, 0, null, 0, in, inOff, 1, n * 100, 1, true);
+        PReluKernels.backward(dx, 0, Compiled.gradBuffer(tensor_first_weight, needsGrad(11 /* tensor_first_weight */)), 0, true, dIn1, 0, in, inOff, tensor_first_weight.readBuffer(), tensor_first_weight.offset(), n, 1, 100);
         Tensor[] grads = new Tensor[15];
         grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());
         return grads;

@@ -374,32 +374,7 @@ public final class F {
    * channel (dimension 1 of x).
    */
   public static Tensor prelu(Tensor x, Tensor weight) {
-    int c = weight.numel();
-    if (weight.shape().length > 1) {
-      throw new IllegalArgumentException("prelu: weight must be 0-d or 1-d, got " + Shapes.toString(weight.shape()));
-    }
-    int channels = x.shape().length >= 2 ? x.shape()[1] : 1;
-    if (c != 1 && c != channels) {
-      throw new IllegalArgumentException("prelu: mismatch of parameter numbers and input channel size, found parameter numbers = " + c
-          + " and channel size = " + channels + " (input " + Shapes.toString(x.shape()) + ")");
-    }
-    int n = x.shape().length;
-    if (c > 1 && n > 2) { // the channels last ([N, H, ..., C]) and back: the weight [C] a suffix, its gradient one sum
-      int[] last = new int[n], back = new int[n];
-      for (int d = 1; d < n; d++) {
-        last[d] = d == n - 1 ? 1 : d + 1;
-        back[d] = d == 1 ? n - 1 : d - 1;
-      }
-      return slopes(x.permute(last), weight.reshape(c)).permute(back); // (as a compiled forward computes it, to the bit)
-    }
-    int[] along = new int[Math.max(n, 1)];
-    java.util.Arrays.fill(along, 1);
-    return slopes(x, c > 1 ? weight.reshape(c) : weight.reshape(along)); // [C] of [N, C]; one slope of any shape
-  }
-
-  /** {@code x > 0 ? x : slope * x}, the slope broadcast over x: x > 0 takes x, so the gradient at 0 is the slope's, as PyTorch's. */
-  private static Tensor slopes(Tensor x, Tensor slope) {
-    return Ops.where(x.gt(0f), x, Ops.mul(slope, x));
+    return Ops.prelu(x, weight); // one kernel each way, the slopes read where they live (as a compiled forward computes it, to the bit)
   }
 
   /** {@code a * sigmoid(b)} of x's halves along the last dimension: {@code F.glu(x)}, as {@link GLU}. */

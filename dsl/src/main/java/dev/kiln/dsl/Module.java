@@ -157,10 +157,11 @@ public abstract class Module {
   /**
    * For a container that runs its children one after another, each on the one before's output ({@link Sequential},
    * {@link TransformerEncoder}, {@link TransformerDecoder}): a tracker that gives each output back to the thread's array
-   * pool once the next child has returned, so that the next output of its length is written into memory still in the
-   * cache ({@link Intermediates}); null when none may be given back: gradients are recorded, {@code input} is not on the
-   * CPU, {@link #summary} is watching the layers' outputs, or a module in this container's tree is not one of the dsl's
-   * own layers (a user's module, or a subclass of a dsl layer, may keep a tensor it was given or returned).
+   * pool (on CUDA, its device block to the CUDA caching allocator) once the next child has returned, so that the next
+   * output of its length is written into memory still in the cache ({@link Intermediates}); null when none may be given
+   * back: gradients are recorded, {@link #summary} is watching the layers' outputs, or a module in this container's tree
+   * is not one of the dsl's own layers (a user's module, or a subclass of a dsl layer, may keep a tensor it was given or
+   * returned).
    */
   final Intermediates intermediates(Tensor input) {
     if (Kiln.isGradEnabled() || FORWARD_LISTENER.get() != null) {

@@ -5,8 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.kiln.runtime.Device;
+import dev.kiln.runtime.Ops;
 import dev.kiln.runtime.Tensor;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -149,6 +151,55 @@ class MoreLayersTest {
     assertArrayEquals(new int[] {-1, 1, 28, 28}, new Unflatten(1, 1, 28, 28).outputShape(new int[] {-1, 784}));
     assertArrayEquals(new int[] {-1, 3, 8, 12}, new PixelShuffle(2).outputShape(new int[] {-1, 12, 4, 6}));
     assertArrayEquals(new int[] {-1, 12, 4, 6}, new PixelUnshuffle(2).outputShape(new int[] {-1, 3, 8, 12}));
+  }
+
+  /**
+   * PReLU's one kernel each way against the composition it replaced, {@code where(x > 0, x, slope * x)} with the channels
+   * moved last: the same values and input gradients to the bit, the slopes' gradients within float rounding (its own
+   * order of summation), for one slope per channel of [N, C, H, W] and [N, C, L], one slope, and a 1-d and a 0-d input.
+   */
+  @Test
+  void preluKernelMatchesItsComposition() {
+    dev.kiln.runtime.Kiln.manualSeed(7);
+    for (int[] shape : List.of(new int[] {2, 3, 4, 5}, new int[] {3, 4, 6}, new int[] {5, 4}, new int[] {7}, new int[0])) {
+      for (int slopes : List.of(1, shape.length >= 2 ? shape[1] : 1)) {
+        Tensor x0 = Tensor.randn(shape), w0 = Tensor.randn(slopes);
+        if (x0.numel() > 1) {
+          x0.buffer()[x0.offset()] = 0f; // the gradient at 0 is the slope's
+        }
+        Tensor x = x0.clone().requiresGrad(true), w = w0.clone().requiresGrad(true);
+        Tensor xr = x0.clone().requiresGrad(true), wr = w0.clone().requiresGrad(true);
+        Tensor out = F.prelu(x, w), expected = composed(xr, wr);
+        String of = Arrays.toString(shape) + " with " + slopes + " slopes";
+        assertArrayEquals(expected.toFloatArray(), out.toFloatArray(), of);
+        Tensor g = Tensor.randn(shape);
+        out.mul(g).sum().backward();
+        expected.mul(g).sum().backward();
+        assertArrayEquals(xr.grad().toFloatArray(), x.grad().toFloatArray(), of);
+        assertArrayEquals(wr.grad().toFloatArray(), w.grad().toFloatArray(), 1e-5f, of);
+      }
+    }
+  }
+
+  /** PReLU as it was computed before its kernel: the channels moved last, {@code where(x > 0, x, slope * x)}, moved back. */
+  private static Tensor composed(Tensor x, Tensor w) {
+    int n = x.dim();
+    if (w.numel() > 1 && n > 2) {
+      int[] last = new int[n], back = new int[n];
+      for (int d = 1; d < n; d++) {
+        last[d] = d == n - 1 ? 1 : d + 1;
+        back[d] = d == 1 ? n - 1 : d - 1;
+      }
+      Tensor p = x.permute(last);
+      return Ops.where(p.gt(0f), p, Ops.mul(w, p)).permute(back);
+    }
+    return Ops.where(x.gt(0f), x, Ops.mul(w.numel() > 1 ? w : w.reshape(ones(Math.max(n, 1))), x));
+  }
+
+  private static int[] ones(int n) {
+    int[] s = new int[n];
+    Arrays.fill(s, 1);
+    return s;
   }
 
   @Test

@@ -9,7 +9,9 @@ import java.util.List;
  * i}'s output is dead unless something still reads it, and its array goes back to the thread's {@link ArrayPool}, where
  * the next output of its length takes it, still in the cache (PyTorch's caching allocator hands back the block just
  * freed the same way). A fresh multi-megabyte array costs its writes to memory outside the cache: a 4 MB map 0.85 ms of
- * a 1.9 ms depthwise layer (docs/benchmarks.md).
+ * a 1.9 ms depthwise layer (docs/benchmarks.md). On CUDA the output's device block goes back to the CUDA caching
+ * allocator instead of waiting for the collector to find its storage unreachable, so a deep stack under no grad holds
+ * a few maps at once rather than every map made since the last collection (docs/cuda.md).
  *
  * <p>For the dsl's containers, which know what their children are; not for users. The caller promises that nothing
  * but the outputs it passes here holds any output it passes (no layer keeps its input or output, no hook sees them);
@@ -19,7 +21,7 @@ import java.util.List;
  * than show another tensor's values ({@link Storage#release}).
  *
  * <pre>{@code
- * Intermediates run = Intermediates.track(x); // null unless no grad, on the CPU
+ * Intermediates run = Intermediates.track(x); // null unless no grad
  * for (Module layer : layers) {
  *   x = layer.apply(x);
  *   if (run != null) run.next(x);
@@ -37,11 +39,11 @@ public final class Intermediates {
 
   /**
    * A tracker of the layers' outputs after {@code input}, or null when none may be given back: gradients are recorded
-   * (the graph's nodes hold the outputs for the backward) or {@code input} is not on the CPU (device memory is left to
-   * the collector and the CUDA allocator).
+   * (the graph's nodes hold the outputs for the backward). On CUDA an output's device block goes back to the CUDA
+   * caching allocator ({@link Storage#release}), for the next output of its size class.
    */
   public static Intermediates track(Tensor input) {
-    return Kiln.isGradEnabled() || !input.device().isCpu() ? null : new Intermediates(input.storage());
+    return Kiln.isGradEnabled() ? null : new Intermediates(input.storage());
   }
 
   /**

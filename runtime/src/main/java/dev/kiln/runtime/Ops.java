@@ -1433,6 +1433,15 @@ public final class Ops {
     return PiecewiseOps.activation("tanhshrink", ActivationCodeKernels.TANHSHRINK, x, 0);
   }
 
+  /**
+   * The parametric ReLU, {@code x > 0 ? x : weight * x} (PyTorch's {@code F.prelu(x, weight)}): {@code weight} one slope or
+   * one per channel (dimension 1 of x; a 0-d or 1-d x has one), read where it lives, one kernel each way; the gradient at 0
+   * is the slope's, the slopes' gradient summed over every position but the channel.
+   */
+  public static Tensor prelu(Tensor x, Tensor weight) {
+    return PiecewiseOps.prelu(x, weight);
+  }
+
   /** ELU, {@code x > 0 ? x : alpha (exp(x) - 1)} (PyTorch's {@code F.elu(x, alpha)}); the gradient {@code alpha exp(x)} at and below 0. */
   public static Tensor elu(Tensor x, double alpha) {
     return PiecewiseOps.elu(x, alpha);

@@ -2,6 +2,7 @@ package dev.kiln.runtime;
 
 import dev.kiln.runtime.cpu.ActivationCodeKernels;
 import dev.kiln.runtime.cpu.MathKernels;
+import dev.kiln.runtime.cpu.PReluKernels;
 import dev.kiln.runtime.cpu.PiecewiseKernels;
 import dev.kiln.runtime.cuda.ElementwiseKernels;
 
@@ -103,6 +104,64 @@ final class PiecewiseOps {
       } else {
         ActivationCodeKernels.backward(op, dx.buffer(), dx.offset(), g.readBuffer(), g.offset(), in.readBuffer(), in.offset(),
             in.numel(), p);
+      }
+    });
+  }
+
+  /**
+   * {@link Ops#prelu}: {@code x > 0 ? x : weight * x}, one slope ({@code weight} of one value) or one per channel (dimension
+   * 1 of x), by {@code cpu.PReluKernels} or {@code cuda.PReluKernels} over x seen as {@code [outer, channels, inner]}: one
+   * pass each way, the slopes' gradient summed over every position but the channel.
+   */
+  static Tensor prelu(Tensor x, Tensor weight) {
+    Devices.onCuda("prelu", x, weight);
+    Ops.requireFloat("prelu", x);
+    Ops.requireFloat("prelu", weight);
+    int c = weight.numel();
+    if (weight.dim() > 1) {
+      throw new IllegalArgumentException("prelu: weight must be 0-d or 1-d, got " + Shapes.toString(weight.shape()));
+    }
+    int[] shape = x.shape();
+    int channels = shape.length >= 2 ? shape[1] : 1; // PyTorch counts a 0-d or 1-d input as one channel
+    if (c != 1 && c != channels) {
+      throw new IllegalArgumentException("prelu: mismatch of parameter numbers and input channel size, found parameter numbers = " + c
+          + " and channel size = " + channels + " (input " + Shapes.toString(shape) + ")");
+    }
+    int outer = shape.length == 0 ? 1 : shape[0];
+    int inner = outer * c == 0 ? 0 : x.numel() / (outer * c);
+    boolean cuda = x.device().isCuda();
+    Tensor out = Tensor.empty(x.device(), shape);
+    if (cuda) {
+      dev.kiln.runtime.cuda.PReluKernels.forward(out.writeCuda(), x.readCuda(), weight.readCuda(), c, inner, x.numel());
+    } else {
+      PReluKernels.forward(out.buffer(), out.offset(), x.readBuffer(), x.offset(), weight.readBuffer(), weight.offset(), outer, c, inner);
+    }
+    if (!Ops.track(x, weight)) {
+      return out;
+    }
+    return Tensor.ofNode(out, new Node(x, weight) {
+      @Override public String name() {
+        return "prelu";
+      }
+
+      @Override protected Tensor[] backward(Tensor g) {
+        Tensor gd = g.to(x.device());
+        Tensor dx = needsGrad(0) ? Tensor.empty(x.device(), shape) : null;
+        Tensor dw = needsGrad(1) ? Tensor.empty(x.device(), weight.shape()) : null;
+        if (cuda) {
+          if (dx != null) {
+            dev.kiln.runtime.cuda.PReluKernels.backward(dx.writeCuda(), gd.readCuda(), x.readCuda(), weight.readCuda(), c, inner, x.numel());
+          }
+          if (dw != null) {
+            dev.kiln.runtime.cuda.PReluKernels.slopeBackward(dw.writeCuda(), gd.readCuda(), x.readCuda(), outer, c, inner, false);
+          }
+          CudaLayerOps.keepAlive(gd); // its block stays out of the allocator until the kernels are queued
+        } else {
+          PReluKernels.backward(dx == null ? null : dx.buffer(), dx == null ? 0 : dx.offset(), dw == null ? null : dw.buffer(),
+              dw == null ? 0 : dw.offset(), false, gd.readBuffer(), gd.offset(), x.readBuffer(), x.offset(), weight.readBuffer(),
+              weight.offset(), outer, c, inner);
+        }
+        return new Tensor[] {dx, dw};
       }
     });
   }

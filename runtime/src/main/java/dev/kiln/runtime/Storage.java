@@ -108,15 +108,18 @@ final class Storage {
    * Gives this storage's values up: nothing may read or write them again (a layer's output inside a {@code Sequential}
    * under no grad, read by the next layer and held by no one, {@link Intermediates}). A {@link #isSealed sealed} CPU
    * storage's heap array goes back to the thread's {@link ArrayPool} for the next output of its length; a deferred one's
-   * recipe is dropped (its values were never needed), so that it holds its sources no longer. Any other storage (an array
-   * a caller may have been handed, device memory) is left to the collector. From here on every hand-out of the values
-   * throws.
+   * recipe is dropped (its values were never needed), so that it holds its sources no longer; a CUDA storage's device
+   * block goes back to the CUDA caching allocator ({@link #releaseDevice}). Any other storage (an array a caller may have
+   * been handed) is left to the collector. From here on every hand-out of the values throws.
    *
    * @return whether an array went back to the pool
    */
   boolean release() {
-    if (released || home.isCuda()) {
+    if (released) {
       return false;
+    }
+    if (home.isCuda()) {
+      return releaseDevice();
     }
     released = true;
     if (pending != null) {
@@ -133,6 +136,30 @@ final class Storage {
       ArrayPool.give(h);
     }
     return give;
+  }
+
+  /**
+   * {@link #release} of a CUDA storage: its device block goes back to the CUDA caching allocator now ({@link
+   * CudaBuffer#release}), for the next output of its size class, rather than when the collector finds the storage
+   * unreachable; a host copy it kept is dropped. Reuse is ordered on the one stream, so kernels already queued that read
+   * the block run before any that write it again.
+   *
+   * @return whether a block went back to the allocator
+   */
+  private boolean releaseDevice() {
+    released = true;
+    CudaBuffer block = cuda;
+    cuda = null;
+    cudaCurrent = false;
+    heap = null;
+    heapCurrent = false;
+    nativeData = null;
+    nativeCurrent = false;
+    if (block == null) {
+      return false;
+    }
+    block.release();
+    return true;
   }
 
   boolean isReleased() {

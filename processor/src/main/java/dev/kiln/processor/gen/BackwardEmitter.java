@@ -363,6 +363,8 @@ final class BackwardEmitter {
         gen.norms.batchNormBackward(b, k, j, in, d, target);
       } else if (k.kind() == Kernel.Kind.GROUPNORM) {
         gen.norms.groupNormBackward(b, k, j, in, d, target);
+      } else if (k.kind() == Kernel.Kind.PRELU) {
+        PReluSteps.backward(gen, b, k, in, d, target);
       } else if (k.kind() == Kernel.Kind.LAYERNORM) {
         LayerNorm.Spec s = (LayerNorm.Spec) k.spec();
         String ln = gen.layerFields.layerField(k.layer());

@@ -199,6 +199,7 @@ final class CudaEmitter {
             : CodeBlock.of("$L.$L($L)", k.swapped() ? locals.get(k.inputs().get(1)) : in, ((Compare) k.spec()).method(),
                 k.swapped() ? in : locals.get(k.inputs().get(1))));
         case GROUPNORM -> b.addStatement("$T $L = $L", TENSOR, out, gen.stepCalls.eagerCall(k, in)); // the layer's eager device kernels
+        case PRELU -> b.addStatement("$T $L = $L", TENSOR, out, PReluSteps.eagerCall(gen, k, in)); // eager's F.prelu
         case POINTWISE_PAIR -> b.addStatement("$T $L = $L.$L($L)", TENSOR, out, k.swapped() ? locals.get(k.inputs().get(1)) : in,
             ((PointwisePair) k.spec()).method(), k.swapped() ? in : locals.get(k.inputs().get(1)));
         case VIEW, RELU, ACTIVATION, POINTWISE, CONV, LAYERNORM, DROPOUT, AVGPOOL, UPSAMPLE, PAD, NORMALIZE, LINE, TILE, PERMUTE, SCALE, SHIFT, REDUCE,

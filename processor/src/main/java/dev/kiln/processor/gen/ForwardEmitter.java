@@ -309,6 +309,7 @@ final class ForwardEmitter {
               NormEmitter.layerNormInner(k), s.eps());
         }
         case GROUPNORM -> gen.norms.groupNormForward(b, k, j + 1, in, out);
+        case PRELU -> PReluSteps.forward(gen, b, k, in, out);
         case DROPOUT -> {
           b.beginControlFlow("if (training[$L])", j + 1)
               .addStatement("$T.dropoutMask(p.mask$L, 0, n * $L, $L, $T.generator())", ACTIVATIONS, j + 1, StepCalls.maskPerSample(k), StepCalls.dropoutP(k), KILN);

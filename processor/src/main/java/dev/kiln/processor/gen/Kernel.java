@@ -125,6 +125,12 @@ record Kernel(
      */
     GROUPNORM,
     /**
+     * A PReLU ({@link dev.kiln.processor.ir.PReluOf}: a layer's, or {@code F.prelu(x, w)}), its slopes a tensor field, the
+     * input after x: eager mode's kernels, one pass each way ({@code cpu.PReluKernels}), the slopes' gradient added to
+     * theirs.
+     */
+    PRELU,
+    /**
      * Inverted dropout with a mask drawn per forward in training; identity in evaluation. Channel dropout
      * (a {@code Dropout2d.Spec}) draws one mask value per sample and channel, applied over the channel's map.
      */
@@ -273,11 +279,11 @@ record Kernel(
   }
 
   /**
-   * Whether it is a CONV or a GROUPNORM of no layer ({@code F.conv2d}, {@code F.conv1d}, {@code F.groupNorm}): its weight and bias,
+   * Whether it is a CONV or a GROUPNORM of no layer ({@code F.conv2d}, {@code F.conv1d}, {@code F.groupNorm}), or a PRELU: its weight and bias,
    * when it has them, tensor fields of the model, its inputs after x.
    */
   boolean functional() {
-    return (kind == Kind.CONV || kind == Kind.GROUPNORM) && layer == null;
+    return (kind == Kind.CONV || kind == Kind.GROUPNORM || kind == Kind.PRELU) && layer == null;
   }
 
   /** A RECURRENT step's layer spec: its own, or the one a run with the last states wraps ({@link LastStates}). */

@@ -57,6 +57,7 @@ import dev.kiln.processor.ir.StepIr;
 import dev.kiln.processor.ir.Sub;
 import dev.kiln.processor.ir.Pointwise;
 import dev.kiln.processor.ir.PointwisePair;
+import dev.kiln.processor.ir.PReluOf;
 import dev.kiln.processor.ir.Where;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -242,8 +243,9 @@ final class Planner {
       } else if (s.spec() instanceof InitialStates) { // a recurrent layer reading its input and its initial states
         kernels.add(new Kernel(Kernel.Kind.RECURRENT, label, s.spec(), s.layer(), null, false, s.input(), s.output(), in, out, s.source(),
             s.inputs(), s.inputs().stream().map(model::shapeOf).toList(), null, false));
-      } else if (s.functional()) { // F.conv2d(x, w, b), F.groupNorm(x, g, w, b, eps): x, then the weight and bias tensor fields
-        kernels.add(new Kernel(s.functionalConv() ? Kernel.Kind.CONV : Kernel.Kind.GROUPNORM, label, s.spec(), null, null, false,
+      } else if (s.functional()) { // F.conv2d(x, w, b), F.groupNorm(x, g, w, b, eps), a PReLU: x, then the weight (and bias) tensor fields
+        Kernel.Kind kind = s.functionalConv() ? Kernel.Kind.CONV : s.spec() instanceof PReluOf ? Kernel.Kind.PRELU : Kernel.Kind.GROUPNORM;
+        kernels.add(new Kernel(kind, label, s.spec(), null, null, false,
             s.input(), s.output(), in, out, s.source(), s.inputs(), s.inputs().stream().map(model::shapeOf).toList(), null, false));
       } else if (s.joins() || s.spec() instanceof Cat) {
         List<String> inputs = s.inputs();

@@ -36,10 +36,11 @@ public record StepIr(String output, List<String> inputs, LayerSpec spec, LayerIr
 
   /**
    * Whether it reads tensor fields of the model after its input, as a layer reads its parameters: {@code F.conv2d(x, w, b)}
-   * ({@link #functionalConv}), {@code F.groupNorm(x, groups, w, b, eps)} ({@link GroupNormOf}).
+   * ({@link #functionalConv}), {@code F.groupNorm(x, groups, w, b, eps)} ({@link GroupNormOf}), a PReLU's or {@code
+   * F.prelu(x, w)}'s slopes ({@link PReluOf}).
    */
   public boolean functional() {
-    return functionalConv() || spec instanceof GroupNormOf;
+    return functionalConv() || spec instanceof GroupNormOf || spec instanceof PReluOf;
   }
 
   /** Whether it reads more than one value (an add or a cat). */

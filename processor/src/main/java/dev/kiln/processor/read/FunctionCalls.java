@@ -401,8 +401,8 @@ final class FunctionCalls {
   }
 
   /**
-   * {@code F.prelu(x, w)} of a tensor field {@code w} of one slope or one per channel of x (dimension 1): eager's steps
-   * ({@link LayerExpansions#prelu}), its gradient the field's.
+   * {@code F.prelu(x, w)} of a tensor field {@code w} of one slope or one per channel of x (dimension 1): eager's kernels
+   * in one step ({@link LayerExpansions#prelu}), its gradient the field's.
    */
   private String functionalPrelu(MethodInvocationTree mi, List<? extends ExpressionTree> args, CompilationUnitTree unit,
       Map<String, LayerNode> fields, String className) {
@@ -424,7 +424,7 @@ final class FunctionCalls {
       return null;
     }
     String written = mi.toString();
-    return LayerExpansions.prelu(steps, input, shape, weight, TensorIr::value, written, reader.source(unit, mi));
+    return LayerExpansions.prelu(steps, input, weight, TensorIr::value, written, reader.source(unit, mi));
   }
 
   /**

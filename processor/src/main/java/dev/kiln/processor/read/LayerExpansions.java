@@ -8,17 +8,15 @@ import dev.kiln.dsl.PixelUnshuffle;
 import dev.kiln.dsl.Sigmoid;
 import dev.kiln.dsl.Softmax;
 import dev.kiln.dsl.Softmin;
-import dev.kiln.processor.ir.Compare;
 import dev.kiln.processor.ir.LayerIr;
 import dev.kiln.processor.ir.Mul;
 import dev.kiln.processor.ir.Narrow;
 import dev.kiln.processor.ir.Permute;
+import dev.kiln.processor.ir.PReluOf;
 import dev.kiln.processor.ir.Reshape;
 import dev.kiln.processor.ir.Scale;
 import dev.kiln.processor.ir.Source;
 import dev.kiln.processor.ir.TensorIr;
-import dev.kiln.processor.ir.Where;
-import dev.kiln.runtime.cpu.MaskTest;
 import dev.kiln.runtime.Shapes;
 import java.util.ArrayList;
 import java.util.List;
@@ -27,9 +25,11 @@ import java.util.List;
  * The layers a compiled forward computes as steps it already has, as eager mode's {@code F} forms compute them, so their
  * values and gradients are eager's to the bit: {@code GLU(dim)} the narrows of the two halves, a sigmoid and a mul;
  * {@code Softmin(dim)} a neg ({@code x * -1}) and a softmax; {@code PixelShuffle(r)} and {@code PixelUnshuffle(r)} a reshape
- * to one more dimension of each factor, a permute and a reshape back; {@code PReLU} eager's {@code where(x > 0, x, slope *
- * x)}, its weight read as a tensor of the layer ({@code act.weight}, as the attention layers' parameters are read). Layers, Sequential children and {@code F} calls alike ({@link BodyReader#step}). An input whose shape is unknown or that the layer refuses keeps the layer's one step, which
- * the shape checker then names on its line with the layer's own message.
+ * to one more dimension of each factor, a permute and a reshape back; {@code PReLU} one step of eager's kernels ({@link
+ * PReluOf}) reading x and its weight, read as a tensor of the layer ({@code act.weight}, as the attention layers'
+ * parameters are read). Layers, Sequential children and {@code F} calls alike ({@link BodyReader#step}). An input whose
+ * shape is unknown or that the layer refuses keeps the layer's one step, which the shape checker then names on its line
+ * with the layer's own message.
  */
 final class LayerExpansions {
   private LayerExpansions() {}
@@ -57,7 +57,7 @@ final class LayerExpansions {
       }
       TensorIr weight = new TensorIr(layer.path() + ".weight", layer.path() + ".weight", TensorIr.Kind.PARAMETER,
           new int[] {s.numParameters()}, layer.source());
-      return prelu(steps, input, shape, weight, steps.reader::readLayerParameter, text, where);
+      return prelu(steps, input, weight, steps.reader::readLayerParameter, text, where);
     }
     if (spec instanceof Softmin.Spec s) {
       return steps.step(steps.step(input, new Scale(-1f, "neg()"), null, text, where), new Softmax.Spec(s.dim()), null, text, where);
@@ -103,30 +103,16 @@ final class LayerExpansions {
   }
 
   /**
-   * {@code F.prelu(x, weight)} of {@code input} (of {@code shape}, which the weight fits) as eager mode computes it: {@code
-   * where(x > 0, x, weight * x)}, so the gradient at 0 is the slope's; one slope per channel of {@code [N, C, H, ...]}
-   * with the channels moved last ({@code [N, H, ..., C]}) and back, so the weight {@code [C]} is a suffix of the value and
-   * its gradient the one sum over the rest that eager's broadcast mul gives. {@code read} registers the weight and gives
-   * its value.
+   * {@code F.prelu(x, weight)} of {@code input} (whose shape the weight fits) as eager mode computes it: one
+   * {@link PReluOf} step reading x and the weight where they live, eager's kernels each way ({@code cpu.PReluKernels}), so
+   * the value and both gradients are eager's to the bit. {@code read} registers the weight and gives its value.
    */
-  static String prelu(BodyReader steps, String input, int[] shape, TensorIr weight, java.util.function.Function<TensorIr, String> read,
+  static String prelu(BodyReader steps, String input, TensorIr weight, java.util.function.Function<TensorIr, String> read,
       String text, Source where) {
     String slope = read.apply(weight);
     if (slope == null) {
       return null;
     }
-    boolean moved = weight.shape()[0] > 1 && shape.length > 2;
-    List<Integer> last = new ArrayList<>(List.of(0));
-    List<Integer> back = new ArrayList<>(List.of(0, shape.length - 1));
-    for (int d = 2; d < shape.length; d++) {
-      last.add(d);
-      back.add(d - 1);
-    }
-    last.add(1);
-    String x = moved ? steps.step(input, new Permute(last), null, text, where) : input;
-    String scaled = steps.step(List.of(slope, x), new Mul(), null, text, where);
-    String positive = steps.step(x, new Compare(MaskTest.GT, 0f), null, text, where);
-    String out = steps.step(List.of(x, scaled, positive), new Where(text), null, text, where);
-    return moved ? steps.step(out, new Permute(back), null, text, where) : out;
+    return steps.step(List.of(input, slope), new PReluOf(weight.shape()[0]), null, text, where);
   }
 }

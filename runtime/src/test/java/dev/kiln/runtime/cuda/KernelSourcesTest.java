@@ -79,6 +79,11 @@ class KernelSourcesTest {
   }
 
   @Test
+  void preluKernelsCompile() {
+    checkFamily("kiln_prelu.cu", PReluKernels.SOURCE, List.of("kiln_prelu_forward", "kiln_prelu_backward", "kiln_prelu_slope_backward"));
+  }
+
+  @Test
   void pointwiseKernelsCompile() {
     checkFamily("kiln_pointwise.cu", PointwiseKernels.SOURCE, List.of(
         "kiln_pointwise_forward", "kiln_pointwise_backward", "kiln_binary_forward", "kiln_binary_backward"));
@@ -145,6 +150,7 @@ class KernelSourcesTest {
     checkLaunched("IndexKernels.java", IndexKernels.SOURCE);
     checkLaunched("PiecewiseKernels.java", PiecewiseKernels.SOURCE);
     checkLaunched("ActivationCodeKernels.java", ActivationCodeKernels.SOURCE);
+    checkLaunched("PReluKernels.java", PReluKernels.SOURCE);
     checkLaunched("SortKernels.java", SortKernels.SOURCE);
     checkLaunched("IdKernels.java", IdKernels.SOURCE);
     checkLaunched("SelectKernels.java", SelectKernels.SOURCE);
