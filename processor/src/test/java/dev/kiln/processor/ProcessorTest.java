@@ -121,6 +121,7 @@ class ProcessorTest {
       "BufferThresholds, KilnBufferThresholds, KilnBufferThresholds.java",
       "ShiftedIds, KilnShiftedIds, KilnShiftedIds.java",
       "IdsOfIds, KilnIdsOfIds, KilnIdsOfIds.java",
+      "ScatterWrites, KilnScatterWrites, KilnScatterWrites.java",
       "GroupNormNet, KilnGroupNormNet, KilnGroupNormNet.java",
       "FunctionalConv, KilnFunctionalConv, KilnFunctionalConv.java",
       "FunctionalGroupNorm, KilnFunctionalGroupNorm, KilnFunctionalGroupNorm.java"

@@ -201,6 +201,7 @@ final class CudaEmitter {
         case GROUPNORM -> b.addStatement("$T $L = $L", TENSOR, out, gen.stepCalls.eagerCall(k, in)); // the layer's eager device kernels
         case POINTWISE_PAIR -> b.addStatement("$T $L = $L.$L($L)", TENSOR, out, k.swapped() ? locals.get(k.inputs().get(1)) : in,
             ((PointwisePair) k.spec()).method(), k.swapped() ? in : locals.get(k.inputs().get(1)));
+        case SCATTER -> b.addStatement("$T $L = $L", TENSOR, out, ScatterEmitter.cudaCall(k, in, locals));
         case VIEW, RELU, ACTIVATION, POINTWISE, CONV, LAYERNORM, DROPOUT, AVGPOOL, UPSAMPLE, PAD, NORMALIZE, LINE, TILE, PERMUTE, SCALE, SHIFT, REDUCE,
             EMBEDDING, SLICE, IDS -> b.addStatement("$T $L = $L", TENSOR,
             out, gen.stepCalls.eagerCall(k, in));
