@@ -148,6 +148,7 @@ class CudaCompiledTest {
     "SelfProducts, 6:8",
     "NegativeZeroFields, 6:8",
     "GreedyIds, 6:8",
+    "ScatterWrites, 6",
     "ShiftedIds, ids11:6",
     "GreedyShift, 6:8",
     "ShiftedPositions, ids11:6",

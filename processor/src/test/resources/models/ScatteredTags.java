@@ -1,0 +1,30 @@
+package test;
+
+import dev.kiln.dsl.Input;
+import dev.kiln.dsl.Linear;
+import dev.kiln.dsl.Model;
+import dev.kiln.dsl.Module;
+import dev.kiln.runtime.Tensor;
+
+/**
+ * A scatterAdd of a further input's ids ({@code @Input({2})}, two tags per sample, read by the write alone: a label tensor),
+ * and a one-hot of them ({@code zeros.scatter(1, tags, 1f)} of a value of the batch).
+ */
+@Model(input = {6})
+public class ScatteredTags extends Module {
+  final Linear fc = new Linear(6, 8);
+  final Linear weights = new Linear(6, 2);
+  final Linear head = new Linear(8, 3);
+
+  public Tensor forwardTagged(Tensor x, @Input({2}) Tensor tags) {
+    Tensor h = fc.apply(x);                                      // [N, 8]
+    Tensor marked = h.scatterAdd(1, tags, weights.apply(x));     // each tag's weight added at its place
+    Tensor oneHot = h.mul(0f).scatter(1, tags, 1f);              // 1 at each tag
+    return head.apply(marked.add(oneHot));
+  }
+
+  @Override
+  public Tensor forward(Tensor x) {
+    return head.apply(fc.apply(x));
+  }
+}
