@@ -7,8 +7,9 @@ import dev.kiln.dsl.Module;
 import dev.kiln.runtime.Tensor;
 
 /**
- * A scatterAdd of a further input's ids ({@code @Input({2})}, two tags per sample, read by the write alone: a label tensor),
- * and a one-hot of them ({@code zeros.scatter(1, tags, 1f)} of a value of the batch).
+ * A scatterAdd of a further input's ids ({@code @Input({2})}, two tags per sample, read by writes alone: a label tensor),
+ * a one-hot of ids computed from them ({@code zeros.scatter(1, tags.add(1).remainder(8), 1f)} of a value of the batch), and a
+ * scatter at ids computed from an argmax.
  */
 @Model(input = {6})
 public class ScatteredTags extends Module {
@@ -19,8 +20,9 @@ public class ScatteredTags extends Module {
   public Tensor forwardTagged(Tensor x, @Input({2}) Tensor tags) {
     Tensor h = fc.apply(x);                                      // [N, 8]
     Tensor marked = h.scatterAdd(1, tags, weights.apply(x));     // each tag's weight added at its place
-    Tensor oneHot = h.mul(0f).scatter(1, tags, 1f);              // 1 at each tag
-    return head.apply(marked.add(oneHot));
+    Tensor oneHot = h.mul(0f).scatter(1, tags.add(1).remainder(8), 1f);   // 1 at each tag's next place
+    Tensor next = h.scatter(1, h.argmax(1, true).add(1).clampMax(7), 0f);  // the place after each argmax zeroed
+    return head.apply(marked.add(oneHot).add(next));
   }
 
   @Override

@@ -14,6 +14,7 @@ import dev.kiln.runtime.Tensor;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
 import java.util.Map;
+import javax.tools.JavaFileObject;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -42,6 +43,27 @@ class ScatterCompileTest {
     "h.indexFill(2, Tensor.labels(6), 0f); index 6 at 0 of Tensor.labels(6) is out of range for dimension 2 of size 6"})
   void aFormThatDoesNotCompileIsAnErrorOnItsLine(String call, String message) {
     ProcessorTest.returnIsAnErrorOnItsLine("Writes", call, message);
+  }
+
+  /** A buffer of ids as an index form's index: its values are not read at compile time (write Tensor.labels(...) in forward). */
+  @ParameterizedTest(name = "{0}")
+  @CsvSource(delimiter = ';', value = {
+    "h.indexFill(2, idx, 0f); idx is a tensor field, whose values a compiled forward does not read at compile time; a compiled"
+        + " indexFill takes the same slices of every sample, ids built from constants in forward",
+    "h.indexAdd(2, idx, h.narrow(2, 0, 2)); idx is a tensor field, whose values a compiled forward does not read at compile time"})
+  void aBufferOfIdsIsAnErrorOnItsLine(String call, String message) {
+    JavaFileObject f = ProcessorTest.classModel("BufferIndex",
+        "@Model(input = {4, 6})",
+        "public class BufferIndex extends Module {",
+        "  final Linear fc = new Linear(6, 6);",
+        "  final Tensor idx = registerBuffer(\"idx\", Tensor.labels(0, 2));",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    Tensor h = fc.apply(x);",
+        "    return " + call + ";",
+        "  }",
+        "}");
+    Compilation c = ProcessorTest.compile(f);
+    assertThat(c).hadErrorContaining(message).inFile(f).onLineContaining("return " + call + ";");
   }
 
   /**

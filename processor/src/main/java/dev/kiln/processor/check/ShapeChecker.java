@@ -255,7 +255,7 @@ public final class ShapeChecker {
       if (idArithmetic && step.inputs().stream().anyMatch(v -> !ids.containsKey(v) && !argmaxIds.contains(v) && !idsViews.containsKey(v))) {
         continue; // integer arithmetic of floats, reported by the reader (the steps after it read no shape: no more errors)
       }
-      if (!scatterIndexFits(step, ids, argmaxIds, idsViews, producers, where, label)) {
+      if (!scatterIndexFits(ir, step, ids, argmaxIds, idsViews, producers, where, label)) {
         continue;
       }
       String argmaxRead = embedding || idArithmetic || isView(step) ? null
@@ -624,7 +624,7 @@ public final class ShapeChecker {
    * Whether a write by index's index (if it reads one) is ids: an input an index or an Embedding reads, an argmax's, argmin's,
    * topk's or argsort's indices, integer arithmetic of those, or views of them; else the error, on the step's line.
    */
-  private boolean scatterIndexFits(StepIr step, Map<String, String> ids, Set<String> argmaxIds, Map<String, String> idsViews,
+  private boolean scatterIndexFits(ModelIr ir, StepIr step, Map<String, String> ids, Set<String> argmaxIds, Map<String, String> idsViews,
       Map<String, String> producers, Source where, String label) {
     int index = scatterIndex(step);
     if (index < 0) {
@@ -635,7 +635,9 @@ public final class ShapeChecker {
       return true;
     }
     Scatter write = (Scatter) step.spec();
-    diagnostics.error(where, Message.SCATTER_INDEX, label, producers.get(value) + " is a float value, not ids", write.op().method,
+    String what = ir.tensor(value) != null ? " is a tensor field of the model, the same for every sample, not ids of the batch"
+        : " is a float value, not ids";
+    diagnostics.error(where, Message.SCATTER_INDEX, label, producers.get(value) + what, write.op().method,
         "ids of the batch of the input's rank: a further input of ids (@Input), an argmax's, argmin's, topk's or argsort's indices"
             + " (logits.argmax(1, true)), or views of them");
     return false;

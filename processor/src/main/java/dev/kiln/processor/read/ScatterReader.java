@@ -72,7 +72,11 @@ final class ScatterReader {
     }
     if (!op.byElement) {
       if (!constantIndex) {
-        diagnostics.error(unit, index, Message.SCATTER_INDEX, mi, index + " is not ids built from constants", op.method,
+        Element held = reader.trees.getElement(com.sun.source.util.TreePath.getPath(unit, index));
+        boolean field = held != null && held.getKind() == javax.lang.model.element.ElementKind.FIELD;
+        String what = field ? " is a tensor field, whose values a compiled forward does not read at compile time"
+            : " is not ids built from constants";
+        diagnostics.error(unit, index, Message.SCATTER_INDEX, mi, index + what, op.method,
             "the same slices of every sample, ids built from constants in forward: Tensor.labels(0, 2) (a constant int[], IntStream.range"
                 + " of constants), as written or held in a local");
         return null;
