@@ -94,13 +94,7 @@ final class ScatterOps {
     int[] ids = index.toIntArray();
     int[] xShape = x.shape();
     if (source != null) {
-      int[] expected = xShape.clone();
-      expected[d] = ids.length;
-      if (!Arrays.equals(expected, source.shape())) {
-        throw new IllegalArgumentException(op + ": the source must have shape " + Shapes.toString(expected) + " (the input "
-            + Shapes.toString(xShape) + " with the index's " + ids.length + " along dimension " + d + "), got "
-            + Shapes.toString(source.shape()));
-      }
+      dev.kiln.runtime.cpu.ScatterKernels.checkIndexSource(op, xShape, d, ids.length, source.shape());
     }
     return dev.kiln.runtime.cpu.ScatterKernels.indexPlaces(op, xShape, d, ids);
   }

@@ -3,7 +3,7 @@ package dev.kiln.processor.ir;
 import dev.kiln.dsl.LayerSpec;
 import dev.kiln.dsl.ShapeException;
 import dev.kiln.runtime.Shapes;
-import java.util.Arrays;
+import dev.kiln.runtime.cpu.ScatterKernels;
 import java.util.List;
 import java.util.Locale;
 import java.util.stream.Collectors;
@@ -98,24 +98,18 @@ public record Scatter(Op op, int dim, float value, float alpha, List<Integer> id
         throw new ShapeException(this + ": the source " + Shapes.toString(src) + " must have the input's rank " + x.length
             + " (input " + Shapes.toString(x) + ")");
       }
-      for (int k = 1; k < x.length; k++) {
-        if (src != null && index[k] > src[k]) {
-          throw new ShapeException(this + ": index " + Shapes.toString(index) + " is larger than the source " + Shapes.toString(src)
-              + " at dimension " + k);
-        }
-        if (k != d && index[k] > x[k]) {
-          throw new ShapeException(this + ": index " + Shapes.toString(index) + " is larger than the input " + Shapes.toString(x)
-              + " at dimension " + k + " (only dimension " + d + ", the one scattered along, may be)");
-        }
+      try {
+        ScatterKernels.checkScatterShapes(op.torchName, x, d, index, src);
+      } catch (IllegalArgumentException e) {
+        throw new ShapeException(this + ": " + e.getMessage());
       }
       return;
     }
     if (src != null) {
-      int[] expected = x.clone();
-      expected[d] = ids.size();
-      if (!Arrays.equals(expected, src)) {
-        throw new ShapeException(this + ": the source must have shape " + Shapes.toString(expected) + " (the input "
-            + Shapes.toString(x) + " with the index's " + ids.size() + " along dimension " + d + "), got " + Shapes.toString(src));
+      try {
+        ScatterKernels.checkIndexSource(op.torchName, x, d, ids.size(), src);
+      } catch (IllegalArgumentException e) {
+        throw new ShapeException(this + ": " + e.getMessage());
       }
     }
     for (int i = 0; i < ids.size(); i++) {

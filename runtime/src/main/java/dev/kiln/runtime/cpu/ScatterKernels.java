@@ -30,16 +30,7 @@ public final class ScatterKernels {
    */
   public static Placement scatterPlaces(String op, int[] xShape, int d, int[] ids, int[] indexShape, int[] srcShape) {
     int[] shape = indexShape;
-    for (int k = 0; k < shape.length; k++) {
-      if (srcShape != null && shape[k] > srcShape[k]) {
-        throw new IllegalArgumentException(op + ": index " + Shapes.toString(shape) + " is larger than the source "
-            + Shapes.toString(srcShape) + " at dimension " + k);
-      }
-      if (k != d && shape[k] > xShape[k]) {
-        throw new IllegalArgumentException(op + ": index " + Shapes.toString(shape) + " is larger than the input "
-            + Shapes.toString(xShape) + " at dimension " + k + " (only dimension " + d + ", the one scattered along, may be)");
-      }
-    }
+    checkScatterShapes(op, xShape, d, shape, srcShape);
     int[] xs = Shapes.contiguousStrides(xShape), ss = srcShape == null ? new int[shape.length] : Shapes.contiguousStrides(srcShape);
     int[] to = new int[ids.length], srcAt = new int[ids.length];
     int[] pos = new int[shape.length];
@@ -62,6 +53,41 @@ public final class ScatterKernels {
       }
     }
     return new Placement(to, srcAt);
+  }
+
+  /**
+   * Checks a scatter's index ({@code indexShape}, of x's rank) against the source ({@code srcShape}, null for a value) and
+   * x ({@code xShape}) along {@code d}: no larger than the source anywhere, nor than x off d (a compiled model's shapes
+   * hold -1 for the batch, equal in all three).
+   *
+   * @throws IllegalArgumentException naming {@code op} and the shapes
+   */
+  public static void checkScatterShapes(String op, int[] xShape, int d, int[] indexShape, int[] srcShape) {
+    for (int k = 0; k < indexShape.length; k++) {
+      if (srcShape != null && indexShape[k] > srcShape[k]) {
+        throw new IllegalArgumentException(op + ": index " + Shapes.toString(indexShape) + " is larger than the source "
+            + Shapes.toString(srcShape) + " at dimension " + k);
+      }
+      if (k != d && indexShape[k] > xShape[k]) {
+        throw new IllegalArgumentException(op + ": index " + Shapes.toString(indexShape) + " is larger than the input "
+            + Shapes.toString(xShape) + " at dimension " + k + " (only dimension " + d + ", the one scattered along, may be)");
+      }
+    }
+  }
+
+  /**
+   * Checks an index form's source ({@code srcShape}): x's shape ({@code xShape}) but {@code count}, the index's length, along
+   * {@code d}.
+   *
+   * @throws IllegalArgumentException naming {@code op} and the shapes
+   */
+  public static void checkIndexSource(String op, int[] xShape, int d, int count, int[] srcShape) {
+    int[] expected = xShape.clone();
+    expected[d] = count;
+    if (!Arrays.equals(expected, srcShape)) {
+      throw new IllegalArgumentException(op + ": the source must have shape " + Shapes.toString(expected) + " (the input "
+          + Shapes.toString(xShape) + " with the index's " + count + " along dimension " + d + "), got " + Shapes.toString(srcShape));
+    }
   }
 
   /**
