@@ -282,6 +282,7 @@ class CudaCompiledTest {
     "CrossRecommender, forwardPair, false, 7:9",
     "TaggedImage, forwardTagged, false, 0:5:8",
     "BaggedTags, forwardTagged, false, 0:5:8",
+    "ScatteredTags, forwardTagged, false, 0:8",
     "OneIdRecommender, forwardPair, false, 0:9",
     "PairEmbeddings, forwardPair, false, -",
     "MaskedTokens, forwardMasked, true, -",
