@@ -284,8 +284,6 @@ public enum Message {
       + " replaces (an Embedding(V, D)'s [V, D] ties a Linear(D, V, false)'s [V, D])"),
   SCATTER_INDEX("%s: %s; a compiled %s takes %s (docs/guide.md, \"Writes by index in a compiled forward\"), or leave out"
       + " @Model and the model runs eagerly"),
-  SCATTER_INDEX_READ("%s: %s is the index of a write by index, which a compiled forward reads only as that index (x.scatter(1,"
-      + " ids, src))"),
   INTERNAL_ERROR("Kiln's processor failed on this model (please report it): %s");
 
   private final String format;
