@@ -125,9 +125,16 @@ public final class KilnScatterWrites extends ScatterWrites {
       ScatterKernels.place(p.a14, 0, null, 0, 1.5f, p.placed14, false, 1.0f);
       // e.reshape(-1, 8): [N, 2, 4] -> [N, 8]   ScatterWrites.java:29
       // a view: no work
-      // head Linear(in_features=8, out_features=3, bias=True): [N, 8] -> [N, 3]   ScatterWrites.java:29
+      // f.gather(1, top): [N, 8] -> [N, 1]   ScatterWrites.java:30
+      p.placed16 = ScatterKernels.gatherPlaces(new int[] {n, 8}, 1, ScatterKernels.ids(p.a3, 0, n * 1), new int[] {n, 1});
+      ScatterKernels.place(p.a16, 0, p.a14, 0, 0f, p.placed16, false, 1f);
+      // f.scatterAdd(1, top, f.gather(1, top)): [N, 8] -> [N, 8]   ScatterWrites.java:30
+      System.arraycopy(p.a14, 0, p.a17, 0, n * 8);
+      p.placed17 = ScatterKernels.scatterPlaces("scatter_add", new int[] {n, 8}, 1, ScatterKernels.ids(p.a3, 0, n * 1), new int[] {n, 1}, new int[] {n, 1});
+      ScatterKernels.place(p.a17, 0, p.a16, 0, 0.0f, p.placed17, true, 1.0f);
+      // head Linear(in_features=8, out_features=3, bias=True): [N, 8] -> [N, 3]   ScatterWrites.java:30
       Tensor headB = head.bias();
-      Blas.linear(n, 3, 8, p.a14, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
+      Blas.linear(n, 3, 8, p.a17, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
       if (!Compiled.recording(x, fc.weight(), fc.bias(), gate.weight(), gate.bias(), head.weight(), head.bias())) {
         return Tensor.wrap(out, n, 3);
       }
@@ -172,9 +179,13 @@ public final class KilnScatterWrites extends ScatterWrites {
     Tensor v14 = v13.indexFill(2, Tensor.labels(2, -1).to(v13.device()), 1.5f);
     // e.reshape(-1, 8): [N, 2, 4] -> [N, 8]   ScatterWrites.java:29
     Tensor v15 = F.reshape(v14, -1, 8);
-    // head Linear(in_features=8, out_features=3, bias=True): [N, 8] -> [N, 3]   ScatterWrites.java:29
-    Tensor v16 = head.apply(v15);
-    return v16;
+    // f.gather(1, top): [N, 8] -> [N, 1]   ScatterWrites.java:30
+    Tensor v16 = v15.gather(1, v3);
+    // f.scatterAdd(1, top, f.gather(1, top)): [N, 8] -> [N, 8]   ScatterWrites.java:30
+    Tensor v17 = v15.scatterAdd(1, v3, v16);
+    // head Linear(in_features=8, out_features=3, bias=True): [N, 8] -> [N, 3]   ScatterWrites.java:30
+    Tensor v18 = head.apply(v17);
+    return v18;
   }
 
   /**
@@ -204,6 +215,10 @@ public final class KilnScatterWrites extends ScatterWrites {
 
     final float[] a14;
 
+    final float[] a16;
+
+    final float[] a17;
+
     float[] da1;
 
     float[] da3;
@@ -226,6 +241,10 @@ public final class KilnScatterWrites extends ScatterWrites {
 
     float[] da14;
 
+    float[] da16;
+
+    float[] da17;
+
     ScatterKernels.Placement placed4;
 
     ScatterKernels.Placement placed6;
@@ -237,6 +256,10 @@ public final class KilnScatterWrites extends ScatterWrites {
     ScatterKernels.Placement placed13;
 
     ScatterKernels.Placement placed14;
+
+    ScatterKernels.Placement placed16;
+
+    ScatterKernels.Placement placed17;
 
     Plan(int n) {
       super(n);
@@ -251,6 +274,8 @@ public final class KilnScatterWrites extends ScatterWrites {
       this.a11 = new float[n * 8];
       this.a13 = new float[n * 8];
       this.a14 = new float[n * 8];
+      this.a16 = new float[n * 1];
+      this.a17 = new float[n * 8];
     }
 
     /**
@@ -271,6 +296,8 @@ public final class KilnScatterWrites extends ScatterWrites {
       da11 = new float[n * 8];
       da13 = new float[n * 8];
       da14 = new float[n * 8];
+      da16 = new float[n * 1];
+      da17 = new float[n * 8];
     }
   }
 
@@ -344,10 +371,28 @@ public final class KilnScatterWrites extends ScatterWrites {
         float[] dIn13 = need13 ? p.da13 : null;
         boolean need15 = need13;
         float[] dIn15 = need15 ? p.da14 : null;
-        // head Linear(in_features=8, out_features=3, bias=True): gradient of [N, 8]   ScatterWrites.java:29
+        float[] dIn15_1 = need15 ? p.da3 : null;
+        boolean need16 = need15;
+        float[] dIn16 = need16 ? p.da14 : null;
+        float[] dIn16_1 = need16 ? p.da16 : null;
+        float[] dIn16_2 = need16 ? p.da3 : null;
+        boolean need17 = need16;
+        float[] dIn17 = need17 ? p.da17 : null;
+        // head Linear(in_features=8, out_features=3, bias=True): gradient of [N, 8]   ScatterWrites.java:30
         CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(6 /* head.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor headGW = Compiled.grad(head.weight(), needsGrad(5 /* head.weight() */));
-        Blas.linearBackward(n, 3, 8, g.readBuffer(), g.offset(), p.a14, 0, headGW, head.weight(), 0f, dIn15, 0);
+        Blas.linearBackward(n, 3, 8, g.readBuffer(), g.offset(), p.a17, 0, headGW, head.weight(), 0f, dIn17, 0);
+        // f.scatterAdd(1, top, f.gather(1, top)): gradient of [N, 8]   ScatterWrites.java:30
+        if (!need17) {
+          return new Tensor[7];
+        }
+        ScatterKernels.inputBackward(dIn16, 0, dIn17, 0, n * 8, p.placed17, true, false);
+        ScatterKernels.sourceBackward(dIn16_1, 0, n * 1, dIn17, 0, p.placed17, 1.0f, false);
+        // f.gather(1, top): gradient of [N, 8]   ScatterWrites.java:30
+        if (!need16) {
+          return new Tensor[7];
+        }
+        ScatterKernels.sourceBackward(dIn15, 0, n * 8, dIn16_1, 0, p.placed16, 1f, true);
         // d.indexCopy(1, Tensor.labels(1), g.view(-1, 1, 4)).indexFill(2, Tensor.labels(2, -1), 1.5F): gradient of [N, 2, 4]   ScatterWrites.java:28
         if (!need15) {
           return new Tensor[7];

@@ -8,7 +8,7 @@ import dev.kiln.runtime.Tensor;
 /**
  * Writes by index in a compiled forward: a scatter of a value at each sample's argmax (the largest zeroed), a scatterAdd of a
  * topk's indices, a scatter of a source, and the slices of every sample at constant ids, indexAdd (with alpha), indexCopy
- * and indexFill (a negative id among them); values and every gradient eager mode's bit for bit.
+ * and indexFill (a negative id among them), and a gather at the argmax; values and every gradient eager mode's bit for bit.
  */
 @Model(input = {6})
 public class ScatterWrites extends Module {
@@ -26,6 +26,7 @@ public class ScatterWrites extends Module {
     Tensor c = b.scatter(1, top, g.narrow(1, 0, 1));          // g's first at h's argmax
     Tensor d = c.view(-1, 2, 4).indexAdd(2, Tensor.labels(0, 3), g.view(-1, 2, 2), 0.5f);
     Tensor e = d.indexCopy(1, Tensor.labels(1), g.view(-1, 1, 4)).indexFill(2, Tensor.labels(2, -1), 1.5f);
-    return head.apply(e.reshape(-1, 8));
+    Tensor f = e.reshape(-1, 8);
+    return head.apply(f.scatterAdd(1, top, f.gather(1, top)));   // the value at h's argmax doubled
   }
 }

@@ -40,7 +40,12 @@ class ScatterCompileTest {
     "h.scatterAdd(2, h.argmax(2, true), h.narrow(1, 0, 1)); is larger than the source [N, 1, 6] at dimension 1",
     "h.indexCopy(2, Tensor.labels(0, 1), h); the source must have shape [N, 4, 2] (the input [N, 4, 6] with the index's 2 along"
         + " dimension 2), got [N, 4, 6]",
-    "h.indexFill(2, Tensor.labels(6), 0f); index 6 at 0 of Tensor.labels(6) is out of range for dimension 2 of size 6"})
+    "h.indexFill(2, Tensor.labels(6), 0f); index 6 at 0 of Tensor.labels(6) is out of range for dimension 2 of size 6",
+    "h.gather(0, h.argmax(2, true)); dimension 0 is the batch, which a compiled forward keeps; gather along a dimension after it",
+    "h.gather(2, Tensor.labels(0).reshape(1, 1, 1)); is ids built from constants, the same for every sample, where gather's index"
+        + " has the input's rank, the batch first",
+    "h.narrow(1, 0, 2).gather(2, h.argmax(2, true)); gather(2, index): index [N, 4, 1] is larger than the input [N, 2, 6] at"
+        + " dimension 1"})
   void aFormThatDoesNotCompileIsAnErrorOnItsLine(String call, String message) {
     ProcessorTest.returnIsAnErrorOnItsLine("Writes", call, message);
   }

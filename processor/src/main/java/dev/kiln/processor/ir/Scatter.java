@@ -32,7 +32,9 @@ public record Scatter(Op op, int dim, float value, float alpha, List<Integer> id
     SCATTER_ADD("scatterAdd", "scatter_add", true, true, true),
     INDEX_ADD("indexAdd", "index_add", false, true, true),
     INDEX_COPY("indexCopy", "index_copy", false, false, true),
-    INDEX_FILL("indexFill", "index_fill", false, false, false);
+    INDEX_FILL("indexFill", "index_fill", false, false, false),
+    /** The read by index that is the others' gradient: {@code out[..i..] = x[..index[i]..]}, of the index's shape. */
+    GATHER("gather", "gather", true, false, false);
 
     /** The Tensor method ({@code scatterAdd}) and eager's name in messages ({@code scatter_add}). */
     public final String method, torchName;
@@ -75,6 +77,7 @@ public record Scatter(Op op, int dim, float value, float alpha, List<Integer> id
         + " the sample)");
   }
 
+  /** x's shape {@code in} for the writes; a gather's is its index's, which the checker gives. */
   @Override
   public int[] outputShape(int[] in) {
     along(in);
@@ -97,6 +100,12 @@ public record Scatter(Op op, int dim, float value, float alpha, List<Integer> id
       if (src != null && src.length != x.length) {
         throw new ShapeException(this + ": the source " + Shapes.toString(src) + " must have the input's rank " + x.length
             + " (input " + Shapes.toString(x) + ")");
+      }
+      for (int k = 1; k < x.length && op == Op.GATHER; k++) {
+        if (k != d && index[k] > x[k]) {
+          throw new ShapeException(this + ": index " + Shapes.toString(index) + " is larger than the input " + Shapes.toString(x)
+              + " at dimension " + k);
+        }
       }
       try {
         ScatterKernels.checkScatterShapes(op.torchName, x, d, index, src);
@@ -128,6 +137,9 @@ public record Scatter(Op op, int dim, float value, float alpha, List<Integer> id
 
   @Override
   public String toString() {
+    if (op == Op.GATHER) {
+      return "gather(" + dim + ", index)";
+    }
     String index = op.byElement ? "index" : "Tensor.labels(" + idsList() + ")";
     String rest = op.hasSource ? ", src" : ", " + value + "f";
     return op.method + "(" + dim + ", " + index + rest + (op == Op.INDEX_ADD && alpha != 1f ? ", " + alpha + "f" : "") + ")";

@@ -47,6 +47,7 @@ final class ScatterReader {
       case "indexAdd" -> Scatter.Op.INDEX_ADD;
       case "indexCopy" -> Scatter.Op.INDEX_COPY;
       case "indexFill" -> Scatter.Op.INDEX_FILL;
+      case "gather" -> Scatter.Op.GATHER;
       default -> null;
     };
   }
@@ -94,7 +95,7 @@ final class ScatterReader {
       idsText = built.text();
     }
     float value = 0f, alpha = 1f;
-    if (!op.hasSource || args.size() == 4) {
+    if (!op.hasSource && op != Scatter.Op.GATHER || args.size() == 4) {
       List<Object> c = reader.constants(List.of(args.get(op.hasSource ? 3 : 2)), mi.toString(), op.method, unit);
       if (c == null) {
         return null;

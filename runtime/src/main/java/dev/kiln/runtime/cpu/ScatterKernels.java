@@ -29,8 +29,36 @@ public final class ScatterKernels {
    *     id out of range
    */
   public static Placement scatterPlaces(String op, int[] xShape, int d, int[] ids, int[] indexShape, int[] srcShape) {
+    checkScatterShapes(op, xShape, d, indexShape, srcShape);
+    return places(op, xShape, d, ids, indexShape, srcShape, " (input " + Shapes.toString(xShape) + ")");
+  }
+
+  /**
+   * The placement of a gather of {@code x} ({@code xShape}) along {@code d}, PyTorch's {@code out[..i..] = x[..index[i]..]}: to
+   * each result element ({@code to}, the index's positions, row-major) from x's element at that position with d's coordinate
+   * the id ({@code srcAt}); so {@link #place} of x (set) is the forward and {@link #sourceBackward} x's gradient, eager
+   * mode's order.
+   *
+   * @throws IllegalArgumentException naming the op for an index larger than x off d, or an id out of range
+   */
+  public static Placement gatherPlaces(int[] xShape, int d, int[] ids, int[] indexShape) {
+    for (int k = 0; k < xShape.length; k++) {
+      if (k != d && indexShape[k] > xShape[k]) {
+        throw new IllegalArgumentException("gather: index " + Shapes.toString(indexShape) + " is larger than the input "
+            + Shapes.toString(xShape) + " at dimension " + k);
+      }
+    }
+    Placement p = places("gather", xShape, d, ids, indexShape, indexShape, "");
+    return new Placement(p.srcAt(), p.to());
+  }
+
+  /**
+   * For each position of the index ({@code indexShape}, row-major {@code ids}): x's element at that position with d's
+   * coordinate the id ({@code to}) and the source's ({@code srcShape}; 0 where null, a value's write) at that position
+   * ({@code srcAt}); an id out of range is an error ending with {@code suffix}.
+   */
+  private static Placement places(String op, int[] xShape, int d, int[] ids, int[] indexShape, int[] srcShape, String suffix) {
     int[] shape = indexShape;
-    checkScatterShapes(op, xShape, d, shape, srcShape);
     int[] xs = Shapes.contiguousStrides(xShape), ss = srcShape == null ? new int[shape.length] : Shapes.contiguousStrides(srcShape);
     int[] to = new int[ids.length], srcAt = new int[ids.length];
     int[] pos = new int[shape.length];
@@ -39,7 +67,7 @@ public final class ScatterKernels {
       int id = ids[e];
       if (id < -size || id >= size) {
         throw new IllegalArgumentException(op + ": index " + id + " at " + Shapes.toString(pos) + " is out of range for dimension " + d
-            + " of size " + size + " (input " + Shapes.toString(xShape) + ")");
+            + " of size " + size + suffix);
       }
       int t = 0, s = 0;
       for (int k = 0; k < shape.length; k++) {
