@@ -15,7 +15,9 @@ import java.util.stream.Collectors;
  * mode's placement ({@code cpu.ScatterKernels}), each sample's values written within the sample. The step reads x, then
  * the source (the forms of one), then the index for a scatter: ids of the batch of x's rank (a further input of ids, an
  * argmax's, argmin's, topk's or argsort's indices, views of them), which take no gradient. The index forms' index is
- * ids built from constants ({@code Tensor.labels(0, 2)}), held here as {@code ids}, the same for every sample.
+ * ids built from constants ({@code Tensor.labels(0, 2)}), held here as {@code ids}, the same for every sample. A gather
+ * ({@code x.gather(dim, index)}, the writes' gradient) is the same step read the other way: x and the index, of the index's
+ * shape.
  *
  * @param op the write
  * @param dim the dimension as written
