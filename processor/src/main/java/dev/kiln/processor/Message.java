@@ -284,6 +284,8 @@ public enum Message {
       + " false).weight(wte.weight()))"),
   TIE_SHAPE("%s: the weight of %s is %s and cannot be tied to %s's, %s %s; a tied weight has the shape of the one it"
       + " replaces (an Embedding(V, D)'s [V, D] ties a Linear(D, V, false)'s [V, D])"),
+  SCATTER_INDEX("%s: %s; a compiled %s takes %s (docs/guide.md, \"Writes by index in a compiled forward\"), or leave out"
+      + " @Model and the model runs eagerly"),
   INTERNAL_ERROR("Kiln's processor failed on this model (please report it): %s");
 
   private final String format;

@@ -4,16 +4,15 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /**
- * The eager Tensor ops without a compiled form (writes by index,
- * masked_select, nonzero; the element-wise math functions, atan2, lerp, the logical ops, prod, amax and amin, neg and roll compile,
+ * The eager Tensor ops without a compiled form (masked_select, nonzero; the writes by index compile, ScatterCompileTest; the
+ * element-wise math functions, atan2, lerp, the logical ops, prod, amax and amin, neg and roll compile,
  * PointwiseTest): a compiled forward that calls one gets one error, on its line, naming the op and saying that it runs in
  * eager mode only.
  */
 class EagerOnlyOpsTest {
   @ParameterizedTest(name = "{0}")
   @CsvSource(delimiter = ';', value = {
-    "h.scatter(2, Tensor.labels(0).reshape(1, 1, 1), 0f); scatter",
-    "h.indexFill(2, Tensor.labels(0), 0f); indexFill", "h.scatterAdd(2, Tensor.labels(0).reshape(1, 1, 1), h); scatterAdd"})
+    "h.maskedSelect(h.gt(0f)); maskedSelect", "h.nonzero(); nonzero"})
   void aCompiledForwardNamesTheOpOnItsLine(String call, String op) {
     ProcessorTest.returnIsAnErrorOnItsLine("Uses" + Character.toUpperCase(op.charAt(0)) + op.substring(1), call,
         "forward: Tensor." + op + " has no compiled form yet (");

@@ -1304,6 +1304,11 @@ class ParityTest {
    * no gradient flows back through the argmax; the logits get theirs from their other reader).
    */
   @Test
+  void writesByIndexMatchEagerBitForBit() {
+    matchesEagerBitForBit("ScatterWrites", "6");
+  }
+
+  @Test
   void embeddingOfArgmaxIdsMatchesEagerBitForBit() {
     matchesEagerBitForBit("GreedyIds", "6:8");
   }

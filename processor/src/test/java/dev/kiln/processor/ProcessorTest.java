@@ -122,6 +122,7 @@ class ProcessorTest {
       "ShiftedIds, KilnShiftedIds, KilnShiftedIds.java",
       "MovedIds, KilnMovedIds, KilnMovedIds.java",
       "IdsOfIds, KilnIdsOfIds, KilnIdsOfIds.java",
+      "ScatterWrites, KilnScatterWrites, KilnScatterWrites.java",
       "GroupNormNet, KilnGroupNormNet, KilnGroupNormNet.java",
       "FunctionalConv, KilnFunctionalConv, KilnFunctionalConv.java",
       "FunctionalGroupNorm, KilnFunctionalGroupNorm, KilnFunctionalGroupNorm.java"
@@ -2201,14 +2202,14 @@ class ProcessorTest {
         "  final Linear fc2 = new Linear(8, 2);",
         "  public record Out(Tensor out, Tensor h) {}",
         "  public Out both(Tensor x) {",
-        "    Tensor h = fc1.apply(x).indexFill(1, Tensor.labels(0), 0f);",
+        "    Tensor h = fc1.apply(x).maskedSelect(x.gt(0f));",
         "    return new Out(fc2.apply(h), h);",
         "  }",
         "  @Override public Tensor forward(Tensor x) { return both(x).out(); }",
         "}");
     Compilation c = compile(f);
-    assertThat(c).hadErrorContaining("both: Tensor.indexFill has no compiled form yet (fc1.apply(x).indexFill(1, ").inFile(f)
-        .onLineContaining(".indexFill(1, ");
+    assertThat(c).hadErrorContaining("both: Tensor.maskedSelect has no compiled form yet (fc1.apply(x).maskedSelect(").inFile(f)
+        .onLineContaining(".maskedSelect(");
     assertEquals(1, c.errors().size(), c.errors().toString());
   }
 

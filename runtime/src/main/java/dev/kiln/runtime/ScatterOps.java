@@ -5,6 +5,7 @@ import static dev.kiln.runtime.Ops.track;
 
 import dev.kiln.runtime.cuda.Cuda;
 import dev.kiln.runtime.cuda.IndexKernels;
+import dev.kiln.runtime.cpu.ScatterKernels.Placement;
 import dev.kiln.runtime.cuda.ScatterKernels;
 import dev.kiln.runtime.cuda.SelectKernels;
 import java.util.Arrays;
@@ -21,9 +22,6 @@ import java.util.Arrays;
  */
 final class ScatterOps {
   private ScatterOps() {}
-
-  /** Source element {@code srcAt[j]} goes to result element {@code to[j]}, in order (a later one wins a set). */
-  private record Placement(int[] to, int[] srcAt) {}
 
   // ------------------------------------------------------------------ scatter, scatter_add
 
@@ -60,40 +58,7 @@ final class ScatterOps {
       throw new IllegalArgumentException(op + ": the source " + Shapes.toString(src.shape()) + " must have the input's rank " + x.dim()
           + " (input " + Shapes.toString(x.shape()) + ")");
     }
-    int[] shape = index.shape();
-    for (int k = 0; k < shape.length; k++) {
-      if (src != null && shape[k] > src.size(k)) {
-        throw new IllegalArgumentException(op + ": index " + Shapes.toString(shape) + " is larger than the source "
-            + Shapes.toString(src.shape()) + " at dimension " + k);
-      }
-      if (k != d && shape[k] > x.size(k)) {
-        throw new IllegalArgumentException(op + ": index " + Shapes.toString(shape) + " is larger than the input "
-            + Shapes.toString(x.shape()) + " at dimension " + k + " (only dimension " + d + ", the one scattered along, may be)");
-      }
-    }
-    int[] ids = index.toIntArray();
-    int[] xs = x.stride(), ss = src == null ? new int[shape.length] : src.stride();
-    int[] to = new int[ids.length], srcAt = new int[ids.length];
-    int[] pos = new int[shape.length];
-    int size = x.size(d);
-    for (int e = 0; e < ids.length; e++) {
-      int id = ids[e];
-      if (id < -size || id >= size) {
-        throw new IllegalArgumentException(op + ": index " + id + " at " + Shapes.toString(pos) + " is out of range for dimension " + d
-            + " of size " + size + " (input " + Shapes.toString(x.shape()) + ")");
-      }
-      int t = 0, s = 0;
-      for (int k = 0; k < shape.length; k++) {
-        t += (k == d ? (id < 0 ? id + size : id) : pos[k]) * xs[k];
-        s += pos[k] * ss[k];
-      }
-      to[e] = t;
-      srcAt[e] = s;
-      for (int k = shape.length - 1; k >= 0 && ++pos[k] == shape[k]; k--) { // the next position, row-major
-        pos[k] = 0;
-      }
-    }
-    return new Placement(to, srcAt);
+    return dev.kiln.runtime.cpu.ScatterKernels.scatterPlaces(op, x.shape(), d, index.toIntArray(), index.shape(), src == null ? null : src.shape());
   }
 
   // ------------------------------------------------------------------ index_add, index_copy, index_fill
@@ -128,35 +93,10 @@ final class ScatterOps {
     }
     int[] ids = index.toIntArray();
     int[] xShape = x.shape();
-    int size = xShape[d];
     if (source != null) {
-      int[] expected = xShape.clone();
-      expected[d] = ids.length;
-      if (!Arrays.equals(expected, source.shape())) {
-        throw new IllegalArgumentException(op + ": the source must have shape " + Shapes.toString(expected) + " (the input "
-            + Shapes.toString(xShape) + " with the index's " + ids.length + " along dimension " + d + "), got "
-            + Shapes.toString(source.shape()));
-      }
+      dev.kiln.runtime.cpu.ScatterKernels.checkIndexSource(op, xShape, d, ids.length, source.shape());
     }
-    for (int i = 0; i < ids.length; i++) {
-      if (ids[i] < -size || ids[i] >= size) {
-        throw new IllegalArgumentException(op + ": index " + ids[i] + " at " + i + " is out of range for dimension " + d + " of size "
-            + size + " (input " + Shapes.toString(xShape) + ")");
-      }
-      ids[i] = ids[i] < 0 ? ids[i] + size : ids[i];
-    }
-    int outer = Shapes.numel(Arrays.copyOf(xShape, d)), inner = Shapes.numel(Arrays.copyOfRange(xShape, d + 1, xShape.length));
-    int n = outer * ids.length * inner;
-    int[] to = new int[n], srcAt = new int[n];
-    for (int o = 0, at = 0; o < outer; o++) {
-      for (int k = 0; k < ids.length; k++) {
-        for (int i = 0; i < inner; i++, at++) {
-          to[at] = (o * size + ids[k]) * inner + i;
-          srcAt[at] = at;
-        }
-      }
-    }
-    return new Placement(to, srcAt);
+    return dev.kiln.runtime.cpu.ScatterKernels.indexPlaces(op, xShape, d, ids);
   }
 
   /** The checks every write shares (one device, float values, a dimension of x), giving that dimension. */
@@ -203,15 +143,7 @@ final class ScatterOps {
       CudaLayerOps.keepAlive(x, src);
     } else {
       float[] out = x.toFloatArray();
-      float[] sv = src == null ? null : src.toFloatArray();
-      for (int j = 0; j < to.length; j++) {
-        float v = sv == null ? value : sv[srcAt[j]];
-        if (add) {
-          out[to[j]] += alpha == 1f ? v : alpha * v;
-        } else {
-          out[to[j]] = v;
-        }
-      }
+      dev.kiln.runtime.cpu.ScatterKernels.place(out, 0, src == null ? null : src.toFloatArray(), 0, value, p, add, alpha);
       result = Tensor.wrap(out, x.shape());
     }
     if (!track(x, src)) {
@@ -252,18 +184,14 @@ final class ScatterOps {
           if (add) {
             dx = g;
           } else {
-            float[] d = gv.clone();
-            for (int t : to) {
-              d[t] = 0f;
-            }
+            float[] d = new float[gv.length];
+            dev.kiln.runtime.cpu.ScatterKernels.inputBackward(d, 0, gv, 0, gv.length, p, false, false);
             dx = Tensor.gradient(d, x.shape());
           }
         }
         if (src != null && needsGrad(1)) {
           float[] d = new float[srcCount];
-          for (int j = 0; j < to.length; j++) {
-            d[srcAt[j]] += alpha == 1f ? gv[to[j]] : alpha * gv[to[j]];
-          }
+          dev.kiln.runtime.cpu.ScatterKernels.sourceBackward(d, 0, srcCount, gv, 0, p, alpha, false);
           dsrc = Tensor.gradient(d, src.shape());
         }
         return src == null ? new Tensor[] {dx} : new Tensor[] {dx, dsrc};

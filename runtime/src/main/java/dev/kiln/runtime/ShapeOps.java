@@ -81,31 +81,8 @@ final class ShapeOps {
       throw new IllegalArgumentException("gather: the index must be labels of the input's rank " + x.dim() + ", got " + index.dtype()
           + " " + Shapes.toString(index.shape()));
     }
-    for (int k = 0; k < x.dim(); k++) {
-      if (k != d && index.size(k) > x.size(k)) {
-        throw new IllegalArgumentException("gather: index " + Shapes.toString(index.shape()) + " is larger than the input "
-            + Shapes.toString(x.shape()) + " at dimension " + k);
-      }
-    }
-    int[] ids = index.toIntArray();
-    int[] shape = index.shape(), xs = x.stride();
-    int[] from = new int[ids.length];
-    int[] pos = new int[shape.length];
-    for (int e = 0; e < ids.length; e++) {
-      int id = ids[e];
-      if (id < -x.size(d) || id >= x.size(d)) {
-        throw new IllegalArgumentException("gather: index " + id + " at " + Shapes.toString(pos) + " is out of range for dimension " + d
-            + " of size " + x.size(d));
-      }
-      int src = 0;
-      for (int k = 0; k < shape.length; k++) {
-        src += (k == d ? (id < 0 ? id + x.size(d) : id) : pos[k]) * xs[k];
-      }
-      from[e] = src;
-      for (int k = shape.length - 1; k >= 0 && ++pos[k] == shape[k]; k--) { // the next position, row-major
-        pos[k] = 0;
-      }
-    }
+    int[] shape = index.shape();
+    int[] from = dev.kiln.runtime.cpu.ScatterKernels.gatherPlaces(x.shape(), d, index.toIntArray(), shape).srcAt();
     return gathered("gather", x, from, shape);
   }
 

@@ -25,6 +25,7 @@ import dev.kiln.processor.ir.Narrow;
 import dev.kiln.processor.ir.Reduce;
 import dev.kiln.processor.ir.Repeat;
 import dev.kiln.processor.ir.Reshape;
+import dev.kiln.processor.ir.Scatter;
 import dev.kiln.processor.ir.Source;
 import dev.kiln.processor.ir.Split;
 import dev.kiln.processor.ir.StepIr;
@@ -209,6 +210,9 @@ public final class ShapeChecker {
       if (st.spec() instanceof IdMove) { // (ids.flip(1); Tensor.where(mask, ids, other): a and b)
         IdMove.operands(st).stream().filter(inputNames::contains).forEach(v -> ids.putIfAbsent(v, st.text()));
       }
+      if (scatterIndex(st) >= 0 && inputNames.contains(st.inputs().get(scatterIndex(st)))) { // (h.scatter(1, ids, src))
+        ids.putIfAbsent(st.inputs().get(scatterIndex(st)), st.text());
+      }
     }
     Set<String> maskOnly = maskOnly(ir.steps());
     Set<String> argmaxIds = argmaxIds(ir.steps());
@@ -259,8 +263,11 @@ public final class ShapeChecker {
       if (step.spec() instanceof IdMove m && m.where() && !idsWhereFits(step, joined, producers, where, label)) {
         continue;
       }
+      if (!scatterIndexFits(ir, step, ids, argmaxIds, idsViews, producers, where, label)) {
+        continue;
+      }
       String argmaxRead = embedding || idArithmetic || isView(step) ? null
-          : step.inputs().stream().filter(argmaxIds::contains).findFirst().orElse(null);
+          : floatInputs(step).stream().filter(argmaxIds::contains).findFirst().orElse(null);
       if (argmaxRead != null) {
         diagnostics.error(where, idsMoved(ir, argmaxRead) ? Message.IDS_MOVED_READ
             : idArithmeticOutput(ir, argmaxRead) ? Message.ID_ARITHMETIC_READ : Message.ARGMAX_IDS_READ, label, producers.get(argmaxRead));
@@ -286,7 +293,17 @@ public final class ShapeChecker {
         diagnostics.error(where, Message.TENSOR_MISUSE, label, misused.field(), misused.describe());
         continue;
       }
-      if (step.spec() instanceof MaskedFill m && m.byValue()) { // a further input as the mask: x's rank, repeated over x
+      if (step.spec() instanceof Scatter write) { // x.scatter(1, ids, src): the source and the index fit x, as eager checks them
+        try {
+          int index = write.indexInput(), source = write.sourceInput();
+          write.checkOperands(in, index < 0 ? null : joined.get(index), source < 0 ? null : joined.get(source));
+        } catch (ShapeException e) {
+          diagnostics.error(where, Message.SHAPE_MISMATCH, label, e.getMessage(), String.join(" and ", step.inputs().stream()
+              .map(producers::get).toList()));
+          continue;
+        }
+        joinedShape = write.op() == Scatter.Op.GATHER ? joined.get(write.indexInput()).clone() : in.clone(); // (a gather: the index's)
+      } else if (step.spec() instanceof MaskedFill m && m.byValue()) { // a further input as the mask: x's rank, repeated over x
         String maskValue = step.inputs().get(1);
         try {
           if (Repeat.bigger(in, joined.get(1)) != 0) {
@@ -597,7 +614,41 @@ public final class ShapeChecker {
       return List.of();
     }
     return step.spec() instanceof MaskedFill m && m.byValue() ? List.of(step.input())
-        : step.spec() instanceof Where ? step.inputs().subList(0, 2) : step.inputs();
+        : step.spec() instanceof Where ? step.inputs().subList(0, 2) : floatInputs(step);
+  }
+
+  /** The step's inputs but a write's index ({@code x.scatter(1, ids, src)}: x and src), which is ids. */
+  private static List<String> floatInputs(StepIr step) {
+    int index = scatterIndex(step);
+    return index < 0 ? step.inputs() : step.inputs().subList(0, index);
+  }
+
+  /** The input of a write by index that is its index, ids of the batch ({@code x.scatter(1, ids, src)}: 2); -1 for any other step. */
+  private static int scatterIndex(StepIr step) {
+    return step.spec() instanceof Scatter s ? s.indexInput() : -1;
+  }
+
+  /**
+   * Whether a write by index's index (if it reads one) is ids: an input an index or an Embedding reads, an argmax's, argmin's,
+   * topk's or argsort's indices, integer arithmetic of those, or views of them; else the error, on the step's line.
+   */
+  private boolean scatterIndexFits(ModelIr ir, StepIr step, Map<String, String> ids, Set<String> argmaxIds, Map<String, String> idsViews,
+      Map<String, String> producers, Source where, String label) {
+    int index = scatterIndex(step);
+    if (index < 0) {
+      return true;
+    }
+    String value = step.inputs().get(index);
+    if (ids.containsKey(value) || argmaxIds.contains(value) || idsViews.containsKey(value)) {
+      return true;
+    }
+    Scatter write = (Scatter) step.spec();
+    String what = ir.tensor(value) != null ? " is a tensor field of the model, the same for every sample, not ids of the batch"
+        : " is a float value, not ids";
+    diagnostics.error(where, Message.SCATTER_INDEX, label, producers.get(value) + what, write.op().method,
+        "ids of the batch of the input's rank: a further input of ids (@Input), an argmax's, argmin's, topk's or argsort's indices"
+            + " (logits.argmax(1, true)), or views of them");
+    return false;
   }
 
   /** Whether a step reads its input {@code w} as a mask, passing it no gradient: a comparison's, a masked fill's or where's mask. */

@@ -242,7 +242,7 @@ final class BackwardEmitter {
         continue;
       }
       if (k.arithmetic() || k.kind() == Kernel.Kind.CAT || k.kind() == Kernel.Kind.MATMUL || k.kind() == Kernel.Kind.WHERE
-          || k.kind() == Kernel.Kind.POINTWISE_PAIR) {
+          || k.kind() == Kernel.Kind.POINTWISE_PAIR || k.kind() == Kernel.Kind.SCATTER) {
         gen.stepGradients.joinBackward(b, k, i, d, out, target, grads, refs);
         if (runs != null) {
           b.endControlFlow();

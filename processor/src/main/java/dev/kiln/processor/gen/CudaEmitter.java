@@ -202,6 +202,7 @@ final class CudaEmitter {
         case PRELU -> b.addStatement("$T $L = $L", TENSOR, out, PReluSteps.eagerCall(gen, k, in)); // eager's F.prelu
         case POINTWISE_PAIR -> b.addStatement("$T $L = $L.$L($L)", TENSOR, out, k.swapped() ? locals.get(k.inputs().get(1)) : in,
             ((PointwisePair) k.spec()).method(), k.swapped() ? in : locals.get(k.inputs().get(1)));
+        case SCATTER -> b.addStatement("$T $L = $L", TENSOR, out, ScatterEmitter.cudaCall(k, in, locals));
         case VIEW, RELU, ACTIVATION, POINTWISE, CONV, LAYERNORM, DROPOUT, AVGPOOL, UPSAMPLE, PAD, NORMALIZE, LINE, TILE, PERMUTE, SCALE, SHIFT, REDUCE,
             EMBEDDING, SLICE, IDS -> b.addStatement("$T $L = $L", TENSOR,
             out, gen.stepCalls.eagerCall(k, in));

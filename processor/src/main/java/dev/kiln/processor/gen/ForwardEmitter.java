@@ -179,6 +179,7 @@ final class ForwardEmitter {
         }
         case POINTWISE -> ElementwiseEmitter.pointwiseForward(b, k, out, in);
         case POINTWISE_PAIR -> gen.elementwise.pointwisePairForward(b, k, out, refs);
+        case SCATTER -> ScatterEmitter.forward(b, gen, k, j + 1, out, refs);
         case ACTIVATION -> {
           if (Planner.isPiecewise(k.spec())) {
             StepCalls.piecewiseForward(b, k, out, in);

@@ -401,7 +401,7 @@ public final class Generator {
   /** Whether a kernel's input {@code w} gets no gradient from it: a masked fill's mask input, an embedding's ids, a comparison's. */
   static boolean carriesNoGradient(Kernel k, int w) {
     return k.kind() == Kernel.Kind.MASKED_FILL && w == 1 || k.kind() == Kernel.Kind.EMBEDDING || k.kind() == Kernel.Kind.COMPARE
-        || k.kind() == Kernel.Kind.WHERE && w == 2 || Planner.expandsWhereMask(k) || isArgmax(k);
+        || k.kind() == Kernel.Kind.WHERE && w == 2 || Planner.expandsWhereMask(k) || isArgmax(k) || ScatterEmitter.isIndex(k, w);
   }
 
   /** Whether {@code k} is an argmax or argmin ({@code x.argmax(-1)}, {@code x.argmin(-1)}): ids, which take no gradient back to the values. */
@@ -449,7 +449,7 @@ public final class Generator {
         || k.kind() == Kernel.Kind.CAT || k.kind() == Kernel.Kind.MATMUL || k.kind() == Kernel.Kind.PERMUTE
         || k.kind() == Kernel.Kind.SCALE || k.kind() == Kernel.Kind.MASKED_FILL || k.kind() == Kernel.Kind.EMBEDDING
         || k.kind() == Kernel.Kind.RECURRENT || k.kind() == Kernel.Kind.SLICE || k.kind() == Kernel.Kind.COSINE
-        || k.kind() == Kernel.Kind.WHERE || k.kind() == Kernel.Kind.POINTWISE_PAIR;
+        || k.kind() == Kernel.Kind.WHERE || k.kind() == Kernel.Kind.POINTWISE_PAIR || k.kind() == Kernel.Kind.SCATTER;
   }
 
   /** Whether the kernel's backward applies its fused ReLU's mask to the incoming gradient in place. */

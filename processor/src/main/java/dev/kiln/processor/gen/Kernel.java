@@ -217,7 +217,14 @@ record Kernel(
      * Integer arithmetic of ids with constants ({@code ids.add(1)}, {@link dev.kiln.processor.ir.IdOp}): eager's {@code
      * IdKernels.withConstant}, its range check included; backward: nothing (ids take no gradient).
      */
-    IDS
+    IDS,
+    /**
+     * A write by index ({@link dev.kiln.processor.ir.Scatter}: {@code x.scatter(1, ids, src)}, {@code x.indexAdd(2,
+     * Tensor.labels(0, 2), src)}) of inputs x, the source (the forms of one), the index (ids of the batch, a scatter's): x
+     * copied, eager's placement built from the ids (kept in the plan) and applied by {@code cpu.ScatterKernels}; backward x's
+     * gradient (0 where a value was set) and the source's, a gather; the index none.
+     */
+    SCATTER
   }
 
   /**

@@ -126,6 +126,9 @@ final class Planner {
       } else if (s.spec() instanceof dev.kiln.processor.ir.IdOp op && op.pair()) { // users.mul(V).add(items): ids of two values, in order
         kernels.add(new Kernel(Kernel.Kind.IDS, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source(),
             s.inputs(), s.inputs().stream().map(model::shapeOf).toList(), null, false));
+      } else if (s.spec() instanceof dev.kiln.processor.ir.Scatter) { // x.scatter(1, ids, src): x, the source, the index, in that order
+        kernels.add(new Kernel(Kernel.Kind.SCATTER, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source(),
+            s.inputs(), s.inputs().stream().map(model::shapeOf).toList(), null, false));
       } else if (s.spec() instanceof MatMul) {
         Operand a = operand(s.input(), steps, folded), b = operand(s.inputs().get(1), steps, folded);
         float alpha = a.factor() * b.factor();

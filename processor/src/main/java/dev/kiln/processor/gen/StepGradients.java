@@ -92,7 +92,9 @@ final class StepGradients {
           : i > 0 ? new Ref("dIn" + i + "_" + w, "0", true) : new Ref("p.d" + st, "0", true);
       boolean accumulate = gen.accumulating.contains(i + ":" + w);
       Repeat r = k.repeat();
-      if (k.kind() == Kernel.Kind.POINTWISE_PAIR) { // the table's gradient of this operand
+      if (k.kind() == Kernel.Kind.SCATTER) { // x's gradient (0 where a value was set), or the source's: a gather
+        ScatterEmitter.backward(b, k, i + 1, w, target, accumulate, d);
+      } else if (k.kind() == Kernel.Kind.POINTWISE_PAIR) { // the table's gradient of this operand
         gen.elementwise.pointwisePairBackward(b, k, w, target, accumulate, d, refs);
       } else if (k.kind() == Kernel.Kind.WHERE) { // the gradient where this branch was taken, 0 elsewhere
         whereBranchBackward(b, k, target, d, (w == 0) != k.swapped(), accumulate, refs);

@@ -93,11 +93,13 @@ public record IdOp(IdKernels.Op op, long c, long c2, LayerSpec floatForm, String
   public static java.util.Set<String> idsValues(java.util.List<StepIr> steps) {
     java.util.Set<String> produced = new java.util.HashSet<>();
     steps.forEach(s -> produced.add(s.output()));
-    java.util.Set<String> feedsLookup = new java.util.HashSet<>(); // values an Embedding reads, through id arithmetic and views
+    java.util.Set<String> feedsLookup = new java.util.HashSet<>(); // values an Embedding (or a write's index) reads, through id arithmetic and views
     for (int i = steps.size() - 1; i >= 0; i--) {
       StepIr s = steps.get(i);
       if (ModelIr.looksUp(s.spec())) {
         feedsLookup.add(s.input());
+      } else if (s.spec() instanceof Scatter w && w.indexInput() >= 0) { // x.scatter(1, tags.add(1), src): an index is ids too
+        feedsLookup.add(s.inputs().get(w.indexInput()));
       } else if (passesIds(s) && feedsLookup.contains(s.output())) {
         feedsLookup.addAll(IdMove.operands(s)); // (both operands of ids.add(other); a where's a and b, not its mask)
       }

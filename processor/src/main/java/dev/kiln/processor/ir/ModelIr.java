@@ -94,7 +94,8 @@ public record ModelIr(
   private static boolean readsIds(List<StepIr> steps, String input) {
     return steps.stream().anyMatch(s -> looksUp(s.spec()) && s.input().equals(input)
         || s.spec() instanceof IdOp && s.inputs().contains(input) // (ids.add(1), users.mul(V).add(items): ids)
-        || s.spec() instanceof IdMove && IdMove.operands(s).contains(input)); // (ids.flip(1), Tensor.where(m, ids, other): ids)
+        || s.spec() instanceof IdMove && IdMove.operands(s).contains(input) // (ids.flip(1), Tensor.where(m, ids, other): ids)
+        || s.spec() instanceof Scatter w && w.indexInput() >= 0 && s.inputs().get(w.indexInput()).equals(input)); // (x.scatter(1, ids, src))
   }
 
   /** Whether a step of this spec reads ids: an Embedding's, or an EmbeddingBag's (bags as the rows of its ids). */

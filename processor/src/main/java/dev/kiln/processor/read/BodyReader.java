@@ -76,6 +76,7 @@ final class BodyReader implements StatementReader, ValueReader {
   final BufferReader bufferReader;
   final FunctionCalls functionCalls;
   final IdsReader idsReader;
+  final ScatterReader scatterReader;
   final SplitReader splitReader;
   final ModuleCalls moduleCalls;
   final LoopUnroller loops;
@@ -162,6 +163,7 @@ final class BodyReader implements StatementReader, ValueReader {
     this.bufferReader = new BufferReader(this, reader);
     this.functionCalls = new FunctionCalls(this, reader);
     this.idsReader = new IdsReader(this, reader);
+    this.scatterReader = new ScatterReader(this, reader);
     this.splitReader = new SplitReader(this, pieces, () -> ++splits, method, reader);
     this.moduleCalls = new ModuleCalls(this, reader);
     this.loops = new LoopUnroller(this, method, broken, trees, diagnostics, folder);
@@ -548,6 +550,9 @@ final class BodyReader implements StatementReader, ValueReader {
       args.add(ms.getExpression());
       args.addAll(mi.getArguments());
       return functionCalls.function(mi, FunctionCalls.functionName(ex), args, unit, fields, className);
+    }
+    if (ScatterReader.write(method) != null) { // h.scatter(1, ids, src), h.indexAdd(2, Tensor.labels(0, 2), src): writes by index
+      return scatterReader.write(mi, ScatterReader.write(method), unit, fields, className);
     }
     if (method instanceof ExecutableElement ex && mi.getMethodSelect() instanceof MemberSelectTree ms
         && ((TypeElement) ex.getEnclosingElement()).getQualifiedName().contentEquals(DeclarationReader.TENSOR)) {

@@ -266,7 +266,7 @@ final class IdsReader {
   final Map<String, ExpressionTree> idsLocals = new HashMap<>();
 
   /** The ids a local or an expression holds: their values in order, eager mode's shape, the expression as written. */
-  private record BuiltIds(int[] ids, int[] shape, String text) {}
+  record BuiltIds(int[] ids, int[] shape, String text) {}
 
   /**
    * Whether {@code e} is ids built in forward: {@code Tensor.labels(...)}, a local holding them, or a view of those
@@ -352,7 +352,7 @@ final class IdsReader {
   }
 
   /** The ids {@code e} builds, folded, with eager mode's shape; null after an error (reported). */
-  private BuiltIds builtIds(ExpressionTree e, CompilationUnitTree unit, String label) {
+  BuiltIds builtIds(ExpressionTree e, CompilationUnitTree unit, String label) {
     e = DeclarationReader.stripped(e);
     if (e instanceof IdentifierTree id) {
       BuiltIds held = builtIds(idsLocals.get(id.getName().toString()), unit, label);
