@@ -89,10 +89,25 @@ final class Args {
       return fallback;
     }
     try {
-      return Double.parseDouble(v);
+      return parseNumber(v);
     } catch (NumberFormatException e) {
       throw new UsageException(command + ": --" + name + " expects a number, got '" + v + "'");
     }
+  }
+
+  private static final java.util.regex.Pattern DECIMAL =
+      java.util.regex.Pattern.compile("[+-]?(\\d+\\.?\\d*|\\.\\d+)([eE][+-]?\\d+)?");
+
+  /**
+   * A decimal number as a user writes it ({@code 0.01}, {@code 1e-3}, {@code -2}): unlike
+   * {@link Double#parseDouble}, Java's suffixes and forms ({@code 1d}, {@code 0x1p3}, {@code Infinity},
+   * {@code NaN}, surrounding spaces) are refused with a {@link NumberFormatException}.
+   */
+  static double parseNumber(String v) {
+    if (!DECIMAL.matcher(v).matches()) {
+      throw new NumberFormatException(v);
+    }
+    return Double.parseDouble(v);
   }
 
   /** A finite number above 0, such as a learning rate. */
@@ -147,6 +162,9 @@ final class Args {
       throw new UsageException(command + ": --" + name + " " + v + " is a directory; give a file path");
     }
     Path dir = file.getParent();
+    if (dir != null && Files.exists(dir) && !Files.isDirectory(dir)) {
+      throw new UsageException(command + ": --" + name + " " + v + ": " + dir + " is a file, not a directory");
+    }
     if (dir == null || !Files.isDirectory(dir)) {
       throw new UsageException(command + ": --" + name + " " + v + ": the directory " + dir + " does not exist");
     }
@@ -154,6 +172,28 @@ final class Args {
       throw new UsageException(command + ": --" + name + " " + v + ": the directory " + dir + " is not writable");
     }
     return Path.of(v);
+  }
+
+  /**
+   * A file the command reads (a checkpoint, a text), or null when the option is absent: checked now,
+   * before any work, to exist and be a readable file.
+   */
+  Path inputFile(String name) {
+    String v = string(name, null);
+    if (v == null) {
+      return null;
+    }
+    Path file = Path.of(v);
+    if (Files.isDirectory(file)) {
+      throw new UsageException(command + ": --" + name + " " + v + " is a directory; give a file");
+    }
+    if (!Files.isRegularFile(file)) {
+      throw new UsageException(command + ": --" + name + " " + v + ": no such file");
+    }
+    if (!Files.isReadable(file)) {
+      throw new UsageException(command + ": --" + name + " " + v + ": the file is not readable");
+    }
+    return file;
   }
 
   /**
@@ -176,9 +216,9 @@ final class Args {
         try {
           yield Device.cuda();
         } catch (IllegalStateException e) {
-          throw new IllegalStateException("--device cuda: " + e.getMessage().replaceFirst("^Device\\.cuda\\(\\): ", "")
+          throw new IllegalStateException(command + ": --device cuda: " + e.getMessage().replaceFirst("^Device\\.cuda\\(\\): ", "")
               .replace("; use Device.best() or Device.cpu()", "") + "; use --device auto (the CPU when CUDA cannot run)"
-              + " or --device cpu", e);
+              + " or --device cpu (docs/cuda.md says what a GPU run needs)", e);
         }
       }
       default -> throw new UsageException(command + ": --device must be auto, cpu or cuda, got '" + d + "'");
@@ -193,12 +233,12 @@ final class Args {
     used.addAll(List.of(readLater));
     for (String name : values.keySet()) {
       if (!used.contains(name)) {
-        throw new UsageException(command + ": unknown option --" + name);
+        throw unknown(name);
       }
     }
     for (String name : missingValue) {
       if (!used.contains(name)) {
-        throw new UsageException(command + ": unknown option --" + name);
+        throw unknown(name);
       }
     }
     for (String name : readLater) {
@@ -206,6 +246,13 @@ final class Args {
         throw new UsageException(command + ": option --" + name + " needs a value");
       }
     }
+  }
+
+  /** An option the command does not take, with the ones it does (an option of another command, a typo). */
+  private UsageException unknown(String name) {
+    List<String> known = used.stream().sorted().map(n -> "--" + n).toList();
+    return new UsageException(command + ": unknown option --" + name
+        + (known.isEmpty() ? " (it takes no options)" : " (it takes " + String.join(", ", known) + ")"));
   }
 
   /** A command-line mistake: printed with a pointer to the usage, exit status 2. */

@@ -50,6 +50,12 @@ final class BenchCommand {
       throw new Args.UsageException("bench: --model must be mlp, cnn, resnet, lstm, transformer, encoder, seq2seq, all or layers,"
           + " got '" + model + "'");
     }
+    if (!only.isEmpty() && !model.equals("layers")) {
+      throw new Args.UsageException("bench: --only chooses among the cases of --model layers");
+    }
+    if (peerOption != null && !peerOption.equals("none") && !Files.isRegularFile(Path.of(peerOption))) {
+      throw new Args.UsageException("bench: --peer " + peerOption + ": no such file (--peer none times Kiln alone)");
+    }
     args.rejectUnknown("device");
     // bench measures the CPU unless told otherwise (auto would make the figures depend on the machine)
     Device device = args.device("cpu");
@@ -70,9 +76,6 @@ final class BenchCommand {
     if (model.equals("layers")) {
       runLayers(device, peer, steps, rounds, only);
       return;
-    }
-    if (!only.isEmpty()) {
-      throw new Args.UsageException("bench: --only chooses among the cases of --model layers");
     }
 
     List<Row> rows = new ArrayList<>();

@@ -36,7 +36,8 @@ final class CharGptCommand {
   static final String DEFAULT_TEXT = "/usr/share/common-licenses/GPL-3";
 
   static void run(Args args) {
-    String textPath = args.string("text", DEFAULT_TEXT);
+    Path given = args.inputFile("text");
+    String textPath = given == null ? DEFAULT_TEXT : given.toString();
     int block = args.integer("block", CharGpt.S, 1);
     int layers = args.integer("layers", CharGpt.LAYERS, 1);
     int batch = args.integer("batch", 32, 1);

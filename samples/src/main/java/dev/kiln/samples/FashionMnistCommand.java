@@ -52,11 +52,11 @@ final class FashionMnistCommand {
       throw new Args.UsageException("fashion-mnist: --model must be mlp, cnn, resnet, transformer or lstm, got '" + model + "'");
     }
     Path checkpoint = args.outputFile("checkpoint");
-    Path resume = optionalPath(args.string("resume", null));
-    if (resume != null && !java.nio.file.Files.isRegularFile(resume)) {
-      throw new Args.UsageException("fashion-mnist: --resume " + resume + ": no such checkpoint file (write one with --checkpoint)");
-    }
+    Path resume = args.inputFile("resume");
     args.rejectUnknown("out", "device");
+    if (resume != null) {
+      requireCheckpoint(resume);
+    }
     Path out = args.outputDirectory("out", "runs/fashion-mnist-" + model);
     Device device = args.device();
 
@@ -130,8 +130,14 @@ final class FashionMnistCommand {
     return hint;
   }
 
-  private static Path optionalPath(String value) {
-    return value == null ? null : Path.of(value);
+  /** Fails, before the dataset is read, unless {@code --resume}'s file reads as a checkpoint. */
+  private static void requireCheckpoint(Path file) {
+    try {
+      Checkpoint.modelState(file);
+    } catch (IOException | RuntimeException e) {
+      throw new Args.UsageException("fashion-mnist: --resume " + file + " is not a checkpoint that --checkpoint writes ("
+          + e.getMessage() + ")");
+    }
   }
 
   /**

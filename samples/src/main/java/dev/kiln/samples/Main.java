@@ -97,6 +97,24 @@ public final class Main {
 
   private Main() {}
 
+  /**
+   * The on/off options of each command (taken alone, never followed by a value): the parser must know
+   * them, else {@code --eager --epochs 1} would read {@code --eager} as an option missing its value.
+   */
+  static Set<String> flags(String command) {
+    return switch (command) {
+      case "cifar10" -> Set.of("augment", "eager");
+      case "fashion-mnist", "mnist", "sweep", "regression", "pairs", "reverse", "autoencoder", "char-gpt", "seq2seq" ->
+          Set.of("eager");
+      default -> Set.of();
+    };
+  }
+
+  /** {@code args[0]}'s options, from {@code args[1]} on. */
+  static Args parse(String[] args) {
+    return new Args(args[0], args, 1, flags(args[0]));
+  }
+
   public static void main(String[] args) {
     if (args.length == 0 || args[0].equals("--help") || args[0].equals("-h")) {
       System.out.println(USAGE);
@@ -104,20 +122,20 @@ public final class Main {
     }
     try {
       switch (args[0]) {
-        case "fashion-mnist" -> FashionMnistCommand.run(new Args(args[0], args, 1, Set.of("eager")));
-        case "mnist" -> MnistCommand.run(new Args(args[0], args, 1, Set.of("eager")));
-        case "sweep" -> SweepCommand.run(new Args(args[0], args, 1, Set.of("eager")));
-        case "bench" -> BenchCommand.run(new Args(args[0], args, 1, Set.of()));
-        case "regression" -> RegressionCommand.run(new Args(args[0], args, 1, Set.of("eager")));
-        case "summary" -> SummaryCommand.run(new Args(args[0], args, 1, Set.of()));
-        case "save-load" -> SaveLoadCommand.run(new Args(args[0], args, 1, Set.of()));
-        case "intermediate" -> IntermediateCommand.run(new Args(args[0], args, 1, Set.of()));
-        case "pairs" -> PairsCommand.run(new Args(args[0], args, 1, Set.of("eager")));
-        case "reverse" -> ReverseCommand.run(new Args(args[0], args, 1, Set.of("eager")));
-        case "cifar10" -> Cifar10Command.run(new Args(args[0], args, 1, Set.of("augment")));
-        case "autoencoder" -> AutoencoderCommand.run(new Args(args[0], args, 1, Set.of("eager")));
-        case "char-gpt" -> CharGptCommand.run(new Args(args[0], args, 1, Set.of("eager")));
-        case "seq2seq" -> Seq2SeqCommand.run(new Args(args[0], args, 1, Set.of("eager")));
+        case "fashion-mnist" -> FashionMnistCommand.run(parse(args));
+        case "mnist" -> MnistCommand.run(parse(args));
+        case "sweep" -> SweepCommand.run(parse(args));
+        case "bench" -> BenchCommand.run(parse(args));
+        case "regression" -> RegressionCommand.run(parse(args));
+        case "summary" -> SummaryCommand.run(parse(args));
+        case "save-load" -> SaveLoadCommand.run(parse(args));
+        case "intermediate" -> IntermediateCommand.run(parse(args));
+        case "pairs" -> PairsCommand.run(parse(args));
+        case "reverse" -> ReverseCommand.run(parse(args));
+        case "cifar10" -> Cifar10Command.run(parse(args));
+        case "autoencoder" -> AutoencoderCommand.run(parse(args));
+        case "char-gpt" -> CharGptCommand.run(parse(args));
+        case "seq2seq" -> Seq2SeqCommand.run(parse(args));
         default -> throw new Args.UsageException("unknown command '" + args[0] + "'");
       }
     } catch (Args.HelpRequested e) {

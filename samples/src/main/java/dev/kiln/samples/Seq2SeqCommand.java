@@ -85,7 +85,7 @@ final class Seq2SeqCommand {
     int evalEvery = args.integer("eval-every", 200, 1);
     long seed = args.integer("seed", 0, 0);
     Path save = args.outputFile("save");
-    String loadOption = args.string("load", null);
+    Path load = args.inputFile("load");
     boolean eager = args.flag("eager");
     args.rejectUnknown("device");
     Task task = switch (taskName) {
@@ -95,10 +95,6 @@ final class Seq2SeqCommand {
     };
     if (length > 64) {
       throw new Args.UsageException("seq2seq: --length must be at most 64, got " + length);
-    }
-    Path load = loadOption == null ? null : Path.of(loadOption);
-    if (load != null && !Files.isRegularFile(load)) {
-      throw new Args.UsageException("seq2seq: --load " + loadOption + ": no such file");
     }
     if (steps == 0 && load == null) {
       throw new Args.UsageException("seq2seq: --steps 0 evaluates a trained model: give it with --load PATH");

@@ -56,9 +56,9 @@ final class SweepCommand {
     Setting apply(Setting base, String value) {
       try {
         return switch (this) {
-          case LR -> base.withLr(positive(Double.parseDouble(value), value));
+          case LR -> base.withLr(positive(Args.parseNumber(value), value));
           case BATCH -> base.withBatch((int) positive(Integer.parseInt(value), value));
-          case OPTIMIZER -> base.withOptimizer(optimizerName(value));
+          case OPTIMIZER -> base.withOptimizer(optimizerName("--values for optimizer", value));
         };
       } catch (NumberFormatException e) {
         throw new Args.UsageException("sweep: --values for " + option + " must be "
@@ -120,7 +120,7 @@ final class SweepCommand {
     String vary = args.string("vary", "lr");
     String values = args.string("values", null);
     int epochs = args.integer("epochs", 2, 1);
-    String optimizer = optimizerName(args.string("optimizer", "sgd"));
+    String optimizer = optimizerName("--optimizer", args.string("optimizer", "sgd"));
     double lr = args.positive("lr", 0.01);
     double momentum = args.nonNegative("momentum", 0); // the tutorial's sweeps use plain SGD
     int batch = args.integer("batch", 64, 1);
@@ -347,9 +347,9 @@ final class SweepCommand {
     return List.of(e);
   }
 
-  private static String optimizerName(String name) {
+  private static String optimizerName(String option, String name) {
     if (!name.equals("sgd") && !name.equals("adam")) {
-      throw new Args.UsageException("sweep: optimizer must be sgd or adam, got '" + name + "'");
+      throw new Args.UsageException("sweep: " + option + " must be sgd or adam, got '" + name + "'");
     }
     return name;
   }

@@ -103,6 +103,44 @@ class SampleCommandsTest {
     assertEquals("regression: --loss must be mse, l1, smooth-l1 or huber, got 'hinge'", bad.getMessage());
   }
 
+  /**
+   * A user's mistakes found before any work (no dataset read, no device probed), each named: the qa pass of
+   * 2026-12-07 (docs/design-notes.md, "Command-line quality pass").
+   */
+  @Test
+  void commandLineMistakesAreNamedBeforeAnyWork(@TempDir Path dir) throws IOException {
+    Path text = Files.writeString(dir.resolve("notes.txt"), "not a checkpoint");
+    String notCheckpoint = refusal(
+        () -> FashionMnistCommand.run(Main.parse(new String[] {"fashion-mnist", "--resume", text.toString()})));
+    assertTrue(notCheckpoint.startsWith("fashion-mnist: --resume " + text + " is not a checkpoint that --checkpoint writes ("),
+        notCheckpoint);
+    assertEquals("fashion-mnist: --resume " + dir + " is a directory; give a file",
+        refusal(() -> FashionMnistCommand.run(Main.parse(new String[] {"fashion-mnist", "--resume", dir.toString()}))));
+    assertEquals("bench: --peer " + dir + "/peer.py: no such file (--peer none times Kiln alone)",
+        refusal(() -> BenchCommand.run(Main.parse(new String[] {"bench", "--peer", dir + "/peer.py"}))));
+    assertEquals("bench: --only chooses among the cases of --model layers",
+        refusal(() -> BenchCommand.run(Main.parse(new String[] {"bench", "--model", "mlp", "--only", "conv"}))));
+    assertEquals("sweep: --optimizer must be sgd or adam, got 'rmsprop'",
+        refusal(() -> SweepCommand.run(Main.parse(new String[] {"sweep", "--optimizer", "rmsprop"}))));
+    assertEquals("sweep: --values for optimizer must be sgd or adam, got 'rmsprop'",
+        refusal(() -> SweepCommand.run(Main.parse(new String[] {"sweep", "--vary", "optimizer", "--values", "sgd,rmsprop"}))));
+    assertEquals("sweep: --values for lr must be numbers, got '1d'",
+        refusal(() -> SweepCommand.run(Main.parse(new String[] {"sweep", "--values", "0.1,1d"}))));
+    assertEquals("char-gpt: --text " + dir + " is a directory; give a file",
+        refusal(() -> CharGptCommand.run(Main.parse(new String[] {"char-gpt", "--text", dir.toString()}))));
+    // an option of another command: the message lists this one's
+    assertEquals("reverse: unknown option --epochs (it takes --batch, --device, --eager, --lr, --seed, --steps)",
+        refusal(() -> ReverseCommand.run(Main.parse(new String[] {"reverse", "--epochs", "1"}))));
+    // --eager is cifar10's flag, not an option missing its value
+    assertEquals("cifar10: --epochs expects a whole number, got 'x'",
+        refusal(() -> Cifar10Command.run(Main.parse(new String[] {"cifar10", "--eager", "--epochs", "x"}))));
+  }
+
+  /** The message of the usage error {@code run} throws. */
+  private static String refusal(org.junit.jupiter.api.function.Executable run) {
+    return org.junit.jupiter.api.Assertions.assertThrows(Args.UsageException.class, run).getMessage();
+  }
+
   @Test
   void intermediateReturnsOutputAndHiddenActivation() {
     var net = new IntermediateCommand.HiddenNet();

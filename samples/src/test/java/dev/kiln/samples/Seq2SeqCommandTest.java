@@ -195,7 +195,10 @@ class Seq2SeqCommandTest {
     e = assertThrows(Args.UsageException.class, () -> run("--save", dir.toString()));
     assertEquals("seq2seq: --save " + dir + " is a directory; give a file path", e.getMessage());
     e = assertThrows(Args.UsageException.class, () -> run("--heads", "8"));
-    assertEquals("seq2seq: unknown option --heads", e.getMessage());
+    assertEquals("seq2seq: unknown option --heads (it takes --batch, --device, --eager, --eval-every, --length, --load, --lr,"
+        + " --save, --seed, --steps, --task)", e.getMessage());
+    e = assertThrows(Args.UsageException.class, () -> run("--load", dir.toString()));
+    assertEquals("seq2seq: --load " + dir + " is a directory; give a file", e.getMessage());
     // an older sample's file, its position table of --length rows (8): the message names the option, the file and the key
     Path file = dir.resolve("eight.safetensors");
     var old = new java.util.LinkedHashMap<>(new Seq2SeqTransformer().stateDict());
