@@ -272,6 +272,14 @@ public final class F {
     return Ops.gelu(x);
   }
 
+  /**
+   * GELU with PyTorch's {@code approximate}: {@code "none"} (exact) or {@code "tanh"} ({@code F.gelu(x,
+   * approximate='tanh')}); see {@link Ops#gelu(Tensor, String)}.
+   */
+  public static Tensor gelu(Tensor x, String approximate) {
+    return Ops.gelu(x, approximate);
+  }
+
   /** {@code x * sigmoid(x)} (PyTorch's {@code F.silu}), as {@link SiLU}. */
   public static Tensor silu(Tensor x) {
     return Ops.silu(x);

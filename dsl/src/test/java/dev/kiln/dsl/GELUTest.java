@@ -1,6 +1,9 @@
 package dev.kiln.dsl;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kiln.runtime.Tensor;
 import org.junit.jupiter.api.Test;
@@ -35,5 +38,29 @@ class GELUTest {
     }
     assertEquals("GELU(approximate='none')", new GELU().toString());
     assertEquals(got[3], F.gelu(t).toFloatArray()[3]);
+  }
+
+  /**
+   * GELU("tanh"), PyTorch's nn.GELU(approximate='tanh'): its printed form, no parameters, F.gelu(x, "tanh") the same
+   * values, PyTorch 1.13's values on a few points (GeluTanhTest compares thousands), and the error for another string.
+   */
+  @Test
+  void tanhApproximationAsPyTorchs() {
+    GELU tanh = new GELU("tanh");
+    assertEquals("GELU(approximate='tanh')", tanh.toString());
+    assertEquals("GELU(approximate='none')", new GELU("none").toString());
+    assertTrue(tanh.stateDict().isEmpty());
+    float[] x = {-6, -3, -1, -0.5f, 0, 0.5f, 1, 3, 6};
+    // F.gelu(torch.tensor(x), approximate='tanh') and the gradient of its sum, torch 1.13
+    float[] torch = {-0f, -0.0036374331f, -0.15880799f, -0.154286f, 0f, 0.345714f, 0.84119201f, 2.9963627f, 6f};
+    float[] torchDx = {0f, -0.0115843f, -0.08296409f, 0.13263011f, 0.5f, 0.8673699f, 1.0829641f, 1.0115843f, 1f};
+    Tensor t = Tensor.of(x.clone()).requiresGrad(true);
+    Tensor out = tanh.forward(t);
+    out.sum().backward();
+    assertArrayEquals(torch, out.toFloatArray(), 1e-7f);
+    assertArrayEquals(torchDx, t.grad().toFloatArray(), 2e-7f);
+    assertArrayEquals(out.toFloatArray(), F.gelu(Tensor.of(x.clone()), "tanh").toFloatArray());
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new GELU("erf"));
+    assertEquals("gelu: approximate argument must be either none or tanh, not 'erf'", e.getMessage());
   }
 }

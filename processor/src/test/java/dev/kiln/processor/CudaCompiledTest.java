@@ -47,6 +47,7 @@ class CudaCompiledTest {
     "SqueezeExcite, 3:6:6",
     "MnistExample, 1:12:12",
     "GeluMlp, 6",
+    "GeluTanhMlp, 6",
     "PiecewiseMlp, 6",
     "MoreActivations, 6",
     "ShuffleGates, 8:4:4",

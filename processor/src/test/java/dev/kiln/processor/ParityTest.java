@@ -680,6 +680,43 @@ class ParityTest {
     }
   }
 
+  /**
+   * GELU's tanh approximation compiled (a layer and F.gelu(x, "tanh"), beside the exact form): the output and every
+   * gradient bit for bit eager mode's, as the exact GELU's (the same kernels, the slope kept by the forward), over inputs
+   * of a wide range (3 N(0, 1), so that the tails are reached).
+   */
+  @ParameterizedTest
+  @CsvSource({"GeluMlp", "GeluTanhMlp"})
+  void compiledGeluIsEagersBitForBit(String name) {
+    Compilation c = ProcessorTest.compile(ProcessorTest.model(name));
+    assertThat(c).succeededWithoutWarnings();
+    ClassLoader loader = new CompiledClasses(c);
+    Kiln.manualSeed(11);
+    Module eager = factory(loader, "test." + name).get();
+    Kiln.manualSeed(11);
+    Module compiled = factory(loader, "test.Kiln" + name).get();
+    for (int batch : new int[] {7, 3}) {
+      Kiln.manualSeed(batch);
+      Tensor x = Tensor.randn(batch, 6).mul(3f);
+      Tensor xe = Tensor.of(x.toFloatArray(), batch, 6).requiresGrad(true);
+      Tensor xc = Tensor.of(x.toFloatArray(), batch, 6).requiresGrad(true);
+      eager.zeroGrad(true);
+      compiled.zeroGrad(true);
+      Tensor outE = eager.forward(xe);
+      Tensor outC = compiled.forward(xc);
+      assertArrayEquals(outE.toFloatArray(), outC.toFloatArray(), "output");
+      Tensor w = Tensor.randn(batch, 3);
+      outE.mul(w).sum().backward();
+      outC.mul(w).sum().backward();
+      assertArrayEquals(xe.grad().toFloatArray(), xc.grad().toFloatArray(), "input gradient");
+      Map<String, Tensor> cp = compiled.namedParameters();
+      eager.namedParameters().forEach((k, v) -> assertArrayEquals(v.grad().toFloatArray(), cp.get(k).grad().toFloatArray(), k + " gradient"));
+      try (var g = Kiln.noGrad()) {
+        assertArrayEquals(eager.forward(x).toFloatArray(), compiled.forward(x).toFloatArray(), "output without grad");
+      }
+    }
+  }
+
   @ParameterizedTest
   @CsvSource({
     "Mlp, test.Mlp, test.KilnMlp, 1:28:28, 10",
@@ -707,6 +744,7 @@ class ParityTest {
     "SqueezeExcite, test.SqueezeExcite, test.KilnSqueezeExcite, 3:6:6, 4",
     "MnistExample, test.MnistExample, test.KilnMnistExample, 1:12:12, 10",
     "GeluMlp, test.GeluMlp, test.KilnGeluMlp, 6, 3",
+    "GeluTanhMlp, test.GeluTanhMlp, test.KilnGeluTanhMlp, 6, 3",
     "PiecewiseMlp, test.PiecewiseMlp, test.KilnPiecewiseMlp, 6, 3",
     "PaddedUnet, test.PaddedUnet, test.KilnPaddedUnet, 2:7:7, 3",
     "NormalizedHeads, test.NormalizedHeads, test.KilnNormalizedHeads, 4:6, 3",

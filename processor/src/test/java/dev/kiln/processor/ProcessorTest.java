@@ -1512,6 +1512,34 @@ class ProcessorTest {
   }
 
   /**
+   * GELU's approximate argument: a string other than "none" or "tanh" (as a layer's or F.gelu's), one that is not a
+   * constant, or not a string, each an error on its own line naming it.
+   */
+  @Test
+  void badGeluApproximationsAreReportedOnTheirLines() {
+    JavaFileObject f = classModel("BadGelu",
+        "@Model(input = {6})",
+        "public class BadGelu extends Module {",
+        "  String mode = \"tanh\";",
+        "  final GELU erf = new GELU(\"erf\");",
+        "  final Linear fc = new Linear(6, 3);",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    Tensor a = erf.apply(x);",
+        "    Tensor b = gelu(x, \"Tanh\");",
+        "    Tensor c = gelu(x, mode);",
+        "    return fc.apply(a.add(b).add(c));",
+        "  }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining("erf: gelu: approximate argument must be either none or tanh, not 'erf'")
+        .inFile(f).onLineContaining("final GELU erf");
+    assertThat(c).hadErrorContaining("gelu: approximate argument must be either none or tanh, not 'Tanh'")
+        .inFile(f).onLineContaining("Tensor b =");
+    assertThat(c).hadErrorContaining("argument 'mode'").inFile(f).onLineContaining("Tensor c =");
+    assertEquals(3, c.errors().size(), c.errors().toString());
+  }
+
+  /**
    * Recurrent layers in a compiled forward: an input of another size or rank, a layer that reads the time first
    * (the batch would be its time), initial states ({@code forwardWithState(x, h0, c0)}), a select or narrow of the batch or
    * out of range, and layer arguments the layer refuses, each an error on its own line saying what to write.

@@ -248,6 +248,12 @@ final class CudaOps {
     return unary("gelu", x, Reads.INPUT, ElementwiseKernels::geluForward, (dx, g, in, y, n) -> ElementwiseKernels.geluBackward(dx, g, in, n));
   }
 
+  /** {@link Ops#gelu(Tensor, String)}'s tanh approximation; the gradient from the input. */
+  static Tensor geluTanh(Tensor x) {
+    return unary("gelu", x, Reads.INPUT, ElementwiseKernels::geluTanhForward,
+        (dx, g, in, y, n) -> ElementwiseKernels.geluTanhBackward(dx, g, in, n));
+  }
+
   /** {@link Ops#silu}; the gradient from the input. */
   static Tensor silu(Tensor x) {
     return unary("silu", x, Reads.INPUT, ElementwiseKernels::siluForward, (dx, g, in, y, n) -> ElementwiseKernels.siluBackward(dx, g, in, n));

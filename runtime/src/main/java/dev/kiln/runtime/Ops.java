@@ -1130,6 +1130,31 @@ public final class Ops {
   }
 
   /**
+   * GELU with PyTorch's {@code approximate} argument: {@code "none"} is {@link #gelu(Tensor)}, {@code "tanh"} the
+   * tanh approximation {@code 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)))} (GPT-2's), on the CPU in PyTorch
+   * 1.13's float arithmetic ({@code ActivationKernels.geluTanhForward}), on CUDA in double; the gradient from the
+   * input. Any other string is an error naming it.
+   */
+  public static Tensor gelu(Tensor x, String approximate) {
+    return geluApproximation(approximate) ? UnaryOps.geluTanh(x) : UnaryOps.gelu(x);
+  }
+
+  /**
+   * Whether PyTorch's {@code approximate} argument of GELU is {@code "tanh"} (false for {@code "none"}); any other
+   * value is an {@link IllegalArgumentException} naming it and the two allowed.
+   */
+  public static boolean geluApproximation(String approximate) {
+    if ("tanh".equals(approximate)) {
+      return true;
+    }
+    if ("none".equals(approximate)) {
+      return false;
+    }
+    throw new IllegalArgumentException("gelu: approximate argument must be either none or tanh, not "
+        + (approximate == null ? "null" : "'" + approximate + "'"));
+  }
+
+  /**
    * {@code x * sigmoid(x)} element-wise (SiLU, "swish"); any shape. One pass each way, on the CPU in
    * float ({@code ActivationKernels.siluForward}: within 1.7 ulp), on CUDA in double; the gradient
    * {@code s (1 + x (1 - s))} is computed from the input.

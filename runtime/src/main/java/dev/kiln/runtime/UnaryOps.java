@@ -149,26 +149,42 @@ final class UnaryOps {
   }
 
   public static Tensor gelu(Tensor x) {
+    return gelu(x, false);
+  }
+
+  /** GELU's tanh approximation ({@code Ops.gelu(x, "tanh")}), as {@link #gelu(Tensor)} with its own kernels. */
+  public static Tensor geluTanh(Tensor x) {
+    return gelu(x, true);
+  }
+
+  /** A GELU's forward kernel, its slope too unless that is null ({@link ActivationKernels#geluForward}). */
+  @FunctionalInterface
+  private interface GeluKernel {
+    void forward(float[] out, int outOff, float[] x, int xOff, int n, float[] slope, int slopeOff);
+  }
+
+  private static Tensor gelu(Tensor x, boolean tanh) {
     if (Devices.onCuda("gelu", x)) {
-      return CudaOps.gelu(x);
+      return tanh ? CudaOps.geluTanh(x) : CudaOps.gelu(x);
     }
+    GeluKernel kernel = tanh ? ActivationKernels::geluTanhForward : ActivationKernels::geluForward;
     if (!track(x) && x.pendingValues() instanceof Deferred.Linear && x.takeOneRead() instanceof Deferred.Linear product) {
       // a linear layer's product not computed yet (an MLP's up-projection): computed into GELU's output, which GELU
       // then overwrites block by block (BlockMath.forBlocks copies each block first), the same bits
       float[] out = ArrayPool.floats(x.numel()); // overwritten
       product.fill(out);
-      ActivationKernels.geluForward(out, 0, out, 0, out.length);
+      kernel.forward(out, 0, out, 0, out.length, null, 0);
       return Tensor.wrap(out, x.shape()).sealed(); // the op's own array: what reads it may defer (Deferred)
     }
     if (!track(x)) {
-      return unary("gelu", x, Reads.INPUT, ActivationKernels::geluForward, null, true);
+      return unary("gelu", x, Reads.INPUT, (out, outOff, in, inOff, n) -> kernel.forward(out, outOff, in, inOff, n, null, 0), null, true);
     }
-    // with grad on the forward keeps the gradient's factor Phi(x) + x phi(x) from the same normal distribution, as a
-    // compiled model's forward does, and the backward is one product (the bits of geluBackward's, computed again)
+    // with grad on the forward keeps the gradient's factor (Phi(x) + x phi(x), or the tanh form's) from the same
+    // values, as a compiled model's forward does, and the backward is one product (the bits of the backward kernel's)
     requireFloat("gelu", x);
     int n = x.numel();
     float[] out = ArrayPool.floats(n), slope = ArrayPool.floats(n); // both overwritten
-    ActivationKernels.geluForward(out, 0, x.readBuffer(), x.offset(), n, slope, 0);
+    kernel.forward(out, 0, x.readBuffer(), x.offset(), n, slope, 0);
     return Tensor.ofNode(out, x.shape(), new ElementwiseNode(Reads.INPUT, x) {
       @Override public String name() {
         return "gelu";

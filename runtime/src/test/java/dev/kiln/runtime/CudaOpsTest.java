@@ -201,6 +201,9 @@ class CudaOpsTest {
   @Test
   void geluAsOnTheCpu() {
     compare("gelu", Match.CLOSE, in -> Ops.gelu(in[0]), Tensor.randn(7, 9).mul(3f));
+    compare("gelu tanh", Match.CLOSE, in -> Ops.gelu(in[0], "tanh"), Tensor.randn(7, 9).mul(3f));
+    Tensor far = Tensor.of(new float[] {Float.NEGATIVE_INFINITY, -1e30f, -20f, 20f, 1e30f, Float.POSITIVE_INFINITY});
+    assertArrayEquals(Ops.gelu(far, "tanh").toFloatArray(), Ops.gelu(far.to(gpu), "tanh").toFloatArray(), "gelu tanh far out");
   }
 
   @Test

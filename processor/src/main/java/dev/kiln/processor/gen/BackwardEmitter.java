@@ -387,7 +387,7 @@ final class BackwardEmitter {
         } else if (k.spec() instanceof LeakyReLU.Spec l) { // from the input: its sign picks the slope
           b.addStatement("$T.leakyReluBackward($L, $L, $L, $L, $L, $L, n * $L, $Lf)", ACTIVATIONS, target.array(),
               target.offset(), d.array(), d.offset(), in.array(), in.offset(), k.outPerSample(), (float) l.negativeSlope());
-        } else if (k.spec() instanceof GELU.Spec) { // the slope Phi(x) + x phi(x) the forward kept: geluBackward's bits
+        } else if (k.spec() instanceof GELU.Spec) { // the slope the forward kept (Phi(x) + x phi(x), or the tanh form's): the backward kernel's bits
           b.addStatement("$T.applyMask($L, $L, $L, $L, p.slope$L, 0, n * $L)", ACTIVATIONS, target.array(), target.offset(),
               d.array(), d.offset(), j, k.outPerSample());
         } else if (k.spec() instanceof SiLU.Spec) { // from the input: s (1 + x (1 - s))

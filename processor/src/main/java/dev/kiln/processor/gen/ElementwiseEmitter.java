@@ -555,9 +555,15 @@ final class ElementwiseEmitter {
     }
   }
 
-  /** The kernels' name of a sigmoid, GELU, SiLU or tanh step: {@code sigmoid}, {@code gelu}, {@code silu}, {@code tanh}. */
+  /**
+   * The kernels' name of a sigmoid, GELU, SiLU or tanh step: {@code sigmoid}, {@code gelu} ({@code geluTanh} for its tanh
+   * approximation), {@code silu}, {@code tanh}.
+   */
   static String activationName(Kernel k) {
-    return k.spec() instanceof Sigmoid.Spec ? "sigmoid" : k.spec() instanceof GELU.Spec ? "gelu" : k.spec() instanceof SiLU.Spec ? "silu" : "tanh";
+    if (k.spec() instanceof GELU.Spec g) {
+      return g.tanh() ? "geluTanh" : "gelu";
+    }
+    return k.spec() instanceof Sigmoid.Spec ? "sigmoid" : k.spec() instanceof SiLU.Spec ? "silu" : "tanh";
   }
 
   /**

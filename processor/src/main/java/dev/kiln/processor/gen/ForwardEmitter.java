@@ -190,8 +190,8 @@ final class ForwardEmitter {
             b.addStatement("$T.$LForward($L, $L, $L, $L, $L)", ACTIVATIONS, StepCalls.softmaxName(k), out.array(), out.offset(), in.array(),
                 in.offset(), StepCalls.softmaxAxes(k));
           } else if (k.spec() instanceof GELU.Spec) { // with grad on, its slope too: the backward is then one product
-            b.addStatement("$T.geluForward($L, $L, $L, $L, n * $L, $T.isGradEnabled() ? p.slope$L : null, 0)", ACTIVATIONS,
-                out.array(), out.offset(), in.array(), in.offset(), k.outPerSample(), KILN, j + 1);
+            b.addStatement("$T.$LForward($L, $L, $L, $L, n * $L, $T.isGradEnabled() ? p.slope$L : null, 0)", ACTIVATIONS,
+                ElementwiseEmitter.activationName(k), out.array(), out.offset(), in.array(), in.offset(), k.outPerSample(), KILN, j + 1);
           } else {
             b.addStatement("$T.$LForward($L, $L, $L, $L, n * $L)", ACTIVATIONS, ElementwiseEmitter.activationName(k), out.array(), out.offset(),
                 in.array(), in.offset(), k.outPerSample());

@@ -55,8 +55,8 @@ final class Functions {
     if (spec instanceof Tanh.Spec) {
       return CodeBlock.of("$T.tanh($L)", F, input);
     }
-    if (spec instanceof GELU.Spec) {
-      return CodeBlock.of("$T.gelu($L)", F, input);
+    if (spec instanceof GELU.Spec g) { // F.gelu(x, "tanh") for the tanh approximation
+      return g.tanh() ? CodeBlock.of("$T.gelu($L, $S)", F, input, g.approximate()) : CodeBlock.of("$T.gelu($L)", F, input);
     }
     if (spec instanceof SiLU.Spec) {
       return CodeBlock.of("$T.silu($L)", F, input);

@@ -113,7 +113,7 @@ final class LayerCatalog {
       Map.entry(DSL + "LeakyReLU", args -> args.isEmpty() ? new LeakyReLU.Spec(0.01) : new LeakyReLU.Spec(number(args, 0))),
       Map.entry(DSL + "Softmax", args -> new Softmax.Spec(integer(args, 0))),
       Map.entry(DSL + "LogSoftmax", args -> new LogSoftmax.Spec(integer(args, 0))),
-      Map.entry(DSL + "GELU", args -> none(args, "GELU", new GELU.Spec())),
+      Map.entry(DSL + "GELU", args -> gelu("GELU", args)),
       Map.entry(DSL + "SiLU", args -> none(args, "SiLU", new SiLU.Spec())),
       Map.entry(DSL + "ELU", args -> switch (args.size()) {
         case 0 -> new ELU.Spec(1.0);
@@ -451,7 +451,7 @@ final class LayerCatalog {
         case "relu/0" -> new ReLU.Spec();
         case "sigmoid/0" -> new Sigmoid.Spec();
         case "tanh/0" -> new Tanh.Spec();
-        case "gelu/0" -> new GELU.Spec();
+        case "gelu/0", "gelu/1" -> gelu("gelu", args);
         case "silu/0" -> new SiLU.Spec();
         case "leakyRelu/1" -> new LeakyReLU.Spec(number(args, 0));
         case "elu/0" -> new ELU.Spec(1.0);
@@ -523,7 +523,7 @@ final class LayerCatalog {
   }
 
   /** The {@code F} functions {@link #function} compiles, as name/number of arguments after the tensor. */
-  private static final java.util.Set<String> FUNCTIONS = java.util.Set.of("relu/0", "sigmoid/0", "tanh/0", "gelu/0", "silu/0", "leakyRelu/1",
+  private static final java.util.Set<String> FUNCTIONS = java.util.Set.of("relu/0", "sigmoid/0", "tanh/0", "gelu/0", "gelu/1", "silu/0", "leakyRelu/1",
       "elu/0", "elu/1", "softplus/0", "softplus/2", "hardtanh/0", "hardtanh/2", "pad/1", "pad/2", "normalize/0", "normalize/3", "softmax/1", "logSoftmax/1", "flatten/0", "flatten/2", "maxPool2d/1", "maxPool2d/2", "maxPool2d/4", "avgPool2d/1", "avgPool2d/2",
       "avgPool2d/5", "adaptiveAvgPool2d/1", "adaptiveAvgPool2d/2", "maxPool1d/1", "maxPool1d/2", "maxPool1d/4", "avgPool1d/1",
       "avgPool1d/2", "avgPool1d/5", "adaptiveAvgPool1d/1", "interpolate/1", "interpolate/2", "transpose/2", "select/2", "narrow/3", "mul/1", "div/1", "add/1", "sub/1", "sum/1", "sum/2", "mean/1",
@@ -580,7 +580,7 @@ final class LayerCatalog {
       default -> "use layer fields for the rest, or leave out @Model and the model runs eagerly, as written";
     };
     return "F." + name + " with " + (constants + 1) + " argument(s) is not supported by the Kiln compiler; supported: relu, "
-        + "sigmoid, tanh, gelu, silu, leakyRelu(x, slope), elu(x[, alpha]), softplus(x[, beta, threshold]), hardtanh(x[, min, max]), relu6, hardswish, hardsigmoid, mish, selu, celu(x[, alpha]), softsign, logsigmoid, tanhshrink, glu(x[, dim]), softmin(x, dim), pixelShuffle(x, r), pixelUnshuffle(x, r), softmax(x, dim), logSoftmax(x, dim), flatten(x[, start, end]), maxPool2d(x, k[, stride[, padding, "
+        + "sigmoid, tanh, gelu(x[, approximate]), silu, leakyRelu(x, slope), elu(x[, alpha]), softplus(x[, beta, threshold]), hardtanh(x[, min, max]), relu6, hardswish, hardsigmoid, mish, selu, celu(x[, alpha]), softsign, logsigmoid, tanhshrink, glu(x[, dim]), softmin(x, dim), pixelShuffle(x, r), pixelUnshuffle(x, r), softmax(x, dim), logSoftmax(x, dim), flatten(x[, start, end]), maxPool2d(x, k[, stride[, padding, "
         + "ceilMode]]), avgPool2d(x, k[, stride[, padding, ceilMode, countIncludePad]]), adaptiveAvgPool2d(x, size[, width]), maxPool1d(x, k[, stride[, padding, ceilMode]]), avgPool1d(x, k[, stride[, padding, "
         + "ceilMode, countIncludePad]]), adaptiveAvgPool1d(x, size), interpolate(x, scale[, scale_w]), "
         + "reshape(x, -1, ...), pad(x, new int[] {left, right, ...}[, value]), normalize(x[, p, dim, eps]), x.logsumexp(dim[, keepDim]), x.norm(p, dim[, keepDim]), x.prod(dim[, keepDim]), x.amax(dims...) and x.amin(dims...) (or (new int[] {dims}, keepDim)), x.cumsum(dim), x.flip(dims...), x.roll(shift, dim), x.neg(), x.repeat(1, counts...), cosineSimilarity(a, b[, dim, eps]) of two values (broadcast where a size is 1), transpose(x, d0, d1), permute(x, 0, ...), select(x, dim, index), narrow(x, dim, start, length), add(a, b), sub(a, b), mul(a, b) and div(a, b) of two"
@@ -684,6 +684,21 @@ final class LayerCatalog {
       throw new BadArguments((mode.startsWith("RNN") ? "RNN" : mode) + " takes (input_size, hidden_size)");
     }
     return new Recurrent.Spec(mode, integer(args, 0), integer(args, 1), 1, true, false, 0, false);
+  }
+
+  /** {@code GELU()}, {@code GELU("tanh")}, {@code F.gelu(x[, approximate])}: the approximate string, "none" or "tanh". */
+  private static LayerSpec gelu(String name, List<Object> args) throws BadArguments {
+    if (args.isEmpty()) {
+      return new GELU.Spec();
+    }
+    if (args.size() != 1 || !(args.get(0) instanceof String approximate)) {
+      throw new BadArguments(name + " takes () or (approximate), approximate \"none\" or \"tanh\"");
+    }
+    try {
+      return new GELU.Spec(approximate);
+    } catch (IllegalArgumentException e) {
+      throw new BadArguments(e.getMessage());
+    }
   }
 
   private static LayerSpec none(List<Object> args, String name, LayerSpec spec) throws BadArguments {

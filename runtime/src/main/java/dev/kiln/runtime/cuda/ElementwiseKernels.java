@@ -127,6 +127,31 @@ public final class ElementwiseKernels {
         }
       }
 
+      // GELU's tanh approximation (PyTorch's approximate='tanh'): out = 0.5 x (1 + tanh(u)), u = sqrt(2 / pi) (x + 0.044715
+      // x^3), in double (the CPU computes in float as PyTorch does); |x| clamped to 1e4 for u, where tanh is +-1: 0 at -inf
+      __device__ double kiln_gelu_tanh_inner(double v) {
+        double c = fmin(fmax(v, -1.0e4), 1.0e4);
+        return tanh(0.7978845608028654 * (c + 0.044715 * c * c * c));
+      }
+
+      extern "C" __global__ void kiln_gelu_tanh_forward(float* out, const float* x, long long n) {
+        long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (i < n) {
+          double v = x[i];
+          out[i] = (float) (0.5 * fmax(v, -1.0e300) * (1.0 + kiln_gelu_tanh_inner(v)));
+        }
+      }
+
+      // dx = g (0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2 / pi) (1 + 3 0.044715 x^2)), from the input x, x clamped as above
+      extern "C" __global__ void kiln_gelu_tanh_backward(float* dx, const float* g, const float* x, long long n) {
+        long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+        if (i < n) {
+          double v = x[i], c = fmin(fmax(v, -1.0e4), 1.0e4), t = kiln_gelu_tanh_inner(v);
+          double slope = 0.5 * (1.0 + t) + 0.5 * c * (1.0 - t * t) * 0.7978845608028654 * (1.0 + 0.134145 * c * c);
+          dx[i] = (float) (g[i] * slope);
+        }
+      }
+
       // SiLU: out = x sigmoid(x), in double (the CPU computes in float, within 1.7 ulp of this)
       extern "C" __global__ void kiln_silu_forward(float* out, const float* x, long long n) {
         long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
@@ -1036,6 +1061,18 @@ public final class ElementwiseKernels {
   public static void geluBackward(long dx, long g, long x, long n) {
     requireCount("gelu_backward", n);
     kernel("kiln_gelu_backward").launch1d(n, dx, g, x, n);
+  }
+
+  /** GELU's tanh approximation, {@code out = 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)))}. */
+  public static void geluTanhForward(long out, long x, long n) {
+    requireCount("gelu_tanh_forward", n);
+    kernel("kiln_gelu_tanh_forward").launch1d(n, out, x, n);
+  }
+
+  /** {@code dx = g} times the tanh form's derivative, from the input {@code x}. */
+  public static void geluTanhBackward(long dx, long g, long x, long n) {
+    requireCount("gelu_tanh_backward", n);
+    kernel("kiln_gelu_tanh_backward").launch1d(n, dx, g, x, n);
   }
 
   /** SiLU, {@code out = x sigmoid(x)}. */

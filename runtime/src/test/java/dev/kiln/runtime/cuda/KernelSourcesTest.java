@@ -37,7 +37,7 @@ class KernelSourcesTest {
     checkFamily("kiln_elementwise.cu", ElementwiseKernels.SOURCE, List.of(
         "kiln_relu_forward", "kiln_relu_backward",
         "kiln_sigmoid_forward", "kiln_sigmoid_backward",
-        "kiln_tanh_forward", "kiln_tanh_backward", "kiln_gelu_forward", "kiln_gelu_backward", "kiln_silu_forward", "kiln_silu_backward",
+        "kiln_tanh_forward", "kiln_tanh_backward", "kiln_gelu_forward", "kiln_gelu_backward", "kiln_gelu_tanh_forward", "kiln_gelu_tanh_backward", "kiln_silu_forward", "kiln_silu_backward",
         "kiln_leaky_relu_forward", "kiln_leaky_relu_backward",
         "kiln_exp_forward", "kiln_log_forward", "kiln_log_backward", "kiln_sin_forward", "kiln_sin_backward", "kiln_cos_forward", "kiln_cos_backward", "kiln_sqrt_forward", "kiln_sqrt_backward",
         "kiln_std_backward",
