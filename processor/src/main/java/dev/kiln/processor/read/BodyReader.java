@@ -67,6 +67,7 @@ import dev.kiln.processor.read.LayerNode.Att;
  */
 final class BodyReader implements StatementReader, ValueReader {
   final DeclarationReader reader;
+  private final SourceTrees code;
   private final Trees trees;
   private final Types types;
   private final Diagnostics diagnostics;
@@ -150,21 +151,22 @@ final class BodyReader implements StatementReader, ValueReader {
   private BodyReader(DeclarationReader reader, String method, String inputName, List<StepIr> list,
       Map<String, Runnable> errorsOfFloats) {
     this.reader = reader;
+    this.code = reader.code;
     this.trees = reader.trees;
     this.types = reader.types;
     this.diagnostics = reader.diagnostics;
-    this.folder = reader.folder;
+    this.folder = code.folder;
     this.list = list;
     this.errorsOfFloats = errorsOfFloats;
     this.methodName = method;
     this.inputName = inputName;
-    this.stateReader = new RecurrentStates(this, reader);
-    this.maskReader = new MaskReader(this, reader);
-    this.bufferReader = new BufferReader(this, reader);
-    this.functionCalls = new FunctionCalls(this, reader);
-    this.idsReader = new IdsReader(this, reader);
-    this.scatterReader = new ScatterReader(this, reader);
-    this.splitReader = new SplitReader(this, pieces, () -> ++splits, method, reader);
+    this.stateReader = new RecurrentStates(this, code);
+    this.maskReader = new MaskReader(this, code);
+    this.bufferReader = new BufferReader(this, code);
+    this.functionCalls = new FunctionCalls(this, code);
+    this.idsReader = new IdsReader(this, code);
+    this.scatterReader = new ScatterReader(this, code);
+    this.splitReader = new SplitReader(this, pieces, () -> ++splits, method, code);
     this.moduleCalls = new ModuleCalls(this, reader);
     this.loops = new LoopUnroller(this, method, broken, trees, diagnostics, folder);
     this.sizeReader = new SizeReader(this, reader);
@@ -395,9 +397,9 @@ final class BodyReader implements StatementReader, ValueReader {
     }
     if (e instanceof IdentifierTree id) {
       String value = locals.get(id.getName().toString());
-      if (value == null && !unknown.contains(id.getName().toString()) && !reader.unresolved(unit, e)) {
+      if (value == null && !unknown.contains(id.getName().toString()) && !code.unresolved(unit, e)) {
         Element element = trees.getElement(TreePath.getPath(unit, e));
-        if (element instanceof VariableElement v && v.getKind() == ElementKind.FIELD && types.isAssignable(v.asType(), reader.type(DeclarationReader.MODULE))) {
+        if (element instanceof VariableElement v && v.getKind() == ElementKind.FIELD && types.isAssignable(v.asType(), code.type(DeclarationReader.MODULE))) {
           diagnostics.error(unit, e, Message.LAYER_AS_VALUE, id.getName(), methodName, id.getName());
         } else if (element instanceof VariableElement v && isTensorField(v)) {
           return tensorField(v, e, unit, className);
@@ -415,8 +417,8 @@ final class BodyReader implements StatementReader, ValueReader {
         || splitReader.splitCall(aa.getExpression(), unit) != null)) { // qkv[0], x.chunk(2, -1)[1]
       return splitReader.piece(aa, unit, fields, className);
     }
-    if (e instanceof NewClassTree nc && !reader.unresolved(unit, nc)
-        && types.isAssignable(trees.getTypeMirror(TreePath.getPath(unit, nc)), reader.type(DeclarationReader.MODULE))) {
+    if (e instanceof NewClassTree nc && !code.unresolved(unit, nc)
+        && types.isAssignable(trees.getTypeMirror(TreePath.getPath(unit, nc)), code.type(DeclarationReader.MODULE))) {
       diagnostics.error(unit, e, Message.LAYER_IN_FORWARD, methodName, nc, nc.getIdentifier());
       return null;
     }
@@ -460,7 +462,7 @@ final class BodyReader implements StatementReader, ValueReader {
       if (moduleCalls.listGet(ms.getExpression(), fields) != null) { // h.get(i).apply(x): a ModuleList's module at a constant index
         LayerNode element = moduleCalls.listElement((MethodInvocationTree) DeclarationReader.stripped(ms.getExpression()), unit, fields);
         String input = element == null ? null : expression(mi.getArguments().get(0), unit, fields, className);
-        return input == null ? null : moduleCalls.applyNode(element, input, mi, reader.source(unit, mi), ms.getExpression().toString());
+        return input == null ? null : moduleCalls.applyNode(element, input, mi, code.source(unit, mi), ms.getExpression().toString());
       }
       String field = DeclarationReader.fieldName(ms.getExpression());
       LayerNode node = field == null ? null : fields.get(field);
@@ -487,7 +489,7 @@ final class BodyReader implements StatementReader, ValueReader {
           diagnostics.error(unit, ms.getExpression(), Message.STATIC_LAYER, ms.getExpression());
         } else if (receiver instanceof VariableElement v && v.getKind() == ElementKind.LOCAL_VARIABLE) {
           diagnostics.error(unit, ms.getExpression(), Message.LOCAL_LAYER, ms.getExpression());
-        } else if (!reader.unresolved(unit, ms.getExpression())) {
+        } else if (!code.unresolved(unit, ms.getExpression())) {
           diagnostics.error(unit, ms.getExpression(), Message.NOT_A_LAYER, ms.getExpression(), className);
         }
         return null;
@@ -500,7 +502,7 @@ final class BodyReader implements StatementReader, ValueReader {
       if (input == null) {
         return null;
       }
-      return moduleCalls.applyNode(node, input, mi, reader.source(unit, mi), ms.getExpression().toString());
+      return moduleCalls.applyNode(node, input, mi, code.source(unit, mi), ms.getExpression().toString());
     }
     Element method = trees.getElement(TreePath.getPath(unit, mi));
     if (method instanceof ExecutableElement own && moduleCalls.isOwnMethod(own)) { // attention(h): the model's (or block's) own method
@@ -560,7 +562,7 @@ final class BodyReader implements StatementReader, ValueReader {
       diagnostics.error(unit, e, Message.EAGER_ONLY_TENSOR_METHOD, methodName, ms.getIdentifier(), mi);
       return null;
     }
-    if (!reader.unresolved(unit, mi)) { // else a misspelt method, which javac reports itself
+    if (!code.unresolved(unit, mi)) { // else a misspelt method, which javac reports itself
       diagnostics.error(unit, e, Message.UNSUPPORTED_EXPRESSION, methodName, "call " + mi.getMethodSelect());
     }
     return null;
@@ -589,14 +591,14 @@ final class BodyReader implements StatementReader, ValueReader {
     if (e instanceof MethodInvocationTree mi && mi.getMethodSelect() instanceof MemberSelectTree ms
         && ms.getIdentifier().contentEquals("size") && mi.getArguments().size() == 1 && isTensorMethod(mi, unit, false)) {
       of = ms.getExpression();
-      if (!Integer.valueOf(0).equals(reader.foldOrNull(mi.getArguments().get(0), unit))) {
+      if (!Integer.valueOf(0).equals(code.foldOrNull(mi.getArguments().get(0), unit))) {
         return false;
       }
     } else if (e instanceof ArrayAccessTree at && DeclarationReader.stripped(at.getExpression()) instanceof MethodInvocationTree mi
         && mi.getMethodSelect() instanceof MemberSelectTree ms && ms.getIdentifier().contentEquals("shape")
         && mi.getArguments().isEmpty() && isTensorMethod(mi, unit, false)) {
       of = ms.getExpression();
-      if (!Integer.valueOf(0).equals(reader.foldOrNull(at.getIndex(), unit))) {
+      if (!Integer.valueOf(0).equals(code.foldOrNull(at.getIndex(), unit))) {
         return false;
       }
     } else {
@@ -607,7 +609,7 @@ final class BodyReader implements StatementReader, ValueReader {
 
   /** Whether {@code v} is an instance field of type Tensor. */
   boolean isTensorField(VariableElement v) {
-    return v.getKind() == ElementKind.FIELD && !v.getModifiers().contains(Modifier.STATIC) && types.isSameType(v.asType(), reader.type(DeclarationReader.TENSOR));
+    return v.getKind() == ElementKind.FIELD && !v.getModifiers().contains(Modifier.STATIC) && types.isSameType(v.asType(), code.type(DeclarationReader.TENSOR));
   }
 
   /**

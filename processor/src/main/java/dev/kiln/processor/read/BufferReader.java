@@ -29,17 +29,17 @@ import javax.lang.model.element.VariableElement;
  */
 final class BufferReader {
   private final BodyReader steps;
-  private final DeclarationReader reader;
+  private final SourceTrees code;
   private final Trees trees;
   private final Diagnostics diagnostics;
   private final ConstantFolder folder;
 
-  BufferReader(BodyReader steps, DeclarationReader reader) {
+  BufferReader(BodyReader steps, SourceTrees code) {
     this.steps = steps;
-    this.reader = reader;
-    this.trees = reader.trees;
-    this.diagnostics = reader.diagnostics;
-    this.folder = reader.folder;
+    this.code = code;
+    this.trees = code.trees;
+    this.diagnostics = code.diagnostics;
+    this.folder = code.folder;
   }
 
   // ---------------------------------------------------------------- buffers computed from buffers
@@ -111,7 +111,7 @@ final class BufferReader {
    */
   String derivedCall(MethodInvocationTree mi, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
     Chain c = chain(mi, unit, fields, className, false);
-    return c == null ? null : derive(c.of(), c.calls(), c.shape(), reader.source(unit, mi)).value();
+    return c == null ? null : derive(c.of(), c.calls(), c.shape(), code.source(unit, mi)).value();
   }
 
   /**
@@ -135,7 +135,7 @@ final class BufferReader {
     }
     TensorIr root = c.of().isDerived() ? steps.tensors.byValue(TensorIr.valueName(c.of().derived().of())) : c.of();
     String calls = (c.of().isDerived() ? c.of().derived().calls() : "") + c.calls();
-    return steps.tensors.region(root, calls, c.run().offset(), c.run().runs(), c.shape(), reader.source(unit, mi)).value();
+    return steps.tensors.region(root, calls, c.run().offset(), c.run().runs(), c.shape(), code.source(unit, mi)).value();
   }
 
   /**
@@ -183,8 +183,8 @@ final class BufferReader {
       try {
         args.add(folder.fold(a, unit));
       } catch (ConstantFolder.NotConstant ex) {
-        reader.notConstant(ex, unit, mi.toString(), () -> {
-          if (!reader.unresolved(unit, ex.tree)) {
+        code.notConstant(ex, unit, mi.toString(), () -> {
+          if (!code.unresolved(unit, ex.tree)) {
             diagnostics.error(unit, ex.tree, Message.BUFFER_SLICE_BOUND, mi, ex.tree, name);
           }
         });

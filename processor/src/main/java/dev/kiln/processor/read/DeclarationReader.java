@@ -30,7 +30,6 @@ import dev.kiln.processor.ir.LayerIr;
 import dev.kiln.processor.ir.ModelIr;
 import dev.kiln.processor.ir.Modes;
 import dev.kiln.processor.ir.OutputsIr;
-import dev.kiln.processor.ir.Source;
 import dev.kiln.processor.ir.TensorIr;
 import dev.kiln.runtime.cpu.MaskTest;
 import java.util.ArrayList;
@@ -48,11 +47,9 @@ import javax.lang.model.element.ElementKind;
 import javax.lang.model.element.ExecutableElement;
 import javax.lang.model.element.Modifier;
 import javax.lang.model.element.NestingKind;
-import javax.lang.model.element.PackageElement;
 import javax.lang.model.element.TypeElement;
 import javax.lang.model.element.VariableElement;
 import javax.lang.model.type.TypeKind;
-import javax.lang.model.type.TypeMirror;
 import javax.lang.model.util.ElementFilter;
 import javax.lang.model.util.Elements;
 import javax.lang.model.util.Types;
@@ -89,7 +86,8 @@ public final class DeclarationReader {
   final Elements elements;
   final Types types;
   final Diagnostics diagnostics;
-  final ConstantFolder folder;
+  /** Javac's trees of the source, its constants folded, and the helpers every reader asks of them. */
+  final SourceTrees code;
   /** The weight ties ({@code lmHead.weight(wte.weight())}) of the model being read. */
   final TieReader ties;
   /** The layers the model declares, read. */
@@ -102,8 +100,8 @@ public final class DeclarationReader {
     this.elements = elements;
     this.types = types;
     this.diagnostics = diagnostics;
-    this.folder = new ConstantFolder(trees);
-    this.ties = new TieReader(trees, diagnostics, this::source);
+    this.code = new SourceTrees(trees, elements, types, diagnostics);
+    this.ties = new TieReader(trees, diagnostics, code::source);
     this.layerDeclarations = new LayerDeclarations(this);
     this.outputsInputs = new OutputsInputsReader(this);
   }
@@ -147,7 +145,7 @@ public final class DeclarationReader {
     TypeElement owner = (TypeElement) method.getEnclosingElement();
     String name = method.getSimpleName().toString();
     String generated = "Kiln" + Character.toUpperCase(name.charAt(0)) + name.substring(1);
-    boolean returnsSequential = types.isSameType(method.getReturnType(), type(SEQUENTIAL));
+    boolean returnsSequential = types.isSameType(method.getReturnType(), code.type(SEQUENTIAL));
     if (!method.getModifiers().contains(Modifier.STATIC) || !method.getParameters().isEmpty() || !returnsSequential
         || method.getModifiers().contains(Modifier.PRIVATE)) {
       diagnostics.error(method, Message.BAD_FACTORY, name + "()");
@@ -175,8 +173,8 @@ public final class DeclarationReader {
     if (input == null) {
       return null;
     }
-    return new ModelIr(ModelIr.Form.METHOD, method, packageOf(owner), nestedName(owner), name,
-        prefixed(owner, generated), input, "x", layers, steps.list, steps.last, source(unit, tree), null, -1,
+    return new ModelIr(ModelIr.Form.METHOD, method, code.packageOf(owner), code.nestedName(owner), name,
+        prefixed(owner, generated), input, "x", layers, steps.list, steps.last, code.source(unit, tree), null, -1,
         allTensors(null), null, List.of());
   }
 
@@ -205,10 +203,10 @@ public final class DeclarationReader {
     ExecutableElement severalInputs = null; // PyTorch's forward(self, a, b)
     for (ExecutableElement m : ElementFilter.methodsIn(type.getEnclosedElements())) {
       if (m.getSimpleName().contentEquals("forward") && m.getParameters().size() == 1
-          && types.isSameType(m.getParameters().get(0).asType(), type(TENSOR))) {
+          && types.isSameType(m.getParameters().get(0).asType(), code.type(TENSOR))) {
         forward = m;
       } else if (m.getSimpleName().contentEquals("forward") && m.getParameters().size() > 1 && !OutputsInputsReader.takesFurtherInputs(m)
-          && m.getParameters().stream().allMatch(p -> types.isSameType(p.asType(), type(TENSOR)))) {
+          && m.getParameters().stream().allMatch(p -> types.isSameType(p.asType(), code.type(TENSOR)))) {
         severalInputs = m;
       }
     }
@@ -225,7 +223,7 @@ public final class DeclarationReader {
       ok = false;
     }
     ExecutableElement outputsMethod = outputsInputs.outputsMethod(type, generated);
-    TensorFieldReader tensors = new TensorFieldReader(trees, diagnostics, folder,
+    TensorFieldReader tensors = new TensorFieldReader(trees, diagnostics, code.folder,
         field -> constructorValue(type, field, unit, true));
     OutputsIr outputs = null;
     if (outputsMethod != null) {
@@ -255,8 +253,8 @@ public final class DeclarationReader {
       return null;
     }
     if (delegate >= 0) {
-      return !ok ? null : new ModelIr(ModelIr.Form.CLASS, type, packageOf(type), nestedName(type), null, generated, input,
-          inputName, layers, List.of(), null, source(unit, trees.getTree(type)), outputs, delegate, allTensors(tensors), inputs,
+      return !ok ? null : new ModelIr(ModelIr.Form.CLASS, type, code.packageOf(type), code.nestedName(type), null, generated, input,
+          inputName, layers, List.of(), null, code.source(unit, trees.getTree(type)), outputs, delegate, allTensors(tensors), inputs,
           List.of());
     }
     BodyReader steps = forwardSteps(true, inputName, type, tensors, broken, outputs, outputsMethod);
@@ -269,8 +267,8 @@ public final class DeclarationReader {
     if (!ok || steps.last == null || evaluation != null && evaluation.last == null) {
       return null;
     }
-    ModelIr ir = new ModelIr(ModelIr.Form.CLASS, type, packageOf(type), nestedName(type), null, generated, input,
-        inputName, layers, steps.list, steps.last, source(unit, trees.getTree(type)), outputs, -1, allTensors(tensors), inputs,
+    ModelIr ir = new ModelIr(ModelIr.Form.CLASS, type, code.packageOf(type), code.nestedName(type), null, generated, input,
+        inputName, layers, steps.list, steps.last, code.source(unit, trees.getTree(type)), outputs, -1, allTensors(tensors), inputs,
         List.of());
     return evaluation == null ? ir : withEvaluation(ir, steps, evaluation);
   }
@@ -316,7 +314,7 @@ public final class DeclarationReader {
     ExpressionTree select = call.getMethodSelect();
     boolean own = select instanceof IdentifierTree || select instanceof MemberSelectTree ms
         && ms.getExpression() instanceof IdentifierTree self && (self.getName().contentEquals("this") || self.getName().contentEquals("super"));
-    return own && call.getArguments().isEmpty() && calledMethod(call, unit, MODULE, "isTraining");
+    return own && call.getArguments().isEmpty() && code.calledMethod(call, unit, MODULE, "isTraining");
   }
 
   /**
@@ -326,7 +324,7 @@ public final class DeclarationReader {
   boolean readsMode(Tree tree, CompilationUnitTree unit) {
     Boolean found = new com.sun.source.util.TreeScanner<Boolean, Void>() {
       @Override public Boolean visitMethodInvocation(MethodInvocationTree node, Void unused) {
-        return node.getArguments().isEmpty() && calledMethod(node, unit, MODULE, "isTraining")
+        return node.getArguments().isEmpty() && code.calledMethod(node, unit, MODULE, "isTraining")
             || Boolean.TRUE.equals(super.visitMethodInvocation(node, unused));
       }
 
@@ -417,7 +415,7 @@ public final class DeclarationReader {
     if (e instanceof ArrayAccessTree aa && outputs.isArray()) {
       call = aa.getExpression();
       try {
-        Object folded = folder.fold(aa.getIndex(), unit);
+        Object folded = code.folder.fold(aa.getIndex(), unit);
         int count = outputs.components().size();
         if (folded instanceof Integer i && (i < 0 || i >= count)) {
           diagnostics.error(unit, aa.getIndex(), Message.BAD_OUTPUT_INDEX, i, outputsMethod.getSimpleName(), count, count - 1);
@@ -475,7 +473,7 @@ public final class DeclarationReader {
       Map<String, LayerNode> fields, Set<String> broken) {
     String outer = ties.enter(prefix);
     for (VariableElement field : ElementFilter.fieldsIn(type.getEnclosedElements())) {
-      if (field.getModifiers().contains(Modifier.STATIC) || !types.isAssignable(field.asType(), type(MODULE))) {
+      if (field.getModifiers().contains(Modifier.STATIC) || !types.isAssignable(field.asType(), code.type(MODULE))) {
         continue;
       }
       String fieldName = field.getSimpleName().toString();
@@ -563,7 +561,7 @@ public final class DeclarationReader {
         && trees.getTree(type).getExtendsClause().toString().equals("Module")) {
       // javac reports "reference to Module is ambiguous" (java.lang.Module beside dev.kiln.dsl.*)
       diagnostics.adviceOnJavacError(type, Message.AMBIGUOUS_MODULE, name);
-    } else if (!types.isAssignable(type.asType(), type(MODULE))) {
+    } else if (!types.isAssignable(type.asType(), code.type(MODULE))) {
       diagnostics.error(type, Message.NOT_A_MODULE, name);
     }
     if (type.getModifiers().contains(Modifier.FINAL)) {
@@ -582,7 +580,7 @@ public final class DeclarationReader {
       diagnostics.error(type, Message.NO_DEFAULT_CONSTRUCTOR, name, generated);
     }
     ctors.stream().filter(c -> c.getParameters().isEmpty()).findFirst().ifPresent(c -> c.getThrownTypes().stream()
-        .filter(t -> !types.isAssignable(t, type(RuntimeException.class.getName())) && !types.isAssignable(t, type(Error.class.getName())))
+        .filter(t -> !types.isAssignable(t, code.type(RuntimeException.class.getName())) && !types.isAssignable(t, code.type(Error.class.getName())))
         .findFirst()
         .ifPresent(t -> diagnostics.error(c, Message.CHECKED_CONSTRUCTOR, name, t, generated)));
     if (type.getModifiers().contains(Modifier.ABSTRACT)) {
@@ -619,55 +617,6 @@ public final class DeclarationReader {
     return input;
   }
 
-  /**
-   * Whether javac cannot resolve {@code tree} (a misspelt name, method or class). Such a tree gets
-   * no message of ours: javac's own "cannot find symbol" says it better, and a processor error
-   * would make javac drop it. The model is then not generated.
-   */
-  boolean unresolved(CompilationUnitTree unit, Tree tree) {
-    TreePath path = TreePath.getPath(unit, tree);
-    if (path == null) {
-      return false;
-    }
-    TypeMirror type = trees.getTypeMirror(path);
-    return type != null && type.getKind() == TypeKind.ERROR;
-  }
-
-  /** The constant value of {@code e}, or null when it is not one. */
-  Object foldOrNull(ExpressionTree e, CompilationUnitTree unit) {
-    return folder.foldOrNull(e, unit);
-  }
-
-  /** Folds arguments to constants; null after reporting the first that is not one. */
-  List<Object> constants(List<? extends ExpressionTree> trees, String label, String callee, CompilationUnitTree unit) {
-    List<Object> args = new ArrayList<>();
-    for (ExpressionTree a : trees) {
-      try {
-        args.add(folder.fold(a, unit));
-      } catch (ConstantFolder.NotConstant e) {
-        notConstant(e, unit, label, () -> {
-          if (!unresolved(unit, e.tree)) { // else a typo, which javac reports itself
-            diagnostics.error(unit, e.tree, Message.NON_CONSTANT_ARGUMENT, label, e.tree, callee);
-          }
-        });
-        return null;
-      }
-    }
-    return args;
-  }
-
-  /**
-   * Reports {@code ex}, which a constant needed at {@code use} threw: nothing when it was reported already (a dimension out
-   * of range, {@code x.size(3)} of {@code [N, 6]}), the batch's error where it reads the batch size, else {@code otherwise}'s.
-   */
-  void notConstant(ConstantFolder.NotConstant ex, CompilationUnitTree unit, String use, Runnable otherwise) {
-    if (ex.batch) {
-      diagnostics.error(unit, ex.tree, Message.BATCH_SIZE_CONSTANT, use, ex.tree);
-    } else if (!ex.reported) {
-      otherwise.run();
-    }
-  }
-
   /** The model's tensor fields and its blocks', for the IR. */
   List<TensorIr> allTensors(TensorFieldReader own) {
     List<TensorIr> out = new ArrayList<>(own == null ? List.of() : own.used()); // (none of its own: a factory method)
@@ -678,12 +627,6 @@ public final class DeclarationReader {
 
   /** The most modules a list or loop is unrolled to. */
   static final int MAX_UNROLLED = 1024;
-
-  /** Whether {@code mi} calls the method {@code name} of the class {@code owner}. */
-  boolean calledMethod(MethodInvocationTree mi, CompilationUnitTree unit, String owner, String name) {
-    return trees.getElement(TreePath.getPath(unit, mi)) instanceof ExecutableElement ex && ex.getSimpleName().contentEquals(name)
-        && ex.getEnclosingElement() instanceof TypeElement t && t.getQualifiedName().contentEquals(owner);
-  }
 
 
   /** {@code e} without the parentheses around it. */
@@ -718,30 +661,9 @@ public final class DeclarationReader {
 
   // ------------------------------------------------------------------ helpers
 
-  Source source(CompilationUnitTree unit, Tree tree) {
-    long pos = trees.getSourcePositions().getStartPosition(unit, tree);
-    return new Source(unit, tree, unit.getLineMap().getLineNumber(pos));
-  }
-
-  TypeMirror type(String qualifiedName) {
-    return elements.getTypeElement(qualifiedName).asType();
-  }
-
-  String packageOf(Element e) {
-    PackageElement p = elements.getPackageOf(e);
-    return p.isUnnamed() ? "" : p.getQualifiedName().toString();
-  }
-
-  /** {@code Outer.Inner} for a nested class, as written in source. */
-  String nestedName(TypeElement type) {
-    String qualified = type.getQualifiedName().toString();
-    String pkg = packageOf(type);
-    return pkg.isEmpty() ? qualified : qualified.substring(pkg.length() + 1);
-  }
-
   /** Generated names of nested declarations join the enclosing classes with '_': {@code KilnOuter_Inner}. */
   private String prefixed(TypeElement owner, String simple) {
-    String nested = nestedName(owner);
+    String nested = code.nestedName(owner);
     int dot = nested.lastIndexOf('.');
     if (owner.getKind() == ElementKind.CLASS && simple.equals("Kiln" + owner.getSimpleName())) {
       return dot < 0 ? simple : "Kiln" + nested.replace('.', '_');

@@ -47,17 +47,17 @@ import javax.lang.model.util.Types;
  */
 final class FunctionCalls {
   private final BodyReader steps;
-  private final DeclarationReader reader;
+  private final SourceTrees code;
   private final Trees trees;
   private final Types types;
   private final Diagnostics diagnostics;
 
-  FunctionCalls(BodyReader steps, DeclarationReader reader) {
+  FunctionCalls(BodyReader steps, SourceTrees code) {
     this.steps = steps;
-    this.reader = reader;
-    this.trees = reader.trees;
-    this.types = reader.types;
-    this.diagnostics = reader.diagnostics;
+    this.code = code;
+    this.trees = code.trees;
+    this.types = code.types;
+    this.diagnostics = code.diagnostics;
   }
 
   /** {@code Tensor.cat(List.of(a, b, ...), dim)}: a step reading every listed value; null after an error. */
@@ -73,7 +73,7 @@ final class FunctionCalls {
       diagnostics.error(unit, listed, Message.CAT_LIST, mi, listed);
       return null;
     }
-    List<Object> dim = reader.constants(List.of(mi.getArguments().get(1)), mi.toString(), "cat", unit);
+    List<Object> dim = code.constants(List.of(mi.getArguments().get(1)), mi.toString(), "cat", unit);
     if (dim == null) {
       return null;
     }
@@ -90,7 +90,7 @@ final class FunctionCalls {
       }
       inputs.add(value);
     }
-    return steps.step(inputs, new Cat(d), null, mi.toString(), reader.source(unit, mi));
+    return steps.step(inputs, new Cat(d), null, mi.toString(), code.source(unit, mi));
   }
 
   /**
@@ -132,7 +132,7 @@ final class FunctionCalls {
   /** Whether javac types {@code e} as a Tensor. */
   boolean isTensor(ExpressionTree e, CompilationUnitTree unit) {
     TypeMirror t = trees.getTypeMirror(TreePath.getPath(unit, e));
-    return t != null && types.isSameType(t, reader.type(DeclarationReader.TENSOR));
+    return t != null && types.isSameType(t, code.type(DeclarationReader.TENSOR));
   }
 
   /** The F function a Tensor method is written as: {@code x.view(...)} is {@code reshape(x, ...)}, others their name. */
@@ -209,7 +209,7 @@ final class FunctionCalls {
       if (a == null || b == null) {
         return null;
       }
-      return steps.step(List.of(a, b), joining, null, mi.toString(), reader.source(unit, mi));
+      return steps.step(List.of(a, b), joining, null, mi.toString(), code.source(unit, mi));
     }
     if ((name.equals("sum") || name.equals("mean")) && args.size() == 1) { // x.sum(): one value for the whole batch
       String along = mi.getMethodSelect() instanceof MemberSelectTree ms ? ms.getExpression() + "." + name + "(1)" : name + "(x, 1)";
@@ -225,7 +225,7 @@ final class FunctionCalls {
       return null;
     }
     List<Object> constants = name.equals("reshape") ? steps.sizeReader.viewSizes(args.subList(1, args.size()), mi.toString(), unit, input) // x.view(B, T, C)
-        : reader.constants(args.subList(1, args.size()), mi.toString(), name, unit);
+        : code.constants(args.subList(1, args.size()), mi.toString(), name, unit);
     if (constants == null) {
       return null;
     }
@@ -237,7 +237,7 @@ final class FunctionCalls {
       return null;
     }
     input = input != null ? input : steps.expression(args.get(0), unit, fields, className);
-    return input == null ? null : steps.step(input, spec, null, mi.toString(), reader.source(unit, mi));
+    return input == null ? null : steps.step(input, spec, null, mi.toString(), code.source(unit, mi));
   }
 
   /**
@@ -250,7 +250,7 @@ final class FunctionCalls {
     if (isTensor(args.get(2), unit)) {
       return lerpByTensor(mi, args, unit, fields, className);
     }
-    List<Object> weight = reader.constants(List.of(args.get(2)), mi.toString(), "lerp", unit);
+    List<Object> weight = code.constants(List.of(args.get(2)), mi.toString(), "lerp", unit);
     if (weight == null) {
       return null;
     }
@@ -264,7 +264,7 @@ final class FunctionCalls {
     if (start == null || end == null) {
       return null;
     }
-    Source where = reader.source(unit, mi);
+    Source where = code.source(unit, mi);
     String diff = steps.step(List.of(end, start), new Sub(), null, mi.toString(), where);
     return Math.abs(w) < 0.5f
         ? steps.step(List.of(start, steps.step(diff, Scale.times(w), null, mi.toString(), where)), new Add(), null, mi.toString(), where)
@@ -286,7 +286,7 @@ final class FunctionCalls {
       return null;
     }
     String written = mi.toString();
-    Source where = reader.source(unit, mi);
+    Source where = code.source(unit, mi);
     String diff = steps.step(List.of(end, start), new Sub(), null, written, where);
     String small = steps.step(List.of(steps.step(w, new Compare(MaskTest.GT, -0.5f), null, written, where),
         steps.step(w, new Compare(MaskTest.LT, 0.5f), null, written, where)), new Compare(MaskTest.AND, 0f), null, written, where);
@@ -308,7 +308,7 @@ final class FunctionCalls {
   private String functionalConv(MethodInvocationTree mi, String name, List<? extends ExpressionTree> args, CompilationUnitTree unit,
       Map<String, LayerNode> fields, String className) {
     boolean image = name.equals("conv2d");
-    List<Object> constants = reader.constants(args.subList(3, args.size()), mi.toString(), name, unit);
+    List<Object> constants = code.constants(args.subList(3, args.size()), mi.toString(), name, unit);
     if (constants == null) {
       return null;
     }
@@ -351,7 +351,7 @@ final class FunctionCalls {
       return null;
     }
     List<String> inputs = withBias ? List.of(input, weight.value(), bias.value()) : List.of(input, weight.value());
-    return steps.step(inputs, spec, null, mi.toString(), reader.source(unit, mi));
+    return steps.step(inputs, spec, null, mi.toString(), code.source(unit, mi));
   }
 
   /**
@@ -360,7 +360,7 @@ final class FunctionCalls {
    */
   private String functionalGroupNorm(MethodInvocationTree mi, List<? extends ExpressionTree> args, CompilationUnitTree unit,
       Map<String, LayerNode> fields, String className) {
-    List<Object> constants = reader.constants(args.size() == 2 ? List.of(args.get(1)) : List.of(args.get(1), args.get(4)), mi.toString(),
+    List<Object> constants = code.constants(args.size() == 2 ? List.of(args.get(1)) : List.of(args.get(1), args.get(4)), mi.toString(),
         "groupNorm", unit);
     if (constants == null) {
       return null;
@@ -397,7 +397,7 @@ final class FunctionCalls {
     }
     List<String> inputs = new ArrayList<>(List.of(input));
     List.of(Optional.ofNullable(weight), Optional.ofNullable(bias)).forEach(t -> t.ifPresent(f -> inputs.add(f.value())));
-    return steps.step(inputs, spec, null, mi.toString(), reader.source(unit, mi));
+    return steps.step(inputs, spec, null, mi.toString(), code.source(unit, mi));
   }
 
   /**
@@ -424,7 +424,7 @@ final class FunctionCalls {
       return null;
     }
     String written = mi.toString();
-    return LayerExpansions.prelu(steps, input, weight, TensorIr::value, written, reader.source(unit, mi));
+    return LayerExpansions.prelu(steps, input, weight, TensorIr::value, written, code.source(unit, mi));
   }
 
   /**

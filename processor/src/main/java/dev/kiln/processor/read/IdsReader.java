@@ -41,17 +41,17 @@ import javax.lang.model.util.Types;
  */
 final class IdsReader {
   private final BodyReader steps;
-  private final DeclarationReader reader;
+  private final SourceTrees code;
   private final Trees trees;
   private final Types types;
   private final Diagnostics diagnostics;
 
-  IdsReader(BodyReader steps, DeclarationReader reader) {
+  IdsReader(BodyReader steps, SourceTrees code) {
     this.steps = steps;
-    this.reader = reader;
-    this.trees = reader.trees;
-    this.types = reader.types;
-    this.diagnostics = reader.diagnostics;
+    this.code = code;
+    this.trees = code.trees;
+    this.types = code.types;
+    this.diagnostics = code.diagnostics;
   }
 
   // -------------------------------------------------------------- integer arithmetic of ids
@@ -84,7 +84,7 @@ final class IdsReader {
    */
   String idArithmeticStep(MethodInvocationTree mi, String name, CompilationUnitTree unit, Map<String, LayerNode> fields,
       String className) {
-    List<Object> constants = reader.constants(mi.getArguments(), mi.toString(), name, unit);
+    List<Object> constants = code.constants(mi.getArguments(), mi.toString(), name, unit);
     if (constants == null) {
       return null;
     }
@@ -106,7 +106,7 @@ final class IdsReader {
       return null;
     }
     String input = steps.expression(((MemberSelectTree) mi.getMethodSelect()).getExpression(), unit, fields, className);
-    return input == null ? null : steps.step(input, spec, null, mi.toString(), reader.source(unit, mi));
+    return input == null ? null : steps.step(input, spec, null, mi.toString(), code.source(unit, mi));
   }
 
   /**
@@ -153,7 +153,7 @@ final class IdsReader {
     if (input == null) {
       return null;
     }
-    String out = steps.step(input, spec, null, mi.toString(), reader.source(unit, mi));
+    String out = steps.step(input, spec, null, mi.toString(), code.source(unit, mi));
     steps.errorsOfFloats.put(out, () -> idsReadOtherwise(constant, unit));
     return out;
   }
@@ -167,7 +167,7 @@ final class IdsReader {
     if (!(method instanceof ExecutableElement ex) || ex.getModifiers().contains(Modifier.STATIC)
         || !((TypeElement) ex.getEnclosingElement()).getQualifiedName().contentEquals(DeclarationReader.TENSOR)
         || !Set.of("floorDivide", "remainder").contains(ex.getSimpleName().toString()) || ex.getParameters().size() != 1
-        || !types.isSameType(types.erasure(ex.getParameters().get(0).asType()), types.erasure(reader.type(DeclarationReader.TENSOR)))
+        || !types.isSameType(types.erasure(ex.getParameters().get(0).asType()), types.erasure(code.type(DeclarationReader.TENSOR)))
         || !(mi.getMethodSelect() instanceof MemberSelectTree)) {
       return null;
     }
@@ -180,7 +180,7 @@ final class IdsReader {
     String a = steps.expression(((MemberSelectTree) mi.getMethodSelect()).getExpression(), unit, fields, className);
     String b = steps.expression(mi.getArguments().get(0), unit, fields, className);
     return a == null || b == null ? null : steps.step(List.of(a, b), IdOp.ofPair(name, mi.toString(), null), null, mi.toString(),
-        reader.source(unit, mi));
+        code.source(unit, mi));
   }
 
   /**
@@ -244,7 +244,7 @@ final class IdsReader {
   /** {@code F.cosineSimilarity(a, b[, dim, eps])}: a step of the two values, its dimension and eps constants; null after an error. */
   String cosineSimilarity(MethodInvocationTree mi, List<? extends ExpressionTree> args, CompilationUnitTree unit,
       Map<String, LayerNode> fields, String className) {
-    List<Object> constants = reader.constants(args.subList(2, args.size()), mi.toString(), "cosineSimilarity", unit);
+    List<Object> constants = code.constants(args.subList(2, args.size()), mi.toString(), "cosineSimilarity", unit);
     if (constants == null) {
       return null;
     }
@@ -257,7 +257,7 @@ final class IdsReader {
     }
     String a = steps.expression(args.get(0), unit, fields, className);
     String b = steps.expression(args.get(1), unit, fields, className);
-    return a == null || b == null ? null : steps.step(List.of(a, b), spec, null, mi.toString(), reader.source(unit, mi));
+    return a == null || b == null ? null : steps.step(List.of(a, b), spec, null, mi.toString(), code.source(unit, mi));
   }
 
   // -------------------------------------------------------------- ids built in forward (GPT-2's positions)
@@ -348,7 +348,7 @@ final class IdsReader {
           + ", of more than one row, which would add dimensions before the batch's");
       return null;
     }
-    return steps.step(steps.inputName, new ConstantIds(embedding, ids.ids(), ids.shape(), ids.text()), layer, call.toString(), reader.source(unit, call));
+    return steps.step(steps.inputName, new ConstantIds(embedding, ids.ids(), ids.shape(), ids.text()), layer, call.toString(), code.source(unit, call));
   }
 
   /** The ids {@code e} builds, folded, with eager mode's shape; null after an error (reported). */
@@ -368,7 +368,7 @@ final class IdsReader {
     if (of == null || onDeviceOf(mi)) { // the same ids on another device
       return of == null ? null : new BuiltIds(of.ids(), of.shape(), of.text() + ".to(" + mi.getArguments().get(0) + ")");
     }
-    List<Object> args = reader.constants(mi.getArguments(), label, name, unit);
+    List<Object> args = code.constants(mi.getArguments(), label, name, unit);
     if (args == null) {
       return null;
     }
@@ -421,7 +421,7 @@ final class IdsReader {
         && trees.getElement(TreePath.getPath(unit, range)) instanceof ExecutableElement r
         && ((TypeElement) r.getEnclosingElement()).getQualifiedName().contentEquals("java.util.stream.IntStream")
         && (rs.getIdentifier().contentEquals("range") || rs.getIdentifier().contentEquals("rangeClosed"))) {
-      List<Object> bounds = reader.constants(range.getArguments(), label, "IntStream." + rs.getIdentifier(), unit);
+      List<Object> bounds = code.constants(range.getArguments(), label, "IntStream." + rs.getIdentifier(), unit);
       if (bounds == null) {
         return null;
       }
@@ -435,7 +435,7 @@ final class IdsReader {
     }
     List<Object> values = new ArrayList<>();
     for (ExpressionTree a : args) {
-      Object v = reader.foldOrNull(a, unit);
+      Object v = code.foldOrNull(a, unit);
       if (v == null) {
         diagnostics.error(unit, a, Message.CONSTANT_IDS, label, a + " is not a constant");
         return null;

@@ -59,6 +59,7 @@ import dev.kiln.processor.read.LayerNode.Att;
  */
 final class LayerDeclarations {
   private final DeclarationReader reader;
+  private final SourceTrees code;
   private final Trees trees;
   private final Elements elements;
   private final Types types;
@@ -67,11 +68,12 @@ final class LayerDeclarations {
 
   LayerDeclarations(DeclarationReader reader) {
     this.reader = reader;
+    this.code = reader.code;
     this.trees = reader.trees;
     this.elements = reader.elements;
     this.types = reader.types;
     this.diagnostics = reader.diagnostics;
-    this.folder = reader.folder;
+    this.folder = code.folder;
   }
 
   // ------------------------------------------------------------------ layer declarations
@@ -106,7 +108,7 @@ final class LayerDeclarations {
         diagnostics.error(unit, expr, Message.BAD_LAYER_ARGUMENTS, label, e.getMessage());
         return null;
       }
-      LayerIr layer = new LayerIr(path, spec, reader.source(unit, expr));
+      LayerIr layer = new LayerIr(path, spec, code.source(unit, expr));
       layers.add(layer);
       return new Leaf(layer);
     }
@@ -135,7 +137,7 @@ final class LayerDeclarations {
       }
       return new Seq(path, nodes);
     }
-    if (!reader.unresolved(unit, expr)) { // another field, a variable, a conditional: not an initializer the compiler reads
+    if (!code.unresolved(unit, expr)) { // another field, a variable, a conditional: not an initializer the compiler reads
       diagnostics.error(unit, expr, Message.UNSUPPORTED_SEQUENTIAL, label);
     }
     return null;
@@ -161,14 +163,14 @@ final class LayerDeclarations {
     while (root instanceof MethodInvocationTree m && m.getMethodSelect() instanceof MemberSelectTree select) {
       root = select.getExpression();
     }
-    return root instanceof NewClassTree && types.isSubtype(types.erasure(method.getEnclosingElement().asType()), reader.type(DeclarationReader.MODULE));
+    return root instanceof NewClassTree && types.isSubtype(types.erasure(method.getEnclosingElement().asType()), code.type(DeclarationReader.MODULE));
   }
 
   /** The spec of {@code new Layer(args)} followed by any builder calls; null after a reported error. */
   private LayerSpec layerSpec(ExpressionTree expr, String label, CompilationUnitTree unit) {
     if (expr instanceof MethodInvocationTree mi && mi.getMethodSelect() instanceof MemberSelectTree select) {
       LayerSpec receiver = layerSpec(select.getExpression(), label, unit);
-      List<Object> args = reader.constants(mi.getArguments(), label, select.getIdentifier().toString(), unit);
+      List<Object> args = code.constants(mi.getArguments(), label, select.getIdentifier().toString(), unit);
       if (receiver == null || args == null) {
         return null;
       }
@@ -190,7 +192,7 @@ final class LayerDeclarations {
     }
     TypeElement cls = (TypeElement) ctor.getEnclosingElement();
     String qualified = cls.getQualifiedName().toString();
-    if (reader.unresolved(unit, nc)) {
+    if (code.unresolved(unit, nc)) {
       return null; // a typo in the class name: javac says "cannot find symbol" itself
     }
     if (nc.getClassBody() != null) {
@@ -201,7 +203,7 @@ final class LayerDeclarations {
       diagnostics.error(unit, nc, Message.UNKNOWN_LAYER, label, cls.getSimpleName(), LayerCatalog.supported());
       return null;
     }
-    List<Object> args = reader.constants(nc.getArguments(), label, cls.getSimpleName().toString(), unit);
+    List<Object> args = code.constants(nc.getArguments(), label, cls.getSimpleName().toString(), unit);
     if (args == null) {
       return null;
     }
@@ -311,7 +313,7 @@ final class LayerDeclarations {
 
   /** The simple name of the dsl attention layer {@code nc} creates ({@code MultiheadAttention}, ...), else null. */
   private String attentionClass(NewClassTree nc, CompilationUnitTree unit) {
-    if (reader.unresolved(unit, nc) || !(trees.getElement(TreePath.getPath(unit, nc)) instanceof ExecutableElement ctor)) {
+    if (code.unresolved(unit, nc) || !(trees.getElement(TreePath.getPath(unit, nc)) instanceof ExecutableElement ctor)) {
       return null;
     }
     String name = ((TypeElement) ctor.getEnclosingElement()).getQualifiedName().toString();
@@ -330,7 +332,7 @@ final class LayerDeclarations {
    */
   private LayerNode attentionNode(NewClassTree nc, String path, CompilationUnitTree unit, List<LayerIr> layers) {
     String name = attentionClass(nc, unit);
-    Source source = reader.source(unit, nc);
+    Source source = code.source(unit, nc);
     Map<String, LayerIr> children = new LinkedHashMap<>();
     List<? extends ExpressionTree> args = nc.getArguments();
     try {
@@ -341,8 +343,8 @@ final class LayerDeclarations {
           diagnostics.error(unit, args.get(0), Message.ATTENTION_ENCODER_LAYER, path, name, args.get(0), layerClass);
           return null;
         }
-        List<Object> layerArgs = reader.constants(inner.getArguments(), path, layerClass, unit);
-        List<Object> count = reader.constants(args.subList(1, 2), path, name, unit);
+        List<Object> layerArgs = code.constants(inner.getArguments(), path, layerClass, unit);
+        List<Object> count = code.constants(args.subList(1, 2), path, name, unit);
         if (layerArgs == null || count == null) {
           return null;
         }
@@ -354,7 +356,7 @@ final class LayerDeclarations {
           if (normSpec == null) {
             return null;
           }
-          norm = new LayerIr(path + ".norm", normSpec, reader.source(unit, args.get(2)));
+          norm = new LayerIr(path + ".norm", normSpec, code.source(unit, args.get(2)));
         }
         Att stack = stackNode(name, path, spec, LayerCatalog.integer(count, 0), norm, source);
         layers.addAll(stack.layers().values());
@@ -363,7 +365,7 @@ final class LayerDeclarations {
       if (name.equals("Transformer")) {
         return transformerNode(nc, path, unit, layers);
       }
-      List<Object> constants = reader.constants(args, path, name, unit);
+      List<Object> constants = code.constants(args, path, name, unit);
       if (constants == null) {
         return null;
       }
@@ -450,12 +452,12 @@ final class LayerDeclarations {
             + ") must have the same d_model and batch_first");
       }
     } else {
-      List<Object> constants = reader.constants(args, path, "Transformer", unit);
+      List<Object> constants = code.constants(args, path, "Transformer", unit);
       if (constants == null) {
         return null;
       }
       AttentionLayers.TransformerArgs t = AttentionLayers.transformer(constants);
-      Source source = reader.source(unit, nc);
+      Source source = code.source(unit, nc);
       TransformerDecoderLayer.Spec d = t.decoderLayer();
       encoder = stackNode("TransformerEncoder", path + ".encoder", t.encoderLayer(), t.encoderLayers(),
           new LayerIr(path + ".encoder.norm", new LayerNorm.Spec(new int[] {d.dModel()}, d.layerNormEps(), true), source), source);
@@ -481,13 +483,13 @@ final class LayerDeclarations {
    * one of the dsl's), without a class body.
    */
   private boolean isBlock(NewClassTree nc, CompilationUnitTree unit) {
-    if (nc.getClassBody() != null || reader.unresolved(unit, nc)
+    if (nc.getClassBody() != null || code.unresolved(unit, nc)
         || !(trees.getElement(TreePath.getPath(unit, nc)) instanceof ExecutableElement ctor)
         || !(ctor.getEnclosingElement() instanceof TypeElement cls)) {
       return false;
     }
     String qualified = cls.getQualifiedName().toString();
-    return types.isSubtype(types.erasure(cls.asType()), reader.type(DeclarationReader.MODULE)) && !LayerCatalog.knows(qualified)
+    return types.isSubtype(types.erasure(cls.asType()), code.type(DeclarationReader.MODULE)) && !LayerCatalog.knows(qualified)
         && !qualified.startsWith("dev.kiln.dsl.");
   }
 
@@ -521,7 +523,7 @@ final class LayerDeclarations {
       diagnostics.error(unit, nc, Message.BLOCK_NO_FORWARD, path, name);
       return null;
     }
-    List<Object> args = reader.constants(nc.getArguments(), path, name, unit);
+    List<Object> args = code.constants(nc.getArguments(), path, name, unit);
     if (args == null) {
       return null;
     }
@@ -562,7 +564,7 @@ final class LayerDeclarations {
         return null;
       }
       chain.add(0, c);
-      if (types.isSameType(types.erasure(c.getSuperclass()), reader.type(DeclarationReader.MODULE))) {
+      if (types.isSameType(types.erasure(c.getSuperclass()), code.type(DeclarationReader.MODULE))) {
         return chain;
       }
       if (!(types.asElement(c.getSuperclass()) instanceof TypeElement)) {
@@ -576,7 +578,7 @@ final class LayerDeclarations {
     for (int i = chain.size() - 1; i >= 0; i--) {
       ExecutableElement forward = ElementFilter.methodsIn(chain.get(i).getEnclosedElements()).stream()
           .filter(m -> m.getSimpleName().contentEquals("forward") && m.getParameters().size() == 1
-              && types.isSameType(m.getParameters().get(0).asType(), reader.type(DeclarationReader.TENSOR)) && trees.getTree(m) != null
+              && types.isSameType(m.getParameters().get(0).asType(), code.type(DeclarationReader.TENSOR)) && trees.getTree(m) != null
               && trees.getTree(m).getBody() != null)
           .findFirst().orElse(null);
       if (forward != null) {
@@ -645,7 +647,7 @@ final class LayerDeclarations {
   private ExecutableElement boundCall(MethodInvocationTree call, CompilationUnitTree unit, String path, String name,
       Map<Element, Object> constants, Map<Element, Object> before) {
     ExecutableElement next = (ExecutableElement) trees.getElement(TreePath.getPath(unit, call));
-    List<Object> args = reader.constants(call.getArguments(), path, name, unit);
+    List<Object> args = code.constants(call.getArguments(), path, name, unit);
     if (args == null) {
       return null;
     }
@@ -696,8 +698,8 @@ final class LayerDeclarations {
     for (VariableElement f : ElementFilter.fieldsIn(cls.getEnclosedElements())) {
       VariableTree tree = (VariableTree) trees.getTree(f);
       if (f.getConstantValue() == null && f.getModifiers().contains(Modifier.FINAL) && tree != null && tree.getInitializer() != null
-          && (f.asType().getKind().isPrimitive() || types.isSameType(f.asType(), reader.type(String.class.getName())))) {
-        Object value = reader.foldOrNull(tree.getInitializer(), unit);
+          && (f.asType().getKind().isPrimitive() || types.isSameType(f.asType(), code.type(String.class.getName())))) {
+        Object value = code.foldOrNull(tree.getInitializer(), unit);
         if (value != null) {
           constants.put(f, value);
           folder.define(f, value);
@@ -718,8 +720,8 @@ final class LayerDeclarations {
     for (StatementTree s : tree.getBody().getStatements()) {
       if (s instanceof ExpressionStatementTree es && es.getExpression() instanceof AssignmentTree a
           && trees.getElement(TreePath.getPath(unit, a.getVariable())) instanceof VariableElement f && f.getKind() == ElementKind.FIELD
-          && (f.asType().getKind().isPrimitive() || types.isSameType(f.asType(), reader.type(String.class.getName())))) {
-        Object value = reader.foldOrNull(a.getExpression(), unit);
+          && (f.asType().getKind().isPrimitive() || types.isSameType(f.asType(), code.type(String.class.getName())))) {
+        Object value = code.foldOrNull(a.getExpression(), unit);
         if (value != null) {
           constants.put(f, value);
           folder.define(f, value);
@@ -732,7 +734,7 @@ final class LayerDeclarations {
   private boolean isModuleList(ExpressionTree expr, CompilationUnitTree unit) {
     expr = DeclarationReader.stripped(expr);
     if (expr instanceof MethodInvocationTree mi) {
-      return reader.calledMethod(mi, unit, DeclarationReader.MODULE_LIST, "of");
+      return code.calledMethod(mi, unit, DeclarationReader.MODULE_LIST, "of");
     }
     return expr instanceof NewClassTree nc && trees.getElement(TreePath.getPath(unit, nc)) instanceof ExecutableElement ctor
         && ((TypeElement) ctor.getEnclosingElement()).getQualifiedName().contentEquals(DeclarationReader.MODULE_LIST);
@@ -777,7 +779,7 @@ final class LayerDeclarations {
    */
   private List<ListElement> listElements(ExpressionTree expr, CompilationUnitTree unit) {
     List<ListElement> out = new ArrayList<>();
-    if (expr instanceof MethodInvocationTree mi && reader.calledMethod(mi, unit, DeclarationReader.MODULE_LIST, "of")) {
+    if (expr instanceof MethodInvocationTree mi && code.calledMethod(mi, unit, DeclarationReader.MODULE_LIST, "of")) {
       mi.getArguments().forEach(a -> out.add(new ListElement(a, null, null)));
       return out;
     }
@@ -786,7 +788,7 @@ final class LayerDeclarations {
     }
     ExpressionTree list = DeclarationReader.stripped(nc.getArguments().get(0));
     if (list instanceof MethodInvocationTree mi
-        && (reader.calledMethod(mi, unit, List.class.getName(), "of") || reader.calledMethod(mi, unit, Arrays.class.getName(), "asList"))) {
+        && (code.calledMethod(mi, unit, List.class.getName(), "of") || code.calledMethod(mi, unit, Arrays.class.getName(), "asList"))) {
       mi.getArguments().forEach(a -> out.add(new ListElement(a, null, null)));
       return out;
     }
@@ -795,17 +797,17 @@ final class LayerDeclarations {
         || !(cs.getIdentifier().contentEquals("toList") && collect.getArguments().isEmpty()
             || cs.getIdentifier().contentEquals("collect") && collect.getArguments().size() == 1
                 && DeclarationReader.stripped(collect.getArguments().get(0)) instanceof MethodInvocationTree c
-                && reader.calledMethod(c, unit, "java.util.stream.Collectors", "toList"))
+                && code.calledMethod(c, unit, "java.util.stream.Collectors", "toList"))
         || !(DeclarationReader.stripped(cs.getExpression()) instanceof MethodInvocationTree map) || !(map.getMethodSelect() instanceof MemberSelectTree ms)
         || !ms.getIdentifier().contentEquals("mapToObj") || map.getArguments().size() != 1
         || !(DeclarationReader.stripped(map.getArguments().get(0)) instanceof LambdaExpressionTree lambda) || lambda.getParameters().size() != 1
         || !(lambda.getBody() instanceof ExpressionTree body)
         || !(DeclarationReader.stripped(ms.getExpression()) instanceof MethodInvocationTree range)
-        || !reader.calledMethod(range, unit, "java.util.stream.IntStream", "range") || range.getArguments().size() != 2) {
+        || !code.calledMethod(range, unit, "java.util.stream.IntStream", "range") || range.getArguments().size() != 2) {
       return null;
     }
-    Object from = reader.foldOrNull(range.getArguments().get(0), unit);
-    Object to = reader.foldOrNull(range.getArguments().get(1), unit);
+    Object from = code.foldOrNull(range.getArguments().get(0), unit);
+    Object to = code.foldOrNull(range.getArguments().get(1), unit);
     if (!(from instanceof Integer a) || !(to instanceof Integer b) || b - a > DeclarationReader.MAX_UNROLLED) {
       return null;
     }

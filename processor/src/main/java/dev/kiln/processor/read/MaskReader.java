@@ -45,15 +45,15 @@ import javax.lang.model.util.Types;
  */
 final class MaskReader {
   private final BodyReader steps;
-  private final DeclarationReader reader;
+  private final SourceTrees code;
   private final Trees trees;
   private final Diagnostics diagnostics;
 
-  MaskReader(BodyReader steps, DeclarationReader reader) {
+  MaskReader(BodyReader steps, SourceTrees code) {
     this.steps = steps;
-    this.reader = reader;
-    this.trees = reader.trees;
-    this.diagnostics = reader.diagnostics;
+    this.code = code;
+    this.trees = code.trees;
+    this.diagnostics = code.diagnostics;
   }
 
   // ---------------------------------------------------------------- masks
@@ -67,7 +67,7 @@ final class MaskReader {
       Map<String, LayerNode> fields, String className) {
     String input = steps.expression(args.get(0), unit, fields, className);
     Mask mask = readMask(args.get(1), unit, fields, className, mi.toString());
-    List<Object> fill = reader.constants(args.subList(2, 3), mi.toString(), "maskedFill", unit);
+    List<Object> fill = code.constants(args.subList(2, 3), mi.toString(), "maskedFill", unit);
     if (mask == null || fill == null || input == null) {
       return null;
     }
@@ -79,11 +79,11 @@ final class MaskReader {
       steps.tensors.markRead(mask.buffer().value());
       MaskedFill spec = new MaskedFill(mask.buffer().field(), mask.shape(), mask.test(), mask.against(), value.floatValue(),
           mi.toString());
-      return steps.step(input, spec, null, mi.toString(), reader.source(unit, mi));
+      return steps.step(input, spec, null, mi.toString(), code.source(unit, mi));
     }
     // an input's own mask per sample (the step's second value): the checker fits it to the value
     MaskedFill spec = new MaskedFill(null, null, mask.test(), mask.against(), value.floatValue(), mi.toString());
-    return steps.step(List.of(input, mask.value()), spec, null, mi.toString(), reader.source(unit, mi));
+    return steps.step(List.of(input, mask.value()), spec, null, mi.toString(), code.source(unit, mi));
   }
 
   /**
@@ -156,7 +156,7 @@ final class MaskReader {
       values.add(value);
     }
     Compare spec = new Compare(name.equals("logicalNot") ? MaskTest.EQ : DeclarationReader.LOGICAL.get(name), 0f);
-    String value = steps.step(values, spec, null, mi.toString(), reader.source(unit, mi));
+    String value = steps.step(values, spec, null, mi.toString(), code.source(unit, mi));
     return new Mask(value, null, null, MaskTest.NONZERO, 0, mi.toString(), mi);
   }
 
@@ -209,13 +209,13 @@ final class MaskReader {
           : BufferReader.call("reshape", mask.shape());
       String test = mask.test() == MaskTest.NONZERO ? "ne(0.0f)" : mask.test().name().toLowerCase(java.util.Locale.ROOT) + "("
           + BufferReader.javaFloat(mask.against()) + ")";
-      TensorIr value = steps.bufferReader.derive(b, view + "." + test, mask.shape(), reader.source(unit, use));
+      TensorIr value = steps.bufferReader.derive(b, view + "." + test, mask.shape(), code.source(unit, use));
       return new Mask(value.value(), null, mask.shape(), MaskTest.NONZERO, 0, mask.written(), mask.where());
     }
     if (mask.test() == MaskTest.NONZERO && comparedAlready(mask.value())) { // x.lt(y): its step's values already
       return mask;
     }
-    String value = steps.step(mask.value(), new Compare(mask.test(), mask.against()), null, mask.written(), reader.source(unit, use));
+    String value = steps.step(mask.value(), new Compare(mask.test(), mask.against()), null, mask.written(), code.source(unit, use));
     return new Mask(value, null, mask.shape(), MaskTest.NONZERO, 0, mask.written(), mask.where());
   }
 
@@ -280,9 +280,9 @@ final class MaskReader {
     if (steps.functionCalls.isTensor(with, unit)) { // x.lt(y): two values compared into 0/1 values (a step), which the fills read as they are
       return comparedValues(compare, receiver, with, name, unit, fields, className);
     }
-    Object constant = reader.foldOrNull(with, unit);
+    Object constant = code.foldOrNull(with, unit);
     if (!(constant instanceof Number number)) {
-      if (!reader.unresolved(unit, with)) {
+      if (!code.unresolved(unit, with)) {
         diagnostics.error(unit, with, Message.MASK_COMPARED_WITH, label, receiver, name,
             with + (constant == null ? ", which is not a compile-time constant" : ", not a number"));
       }
@@ -303,7 +303,7 @@ final class MaskReader {
     if (a == null || b == null) {
       return null;
     }
-    String value = steps.step(List.of(a, b), new Compare(DeclarationReader.COMPARISONS.get(name), 0), null, compare.toString(), reader.source(unit, compare));
+    String value = steps.step(List.of(a, b), new Compare(DeclarationReader.COMPARISONS.get(name), 0), null, compare.toString(), code.source(unit, compare));
     return new Mask(value, null, null, MaskTest.NONZERO, 0, compare.toString(), compare);
   }
 
@@ -329,7 +329,7 @@ final class MaskReader {
     if (ofBuffers != null) {
       return ofBuffers;
     }
-    return steps.step(List.of(a, b, mask), new Where(mi.toString()), null, mi.toString(), reader.source(unit, mi));
+    return steps.step(List.of(a, b, mask), new Where(mi.toString()), null, mi.toString(), code.source(unit, mi));
   }
 
   /** Whether {@code mi} calls {@code Tensor.where(mask, a, b)}. */
@@ -360,7 +360,7 @@ final class MaskReader {
     } catch (IllegalArgumentException e) {
       return null;
     }
-    return steps.tensors.where(mi.toString(), m, ta, tb, shape, reader.source(unit, mi)).value();
+    return steps.tensors.where(mi.toString(), m, ta, tb, shape, code.source(unit, mi)).value();
   }
 
   /** Whether {@code value} is a {@link Compare} step's 0/1 values already ({@code x.lt(y)}). */
@@ -438,7 +438,7 @@ final class MaskReader {
    * a Reshape step (a view, no copy) with the batch first as -1; null after an error.
    */
   private Mask viewMask(Mask of, MethodInvocationTree view, String name, CompilationUnitTree unit, String label) {
-    List<Object> args = reader.constants(view.getArguments(), label, name, unit);
+    List<Object> args = code.constants(view.getArguments(), label, name, unit);
     if (args == null) {
       return null;
     }
@@ -473,13 +473,13 @@ final class MaskReader {
       if (derived != null) { // bias.eq(0) read as a value, then viewed: the view computed with it
         int[] viewed = Shapes.inferReshape(derived.shape(), sizes);
         String call = BufferReader.call("reshape", viewed);
-        return of.viewed(steps.bufferReader.derive(derived, call, viewed, reader.source(unit, view)).value(), viewed, text);
+        return of.viewed(steps.bufferReader.derive(derived, call, viewed, code.source(unit, view)).value(), viewed, text);
       }
       Reshape spec = new Reshape(Arrays.stream(sizes).boxed().toList());
       if (shape != null) {
         spec.outputShape(shape);
       }
-      return of.viewed(steps.step(of.value(), spec, null, text, reader.source(unit, view)), sizes, text);
+      return of.viewed(steps.step(of.value(), spec, null, text, code.source(unit, view)), sizes, text);
     } catch (IllegalArgumentException ex) { // (a ShapeException among them)
       diagnostics.error(unit, view, Message.MASK_VIEW, label, text + ": " + ex.getMessage());
       return null;

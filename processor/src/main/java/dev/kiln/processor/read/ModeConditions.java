@@ -36,6 +36,7 @@ final class ModeConditions {
   /** Folds a condition where forward reads it ({@code h.size()} of a ModuleList); a branch's statements. */
   private final LoopUnroller loops;
   private final DeclarationReader reader;
+  private final SourceTrees code;
   private final Trees trees;
   private final Diagnostics diagnostics;
   private final ConstantFolder folder;
@@ -44,9 +45,10 @@ final class ModeConditions {
     this.steps = steps;
     this.loops = loops;
     this.reader = reader;
+    this.code = reader.code;
     this.trees = reader.trees;
     this.diagnostics = reader.diagnostics;
-    this.folder = reader.folder;
+    this.folder = code.folder;
   }
 
   // -------------------------------------------------------------- conditions on the training mode
@@ -61,14 +63,14 @@ final class ModeConditions {
     if (owner == null) {
       return null;
     }
-    steps.mode.reads.add(new Modes.Read(owner, reader.source(unit, call)));
+    steps.mode.reads.add(new Modes.Read(owner, code.source(unit, call)));
     return steps.mode.training;
   }
 
   /** The path of the layer field whose {@code isTraining()} {@code call} is ({@code drop.isTraining()}), else null. */
   private String fieldMode(MethodInvocationTree call, CompilationUnitTree unit, Map<String, LayerNode> fields) {
     if (!call.getArguments().isEmpty() || !(call.getMethodSelect() instanceof MemberSelectTree ms)
-        || !reader.calledMethod(call, unit, DeclarationReader.MODULE, "isTraining")) {
+        || !code.calledMethod(call, unit, DeclarationReader.MODULE, "isTraining")) {
       return null;
     }
     LayerNode node = fields.get(DeclarationReader.fieldName(ms.getExpression()));
@@ -108,7 +110,7 @@ final class ModeConditions {
     if (taken == null) {
       return false;
     }
-    Source where = reader.source(unit, branch);
+    Source where = code.source(unit, branch);
     int occurrence = steps.mode.occurrence(branch);
     StatementTree chosen = taken ? branch.getThenStatement() : branch.getElseStatement();
     if (chosen != null && steps.readStatements(loops.body(chosen), unit, fields, className, returned, inLoop)) {
@@ -134,7 +136,7 @@ final class ModeConditions {
     int occurrence = steps.mode.occurrence(c);
     String value = steps.expression(taken ? c.getTrueExpression() : c.getFalseExpression(), unit, fields, className);
     if (value != null) {
-      steps.mode.joins.add(new Modes.Join(reader.source(unit, c), occurrence, c.toString(), value));
+      steps.mode.joins.add(new Modes.Join(code.source(unit, c), occurrence, c.toString(), value));
     }
     return value;
   }
@@ -146,7 +148,7 @@ final class ModeConditions {
    */
   String functionalDropout(MethodInvocationTree mi, String name, List<? extends ExpressionTree> args, boolean training,
       CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
-    List<Object> p = reader.constants(args.subList(1, 2), mi.toString(), name, unit);
+    List<Object> p = code.constants(args.subList(1, 2), mi.toString(), name, unit);
     if (p == null) {
       return null;
     }
@@ -159,7 +161,7 @@ final class ModeConditions {
       return null;
     }
     String input = steps.expression(args.get(0), unit, fields, className);
-    return input == null || !training ? input : steps.step(input, spec, null, mi.toString(), reader.source(unit, mi));
+    return input == null || !training ? input : steps.step(input, spec, null, mi.toString(), code.source(unit, mi));
   }
 
   /** A condition on the training mode folded in the mode being read; null after an error (reported on it). */

@@ -41,6 +41,7 @@ import dev.kiln.processor.read.LayerNode.Att;
 final class ModuleCalls {
   private final BodyReader steps;
   private final DeclarationReader reader;
+  private final SourceTrees code;
   private final Trees trees;
   private final Types types;
   private final Diagnostics diagnostics;
@@ -49,10 +50,11 @@ final class ModuleCalls {
   ModuleCalls(BodyReader steps, DeclarationReader reader) {
     this.steps = steps;
     this.reader = reader;
+    this.code = reader.code;
     this.trees = reader.trees;
     this.types = reader.types;
     this.diagnostics = reader.diagnostics;
-    this.folder = reader.folder;
+    this.folder = code.folder;
   }
 
   // -------------------------------------------------------------- blocks, ModuleList and loops over it
@@ -177,7 +179,7 @@ final class ModuleCalls {
     List<? extends ExpressionTree> args = call.getArguments();
     if (args.size() == 1) { // transformer.encoder().apply(src)
       String input = steps.expression(args.get(0), unit, fields, className);
-      return input == null ? null : applyAttention(att, input, reader.source(unit, mi));
+      return input == null ? null : applyAttention(att, input, code.source(unit, mi));
     }
     if (att.spec() instanceof TransformerDecoderLayer.Spec) {
       return decoderForward(mi, att, args, unit, fields, className);
@@ -212,14 +214,14 @@ final class ModuleCalls {
     mask = mask.isEmpty() ? null : mask;
     if (!attention) {
       String input = steps.expression(args.get(0), unit, fields, className);
-      return input == null ? null : applyAttention(att, input, mask, padding, reader.source(unit, mi));
+      return input == null ? null : applyAttention(att, input, mask, padding, code.source(unit, mi));
     }
     String[] qkv = queryKeyValue(args, unit, fields, className);
     if (qkv == null) {
       return null;
     }
     try {
-      return AttentionLayers.attention(attentionWriter(reader.source(unit, mi)), att.path(), (MultiheadAttention.Spec) att.spec(),
+      return AttentionLayers.attention(attentionWriter(code.source(unit, mi)), att.path(), (MultiheadAttention.Spec) att.spec(),
           att.layers(), qkv[0], qkv[1], qkv[2], mask, padding, weights);
     } catch (AttentionLayers.Unsupported e) {
       diagnostics.error(unit, mi, Message.ATTENTION_NOT_COMPILED, e.getMessage());
@@ -233,7 +235,7 @@ final class ModuleCalls {
    */
   private Boolean[] weightFlags(MethodInvocationTree call, CompilationUnitTree unit) {
     List<? extends ExpressionTree> args = call.getArguments();
-    List<Object> flags = args.size() == 3 ? List.of(true, true) : reader.constants(args.size() == 7
+    List<Object> flags = args.size() == 3 ? List.of(true, true) : code.constants(args.size() == 7
         ? List.of(args.get(4), args.get(6)) : List.of(args.get(4)), call.toString(), "MultiheadAttention.forward", unit);
     return flags == null ? null : new Boolean[] {Boolean.TRUE.equals(flags.get(0)), flags.size() == 1 || Boolean.TRUE.equals(flags.get(1))};
   }
@@ -281,7 +283,7 @@ final class ModuleCalls {
       String className) {
     MethodInvocationTree mi = (MethodInvocationTree) DeclarationReader.stripped(init);
     Att att = attentionCall(mi, fields);
-    Source where = reader.source(unit, mi);
+    Source where = code.source(unit, mi);
     attentionRuns.put(local, new AttentionRun(att.path(), null, null, null, where)); // until it is read whole
     List<? extends ExpressionTree> args = mi.getArguments();
     Boolean[] flags = weightFlags(mi, unit);
@@ -367,7 +369,7 @@ final class ModuleCalls {
     if (x == null || memory == null) {
       return null;
     }
-    Source where = reader.source(unit, mi);
+    Source where = code.source(unit, mi);
     AttentionLayers.Writer w = attentionWriter(where);
     TransformerDecoderLayer.Spec s = (TransformerDecoderLayer.Spec) att.spec();
     try {
@@ -396,7 +398,7 @@ final class ModuleCalls {
     if (src == null || tgt == null) {
       return null;
     }
-    Source where = reader.source(unit, mi);
+    Source where = code.source(unit, mi);
     AttentionLayers.Writer w = attentionWriter(where);
     Att enc = t.encoder();
     Att dec = t.decoder();
@@ -464,7 +466,7 @@ final class ModuleCalls {
         || !((TypeElement) m.getEnclosingElement()).getQualifiedName().contentEquals("dev.kiln.dsl.Transformer")) {
       return null;
     }
-    List<Object> size = reader.constants(mi.getArguments(), mi.toString(), "generateSquareSubsequentMask", unit);
+    List<Object> size = code.constants(mi.getArguments(), mi.toString(), "generateSquareSubsequentMask", unit);
     if (size == null) {
       return -1;
     }
@@ -483,7 +485,7 @@ final class ModuleCalls {
       return null;
     }
     mask = mask.isEmpty() ? null : mask;
-    List<Object> options = args.size() == 6 ? reader.constants(args.subList(4, 6), mi.toString(), "scaledDotProductAttention", unit)
+    List<Object> options = args.size() == 6 ? code.constants(args.subList(4, 6), mi.toString(), "scaledDotProductAttention", unit)
         : List.of(0.0, false);
     if (options == null) {
       return null;
@@ -493,7 +495,7 @@ final class ModuleCalls {
       return null;
     }
     try {
-      return AttentionLayers.scaledDotProduct(attentionWriter(reader.source(unit, mi)), qkv[0], qkv[1], qkv[2], mask,
+      return AttentionLayers.scaledDotProduct(attentionWriter(code.source(unit, mi)), qkv[0], qkv[1], qkv[2], mask,
           LayerCatalog.number(options, 0),
           LayerCatalog.bool(options, 1), mi.toString());
     } catch (AttentionLayers.Unsupported | LayerCatalog.BadArguments e) {
@@ -550,7 +552,7 @@ final class ModuleCalls {
    */
   boolean isOwnMethod(ExecutableElement m) {
     return steps.modelType != null && declaredHereOrAbove(m) && !m.getSimpleName().contentEquals("forward")
-        && types.isSameType(m.getReturnType(), reader.type(DeclarationReader.TENSOR)) && !m.getModifiers().contains(Modifier.ABSTRACT)
+        && types.isSameType(m.getReturnType(), code.type(DeclarationReader.TENSOR)) && !m.getModifiers().contains(Modifier.ABSTRACT)
         && trees.getTree(m) != null && trees.getTree(m).getBody() != null;
   }
 
@@ -592,12 +594,12 @@ final class ModuleCalls {
     for (int i = 0; i < m.getParameters().size(); i++) {
       VariableElement p = m.getParameters().get(i);
       ExpressionTree arg = call.getArguments().get(i);
-      if (types.isSameType(p.asType(), reader.type(DeclarationReader.TENSOR))) {
+      if (types.isSameType(p.asType(), code.type(DeclarationReader.TENSOR))) {
         String value = steps.expression(arg, unit, fields, className);
         ok &= value != null;
         inputs.put(p.getSimpleName().toString(), value);
-      } else if (p.asType().getKind().isPrimitive() || types.isSameType(p.asType(), reader.type(String.class.getName()))) {
-        List<Object> folded = reader.constants(List.of(arg), call.toString(), name, unit);
+      } else if (p.asType().getKind().isPrimitive() || types.isSameType(p.asType(), code.type(String.class.getName()))) {
+        List<Object> folded = code.constants(List.of(arg), call.toString(), name, unit);
         ok &= folded != null;
         if (folded != null) {
           constants.put(p, folded.get(0));
@@ -644,7 +646,7 @@ final class ModuleCalls {
   LayerNode listElement(MethodInvocationTree get, CompilationUnitTree unit, Map<String, LayerNode> fields) {
     List<LayerNode> list = listGet(get, fields);
     String receiver = ((MemberSelectTree) get.getMethodSelect()).getExpression().toString();
-    List<Object> index = reader.constants(get.getArguments(), get.toString(), receiver + ".get", unit);
+    List<Object> index = code.constants(get.getArguments(), get.toString(), receiver + ".get", unit);
     if (index == null) {
       return null;
     }

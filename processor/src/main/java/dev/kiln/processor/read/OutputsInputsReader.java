@@ -42,12 +42,14 @@ import javax.lang.model.util.Types;
  */
 final class OutputsInputsReader {
   private final DeclarationReader reader;
+  private final SourceTrees code;
   private final Trees trees;
   private final Types types;
   private final Diagnostics diagnostics;
 
   OutputsInputsReader(DeclarationReader reader) {
     this.reader = reader;
+    this.code = reader.code;
     this.trees = reader.trees;
     this.types = reader.types;
     this.diagnostics = reader.diagnostics;
@@ -74,7 +76,7 @@ final class OutputsInputsReader {
       }
       found = m;
       String returns = types.asElement(m.getReturnType()) instanceof TypeElement r ? r.getSimpleName().toString() : "Tensor[]";
-      boolean oneTensor = m.getParameters().size() == 1 && types.isSameType(m.getParameters().get(0).asType(), reader.type(DeclarationReader.TENSOR));
+      boolean oneTensor = m.getParameters().size() == 1 && types.isSameType(m.getParameters().get(0).asType(), code.type(DeclarationReader.TENSOR));
       if (!oneTensor || m.getModifiers().contains(Modifier.PRIVATE) || m.getModifiers().contains(Modifier.FINAL)) {
         diagnostics.error(m, Message.BAD_OUTPUTS_METHOD, m.getSimpleName(), returns, m.getSimpleName());
         ok = false;
@@ -99,7 +101,7 @@ final class OutputsInputsReader {
       ok = false;
     }
     for (RecordComponentElement c : record.getRecordComponents()) {
-      if (!types.isSameType(c.asType(), reader.type(DeclarationReader.TENSOR))) {
+      if (!types.isSameType(c.asType(), code.type(DeclarationReader.TENSOR))) {
         // javac places the component's private field on its declaration, the component element nowhere
         Element at = ElementFilter.fieldsIn(record.getEnclosedElements()).stream()
             .filter(field -> field.getSimpleName().equals(c.getSimpleName())).findFirst().map(Element.class::cast).orElse(m);
@@ -114,10 +116,10 @@ final class OutputsInputsReader {
   private boolean returnsOutputs(ExecutableElement m) {
     TypeMirror t = m.getReturnType();
     if (t.getKind() == TypeKind.ARRAY) {
-      return types.isSameType(((ArrayType) t).getComponentType(), reader.type(DeclarationReader.TENSOR));
+      return types.isSameType(((ArrayType) t).getComponentType(), code.type(DeclarationReader.TENSOR));
     }
     return types.asElement(t) instanceof TypeElement r && r.getKind() == ElementKind.RECORD
-        && r.getRecordComponents().stream().anyMatch(c -> types.isSameType(c.asType(), reader.type(DeclarationReader.TENSOR)));
+        && r.getRecordComponents().stream().anyMatch(c -> types.isSameType(c.asType(), code.type(DeclarationReader.TENSOR)));
   }
 
   /** Reads the outputs method's body like forward's; null when a returned value is unknown (reported). */
@@ -170,9 +172,9 @@ final class OutputsInputsReader {
         components.add("[" + i + "]");
       }
     }
-    return new OutputsIr(m.getSimpleName().toString(), record == null ? null : reader.packageOf(record),
-        record == null ? null : reader.nestedName(record), components, m.getParameters().get(0).getSimpleName().toString(), steps.list,
-        steps.results, reader.source(unit, tree));
+    return new OutputsIr(m.getSimpleName().toString(), record == null ? null : code.packageOf(record),
+        record == null ? null : code.nestedName(record), components, m.getParameters().get(0).getSimpleName().toString(), steps.list,
+        steps.results, code.source(unit, tree));
   }
 
   // ------------------------------------------------------------------ a method taking several inputs
@@ -201,7 +203,7 @@ final class OutputsInputsReader {
       String method = m.getSimpleName().toString();
       boolean overridable = !m.getModifiers().contains(Modifier.STATIC) && !m.getModifiers().contains(Modifier.PRIVATE)
           && !m.getModifiers().contains(Modifier.FINAL) && m.getTypeParameters().isEmpty();
-      boolean returns = types.isSameType(m.getReturnType(), reader.type(DeclarationReader.TENSOR)) || returnsOutputs(m);
+      boolean returns = types.isSameType(m.getReturnType(), code.type(DeclarationReader.TENSOR)) || returnsOutputs(m);
       if (!overridable || !returns || params.size() < 2) {
         String further = params.size() < 2 ? "mask" : params.get(1).getSimpleName().toString();
         diagnostics.error(m, Message.BAD_INPUTS_METHOD, method, method, further);
@@ -212,7 +214,7 @@ final class OutputsInputsReader {
       for (int i = 0; i < params.size(); i++) {
         VariableElement p = params.get(i);
         Input input = p.getAnnotation(Input.class);
-        if (!types.isSameType(p.asType(), reader.type(DeclarationReader.TENSOR))) {
+        if (!types.isSameType(p.asType(), code.type(DeclarationReader.TENSOR))) {
           diagnostics.error(p, Message.NON_TENSOR_INPUT, p.getSimpleName(), method, p.asType());
         } else if (i == 0 && input != null) {
           diagnostics.error(p, Message.FIRST_INPUT_ANNOTATED, p.getSimpleName(), method);
@@ -297,7 +299,7 @@ final class OutputsInputsReader {
       String value = p.getSimpleName().toString();
       steps.locals.put(value, value);
       steps.furtherInputs.add(value);
-      further.add(new InputsIr.Further(value, p.getAnnotation(Input.class).value(), reader.source(unit, trees.getTree(p))));
+      further.add(new InputsIr.Further(value, p.getAnnotation(Input.class).value(), code.source(unit, trees.getTree(p))));
     }
     steps.further = further;
     MethodTree tree = trees.getTree(m);
@@ -307,7 +309,7 @@ final class OutputsInputsReader {
         return null;
       }
       String last = steps.list.isEmpty() ? inputName : steps.list.get(steps.list.size() - 1).output();
-      return new InputsIr(name, inputName, further, steps.list, last, reader.source(unit, tree), outputs);
+      return new InputsIr(name, inputName, further, steps.list, last, code.source(unit, tree), outputs);
     }
     steps.readBody(tree.getBody(), unit, fields, className, null);
     if (!oneIdPerSample(m, further, steps.list)) {
@@ -316,7 +318,7 @@ final class OutputsInputsReader {
     if (steps.last == null) {
       return null;
     }
-    return new InputsIr(name, inputName, further, steps.list, steps.last, reader.source(unit, tree), null);
+    return new InputsIr(name, inputName, further, steps.list, steps.last, code.source(unit, tree), null);
   }
 
   /** Whether {@code method}'s body calls a method named {@code name} (unqualified or on {@code this}). */

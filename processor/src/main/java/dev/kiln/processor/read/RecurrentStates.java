@@ -40,17 +40,17 @@ import dev.kiln.processor.read.LayerNode.Leaf;
  */
 final class RecurrentStates {
   private final BodyReader steps;
-  private final DeclarationReader reader;
+  private final SourceTrees code;
   private final Trees trees;
   private final Types types;
   private final Diagnostics diagnostics;
 
-  RecurrentStates(BodyReader steps, DeclarationReader reader) {
+  RecurrentStates(BodyReader steps, SourceTrees code) {
     this.steps = steps;
-    this.reader = reader;
-    this.trees = reader.trees;
-    this.types = reader.types;
-    this.diagnostics = reader.diagnostics;
+    this.code = code;
+    this.trees = code.trees;
+    this.types = code.types;
+    this.diagnostics = code.diagnostics;
   }
 
   /** What each such local holds, read where it was written ({@link #readStateForm}). */
@@ -82,7 +82,7 @@ final class RecurrentStates {
     return DeclarationReader.stripped(e) instanceof MethodInvocationTree call && call.getMethodSelect() instanceof MemberSelectTree ms
         && ms.getIdentifier().contentEquals("forwardWithState")
         && trees.getElement(TreePath.getPath(unit, call)) instanceof ExecutableElement ex
-        && types.isSubtype(types.erasure(ex.getEnclosingElement().asType()), types.erasure(reader.type(DeclarationReader.RECURRENT)));
+        && types.isSubtype(types.erasure(ex.getEnclosingElement().asType()), types.erasure(code.type(DeclarationReader.RECURRENT)));
   }
 
   /** Whether {@code e} is {@code o.output()}, {@code o.h()} or {@code o.c()} of a recurrent layer's run with its states. */
@@ -92,7 +92,7 @@ final class RecurrentStates {
       return false;
     }
     TypeMirror owner = trees.getTypeMirror(TreePath.getPath(unit, ms.getExpression()));
-    return owner != null && owner.getKind() == TypeKind.DECLARED && types.isSameType(owner, reader.type(DeclarationReader.RECURRENT + ".Output"))
+    return owner != null && owner.getKind() == TypeKind.DECLARED && types.isSameType(owner, code.type(DeclarationReader.RECURRENT + ".Output"))
         && List.of("output", "h", "c").contains(ms.getIdentifier().toString());
   }
 
@@ -149,7 +149,7 @@ final class RecurrentStates {
       return null;
     }
     if (which.equals("output")) {
-      return steps.step(states.value(), new LastStates.Sequence(states.spec().stateRows()), null, mi.toString(), reader.source(unit, mi));
+      return steps.step(states.value(), new LastStates.Sequence(states.spec().stateRows()), null, mi.toString(), code.source(unit, mi));
     }
     boolean cell = which.equals("c");
     String name = cell ? "c_n" : "h_n";
@@ -158,7 +158,7 @@ final class RecurrentStates {
       diagnostics.error(unit, part, Message.NO_CELL_STATE, part, states.layer().path(), layer);
       return null;
     }
-    List<Object> at = args == null || args.size() != 2 ? null : reader.constants(args, mi.toString(), "select", unit);
+    List<Object> at = args == null || args.size() != 2 ? null : code.constants(args, mi.toString(), "select", unit);
     if (args != null && args.size() == 2 && at == null) {
       return null; // (a dimension or index that is not a constant: reported)
     }
@@ -172,7 +172,7 @@ final class RecurrentStates {
       return null;
     }
     int i = index < 0 ? index + count : index;
-    Source where = reader.source(unit, mi);
+    Source where = code.source(unit, mi);
     String row = steps.step(states.value(), states.spec().row(cell, i), null, mi.toString(), where);
     Narrow direction = states.spec().direction(i);
     return direction == null ? row : steps.step(row, direction, null, mi.toString(), where);
@@ -183,7 +183,7 @@ final class RecurrentStates {
     e = DeclarationReader.stripped(e);
     if (e instanceof IdentifierTree id) {
       States states = stateLocals.get(id.getName().toString());
-      if (states == null && !steps.unknown.contains(id.getName().toString()) && !reader.unresolved(unit, e)) {
+      if (states == null && !steps.unknown.contains(id.getName().toString()) && !code.unresolved(unit, e)) {
         diagnostics.error(unit, e, Message.UNKNOWN_VALUE, id.getName(), steps.methodName);
       }
       return states;
@@ -206,7 +206,7 @@ final class RecurrentStates {
     String field = DeclarationReader.fieldName(receiver);
     LayerNode node = field == null ? null : fields.get(field);
     if (!(node instanceof Leaf leaf) || !(leaf.layer().spec() instanceof Recurrent.Spec spec)) {
-      if (!steps.broken.contains(field) && !reader.unresolved(unit, receiver)) {
+      if (!steps.broken.contains(field) && !code.unresolved(unit, receiver)) {
         diagnostics.error(unit, receiver, Message.NOT_A_LAYER, receiver, className);
       }
       return null;
@@ -225,10 +225,10 @@ final class RecurrentStates {
     }
     // zero initial states: the layer's own default, the call without them
     if (!withStates) {
-      return new States(steps.step(input, spec, leaf.layer(), call.toString(), reader.source(unit, call)), null, leaf.layer());
+      return new States(steps.step(input, spec, leaf.layer(), call.toString(), code.source(unit, call)), null, leaf.layer());
     }
     LastStates states = new LastStates(spec);
-    return new States(steps.step(input, states, leaf.layer(), call.toString(), reader.source(unit, call)), states, leaf.layer());
+    return new States(steps.step(input, states, leaf.layer(), call.toString(), code.source(unit, call)), states, leaf.layer());
   }
 
   // ------------------------------------------------------ a recurrent layer's initial states of zeros
@@ -267,7 +267,7 @@ final class RecurrentStates {
     boolean fits = sizes.size() == 3;
     for (int i = 0; i < sizes.size(); i++) {
       ExpressionTree size = sizes.get(i);
-      Object folded = reader.foldOrNull(size, unit);
+      Object folded = code.foldOrNull(size, unit);
       boolean batch = folded == null && steps.isBatchSize(size, unit);
       shape.add(batch ? "N" : folded != null ? folded.toString() : size.toString());
       if (i == 1 && fits && folded instanceof Integer) {
@@ -316,9 +316,9 @@ final class RecurrentStates {
     String name = ms.getIdentifier().toString();
     List<? extends ExpressionTree> args = mi.getArguments();
     return STATE_MAPS.contains(name) && args.isEmpty() ? isStateForm(ms.getExpression(), unit)
-        : name.equals("unsqueeze") ? args.size() == 1 && Integer.valueOf(0).equals(reader.foldOrNull(args.get(0), unit))
+        : name.equals("unsqueeze") ? args.size() == 1 && Integer.valueOf(0).equals(code.foldOrNull(args.get(0), unit))
         : name.equals("transpose") ? layersView(mi, unit) != null
-        : (name.equals("view") || name.equals("reshape")) && args.size() == 3 && Integer.valueOf(1).equals(reader.foldOrNull(args.get(0), unit));
+        : (name.equals("view") || name.equals("reshape")) && args.size() == 3 && Integer.valueOf(1).equals(code.foldOrNull(args.get(0), unit));
   }
 
   /**
@@ -328,7 +328,7 @@ final class RecurrentStates {
    */
   private MethodInvocationTree layersView(MethodInvocationTree t, CompilationUnitTree unit) {
     List<? extends ExpressionTree> args = t.getArguments();
-    if (args.size() != 2 || !(reader.foldOrNull(args.get(0), unit) instanceof Integer a) || !(reader.foldOrNull(args.get(1), unit) instanceof Integer b)
+    if (args.size() != 2 || !(code.foldOrNull(args.get(0), unit) instanceof Integer a) || !(code.foldOrNull(args.get(1), unit) instanceof Integer b)
         || !(a == 0 && b == 1 || a == 1 && b == 0) || !steps.isTensorMethod(t, unit, false)) {
       return null;
     }
@@ -362,7 +362,7 @@ final class RecurrentStates {
     if (input == null || !read || states.contains(null)) {
       return null;
     }
-    Source where = reader.source(unit, call);
+    Source where = code.source(unit, call);
     String init = states.size() == 1 ? states.get(0) : steps.step(states, new Cat(1), null, call.toString(), where); // h0's rows, then c0's
     LastStates last = withStates ? new LastStates(spec) : null;
     String value = steps.step(List.of(input, init), new InitialStates(withStates ? last : spec, only), layer, call.toString(), where);
@@ -389,7 +389,7 @@ final class RecurrentStates {
       return null;
     }
     if (held.batch() != null) { // view(1, n, H): the batch as -1 or x.size(0), never a constant
-      Object n = reader.foldOrNull(held.batch(), unit);
+      Object n = code.foldOrNull(held.batch(), unit);
       if (n instanceof Integer c && c != -1) {
         String x = DeclarationReader.stripped(call.getArguments().get(0)) instanceof IdentifierTree id ? id.getName().toString() : steps.inputName;
         diagnostics.error(unit, held.batch(), Message.STATE_BATCH, call, name, c, x, spec.numLayers() * spec.directions(),
@@ -402,7 +402,7 @@ final class RecurrentStates {
       }
     }
     return steps.step(held.value(), new InitialStates.State(call.toString(), name, spec, layerText, held.form(), held.count(), held.hidden(),
-        held.written()), null, call.toString(), reader.source(unit, arg));
+        held.written()), null, call.toString(), code.source(unit, arg));
   }
 
   /**
@@ -421,7 +421,7 @@ final class RecurrentStates {
     MethodInvocationTree mi = (MethodInvocationTree) e;
     MemberSelectTree select = (MemberSelectTree) mi.getMethodSelect();
     String method = select.getIdentifier().toString();
-    Source where = reader.source(unit, e);
+    Source where = code.source(unit, e);
     if (STATE_MAPS.contains(method)) { // tanh of a state: of the value it views (element-wise, the same values), once
       HeldState inner = readStateForm(select.getExpression(), unit, fields, className);
       if (inner == null) {
@@ -471,7 +471,7 @@ final class RecurrentStates {
 
   /** The constant size {@code e} of a state's view ({@code what}, for the message), or -1 after an error (reported). */
   private int constantSize(ExpressionTree e, String what, CompilationUnitTree unit) {
-    if (reader.foldOrNull(e, unit) instanceof Integer size) {
+    if (code.foldOrNull(e, unit) instanceof Integer size) {
       return size;
     }
     diagnostics.error(unit, e, Message.UNSUPPORTED_EXPRESSION, steps.methodName, what + " that is not a constant, " + e);

@@ -26,13 +26,13 @@ import javax.lang.model.type.TypeKind;
  */
 final class ScatterReader {
   private final BodyReader steps;
-  private final DeclarationReader reader;
+  private final SourceTrees code;
   private final Diagnostics diagnostics;
 
-  ScatterReader(BodyReader steps, DeclarationReader reader) {
+  ScatterReader(BodyReader steps, SourceTrees code) {
     this.steps = steps;
-    this.reader = reader;
-    this.diagnostics = reader.diagnostics;
+    this.code = code;
+    this.diagnostics = code.diagnostics;
   }
 
   /** The write {@code method} makes ({@code x.scatterAdd(...)}: SCATTER_ADD), or null for any other method. */
@@ -56,7 +56,7 @@ final class ScatterReader {
   String write(MethodInvocationTree mi, Scatter.Op op, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
     List<? extends ExpressionTree> args = mi.getArguments();
     ExpressionTree receiver = ((MemberSelectTree) mi.getMethodSelect()).getExpression();
-    List<Object> dim = reader.constants(List.of(args.get(0)), mi.toString(), op.method, unit);
+    List<Object> dim = code.constants(List.of(args.get(0)), mi.toString(), op.method, unit);
     if (dim == null) {
       return null;
     }
@@ -73,7 +73,7 @@ final class ScatterReader {
     }
     if (!op.byElement) {
       if (!constantIndex) {
-        Element held = reader.trees.getElement(com.sun.source.util.TreePath.getPath(unit, index));
+        Element held = code.trees.getElement(com.sun.source.util.TreePath.getPath(unit, index));
         boolean field = held != null && held.getKind() == javax.lang.model.element.ElementKind.FIELD;
         String what = field ? " is a tensor field, whose values a compiled forward does not read at compile time"
             : " is not ids built from constants";
@@ -96,7 +96,7 @@ final class ScatterReader {
     }
     float value = 0f, alpha = 1f;
     if (!op.hasSource && op != Scatter.Op.GATHER || args.size() == 4) {
-      List<Object> c = reader.constants(List.of(args.get(op.hasSource ? 3 : 2)), mi.toString(), op.method, unit);
+      List<Object> c = code.constants(List.of(args.get(op.hasSource ? 3 : 2)), mi.toString(), op.method, unit);
       if (c == null) {
         return null;
       }
@@ -121,6 +121,6 @@ final class ScatterReader {
     if (idsValue != null) {
       inputs.add(idsValue);
     }
-    return steps.step(inputs, spec, null, mi.toString(), reader.source(unit, mi));
+    return steps.step(inputs, spec, null, mi.toString(), code.source(unit, mi));
   }
 }

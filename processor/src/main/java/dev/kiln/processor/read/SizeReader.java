@@ -34,6 +34,7 @@ import dev.kiln.processor.read.LayerNode.Leaf;
 final class SizeReader {
   private final BodyReader steps;
   private final DeclarationReader reader;
+  private final SourceTrees code;
   private final Trees trees;
   private final Diagnostics diagnostics;
   private final ConstantFolder folder;
@@ -41,9 +42,10 @@ final class SizeReader {
   SizeReader(BodyReader steps, DeclarationReader reader) {
     this.steps = steps;
     this.reader = reader;
+    this.code = reader.code;
     this.trees = reader.trees;
     this.diagnostics = reader.diagnostics;
-    this.folder = reader.folder;
+    this.folder = code.folder;
   }
 
   // -------------------------------------------------------------- sizes of values read as constants
@@ -267,7 +269,7 @@ final class SizeReader {
    */
   List<Object> viewSizes(List<? extends ExpressionTree> sizes, String label, CompilationUnitTree unit, String input) {
     boolean batchFirst = !sizes.isEmpty() && steps.isBatchSize(sizes.get(0), unit);
-    List<Object> folded = reader.constants(batchFirst ? sizes.subList(1, sizes.size()) : sizes, label, "reshape", unit);
+    List<Object> folded = code.constants(batchFirst ? sizes.subList(1, sizes.size()) : sizes, label, "reshape", unit);
     if (folded != null && batchFirst) {
       inferOne(folded, input);
       folded.add(0, -1);

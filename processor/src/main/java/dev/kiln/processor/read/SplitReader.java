@@ -42,19 +42,19 @@ final class SplitReader {
   private final IntSupplier nextSplit;
   /** The method being read, for messages. */
   private final String methodName;
-  private final DeclarationReader reader;
+  private final SourceTrees code;
   private final Trees trees;
   private final Diagnostics diagnostics;
 
   SplitReader(ValueReader values, Map<String, BodyReader.Pieces> pieces, IntSupplier nextSplit, String methodName,
-      DeclarationReader reader) {
+      SourceTrees code) {
     this.values = values;
     this.pieces = pieces;
     this.nextSplit = nextSplit;
     this.methodName = methodName;
-    this.reader = reader;
-    this.trees = reader.trees;
-    this.diagnostics = reader.diagnostics;
+    this.code = code;
+    this.trees = code.trees;
+    this.diagnostics = code.diagnostics;
   }
 
   /** Locals whose split had an error (reported): reading their pieces stays silent. */
@@ -165,7 +165,7 @@ final class SplitReader {
    */
   private BodyReader.Pieces split(MethodInvocationTree mi, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
     String name = ((MemberSelectTree) mi.getMethodSelect()).getIdentifier().toString();
-    List<Object> args = reader.constants(mi.getArguments(), mi.toString(), name, unit);
+    List<Object> args = code.constants(mi.getArguments(), mi.toString(), name, unit);
     if (args == null) {
       return null;
     }
@@ -177,7 +177,7 @@ final class SplitReader {
     }
     int size = kind == Split.Kind.LENGTHS || kind == Split.Kind.UNBIND ? 0 : (Integer) args.get(0);
     int[] given = kind == Split.Kind.LENGTHS ? (int[]) args.get(0) : new int[0];
-    Split split = new Split(kind, size, given, dim, nextSplit.getAsInt(), mi.toString(), reader.source(unit, mi));
+    Split split = new Split(kind, size, given, dim, nextSplit.getAsInt(), mi.toString(), code.source(unit, mi));
     if (split.argumentError() != null) {
       diagnostics.error(unit, mi, Message.UNSUPPORTED_FUNCTION, mi + ": " + split.argumentError());
       return null;
@@ -195,9 +195,9 @@ final class SplitReader {
     if (brokenPieces.contains(name)) {
       return null;
     }
-    Object index = reader.foldOrNull(aa.getIndex(), unit);
+    Object index = code.foldOrNull(aa.getIndex(), unit);
     if (!(index instanceof Integer i) || i < 0) {
-      if (!reader.unresolved(unit, aa.getIndex())) {
+      if (!code.unresolved(unit, aa.getIndex())) {
         diagnostics.error(unit, aa, Message.PIECE_INDEX, aa, index == null ? aa.getIndex() : index);
       }
       return null;
@@ -211,7 +211,7 @@ final class SplitReader {
       return known;
     }
     String text = p.split().text() + "[" + i + "]";
-    String out = values.step(p.value(), new Split.Piece(p.split(), i), null, text, reader.source(unit, aa));
+    String out = values.step(p.value(), new Split.Piece(p.split(), i), null, text, code.source(unit, aa));
     p.read().put(i, out);
     return out;
   }
