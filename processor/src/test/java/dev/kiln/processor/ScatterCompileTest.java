@@ -56,12 +56,17 @@ class ScatterCompileTest {
     ProcessorTest.returnIsAnErrorOnItsLine("Writes", call, message);
   }
 
-  /** A buffer of ids as an index form's index: its values are not read at compile time (write Tensor.labels(...) in forward). */
+  /**
+   * A buffer of ids as an index form's or indexSelect's index: its values are model state (a load replaces them), not read at
+   * compile time (write Tensor.labels(...) in forward).
+   */
   @ParameterizedTest(name = "{0}")
   @CsvSource(delimiter = ';', value = {
     "h.indexFill(2, idx, 0f); idx is a tensor field, whose values a compiled forward does not read at compile time; a compiled"
         + " indexFill takes the same slices of every sample, ids built from constants in forward",
-    "h.indexAdd(2, idx, h.narrow(2, 0, 2)); idx is a tensor field, whose values a compiled forward does not read at compile time"})
+    "h.indexAdd(2, idx, h.narrow(2, 0, 2)); idx is a tensor field, whose values a compiled forward does not read at compile time",
+    "h.indexSelect(2, idx); idx is a tensor field, whose values a compiled forward does not read at compile time; a compiled"
+        + " indexSelect takes the same slices of every sample"})
   void aBufferOfIdsIsAnErrorOnItsLine(String call, String message) {
     JavaFileObject f = ProcessorTest.classModel("BufferIndex",
         "@Model(input = {4, 6})",
