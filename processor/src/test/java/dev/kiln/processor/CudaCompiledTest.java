@@ -151,6 +151,7 @@ class CudaCompiledTest {
     "NegativeZeroFields, 6:8",
     "GreedyIds, 6:8",
     "ScatterWrites, 6",
+    "IndexSelects, 6",
     "ShiftedIds, ids11:6",
     "GreedyShift, 6:8",
     "ShiftedPositions, ids11:6",

@@ -1346,6 +1346,12 @@ class ParityTest {
     matchesEagerBitForBit("ScatterWrites", "6");
   }
 
+  /** index_select at constant ids (IndexSelects): outputs and every gradient eager mode's bit for bit, a repeated id's gradients added. */
+  @Test
+  void indexSelectsMatchEagerBitForBit() {
+    matchesEagerBitForBit("IndexSelects", "6");
+  }
+
   @Test
   void embeddingOfArgmaxIdsMatchesEagerBitForBit() {
     matchesEagerBitForBit("GreedyIds", "6:8");

@@ -45,17 +45,28 @@ class ScatterCompileTest {
     "h.gather(2, Tensor.labels(0).reshape(1, 1, 1)); is ids built from constants, the same for every sample, where gather's index"
         + " has the input's rank, the batch first",
     "h.narrow(1, 0, 2).gather(2, h.argmax(2, true)); gather(2, index): index [N, 4, 1] is larger than the input [N, 2, 6] at"
-        + " dimension 1"})
+        + " dimension 1",
+    "h.indexSelect(0, Tensor.labels(0)); dimension 0 is the batch, which a compiled forward keeps; indexSelect along a dimension"
+        + " after it",
+    "h.indexSelect(2, h.argmax(2)); h.argmax(2) is not ids built from constants; a compiled indexSelect takes the same slices of"
+        + " every sample, ids built from constants in forward",
+    "h.indexSelect(2, Tensor.labels(0, 1).view(1, 2)); is [1, 2], where indexSelect's index is rank-1",
+    "h.indexSelect(1, Tensor.labels(1, -5)); index -5 at 1 of Tensor.labels(1, -5) is out of range for dimension 1 of size 4"})
   void aFormThatDoesNotCompileIsAnErrorOnItsLine(String call, String message) {
     ProcessorTest.returnIsAnErrorOnItsLine("Writes", call, message);
   }
 
-  /** A buffer of ids as an index form's index: its values are not read at compile time (write Tensor.labels(...) in forward). */
+  /**
+   * A buffer of ids as an index form's or indexSelect's index: its values are model state (a load replaces them), not read at
+   * compile time (write Tensor.labels(...) in forward).
+   */
   @ParameterizedTest(name = "{0}")
   @CsvSource(delimiter = ';', value = {
     "h.indexFill(2, idx, 0f); idx is a tensor field, whose values a compiled forward does not read at compile time; a compiled"
         + " indexFill takes the same slices of every sample, ids built from constants in forward",
-    "h.indexAdd(2, idx, h.narrow(2, 0, 2)); idx is a tensor field, whose values a compiled forward does not read at compile time"})
+    "h.indexAdd(2, idx, h.narrow(2, 0, 2)); idx is a tensor field, whose values a compiled forward does not read at compile time",
+    "h.indexSelect(2, idx); idx is a tensor field, whose values a compiled forward does not read at compile time; a compiled"
+        + " indexSelect takes the same slices of every sample"})
   void aBufferOfIdsIsAnErrorOnItsLine(String call, String message) {
     JavaFileObject f = ProcessorTest.classModel("BufferIndex",
         "@Model(input = {4, 6})",

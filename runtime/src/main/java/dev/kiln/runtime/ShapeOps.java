@@ -61,15 +61,7 @@ final class ShapeOps {
     }
     int[] outShape = x.shape();
     outShape[d] = ids.length;
-    int outer = Shapes.numel(Arrays.copyOf(x.shape(), d)), inner = Shapes.numel(Arrays.copyOfRange(x.shape(), d + 1, x.dim()));
-    int[] from = new int[Shapes.numel(outShape)]; // the source element of each output element
-    for (int o = 0, at = 0; o < outer; o++) {
-      for (int k = 0; k < ids.length; k++) {
-        for (int i = 0; i < inner; i++) {
-          from[at++] = (o * size + ids[k]) * inner + i;
-        }
-      }
-    }
+    int[] from = dev.kiln.runtime.cpu.ScatterKernels.selectPlaces(x.shape(), d, ids).srcAt(); // the source element of each output element
     return gathered("index_select", x, from, outShape);
   }
 

@@ -302,7 +302,7 @@ public final class ShapeChecker {
               .map(producers::get).toList()));
           continue;
         }
-        joinedShape = write.op() == Scatter.Op.GATHER ? joined.get(write.indexInput()).clone() : in.clone(); // (a gather: the index's)
+        joinedShape = write.op() == Scatter.Op.GATHER ? joined.get(write.indexInput()).clone() : write.outputShape(in); // (a gather: the index's)
       } else if (step.spec() instanceof MaskedFill m && m.byValue()) { // a further input as the mask: x's rank, repeated over x
         String maskValue = step.inputs().get(1);
         try {

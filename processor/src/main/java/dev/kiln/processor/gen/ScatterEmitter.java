@@ -24,11 +24,16 @@ final class ScatterEmitter {
     Scatter s = (Scatter) k.spec();
     Ref x = gen.ref(k.in(), refs);
     int d = s.along(k.inShape());
-    if (s.op() == Scatter.Op.GATHER) { // each result value x's at its id: the placement's set, x as the source
-      Ref ids = gen.ref(k.inputs().get(s.indexInput()), refs);
-      b.addStatement("p.placed$L = $T.gatherPlaces(new int[] {$L}, $L, $T.ids($L, $L, n * $L), new int[] {$L})", j, SCATTER_KERNELS,
-          Generator.batchShape(k.inShape()), d, SCATTER_KERNELS, ids.array(), ids.offset(), k.outPerSample(),
-          Generator.batchShape(k.outShape()));
+    if (s.op().reads()) { // each result value x's at its id (gather) or in its slice (indexSelect): x as the source of a set
+      if (s.op() == Scatter.Op.GATHER) { // the scatter's placement turned round
+        Ref ids = gen.ref(k.inputs().get(s.indexInput()), refs);
+        b.addStatement("p.placed$L = $T.gatherPlaces(new int[] {$L}, $L, $T.ids($L, $L, n * $L), new int[] {$L})", j, SCATTER_KERNELS,
+            Generator.batchShape(k.inShape()), d, SCATTER_KERNELS, ids.array(), ids.offset(), k.outPerSample(),
+            Generator.batchShape(k.outShape()));
+      } else { // the index forms' placement turned round
+        b.addStatement("p.placed$L = $T.selectPlaces(new int[] {$L}, $L, new int[] {$L})", j, SCATTER_KERNELS,
+            Generator.batchShape(k.inShape()), d, s.idsList());
+      }
       b.addStatement("$T.place($L, $L, $L, $L, 0f, p.placed$L, false, 1f)", SCATTER_KERNELS, out.array(), out.offset(), x.array(),
           x.offset(), j);
       return;
@@ -54,7 +59,7 @@ final class ScatterEmitter {
   /** The gradient of input {@code w} (x, or the source) into {@code target}, written or added ({@code accumulate}). */
   static void backward(CodeBlock.Builder b, Kernel k, int j, int w, Ref target, boolean accumulate, Ref d) {
     Scatter s = (Scatter) k.spec();
-    if (s.op() == Scatter.Op.GATHER) { // each result value's gradient added into its place of x's, from zeros
+    if (s.op().reads()) { // each result value's gradient added into its place of x's, from zeros
       b.addStatement("$T.sourceBackward($L, $L, n * $L, $L, $L, p.placed$L, 1f, $L)", SCATTER_KERNELS, target.array(), target.offset(),
           k.inPerSample(), d.array(), d.offset(), j, accumulate);
     } else if (w == 0) { // the result's gradient, 0 where a value was set
@@ -77,7 +82,7 @@ final class ScatterEmitter {
     CodeBlock index = s.op().byElement ? CodeBlock.of("$L", locals.get(k.inputs().get(s.indexInput())))
         : CodeBlock.of("$T.labels($L).to($L.device())", TENSOR, s.idsList(), x);
     CodeBlock.Builder call = CodeBlock.builder().add("$L.$L($L, $L", x, s.op().method, s.dim(), index);
-    if (s.op() == Scatter.Op.GATHER) {
+    if (s.op().reads()) {
       return call.add(")").build();
     }
     if (s.op().hasSource) {

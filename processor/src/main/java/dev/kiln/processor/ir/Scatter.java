@@ -17,7 +17,7 @@ import java.util.stream.Collectors;
  * argmax's, argmin's, topk's or argsort's indices, views of them), which take no gradient. The index forms' index is
  * ids built from constants ({@code Tensor.labels(0, 2)}), held here as {@code ids}, the same for every sample. A gather
  * ({@code x.gather(dim, index)}, the writes' gradient) is the same step read the other way: x and the index, of the index's
- * shape.
+ * shape; an index select ({@code x.indexSelect(dim, Tensor.labels(0, 2))}) the index forms' read, of constant ids.
  *
  * @param op the write
  * @param dim the dimension as written
@@ -36,7 +36,9 @@ public record Scatter(Op op, int dim, float value, float alpha, List<Integer> id
     INDEX_COPY("indexCopy", "index_copy", false, false, true),
     INDEX_FILL("indexFill", "index_fill", false, false, false),
     /** The read by index that is the others' gradient: {@code out[..i..] = x[..index[i]..]}, of the index's shape. */
-    GATHER("gather", "gather", true, false, false);
+    GATHER("gather", "gather", true, false, false),
+    /** The slices at constant ids, {@code x.indexSelect(dim, Tensor.labels(0, 2))}: the index forms' read, x's shape but the ids' count along dim. */
+    INDEX_SELECT("indexSelect", "index_select", false, false, false);
 
     /** The Tensor method ({@code scatterAdd}) and eager's name in messages ({@code scatter_add}). */
     public final String method, torchName;
@@ -46,6 +48,11 @@ public record Scatter(Op op, int dim, float value, float alpha, List<Integer> id
     public final boolean adds;
     /** Whether a source tensor is placed (else a value). */
     public final boolean hasSource;
+
+    /** Whether the step reads by index (gather, indexSelect) rather than writes. */
+    public boolean reads() {
+      return this == GATHER || this == INDEX_SELECT;
+    }
 
     Op(String method, String torchName, boolean byElement, boolean adds, boolean hasSource) {
       this.method = method;
@@ -79,11 +86,15 @@ public record Scatter(Op op, int dim, float value, float alpha, List<Integer> id
         + " the sample)");
   }
 
-  /** x's shape {@code in} for the writes; a gather's is its index's, which the checker gives. */
+  /** x's shape {@code in} for the writes, an index select's with the ids' count along the dimension; a gather's is its index's, which the checker gives. */
   @Override
   public int[] outputShape(int[] in) {
-    along(in);
-    return in.clone();
+    int d = along(in);
+    int[] out = in.clone();
+    if (op == Op.INDEX_SELECT) {
+      out[d] = ids.size();
+    }
+    return out;
   }
 
   /**
@@ -141,6 +152,9 @@ public record Scatter(Op op, int dim, float value, float alpha, List<Integer> id
   public String toString() {
     if (op == Op.GATHER) {
       return "gather(" + dim + ", index)";
+    }
+    if (op == Op.INDEX_SELECT) {
+      return "indexSelect(" + dim + ", Tensor.labels(" + idsList() + "))";
     }
     String index = op.byElement ? "index" : "Tensor.labels(" + idsList() + ")";
     String rest = op.hasSource ? ", src" : ", " + value + "f";

@@ -21,7 +21,8 @@ import javax.lang.model.type.TypeKind;
 /**
  * Writes by index in forward, for {@link BodyReader}: {@code x.scatter(dim, index, src)}, {@code x.scatter(dim, index,
  * value)}, {@code x.scatterAdd(dim, index, src)} of ids of the batch, and {@code x.indexAdd(dim, index, source[, alpha])},
- * {@code x.indexCopy(dim, index, source)}, {@code x.indexFill(dim, index, value)} of ids built from constants, each a
+ * {@code x.indexCopy(dim, index, source)}, {@code x.indexFill(dim, index, value)}, {@code x.indexSelect(dim, index)} of ids built
+ * from constants, and {@code x.gather(dim, index)} of ids of the batch, each a
  * {@link Scatter} step. Any other index is an error on the line naming what compiles.
  */
 final class ScatterReader {
@@ -48,6 +49,7 @@ final class ScatterReader {
       case "indexCopy" -> Scatter.Op.INDEX_COPY;
       case "indexFill" -> Scatter.Op.INDEX_FILL;
       case "gather" -> Scatter.Op.GATHER;
+      case "indexSelect" -> Scatter.Op.INDEX_SELECT;
       default -> null;
     };
   }
@@ -68,7 +70,7 @@ final class ScatterReader {
       diagnostics.error(unit, index, Message.SCATTER_INDEX, mi, index + " is ids built from constants, the same for every sample,"
           + " where " + op.method + "'s index has the input's rank, the batch first", op.method, "ids of the batch of the input's rank:"
           + " a further input of ids (@Input), an argmax's, argmin's, topk's or argsort's indices (logits.argmax(1, true)), or views"
-          + " of them; the same slices of every sample are indexCopy, indexAdd or indexFill of Tensor.labels(...)");
+          + " of them; the same slices of every sample are indexSelect, indexCopy, indexAdd or indexFill of Tensor.labels(...)");
       return null;
     }
     if (!op.byElement) {
@@ -95,7 +97,7 @@ final class ScatterReader {
       idsText = built.text();
     }
     float value = 0f, alpha = 1f;
-    if (!op.hasSource && op != Scatter.Op.GATHER || args.size() == 4) {
+    if (!op.hasSource && !op.reads() || args.size() == 4) {
       List<Object> c = code.constants(List.of(args.get(op.hasSource ? 3 : 2)), mi.toString(), op.method, unit);
       if (c == null) {
         return null;

@@ -149,6 +149,18 @@ public final class ScatterKernels {
   }
 
   /**
+   * The placement of PyTorch's {@code index_select} of {@code x} ({@code xShape}) along {@code d} at {@code ids}: to each
+   * result element (x's shape but {@code ids.length} along d, row-major) from x's slice {@code ids[i]} ({@code srcAt}), the
+   * index forms' placement turned round; so {@link #place} of x (set) is the forward and {@link #sourceBackward} x's gradient.
+   *
+   * @throws IllegalArgumentException naming index_select for an id out of range
+   */
+  public static Placement selectPlaces(int[] xShape, int d, int[] ids) {
+    Placement p = indexPlaces("index_select", xShape, d, ids);
+    return new Placement(p.srcAt(), p.to());
+  }
+
+  /**
    * The placed values into {@code out} (which holds x's values already): the source's ({@code src} from {@code srcOff}), or
    * {@code value} where src is null, added times {@code alpha} when {@code add}, else set in order.
    */
