@@ -123,6 +123,8 @@ def encoder_cases(lines):
         ("encoder", torch.nn.TransformerEncoder(
             torch.nn.TransformerEncoderLayer(8, 2, 16, 0.0, batch_first=True), 2, torch.nn.LayerNorm(8)),
          (3, 5, 8), False),
+        ("enc_act", torch.nn.TransformerEncoderLayer(8, 2, 12, 0.1, torch.nn.GELU(approximate="tanh"), 1e-5,
+                                                     batch_first=True), (3, 5, 8), True),
     ]
     for case, module, shape, causal in cases:
         set_params(module)

@@ -40,6 +40,18 @@ public class Transformer extends Module {
   }
 
   /**
+   * PyTorch's {@code activation} given as a module, {@code nn.Transformer(..., activation=nn.GELU(approximate='tanh'),
+   * ...)}: one of {@link TransformerDecoderLayer#ACTIVATION_LAYERS}, each layer holding its own copy.
+   */
+  public Transformer(int dModel, int nhead, int numEncoderLayers, int numDecoderLayers, int dimFeedforward,
+      double dropout, Layer<?> activation, double layerNormEps, boolean batchFirst, boolean normFirst) {
+    this(new TransformerEncoder(new TransformerEncoderLayer(dModel, nhead, dimFeedforward, dropout, activation,
+            layerNormEps, batchFirst, normFirst), numEncoderLayers, new LayerNorm(new int[] {dModel}, layerNormEps, true)),
+        new TransformerDecoder(new TransformerDecoderLayer(dModel, nhead, dimFeedforward, dropout, activation,
+            layerNormEps, batchFirst, normFirst), numDecoderLayers, new LayerNorm(new int[] {dModel}, layerNormEps, true)));
+  }
+
+  /**
    * PyTorch's {@code custom_encoder} and {@code custom_decoder}: this encoder and decoder (their parameters of more
    * than one dimension redrawn Xavier-uniform, as PyTorch redraws a custom one's).
    */

@@ -21,9 +21,27 @@ import java.util.Locale;
 public class TransformerDecoderLayer extends Layer<TransformerDecoderLayer.Spec> {
   /** The block's hyper-parameters, those of {@link TransformerEncoderLayer.Spec}; the target's shape is unchanged. */
   public record Spec(int dModel, int nhead, int dimFeedforward, double dropout, String activation, double layerNormEps,
-      boolean batchFirst, boolean normFirst) implements LayerSpec {
+      boolean batchFirst, boolean normFirst, LayerSpec activationLayer) implements LayerSpec {
     public Spec {
-      checkBlock("TransformerDecoderLayer", dModel, nhead, dimFeedforward, dropout, activation);
+      checkBlock("TransformerDecoderLayer", dModel, nhead, dimFeedforward, dropout, activation, activationLayer);
+    }
+
+    /** The string form, {@code "relu"} or {@code "gelu"}. */
+    public Spec(int dModel, int nhead, int dimFeedforward, double dropout, String activation, double layerNormEps,
+        boolean batchFirst, boolean normFirst) {
+      this(dModel, nhead, dimFeedforward, dropout, activation, layerNormEps, batchFirst, normFirst, null);
+    }
+
+    /** The layer form: {@code activation} the spec of one of {@link #activationModule}'s layers. */
+    public Spec(int dModel, int nhead, int dimFeedforward, double dropout, LayerSpec activation, double layerNormEps,
+        boolean batchFirst, boolean normFirst) {
+      this(dModel, nhead, dimFeedforward, dropout, String.valueOf(activation), layerNormEps, batchFirst, normFirst,
+          activation);
+    }
+
+    /** The activation applied between linear1 and linear2, as a layer's spec ({@code "gelu"}: {@code GELU.Spec()}). */
+    public LayerSpec activationSpec() {
+      return TransformerDecoderLayer.activationSpec(activation, activationLayer);
     }
 
     @Override
@@ -46,8 +64,74 @@ public class TransformerDecoderLayer extends Layer<TransformerDecoderLayer.Spec>
         activation, pythonRepr(layerNormEps), batchFirst ? "True" : "False", normFirst ? "True" : "False");
   }
 
+  /** The activation a block's spec names: its layer's spec, else the string's ({@code "gelu"} GELU's, ReLU's). */
+  static LayerSpec activationSpec(String activation, LayerSpec activationLayer) {
+    return activationLayer != null ? activationLayer : "gelu".equals(activation) ? new GELU.Spec() : new ReLU.Spec();
+  }
+
+  /** The activation layers a transformer block takes, by name, for messages. */
+  public static final String ACTIVATION_LAYERS = "ReLU, GELU, SiLU, Mish, Tanh, Sigmoid, LeakyReLU, ELU, CELU, SELU,"
+      + " ReLU6, Hardtanh, Hardswish, Hardsigmoid, LogSigmoid, Softplus, Softsign, Tanhshrink, Identity";
+
+  /**
+   * A fresh activation layer of {@code spec}, for a transformer block's {@code activation} (PyTorch's callable): one of
+   * {@link #ACTIVATION_LAYERS}, which map a tensor to one of its shape without parameters; null for any other spec.
+   */
+  public static Layer<?> activationModule(LayerSpec spec) {
+    if (spec instanceof ReLU.Spec) {
+      return new ReLU();
+    } else if (spec instanceof GELU.Spec g) {
+      return new GELU(g.approximate());
+    } else if (spec instanceof SiLU.Spec) {
+      return new SiLU();
+    } else if (spec instanceof Mish.Spec) {
+      return new Mish();
+    } else if (spec instanceof Tanh.Spec) {
+      return new Tanh();
+    } else if (spec instanceof Sigmoid.Spec) {
+      return new Sigmoid();
+    } else if (spec instanceof LeakyReLU.Spec l) {
+      return new LeakyReLU(l.negativeSlope());
+    } else if (spec instanceof ELU.Spec e) {
+      return new ELU(e.alpha());
+    } else if (spec instanceof CELU.Spec c) {
+      return new CELU(c.alpha());
+    } else if (spec instanceof SELU.Spec) {
+      return new SELU();
+    } else if (spec instanceof ReLU6.Spec) {
+      return new ReLU6();
+    } else if (spec instanceof Hardtanh.Spec h) {
+      return new Hardtanh(h.minVal(), h.maxVal());
+    } else if (spec instanceof Hardswish.Spec) {
+      return new Hardswish();
+    } else if (spec instanceof Hardsigmoid.Spec) {
+      return new Hardsigmoid();
+    } else if (spec instanceof LogSigmoid.Spec) {
+      return new LogSigmoid();
+    } else if (spec instanceof Softplus.Spec p) {
+      return new Softplus(p.beta(), p.threshold());
+    } else if (spec instanceof Softsign.Spec) {
+      return new Softsign();
+    } else if (spec instanceof Tanhshrink.Spec) {
+      return new Tanhshrink();
+    } else if (spec instanceof Identity.Spec) {
+      return new Identity();
+    }
+    return null;
+  }
+
+  /** The spec of {@code activation}, checked to be one of {@link #ACTIVATION_LAYERS}; the message names {@code layer}. */
+  static LayerSpec activationOf(String layer, Layer<?> activation) {
+    if (activation == null || activationModule(activation.spec()) == null) {
+      throw new IllegalArgumentException(layer + ": activation must be \"relu\", \"gelu\" or a parameterless activation"
+          + " layer (" + ACTIVATION_LAYERS + "), not " + activation);
+    }
+    return activation.spec();
+  }
+
   /** PyTorch's checks of a transformer block's hyper-parameters, the messages naming {@code layer}. */
-  static void checkBlock(String layer, int dModel, int nhead, int dimFeedforward, double dropout, String activation) {
+  static void checkBlock(String layer, int dModel, int nhead, int dimFeedforward, double dropout, String activation,
+      LayerSpec activationLayer) {
     if (dModel <= 0 || nhead <= 0 || dimFeedforward <= 0) {
       throw new IllegalArgumentException(layer + "(d_model=" + dModel + ", nhead=" + nhead + ", dim_feedforward="
           + dimFeedforward + "): all three must be positive");
@@ -56,7 +140,12 @@ public class TransformerDecoderLayer extends Layer<TransformerDecoderLayer.Spec>
       throw new IllegalArgumentException(layer + "(d_model=" + dModel + ", nhead=" + nhead
           + "): d_model must be divisible by nhead");
     }
-    if (!"relu".equals(activation) && !"gelu".equals(activation)) {
+    if (activationLayer != null) {
+      if (activationModule(activationLayer) == null || !activationLayer.toString().equals(activation)) {
+        throw new IllegalArgumentException(layer + ": activation must be \"relu\", \"gelu\" or a parameterless activation"
+            + " layer (" + ACTIVATION_LAYERS + "), not " + activationLayer);
+      }
+    } else if (!"relu".equals(activation) && !"gelu".equals(activation)) {
       throw new IllegalArgumentException(layer + ": activation should be relu/gelu, not " + activation);
     }
     if (!(dropout >= 0 && dropout <= 1)) {
@@ -75,6 +164,7 @@ public class TransformerDecoderLayer extends Layer<TransformerDecoderLayer.Spec>
   private final transient Dropout dropout1;
   private final transient Dropout dropout2;
   private final transient Dropout dropout3;
+  private final transient Layer<?> activation;
 
   /** PyTorch's defaults: dim_feedforward 2048, dropout 0.1, relu, eps 1e-5, sequence first, post-norm. */
   public TransformerDecoderLayer(int dModel, int nhead) {
@@ -89,6 +179,17 @@ public class TransformerDecoderLayer extends Layer<TransformerDecoderLayer.Spec>
   public TransformerDecoderLayer(int dModel, int nhead, int dimFeedforward, double dropout, String activation,
       double layerNormEps, boolean batchFirst, boolean normFirst) {
     this(new Spec(dModel, nhead, dimFeedforward, dropout, activation, layerNormEps, batchFirst, normFirst));
+  }
+
+  /**
+   * PyTorch's {@code activation} given as a module, {@code nn.TransformerDecoderLayer(..., nn.GELU(approximate='tanh'),
+   * ...)}: one of {@link #ACTIVATION_LAYERS} (a copy is held, child {@code activation}; no parameters, so the
+   * state-dict keys are the string form's).
+   */
+  public TransformerDecoderLayer(int dModel, int nhead, int dimFeedforward, double dropout, Layer<?> activation,
+      double layerNormEps, boolean batchFirst, boolean normFirst) {
+    this(new Spec(dModel, nhead, dimFeedforward, dropout, activationOf("TransformerDecoderLayer", activation),
+        layerNormEps, batchFirst, normFirst));
   }
 
   /** A layer of these hyper-parameters, freshly initialised. */
@@ -107,6 +208,12 @@ public class TransformerDecoderLayer extends Layer<TransformerDecoderLayer.Spec>
     dropout1 = registerModule("dropout1", new Dropout(spec.dropout()));
     dropout2 = registerModule("dropout2", new Dropout(spec.dropout()));
     dropout3 = registerModule("dropout3", new Dropout(spec.dropout()));
+    activation = registerActivation(this, spec.activationLayer());
+  }
+
+  /** {@code block}'s activation layer of {@code spec} registered as its child {@code activation}, as PyTorch's; null for none. */
+  static Layer<?> registerActivation(Module block, LayerSpec spec) {
+    return spec == null ? null : block.registerModule("activation", activationModule(spec));
   }
 
   /** The target's self-attention. */
@@ -191,7 +298,7 @@ public class TransformerDecoderLayer extends Layer<TransformerDecoderLayer.Spec>
   /** The feed-forward block; its hidden maps go to {@code run} (may be null) to be given back after the layer's output. */
   private Tensor feedForward(Tensor x, Intermediates run) {
     Tensor h = linear1.apply(x);
-    Tensor a = "gelu".equals(spec().activation()) ? F.gelu(h) : F.relu(h);
+    Tensor a = activation != null ? activation.apply(h) : "gelu".equals(spec().activation()) ? F.gelu(h) : F.relu(h);
     hold(run, h, a);
     return dropout3.apply(linear2.apply(dropout.apply(a)));
   }

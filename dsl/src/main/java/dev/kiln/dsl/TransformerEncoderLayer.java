@@ -17,9 +17,28 @@ import dev.kiln.runtime.Tensor;
 public class TransformerEncoderLayer extends Layer<TransformerEncoderLayer.Spec> {
   /** The block's hyper-parameters; the shape is unchanged. */
   public record Spec(int dModel, int nhead, int dimFeedforward, double dropout, String activation, double layerNormEps,
-      boolean batchFirst, boolean normFirst) implements LayerSpec {
+      boolean batchFirst, boolean normFirst, LayerSpec activationLayer) implements LayerSpec {
     public Spec {
-      TransformerDecoderLayer.checkBlock("TransformerEncoderLayer", dModel, nhead, dimFeedforward, dropout, activation);
+      TransformerDecoderLayer.checkBlock("TransformerEncoderLayer", dModel, nhead, dimFeedforward, dropout, activation,
+          activationLayer);
+    }
+
+    /** The string form, {@code "relu"} or {@code "gelu"}. */
+    public Spec(int dModel, int nhead, int dimFeedforward, double dropout, String activation, double layerNormEps,
+        boolean batchFirst, boolean normFirst) {
+      this(dModel, nhead, dimFeedforward, dropout, activation, layerNormEps, batchFirst, normFirst, null);
+    }
+
+    /** The layer form: {@code activation} the spec of one of {@link TransformerDecoderLayer#activationModule}'s layers. */
+    public Spec(int dModel, int nhead, int dimFeedforward, double dropout, LayerSpec activation, double layerNormEps,
+        boolean batchFirst, boolean normFirst) {
+      this(dModel, nhead, dimFeedforward, dropout, String.valueOf(activation), layerNormEps, batchFirst, normFirst,
+          activation);
+    }
+
+    /** The activation applied between linear1 and linear2, as a layer's spec ({@code "gelu"}: {@code GELU.Spec()}). */
+    public LayerSpec activationSpec() {
+      return TransformerDecoderLayer.activationSpec(activation, activationLayer);
     }
 
     @Override
@@ -42,6 +61,7 @@ public class TransformerEncoderLayer extends Layer<TransformerEncoderLayer.Spec>
   private final transient LayerNorm norm2;
   private final transient Dropout dropout1;
   private final transient Dropout dropout2;
+  private final transient Layer<?> activation;
 
   /** PyTorch's defaults: dim_feedforward 2048, dropout 0.1, relu, eps 1e-5, sequence first, post-norm. */
   public TransformerEncoderLayer(int dModel, int nhead) {
@@ -58,6 +78,17 @@ public class TransformerEncoderLayer extends Layer<TransformerEncoderLayer.Spec>
     this(new Spec(dModel, nhead, dimFeedforward, dropout, activation, layerNormEps, batchFirst, normFirst));
   }
 
+  /**
+   * PyTorch's {@code activation} given as a module, {@code nn.TransformerEncoderLayer(..., nn.GELU(approximate='tanh'),
+   * ...)}: one of {@link TransformerDecoderLayer#ACTIVATION_LAYERS} (a copy is held, child {@code activation}; no
+   * parameters, so the state-dict keys are the string form's).
+   */
+  public TransformerEncoderLayer(int dModel, int nhead, int dimFeedforward, double dropout, Layer<?> activation,
+      double layerNormEps, boolean batchFirst, boolean normFirst) {
+    this(new Spec(dModel, nhead, dimFeedforward, dropout,
+        TransformerDecoderLayer.activationOf("TransformerEncoderLayer", activation), layerNormEps, batchFirst, normFirst));
+  }
+
   /** A layer of these hyper-parameters, freshly initialised. */
   public TransformerEncoderLayer(Spec spec) {
     super(spec);
@@ -70,6 +101,7 @@ public class TransformerEncoderLayer extends Layer<TransformerEncoderLayer.Spec>
     norm2 = registerModule("norm2", new LayerNorm(new int[] {d}, spec.layerNormEps(), true));
     dropout1 = registerModule("dropout1", new Dropout(spec.dropout()));
     dropout2 = registerModule("dropout2", new Dropout(spec.dropout()));
+    activation = TransformerDecoderLayer.registerActivation(this, spec.activationLayer());
   }
 
   public MultiheadAttention selfAttn() {
@@ -122,7 +154,7 @@ public class TransformerEncoderLayer extends Layer<TransformerEncoderLayer.Spec>
   /** The feed-forward block; its hidden maps go to {@code run} (may be null) to be given back after the layer's output. */
   private Tensor feedForward(Tensor x, Intermediates run) {
     Tensor h = linear1.apply(x);
-    Tensor a = "gelu".equals(spec().activation()) ? F.gelu(h) : F.relu(h);
+    Tensor a = activation != null ? activation.apply(h) : "gelu".equals(spec().activation()) ? F.gelu(h) : F.relu(h);
     hold(run, h, a);
     return dropout2.apply(linear2.apply(dropout.apply(a)));
   }

@@ -151,6 +151,26 @@ class AttentionLayersTest {
     encoderCase("enc_pre", layer, layer, encoderLayerKeys(""));
   }
 
+  /**
+   * PyTorch's callable activation, {@code nn.GELU(approximate='tanh')}: values and gradients as PyTorch's, a child
+   * {@code activation} as PyTorch's, the state-dict keys the string form's; a layer with parameters refused.
+   */
+  @Test
+  void encoderLayerWithAnActivationLayerAsPyTorch() {
+    TransformerEncoderLayer layer = new TransformerEncoderLayer(8, 2, 12, 0.1, new GELU("tanh"), 1e-5, true, false);
+    assertEquals("TransformerEncoderLayer(d_model=8, nhead=2, dim_feedforward=12, dropout=0.1,"
+        + " activation=GELU(approximate='tanh'), layer_norm_eps=1e-05, batch_first=True, norm_first=False)", layer.toString());
+    assertEquals("GELU(approximate='tanh')", layer.namedChildren().get("activation").toString());
+    assertEquals(new GELU.Spec("tanh"), layer.spec().activationSpec());
+    encoderCase("enc_act", layer, layer, encoderLayerKeys(""));
+    Transformer t = new Transformer(8, 2, 1, 1, 16, 0.0, new LeakyReLU(0.2), 1e-5, true, false);
+    assertEquals("LeakyReLU(negative_slope=0.2)",
+        t.encoder().layers().get(0).namedChildren().get("activation").toString());
+    assertEquals(new Transformer(8, 2, 1, 1, 16, 0.0).stateDict().keySet(), t.stateDict().keySet());
+    assertMessage("TransformerDecoderLayer: activation must be \"relu\", \"gelu\" or a parameterless activation layer"
+        + " (ReLU, GELU, SiLU", () -> new TransformerDecoderLayer(8, 2, 16, 0.0, new Linear(8, 8), 1e-5, true, false));
+  }
+
   @Test
   void encoderOfTwoLayersAndANormAsPyTorch() {
     TransformerEncoder encoder = new TransformerEncoder(

@@ -48,7 +48,7 @@ class AttentionLayersCompiledTest {
   @ParameterizedTest
   @ValueSource(strings = {"SelfAttentionLayers", "EncoderStacks", "CausalSdpa", "MaskedEncoder", "DropoutEncoder", "CrossAttention",
       "EncoderDecoder", "DropoutDecoder", "TransformerSeq", "CustomTransformer", "KdimAttention",
-      "AttentionWeights", "AttentionRuns", "CausalTransformer", "MaskedExtraKeys"})
+      "AttentionWeights", "AttentionRuns", "CausalTransformer", "MaskedExtraKeys", "ActivationLayers"})
   void trainingAndEvaluationGiveEagerValuesAndGradients(String name) {
     Module[] m = models(name);
     Kiln.manualSeed(3);

@@ -99,6 +99,7 @@ class CudaCompiledTest {
     "AttentionRuns, 6:8",
     "CausalTransformer, 6:8",
     "MaskedExtraKeys, 6:8",
+    "ActivationLayers, 6:8",
     "GatedPieces, 4:16",
     "PositionTable, 6:8",
     "TinyGpt, ids11:6",

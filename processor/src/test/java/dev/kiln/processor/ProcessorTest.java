@@ -3247,4 +3247,33 @@ class ProcessorTest {
         + " attn_mask must be [L, S] = [6, 6], got generateSquareSubsequentMask(5), [5, 5]").inFile(f)
         .onLineContaining("Tensor b = ");
   }
+
+  /**
+   * A transformer block's activation given as a layer compiles only written in place and one of the parameterless
+   * activation layers: a variable, or a layer with parameters, is an error on its line naming what compiles.
+   */
+  @Test
+  void transformerActivationsOutsideTheCompiledFormsAreErrorsOnTheirLines() {
+    JavaFileObject f = classModel("Activations",
+        "@Model(input = {6, 8})",
+        "public class Activations extends Module {",
+        "  static final GELU ACT = new GELU(\"tanh\");",
+        "  final TransformerEncoderLayer held = new TransformerEncoderLayer(8, 2, 16, 0.0, ACT, 1e-5, true, false);",
+        "  final TransformerEncoder weighted = new TransformerEncoder(",
+        "      new TransformerEncoderLayer(8, 2, 16, 0.0, new Linear(8, 8), 1e-5, true, false), 1);",
+        "  final Transformer t = new Transformer(8, 2, 1, 1, 16, 0.0, new Softmax(-1), 1e-5, true, false);",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    return t.forward(weighted.apply(held.apply(x)), x);",
+        "  }",
+        "}");
+    Compilation c = compile(f);
+    assertThat(c).hadErrorContaining("held: TransformerEncoderLayer's activation ACT must be written in place, \"relu\", \"gelu\""
+        + " or a new activation layer (new GELU(\"tanh\"), new SiLU(), ...: ReLU, GELU, SiLU").inFile(f)
+        .onLineContaining("final TransformerEncoderLayer held");
+    assertThat(c).hadErrorContaining("weighted: TransformerEncoderLayer: activation must be \"relu\", \"gelu\" or a"
+        + " parameterless activation layer (ReLU, GELU").inFile(f).onLineContaining("new Linear(8, 8)");
+    assertThat(c).hadErrorContaining("t: Transformer: activation must be \"relu\", \"gelu\" or a parameterless activation"
+        + " layer (ReLU, GELU, SiLU, Mish, Tanh, Sigmoid, LeakyReLU, ELU, CELU, SELU, ReLU6, Hardtanh, Hardswish, Hardsigmoid,"
+        + " LogSigmoid, Softplus, Softsign, Tanhshrink, Identity), not Softmax(dim=-1)").inFile(f).onLineContaining("new Softmax(-1)");
+  }
 }

@@ -5,12 +5,10 @@ import static dev.kiln.processor.read.LayerCatalog.integer;
 import static dev.kiln.processor.read.LayerCatalog.number;
 
 import dev.kiln.dsl.Dropout;
-import dev.kiln.dsl.GELU;
 import dev.kiln.dsl.LayerNorm;
 import dev.kiln.dsl.LayerSpec;
 import dev.kiln.dsl.Linear;
 import dev.kiln.dsl.MultiheadAttention;
-import dev.kiln.dsl.ReLU;
 import dev.kiln.dsl.Softmax;
 import dev.kiln.dsl.TransformerDecoderLayer;
 import dev.kiln.dsl.TransformerEncoderLayer;
@@ -100,20 +98,21 @@ final class AttentionLayers {
     return block("TransformerDecoderLayer", args, TransformerDecoderLayer.Spec::new);
   }
 
-  /** A transformer block's spec made from its eight hyper-parameters. */
+  /** A transformer block's spec made from its eight hyper-parameters and the activation's layer (null for a string). */
   private interface BlockSpec<S> {
     S of(int dModel, int nhead, int dimFeedforward, double dropout, String activation, double layerNormEps, boolean batchFirst,
-        boolean normFirst);
+        boolean normFirst, LayerSpec activationLayer);
   }
 
   /** The constructor arguments of the transformer block {@code layer}, with PyTorch's defaults, as {@code make} takes them. */
   private static <S> S block(String layer, List<Object> args, BlockSpec<S> make) throws LayerCatalog.BadArguments {
     try {
       return switch (args.size()) {
-        case 2 -> make.of(integer(args, 0), integer(args, 1), 2048, 0.1, "relu", 1e-5, false, false);
-        case 4 -> make.of(integer(args, 0), integer(args, 1), integer(args, 2), number(args, 3), "relu", 1e-5, false, false);
+        case 2 -> make.of(integer(args, 0), integer(args, 1), 2048, 0.1, "relu", 1e-5, false, false, null);
+        case 4 -> make.of(integer(args, 0), integer(args, 1), integer(args, 2), number(args, 3), "relu", 1e-5, false, false,
+            null);
         case 8 -> make.of(integer(args, 0), integer(args, 1), integer(args, 2), number(args, 3), String.valueOf(args.get(4)),
-            number(args, 5), bool(args, 6), bool(args, 7));
+            number(args, 5), bool(args, 6), bool(args, 7), args.get(4) instanceof LayerSpec a ? a : null);
         default -> throw new LayerCatalog.BadArguments(layer + " takes (d_model, nhead[, dim_feedforward, dropout[,"
             + " activation, layer_norm_eps, batch_first, norm_first]])");
       };
@@ -167,7 +166,7 @@ final class AttentionLayers {
   /** A decoder layer's hyper-parameters as the encoder layer's spec, which the shared parts of the expansion read. */
   private static TransformerEncoderLayer.Spec asBlock(TransformerDecoderLayer.Spec d) {
     return new TransformerEncoderLayer.Spec(d.dModel(), d.nhead(), d.dimFeedforward(), d.dropout(), d.activation(),
-        d.layerNormEps(), d.batchFirst(), d.normFirst());
+        d.layerNormEps(), d.batchFirst(), d.normFirst(), d.activationLayer());
   }
 
   /** The layers a MultiheadAttention at {@code path} holds, as its eager class registers them: {@code out_proj}. */
@@ -616,7 +615,7 @@ final class AttentionLayers {
   private static String feedForward(Writer w, String path, TransformerEncoderLayer.Spec s, Map<String, LayerIr> layers, String x,
       String last) {
     String h = apply(w, layers, path + ".linear1", x);
-    h = w.step(List.of(h), "gelu".equals(s.activation()) ? new GELU.Spec() : new ReLU.Spec(), null, path + ": " + s.activation());
+    h = w.step(List.of(h), s.activationSpec(), null, path + ": " + s.activation());
     h = dropout(w, layers, path + ".dropout", h);
     return dropout(w, layers, path + last, apply(w, layers, path + ".linear2", h));
   }

@@ -343,7 +343,7 @@ final class LayerDeclarations {
           diagnostics.error(unit, args.get(0), Message.ATTENTION_ENCODER_LAYER, path, name, args.get(0), layerClass);
           return null;
         }
-        List<Object> layerArgs = code.constants(inner.getArguments(), path, layerClass, unit);
+        List<Object> layerArgs = blockConstants(inner, 4, path, layerClass, unit);
         List<Object> count = code.constants(args.subList(1, 2), path, name, unit);
         if (layerArgs == null || count == null) {
           return null;
@@ -365,7 +365,8 @@ final class LayerDeclarations {
       if (name.equals("Transformer")) {
         return transformerNode(nc, path, unit, layers);
       }
-      List<Object> constants = code.constants(args, path, name, unit);
+      List<Object> constants = name.equals("MultiheadAttention") ? code.constants(args, path, name, unit)
+          : blockConstants(nc, 4, path, name, unit);
       if (constants == null) {
         return null;
       }
@@ -389,6 +390,46 @@ final class LayerDeclarations {
       diagnostics.error(unit, nc, Message.BAD_LAYER_ARGUMENTS, path, e.getMessage());
       return null;
     }
+  }
+
+  /**
+   * The constant arguments of {@code new TransformerEncoderLayer(...)}, {@code new TransformerDecoderLayer(...)} or {@code
+   * new Transformer(...)} ({@code cls}), the activation (argument {@code at}) given as a layer read as its spec: {@code new
+   * GELU("tanh")} written in place, one of the activation layers a block takes. Null after an error (reported): an
+   * activation that is not written in place (a variable, a method's result), or another layer.
+   */
+  private List<Object> blockConstants(NewClassTree nc, int at, String path, String cls, CompilationUnitTree unit) {
+    List<? extends ExpressionTree> args = nc.getArguments();
+    if (!(trees.getElement(TreePath.getPath(unit, nc)) instanceof ExecutableElement ctor) || ctor.getParameters().size() <= at
+        || ctor.getParameters().get(at).asType().toString().equals("java.lang.String")) {
+      return code.constants(args, path, cls, unit);
+    }
+    ExpressionTree activation = args.get(at);
+    String layers = TransformerDecoderLayer.ACTIVATION_LAYERS;
+    if (!(DeclarationReader.stripped(activation) instanceof NewClassTree)) {
+      diagnostics.error(unit, activation, Message.ATTENTION_NOT_COMPILED, path + ": " + cls + "'s activation " + activation
+          + " must be written in place, \"relu\", \"gelu\" or a new activation layer (new GELU(\"tanh\"), new SiLU(), ...: "
+          + layers + "), for a compiled model to read it; or leave out @Model");
+      return null;
+    }
+    LayerSpec spec = layerSpec(DeclarationReader.stripped(activation), path + ".activation", unit);
+    if (spec == null) {
+      return null;
+    }
+    if (TransformerDecoderLayer.activationModule(spec) == null) {
+      diagnostics.error(unit, activation, Message.BAD_LAYER_ARGUMENTS, path, cls + ": activation must be \"relu\", \"gelu\""
+          + " or a parameterless activation layer (" + layers + "), not " + spec);
+      return null;
+    }
+    List<ExpressionTree> rest = new java.util.ArrayList<>(args);
+    rest.remove(at);
+    List<Object> constants = code.constants(rest, path, cls, unit);
+    if (constants == null) {
+      return null;
+    }
+    List<Object> all = new java.util.ArrayList<>(constants);
+    all.add(at, spec);
+    return all;
   }
 
   /**
@@ -452,7 +493,7 @@ final class LayerDeclarations {
             + ") must have the same d_model and batch_first");
       }
     } else {
-      List<Object> constants = code.constants(args, path, "Transformer", unit);
+      List<Object> constants = blockConstants(nc, 6, path, "Transformer", unit);
       if (constants == null) {
         return null;
       }
