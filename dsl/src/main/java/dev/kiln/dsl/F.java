@@ -708,6 +708,15 @@ public final class F {
     return Ops.pad(x, pad, value);
   }
 
+  /**
+   * {@code F.pad(x, pad, mode=mode)}: {@code "constant"} (zeros), {@code "reflect"}, {@code "replicate"} or {@code "circular"}
+   * over the dimensions after the first ({@code pad(x, new int[] {4, 4, 4, 4}, "reflect")} of {@code [N, C, H, W]}); eager or
+   * compiled. See {@link Ops#pad(Tensor, int[], String)}.
+   */
+  public static Tensor pad(Tensor x, int[] pad, String mode) {
+    return Ops.pad(x, pad, mode);
+  }
+
   /** Each row of {@code x} along dimension 1 scaled to 2-norm 1 (PyTorch's {@code F.normalize(x)}: p 2, dim 1, eps 1e-12). */
   public static Tensor normalize(Tensor x) {
     return Ops.normalize(x, 2f, 1, 1e-12f);

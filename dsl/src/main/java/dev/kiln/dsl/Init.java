@@ -129,6 +129,72 @@ public final class Init {
     return kaimingNormal(t, 0, FanMode.FAN_IN, Nonlinearity.LEAKY_RELU);
   }
 
+  /**
+   * Saxe's orthogonal initialisation, PyTorch's {@code orthogonal_(t, gain)}: the tensor viewed as a matrix of {@code
+   * t.size(0)} rows (the rest flattened) gets orthonormal rows or columns (whichever are fewer), times {@code gain}. As
+   * PyTorch draws it: a normal matrix (transposed when it has fewer rows than columns), the Q of its QR decomposition with
+   * each column signed as R's diagonal (so that Q is uniformly distributed), transposed back. The QR is computed in double
+   * (Gram-Schmidt, twice).
+   *
+   * @throws IllegalArgumentException for a tensor of fewer than 2 dimensions
+   */
+  public static Tensor orthogonal(Tensor t, double gain) {
+    if (t.dim() < 2) {
+      throw new IllegalArgumentException("Init.orthogonal: only tensors with 2 or more dimensions are supported, got "
+          + Shapes.toString(t.shape()));
+    }
+    if (t.numel() == 0) {
+      return t;
+    }
+    int rows = t.size(0), cols = t.numel() / rows;
+    boolean transposed = rows < cols;
+    int m = Math.max(rows, cols), n = Math.min(rows, cols);
+    float[] drawn = Tensor.randn(rows, cols).toFloatArray();
+    double[][] q = new double[n][m]; // the columns of the m x n matrix
+    for (int r = 0; r < rows; r++) {
+      for (int c = 0; c < cols; c++) {
+        if (transposed) {
+          q[r][c] = drawn[r * cols + c];
+        } else {
+          q[c][r] = drawn[r * cols + c];
+        }
+      }
+    }
+    for (int j = 0; j < n; j++) {
+      for (int pass = 0; pass < 2; pass++) { // (the second pass restores what rounding lost)
+        for (int i = 0; i < j; i++) {
+          double dot = 0;
+          for (int k = 0; k < m; k++) {
+            dot += q[i][k] * q[j][k];
+          }
+          for (int k = 0; k < m; k++) {
+            q[j][k] -= dot * q[i][k];
+          }
+        }
+      }
+      double norm = 0;
+      for (int k = 0; k < m; k++) {
+        norm += q[j][k] * q[j][k];
+      }
+      norm = Math.sqrt(norm); // R's diagonal, positive: Q's column signed as PyTorch signs it
+      for (int k = 0; k < m; k++) {
+        q[j][k] /= norm;
+      }
+    }
+    float[] out = new float[rows * cols];
+    for (int r = 0; r < rows; r++) {
+      for (int c = 0; c < cols; c++) {
+        out[r * cols + c] = (float) (gain * (transposed ? q[r][c] : q[c][r]));
+      }
+    }
+    return write(t, Tensor.of(out, t.shape()));
+  }
+
+  /** {@link #orthogonal(Tensor, double)} with gain 1. */
+  public static Tensor orthogonal(Tensor t) {
+    return orthogonal(t, 1);
+  }
+
   private static double kaimingStd(String name, Tensor t, double a, FanMode mode, Nonlinearity nonlinearity) {
     int[] fans = fans(name, t);
     int fan = mode == FanMode.FAN_IN ? fans[0] : fans[1];

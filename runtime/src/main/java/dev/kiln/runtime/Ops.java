@@ -1300,6 +1300,29 @@ public final class Ops {
   }
 
   /**
+   * {@code x} padded as PyTorch's {@code F.pad(x, pad, mode=mode)}: {@code "constant"} with zeros ({@link #pad(Tensor, int[],
+   * float)}), or {@code "reflect"}, {@code "replicate"} or {@code "circular"} over the dimensions after the first ({@link
+   * PadModes}): one {@link #indexSelect} per padded dimension, the last first, whose gradient adds each padded value's back
+   * to the value it copies.
+   *
+   * @throws IllegalArgumentException for an unknown mode, or a padding the mode refuses (PadModes#check), naming it
+   */
+  public static Tensor pad(Tensor x, int[] pad, String mode) {
+    PadModes.check(mode, pad, x.shape());
+    if (!PadModes.indexed(mode)) {
+      return pad(x, pad, 0f);
+    }
+    Tensor out = x;
+    for (int k = 0; k < pad.length / 2; k++) {
+      int d = x.dim() - 1 - k;
+      if (pad[2 * k] != 0 || pad[2 * k + 1] != 0) {
+        out = indexSelect(out, d, Tensor.labels(PadModes.sources(mode, x.size(d), pad[2 * k], pad[2 * k + 1])).to(x.device()));
+      }
+    }
+    return out;
+  }
+
+  /**
    * {@code x} reversed along each of {@code dims} (negative counting from the end), PyTorch's
    * {@code torch.flip(x, dims)}: a copy in one pass, whose gradient is the incoming one flipped back.
    *

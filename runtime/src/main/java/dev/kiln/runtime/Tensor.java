@@ -200,6 +200,19 @@ public final class Tensor {
     return wrap(v, steps);
   }
 
+  /**
+   * Standard normal samples of {@code like}'s shape on its device, PyTorch's {@code torch.randn_like(like)} (a VAE's {@code eps =
+   * torch.randn_like(std)}); they take no gradient.
+   */
+  public static Tensor randnLike(Tensor like) {
+    return randn(like.shape()).to(like.device());
+  }
+
+  /** Uniform samples in {@code [0, 1)} of {@code like}'s shape on its device, PyTorch's {@code torch.rand_like(like)}. */
+  public static Tensor randLike(Tensor like) {
+    return rand(like.shape()).to(like.device());
+  }
+
   /** Uniform samples in {@code [0, 1)}. */
   public static Tensor rand(int... shape) {
     return uniform(0f, 1f, shape);

@@ -256,6 +256,8 @@ final class LayerFields {
       args.add(value instanceof Double d ? CodeBlock.of("$L", d + "")
           : value instanceof String text ? CodeBlock.of("$S", text) // a recurrent layer's mode
           : value instanceof int[] dims ? CodeBlock.of("new int[] {$L}", Generator.joined(dims)) // LayerNorm's normalized shape
+          : value instanceof List<?> list ? CodeBlock.of("$T.of($L)", List.class, list.stream().map(String::valueOf)
+              .collect(java.util.stream.Collectors.joining(", "))) // a padding layer's counts
           : value instanceof Enum<?> constant ? CodeBlock.of("$T.$L", ClassName.get(constant.getDeclaringClass()), constant.name())
           : CodeBlock.of("$L", value));
     }

@@ -242,6 +242,9 @@ final class BodyReader implements StatementReader, ValueReader {
     }
   }
 
+  /** Tensor's factories of random values, which a compiled forward does not draw (the noise is a further input). */
+  private static final java.util.Set<String> RANDOM_FACTORIES = java.util.Set.of("randn", "randnLike", "rand", "randLike", "uniform");
+
   /** Reads statements in order; true when a return ended them (outside a loop: a return in a loop is an error). */
   @Override
   public boolean readStatements(List<? extends StatementTree> statements, CompilationUnitTree unit, Map<String, LayerNode> fields,
@@ -263,10 +266,10 @@ final class BodyReader implements StatementReader, ValueReader {
         if (modeConditions.modeBranch(branch, unit, fields, className, returned, inLoop)) {
           return true; // a return in the branch this mode takes ended the method
         }
-      } else if (inLoop && s instanceof IfTree branch && loops.foldHereOrNull(branch.getCondition(), unit, fields) instanceof Boolean taken) {
+      } else if (s instanceof IfTree branch && loops.foldHereOrNull(branch.getCondition(), unit, fields) instanceof Boolean taken) {
         StatementTree chosen = taken ? branch.getThenStatement() : branch.getElseStatement();
-        if (chosen != null && readStatements(loops.body(chosen), unit, fields, className, returned, true)) {
-          return true; // if (i == EXIT) return x; at the unrolled index that returns
+        if (chosen != null && readStatements(loops.body(chosen), unit, fields, className, returned, inLoop)) {
+          return true; // if (i == EXIT) return x; at the unrolled index that returns; if (upsample != 0) of a block's constant
         }
       } else if (s instanceof VariableTree v && trees.getElement(TreePath.getPath(unit, v)) instanceof VariableElement e
           && e.getConstantValue() != null) {
@@ -559,7 +562,12 @@ final class BodyReader implements StatementReader, ValueReader {
     if (method instanceof ExecutableElement ex && mi.getMethodSelect() instanceof MemberSelectTree ms
         && ((TypeElement) ex.getEnclosingElement()).getQualifiedName().contentEquals(DeclarationReader.TENSOR)) {
       // a Tensor method with no compiled form (x.floor(), x.scatter(...)): named, with eager mode as the way out
-      diagnostics.error(unit, e, Message.EAGER_ONLY_TENSOR_METHOD, methodName, ms.getIdentifier(), mi);
+      String name = ms.getIdentifier().toString();
+      if (RANDOM_FACTORIES.contains(name)) { // a VAE's eps = torch.randn_like(std): the noise as a further input
+        diagnostics.error(unit, e, Message.RANDOM_IN_FORWARD, methodName, name, mi);
+      } else {
+        diagnostics.error(unit, e, Message.EAGER_ONLY_TENSOR_METHOD, methodName, name, mi);
+      }
       return null;
     }
     if (!code.unresolved(unit, mi)) { // else a misspelt method, which javac reports itself

@@ -43,6 +43,7 @@ import dev.kiln.processor.ir.Narrow;
 import dev.kiln.processor.ir.Tile;
 import dev.kiln.processor.ir.Normalize;
 import dev.kiln.processor.ir.Pointwise;
+import dev.kiln.processor.ir.IndexedPad;
 import dev.kiln.processor.ir.Pad;
 import dev.kiln.processor.ir.Permute;
 import dev.kiln.processor.ir.Reduce;
@@ -136,6 +137,12 @@ final class LayerCatalog {
       Map.entry(DSL + "Hardsigmoid", args -> none(args, "Hardsigmoid", new dev.kiln.dsl.Hardsigmoid.Spec())),
       Map.entry(DSL + "GLU", args -> new dev.kiln.dsl.GLU.Spec(args.isEmpty() ? -1 : integer(args, 0))),
       Map.entry(DSL + "Softmin", args -> new dev.kiln.dsl.Softmin.Spec(integer(args, 0))),
+      // the padding layers: F.pad of their mode (index selects of PadModes' tables, or a constant padding: LayerExpansions)
+      Map.entry(DSL + "ReflectionPad1d", args -> padding(args, new dev.kiln.dsl.ReflectionPad1d(0).spec())),
+      Map.entry(DSL + "ReflectionPad2d", args -> padding(args, new dev.kiln.dsl.ReflectionPad2d(0).spec())),
+      Map.entry(DSL + "ReplicationPad1d", args -> padding(args, new dev.kiln.dsl.ReplicationPad1d(0).spec())),
+      Map.entry(DSL + "ReplicationPad2d", args -> padding(args, new dev.kiln.dsl.ReplicationPad2d(0).spec())),
+      Map.entry(DSL + "ZeroPad2d", args -> padding(args, new dev.kiln.dsl.ZeroPad2d(0).spec())),
       Map.entry(DSL + "PixelShuffle", args -> new dev.kiln.dsl.PixelShuffle.Spec(integer(args, 0))),
       Map.entry(DSL + "PReLU", args -> switch (args.size()) { // (its weight read as the layer's tensor: LayerExpansions)
         case 0 -> new dev.kiln.dsl.PReLU.Spec(1, 0.25);
@@ -366,7 +373,7 @@ final class LayerCatalog {
 
   /** Simple names of the supported layers, for messages. */
   static String supported() {
-    return "Linear, Conv1d, Conv2d, ConvTranspose2d, Upsample, MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, AdaptiveAvgPool1d, AdaptiveAvgPool2d, BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm, InstanceNorm1d, InstanceNorm2d, Dropout, Dropout2d, Flatten, ReLU, Sigmoid, Tanh, LeakyReLU, GELU, SiLU, ELU, Softplus, Hardtanh, ReLU6, Hardswish, Hardsigmoid, Mish, SELU, CELU, Softsign, LogSigmoid, Tanhshrink, Identity, Unflatten, Softmax, LogSoftmax, Softmin, GLU, PReLU, PixelShuffle, PixelUnshuffle, Embedding, EmbeddingBag, LSTM, GRU, RNN, Sequential";
+    return "Linear, Conv1d, Conv2d, ConvTranspose2d, Upsample, MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, AdaptiveAvgPool1d, AdaptiveAvgPool2d, BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm, InstanceNorm1d, InstanceNorm2d, Dropout, Dropout2d, Flatten, ReLU, Sigmoid, Tanh, LeakyReLU, GELU, SiLU, ELU, Softplus, Hardtanh, ReLU6, Hardswish, Hardsigmoid, Mish, SELU, CELU, Softsign, LogSigmoid, Tanhshrink, Identity, Unflatten, Softmax, LogSoftmax, Softmin, GLU, PReLU, PixelShuffle, PixelUnshuffle, ReflectionPad1d, ReflectionPad2d, ReplicationPad1d, ReplicationPad2d, ZeroPad2d, Embedding, EmbeddingBag, LSTM, GRU, RNN, Sequential";
   }
 
   static LayerSpec create(String qualifiedName, List<Object> args) throws BadArguments {
@@ -461,7 +468,7 @@ final class LayerCatalog {
         case "hardtanh/0" -> new Hardtanh.Spec(-1.0, 1.0);
         case "hardtanh/2" -> new Hardtanh.Spec(number(args, 0), number(args, 1));
         case "pad/1" -> new Pad(pads(args), 0f);
-        case "pad/2" -> new Pad(pads(args), (float) number(args, 1));
+        case "pad/2" -> args.get(1) instanceof String mode ? padMode(args, mode) : new Pad(pads(args), (float) number(args, 1));
         case "normalize/0" -> new Normalize(2f, 1, 1e-12f);
         case "normalize/3" -> new Normalize((float) number(args, 0), integer(args, 1), (float) number(args, 2));
         case "softmax/1" -> new Softmax.Spec(integer(args, 0));
@@ -583,7 +590,7 @@ final class LayerCatalog {
         + "sigmoid, tanh, gelu(x[, approximate]), silu, leakyRelu(x, slope), elu(x[, alpha]), softplus(x[, beta, threshold]), hardtanh(x[, min, max]), relu6, hardswish, hardsigmoid, mish, selu, celu(x[, alpha]), softsign, logsigmoid, tanhshrink, glu(x[, dim]), softmin(x, dim), pixelShuffle(x, r), pixelUnshuffle(x, r), softmax(x, dim), logSoftmax(x, dim), flatten(x[, start, end]), maxPool2d(x, k[, stride[, padding, "
         + "ceilMode]]), avgPool2d(x, k[, stride[, padding, ceilMode, countIncludePad]]), adaptiveAvgPool2d(x, size[, width]), maxPool1d(x, k[, stride[, padding, ceilMode]]), avgPool1d(x, k[, stride[, padding, "
         + "ceilMode, countIncludePad]]), adaptiveAvgPool1d(x, size), interpolate(x, scale[, scale_w]), "
-        + "reshape(x, -1, ...), pad(x, new int[] {left, right, ...}[, value]), normalize(x[, p, dim, eps]), x.logsumexp(dim[, keepDim]), x.norm(p, dim[, keepDim]), x.prod(dim[, keepDim]), x.amax(dims...) and x.amin(dims...) (or (new int[] {dims}, keepDim)), x.cumsum(dim), x.flip(dims...), x.roll(shift, dim), x.neg(), x.repeat(1, counts...), cosineSimilarity(a, b[, dim, eps]) of two values (broadcast where a size is 1), transpose(x, d0, d1), permute(x, 0, ...), select(x, dim, index), narrow(x, dim, start, length), add(a, b), sub(a, b), mul(a, b) and div(a, b) of two"
+        + "reshape(x, -1, ...), pad(x, new int[] {left, right, ...}[, value or mode]), normalize(x[, p, dim, eps]), x.logsumexp(dim[, keepDim]), x.norm(p, dim[, keepDim]), x.prod(dim[, keepDim]), x.amax(dims...) and x.amin(dims...) (or (new int[] {dims}, keepDim)), x.cumsum(dim), x.flip(dims...), x.roll(shift, dim), x.neg(), x.repeat(1, counts...), cosineSimilarity(a, b[, dim, eps]) of two values (broadcast where a size is 1), transpose(x, d0, d1), permute(x, 0, ...), select(x, dim, index), narrow(x, dim, start, length), add(a, b), sub(a, b), mul(a, b) and div(a, b) of two"
         + " values of one shape or broadcast ([N, C, 1, 1] over [N, C, H, W]) or of a tensor field (x.add(pos)), matmul(a, b) of"
         + " two values, mul(x, c) and div(x, c) of a constant (x.add(c), x.sub(c) too), sum(x, dim[, keepDim]) and mean(x, dim[,"
         + " keepDim]) along a dimension after the batch (or several: mean(x, new int[] {2, 3})), maskedFill(x, mask, value) of a buffer mask, "
@@ -670,6 +677,34 @@ final class LayerCatalog {
   }
 
   /** {@code F.pad}'s padding, an {@code int[]} of (before, after) pairs from the last dimension backwards. */
+  /** A padding layer's spec of {@code args}: one count for every side, or one per side (left, right[, top, bottom]). */
+  private static LayerSpec padding(List<Object> args, dev.kiln.dsl.Padding.Spec none) throws BadArguments {
+    int sides = 2 * none.dims();
+    if (args.size() != 1 && args.size() != sides) {
+      throw new BadArguments(none.layer() + " takes (padding) or (" + (sides == 2 ? "left, right" : "left, right, top, bottom") + ")");
+    }
+    List<Integer> pads = new ArrayList<>();
+    for (int i = 0; i < sides; i++) {
+      pads.add(integer(args, args.size() == 1 ? 0 : i));
+    }
+    try {
+      return new dev.kiln.dsl.Padding.Spec(none.layer(), none.mode(), none.dims(), pads);
+    } catch (IllegalArgumentException e) {
+      throw new BadArguments(e.getMessage());
+    }
+  }
+
+  /** {@code F.pad(x, pad, mode)}: a constant padding with zeros, or the index selects of {@code mode}'s tables. */
+  private static LayerSpec padMode(List<Object> args, String mode) throws BadArguments {
+    if (mode.equals("constant")) {
+      return new Pad(pads(args), 0f);
+    }
+    if (!dev.kiln.runtime.PadModes.indexed(mode)) {
+      throw new BadArguments("F.pad: mode must be one of \"constant\", \"reflect\", \"replicate\" or \"circular\", got \"" + mode + "\"");
+    }
+    return new IndexedPad(mode, pads(args));
+  }
+
   private static List<Integer> pads(List<Object> args) throws BadArguments {
     if (!(args.get(0) instanceof int[] pads)) {
       throw new BadArguments("F.pad takes the padding as an int[] of (before, after) pairs from the last dimension backwards, e.g."

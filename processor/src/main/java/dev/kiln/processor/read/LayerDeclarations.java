@@ -1,6 +1,7 @@
 package dev.kiln.processor.read;
 
 import com.sun.source.tree.AssignmentTree;
+import com.sun.source.tree.BlockTree;
 import com.sun.source.tree.LambdaExpressionTree;
 import com.sun.source.tree.CompilationUnitTree;
 import com.sun.source.tree.ExpressionStatementTree;
@@ -767,8 +768,51 @@ final class LayerDeclarations {
           constants.put(f, value);
           folder.define(f, value);
         }
+      } else if (s instanceof VariableTree v && v.getInitializer() != null
+          && trees.getElement(TreePath.getPath(unit, v)) instanceof VariableElement local && local.getKind() == ElementKind.LOCAL_VARIABLE
+          && (local.asType().getKind().isPrimitive() || types.isSameType(local.asType(), code.type(String.class.getName())))
+          && !assigned(tree.getBody(), local, unit)) {
+        // a local computed from the parameters (int reflectionPadding = kernelSize / 2;), as PyTorch's __init__ computes one
+        Object value = code.foldOrNull(v.getInitializer(), unit);
+        if (value != null) {
+          constants.put(local, value);
+          folder.define(local, value);
+        }
       }
     }
+  }
+
+  /** Whether {@code body} assigns {@code local} after its declaration ({@code p = 2;}, {@code p += 1}, {@code p++}). */
+  private boolean assigned(BlockTree body, VariableElement local, CompilationUnitTree unit) {
+    boolean[] found = {false};
+    new com.sun.source.util.TreePathScanner<Void, Void>() {
+      private void check(ExpressionTree target) {
+        if (trees.getElement(new TreePath(getCurrentPath(), target)) == local) {
+          found[0] = true;
+        }
+      }
+
+      @Override
+      public Void visitAssignment(AssignmentTree node, Void unused) {
+        check(node.getVariable());
+        return super.visitAssignment(node, unused);
+      }
+
+      @Override
+      public Void visitCompoundAssignment(com.sun.source.tree.CompoundAssignmentTree node, Void unused) {
+        check(node.getVariable());
+        return super.visitCompoundAssignment(node, unused);
+      }
+
+      @Override
+      public Void visitUnary(com.sun.source.tree.UnaryTree node, Void unused) {
+        if (node.getKind().name().contains("CREMENT")) {
+          check(node.getExpression());
+        }
+        return super.visitUnary(node, unused);
+      }
+    }.scan(TreePath.getPath(unit, body), null);
+    return found[0];
   }
 
   /** Whether {@code expr} creates a ModuleList ({@code ModuleList.of(...)}, {@code new ModuleList<>(...)}). */

@@ -3,23 +3,30 @@ package dev.kiln.processor.read;
 import dev.kiln.dsl.GLU;
 import dev.kiln.dsl.LayerSpec;
 import dev.kiln.dsl.PReLU;
+import dev.kiln.dsl.Padding;
 import dev.kiln.dsl.PixelShuffle;
 import dev.kiln.dsl.PixelUnshuffle;
 import dev.kiln.dsl.Sigmoid;
 import dev.kiln.dsl.Softmax;
 import dev.kiln.dsl.Softmin;
+import dev.kiln.processor.ir.IndexedPad;
 import dev.kiln.processor.ir.LayerIr;
 import dev.kiln.processor.ir.Mul;
 import dev.kiln.processor.ir.Narrow;
+import dev.kiln.processor.ir.Pad;
 import dev.kiln.processor.ir.Permute;
 import dev.kiln.processor.ir.PReluOf;
 import dev.kiln.processor.ir.Reshape;
+import dev.kiln.processor.ir.Scatter;
 import dev.kiln.processor.ir.Scale;
 import dev.kiln.processor.ir.Source;
 import dev.kiln.processor.ir.TensorIr;
+import dev.kiln.runtime.PadModes;
 import dev.kiln.runtime.Shapes;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.stream.Collectors;
 
 /**
  * The layers a compiled forward computes as steps it already has, as eager mode's {@code F} forms compute them, so their
@@ -29,7 +36,8 @@ import java.util.List;
  * PReluOf}) reading x and its weight, read as a tensor of the layer ({@code act.weight}, as the attention layers'
  * parameters are read). Layers, Sequential children and {@code F} calls alike ({@link BodyReader#step}). An input whose
  * shape is unknown or that the layer refuses keeps the layer's one step, which the shape checker then names on its line
- * with the layer's own message.
+ * with the layer's own message. The padding layers ({@code ReflectionPad2d}, ...) and {@code F.pad(x, pad, mode)} of a
+ * non-constant mode are eager's index selects of constant ids ({@link PadModes}), {@code ZeroPad2d} a constant padding.
  */
 final class LayerExpansions {
   private LayerExpansions() {}
@@ -37,7 +45,7 @@ final class LayerExpansions {
   /** Whether {@code spec} is read as the steps of its expansion. */
   static boolean expands(LayerSpec spec) {
     return spec instanceof GLU.Spec || spec instanceof Softmin.Spec || spec instanceof PixelShuffle.Spec
-        || spec instanceof PixelUnshuffle.Spec || spec instanceof PReLU.Spec;
+        || spec instanceof PixelUnshuffle.Spec || spec instanceof PReLU.Spec || spec instanceof Padding.Spec || spec instanceof IndexedPad;
   }
 
   /** The value of {@code spec} applied to {@code input} as steps of {@code steps}, or null where it stays one step. */
@@ -58,6 +66,13 @@ final class LayerExpansions {
       TensorIr weight = new TensorIr(layer.path() + ".weight", layer.path() + ".weight", TensorIr.Kind.PARAMETER,
           new int[] {s.numParameters()}, layer.source());
       return prelu(steps, input, weight, steps.reader::readLayerParameter, text, where);
+    }
+    if (spec instanceof Padding.Spec s) {
+      return s.mode().equals("constant") ? steps.step(input, new Pad(s.pads(), 0f), null, text, where)
+          : indexedPad(steps, input, shape, s.mode(), s.array(), text, where);
+    }
+    if (spec instanceof IndexedPad s) {
+      return indexedPad(steps, input, shape, s.mode(), s.array(), text, where);
     }
     if (spec instanceof Softmin.Spec s) {
       return steps.step(steps.step(input, new Scale(-1f, "neg()"), null, text, where), new Softmax.Spec(s.dim()), null, text, where);
@@ -100,6 +115,24 @@ final class LayerExpansions {
     }
     String views = steps.step(input, new Reshape(split), null, text, where);
     return steps.step(steps.step(views, new Permute(order), null, text, where), new Reshape(back), null, text, where);
+  }
+
+  /**
+   * A padding of {@code mode} ({@code "reflect"}, {@code "replicate"}, {@code "circular"}) as eager mode's {@code
+   * Ops.pad(x, pad, mode)} computes it: one index select of {@link PadModes}' constant ids per padded dimension, the last
+   * first (none for a dimension padded by nothing), so values and gradients are eager's to the bit.
+   */
+  private static String indexedPad(BodyReader steps, String input, int[] shape, String mode, int[] pad, String text, Source where) {
+    String value = input;
+    for (int k = 0; k < pad.length / 2; k++) {
+      int d = shape.length - 1 - k;
+      if (pad[2 * k] != 0 || pad[2 * k + 1] != 0) {
+        List<Integer> ids = Arrays.stream(PadModes.sources(mode, shape[d], pad[2 * k], pad[2 * k + 1])).boxed().toList();
+        String text2 = ids.stream().map(String::valueOf).collect(Collectors.joining(", "));
+        value = steps.step(value, new Scatter(Scatter.Op.INDEX_SELECT, d, 0f, 1f, ids, "Tensor.labels(" + text2 + ")"), null, text, where);
+      }
+    }
+    return value;
   }
 
   /**

@@ -1,0 +1,233 @@
+package dev.kiln.processor;
+
+import static com.google.testing.compile.CompilationSubject.assertThat;
+import static dev.kiln.processor.ParityTest.assertClose;
+import static dev.kiln.processor.ParityTest.assertParameterGradients;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.testing.compile.Compilation;
+import dev.kiln.dsl.BCELoss;
+import dev.kiln.dsl.F;
+import dev.kiln.dsl.Init;
+import dev.kiln.dsl.MSELoss;
+import dev.kiln.dsl.Module;
+import dev.kiln.dsl.Reduction;
+import dev.kiln.runtime.Kiln;
+import dev.kiln.runtime.Tensor;
+import dev.kiln.runtime.optim.Adadelta;
+import dev.kiln.runtime.optim.Adam;
+import dev.kiln.runtime.optim.Optimizer;
+import java.util.List;
+import java.util.Map;
+import java.util.function.BiFunction;
+import java.util.function.Function;
+import java.util.function.Supplier;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The vision models of pytorch/examples ported as a Java developer would port them (the model zoo's vision pass; sources
+ * under {@code src/test/resources/models/Zoo*.java}, at small sizes): each compiles, and the compiled model's outputs, loss
+ * and every gradient equal eager mode's (relative norm 1e-5), over three optimizer steps of the example's own optimizer,
+ * after which the parameters agree (1e-4).
+ */
+class ZooVisionTest {
+  private static final double TOLERANCE = 1e-5;
+
+  /** An eager model and its compiled twin, built from one seed. */
+  private record Pair(Module eager, Module compiled) {
+    static Pair of(String model) {
+      Compilation c = ProcessorTest.compile(ProcessorTest.model(model));
+      assertThat(c).succeededWithoutWarnings();
+      return of(new ParityTest.CompiledClasses(c), model, model);
+    }
+
+    static Pair of(ClassLoader loader, String model, String nested) {
+      Supplier<Module> eager = ParityTest.factory(loader, "test." + model + (nested.equals(model) ? "" : "$" + nested));
+      Supplier<Module> compiled = ParityTest.factory(loader, "test.Kiln" + model + (nested.equals(model) ? "" : "_" + nested));
+      Kiln.manualSeed(7);
+      Module e = eager.get();
+      Kiln.manualSeed(7);
+      Module k = compiled.get();
+      return new Pair(e, k);
+    }
+
+    Module get(int i) {
+      return i == 0 ? eager : compiled;
+    }
+
+    void assertParametersClose(String what, double tolerance) {
+      Map<String, Tensor> cp = compiled.namedParameters();
+      eager.namedParameters().forEach((k, v) -> assertClose(what + ": " + k, cp.get(k).toFloatArray(), v.toFloatArray(), tolerance));
+    }
+  }
+
+  /**
+   * Three steps of {@code optimizer} on each twin: {@code loss} of the model and the step's input (the same draws for both:
+   * dropout masks, noise) gives equal losses, input gradients and parameter gradients.
+   */
+  private static void trainsAlike(String name, Pair p, Function<Module, Optimizer> optimizer, int[] shape,
+      BiFunction<Module, Tensor, Tensor> loss) {
+    Optimizer[] opts = {optimizer.apply(p.eager()), optimizer.apply(p.compiled())};
+    for (int step = 0; step < 3; step++) {
+      Kiln.manualSeed(100 + step);
+      float[] values = Tensor.rand(shape).toFloatArray();
+      Tensor[] xs = new Tensor[2];
+      float[] losses = new float[2];
+      for (int i = 0; i < 2; i++) {
+        opts[i].zeroGrad();
+        xs[i] = Tensor.of(values, shape).requiresGrad(true);
+        Kiln.manualSeed(200 + step); // the same dropout masks and noise for both
+        Tensor l = loss.apply(p.get(i), xs[i]);
+        l.backward();
+        losses[i] = l.item();
+      }
+      String at = name + " at step " + step;
+      assertClose(at + ": loss", new float[] {losses[1]}, new float[] {losses[0]}, TOLERANCE);
+      assertClose(at + ": input gradient", xs[1].grad().toFloatArray(), xs[0].grad().toFloatArray(), TOLERANCE);
+      assertParameterGradients(at, p.eager(), p.compiled(), TOLERANCE);
+      opts[0].step();
+      opts[1].step();
+    }
+    p.assertParametersClose(name + " after 3 steps", 1e-4);
+  }
+
+  /** mnist/main.py: Net with its dropouts (training), F.nll_loss of its log-softmax, Adadelta(lr=1.0). */
+  @Test
+  void mnistNet() {
+    Pair p = Pair.of("ZooMnistNet");
+    Tensor y = Tensor.labels(3, 7, 0);
+    trainsAlike("ZooMnistNet", p, m -> new Adadelta(m.parameters(), 1.0), new int[] {3, 1, 28, 28}, (m, x) -> {
+      Tensor out = m.forward(x);
+      assertEquals(List.of(3, 10), List.of(out.shape()[0], out.shape()[1]));
+      return F.nllLoss(out, y);
+    });
+    p.eager().eval();
+    p.compiled().eval();
+    try (var g = Kiln.noGrad()) {
+      Tensor x = Tensor.randn(2, 1, 28, 28);
+      assertClose("ZooMnistNet in evaluation", p.compiled().forward(x).toFloatArray(), p.eager().forward(x).toFloatArray(), TOLERANCE);
+    }
+  }
+
+  /**
+   * vae/main.py: the reconstruction, mean and log-variance of forwardAll (the noise a further input drawn with {@code
+   * Tensor.randnLike}), loss BCE(sum) + KLD, Adam(lr=1e-3).
+   */
+  @Test
+  void vae() {
+    Pair p = Pair.of("ZooVae");
+    trainsAlike("ZooVae", p, m -> new Adam(m.parameters(), 1e-3), new int[] {3, 1, 14, 14}, (m, x) -> {
+      Tensor eps = Tensor.randnLike(Tensor.zeros(3, 4));
+      List<Tensor> out = ParityTest.outputs(m, "forwardAll", x, eps);
+      Tensor recon = out.get(0), mu = out.get(1), logvar = out.get(2);
+      Tensor bce = F.binaryCrossEntropy(recon, x.view(-1, 196), Reduction.SUM);
+      Tensor kld = logvar.add(1f).sub(mu.pow(2)).sub(logvar.exp()).sum().mul(-0.5);
+      return bce.add(kld);
+    });
+    try (var g = Kiln.noGrad()) {
+      Tensor x = Tensor.rand(2, 1, 14, 14);
+      assertClose("ZooVae forward", p.compiled().forward(x).toFloatArray(), p.eager().forward(x).toFloatArray(), TOLERANCE);
+    }
+  }
+
+  /**
+   * dcgan/main.py: weights_init over both networks' modules, then its training iteration: the discriminator on real images
+   * and on the generator's fakes (detached), one Adam step; the generator through the discriminator, one Adam step
+   * (lr=2e-4, betas (0.5, 0.999)), BCELoss; twice, eager and compiled alike.
+   */
+  @Test
+  void dcgan() {
+    Compilation c = ProcessorTest.compile(ProcessorTest.model("ZooDcgan"));
+    assertThat(c).succeededWithoutWarnings();
+    ClassLoader loader = new ParityTest.CompiledClasses(c);
+    Pair g = Pair.of(loader, "ZooDcgan", "NetG"), d = Pair.of(loader, "ZooDcgan", "NetD");
+    for (int i = 0; i < 2; i++) {
+      Kiln.manualSeed(9);
+      weightsInit(g.get(i));
+      weightsInit(d.get(i));
+    }
+    g.assertParametersClose("weights_init", 0);
+    BCELoss criterion = new BCELoss();
+    Function<Module, Adam> adam = m -> new Adam(m.parameters(), 2e-4).betas(0.5, 0.999);
+    Adam[] optD = {adam.apply(d.eager()), adam.apply(d.compiled())};
+    Adam[] optG = {adam.apply(g.eager()), adam.apply(g.compiled())};
+    int n = 2;
+    for (int step = 0; step < 2; step++) {
+      Kiln.manualSeed(300 + step);
+      float[] real = Tensor.rand(n, 3, 64, 64).mul(2).sub(1).toFloatArray();
+      float[] noise = Tensor.randn(n, 8, 1, 1).toFloatArray();
+      float[][] errD = new float[2][], errG = new float[2][];
+      for (int i = 0; i < 2; i++) {
+        Module netD = d.get(i), netG = g.get(i);
+        netD.zeroGrad();
+        Tensor output = netD.forward(Tensor.of(real, n, 3, 64, 64));
+        Tensor errDReal = criterion.apply(output, Tensor.ones(n, 1));
+        errDReal.backward();
+        Tensor fake = netG.forward(Tensor.of(noise, n, 8, 1, 1));
+        output = netD.forward(fake.detach());
+        Tensor errDFake = criterion.apply(output, Tensor.zeros(n, 1));
+        errDFake.backward();
+        optD[i].step();
+        netG.zeroGrad();
+        output = netD.forward(fake);
+        Tensor errGen = criterion.apply(output, Tensor.ones(n, 1));
+        errGen.backward();
+        optG[i].step();
+        errD[i] = new float[] {errDReal.item(), errDFake.item()};
+        errG[i] = new float[] {errGen.item()};
+      }
+      assertClose("DCGAN errD at step " + step, errD[1], errD[0], TOLERANCE);
+      assertClose("DCGAN errG at step " + step, errG[1], errG[0], TOLERANCE);
+      assertParameterGradients("DCGAN netG at step " + step, g.eager(), g.compiled(), TOLERANCE);
+    }
+    g.assertParametersClose("DCGAN netG after 2 iterations", 1e-4);
+    d.assertParametersClose("DCGAN netD after 2 iterations", 1e-4);
+  }
+
+  /** dcgan/main.py's weights_init: convolutions N(0, 0.02), batch norms' weight N(1, 0.02) and bias 0, chosen by class name. */
+  private static void weightsInit(Module model) {
+    for (Module m : model.modules()) {
+      String classname = m.getClass().getSimpleName();
+      if (classname.contains("Conv")) {
+        Init.normal(m.namedParameters().get("weight"), 0.0, 0.02);
+      } else if (classname.contains("BatchNorm")) {
+        Init.normal(m.namedParameters().get("weight"), 1.0, 0.02);
+        Init.zeros(m.namedParameters().get("bias"));
+      }
+    }
+  }
+
+  /** super_resolution/model.py: orthogonal initialisation, then training by MSELoss to 3x-upscaled targets, Adam(lr=0.01). */
+  @Test
+  void superResolution() {
+    Pair p = Pair.of("ZooSuperResolution");
+    p.assertParametersClose("orthogonal init", 0);
+    Tensor w = p.eager().namedParameters().get("conv2.weight").view(16, -1); // [16, 144]: orthonormal rows times sqrt(2)
+    assertClose("conv2.weight rows", w.matmul(w.transpose(0, 1)).toFloatArray(), twiceIdentity(16), 1e-5);
+    Tensor target = Tensor.rand(2, 1, 24, 24);
+    trainsAlike("ZooSuperResolution", p, m -> new Adam(m.parameters(), 0.01), new int[] {2, 1, 8, 8},
+        (m, x) -> new MSELoss().apply(m.forward(x), target));
+  }
+
+  private static float[] twiceIdentity(int n) {
+    float[] v = new float[n * n];
+    for (int i = 0; i < n; i++) {
+      v[i * n + i] = 2f;
+    }
+    return v;
+  }
+
+  /**
+   * fast_neural_style's TransformerNet: reflection padding, affine instance norms, residual blocks and upsampling in the
+   * blocks' forward, trained by MSELoss to a target image, Adam(lr=1e-3).
+   */
+  @Test
+  void transformerNet() {
+    Pair p = Pair.of("ZooTransformerNet");
+    assertTrue(p.eager().namedParameters().containsKey("res5.conv2.conv2d.weight"), p.eager().namedParameters().keySet().toString());
+    Tensor target = Tensor.rand(2, 3, 16, 16);
+    trainsAlike("ZooTransformerNet", p, m -> new Adam(m.parameters(), 1e-3), new int[] {2, 3, 16, 16},
+        (m, x) -> new MSELoss().apply(m.forward(x), target));
+  }
+}
