@@ -18,18 +18,28 @@ import dev.kiln.runtime.Tensor;
 import dev.kiln.runtime.optim.Adadelta;
 import dev.kiln.runtime.optim.Adam;
 import dev.kiln.runtime.optim.Optimizer;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.BiFunction;
 import java.util.function.Function;
 import java.util.function.Supplier;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * The vision models of pytorch/examples ported as a Java developer would port them (the model zoo's vision pass; sources
  * under {@code src/test/resources/models/Zoo*.java}, at small sizes): each compiles, and the compiled model's outputs, loss
  * and every gradient equal eager mode's (relative norm 1e-5), over three optimizer steps of the example's own optimizer,
- * after which the parameters agree (1e-4).
+ * after which the parameters agree (1e-4); and both agree with PyTorch 1.13's same models on the same weights ({@code
+ * zoo_vision/make_reference.py}).
  */
 class ZooVisionTest {
   private static final double TOLERANCE = 1e-5;
@@ -229,5 +239,124 @@ class ZooVisionTest {
     Tensor target = Tensor.rand(2, 3, 16, 16);
     trainsAlike("ZooTransformerNet", p, m -> new Adam(m.parameters(), 1e-3), new int[] {2, 3, 16, 16},
         (m, x) -> new MSELoss().apply(m.forward(x), target));
+  }
+
+  // ------------------------------------------------------------------ PyTorch's values (zoo_vision/reference.txt)
+
+  /** The reference's lines: {@code <case>.<key>} to its values, and {@code keys.<case>} to the parameters' names in order. */
+  private static final Map<String, float[]> REFERENCE = new HashMap<>();
+  private static final Map<String, List<String>> KEYS = new HashMap<>();
+
+  static {
+    try (InputStream in = ZooVisionTest.class.getResourceAsStream("/zoo_vision/reference.txt")) {
+      for (String line : new String(in.readAllBytes(), StandardCharsets.UTF_8).split("\n")) {
+        String[] f = line.trim().split(" ");
+        if (line.startsWith("# keys ")) {
+          KEYS.put(f[2], Arrays.asList(f).subList(3, f.length));
+        } else if (!line.isBlank()) {
+          float[] v = new float[f.length - 2];
+          for (int i = 0; i < v.length; i++) {
+            v[i] = Float.parseFloat(f[i + 2]);
+          }
+          REFERENCE.put(f[0], v);
+        }
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** {@code fn(i * scale + shift)} over a shape in float, as the script's {@code filled}. */
+  private static float[] filled(int n, boolean sin, double scale, double shift) {
+    float[] v = new float[n];
+    for (int i = 0; i < n; i++) {
+      float x = (float) i * (float) scale + (float) shift;
+      v[i] = (float) (sin ? Math.sin(x) : Math.cos(x));
+    }
+    return v;
+  }
+
+  /** The gradient's summary the script writes: its sum against cos(0.29 i), and its 2-norm. */
+  private static float[] summary(Tensor grad) {
+    float[] g = grad.toFloatArray(), w = filled(g.length, false, 0.29, 0);
+    double dot = 0, norm = 0;
+    for (int i = 0; i < g.length; i++) {
+      dot += (double) g[i] * w[i];
+      norm += (double) g[i] * g[i];
+    }
+    return new float[] {(float) dot, (float) Math.sqrt(norm)};
+  }
+
+  /**
+   * Each model, eager and compiled, on the script's weights (0.1 sin(0.37 i + 0.1 k) in the k-th parameter) and input: the
+   * loss sum(out * sin(0.71 i + 0.3)), the small outputs, and the input's and every parameter's gradient (summarised) are
+   * PyTorch's within 1e-4 (relative, or absolute under 1).
+   */
+  @ParameterizedTest
+  @CsvSource({
+    "ZooMnistNet, ZooMnistNet, 2:1:28:28, false, 0.13, 0.2, 1, 0, false",
+    "ZooVae, ZooVae, 2:1:14:14, true, 0.11, 0.4, 0.5, 0.5, true",
+    "ZooDcgan, NetG, 2:8:1:1, false, 0.13, 0.2, 1, 0, true",
+    "ZooDcgan, NetD, 2:3:64:64, false, 0.13, 0.2, 1, 0, true",
+    "ZooSuperResolution, ZooSuperResolution, 2:1:8:8, false, 0.13, 0.2, 1, 0, true",
+    "ZooTransformerNet, ZooTransformerNet, 2:3:16:16, false, 0.13, 0.2, 1, 0, true",
+  })
+  void agreesWithPyTorch(String model, String nested, String shapeText, boolean sin, double scale, double shift, float a, float b,
+      boolean training) {
+    String name = nested.equals(model) ? model : model + "." + nested;
+    Compilation c = ProcessorTest.compile(ProcessorTest.model(model));
+    assertThat(c).succeededWithoutWarnings();
+    Pair p = Pair.of(new ParityTest.CompiledClasses(c), model, nested);
+    int[] shape = Arrays.stream(shapeText.split(":")).mapToInt(Integer::parseInt).toArray();
+    for (int m = 0; m < 2; m++) {
+      Module net = p.get(m);
+      String what = name + (m == 0 ? " eager" : " compiled");
+      assertEquals(KEYS.get(name), new ArrayList<>(net.namedParameters().keySet()), what + ": PyTorch's parameter names");
+      int k = 0;
+      for (Tensor t : net.namedParameters().values()) {
+        float[] v = filled(t.numel(), true, 0.37, 0.1 * k++);
+        for (int i = 0; i < v.length; i++) {
+          v[i] *= 0.1f;
+        }
+        try (var g = Kiln.noGrad()) {
+          t.copyFrom(Tensor.of(v, t.shape()));
+        }
+      }
+      if (training) {
+        net.train();
+      } else {
+        net.eval();
+      }
+      float[] xv = filled(Arrays.stream(shape).reduce(1, (u, w) -> u * w), sin, scale, shift);
+      for (int i = 0; i < xv.length; i++) {
+        xv[i] = a * xv[i] + b;
+      }
+      Tensor x = Tensor.of(xv, shape).requiresGrad(true);
+      List<Tensor> outs = model.equals("ZooVae")
+          ? ParityTest.outputs(net, "forwardAll", x, Tensor.of(filled(8, false, 0.5, 0), 2, 4)) : List.of(net.forward(x));
+      Tensor loss = null;
+      for (Tensor o : outs) {
+        Tensor term = o.mul(Tensor.of(filled(o.numel(), true, 0.71, 0.3), o.shape())).sum();
+        loss = loss == null ? term : loss.add(term);
+      }
+      loss.backward();
+      assertNear(what + ": loss", REFERENCE.get(name + ".loss"), new float[] {loss.item()});
+      for (int i = 0; i < outs.size(); i++) {
+        if (REFERENCE.containsKey(name + ".out" + i)) {
+          assertNear(what + ": output " + i, REFERENCE.get(name + ".out" + i), outs.get(i).toFloatArray());
+        }
+      }
+      assertNear(what + ": input gradient", REFERENCE.get(name + ".grad.input"), summary(x.grad()));
+      for (var e : net.namedParameters().entrySet()) {
+        assertNear(what + ": " + e.getKey() + " gradient", REFERENCE.get(name + ".grad." + e.getKey()), summary(e.getValue().grad()));
+      }
+    }
+  }
+
+  private static void assertNear(String what, float[] expected, float[] actual) {
+    assertEquals(expected.length, actual.length, what + ": length");
+    for (int i = 0; i < expected.length; i++) {
+      assertEquals(expected[i], actual[i], 1e-4 * Math.max(1, Math.abs(expected[i])), what + " [" + i + "]");
+    }
   }
 }
