@@ -75,6 +75,38 @@ class InitTest {
     assertTrue(fc.weight().requiresGrad(), "still a parameter");
   }
 
+  /**
+   * orthogonal_: the rows (fewer than the columns) or the columns of the weight viewed as a matrix are orthonormal times the
+   * gain; seeded; a vector is refused as PyTorch refuses it.
+   */
+  @Test
+  void orthogonalRowsOrColumns() {
+    Kiln.manualSeed(4);
+    Tensor conv = Init.orthogonal(Tensor.zeros(6, 2, 3, 3), Init.calculateGain(Init.Nonlinearity.RELU)); // 6 rows of 18
+    Tensor rows = conv.view(6, 18);
+    assertClose(identity(6, 2f), rows.matmul(rows.transpose(0, 1)).toFloatArray());
+    Tensor tall = Init.orthogonal(Tensor.zeros(9, 4)); // 4 columns of 9
+    assertClose(identity(4, 1f), tall.transpose(0, 1).matmul(tall).toFloatArray());
+    Kiln.manualSeed(4);
+    assertArrayEquals(conv.toFloatArray(), Init.orthogonal(Tensor.zeros(6, 2, 3, 3), Math.sqrt(2)).toFloatArray());
+    assertEquals("Init.orthogonal: only tensors with 2 or more dimensions are supported, got [5]",
+        assertThrows(IllegalArgumentException.class, () -> Init.orthogonal(Tensor.zeros(5))).getMessage());
+  }
+
+  private static float[] identity(int n, float diagonal) {
+    float[] v = new float[n * n];
+    for (int i = 0; i < n; i++) {
+      v[i * n + i] = diagonal;
+    }
+    return v;
+  }
+
+  private static void assertClose(float[] expected, float[] actual) {
+    for (int i = 0; i < expected.length; i++) {
+      assertEquals(expected[i], actual[i], 1e-5, "[" + i + "]");
+    }
+  }
+
   @Test
   void badArgumentsAreRefused() {
     assertEquals("Init.kaimingNormal: fan in and fan out can not be computed for a tensor with fewer than 2 dimensions, shape [4]"
