@@ -23,7 +23,7 @@ import org.junit.jupiter.params.provider.CsvSource;
  * The test models with residual adds, concatenation and average pooling (one through a method of
  * several outputs), attention (batched products, transposes, scales), position tables and causal
  * masks (tensor fields of the model), token ids (an Embedding first), subtractions, divisions, sums and
- * means (a mean-pooling classifier, centred and gated maps), ELU, softplus and hardtanh (ReLU6, hardswish, Mish, SELU, CELU and the rest of eager mode's ActivationCodeKernels), constant padding before a cat (a U-Net's odd-sized skip), normalize along several dimensions, logsumexp, norm, cumsum, flip, repeat, unbind and cosine similarity, group and instance norm, recurrent layers (an LSTM text classifier with
+ * means (a mean-pooling classifier, centred and gated maps), ELU, softplus and hardtanh (ReLU6, hardswish, Mish, SELU, CELU and the rest of eager mode's ActivationCodeKernels), constant padding before a cat (a U-Net's odd-sized skip), reflection, replication and circular padding, normalize along several dimensions, logsumexp, norm, cumsum, flip, repeat, unbind and cosine similarity, group and instance norm, recurrent layers (an LSTM text classifier with
  * dropout between its layers, a bidirectional GRU, RNNs read by select and narrow), compiled and run on
  * CUDA (their {@code forwardCuda}), against their eager declarations on the CPU: output, loss,
  * input (but ids) and parameter gradients to 1e-4 relative; a token table and its gradient never
@@ -54,6 +54,7 @@ class CudaCompiledTest {
     "PReluNet, 4:5:5",
     "PReluSequence, 4:7",
     "PaddedUnet, 2:7:7",
+    "PaddedMaps, 2:5:6",
     "NormalizedHeads, 4:6",
     "EmbeddingNet, 6",
     "InputPads, 3:5",
