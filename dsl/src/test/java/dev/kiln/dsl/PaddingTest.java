@@ -4,11 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import dev.kiln.runtime.Device;
 import dev.kiln.runtime.Tensor;
 import java.util.Arrays;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * F.pad's non-constant modes and the padding layers (ReflectionPad1d/2d, ReplicationPad1d/2d, ZeroPad2d): values and
@@ -19,17 +20,31 @@ class PaddingTest {
 
   /** Each case of the reference: {@code <mode>_<pads>_of_<shape>}, out and the gradient of sum(out * w) PyTorch's. */
   @ParameterizedTest
-  @ValueSource(strings = {"reflect_2_1_3_4_of_2x3x5x6", "reflect_3_2_of_2x3x7", "reflect_1_2_2_1_1_0_of_1x2x3x4x5",
-      "replicate_2_1_3_7_of_2x3x5x6", "replicate_0_5_of_2x3x4", "circular_2_1_5_4_of_2x3x5x6", "circular_4_1_of_2x2x4"})
+  @MethodSource("cases")
   void modesArePyTorchs(String name) {
+    agreesWithPyTorch(name, Device.cpu());
+  }
+
+  /** Case {@code name} on {@code device}: the padded values and the input's gradient there, PyTorch's. */
+  static void agreesWithPyTorch(String name, Device device) {
     String[] parts = name.substring(0, name.indexOf("_of_")).split("_");
     int[] pad = Arrays.stream(parts).skip(1).mapToInt(Integer::parseInt).toArray();
-    Tensor x = REF.copy(name + ".x").requiresGrad(true);
+    Tensor x = REF.copy(name + ".x").to(device).requiresGrad(true);
     Tensor out = F.pad(x, pad, parts[0]);
+    assertEquals(device, out.device(), name + ": the output's device");
     REF.close(name + ".out", out, 0);
-    out.mul(REF.copy(name + ".w")).sum().backward();
+    out.mul(REF.copy(name + ".w").to(device)).sum().backward();
+    assertEquals(device, x.grad().device(), name + ": the gradient's device");
     REF.close(name + ".dx", x.grad(), 1e-6);
   }
+
+  static String[] cases() {
+    return CASES;
+  }
+
+  /** The reference's cases. */
+  static final String[] CASES = {"reflect_2_1_3_4_of_2x3x5x6", "reflect_3_2_of_2x3x7", "reflect_1_2_2_1_1_0_of_1x2x3x4x5",
+      "replicate_2_1_3_7_of_2x3x5x6", "replicate_0_5_of_2x3x4", "circular_2_1_5_4_of_2x3x5x6", "circular_4_1_of_2x2x4"};
 
   @Test
   void layersPadTheirTrailingDimensions() {
