@@ -1,6 +1,7 @@
 package dev.kiln.runtime;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -64,6 +65,19 @@ class TensorTest {
     float[] c = Tensor.randn(10).toFloatArray();
     assertArrayEquals(a, b);
     assertNotEquals(a[0], c[0]);
+  }
+
+  /** randn_like and rand_like: the draws randn and rand give of the tensor's shape, no gradient. */
+  @Test
+  void randnLikeDrawsTheShapeOfItsTensor() {
+    Tensor std = Tensor.ones(3, 4).requiresGrad(true);
+    Kiln.manualSeed(7);
+    Tensor eps = Tensor.randnLike(std), u = Tensor.randLike(std);
+    Kiln.manualSeed(7);
+    assertArrayEquals(Tensor.randn(3, 4).toFloatArray(), eps.toFloatArray());
+    assertArrayEquals(Tensor.rand(3, 4).toFloatArray(), u.toFloatArray());
+    assertArrayEquals(new int[] {3, 4}, eps.shape());
+    assertFalse(eps.requiresGrad());
   }
 
   @Test
