@@ -138,11 +138,11 @@ final class LayerCatalog {
       Map.entry(DSL + "GLU", args -> new dev.kiln.dsl.GLU.Spec(args.isEmpty() ? -1 : integer(args, 0))),
       Map.entry(DSL + "Softmin", args -> new dev.kiln.dsl.Softmin.Spec(integer(args, 0))),
       // the padding layers: F.pad of their mode (index selects of PadModes' tables, or a constant padding: LayerExpansions)
-      Map.entry(DSL + "ReflectionPad1d", args -> padding(args, new dev.kiln.dsl.ReflectionPad1d(0).spec())),
-      Map.entry(DSL + "ReflectionPad2d", args -> padding(args, new dev.kiln.dsl.ReflectionPad2d(0).spec())),
-      Map.entry(DSL + "ReplicationPad1d", args -> padding(args, new dev.kiln.dsl.ReplicationPad1d(0).spec())),
-      Map.entry(DSL + "ReplicationPad2d", args -> padding(args, new dev.kiln.dsl.ReplicationPad2d(0).spec())),
-      Map.entry(DSL + "ZeroPad2d", args -> padding(args, new dev.kiln.dsl.ZeroPad2d(0).spec())),
+      Map.entry(DSL + "ReflectionPad1d", args -> padding(args, "ReflectionPad1d", "reflect", 1)),
+      Map.entry(DSL + "ReflectionPad2d", args -> padding(args, "ReflectionPad2d", "reflect", 2)),
+      Map.entry(DSL + "ReplicationPad1d", args -> padding(args, "ReplicationPad1d", "replicate", 1)),
+      Map.entry(DSL + "ReplicationPad2d", args -> padding(args, "ReplicationPad2d", "replicate", 2)),
+      Map.entry(DSL + "ZeroPad2d", args -> padding(args, "ZeroPad2d", "constant", 2)),
       Map.entry(DSL + "PixelShuffle", args -> new dev.kiln.dsl.PixelShuffle.Spec(integer(args, 0))),
       Map.entry(DSL + "PReLU", args -> switch (args.size()) { // (its weight read as the layer's tensor: LayerExpansions)
         case 0 -> new dev.kiln.dsl.PReLU.Spec(1, 0.25);
@@ -678,17 +678,17 @@ final class LayerCatalog {
 
   /** {@code F.pad}'s padding, an {@code int[]} of (before, after) pairs from the last dimension backwards. */
   /** A padding layer's spec of {@code args}: one count for every side, or one per side (left, right[, top, bottom]). */
-  private static LayerSpec padding(List<Object> args, dev.kiln.dsl.Padding.Spec none) throws BadArguments {
-    int sides = 2 * none.dims();
+  private static LayerSpec padding(List<Object> args, String layer, String mode, int dims) throws BadArguments {
+    int sides = 2 * dims;
     if (args.size() != 1 && args.size() != sides) {
-      throw new BadArguments(none.layer() + " takes (padding) or (" + (sides == 2 ? "left, right" : "left, right, top, bottom") + ")");
+      throw new BadArguments(layer + " takes (padding) or (" + (sides == 2 ? "left, right" : "left, right, top, bottom") + ")");
     }
     List<Integer> pads = new ArrayList<>();
     for (int i = 0; i < sides; i++) {
       pads.add(integer(args, args.size() == 1 ? 0 : i));
     }
     try {
-      return new dev.kiln.dsl.Padding.Spec(none.layer(), none.mode(), none.dims(), pads);
+      return new dev.kiln.dsl.Padding.Spec(layer, mode, dims, pads);
     } catch (IllegalArgumentException e) {
       throw new BadArguments(e.getMessage());
     }
