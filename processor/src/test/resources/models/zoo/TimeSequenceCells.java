@@ -10,13 +10,12 @@ import java.util.List;
 
 /**
  * pytorch/examples time_sequence_prediction's Sequence (hidden 16 for 51): two LSTMCells unrolled over the 12 samples
- * of each sequence [N, 12], a linear read-out at each step, then FUTURE more steps each fed its own last prediction;
- * the outputs joined along time, [N, 12 + FUTURE]. Eager mode only: a compiled forward runs no cell stepped by hand
+ * of each sequence [N, 12], a linear read-out at each step, then {@code future} more steps each fed its own last
+ * prediction; the outputs joined along time, [N, 12 + future]. Eager mode only: a compiled forward runs no cell stepped by hand
  * (TimeSequence is the compiled port of the steps over the input).
  */
 public class TimeSequenceCells extends Module {
   static final int HIDDEN = 16;
-  static final int FUTURE = 3;
 
   final LSTMCell lstm1 = new LSTMCell(1, HIDDEN);
   final LSTMCell lstm2 = new LSTMCell(HIDDEN, HIDDEN);
@@ -24,6 +23,11 @@ public class TimeSequenceCells extends Module {
 
   @Override
   public Tensor forward(Tensor input) {
+    return forward(input, 0);
+  }
+
+  /** PyTorch's {@code forward(input, future=0)}: {@code future} more steps, each fed the prediction before it. */
+  public Tensor forward(Tensor input, int future) {
     List<Tensor> outputs = new ArrayList<>();
     Tensor hT = Tensor.zeros(input.size(0), HIDDEN);
     Tensor cT = Tensor.zeros(input.size(0), HIDDEN);
@@ -40,7 +44,7 @@ public class TimeSequenceCells extends Module {
       output = linear.apply(hT2);
       outputs.add(output);
     }
-    for (int i = 0; i < FUTURE; i++) {
+    for (int i = 0; i < future; i++) {
       RecurrentCell.State s1 = lstm1.step(output, hT, cT);
       hT = s1.h();
       cT = s1.c();
