@@ -21,6 +21,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
+import javax.tools.JavaFileObject;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -264,5 +265,111 @@ class ZooSequenceTest {
       }
     }
     assertTrue(off.isEmpty(), what + " differs from PyTorch's: " + off);
+  }
+
+  // ---------------------------------------------------------------- what the ports needed: errors on the line
+
+  /** word_language_model's {@code decoded.view(-1, ntoken)} folds each sample's rows into the batch: named, with the way out. */
+  @Test
+  void aViewFoldingRowsIntoTheBatchSaysToViewOutsideForward() {
+    ProcessorTest.returnIsAnErrorOnItsLine("FoldedRows", "h.view(-1, 6)", "h.view(-1, 6): reshape(-1, 6) cannot take [N, 4, 6]: it"
+        + " would fold 4 rows of each sample into the batch ([N * 4, 6]), and a compiled forward keeps dimension 0 as the batch of"
+        + " the model's input; keep the rows (reshape(x, -1, 4, 6)) and view the output outside forward (out.view(-1, 6) before"
+        + " the loss)");
+  }
+
+  /** unsqueeze and squeeze of the batch, or out of range, are errors on their line naming the shape. */
+  @ParameterizedTest
+  @CsvSource(delimiter = '|', value = {
+    "h.unsqueeze(0)|h.unsqueeze(0): a compiled forward keeps dimension 0 of [N, 4, 6] as the batch, so it adds a dimension after"
+        + " it (x.unsqueeze(1)); leave out @Model to run it eagerly",
+    "h.squeeze(-3)|h.squeeze(-3): a compiled forward keeps dimension 0 of [N, 4, 6] as the batch, so it squeezes a dimension"
+        + " after it (x.squeeze(1)); leave out @Model to run it eagerly",
+    "h.unsqueeze(4)|h.unsqueeze(4): dimension 4 is out of range for a new dimension of [N, 4, 6] (from -4 to 3)",
+    "h.squeeze(3)|h.squeeze(3): dimension 3 is out of range for [N, 4, 6] (from -3 to 2)",
+  })
+  void squeezesOfTheBatchOrOutOfRangeAreErrors(String call, String message) {
+    ProcessorTest.returnIsAnErrorOnItsLine("Squeezes", call, message);
+  }
+
+  /** A view after the batch: unsqueeze(-1), squeeze of a 1 and of another size (the value as it is), as eager mode. */
+  @Test
+  void squeezesAfterTheBatchAreEagerModes() {
+    JavaFileObject f = ProcessorTest.classModel("Squeezed",
+        "@Model(input = {4, 6})",
+        "public class Squeezed extends Module {",
+        "  final Conv2d conv = new Conv2d(1, 3, 2, 6);",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    Tensor h = relu(conv.apply(x.unsqueeze(1))).squeeze(-1);", // [N, 1, 4, 6] -> [N, 3, 3, 1] -> [N, 3, 3]
+        "    return h.squeeze(1).unsqueeze(-1).mul(2f);",                // [N, 3, 3] -> [N, 3, 3, 1]
+        "  }",
+        "}");
+    Compilation c = ProcessorTest.compile(f);
+    assertThat(c).succeededWithoutWarnings();
+    ClassLoader loader = new ParityTest.CompiledClasses(c);
+    Kiln.manualSeed(2);
+    Module eager = ParityTest.factory(loader, "test.Squeezed").get();
+    Kiln.manualSeed(2);
+    Module compiled = ParityTest.factory(loader, "test.KilnSqueezed").get();
+    Tensor x = Tensor.randn(5, 4, 6);
+    Tensor xe = Tensor.of(x.toFloatArray(), x.shape()).requiresGrad(true), xc = Tensor.of(x.toFloatArray(), x.shape()).requiresGrad(true);
+    Tensor outE = eager.forward(xe), outC = compiled.forward(xc);
+    assertArrayEquals(new int[] {5, 3, 3, 1}, outC.shape());
+    assertArrayEquals(outE.toFloatArray(), outC.toFloatArray());
+    loss(outE).backward();
+    loss(outC).backward();
+    assertArrayEquals(xe.grad().toFloatArray(), xc.grad().toFloatArray(), "input gradient");
+    assertArrayEquals(eager.namedParameters().get("conv.weight").grad().toFloatArray(),
+        compiled.namedParameters().get("conv.weight").grad().toFloatArray(), "conv.weight gradient");
+  }
+
+  /** A list local is built by add alone, read where something was added: other calls and an empty read are errors on the line. */
+  @ParameterizedTest
+  @CsvSource(delimiter = '|', value = {
+    "xs.clear();|forward: xs.clear(): a list of values in a compiled forward is built by add(value) alone (List<Tensor> xs = new"
+        + " ArrayList<>(); then add, a for loop over it, Tensor.cat of it)",
+    "Tensor.cat(xs, 1);|forward: Tensor.cat(xs, 1) reads xs where nothing was added to it yet",
+  })
+  void listsOfValuesAreBuiltByAdd(String statement, String message) {
+    JavaFileObject f = ProcessorTest.classModel("Listed",
+        "@Model(input = {4, 6})",
+        "public class Listed extends Module {",
+        "  final Linear fc = new Linear(6, 6);",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    java.util.List<Tensor> xs = new java.util.ArrayList<>();",
+        "    Tensor h = " + (statement.startsWith("Tensor.cat") ? statement : "fc.apply(x);"),
+        "    " + (statement.startsWith("Tensor.cat") ? "" : statement),
+        "    return fc.apply(h);",
+        "  }",
+        "}");
+    assertThat(ProcessorTest.compile(f)).hadErrorContaining(message).inFile(f).onLineContaining(statement);
+  }
+
+  /** time_sequence_prediction's LSTMCells: the error names the layer that runs a sequence, and eager mode for the fed-back loop. */
+  @Test
+  void aCellSteppedByHandNamesTheLayerOverTheSequence() {
+    JavaFileObject f = ProcessorTest.classModel("Cells",
+        "@Model(input = {12})",
+        "public class Cells extends Module {",
+        "  final GRUCell cell = new GRUCell(1, 8);",
+        "  @Override public Tensor forward(Tensor x) { return x; }",
+        "}");
+    assertThat(ProcessorTest.compile(f)).hadErrorContaining("cell: GRUCell is a cell stepped by hand (PyTorch's h, c = cell(x, (h,"
+        + " c)) in a loop over time), which a compiled forward does not run yet; a whole sequence through a layer does: new"
+        + " GRU(...).batchFirst(true) runs the cell over every step").inFile(f).onLineContaining("new GRUCell");
+  }
+
+  /** A tensor field transposed in place keeps its values' order ([S, 1, D] as [1, S, D]); one that would move them is refused. */
+  @Test
+  void aFieldTransposedOutOfOrderIsAnError() {
+    JavaFileObject f = ProcessorTest.classModel("Moved",
+        "@Model(input = {4, 6})",
+        "public class Moved extends Module {",
+        "  final Tensor table = registerBuffer(\"table\", Tensor.randn(6, 4));",
+        "  @Override public Tensor forward(Tensor x) { return x.add(table.transpose(0, 1)); }",
+        "}");
+    assertThat(ProcessorTest.compile(f)).hadErrorContaining("it would move the values of [6, 4] out of their order, which a tensor"
+        + " field read in place keeps; transpose the value it is added to, or declare the field in the order forward reads it")
+        .inFile(f).onLineContaining("table.transpose(0, 1)");
   }
 }
