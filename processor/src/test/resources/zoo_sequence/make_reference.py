@@ -10,6 +10,7 @@ keys. Every parameter is filled, in named_parameters() order k, with 0.2 sin(0.3
 norm running statistics with sin and 1 + 0.5 cos; the model is in eval mode (no dropout) and its loss is sum(out * w),
 w = sin(0.71 i + 0.3) over out. Lines are ``<model>.<key> [shape] values...`` (TorchReference's format): the input, out,
 grad.<parameter> and, for float inputs, grad.input; ``# <model>.params k1,k2,...`` names the parameters in order.
+WordLstmHidden is the LSTM model run from given states (hidden_case).
 """
 import math
 
@@ -169,6 +170,35 @@ def case(name, model, given, run, lines):
         lines.append(line(f"{name}.grad.{key}", p.grad))
 
 
+def hidden_case(lines):
+    """WordLstm.forwardFrom: the LSTM model from a given state, each sample's state one row [2 * 16] (h[:, n, :]
+    flattened), the loss sum(out * w) + sum(h_n * cos(0.43 i)) + sum(c_n * cos(0.29 i)) in those rows."""
+    torch.manual_seed(1)
+    model = WordRnn("LSTM", True)
+    with torch.no_grad():
+        for k, (_, p) in enumerate(model.named_parameters()):
+            p.copy_(0.2 * filled(p.shape, 0.37, 0.5 * k))
+    model.eval()
+    ids = torch.randint(0, V, (N, S))
+    rows_h = (0.5 * filled((N, 32), 0.23, 0.1)).requires_grad_(True)
+    rows_c = (0.5 * filled((N, 32), 0.19, 0.7)).requires_grad_(True)
+    h0 = rows_h.view(N, 2, 16).transpose(0, 1)
+    c0 = rows_c.view(N, 2, 16).transpose(0, 1)
+    out, (h_n, c_n) = model.rnn(model.drop(model.encoder(ids.t())), (h0, c0))
+    out = F.log_softmax(model.decoder(out), dim=-1).transpose(0, 1)  # [N, S, V]
+    h_rows = h_n.transpose(0, 1).reshape(N, 32)
+    c_rows = c_n.transpose(0, 1).reshape(N, 32)
+    loss = (out * filled(out.shape, 0.71, 0.3)).sum() + (h_rows * filled((N, 32), 0.43, math.pi / 2)).sum() \
+        + (c_rows * filled((N, 32), 0.29, math.pi / 2)).sum()
+    loss.backward()
+    name = "WordLstmHidden"
+    for key, t in (("ids", ids.float()), ("h", rows_h), ("c", rows_c), ("out", out), ("hN", h_rows), ("cN", c_rows),
+                   ("grad.h", rows_h.grad), ("grad.c", rows_c.grad)):
+        lines.append(line(f"{name}.{key}", t))
+    for key, p in model.named_parameters():
+        lines.append(line(f"{name}.grad.{key}", p.grad))
+
+
 def main():
     torch.manual_seed(0)
     ids = torch.randint(0, V, (N, S))
@@ -180,6 +210,7 @@ def main():
          lambda m, x: m(x, future=3), lines)
     case("MnistRnn", MnistRnn(), filled((N, 1, 12, 12), 0.13, 0.0), lambda m, x: m(x), lines)
     case("CnnText", CnnText(), ids, lambda m, x: m(x), lines)
+    hidden_case(lines)
     with open("reference.txt", "w") as f:
         f.write("\n".join(lines) + "\n")
 

@@ -5,11 +5,13 @@ import static dev.kiln.dsl.F.logSoftmax;
 import dev.kiln.dsl.Dropout;
 import dev.kiln.dsl.Embedding;
 import dev.kiln.dsl.Init;
+import dev.kiln.dsl.Input;
 import dev.kiln.dsl.LSTM;
 import dev.kiln.dsl.Linear;
 import dev.kiln.dsl.Model;
 import dev.kiln.dsl.Module;
 import dev.kiln.runtime.Tensor;
+import java.util.List;
 
 /**
  * pytorch/examples word_language_model's RNNModel('LSTM', ntoken=50, ninp=16, nhid=16, nlayers=2, dropout=0.5,
@@ -39,6 +41,24 @@ public class WordLstm extends Module {
     Init.uniform(encoder.weight(), -initrange, initrange);
     Init.zeros(decoder.bias());
     Init.uniform(decoder.weight(), -initrange, initrange);
+  }
+
+  /** The new hidden state beside the log-probabilities: PyTorch's {@code return F.log_softmax(...), hidden}. */
+  public record Output(Tensor logProbs, Tensor h, Tensor c) {}
+
+  /**
+   * PyTorch's {@code forward(input, hidden)}, the training loop's truncated back-propagation through time carrying the
+   * state from one chunk to the next: each sample's state as one row [NLAYERS * NHID] (PyTorch's h[:, n, :] flattened),
+   * viewed as [NLAYERS, N, NHID] for the layer, and h_n, c_n returned so.
+   */
+  public Output forwardFrom(Tensor input, @Input({NLAYERS * NHID}) Tensor h, @Input({NLAYERS * NHID}) Tensor c) {
+    Tensor emb = drop.apply(encoder.apply(input));
+    var hidden = rnn.forwardWithState(emb, h.view(-1, NLAYERS, NHID).transpose(0, 1), c.view(-1, NLAYERS, NHID).transpose(0, 1));
+    Tensor output = drop.apply(hidden.output());
+    Tensor decoded = decoder.apply(output);
+    Tensor hN = Tensor.cat(List.of(hidden.h().select(0, 0), hidden.h().select(0, 1)), 1);
+    Tensor cN = Tensor.cat(List.of(hidden.c().select(0, 0), hidden.c().select(0, 1)), 1);
+    return new Output(logSoftmax(decoded, 2), hN, cN);
   }
 
   @Override

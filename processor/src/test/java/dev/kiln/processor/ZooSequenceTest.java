@@ -210,6 +210,76 @@ class ZooSequenceTest {
   }
 
   /**
+   * word_language_model's {@code output, hidden = model(data, hidden)}: WordLstm.forwardFrom from given states (each
+   * sample's [2 * 16] row) gives PyTorch's log-probabilities, h_n and c_n, and the gradients of the parameters and of
+   * the states, eager and compiled.
+   */
+  @Test
+  void theHiddenStateGoesInAndOutAsPyTorchs() throws ReflectiveOperationException {
+    for (String className : List.of("WordLstm", "KilnWordLstm")) {
+      Module m = create(className);
+      fill(m, "WordLstm", Function.identity());
+      Tensor h = copy("WordLstmHidden.h").requiresGrad(true);
+      Tensor c = copy("WordLstmHidden.c").requiresGrad(true);
+      List<Tensor> outs = forwardFrom(m, asIds(REFERENCE.get("WordLstmHidden.ids")), h, c);
+      loss(outs.get(0)).add(outs.get(1).mul(filled(outs.get(1).shape(), 0.43, Math.PI / 2)).sum())
+          .add(outs.get(2).mul(filled(outs.get(2).shape(), 0.29, Math.PI / 2)).sum()).backward();
+      close(className + ": log-probabilities", outs.get(0), "WordLstmHidden.out", 1e-4);
+      close(className + ": h_n", outs.get(1), "WordLstmHidden.hN", 1e-4);
+      close(className + ": c_n", outs.get(2), "WordLstmHidden.cN", 1e-4);
+      close(className + ": h gradient", h.grad(), "WordLstmHidden.grad.h", 1e-4);
+      close(className + ": c gradient", c.grad(), "WordLstmHidden.grad.c", 1e-4);
+      m.namedParameters().forEach((k, p) -> close(className + ": " + k + " gradient", p.grad(), "WordLstmHidden.grad." + k, 1e-4));
+    }
+  }
+
+  /**
+   * The example's training loop, truncated back-propagation through time: two chunks, the second from the first's states
+   * detached (repackage_hidden), in training with dropout; compiled and eager give the same outputs, states and gradients.
+   */
+  @Test
+  void truncatedBackPropagationThroughTimeMatchesEager() throws ReflectiveOperationException {
+    Kiln.manualSeed(5);
+    Module eager = create("WordLstm");
+    Kiln.manualSeed(5);
+    Module compiled = create("KilnWordLstm");
+    Tensor[] hidden = {Tensor.zeros(4, 32), Tensor.zeros(4, 32), Tensor.zeros(4, 32), Tensor.zeros(4, 32)};
+    for (int chunk = 0; chunk < 2; chunk++) {
+      Kiln.manualSeed(40 + chunk);
+      Tensor ids = ParityTest.ids(4, 12, 50);
+      eager.zeroGrad();
+      compiled.zeroGrad();
+      List<List<Tensor>> outs = new ArrayList<>();
+      for (int i = 0; i < 2; i++) {
+        Kiln.manualSeed(70 + chunk);
+        List<Tensor> o = forwardFrom(i == 0 ? eager : compiled, ids, hidden[2 * i], hidden[2 * i + 1]);
+        loss(o.get(0)).add(o.get(1).sum()).add(o.get(2).mean()).backward();
+        hidden[2 * i] = Tensor.of(o.get(1).toFloatArray(), o.get(1).shape()); // detached: the next chunk's start
+        hidden[2 * i + 1] = Tensor.of(o.get(2).toFloatArray(), o.get(2).shape());
+        outs.add(o);
+      }
+      for (int k = 0; k < 3; k++) {
+        ParityTest.assertClose("chunk " + chunk + ": output " + k, outs.get(1).get(k).toFloatArray(), outs.get(0).get(k).toFloatArray(), 1e-5);
+      }
+      Map<String, Tensor> cp = compiled.namedParameters();
+      int at = chunk;
+      eager.namedParameters().forEach((k, v) -> ParityTest.assertClose("chunk " + at + ": " + k + " gradient",
+          cp.get(k).grad().toFloatArray(), v.grad().toFloatArray(), 1e-5));
+    }
+  }
+
+  /** {@code m.forwardFrom(ids, h, c)}'s log-probabilities, h_n and c_n. */
+  private static List<Tensor> forwardFrom(Module m, Tensor ids, Tensor h, Tensor c) throws ReflectiveOperationException {
+    Object result = m.getClass().getMethod("forwardFrom", Tensor.class, Tensor.class, Tensor.class).invoke(m, ids, h, c);
+    return ParityTest.tensorsOf(result);
+  }
+
+  private static Tensor copy(String key) {
+    Tensor t = REFERENCE.get(key);
+    return Tensor.of(t.toFloatArray(), t.shape());
+  }
+
+  /**
    * Fills {@code m}'s parameters as make_reference.py fills the model {@code model}'s, by PyTorch's parameter order (its
    * names through {@code rename} Kiln's), and its batch norms' running statistics; then evaluation mode.
    */
