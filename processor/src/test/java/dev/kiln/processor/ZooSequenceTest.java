@@ -64,12 +64,17 @@ class ZooSequenceTest {
       List.of("WordLstm", "WordGru", "WordRnnTanh", "WordTransformer", "TimeSequence", "TimeSequenceCells", "MnistRnn", "CnnText")
           .stream().map(m -> ProcessorTest.model("zoo/" + m)).toArray(javax.tools.JavaFileObject[]::new));
 
-  private static Module create(String className) {
+  static Module create(String className) {
     return ParityTest.factory(new ParityTest.CompiledClasses(COMPILATION), "test." + className).get();
   }
 
+  /** Whether the model reads floats (else token ids). */
+  static boolean floats(String model) {
+    return model.equals("MnistRnn") || model.startsWith("TimeSequence");
+  }
+
   /** A batch of the model's input: token ids [n, 12] below 50, or floats of its sample shape. */
-  private static Tensor input(String model, int n) {
+  static Tensor input(String model, int n) {
     return switch (model) {
       case "MnistRnn" -> Tensor.randn(n, 1, 12, 12);
       case "TimeSequence" -> Tensor.randn(n, 12);
@@ -87,8 +92,13 @@ class ZooSequenceTest {
   }
 
   /** The scripts' loss: {@code sum(out * sin(0.71 i + 0.3))}. */
-  private static Tensor loss(Tensor out) {
-    return out.mul(filled(out.shape(), 0.71, 0.3)).sum();
+  static Tensor loss(Tensor out) {
+    return out.mul(weights(out.shape())).sum();
+  }
+
+  /** The loss's weights over an output's shape, {@code sin(0.71 i + 0.3)}. */
+  static Tensor weights(int[] shape) {
+    return filled(shape, 0.71, 0.3);
   }
 
   @Test
@@ -119,7 +129,7 @@ class ZooSequenceTest {
     for (int step = 0; step < 3; step++) {
       Kiln.manualSeed(100 + step);
       Tensor x = input(model, 4);
-      boolean floats = !model.startsWith("Word") && !model.equals("CnnText");
+      boolean floats = floats(model);
       Tensor xe = floats ? Tensor.of(x.toFloatArray(), x.shape()).requiresGrad(true) : x;
       Tensor xc = floats ? Tensor.of(x.toFloatArray(), x.shape()).requiresGrad(true) : x;
       optE.zeroGrad();
@@ -173,7 +183,7 @@ class ZooSequenceTest {
       Module m = create(className);
       fill(m, model, Function.identity());
       Tensor given = REFERENCE.get(model + ".input");
-      boolean floats = model.equals("MnistRnn") || model.equals("TimeSequenceCells");
+      boolean floats = floats(model);
       Tensor x = floats ? Tensor.of(given.toFloatArray(), given.shape()).requiresGrad(true) : asIds(given);
       Tensor out = model.equals("TimeSequenceCells") ? predict(m, x, 3) : m.forward(x);
       loss(out).backward();
