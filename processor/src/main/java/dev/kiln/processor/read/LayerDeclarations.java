@@ -201,7 +201,7 @@ final class LayerDeclarations {
     }
     if (Set.of("LSTMCell", "GRUCell", "RNNCell").contains(cls.getSimpleName().toString())
         && qualified.startsWith("dev.kiln.dsl.")) { // time_sequence_prediction's two LSTMCells unrolled by hand
-      diagnostics.error(unit, nc, Message.RECURRENT_CELL, label, cls.getSimpleName(),
+      diagnostics.error(unit, nc, Message.RECURRENT_CELL, label, cls.getSimpleName(), LayerCatalog.supported(), cls.getSimpleName(),
           cls.getSimpleName().toString().replace("Cell", ""));
       return null;
     }
