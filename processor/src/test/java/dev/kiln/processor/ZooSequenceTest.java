@@ -442,6 +442,25 @@ class ZooSequenceTest {
         + " the cell over every step").inFile(f).onLineContaining("new GRUCell");
   }
 
+  /** A refused cell is named once: its steps and the states they return are not errors of their own. */
+  @Test
+  void aRefusedCellIsNamedOnce() {
+    JavaFileObject f = ProcessorTest.classModel("OneCell",
+        "@Model(input = {12})",
+        "public class OneCell extends Module {",
+        "  final LSTMCell cell = new LSTMCell(1, 8);",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    Tensor h = Tensor.zeros(x.size(0), 8);",
+        "    Tensor c = Tensor.zeros(x.size(0), 8);",
+        "    RecurrentCell.State s = cell.step(x.narrow(1, 0, 1), h, c);",
+        "    return s.h();",
+        "  }",
+        "}");
+    Compilation c = ProcessorTest.compile(f);
+    assertThat(c).hadErrorContaining("cell: layer type LSTMCell is not supported").inFile(f).onLineContaining("new LSTMCell(1, 8)");
+    assertThat(c).hadErrorCount(1);
+  }
+
   /** A tensor field transposed in place keeps its values' order ([S, 1, D] as [1, S, D]); one that would move them is refused. */
   @Test
   void aFieldTransposedOutOfOrderIsAnError() {

@@ -574,7 +574,7 @@ final class BodyReader implements StatementReader, ValueReader {
       diagnostics.error(unit, e, Message.EAGER_ONLY_TENSOR_METHOD, methodName, ms.getIdentifier(), mi);
       return null;
     }
-    if (!code.unresolved(unit, mi)) { // else a misspelt method, which javac reports itself
+    if (!code.unresolved(unit, mi) && !ofBroken(mi)) { // else a misspelt method, which javac reports itself
       diagnostics.error(unit, e, Message.UNSUPPORTED_EXPRESSION, methodName, "call " + mi.getMethodSelect());
     }
     return null;
@@ -585,6 +585,15 @@ final class BodyReader implements StatementReader, ValueReader {
     return trees.getElement(TreePath.getPath(unit, mi)) instanceof ExecutableElement ex
         && ((TypeElement) ex.getEnclosingElement()).getQualifiedName().contentEquals(DeclarationReader.TENSOR)
         && ex.getModifiers().contains(Modifier.STATIC) == isStatic;
+  }
+
+  /**
+   * Whether {@code mi} calls a method of a layer field whose declaration had an error or of a local whose value is unknown
+   * after one ({@code lstm1.step(x, h, c)} of a refused {@code LSTMCell}, {@code s1.h()} of its result): reported already.
+   */
+  private boolean ofBroken(MethodInvocationTree mi) {
+    return mi.getMethodSelect() instanceof MemberSelectTree ms && DeclarationReader.stripped(ms.getExpression()) instanceof IdentifierTree id
+        && (broken.contains(id.getName().toString()) || unknown.contains(id.getName().toString()));
   }
 
   /**
