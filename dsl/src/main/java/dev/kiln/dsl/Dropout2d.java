@@ -11,7 +11,11 @@ import dev.kiln.runtime.Tensor;
  * mask value per sample and channel, drawn as the eager form draws it).
  */
 public class Dropout2d extends Layer<Dropout2d.Spec> {
-  /** Dropout2d's hyper-parameter and shape rule: {@code [N, C, H, W]}, unchanged. */
+  /**
+   * Dropout2d's hyper-parameter and shape rule: {@code [N, C, H, W]}, unchanged; also PyTorch 1.13's {@code [N, C, L]}
+   * (each channel of length L dropped whole) and {@code [N, C]} (each value, as PyTorch's mnist_rnn applies it after a
+   * {@code BatchNorm1d}), which PyTorch accepts with a deprecation warning.
+   */
   public record Spec(double p) implements LayerSpec {
     public Spec {
       if (!(p >= 0 && p <= 1)) {
@@ -21,8 +25,8 @@ public class Dropout2d extends Layer<Dropout2d.Spec> {
 
     @Override
     public int[] outputShape(int[] in) {
-      if (in.length != 4) {
-        throw new ShapeException(this + " expects [N, C, H, W], receives " + Shapes.toString(in));
+      if (in.length < 2 || in.length > 4) {
+        throw new ShapeException(this + " expects [N, C, H, W] (or [N, C, L], [N, C]), receives " + Shapes.toString(in));
       }
       return in.clone();
     }

@@ -55,4 +55,30 @@ class UpsampleDropout2dTest {
     assertSame(x, drop.forward(x), "evaluation passes the input");
     assertThrows(IllegalArgumentException.class, () -> new Dropout2d(1.5));
   }
+
+  /**
+   * PyTorch 1.13 takes [N, C, L] (whole channels of length L) and [N, C] (single values: mnist_rnn's Dropout2d after a
+   * BatchNorm1d) with a deprecation warning: one draw per sample and channel, the draws of a 4-d input of those channels
+   * (the same generator state gives the same mask); 1-d and 5-d inputs are refused naming the shapes taken.
+   */
+  @Test
+  void dropout2dTakesPyTorchsThreeAndTwoDimensionalInputs() {
+    Dropout2d drop = new Dropout2d(0.5);
+    Kiln.manualSeed(4);
+    float[] maps = drop.forward(Tensor.ones(3, 5, 1, 1)).toFloatArray();
+    Kiln.manualSeed(4);
+    Tensor x = Tensor.ones(3, 5).requiresGrad(true);
+    Tensor y = drop.forward(x);
+    assertArrayEquals(maps, y.toFloatArray(), "[N, C]: a value per sample and channel, drawn as for [N, C, 1, 1]");
+    y.sum().backward();
+    assertArrayEquals(maps, x.grad().toFloatArray());
+    Kiln.manualSeed(4);
+    float[] lines = drop.forward(Tensor.ones(3, 5, 4)).toFloatArray();
+    for (int i = 0; i < lines.length; i++) {
+      assertEquals(maps[i / 4], lines[i], "[N, C, L]: each channel of length L dropped or kept whole");
+    }
+    var e = assertThrows(ShapeException.class, () -> drop.forward(Tensor.ones(6)));
+    assertEquals("Dropout2d(p=0.5, inplace=False) expects [N, C, H, W] (or [N, C, L], [N, C]), receives [6]", e.getMessage());
+    assertThrows(ShapeException.class, () -> drop.forward(Tensor.ones(1, 2, 3, 4, 5)));
+  }
 }

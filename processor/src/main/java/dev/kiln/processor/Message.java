@@ -55,6 +55,11 @@ public enum Message {
   NON_FINAL_LAYER("layer field %s must be final so that the compiled plan stays valid"),
   UNKNOWN_LAYER("%s: layer type %s is not supported by the Kiln compiler; supported: %s (leave out @Model and the model runs"
       + " eagerly, as written, with every layer)"),
+  RECURRENT_CELL("%s: layer type %s is not supported by the Kiln compiler; supported: %s. %s is a cell stepped by hand"
+      + " (PyTorch's h, c = cell(x, (h, c)) in a loop over time), which a compiled forward does not run yet; a whole sequence"
+      + " through a layer does: new %s(...).batchFirst(true) runs the cell over every step (cells stacked over the same steps"
+      + " are one layer of numLayers(k), or one layer each), or leave out @Model and the loop runs eagerly, as written (a loop"
+      + " that feeds each prediction back as the next input needs that)"),
   NON_CONSTANT_ARGUMENT("%s: argument '%s' of %s is not a compile-time constant; use literals, arithmetic, casts, ?:, static final"
       + " constants, Math.sqrt of constants and final locals with a constant value (final int dim = 1;)"),
   PARAMETER_SIZE_UNKNOWN("%s: a size of a parameter of %s (%s) that the compiled model does not know; write the size as a"
@@ -182,7 +187,11 @@ public enum Message {
   WHOLE_REDUCTION("%s: %s reduces every value of the batch to one, and a compiled forward keeps the batch dimension:"
       + " reduce dimensions after it (%s), or apply %s to the model's output outside forward"),
   MATMUL_SHAPES("%s: matmul of %s from %s and %s from %s: %s"),
-  CAT_LIST("%s: the compiler reads Tensor.cat(List.of(a, b, ...), dim) with the values listed in the call, not %s"),
+  TENSOR_LIST("%s: %s: a list of values in a compiled forward is built by add(value) alone (List<Tensor> %s = new"
+      + " ArrayList<>(); then add, a for loop over it, Tensor.cat of it)"),
+  TENSOR_LIST_EMPTY("%s: %s reads %s where nothing was added to it yet"),
+  CAT_LIST("%s: the compiler reads Tensor.cat(List.of(a, b, ...), dim) with the values listed in the call, or of a list local"
+      + " built in forward (List<Tensor> xs = new ArrayList<>(); xs.add(...)), not %s"),
   PIECES_MISUSE("%s holds the pieces of %s, which %s reads one at a time by a constant index (%s[0], %s[1], ...), not as"
       + " an array: %s"),
   PIECES_REASSIGNED("%s holds the pieces of %s and cannot be assigned again in %s (%s): give other pieces a name of their own"),

@@ -1065,8 +1065,8 @@ class ProcessorTest {
         .inFile(f).onLineContaining("Tensor a = ");
     assertThat(c).hadErrorContaining("a compiled cat joins values along a dimension after the batch, not dimension 0")
         .inFile(f).onLineContaining("Tensor b = ");
-    assertThat(c).hadErrorContaining("the compiler reads Tensor.cat(List.of(a, b, ...), dim) with the values listed in "
-        + "the call, not parts").inFile(f).onLineContaining("Tensor c = ");
+    assertThat(c).hadErrorContaining("Tensor.cat(parts, 1): the compiler reads Tensor.cat(List.of(a, b, ...), dim) with the values listed in "
+        + "the call, or of a list local built in forward (List<Tensor> xs = new ArrayList<>(); xs.add(...)), not parts").inFile(f).onLineContaining("Tensor c = ");
   }
 
   /**

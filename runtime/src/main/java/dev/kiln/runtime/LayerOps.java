@@ -705,8 +705,9 @@ final class LayerOps {
       throw new IllegalArgumentException("dropout2d: probability has to be between 0 and 1, but got " + p);
     }
     requireFloat("dropout2d", x);
-    if (x.dim() != 4) {
-      throw new IllegalArgumentException("dropout2d: input must be [N, C, H, W], got shape " + Shapes.toString(x.shape()));
+    if (x.dim() < 2 || x.dim() > 4) {
+      throw new IllegalArgumentException("dropout2d: input must be [N, C, H, W] (or PyTorch 1.13's [N, C, L] and [N, C]),"
+          + " got shape " + Shapes.toString(x.shape()));
     }
     if (!training || p == 0) {
       return x;
@@ -714,7 +715,11 @@ final class LayerOps {
     int n = x.size(0), c = x.size(1);
     float[] mask = new float[n * c];
     ActivationKernels.dropoutMask(mask, 0, mask.length, p, Kiln.generator());
-    return mul(x, Tensor.wrap(mask, n, c, 1, 1).to(x.device()));
+    int[] maskShape = new int[x.dim()]; // [n, c, 1, ...]: one draw per sample and channel, PyTorch's feature dropout
+    java.util.Arrays.fill(maskShape, 1);
+    maskShape[0] = n;
+    maskShape[1] = c;
+    return mul(x, Tensor.wrap(mask, maskShape).to(x.device()));
   }
 
   public static Tensor upsampleNearest(Tensor x, int scaleH, int scaleW) {

@@ -996,7 +996,9 @@ public final class Ops {
    * Channel dropout, as PyTorch's {@code F.dropout2d} on {@code [N, C, H, W]}: in training each
    * whole channel map is zeroed with probability {@code p} and the others scaled by {@code 1 / (1 -
    * p)} (one draw per sample and channel, from Kiln's generator); in evaluation, or with p = 0, x
-   * itself. The mask multiplies by broadcasting, so the gradient is masked alike.
+   * itself. The mask multiplies by broadcasting, so the gradient is masked alike. As PyTorch 1.13 (which warns), a 3-d
+   * {@code [N, C, L]} drops whole channels of length L and a 2-d {@code [N, C]} single values (mnist_rnn's Dropout2d after
+   * a BatchNorm1d of an LSTM's last step): one draw per sample and channel whatever the rank.
    */
   public static Tensor dropout2d(Tensor x, double p, boolean training) {
     return LayerOps.dropout2d(x, p, training);

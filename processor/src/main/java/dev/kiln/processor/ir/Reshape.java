@@ -40,6 +40,14 @@ public record Reshape(List<Integer> shape) implements LayerSpec {
     for (int i = 1; i < in.length; i++) {
       have *= in[i];
     }
+    if (perSample != have && have > perSample && have % perSample == 0) { // decoded.view(-1, ntoken) of [N, S, V]
+      String kept = Shapes.toString(shape.stream().mapToInt(Integer::intValue).toArray()).replace("[N", "[N * " + have / perSample);
+      throw new ShapeException(this + " cannot take " + Shapes.toString(in) + ": it would fold " + have / perSample + " rows of"
+          + " each sample into the batch (" + kept + "), and a compiled forward keeps dimension 0 as the batch of the model's"
+          + " input; keep the rows (reshape(x, -1, " + have / perSample + ", " + shape.subList(1, shape.size()).stream()
+          .map(String::valueOf).collect(Collectors.joining(", ")) + ")) and view the output outside forward"
+          + " (out.view(-1, " + shape.get(shape.size() - 1) + ") before the loss)");
+    }
     if (perSample != have) {
       throw new ShapeException(this + " cannot take " + Shapes.toString(in) + ": " + have + " values per sample, not "
           + perSample);

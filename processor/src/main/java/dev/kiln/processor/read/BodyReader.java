@@ -87,6 +87,8 @@ final class BodyReader implements StatementReader, ValueReader {
   /** The steps, shared with the BodyReader of the blocks inlined into them. */
   final List<StepIr> list;
   final Map<String, String> locals = new HashMap<>();
+  /** The {@code List<Tensor>} locals built by {@code add} ({@code Tensor.cat(xs, 1)}, {@code for (Tensor t : xs)}). */
+  final TensorLists tensorLists;
   /** Layer fields whose declaration had an error (already reported): their uses stay silent. */
   final Set<String> broken = new HashSet<>();
   /** Locals whose value is unknown after an error: their uses stay silent. */
@@ -171,6 +173,7 @@ final class BodyReader implements StatementReader, ValueReader {
     this.loops = new LoopUnroller(this, method, broken, trees, diagnostics, folder);
     this.sizeReader = new SizeReader(this, reader);
     this.modeConditions = new ModeConditions(this, loops, reader);
+    this.tensorLists = new TensorLists(trees, diagnostics, method);
   }
 
   /**
@@ -252,6 +255,10 @@ final class BodyReader implements StatementReader, ValueReader {
     for (StatementTree s : statements) {
       if (splitReader.piecesStatement(s, unit, fields, className)) {
         continue; // Tensor[] qkv = x.split(D, 2); or a misuse of such pieces, reported
+      } else if (s instanceof VariableTree v && tensorLists.declares(v, unit)) {
+        continue; // List<Tensor> xs = new ArrayList<>(): the values added to it, in order
+      } else if (s instanceof ExpressionStatementTree es && tensorLists.adds(es, unit, e -> expression(e, unit, fields, className))) {
+        continue; // xs.add(relu(conv.apply(x))): PyTorch's list comprehension, one value at each unrolled turn
       } else if (s instanceof EnhancedForLoopTree || s instanceof ForLoopTree || s instanceof WhileLoopTree
           || s instanceof DoWhileLoopTree) {
         if (loops.unroll(s, unit, fields, className, returned)) { // for (Block b : h), for (int i = 0; i < h.size(); i++), while (i < N)
@@ -358,6 +365,11 @@ final class BodyReader implements StatementReader, ValueReader {
     for (ExpressionTree a : args) {
       results.add(expression(a, unit, fields, className));
     }
+  }
+
+  @Override
+  public List<String> tensorList(ExpressionTree listed, CompilationUnitTree unit) {
+    return tensorLists.isList(listed) ? tensorLists.values(listed, unit, "the loop over it") : null;
   }
 
   @Override
@@ -570,7 +582,7 @@ final class BodyReader implements StatementReader, ValueReader {
       }
       return null;
     }
-    if (!code.unresolved(unit, mi)) { // else a misspelt method, which javac reports itself
+    if (!code.unresolved(unit, mi) && !ofBroken(mi)) { // else a misspelt method, which javac reports itself
       diagnostics.error(unit, e, Message.UNSUPPORTED_EXPRESSION, methodName, "call " + mi.getMethodSelect());
     }
     return null;
@@ -581,6 +593,15 @@ final class BodyReader implements StatementReader, ValueReader {
     return trees.getElement(TreePath.getPath(unit, mi)) instanceof ExecutableElement ex
         && ((TypeElement) ex.getEnclosingElement()).getQualifiedName().contentEquals(DeclarationReader.TENSOR)
         && ex.getModifiers().contains(Modifier.STATIC) == isStatic;
+  }
+
+  /**
+   * Whether {@code mi} calls a method of a layer field whose declaration had an error or of a local whose value is unknown
+   * after one ({@code lstm1.step(x, h, c)} of a refused {@code LSTMCell}, {@code s1.h()} of its result): reported already.
+   */
+  private boolean ofBroken(MethodInvocationTree mi) {
+    return mi.getMethodSelect() instanceof MemberSelectTree ms && DeclarationReader.stripped(ms.getExpression()) instanceof IdentifierTree id
+        && (broken.contains(id.getName().toString()) || unknown.contains(id.getName().toString()));
   }
 
   /**

@@ -275,13 +275,56 @@ final class BufferReader {
     return steps.tensors.derived(root, (t.isDerived() ? t.derived().calls() : "") + call, shape, where);
   }
 
+  /**
+   * The shape {@code squeeze(dim)} or {@code transpose(dim, other)} gives a tensor of {@code shape} when its values keep
+   * their order (word_language_model's position table {@code pe[:S]} [S, 1, D] as [1, S, D], batch first): a squeeze, and a
+   * transpose whose dimensions other than 1s stay in order; an exception naming the shape for a transpose that moves values.
+   */
+  private static int[] viewOf(int[] shape, String name, int[] sizes, int dim) {
+    if (name.equals("squeeze")) {
+      if (shape[dim] != 1) {
+        return shape.clone();
+      }
+      int[] out = new int[shape.length - 1];
+      for (int i = 0, j = 0; i < shape.length; i++) {
+        if (i != dim) {
+          out[j++] = shape[i];
+        }
+      }
+      return out;
+    }
+    int other = sizes[1] < 0 ? sizes[1] + shape.length : sizes[1];
+    if (other < 0 || other >= shape.length) {
+      throw new IllegalArgumentException("dimension " + sizes[1] + " is out of range for " + Shapes.toString(shape));
+    }
+    int[] out = shape.clone();
+    out[dim] = shape[other];
+    out[other] = shape[dim];
+    int[] order = new int[shape.length];
+    for (int i = 0; i < shape.length; i++) {
+      order[i] = i == dim ? other : i == other ? dim : i;
+    }
+    for (int i = 0, last = -1; i < shape.length; i++) {
+      if (out[i] != 1) {
+        if (order[i] < last) {
+          throw new IllegalArgumentException("it would move the values of " + Shapes.toString(shape) + " out of their order,"
+              + " which a tensor field read in place keeps; transpose the value it is added to, or declare the field"
+              + " in the order forward reads it");
+        }
+        last = order[i];
+      }
+    }
+    return out;
+  }
+
   /** The shape eager mode's {@code name(sizes)} gives a tensor of {@code shape}; an exception saying why it fails. */
   private static int[] calledShape(int[] shape, String name, int[] sizes) {
     int rank = shape.length;
     int wanted = switch (name) {
       case "narrow", "slice" -> 3;
       case "select" -> 2;
-      case "unsqueeze" -> 1;
+      case "unsqueeze", "squeeze" -> 1;
+      case "transpose" -> 2;
       default -> -1;
     };
     if (wanted >= 0 && sizes.length != wanted) {
@@ -293,6 +336,9 @@ final class BufferReader {
     int dim = sizes[0] < 0 ? sizes[0] + rank + (name.equals("unsqueeze") ? 1 : 0) : sizes[0];
     if (dim < 0 || dim >= rank + (name.equals("unsqueeze") ? 1 : 0)) {
       throw new IllegalArgumentException("dimension " + sizes[0] + " is out of range for " + Shapes.toString(shape));
+    }
+    if (name.equals("squeeze") || name.equals("transpose")) {
+      return viewOf(shape, name, sizes, dim);
     }
     if (name.equals("unsqueeze")) {
       int[] out = new int[rank + 1];

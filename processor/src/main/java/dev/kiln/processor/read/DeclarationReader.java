@@ -77,7 +77,7 @@ public final class DeclarationReader {
   static final Map<String, MaskTest> LOGICAL = Map.of("logicalAnd", MaskTest.AND, "logicalOr", MaskTest.OR, "logicalXor",
       MaskTest.XOR);
   /** The calls forward may compute a buffer through ({@code bias.narrow(2, 0, T)}), by Tensor method or F function. */
-  static final Set<String> BUFFER_CALLS = Set.of("narrow", "slice", "select", "view", "reshape", "unsqueeze");
+  static final Set<String> BUFFER_CALLS = Set.of("narrow", "slice", "select", "view", "reshape", "unsqueeze", "squeeze", "transpose");
   /** The comparisons a masked fill's mask may be written with ({@code mask.eq(0)}), by Tensor method. */
   static final Map<String, MaskTest> COMPARISONS = Map.of("eq", MaskTest.EQ, "ne", MaskTest.NE, "lt", MaskTest.LT,
       "le", MaskTest.LE, "gt", MaskTest.GT, "ge", MaskTest.GE);

@@ -26,6 +26,7 @@ import dev.kiln.processor.ir.Sub;
 import dev.kiln.processor.ir.GroupNormOf;
 import dev.kiln.processor.ir.TensorIr;
 import dev.kiln.processor.ir.PointwisePair;
+import dev.kiln.processor.ir.Reshape;
 import dev.kiln.processor.ir.Where;
 import dev.kiln.runtime.Shapes;
 import dev.kiln.runtime.cpu.MaskTest;
@@ -66,10 +67,17 @@ final class FunctionCalls {
     while (listed instanceof ParenthesizedTree p) {
       listed = p.getExpression();
     }
+    List<String> held = null;
+    if (steps.tensorLists.isList(listed)) { // Tensor.cat(xs, 1) of a list built in forward
+      held = steps.tensorLists.values(listed, unit, mi);
+      if (held == null) {
+        return null;
+      }
+    }
     Element of = listed instanceof MethodInvocationTree l ? trees.getElement(TreePath.getPath(unit, l)) : null;
-    if (!(of instanceof ExecutableElement e && e.getSimpleName().contentEquals("of")
+    if (held == null && (!(of instanceof ExecutableElement e && e.getSimpleName().contentEquals("of")
         && ((TypeElement) e.getEnclosingElement()).getQualifiedName().contentEquals("java.util.List"))
-        || ((MethodInvocationTree) listed).getArguments().isEmpty()) {
+        || ((MethodInvocationTree) listed).getArguments().isEmpty())) {
       diagnostics.error(unit, listed, Message.CAT_LIST, mi, listed);
       return null;
     }
@@ -81,6 +89,9 @@ final class FunctionCalls {
       diagnostics.error(unit, mi.getArguments().get(1), Message.UNSUPPORTED_FUNCTION, "Tensor.cat: the dimension must be an int, got "
           + dim.get(0));
       return null;
+    }
+    if (held != null) {
+      return steps.step(held, new Cat(d), null, mi.toString(), code.source(unit, mi));
     }
     List<String> inputs = new ArrayList<>();
     for (ExpressionTree a : ((MethodInvocationTree) listed).getArguments()) {
@@ -193,6 +204,9 @@ final class FunctionCalls {
         && steps.loops.foldHereOrNull(args.get(2), unit, fields) instanceof Boolean training) {
       return steps.modeConditions.functionalDropout(mi, name, args, training, unit, fields, className); // F.dropout(x, p, isTraining())
     }
+    if ((name.equals("unsqueeze") || name.equals("squeeze")) && args.size() == 2) {
+      return squeezed(mi, name, args, unit, fields, className);
+    }
     boolean twoValues = args.size() == 2 && isTensor(args.get(1), unit);
     LayerSpec joining = !twoValues ? null : switch (name) { // a residual, a centred value, a gate, a quotient, a product
       case "add" -> new Add();
@@ -238,6 +252,53 @@ final class FunctionCalls {
     }
     input = input != null ? input : steps.expression(args.get(0), unit, fields, className);
     return input == null ? null : steps.step(input, spec, null, mi.toString(), code.source(unit, mi));
+  }
+
+  /**
+   * {@code x.unsqueeze(d)} or {@code x.squeeze(d)} of a value (PyTorch's {@code x.unsqueeze(1)} that makes embedded words
+   * one channel, {@code conv(x).squeeze(3)} that drops a width of 1): a view, read as the {@link Reshape} to the shape it
+   * gives, the batch kept first; {@code d} negative from the end as PyTorch's, a squeeze of a size other than 1 the value
+   * as it is. The batch (dimension 0) is refused: a compiled forward keeps it first. Null after an error.
+   */
+  private String squeezed(MethodInvocationTree mi, String name, List<? extends ExpressionTree> args, CompilationUnitTree unit,
+      Map<String, LayerNode> fields, String className) {
+    List<Object> dims = code.constants(args.subList(1, 2), mi.toString(), name, unit);
+    if (dims == null) {
+      return null;
+    }
+    String input = steps.expression(args.get(0), unit, fields, className);
+    int[] shape = input == null ? null : steps.sizeReader.sizes().shapeOf(input);
+    if (shape == null) {
+      return null;
+    }
+    boolean unsqueeze = name.equals("unsqueeze");
+    int rank = shape.length + (unsqueeze ? 1 : 0);
+    int dim = ((Number) dims.get(0)).intValue();
+    int at = dim < 0 ? dim + rank : dim;
+    if (at < 0 || at >= rank) {
+      diagnostics.error(unit, mi, Message.UNSUPPORTED_FUNCTION, mi + ": dimension " + dim + " is out of range for "
+          + (unsqueeze ? "a new dimension of " : "") + Shapes.toString(shape) + " (from " + -rank + " to " + (rank - 1) + ")");
+      return null;
+    }
+    if (at == 0) {
+      diagnostics.error(unit, mi, Message.UNSUPPORTED_FUNCTION, mi + ": a compiled forward keeps dimension 0 of "
+          + Shapes.toString(shape) + " as the batch, so it " + (unsqueeze ? "adds a dimension after it (x.unsqueeze(1))"
+          : "squeezes a dimension after it (x.squeeze(1))") + "; leave out @Model to run it eagerly");
+      return null;
+    }
+    List<Integer> sizes = new ArrayList<>();
+    for (int i = 0; i < shape.length; i++) {
+      if (unsqueeze && i == at) {
+        sizes.add(1);
+      }
+      if (unsqueeze || i != at || shape[i] != 1) {
+        sizes.add(i == 0 ? -1 : shape[i]);
+      }
+    }
+    if (unsqueeze && at == shape.length) {
+      sizes.add(1);
+    }
+    return steps.step(input, new Reshape(sizes), null, mi.toString(), code.source(unit, mi));
   }
 
   /**

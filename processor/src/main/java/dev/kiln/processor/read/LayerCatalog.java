@@ -546,6 +546,7 @@ final class LayerCatalog {
     return FUNCTIONS.contains(name + "/" + constants) || MORE_ACTIVATIONS.contains(name + "/" + constants)
         || Pointwise.knows(name, constants) || (name.equals("reshape") || name.equals("permute")) && constants >= 1
         || name.equals("flip") || name.equals("repeat") // (x.flip() is a copy, x.repeat() an error naming the shape)
+        || (name.equals("unsqueeze") || name.equals("squeeze")) && constants == 1 // (read by FunctionCalls: the shape they give)
         || name.equals("roll") && constants >= 1 && constants <= 2; // (x.roll(1) of the flattened batch: an error saying why)
   }
 

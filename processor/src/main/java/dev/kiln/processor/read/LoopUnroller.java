@@ -66,6 +66,18 @@ final class LoopUnroller {
     if (loop instanceof DoWhileLoopTree w) {
       return unrollWhile(w.getCondition(), w.getStatement(), true, unit, fields, className, returned);
     }
+    if (loop instanceof EnhancedForLoopTree each && statements.tensorList(each.getExpression(), unit) != null) {
+      for (String value : statements.tensorList(each.getExpression(), unit)) { // for (Tensor t : xs): xs's values in order
+        statements.assign(each.getVariable().getName().toString(), value);
+        if (statements.readStatements(body(each.getStatement()), unit, fields, className, returned, true) && !jumped()) {
+          return true;
+        }
+        if (stopped()) {
+          return false;
+        }
+      }
+      return false;
+    }
     if (loop instanceof EnhancedForLoopTree each) {
       List<LayerNode> over = ModuleCalls.modules(fields.get(DeclarationReader.fieldName(DeclarationReader.stripped(each.getExpression()))));
       if (over == null) {

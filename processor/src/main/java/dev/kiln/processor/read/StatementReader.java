@@ -23,4 +23,13 @@ interface StatementReader {
 
   /** Forgets the {@link #jump}: the loop it ended has taken it. */
   void clearJump();
+
+  /**
+   * The values a {@code List<Tensor>} local built in the body holds ({@code for (Tensor t : xs)} unrolls over them); an
+   * empty list after an error about it (reported); null when {@code listed} is no such list.
+   */
+  List<String> tensorList(com.sun.source.tree.ExpressionTree listed, CompilationUnitTree unit);
+
+  /** Binds the local {@code name} to {@code value} as an assignment does (a loop's variable at each unrolled turn). */
+  void assign(String name, String value);
 }
