@@ -691,7 +691,7 @@ final class LayerOps {
       return CudaOps.dropout(x, p); // the same draws, made on the device
     }
     requireFloat("dropout", x); // before any draw: a refused call leaves the random stream where it was
-    // drawn and applied in one pass; the mask kept only for a backward, which scales the gradient it owns in place
+    // drawn and applied in one call; the mask kept only for a backward, which scales the gradient it owns in place
     float[] mask = track(x) ? ArrayPool.floats(x.numel()) : null; // every entry written
     return unary("dropout", x, Reads.OWN,
         (out, outOff, in, inOff, n) -> ActivationKernels.dropoutForward(out, outOff, in, inOff, mask, 0, n, p, Kiln.generator()),

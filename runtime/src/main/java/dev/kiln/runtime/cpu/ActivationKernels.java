@@ -1116,10 +1116,10 @@ public final class ActivationKernels {
    * {@code out} and multiplied there. {@code out} may be {@code x} at the same offset.
    *
    * <p>Each core's part is drawn and then multiplied, two loops rather than one: the one loop (draw, store the entry,
-   * multiply, store the product) measured slower on one thread, 1.31-1.42 ns a value against 1.12-1.25 over 65,536 values
-   * and 1.69-1.80 against 1.56-1.79 over 4 M (docs/design-notes.md, "Dropout in one call"). The draw is bound by its
-   * dozen integer operations (three cycles), and the product added to that loop costs more than the second loop, which
-   * C2 vectorises, takes to read the mask back.
+   * multiply, store the product) measured slower on one thread, 1.38-1.43 ns a value against 1.23-1.29 over 65,536
+   * values, and no faster over 4 M (docs/design-notes.md, "Dropout in one call"). The draw is bound by its dozen integer
+   * operations (three cycles), and the product added to that loop costs more than the second loop, which C2
+   * vectorises, takes to read the mask back.
    */
   public static void dropoutForward(float[] out, int outOff, float[] x, int xOff, float[] mask, int maskOff, int n, double p,
       Generator rng) {
