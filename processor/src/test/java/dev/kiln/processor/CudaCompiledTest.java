@@ -153,6 +153,7 @@ class CudaCompiledTest {
     "GreedyIds, 6:8",
     "ScatterWrites, 6",
     "IndexSelects, 6",
+    "BufferIndexes, 6",
     "ShiftedIds, ids11:6",
     "GreedyShift, 6:8",
     "ShiftedPositions, ids11:6",

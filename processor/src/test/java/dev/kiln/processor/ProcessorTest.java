@@ -123,6 +123,7 @@ class ProcessorTest {
       "MovedIds, KilnMovedIds, KilnMovedIds.java",
       "IdsOfIds, KilnIdsOfIds, KilnIdsOfIds.java",
       "ScatterWrites, KilnScatterWrites, KilnScatterWrites.java",
+      "BufferIndexes, KilnBufferIndexes, KilnBufferIndexes.java",
       "GroupNormNet, KilnGroupNormNet, KilnGroupNormNet.java",
       "FunctionalConv, KilnFunctionalConv, KilnFunctionalConv.java",
       "FunctionalGroupNorm, KilnFunctionalGroupNorm, KilnFunctionalGroupNorm.java"

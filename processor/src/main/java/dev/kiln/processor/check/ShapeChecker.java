@@ -281,7 +281,7 @@ public final class ShapeChecker {
         continue;
       }
       int[] joinedShape = null; // an add's or a mul's: the bigger input's, which the other repeats over; a matmul's product
-      List<TensorIr> fields = step.inputs().stream().map(ir::tensor).filter(t -> t != null).toList();
+      List<TensorIr> fields = step.inputs().stream().filter(v -> !isBufferIndex(step, v)).map(ir::tensor).filter(t -> t != null).toList();
       boolean withField = (step.spec() instanceof Arithmetic || comparedWithBuffer(step, fields)) && fields.size() == 1;
       boolean byField = step.spec() instanceof MatMul && fields.size() == 1; // x.matmul(w), or w.matmul(x)
       boolean comparedField = step.spec() instanceof Cosine && fields.size() == 1; // cosineSimilarity(h, prototypes)
@@ -621,6 +621,11 @@ public final class ShapeChecker {
   private static List<String> floatInputs(StepIr step) {
     int index = scatterIndex(step);
     return index < 0 ? step.inputs() : step.inputs().subList(0, index);
+  }
+
+  /** Whether {@code value} is the buffer of ids an index form reads as its index ({@code x.indexSelect(2, perm)}), at each call. */
+  private static boolean isBufferIndex(StepIr step, String value) {
+    return step.spec() instanceof Scatter s && s.readsBuffer() && step.inputs().get(s.bufferInput()).equals(value);
   }
 
   /** The input of a write by index that is its index, ids of the batch ({@code x.scatter(1, ids, src)}: 2); -1 for any other step. */

@@ -409,11 +409,10 @@ final class IdsReader {
   }
 
   /**
-   * The values of {@code Tensor.labels(...)}: constants written in the call, a constant {@code int[]}, or {@code
-   * IntStream.range(a, b).toArray()} ({@code rangeClosed}) of constants; null after an error (reported).
+   * The {@code IntStream.range(a, b)} (or {@code rangeClosed}) call of {@code Tensor.labels}' arguments {@code args} when they are
+   * {@code IntStream.range(a, b).toArray()}, else null (a buffer's declaration is read for its count the same way).
    */
-  private int[] labelValues(MethodInvocationTree labels, CompilationUnitTree unit, String label) {
-    List<? extends ExpressionTree> args = labels.getArguments();
+  static MethodInvocationTree range(List<? extends ExpressionTree> args, Trees trees, CompilationUnitTree unit) {
     if (args.size() == 1 && DeclarationReader.stripped(args.get(0)) instanceof MethodInvocationTree toArray
         && toArray.getMethodSelect() instanceof MemberSelectTree ta && ta.getIdentifier().contentEquals("toArray")
         && toArray.getArguments().isEmpty() && DeclarationReader.stripped(ta.getExpression()) instanceof MethodInvocationTree range
@@ -421,12 +420,26 @@ final class IdsReader {
         && trees.getElement(TreePath.getPath(unit, range)) instanceof ExecutableElement r
         && ((TypeElement) r.getEnclosingElement()).getQualifiedName().contentEquals("java.util.stream.IntStream")
         && (rs.getIdentifier().contentEquals("range") || rs.getIdentifier().contentEquals("rangeClosed"))) {
-      List<Object> bounds = code.constants(range.getArguments(), label, "IntStream." + rs.getIdentifier(), unit);
+      return range;
+    }
+    return null;
+  }
+
+  /**
+   * The values of {@code Tensor.labels(...)}: constants written in the call, a constant {@code int[]}, or {@code
+   * IntStream.range(a, b).toArray()} ({@code rangeClosed}) of constants; null after an error (reported).
+   */
+  private int[] labelValues(MethodInvocationTree labels, CompilationUnitTree unit, String label) {
+    List<? extends ExpressionTree> args = labels.getArguments();
+    MethodInvocationTree range = range(args, trees, unit);
+    if (range != null) {
+      String method = ((MemberSelectTree) range.getMethodSelect()).getIdentifier().toString();
+      List<Object> bounds = code.constants(range.getArguments(), label, "IntStream." + method, unit);
       if (bounds == null) {
         return null;
       }
       int from = ((Number) bounds.get(0)).intValue();
-      int to = ((Number) bounds.get(1)).intValue() + (rs.getIdentifier().contentEquals("rangeClosed") ? 1 : 0);
+      int to = ((Number) bounds.get(1)).intValue() + (method.equals("rangeClosed") ? 1 : 0);
       if (to <= from) {
         diagnostics.error(unit, range, Message.CONSTANT_IDS, label, range + " holds no id");
         return null;
