@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.testing.compile.Compilation;
 import dev.kiln.dsl.MSELoss;
@@ -60,6 +61,79 @@ class BufferIdsTest {
     String expected = assertThrows(IllegalArgumentException.class, () -> eager.forward(x)).getMessage();
     assertEquals("index_add: index 4 at 1 is out of range for dimension 2 of size 4 (input [5, 2, 4])", expected);
     assertEquals(expected, assertThrows(IllegalArgumentException.class, () -> compiled.forward(x)).getMessage());
+  }
+
+  /**
+   * Buffers of ids looked up ({@code BufferPositions}: a {@code [1, T]} of positions, a rank-1 buffer with an id repeated): values
+   * and gradients eager mode's bit for bit over SGD steps, then after a load replaces them, and an id a load put out of range
+   * fails with eager's message.
+   */
+  @Test
+  void buffersOfIdsLookedUpAreReadAtEachCall() {
+    Module compiled = ParityTest.matchesEagerBitForBit("BufferPositions", "ids11:6");
+    Kiln.manualSeed(11);
+    Module eager = ParityTest.factory(compiled.getClass().getClassLoader(), "test.BufferPositions").get();
+    eager.loadStateDict(compiled.stateDict());
+    Tensor ids = ParityTest.ids(5, 6, 11);
+    float[] before = sameLookups(eager, compiled, ids, "as trained");
+    Map<String, Tensor> state = new HashMap<>(eager.stateDict());
+    state.put("position_ids", Tensor.labels(4, 5, 6, 7, 8, 9).view(1, 6));
+    state.put("slots", Tensor.labels(0, 0, 1, 2, 5, 5));
+    eager.loadStateDict(state);
+    compiled.loadStateDict(state);
+    assertFalse(Arrays.equals(before, sameLookups(eager, compiled, ids, "buffers loaded")), "the loaded ids are used");
+    eager.zeroGrad(true); // a load between forward and backward: the backward adds into the rows the forward looked up, as eager's
+    compiled.zeroGrad(true);
+    Tensor oe = eager.forward(ids), oc = compiled.forward(ids);
+    eager.loadStateDict(Map.of("position_ids", Tensor.labels(0, 0, 0, 0, 0, 0).view(1, 6)), false);
+    compiled.loadStateDict(Map.of("position_ids", Tensor.labels(0, 0, 0, 0, 0, 0).view(1, 6)), false);
+    oe.sum().backward();
+    oc.sum().backward();
+    assertArrayEquals(eager.namedParameters().get("wpe.weight").grad().toFloatArray(),
+        compiled.namedParameters().get("wpe.weight").grad().toFloatArray(), "wpe's gradient after a load before backward");
+    eager.loadStateDict(state);
+    compiled.loadStateDict(state);
+    state.put("position_ids", Tensor.labels(4, 5, 6, 7, 8, 10).view(1, 6));
+    eager.loadStateDict(state);
+    compiled.loadStateDict(state);
+    String expected = assertThrows(IllegalArgumentException.class, () -> eager.forward(ids)).getMessage();
+    assertTrue(expected.contains("10") && expected.contains("[1, 6]"), expected);
+    assertEquals(expected, assertThrows(IllegalArgumentException.class, () -> compiled.forward(ids)).getMessage());
+  }
+
+  /** What stays refused of a tensor field looked up: each one error on its line. */
+  @ParameterizedTest(name = "{0}")
+  @CsvSource(delimiter = ';', value = {
+    "emb.apply(w); emb.apply(w): w is the parameter w [2], not ids",
+    "emb.apply(grid); emb.apply(grid): grid is the buffer grid [2, 3], of more than one row"})
+  void whatStaysRefusedOfALookupIsAnErrorOnItsLine(String call, String message) {
+    JavaFileObject f = ProcessorTest.classModel("BufferLookup",
+        "@Model(input = {3})",
+        "public class BufferLookup extends Module {",
+        "  final Embedding emb = new Embedding(6, 4);",
+        "  final Tensor grid = registerBuffer(\"grid\", Tensor.labels(0, 1, 2, 3, 4, 5).view(2, 3));",
+        "  final Tensor w = registerParameter(\"w\", Tensor.zeros(2).requiresGrad(true));",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    return x.view(-1, 3, 1).add(" + call + ");",
+        "  }",
+        "}");
+    Compilation c = ProcessorTest.compile(f);
+    assertThat(c).hadErrorContaining(message).inFile(f).onLineContaining(call);
+  }
+
+  /** Output and every parameter's gradient of one forward and backward of ids, equal in both; the output. */
+  private static float[] sameLookups(Module eager, Module compiled, Tensor ids, String when) {
+    eager.zeroGrad(true);
+    compiled.zeroGrad(true);
+    Tensor oe = eager.forward(ids), oc = compiled.forward(ids);
+    assertArrayEquals(oe.toFloatArray(), oc.toFloatArray(), when + ": output");
+    Tensor target = Tensor.ones(oe.shape());
+    new MSELoss().apply(oe, target).backward();
+    new MSELoss().apply(oc, target).backward();
+    Map<String, Tensor> cp = compiled.namedParameters();
+    eager.namedParameters().forEach((name, v) -> assertArrayEquals(v.grad().toFloatArray(), cp.get(name).grad().toFloatArray(),
+        when + ": " + name + " gradient"));
+    return oc.toFloatArray();
   }
 
   /** Output, input gradient and every parameter's gradient of one forward and backward, equal in both; the output. */

@@ -154,6 +154,7 @@ class CudaCompiledTest {
     "ScatterWrites, 6",
     "IndexSelects, 6",
     "BufferIndexes, 6",
+    "BufferPositions, ids11:6",
     "ShiftedIds, ids11:6",
     "GreedyShift, 6:8",
     "ShiftedPositions, ids11:6",

@@ -124,6 +124,7 @@ class ProcessorTest {
       "IdsOfIds, KilnIdsOfIds, KilnIdsOfIds.java",
       "ScatterWrites, KilnScatterWrites, KilnScatterWrites.java",
       "BufferIndexes, KilnBufferIndexes, KilnBufferIndexes.java",
+      "BufferPositions, KilnBufferPositions, KilnBufferPositions.java",
       "GroupNormNet, KilnGroupNormNet, KilnGroupNormNet.java",
       "FunctionalConv, KilnFunctionalConv, KilnFunctionalConv.java",
       "FunctionalGroupNorm, KilnFunctionalGroupNorm, KilnFunctionalGroupNorm.java"

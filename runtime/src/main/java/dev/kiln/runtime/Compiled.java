@@ -45,6 +45,22 @@ public final class Compiled {
   }
 
   /**
+   * The ids a compiled Embedding looks up from a buffer of ids ({@code wpe.apply(positionIds)}) at each call, as floats for the
+   * lookup kernel: the buffer's values now, checked as eager mode checks an embedding's indices (labels), of the {@code count}
+   * the model's shapes were planned for.
+   *
+   * @throws IllegalArgumentException naming the buffer
+   */
+  public static float[] lookedUpIds(String buffer, Tensor ids, int count) {
+    Ops.requireLabels("embedding", "indices", ids);
+    if (ids.numel() != count) {
+      throw new IllegalArgumentException("embedding: the buffer " + buffer + " holds " + ids.numel() + " ids, where the compiled model"
+          + " was built for its declared " + count);
+    }
+    return ids.toFloatArray();
+  }
+
+  /**
    * The batch size of {@code x}, after checking that its other dimensions are one sample's shape.
    *
    * @throws IllegalArgumentException naming the model, the expected and the received shape

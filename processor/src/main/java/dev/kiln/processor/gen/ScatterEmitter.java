@@ -15,7 +15,6 @@ import java.util.Map;
 final class ScatterEmitter {
   static final ClassName SCATTER_KERNELS = ClassName.get("dev.kiln.runtime.cpu", "ScatterKernels");
   private static final ClassName TENSOR = ClassName.get("dev.kiln.runtime", "Tensor");
-  private static final ClassName COMPILED = ClassName.get("dev.kiln.runtime", "Compiled");
   static final ClassName PLACEMENT = SCATTER_KERNELS.nestedClass("Placement");
 
   private ScatterEmitter() {}
@@ -67,7 +66,7 @@ final class ScatterEmitter {
       return CodeBlock.of("new int[] {$L}", s.idsList());
     }
     String buffer = gen.parameterCode.tensorField(gen.ir.tensor(k.inputs().get(s.bufferInput())));
-    return CodeBlock.of("$T.bufferIds($S, $S, $L, $L)", COMPILED, s.op().torchName, s.buffer(), buffer, s.count());
+    return CodeBlock.of("$T.bufferIds($S, $S, $L, $L)", Generator.COMPILED, s.op().torchName, s.buffer(), buffer, s.count());
   }
 
   /** The gradient of input {@code w} (x, or the source) into {@code target}, written or added ({@code accumulate}). */

@@ -14,6 +14,7 @@ import dev.kiln.dsl.LayerSpec;
 import dev.kiln.processor.Diagnostics;
 import dev.kiln.processor.Message;
 import dev.kiln.processor.ir.ConstantIds;
+import dev.kiln.processor.ir.TensorIr;
 import dev.kiln.processor.ir.LayerIr;
 import dev.kiln.processor.ir.IdMove;
 import dev.kiln.processor.ir.IdOp;
@@ -31,6 +32,7 @@ import javax.lang.model.element.Element;
 import javax.lang.model.element.ExecutableElement;
 import javax.lang.model.element.Modifier;
 import javax.lang.model.element.TypeElement;
+import javax.lang.model.element.VariableElement;
 import javax.lang.model.type.TypeKind;
 import javax.lang.model.util.Elements;
 import javax.lang.model.util.Types;
@@ -349,6 +351,31 @@ final class IdsReader {
       return null;
     }
     return steps.step(steps.inputName, new ConstantIds(embedding, ids.ids(), ids.shape(), ids.text()), layer, call.toString(), code.source(unit, call));
+  }
+
+  /**
+   * {@code wpe.apply(positionIds)} over a buffer of ids ({@code registerBuffer("positionIds", Tensor.labels(...))}): a {@link
+   * ConstantIds} step of the buffer's declared shape, whose ids the generated code reads at each call (a load changes them; eager's
+   * checks there); null after an error on the line (a parameter, more than one row).
+   */
+  String lookUpBuffer(LayerIr layer, Embedding.Spec embedding, MethodInvocationTree call, VariableElement field, CompilationUnitTree unit,
+      String className) {
+    ExpressionTree arg = call.getArguments().get(0);
+    String value = steps.tensorField(field, arg, unit, className);
+    TensorIr t = value == null ? null : steps.tensors.byValue(value);
+    if (t == null) {
+      return null;
+    }
+    int[] shape = t.shape();
+    String problem = t.isParameter() ? t.describe() + ", not ids"
+        : shape.length > 2 || shape.length == 2 && shape[0] != 1 ? t.describe() + ", of more than one row, which would add dimensions"
+            + " before the batch's" : null;
+    if (problem != null) {
+      diagnostics.error(unit, call, Message.CONSTANT_IDS, call, arg + " is " + problem);
+      return null;
+    }
+    return steps.step(steps.inputName, ConstantIds.ofBuffer(embedding, shape, arg.toString(), t.field()), layer, call.toString(),
+        code.source(unit, call));
   }
 
   /** The ids {@code e} builds, folded, with eager mode's shape; null after an error (reported). */
