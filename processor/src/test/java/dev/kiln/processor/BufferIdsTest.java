@@ -121,6 +121,15 @@ class BufferIdsTest {
     assertThat(c).hadErrorContaining(message).inFile(f).onLineContaining(call);
   }
 
+  /**
+   * Wheres of ids that broadcast and masks compared from moved ids ({@code BroadcastIds}): values and every gradient eager
+   * mode's bit for bit over SGD steps.
+   */
+  @Test
+  void idsWhereBroadcastsAndMasksFromMovedIdsMatchEager() {
+    ParityTest.matchesEagerBitForBit("BroadcastIds", "ids11:8");
+  }
+
   /** Output and every parameter's gradient of one forward and backward of ids, equal in both; the output. */
   private static float[] sameLookups(Module eager, Module compiled, Tensor ids, String when) {
     eager.zeroGrad(true);
