@@ -132,11 +132,11 @@ public final class KilnBufferPositions extends BufferPositions {
     // tok Embedding(11, 8): [N, 6] -> [N, 6, 8]   BufferPositions.java:27
     Tensor v1 = tok.apply(x);
     // wpe Embedding(10, 8) of positionIds [1, 6]: ids [1, 6] -> [N, 6, 8]   BufferPositions.java:27
-    Tensor v2 = wpe.apply(null);
+    Tensor v2 = wpe.apply(positionIds);
     // tok.apply(ids).add(wpe.apply(positionIds)): [N, 6, 8] -> [N, 6, 8]   BufferPositions.java:27
     Tensor v3 = F.add(v1, v2);
     // order Embedding(6, 8) of this.slots [6]: ids [6] -> [N, 6, 8]   BufferPositions.java:27
-    Tensor v4 = order.apply(null);
+    Tensor v4 = order.apply(slots);
     // tok.apply(ids).add(wpe.apply(positionIds)).add(order.apply(this.slots)): [N, 6, 8] -> [N, 6, 8]   BufferPositions.java:27
     Tensor v5 = F.add(v3, v4);
     // h.tanh(): [N, 6, 8] -> [N, 6, 8]   BufferPositions.java:28

@@ -156,6 +156,7 @@ class CudaCompiledTest {
     "BufferIndexes, 6",
     "BufferPositions, ids11:6",
     "BroadcastIds, ids11:8",
+    "SummedIds, ids11:8",
     "ShiftedIds, ids11:6",
     "GreedyShift, 6:8",
     "ShiftedPositions, ids11:6",

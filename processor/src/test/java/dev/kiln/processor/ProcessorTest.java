@@ -126,6 +126,7 @@ class ProcessorTest {
       "BufferIndexes, KilnBufferIndexes, KilnBufferIndexes.java",
       "BufferPositions, KilnBufferPositions, KilnBufferPositions.java",
       "BroadcastIds, KilnBroadcastIds, KilnBroadcastIds.java",
+      "SummedIds, KilnSummedIds, KilnSummedIds.java",
       "GroupNormNet, KilnGroupNormNet, KilnGroupNormNet.java",
       "FunctionalConv, KilnFunctionalConv, KilnFunctionalConv.java",
       "FunctionalGroupNorm, KilnFunctionalGroupNorm, KilnFunctionalGroupNorm.java"
@@ -3160,7 +3161,7 @@ class ProcessorTest {
   @ParameterizedTest(name = "{0}")
   @CsvSource(delimiter = '|', value = {
       "Tensor h = ids.flip(1); Tensor y = x.add(tok.apply(h)).add(h.view(-1, 6, 1)); | Tensor h = ids.flip(1); | h.view(-1, 6, 1) is"
-          + " ids moved in forward (a narrow, flip, roll, pad or where of ids, without gradient), which a compiled forward reads only as ids"
+          + " ids moved or summed in forward (a narrow, flip, roll, pad, where or sum of ids, without gradient), which a compiled forward reads only as ids"
           + " an Embedding looks up",
       "Tensor y = x.add(tok.apply(F.pad(ids, new int[] {1, 0}, Float.NaN))); | Tensor y = x.add(| F.pad(ids, new int[]{1, 0},"
           + " Float.NaN): the value NaN pads ids (int32, PyTorch's int64), which hold whole numbers of at most 2^24 in magnitude",

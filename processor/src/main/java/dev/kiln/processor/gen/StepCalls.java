@@ -166,7 +166,8 @@ final class StepCalls {
       return CodeBlock.of("$L.$L", in, op.call());
     }
     if (k.spec() instanceof ConstantIds c && c.buffer() != null) { // a buffer of ids: moved with the model, looked up as eager's
-      return CodeBlock.of("$L.apply($L)", gen.layerFields.layerField(k.layer()), gen.cudaLocals.get(TensorIr.valueName(c.buffer())));
+      return CodeBlock.of("$L.apply($L)", gen.layerFields.layerField(k.layer()),
+          gen.parameterCode.fieldExpression(gen.ir.tensor(TensorIr.valueName(c.buffer()))));
     }
     if (k.spec() instanceof ConstantIds c) { // eager mode's [S, D], which the add that reads it repeats over the batch
       return CodeBlock.of("$L.apply($T.labels($L).reshape($L).to($L.device()))", gen.layerFields.layerField(k.layer()), TENSOR,
