@@ -26,7 +26,7 @@ public final class KilnBufferPositions extends BufferPositions {
   private final PlanCache<Plan> plans = new PlanCache<>(Plan::new);
 
   public KilnBufferPositions() {
-    requireCompiledLayer("tok", new Embedding.Spec(11, 8, -1));
+    requireCompiledLayer("tok", new Embedding.Spec(11, 8, 0));
     requireCompiledLayer("wpe", new Embedding.Spec(10, 8, -1));
     requireCompiledLayer("order", new Embedding.Spec(6, 8, -1));
     requireCompiledLayer("head", new Linear.Spec(8, 3, true));
@@ -87,7 +87,7 @@ public final class KilnBufferPositions extends BufferPositions {
       float[] in = x.readBuffer();
       int inOff = x.offset();
       float[] out = new float[n * 3];
-      // tok Embedding(11, 8): [N, 6] -> [N, 6, 8]   BufferPositions.java:27
+      // tok Embedding(11, 8, padding_idx=0): [N, 6] -> [N, 6, 8]   BufferPositions.java:27
       Tensor tokW = tok.weight();
       CpuKernels.embeddingForward(p.a1, 0, in, inOff, n * 6, tokW.readBuffer(), tokW.offset(), 11, 8, x.shape());
       // wpe Embedding(10, 8) of positionIds [1, 6]: ids [1, 6] -> [N, 6, 8]   BufferPositions.java:27
@@ -129,7 +129,7 @@ public final class KilnBufferPositions extends BufferPositions {
    */
   private Tensor forwardCuda(Tensor x) {
     int n = Compiled.batchSizeOfIds("KilnBufferPositions", x, 6);
-    // tok Embedding(11, 8): [N, 6] -> [N, 6, 8]   BufferPositions.java:27
+    // tok Embedding(11, 8, padding_idx=0): [N, 6] -> [N, 6, 8]   BufferPositions.java:27
     Tensor v1 = tok.apply(x);
     // wpe Embedding(10, 8) of positionIds [1, 6]: ids [1, 6] -> [N, 6, 8]   BufferPositions.java:27
     Tensor v2 = wpe.apply(positionIds);
@@ -319,11 +319,11 @@ public final class KilnBufferPositions extends BufferPositions {
           CpuKernels.sumRepeatedBackward(rows$2G, 0, dIn2_1, 0, null, 0, null, 0, 1, n, 48, false);
           CpuKernels.embeddingBackward(rows$2GW, 0, rows$2G, 0, rows$2Ids, 0, 6, 8, -1);
         }
-        // tok Embedding(11, 8): gradient of [N, 6]   BufferPositions.java:27
+        // tok Embedding(11, 8, padding_idx=0): gradient of [N, 6]   BufferPositions.java:27
         if (!need1) {
           return new Tensor[6];
         }
-        Compiled.embeddingBackward(tok.weight(), needsGrad(1 /* tok.weight() */), dIn2, 0, in, inOff, n * 6, 8, -1);
+        Compiled.embeddingBackward(tok.weight(), needsGrad(1 /* tok.weight() */), dIn2, 0, in, inOff, n * 6, 8, 0);
         Tensor[] grads = new Tensor[6];
         grads[0] = dx == null ? null : Tensor.wrap(dx, x.shape());
         return grads;

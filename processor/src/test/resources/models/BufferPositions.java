@@ -15,7 +15,7 @@ import java.util.stream.IntStream;
 @Model(input = {6})
 public class BufferPositions extends Module {
   static final int T = 6;
-  final Embedding tok = new Embedding(11, 8);
+  final Embedding tok = new Embedding(11, 8, 0);
   final Embedding wpe = new Embedding(10, 8);
   final Embedding order = new Embedding(6, 8);
   final Linear head = new Linear(8, 3);

@@ -24,7 +24,7 @@ import javax.lang.model.type.TypeKind;
  * Writes by index in forward, for {@link BodyReader}: {@code x.scatter(dim, index, src)}, {@code x.scatter(dim, index,
  * value)}, {@code x.scatterAdd(dim, index, src)} of ids of the batch, and {@code x.indexAdd(dim, index, source[, alpha])},
  * {@code x.indexCopy(dim, index, source)}, {@code x.indexFill(dim, index, value)}, {@code x.indexSelect(dim, index)} of ids built
- * from constants, and {@code x.gather(dim, index)} of ids of the batch, each a
+ * from constants or of a buffer of ids (read at each call), and {@code x.gather(dim, index)} of ids of the batch, each a
  * {@link Scatter} step. Any other index is an error on the line naming what compiles.
  */
 final class ScatterReader {
