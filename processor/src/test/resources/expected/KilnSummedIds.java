@@ -89,30 +89,28 @@ public final class KilnSummedIds extends SummedIds {
       float[] out = new float[n * 3];
       // ids.mul(210000): [N, 8] -> [N, 8]   SummedIds.java:25
       IdKernels.withConstant(IdKernels.Op.MUL, 210000L, Long.MAX_VALUE, p.a1, 0, in, inOff, n * 8);
-      // ids.mul(210000).sum(1, true): [N, 8] -> [N, 1]   SummedIds.java:25
+      // ids.mul(210000).sum(1): [N, 8] -> [N]   SummedIds.java:25
       IdKernels.sumOver(p.a2, p.a1, 0, new int[] {n, 8}, new boolean[] {false, true});
-      // ids.mul(210000).sum(1, true).remainder(11): [N, 1] -> [N, 1]   SummedIds.java:25
+      // ids.mul(210000).sum(1).remainder(11): [N] -> [N]   SummedIds.java:25
       IdKernels.withConstant(IdKernels.Op.REMAINDER, 11L, Long.MAX_VALUE, p.a3, 0, p.a2, 0, n * 1);
-      // tok Embedding(11, 4, padding_idx=0): [N, 1] -> [N, 1, 4]   SummedIds.java:25
+      // tok Embedding(11, 4, padding_idx=0): [N] -> [N, 4]   SummedIds.java:25
       Tensor tok$4W = tok.weight();
       try {
-        CpuKernels.embeddingForward(p.a4, 0, p.a3, 0, n * 1, tok$4W.readBuffer(), tok$4W.offset(), 11, 4, new int[] {n, 1});
+        CpuKernels.embeddingForward(p.a4, 0, p.a3, 0, n * 1, tok$4W.readBuffer(), tok$4W.offset(), 11, 4, new int[] {n});
       } catch (IllegalArgumentException bad) {
-        throw new IllegalArgumentException("tok Embedding(11, 4, padding_idx=0) over ids.mul(210000).sum(1, true).remainder(11): " + bad.getMessage(), bad);
+        throw new IllegalArgumentException("tok Embedding(11, 4, padding_idx=0) over ids.mul(210000).sum(1).remainder(11): " + bad.getMessage(), bad);
       }
-      // tok.apply(ids.mul(210000).sum(1, true).remainder(11)).view(-1, 4): [N, 1, 4] -> [N, 4]   SummedIds.java:25
-      // a view: no work
       // tok Embedding(11, 4, padding_idx=0): [N, 8] -> [N, 8, 4]   SummedIds.java:26
-      Tensor tok$6W = tok.weight();
-      CpuKernels.embeddingForward(p.a6, 0, in, inOff, n * 8, tok$6W.readBuffer(), tok$6W.offset(), 11, 4, x.shape());
+      Tensor tok$5W = tok.weight();
+      CpuKernels.embeddingForward(p.a5, 0, in, inOff, n * 8, tok$5W.readBuffer(), tok$5W.offset(), 11, 4, x.shape());
       // ids.clamp(0, 1): [N, 8] -> [N, 8]   SummedIds.java:27
-      IdKernels.withConstant(IdKernels.Op.MAX, 0L, 1L, p.a7, 0, in, inOff, n * 8);
+      IdKernels.withConstant(IdKernels.Op.MAX, 0L, 1L, p.a6, 0, in, inOff, n * 8);
       // ids.clamp(0, 1).sum(1, true): [N, 8] -> [N, 1]   SummedIds.java:27
-      IdKernels.sumOver(p.a8, p.a7, 0, new int[] {n, 8}, new boolean[] {false, true});
+      IdKernels.sumOver(p.a7, p.a6, 0, new int[] {n, 8}, new boolean[] {false, true});
       // length Embedding(9, 4): [N, 1] -> [N, 1, 4]   SummedIds.java:28
       Tensor lengthW = length.weight();
       try {
-        CpuKernels.embeddingForward(p.a9, 0, p.a8, 0, n * 1, lengthW.readBuffer(), lengthW.offset(), 9, 4, new int[] {n, 1});
+        CpuKernels.embeddingForward(p.a8, 0, p.a7, 0, n * 1, lengthW.readBuffer(), lengthW.offset(), 9, 4, new int[] {n, 1});
       } catch (IllegalArgumentException bad) {
         throw new IllegalArgumentException("length Embedding(9, 4) over ids.clamp(0, 1).sum(1, true): " + bad.getMessage(), bad);
       }
@@ -120,27 +118,27 @@ public final class KilnSummedIds extends SummedIds {
       // a view: no work
       // score Linear(in_features=4, out_features=1, bias=True): [N, 8, 4] -> [N, 8, 1]   SummedIds.java:29
       Tensor scoreB = score.bias();
-      Blas.linear(n * 8, 1, 4, p.a6, 0, score.weight(), scoreB.readBuffer(), scoreB.offset(), p.a11, 0);
+      Blas.linear(n * 8, 1, 4, p.a5, 0, score.weight(), scoreB.readBuffer(), scoreB.offset(), p.a10, 0);
       // score.apply(x).view(-1, 8): [N, 8, 1] -> [N, 8]   SummedIds.java:29
       // a view: no work
       // lengths.sub(1): [N, 1] -> [N, 1]   SummedIds.java:30
-      IdKernels.withConstant(IdKernels.Op.SUB, 1L, Long.MAX_VALUE, p.a13, 0, p.a8, 0, n * 1);
+      IdKernels.withConstant(IdKernels.Op.SUB, 1L, Long.MAX_VALUE, p.a12, 0, p.a7, 0, n * 1);
       // lengths.sub(1).clampMin(0): [N, 1] -> [N, 1]   SummedIds.java:30
-      IdKernels.withConstant(IdKernels.Op.MAX, 0L, Long.MAX_VALUE, p.a14, 0, p.a13, 0, n * 1);
+      IdKernels.withConstant(IdKernels.Op.MAX, 0L, Long.MAX_VALUE, p.a13, 0, p.a12, 0, n * 1);
       // scores.gather(1, lengths.sub(1).clampMin(0)): [N, 8] -> [N, 1]   SummedIds.java:30
-      p.placed15 = ScatterKernels.gatherPlaces(new int[] {n, 8}, 1, ScatterKernels.ids(p.a14, 0, n * 1), new int[] {n, 1});
-      ScatterKernels.place(p.a15, 0, p.a11, 0, 0f, p.placed15, false, 1f);
+      p.placed14 = ScatterKernels.gatherPlaces(new int[] {n, 8}, 1, ScatterKernels.ids(p.a13, 0, n * 1), new int[] {n, 1});
+      ScatterKernels.place(p.a14, 0, p.a10, 0, 0f, p.placed14, false, 1f);
       // x.sum(1): [N, 8, 4] -> [N, 4]   SummedIds.java:31
-      MathKernels.sumAlong(p.a16, 0, p.a6, 0, n, 8, 4, 1f);
+      MathKernels.sumAlong(p.a15, 0, p.a5, 0, n, 8, 4, 1f);
       // byLength.add(total): [N, 4] -> [N, 4]   SummedIds.java:31
-      CpuKernels.addForward(p.a17, 0, p.a9, 0, p.a4, 0, n * 4, false);
+      CpuKernels.addForward(p.a16, 0, p.a8, 0, p.a4, 0, n * 4, false);
       // Tensor.cat(List.of(x.sum(1), byLength.add(total), last), 1): [N, 4] -> [N, 9]   SummedIds.java:31
-      CpuKernels.catForward(p.a18, 0, 9, p.a16, 0, 4, 0, n);
-      CpuKernels.catForward(p.a18, 0, 9, p.a17, 0, 4, 4, n);
-      CpuKernels.catForward(p.a18, 0, 9, p.a15, 0, 1, 8, n);
+      CpuKernels.catForward(p.a17, 0, 9, p.a15, 0, 4, 0, n);
+      CpuKernels.catForward(p.a17, 0, 9, p.a16, 0, 4, 4, n);
+      CpuKernels.catForward(p.a17, 0, 9, p.a14, 0, 1, 8, n);
       // head Linear(in_features=9, out_features=3, bias=True): [N, 9] -> [N, 3]   SummedIds.java:31
       Tensor headB = head.bias();
-      Blas.linear(n, 3, 9, p.a18, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
+      Blas.linear(n, 3, 9, p.a17, 0, head.weight(), headB.readBuffer(), headB.offset(), out, 0);
       if (!Compiled.recording(x, tok.weight(), length.weight(), score.weight(), score.bias(), head.weight(), head.bias())) {
         return Tensor.wrap(out, n, 3);
       }
@@ -157,43 +155,41 @@ public final class KilnSummedIds extends SummedIds {
     int n = Compiled.batchSizeOfIds("KilnSummedIds", x, 8);
     // ids.mul(210000): [N, 8] -> [N, 8]   SummedIds.java:25
     Tensor v1 = x.mul(210000);
-    // ids.mul(210000).sum(1, true): [N, 8] -> [N, 1]   SummedIds.java:25
-    Tensor v2 = F.sum(v1, 1, true);
-    // ids.mul(210000).sum(1, true).remainder(11): [N, 1] -> [N, 1]   SummedIds.java:25
+    // ids.mul(210000).sum(1): [N, 8] -> [N]   SummedIds.java:25
+    Tensor v2 = F.sum(v1, 1, false);
+    // ids.mul(210000).sum(1).remainder(11): [N] -> [N]   SummedIds.java:25
     Tensor v3 = v2.remainder(11);
-    // tok Embedding(11, 4, padding_idx=0): [N, 1] -> [N, 1, 4]   SummedIds.java:25
+    // tok Embedding(11, 4, padding_idx=0): [N] -> [N, 4]   SummedIds.java:25
     Tensor v4 = tok.apply(v3);
-    // tok.apply(ids.mul(210000).sum(1, true).remainder(11)).view(-1, 4): [N, 1, 4] -> [N, 4]   SummedIds.java:25
-    Tensor v5 = F.reshape(v4, -1, 4);
     // tok Embedding(11, 4, padding_idx=0): [N, 8] -> [N, 8, 4]   SummedIds.java:26
-    Tensor v6 = tok.apply(x);
+    Tensor v5 = tok.apply(x);
     // ids.clamp(0, 1): [N, 8] -> [N, 8]   SummedIds.java:27
-    Tensor v7 = x.clamp(0, 1);
+    Tensor v6 = x.clamp(0, 1);
     // ids.clamp(0, 1).sum(1, true): [N, 8] -> [N, 1]   SummedIds.java:27
-    Tensor v8 = F.sum(v7, 1, true);
+    Tensor v7 = F.sum(v6, 1, true);
     // length Embedding(9, 4): [N, 1] -> [N, 1, 4]   SummedIds.java:28
-    Tensor v9 = length.apply(v8);
+    Tensor v8 = length.apply(v7);
     // length.apply(lengths).view(-1, 4): [N, 1, 4] -> [N, 4]   SummedIds.java:28
-    Tensor v10 = F.reshape(v9, -1, 4);
+    Tensor v9 = F.reshape(v8, -1, 4);
     // score Linear(in_features=4, out_features=1, bias=True): [N, 8, 4] -> [N, 8, 1]   SummedIds.java:29
-    Tensor v11 = score.apply(v6);
+    Tensor v10 = score.apply(v5);
     // score.apply(x).view(-1, 8): [N, 8, 1] -> [N, 8]   SummedIds.java:29
-    Tensor v12 = F.reshape(v11, -1, 8);
+    Tensor v11 = F.reshape(v10, -1, 8);
     // lengths.sub(1): [N, 1] -> [N, 1]   SummedIds.java:30
-    Tensor v13 = v8.sub(1);
+    Tensor v12 = v7.sub(1);
     // lengths.sub(1).clampMin(0): [N, 1] -> [N, 1]   SummedIds.java:30
-    Tensor v14 = v13.clampMin(0);
+    Tensor v13 = v12.clampMin(0);
     // scores.gather(1, lengths.sub(1).clampMin(0)): [N, 8] -> [N, 1]   SummedIds.java:30
-    Tensor v15 = v12.gather(1, v14);
+    Tensor v14 = v11.gather(1, v13);
     // x.sum(1): [N, 8, 4] -> [N, 4]   SummedIds.java:31
-    Tensor v16 = F.sum(v6, 1, false);
+    Tensor v15 = F.sum(v5, 1, false);
     // byLength.add(total): [N, 4] -> [N, 4]   SummedIds.java:31
-    Tensor v17 = F.add(v10, v5);
+    Tensor v16 = F.add(v9, v4);
     // Tensor.cat(List.of(x.sum(1), byLength.add(total), last), 1): [N, 4] -> [N, 9]   SummedIds.java:31
-    Tensor v18 = Tensor.cat(List.of(v16, v17, v15), 1);
+    Tensor v17 = Tensor.cat(List.of(v15, v16, v14), 1);
     // head Linear(in_features=9, out_features=3, bias=True): [N, 9] -> [N, 3]   SummedIds.java:31
-    Tensor v19 = head.apply(v18);
-    return v19;
+    Tensor v18 = head.apply(v17);
+    return v18;
   }
 
   /**
@@ -209,15 +205,17 @@ public final class KilnSummedIds extends SummedIds {
 
     final float[] a4;
 
+    final float[] a5;
+
     final float[] a6;
 
     final float[] a7;
 
     final float[] a8;
 
-    final float[] a9;
+    final float[] a10;
 
-    final float[] a11;
+    final float[] a12;
 
     final float[] a13;
 
@@ -229,39 +227,37 @@ public final class KilnSummedIds extends SummedIds {
 
     final float[] a17;
 
-    final float[] a18;
-
     float[] da1;
 
     float[] da2;
 
     float[] da3;
 
+    float[] da6;
+
     float[] da7;
 
-    float[] da8;
+    float[] da5;
 
-    float[] da6;
+    float[] da12;
+
+    float[] da10;
 
     float[] da13;
 
-    float[] da11;
-
-    float[] da14;
-
-    float[] da9;
+    float[] da8;
 
     float[] da4;
 
+    float[] da15;
+
     float[] da16;
+
+    float[] da14;
 
     float[] da17;
 
-    float[] da15;
-
-    float[] da18;
-
-    ScatterKernels.Placement placed15;
+    ScatterKernels.Placement placed14;
 
     Plan(int n) {
       super(n);
@@ -269,17 +265,17 @@ public final class KilnSummedIds extends SummedIds {
       this.a2 = new float[n * 1];
       this.a3 = new float[n * 1];
       this.a4 = new float[n * 4];
-      this.a6 = new float[n * 32];
-      this.a7 = new float[n * 8];
-      this.a8 = new float[n * 1];
-      this.a9 = new float[n * 4];
-      this.a11 = new float[n * 8];
+      this.a5 = new float[n * 32];
+      this.a6 = new float[n * 8];
+      this.a7 = new float[n * 1];
+      this.a8 = new float[n * 4];
+      this.a10 = new float[n * 8];
+      this.a12 = new float[n * 1];
       this.a13 = new float[n * 1];
       this.a14 = new float[n * 1];
-      this.a15 = new float[n * 1];
+      this.a15 = new float[n * 4];
       this.a16 = new float[n * 4];
-      this.a17 = new float[n * 4];
-      this.a18 = new float[n * 9];
+      this.a17 = new float[n * 9];
     }
 
     /**
@@ -292,18 +288,18 @@ public final class KilnSummedIds extends SummedIds {
       da1 = new float[n * 8];
       da2 = new float[n * 1];
       da3 = new float[n * 1];
-      da7 = new float[n * 8];
-      da8 = new float[n * 1];
-      da6 = new float[n * 32];
+      da6 = new float[n * 8];
+      da7 = new float[n * 1];
+      da5 = new float[n * 32];
+      da12 = new float[n * 1];
+      da10 = new float[n * 8];
       da13 = new float[n * 1];
-      da11 = new float[n * 8];
-      da14 = new float[n * 1];
-      da9 = new float[n * 4];
+      da8 = new float[n * 4];
       da4 = new float[n * 4];
+      da15 = new float[n * 4];
       da16 = new float[n * 4];
-      da17 = new float[n * 4];
-      da15 = new float[n * 1];
-      da18 = new float[n * 9];
+      da14 = new float[n * 1];
+      da17 = new float[n * 9];
     }
   }
 
@@ -355,107 +351,107 @@ public final class KilnSummedIds extends SummedIds {
         float[] dIn2 = need2 ? p.da2 : null;
         boolean need3 = need2;
         float[] dIn3 = need3 ? p.da3 : null;
-        boolean need5 = need3 || needsGrad(1 /* tok.weight() */);
-        boolean need6 = need5 || needsGrad(1 /* tok.weight() */);
+        boolean need4 = need3 || needsGrad(1 /* tok.weight() */);
+        boolean need5 = need4 || needsGrad(1 /* tok.weight() */);
+        boolean need6 = need5;
+        float[] dIn6 = need6 ? p.da6 : null;
         boolean need7 = need6;
         float[] dIn7 = need7 ? p.da7 : null;
-        boolean need8 = need7;
-        float[] dIn8 = need8 ? p.da8 : null;
-        boolean need10 = need8 || needsGrad(2 /* length.weight() */);
-        float[] dIn10 = need10 ? p.da6 : null;
-        boolean need12 = need10 || needsGrad(3 /* score.weight() */) || needsGrad(4 /* score.bias() */);
-        float[] dIn12 = need12 ? p.da8 : null;
+        boolean need9 = need7 || needsGrad(2 /* length.weight() */);
+        float[] dIn9 = need9 ? p.da5 : null;
+        boolean need11 = need9 || needsGrad(3 /* score.weight() */) || needsGrad(4 /* score.bias() */);
+        float[] dIn11 = need11 ? p.da7 : null;
+        boolean need12 = need11;
+        float[] dIn12 = need12 ? p.da12 : null;
         boolean need13 = need12;
-        float[] dIn13 = need13 ? p.da13 : null;
+        float[] dIn13 = need13 ? p.da10 : null;
+        float[] dIn13_1 = need13 ? p.da13 : null;
         boolean need14 = need13;
-        float[] dIn14 = need14 ? p.da11 : null;
-        float[] dIn14_1 = need14 ? p.da14 : null;
+        float[] dIn14 = need14 ? p.da5 : null;
         boolean need15 = need14;
-        float[] dIn15 = need15 ? p.da6 : null;
+        float[] dIn15 = need15 ? p.da8 : null;
+        float[] dIn15_1 = need15 ? p.da4 : null;
         boolean need16 = need15;
-        float[] dIn16 = need16 ? p.da9 : null;
-        float[] dIn16_1 = need16 ? p.da4 : null;
+        float[] dIn16 = need16 ? p.da15 : null;
+        float[] dIn16_1 = need16 ? p.da16 : null;
+        float[] dIn16_2 = need16 ? p.da14 : null;
         boolean need17 = need16;
-        float[] dIn17 = need17 ? p.da16 : null;
-        float[] dIn17_1 = need17 ? p.da17 : null;
-        float[] dIn17_2 = need17 ? p.da15 : null;
-        boolean need18 = need17;
-        float[] dIn18 = need18 ? p.da18 : null;
+        float[] dIn17 = need17 ? p.da17 : null;
         // head Linear(in_features=9, out_features=3, bias=True): gradient of [N, 9]   SummedIds.java:31
         CpuKernels.biasGradient(Compiled.gradBuffer(head.bias(), needsGrad(6 /* head.bias() */)), 0, g.readBuffer(), g.offset(), n, 3, true);
         Tensor headGW = Compiled.grad(head.weight(), needsGrad(5 /* head.weight() */));
-        Blas.linearBackward(n, 3, 9, g.readBuffer(), g.offset(), p.a18, 0, headGW, head.weight(), 0f, dIn18, 0);
+        Blas.linearBackward(n, 3, 9, g.readBuffer(), g.offset(), p.a17, 0, headGW, head.weight(), 0f, dIn17, 0);
         // Tensor.cat(List.of(x.sum(1), byLength.add(total), last), 1): gradient of [N, 4]   SummedIds.java:31
-        if (!need18) {
+        if (!need17) {
           return new Tensor[7];
         }
-        CpuKernels.catBackward(dIn17, 0, 4, dIn18, 0, 9, 0, n, false);
-        CpuKernels.catBackward(dIn17_1, 0, 4, dIn18, 0, 9, 4, n, false);
-        CpuKernels.catBackward(dIn17_2, 0, 1, dIn18, 0, 9, 8, n, false);
+        CpuKernels.catBackward(dIn16, 0, 4, dIn17, 0, 9, 0, n, false);
+        CpuKernels.catBackward(dIn16_1, 0, 4, dIn17, 0, 9, 4, n, false);
+        CpuKernels.catBackward(dIn16_2, 0, 1, dIn17, 0, 9, 8, n, false);
         // scores.gather(1, lengths.sub(1).clampMin(0)): gradient of [N, 8]   SummedIds.java:30
         // only when a step before it needs its gradient (a later one in program order still comes: no return)
-        if (need15) {
-          ScatterKernels.sourceBackward(dIn14, 0, n * 8, dIn17_2, 0, p.placed15, 1f, false);
+        if (need14) {
+          ScatterKernels.sourceBackward(dIn13, 0, n * 8, dIn16_2, 0, p.placed14, 1f, false);
         }
         // lengths.sub(1).clampMin(0): gradient of [N, 1]   SummedIds.java:30
-        // only when a step before it needs its gradient (a later one in program order still comes: no return)
-        if (need14) {
-          // integer arithmetic of ids has no gradient
-        }
-        // lengths.sub(1): gradient of [N, 1]   SummedIds.java:30
         // only when a step before it needs its gradient (a later one in program order still comes: no return)
         if (need13) {
           // integer arithmetic of ids has no gradient
         }
-        // score Linear(in_features=4, out_features=1, bias=True): gradient of [N, 8, 4]   SummedIds.java:29
+        // lengths.sub(1): gradient of [N, 1]   SummedIds.java:30
         // only when a step before it needs its gradient (a later one in program order still comes: no return)
         if (need12) {
-          CpuKernels.biasGradient(Compiled.gradBuffer(score.bias(), needsGrad(4 /* score.bias() */)), 0, dIn14, 0, n * 8, 1, true);
+          // integer arithmetic of ids has no gradient
+        }
+        // score Linear(in_features=4, out_features=1, bias=True): gradient of [N, 8, 4]   SummedIds.java:29
+        // only when a step before it needs its gradient (a later one in program order still comes: no return)
+        if (need11) {
+          CpuKernels.biasGradient(Compiled.gradBuffer(score.bias(), needsGrad(4 /* score.bias() */)), 0, dIn13, 0, n * 8, 1, true);
           Tensor scoreGW = Compiled.grad(score.weight(), needsGrad(3 /* score.weight() */));
-          Blas.linearBackward(n * 8, 1, 4, dIn14, 0, p.a6, 0, scoreGW, score.weight(), 0f, dIn10, 0);
+          Blas.linearBackward(n * 8, 1, 4, dIn13, 0, p.a5, 0, scoreGW, score.weight(), 0f, dIn9, 0);
         }
         // byLength.add(total): gradient of [N, 4]   SummedIds.java:31
-        if (!need17) {
+        if (!need16) {
           return new Tensor[7];
         }
-        CpuKernels.addBackward(dIn16, 0, dIn17_1, 0, null, 0, n * 4, false);
-        CpuKernels.addBackward(dIn16_1, 0, dIn17_1, 0, null, 0, n * 4, false);
+        CpuKernels.addBackward(dIn15, 0, dIn16_1, 0, null, 0, n * 4, false);
+        CpuKernels.addBackward(dIn15_1, 0, dIn16_1, 0, null, 0, n * 4, false);
         // ids.clamp(0, 1).sum(1, true): gradient of [N, 8]   SummedIds.java:27
         // only when a step before it needs its gradient (a later one in program order still comes: no return)
-        if (need8) {
+        if (need7) {
           // ids moved have no gradient
         }
         // ids.clamp(0, 1): gradient of [N, 8]   SummedIds.java:27
         // only when a step before it needs its gradient (a later one in program order still comes: no return)
-        if (need7) {
+        if (need6) {
           // integer arithmetic of ids has no gradient
         }
-        // tok Embedding(11, 4, padding_idx=0): gradient of [N, 1]   SummedIds.java:25
+        // tok Embedding(11, 4, padding_idx=0): gradient of [N]   SummedIds.java:25
         // only when a step before it needs its gradient (a later one in program order still comes: no return)
-        if (need5) {
-          Compiled.embeddingBackward(tok.weight(), needsGrad(1 /* tok.weight() */), dIn16_1, 0, p.a3, 0, n * 1, 4, 0);
+        if (need4) {
+          Compiled.embeddingBackward(tok.weight(), needsGrad(1 /* tok.weight() */), dIn15_1, 0, p.a3, 0, n * 1, 4, 0);
         }
         // length Embedding(9, 4): gradient of [N, 1]   SummedIds.java:28
         // only when a step before it needs its gradient (a later one in program order still comes: no return)
-        if (need10) {
-          Compiled.embeddingBackward(length.weight(), needsGrad(2 /* length.weight() */), dIn16, 0, p.a8, 0, n * 1, 4, -1);
+        if (need9) {
+          Compiled.embeddingBackward(length.weight(), needsGrad(2 /* length.weight() */), dIn15, 0, p.a7, 0, n * 1, 4, -1);
         }
         // x.sum(1): gradient of [N, 8, 4]   SummedIds.java:31
-        if (!need16) {
+        if (!need15) {
           return new Tensor[7];
         }
-        MathKernels.spreadAlong(dIn15, 0, dIn17, 0, n, 8, 4, 1f, true);
+        MathKernels.spreadAlong(dIn14, 0, dIn16, 0, n, 8, 4, 1f, true);
         // tok Embedding(11, 4, padding_idx=0): gradient of [N, 8]   SummedIds.java:26
-        if (!need6) {
+        if (!need5) {
           return new Tensor[7];
         }
-        Compiled.embeddingBackward(tok.weight(), needsGrad(1 /* tok.weight() */), dIn15, 0, in, inOff, n * 8, 4, 0);
-        // ids.mul(210000).sum(1, true).remainder(11): gradient of [N, 1]   SummedIds.java:25
+        Compiled.embeddingBackward(tok.weight(), needsGrad(1 /* tok.weight() */), dIn14, 0, in, inOff, n * 8, 4, 0);
+        // ids.mul(210000).sum(1).remainder(11): gradient of [N]   SummedIds.java:25
         if (!need3) {
           return new Tensor[7];
         }
         // integer arithmetic of ids has no gradient
-        // ids.mul(210000).sum(1, true): gradient of [N, 8]   SummedIds.java:25
+        // ids.mul(210000).sum(1): gradient of [N, 8]   SummedIds.java:25
         if (!need2) {
           return new Tensor[7];
         }

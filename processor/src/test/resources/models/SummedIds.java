@@ -22,7 +22,7 @@ public class SummedIds extends Module {
 
   @Override
   public Tensor forward(Tensor ids) {
-    Tensor total = tok.apply(ids.mul(210000).sum(1, true).remainder(11)).view(-1, 4); // [N, 4] (past 2^24 where every id is 10)
+    Tensor total = tok.apply(ids.mul(210000).sum(1).remainder(11)); // [N, 4] (past 2^24 only where every id is 10)
     Tensor x = tok.apply(ids);                                   // [N, 8, 4]
     Tensor lengths = ids.clamp(0, 1).sum(1, true);               // [N, 1]
     Tensor byLength = length.apply(lengths).view(-1, 4);         // [N, 4]

@@ -448,7 +448,8 @@ public final class ShapeChecker {
             : step.spec() instanceof LastStates s ? s.withStates(recurrentShape(s.layer(), in))
             : step.spec() instanceof InitialStates s ? fromStates(s, in, joined.get(1)) : step.spec().outputShape(in);
         Shapes.numel(Arrays.copyOfRange(out, 1, out.length)); // one sample's values must fit an array (else an exception below)
-        if (out.length < in.length && !(step.spec() instanceof Reduce) && !(step.spec() instanceof Narrow)
+        if (out.length < in.length && !(step.spec() instanceof Reduce) && !(step.spec() instanceof IdMove m && m.sum())
+            && !(step.spec() instanceof Narrow)
             && !(step.spec() instanceof LineOp) && !(step.spec() instanceof Split.Piece) && !(step.spec() instanceof Cosine)
             // (these drop a dimension after the batch)
             && mergesBatch(in, out)) { // a flatten that takes in dimension 0
