@@ -146,7 +146,7 @@ public enum Message {
       + " PyTorch's argmax gives an int64 tensor, not values"),
   ID_ARITHMETIC_READ("%s: %s is ids computed in forward (integer arithmetic of ids, without gradient), which a compiled"
       + " forward reads only as ids an Embedding looks up (emb.apply(ids.add(1))); for values, look the ids up first"),
-  IDS_MOVED_READ("%s: %s is ids moved in forward (a narrow, flip, roll, pad or where of ids, without gradient), which a compiled"
+  IDS_MOVED_READ("%s: %s is ids moved or summed in forward (a narrow, flip, roll, pad, where or sum of ids, without gradient), which a compiled"
       + " forward reads only as ids an Embedding looks up (emb.apply(ids.flip(1))); for values, look the ids up first"),
   ID_ARITHMETIC_OF_FLOATS("%s: %s is integer arithmetic, which a compiled forward runs on ids only (the input an Embedding"
       + " looks up, an argmax's indices, or ids so computed), but %s is a float value; %s"),

@@ -181,7 +181,7 @@ final class BackwardEmitter {
             : k.spec() instanceof LineOp l ? "// an " + l.kind().name().toLowerCase(Locale.ROOT) + " has no gradient\n"
             : k.spec() instanceof dev.kiln.processor.ir.IdMove ? "// ids moved have no gradient\n"
             : k.kind() == Kernel.Kind.IDS ? "// integer arithmetic of ids has no gradient\n"
-            : "// a where's mask has no gradient\n");
+            : k.label().endsWith("mask expanded)") ? "// a where's mask has no gradient\n" : "// ids have no gradient\n");
         if (runs != null) {
           b.endControlFlow();
         }

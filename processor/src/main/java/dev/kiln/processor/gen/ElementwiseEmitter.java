@@ -244,11 +244,10 @@ final class ElementwiseEmitter {
    * (an argmax along more values than the table has rows) fails with eager's message, the layer and the call before it.
    */
   void computedIdsForward(CodeBlock.Builder b, Kernel k, Embedding.Spec e, String local, Ref out, Ref in) {
-    String shape = Arrays.stream(k.inShape()).skip(1).mapToObj(String::valueOf).collect(Collectors.joining(", "));
     b.beginControlFlow("try")
-        .addStatement("$T.embeddingForward($L, $L, $L, $L, n * $L, $LW.readBuffer(), $LW.offset(), $L, $L, new int[] {n, $L})",
+        .addStatement("$T.embeddingForward($L, $L, $L, $L, n * $L, $LW.readBuffer(), $LW.offset(), $L, $L, new int[] {$L})",
             KERNELS, out.array(), out.offset(), in.array(), in.offset(), k.inPerSample(), local, local, e.numEmbeddings(),
-            e.embeddingDim(), shape)
+            e.embeddingDim(), Generator.batchShape(k.inShape()))
         .nextControlFlow("catch ($T bad)", IllegalArgumentException.class)
         .addStatement("throw new $T($S + bad.getMessage(), bad)", IllegalArgumentException.class,
             k.label() + " over " + gen.kernels.stream().filter(o -> o.out().equals(k.in())).findFirst().map(Kernel::label)

@@ -20,6 +20,7 @@ import dev.kiln.dsl.EmbeddingBag;
 import dev.kiln.dsl.GELU;
 import dev.kiln.dsl.Recurrent;
 import dev.kiln.dsl.GroupNorm;
+import dev.kiln.processor.ir.ConstantIds;
 import dev.kiln.processor.ir.Cosine;
 import dev.kiln.processor.ir.Normalize;
 import dev.kiln.processor.ir.Tile;
@@ -110,6 +111,9 @@ final class PlanEmitter {
           if (k.spec() instanceof EmbeddingBag.Spec bag && bag.mode() == EmbeddingBag.Mode.MAX) { // where each maximum came from
             t.addField(ArrayTypeName.of(TypeName.INT), "bagArgmax" + j, Modifier.FINAL);
             ctor.addStatement("this.bagArgmax$L = new int[n * $L]", j, bag.embeddingDim());
+          }
+          if (k.spec() instanceof ConstantIds c && c.buffer() != null) { // a buffer's ids as the forward read them, for backward
+            t.addField(FLOATS, "lookedUp" + j);
           }
         }
         case NORMALIZE -> { // the norm and its clamp kept for backward; the denominator's gradient and the norm's input gradient

@@ -513,6 +513,11 @@ final class BodyReader implements StatementReader, ValueReader {
           && idsReader.isConstantIds(mi.getArguments().get(0), unit)) { // wpe.apply(pos): GPT-2's positions' rows
         return idsReader.lookUpConstantIds(leaf.layer(), embedding, mi, unit);
       }
+      if (node instanceof Leaf leaf && leaf.layer().spec() instanceof Embedding.Spec embedding
+          && code.trees.getElement(TreePath.getPath(unit, mi.getArguments().get(0))) instanceof VariableElement v
+          && isTensorField(v)) { // wpe.apply(positionIds): a buffer's rows, its ids read at each call
+        return idsReader.lookUpBuffer(leaf.layer(), embedding, mi, v, unit, className);
+      }
       String input = expression(mi.getArguments().get(0), unit, fields, className);
       if (input == null) {
         return null;
