@@ -8,10 +8,17 @@ import dev.kiln.dsl.Module;
 import dev.kiln.runtime.Kiln;
 import dev.kiln.runtime.Tensor;
 import dev.kiln.runtime.optim.AdamW;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The attention pass of the model zoo (docs/design-notes.md, "Model zoo: attention models"): lucidrains/vit-pytorch's ViT
@@ -76,6 +83,92 @@ class ZooAttentionTest {
       for (AdamW opt : opts) {
         opt.step();
       }
+    }
+  }
+
+  /** reference.txt of {@code zoo_attention/make_reference.py}: {@code <model>.<name> [shape] values...}, by key. */
+  private static Map<String, float[]> reference() throws IOException {
+    Map<String, float[]> values = new HashMap<>();
+    try (InputStream in = ZooAttentionTest.class.getResourceAsStream("/zoo_attention/reference.txt")) {
+      for (String line : new String(in.readAllBytes(), StandardCharsets.UTF_8).split("\n")) {
+        if (line.isBlank() || line.startsWith("#")) {
+          continue;
+        }
+        String[] f = line.trim().split(" ");
+        float[] v = new float[f.length - 2];
+        for (int i = 0; i < v.length; i++) {
+          v[i] = Float.parseFloat(f[i + 2]);
+        }
+        values.put(f[0], v);
+      }
+    }
+    return values;
+  }
+
+  /** A parameter's name as the script keys its filling: underscores dropped, lower case ({@code to_qkv}, {@code toQkv}: toqkv). */
+  private static String normalized(String name) {
+    return name.replace("_", "").toLowerCase(Locale.ROOT);
+  }
+
+  /** {@code model}'s parameters filled as the script fills their PyTorch twins: 0.2 sin(0.37 i + 0.01 c), c the name's codes. */
+  private static void fill(Module model) {
+    try (var g = Kiln.noGrad()) {
+      model.namedParameters().forEach((name, p) -> {
+        int c = normalized(name).chars().sum();
+        float[] v = new float[p.toFloatArray().length];
+        for (int i = 0; i < v.length; i++) {
+          v[i] = (float) (0.2 * Math.sin(0.37 * i + 0.01 * c));
+        }
+        p.copyFrom(Tensor.of(v, p.shape()));
+      });
+    }
+  }
+
+  /**
+   * PyTorch 1.13 computes the same logits, loss and gradients (the cls token's, the learned query's, the tied wte's, the
+   * tokens') for the same weights, in evaluation, in eager mode and compiled.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"ZooVit", "ZooSimpleVit", "ZooAttentionPool", "ZooGptBlock"})
+  void agreesWithPyTorch(String name) throws IOException {
+    Map<String, float[]> ref = reference();
+    int n = 4;
+    for (Module model : models(name)) {
+      fill(model);
+      model.eval();
+      model.zeroGrad(true);
+      Tensor x;
+      Tensor labels;
+      if (name.equals("ZooGptBlock")) {
+        int[] ids = new int[n * 8];
+        int[] targets = new int[n * 8];
+        for (int i = 0; i < ids.length; i++) {
+          ids[i] = (7 * i + 3) % 16;
+          targets[i] = (5 * i + 1) % 16;
+        }
+        x = Tensor.labels(ids).reshape(n, 8);
+        labels = Tensor.labels(targets);
+      } else {
+        int[] shape = name.equals("ZooAttentionPool") ? new int[] {n, 6, 32} : new int[] {n, 3, 16, 16};
+        float[] v = new float[java.util.Arrays.stream(shape).reduce(1, (a, b) -> a * b)];
+        for (int i = 0; i < v.length; i++) {
+          v[i] = (float) Math.sin(0.3 * i + 0.5);
+        }
+        x = Tensor.of(v, shape).requiresGrad(true);
+        labels = name.equals("ZooAttentionPool") ? Tensor.labels(0, 3, 1, 4) : Tensor.labels(0, 3, 1, 9);
+      }
+      Tensor[] r = step(model, x, labels);
+      String form = name + (model.getClass().getSimpleName().startsWith("Kiln") ? " compiled" : " eager");
+      ParityTest.assertClose(form + ": logits", r[0].toFloatArray(), ref.get(name + ".logits"), 1e-5);
+      ParityTest.assertClose(form + ": loss", r[1].toFloatArray(), ref.get(name + ".loss"), 1e-5);
+      if (ref.containsKey(name + ".dx")) {
+        ParityTest.assertClose(form + ": token gradient", x.grad().toFloatArray(), ref.get(name + ".dx"), 1e-5);
+      }
+      String first = ref.keySet().stream().filter(k -> k.startsWith(name + ".grad.")).findFirst().orElseThrow();
+      Tensor p = model.namedParameters().entrySet().stream()
+          .filter(e -> normalized(e.getKey()).equals(normalized(first.substring((name + ".grad.").length()))))
+          .findFirst().orElseThrow().getValue();
+      ParityTest.assertClose(form + ": gradient of " + first, p.grad().toFloatArray(), ref.get(first), 1e-5);
     }
   }
 }
