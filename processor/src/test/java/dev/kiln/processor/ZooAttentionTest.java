@@ -3,6 +3,7 @@ package dev.kiln.processor;
 import static com.google.testing.compile.CompilationSubject.assertThat;
 
 import com.google.testing.compile.Compilation;
+import javax.tools.JavaFileObject;
 import dev.kiln.dsl.CrossEntropyLoss;
 import dev.kiln.dsl.Module;
 import dev.kiln.runtime.Kiln;
@@ -170,5 +171,123 @@ class ZooAttentionTest {
           .findFirst().orElseThrow().getValue();
       ParityTest.assertClose(form + ": gradient of " + first, p.grad().toFloatArray(), ref.get(first), 1e-5);
     }
+  }
+
+  /**
+   * The port's mistakes are errors on their lines naming what compiles: a field expanded over a constant rather than the
+   * batch, the expand of a value of the batch, a field whose first size is not 1, a squeeze of the batch, a learned query
+   * passed to MultiheadAttention without expanding it, and simple_vit.py's position table held in a plain field.
+   */
+  @Test
+  void portMistakesAreErrorsOnTheirLines() {
+    JavaFileObject f = ProcessorTest.classModel("Mistakes",
+        "@Model(input = {6, 8})",
+        "public class Mistakes extends Module {",
+        "  final Tensor cls = registerParameter(\"cls\", Tensor.zeros(1, 1, 8).requiresGrad(true));",
+        "  final Tensor wide = registerParameter(\"wide\", Tensor.zeros(2, 1, 8).requiresGrad(true));",
+        "  final MultiheadAttention attn = new MultiheadAttention(8, 2, 0.0, true, true);",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    Tensor a = cls.expand(4, -1, -1);",
+        "    Tensor b = x.expand(x.size(0), 6, 8);",
+        "    Tensor c = wide.expand(x.size(0), -1, -1);",
+        "    Tensor d = x.squeeze(0);",
+        "    Tensor e = attn.forward(cls, x, x).output();",
+        "    Tensor g = cls.expand(x.size(0), 3, 4);",
+        "    return x;",
+        "  }",
+        "}");
+    Compilation c = ProcessorTest.compile(f);
+    assertThat(c).hadErrorContaining("forward: cls.expand(4, -1, -1) expands the tensor field cls, whose first size must be the"
+        + " batch size (x.size(0), or a local holding it: int b = x.size(0))").inFile(f).onLineContaining("Tensor a = ");
+    assertThat(c).hadErrorContaining("forward: Tensor.expand of a value of the batch (x.expand(x.size(0), 6, 8)) has no compiled"
+        + " form yet: x.repeat(1, counts...) tiles one").inFile(f).onLineContaining("Tensor b = ");
+    assertThat(c).hadErrorContaining("expand(N, -1, -1) of the field [2, 1, 8]: its dimension 0 has size 2, not 1, so it cannot"
+        + " stretch over the batch").inFile(f).onLineContaining("Tensor c = ");
+    assertThat(c).hadErrorContaining("forward: x.squeeze(0) of [N, 6, 8]: dimension 0 is the batch; a compiled forward keeps the"
+        + " batch as dimension 0").inFile(f).onLineContaining("Tensor d = ");
+    assertThat(c).hadErrorContaining("expand a tensor field of the model (a learned query [1, L, E]) over the batch first:"
+        + " attn.forward(query.expand(x.size(0), -1, -1), x, x)").inFile(f).onLineContaining("Tensor e = ");
+    assertThat(c).hadErrorContaining("expand(N, 3, 4) of the field [1, 1, 8]: the expanded size of the tensor (4) must match"
+        + " the existing size (8) at non-singleton dimension 2").inFile(f).onLineContaining("Tensor g = ");
+  }
+
+  /** simple_vit.py's position table held as a plain attribute: a Java field that is neither parameter nor buffer is refused. */
+  @Test
+  void plainTensorFieldNamesRegisterBuffer() {
+    JavaFileObject f = ProcessorTest.classModel("PlainTable",
+        "@Model(input = {6, 8})",
+        "public class PlainTable extends Module {",
+        "  final Tensor pos = Tensor.zeros(6, 8);",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    return x.add(pos);",
+        "  }",
+        "}");
+    Compilation c = ProcessorTest.compile(f);
+    assertThat(c).hadErrorContaining("registerBuffer").inFile(f).onLineContaining("final Tensor pos");
+  }
+
+  /**
+   * The constructs the ports needed, each in a small model against eager mode: a block-constructor local ({@code int
+   * innerDim = dimHead * heads;}), {@code Math.pow} of constants, {@code if (flag)} of a block's constant field outside a
+   * loop, {@code contiguous()}, {@code to(x.device())} of a buffer, {@code unsqueeze}/{@code squeeze} of values, and a
+   * field expanded over the batch that is a buffer (no gradient) or two dimensions stretched.
+   */
+  @Test
+  void portConstructsMatchEager() {
+    JavaFileObject f = ProcessorTest.classModel("PortConstructs",
+        "@Model(input = {6, 8})",
+        "public class PortConstructs extends Module {",
+        "  static class Mix extends Module {",
+        "    final boolean gate;",
+        "    final double scale;",
+        "    final Linear fc;",
+        "    Mix(int dim, int heads, boolean gate) {",
+        "      int inner = dim * heads;",
+        "      this.gate = gate;",
+        "      this.scale = Math.pow(inner, -0.5);",
+        "      fc = new Linear(dim, inner / heads);",
+        "    }",
+        "    @Override public Tensor forward(Tensor x) {",
+        "      Tensor y;",
+        "      if (gate) {",
+        "        y = fc.apply(x).sigmoid().mul(x);",
+        "      } else {",
+        "        y = fc.apply(x).mul(scale);",
+        "      }",
+        "      return y.transpose(1, 2).contiguous().transpose(1, 2);",
+        "    }",
+        "  }",
+        "  final Mix a = new Mix(8, 2, true);",
+        "  final Mix b = new Mix(8, 2, false);",
+        "  final Tensor table = registerBuffer(\"table\", Tensor.ones(1, 1, 8).mul(0.5));",
+        "  final Tensor row = registerParameter(\"row\", Tensor.randn(1, 1, 8).requiresGrad(true));",
+        "  final Linear head = new Linear(8, 3);",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    x = b.apply(a.apply(x)).add(table.to(x.device()));",
+        "    Tensor t = table.expand(x.size(0), 2, -1);",
+        "    Tensor r = row.expand(x.size(0), 2, 8);",
+        "    x = Tensor.cat(java.util.List.of(r, x, t), 1);",
+        "    Tensor m = x.mean(1).unsqueeze(1).squeeze(2);",
+        "    return head.apply(m.squeeze(1));",
+        "  }",
+        "}");
+    Compilation c = ProcessorTest.compile(f);
+    assertThat(c).succeededWithoutWarnings();
+    ClassLoader loader = new ParityTest.CompiledClasses(c);
+    Kiln.manualSeed(11);
+    Module eager = ParityTest.factory(loader, "test.PortConstructs").get();
+    Kiln.manualSeed(11);
+    Module compiled = ParityTest.factory(loader, "test.KilnPortConstructs").get();
+    Tensor input = Tensor.randn(5, 6, 8);
+    Tensor[][] r = new Tensor[2][];
+    Tensor[] xs = new Tensor[2];
+    Module[] m = {eager, compiled};
+    for (int i = 0; i < 2; i++) {
+      xs[i] = Tensor.of(input.toFloatArray(), input.shape()).requiresGrad(true);
+      r[i] = step(m[i], xs[i], Tensor.labels(0, 1, 2, 1, 0));
+    }
+    ParityTest.assertClose("logits", r[1][0].toFloatArray(), r[0][0].toFloatArray(), 1e-5);
+    ParityTest.assertClose("input gradient", xs[1].grad().toFloatArray(), xs[0].grad().toFloatArray(), 1e-5);
+    ParityTest.assertParameterGradients("port constructs", eager, compiled, 1e-5);
   }
 }
