@@ -31,14 +31,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 class ZooAttentionTest {
   /** Eager and compiled {@code name} from one seed (the same parameters). */
   static Module[] models(String name) {
-    Compilation c = ProcessorTest.compile(ProcessorTest.model(name));
-    assertThat(c).succeededWithoutWarnings();
-    ClassLoader loader = new ParityTest.CompiledClasses(c);
-    Kiln.manualSeed(11);
-    Module eager = ParityTest.factory(loader, "test." + name).get();
-    Kiln.manualSeed(11);
-    Module compiled = ParityTest.factory(loader, "test.Kiln" + name).get();
-    return new Module[] {eager, compiled};
+    return AttentionLayersCompiledTest.models(name);
   }
 
   /** One training step of {@code model}: forward (dropout drawn from seed 100), cross-entropy, backward; the logits and loss. */
@@ -229,8 +222,9 @@ class ZooAttentionTest {
   /**
    * The constructs the ports needed, each in a small model against eager mode: a block-constructor local ({@code int
    * innerDim = dimHead * heads;}), {@code Math.pow} of constants, {@code if (flag)} of a block's constant field outside a
-   * loop, {@code contiguous()}, {@code to(x.device())} of a buffer, {@code unsqueeze}/{@code squeeze} of values, and a
-   * field expanded over the batch that is a buffer (no gradient) or two dimensions stretched.
+   * loop, {@code contiguous()}, {@code to(x.device())} of a buffer, {@code unsqueeze}/{@code squeeze} of values, and
+   * fields expanded over the batch: a buffer (no gradient), a dimension stretched with the batch, and a {@code [3, 1]}
+   * given a new leading batch and its last dimension stretched (two passes each way).
    */
   @Test
   void portConstructsMatchEager() {
@@ -261,12 +255,14 @@ class ZooAttentionTest {
         "  final Mix b = new Mix(8, 2, false);",
         "  final Tensor table = registerBuffer(\"table\", Tensor.ones(1, 1, 8).mul(0.5));",
         "  final Tensor row = registerParameter(\"row\", Tensor.randn(1, 1, 8).requiresGrad(true));",
+        "  final Tensor col = registerParameter(\"col\", Tensor.randn(3, 1).requiresGrad(true));",
         "  final Linear head = new Linear(8, 3);",
         "  @Override public Tensor forward(Tensor x) {",
         "    x = b.apply(a.apply(x)).add(table.to(x.device()));",
         "    Tensor t = table.expand(x.size(0), 2, -1);",
         "    Tensor r = row.expand(x.size(0), 2, 8);",
-        "    x = Tensor.cat(java.util.List.of(r, x, t), 1);",
+        "    Tensor k = col.expand(x.size(0), 3, 8);",
+        "    x = Tensor.cat(java.util.List.of(r, x, t, k), 1);",
         "    Tensor m = x.mean(1).unsqueeze(1).squeeze(2);",
         "    return head.apply(m.squeeze(1));",
         "  }",

@@ -214,12 +214,23 @@ final class StepGradients {
       return;
     }
     int j = gen.kernels.indexOf(k) + 1;
+    summedFieldGradient(b, field, j, k.tilePasses(), d, "p.dtile" + j + "_", () -> { });
+  }
+
+  /**
+   * A parameter's gradient through eager's expand of it (kernel {@code j}): {@code before} writes the expanded operand's
+   * gradient into {@code expanded}, the expand's {@code passes} sum it back to the field's shape ({@code between} naming
+   * the plan's buffers between them), and the sum is added to the parameter's gradient, when it needs one.
+   */
+  void summedFieldGradient(CodeBlock.Builder b, TensorIr field, int j, int[][] passes, Ref expanded, String between,
+      Runnable before) {
     String local = "field" + j;
     int m = Shapes.numel(field.shape());
     gen.parameterCode.declareFieldGradient(b, local + "G", field);
     b.beginControlFlow("if ($LG != null)", local)
         .addStatement("float[] $LSum = new float[$L]", local, m);
-    ElementwiseEmitter.sumPasses(b, k.tilePasses(), d, new Ref(local + "Sum", "0", true), "p.dtile" + j + "_");
+    before.run();
+    ElementwiseEmitter.sumPasses(b, passes, expanded, new Ref(local + "Sum", "0", true), between);
     b.addStatement("$T.accumulate($LG, $L, $LSum, 0, $L)", KERNELS, local, ParameterCode.gradOffset(field), local, m);
     gen.parameterCode.scatterFieldGradient(b, local + "G", field);
     b.endControlFlow();
