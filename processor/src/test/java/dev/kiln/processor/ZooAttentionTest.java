@@ -204,6 +204,25 @@ class ZooAttentionTest {
         + " the existing size (8) at non-singleton dimension 2").inFile(f).onLineContaining("Tensor g = ");
   }
 
+  /**
+   * A tensor field first read after the value shapes were inferred for a size read (no step between) still has its shape:
+   * its squeeze is reported on its line, where the model once got neither a class nor a message.
+   */
+  @Test
+  void fieldReadAfterASizeReadIsReported() {
+    JavaFileObject f = ProcessorTest.classModel("SqueezeField",
+        "@Model(input = {6, 8})",
+        "public class SqueezeField extends Module {",
+        "  final Tensor pos = registerParameter(\"pos\", Tensor.zeros(1, 6, 8).requiresGrad(true));",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    int n = x.size(1);",
+        "    return x.add(pos.squeeze(0)).mul(n);",
+        "  }",
+        "}");
+    assertThat(ProcessorTest.compile(f)).hadErrorContaining("forward: Tensor.squeeze has no compiled form yet (pos.squeeze(0))")
+        .inFile(f).onLineContaining("return x.add");
+  }
+
   /** simple_vit.py's position table held as a plain attribute: a Java field that is neither parameter nor buffer is refused. */
   @Test
   void plainTensorFieldNamesRegisterBuffer() {
