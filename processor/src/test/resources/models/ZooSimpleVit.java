@@ -15,8 +15,9 @@ import java.util.stream.IntStream;
 
 /**
  * lucidrains/vit-pytorch's {@code SimpleViT} ({@code simple_vit.py}): the patches by view/permute/reshape (einops'
- * Rearrange), LayerNorm, Linear, LayerNorm; the fixed 2-D sincos position table {@code posemb_sincos_2d} added (a buffer
- * computed in the constructor: PyTorch keeps it as a plain attribute, outside the state dict), pre-norm attention
+ * Rearrange), LayerNorm, Linear, LayerNorm; the fixed 2-D sincos position table {@code posemb_sincos_2d} added (a
+ * non-persistent buffer computed in the constructor: PyTorch keeps it as a plain attribute, outside the state dict, so
+ * the state dicts match), pre-norm attention
  * without dropout or biases, mean pooling, a LayerNorm + Linear head. Sizes: 16x16 RGB, 4x4 patches, dim 32, 4 heads of
  * 8, depth 2.
  */
@@ -122,7 +123,7 @@ public class ZooSimpleVit extends Module {
 
   final Sequential toPatchEmbedding = Sequential.builder()
       .add("1", new LayerNorm(PATCH_DIM)).add("2", new Linear(PATCH_DIM, DIM)).add("3", new LayerNorm(DIM)).build();
-  final Tensor posEmbedding = registerBuffer("posEmbedding", Tensor.zeros(SIDE * SIDE, DIM));
+  final Tensor posEmbedding = registerBuffer("posEmbedding", Tensor.zeros(SIDE * SIDE, DIM), false);   // out of the state dict
   final Transformer transformer = new Transformer(DIM, DEPTH, HEADS, DIM_HEAD, MLP_DIM);
   final Identity toLatent = new Identity();
   final Sequential linearHead = Sequential.of(new LayerNorm(DIM), new Linear(DIM, CLASSES));

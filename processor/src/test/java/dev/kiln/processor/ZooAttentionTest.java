@@ -1,6 +1,9 @@
 package dev.kiln.processor;
 
 import static com.google.testing.compile.CompilationSubject.assertThat;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.testing.compile.Compilation;
 import javax.tools.JavaFileObject;
@@ -221,6 +224,16 @@ class ZooAttentionTest {
         "}");
     assertThat(ProcessorTest.compile(f)).hadErrorContaining("forward: Tensor.squeeze has no compiled form yet (pos.squeeze(0))")
         .inFile(f).onLineContaining("return x.add");
+  }
+
+  /** SimpleViT's sincos table is a non-persistent buffer: the state dict has simple_vit.py's keys, eager and compiled. */
+  @Test
+  void simpleVitStateDictIsPyTorchs() {
+    for (Module m : models("ZooSimpleVit")) {
+      assertFalse(m.stateDict().containsKey("posEmbedding"), m.stateDict().keySet().toString());
+      assertTrue(m.namedBuffers().containsKey("posEmbedding"));
+      assertEquals(30, m.stateDict().size());                       // simple_vit.py's 30 keys
+    }
   }
 
   /** simple_vit.py's position table held as a plain attribute: a Java field that is neither parameter nor buffer is refused. */
