@@ -83,6 +83,24 @@ class ZooAttentionTest {
     }
   }
 
+  /** nanoGPT's inference head, {@code lm_head(x[:, [-1], :])}: logits and every gradient equal eager's, in training and evaluation. */
+  @Test
+  void gptInferenceHeadMatchesEager() {
+    Module[] m = models("ZooGptLast");
+    Kiln.manualSeed(3);
+    Tensor ids = ParityTest.ids(4, 8, 16);
+    for (String mode : List.of("train", "eval")) {
+      Tensor[][] r = new Tensor[2][];
+      for (int i = 0; i < 2; i++) {
+        m[i].train(mode.equals("train"));
+        m[i].zeroGrad(true);
+        r[i] = step(m[i], ids, Tensor.labels(1, 5, 9, 15));
+      }
+      ParityTest.assertClose(mode + ": logits [N, 1, V]", r[1][0].toFloatArray(), r[0][0].toFloatArray(), 1e-5);
+      ParityTest.assertParameterGradients("ZooGptLast " + mode, m[0], m[1], 1e-5);
+    }
+  }
+
   /** reference.txt of {@code zoo_attention/make_reference.py}: {@code <model>.<name> [shape] values...}, by key. */
   private static Map<String, float[]> reference() throws IOException {
     Map<String, float[]> values = new HashMap<>();
