@@ -87,6 +87,12 @@ public enum Message {
       + " and pass them in as a further input, a parameter of the method of several inputs (@Input), e.g. forward(Tensor x,"
       + " @Input({20}) Tensor eps) called with Tensor.randnLike(...) (docs/guide.md, \"What does not compile yet\"), or leave out"
       + " @Model and the model runs eagerly, as written"),
+  EXPAND_FIELD_BATCH("%s: %s expands the tensor field %s, whose first size must be the batch size (x.size(0), or a local"
+      + " holding it: int b = x.size(0)), as ViT's cls_token.expand(b, -1, -1); a compiled forward repeats a field over the"
+      + " batch, the other sizes constants (-1 keeps one)"),
+  EXPAND_VALUE("%s: Tensor.expand of a value of the batch (%s) has no compiled form yet: x.repeat(1, counts...) tiles one"
+      + " (docs/guide.md, \"What does not compile yet\"); a tensor field of the model expands over the batch"
+      + " (cls.expand(b, -1, -1)); or leave out @Model and the model runs eagerly, as written"),
   UNKNOWN_VALUE("'%s' is not the input or a local assigned earlier in %s"),
   SELF_CALL("%s: the compiler reads the layer calls %s makes itself, not another forward's (a superclass's, or"
       + " this one again); write the layers out here"),

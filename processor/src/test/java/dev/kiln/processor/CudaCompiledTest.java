@@ -174,6 +174,9 @@ class CudaCompiledTest {
     "GroupNormNet, 3:6:6",
     "RmsNormMlp, 4:8",
     "PointwiseOps, 6",
+    "ZooVit, 3:16:16",
+    "ZooSimpleVit, 3:16:16",
+    "ZooAttentionPool, 6:32",
   })
   void compiledOnCudaMatchesEagerOnTheCpu(String model, String sampleShape) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(model));

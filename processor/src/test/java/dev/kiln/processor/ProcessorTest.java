@@ -2186,7 +2186,8 @@ class ProcessorTest {
     assertThat(c).hadErrorContaining("block.self_attn MultiheadAttention(embed_dim=8, num_heads=2, dropout=0.1, batch_first=True):"
         + " attn_mask must be [L, S] = [6, 6], got [6]").inFile(f).onLineContaining("Tensor g = ");
     assertThat(c).hadErrorContaining("mha MultiheadAttention(embed_dim=8, num_heads=2, batch_first=True): query, key and value must"
-        + " be values of the batch [N, ..., E]; a tensor field of the model (a learned query) is not compiled as one")
+        + " be values of the batch [N, ..., E], as PyTorch's batch_first layer needs them; expand a tensor field of the model (a"
+        + " learned query [1, L, E]) over the batch first: attn.forward(query.expand(x.size(0), -1, -1), x, x)")
         .inFile(f).onLineContaining("Tensor h = ");
 
     JavaFileObject g = classModel("Sdpa",

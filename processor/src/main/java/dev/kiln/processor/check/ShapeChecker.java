@@ -13,6 +13,7 @@ import dev.kiln.processor.ir.Compare;
 import dev.kiln.processor.ir.ConstantIds;
 import dev.kiln.processor.ir.IdOp;
 import dev.kiln.processor.ir.Cosine;
+import dev.kiln.processor.ir.ExpandField;
 import dev.kiln.processor.ir.InputsIr;
 import dev.kiln.processor.ir.MaskedFill;
 import dev.kiln.processor.ir.MatMul;
@@ -290,7 +291,9 @@ public final class ShapeChecker {
       boolean whereField = step.spec() instanceof Where && !fields.isEmpty(); // Tensor.where(mask, h, fill): a, b or the mask a field
       boolean parameterFields = step.functional() && ir.tensor(step.input()) == null; // F.conv2d(x, w, b): weight and bias fields
       boolean pairField = step.spec() instanceof PointwisePair && fields.size() == 1; // h.maximum(floor), floor.atan2(h)
-      if (!fields.isEmpty() && !withField && !byField && !comparedField && !whereField && !parameterFields && !pairField) { // a tensor field fed to a step that does not take one
+      boolean expandedField = step.spec() instanceof ExpandField; // cls.expand(b, -1, -1): the field becomes a value of the batch
+      if (!fields.isEmpty() && !withField && !byField && !comparedField && !whereField && !parameterFields && !pairField
+          && !expandedField) { // a tensor field fed to a step that does not take one
         TensorIr misused = fields.get(0);
         diagnostics.error(where, Message.TENSOR_MISUSE, label, misused.field(), misused.describe());
         continue;

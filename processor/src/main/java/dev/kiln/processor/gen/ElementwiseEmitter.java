@@ -143,17 +143,9 @@ final class ElementwiseEmitter {
       return;
     }
     int j = gen.kernels.indexOf(k) + 1;
-    String local = "field" + j;
-    int m = Shapes.numel(field.shape());
-    gen.parameterCode.declareFieldGradient(b, local + "G", field);
-    b.beginControlFlow("if ($LG != null)", local)
-        .addStatement("float[] $LSum = new float[$L]", local, m);
-    pointwisePairBackward(b, k, 1, new Ref("p.dpairExpanded" + j, "0", true), false, d, refs);
-    sumPasses(b, pairExpansion(k), new Ref("p.dpairExpanded" + j, "0", true), new Ref(local + "Sum", "0", true),
-        "p.dpairExpanding" + j + "_");
-    b.addStatement("$T.accumulate($LG, $L, $LSum, 0, $L)", KERNELS, local, ParameterCode.gradOffset(field), local, m);
-    gen.parameterCode.scatterFieldGradient(b, local + "G", field);
-    b.endControlFlow();
+    Ref expanded = new Ref("p.dpairExpanded" + j, "0", true);
+    gen.stepGradients.summedFieldGradient(b, field, j, pairExpansion(k), expanded, "p.dpairExpanding" + j + "_",
+        () -> pointwisePairBackward(b, k, 1, expanded, false, d, refs));
   }
 
   /**

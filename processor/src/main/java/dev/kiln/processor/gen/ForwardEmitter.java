@@ -279,7 +279,7 @@ final class ForwardEmitter {
             ElementwiseEmitter.idArithmeticForward(b, k, out, in, k.inputs().size() > 1 ? gen.ref(k.inputs().get(1), refs) : null);
           }
         }
-        case TILE -> ElementwiseEmitter.spreadPasses(b, ((Tile) k.spec()).passes(k.inShape()), in, out, "p.tile" + (j + 1) + "_");
+        case TILE -> ElementwiseEmitter.spreadPasses(b, k.tilePasses(), in, out, "p.tile" + (j + 1) + "_");
         case COSINE -> ElementwiseEmitter.cosineForward(b, k, j + 1, out, in, gen.ref(k.inputs().get(1), refs));
         case UPSAMPLE -> b.addStatement("$T.upsampleNearestForward($L, $L, $L, $L, $L)", CONV, out.array(), out.offset(), in.array(),
             in.offset(), StepCalls.upsampleArgs(k));

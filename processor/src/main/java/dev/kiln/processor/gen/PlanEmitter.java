@@ -162,7 +162,7 @@ final class PlanEmitter {
           }
         }
         case SCATTER -> t.addField(ScatterEmitter.PLACEMENT, "placed" + j); // the forward's placement, for backward
-        case TILE -> ElementwiseEmitter.passBuffers(t, ctor, ((Tile) k.spec()).passes(k.inShape()), List.of("tile" + j + "_", "dtile" + j + "_"));
+        case TILE -> ElementwiseEmitter.passBuffers(t, ctor, k.tilePasses(), List.of("tile" + j + "_", "dtile" + j + "_"));
         case WHERE -> { // a tensor field expanded to the result's shape first, its gradient summed back through the passes
           for (int w = 0; w < 3; w++) {
             int[][] passes = gen.stepGradients.whereExpansion(k, w);

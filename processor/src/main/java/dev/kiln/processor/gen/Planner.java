@@ -302,7 +302,7 @@ final class Planner {
         kernels.add(new Kernel(Kernel.Kind.IDS, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof LineOp) {
         kernels.add(new Kernel(Kernel.Kind.LINE, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
-      } else if (s.spec() instanceof Tile) {
+      } else if (s.spec() instanceof Tile || s.spec() instanceof dev.kiln.processor.ir.ExpandField) { // (a field over the batch: its input the field)
         kernels.add(new Kernel(Kernel.Kind.TILE, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof IndexMap || s.spec() instanceof dev.kiln.processor.ir.Roll) { // a padding, a flip or a roll
         kernels.add(new Kernel(Kernel.Kind.PAD, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));

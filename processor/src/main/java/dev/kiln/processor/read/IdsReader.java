@@ -300,7 +300,7 @@ final class IdsReader {
    * CUDA in eager mode writes them. The compiled step places its ids on the model's device itself, so it reads the ids
    * as they were.
    */
-  private static boolean onDeviceOf(MethodInvocationTree mi) {
+  static boolean onDeviceOf(MethodInvocationTree mi) {
     return mi.getMethodSelect() instanceof MemberSelectTree ms && ms.getIdentifier().contentEquals("to")
         && mi.getArguments().size() == 1 && DeclarationReader.stripped(mi.getArguments().get(0)) instanceof MethodInvocationTree arg
         && arg.getArguments().isEmpty() && arg.getMethodSelect() instanceof MemberSelectTree device

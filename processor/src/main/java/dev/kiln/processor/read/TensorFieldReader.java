@@ -232,8 +232,9 @@ final class TensorFieldReader {
   private Declared declared(ExpressionTree e, String field, CompilationUnitTree unit) {
     e = unwrap(e);
     if (e instanceof MethodInvocationTree mi && method(mi, unit) instanceof ExecutableElement m && owner(m).equals(MODULE)
-        && mi.getArguments().size() == 2
+        && (mi.getArguments().size() == 2 || mi.getArguments().size() == 3 && m.getSimpleName().contentEquals("registerBuffer"))
         && (m.getSimpleName().contentEquals("registerParameter") || m.getSimpleName().contentEquals("registerBuffer"))) {
+      // (registerBuffer(name, t, false): not in the state dict, which a compiled forward does not read)
       Object key = constant(mi.getArguments().get(0), field, m.getSimpleName().toString(), unit);
       Folded f = key == null ? null : fold(mi.getArguments().get(1), field, unit);
       return f == null ? null : new Declared(m.getSimpleName().contentEquals("registerParameter") ? TensorIr.Kind.PARAMETER
