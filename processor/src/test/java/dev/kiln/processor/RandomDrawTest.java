@@ -24,7 +24,7 @@ import org.junit.jupiter.api.Test;
  */
 class RandomDrawTest {
   /** A VAE-like model: dropout before and after the draws, the noise scaled by a std of parameters, a uniform draw too. */
-  private static final JavaFileObject NOISY = ProcessorTest.classModel("Noisy",
+  static final JavaFileObject NOISY = ProcessorTest.classModel("Noisy",
       "@Model(input = {6})",
       "public class Noisy extends Module {",
       "  final Linear enc = new Linear(6, 8);",
