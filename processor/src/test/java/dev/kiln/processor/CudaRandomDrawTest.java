@@ -1,11 +1,9 @@
 package dev.kiln.processor;
 
-import static com.google.testing.compile.CompilationSubject.assertThat;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.google.testing.compile.Compilation;
 import dev.kiln.dsl.MSELoss;
 import dev.kiln.dsl.Module;
 import dev.kiln.runtime.Device;
@@ -25,13 +23,8 @@ import org.junit.jupiter.api.Test;
 class CudaRandomDrawTest {
   @Test
   void drawsOnCudaAreTheCpusDraws() {
-    Compilation c = ProcessorTest.compile(RandomDrawTest.NOISY);
-    assertThat(c).succeededWithoutWarnings();
-    ClassLoader loader = new ParityTest.CompiledClasses(c);
-    Kiln.manualSeed(5);
-    Module eager = ParityTest.factory(loader, "test.Noisy").get();
-    Kiln.manualSeed(5);
-    Module compiled = ParityTest.factory(loader, "test.KilnNoisy").get().to(Device.cuda());
+    Module[] twins = RandomDrawTest.twins();
+    Module eager = twins[0], compiled = twins[1].to(Device.cuda());
     Kiln.manualSeed(40);
     float[] xv = Tensor.randn(4, 6).toFloatArray(), yv = Tensor.randn(4, 6).toFloatArray();
     Tensor xe = Tensor.of(xv, 4, 6).requiresGrad(true);

@@ -48,7 +48,7 @@ class RandomDrawTest {
       "}");
 
   /** Two models of one seed: eager and compiled. */
-  private static Module[] twins() {
+  static Module[] twins() {
     Compilation c = ProcessorTest.compile(NOISY);
     assertThat(c).succeededWithoutWarnings();
     ClassLoader loader = new ParityTest.CompiledClasses(c);
