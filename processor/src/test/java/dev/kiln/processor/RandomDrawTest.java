@@ -155,6 +155,48 @@ class RandomDrawTest {
     assertArrayEquals(new float[25], compiled.namedParameters().get("fc.weight").grad().toFloatArray(), "fc.weight's gradient");
   }
 
+  /**
+   * A draw of the input's shape, and of a value computed from it, is eager's; a draw of a tensor field's shape (no batch)
+   * is an error on its line.
+   */
+  @Test
+  void drawsOfTheInputAreEagersAndOfAFieldAnError() {
+    JavaFileObject f = ProcessorTest.classModel("InputNoise",
+        "@Model(input = {5})",
+        "public class InputNoise extends Module {",
+        "  final Linear fc = new Linear(5, 5);",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    Tensor a = Tensor.randnLike(x);",
+        "    Tensor b = Tensor.randLike(x.add(1f));",
+        "    return fc.apply(x.add(a)).mul(b);",
+        "  }",
+        "}");
+    Compilation c = ProcessorTest.compile(f);
+    assertThat(c).succeededWithoutWarnings();
+    ClassLoader loader = new ParityTest.CompiledClasses(c);
+    Kiln.manualSeed(1);
+    Module eager = ParityTest.factory(loader, "test.InputNoise").get();
+    Kiln.manualSeed(1);
+    Module compiled = ParityTest.factory(loader, "test.KilnInputNoise").get();
+    Tensor x = Tensor.randn(3, 5);
+    Kiln.manualSeed(4);
+    float[] e = eager.forward(x).toFloatArray();
+    Kiln.manualSeed(4);
+    assertArrayEquals(e, compiled.forward(x).toFloatArray(), "draws of the input's shape");
+
+    JavaFileObject field = ProcessorTest.classModel("FieldNoise",
+        "@Model(input = {5})",
+        "public class FieldNoise extends Module {",
+        "  final Tensor w = registerParameter(\"w\", Tensor.ones(5).requiresGrad(true));",
+        "  @Override public Tensor forward(Tensor x) {",
+        "    Tensor b = Tensor.randnLike(w);",
+        "    return x.mul(b);",
+        "  }",
+        "}");
+    assertThat(ProcessorTest.compile(field)).hadErrorContaining("Tensor.randnLike(w): w is the parameter w [5]").inFile(field)
+        .onLineContaining("randnLike(w)");
+  }
+
   /** The draws of a shape written out (Tensor.randn(4), Tensor.rand(n, 4)) stay errors on their lines, naming randnLike. */
   @Test
   void drawsOfAWrittenShapeAreErrorsOnTheirLines() {
