@@ -3,7 +3,6 @@ package test;
 import static dev.kiln.dsl.F.relu;
 import static dev.kiln.dsl.F.sigmoid;
 
-import dev.kiln.dsl.Input;
 import dev.kiln.dsl.Linear;
 import dev.kiln.dsl.Model;
 import dev.kiln.dsl.Module;
@@ -12,9 +11,9 @@ import dev.kiln.runtime.Tensor;
 /**
  * pytorch/examples {@code vae/main.py}'s VAE on 14x14 images with 32 hidden units and 4 latent ones: an encoder with
  * two heads (fc21 the mean, fc22 the log-variance), the reparameterisation {@code mu + eps * std}, and a decoder whose
- * sigmoid is clamped away from 0 and 1. A compiled forward draws no random values: {@code eps} (PyTorch's {@code
- * torch.randn_like(std)}) is a further input, which the caller draws with {@code Tensor.randnLike(std)}; and a model
- * has one method of several outputs, so encode's two heads are read in {@code forwardAll}.
+ * sigmoid is clamped away from 0 and 1. {@code eps = Tensor.randnLike(std)} (PyTorch's {@code torch.randn_like(std)}) is
+ * drawn inside, compiled as eager mode draws it (in training and in evaluation, as PyTorch's); a model has one method of
+ * several outputs, so encode's two heads are read in {@code forwardAll}.
  */
 @Model(input = {1, 14, 14})
 public class ZooVae extends Module {
@@ -33,8 +32,9 @@ public class ZooVae extends Module {
     return relu(fc1.apply(x));
   }
 
-  Tensor reparameterize(Tensor mu, Tensor logvar, Tensor eps) {
+  Tensor reparameterize(Tensor mu, Tensor logvar) {
     Tensor std = logvar.mul(0.5).exp();
+    Tensor eps = Tensor.randnLike(std);
     return mu.add(eps.mul(std));
   }
 
@@ -43,11 +43,11 @@ public class ZooVae extends Module {
     return sigmoid(fc4.apply(h3)).clamp(1e-4f, 1.0f - 1e-4f);
   }
 
-  /** PyTorch's forward: the reconstruction of x with noise eps ([N, LATENT], standard normal), the mean and the log-variance. */
-  public Outputs forwardAll(Tensor x, @Input({LATENT}) Tensor eps) {
+  /** PyTorch's forward: the reconstruction of x through a sampled code, the mean and the log-variance. */
+  public Outputs forwardAll(Tensor x) {
     Tensor h1 = encodeHidden(x.view(-1, D));
     Tensor mu = fc21.apply(h1), logvar = fc22.apply(h1);
-    Tensor z = reparameterize(mu, logvar, eps);
+    Tensor z = reparameterize(mu, logvar);
     return new Outputs(decode(z), mu, logvar);
   }
 

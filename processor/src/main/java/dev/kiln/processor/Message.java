@@ -83,10 +83,9 @@ public enum Message {
   UNSUPPORTED_EXPRESSION("unsupported expression in %s: %s; write layer calls (fc1.apply(x)), F functions (relu, flatten) and local variables"),
   EAGER_ONLY_TENSOR_METHOD("%s: Tensor.%s has no compiled form yet (%s): it runs in eager mode only (docs/guide.md, \"What does"
       + " not compile yet\"); leave out @Model and the model runs eagerly, as written"),
-  RANDOM_IN_FORWARD("%s: Tensor.%s draws random values, which a compiled forward does not draw yet (%s); draw them outside"
-      + " and pass them in as a further input, a parameter of the method of several inputs (@Input), e.g. forward(Tensor x,"
-      + " @Input({20}) Tensor eps) called with Tensor.randnLike(...) (docs/guide.md, \"What does not compile yet\"), or leave out"
-      + " @Model and the model runs eagerly, as written"),
+  RANDOM_IN_FORWARD("%s: Tensor.%s draws random values of a shape written out, which a compiled forward does not draw (%s);"
+      + " draw them of a value's shape, Tensor.randnLike(mu) or Tensor.randLike(mu) for a value mu of the shape wanted (the batch's"
+      + " included), or pass them in as a further input (@Input), or leave out @Model and the model runs eagerly, as written"),
   EXPAND_FIELD_BATCH("%s: %s expands the tensor field %s, whose first size must be the batch size (x.size(0), or a local"
       + " holding it: int b = x.size(0)), as ViT's cls_token.expand(b, -1, -1); a compiled forward repeats a field over the"
       + " batch, the other sizes constants (-1 keeps one)"),

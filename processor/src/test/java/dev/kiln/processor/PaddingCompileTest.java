@@ -50,21 +50,4 @@ class PaddingCompileTest {
     assertThat(c).hadErrorContaining("F.pad: mode must be one of \"constant\", \"reflect\", \"replicate\" or \"circular\", got \"mirror\"")
         .inFile(f).onLineContaining("\"mirror\"");
   }
-
-  @Test
-  void noiseDrawnInForwardIsAnErrorNamingTheFurtherInput() {
-    JavaFileObject f = ProcessorTest.classModel("NoisyCode",
-        "@Model(input = {6})",
-        "public class NoisyCode extends Module {",
-        "  final Linear mu = new Linear(6, 4);",
-        "  @Override public Tensor forward(Tensor x) {",
-        "    Tensor m = mu.apply(x);",
-        "    Tensor eps = Tensor.randnLike(m);",
-        "    return m.add(eps);",
-        "  }",
-        "}");
-    Compilation c = ProcessorTest.compile(f);
-    assertThat(c).hadErrorContaining("forward: Tensor.randnLike draws random values, which a compiled forward does not draw yet"
-        + " (Tensor.randnLike(m)); draw them outside and pass them in as a further input").inFile(f).onLineContaining("randnLike");
-  }
 }

@@ -89,6 +89,36 @@ public final class Generator {
     return state.getAndAdd(draws * GOLDEN_GAMMA);
   }
 
+  /**
+   * Fills {@code n} values of {@code d} from {@code off} with standard normal samples, the next draws of this generator:
+   * {@link Tensor#randn}'s values (Box-Muller on pairs of draws, an odd count rounded up to a whole pair), which a compiled
+   * forward's {@code Tensor.randnLike(x)} draws into its planned buffer in eager mode's order.
+   */
+  public void fillNormal(float[] d, int off, int n) {
+    long start = reserve(n + (n & 1)); // the draws nextDouble() would give, taken as one block (one step of a shared generator)
+    for (int i = 0; i < n; i += 2) {
+      double u1 = 1.0 - doubleAt(start, i); // Box-Muller: two normals from two uniforms
+      double u2 = doubleAt(start, i + 1);
+      double r = Math.sqrt(-2.0 * Math.log(u1));
+      d[off + i] = (float) (r * Math.cos(2 * Math.PI * u2));
+      if (i + 1 < n) {
+        d[off + i + 1] = (float) (r * Math.sin(2 * Math.PI * u2));
+      }
+    }
+  }
+
+  /**
+   * Fills {@code n} values of {@code d} from {@code off} with uniform samples in {@code [low, high)}, the next {@code n} draws
+   * of this generator: {@link Tensor#uniform}'s values ({@link Tensor#rand}'s for 0 and 1, a compiled {@code
+   * Tensor.randLike(x)}'s).
+   */
+  public void fillUniform(float[] d, int off, int n, float low, float high) {
+    long start = reserve(n);
+    for (int i = 0; i < n; i++) {
+      d[off + i] = (float) (low + (high - low) * doubleAt(start, i));
+    }
+  }
+
   /** Draw {@code index} (from 0) of a block {@link #reserve reserved} at state {@code start}, as {@link #nextDouble()}. */
   public static double doubleAt(long start, long index) {
     return bits(stateAt(start, index)) * 0x1.0p-53;

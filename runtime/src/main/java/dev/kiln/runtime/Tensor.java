@@ -118,18 +118,7 @@ public final class Tensor {
   /** Standard normal samples from the global generator ({@link Kiln#manualSeed}). */
   public static Tensor randn(int... shape) {
     float[] d = new float[Shapes.numel(shape)];
-    // the draws nextDouble() would give, taken as one block (one step of a generator other threads may share)
-    long start = Kiln.generator().reserve(d.length + (d.length & 1));
-    for (int i = 0; i < d.length; i += 2) {
-      // Box-Muller: two normals from two uniforms.
-      double u1 = 1.0 - Generator.doubleAt(start, i);
-      double u2 = Generator.doubleAt(start, i + 1);
-      double r = Math.sqrt(-2.0 * Math.log(u1));
-      d[i] = (float) (r * Math.cos(2 * Math.PI * u2));
-      if (i + 1 < d.length) {
-        d[i + 1] = (float) (r * Math.sin(2 * Math.PI * u2));
-      }
-    }
+    Kiln.generator().fillNormal(d, 0, d.length);
     return new Tensor(d, 0, shape.clone(), DType.FLOAT32, null);
   }
 
@@ -139,10 +128,7 @@ public final class Tensor {
       throw new IllegalArgumentException("Tensor.uniform: low " + low + " is above high " + high);
     }
     float[] d = new float[Shapes.numel(shape)];
-    long start = Kiln.generator().reserve(d.length);
-    for (int i = 0; i < d.length; i++) {
-      d[i] = (float) (low + (high - low) * Generator.doubleAt(start, i));
-    }
+    Kiln.generator().fillUniform(d, 0, d.length, low, high);
     return new Tensor(d, 0, shape.clone(), DType.FLOAT32, null);
   }
 

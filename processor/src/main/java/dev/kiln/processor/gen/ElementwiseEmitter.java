@@ -59,11 +59,15 @@ final class ElementwiseEmitter {
 
   /**
    * An element-wise function's forward ({@link Pointwise}): the table's entry through {@code PointwiseKernels.forward}, or
-   * {@code MathKernels}' kernel ({@code expForward}, {@code clampForward} with its bounds): eager mode's CPU code.
+   * {@code MathKernels}' kernel ({@code expForward}, {@code clampForward} with its bounds): eager mode's CPU code; a random
+   * draw ({@code Tensor.randnLike(x)}) the generator's {@code fillNormal} or {@code fillUniform}, eager mode's values.
    */
   static void pointwiseForward(CodeBlock.Builder b, Kernel k, Ref out, Ref in) {
     Pointwise f = (Pointwise) k.spec();
-    if (f.table() != null) {
+    if (f.random()) { // Tensor.randnLike(x): the generator's next draws, here in forward as eager mode draws them, x unread
+      b.addStatement("$T.generator().$L($L, $L, n * $L$L)", Generator.KILN, f.method().equals("randnLike") ? "fillNormal" : "fillUniform",
+          out.array(), out.offset(), k.outPerSample(), f.method().equals("randnLike") ? "" : ", 0f, 1f");
+    } else if (f.table() != null) {
       b.addStatement("$T.forward($T.$L, $L, $L, $L, $L, n * $L)", POINTWISE, POINTWISE_UNARY, f.table().name(), out.array(), out.offset(),
           in.array(), in.offset(), k.outPerSample());
     } else {
@@ -75,7 +79,10 @@ final class ElementwiseEmitter {
   /** An element-wise function's backward into {@code target}: the table's gradient (of the input and the output), or MathKernels'. */
   static void pointwiseBackward(CodeBlock.Builder b, Kernel k, Ref target, Ref d, Ref in, Ref out) {
     Pointwise f = (Pointwise) k.spec();
-    if (f.table() != null) {
+    if (f.random()) { // a draw is a leaf: x gets no gradient from it
+      b.addStatement("$T.fill($L, $L, $L + n * $L, 0f)", java.util.Arrays.class, target.array(), target.offset(), target.offset(),
+          k.outPerSample());
+    } else if (f.table() != null) {
       b.addStatement("$T.backward($T.$L, $L, $L, $L, $L, $L, $L, $L, $L, n * $L)", POINTWISE, POINTWISE_UNARY, f.table().name(),
           target.array(), target.offset(), d.array(), d.offset(), in.array(), in.offset(), out.array(), out.offset(), k.outPerSample());
     } else {

@@ -92,6 +92,9 @@ final class Functions {
     if (spec instanceof LineOp s) { // x.logsumexp(1, false): Tensor's own methods, F has none
       return CodeBlock.of("$L.$L", input, s.call());
     }
+    if (spec instanceof Pointwise s && s.random()) { // Tensor.randnLike(x): eager's draw, of x's shape on its device
+      return CodeBlock.of("$T.$L($L)", Generator.TENSOR, s.method(), input);
+    }
     if (spec instanceof Pointwise s) { // x.rsqrt(), x.clamp(-1.0f, 1.0f): Tensor's own methods
       return CodeBlock.of("$L.$L", input, s.call());
     }

@@ -25,9 +25,27 @@ public record Pointwise(String method, List<Float> constants) implements LayerSp
     constants = List.copyOf(constants);
   }
 
-  /** Whether {@code x.method(constants...)} is one: a table function of none, or a MathKernels one of its count. */
+  /**
+   * The random draws of x's shape, {@code Tensor.randnLike(x)} and {@code Tensor.randLike(x)} (PyTorch's {@code
+   * torch.randn_like}, {@code torch.rand_like}): eager mode's values from Kiln's generator, drawn at their place in forward,
+   * and no gradient to x (a draw is a leaf).
+   */
+  private static final java.util.Set<String> RANDOM = java.util.Set.of("randnLike", "randLike");
+
+  /** Whether {@code x.method(constants...)} is one: a table function of none, a MathKernels one of its count, or a random draw. */
   public static boolean knows(String method, int constants) {
-    return table(method) != null && constants == 0 || MATH.getOrDefault(method, -1) == constants;
+    return table(method) != null && constants == 0 || MATH.getOrDefault(method, -1) == constants
+        || RANDOM.contains(method) && constants == 0;
+  }
+
+  /** Whether {@code Tensor.method(x)} draws random values of x's shape ({@link #RANDOM}), static in eager mode. */
+  public static boolean isRandom(String method) {
+    return RANDOM.contains(method);
+  }
+
+  /** Whether this step draws random values of its input's shape ({@code Tensor.randnLike(x)}), reading none of its values. */
+  public boolean random() {
+    return isRandom(method);
   }
 
   /**
@@ -80,7 +98,7 @@ public record Pointwise(String method, List<Float> constants) implements LayerSp
     };
   }
 
-  /** The Tensor call as eager code writes it, after the value: {@code rsqrt()}, {@code pow(2.0f)}. */
+  /** The Tensor call as eager code writes it, after the value: {@code rsqrt()}, {@code pow(2.0f)} (a random draw's is static: {@code Tensor.randnLike(h)}). */
   public String call() {
     return method + "(" + String.join(", ", constants.stream().map(c -> c.isInfinite() ? (c > 0 ? "Float.POSITIVE_INFINITY"
         : "Float.NEGATIVE_INFINITY") : c + "f").toList()) + ")";

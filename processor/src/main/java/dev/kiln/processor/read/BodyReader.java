@@ -32,6 +32,7 @@ import dev.kiln.dsl.LayerSpec;
 import dev.kiln.dsl.Model;
 import dev.kiln.processor.Diagnostics;
 import dev.kiln.processor.Message;
+import dev.kiln.processor.ir.Pointwise;
 import dev.kiln.processor.ir.InputsIr;
 import dev.kiln.processor.ir.LayerIr;
 import dev.kiln.processor.ir.IdOp;
@@ -245,8 +246,11 @@ final class BodyReader implements StatementReader, ValueReader {
     }
   }
 
-  /** Tensor's factories of random values, which a compiled forward does not draw (the noise is a further input). */
-  private static final java.util.Set<String> RANDOM_FACTORIES = java.util.Set.of("randn", "randnLike", "rand", "randLike", "uniform");
+  /**
+   * Tensor's factories of random values of a shape written out, which a compiled forward does not draw (those of a value's
+   * shape, {@code Tensor.randnLike(x)}, it does).
+   */
+  private static final java.util.Set<String> RANDOM_FACTORIES = java.util.Set.of("randn", "rand", "uniform");
 
   /** Reads statements in order; true when a return ended them (outside a loop: a return in a loop is an error). */
   @Override
@@ -542,6 +546,11 @@ final class BodyReader implements StatementReader, ValueReader {
         && ((TypeElement) ex.getEnclosingElement()).getQualifiedName().contentEquals(DeclarationReader.TENSOR)
         && ex.getModifiers().contains(Modifier.STATIC)) {
       return maskReader.where(mi, unit, fields, className);
+    }
+    if (method instanceof ExecutableElement ex && ex.getModifiers().contains(Modifier.STATIC) && mi.getArguments().size() == 1
+        && ((TypeElement) ex.getEnclosingElement()).getQualifiedName().contentEquals(DeclarationReader.TENSOR)
+        && Pointwise.isRandom(ex.getSimpleName().toString())) { // eps = Tensor.randnLike(std): eager's draw of std's shape
+      return functionCalls.function(mi, ex.getSimpleName().toString(), mi.getArguments(), unit, fields, className);
     }
     if (functionCalls.extremaIndices(mi, method, unit) != null) { // logits.max(-1).indices(): an argmax; topk(k, -1), sort(-1)'s too
       MethodInvocationTree extrema = functionCalls.extremaIndices(mi, method, unit);
