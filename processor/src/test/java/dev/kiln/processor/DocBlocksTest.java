@@ -81,6 +81,8 @@ import org.junit.jupiter.api.TestFactory;
  *       docs/generated-code.md without markers quotes the golden files
  *       ({@code processor/src/test/resources/expected/}, which {@link ProcessorTest} compares with
  *       the processor's output).
+ *       A {@code ```xml} block is read only with this marker (a pom.xml snippet quoting
+ *       {@code examples/starter/pom.xml}); other xml blocks are not checked.
  *   <li>{@code <!-- doc-check: generated: processor/src/test/resources/models/WhereOfBuffers.java -->}:
  *       the block quotes the code the processor generates from these sources (compiled here, in
  *       the run that compiles the quoted test models), compared as an excerpt is.
@@ -233,6 +235,34 @@ class DocBlocksTest {
     AssertionError shapes = assertThrows(AssertionError.class, () -> new Checker(bad, root).check(bad.get(0)));
     assertTrue(shapes.getMessage().startsWith("guide.md:5: "), shapes.getMessage());
     assertTrue(shapes.getMessage().contains("fc"), shapes.getMessage());
+  }
+
+  /** A {@code ```xml} block (a pom.xml snippet) is read only when it quotes files, and then compared with them. */
+  @Test
+  void anXmlBlockIsReadOnlyAsAnExcerpt() throws Exception {
+    Path root = Files.createTempDirectory("doc-blocks");
+    Files.writeString(root.resolve("pom.xml"), "<project>\n  <dependency>\n    <artifactId>kiln-dsl</artifactId>\n  </dependency>\n</project>\n");
+    String md = String.join("\n",
+        "```xml",
+        "<not-checked/>",
+        "```",
+        "<!-- doc-check: excerpt: pom.xml -->",
+        "```xml",
+        "<dependency>",
+        "  <artifactId>kiln-dsl</artifactId>",
+        "</dependency>",
+        "```",
+        "<!-- doc-check: excerpt: pom.xml -->",
+        "```xml",
+        "<artifactId>kiln-runtime</artifactId>",
+        "```",
+        "");
+    List<Block> blocks = DocBlocks.parse("guide.md", md);
+    assertEquals(2, blocks.size());
+    Checker checker = new Checker(blocks, root);
+    checker.check(blocks.get(0));
+    AssertionError wrongQuote = assertThrows(AssertionError.class, () -> checker.check(blocks.get(1)));
+    assertEquals("guide.md:12: not in pom.xml: <artifactId>kiln-runtime</artifactId>", wrongQuote.getMessage());
   }
 
   /** Checks blocks of Markdown files whose quoted paths are relative to {@code root}. */
