@@ -7,7 +7,8 @@ import java.util.regex.Pattern;
 
 /**
  * The {@code ```java} blocks of a Markdown file with their doc-check markers, and the Java source
- * each compiles as ({@link DocBlocksTest} says what the markers mean).
+ * each compiles as ({@link DocBlocksTest} says what the markers mean); also the {@code ```xml}
+ * blocks marked {@code excerpt}, which are compared with the files they quote.
  */
 final class DocBlocks {
   private DocBlocks() {}
@@ -80,7 +81,8 @@ final class DocBlocks {
         }
         pending.add(new Marker(m.group(1), m.group(2) == null ? "" : m.group(2).strip()));
         pendingLine = start + 1;
-      } else if (line.equals("```java")) {
+      } else if (line.equals("```java") || line.equals("```xml") && pending.stream().anyMatch(m -> m.kind().equals("excerpt"))) {
+        // an xml block (a pom.xml snippet) is read only when it quotes files: it is compared, never compiled
         String indent = lines[i].substring(0, lines[i].indexOf('`'));
         int fence = i;
         List<String> body = new ArrayList<>();

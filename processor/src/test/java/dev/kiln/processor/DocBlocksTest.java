@@ -81,6 +81,8 @@ import org.junit.jupiter.api.TestFactory;
  *       docs/generated-code.md without markers quotes the golden files
  *       ({@code processor/src/test/resources/expected/}, which {@link ProcessorTest} compares with
  *       the processor's output).
+ *       A {@code ```xml} block is read only with this marker (a pom.xml snippet quoting
+ *       {@code examples/starter/pom.xml}); other xml blocks are not checked.
  *   <li>{@code <!-- doc-check: generated: processor/src/test/resources/models/WhereOfBuffers.java -->}:
  *       the block quotes the code the processor generates from these sources (compiled here, in
  *       the run that compiles the quoted test models), compared as an excerpt is.
@@ -188,13 +190,26 @@ class DocBlocksTest {
         "```java",
         "int n = Compiled.batchSize(\"KilnTiny\", x, 5);",
         "```",
+        "```xml",
+        "<not-checked/>",
+        "```",
+        "<!-- doc-check: excerpt: pom.xml -->",
+        "```xml",
+        "<artifactId>kiln-dsl</artifactId>",
+        "```",
+        "<!-- doc-check: excerpt: pom.xml -->",
+        "```xml",
+        "<artifactId>kiln-runtime</artifactId>",
+        "```",
         "");
     Files.writeString(root.resolve("Tiny.java"), String.join("\n", "package test;", "import dev.kiln.dsl.*;",
         "import dev.kiln.dsl.Module;", "import dev.kiln.runtime.Tensor;", "@Model(input = {4})",
         "public class Tiny extends Module {", "  final Linear fc = new Linear(4, 2);",
         "  @Override public Tensor forward(Tensor x) { return fc.apply(x); }", "}", ""));
+    // an xml block is read only when it quotes files (a pom.xml snippet): the unmarked one is not a block
+    Files.writeString(root.resolve("pom.xml"), "<project>\n  <dependency>\n    <artifactId>kiln-dsl</artifactId>\n  </dependency>\n</project>\n");
     List<Block> blocks = DocBlocks.parse("guide.md", md);
-    assertEquals(12, blocks.size());
+    assertEquals(14, blocks.size());
     Checker checker = new Checker(blocks, root);
     checker.check(blocks.get(0));
     checker.check(blocks.get(1));
@@ -217,6 +232,9 @@ class DocBlocksTest {
     AssertionError staleCode = assertThrows(AssertionError.class, () -> checker.check(blocks.get(11)));
     assertEquals("guide.md:67: not in the code generated from Tiny.java: int n = Compiled.batchSize(\"KilnTiny\", x, 5);",
         staleCode.getMessage());
+    checker.check(blocks.get(12));
+    AssertionError wrongPom = assertThrows(AssertionError.class, () -> checker.check(blocks.get(13)));
+    assertEquals("guide.md:78: not in pom.xml: <artifactId>kiln-runtime</artifactId>", wrongPom.getMessage());
     assertTrue(wrongOutput.getMessage().startsWith("guide.md:42: printed [2], the output block at line 45 shows [3]"),
         wrongOutput.getMessage());
 
