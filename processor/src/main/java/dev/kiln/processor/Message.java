@@ -191,6 +191,13 @@ public enum Message {
       + " new Linear(...) (with builder calls such as .padding(1)), Sequential.of(...) or Sequential.builder().add(...).build()"
       + " there, not another field, a variable or a call to another method"),
   EMPTY_SEQUENTIAL("%s: Sequential needs at least one layer"),
+  LAYER_CONDITION("%s: the condition '%s' of a layer's ?: is not a compile-time constant: the compiler reads the layer"
+      + " the condition chooses, so it must fold (constants, a block's constructor arguments and the fields set from them)"),
+  LAYER_HELPER_STATEMENTS("%s: the compiler reads the layer %s(...) returns only when its body is one return of a layer"
+      + " expression (new Conv2d(...).stride(s), Sequential.of(...)); a list of layers filled by statements or a loop"
+      + " (torchvision's _make_layer) does not compile yet: write the layers out in Sequential.of(...) at the field, or"
+      + " build a ModuleList from IntStream.range(0, n).mapToObj(i -> new Block(...))"),
+  LAYER_HELPER_RECURSION("%s: %s(...) calls itself too deeply to be read as a layer (16 helper calls at most)"),
   BAD_CHILD_NAME("%s: '%s' is not a valid child name (non-empty, no dots): the state dict's keys join names with dots"),
   DUPLICATE_CHILD_NAME("%s: the name '%s' is used twice%s; Sequential.builder() refuses it when the model is built"),
   GENERATED_NAME_TAKEN("@Model %s would generate %s, which %s generates already: rename one (a factory method's name,"

@@ -4,6 +4,8 @@ import com.sun.source.tree.AssignmentTree;
 import com.sun.source.tree.BlockTree;
 import com.sun.source.tree.LambdaExpressionTree;
 import com.sun.source.tree.CompilationUnitTree;
+import com.sun.source.tree.ConditionalExpressionTree;
+import com.sun.source.tree.ReturnTree;
 import com.sun.source.tree.ExpressionStatementTree;
 import com.sun.source.tree.ExpressionTree;
 import com.sun.source.tree.IdentifierTree;
@@ -89,6 +91,12 @@ final class LayerDeclarations {
       ExpressionTree layer = reader.ties.initializer((MethodInvocationTree) expr, path, unit);
       return layerNode(layer, path, unit, layers);
     }
+    if (expr instanceof ConditionalExpressionTree ce) { // expandRatio != 1 ? Sequential.of(pw, dw, ...) : Sequential.of(dw, ...)
+      return chosenNode(ce, path, unit, layers);
+    }
+    if (expr instanceof MethodInvocationTree mi && helperMethod(mi, unit) != null) { // conv3x3(inplanes, planes, stride)
+      return helperNode(mi, helperMethod(mi, unit), path, unit, layers);
+    }
     if (isModuleList(expr, unit)) {
       return listNode(expr, path, unit, layers);
     }
@@ -143,6 +151,74 @@ final class LayerDeclarations {
     }
     return null;
   }
+
+  /** The branch of {@code cond ? a : b} its constant condition takes; null after an error (reported). */
+  private LayerNode chosenNode(ConditionalExpressionTree ce, String path, CompilationUnitTree unit, List<LayerIr> layers) {
+    Object cond;
+    try {
+      cond = folder.fold(ce.getCondition(), unit);
+    } catch (ConstantFolder.NotConstant e) {
+      cond = null;
+    }
+    if (!(cond instanceof Boolean taken)) {
+      diagnostics.error(unit, ce, Message.LAYER_CONDITION, path.isEmpty() ? "model" : path, ce.getCondition());
+      return null;
+    }
+    return layerNode(taken ? ce.getTrueExpression() : ce.getFalseExpression(), path, unit, layers);
+  }
+
+  /**
+   * The method of the compilation {@code mi} calls to build a layer (torchvision's {@code conv3x3(in, out, stride)}, a
+   * {@code convBnReLU(...)} in place of a Sequential subclass): one whose source is here and that returns a Module;
+   * null for any other call (a dsl builder call, {@code Sequential.of}).
+   */
+  private ExecutableElement helperMethod(MethodInvocationTree mi, CompilationUnitTree unit) {
+    if (!(trees.getElement(TreePath.getPath(unit, mi)) instanceof ExecutableElement method) || method.getKind() != ElementKind.METHOD
+        || trees.getTree(method) == null || trees.getTree(method).getBody() == null
+        || !types.isAssignable(method.getReturnType(), code.type(DeclarationReader.MODULE))) {
+      return null;
+    }
+    return method;
+  }
+
+  /**
+   * The layer a helper method returns, read as if written at the call: its body must be one {@code return} of a layer
+   * expression, its parameters bound to the call's constant arguments; null after an error (reported).
+   */
+  private LayerNode helperNode(MethodInvocationTree mi, ExecutableElement method, String path, CompilationUnitTree unit,
+      List<LayerIr> layers) {
+    String label = path.isEmpty() ? "model" : path;
+    String name = method.getSimpleName().toString();
+    MethodTree tree = trees.getTree(method);
+    List<? extends StatementTree> body = tree.getBody().getStatements();
+    if (body.size() != 1 || !(body.get(0) instanceof ReturnTree ret) || ret.getExpression() == null) {
+      diagnostics.error(unit, mi, Message.LAYER_HELPER_STATEMENTS, label, name);
+      return null;
+    }
+    if (helperDepth >= 16) {
+      diagnostics.error(unit, mi, Message.LAYER_HELPER_RECURSION, label, name);
+      return null;
+    }
+    List<Object> args = code.constants(mi.getArguments(), label, name, unit);
+    if (args == null) {
+      return null;
+    }
+    Map<Element, Object> bound = new HashMap<>();
+    for (int i = 0; i < args.size(); i++) {
+      bound.put(method.getParameters().get(i), args.get(i));
+    }
+    Map<Element, Object> before = folder.bind(bound);
+    helperDepth++;
+    try {
+      return layerNode(ret.getExpression(), path, trees.getPath(method).getCompilationUnit(), layers);
+    } finally {
+      helperDepth--;
+      folder.restore(before);
+    }
+  }
+
+  /** How deep {@link #helperNode} is in helper methods calling helper methods (a bound on one calling itself). */
+  private int helperDepth;
 
   /**
    * Whether {@code expr} is a builder call on a layer, e.g. {@code new Conv2d(1, 32, 3).padding(1)}:
