@@ -382,6 +382,12 @@ final class ConstantFolder {
         }
       }
       throw new NotConstant(call, m.getSimpleName() + "(...) returns nothing");
+    } catch (NotConstant inside) { // reported on the call: the helper's own lines may be in another file
+      if (inside.tree == call) {
+        throw inside;
+      }
+      throw new NotConstant(call, m.getSimpleName() + "(...) does not fold with these arguments (" + inside.tree + ": "
+          + inside.getMessage() + ")");
     } finally {
       helperDepth--;
       restore(locals);

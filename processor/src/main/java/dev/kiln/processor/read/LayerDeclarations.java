@@ -187,7 +187,12 @@ final class LayerDeclarations {
    */
   private LayerNode helperNode(MethodInvocationTree mi, ExecutableElement method, String path, CompilationUnitTree unit,
       List<LayerIr> layers) {
-    String label = path.isEmpty() ? "model" : path;
+    return inHelper(mi, method, path.isEmpty() ? "model" : path, unit, (body, at) -> layerNode(body, path, at, layers));
+  }
+
+  /** A helper's returned expression read by {@code read} (in the helper's unit) with its parameters bound; null after an error. */
+  private <T> T inHelper(MethodInvocationTree mi, ExecutableElement method, String label, CompilationUnitTree unit,
+      java.util.function.BiFunction<ExpressionTree, CompilationUnitTree, T> read) {
     String name = method.getSimpleName().toString();
     MethodTree tree = trees.getTree(method);
     List<? extends StatementTree> body = tree.getBody().getStatements();
@@ -210,7 +215,7 @@ final class LayerDeclarations {
     Map<Element, Object> before = folder.bind(bound);
     helperDepth++;
     try {
-      return layerNode(ret.getExpression(), path, trees.getPath(method).getCompilationUnit(), layers);
+      return read.apply(ret.getExpression(), trees.getPath(method).getCompilationUnit());
     } finally {
       helperDepth--;
       folder.restore(before);
@@ -245,6 +250,9 @@ final class LayerDeclarations {
 
   /** The spec of {@code new Layer(args)} followed by any builder calls; null after a reported error. */
   private LayerSpec layerSpec(ExpressionTree expr, String label, CompilationUnitTree unit) {
+    if (expr instanceof MethodInvocationTree helper && helperMethod(helper, unit) != null) { // conv3x3(in, out, 1).groups(g)
+      return inHelper(helper, helperMethod(helper, unit), label, unit, (body, at) -> layerSpec(body, label, at));
+    }
     if (expr instanceof MethodInvocationTree mi && mi.getMethodSelect() instanceof MemberSelectTree select) {
       LayerSpec receiver = layerSpec(select.getExpression(), label, unit);
       List<Object> args = code.constants(mi.getArguments(), label, select.getIdentifier().toString(), unit);

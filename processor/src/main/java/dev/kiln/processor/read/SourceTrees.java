@@ -91,7 +91,8 @@ final class SourceTrees {
       } catch (ConstantFolder.NotConstant e) {
         notConstant(e, unit, label, () -> {
           if (!unresolved(unit, e.tree)) { // else a typo, which javac reports itself
-            diagnostics.error(unit, e.tree, Message.NON_CONSTANT_ARGUMENT, label, e.tree, callee);
+            diagnostics.error(unit, e.tree, Message.NON_CONSTANT_ARGUMENT, label, e.tree, callee,
+                e.getMessage() != null && e.getMessage().contains("(...) ") ? ": " + e.getMessage() : ""); // a static helper's own reason
           }
         });
         return null;
