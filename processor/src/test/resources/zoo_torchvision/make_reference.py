@@ -10,6 +10,9 @@ named_parameters() order, holds 0.1 * sin(0.37 i + 0.1 k) (buffers keep their de
 of [2, 3, 32, 32]; all in float64 from those float32 values; the loss is sum(out * sin(0.71 i + 0.3)). Models with
 dropout run in evaluation mode, the others in training mode (batch statistics).
 """
+import os
+import sys
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -17,11 +20,8 @@ import torch.nn.functional as F
 from collections import OrderedDict
 
 
-def filled(shape, fn, scale, shift):
-    n = 1
-    for s in shape:
-        n *= s
-    return fn(torch.arange(n, dtype=torch.float32).reshape(shape) * scale + shift)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "zoo_vision"))
+from make_reference import filled, line, summary  # noqa: E402 (the vision pass's weights, lines and gradient summaries)
 
 
 # ---------------------------------------------------------------- resnet.py
@@ -340,15 +340,6 @@ CASES = {
     "ZooDenseNet": (DenseNet, True),
     "ZooVgg": (lambda: VGG(make_layers([8, "M", 16, "M", 32, 32, "M"], batch_norm=True)), False),
 }
-
-
-def line(key, values, shape):
-    return f"{key} [{','.join(str(s) for s in shape)}] " + " ".join(repr(v) for v in values)
-
-
-def summary(key, grad):
-    g = grad.flatten()
-    return line(key, [float((g * filled(g.shape, torch.cos, 0.29, 0.0).double()).sum()), float(g.norm())], [2])
 
 
 def main():

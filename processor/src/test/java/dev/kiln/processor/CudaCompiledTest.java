@@ -170,6 +170,8 @@ class CudaCompiledTest {
     "GroupNormNet, 3:6:6",
     "RmsNormMlp, 4:8",
     "PointwiseOps, 6",
+    "LayerHelpers, 4:6:6",
+    "ZooResNet, 3:32:32",
   })
   void compiledOnCudaMatchesEagerOnTheCpu(String model, String sampleShape) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(model));
