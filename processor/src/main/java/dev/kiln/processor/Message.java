@@ -57,7 +57,8 @@ public enum Message {
       + " eagerly, as written, with every layer)"),
   NON_CONSTANT_ARGUMENT("%s: argument '%s' of %s is not a compile-time constant; use literals, arithmetic, casts, ?:, static final"
       + " constants, Math.sqrt, max, min, abs and round of constants, static methods of this compilation made of locals and"
-      + " one return, and final locals with a constant value (final int dim = 1;)%s"),
+      + " one return, and final locals with a constant value (final int dim = 1;)"),
+  NON_CONSTANT_HELPER("%s: argument '%s' of %s is not a compile-time constant: %s"),
   PARAMETER_SIZE_UNKNOWN("%s: a size of a parameter of %s (%s) that the compiled model does not know; write the size as a"
       + " constant"),
   PARAMETER_ABSENT("%s: %s (%s) has no such parameter (built without it, its accessor returns null); write the size as a"

@@ -303,11 +303,12 @@ final class CudaEmitter {
   static final int LITERAL_CHARS = 16000;
 
   /**
-   * {@code source} as Java: one string literal, or, where it is longer than {@link #LITERAL_CHARS} (a ResNet's many
-   * kernels), {@code String.join("", ...)} of literals cut after a line each, which javac does not fold into one constant.
+   * {@code source} as Java: one string literal, or, where it is too long for one constant (a ResNet's many kernels),
+   * {@code String.join("", ...)} of literals of at most {@link #LITERAL_CHARS} characters each, cut after a line, which
+   * javac does not fold into one constant.
    */
   static CodeBlock sourceLiteral(String source) {
-    if (source.length() <= LITERAL_CHARS) {
+    if (source.getBytes(java.nio.charset.StandardCharsets.UTF_8).length <= 65535) { // one constant holds it
       return CodeBlock.of("$S", source);
     }
     List<CodeBlock> pieces = new ArrayList<>();

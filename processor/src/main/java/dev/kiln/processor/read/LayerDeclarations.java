@@ -173,7 +173,11 @@ final class LayerDeclarations {
    * null for any other call (a dsl builder call, {@code Sequential.of}).
    */
   private ExecutableElement helperMethod(MethodInvocationTree mi, CompilationUnitTree unit) {
-    if (!(trees.getElement(TreePath.getPath(unit, mi)) instanceof ExecutableElement method) || method.getKind() != ElementKind.METHOD
+    boolean unqualified = mi.getMethodSelect() instanceof IdentifierTree
+        || mi.getMethodSelect() instanceof MemberSelectTree ms && (ms.getExpression() instanceof IdentifierTree id
+            && (id.getName().contentEquals("this") || trees.getElement(new TreePath(TreePath.getPath(unit, mi), ms.getExpression()))
+                instanceof TypeElement)); // conv3x3(...), this.conv3x3(...), ZooResNet.conv3x3(...): not a call on a layer
+    if (!unqualified || !(trees.getElement(TreePath.getPath(unit, mi)) instanceof ExecutableElement method) || method.getKind() != ElementKind.METHOD
         || trees.getTree(method) == null || trees.getTree(method).getBody() == null
         || !types.isAssignable(method.getReturnType(), code.type(DeclarationReader.MODULE))) {
       return null;

@@ -405,7 +405,7 @@ final class TensorFieldReader {
     try {
       return folder.fold(e, unit);
     } catch (ConstantFolder.NotConstant ex) {
-      diagnostics.error(unit, ex.tree, Message.NON_CONSTANT_ARGUMENT, field, ex.tree, callee, "");
+      diagnostics.error(unit, ex.tree, Message.NON_CONSTANT_ARGUMENT, field, ex.tree, callee);
       return null;
     }
   }
