@@ -61,7 +61,9 @@ public enum Message {
       + " are one layer of numLayers(k), or one layer each), or leave out @Model and the loop runs eagerly, as written (a loop"
       + " that feeds each prediction back as the next input needs that)"),
   NON_CONSTANT_ARGUMENT("%s: argument '%s' of %s is not a compile-time constant; use literals, arithmetic, casts, ?:, static final"
-      + " constants, Math.sqrt of constants and final locals with a constant value (final int dim = 1;)"),
+      + " constants, Math.sqrt, pow, max, min, abs and round of constants, static methods of this compilation made of locals and"
+      + " one return, and final locals with a constant value (final int dim = 1;)"),
+  NON_CONSTANT_HELPER("%s: argument '%s' of %s is not a compile-time constant: %s"),
   PARAMETER_SIZE_UNKNOWN("%s: a size of a parameter of %s (%s) that the compiled model does not know; write the size as a"
       + " constant"),
   PARAMETER_ABSENT("%s: %s (%s) has no such parameter (built without it, its accessor returns null); write the size as a"
@@ -205,6 +207,13 @@ public enum Message {
       + " new Linear(...) (with builder calls such as .padding(1)), Sequential.of(...) or Sequential.builder().add(...).build()"
       + " there, not another field, a variable or a call to another method"),
   EMPTY_SEQUENTIAL("%s: Sequential needs at least one layer"),
+  LAYER_CONDITION("%s: the condition '%s' of a layer's ?: is not a compile-time constant: the compiler reads the layer"
+      + " the condition chooses, so it must fold (constants, a block's constructor arguments and the fields set from them)"),
+  LAYER_HELPER_STATEMENTS("%s: the compiler reads the layer %s(...) returns only when its body is one return of a layer"
+      + " expression (new Conv2d(...).stride(s), Sequential.of(...)); a list of layers filled by statements or a loop"
+      + " (torchvision's _make_layer) does not compile yet: write the layers out in Sequential.of(...) at the field, or"
+      + " build a ModuleList from IntStream.range(0, n).mapToObj(i -> new Block(...))"),
+  LAYER_HELPER_RECURSION("%s: %s(...) calls itself too deeply to be read as a layer (16 helper calls at most)"),
   BAD_CHILD_NAME("%s: '%s' is not a valid child name (non-empty, no dots): the state dict's keys join names with dots"),
   DUPLICATE_CHILD_NAME("%s: the name '%s' is used twice%s; Sequential.builder() refuses it when the model is built"),
   GENERATED_NAME_TAKEN("@Model %s would generate %s, which %s generates already: rename one (a factory method's name,"

@@ -177,6 +177,8 @@ class CudaCompiledTest {
     "ZooVit, 3:16:16",
     "ZooSimpleVit, 3:16:16",
     "ZooAttentionPool, 6:32",
+    "LayerHelpers, 4:6:6",
+    "ZooResNet, 3:32:32",
   })
   void compiledOnCudaMatchesEagerOnTheCpu(String model, String sampleShape) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(model));

@@ -45,7 +45,7 @@ class ZooVisionTest {
   private static final double TOLERANCE = 1e-5;
 
   /** An eager model and its compiled twin, built from one seed. */
-  private record Pair(Module eager, Module compiled) {
+  record Pair(Module eager, Module compiled) {
     static Pair of(String model) {
       Compilation c = ProcessorTest.compile(ProcessorTest.model(model));
       assertThat(c).succeededWithoutWarnings();
@@ -76,7 +76,7 @@ class ZooVisionTest {
    * Three steps of {@code optimizer} on each twin: {@code loss} of the model and the step's input (the same draws for both:
    * dropout masks, noise) gives equal losses, input gradients and parameter gradients.
    */
-  private static void trainsAlike(String name, Pair p, Function<Module, Optimizer> optimizer, int[] shape,
+  static void trainsAlike(String name, Pair p, Function<Module, Optimizer> optimizer, int[] shape,
       BiFunction<Module, Tensor, Tensor> loss) {
     Optimizer[] opts = {optimizer.apply(p.eager()), optimizer.apply(p.compiled())};
     for (int step = 0; step < 3; step++) {
@@ -251,28 +251,33 @@ class ZooVisionTest {
 
   // ------------------------------------------------------------------ PyTorch's values (zoo_vision/reference.txt)
 
-  /** The reference's lines: {@code <case>.<key>} to its values, and {@code keys.<case>} to the parameters' names in order. */
-  private static final Map<String, float[]> REFERENCE = new HashMap<>();
-  private static final Map<String, List<String>> KEYS = new HashMap<>();
-
-  static {
-    try (InputStream in = ZooVisionTest.class.getResourceAsStream("/zoo_vision/reference.txt")) {
-      for (String line : new String(in.readAllBytes(), StandardCharsets.UTF_8).split("\n")) {
-        String[] f = line.trim().split(" ");
-        if (line.startsWith("# keys ")) {
-          KEYS.put(f[2], Arrays.asList(f).subList(3, f.length));
-        } else if (!line.isBlank()) {
-          float[] v = new float[f.length - 2];
-          for (int i = 0; i < v.length; i++) {
-            v[i] = Float.parseFloat(f[i + 2]);
+  /** PyTorch's values for a pass: {@code <case>.<key>} to its values, and each case's parameters' names in order. */
+  record Reference(Map<String, float[]> values, Map<String, List<String>> keys) {
+    /** Reads a reference.txt resource: {@code # keys <case> <key>...} lines and {@code <key> [shape] values...} lines. */
+    static Reference load(String resource) {
+      Map<String, float[]> values = new HashMap<>();
+      Map<String, List<String>> keys = new HashMap<>();
+      try (InputStream in = ZooVisionTest.class.getResourceAsStream(resource)) {
+        for (String line : new String(in.readAllBytes(), StandardCharsets.UTF_8).split("\n")) {
+          String[] f = line.trim().split(" ");
+          if (line.startsWith("# keys ")) {
+            keys.put(f[2], Arrays.asList(f).subList(3, f.length));
+          } else if (!line.isBlank()) {
+            float[] v = new float[f.length - 2];
+            for (int i = 0; i < v.length; i++) {
+              v[i] = Float.parseFloat(f[i + 2]);
+            }
+            values.put(f[0], v);
           }
-          REFERENCE.put(f[0], v);
         }
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
       }
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
+      return new Reference(values, keys);
     }
   }
+
+  private static final Reference REFERENCE = Reference.load("/zoo_vision/reference.txt");
 
   /** {@code fn(i * scale + shift)} over a shape in float, as the script's {@code filled}. */
   private static float[] filled(int n, boolean sin, double scale, double shift) {
@@ -311,6 +316,12 @@ class ZooVisionTest {
   })
   void agreesWithPyTorch(String model, String nested, String shapeText, boolean sin, double scale, double shift, float a, float b,
       boolean training) {
+    agreesWith(REFERENCE, model, nested, shapeText, sin, scale, shift, a, b, training);
+  }
+
+  /** {@link #agreesWithPyTorch}'s checks of one case against {@code reference}. */
+  static void agreesWith(Reference reference, String model, String nested, String shapeText, boolean sin, double scale,
+      double shift, float a, float b, boolean training) {
     String name = nested.equals(model) ? model : model + "." + nested;
     Compilation c = ProcessorTest.compile(ProcessorTest.model(model));
     assertThat(c).succeededWithoutWarnings();
@@ -319,7 +330,7 @@ class ZooVisionTest {
     for (int m = 0; m < 2; m++) {
       Module net = p.get(m);
       String what = name + (m == 0 ? " eager" : " compiled");
-      assertEquals(KEYS.get(name), new ArrayList<>(net.namedParameters().keySet()), what + ": PyTorch's parameter names");
+      assertEquals(reference.keys().get(name), new ArrayList<>(net.namedParameters().keySet()), what + ": PyTorch's parameter names");
       int k = 0;
       for (Tensor t : net.namedParameters().values()) {
         float[] v = filled(t.numel(), true, 0.37, 0.1 * k++);
@@ -348,15 +359,15 @@ class ZooVisionTest {
         loss = loss == null ? term : loss.add(term);
       }
       loss.backward();
-      assertNear(what + ": loss", REFERENCE.get(name + ".loss"), new float[] {loss.item()});
+      assertNear(what + ": loss", reference.values().get(name + ".loss"), new float[] {loss.item()});
       for (int i = 0; i < outs.size(); i++) {
-        if (REFERENCE.containsKey(name + ".out" + i)) {
-          assertNear(what + ": output " + i, REFERENCE.get(name + ".out" + i), outs.get(i).toFloatArray());
+        if (reference.values().containsKey(name + ".out" + i)) {
+          assertNear(what + ": output " + i, reference.values().get(name + ".out" + i), outs.get(i).toFloatArray());
         }
       }
-      assertNear(what + ": input gradient", REFERENCE.get(name + ".grad.input"), summary(x.grad()));
+      assertNear(what + ": input gradient", reference.values().get(name + ".grad.input"), summary(x.grad()));
       for (var e : net.namedParameters().entrySet()) {
-        assertNear(what + ": " + e.getKey() + " gradient", REFERENCE.get(name + ".grad." + e.getKey()), summary(e.getValue().grad()));
+        assertNear(what + ": " + e.getKey() + " gradient", reference.values().get(name + ".grad." + e.getKey()), summary(e.getValue().grad()));
       }
     }
   }

@@ -29,6 +29,7 @@ import dev.kiln.processor.ir.PointwisePair;
 import dev.kiln.processor.ir.Split;
 import dev.kiln.processor.ir.TensorIr;
 import dev.kiln.runtime.Shapes;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -293,9 +294,34 @@ final class CudaEmitter {
         .addJavadoc("The CUDA C source of the plan's fused element-wise kernels, compiled by NVRTC at first use and cached\n"
             + "by source.\n")
         .addField(FieldSpec.builder(CUDA_SOURCE, "SOURCE", Modifier.STATIC, Modifier.FINAL)
-            .initializer("new $T($S, $S)", CUDA_SOURCE, generated, source)
+            .initializer("new $T($S, $L)", CUDA_SOURCE, generated, sourceLiteral(source))
             .build())
         .build();
+  }
+
+  /** Most characters of one string literal of a CUDA source: a class file's constant holds 65535 bytes of UTF-8. */
+  static final int LITERAL_CHARS = 16000;
+
+  /**
+   * {@code source} as Java: one string literal, or, where it is too long for one constant (a ResNet's many kernels),
+   * {@code String.join("", ...)} of literals of at most {@link #LITERAL_CHARS} characters each, cut after a line, which
+   * javac does not fold into one constant.
+   */
+  static CodeBlock sourceLiteral(String source) {
+    if (source.getBytes(java.nio.charset.StandardCharsets.UTF_8).length <= 65535) { // one constant holds it
+      return CodeBlock.of("$S", source);
+    }
+    List<CodeBlock> pieces = new ArrayList<>();
+    for (int start = 0; start < source.length(); ) {
+      int end = Math.min(source.length(), start + LITERAL_CHARS);
+      int line = source.lastIndexOf('\n', end - 1);
+      if (end < source.length() && line >= start) {
+        end = line + 1;
+      }
+      pieces.add(CodeBlock.of("$S", source.substring(start, end)));
+      start = end;
+    }
+    return CodeBlock.of("$T.join(\"\",\n$L)", String.class, CodeBlock.join(pieces, ",\n"));
   }
 
   /**

@@ -297,10 +297,109 @@ final class ConstantFolder {
           // vit.py's dim_head ** -0.5: StrictMath's (fdlibm), which Math.pow is within an ulp of; a compiled model uses it as a float
           return StrictMath.pow(base.doubleValue(), exponent.doubleValue());
         }
-        throw new NotConstant(t, "a call, which javac does not fold (Math.sqrt and Math.pow of constants excepted)");
+        if (e instanceof ExecutableElement m && m.getEnclosingElement() instanceof TypeElement owner
+            && owner.getQualifiedName().contentEquals("java.lang.Math")) {
+          Object math = math(m.getSimpleName().toString(), call, unit);
+          if (math != null) {
+            return math;
+          }
+        }
+        if (e instanceof ExecutableElement m && m.getModifiers().contains(javax.lang.model.element.Modifier.STATIC)
+            && (m.getReturnType().getKind().isPrimitive() || m.getReturnType().toString().equals("java.lang.String"))
+            && trees.getTree(m) != null && trees.getTree(m).getBody() != null) {
+          return helper(m, call, unit);
+        }
+        throw new NotConstant(t, "a call, which javac does not fold (Math.sqrt, pow, max, min, abs and round of constants, and"
+            + " static methods of this compilation of locals and a return, excepted)");
       }
       default:
         throw new NotConstant(t, "not a constant expression");
+    }
+  }
+
+  /** Math.max, min, abs and round of constants, exact (Java's own), or null for another method of Math. */
+  private Object math(String name, MethodInvocationTree call, CompilationUnitTree unit) throws NotConstant {
+    java.util.List<Object> args = new java.util.ArrayList<>();
+    for (ExpressionTree a : call.getArguments()) {
+      if (!(asNumber(fold(a, unit)) instanceof Number n)) {
+        throw new NotConstant(a, "not a number");
+      }
+      args.add(n);
+    }
+    boolean ints = args.stream().allMatch(a -> a instanceof Integer);
+    boolean longs = args.stream().allMatch(a -> a instanceof Integer || a instanceof Long);
+    switch (name + "/" + args.size()) {
+      case "max/2", "min/2": {
+        Number a = (Number) args.get(0), b = (Number) args.get(1);
+        boolean max = name.equals("max");
+        if (ints) {
+          return max ? Math.max(a.intValue(), b.intValue()) : Math.min(a.intValue(), b.intValue());
+        }
+        if (longs) {
+          return max ? Math.max(a.longValue(), b.longValue()) : Math.min(a.longValue(), b.longValue());
+        }
+        return max ? Math.max(a.doubleValue(), b.doubleValue()) : Math.min(a.doubleValue(), b.doubleValue());
+      }
+      case "abs/1": {
+        Number a = (Number) args.get(0);
+        return ints ? (Object) Math.abs(a.intValue()) : longs ? (Object) Math.abs(a.longValue()) : (Object) Math.abs(a.doubleValue());
+      }
+      case "round/1": {
+        Number a = (Number) args.get(0);
+        return a instanceof Float f ? (Object) Math.round(f) : (Object) Math.round(a.doubleValue());
+      }
+      default:
+        return null;
+    }
+  }
+
+  /** How deep {@link #helper} is in helpers calling helpers (a bound on one calling itself). */
+  private int helperDepth;
+
+  /**
+   * The value of a static method of the compilation called with constants (mobilenetv2.py's {@code _make_divisible(v,
+   * divisor)}): its body must be locals with initializers and then one return, each folding with the parameters bound.
+   */
+  private Object helper(ExecutableElement m, MethodInvocationTree call, CompilationUnitTree unit) throws NotConstant {
+    java.util.List<? extends com.sun.source.tree.StatementTree> body = trees.getTree(m).getBody().getStatements();
+    if (helperDepth >= 16) {
+      throw new NotConstant(call, "a call of " + m.getSimpleName() + " nested too deeply (16 at most)");
+    }
+    java.util.Map<Element, Object> bound = new java.util.HashMap<>();
+    for (int i = 0; i < call.getArguments().size(); i++) {
+      bound.put(m.getParameters().get(i), fold(call.getArguments().get(i), unit));
+    }
+    CompilationUnitTree at = trees.getPath(m).getCompilationUnit();
+    java.util.Map<Element, Object> before = bind(bound);
+    java.util.Map<Element, Object> locals = new java.util.HashMap<>();
+    helperDepth++;
+    try {
+      for (int i = 0; i < body.size(); i++) {
+        com.sun.source.tree.StatementTree st = body.get(i);
+        if (st instanceof com.sun.source.tree.VariableTree v && v.getInitializer() != null && i < body.size() - 1) {
+          Element local = trees.getElement(TreePath.getPath(at, v));
+          Object value = fold(v.getInitializer(), at);
+          locals.putIfAbsent(local, this.locals.get(local));
+          this.locals.put(local, value);
+        } else if (st instanceof com.sun.source.tree.ReturnTree r && r.getExpression() != null && i == body.size() - 1) {
+          return fold(r.getExpression(), at);
+        } else {
+          throw new NotConstant(call, m.getSimpleName() + "(...) is not locals and a return (" + st.getKind().toString()
+              .toLowerCase(java.util.Locale.ROOT).replace('_', ' ') + " on its line " + at.getLineMap().getLineNumber(
+                  trees.getSourcePositions().getStartPosition(at, st)) + ")");
+        }
+      }
+      throw new NotConstant(call, m.getSimpleName() + "(...) returns nothing");
+    } catch (NotConstant inside) { // reported on the call: the helper's own lines may be in another file
+      if (inside.tree == call) {
+        throw inside;
+      }
+      throw new NotConstant(call, m.getSimpleName() + "(...) does not fold with these arguments (" + inside.tree + ": "
+          + inside.getMessage() + ")");
+    } finally {
+      helperDepth--;
+      restore(locals);
+      restore(before);
     }
   }
 

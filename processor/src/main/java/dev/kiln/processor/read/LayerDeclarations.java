@@ -6,6 +6,8 @@ import com.sun.source.tree.UnaryTree;
 import com.sun.source.util.TreePathScanner;
 import com.sun.source.tree.LambdaExpressionTree;
 import com.sun.source.tree.CompilationUnitTree;
+import com.sun.source.tree.ConditionalExpressionTree;
+import com.sun.source.tree.ReturnTree;
 import com.sun.source.tree.ExpressionStatementTree;
 import com.sun.source.tree.ExpressionTree;
 import com.sun.source.tree.IdentifierTree;
@@ -91,6 +93,12 @@ final class LayerDeclarations {
       ExpressionTree layer = reader.ties.initializer((MethodInvocationTree) expr, path, unit);
       return layerNode(layer, path, unit, layers);
     }
+    if (expr instanceof ConditionalExpressionTree ce) { // expandRatio != 1 ? Sequential.of(pw, dw, ...) : Sequential.of(dw, ...)
+      return chosenNode(ce, path, unit, layers);
+    }
+    if (expr instanceof MethodInvocationTree mi && helperMethod(mi, unit) != null) { // conv3x3(inplanes, planes, stride)
+      return helperNode(mi, helperMethod(mi, unit), path, unit, layers);
+    }
     if (isModuleList(expr, unit)) {
       return listNode(expr, path, unit, layers);
     }
@@ -146,6 +154,83 @@ final class LayerDeclarations {
     return null;
   }
 
+  /** The branch of {@code cond ? a : b} its constant condition takes; null after an error (reported). */
+  private LayerNode chosenNode(ConditionalExpressionTree ce, String path, CompilationUnitTree unit, List<LayerIr> layers) {
+    Object cond;
+    try {
+      cond = folder.fold(ce.getCondition(), unit);
+    } catch (ConstantFolder.NotConstant e) {
+      cond = null;
+    }
+    if (!(cond instanceof Boolean taken)) {
+      diagnostics.error(unit, ce, Message.LAYER_CONDITION, path.isEmpty() ? "model" : path, ce.getCondition());
+      return null;
+    }
+    return layerNode(taken ? ce.getTrueExpression() : ce.getFalseExpression(), path, unit, layers);
+  }
+
+  /**
+   * The method of the compilation {@code mi} calls to build a layer (torchvision's {@code conv3x3(in, out, stride)}, a
+   * {@code convBnReLU(...)} in place of a Sequential subclass): one whose source is here and that returns a Module;
+   * null for any other call (a dsl builder call, {@code Sequential.of}).
+   */
+  private ExecutableElement helperMethod(MethodInvocationTree mi, CompilationUnitTree unit) {
+    boolean unqualified = mi.getMethodSelect() instanceof IdentifierTree
+        || mi.getMethodSelect() instanceof MemberSelectTree ms && (ms.getExpression() instanceof IdentifierTree id
+            && (id.getName().contentEquals("this") || trees.getElement(new TreePath(TreePath.getPath(unit, mi), ms.getExpression()))
+                instanceof TypeElement)); // conv3x3(...), this.conv3x3(...), ZooResNet.conv3x3(...): not a call on a layer
+    if (!unqualified || !(trees.getElement(TreePath.getPath(unit, mi)) instanceof ExecutableElement method) || method.getKind() != ElementKind.METHOD
+        || trees.getTree(method) == null || trees.getTree(method).getBody() == null
+        || !types.isAssignable(method.getReturnType(), code.type(DeclarationReader.MODULE))) {
+      return null;
+    }
+    return method;
+  }
+
+  /**
+   * The layer a helper method returns, read as if written at the call: its body must be one {@code return} of a layer
+   * expression, its parameters bound to the call's constant arguments; null after an error (reported).
+   */
+  private LayerNode helperNode(MethodInvocationTree mi, ExecutableElement method, String path, CompilationUnitTree unit,
+      List<LayerIr> layers) {
+    return inHelper(mi, method, path.isEmpty() ? "model" : path, unit, (body, at) -> layerNode(body, path, at, layers));
+  }
+
+  /** A helper's returned expression read by {@code read} (in the helper's unit) with its parameters bound; null after an error. */
+  private <T> T inHelper(MethodInvocationTree mi, ExecutableElement method, String label, CompilationUnitTree unit,
+      java.util.function.BiFunction<ExpressionTree, CompilationUnitTree, T> read) {
+    String name = method.getSimpleName().toString();
+    MethodTree tree = trees.getTree(method);
+    List<? extends StatementTree> body = tree.getBody().getStatements();
+    if (body.size() != 1 || !(body.get(0) instanceof ReturnTree ret) || ret.getExpression() == null) {
+      diagnostics.error(unit, mi, Message.LAYER_HELPER_STATEMENTS, label, name);
+      return null;
+    }
+    if (helperDepth >= 16) {
+      diagnostics.error(unit, mi, Message.LAYER_HELPER_RECURSION, label, name);
+      return null;
+    }
+    List<Object> args = code.constants(mi.getArguments(), label, name, unit);
+    if (args == null) {
+      return null;
+    }
+    Map<Element, Object> bound = new HashMap<>();
+    for (int i = 0; i < args.size(); i++) {
+      bound.put(method.getParameters().get(i), args.get(i));
+    }
+    Map<Element, Object> before = folder.bind(bound);
+    helperDepth++;
+    try {
+      return read.apply(ret.getExpression(), trees.getPath(method).getCompilationUnit());
+    } finally {
+      helperDepth--;
+      folder.restore(before);
+    }
+  }
+
+  /** How deep {@link #helperNode} is in helper methods calling helper methods (a bound on one calling itself). */
+  private int helperDepth;
+
   /**
    * Whether {@code expr} is a builder call on a layer, e.g. {@code new Conv2d(1, 32, 3).padding(1)}:
    * on a layer the compiler knows, or on a new module it does not ({@code new ConvTranspose2d(...)
@@ -171,6 +256,9 @@ final class LayerDeclarations {
 
   /** The spec of {@code new Layer(args)} followed by any builder calls; null after a reported error. */
   private LayerSpec layerSpec(ExpressionTree expr, String label, CompilationUnitTree unit) {
+    if (expr instanceof MethodInvocationTree helper && helperMethod(helper, unit) != null) { // conv3x3(in, out, 1).groups(g)
+      return inHelper(helper, helperMethod(helper, unit), label, unit, (body, at) -> layerSpec(body, label, at));
+    }
     if (expr instanceof MethodInvocationTree mi && mi.getMethodSelect() instanceof MemberSelectTree select) {
       LayerSpec receiver = layerSpec(select.getExpression(), label, unit);
       List<Object> args = code.constants(mi.getArguments(), label, select.getIdentifier().toString(), unit);

@@ -547,13 +547,20 @@ final class ModuleCalls {
   private final java.util.ArrayDeque<ExecutableElement> inlining = new java.util.ArrayDeque<>();
 
   /**
-   * Whether {@code m} is a method of the class being read (the model's, or a block's) that returns a tensor and whose
-   * source is here, other than forward: a call of it is inlined ({@link #inlineMethod}).
+   * Whether {@code m} is a method of the class being read (the model's, or a block's), or a static method of any class
+   * of the compilation (shufflenetv2.py's {@code channel_shuffle(x, groups)}, called from a block), that returns a tensor
+   * and whose source is here, other than forward: a call of it is inlined ({@link #inlineMethod}).
    */
   boolean isOwnMethod(ExecutableElement m) {
-    return steps.modelType != null && declaredHereOrAbove(m) && !m.getSimpleName().contentEquals("forward")
+    return steps.modelType != null && (declaredHereOrAbove(m) || staticHere(m)) && !m.getSimpleName().contentEquals("forward")
         && types.isSameType(m.getReturnType(), code.type(DeclarationReader.TENSOR)) && !m.getModifiers().contains(Modifier.ABSTRACT)
         && trees.getTree(m) != null && trees.getTree(m).getBody() != null;
+  }
+
+  /** Whether {@code m} is a static method of a class of the compilation other than the dsl's (it reads no layer). */
+  private boolean staticHere(ExecutableElement m) {
+    return m.getModifiers().contains(Modifier.STATIC) && m.getEnclosingElement() instanceof TypeElement owner
+        && !owner.getQualifiedName().toString().startsWith("dev.kiln.");
   }
 
   /**

@@ -91,7 +91,11 @@ final class SourceTrees {
       } catch (ConstantFolder.NotConstant e) {
         notConstant(e, unit, label, () -> {
           if (!unresolved(unit, e.tree)) { // else a typo, which javac reports itself
-            diagnostics.error(unit, e.tree, Message.NON_CONSTANT_ARGUMENT, label, e.tree, callee);
+            if (e.getMessage() != null && e.getMessage().contains("(...) ")) { // a static helper's own reason
+              diagnostics.error(unit, e.tree, Message.NON_CONSTANT_HELPER, label, e.tree, callee, e.getMessage());
+            } else {
+              diagnostics.error(unit, e.tree, Message.NON_CONSTANT_ARGUMENT, label, e.tree, callee);
+            }
           }
         });
         return null;
