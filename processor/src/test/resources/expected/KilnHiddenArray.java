@@ -81,8 +81,7 @@ public final class KilnHiddenArray extends HiddenArray {
       CpuKernels.reluForward(p.a2, 0, p.a1, 0, n * 7);
       // dropout Dropout(p=0.3, inplace=False): [N, 7] -> [N, 7]   HiddenArray.java:20
       if (training[3]) {
-        ActivationKernels.dropoutMask(p.mask3, 0, n * 7, 0.3, Kiln.generator());
-        ActivationKernels.applyMask(p.a3, 0, p.a2, 0, p.mask3, 0, n * 7);
+        ActivationKernels.dropoutForward(p.a3, 0, p.a2, 0, p.mask3, 0, n * 7, 0.3, Kiln.generator());
       } else {
         System.arraycopy(p.a2, 0, p.a3, 0, n * 7);
       }

@@ -720,8 +720,7 @@ public final class KilnMethodModes extends MethodModes {
         CpuKernels.mulForward(p.a3, 0, p.a1, 0, p.a2, 0, n * 8);
         // drop Dropout(p=0.2, inplace=False): [N, 8] -> [N, 8]   MethodModes.java:48
         if (training[4]) {
-          ActivationKernels.dropoutMask(p.mask4, 0, n * 8, 0.2, Kiln.generator());
-          ActivationKernels.applyMask(p.a4, 0, p.a3, 0, p.mask4, 0, n * 8);
+          ActivationKernels.dropoutForward(p.a4, 0, p.a3, 0, p.mask4, 0, n * 8, 0.2, Kiln.generator());
         } else {
           System.arraycopy(p.a3, 0, p.a4, 0, n * 8);
         }

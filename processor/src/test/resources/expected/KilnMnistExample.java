@@ -103,8 +103,7 @@ public final class KilnMnistExample extends MnistExample {
       ConvKernels.maxPool2dForward(p.a5, 0, Kiln.isGradEnabled() ? p.argmax5 : null, p.a4, 0, p.shape5);
       // dropout1 Dropout(p=0.25, inplace=False): [N, 8, 4, 4] -> [N, 8, 4, 4]   MnistExample.java:33
       if (training[6]) {
-        ActivationKernels.dropoutMask(p.mask6, 0, n * 128, 0.25, Kiln.generator());
-        ActivationKernels.applyMask(p.a6, 0, p.a5, 0, p.mask6, 0, n * 128);
+        ActivationKernels.dropoutForward(p.a6, 0, p.a5, 0, p.mask6, 0, n * 128, 0.25, Kiln.generator());
       } else {
         System.arraycopy(p.a5, 0, p.a6, 0, n * 128);
       }
@@ -116,8 +115,7 @@ public final class KilnMnistExample extends MnistExample {
       CpuKernels.addBiasRelu(p.a8, 0, p.a8, 0, fc1B.readBuffer(), fc1B.offset(), n, 16);
       // dropout2 Dropout(p=0.5, inplace=False): [N, 16] -> [N, 16]   MnistExample.java:36
       if (training[9]) {
-        ActivationKernels.dropoutMask(p.mask9, 0, n * 16, 0.5, Kiln.generator());
-        ActivationKernels.applyMask(p.a9, 0, p.a8, 0, p.mask9, 0, n * 16);
+        ActivationKernels.dropoutForward(p.a9, 0, p.a8, 0, p.mask9, 0, n * 16, 0.5, Kiln.generator());
       } else {
         System.arraycopy(p.a8, 0, p.a9, 0, n * 16);
       }

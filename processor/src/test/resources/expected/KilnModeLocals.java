@@ -124,8 +124,7 @@ public final class KilnModeLocals extends ModeLocals {
         CpuKernels.scale(p.a2, 0, p.a1, 0, n * 8, 2.0f, false);
         // drop Dropout(p=0.5, inplace=False): [N, 8] -> [N, 8]   ModeLocals.java:43
         if (training[3]) {
-          ActivationKernels.dropoutMask(p.mask3, 0, n * 8, 0.5, Kiln.generator());
-          ActivationKernels.applyMask(p.a3, 0, p.a2, 0, p.mask3, 0, n * 8);
+          ActivationKernels.dropoutForward(p.a3, 0, p.a2, 0, p.mask3, 0, n * 8, 0.5, Kiln.generator());
         } else {
           System.arraycopy(p.a2, 0, p.a3, 0, n * 8);
         }

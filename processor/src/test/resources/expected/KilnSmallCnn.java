@@ -126,8 +126,7 @@ public final class KilnSmallCnn extends SmallCnn {
       NormKernels.batchNormReluForward(p.a6, 0, p.a5, 0, p.mean6, 0, p.var6, 0, bnFc1.weight().readBuffer(), bnFc1.weight().offset(), bnFc1.bias().readBuffer(), bnFc1.bias().offset(), n, 6, 1, 1.0E-5);
       // dropout Dropout(p=0.25, inplace=False): [N, 6] -> [N, 6]   SmallCnn.java:31
       if (training[7]) {
-        ActivationKernels.dropoutMask(p.mask7, 0, n * 6, 0.25, Kiln.generator());
-        ActivationKernels.applyMask(p.a7, 0, p.a6, 0, p.mask7, 0, n * 6);
+        ActivationKernels.dropoutForward(p.a7, 0, p.a6, 0, p.mask7, 0, n * 6, 0.25, Kiln.generator());
       } else {
         System.arraycopy(p.a6, 0, p.a7, 0, n * 6);
       }

@@ -128,15 +128,13 @@ public final class KilnTrainingModes extends TrainingModes {
         CpuKernels.scale(p.a5, 0, p.a4, 0, n * 8, 0.5f, false);
         // drop Dropout(p=0.25, inplace=False): [N, 8] -> [N, 8]   TrainingModes.java:46
         if (training[6]) {
-          ActivationKernels.dropoutMask(p.mask6, 0, n * 8, 0.25, Kiln.generator());
-          ActivationKernels.applyMask(p.a6, 0, p.a5, 0, p.mask6, 0, n * 8);
+          ActivationKernels.dropoutForward(p.a6, 0, p.a5, 0, p.mask6, 0, n * 8, 0.25, Kiln.generator());
         } else {
           System.arraycopy(p.a5, 0, p.a6, 0, n * 8);
         }
         // dropout(squash(h), 0.1, isTraining()): [N, 8] -> [N, 8]   TrainingModes.java:47
         if (training[7]) {
-          ActivationKernels.dropoutMask(p.mask7, 0, n * 8, 0.1, Kiln.generator());
-          ActivationKernels.applyMask(p.a7, 0, p.a6, 0, p.mask7, 0, n * 8);
+          ActivationKernels.dropoutForward(p.a7, 0, p.a6, 0, p.mask7, 0, n * 8, 0.1, Kiln.generator());
         } else {
           System.arraycopy(p.a6, 0, p.a7, 0, n * 8);
         }
@@ -466,8 +464,7 @@ public final class KilnTrainingModes extends TrainingModes {
         Blas.linear(n, 8, 8, p.a2, 0, block_fc.weight(), block_fcB.readBuffer(), block_fcB.offset(), p.a3, 0);
         // drop Dropout(p=0.25, inplace=False): [N, 8] -> [N, 8]   TrainingModes.java:46
         if (training[4]) {
-          ActivationKernels.dropoutMask(p.mask4, 0, n * 8, 0.25, Kiln.generator());
-          ActivationKernels.applyMask(p.a4, 0, p.a3, 0, p.mask4, 0, n * 8);
+          ActivationKernels.dropoutForward(p.a4, 0, p.a3, 0, p.mask4, 0, n * 8, 0.25, Kiln.generator());
         } else {
           System.arraycopy(p.a3, 0, p.a4, 0, n * 8);
         }

@@ -39,6 +39,8 @@ import java.util.stream.Collectors;
 public abstract class Module {
   private final Map<String, Tensor> parameters = new LinkedHashMap<>();
   private final Map<String, Tensor> buffers = new LinkedHashMap<>();
+  /** The buffers registered with {@code persistent} false: left out of the state dict. */
+  private final java.util.Set<String> transientBuffers = new java.util.HashSet<>();
   private final Map<String, Module> modules = new LinkedHashMap<>();
   private boolean training = true;
 
@@ -345,6 +347,16 @@ public abstract class Module {
    * Code that updates it writes its {@link Tensor#buffer()} in place.
    */
   protected final Tensor registerBuffer(String name, Tensor buffer) {
+    return registerBuffer(name, buffer, true);
+  }
+
+  /**
+   * Registers a buffer, as PyTorch's {@code register_buffer(name, tensor, persistent)}: with {@code persistent} false it
+   * is moved by {@link #to} and listed by {@link #namedBuffers()} but left out of {@link #stateDict()} (so {@code save}
+   * and {@code loadStateDict} neither write nor expect it), as a table computed in the constructor (simple_vit.py's
+   * sincos positions, a causal mask) is kept out of PyTorch's checkpoints.
+   */
+  protected final Tensor registerBuffer(String name, Tensor buffer, boolean persistent) {
     if (buffer == null) {
       throw new IllegalArgumentException(name() + ": buffer '" + name + "' must not be null");
     }
@@ -354,6 +366,9 @@ public abstract class Module {
     }
     checkNewName(name);
     buffers.put(name, buffer);
+    if (!persistent) {
+      transientBuffers.add(name);
+    }
     return buffer;
   }
 
@@ -486,7 +501,11 @@ public abstract class Module {
   /** This module's own parameters then its own buffers: its part of the state dict. */
   private Map<String, Tensor> ownState() {
     Map<String, Tensor> out = ownParameters();
-    out.putAll(buffers);
+    buffers.forEach((name, t) -> {
+      if (!transientBuffers.contains(name)) {
+        out.put(name, t);
+      }
+    });
     return out;
   }
 

@@ -322,4 +322,30 @@ class ModuleTest {
     var r = assertThrows(IllegalStateException.class, () -> new RegistersOverAField().stateDict());
     assertTrue(r.getMessage().startsWith("RegistersOverAField: two modules are named 'fc'"), r.getMessage());
   }
+
+  /** A table computed in the constructor, kept out of checkpoints as PyTorch's register_buffer(..., persistent=False). */
+  static class WithTable extends Module {
+    final Linear fc = new Linear(4, 2);
+    final Tensor table = registerBuffer("table", Tensor.ones(3, 4), false);
+    final Tensor mask = registerBuffer("mask", Tensor.ones(3, 3).tril());
+
+    @Override
+    public Tensor forward(Tensor x) {
+      return fc.apply(x.add(table));
+    }
+  }
+
+  @Test
+  void nonPersistentBufferIsLeftOutOfTheStateDictOnly() {
+    WithTable m = new WithTable();
+    assertEquals(List.of("mask", "fc.weight", "fc.bias"), List.copyOf(m.stateDict().keySet()));
+    assertEquals(List.of("table", "mask"), List.copyOf(m.namedBuffers().keySet()));
+    WithTable other = new WithTable();
+    other.loadStateDict(m.stateDict()); // strict: the table is neither written nor expected
+    var missing = other.loadStateDict(java.util.Map.of("mask", Tensor.zeros(3, 3)), false);
+    assertEquals(List.of("fc.weight", "fc.bias"), missing.missingKeys());
+    var extra = assertThrows(IllegalArgumentException.class, () -> other.loadStateDict(java.util.Map.of("table", Tensor.zeros(3, 4),
+        "mask", Tensor.zeros(3, 3), "fc.weight", Tensor.zeros(2, 4), "fc.bias", Tensor.zeros(2))));
+    assertTrue(extra.getMessage().contains("Unexpected key(s) in state_dict: \"table\""), extra.getMessage());
+  }
 }

@@ -87,6 +87,12 @@ public enum Message {
       + " and pass them in as a further input, a parameter of the method of several inputs (@Input), e.g. forward(Tensor x,"
       + " @Input({20}) Tensor eps) called with Tensor.randnLike(...) (docs/guide.md, \"What does not compile yet\"), or leave out"
       + " @Model and the model runs eagerly, as written"),
+  EXPAND_FIELD_BATCH("%s: %s expands the tensor field %s, whose first size must be the batch size (x.size(0), or a local"
+      + " holding it: int b = x.size(0)), as ViT's cls_token.expand(b, -1, -1); a compiled forward repeats a field over the"
+      + " batch, the other sizes constants (-1 keeps one)"),
+  EXPAND_VALUE("%s: Tensor.expand of a value of the batch (%s) has no compiled form yet: x.repeat(1, counts...) tiles one"
+      + " (docs/guide.md, \"What does not compile yet\"); a tensor field of the model expands over the batch"
+      + " (cls.expand(b, -1, -1)); or leave out @Model and the model runs eagerly, as written"),
   UNKNOWN_VALUE("'%s' is not the input or a local assigned earlier in %s"),
   SELF_CALL("%s: the compiler reads the layer calls %s makes itself, not another forward's (a superclass's, or"
       + " this one again); write the layers out here"),
@@ -146,7 +152,7 @@ public enum Message {
       + " PyTorch's argmax gives an int64 tensor, not values"),
   ID_ARITHMETIC_READ("%s: %s is ids computed in forward (integer arithmetic of ids, without gradient), which a compiled"
       + " forward reads only as ids an Embedding looks up (emb.apply(ids.add(1))); for values, look the ids up first"),
-  IDS_MOVED_READ("%s: %s is ids moved in forward (a narrow, flip, roll, pad or where of ids, without gradient), which a compiled"
+  IDS_MOVED_READ("%s: %s is ids moved or summed in forward (a narrow, flip, roll, pad, where or sum of ids, without gradient), which a compiled"
       + " forward reads only as ids an Embedding looks up (emb.apply(ids.flip(1))); for values, look the ids up first"),
   ID_ARITHMETIC_OF_FLOATS("%s: %s is integer arithmetic, which a compiled forward runs on ids only (the input an Embedding"
       + " looks up, an argmax's indices, or ids so computed), but %s is a float value; %s"),

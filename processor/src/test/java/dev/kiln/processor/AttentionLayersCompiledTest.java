@@ -24,7 +24,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 class AttentionLayersCompiledTest {
   /** Eager and compiled {@code name} from one seed (the same parameters). */
-  private static Module[] models(String name) {
+  static Module[] models(String name) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(name));
     assertThat(c).succeededWithoutWarnings();
     ClassLoader loader = new ParityTest.CompiledClasses(c);

@@ -154,6 +154,10 @@ class CudaCompiledTest {
     "GreedyIds, 6:8",
     "ScatterWrites, 6",
     "IndexSelects, 6",
+    "BufferIndexes, 6",
+    "BufferPositions, ids11:6",
+    "BroadcastIds, ids11:8",
+    "SummedIds, ids11:8",
     "ShiftedIds, ids11:6",
     "GreedyShift, 6:8",
     "ShiftedPositions, ids11:6",
@@ -170,6 +174,9 @@ class CudaCompiledTest {
     "GroupNormNet, 3:6:6",
     "RmsNormMlp, 4:8",
     "PointwiseOps, 6",
+    "ZooVit, 3:16:16",
+    "ZooSimpleVit, 3:16:16",
+    "ZooAttentionPool, 6:32",
   })
   void compiledOnCudaMatchesEagerOnTheCpu(String model, String sampleShape) {
     Compilation c = ProcessorTest.compile(ProcessorTest.model(model));

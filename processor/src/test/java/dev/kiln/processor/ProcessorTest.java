@@ -123,6 +123,10 @@ class ProcessorTest {
       "MovedIds, KilnMovedIds, KilnMovedIds.java",
       "IdsOfIds, KilnIdsOfIds, KilnIdsOfIds.java",
       "ScatterWrites, KilnScatterWrites, KilnScatterWrites.java",
+      "BufferIndexes, KilnBufferIndexes, KilnBufferIndexes.java",
+      "BufferPositions, KilnBufferPositions, KilnBufferPositions.java",
+      "BroadcastIds, KilnBroadcastIds, KilnBroadcastIds.java",
+      "SummedIds, KilnSummedIds, KilnSummedIds.java",
       "GroupNormNet, KilnGroupNormNet, KilnGroupNormNet.java",
       "FunctionalConv, KilnFunctionalConv, KilnFunctionalConv.java",
       "FunctionalGroupNorm, KilnFunctionalGroupNorm, KilnFunctionalGroupNorm.java"
@@ -2182,7 +2186,8 @@ class ProcessorTest {
     assertThat(c).hadErrorContaining("block.self_attn MultiheadAttention(embed_dim=8, num_heads=2, dropout=0.1, batch_first=True):"
         + " attn_mask must be [L, S] = [6, 6], got [6]").inFile(f).onLineContaining("Tensor g = ");
     assertThat(c).hadErrorContaining("mha MultiheadAttention(embed_dim=8, num_heads=2, batch_first=True): query, key and value must"
-        + " be values of the batch [N, ..., E]; a tensor field of the model (a learned query) is not compiled as one")
+        + " be values of the batch [N, ..., E], as PyTorch's batch_first layer needs them; expand a tensor field of the model (a"
+        + " learned query [1, L, E]) over the batch first: attn.forward(query.expand(x.size(0), -1, -1), x, x)")
         .inFile(f).onLineContaining("Tensor h = ");
 
     JavaFileObject g = classModel("Sdpa",
@@ -3151,22 +3156,23 @@ class ProcessorTest {
 
   /**
    * Ids moved in a compiled forward (a narrow, flip, roll or pad of ids): the moved ids read as values, a pad value no id
-   * holds, a move of the batch, and a move of floats looked up are errors on their line.
+   * holds, a move of the batch, a move of floats looked up, and a where of ids whose operands do not broadcast are errors on their
+   * line (a mask compared from moved ids compiles: BroadcastIds).
    */
   @ParameterizedTest(name = "{0}")
   @CsvSource(delimiter = '|', value = {
       "Tensor h = ids.flip(1); Tensor y = x.add(tok.apply(h)).add(h.view(-1, 6, 1)); | Tensor h = ids.flip(1); | h.view(-1, 6, 1) is"
-          + " ids moved in forward (a narrow, flip, roll, pad or where of ids, without gradient), which a compiled forward reads only as ids"
+          + " ids moved or summed in forward (a narrow, flip, roll, pad, where or sum of ids, without gradient), which a compiled forward reads only as ids"
           + " an Embedding looks up",
       "Tensor y = x.add(tok.apply(F.pad(ids, new int[] {1, 0}, Float.NaN))); | Tensor y = x.add(| F.pad(ids, new int[]{1, 0},"
           + " Float.NaN): the value NaN pads ids (int32, PyTorch's int64), which hold whole numbers of at most 2^24 in magnitude",
       "Tensor y = x.add(tok.apply(ids.roll(1, 0))); | Tensor y = x.add(| roll(1, 0) of [N, 6]: dimension 0 is the batch, which a compiled forward keeps",
       "Tensor y = x.add(tok.apply(x.sum(2).flip(1))); | Tensor y = x.add(| tok: an Embedding takes",
       "Tensor y = x.add(tok.apply(Tensor.where(ids.view(-1, 6, 1).gt(5), ids, ids.flip(1)))); | Tensor y = x.add(| a compiled where"
-          + " of ids takes its mask and its two ids of one shape, but the mask is [N, 6, 1] from ids.view(-1, 6, 1).gt(5), a [N, 6]"
-          + " from the input ids (@Model input) and b [N, 6] from ids.flip(1)",
-      "Tensor y = x.add(tok.apply(ids.narrow(1, 0, 6))).mul(ids.narrow(1, 0, 6).eq(0).view(-1, 6, 1)); | Tensor y = x.add(| ids.narrow(1,"
-          + " 0, 6) is ids moved in forward",
+          + " of ids broadcasts its mask and its two ids, each of the batch, but the mask is [N, 6, 1] from ids.view(-1, 6, 1).gt(5), a"
+          + " [N, 6] from the input ids (@Model input) and b [N, 6] from ids.flip(1): their ranks differ",
+      "Tensor y = x.add(tok.apply(Tensor.where(ids.gt(5), ids, ids.narrow(1, 0, 2)))); | Tensor y = x.add(| b [N, 2] from ids.narrow(1,"
+          + " 0, 2): sizes 6 and 2 at dimension 1 differ and neither is 1",
   })
   void idMovesErrorsAreOnTheirLine(String statement, String line, String message) {
     assertStatementError("IdMoves", "6", "ids", List.of("  final Embedding tok = new Embedding(12, 4);"), "Tensor x = tok.apply(ids);",

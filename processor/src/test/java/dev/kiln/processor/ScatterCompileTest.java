@@ -57,32 +57,6 @@ class ScatterCompileTest {
   }
 
   /**
-   * A buffer of ids as an index form's or indexSelect's index: its values are model state (a load replaces them), not read at
-   * compile time (write Tensor.labels(...) in forward).
-   */
-  @ParameterizedTest(name = "{0}")
-  @CsvSource(delimiter = ';', value = {
-    "h.indexFill(2, idx, 0f); idx is a tensor field, whose values a compiled forward does not read at compile time; a compiled"
-        + " indexFill takes the same slices of every sample, ids built from constants in forward",
-    "h.indexAdd(2, idx, h.narrow(2, 0, 2)); idx is a tensor field, whose values a compiled forward does not read at compile time",
-    "h.indexSelect(2, idx); idx is a tensor field, whose values a compiled forward does not read at compile time; a compiled"
-        + " indexSelect takes the same slices of every sample"})
-  void aBufferOfIdsIsAnErrorOnItsLine(String call, String message) {
-    JavaFileObject f = ProcessorTest.classModel("BufferIndex",
-        "@Model(input = {4, 6})",
-        "public class BufferIndex extends Module {",
-        "  final Linear fc = new Linear(6, 6);",
-        "  final Tensor idx = registerBuffer(\"idx\", Tensor.labels(0, 2));",
-        "  @Override public Tensor forward(Tensor x) {",
-        "    Tensor h = fc.apply(x);",
-        "    return " + call + ";",
-        "  }",
-        "}");
-    Compilation c = ProcessorTest.compile(f);
-    assertThat(c).hadErrorContaining(message).inFile(f).onLineContaining("return " + call + ";");
-  }
-
-  /**
    * A further input of ids read only by writes by index ({@code ScatteredTags}): a label tensor, values and every gradient
    * eager mode's bit for bit over batch sizes 5, 3 and 5, none to the ids; a tag past the row fails with eager's message.
    */

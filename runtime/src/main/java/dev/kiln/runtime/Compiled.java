@@ -29,6 +29,38 @@ public final class Compiled {
   }
 
   /**
+   * The ids a compiled index form ({@code x.indexSelect(2, perm)}, {@code indexAdd}, {@code indexCopy}, {@code indexFill}) reads
+   * from a buffer of ids at each call: the buffer's values now (after a load or a write in place), checked as eager mode checks an
+   * index (labels of rank 1), and of the {@code count} the model's shapes were planned for.
+   *
+   * @throws IllegalArgumentException naming the op and the buffer
+   */
+  public static int[] bufferIds(String op, String buffer, Tensor index, int count) {
+    int[] ids = ScatterOps.indexIds(op, index);
+    if (ids.length != count) {
+      throw new IllegalArgumentException(op + ": the buffer " + buffer + " holds " + ids.length + " ids, where the compiled model was"
+          + " built for its declared " + count);
+    }
+    return ids;
+  }
+
+  /**
+   * The ids a compiled Embedding looks up from a buffer of ids ({@code wpe.apply(positionIds)}) at each call, as floats for the
+   * lookup kernel: the buffer's values now, checked as eager mode checks an embedding's indices (labels), of the {@code count}
+   * the model's shapes were planned for.
+   *
+   * @throws IllegalArgumentException naming the buffer
+   */
+  public static float[] lookedUpIds(String buffer, Tensor ids, int count) {
+    Ops.requireLabels("embedding", "indices", ids);
+    if (ids.numel() != count) {
+      throw new IllegalArgumentException("embedding: the buffer " + buffer + " holds " + ids.numel() + " ids, where the compiled model"
+          + " was built for its declared " + count);
+    }
+    return ids.toFloatArray();
+  }
+
+  /**
    * The batch size of {@code x}, after checking that its other dimensions are one sample's shape.
    *
    * @throws IllegalArgumentException naming the model, the expected and the received shape

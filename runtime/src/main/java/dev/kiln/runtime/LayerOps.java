@@ -691,12 +691,11 @@ final class LayerOps {
       return CudaOps.dropout(x, p); // the same draws, made on the device
     }
     requireFloat("dropout", x); // before any draw: a refused call leaves the random stream where it was
-    int count = x.numel();
-    float[] mask = new float[count];
-    ActivationKernels.dropoutMask(mask, 0, count, p, Kiln.generator());
+    // drawn and applied in one call; the mask kept only for a backward, which scales the gradient it owns in place
+    float[] mask = track(x) ? ArrayPool.floats(x.numel()) : null; // every entry written
     return unary("dropout", x, Reads.OWN,
-        (out, outOff, in, inOff, n) -> ActivationKernels.applyMask(out, outOff, in, inOff, mask, 0, n),
-        (dx, dxOff, g, gOff, y, yOff, n) -> ActivationKernels.applyMask(dx, dxOff, g, gOff, mask, 0, n));
+        (out, outOff, in, inOff, n) -> ActivationKernels.dropoutForward(out, outOff, in, inOff, mask, 0, n, p, Kiln.generator()),
+        (dx, dxOff, g, gOff, y, yOff, n) -> ActivationKernels.applyMask(dx, dxOff, g, gOff, mask, 0, n), true);
   }
 
   public static Tensor dropout2d(Tensor x, double p, boolean training) {

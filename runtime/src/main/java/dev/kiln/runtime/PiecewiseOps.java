@@ -130,11 +130,14 @@ final class PiecewiseOps {
     int outer = shape.length == 0 ? 1 : shape[0];
     int inner = outer * c == 0 ? 0 : x.numel() / (outer * c);
     boolean cuda = x.device().isCuda();
-    Tensor out = Tensor.empty(x.device(), shape);
+    Tensor out;
     if (cuda) {
+      out = Tensor.empty(x.device(), shape);
       dev.kiln.runtime.cuda.PReluKernels.forward(out.writeCuda(), x.readCuda(), weight.readCuda(), c, inner, x.numel());
-    } else {
-      PReluKernels.forward(out.buffer(), out.offset(), x.readBuffer(), x.offset(), weight.readBuffer(), weight.offset(), outer, c, inner);
+    } else { // a pooled array where the engine has given one back (a training step's gradients), else a fresh one
+      float[] values = ArrayPool.floats(x.numel()); // overwritten
+      PReluKernels.forward(values, 0, x.readBuffer(), x.offset(), weight.readBuffer(), weight.offset(), outer, c, inner);
+      out = Tensor.wrap(values, shape).sealed(); // the op's own array
     }
     if (!Ops.track(x, weight)) {
       return out;
@@ -146,7 +149,7 @@ final class PiecewiseOps {
 
       @Override protected Tensor[] backward(Tensor g) {
         Tensor gd = g.to(x.device());
-        Tensor dx = needsGrad(0) ? Tensor.empty(x.device(), shape) : null;
+        Tensor dx = needsGrad(0) ? cuda ? Tensor.empty(x.device(), shape) : inputGradient(g) : null;
         Tensor dw = needsGrad(1) ? Tensor.empty(x.device(), weight.shape()) : null;
         if (cuda) {
           if (dx != null) {
@@ -160,8 +163,18 @@ final class PiecewiseOps {
           PReluKernels.backward(dx == null ? null : dx.buffer(), dx == null ? 0 : dx.offset(), dw == null ? null : dw.buffer(),
               dw == null ? 0 : dw.offset(), false, gd.readBuffer(), gd.offset(), x.readBuffer(), x.offset(), weight.readBuffer(),
               weight.offset(), outer, c, inner);
+          recycle(g); // read, and shared by nothing returned (a no-op where dx took its array)
         }
         return new Tensor[] {dx, dw};
+      }
+
+      /**
+       * x's gradient on the CPU: written over the output's gradient where the engine owns it (the kernel reads each
+       * value of a plane before writing it), else in a pooled or fresh array.
+       */
+      private Tensor inputGradient(Tensor g) {
+        float[] own = takeGradient(g);
+        return Tensor.gradient(own != null ? own : ArrayPool.floats(x.numel()), shape);
       }
     });
   }

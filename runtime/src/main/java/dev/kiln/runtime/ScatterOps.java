@@ -87,16 +87,26 @@ final class ScatterOps {
    */
   private static Placement indexPlaces(String op, Tensor x, int dim, Tensor index, Tensor source) {
     int d = checkWrite(op, x, dim, index, source);
-    if (index.dtype() != DType.INT32 || index.dim() > 1) {
-      throw new IllegalArgumentException(op + ": the index must be rank-1 labels (Tensor.labels(...)), got " + index.dtype() + " "
-          + Shapes.toString(index.shape()));
-    }
-    int[] ids = index.toIntArray();
+    int[] ids = indexIds(op, index);
     int[] xShape = x.shape();
     if (source != null) {
       dev.kiln.runtime.cpu.ScatterKernels.checkIndexSource(op, xShape, d, ids.length, source.shape());
     }
     return dev.kiln.runtime.cpu.ScatterKernels.indexPlaces(op, xShape, d, ids);
+  }
+
+  /**
+   * The ids of an index form's index ({@code index_add}, {@code index_copy}, {@code index_fill}, {@code index_select}): labels of
+   * rank 1 (or 0, one id), as PyTorch's vector index; compiled code reads a buffer of ids through it at each call.
+   *
+   * @throws IllegalArgumentException naming {@code op}, the dtype and the shape otherwise
+   */
+  static int[] indexIds(String op, Tensor index) {
+    if (index.dtype() != DType.INT32 || index.dim() > 1) {
+      throw new IllegalArgumentException(op + ": the index must be rank-1 labels (Tensor.labels(...)), got " + index.dtype() + " "
+          + Shapes.toString(index.shape()));
+    }
+    return index.toIntArray();
   }
 
   /** The checks every write shares (one device, float values, a dimension of x), giving that dimension. */

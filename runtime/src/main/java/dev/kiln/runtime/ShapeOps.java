@@ -45,23 +45,12 @@ final class ShapeOps {
   public static Tensor indexSelect(Tensor x, int dim, Tensor index) {
     Devices.onCuda("index_select", x, index);
     requireFloat("index_select", x);
-    if (index.dtype() != DType.INT32 || index.dim() != 1) {
-      throw new IllegalArgumentException("index_select: the index must be rank-1 labels (Tensor.labels(...)), got "
-          + index.dtype() + " " + Shapes.toString(index.shape()));
-    }
+    int[] ids = ScatterOps.indexIds("index_select", index);
     int d = Shapes.normalizeDim(dim, x.dim());
-    int[] ids = index.toIntArray();
-    int size = x.size(d);
-    for (int i = 0; i < ids.length; i++) {
-      if (ids[i] < -size || ids[i] >= size) {
-        throw new IllegalArgumentException("index_select: index " + ids[i] + " at " + i + " is out of range for dimension " + d
-            + " of size " + size + " (shape " + Shapes.toString(x.shape()) + ")");
-      }
-      ids[i] = ids[i] < 0 ? ids[i] + size : ids[i];
-    }
     int[] outShape = x.shape();
     outShape[d] = ids.length;
-    int[] from = dev.kiln.runtime.cpu.ScatterKernels.selectPlaces(x.shape(), d, ids).srcAt(); // the source element of each output element
+    // the source element of each output element; an id out of range is its error, the one compiled code gives
+    int[] from = dev.kiln.runtime.cpu.ScatterKernels.selectPlaces(x.shape(), d, ids).srcAt();
     return gathered("index_select", x, from, outShape);
   }
 

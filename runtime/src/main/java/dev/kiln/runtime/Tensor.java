@@ -832,6 +832,19 @@ public final class Tensor {
     return reshape(newShape);
   }
 
+  /**
+   * This tensor (PyTorch's {@code x.contiguous()}, as nanoGPT writes {@code y.transpose(1, 2).contiguous().view(B, T, C)}):
+   * every Kiln tensor is contiguous, a transpose or permute being a copy.
+   */
+  public Tensor contiguous() {
+    return this;
+  }
+
+  /** True: every Kiln tensor is contiguous (PyTorch's {@code is_contiguous()}). */
+  public boolean isContiguous() {
+    return true;
+  }
+
   /** Merges dimensions {@code startDim..endDim} into one (PyTorch's {@code torch.flatten}). */
   public Tensor flatten(int startDim, int endDim) {
     return reshape(Shapes.flatten(shape, startDim, endDim));

@@ -191,6 +191,36 @@ class ActivationOpsTest {
     assertEquals(0f, mask[0]);
   }
 
+  /**
+   * Eager dropout draws and applies its mask in one pass (ActivationKernels.dropoutForward), keeping the mask only for
+   * a backward: the same values with grad and without, x times dropoutMask's mask bit for bit, and a backward that
+   * scales a gradient it owns in place by the same mask.
+   */
+  @Test
+  void dropoutIsTheDrawnMaskTimesXWithGradAndWithout() {
+    int n = 100_003; // split over the cores
+    Tensor x = Tensor.randn(n).requiresGrad(true);
+    Tensor w = Tensor.randn(n);
+    Kiln.manualSeed(3);
+    float[] mask = new float[n];
+    dev.kiln.runtime.cpu.ActivationKernels.dropoutMask(mask, 0, n, 0.3, Kiln.generator());
+    Kiln.manualSeed(3);
+    Tensor y = Ops.dropout(x, 0.3, true);
+    Ops.sum(Ops.mul(y, w)).backward(); // the gradient reaching dropout is a fresh array, w's values
+    Tensor free;
+    Kiln.manualSeed(3);
+    try (var off = Kiln.noGrad()) {
+      free = Ops.dropout(x, 0.3, true);
+    }
+    float[] xs = x.toFloatArray(), ws = w.toFloatArray(), ys = y.toFloatArray(), frees = free.toFloatArray();
+    float[] grad = x.grad().toFloatArray();
+    for (int i = 0; i < n; i++) {
+      assertEquals(Float.floatToIntBits(xs[i] * mask[i]), Float.floatToIntBits(ys[i]), "value " + i);
+      assertEquals(Float.floatToIntBits(ys[i]), Float.floatToIntBits(frees[i]), "value " + i + " under no grad");
+      assertEquals(Float.floatToIntBits(ws[i] * mask[i]), Float.floatToIntBits(grad[i]), "gradient " + i);
+    }
+  }
+
   @Test
   void dropoutEdgeCasesAndBadProbabilities() {
     Tensor x = Tensor.randn(3, 4);

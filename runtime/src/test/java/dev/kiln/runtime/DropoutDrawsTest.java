@@ -95,4 +95,49 @@ class DropoutDrawsTest {
       assertEquals(h.state(), g.state(), "the generator moved on by one draw an entry");
     }
   }
+
+  @Test
+  void theFusedForwardIsTheMaskAppliedBitForBit() {
+    SplittableRandom r = new SplittableRandom(13);
+    List<Double> ps = edgeProbabilities();
+    for (int t = 0; t < 300; t++) {
+      long seed = r.nextLong();
+      // lengths around the split over the cores (from 4096 draws on), offsets into each array, in place and not
+      int n = t % 10 == 0 ? 4096 + r.nextInt(60_000) : r.nextInt(300);
+      int xOff = r.nextInt(5), maskOff = r.nextInt(5);
+      boolean inPlace = t % 3 == 0, keepMask = t % 4 != 1;
+      int outOff = inPlace ? xOff : r.nextInt(5);
+      double p = t < ps.size() ? ps.get(t) : r.nextDouble();
+      float[] x = new float[xOff + n + 1];
+      for (int i = 0; i < x.length; i++) {
+        x[i] = (float) r.nextGaussian();
+      }
+      x[xOff] = Float.NaN; // NaN * 0 stays NaN, as the two passes give it
+      if (n > 2) {
+        x[xOff + 1] = Float.POSITIVE_INFINITY;
+        x[xOff + 2] = -0f;
+      }
+      float[] expectedMask = new float[n], expected = new float[n];
+      Generator g = new Generator(seed);
+      ActivationKernels.dropoutMask(expectedMask, 0, n, p, g);
+      ActivationKernels.applyMask(expected, 0, x, xOff, expectedMask, 0, n);
+
+      float[] input = x.clone();
+      float[] out = inPlace ? input : new float[outOff + n + 1];
+      float[] mask = keepMask ? new float[maskOff + n + 1] : null;
+      Generator h = new Generator(seed);
+      ActivationKernels.dropoutForward(out, outOff, input, xOff, mask, maskOff, n, p, h);
+      for (int i = 0; i < n; i++) {
+        String where = "seed " + seed + ", p = " + p + ", n = " + n + ", entry " + i;
+        assertEquals(Float.floatToIntBits(expected[i]), Float.floatToIntBits(out[outOff + i]), where);
+        if (keepMask) {
+          assertEquals(Float.floatToIntBits(expectedMask[i]), Float.floatToIntBits(mask[maskOff + i]), where);
+        }
+      }
+      if (keepMask) {
+        assertEquals(0f, mask[maskOff + n], "past the mask's range");
+      }
+      assertEquals(g.state(), h.state(), "the generator moved on by one draw an entry");
+    }
+  }
 }

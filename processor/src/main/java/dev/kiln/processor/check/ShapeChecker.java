@@ -13,6 +13,7 @@ import dev.kiln.processor.ir.Compare;
 import dev.kiln.processor.ir.ConstantIds;
 import dev.kiln.processor.ir.IdOp;
 import dev.kiln.processor.ir.Cosine;
+import dev.kiln.processor.ir.ExpandField;
 import dev.kiln.processor.ir.InputsIr;
 import dev.kiln.processor.ir.MaskedFill;
 import dev.kiln.processor.ir.MatMul;
@@ -260,14 +261,16 @@ public final class ShapeChecker {
           .anyMatch(v -> !ids.containsKey(v) && !argmaxIds.contains(v) && !idsViews.containsKey(v))) {
         continue; // integer arithmetic of floats, reported by the reader (the steps after it read no shape: no more errors)
       }
-      if (step.spec() instanceof IdMove m && m.where() && !idsWhereFits(step, joined, producers, where, label)) {
+      int[] idsWhere = step.spec() instanceof IdMove m && m.where() ? idsWhereShape(step, joined, producers, where, label) : null;
+      if (step.spec() instanceof IdMove m && m.where() && idsWhere == null) {
         continue;
       }
       if (!scatterIndexFits(ir, step, ids, argmaxIds, idsViews, producers, where, label)) {
         continue;
       }
-      String argmaxRead = embedding || idArithmetic || isView(step) ? null
-          : floatInputs(step).stream().filter(argmaxIds::contains).findFirst().orElse(null);
+      String argmaxRead = embedding || idArithmetic || isView(step) || step.spec() instanceof Compare ? null // (a mask compared from ids)
+          : java.util.stream.IntStream.range(0, floatInputs(step).size()).filter(w -> !readsAsMask(step, w))
+              .mapToObj(step.inputs()::get).filter(argmaxIds::contains).findFirst().orElse(null);
       if (argmaxRead != null) {
         diagnostics.error(where, idsMoved(ir, argmaxRead) ? Message.IDS_MOVED_READ
             : idArithmeticOutput(ir, argmaxRead) ? Message.ID_ARITHMETIC_READ : Message.ARGMAX_IDS_READ, label, producers.get(argmaxRead));
@@ -280,15 +283,17 @@ public final class ShapeChecker {
         diagnostics.error(where, Message.IDS_READ_AS_FLOATS, label, viewed, ids.get(viewed));
         continue;
       }
-      int[] joinedShape = null; // an add's or a mul's: the bigger input's, which the other repeats over; a matmul's product
-      List<TensorIr> fields = step.inputs().stream().map(ir::tensor).filter(t -> t != null).toList();
+      int[] joinedShape = idsWhere; // an add's or a mul's: the bigger input's, which the other repeats over; a matmul's product
+      List<TensorIr> fields = step.inputs().stream().filter(v -> !isBufferIndex(step, v)).map(ir::tensor).filter(t -> t != null).toList();
       boolean withField = (step.spec() instanceof Arithmetic || comparedWithBuffer(step, fields)) && fields.size() == 1;
       boolean byField = step.spec() instanceof MatMul && fields.size() == 1; // x.matmul(w), or w.matmul(x)
       boolean comparedField = step.spec() instanceof Cosine && fields.size() == 1; // cosineSimilarity(h, prototypes)
       boolean whereField = step.spec() instanceof Where && !fields.isEmpty(); // Tensor.where(mask, h, fill): a, b or the mask a field
       boolean parameterFields = step.functional() && ir.tensor(step.input()) == null; // F.conv2d(x, w, b): weight and bias fields
       boolean pairField = step.spec() instanceof PointwisePair && fields.size() == 1; // h.maximum(floor), floor.atan2(h)
-      if (!fields.isEmpty() && !withField && !byField && !comparedField && !whereField && !parameterFields && !pairField) { // a tensor field fed to a step that does not take one
+      boolean expandedField = step.spec() instanceof ExpandField; // cls.expand(b, -1, -1): the field becomes a value of the batch
+      if (!fields.isEmpty() && !withField && !byField && !comparedField && !whereField && !parameterFields && !pairField
+          && !expandedField) { // a tensor field fed to a step that does not take one
         TensorIr misused = fields.get(0);
         diagnostics.error(where, Message.TENSOR_MISUSE, label, misused.field(), misused.describe());
         continue;
@@ -446,7 +451,8 @@ public final class ShapeChecker {
             : step.spec() instanceof LastStates s ? s.withStates(recurrentShape(s.layer(), in))
             : step.spec() instanceof InitialStates s ? fromStates(s, in, joined.get(1)) : step.spec().outputShape(in);
         Shapes.numel(Arrays.copyOfRange(out, 1, out.length)); // one sample's values must fit an array (else an exception below)
-        if (out.length < in.length && !(step.spec() instanceof Reduce) && !(step.spec() instanceof Narrow)
+        if (out.length < in.length && !(step.spec() instanceof Reduce) && !(step.spec() instanceof IdMove m && m.sum())
+            && !(step.spec() instanceof Narrow)
             && !(step.spec() instanceof LineOp) && !(step.spec() instanceof Split.Piece) && !(step.spec() instanceof Cosine)
             // (these drop a dimension after the batch)
             && mergesBatch(in, out)) { // a flatten that takes in dimension 0
@@ -528,7 +534,8 @@ public final class ShapeChecker {
       }
     }
     for (StepIr st : ir.steps()) {
-      if (!reached.contains(st.output()) && !isView(st) && !(st.spec() instanceof Compare) && ir.tensor(st.output()) == null) {
+      boolean makesIds = isArgmax(st) || st.spec() instanceof IdOp || st.spec() instanceof IdMove; // (ids take no gradient)
+      if (!reached.contains(st.output()) && !isView(st) && !(st.spec() instanceof Compare) && !makesIds && ir.tensor(st.output()) == null) {
         diagnostics.error(st.source() != null ? st.source() : ir.source(),
             argmaxRead.contains(st.output()) ? Message.ARGMAX_STOPS_GRADIENT : Message.MASK_STOPS_GRADIENT, producers.get(st.output()),
             readBy.get(st.output()));
@@ -623,6 +630,11 @@ public final class ShapeChecker {
     return index < 0 ? step.inputs() : step.inputs().subList(0, index);
   }
 
+  /** Whether {@code value} is the buffer of ids an index form reads as its index ({@code x.indexSelect(2, perm)}), at each call. */
+  private static boolean isBufferIndex(StepIr step, String value) {
+    return step.spec() instanceof Scatter s && s.readsBuffer() && step.inputs().get(s.bufferInput()).equals(value);
+  }
+
   /** The input of a write by index that is its index, ids of the batch ({@code x.scatter(1, ids, src)}: 2); -1 for any other step. */
   private static int scatterIndex(StepIr step) {
     return step.spec() instanceof Scatter s ? s.indexInput() : -1;
@@ -683,18 +695,21 @@ public final class ShapeChecker {
   }
 
   /**
-   * Whether a where of ids ({@code Tensor.where(ids.eq(3), ids, other)}) reads a mask, a and b of one shape, as a compiled
-   * where of ids takes them; else an error on its line.
+   * The shape of a where of ids ({@code Tensor.where(ids.eq(3), ids, other)}): its mask, a and b broadcast as eager's where
+   * broadcasts them (each of the batch, per dimension one size or 1, {@code [N, 1]} ids repeated over a {@code [N, T]} mask);
+   * else null after an error on its line.
    */
-  private boolean idsWhereFits(StepIr step, List<int[]> joined, Map<String, String> producers, Source where, String label) {
-    if (joined.stream().allMatch(s -> Arrays.equals(s, joined.get(0)))) {
-      return true;
+  private int[] idsWhereShape(StepIr step, List<int[]> joined, Map<String, String> producers, Source where, String label) {
+    try {
+      return broadcast(List.of(joined.get(2), joined.get(0), joined.get(1)));
+    } catch (IllegalArgumentException e) {
+      diagnostics.error(where, Message.UNSUPPORTED_FUNCTION, label + ": a compiled where of ids broadcasts its mask and its two ids,"
+          + " each of the batch, but the mask is " + Shapes.toString(joined.get(2)) + " from " + producers.get(step.inputs().get(2))
+          + ", a " + Shapes.toString(joined.get(0)) + " from " + producers.get(step.inputs().get(0)) + " and b "
+          + Shapes.toString(joined.get(1)) + " from " + producers.get(step.inputs().get(1)) + ": " + e.getMessage()
+          + " (view them to fit, or leave out @Model to run it eagerly)");
+      return null;
     }
-    diagnostics.error(where, Message.UNSUPPORTED_FUNCTION, label + ": a compiled where of ids takes its mask and its two ids of one"
-        + " shape, but the mask is " + Shapes.toString(joined.get(2)) + " from " + producers.get(step.inputs().get(2)) + ", a "
-        + Shapes.toString(joined.get(0)) + " from " + producers.get(step.inputs().get(0)) + " and b " + Shapes.toString(joined.get(1))
-        + " from " + producers.get(step.inputs().get(1)) + " (expand them first, or leave out @Model to run it eagerly)");
-    return false;
   }
 
   /** Whether {@code value} is ids moved in forward ({@link IdMove}: {@code ids.flip(1)}), or a view of such ids. */

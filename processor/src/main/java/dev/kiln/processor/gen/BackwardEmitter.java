@@ -181,7 +181,7 @@ final class BackwardEmitter {
             : k.spec() instanceof LineOp l ? "// an " + l.kind().name().toLowerCase(Locale.ROOT) + " has no gradient\n"
             : k.spec() instanceof dev.kiln.processor.ir.IdMove ? "// ids moved have no gradient\n"
             : k.kind() == Kernel.Kind.IDS ? "// integer arithmetic of ids has no gradient\n"
-            : "// a where's mask has no gradient\n");
+            : k.label().endsWith("mask expanded)") ? "// a where's mask has no gradient\n" : "// ids have no gradient\n");
         if (runs != null) {
           b.endControlFlow();
         }
@@ -324,9 +324,11 @@ final class BackwardEmitter {
         b.beginControlFlow("if ($L != null)", target.array());
         ElementwiseEmitter.lineBackward(b, k, target, d, in, out);
         b.endControlFlow();
+      } else if (k.kind() == Kernel.Kind.TILE && k.expandsField()) { // the field's gradient: summed over the batch, added to its own
+        gen.stepGradients.expandedFieldBackward(b, k, d);
       } else if (k.kind() == Kernel.Kind.TILE) {
         b.beginControlFlow("if ($L != null)", target.array());
-        ElementwiseEmitter.sumPasses(b, ((Tile) k.spec()).passes(k.inShape()), d, target, "p.dtile" + j + "_");
+        ElementwiseEmitter.sumPasses(b, k.tilePasses(), d, target, "p.dtile" + j + "_");
         b.endControlFlow();
       } else if (k.kind() == Kernel.Kind.UPSAMPLE) {
         b.beginControlFlow("if ($L != null)", target.array())

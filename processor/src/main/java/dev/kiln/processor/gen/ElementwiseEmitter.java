@@ -143,17 +143,9 @@ final class ElementwiseEmitter {
       return;
     }
     int j = gen.kernels.indexOf(k) + 1;
-    String local = "field" + j;
-    int m = Shapes.numel(field.shape());
-    gen.parameterCode.declareFieldGradient(b, local + "G", field);
-    b.beginControlFlow("if ($LG != null)", local)
-        .addStatement("float[] $LSum = new float[$L]", local, m);
-    pointwisePairBackward(b, k, 1, new Ref("p.dpairExpanded" + j, "0", true), false, d, refs);
-    sumPasses(b, pairExpansion(k), new Ref("p.dpairExpanded" + j, "0", true), new Ref(local + "Sum", "0", true),
-        "p.dpairExpanding" + j + "_");
-    b.addStatement("$T.accumulate($LG, $L, $LSum, 0, $L)", KERNELS, local, ParameterCode.gradOffset(field), local, m);
-    gen.parameterCode.scatterFieldGradient(b, local + "G", field);
-    b.endControlFlow();
+    Ref expanded = new Ref("p.dpairExpanded" + j, "0", true);
+    gen.stepGradients.summedFieldGradient(b, field, j, pairExpansion(k), expanded, "p.dpairExpanding" + j + "_",
+        () -> pointwisePairBackward(b, k, 1, expanded, false, d, refs));
   }
 
   /**
@@ -244,11 +236,10 @@ final class ElementwiseEmitter {
    * (an argmax along more values than the table has rows) fails with eager's message, the layer and the call before it.
    */
   void computedIdsForward(CodeBlock.Builder b, Kernel k, Embedding.Spec e, String local, Ref out, Ref in) {
-    String shape = Arrays.stream(k.inShape()).skip(1).mapToObj(String::valueOf).collect(Collectors.joining(", "));
     b.beginControlFlow("try")
-        .addStatement("$T.embeddingForward($L, $L, $L, $L, n * $L, $LW.readBuffer(), $LW.offset(), $L, $L, new int[] {n, $L})",
+        .addStatement("$T.embeddingForward($L, $L, $L, $L, n * $L, $LW.readBuffer(), $LW.offset(), $L, $L, new int[] {$L})",
             KERNELS, out.array(), out.offset(), in.array(), in.offset(), k.inPerSample(), local, local, e.numEmbeddings(),
-            e.embeddingDim(), shape)
+            e.embeddingDim(), Generator.batchShape(k.inShape()))
         .nextControlFlow("catch ($T bad)", IllegalArgumentException.class)
         .addStatement("throw new $T($S + bad.getMessage(), bad)", IllegalArgumentException.class,
             k.label() + " over " + gen.kernels.stream().filter(o -> o.out().equals(k.in())).findFirst().map(Kernel::label)

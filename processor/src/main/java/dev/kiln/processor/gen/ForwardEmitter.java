@@ -279,7 +279,7 @@ final class ForwardEmitter {
             ElementwiseEmitter.idArithmeticForward(b, k, out, in, k.inputs().size() > 1 ? gen.ref(k.inputs().get(1), refs) : null);
           }
         }
-        case TILE -> ElementwiseEmitter.spreadPasses(b, ((Tile) k.spec()).passes(k.inShape()), in, out, "p.tile" + (j + 1) + "_");
+        case TILE -> ElementwiseEmitter.spreadPasses(b, k.tilePasses(), in, out, "p.tile" + (j + 1) + "_");
         case COSINE -> ElementwiseEmitter.cosineForward(b, k, j + 1, out, in, gen.ref(k.inputs().get(1), refs));
         case UPSAMPLE -> b.addStatement("$T.upsampleNearestForward($L, $L, $L, $L, $L)", CONV, out.array(), out.offset(), in.array(),
             in.offset(), StepCalls.upsampleArgs(k));
@@ -312,14 +312,15 @@ final class ForwardEmitter {
         case GROUPNORM -> gen.norms.groupNormForward(b, k, j + 1, in, out);
         case PRELU -> PReluSteps.forward(gen, b, k, in, out);
         case DROPOUT -> {
-          b.beginControlFlow("if (training[$L])", j + 1)
-              .addStatement("$T.dropoutMask(p.mask$L, 0, n * $L, $L, $T.generator())", ACTIVATIONS, j + 1, StepCalls.maskPerSample(k), StepCalls.dropoutP(k), KILN);
+          b.beginControlFlow("if (training[$L])", j + 1);
           if (k.spec() instanceof Dropout2d.Spec) { // each channel's mask value over its map
+            b.addStatement("$T.dropoutMask(p.mask$L, 0, n * $L, $L, $T.generator())", ACTIVATIONS, j + 1, StepCalls.maskPerSample(k),
+                StepCalls.dropoutP(k), KILN);
             b.addStatement("$T.mulRepeatedForward($L, $L, $L, $L, p.mask$L, 0, n * $L, $L, 1)", KERNELS, out.array(), out.offset(),
                 in.array(), in.offset(), j + 1, k.channels(), k.spatial());
-          } else {
-            b.addStatement("$T.applyMask($L, $L, $L, $L, p.mask$L, 0, n * $L)", ACTIVATIONS, out.array(), out.offset(),
-                in.array(), in.offset(), j + 1, k.outPerSample());
+          } else { // drawn and applied in one pass, the mask kept for the backward
+            b.addStatement("$T.dropoutForward($L, $L, $L, $L, p.mask$L, 0, n * $L, $L, $T.generator())", ACTIVATIONS, out.array(),
+                out.offset(), in.array(), in.offset(), j + 1, k.outPerSample(), StepCalls.dropoutP(k), KILN);
           }
           b.nextControlFlow("else")
               .addStatement("System.arraycopy($L, $L, $L, $L, n * $L)", in.array(), in.offset(), out.array(), out.offset(), k.outPerSample())

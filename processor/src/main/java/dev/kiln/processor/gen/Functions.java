@@ -101,6 +101,9 @@ final class Functions {
     if (spec instanceof dev.kiln.processor.ir.Roll s) {
       return CodeBlock.of("$L.roll($L)", input, s.arguments());
     }
+    if (spec instanceof dev.kiln.processor.ir.ExpandField s) { // cls.expand(n, -1, -1): eager's expand on the tape
+      return CodeBlock.of("$L.expand($L)", input, s.arguments());
+    }
     if (spec instanceof Tile s) {
       return CodeBlock.of("$L.repeat($L)", input, s.arguments());
     }

@@ -7,6 +7,7 @@ import com.palantir.javapoet.CodeBlock;
 import dev.kiln.processor.gen.Generator.Ref;
 import dev.kiln.processor.ir.IdMove;
 import dev.kiln.processor.ir.Narrow;
+import dev.kiln.processor.ir.Reduce;
 
 /**
  * Ids moved in forward ({@link IdMove}: a narrow, flip, roll or pad of ids before an Embedding), planned as a kernel of kind
@@ -28,6 +29,21 @@ final class IdMoves {
    * mask, a and b, all of the result's shape ({@code other} the refs of b and the mask).
    */
   static void forward(CodeBlock.Builder b, Kernel k, Ref out, Ref in, Ref bRef, Ref mask) {
+    if (((IdMove) k.spec()).sum()) { // eager's sums of ids, each in 64 bits, its error past 2^24
+      Reduce r = (Reduce) ((IdMove) k.spec()).move();
+      boolean[] reduced = r.reduced(k.inShape().length);
+      String flags = java.util.stream.IntStream.range(0, reduced.length).mapToObj(d -> String.valueOf(reduced[d]))
+          .collect(java.util.stream.Collectors.joining(", "));
+      CodeBlock sum = CodeBlock.of("$T.sumOver($L, $L, $L, new int[] {$L}, new boolean[] {$L})", Generator.ID_KERNELS,
+          out.offset().equals("0") ? out.array() : "summed", in.array(), in.offset(), Generator.batchShape(k.inShape()), flags);
+      if (out.offset().equals("0")) {
+        b.addStatement(sum);
+      } else { // (sumOver writes from the start of its array)
+        b.addStatement("float[] summed = new float[n * $L]", k.outPerSample()).addStatement(sum)
+            .addStatement("System.arraycopy(summed, 0, $L, $L, n * $L)", out.array(), out.offset(), k.outPerSample());
+      }
+      return;
+    }
     if (((IdMove) k.spec()).where()) {
       String count = "n * " + k.outPerSample();
       b.addStatement("$T.forward($L, $L, $L, $L, $L, $L, $L, $L, $L, $L, $L)", WHERE_KERNELS, out.array(), mask.array(), mask.offset(),

@@ -247,6 +247,21 @@ record Kernel(
     return r != null ? r : new Repeat(1, 1, perSample(inShapes.get(0)));
   }
 
+  /**
+   * A TILE's expand passes per sample ({@code {outer, size, inner, start, end}}): a repeat's ({@link
+   * dev.kiln.processor.ir.Tile#passes}), or a tensor field's expanded over the batch ({@link
+   * dev.kiln.processor.ir.ExpandField#passes}), whose first pass stretches it over the batch.
+   */
+  int[][] tilePasses() {
+    return spec instanceof dev.kiln.processor.ir.ExpandField e ? e.passes(inShape, outShape)
+        : ((dev.kiln.processor.ir.Tile) spec).passes(inShape);
+  }
+
+  /** Whether it is a TILE of a tensor field, {@code cls.expand(b, -1, -1)}: its gradient is summed into the field's. */
+  boolean expandsField() {
+    return spec instanceof dev.kiln.processor.ir.ExpandField;
+  }
+
   /** Whether it is an element-wise operation of two values: an ADD, SUB, MUL or DIV. */
   boolean arithmetic() {
     return kind == Kind.ADD || kind == Kind.SUB || kind == Kind.MUL || kind == Kind.DIV;

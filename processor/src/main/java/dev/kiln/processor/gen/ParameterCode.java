@@ -359,7 +359,7 @@ final class ParameterCode {
 
   /** {@code needsGrad(i)} for each parameter of the step's layer (none for parameter-free steps). */
   List<String> trainable(Kernel k) {
-    if (k.kind() == Kernel.Kind.WHERE || fieldOperand(k) != null || k.functional()) {
+    if (k.kind() == Kernel.Kind.WHERE || k.expandsField() || fieldOperand(k) != null || k.functional()) {
       return parameterFields(k).stream().map(this::recordedNeed).toList();
     }
     return !k.hasParameters() ? List.of() : parametersOf(k.layer()).stream().map(this::recordedNeed).toList();
@@ -371,6 +371,7 @@ final class ParameterCode {
    */
   List<String> parameterFields(Kernel k) {
     List<String> inputs = k.kind() == Kernel.Kind.WHERE ? k.inputs().subList(0, 2)
+        : k.expandsField() ? List.of(k.in()) // cls.expand(b, -1, -1)
         : fieldOperand(k) != null ? List.of(k.inputs().get(1))
         : k.functional() ? k.inputs().subList(1, k.inputs().size()) : List.of(); // F.conv2d(x, w, b): its weight and bias
     return inputs.stream().map(gen.ir::tensor).filter(t -> t != null && t.isParameter()).map(this::tensorField).toList();

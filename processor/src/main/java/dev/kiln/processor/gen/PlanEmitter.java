@@ -20,6 +20,7 @@ import dev.kiln.dsl.EmbeddingBag;
 import dev.kiln.dsl.GELU;
 import dev.kiln.dsl.Recurrent;
 import dev.kiln.dsl.GroupNorm;
+import dev.kiln.processor.ir.ConstantIds;
 import dev.kiln.processor.ir.Cosine;
 import dev.kiln.processor.ir.Normalize;
 import dev.kiln.processor.ir.Tile;
@@ -111,6 +112,9 @@ final class PlanEmitter {
             t.addField(ArrayTypeName.of(TypeName.INT), "bagArgmax" + j, Modifier.FINAL);
             ctor.addStatement("this.bagArgmax$L = new int[n * $L]", j, bag.embeddingDim());
           }
+          if (k.spec() instanceof ConstantIds c && c.buffer() != null) { // a buffer's ids as the forward read them, for backward
+            t.addField(FLOATS, "lookedUp" + j);
+          }
         }
         case NORMALIZE -> { // the norm and its clamp kept for backward; the denominator's gradient and the norm's input gradient
           int[] a = ((Normalize) k.spec()).along(k.inShape());
@@ -158,7 +162,7 @@ final class PlanEmitter {
           }
         }
         case SCATTER -> t.addField(ScatterEmitter.PLACEMENT, "placed" + j); // the forward's placement, for backward
-        case TILE -> ElementwiseEmitter.passBuffers(t, ctor, ((Tile) k.spec()).passes(k.inShape()), List.of("tile" + j + "_", "dtile" + j + "_"));
+        case TILE -> ElementwiseEmitter.passBuffers(t, ctor, k.tilePasses(), List.of("tile" + j + "_", "dtile" + j + "_"));
         case WHERE -> { // a tensor field expanded to the result's shape first, its gradient summed back through the passes
           for (int w = 0; w < 3; w++) {
             int[][] passes = gen.stepGradients.whereExpansion(k, w);

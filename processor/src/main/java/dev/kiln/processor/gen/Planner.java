@@ -94,9 +94,15 @@ final class Planner {
   /** The suffixes of a where's operands expanded to its shape ({@code v12_a}, {@code v12_b}, {@code v12_mask}): Java names. */
   private static final List<String> WHERE_OPERANDS = List.of("_a", "_b", "_mask");
 
-  /** Whether {@code k} expands a where's mask to the where's shape: a Tile whose output gets no gradient (its input none). */
+  /** The suffixes of a where of ids' operands expanded to its shape ({@code v12_ida}): ids and a mask, without gradient. */
+  private static final List<String> IDS_WHERE_OPERANDS = List.of("_ida", "_idb", "_idmask");
+
+  /**
+   * Whether {@code k} expands a where's mask, or an operand of a where of ids, to the where's shape: a Tile whose output gets
+   * no gradient (its input none).
+   */
   static boolean expandsWhereMask(Kernel k) {
-    return k.kind() == Kernel.Kind.TILE && k.out().endsWith(WHERE_OPERANDS.get(2));
+    return k.kind() == Kernel.Kind.TILE && (k.out().endsWith(WHERE_OPERANDS.get(2)) || IDS_WHERE_OPERANDS.stream().anyMatch(k.out()::endsWith));
   }
 
   static List<Kernel> plan(CheckedModel model, Set<String> returned) {
@@ -121,8 +127,15 @@ final class Planner {
         outValue = r.output();
       }
       if (s.spec() instanceof dev.kiln.processor.ir.IdMove m && m.where()) { // Tensor.where(mask, ids, other): a, b and the mask
-        kernels.add(new Kernel(Kernel.Kind.IDS, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source(),
-            s.inputs(), s.inputs().stream().map(model::shapeOf).toList(), null, false));
+        List<String> inputs = new ArrayList<>(s.inputs()); // each that broadcasts expanded first (ids: no gradient either way)
+        for (int w = 0; w < inputs.size(); w++) {
+          int[] shape = model.shapeOf(inputs.get(w));
+          if (!Arrays.equals(shape, out)) {
+            inputs.set(w, expanded(kernels, s, label, inputs.get(w), shape, out, IDS_WHERE_OPERANDS.get(w)));
+          }
+        }
+        kernels.add(new Kernel(Kernel.Kind.IDS, label, s.spec(), null, null, false, inputs.get(0), s.output(), out, out, s.source(),
+            inputs, inputs.stream().map(v -> out).toList(), null, false));
       } else if (s.spec() instanceof dev.kiln.processor.ir.IdOp op && op.pair()) { // users.mul(V).add(items): ids of two values, in order
         kernels.add(new Kernel(Kernel.Kind.IDS, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source(),
             s.inputs(), s.inputs().stream().map(model::shapeOf).toList(), null, false));
@@ -289,7 +302,7 @@ final class Planner {
         kernels.add(new Kernel(Kernel.Kind.IDS, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof LineOp) {
         kernels.add(new Kernel(Kernel.Kind.LINE, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
-      } else if (s.spec() instanceof Tile) {
+      } else if (s.spec() instanceof Tile || s.spec() instanceof dev.kiln.processor.ir.ExpandField) { // (a field over the batch: its input the field)
         kernels.add(new Kernel(Kernel.Kind.TILE, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));
       } else if (s.spec() instanceof IndexMap || s.spec() instanceof dev.kiln.processor.ir.Roll) { // a padding, a flip or a roll
         kernels.add(new Kernel(Kernel.Kind.PAD, label, s.spec(), null, null, false, s.input(), s.output(), in, out, s.source()));

@@ -31,8 +31,8 @@ final class ScatterEmitter {
             Generator.batchShape(k.inShape()), d, SCATTER_KERNELS, ids.array(), ids.offset(), k.outPerSample(),
             Generator.batchShape(k.outShape()));
       } else { // the index forms' placement turned round
-        b.addStatement("p.placed$L = $T.selectPlaces(new int[] {$L}, $L, new int[] {$L})", j, SCATTER_KERNELS,
-            Generator.batchShape(k.inShape()), d, s.idsList());
+        b.addStatement("p.placed$L = $T.selectPlaces(new int[] {$L}, $L, $L)", j, SCATTER_KERNELS, Generator.batchShape(k.inShape()), d,
+            indexIds(gen, k));
       }
       b.addStatement("$T.place($L, $L, $L, $L, 0f, p.placed$L, false, 1f)", SCATTER_KERNELS, out.array(), out.offset(), x.array(),
           x.offset(), j);
@@ -47,13 +47,26 @@ final class ScatterEmitter {
           Generator.perSample(index), Generator.batchShape(index),
           s.op().hasSource ? "new int[] {" + Generator.batchShape(k.inShapes().get(s.sourceInput())) + "}" : "null");
     } else {
-      b.addStatement("p.placed$L = $T.indexPlaces($S, new int[] {$L}, $L, new int[] {$L})", j, SCATTER_KERNELS, s.op().torchName,
-          Generator.batchShape(k.inShape()), d, s.idsList());
+      b.addStatement("p.placed$L = $T.indexPlaces($S, new int[] {$L}, $L, $L)", j, SCATTER_KERNELS, s.op().torchName,
+          Generator.batchShape(k.inShape()), d, indexIds(gen, k));
     }
     Ref src = s.op().hasSource ? gen.ref(k.inputs().get(s.sourceInput()), refs) : null;
     b.addStatement("$T.place($L, $L, $L, $L, $L, p.placed$L, $L, $L)", SCATTER_KERNELS, out.array(), out.offset(),
         src == null ? "null" : src.array(), src == null ? "0" : src.offset(), Generator.floatLiteral(s.value()), j, s.op().adds,
         Generator.floatLiteral(s.alpha()));
+  }
+
+  /**
+   * The index forms' ids as the forward reads them: the constant ids ({@code new int[] {0, 2}}), or a buffer's values now, eager's
+   * checks of an index at each call ({@code Compiled.bufferIds("index_select", "perm", this.perm, 3)}).
+   */
+  private static CodeBlock indexIds(Generator gen, Kernel k) {
+    Scatter s = (Scatter) k.spec();
+    if (!s.readsBuffer()) {
+      return CodeBlock.of("new int[] {$L}", s.idsList());
+    }
+    String buffer = gen.parameterCode.tensorField(gen.ir.tensor(k.inputs().get(s.bufferInput())));
+    return CodeBlock.of("$T.bufferIds($S, $S, $L, $L)", Generator.COMPILED, s.op().torchName, s.buffer(), buffer, s.count());
   }
 
   /** The gradient of input {@code w} (x, or the source) into {@code target}, written or added ({@code accumulate}). */
@@ -71,15 +84,16 @@ final class ScatterEmitter {
     }
   }
 
-  /** Whether kernel input {@code w} gets no gradient: a scatter's index. */
+  /** Whether kernel input {@code w} gets no gradient: a scatter's index, an index form's buffer of ids. */
   static boolean isIndex(Kernel k, int w) {
-    return k.kind() == Kernel.Kind.SCATTER && w == ((Scatter) k.spec()).indexInput();
+    return k.kind() == Kernel.Kind.SCATTER && (w == ((Scatter) k.spec()).indexInput() || w == ((Scatter) k.spec()).bufferInput());
   }
 
   /** The eager call on CUDA: {@code v1.scatter(1, v3, v2)}, {@code v1.indexAdd(2, Tensor.labels(0, 2).to(v1.device()), v2, 0.5f)}. */
   static CodeBlock cudaCall(Kernel k, String x, Map<String, String> locals) {
     Scatter s = (Scatter) k.spec();
-    CodeBlock index = s.op().byElement ? CodeBlock.of("$L", locals.get(k.inputs().get(s.indexInput())))
+    CodeBlock index = s.op().byElement || s.readsBuffer() // (a buffer: moved with the model, read as eager reads it)
+        ? CodeBlock.of("$L", locals.get(k.inputs().get(s.op().byElement ? s.indexInput() : s.bufferInput())))
         : CodeBlock.of("$T.labels($L).to($L.device())", TENSOR, s.idsList(), x);
     CodeBlock.Builder call = CodeBlock.builder().add("$L.$L($L, $L", x, s.op().method, s.dim(), index);
     if (s.op().reads()) {

@@ -100,10 +100,10 @@ final class StepCalls {
    */
   void constantIdsForward(CodeBlock.Builder b, Kernel k, ConstantIds c, int step, Ref out) {
     String local = "rows$" + step;
-    b.addStatement("float[] $LIds = {$L}", local, Arrays.stream(c.ids()).mapToObj(i -> i + "f").collect(Collectors.joining(", ")))
+    b.addStatement("float[] $LIds = $L", local, c.buffer() == null ? constantIds(c) : CodeBlock.of("p.lookedUp$L = $L", step, constantIds(c)))
         .addStatement("$T $LW = $L.weight()", TENSOR, local, gen.layerFields.layerField(k.layer()))
         .addStatement("$T.embeddingForward($L, $L, $LIds, 0, $L, $LW.readBuffer(), $LW.offset(), $L, $L, new int[] {$L})", KERNELS,
-            out.array(), out.offset(), local, c.ids().length, local, local, c.embedding().numEmbeddings(), c.embedding().embeddingDim(),
+            out.array(), out.offset(), local, c.count(), local, local, c.embedding().numEmbeddings(), c.embedding().embeddingDim(),
             Generator.joined(c.shape()))
         .beginControlFlow("for (int s = 1; s < n; s++)")
         .addStatement("System.arraycopy($L, $L, $L, $L + s * $L, $L)", out.array(), out.offset(), out.array(), out.offset(), c.perSample(),
@@ -121,15 +121,28 @@ final class StepCalls {
     String layer = gen.layerFields.layerField(k.layer());
     b.addStatement("float[] $LGW = $T.gradBuffer($L.weight(), $L)", local, COMPILED, layer, gen.parameterCode.recordedNeed(layer + ".weight()"))
         .beginControlFlow("if ($LGW != null)", local)
-        .addStatement("float[] $LIds = {$L}", local, Arrays.stream(c.ids()).mapToObj(i -> i + "f").collect(Collectors.joining(", ")))
+        .addStatement("float[] $LIds = $L", local, c.buffer() == null ? constantIds(c) : CodeBlock.of("p.lookedUp$L", step))
         .addStatement("float[] $LG = new float[$L]", local, c.perSample())
         .addStatement(c.shape().length > c.sampleShape().length // [1, S, D]: repeated over the batch, else a suffix ([S, D])
             ? CodeBlock.of("$T.sumRepeatedBackward($LG, 0, $L, $L, null, 0, null, 0, 1, n, $L, false)", KERNELS, local, d.array(),
                 d.offset(), c.perSample())
             : CodeBlock.of("$T.biasGradient($LG, 0, $L, $L, n, $L, false)", KERNELS, local, d.array(), d.offset(), c.perSample()))
-        .addStatement("$T.embeddingBackward($LGW, 0, $LG, 0, $LIds, 0, $L, $L, $L)", KERNELS, local, local, local, c.ids().length,
+        .addStatement("$T.embeddingBackward($LGW, 0, $LG, 0, $LIds, 0, $L, $L, $L)", KERNELS, local, local, local, c.count(),
             c.embedding().embeddingDim(), c.embedding().paddingIdx())
         .endControlFlow();
+  }
+
+  /**
+   * The ids of the rows built in forward as the lookup reads them: the constants ({@code {0f, 1f, 2f}}), or a buffer's values
+   * now, eager's check of an embedding's indices at each call ({@code Compiled.lookedUpIds("positionIds", positionIds, 6)}), kept
+   * in the plan for backward (as eager's node keeps the ids it looked up).
+   */
+  private CodeBlock constantIds(ConstantIds c) {
+    if (c.buffer() == null) {
+      return CodeBlock.of("{$L}", Arrays.stream(c.ids()).mapToObj(i -> i + "f").collect(Collectors.joining(", ")));
+    }
+    return CodeBlock.of("$T.lookedUpIds($S, $L, $L)", COMPILED, c.buffer(),
+        gen.parameterCode.tensorField(gen.ir.tensor(TensorIr.valueName(c.buffer()))), c.count());
   }
 
   /**
@@ -151,6 +164,10 @@ final class StepCalls {
     }
     if (k.spec() instanceof IdOp op) { // ids.add(1): eager's integer arithmetic of the ids on the device
       return CodeBlock.of("$L.$L", in, op.call());
+    }
+    if (k.spec() instanceof ConstantIds c && c.buffer() != null) { // a buffer of ids: moved with the model, looked up as eager's
+      return CodeBlock.of("$L.apply($L)", gen.layerFields.layerField(k.layer()),
+          gen.parameterCode.fieldExpression(gen.ir.tensor(TensorIr.valueName(c.buffer()))));
     }
     if (k.spec() instanceof ConstantIds c) { // eager mode's [S, D], which the add that reads it repeats over the batch
       return CodeBlock.of("$L.apply($T.labels($L).reshape($L).to($L.device()))", gen.layerFields.layerField(k.layer()), TENSOR,

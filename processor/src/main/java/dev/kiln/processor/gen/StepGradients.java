@@ -203,6 +203,40 @@ final class StepGradients {
   }
 
   /**
+   * The gradient of a tensor field expanded over the batch ({@code cls.expand(b, -1, -1)}, a TILE of the field): eager's
+   * expand backward, each pass's sum in reverse ({@code MathKernels.sumAlong}, the batch's last), then added to the
+   * parameter's gradient; a buffer gets none.
+   */
+  void expandedFieldBackward(CodeBlock.Builder b, Kernel k, Ref d) {
+    TensorIr field = gen.ir.tensor(k.in());
+    if (!field.isParameter()) {
+      b.add("// a buffer gets no gradient\n");
+      return;
+    }
+    int j = gen.kernels.indexOf(k) + 1;
+    summedFieldGradient(b, field, j, k.tilePasses(), d, "p.dtile" + j + "_", () -> { });
+  }
+
+  /**
+   * A parameter's gradient through eager's expand of it (kernel {@code j}): {@code before} writes the expanded operand's
+   * gradient into {@code expanded}, the expand's {@code passes} sum it back to the field's shape ({@code between} naming
+   * the plan's buffers between them), and the sum is added to the parameter's gradient, when it needs one.
+   */
+  void summedFieldGradient(CodeBlock.Builder b, TensorIr field, int j, int[][] passes, Ref expanded, String between,
+      Runnable before) {
+    String local = "field" + j;
+    int m = Shapes.numel(field.shape());
+    gen.parameterCode.declareFieldGradient(b, local + "G", field);
+    b.beginControlFlow("if ($LG != null)", local)
+        .addStatement("float[] $LSum = new float[$L]", local, m);
+    before.run();
+    ElementwiseEmitter.sumPasses(b, passes, expanded, new Ref(local + "Sum", "0", true), between);
+    b.addStatement("$T.accumulate($LG, $L, $LSum, 0, $L)", KERNELS, local, ParameterCode.gradOffset(field), local, m);
+    gen.parameterCode.scatterFieldGradient(b, local + "G", field);
+    b.endControlFlow();
+  }
+
+  /**
    * The gradient of a tensor field that an add or a mul repeats over the batch: the incoming
    * gradient (masked by a fused ReLU's output; times the other input for a mul) summed over the
    * batch, added to the parameter's own gradient.

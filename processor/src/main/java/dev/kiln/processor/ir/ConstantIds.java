@@ -18,11 +18,31 @@ import java.util.Arrays;
  * @param ids the ids in order, each a row of the weight (checked when read)
  * @param shape the ids' shape as eager mode holds them ({@code [S]}, or {@code [1, S]})
  * @param text the ids as written, for messages
+ * @param buffer for a buffer of ids ({@code registerBuffer("positionIds", Tensor.labels(...))}, {@code wpe.apply(positionIds)}),
+ *     its field, whose values the generated code reads at each call (a load changes them; {@code ids} is null then); else null
  */
-public record ConstantIds(Embedding.Spec embedding, int[] ids, int[] shape, String text) implements LayerSpec {
+public record ConstantIds(Embedding.Spec embedding, int[] ids, int[] shape, String text, String buffer) implements LayerSpec {
   public ConstantIds {
-    ids = ids.clone();
+    if ((ids == null) == (buffer == null) || ids != null && ids.length != Shapes.numel(shape)) {
+      throw new IllegalArgumentException(text + ": ids or a buffer, of the shape's count");
+    }
+    ids = ids == null ? null : ids.clone();
     shape = shape.clone();
+  }
+
+  /** The ids built from constants. */
+  public ConstantIds(Embedding.Spec embedding, int[] ids, int[] shape, String text) {
+    this(embedding, ids, shape, text, null);
+  }
+
+  /** The buffer of ids {@code buffer} of {@code shape}, read at each call. */
+  public static ConstantIds ofBuffer(Embedding.Spec embedding, int[] shape, String text, String buffer) {
+    return new ConstantIds(embedding, null, shape, text, buffer);
+  }
+
+  /** How many ids it looks up. */
+  public int count() {
+    return Shapes.numel(shape);
   }
 
   /** The ids' shape in a sample: eager mode's without its leading 1, which broadcasts over the batch. */
@@ -32,7 +52,7 @@ public record ConstantIds(Embedding.Spec embedding, int[] ids, int[] shape, Stri
 
   /** The rows one sample holds: the ids' count times the embedding's size. */
   public int perSample() {
-    return ids.length * embedding.embeddingDim();
+    return count() * embedding.embeddingDim();
   }
 
   /** The value eager mode makes: the ids' shape and the embedding's size ({@code [S, D]}). */
@@ -62,7 +82,7 @@ public record ConstantIds(Embedding.Spec embedding, int[] ids, int[] shape, Stri
   @Override
   public boolean equals(Object o) {
     return o instanceof ConstantIds c && c.embedding.equals(embedding) && Arrays.equals(c.ids, ids) && Arrays.equals(c.shape, shape)
-        && c.text.equals(text);
+        && c.text.equals(text) && java.util.Objects.equals(c.buffer, buffer);
   }
 
   @Override

@@ -5,8 +5,10 @@ import dev.kiln.dsl.LayerSpec;
 /**
  * Ids moved in a compiled forward: a {@link Narrow}, {@link Flip}, {@link Roll} or {@link Pad} whose input is ids (the
  * input an Embedding looks up through it, an argmax's indices, ids computed in forward), or a {@link Where} whose a and b
- * are such ids (its mask, a and b of the result's shape), as {@code emb.apply(ids.flip(1))} or {@code
- * emb.apply(F.pad(ids, new int[] {1, 0}, 0).narrow(1, 0, S))} (shifted right past a start token). The step moves
+ * are such ids (its mask, a and b broadcast), or a sum ({@link Reduce}, not a mean) of ids, which eager mode computes in 64
+ * bits and refuses past 2^24 ({@code ids.clamp(0, 1).sum(1, true)}: each sample's count of ids that are not the padding
+ * 0), as {@code emb.apply(ids.flip(1))} or {@code emb.apply(F.pad(ids, new int[] {1, 0}, 0).narrow(1, 0, S))} (shifted
+ * right past a start token). The step moves
  * whole values as the float step would (each an exact float), so it runs the float step's forward; the result is ids,
  * without gradient, which an Embedding (or more integer arithmetic, or another move) alone reads. A pad's value is the id
  * eager mode pads with: the float cast toward zero, as PyTorch casts it to the int64 tensor's type.
@@ -19,7 +21,13 @@ public record IdMove(LayerSpec move) implements LayerSpec {
    * roll or pad of one input, or a where of two ({@code Tensor.where(mask, ids, other)}: its mask is no operand).
    */
   public static boolean moves(LayerSpec spec) {
-    return spec instanceof Narrow || spec instanceof IndexMap || spec instanceof Roll || spec instanceof Where;
+    return spec instanceof Narrow || spec instanceof IndexMap || spec instanceof Roll || spec instanceof Where
+        || spec instanceof Reduce r && !r.mean();
+  }
+
+  /** Whether this sums ids ({@code ids.clamp(0, 1).sum(1, true)}, lengths): in 64 bits, past 2^24 eager's error. */
+  public boolean sum() {
+    return move instanceof Reduce;
   }
 
   /** The values a step moves (a where's a and b, not its mask; the one input of the others): ids where it moves ids. */

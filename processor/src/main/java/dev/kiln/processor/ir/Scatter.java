@@ -17,16 +17,21 @@ import java.util.stream.Collectors;
  * argmax's, argmin's, topk's or argsort's indices, views of them), which take no gradient. The index forms' index is
  * ids built from constants ({@code Tensor.labels(0, 2)}), held here as {@code ids}, the same for every sample. A gather
  * ({@code x.gather(dim, index)}, the writes' gradient) is the same step read the other way: x and the index, of the index's
- * shape; an index select ({@code x.indexSelect(dim, Tensor.labels(0, 2))}) the index forms' read, of constant ids.
+ * shape; an index select ({@code x.indexSelect(dim, Tensor.labels(0, 2))}) the index forms' read, of constant ids. The index
+ * forms' index may instead be a buffer of ids ({@code registerBuffer("perm", Tensor.labels(2, 0, 1))}), model state that a load
+ * or a write in place changes: its count is folded from the declaration, its values read at each call (the step's last input).
  *
  * @param op the write
  * @param dim the dimension as written
  * @param value the value a scatter or an index fill of a value writes, else 0
  * @param alpha index_add's factor, else 1
- * @param ids the index forms' ids, in order, else null
+ * @param ids the index forms' constant ids, in order, else null
  * @param idsText the index as written, for messages and the CUDA call
+ * @param buffer the index forms' buffer of ids (its field, {@code perm}), read at each call, else null
+ * @param count the number of ids: the constant ids' or the buffer's declared; 0 for ids of the batch
  */
-public record Scatter(Op op, int dim, float value, float alpha, List<Integer> ids, String idsText) implements LayerSpec {
+public record Scatter(Op op, int dim, float value, float alpha, List<Integer> ids, String idsText, String buffer, int count)
+    implements LayerSpec {
   /** The writes, by the Tensor method that makes them. */
   public enum Op {
     SCATTER("scatter", "scatter", true, false, true),
@@ -65,9 +70,27 @@ public record Scatter(Op op, int dim, float value, float alpha, List<Integer> id
 
   public Scatter {
     ids = ids == null ? null : List.copyOf(ids);
-    if (op.byElement == (ids != null)) {
-      throw new IllegalArgumentException(op.method + ": " + (op.byElement ? "takes ids of the batch" : "takes constant ids"));
+    if (op.byElement == (ids != null || buffer != null) || ids != null && buffer != null) {
+      throw new IllegalArgumentException(op.method + ": " + (op.byElement ? "takes ids of the batch" : "takes constant ids or a buffer"));
     }
+    if (ids != null && count != ids.size()) {
+      throw new IllegalArgumentException(op.method + ": " + count + " for " + ids.size() + " ids");
+    }
+  }
+
+  /** A write of ids of the batch, or an index form of constant ids. */
+  public Scatter(Op op, int dim, float value, float alpha, List<Integer> ids, String idsText) {
+    this(op, dim, value, alpha, ids, idsText, null, ids == null ? 0 : ids.size());
+  }
+
+  /** Whether the index is a buffer of ids, read at each call ({@link #bufferInput}). */
+  public boolean readsBuffer() {
+    return buffer != null;
+  }
+
+  /** The step's input that is the buffer of ids (the last), or -1 where the index is not one. */
+  public int bufferInput() {
+    return buffer == null ? -1 : op.hasSource ? 2 : 1;
   }
 
   /** The step's input that is the source (x is 0), or -1 for a write of a value. */
@@ -92,7 +115,7 @@ public record Scatter(Op op, int dim, float value, float alpha, List<Integer> id
     int d = along(in);
     int[] out = in.clone();
     if (op == Op.INDEX_SELECT) {
-      out[d] = ids.size();
+      out[d] = count;
     }
     return out;
   }
@@ -129,12 +152,12 @@ public record Scatter(Op op, int dim, float value, float alpha, List<Integer> id
     }
     if (src != null) {
       try {
-        ScatterKernels.checkIndexSource(op.torchName, x, d, ids.size(), src);
+        ScatterKernels.checkIndexSource(op.torchName, x, d, count, src);
       } catch (IllegalArgumentException e) {
         throw new ShapeException(this + ": " + e.getMessage());
       }
     }
-    for (int i = 0; i < ids.size(); i++) {
+    for (int i = 0; buffer == null && i < ids.size(); i++) { // (a buffer's ids are checked at each call, as eager's)
       int id = ids.get(i), size = x[d];
       if (id < -size || id >= size) {
         throw new ShapeException(this + ": index " + id + " at " + i + " of " + idsText + " is out of range for dimension " + d
@@ -153,10 +176,10 @@ public record Scatter(Op op, int dim, float value, float alpha, List<Integer> id
     if (op == Op.GATHER) {
       return "gather(" + dim + ", index)";
     }
+    String index = op.byElement ? "index" : buffer != null ? buffer : "Tensor.labels(" + idsList() + ")";
     if (op == Op.INDEX_SELECT) {
-      return "indexSelect(" + dim + ", Tensor.labels(" + idsList() + "))";
+      return "indexSelect(" + dim + ", " + index + ")";
     }
-    String index = op.byElement ? "index" : "Tensor.labels(" + idsList() + ")";
     String rest = op.hasSource ? ", src" : ", " + value + "f";
     return op.method + "(" + dim + ", " + index + rest + (op == Op.INDEX_ADD && alpha != 1f ? ", " + alpha + "f" : "") + ")";
   }

@@ -266,8 +266,9 @@ final class AttentionLayers {
           + " batch_first=True) and pass [N, L, E], or leave out @Model");
     }
     if (qs[0] != -1 || ks[0] != -1 || vs[0] != -1) { // (a tensor field has no batch: a learned query, pos.expand(...) eagerly)
-      throw new Unsupported(who + ": query, key and value must be values of the batch [N, ..., E]; a tensor field of the model"
-          + " (a learned query) is not compiled as one, leave out @Model for it");
+      throw new Unsupported(who + ": query, key and value must be values of the batch [N, ..., E], as PyTorch's batch_first"
+          + " layer needs them; expand a tensor field of the model (a learned query [1, L, E]) over the batch first:"
+          + " attn.forward(query.expand(x.size(0), -1, -1), x, x)");
     }
     if (qs.length != 3 || qs[2] != e || ks.length != 3 || ks[2] != s.kdim() || vs.length != 3 || vs[2] != s.vdim()
         || ks[1] != vs[1]) {

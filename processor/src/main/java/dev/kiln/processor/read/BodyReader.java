@@ -274,6 +274,7 @@ final class BodyReader implements StatementReader, ValueReader {
           return true; // a return in the branch this mode takes ended the method
         }
       } else if (s instanceof IfTree branch && loops.foldHereOrNull(branch.getCondition(), unit, fields) instanceof Boolean taken) {
+        // if (i == EXIT) in an unrolled loop; nanoGPT's if (flash) of a block's constant field: the branch taken, read alone
         StatementTree chosen = taken ? branch.getThenStatement() : branch.getElseStatement();
         if (chosen != null && readStatements(loops.body(chosen), unit, fields, className, returned, inLoop)) {
           return true; // if (i == EXIT) return x; at the unrolled index that returns; if (upsample != 0) of a block's constant
@@ -513,6 +514,11 @@ final class BodyReader implements StatementReader, ValueReader {
           && idsReader.isConstantIds(mi.getArguments().get(0), unit)) { // wpe.apply(pos): GPT-2's positions' rows
         return idsReader.lookUpConstantIds(leaf.layer(), embedding, mi, unit);
       }
+      if (node instanceof Leaf leaf && leaf.layer().spec() instanceof Embedding.Spec embedding
+          && code.trees.getElement(TreePath.getPath(unit, mi.getArguments().get(0))) instanceof VariableElement v
+          && isTensorField(v)) { // wpe.apply(positionIds): a buffer's rows, its ids read at each call
+        return idsReader.lookUpBuffer(leaf.layer(), embedding, mi, v, unit, className);
+      }
       String input = expression(mi.getArguments().get(0), unit, fields, className);
       if (input == null) {
         return null;
@@ -558,6 +564,17 @@ final class BodyReader implements StatementReader, ValueReader {
     }
     if (idsReader.idPairCall(method, mi) != null) { // ids.floorDivide(other): of two values, ids both (resolveIdArithmetic)
       return idsReader.idPairStep(mi, idsReader.idPairCall(method, mi), unit, fields, className);
+    }
+    if ((IdsReader.onDeviceOf(mi) || mi.getArguments().isEmpty() && mi.getMethodSelect() instanceof MemberSelectTree c
+        && c.getIdentifier().contentEquals("contiguous")) && isTensorMethod(mi, unit, false)) {
+      // pos.to(x.device()): a compiled forward's values and fields share its device; y.contiguous(): Kiln's tensors all are
+      return expression(((MemberSelectTree) mi.getMethodSelect()).getExpression(), unit, fields, className);
+    }
+    if (FunctionCalls.isSqueeze(mi, method)) { // pooled.squeeze(1), h.unsqueeze(-1): views of a value
+      return functionCalls.squeeze(mi, unit, fields, className);
+    }
+    if (FunctionCalls.isExpand(mi, method)) { // cls.expand(b, -1, -1): a tensor field repeated over the batch
+      return functionCalls.expand(mi, unit, fields, className);
     }
     if (method instanceof ExecutableElement ex && mi.getMethodSelect() instanceof MemberSelectTree ms
         && ((TypeElement) ex.getEnclosingElement()).getQualifiedName().contentEquals(DeclarationReader.TENSOR)

@@ -289,7 +289,15 @@ final class ConstantFolder {
             && asNumber(fold(call.getArguments().get(0), unit)) instanceof Number n) {
           return Math.sqrt(n.doubleValue());
         }
-        throw new NotConstant(t, "a call, which javac does not fold (Math.sqrt of constants excepted)");
+        if (e instanceof ExecutableElement m && m.getSimpleName().contentEquals("pow") && call.getArguments().size() == 2
+            && m.getEnclosingElement() instanceof TypeElement owner
+            && (owner.getQualifiedName().contentEquals("java.lang.Math") || owner.getQualifiedName().contentEquals("java.lang.StrictMath"))
+            && asNumber(fold(call.getArguments().get(0), unit)) instanceof Number base
+            && asNumber(fold(call.getArguments().get(1), unit)) instanceof Number exponent) {
+          // vit.py's dim_head ** -0.5: StrictMath's (fdlibm), which Math.pow is within an ulp of; a compiled model uses it as a float
+          return StrictMath.pow(base.doubleValue(), exponent.doubleValue());
+        }
+        throw new NotConstant(t, "a call, which javac does not fold (Math.sqrt and Math.pow of constants excepted)");
       }
       default:
         throw new NotConstant(t, "not a constant expression");

@@ -17,9 +17,12 @@ import dev.kiln.processor.Message;
 import dev.kiln.processor.ir.Add;
 import dev.kiln.processor.ir.Cat;
 import dev.kiln.processor.ir.Compare;
+import dev.kiln.processor.ir.Cosine;
+import dev.kiln.processor.ir.ExpandField;
 import dev.kiln.processor.ir.Div;
 import dev.kiln.processor.ir.MatMul;
 import dev.kiln.processor.ir.Mul;
+import dev.kiln.processor.ir.Reshape;
 import dev.kiln.processor.ir.Scale;
 import dev.kiln.processor.ir.Source;
 import dev.kiln.processor.ir.Sub;
@@ -102,6 +105,115 @@ final class FunctionCalls {
       inputs.add(value);
     }
     return steps.step(inputs, new Cat(d), null, mi.toString(), code.source(unit, mi));
+  }
+
+  /** Whether {@code mi} is {@code t.squeeze(dim)} or {@code t.unsqueeze(dim)} of a Tensor ({@link #squeeze}). */
+  static boolean isSqueeze(MethodInvocationTree mi, Element method) {
+    return method instanceof ExecutableElement ex && Set.of("squeeze", "unsqueeze").contains(ex.getSimpleName().toString())
+        && mi.getArguments().size() == 1 && !ex.getModifiers().contains(javax.lang.model.element.Modifier.STATIC)
+        && mi.getMethodSelect() instanceof MemberSelectTree
+        && ((TypeElement) ex.getEnclosingElement()).getQualifiedName().contentEquals(DeclarationReader.TENSOR);
+  }
+
+  /**
+   * {@code x.squeeze(dim)} or {@code x.unsqueeze(dim)} of a value of the batch (an attention pooling's {@code pooled.squeeze(1)}
+   * of {@code [N, 1, E]}, Kim's CNN's {@code x.unsqueeze(1)} making embedded words one channel): a view of the value
+   * ({@link Reshape}), no work; a squeeze of a size other than 1 keeps the shape, as PyTorch's; {@code dim} negative from
+   * the end. The batch, or a dimension out of range, is refused on the line. Null after an error (reported).
+   */
+  String squeeze(MethodInvocationTree mi, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
+    String name = ((MemberSelectTree) mi.getMethodSelect()).getIdentifier().toString();
+    List<Object> dim = code.constants(mi.getArguments(), mi.toString(), name, unit);
+    if (dim == null) {
+      return null;
+    }
+    String value = steps.expression(((MemberSelectTree) mi.getMethodSelect()).getExpression(), unit, fields, className);
+    int[] shape = value == null ? null : steps.sizeReader.sizes().shapeOf(value);
+    if (shape == null) {
+      return null;
+    }
+    if (Cosine.isField(shape)) { // (a buffer's unsqueeze is BufferReader's, computed when the buffer changes)
+      diagnostics.error(unit, mi, Message.EAGER_ONLY_TENSOR_METHOD, steps.methodName, name, mi);
+      return null;
+    }
+    boolean un = name.equals("unsqueeze");
+    int rank = shape.length + (un ? 1 : 0);
+    if (!(dim.get(0) instanceof Integer given)) {
+      diagnostics.error(unit, mi, Message.UNSUPPORTED_FUNCTION, mi + ": the dimension must be an int constant");
+      return null;
+    }
+    int d = given < 0 ? given + rank : given;
+    if (d < 0 || d >= rank) {
+      diagnostics.error(unit, mi, Message.UNSUPPORTED_FUNCTION, mi + ": dimension " + given + " is out of range for "
+          + (un ? "a new dimension of " : "") + Shapes.toString(shape) + " (from " + -rank + " to " + (rank - 1) + ")");
+      return null;
+    }
+    if (d == 0) {
+      diagnostics.error(unit, mi, Message.UNSUPPORTED_FUNCTION, mi + ": a compiled forward keeps dimension 0 of "
+          + Shapes.toString(shape) + " as the batch, so it " + (un ? "adds a dimension after it (x.unsqueeze(1))"
+          : "squeezes a dimension after it (x.squeeze(1))") + "; leave out @Model to run it eagerly");
+      return null;
+    }
+    if (!un && shape[d] != 1) {
+      return value; // a squeeze of a size other than 1: the value as it is, as PyTorch's
+    }
+    List<Integer> out = new ArrayList<>();
+    for (int s : shape) {
+      out.add(s);
+    }
+    if (un) {
+      out.add(d, 1);
+    } else {
+      out.remove(d);
+    }
+    return steps.step(List.of(value), new Reshape(out), null, mi.toString(), code.source(unit, mi));
+  }
+
+  /** Whether {@code mi} is {@code t.expand(sizes...)} of a Tensor ({@link #expand}). */
+  static boolean isExpand(MethodInvocationTree mi, Element method) {
+    return method instanceof ExecutableElement ex && ex.getSimpleName().contentEquals("expand")
+        && !ex.getModifiers().contains(javax.lang.model.element.Modifier.STATIC) && mi.getMethodSelect() instanceof MemberSelectTree
+        && ((TypeElement) ex.getEnclosingElement()).getQualifiedName().contentEquals(DeclarationReader.TENSOR);
+  }
+
+  /**
+   * {@code field.expand(n, sizes...)}: a tensor field of the model repeated over the batch ({@link ExpandField}), ViT's
+   * {@code cls_token.expand(b, -1, -1)} and an attention pooling's learned query; the first size the batch size, the others
+   * constants. The expand of a value of the batch is refused naming {@code repeat}. Null after an error (reported).
+   */
+  String expand(MethodInvocationTree mi, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
+    ExpressionTree receiver = ((MemberSelectTree) mi.getMethodSelect()).getExpression();
+    String value = steps.expression(receiver, unit, fields, className);
+    if (value == null) {
+      return null;
+    }
+    TensorIr field = steps.tensors == null ? null : steps.tensors.byValue(value);
+    int[] shape = field != null ? field.shape() : steps.sizeReader.sizes().shapeOf(value);
+    if (shape == null) {
+      return null;
+    }
+    if (field == null) {
+      diagnostics.error(unit, mi, Message.EXPAND_VALUE, steps.methodName, mi);
+      return null;
+    }
+    List<? extends ExpressionTree> args = mi.getArguments();
+    if (args.isEmpty() || !steps.isBatchSize(args.get(0), unit)) {
+      diagnostics.error(unit, args.isEmpty() ? mi : args.get(0), Message.EXPAND_FIELD_BATCH, steps.methodName, mi, receiver);
+      return null;
+    }
+    List<Object> sizes = code.constants(args.subList(1, args.size()), mi.toString(), "expand", unit);
+    if (sizes == null) {
+      return null;
+    }
+    List<Integer> ints = new ArrayList<>();
+    for (int i = 0; i < sizes.size(); i++) {
+      if (!(sizes.get(i) instanceof Integer size)) {
+        diagnostics.error(unit, args.get(i + 1), Message.NON_CONSTANT_ARGUMENT, mi.toString(), args.get(i + 1), "expand");
+        return null;
+      }
+      ints.add(size);
+    }
+    return steps.step(List.of(value), new ExpandField(ints), null, mi.toString(), code.source(unit, mi));
   }
 
   /**
@@ -204,9 +316,6 @@ final class FunctionCalls {
         && steps.loops.foldHereOrNull(args.get(2), unit, fields) instanceof Boolean training) {
       return steps.modeConditions.functionalDropout(mi, name, args, training, unit, fields, className); // F.dropout(x, p, isTraining())
     }
-    if ((name.equals("unsqueeze") || name.equals("squeeze")) && args.size() == 2) {
-      return squeezed(mi, name, args, unit, fields, className);
-    }
     boolean twoValues = args.size() == 2 && isTensor(args.get(1), unit);
     LayerSpec joining = !twoValues ? null : switch (name) { // a residual, a centred value, a gate, a quotient, a product
       case "add" -> new Add();
@@ -252,53 +361,6 @@ final class FunctionCalls {
     }
     input = input != null ? input : steps.expression(args.get(0), unit, fields, className);
     return input == null ? null : steps.step(input, spec, null, mi.toString(), code.source(unit, mi));
-  }
-
-  /**
-   * {@code x.unsqueeze(d)} or {@code x.squeeze(d)} of a value (PyTorch's {@code x.unsqueeze(1)} that makes embedded words
-   * one channel, {@code conv(x).squeeze(3)} that drops a width of 1): a view, read as the {@link Reshape} to the shape it
-   * gives, the batch kept first; {@code d} negative from the end as PyTorch's, a squeeze of a size other than 1 the value
-   * as it is. The batch (dimension 0) is refused: a compiled forward keeps it first. Null after an error.
-   */
-  private String squeezed(MethodInvocationTree mi, String name, List<? extends ExpressionTree> args, CompilationUnitTree unit,
-      Map<String, LayerNode> fields, String className) {
-    List<Object> dims = code.constants(args.subList(1, 2), mi.toString(), name, unit);
-    if (dims == null) {
-      return null;
-    }
-    String input = steps.expression(args.get(0), unit, fields, className);
-    int[] shape = input == null ? null : steps.sizeReader.sizes().shapeOf(input);
-    if (shape == null) {
-      return null;
-    }
-    boolean unsqueeze = name.equals("unsqueeze");
-    int rank = shape.length + (unsqueeze ? 1 : 0);
-    int dim = ((Number) dims.get(0)).intValue();
-    int at = dim < 0 ? dim + rank : dim;
-    if (at < 0 || at >= rank) {
-      diagnostics.error(unit, mi, Message.UNSUPPORTED_FUNCTION, mi + ": dimension " + dim + " is out of range for "
-          + (unsqueeze ? "a new dimension of " : "") + Shapes.toString(shape) + " (from " + -rank + " to " + (rank - 1) + ")");
-      return null;
-    }
-    if (at == 0) {
-      diagnostics.error(unit, mi, Message.UNSUPPORTED_FUNCTION, mi + ": a compiled forward keeps dimension 0 of "
-          + Shapes.toString(shape) + " as the batch, so it " + (unsqueeze ? "adds a dimension after it (x.unsqueeze(1))"
-          : "squeezes a dimension after it (x.squeeze(1))") + "; leave out @Model to run it eagerly");
-      return null;
-    }
-    List<Integer> sizes = new ArrayList<>();
-    for (int i = 0; i < shape.length; i++) {
-      if (unsqueeze && i == at) {
-        sizes.add(1);
-      }
-      if (unsqueeze || i != at || shape[i] != 1) {
-        sizes.add(i == 0 ? -1 : shape[i]);
-      }
-    }
-    if (unsqueeze && at == shape.length) {
-      sizes.add(1);
-    }
-    return steps.step(input, new Reshape(sizes), null, mi.toString(), code.source(unit, mi));
   }
 
   /**

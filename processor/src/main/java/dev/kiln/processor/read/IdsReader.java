@@ -14,6 +14,7 @@ import dev.kiln.dsl.LayerSpec;
 import dev.kiln.processor.Diagnostics;
 import dev.kiln.processor.Message;
 import dev.kiln.processor.ir.ConstantIds;
+import dev.kiln.processor.ir.TensorIr;
 import dev.kiln.processor.ir.LayerIr;
 import dev.kiln.processor.ir.IdMove;
 import dev.kiln.processor.ir.IdOp;
@@ -31,6 +32,7 @@ import javax.lang.model.element.Element;
 import javax.lang.model.element.ExecutableElement;
 import javax.lang.model.element.Modifier;
 import javax.lang.model.element.TypeElement;
+import javax.lang.model.element.VariableElement;
 import javax.lang.model.type.TypeKind;
 import javax.lang.model.util.Elements;
 import javax.lang.model.util.Types;
@@ -298,7 +300,7 @@ final class IdsReader {
    * CUDA in eager mode writes them. The compiled step places its ids on the model's device itself, so it reads the ids
    * as they were.
    */
-  private static boolean onDeviceOf(MethodInvocationTree mi) {
+  static boolean onDeviceOf(MethodInvocationTree mi) {
     return mi.getMethodSelect() instanceof MemberSelectTree ms && ms.getIdentifier().contentEquals("to")
         && mi.getArguments().size() == 1 && DeclarationReader.stripped(mi.getArguments().get(0)) instanceof MethodInvocationTree arg
         && arg.getArguments().isEmpty() && arg.getMethodSelect() instanceof MemberSelectTree device
@@ -349,6 +351,31 @@ final class IdsReader {
       return null;
     }
     return steps.step(steps.inputName, new ConstantIds(embedding, ids.ids(), ids.shape(), ids.text()), layer, call.toString(), code.source(unit, call));
+  }
+
+  /**
+   * {@code wpe.apply(positionIds)} over a buffer of ids ({@code registerBuffer("positionIds", Tensor.labels(...))}): a {@link
+   * ConstantIds} step of the buffer's declared shape, whose ids the generated code reads at each call (a load changes them; eager's
+   * checks there); null after an error on the line (a parameter, more than one row).
+   */
+  String lookUpBuffer(LayerIr layer, Embedding.Spec embedding, MethodInvocationTree call, VariableElement field, CompilationUnitTree unit,
+      String className) {
+    ExpressionTree arg = call.getArguments().get(0);
+    String value = steps.tensorField(field, arg, unit, className);
+    TensorIr t = value == null ? null : steps.tensors.byValue(value);
+    if (t == null) {
+      return null;
+    }
+    int[] shape = t.shape();
+    String problem = t.isParameter() ? t.describe() + ", not ids"
+        : shape.length > 2 || shape.length == 2 && shape[0] != 1 ? t.describe() + ", of more than one row, which would add dimensions"
+            + " before the batch's" : null;
+    if (problem != null) {
+      diagnostics.error(unit, call, Message.CONSTANT_IDS, call, arg + " is " + problem);
+      return null;
+    }
+    return steps.step(steps.inputName, ConstantIds.ofBuffer(embedding, shape, arg.toString(), t.field()), layer, call.toString(),
+        code.source(unit, call));
   }
 
   /** The ids {@code e} builds, folded, with eager mode's shape; null after an error (reported). */
@@ -409,11 +436,10 @@ final class IdsReader {
   }
 
   /**
-   * The values of {@code Tensor.labels(...)}: constants written in the call, a constant {@code int[]}, or {@code
-   * IntStream.range(a, b).toArray()} ({@code rangeClosed}) of constants; null after an error (reported).
+   * The {@code IntStream.range(a, b)} (or {@code rangeClosed}) call of {@code Tensor.labels}' arguments {@code args} when they are
+   * {@code IntStream.range(a, b).toArray()}, else null (a buffer's declaration is read for its count the same way).
    */
-  private int[] labelValues(MethodInvocationTree labels, CompilationUnitTree unit, String label) {
-    List<? extends ExpressionTree> args = labels.getArguments();
+  static MethodInvocationTree range(List<? extends ExpressionTree> args, Trees trees, CompilationUnitTree unit) {
     if (args.size() == 1 && DeclarationReader.stripped(args.get(0)) instanceof MethodInvocationTree toArray
         && toArray.getMethodSelect() instanceof MemberSelectTree ta && ta.getIdentifier().contentEquals("toArray")
         && toArray.getArguments().isEmpty() && DeclarationReader.stripped(ta.getExpression()) instanceof MethodInvocationTree range
@@ -421,12 +447,26 @@ final class IdsReader {
         && trees.getElement(TreePath.getPath(unit, range)) instanceof ExecutableElement r
         && ((TypeElement) r.getEnclosingElement()).getQualifiedName().contentEquals("java.util.stream.IntStream")
         && (rs.getIdentifier().contentEquals("range") || rs.getIdentifier().contentEquals("rangeClosed"))) {
-      List<Object> bounds = code.constants(range.getArguments(), label, "IntStream." + rs.getIdentifier(), unit);
+      return range;
+    }
+    return null;
+  }
+
+  /**
+   * The values of {@code Tensor.labels(...)}: constants written in the call, a constant {@code int[]}, or {@code
+   * IntStream.range(a, b).toArray()} ({@code rangeClosed}) of constants; null after an error (reported).
+   */
+  private int[] labelValues(MethodInvocationTree labels, CompilationUnitTree unit, String label) {
+    List<? extends ExpressionTree> args = labels.getArguments();
+    MethodInvocationTree range = range(args, trees, unit);
+    if (range != null) {
+      String method = ((MemberSelectTree) range.getMethodSelect()).getIdentifier().toString();
+      List<Object> bounds = code.constants(range.getArguments(), label, "IntStream." + method, unit);
       if (bounds == null) {
         return null;
       }
       int from = ((Number) bounds.get(0)).intValue();
-      int to = ((Number) bounds.get(1)).intValue() + (rs.getIdentifier().contentEquals("rangeClosed") ? 1 : 0);
+      int to = ((Number) bounds.get(1)).intValue() + (method.equals("rangeClosed") ? 1 : 0);
       if (to <= from) {
         diagnostics.error(unit, range, Message.CONSTANT_IDS, label, range + " holds no id");
         return null;

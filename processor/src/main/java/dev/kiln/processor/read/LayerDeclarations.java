@@ -1,7 +1,9 @@
 package dev.kiln.processor.read;
 
 import com.sun.source.tree.AssignmentTree;
-import com.sun.source.tree.BlockTree;
+import com.sun.source.tree.CompoundAssignmentTree;
+import com.sun.source.tree.UnaryTree;
+import com.sun.source.util.TreePathScanner;
 import com.sun.source.tree.LambdaExpressionTree;
 import com.sun.source.tree.CompilationUnitTree;
 import com.sun.source.tree.ExpressionStatementTree;
@@ -758,15 +760,26 @@ final class LayerDeclarations {
 
   /**
    * Adds to {@code constants} (and binds in the folder) the primitive and String fields the constructor sets at its
-   * top level to a value that folds ({@code this.heads = heads;}), as the block's forward may read them.
+   * top level to a value that folds ({@code this.heads = heads;}), as the block's forward may read them, and the locals
+   * it declares there from such a value and never assigns again (vit.py's {@code inner_dim = dim_head * heads}, {@code
+   * int innerDim = dimHead * heads;}, final or not), as the layers it creates after them may read them.
    */
   private void constructorConstants(ExecutableElement ctor, CompilationUnitTree unit, Map<Element, Object> constants) {
     MethodTree tree = trees.getTree(ctor);
     if (tree == null || tree.getBody() == null) {
       return;
     }
+    Set<Element> assigned = assignedLocals(tree, unit);
     for (StatementTree s : tree.getBody().getStatements()) {
-      if (s instanceof ExpressionStatementTree es && es.getExpression() instanceof AssignmentTree a
+      if (s instanceof VariableTree v && v.getInitializer() != null
+          && trees.getElement(TreePath.getPath(unit, v)) instanceof VariableElement local && !assigned.contains(local)
+          && (local.asType().getKind().isPrimitive() || types.isSameType(local.asType(), code.type(String.class.getName())))) {
+        Object value = code.foldOrNull(v.getInitializer(), unit);
+        if (value != null) {
+          constants.put(local, value);
+          folder.define(local, value);
+        }
+      } else if (s instanceof ExpressionStatementTree es && es.getExpression() instanceof AssignmentTree a
           && trees.getElement(TreePath.getPath(unit, a.getVariable())) instanceof VariableElement f && f.getKind() == ElementKind.FIELD
           && (f.asType().getKind().isPrimitive() || types.isSameType(f.asType(), code.type(String.class.getName())))) {
         Object value = code.foldOrNull(a.getExpression(), unit);
@@ -774,51 +787,43 @@ final class LayerDeclarations {
           constants.put(f, value);
           folder.define(f, value);
         }
-      } else if (s instanceof VariableTree v && v.getInitializer() != null
-          && trees.getElement(TreePath.getPath(unit, v)) instanceof VariableElement local && local.getKind() == ElementKind.LOCAL_VARIABLE
-          && (local.asType().getKind().isPrimitive() || types.isSameType(local.asType(), code.type(String.class.getName())))
-          && !assigned(tree.getBody(), local, unit)) {
-        // a local computed from the parameters (int reflectionPadding = kernelSize / 2;), as PyTorch's __init__ computes one
-        Object value = code.foldOrNull(v.getInitializer(), unit);
-        if (value != null) {
-          constants.put(local, value);
-          folder.define(local, value);
-        }
       }
     }
   }
 
-  /** Whether {@code body} assigns {@code local} after its declaration ({@code p = 2;}, {@code p += 1}, {@code p++}). */
-  private boolean assigned(BlockTree body, VariableElement local, CompilationUnitTree unit) {
-    boolean[] found = {false};
-    new com.sun.source.util.TreePathScanner<Void, Void>() {
-      private void check(ExpressionTree target) {
-        if (trees.getElement(new TreePath(getCurrentPath(), target)) == local) {
-          found[0] = true;
+  /** The variables {@code method} assigns after their declaration ({@code =}, a compound assignment, {@code ++}, {@code --}). */
+  private Set<Element> assignedLocals(MethodTree method, CompilationUnitTree unit) {
+    Set<Element> assigned = new HashSet<>();
+    new TreePathScanner<Void, Void>() {
+      private void target(ExpressionTree variable) {
+        Element e = trees.getElement(new TreePath(getCurrentPath(), variable));
+        if (e != null) {
+          assigned.add(e);
         }
       }
 
       @Override
-      public Void visitAssignment(AssignmentTree node, Void unused) {
-        check(node.getVariable());
-        return super.visitAssignment(node, unused);
+      public Void visitAssignment(AssignmentTree node, Void p) {
+        target(node.getVariable());
+        return super.visitAssignment(node, p);
       }
 
       @Override
-      public Void visitCompoundAssignment(com.sun.source.tree.CompoundAssignmentTree node, Void unused) {
-        check(node.getVariable());
-        return super.visitCompoundAssignment(node, unused);
+      public Void visitCompoundAssignment(CompoundAssignmentTree node, Void p) {
+        target(node.getVariable());
+        return super.visitCompoundAssignment(node, p);
       }
 
       @Override
-      public Void visitUnary(com.sun.source.tree.UnaryTree node, Void unused) {
-        if (node.getKind().name().contains("CREMENT")) {
-          check(node.getExpression());
+      public Void visitUnary(UnaryTree node, Void p) {
+        switch (node.getKind()) {
+          case PREFIX_INCREMENT, PREFIX_DECREMENT, POSTFIX_INCREMENT, POSTFIX_DECREMENT -> target(node.getExpression());
+          default -> { }
         }
-        return super.visitUnary(node, unused);
+        return super.visitUnary(node, p);
       }
-    }.scan(TreePath.getPath(unit, body), null);
-    return found[0];
+    }.scan(new TreePath(TreePath.getPath(unit, method), method.getBody()), null);
+    return assigned;
   }
 
   /** Whether {@code expr} creates a ModuleList ({@code ModuleList.of(...)}, {@code new ModuleList<>(...)}). */

@@ -7,6 +7,7 @@ import com.sun.source.tree.MethodInvocationTree;
 import dev.kiln.processor.Diagnostics;
 import dev.kiln.processor.Message;
 import dev.kiln.processor.ir.Scatter;
+import dev.kiln.processor.ir.TensorIr;
 import dev.kiln.runtime.Shapes;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -16,13 +17,14 @@ import javax.lang.model.element.Element;
 import javax.lang.model.element.ExecutableElement;
 import javax.lang.model.element.Modifier;
 import javax.lang.model.element.TypeElement;
+import javax.lang.model.element.VariableElement;
 import javax.lang.model.type.TypeKind;
 
 /**
  * Writes by index in forward, for {@link BodyReader}: {@code x.scatter(dim, index, src)}, {@code x.scatter(dim, index,
  * value)}, {@code x.scatterAdd(dim, index, src)} of ids of the batch, and {@code x.indexAdd(dim, index, source[, alpha])},
  * {@code x.indexCopy(dim, index, source)}, {@code x.indexFill(dim, index, value)}, {@code x.indexSelect(dim, index)} of ids built
- * from constants, and {@code x.gather(dim, index)} of ids of the batch, each a
+ * from constants or of a buffer of ids (read at each call), and {@code x.gather(dim, index)} of ids of the batch, each a
  * {@link Scatter} step. Any other index is an error on the line naming what compiles.
  */
 final class ScatterReader {
@@ -73,17 +75,20 @@ final class ScatterReader {
           + " of them; the same slices of every sample are indexSelect, indexCopy, indexAdd or indexFill of Tensor.labels(...)");
       return null;
     }
-    if (!op.byElement) {
-      if (!constantIndex) {
-        Element held = code.trees.getElement(com.sun.source.util.TreePath.getPath(unit, index));
-        boolean field = held != null && held.getKind() == javax.lang.model.element.ElementKind.FIELD;
-        String what = field ? " is a tensor field, whose values a compiled forward does not read at compile time"
-            : " is not ids built from constants";
-        diagnostics.error(unit, index, Message.SCATTER_INDEX, mi, index + what, op.method,
-            "the same slices of every sample, ids built from constants in forward: Tensor.labels(0, 2) (a constant int[], IntStream.range"
-                + " of constants), as written or held in a local");
+    TensorIr buffer = null;
+    if (!op.byElement && !constantIndex) {
+      Element held = code.trees.getElement(com.sun.source.util.TreePath.getPath(unit, index));
+      boolean field = held instanceof VariableElement v && steps.isTensorField(v);
+      buffer = field ? buffer(mi, op, (VariableElement) held, index, unit, className) : null;
+      if (buffer == null) {
+        if (!field) {
+          diagnostics.error(unit, index, Message.SCATTER_INDEX, mi, index + " is not ids built from constants", op.method,
+              SAME_SLICES);
+        }
         return null;
       }
+    }
+    if (!op.byElement && buffer == null) {
       IdsReader.BuiltIds built = steps.idsReader.builtIds(index, unit, mi.toString());
       if (built == null) {
         return null;
@@ -108,7 +113,9 @@ final class ScatterReader {
         value = ((Number) c.get(0)).floatValue();
       }
     }
-    Scatter spec = new Scatter(op, ((Number) dim.get(0)).intValue(), value, alpha, ids, idsText);
+    Scatter spec = buffer != null
+        ? new Scatter(op, ((Number) dim.get(0)).intValue(), value, alpha, null, idsText, buffer.field(), buffer.shape()[0])
+        : new Scatter(op, ((Number) dim.get(0)).intValue(), value, alpha, ids, idsText);
     List<String> inputs = new ArrayList<>();
     String x = steps.expression(receiver, unit, fields, className);
     String src = op.hasSource ? steps.expression(args.get(2), unit, fields, className) : null;
@@ -123,6 +130,35 @@ final class ScatterReader {
     if (idsValue != null) {
       inputs.add(idsValue);
     }
+    if (buffer != null) {
+      inputs.add(buffer.value());
+    }
     return steps.step(inputs, spec, null, mi.toString(), code.source(unit, mi));
+  }
+
+  /** What a compiled index form takes as its index, for messages. */
+  private static final String SAME_SLICES = "the same slices of every sample, ids built from constants in forward: Tensor.labels(0, 2)"
+      + " (a constant int[], IntStream.range of constants), as written or held in a local, or a buffer of rank-1 ids"
+      + " (registerBuffer(\"perm\", Tensor.labels(2, 0, 1))), read at each call";
+
+  /**
+   * The buffer of ids {@code field} as an index form's index ({@code x.indexSelect(2, perm)}): a buffer of the model's own, not
+   * computed from another, of rank 1, whose values the generated code reads at each call (eager's checks there); null after an
+   * error on the line.
+   */
+  private TensorIr buffer(MethodInvocationTree mi, Scatter.Op op, VariableElement field, ExpressionTree index, CompilationUnitTree unit,
+      String className) {
+    String value = steps.tensorField(field, index, unit, className);
+    TensorIr t = value == null ? null : steps.tensors.byValue(value);
+    if (t == null) {
+      return null;
+    }
+    String problem = t.isParameter() ? " is " + t.describe() + ", not ids"
+        : t.shape().length != 1 ? " is " + t.describe() + ", where " + op.method + "'s index is rank-1" : null;
+    if (problem != null) {
+      diagnostics.error(unit, index, Message.SCATTER_INDEX, mi, index + problem, op.method, SAME_SLICES);
+      return null;
+    }
+    return t;
   }
 }

@@ -232,8 +232,9 @@ final class TensorFieldReader {
   private Declared declared(ExpressionTree e, String field, CompilationUnitTree unit) {
     e = unwrap(e);
     if (e instanceof MethodInvocationTree mi && method(mi, unit) instanceof ExecutableElement m && owner(m).equals(MODULE)
-        && mi.getArguments().size() == 2
+        && (mi.getArguments().size() == 2 || mi.getArguments().size() == 3 && m.getSimpleName().contentEquals("registerBuffer"))
         && (m.getSimpleName().contentEquals("registerParameter") || m.getSimpleName().contentEquals("registerBuffer"))) {
+      // (registerBuffer(name, t, false): not in the state dict, which a compiled forward does not read)
       Object key = constant(mi.getArguments().get(0), field, m.getSimpleName().toString(), unit);
       Folded f = key == null ? null : fold(mi.getArguments().get(1), field, unit);
       return f == null ? null : new Declared(m.getSimpleName().contentEquals("registerParameter") ? TensorIr.Kind.PARAMETER
@@ -269,6 +270,10 @@ final class TensorFieldReader {
     if (isStatic && FACTORIES.containsKey(name) && args.size() > FACTORIES.get(name)) {
       int[] sizes = sizes(args.subList(FACTORIES.get(name), args.size()), field, name, unit);
       return sizes == null ? null : new Folded(sizes, false);
+    }
+    if (isStatic && name.equals("labels") && !args.isEmpty()) { // a buffer of ids: one value per id
+      int[] count = labelsCount(mi, field, unit);
+      return count == null ? null : new Folded(count, false);
     }
     if (isStatic || !(mi.getMethodSelect() instanceof MemberSelectTree select)) {
       return unknown(e, field, unit);
@@ -308,6 +313,27 @@ final class TensorFieldReader {
       values.add(v);
     }
     return values;
+  }
+
+  /**
+   * The shape of {@code Tensor.labels(...)}, {@code [count]}: its constant ids, a constant int array, or {@code IntStream.range(a,
+   * b).toArray()} of constants; null after an error.
+   */
+  private int[] labelsCount(MethodInvocationTree labels, String field, CompilationUnitTree unit) {
+    MethodInvocationTree range = IdsReader.range(labels.getArguments(), trees, unit);
+    List<Object> values = constants(range != null ? range.getArguments() : labels.getArguments(), field, "labels", unit);
+    if (values == null) {
+      return null;
+    }
+    int[] ints = ints(values);
+    long count = ints == null ? -1 : range == null ? ints.length
+        : (long) ints[1] - ints[0] + (((MemberSelectTree) range.getMethodSelect()).getIdentifier().contentEquals("rangeClosed") ? 1 : 0);
+    if (count < 1 || count > Integer.MAX_VALUE) {
+      diagnostics.error(unit, labels, Message.TENSOR_BAD_SIZES, field, labels + " holds no id"
+          + (ints == null ? " that is an int" : ""));
+      return null;
+    }
+    return new int[] {(int) count};
   }
 
   /** The sizes of a factory: constants, each at least 1, or one int array. */

@@ -54,6 +54,10 @@ final class ValueSizes {
       inferred = steps.size();
     }
     int[] shape = shapes.get(value);
+    if (shape == null) { // a tensor field read since the shapes were inferred (no step added): inferred again, with it
+      shapes = quiet.shapes(graph());
+      shape = shapes.get(value);
+    }
     if (shape == null) {
       new ShapeChecker(diagnostics).shapes(graph());
     }

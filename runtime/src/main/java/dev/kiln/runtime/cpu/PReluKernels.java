@@ -47,6 +47,7 @@ public final class PReluKernels {
   /**
    * The input's gradient {@code dx = x > 0 ? g : w[c] * g} (skipped where {@code dx} is null) and the slopes' {@code dw[c]
    * = sum(x > 0 ? 0 : g * x)} (skipped where {@code dw} is null; added to what {@code dw} holds when {@code accumulate}).
+   * {@code dx} may be {@code g} at the same offset: each plane's slope sum reads g before its dx is written.
    */
   public static void backward(float[] dx, int dxOff, float[] dw, int dwOff, boolean accumulate, float[] g, int gOff, float[] x, int xOff,
       float[] w, int wOff, int outer, int channels, int inner) {
@@ -57,6 +58,9 @@ public final class PReluKernels {
       for (int p = from; p < to; p++) {
         float s = w[wOff + p % channels];
         int at = p * inner;
+        if (sums != null) { // before dx, which may be written over g
+          sums[p] = slopeSum(g, gOff + at, x, xOff + at, inner);
+        }
         if (dx != null) {
           if (dxOff == gOff && gOff == xOff) { // one index for the three arrays, which the JIT vectorises
             for (int i = dxOff + at; i < dxOff + at + inner; i++) {
@@ -67,9 +71,6 @@ public final class PReluKernels {
               dx[dxOff + at + i] = g[gOff + at + i] * factor(x[xOff + at + i], s);
             }
           }
-        }
-        if (sums != null) {
-          sums[p] = slopeSum(g, gOff + at, x, xOff + at, inner);
         }
       }
     });

@@ -206,8 +206,7 @@ public final class RecurrentStack {
         if (masks[l] == null) {
           masks[l] = new float[rows * width];
         }
-        ActivationKernels.dropoutMask(masks[l], 0, rows * width, dropout, rng);
-        ActivationKernels.applyMask(inputs[l + 1], 0, inputs[l + 1], 0, masks[l], 0, rows * width);
+        ActivationKernels.dropoutForward(inputs[l + 1], 0, inputs[l + 1], 0, masks[l], 0, rows * width, dropout, rng);
       }
     }
     if (!lastStates) {
