@@ -140,6 +140,11 @@ public abstract class RecurrentCell extends Layer<RecurrentCell.Spec> {
     return forwardWithState(x, h0, null);
   }
 
+  /** The step from zero states as {@link Recurrent#forwardWithState(Tensor)} over a sequence of one. */
+  public Recurrent.Output forwardWithState(Tensor x) {
+    return forwardWithState(x, null, null);
+  }
+
   private void requireRun(int layer, int direction) {
     if (layer != 0 || direction != 0) {
       throw new IndexOutOfBoundsException(spec() + " is one layer one way: no layer " + layer + " direction " + direction);

@@ -7,6 +7,7 @@ import com.sun.source.tree.MethodInvocationTree;
 import com.sun.source.tree.MethodTree;
 import com.sun.source.tree.Tree;
 import com.sun.source.util.Trees;
+import dev.kiln.dsl.RecurrentCell;
 import dev.kiln.dsl.LayerSpec;
 import dev.kiln.dsl.Model;
 import dev.kiln.dsl.MultiheadAttention;
@@ -507,6 +508,9 @@ final class ModuleCalls {
   String applyNode(LayerNode node, String input, MethodInvocationTree call, Source where, String receiver) {
     if (node instanceof Att att) {
       return applyAttention(att, input, where);
+    }
+    if (node instanceof Leaf leaf && leaf.layer().spec() instanceof RecurrentCell.Spec) { // cell.apply(x): a step from zeros
+      return steps.stateReader.cellApply(input, leaf.layer(), call.toString(), where);
     }
     if (node instanceof Leaf leaf) {
       return steps.step(input, leaf.layer().spec(), leaf.layer(), call.toString(), where);
