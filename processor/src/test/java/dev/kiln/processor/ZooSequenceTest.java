@@ -59,7 +59,7 @@ class ZooSequenceTest {
     }
   }
 
-  /** The zoo's sources compiled together (TimeSequenceCells, eager only, beside them). */
+  /** The zoo's sources compiled together, with CellSteps (cells stepped by hand over a constant number of steps). */
   private static final Compilation COMPILATION = ProcessorTest.compile(
       List.of("WordLstm", "WordGru", "WordRnnTanh", "WordTransformer", "TimeSequence", "TimeSequenceCells", "MnistRnn", "CnnText",
           "CellSteps").stream().map(m -> ProcessorTest.model("zoo/" + m)).toArray(javax.tools.JavaFileObject[]::new));
@@ -77,7 +77,7 @@ class ZooSequenceTest {
   static Tensor input(String model, int n) {
     return switch (model) {
       case "MnistRnn" -> Tensor.randn(n, 1, 12, 12);
-      case "TimeSequence" -> Tensor.randn(n, 12);
+      case "TimeSequence", "TimeSequenceCells" -> Tensor.randn(n, 12);
       case "CellSteps" -> Tensor.randn(n, 6, 3);
       default -> ParityTest.ids(n, 12, 50);
     };
@@ -114,7 +114,7 @@ class ZooSequenceTest {
    * and after, over another batch size.
    */
   @ParameterizedTest
-  @CsvSource({"WordLstm", "WordGru", "WordRnnTanh", "WordTransformer", "TimeSequence", "MnistRnn", "CnnText", "CellSteps"})
+  @CsvSource({"WordLstm", "WordGru", "WordRnnTanh", "WordTransformer", "TimeSequence", "MnistRnn", "CnnText", "CellSteps", "TimeSequenceCells"})
   void compiledMatchesEager(String model) {
     assertThat(COMPILATION).succeededWithoutWarnings();
     Kiln.manualSeed(11);
@@ -217,6 +217,17 @@ class ZooSequenceTest {
     ParityTest.assertClose("input gradient", xc.grad().toFloatArray(), xe.grad().toFloatArray(), 1e-5);
     Map<String, Tensor> cp = compiled.namedParameters();
     cells.namedParameters().forEach((k, p) -> ParityTest.assertClose(k + " gradient", cp.get(layerKey.apply(k)).grad().toFloatArray(),
+        p.grad().toFloatArray(), 1e-5));
+    // the cells compiled as written (future 0: forward(input) calls forward(input, 0), inlined), PyTorch's first 12 outputs
+    Module compiledCells = create("KilnTimeSequenceCells");
+    fill(compiledCells, "TimeSequenceCells", Function.identity());
+    Tensor xk = Tensor.of(given.toFloatArray(), given.shape()).requiresGrad(true);
+    Tensor outK = compiledCells.forward(xk);
+    loss(outK).backward();
+    ParityTest.assertClose("compiled cells: PyTorch's first 12 outputs", outK.toFloatArray(), pytorch.toFloatArray(), 1e-5);
+    ParityTest.assertClose("compiled cells: input gradient", xk.grad().toFloatArray(), xe.grad().toFloatArray(), 1e-5);
+    Map<String, Tensor> kp = compiledCells.namedParameters();
+    cells.namedParameters().forEach((k, p) -> ParityTest.assertClose("compiled cells: " + k + " gradient", kp.get(k).grad().toFloatArray(),
         p.grad().toFloatArray(), 1e-5));
   }
 

@@ -306,6 +306,9 @@ final class BodyReader implements StatementReader, ValueReader {
           diagnostics.error(unit, v, Message.NON_TENSOR_LOCAL, v.getName(), methodName, v.getName());
         }
         unknown.add(v.getName().toString());
+      } else if (s instanceof VariableTree v && v.getInitializer() != null && v.getInitializer().getKind() == Tree.Kind.NULL_LITERAL) {
+        assign(v.getName().toString(), null); // Tensor output = null: declared, assigned by a later statement (a loop's turn)
+        unknown.remove(v.getName().toString());
       } else if (s instanceof VariableTree v && v.getInitializer() != null && stateReader.isCellStatePart(v.getInitializer(), unit)) {
         stateReader.holdCellPart(v.getName().toString(), v.getInitializer(), unit, fields, className); // Tensor h = s.h(): read where used
       } else if (s instanceof ExpressionStatementTree es && es.getExpression() instanceof AssignmentTree a
@@ -378,6 +381,12 @@ final class BodyReader implements StatementReader, ValueReader {
   @Override
   public List<String> tensorList(ExpressionTree listed, CompilationUnitTree unit) {
     return tensorLists.isList(listed) ? tensorLists.values(listed, unit, "the loop over it") : null;
+  }
+
+  @Override
+  public List<String> splitPieces(ExpressionTree listed, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
+    return splitReader.splitCall(listed, unit) == null ? null : splitReader.loopPieces(splitReader.splitCall(listed, unit), unit, fields,
+        className, value -> sizeReader.sizes().shapeOf(value));
   }
 
   @Override

@@ -555,9 +555,18 @@ final class ModuleCalls {
    * source is here, other than forward: a call of it is inlined ({@link #inlineMethod}).
    */
   boolean isOwnMethod(ExecutableElement m) {
-    return steps.modelType != null && declaredHereOrAbove(m) && !m.getSimpleName().contentEquals("forward")
+    return steps.modelType != null && declaredHereOrAbove(m) && (!m.getSimpleName().contentEquals("forward") || forwardOverload(m))
         && types.isSameType(m.getReturnType(), code.type(DeclarationReader.TENSOR)) && !m.getModifiers().contains(Modifier.ABSTRACT)
         && trees.getTree(m) != null && trees.getTree(m).getBody() != null;
+  }
+
+  /**
+   * Whether {@code m} is an overload of forward taking constants besides tensors ({@code forward(input, future)}, PyTorch's
+   * {@code forward(input, future=0)}, which {@code forward(input)} calls as {@code forward(input, 0)}): inlined as the
+   * model's other methods are, its constants folded.
+   */
+  private static boolean forwardOverload(ExecutableElement m) {
+    return m.getSimpleName().contentEquals("forward") && m.getParameters().stream().anyMatch(p -> p.asType().getKind().isPrimitive());
   }
 
   /**
@@ -588,7 +597,7 @@ final class ModuleCalls {
   String inlineMethod(MethodInvocationTree call, ExecutableElement m, CompilationUnitTree unit, Map<String, LayerNode> fields,
       String className) {
     String name = m.getSimpleName().toString();
-    if (inlining.contains(m) || m.getSimpleName().contentEquals(steps.methodName)) {
+    if (inlining.contains(m) || m.getSimpleName().contentEquals(steps.methodName) && !forwardOverload(m)) {
       diagnostics.error(unit, call, Message.METHOD_RECURSION, call, name);
       return null;
     }
