@@ -55,11 +55,6 @@ public enum Message {
   NON_FINAL_LAYER("layer field %s must be final so that the compiled plan stays valid"),
   UNKNOWN_LAYER("%s: layer type %s is not supported by the Kiln compiler; supported: %s (leave out @Model and the model runs"
       + " eagerly, as written, with every layer)"),
-  RECURRENT_CELL("%s: layer type %s is not supported by the Kiln compiler; supported: %s. %s is a cell stepped by hand"
-      + " (PyTorch's h, c = cell(x, (h, c)) in a loop over time), which a compiled forward does not run yet; a whole sequence"
-      + " through a layer does: new %s(...).batchFirst(true) runs the cell over every step (cells stacked over the same steps"
-      + " are one layer of numLayers(k), or one layer each), or leave out @Model and the loop runs eagerly, as written (a loop"
-      + " that feeds each prediction back as the next input needs that)"),
   NON_CONSTANT_ARGUMENT("%s: argument '%s' of %s is not a compile-time constant; use literals, arithmetic, casts, ?:, static final"
       + " constants, Math.sqrt of constants and final locals with a constant value (final int dim = 1;)"),
   PARAMETER_SIZE_UNKNOWN("%s: a size of a parameter of %s (%s) that the compiled model does not know; write the size as a"
