@@ -221,15 +221,11 @@ final class RecurrentStates {
    */
   private States runWithStates(MethodInvocationTree call, boolean withStates, CompilationUnitTree unit, Map<String, LayerNode> fields,
       String className) {
-    ExpressionTree receiver = ((MemberSelectTree) call.getMethodSelect()).getExpression();
-    String field = DeclarationReader.fieldName(receiver);
-    LayerNode node = field == null ? null : fields.get(field);
-    if (!(node instanceof Leaf leaf) || !(leaf.layer().spec() instanceof Recurrent.Spec spec)) {
-      if (!steps.broken.contains(field) && !code.unresolved(unit, receiver)) {
-        diagnostics.error(unit, receiver, Message.NOT_A_LAYER, receiver, className);
-      }
+    Leaf leaf = receiverLayer(call, Recurrent.Spec.class, unit, fields, className);
+    if (leaf == null) {
       return null;
     }
+    Recurrent.Spec spec = (Recurrent.Spec) leaf.layer().spec();
     String input = steps.expression(call.getArguments().get(0), unit, fields, className);
     List<? extends ExpressionTree> given = call.getArguments().subList(1, call.getArguments().size());
     if (given.stream().anyMatch(a -> !isZeroState(a, unit))) { // initial states other than zeros
@@ -317,15 +313,12 @@ final class RecurrentStates {
    * Each call is a step of the same layer, so the steps share its weights and their gradients add. Null after an error.
    */
   private States cellStep(MethodInvocationTree call, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
-    ExpressionTree receiver = ((MemberSelectTree) call.getMethodSelect()).getExpression();
-    String field = DeclarationReader.fieldName(receiver);
-    LayerNode node = field == null ? null : fields.get(field);
-    if (!(node instanceof Leaf leaf) || !(leaf.layer().spec() instanceof RecurrentCell.Spec cell)) {
-      if (!steps.broken.contains(field) && !code.unresolved(unit, receiver)) {
-        diagnostics.error(unit, receiver, Message.NOT_A_LAYER, receiver, className);
-      }
+    Leaf leaf = receiverLayer(call, RecurrentCell.Spec.class, unit, fields, className);
+    if (leaf == null) {
       return null;
     }
+    RecurrentCell.Spec cell = (RecurrentCell.Spec) leaf.layer().spec();
+    String field = leaf.layer().path();
     Recurrent.Spec spec = LayerCatalog.stepOf(cell);
     Source where = code.source(unit, call);
     String x = steps.expression(call.getArguments().get(0), unit, fields, className);
@@ -390,17 +383,35 @@ final class RecurrentStates {
     }
     ExpressionTree zeros = given instanceof IdentifierTree id ? steps.zeroLocals.get(id.getName().toString()) : given;
     MethodInvocationTree mi = zerosCall(zeros, unit);
-    ExecutableElement ex = (ExecutableElement) trees.getElement(TreePath.getPath(unit, mi));
-    List<? extends ExpressionTree> sizes = mi.getArguments();
-    if (!ex.getParameters().isEmpty() && !ex.getParameters().get(0).asType().getKind().isPrimitive()
-        && ex.getParameters().get(0).asType().getKind() != TypeKind.ARRAY) {
-      sizes = sizes.subList(1, sizes.size()); // Tensor.zeros(x.device(), ...)
-    }
+    List<? extends ExpressionTree> sizes = zerosSizes(mi, unit);
     if (sizes.size() == 2 && steps.isBatchSize(sizes.get(0), unit) && Integer.valueOf(cell.hiddenSize()).equals(code.foldOrNull(sizes.get(1), unit))) {
       return true;
     }
     diagnostics.error(unit, arg, Message.CELL_STATE_SHAPE, call, name, cell.hiddenSize(), cell, zeros == given ? mi.toString() : given + " = " + zeros);
     return false;
+  }
+
+  /** The layer field {@code call} is made on, its spec a {@code specType}; null after an error (reported, or a broken field's). */
+  private Leaf receiverLayer(MethodInvocationTree call, Class<?> specType, CompilationUnitTree unit, Map<String, LayerNode> fields,
+      String className) {
+    ExpressionTree receiver = ((MemberSelectTree) call.getMethodSelect()).getExpression();
+    String field = DeclarationReader.fieldName(receiver);
+    LayerNode node = field == null ? null : fields.get(field);
+    if (node instanceof Leaf leaf && specType.isInstance(leaf.layer().spec())) {
+      return leaf;
+    }
+    if (!steps.broken.contains(field) && !code.unresolved(unit, receiver)) {
+      diagnostics.error(unit, receiver, Message.NOT_A_LAYER, receiver, className);
+    }
+    return null;
+  }
+
+  /** The sizes {@code Tensor.zeros(...)} call {@code mi} is given, without a device first ({@code Tensor.zeros(x.device(), ...)}). */
+  private List<? extends ExpressionTree> zerosSizes(MethodInvocationTree mi, CompilationUnitTree unit) {
+    ExecutableElement ex = (ExecutableElement) trees.getElement(TreePath.getPath(unit, mi));
+    List<? extends ExpressionTree> sizes = mi.getArguments();
+    return !ex.getParameters().isEmpty() && !ex.getParameters().get(0).asType().getKind().isPrimitive()
+        && ex.getParameters().get(0).asType().getKind() != TypeKind.ARRAY ? sizes.subList(1, sizes.size()) : sizes;
   }
 
   // ------------------------------------------------------ a recurrent layer's initial states of zeros
@@ -427,12 +438,7 @@ final class RecurrentStates {
       diagnostics.error(unit, arg, Message.INITIAL_STATES, call, arg, receiver);
       return false;
     }
-    ExecutableElement ex = (ExecutableElement) trees.getElement(TreePath.getPath(unit, mi));
-    List<? extends ExpressionTree> sizes = mi.getArguments();
-    if (!ex.getParameters().isEmpty() && !ex.getParameters().get(0).asType().getKind().isPrimitive()
-        && ex.getParameters().get(0).asType().getKind() != TypeKind.ARRAY) {
-      sizes = sizes.subList(1, sizes.size()); // Tensor.zeros(x.device(), ...)
-    }
+    List<? extends ExpressionTree> sizes = zerosSizes(mi, unit);
     int layers = spec.numLayers() * spec.directions();
     String expected = "(" + layers + ", N, " + spec.hiddenSize() + ")";
     List<String> shape = new ArrayList<>();
