@@ -2,6 +2,7 @@ package test;
 
 import dev.kiln.dsl.LSTMCell;
 import dev.kiln.dsl.Linear;
+import dev.kiln.dsl.Model;
 import dev.kiln.dsl.Module;
 import dev.kiln.dsl.RecurrentCell;
 import dev.kiln.runtime.Tensor;
@@ -11,9 +12,11 @@ import java.util.List;
 /**
  * pytorch/examples time_sequence_prediction's Sequence (hidden 16 for 51): two LSTMCells unrolled over the 12 samples
  * of each sequence [N, 12], a linear read-out at each step, then {@code future} more steps each fed its own last
- * prediction; the outputs joined along time, [N, 12 + future]. Eager mode only: a compiled forward runs no cell stepped by hand
- * (TimeSequence is the compiled port of the steps over the input).
+ * prediction; the outputs joined along time, [N, 12 + future]. Compiled as written: forward(input) is forward(input, 0),
+ * inlined with future folded, the loop over input.split(1, 1) unrolled and each cell step the compiled LSTM's one step;
+ * forward(input, future) with future known only at run time runs eagerly (TimeSequence is the port with two LSTMs).
  */
+@Model(input = {12})
 public class TimeSequenceCells extends Module {
   static final int HIDDEN = 16;
 

@@ -84,6 +84,73 @@ public abstract class RecurrentCell extends Layer<RecurrentCell.Spec> {
     return weightHh;
   }
 
+  // ------------------------------------------------ the cell as a one-layer recurrent layer over a sequence of one
+  // The members a compiled plan calls on a recurrent layer ({@link Recurrent}'s names), so that a cell stepped by hand can
+  // run as that layer's step: one layer, one direction, batch first, one step (the plan's RecurrentStack reads the
+  // weights in PyTorch's order; the CUDA plan calls forwardWithState on the tape).
+
+  /** {@code weight_ih}, as {@link Recurrent#weightIh}: the cell is layer 0, direction 0. */
+  public Tensor weightIh(int layer, int direction) {
+    requireRun(layer, direction);
+    return weightIh;
+  }
+
+  /** {@code weight_hh}, as {@link Recurrent#weightHh}. */
+  public Tensor weightHh(int layer, int direction) {
+    requireRun(layer, direction);
+    return weightHh;
+  }
+
+  /** {@code bias_ih}, as {@link Recurrent#biasIh}; null without bias. */
+  public Tensor biasIh(int layer, int direction) {
+    requireRun(layer, direction);
+    return biasIh;
+  }
+
+  /** {@code bias_hh}, as {@link Recurrent#biasHh}; null without bias. */
+  public Tensor biasHh(int layer, int direction) {
+    requireRun(layer, direction);
+    return biasHh;
+  }
+
+  /** Every parameter in PyTorch's order, as {@link Recurrent#flatWeights}: weight_ih, weight_hh, then bias_ih, bias_hh with bias. */
+  public List<Tensor> flatWeights() {
+    return biasIh == null ? List.of(weightIh, weightHh) : List.of(weightIh, weightHh, biasIh, biasHh);
+  }
+
+  /**
+   * The step as {@link LSTM#forwardWithState(Tensor, Tensor, Tensor)} of a one-layer batch-first LSTM over a sequence of
+   * one: {@code x [N, 1, in]}, {@code h0} and {@code c0 [1, N, H]} (null for zeros); output {@code [N, 1, H]}, h_n and
+   * c_n {@code [1, N, H]}.
+   */
+  public Recurrent.Output forwardWithState(Tensor x, Tensor h0, Tensor c0) {
+    if (!spec().mode().equals("LSTM") && c0 != null) {
+      throw new IllegalArgumentException(spec() + " has no cell state: c0 must be null");
+    }
+    if (x.dim() != 3 || x.size(1) != 1) {
+      throw new ShapeException(spec() + ": forwardWithState runs one step, [N, 1, " + spec().inputSize() + "], receives "
+          + Shapes.toString(x.shape()));
+    }
+    State s = run(x.select(1, 0), h0 == null ? null : h0.select(0, 0), c0 == null ? null : c0.select(0, 0));
+    return new Recurrent.Output(s.h().unsqueeze(1), s.h().unsqueeze(0), s.c() == null ? null : s.c().unsqueeze(0));
+  }
+
+  /** The step as {@link GRU#forwardWithState(Tensor, Tensor)} over a sequence of one (RNN and GRU cells). */
+  public Recurrent.Output forwardWithState(Tensor x, Tensor h0) {
+    return forwardWithState(x, h0, null);
+  }
+
+  /** The step from zero states as {@link Recurrent#forwardWithState(Tensor)} over a sequence of one. */
+  public Recurrent.Output forwardWithState(Tensor x) {
+    return forwardWithState(x, null, null);
+  }
+
+  private void requireRun(int layer, int direction) {
+    if (layer != 0 || direction != 0) {
+      throw new IndexOutOfBoundsException(spec() + " is one layer one way: no layer " + layer + " direction " + direction);
+    }
+  }
+
   /** The new hidden state from a zero state. */
   @Override
   public Tensor forward(Tensor x) {

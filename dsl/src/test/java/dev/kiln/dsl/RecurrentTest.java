@@ -176,6 +176,96 @@ class RecurrentTest {
     cell.namedParameters().forEach((k, p) -> close(name + ".grad." + k, p.grad()));
   }
 
+  /**
+   * A cell is a one-layer recurrent layer over a sequence of one: its {@code forwardWithState} and the compiled plan's
+   * {@code RecurrentStack} reading its {@code flatWeights()} (one step, initial states given, last states after the
+   * output) give the eager step's states and, back through the stack, its parameters' and its states' gradients.
+   */
+  @Test
+  void cellsRunAsTheRecurrentPlanOverOneStep() {
+    checkCellAsPlan(new LSTMCell(3, 4));
+    checkCellAsPlan(new GRUCell(3, 4));
+    checkCellAsPlan(new RNNCell(3, 4, false, "relu"));
+    assertThrows(IndexOutOfBoundsException.class, () -> new LSTMCell(3, 4).weightIh(1, 0));
+    assertThrows(ShapeException.class, () -> new GRUCell(3, 4).forwardWithState(Tensor.zeros(2, 2, 3), null));
+  }
+
+  private static void checkCellAsPlan(RecurrentCell cell) {
+    Kiln.manualSeed(5);
+    int n = 2, hidden = 4, in = 3;
+    boolean lstm = cell instanceof LSTMCell;
+    int states = lstm ? 2 : 1;
+    Tensor x = Tensor.randn(n, in).requiresGrad(true);
+    Tensor h = Tensor.randn(n, hidden).requiresGrad(true);
+    Tensor c = lstm ? Tensor.randn(n, hidden).requiresGrad(true) : null;
+    Tensor a = filled(new int[] {n, hidden}, 0.71, 0.3, true), b = filled(new int[] {n, hidden}, 0.53, 0, true);
+    RecurrentCell.State s = cell.run(x, h, c);
+    Tensor loss = s.h().mul(a).sum();
+    if (lstm) {
+      loss = loss.add(s.c().mul(b).sum());
+    }
+    loss.backward();
+    List<Tensor> eagerGrads = cell.flatWeights().stream().map(p -> Tensor.of(p.grad().toFloatArray(), p.shape())).toList();
+
+    Recurrent.Output o;
+    try (var g = Kiln.noGrad()) {
+      o = cell.forwardWithState(x.unsqueeze(1), h.unsqueeze(0), lstm ? c.unsqueeze(0) : null);
+    }
+    assertArrayEquals(new int[] {n, 1, hidden}, o.output().shape());
+    assertArrayEquals(s.h().toFloatArray(), o.h().toFloatArray());
+    if (lstm) {
+      assertArrayEquals(s.c().toFloatArray(), o.c().toFloatArray());
+    }
+
+    // the plan's value per sample: the output row, then h_n's (and c_n's); its initial states likewise, h's then c's
+    dev.kiln.runtime.cpu.RecurrentStack stack = new dev.kiln.runtime.cpu.RecurrentStack(
+        dev.kiln.runtime.cpu.RecurrentKernels.Mode.valueOf(cell.spec().mode()), n, 1, in, hidden, 1, false, cell.spec().bias(), 0, true);
+    float[] out = new float[n * stack.perSample()], init = new float[n * stack.initialPerSample()], dOut = new float[out.length];
+    float[] hv = h.toFloatArray(), cv = lstm ? c.toFloatArray() : null, av = a.toFloatArray(), bv = b.toFloatArray();
+    for (int i = 0; i < n; i++) {
+      System.arraycopy(hv, i * hidden, init, i * states * hidden, hidden);
+      System.arraycopy(av, i * hidden, dOut, (i * (1 + states) + 1) * hidden, hidden);
+      if (lstm) {
+        System.arraycopy(cv, i * hidden, init, (i * states + 1) * hidden, hidden);
+        System.arraycopy(bv, i * hidden, dOut, (i * (1 + states) + 2) * hidden, hidden);
+      }
+    }
+    stack.forward(out, 0, x.toFloatArray(), 0, init, 0, cell.flatWeights(), false, null, true);
+    float[] sh = s.h().toFloatArray(), sc = lstm ? s.c().toFloatArray() : null;
+    for (int i = 0; i < n; i++) {
+      for (int j = 0; j < hidden; j++) {
+        assertEquals(sh[i * hidden + j], out[i * (1 + states) * hidden + j], 1e-6f, "output");
+        assertEquals(sh[i * hidden + j], out[(i * (1 + states) + 1) * hidden + j], 1e-6f, "h_n");
+        if (lstm) {
+          assertEquals(sc[i * hidden + j], out[(i * (1 + states) + 2) * hidden + j], 1e-6f, "c_n");
+        }
+      }
+    }
+    Tensor[] grads = cell.flatWeights().stream().map(p -> Tensor.zeros(p.shape())).toArray(Tensor[]::new);
+    float[] dx = new float[n * in], dInit = new float[init.length];
+    stack.backward(dx, 0, false, dOut, 0, dInit, 0, false, cell.flatWeights(), grads);
+    assertClose(x.grad().toFloatArray(), dx, "x");
+    float[] dh = h.grad().toFloatArray(), dc = lstm ? c.grad().toFloatArray() : null;
+    for (int i = 0; i < n; i++) {
+      for (int j = 0; j < hidden; j++) {
+        assertEquals(dh[i * hidden + j], dInit[i * states * hidden + j], 1e-5f, "h0's gradient");
+        if (lstm) {
+          assertEquals(dc[i * hidden + j], dInit[(i * states + 1) * hidden + j], 1e-5f, "c0's gradient");
+        }
+      }
+    }
+    for (int k = 0; k < grads.length; k++) {
+      assertClose(eagerGrads.get(k).toFloatArray(), grads[k].toFloatArray(), cell + " parameter " + k);
+    }
+  }
+
+  private static void assertClose(float[] expected, float[] actual, String what) {
+    assertEquals(expected.length, actual.length, what);
+    for (int i = 0; i < expected.length; i++) {
+      assertEquals(expected[i], actual[i], 1e-5f * (1 + Math.abs(expected[i])), what + " [" + i + "]");
+    }
+  }
+
   private static Tensor copy(Tensor t) {
     return Tensor.of(t.toFloatArray(), t.shape()).requiresGrad(true);
   }

@@ -55,11 +55,6 @@ public enum Message {
   NON_FINAL_LAYER("layer field %s must be final so that the compiled plan stays valid"),
   UNKNOWN_LAYER("%s: layer type %s is not supported by the Kiln compiler; supported: %s (leave out @Model and the model runs"
       + " eagerly, as written, with every layer)"),
-  RECURRENT_CELL("%s: layer type %s is not supported by the Kiln compiler; supported: %s. %s is a cell stepped by hand"
-      + " (PyTorch's h, c = cell(x, (h, c)) in a loop over time), which a compiled forward does not run yet; a whole sequence"
-      + " through a layer does: new %s(...).batchFirst(true) runs the cell over every step (cells stacked over the same steps"
-      + " are one layer of numLayers(k), or one layer each), or leave out @Model and the loop runs eagerly, as written (a loop"
-      + " that feeds each prediction back as the next input needs that)"),
   NON_CONSTANT_ARGUMENT("%s: argument '%s' of %s is not a compile-time constant; use literals, arithmetic, casts, ?:, static final"
       + " constants, Math.sqrt, pow, max, min, abs and round of constants, static methods of this compilation made of locals and"
       + " one return, and final locals with a constant value (final int dim = 1;)"),
@@ -175,12 +170,14 @@ public enum Message {
       + " run's last states whole (enc.h(), enc.c()), or a value [N, H] as PyTorch's [1, N, H] (h.unsqueeze(0),"
       + " h.view(1, -1, H)) or [N, L * H] as [L, N, H] (f.view(-1, L, H).transpose(0, 1)), element-wise tanh, relu or"
       + " sigmoid of those; leave out @Model to pass others eagerly"),
+  CELL_STATE_SHAPE("%1$s: expected %2$s of shape (N, %3$d) (N, hidden_size) for %4$s, got %5$s (PyTorch's \"Expected hidden"
+      + " size (N, %3$d)\"): write Tensor.zeros(x.size(0), %3$d)"),
   STATE_SHAPE("%1$s: expected %2$s of shape %3$s (num_layers * D, N, hidden_size) for %4$s, got %5$s from %6$s"
       + " (PyTorch's \"Expected hidden size %3$s, got %5$s\")"),
   STATE_BATCH("%1$s: the batch size of %2$s is a constant, %3$s, but a compiled model's batch varies: write %4$s.size(0),"
       + " Tensor.zeros(%5$d, %4$s.size(0), %6$d)"),
   ZEROS_AS_VALUE("%1$s holds zeros (%2$s), which a compiled %3$s reads only as a recurrent layer's initial states"
-      + " (lstm.forwardWithState(x, h0, c0)); leave out @Model to compute with them"),
+      + " (lstm.forwardWithState(x, h0, c0)) or a cell's states (cell.step(x, h, c)); leave out @Model to compute with them"),
   WHOLE_STATE("%1$s: a compiled forward reads a recurrent layer's %2$s one state at a time, as %3$s.select(0, i), [N, H]"
       + " (PyTorch's %2$s[i]; select(0, -1) the last layer's, Tensor.cat(List.of(%3$s.select(0, -2), %3$s.select(0, -1)), 1)"
       + " a bidirectional last layer's two directions): %2$s is [num_layers * D, N, H], the batch in its dimension 1, where"

@@ -1761,7 +1761,7 @@ class ProcessorTest {
         .onLineContaining("Tensor g =");
     assertThat(c).hadErrorContaining(String.format(notZeros, "start", "gru")).inFile(f).onLineContaining("Tensor k =");
     assertThat(c).hadErrorContaining("c0 holds zeros (Tensor.zeros(2, x.size(0), 4)), which a compiled forward reads only as a"
-        + " recurrent layer's initial states (lstm.forwardWithState(x, h0, c0)); leave out @Model to compute with them")
+        + " recurrent layer's initial states (lstm.forwardWithState(x, h0, c0)) or a cell's states (cell.step(x, h, c)); leave out @Model to compute with them")
         .inFile(f).onLineContaining("Tensor m =");
     assertEquals(7, c.errors().size(), c.errors().toString());
   }
@@ -2133,19 +2133,6 @@ class ProcessorTest {
     Compilation c = compile(f);
     assertThat(c).hadErrorContaining("@Model class Shape must not be final").inFile(f).onLineContaining("public final class Shape");
     assertThat(c).hadErrorContaining("layer field fc1 must not be private").inFile(f).onLineContaining("private final Linear fc1");
-  }
-
-  @Test
-  void unknownLayerTypeListsTheSupportedOnes() {
-    JavaFileObject f = classModel("Custom",
-        "@Model(input = {4})",
-        "public class Custom extends Module {",
-        "  final GRUCell t = new GRUCell(4, 4);",
-        "  @Override public Tensor forward(Tensor x) { return t.apply(x); }",
-        "}");
-    Compilation c = compile(f);
-    assertThat(c).hadErrorContaining("t: layer type GRUCell is not supported by the Kiln compiler; supported: Linear, Conv1d, Conv2d, ConvTranspose2d, Upsample, MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, AdaptiveAvgPool1d, AdaptiveAvgPool2d, BatchNorm1d")
-        .inFile(f).onLineContaining("new GRUCell(");
   }
 
   /**

@@ -20,7 +20,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 @Tag("cuda")
 class ZooSequenceCudaTest {
   @ParameterizedTest
-  @CsvSource({"WordLstm", "WordGru", "WordRnnTanh", "WordTransformer", "TimeSequence", "MnistRnn", "CnnText"})
+  @CsvSource({"WordLstm", "WordGru", "WordRnnTanh", "WordTransformer", "TimeSequence", "MnistRnn", "CnnText", "CellSteps", "TimeSequenceCells"})
   void compiledOnCudaMatchesEagerOnTheCpu(String model) {
     Kiln.manualSeed(11);
     Module eager = ZooSequenceTest.create(model);

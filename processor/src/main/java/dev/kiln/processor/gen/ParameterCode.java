@@ -17,6 +17,7 @@ import dev.kiln.dsl.GroupNorm;
 import dev.kiln.dsl.LayerNorm;
 import dev.kiln.dsl.Linear;
 import dev.kiln.dsl.Recurrent;
+import dev.kiln.dsl.RecurrentCell;
 import dev.kiln.processor.ir.LayerIr;
 import dev.kiln.processor.ir.MaskedFill;
 import dev.kiln.processor.ir.ModelIr;
@@ -311,12 +312,15 @@ final class ParameterCode {
   /** {@code fc1.weight()} and {@code fc1.bias()}, each where the layer has it (none for BatchNorm without affine). */
   List<String> parametersOf(LayerIr layer) {
     String f = gen.layerFields.layerField(layer);
-    if (layer.spec() instanceof Recurrent.Spec r) { // PyTorch's order: weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0, ...
+    if (layer.spec() instanceof Recurrent.Spec || layer.spec() instanceof RecurrentCell.Spec) { // PyTorch's order: weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0, ...
+      int layers = layer.spec() instanceof Recurrent.Spec r ? r.numLayers() : 1; // a cell: its one step's (0, 0)
+      int directions = layer.spec() instanceof Recurrent.Spec r ? r.directions() : 1;
+      boolean bias = layer.spec() instanceof Recurrent.Spec r ? r.bias() : ((RecurrentCell.Spec) layer.spec()).bias();
       List<String> out = new ArrayList<>();
-      for (int l = 0; l < r.numLayers(); l++) {
-        for (int d = 0; d < r.directions(); d++) {
+      for (int l = 0; l < layers; l++) {
+        for (int d = 0; d < directions; d++) {
           out.addAll(List.of(f + ".weightIh(" + l + ", " + d + ")", f + ".weightHh(" + l + ", " + d + ")"));
-          if (r.bias()) {
+          if (bias) {
             out.addAll(List.of(f + ".biasIh(" + l + ", " + d + ")", f + ".biasHh(" + l + ", " + d + ")"));
           }
         }

@@ -310,9 +310,18 @@ final class BodyReader implements StatementReader, ValueReader {
           diagnostics.error(unit, v, Message.NON_TENSOR_LOCAL, v.getName(), methodName, v.getName());
         }
         unknown.add(v.getName().toString());
+      } else if (s instanceof VariableTree v && v.getInitializer() != null && v.getInitializer().getKind() == Tree.Kind.NULL_LITERAL) {
+        assign(v.getName().toString(), null); // Tensor output = null: declared, assigned by a later statement (a loop's turn)
+        unknown.remove(v.getName().toString());
+      } else if (s instanceof VariableTree v && v.getInitializer() != null && stateReader.isCellStatePart(v.getInitializer(), unit)) {
+        stateReader.holdCellPart(v.getName().toString(), v.getInitializer(), unit, fields, className); // Tensor h = s.h(): read where used
+      } else if (s instanceof ExpressionStatementTree es && es.getExpression() instanceof AssignmentTree a
+          && a.getVariable() instanceof IdentifierTree target && stateReader.isCellStatePart(a.getExpression(), unit)) {
+        stateReader.holdCellPart(target.getName().toString(), a.getExpression(), unit, fields, className); // c = s.c()
       } else if (s instanceof VariableTree v && v.getInitializer() != null && idsReader.isConstantIds(v.getInitializer(), unit)) {
         idsReader.holdIds(v.getName().toString(), v.getInitializer(), unit); // Tensor pos = Tensor.labels(IntStream.range(0, S).toArray())
-      } else if (s instanceof VariableTree v && v.getInitializer() != null && stateReader.isStatesCall(v.getInitializer(), unit)) {
+      } else if (s instanceof VariableTree v && v.getInitializer() != null && (stateReader.isStatesCall(v.getInitializer(), unit)
+          || stateReader.isCellStep(v.getInitializer(), unit) && stateReader.isLstmCell(v.getInitializer(), unit))) {
         stateReader.assignStates(v.getName().toString(), v.getInitializer(), unit, fields, className); // var o = lstm.forwardWithState(x)
       } else if (s instanceof VariableTree v && v.getInitializer() != null && stateReader.isStateForm(v.getInitializer(), unit)
           && !maskReader.isMask(v.getInitializer(), unit)) {
@@ -331,7 +340,8 @@ final class BodyReader implements StatementReader, ValueReader {
       } else if (s instanceof VariableTree) {
         continue; // Tensor h; declared, assigned by a later statement (javac checks it is before a use)
       } else if (s instanceof ExpressionStatementTree es && es.getExpression() instanceof AssignmentTree a
-          && a.getVariable() instanceof IdentifierTree target && stateReader.isStatesCall(a.getExpression(), unit)) {
+          && a.getVariable() instanceof IdentifierTree target && (stateReader.isStatesCall(a.getExpression(), unit)
+          || stateReader.isCellStep(a.getExpression(), unit) && stateReader.isLstmCell(a.getExpression(), unit))) {
         stateReader.assignStates(target.getName().toString(), a.getExpression(), unit, fields, className);
       } else if (s instanceof ExpressionStatementTree es && es.getExpression() instanceof AssignmentTree a
           && a.getVariable() instanceof IdentifierTree target && maskReader.maskAssignment(target, a, es, unit, fields, className)) {
@@ -378,11 +388,18 @@ final class BodyReader implements StatementReader, ValueReader {
   }
 
   @Override
+  public List<String> splitPieces(ExpressionTree listed, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
+    return splitReader.splitCall(listed, unit) == null ? null : splitReader.loopPieces(splitReader.splitCall(listed, unit), unit, fields,
+        className, value -> sizeReader.sizes().shapeOf(value));
+  }
+
+  @Override
   public void assign(String local, String value) {
     idsReader.idsLocals.remove(local);
     zeroLocals.remove(local);
     stateForms.remove(local);
     stateReader.heldStates.remove(local);
+    stateReader.heldParts.remove(local);
     if (value == null) {
       locals.remove(local);
       unknown.add(local);
@@ -410,6 +427,9 @@ final class BodyReader implements StatementReader, ValueReader {
     if (idsReader.isConstantIds(e, unit)) { // pos.add(1), x.add(pos): ids built in forward, which only an Embedding reads
       idsReader.idsReadOtherwise(e, unit);
       return null;
+    }
+    if (e instanceof IdentifierTree id && stateReader.heldParts.containsKey(id.getName().toString())) { // c of c = s.c()
+      return stateReader.readPart(id.getName().toString());
     }
     if (e instanceof IdentifierTree id && zeroLocals.containsKey(id.getName().toString())) {
       diagnostics.error(unit, e, Message.ZEROS_AS_VALUE, id.getName(), zeroLocals.get(id.getName().toString()), methodName);

@@ -29,6 +29,7 @@ import dev.kiln.dsl.MaxPool1d;
 import dev.kiln.dsl.MaxPool2d;
 import dev.kiln.dsl.ReLU;
 import dev.kiln.dsl.Recurrent;
+import dev.kiln.dsl.RecurrentCell;
 import dev.kiln.dsl.SiLU;
 import dev.kiln.dsl.Sigmoid;
 import dev.kiln.dsl.Softmax;
@@ -98,6 +99,13 @@ final class LayerCatalog {
         default -> throw new BadArguments("EmbeddingBag takes (num_embeddings, embedding_dim[, mode])");
       }),
       Map.entry(DSL + "LSTM", args -> recurrent("LSTM", args)),
+      Map.entry(DSL + "LSTMCell", args -> cell("LSTM", args)),
+      Map.entry(DSL + "GRUCell", args -> cell("GRU", args)),
+      Map.entry(DSL + "RNNCell", args -> args.size() == 4 ? cell(switch (String.valueOf(args.get(3))) {
+          case "tanh" -> "RNN_TANH";
+          case "relu" -> "RNN_RELU";
+          default -> throw new BadArguments("RNNCell: unknown nonlinearity '" + args.get(3) + "' (tanh or relu)");
+        }, args.subList(0, 3)) : cell("RNN_TANH", args)),
       Map.entry(DSL + "GRU", args -> recurrent("GRU", args)),
       Map.entry(DSL + "RNN", args -> switch (args.size()) {
         case 2 -> recurrent("RNN_TANH", args);
@@ -720,6 +728,19 @@ final class LayerCatalog {
       throw new BadArguments((mode.startsWith("RNN") ? "RNN" : mode) + " takes (input_size, hidden_size)");
     }
     return new Recurrent.Spec(mode, integer(args, 0), integer(args, 1), 1, true, false, 0, false);
+  }
+
+  /** {@code new LSTMCell(input_size, hidden_size[, bias])} (GRUCell, RNNCell alike): the cell's spec. */
+  private static LayerSpec cell(String mode, List<Object> args) throws BadArguments {
+    if (args.size() != 2 && args.size() != 3) {
+      throw new BadArguments((mode.startsWith("RNN") ? "RNN" : mode) + "Cell takes (input_size, hidden_size[, bias])");
+    }
+    return new RecurrentCell.Spec(mode, integer(args, 0), integer(args, 1), args.size() == 2 || bool(args, 2));
+  }
+
+  /** The recurrent layer a cell's step is: one layer, one way, batch first, run over a sequence of one. */
+  public static Recurrent.Spec stepOf(RecurrentCell.Spec cell) {
+    return new Recurrent.Spec(cell.mode(), cell.inputSize(), cell.hiddenSize(), 1, cell.bias(), true, 0, false);
   }
 
   /** {@code GELU()}, {@code GELU("tanh")}, {@code F.gelu(x[, approximate])}: the approximate string, "none" or "tanh". */

@@ -290,12 +290,6 @@ final class LayerDeclarations {
       diagnostics.error(unit, nc, Message.ANONYMOUS_LAYER, label, nc.getIdentifier());
       return null;
     }
-    if (Set.of("LSTMCell", "GRUCell", "RNNCell").contains(cls.getSimpleName().toString())
-        && qualified.startsWith("dev.kiln.dsl.")) { // time_sequence_prediction's two LSTMCells unrolled by hand
-      diagnostics.error(unit, nc, Message.RECURRENT_CELL, label, cls.getSimpleName(), LayerCatalog.supported(), cls.getSimpleName(),
-          cls.getSimpleName().toString().replace("Cell", ""));
-      return null;
-    }
     if (!LayerCatalog.knows(qualified)) {
       diagnostics.error(unit, nc, Message.UNKNOWN_LAYER, label, cls.getSimpleName(), LayerCatalog.supported());
       return null;

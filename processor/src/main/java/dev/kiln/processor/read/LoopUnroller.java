@@ -66,8 +66,10 @@ final class LoopUnroller {
     if (loop instanceof DoWhileLoopTree w) {
       return unrollWhile(w.getCondition(), w.getStatement(), true, unit, fields, className, returned);
     }
-    if (loop instanceof EnhancedForLoopTree each && statements.tensorList(each.getExpression(), unit) != null) {
-      for (String value : statements.tensorList(each.getExpression(), unit)) { // for (Tensor t : xs): xs's values in order
+    List<String> pieces = loop instanceof EnhancedForLoopTree each ? statements.splitPieces(each.getExpression(), unit, fields, className)
+        : null; // for (Tensor t : x.split(1, 1)): the pieces in order
+    if (loop instanceof EnhancedForLoopTree each && (pieces != null || statements.tensorList(each.getExpression(), unit) != null)) {
+      for (String value : pieces != null ? pieces : statements.tensorList(each.getExpression(), unit)) { // for (Tensor t : xs): xs's values in order
         statements.assign(each.getVariable().getName().toString(), value);
         if (statements.readStatements(body(each.getStatement()), unit, fields, className, returned, true) && !jumped()) {
           return true;

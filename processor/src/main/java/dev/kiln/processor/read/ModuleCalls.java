@@ -7,6 +7,7 @@ import com.sun.source.tree.MethodInvocationTree;
 import com.sun.source.tree.MethodTree;
 import com.sun.source.tree.Tree;
 import com.sun.source.util.Trees;
+import dev.kiln.dsl.RecurrentCell;
 import dev.kiln.dsl.LayerSpec;
 import dev.kiln.dsl.Model;
 import dev.kiln.dsl.MultiheadAttention;
@@ -508,6 +509,9 @@ final class ModuleCalls {
     if (node instanceof Att att) {
       return applyAttention(att, input, where);
     }
+    if (node instanceof Leaf leaf && leaf.layer().spec() instanceof RecurrentCell.Spec) { // cell.apply(x): a step from zeros
+      return steps.stateReader.cellApply(input, leaf.layer(), call.toString(), where);
+    }
     if (node instanceof Leaf leaf) {
       return steps.step(input, leaf.layer().spec(), leaf.layer(), call.toString(), where);
     }
@@ -552,7 +556,8 @@ final class ModuleCalls {
    * and whose source is here, other than forward: a call of it is inlined ({@link #inlineMethod}).
    */
   boolean isOwnMethod(ExecutableElement m) {
-    return steps.modelType != null && (declaredHereOrAbove(m) || staticHere(m)) && !m.getSimpleName().contentEquals("forward")
+    return steps.modelType != null && (declaredHereOrAbove(m) || staticHere(m))
+        && (!m.getSimpleName().contentEquals("forward") || forwardOverload(m))
         && types.isSameType(m.getReturnType(), code.type(DeclarationReader.TENSOR)) && !m.getModifiers().contains(Modifier.ABSTRACT)
         && trees.getTree(m) != null && trees.getTree(m).getBody() != null;
   }
@@ -561,6 +566,15 @@ final class ModuleCalls {
   private boolean staticHere(ExecutableElement m) {
     return m.getModifiers().contains(Modifier.STATIC) && m.getEnclosingElement() instanceof TypeElement owner
         && !owner.getQualifiedName().toString().startsWith("dev.kiln.");
+  }
+
+  /**
+   * Whether {@code m} is an overload of forward taking constants besides tensors ({@code forward(input, future)}, PyTorch's
+   * {@code forward(input, future=0)}, which {@code forward(input)} calls as {@code forward(input, 0)}): inlined as the
+   * model's other methods are, its constants folded.
+   */
+  private static boolean forwardOverload(ExecutableElement m) {
+    return m.getSimpleName().contentEquals("forward") && m.getParameters().stream().anyMatch(p -> p.asType().getKind().isPrimitive());
   }
 
   /**
@@ -591,7 +605,7 @@ final class ModuleCalls {
   String inlineMethod(MethodInvocationTree call, ExecutableElement m, CompilationUnitTree unit, Map<String, LayerNode> fields,
       String className) {
     String name = m.getSimpleName().toString();
-    if (inlining.contains(m) || m.getSimpleName().contentEquals(steps.methodName)) {
+    if (inlining.contains(m) || m.getSimpleName().contentEquals(steps.methodName) && !forwardOverload(m)) {
       diagnostics.error(unit, call, Message.METHOD_RECURSION, call, name);
       return null;
     }

@@ -11,6 +11,7 @@ import com.sun.source.util.Trees;
 import dev.kiln.dsl.LayerSpec;
 import dev.kiln.dsl.ReLU;
 import dev.kiln.dsl.Recurrent;
+import dev.kiln.dsl.RecurrentCell;
 import dev.kiln.dsl.Sigmoid;
 import dev.kiln.dsl.Tanh;
 import dev.kiln.processor.Diagnostics;
@@ -20,6 +21,7 @@ import dev.kiln.processor.ir.InitialStates;
 import dev.kiln.processor.ir.LastStates;
 import dev.kiln.processor.ir.LayerIr;
 import dev.kiln.processor.ir.Narrow;
+import dev.kiln.processor.ir.Reshape;
 import dev.kiln.processor.ir.Source;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -67,7 +69,8 @@ final class RecurrentStates {
    */
   void assignStates(String local, ExpressionTree call, CompilationUnitTree unit, Map<String, LayerNode> fields,
       String className) {
-    States states = runWithStates((MethodInvocationTree) DeclarationReader.stripped(call), true, unit, fields, className);
+    MethodInvocationTree mi = (MethodInvocationTree) DeclarationReader.stripped(call);
+    States states = isCellStep(mi, unit) ? cellStep(mi, unit, fields, className) : runWithStates(mi, true, unit, fields, className);
     if (states == null) {
       stateLocals.remove(local);
       steps.unknown.add(local);
@@ -108,6 +111,9 @@ final class RecurrentStates {
    * local or the call itself.
    */
   boolean readsStates(MethodInvocationTree mi, CompilationUnitTree unit) {
+    if (isCellStatePart(mi, unit) || isCellStep(mi, unit) && !isLstmCell(mi, unit)) { // s.h(), s.c(); gru.step(x, h)
+      return true;
+    }
     if (isStatePart(mi, unit) || mi.getMethodSelect() instanceof MemberSelectTree ms && isState(ms.getExpression(), unit)) {
       return true;
     }
@@ -124,6 +130,16 @@ final class RecurrentStates {
    * error saying to select a state. Null after an error.
    */
   String stateRead(MethodInvocationTree mi, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
+    if (isCellStep(mi, unit)) { // gru.step(x, h): the new h
+      States step = cellStep(mi, unit, fields, className);
+      return step == null ? null : steps.step(step.value(), step.spec().row(false, 0), null, mi.toString(), code.source(unit, mi));
+    }
+    if (isCellStatePart(mi, unit)) { // s.h(), s.c() of an LSTMCell's step
+      MemberSelectTree part = (MemberSelectTree) mi.getMethodSelect();
+      States step = states(part.getExpression(), unit, fields, className);
+      return step == null ? null : steps.step(step.value(), step.spec().row(part.getIdentifier().contentEquals("c"), 0), null,
+          mi.toString(), code.source(unit, mi));
+    }
     MethodInvocationTree part; // o.output(), o.h() or o.c()
     List<? extends ExpressionTree> args; // the select's (dimension, index)
     if (isStatePart(mi, unit)) {
@@ -191,6 +207,9 @@ final class RecurrentStates {
     if (isStatesCall(e, unit)) {
       return runWithStates((MethodInvocationTree) e, true, unit, fields, className);
     }
+    if (isCellStep(e, unit)) { // lstm.step(x, h, c).h()
+      return cellStep((MethodInvocationTree) e, unit, fields, className);
+    }
     diagnostics.error(unit, e, Message.UNSUPPORTED_EXPRESSION, steps.methodName, DeclarationReader.describe(e));
     return null;
   }
@@ -202,15 +221,11 @@ final class RecurrentStates {
    */
   private States runWithStates(MethodInvocationTree call, boolean withStates, CompilationUnitTree unit, Map<String, LayerNode> fields,
       String className) {
-    ExpressionTree receiver = ((MemberSelectTree) call.getMethodSelect()).getExpression();
-    String field = DeclarationReader.fieldName(receiver);
-    LayerNode node = field == null ? null : fields.get(field);
-    if (!(node instanceof Leaf leaf) || !(leaf.layer().spec() instanceof Recurrent.Spec spec)) {
-      if (!steps.broken.contains(field) && !code.unresolved(unit, receiver)) {
-        diagnostics.error(unit, receiver, Message.NOT_A_LAYER, receiver, className);
-      }
+    Leaf leaf = receiverLayer(call, Recurrent.Spec.class, unit, fields, className);
+    if (leaf == null) {
       return null;
     }
+    Recurrent.Spec spec = (Recurrent.Spec) leaf.layer().spec();
     String input = steps.expression(call.getArguments().get(0), unit, fields, className);
     List<? extends ExpressionTree> given = call.getArguments().subList(1, call.getArguments().size());
     if (given.stream().anyMatch(a -> !isZeroState(a, unit))) { // initial states other than zeros
@@ -229,6 +244,174 @@ final class RecurrentStates {
     }
     LastStates states = new LastStates(spec);
     return new States(steps.step(input, states, leaf.layer(), call.toString(), code.source(unit, call)), states, leaf.layer());
+  }
+
+  // ------------------------------------------------------ a cell stepped by hand
+
+  /** Whether {@code e} is a cell's step, {@code cell.step(x, h (, c))} of an {@code LSTMCell}, {@code GRUCell} or {@code RNNCell}. */
+  boolean isCellStep(ExpressionTree e, CompilationUnitTree unit) {
+    return DeclarationReader.stripped(e) instanceof MethodInvocationTree call && call.getMethodSelect() instanceof MemberSelectTree ms
+        && ms.getIdentifier().contentEquals("step")
+        && trees.getElement(TreePath.getPath(unit, call)) instanceof ExecutableElement ex
+        && types.isSubtype(types.erasure(ex.getEnclosingElement().asType()), types.erasure(code.type(CELL)));
+  }
+
+  /** Whether cell step {@code call} returns both states ({@code RecurrentCell.State}, an LSTMCell's). */
+  boolean isLstmCell(ExpressionTree call, CompilationUnitTree unit) {
+    TypeMirror t = trees.getTypeMirror(TreePath.getPath(unit, DeclarationReader.stripped(call)));
+    return t != null && t.getKind() == TypeKind.DECLARED && types.isSameType(t, code.type(CELL + ".State"));
+  }
+
+  /** Whether {@code e} is {@code s.h()} or {@code s.c()} of an LSTMCell's step. */
+  boolean isCellStatePart(ExpressionTree e, CompilationUnitTree unit) {
+    if (!(DeclarationReader.stripped(e) instanceof MethodInvocationTree call) || !(call.getMethodSelect() instanceof MemberSelectTree ms)
+        || !call.getArguments().isEmpty()) {
+      return false;
+    }
+    TypeMirror owner = trees.getTypeMirror(TreePath.getPath(unit, ms.getExpression()));
+    return owner != null && owner.getKind() == TypeKind.DECLARED && types.isSameType(owner, code.type(CELL + ".State"))
+        && List.of("h", "c").contains(ms.getIdentifier().toString());
+  }
+
+  private static final String CELL = "dev.kiln.dsl.RecurrentCell";
+
+  /** Locals assigned a state of a cell's step ({@code c = s.c()}), read where they are used (never, after the last turn). */
+  final Map<String, HeldPart> heldParts = new HashMap<>();
+
+  /**
+   * Holds {@code s.h()} or {@code s.c()} of a cell's step in {@code local}: its select is made where the local is read
+   * ({@link #readPart}), so a state the last turn leaves unread ({@code c = s.c()}) makes no step, as PyTorch computes it
+   * unused.
+   */
+  void holdCellPart(String local, ExpressionTree part, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
+    MethodInvocationTree mi = (MethodInvocationTree) DeclarationReader.stripped(part);
+    MemberSelectTree select = (MemberSelectTree) mi.getMethodSelect();
+    States step = states(select.getExpression(), unit, fields, className);
+    steps.assign(local, null);
+    if (step != null) {
+      steps.unknown.remove(local);
+      heldParts.put(local, new HeldPart(step, select.getIdentifier().contentEquals("c"), mi.toString(), code.source(unit, mi)));
+    }
+  }
+
+  /** The value of a local holding a cell's state ({@link #holdCellPart}): the select of its row, made here, once. */
+  String readPart(String local) {
+    HeldPart part = heldParts.remove(local);
+    String value = steps.step(part.states().value(), part.states().spec().row(part.cell(), 0), null, part.text(), part.where());
+    steps.locals.put(local, value);
+    return value;
+  }
+
+  /** A cell's state held in a local: the step's states, which ({@code c} or h), the read as written and where. */
+  record HeldPart(States states, boolean cell, String text, Source where) {}
+
+  /**
+   * {@code cell.step(x, h (, c))}: the step the compiled LSTM (GRU, RNN) makes for {@code forwardWithState(x, h0, c0)}
+   * over a sequence of one, with the cell's weights: the input {@code [N, in]} viewed {@code [N, 1, in]}, each state
+   * {@code [N, H]} read as PyTorch's {@code [1, N, H]} ({@link InitialStates.State}, a zero state left out: the layer's own
+   * start), and the last states after the output ({@link LastStates}), whose rows {@code s.h()} and {@code s.c()} select.
+   * Each call is a step of the same layer, so the steps share its weights and their gradients add. Null after an error.
+   */
+  private States cellStep(MethodInvocationTree call, CompilationUnitTree unit, Map<String, LayerNode> fields, String className) {
+    Leaf leaf = receiverLayer(call, RecurrentCell.Spec.class, unit, fields, className);
+    if (leaf == null) {
+      return null;
+    }
+    RecurrentCell.Spec cell = (RecurrentCell.Spec) leaf.layer().spec();
+    String field = leaf.layer().path();
+    Recurrent.Spec spec = LayerCatalog.stepOf(cell);
+    Source where = code.source(unit, call);
+    String x = steps.expression(call.getArguments().get(0), unit, fields, className);
+    List<String> states = new ArrayList<>();
+    int only = -1;
+    boolean read = true;
+    List<? extends ExpressionTree> given = call.getArguments().subList(1, call.getArguments().size());
+    for (int i = 0; i < given.size(); i++) {
+      String name = given.size() == 1 ? "hx" : i == 0 ? "h" : "c";
+      ExpressionTree arg = given.get(i);
+      if (isCellZero(arg, unit)) {
+        read &= cellZero(call, name, arg, cell, unit);
+        only = given.size() > 1 ? 1 - i : only;
+        continue;
+      }
+      String value = steps.expression(arg, unit, fields, className);
+      states.add(value == null ? null : steps.step(value, new InitialStates.State(call.toString(), name, spec, field + ": " + cell,
+          InitialStates.Form.UNSQUEEZE, 1, -1, arg.toString()), null, call.toString(), code.source(unit, arg)));
+    }
+    if (x == null || !read || states.contains(null)) {
+      return null;
+    }
+    if (states.isEmpty()) { // zero states: the layer's own start
+      return fromZeros(x, leaf.layer(), call.toString(), where);
+    }
+    String input = steps.step(x, new Reshape(List.of(-1, 1, cell.inputSize())), null, call.toString(), where); // [N, 1, in]
+    LastStates last = new LastStates(spec);
+    String init = states.size() == 1 ? states.get(0) : steps.step(states, new Cat(1), null, call.toString(), where); // h's row, then c's
+    return new States(steps.step(List.of(input, init), new InitialStates(last, states.size() == 2 ? -1 : only), leaf.layer(),
+        call.toString(), where), last, leaf.layer());
+  }
+
+  /**
+   * {@code cell.apply(x)}, PyTorch's {@code cell(x)}: the new h of a step from zero states ({@link #cellStep} without
+   * them).
+   */
+  String cellApply(String x, LayerIr layer, String text, Source where) {
+    States step = fromZeros(x, layer, text, where);
+    return steps.step(step.value(), step.spec().row(false, 0), null, text, where);
+  }
+
+  /** A cell's step from zero states over input {@code x} {@code [N, in]}, viewed as a sequence of one. */
+  private States fromZeros(String x, LayerIr layer, String text, Source where) {
+    RecurrentCell.Spec cell = (RecurrentCell.Spec) layer.spec();
+    LastStates last = new LastStates(LayerCatalog.stepOf(cell));
+    String input = steps.step(x, new Reshape(List.of(-1, 1, cell.inputSize())), null, text, where); // [N, 1, in]
+    return new States(steps.step(input, last, layer, text, where), last, layer);
+  }
+
+  /** Whether a cell's state {@code arg} is zeros: {@code null}, {@code Tensor.zeros(...)} or a local holding them. */
+  private boolean isCellZero(ExpressionTree arg, CompilationUnitTree unit) {
+    ExpressionTree e = DeclarationReader.stripped(arg);
+    return e.getKind() == Tree.Kind.NULL_LITERAL || zerosCall(e, unit) != null
+        || e instanceof IdentifierTree id && steps.zeroLocals.containsKey(id.getName().toString());
+  }
+
+  /** Checks a cell's zero state: {@code (N, H)}, the batch as {@code x.size(0)}; false after an error (reported). */
+  private boolean cellZero(MethodInvocationTree call, String name, ExpressionTree arg, RecurrentCell.Spec cell, CompilationUnitTree unit) {
+    ExpressionTree given = DeclarationReader.stripped(arg);
+    if (given.getKind() == Tree.Kind.NULL_LITERAL) {
+      return true;
+    }
+    ExpressionTree zeros = given instanceof IdentifierTree id ? steps.zeroLocals.get(id.getName().toString()) : given;
+    MethodInvocationTree mi = zerosCall(zeros, unit);
+    List<? extends ExpressionTree> sizes = zerosSizes(mi, unit);
+    if (sizes.size() == 2 && steps.isBatchSize(sizes.get(0), unit) && Integer.valueOf(cell.hiddenSize()).equals(code.foldOrNull(sizes.get(1), unit))) {
+      return true;
+    }
+    diagnostics.error(unit, arg, Message.CELL_STATE_SHAPE, call, name, cell.hiddenSize(), cell, zeros == given ? mi.toString() : given + " = " + zeros);
+    return false;
+  }
+
+  /** The layer field {@code call} is made on, its spec a {@code specType}; null after an error (reported, or a broken field's). */
+  private Leaf receiverLayer(MethodInvocationTree call, Class<?> specType, CompilationUnitTree unit, Map<String, LayerNode> fields,
+      String className) {
+    ExpressionTree receiver = ((MemberSelectTree) call.getMethodSelect()).getExpression();
+    String field = DeclarationReader.fieldName(receiver);
+    LayerNode node = field == null ? null : fields.get(field);
+    if (node instanceof Leaf leaf && specType.isInstance(leaf.layer().spec())) {
+      return leaf;
+    }
+    if (!steps.broken.contains(field) && !code.unresolved(unit, receiver)) {
+      diagnostics.error(unit, receiver, Message.NOT_A_LAYER, receiver, className);
+    }
+    return null;
+  }
+
+  /** The sizes {@code Tensor.zeros(...)} call {@code mi} is given, without a device first ({@code Tensor.zeros(x.device(), ...)}). */
+  private List<? extends ExpressionTree> zerosSizes(MethodInvocationTree mi, CompilationUnitTree unit) {
+    ExecutableElement ex = (ExecutableElement) trees.getElement(TreePath.getPath(unit, mi));
+    List<? extends ExpressionTree> sizes = mi.getArguments();
+    return !ex.getParameters().isEmpty() && !ex.getParameters().get(0).asType().getKind().isPrimitive()
+        && ex.getParameters().get(0).asType().getKind() != TypeKind.ARRAY ? sizes.subList(1, sizes.size()) : sizes;
   }
 
   // ------------------------------------------------------ a recurrent layer's initial states of zeros
@@ -255,12 +438,7 @@ final class RecurrentStates {
       diagnostics.error(unit, arg, Message.INITIAL_STATES, call, arg, receiver);
       return false;
     }
-    ExecutableElement ex = (ExecutableElement) trees.getElement(TreePath.getPath(unit, mi));
-    List<? extends ExpressionTree> sizes = mi.getArguments();
-    if (!ex.getParameters().isEmpty() && !ex.getParameters().get(0).asType().getKind().isPrimitive()
-        && ex.getParameters().get(0).asType().getKind() != TypeKind.ARRAY) {
-      sizes = sizes.subList(1, sizes.size()); // Tensor.zeros(x.device(), ...)
-    }
+    List<? extends ExpressionTree> sizes = zerosSizes(mi, unit);
     int layers = spec.numLayers() * spec.directions();
     String expected = "(" + layers + ", N, " + spec.hiddenSize() + ")";
     List<String> shape = new ArrayList<>();
@@ -524,7 +702,7 @@ final class RecurrentStates {
 
 
   /** A recurrent layer's run with its last states in forward: its value ({@link LastStates}), spec and layer. */
-  private record States(String value, LastStates spec, LayerIr layer) {}
+  record States(String value, LastStates spec, LayerIr layer) {}
 
   /**
    * An initial state written in forward, read ({@code BodyReader.readStateForm}): the value it views, how it

@@ -18,6 +18,7 @@ import com.sun.source.util.Trees;
 import dev.kiln.processor.Diagnostics;
 import dev.kiln.processor.Message;
 import dev.kiln.processor.ir.Split;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -184,6 +185,31 @@ final class SplitReader {
     }
     String value = values.expression(((MemberSelectTree) mi.getMethodSelect()).getExpression(), unit, fields, className);
     return value == null ? null : new BodyReader.Pieces(value, split, new HashMap<>());
+  }
+
+  /**
+   * The pieces of split {@code call} looped over ({@code for (Tensor t : x.split(1, 1))}): the split read here, and each
+   * piece's step in order, as many as the source's shape gives; an empty list after an error (reported).
+   */
+  List<String> loopPieces(MethodInvocationTree call, CompilationUnitTree unit, Map<String, LayerNode> fields, String className,
+      java.util.function.Function<String, int[]> shapeOf) {
+    BodyReader.Pieces p = split(call, unit, fields, className);
+    int[] shape = p == null ? null : shapeOf.apply(p.value());
+    if (shape == null) {
+      return List.of();
+    }
+    int[] lengths;
+    try {
+      lengths = p.split().lengths(shape);
+    } catch (RuntimeException e) { // a dimension out of range or lengths that do not add up: the shape checker's message
+      diagnostics.error(unit, call, Message.UNSUPPORTED_FUNCTION, call + ": " + e.getMessage());
+      return List.of();
+    }
+    List<String> out = new ArrayList<>();
+    for (int i = 0; i < lengths.length; i++) {
+      out.add(values.step(p.value(), new Split.Piece(p.split(), i), null, p.split().text() + "[" + i + "]", code.source(unit, call)));
+    }
+    return out;
   }
 
   /**

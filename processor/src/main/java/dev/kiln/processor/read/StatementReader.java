@@ -30,6 +30,13 @@ interface StatementReader {
    */
   List<String> tensorList(com.sun.source.tree.ExpressionTree listed, CompilationUnitTree unit);
 
+  /**
+   * The pieces of a split looped over ({@code for (Tensor t : x.split(1, 1))}, {@code chunk}, {@code unbind}): each
+   * piece's step, in order; an empty list after an error (reported); null when {@code listed} is no split.
+   */
+  List<String> splitPieces(com.sun.source.tree.ExpressionTree listed, CompilationUnitTree unit, Map<String, LayerNode> fields,
+      String className);
+
   /** Binds the local {@code name} to {@code value} as an assignment does (a loop's variable at each unrolled turn). */
   void assign(String name, String value);
 }
