@@ -80,4 +80,32 @@ class LayerHelpersTest {
         + " and a return (if on its line 9)").inFile(f)
         .onLineContaining("width(3)");
   }
+
+  /**
+   * A size helper's parameters, locals and return hold their declared types, as Java's: {@code double h = c / 2;} of 3
+   * holds 1.0 (so {@code h / 2} is 0.5, not the int division's 0), and {@code quarter(6)} returns 6.0 (so {@code / 4} is
+   * 1.5). Folded as ints, the first layer would be 0 wide and the second 8; the eager model's own sizes are 4 and 12.
+   */
+  @Test
+  void aSizeHelpersVariablesHoldTheirDeclaredTypes() {
+    JavaFileObject f = ProcessorTest.classModel("TypedSizes",
+        "@Model(input = {4})",
+        "public class TypedSizes extends Module {",
+        "  static int width(int c) {",
+        "    double h = c / 2;",
+        "    return (int) (h / 2 * 8);",
+        "  }",
+        "  static double quarter(int c) {",
+        "    return c;",
+        "  }",
+        "  final Linear fc1 = new Linear(4, width(3));",
+        "  final Linear fc2 = new Linear(width(3), (int) (quarter(6) / 4 * 8));",
+        "  @Override public Tensor forward(Tensor x) { return fc2.apply(fc1.apply(x)); }",
+        "}");
+    Compilation c = ProcessorTest.compile(f);
+    assertThat(c).succeededWithoutWarnings();
+    Module compiled = ParityTest.factory(new ParityTest.CompiledClasses(c), "test.KilnTypedSizes").get();
+    assertEquals(List.of(4, 4), List.of(box(compiled.namedParameters().get("fc1.weight").shape())));
+    assertEquals(List.of(12, 4), List.of(box(compiled.namedParameters().get("fc2.weight").shape())));
+  }
 }

@@ -367,7 +367,7 @@ final class ConstantFolder {
     }
     java.util.Map<Element, Object> bound = new java.util.HashMap<>();
     for (int i = 0; i < call.getArguments().size(); i++) {
-      bound.put(m.getParameters().get(i), fold(call.getArguments().get(i), unit));
+      bound.put(m.getParameters().get(i), asVariable(fold(call.getArguments().get(i), unit), m.getParameters().get(i).asType()));
     }
     CompilationUnitTree at = trees.getPath(m).getCompilationUnit();
     java.util.Map<Element, Object> before = bind(bound);
@@ -378,11 +378,11 @@ final class ConstantFolder {
         com.sun.source.tree.StatementTree st = body.get(i);
         if (st instanceof com.sun.source.tree.VariableTree v && v.getInitializer() != null && i < body.size() - 1) {
           Element local = trees.getElement(TreePath.getPath(at, v));
-          Object value = fold(v.getInitializer(), at);
+          Object value = asVariable(fold(v.getInitializer(), at), local.asType());
           locals.putIfAbsent(local, this.locals.get(local));
           this.locals.put(local, value);
         } else if (st instanceof com.sun.source.tree.ReturnTree r && r.getExpression() != null && i == body.size() - 1) {
-          return fold(r.getExpression(), at);
+          return asVariable(fold(r.getExpression(), at), m.getReturnType());
         } else {
           throw new NotConstant(call, m.getSimpleName() + "(...) is not locals and a return (" + st.getKind().toString()
               .toLowerCase(java.util.Locale.ROOT).replace('_', ' ') + " on its line " + at.getLineMap().getLineNumber(
@@ -516,7 +516,16 @@ final class ConstantFolder {
     if (!(v instanceof Number n)) {
       throw new NotConstant(t, "a cast of a non-number");
     }
-    return switch (type.getPrimitiveTypeKind()) {
+    Object converted = converted(n, type.getPrimitiveTypeKind());
+    if (converted == null) {
+      throw new NotConstant(t, "a cast to " + type.getPrimitiveTypeKind());
+    }
+    return converted;
+  }
+
+  /** {@code n} converted to the primitive {@code kind} as Java's casts convert it; null for a kind that is not a number's. */
+  private static Object converted(Number n, TypeKind kind) {
+    return switch (kind) {
       case INT -> n instanceof Double || n instanceof Float ? (int) n.doubleValue() : (int) n.longValue();
       case LONG -> n instanceof Double || n instanceof Float ? (long) n.doubleValue() : n.longValue();
       case FLOAT -> isIntegral(n) ? (float) n.longValue() : (float) n.doubleValue();
@@ -524,8 +533,18 @@ final class ConstantFolder {
       case SHORT -> (int) (short) (n instanceof Double || n instanceof Float ? (int) n.doubleValue() : n.longValue());
       case CHAR -> (char) (n instanceof Double || n instanceof Float ? (int) n.doubleValue() : n.longValue());
       case BYTE -> (int) (byte) (n instanceof Double || n instanceof Float ? (int) n.doubleValue() : n.longValue());
-      default -> throw new NotConstant(t, "a cast to " + type.getPrimitiveTypeKind());
+      default -> null;
     };
+  }
+
+  /**
+   * {@code value} as a variable (a helper's parameter or local) or a helper's return of {@code type} holds it: a number
+   * widened to its primitive type, as javac's assignment conversion does ({@code double half = 3 / 2;} holds 1.0, so a
+   * later {@code half / 2} is 0.5, not 0); anything else as it is.
+   */
+  private static Object asVariable(Object value, javax.lang.model.type.TypeMirror type) {
+    Object v = asNumber(value) instanceof Number n && type.getKind().isPrimitive() ? converted(n, type.getKind()) : null;
+    return v != null ? v : value;
   }
 
   /** Comparisons and {@code && ||} of constants. */
